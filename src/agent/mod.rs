@@ -1,0 +1,2 @@
+//! agent layer.
+pub mod tools;

@@ -1,0 +1,9 @@
+//! kelp: a terminal coding client for OpenAI Codex models.
+//!
+//! Four layers, data flowing one way: `tui` → `agent` → `llm` → HTTP, with `auth` beside `llm`.
+
+pub mod agent;
+pub mod auth;
+pub mod config;
+pub mod llm;
+pub mod tui;
