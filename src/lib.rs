@@ -6,4 +6,5 @@ pub mod agent;
 pub mod auth;
 pub mod config;
 pub mod llm;
+pub mod logging;
 pub mod tui;

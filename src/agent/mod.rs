@@ -1,2 +1,3 @@
 //! agent layer.
+pub mod protocol;
 pub mod tools;

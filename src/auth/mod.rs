@@ -1,1 +1,115 @@
-//! auth layer.
+//! Credentials: the auth.json store, the login flows, refresh and JWT claims. Knows nothing of
+//! the UI.
+
+pub mod login;
+pub mod manager;
+pub mod store;
+
+pub use manager::{AuthError, AuthManager};
+pub use store::{AuthFile, AuthStore, OAuthEntry, OpenAiEntry, StoreError};
+
+/// What a request is authorised with. Secrets are redacted from `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An OpenAI API key, used against the OpenAI API.
+    ApiKey { key: String },
+    /// A ChatGPT login, used against the Codex backend.
+    ChatGpt {
+        access_token: String,
+        account_id: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ApiKey { key } => f
+                .debug_struct("ApiKey")
+                .field("key", &mask_key(key))
+                .finish(),
+            Self::ChatGpt { account_id, .. } => f
+                .debug_struct("ChatGpt")
+                .field("access_token", &"<redacted>")
+                .field("account_id", account_id)
+                .finish(),
+        }
+    }
+}
+
+/// Where the active credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// kelp's entry in the auth file.
+    AuthFile,
+    /// The `OPENAI_API_KEY` environment variable.
+    Environment,
+}
+
+/// Shows enough of an API key to recognise it and never enough to use it: `sk-…abcd`.
+pub fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    // Short keys would be mostly revealed by prefix + suffix, so show nothing of them.
+    if chars.len() < 12 {
+        return "…".to_string();
+    }
+    let prefix = if key.starts_with("sk-") { "sk-" } else { "" };
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{prefix}…{tail}")
+}
+
+/// Checks a pasted API key: non-empty, nothing but printable ASCII without whitespace.
+pub fn validate_api_key(raw: &str) -> Result<String, &'static str> {
+    let key = raw.trim();
+    if key.is_empty() {
+        return Err("the API key is empty");
+    }
+    if key.chars().any(char::is_whitespace) {
+        return Err("the API key has whitespace inside it; paste it again as one word");
+    }
+    if !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("the API key has characters an API key never has; paste it again");
+    }
+    Ok(key.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_only_prefix_and_last_four() {
+        assert_eq!(mask_key("sk-proj-abcdefghijklmnop1234"), "sk-…1234");
+        assert_eq!(mask_key("abcdefghijklmnop9876"), "…9876");
+        assert_eq!(mask_key("sk-short"), "…");
+    }
+
+    #[test]
+    fn api_keys_are_trimmed_and_checked() {
+        assert_eq!(validate_api_key("  sk-abc\n").unwrap(), "sk-abc");
+        assert_eq!(validate_api_key(" \n").unwrap_err(), "the API key is empty");
+        assert!(
+            validate_api_key("sk-a b")
+                .unwrap_err()
+                .contains("whitespace")
+        );
+        assert!(validate_api_key("sk-ä").is_err());
+    }
+
+    #[test]
+    fn credential_debug_is_redacted() {
+        let shown = format!(
+            "{:?} {:?}",
+            Credential::ApiKey {
+                key: "sk-abcdefghijklmnopqrstu".into()
+            },
+            Credential::ChatGpt {
+                access_token: "eyJsecret".into(),
+                account_id: None
+            }
+        );
+        assert!(
+            !shown.contains("abcdefghijklmnop") && !shown.contains("eyJsecret"),
+            "{shown}"
+        );
+    }
+}

@@ -1,1 +1,6 @@
-//! Integration tests: one binary, one module per area.
+//! Integration tests: one binary, one module per area, each driving the real code over real
+//! files and sockets.
+
+mod auth_store;
+mod cli_auth;
+mod support;

@@ -1,0 +1,171 @@
+//! The channel contract between a front end (the TUI, `kelp run`) and the core: front ends send
+//! `Op`s and receive `Event`s, and never reach the network or the files themselves.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::auth::login::{Account, LoginEvent, LoginMethod};
+use crate::llm::types::{RateLimits, TokenUsage};
+
+/// A request from the front end to the core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Send a prompt; starts a turn.
+    Submit { text: String },
+    /// Stop the running turn at once.
+    Interrupt,
+    /// Answer an approval request.
+    Approve { id: u64, decision: ApprovalDecision },
+    /// Start a fresh conversation.
+    NewConversation,
+    /// Use another model from the next request on.
+    SetModel(String),
+    /// Change the approval mode.
+    SetApprovalMode(ApprovalMode),
+    /// Start a ChatGPT login.
+    StartLogin(LoginMethod),
+    /// The redirect URL (or bare code) pasted back for a browser login on another machine.
+    PasteLoginRedirect(String),
+    /// Cancel a running login, releasing its port or poll loop.
+    CancelLogin,
+    /// Store an API key as the login.
+    SaveApiKey(String),
+    /// Remove the login.
+    Logout,
+    /// Ask for the models of the current login.
+    RefreshModels,
+    /// End the core.
+    Shutdown,
+}
+
+/// How much the agent may do without asking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ApprovalMode {
+    /// Read-only tools run; `shell` and `apply_patch` ask.
+    #[default]
+    Ask,
+    /// `apply_patch` inside the project runs; `shell` asks.
+    AutoEdit,
+    /// Everything inside the project runs.
+    FullAuto,
+}
+
+/// A person's answer to an approval request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    /// Run it this once.
+    Yes,
+    /// Do not run it; the optional reason is passed to the model.
+    No { reason: Option<String> },
+    /// Run it, and the same command (or any patch) again for the rest of the session.
+    Always,
+}
+
+/// What an approval request asks about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalSubject {
+    /// A shell command, in full, with its directory.
+    Command { command: String, workdir: PathBuf },
+    /// A patch, as a diff.
+    Patch { diff: String },
+}
+
+/// One step of the model's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanStep {
+    pub step: String,
+    pub status: PlanStatus,
+}
+
+/// The state of a plan step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanStatus {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnOutcome {
+    /// The model finished.
+    Completed,
+    /// The user interrupted it.
+    Interrupted,
+    /// It failed; the message is one readable line.
+    Failed(String),
+}
+
+/// Something the front end should show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A turn began.
+    TurnStarted,
+    /// A piece of the assistant's answer.
+    TextDelta(String),
+    /// A piece of a reasoning summary.
+    ReasoningDelta(String),
+    /// An assistant message is complete (the authoritative text).
+    MessageDone(String),
+    /// A tool call began.
+    ToolStarted {
+        call_id: String,
+        tool: String,
+        summary: String,
+    },
+    /// Output of a running tool (streamed for `shell`).
+    ToolOutput { call_id: String, chunk: String },
+    /// A tool call ended.
+    ToolFinished {
+        call_id: String,
+        success: bool,
+        exit_code: Option<i32>,
+        duration: Duration,
+    },
+    /// The agent waits for a yes or no.
+    ApprovalRequested {
+        id: u64,
+        call_id: String,
+        subject: ApprovalSubject,
+    },
+    /// The model updated its plan.
+    PlanUpdated {
+        explanation: Option<String>,
+        steps: Vec<PlanStep>,
+    },
+    /// A transient failure is being retried ("reconnecting 2/5").
+    Retrying {
+        attempt: u32,
+        max: u32,
+        delay: Duration,
+        reason: String,
+    },
+    /// Token usage of the conversation so far.
+    Usage(TokenUsage),
+    /// Rate limits reported by the server.
+    RateLimits(RateLimits),
+    /// A turn ended.
+    TurnFinished(TurnOutcome),
+    /// A step of a running login.
+    Login(LoginEvent),
+    /// The login changed (`None`: logged out). The string describes it for the status line.
+    AuthChanged(Option<AuthSummary>),
+    /// The models of the current login, and the one in use.
+    Models {
+        available: Vec<String>,
+        current: String,
+    },
+    /// A message for the person that belongs to no turn.
+    Notice(String),
+    /// An error that belongs to no turn, one readable line.
+    Error(String),
+}
+
+/// The login as the status line shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSummary {
+    /// A ChatGPT login.
+    ChatGpt(Account),
+    /// An API key, already masked (`sk-…abcd`).
+    ApiKey { masked: String },
+}

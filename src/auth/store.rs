@@ -1,0 +1,412 @@
+//! The opencode-compatible `auth.json`, kept safer than opencode keeps it.
+//!
+//! The file is a JSON object keyed by provider id (PROTOCOL.md §5). kelp owns only the `openai`
+//! entry; everything else — other providers, `wellknown` entries, fields we do not know inside our
+//! own entry — is carried through every write untouched. Writes are read-modify-write under an
+//! advisory lock on a sibling `.lock` file, then an atomic replace (temp file in the same folder,
+//! fsync, rename), so a crash leaves the old or the new file and never a torn one. A file that
+//! does not parse is never overwritten: we say where it is and stop.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+/// The key of kelp's entry in the file.
+pub const PROVIDER_ID: &str = "openai";
+
+/// Fields an `oauth` entry owns (PROTOCOL.md §5).
+const OAUTH_FIELDS: &[&str] = &["refresh", "access", "expires", "accountId", "enterpriseUrl"];
+/// Fields an `api` entry owns.
+const API_FIELDS: &[&str] = &["key", "metadata"];
+
+/// Why the auth file could not be read or written. Messages are one line and name the file.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "{path} is not valid JSON ({reason}); kelp left it untouched: fix or move it, then try again"
+    )]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// kelp's own entry, as far as kelp understands it. Secrets are redacted from `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum OpenAiEntry {
+    /// `{"type":"api","key":…}`
+    Api { key: String },
+    /// `{"type":"oauth","refresh":…,"access":…,"expires":<ms>,"accountId":…}`
+    OAuth(OAuthEntry),
+}
+
+/// The tokens of a ChatGPT login as stored on disk.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthEntry {
+    /// The refresh token (rotates on every refresh).
+    pub refresh: String,
+    /// The access token, a JWT.
+    pub access: String,
+    /// When the access token expires, in epoch milliseconds.
+    pub expires_ms: i64,
+    /// The ChatGPT account id sent as `chatgpt-account-id`.
+    pub account_id: Option<String>,
+}
+
+impl std::fmt::Debug for OpenAiEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Api { key } => f
+                .debug_struct("Api")
+                .field("key", &super::mask_key(key))
+                .finish(),
+            Self::OAuth(entry) => entry.fmt(f),
+        }
+    }
+}
+
+impl std::fmt::Debug for OAuthEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth")
+            .field("refresh", &"<redacted>")
+            .field("access", &"<redacted>")
+            .field("expires_ms", &self.expires_ms)
+            .field("account_id", &self.account_id)
+            .finish()
+    }
+}
+
+/// The parsed file: every entry, in file order, as JSON values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthFile {
+    entries: Map<String, Value>,
+}
+
+impl AuthFile {
+    /// Parses the file's text; an empty file counts as `{}`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(entries)) => Ok(Self { entries }),
+            Ok(_) => Err("the top level must be a JSON object".to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The file's text as written: pretty JSON with a final newline.
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.entries).unwrap_or_else(|_| "{}".into());
+        text.push('\n');
+        text
+    }
+
+    /// Every entry, for inspection.
+    pub fn entries(&self) -> &Map<String, Value> {
+        &self.entries
+    }
+
+    /// kelp's entry if it is one kelp understands; `None` when absent or foreign-shaped.
+    pub fn openai(&self) -> Option<OpenAiEntry> {
+        let entry = self.entries.get(PROVIDER_ID)?.as_object()?;
+        let text = |name: &str| entry.get(name).and_then(Value::as_str).map(str::to_string);
+        match entry.get("type")?.as_str()? {
+            "api" => Some(OpenAiEntry::Api { key: text("key")? }),
+            "oauth" => Some(OpenAiEntry::OAuth(OAuthEntry {
+                refresh: text("refresh")?,
+                access: text("access")?,
+                expires_ms: expires_ms(entry.get("expires")?)?,
+                account_id: text("accountId"),
+            })),
+            _ => None,
+        }
+    }
+
+    /// Stores kelp's entry, keeping every field of the old entry that the new one does not own.
+    pub fn set_openai(&mut self, new: &OpenAiEntry) {
+        let mut entry = match self.entries.remove(PROVIDER_ID) {
+            Some(Value::Object(old)) => old,
+            _ => Map::new(),
+        };
+        let (kind, owned_by_other) = match new {
+            OpenAiEntry::Api { .. } => ("api", OAUTH_FIELDS),
+            OpenAiEntry::OAuth(_) => ("oauth", API_FIELDS),
+        };
+        // Fields of the other entry type would describe a login that no longer exists.
+        if entry.get("type").and_then(Value::as_str) != Some(kind) {
+            for field in owned_by_other {
+                entry.remove(*field);
+            }
+        }
+        entry.insert("type".into(), kind.into());
+        match new {
+            OpenAiEntry::Api { key } => {
+                entry.insert("key".into(), key.as_str().into());
+            }
+            OpenAiEntry::OAuth(tokens) => {
+                entry.insert("refresh".into(), tokens.refresh.as_str().into());
+                entry.insert("access".into(), tokens.access.as_str().into());
+                entry.insert("expires".into(), tokens.expires_ms.into());
+                match &tokens.account_id {
+                    Some(id) => entry.insert("accountId".into(), id.as_str().into()),
+                    None => entry.remove("accountId"),
+                };
+            }
+        }
+        self.entries
+            .insert(PROVIDER_ID.into(), Value::Object(entry));
+    }
+
+    /// Removes kelp's entry; returns whether there was one.
+    pub fn remove_openai(&mut self) -> bool {
+        self.entries.shift_remove(PROVIDER_ID).is_some()
+    }
+
+    /// Sets any entry; used by tests and by other providers' entries being carried along.
+    pub fn set_raw(&mut self, key: &str, value: Value) {
+        self.entries.insert(key.to_string(), value);
+    }
+}
+
+/// `expires` is integer milliseconds; others have written floats or strings, which we read
+/// leniently and always write back as an integer.
+fn expires_ms(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<f64>().ok().map(|f| f as i64),
+        _ => None,
+    }
+}
+
+/// The auth file on disk.
+#[derive(Debug, Clone)]
+pub struct AuthStore {
+    path: PathBuf,
+}
+
+impl AuthStore {
+    /// A store for the file at `path` (which need not exist yet).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the file; a missing file is an empty one. Needs no lock: writers replace the file
+    /// atomically, so a reader sees the old or the new version whole.
+    pub fn load(&self) -> Result<AuthFile, StoreError> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => AuthFile::parse(&text).map_err(|reason| StoreError::Corrupt {
+                path: self.path.clone(),
+                reason,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(AuthFile::default()),
+            Err(source) => Err(StoreError::Io {
+                action: "read",
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Runs `change` on the current contents under the lock and writes the result atomically
+    /// if it changed anything. A corrupt file fails before `change` runs and stays as it was.
+    pub fn update<T>(&self, change: impl FnOnce(&mut AuthFile) -> T) -> Result<T, StoreError> {
+        let _lock = self.lock()?;
+        let mut file = self.load()?;
+        let before = file.clone();
+        let result = change(&mut file);
+        if file != before {
+            self.replace(&file.to_text())?;
+        }
+        Ok(result)
+    }
+
+    /// Takes the advisory lock on the sibling lock file, creating the folder if needed.
+    /// The lock is released when the returned handle is dropped.
+    pub fn lock(&self) -> Result<File, StoreError> {
+        let dir = self.dir();
+        create_private_dir(dir).map_err(|source| StoreError::Io {
+            action: "create the folder of",
+            path: self.path.clone(),
+            source,
+        })?;
+        let lock_path = self.lock_path();
+        let io_err = |action, source| StoreError::Io {
+            action,
+            path: lock_path.clone(),
+            source,
+        };
+        let file = private_open_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| io_err("open the lock file", e))?;
+        file.lock().map_err(|e| io_err("lock", e))?;
+        Ok(file)
+    }
+
+    /// Atomically replaces the file with `text`: temp file in the same folder (mode 0600 from
+    /// creation), fsync, rename over the old file, fsync the folder. Callers hold the lock.
+    pub fn replace(&self, text: &str) -> Result<(), StoreError> {
+        let io_err = |action, source| StoreError::Io {
+            action,
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.dir();
+        create_private_dir(dir).map_err(|e| io_err("create the folder of", e))?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".auth.json.").suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o600));
+        }
+        let mut temp = builder
+            .tempfile_in(dir)
+            .map_err(|e| io_err("create a temporary file beside", e))?;
+        temp.write_all(text.as_bytes())
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(|e| io_err("write", e))?;
+        temp.persist(&self.path)
+            .map_err(|e| io_err("replace", e.error))?;
+        // The rename is durable only once the folder itself is synced.
+        if let Ok(folder) = File::open(dir) {
+            let _ = folder.sync_all();
+        }
+        Ok(())
+    }
+
+    fn dir(&self) -> &Path {
+        match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        }
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "auth.json".into());
+        name.push(".lock");
+        self.dir().join(name)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+fn private_open_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn oauth(refresh: &str) -> OpenAiEntry {
+        OpenAiEntry::OAuth(OAuthEntry {
+            refresh: refresh.into(),
+            access: "acc".into(),
+            expires_ms: 1_750_000_000_123,
+            account_id: Some("acct_1".into()),
+        })
+    }
+
+    #[test]
+    fn switching_entry_type_drops_the_old_types_fields_but_keeps_unknown_ones() {
+        let mut file = AuthFile::parse(
+            r#"{"openai":{"type":"oauth","refresh":"r","access":"a","expires":1,"accountId":"x","custom":{"k":1}}}"#,
+        )
+        .unwrap();
+        file.set_openai(&OpenAiEntry::Api { key: "sk-1".into() });
+        assert_eq!(
+            file.entries()["openai"],
+            json!({"type":"api","custom":{"k":1},"key":"sk-1"})
+        );
+    }
+
+    #[test]
+    fn same_type_update_keeps_foreign_fields_in_place() {
+        let mut file = AuthFile::parse(
+            r#"{"openai":{"type":"oauth","refresh":"r","access":"a","expires":1,"enterpriseUrl":"https://e"}}"#,
+        )
+        .unwrap();
+        file.set_openai(&oauth("r2"));
+        let entry = &file.entries()["openai"];
+        assert_eq!(entry["enterpriseUrl"], "https://e");
+        assert_eq!(entry["refresh"], "r2");
+        assert!(entry["expires"].is_i64());
+    }
+
+    #[test]
+    fn lenient_expires_is_read_and_written_back_as_an_integer() {
+        let mut file = AuthFile::parse(
+            r#"{"openai":{"type":"oauth","refresh":"r","access":"a","expires":"1700000000000.5"}}"#,
+        )
+        .unwrap();
+        let Some(OpenAiEntry::OAuth(entry)) = file.openai() else {
+            panic!("oauth entry expected")
+        };
+        assert_eq!(entry.expires_ms, 1_700_000_000_000);
+        file.set_openai(&OpenAiEntry::OAuth(entry));
+        assert_eq!(
+            file.entries()["openai"]["expires"],
+            json!(1_700_000_000_000i64)
+        );
+    }
+
+    #[test]
+    fn non_object_top_level_is_an_error() {
+        assert!(AuthFile::parse("[1,2]").is_err());
+        assert!(AuthFile::parse("   ").unwrap().entries().is_empty());
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let shown = format!(
+            "{:?} {:?}",
+            oauth("refresh-secret"),
+            OpenAiEntry::Api {
+                key: "sk-proj-verysecretkey1234".into()
+            }
+        );
+        assert!(!shown.contains("refresh-secret"), "{shown}");
+        assert!(!shown.contains("verysecret"), "{shown}");
+        assert!(shown.contains("sk-…1234"), "{shown}");
+    }
+}

@@ -1,0 +1,124 @@
+//! The data the Responses API speaks, shared by the agent and the UI.
+
+use serde::{Deserialize, Serialize};
+
+/// One item of conversation history, replayed statelessly as the request's `input`
+/// (PROTOCOL.md §6). Server `id` fields are dropped on purpose: with `store:false` they refer
+/// to nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Item {
+    /// A user, assistant or developer message.
+    Message { role: Role, content: Vec<Content> },
+    /// Reasoning the model did; `encrypted_content` must be replayed or multi-turn reasoning breaks.
+    Reasoning {
+        #[serde(default)]
+        summary: Vec<ReasoningSummary>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encrypted_content: Option<String>,
+    },
+    /// The model asks for a tool to run; `arguments` is a JSON string.
+    FunctionCall {
+        name: String,
+        arguments: String,
+        call_id: String,
+    },
+    /// What a tool call produced, matched by `call_id`.
+    FunctionCallOutput { call_id: String, output: String },
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+    Developer,
+    System,
+}
+
+/// A part of a message's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    /// Text the user (or kelp, as a developer message) sends.
+    InputText { text: String },
+    /// Text the model wrote.
+    OutputText { text: String },
+}
+
+/// One part of a reasoning summary (`{"type":"summary_text","text":…}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningSummary {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: String,
+}
+
+impl Item {
+    /// A user message with one text part.
+    pub fn user_text(text: impl Into<String>) -> Self {
+        Self::Message {
+            role: Role::User,
+            content: vec![Content::InputText { text: text.into() }],
+        }
+    }
+
+    /// An assistant message with one text part.
+    pub fn assistant_text(text: impl Into<String>) -> Self {
+        Self::Message {
+            role: Role::Assistant,
+            content: vec![Content::OutputText { text: text.into() }],
+        }
+    }
+
+    /// The concatenated text of a message; empty for other items.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Message { content, .. } => content
+                .iter()
+                .map(|c| match c {
+                    Content::InputText { text } | Content::OutputText { text } => text.as_str(),
+                })
+                .collect(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Token counts of one response (`response.completed` → `usage`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl TokenUsage {
+    /// Adds another response's usage to this running total.
+    pub fn add(&mut self, other: &TokenUsage) {
+        self.input_tokens += other.input_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.reasoning_output_tokens += other.reasoning_output_tokens;
+        self.total_tokens += other.total_tokens;
+    }
+}
+
+/// One rate-limit window from the `x-codex-{primary,secondary}-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitWindow {
+    pub used_percent: f64,
+    pub window_minutes: Option<u64>,
+    /// Epoch seconds.
+    pub resets_at: Option<i64>,
+}
+
+/// The rate limits the Codex backend reported with a response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RateLimits {
+    pub primary: Option<RateLimitWindow>,
+    pub secondary: Option<RateLimitWindow>,
+}

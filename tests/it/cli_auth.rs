@@ -1,0 +1,138 @@
+//! `kelp login --with-api-key`, `kelp auth status` and `kelp logout`, run as a new user would.
+
+use serde_json::Value;
+
+use crate::support::{kelp, run_with_stdin, shown};
+
+const KEY: &str = "sk-proj-TESTKEY0123456789abcd";
+
+#[test]
+fn a_new_user_logs_in_with_a_key_checks_status_and_logs_out() {
+    let home = tempfile::tempdir().unwrap();
+    let auth_file = home.path().join(".local/share/kelp/auth.json");
+
+    let status = kelp(home.path()).args(["auth", "status"]).output().unwrap();
+    assert_eq!(status.status.code(), Some(1), "{}", shown(&status));
+    assert!(shown(&status).contains("Not logged in"));
+    assert!(shown(&status).contains(&auth_file.display().to_string()));
+
+    let login = run_with_stdin(
+        kelp(home.path()).args(["login", "--with-api-key"]),
+        &format!("{KEY}\n"),
+    );
+    assert!(login.status.success(), "{}", shown(&login));
+    assert!(shown(&login).contains("sk-…abcd"));
+    assert!(!shown(&login).contains(KEY), "the key was printed");
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&auth_file).unwrap()).unwrap();
+    assert_eq!(file["openai"]["type"], "api");
+    assert_eq!(file["openai"]["key"], KEY);
+
+    let status = kelp(home.path()).args(["auth", "status"]).output().unwrap();
+    assert!(status.status.success(), "{}", shown(&status));
+    assert!(shown(&status).contains("API key sk-…abcd"));
+    assert!(!shown(&status).contains(KEY));
+
+    let logout = kelp(home.path()).arg("logout").output().unwrap();
+    assert!(logout.status.success(), "{}", shown(&logout));
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&auth_file).unwrap()).unwrap();
+    assert!(file.get("openai").is_none());
+    let status = kelp(home.path()).args(["auth", "status"]).output().unwrap();
+    assert_eq!(status.status.code(), Some(1));
+
+    // The log exists in the state dir and holds no secret.
+    let log = std::fs::read_to_string(home.path().join(".local/state/kelp/kelp.log")).unwrap();
+    assert!(!log.contains(KEY));
+}
+
+#[test]
+fn bad_keys_are_refused_with_a_reason_and_nothing_is_written() {
+    let home = tempfile::tempdir().unwrap();
+    for (input, why) in [("\n", "empty"), ("sk-abc def\n", "whitespace")] {
+        let out = run_with_stdin(kelp(home.path()).args(["login", "--with-api-key"]), input);
+        assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+        assert!(shown(&out).contains(why), "{}", shown(&out));
+    }
+    assert!(!home.path().join(".local/share/kelp/auth.json").exists());
+}
+
+#[test]
+fn the_environment_key_is_used_when_nothing_is_stored() {
+    let home = tempfile::tempdir().unwrap();
+    let out = kelp(home.path())
+        .args(["auth", "status"])
+        .env("OPENAI_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        shown(&out).contains("sk-…abcd from OPENAI_API_KEY"),
+        "{}",
+        shown(&out)
+    );
+    assert!(!shown(&out).contains(KEY));
+}
+
+#[test]
+fn a_corrupt_auth_file_is_reported_and_kept() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("custom-auth.json");
+    std::fs::write(&file, "{ broken").unwrap();
+    for args in [&["auth", "status"][..], &["logout"][..]] {
+        let out = kelp(home.path())
+            .args(args)
+            .env("KELP_AUTH_FILE", &file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", shown(&out));
+        let text = shown(&out);
+        assert!(
+            text.contains(&file.display().to_string()) && text.contains("not valid JSON"),
+            "{text}"
+        );
+        assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+    }
+    let out = run_with_stdin(
+        kelp(home.path())
+            .args(["login", "--with-api-key"])
+            .env("KELP_AUTH_FILE", &file),
+        KEY,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ broken");
+}
+
+#[test]
+fn a_malformed_endpoint_is_a_clear_error_naming_the_variable() {
+    let home = tempfile::tempdir().unwrap();
+    let out = kelp(home.path())
+        .args(["auth", "status"])
+        .env("KELP_CODEX_BASE_URL", "chatgpt.com/no-scheme")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        shown(&out).contains("KELP_CODEX_BASE_URL is not a valid http(s) URL"),
+        "{}",
+        shown(&out)
+    );
+}
+
+#[test]
+fn help_and_version_work_on_every_command() {
+    let home = tempfile::tempdir().unwrap();
+    let version = kelp(home.path()).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("kelp "));
+    for args in [
+        &["--help"][..],
+        &["login", "--help"],
+        &["logout", "--help"],
+        &["auth", "status", "--help"],
+    ] {
+        let out = kelp(home.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}
