@@ -40,6 +40,15 @@ fn types(events: &[Value]) -> Vec<&str> {
         .collect()
 }
 
+/// The `response.output_text.delta` payloads, in order.
+fn text_deltas(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .filter(|event| event["type"] == "response.output_text.delta")
+        .map(|event| event["delta"].as_str().expect("a delta"))
+        .collect()
+}
+
 /// A request body the Codex backend accepts.
 fn codex_body(text: &str) -> Value {
     json!({
@@ -58,6 +67,31 @@ fn codex_request(fake: &FakeOpenAi, tokens: &Tokens, body: &Value) -> reqwest::R
         .header("chatgpt-account-id", &tokens.account_id)
         .header("accept", "text/event-stream")
         .json(body)
+}
+
+/// The whole SSE body of one Codex request for `text`.
+async fn codex_stream(fake: &FakeOpenAi, tokens: &Tokens, text: &str) -> String {
+    codex_request(fake, tokens, &codex_body(text))
+        .send()
+        .await
+        .expect("responses answers")
+        .text()
+        .await
+        .expect("a clean body")
+}
+
+/// The whole SSE body of one API-key request.
+async fn api_stream(fake: &FakeOpenAi) -> String {
+    client()
+        .post(format!("{}/responses", fake.api_base_url()))
+        .bearer_auth(fake.api_key())
+        .json(&codex_body("hi"))
+        .send()
+        .await
+        .expect("responses answers")
+        .text()
+        .await
+        .expect("a clean body")
 }
 
 async fn authorize(fake: &FakeOpenAi, challenge: &str, state: &str) -> reqwest::Response {
@@ -356,19 +390,9 @@ async fn scripted_stream_has_the_real_event_order() {
     let kinds = types(&events);
     assert_eq!(kinds.first(), Some(&"response.created"));
     assert_eq!(kinds.last(), Some(&"response.completed"));
-    let text: String = events
-        .iter()
-        .filter(|event| event["type"] == "response.output_text.delta")
-        .map(|event| event["delta"].as_str().expect("a delta"))
-        .collect();
-    assert_eq!(text, "Hello there world");
-    assert!(
-        kinds
-            .iter()
-            .filter(|kind| **kind == "response.output_text.delta")
-            .count()
-            > 1
-    );
+    let deltas = text_deltas(&events);
+    assert_eq!(deltas.concat(), "Hello there world");
+    assert!(deltas.len() > 1);
     assert!(kinds.contains(&"response.reasoning_summary_text.delta"));
     assert!(kinds.contains(&"response.function_call_arguments.delta"));
     let done: Vec<&Value> = events
@@ -406,28 +430,12 @@ async fn scripted_stream_has_the_real_event_order() {
 async fn unscripted_requests_get_an_echo_and_noise_is_injected_verbatim() {
     let fake = FakeOpenAi::start().await;
     let tokens = fake.mint_tokens();
-    let echo = codex_request(&fake, &tokens, &codex_body("ping me"))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("a body");
-    let text: String = sse_events(&echo)
-        .iter()
-        .filter(|event| event["type"] == "response.output_text.delta")
-        .map(|event| event["delta"].as_str().expect("a delta"))
-        .collect();
+    let echo = codex_stream(&fake, &tokens, "ping me").await;
+    let text = text_deltas(&sse_events(&echo)).concat();
     assert!(text.contains("ping me") && text.contains("```"), "{text}");
 
     fake.push_response(Reply::text("a b c").with_noise());
-    let noisy = codex_request(&fake, &tokens, &codex_body("x"))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("a body");
+    let noisy = codex_stream(&fake, &tokens, "x").await;
     assert!(noisy.contains("data: {this is not json\n\n"));
     assert!(noisy.contains("response.fake_unknown"));
     assert_eq!(
@@ -567,21 +575,8 @@ async fn deltas_split_on_character_boundaries() {
     let fake = FakeOpenAi::start().await;
     let text = "héllo wörld 🌊 ok";
     fake.push_response(Reply::text(text).delta_chars(2));
-    let body = client()
-        .post(format!("{}/responses", fake.api_base_url()))
-        .bearer_auth(fake.api_key())
-        .json(&codex_body("hi"))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("a body");
-    let deltas: Vec<String> = sse_events(&body)
-        .iter()
-        .filter(|event| event["type"] == "response.output_text.delta")
-        .map(|event| event["delta"].as_str().expect("a delta").to_string())
-        .collect();
+    let events = sse_events(&api_stream(&fake).await);
+    let deltas = text_deltas(&events);
     assert!(deltas.iter().all(|delta| delta.chars().count() <= 2));
     assert_eq!(deltas.concat(), text);
 }
@@ -591,19 +586,8 @@ async fn large_streams_arrive_whole() {
     let fake = FakeOpenAi::start().await;
     let tokens = fake.mint_tokens();
     fake.push_response(Reply::large(64 * 1024));
-    let body = codex_request(&fake, &tokens, &codex_body("hi"))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("a body");
-    let events = sse_events(&body);
-    let deltas: Vec<&str> = events
-        .iter()
-        .filter(|event| event["type"] == "response.output_text.delta")
-        .map(|event| event["delta"].as_str().expect("a delta"))
-        .collect();
+    let events = sse_events(&codex_stream(&fake, &tokens, "hi").await);
+    let deltas = text_deltas(&events);
     assert_eq!(deltas.len(), 4096);
     assert!(deltas.iter().all(|delta| delta.len() == 16));
     assert_eq!(types(&events).last(), Some(&"response.completed"));
@@ -620,17 +604,8 @@ async fn streams_can_end_failed_incomplete_with_an_error_or_early() {
     ]);
     let mut last_events = Vec::new();
     for _ in 0..4 {
-        let body = client()
-            .post(format!("{}/responses", fake.api_base_url()))
-            .bearer_auth(fake.api_key())
-            .json(&codex_body("hi"))
-            .send()
-            .await
-            .expect("answers")
-            .text()
-            .await
-            .expect("a clean body");
-        last_events.push(sse_events(&body).pop().expect("some events"));
+        let events = sse_events(&api_stream(&fake).await);
+        last_events.push(events.last().expect("some events").clone());
     }
     assert_eq!(last_events[0]["type"], "response.failed");
     assert_eq!(last_events[0]["response"]["error"]["code"], "server_error");
