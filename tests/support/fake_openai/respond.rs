@@ -136,11 +136,12 @@ async fn pump(
                     return;
                 }
                 // The channel holds one chunk: once there is room again the server has taken the
-                // last data; a short pause lets it reach the socket before the abort.
+                // last data. hyper drops what it has not flushed when a body fails, so pause long
+                // enough for that data to reach the socket even on a busy machine.
                 let Ok(permit) = tx.reserve().await else {
                     return;
                 };
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(25)).await;
                 permit.send(Err(io::Error::other("stream cut by the fake server")));
                 return;
             }
