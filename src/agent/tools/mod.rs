@@ -1,5 +1,8 @@
 //! The tools the model calls to read, search and edit the project.
 
+pub mod grep_files;
+pub mod list_dir;
 pub mod paths;
+pub mod read_file;
 
 pub use paths::is_inside;
