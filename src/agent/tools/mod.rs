@@ -4,5 +4,6 @@ pub mod grep_files;
 pub mod list_dir;
 pub mod paths;
 pub mod read_file;
+pub mod shell;
 
 pub use paths::is_inside;
