@@ -1,5 +1,6 @@
 //! The tools the model calls to read, search and edit the project.
 
+pub mod apply_patch;
 pub mod grep_files;
 pub mod list_dir;
 pub mod paths;
