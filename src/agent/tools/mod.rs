@@ -6,5 +6,8 @@ pub mod list_dir;
 pub mod paths;
 pub mod read_file;
 pub mod shell;
+pub mod spec;
+pub mod update_plan;
 
 pub use paths::is_inside;
+pub use spec::tool_specs;
