@@ -8,3 +8,4 @@ mod auth_store;
 mod cli_auth;
 mod fake_server;
 mod support;
+mod tools;
