@@ -7,4 +7,5 @@ pub mod auth;
 pub mod config;
 pub mod llm;
 pub mod logging;
+pub mod private_file;
 pub mod tui;
