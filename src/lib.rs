@@ -8,4 +8,5 @@ pub mod config;
 pub mod llm;
 pub mod logging;
 pub mod private_file;
+pub mod session;
 pub mod tui;

@@ -3,4 +3,6 @@
 
 mod auth_store;
 mod cli_auth;
+mod instructions;
+mod sessions;
 mod support;
