@@ -3,6 +3,8 @@
 
 mod auth_store;
 mod cli_auth;
+mod cli_sessions;
+mod config_file;
 mod instructions;
 mod sessions;
 mod support;
