@@ -32,7 +32,7 @@ KELP_CALLBACK_PORT; the auth file with KELP_AUTH_FILE. Settings are read from \
 )]
 pub struct Cli {
     /// The model to use (beats KELP_MODEL and the config file).
-    #[arg(long, global = true, value_name = "MODEL")]
+    #[arg(long, short = 'm', global = true, value_name = "MODEL")]
     model: Option<String>,
     /// What the agent may do without asking: ask, auto-edit or full-auto.
     #[arg(long, global = true, value_name = "MODE", value_parser = parse_approval)]
@@ -40,8 +40,8 @@ pub struct Cli {
     /// The project directory (default: the current directory).
     #[arg(long = "cd", short = 'C', global = true, value_name = "DIR")]
     cd: Option<PathBuf>,
-    /// Resume a saved conversation of this directory: the one with ID (or an id prefix), or
-    /// pick one from a list.
+    /// Resume a saved conversation: the one with ID (or an id prefix), or pick one of this
+    /// directory's.
     #[arg(long, value_name = "ID", conflicts_with = "continue_")]
     resume: Option<Option<String>>,
     /// Continue the newest saved conversation of this directory.
