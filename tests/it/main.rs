@@ -6,6 +6,10 @@ mod fake_openai;
 
 mod auth_store;
 mod cli_auth;
+mod cli_sessions;
+mod config_file;
 mod fake_server;
+mod instructions;
+mod sessions;
 mod support;
 mod tools;
