@@ -7,4 +7,6 @@ mod fake_openai;
 mod auth_store;
 mod cli_auth;
 mod fake_server;
+mod login_browser;
+mod login_device;
 mod support;
