@@ -9,4 +9,5 @@ mod cli_auth;
 mod fake_server;
 mod login_browser;
 mod login_device;
+mod refresh;
 mod support;
