@@ -6,6 +6,7 @@ mod fake_openai;
 
 mod auth_store;
 mod cli_auth;
+mod cli_login;
 mod fake_server;
 mod login_browser;
 mod login_device;
