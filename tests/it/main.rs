@@ -6,10 +6,14 @@ mod fake_openai;
 
 mod auth_store;
 mod cli_auth;
+mod cli_login;
 mod cli_sessions;
 mod config_file;
 mod fake_server;
 mod instructions;
+mod login_browser;
+mod login_device;
+mod refresh;
 mod sessions;
 mod support;
 mod tools;
