@@ -1,6 +1,7 @@
 //! The command line: `kelp`, `kelp login`, `kelp logout`, `kelp auth status`, `kelp run`.
 
 mod auth_cmd;
+mod run_cmd;
 
 use std::process::ExitCode;
 
@@ -13,6 +14,10 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (clap's own code).
     pub const USAGE: u8 = 2;
+    /// The login is missing, expired, rejected, or cannot use Codex.
+    pub const AUTH: u8 = 3;
+    /// A rate limit, usage limit or quota stopped the request.
+    pub const LIMIT: u8 = 4;
 }
 
 /// kelp — a fast terminal coding client for OpenAI Codex models.
@@ -37,6 +42,8 @@ enum Command {
     /// Inspect the login.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Answer one prompt without the interactive client, streaming the answer to stdout.
+    Run(run_cmd::RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +80,7 @@ pub fn main() -> ExitCode {
         Some(Command::Login(args)) => auth_cmd::login(&config, args.with_api_key),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
+        Some(Command::Run(args)) => run_cmd::run(&config, args),
     }
 }
 
