@@ -6,5 +6,8 @@ mod fake_openai;
 
 mod auth_store;
 mod cli_auth;
+mod cli_run;
 mod fake_server;
+mod llm_errors;
+mod llm_stream;
 mod support;
