@@ -1,3 +1,4 @@
 //! agent layer.
+pub mod instructions;
 pub mod protocol;
 pub mod tools;

@@ -5,6 +5,7 @@
 //! events into text or JSON lines.
 
 use std::io::{self, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use kelp::agent::protocol::{Event, TurnOutcome};
@@ -16,12 +17,9 @@ use serde_json::{Value, json};
 
 use super::{exit, fail};
 
-/// What `kelp run` was asked to do.
+/// What `kelp run` was asked to do (the model comes from `--model`, shared by every command).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The model to use (default: gpt-5.5).
-    #[arg(long, short)]
-    model: Option<String>,
     /// Print one JSON event per line instead of the answer's text.
     #[arg(long)]
     json: bool,
@@ -35,8 +33,8 @@ enum RunError {
     Output(io::Error),
 }
 
-/// Runs `kelp run`.
-pub fn run(config: &Config, args: RunArgs) -> ExitCode {
+/// Runs `kelp run` for the project in `project_dir`.
+pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
     let text = match args.prompt.as_deref() {
         Some(text) if text != "-" => text.to_string(),
         _ => {
@@ -56,15 +54,6 @@ pub fn run(config: &Config, args: RunArgs) -> ExitCode {
             "no prompt: pass it as an argument or on standard input",
         );
     }
-    let cwd = match std::env::current_dir() {
-        Ok(cwd) => cwd,
-        Err(e) => {
-            return fail(
-                exit::FAILURE,
-                &format!("cannot read the working directory: {e}"),
-            );
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -77,7 +66,13 @@ pub fn run(config: &Config, args: RunArgs) -> ExitCode {
         Ok(client) => client,
         Err(e) => return fail(exit::FAILURE, &e.to_string()),
     };
-    let mut prompt = Prompt::new(models::choose_model(args.model.as_deref(), None), &cwd);
+    let mut prompt = Prompt::new(models::choose_model(config.model.as_deref()), project_dir);
+    if let Some(effort) = config.reasoning_effort.as_deref() {
+        match effort.parse() {
+            Ok(effort) => prompt.reasoning_effort = effort,
+            Err(e) => return fail(exit::USAGE, &e),
+        }
+    }
     prompt.input.push(Item::user_text(text));
 
     let mut printer: Box<dyn Printer> = if args.json {
