@@ -2,6 +2,7 @@
 //! `kelp run`.
 
 mod auth_cmd;
+mod run_cmd;
 mod sessions_cmd;
 
 use std::path::{Path, PathBuf};
@@ -19,8 +20,10 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (clap's own code).
     pub const USAGE: u8 = 2;
-    /// A login failed (refused, expired, unreachable issuer).
+    /// Not logged in, or the login failed, expired or was rejected.
     pub const AUTH: u8 = 3;
+    /// A rate limit, usage limit or quota stopped the request.
+    pub const LIMIT: u8 = 4;
     /// The person cancelled (Ctrl+C), as shells report SIGINT.
     pub const CANCELLED: u8 = 130;
 }
@@ -71,6 +74,8 @@ enum Command {
     Auth(AuthCommand),
     /// List saved conversations of this directory, newest first.
     Sessions(SessionsArgs),
+    /// Answer one prompt without the interactive client, streaming the answer to stdout.
+    Run(run_cmd::RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +186,10 @@ pub fn main() -> ExitCode {
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
         Some(Command::Sessions(args)) => match project_dir() {
             Ok(dir) => sessions_cmd::list(&config, &dir, args.all, args.json, args.limit),
+            Err(code) => code,
+        },
+        Some(Command::Run(args)) => match project_dir() {
+            Ok(dir) => run_cmd::run(&config, &dir, args),
             Err(code) => code,
         },
     }
