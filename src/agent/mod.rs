@@ -1,3 +1,4 @@
 //! agent layer.
+pub mod core;
 pub mod protocol;
 pub mod tools;

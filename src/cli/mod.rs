@@ -64,15 +64,41 @@ pub fn main() -> ExitCode {
         eprintln!("kelp: logging is off: {e}");
     }
     match cli.command {
-        None => {
-            println!(
-                "The interactive client is not built yet; use `kelp login` and `kelp auth status`."
-            );
-            ExitCode::SUCCESS
-        }
+        None => interactive(config),
         Some(Command::Login(args)) => auth_cmd::login(&config, args.with_api_key),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
+    }
+}
+
+/// `kelp` with no command: the TUI over the core.
+fn interactive(config: Config) -> ExitCode {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return fail(
+            exit::USAGE,
+            "the interactive client needs a terminal; see `kelp --help` for the other commands",
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
+    };
+    let initial =
+        kelp::tui::InitialState::from_local(&config, std::env::var("OPENAI_API_KEY").ok());
+    let result = runtime.block_on(async {
+        let (ops, events) = kelp::agent::core::spawn(config.clone());
+        kelp::tui::run(&config, ops, events, initial).await
+    });
+    // Background work (a clipboard tool, a blocking read) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
 }
 

@@ -1,1 +1,85 @@
-//! tui layer.
+//! The terminal UI: one event loop, the core reached only through `Op`/`Event` channels,
+//! frames requested and coalesced, and the transcript kept as cached cells.
+
+pub mod app;
+pub mod clipboard;
+pub mod composer;
+pub mod connect;
+mod event_loop;
+pub mod frame;
+pub mod highlight;
+pub mod history_cell;
+pub mod markdown;
+pub mod picker;
+pub mod qr_view;
+pub mod slash;
+pub mod streaming;
+pub mod terminal;
+pub mod transcript;
+pub mod wrap;
+
+use std::path::PathBuf;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+pub use app::{App, InitialState};
+
+use crate::agent::protocol::{ApprovalMode, AuthSummary, Event, Op};
+use crate::auth::login::Account;
+use crate::auth::{AuthManager, Credential, mask_key};
+use crate::config::{Config, DEFAULT_MODEL};
+
+/// Runs the interactive client until the person quits. The terminal is restored on every way
+/// out, a panic included.
+pub async fn run(
+    _config: &Config,
+    ops: UnboundedSender<Op>,
+    mut events: UnboundedReceiver<Event>,
+    initial: InitialState,
+) -> anyhow::Result<()> {
+    let (mut terminal, guard) = terminal::enter()?;
+    let mut app = App::new(ops.clone(), initial);
+    let result = event_loop::run_loop(&mut terminal, &mut app, &mut events).await;
+    drop(guard);
+    let _ = ops.send(Op::Shutdown);
+    result
+}
+
+impl InitialState {
+    /// Reads what the first frame shows from local files and the environment; no network.
+    pub fn from_local(config: &Config, env_api_key: Option<String>) -> Self {
+        let manager = AuthManager::new(config, env_api_key);
+        let (auth, warning) = match manager.resolve() {
+            Ok(Some((Credential::ApiKey { key }, _))) => (
+                Some(AuthSummary::ApiKey {
+                    masked: mask_key(&key),
+                }),
+                None,
+            ),
+            Ok(Some((Credential::ChatGpt { account_id, .. }, _))) => (
+                Some(AuthSummary::ChatGpt(Account {
+                    account_id,
+                    ..Account::default()
+                })),
+                None,
+            ),
+            Ok(None) => (None, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Self {
+            auth,
+            model: DEFAULT_MODEL.to_string(),
+            project_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            approval_mode: ApprovalMode::default(),
+            headless: is_headless(),
+            warning,
+        }
+    }
+}
+
+fn is_headless() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    set("SSH_CONNECTION")
+        || set("SSH_TTY")
+        || (cfg!(target_os = "linux") && !set("DISPLAY") && !set("WAYLAND_DISPLAY"))
+}

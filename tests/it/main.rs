@@ -3,4 +3,8 @@
 
 mod auth_store;
 mod cli_auth;
+#[path = "../support/pty.rs"]
+mod pty;
 mod support;
+mod tui_e2e;
+mod tui_snapshots;

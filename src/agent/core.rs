@@ -1,0 +1,88 @@
+//! A small core for the interactive client until the full one (logins, turns, tools) lands:
+//! it saves and removes API keys and lists the built-in models, and says plainly that prompts
+//! cannot be sent yet.
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use super::protocol::{AuthSummary, Event, Op};
+use crate::auth::login::LoginEvent;
+use crate::auth::{AuthStore, OpenAiEntry, mask_key, validate_api_key};
+use crate::config::{Config, DEFAULT_MODEL};
+
+/// Models offered when the server's list is not known (PROTOCOL.md §9).
+const BUILT_IN_MODELS: [&str; 4] = ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex-spark"];
+
+/// Starts the core on the current tokio runtime; returns where to send `Op`s and where its
+/// `Event`s arrive.
+pub fn spawn(config: Config) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
+    let (op_tx, mut op_rx) = unbounded_channel::<Op>();
+    let (event_tx, event_rx) = unbounded_channel::<Event>();
+    tokio::spawn(async move {
+        let store = AuthStore::new(&config.auth_file);
+        let mut model = DEFAULT_MODEL.to_string();
+        while let Some(op) = op_rx.recv().await {
+            let event = match op {
+                Op::Shutdown => break,
+                Op::SaveApiKey(raw) => Some(save_api_key(&store, raw).await),
+                Op::Logout => Some(logout(&store).await),
+                Op::Submit { .. } => Some(Event::Error(
+                    "kelp is not connected yet to a model in this build: prompts cannot be sent"
+                        .to_string(),
+                )),
+                Op::StartLogin(_) => Some(Event::Login(LoginEvent::Failed(
+                    "ChatGPT login is not available in this build yet: use an API key (3)"
+                        .to_string(),
+                ))),
+                Op::RefreshModels => Some(Event::Models {
+                    available: BUILT_IN_MODELS.iter().map(|m| m.to_string()).collect(),
+                    current: model.clone(),
+                }),
+                Op::SetModel(name) => {
+                    model = name;
+                    None
+                }
+                Op::Interrupt
+                | Op::Approve { .. }
+                | Op::NewConversation
+                | Op::SetApprovalMode(_)
+                | Op::PasteLoginRedirect(_)
+                | Op::CancelLogin => None,
+            };
+            if let Some(event) = event
+                && event_tx.send(event).is_err()
+            {
+                break;
+            }
+        }
+    });
+    (op_tx, event_rx)
+}
+
+async fn save_api_key(store: &AuthStore, raw: String) -> Event {
+    let key = match validate_api_key(&raw) {
+        Ok(key) => key,
+        Err(why) => return Event::Error(why.to_string()),
+    };
+    let store = store.clone();
+    let masked = mask_key(&key);
+    let saved = tokio::task::spawn_blocking(move || {
+        store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
+    })
+    .await;
+    match saved {
+        Ok(Ok(())) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
+        Ok(Err(e)) => Event::Error(format!("could not save the API key: {e}")),
+        Err(_) => Event::Error("could not save the API key: the save was interrupted".into()),
+    }
+}
+
+async fn logout(store: &AuthStore) -> Event {
+    let store = store.clone();
+    let removed =
+        tokio::task::spawn_blocking(move || store.update(|file| file.remove_openai())).await;
+    match removed {
+        Ok(Ok(_)) => Event::AuthChanged(None),
+        Ok(Err(e)) => Event::Error(format!("could not log out: {e}")),
+        Err(_) => Event::Error("could not log out: the change was interrupted".into()),
+    }
+}
