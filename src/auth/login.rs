@@ -1,7 +1,23 @@
 //! The login state machine shared by `kelp login` and the `/connect` dialog:
 //! `Choosing → Waiting{url, code, expires} → Done | Failed | Cancelled`.
+//!
+//! [`start_login`] runs one login in a tokio task and reports each step as a [`LoginEvent`];
+//! the returned [`LoginHandle`] cancels it (also when dropped), takes a pasted redirect URL, and
+//! resolves to the [`LoginOutcome`]. Front ends only show events and forward the person's
+//! actions; the flows themselves live in `browser.rs` and `device.rs`.
 
-use std::time::SystemTime;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::oauth::OAuthError;
+use super::pkce::{self, Pkce};
+use super::store::{AuthStore, StoreError};
+use super::{browser, device};
+use crate::config::{Config, FALLBACK_CALLBACK_PORT};
 
 /// The two ChatGPT login methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,4 +55,462 @@ pub enum LoginEvent {
     Failed(String),
     /// The user cancelled; everything the login held is released.
     Cancelled,
+}
+
+/// How a login ended; the same as its last [`LoginEvent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The login is saved.
+    Done(Account),
+    /// One line saying what went wrong and what to do next.
+    Failed(String),
+    /// Cancelled by the person (or by another kelp login taking over the port).
+    Cancelled,
+}
+
+impl From<LoginOutcome> for LoginEvent {
+    fn from(outcome: LoginOutcome) -> Self {
+        match outcome {
+            LoginOutcome::Done(account) => Self::Done(account),
+            LoginOutcome::Failed(message) => Self::Failed(message),
+            LoginOutcome::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// Why a login failed. Each message is one line that says what to do next.
+#[derive(Debug, Error)]
+pub enum LoginError {
+    #[error(
+        "ports {primary} and {fallback} are both in use: close the program holding them (another \
+         login?), or sign in with a device code instead (`kelp login --device`)"
+    )]
+    PortsBusy { primary: u16, fallback: u16 },
+    #[error(
+        "cannot listen on 127.0.0.1:{port} for the browser's answer ({reason}): sign in with a \
+         device code instead (`kelp login --device`)"
+    )]
+    Listen { port: u16, reason: String },
+    #[error(
+        "Codex is not enabled for your workspace: ask its admin to enable Codex, or use an API key \
+         (`kelp login --with-api-key`)"
+    )]
+    NoCodexEntitlement,
+    #[error("sign-in refused: {0}. Start the login again if that was a mistake")]
+    Denied(String),
+    #[error("the sign-in page sent back no authorization code: start the login again")]
+    MissingCode,
+    #[error("the browser login timed out after {0}: start it again")]
+    TimedOut(String),
+    #[error(
+        "device code login is not enabled for this account: enable it in ChatGPT (Settings → \
+         Security → device code login for Codex), or sign in in a browser instead (`kelp login \
+         --browser`)"
+    )]
+    DeviceLoginDisabled,
+    #[error("the device code expired before it was approved: start the login again")]
+    DeviceCodeExpired,
+    #[error("{0}: start the login again")]
+    Server(OAuthError),
+    #[error("{0}: check the connection and start the login again")]
+    Network(OAuthError),
+    #[error("the login worked but could not be saved: {0}")]
+    Save(#[from] StoreError),
+    #[error("the login was cancelled")]
+    Cancelled,
+}
+
+impl From<OAuthError> for LoginError {
+    fn from(error: OAuthError) -> Self {
+        match error {
+            OAuthError::Network(_) => Self::Network(error),
+            other => Self::Server(other),
+        }
+    }
+}
+
+/// Why a pasted redirect URL (or code) was not taken. The login keeps waiting.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PasteError {
+    #[error("only the browser login takes a pasted URL")]
+    NotBrowser,
+    #[error("nothing was pasted: paste the whole URL from the browser's address bar")]
+    Empty,
+    #[error(
+        "that URL belongs to a different login attempt (its state does not match): paste the URL \
+         of this one"
+    )]
+    StateMismatch,
+    #[error(
+        "that holds no authorization code: paste the whole URL from the browser's address bar \
+         after signing in"
+    )]
+    NoCode,
+    #[error("the login has already finished")]
+    Finished,
+}
+
+/// What a paste carried, once checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Pasted {
+    /// An authorization code to exchange.
+    Code(String),
+    /// The redirect carried `error=`: the login fails with it.
+    Error {
+        error: String,
+        description: Option<String>,
+    },
+}
+
+/// Everything a login needs; [`LoginOptions::from_config`] gives the real values, tests shorten
+/// the waits and pick their own ports.
+#[derive(Debug, Clone)]
+pub struct LoginOptions {
+    /// The OAuth issuer, without a trailing slash.
+    pub issuer: String,
+    /// Where the login is saved.
+    pub auth_file: PathBuf,
+    /// Preferred callback port (0: any free port).
+    pub callback_port: u16,
+    /// Used when `callback_port` stays busy.
+    pub fallback_port: Option<u16>,
+    /// How long to wait for a busy callback port after asking its server to exit.
+    pub busy_port_wait: Duration,
+    /// Open the system browser (tests play the browser themselves).
+    pub open_browser: bool,
+    /// How long the browser flow waits for the person.
+    pub browser_timeout: Duration,
+    /// How long a device code lives.
+    pub device_expiry: Duration,
+}
+
+impl LoginOptions {
+    /// The real settings for `config`: ports 1455 then 1457, 10 minutes for the browser,
+    /// 15 for a device code.
+    pub fn from_config(config: &Config) -> Self {
+        let primary = config.callback_port;
+        Self {
+            issuer: config.auth_issuer.clone(),
+            auth_file: config.auth_file.clone(),
+            callback_port: primary,
+            // Only the two allow-listed ports make sense as a pair; any free port needs no
+            // fallback.
+            fallback_port: (primary != 0 && primary != FALLBACK_CALLBACK_PORT)
+                .then_some(FALLBACK_CALLBACK_PORT),
+            busy_port_wait: Duration::from_secs(2),
+            open_browser: true,
+            browser_timeout: Duration::from_secs(10 * 60),
+            device_expiry: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The shared surroundings of a running flow.
+pub(crate) struct Flow {
+    pub options: LoginOptions,
+    pub http: reqwest::Client,
+    pub store: AuthStore,
+    pub events: mpsc::UnboundedSender<LoginEvent>,
+}
+
+impl Flow {
+    /// Reports a step; a UI that went away does not stop the login.
+    pub fn emit(&self, event: LoginEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+/// A running login. Dropping it cancels the login.
+#[derive(Debug)]
+pub struct LoginHandle {
+    method: LoginMethod,
+    cancel: CancellationToken,
+    /// The browser flow's `state`, to check pasted URLs before they reach the flow.
+    state: Option<String>,
+    pastes: mpsc::UnboundedSender<Pasted>,
+    outcome: watch::Receiver<Option<LoginOutcome>>,
+}
+
+impl LoginHandle {
+    /// Which method this login uses.
+    pub fn method(&self) -> LoginMethod {
+        self.method
+    }
+
+    /// Stops the login at once: the callback port is freed, polling stops.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Takes the redirect URL (or the bare code) that the browser could not deliver because it
+    /// runs on another machine. A full URL must carry this login's `state`.
+    pub fn paste(&self, text: &str) -> Result<(), PasteError> {
+        let Some(state) = &self.state else {
+            return Err(PasteError::NotBrowser);
+        };
+        let pasted = parse_paste(text, state)?;
+        self.pastes.send(pasted).map_err(|_| PasteError::Finished)
+    }
+
+    /// Whether the login has ended.
+    pub fn is_finished(&self) -> bool {
+        self.outcome.borrow().is_some()
+    }
+
+    /// Waits for the login to end. When it resolves, everything the login held (the callback
+    /// port, the poll loop) has been released, except that a successful browser login keeps
+    /// serving its success page for a moment.
+    pub async fn wait(&self) -> LoginOutcome {
+        let mut outcome = self.outcome.clone();
+        match outcome.wait_for(Option::is_some).await {
+            Ok(done) => done.clone().unwrap_or(LoginOutcome::Cancelled),
+            Err(_) => LoginOutcome::Failed(
+                "the login stopped unexpectedly: start it again (details are in the log)".into(),
+            ),
+        }
+    }
+}
+
+impl Drop for LoginHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Starts a login with the real settings for `config`. Must be called inside a tokio runtime.
+pub fn start_login(
+    method: LoginMethod,
+    config: &Config,
+    http: reqwest::Client,
+    events: mpsc::UnboundedSender<LoginEvent>,
+) -> LoginHandle {
+    start_login_with(method, LoginOptions::from_config(config), http, events)
+}
+
+/// Starts a login with explicit options. Must be called inside a tokio runtime.
+pub fn start_login_with(
+    method: LoginMethod,
+    options: LoginOptions,
+    http: reqwest::Client,
+    events: mpsc::UnboundedSender<LoginEvent>,
+) -> LoginHandle {
+    let cancel = CancellationToken::new();
+    let (outcome_tx, outcome_rx) = watch::channel(None);
+    let (paste_tx, paste_rx) = mpsc::unbounded_channel();
+    let browser_secrets =
+        (method == LoginMethod::Browser).then(|| (Pkce::generate(), pkce::generate_state()));
+    let state = browser_secrets.as_ref().map(|(_, state)| state.clone());
+    let flow = Flow {
+        store: AuthStore::new(&options.auth_file),
+        options,
+        http,
+        events,
+    };
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        let outcome = run(&flow, browser_secrets, paste_rx, token).await;
+        flow.emit(outcome.clone().into());
+        let _ = outcome_tx.send(Some(outcome));
+    });
+    LoginHandle {
+        method,
+        cancel,
+        state,
+        pastes: paste_tx,
+        outcome: outcome_rx,
+    }
+}
+
+async fn run(
+    flow: &Flow,
+    browser_secrets: Option<(Pkce, String)>,
+    mut pastes: mpsc::UnboundedReceiver<Pasted>,
+    cancel: CancellationToken,
+) -> LoginOutcome {
+    let result = match browser_secrets {
+        Some((pkce, state)) => browser::run(flow, pkce, state, &mut pastes, &cancel).await,
+        None => {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => Err(LoginError::Cancelled),
+                result = device::run(flow) => result,
+            }
+        }
+    };
+    match result {
+        Ok(account) => LoginOutcome::Done(account),
+        Err(LoginError::Cancelled) => LoginOutcome::Cancelled,
+        Err(error) => {
+            tracing::info!(%error, "login failed");
+            LoginOutcome::Failed(error.to_string())
+        }
+    }
+}
+
+/// Checks a paste: a full redirect URL must carry `state`; a bare code is taken as it is.
+pub(crate) fn parse_paste(text: &str, state: &str) -> Result<Pasted, PasteError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(PasteError::Empty);
+    }
+    let query = match text.split_once('?') {
+        Some((_, query)) => Some(query),
+        None if text.contains('=') => Some(text),
+        None => None,
+    };
+    let Some(query) = query else {
+        if text.chars().any(char::is_whitespace) || text.contains('/') {
+            return Err(PasteError::NoCode);
+        }
+        return Ok(Pasted::Code(text.to_string()));
+    };
+    let query = query.split('#').next().unwrap_or_default();
+    let mut code = None;
+    let mut got_state = None;
+    let mut error = None;
+    let mut description = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let value = Some(value.into_owned()).filter(|v| !v.is_empty());
+        match key.as_ref() {
+            "code" => code = value,
+            "state" => got_state = value,
+            "error" => error = value,
+            "error_description" => description = value,
+            _ => {}
+        }
+    }
+    if got_state.as_deref() != Some(state) {
+        return Err(PasteError::StateMismatch);
+    }
+    if let Some(error) = error {
+        return Ok(Pasted::Error { error, description });
+    }
+    code.map(Pasted::Code).ok_or(PasteError::NoCode)
+}
+
+/// The method to offer first: a device code over SSH or without a display, else the browser.
+pub fn detect_method() -> LoginMethod {
+    detect_method_from(|name| std::env::var_os(name).filter(|v| !v.is_empty()).is_some())
+}
+
+/// [`detect_method`] over an explicit environment (`is_set(name)`), for tests.
+pub fn detect_method_from(is_set: impl Fn(&str) -> bool) -> LoginMethod {
+    let over_ssh = is_set("SSH_CONNECTION") || is_set("SSH_TTY");
+    // macOS and Windows always have a display; elsewhere X11 or Wayland must be there.
+    let headless = cfg!(all(unix, not(target_os = "macos")))
+        && !is_set("DISPLAY")
+        && !is_set("WAYLAND_DISPLAY");
+    if over_ssh || headless {
+        LoginMethod::Device
+    } else {
+        LoginMethod::Browser
+    }
+}
+
+/// A duration as a person would say it: "10 minutes", "30 seconds".
+pub(crate) fn human_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        let minutes = secs / 60;
+        format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+    } else {
+        format!("{secs} second{}", if secs == 1 { "" } else { "s" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_urls_are_checked_against_the_state() {
+        let url = "http://localhost:1455/auth/callback?code=ac_1&state=s123";
+        assert_eq!(parse_paste(url, "s123"), Ok(Pasted::Code("ac_1".into())));
+        assert_eq!(
+            parse_paste(&format!("  {url}#frag\n"), "s123"),
+            Ok(Pasted::Code("ac_1".into()))
+        );
+        assert_eq!(parse_paste(url, "other"), Err(PasteError::StateMismatch));
+        assert_eq!(
+            parse_paste("localhost:1455/auth/callback?code=ac_1", "s123"),
+            Err(PasteError::StateMismatch)
+        );
+        assert_eq!(
+            parse_paste("code=ac_2&state=s123", "s123"),
+            Ok(Pasted::Code("ac_2".into()))
+        );
+        assert_eq!(
+            parse_paste("http://localhost:1455/auth/callback?state=s123", "s123"),
+            Err(PasteError::NoCode)
+        );
+        assert_eq!(
+            parse_paste(
+                "http://localhost:1455/auth/callback?error=access_denied&error_description=no%20way&state=s123",
+                "s123"
+            ),
+            Ok(Pasted::Error {
+                error: "access_denied".into(),
+                description: Some("no way".into())
+            })
+        );
+    }
+
+    #[test]
+    fn a_bare_code_is_taken_as_it_is() {
+        assert_eq!(
+            parse_paste(" ac_xyz \n", "s"),
+            Ok(Pasted::Code("ac_xyz".into()))
+        );
+        assert_eq!(parse_paste("", "s"), Err(PasteError::Empty));
+        assert_eq!(parse_paste("two words", "s"), Err(PasteError::NoCode));
+        assert_eq!(
+            parse_paste("http://localhost:1455/auth/callback", "s"),
+            Err(PasteError::NoCode)
+        );
+    }
+
+    #[test]
+    fn ssh_or_no_display_means_device_code() {
+        let env = |set: &'static [&'static str]| move |name: &str| set.contains(&name);
+        assert_eq!(
+            detect_method_from(env(&["SSH_CONNECTION", "DISPLAY"])),
+            LoginMethod::Device
+        );
+        assert_eq!(
+            detect_method_from(env(&["SSH_TTY", "WAYLAND_DISPLAY"])),
+            LoginMethod::Device
+        );
+        assert_eq!(detect_method_from(env(&["DISPLAY"])), LoginMethod::Browser);
+        assert_eq!(
+            detect_method_from(env(&["WAYLAND_DISPLAY"])),
+            LoginMethod::Browser
+        );
+        let bare = detect_method_from(env(&[]));
+        if cfg!(all(unix, not(target_os = "macos"))) {
+            assert_eq!(bare, LoginMethod::Device);
+        } else {
+            assert_eq!(bare, LoginMethod::Browser);
+        }
+    }
+
+    #[test]
+    fn options_pair_the_allow_listed_ports() {
+        let mut config = Config::for_origin("http://127.0.0.1:1", std::path::Path::new("/t"));
+        assert_eq!(LoginOptions::from_config(&config).fallback_port, None);
+        config.callback_port = 1455;
+        let options = LoginOptions::from_config(&config);
+        assert_eq!(
+            (options.callback_port, options.fallback_port),
+            (1455, Some(1457))
+        );
+        config.callback_port = 1457;
+        assert_eq!(LoginOptions::from_config(&config).fallback_port, None);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(human_duration(Duration::from_secs(60)), "1 minute");
+        assert_eq!(human_duration(Duration::from_secs(90)), "90 seconds");
+    }
 }

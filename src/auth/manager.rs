@@ -1,10 +1,19 @@
-//! Hands out a usable credential: the stored login, else `OPENAI_API_KEY`.
+//! Hands out a usable credential: the stored login (refreshed when due), else `OPENAI_API_KEY`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-use super::store::{AuthStore, OpenAiEntry, StoreError};
-use super::{Credential, CredentialSource};
+use super::login::Account;
+use super::oauth::{self, now_ms};
+use super::refresh::{self, RetryPolicy, Stale};
+use super::store::{AuthStore, OAuthEntry, OpenAiEntry, StoreError};
+use super::{Credential, CredentialSource, jwt, with_store};
 use crate::config::Config;
+
+/// Refresh before use when the access token has less than this left.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 /// Why no usable credential could be had. Messages are one line and never hold a secret.
 #[derive(Debug, Error)]
@@ -15,56 +24,242 @@ pub enum AuthError {
     LoginExpired,
     #[error("could not refresh the ChatGPT login: {0}")]
     RefreshFailed(String),
+    #[error("the API key was rejected: check it, or run /connect (or `kelp login`) again")]
+    ApiKeyRejected,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// The one place requests get their credential from.
+/// A ChatGPT login as stored: who it is and until when its access token works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLogin {
+    /// Email, plan and account id, from the access token's claims.
+    pub account: Account,
+    /// When the access token expires (it is refreshed before use).
+    pub expires_at: SystemTime,
+}
+
+impl StoredLogin {
+    /// Reads the summary of a stored entry; never exposes the tokens.
+    pub fn from_entry(entry: &OAuthEntry) -> Self {
+        let claims = jwt::claims(&entry.access).unwrap_or_default();
+        let expires_at = u64::try_from(entry.expires_ms)
+            .map_or(UNIX_EPOCH, |ms| UNIX_EPOCH + Duration::from_millis(ms));
+        Self {
+            account: Account {
+                email: claims.email,
+                plan: claims.plan,
+                account_id: entry.account_id.clone().or(claims.account_id),
+            },
+            expires_at,
+        }
+    }
+}
+
+/// What `logout` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutReport {
+    /// An entry was removed from the auth file.
+    pub removed: bool,
+    /// For a ChatGPT login: `Ok` when the issuer revoked the refresh token, else why not.
+    pub revoked: Option<Result<(), String>>,
+}
+
+/// The one place requests get their credential from. Cheap to clone; clones share the
+/// single-flight refresh.
 #[derive(Debug, Clone)]
 pub struct AuthManager {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     store: AuthStore,
     env_api_key: Option<String>,
+    http: reqwest::Client,
+    issuer: String,
+    retry: RetryPolicy,
+    /// Makes refreshes single-flight within the process.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl AuthManager {
     /// A manager over the configured auth file, falling back to `env_api_key`.
-    pub fn new(config: &Config, env_api_key: Option<String>) -> Self {
+    pub fn new(config: &Config, http: reqwest::Client, env_api_key: Option<String>) -> Self {
+        Self::with_retry(config, http, env_api_key, RetryPolicy::default())
+    }
+
+    /// [`AuthManager::new`] with an explicit retry policy for transient refresh failures.
+    pub fn with_retry(
+        config: &Config,
+        http: reqwest::Client,
+        env_api_key: Option<String>,
+        retry: RetryPolicy,
+    ) -> Self {
         Self {
-            store: AuthStore::new(&config.auth_file),
-            env_api_key: env_api_key.filter(|k| !k.trim().is_empty()),
+            inner: Arc::new(Inner {
+                store: AuthStore::new(&config.auth_file),
+                env_api_key: env_api_key.filter(|k| !k.trim().is_empty()),
+                http,
+                issuer: config.auth_issuer.clone(),
+                retry,
+                refreshing: tokio::sync::Mutex::new(()),
+            }),
         }
     }
 
     /// The auth file behind this manager.
     pub fn store(&self) -> &AuthStore {
-        &self.store
+        &self.inner.store
     }
 
-    /// The stored entry if there is one, else the environment's key.
+    /// The stored entry if there is one, else the environment's key. Reads the file on the
+    /// calling thread and never refreshes.
     pub fn resolve(&self) -> Result<Option<(Credential, CredentialSource)>, AuthError> {
-        let stored = self.store.load()?.openai();
-        Ok(match stored {
+        let stored = self.inner.store.load()?.openai();
+        Ok(self.pick(stored))
+    }
+
+    fn pick(&self, stored: Option<OpenAiEntry>) -> Option<(Credential, CredentialSource)> {
+        match stored {
             Some(OpenAiEntry::Api { key }) => {
                 Some((Credential::ApiKey { key }, CredentialSource::AuthFile))
             }
-            Some(OpenAiEntry::OAuth(tokens)) => Some((
-                Credential::ChatGpt {
-                    access_token: tokens.access,
-                    account_id: tokens.account_id,
-                },
-                CredentialSource::AuthFile,
-            )),
+            Some(OpenAiEntry::OAuth(tokens)) => {
+                Some((chatgpt(&tokens), CredentialSource::AuthFile))
+            }
             None => self
+                .inner
                 .env_api_key
                 .clone()
                 .map(|key| (Credential::ApiKey { key }, CredentialSource::Environment)),
+        }
+    }
+
+    /// The stored ChatGPT login's summary, if the stored login is one.
+    pub fn stored_login(&self) -> Result<Option<StoredLogin>, AuthError> {
+        Ok(match self.inner.store.load()?.openai() {
+            Some(OpenAiEntry::OAuth(entry)) => Some(StoredLogin::from_entry(&entry)),
+            _ => None,
         })
     }
 
-    /// A credential ready for a request.
+    /// A credential ready for a request: a ChatGPT access token that expires within
+    /// [`REFRESH_MARGIN`] is refreshed first.
     pub async fn credential(&self) -> Result<Credential, AuthError> {
-        self.resolve()?
-            .map(|(credential, _)| credential)
-            .ok_or(AuthError::NotLoggedIn)
+        let stored = self.load_entry().await?;
+        match stored {
+            Some(OpenAiEntry::OAuth(entry)) if expires_soon(&entry) => {
+                self.refresh(Stale::Expiring(&entry)).await
+            }
+            other => self
+                .pick(other)
+                .map(|(credential, _)| credential)
+                .ok_or(AuthError::NotLoggedIn),
+        }
+    }
+
+    /// After a 401 with `rejected`: refreshes once (or adopts tokens someone else refreshed
+    /// meanwhile) and returns the credential to retry with.
+    pub async fn refresh_after_unauthorized(
+        &self,
+        rejected: &Credential,
+    ) -> Result<Credential, AuthError> {
+        match rejected {
+            Credential::ApiKey { .. } => Err(AuthError::ApiKeyRejected),
+            Credential::ChatGpt { access_token, .. } => {
+                self.refresh(Stale::Rejected {
+                    access: access_token,
+                })
+                .await
+            }
+        }
+    }
+
+    /// Removes the login: revokes a ChatGPT refresh token first (best effort, short timeout),
+    /// then deletes kelp's entry; every other entry stays.
+    pub async fn logout(&self) -> Result<LogoutReport, AuthError> {
+        // No refresh may write tokens back while the entry goes away.
+        let _refreshing = self.inner.refreshing.lock().await;
+        let revoked = match self.load_entry().await? {
+            Some(OpenAiEntry::OAuth(entry)) => Some(
+                oauth::revoke(&self.inner.http, &self.inner.issuer, &entry.refresh)
+                    .await
+                    .map_err(|e| e.to_string()),
+            ),
+            _ => None,
+        };
+        let removed = with_store(&self.inner.store, |s| s.update(|f| f.remove_openai())).await?;
+        Ok(LogoutReport { removed, revoked })
+    }
+
+    async fn load_entry(&self) -> Result<Option<OpenAiEntry>, AuthError> {
+        Ok(with_store(&self.inner.store, |s| s.load()).await?.openai())
+    }
+
+    async fn refresh(&self, stale: Stale<'_>) -> Result<Credential, AuthError> {
+        let _refreshing = self.inner.refreshing.lock().await;
+        let inner = &self.inner;
+        match refresh::refresh_stored(&inner.store, &inner.http, &inner.issuer, stale, inner.retry)
+            .await?
+        {
+            Some(entry) => Ok(chatgpt(&entry)),
+            // The ChatGPT login went away meanwhile: whatever is there now.
+            None => self
+                .pick(self.load_entry().await?)
+                .map(|(credential, _)| credential)
+                .ok_or(AuthError::NotLoggedIn),
+        }
+    }
+}
+
+fn chatgpt(entry: &OAuthEntry) -> Credential {
+    Credential::ChatGpt {
+        access_token: entry.access.clone(),
+        account_id: entry.account_id.clone(),
+    }
+}
+
+fn expires_soon(entry: &OAuthEntry) -> bool {
+    let margin = i64::try_from(REFRESH_MARGIN.as_millis()).unwrap_or(i64::MAX);
+    entry.expires_ms.saturating_sub(now_ms()) < margin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(expires_ms: i64) -> OAuthEntry {
+        OAuthEntry {
+            refresh: "r".into(),
+            access: "a".into(),
+            expires_ms,
+            account_id: Some("acct".into()),
+        }
+    }
+
+    #[test]
+    fn the_margin_is_five_minutes() {
+        let now = now_ms();
+        assert!(expires_soon(&entry(now + 4 * 60_000)));
+        assert!(expires_soon(&entry(now - 1)));
+        assert!(!expires_soon(&entry(now + 6 * 60_000)));
+    }
+
+    #[test]
+    fn a_summary_without_claims_still_has_the_account_and_expiry() {
+        let summary = StoredLogin::from_entry(&entry(1_800_000_000_000));
+        assert_eq!(summary.account.account_id.as_deref(), Some("acct"));
+        assert_eq!(summary.account.email, None);
+        assert_eq!(
+            summary.expires_at,
+            UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+        );
+    }
+
+    #[test]
+    fn the_manager_is_shareable() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<AuthManager>();
     }
 }

@@ -1,12 +1,43 @@
 //! Credentials: the auth.json store, the login flows, refresh and JWT claims. Knows nothing of
 //! the UI.
 
+pub mod browser;
+pub mod device;
+pub mod jwt;
 pub mod login;
 pub mod manager;
+pub mod oauth;
+pub mod pkce;
+pub mod qr;
+pub mod refresh;
 pub mod store;
 
-pub use manager::{AuthError, AuthManager};
+pub use login::{
+    Account, LoginError, LoginEvent, LoginHandle, LoginMethod, LoginOptions, LoginOutcome,
+    PasteError, detect_method, start_login, start_login_with,
+};
+pub use manager::{AuthError, AuthManager, StoredLogin};
 pub use store::{AuthFile, AuthStore, OAuthEntry, OpenAiEntry, StoreError};
+
+/// Runs blocking work on the auth file (its lock waits on other processes) off the async
+/// threads. A panic inside resurfaces in the caller, as it would have without the hop.
+pub(crate) async fn with_store<T: Send + 'static>(
+    store: &AuthStore,
+    work: impl FnOnce(&AuthStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let owned = store.clone();
+    match tokio::task::spawn_blocking(move || work(&owned)).await {
+        Ok(result) => result,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Err(StoreError::Io {
+                action: "finish working on",
+                path: store.path().to_path_buf(),
+                source: std::io::Error::other("the runtime is shutting down"),
+            }),
+        },
+    }
+}
 
 /// What a request is authorised with. Secrets are redacted from `Debug`.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,21 +1,40 @@
 //! `kelp login`, `kelp logout`, `kelp auth status`.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 
-use kelp::auth::{self, AuthManager, AuthStore, CredentialSource, OpenAiEntry};
+use kelp::auth::qr::QrCells;
+use kelp::auth::{
+    self, Account, AuthManager, AuthStore, CredentialSource, LoginEvent, LoginHandle, LoginMethod,
+    LoginOutcome, OpenAiEntry, StoredLogin,
+};
 use kelp::config::Config;
+use tokio::sync::mpsc;
 
 use super::{exit, fail};
 
+/// Which login `kelp login` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginChoice {
+    /// An API key from stdin.
+    ApiKey,
+    /// A ChatGPT login by the given method, or the one that suits this machine.
+    ChatGpt(Option<LoginMethod>),
+}
+
 /// `kelp login`.
-pub fn login(config: &Config, with_api_key: bool) -> ExitCode {
-    if !with_api_key {
-        return fail(
-            exit::USAGE,
-            "ChatGPT login is not available yet: pipe an API key to `kelp login --with-api-key`",
-        );
+pub fn login(config: &Config, choice: LoginChoice) -> ExitCode {
+    match choice {
+        LoginChoice::ApiKey => login_with_api_key(config),
+        LoginChoice::ChatGpt(method) => {
+            let method = method.unwrap_or_else(auth::detect_method);
+            with_runtime(|| chatgpt_login(config, method))
+        }
     }
+}
+
+fn login_with_api_key(config: &Config) -> ExitCode {
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         return fail(
@@ -42,31 +61,208 @@ pub fn login(config: &Config, with_api_key: bool) -> ExitCode {
     }
 }
 
+async fn chatgpt_login(config: &Config, method: LoginMethod) -> ExitCode {
+    let http = match http_client() {
+        Ok(http) => http,
+        Err(e) => return fail(exit::FAILURE, &e),
+    };
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let handle = auth::start_login(method, config, http, events_tx);
+    let pasting = method == LoginMethod::Browser && std::io::stdin().is_terminal();
+    let mut pastes = if pasting {
+        read_lines()
+    } else {
+        mpsc::unbounded_channel().1
+    };
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => {
+                    let last = matches!(
+                        event,
+                        LoginEvent::Done(_) | LoginEvent::Failed(_) | LoginEvent::Cancelled
+                    );
+                    show(&event, pasting, config);
+                    if last {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            Some(line) = pastes.recv() => paste(&handle, &line),
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                handle.cancel();
+            }
+        }
+    }
+    match handle.wait().await {
+        LoginOutcome::Done(_) => ExitCode::SUCCESS,
+        LoginOutcome::Failed(_) => ExitCode::from(exit::AUTH),
+        LoginOutcome::Cancelled => ExitCode::from(exit::CANCELLED),
+    }
+}
+
+fn paste(handle: &LoginHandle, line: &str) {
+    if line.trim().is_empty() {
+        return;
+    }
+    match handle.paste(line) {
+        Ok(()) => println!("Got it, finishing the login…"),
+        Err(e) => eprintln!("kelp: {e}"),
+    }
+}
+
+/// Lines typed on stdin, read on a plain thread: a blocked read must not keep the runtime
+/// from shutting down.
+fn read_lines() -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn show(event: &LoginEvent, pasting: bool, config: &Config) {
+    let bold = |text: &str| {
+        if std::io::stdout().is_terminal() {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
+    match event {
+        LoginEvent::BrowserWaiting {
+            authorize_url,
+            port,
+        } => {
+            println!("Sign in with ChatGPT in your browser. If it does not open, visit:\n");
+            println!("  {authorize_url}\n");
+            println!("Waiting for the browser on port {port} (Ctrl+C to cancel).");
+            if pasting {
+                println!(
+                    "If the browser runs on another machine, it ends on a page that fails to \
+                     load: copy that page's URL from the address bar, paste it here and press \
+                     Enter."
+                );
+            }
+        }
+        LoginEvent::DeviceCode {
+            verification_url,
+            user_code,
+            expires_at,
+        } => {
+            println!("Sign in with ChatGPT on any device:\n");
+            println!("  1. Open {verification_url}");
+            println!("  2. Enter this code:\n");
+            println!("       {}\n", bold(user_code));
+            match QrCells::new(verification_url) {
+                Ok(qr) => {
+                    println!("  Or scan this to open the page:\n");
+                    print!("{}", indent(&qr.to_ansi(), "  "));
+                    println!();
+                }
+                Err(e) => tracing::info!(%e, "no QR code"),
+            }
+            println!("The code expires {}.", when(*expires_at));
+            println!(
+                "Continue only if you started this login. If a website or another person gave \
+                 you this code, cancel."
+            );
+            println!("Waiting for approval (Ctrl+C to cancel)…");
+        }
+        LoginEvent::Exchanging => println!("Signing in…"),
+        LoginEvent::Done(account) => {
+            println!("Logged in to ChatGPT as {}.", who(account));
+            println!("Saved to {}", config.auth_file.display());
+        }
+        LoginEvent::Failed(message) => eprintln!("kelp: {message}"),
+        LoginEvent::Cancelled => eprintln!("Login cancelled."),
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|line| format!("{prefix}{line}\n"))
+        .collect()
+}
+
+/// "ana@example.com (plus)".
+fn who(account: &Account) -> String {
+    let name = account.email.as_deref().unwrap_or("an unknown account");
+    match &account.plan {
+        Some(plan) => format!("{name} ({plan})"),
+        None => name.to_string(),
+    }
+}
+
+/// "at 14:32 (in 15 minutes)" / "at 14:32 (3 minutes ago)", in local time.
+fn when(at: SystemTime) -> String {
+    let local: chrono::DateTime<chrono::Local> = at.into();
+    let now = SystemTime::now();
+    let relative = match at.duration_since(now) {
+        Ok(ahead) => format!("in {}", rough(ahead)),
+        Err(e) => format!("{} ago", rough(e.duration())),
+    };
+    format!("at {} ({relative})", local.format("%Y-%m-%d %H:%M"))
+}
+
+fn rough(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = match secs {
+        0..60 => (secs, "second"),
+        60..7200 => ((secs + 30) / 60, "minute"),
+        7200..172_800 => ((secs + 1800) / 3600, "hour"),
+        _ => ((secs + 43_200) / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// `kelp logout`.
 pub fn logout(config: &Config) -> ExitCode {
-    let store = AuthStore::new(&config.auth_file);
-    match store.update(|file| file.remove_openai()) {
-        Ok(true) => {
-            println!(
-                "Logged out (removed the openai entry from {}).",
-                store.path().display()
-            );
-            ExitCode::SUCCESS
+    with_runtime(|| async {
+        let http = match http_client() {
+            Ok(http) => http,
+            Err(e) => return fail(exit::FAILURE, &e),
+        };
+        let manager = AuthManager::new(config, http, None);
+        let path = manager.store().path().display().to_string();
+        match manager.logout().await {
+            Ok(report) => {
+                if let Some(Err(why)) = &report.revoked {
+                    eprintln!(
+                        "kelp: could not revoke the ChatGPT login ({why}); removing it anyway"
+                    );
+                }
+                if report.removed {
+                    println!("Logged out (removed the openai entry from {path}).");
+                } else {
+                    println!("Not logged in; nothing to remove from {path}.");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(exit::FAILURE, &e.to_string()),
         }
-        Ok(false) => {
-            println!(
-                "Not logged in; nothing to remove from {}.",
-                store.path().display()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(exit::FAILURE, &e.to_string()),
-    }
+    })
 }
 
 /// `kelp auth status`.
 pub fn status(config: &Config) -> ExitCode {
-    let manager = AuthManager::new(config, std::env::var("OPENAI_API_KEY").ok());
+    // Status never talks to the network, so the client is only there to satisfy the manager.
+    let manager = AuthManager::new(
+        config,
+        reqwest::Client::new(),
+        std::env::var("OPENAI_API_KEY").ok(),
+    );
     let file = manager.store().path().display().to_string();
     match manager.resolve() {
         Ok(Some((credential, source))) => {
@@ -77,10 +273,10 @@ pub fn status(config: &Config) -> ExitCode {
                 (auth::Credential::ApiKey { key }, CredentialSource::Environment) => {
                     println!("Using API key {} from OPENAI_API_KEY", auth::mask_key(&key));
                 }
-                (auth::Credential::ChatGpt { account_id, .. }, _) => {
+                (auth::Credential::ChatGpt { .. }, _) => {
                     println!("Logged in with ChatGPT");
-                    if let Some(id) = account_id {
-                        println!("Account:   {id}");
+                    if let Ok(Some(login)) = manager.stored_login() {
+                        show_chatgpt(&login);
                     }
                 }
             }
@@ -94,4 +290,45 @@ pub fn status(config: &Config) -> ExitCode {
         }
         Err(e) => fail(exit::FAILURE, &e.to_string()),
     }
+}
+
+fn show_chatgpt(login: &StoredLogin) {
+    let unknown = "unknown";
+    let account = &login.account;
+    println!("Email:     {}", account.email.as_deref().unwrap_or(unknown));
+    println!("Plan:      {}", account.plan.as_deref().unwrap_or(unknown));
+    println!(
+        "Account:   {}",
+        account.account_id.as_deref().unwrap_or(unknown)
+    );
+    let expiry = when(login.expires_at);
+    if login.expires_at > SystemTime::now() {
+        println!("Token:     expires {expiry}; refreshed automatically");
+    } else {
+        println!("Token:     expired {expiry}; refreshed on next use");
+    }
+}
+
+/// The HTTP client for the issuer.
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(format!("kelp/{}", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| format!("cannot set up HTTP: {e}"))
+}
+
+/// Runs `work` on a small runtime. Leftover blocking work (a browser that never returns) does
+/// not hold up the exit.
+fn with_runtime<F: Future<Output = ExitCode>>(work: impl FnOnce() -> F) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
+    };
+    let code = runtime.block_on(work());
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
 }

@@ -13,6 +13,10 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (clap's own code).
     pub const USAGE: u8 = 2;
+    /// A login failed (refused, expired, unreachable issuer).
+    pub const AUTH: u8 = 3;
+    /// The person cancelled (Ctrl+C), as shells report SIGINT.
+    pub const CANCELLED: u8 = 130;
 }
 
 /// kelp — a fast terminal coding client for OpenAI Codex models.
@@ -32,7 +36,8 @@ pub struct Cli {
 enum Command {
     /// Sign in: ChatGPT in the browser, ChatGPT by device code, or an API key from stdin.
     Login(LoginArgs),
-    /// Sign out: remove kelp's login from the auth file (other entries stay).
+    /// Sign out: revoke a ChatGPT login and remove kelp's entry from the auth file (other
+    /// entries stay).
     Logout,
     /// Inspect the login.
     #[command(subcommand)]
@@ -42,8 +47,31 @@ enum Command {
 #[derive(Debug, Args)]
 struct LoginArgs {
     /// Read an OpenAI API key from standard input and store it.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["browser", "device"])]
     with_api_key: bool,
+    /// Sign in with ChatGPT in a browser (the default on a desktop).
+    #[arg(long, conflicts_with = "device")]
+    browser: bool,
+    /// Sign in with ChatGPT by entering a code on another device (the default over SSH or
+    /// without a display).
+    #[arg(long)]
+    device: bool,
+}
+
+impl LoginArgs {
+    fn choice(&self) -> auth_cmd::LoginChoice {
+        use auth_cmd::LoginChoice;
+        use kelp::auth::LoginMethod;
+        if self.with_api_key {
+            LoginChoice::ApiKey
+        } else if self.browser {
+            LoginChoice::ChatGpt(Some(LoginMethod::Browser))
+        } else if self.device {
+            LoginChoice::ChatGpt(Some(LoginMethod::Device))
+        } else {
+            LoginChoice::ChatGpt(None)
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +93,7 @@ pub fn main() -> ExitCode {
     }
     match cli.command {
         None => interactive(config),
-        Some(Command::Login(args)) => auth_cmd::login(&config, args.with_api_key),
+        Some(Command::Login(args)) => auth_cmd::login(&config, args.choice()),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
     }

@@ -751,10 +751,14 @@ impl App {
                 }
             }
             Event::Notice(text) => self.notice(text),
-            Event::Error(message) => match &mut self.connect {
-                Some(dialog) if dialog.is_saving_key() => dialog.on_save_failed(message),
-                _ => self.push_error(message),
-            },
+            Event::Error(message) => {
+                if let Some(dialog) = &mut self.connect
+                    && dialog.on_error(message.clone())
+                {
+                    return;
+                }
+                self.push_error(message);
+            }
         }
     }
 

@@ -82,6 +82,7 @@ enum Screen {
         /// The redirect field, focused when `Some`.
         paste: Option<String>,
         sent_redirect: bool,
+        paste_error: Option<String>,
         exchanging: bool,
     },
     Device {
@@ -156,6 +157,7 @@ impl ConnectDialog {
                     url: None,
                     paste: None,
                     sent_redirect: false,
+                    paste_error: None,
                     exchanging: false,
                 };
                 DialogAction::Op(Op::StartLogin(LoginMethod::Browser))
@@ -237,11 +239,25 @@ impl ConnectDialog {
         }
     }
 
-    /// The core could not save the API key.
-    pub fn on_save_failed(&mut self, message: String) {
-        if let Screen::ApiKey { error, saving, .. } = &mut self.screen {
-            *error = Some(message);
-            *saving = false;
+    /// An error from the core while the dialog shows: a key that could not be saved, or a
+    /// pasted address that was not accepted. Returns whether the dialog showed it.
+    pub fn on_error(&mut self, message: String) -> bool {
+        match &mut self.screen {
+            Screen::ApiKey { error, saving, .. } if *saving => {
+                *error = Some(message);
+                *saving = false;
+                true
+            }
+            Screen::Browser {
+                paste_error,
+                sent_redirect,
+                ..
+            } if *sent_redirect => {
+                *paste_error = Some(message);
+                *sent_redirect = false;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -291,9 +307,11 @@ impl ConnectDialog {
                 url,
                 paste,
                 sent_redirect,
+                paste_error,
                 exchanging,
             } => {
                 if let Some(field) = paste {
+                    *paste_error = None;
                     match key.code {
                         KeyCode::Enter if !field.trim().is_empty() => {
                             *sent_redirect = true;
@@ -426,15 +444,19 @@ impl ConnectDialog {
                 url,
                 paste,
                 sent_redirect,
+                paste_error,
                 exchanging,
             } => render_browser(
                 inner,
                 buf,
-                url.as_deref(),
-                paste.as_deref(),
-                *sent_redirect,
-                *exchanging,
-                spinner,
+                BrowserView {
+                    url: url.as_deref(),
+                    paste: paste.as_deref(),
+                    paste_error: paste_error.as_deref(),
+                    sent_redirect: *sent_redirect,
+                    exchanging: *exchanging,
+                    spinner,
+                },
             ),
             Screen::Device {
                 url,
@@ -572,15 +594,25 @@ fn draw(area: Rect, buf: &mut Buffer, lines: &[RichLine]) -> u16 {
     y - area.y
 }
 
-fn render_browser(
-    area: Rect,
-    buf: &mut Buffer,
-    url: Option<&str>,
-    paste: Option<&str>,
+/// The Browser screen's inputs.
+struct BrowserView<'a> {
+    url: Option<&'a str>,
+    paste: Option<&'a str>,
+    paste_error: Option<&'a str>,
     sent_redirect: bool,
     exchanging: bool,
-    spinner: &str,
-) {
+    spinner: &'a str,
+}
+
+fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
+    let BrowserView {
+        url,
+        paste,
+        paste_error,
+        sent_redirect,
+        exchanging,
+        spinner,
+    } = view;
     let mut lines = Vec::new();
     let Some(url) = url else {
         lines.push(RichLine::plain(Line::from(vec![
@@ -634,6 +666,15 @@ fn render_browser(
             ]),
         };
         lines.push(RichLine::plain(field));
+        if let Some(error) = paste_error {
+            lines.push(hang(
+                vec![
+                    Span::styled("✗ ", red()),
+                    Span::styled(error.to_string(), red()),
+                ],
+                2,
+            ));
+        }
         lines.push(RichLine::default());
     }
     let keys: &[(&str, &str)] = if paste.is_some() {
@@ -723,15 +764,17 @@ fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
     };
     let caps = code_caps(code);
     let caps_width = caps[0].width();
-    // The QR goes beside the text when both fit, else below it, else it is left out.
-    let text_min = 44u16.max(u16::try_from(caps_width).unwrap_or(u16::MAX));
+    // The QR goes beside the text when both fit, else below it, else it is left out. The text
+    // column must hold the indented URL and the code caps without breaking them.
+    const GAP: u16 = 2;
+    let text_min = u16::try_from(caps_width.max(url.width()) + 3).unwrap_or(u16::MAX);
     let qr = view.qr;
     let (qr_w, qr_h) = qr.map_or((0, 0), |q| (q.width(), q.height()));
-    let beside = qr.is_some() && area.width >= qr_w + 3 + text_min && area.height >= qr_h;
+    let beside = qr.is_some() && area.width >= qr_w + GAP + text_min && area.height >= qr_h;
     let text_area = if beside {
         Rect {
-            x: area.x + qr_w + 3,
-            width: area.width - qr_w - 3,
+            x: area.x + qr_w + GAP,
+            width: area.width - qr_w - GAP,
             ..area
         }
     } else {
@@ -739,14 +782,17 @@ fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
     };
 
     let mut lines = vec![
-        RichLine::plain(Line::from(vec![
-            Span::styled("1. ", Style::new().fg(Color::Cyan).bold()),
-            Span::raw(if beside {
-                "Scan the QR code, or open this page on any device:"
-            } else {
-                "Open this page on your phone or any computer:"
-            }),
-        ])),
+        hang(
+            vec![
+                Span::styled("1. ", Style::new().fg(Color::Cyan).bold()),
+                Span::raw(if beside {
+                    "Scan the QR code, or open this page on any device:"
+                } else {
+                    "Open this page on your phone or any computer:"
+                }),
+            ],
+            3,
+        ),
         hang(
             vec![
                 Span::raw("   "),
@@ -779,10 +825,13 @@ fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
             None => "The code expired: press esc and start again.".to_string(),
         }
     };
-    lines.push(RichLine::plain(Line::from(vec![
-        Span::styled(format!("{} ", view.spinner), Style::new().fg(Color::Cyan)),
-        Span::raw(status),
-    ])));
+    lines.push(hang(
+        vec![
+            Span::styled(format!("{} ", view.spinner), Style::new().fg(Color::Cyan)),
+            Span::raw(status),
+        ],
+        2,
+    ));
     lines.push(RichLine::default());
     lines.push(hang(
         vec![
@@ -904,7 +953,7 @@ mod tests {
             DialogAction::Op(Op::SaveApiKey("sk-test-key-1234".into()))
         );
         assert!(d.is_saving_key());
-        d.on_save_failed("disk full".into());
+        assert!(d.on_error("disk full".into()));
         assert!(!d.is_saving_key());
     }
 

@@ -25,8 +25,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 pub use app::{App, InitialState};
 
 use crate::agent::protocol::{ApprovalMode, AuthSummary, Event, Op};
-use crate::auth::login::Account;
-use crate::auth::{AuthManager, Credential, mask_key};
+use crate::auth::{AuthStore, LoginMethod, OpenAiEntry, StoredLogin, detect_method, mask_key};
 use crate::config::{Config, DEFAULT_MODEL};
 
 /// Runs the interactive client until the person quits. The terminal is restored on every way
@@ -48,22 +47,22 @@ pub async fn run(
 impl InitialState {
     /// Reads what the first frame shows from local files and the environment; no network.
     pub fn from_local(config: &Config, env_api_key: Option<String>) -> Self {
-        let manager = AuthManager::new(config, env_api_key);
-        let (auth, warning) = match manager.resolve() {
-            Ok(Some((Credential::ApiKey { key }, _))) => (
-                Some(AuthSummary::ApiKey {
-                    masked: mask_key(&key),
-                }),
-                None,
-            ),
-            Ok(Some((Credential::ChatGpt { account_id, .. }, _))) => (
-                Some(AuthSummary::ChatGpt(Account {
-                    account_id,
-                    ..Account::default()
-                })),
-                None,
-            ),
-            Ok(None) => (None, None),
+        let env_key = env_api_key.filter(|k| !k.trim().is_empty());
+        let (auth, warning) = match AuthStore::new(&config.auth_file).load() {
+            Ok(file) => {
+                let summary = match file.openai() {
+                    Some(OpenAiEntry::Api { key }) => Some(AuthSummary::ApiKey {
+                        masked: mask_key(&key),
+                    }),
+                    Some(OpenAiEntry::OAuth(entry)) => Some(AuthSummary::ChatGpt(
+                        StoredLogin::from_entry(&entry).account,
+                    )),
+                    None => env_key.map(|key| AuthSummary::ApiKey {
+                        masked: mask_key(&key),
+                    }),
+                };
+                (summary, None)
+            }
             Err(e) => (None, Some(e.to_string())),
         };
         Self {
@@ -71,15 +70,8 @@ impl InitialState {
             model: DEFAULT_MODEL.to_string(),
             project_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             approval_mode: ApprovalMode::default(),
-            headless: is_headless(),
+            headless: detect_method() == LoginMethod::Device,
             warning,
         }
     }
-}
-
-fn is_headless() -> bool {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    set("SSH_CONNECTION")
-        || set("SSH_TTY")
-        || (cfg!(target_os = "linux") && !set("DISPLAY") && !set("WAYLAND_DISPLAY"))
 }

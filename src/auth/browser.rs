@@ -1,0 +1,466 @@
+//! The browser login (PROTOCOL.md §2): PKCE, a callback server on 127.0.0.1, the code exchange.
+//!
+//! The code can arrive two ways: the browser's redirect to the callback server, or the person
+//! pasting that redirect URL when the browser runs on another machine (over SSH the redirect to
+//! `localhost` reaches the wrong computer). Both end in the same exchange.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::login::{Account, Flow, LoginError, LoginEvent, LoginOptions, Pasted, human_duration};
+use super::oauth;
+use super::pkce::Pkce;
+use crate::config::{CLIENT_ID, ORIGINATOR};
+
+/// The page the browser lands on after a successful login.
+const SUCCESS_PAGE: &str = include_str!("../../assets/success.html");
+/// How long the server keeps serving the success page after the login is saved.
+const SUCCESS_LINGER: Duration = Duration::from_secs(5);
+/// How often a busy port is tried again while its old server exits.
+const BIND_RETRY: Duration = Duration::from_millis(100);
+
+/// The path the issuer redirects to.
+pub const CALLBACK_PATH: &str = "/auth/callback";
+
+/// `http://localhost:<port>/auth/callback`, the redirect URI on the issuer's allow-list.
+pub fn redirect_uri(port: u16) -> String {
+    format!("http://localhost:{port}{CALLBACK_PATH}")
+}
+
+/// The authorize URL of PROTOCOL.md §2.3.
+pub fn authorize_url(issuer: &str, redirect_uri: &str, challenge: &str, state: &str) -> String {
+    let params = [
+        ("response_type", "code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", redirect_uri),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", state),
+        ("scope", "openid profile email offline_access"),
+        ("id_token_add_organizations", "true"),
+        ("codex_cli_simplified_flow", "true"),
+        ("originator", ORIGINATOR),
+    ];
+    let query: Vec<String> = params
+        .iter()
+        .map(|(key, value)| format!("{key}={}", encode(value)))
+        .collect();
+    format!("{issuer}/oauth/authorize?{}", query.join("&"))
+}
+
+/// Percent-encodes a query value with `%20` for spaces, as the issuer's examples do.
+fn encode(value: &str) -> String {
+    // byte_serialize turns a literal '+' into %2B, so every '+' left is a space.
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// Runs the browser flow until the code is exchanged and saved, or it fails, times out or is
+/// cancelled. The callback server is gone (or, after success, lingering for the success page
+/// only) when this returns.
+pub(crate) async fn run(
+    flow: &Flow,
+    pkce: Pkce,
+    state: String,
+    pastes: &mut mpsc::UnboundedReceiver<Pasted>,
+    cancel: &CancellationToken,
+) -> Result<Account, LoginError> {
+    let listener = tokio::select! {
+        () = cancel.cancelled() => return Err(LoginError::Cancelled),
+        bound = bind(&flow.options) => bound?,
+    };
+    let (server, mut callbacks) = CallbackServer::start(listener, state.clone())?;
+    let port = server.port;
+    let redirect = redirect_uri(port);
+    let url = authorize_url(&flow.options.issuer, &redirect, &pkce.challenge, &state);
+    flow.emit(LoginEvent::BrowserWaiting {
+        authorize_url: url.clone(),
+        port,
+    });
+    if flow.options.open_browser {
+        open_browser(url);
+    }
+
+    let timeout = flow.options.browser_timeout;
+    let waited = tokio::select! {
+        () = cancel.cancelled() => Err(LoginError::Cancelled),
+        () = tokio::time::sleep(timeout) => Err(LoginError::TimedOut(human_duration(timeout))),
+        result = wait_for_code(flow, &pkce, &redirect, &mut callbacks, pastes) => result,
+    };
+    match waited {
+        Ok(account) => {
+            server.linger();
+            Ok(account)
+        }
+        Err(error) => {
+            server.stop().await;
+            Err(error)
+        }
+    }
+}
+
+/// Waits for the first callback or paste; each of them ends the login one way or another.
+async fn wait_for_code(
+    flow: &Flow,
+    pkce: &Pkce,
+    redirect: &str,
+    callbacks: &mut mpsc::UnboundedReceiver<Callback>,
+    pastes: &mut mpsc::UnboundedReceiver<Pasted>,
+) -> Result<Account, LoginError> {
+    tokio::select! {
+        callback = callbacks.recv() => match callback {
+            Some(Callback::Code { code, reply }) => {
+                let result = exchange_and_save(flow, pkce, redirect, &code).await;
+                let _ = reply.send(result.as_ref().map(|_| ()).map_err(ToString::to_string));
+                result
+            }
+            Some(Callback::Error { error, description }) => {
+                Err(provider_error(&error, description.as_deref()))
+            }
+            Some(Callback::MissingCode) => Err(LoginError::MissingCode),
+            Some(Callback::Cancel) | None => Err(LoginError::Cancelled),
+        },
+        Some(pasted) = pastes.recv() => match pasted {
+            Pasted::Code(code) => exchange_and_save(flow, pkce, redirect, &code).await,
+            Pasted::Error { error, description } => {
+                Err(provider_error(&error, description.as_deref()))
+            }
+        },
+    }
+}
+
+async fn exchange_and_save(
+    flow: &Flow,
+    pkce: &Pkce,
+    redirect: &str,
+    code: &str,
+) -> Result<Account, LoginError> {
+    flow.emit(LoginEvent::Exchanging);
+    let tokens = oauth::exchange_code(
+        &flow.http,
+        &flow.options.issuer,
+        code,
+        redirect,
+        &pkce.verifier,
+    )
+    .await?;
+    let entry = oauth::entry_from_tokens(&tokens, None)?;
+    let account = oauth::account_from_tokens(&tokens, &entry);
+    oauth::save_login(&flow.store, entry).await?;
+    Ok(account)
+}
+
+/// The `error=` of a redirect as a login error (PROTOCOL.md §2.4).
+fn provider_error(error: &str, description: Option<&str>) -> LoginError {
+    let description = description.map(oauth::one_line);
+    if description
+        .as_deref()
+        .is_some_and(|d| d.contains("missing_codex_entitlement"))
+        || error == "missing_codex_entitlement"
+    {
+        return LoginError::NoCodexEntitlement;
+    }
+    LoginError::Denied(match description {
+        Some(description) => format!("{description} ({error})"),
+        None => oauth::one_line(error),
+    })
+}
+
+/// Opens the URL in the system browser off the async threads; a failure only means the person
+/// uses the printed URL.
+fn open_browser(url: String) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(error) = webbrowser::open(&url) {
+            tracing::info!(%error, "could not open a browser; the URL is shown instead");
+        }
+    });
+}
+
+/// Binds the callback port on 127.0.0.1: the preferred port, else (after asking an older
+/// login server there to exit) the fallback.
+async fn bind(options: &LoginOptions) -> Result<TcpListener, LoginError> {
+    let primary = options.callback_port;
+    let listen_error = |port: u16, e: std::io::Error| LoginError::Listen {
+        port,
+        reason: e.to_string(),
+    };
+    match TcpListener::bind((Ipv4Addr::LOCALHOST, primary)).await {
+        Ok(listener) => return Ok(listener),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && primary != 0 => {}
+        Err(e) => return Err(listen_error(primary, e)),
+    }
+    tracing::info!(
+        port = primary,
+        "callback port busy; asking its server to exit"
+    );
+    ask_to_cancel(primary);
+    let deadline = tokio::time::Instant::now() + options.busy_port_wait;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(BIND_RETRY).await;
+        match TcpListener::bind((Ipv4Addr::LOCALHOST, primary)).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+            Err(e) => return Err(listen_error(primary, e)),
+        }
+    }
+    let Some(fallback) = options.fallback_port else {
+        return Err(listen_error(
+            primary,
+            std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        ));
+    };
+    match TcpListener::bind((Ipv4Addr::LOCALHOST, fallback)).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            Err(LoginError::PortsBusy { primary, fallback })
+        }
+        Err(e) => Err(listen_error(fallback, e)),
+    }
+}
+
+/// Sends `GET /cancel` to whatever holds `port`, as Codex does, so an abandoned kelp (or Codex)
+/// login there lets go. Fire and forget: the bind retries are what count.
+fn ask_to_cancel(port: u16) {
+    tokio::spawn(async move {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(1))
+            .build();
+        if let Ok(client) = client {
+            let _ = client
+                .get(format!("http://127.0.0.1:{port}/cancel"))
+                .send()
+                .await;
+        }
+    });
+}
+
+/// What the callback server passes to the flow.
+enum Callback {
+    /// A code with the right state; the reply says whether the exchange worked.
+    Code {
+        code: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// The issuer redirected with `error=`.
+    Error {
+        error: String,
+        description: Option<String>,
+    },
+    /// The right state but no code and no error.
+    MissingCode,
+    /// `GET /cancel`.
+    Cancel,
+}
+
+struct ServerState {
+    state: String,
+    callbacks: mpsc::UnboundedSender<Callback>,
+    success_served: Notify,
+}
+
+/// The local server the browser is redirected to.
+struct CallbackServer {
+    port: u16,
+    task: JoinHandle<()>,
+    shared: Arc<ServerState>,
+}
+
+impl CallbackServer {
+    fn start(
+        listener: TcpListener,
+        state: String,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<Callback>), LoginError> {
+        let port = listener
+            .local_addr()
+            .map_err(|e| LoginError::Listen {
+                port: 0,
+                reason: e.to_string(),
+            })?
+            .port();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(ServerState {
+            state,
+            callbacks: tx,
+            success_served: Notify::new(),
+        });
+        let app = Router::new()
+            .route(CALLBACK_PATH, get(callback))
+            .route("/success", get(success))
+            .route("/cancel", get(cancel))
+            .fallback(|| async { (StatusCode::NOT_FOUND, "Not found") })
+            .with_state(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::warn!(%error, "the login callback server stopped");
+            }
+        });
+        Ok((Self { port, task, shared }, rx))
+    }
+
+    /// Closes the listening socket now. Aborting drops the listener, so the port is free when
+    /// this returns; connections already accepted finish on their own.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
+    /// Stops once the browser has fetched the success page, or after a short while.
+    fn linger(self) {
+        tokio::spawn(async move {
+            let served = self.shared.success_served.notified();
+            let _ = tokio::time::timeout(SUCCESS_LINGER, served).await;
+            self.stop().await;
+        });
+    }
+}
+
+async fn callback(
+    State(server): State<Arc<ServerState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    // Anything on this machine can reach the port, so a wrong state is answered and ignored.
+    if params.get("state") != Some(&server.state) {
+        return (StatusCode::BAD_REQUEST, "State mismatch").into_response();
+    }
+    let over = || {
+        (
+            StatusCode::GONE,
+            page("This login is over", "Go back to the terminal."),
+        )
+            .into_response()
+    };
+    if let Some(error) = params.get("error") {
+        let description = params.get("error_description").cloned();
+        let message = provider_error(error, description.as_deref()).to_string();
+        let sent = server.callbacks.send(Callback::Error {
+            error: error.clone(),
+            description,
+        });
+        if sent.is_err() {
+            return over();
+        }
+        return (StatusCode::OK, page("Sign-in failed", &message)).into_response();
+    }
+    let Some(code) = params.get("code").filter(|c| !c.is_empty()) else {
+        let _ = server.callbacks.send(Callback::MissingCode);
+        let message = LoginError::MissingCode.to_string();
+        return (StatusCode::BAD_REQUEST, page("Sign-in failed", &message)).into_response();
+    };
+    let (reply, result) = oneshot::channel();
+    let sent = server.callbacks.send(Callback::Code {
+        code: code.clone(),
+        reply,
+    });
+    if sent.is_err() {
+        return over();
+    }
+    match result.await {
+        Ok(Ok(())) => Redirect::to("/success").into_response(),
+        Ok(Err(message)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            page("Sign-in failed", &message),
+        )
+            .into_response(),
+        Err(_) => over(),
+    }
+}
+
+async fn success(State(server): State<Arc<ServerState>>) -> Response {
+    server.success_served.notify_one();
+    Html(SUCCESS_PAGE).into_response()
+}
+
+async fn cancel(State(server): State<Arc<ServerState>>) -> Response {
+    let _ = server.callbacks.send(Callback::Cancel);
+    (StatusCode::OK, "Login cancelled").into_response()
+}
+
+/// A minimal HTML page; the message is escaped because parts of it come from the query.
+fn page(title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>kelp: {title}</title>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto\">\
+         <h1>{title}</h1><p>{}</p></body>",
+        escape_html(message)
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_authorize_url_carries_every_parameter_encoded() {
+        let url = authorize_url("http://127.0.0.1:9", &redirect_uri(1455), "chal", "st");
+        assert!(url.starts_with("http://127.0.0.1:9/oauth/authorize?response_type=code&"));
+        assert!(url.contains("&client_id=app_EMoamEEZ73f0CkXaXp7hrann&"));
+        assert!(url.contains("&redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback&"));
+        assert!(url.contains("&code_challenge=chal&code_challenge_method=S256&state=st&"));
+        assert!(url.contains("&scope=openid%20profile%20email%20offline_access&"));
+        assert!(url.ends_with(
+            "&id_token_add_organizations=true&codex_cli_simplified_flow=true&originator=kelp"
+        ));
+    }
+
+    #[test]
+    fn provider_errors_read_well() {
+        assert!(matches!(
+            provider_error("access_denied", Some("missing_codex_entitlement")),
+            LoginError::NoCodexEntitlement
+        ));
+        assert_eq!(
+            provider_error("access_denied", Some("The user said\nno")).to_string(),
+            "sign-in refused: The user said no (access_denied). Start the login again if that \
+             was a mistake"
+        );
+        assert!(
+            provider_error("access_denied", None)
+                .to_string()
+                .contains("access_denied")
+        );
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<a href='x'>&</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn the_success_page_says_it_worked() {
+        assert!(SUCCESS_PAGE.contains("signed in"));
+        assert!(SUCCESS_PAGE.contains("close this tab"));
+    }
+}

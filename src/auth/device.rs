@@ -1,0 +1,210 @@
+//! The device-code login (PROTOCOL.md §3), for SSH sessions and machines without a browser:
+//! ask for a user code, show it, poll until the person approves it elsewhere, then exchange.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::login::{Account, Flow, LoginError, LoginEvent};
+use super::oauth::{self, OAuthError};
+use super::pkce;
+use crate::config::CLIENT_ID;
+
+/// Used when the server sends no usable `interval`.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// Never poll faster than this, whatever the server says.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Network errors in a row before polling gives up (server errors end it at once).
+const MAX_NETWORK_ERRORS: u32 = 5;
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The issuer's answer to `usercode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCode {
+    /// Identifies this login when polling.
+    pub device_auth_id: String,
+    /// The code the person types at the verification URL.
+    pub user_code: String,
+    /// How long to wait between polls.
+    pub interval: Duration,
+}
+
+#[derive(Deserialize)]
+struct UserCodeBody {
+    device_auth_id: String,
+    #[serde(alias = "usercode")]
+    user_code: String,
+    #[serde(default)]
+    interval: Value,
+}
+
+/// What a successful poll returns: the server made the PKCE pair.
+#[derive(Deserialize)]
+struct Grant {
+    authorization_code: String,
+    code_verifier: String,
+    #[serde(default)]
+    code_challenge: Option<String>,
+}
+
+/// The page where the person enters the code.
+pub fn verification_url(issuer: &str) -> String {
+    format!("{issuer}/codex/device")
+}
+
+/// The redirect URI the device grant is exchanged with.
+pub fn device_redirect_uri(issuer: &str) -> String {
+    format!("{issuer}/deviceauth/callback")
+}
+
+/// `interval` arrives as a JSON string of seconds ("5"), sometimes as a number.
+pub fn parse_interval(value: &Value) -> Duration {
+    let seconds = match value {
+        Value::String(text) => text.trim().parse::<f64>().ok(),
+        Value::Number(number) => number.as_f64(),
+        _ => None,
+    };
+    seconds
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(DEFAULT_INTERVAL, Duration::from_secs_f64)
+        .max(MIN_INTERVAL)
+}
+
+/// Runs the device flow until the code is approved and the login saved, or it fails or expires.
+/// Cancelling is dropping this future.
+pub(crate) async fn run(flow: &Flow) -> Result<Account, LoginError> {
+    let issuer = &flow.options.issuer;
+    let code = request_user_code(&flow.http, issuer).await?;
+    let lifetime = flow.options.device_expiry;
+    let deadline = tokio::time::Instant::now() + lifetime;
+    flow.emit(LoginEvent::DeviceCode {
+        verification_url: verification_url(issuer),
+        user_code: code.user_code.clone(),
+        expires_at: SystemTime::now() + lifetime,
+    });
+    let grant = poll_until_approved(flow, &code, deadline).await?;
+    if let Some(challenge) = &grant.code_challenge
+        && *challenge != pkce::challenge_for(&grant.code_verifier)
+    {
+        tracing::warn!("the device grant's PKCE pair does not match; exchanging anyway");
+    }
+    flow.emit(LoginEvent::Exchanging);
+    let tokens = oauth::exchange_code(
+        &flow.http,
+        issuer,
+        &grant.authorization_code,
+        &device_redirect_uri(issuer),
+        &grant.code_verifier,
+    )
+    .await?;
+    let entry = oauth::entry_from_tokens(&tokens, None)?;
+    let account = oauth::account_from_tokens(&tokens, &entry);
+    oauth::save_login(&flow.store, entry).await?;
+    Ok(account)
+}
+
+/// `POST …/deviceauth/usercode`.
+pub async fn request_user_code(
+    http: &reqwest::Client,
+    issuer: &str,
+) -> Result<DeviceCode, LoginError> {
+    let response = http
+        .post(format!("{issuer}/api/accounts/deviceauth/usercode"))
+        .timeout(REQUEST_TIMEOUT)
+        .json(&json!({"client_id": CLIENT_ID}))
+        .send()
+        .await
+        .map_err(oauth::network)?;
+    let status = response.status();
+    let body = response.text().await.map_err(oauth::network)?;
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Err(LoginError::DeviceLoginDisabled);
+    }
+    if !status.is_success() {
+        return Err(oauth::rejected(status.as_u16(), &body).into());
+    }
+    let parsed: UserCodeBody = serde_json::from_str(&body)
+        .map_err(|e| OAuthError::BadResponse(format!("device code: {e}")))?;
+    Ok(DeviceCode {
+        device_auth_id: parsed.device_auth_id,
+        user_code: parsed.user_code,
+        interval: parse_interval(&parsed.interval),
+    })
+}
+
+async fn poll_until_approved(
+    flow: &Flow,
+    code: &DeviceCode,
+    deadline: tokio::time::Instant,
+) -> Result<Grant, LoginError> {
+    let mut network_errors = 0;
+    loop {
+        match poll_once(flow, code).await {
+            Ok(Some(grant)) => return Ok(grant),
+            Ok(None) => network_errors = 0,
+            Err(error @ OAuthError::Network(_)) => {
+                network_errors += 1;
+                tracing::info!(%error, network_errors, "device poll failed");
+                if network_errors >= MAX_NETWORK_ERRORS {
+                    return Err(error.into());
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let now = tokio::time::Instant::now();
+        if now + code.interval >= deadline {
+            // The code dies before the next poll could be answered.
+            tokio::time::sleep_until(deadline).await;
+            return Err(LoginError::DeviceCodeExpired);
+        }
+        tokio::time::sleep(code.interval).await;
+    }
+}
+
+/// One poll: `Some` once approved, `None` while pending (403 or 404).
+async fn poll_once(flow: &Flow, code: &DeviceCode) -> Result<Option<Grant>, OAuthError> {
+    let response = flow
+        .http
+        .post(format!(
+            "{}/api/accounts/deviceauth/token",
+            flow.options.issuer
+        ))
+        .timeout(REQUEST_TIMEOUT)
+        .json(&json!({
+            "device_auth_id": code.device_auth_id,
+            "user_code": code.user_code,
+        }))
+        .send()
+        .await
+        .map_err(oauth::network)?;
+    let status = response.status();
+    if matches!(status.as_u16(), 403 | 404) {
+        return Ok(None);
+    }
+    let body = response.text().await.map_err(oauth::network)?;
+    if !status.is_success() {
+        return Err(oauth::rejected(status.as_u16(), &body));
+    }
+    serde_json::from_str(&body)
+        .map(Some)
+        .map_err(|e| OAuthError::BadResponse(format!("device grant: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_is_a_string_or_a_number() {
+        assert_eq!(parse_interval(&json!("5")), Duration::from_secs(5));
+        assert_eq!(parse_interval(&json!(" 7 ")), Duration::from_secs(7));
+        assert_eq!(parse_interval(&json!(3)), Duration::from_secs(3));
+        assert_eq!(parse_interval(&json!(2.5)), Duration::from_millis(2500));
+        assert_eq!(parse_interval(&Value::Null), DEFAULT_INTERVAL);
+        assert_eq!(parse_interval(&json!("soon")), DEFAULT_INTERVAL);
+        assert_eq!(parse_interval(&json!(0)), MIN_INTERVAL);
+        assert_eq!(parse_interval(&json!(-4)), DEFAULT_INTERVAL);
+    }
+}

@@ -1,0 +1,104 @@
+//! Canned conversations for replies nobody scripted: what the standalone server answers.
+
+use serde_json::{Value, json};
+
+use super::Reply;
+use super::reply::echo_markdown;
+
+/// How the fake answers a `/responses` request when no [`Reply`] is queued.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scenario {
+    /// A Markdown reply echoing the last user message ([`Reply::echo`]).
+    #[default]
+    Echo,
+    /// A reasoning summary, then the echo.
+    Reasoning,
+    /// 1 MiB of text in 16-byte deltas.
+    Large,
+    /// Calls `read_file` once, then answers with what the tool returned.
+    Tool,
+}
+
+impl Scenario {
+    /// Parses a scenario name (`echo`, `reasoning`, `large`, `tool`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "echo" => Some(Self::Echo),
+            "reasoning" => Some(Self::Reasoning),
+            "large" => Some(Self::Large),
+            "tool" => Some(Self::Tool),
+            _ => None,
+        }
+    }
+
+    /// The reply to the request `body`.
+    pub fn reply(self, body: &Value) -> Reply {
+        let user = last_user_text(body);
+        match self {
+            Self::Echo => Reply::echo(&user),
+            Self::Reasoning => {
+                Reply::reasoning("Reading the message and preparing a friendly echo.")
+                    .and_text(echo_markdown(&user))
+            }
+            Self::Large => Reply::large(1 << 20),
+            Self::Tool => match last_tool_output(body) {
+                Some(output) => Reply::text(format!(
+                    "The file starts with:\n\n```\n{}\n```\n",
+                    output.lines().take(8).collect::<Vec<_>>().join("\n")
+                )),
+                None => Reply::text("Let me look at the README first.")
+                    .and_call("read_file", read_file_arguments(body, "README.md")),
+            },
+        }
+    }
+}
+
+/// The text of the last user message in `input` (string content or `input_text` parts).
+pub fn last_user_text(body: &Value) -> String {
+    let Some(input) = body["input"].as_array() else {
+        return body["input"].as_str().unwrap_or_default().to_string();
+    };
+    input
+        .iter()
+        .rev()
+        .find(|item| item["role"] == "user")
+        .map(|item| match &item["content"] {
+            Value::String(text) => text.clone(),
+            Value::Array(parts) => parts
+                .iter()
+                .filter_map(|part| part["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => String::new(),
+        })
+        .unwrap_or_default()
+}
+
+/// The output of the last input item when it is a `function_call_output`.
+fn last_tool_output(body: &Value) -> Option<String> {
+    let last = body["input"].as_array()?.last()?;
+    if last["type"] != "function_call_output" {
+        return None;
+    }
+    Some(match &last["output"] {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// Arguments for the client's `read_file` tool: the path goes in whichever of `file_path` or
+/// `path` its schema declares.
+fn read_file_arguments(body: &Value, path: &str) -> Value {
+    let declares = |field: &str| {
+        body["tools"].as_array().is_some_and(|tools| {
+            tools.iter().any(|tool| {
+                tool["name"] == "read_file" && !tool["parameters"]["properties"][field].is_null()
+            })
+        })
+    };
+    if declares("file_path") && !declares("path") {
+        json!({ "file_path": path })
+    } else {
+        json!({ "path": path })
+    }
+}
