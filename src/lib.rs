@@ -7,4 +7,6 @@ pub mod auth;
 pub mod config;
 pub mod llm;
 pub mod logging;
+pub mod private_file;
+pub mod session;
 pub mod tui;

@@ -19,7 +19,10 @@ pub fn spawn(config: Config) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) 
     let (event_tx, event_rx) = unbounded_channel::<Event>();
     tokio::spawn(async move {
         let store = AuthStore::new(&config.auth_file);
-        let mut model = DEFAULT_MODEL.to_string();
+        let mut model = config
+            .model
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MODEL.to_string());
         // Built on first use: TLS set-up has no place before the first frame.
         let mut http: Option<reqwest::Client> = None;
         let mut login: Option<LoginHandle> = None;

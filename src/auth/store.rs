@@ -7,12 +7,14 @@
 //! fsync, rename), so a crash leaves the old or the new file and never a torn one. A file that
 //! does not parse is never overwritten: we say where it is and stop.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 use thiserror::Error;
+
+use crate::private_file;
 
 /// The key of kelp's entry in the file.
 pub const PROVIDER_ID: &str = "openai";
@@ -236,101 +238,22 @@ impl AuthStore {
     /// Takes the advisory lock on the sibling lock file, creating the folder if needed.
     /// The lock is released when the returned handle is dropped.
     pub fn lock(&self) -> Result<File, StoreError> {
-        let dir = self.dir();
-        create_private_dir(dir).map_err(|source| StoreError::Io {
-            action: "create the folder of",
-            path: self.path.clone(),
-            source,
-        })?;
-        let lock_path = self.lock_path();
-        let io_err = |action, source| StoreError::Io {
-            action,
-            path: lock_path.clone(),
-            source,
-        };
-        let file = private_open_options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| io_err("open the lock file", e))?;
-        file.lock().map_err(|e| io_err("lock", e))?;
-        Ok(file)
+        private_file::lock_beside(&self.path).map_err(|e| self.io_error(e))
     }
 
-    /// Atomically replaces the file with `text`: temp file in the same folder (mode 0600 from
-    /// creation), fsync, rename over the old file, fsync the folder. Callers hold the lock.
+    /// Atomically replaces the file with `text` (see [`private_file::replace`]): the old or the
+    /// new file survives a crash, never a torn one. Callers hold the lock.
     pub fn replace(&self, text: &str) -> Result<(), StoreError> {
-        let io_err = |action, source| StoreError::Io {
-            action,
+        private_file::replace(&self.path, text.as_bytes()).map_err(|e| self.io_error(e))
+    }
+
+    fn io_error(&self, e: private_file::FileError) -> StoreError {
+        StoreError::Io {
+            action: e.action,
             path: self.path.clone(),
-            source,
-        };
-        let dir = self.dir();
-        create_private_dir(dir).map_err(|e| io_err("create the folder of", e))?;
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".auth.json.").suffix(".tmp");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(fs::Permissions::from_mode(0o600));
-        }
-        let mut temp = builder
-            .tempfile_in(dir)
-            .map_err(|e| io_err("create a temporary file beside", e))?;
-        temp.write_all(text.as_bytes())
-            .and_then(|()| temp.as_file().sync_all())
-            .map_err(|e| io_err("write", e))?;
-        temp.persist(&self.path)
-            .map_err(|e| io_err("replace", e.error))?;
-        // The rename is durable only once the folder itself is synced.
-        if let Ok(folder) = File::open(dir) {
-            let _ = folder.sync_all();
-        }
-        Ok(())
-    }
-
-    fn dir(&self) -> &Path {
-        match self.path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
+            source: e.source,
         }
     }
-
-    fn lock_path(&self) -> PathBuf {
-        let mut name = self
-            .path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_else(|| "auth.json".into());
-        name.push(".lock");
-        self.dir().join(name)
-    }
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-fn private_open_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
 }
 
 #[cfg(test)]

@@ -1,11 +1,17 @@
-//! The command line: `kelp`, `kelp login`, `kelp logout`, `kelp auth status`, `kelp run`.
+//! The command line: `kelp`, `kelp login`, `kelp logout`, `kelp auth status`, `kelp sessions`,
+//! `kelp run`.
 
 mod auth_cmd;
+mod sessions_cmd;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use kelp::config::Config;
+use kelp::agent::protocol::ApprovalMode;
+use kelp::config::{Config, Overrides};
+
+use sessions_cmd::ResumeRequest;
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -25,11 +31,32 @@ pub mod exit {
 #[command(
     after_help = "Run `kelp` with no command to start the interactive client.\n\
 Endpoints can be overridden with KELP_AUTH_ISSUER, KELP_CODEX_BASE_URL, OPENAI_BASE_URL and \
-KELP_CALLBACK_PORT; the auth file with KELP_AUTH_FILE."
+KELP_CALLBACK_PORT; the auth file with KELP_AUTH_FILE. Settings are read from \
+~/.config/kelp/config.toml; a flag beats the environment, which beats the file."
 )]
 pub struct Cli {
+    /// The model to use (beats KELP_MODEL and the config file).
+    #[arg(long, short = 'm', global = true, value_name = "MODEL")]
+    model: Option<String>,
+    /// What the agent may do without asking: ask, auto-edit or full-auto.
+    #[arg(long, global = true, value_name = "MODE", value_parser = parse_approval)]
+    approval: Option<ApprovalMode>,
+    /// The project directory (default: the current directory).
+    #[arg(long = "cd", short = 'C', global = true, value_name = "DIR")]
+    cd: Option<PathBuf>,
+    /// Resume a saved conversation: the one with ID (or an id prefix), or pick one of this
+    /// directory's.
+    #[arg(long, value_name = "ID", conflicts_with = "continue_")]
+    resume: Option<Option<String>>,
+    /// Continue the newest saved conversation of this directory.
+    #[arg(long = "continue")]
+    continue_: bool,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+fn parse_approval(value: &str) -> Result<ApprovalMode, String> {
+    value.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +69,21 @@ enum Command {
     /// Inspect the login.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// List saved conversations of this directory, newest first.
+    Sessions(SessionsArgs),
+}
+
+#[derive(Debug, Args)]
+struct SessionsArgs {
+    /// List the conversations of every directory.
+    #[arg(long)]
+    all: bool,
+    /// One JSON object per line, for scripts.
+    #[arg(long)]
+    json: bool,
+    /// Show at most N.
+    #[arg(long, short = 'n', value_name = "N")]
+    limit: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -84,23 +126,81 @@ enum AuthCommand {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::from_env() {
-        Ok(config) => config,
+    let overrides = Overrides {
+        model: cli.model.clone(),
+        approval: cli.approval,
+    };
+    let (config, warnings) = match Config::load(&overrides) {
+        Ok(loaded) => loaded,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
     };
+    for warning in &warnings {
+        eprintln!("kelp: warning: {warning}");
+    }
     if let Err(e) = kelp::logging::init(&config.log_file()) {
         eprintln!("kelp: logging is off: {e}");
     }
+    // Only the commands that work on a project need its directory (so `kelp login` works in a
+    // folder that has since been deleted).
+    let project_dir = || project_dir(cli.cd.as_deref()).map_err(|m| fail(exit::USAGE, &m));
+    let resume = match (cli.continue_, cli.resume) {
+        (true, _) => Some(ResumeRequest::Latest),
+        (false, Some(Some(id))) => Some(ResumeRequest::Id(id)),
+        (false, Some(None)) => Some(ResumeRequest::Pick),
+        (false, None) => None,
+    };
+    if resume.is_some() && cli.command.is_some() {
+        return fail(
+            exit::USAGE,
+            "--resume and --continue start the interactive client; give no command with them",
+        );
+    }
     match cli.command {
-        None => interactive(config),
+        None => {
+            let project_dir = match project_dir() {
+                Ok(dir) => dir,
+                Err(code) => return code,
+            };
+            let session = match &resume {
+                Some(request) => match sessions_cmd::resolve(&config, &project_dir, request) {
+                    Ok(path) => Some(path),
+                    Err(code) => return code,
+                },
+                None => None,
+            };
+            interactive(config, project_dir, session)
+        }
         Some(Command::Login(args)) => auth_cmd::login(&config, args.choice()),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
+        Some(Command::Sessions(args)) => match project_dir() {
+            Ok(dir) => sessions_cmd::list(&config, &dir, args.all, args.json, args.limit),
+            Err(code) => code,
+        },
+    }
+}
+
+/// The project directory: `--cd DIR` or the current directory, made absolute and canonical so
+/// sessions of one folder match however it was named.
+fn project_dir(cd: Option<&Path>) -> Result<PathBuf, String> {
+    let (dir, named) = match cd {
+        Some(dir) => (dir.to_path_buf(), format!("--cd {}", dir.display())),
+        None => {
+            let dir = std::env::current_dir()
+                .map_err(|e| format!("cannot read the current directory: {e}"))?;
+            let named = format!("the current directory {}", dir.display());
+            (dir, named)
+        }
+    };
+    match std::fs::canonicalize(&dir) {
+        Ok(dir) if dir.is_dir() => Ok(dir),
+        Ok(_) => Err(format!("{named}: not a directory")),
+        Err(e) => Err(format!("{named}: {e}")),
     }
 }
 
 /// `kelp` with no command: the TUI over the core.
-fn interactive(config: Config) -> ExitCode {
+fn interactive(config: Config, project_dir: PathBuf, session: Option<PathBuf>) -> ExitCode {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return fail(
@@ -116,8 +216,18 @@ fn interactive(config: Config) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
     };
-    let initial =
-        kelp::tui::InitialState::from_local(&config, std::env::var("OPENAI_API_KEY").ok());
+    let mut initial = kelp::tui::InitialState::from_local(
+        &config,
+        project_dir,
+        std::env::var("OPENAI_API_KEY").ok(),
+    );
+    if let Some(path) = session {
+        // Sessions are saved by the core; until it drives the TUI there is nothing to replay.
+        initial.warning.get_or_insert(format!(
+            "resuming {} is not available in the interactive client yet",
+            path.display()
+        ));
+    }
     let result = runtime.block_on(async {
         let (ops, events) = kelp::agent::core::spawn(config.clone());
         kelp::tui::run(&config, ops, events, initial).await

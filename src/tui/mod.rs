@@ -24,7 +24,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use app::{App, InitialState};
 
-use crate::agent::protocol::{ApprovalMode, AuthSummary, Event, Op};
+use crate::agent::protocol::{AuthSummary, Event, Op};
 use crate::auth::{AuthStore, LoginMethod, OpenAiEntry, StoredLogin, detect_method, mask_key};
 use crate::config::{Config, DEFAULT_MODEL};
 
@@ -46,7 +46,7 @@ pub async fn run(
 
 impl InitialState {
     /// Reads what the first frame shows from local files and the environment; no network.
-    pub fn from_local(config: &Config, env_api_key: Option<String>) -> Self {
+    pub fn from_local(config: &Config, project_dir: PathBuf, env_api_key: Option<String>) -> Self {
         let env_key = env_api_key.filter(|k| !k.trim().is_empty());
         let (auth, warning) = match AuthStore::new(&config.auth_file).load() {
             Ok(file) => {
@@ -67,9 +67,12 @@ impl InitialState {
         };
         Self {
             auth,
-            model: DEFAULT_MODEL.to_string(),
-            project_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-            approval_mode: ApprovalMode::default(),
+            model: config
+                .model
+                .clone()
+                .unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+            project_dir,
+            approval_mode: config.approval,
             headless: detect_method() == LoginMethod::Device,
             warning,
         }

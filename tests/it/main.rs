@@ -6,9 +6,14 @@ mod fake_openai;
 
 mod auth_store;
 mod cli_auth;
+mod cli_sessions;
+mod config_file;
 mod fake_server;
+mod instructions;
 #[path = "../support/pty.rs"]
 mod pty;
+mod sessions;
 mod support;
+mod tools;
 mod tui_e2e;
 mod tui_snapshots;

@@ -18,12 +18,25 @@ pub struct Pty {
 }
 
 impl Pty {
-    /// Starts `program` with `args` in a `cols`×`rows` terminal, with a private HOME and only
-    /// the variables in `env` (plus PATH and TERM).
+    /// Starts `program` with `args` in a `cols`×`rows` terminal, with a private HOME (also the
+    /// working directory) and only the variables in `env` (plus PATH and TERM).
     pub fn spawn(
         program: &Path,
         args: &[&str],
         home: &Path,
+        env: &[(&str, &str)],
+        cols: u16,
+        rows: u16,
+    ) -> Self {
+        Self::spawn_in(program, args, home, home, env, cols, rows)
+    }
+
+    /// [`Pty::spawn`] in the working directory `cwd`.
+    pub fn spawn_in(
+        program: &Path,
+        args: &[&str],
+        home: &Path,
+        cwd: &Path,
         env: &[(&str, &str)],
         cols: u16,
         rows: u16,
@@ -46,7 +59,7 @@ impl Pty {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.cwd(home);
+        cmd.cwd(cwd);
         let child = pair.slave.spawn_command(cmd).expect("kelp starts");
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("pty reader");

@@ -1,1 +1,559 @@
-//! Tools the model calls.
+//! The tools the model calls to read, search and edit the project: how a call is parsed,
+//! judged (read-only? which paths?), summarised for the UI and run.
+//!
+//! A turn loop uses it in three steps: [`ToolCall::parse`] the `function_call` item (an error's
+//! text is the output the model gets), ask for approval using [`ToolCall::is_read_only`],
+//! [`ToolCall::touched_paths`] and, for patches, [`ApplyPatchCall::preview`], then [`execute`].
+
+pub mod apply_patch;
+pub mod grep_files;
+pub mod list_dir;
+pub mod paths;
+pub mod read_file;
+pub mod shell;
+pub mod spec;
+pub mod update_plan;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+pub use apply_patch::{
+    ApplyPatchCall, ChangeKind, FileChange, PatchError, PatchParseError, PatchPreview,
+};
+pub use grep_files::GrepFilesArgs;
+pub use list_dir::ListDirArgs;
+pub use paths::is_inside;
+pub use read_file::ReadFileArgs;
+pub use shell::{OutputLine, OutputSink, OutputStream, ShellArgs, ShellCommand, ShellOutcome};
+pub use spec::tool_specs;
+pub use update_plan::{PlanItem, PlanUpdate, StepStatus};
+
+/// Where tools run: the project directory every relative path resolves against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolContext {
+    /// The project root, absolute.
+    pub project_dir: PathBuf,
+    /// The shell that runs string commands (`<shell> -c <script>`).
+    pub shell: PathBuf,
+}
+
+impl ToolContext {
+    /// A context for `project_dir` (made absolute against the current directory), using the
+    /// user's POSIX shell.
+    pub fn new(project_dir: impl Into<PathBuf>) -> Self {
+        let dir = project_dir.into();
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        Self {
+            project_dir: paths::normalize(&dir),
+            shell: shell::default_shell(),
+        }
+    }
+
+    /// Resolves a path from a tool call against the project directory.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        paths::resolve(&self.project_dir, Path::new(path))
+    }
+}
+
+/// A tool call, parsed and typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolCall {
+    /// Show lines of a file.
+    ReadFile(ReadFileArgs),
+    /// Show a directory tree.
+    ListDir(ListDirArgs),
+    /// Search file contents.
+    GrepFiles(GrepFilesArgs),
+    /// Run a command.
+    Shell(ShellArgs),
+    /// Change files with a patch (also what a `shell` call running `apply_patch` becomes).
+    ApplyPatch(ApplyPatchCall),
+    /// Replace the task plan.
+    UpdatePlan(PlanUpdate),
+}
+
+/// A call that cannot run; its text is the `function_call_output` the model receives.
+#[derive(Debug, Error)]
+pub enum ToolParseError {
+    /// No tool has this name.
+    #[error("unsupported call: {0}")]
+    Unsupported(String),
+    /// The arguments are not valid JSON or do not fit the tool's schema.
+    #[error("failed to parse function arguments: {0}")]
+    Arguments(#[from] serde_json::Error),
+    /// The `apply_patch` input is not a valid patch.
+    #[error(transparent)]
+    Patch(#[from] PatchParseError),
+}
+
+impl ToolCall {
+    /// Parses a `function_call` item's `name` and `arguments` (a JSON string).
+    pub fn parse(name: &str, arguments: &str) -> Result<Self, ToolParseError> {
+        match name {
+            read_file::NAME => Ok(Self::ReadFile(from_json(arguments)?)),
+            list_dir::NAME => Ok(Self::ListDir(from_json(arguments)?)),
+            grep_files::NAME => Ok(Self::GrepFiles(from_json(arguments)?)),
+            update_plan::NAME => Ok(Self::UpdatePlan(from_json(arguments)?)),
+            shell::NAME => {
+                let args: ShellArgs = from_json(arguments)?;
+                // Codex models often run `apply_patch` through the shell; there is no such
+                // program, and the edit deserves a diff preview, so it becomes a patch call.
+                if let Some(input) = apply_patch::from_shell(&args.command) {
+                    return Ok(Self::ApplyPatch(ApplyPatchCall::parse(
+                        input,
+                        args.workdir,
+                    )?));
+                }
+                Ok(Self::Shell(args))
+            }
+            apply_patch::NAME => {
+                let input = match from_json::<apply_patch::ApplyPatchArgs>(arguments) {
+                    Ok(args) => args.input,
+                    // A freeform (custom tool) call carries the patch itself, not JSON.
+                    Err(_) if arguments.trim_start().starts_with("*** Begin Patch") => {
+                        arguments.to_string()
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(Self::ApplyPatch(ApplyPatchCall::parse(input, None)?))
+            }
+            other => Err(ToolParseError::Unsupported(other.to_string())),
+        }
+    }
+
+    /// The tool's wire name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ReadFile(_) => read_file::NAME,
+            Self::ListDir(_) => list_dir::NAME,
+            Self::GrepFiles(_) => grep_files::NAME,
+            Self::Shell(_) => shell::NAME,
+            Self::ApplyPatch(_) => apply_patch::NAME,
+            Self::UpdatePlan(_) => update_plan::NAME,
+        }
+    }
+
+    /// Whether the call only reads (or only updates the plan): no approval needed for that.
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            Self::ReadFile(_) | Self::ListDir(_) | Self::GrepFiles(_) | Self::UpdatePlan(_) => true,
+            Self::Shell(_) | Self::ApplyPatch(_) => false,
+        }
+    }
+
+    /// A one-line description for the UI, such as `shell: cargo test` or `read_file src/main.rs`.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::ReadFile(args) => match args.offset {
+                Some(offset) if offset > 1 => {
+                    format!("read_file {} (from line {offset})", args.path)
+                }
+                _ => format!("read_file {}", args.path),
+            },
+            Self::ListDir(args) => format!("list_dir {}", args.path),
+            Self::GrepFiles(args) => {
+                let mut text = format!(
+                    "grep_files {:?} in {}",
+                    args.pattern,
+                    args.path.as_deref().unwrap_or(".")
+                );
+                if let Some(include) = &args.include {
+                    text.push_str(&format!(" ({include})"));
+                }
+                text
+            }
+            Self::Shell(args) => format!("shell: {}", one_line(&args.command.display())),
+            Self::ApplyPatch(call) => {
+                let files: Vec<String> = call
+                    .patch
+                    .ops
+                    .iter()
+                    .map(|op| match op {
+                        apply_patch::FileOp::Add { path, .. } => format!("A {}", path.display()),
+                        apply_patch::FileOp::Delete { path } => format!("D {}", path.display()),
+                        apply_patch::FileOp::Update {
+                            path,
+                            move_to: Some(to),
+                            ..
+                        } => format!("M {} → {}", path.display(), to.display()),
+                        apply_patch::FileOp::Update { path, .. } => {
+                            format!("M {}", path.display())
+                        }
+                    })
+                    .collect();
+                format!("apply_patch: {}", files.join(", "))
+            }
+            Self::UpdatePlan(plan) => match plan.plan.len() {
+                1 => "update_plan: 1 step".to_string(),
+                n => format!("update_plan: {n} steps"),
+            },
+        }
+    }
+
+    /// Every path the call reads, writes or runs in, absolute and lexically normalized.
+    ///
+    /// For `shell` that is the working directory only: what a command touches cannot be known.
+    pub fn touched_paths(&self, project_dir: &Path) -> Vec<PathBuf> {
+        let resolve = |p: &str| paths::resolve(project_dir, Path::new(p));
+        match self {
+            Self::ReadFile(args) => vec![resolve(&args.path)],
+            Self::ListDir(args) => vec![resolve(&args.path)],
+            Self::GrepFiles(args) => vec![resolve(args.path.as_deref().unwrap_or("."))],
+            Self::Shell(args) => vec![resolve(args.workdir.as_deref().unwrap_or("."))],
+            Self::ApplyPatch(call) => call.paths(project_dir),
+            Self::UpdatePlan(_) => Vec::new(),
+        }
+    }
+
+    /// The touched paths that lie outside `project_dir`.
+    pub fn paths_outside(&self, project_dir: &Path) -> Vec<PathBuf> {
+        self.touched_paths(project_dir)
+            .into_iter()
+            .filter(|p| !is_inside(project_dir, p))
+            .collect()
+    }
+}
+
+fn from_json<T: DeserializeOwned>(arguments: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(arguments)
+}
+
+/// The first line of `text`, at most 200 characters, marked when cut.
+fn one_line(text: &str) -> String {
+    let first = text.trim().lines().next().unwrap_or("");
+    let mut out: String = first.chars().take(200).collect();
+    if out.len() < first.len() || text.trim().lines().nth(1).is_some() {
+        out.push_str(" …");
+    }
+    out
+}
+
+/// Extra, tool-specific results for the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ToolDetail {
+    /// Nothing beyond the text.
+    #[default]
+    None,
+    /// How a command ended.
+    Shell(ShellOutcome),
+    /// The files a patch changed.
+    Patch(Vec<FileChange>),
+    /// The plan to show as a checklist.
+    Plan(PlanUpdate),
+}
+
+/// The result of running a tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutput {
+    /// What the model receives as the `function_call_output`.
+    pub text: String,
+    /// Whether the tool did what was asked (for `shell`: exit code 0).
+    pub success: bool,
+    /// The command's exit code (`shell` only).
+    pub exit_code: Option<i32>,
+    /// How long the tool ran.
+    pub duration: Duration,
+    /// The command hit its timeout and was killed.
+    pub timed_out: bool,
+    /// The call was cancelled.
+    pub cancelled: bool,
+    /// Tool-specific results.
+    pub detail: ToolDetail,
+}
+
+impl ToolOutput {
+    fn ok(text: String, duration: Duration) -> Self {
+        Self {
+            text,
+            success: true,
+            exit_code: None,
+            duration,
+            timed_out: false,
+            cancelled: false,
+            detail: ToolDetail::None,
+        }
+    }
+
+    fn failure(text: String, duration: Duration) -> Self {
+        Self {
+            success: false,
+            ..Self::ok(text, duration)
+        }
+    }
+
+    fn cancelled(duration: Duration) -> Self {
+        Self {
+            cancelled: true,
+            ..Self::failure("Cancelled by the user.".to_string(), duration)
+        }
+    }
+}
+
+/// Runs `call` in `ctx`.
+///
+/// `output` receives a `shell` command's lines as they come. `cancel` stops the call at once:
+/// a command's process group is killed, a search stops; a patch being written is finished
+/// first, since stopping half way would leave files half changed. File work runs on tokio's
+/// blocking pool, never on the async runtime's threads.
+pub async fn execute(
+    call: &ToolCall,
+    ctx: &ToolContext,
+    output: &OutputSink,
+    cancel: CancellationToken,
+) -> ToolOutput {
+    let started = Instant::now();
+    if cancel.is_cancelled() {
+        return ToolOutput::cancelled(started.elapsed());
+    }
+    match call {
+        ToolCall::ReadFile(args) => {
+            let path = ctx.resolve(&args.path);
+            let args = args.clone();
+            blocking(cancel, started, move |_| {
+                read_file::read(&path, &args.path, args.offset, args.limit)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+        }
+        ToolCall::ListDir(args) => {
+            let path = ctx.resolve(&args.path);
+            let args = args.clone();
+            blocking(cancel, started, move |token| {
+                list_dir::list(&path, &args.path, args.depth, &token).map_err(|e| e.to_string())
+            })
+            .await
+        }
+        ToolCall::GrepFiles(args) => {
+            let root = ctx.resolve(args.path.as_deref().unwrap_or("."));
+            let project_dir = ctx.project_dir.clone();
+            let args = args.clone();
+            blocking(cancel, started, move |token| {
+                grep_files::search(&root, &project_dir, &args, &token).map_err(|e| e.to_string())
+            })
+            .await
+        }
+        ToolCall::Shell(args) => {
+            match shell::run(args, &ctx.project_dir, &ctx.shell, output, cancel).await {
+                Ok(outcome) => ToolOutput {
+                    text: outcome.to_model_text(args.timeout()),
+                    success: outcome.success(),
+                    exit_code: outcome.exit_code,
+                    duration: outcome.duration,
+                    timed_out: outcome.timed_out,
+                    cancelled: outcome.cancelled,
+                    detail: ToolDetail::Shell(outcome),
+                },
+                Err(e) => ToolOutput::failure(e.to_string(), started.elapsed()),
+            }
+        }
+        ToolCall::ApplyPatch(patch) => {
+            let patch = patch.clone();
+            let project_dir = ctx.project_dir.clone();
+            match tokio::task::spawn_blocking(move || patch.apply(&project_dir)).await {
+                Ok(Ok((summary, changes))) => ToolOutput {
+                    detail: ToolDetail::Patch(changes),
+                    ..ToolOutput::ok(summary, started.elapsed())
+                },
+                Ok(Err(e)) => ToolOutput::failure(e.to_string(), started.elapsed()),
+                Err(e) => {
+                    ToolOutput::failure(format!("apply_patch failed: {e}"), started.elapsed())
+                }
+            }
+        }
+        ToolCall::UpdatePlan(plan) => ToolOutput {
+            detail: ToolDetail::Plan(plan.clone()),
+            ..ToolOutput::ok(update_plan::OUTPUT.to_string(), started.elapsed())
+        },
+    }
+}
+
+/// Runs file work on the blocking pool; a cancel returns at once and tells the work to stop.
+async fn blocking<F>(cancel: CancellationToken, started: Instant, work: F) -> ToolOutput
+where
+    F: FnOnce(CancellationToken) -> Result<String, String> + Send + 'static,
+{
+    let token = cancel.clone();
+    let task = tokio::task::spawn_blocking(move || work(token));
+    let joined = tokio::select! {
+        joined = task => joined,
+        () = cancel.cancelled() => return ToolOutput::cancelled(started.elapsed()),
+    };
+    if cancel.is_cancelled() {
+        return ToolOutput::cancelled(started.elapsed());
+    }
+    match joined {
+        Ok(Ok(text)) => ToolOutput::ok(text, started.elapsed()),
+        Ok(Err(message)) => ToolOutput::failure(message, started.elapsed()),
+        Err(e) => ToolOutput::failure(format!("the tool failed: {e}"), started.elapsed()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_tool_and_bad_json_give_the_protocol_strings() {
+        let err = ToolCall::parse("frobnicate", "{}").unwrap_err();
+        assert_eq!(err.to_string(), "unsupported call: frobnicate");
+
+        let bad = "{\"path\": ";
+        let serde_err = serde_json::from_str::<serde_json::Value>(bad).unwrap_err();
+        let err = ToolCall::parse("read_file", bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("failed to parse function arguments: {serde_err}")
+        );
+
+        let err = ToolCall::parse("read_file", "{}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "failed to parse function arguments: missing field `path` at line 1 column 2"
+        );
+        let err = ToolCall::parse("shell", r#"{"command": 5}"#).unwrap_err();
+        assert!(err.to_string().starts_with(
+            "failed to parse function arguments: command must be a string or an array of strings"
+        ));
+    }
+
+    #[test]
+    fn every_tool_parses() {
+        let calls = [
+            (
+                "read_file",
+                r#"{"path":"src/main.rs","offset":10,"limit":5}"#,
+            ),
+            ("list_dir", r#"{"path":"src","depth":1}"#),
+            ("grep_files", r#"{"pattern":"fn main","include":"*.rs"}"#),
+            ("shell", r#"{"command":["cargo","test"],"timeout_ms":1000}"#),
+            ("shell", r#"{"command":"ls | wc -l","workdir":"src"}"#),
+            (
+                "apply_patch",
+                r#"{"input":"*** Begin Patch\n*** Delete File: x\n*** End Patch"}"#,
+            ),
+            (
+                "update_plan",
+                r#"{"plan":[{"step":"a","status":"pending"}]}"#,
+            ),
+        ];
+        for (name, args) in calls {
+            let call = ToolCall::parse(name, args).unwrap();
+            assert_eq!(call.name(), name);
+        }
+    }
+
+    #[test]
+    fn summaries_read_like_commands() {
+        let summary = |name, args| ToolCall::parse(name, args).unwrap().summary();
+        assert_eq!(
+            summary("shell", r#"{"command":"cargo test"}"#),
+            "shell: cargo test"
+        );
+        assert_eq!(
+            summary(
+                "shell",
+                r#"{"command":["bash","-lc","echo hi\necho there"]}"#
+            ),
+            "shell: echo hi …"
+        );
+        assert_eq!(
+            summary("read_file", r#"{"path":"src/main.rs"}"#),
+            "read_file src/main.rs"
+        );
+        assert_eq!(
+            summary("read_file", r#"{"path":"a.rs","offset":40}"#),
+            "read_file a.rs (from line 40)"
+        );
+        assert_eq!(summary("list_dir", r#"{"path":"src"}"#), "list_dir src");
+        assert_eq!(
+            summary(
+                "grep_files",
+                r#"{"pattern":"todo","path":"src","include":"*.rs"}"#
+            ),
+            "grep_files \"todo\" in src (*.rs)"
+        );
+        assert_eq!(
+            summary(
+                "apply_patch",
+                r#"{"input":"*** Begin Patch\n*** Add File: a\n+x\n*** Update File: b\n*** Move to: c\n@@\n-1\n+2\n*** End Patch"}"#
+            ),
+            "apply_patch: A a, M b → c"
+        );
+        assert_eq!(
+            summary(
+                "update_plan",
+                r#"{"plan":[{"step":"a","status":"pending"}]}"#
+            ),
+            "update_plan: 1 step"
+        );
+    }
+
+    #[test]
+    fn read_only_and_touched_paths() {
+        let root = Path::new("/proj");
+        let call = ToolCall::parse("read_file", r#"{"path":"../etc/passwd"}"#).unwrap();
+        assert!(call.is_read_only());
+        assert_eq!(call.touched_paths(root), vec![PathBuf::from("/etc/passwd")]);
+        assert_eq!(call.paths_outside(root), vec![PathBuf::from("/etc/passwd")]);
+
+        let call = ToolCall::parse("grep_files", r#"{"pattern":"x"}"#).unwrap();
+        assert!(call.is_read_only());
+        assert_eq!(call.touched_paths(root), vec![PathBuf::from("/proj")]);
+        assert!(call.paths_outside(root).is_empty());
+
+        let call = ToolCall::parse("shell", r#"{"command":"make","workdir":"build"}"#).unwrap();
+        assert!(!call.is_read_only());
+        assert_eq!(call.touched_paths(root), vec![PathBuf::from("/proj/build")]);
+
+        let call = ToolCall::parse(
+            "apply_patch",
+            r#"{"input":"*** Begin Patch\n*** Add File: src/a.rs\n+x\n*** Delete File: /tmp/b\n*** End Patch"}"#,
+        )
+        .unwrap();
+        assert!(!call.is_read_only());
+        assert_eq!(
+            call.touched_paths(root),
+            vec![PathBuf::from("/proj/src/a.rs"), PathBuf::from("/tmp/b")]
+        );
+        assert_eq!(call.paths_outside(root), vec![PathBuf::from("/tmp/b")]);
+
+        let call = ToolCall::parse("update_plan", r#"{"plan":[]}"#).unwrap();
+        assert!(call.is_read_only());
+        assert!(call.touched_paths(root).is_empty());
+    }
+
+    #[test]
+    fn apply_patch_through_the_shell_becomes_a_patch_call() {
+        let args = serde_json::json!({
+            "command": ["bash", "-lc", "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch\nEOF"],
+            "workdir": "sub"
+        });
+        let call = ToolCall::parse("shell", &args.to_string()).unwrap();
+        let ToolCall::ApplyPatch(patch) = &call else {
+            panic!("expected a patch call, got {call:?}");
+        };
+        assert_eq!(patch.workdir.as_deref(), Some("sub"));
+        assert_eq!(
+            call.touched_paths(Path::new("/p")),
+            vec![PathBuf::from("/p/sub/a.txt")]
+        );
+    }
+
+    #[test]
+    fn apply_patch_accepts_a_raw_patch_and_reports_bad_ones() {
+        let raw = "*** Begin Patch\n*** Delete File: x\n*** End Patch";
+        assert!(matches!(
+            ToolCall::parse("apply_patch", raw),
+            Ok(ToolCall::ApplyPatch(_))
+        ));
+        let err = ToolCall::parse("apply_patch", r#"{"input":"just text"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid patch: the first line must be '*** Begin Patch'"
+        );
+    }
+}

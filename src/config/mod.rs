@@ -2,12 +2,19 @@
 //!
 //! Endpoints come from the environment (PROTOCOL.md §1) so tests and the fake server can point
 //! kelp at 127.0.0.1; paths follow XDG semantics on every OS, as opencode does, so the auth file
-//! is easy to find and to share.
+//! is easy to find and to share. Settings a person chooses (model, approval mode) and endpoint
+//! overrides may also live in `config.toml` (see [`file`]). Precedence, highest first: command
+//! line flag, environment variable, config file, built-in default.
+
+pub mod file;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
+
+use crate::agent::protocol::ApprovalMode;
+pub use file::{ConfigWarning, SaveError, Setting, save_setting};
 
 /// The public OAuth client id shared by Codex CLI and opencode.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
@@ -27,7 +34,7 @@ pub const DEFAULT_CALLBACK_PORT: u16 = 1455;
 pub const FALLBACK_CALLBACK_PORT: u16 = 1457;
 
 /// A configuration value that cannot be used, named after the variable it came from.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{var} is not a valid http(s) URL: {value:?} ({reason})")]
     BadUrl {
@@ -39,6 +46,17 @@ pub enum ConfigError {
     BadPort { var: &'static str, value: String },
     #[error("cannot find a home directory: set HOME or {var}")]
     NoHome { var: &'static str },
+    #[error("{var} is not valid: {reason}")]
+    BadValue { var: &'static str, reason: String },
+}
+
+/// Values given on the command line, which beat the environment and the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--model`.
+    pub model: Option<String>,
+    /// `--approval`.
+    pub approval: Option<ApprovalMode>,
 }
 
 /// Everything kelp needs to know about its surroundings.
@@ -58,72 +76,139 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Where the config file lives.
     pub config_dir: PathBuf,
+    /// The model asked for; `None` leaves the choice to the login's default.
+    pub model: Option<String>,
+    /// The reasoning effort asked for (`minimal` … `xhigh`); `None` is the model's default.
+    pub reasoning_effort: Option<String>,
+    /// How much the agent may do without asking.
+    pub approval: ApprovalMode,
 }
 
 impl Config {
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the process environment only (no config file).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var_os(name))
     }
 
-    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    /// Reads the configuration through `lookup` only (no config file), so tests need not touch
+    /// the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
+        Self::from_sources(lookup, None, &Overrides::default()).map(|(config, _)| config)
+    }
+
+    /// What kelp starts with: flags, the process environment and `config.toml` in the config
+    /// dir. A config file that cannot be used only produces warnings for the caller to show;
+    /// a bad environment variable is an error.
+    pub fn load(overrides: &Overrides) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        Self::load_with(|name| std::env::var_os(name), overrides)
+    }
+
+    /// [`Config::load`] with the environment read through `lookup`.
+    pub fn load_with(
+        lookup: impl Fn(&str) -> Option<OsString>,
+        overrides: &Overrides,
+    ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        // The config dir must come from the environment before the file can be read.
+        let config_dir = Dirs::from_lookup(&lookup)?.config_dir;
+        let path = config_dir.join(file::FILE_NAME);
+        match file::read(&path) {
+            Ok(Some(text)) => Self::from_sources(lookup, Some((&path, &text)), overrides),
+            Ok(None) => Self::from_sources(lookup, None, overrides),
+            Err(warning) => {
+                let (config, mut warnings) = Self::from_sources(lookup, None, overrides)?;
+                warnings.insert(0, warning);
+                Ok((config, warnings))
+            }
+        }
+    }
+
+    /// Resolves every value from its sources: `overrides` > `lookup` (the environment) >
+    /// `file` (its path and text) > default. Pure: touches neither the environment nor disk.
+    pub fn from_sources(
+        lookup: impl Fn(&str) -> Option<OsString>,
+        file: Option<(&Path, &str)>,
+        overrides: &Overrides,
+    ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
         let text = |name: &str| {
             lookup(name)
                 .map(|v| v.to_string_lossy().trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let path = |name: &str| lookup(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let dirs = Dirs::from_lookup(&lookup)?;
+        let (from_file, warnings) = match file {
+            Some((path, body)) => file::parse(path, body, dirs.home.as_deref()),
+            None => Default::default(),
+        };
 
+        let endpoint =
+            |var: &'static str, file_value: Option<String>, default: &str| match text(var) {
+                Some(value) => check_endpoint(&value).map_err(|reason| ConfigError::BadUrl {
+                    var,
+                    value,
+                    reason,
+                }),
+                None => Ok(file_value.unwrap_or_else(|| default.to_string())),
+            };
         let auth_issuer = endpoint(
             "KELP_AUTH_ISSUER",
-            text("KELP_AUTH_ISSUER"),
+            from_file.auth_issuer,
             DEFAULT_AUTH_ISSUER,
         )?;
         let codex_base_url = endpoint(
             "KELP_CODEX_BASE_URL",
-            text("KELP_CODEX_BASE_URL"),
+            from_file.codex_base_url,
             DEFAULT_CODEX_BASE_URL,
         )?;
         let openai_base_url = endpoint(
             "OPENAI_BASE_URL",
-            text("OPENAI_BASE_URL"),
+            from_file.openai_base_url,
             DEFAULT_OPENAI_BASE_URL,
         )?;
         let callback_port = match text("KELP_CALLBACK_PORT") {
-            None => DEFAULT_CALLBACK_PORT,
+            None => from_file.callback_port.unwrap_or(DEFAULT_CALLBACK_PORT),
             Some(value) => value.parse().map_err(|_| ConfigError::BadPort {
                 var: "KELP_CALLBACK_PORT",
                 value,
             })?,
         };
-
-        let home = path("HOME");
-        let xdg = |var: &'static str, fallback: &[&str]| -> Result<PathBuf, ConfigError> {
-            if let Some(dir) = path(var).filter(|p| p.is_absolute()) {
-                return Ok(dir);
-            }
-            let home = home.clone().ok_or(ConfigError::NoHome { var })?;
-            Ok(fallback.iter().fold(home, |acc, part| acc.join(part)))
+        let auth_file = match lookup("KELP_AUTH_FILE").filter(|v| !v.is_empty()) {
+            Some(file) => PathBuf::from(file),
+            None => match from_file.auth_file {
+                Some(file) => file,
+                None => dirs.data_dir()?.join("kelp").join("auth.json"),
+            },
         };
-        let auth_file = match path("KELP_AUTH_FILE") {
-            Some(file) => file,
-            None => xdg("XDG_DATA_HOME", &[".local", "share"])?
-                .join("kelp")
-                .join("auth.json"),
-        };
-        let state_dir = xdg("XDG_STATE_HOME", &[".local", "state"])?.join("kelp");
-        let config_dir = xdg("XDG_CONFIG_HOME", &[".config"])?.join("kelp");
 
-        Ok(Self {
+        let model = overrides
+            .model
+            .clone()
+            .or_else(|| text("KELP_MODEL"))
+            .or(from_file.model);
+        let reasoning_effort = text("KELP_REASONING_EFFORT")
+            .map(|v| v.to_ascii_lowercase())
+            .or(from_file.reasoning_effort);
+        let approval = match (overrides.approval, text("KELP_APPROVAL")) {
+            (Some(mode), _) => mode,
+            (None, Some(value)) => value.parse().map_err(|reason| ConfigError::BadValue {
+                var: "KELP_APPROVAL",
+                reason,
+            })?,
+            (None, None) => from_file.approval.unwrap_or_default(),
+        };
+
+        let config = Self {
             auth_issuer,
             codex_base_url,
             openai_base_url,
             callback_port,
             auth_file,
-            state_dir,
-            config_dir,
-        })
+            state_dir: dirs.state_dir,
+            config_dir: dirs.config_dir,
+            model,
+            reasoning_effort,
+            approval,
+        };
+        Ok((config, warnings))
     }
 
     /// A configuration whose endpoints all live on one origin (the fake server) and whose
@@ -138,6 +223,9 @@ impl Config {
             auth_file: dir.join("auth.json"),
             state_dir: dir.join("state"),
             config_dir: dir.join("config"),
+            model: None,
+            reasoning_effort: None,
+            approval: ApprovalMode::default(),
         }
     }
 
@@ -147,29 +235,56 @@ impl Config {
     }
 }
 
-/// Validates an endpoint override and trims its trailing slashes.
-fn endpoint(
-    var: &'static str,
-    value: Option<String>,
-    default: &str,
-) -> Result<String, ConfigError> {
-    let Some(value) = value else {
-        return Ok(default.to_string());
-    };
-    let bad = |reason: &str| ConfigError::BadUrl {
-        var,
-        value: value.clone(),
-        reason: reason.to_string(),
-    };
-    let parsed = url::Url::parse(&value).map_err(|e| bad(&e.to_string()))?;
+/// The folders kelp's paths derive from, read from the environment alone.
+struct Dirs {
+    home: Option<PathBuf>,
+    data_home: Result<PathBuf, ConfigError>,
+    state_dir: PathBuf,
+    config_dir: PathBuf,
+}
+
+impl Dirs {
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
+        let path = |name: &str| lookup(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let home = path("HOME");
+        let xdg = |var: &'static str, fallback: &[&str]| -> Result<PathBuf, ConfigError> {
+            if let Some(dir) = path(var).filter(|p| p.is_absolute()) {
+                return Ok(dir);
+            }
+            let home = home.clone().ok_or(ConfigError::NoHome { var })?;
+            Ok(fallback.iter().fold(home, |acc, part| acc.join(part)))
+        };
+        // The data home is only needed when no auth file is named, so its absence is deferred.
+        let data_home = xdg("XDG_DATA_HOME", &[".local", "share"]);
+        if let Err(e) = &data_home
+            && lookup("KELP_AUTH_FILE").filter(|v| !v.is_empty()).is_none()
+        {
+            return Err(e.clone());
+        }
+        Ok(Self {
+            state_dir: xdg("XDG_STATE_HOME", &[".local", "state"])?.join("kelp"),
+            config_dir: xdg("XDG_CONFIG_HOME", &[".config"])?.join("kelp"),
+            data_home,
+            home,
+        })
+    }
+
+    fn data_dir(&self) -> Result<PathBuf, ConfigError> {
+        self.data_home.clone()
+    }
+}
+
+/// Checks an endpoint override and trims its trailing slashes; the error is the reason.
+pub(crate) fn check_endpoint(value: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(value).map_err(|e| e.to_string())?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https"));
+        return Err("the scheme must be http or https".into());
     }
     if parsed.host_str().is_none() {
-        return Err(bad("it has no host"));
+        return Err("it has no host".into());
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(bad("it must not have a query or fragment"));
+        return Err("it must not have a query or fragment".into());
     }
     Ok(value.trim_end_matches('/').to_string())
 }

@@ -1,0 +1,312 @@
+//! `grep_files`: a regex search over the project that skips what `.gitignore` hides, done
+//! in-process with ripgrep's own crates.
+
+use std::path::Path;
+
+use grep_regex::RegexMatcherBuilder;
+use grep_searcher::sinks::Lossy;
+use grep_searcher::{BinaryDetection, SearcherBuilder};
+use ignore::WalkBuilder;
+use ignore::overrides::OverrideBuilder;
+use serde::Deserialize;
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+use super::paths;
+
+/// The tool's name on the wire.
+pub const NAME: &str = "grep_files";
+/// Matches returned when the model gives no `limit`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The most matches one call may ask for.
+pub const MAX_LIMIT: usize = 2000;
+/// Characters kept of a matching line.
+const MAX_LINE_CHARS: usize = 300;
+
+/// Arguments of a `grep_files` call.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GrepFilesArgs {
+    /// Regular expression (Rust regex syntax) to look for.
+    pub pattern: String,
+    /// File or directory to search; the project directory when absent.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Glob that file names must match, such as `*.rs` or `*.{ts,tsx}`.
+    #[serde(default)]
+    pub include: Option<String>,
+    /// Most matches to return.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Why a search could not run.
+#[derive(Debug, Error)]
+pub enum GrepError {
+    /// The pattern is empty.
+    #[error("pattern is empty")]
+    EmptyPattern,
+    /// The pattern is not a valid regular expression.
+    #[error("invalid regex {pattern:?}: {message}")]
+    InvalidRegex {
+        /// The pattern as given.
+        pattern: String,
+        /// What the regex parser said.
+        message: String,
+    },
+    /// The `include` glob is malformed.
+    #[error("invalid include glob {glob:?}: {message}")]
+    InvalidInclude {
+        /// The glob as given.
+        glob: String,
+        /// What the glob parser said.
+        message: String,
+    },
+    /// `limit` was 0.
+    #[error("limit must be at least 1")]
+    ZeroLimit,
+    /// The search root does not exist.
+    #[error("cannot search {path}: {source}")]
+    Io {
+        /// The path as the model wrote it.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The call was cancelled before the search finished.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Searches `root` for `args.pattern`, returning `path:line: text` lines.
+///
+/// Paths are shown relative to `project_dir` when inside it. Binary files are skipped.
+pub fn search(
+    root: &Path,
+    project_dir: &Path,
+    args: &GrepFilesArgs,
+    cancel: &CancellationToken,
+) -> Result<String, GrepError> {
+    if args.pattern.is_empty() {
+        return Err(GrepError::EmptyPattern);
+    }
+    let limit = args.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    if limit == 0 {
+        return Err(GrepError::ZeroLimit);
+    }
+    let matcher = RegexMatcherBuilder::new()
+        .line_terminator(Some(b'\n'))
+        .build(&args.pattern)
+        .map_err(|e| GrepError::InvalidRegex {
+            pattern: args.pattern.clone(),
+            message: e.to_string(),
+        })?;
+    std::fs::metadata(root).map_err(|source| GrepError::Io {
+        path: args.path.clone().unwrap_or_else(|| ".".to_string()),
+        source,
+    })?;
+
+    let mut walk = WalkBuilder::new(root);
+    walk.hidden(false)
+        .require_git(false)
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .sort_by_file_name(|a, b| a.cmp(b));
+    // Checked per file rather than handed to the walker as an override: overrides take
+    // precedence over .gitignore, and an include glob must not bring ignored files back.
+    let include = match args.include.as_deref().filter(|g| !g.trim().is_empty()) {
+        Some(glob) => {
+            let invalid = |e: ignore::Error| GrepError::InvalidInclude {
+                glob: glob.to_string(),
+                message: e.to_string(),
+            };
+            let mut builder = OverrideBuilder::new(root);
+            builder.add(glob).map_err(invalid)?;
+            Some(builder.build().map_err(invalid)?)
+        }
+        None => None,
+    };
+
+    let mut searcher = SearcherBuilder::new()
+        .binary_detection(BinaryDetection::quit(0))
+        .line_number(true)
+        .build();
+    let mut out = String::new();
+    let mut found = 0usize;
+    let mut hit_limit = false;
+    for entry in walk.build() {
+        if cancel.is_cancelled() {
+            return Err(GrepError::Cancelled);
+        }
+        let Ok(entry) = entry else { continue };
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        if let Some(include) = &include
+            && !include.matched(entry.path(), false).is_whitelist()
+        {
+            continue;
+        }
+        let shown = paths::display(project_dir, entry.path());
+        let sink = Lossy(|line_number, line: &str| {
+            if found >= limit {
+                hit_limit = true;
+                return Ok(false);
+            }
+            found += 1;
+            out.push_str(&format!("{shown}:{line_number}: {}\n", clip(line)));
+            Ok(true)
+        });
+        // A file that vanished or cannot be read is skipped; the search goes on.
+        let _ = searcher.search_path(&matcher, entry.path(), sink);
+        if hit_limit {
+            break;
+        }
+    }
+
+    if found == 0 {
+        return Ok("No matches found.".to_string());
+    }
+    if hit_limit {
+        out.push_str(&format!(
+            "[stopped at the limit of {limit} matches; narrow the pattern, path or include, or raise limit]\n"
+        ));
+    }
+    Ok(out)
+}
+
+/// A matching line without its line ending, cut to `MAX_LINE_CHARS`.
+fn clip(line: &str) -> String {
+    let line = line.trim_end_matches(['\n', '\r']);
+    if line.chars().count() <= MAX_LINE_CHARS {
+        return line.to_string();
+    }
+    let kept: String = line.chars().take(MAX_LINE_CHARS).collect();
+    format!("{kept} [… line truncated]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn args(pattern: &str) -> GrepFilesArgs {
+        GrepFilesArgs {
+            pattern: pattern.to_string(),
+            path: None,
+            include: None,
+            limit: None,
+        }
+    }
+
+    fn project() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("src")).unwrap();
+        fs::create_dir_all(root.join("target")).unwrap();
+        fs::write(root.join(".gitignore"), "target/\nsecret.txt\n").unwrap();
+        fs::write(root.join("src/main.rs"), "fn main() {\n    needle();\n}\n").unwrap();
+        fs::write(root.join("src/lib.rs"), "pub fn needle() {}\n").unwrap();
+        fs::write(root.join("notes.md"), "a needle in notes\n").unwrap();
+        fs::write(root.join("secret.txt"), "needle\n").unwrap();
+        fs::write(root.join("target/out.rs"), "needle\n").unwrap();
+        fs::write(root.join("blob.bin"), b"needle\x00\x01").unwrap();
+        dir
+    }
+
+    #[test]
+    fn finds_matches_skipping_ignored_and_binary_files() {
+        let dir = project();
+        let out = search(
+            dir.path(),
+            dir.path(),
+            &args("needle"),
+            &CancellationToken::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "notes.md:1: a needle in notes\nsrc/lib.rs:1: pub fn needle() {}\nsrc/main.rs:2:     needle();\n"
+        );
+    }
+
+    #[test]
+    fn include_glob_filters_files() {
+        let dir = project();
+        let mut a = args("needle");
+        a.include = Some("*.rs".to_string());
+        let out = search(dir.path(), dir.path(), &a, &CancellationToken::new()).unwrap();
+        assert_eq!(
+            out,
+            "src/lib.rs:1: pub fn needle() {}\nsrc/main.rs:2:     needle();\n"
+        );
+        // secret.txt matches the glob but stays hidden: .gitignore wins over include.
+        a.include = Some("*.{md,txt}".to_string());
+        let out = search(dir.path(), dir.path(), &a, &CancellationToken::new()).unwrap();
+        assert_eq!(out, "notes.md:1: a needle in notes\n");
+        a.include = Some("src/**/main.rs".to_string());
+        let out = search(dir.path(), dir.path(), &a, &CancellationToken::new()).unwrap();
+        assert_eq!(out, "src/main.rs:2:     needle();\n");
+    }
+
+    #[test]
+    fn limit_cuts_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..50).map(|i| format!("hit {i}\n")).collect();
+        fs::write(dir.path().join("many.txt"), text).unwrap();
+        let mut a = args("hit");
+        a.limit = Some(3);
+        let out = search(dir.path(), dir.path(), &a, &CancellationToken::new()).unwrap();
+        assert_eq!(
+            out,
+            "many.txt:1: hit 0\nmany.txt:2: hit 1\nmany.txt:3: hit 2\n\
+             [stopped at the limit of 3 matches; narrow the pattern, path or include, or raise limit]\n"
+        );
+    }
+
+    #[test]
+    fn exactly_limit_matches_has_no_note() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("two.txt"), "hit\nhit\n").unwrap();
+        let mut a = args("hit");
+        a.limit = Some(2);
+        let out = search(dir.path(), dir.path(), &a, &CancellationToken::new()).unwrap();
+        assert_eq!(out, "two.txt:1: hit\ntwo.txt:2: hit\n");
+    }
+
+    #[test]
+    fn subpath_and_no_matches() {
+        let dir = project();
+        let out = search(
+            &dir.path().join("src"),
+            dir.path(),
+            &args("fn main"),
+            &CancellationToken::new(),
+        )
+        .unwrap();
+        assert_eq!(out, "src/main.rs:1: fn main() {\n");
+        let out = search(
+            dir.path(),
+            dir.path(),
+            &args("absent_word"),
+            &CancellationToken::new(),
+        )
+        .unwrap();
+        assert_eq!(out, "No matches found.");
+    }
+
+    #[test]
+    fn invalid_regex_is_a_clear_error() {
+        let dir = project();
+        let err = search(
+            dir.path(),
+            dir.path(),
+            &args("fn ("),
+            &CancellationToken::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, GrepError::InvalidRegex { .. }));
+        assert!(
+            err.to_string().starts_with("invalid regex \"fn (\":"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,928 @@
+//! `shell`: runs one command in its own process group, streams its output live, keeps the head
+//! and tail of it for the model, and kills the whole group on timeout or cancel.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::paths;
+
+/// The tool's name on the wire.
+pub const NAME: &str = "shell";
+/// Timeout when the model gives none.
+pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
+/// Bytes kept from the start of the output.
+pub const HEAD_BYTES: usize = 10 * 1024;
+/// Bytes kept from the end of the output.
+pub const TAIL_BYTES: usize = 10 * 1024;
+/// A streamed line longer than this is passed on in pieces, so memory stays bounded.
+const MAX_STREAM_LINE: usize = 4 * 1024;
+/// After the command exits, how long processes it left behind may keep its output open.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
+/// After a kill, how long to wait for the last buffered output.
+const KILL_DRAIN: Duration = Duration::from_millis(100);
+/// Shells whose `-c` takes the POSIX-style scripts models write.
+const POSIX_SHELLS: &[&str] = &["bash", "zsh", "sh", "dash", "ksh"];
+
+/// Arguments of a `shell` call.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShellArgs {
+    /// What to run.
+    pub command: ShellCommand,
+    /// Directory to run in, relative to the project directory or absolute.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Milliseconds before the command's process group is killed.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl ShellArgs {
+    /// How long the command may run.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
+    }
+}
+
+/// A command: a script for the user's shell, or a program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "serde_json::Value")]
+pub enum ShellCommand {
+    /// A script run by the shell with `-c`.
+    Script(String),
+    /// A program and its arguments, run directly.
+    Argv(Vec<String>),
+}
+
+impl TryFrom<serde_json::Value> for ShellCommand {
+    type Error = String;
+
+    fn try_from(value: serde_json::Value) -> Result<Self, Self::Error> {
+        use serde_json::Value;
+        match value {
+            Value::String(script) if script.trim().is_empty() => {
+                Err("command is empty".to_string())
+            }
+            Value::String(script) => Ok(Self::Script(script)),
+            Value::Array(items) => {
+                let argv = items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::String(s) => Ok(s),
+                        other => Err(format!("command array items must be strings, got {other}")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if argv.first().is_none_or(|program| program.is_empty()) {
+                    return Err("command is empty".to_string());
+                }
+                Ok(Self::Argv(argv))
+            }
+            _ => Err("command must be a string or an array of strings".to_string()),
+        }
+    }
+}
+
+impl ShellCommand {
+    /// The command as a person would type it; `["bash", "-lc", s]` shows as `s`.
+    pub fn display(&self) -> String {
+        match self {
+            Self::Script(script) => script.clone(),
+            Self::Argv(argv) => match argv.as_slice() {
+                [shell, flag, script] if is_shell_wrapper(shell, flag) => script.clone(),
+                _ => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
+            },
+        }
+    }
+
+    /// The script inside, for a string command or an `[sh, -c, script]` array.
+    pub fn script(&self) -> Option<&str> {
+        match self {
+            Self::Script(script) => Some(script),
+            Self::Argv(argv) => match argv.as_slice() {
+                [shell, flag, script] if is_shell_wrapper(shell, flag) => Some(script),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Whether `[shell, flag, …]` is a POSIX shell running a `-c` script.
+fn is_shell_wrapper(shell: &str, flag: &str) -> bool {
+    let name = Path::new(shell)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(shell);
+    POSIX_SHELLS.contains(&name) && matches!(flag, "-c" | "-lc")
+}
+
+/// Quotes one argument for display when the shell would split or expand it.
+fn quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// The shell that runs string commands: `$SHELL` when it is a POSIX shell, else bash or sh.
+///
+/// Models write bash-style scripts, so a fish or nushell login shell is passed over.
+pub fn default_shell() -> PathBuf {
+    if let Some(shell) = std::env::var_os("SHELL").map(PathBuf::from) {
+        let posix = shell
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| POSIX_SHELLS.contains(&n));
+        if posix && shell.is_absolute() && shell.exists() {
+            return shell;
+        }
+    }
+    let bash = PathBuf::from("/bin/bash");
+    if bash.exists() {
+        bash
+    } else {
+        PathBuf::from("/bin/sh")
+    }
+}
+
+/// Which pipe a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OutputStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// One line (or one piece of a very long line) of live output, without its newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    /// Which pipe it came from.
+    pub stream: OutputStream,
+    /// The text, decoded lossily.
+    pub text: String,
+}
+
+/// Where live output goes while a command runs; cheap to clone.
+///
+/// The callback runs on the task reading the pipes, so it must not block: send on an
+/// unbounded channel or similar.
+#[derive(Clone, Default)]
+pub struct OutputSink(Option<Arc<dyn Fn(OutputLine) + Send + Sync>>);
+
+impl OutputSink {
+    /// A sink that drops everything.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A sink that calls `f` for every line.
+    pub fn new(f: impl Fn(OutputLine) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(f)))
+    }
+
+    /// A sink that forwards every line to a channel; lines are dropped once the receiver is gone.
+    pub fn channel(tx: mpsc::UnboundedSender<OutputLine>) -> Self {
+        Self::new(move |line| {
+            let _ = tx.send(line);
+        })
+    }
+
+    fn emit(&self, stream: OutputStream, bytes: &[u8]) {
+        if let Some(f) = &self.0 {
+            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            f(OutputLine {
+                stream,
+                text: String::from_utf8_lossy(bytes).into_owned(),
+            });
+        }
+    }
+}
+
+impl std::fmt::Debug for OutputSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OutputSink(callback)"
+        } else {
+            "OutputSink(none)"
+        })
+    }
+}
+
+/// Why a command could not be started.
+#[derive(Debug, Error)]
+pub enum ShellError {
+    /// There is nothing to run.
+    #[error("command is empty")]
+    EmptyCommand,
+    /// The working directory is missing or not a directory.
+    #[error("workdir {path} is not a directory")]
+    BadWorkdir {
+        /// The resolved directory.
+        path: String,
+    },
+    /// The program could not be started.
+    #[error("failed to start {program}: {source}")]
+    Spawn {
+        /// The program that failed to start.
+        program: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Waiting for the process failed.
+    #[error("failed to wait for the command: {0}")]
+    Wait(std::io::Error),
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellOutcome {
+    /// Exit code, when the process exited rather than being killed by a signal.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the process, if one did.
+    pub signal: Option<i32>,
+    /// Wall time from spawn to end.
+    pub duration: Duration,
+    /// The timeout elapsed and the process group was killed.
+    pub timed_out: bool,
+    /// The call was cancelled and the process group was killed.
+    pub cancelled: bool,
+    /// Processes left behind held the output open after the command exited, and were killed.
+    pub killed_leftovers: bool,
+    /// Combined stdout and stderr in arrival order, head and tail kept with a cut note between.
+    pub output: String,
+    /// Total bytes the command wrote.
+    pub total_bytes: u64,
+}
+
+impl ShellOutcome {
+    /// Whether the command ran to completion with exit code 0.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out && !self.cancelled
+    }
+
+    /// The text the model receives.
+    pub fn to_model_text(&self, timeout: Duration) -> String {
+        let mut text = String::new();
+        if self.cancelled {
+            text.push_str("Command cancelled by the user; its process group was killed.\n");
+        } else if self.timed_out {
+            text.push_str(&format!(
+                "Command timed out after {} ms; its process group was killed.\n",
+                timeout.as_millis()
+            ));
+        } else if let Some(code) = self.exit_code {
+            text.push_str(&format!("Exit code: {code}\n"));
+        } else if let Some(signal) = self.signal {
+            text.push_str(&format!("Killed by signal {signal}\n"));
+        }
+        text.push_str(&format!(
+            "Wall time: {:.2} seconds\n",
+            self.duration.as_secs_f64()
+        ));
+        if self.killed_leftovers {
+            text.push_str(
+                "Note: background processes still holding the output open after exit were killed.\n",
+            );
+        }
+        text.push_str("Output:\n");
+        if self.output.is_empty() {
+            text.push_str("(no output)\n");
+        } else {
+            text.push_str(&self.output);
+            if !self.output.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        text
+    }
+}
+
+/// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`.
+///
+/// The command gets a null stdin and its own process group. On timeout or `cancel` the whole
+/// group gets SIGKILL. If this future is dropped early the group is killed too.
+pub async fn run(
+    args: &ShellArgs,
+    project_dir: &Path,
+    shell: &Path,
+    sink: &OutputSink,
+    cancel: CancellationToken,
+) -> Result<ShellOutcome, ShellError> {
+    let dir = match &args.workdir {
+        Some(workdir) => paths::resolve(project_dir, Path::new(workdir)),
+        None => project_dir.to_path_buf(),
+    };
+    if !dir.is_dir() {
+        return Err(ShellError::BadWorkdir {
+            path: dir.display().to_string(),
+        });
+    }
+    let timeout = args.timeout();
+    let (program, rest): (String, Vec<String>) = match &args.command {
+        ShellCommand::Script(script) => (
+            shell.display().to_string(),
+            vec!["-c".to_string(), script.clone()],
+        ),
+        ShellCommand::Argv(argv) => match argv.split_first() {
+            // `./gradlew` means the one in the working directory, not in kelp's own: which one
+            // a relative path with a `/` picks is otherwise left to the platform.
+            Some((program, rest)) if program.contains('/') && Path::new(program).is_relative() => {
+                (dir.join(program).display().to_string(), rest.to_vec())
+            }
+            Some((program, rest)) => (program.clone(), rest.to_vec()),
+            None => return Err(ShellError::EmptyCommand),
+        },
+    };
+
+    let mut command = Command::new(&program);
+    command
+        .args(&rest)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+
+    let started = Instant::now();
+    let mut child = command.spawn().map_err(|source| ShellError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let mut group = GroupKiller::new(child.id());
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+
+    let mut capture = Capture::default();
+    let mut out_lines = LineSplitter::new(OutputStream::Stdout);
+    let mut err_lines = LineSplitter::new(OutputStream::Stderr);
+    let mut out_buf = vec![0u8; 8192];
+    let mut err_buf = vec![0u8; 8192];
+
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    // Armed (reset to now + DRAIN_GRACE) only once the command has exited.
+    let grace = tokio::time::sleep(DRAIN_GRACE);
+    tokio::pin!(grace);
+
+    let mut status: Option<ExitStatus> = None;
+    let mut timed_out = false;
+    let mut cancelled = false;
+    let mut killed_leftovers = false;
+
+    loop {
+        if status.is_some() && stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        tokio::select! {
+            read = read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match read {
+                Some(n) => {
+                    capture.push(&out_buf[..n]);
+                    out_lines.push(&out_buf[..n], sink);
+                }
+                None => stdout = None,
+            },
+            read = read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match read {
+                Some(n) => {
+                    capture.push(&err_buf[..n]);
+                    err_lines.push(&err_buf[..n], sink);
+                }
+                None => stderr = None,
+            },
+            waited = child.wait(), if status.is_none() => {
+                status = Some(waited.map_err(ShellError::Wait)?);
+                grace.as_mut().reset(tokio::time::Instant::now() + DRAIN_GRACE);
+            },
+            () = &mut grace, if status.is_some() => {
+                killed_leftovers = true;
+                group.kill();
+                break;
+            },
+            () = &mut deadline, if status.is_none() => {
+                timed_out = true;
+                group.kill();
+                break;
+            },
+            () = cancel.cancelled() => {
+                cancelled = true;
+                group.kill();
+                break;
+            },
+        }
+    }
+
+    if timed_out || cancelled || killed_leftovers {
+        // The group is dead; collect what it wrote before dying, but never wait long.
+        let _ = tokio::time::timeout(KILL_DRAIN, async {
+            while let Some(n) = read_some(&mut stdout, &mut out_buf).await {
+                capture.push(&out_buf[..n]);
+                out_lines.push(&out_buf[..n], sink);
+            }
+            while let Some(n) = read_some(&mut stderr, &mut err_buf).await {
+                capture.push(&err_buf[..n]);
+                err_lines.push(&err_buf[..n], sink);
+            }
+        })
+        .await;
+    }
+    if status.is_none() {
+        status = Some(child.wait().await.map_err(ShellError::Wait)?);
+    }
+    group.disarm();
+    out_lines.flush(sink);
+    err_lines.flush(sink);
+
+    let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
+    Ok(ShellOutcome {
+        exit_code,
+        signal,
+        duration: started.elapsed(),
+        timed_out,
+        cancelled,
+        killed_leftovers,
+        total_bytes: capture.total,
+        output: capture.render(),
+    })
+}
+
+/// Reads once from an open pipe; `None` at end of file or on error.
+async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut [u8]) -> Option<usize> {
+    let reader = pipe.as_mut()?;
+    match reader.read(buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n),
+    }
+}
+
+#[cfg(unix)]
+fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
+    use std::os::unix::process::ExitStatusExt;
+    (status.code(), status.signal())
+}
+
+#[cfg(not(unix))]
+fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
+    (status.code(), None)
+}
+
+/// Kills a process group with SIGKILL, at the latest when dropped.
+struct GroupKiller {
+    pgid: Option<i32>,
+}
+
+impl GroupKiller {
+    fn new(pid: Option<u32>) -> Self {
+        Self {
+            pgid: pid.and_then(|p| i32::try_from(p).ok()).filter(|&p| p > 0),
+        }
+    }
+
+    fn kill(&self) {
+        #[cfg(unix)]
+        if let Some(pgid) = self.pgid {
+            // SAFETY: kill(2) takes plain integers and touches no memory of ours. The group id is
+            // the child's pid, which cannot be reused while any process of the group lives.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// Stops the drop from killing: the command finished and nothing of it is left to kill.
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Keeps the first `HEAD_BYTES` and last `TAIL_BYTES` of a stream, counting the rest.
+#[derive(Default)]
+struct Capture {
+    head: Vec<u8>,
+    tail: VecDeque<u8>,
+    total: u64,
+}
+
+impl Capture {
+    fn push(&mut self, mut bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        let room = HEAD_BYTES.saturating_sub(self.head.len());
+        let (to_head, rest) = bytes.split_at(room.min(bytes.len()));
+        self.head.extend_from_slice(to_head);
+        bytes = rest;
+        if bytes.len() >= TAIL_BYTES {
+            self.tail.clear();
+            bytes = &bytes[bytes.len() - TAIL_BYTES..];
+        }
+        let overflow = (self.tail.len() + bytes.len()).saturating_sub(TAIL_BYTES);
+        self.tail.drain(..overflow);
+        self.tail.extend(bytes);
+    }
+
+    /// The kept text, with `[… N bytes cut …]` where the middle was dropped.
+    fn render(&self) -> String {
+        let tail: Vec<u8> = self.tail.iter().copied().collect();
+        let kept = (self.head.len() + tail.len()) as u64;
+        if kept == self.total {
+            let mut all = self.head.clone();
+            all.extend_from_slice(&tail);
+            return String::from_utf8_lossy(&all).into_owned();
+        }
+        let head = trim_partial_char_end(&self.head);
+        let tail = trim_partial_char_start(&tail);
+        let cut = self.total - (head.len() + tail.len()) as u64;
+        let mut text = String::from_utf8_lossy(head).into_owned();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("[… {cut} bytes cut …]\n"));
+        text.push_str(&String::from_utf8_lossy(tail));
+        text
+    }
+}
+
+/// Drops an incomplete UTF-8 sequence at the end, left by a byte-count cut.
+fn trim_partial_char_end(bytes: &[u8]) -> &[u8] {
+    match std::str::from_utf8(bytes) {
+        Err(e) if e.error_len().is_none() => &bytes[..e.valid_up_to()],
+        _ => bytes,
+    }
+}
+
+/// Drops UTF-8 continuation bytes at the start, left by a byte-count cut.
+fn trim_partial_char_start(bytes: &[u8]) -> &[u8] {
+    let skip = bytes
+        .iter()
+        .take(3)
+        .take_while(|&&b| b & 0b1100_0000 == 0b1000_0000)
+        .count();
+    &bytes[skip..]
+}
+
+/// Splits a byte stream into lines for the live sink.
+struct LineSplitter {
+    stream: OutputStream,
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn new(stream: OutputStream) -> Self {
+        Self {
+            stream,
+            partial: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8], sink: &OutputSink) {
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            if let Some(line) = piece.strip_suffix(b"\n") {
+                self.partial.extend_from_slice(line);
+                sink.emit(self.stream, &self.partial);
+                self.partial.clear();
+            } else {
+                self.partial.extend_from_slice(piece);
+                while self.partial.len() >= MAX_STREAM_LINE {
+                    let rest = self.partial.split_off(MAX_STREAM_LINE);
+                    sink.emit(self.stream, &self.partial);
+                    self.partial = rest;
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, sink: &OutputSink) {
+        if !self.partial.is_empty() {
+            sink.emit(self.stream, &self.partial);
+            self.partial.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn script(s: &str) -> ShellArgs {
+        ShellArgs {
+            command: ShellCommand::Script(s.to_string()),
+            workdir: None,
+            timeout_ms: None,
+        }
+    }
+
+    async fn run_in(dir: &Path, args: &ShellArgs) -> ShellOutcome {
+        run(
+            args,
+            dir,
+            Path::new("/bin/sh"),
+            &OutputSink::none(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Whether `pid` is still a live process (a zombie awaiting its reaper counts as gone).
+    fn alive(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks for existence.
+        let exists = unsafe { libc::kill(pid, 0) } == 0;
+        if !exists {
+            return false;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .chars()
+            .next();
+        !matches!(state, Some('Z' | 'X') | None)
+    }
+
+    async fn wait_gone(pid: i32) -> bool {
+        for _ in 0..100 {
+            if !alive(pid) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn exit_code_and_stderr_are_captured() {
+        let dir = tempfile::tempdir().unwrap();
+        let outcome = run_in(dir.path(), &script("echo out; echo err >&2; exit 3")).await;
+        assert_eq!(outcome.exit_code, Some(3));
+        assert!(!outcome.success());
+        assert!(outcome.output.contains("out\n"));
+        assert!(outcome.output.contains("err\n"));
+        let text = outcome.to_model_text(Duration::from_secs(1));
+        assert!(text.starts_with("Exit code: 3\nWall time: "), "{text}");
+        assert!(text.contains("Output:\n"));
+    }
+
+    #[tokio::test]
+    async fn argv_runs_directly_in_workdir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let args = ShellArgs {
+            command: ShellCommand::Argv(vec!["pwd".to_string()]),
+            workdir: Some("sub".to_string()),
+            timeout_ms: None,
+        };
+        let outcome = run_in(dir.path(), &args).await;
+        assert!(outcome.success());
+        let expected = dir.path().join("sub").canonicalize().unwrap();
+        assert_eq!(outcome.output.trim(), expected.display().to_string());
+
+        // A relative program path is found in the working directory. (A link, not a fresh
+        // script: exec'ing a just-written file races with forks in other test threads.)
+        std::os::unix::fs::symlink("/bin/echo", dir.path().join("sub/say")).unwrap();
+        let args = ShellArgs {
+            command: ShellCommand::Argv(vec!["./say".to_string(), "hello from sub".to_string()]),
+            workdir: Some("sub".to_string()),
+            timeout_ms: None,
+        };
+        assert_eq!(run_in(dir.path(), &args).await.output, "hello from sub\n");
+
+        // No shell in between: `$HOME` stays literal.
+        let args = ShellArgs {
+            command: ShellCommand::Argv(vec!["echo".to_string(), "$HOME".to_string()]),
+            workdir: None,
+            timeout_ms: None,
+        };
+        assert_eq!(run_in(dir.path(), &args).await.output, "$HOME\n");
+    }
+
+    #[tokio::test]
+    async fn start_failures_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = ShellArgs {
+            command: ShellCommand::Argv(vec!["/definitely/not/here".to_string()]),
+            workdir: None,
+            timeout_ms: None,
+        };
+        let err = run(
+            &args,
+            dir.path(),
+            Path::new("/bin/sh"),
+            &OutputSink::none(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("failed to start /definitely/not/here")
+        );
+        let mut args = script("true");
+        args.workdir = Some("missing".to_string());
+        let err = run(
+            &args,
+            dir.path(),
+            Path::new("/bin/sh"),
+            &OutputSink::none(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ShellError::BadWorkdir { .. }));
+    }
+
+    #[tokio::test]
+    async fn lines_stream_to_the_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = {
+            let seen = Arc::clone(&seen);
+            OutputSink::new(move |line| seen.lock().unwrap().push(line))
+        };
+        run(
+            &script("echo one; echo two >&2; printf three"),
+            dir.path(),
+            Path::new("/bin/sh"),
+            &sink,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        // Two pipes have no common order; within each, lines keep theirs.
+        let texts = |stream| {
+            seen.iter()
+                .filter(|l| l.stream == stream)
+                .map(|l| l.text.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(texts(OutputStream::Stdout), ["one", "three"]);
+        assert_eq!(texts(OutputStream::Stderr), ["two"]);
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("bg.pid");
+        let mut args = script("sleep 100 & echo $! > bg.pid; echo started; sleep 100");
+        args.timeout_ms = Some(300);
+        let started = Instant::now();
+        let outcome = run_in(dir.path(), &args).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(outcome.timed_out);
+        assert!(!outcome.success());
+        assert_eq!(outcome.output, "started\n");
+        let text = outcome.to_model_text(Duration::from_millis(300));
+        assert!(
+            text.starts_with("Command timed out after 300 ms; its process group was killed.\n")
+        );
+        let bg: i32 = std::fs::read_to_string(pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            wait_gone(bg).await,
+            "background sleep {bg} survived the timeout"
+        );
+    }
+
+    #[tokio::test]
+    async fn cancel_kills_grandchildren_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let task = {
+            let cancel = cancel.clone();
+            let root = dir.path().to_path_buf();
+            tokio::spawn(async move {
+                run(
+                    &script("sleep 100 & echo $!; sleep 100"),
+                    &root,
+                    Path::new("/bin/sh"),
+                    &OutputSink::channel(tx),
+                    cancel,
+                )
+                .await
+            })
+        };
+        let line = rx.recv().await.unwrap();
+        let grandchild: i32 = line.text.trim().parse().unwrap();
+        assert!(alive(grandchild));
+        let cancelled_at = Instant::now();
+        cancel.cancel();
+        let outcome = task.await.unwrap().unwrap();
+        assert!(cancelled_at.elapsed() < Duration::from_secs(2));
+        assert!(outcome.cancelled);
+        assert!(!outcome.success());
+        assert!(
+            outcome
+                .to_model_text(Duration::ZERO)
+                .starts_with("Command cancelled by the user")
+        );
+        assert!(
+            wait_gone(grandchild).await,
+            "grandchild {grandchild} survived the cancel"
+        );
+    }
+
+    #[tokio::test]
+    async fn leftover_background_processes_do_not_hang_the_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        let outcome = run_in(dir.path(), &script("sleep 100 & echo $!")).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(outcome.exit_code, Some(0));
+        assert!(outcome.killed_leftovers);
+        let bg: i32 = outcome.output.trim().parse().unwrap();
+        assert!(wait_gone(bg).await);
+    }
+
+    #[tokio::test]
+    async fn big_output_keeps_head_and_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        // 100 000 numbered lines, about 1.1 MB in all.
+        let outcome = run_in(dir.path(), &script("seq 1 100000")).await;
+        assert!(outcome.success());
+        assert!(outcome.output.starts_with("1\n2\n3\n"));
+        assert!(outcome.output.ends_with("99999\n100000\n"));
+        let total = outcome.total_bytes;
+        assert!(total > 500_000);
+        let note_line = outcome
+            .output
+            .lines()
+            .find(|l| l.starts_with("[… "))
+            .unwrap()
+            .to_string();
+        let cut: u64 = note_line
+            .trim_start_matches("[… ")
+            .trim_end_matches(" bytes cut …]")
+            .parse()
+            .unwrap();
+        let kept = outcome.output.len() as u64 - note_line.len() as u64 - 1;
+        // The note's count plus what is shown is everything, give or take the added newline.
+        assert!(
+            cut + kept >= total && cut + kept <= total + 1,
+            "{cut} + {kept} vs {total}"
+        );
+        assert!(outcome.output.len() < HEAD_BYTES + TAIL_BYTES + 100);
+    }
+
+    #[test]
+    fn capture_respects_utf8_boundaries() {
+        let mut capture = Capture::default();
+        let text = "é".repeat(HEAD_BYTES + TAIL_BYTES);
+        capture.push(text.as_bytes());
+        let rendered = capture.render();
+        assert!(!rendered.contains('\u{FFFD}'));
+        assert!(rendered.contains(" bytes cut …]\n"));
+    }
+
+    #[test]
+    fn small_output_is_kept_whole() {
+        let mut capture = Capture::default();
+        capture.push(b"a\n");
+        capture.push(&vec![b'x'; HEAD_BYTES]);
+        capture.push(b"\nend\n");
+        let rendered = capture.render();
+        assert!(rendered.starts_with("a\n"));
+        assert!(rendered.ends_with("\nend\n"));
+        assert!(!rendered.contains("cut"));
+    }
+
+    #[test]
+    fn command_shapes_parse_and_display() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<ShellArgs>(v);
+        let args = parse(serde_json::json!({"command": "cargo test"})).unwrap();
+        assert_eq!(args.command, ShellCommand::Script("cargo test".to_string()));
+        let args = parse(serde_json::json!({"command": ["bash", "-lc", "ls -la"]})).unwrap();
+        assert_eq!(args.command.display(), "ls -la");
+        let args = parse(serde_json::json!({"command": ["git", "commit", "-m", "a b"]})).unwrap();
+        assert_eq!(args.command.display(), "git commit -m 'a b'");
+        assert!(parse(serde_json::json!({"command": []})).is_err());
+        assert!(parse(serde_json::json!({"command": "  "})).is_err());
+        assert!(parse(serde_json::json!({"command": 3})).is_err());
+        assert!(parse(serde_json::json!({"command": ["ls", 1]})).is_err());
+    }
+}

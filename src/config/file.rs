@@ -1,0 +1,386 @@
+//! `config.toml` in the config dir: reading it forgivingly, and saving one setting without
+//! disturbing the rest of the file.
+//!
+//! A person edits this file by hand, so nothing in it may stop kelp from starting: a malformed
+//! file, an unknown key or a bad value each become a one-line warning (with the line and column
+//! for syntax errors) and kelp goes on with what it could use. Saving a setting edits the
+//! document in place with `toml_edit`, so comments, order and other keys survive, and replaces
+//! the file atomically under a lock, as the auth file is.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use toml_edit::{DocumentMut, Item, Value};
+
+use crate::agent::protocol::ApprovalMode;
+use crate::private_file;
+
+/// The file's name inside the config dir.
+pub const FILE_NAME: &str = "config.toml";
+
+/// Every key the file may hold.
+pub const KEYS: &[&str] = &[
+    "model",
+    "reasoning_effort",
+    "approval",
+    "auth_issuer",
+    "codex_base_url",
+    "openai_base_url",
+    "callback_port",
+    "auth_file",
+];
+
+/// Something in the config file kelp could not use; shown to the person, never fatal.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum ConfigWarning {
+    #[error("{path}:{line}:{column}: {message}; the file is ignored")]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: unknown key `{key}` is ignored")]
+    UnknownKey { path: PathBuf, key: String },
+    #[error("{path}: `{key}` {reason}; it is ignored")]
+    BadValue {
+        path: PathBuf,
+        key: String,
+        reason: String,
+    },
+    #[error("cannot read {path}: {reason}; the file is ignored")]
+    Unreadable { path: PathBuf, reason: String },
+}
+
+/// The values the file sets; `None` where it sets nothing usable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileSettings {
+    pub model: Option<String>,
+    pub reasoning_effort: Option<String>,
+    pub approval: Option<ApprovalMode>,
+    pub auth_issuer: Option<String>,
+    pub codex_base_url: Option<String>,
+    pub openai_base_url: Option<String>,
+    pub callback_port: Option<u16>,
+    pub auth_file: Option<PathBuf>,
+}
+
+/// Reads the file's text; `Ok(None)` when there is no file.
+pub fn read(path: &Path) -> Result<Option<String>, ConfigWarning> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigWarning::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Parses the file's `text` (read from `path`, named in warnings). `home` expands a leading
+/// `~/` in `auth_file`.
+pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec<ConfigWarning>) {
+    let mut settings = FileSettings::default();
+    let mut warnings = Vec::new();
+    let doc = match text.parse::<DocumentMut>() {
+        Ok(doc) => doc,
+        Err(e) => {
+            warnings.push(malformed(path, text, &e));
+            return (settings, warnings);
+        }
+    };
+    for (key, item) in doc.iter() {
+        let mut bad = |reason: &str| {
+            warnings.push(ConfigWarning::BadValue {
+                path: path.to_path_buf(),
+                key: key.to_string(),
+                reason: reason.to_string(),
+            })
+        };
+        let string = item.as_str().map(str::trim).filter(|s| !s.is_empty());
+        match key {
+            "model" => match string {
+                Some(model) => settings.model = Some(model.to_string()),
+                None => bad("must be a model name in quotes"),
+            },
+            "reasoning_effort" => match string {
+                Some(effort) => settings.reasoning_effort = Some(effort.to_ascii_lowercase()),
+                None => bad("must be a string such as \"medium\" or \"high\""),
+            },
+            "approval" => match string.map(str::parse::<ApprovalMode>) {
+                Some(Ok(mode)) => settings.approval = Some(mode),
+                _ => bad("must be \"ask\", \"auto-edit\" or \"full-auto\""),
+            },
+            "auth_issuer" | "codex_base_url" | "openai_base_url" => {
+                let checked = match string {
+                    Some(url) => super::check_endpoint(url),
+                    None => Err("must be a URL in quotes".to_string()),
+                };
+                match checked {
+                    Ok(url) if key == "auth_issuer" => settings.auth_issuer = Some(url),
+                    Ok(url) if key == "codex_base_url" => settings.codex_base_url = Some(url),
+                    Ok(url) => settings.openai_base_url = Some(url),
+                    Err(reason) => bad(&format!("is not a valid http(s) URL ({reason})")),
+                }
+            }
+            "callback_port" => match item.as_integer().map(u16::try_from) {
+                Some(Ok(port)) => settings.callback_port = Some(port),
+                _ => bad("must be a port number from 0 to 65535"),
+            },
+            "auth_file" => match string.and_then(|s| expand_home(s, home)) {
+                Some(file) => settings.auth_file = Some(file),
+                None => bad("must be an absolute path or start with ~/"),
+            },
+            _ => warnings.push(ConfigWarning::UnknownKey {
+                path: path.to_path_buf(),
+                key: key.to_string(),
+            }),
+        }
+    }
+    (settings, warnings)
+}
+
+fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
+    match path.strip_prefix("~/") {
+        Some(rest) => home.map(|home| home.join(rest)),
+        None => Some(PathBuf::from(path)).filter(|p| p.is_absolute()),
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Where a syntax error is and what it is, on one line.
+struct SyntaxError {
+    line: usize,
+    column: usize,
+    message: String,
+}
+
+impl SyntaxError {
+    fn new(text: &str, e: &toml_edit::TomlError) -> Self {
+        let (line, column) = line_column(text, e.span().map_or(0, |span| span.start));
+        let message = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+fn malformed(path: &Path, text: &str, e: &toml_edit::TomlError) -> ConfigWarning {
+    let SyntaxError {
+        line,
+        column,
+        message,
+    } = SyntaxError::new(text, e);
+    ConfigWarning::Malformed {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// A choice made in the client that is remembered in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setting {
+    /// `/model`.
+    Model(String),
+    /// The reasoning effort picked with the model.
+    ReasoningEffort(String),
+    /// `/approval`.
+    Approval(ApprovalMode),
+}
+
+impl Setting {
+    /// The key the setting is stored under.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Model(_) => "model",
+            Self::ReasoningEffort(_) => "reasoning_effort",
+            Self::Approval(_) => "approval",
+        }
+    }
+
+    fn value(&self) -> &str {
+        match self {
+            Self::Model(s) | Self::ReasoningEffort(s) => s,
+            Self::Approval(mode) => mode.as_str(),
+        }
+    }
+}
+
+/// Why a setting could not be saved. One line, naming the file.
+#[derive(Debug, Error)]
+pub enum SaveError {
+    #[error(
+        "{path} is not valid TOML (line {line}, column {column}: {message}); kelp left it untouched: fix it, then try again"
+    )]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Saves `setting` in `config_dir/config.toml`, keeping every other key, comment and the
+/// layout; creates the file if needed. A symlinked file (dotfile managers) is edited where it
+/// points. A file that does not parse is left untouched and reported.
+pub fn save_setting(config_dir: &Path, setting: &Setting) -> Result<(), SaveError> {
+    let link = config_dir.join(FILE_NAME);
+    let path = std::fs::canonicalize(&link).unwrap_or(link);
+    let io_err = |action: &'static str, source: io::Error| SaveError::Io {
+        action,
+        path: path.clone(),
+        source,
+    };
+    let file_err = |e: private_file::FileError| io_err(e.action, e.source);
+
+    let _lock = private_file::lock_beside(&path).map_err(file_err)?;
+    let before = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io_err("read", e)),
+    };
+    let mut doc = before.parse::<DocumentMut>().map_err(|e| {
+        let SyntaxError {
+            line,
+            column,
+            message,
+        } = SyntaxError::new(&before, &e);
+        SaveError::Malformed {
+            path: path.clone(),
+            line,
+            column,
+            message,
+        }
+    })?;
+
+    let new = Value::from(setting.value());
+    match doc.get_mut(setting.key()).and_then(Item::as_value_mut) {
+        // Keep the spacing and any comment that trails the old value on its line.
+        Some(old) => {
+            let decor = old.decor().clone();
+            *old = new;
+            *old.decor_mut() = decor;
+        }
+        None => {
+            // Comments after the last key belong to the document's tail; in a file with no
+            // tables they would land below the new key, so they become its prefix instead and
+            // the text keeps its order.
+            let tail = doc.trailing().as_str().unwrap_or_default().to_string();
+            let only_values = doc.iter().all(|(_, item)| item.is_value());
+            doc[setting.key()] = Item::Value(new);
+            if only_values
+                && !tail.is_empty()
+                && let Some(mut key) = doc.key_mut(setting.key())
+            {
+                key.leaf_decor_mut().set_prefix(tail);
+                doc.set_trailing("");
+            }
+        }
+    }
+    let after = doc.to_string();
+    if after != before {
+        private_file::replace(&path, after.as_bytes()).map_err(file_err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_characters_from_one() {
+        let text = "a = 1\nbé = x\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        let x = text.find('x').unwrap();
+        assert_eq!(line_column(text, x), (2, 6));
+        assert_eq!(line_column(text, 10_000), (3, 1));
+    }
+
+    #[test]
+    fn values_are_typed_and_checked() {
+        let path = Path::new("/c/config.toml");
+        let (settings, warnings) = parse(
+            path,
+            "model = \" gpt-5.5 \"\nreasoning_effort = \"HIGH\"\napproval = \"full_auto\"\n\
+             callback_port = 0\nauth_file = \"~/a.json\"\nopenai_base_url = \"http://h:1/v1/\"\n",
+            Some(Path::new("/home/ana")),
+        );
+        assert_eq!(warnings, vec![]);
+        assert_eq!(settings.model.as_deref(), Some("gpt-5.5"));
+        assert_eq!(settings.reasoning_effort.as_deref(), Some("high"));
+        assert_eq!(settings.approval, Some(ApprovalMode::FullAuto));
+        assert_eq!(settings.callback_port, Some(0));
+        assert_eq!(settings.auth_file, Some(PathBuf::from("/home/ana/a.json")));
+        assert_eq!(settings.openai_base_url.as_deref(), Some("http://h:1/v1"));
+    }
+
+    #[test]
+    fn bad_values_warn_by_key_and_are_dropped() {
+        let path = Path::new("/c/config.toml");
+        let (settings, warnings) = parse(
+            path,
+            "model = 5\napproval = \"sometimes\"\ncallback_port = 70000\nauth_file = \"rel\"\n\
+             auth_issuer = \"ftp://x\"\n",
+            None,
+        );
+        assert_eq!(settings, FileSettings::default());
+        let keys: Vec<_> = warnings
+            .iter()
+            .map(|w| match w {
+                ConfigWarning::BadValue { key, .. } => key.as_str(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "model",
+                "approval",
+                "callback_port",
+                "auth_file",
+                "auth_issuer"
+            ]
+        );
+        assert_eq!(
+            warnings[1].to_string(),
+            "/c/config.toml: `approval` must be \"ask\", \"auto-edit\" or \"full-auto\"; it is ignored"
+        );
+    }
+
+    #[test]
+    fn every_known_key_is_understood() {
+        for key in KEYS {
+            let (_, warnings) = parse(Path::new("c"), &format!("{key} = []"), None);
+            assert!(
+                matches!(&warnings[..], [ConfigWarning::BadValue { .. }]),
+                "{key}: {warnings:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Files only their owner may read, written so a crash never leaves them torn.
+//!
+//! The auth file, the config file and saved conversations all hold things a person would not
+//! want other users of the machine to read (tokens, prompts), so folders are created 0700 and
+//! files 0600 from the first byte, never chmod-ed afterwards. Whole-file rewrites go through
+//! [`replace`]: temp file in the same folder, fsync, rename, fsync the folder.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// A step of [`replace`] or [`lock_beside`] failed; `action` says which, for the caller's
+/// one-line message ("cannot {action} {path}: {source}").
+#[derive(Debug, Error)]
+#[error("cannot {action}: {source}")]
+pub struct FileError {
+    /// What was being done, phrased to precede the file's path.
+    pub action: &'static str,
+    /// The OS error.
+    #[source]
+    pub source: io::Error,
+}
+
+fn step(action: &'static str) -> impl FnOnce(io::Error) -> FileError {
+    move |source| FileError { action, source }
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (an existing folder is left as it is).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Open options that create files with mode 0600.
+pub fn private_open_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// The folder `path` lives in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`auth.json` → `auth.json.lock`).
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    parent_dir(path).join(name)
+}
+
+/// Takes the advisory lock (flock on Unix) on `<path>.lock`, creating the folder if needed.
+/// The lock is released when the returned handle is dropped.
+pub fn lock_beside(path: &Path) -> Result<File, FileError> {
+    create_private_dir(parent_dir(path)).map_err(step("create the folder of"))?;
+    let file = private_open_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(sibling(path, ".lock"))
+        .map_err(step("open the lock file of"))?;
+    file.lock().map_err(step("lock"))?;
+    Ok(file)
+}
+
+/// Atomically replaces `path` with `contents`: a temp file in the same folder (mode 0600 from
+/// creation), fsync, rename over the old file, fsync the folder. A reader sees the old or the
+/// new file whole; a crash at any point leaves one of them. Writers that race should hold
+/// [`lock_beside`].
+pub fn replace(path: &Path, contents: &[u8]) -> Result<(), FileError> {
+    let dir = parent_dir(path);
+    create_private_dir(dir).map_err(step("create the folder of"))?;
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(path.file_name().unwrap_or_default());
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o600));
+    }
+    let mut temp = builder
+        .tempfile_in(dir)
+        .map_err(step("create a temporary file beside"))?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(step("write"))?;
+    temp.persist(path).map_err(|e| FileError {
+        action: "replace",
+        source: e.error,
+    })?;
+    // The rename is durable only once the folder itself is synced.
+    if let Ok(folder) = File::open(dir) {
+        let _ = folder.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sibling_and_parent_handle_bare_names() {
+        assert_eq!(
+            sibling(Path::new("a/b.json"), ".lock"),
+            PathBuf::from("a/b.json.lock")
+        );
+        assert_eq!(
+            sibling(Path::new("b.json"), ".lock"),
+            PathBuf::from("./b.json.lock")
+        );
+        assert_eq!(parent_dir(Path::new("x")), Path::new("."));
+    }
+
+    #[test]
+    fn replace_leaves_no_temp_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deep").join("file.toml");
+        replace(&path, b"one").unwrap();
+        replace(&path, b"two").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "two");
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("file.toml")]);
+    }
+}

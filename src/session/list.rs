@@ -1,0 +1,177 @@
+//! Finding saved conversations: newest first, reading only what the caller consumes.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{SessionError, id_from_file_name, reader, sessions_dir};
+
+/// One saved conversation as a list shows it; built from the header line and file metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// The conversation id.
+    pub id: Uuid,
+    /// The session file.
+    pub path: PathBuf,
+    /// The project directory it ran in.
+    pub project_dir: PathBuf,
+    /// The model at the start.
+    pub model: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// The first line of the first prompt.
+    pub first_prompt: Option<String>,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// When the file was last written (the last activity).
+    pub modified: Option<SystemTime>,
+}
+
+impl SessionSummary {
+    /// Reads the summary of the session file at `path` (its first line only).
+    pub fn read(path: &Path) -> Result<Self, SessionError> {
+        let (header, file) = reader::read_header(path)?;
+        let meta = file.metadata().map_err(SessionError::io("read", path))?;
+        Ok(Self {
+            id: header.id,
+            path: path.to_path_buf(),
+            project_dir: header.project_dir,
+            model: header.model,
+            started_at: header.started_at,
+            first_prompt: header.first_prompt,
+            size: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// The saved conversations, newest first, optionally only those of one project directory.
+/// Lazy: each folder is read and each header opened only when the iteration reaches it, so
+/// taking the first few costs a few file reads however many sessions there are. Files that
+/// cannot be read are skipped.
+pub fn list_sessions(state_dir: &Path, project_dir: Option<&Path>) -> Sessions {
+    Sessions {
+        files: SessionFiles::new(&sessions_dir(state_dir)),
+        project_dir: project_dir.map(Path::to_path_buf),
+    }
+}
+
+/// The newest conversation in `project_dir` (for `--continue`).
+pub fn latest_for(state_dir: &Path, project_dir: &Path) -> Option<SessionSummary> {
+    list_sessions(state_dir, Some(project_dir)).next()
+}
+
+/// The conversation whose id is `id_or_prefix` or starts with it (case-insensitive, at least
+/// one character); matched on file names, so only the match is opened.
+pub fn find(state_dir: &Path, id_or_prefix: &str) -> Result<SessionSummary, SessionError> {
+    let wanted = id_or_prefix.trim().to_ascii_lowercase();
+    if wanted.is_empty() {
+        return Err(SessionError::NoMatch(id_or_prefix.to_string()));
+    }
+    let mut matches = SessionFiles::new(&sessions_dir(state_dir)).filter(|path| {
+        id_from_file_name(path).is_some_and(|id| id.to_string().starts_with(&wanted))
+    });
+    let Some(first) = matches.next() else {
+        return Err(SessionError::NoMatch(id_or_prefix.to_string()));
+    };
+    let others = matches.count();
+    if others > 0 {
+        return Err(SessionError::Ambiguous {
+            id: id_or_prefix.to_string(),
+            count: others + 1,
+        });
+    }
+    SessionSummary::read(&first)
+}
+
+/// The iterator [`list_sessions`] returns.
+#[derive(Debug)]
+pub struct Sessions {
+    files: SessionFiles,
+    project_dir: Option<PathBuf>,
+}
+
+impl Iterator for Sessions {
+    type Item = SessionSummary;
+
+    fn next(&mut self) -> Option<SessionSummary> {
+        for path in self.files.by_ref() {
+            match SessionSummary::read(&path) {
+                Ok(summary)
+                    if self
+                        .project_dir
+                        .as_deref()
+                        .is_none_or(|dir| summary.project_dir == dir) =>
+                {
+                    return Some(summary);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "skipped a session file"),
+            }
+        }
+        None
+    }
+}
+
+/// Session file paths, newest first, from the `YYYY/MM/DD/<stamp>-<id>.jsonl` tree. Relies on
+/// names alone (zero-padded, so name order is time order): no file is opened or stat-ed.
+#[derive(Debug)]
+struct SessionFiles {
+    /// One entry per folder level being walked: its depth and its children still to visit,
+    /// sorted oldest first so `pop` yields the newest.
+    stack: Vec<(usize, Vec<PathBuf>)>,
+}
+
+/// Year, month, day: the file level is below these.
+const FILE_DEPTH: usize = 3;
+
+impl SessionFiles {
+    fn new(root: &Path) -> Self {
+        Self {
+            stack: vec![(0, children(root, 0))],
+        }
+    }
+}
+
+impl Iterator for SessionFiles {
+    type Item = PathBuf;
+
+    fn next(&mut self) -> Option<PathBuf> {
+        loop {
+            let (depth, pending) = self.stack.last_mut()?;
+            let depth = *depth;
+            let Some(path) = pending.pop() else {
+                self.stack.pop();
+                continue;
+            };
+            if depth == FILE_DEPTH {
+                return Some(path);
+            }
+            let below = children(&path, depth + 1);
+            self.stack.push((depth + 1, below));
+        }
+    }
+}
+
+/// The entries of `dir` that belong at `depth` (digit-named folders above the files, `.jsonl`
+/// files at the bottom), sorted by name. A missing or unreadable folder has none.
+fn children(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<_> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.file_name()))
+        .filter(|name| {
+            let name = name.to_string_lossy();
+            if depth == FILE_DEPTH {
+                name.ends_with(".jsonl") && !name.starts_with('.')
+            } else {
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
+            }
+        })
+        .collect();
+    names.sort_unstable();
+    names.into_iter().map(|name| dir.join(name)).collect()
+}

@@ -1,0 +1,175 @@
+//! Saved conversations, so a closed terminal or a dropped SSH connection loses nothing.
+//!
+//! Each conversation is one append-only JSON Lines file under `<state dir>/sessions/YYYY/MM/DD/`,
+//! named `<start time>-<id>.jsonl` so that newest-first is the reverse order of the names and a
+//! session is found by id without opening a file. The first line is a [`SessionHeader`]; every
+//! other line is one history [`Item`](crate::llm::types::Item), written whole in one write call
+//! as soon as it is complete. A killed process loses at most the item in flight, and a torn or
+//! malformed line is skipped (and counted) on load, never fatal. Folders are 0700 and files 0600:
+//! prompts can be private.
+//!
+//! The pieces a front end uses: [`SessionWriter`] records a conversation (new or resumed),
+//! [`SessionLog::load`] reads one back, [`list_sessions`], [`latest_for`] and [`find`] pick one.
+
+mod list;
+mod reader;
+mod writer;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+pub use list::{SessionSummary, Sessions, find, latest_for, list_sessions};
+pub use reader::SessionLog;
+pub use writer::SessionWriter;
+
+/// The version of the file layout, written in every header.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How many characters of the first prompt the header keeps (for listings).
+pub const FIRST_PROMPT_CHARS: usize = 200;
+
+/// The folder all sessions live under.
+pub fn sessions_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("sessions")
+}
+
+/// The first line of a session file: what the conversation is, without reading the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionHeader {
+    /// The file layout version ([`FORMAT_VERSION`]).
+    pub kelp_session: u32,
+    /// The conversation id, also sent as `session-id` and `prompt_cache_key`.
+    pub id: Uuid,
+    /// The project directory the conversation ran in (canonical).
+    pub project_dir: PathBuf,
+    /// The model at the start.
+    pub model: String,
+    /// When the conversation started.
+    #[serde(with = "rfc3339")]
+    pub started_at: DateTime<Utc>,
+    /// The kelp version that started it.
+    pub kelp_version: String,
+    /// The first line of the first prompt, cut to [`FIRST_PROMPT_CHARS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_prompt: Option<String>,
+}
+
+impl SessionHeader {
+    /// The header of a conversation starting now in `project_dir` with `model`, with a new id.
+    pub fn new(project_dir: impl Into<PathBuf>, model: impl Into<String>) -> Self {
+        Self {
+            kelp_session: FORMAT_VERSION,
+            id: Uuid::new_v4(),
+            project_dir: project_dir.into(),
+            model: model.into(),
+            started_at: Utc::now(),
+            kelp_version: env!("CARGO_PKG_VERSION").to_string(),
+            first_prompt: None,
+        }
+    }
+
+    /// Where this session's file lives under `state_dir`.
+    pub fn file_path(&self, state_dir: &Path) -> PathBuf {
+        let day = self.started_at.format("%Y/%m/%d").to_string();
+        let stamp = self.started_at.format("%Y-%m-%dT%H-%M-%S%.3fZ");
+        sessions_dir(state_dir)
+            .join(day)
+            .join(format!("{stamp}-{}.jsonl", self.id))
+    }
+}
+
+/// Why a session could not be saved, found or read. One line, naming the file or the id.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error("no session matches {0:?}")]
+    NoMatch(String),
+    #[error("{id:?} matches {count} sessions; give more of the id")]
+    Ambiguous { id: String, count: usize },
+    #[error("{path} is not a kelp session file ({reason})")]
+    NotASession { path: PathBuf, reason: String },
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl SessionError {
+    fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Self {
+        let path = path.to_path_buf();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// The session id in a file name (`…-<uuid>.jsonl`), without opening the file.
+fn id_from_file_name(path: &Path) -> Option<Uuid> {
+    let stem = path.file_name()?.to_str()?.strip_suffix(".jsonl")?;
+    let start = stem.len().checked_sub(36)?;
+    Uuid::parse_str(stem.get(start..)?).ok()
+}
+
+/// RFC 3339 timestamps in UTC with milliseconds, readable by people and `jq`.
+mod rfc3339 {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_sort_by_start_time_and_carry_the_id() {
+        let mut header = SessionHeader::new("/p", "m");
+        header.started_at = DateTime::parse_from_rfc3339("2026-03-04T05:06:07.089Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let path = header.file_path(Path::new("/s"));
+        assert_eq!(
+            path,
+            PathBuf::from(format!(
+                "/s/sessions/2026/03/04/2026-03-04T05-06-07.089Z-{}.jsonl",
+                header.id
+            ))
+        );
+        assert_eq!(id_from_file_name(&path), Some(header.id));
+        assert_eq!(id_from_file_name(Path::new("x.jsonl")), None);
+    }
+
+    #[test]
+    fn the_header_round_trips_through_json() {
+        let mut header = SessionHeader::new("/p", "gpt-5.5");
+        header.first_prompt = Some("fix the bug".into());
+        let line = serde_json::to_string(&header).unwrap();
+        assert!(line.contains("\"kelp_session\":1"), "{line}");
+        let back: SessionHeader = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            back.started_at.timestamp_millis(),
+            header.started_at.timestamp_millis()
+        );
+        assert_eq!(back.id, header.id);
+        assert_eq!(back.first_prompt, header.first_prompt);
+    }
+}

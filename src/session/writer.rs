@@ -1,0 +1,190 @@
+//! Recording a conversation as it happens.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+use super::{FIRST_PROMPT_CHARS, SessionError, SessionHeader, reader};
+use crate::agent::instructions::is_instructions_message;
+use crate::llm::types::{Item, Role};
+use crate::private_file;
+
+/// Appends a conversation's items to its session file, one whole line per item.
+///
+/// A new conversation's file is created on its first user prompt, so the header can carry that
+/// prompt for listings and an abandoned, empty conversation leaves no file; items appended
+/// before it (project instructions) are kept in memory until then. Writes are blocking but
+/// small (one `write` per item); call from a task that may block briefly.
+#[derive(Debug)]
+pub struct SessionWriter {
+    header: SessionHeader,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// No file yet; `waiting` items wait for the first prompt.
+    Pending {
+        state_dir: PathBuf,
+        waiting: Vec<Item>,
+    },
+    /// The file exists and is open for appending.
+    Open { path: PathBuf, file: File },
+}
+
+impl SessionWriter {
+    /// A writer for a new conversation described by `header`; touches no file until the first
+    /// user prompt is appended.
+    pub fn create(state_dir: &Path, header: SessionHeader) -> Self {
+        Self {
+            header,
+            state: State::Pending {
+                state_dir: state_dir.to_path_buf(),
+                waiting: Vec::new(),
+            },
+        }
+    }
+
+    /// Continues the session in the file at `path` (for resume): later items are appended to it.
+    /// A torn last line left by a killed process is closed off first, so it stays one skipped
+    /// line instead of corrupting the next item.
+    pub fn reopen(path: &Path) -> Result<Self, SessionError> {
+        let header = reader::read_header(path)?.0;
+        let mut file = private_file::private_open_options()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(SessionError::io("open", path))?;
+        let len = file
+            .seek(SeekFrom::End(0))
+            .map_err(SessionError::io("read", path))?;
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::End(-1))
+                .and_then(|_| file.read_exact(&mut last))
+                .map_err(SessionError::io("read", path))?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")
+                    .map_err(SessionError::io("write", path))?;
+            }
+        }
+        Ok(Self {
+            header,
+            state: State::Open {
+                path: path.to_path_buf(),
+                file,
+            },
+        })
+    }
+
+    /// The session's header (its id is the conversation id).
+    pub fn header(&self) -> &SessionHeader {
+        &self.header
+    }
+
+    /// The conversation id.
+    pub fn id(&self) -> Uuid {
+        self.header.id
+    }
+
+    /// The session file, once it exists.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.state {
+            State::Open { path, .. } => Some(path),
+            State::Pending { .. } => None,
+        }
+    }
+
+    /// Records one completed history item: written as one line in one write call, so a crash
+    /// loses at most the item in flight. The first user prompt creates the file.
+    pub fn append(&mut self, item: &Item) -> Result<(), SessionError> {
+        match &mut self.state {
+            State::Open { path, file } => write_line(file, path, item),
+            State::Pending { state_dir, waiting } => {
+                let Some(prompt) = first_prompt(item) else {
+                    waiting.push(item.clone());
+                    return Ok(());
+                };
+                self.header.first_prompt = Some(prompt);
+                // A failure leaves the state pending, so the next append rewrites the file whole.
+                let (path, mut file) = create_file(state_dir, &self.header)?;
+                for earlier in waiting.iter().chain([item]) {
+                    write_line(&mut file, &path, earlier)?;
+                }
+                self.state = State::Open { path, file };
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Creates the session file (folders 0700, file 0600) and writes its header.
+fn create_file(state_dir: &Path, header: &SessionHeader) -> Result<(PathBuf, File), SessionError> {
+    let path = header.file_path(state_dir);
+    let dir = private_file::parent_dir(&path);
+    private_file::create_private_dir(dir).map_err(SessionError::io("create", dir))?;
+    let mut file = private_file::private_open_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(SessionError::io("create", &path))?;
+    write_line(&mut file, &path, header)?;
+    Ok((path, file))
+}
+
+/// The first line of `item`'s text if it is a prompt the person typed, cut for listings.
+fn first_prompt(item: &Item) -> Option<String> {
+    match item {
+        Item::Message {
+            role: Role::User, ..
+        } if !is_instructions_message(item) => {
+            let text = item.text();
+            let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+            Some(line.chars().take(FIRST_PROMPT_CHARS).collect())
+        }
+        _ => None,
+    }
+}
+
+fn write_line(
+    file: &mut File,
+    path: &Path,
+    value: &impl serde::Serialize,
+) -> Result<(), SessionError> {
+    let mut line = serde_json::to_vec(value).map_err(|e| SessionError::NotASession {
+        path: path.to_path_buf(),
+        reason: format!("cannot encode an entry: {e}"),
+    })?;
+    line.push(b'\n');
+    // One write of the whole line: with O_APPEND a crash leaves whole lines and at most one
+    // torn last line. The file is unbuffered, so there is nothing to flush.
+    file.write_all(&line)
+        .map_err(SessionError::io("write", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_prompt_skips_instructions_and_blank_lines() {
+        let instructions = Item::user_text("# AGENTS.md instructions for /p\n\n<INSTRUCTIONS>x");
+        assert_eq!(first_prompt(&instructions), None);
+        assert_eq!(first_prompt(&Item::assistant_text("hi")), None);
+        assert_eq!(
+            first_prompt(&Item::user_text("\n  fix the parser  \nplease")),
+            Some("fix the parser".into())
+        );
+        let long = "é".repeat(500);
+        assert_eq!(
+            first_prompt(&Item::user_text(long))
+                .unwrap()
+                .chars()
+                .count(),
+            FIRST_PROMPT_CHARS
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! `kelp sessions`, `kelp --continue` and `kelp --resume ID`, run as a new user would.
+
+use std::path::{Path, PathBuf};
+
+use kelp::llm::types::Item;
+use kelp::session::{SessionHeader, SessionWriter};
+use serde_json::Value;
+
+use crate::support::{kelp, shown};
+
+/// Saves a conversation of `project` in `home`'s state dir, started `days_ago`.
+fn save(home: &Path, project: &Path, prompt: &str, days_ago: i64) -> (uuid::Uuid, PathBuf) {
+    let state = home.join(".local/state/kelp");
+    let mut header = SessionHeader::new(project, "gpt-5.5");
+    header.started_at -= chrono::Duration::days(days_ago);
+    let mut writer = SessionWriter::create(&state, header);
+    writer.append(&Item::user_text(prompt)).unwrap();
+    writer.append(&Item::assistant_text("done")).unwrap();
+    (writer.id(), writer.path().unwrap().to_path_buf())
+}
+
+/// Starts the interactive client with `args` and checks it names `session` as the one to
+/// resume (the client itself needs a terminal).
+fn resumes_in_the_tui(home: &Path, args: &[&str], session: &Path) {
+    let mut pty = crate::pty::Pty::spawn(
+        Path::new(env!("CARGO_BIN_EXE_kelp")),
+        args,
+        home,
+        &[("OPENAI_API_KEY", "sk-test-0000000000001234")],
+        250,
+        20,
+    );
+    pty.wait_for(
+        &session.display().to_string(),
+        std::time::Duration::from_secs(10),
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(std::time::Duration::from_secs(10)));
+}
+
+struct World {
+    home: tempfile::TempDir,
+    project: PathBuf,
+    other: PathBuf,
+    empty: PathBuf,
+}
+
+fn world() -> World {
+    let home = tempfile::tempdir().unwrap();
+    let base = home.path().canonicalize().unwrap();
+    let [project, other, empty] = ["work/app", "work/lib", "work/none"].map(|p| base.join(p));
+    for dir in [&project, &other, &empty] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    World {
+        home,
+        project,
+        other,
+        empty,
+    }
+}
+
+#[test]
+fn sessions_lists_this_directory_as_a_table_and_every_directory_with_all() {
+    let w = world();
+    let (old, _) = save(w.home.path(), &w.project, "first try\nmore detail", 3);
+    let (new, _) = save(w.home.path(), &w.project, "second try", 0);
+    let (elsewhere, _) = save(w.home.path(), &w.other, "library work", 1);
+
+    let out = kelp(w.home.path())
+        .args(["sessions", "--cd"])
+        .arg(&w.project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    let table = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<_> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[0].starts_with("ID "), "{table}");
+    let prompt_col = lines[0].find("PROMPT").unwrap();
+    assert!(lines[1].starts_with(&new.to_string()[..8]), "{table}");
+    assert_eq!(&lines[1][prompt_col..], "second try", "aligned: {table}");
+    assert!(lines[2].starts_with(&old.to_string()[..8]), "{table}");
+    assert_eq!(&lines[2][prompt_col..], "first try");
+    assert!(lines[2].contains(" 3d "), "{table}");
+    assert!(lines[1].contains("~/work/app"), "{table}");
+    assert!(!table.contains("library work"));
+
+    let out = kelp(w.home.path())
+        .args(["sessions", "--all", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<_> = rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [new.to_string(), elsewhere.to_string(), old.to_string()]
+    );
+    assert_eq!(rows[1]["project_dir"], w.other.display().to_string());
+    assert_eq!(rows[1]["first_prompt"], "library work");
+    assert_eq!(rows[1]["model"], "gpt-5.5");
+    assert!(rows[1]["size"].as_u64().unwrap() > 100);
+    assert!(Path::new(rows[1]["path"].as_str().unwrap()).is_file());
+
+    let out = kelp(w.home.path())
+        .args(["sessions", "-n", "1", "--json", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+
+    let out = kelp(w.home.path())
+        .args(["sessions", "--cd"])
+        .arg(&w.empty)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(shown(&out).contains("no saved session for this directory"));
+}
+
+#[test]
+fn continue_and_resume_find_the_session_or_say_why_not() {
+    let w = world();
+    save(w.home.path(), &w.project, "older", 2);
+    let (newest, newest_path) = save(w.home.path(), &w.project, "newest", 0);
+    let (other, other_path) = save(w.home.path(), &w.other, "elsewhere", 0);
+
+    let project = w.project.display().to_string();
+    resumes_in_the_tui(
+        w.home.path(),
+        &["--continue", "--cd", &project],
+        &newest_path,
+    );
+
+    let out = kelp(w.home.path())
+        .args(["--continue", "--cd"])
+        .arg(&w.empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        shown(&out).trim(),
+        format!(
+            "kelp: no saved session for this directory ({})",
+            w.empty.display()
+        )
+    );
+
+    // An id (or a prefix of one) finds a session of any directory.
+    resumes_in_the_tui(
+        w.home.path(),
+        &["--resume", &other.to_string()[..13], "--cd", &project],
+        &other_path,
+    );
+
+    let out = kelp(w.home.path())
+        .args(["--resume", "0000dead"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(shown(&out).trim(), "kelp: no session matches \"0000dead\"");
+
+    // Without an id: the directory's recent sessions to pick from, newest first.
+    let out = kelp(w.home.path())
+        .arg("--resume")
+        .current_dir(&w.project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    let text = shown(&out);
+    let (at_newest, at_older) = (text.find("newest").unwrap(), text.find("older").unwrap());
+    assert!(at_newest < at_older, "{text}");
+    assert!(text.contains(&newest.to_string()[..8]));
+    assert!(!text.contains("elsewhere"));
+
+    let out = kelp(w.home.path())
+        .args(["--continue", "--resume", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = kelp(w.home.path())
+        .args(["--cd", "/definitely/not/here", "sessions"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        shown(&out).contains("--cd /definitely/not/here"),
+        "{}",
+        shown(&out)
+    );
+}

@@ -1,0 +1,205 @@
+//! `config.toml`: precedence, forgiving reads, and saving without losing a comment.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::Path;
+
+use kelp::agent::protocol::ApprovalMode;
+use kelp::config::{Config, ConfigWarning, Overrides, Setting, save_setting};
+
+use crate::support::{kelp, shown};
+
+fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+    let map: HashMap<String, OsString> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), OsString::from(v)))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+const FILE: &str = r#"
+model = "file-model"
+reasoning_effort = "low"
+approval = "auto-edit"
+openai_base_url = "http://127.0.0.1:7/v1"
+callback_port = 0
+"#;
+
+#[test]
+fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
+    let path = Path::new("/home/ana/.config/kelp/config.toml");
+    let home = [("HOME", "/home/ana")];
+    let (defaults, _) = Config::from_sources(env(&home), None, &Overrides::default()).unwrap();
+    assert_eq!(defaults.model, None);
+    assert_eq!(defaults.approval, ApprovalMode::Ask);
+    assert_eq!(defaults.openai_base_url, "https://api.openai.com/v1");
+    assert_eq!(defaults.callback_port, 1455);
+
+    let (from_file, warnings) =
+        Config::from_sources(env(&home), Some((path, FILE)), &Overrides::default()).unwrap();
+    assert_eq!(warnings, vec![]);
+    assert_eq!(from_file.model.as_deref(), Some("file-model"));
+    assert_eq!(from_file.reasoning_effort.as_deref(), Some("low"));
+    assert_eq!(from_file.approval, ApprovalMode::AutoEdit);
+    assert_eq!(from_file.openai_base_url, "http://127.0.0.1:7/v1");
+    assert_eq!(from_file.callback_port, 0);
+
+    let with_env = env(&[
+        ("HOME", "/home/ana"),
+        ("KELP_MODEL", "env-model"),
+        ("KELP_APPROVAL", "full-auto"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:8/v1"),
+        ("KELP_CALLBACK_PORT", "1457"),
+    ]);
+    let (from_env, _) =
+        Config::from_sources(&with_env, Some((path, FILE)), &Overrides::default()).unwrap();
+    assert_eq!(from_env.model.as_deref(), Some("env-model"));
+    assert_eq!(from_env.approval, ApprovalMode::FullAuto);
+    assert_eq!(from_env.openai_base_url, "http://127.0.0.1:8/v1");
+    assert_eq!(from_env.callback_port, 1457);
+    assert_eq!(
+        from_env.reasoning_effort.as_deref(),
+        Some("low"),
+        "the file fills in"
+    );
+
+    let flags = Overrides {
+        model: Some("flag-model".into()),
+        approval: Some(ApprovalMode::Ask),
+    };
+    let (from_flags, _) = Config::from_sources(&with_env, Some((path, FILE)), &flags).unwrap();
+    assert_eq!(from_flags.model.as_deref(), Some("flag-model"));
+    assert_eq!(from_flags.approval, ApprovalMode::Ask);
+}
+
+#[test]
+fn a_malformed_file_is_a_warning_with_line_and_column_and_defaults_apply() {
+    let path = Path::new("/c/config.toml");
+    let text = "model = \"ok\"\napproval = \"ask\nthird = 1\n";
+    let (config, warnings) = Config::from_sources(
+        env(&[("HOME", "/h")]),
+        Some((path, text)),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.model, None, "nothing from a broken file is used");
+    assert_eq!(warnings.len(), 1);
+    let ConfigWarning::Malformed { line, column, .. } = &warnings[0] else {
+        panic!("{warnings:?}");
+    };
+    assert_eq!((*line, *column), (2, 16), "{}", warnings[0]);
+    let shown = warnings[0].to_string();
+    assert!(shown.starts_with("/c/config.toml:2:16: "), "{shown}");
+    assert!(!shown.contains('\n'), "one line: {shown}");
+}
+
+#[test]
+fn unknown_keys_are_named_and_the_rest_is_used() {
+    let (config, warnings) = Config::from_sources(
+        env(&[("HOME", "/h")]),
+        Some((
+            Path::new("/c/config.toml"),
+            "modle = \"x\"\nmodel = \"m\"\n[profiles.fast]\nmodel = \"y\"\n",
+        )),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.model.as_deref(), Some("m"));
+    let shown: Vec<_> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "/c/config.toml: unknown key `modle` is ignored",
+            "/c/config.toml: unknown key `profiles` is ignored"
+        ]
+    );
+}
+
+#[test]
+fn the_binary_starts_despite_a_broken_config_and_says_where() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join(".config/kelp/config.toml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "model = \"gpt\"\napproval = = \"ask\"\n").unwrap();
+    let out = kelp(home.path()).args(["auth", "status"]).output().unwrap();
+    let text = shown(&out);
+    assert!(
+        text.contains(&format!("kelp: warning: {}:2:", file.display())),
+        "{text}"
+    );
+    // The command still ran: it reports the (absent) login.
+    assert!(text.contains("Not logged in"), "{text}");
+
+    std::fs::write(&file, "colour = \"blue\"\n").unwrap();
+    let out = kelp(home.path()).args(["auth", "status"]).output().unwrap();
+    assert!(
+        shown(&out).contains("unknown key `colour` is ignored"),
+        "{}",
+        shown(&out)
+    );
+
+    let out = kelp(home.path())
+        .args(["--approval", "sometimes", "auth", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        shown(&out).contains("not an approval mode"),
+        "{}",
+        shown(&out)
+    );
+}
+
+#[test]
+fn saving_a_setting_keeps_comments_order_and_other_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let original = "# my kelp settings\nmodel = \"gpt-5.4\" # the fast one\n\n# endpoints\nopenai_base_url = \"http://127.0.0.1:9/v1\"\nfuture_key = [1, 2]\n";
+    std::fs::write(&path, original).unwrap();
+
+    save_setting(dir.path(), &Setting::Model("gpt-5.5".into())).unwrap();
+    save_setting(dir.path(), &Setting::Approval(ApprovalMode::AutoEdit)).unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        saved,
+        "# my kelp settings\nmodel = \"gpt-5.5\" # the fast one\n\n# endpoints\nopenai_base_url = \"http://127.0.0.1:9/v1\"\nfuture_key = [1, 2]\napproval = \"auto-edit\"\n"
+    );
+
+    // A new file is created, folder and all.
+    let fresh = dir.path().join("new/kelp");
+    save_setting(&fresh, &Setting::ReasoningEffort("high".into())).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(fresh.join("config.toml")).unwrap(),
+        "reasoning_effort = \"high\"\n"
+    );
+
+    // A broken file is never overwritten.
+    std::fs::write(&path, "model = \n").unwrap();
+    let err = save_setting(dir.path(), &Setting::Model("x".into())).unwrap_err();
+    assert!(err.to_string().contains("line 1, column 9"), "{err}");
+    assert!(err.to_string().contains("left it untouched"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "model = \n");
+}
+
+#[test]
+fn a_symlinked_config_is_edited_where_it_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("dotfiles/kelp.toml");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::write(&real, "# tracked\n# model = \"old\"\n").unwrap();
+    let config_dir = dir.path().join("config");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::os::unix::fs::symlink(&real, config_dir.join("config.toml")).unwrap();
+    save_setting(&config_dir, &Setting::Model("m".into())).unwrap();
+    assert!(
+        config_dir
+            .join("config.toml")
+            .symlink_metadata()
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        "# tracked\n# model = \"old\"\nmodel = \"m\"\n"
+    );
+}

@@ -1,0 +1,229 @@
+//! The tools end to end through `execute`, as the turn loop will call them.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kelp::agent::tools::{
+    OutputSink, OutputStream, ToolCall, ToolContext, ToolDetail, ToolOutput, execute,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn context(root: &Path) -> ToolContext {
+    ToolContext {
+        shell: "/bin/sh".into(),
+        ..ToolContext::new(root)
+    }
+}
+
+async fn run(root: &Path, name: &str, args: serde_json::Value) -> ToolOutput {
+    let call = ToolCall::parse(name, &args.to_string()).unwrap();
+    execute(
+        &call,
+        &context(root),
+        &OutputSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn file_tools_resolve_against_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("src")).unwrap();
+    fs::write(root.join(".gitignore"), "build/\n").unwrap();
+    fs::create_dir_all(root.join("build")).unwrap();
+    fs::write(root.join("build/gen.rs"), "fn main() {}\n").unwrap();
+    fs::write(
+        root.join("src/main.rs"),
+        "fn main() {\n    println!(\"hi\");\n}\n",
+    )
+    .unwrap();
+
+    let out = run(
+        root,
+        "read_file",
+        serde_json::json!({"path": "src/main.rs", "offset": 2, "limit": 1}),
+    )
+    .await;
+    assert!(out.success);
+    assert_eq!(
+        out.text,
+        "L2:     println!(\"hi\");\n[the file goes on after line 2; call read_file with offset=3 to read on]\n"
+    );
+
+    let out = run(root, "list_dir", serde_json::json!({"path": "."})).await;
+    assert!(out.success);
+    assert!(out.text.contains("  src/\n    main.rs\n"));
+    assert!(!out.text.contains("build"));
+
+    let out = run(
+        root,
+        "grep_files",
+        serde_json::json!({"pattern": "fn main", "include": "*.rs"}),
+    )
+    .await;
+    assert!(out.success);
+    assert_eq!(out.text, "src/main.rs:1: fn main() {\n");
+
+    let out = run(root, "read_file", serde_json::json!({"path": "missing.rs"})).await;
+    assert!(!out.success);
+    assert!(out.text.starts_with("cannot read missing.rs:"));
+
+    let out = run(root, "grep_files", serde_json::json!({"pattern": "("})).await;
+    assert!(!out.success);
+    assert!(out.text.starts_with("invalid regex \"(\":"));
+}
+
+#[tokio::test]
+async fn shell_streams_lines_and_reports_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let call = ToolCall::parse("shell", r#"{"command":"echo out; echo err >&2; exit 7"}"#).unwrap();
+    let out = execute(
+        &call,
+        &context(dir.path()),
+        &OutputSink::channel(tx),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(!out.success);
+    assert_eq!(out.exit_code, Some(7));
+    assert!(out.text.starts_with("Exit code: 7\n"));
+    assert!(out.text.contains("out\n") && out.text.contains("err\n"));
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.try_recv() {
+        lines.push((line.stream, line.text));
+    }
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            (OutputStream::Stdout, "out".to_string()),
+            (OutputStream::Stderr, "err".to_string())
+        ]
+    );
+    assert!(matches!(out.detail, ToolDetail::Shell(ref o) if o.exit_code == Some(7)));
+}
+
+#[tokio::test]
+async fn shell_timeout_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = run(
+        dir.path(),
+        "shell",
+        serde_json::json!({"command": ["sleep", "30"], "timeout_ms": 200}),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(out.timed_out);
+    assert!(!out.success);
+    assert!(out.text.starts_with("Command timed out after 200 ms"));
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_command_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = CancellationToken::new();
+    let call = ToolCall::parse("shell", r#"{"command":"sleep 30 & sleep 30"}"#).unwrap();
+    let ctx = context(dir.path());
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let out = execute(&call, &ctx, &OutputSink::none(), cancel).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(out.cancelled);
+    assert!(!out.success);
+
+    // An already cancelled call does not start.
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let out = execute(&call, &ctx, &OutputSink::none(), cancel).await;
+    assert!(out.cancelled);
+}
+
+#[tokio::test]
+async fn apply_patch_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(root.join("a.rs"), "fn a() {\n    1\n}\n").unwrap();
+    fs::write(root.join("b.rs"), "fn b() {\n    2\n}\n").unwrap();
+
+    let bad = "*** Begin Patch
+*** Update File: a.rs
+@@ fn a() {
+-    1
++    10
+*** Update File: b.rs
+@@ fn b() {
+-    3
++    30
+*** Add File: c.rs
++fn c() {}
+*** End Patch";
+    let out = run(root, "apply_patch", serde_json::json!({"input": bad})).await;
+    assert!(!out.success);
+    assert!(
+        out.text
+            .contains("b.rs: hunk 1 of 1 did not match the file:\n@@ fn b() {\n-    3\n+    30"),
+        "{}",
+        out.text
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("a.rs")).unwrap(),
+        "fn a() {\n    1\n}\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("b.rs")).unwrap(),
+        "fn b() {\n    2\n}\n"
+    );
+    assert!(!root.join("c.rs").exists());
+
+    let good = bad.replace("-    3\n+    30", "-    2\n+    20");
+    let out = run(root, "apply_patch", serde_json::json!({"input": good})).await;
+    assert!(out.success, "{}", out.text);
+    assert_eq!(
+        out.text,
+        "Success. Updated the following files:\nM a.rs\nM b.rs\nA c.rs\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("a.rs")).unwrap(),
+        "fn a() {\n    10\n}\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("b.rs")).unwrap(),
+        "fn b() {\n    20\n}\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("c.rs")).unwrap(),
+        "fn c() {}\n"
+    );
+    let ToolDetail::Patch(changes) = out.detail else {
+        panic!("expected patch details");
+    };
+    assert_eq!(changes.len(), 3);
+    assert!(changes[0].diff.contains("-    1\n+    10\n"));
+}
+
+#[tokio::test]
+async fn update_plan_returns_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        "update_plan",
+        serde_json::json!({"plan": [{"step": "write tests", "status": "in_progress"}]}),
+    )
+    .await;
+    assert!(out.success);
+    assert_eq!(out.text, "Plan updated");
+    let ToolDetail::Plan(plan) = out.detail else {
+        panic!("expected a plan");
+    };
+    assert_eq!(plan.plan[0].step, "write tests");
+}
