@@ -839,6 +839,21 @@ impl App {
             main.width,
             main.height.saturating_sub(bottom_rows + activity),
         );
+        if self.transcript.is_empty() && transcript_area.height > 1 {
+            let welcome = Line::from(vec![
+                Span::styled(" kelp", Style::new().fg(Color::Cyan).bold()),
+                Span::styled(
+                    format!(
+                        " · ask about the code in {} · /help for commands and keys",
+                        display_path(&self.project_dir)
+                    ),
+                    dim(),
+                ),
+            ]);
+            frame
+                .buffer_mut()
+                .set_line(main.x, main.y, &welcome, main.width);
+        }
         self.transcript.render(transcript_area, frame.buffer_mut());
         if activity == 1 {
             let row = Rect::new(main.x, bottom.y - 1, main.width, 1);
@@ -1008,10 +1023,23 @@ impl App {
     }
 }
 
-const HELP: &str = "Commands: /connect sign in · /model choose the model · /approval what may run without asking · /new new conversation · /status login, tokens, limits · /logout · /quit
-Keys: enter send · shift+enter or alt+enter new line · ↑↓ prompt history · ctrl+a/e/w/u/k, alt+b/f edit
-      esc or ctrl+c stop the answer · ctrl+c twice or ctrl+d quit · ctrl+o show details
-      pgup/pgdn, home/end, mouse wheel scroll";
+const HELP: &str = "Commands
+  /connect    sign in (ChatGPT or an API key)
+  /model      choose the model
+  /approval   choose what may run without asking
+  /new        start a new conversation
+  /status     login, model, tokens and limits
+  /logout     remove the login
+  /quit       leave kelp
+Keys
+  enter                send · shift+enter or alt+enter: new line
+  ↑ ↓                  earlier prompts
+  ctrl+a/e/w/u/k       line start, end, delete word, to start, to end
+  alt+b/f              word back, forward
+  esc, ctrl+c          stop the answer
+  ctrl+c ctrl+c, ctrl+d  quit
+  ctrl+o               show or hide details (reasoning, tool output)
+  pgup/pgdn, home/end, mouse wheel   scroll";
 
 fn dim() -> Style {
     Style::new().fg(Color::DarkGray)

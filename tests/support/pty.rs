@@ -93,6 +93,12 @@ impl Pty {
         }
     }
 
+    /// The process id of the program (the launch benchmark reads its RSS).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.process_id()
+    }
+
     /// Sends bytes as if typed.
     pub fn send(&mut self, bytes: &str) {
         self.writer
