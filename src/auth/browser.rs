@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -369,7 +369,7 @@ async fn callback(
         return over();
     }
     match result.await {
-        Ok(Ok(())) => Redirect::to("/success").into_response(),
+        Ok(Ok(())) => (StatusCode::FOUND, [(header::LOCATION, "/success")]).into_response(),
         Ok(Err(message)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             page("Sign-in failed", &message),

@@ -257,12 +257,12 @@ pub fn logout(config: &Config) -> ExitCode {
 
 /// `kelp auth status`.
 pub fn status(config: &Config) -> ExitCode {
-    // Status never talks to the network, so the client is only there to satisfy the manager.
-    let manager = AuthManager::new(
-        config,
-        reqwest::Client::new(),
-        std::env::var("OPENAI_API_KEY").ok(),
-    );
+    // Status never talks to the network; the client is only there to satisfy the manager.
+    let http = match http_client() {
+        Ok(http) => http,
+        Err(e) => return fail(exit::FAILURE, &e),
+    };
+    let manager = AuthManager::new(config, http, std::env::var("OPENAI_API_KEY").ok());
     let file = manager.store().path().display().to_string();
     match manager.resolve() {
         Ok(Some((credential, source))) => {

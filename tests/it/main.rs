@@ -6,12 +6,16 @@ mod fake_openai;
 
 mod auth_store;
 mod cli_auth;
+mod cli_login;
 mod cli_sessions;
 mod config_file;
 mod fake_server;
 mod instructions;
+mod login_browser;
+mod login_device;
 #[path = "../support/pty.rs"]
 mod pty;
+mod refresh;
 mod sessions;
 mod support;
 mod tools;

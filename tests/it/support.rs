@@ -41,3 +41,37 @@ pub fn shown(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// An HTTP client for tests: never a proxy, never following redirects (tests play the browser
+/// step by step).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Login options pointing at `issuer`, saving under `dir`, on any free port, without a browser.
+pub fn login_options(issuer: &str, dir: &Path) -> kelp::auth::LoginOptions {
+    let config = kelp::config::Config::for_origin(issuer, dir);
+    kelp::auth::LoginOptions {
+        open_browser: false,
+        ..kelp::auth::LoginOptions::from_config(&config)
+    }
+}
+
+/// The auth file as JSON.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the auth file exists"))
+        .expect("the auth file is JSON")
+}
+
+/// Wall-clock time in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970");
+    i64::try_from(since.as_millis()).expect("a sane clock")
+}

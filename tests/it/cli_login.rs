@@ -1,0 +1,162 @@
+//! `kelp login` (ChatGPT), `kelp auth status` and `kelp logout` as a person runs them, against
+//! the fake issuer.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::fake_openai::{Config, FakeOpenAi};
+use crate::support::{http, kelp, read_json};
+
+async fn fake() -> FakeOpenAi {
+    // Poll every second so the run takes about one.
+    FakeOpenAi::start_with(Config {
+        device_interval: json!("1"),
+        ..Config::default()
+    })
+    .await
+}
+
+fn kelp_against(fake: &FakeOpenAi, home: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = kelp(home);
+    cmd.envs(fake.env());
+    tokio::process::Command::from(cmd)
+}
+
+/// Waits until the fake has issued a device code and returns it.
+async fn issued_code(fake: &FakeOpenAi) -> String {
+    fake.wait_for_requests_to("/deviceauth/usercode", 1).await;
+    fake.device_user_codes().remove(0)
+}
+
+#[tokio::test]
+async fn device_login_end_to_end_then_status_shows_who_without_tokens() {
+    let fake = fake().await;
+    let home = tempfile::tempdir().unwrap();
+    let child = kelp_against(&fake, home.path())
+        .args(["login", "--device"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // The person opens the device page and approves the code.
+    let code = issued_code(&fake).await;
+    let page = http()
+        .get(format!("{}/codex/device?user_code={code}", fake.url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.status().is_success());
+
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("kelp login finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("{}/codex/device", fake.url())),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&code), "{stdout}");
+    assert!(
+        stdout.contains('▀') || stdout.contains('▄'),
+        "a QR code: {stdout}"
+    );
+    assert!(stdout.contains("The code expires at"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "Continue only if you started this login. If a website or another person gave you \
+             this code, cancel."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Logged in to ChatGPT as dev@example.com (plus)."),
+        "{stdout}"
+    );
+
+    let auth_file = home.path().join(".local/share/kelp/auth.json");
+    let entry = read_json(&auth_file)["openai"].clone();
+    assert_eq!(entry["type"], "oauth");
+    let status = kelp_against(&fake, home.path())
+        .args(["auth", "status"])
+        .output()
+        .await
+        .unwrap();
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{shown}");
+    assert!(shown.contains("Logged in with ChatGPT"), "{shown}");
+    assert!(shown.contains("Email:     dev@example.com"), "{shown}");
+    assert!(shown.contains("Plan:      plus"), "{shown}");
+    assert!(shown.contains("Account:   acct_fake_123"), "{shown}");
+    assert!(shown.contains("Token:     expires"), "{shown}");
+    for secret in ["access", "refresh"] {
+        let token = entry[secret].as_str().unwrap();
+        assert!(!shown.contains(token), "the {secret} token was shown");
+        let log = std::fs::read_to_string(home.path().join(".local/state/kelp/kelp.log"))
+            .unwrap_or_default();
+        assert!(!log.contains(token), "the {secret} token was logged");
+    }
+
+    let logout = kelp_against(&fake, home.path())
+        .arg("logout")
+        .output()
+        .await
+        .unwrap();
+    assert!(logout.status.success());
+    assert_eq!(
+        fake.revoked_tokens(),
+        vec![entry["refresh"].as_str().unwrap().to_string()]
+    );
+    assert!(read_json(&auth_file).get("openai").is_none());
+}
+
+#[tokio::test]
+async fn a_disabled_device_login_exits_with_the_auth_code_and_says_what_to_do() {
+    let fake = FakeOpenAi::start_with(Config {
+        device_login_enabled: false,
+        ..Config::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let out = kelp_against(&fake, home.path())
+        .args(["login", "--device"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Settings → Security"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[tokio::test]
+async fn over_ssh_login_picks_the_device_code_and_ctrl_c_cancels_it() {
+    let fake = fake().await;
+    let home = tempfile::tempdir().unwrap();
+    let child = kelp_against(&fake, home.path())
+        .arg("login")
+        .env("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22")
+        .env("DISPLAY", ":0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    issued_code(&fake).await;
+    fake.wait_for_requests_to("/deviceauth/token", 1).await;
+    let pid = i32::try_from(child.id().unwrap()).unwrap();
+    // SAFETY: sending SIGINT to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("kelp exits after Ctrl+C")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Login cancelled."));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Enter this code"));
+    assert!(!home.path().join(".local/share/kelp/auth.json").exists());
+}
