@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::fake_openai::{Config as FakeConfig, FakeOpenAi};
 use crate::pty::Pty;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -124,5 +125,71 @@ fn prompts_get_a_plain_answer_until_the_core_lands() {
     let screen = pty.wait_for("not connected yet", WAIT);
     assert!(screen.contains("› hello there"), "{screen}");
     pty.send("\x03\x03");
+    assert!(pty.wait_exit(WAIT));
+}
+
+fn against_fake(fake: &FakeOpenAi, home: &Path, extra: &[(&str, &str)]) -> Pty {
+    let env: Vec<(&str, String)> = fake.env();
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.push(("KELP_CALLBACK_PORT", "0"));
+    all.extend_from_slice(extra);
+    kelp_in_pty(home, &all)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_login_through_the_dialog_over_ssh() {
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_interval: serde_json::json!("1"),
+        ..FakeConfig::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = against_fake(&fake, home.path(), &[("SSH_TTY", "/dev/pts/3")]);
+    pty.wait_for("recommended here", WAIT);
+    pty.send("\r");
+    let screen = pty.wait_for("code expires in", WAIT);
+    let code = fake.device_user_codes().remove(0);
+    let first_group = code.split('-').next().unwrap();
+    let caps: String = first_group.chars().map(|c| format!("│ {c} ")).collect();
+    assert!(
+        screen.contains(&caps),
+        "the code in large letters:\n{screen}"
+    );
+    assert!(
+        screen.contains(&format!("{}/codex/device", fake.url())),
+        "{screen}"
+    );
+    assert!(
+        screen.contains('▀') || screen.contains('▄'),
+        "a QR code:\n{screen}"
+    );
+    assert!(screen.contains("Continue only if you started this login"));
+
+    fake.approve_device(&code);
+    let screen = pty.wait_for("Connected:", Duration::from_secs(20));
+    assert!(!screen.contains("not connected"), "{screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+    assert!(auth_file(home.path()).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_device_login_is_explained_and_other_methods_offered() {
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_login_enabled: false,
+        ..FakeConfig::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = against_fake(&fake, home.path(), &[]);
+    pty.wait_for("How do you want to sign in?", WAIT);
+    pty.send("2");
+    let screen = pty.wait_for("Pick a method to try again", WAIT);
+    assert!(screen.contains("Settings → Security"), "{screen}");
+    assert!(screen.contains("3. API key"), "{screen}");
+    // Esc on the list closes the dialog; the client stays usable.
+    pty.send("\x1b");
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
