@@ -1,4 +1,5 @@
 //! agent layer.
+pub mod core;
 pub mod instructions;
 pub mod protocol;
 pub mod tools;

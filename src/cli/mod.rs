@@ -173,13 +173,7 @@ pub fn main() -> ExitCode {
                 },
                 None => None,
             };
-            println!(
-                "The interactive client is not built yet; use `kelp login` and `kelp auth status`."
-            );
-            if let Some(path) = session {
-                println!("It would resume {}.", path.display());
-            }
-            ExitCode::SUCCESS
+            interactive(config, project_dir, session)
         }
         Some(Command::Login(args)) => auth_cmd::login(&config, args.choice()),
         Some(Command::Logout) => auth_cmd::logout(&config),
@@ -211,6 +205,47 @@ fn project_dir(cd: Option<&Path>) -> Result<PathBuf, String> {
         Ok(dir) if dir.is_dir() => Ok(dir),
         Ok(_) => Err(format!("{named}: not a directory")),
         Err(e) => Err(format!("{named}: {e}")),
+    }
+}
+
+/// `kelp` with no command: the TUI over the core.
+fn interactive(config: Config, project_dir: PathBuf, session: Option<PathBuf>) -> ExitCode {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return fail(
+            exit::USAGE,
+            "the interactive client needs a terminal; see `kelp --help` for the other commands",
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
+    };
+    let mut initial = kelp::tui::InitialState::from_local(
+        &config,
+        project_dir,
+        std::env::var("OPENAI_API_KEY").ok(),
+    );
+    if let Some(path) = session {
+        // Sessions are saved by the core; until it drives the TUI there is nothing to replay.
+        initial.warning.get_or_insert(format!(
+            "resuming {} is not available in the interactive client yet",
+            path.display()
+        ));
+    }
+    let result = runtime.block_on(async {
+        let (ops, events) = kelp::agent::core::spawn(config.clone());
+        kelp::tui::run(&config, ops, events, initial).await
+    });
+    // Background work (a clipboard tool, a blocking read) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
 }
 

@@ -19,6 +19,25 @@ fn save(home: &Path, project: &Path, prompt: &str, days_ago: i64) -> (uuid::Uuid
     (writer.id(), writer.path().unwrap().to_path_buf())
 }
 
+/// Starts the interactive client with `args` and checks it names `session` as the one to
+/// resume (the client itself needs a terminal).
+fn resumes_in_the_tui(home: &Path, args: &[&str], session: &Path) {
+    let mut pty = crate::pty::Pty::spawn(
+        Path::new(env!("CARGO_BIN_EXE_kelp")),
+        args,
+        home,
+        &[("OPENAI_API_KEY", "sk-test-0000000000001234")],
+        250,
+        20,
+    );
+    pty.wait_for(
+        &session.display().to_string(),
+        std::time::Duration::from_secs(10),
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(std::time::Duration::from_secs(10)));
+}
+
 struct World {
     home: tempfile::TempDir,
     project: PathBuf,
@@ -114,16 +133,11 @@ fn continue_and_resume_find_the_session_or_say_why_not() {
     let (newest, newest_path) = save(w.home.path(), &w.project, "newest", 0);
     let (other, other_path) = save(w.home.path(), &w.other, "elsewhere", 0);
 
-    let out = kelp(w.home.path())
-        .args(["--continue", "--cd"])
-        .arg(&w.project)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", shown(&out));
-    assert!(
-        shown(&out).contains(&newest_path.display().to_string()),
-        "{}",
-        shown(&out)
+    let project = w.project.display().to_string();
+    resumes_in_the_tui(
+        w.home.path(),
+        &["--continue", "--cd", &project],
+        &newest_path,
     );
 
     let out = kelp(w.home.path())
@@ -141,13 +155,11 @@ fn continue_and_resume_find_the_session_or_say_why_not() {
     );
 
     // An id (or a prefix of one) finds a session of any directory.
-    let out = kelp(w.home.path())
-        .args(["--resume", &other.to_string()[..13]])
-        .current_dir(&w.project)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", shown(&out));
-    assert!(shown(&out).contains(&other_path.display().to_string()));
+    resumes_in_the_tui(
+        w.home.path(),
+        &["--resume", &other.to_string()[..13], "--cd", &project],
+        &other_path,
+    );
 
     let out = kelp(w.home.path())
         .args(["--resume", "0000dead"])

@@ -3,6 +3,8 @@
 
 #[path = "../support/fake_openai/mod.rs"]
 mod fake_openai;
+#[path = "../support/pty.rs"]
+mod pty;
 
 mod auth_store;
 mod cli_auth;
@@ -20,3 +22,5 @@ mod refresh;
 mod sessions;
 mod support;
 mod tools;
+mod tui_e2e;
+mod tui_snapshots;

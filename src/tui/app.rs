@@ -1,0 +1,1133 @@
+//! The application state and everything that changes it: terminal input and core events come
+//! in, `Op`s go out, and drawing is a function of the state.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
+};
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use tokio::sync::mpsc::UnboundedSender;
+use unicode_width::UnicodeWidthStr;
+
+use super::composer::{Composer, ComposerAction};
+use super::connect::{ConnectDialog, DialogAction};
+use super::history_cell::{CellKind, HistoryCell, ToolCall, ToolEnd, display_path};
+use super::picker::{Picker, PickerAction, PickerItem};
+use super::slash::{self, SlashCommand};
+use super::streaming::StreamingMarkdown;
+use super::transcript::Transcript;
+use crate::agent::protocol::{ApprovalDecision, ApprovalMode, AuthSummary, Event, Op, TurnOutcome};
+use crate::auth::login::{Account, LoginEvent};
+use crate::llm::types::{RateLimitWindow, RateLimits, TokenUsage};
+
+/// What the first frame needs, read from local state before any network call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitialState {
+    /// The login, if one is stored (or `OPENAI_API_KEY` is set).
+    pub auth: Option<AuthSummary>,
+    /// The model requests will use.
+    pub model: String,
+    /// The project the agent works in.
+    pub project_dir: PathBuf,
+    /// What may run without asking.
+    pub approval_mode: ApprovalMode,
+    /// An SSH session or a machine without a display: the device code is the login to offer.
+    pub headless: bool,
+    /// A problem found while reading local state (an unreadable auth file), shown at start.
+    pub warning: Option<String>,
+}
+
+/// Tool output kept per call; older output is dropped from the front.
+const MAX_TOOL_OUTPUT: usize = 256 * 1024;
+/// How often the spinner moves while a turn runs.
+const SPINNER_INTERVAL: Duration = Duration::from_millis(100);
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+/// The composer grows up to this many rows, then scrolls.
+const MAX_COMPOSER_ROWS: u16 = 8;
+const PLACEHOLDER: &str = "Ask anything · / for commands · shift+enter for a new line";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PickerKind {
+    Model,
+    Approval,
+}
+
+#[derive(Debug)]
+struct PendingApproval {
+    id: u64,
+    cell: usize,
+    /// `Some` while the person types why they said no.
+    reason: Option<String>,
+}
+
+/// The whole UI state.
+#[derive(Debug)]
+pub struct App {
+    ops: UnboundedSender<Op>,
+    transcript: Transcript,
+    composer: Composer,
+    slash_selected: usize,
+    picker: Option<(PickerKind, Picker)>,
+    connect: Option<ConnectDialog>,
+    approval: Option<PendingApproval>,
+    auth: Option<AuthSummary>,
+    model: String,
+    models: Vec<String>,
+    project_dir: PathBuf,
+    approval_mode: ApprovalMode,
+    usage: TokenUsage,
+    rate_limits: Option<RateLimits>,
+    turn_started: Option<Instant>,
+    headless: bool,
+    assistant_cell: Option<usize>,
+    reasoning_cell: Option<usize>,
+    tool_cells: HashMap<String, usize>,
+    quit_armed: bool,
+    hint: Option<String>,
+    should_quit: bool,
+    clipboard: Vec<String>,
+    redraw: bool,
+    frozen_time: Option<SystemTime>,
+    awaiting_highlighter: bool,
+}
+
+impl App {
+    /// A new UI state; opens `/connect` by itself when there is no login.
+    pub fn new(ops: UnboundedSender<Op>, initial: InitialState) -> Self {
+        let mut app = Self {
+            ops,
+            transcript: Transcript::default(),
+            composer: Composer::new(),
+            slash_selected: 0,
+            picker: None,
+            connect: None,
+            approval: None,
+            auth: initial.auth,
+            model: initial.model,
+            models: Vec::new(),
+            project_dir: initial.project_dir,
+            approval_mode: initial.approval_mode,
+            usage: TokenUsage::default(),
+            rate_limits: None,
+            turn_started: None,
+            headless: initial.headless,
+            assistant_cell: None,
+            reasoning_cell: None,
+            tool_cells: HashMap::new(),
+            quit_armed: false,
+            hint: None,
+            should_quit: false,
+            clipboard: Vec::new(),
+            redraw: true,
+            frozen_time: None,
+            awaiting_highlighter: false,
+        };
+        if let Some(warning) = initial.warning {
+            app.push(CellKind::Error(warning));
+        }
+        if app.auth.is_none() {
+            app.connect = Some(ConnectDialog::new(app.headless));
+        }
+        app
+    }
+
+    /// Fixes the clock (countdowns, elapsed times) so tests draw the same frame every time.
+    pub fn freeze_time(&mut self, now: SystemTime) {
+        self.frozen_time = Some(now);
+    }
+
+    fn now(&self) -> SystemTime {
+        self.frozen_time.unwrap_or_else(SystemTime::now)
+    }
+
+    /// Whether the app wants to end.
+    pub fn should_quit(&self) -> bool {
+        self.should_quit
+    }
+
+    /// Whether something visible changed since the last frame; clears the flag.
+    pub fn take_redraw(&mut self) -> bool {
+        std::mem::take(&mut self.redraw)
+    }
+
+    /// Asks for a frame.
+    pub fn request_redraw(&mut self) {
+        self.redraw = true;
+    }
+
+    /// Texts to put on the clipboard.
+    pub fn take_clipboard(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.clipboard)
+    }
+
+    /// Whether mouse reporting should be on: off while the connect dialog shows, so its URL and
+    /// code can be selected with the mouse.
+    pub fn wants_mouse(&self) -> bool {
+        self.connect.is_none()
+    }
+
+    /// Whether code blocks wait for the highlighter to load.
+    pub fn awaiting_highlighter(&self) -> bool {
+        self.awaiting_highlighter
+    }
+
+    /// The highlighter loaded: draw the code blocks that were drawn plain again, in colour.
+    pub fn on_highlighter_ready(&mut self) {
+        self.awaiting_highlighter = false;
+        for cell in self.transcript.cells_mut() {
+            if let CellKind::Assistant(md) = cell.kind()
+                && md.has_plain_code()
+                && let CellKind::Assistant(md) = cell.kind_mut()
+            {
+                md.rerender();
+            }
+        }
+        self.redraw = true;
+    }
+
+    /// When the app next needs waking without input: the spinner while a turn runs, the
+    /// countdown while the device code shows; `None` when idle.
+    pub fn next_tick(&self, now: Instant) -> Option<Instant> {
+        if let Some(started) = self.turn_started {
+            let elapsed = now.saturating_duration_since(started).as_millis();
+            let step = SPINNER_INTERVAL.as_millis();
+            let next = (elapsed / step + 1) * step;
+            let wait = u64::try_from(next - elapsed).unwrap_or(0);
+            return Some(now + Duration::from_millis(wait));
+        }
+        if self
+            .connect
+            .as_ref()
+            .is_some_and(ConnectDialog::shows_countdown)
+        {
+            let since_epoch = self
+                .now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            let to_next_second = Duration::from_secs(1)
+                .saturating_sub(Duration::from_nanos(u64::from(since_epoch.subsec_nanos())));
+            return Some(now + to_next_second);
+        }
+        None
+    }
+
+    /// A timer fired: something animated moved on.
+    pub fn on_tick(&mut self) {
+        self.redraw = true;
+    }
+
+    fn send(&self, op: Op) {
+        // The core ends only after the UI; a closed channel means shutdown is under way.
+        let _ = self.ops.send(op);
+    }
+
+    fn push(&mut self, kind: CellKind) -> usize {
+        self.transcript.push(HistoryCell::new(kind))
+    }
+
+    fn notice(&mut self, text: impl Into<String>) {
+        self.push(CellKind::Notice(text.into()));
+    }
+
+    // ---- terminal input ----
+
+    /// Handles a terminal event.
+    pub fn handle_terminal_event(&mut self, event: TermEvent) {
+        match event {
+            TermEvent::Key(key) if key.kind != KeyEventKind::Release => self.handle_key(key),
+            TermEvent::Paste(text) => self.handle_paste(&text),
+            TermEvent::Mouse(mouse) => match mouse.kind {
+                MouseEventKind::ScrollUp => {
+                    self.transcript.scroll_up(3);
+                    self.redraw = true;
+                }
+                MouseEventKind::ScrollDown => {
+                    self.transcript.scroll_down(3);
+                    self.redraw = true;
+                }
+                _ => {}
+            },
+            TermEvent::Resize(..) | TermEvent::FocusGained => self.redraw = true,
+            _ => {}
+        }
+    }
+
+    fn handle_paste(&mut self, text: &str) {
+        self.redraw = true;
+        if let Some(dialog) = &mut self.connect {
+            dialog.on_paste(text);
+            return;
+        }
+        if let Some(pending) = &mut self.approval {
+            if let Some(reason) = &mut pending.reason {
+                reason.push_str(text);
+            }
+            return;
+        }
+        self.composer.insert(text);
+    }
+
+    /// Handles a key press.
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        self.redraw = true;
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if !(ctrl && key.code == KeyCode::Char('c')) {
+            self.quit_armed = false;
+        }
+        self.hint = None;
+        if ctrl && key.code == KeyCode::Char('d') {
+            self.quit();
+            return;
+        }
+        if ctrl && key.code == KeyCode::Char('c') {
+            self.ctrl_c();
+            return;
+        }
+        if let Some(dialog) = &mut self.connect {
+            let action = dialog.handle_key(key);
+            self.dialog_action(action);
+            return;
+        }
+        if self.approval.is_some() {
+            self.approval_key(key);
+            return;
+        }
+        if let Some((kind, picker)) = &mut self.picker {
+            let kind = *kind;
+            match picker.handle_key(key) {
+                PickerAction::Chosen(i) => {
+                    let label = picker.items.get(i).map(|item| item.label.clone());
+                    self.picker = None;
+                    if let Some(label) = label {
+                        self.picked(kind, i, label);
+                    }
+                }
+                PickerAction::Closed => self.picker = None,
+                PickerAction::Moved | PickerAction::Ignored => {}
+            }
+            return;
+        }
+        if let Some(commands) = slash::completions(self.composer.text())
+            && !commands.is_empty()
+        {
+            let n = commands.len();
+            let selected = self.slash_selected.min(n - 1);
+            match key.code {
+                KeyCode::Up => {
+                    self.slash_selected = (selected + n - 1) % n;
+                    return;
+                }
+                KeyCode::Down => {
+                    self.slash_selected = (selected + 1) % n;
+                    return;
+                }
+                KeyCode::Tab => {
+                    self.composer
+                        .set_text(&format!("/{}", commands[selected].name()));
+                    return;
+                }
+                KeyCode::Enter if key.modifiers.is_empty() => {
+                    self.composer.clear();
+                    self.slash_selected = 0;
+                    self.run_command(commands[selected]);
+                    return;
+                }
+                KeyCode::Esc => {
+                    self.composer.clear();
+                    return;
+                }
+                _ => {}
+            }
+        }
+        match key.code {
+            KeyCode::Esc => {
+                if self.turn_started.is_some() {
+                    self.send(Op::Interrupt);
+                }
+                return;
+            }
+            KeyCode::PageUp => return self.transcript.page_up(),
+            KeyCode::PageDown => return self.transcript.page_down(),
+            KeyCode::Home => return self.transcript.scroll_to_top(),
+            KeyCode::End => return self.transcript.scroll_to_bottom(),
+            KeyCode::Char('o') if ctrl => return self.transcript.toggle_expanded(),
+            _ => {}
+        }
+        let before = self.composer.text().len();
+        match self.composer.handle_key(key) {
+            ComposerAction::Submit(text) => self.submit(text),
+            ComposerAction::Changed => {
+                if self.composer.text().len() != before {
+                    self.slash_selected = 0;
+                }
+            }
+            ComposerAction::Ignored => {}
+        }
+    }
+
+    fn ctrl_c(&mut self) {
+        if let Some(dialog) = self.connect.take() {
+            if dialog.is_waiting() {
+                self.send(Op::CancelLogin);
+            }
+            return;
+        }
+        if self.turn_started.is_some() {
+            self.send(Op::Interrupt);
+            return;
+        }
+        if self.picker.take().is_some() {
+            return;
+        }
+        if !self.composer.is_empty() {
+            self.composer.clear();
+            return;
+        }
+        if self.quit_armed {
+            self.quit();
+        } else {
+            self.quit_armed = true;
+            self.hint = Some("press ctrl+c again to quit".into());
+        }
+    }
+
+    fn quit(&mut self) {
+        self.send(Op::Shutdown);
+        self.should_quit = true;
+    }
+
+    fn dialog_action(&mut self, action: DialogAction) {
+        match action {
+            DialogAction::None => {}
+            DialogAction::Op(op) => self.send(op),
+            DialogAction::Copy { text, label } => {
+                self.clipboard.push(text);
+                self.hint = Some(format!("copied the {label}"));
+            }
+            DialogAction::Close => self.connect = None,
+        }
+    }
+
+    fn approval_key(&mut self, key: KeyEvent) {
+        let Some(pending) = &mut self.approval else {
+            return;
+        };
+        if let Some(reason) = &mut pending.reason {
+            match key.code {
+                KeyCode::Enter => {
+                    let reason = reason.trim().to_string();
+                    let reason = (!reason.is_empty()).then_some(reason);
+                    self.decide(ApprovalDecision::No { reason });
+                }
+                KeyCode::Esc => pending.reason = None,
+                KeyCode::Backspace => {
+                    reason.pop();
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    reason.push(c);
+                }
+                _ => {}
+            }
+            return;
+        }
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => self.decide(ApprovalDecision::Yes),
+            KeyCode::Char('a') | KeyCode::Char('A') => self.decide(ApprovalDecision::Always),
+            KeyCode::Char('n') | KeyCode::Char('N') => pending.reason = Some(String::new()),
+            KeyCode::Esc => self.decide(ApprovalDecision::No { reason: None }),
+            KeyCode::PageUp => self.transcript.page_up(),
+            KeyCode::PageDown => self.transcript.page_down(),
+            _ => {}
+        }
+    }
+
+    fn decide(&mut self, decision: ApprovalDecision) {
+        let Some(pending) = self.approval.take() else {
+            return;
+        };
+        if let Some(cell) = self.transcript.get_mut(pending.cell)
+            && let CellKind::Approval { decision: d, .. } = cell.kind_mut()
+        {
+            *d = Some(decision.clone());
+        }
+        self.send(Op::Approve {
+            id: pending.id,
+            decision,
+        });
+    }
+
+    fn submit(&mut self, text: String) {
+        let trimmed = text.trim();
+        if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
+            match SlashCommand::parse(trimmed) {
+                Some(command) => self.run_command(command),
+                None => self.push_error(format!(
+                    "unknown command {trimmed}: /help lists the commands"
+                )),
+            };
+            return;
+        }
+        if self.turn_started.is_some() {
+            self.composer.set_text(&text);
+            self.hint = Some("an answer is still coming: wait, or press esc to stop it".into());
+            return;
+        }
+        self.push(CellKind::User(text.clone()));
+        self.transcript.scroll_to_bottom();
+        self.send(Op::Submit { text });
+    }
+
+    fn push_error(&mut self, message: String) {
+        self.push(CellKind::Error(message));
+    }
+
+    fn run_command(&mut self, command: SlashCommand) {
+        match command {
+            SlashCommand::Connect => self.connect = Some(ConnectDialog::new(self.headless)),
+            SlashCommand::Model => {
+                self.send(Op::RefreshModels);
+                let picker = Picker::new("Model", self.model_items(), "asking for the models…");
+                self.picker = Some((PickerKind::Model, picker));
+            }
+            SlashCommand::Approval => {
+                let items = [
+                    ApprovalMode::Ask,
+                    ApprovalMode::AutoEdit,
+                    ApprovalMode::FullAuto,
+                ]
+                .into_iter()
+                .map(|mode| PickerItem {
+                    label: approval_name(mode).to_string(),
+                    detail: approval_detail(mode).to_string(),
+                    current: mode == self.approval_mode,
+                })
+                .collect();
+                let picker = Picker::new("Approval mode", items, "");
+                self.picker = Some((PickerKind::Approval, picker));
+            }
+            SlashCommand::New => {
+                if self.turn_started.is_some() {
+                    self.send(Op::Interrupt);
+                }
+                self.send(Op::NewConversation);
+                self.transcript.clear();
+                self.tool_cells.clear();
+                self.assistant_cell = None;
+                self.reasoning_cell = None;
+                self.approval = None;
+                self.usage = TokenUsage::default();
+                self.notice("New conversation.");
+            }
+            SlashCommand::Status => {
+                let text = self.status_text();
+                self.notice(text);
+            }
+            SlashCommand::Logout => self.send(Op::Logout),
+            SlashCommand::Help => self.notice(HELP),
+            SlashCommand::Quit => self.quit(),
+        }
+    }
+
+    fn model_items(&self) -> Vec<PickerItem> {
+        self.models
+            .iter()
+            .map(|m| PickerItem {
+                label: m.clone(),
+                detail: String::new(),
+                current: *m == self.model,
+            })
+            .collect()
+    }
+
+    fn picked(&mut self, kind: PickerKind, index: usize, label: String) {
+        match kind {
+            PickerKind::Model => {
+                self.model = label.clone();
+                self.send(Op::SetModel(label.clone()));
+                self.notice(format!("Model: {label}"));
+            }
+            PickerKind::Approval => {
+                let mode = [
+                    ApprovalMode::Ask,
+                    ApprovalMode::AutoEdit,
+                    ApprovalMode::FullAuto,
+                ]
+                .get(index)
+                .copied()
+                .unwrap_or_default();
+                self.approval_mode = mode;
+                self.send(Op::SetApprovalMode(mode));
+                self.notice(format!(
+                    "Approval mode: {} — {}",
+                    approval_name(mode),
+                    approval_detail(mode)
+                ));
+            }
+        }
+    }
+
+    // ---- core events ----
+
+    /// Handles an event from the core.
+    pub fn handle_core_event(&mut self, event: Event) {
+        self.redraw = true;
+        match event {
+            Event::TurnStarted => {
+                self.turn_started = Some(Instant::now());
+                self.assistant_cell = None;
+                self.reasoning_cell = None;
+            }
+            Event::TextDelta(delta) => {
+                let index = match self.assistant_cell {
+                    Some(i) => i,
+                    None => {
+                        let i = self.push(CellKind::Assistant(StreamingMarkdown::new()));
+                        self.assistant_cell = Some(i);
+                        i
+                    }
+                };
+                if let Some(cell) = self.transcript.get_mut(index)
+                    && let CellKind::Assistant(md) = cell.kind_mut()
+                {
+                    md.push(&delta);
+                }
+            }
+            Event::ReasoningDelta(delta) => {
+                let index = match self.reasoning_cell {
+                    Some(i) => i,
+                    None => {
+                        let i = self.push(CellKind::Reasoning(String::new()));
+                        self.reasoning_cell = Some(i);
+                        i
+                    }
+                };
+                if let Some(cell) = self.transcript.get_mut(index)
+                    && let CellKind::Reasoning(text) = cell.kind_mut()
+                {
+                    text.push_str(&delta);
+                }
+            }
+            Event::MessageDone(text) => {
+                let index = match self.assistant_cell.take() {
+                    Some(i) => i,
+                    None => self.push(CellKind::Assistant(StreamingMarkdown::new())),
+                };
+                if let Some(cell) = self.transcript.get_mut(index)
+                    && let CellKind::Assistant(md) = cell.kind_mut()
+                {
+                    md.finish(&text);
+                    if md.has_plain_code() {
+                        self.awaiting_highlighter = true;
+                    }
+                }
+                self.reasoning_cell = None;
+            }
+            Event::ToolStarted {
+                call_id,
+                tool,
+                summary,
+            } => {
+                self.assistant_cell = None;
+                self.reasoning_cell = None;
+                let index = self.push(CellKind::Tool(ToolCall {
+                    call_id: call_id.clone(),
+                    tool,
+                    summary,
+                    output: String::new(),
+                    finished: None,
+                }));
+                self.tool_cells.insert(call_id, index);
+            }
+            Event::ToolOutput { call_id, chunk } => {
+                if let Some(&index) = self.tool_cells.get(&call_id)
+                    && let Some(cell) = self.transcript.get_mut(index)
+                    && let CellKind::Tool(call) = cell.kind_mut()
+                {
+                    call.output.push_str(&chunk);
+                    if call.output.len() > MAX_TOOL_OUTPUT {
+                        let mut cut = call.output.len() - MAX_TOOL_OUTPUT;
+                        while !call.output.is_char_boundary(cut) {
+                            cut += 1;
+                        }
+                        call.output.replace_range(..cut, "");
+                    }
+                }
+            }
+            Event::ToolFinished {
+                call_id,
+                success,
+                exit_code,
+                duration,
+            } => {
+                if let Some(index) = self.tool_cells.remove(&call_id)
+                    && let Some(cell) = self.transcript.get_mut(index)
+                    && let CellKind::Tool(call) = cell.kind_mut()
+                {
+                    call.finished = Some(ToolEnd {
+                        success,
+                        exit_code,
+                        duration,
+                    });
+                }
+            }
+            Event::ApprovalRequested { id, subject, .. } => {
+                let cell = self.push(CellKind::Approval {
+                    subject,
+                    decision: None,
+                });
+                self.approval = Some(PendingApproval {
+                    id,
+                    cell,
+                    reason: None,
+                });
+                self.transcript.scroll_to_bottom();
+            }
+            Event::PlanUpdated { explanation, steps } => {
+                let last_is_plan = matches!(
+                    self.transcript.last_mut().map(|c| c.kind()),
+                    Some(CellKind::Plan { .. })
+                );
+                if last_is_plan && let Some(cell) = self.transcript.last_mut() {
+                    *cell.kind_mut() = CellKind::Plan { explanation, steps };
+                } else {
+                    self.push(CellKind::Plan { explanation, steps });
+                }
+            }
+            Event::Retrying {
+                attempt,
+                max,
+                delay,
+                reason,
+            } => {
+                let kind = CellKind::Retry {
+                    attempt,
+                    max,
+                    delay,
+                    reason,
+                };
+                let last_is_retry = matches!(
+                    self.transcript.last_mut().map(|c| c.kind()),
+                    Some(CellKind::Retry { .. })
+                );
+                if last_is_retry && let Some(cell) = self.transcript.last_mut() {
+                    *cell.kind_mut() = kind;
+                } else {
+                    self.push(kind);
+                }
+            }
+            Event::Usage(usage) => self.usage = usage,
+            Event::RateLimits(limits) => self.rate_limits = Some(limits),
+            Event::TurnFinished(outcome) => {
+                self.turn_started = None;
+                self.assistant_cell = None;
+                self.reasoning_cell = None;
+                if let Some(pending) = self.approval.take()
+                    && let Some(cell) = self.transcript.get_mut(pending.cell)
+                    && let CellKind::Approval { decision, .. } = cell.kind_mut()
+                {
+                    *decision = Some(ApprovalDecision::No { reason: None });
+                }
+                match outcome {
+                    TurnOutcome::Completed => {}
+                    TurnOutcome::Interrupted => self.notice("Interrupted."),
+                    TurnOutcome::Failed(message) => self.push_error(message),
+                }
+            }
+            Event::Login(login) => self.on_login(login),
+            Event::AuthChanged(summary) => self.on_auth_changed(summary),
+            Event::Models { available, current } => {
+                self.models = available;
+                self.model = current;
+                let items = self.model_items();
+                if let Some((PickerKind::Model, picker)) = &mut self.picker {
+                    picker.set_items(items);
+                }
+            }
+            Event::Notice(text) => self.notice(text),
+            Event::Error(message) => {
+                if let Some(dialog) = &mut self.connect
+                    && dialog.on_error(message.clone())
+                {
+                    return;
+                }
+                self.push_error(message);
+            }
+        }
+    }
+
+    fn on_login(&mut self, event: LoginEvent) {
+        if let LoginEvent::Done(account) = &event {
+            let account = account.clone();
+            self.connected(AuthSummary::ChatGpt(account));
+            return;
+        }
+        match &mut self.connect {
+            Some(dialog) => dialog.on_login_event(event),
+            None => {
+                if let LoginEvent::Failed(message) = event {
+                    self.push_error(format!("login failed: {message}"));
+                }
+            }
+        }
+    }
+
+    fn on_auth_changed(&mut self, summary: Option<AuthSummary>) {
+        match summary {
+            Some(summary) => {
+                let in_dialog = self.connect.is_some();
+                if in_dialog || self.auth.as_ref() != Some(&summary) {
+                    self.connected(summary);
+                }
+            }
+            None => {
+                let was = self.auth.take();
+                self.models.clear();
+                if was.is_some() {
+                    self.notice("Logged out. /connect signs in again.");
+                }
+            }
+        }
+    }
+
+    fn connected(&mut self, summary: AuthSummary) {
+        // The core reports a ChatGPT login twice (login done, then auth changed): say it once.
+        if self.auth.as_ref() == Some(&summary) && self.connect.is_none() {
+            return;
+        }
+        self.connect = None;
+        self.notice(format!("Connected: {}.", describe_login(&summary)));
+        self.auth = Some(summary);
+        self.send(Op::RefreshModels);
+    }
+
+    // ---- drawing ----
+
+    /// Draws the whole screen.
+    pub fn render(&mut self, frame: &mut Frame<'_>) {
+        let area = frame.area();
+        if area.height < 3 || area.width < 10 {
+            return;
+        }
+        let status_area = Rect::new(area.x, area.y + area.height - 1, area.width, 1);
+        let main = Rect::new(area.x, area.y, area.width, area.height - 1);
+        let now = self.now();
+        self.render_status(status_area, frame.buffer_mut());
+
+        if let Some(dialog) = &self.connect {
+            dialog.render(main, frame.buffer_mut(), now);
+            return;
+        }
+
+        let bottom_rows = self.bottom_pane_height(main.width, main.height);
+        let activity = u16::from(self.turn_started.is_some());
+        let bottom = Rect::new(
+            main.x,
+            main.y + main.height - bottom_rows,
+            main.width,
+            bottom_rows,
+        );
+        let transcript_area = Rect::new(
+            main.x,
+            main.y,
+            main.width,
+            main.height.saturating_sub(bottom_rows + activity),
+        );
+        if self.transcript.is_empty() && transcript_area.height > 1 {
+            let welcome = Line::from(vec![
+                Span::styled(" kelp", Style::new().fg(Color::Cyan).bold()),
+                Span::styled(
+                    format!(
+                        " · ask about the code in {} · /help for commands and keys",
+                        display_path(&self.project_dir)
+                    ),
+                    dim(),
+                ),
+            ]);
+            frame
+                .buffer_mut()
+                .set_line(main.x, main.y, &welcome, main.width);
+        }
+        self.transcript.render(transcript_area, frame.buffer_mut());
+        if activity == 1 {
+            let row = Rect::new(main.x, bottom.y - 1, main.width, 1);
+            self.render_activity(row, frame.buffer_mut());
+        }
+
+        let buf = frame.buffer_mut();
+        let rule = Line::styled("─".repeat(usize::from(area.width)), dim());
+        buf.set_line(bottom.x, bottom.y, &rule, bottom.width);
+        let pane = Rect::new(
+            bottom.x + 1,
+            bottom.y + 1,
+            bottom.width.saturating_sub(2),
+            bottom.height - 1,
+        );
+
+        if let Some(pending) = &self.approval {
+            render_approval_pane(pane, buf, pending.reason.as_deref());
+            return;
+        }
+        let cursor = self.composer.render(pane, buf, PLACEHOLDER);
+
+        let popup = match &self.picker {
+            Some((_, picker)) => Some(picker.clone()),
+            None => slash::completions(self.composer.text())
+                .filter(|c| !c.is_empty())
+                .map(|commands| {
+                    let mut p = Picker::new("Commands", slash::items(&commands), "");
+                    p.selected = self.slash_selected.min(commands.len() - 1);
+                    p
+                }),
+        };
+        if let Some(picker) = popup {
+            let height = picker.height().min(transcript_area.height);
+            let popup_area = Rect::new(
+                main.x + 1,
+                bottom.y - height,
+                main.width.saturating_sub(2),
+                height,
+            );
+            picker.render(popup_area, buf);
+        }
+        frame.set_cursor_position(cursor);
+    }
+
+    fn bottom_pane_height(&mut self, width: u16, height: u16) -> u16 {
+        let inner = if let Some(pending) = &self.approval {
+            if pending.reason.is_some() { 2 } else { 1 }
+        } else {
+            let max = MAX_COMPOSER_ROWS.min(height / 3).max(1);
+            self.composer.desired_height(width.saturating_sub(2), max)
+        };
+        (inner + 1).min(height.saturating_sub(1).max(1))
+    }
+
+    fn render_activity(&self, area: Rect, buf: &mut Buffer) {
+        let elapsed = match (self.turn_started, self.frozen_time) {
+            (Some(_), Some(_)) | (None, _) => Duration::ZERO,
+            (Some(started), None) => started.elapsed(),
+        };
+        let frame = (elapsed.as_millis() / SPINNER_INTERVAL.as_millis()) as usize % SPINNER.len();
+        let line = Line::from(vec![
+            Span::styled(
+                format!(" {} ", SPINNER[frame]),
+                Style::new().fg(Color::Cyan),
+            ),
+            Span::styled("Working", Style::new().bold()),
+            Span::styled(
+                format!(" · {}s · esc to interrupt", elapsed.as_secs()),
+                dim(),
+            ),
+        ]);
+        buf.set_line(area.x, area.y, &line, area.width);
+    }
+
+    fn render_status(&self, area: Rect, buf: &mut Buffer) {
+        let login = match &self.auth {
+            Some(summary) => Span::styled(describe_login(summary), Style::new().fg(Color::Green)),
+            None => Span::styled("not connected · /connect", Style::new().fg(Color::Yellow)),
+        };
+        let sep = || Span::styled(" · ", dim());
+        let left = Line::from(vec![
+            Span::raw(" "),
+            login,
+            sep(),
+            Span::styled(self.model.clone(), Style::new().fg(Color::Cyan)),
+            sep(),
+            Span::styled(display_path(&self.project_dir), dim()),
+        ]);
+        let right_text = match &self.hint {
+            Some(hint) => hint.clone(),
+            None => {
+                let mut parts = Vec::new();
+                if self.usage.total_tokens > 0 {
+                    parts.push(format!("{} tokens", format_count(self.usage.total_tokens)));
+                }
+                if let Some(limits) = &self.rate_limits {
+                    for window in [limits.primary, limits.secondary].into_iter().flatten() {
+                        parts.push(format!(
+                            "{} {:.0}%",
+                            window_name(&window),
+                            window.used_percent
+                        ));
+                    }
+                }
+                parts.join(" · ")
+            }
+        };
+        let right_style = if self.hint.is_some() {
+            Style::new().fg(Color::Yellow)
+        } else {
+            dim()
+        };
+        buf.set_line(area.x, area.y, &left, area.width);
+        let right_width = u16::try_from(right_text.width() + 1).unwrap_or(u16::MAX);
+        let left_width = u16::try_from(super::wrap::line_width(&left)).unwrap_or(u16::MAX);
+        if !right_text.is_empty() && left_width + right_width < area.width {
+            let x = area.x + area.width - right_width;
+            buf.set_line(
+                x,
+                area.y,
+                &Line::styled(right_text, right_style),
+                right_width,
+            );
+        }
+    }
+
+    fn status_text(&self) -> String {
+        let login = match &self.auth {
+            Some(summary) => describe_login(summary),
+            None => "not connected (/connect)".to_string(),
+        };
+        let u = &self.usage;
+        let mut text = format!(
+            "Login:     {login}\nModel:     {}\nDirectory: {}\nApproval:  {} — {}\nTokens:    {} in ({} cached) · {} out ({} reasoning) · {} total",
+            self.model,
+            display_path(&self.project_dir),
+            approval_name(self.approval_mode),
+            approval_detail(self.approval_mode),
+            format_count(u.input_tokens),
+            format_count(u.cached_input_tokens),
+            format_count(u.output_tokens),
+            format_count(u.reasoning_output_tokens),
+            format_count(u.total_tokens),
+        );
+        match &self.rate_limits {
+            Some(limits) => {
+                for window in [limits.primary, limits.secondary].into_iter().flatten() {
+                    text.push_str(&format!(
+                        "\nLimit:     {} window {:.0}% used{}",
+                        window_name(&window),
+                        window.used_percent,
+                        window
+                            .resets_at
+                            .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
+                            .map(|at| format!(
+                                ", resets {}",
+                                at.with_timezone(&chrono::Local).format("%a %H:%M")
+                            ))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+            None => text.push_str("\nLimits:    not reported yet"),
+        }
+        text
+    }
+}
+
+const HELP: &str = "Commands
+  /connect    sign in (ChatGPT or an API key)
+  /model      choose the model
+  /approval   choose what may run without asking
+  /new        start a new conversation
+  /status     login, model, tokens and limits
+  /logout     remove the login
+  /quit       leave kelp
+Keys
+  enter                send · shift+enter or alt+enter: new line
+  ↑ ↓                  earlier prompts
+  ctrl+a/e/w/u/k       line start, end, delete word, to start, to end
+  alt+b/f              word back, forward
+  esc, ctrl+c          stop the answer
+  ctrl+c ctrl+c, ctrl+d  quit
+  ctrl+o               show or hide details (reasoning, tool output)
+  pgup/pgdn, home/end, mouse wheel   scroll";
+
+fn dim() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>) {
+    let key = |k: &str| {
+        Span::styled(
+            k.to_string(),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        )
+    };
+    let line = match reason {
+        None => Line::from(vec![
+            Span::styled("Allow it? ", Style::new().bold()),
+            key("y"),
+            Span::raw(" yes  "),
+            key("a"),
+            Span::raw(" always (this session)  "),
+            key("n"),
+            Span::raw(" no, and say why"),
+        ]),
+        Some(_) => Line::from(vec![
+            Span::styled("Why not? ", Style::new().bold()),
+            Span::styled(
+                "(optional, told to the model) · enter send · esc back",
+                dim(),
+            ),
+        ]),
+    };
+    buf.set_line(area.x, area.y, &line, area.width);
+    if let Some(reason) = reason
+        && area.height > 1
+    {
+        let field = Line::from(vec![
+            Span::styled("› ", Style::new().fg(Color::Cyan).bold()),
+            Span::raw(reason.to_string()),
+            Span::styled("▏", Style::new().fg(Color::Cyan)),
+        ]);
+        buf.set_line(area.x, area.y + 1, &field, area.width);
+    }
+}
+
+/// The login in a few words: `ana@example.com (plus)` or `API key sk-…abcd`.
+pub fn describe_login(summary: &AuthSummary) -> String {
+    match summary {
+        AuthSummary::ApiKey { masked } => format!("API key {masked}"),
+        AuthSummary::ChatGpt(Account { email, plan, .. }) => {
+            let who = email.clone().unwrap_or_else(|| "ChatGPT".to_string());
+            match plan {
+                Some(plan) => format!("{who} ({plan})"),
+                None => who,
+            }
+        }
+    }
+}
+
+fn approval_name(mode: ApprovalMode) -> &'static str {
+    match mode {
+        ApprovalMode::Ask => "ask",
+        ApprovalMode::AutoEdit => "auto-edit",
+        ApprovalMode::FullAuto => "full-auto",
+    }
+}
+
+fn approval_detail(mode: ApprovalMode) -> &'static str {
+    match mode {
+        ApprovalMode::Ask => "ask before commands and edits",
+        ApprovalMode::AutoEdit => "edit files in the project freely, ask before commands",
+        ApprovalMode::FullAuto => "run everything inside the project without asking",
+    }
+}
+
+fn window_name(window: &RateLimitWindow) -> String {
+    match window.window_minutes {
+        Some(m) if m >= 7 * 24 * 60 => "week".to_string(),
+        Some(m) if m >= 24 * 60 && m % (24 * 60) == 0 => format!("{}d", m / (24 * 60)),
+        Some(m) if m >= 60 && m % 60 == 0 => format!("{}h", m / 60),
+        Some(m) => format!("{m}m"),
+        None => "limit".to_string(),
+    }
+}
+
+/// `950`, `12.3k`, `4.5M`.
+pub fn format_count(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}k", n as f64 / 1_000.0),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
+}

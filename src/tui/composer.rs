@@ -1,0 +1,388 @@
+//! The prompt editor: multi-line text with readline keys, prompt history and bracketed paste.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthChar;
+
+/// What a key did to the composer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComposerAction {
+    /// The key was not for the composer.
+    Ignored,
+    /// The text or cursor changed.
+    Changed,
+    /// Enter: the text is sent and the composer is empty again.
+    Submit(String),
+}
+
+/// A multi-line text field with a cursor (a byte index on a char boundary).
+#[derive(Debug, Default)]
+pub struct Composer {
+    text: String,
+    cursor: usize,
+    history: Vec<String>,
+    /// The history entry shown, counted from the newest; `None` while editing the draft.
+    history_pos: Option<usize>,
+    draft: String,
+    layout: Option<Layout>,
+}
+
+/// The text broken into rows at a width, cached until the text or width changes.
+#[derive(Debug)]
+struct Layout {
+    width: usize,
+    /// Byte ranges of the rows.
+    rows: Vec<(usize, usize)>,
+}
+
+impl Composer {
+    /// An empty composer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether there is no text.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Replaces the text, cursor at the end.
+    pub fn set_text(&mut self, text: &str) {
+        self.text = text.to_string();
+        self.cursor = self.text.len();
+        self.layout = None;
+    }
+
+    /// Empties the composer.
+    pub fn clear(&mut self) {
+        self.set_text("");
+        self.history_pos = None;
+    }
+
+    /// Inserts text at the cursor; pasted line endings become `\n`.
+    pub fn insert(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        self.text.insert_str(self.cursor, &text);
+        self.cursor += text.len();
+        self.layout = None;
+    }
+
+    fn prev_boundary(&self, at: usize) -> usize {
+        self.text[..at]
+            .char_indices()
+            .next_back()
+            .map_or(0, |(i, _)| i)
+    }
+
+    fn next_boundary(&self, at: usize) -> usize {
+        self.text[at..]
+            .chars()
+            .next()
+            .map_or(at, |c| at + c.len_utf8())
+    }
+
+    fn line_start(&self) -> usize {
+        self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    fn line_end(&self) -> usize {
+        self.text[self.cursor..]
+            .find('\n')
+            .map_or(self.text.len(), |i| self.cursor + i)
+    }
+
+    fn word_back(&self) -> usize {
+        let before = &self.text[..self.cursor];
+        let trimmed = before.trim_end_matches(|c: char| !c.is_alphanumeric());
+        trimmed
+            .rfind(|c: char| !c.is_alphanumeric())
+            .map_or(0, |i| {
+                i + trimmed[i..].chars().next().map_or(1, char::len_utf8)
+            })
+    }
+
+    fn word_forward(&self) -> usize {
+        let after = &self.text[self.cursor..];
+        let skip = after.len()
+            - after
+                .trim_start_matches(|c: char| !c.is_alphanumeric())
+                .len();
+        let rest = &after[skip..];
+        let word = rest
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        self.cursor + skip + word
+    }
+
+    fn delete_range(&mut self, from: usize, to: usize) {
+        if from < to {
+            self.text.replace_range(from..to, "");
+            self.cursor = from;
+            self.layout = None;
+        }
+    }
+
+    fn move_to(&mut self, at: usize) {
+        self.cursor = at;
+    }
+
+    /// Handles a key; see [`ComposerAction`].
+    pub fn handle_key(&mut self, key: KeyEvent) -> ComposerAction {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+        match key.code {
+            KeyCode::Enter if shift || alt => self.insert("\n"),
+            KeyCode::Char('j') if ctrl => self.insert("\n"),
+            KeyCode::Enter => {
+                if self.text.trim().is_empty() {
+                    return ComposerAction::Ignored;
+                }
+                let text = std::mem::take(&mut self.text);
+                self.clear();
+                if self.history.last() != Some(&text) {
+                    self.history.push(text.clone());
+                }
+                return ComposerAction::Submit(text);
+            }
+            KeyCode::Char('a') if ctrl => self.move_to(self.line_start()),
+            KeyCode::Char('e') if ctrl => self.move_to(self.line_end()),
+            KeyCode::Char('b') if ctrl => self.move_to(self.prev_boundary(self.cursor)),
+            KeyCode::Char('f') if ctrl => self.move_to(self.next_boundary(self.cursor)),
+            KeyCode::Char('b') if alt => self.move_to(self.word_back()),
+            KeyCode::Char('f') if alt => self.move_to(self.word_forward()),
+            KeyCode::Left if ctrl || alt => self.move_to(self.word_back()),
+            KeyCode::Right if ctrl || alt => self.move_to(self.word_forward()),
+            KeyCode::Char('w') if ctrl => self.delete_range(self.word_back(), self.cursor),
+            KeyCode::Backspace if ctrl || alt => self.delete_range(self.word_back(), self.cursor),
+            KeyCode::Char('d') if alt => self.delete_range(self.cursor, self.word_forward()),
+            KeyCode::Char('u') if ctrl => self.delete_range(self.line_start(), self.cursor),
+            KeyCode::Char('k') if ctrl => {
+                let end = self.line_end();
+                // At the end of a line, Ctrl+K joins the next one, as in readline.
+                let end = if end == self.cursor && end < self.text.len() {
+                    end + 1
+                } else {
+                    end
+                };
+                self.delete_range(self.cursor, end);
+            }
+            KeyCode::Char('h') if ctrl => {
+                self.delete_range(self.prev_boundary(self.cursor), self.cursor)
+            }
+            KeyCode::Backspace => self.delete_range(self.prev_boundary(self.cursor), self.cursor),
+            KeyCode::Delete => self.delete_range(self.cursor, self.next_boundary(self.cursor)),
+            KeyCode::Left => self.move_to(self.prev_boundary(self.cursor)),
+            KeyCode::Right => self.move_to(self.next_boundary(self.cursor)),
+            KeyCode::Up => {
+                if self.text[..self.cursor].contains('\n') {
+                    self.vertical(-1);
+                } else {
+                    return self.history_step(1);
+                }
+            }
+            KeyCode::Down => {
+                if self.text[self.cursor..].contains('\n') {
+                    self.vertical(1);
+                } else {
+                    return self.history_step(-1);
+                }
+            }
+            KeyCode::Tab => self.insert("    "),
+            KeyCode::Char(c) if !ctrl && !alt => {
+                let mut buf = [0u8; 4];
+                self.insert(c.encode_utf8(&mut buf));
+            }
+            _ => return ComposerAction::Ignored,
+        }
+        ComposerAction::Changed
+    }
+
+    /// Moves the cursor one logical line up or down, keeping its column where possible.
+    fn vertical(&mut self, dir: i32) {
+        let start = self.line_start();
+        let column = self.text[start..self.cursor].chars().count();
+        let target_start = if dir < 0 {
+            let prev_end = start.saturating_sub(1);
+            self.text[..prev_end].rfind('\n').map_or(0, |i| i + 1)
+        } else {
+            self.line_end() + 1
+        };
+        let line = &self.text[target_start..];
+        let line = &line[..line.find('\n').unwrap_or(line.len())];
+        let offset: usize = line.chars().take(column).map(char::len_utf8).sum();
+        self.cursor = target_start + offset;
+    }
+
+    fn history_step(&mut self, back: i32) -> ComposerAction {
+        if self.history.is_empty() {
+            return ComposerAction::Ignored;
+        }
+        let next = match (self.history_pos, back) {
+            (None, 1) => {
+                self.draft = self.text.clone();
+                Some(0)
+            }
+            (None, _) => return ComposerAction::Ignored,
+            (Some(p), 1) => Some((p + 1).min(self.history.len() - 1)),
+            (Some(0), _) => None,
+            (Some(p), _) => Some(p - 1),
+        };
+        self.history_pos = next;
+        let text = match next {
+            Some(p) => self.history[self.history.len() - 1 - p].clone(),
+            None => std::mem::take(&mut self.draft),
+        };
+        self.text = text;
+        self.cursor = self.text.len();
+        self.layout = None;
+        ComposerAction::Changed
+    }
+
+    fn rows(&mut self, width: usize) -> &[(usize, usize)] {
+        let stale = !matches!(&self.layout, Some(l) if l.width == width);
+        if stale {
+            let mut rows = Vec::new();
+            let mut row_start = 0;
+            let mut col = 0;
+            for (i, c) in self.text.char_indices() {
+                if c == '\n' {
+                    rows.push((row_start, i));
+                    row_start = i + 1;
+                    col = 0;
+                    continue;
+                }
+                let w = c.width().unwrap_or(0);
+                if col + w > width && col > 0 {
+                    rows.push((row_start, i));
+                    row_start = i;
+                    col = 0;
+                }
+                col += w;
+            }
+            rows.push((row_start, self.text.len()));
+            self.layout = Some(Layout { width, rows });
+        }
+        self.layout.as_ref().map_or(&[], |l| l.rows.as_slice())
+    }
+
+    /// Rows the composer wants at `width` (its text width plus the prompt), at most `max`.
+    pub fn desired_height(&mut self, width: u16, max: u16) -> u16 {
+        let text_width = usize::from(width.saturating_sub(2).max(1));
+        let rows = self.rows(text_width).len();
+        u16::try_from(rows).unwrap_or(u16::MAX).clamp(1, max.max(1))
+    }
+
+    /// Draws the composer into `area` and returns where the cursor goes.
+    pub fn render(&mut self, area: Rect, buf: &mut Buffer, placeholder: &str) -> Position {
+        let text_width = usize::from(area.width.saturating_sub(2).max(1));
+        let prompt = Span::styled("› ", Style::new().fg(Color::Cyan).bold());
+        if self.text.is_empty() {
+            let line = Line::from(vec![
+                prompt,
+                Span::styled(placeholder.to_string(), Style::new().fg(Color::DarkGray)),
+            ]);
+            buf.set_line(area.x, area.y, &line, area.width);
+            return Position::new(area.x + 2, area.y);
+        }
+        let cursor = self.cursor;
+        let height = usize::from(area.height.max(1));
+        let rows = self.rows(text_width).to_vec();
+        let cursor_row = rows
+            .iter()
+            .rposition(|(start, _)| *start <= cursor)
+            .unwrap_or(0);
+        // Keep the cursor's row in view, showing as much of the end as possible.
+        let first = (cursor_row + 1)
+            .saturating_sub(height)
+            .min(rows.len().saturating_sub(height));
+        let first = first.min(cursor_row);
+        let mut cursor_pos = Position::new(area.x + 2, area.y);
+        for (i, (start, end)) in rows.iter().enumerate().skip(first).take(height) {
+            let y = area.y + u16::try_from(i - first).unwrap_or(0);
+            let lead = if i == 0 {
+                prompt.clone()
+            } else {
+                Span::raw("  ")
+            };
+            let line = Line::from(vec![lead, Span::raw(&self.text[*start..*end])]);
+            buf.set_line(area.x, y, &line, area.width);
+            if i == cursor_row {
+                let col: usize = self.text[*start..cursor.min(*end).max(*start)]
+                    .chars()
+                    .map(|c| c.width().unwrap_or(0))
+                    .sum();
+                let col = u16::try_from(col).unwrap_or(0);
+                cursor_pos = Position::new((area.x + 2 + col).min(area.x + area.width - 1), y);
+            }
+        }
+        cursor_pos
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    fn typed(text: &str) -> Composer {
+        let mut c = Composer::new();
+        c.insert(text);
+        c
+    }
+
+    #[test]
+    fn readline_keys_edit_the_current_line() {
+        let mut c = typed("hello big world");
+        c.handle_key(key(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        assert_eq!(c.text(), "hello big ");
+        c.handle_key(key(KeyCode::Char('b'), KeyModifiers::ALT));
+        assert_eq!(c.cursor, 6);
+        c.handle_key(key(KeyCode::Char('k'), KeyModifiers::CONTROL));
+        assert_eq!(c.text(), "hello ");
+        c.handle_key(key(KeyCode::Char('a'), KeyModifiers::CONTROL));
+        c.handle_key(key(KeyCode::Char('f'), KeyModifiers::ALT));
+        assert_eq!(c.cursor, 5);
+        c.handle_key(key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        assert_eq!(c.text(), " ");
+    }
+
+    #[test]
+    fn shift_enter_adds_a_line_and_enter_sends() {
+        let mut c = typed("one");
+        c.handle_key(key(KeyCode::Enter, KeyModifiers::SHIFT));
+        c.insert("two");
+        assert_eq!(
+            c.handle_key(key(KeyCode::Enter, KeyModifiers::NONE)),
+            ComposerAction::Submit("one\ntwo".into())
+        );
+        assert!(c.is_empty());
+        c.handle_key(key(KeyCode::Up, KeyModifiers::NONE));
+        assert_eq!(c.text(), "one\ntwo");
+        c.handle_key(key(KeyCode::Up, KeyModifiers::NONE));
+        assert_eq!(c.text(), "one\ntwo", "moved within the text first");
+        assert_eq!(c.cursor, 3);
+        c.handle_key(key(KeyCode::Down, KeyModifiers::NONE));
+        c.handle_key(key(KeyCode::Down, KeyModifiers::NONE));
+        assert_eq!(c.text(), "", "back to the empty draft");
+    }
+
+    #[test]
+    fn pasted_text_keeps_lines_and_wraps() {
+        let mut c = Composer::new();
+        c.insert("a\r\nbcdefgh");
+        assert_eq!(c.text(), "a\nbcdefgh");
+        assert_eq!(c.desired_height(6, 10), 3);
+    }
+}

@@ -1,0 +1,462 @@
+//! The transcript is a list of cells. Each cell knows how to draw itself at a width and keeps
+//! the wrapped lines until it changes or the width does.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::streaming::StreamingMarkdown;
+use super::wrap::{RichLine, wrap_into};
+use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, PlanStatus, PlanStep};
+
+/// Output lines a collapsed tool call shows.
+const COLLAPSED_OUTPUT_LINES: usize = 5;
+/// Output lines an expanded tool call shows at most; the rest stays in the log of the turn.
+const EXPANDED_OUTPUT_LINES: usize = 500;
+
+/// What a cell shows.
+#[derive(Debug)]
+pub enum CellKind {
+    /// A prompt the user sent.
+    User(String),
+    /// An assistant answer, streamed as Markdown.
+    Assistant(StreamingMarkdown),
+    /// A reasoning summary; dimmed, and collapsed to its first line unless details are shown.
+    Reasoning(String),
+    /// A tool call.
+    Tool(ToolCall),
+    /// A question whether a command or patch may run.
+    Approval {
+        subject: ApprovalSubject,
+        decision: Option<ApprovalDecision>,
+    },
+    /// The model's plan.
+    Plan {
+        explanation: Option<String>,
+        steps: Vec<PlanStep>,
+    },
+    /// A failure, one readable line.
+    Error(String),
+    /// A transient failure being retried.
+    Retry {
+        attempt: u32,
+        max: u32,
+        delay: Duration,
+        reason: String,
+    },
+    /// Information for the person (status, help, login changes).
+    Notice(String),
+}
+
+/// A tool call and what it printed.
+#[derive(Debug)]
+pub struct ToolCall {
+    pub call_id: String,
+    pub tool: String,
+    pub summary: String,
+    pub output: String,
+    pub finished: Option<ToolEnd>,
+}
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolEnd {
+    pub success: bool,
+    pub exit_code: Option<i32>,
+    pub duration: Duration,
+}
+
+#[derive(Debug)]
+struct Cache {
+    width: usize,
+    expanded: bool,
+    lines: Vec<Line<'static>>,
+}
+
+/// One entry of the transcript with its wrapped lines cached.
+#[derive(Debug)]
+pub struct HistoryCell {
+    kind: CellKind,
+    cache: Option<Cache>,
+}
+
+impl HistoryCell {
+    /// A cell showing `kind`.
+    pub fn new(kind: CellKind) -> Self {
+        Self { kind, cache: None }
+    }
+
+    /// What the cell shows.
+    pub fn kind(&self) -> &CellKind {
+        &self.kind
+    }
+
+    /// Changes the cell; the cached lines are dropped.
+    pub fn kind_mut(&mut self) -> &mut CellKind {
+        self.cache = None;
+        &mut self.kind
+    }
+
+    /// Whether the cell looks different with details shown.
+    pub fn is_collapsible(&self) -> bool {
+        matches!(self.kind, CellKind::Reasoning(_) | CellKind::Tool(_))
+    }
+
+    /// The cell's lines at `width`, ending with a blank separator line.
+    pub fn lines(&mut self, width: u16, expanded: bool) -> &[Line<'static>] {
+        let width = usize::from(width.max(4));
+        if matches!(self.kind, CellKind::Assistant(_)) {
+            return match &mut self.kind {
+                CellKind::Assistant(md) => md.lines(width),
+                _ => &[],
+            };
+        }
+        let expanded = expanded && self.is_collapsible();
+        let fresh = matches!(&self.cache, Some(c) if c.width == width && c.expanded == expanded);
+        if !fresh {
+            let mut lines = Vec::new();
+            for rich in logical_lines(&self.kind, expanded) {
+                wrap_into(&rich, width, &mut lines);
+            }
+            lines.push(Line::default());
+            self.cache = Some(Cache {
+                width,
+                expanded,
+                lines,
+            });
+        }
+        self.cache
+            .as_ref()
+            .map(|c| c.lines.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The number of lines at `width`.
+    pub fn height(&mut self, width: u16, expanded: bool) -> usize {
+        self.lines(width, expanded).len()
+    }
+}
+
+fn dim() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+fn hanging(spans: Vec<Span<'static>>, hang: &str) -> RichLine {
+    RichLine {
+        line: Line::from(spans),
+        hang: vec![Span::raw(hang.to_string())],
+    }
+}
+
+fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
+    match kind {
+        CellKind::User(text) => text
+            .split('\n')
+            .enumerate()
+            .map(|(i, line)| {
+                let prefix = if i == 0 {
+                    Span::styled("› ", Style::new().fg(Color::Cyan).bold())
+                } else {
+                    Span::raw("  ")
+                };
+                hanging(
+                    vec![prefix, Span::styled(line.to_string(), Style::new().bold())],
+                    "  ",
+                )
+            })
+            .collect(),
+        CellKind::Assistant(_) => Vec::new(),
+        CellKind::Reasoning(text) => {
+            let style = dim().add_modifier(Modifier::ITALIC);
+            let mut lines = text.trim().split('\n');
+            let first = lines.next().unwrap_or_default().to_string();
+            let mut out = vec![hanging(
+                vec![Span::styled("✻ ", dim()), Span::styled(first, style)],
+                "  ",
+            )];
+            if expanded {
+                out.extend(lines.map(|l| {
+                    hanging(
+                        vec![Span::raw("  "), Span::styled(l.to_string(), style)],
+                        "  ",
+                    )
+                }));
+            } else if lines.next().is_some() {
+                out[0].line.spans.push(Span::styled(" …", dim()));
+            }
+            out
+        }
+        CellKind::Tool(call) => tool_lines(call, expanded),
+        CellKind::Approval { subject, decision } => approval_lines(subject, decision.as_ref()),
+        CellKind::Plan { explanation, steps } => {
+            let mut out = vec![RichLine::plain(Line::from(vec![
+                Span::styled("• ", Style::new().fg(Color::Cyan)),
+                Span::styled("Plan", Style::new().bold()),
+            ]))];
+            if let Some(text) = explanation.as_deref().filter(|t| !t.trim().is_empty()) {
+                out.push(hanging(
+                    vec![Span::raw("  "), Span::styled(text.to_string(), dim())],
+                    "  ",
+                ));
+            }
+            for step in steps {
+                let (mark, style) = match step.status {
+                    PlanStatus::Completed => ("✔ ", dim().add_modifier(Modifier::CROSSED_OUT)),
+                    PlanStatus::InProgress => ("▸ ", Style::new().fg(Color::Cyan).bold()),
+                    PlanStatus::Pending => ("□ ", Style::new()),
+                };
+                out.push(hanging(
+                    vec![
+                        Span::raw("  "),
+                        Span::styled(mark, style.remove_modifier(Modifier::CROSSED_OUT)),
+                        Span::styled(step.step.clone(), style),
+                    ],
+                    "    ",
+                ));
+            }
+            out
+        }
+        CellKind::Error(message) => vec![hanging(
+            vec![
+                Span::styled("■ ", Style::new().fg(Color::Red)),
+                Span::styled(one_line(message), Style::new().fg(Color::Red)),
+            ],
+            "  ",
+        )],
+        CellKind::Retry {
+            attempt,
+            max,
+            delay,
+            reason,
+        } => vec![hanging(
+            vec![
+                Span::styled("⟳ ", Style::new().fg(Color::Yellow)),
+                Span::styled(
+                    format!("reconnecting {attempt}/{max}"),
+                    Style::new().fg(Color::Yellow),
+                ),
+                Span::styled(
+                    format!(" in {:.1}s — {}", delay.as_secs_f64(), one_line(reason)),
+                    dim(),
+                ),
+            ],
+            "  ",
+        )],
+        CellKind::Notice(text) => text
+            .split('\n')
+            .enumerate()
+            .map(|(i, line)| {
+                let prefix = if i == 0 { "• " } else { "  " };
+                hanging(
+                    vec![Span::styled(prefix, dim()), Span::raw(line.to_string())],
+                    "  ",
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Collapses whitespace so a message is one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
+    let verb = match (&call.finished, call.tool.as_str()) {
+        (None, _) => "Running",
+        (Some(_), "shell") => "Ran",
+        (Some(_), _) => "Called",
+    };
+    let bullet = match call.finished {
+        None => Span::styled("• ", Style::new().fg(Color::Yellow)),
+        Some(end) if end.success => Span::styled("• ", Style::new().fg(Color::Green)),
+        Some(_) => Span::styled("• ", Style::new().fg(Color::Red)),
+    };
+    let mut out = vec![hanging(
+        vec![
+            bullet,
+            Span::styled(format!("{verb} "), Style::new().bold()),
+            Span::styled(call.tool.clone(), Style::new().fg(Color::Magenta)),
+            Span::raw(" "),
+            Span::raw(one_line(&call.summary)),
+        ],
+        "    ",
+    )];
+    let output = call.output.trim_end_matches('\n');
+    if !output.is_empty() {
+        let lines: Vec<&str> = output.split('\n').collect();
+        let keep = if expanded {
+            EXPANDED_OUTPUT_LINES
+        } else {
+            COLLAPSED_OUTPUT_LINES
+        };
+        let hidden = lines.len().saturating_sub(keep);
+        let shown = &lines[hidden..];
+        if hidden > 0 {
+            let hint = if expanded { "" } else { " (ctrl+o to expand)" };
+            out.push(RichLine::plain(Line::from(vec![
+                Span::styled("  │ ", dim()),
+                Span::styled(format!("… {hidden} earlier lines{hint}"), dim()),
+            ])));
+        }
+        for line in shown {
+            out.push(hanging(
+                vec![
+                    Span::styled("  │ ", dim()),
+                    Span::styled(line.to_string(), dim()),
+                ],
+                "  │ ",
+            ));
+        }
+    }
+    if let Some(end) = call.finished {
+        let (mark, style) = if end.success {
+            ("✓", Style::new().fg(Color::Green))
+        } else {
+            ("✗", Style::new().fg(Color::Red))
+        };
+        let status = match end.exit_code {
+            Some(code) => format!("{mark} exit {code}"),
+            None if end.success => format!("{mark} done"),
+            None => format!("{mark} failed"),
+        };
+        out.push(RichLine::plain(Line::from(vec![
+            Span::styled("  └ ", dim()),
+            Span::styled(status, style),
+            Span::styled(format!(" · {}", format_duration(end.duration)), dim()),
+        ])));
+    }
+    out
+}
+
+fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>) -> Vec<RichLine> {
+    let warn = Style::new().fg(Color::Yellow).bold();
+    let mut out = Vec::new();
+    match subject {
+        ApprovalSubject::Command { command, workdir } => {
+            out.push(RichLine::plain(Line::from(vec![
+                Span::styled("▲ ", warn),
+                Span::styled("Run this command?", warn),
+            ])));
+            for (i, line) in command.split('\n').enumerate() {
+                let prefix = if i == 0 { "  $ " } else { "    " };
+                out.push(hanging(
+                    vec![Span::styled(prefix, dim()), Span::raw(line.to_string())],
+                    "    ",
+                ));
+            }
+            out.push(RichLine::plain(Line::from(Span::styled(
+                format!("  in {}", display_path(workdir)),
+                dim(),
+            ))));
+        }
+        ApprovalSubject::Patch { diff } => {
+            out.push(RichLine::plain(Line::from(vec![
+                Span::styled("▲ ", warn),
+                Span::styled("Apply this change?", warn),
+            ])));
+            for line in diff.trim_end().split('\n') {
+                let style = if line.starts_with('+') && !line.starts_with("+++") {
+                    Style::new().fg(Color::Green)
+                } else if line.starts_with('-') && !line.starts_with("---") {
+                    Style::new().fg(Color::Red)
+                } else {
+                    dim()
+                };
+                out.push(hanging(
+                    vec![Span::raw("  "), Span::styled(line.to_string(), style)],
+                    "  ",
+                ));
+            }
+        }
+    }
+    if let Some(decision) = decision {
+        let (text, style) = match decision {
+            ApprovalDecision::Yes => ("✓ approved".to_string(), Style::new().fg(Color::Green)),
+            ApprovalDecision::Always => (
+                "✓ approved for this session".to_string(),
+                Style::new().fg(Color::Green),
+            ),
+            ApprovalDecision::No { reason: None } => {
+                ("✗ declined".to_string(), Style::new().fg(Color::Red))
+            }
+            ApprovalDecision::No {
+                reason: Some(reason),
+            } => (
+                format!("✗ declined: {}", one_line(reason)),
+                Style::new().fg(Color::Red),
+            ),
+        };
+        out.push(hanging(
+            vec![Span::raw("  "), Span::styled(text, style)],
+            "  ",
+        ));
+    }
+    out
+}
+
+/// A path with the home directory shown as `~`.
+pub fn display_path(path: &std::path::Path) -> String {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    match home.as_deref().and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".to_string(),
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// `850ms`, `4.2s`, `3m 05s`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let s = d.as_secs();
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_lines_follow_changes_and_width() {
+        let mut cell = HistoryCell::new(CellKind::Notice("a b c d e f".into()));
+        assert_eq!(cell.height(80, false), 2);
+        assert_eq!(cell.height(6, false), 4);
+        if let CellKind::Notice(text) = cell.kind_mut() {
+            text.push_str("\nmore");
+        }
+        assert_eq!(cell.height(80, false), 3);
+    }
+
+    #[test]
+    fn collapsed_tool_output_keeps_the_tail() {
+        let mut cell = HistoryCell::new(CellKind::Tool(ToolCall {
+            call_id: "c".into(),
+            tool: "shell".into(),
+            summary: "seq 10".into(),
+            output: (1..=10).map(|i| format!("{i}\n")).collect(),
+            finished: Some(ToolEnd {
+                success: true,
+                exit_code: Some(0),
+                duration: Duration::from_millis(1500),
+            }),
+        }));
+        let shown: Vec<String> = cell
+            .lines(60, false)
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(shown[0], "• Ran shell seq 10");
+        assert!(shown[1].contains("5 earlier lines"));
+        assert_eq!(shown[2], "  │ 6");
+        assert_eq!(shown[7], "  └ ✓ exit 0 · 1.5s");
+        assert_eq!(cell.height(60, true), 13);
+    }
+}

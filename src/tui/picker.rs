@@ -1,0 +1,165 @@
+//! A list to pick from, drawn above the composer: slash-command completion, models, approval
+//! modes.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Widget};
+use unicode_width::UnicodeWidthStr;
+
+/// One row of a picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickerItem {
+    /// What is picked.
+    pub label: String,
+    /// A short explanation, dimmed.
+    pub detail: String,
+    /// Marks the value in use.
+    pub current: bool,
+}
+
+/// What a key did to a picker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerAction {
+    /// Not a picker key.
+    Ignored,
+    /// The selection moved.
+    Moved,
+    /// Enter on the item at this index.
+    Chosen(usize),
+    /// Esc.
+    Closed,
+}
+
+/// A titled list with a selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picker {
+    /// The heading above the list.
+    pub title: String,
+    /// The rows.
+    pub items: Vec<PickerItem>,
+    /// The selected row.
+    pub selected: usize,
+    /// Shown when there are no rows.
+    pub empty: String,
+}
+
+/// Rows a picker shows at most; longer lists scroll.
+const MAX_ROWS: usize = 8;
+
+impl Picker {
+    /// A picker over `items` with the current one selected.
+    pub fn new(title: &str, items: Vec<PickerItem>, empty: &str) -> Self {
+        let selected = items.iter().position(|i| i.current).unwrap_or(0);
+        Self {
+            title: title.to_string(),
+            items,
+            selected,
+            empty: empty.to_string(),
+        }
+    }
+
+    /// Replaces the rows, keeping the selection on the current item.
+    pub fn set_items(&mut self, items: Vec<PickerItem>) {
+        self.selected = items.iter().position(|i| i.current).unwrap_or(0);
+        self.items = items;
+    }
+
+    /// Handles ↑/↓, Enter and Esc.
+    pub fn handle_key(&mut self, key: KeyEvent) -> PickerAction {
+        let n = self.items.len();
+        match key.code {
+            KeyCode::Up if n > 0 => {
+                self.selected = (self.selected + n - 1) % n;
+                PickerAction::Moved
+            }
+            KeyCode::Down | KeyCode::Tab if n > 0 => {
+                self.selected = (self.selected + 1) % n;
+                PickerAction::Moved
+            }
+            KeyCode::Enter if n > 0 => PickerAction::Chosen(self.selected.min(n - 1)),
+            KeyCode::Esc => PickerAction::Closed,
+            _ => PickerAction::Ignored,
+        }
+    }
+
+    /// Rows the picker needs (title + list).
+    pub fn height(&self) -> u16 {
+        let rows = self.items.len().clamp(1, MAX_ROWS);
+        u16::try_from(rows + 1).unwrap_or(2)
+    }
+
+    /// Draws the picker into `area`.
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        Clear.render(area, buf);
+        let dim = Style::new().fg(Color::DarkGray);
+        let title = Line::from(vec![
+            Span::styled(format!(" {} ", self.title), Style::new().bold()),
+            Span::styled("↑↓ move · enter choose · esc close", dim),
+        ]);
+        buf.set_line(area.x, area.y, &title, area.width);
+        if self.items.is_empty() {
+            let line = Line::styled(format!("   {}", self.empty), dim);
+            buf.set_line(area.x, area.y + 1, &line, area.width);
+            return;
+        }
+        let visible = usize::from(area.height.saturating_sub(1));
+        let first = (self.selected + 1).saturating_sub(visible);
+        let label_width = self
+            .items
+            .iter()
+            .map(|i| i.label.width())
+            .max()
+            .unwrap_or(0);
+        for (row, (i, item)) in self
+            .items
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(visible)
+            .enumerate()
+        {
+            let selected = i == self.selected;
+            let style = if selected {
+                Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+            } else {
+                Style::new()
+            };
+            let marker = if selected { " › " } else { "   " };
+            let current = if item.current { " (current)" } else { "" };
+            let pad = " ".repeat(label_width.saturating_sub(item.label.width()) + 2);
+            let line = Line::from(vec![
+                Span::styled(marker, style),
+                Span::styled(item.label.clone(), style),
+                Span::raw(pad),
+                Span::styled(format!("{}{current}", item.detail), dim),
+            ]);
+            let y = area.y + 1 + u16::try_from(row).unwrap_or(0);
+            buf.set_line(area.x, y, &line, area.width);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    #[test]
+    fn selection_starts_on_the_current_item_and_wraps() {
+        let item = |label: &str, current| PickerItem {
+            label: label.into(),
+            detail: String::new(),
+            current,
+        };
+        let mut p = Picker::new("Model", vec![item("a", false), item("b", true)], "none");
+        assert_eq!(p.selected, 1);
+        p.handle_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+        assert_eq!(
+            p.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+            PickerAction::Chosen(0)
+        );
+    }
+}

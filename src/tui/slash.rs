@@ -1,0 +1,103 @@
+//! Slash commands and the completion list shown while one is typed.
+
+use super::picker::PickerItem;
+
+/// A command the composer understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlashCommand {
+    Connect,
+    Model,
+    Approval,
+    New,
+    Status,
+    Logout,
+    Help,
+    Quit,
+}
+
+/// Every command, in the order the popup lists them.
+pub const ALL: [SlashCommand; 8] = [
+    SlashCommand::Connect,
+    SlashCommand::Model,
+    SlashCommand::Approval,
+    SlashCommand::New,
+    SlashCommand::Status,
+    SlashCommand::Logout,
+    SlashCommand::Help,
+    SlashCommand::Quit,
+];
+
+impl SlashCommand {
+    /// The name without the slash.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Model => "model",
+            Self::Approval => "approval",
+            Self::New => "new",
+            Self::Status => "status",
+            Self::Logout => "logout",
+            Self::Help => "help",
+            Self::Quit => "quit",
+        }
+    }
+
+    /// What it does, in a few words.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Connect => "sign in: ChatGPT (browser or device code) or an API key",
+            Self::Model => "choose the model",
+            Self::Approval => "choose what may run without asking",
+            Self::New => "start a new conversation",
+            Self::Status => "login, model, tokens and rate limits",
+            Self::Logout => "remove the login",
+            Self::Help => "keys and commands",
+            Self::Quit => "leave kelp",
+        }
+    }
+
+    /// The command named exactly by `text` (`/model`, with surrounding spaces allowed).
+    pub fn parse(text: &str) -> Option<Self> {
+        let name = text.trim().strip_prefix('/')?;
+        ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// The commands matching what is typed, when it looks like the start of a command.
+pub fn completions(text: &str) -> Option<Vec<SlashCommand>> {
+    let typed = text.strip_prefix('/')?;
+    if typed.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(
+        ALL.into_iter()
+            .filter(|c| c.name().starts_with(typed))
+            .collect(),
+    )
+}
+
+/// Popup rows for `commands`.
+pub fn items(commands: &[SlashCommand]) -> Vec<PickerItem> {
+    commands
+        .iter()
+        .map(|c| PickerItem {
+            label: format!("/{}", c.name()),
+            detail: c.description().to_string(),
+            current: false,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_filters_the_commands() {
+        assert_eq!(completions("/"), Some(ALL.to_vec()));
+        assert_eq!(completions("/mo"), Some(vec![SlashCommand::Model]));
+        assert_eq!(completions("/model x"), None);
+        assert_eq!(completions("hello"), None);
+        assert_eq!(SlashCommand::parse(" /quit "), Some(SlashCommand::Quit));
+    }
+}

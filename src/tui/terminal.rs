@@ -1,0 +1,85 @@
+//! Taking over the terminal and always giving it back: on exit, on error and on panic.
+
+use std::io::{self, Stdout, Write};
+use std::sync::Once;
+
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, KeyboardEnhancementFlags,
+    PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+/// The terminal type the UI draws on.
+pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+
+// Button presses (the wheel among them) in SGR encoding; no motion tracking, which would wake
+// the UI on every mouse move.
+const MOUSE_ON: &str = "\x1b[?1000h\x1b[?1006h";
+const MOUSE_OFF: &str = "\x1b[?1006l\x1b[?1000l";
+
+/// Restores the terminal when dropped.
+#[derive(Debug)]
+pub struct TerminalGuard {
+    _private: (),
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Raw mode, the alternate screen, bracketed paste, disambiguated keys (Shift+Enter) and mouse
+/// wheel reporting; the panic hook that undoes it is installed first.
+pub fn enter() -> io::Result<(Tui, TerminalGuard)> {
+    install_panic_hook();
+    enable_raw_mode()?;
+    let guard = TerminalGuard { _private: () };
+    let mut out = io::stdout();
+    execute!(
+        out,
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+    )?;
+    set_mouse(true)?;
+    let terminal = Terminal::new(CrosstermBackend::new(out))?;
+    Ok((terminal, guard))
+}
+
+/// Turns mouse reporting on or off.
+pub fn set_mouse(on: bool) -> io::Result<()> {
+    let mut out = io::stdout();
+    out.write_all(if on { MOUSE_ON } else { MOUSE_OFF }.as_bytes())?;
+    out.flush()
+}
+
+/// Gives the terminal back; safe to call more than once.
+pub fn restore() {
+    let mut out = io::stdout();
+    let _ = out.write_all(MOUSE_OFF.as_bytes());
+    let _ = execute!(
+        out,
+        PopKeyboardEnhancementFlags,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+}
+
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}

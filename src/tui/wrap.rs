@@ -1,0 +1,212 @@
+//! Word wrapping of styled lines to a width, with a hanging prefix for continuation lines.
+
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// A logical line before wrapping: its spans, and what continuation lines start with (the
+/// indent of a list item, the bar of a block quote).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RichLine {
+    /// The line's spans, its own prefix included.
+    pub line: Line<'static>,
+    /// Spans that start every continuation line.
+    pub hang: Vec<Span<'static>>,
+}
+
+impl RichLine {
+    /// A line that wraps without a hanging prefix.
+    pub fn plain(line: Line<'static>) -> Self {
+        Self {
+            line,
+            hang: Vec::new(),
+        }
+    }
+}
+
+/// The display width of a line.
+pub fn line_width(line: &Line<'_>) -> usize {
+    line.spans.iter().map(|s| s.content.width()).sum()
+}
+
+/// Wraps `rich` to `width` columns, appending the resulting lines to `out`.
+pub fn wrap_into(rich: &RichLine, width: usize, out: &mut Vec<Line<'static>>) {
+    let width = width.max(1);
+    if line_width(&rich.line) <= width {
+        out.push(rich.line.clone());
+        return;
+    }
+    let hang_width: usize = rich.hang.iter().map(|s| s.content.width()).sum();
+    // A hang as wide as the line would leave no room for text: drop it rather than loop.
+    let hang: &[Span<'static>] = if hang_width * 2 > width {
+        &[]
+    } else {
+        &rich.hang
+    };
+    let mut w = Wrapper {
+        out,
+        width,
+        hang,
+        line_style: rich.line.style,
+        cur: Vec::new(),
+        cur_width: 0,
+    };
+    for span in &rich.line.spans {
+        let mut rest: &str = &span.content;
+        while !rest.is_empty() {
+            let first_space = rest.starts_with(char::is_whitespace);
+            let end = rest
+                .find(|c: char| c.is_whitespace() != first_space)
+                .unwrap_or(rest.len());
+            let (piece, tail) = rest.split_at(end);
+            if first_space {
+                w.space(piece, span.style);
+            } else {
+                w.word(piece, span.style);
+            }
+            rest = tail;
+        }
+    }
+    w.finish();
+}
+
+/// Wraps every line of `rich` to `width`.
+pub fn wrap_all(rich: &[RichLine], width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::with_capacity(rich.len());
+    for line in rich {
+        wrap_into(line, width, &mut out);
+    }
+    out
+}
+
+struct Wrapper<'a> {
+    out: &'a mut Vec<Line<'static>>,
+    width: usize,
+    hang: &'a [Span<'static>],
+    line_style: Style,
+    cur: Vec<Span<'static>>,
+    cur_width: usize,
+}
+
+impl Wrapper<'_> {
+    fn push(&mut self, text: &str, style: Style) {
+        if let Some(last) = self.cur.last_mut()
+            && last.style == style
+        {
+            last.content.to_mut().push_str(text);
+        } else {
+            self.cur.push(Span::styled(text.to_string(), style));
+        }
+        self.cur_width += text.width();
+    }
+
+    fn newline(&mut self) {
+        // Trailing spaces at a break are invisible noise that would also confuse selection.
+        if let Some(last) = self.cur.last_mut() {
+            let trimmed = last.content.trim_end().len();
+            last.content.to_mut().truncate(trimmed);
+        }
+        let spans = std::mem::take(&mut self.cur);
+        self.out.push(Line::from(spans).style(self.line_style));
+        self.cur_width = 0;
+        for span in self.hang {
+            self.cur.push(span.clone());
+            self.cur_width += span.content.width();
+        }
+    }
+
+    fn at_line_start(&self) -> bool {
+        self.cur_width == self.hang.iter().map(|s| s.content.width()).sum::<usize>()
+            && self.cur.len() == self.hang.len()
+    }
+
+    fn space(&mut self, piece: &str, style: Style) {
+        let w = piece.width();
+        if self.cur_width + w <= self.width {
+            self.push(piece, style);
+        } else {
+            self.newline();
+        }
+    }
+
+    fn word(&mut self, piece: &str, style: Style) {
+        let w = piece.width();
+        if self.cur_width + w <= self.width {
+            self.push(piece, style);
+            return;
+        }
+        let hang_width: usize = self.hang.iter().map(|s| s.content.width()).sum();
+        if w <= self.width - hang_width && !self.at_line_start() {
+            self.newline();
+            self.push(piece, style);
+            return;
+        }
+        // Longer than a whole line: break it where the line ends.
+        let mut chunk = String::new();
+        let mut chunk_width = 0;
+        for c in piece.chars() {
+            let cw = c.width().unwrap_or(0);
+            let used = self.cur_width + chunk_width;
+            if used + cw > self.width && used > hang_width {
+                if !chunk.is_empty() {
+                    self.push(&chunk, style);
+                }
+                chunk.clear();
+                chunk_width = 0;
+                self.newline();
+            }
+            chunk.push(c);
+            chunk_width += cw;
+        }
+        if !chunk.is_empty() {
+            self.push(&chunk, style);
+        }
+    }
+
+    fn finish(mut self) {
+        if !self.cur.is_empty() {
+            let spans = std::mem::take(&mut self.cur);
+            self.out.push(Line::from(spans).style(self.line_style));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(lines: &[Line<'_>]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn words_move_to_the_next_line_with_the_hang() {
+        let rich = RichLine {
+            line: Line::from("• one two three four"),
+            hang: vec![Span::raw("  ")],
+        };
+        let mut out = Vec::new();
+        wrap_into(&rich, 10, &mut out);
+        assert_eq!(texts(&out), ["• one two", "  three", "  four"]);
+    }
+
+    #[test]
+    fn long_words_are_broken_and_styles_kept() {
+        let rich = RichLine::plain(Line::from(vec![
+            Span::raw("ab "),
+            Span::styled("cdefghijkl", Style::new().bold()),
+        ]));
+        let mut out = Vec::new();
+        wrap_into(&rich, 4, &mut out);
+        assert_eq!(texts(&out), ["ab c", "defg", "hijk", "l"]);
+        assert_eq!(out[1].spans[0].style, Style::new().bold());
+    }
+
+    #[test]
+    fn wide_characters_count_double() {
+        let rich = RichLine::plain(Line::from("日本語テキスト"));
+        let mut out = Vec::new();
+        wrap_into(&rich, 6, &mut out);
+        assert_eq!(texts(&out), ["日本語", "テキス", "ト"]);
+    }
+}

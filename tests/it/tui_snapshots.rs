@@ -1,0 +1,277 @@
+//! What each screen shows, drawn on a test backend and kept as snapshots.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use insta::assert_snapshot;
+use kelp::agent::protocol::{
+    ApprovalSubject, AuthSummary, Event, Op, PlanStatus, PlanStep, TurnOutcome,
+};
+use kelp::auth::login::LoginEvent;
+use kelp::tui::{App, InitialState};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, UnboundedReceiver<Op>) {
+    let (tx, rx) = unbounded_channel();
+    let mut app = App::new(
+        tx,
+        InitialState {
+            auth,
+            model: "gpt-5.5".into(),
+            project_dir: PathBuf::from("/work/project"),
+            approval_mode: Default::default(),
+            headless,
+            warning: None,
+        },
+    );
+    app.freeze_time(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    (app, rx)
+}
+
+fn logged_in() -> (App, UnboundedReceiver<Op>) {
+    app_with(
+        Some(AuthSummary::ApiKey {
+            masked: "sk-…abcd".into(),
+        }),
+        false,
+    )
+}
+
+fn draw(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| app.render(f)).unwrap();
+    terminal.backend().to_string()
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn ops(rx: &mut UnboundedReceiver<Op>) -> Vec<Op> {
+    let mut out = Vec::new();
+    while let Ok(op) = rx.try_recv() {
+        out.push(op);
+    }
+    out
+}
+
+const ANSWER: &str = "## Reading a file\n\nUse `std::fs::read_to_string` — it is **short** and *clear*:\n\n```rust\nuse std::fs;\n\nfn main() -> std::io::Result<()> {\n    let text = fs::read_to_string(\"notes.txt\")?;\n    println!(\"{}\", text.len());\n    Ok(())\n}\n```\n\n- errors come back as `io::Error`\n- see [the docs](https://doc.rust-lang.org/std/fs/)\n\n> Large files: prefer a `BufReader`.\n";
+
+#[test]
+fn empty_chat() {
+    let (mut app, _rx) = logged_in();
+    assert_snapshot!(draw(&mut app, 80, 24));
+}
+
+#[test]
+fn streamed_markdown_answer_with_code() {
+    kelp::tui::highlight::load_now();
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "How do I read a file?");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        ops(&mut rx),
+        [Op::Submit {
+            text: "How do I read a file?".into()
+        }]
+    );
+    app.handle_core_event(Event::TurnStarted);
+    for chunk in ANSWER.as_bytes().chunks(16) {
+        app.handle_core_event(Event::TextDelta(String::from_utf8_lossy(chunk).into()));
+    }
+    app.handle_core_event(Event::MessageDone(ANSWER.into()));
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+    assert_snapshot!(draw(&mut app, 80, 30));
+}
+
+#[test]
+fn tool_call_and_plan() {
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::PlanUpdated {
+        explanation: Some("Fix the failing test first.".into()),
+        steps: vec![
+            PlanStep {
+                step: "Run the tests".into(),
+                status: PlanStatus::Completed,
+            },
+            PlanStep {
+                step: "Fix parse_header".into(),
+                status: PlanStatus::InProgress,
+            },
+            PlanStep {
+                step: "Run the tests again".into(),
+                status: PlanStatus::Pending,
+            },
+        ],
+    });
+    app.handle_core_event(Event::ToolStarted {
+        call_id: "c1".into(),
+        tool: "shell".into(),
+        summary: "cargo test --lib".into(),
+    });
+    let output: String = (1..=8).map(|i| format!("test case_{i} ... ok\n")).collect();
+    app.handle_core_event(Event::ToolOutput {
+        call_id: "c1".into(),
+        chunk: output,
+    });
+    app.handle_core_event(Event::ToolFinished {
+        call_id: "c1".into(),
+        success: false,
+        exit_code: Some(101),
+        duration: Duration::from_millis(2340),
+    });
+    app.handle_core_event(Event::Retrying {
+        attempt: 2,
+        max: 5,
+        delay: Duration::from_millis(400),
+        reason: "stream disconnected before completion".into(),
+    });
+    assert_snapshot!(draw(&mut app, 80, 24));
+}
+
+#[test]
+fn approval_prompt() {
+    let (mut app, mut rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 7,
+        call_id: "c2".into(),
+        subject: ApprovalSubject::Command {
+            command: "rm -rf target && cargo build --release".into(),
+            workdir: PathBuf::from("/work/project"),
+        },
+    });
+    assert_snapshot!("approval_prompt", draw(&mut app, 80, 16));
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "not now");
+    assert_snapshot!("approval_reason", draw(&mut app, 80, 16));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        ops(&mut rx),
+        [Op::Approve {
+            id: 7,
+            decision: kelp::agent::protocol::ApprovalDecision::No {
+                reason: Some("not now".into())
+            }
+        }]
+    );
+}
+
+#[test]
+fn connect_method_list_over_ssh() {
+    let (mut app, _rx) = app_with(None, true);
+    assert_snapshot!(draw(&mut app, 80, 24));
+}
+
+#[test]
+fn connect_browser_waiting() {
+    let (mut app, mut rx) = app_with(None, false);
+    key(&mut app, KeyCode::Char('1'));
+    assert_eq!(
+        ops(&mut rx),
+        [Op::StartLogin(kelp::auth::login::LoginMethod::Browser)]
+    );
+    app.handle_core_event(Event::Login(LoginEvent::BrowserWaiting {
+        authorize_url: "https://auth.openai.com/oauth/authorize?response_type=code&client_id=app_EMoamEEZ73f0CkXaXp7hrann&redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback&scope=openid%20profile%20email%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=af0ifjsldkj".into(),
+        port: 1455,
+    }));
+    assert_snapshot!(draw(&mut app, 80, 24));
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.take_clipboard().len(), 1);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(ops(&mut rx), [Op::CancelLogin]);
+}
+
+fn device_app() -> App {
+    let (mut app, _rx) = app_with(None, true);
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::Login(LoginEvent::DeviceCode {
+        verification_url: "https://auth.openai.com/codex/device".into(),
+        user_code: "WDJB-MJHT".into(),
+        expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + 14 * 60 + 32),
+    }));
+    app
+}
+
+#[test]
+fn connect_device_code_80x24() {
+    let mut app = device_app();
+    assert_snapshot!(draw(&mut app, 80, 24));
+}
+
+#[test]
+fn connect_device_code_120x40() {
+    let mut app = device_app();
+    assert_snapshot!(draw(&mut app, 120, 40));
+}
+
+#[test]
+fn connect_api_key_masked() {
+    let (mut app, mut rx) = app_with(None, false);
+    key(&mut app, KeyCode::Char('3'));
+    type_text(&mut app, "sk-proj-typedkey");
+    app.handle_terminal_event(TermEvent::Paste("0123456789abcd".into()));
+    let screen = draw(&mut app, 80, 24);
+    assert!(!screen.contains("typedkey") && !screen.contains("0123"));
+    assert_snapshot!(screen);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        ops(&mut rx),
+        [Op::SaveApiKey("sk-proj-typedkey0123456789abcd".into())]
+    );
+    app.handle_core_event(Event::AuthChanged(Some(AuthSummary::ApiKey {
+        masked: "sk-…abcd".into(),
+    })));
+    assert_eq!(ops(&mut rx), [Op::RefreshModels]);
+    assert_snapshot!("connect_api_key_done", draw(&mut app, 80, 12));
+}
+
+#[test]
+fn connect_error_offers_other_methods() {
+    let (mut app, _rx) = app_with(None, false);
+    key(&mut app, KeyCode::Char('2'));
+    app.handle_core_event(Event::Login(LoginEvent::Failed(
+        "device code login is not enabled for this workspace: turn on device code login in ChatGPT settings → Security".into(),
+    )));
+    assert_snapshot!(draw(&mut app, 80, 24));
+}
+
+#[test]
+fn slash_popup_filters_as_you_type() {
+    let (mut app, _rx) = logged_in();
+    key(&mut app, KeyCode::Char('/'));
+    assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
+    type_text(&mut app, "lo");
+    assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
+}
+
+#[test]
+fn model_picker() {
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "/model");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::RefreshModels]);
+    app.handle_core_event(Event::Models {
+        available: vec![
+            "gpt-5.5".into(),
+            "gpt-5.4".into(),
+            "gpt-5.4-mini".into(),
+            "gpt-5.3-codex-spark".into(),
+        ],
+        current: "gpt-5.5".into(),
+    });
+    key(&mut app, KeyCode::Down);
+    assert_snapshot!(draw(&mut app, 80, 20));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::SetModel("gpt-5.4".into())]);
+}

@@ -1,0 +1,175 @@
+//! Runs the real `kelp` in a pseudo-terminal and reads its screen through a VT100 parser:
+//! spawn with an environment, send keys, wait until the screen shows something.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+
+/// A running `kelp` on a pseudo-terminal.
+pub struct Pty {
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl Pty {
+    /// Starts `program` with `args` in a `cols`×`rows` terminal, with a private HOME (also the
+    /// working directory) and only the variables in `env` (plus PATH and TERM).
+    pub fn spawn(
+        program: &Path,
+        args: &[&str],
+        home: &Path,
+        env: &[(&str, &str)],
+        cols: u16,
+        rows: u16,
+    ) -> Self {
+        Self::spawn_in(program, args, home, home, env, cols, rows)
+    }
+
+    /// [`Pty::spawn`] in the working directory `cwd`.
+    pub fn spawn_in(
+        program: &Path,
+        args: &[&str],
+        home: &Path,
+        cwd: &Path,
+        env: &[(&str, &str)],
+        cols: u16,
+        rows: u16,
+    ) -> Self {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("a pty opens");
+        let mut cmd = CommandBuilder::new(program);
+        cmd.args(args);
+        cmd.env_clear();
+        cmd.env("HOME", home);
+        cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("RUST_LOG", "kelp=debug");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.cwd(cwd);
+        let child = pair.slave.spawn_command(cmd).expect("kelp starts");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let writer = pair.master.take_writer().expect("pty writer");
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZeroU16::new(rows).expect("rows > 0"),
+            std::num::NonZeroU16::new(cols).expect("cols > 0"),
+            0,
+        )));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        {
+            let parser = Arc::clone(&parser);
+            let raw = Arc::clone(&raw);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = reader.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    parser.lock().unwrap().process(&buf[..n]);
+                    raw.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        Self {
+            child,
+            writer,
+            parser,
+            raw,
+            _master: pair.master,
+        }
+    }
+
+    /// The process id of the program (the launch benchmark reads its RSS).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.process_id()
+    }
+
+    /// Sends bytes as if typed.
+    pub fn send(&mut self, bytes: &str) {
+        self.writer
+            .write_all(bytes.as_bytes())
+            .expect("pty takes input");
+        self.writer.flush().expect("pty flushes");
+    }
+
+    /// Sends text as one bracketed paste.
+    pub fn paste(&mut self, text: &str) {
+        self.send(&format!("\x1b[200~{text}\x1b[201~"));
+    }
+
+    /// The screen as text, one line per row.
+    pub fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Whether the alternate screen is active.
+    pub fn alternate_screen(&self) -> bool {
+        self.parser.lock().unwrap().screen().alternate_screen()
+    }
+
+    /// Everything the program wrote so far.
+    pub fn output(&self) -> Vec<u8> {
+        self.raw.lock().unwrap().clone()
+    }
+
+    /// Waits until the screen contains `needle` and returns the screen; panics with the screen
+    /// after `timeout`.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_until(|screen| screen.contains(needle), timeout, needle)
+    }
+
+    /// Waits until `done(screen)` holds; panics with the screen after `timeout`.
+    pub fn wait_until(&self, done: impl Fn(&str) -> bool, timeout: Duration, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what:?}; the screen shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits for the program to exit; returns whether it exited successfully.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                // Let the reader take in the last bytes.
+                std::thread::sleep(Duration::from_millis(50));
+                return status.success();
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("kelp did not exit; the screen shows:\n{}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
