@@ -78,6 +78,9 @@ pub fn spawn(config: Config) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) 
                     model = name;
                     None
                 }
+                Op::Resume(_) | Op::ListSessions => Some(Event::Error(
+                    "resuming conversations is not available in this build yet".to_string(),
+                )),
                 Op::Interrupt
                 | Op::Approve { .. }
                 | Op::NewConversation

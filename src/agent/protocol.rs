@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::agent::instructions::InstructionFile;
 use crate::auth::login::{Account, LoginEvent, LoginMethod};
-use crate::llm::types::{RateLimits, TokenUsage};
+use crate::llm::types::{Item, RateLimits, TokenUsage};
+use crate::session::SessionSummary;
 
 /// A request from the front end to the core.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +36,11 @@ pub enum Op {
     Logout,
     /// Ask for the models of the current login.
     RefreshModels,
+    /// Continue the saved conversation in this file: its transcript is shown and its history is
+    /// sent to the model from the next request on.
+    Resume(PathBuf),
+    /// Ask for this project's saved conversations, newest first (the `/resume` picker).
+    ListSessions,
     /// End the core.
     Shutdown,
 }
@@ -188,6 +195,12 @@ pub enum Event {
         available: Vec<String>,
         current: String,
     },
+    /// A saved conversation was resumed: its history, to be shown as the transcript.
+    Restored { items: Vec<Item> },
+    /// This project's saved conversations, newest first.
+    Sessions(Vec<SessionSummary>),
+    /// The project instruction files (AGENTS.md) loaded for the conversation, for `/status`.
+    Instructions(Vec<InstructionFile>),
     /// A message for the person that belongs to no turn.
     Notice(String),
     /// An error that belongs to no turn, one readable line.

@@ -750,6 +750,8 @@ impl App {
                     picker.set_items(items);
                 }
             }
+            // Shown once resume and /status learn about them.
+            Event::Restored { .. } | Event::Sessions(_) | Event::Instructions(_) => {}
             Event::Notice(text) => self.notice(text),
             Event::Error(message) => {
                 if let Some(dialog) = &mut self.connect
