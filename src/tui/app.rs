@@ -20,12 +20,15 @@ use super::composer::{Composer, ComposerAction};
 use super::connect::{ConnectDialog, DialogAction};
 use super::history_cell::{CellKind, HistoryCell, ToolCall, ToolEnd, display_path};
 use super::picker::{Picker, PickerAction, PickerItem};
+use super::resume;
 use super::slash::{self, SlashCommand};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
+use crate::agent::instructions::InstructionFile;
 use crate::agent::protocol::{ApprovalDecision, ApprovalMode, AuthSummary, Event, Op, TurnOutcome};
 use crate::auth::login::{Account, LoginEvent};
-use crate::llm::types::{RateLimitWindow, RateLimits, TokenUsage};
+use crate::llm::types::{Item, RateLimitWindow, RateLimits, TokenUsage};
+use crate::session::SessionSummary;
 
 /// What the first frame needs, read from local state before any network call.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +60,7 @@ const PLACEHOLDER: &str = "Ask anything · / for commands · shift+enter for a n
 enum PickerKind {
     Model,
     Approval,
+    Resume,
 }
 
 #[derive(Debug)]
@@ -88,7 +92,16 @@ pub struct App {
     headless: bool,
     assistant_cell: Option<usize>,
     reasoning_cell: Option<usize>,
+    /// Cells from here on were streamed by the response in flight; a retry voids the
+    /// answer and reasoning among them.
+    response_start: usize,
     tool_cells: HashMap<String, usize>,
+    /// The saved conversations the `/resume` picker lists.
+    sessions: Vec<SessionSummary>,
+    /// When the conversation being resumed was last active, for the notice.
+    resuming_from: Option<SystemTime>,
+    /// The AGENTS.md files of the conversation; `None` until the core reports them.
+    instructions: Option<Vec<InstructionFile>>,
     quit_armed: bool,
     hint: Option<String>,
     should_quit: bool,
@@ -120,7 +133,11 @@ impl App {
             headless: initial.headless,
             assistant_cell: None,
             reasoning_cell: None,
+            response_start: 0,
             tool_cells: HashMap::new(),
+            sessions: Vec::new(),
+            resuming_from: None,
+            instructions: None,
             quit_armed: false,
             hint: None,
             should_quit: false,
@@ -517,13 +534,17 @@ impl App {
                     self.send(Op::Interrupt);
                 }
                 self.send(Op::NewConversation);
-                self.transcript.clear();
-                self.tool_cells.clear();
-                self.assistant_cell = None;
-                self.reasoning_cell = None;
-                self.approval = None;
-                self.usage = TokenUsage::default();
+                self.clear_conversation();
                 self.notice("New conversation.");
+            }
+            SlashCommand::Resume => {
+                self.send(Op::ListSessions);
+                let picker = Picker::new(
+                    "Resume a conversation",
+                    resume::session_items(&self.sessions, self.now()),
+                    "looking for saved conversations…",
+                );
+                self.picker = Some((PickerKind::Resume, picker));
             }
             SlashCommand::Status => {
                 let text = self.status_text();
@@ -533,6 +554,17 @@ impl App {
             SlashCommand::Help => self.notice(HELP),
             SlashCommand::Quit => self.quit(),
         }
+    }
+
+    /// Forgets the transcript and everything that points into it.
+    fn clear_conversation(&mut self) {
+        self.transcript.clear();
+        self.tool_cells.clear();
+        self.assistant_cell = None;
+        self.reasoning_cell = None;
+        self.response_start = 0;
+        self.approval = None;
+        self.usage = TokenUsage::default();
     }
 
     fn model_items(&self) -> Vec<PickerItem> {
@@ -552,6 +584,15 @@ impl App {
                 self.model = label.clone();
                 self.send(Op::SetModel(label.clone()));
                 self.notice(format!("Model: {label}"));
+            }
+            PickerKind::Resume => {
+                if let Some(session) = self.sessions.get(index) {
+                    if self.turn_started.is_some() {
+                        self.send(Op::Interrupt);
+                    }
+                    self.resuming_from = Some(resume::last_active(session));
+                    self.send(Op::Resume(session.path.clone()));
+                }
             }
             PickerKind::Approval => {
                 let mode = [
@@ -583,6 +624,7 @@ impl App {
                 self.turn_started = Some(Instant::now());
                 self.assistant_cell = None;
                 self.reasoning_cell = None;
+                self.response_start = self.transcript.len();
             }
             Event::TextDelta(delta) => {
                 let index = match self.assistant_cell {
@@ -673,9 +715,11 @@ impl App {
                     call.finished = Some(ToolEnd {
                         success,
                         exit_code,
-                        duration,
+                        duration: Some(duration),
                     });
                 }
+                // Tools run between responses: what streams next belongs to a new one.
+                self.response_start = self.transcript.len();
             }
             Event::ApprovalRequested { id, subject, .. } => {
                 let cell = self.push(CellKind::Approval {
@@ -706,6 +750,7 @@ impl App {
                 delay,
                 reason,
             } => {
+                self.discard_partial_response();
                 let kind = CellKind::Retry {
                     attempt,
                     max,
@@ -750,8 +795,16 @@ impl App {
                     picker.set_items(items);
                 }
             }
-            // Shown once resume and /status learn about them.
-            Event::Restored { .. } | Event::Sessions(_) | Event::Instructions(_) => {}
+            Event::Restored { items } => self.restore(&items),
+            Event::Sessions(sessions) => {
+                self.sessions = sessions;
+                let items = resume::session_items(&self.sessions, self.now());
+                if let Some((PickerKind::Resume, picker)) = &mut self.picker {
+                    picker.set_items(items);
+                    picker.empty = "no saved conversations in this project yet".into();
+                }
+            }
+            Event::Instructions(files) => self.instructions = Some(files),
             Event::Notice(text) => self.notice(text),
             Event::Error(message) => {
                 if let Some(dialog) = &mut self.connect
@@ -762,6 +815,58 @@ impl App {
                 self.push_error(message);
             }
         }
+    }
+
+    /// Drops the answer and reasoning the response in flight streamed so far: a retry streams
+    /// them again from the start. Cells of the response are removed highest index first and
+    /// every index into the transcript is moved along.
+    fn discard_partial_response(&mut self) {
+        self.assistant_cell = None;
+        self.reasoning_cell = None;
+        let mut index = self.transcript.len();
+        while index > self.response_start {
+            index -= 1;
+            let partial = self.transcript.get_mut(index).is_some_and(|cell| {
+                matches!(cell.kind(), CellKind::Assistant(_) | CellKind::Reasoning(_))
+            });
+            if !partial || self.transcript.remove(index).is_none() {
+                continue;
+            }
+            for cell in self.tool_cells.values_mut() {
+                if *cell > index {
+                    *cell -= 1;
+                }
+            }
+            if let Some(pending) = &mut self.approval
+                && pending.cell > index
+            {
+                pending.cell -= 1;
+            }
+        }
+    }
+
+    /// Shows a resumed conversation in place of the current transcript.
+    fn restore(&mut self, items: &[Item]) {
+        self.clear_conversation();
+        let cells = resume::cells_from_history(items);
+        let mut has_code = false;
+        for kind in cells {
+            if let CellKind::Assistant(md) = &kind {
+                has_code |= md.source().contains("```") || md.source().contains("~~~");
+            }
+            self.push(kind);
+        }
+        // Restored answers are parsed when first drawn; have the highlighter ready for them.
+        if has_code && !super::highlight::is_loaded() {
+            super::highlight::start_loading();
+            self.awaiting_highlighter = true;
+        }
+        self.response_start = self.transcript.len();
+        let notice = match self.resuming_from.take() {
+            Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
+            None => "Resumed the saved conversation.".to_string(),
+        };
+        self.notice(notice);
     }
 
     fn on_login(&mut self, event: LoginEvent) {
@@ -1021,6 +1126,25 @@ impl App {
             }
             None => text.push_str("\nLimits:    not reported yet"),
         }
+        match self.instructions.as_deref() {
+            None => text.push_str("\nAGENTS.md: not loaded yet"),
+            Some([]) => text.push_str("\nAGENTS.md: none found"),
+            Some(files) => {
+                for (i, file) in files.iter().enumerate() {
+                    let label = if i == 0 { "AGENTS.md:" } else { "" };
+                    let cut = if file.is_cut() {
+                        format!(", cut to {}", format_bytes(file.included))
+                    } else {
+                        String::new()
+                    };
+                    text.push_str(&format!(
+                        "\n{label:<11}{} · {}{cut}",
+                        display_path(&file.path),
+                        format_bytes(file.bytes)
+                    ));
+                }
+            }
+        }
         text
     }
 }
@@ -1030,7 +1154,8 @@ const HELP: &str = "Commands
   /model      choose the model
   /approval   choose what may run without asking
   /new        start a new conversation
-  /status     login, model, tokens and limits
+  /resume     continue a saved conversation of this project
+  /status     login, model, tokens, limits and AGENTS.md files
   /logout     remove the login
   /quit       leave kelp
 Keys
@@ -1122,6 +1247,15 @@ fn window_name(window: &RateLimitWindow) -> String {
         Some(m) if m >= 60 && m % 60 == 0 => format!("{}h", m / 60),
         Some(m) => format!("{m}m"),
         None => "limit".to_string(),
+    }
+}
+
+/// `812 B`, `3.1 KB`, `2.0 MB`.
+fn format_bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KB", n as f64 / 1024.0),
+        _ => format!("{:.1} MB", n as f64 / 1_048_576.0),
     }
 }
 

@@ -65,7 +65,8 @@ pub struct ToolCall {
 pub struct ToolEnd {
     pub success: bool,
     pub exit_code: Option<i32>,
-    pub duration: Duration,
+    /// How long it ran; unknown for calls restored from a saved conversation.
+    pub duration: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -274,13 +275,20 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
         Some(end) if end.success => Span::styled("• ", Style::new().fg(Color::Green)),
         Some(_) => Span::styled("• ", Style::new().fg(Color::Red)),
     };
+    // Summaries may name the tool themselves (`shell: ls`); the cell names it once.
+    let summary = call
+        .summary
+        .strip_prefix(call.tool.as_str())
+        .and_then(|rest| rest.strip_prefix(':').or(Some(rest)))
+        .filter(|rest| rest.is_empty() || rest.starts_with(' '))
+        .unwrap_or(&call.summary);
     let mut out = vec![hanging(
         vec![
             bullet,
             Span::styled(format!("{verb} "), Style::new().bold()),
             Span::styled(call.tool.clone(), Style::new().fg(Color::Magenta)),
             Span::raw(" "),
-            Span::raw(one_line(&call.summary)),
+            Span::raw(one_line(summary)),
         ],
         "    ",
     )];
@@ -311,7 +319,11 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
             ));
         }
     }
-    if let Some(end) = call.finished {
+    // A restored call that succeeded without an exit code has nothing more to say.
+    if let Some(end) = call
+        .finished
+        .filter(|end| !(end.success && end.exit_code.is_none() && end.duration.is_none()))
+    {
         let (mark, style) = if end.success {
             ("✓", Style::new().fg(Color::Green))
         } else {
@@ -322,11 +334,14 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
             None if end.success => format!("{mark} done"),
             None => format!("{mark} failed"),
         };
-        out.push(RichLine::plain(Line::from(vec![
-            Span::styled("  └ ", dim()),
-            Span::styled(status, style),
-            Span::styled(format!(" · {}", format_duration(end.duration)), dim()),
-        ])));
+        let mut spans = vec![Span::styled("  └ ", dim()), Span::styled(status, style)];
+        if let Some(duration) = end.duration {
+            spans.push(Span::styled(
+                format!(" · {}", format_duration(duration)),
+                dim(),
+            ));
+        }
+        out.push(RichLine::plain(Line::from(spans)));
     }
     out
 }
@@ -445,7 +460,7 @@ mod tests {
             finished: Some(ToolEnd {
                 success: true,
                 exit_code: Some(0),
-                duration: Duration::from_millis(1500),
+                duration: Some(Duration::from_millis(1500)),
             }),
         }));
         let shown: Vec<String> = cell

@@ -12,6 +12,7 @@ pub mod history_cell;
 pub mod markdown;
 pub mod picker;
 pub mod qr_view;
+pub mod resume;
 pub mod slash;
 pub mod streaming;
 pub mod terminal;

@@ -47,7 +47,7 @@ pub struct Picker {
 }
 
 /// Rows a picker shows at most; longer lists scroll.
-const MAX_ROWS: usize = 8;
+const MAX_ROWS: usize = 10;
 
 impl Picker {
     /// A picker over `items` with the current one selected.

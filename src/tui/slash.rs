@@ -9,6 +9,7 @@ pub enum SlashCommand {
     Model,
     Approval,
     New,
+    Resume,
     Status,
     Logout,
     Help,
@@ -16,11 +17,12 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 8] = [
+pub const ALL: [SlashCommand; 9] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
     SlashCommand::New,
+    SlashCommand::Resume,
     SlashCommand::Status,
     SlashCommand::Logout,
     SlashCommand::Help,
@@ -35,6 +37,7 @@ impl SlashCommand {
             Self::Model => "model",
             Self::Approval => "approval",
             Self::New => "new",
+            Self::Resume => "resume",
             Self::Status => "status",
             Self::Logout => "logout",
             Self::Help => "help",
@@ -49,7 +52,8 @@ impl SlashCommand {
             Self::Model => "choose the model",
             Self::Approval => "choose what may run without asking",
             Self::New => "start a new conversation",
-            Self::Status => "login, model, tokens and rate limits",
+            Self::Resume => "continue a saved conversation of this project",
+            Self::Status => "login, model, tokens, limits and AGENTS.md files",
             Self::Logout => "remove the login",
             Self::Help => "keys and commands",
             Self::Quit => "leave kelp",
@@ -96,6 +100,7 @@ mod tests {
     fn typing_filters_the_commands() {
         assert_eq!(completions("/"), Some(ALL.to_vec()));
         assert_eq!(completions("/mo"), Some(vec![SlashCommand::Model]));
+        assert_eq!(completions("/re"), Some(vec![SlashCommand::Resume]));
         assert_eq!(completions("/model x"), None);
         assert_eq!(completions("hello"), None);
         assert_eq!(SlashCommand::parse(" /quit "), Some(SlashCommand::Quit));

@@ -42,6 +42,17 @@ impl StreamingMarkdown {
         Self::default()
     }
 
+    /// A finished answer, parsed only when first drawn: a restored conversation costs nothing
+    /// for the messages that never scroll into view.
+    pub fn finished(text: &str) -> Self {
+        Self {
+            source: text.to_string(),
+            scanned: text.len(),
+            finished: true,
+            ..Self::default()
+        }
+    }
+
     /// The text so far.
     pub fn source(&self) -> &str {
         &self.source
@@ -141,6 +152,9 @@ impl StreamingMarkdown {
     /// The answer wrapped to `width`, with a blank line after it. Finished blocks are wrapped
     /// once per width; the tail is re-rendered only when the text grew.
     pub fn lines(&mut self, width: usize) -> &[Line<'static>] {
+        if self.finished {
+            self.commit_to(self.source.len());
+        }
         let w = &mut self.wrapped;
         if w.width != width {
             *w = Wrapped {
@@ -208,6 +222,17 @@ mod tests {
         assert_eq!(md.committed, 0);
         md.push("```\n\nafter\n");
         assert_eq!(&md.source[..md.committed], "```\na\n\nb\n```\n\n");
+    }
+
+    #[test]
+    fn a_finished_answer_is_parsed_when_first_drawn() {
+        let text = "# Head\n\nbody\n";
+        let mut lazy = StreamingMarkdown::finished(text);
+        assert_eq!(lazy.committed, 0);
+        let mut whole = StreamingMarkdown::new();
+        whole.finish(text);
+        assert_eq!(shown(&mut lazy), shown(&mut whole));
+        assert_eq!(lazy.committed, text.len());
     }
 
     #[test]

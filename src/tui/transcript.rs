@@ -72,6 +72,29 @@ impl Transcript {
         self.cells.is_empty()
     }
 
+    /// Removes the cell at `index`; later cells move up by one, and a view anchored below it
+    /// stays on the same content.
+    pub fn remove(&mut self, index: usize) -> Option<HistoryCell> {
+        if index >= self.cells.len() {
+            return None;
+        }
+        let cell = self.cells.remove(index);
+        if let Scroll::Anchor { cell: anchor, line } = self.scroll {
+            self.scroll = match anchor.cmp(&index) {
+                std::cmp::Ordering::Less => self.scroll,
+                std::cmp::Ordering::Equal => Scroll::Anchor {
+                    cell: anchor,
+                    line: 0,
+                },
+                std::cmp::Ordering::Greater => Scroll::Anchor {
+                    cell: anchor - 1,
+                    line,
+                },
+            };
+        }
+        Some(cell)
+    }
+
     /// Removes every cell and follows the bottom again.
     pub fn clear(&mut self) {
         self.cells.clear();

@@ -5,10 +5,13 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
+use kelp::agent::instructions::InstructionFile;
 use kelp::agent::protocol::{
     ApprovalSubject, AuthSummary, Event, Op, PlanStatus, PlanStep, TurnOutcome,
 };
 use kelp::auth::login::LoginEvent;
+use kelp::llm::types::{Content, Item, ReasoningSummary, Role};
+use kelp::session::SessionSummary;
 use kelp::tui::{App, InitialState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -274,4 +277,220 @@ fn model_picker() {
     assert_snapshot!(draw(&mut app, 80, 20));
     key(&mut app, KeyCode::Enter);
     assert_eq!(ops(&mut rx), [Op::SetModel("gpt-5.4".into())]);
+}
+
+fn restored_history() -> Vec<Item> {
+    vec![
+        Item::Message {
+            role: Role::User,
+            content: vec![Content::InputText {
+                text: "# AGENTS.md instructions for /work/project\n\n<INSTRUCTIONS>\nRun cargo fmt.\n</INSTRUCTIONS>".into(),
+            }],
+        },
+        Item::user_text("Why does the parser test fail?"),
+        Item::Reasoning {
+            summary: vec![ReasoningSummary {
+                kind: "summary_text".into(),
+                text: "Running the tests first.\nThen reading the parser.".into(),
+            }],
+            encrypted_content: Some("gAAAA".into()),
+        },
+        Item::FunctionCall {
+            name: "shell".into(),
+            arguments: r#"{"command":["cargo","test","parser"]}"#.into(),
+            call_id: "c1".into(),
+        },
+        Item::FunctionCallOutput {
+            call_id: "c1".into(),
+            output: "Exit code: 101\nWall time: 2.34 seconds\nOutput:\ntest parser::header ... FAILED\n".into(),
+        },
+        Item::FunctionCall {
+            name: "read_file".into(),
+            arguments: r#"{"path":"src/parser.rs"}"#.into(),
+            call_id: "c2".into(),
+        },
+        Item::FunctionCallOutput {
+            call_id: "c2".into(),
+            output: "L1: fn header() {}".into(),
+        },
+        Item::assistant_text("`header` skips the **first** line:\n\n- fix the loop bound\n- run the test again"),
+    ]
+}
+
+#[test]
+fn restored_transcript() {
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::Notice(
+        "an earlier line that resuming replaces".into(),
+    ));
+    app.handle_core_event(Event::Restored {
+        items: restored_history(),
+    });
+    let screen = draw(&mut app, 80, 26);
+    assert!(!screen.contains("AGENTS.md instructions"), "{screen}");
+    assert!(!screen.contains("earlier line"), "{screen}");
+    assert_snapshot!(screen);
+}
+
+fn session(prompt: Option<&str>, minutes_ago: u64, model: &str) -> SessionSummary {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let modified = now - Duration::from_secs(minutes_ago * 60);
+    SessionSummary {
+        id: uuid::Uuid::nil(),
+        path: PathBuf::from(format!("/state/sessions/{minutes_ago}.jsonl")),
+        project_dir: PathBuf::from("/work/project"),
+        model: model.into(),
+        started_at: chrono::DateTime::<chrono::Utc>::from(modified - Duration::from_secs(600)),
+        first_prompt: prompt.map(String::from),
+        size: 4096,
+        modified: Some(modified),
+    }
+}
+
+#[test]
+fn resume_picker() {
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "/resume");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::ListSessions]);
+    assert_snapshot!("resume_picker_waiting", draw(&mut app, 80, 16));
+    app.handle_core_event(Event::Sessions(vec![
+        session(Some("Why does the parser test fail?"), 3, "gpt-5.5"),
+        session(Some("Rename the config module to settings and update every import that uses it across the crate"), 150, "gpt-5.4"),
+        session(None, 3 * 24 * 60, "gpt-5.5"),
+    ]));
+    key(&mut app, KeyCode::Down);
+    assert_snapshot!("resume_picker", draw(&mut app, 80, 16));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        ops(&mut rx),
+        [Op::Resume(PathBuf::from("/state/sessions/150.jsonl"))]
+    );
+    // The core answers with the history; the notice says when the conversation was.
+    app.handle_core_event(Event::Restored {
+        items: vec![
+            Item::user_text("Rename the config module"),
+            Item::assistant_text("Done."),
+        ],
+    });
+    let screen = draw(&mut app, 80, 16);
+    assert!(screen.contains("› Rename the config module"), "{screen}");
+    assert!(
+        screen.contains("Resumed the conversation from "),
+        "{screen}"
+    );
+
+    // Esc closes the picker without resuming.
+    type_text(&mut app, "/resume");
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::Sessions(Vec::new()));
+    assert!(draw(&mut app, 80, 16).contains("no saved conversations in this project yet"));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(ops(&mut rx), [Op::ListSessions]);
+    assert!(!draw(&mut app, 80, 16).contains("Resume a conversation"));
+}
+
+#[test]
+fn status_lists_the_agents_files() {
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::Instructions(vec![
+        InstructionFile {
+            path: PathBuf::from("/work/AGENTS.md"),
+            bytes: 812,
+            included: 812,
+        },
+        InstructionFile {
+            path: PathBuf::from("/work/project/AGENTS.md"),
+            bytes: 40_960,
+            included: 31_955,
+        },
+    ]));
+    type_text(&mut app, "/status");
+    key(&mut app, KeyCode::Enter);
+    assert_snapshot!(draw(&mut app, 80, 16));
+}
+
+#[test]
+fn a_retry_discards_the_partial_answer() {
+    let (mut app, _rx) = logged_in();
+    type_text(&mut app, "Explain the parser");
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::ReasoningDelta("Looking at the first try".into()));
+    app.handle_core_event(Event::TextDelta("FIRST attempt, cut".into()));
+    app.handle_core_event(Event::TextDelta(" in the middle".into()));
+    app.handle_core_event(Event::Retrying {
+        attempt: 1,
+        max: 5,
+        delay: Duration::from_millis(200),
+        reason: "stream disconnected before completion".into(),
+    });
+    let screen = draw(&mut app, 80, 14);
+    assert!(
+        !screen.contains("FIRST") && !screen.contains("first try"),
+        "{screen}"
+    );
+    app.handle_core_event(Event::ReasoningDelta("Reading it again".into()));
+    app.handle_core_event(Event::TextDelta("SECOND attempt".into()));
+    app.handle_core_event(Event::Retrying {
+        attempt: 2,
+        max: 5,
+        delay: Duration::from_millis(400),
+        reason: "stream disconnected before completion".into(),
+    });
+    app.handle_core_event(Event::ReasoningDelta("Reading the parser".into()));
+    app.handle_core_event(Event::TextDelta("The parser reads ".into()));
+    app.handle_core_event(Event::TextDelta("one header per line.".into()));
+    app.handle_core_event(Event::MessageDone(
+        "The parser reads one header per line.".into(),
+    ));
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+    let screen = draw(&mut app, 80, 14);
+    assert!(
+        !screen.contains("SECOND") && !screen.contains("again"),
+        "{screen}"
+    );
+    assert_eq!(screen.matches("reconnecting").count(), 1, "{screen}");
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TextDelta("Let me run it.".into()));
+    app.handle_core_event(Event::MessageDone("Let me run it.".into()));
+    app.handle_core_event(Event::ToolStarted {
+        call_id: "c1".into(),
+        tool: "shell".into(),
+        summary: "shell: ls".into(),
+    });
+    app.handle_core_event(Event::ToolFinished {
+        call_id: "c1".into(),
+        success: true,
+        exit_code: Some(0),
+        duration: Duration::from_millis(20),
+    });
+    // The second response starts streaming, then is retried: only its text goes.
+    app.handle_core_event(Event::TextDelta("PARTIAL".into()));
+    app.handle_core_event(Event::Retrying {
+        attempt: 1,
+        max: 5,
+        delay: Duration::from_millis(200),
+        reason: "server error".into(),
+    });
+    app.handle_core_event(Event::ToolStarted {
+        call_id: "c2".into(),
+        tool: "shell".into(),
+        summary: "shell: pwd".into(),
+    });
+    app.handle_core_event(Event::ToolOutput {
+        call_id: "c2".into(),
+        chunk: "/work/project\n".into(),
+    });
+    let screen = draw(&mut app, 80, 20);
+    assert!(screen.contains("Let me run it."), "{screen}");
+    assert!(screen.contains("Ran shell ls"), "{screen}");
+    assert!(!screen.contains("PARTIAL"), "{screen}");
+    assert!(screen.contains("│ /work/project"), "{screen}");
 }
