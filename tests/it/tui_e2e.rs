@@ -1,17 +1,23 @@
 //! The real `kelp` in a pseudo-terminal: what a person sees and types.
 
-use std::path::Path;
-use std::time::Duration;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use crate::fake_openai::{Config as FakeConfig, FakeOpenAi};
+use crate::fake_openai::{Config as FakeConfig, FakeOpenAi, last_user_text};
 use crate::pty::Pty;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn kelp_in_pty(home: &Path, env: &[(&str, &str)]) -> Pty {
+    kelp_in_pty_with(home, &[], env)
+}
+
+fn kelp_in_pty_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Pty {
     Pty::spawn(
         Path::new(env!("CARGO_BIN_EXE_kelp")),
-        &[],
+        args,
         home,
         env,
         100,
@@ -129,11 +135,17 @@ fn prompts_get_a_plain_answer_until_the_core_lands() {
 }
 
 fn against_fake(fake: &FakeOpenAi, home: &Path, extra: &[(&str, &str)]) -> Pty {
+    against_fake_with(fake, home, &[], extra)
+}
+
+/// kelp with `args`, pointed at `fake`; `extra` variables win over the defaults.
+fn against_fake_with(fake: &FakeOpenAi, home: &Path, args: &[&str], extra: &[(&str, &str)]) -> Pty {
     let env: Vec<(&str, String)> = fake.env();
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     all.push(("KELP_CALLBACK_PORT", "0"));
+    all.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
     all.extend_from_slice(extra);
-    kelp_in_pty(home, &all)
+    kelp_in_pty_with(home, args, &all)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,4 +204,167 @@ async fn a_disabled_device_login_is_explained_and_other_methods_offered() {
     pty.wait_for("Ask anything", WAIT);
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// An executable `BROWSER` that runs `body` (`$1` is the URL), written into `dir`.
+fn browser_script(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("fake-browser");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esc_during_a_browser_login_frees_the_callback_port() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut pty = against_fake(
+        &fake,
+        home.path(),
+        &[("KELP_CALLBACK_PORT", &port_text), ("BROWSER", "/bin/true")],
+    );
+    pty.wait_for("How do you want to sign in?", WAIT);
+    pty.send("1");
+    pty.wait_for("Waiting for the browser", WAIT);
+    let screen = pty.wait_for("/oauth/authorize", WAIT);
+    assert!(screen.contains(&fake.url()), "{screen}");
+    assert!(
+        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err(),
+        "the login listens on the chosen port"
+    );
+    pty.send("\x1b");
+    pty.wait_for("How do you want to sign in?", WAIT);
+    let start = Instant::now();
+    while TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "port {port} is still held after Esc"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_login_through_the_dialog_connects_the_account() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    // The browser: follow the authorize URL, whose 302 lands on kelp's callback. IPv4 only, so
+    // `localhost` in the redirect means 127.0.0.1.
+    let browser = browser_script(bin.path(), r#"exec curl -4 -s -L -o /dev/null "$1""#);
+    let mut pty = against_fake(
+        &fake,
+        home.path(),
+        &[("BROWSER", browser.to_str().unwrap())],
+    );
+    pty.wait_for("How do you want to sign in?", WAIT);
+    pty.send("1");
+    let screen = pty.wait_for(
+        "Connected: dev@example.com (plus).",
+        Duration::from_secs(20),
+    );
+    let status = screen.lines().last().unwrap_or_default();
+    assert!(status.contains("dev@example.com (plus)"), "{screen}");
+    assert!(!screen.contains("not connected"), "{screen}");
+    let stored = std::fs::read_to_string(auth_file(home.path())).unwrap();
+    assert!(stored.contains("\"refresh\""), "the login is saved");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the agent core"]
+async fn an_api_key_login_then_a_streamed_answer() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = against_fake(&fake, home.path(), &[]);
+    pty.wait_for("How do you want to sign in?", WAIT);
+    pty.send("3");
+    pty.wait_for("Paste an OpenAI API key", WAIT);
+    pty.paste(&fake.api_key());
+    pty.send("\r");
+    pty.wait_for("Connected: API key", WAIT);
+    pty.send("hello from the pty\r");
+    // The fake's default reply echoes the prompt as Markdown, streamed in small deltas.
+    let screen = pty.wait_for("it records every request it receives", WAIT);
+    assert!(screen.contains("› hello from the pty"), "{screen}");
+    assert!(screen.contains("You said: hello from the pty"), "{screen}");
+    assert!(
+        screen.contains("• it streams this reply in small deltas"),
+        "{screen}"
+    );
+    let sent = fake.requests_to("/v1/responses");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(last_user_text(sent[0].json()), "hello from the pty");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the agent core"]
+async fn continue_shows_the_old_transcript_and_sends_its_history() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let key = fake.api_key();
+    let env = [("OPENAI_API_KEY", key.as_str())];
+
+    let mut first = against_fake(&fake, home.path(), &env);
+    first.wait_for("Ask anything", WAIT);
+    first.send("remember the word driftwood\r");
+    first.wait_for("it records every request it receives", WAIT);
+    first.send("/quit\r");
+    assert!(first.wait_exit(WAIT));
+    drop(first);
+
+    let mut second = against_fake_with(&fake, home.path(), &["--continue"], &env);
+    let screen = second.wait_for("Resumed the saved conversation.", WAIT);
+    assert!(screen.contains("› remember the word driftwood"), "{screen}");
+    assert!(
+        screen.contains("You said: remember the word driftwood"),
+        "{screen}"
+    );
+    second.send("what was the word?\r");
+    second.wait_for("You said: what was the word?", WAIT);
+
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent.len(), 2);
+    let input = sent[1].json()["input"].as_array().unwrap().clone();
+    let texts: Vec<(String, String)> = input
+        .iter()
+        .filter(|item| item["type"] == "message")
+        .map(|item| {
+            let text = item["content"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|part| part["text"].as_str())
+                .collect::<String>();
+            (item["role"].as_str().unwrap_or_default().to_string(), text)
+        })
+        .collect();
+    let position = |role: &str, start: &str| {
+        texts
+            .iter()
+            .position(|(r, t)| r == role && t.starts_with(start))
+            .unwrap_or_else(|| panic!("no {role} message starting {start:?} in {texts:?}"))
+    };
+    let old_prompt = position("user", "remember the word driftwood");
+    let old_answer = position("assistant", "You said: **remember the word driftwood**");
+    let new_prompt = position("user", "what was the word?");
+    assert!(
+        old_prompt < old_answer && old_answer < new_prompt,
+        "{texts:?}"
+    );
+    second.send("\x04");
+    assert!(second.wait_exit(WAIT));
 }
