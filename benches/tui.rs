@@ -4,6 +4,7 @@
 //! - stream: 1 MiB of Markdown in 16-byte deltas applied and drawn, frames every 64 deltas;
 //! - keystroke: a key press and the frame that echoes it, with 10,000 messages, idle and while
 //!   an answer streams;
+//! - restore: a resumed conversation of 10,000 items shown and its first frame drawn;
 //! - launch: the real binary in a pseudo-terminal, from spawn to the first frame with the
 //!   composer (median of 20), then its idle RSS and whether it writes anything while idle.
 //!
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use kelp::agent::protocol::{AuthSummary, Event, Op, TurnOutcome};
+use kelp::llm::types::Item;
 use kelp::tui::{App, InitialState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -89,6 +91,30 @@ fn bench_frames(messages: usize) -> Stats {
     let mut samples = Vec::new();
     for _ in 0..2000 {
         let start = Instant::now();
+        term.draw(|f| app.render(f)).expect("draw");
+        samples.push(start.elapsed());
+    }
+    stats(samples)
+}
+
+/// Restoring `items` history items (prompts and answers alternating) and drawing the first
+/// frame, median of 20.
+fn bench_restore(items: usize) -> Stats {
+    let history: Vec<Item> = (0..items)
+        .map(|i| match i % 2 {
+            0 => Item::user_text(format!("question {i}: what does parse do?")),
+            _ => Item::assistant_text(ANSWER),
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for _ in 0..20 {
+        let (mut app, _rx) = new_app();
+        let mut term = terminal();
+        let event = Event::Restored {
+            items: history.clone(),
+        };
+        let start = Instant::now();
+        app.handle_core_event(event);
         term.draw(|f| app.render(f)).expect("draw");
         samples.push(start.elapsed());
     }
@@ -242,6 +268,14 @@ fn main() {
                 ms(s.p99)
             );
         }
+    }
+    if run("restore") {
+        let s = bench_restore(10_000);
+        println!(
+            "restore 10,000 history items and draw (120×40): median {:.3} ms, p99 {:.3} ms",
+            ms(s.median),
+            ms(s.p99)
+        );
     }
     if run("launch") {
         bench_launch();

@@ -98,6 +98,8 @@ pub struct App {
     tool_cells: HashMap<String, usize>,
     /// The saved conversations the `/resume` picker lists.
     sessions: Vec<SessionSummary>,
+    /// `/resume` asked for the list and it has not come.
+    awaiting_sessions: bool,
     /// When the conversation being resumed was last active, for the notice.
     resuming_from: Option<SystemTime>,
     /// The AGENTS.md files of the conversation; `None` until the core reports them.
@@ -136,6 +138,7 @@ impl App {
             response_start: 0,
             tool_cells: HashMap::new(),
             sessions: Vec::new(),
+            awaiting_sessions: false,
             resuming_from: None,
             instructions: None,
             quit_armed: false,
@@ -539,6 +542,7 @@ impl App {
             }
             SlashCommand::Resume => {
                 self.send(Op::ListSessions);
+                self.awaiting_sessions = true;
                 let picker = Picker::new(
                     "Resume a conversation",
                     resume::session_items(&self.sessions, self.now()),
@@ -797,6 +801,7 @@ impl App {
             }
             Event::Restored { items } => self.restore(&items),
             Event::Sessions(sessions) => {
+                self.awaiting_sessions = false;
                 self.sessions = sessions;
                 let items = resume::session_items(&self.sessions, self.now());
                 if let Some((PickerKind::Resume, picker)) = &mut self.picker {
@@ -811,6 +816,12 @@ impl App {
                     && dialog.on_error(message.clone())
                 {
                     return;
+                }
+                // The list that was asked for will not come: do not leave the picker waiting.
+                if std::mem::take(&mut self.awaiting_sessions)
+                    && matches!(self.picker, Some((PickerKind::Resume, _)))
+                {
+                    self.picker = None;
                 }
                 self.push_error(message);
             }

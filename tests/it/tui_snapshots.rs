@@ -388,6 +388,17 @@ fn resume_picker() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(ops(&mut rx), [Op::ListSessions]);
     assert!(!draw(&mut app, 80, 16).contains("Resume a conversation"));
+
+    // A core that cannot list sessions says so; the picker does not wait forever.
+    type_text(&mut app, "/resume");
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::Error("cannot read the sessions folder".into()));
+    let screen = draw(&mut app, 80, 16);
+    assert!(!screen.contains("Resume a conversation"), "{screen}");
+    assert!(
+        screen.contains("cannot read the sessions folder"),
+        "{screen}"
+    );
 }
 
 #[test]
