@@ -67,4 +67,65 @@ impl AuthManager {
             .map(|(credential, _)| credential)
             .ok_or(AuthError::NotLoggedIn)
     }
+
+    /// A fresh credential after the server answered 401 to `rejected`; callers ask once per
+    /// request. This version only adopts a login stored since `rejected` was handed out (by
+    /// another process, or a refresh elsewhere); it does not talk to the issuer.
+    pub async fn refresh_after_unauthorized(
+        &self,
+        rejected: &Credential,
+    ) -> Result<Credential, AuthError> {
+        match self.resolve()? {
+            Some((current, _)) if &current != rejected => Ok(current),
+            _ => Err(AuthError::LoginExpired),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::store::OAuthEntry;
+
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn the_manager_can_be_shared_between_tasks() {
+        assert_shareable::<AuthManager>();
+    }
+
+    #[tokio::test]
+    async fn a_401_adopts_a_newer_stored_login_once_and_then_says_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::for_origin("http://127.0.0.1:9", dir.path());
+        let manager = AuthManager::new(&config, None);
+        let store = |access: &str| {
+            manager
+                .store()
+                .update(|file| {
+                    file.set_openai(&OpenAiEntry::OAuth(OAuthEntry {
+                        refresh: "r".into(),
+                        access: access.into(),
+                        expires_ms: 0,
+                        account_id: Some("acct".into()),
+                    }))
+                })
+                .unwrap()
+        };
+        store("old");
+        let rejected = manager.credential().await.unwrap();
+        assert!(matches!(
+            manager.refresh_after_unauthorized(&rejected).await,
+            Err(AuthError::LoginExpired)
+        ));
+        store("new");
+        let fresh = manager.refresh_after_unauthorized(&rejected).await.unwrap();
+        assert_eq!(
+            fresh,
+            Credential::ChatGpt {
+                access_token: "new".into(),
+                account_id: Some("acct".into())
+            }
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! `kelp run`.
 
 mod auth_cmd;
+mod run_cmd;
 mod sessions_cmd;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,10 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (clap's own code).
     pub const USAGE: u8 = 2;
+    /// The login is missing, expired, rejected, or cannot use Codex.
+    pub const AUTH: u8 = 3;
+    /// A rate limit, usage limit or quota stopped the request.
+    pub const LIMIT: u8 = 4;
 }
 
 /// kelp — a fast terminal coding client for OpenAI Codex models.
@@ -64,6 +69,8 @@ enum Command {
     /// Inspect the login.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Answer one prompt without the interactive client, streaming the answer to stdout.
+    Run(run_cmd::RunArgs),
     /// List saved conversations of this directory, newest first.
     Sessions(SessionsArgs),
 }
@@ -151,6 +158,10 @@ pub fn main() -> ExitCode {
         Some(Command::Login(args)) => auth_cmd::login(&config, args.with_api_key),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
+        Some(Command::Run(args)) => match project_dir() {
+            Ok(dir) => run_cmd::run(&config, &dir, args),
+            Err(code) => code,
+        },
         Some(Command::Sessions(args)) => match project_dir() {
             Ok(dir) => sessions_cmd::list(&config, &dir, args.all, args.json, args.limit),
             Err(code) => code,

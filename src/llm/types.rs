@@ -122,3 +122,37 @@ pub struct RateLimits {
     pub primary: Option<RateLimitWindow>,
     pub secondary: Option<RateLimitWindow>,
 }
+
+/// What a streaming response reports to its caller, in order.
+///
+/// A response may be retried after some of its events were delivered (a cut stream, a 5xx).
+/// The caller then receives [`ResponseEvent::Retrying`], and every event it received since the
+/// start of the response (or the previous `Retrying`) is void: discard the partial text and
+/// items, the next attempt streams the whole answer again from its beginning.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseEvent {
+    /// The server accepted the request and started the response.
+    Created,
+    /// A piece of the assistant's answer text.
+    TextDelta(String),
+    /// A piece of a reasoning summary.
+    ReasoningSummaryDelta(String),
+    /// An output item started (a message with no text yet, a function call without arguments).
+    OutputItemAdded(Item),
+    /// An output item is complete: the authoritative version, to be kept in history.
+    OutputItemDone(Item),
+    /// Rate-limit windows the backend reported with the response's headers.
+    RateLimits(RateLimits),
+    /// The attempt failed transiently and is retried after `delay`; see the type's docs.
+    Retrying {
+        attempt: u32,
+        max: u32,
+        delay: std::time::Duration,
+        reason: String,
+    },
+    /// The response is complete; nothing follows.
+    Completed {
+        response_id: String,
+        usage: Option<TokenUsage>,
+    },
+}

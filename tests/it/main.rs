@@ -6,10 +6,13 @@ mod fake_openai;
 
 mod auth_store;
 mod cli_auth;
+mod cli_run;
 mod cli_sessions;
 mod config_file;
 mod fake_server;
 mod instructions;
+mod llm_errors;
+mod llm_stream;
 mod sessions;
 mod support;
 mod tools;

@@ -1,0 +1,462 @@
+//! Streams one response: credential, request, SSE, retries, and the 401 refresh.
+//!
+//! [`LlmClient::stream`] starts a task that owns the HTTP exchange and hands typed events to a
+//! [`ResponseStream`] through a small bounded channel, so a slow reader slows the socket instead
+//! of filling memory. Dropping the stream aborts the task and closes the connection at once.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::Stream;
+use reqwest::header::HeaderMap;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::error::{LlmError, RequestContext, Verdict, classify_status, classify_stream_error};
+use super::request::{self, Prompt};
+use super::sse::{SseDecoder, SseEvent};
+use super::types::{RateLimitWindow, RateLimits, ResponseEvent};
+use crate::auth::{AuthManager, Credential};
+use crate::config::Config;
+
+/// Timing and retry limits of streaming; the defaults are what a person wants, tests shorten them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSettings {
+    /// How long the stream may stay silent before the attempt counts as cut (Codex: 300 s).
+    pub idle_timeout: Duration,
+    /// Retries after transient failures, per response.
+    pub max_retries: u32,
+    /// The first backoff; each retry doubles it, ±10 % jitter.
+    pub base_backoff: Duration,
+    /// The longest wait kelp sits through by itself for a rate limit; longer is an error.
+    pub max_rate_limit_wait: Duration,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(300),
+            max_retries: 5,
+            base_backoff: Duration::from_millis(200),
+            max_rate_limit_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// How long to wait for a TCP + TLS connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// An error body longer than this is cut; no server explains itself in more.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
+
+/// The process's one HTTP client, so every request reuses its connections (HTTP/2 where the
+/// server offers it, rustls, proxies from the environment).
+pub fn http_client() -> Result<reqwest::Client, LlmError> {
+    if let Some(client) = HTTP.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_keepalive(Duration::from_secs(30))
+        .build()
+        .map_err(|e| LlmError::Setup(e.to_string()))?;
+    Ok(HTTP.get_or_init(|| client).clone())
+}
+
+/// Sends requests to the Responses API; cheap to clone and share between tasks.
+#[derive(Debug, Clone)]
+pub struct LlmClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    config: Config,
+    auth: AuthManager,
+    settings: StreamSettings,
+    models: Mutex<super::models::ModelCache>,
+}
+
+impl LlmClient {
+    /// A client for the configured endpoints, with credentials from `auth`.
+    pub fn new(config: Config, auth: AuthManager) -> Result<Self, LlmError> {
+        Self::with_settings(config, auth, StreamSettings::default())
+    }
+
+    /// A client with other timing and retry limits.
+    pub fn with_settings(
+        config: Config,
+        auth: AuthManager,
+        settings: StreamSettings,
+    ) -> Result<Self, LlmError> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: http_client()?,
+                config,
+                auth,
+                settings,
+                models: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The configuration the client uses.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The credentials the client uses.
+    pub fn auth(&self) -> &AuthManager {
+        &self.inner.auth
+    }
+
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(super) fn models_cache(&self) -> &Mutex<super::models::ModelCache> {
+        &self.inner.models
+    }
+
+    /// Starts streaming the response to `prompt`. Events arrive in order and end after
+    /// [`ResponseEvent::Completed`] or one error; see [`ResponseEvent`] for what a
+    /// `Retrying` event means for events already received. Must be called inside a tokio runtime.
+    pub fn stream(&self, prompt: &Prompt) -> ResponseStream {
+        let (tx, rx) = mpsc::channel(64);
+        let task = match request::body(prompt) {
+            Ok(body) => {
+                let exchange = Exchange {
+                    client: self.clone(),
+                    body: bytes::Bytes::from(body),
+                    model: prompt.model.clone(),
+                    conversation_id: prompt.conversation_id,
+                    tx,
+                };
+                Some(tokio::spawn(exchange.run()))
+            }
+            Err(e) => {
+                let _ = tx.try_send(Err(LlmError::Setup(format!(
+                    "cannot encode the request: {e}"
+                ))));
+                None
+            }
+        };
+        ResponseStream { rx, task }
+    }
+}
+
+/// The events of one response. Ends after `Completed` or an error; dropping it cancels the
+/// request.
+#[derive(Debug)]
+pub struct ResponseStream {
+    rx: mpsc::Receiver<Result<ResponseEvent, LlmError>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ResponseStream {
+    /// The next event, or `None` once the response is over.
+    pub async fn next_event(&mut self) -> Option<Result<ResponseEvent, LlmError>> {
+        self.rx.recv().await
+    }
+}
+
+impl Stream for ResponseStream {
+    type Item = Result<ResponseEvent, LlmError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for ResponseStream {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// How one attempt ended, short of success.
+enum AttemptEnd {
+    Verdict(Verdict),
+    /// Nobody listens any more.
+    Gone,
+}
+
+impl From<Verdict> for AttemptEnd {
+    fn from(v: Verdict) -> Self {
+        Self::Verdict(v)
+    }
+}
+
+/// One response's request, with everything its retries need.
+struct Exchange {
+    client: LlmClient,
+    body: bytes::Bytes,
+    model: String,
+    conversation_id: uuid::Uuid,
+    tx: mpsc::Sender<Result<ResponseEvent, LlmError>>,
+}
+
+impl Exchange {
+    async fn run(self) {
+        if let Err(error) = self.attempts().await {
+            tracing::info!(error = %error, "response failed");
+            let _ = self.tx.send(Err(error)).await;
+        }
+    }
+
+    /// Runs attempts until one completes, one fails for good, or the retries run out.
+    async fn attempts(&self) -> Result<(), LlmError> {
+        let settings = &self.client.inner.settings;
+        let auth = &self.client.inner.auth;
+        let mut credential = auth.credential().await?;
+        let mut refreshed = false;
+        let mut retries = 0;
+        loop {
+            let ctx = RequestContext {
+                model: self.model.clone(),
+                login: request::login_kind(&credential),
+            };
+            let verdict = match self.attempt(&credential, &ctx).await {
+                Ok(()) | Err(AttemptEnd::Gone) => return Ok(()),
+                Err(AttemptEnd::Verdict(verdict)) => verdict,
+            };
+            match verdict {
+                Verdict::Fatal(error) => return Err(error),
+                Verdict::Unauthorized if refreshed => return Err(LlmError::LoginExpired),
+                Verdict::Unauthorized => {
+                    refreshed = true;
+                    tracing::info!("the server refused the ChatGPT token; refreshing it once");
+                    credential = auth.refresh_after_unauthorized(&credential).await?;
+                }
+                Verdict::Retry {
+                    delay,
+                    reason,
+                    error,
+                } => {
+                    let give_up = |error| match error {
+                        LlmError::Transient { reason, .. } => {
+                            LlmError::Transient { reason, retries }
+                        }
+                        other => other,
+                    };
+                    if retries >= settings.max_retries {
+                        return Err(give_up(error));
+                    }
+                    let delay = match delay {
+                        Some(asked) if asked > settings.max_rate_limit_wait => {
+                            return Err(give_up(error));
+                        }
+                        Some(asked) => asked,
+                        None => backoff(settings.base_backoff, retries + 1),
+                    };
+                    retries += 1;
+                    tracing::info!(retries, ?delay, %reason, "retrying the response");
+                    let event = ResponseEvent::Retrying {
+                        attempt: retries,
+                        max: settings.max_retries,
+                        delay,
+                        reason,
+                    };
+                    if self.tx.send(Ok(event)).await.is_err() {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// One HTTP exchange, streamed to the caller until `response.completed`.
+    async fn attempt(
+        &self,
+        credential: &Credential,
+        ctx: &RequestContext,
+    ) -> Result<(), AttemptEnd> {
+        let inner = &self.client.inner;
+        let idle = inner.settings.idle_timeout;
+        let request = inner
+            .http
+            .post(request::responses_url(&inner.config, credential))
+            .headers(request::stream_headers(credential, self.conversation_id))
+            .body(self.body.clone());
+        let response = match tokio::time::timeout(idle, request.send()).await {
+            Err(_) => return Err(idle_verdict(idle).into()),
+            Ok(Err(e)) => return Err(network_verdict(e).into()),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if let Some(limits) = rate_limits(response.headers()) {
+            self.emit(ResponseEvent::RateLimits(limits)).await?;
+        }
+        if !status.is_success() {
+            let headers = response.headers().clone();
+            let body = read_error_body(response, idle).await;
+            tracing::info!(status = status.as_u16(), "the server refused the request");
+            return Err(classify_status(status.as_u16(), &headers, &body, ctx).into());
+        }
+
+        let mut response = response;
+        let mut decoder = SseDecoder::new();
+        let mut events = Vec::new();
+        loop {
+            let chunk = match tokio::time::timeout(idle, response.chunk()).await {
+                Err(_) => return Err(idle_verdict(idle).into()),
+                Ok(Err(e)) => return Err(network_verdict(e).into()),
+                Ok(Ok(None)) => return Err(cut_verdict().into()),
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            decoder.feed(&chunk, |event| events.push(event));
+            for event in events.drain(..) {
+                let event = match event {
+                    SseEvent::Created => ResponseEvent::Created,
+                    SseEvent::TextDelta(d) => ResponseEvent::TextDelta(d),
+                    SseEvent::ReasoningSummaryDelta(d) => ResponseEvent::ReasoningSummaryDelta(d),
+                    SseEvent::OutputItemAdded(item) => ResponseEvent::OutputItemAdded(item),
+                    SseEvent::OutputItemDone(item) => ResponseEvent::OutputItemDone(item),
+                    SseEvent::Completed { response_id, usage } => {
+                        // Done: the socket may stay open, the answer does not wait for it.
+                        self.emit(ResponseEvent::Completed { response_id, usage })
+                            .await?;
+                        return Ok(());
+                    }
+                    SseEvent::Failed(error) | SseEvent::Error(error) => {
+                        return Err(classify_stream_error(&error, ctx).into());
+                    }
+                    SseEvent::Incomplete { reason } => {
+                        return Err(Verdict::Fatal(LlmError::Incomplete { reason }).into());
+                    }
+                };
+                self.emit(event).await?;
+            }
+        }
+    }
+
+    async fn emit(&self, event: ResponseEvent) -> Result<(), AttemptEnd> {
+        self.tx.send(Ok(event)).await.map_err(|_| AttemptEnd::Gone)
+    }
+}
+
+/// `base × 2^(n-1)`, ±10 %.
+fn backoff(base: Duration, retry: u32) -> Duration {
+    use rand::Rng;
+    let exp = base.saturating_mul(1 << retry.saturating_sub(1).min(16));
+    exp.mul_f64(rand::rng().random_range(0.9..=1.1))
+}
+
+fn transient(reason: String) -> Verdict {
+    Verdict::Retry {
+        delay: None,
+        reason: reason.clone(),
+        error: LlmError::Transient { reason, retries: 0 },
+    }
+}
+
+fn idle_verdict(idle: Duration) -> Verdict {
+    transient(format!(
+        "the server sent nothing for {} s",
+        idle.as_secs_f64().round()
+    ))
+}
+
+fn cut_verdict() -> Verdict {
+    transient("stream disconnected before completion".to_string())
+}
+
+/// A reqwest error in plain words; its URL is dropped because it says nothing new.
+fn network_verdict(e: reqwest::Error) -> Verdict {
+    let what = if e.is_connect() {
+        "could not connect to the server"
+    } else if e.is_timeout() {
+        "the connection timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the answer"
+    } else {
+        "network error"
+    };
+    tracing::debug!(error = %e.without_url(), "{what}");
+    transient(what.to_string())
+}
+
+async fn read_error_body(mut response: reqwest::Response, idle: Duration) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match tokio::time::timeout(idle, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BODY);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The `x-codex-{primary,secondary}-*` headers, when the backend sent any.
+pub fn rate_limits(headers: &HeaderMap) -> Option<RateLimits> {
+    let window = |which: &str| {
+        let get = |field: &str| {
+            headers
+                .get(format!("x-codex-{which}-{field}"))
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        Some(RateLimitWindow {
+            used_percent: get("used-percent")?.parse().ok()?,
+            window_minutes: get("window-minutes").and_then(|v| v.parse().ok()),
+            resets_at: get("reset-at").and_then(|v| v.parse().ok()),
+        })
+    };
+    let limits = RateLimits {
+        primary: window("primary"),
+        secondary: window("secondary"),
+    };
+    (limits.primary.is_some() || limits.secondary.is_some()).then_some(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn backoff_doubles_within_ten_percent() {
+        let base = Duration::from_millis(200);
+        for (retry, nominal) in [(1, 200.0), (2, 400.0), (3, 800.0), (5, 3200.0)] {
+            for _ in 0..50 {
+                let ms = backoff(base, retry).as_secs_f64() * 1000.0;
+                assert!(
+                    ms >= nominal * 0.9 - 0.01 && ms <= nominal * 1.1 + 0.01,
+                    "{retry}: {ms}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rate_limit_headers_become_windows() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(rate_limits(&headers), None);
+        for (k, v) in [
+            ("x-codex-primary-used-percent", "42.5"),
+            ("x-codex-primary-window-minutes", "300"),
+            ("x-codex-primary-reset-at", "1700000000"),
+            ("x-codex-secondary-used-percent", "7"),
+        ] {
+            headers.insert(k, HeaderValue::from_static(v));
+        }
+        let limits = rate_limits(&headers).unwrap();
+        assert_eq!(
+            limits.primary,
+            Some(RateLimitWindow {
+                used_percent: 42.5,
+                window_minutes: Some(300),
+                resets_at: Some(1_700_000_000)
+            })
+        );
+        assert_eq!(limits.secondary.unwrap().window_minutes, None);
+    }
+}

@@ -1,0 +1,258 @@
+//! One Responses API request: where it goes, its headers and its body (PROTOCOL.md §6).
+
+use std::path::Path;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::LoginKind;
+use super::types::Item;
+use crate::auth::Credential;
+use crate::config::{Config, ORIGINATOR};
+
+/// kelp's system prompt, with `{cwd}` where the working directory goes.
+const INSTRUCTIONS_TEMPLATE: &str = include_str!("../../assets/instructions.md");
+
+/// kelp's system prompt for a session working in `cwd`.
+pub fn instructions(cwd: &Path) -> String {
+    INSTRUCTIONS_TEMPLATE.replace("{cwd}", &cwd.display().to_string())
+}
+
+/// How hard a reasoning model thinks before it answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasoningEffort {
+    Minimal,
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+/// Everything one request says, apart from the credential.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    /// The model's slug, e.g. `gpt-5.5`.
+    pub model: String,
+    /// The system prompt; must not be empty (the ChatGPT backend refuses it).
+    pub instructions: String,
+    /// The whole history, replayed statelessly.
+    pub input: Vec<Item>,
+    /// Tool specs, as the API takes them.
+    pub tools: Vec<Value>,
+    /// Whether the model may call several tools in one response.
+    pub parallel_tool_calls: bool,
+    /// Used only with reasoning models.
+    pub reasoning_effort: ReasoningEffort,
+    /// The conversation's id: `session-id` header and `prompt_cache_key`.
+    pub conversation_id: Uuid,
+}
+
+impl Prompt {
+    /// A prompt for `model` with kelp's instructions for `cwd`, no history and no tools.
+    pub fn new(model: impl Into<String>, cwd: &Path) -> Self {
+        Self {
+            model: model.into(),
+            instructions: instructions(cwd),
+            input: Vec::new(),
+            tools: Vec::new(),
+            parallel_tool_calls: false,
+            reasoning_effort: ReasoningEffort::default(),
+            conversation_id: Uuid::new_v4(),
+        }
+    }
+}
+
+/// Whether `model` reasons (and so takes `reasoning` and returns encrypted reasoning): every
+/// gpt-5 model, the o-series and the codex models.
+pub fn is_reasoning_model(model: &str) -> bool {
+    let model = model.to_ascii_lowercase();
+    model.starts_with("gpt-5")
+        || model.contains("codex")
+        || (model.starts_with('o') && model[1..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    instructions: &'a str,
+    input: &'a [Item],
+    tools: &'a [Value],
+    tool_choice: &'static str,
+    parallel_tool_calls: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<Reasoning>,
+    store: bool,
+    stream: bool,
+    include: &'static [&'static str],
+    prompt_cache_key: String,
+}
+
+#[derive(Serialize)]
+struct Reasoning {
+    effort: ReasoningEffort,
+    summary: &'static str,
+}
+
+/// The JSON body of `prompt`, serialised once and re-sent as is on every retry.
+pub fn body(prompt: &Prompt) -> Result<Vec<u8>, serde_json::Error> {
+    let reasoning = is_reasoning_model(&prompt.model);
+    serde_json::to_vec(&Body {
+        model: &prompt.model,
+        instructions: &prompt.instructions,
+        input: &prompt.input,
+        tools: &prompt.tools,
+        tool_choice: "auto",
+        parallel_tool_calls: prompt.parallel_tool_calls,
+        reasoning: reasoning.then_some(Reasoning {
+            effort: prompt.reasoning_effort,
+            summary: "auto",
+        }),
+        store: false,
+        stream: true,
+        // Non-reasoning models refuse to include reasoning they do not produce.
+        include: if reasoning {
+            &["reasoning.encrypted_content"]
+        } else {
+            &[]
+        },
+        prompt_cache_key: prompt.conversation_id.to_string(),
+    })
+}
+
+/// The login kind of a credential.
+pub fn login_kind(credential: &Credential) -> LoginKind {
+    match credential {
+        Credential::ApiKey { .. } => LoginKind::ApiKey,
+        Credential::ChatGpt { .. } => LoginKind::ChatGpt,
+    }
+}
+
+/// The base URL a credential talks to.
+pub fn base_url<'c>(config: &'c Config, credential: &Credential) -> &'c str {
+    match credential {
+        Credential::ApiKey { .. } => &config.openai_base_url,
+        Credential::ChatGpt { .. } => &config.codex_base_url,
+    }
+}
+
+/// `POST` target of a response request.
+pub fn responses_url(config: &Config, credential: &Credential) -> String {
+    format!("{}/responses", base_url(config, credential))
+}
+
+/// `User-Agent`: `kelp/<version> (<os>; <arch>) <terminal>`.
+pub fn user_agent() -> String {
+    let terminal = std::env::var("TERM_PROGRAM")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| std::env::var("TERM").ok().filter(|t| !t.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string());
+    // A header value must be visible ASCII; a terminal name is never worth failing a request.
+    let terminal: String = terminal
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    format!(
+        "{ORIGINATOR}/{} ({}; {}) {terminal}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// The headers every request of a login carries: auth, originator, agent, account.
+pub fn auth_headers(credential: &Credential) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let (token, account) = match credential {
+        Credential::ApiKey { key } => (key.as_str(), None),
+        Credential::ChatGpt {
+            access_token,
+            account_id,
+        } => (access_token.as_str(), account_id.as_deref()),
+    };
+    if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    if let Some(account) = account.and_then(|a| HeaderValue::from_str(a).ok()) {
+        headers.insert("chatgpt-account-id", account);
+    }
+    headers.insert("originator", HeaderValue::from_static(ORIGINATOR));
+    if let Ok(agent) = HeaderValue::from_str(&user_agent()) {
+        headers.insert(USER_AGENT, agent);
+    }
+    headers
+}
+
+/// All headers of a streaming response request.
+pub fn stream_headers(credential: &Credential, conversation_id: Uuid) -> HeaderMap {
+    let mut headers = auth_headers(credential);
+    headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(id) = HeaderValue::from_str(&conversation_id.to_string()) {
+        headers.insert("session-id", id);
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasoning_models_are_recognised() {
+        for m in [
+            "gpt-5.5",
+            "gpt-5.3-codex-spark",
+            "o3",
+            "o4-mini",
+            "codex-mini-latest",
+        ] {
+            assert!(is_reasoning_model(m), "{m}");
+        }
+        for m in ["gpt-4.1", "gpt-4o", "omni-moderation-latest"] {
+            assert!(!is_reasoning_model(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn instructions_name_the_working_directory_and_the_tools() {
+        let text = instructions(Path::new("/src/proj"));
+        assert!(text.contains("`/src/proj`"));
+        assert!(!text.contains("{cwd}"));
+        for tool in [
+            "read_file",
+            "list_dir",
+            "grep_files",
+            "shell",
+            "apply_patch",
+            "update_plan",
+        ] {
+            assert!(text.contains(tool), "{tool}");
+        }
+    }
+
+    #[test]
+    fn the_body_has_the_stateless_fields_and_none_of_the_forbidden_ones() {
+        let mut prompt = Prompt::new("gpt-4.1", Path::new("/p"));
+        prompt.input.push(Item::user_text("hi"));
+        let body: Value = serde_json::from_slice(&body(&prompt).unwrap()).unwrap();
+        assert!(body.get("reasoning").is_none());
+        assert_eq!(body["include"], serde_json::json!([]));
+        for field in ["previous_response_id", "max_output_tokens", "temperature"] {
+            assert!(body.get(field).is_none(), "{field}");
+        }
+    }
+
+    #[test]
+    fn the_authorization_header_is_marked_sensitive() {
+        let headers = auth_headers(&Credential::ApiKey { key: "sk-x".into() });
+        assert!(headers[AUTHORIZATION].is_sensitive());
+        assert!(headers.get("chatgpt-account-id").is_none());
+        assert!(user_agent().starts_with("kelp/"));
+    }
+}

@@ -1,0 +1,501 @@
+//! Server-sent events of the Responses API: bytes in, typed events out, as the bytes arrive.
+//!
+//! Two steps, both incremental. [`SseFramer`] splits the byte stream into events and hands out
+//! each event's `data` payload; it looks at every byte once (the search for the next line end
+//! resumes where the previous one stopped) and borrows a single-line payload straight from the
+//! input instead of copying it. [`parse_event`] turns one payload into an [`SseEvent`], borrowing
+//! the delta text from the payload so it is copied exactly once, into the event.
+//!
+//! `eventsource-stream` was not used: it re-copies the rest of its buffer after every line, which
+//! makes a large chunk quadratic.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::ServerError;
+use super::types::{Item, TokenUsage};
+
+/// One event of a response stream, as far as kelp cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SseEvent {
+    /// `response.created`
+    Created,
+    /// `response.output_text.delta`
+    TextDelta(String),
+    /// `response.reasoning_summary_text.delta`
+    ReasoningSummaryDelta(String),
+    /// `response.output_item.added`, when the item is one kelp keeps.
+    OutputItemAdded(Item),
+    /// `response.output_item.done`, when the item is one kelp keeps.
+    OutputItemDone(Item),
+    /// `response.completed`
+    Completed {
+        response_id: String,
+        usage: Option<TokenUsage>,
+    },
+    /// `response.failed`
+    Failed(ServerError),
+    /// `response.incomplete`
+    Incomplete { reason: Option<String> },
+    /// A top-level `error` event.
+    Error(ServerError),
+}
+
+/// Splits an SSE byte stream into events and yields each event's joined `data` lines.
+///
+/// Lines end in `\n` or `\r\n`; a lone `\r` as a line end (allowed by the SSE spec, sent by no
+/// OpenAI server) is not recognised. Fields other than `data` are ignored: the JSON `type` picks
+/// the handler (PROTOCOL.md §6).
+#[derive(Debug, Default)]
+pub struct SseFramer {
+    /// The unfinished tail of the stream: the current event's lines so far and a partial line.
+    pending: Vec<u8>,
+    /// Where in `pending` the search for a line end resumes; bytes before it hold none.
+    scan: usize,
+    /// Where in `pending` the current (unfinished) line starts.
+    line_start: usize,
+    /// The current event's data so far.
+    data: Data,
+    /// Data lines joined with `\n`, used only once an event has more than one.
+    joined: Vec<u8>,
+    started: bool,
+}
+
+/// The data of the event being read.
+#[derive(Debug, Default, Clone, Copy)]
+enum Data {
+    #[default]
+    None,
+    /// One data line, at this range of the text being framed.
+    One(usize, usize),
+    /// Several lines, joined in `SseFramer::joined`.
+    Joined,
+}
+
+impl SseFramer {
+    /// A framer at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next chunk of the stream; calls `on_data` with the payload of every event
+    /// the chunk completes, in order.
+    pub fn feed(&mut self, mut chunk: &[u8], mut on_data: impl FnMut(&[u8])) {
+        if !self.started && !chunk.is_empty() {
+            self.started = true;
+            chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+        }
+        if self.pending.is_empty() {
+            // The common case: frame the chunk where it lies and keep only its unfinished tail.
+            let keep_from = self.frame(chunk, &mut on_data);
+            self.pending.extend_from_slice(&chunk[keep_from..]);
+        } else {
+            let mut pending = std::mem::take(&mut self.pending);
+            pending.extend_from_slice(chunk);
+            let keep_from = self.frame(&pending, &mut on_data);
+            pending.drain(..keep_from);
+            self.pending = pending;
+        }
+    }
+
+    /// Frames `text` (the pending tail plus new bytes), resuming at `self.scan`. Returns where
+    /// the unfinished event starts; positions are rebased so that it becomes offset 0.
+    fn frame(&mut self, text: &[u8], on_data: &mut impl FnMut(&[u8])) -> usize {
+        let mut event_start = 0;
+        while let Some(found) = memchr::memchr(b'\n', &text[self.scan..]) {
+            let end = self.scan + found;
+            let start = self.line_start;
+            self.line_start = end + 1;
+            self.scan = end + 1;
+            let line_end = if end > start && text[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            };
+            let line = &text[start..line_end];
+            if line.is_empty() {
+                match self.data {
+                    Data::None => {}
+                    Data::One(from, to) => on_data(&text[from..to]),
+                    Data::Joined => on_data(&self.joined),
+                }
+                self.data = Data::None;
+                event_start = self.line_start;
+                continue;
+            }
+            let Some(rest) = line.strip_prefix(b"data") else {
+                continue;
+            };
+            // `data` alone is an empty data line; `datax:` is another field.
+            let value_start = match rest.first() {
+                None => line_end,
+                Some(b':') if rest.get(1) == Some(&b' ') => start + 6,
+                Some(b':') => start + 5,
+                Some(_) => continue,
+            };
+            self.data = match self.data {
+                Data::None => Data::One(value_start, line_end),
+                Data::One(from, to) => {
+                    self.joined.clear();
+                    self.joined.extend_from_slice(&text[from..to]);
+                    self.joined.push(b'\n');
+                    self.joined.extend_from_slice(&text[value_start..line_end]);
+                    Data::Joined
+                }
+                Data::Joined => {
+                    self.joined.push(b'\n');
+                    self.joined.extend_from_slice(&text[value_start..line_end]);
+                    Data::Joined
+                }
+            };
+        }
+        self.scan = text.len();
+        self.scan -= event_start;
+        self.line_start -= event_start;
+        if let Data::One(from, to) = self.data {
+            self.data = Data::One(from - event_start, to - event_start);
+        }
+        event_start
+    }
+}
+
+/// The fields of an event payload kelp reads; everything else is skipped unparsed.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    delta: Option<Cow<'a, str>>,
+    #[serde(default)]
+    item: Option<Value>,
+    #[serde(default)]
+    response: Option<WireResponse>,
+    #[serde(default)]
+    error: Option<ServerError>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<ServerError>,
+    #[serde(default)]
+    incomplete_details: Option<WireIncomplete>,
+}
+
+#[derive(Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    input_tokens_details: Option<WireInputDetails>,
+    #[serde(default)]
+    output_tokens: u64,
+    #[serde(default)]
+    output_tokens_details: Option<WireOutputDetails>,
+    #[serde(default)]
+    total_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct WireInputDetails {
+    #[serde(default)]
+    cached_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct WireOutputDetails {
+    #[serde(default)]
+    reasoning_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct WireIncomplete {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Why a payload was skipped; carries no content of the payload, so it is safe to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// What kind of problem it was (`syntax`, `data`, `eof`).
+    pub category: &'static str,
+    /// Where in the payload it was found.
+    pub line: usize,
+    pub column: usize,
+}
+
+impl From<serde_json::Error> for Skipped {
+    fn from(e: serde_json::Error) -> Self {
+        let category = match e.classify() {
+            serde_json::error::Category::Io => "io",
+            serde_json::error::Category::Syntax => "syntax",
+            serde_json::error::Category::Data => "data",
+            serde_json::error::Category::Eof => "eof",
+        };
+        Self {
+            category,
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
+
+/// Turns one event payload into an event; `Ok(None)` for event types kelp does not use.
+pub fn parse_event(data: &[u8]) -> Result<Option<SseEvent>, Skipped> {
+    let wire: Wire<'_> = serde_json::from_slice(data)?;
+    Ok(match wire.kind.as_ref() {
+        "response.output_text.delta" => wire.delta.map(|d| SseEvent::TextDelta(d.into_owned())),
+        "response.reasoning_summary_text.delta" => wire
+            .delta
+            .map(|d| SseEvent::ReasoningSummaryDelta(d.into_owned())),
+        "response.created" => Some(SseEvent::Created),
+        "response.output_item.added" => wire.item.and_then(item).map(SseEvent::OutputItemAdded),
+        "response.output_item.done" => wire.item.and_then(item).map(SseEvent::OutputItemDone),
+        "response.completed" => {
+            let response = wire.response;
+            Some(SseEvent::Completed {
+                response_id: response
+                    .as_ref()
+                    .and_then(|r| r.id.clone())
+                    .unwrap_or_default(),
+                usage: response.and_then(|r| r.usage).map(usage),
+            })
+        }
+        "response.failed" => Some(SseEvent::Failed(
+            wire.response.and_then(|r| r.error).unwrap_or_default(),
+        )),
+        "response.incomplete" => Some(SseEvent::Incomplete {
+            reason: wire
+                .response
+                .and_then(|r| r.incomplete_details)
+                .and_then(|d| d.reason),
+        }),
+        "error" => Some(SseEvent::Error(wire.error.unwrap_or(ServerError {
+            code: wire.code,
+            message: wire.message,
+            ..ServerError::default()
+        }))),
+        _ => None,
+    })
+}
+
+/// An output item as history keeps it, without its server `id`; `None` for item types kelp
+/// does not replay (web searches and the like).
+fn item(value: Value) -> Option<Item> {
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    match serde_json::from_value::<Item>(value) {
+        Ok(item) => Some(item),
+        Err(_) => {
+            tracing::debug!(item_type = %kind, "skipped an output item kelp does not keep");
+            None
+        }
+    }
+}
+
+fn usage(wire: WireUsage) -> TokenUsage {
+    TokenUsage {
+        input_tokens: wire.input_tokens,
+        cached_input_tokens: wire.input_tokens_details.map_or(0, |d| d.cached_tokens),
+        output_tokens: wire.output_tokens,
+        reasoning_output_tokens: wire.output_tokens_details.map_or(0, |d| d.reasoning_tokens),
+        total_tokens: wire.total_tokens,
+    }
+}
+
+/// Framing and parsing together: bytes in, events out. Malformed payloads are skipped and
+/// logged without their content; they never end the stream.
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    framer: SseFramer,
+    skipped: u64,
+}
+
+impl SseDecoder {
+    /// A decoder at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next chunk; calls `on_event` for every event it completes, in order.
+    pub fn feed(&mut self, chunk: &[u8], mut on_event: impl FnMut(SseEvent)) {
+        let skipped = &mut self.skipped;
+        self.framer.feed(chunk, |data| match parse_event(data) {
+            Ok(Some(event)) => on_event(event),
+            Ok(None) => {}
+            // Chat Completions' end marker; some proxies add it.
+            Err(_) if data == b"[DONE]" => {}
+            Err(why) => {
+                *skipped += 1;
+                tracing::warn!(
+                    category = why.category,
+                    line = why.line,
+                    column = why.column,
+                    bytes = data.len(),
+                    "skipped an SSE event whose data is not valid JSON"
+                );
+            }
+        });
+    }
+
+    /// How many payloads were skipped as malformed so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(chunks: &[&[u8]]) -> Vec<String> {
+        let mut framer = SseFramer::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            framer.feed(chunk, |d| out.push(String::from_utf8(d.to_vec()).unwrap()));
+        }
+        out
+    }
+
+    #[test]
+    fn frames_split_anywhere_give_the_same_payloads() {
+        let stream: &[u8] = b"event: a\ndata: {\"x\":1}\n\n: comment\ndata:two\r\ndata: lines\r\n\r\ndata\n\nid: 3\n\n";
+        let whole = frames(&[stream]);
+        assert_eq!(whole, vec!["{\"x\":1}", "two\nlines", ""]);
+        for cut in 0..stream.len() {
+            assert_eq!(
+                frames(&[&stream[..cut], &stream[cut..]]),
+                whole,
+                "cut at {cut}"
+            );
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(frames(&bytes), whole);
+    }
+
+    #[test]
+    fn an_unfinished_event_is_not_emitted_and_a_bom_is_dropped() {
+        assert_eq!(
+            frames(&[b"\xEF\xBB\xBFdata: a\n\ndata: b\n"]),
+            vec!["a".to_string()]
+        );
+        assert!(frames(&[b"datax: a\n\n"]).is_empty());
+    }
+
+    #[test]
+    fn the_pending_tail_stays_small_across_many_events() {
+        let mut framer = SseFramer::new();
+        let mut count = 0;
+        let event =
+            b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"0123456789abcdef\"}\n\n";
+        for _ in 0..1000 {
+            framer.feed(&event[..10], |_| count += 1);
+            framer.feed(&event[10..], |_| count += 1);
+            assert!(framer.pending.is_empty());
+        }
+        assert_eq!(count, 1000);
+    }
+
+    #[test]
+    fn payloads_become_typed_events() {
+        let ev = |s: &str| parse_event(s.as_bytes()).unwrap();
+        assert_eq!(
+            ev(r#"{"type":"response.output_text.delta","item_id":"m","delta":"hé\"llo"}"#),
+            Some(SseEvent::TextDelta("hé\"llo".into()))
+        );
+        assert_eq!(
+            ev(r#"{"delta":"why","type":"response.reasoning_summary_text.delta"}"#),
+            Some(SseEvent::ReasoningSummaryDelta("why".into()))
+        );
+        assert_eq!(
+            ev(
+                r#"{"type":"response.output_item.done","item":{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"hi","annotations":[]}]}}"#
+            ),
+            Some(SseEvent::OutputItemDone(Item::assistant_text("hi")))
+        );
+        assert_eq!(
+            ev(
+                r#"{"type":"response.output_item.done","item":{"id":"fc_1","type":"function_call","name":"shell","arguments":"{}","call_id":"c1"}}"#
+            ),
+            Some(SseEvent::OutputItemDone(Item::FunctionCall {
+                name: "shell".into(),
+                arguments: "{}".into(),
+                call_id: "c1".into()
+            }))
+        );
+        assert_eq!(
+            ev(r#"{"type":"response.output_item.done","item":{"type":"web_search_call"}}"#),
+            None
+        );
+        assert_eq!(
+            ev(
+                r#"{"type":"response.completed","response":{"id":"resp_1","output":[],"usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":4},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":15}}}"#
+            ),
+            Some(SseEvent::Completed {
+                response_id: "resp_1".into(),
+                usage: Some(TokenUsage {
+                    input_tokens: 10,
+                    cached_input_tokens: 4,
+                    output_tokens: 5,
+                    reasoning_output_tokens: 2,
+                    total_tokens: 15
+                })
+            })
+        );
+        assert_eq!(ev(r#"{"type":"response.in_progress"}"#), None);
+        let SseEvent::Failed(err) = ev(
+            r#"{"type":"response.failed","response":{"error":{"code":"server_error","message":"boom"}}}"#,
+        )
+        .unwrap() else {
+            panic!("failed expected")
+        };
+        assert_eq!(err.code.as_deref(), Some("server_error"));
+        let SseEvent::Error(err) =
+            ev(r#"{"type":"error","code":"rate_limit_exceeded","message":"slow"}"#).unwrap()
+        else {
+            panic!("error expected")
+        };
+        assert_eq!(err.message.as_deref(), Some("slow"));
+        assert_eq!(
+            ev(
+                r#"{"type":"response.incomplete","response":{"incomplete_details":{"reason":"max_output_tokens"}}}"#
+            ),
+            Some(SseEvent::Incomplete {
+                reason: Some("max_output_tokens".into())
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_payloads_are_skipped_without_ending_the_stream() {
+        let mut decoder = SseDecoder::new();
+        let mut events = Vec::new();
+        decoder.feed(
+            b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"a\"}\n\ndata: {not json\n\ndata: [DONE]\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"b\"}\n\n",
+            |e| events.push(e),
+        );
+        assert_eq!(
+            events,
+            vec![
+                SseEvent::TextDelta("a".into()),
+                SseEvent::TextDelta("b".into())
+            ]
+        );
+        assert_eq!(decoder.skipped(), 1);
+        let why = parse_event(b"{\"type\":\"secret-ish").unwrap_err();
+        assert_eq!(why.category, "eof");
+    }
+}

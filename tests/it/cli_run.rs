@@ -1,0 +1,162 @@
+//! `kelp run` as a script would use it: the real binary against the fake server.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::fake_openai::{FakeOpenAi, Reply};
+use crate::llm_stream::{Login, write_login};
+use crate::support::{kelp, run_with_stdin, shown};
+
+/// `kelp` pointed at `fake`, with `login` stored in a fresh home.
+fn kelp_for(fake: &FakeOpenAi, login: Login) -> (tempfile::TempDir, Command) {
+    let home = tempfile::tempdir().unwrap();
+    let auth_file = home.path().join("auth.json");
+    write_login(&auth_file, fake, login);
+    let mut cmd = kelp(home.path());
+    cmd.envs(fake.env()).env("KELP_AUTH_FILE", &auth_file);
+    (home, cmd)
+}
+
+/// Runs `cmd` off the runtime's threads so the fake keeps serving.
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_streams_to_stdout_and_the_exit_code_is_zero() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_response(Reply::text("Hello from the fake, in pieces."));
+    let (_home, mut cmd) = kelp_for(&fake, Login::ChatGpt);
+    cmd.args(["run", "--model", "gpt-5.4", "say hello"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello from the fake, in pieces.\n"
+    );
+    assert!(out.stderr.is_empty(), "{}", shown(&out));
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent[0].json()["model"], "gpt-5.4");
+    assert_eq!(
+        sent[0].json()["input"][0]["content"][0]["text"],
+        "say hello"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prompt_comes_from_stdin_when_absent_or_a_dash() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_responses([Reply::text("one"), Reply::text("two")]);
+    for args in [vec!["run"], vec!["run", "-"]] {
+        let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+        cmd.args(&args);
+        let out = tokio::task::spawn_blocking(move || run_with_stdin(&mut cmd, "from stdin\n"))
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", shown(&out));
+    }
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent.len(), 2);
+    for request in sent {
+        assert_eq!(request.path, "/v1/responses");
+        assert_eq!(
+            request.json()["input"][0]["content"][0]["text"],
+            "from stdin\n"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_mode_prints_one_event_per_line() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_response(Reply::text("alpha beta").usage(50, 0, 3, 0));
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.args(["run", "--json", "go"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"turn.started"));
+    assert_eq!(types.last(), Some(&"turn.completed"));
+    let text: String = events
+        .iter()
+        .filter(|e| e["type"] == "text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "alpha beta");
+    let done = events
+        .iter()
+        .find(|e| e["type"] == "item.completed")
+        .unwrap();
+    assert_eq!(done["item"]["text"], "alpha beta");
+    let usage = &events.last().unwrap()["usage"];
+    assert_eq!(usage["input_tokens"], 50);
+    assert_eq!(usage["total_tokens"], 53);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_is_noted_on_stderr_and_the_answer_still_arrives() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_responses([Reply::server_error(), Reply::text("steady")]);
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.args(["run", "hi"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "steady\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("kelp: reconnecting 1/5… server error (HTTP 500)"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_one_line_on_stderr_with_an_exit_code_per_kind() {
+    let fake = FakeOpenAi::start().await;
+    let resets_at = chrono::Local::now().timestamp() + 600;
+    fake.push_responses([
+        Reply::usage_limit_reached(resets_at, "plus"),
+        Reply::usage_not_included(),
+        Reply::context_length_exceeded(),
+    ]);
+    for (code, start) in [
+        (4, "kelp: usage limit of your plus plan reached"),
+        (3, "kelp: your ChatGPT plan does not include Codex"),
+        (1, "kelp: the conversation is too long"),
+    ] {
+        let (_home, mut cmd) = kelp_for(&fake, Login::ChatGpt);
+        cmd.args(["run", "hi"]);
+        let out = output(cmd).await;
+        assert_eq!(out.status.code(), Some(code), "{}", shown(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with(start), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(out.stdout.is_empty(), "{}", shown(&out));
+    }
+
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = kelp(home.path());
+    cmd.envs(fake.env()).args(["run", "hi"]);
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(3), "{}", shown(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("kelp: not logged in"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_prompt_is_a_usage_error() {
+    let fake = FakeOpenAi::start().await;
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.arg("run");
+    let out = tokio::task::spawn_blocking(move || run_with_stdin(&mut cmd, "  \n"))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(shown(&out).contains("no prompt"));
+    assert!(fake.requests_to("/responses").is_empty());
+}
