@@ -1,4 +1,6 @@
-//! agent layer.
+//! The agent: a conversation, the tool loop, the tools and approvals, behind the `Op`/`Event`
+//! channels of [`core`].
+pub mod approval;
 pub mod instructions;
 pub mod protocol;
 pub mod tools;

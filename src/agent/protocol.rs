@@ -101,6 +101,11 @@ pub enum ApprovalSubject {
     Command { command: String, workdir: PathBuf },
     /// A patch, as a diff.
     Patch { diff: String },
+    /// A read-only tool reaching outside the project: what it does and the outside paths.
+    Read {
+        summary: String,
+        paths: Vec<PathBuf>,
+    },
 }
 
 /// One step of the model's plan.
