@@ -4,6 +4,7 @@
 #[path = "../support/fake_openai/mod.rs"]
 mod fake_openai;
 
+mod agent_loop;
 mod auth_store;
 mod cli_auth;
 mod cli_run;

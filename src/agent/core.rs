@@ -1,0 +1,352 @@
+//! The core: the one task that owns the conversation. Front ends send [`Op`]s and receive
+//! [`Event`]s (the Codex CLI split), so the TUI and any other front end share one agent.
+//!
+//! A turn runs in its own task, which borrows the conversation for its length and hands it
+//! back when done; meanwhile the core keeps answering ops (interrupt, approvals, the approval
+//! mode, logins). A second `Submit` while a turn runs is refused with an [`Event::Error`]:
+//! a queued prompt would run against a history its author has not seen yet.
+
+use std::path::PathBuf;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::approval::Approvals;
+use super::conversation::Conversation;
+use super::protocol::{AuthSummary, Event, Op, TurnOutcome};
+use super::turn::{DEFAULT_MAX_STEPS, TurnContext, outcome_of, run_turn_unfinished};
+use crate::auth::{AuthManager, AuthStore, OpenAiEntry, mask_key, validate_api_key};
+use crate::config::Config;
+use crate::llm::{LlmClient, StreamSettings, models};
+
+/// How the core starts, besides the configuration.
+#[derive(Debug, Clone)]
+pub struct CoreOptions {
+    /// The project the agent works in.
+    pub project_dir: PathBuf,
+    /// A session file to continue instead of starting a new conversation.
+    pub resume: Option<PathBuf>,
+    /// Streaming timeouts and retries.
+    pub stream: StreamSettings,
+    /// The most requests one turn makes.
+    pub max_steps: usize,
+    /// `OPENAI_API_KEY`, used when the auth file holds no login.
+    pub env_api_key: Option<String>,
+}
+
+impl CoreOptions {
+    /// Options for a new conversation in `project_dir`, with the default limits and the
+    /// process's `OPENAI_API_KEY`.
+    pub fn new(project_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            project_dir: project_dir.into(),
+            resume: None,
+            stream: StreamSettings::default(),
+            max_steps: DEFAULT_MAX_STEPS,
+            env_api_key: std::env::var("OPENAI_API_KEY").ok(),
+        }
+    }
+}
+
+/// Starts the core on the current tokio runtime; returns where to send `Op`s and where its
+/// `Event`s arrive. The core ends on `Op::Shutdown` or when the `Op` sender is dropped.
+pub fn spawn(
+    config: Config,
+    options: CoreOptions,
+) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
+    let (op_tx, op_rx) = unbounded_channel();
+    let (event_tx, event_rx) = unbounded_channel();
+    tokio::spawn(async move {
+        match Core::start(config, options, event_tx.clone()) {
+            Ok(core) => core.run(op_rx).await,
+            Err(message) => {
+                let _ = event_tx.send(Event::Error(message));
+            }
+        }
+    });
+    (op_tx, event_rx)
+}
+
+/// What woke the core.
+enum Next {
+    Op(Option<Op>),
+    TurnEnded(Result<Ended, tokio::task::JoinError>),
+}
+
+/// What a finished turn task hands back.
+type Ended = (Box<Conversation>, TurnOutcome);
+
+/// A turn in flight: its cancel switch and the task that returns the conversation.
+struct RunningTurn {
+    cancel: CancellationToken,
+    task: JoinHandle<Ended>,
+}
+
+struct Core {
+    config: Config,
+    options: CoreOptions,
+    client: LlmClient,
+    store: AuthStore,
+    approvals: Approvals,
+    events: UnboundedSender<Event>,
+    /// `None` only while a turn holds it.
+    conversation: Option<Conversation>,
+    running: Option<RunningTurn>,
+    /// The model the next turn uses (a change during a turn applies when it ends).
+    model: String,
+}
+
+impl Core {
+    fn start(
+        config: Config,
+        options: CoreOptions,
+        events: UnboundedSender<Event>,
+    ) -> Result<Self, String> {
+        let auth = AuthManager::new(&config, options.env_api_key.clone());
+        let store = auth.store().clone();
+        let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
+            .map_err(|e| e.to_string())?;
+        let model = models::choose_model(config.model.as_deref(), None);
+        let mut core = Self {
+            approvals: Approvals::interactive(config.approval),
+            config,
+            options,
+            client,
+            store,
+            events,
+            conversation: None,
+            running: None,
+            model,
+        };
+        let conversation = match core.options.resume.clone() {
+            Some(path) => match Conversation::resume(&core.config, &path) {
+                Ok(conversation) => {
+                    core.model = conversation.model().to_string();
+                    conversation
+                }
+                Err(e) => {
+                    core.emit(Event::Error(format!(
+                        "cannot resume the conversation: {e}; starting a new one"
+                    )));
+                    core.new_conversation()
+                }
+            },
+            None => core.new_conversation(),
+        };
+        core.conversation = Some(conversation);
+        Ok(core)
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    fn new_conversation(&self) -> Conversation {
+        let (conversation, warnings) =
+            Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
+        for warning in warnings {
+            self.emit(Event::Notice(warning));
+        }
+        conversation
+    }
+
+    async fn run(mut self, mut ops: UnboundedReceiver<Op>) {
+        loop {
+            let next = match self.running.as_mut() {
+                Some(turn) => tokio::select! {
+                    op = ops.recv() => Next::Op(op),
+                    joined = &mut turn.task => Next::TurnEnded(joined),
+                },
+                None => Next::Op(ops.recv().await),
+            };
+            match next {
+                Next::Op(Some(Op::Shutdown) | None) => break,
+                Next::Op(Some(op)) => self.handle(op).await,
+                Next::TurnEnded(joined) => {
+                    self.running = None;
+                    self.take_back(joined);
+                }
+            }
+        }
+        self.stop_turn().await;
+    }
+
+    /// Takes the conversation back from a finished turn task, then tells the front end the
+    /// turn is over — only now is the core ready for the next prompt.
+    fn take_back(&mut self, joined: Result<Ended, tokio::task::JoinError>) {
+        let outcome = match joined {
+            Ok((mut conversation, outcome)) => {
+                conversation.set_model(self.model.clone());
+                self.conversation = Some(*conversation);
+                outcome
+            }
+            Err(e) => {
+                // Only a panic gets here; the history went with it.
+                tracing::error!(error = %e, "a turn task failed");
+                self.conversation = Some(self.new_conversation());
+                TurnOutcome::Failed(
+                    "the turn failed unexpectedly; a new conversation was started".to_string(),
+                )
+            }
+        };
+        self.emit(Event::TurnFinished(outcome));
+    }
+
+    /// Cancels the running turn, if any, and waits until it handed the conversation back.
+    async fn stop_turn(&mut self) {
+        if let Some(turn) = self.running.take() {
+            turn.cancel.cancel();
+            let joined = turn.task.await;
+            self.take_back(joined);
+        }
+    }
+
+    async fn handle(&mut self, op: Op) {
+        match op {
+            Op::Submit { text } => self.submit(text),
+            Op::Interrupt => {
+                if let Some(turn) = &self.running {
+                    turn.cancel.cancel();
+                }
+            }
+            Op::Approve { id, decision } => {
+                if !self.approvals.answer(id, decision) {
+                    self.emit(Event::Error(format!("no approval request {id} is waiting")));
+                }
+            }
+            Op::NewConversation => {
+                self.stop_turn().await;
+                self.approvals.forget_session();
+                self.conversation = Some(self.new_conversation());
+            }
+            Op::SetModel(model) => {
+                self.model = model.clone();
+                if let Some(conversation) = &mut self.conversation {
+                    conversation.set_model(model);
+                }
+            }
+            Op::SetApprovalMode(mode) => self.approvals.set_mode(mode),
+            Op::RefreshModels => self.refresh_models(),
+            Op::SaveApiKey(raw) => self.save_api_key(raw),
+            Op::Logout => self.logout(),
+            Op::StartLogin(_) | Op::PasteLoginRedirect(_) | Op::CancelLogin => {
+                self.emit(login_unavailable());
+            }
+            // Handled by the loop.
+            Op::Shutdown => {}
+        }
+    }
+
+    fn submit(&mut self, text: String) {
+        if self.running.is_some() {
+            self.emit(Event::Error(
+                "a turn is already running: wait for it to finish or interrupt it".to_string(),
+            ));
+            return;
+        }
+        let Some(mut conversation) = self.conversation.take() else {
+            return;
+        };
+        let cancel = CancellationToken::new();
+        let ctx = TurnContext {
+            client: self.client.clone(),
+            approvals: self.approvals.clone(),
+            events: self.events.clone(),
+            cancel: cancel.clone(),
+            max_steps: self.options.max_steps,
+        };
+        let task = tokio::spawn(async move {
+            let result = run_turn_unfinished(&mut conversation, &ctx, text).await;
+            (Box::new(conversation), outcome_of(&result))
+        });
+        self.running = Some(RunningTurn { cancel, task });
+    }
+
+    /// Lists the login's models in the background; the answer arrives as `Event::Models`.
+    fn refresh_models(&self) {
+        tokio::spawn(self.model_refresh().run());
+    }
+
+    fn save_api_key(&self, raw: String) {
+        let key = match validate_api_key(&raw) {
+            Ok(key) => key,
+            Err(why) => return self.emit(Event::Error(why.to_string())),
+        };
+        let store = self.store.clone();
+        let events = self.events.clone();
+        let masked = mask_key(&key);
+        let refresh = self.model_refresh();
+        tokio::spawn(async move {
+            let saved = tokio::task::spawn_blocking(move || {
+                store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
+            })
+            .await;
+            let event = match saved {
+                Ok(Ok(())) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
+                Ok(Err(e)) => Event::Error(format!("could not save the API key: {e}")),
+                Err(_) => {
+                    Event::Error("could not save the API key: the save was interrupted".into())
+                }
+            };
+            let saved = matches!(event, Event::AuthChanged(_));
+            let _ = events.send(event);
+            if saved {
+                refresh.run().await;
+            }
+        });
+    }
+
+    fn model_refresh(&self) -> ModelRefresh {
+        ModelRefresh {
+            client: self.client.clone(),
+            events: self.events.clone(),
+            current: self.model.clone(),
+        }
+    }
+
+    fn logout(&self) {
+        let store = self.store.clone();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let removed =
+                tokio::task::spawn_blocking(move || store.update(|file| file.remove_openai()))
+                    .await;
+            let event = match removed {
+                Ok(Ok(_)) => Event::AuthChanged(None),
+                Ok(Err(e)) => Event::Error(format!("could not log out: {e}")),
+                Err(_) => Event::Error("could not log out: the change was interrupted".into()),
+            };
+            let _ = events.send(event);
+        });
+    }
+}
+
+/// What a model list refresh needs, detached from the core.
+struct ModelRefresh {
+    client: LlmClient,
+    events: UnboundedSender<Event>,
+    current: String,
+}
+
+impl ModelRefresh {
+    async fn run(self) {
+        let event = match self.client.models().await {
+            Ok(list) => Event::Models {
+                available: list.models,
+                current: self.current,
+            },
+            Err(e) => Event::Error(e.to_string()),
+        };
+        let _ = self.events.send(event);
+    }
+}
+
+/// ChatGPT login ops (`StartLogin`, `PasteLoginRedirect`, `CancelLogin`) — THE place to wire
+/// the login flows in: until then they answer that the login is not available.
+fn login_unavailable() -> Event {
+    Event::Error(
+        "ChatGPT login is not available yet: use an API key (`kelp login --with-api-key`)"
+            .to_string(),
+    )
+}
