@@ -24,6 +24,8 @@ pub mod exit {
     pub const AUTH: u8 = 3;
     /// A rate limit, usage limit or quota stopped the request.
     pub const LIMIT: u8 = 4;
+    /// Interrupted with Ctrl-C (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// kelp — a fast terminal coding client for OpenAI Codex models.
