@@ -56,7 +56,10 @@ impl Conversation {
     pub fn resume(config: &Config, path: &Path) -> Result<Self, SessionError> {
         let log = SessionLog::load(path)?;
         let session = SessionWriter::reopen(path)?;
-        let model = models::choose_model(config.model.as_deref(), Some(&log.header.model));
+        let model = match &config.model {
+            Some(model) => models::choose_model(Some(model)),
+            None => log.header.model.clone(),
+        };
         let tool_context = ToolContext::new(&log.header.project_dir);
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.history = log.items;
@@ -168,17 +171,15 @@ impl Conversation {
     }
 }
 
-/// The configured effort, or the default when unset or beyond what the request knows.
+/// The configured effort, or the default when unset or not an effort kelp knows.
 fn parse_effort(configured: Option<&str>) -> ReasoningEffort {
-    match configured.map(str::trim) {
-        Some("minimal") => ReasoningEffort::Minimal,
-        Some("low") => ReasoningEffort::Low,
-        Some("medium") | None => ReasoningEffort::Medium,
-        Some("high") => ReasoningEffort::High,
-        Some(other) => {
-            tracing::warn!(effort = other, "unknown reasoning effort; using medium");
+    match configured.map(str::parse) {
+        Some(Ok(effort)) => effort,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "using the default reasoning effort");
             ReasoningEffort::default()
         }
+        None => ReasoningEffort::default(),
     }
 }
 
@@ -211,7 +212,8 @@ mod tests {
         assert_eq!(parse_effort(None), ReasoningEffort::Medium);
         assert_eq!(parse_effort(Some("high")), ReasoningEffort::High);
         assert_eq!(parse_effort(Some("minimal")), ReasoningEffort::Minimal);
-        assert_eq!(parse_effort(Some("xhigh")), ReasoningEffort::Medium);
+        assert_eq!(parse_effort(Some("xhigh")), ReasoningEffort::XHigh);
+        assert_eq!(parse_effort(Some("max")), ReasoningEffort::Medium);
     }
 
     #[test]

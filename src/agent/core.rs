@@ -107,7 +107,7 @@ impl Core {
         let store = auth.store().clone();
         let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
             .map_err(|e| e.to_string())?;
-        let model = models::choose_model(config.model.as_deref(), None);
+        let model = models::choose_model(config.model.as_deref());
         let mut core = Self {
             approvals: Approvals::interactive(config.approval),
             config,

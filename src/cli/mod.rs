@@ -71,10 +71,10 @@ enum Command {
     /// Inspect the login.
     #[command(subcommand)]
     Auth(AuthCommand),
-    /// Answer one prompt without the interactive client, streaming the answer to stdout.
-    Run(run_cmd::RunArgs),
     /// List saved conversations of this directory, newest first.
     Sessions(SessionsArgs),
+    /// Answer one prompt without the interactive client, streaming the answer to stdout.
+    Run(run_cmd::RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,12 +160,12 @@ pub fn main() -> ExitCode {
         Some(Command::Login(args)) => auth_cmd::login(&config, args.with_api_key),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
-        Some(Command::Run(args)) => match project_dir() {
-            Ok(dir) => run_cmd::run(&config, &dir, args),
-            Err(code) => code,
-        },
         Some(Command::Sessions(args)) => match project_dir() {
             Ok(dir) => sessions_cmd::list(&config, &dir, args.all, args.json, args.limit),
+            Err(code) => code,
+        },
+        Some(Command::Run(args)) => match project_dir() {
+            Ok(dir) => run_cmd::run(&config, &dir, args),
             Err(code) => code,
         },
     }

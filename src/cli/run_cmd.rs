@@ -6,6 +6,7 @@
 //! stays the answer) or JSON lines.
 
 use std::io::{self, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use kelp::agent::approval::Approvals;
@@ -15,14 +16,14 @@ use kelp::agent::turn::{DEFAULT_MAX_STEPS, TurnContext, TurnError, run_turn};
 use kelp::auth::AuthManager;
 use kelp::config::Config;
 use kelp::llm::types::{RateLimitWindow, TokenUsage};
-use kelp::llm::{ErrorCategory, LlmClient, models};
+use kelp::llm::{ErrorCategory, LlmClient, ReasoningEffort, models};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{exit, fail};
 
-/// What `kelp run` was asked to do.
+/// What `kelp run` was asked to do (the model comes from `--model`, shared by every command).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Print one JSON event per line instead of the answer's text.
@@ -32,8 +33,8 @@ pub struct RunArgs {
     prompt: Option<String>,
 }
 
-/// Runs `kelp run`.
-pub fn run(config: &Config, cwd: &std::path::Path, args: RunArgs) -> ExitCode {
+/// Runs `kelp run` for the project in `project_dir`.
+pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
     let text = match args.prompt.as_deref() {
         Some(text) if text != "-" => text.to_string(),
         _ => {
@@ -65,8 +66,16 @@ pub fn run(config: &Config, cwd: &std::path::Path, args: RunArgs) -> ExitCode {
         Ok(client) => client,
         Err(e) => return fail(exit::FAILURE, &e.to_string()),
     };
-    let model = models::choose_model(config.model.as_deref(), None);
-    let (mut conversation, warnings) = Conversation::new(config, cwd, model);
+    // A misspelt effort is a mistake on this command line's behalf: say so rather than guess.
+    if let Some(Err(e)) = config
+        .reasoning_effort
+        .as_deref()
+        .map(str::parse::<ReasoningEffort>)
+    {
+        return fail(exit::USAGE, &e);
+    }
+    let model = models::choose_model(config.model.as_deref());
+    let (mut conversation, warnings) = Conversation::new(config, project_dir, model);
     for warning in warnings {
         eprintln!("kelp: warning: {warning}");
     }

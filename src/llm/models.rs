@@ -32,10 +32,10 @@ pub const DEFAULT_MODEL: &str = "gpt-5.5";
 /// How long the model list may take; it is never worth holding anything up for.
 const LIST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The model to use: the command line's choice, else the configured one, else the default.
-/// `configured` is the hook for the config file.
-pub fn choose_model(cli: Option<&str>, configured: Option<&str>) -> String {
-    cli.or(configured)
+/// The model to use: the one asked for (`Config::model`: flag, environment or config file),
+/// else the default.
+pub fn choose_model(asked: Option<&str>) -> String {
+    asked
         .map(str::trim)
         .filter(|m| !m.is_empty())
         .unwrap_or(DEFAULT_MODEL)
@@ -261,10 +261,10 @@ mod tests {
     }
 
     #[test]
-    fn the_command_line_beats_the_config_which_beats_the_default() {
-        assert_eq!(choose_model(Some("o3"), Some("gpt-5.4")), "o3");
-        assert_eq!(choose_model(None, Some("gpt-5.4")), "gpt-5.4");
-        assert_eq!(choose_model(None, None), DEFAULT_MODEL);
+    fn the_asked_model_beats_the_default() {
+        assert_eq!(choose_model(Some("o3")), "o3");
+        assert_eq!(choose_model(Some(" ")), DEFAULT_MODEL);
+        assert_eq!(choose_model(None), DEFAULT_MODEL);
         assert!(CHATGPT_MODELS.iter().all(|m| is_codex_enabled(m)));
         assert!(API_KEY_MODELS.iter().all(|m| is_responses_model(m)));
     }

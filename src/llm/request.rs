@@ -29,6 +29,27 @@ pub enum ReasoningEffort {
     #[default]
     Medium,
     High,
+    XHigh,
+}
+
+impl std::str::FromStr for ReasoningEffort {
+    type Err = String;
+
+    /// Reads `minimal`, `low`, `medium`, `high` or `xhigh` (the config file's words).
+    fn from_str(value: &str) -> Result<Self, String> {
+        Ok(match value.trim().to_ascii_lowercase().as_str() {
+            "minimal" => Self::Minimal,
+            "low" => Self::Low,
+            "medium" => Self::Medium,
+            "high" => Self::High,
+            "xhigh" => Self::XHigh,
+            other => {
+                return Err(format!(
+                    "unknown reasoning effort {other:?}: use minimal, low, medium, high or xhigh"
+                ));
+            }
+        })
+    }
 }
 
 /// Everything one request says, apart from the credential.
@@ -202,6 +223,19 @@ pub fn stream_headers(credential: &Credential, conversation_id: Uuid) -> HeaderM
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasoning_efforts_read_the_config_words() {
+        assert_eq!("XHigh".parse(), Ok(ReasoningEffort::XHigh));
+        assert_eq!("low".parse(), Ok(ReasoningEffort::Low));
+        assert!("max".parse::<ReasoningEffort>().is_err());
+        let body = |effort| {
+            let mut prompt = Prompt::new("gpt-5.5", Path::new("/p"));
+            prompt.reasoning_effort = effort;
+            serde_json::from_slice::<Value>(&body(&prompt).unwrap()).unwrap()
+        };
+        assert_eq!(body(ReasoningEffort::XHigh)["reasoning"]["effort"], "xhigh");
+    }
 
     #[test]
     fn reasoning_models_are_recognised() {

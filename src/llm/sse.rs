@@ -87,16 +87,20 @@ impl SseFramer {
             self.started = true;
             chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
         }
-        if self.pending.is_empty() {
-            // The common case: frame the chunk where it lies and keep only its unfinished tail.
-            let keep_from = self.frame(chunk, &mut on_data);
-            self.pending.extend_from_slice(&chunk[keep_from..]);
-        } else {
+        // Finish the event a previous chunk left open, a line at a time, so that only its own
+        // bytes are copied; the rest of the chunk is framed where it lies.
+        while !self.pending.is_empty() && !chunk.is_empty() {
+            let take = memchr::memchr(b'\n', chunk).map_or(chunk.len(), |i| i + 1);
             let mut pending = std::mem::take(&mut self.pending);
-            pending.extend_from_slice(chunk);
+            pending.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
             let keep_from = self.frame(&pending, &mut on_data);
             pending.drain(..keep_from);
             self.pending = pending;
+        }
+        if self.pending.is_empty() {
+            let keep_from = self.frame(chunk, &mut on_data);
+            self.pending.extend_from_slice(&chunk[keep_from..]);
         }
     }
 
@@ -252,6 +256,9 @@ impl From<serde_json::Error> for Skipped {
 
 /// Turns one event payload into an event; `Ok(None)` for event types kelp does not use.
 pub fn parse_event(data: &[u8]) -> Result<Option<SseEvent>, Skipped> {
+    if let Some(event) = fast_delta(data) {
+        return Ok(Some(event));
+    }
     let wire: Wire<'_> = serde_json::from_slice(data)?;
     Ok(match wire.kind.as_ref() {
         "response.output_text.delta" => wire.delta.map(|d| SseEvent::TextDelta(d.into_owned())),
@@ -287,6 +294,96 @@ pub fn parse_event(data: &[u8]) -> Result<Option<SseEvent>, Skipped> {
         }))),
         _ => None,
     })
+}
+
+/// The hot path: a text or summary delta in the shape servers send it (`type` first, no
+/// whitespace, flat scalar fields), read without building a deserializer. Anything it is not
+/// sure about — another shape, nesting, escapes in keys, a duplicate field — returns `None` and
+/// goes the general way, so it accepts nothing `serde_json` would reject.
+fn fast_delta(data: &[u8]) -> Option<SseEvent> {
+    const TEXT: &[u8] = b"{\"type\":\"response.output_text.delta\"";
+    const SUMMARY: &[u8] = b"{\"type\":\"response.reasoning_summary_text.delta\"";
+    let (text, mut at) = if data.starts_with(TEXT) {
+        (true, TEXT.len())
+    } else if data.starts_with(SUMMARY) {
+        (false, SUMMARY.len())
+    } else {
+        return None;
+    };
+    let mut delta = None;
+    loop {
+        match data.get(at)? {
+            b'}' if at + 1 == data.len() => break,
+            b',' => at += 1,
+            _ => return None,
+        }
+        // A key without escapes, then its value.
+        let key_start = at.checked_add(1).filter(|_| data.get(at) == Some(&b'"'))?;
+        let key_end = key_start + memchr::memchr2(b'"', b'\\', &data[key_start..])?;
+        if data[key_end] != b'"' || data.get(key_end + 1) != Some(&b':') {
+            return None;
+        }
+        let key = &data[key_start..key_end];
+        at = key_end + 2;
+        match (key, data.get(at)?) {
+            (b"type", _) => return None,
+            (b"delta", b'"') => {
+                if delta.is_some() {
+                    return None;
+                }
+                let end = string_end(data, at)?;
+                delta = Some((at, end));
+                at = end;
+            }
+            (b"delta", _) => return None,
+            (_, b'"') => at = string_end(data, at)?,
+            (_, b'[') if data.get(at + 1) == Some(&b']') => at += 2,
+            (_, b'-' | b'0'..=b'9') => {
+                let digits = data[at + 1..]
+                    .iter()
+                    .position(|b| !b.is_ascii_digit())
+                    .unwrap_or(data.len() - at - 1);
+                let number = &data[at..at + 1 + digits];
+                let unsigned = number.strip_prefix(b"-").unwrap_or(number);
+                // `-` alone and leading zeros are not JSON numbers.
+                if unsigned.is_empty() || (unsigned[0] == b'0' && unsigned.len() > 1) {
+                    return None;
+                }
+                at += number.len();
+            }
+            (_, b'n') if data[at..].starts_with(b"null") => at += 4,
+            (_, b't') if data[at..].starts_with(b"true") => at += 4,
+            (_, b'f') if data[at..].starts_with(b"false") => at += 5,
+            _ => return None,
+        }
+    }
+    let (start, end) = delta?;
+    let raw = &data[start + 1..end - 1];
+    let delta = if raw.iter().any(|&b| b == b'\\' || b < 0x20) {
+        serde_json::from_slice::<String>(&data[start..end]).ok()?
+    } else {
+        std::str::from_utf8(raw).ok()?.to_owned()
+    };
+    Some(if text {
+        SseEvent::TextDelta(delta)
+    } else {
+        SseEvent::ReasoningSummaryDelta(delta)
+    })
+}
+
+/// Where the JSON string opening at `data[start]` ends (one past its closing quote).
+fn string_end(data: &[u8], start: usize) -> Option<usize> {
+    let mut at = start + 1;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', &data[at..])?;
+        if data[at] == b'"' {
+            return Some(at + 1);
+        }
+        at += 2;
+        if at > data.len() {
+            return None;
+        }
+    }
 }
 
 /// An output item as history keeps it, without its server `id`; `None` for item types kelp
@@ -477,6 +574,63 @@ mod tests {
                 reason: Some("max_output_tokens".into())
             })
         );
+    }
+
+    #[test]
+    fn the_fast_delta_path_agrees_with_the_general_one() {
+        let general = |data: &str| -> Option<SseEvent> {
+            let wire: Wire<'_> = serde_json::from_str(data).ok()?;
+            let delta = wire.delta?.into_owned();
+            Some(match wire.kind.as_ref() {
+                "response.output_text.delta" => SseEvent::TextDelta(delta),
+                "response.reasoning_summary_text.delta" => SseEvent::ReasoningSummaryDelta(delta),
+                _ => return None,
+            })
+        };
+        let cases = [
+            r#"{"type":"response.output_text.delta","sequence_number":5,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"0123456789abcdef","logprobs":[]}"#,
+            r#"{"type":"response.output_text.delta","delta":"line\nnext \"q\" \u00e9\\"}"#,
+            r#"{"type":"response.output_text.delta","delta":"é ✓ 🎉","obfuscation":"x\"y"}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","summary_index":0,"delta":"why"}"#,
+            r#"{"type":"response.output_text.delta","delta":""}"#,
+            r#"{"type":"response.output_text.delta","n":-12,"ok":true,"no":false,"z":null,"delta":"x"}"#,
+            // Shapes the fast path leaves to the general one:
+            r#"{"type":"response.output_text.delta","delta":"a","delta":"b"}"#,
+            r#"{"type":"response.output_text.delta","delta":"a","type":"other"}"#,
+            r#"{"type":"response.output_text.delta", "delta":"spaced"}"#,
+            r#"{"type":"response.output_text.delta","x":{"delta":"nested"},"delta":"top"}"#,
+            r#"{"type":"response.output_text.delta","x":1.5,"delta":"float"}"#,
+            r#"{"type":"response.output_text.delta","delta":"a"}x"#,
+            r#"{"type":"response.output_text.delta","delta":"a""#,
+            r#"{"type":"response.output_text.delta","delta":"a\"}"#,
+            r#"{"type":"response.output_text.delta","n":-,"delta":"a"}"#,
+            r#"{"type":"response.output_text.delta","n":007,"delta":"a"}"#,
+            r#"{"type":"response.output_text.delta","delta":7}"#,
+            r#"{"type":"response.output_text.delta","d\u0065lta":"esc"}"#,
+            "{\"type\":\"response.output_text.delta\",\"delta\":\"raw\ttab\"}",
+            r#"{"type":"response.output_text.deltas","delta":"no"}"#,
+        ];
+        for case in cases {
+            let fast = fast_delta(case.as_bytes());
+            if fast.is_some() {
+                assert_eq!(fast, general(case), "{case}");
+            }
+            assert_eq!(
+                parse_event(case.as_bytes()).ok().flatten(),
+                general(case).or_else(|| parse_event(case.as_bytes()).ok().flatten()),
+                "{case}"
+            );
+        }
+        assert!(fast_delta(cases[0].as_bytes()).is_some());
+        assert!(fast_delta(cases[1].as_bytes()).is_some());
+        assert!(fast_delta(cases[5].as_bytes()).is_some());
+        for rejected in &cases[6..] {
+            assert_eq!(fast_delta(rejected.as_bytes()), None, "{rejected}");
+        }
+        // Every strict prefix of a good payload is malformed, and never accepted.
+        for cut in 0..cases[0].len() {
+            assert_eq!(fast_delta(&cases[0].as_bytes()[..cut]), None);
+        }
     }
 
     #[test]
