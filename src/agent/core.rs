@@ -4,7 +4,8 @@
 //! A turn runs in its own task, which borrows the conversation for its length and hands it
 //! back when done; meanwhile the core keeps answering ops (interrupt, approvals, the approval
 //! mode, logins). A second `Submit` while a turn runs is refused with an [`Event::Error`]:
-//! a queued prompt would run against a history its author has not seen yet.
+//! a queued prompt would run against a history its author has not seen yet. `TurnFinished`
+//! is sent only once the conversation is back, so a front end may submit on seeing it.
 
 use std::path::PathBuf;
 

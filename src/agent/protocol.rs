@@ -18,7 +18,7 @@ pub enum Op {
     Approve { id: u64, decision: ApprovalDecision },
     /// Start a fresh conversation.
     NewConversation,
-    /// Use another model from the next request on.
+    /// Use another model from the next turn on (a running turn keeps its model).
     SetModel(String),
     /// Change the approval mode.
     SetApprovalMode(ApprovalMode),
