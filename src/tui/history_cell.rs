@@ -371,6 +371,22 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                 ));
             }
         }
+        ApprovalSubject::Read { summary, paths } => {
+            out.push(RichLine::plain(Line::from(vec![
+                Span::styled("▲ ", warn),
+                Span::styled("Read outside the project?", warn),
+            ])));
+            out.push(hanging(
+                vec![Span::styled("  ", dim()), Span::raw(summary.clone())],
+                "    ",
+            ));
+            for path in paths {
+                out.push(RichLine::plain(Line::from(Span::styled(
+                    format!("  · {}", display_path(path)),
+                    dim(),
+                ))));
+            }
+        }
     }
     if let Some(decision) = decision {
         let (text, style) = match decision {

@@ -113,17 +113,28 @@ fn quit_restores_the_terminal() {
     }
 }
 
-#[test]
-fn prompts_get_a_plain_answer_until_the_core_lands() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_streams_its_markdown_answer_onto_the_screen() {
+    let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
-    let mut pty = kelp_in_pty(
-        home.path(),
-        &[("OPENAI_API_KEY", "sk-test-0000000000001234")],
-    );
+    let key = fake.api_key();
+    let mut pty = against_fake(&fake, home.path(), &[("OPENAI_API_KEY", key.as_str())]);
     pty.wait_for("Ask anything", WAIT);
     pty.send("hello there\r");
-    let screen = pty.wait_for("not connected yet", WAIT);
+    // The fake echoes the prompt in a Markdown answer with a list and a code block.
+    let screen = pty.wait_for("println!(\"hello there\");", WAIT);
     assert!(screen.contains("› hello there"), "{screen}");
+    assert!(screen.contains("You said: hello there"), "{screen}");
+    assert!(
+        !screen.contains("**"),
+        "Markdown is rendered, not shown raw:\n{screen}"
+    );
+    assert!(!screen.contains(&key), "the key is on screen:\n{screen}");
+    let request = fake.requests_to("/responses").pop().unwrap();
+    assert_eq!(
+        request.json()["input"][0]["content"][0]["text"],
+        "hello there"
+    );
     pty.send("\x03\x03");
     assert!(pty.wait_exit(WAIT));
 }
