@@ -152,7 +152,8 @@ pub enum Event {
     ReasoningDelta(String),
     /// An assistant message is complete (the authoritative text).
     MessageDone(String),
-    /// A tool call began.
+    /// A tool call began; `summary` is what it works on (path, command, files), without the
+    /// tool's name.
     ToolStarted {
         call_id: String,
         tool: String,

@@ -374,7 +374,7 @@ async fn execute(
     ctx.emit(Event::ToolStarted {
         call_id: call_id.to_string(),
         tool: tool.name().to_string(),
-        summary: tool.summary(),
+        summary: tool.arguments_summary(),
     });
     let sink = match tool {
         ToolCall::Shell(_) => {

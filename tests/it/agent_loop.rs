@@ -203,7 +203,7 @@ async fn text_and_a_call_in_one_response_continue_the_loop() {
     assert!(events.contains(&Event::ToolStarted {
         call_id: "call_r1".into(),
         tool: "read_file".into(),
-        summary: "read_file notes.txt".into(),
+        summary: "notes.txt".into(),
     }));
     assert!(events.iter().any(|e| matches!(
         e,
