@@ -210,8 +210,8 @@ impl Printer for TextPrinter {
                 Ok(())
             }
             Event::TurnFinished(_) => self.end_line(),
-            Event::ToolStarted { summary, .. } => {
-                eprintln!("kelp: ▸ {summary}");
+            Event::ToolStarted { tool, summary, .. } => {
+                eprintln!("kelp: ▸ {tool} {summary}");
                 Ok(())
             }
             Event::ToolFinished {
