@@ -1,115 +1,445 @@
-//! A small core for the interactive client until the full one (turns, tools) is integrated: it
-//! runs logins (browser, device code, API key) and logout, lists the built-in models, and says
-//! plainly that prompts cannot be sent yet.
+//! The core: the one task that owns the conversation. Front ends send [`Op`]s and receive
+//! [`Event`]s (the Codex CLI split), so the TUI and any other front end share one agent.
+//!
+//! A turn runs in its own task, which borrows the conversation for its length and hands it
+//! back when done; meanwhile the core keeps answering ops (interrupt, approvals, the approval
+//! mode, logins). A second `Submit` while a turn runs is refused with an [`Event::Error`]:
+//! a queued prompt would run against a history its author has not seen yet. `TurnFinished`
+//! is sent only once the conversation is back, so a front end may submit on seeing it.
+
+use std::path::PathBuf;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-use super::protocol::{AuthSummary, Event, Op};
-use crate::auth::login::{LoginHandle, start_login};
+use super::approval::Approvals;
+use super::conversation::Conversation;
+use super::protocol::{AuthSummary, Event, Op, TurnOutcome};
+use super::turn::{DEFAULT_MAX_STEPS, TurnContext, outcome_of, run_turn_unfinished};
+use crate::auth::login::{LoginHandle, LoginMethod, start_login};
 use crate::auth::{AuthManager, AuthStore, OpenAiEntry, mask_key, validate_api_key};
-use crate::config::{Config, DEFAULT_MODEL};
+use crate::config::{self, Config, Setting};
+use crate::llm::{LlmClient, StreamSettings, models};
+use crate::session;
 
-/// Models offered when the server's list is not known (PROTOCOL.md §9).
-const BUILT_IN_MODELS: [&str; 4] = ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex-spark"];
+/// How the core starts, besides the configuration.
+#[derive(Debug, Clone)]
+pub struct CoreOptions {
+    /// The project the agent works in.
+    pub project_dir: PathBuf,
+    /// A session file to continue instead of starting a new conversation.
+    pub resume: Option<PathBuf>,
+    /// Streaming timeouts and retries.
+    pub stream: StreamSettings,
+    /// The most requests one turn makes.
+    pub max_steps: usize,
+    /// `OPENAI_API_KEY`, used when the auth file holds no login.
+    pub env_api_key: Option<String>,
+}
+
+impl CoreOptions {
+    /// Options for a new conversation in `project_dir`, with the default limits and the
+    /// process's `OPENAI_API_KEY`.
+    pub fn new(project_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            project_dir: project_dir.into(),
+            resume: None,
+            stream: StreamSettings::default(),
+            max_steps: DEFAULT_MAX_STEPS,
+            env_api_key: std::env::var("OPENAI_API_KEY").ok(),
+        }
+    }
+}
 
 /// Starts the core on the current tokio runtime; returns where to send `Op`s and where its
-/// `Event`s arrive.
-pub fn spawn(config: Config) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
-    let (op_tx, mut op_rx) = unbounded_channel::<Op>();
-    let (event_tx, event_rx) = unbounded_channel::<Event>();
+/// `Event`s arrive. The core ends on `Op::Shutdown` or when the `Op` sender is dropped.
+pub fn spawn(
+    config: Config,
+    options: CoreOptions,
+) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
+    let (op_tx, op_rx) = unbounded_channel();
+    let (event_tx, event_rx) = unbounded_channel();
     tokio::spawn(async move {
-        let store = AuthStore::new(&config.auth_file);
-        let mut model = config
-            .model
-            .clone()
-            .unwrap_or_else(|| DEFAULT_MODEL.to_string());
-        // Built on first use: TLS set-up has no place before the first frame.
-        let mut http: Option<reqwest::Client> = None;
-        let mut login: Option<LoginHandle> = None;
-        while let Some(op) = op_rx.recv().await {
-            let event = match op {
-                Op::Shutdown => break,
-                Op::SaveApiKey(raw) => Some(save_api_key(&store, raw).await),
-                Op::Logout => {
-                    let client = http.get_or_insert_with(reqwest::Client::new).clone();
-                    let manager = AuthManager::new(&config, client, None);
-                    Some(match manager.logout().await {
-                        Ok(_) => Event::AuthChanged(None),
-                        Err(e) => Event::Error(format!("could not log out: {e}")),
-                    })
-                }
-                Op::StartLogin(method) => {
-                    let client = http.get_or_insert_with(reqwest::Client::new).clone();
-                    let (tx, mut rx) = unbounded_channel();
-                    // A new login replaces the old one; dropping a handle cancels its flow.
-                    login = Some(start_login(method, &config, client, tx));
-                    let events = event_tx.clone();
-                    tokio::spawn(async move {
-                        while let Some(step) = rx.recv().await {
-                            if events.send(Event::Login(step)).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    None
-                }
-                Op::PasteLoginRedirect(text) => match &login {
-                    Some(handle) => handle
-                        .paste(&text)
-                        .err()
-                        .map(|e| Event::Error(e.to_string())),
-                    None => Some(Event::Error("no browser login is waiting".into())),
-                },
-                Op::CancelLogin => {
-                    if let Some(handle) = login.take() {
-                        handle.cancel();
-                    }
-                    None
-                }
-                Op::Submit { .. } => Some(Event::Error(
-                    "kelp is not connected yet to a model in this build: prompts cannot be sent"
-                        .to_string(),
-                )),
-                Op::RefreshModels => Some(Event::Models {
-                    available: BUILT_IN_MODELS.iter().map(|m| m.to_string()).collect(),
-                    current: model.clone(),
-                }),
-                Op::SetModel(name) => {
-                    model = name;
-                    None
-                }
-                Op::Resume(_) | Op::ListSessions => Some(Event::Error(
-                    "resuming conversations is not available in this build yet".to_string(),
-                )),
-                Op::Interrupt
-                | Op::Approve { .. }
-                | Op::NewConversation
-                | Op::SetApprovalMode(_) => None,
-            };
-            if let Some(event) = event
-                && event_tx.send(event).is_err()
-            {
-                break;
+        match Core::start(config, options, event_tx.clone()) {
+            Ok(core) => core.run(op_rx).await,
+            Err(message) => {
+                let _ = event_tx.send(Event::Error(message));
             }
         }
     });
     (op_tx, event_rx)
 }
 
-async fn save_api_key(store: &AuthStore, raw: String) -> Event {
-    let key = match validate_api_key(&raw) {
-        Ok(key) => key,
-        Err(why) => return Event::Error(why.to_string()),
-    };
-    let store = store.clone();
-    let masked = mask_key(&key);
-    let saved = tokio::task::spawn_blocking(move || {
-        store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
-    })
-    .await;
-    match saved {
-        Ok(Ok(())) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
-        Ok(Err(e)) => Event::Error(format!("could not save the API key: {e}")),
-        Err(_) => Event::Error("could not save the API key: the save was interrupted".into()),
+/// How many saved conversations the `/resume` picker offers.
+const MAX_LISTED_SESSIONS: usize = 50;
+
+/// What woke the core.
+enum Next {
+    Op(Option<Op>),
+    TurnEnded(Result<Ended, tokio::task::JoinError>),
+}
+
+/// What a finished turn task hands back.
+type Ended = (Box<Conversation>, TurnOutcome);
+
+/// A turn in flight: its cancel switch and the task that returns the conversation.
+struct RunningTurn {
+    cancel: CancellationToken,
+    task: JoinHandle<Ended>,
+}
+
+struct Core {
+    config: Config,
+    options: CoreOptions,
+    client: LlmClient,
+    store: AuthStore,
+    approvals: Approvals,
+    events: UnboundedSender<Event>,
+    /// `None` only while a turn holds it.
+    conversation: Option<Conversation>,
+    running: Option<RunningTurn>,
+    /// The model the next turn uses (a change during a turn applies when it ends).
+    model: String,
+    /// The ChatGPT login in progress; dropping it cancels the flow and frees its port.
+    login: Option<LoginHandle>,
+    /// The one HTTP client of the process, shared by requests and logins.
+    http: reqwest::Client,
+}
+
+impl Core {
+    fn start(
+        config: Config,
+        options: CoreOptions,
+        events: UnboundedSender<Event>,
+    ) -> Result<Self, String> {
+        let http = crate::llm::client::http_client().map_err(|e| e.to_string())?;
+        let auth = AuthManager::new(&config, http.clone(), options.env_api_key.clone());
+        let store = auth.store().clone();
+        let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
+            .map_err(|e| e.to_string())?;
+        let model = models::choose_model(config.model.as_deref());
+        let mut core = Self {
+            approvals: Approvals::interactive(config.approval),
+            config,
+            options,
+            client,
+            store,
+            events,
+            conversation: None,
+            running: None,
+            model,
+            login: None,
+            http,
+        };
+        let conversation = match core.options.resume.clone() {
+            Some(path) => core
+                .resumed(&path)
+                .unwrap_or_else(|| core.new_conversation()),
+            None => core.new_conversation(),
+        };
+        core.conversation = Some(conversation);
+        Ok(core)
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    fn new_conversation(&self) -> Conversation {
+        let (conversation, warnings) =
+            Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
+        for warning in warnings {
+            self.emit(Event::Notice(warning));
+        }
+        self.emit(Event::Instructions(
+            conversation.instruction_files().to_vec(),
+        ));
+        conversation
+    }
+
+    /// The conversation saved at `path`, its transcript sent to the front end; `None` (with the
+    /// reason said) when it cannot be read.
+    fn resumed(&mut self, path: &std::path::Path) -> Option<Conversation> {
+        match Conversation::resume(&self.config, path) {
+            Ok(conversation) => {
+                self.model = conversation.model().to_string();
+                self.emit(Event::Restored {
+                    items: conversation.history().to_vec(),
+                });
+                Some(conversation)
+            }
+            Err(e) => {
+                self.emit(Event::Error(format!(
+                    "cannot resume the conversation: {e}; starting a new one"
+                )));
+                None
+            }
+        }
+    }
+
+    async fn run(mut self, mut ops: UnboundedReceiver<Op>) {
+        loop {
+            let next = match self.running.as_mut() {
+                Some(turn) => tokio::select! {
+                    op = ops.recv() => Next::Op(op),
+                    joined = &mut turn.task => Next::TurnEnded(joined),
+                },
+                None => Next::Op(ops.recv().await),
+            };
+            match next {
+                Next::Op(Some(Op::Shutdown) | None) => break,
+                Next::Op(Some(op)) => self.handle(op).await,
+                Next::TurnEnded(joined) => {
+                    self.running = None;
+                    self.take_back(joined);
+                }
+            }
+        }
+        self.stop_turn().await;
+    }
+
+    /// Takes the conversation back from a finished turn task, then tells the front end the
+    /// turn is over — only now is the core ready for the next prompt.
+    fn take_back(&mut self, joined: Result<Ended, tokio::task::JoinError>) {
+        let outcome = match joined {
+            Ok((mut conversation, outcome)) => {
+                conversation.set_model(self.model.clone());
+                self.conversation = Some(*conversation);
+                outcome
+            }
+            Err(e) => {
+                // Only a panic gets here; the history went with it.
+                tracing::error!(error = %e, "a turn task failed");
+                self.conversation = Some(self.new_conversation());
+                TurnOutcome::Failed(
+                    "the turn failed unexpectedly; a new conversation was started".to_string(),
+                )
+            }
+        };
+        self.emit(Event::TurnFinished(outcome));
+    }
+
+    /// Cancels the running turn, if any, and waits until it handed the conversation back.
+    async fn stop_turn(&mut self) {
+        if let Some(turn) = self.running.take() {
+            turn.cancel.cancel();
+            let joined = turn.task.await;
+            self.take_back(joined);
+        }
+    }
+
+    async fn handle(&mut self, op: Op) {
+        match op {
+            Op::Submit { text } => self.submit(text),
+            Op::Interrupt => {
+                if let Some(turn) = &self.running {
+                    turn.cancel.cancel();
+                }
+            }
+            Op::Approve { id, decision } => {
+                if !self.approvals.answer(id, decision) {
+                    self.emit(Event::Error(format!("no approval request {id} is waiting")));
+                }
+            }
+            Op::NewConversation => {
+                self.stop_turn().await;
+                self.approvals.forget_session();
+                self.conversation = Some(self.new_conversation());
+            }
+            Op::SetModel(model) => {
+                self.model = model.clone();
+                if let Some(conversation) = &mut self.conversation {
+                    conversation.set_model(model.clone());
+                }
+                self.remember(Setting::Model(model));
+            }
+            Op::SetApprovalMode(mode) => {
+                self.approvals.set_mode(mode);
+                self.remember(Setting::Approval(mode));
+            }
+            Op::RefreshModels => self.refresh_models(),
+            Op::SaveApiKey(raw) => self.save_api_key(raw),
+            Op::Logout => self.logout(),
+            Op::StartLogin(method) => self.start_login(method),
+            Op::PasteLoginRedirect(text) => match &self.login {
+                Some(handle) if !handle.is_finished() => {
+                    if let Err(e) = handle.paste(&text) {
+                        self.emit(Event::Error(e.to_string()));
+                    }
+                }
+                _ => self.emit(Event::Error("no browser login is waiting".to_string())),
+            },
+            Op::CancelLogin => {
+                if let Some(handle) = self.login.take() {
+                    handle.cancel();
+                }
+            }
+            Op::Resume(path) => {
+                self.stop_turn().await;
+                if let Some(conversation) = self.resumed(&path) {
+                    self.approvals.forget_session();
+                    self.conversation = Some(conversation);
+                }
+            }
+            Op::ListSessions => self.list_sessions(),
+            // Handled by the loop.
+            Op::Shutdown => {}
+        }
+    }
+
+    fn submit(&mut self, text: String) {
+        if self.running.is_some() {
+            self.emit(Event::Error(
+                "a turn is already running: wait for it to finish or interrupt it".to_string(),
+            ));
+            return;
+        }
+        let Some(mut conversation) = self.conversation.take() else {
+            return;
+        };
+        let cancel = CancellationToken::new();
+        let ctx = TurnContext {
+            client: self.client.clone(),
+            approvals: self.approvals.clone(),
+            events: self.events.clone(),
+            cancel: cancel.clone(),
+            max_steps: self.options.max_steps,
+        };
+        let task = tokio::spawn(async move {
+            let result = run_turn_unfinished(&mut conversation, &ctx, text).await;
+            (Box::new(conversation), outcome_of(&result))
+        });
+        self.running = Some(RunningTurn { cancel, task });
+    }
+
+    /// Lists the login's models in the background; the answer arrives as `Event::Models`.
+    fn refresh_models(&self) {
+        tokio::spawn(self.model_refresh().run());
+    }
+
+    fn save_api_key(&self, raw: String) {
+        let key = match validate_api_key(&raw) {
+            Ok(key) => key,
+            Err(why) => return self.emit(Event::Error(why.to_string())),
+        };
+        let store = self.store.clone();
+        let events = self.events.clone();
+        let masked = mask_key(&key);
+        let refresh = self.model_refresh();
+        tokio::spawn(async move {
+            let saved = tokio::task::spawn_blocking(move || {
+                store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
+            })
+            .await;
+            let event = match saved {
+                Ok(Ok(())) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
+                Ok(Err(e)) => Event::Error(format!("could not save the API key: {e}")),
+                Err(_) => {
+                    Event::Error("could not save the API key: the save was interrupted".into())
+                }
+            };
+            let saved = matches!(event, Event::AuthChanged(_));
+            let _ = events.send(event);
+            if saved {
+                refresh.run().await;
+            }
+        });
+    }
+
+    fn model_refresh(&self) -> ModelRefresh {
+        ModelRefresh {
+            client: self.client.clone(),
+            events: self.events.clone(),
+            current: self.model.clone(),
+        }
+    }
+
+    /// Revokes a ChatGPT login (best effort) and removes the entry.
+    fn logout(&self) {
+        let manager = self.client.auth().clone();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let event = match manager.logout().await {
+                Ok(_) => Event::AuthChanged(None),
+                Err(e) => Event::Error(format!("could not log out: {e}")),
+            };
+            let _ = events.send(event);
+        });
+    }
+
+    /// Starts a ChatGPT login; its steps arrive as `Event::Login`, and the model list is
+    /// refreshed once it is saved. A new login replaces (and so cancels) a running one.
+    fn start_login(&mut self, method: LoginMethod) {
+        let (tx, mut rx) = unbounded_channel();
+        self.login = Some(start_login(method, &self.config, self.http.clone(), tx));
+        let events = self.events.clone();
+        let refresh = self.model_refresh();
+        tokio::spawn(async move {
+            while let Some(step) = rx.recv().await {
+                let done = matches!(step, crate::auth::login::LoginEvent::Done(_));
+                if events.send(Event::Login(step)).is_err() {
+                    return;
+                }
+                if done {
+                    refresh.run().await;
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Lists this project's saved conversations off the core task (it reads file headers).
+    fn list_sessions(&self) {
+        let state_dir = self.config.state_dir.clone();
+        let project_dir = self.options.project_dir.clone();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let listed = tokio::task::spawn_blocking(move || {
+                session::list_sessions(&state_dir, Some(&project_dir))
+                    .take(MAX_LISTED_SESSIONS)
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            let event = match listed {
+                Ok(sessions) => Event::Sessions(sessions),
+                Err(_) => Event::Error("could not list saved conversations".to_string()),
+            };
+            let _ = events.send(event);
+        });
+    }
+
+    /// Saves a choice made in the front end to the config file, keeping the rest of it.
+    fn remember(&self, setting: Setting) {
+        let config_dir = self.config.config_dir.clone();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let saved =
+                tokio::task::spawn_blocking(move || config::save_setting(&config_dir, &setting))
+                    .await;
+            if let Ok(Err(e)) = saved {
+                let _ = events.send(Event::Notice(format!("could not save the setting: {e}")));
+            }
+        });
+    }
+}
+
+/// What a model list refresh needs, detached from the core.
+struct ModelRefresh {
+    client: LlmClient,
+    events: UnboundedSender<Event>,
+    current: String,
+}
+
+impl ModelRefresh {
+    async fn run(self) {
+        let event = match self.client.models().await {
+            Ok(list) => Event::Models {
+                available: list.models,
+                current: self.current,
+            },
+            Err(e) => Event::Error(e.to_string()),
+        };
+        let _ = self.events.send(event);
     }
 }

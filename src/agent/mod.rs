@@ -1,5 +1,9 @@
-//! agent layer.
+//! The agent: a conversation, the tool loop, the tools and approvals, behind the `Op`/`Event`
+//! channels of [`core`].
+pub mod approval;
+pub mod conversation;
 pub mod core;
 pub mod instructions;
 pub mod protocol;
 pub mod tools;
+pub mod turn;

@@ -20,7 +20,7 @@ pub enum Op {
     Approve { id: u64, decision: ApprovalDecision },
     /// Start a fresh conversation.
     NewConversation,
-    /// Use another model from the next request on.
+    /// Use another model from the next turn on (a running turn keeps its model).
     SetModel(String),
     /// Change the approval mode.
     SetApprovalMode(ApprovalMode),
@@ -108,6 +108,11 @@ pub enum ApprovalSubject {
     Command { command: String, workdir: PathBuf },
     /// A patch, as a diff.
     Patch { diff: String },
+    /// A read-only tool reaching outside the project: what it does and the outside paths.
+    Read {
+        summary: String,
+        paths: Vec<PathBuf>,
+    },
 }
 
 /// One step of the model's plan.
@@ -147,7 +152,8 @@ pub enum Event {
     ReasoningDelta(String),
     /// An assistant message is complete (the authoritative text).
     MessageDone(String),
-    /// A tool call began.
+    /// A tool call began; `summary` is what it works on (path, command, files), without the
+    /// tool's name.
     ToolStarted {
         call_id: String,
         tool: String,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use kelp::agent::core::CoreOptions;
 use kelp::agent::protocol::ApprovalMode;
 use kelp::config::{Config, Overrides};
 
@@ -139,8 +140,12 @@ pub fn main() -> ExitCode {
         Ok(loaded) => loaded,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
     };
-    for warning in &warnings {
-        eprintln!("kelp: warning: {warning}");
+    let warning_lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    // The interactive client shows them on its own screen.
+    if cli.command.is_some() {
+        for warning in &warning_lines {
+            eprintln!("kelp: warning: {warning}");
+        }
     }
     if let Err(e) = kelp::logging::init(&config.log_file()) {
         eprintln!("kelp: logging is off: {e}");
@@ -173,7 +178,7 @@ pub fn main() -> ExitCode {
                 },
                 None => None,
             };
-            interactive(config, project_dir, session)
+            interactive(config, project_dir, session, warning_lines)
         }
         Some(Command::Login(args)) => auth_cmd::login(&config, args.choice()),
         Some(Command::Logout) => auth_cmd::logout(&config),
@@ -209,7 +214,12 @@ fn project_dir(cd: Option<&Path>) -> Result<PathBuf, String> {
 }
 
 /// `kelp` with no command: the TUI over the core.
-fn interactive(config: Config, project_dir: PathBuf, session: Option<PathBuf>) -> ExitCode {
+fn interactive(
+    config: Config,
+    project_dir: PathBuf,
+    session: Option<PathBuf>,
+    config_warnings: Vec<String>,
+) -> ExitCode {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return fail(
@@ -225,20 +235,22 @@ fn interactive(config: Config, project_dir: PathBuf, session: Option<PathBuf>) -
         Ok(runtime) => runtime,
         Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
     };
-    let mut initial = kelp::tui::InitialState::from_local(
-        &config,
-        project_dir,
-        std::env::var("OPENAI_API_KEY").ok(),
-    );
-    if let Some(path) = session {
-        // Sessions are saved by the core; until it drives the TUI there is nothing to replay.
-        initial.warning.get_or_insert(format!(
-            "resuming {} is not available in the interactive client yet",
-            path.display()
-        ));
+    let env_api_key = std::env::var("OPENAI_API_KEY").ok();
+    let mut initial =
+        kelp::tui::InitialState::from_local(&config, project_dir.clone(), env_api_key.clone());
+    // The alternate screen would hide what was printed before it: show config problems inside.
+    if !config_warnings.is_empty() {
+        let mut text = config_warnings.join("; ");
+        if let Some(warning) = initial.warning.take() {
+            text = format!("{warning}; {text}");
+        }
+        initial.warning = Some(text);
     }
+    let mut options = CoreOptions::new(project_dir);
+    options.resume = session;
+    options.env_api_key = env_api_key;
     let result = runtime.block_on(async {
-        let (ops, events) = kelp::agent::core::spawn(config.clone());
+        let (ops, events) = kelp::agent::core::spawn(config.clone(), options);
         kelp::tui::run(&config, ops, events, initial).await
     });
     // Background work (a clipboard tool, a blocking read) must not keep the process alive.

@@ -1,19 +1,25 @@
-//! `kelp run`: one prompt, the answer streamed to stdout, no UI.
+//! `kelp run`: one prompt, the agent's turn run to its end, the answer streamed to stdout.
 //!
-//! Two halves that meet only at [`Event`]: the request side turns a prompt into the core's
-//! events (today one request; the agent's tool loop slots in here), and a [`Printer`] turns
-//! events into text or JSON lines.
+//! Two halves that meet only at [`Event`]: the agent side is the very turn loop the core runs
+//! (tools included), with nobody to approve — what would ask is denied and the model is told
+//! how to rerun; and a [`Printer`] turns events into text (tool activity on stderr, so stdout
+//! stays the answer) or JSON lines.
 
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use kelp::agent::protocol::{Event, TurnOutcome};
+use kelp::agent::approval::Approvals;
+use kelp::agent::conversation::Conversation;
+use kelp::agent::protocol::{Event, PlanStatus, TurnOutcome};
+use kelp::agent::turn::{DEFAULT_MAX_STEPS, TurnContext, TurnError, run_turn};
 use kelp::auth::AuthManager;
 use kelp::config::Config;
-use kelp::llm::types::{Item, RateLimitWindow, ResponseEvent, TokenUsage};
-use kelp::llm::{ErrorCategory, LlmClient, LlmError, Prompt, models};
+use kelp::llm::types::{RateLimitWindow, TokenUsage};
+use kelp::llm::{ErrorCategory, LlmClient, ReasoningEffort, models};
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{exit, fail};
 
@@ -25,12 +31,6 @@ pub struct RunArgs {
     json: bool,
     /// The prompt; read from standard input when absent or `-`.
     prompt: Option<String>,
-}
-
-/// Why a run stopped early.
-enum RunError {
-    Llm(LlmError),
-    Output(io::Error),
 }
 
 /// Runs `kelp run` for the project in `project_dir`.
@@ -70,83 +70,76 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
         Ok(client) => client,
         Err(e) => return fail(exit::FAILURE, &e.to_string()),
     };
-    let mut prompt = Prompt::new(models::choose_model(config.model.as_deref()), project_dir);
-    if let Some(effort) = config.reasoning_effort.as_deref() {
-        match effort.parse() {
-            Ok(effort) => prompt.reasoning_effort = effort,
-            Err(e) => return fail(exit::USAGE, &e),
-        }
+    // A misspelt effort is a mistake on this command line's behalf: say so rather than guess.
+    if let Some(Err(e)) = config
+        .reasoning_effort
+        .as_deref()
+        .map(str::parse::<ReasoningEffort>)
+    {
+        return fail(exit::USAGE, &e);
     }
-    prompt.input.push(Item::user_text(text));
+    let model = models::choose_model(config.model.as_deref());
+    let (mut conversation, warnings) = Conversation::new(config, project_dir, model);
+    for warning in warnings {
+        eprintln!("kelp: warning: {warning}");
+    }
+    let (events, mut received) = mpsc::unbounded_channel();
+    let ctx = TurnContext {
+        client,
+        approvals: Approvals::unattended(config.approval),
+        events,
+        cancel: CancellationToken::new(),
+        max_steps: DEFAULT_MAX_STEPS,
+    };
 
     let mut printer: Box<dyn Printer> = if args.json {
         Box::new(JsonPrinter::default())
     } else {
         Box::new(TextPrinter::default())
     };
-    let result = runtime.block_on(answer(&client, &prompt, &mut |event| printer.print(&event)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(RunError::Llm(e)) => {
-            let message = e.to_string();
-            let _ = printer.print(&Event::TurnFinished(TurnOutcome::Failed(message.clone())));
-            let code = match e.category() {
-                ErrorCategory::Auth => exit::AUTH,
-                ErrorCategory::Limit => exit::LIMIT,
-                ErrorCategory::Other => exit::FAILURE,
-            };
-            fail(code, &message)
+    // Ctrl-C stops the turn the way the TUI's interrupt does: running commands are killed.
+    let cancel = ctx.cancel.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
         }
-        // A closed stdout (`kelp run … | head`) is the reader's choice, not a failure to report.
-        Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(RunError::Output(e)) => fail(exit::FAILURE, &format!("cannot write the answer: {e}")),
-    }
-}
-
-/// The request side: one request, its stream turned into the core's events.
-async fn answer(
-    client: &LlmClient,
-    prompt: &Prompt,
-    emit: &mut dyn FnMut(Event) -> io::Result<()>,
-) -> Result<(), RunError> {
-    let mut emit = |event| emit(event).map_err(RunError::Output);
-    emit(Event::TurnStarted)?;
-    let mut stream = client.stream(prompt);
-    while let Some(event) = stream.next_event().await {
-        let event = match event.map_err(RunError::Llm)? {
-            ResponseEvent::TextDelta(delta) => Event::TextDelta(delta),
-            ResponseEvent::ReasoningSummaryDelta(delta) => Event::ReasoningDelta(delta),
-            ResponseEvent::OutputItemDone(item @ Item::Message { .. }) => {
-                Event::MessageDone(item.text())
-            }
-            ResponseEvent::RateLimits(limits) => Event::RateLimits(limits),
-            ResponseEvent::Retrying {
-                attempt,
-                max,
-                delay,
-                reason,
-            } => Event::Retrying {
-                attempt,
-                max,
-                delay,
-                reason,
-            },
-            ResponseEvent::Completed { usage, .. } => {
-                emit(Event::Usage(usage.unwrap_or_default()))?;
-                emit(Event::TurnFinished(TurnOutcome::Completed))?;
-                return Ok(());
-            }
-            ResponseEvent::Created
-            | ResponseEvent::OutputItemAdded(_)
-            | ResponseEvent::OutputItemDone(_) => continue,
+    });
+    let (result, printed) = runtime.block_on(async {
+        let turn = async {
+            let result = run_turn(&mut conversation, &ctx, text).await;
+            // Closes the event channel, so the printer below sees the end.
+            drop(ctx);
+            result
         };
-        emit(event)?;
+        let print = async {
+            let mut printed = Ok(());
+            while let Some(event) = received.recv().await {
+                if printed.is_ok() {
+                    printed = printer.print(&event);
+                }
+            }
+            printed
+        };
+        tokio::join!(turn, print)
+    });
+    match (result, printed) {
+        // A closed stdout (`kelp run … | head`) is the reader's choice, not a failure to report.
+        (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        (_, Err(e)) => fail(exit::FAILURE, &format!("cannot write the answer: {e}")),
+        (Ok(()), Ok(())) => ExitCode::SUCCESS,
+        (Err(TurnError::Interrupted), _) => fail(exit::CANCELLED, "interrupted"),
+        (Err(e), _) => {
+            let code = match &e {
+                TurnError::Llm(e) => match e.category() {
+                    ErrorCategory::Auth => exit::AUTH,
+                    ErrorCategory::Limit => exit::LIMIT,
+                    ErrorCategory::Other => exit::FAILURE,
+                },
+                _ => exit::FAILURE,
+            };
+            fail(code, &e.to_string())
+        }
     }
-    // The stream ends only after Completed or an error, unless its task died.
-    Err(RunError::Llm(LlmError::Transient {
-        reason: "the response ended without an answer".to_string(),
-        retries: 0,
-    }))
 }
 
 /// The printing side: shows the core's events.
@@ -217,6 +210,29 @@ impl Printer for TextPrinter {
                 Ok(())
             }
             Event::TurnFinished(_) => self.end_line(),
+            Event::ToolStarted { tool, summary, .. } => {
+                eprintln!("kelp: ▸ {tool} {summary}");
+                Ok(())
+            }
+            Event::ToolFinished {
+                success: false,
+                exit_code,
+                ..
+            } => {
+                match exit_code {
+                    Some(code) => eprintln!("kelp:   failed (exit code {code})"),
+                    None => eprintln!("kelp:   failed"),
+                }
+                Ok(())
+            }
+            Event::Notice(text) => {
+                eprintln!("kelp: note: {text}");
+                Ok(())
+            }
+            Event::Error(text) => {
+                eprintln!("kelp: {text}");
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -283,6 +299,42 @@ impl Printer for JsonPrinter {
                 json!({"type": "turn.failed", "error": {"message": message}})
             }
             Event::TurnFinished(TurnOutcome::Interrupted) => json!({"type": "turn.interrupted"}),
+            Event::ToolStarted {
+                call_id,
+                tool,
+                summary,
+            } => {
+                json!({"type": "tool.started", "call_id": call_id, "tool": tool, "summary": summary})
+            }
+            Event::ToolOutput { call_id, chunk } => {
+                json!({"type": "tool.output", "call_id": call_id, "chunk": chunk})
+            }
+            Event::ToolFinished {
+                call_id,
+                success,
+                exit_code,
+                duration,
+            } => json!({
+                "type": "tool.finished",
+                "call_id": call_id,
+                "success": success,
+                "exit_code": exit_code,
+                "duration_ms": duration.as_millis() as u64,
+            }),
+            Event::PlanUpdated { explanation, steps } => json!({
+                "type": "plan.updated",
+                "explanation": explanation,
+                "steps": steps.iter().map(|s| json!({
+                    "step": s.step,
+                    "status": match s.status {
+                        PlanStatus::Pending => "pending",
+                        PlanStatus::InProgress => "in_progress",
+                        PlanStatus::Completed => "completed",
+                    },
+                })).collect::<Vec<_>>(),
+            }),
+            Event::Notice(message) => json!({"type": "notice", "message": message}),
+            Event::Error(message) => json!({"type": "error", "message": message}),
             _ => return Ok(()),
         };
         self.line(value)

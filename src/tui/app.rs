@@ -104,6 +104,8 @@ pub struct App {
     resuming_from: Option<SystemTime>,
     /// The AGENTS.md files of the conversation; `None` until the core reports them.
     instructions: Option<Vec<InstructionFile>>,
+    /// A resumed conversation carries its instructions in its history, as first loaded.
+    instructions_in_history: bool,
     quit_armed: bool,
     hint: Option<String>,
     should_quit: bool,
@@ -141,6 +143,7 @@ impl App {
             awaiting_sessions: false,
             resuming_from: None,
             instructions: None,
+            instructions_in_history: false,
             quit_armed: false,
             hint: None,
             should_quit: false,
@@ -809,7 +812,10 @@ impl App {
                     picker.empty = "no saved conversations in this project yet".into();
                 }
             }
-            Event::Instructions(files) => self.instructions = Some(files),
+            Event::Instructions(files) => {
+                self.instructions = Some(files);
+                self.instructions_in_history = false;
+            }
             Event::Notice(text) => self.notice(text),
             Event::Error(message) => {
                 if let Some(dialog) = &mut self.connect
@@ -859,6 +865,10 @@ impl App {
     /// Shows a resumed conversation in place of the current transcript.
     fn restore(&mut self, items: &[Item]) {
         self.clear_conversation();
+        self.instructions = None;
+        self.instructions_in_history = items
+            .iter()
+            .any(crate::agent::instructions::is_instructions_message);
         let cells = resume::cells_from_history(items);
         let mut has_code = false;
         for kind in cells {
@@ -1138,6 +1148,9 @@ impl App {
             None => text.push_str("\nLimits:    not reported yet"),
         }
         match self.instructions.as_deref() {
+            None if self.instructions_in_history => {
+                text.push_str("\nAGENTS.md: as loaded when this conversation started")
+            }
             None => text.push_str("\nAGENTS.md: not loaded yet"),
             Some([]) => text.push_str("\nAGENTS.md: none found"),
             Some(files) => {

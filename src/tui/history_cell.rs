@@ -275,20 +275,13 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
         Some(end) if end.success => Span::styled("• ", Style::new().fg(Color::Green)),
         Some(_) => Span::styled("• ", Style::new().fg(Color::Red)),
     };
-    // Summaries may name the tool themselves (`shell: ls`); the cell names it once.
-    let summary = call
-        .summary
-        .strip_prefix(call.tool.as_str())
-        .and_then(|rest| rest.strip_prefix(':').or(Some(rest)))
-        .filter(|rest| rest.is_empty() || rest.starts_with(' '))
-        .unwrap_or(&call.summary);
     let mut out = vec![hanging(
         vec![
             bullet,
             Span::styled(format!("{verb} "), Style::new().bold()),
             Span::styled(call.tool.clone(), Style::new().fg(Color::Magenta)),
             Span::raw(" "),
-            Span::raw(one_line(summary)),
+            Span::raw(one_line(&call.summary)),
         ],
         "    ",
     )];
@@ -384,6 +377,22 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                     vec![Span::raw("  "), Span::styled(line.to_string(), style)],
                     "  ",
                 ));
+            }
+        }
+        ApprovalSubject::Read { summary, paths } => {
+            out.push(RichLine::plain(Line::from(vec![
+                Span::styled("▲ ", warn),
+                Span::styled("Read outside the project?", warn),
+            ])));
+            out.push(hanging(
+                vec![Span::styled("  ", dim()), Span::raw(summary.clone())],
+                "    ",
+            ));
+            for path in paths {
+                out.push(RichLine::plain(Line::from(Span::styled(
+                    format!("  · {}", display_path(path)),
+                    dim(),
+                ))));
             }
         }
     }

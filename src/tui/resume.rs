@@ -77,7 +77,7 @@ pub fn cells_from_history(items: &[Item]) -> Vec<CellKind> {
 
 fn restored_call(name: &str, arguments: &str, call_id: &str, output: Option<&str>) -> ToolCall {
     let summary = ParsedCall::parse(name, arguments)
-        .map(|call| call.summary())
+        .map(|call| call.arguments_summary())
         .unwrap_or_else(|_| {
             cut(
                 &arguments.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -323,7 +323,7 @@ mod tests {
             [
                 "user list the files",
                 "reasoning Listing.",
-                "tool list_dir list_dir . \"src/\\nCargo.toml\\n\" true",
+                "tool list_dir . \"src/\\nCargo.toml\\n\" true",
                 "tool shell {not json \"(no result was saved)\" false",
                 "assistant Two entries.",
             ]

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::fake_openai::{FakeOpenAi, Reply};
 use crate::llm_stream::{Login, write_login};
@@ -159,4 +159,104 @@ async fn an_empty_prompt_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
     assert!(shown(&out).contains("no prompt"));
     assert!(fake.requests_to("/responses").is_empty());
+}
+
+/// The `output` sent back for `call_id` in a request's input.
+fn output_for(request: &crate::fake_openai::Recorded, call_id: &str) -> String {
+    let input = request.json()["input"].as_array().cloned().unwrap();
+    let outputs: Vec<String> = input
+        .iter()
+        .filter(|i| i["type"] == "function_call_output" && i["call_id"] == call_id)
+        .map(|i| i["output"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outputs.len(), 1, "one output for {call_id}: {input:#?}");
+    outputs[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_reads_and_searches_the_project_to_answer() {
+    let fake = FakeOpenAi::start().await;
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("notes.txt"),
+        "the entry point is main\n",
+    )
+    .unwrap();
+    std::fs::create_dir(project.path().join("src")).unwrap();
+    std::fs::write(project.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+    fake.push_responses([
+        Reply::call_with_id("r1", "read_file", json!({"path": "notes.txt"})),
+        Reply::call_with_id("g1", "grep_files", json!({"pattern": "fn main"})),
+        Reply::text("main is in src/main.rs"),
+    ]);
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.arg("--cd")
+        .arg(project.path())
+        .args(["run", "where is main?"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "main is in src/main.rs\n"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("kelp: ▸ read_file notes.txt\n"), "{stderr}");
+    assert!(
+        stderr.contains("kelp: ▸ grep_files \"fn main\" in .\n"),
+        "{stderr}"
+    );
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent.len(), 3);
+    assert!(output_for(&sent[1], "r1").contains("the entry point is main"));
+    assert!(output_for(&sent[2], "g1").contains("src/main.rs"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_denies_what_needs_approval_and_says_how_to_allow_it() {
+    let fake = FakeOpenAi::start().await;
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir(project.path().join("src")).unwrap();
+    fake.push_responses([
+        Reply::call_with_id("d1", "shell", json!({"command": "rm -rf src"})),
+        Reply::text("I left it alone."),
+        Reply::call_with_id("d2", "shell", json!({"command": "echo hi > made.txt"})),
+        Reply::text("Made it."),
+    ]);
+    let (home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.arg("--cd")
+        .arg(project.path())
+        .args(["run", "clean up"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "I left it alone.\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("kelp: note: denied `shell: rm -rf src`: it needs approval"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--approval auto-edit or full-auto"),
+        "{stderr}"
+    );
+    assert!(project.path().join("src").is_dir());
+    let sent = fake.requests_to("/responses");
+    assert_eq!(
+        output_for(&sent[1], "d1"),
+        "denied: needs approval; rerun with --approval auto-edit/full-auto"
+    );
+
+    // With full-auto the same kind of command runs.
+    let mut cmd = kelp(home.path());
+    cmd.envs(fake.env())
+        .env("KELP_AUTH_FILE", home.path().join("auth.json"))
+        .arg("--cd")
+        .arg(project.path())
+        .args(["--approval", "full-auto", "run", "make a file"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Made it.\n");
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("made.txt")).unwrap(),
+        "hi\n"
+    );
 }

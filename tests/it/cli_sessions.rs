@@ -19,9 +19,9 @@ fn save(home: &Path, project: &Path, prompt: &str, days_ago: i64) -> (uuid::Uuid
     (writer.id(), writer.path().unwrap().to_path_buf())
 }
 
-/// Starts the interactive client with `args` and checks it names `session` as the one to
-/// resume (the client itself needs a terminal).
-fn resumes_in_the_tui(home: &Path, args: &[&str], session: &Path) {
+/// Starts the interactive client with `args` and checks it shows the transcript of the session
+/// whose first prompt is `prompt` (the client itself needs a terminal).
+fn resumes_in_the_tui(home: &Path, args: &[&str], prompt: &str) {
     let mut pty = crate::pty::Pty::spawn(
         Path::new(env!("CARGO_BIN_EXE_kelp")),
         args,
@@ -30,9 +30,10 @@ fn resumes_in_the_tui(home: &Path, args: &[&str], session: &Path) {
         250,
         20,
     );
-    pty.wait_for(
-        &session.display().to_string(),
-        std::time::Duration::from_secs(10),
+    let screen = pty.wait_for(&format!("› {prompt}"), std::time::Duration::from_secs(10));
+    assert!(
+        screen.contains("done"),
+        "the answer of the session:\n{screen}"
     );
     pty.send("\x04");
     assert!(pty.wait_exit(std::time::Duration::from_secs(10)));
@@ -130,15 +131,11 @@ fn sessions_lists_this_directory_as_a_table_and_every_directory_with_all() {
 fn continue_and_resume_find_the_session_or_say_why_not() {
     let w = world();
     save(w.home.path(), &w.project, "older", 2);
-    let (newest, newest_path) = save(w.home.path(), &w.project, "newest", 0);
-    let (other, other_path) = save(w.home.path(), &w.other, "elsewhere", 0);
+    let (newest, _) = save(w.home.path(), &w.project, "newest", 0);
+    let (other, _) = save(w.home.path(), &w.other, "elsewhere", 0);
 
     let project = w.project.display().to_string();
-    resumes_in_the_tui(
-        w.home.path(),
-        &["--continue", "--cd", &project],
-        &newest_path,
-    );
+    resumes_in_the_tui(w.home.path(), &["--continue", "--cd", &project], "newest");
 
     let out = kelp(w.home.path())
         .args(["--continue", "--cd"])
@@ -158,7 +155,7 @@ fn continue_and_resume_find_the_session_or_say_why_not() {
     resumes_in_the_tui(
         w.home.path(),
         &["--resume", &other.to_string()[..13], "--cd", &project],
-        &other_path,
+        "elsewhere",
     );
 
     let out = kelp(w.home.path())

@@ -6,6 +6,7 @@ mod fake_openai;
 #[path = "../support/pty.rs"]
 mod pty;
 
+mod agent_loop;
 mod auth_store;
 mod cli_auth;
 mod cli_login;

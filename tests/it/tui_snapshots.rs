@@ -330,6 +330,13 @@ fn restored_transcript() {
     assert!(!screen.contains("AGENTS.md instructions"), "{screen}");
     assert!(!screen.contains("earlier line"), "{screen}");
     assert_snapshot!(screen);
+    type_text(&mut app, "/status");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 26);
+    assert!(
+        screen.contains("AGENTS.md: as loaded when this conversation started"),
+        "{screen}"
+    );
 }
 
 fn session(prompt: Option<&str>, minutes_ago: u64, model: &str) -> SessionSummary {
@@ -474,7 +481,7 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
     app.handle_core_event(Event::ToolStarted {
         call_id: "c1".into(),
         tool: "shell".into(),
-        summary: "shell: ls".into(),
+        summary: "ls".into(),
     });
     app.handle_core_event(Event::ToolFinished {
         call_id: "c1".into(),
@@ -493,7 +500,7 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
     app.handle_core_event(Event::ToolStarted {
         call_id: "c2".into(),
         tool: "shell".into(),
-        summary: "shell: pwd".into(),
+        summary: "pwd".into(),
     });
     app.handle_core_event(Event::ToolOutput {
         call_id: "c2".into(),

@@ -147,17 +147,27 @@ impl ToolCall {
 
     /// A one-line description for the UI, such as `shell: cargo test` or `read_file src/main.rs`.
     pub fn summary(&self) -> String {
+        // Commands, patches and plans read better after a colon: `shell: cargo test`.
+        let separator = match self {
+            Self::Shell(_) | Self::ApplyPatch(_) | Self::UpdatePlan(_) => ": ",
+            _ => " ",
+        };
+        format!("{}{separator}{}", self.name(), self.arguments_summary())
+    }
+
+    /// What the call works on, without the tool's name: the path, the command, the files.
+    pub fn arguments_summary(&self) -> String {
         match self {
             Self::ReadFile(args) => match args.offset {
                 Some(offset) if offset > 1 => {
-                    format!("read_file {} (from line {offset})", args.path)
+                    format!("{} (from line {offset})", args.path)
                 }
-                _ => format!("read_file {}", args.path),
+                _ => args.path.clone(),
             },
-            Self::ListDir(args) => format!("list_dir {}", args.path),
+            Self::ListDir(args) => args.path.clone(),
             Self::GrepFiles(args) => {
                 let mut text = format!(
-                    "grep_files {:?} in {}",
+                    "{:?} in {}",
                     args.pattern,
                     args.path.as_deref().unwrap_or(".")
                 );
@@ -166,7 +176,7 @@ impl ToolCall {
                 }
                 text
             }
-            Self::Shell(args) => format!("shell: {}", one_line(&args.command.display())),
+            Self::Shell(args) => one_line(&args.command.display()),
             Self::ApplyPatch(call) => {
                 let files: Vec<String> = call
                     .patch
@@ -185,11 +195,11 @@ impl ToolCall {
                         }
                     })
                     .collect();
-                format!("apply_patch: {}", files.join(", "))
+                files.join(", ")
             }
             Self::UpdatePlan(plan) => match plan.plan.len() {
-                1 => "update_plan: 1 step".to_string(),
-                n => format!("update_plan: {n} steps"),
+                1 => "1 step".to_string(),
+                n => format!("{n} steps"),
             },
         }
     }

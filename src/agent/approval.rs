@@ -1,0 +1,391 @@
+//! Whether a tool call may run without asking, and the asking itself.
+//!
+//! The rules, by [`ApprovalMode`]:
+//! - `ask`: read-only tools run; `shell` and `apply_patch` ask.
+//! - `auto-edit`: patches inside the project run too; `shell` asks.
+//! - `full-auto`: everything inside the project runs.
+//!
+//! A call that touches a path outside the project asks in every mode — reads included. Codex
+//! lets reads outside through; kelp asks, because a read is enough to send a private file
+//! (`~/.ssh`, another project's secrets) to the model. A "yes, always" remembers the exact
+//! command (with its directory), or every patch inside the project, or the outside paths a read
+//! named, for the rest of the conversation.
+//!
+//! With nobody to ask (`kelp run`), a call that would ask is denied and the model is told how
+//! to rerun.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::oneshot;
+
+use super::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
+use super::tools::{ShellArgs, ShellCommand, ToolCall, paths};
+
+/// What a `kelp run` call that needs approval gets as its output.
+pub const DENIED_NO_ONE_TO_ASK: &str =
+    "denied: needs approval; rerun with --approval auto-edit/full-auto";
+
+/// What to do with a call before running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Run it.
+    Run,
+    /// Ask a person about this.
+    Ask(ApprovalSubject),
+    /// Do not run it; the text is the call's output (a patch that cannot apply, so there is
+    /// nothing to approve and nothing was changed).
+    Fail(String),
+}
+
+/// What was approved "always" in this conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Remembered {
+    /// `workdir\0command` of approved commands.
+    commands: HashSet<String>,
+    /// Patches inside the project run without asking.
+    patches: bool,
+    /// Paths outside the project that reads may touch.
+    read_paths: HashSet<PathBuf>,
+}
+
+/// The approval state shared by the core and the running turn: the mode (switchable while a
+/// turn runs), what was always-approved, and the requests waiting for an answer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Approvals {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Whether a person answers requests; `false` for `kelp run`.
+    interactive: bool,
+    state: Mutex<State>,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug)]
+struct State {
+    mode: ApprovalMode,
+    remembered: Remembered,
+    waiting: HashMap<u64, oneshot::Sender<ApprovalDecision>>,
+}
+
+impl Approvals {
+    /// Approvals answered by a person through [`Approvals::answer`].
+    pub fn interactive(mode: ApprovalMode) -> Self {
+        Self::with(mode, true)
+    }
+
+    /// Approvals with nobody to ask: what would ask is denied.
+    pub fn unattended(mode: ApprovalMode) -> Self {
+        Self::with(mode, false)
+    }
+
+    fn with(mode: ApprovalMode, interactive: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                interactive,
+                state: Mutex::new(State {
+                    mode,
+                    remembered: Remembered::default(),
+                    waiting: HashMap::new(),
+                }),
+                next_id: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a person can be asked.
+    pub fn is_interactive(&self) -> bool {
+        self.inner.interactive
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> ApprovalMode {
+        self.state().mode
+    }
+
+    /// Changes the mode; a running turn uses it from its next call on.
+    pub fn set_mode(&self, mode: ApprovalMode) {
+        self.state().mode = mode;
+    }
+
+    /// Forgets what was always-approved (a new conversation starts from the mode alone).
+    pub fn forget_session(&self) {
+        self.state().remembered = Remembered::default();
+    }
+
+    /// Decides whether `call` may run in `project_dir`.
+    pub fn judge(&self, call: &ToolCall, project_dir: &Path) -> Verdict {
+        let state = self.state();
+        judge(call, state.mode, &state.remembered, project_dir)
+    }
+
+    /// Remembers an "always" answer about `call`.
+    pub fn remember(&self, call: &ToolCall, project_dir: &Path) {
+        let mut state = self.state();
+        let remembered = &mut state.remembered;
+        match call {
+            ToolCall::Shell(args) => {
+                remembered.commands.insert(command_key(args, project_dir));
+            }
+            ToolCall::ApplyPatch(_) => remembered.patches = true,
+            _ => remembered
+                .read_paths
+                .extend(call.paths_outside(project_dir)),
+        }
+    }
+
+    /// Registers a request and returns its id and where the answer arrives.
+    pub fn register(&self) -> (u64, oneshot::Receiver<ApprovalDecision>) {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.state().waiting.insert(id, tx);
+        (id, rx)
+    }
+
+    /// Drops a request nobody will answer any more (its turn was cancelled).
+    pub fn withdraw(&self, id: u64) {
+        self.state().waiting.remove(&id);
+    }
+
+    /// Delivers a person's answer; `false` when no request with `id` is waiting.
+    pub fn answer(&self, id: u64, decision: ApprovalDecision) -> bool {
+        match self.state().waiting.remove(&id) {
+            Some(tx) => tx.send(decision).is_ok(),
+            None => false,
+        }
+    }
+}
+
+/// The rules of the module docs, as a pure function.
+fn judge(
+    call: &ToolCall,
+    mode: ApprovalMode,
+    remembered: &Remembered,
+    project_dir: &Path,
+) -> Verdict {
+    let outside = call.paths_outside(project_dir);
+    match call {
+        ToolCall::Shell(args) => {
+            let approved = remembered
+                .commands
+                .contains(&command_key(args, project_dir));
+            if approved || (mode == ApprovalMode::FullAuto && outside.is_empty()) {
+                Verdict::Run
+            } else {
+                Verdict::Ask(ApprovalSubject::Command {
+                    command: args.command.display(),
+                    workdir: shell_workdir(args, project_dir),
+                })
+            }
+        }
+        ToolCall::ApplyPatch(patch) => {
+            let trusted = mode != ApprovalMode::Ask || remembered.patches;
+            if trusted && outside.is_empty() {
+                return Verdict::Run;
+            }
+            match patch.preview(project_dir) {
+                Ok(preview) => Verdict::Ask(ApprovalSubject::Patch {
+                    diff: preview.diff(),
+                }),
+                Err(e) => Verdict::Fail(e.to_string()),
+            }
+        }
+        ToolCall::ReadFile(_)
+        | ToolCall::ListDir(_)
+        | ToolCall::GrepFiles(_)
+        | ToolCall::UpdatePlan(_) => {
+            if outside.iter().all(|p| remembered.read_paths.contains(p)) {
+                Verdict::Run
+            } else {
+                Verdict::Ask(ApprovalSubject::Read {
+                    summary: call.summary(),
+                    paths: outside,
+                })
+            }
+        }
+    }
+}
+
+/// The directory a command runs in, absolute.
+fn shell_workdir(args: &ShellArgs, project_dir: &Path) -> PathBuf {
+    paths::resolve(
+        project_dir,
+        Path::new(args.workdir.as_deref().unwrap_or(".")),
+    )
+}
+
+/// A command's identity for "always": the resolved directory and the exact command, so an
+/// approved `cargo test` does not let `cargo test; rm -rf ~` through.
+fn command_key(args: &ShellArgs, project_dir: &Path) -> String {
+    let words = match &args.command {
+        ShellCommand::Script(script) => vec![script.as_str()],
+        ShellCommand::Argv(argv) => argv.iter().map(String::as_str).collect(),
+    };
+    format!(
+        "{}\0{}",
+        shell_workdir(args, project_dir).display(),
+        words.join("\0")
+    )
+}
+
+/// The output a denied call gives the model.
+pub fn denied_output(reason: Option<&str>) -> String {
+    match reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(reason) => format!("denied by the user: {reason}"),
+        None => "denied by the user".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(name: &str, args: serde_json::Value) -> ToolCall {
+        ToolCall::parse(name, &args.to_string()).unwrap()
+    }
+
+    fn verdict(mode: ApprovalMode, c: &ToolCall) -> Verdict {
+        judge(c, mode, &Remembered::default(), Path::new("/proj"))
+    }
+
+    fn asks(v: &Verdict) -> bool {
+        matches!(v, Verdict::Ask(_))
+    }
+
+    #[test]
+    fn each_mode_asks_for_what_it_should() {
+        let read = call("read_file", serde_json::json!({"path": "src/a.rs"}));
+        let shell = call("shell", serde_json::json!({"command": "ls"}));
+        let patch = call(
+            "apply_patch",
+            serde_json::json!({"input": "*** Begin Patch\n*** Add File: a.txt\n+x\n*** End Patch"}),
+        );
+        let plan = call("update_plan", serde_json::json!({"plan": []}));
+        for mode in ApprovalMode::ALL {
+            assert_eq!(verdict(mode, &read), Verdict::Run);
+            assert_eq!(verdict(mode, &plan), Verdict::Run);
+        }
+        assert!(asks(&verdict(ApprovalMode::Ask, &shell)));
+        assert!(asks(&verdict(ApprovalMode::Ask, &patch)));
+        assert!(asks(&verdict(ApprovalMode::AutoEdit, &shell)));
+        assert_eq!(verdict(ApprovalMode::AutoEdit, &patch), Verdict::Run);
+        assert_eq!(verdict(ApprovalMode::FullAuto, &shell), Verdict::Run);
+        assert_eq!(verdict(ApprovalMode::FullAuto, &patch), Verdict::Run);
+    }
+
+    #[test]
+    fn outside_the_project_asks_in_every_mode() {
+        let read = call("read_file", serde_json::json!({"path": "/etc/hosts"}));
+        let shell = call(
+            "shell",
+            serde_json::json!({"command": "ls", "workdir": "/"}),
+        );
+        let patch = call(
+            "apply_patch",
+            serde_json::json!({"input": "*** Begin Patch\n*** Add File: ../x.txt\n+x\n*** End Patch"}),
+        );
+        for mode in ApprovalMode::ALL {
+            assert_eq!(
+                verdict(mode, &read),
+                Verdict::Ask(ApprovalSubject::Read {
+                    summary: "read_file /etc/hosts".into(),
+                    paths: vec![PathBuf::from("/etc/hosts")],
+                })
+            );
+            assert!(asks(&verdict(mode, &shell)));
+            assert!(asks(&verdict(mode, &patch)));
+        }
+    }
+
+    #[test]
+    fn a_command_request_carries_the_full_command_and_directory() {
+        let shell = call(
+            "shell",
+            serde_json::json!({"command": ["bash", "-lc", "cargo test\necho done"], "workdir": "sub"}),
+        );
+        assert_eq!(
+            verdict(ApprovalMode::Ask, &shell),
+            Verdict::Ask(ApprovalSubject::Command {
+                command: "cargo test\necho done".into(),
+                workdir: PathBuf::from("/proj/sub"),
+            })
+        );
+    }
+
+    #[test]
+    fn always_remembers_the_exact_command_patches_and_read_paths() {
+        let approvals = Approvals::interactive(ApprovalMode::Ask);
+        let root = Path::new("/proj");
+        let shell = call("shell", serde_json::json!({"command": "cargo test"}));
+        let other = call("shell", serde_json::json!({"command": "cargo test --all"}));
+        let elsewhere = call(
+            "shell",
+            serde_json::json!({"command": "cargo test", "workdir": "sub"}),
+        );
+        approvals.remember(&shell, root);
+        assert_eq!(approvals.judge(&shell, root), Verdict::Run);
+        assert!(asks(&approvals.judge(&other, root)));
+        assert!(asks(&approvals.judge(&elsewhere, root)));
+
+        let read = call("read_file", serde_json::json!({"path": "/etc/hosts"}));
+        approvals.remember(&read, root);
+        assert_eq!(approvals.judge(&read, root), Verdict::Run);
+
+        approvals.forget_session();
+        assert!(asks(&approvals.judge(&shell, root)));
+        assert!(asks(&approvals.judge(&read, root)));
+    }
+
+    #[test]
+    fn a_patch_that_cannot_apply_fails_without_asking() {
+        let dir = tempfile::tempdir().unwrap();
+        let patch = call(
+            "apply_patch",
+            serde_json::json!({"input": "*** Begin Patch\n*** Update File: missing.txt\n@@\n-a\n+b\n*** End Patch"}),
+        );
+        let v = judge(
+            &patch,
+            ApprovalMode::Ask,
+            &Remembered::default(),
+            dir.path(),
+        );
+        assert!(
+            matches!(v, Verdict::Fail(ref m) if m.contains("missing.txt")),
+            "{v:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn answers_reach_the_waiting_request_once() {
+        let approvals = Approvals::interactive(ApprovalMode::Ask);
+        let (id, rx) = approvals.register();
+        assert!(approvals.answer(id, ApprovalDecision::Yes));
+        assert_eq!(rx.await.unwrap(), ApprovalDecision::Yes);
+        assert!(!approvals.answer(id, ApprovalDecision::Yes));
+        let (id, _rx) = approvals.register();
+        approvals.withdraw(id);
+        assert!(!approvals.answer(id, ApprovalDecision::Always));
+    }
+
+    #[test]
+    fn denials_carry_the_reason() {
+        assert_eq!(denied_output(None), "denied by the user");
+        assert_eq!(denied_output(Some("  ")), "denied by the user");
+        assert_eq!(
+            denied_output(Some("use the test script")),
+            "denied by the user: use the test script"
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! One conversation: its history, settings and session file.
+//!
+//! The history is what every request replays (PROTOCOL.md §6). A new conversation starts with
+//! the project's `AGENTS.md` message; every completed item is recorded to the session file as
+//! soon as it is complete, so a resumed conversation continues exactly where it stopped.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::instructions::{self, InstructionFile};
+use super::tools::{ToolContext, tool_specs};
+use crate::config::Config;
+use crate::llm::types::{Item, TokenUsage};
+use crate::llm::{Prompt, ReasoningEffort, models};
+use crate::session::{SessionError, SessionHeader, SessionLog, SessionWriter};
+
+/// What a call interrupted by a crash gets as its output when the conversation is resumed.
+const LOST_OUTPUT: &str = "aborted: kelp stopped before this call finished";
+
+/// A conversation: history, model, tools, project and session file.
+#[derive(Debug)]
+pub struct Conversation {
+    model: String,
+    reasoning_effort: ReasoningEffort,
+    tool_context: ToolContext,
+    tools: Vec<Value>,
+    history: Vec<Item>,
+    session: SessionWriter,
+    usage: TokenUsage,
+    /// Whether saving failed already, so the person is told once, not per item.
+    save_failed: bool,
+    /// The AGENTS.md files this conversation started with (empty for a resumed one: their text
+    /// is already in its history).
+    instruction_files: Vec<InstructionFile>,
+}
+
+impl Conversation {
+    /// A new conversation in `project_dir`, starting with the project's instructions. Returns
+    /// warnings about instruction files that could not be read. Reads files: bounded and small.
+    pub fn new(config: &Config, project_dir: &Path, model: String) -> (Self, Vec<String>) {
+        let tool_context = ToolContext::new(project_dir);
+        let header = SessionHeader::new(tool_context.project_dir.clone(), model.clone());
+        let session = SessionWriter::create(&config.state_dir, header);
+        let loaded = instructions::load(&config.config_dir, &tool_context.project_dir);
+        let mut conversation = Self::with(config, model, tool_context, session);
+        conversation.instruction_files = loaded.files;
+        let mut warnings = loaded.warnings;
+        if let Some(message) = loaded.message
+            && let Err(e) = conversation.record(message)
+        {
+            warnings.push(e.to_string());
+        }
+        (conversation, warnings)
+    }
+
+    /// Continues the conversation saved at `path`, in its own project directory; the model is
+    /// the configured one, else the one it was saved with.
+    pub fn resume(config: &Config, path: &Path) -> Result<Self, SessionError> {
+        let log = SessionLog::load(path)?;
+        let session = SessionWriter::reopen(path)?;
+        let model = match &config.model {
+            Some(model) => models::choose_model(Some(model)),
+            None => log.header.model.clone(),
+        };
+        let tool_context = ToolContext::new(&log.header.project_dir);
+        let mut conversation = Self::with(config, model, tool_context, session);
+        conversation.history = log.items;
+        // A crash between a call and its output leaves a call the API would reject without one.
+        for call_id in unanswered_calls(&conversation.history) {
+            conversation.record(Item::FunctionCallOutput {
+                call_id,
+                output: LOST_OUTPUT.to_string(),
+            })?;
+        }
+        Ok(conversation)
+    }
+
+    fn with(
+        config: &Config,
+        model: String,
+        tool_context: ToolContext,
+        session: SessionWriter,
+    ) -> Self {
+        let tools = match tool_specs() {
+            Value::Array(tools) => tools,
+            other => vec![other],
+        };
+        Self {
+            model,
+            reasoning_effort: parse_effort(config.reasoning_effort.as_deref()),
+            tool_context,
+            tools,
+            history: Vec::new(),
+            session,
+            usage: TokenUsage::default(),
+            save_failed: false,
+            instruction_files: Vec::new(),
+        }
+    }
+
+    /// The AGENTS.md files loaded when this conversation started, for `/status`.
+    pub fn instruction_files(&self) -> &[InstructionFile] {
+        &self.instruction_files
+    }
+
+    /// The conversation id (`session-id`, `prompt_cache_key`, the session file's name).
+    pub fn id(&self) -> Uuid {
+        self.session.id()
+    }
+
+    /// The model the next request uses.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Uses `model` from the next request on.
+    pub fn set_model(&mut self, model: String) {
+        self.model = model;
+    }
+
+    /// Where tools run.
+    pub fn tool_context(&self) -> &ToolContext {
+        &self.tool_context
+    }
+
+    /// The project directory.
+    pub fn project_dir(&self) -> &Path {
+        &self.tool_context.project_dir
+    }
+
+    /// The history, in order.
+    pub fn history(&self) -> &[Item] {
+        &self.history
+    }
+
+    /// The session file, once the first prompt created it.
+    pub fn session_path(&self) -> Option<PathBuf> {
+        self.session.path().map(Path::to_path_buf)
+    }
+
+    /// Token usage summed over the conversation.
+    pub fn usage(&self) -> TokenUsage {
+        self.usage
+    }
+
+    /// Adds one response's usage.
+    pub fn add_usage(&mut self, usage: &TokenUsage) {
+        self.usage.add(usage);
+    }
+
+    /// Appends a completed item to the history and the session file. The history always gets
+    /// it; an error means only the file missed it.
+    pub fn record(&mut self, item: Item) -> Result<(), SessionError> {
+        let saved = self.session.append(&item);
+        self.history.push(item);
+        saved
+    }
+
+    /// Like [`Conversation::record`], but reports a saving failure only the first time.
+    pub fn record_once_failing(&mut self, item: Item) -> Option<SessionError> {
+        match self.record(item) {
+            Err(e) if !self.save_failed => {
+                self.save_failed = true;
+                Some(e)
+            }
+            _ => None,
+        }
+    }
+
+    /// The next request: the whole history with the tools.
+    pub fn prompt(&self) -> Prompt {
+        let mut prompt = Prompt::new(self.model.clone(), &self.tool_context.project_dir);
+        prompt.input = self.history.clone();
+        prompt.tools = self.tools.clone();
+        prompt.parallel_tool_calls = true;
+        prompt.reasoning_effort = self.reasoning_effort;
+        prompt.conversation_id = self.id();
+        prompt
+    }
+}
+
+/// The configured effort, or the default when unset or not an effort kelp knows.
+fn parse_effort(configured: Option<&str>) -> ReasoningEffort {
+    match configured.map(str::parse) {
+        Some(Ok(effort)) => effort,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "using the default reasoning effort");
+            ReasoningEffort::default()
+        }
+        None => ReasoningEffort::default(),
+    }
+}
+
+/// The call ids of function calls with no output after them.
+fn unanswered_calls(history: &[Item]) -> Vec<String> {
+    let answered: std::collections::HashSet<&str> = history
+        .iter()
+        .filter_map(|item| match item {
+            Item::FunctionCallOutput { call_id, .. } => Some(call_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    history
+        .iter()
+        .filter_map(|item| match item {
+            Item::FunctionCall { call_id, .. } if !answered.contains(call_id.as_str()) => {
+                Some(call_id.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn efforts_parse_and_unknown_ones_fall_back() {
+        assert_eq!(parse_effort(None), ReasoningEffort::Medium);
+        assert_eq!(parse_effort(Some("high")), ReasoningEffort::High);
+        assert_eq!(parse_effort(Some("minimal")), ReasoningEffort::Minimal);
+        assert_eq!(parse_effort(Some("xhigh")), ReasoningEffort::XHigh);
+        assert_eq!(parse_effort(Some("max")), ReasoningEffort::Medium);
+    }
+
+    #[test]
+    fn a_resumed_conversation_answers_calls_a_crash_left_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::for_origin("http://127.0.0.1:9", dir.path());
+        let (mut first, _) = Conversation::new(&config, dir.path(), "gpt-5.5".into());
+        first.record(Item::user_text("list files")).unwrap();
+        first
+            .record(Item::FunctionCall {
+                name: "list_dir".into(),
+                arguments: "{}".into(),
+                call_id: "c1".into(),
+            })
+            .unwrap();
+        let path = first.session_path().unwrap();
+        drop(first);
+
+        let resumed = Conversation::resume(&config, &path).unwrap();
+        assert_eq!(resumed.history().len(), 3);
+        assert_eq!(
+            resumed.history()[2],
+            Item::FunctionCallOutput {
+                call_id: "c1".into(),
+                output: LOST_OUTPUT.into()
+            }
+        );
+        let saved = SessionLog::load(&path).unwrap();
+        assert_eq!(saved.items, resumed.history());
+    }
+}

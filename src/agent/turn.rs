@@ -1,0 +1,423 @@
+//! A turn: request, stream, run the tool calls, request again — until a response holds no tool
+//! call (PROTOCOL.md §8).
+//!
+//! A response that holds text *and* function calls is not the end: the calls run and the loop
+//! goes on. Ending the step on the first text is the classic early-stop bug. Every
+//! `function_call` in the history gets exactly one `function_call_output`, in call order, also
+//! when the turn is interrupted (the cancelled call and those never started get outputs that
+//! say so), so the next request is always valid.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use thiserror::Error;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output};
+use super::conversation::Conversation;
+use super::protocol::{ApprovalDecision, ApprovalMode, Event, PlanStatus, PlanStep, TurnOutcome};
+use super::tools::{self, OutputSink, StepStatus, ToolCall, ToolDetail};
+use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
+use crate::llm::{LlmClient, LlmError};
+
+/// How many requests one turn may make before it stops, unless told otherwise.
+pub const DEFAULT_MAX_STEPS: usize = 100;
+
+/// The output of a call that never started because the turn was interrupted first.
+pub const NOT_STARTED_OUTPUT: &str = "cancelled: the turn was interrupted before this call ran";
+
+/// What a turn needs besides the conversation.
+#[derive(Debug, Clone)]
+pub struct TurnContext {
+    /// Sends the requests.
+    pub client: LlmClient,
+    /// Decides and asks about tool calls.
+    pub approvals: Approvals,
+    /// Where the front end's events go.
+    pub events: UnboundedSender<Event>,
+    /// Stops the turn: the stream is dropped, running commands are killed.
+    pub cancel: CancellationToken,
+    /// The most requests one turn makes.
+    pub max_steps: usize,
+}
+
+impl TurnContext {
+    fn emit(&self, event: Event) {
+        // A front end that went away cannot be told anything; the turn still ends cleanly.
+        let _ = self.events.send(event);
+    }
+}
+
+/// Why a turn did not complete.
+#[derive(Debug, Error)]
+pub enum TurnError {
+    /// The request failed.
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// The model kept calling tools.
+    #[error(
+        "stopped after {0} steps: the model kept calling tools without finishing; send a message to let it go on"
+    )]
+    StepLimit(usize),
+    /// The person interrupted it.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl TurnError {
+    /// How the front end sees the end of the turn.
+    pub fn outcome(&self) -> TurnOutcome {
+        match self {
+            Self::Interrupted => TurnOutcome::Interrupted,
+            other => TurnOutcome::Failed(other.to_string()),
+        }
+    }
+}
+
+/// How a turn's result looks to a front end.
+pub fn outcome_of(result: &Result<(), TurnError>) -> TurnOutcome {
+    match result {
+        Ok(()) => TurnOutcome::Completed,
+        Err(e) => e.outcome(),
+    }
+}
+
+/// Runs one turn for the prompt `text`: `TurnStarted` first, `TurnFinished` last.
+pub async fn run_turn(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    text: String,
+) -> Result<(), TurnError> {
+    let result = run_turn_unfinished(conversation, ctx, text).await;
+    ctx.emit(Event::TurnFinished(outcome_of(&result)));
+    result
+}
+
+/// [`run_turn`] without the closing `TurnFinished`, for a caller that must settle its own
+/// state first: a front end may act on that event at once (submit the next prompt).
+pub async fn run_turn_unfinished(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    text: String,
+) -> Result<(), TurnError> {
+    ctx.emit(Event::TurnStarted);
+    steps(conversation, ctx, text).await
+}
+
+async fn steps(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    text: String,
+) -> Result<(), TurnError> {
+    record(conversation, ctx, Item::user_text(text));
+    let max_steps = ctx.max_steps.max(1);
+    for _ in 0..max_steps {
+        let prompt = conversation.prompt();
+        let response = tokio::select! {
+            biased;
+            () = ctx.cancel.cancelled() => return Err(TurnError::Interrupted),
+            response = stream_response(&ctx.client, &prompt, ctx) => response?,
+        };
+        if let Some(usage) = &response.usage {
+            conversation.add_usage(usage);
+        }
+        ctx.emit(Event::Usage(conversation.usage()));
+
+        let calls: Vec<PlannedCall> = response
+            .items
+            .iter()
+            .filter_map(PlannedCall::from_item)
+            .collect();
+        for item in response.items {
+            record(conversation, ctx, item);
+        }
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let outputs = run_calls(conversation, ctx, &calls).await;
+        for (call, output) in calls.into_iter().zip(outputs) {
+            let item = Item::FunctionCallOutput {
+                call_id: call.call_id,
+                output,
+            };
+            record(conversation, ctx, item);
+        }
+        if ctx.cancel.is_cancelled() {
+            return Err(TurnError::Interrupted);
+        }
+    }
+    Err(TurnError::StepLimit(max_steps))
+}
+
+fn record(conversation: &mut Conversation, ctx: &TurnContext, item: Item) {
+    if let Some(e) = conversation.record_once_failing(item) {
+        ctx.emit(Event::Error(format!(
+            "the conversation is not being saved: {e}"
+        )));
+    }
+}
+
+/// The authoritative items and usage of one response.
+struct Response {
+    items: Vec<Item>,
+    usage: Option<TokenUsage>,
+}
+
+/// Streams one response, forwarding deltas as they come.
+async fn stream_response(
+    client: &LlmClient,
+    prompt: &crate::llm::Prompt,
+    ctx: &TurnContext,
+) -> Result<Response, LlmError> {
+    let mut stream = client.stream(prompt);
+    let mut items = Vec::new();
+    while let Some(event) = stream.next_event().await {
+        match event? {
+            ResponseEvent::TextDelta(delta) => ctx.emit(Event::TextDelta(delta)),
+            ResponseEvent::ReasoningSummaryDelta(delta) => ctx.emit(Event::ReasoningDelta(delta)),
+            ResponseEvent::OutputItemDone(item) => {
+                if let Item::Message {
+                    role: Role::Assistant,
+                    ..
+                } = &item
+                {
+                    ctx.emit(Event::MessageDone(item.text()));
+                }
+                items.push(item);
+            }
+            ResponseEvent::RateLimits(limits) => ctx.emit(Event::RateLimits(limits)),
+            ResponseEvent::Retrying {
+                attempt,
+                max,
+                delay,
+                reason,
+            } => {
+                // What the failed attempt delivered is void; the next one sends it all again.
+                items.clear();
+                ctx.emit(Event::Retrying {
+                    attempt,
+                    max,
+                    delay,
+                    reason,
+                });
+            }
+            ResponseEvent::Completed { usage, .. } => return Ok(Response { items, usage }),
+            ResponseEvent::Created | ResponseEvent::OutputItemAdded(_) => {}
+        }
+    }
+    // The stream ends without `Completed` only after an error, unless its task died.
+    Err(LlmError::Transient {
+        reason: "the response ended without an answer".to_string(),
+        retries: 0,
+    })
+}
+
+/// A function call of the response, parsed.
+struct PlannedCall {
+    call_id: String,
+    name: String,
+    /// The typed call, or the output the model gets for a call that cannot run.
+    parsed: Result<ToolCall, String>,
+}
+
+impl PlannedCall {
+    fn from_item(item: &Item) -> Option<Self> {
+        match item {
+            Item::FunctionCall {
+                name,
+                arguments,
+                call_id,
+            } => Some(Self {
+                call_id: call_id.clone(),
+                name: name.clone(),
+                parsed: ToolCall::parse(name, arguments).map_err(|e| e.to_string()),
+            }),
+            _ => None,
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.parsed.as_ref().is_ok_and(ToolCall::is_read_only)
+    }
+}
+
+/// What a call comes to before it runs.
+enum Prepared {
+    Run(ToolCall),
+    Output(String),
+    Cancelled,
+}
+
+/// Runs the calls of one response: consecutive read-only calls together, others one by one.
+/// Returns one output per call, in call order.
+async fn run_calls(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    calls: &[PlannedCall],
+) -> Vec<String> {
+    let mut outputs: Vec<Option<String>> = vec![None; calls.len()];
+    let mut start = 0;
+    'batches: while start < calls.len() && !ctx.cancel.is_cancelled() {
+        let end = if calls[start].is_read_only() {
+            calls[start..]
+                .iter()
+                .position(|c| !c.is_read_only())
+                .map_or(calls.len(), |n| start + n)
+        } else {
+            start + 1
+        };
+        let mut runnable = Vec::new();
+        for (index, call) in calls.iter().enumerate().take(end).skip(start) {
+            match prepare(conversation, ctx, call).await {
+                Prepared::Run(tool) => runnable.push((index, tool)),
+                Prepared::Output(text) => outputs[index] = Some(text),
+                Prepared::Cancelled => break 'batches,
+            }
+        }
+        let results = join_all(
+            runnable
+                .iter()
+                .map(|(index, tool)| execute(conversation, ctx, &calls[*index].call_id, tool)),
+        )
+        .await;
+        for ((index, _), output) in runnable.iter().zip(results) {
+            outputs[*index] = Some(output);
+        }
+        start = end;
+    }
+    outputs
+        .into_iter()
+        .map(|output| output.unwrap_or_else(|| NOT_STARTED_OUTPUT.to_string()))
+        .collect()
+}
+
+/// Parses and judges a call, asking a person when the rules say so.
+async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedCall) -> Prepared {
+    let tool = match &call.parsed {
+        Ok(tool) => tool,
+        Err(message) => {
+            ctx.emit(Event::ToolStarted {
+                call_id: call.call_id.clone(),
+                tool: call.name.clone(),
+                summary: call.name.clone(),
+            });
+            ctx.emit(Event::ToolOutput {
+                call_id: call.call_id.clone(),
+                chunk: format!("{message}\n"),
+            });
+            ctx.emit(Event::ToolFinished {
+                call_id: call.call_id.clone(),
+                success: false,
+                exit_code: None,
+                duration: Duration::ZERO,
+            });
+            return Prepared::Output(message.clone());
+        }
+    };
+    let project_dir = conversation.project_dir();
+    let subject = match ctx.approvals.judge(tool, project_dir) {
+        Verdict::Run => return Prepared::Run(tool.clone()),
+        Verdict::Fail(message) => return Prepared::Output(message),
+        Verdict::Ask(subject) => subject,
+    };
+    if !ctx.approvals.is_interactive() {
+        // Full-auto asks only about paths outside the project; no flag lets those through.
+        let (output, note) = if ctx.approvals.mode() == ApprovalMode::FullAuto {
+            (
+                "denied: it touches paths outside the project and nobody is here to approve it",
+                "it touches paths outside the project and nobody is here to approve it",
+            )
+        } else {
+            (
+                DENIED_NO_ONE_TO_ASK,
+                "it needs approval and nobody is here to give it (rerun with --approval auto-edit or full-auto)",
+            )
+        };
+        ctx.emit(Event::Notice(format!(
+            "denied `{}`: {note}",
+            tool.summary()
+        )));
+        return Prepared::Output(output.to_string());
+    }
+    let (id, answer) = ctx.approvals.register();
+    ctx.emit(Event::ApprovalRequested {
+        id,
+        call_id: call.call_id.clone(),
+        subject,
+    });
+    let decision = tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => {
+            ctx.approvals.withdraw(id);
+            return Prepared::Cancelled;
+        }
+        decision = answer => decision.unwrap_or(ApprovalDecision::No { reason: None }),
+    };
+    match decision {
+        ApprovalDecision::Yes => Prepared::Run(tool.clone()),
+        ApprovalDecision::Always => {
+            ctx.approvals.remember(tool, project_dir);
+            Prepared::Run(tool.clone())
+        }
+        ApprovalDecision::No { reason } => Prepared::Output(denied_output(reason.as_deref())),
+    }
+}
+
+/// Runs one approved call, reporting its start, live output and end.
+async fn execute(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    call_id: &str,
+    tool: &ToolCall,
+) -> String {
+    ctx.emit(Event::ToolStarted {
+        call_id: call_id.to_string(),
+        tool: tool.name().to_string(),
+        summary: tool.arguments_summary(),
+    });
+    let sink = match tool {
+        ToolCall::Shell(_) => {
+            let events = ctx.events.clone();
+            let call_id = call_id.to_string();
+            OutputSink::new(move |line| {
+                let _ = events.send(Event::ToolOutput {
+                    call_id: call_id.clone(),
+                    chunk: format!("{}\n", line.text),
+                });
+            })
+        }
+        _ => OutputSink::none(),
+    };
+    let output = tools::execute(
+        tool,
+        conversation.tool_context(),
+        &sink,
+        ctx.cancel.child_token(),
+    )
+    .await;
+    if let ToolDetail::Plan(plan) = &output.detail {
+        ctx.emit(Event::PlanUpdated {
+            explanation: plan.explanation.clone(),
+            steps: plan
+                .plan
+                .iter()
+                .map(|item| PlanStep {
+                    step: item.step.clone(),
+                    status: match item.status {
+                        StepStatus::Pending => PlanStatus::Pending,
+                        StepStatus::InProgress => PlanStatus::InProgress,
+                        StepStatus::Completed => PlanStatus::Completed,
+                    },
+                })
+                .collect(),
+        });
+    }
+    ctx.emit(Event::ToolFinished {
+        call_id: call_id.to_string(),
+        success: output.success,
+        exit_code: output.exit_code,
+        duration: output.duration,
+    });
+    output.text
+}

@@ -1,0 +1,748 @@
+//! The agent's tool loop through the core's channels, against the fake server: what the model
+//! receives back (request bodies), what a front end sees (events), and what is saved.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kelp::agent::core::{CoreOptions, spawn};
+use kelp::agent::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome,
+};
+use kelp::agent::turn::NOT_STARTED_OUTPUT;
+use kelp::auth::{AuthStore, OpenAiEntry};
+use kelp::config::Config;
+use kelp::llm::StreamSettings;
+use kelp::session::{SessionLog, list_sessions};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use crate::fake_openai::{FakeOpenAi, Reply, encrypted_content_for};
+
+/// A core over a fresh home and project, logged in to the fake with its API key.
+struct Agent {
+    fake: FakeOpenAi,
+    config: Config,
+    _home: TempDir,
+    project: TempDir,
+    ops: UnboundedSender<Op>,
+    events: UnboundedReceiver<Event>,
+}
+
+async fn agent(mode: ApprovalMode) -> Agent {
+    agent_with(mode, 100).await
+}
+
+async fn agent_with(mode: ApprovalMode, max_steps: usize) -> Agent {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let mut config = Config::for_origin(&fake.url(), home.path());
+    config.approval = mode;
+    AuthStore::new(&config.auth_file)
+        .update(|file| {
+            file.set_openai(&OpenAiEntry::Api {
+                key: fake.api_key(),
+            })
+        })
+        .unwrap();
+    let mut options = CoreOptions::new(project.path());
+    options.env_api_key = None;
+    options.max_steps = max_steps;
+    options.stream = StreamSettings {
+        base_backoff: Duration::from_millis(1),
+        ..StreamSettings::default()
+    };
+    let (ops, mut events) = spawn(config.clone(), options);
+    // A new conversation first says which instruction files it loaded (none here).
+    let first = tokio::time::timeout(Duration::from_secs(15), events.recv()).await;
+    assert_eq!(first.ok().flatten(), Some(Event::Instructions(Vec::new())));
+    Agent {
+        fake,
+        config,
+        _home: home,
+        project,
+        ops,
+        events,
+    }
+}
+
+impl Agent {
+    fn dir(&self) -> &Path {
+        self.project.path()
+    }
+
+    fn submit(&self, text: &str) {
+        self.ops
+            .send(Op::Submit {
+                text: text.to_string(),
+            })
+            .unwrap();
+    }
+
+    async fn next(&mut self) -> Event {
+        tokio::time::timeout(Duration::from_secs(15), self.events.recv())
+            .await
+            .expect("an event within 15 s")
+            .expect("the core is running")
+    }
+
+    /// Events up to and including the first one `stop` accepts.
+    async fn until(&mut self, stop: impl Fn(&Event) -> bool) -> Vec<Event> {
+        let mut seen = Vec::new();
+        loop {
+            let event = self.next().await;
+            let done = stop(&event);
+            seen.push(event);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Events of the running turn up to its end, and how it ended.
+    async fn finish_turn(&mut self) -> (Vec<Event>, TurnOutcome) {
+        let seen = self.until(|e| matches!(e, Event::TurnFinished(_))).await;
+        let Some(Event::TurnFinished(outcome)) = seen.last().cloned() else {
+            unreachable!()
+        };
+        (seen, outcome)
+    }
+
+    /// Waits for the next approval request: its id, call id and subject.
+    async fn approval(&mut self) -> (u64, String, ApprovalSubject) {
+        let seen = self
+            .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+            .await;
+        match seen.last().cloned() {
+            Some(Event::ApprovalRequested {
+                id,
+                call_id,
+                subject,
+            }) => (id, call_id, subject),
+            _ => unreachable!(),
+        }
+    }
+
+    fn approve(&self, id: u64, decision: ApprovalDecision) {
+        self.ops.send(Op::Approve { id, decision }).unwrap();
+    }
+
+    /// The `input` of every `/responses` request so far.
+    fn inputs(&self) -> Vec<Vec<Value>> {
+        self.fake
+            .requests_to("/responses")
+            .iter()
+            .map(|r| r.json()["input"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+}
+
+/// The `output` sent back for `call_id` in `input`; panics if there is not exactly one.
+fn output_for<'a>(input: &'a [Value], call_id: &str) -> &'a str {
+    let outputs: Vec<&Value> = input
+        .iter()
+        .filter(|i| i["type"] == "function_call_output" && i["call_id"] == call_id)
+        .collect();
+    assert_eq!(outputs.len(), 1, "one output for {call_id}: {input:#?}");
+    outputs[0]["output"].as_str().unwrap()
+}
+
+/// The `(type, call_id)` of every item, to check order.
+fn shape(input: &[Value]) -> Vec<(String, String)> {
+    input
+        .iter()
+        .map(|i| {
+            (
+                i["type"].as_str().unwrap_or("").to_string(),
+                i["call_id"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pair(kind: &str, call_id: &str) -> (String, String) {
+    (kind.to_string(), call_id.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_and_a_call_in_one_response_continue_the_loop() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    std::fs::write(a.dir().join("notes.txt"), "the answer is 42\n").unwrap();
+    a.fake.push_responses([
+        Reply::reasoning("look at the notes")
+            .and_text("Let me read the notes first.")
+            .and_call_with_id("call_r1", "read_file", json!({"path": "notes.txt"})),
+        Reply::text("The notes say 42."),
+    ]);
+    a.submit("what do the notes say?");
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+
+    let inputs = a.inputs();
+    assert_eq!(inputs.len(), 2, "the text did not end the turn");
+    let second = &inputs[1];
+    assert_eq!(
+        shape(second),
+        vec![
+            pair("message", ""),
+            pair("reasoning", ""),
+            pair("message", ""),
+            pair("function_call", "call_r1"),
+            pair("function_call_output", "call_r1"),
+        ]
+    );
+    assert_eq!(second[0]["content"][0]["text"], "what do the notes say?");
+    assert_eq!(
+        second[1]["encrypted_content"],
+        encrypted_content_for("look at the notes")
+    );
+    assert_eq!(second[3]["name"], "read_file");
+    assert!(output_for(second, "call_r1").contains("the answer is 42"));
+
+    assert!(events.contains(&Event::ToolStarted {
+        call_id: "call_r1".into(),
+        tool: "read_file".into(),
+        summary: "notes.txt".into(),
+    }));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolFinished { call_id, success: true, .. } if call_id == "call_r1"
+    )));
+    let messages: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::MessageDone(_)))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            &Event::MessageDone("Let me read the notes first.".into()),
+            &Event::MessageDone("The notes say 42.".into())
+        ]
+    );
+    // The request carried the tools under their Codex names.
+    let requests = a.fake.requests_to("/responses");
+    let body = requests[0].json();
+    let tools: Vec<&str> = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "shell",
+        "apply_patch",
+        "read_file",
+        "list_dir",
+        "grep_files",
+        "update_plan",
+    ] {
+        assert!(tools.contains(&name), "{tools:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_calls_get_their_outputs_in_call_order() {
+    let mut a = agent(ApprovalMode::FullAuto).await;
+    std::fs::write(a.dir().join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(a.dir().join("b.txt"), "beta\n").unwrap();
+    a.fake.push_responses([
+        Reply::call_with_id("p1", "read_file", json!({"path": "a.txt"}))
+            .and_call_with_id("p2", "read_file", json!({"path": "b.txt"}))
+            .and_call_with_id("p3", "shell", json!({"command": "echo gamma"}))
+            .and_call_with_id("p4", "list_dir", json!({"path": "."})),
+        Reply::text("done"),
+    ]);
+    a.submit("read both");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let second = &a.inputs()[1];
+    assert_eq!(
+        shape(&second[1..]),
+        vec![
+            pair("function_call", "p1"),
+            pair("function_call", "p2"),
+            pair("function_call", "p3"),
+            pair("function_call", "p4"),
+            pair("function_call_output", "p1"),
+            pair("function_call_output", "p2"),
+            pair("function_call_output", "p3"),
+            pair("function_call_output", "p4"),
+        ]
+    );
+    assert!(output_for(second, "p1").contains("alpha"));
+    assert!(output_for(second, "p2").contains("beta"));
+    assert!(output_for(second, "p3").contains("gamma"));
+    assert!(output_for(second, "p4").contains("b.txt"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_tools_and_bad_arguments_are_told_to_the_model() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_responses([
+        Reply::call_with_id("u1", "frobnicate", json!({})).and_call_with_id(
+            "b1",
+            "read_file",
+            json!("{\"path\": "),
+        ),
+        Reply::text("sorry"),
+    ]);
+    a.submit("go");
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let second = &a.inputs()[1];
+    assert_eq!(output_for(second, "u1"), "unsupported call: frobnicate");
+    let serde_error = serde_json::from_str::<Value>("{\"path\": ").unwrap_err();
+    assert_eq!(
+        output_for(second, "b1"),
+        format!("failed to parse function arguments: {serde_error}")
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolFinished { call_id, success: false, .. } if call_id == "u1"
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_call_passes_the_reason_to_the_model() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_responses([
+        Reply::call_with_id("s1", "shell", json!({"command": "touch made.txt"})),
+        Reply::text("All right, I will not."),
+    ]);
+    a.submit("make a file");
+    let (id, call_id, subject) = a.approval().await;
+    assert_eq!(call_id, "s1");
+    assert_eq!(
+        subject,
+        ApprovalSubject::Command {
+            command: "touch made.txt".into(),
+            workdir: PathBuf::from(a.dir()),
+        }
+    );
+    a.approve(
+        id,
+        ApprovalDecision::No {
+            reason: Some("use the Makefile instead".into()),
+        },
+    );
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(!a.dir().join("made.txt").exists());
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ToolStarted { .. }))
+    );
+    assert_eq!(
+        output_for(&a.inputs()[1], "s1"),
+        "denied by the user: use the Makefile instead"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_approves_the_same_command_for_the_session_and_patches_show_a_diff() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_responses([
+        Reply::call_with_id("a1", "shell", json!({"command": "echo first >> log.txt"})),
+        Reply::call_with_id("a2", "shell", json!({"command": "echo first >> log.txt"})),
+        Reply::call_with_id("a3", "shell", json!({"command": "echo other"})),
+        Reply::call_with_id(
+            "a4",
+            "apply_patch",
+            json!({"input": "*** Begin Patch\n*** Add File: new.txt\n+fresh\n*** End Patch"}),
+        ),
+        Reply::text("done"),
+    ]);
+    a.submit("log it");
+    let (id, call_id, _) = a.approval().await;
+    assert_eq!(call_id, "a1");
+    a.approve(id, ApprovalDecision::Always);
+    // a2 runs without asking; the next request is a3, a different command.
+    let (id, call_id, _) = a.approval().await;
+    assert_eq!(call_id, "a3");
+    a.approve(id, ApprovalDecision::Yes);
+    let (id, call_id, subject) = a.approval().await;
+    assert_eq!(call_id, "a4");
+    let ApprovalSubject::Patch { diff } = subject else {
+        panic!("expected a patch request, got {subject:?}");
+    };
+    assert!(diff.contains("+fresh"), "{diff}");
+    a.approve(id, ApprovalDecision::Yes);
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+
+    let inputs = a.inputs();
+    assert_eq!(inputs.len(), 5);
+    assert!(output_for(&inputs[2], "a2").starts_with("Exit code: 0"));
+    assert_eq!(
+        std::fs::read_to_string(a.dir().join("log.txt")).unwrap(),
+        "first\nfirst\n",
+        "both runs of the always-approved command happened"
+    );
+    assert!(output_for(&inputs[3], "a3").contains("other"));
+    assert_eq!(
+        std::fs::read_to_string(a.dir().join("new.txt")).unwrap(),
+        "fresh\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_step_limit_stops_a_model_that_never_finishes() {
+    let mut a = agent_with(ApprovalMode::Ask, 3).await;
+    a.fake
+        .set_fallback(|_| Reply::call("list_dir", json!({"path": "."})));
+    a.submit("loop forever");
+    let (_, outcome) = a.finish_turn().await;
+    let TurnOutcome::Failed(message) = outcome else {
+        panic!("expected a failure, got {outcome:?}");
+    };
+    assert!(message.starts_with("stopped after 3 steps"), "{message}");
+    assert_eq!(a.inputs().len(), 3);
+
+    // The history stayed valid: the next turn replays three calls, each with its output.
+    a.fake.push_response(Reply::text("ok, stopping"));
+    a.submit("stop");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let last = a.inputs().pop().unwrap();
+    let kinds: Vec<String> = shape(&last).into_iter().map(|(kind, _)| kind).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "function_call").count(), 3);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "function_call_output")
+            .count(),
+        3
+    );
+    assert_eq!(last.last().unwrap()["content"][0]["text"], "stop");
+}
+
+/// Whether `pid` is a live process (a zombie counts as gone).
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .trim_start()
+        .chars()
+        .next();
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_kills_a_running_command_and_keeps_the_history_valid() {
+    let mut a = agent(ApprovalMode::FullAuto).await;
+    a.fake.push_responses([
+        Reply::call_with_id(
+            "k1",
+            "shell",
+            json!({"command": "sleep 30 & echo $! > child.pid; echo started; sleep 30"}),
+        )
+        .and_call_with_id("k2", "read_file", json!({"path": "child.pid"})),
+        Reply::text("fine, stopped"),
+    ]);
+    a.submit("wait a while");
+    a.until(|e| matches!(e, Event::ToolOutput { chunk, .. } if chunk == "started\n"))
+        .await;
+    let child: i32 = std::fs::read_to_string(a.dir().join("child.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(child));
+    a.ops.send(Op::Interrupt).unwrap();
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Interrupted);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolFinished { call_id, success: false, .. } if call_id == "k1"
+    )));
+    let mut gone = false;
+    for _ in 0..100 {
+        if !alive(child) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the command's child {child} survived the interrupt");
+
+    a.submit("and now?");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let inputs = a.inputs();
+    assert_eq!(inputs.len(), 2);
+    let next = &inputs[1];
+    assert_eq!(
+        shape(&next[1..5]),
+        vec![
+            pair("function_call", "k1"),
+            pair("function_call", "k2"),
+            pair("function_call_output", "k1"),
+            pair("function_call_output", "k2"),
+        ]
+    );
+    assert!(
+        output_for(next, "k1").contains("cancelled"),
+        "{}",
+        output_for(next, "k1")
+    );
+    assert_eq!(output_for(next, "k2"), NOT_STARTED_OUTPUT);
+    assert_eq!(next[5]["content"][0]["text"], "and now?");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_response_voids_what_the_failed_attempt_sent() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_responses([
+        Reply::call_with_id("v1", "list_dir", json!({"path": "."}))
+            .and_text("partial")
+            .then_cut(),
+        Reply::text("complete answer"),
+    ]);
+    a.submit("hello");
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(events.iter().any(|e| matches!(e, Event::Retrying { .. })));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ToolStarted { .. }))
+    );
+    // The call of the cut attempt never ran: no third request carries it.
+    assert_eq!(a.inputs().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_item_is_saved_to_the_session_file() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    std::fs::write(a.dir().join("AGENTS.md"), "Answer briefly.\n").unwrap();
+    // Instructions are read when a conversation starts: start one now that the file exists.
+    a.ops.send(Op::NewConversation).unwrap();
+    a.fake.push_responses([
+        Reply::reasoning("think")
+            .and_text("Looking.")
+            .and_call_with_id("f1", "list_dir", json!({"path": "."})),
+        Reply::text("There is AGENTS.md."),
+    ]);
+    a.submit("what is here?");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+
+    let sessions: Vec<_> = list_sessions(&a.config.state_dir, None).collect();
+    assert_eq!(sessions.len(), 1);
+    let log = SessionLog::load(&sessions[0].path).unwrap();
+    assert_eq!(log.skipped_lines, 0);
+    let mut expected = a.inputs().pop().unwrap();
+    expected.push(json!({
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "There is AGENTS.md."}]
+    }));
+    let saved: Vec<Value> = log
+        .items
+        .iter()
+        .map(|item| serde_json::to_value(item).unwrap())
+        .collect();
+    assert_eq!(saved, expected);
+    assert!(
+        saved[0]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Answer briefly."),
+        "the instructions come first: {saved:#?}"
+    );
+    assert_eq!(saved.len(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_submit_while_a_turn_runs_is_refused() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_responses([
+        Reply::call_with_id("w1", "shell", json!({"command": "true"})),
+        Reply::text("done"),
+    ]);
+    a.submit("first");
+    let (id, _, _) = a.approval().await;
+    a.submit("second");
+    let seen = a.until(|e| matches!(e, Event::Error(_))).await;
+    assert!(
+        matches!(seen.last(), Some(Event::Error(m)) if m.contains("already running")),
+        "{seen:?}"
+    );
+    a.approve(id, ApprovalDecision::Yes);
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let inputs = a.inputs();
+    assert_eq!(inputs.len(), 2);
+    assert!(
+        !inputs[1]
+            .iter()
+            .any(|i| i["content"][0]["text"] == "second")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_saved_and_removed_and_models_listed() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.ops.send(Op::Logout).unwrap();
+    assert_eq!(a.next().await, Event::AuthChanged(None));
+    assert!(
+        AuthStore::new(&a.config.auth_file)
+            .load()
+            .unwrap()
+            .openai()
+            .is_none()
+    );
+
+    a.ops.send(Op::SaveApiKey("not a key".into())).unwrap();
+    assert!(matches!(a.next().await, Event::Error(_)));
+
+    a.ops.send(Op::SaveApiKey(a.fake.api_key())).unwrap();
+    let Event::AuthChanged(Some(summary)) = a.next().await else {
+        panic!("expected the new login");
+    };
+    let kelp::agent::protocol::AuthSummary::ApiKey { masked } = summary else {
+        panic!("expected an API key login");
+    };
+    assert!(
+        masked.ends_with("abcd") && !masked.contains("0000000000"),
+        "{masked}"
+    );
+    let Event::Models { available, current } = a.next().await else {
+        panic!("expected the model list after a login");
+    };
+    assert!(available.contains(&"gpt-4.1".to_string()), "{available:?}");
+    assert!(!available.contains(&"whisper-1".to_string()));
+    assert_eq!(current, "gpt-5.5");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_login_through_the_core_saves_the_login_and_lists_its_models() {
+    use kelp::auth::login::{LoginEvent, LoginMethod};
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.configure(|c| c.device_interval = json!("1"));
+    a.ops.send(Op::StartLogin(LoginMethod::Device)).unwrap();
+    let Event::Login(LoginEvent::DeviceCode { user_code, .. }) = a.next().await else {
+        panic!("expected the device code first");
+    };
+    a.fake.approve_device(&user_code);
+    let seen = a
+        .until(|e| {
+            matches!(
+                e,
+                Event::Login(LoginEvent::Done(_)) | Event::Login(LoginEvent::Failed(_))
+            )
+        })
+        .await;
+    let Some(Event::Login(LoginEvent::Done(account))) = seen.last() else {
+        panic!("the login did not finish: {seen:?}");
+    };
+    assert_eq!(account.email.as_deref(), Some("dev@example.com"));
+    let Some(OpenAiEntry::OAuth(entry)) =
+        AuthStore::new(&a.config.auth_file).load().unwrap().openai()
+    else {
+        panic!("the ChatGPT login was not saved");
+    };
+    assert_eq!(entry.account_id.as_deref(), Some("acct_fake_123"));
+    // The model list now comes from the Codex backend of the new login.
+    let Event::Models { available, .. } = a.next().await else {
+        panic!("expected the model list after the login");
+    };
+    assert!(available.contains(&"gpt-5.5".to_string()), "{available:?}");
+    assert!(!available.contains(&"gpt-4.1".to_string()), "{available:?}");
+
+    // A prompt now goes to the Codex backend with the new token.
+    a.submit("hello");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let last = a.fake.requests_to("/responses").pop().unwrap();
+    assert!(last.path.starts_with("/backend-api/codex"), "{}", last.path);
+    assert_eq!(last.header("chatgpt-account-id"), Some("acct_fake_123"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_browser_login_in_the_core_ends_it() {
+    use kelp::auth::login::{LoginEvent, LoginMethod};
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.ops.send(Op::StartLogin(LoginMethod::Browser)).unwrap();
+    let Event::Login(LoginEvent::BrowserWaiting { port, .. }) = a.next().await else {
+        panic!("expected the browser to be waited for");
+    };
+    a.ops.send(Op::CancelLogin).unwrap();
+    assert_eq!(a.next().await, Event::Login(LoginEvent::Cancelled));
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the callback port is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_and_approval_choices_are_saved_to_the_config_file() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    let file = a.config.config_dir.join("config.toml");
+    std::fs::create_dir_all(&a.config.config_dir).unwrap();
+    std::fs::write(&file, "# mine\nreasoning_effort = \"high\"\n").unwrap();
+    a.ops.send(Op::SetModel("gpt-5.4".into())).unwrap();
+    a.ops
+        .send(Op::SetApprovalMode(ApprovalMode::AutoEdit))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if text.contains("gpt-5.4") && text.contains("auto-edit") {
+            assert!(
+                text.starts_with("# mine\nreasoning_effort = \"high\""),
+                "{text}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not saved: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The next request uses the chosen model.
+    a.submit("which model?");
+    a.finish_turn().await;
+    assert_eq!(
+        a.fake.requests_to("/responses").pop().unwrap().json()["model"],
+        "gpt-5.4"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_conversation_is_listed_resumed_and_continued() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_response(Reply::text("first answer"));
+    a.submit("first question");
+    a.finish_turn().await;
+
+    a.ops.send(Op::NewConversation).unwrap();
+    assert_eq!(a.next().await, Event::Instructions(Vec::new()));
+    a.ops.send(Op::ListSessions).unwrap();
+    let Event::Sessions(sessions) = a.next().await else {
+        panic!("expected the saved conversations");
+    };
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0].first_prompt.as_deref(), Some("first question"));
+
+    a.ops.send(Op::Resume(sessions[0].path.clone())).unwrap();
+    let Event::Restored { items } = a.next().await else {
+        panic!("expected the restored transcript");
+    };
+    let texts: Vec<String> = items.iter().map(|i| i.text()).collect();
+    assert_eq!(texts, ["first question", "first answer"]);
+
+    a.submit("second question");
+    a.finish_turn().await;
+    let input = a.fake.requests_to("/responses").pop().unwrap().json()["input"].clone();
+    let sent: Vec<&str> = input
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["content"][0]["text"].as_str())
+        .collect();
+    assert_eq!(sent, ["first question", "first answer", "second question"]);
+}
