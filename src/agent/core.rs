@@ -167,6 +167,8 @@ impl Core {
                 self.emit(Event::Restored {
                     items: conversation.history().to_vec(),
                 });
+                // The conversation brings its own model: the front end learns it with the list.
+                self.refresh_models();
                 Some(conversation)
             }
             Err(e) => {

@@ -734,6 +734,10 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
     };
     let texts: Vec<String> = items.iter().map(|i| i.text()).collect();
     assert_eq!(texts, ["first question", "first answer"]);
+    let Event::Models { current, .. } = a.next().await else {
+        panic!("expected the model of the resumed conversation");
+    };
+    assert_eq!(current, "gpt-5.5");
 
     a.submit("second question");
     a.finish_turn().await;
