@@ -311,6 +311,17 @@ impl ShellOutcome {
     }
 }
 
+/// Whether an environment variable looks like it holds a credential, by its name alone: the
+/// model chooses the commands, so kelp's own key and whatever tokens the user exported must not
+/// be one `env` away from the transcript (the same name patterns Codex strips by default).
+fn is_secret_name(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy().to_ascii_uppercase();
+    name == "OPENAI_API_KEY"
+        || ["KEY", "TOKEN", "SECRET", "PASSWORD"]
+            .iter()
+            .any(|part| name.contains(part))
+}
+
 /// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`.
 ///
 /// The command gets a null stdin and its own process group. On timeout or `cancel` the whole
@@ -356,6 +367,11 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    for (name, _) in std::env::vars_os() {
+        if is_secret_name(&name) {
+            command.env_remove(&name);
+        }
+    }
     #[cfg(unix)]
     command.process_group(0);
 
@@ -669,6 +685,48 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         false
+    }
+
+    #[tokio::test]
+    async fn secret_looking_variables_do_not_reach_the_command() {
+        // SAFETY: nextest runs every test in a process of its own, and no other thread of this
+        // test reads or writes the environment while these calls run.
+        unsafe {
+            std::env::set_var("OPENAI_API_KEY", "sk-parent-secret-1");
+            std::env::set_var("github_token", "tok-parent-secret-2");
+            std::env::set_var("MY_Secret_THING", "parent-secret-3");
+            std::env::set_var("DB_PASSWORD", "parent-secret-4");
+            std::env::set_var("AWS_ACCESS_KEY_ID", "parent-secret-5");
+            std::env::set_var("KELP_HARMLESS", "visible-value");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_in(dir.path(), &script("env")).await;
+        assert!(out.success(), "{out:?}");
+        for n in 1..=5 {
+            assert!(
+                !out.output.contains(&format!("secret-{n}")),
+                "secret {n} leaked: {}",
+                out.output
+            );
+        }
+        assert!(out.output.contains("KELP_HARMLESS=visible-value"));
+        assert!(out.output.contains("PATH="));
+    }
+
+    #[test]
+    fn secret_names_match_case_insensitively() {
+        for name in [
+            "OPENAI_API_KEY",
+            "api_key",
+            "GH_TOKEN",
+            "client_secret",
+            "Password",
+        ] {
+            assert!(is_secret_name(std::ffi::OsStr::new(name)), "{name}");
+        }
+        for name in ["PATH", "HOME", "TERM", "LANG", "SHELL"] {
+            assert!(!is_secret_name(std::ffi::OsStr::new(name)), "{name}");
+        }
     }
 
     #[tokio::test]
