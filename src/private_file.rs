@@ -5,9 +5,10 @@
 //! files 0600 from the first byte, never chmod-ed afterwards. Whole-file rewrites go through
 //! [`replace`]: temp file in the same folder, fsync, rename, fsync the folder.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -21,6 +22,13 @@ pub struct FileError {
     /// The OS error.
     #[source]
     pub source: io::Error,
+}
+
+impl FileError {
+    /// Whether this is [`lock_beside_within`] giving up on a lock another process holds.
+    pub fn is_busy(&self) -> bool {
+        self.action == "lock" && self.source.kind() == io::ErrorKind::WouldBlock
+    }
 }
 
 fn step(action: &'static str) -> impl FnOnce(io::Error) -> FileError {
@@ -71,9 +79,23 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     parent_dir(path).join(name)
 }
 
-/// Takes the advisory lock (flock on Unix) on `<path>.lock`, creating the folder if needed.
-/// The lock is released when the returned handle is dropped.
+/// How long [`lock_beside`] waits for another process to let go. Holders keep the lock across
+/// a token refresh (network calls with retries), so this is generous; a holder that hangs
+/// longer must not hang us with it.
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How often a busy lock is tried again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// Takes the advisory lock (flock on Unix) on `<path>.lock`, creating the folder if needed,
+/// waiting at most [`LOCK_WAIT`] for another holder. The lock is released when the returned
+/// handle is dropped.
 pub fn lock_beside(path: &Path) -> Result<File, FileError> {
+    lock_beside_within(path, LOCK_WAIT)
+}
+
+/// [`lock_beside`] waiting at most `wait`. A lock still busy then fails with
+/// [`FileError::is_busy`] true.
+pub fn lock_beside_within(path: &Path, wait: Duration) -> Result<File, FileError> {
     create_private_dir(parent_dir(path)).map_err(step("create the folder of"))?;
     let file = private_open_options()
         .read(true)
@@ -82,8 +104,26 @@ pub fn lock_beside(path: &Path) -> Result<File, FileError> {
         .truncate(false)
         .open(sibling(path, ".lock"))
         .map_err(step("open the lock file of"))?;
-    file.lock().map_err(step("lock"))?;
-    Ok(file)
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::Error(e)) => return Err(step("lock")(e)),
+            Err(TryLockError::WouldBlock) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(FileError {
+                        action: "lock",
+                        source: io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            "it is locked by another kelp process; try again",
+                        ),
+                    });
+                }
+                std::thread::sleep(left.min(LOCK_POLL));
+            }
+        }
+    }
 }
 
 /// Atomically replaces `path` with `contents`: a temp file in the same folder (mode 0600 from
@@ -135,6 +175,17 @@ mod tests {
             PathBuf::from("./b.json.lock")
         );
         assert_eq!(parent_dir(Path::new("x")), Path::new("."));
+    }
+
+    #[test]
+    fn a_held_lock_makes_the_next_one_give_up_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.json");
+        let held = lock_beside(&path).unwrap();
+        let err = lock_beside_within(&path, Duration::from_millis(200)).unwrap_err();
+        assert!(err.is_busy(), "{err}");
+        drop(held);
+        lock_beside_within(&path, Duration::from_millis(200)).unwrap();
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum StoreError {
         "{path} is not valid JSON ({reason}); kelp left it untouched: fix or move it, then try again"
     )]
     Corrupt { path: PathBuf, reason: String },
+    #[error("{path} is locked by another kelp process; try again")]
+    Locked { path: PathBuf },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -238,7 +240,12 @@ impl AuthStore {
     /// Takes the advisory lock on the sibling lock file, creating the folder if needed.
     /// The lock is released when the returned handle is dropped.
     pub fn lock(&self) -> Result<File, StoreError> {
-        private_file::lock_beside(&self.path).map_err(|e| self.io_error(e))
+        self.lock_within(private_file::LOCK_WAIT)
+    }
+
+    /// [`Self::lock`] giving up after `wait` with [`StoreError::Locked`].
+    pub(crate) fn lock_within(&self, wait: std::time::Duration) -> Result<File, StoreError> {
+        private_file::lock_beside_within(&self.path, wait).map_err(|e| self.io_error(e))
     }
 
     /// Atomically replaces the file with `text` (see [`private_file::replace`]): the old or the
@@ -248,6 +255,11 @@ impl AuthStore {
     }
 
     fn io_error(&self, e: private_file::FileError) -> StoreError {
+        if e.is_busy() {
+            return StoreError::Locked {
+                path: self.path.clone(),
+            };
+        }
         StoreError::Io {
             action: e.action,
             path: self.path.clone(),
@@ -268,6 +280,24 @@ mod tests {
             expires_ms: 1_750_000_000_123,
             account_id: Some("acct_1".into()),
         })
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_fails_with_a_message_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuthStore::new(dir.path().join("auth.json"));
+        let _held = store.lock().unwrap();
+        let err = store
+            .lock_within(std::time::Duration::from_millis(200))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is locked by another kelp process; try again",
+                store.path().display()
+            )
+        );
     }
 
     #[test]
