@@ -24,12 +24,13 @@ pub enum OAuthError {
     #[error("cannot reach the login server: {0}")]
     Network(String),
     /// The issuer answered with an error status.
-    #[error("the login server answered HTTP {status}: {message}")]
+    #[error("HTTP {status} from the login server{}", details(message))]
     Rejected {
         status: u16,
         /// `error.code`, `error` or `code` of the body, when it has one.
         code: Option<String>,
-        /// The readable part of the body: `error_description`, `error.message` or `error`.
+        /// The readable part of a JSON body (`error_description`, `error.message` or `error`);
+        /// empty when there is none. Never raw body text: a proxy page may echo the request.
         message: String,
     },
     /// A 2xx answer kelp cannot use.
@@ -163,14 +164,7 @@ pub fn rejected(status: u16, body: &str) -> OAuthError {
         .or_else(|| text(error))
         .or_else(|| text(parsed.get("message")))
         .or_else(|| text(parsed.get("detail")))
-        .unwrap_or_else(|| {
-            let trimmed: String = body.trim().chars().take(200).collect();
-            if trimmed.is_empty() {
-                "no details".to_string()
-            } else {
-                trimmed
-            }
-        });
+        .unwrap_or_default();
     let code = text(error.and_then(|e| e.get("code")))
         .or_else(|| text(error))
         .or_else(|| text(parsed.get("code")));
@@ -178,6 +172,14 @@ pub fn rejected(status: u16, body: &str) -> OAuthError {
         status,
         code,
         message: one_line(&message),
+    }
+}
+
+fn details(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
     }
 }
 
@@ -274,15 +276,26 @@ mod tests {
         assert_eq!(code.as_deref(), Some("refresh_token_reused"));
         assert_eq!(message, "already used");
 
-        let e = rejected(500, "<html>oops</html>");
+        let e = rejected(400, r#"{"error":"invalid_grant"}"#);
         assert_eq!(
             e.to_string(),
-            "the login server answered HTTP 500: <html>oops</html>"
+            "HTTP 400 from the login server: invalid_grant"
         );
         let e = rejected(400, r#"{"code":"refresh_token_expired"}"#);
         assert!(
             matches!(e, OAuthError::Rejected { code: Some(c), .. } if c == "refresh_token_expired")
         );
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_never_reaches_the_message() {
+        // A proxy error page may echo the form it was sent, tokens included.
+        let body = "<html>Bad gateway for grant_type=refresh_token&refresh_token=rt-secret-123 \
+                    code_verifier=cv-secret-456</html>";
+        let e = rejected(500, body);
+        assert_eq!(e.to_string(), "HTTP 500 from the login server");
+        let debug = format!("{e:?}");
+        assert!(!debug.contains("secret"), "{debug}");
     }
 
     #[test]
