@@ -136,9 +136,16 @@ impl AuthFile {
 
     /// Stores kelp's entry, keeping every field of the old entry that the new one does not own.
     pub fn set_openai(&mut self, new: &OpenAiEntry) {
-        let mut entry = match self.entries.remove(PROVIDER_ID) {
-            Some(Value::Object(old)) => old,
-            _ => Map::new(),
+        // Edited in place: a remove and re-insert would move other providers around the file.
+        let slot = self
+            .entries
+            .entry(PROVIDER_ID)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        let Value::Object(entry) = slot else {
+            return;
         };
         let (kind, owned_by_other) = match new {
             OpenAiEntry::Api { .. } => ("api", OAUTH_FIELDS),
@@ -147,7 +154,7 @@ impl AuthFile {
         // Fields of the other entry type would describe a login that no longer exists.
         if entry.get("type").and_then(Value::as_str) != Some(kind) {
             for field in owned_by_other {
-                entry.remove(*field);
+                entry.shift_remove(*field);
             }
         }
         entry.insert("type".into(), kind.into());
@@ -161,12 +168,10 @@ impl AuthFile {
                 entry.insert("expires".into(), tokens.expires_ms.into());
                 match &tokens.account_id {
                     Some(id) => entry.insert("accountId".into(), id.as_str().into()),
-                    None => entry.remove("accountId"),
+                    None => entry.shift_remove("accountId"),
                 };
             }
         }
-        self.entries
-            .insert(PROVIDER_ID.into(), Value::Object(entry));
     }
 
     /// Removes kelp's entry; returns whether there was one.
@@ -298,6 +303,26 @@ mod tests {
                 store.path().display()
             )
         );
+    }
+
+    #[test]
+    fn updating_keeps_the_order_of_providers_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuthStore::new(dir.path().join("auth.json"));
+        fs::write(
+            store.path(),
+            r#"{"anthropic":{"type":"api","key":"a"},"openai":{"type":"api","key":"o"},"zed":{"type":"api","key":"z"}}"#,
+        )
+        .unwrap();
+        store.update(|f| f.set_openai(&oauth("r2"))).unwrap();
+        let text = fs::read_to_string(store.path()).unwrap();
+        let keys: Vec<String> = serde_json::from_str::<Map<String, Value>>(&text)
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys, ["anthropic", "openai", "zed"]);
+        assert_eq!(store.load().unwrap().openai(), Some(oauth("r2")));
     }
 
     #[test]
