@@ -47,8 +47,21 @@ pub struct TokenResponse {
     pub access_token: Option<String>,
     /// The refresh token; it rotates.
     pub refresh_token: Option<String>,
-    /// Seconds until the access token expires, used when its JWT has no `exp`.
+    /// Seconds until the access token expires, used when its JWT has no `exp`. Read leniently
+    /// (integer, float or numeric string; anything else counts as absent): by the time this is
+    /// parsed the one-time code is spent, so a quibble here must not cost the login.
+    #[serde(default, deserialize_with = "lenient_seconds")]
     pub expires_in: Option<i64>,
+}
+
+fn lenient_seconds<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+    let value = Value::deserialize(de)?;
+    let seconds = match &value {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<f64>().ok().map(|f| f as i64),
+        _ => None,
+    };
+    Ok(seconds)
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -285,6 +298,31 @@ mod tests {
         assert!(
             matches!(e, OAuthError::Rejected { code: Some(c), .. } if c == "refresh_token_expired")
         );
+    }
+
+    #[test]
+    fn expires_in_is_read_leniently() {
+        let parse = |json: &str| {
+            serde_json::from_str::<TokenResponse>(json)
+                .unwrap()
+                .expires_in
+        };
+        assert_eq!(
+            parse(r#"{"access_token":"a","expires_in":3600}"#),
+            Some(3600)
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"a","expires_in":3599.7}"#),
+            Some(3599)
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"a","expires_in":" 120 "}"#),
+            Some(120)
+        );
+        assert_eq!(parse(r#"{"access_token":"a","expires_in":"soon"}"#), None);
+        assert_eq!(parse(r#"{"access_token":"a","expires_in":null}"#), None);
+        assert_eq!(parse(r#"{"access_token":"a","expires_in":{}}"#), None);
+        assert_eq!(parse(r#"{"access_token":"a"}"#), None);
     }
 
     #[test]
