@@ -145,12 +145,24 @@ impl AuthManager {
     }
 
     /// A credential ready for a request: a ChatGPT access token that expires within
-    /// [`REFRESH_MARGIN`] is refreshed first.
+    /// [`REFRESH_MARGIN`] is refreshed first. If that refresh fails for a reason that may pass
+    /// (issuer down, lock busy) while the token has not expired yet, the token is used as it is.
     pub async fn credential(&self) -> Result<Credential, AuthError> {
         let stored = self.load_entry().await?;
         match stored {
             Some(OpenAiEntry::OAuth(entry)) if expires_soon(&entry) => {
-                self.refresh(Stale::Expiring(&entry)).await
+                match self.refresh(Stale::Expiring(&entry)).await {
+                    Err(error @ (AuthError::RefreshFailed(_) | AuthError::Store(_)))
+                        if !expired(&entry) =>
+                    {
+                        tracing::warn!(
+                            %error,
+                            "using the current ChatGPT access token until it expires"
+                        );
+                        Ok(chatgpt(&entry))
+                    }
+                    other => other,
+                }
             }
             other => self
                 .pick(other)
@@ -223,6 +235,10 @@ fn chatgpt(entry: &OAuthEntry) -> Credential {
 fn expires_soon(entry: &OAuthEntry) -> bool {
     let margin = i64::try_from(REFRESH_MARGIN.as_millis()).unwrap_or(i64::MAX);
     entry.expires_ms.saturating_sub(now_ms()) < margin
+}
+
+fn expired(entry: &OAuthEntry) -> bool {
+    entry.expires_ms <= now_ms()
 }
 
 #[cfg(test)]

@@ -184,7 +184,8 @@ async fn transient_refresh_failures_are_retried_with_a_bound() {
     manager.credential().await.unwrap();
     assert_eq!(fake.refresh_count(), 3);
 
-    write_login(&path, &fake.mint_tokens_with_lifetime(60));
+    // Only an expired token makes a failed refresh an error (see the next test).
+    write_login(&path, &fake.mint_tokens_with_lifetime(-60));
     for _ in 0..3 {
         fake.push_refresh_reply(JsonReply::server_error());
     }
@@ -192,6 +193,24 @@ async fn transient_refresh_failures_are_retried_with_a_bound() {
     assert!(matches!(error, AuthError::RefreshFailed(_)), "{error:?}");
     assert_eq!(fake.refresh_count(), 6, "three attempts, then it gives up");
     assert!(AuthStore::new(&path).load().unwrap().openai().is_some());
+}
+
+#[tokio::test]
+async fn an_issuer_outage_keeps_using_a_token_that_has_not_expired() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.json");
+    let old = fake.mint_tokens_with_lifetime(60);
+    write_login(&path, &old);
+    let before = std::fs::read_to_string(&path).unwrap();
+    for _ in 0..3 {
+        fake.push_refresh_reply(JsonReply::server_error());
+    }
+
+    let credential = manager(&fake, &path).credential().await.unwrap();
+    assert_eq!(access_of(&credential), old.access_token);
+    assert_eq!(fake.refresh_count(), 3, "it did try");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
 }
 
 #[tokio::test]
