@@ -250,13 +250,24 @@ impl AuthStore {
 
     /// [`Self::lock`] giving up after `wait` with [`StoreError::Locked`].
     pub(crate) fn lock_within(&self, wait: std::time::Duration) -> Result<File, StoreError> {
-        private_file::lock_beside_within(&self.path, wait).map_err(|e| self.io_error(e))
+        private_file::lock_beside_within(&self.target(), wait).map_err(|e| self.io_error(e))
     }
 
     /// Atomically replaces the file with `text` (see [`private_file::replace`]): the old or the
     /// new file survives a crash, never a torn one. Callers hold the lock.
     pub fn replace(&self, text: &str) -> Result<(), StoreError> {
-        private_file::replace(&self.path, text.as_bytes()).map_err(|e| self.io_error(e))
+        private_file::replace(&self.target(), text.as_bytes()).map_err(|e| self.io_error(e))
+    }
+
+    /// The file writes go to: where a symlinked auth file (dotfile managers) points, so the
+    /// link survives a write, and the lock sits beside the file every link shares.
+    fn target(&self) -> PathBuf {
+        match fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone())
+            }
+            _ => self.path.clone(),
+        }
     }
 
     fn io_error(&self, e: private_file::FileError) -> StoreError {
@@ -323,6 +334,31 @@ mod tests {
             .collect();
         assert_eq!(keys, ["anthropic", "openai", "zed"]);
         assert_eq!(store.load().unwrap().openai(), Some(oauth("r2")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_written_where_it_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dotfiles").join("auth.json");
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::write(&target, r#"{"other":{"type":"api","key":"x"}}"#).unwrap();
+        let link = dir.path().join("auth.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        let store = AuthStore::new(&link);
+        store.update(|f| f.set_openai(&oauth("r2"))).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_link(&link).unwrap(), target);
+        let written = AuthStore::new(&target).load().unwrap();
+        assert_eq!(written.openai(), Some(oauth("r2")));
+        assert!(written.entries().contains_key("other"));
+        assert!(private_file::sibling(&target, ".lock").exists());
     }
 
     #[test]
