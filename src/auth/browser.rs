@@ -15,7 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -102,7 +102,7 @@ pub(crate) async fn run(
     };
     match waited {
         Ok(account) => {
-            server.linger();
+            server.linger(flow.busy.clone());
             Ok(account)
         }
         Err(error) => {
@@ -319,11 +319,13 @@ impl CallbackServer {
     }
 
     /// Stops once the browser has fetched the success page, or after a short while.
-    fn linger(self) {
+    /// `busy` is dropped once the server is gone.
+    fn linger(self, busy: watch::Sender<()>) {
         tokio::spawn(async move {
             let served = self.shared.success_served.notified();
             let _ = tokio::time::timeout(SUCCESS_LINGER, served).await;
             self.stop().await;
+            drop(busy);
         });
     }
 }

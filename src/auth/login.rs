@@ -211,6 +211,9 @@ pub(crate) struct Flow {
     pub http: reqwest::Client,
     pub store: AuthStore,
     pub events: mpsc::UnboundedSender<LoginEvent>,
+    /// Held by everything that outlives the outcome (the lingering callback server); see
+    /// [`LoginHandle::released`].
+    pub busy: watch::Sender<()>,
 }
 
 impl Flow {
@@ -229,6 +232,7 @@ pub struct LoginHandle {
     state: Option<String>,
     pastes: mpsc::UnboundedSender<Pasted>,
     outcome: watch::Receiver<Option<LoginOutcome>>,
+    busy: watch::Receiver<()>,
 }
 
 impl LoginHandle {
@@ -271,6 +275,17 @@ impl LoginHandle {
     }
 }
 
+impl LoginHandle {
+    /// Waits until the login holds nothing any more: after [`Self::wait`], a successful
+    /// browser login still serves its success page for a moment, and a process that exits
+    /// before this resolves leaves the browser with a connection error instead of that page.
+    pub async fn released(&self) {
+        let mut busy = self.busy.clone();
+        // Nobody sends; this ends when the last holder of the sender is gone.
+        while busy.changed().await.is_ok() {}
+    }
+}
+
 impl Drop for LoginHandle {
     fn drop(&mut self) {
         self.cancel.cancel();
@@ -300,7 +315,9 @@ pub fn start_login_with(
     let browser_secrets =
         (method == LoginMethod::Browser).then(|| (Pkce::generate(), pkce::generate_state()));
     let state = browser_secrets.as_ref().map(|(_, state)| state.clone());
+    let (busy_tx, busy_rx) = watch::channel(());
     let flow = Flow {
+        busy: busy_tx,
         store: AuthStore::new(&options.auth_file),
         options,
         http,
@@ -318,6 +335,7 @@ pub fn start_login_with(
         state,
         pastes: paste_tx,
         outcome: outcome_rx,
+        busy: busy_rx,
     }
 }
 

@@ -99,7 +99,10 @@ async fn chatgpt_login(config: &Config, method: LoginMethod) -> ExitCode {
             }
         }
     }
-    match handle.wait().await {
+    let outcome = handle.wait().await;
+    // The runtime ends with this function: keep it until the browser got the success page.
+    handle.released().await;
+    match outcome {
         LoginOutcome::Done(_) => ExitCode::SUCCESS,
         LoginOutcome::Failed(_) => ExitCode::from(exit::AUTH),
         LoginOutcome::Cancelled => ExitCode::from(exit::CANCELLED),

@@ -160,3 +160,66 @@ async fn over_ssh_login_picks_the_device_code_and_ctrl_c_cancels_it() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Enter this code"));
     assert!(!home.path().join(".local/share/kelp/auth.json").exists());
 }
+
+#[tokio::test]
+async fn browser_login_serves_the_success_page_before_exiting() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = kelp_against(&fake, home.path())
+        .args(["login", "--browser"])
+        .env("KELP_CALLBACK_PORT", "0")
+        // The browser is played by this test; `true` stands in for the real one.
+        .env("BROWSER", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let authorize_url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("kelp prints the sign-in URL")
+            .unwrap()
+            .expect("kelp prints the sign-in URL");
+        if line.contains("/oauth/authorize?") {
+            break line.trim().to_string();
+        }
+    };
+
+    let response = http().get(&authorize_url).send().await.unwrap();
+    let callback = response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .replacen("http://localhost:", "http://127.0.0.1:", 1);
+    let response = http().get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::FOUND);
+    assert_eq!(response.headers()[reqwest::header::LOCATION], "/success");
+    let origin = callback.split("/auth/callback").next().unwrap();
+    // The token exchange and saving happen meanwhile; the page must still be served after.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let page = http()
+        .get(format!("{origin}/success"))
+        .send()
+        .await
+        .expect("the callback server is still up for the success page");
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("You are signed in to kelp")
+    );
+
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("kelp login finishes")
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        read_json(&home.path().join(".local/share/kelp/auth.json"))["openai"]["type"],
+        "oauth"
+    );
+}
