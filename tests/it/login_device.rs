@@ -169,7 +169,7 @@ async fn a_server_error_while_polling_is_fatal_with_its_message() {
         panic!("the login fails")
     };
     assert!(
-        message.contains("HTTP 500: device auth is down"),
+        message.contains("HTTP 500 from the login server: device auth is down"),
         "{message}"
     );
     assert_eq!(fake.device_poll_count(), 2, "404 counted as pending");
