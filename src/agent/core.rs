@@ -105,6 +105,9 @@ struct Core {
     login: Option<LoginHandle>,
     /// The one HTTP client of the process, shared by requests and logins.
     http: reqwest::Client,
+    /// Feeds the one task that saves settings, started on the first change, so saves happen
+    /// in order and the last choice is the one that stays.
+    settings: Option<UnboundedSender<Setting>>,
 }
 
 impl Core {
@@ -131,6 +134,7 @@ impl Core {
             model,
             login: None,
             http,
+            settings: None,
         };
         let conversation = match core.options.resume.clone() {
             Some(path) => core
@@ -412,17 +416,28 @@ impl Core {
     }
 
     /// Saves a choice made in the front end to the config file, keeping the rest of it.
-    fn remember(&self, setting: Setting) {
-        let config_dir = self.config.config_dir.clone();
-        let events = self.events.clone();
-        tokio::spawn(async move {
-            let saved =
-                tokio::task::spawn_blocking(move || config::save_setting(&config_dir, &setting))
-                    .await;
-            if let Ok(Err(e)) = saved {
-                let _ = events.send(Event::Notice(format!("could not save the setting: {e}")));
-            }
+    fn remember(&mut self, setting: Setting) {
+        let settings = self.settings.get_or_insert_with(|| {
+            let (tx, rx) = unbounded_channel();
+            tokio::spawn(save_settings(self.config.config_dir.clone(), rx, self.events.clone()));
+            tx
         });
+        let _ = settings.send(setting);
+    }
+}
+
+/// Saves settings one at a time in the order they were chosen.
+async fn save_settings(
+    config_dir: PathBuf,
+    mut settings: UnboundedReceiver<Setting>,
+    events: UnboundedSender<Event>,
+) {
+    while let Some(setting) = settings.recv().await {
+        let dir = config_dir.clone();
+        let saved = tokio::task::spawn_blocking(move || config::save_setting(&dir, &setting)).await;
+        if let Ok(Err(e)) = saved {
+            let _ = events.send(Event::Notice(format!("could not save the setting: {e}")));
+        }
     }
 }
 
