@@ -157,7 +157,10 @@ async fn poll_until_approved(
             Err(error) => return Err(error.into()),
         }
         let now = tokio::time::Instant::now();
-        if now.checked_add(code.interval).is_none_or(|next| next >= deadline) {
+        if now
+            .checked_add(code.interval)
+            .is_none_or(|next| next >= deadline)
+        {
             // The code dies before the next poll could be answered.
             tokio::time::sleep_until(deadline).await;
             return Err(LoginError::DeviceCodeExpired);

@@ -186,7 +186,10 @@ mod tests {
         let text = std::fs::read_to_string(writer.path().unwrap()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
-        assert!(lines[0].contains(r#""first_prompt":"first prompt""#), "{text}");
+        assert!(
+            lines[0].contains(r#""first_prompt":"first prompt""#),
+            "{text}"
+        );
         assert!(lines[1].contains("first prompt"), "{text}");
         assert!(lines[2].contains("the answer"), "{text}");
     }

@@ -604,7 +604,7 @@ async fn api_keys_are_saved_and_removed_and_models_listed() {
     a.ops.send(Op::SaveApiKey("not a key".into())).unwrap();
     assert!(matches!(a.next().await, Event::Error(_)));
 
-    a.ops.send(Op::SaveApiKey(a.fake.api_key())).unwrap();
+    a.ops.send(Op::SaveApiKey(a.fake.api_key().into())).unwrap();
     let Event::AuthChanged(Some(summary)) = a.next().await else {
         panic!("expected the new login");
     };
