@@ -8,5 +8,6 @@ pub mod config;
 pub mod llm;
 pub mod logging;
 pub mod private_file;
+pub mod secret;
 pub mod session;
 pub mod tui;

@@ -24,7 +24,7 @@ use crate::llm::{LlmClient, StreamSettings, models};
 use crate::session;
 
 /// How the core starts, besides the configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CoreOptions {
     /// The project the agent works in.
     pub project_dir: PathBuf,
@@ -36,6 +36,18 @@ pub struct CoreOptions {
     pub max_steps: usize,
     /// `OPENAI_API_KEY`, used when the auth file holds no login.
     pub env_api_key: Option<String>,
+}
+
+impl std::fmt::Debug for CoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreOptions")
+            .field("project_dir", &self.project_dir)
+            .field("resume", &self.resume)
+            .field("stream", &self.stream)
+            .field("max_steps", &self.max_steps)
+            .field("env_api_key", &self.env_api_key.as_deref().map(mask_key))
+            .finish()
+    }
 }
 
 impl CoreOptions {
@@ -105,6 +117,9 @@ struct Core {
     login: Option<LoginHandle>,
     /// The one HTTP client of the process, shared by requests and logins.
     http: reqwest::Client,
+    /// Feeds the one task that saves settings, started on the first change, so saves happen
+    /// in order and the last choice is the one that stays.
+    settings: Option<UnboundedSender<Setting>>,
 }
 
 impl Core {
@@ -131,6 +146,7 @@ impl Core {
             model,
             login: None,
             http,
+            settings: None,
         };
         let conversation = match core.options.resume.clone() {
             Some(path) => core
@@ -261,7 +277,7 @@ impl Core {
                 self.remember(Setting::Approval(mode));
             }
             Op::RefreshModels => self.refresh_models(),
-            Op::SaveApiKey(raw) => self.save_api_key(raw),
+            Op::SaveApiKey(raw) => self.save_api_key(raw.expose()),
             Op::Logout => self.logout(),
             Op::StartLogin(method) => self.start_login(method),
             Op::PasteLoginRedirect(text) => match &self.login {
@@ -320,8 +336,8 @@ impl Core {
         tokio::spawn(self.model_refresh().run());
     }
 
-    fn save_api_key(&self, raw: String) {
-        let key = match validate_api_key(&raw) {
+    fn save_api_key(&self, raw: &str) {
+        let key = match validate_api_key(raw) {
             Ok(key) => key,
             Err(why) => return self.emit(Event::Error(why.to_string())),
         };
@@ -412,17 +428,32 @@ impl Core {
     }
 
     /// Saves a choice made in the front end to the config file, keeping the rest of it.
-    fn remember(&self, setting: Setting) {
-        let config_dir = self.config.config_dir.clone();
-        let events = self.events.clone();
-        tokio::spawn(async move {
-            let saved =
-                tokio::task::spawn_blocking(move || config::save_setting(&config_dir, &setting))
-                    .await;
-            if let Ok(Err(e)) = saved {
-                let _ = events.send(Event::Notice(format!("could not save the setting: {e}")));
-            }
+    fn remember(&mut self, setting: Setting) {
+        let settings = self.settings.get_or_insert_with(|| {
+            let (tx, rx) = unbounded_channel();
+            tokio::spawn(save_settings(
+                self.config.config_dir.clone(),
+                rx,
+                self.events.clone(),
+            ));
+            tx
         });
+        let _ = settings.send(setting);
+    }
+}
+
+/// Saves settings one at a time in the order they were chosen.
+async fn save_settings(
+    config_dir: PathBuf,
+    mut settings: UnboundedReceiver<Setting>,
+    events: UnboundedSender<Event>,
+) {
+    while let Some(setting) = settings.recv().await {
+        let dir = config_dir.clone();
+        let saved = tokio::task::spawn_blocking(move || config::save_setting(&dir, &setting)).await;
+        if let Ok(Err(e)) = saved {
+            let _ = events.send(Event::Notice(format!("could not save the setting: {e}")));
+        }
     }
 }
 

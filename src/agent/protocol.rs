@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::agent::instructions::InstructionFile;
 use crate::auth::login::{Account, LoginEvent, LoginMethod};
 use crate::llm::types::{Item, RateLimits, TokenUsage};
+use crate::secret::Secret;
 use crate::session::SessionSummary;
 
 /// A request from the front end to the core.
@@ -31,7 +32,7 @@ pub enum Op {
     /// Cancel a running login, releasing its port or poll loop.
     CancelLogin,
     /// Store an API key as the login.
-    SaveApiKey(String),
+    SaveApiKey(Secret),
     /// Remove the login.
     Logout,
     /// Ask for the models of the current login.

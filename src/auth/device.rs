@@ -15,6 +15,8 @@ use crate::config::CLIENT_ID;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// Never poll faster than this, whatever the server says.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// A server asking for longer waits would outlive the code; capping also keeps time math finite.
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
 /// Network errors in a row before polling gives up (server errors end it at once).
 const MAX_NETWORK_ERRORS: u32 = 5;
 /// How long one request may take.
@@ -67,9 +69,10 @@ pub fn parse_interval(value: &Value) -> Duration {
         _ => None,
     };
     seconds
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map_or(DEFAULT_INTERVAL, Duration::from_secs_f64)
-        .max(MIN_INTERVAL)
+        .filter(|s| s.is_finite())
+        .and_then(|s| Duration::try_from_secs_f64(s.min(MAX_INTERVAL.as_secs_f64())).ok())
+        .unwrap_or(DEFAULT_INTERVAL)
+        .clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
 /// Runs the device flow until the code is approved and the login saved, or it fails or expires.
@@ -154,7 +157,10 @@ async fn poll_until_approved(
             Err(error) => return Err(error.into()),
         }
         let now = tokio::time::Instant::now();
-        if now + code.interval >= deadline {
+        if now
+            .checked_add(code.interval)
+            .is_none_or(|next| next >= deadline)
+        {
             // The code dies before the next poll could be answered.
             tokio::time::sleep_until(deadline).await;
             return Err(LoginError::DeviceCodeExpired);
@@ -195,6 +201,16 @@ async fn poll_once(flow: &Flow, code: &DeviceCode) -> Result<Option<Grant>, OAut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_intervals_are_clamped_instead_of_panicking() {
+        assert_eq!(parse_interval(&json!("1e300")), MAX_INTERVAL);
+        assert_eq!(parse_interval(&json!(1e300)), MAX_INTERVAL);
+        assert_eq!(parse_interval(&json!("3600")), MAX_INTERVAL);
+        assert_eq!(parse_interval(&json!("-5")), DEFAULT_INTERVAL);
+        assert_eq!(parse_interval(&json!("NaN")), DEFAULT_INTERVAL);
+        assert_eq!(parse_interval(&json!("0")), MIN_INTERVAL);
+    }
 
     #[test]
     fn interval_is_a_string_or_a_number() {

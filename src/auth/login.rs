@@ -224,7 +224,6 @@ impl Flow {
 }
 
 /// A running login. Dropping it cancels the login.
-#[derive(Debug)]
 pub struct LoginHandle {
     method: LoginMethod,
     cancel: CancellationToken,
@@ -233,6 +232,16 @@ pub struct LoginHandle {
     pastes: mpsc::UnboundedSender<Pasted>,
     outcome: watch::Receiver<Option<LoginOutcome>>,
     busy: watch::Receiver<()>,
+}
+
+// By hand so the browser flow's `state` stays out of logs.
+impl std::fmt::Debug for LoginHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginHandle")
+            .field("method", &self.method)
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LoginHandle {
@@ -439,6 +448,20 @@ pub(crate) fn human_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_handle_keeps_the_state_out_of_debug() {
+        let (pastes, _) = mpsc::unbounded_channel();
+        let (_, outcome) = watch::channel(None);
+        let handle = LoginHandle {
+            method: LoginMethod::Browser,
+            cancel: CancellationToken::new(),
+            state: Some("state-s3cr3t-value".into()),
+            pastes,
+            outcome,
+        };
+        assert!(!format!("{handle:?}").contains("state-s3cr3t-value"));
+    }
 
     #[test]
     fn pasted_urls_are_checked_against_the_state() {

@@ -72,7 +72,6 @@ pub struct AuthManager {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     store: AuthStore,
     env_api_key: Option<String>,
@@ -81,6 +80,20 @@ struct Inner {
     retry: RetryPolicy,
     /// Makes refreshes single-flight within the process.
     refreshing: tokio::sync::Mutex<()>,
+}
+
+// By hand so the environment's API key never shows in full.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("store", &self.store)
+            .field(
+                "env_api_key",
+                &self.env_api_key.as_deref().map(super::mask_key),
+            )
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthManager {

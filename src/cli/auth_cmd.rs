@@ -210,7 +210,16 @@ fn who(account: &Account) -> String {
 
 /// "at 14:32 (in 15 minutes)" / "at 14:32 (3 minutes ago)", in local time.
 fn when(at: SystemTime) -> String {
-    let local: chrono::DateTime<chrono::Local> = at.into();
+    // A stored expiry beyond chrono's range would panic in the plain conversion.
+    let local = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .and_then(|since| i64::try_from(since.as_millis()).ok())
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|utc| utc.with_timezone(&chrono::Local));
+    let Some(local) = local else {
+        return "at an unknown time".to_string();
+    };
     let now = SystemTime::now();
     let relative = match at.duration_since(now) {
         Ok(ahead) => format!("in {}", rough(ahead)),

@@ -279,8 +279,9 @@ impl ServerError {
         if let Some(at) = self.resets_at {
             return Local.timestamp_opt(at, 0).single();
         }
-        let secs = self.resets_in_seconds?;
-        Some(Local::now() + chrono::Duration::seconds(i64::try_from(secs).ok()?))
+        // A nonsense value from the server must not panic; the message then leaves the time out.
+        let secs = i64::try_from(self.resets_in_seconds?).ok()?;
+        Local::now().checked_add_signed(chrono::TimeDelta::try_seconds(secs)?)
     }
 
     fn mentions_unsupported_model(&self) -> bool {
@@ -473,6 +474,23 @@ mod tests {
         match classify_status(status, &HeaderMap::new(), body, &ctx(login)) {
             Verdict::Fatal(e) => e,
             other => panic!("fatal expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn absurd_reset_times_leave_the_time_out_instead_of_panicking() {
+        for error in [
+            r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":9223372036854775807}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":18446744073709551615}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":9223372036854775}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_at":9223372036854775807}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_at":-9223372036854775808}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_at":8210298412799}}"#,
+        ] {
+            let e = fatal(429, error, LoginKind::ChatGpt);
+            assert!(matches!(e, LlmError::UsageLimitReached { .. }), "{error}");
+            let msg = e.to_string();
+            assert!(msg.starts_with("usage limit reached"), "{msg}");
         }
     }
 

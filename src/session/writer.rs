@@ -103,15 +103,16 @@ impl SessionWriter {
         match &mut self.state {
             State::Open { path, file } => write_line(file, path, item),
             State::Pending { state_dir, waiting } => {
-                let Some(prompt) = first_prompt(item) else {
-                    waiting.push(item.clone());
+                // Everything stays queued until the file exists: a failed creation leaves the
+                // state pending and the next append rewrites the file whole, first prompt included.
+                waiting.push(item.clone());
+                let Some(prompt) = waiting.iter().find_map(first_prompt) else {
                     return Ok(());
                 };
                 self.header.first_prompt = Some(prompt);
-                // A failure leaves the state pending, so the next append rewrites the file whole.
                 let (path, mut file) = create_file(state_dir, &self.header)?;
-                for earlier in waiting.iter().chain([item]) {
-                    write_line(&mut file, &path, earlier)?;
+                for queued in waiting.iter() {
+                    write_line(&mut file, &path, queued)?;
                 }
                 self.state = State::Open { path, file };
                 Ok(())
@@ -168,6 +169,30 @@ fn write_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_creation_keeps_the_first_prompt_for_the_next_try() {
+        let state = tempfile::tempdir().unwrap();
+        let blocker = super::super::sessions_dir(state.path());
+        std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+        std::fs::write(&blocker, "a file where the folder should be").unwrap();
+        let mut writer = SessionWriter::create(state.path(), SessionHeader::new("/p", "m"));
+
+        assert!(writer.append(&Item::user_text("first prompt")).is_err());
+        assert_eq!(writer.path(), None);
+        std::fs::remove_file(&blocker).unwrap();
+        writer.append(&Item::assistant_text("the answer")).unwrap();
+
+        let text = std::fs::read_to_string(writer.path().unwrap()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines[0].contains(r#""first_prompt":"first prompt""#),
+            "{text}"
+        );
+        assert!(lines[1].contains("first prompt"), "{text}");
+        assert!(lines[2].contains("the answer"), "{text}");
+    }
 
     #[test]
     fn the_first_prompt_skips_instructions_and_blank_lines() {

@@ -16,6 +16,7 @@ use super::qr_view::QrView;
 use super::wrap::{RichLine, wrap_into};
 use crate::agent::protocol::Op;
 use crate::auth::login::{LoginEvent, LoginMethod};
+use crate::secret::Secret;
 
 /// The three ways to connect, in the order the dialog lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +94,7 @@ enum Screen {
         exchanging: bool,
     },
     ApiKey {
-        key: String,
+        key: Secret,
         error: Option<String>,
         saving: bool,
     },
@@ -174,7 +175,7 @@ impl ConnectDialog {
             }
             Method::ApiKey => {
                 self.screen = Screen::ApiKey {
-                    key: String::new(),
+                    key: Secret::default(),
                     error: None,
                     saving: false,
                 };
@@ -386,7 +387,7 @@ impl ConnectDialog {
                         Ok(valid) => {
                             *saving = true;
                             *error = None;
-                            DialogAction::Op(Op::SaveApiKey(valid))
+                            DialogAction::Op(Op::SaveApiKey(valid.into()))
                         }
                         Err(why) => {
                             *error = Some(why.to_string());
@@ -953,6 +954,9 @@ mod tests {
             DialogAction::Op(Op::SaveApiKey("sk-test-key-1234".into()))
         );
         assert!(d.is_saving_key());
+        assert!(!format!("{d:?}").contains("sk-test-key-1234"));
+        let sent = DialogAction::Op(Op::SaveApiKey("sk-test-key-1234".into()));
+        assert!(!format!("{sent:?}").contains("sk-test-key-1234"));
         assert!(d.on_error("disk full".into()));
         assert!(!d.is_saving_key());
     }

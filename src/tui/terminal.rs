@@ -1,7 +1,8 @@
 //! Taking over the terminal and always giving it back: on exit, on error and on panic.
 
 use std::io::{self, Stdout, Write};
-use std::sync::Once;
+use std::sync::{Mutex, Once};
+use std::thread::ThreadId;
 
 use crossterm::event::{
     DisableBracketedPaste, EnableBracketedPaste, KeyboardEnhancementFlags,
@@ -22,6 +23,10 @@ pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 const MOUSE_ON: &str = "\x1b[?1000h\x1b[?1006h";
 const MOUSE_OFF: &str = "\x1b[?1006l\x1b[?1000l";
 
+// The thread that draws the UI. A panic elsewhere (a background task, which tokio catches)
+// leaves the UI running, so only a panic on this thread may take the terminal back.
+static UI_THREAD: Mutex<Option<ThreadId>> = Mutex::new(None);
+
 /// Restores the terminal when dropped.
 #[derive(Debug)]
 pub struct TerminalGuard {
@@ -38,6 +43,9 @@ impl Drop for TerminalGuard {
 /// wheel reporting; the panic hook that undoes it is installed first.
 pub fn enter() -> io::Result<(Tui, TerminalGuard)> {
     install_panic_hook();
+    if let Ok(mut ui) = UI_THREAD.lock() {
+        *ui = Some(std::thread::current().id());
+    }
     enable_raw_mode()?;
     let guard = TerminalGuard { _private: () };
     let mut out = io::stdout();
@@ -78,8 +86,32 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
+            let ui = UI_THREAD.lock().ok().and_then(|ui| *ui);
+            if restores_on_panic(ui, std::thread::current().id()) {
+                restore();
+            }
             previous(info);
         }));
     });
+}
+
+/// Whether a panic on `current` must give the terminal back: only when it is the UI thread, or
+/// when no UI thread is known (restoring is harmless then).
+fn restores_on_panic(ui: Option<ThreadId>, current: ThreadId) -> bool {
+    ui.is_none_or(|ui| ui == current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_panic_on_the_ui_thread_gives_the_terminal_back() {
+        let ui = std::thread::current().id();
+        let worker = std::thread::spawn(|| std::thread::current().id())
+            .join()
+            .unwrap();
+        assert!(restores_on_panic(Some(ui), ui));
+        assert!(!restores_on_panic(Some(ui), worker));
+    }
 }

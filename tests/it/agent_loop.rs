@@ -604,7 +604,7 @@ async fn api_keys_are_saved_and_removed_and_models_listed() {
     a.ops.send(Op::SaveApiKey("not a key".into())).unwrap();
     assert!(matches!(a.next().await, Event::Error(_)));
 
-    a.ops.send(Op::SaveApiKey(a.fake.api_key())).unwrap();
+    a.ops.send(Op::SaveApiKey(a.fake.api_key().into())).unwrap();
     let Event::AuthChanged(Some(summary)) = a.next().await else {
         panic!("expected the new login");
     };
@@ -710,6 +710,31 @@ async fn model_and_approval_choices_are_saved_to_the_config_file() {
         a.fake.requests_to("/responses").pop().unwrap().json()["model"],
         "gpt-5.4"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_model_changes_leave_the_last_one_in_the_config_file() {
+    let a = agent(ApprovalMode::Ask).await;
+    let file = a.config.config_dir.join("config.toml");
+    let models: Vec<String> = (0..20).map(|i| format!("model-{i}")).collect();
+    for model in &models {
+        a.ops.send(Op::SetModel(model.clone())).unwrap();
+    }
+    // Saved after every model change, so once it is in the file they all are.
+    a.ops
+        .send(Op::SetApprovalMode(ApprovalMode::AutoEdit))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.contains("auto-edit") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "not saved: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let saved: toml::Table = text.parse().unwrap();
+    assert_eq!(saved["model"].as_str(), Some("model-19"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

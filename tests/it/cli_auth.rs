@@ -136,3 +136,21 @@ fn help_and_version_work_on_every_command() {
         );
     }
 }
+
+#[test]
+fn status_with_an_expiry_beyond_the_calendar_says_unknown_instead_of_panicking() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".local/share/kelp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let auth =
+        r#"{"openai":{"type":"oauth","refresh":"r","access":"a","expires":9007199254740991}}"#;
+    std::fs::write(dir.join("auth.json"), auth).unwrap();
+
+    let status = kelp(home.path()).args(["auth", "status"]).output().unwrap();
+    assert!(status.status.success(), "{}", shown(&status));
+    assert!(
+        shown(&status).contains("expires at an unknown time"),
+        "{}",
+        shown(&status)
+    );
+}
