@@ -453,12 +453,14 @@ mod tests {
     fn a_login_handle_keeps_the_state_out_of_debug() {
         let (pastes, _) = mpsc::unbounded_channel();
         let (_, outcome) = watch::channel(None);
+        let (_, busy) = watch::channel(());
         let handle = LoginHandle {
             method: LoginMethod::Browser,
             cancel: CancellationToken::new(),
             state: Some("state-s3cr3t-value".into()),
             pastes,
             outcome,
+            busy,
         };
         assert!(!format!("{handle:?}").contains("state-s3cr3t-value"));
     }
