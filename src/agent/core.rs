@@ -282,7 +282,7 @@ impl Core {
             Op::StartLogin(method) => self.start_login(method),
             Op::PasteLoginRedirect(text) => match &self.login {
                 Some(handle) if !handle.is_finished() => {
-                    if let Err(e) = handle.paste(&text) {
+                    if let Err(e) = handle.paste(text.expose()) {
                         self.emit(Event::Error(e.to_string()));
                     }
                 }

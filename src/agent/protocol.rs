@@ -27,8 +27,9 @@ pub enum Op {
     SetApprovalMode(ApprovalMode),
     /// Start a ChatGPT login.
     StartLogin(LoginMethod),
-    /// The redirect URL (or bare code) pasted back for a browser login on another machine.
-    PasteLoginRedirect(String),
+    /// The redirect URL (or bare code) pasted back for a browser login on another machine; it
+    /// holds a one-time authorization code, so it is kept out of `Debug`.
+    PasteLoginRedirect(Secret),
     /// Cancel a running login, releasing its port or poll loop.
     CancelLogin,
     /// Store an API key as the login.

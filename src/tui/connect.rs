@@ -318,7 +318,7 @@ impl ConnectDialog {
                             *sent_redirect = true;
                             let text = field.trim().to_string();
                             *paste = None;
-                            return DialogAction::Op(Op::PasteLoginRedirect(text));
+                            return DialogAction::Op(Op::PasteLoginRedirect(text.into()));
                         }
                         KeyCode::Esc => *paste = None,
                         KeyCode::Backspace => {
