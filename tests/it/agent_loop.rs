@@ -670,6 +670,9 @@ async fn a_device_login_through_the_core_saves_the_login_and_lists_its_models() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_browser_login_in_the_core_ends_it() {
     use kelp::auth::login::{LoginEvent, LoginMethod};
+    // SAFETY: nextest runs every test in its own process, so no other thread reads the
+    // environment concurrently; `true` stands in for a browser so none opens.
+    unsafe { std::env::set_var("BROWSER", "true") };
     let mut a = agent(ApprovalMode::Ask).await;
     a.ops.send(Op::StartLogin(LoginMethod::Browser)).unwrap();
     let Event::Login(LoginEvent::BrowserWaiting { port, .. }) = a.next().await else {
