@@ -6,13 +6,20 @@
 //!   an answer streams;
 //! - restore: a resumed conversation of 10,000 items shown and its first frame drawn;
 //! - launch: the real binary in a pseudo-terminal, from spawn to the first frame with the
-//!   composer (median of 20), then its idle RSS and whether it writes anything while idle.
+//!   composer (median of 20), then its idle RSS and whether it writes anything while idle;
+//! - realistic: the real binary in a pseudo-terminal against the fake OpenAI server: CPU (% of
+//!   one core) and terminal bytes while a ~5 s answer streams at ~200 deltas/s (median of 3),
+//!   then the time from the fake writing the last delta of a short answer to its last word on
+//!   screen (median of 10).
 //!
 //! These measure; they do not assert timings (the machine's load is not ours to control).
 
 #[allow(dead_code)]
 #[path = "../tests/support/pty.rs"]
 mod pty;
+
+#[path = "../tests/support/fake_openai/mod.rs"]
+mod fake_openai;
 
 use std::time::{Duration, Instant};
 
@@ -231,6 +238,130 @@ fn bench_launch() {
     kelp.wait_exit(Duration::from_secs(10));
 }
 
+/// User plus system CPU time of `pid` so far.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are space-separated.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    // utime and stime are fields 14 and 15 of stat(5); fields[0] is field 3.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_second = u64::try_from(per_second).ok().filter(|&t| t > 0)?;
+    Some(Duration::from_micros(ticks * 1_000_000 / per_second))
+}
+
+/// About `bytes` of Markdown prose ending with `marker` (which appears nowhere else).
+fn answer_ending_with(bytes: usize, marker: &str) -> String {
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < bytes {
+        text.push_str(&format!(
+            "Step {i} reads the `header` of the file, checks **each** field and keeps the line number for errors.\n\n"
+        ));
+        i += 1;
+    }
+    text.truncate(bytes);
+    text.push_str(&format!("\n\nDone: {marker}"));
+    text
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn bench_realistic() {
+    use fake_openai::{FakeOpenAi, Reply};
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let fake = rt.block_on(FakeOpenAi::start());
+    let key = fake.api_key();
+    let fake_env = fake.env();
+    let mut env: Vec<(&str, &str)> = vec![("OPENAI_API_KEY", &key)];
+    env.extend(fake_env.iter().map(|(k, v)| (*k, v.as_str())));
+    let home = tempfile::tempdir().expect("temp home");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kelp"));
+    let mut kelp = pty::Pty::spawn(bin, &[], home.path(), &env, 120, 40);
+    kelp.wait_for("Ask anything", Duration::from_secs(10));
+    let pid = kelp.pid().expect("kelp's pid");
+    let mut turn = 0;
+    // Sends a prompt, waits for `marker` on screen and for the stream's end, then lets the turn
+    // settle so the next prompt starts from an idle app.
+    let mut ask = |kelp: &mut pty::Pty, reply: Reply, marker: &str| {
+        turn += 1;
+        fake.push_response(reply);
+        let before_end = fake.last_stream_end();
+        kelp.paste(&format!("question {turn}: what does parse do?"));
+        kelp.send("\r");
+        let start = Instant::now();
+        kelp.wait_until(
+            |screen| screen.contains(marker),
+            Duration::from_secs(30),
+            marker,
+        );
+        let on_screen = Instant::now();
+        while fake.last_stream_end() == before_end {
+            assert!(start.elapsed() < Duration::from_secs(30), "the stream ends");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        (start, on_screen)
+    };
+
+    // 1. CPU while a ~16 KB answer streams as 16-byte deltas, 5 ms apart.
+    let (mut cpu, mut bytes, mut rates) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..3 {
+        let marker = format!("cpu-marker-{run}");
+        let text = answer_ending_with(16_000, &marker);
+        let deltas = text.len().div_ceil(16);
+        let reply = Reply::text(text)
+            .delta_chars(16)
+            .delay(Duration::from_millis(5));
+        let cpu_before = cpu_time(pid).expect("kelp's CPU time");
+        let written_before = kelp.output().len();
+        let (start, _) = ask(&mut kelp, reply, &marker);
+        let wall = start.elapsed();
+        let used = cpu_time(pid).expect("kelp's CPU time") - cpu_before;
+        cpu.push(used.as_secs_f64() / wall.as_secs_f64() * 100.0);
+        bytes.push((kelp.output().len() - written_before) as f64);
+        rates.push(deltas as f64 / wall.as_secs_f64());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    println!(
+        "streaming ~16 KB at {:.0} deltas/s (pty, median of 3): kelp CPU {:.1}% of one core, {:.0} KiB written to the terminal",
+        median(rates),
+        median(cpu),
+        median(bytes) / 1024.0
+    );
+
+    // 2. Last byte to screen: short streamed answers whose last delta ends with a marker.
+    let (mut from_delta, mut from_end) = (Vec::new(), Vec::new());
+    for run in 0..10 {
+        let marker = format!("latency-marker-{run}");
+        let reply = Reply::text(answer_ending_with(600, &marker))
+            .delta_chars(16)
+            .delay(Duration::from_millis(5));
+        let (_, on_screen) = ask(&mut kelp, reply, &marker);
+        let last_delta = fake.last_delta_written().expect("a delta was written");
+        let end = fake.last_stream_end().expect("the stream ended");
+        // Signed: the marker may be on screen before the stream's closing events are written.
+        let signed_ms = |from: Instant| match on_screen.checked_duration_since(from) {
+            Some(after) => ms(after),
+            None => -ms(from - on_screen),
+        };
+        from_delta.push(signed_ms(last_delta));
+        from_end.push(signed_ms(end));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    println!(
+        "last delta written to last word on screen (pty, median of 10): {:.1} ms (stream end to screen: {:.1} ms)",
+        median(from_delta),
+        median(from_end)
+    );
+    kelp.send("\x04");
+    kelp.wait_exit(Duration::from_secs(10));
+    drop(fake);
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -279,5 +410,8 @@ fn main() {
     }
     if run("launch") {
         bench_launch();
+    }
+    if run("realistic") {
+        bench_realistic();
     }
 }

@@ -134,7 +134,12 @@ fn answer(shared: &Shared, request: &Value) -> Response {
     let reply = reply.unwrap_or_else(|| fallback(request));
     let model = request["model"].as_str().unwrap_or("gpt-5.5");
     shared.announce(&format!("responses: answering a request for {model}"));
-    respond::respond(reply, model, shared.shutdown.child_token())
+    respond::respond(
+        reply,
+        model,
+        shared.shutdown.child_token(),
+        Arc::clone(&shared.clock),
+    )
 }
 
 /// `GET /backend-api/codex/models`: `{"models": [{"slug", "display_name", …}]}`.

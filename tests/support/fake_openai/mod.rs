@@ -52,7 +52,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -159,6 +159,7 @@ struct Shared {
     /// Woken on every recorded request.
     recorded: Notify,
     shutdown: CancellationToken,
+    clock: Arc<respond::StreamClock>,
 }
 
 impl Shared {
@@ -244,6 +245,7 @@ impl FakeOpenAi {
             }),
             recorded: Notify::new(),
             shutdown: CancellationToken::new(),
+            clock: Arc::default(),
         });
         let app = router(Arc::clone(&shared));
         let stop = shared.shutdown.clone();
@@ -417,6 +419,18 @@ impl FakeOpenAi {
     /// Expires every access token issued so far (the next use gets 401 `token_expired`).
     pub fn expire_access_tokens(&self) {
         self.shared.lock().tokens.expire_all();
+    }
+
+    // ---- stream timing ----
+
+    /// The instant a streamed reply last handed a chunk with a text delta to the HTTP server.
+    pub fn last_delta_written(&self) -> Option<Instant> {
+        self.shared.clock.last_delta()
+    }
+
+    /// The instant a streamed reply last handed its final chunk to the HTTP server.
+    pub fn last_stream_end(&self) -> Option<Instant> {
+        self.shared.clock.last_end()
     }
 
     // ---- recorded requests ----

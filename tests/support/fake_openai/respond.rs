@@ -6,8 +6,8 @@
 
 use std::io;
 use std::iter;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body as HttpBody, Bytes};
 use axum::http::{HeaderName, HeaderValue};
@@ -21,6 +21,33 @@ use super::reply::{Body, Ending, Item, JsonReply, Reply, Stream, Usage};
 /// Flush threshold when no delay is asked for.
 const CHUNK_BYTES: usize = 64 * 1024;
 
+/// When streamed replies last wrote a text delta and last ended, so a benchmark can time what
+/// happens after the last byte.
+#[derive(Debug, Default)]
+pub struct StreamClock {
+    last_delta: Mutex<Option<Instant>>,
+    last_end: Mutex<Option<Instant>>,
+}
+
+impl StreamClock {
+    /// The instant a chunk holding an `output_text.delta` was last handed to the HTTP server.
+    pub fn last_delta(&self) -> Option<Instant> {
+        *self
+            .last_delta
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The instant a streamed reply last handed its final chunk to the HTTP server.
+    pub fn last_end(&self) -> Option<Instant> {
+        *self.last_end.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stamp(slot: &Mutex<Option<Instant>>) {
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+}
+
 /// One step of a stream: an event to send, or an abrupt ending.
 enum Frame {
     Event(Value),
@@ -31,7 +58,12 @@ enum Frame {
 type Frames = Box<dyn Iterator<Item = Frame> + Send>;
 
 /// The HTTP response for `reply`; `model` is echoed in the `response` objects.
-pub fn respond(reply: Reply, model: &str, shutdown: CancellationToken) -> Response {
+pub fn respond(
+    reply: Reply,
+    model: &str,
+    shutdown: CancellationToken,
+    clock: Arc<StreamClock>,
+) -> Response {
     let Reply {
         body,
         headers,
@@ -48,7 +80,7 @@ pub fn respond(reply: Reply, model: &str, shutdown: CancellationToken) -> Respon
             let (tx, mut rx) = mpsc::channel(1);
             let injections = std::mem::take(&mut stream.injections);
             let frames = frames(stream, model);
-            tokio::spawn(pump(frames, injections, delay, tx, shutdown));
+            tokio::spawn(pump(frames, injections, delay, tx, shutdown, clock));
             let chunks = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
             (sse_headers(), HttpBody::from_stream(chunks))
         }
@@ -98,7 +130,12 @@ async fn pump(
     delay: Duration,
     tx: mpsc::Sender<Result<Bytes, io::Error>>,
     shutdown: CancellationToken,
+    clock: Arc<StreamClock>,
 ) {
+    let mut pending = Pending {
+        delta: false,
+        clock: &clock,
+    };
     injections.sort_by_key(|(after, _)| *after);
     let mut injections = injections.into_iter().peekable();
     let mut buf = String::new();
@@ -108,7 +145,7 @@ async fn pump(
     }
     for frame in frames {
         if !delay.is_zero() {
-            if !flush(&tx, &mut buf).await {
+            if !pending.flush(&tx, &mut buf).await {
                 return;
             }
             tokio::select! {
@@ -127,12 +164,13 @@ async fn pump(
                 buf.push_str(&event.to_string());
                 buf.push_str("\n\n");
                 sent += 1;
+                pending.delta |= kind == "response.output_text.delta";
                 while let Some((_, raw)) = injections.next_if(|(after, _)| *after <= sent) {
                     buf.push_str(&raw);
                 }
             }
             Frame::Cut => {
-                if !flush(&tx, &mut buf).await {
+                if !pending.flush(&tx, &mut buf).await {
                     return;
                 }
                 // The channel holds one chunk: once there is room again the server has taken the
@@ -146,7 +184,7 @@ async fn pump(
                 return;
             }
             Frame::Stall => {
-                if flush(&tx, &mut buf).await {
+                if pending.flush(&tx, &mut buf).await {
                     tokio::select! {
                         () = shutdown.cancelled() => {}
                         () = tx.closed() => {}
@@ -155,7 +193,7 @@ async fn pump(
                 return;
             }
         }
-        if buf.len() >= CHUNK_BYTES && !flush(&tx, &mut buf).await {
+        if buf.len() >= CHUNK_BYTES && !pending.flush(&tx, &mut buf).await {
             return;
         }
         if shutdown.is_cancelled() {
@@ -165,7 +203,30 @@ async fn pump(
     for (_, raw) in injections {
         buf.push_str(&raw);
     }
-    flush(&tx, &mut buf).await;
+    if pending.flush(&tx, &mut buf).await {
+        StreamClock::stamp(&clock.last_end);
+    }
+}
+
+/// Whether the buffer holds a text delta not yet handed over, for [`StreamClock`].
+struct Pending<'a> {
+    delta: bool,
+    clock: &'a StreamClock,
+}
+
+impl Pending<'_> {
+    /// [`flush`], stamping the clock when a text delta went out.
+    async fn flush(
+        &mut self,
+        tx: &mpsc::Sender<Result<Bytes, io::Error>>,
+        buf: &mut String,
+    ) -> bool {
+        let sent = flush(tx, buf).await;
+        if sent && std::mem::take(&mut self.delta) {
+            StreamClock::stamp(&self.clock.last_delta);
+        }
+        sent
+    }
 }
 
 /// Sends what is buffered; false when the client is gone.
