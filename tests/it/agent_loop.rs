@@ -680,7 +680,16 @@ async fn cancelling_a_browser_login_in_the_core_ends_it() {
     };
     a.ops.send(Op::CancelLogin).unwrap();
     assert_eq!(a.next().await, Event::Login(LoginEvent::Cancelled));
-    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the callback port is free again");
+    // The browser command is forked while the listener is open, and a child holds a copy of it
+    // until its exec closes it: allow that moment, but the port must come free.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while let Err(e) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the callback port is still taken: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
