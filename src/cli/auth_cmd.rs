@@ -321,13 +321,9 @@ fn show_chatgpt(login: &StoredLogin) {
     }
 }
 
-/// The HTTP client for the issuer.
+/// The process's one HTTP client, shared with the llm layer.
 fn http_client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .user_agent(format!("kelp/{}", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(15))
-        .build()
-        .map_err(|e| format!("cannot set up HTTP: {e}"))
+    kelp::llm::client::http_client().map_err(|e| format!("cannot set up HTTP: {e}"))
 }
 
 /// Runs `work` on a small runtime. Leftover blocking work (a browser that never returns) does

@@ -26,8 +26,6 @@ pub const DEFAULT_AUTH_ISSUER: &str = "https://auth.openai.com";
 pub const DEFAULT_CODEX_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
 /// Default OpenAI API base used with an API key.
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
-/// The model used until the person picks another with `/model`.
-pub const DEFAULT_MODEL: &str = "gpt-5.5";
 /// The callback port registered with the issuer.
 pub const DEFAULT_CALLBACK_PORT: u16 = 1455;
 /// The second callback port on the issuer's allow-list, used when the first is taken.

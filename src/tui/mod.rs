@@ -27,7 +27,8 @@ pub use app::{App, InitialState};
 
 use crate::agent::protocol::{AuthSummary, Event, Op};
 use crate::auth::{AuthStore, LoginMethod, OpenAiEntry, StoredLogin, detect_method, mask_key};
-use crate::config::{Config, DEFAULT_MODEL};
+use crate::config::Config;
+use crate::llm::models::choose_model;
 
 /// Runs the interactive client until the person quits. The terminal is restored on every way
 /// out, a panic included.
@@ -68,10 +69,8 @@ impl InitialState {
         };
         Self {
             auth,
-            model: config
-                .model
-                .clone()
-                .unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+            // The same choice the core makes, so the status line names the model in use.
+            model: choose_model(config.model.as_deref()),
             project_dir,
             approval_mode: config.approval,
             headless: detect_method() == LoginMethod::Device,
