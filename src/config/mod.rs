@@ -83,11 +83,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the configuration from the process environment only (no config file).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var_os(name))
-    }
-
     /// Reads the configuration through `lookup` only (no config file), so tests need not touch
     /// the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
