@@ -75,6 +75,19 @@ pub enum DialogAction {
     Close,
 }
 
+impl DialogAction {
+    /// Copies `text` when it is known yet; nothing otherwise.
+    fn copy(text: &Option<String>, label: &'static str) -> Self {
+        match text {
+            Some(text) => Self::Copy {
+                text: text.clone(),
+                label,
+            },
+            None => Self::None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Screen {
     Methods,
@@ -335,13 +348,7 @@ impl ConnectDialog {
                         self.back_to_methods();
                         DialogAction::Op(Op::CancelLogin)
                     }
-                    KeyCode::Char('c') => match url {
-                        Some(url) => DialogAction::Copy {
-                            text: url.clone(),
-                            label: "sign-in URL",
-                        },
-                        None => DialogAction::None,
-                    },
+                    KeyCode::Char('c') => DialogAction::copy(url, "sign-in URL"),
                     KeyCode::Char('p') | KeyCode::Tab if !*exchanging => {
                         *paste = Some(String::new());
                         DialogAction::None
@@ -354,20 +361,8 @@ impl ConnectDialog {
                     self.back_to_methods();
                     DialogAction::Op(Op::CancelLogin)
                 }
-                KeyCode::Char('c') => match code {
-                    Some(code) => DialogAction::Copy {
-                        text: code.clone(),
-                        label: "code",
-                    },
-                    None => DialogAction::None,
-                },
-                KeyCode::Char('u') => match url {
-                    Some(url) => DialogAction::Copy {
-                        text: url.clone(),
-                        label: "link",
-                    },
-                    None => DialogAction::None,
-                },
+                KeyCode::Char('c') => DialogAction::copy(code, "code"),
+                KeyCode::Char('u') => DialogAction::copy(url, "link"),
                 _ => DialogAction::None,
             },
             Screen::ApiKey {
