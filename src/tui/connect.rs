@@ -104,6 +104,8 @@ enum Screen {
         code: Option<String>,
         expires_at: Option<SystemTime>,
         qr: Option<QrView>,
+        /// The QR code fills the screen (for windows too small to show it beside the text).
+        qr_full: bool,
         exchanging: bool,
     },
     ApiKey {
@@ -182,6 +184,7 @@ impl ConnectDialog {
                     code: None,
                     expires_at: None,
                     qr: None,
+                    qr_full: false,
                     exchanging: false,
                 };
                 DialogAction::Op(Op::StartLogin(LoginMethod::Device))
@@ -356,10 +359,24 @@ impl ConnectDialog {
                     _ => DialogAction::None,
                 }
             }
-            Screen::Device { url, code, .. } => match key.code {
+            Screen::Device {
+                url,
+                code,
+                qr,
+                qr_full,
+                ..
+            } => match key.code {
+                KeyCode::Esc | KeyCode::Char('q') if *qr_full => {
+                    *qr_full = false;
+                    DialogAction::None
+                }
                 KeyCode::Esc => {
                     self.back_to_methods();
                     DialogAction::Op(Op::CancelLogin)
+                }
+                KeyCode::Char('q') if qr.is_some() => {
+                    *qr_full = true;
+                    DialogAction::None
                 }
                 KeyCode::Char('c') => DialogAction::copy(code, "code"),
                 KeyCode::Char('u') => DialogAction::copy(url, "link"),
@@ -413,6 +430,16 @@ impl ConnectDialog {
         // A still mark, not a spinner: a waiting login must not wake the UI ten times a second.
         let spinner = WAITING_MARK;
         Clear.render(area, buf);
+        if let Screen::Device {
+            qr: Some(qr),
+            qr_full: true,
+            code,
+            ..
+        } = &self.screen
+        {
+            render_full_qr(area, buf, qr, code.as_deref());
+            return;
+        }
         let title = match self.screen {
             Screen::Methods => " Connect kelp to OpenAI ",
             Screen::Browser { .. } => " Connect · ChatGPT in the browser ",
@@ -460,6 +487,7 @@ impl ConnectDialog {
                 expires_at,
                 qr,
                 exchanging,
+                ..
             } => render_device(
                 inner,
                 buf,
@@ -707,88 +735,32 @@ fn countdown(now: SystemTime, expires_at: SystemTime) -> Option<String> {
     Some(format!("{}:{:02}", left / 60, left % 60))
 }
 
-/// The user code in key caps: large, one character per cap, groups split at `-`.
-fn code_caps(code: &str) -> [Line<'static>; 3] {
-    let style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
-    let frame = Style::new().fg(Color::Yellow);
-    let (mut top, mut mid, mut bottom) = (String::new(), Vec::new(), String::new());
-    for (g, group) in code.split('-').enumerate() {
-        if g > 0 {
-            top.push_str("   ");
-            mid.push(Span::styled(" - ", style));
-            bottom.push_str("   ");
-        }
-        let chars: Vec<char> = group.chars().collect();
-        for (i, c) in chars.iter().enumerate() {
-            top.push_str(if i == 0 {
-                "┌───"
-            } else {
-                "┬───"
-            });
-            bottom.push_str(if i == 0 {
-                "└───"
-            } else {
-                "┴───"
-            });
-            mid.push(Span::styled("│ ", frame));
-            mid.push(Span::styled(c.to_string(), style));
-            mid.push(Span::raw(" "));
-        }
-        top.push('┐');
-        bottom.push('┘');
-        mid.push(Span::styled("│", frame));
-    }
-    [
-        Line::styled(top, frame),
-        Line::from(mid),
-        Line::styled(bottom, frame),
-    ]
+/// Columns between the QR code and the text beside it.
+const QR_GAP: u16 = 2;
+
+/// Where the QR code goes on the device screen, chosen by the room there is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QrPlace {
+    /// Left of the text column.
+    Beside,
+    /// Under the text.
+    Below,
+    /// Not on this screen: `q` shows it alone, filling the window.
+    OnRequest,
 }
 
-fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
-    let (Some(url), Some(code)) = (view.url, view.code) else {
-        let lines = [
-            RichLine::plain(Line::from(vec![
-                Span::styled(format!("{} ", view.spinner), Style::new().fg(Color::Cyan)),
-                Span::raw("Asking for a code…"),
-            ])),
-            RichLine::default(),
-            keys_line(&[("esc", "cancel")]),
-        ];
-        draw(area, buf, &lines);
-        return;
+/// The device screen's text: the URL on a line of its own, the code as plain contiguous text
+/// (so a mouse selection or a screen reader gets `ABCD-12345`, not box-drawing characters),
+/// the countdown, the phishing warning and the keys.
+fn device_lines(view: &DeviceView<'_>, url: &str, code: &str, place: QrPlace) -> Vec<RichLine> {
+    let step = Style::new().fg(Color::Cyan).bold();
+    let open = match place {
+        QrPlace::Beside => "Scan the QR code, or open this page on any device:",
+        QrPlace::Below => "Scan the QR code below, or open this page on any device:",
+        QrPlace::OnRequest => "Open this page on your phone or any computer:",
     };
-    let caps = code_caps(code);
-    let caps_width = caps[0].width();
-    // The QR goes beside the text when both fit, else below it, else it is left out. The text
-    // column must hold the indented URL and the code caps without breaking them.
-    const GAP: u16 = 2;
-    let text_min = u16::try_from(caps_width.max(url.width()) + 3).unwrap_or(u16::MAX);
-    let qr = view.qr;
-    let (qr_w, qr_h) = qr.map_or((0, 0), |q| (q.width(), q.height()));
-    let beside = qr.is_some() && area.width >= qr_w + GAP + text_min && area.height >= qr_h;
-    let text_area = if beside {
-        Rect {
-            x: area.x + qr_w + GAP,
-            width: area.width - qr_w - GAP,
-            ..area
-        }
-    } else {
-        area
-    };
-
     let mut lines = vec![
-        hang(
-            vec![
-                Span::styled("1. ", Style::new().fg(Color::Cyan).bold()),
-                Span::raw(if beside {
-                    "Scan the QR code, or open this page on any device:"
-                } else {
-                    "Open this page on your phone or any computer:"
-                }),
-            ],
-            3,
-        ),
+        hang(vec![Span::styled("1. ", step), Span::raw(open)], 3),
         hang(
             vec![
                 Span::raw("   "),
@@ -802,17 +774,19 @@ fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
             3,
         ),
         RichLine::default(),
+        hang(
+            vec![Span::styled("2. ", step), Span::raw("Enter this code:")],
+            3,
+        ),
         RichLine::plain(Line::from(vec![
-            Span::styled("2. ", Style::new().fg(Color::Cyan).bold()),
-            Span::raw("Enter this code:"),
+            Span::raw("   "),
+            Span::styled(
+                code.to_string(),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ),
         ])),
+        RichLine::default(),
     ];
-    for cap in caps {
-        let mut spans = vec![Span::raw("   ")];
-        spans.extend(cap.spans);
-        lines.push(RichLine::plain(Line::from(spans).style(cap.style)));
-    }
-    lines.push(RichLine::default());
     let status = if view.exchanging {
         "Signing in…".to_string()
     } else {
@@ -840,19 +814,113 @@ fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
         2,
     ));
     lines.push(RichLine::default());
-    lines.push(keys_line(&[
-        ("c", "copy code"),
-        ("u", "copy link"),
-        ("esc", "cancel"),
-    ]));
-    let used = draw(text_area, buf, &lines);
+    let mut keys = vec![("c", "copy code"), ("u", "copy link")];
+    if place == QrPlace::OnRequest && view.qr.is_some() {
+        keys.push(("q", "show QR code"));
+    }
+    keys.push(("esc", "cancel"));
+    lines.push(keys_line(&keys));
+    lines
+}
 
-    if let Some(qr) = qr {
-        if beside {
+/// Rows `lines` take when wrapped to `width`.
+fn wrapped_height(lines: &[RichLine], width: u16) -> u16 {
+    let mut wrapped = Vec::new();
+    for line in lines {
+        wrap_into(line, usize::from(width), &mut wrapped);
+    }
+    u16::try_from(wrapped.len()).unwrap_or(u16::MAX)
+}
+
+fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
+    let (Some(url), Some(code)) = (view.url, view.code) else {
+        let lines = [
+            RichLine::plain(Line::from(vec![
+                Span::styled(format!("{} ", view.spinner), Style::new().fg(Color::Cyan)),
+                Span::raw("Asking for a code…"),
+            ])),
+            RichLine::default(),
+            keys_line(&[("esc", "cancel")]),
+        ];
+        draw(area, buf, &lines);
+        return;
+    };
+    let Some(qr) = view.qr else {
+        draw(
+            area,
+            buf,
+            &device_lines(&view, url, code, QrPlace::OnRequest),
+        );
+        return;
+    };
+    let (qr_w, qr_h) = (qr.width(), qr.height());
+
+    // Beside: the text column keeps the indented URL on one line and wraps the rest.
+    let text_w = area.width.saturating_sub(qr_w + QR_GAP);
+    let url_w = u16::try_from(url.width() + 3).unwrap_or(u16::MAX);
+    if area.height >= qr_h && text_w >= url_w.min(area.width) && text_w >= 24 {
+        let lines = device_lines(&view, url, code, QrPlace::Beside);
+        if wrapped_height(&lines, text_w) <= area.height {
             qr.render(Rect::new(area.x, area.y, qr_w, qr_h), buf);
-        } else if area.height >= used + 1 + qr_h && area.width >= qr_w {
-            qr.render(Rect::new(area.x, area.y + used + 1, qr_w, qr_h), buf);
+            let text_area = Rect {
+                x: area.x + qr_w + QR_GAP,
+                width: text_w,
+                ..area
+            };
+            draw(text_area, buf, &lines);
+            return;
         }
+    }
+
+    // Below: the text at full width, the QR code under it.
+    let lines = device_lines(&view, url, code, QrPlace::Below);
+    let used = wrapped_height(&lines, area.width);
+    if area.width >= qr_w && area.height >= used.saturating_add(1 + qr_h) {
+        draw(area, buf, &lines);
+        qr.render(Rect::new(area.x, area.y + used + 1, qr_w, qr_h), buf);
+        return;
+    }
+
+    draw(
+        area,
+        buf,
+        &device_lines(&view, url, code, QrPlace::OnRequest),
+    );
+}
+
+/// The QR code alone, centred in the whole window, with the code and the way back under it.
+fn render_full_qr(area: Rect, buf: &mut Buffer, qr: &QrView, code: Option<&str>) {
+    let (qr_w, qr_h) = (qr.width(), qr.height());
+    let footer = Line::from(vec![
+        Span::styled(
+            code.unwrap_or_default().to_string(),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled("  ·  ", dim()),
+        Span::styled("q", Style::new().bold()),
+        Span::styled(" back", dim()),
+    ]);
+    let footer_w = u16::try_from(footer.width()).unwrap_or(u16::MAX);
+    if area.width < qr_w || area.height < qr_h {
+        let lines = [
+            RichLine::plain(Line::raw(
+                "The window is too small for the QR code: make it larger, or open the link by hand.",
+            )),
+            RichLine::default(),
+            RichLine::plain(footer),
+        ];
+        draw(area, buf, &lines);
+        return;
+    }
+    let footer_rows = u16::from(area.height > qr_h);
+    let top = area.y + (area.height - qr_h - footer_rows) / 2;
+    qr.render(
+        Rect::new(area.x + (area.width - qr_w) / 2, top, qr_w, qr_h),
+        buf,
+    );
+    if footer_rows == 1 {
+        let x = area.x + area.width.saturating_sub(footer_w) / 2;
+        buf.set_line(x, top + qr_h, &footer, area.width);
     }
 }
 
@@ -971,13 +1039,5 @@ mod tests {
                 .next_step
                 .contains("browser (1)")
         );
-    }
-
-    #[test]
-    fn code_caps_are_three_rows_of_equal_width() {
-        let caps = code_caps("AB-C1");
-        assert_eq!(caps[1].to_string(), "│ A │ B │ - │ C │ 1 │");
-        assert_eq!(caps[0].width(), caps[1].width());
-        assert_eq!(caps[2].width(), caps[1].width());
     }
 }

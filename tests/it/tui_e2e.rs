@@ -145,6 +145,22 @@ async fn a_prompt_streams_its_markdown_answer_onto_the_screen() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// Decodes a QR module matrix (`true` = dark) with an independent decoder, drawing each module
+/// as a 4×4 pixel square.
+fn decode_qr(modules: &[Vec<bool>]) -> String {
+    const SCALE: usize = 4;
+    let height = modules.len();
+    let width = modules.iter().map(Vec::len).max().unwrap_or(0);
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(width * SCALE, height * SCALE, |x, y| {
+            let dark = modules[y / SCALE].get(x / SCALE).copied().unwrap_or(false);
+            if dark { 0 } else { 255 }
+        });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on screen");
+    grids[0].decode().expect("the QR code decodes").1
+}
+
 fn against_fake(fake: &FakeOpenAi, home: &Path, extra: &[(&str, &str)]) -> Pty {
     against_fake_with(fake, home, &[], extra)
 }
@@ -159,6 +175,8 @@ fn against_fake_with(fake: &FakeOpenAi, home: &Path, args: &[&str], extra: &[(&s
     kelp_in_pty_with(home, args, &all)
 }
 
+/// An 80×24 SSH window, the default of a fresh SSH session: the code as text a mouse can select,
+/// the URL on one line and a QR code that a phone can scan, all at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_login_through_the_dialog_over_ssh() {
     let fake = FakeOpenAi::start_with(FakeConfig {
@@ -167,31 +185,47 @@ async fn device_login_through_the_dialog_over_ssh() {
     })
     .await;
     let home = tempfile::tempdir().unwrap();
-    let mut pty = against_fake(&fake, home.path(), &[("SSH_TTY", "/dev/pts/3")]);
+    let mut env: Vec<(&str, String)> = fake.env();
+    env.push(("SSH_CONNECTION", "10.0.0.1 5555 10.0.0.2 22".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut pty = Pty::spawn(
+        Path::new(env!("CARGO_BIN_EXE_kelp")),
+        &[],
+        home.path(),
+        &env,
+        80,
+        24,
+    );
     pty.wait_for("recommended here", WAIT);
     pty.send("\r");
     // A frame can arrive in pieces: wait for the dialog's last rows, not only its first.
     let screen = pty.wait_until(
-        |s| s.contains("code expires in") && s.contains("Continue only if you started this login"),
+        |s| s.contains("expires in") && s.contains("esc cancel"),
         WAIT,
         "the device code screen",
     );
     let code = fake.device_user_codes().remove(0);
-    let first_group = code.split('-').next().unwrap();
-    let caps: String = first_group.chars().map(|c| format!("│ {c} ")).collect();
     assert!(
-        screen.contains(&caps),
-        "the code in large letters:\n{screen}"
+        code.len() == 10 && code.as_bytes()[4] == b'-',
+        "a real-shaped code: {code}"
     );
     assert!(
-        screen.contains(&format!("{}/codex/device", fake.url())),
+        screen.contains(&code),
+        "the code as contiguous text:\n{screen}"
+    );
+    let url = format!("{}/codex/device", fake.url());
+    assert!(
+        screen.lines().any(|line| line.contains(&url)),
+        "the URL on one line:\n{screen}"
+    );
+    let modules = pty
+        .qr_modules()
+        .unwrap_or_else(|| panic!("a QR code:\n{screen}"));
+    assert_eq!(decode_qr(&modules), url);
+    assert!(
+        screen.contains("Continue only if you started this"),
         "{screen}"
     );
-    assert!(
-        screen.contains('▀') || screen.contains('▄'),
-        "a QR code:\n{screen}"
-    );
-    assert!(screen.contains("Continue only if you started this login"));
 
     fake.approve_device(&code);
     let screen = pty.wait_for("Connected:", Duration::from_secs(20));

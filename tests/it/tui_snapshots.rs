@@ -200,7 +200,7 @@ fn device_app() -> App {
     key(&mut app, KeyCode::Enter);
     app.handle_core_event(Event::Login(LoginEvent::DeviceCode {
         verification_url: "https://auth.openai.com/codex/device".into(),
-        user_code: "WDJB-MJHT".into(),
+        user_code: "WDJB-27561".into(),
         expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + 14 * 60 + 32),
     }));
     app
@@ -209,7 +209,30 @@ fn device_app() -> App {
 #[test]
 fn connect_device_code_80x24() {
     let mut app = device_app();
-    assert_snapshot!(draw(&mut app, 80, 24));
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("WDJB-27561"), "the code as selectable text");
+    assert!(screen.contains("https://auth.openai.com/codex/device"));
+    assert!(screen.contains("█▀▀▀▀▀█"), "the QR code's finder pattern");
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn connect_device_code_100x30() {
+    let mut app = device_app();
+    assert_snapshot!(draw(&mut app, 100, 30));
+}
+
+/// Too few rows for the QR code beside or under the text: `q` shows it alone.
+#[test]
+fn connect_device_code_60x20() {
+    let mut app = device_app();
+    let screen = draw(&mut app, 60, 20);
+    assert!(screen.contains("WDJB-27561") && screen.contains("q show QR code"));
+    assert_snapshot!(screen);
+    key(&mut app, KeyCode::Char('q'));
+    assert_snapshot!("connect_device_code_60x20_qr", draw(&mut app, 60, 20));
+    key(&mut app, KeyCode::Char('q'));
+    assert_eq!(draw(&mut app, 60, 20), screen);
 }
 
 #[test]

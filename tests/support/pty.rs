@@ -117,6 +117,43 @@ impl Pty {
         self.parser.lock().unwrap().screen().contents()
     }
 
+    /// The QR code on screen as its module matrix (`true` = dark), rebuilt from the half-block
+    /// cells drawn on an explicit background: two modules per cell, top and bottom. `None` when
+    /// no such cells are on screen.
+    #[allow(dead_code)]
+    pub fn qr_modules(&self) -> Option<Vec<Vec<bool>>> {
+        let parser = self.parser.lock().unwrap();
+        let screen = parser.screen();
+        let (rows, cols) = screen.size();
+        let mut modules = Vec::new();
+        for row in 0..rows.get() {
+            let mut top = Vec::new();
+            let mut bottom = Vec::new();
+            for col in 0..cols.get() {
+                let Some(cell) = screen.cell(row, col) else {
+                    continue;
+                };
+                if cell.bgcolor() == vt100::Color::Default {
+                    continue;
+                }
+                let (t, b) = match cell.contents() {
+                    "█" => (true, true),
+                    "▀" => (true, false),
+                    "▄" => (false, true),
+                    "" | " " => (false, false),
+                    _ => continue,
+                };
+                top.push(t);
+                bottom.push(b);
+            }
+            if !top.is_empty() {
+                modules.push(top);
+                modules.push(bottom);
+            }
+        }
+        (!modules.is_empty()).then_some(modules)
+    }
+
     /// Whether the alternate screen is active.
     pub fn alternate_screen(&self) -> bool {
         self.parser.lock().unwrap().screen().alternate_screen()

@@ -62,14 +62,16 @@ fn normalize(code: &str) -> String {
         .collect()
 }
 
-/// `ABCD-EFGH` from letters nobody confuses with digits.
+/// `ABCD-12345`, the shape of real codes: four letters nobody confuses with digits, then five
+/// digits, so every screen that shows one is tested at its real width.
 fn fresh_user_code() -> String {
     const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
     let mut rng = rand::rng();
-    let mut code: String = (0..8)
+    let mut code: String = (0..4)
         .map(|_| char::from(LETTERS[rng.random_range(0..LETTERS.len())]))
         .collect();
-    code.insert(4, '-');
+    code.push('-');
+    code.extend((0..5).map(|_| char::from(b'0' + rng.random_range(0..10u8))));
     code
 }
 
@@ -192,7 +194,7 @@ pub async fn page(
         return html(
             StatusCode::OK,
             "<h1>Device login</h1><p>Enter the code your terminal shows.</p>\
-             <form><input name=user_code autofocus placeholder=ABCD-EFGH> <button>Approve</button></form>",
+             <form><input name=user_code autofocus placeholder=ABCD-12345> <button>Approve</button></form>",
         );
     };
     if !shared.lock().approve_device(code) {
