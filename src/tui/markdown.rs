@@ -45,6 +45,15 @@ pub fn render(src: &str, highlight: bool, out: &mut Vec<RichLine>) -> Rendered {
     r.rendered
 }
 
+/// Lines of a code block drawn plain, as an unfinished block is: one per line of `code`.
+pub fn code_lines(code: &str, out: &mut Vec<RichLine>) {
+    let code = code.strip_suffix('\n').unwrap_or(code);
+    out.extend(
+        code.split('\n')
+            .map(|l| RichLine::plain(Line::from(Span::styled(l.to_string(), code_style())))),
+    );
+}
+
 struct Container {
     first: Vec<Span<'static>>,
     rest: Vec<Span<'static>>,
@@ -236,6 +245,9 @@ impl Renderer<'_> {
                     self.flush();
                 }
             }
+            // Model answers mean a single newline as a line break (as Codex shows them); in a
+            // list item it is only the source's wrapping.
+            Event::SoftBreak if self.lists.is_empty() => self.flush(),
             Event::SoftBreak => {
                 let style = self.style();
                 self.text(" ", style);
@@ -385,13 +397,17 @@ impl Renderer<'_> {
         } else {
             None
         };
-        let lines = highlighted.unwrap_or_else(|| {
-            code.split('\n')
-                .map(|l| Line::from(Span::styled(l.to_string(), code_style())))
-                .collect()
-        });
-        for line in lines {
-            self.emit(line.spans);
+        match highlighted {
+            Some(lines) => {
+                for line in lines {
+                    self.emit(line.spans);
+                }
+            }
+            None => {
+                for l in code.split('\n') {
+                    self.emit(vec![Span::styled(l.to_string(), code_style())]);
+                }
+            }
         }
     }
 

@@ -1,5 +1,8 @@
-//! Markdown that arrives in pieces. Finished blocks are rendered once and kept; only the open
-//! tail block is parsed again, so streaming a long answer costs O(n) overall.
+//! Markdown that arrives in pieces. Finished blocks are rendered once and kept. Inside the open
+//! tail block, lines of a paragraph or a code fence that a newline ended are final too: they are
+//! rendered and wrapped once, and only the last line or two is parsed again per frame. So a
+//! frame costs the same however long the open block grows, and streaming costs O(n) overall.
+//! (Other open blocks, such as a long list with no blank line, are parsed again whole.)
 
 use ratatui::text::Line;
 
@@ -20,9 +23,175 @@ pub struct StreamingMarkdown {
     /// shows it does not continue the block (indented continuation lines would).
     candidate: Option<usize>,
     blocks: Vec<RichLine>,
+    /// The final lines of the open block (the one starting at `committed`).
+    open: OpenBlock,
     plain_code: bool,
     finished: bool,
     wrapped: Wrapped,
+}
+
+/// What the open block is, as far as its final lines have shown.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    /// Nothing but blank lines so far.
+    #[default]
+    Undecided,
+    /// A paragraph of plain lines: each is drawn as its own line, so a final one never changes.
+    Paragraph,
+    /// Inside a fenced code block opened by this fence character and length.
+    Fence(char, usize),
+    /// Anything else (lists, tables, quotes…): parsed whole until the block is committed.
+    Other,
+}
+
+/// The open block's lines that are final: `source[committed..settled]`, rendered into `rich`.
+#[derive(Debug, Default)]
+struct OpenBlock {
+    settled: usize,
+    segment: Segment,
+    rich: Vec<RichLine>,
+    /// The segment before ended: the next one's first line is set off by a blank line.
+    need_blank: bool,
+}
+
+impl OpenBlock {
+    fn at(settled: usize) -> Self {
+        Self {
+            settled,
+            ..Self::default()
+        }
+    }
+
+    fn separate(&mut self) {
+        if self.need_blank && !self.rich.is_empty() {
+            self.rich.push(RichLine::default());
+        }
+        self.need_blank = false;
+    }
+
+    /// Moves `settled` over every complete line of `source` that can no longer change how it
+    /// is drawn, rendering those lines.
+    fn settle(&mut self, source: &str) {
+        loop {
+            let rest = &source[self.settled..];
+            let Some(nl) = rest.find('\n') else { return };
+            let line = &rest[..=nl];
+            match self.segment {
+                Segment::Undecided => {
+                    if line.trim().is_empty() {
+                        self.settled += line.len();
+                    } else if let Some(fence) = fence_opener(line) {
+                        self.segment = Segment::Fence(fence.0, fence.1);
+                        self.settled += line.len();
+                    } else if is_plain(line) {
+                        self.segment = Segment::Paragraph;
+                    } else {
+                        self.segment = Segment::Other;
+                    }
+                }
+                Segment::Paragraph => {
+                    // A line is final once the next one shows it is neither a setext heading's
+                    // text nor a table's header.
+                    let mut end = 0;
+                    let mut next_segment = None;
+                    for piece in rest.split_inclusive('\n') {
+                        if !piece.ends_with('\n') {
+                            break;
+                        }
+                        if piece.trim().is_empty() {
+                            next_segment = Some(Segment::Undecided);
+                            break;
+                        }
+                        if fence_opener(piece).is_some() {
+                            next_segment = Some(Segment::Undecided);
+                            break;
+                        }
+                        if !is_plain(piece) {
+                            next_segment = Some(Segment::Other);
+                            break;
+                        }
+                        end += piece.len();
+                    }
+                    // A blank line or a fence ends the paragraph: every line before it is final.
+                    // Otherwise the last plain line waits for a next line to vouch for it.
+                    let ended = next_segment == Some(Segment::Undecided);
+                    let end = if ended {
+                        end
+                    } else {
+                        rest[..end]
+                            .trim_end_matches('\n')
+                            .rfind('\n')
+                            .map_or(0, |i| i + 1)
+                    };
+                    if end > 0 {
+                        self.separate();
+                        markdown::render(&rest[..end], false, &mut self.rich);
+                        self.settled += end;
+                    }
+                    match next_segment {
+                        Some(Segment::Undecided) => {
+                            self.segment = Segment::Undecided;
+                            self.need_blank = true;
+                        }
+                        Some(other) => self.segment = other,
+                        None => return,
+                    }
+                }
+                Segment::Fence(ch, len) => {
+                    if closes_fence(line, ch, len) {
+                        self.segment = Segment::Undecided;
+                        self.need_blank = true;
+                    } else {
+                        self.separate();
+                        markdown::code_lines(line, &mut self.rich);
+                    }
+                    self.settled += line.len();
+                }
+                Segment::Other => return,
+            }
+        }
+    }
+}
+
+/// The fence character and length when `line` opens a code fence.
+fn fence_opener(line: &str) -> Option<(char, usize)> {
+    let trimmed = line.trim_start_matches(' ');
+    if line.len() - trimmed.len() >= 4 {
+        return None;
+    }
+    let c = trimmed.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let run = trimmed.chars().take_while(|x| *x == c).count();
+    // A backtick fence's info string holds no backtick.
+    let info_ok = c == '~' || !trimmed[run..].contains('`');
+    (run >= 3 && info_ok).then_some((c, run))
+}
+
+/// Whether `line` closes a fence opened with `run` × `c`.
+fn closes_fence(line: &str, c: char, run: usize) -> bool {
+    let trimmed = line.trim_start_matches(' ');
+    let len = trimmed.chars().take_while(|x| *x == c).count();
+    line.len() - trimmed.len() < 4 && len >= run && trimmed[len..].trim().is_empty()
+}
+
+/// A line that can only be paragraph text: it starts no block of its own and cannot turn the
+/// line before it into a heading or a table header.
+fn is_plain(line: &str) -> bool {
+    let trimmed = line.trim_start_matches(' ');
+    if line.len() - trimmed.len() >= 4 || line.starts_with('\t') {
+        return false;
+    }
+    let mut chars = trimmed.chars();
+    match chars.next() {
+        None => false,
+        Some('#' | '>' | '-' | '*' | '+' | '_' | '=' | '|' | '<' | '`' | '~') => false,
+        Some(c) if c.is_ascii_digit() => {
+            let rest = trimmed.trim_start_matches(|c: char| c.is_ascii_digit());
+            // An ordered list item: digits, then `.` or `)`, then a space or the line's end.
+            let marker_end = rest.strip_prefix('.').or_else(|| rest.strip_prefix(')'));
+            !marker_end.is_some_and(|after| after.starts_with([' ', '\n', '\r']))
+        }
+        Some(_) => !trimmed.contains('|'),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -31,7 +200,11 @@ struct Wrapped {
     /// How many of `blocks` are wrapped into `lines[..committed_lines]`.
     blocks_done: usize,
     committed_lines: usize,
-    /// The source length the tail was wrapped at.
+    /// How many of the open block's final lines are wrapped into
+    /// `lines[committed_lines..settled_lines]`.
+    settled_done: usize,
+    settled_lines: usize,
+    /// The source length the live rest was wrapped at.
     tail_at: Option<usize>,
     lines: Vec<Line<'static>>,
 }
@@ -67,6 +240,9 @@ impl StreamingMarkdown {
     pub fn push(&mut self, delta: &str) {
         self.source.push_str(delta);
         self.scan();
+        if !self.finished {
+            self.open.settle(&self.source);
+        }
     }
 
     /// Ends the stream with the authoritative text; everything is rendered in full.
@@ -147,6 +323,7 @@ impl StreamingMarkdown {
         }
         self.blocks.extend(lines);
         self.committed = at;
+        self.open = OpenBlock::at(at);
     }
 
     /// The answer wrapped to `width`, with a blank line after it. Finished blocks are wrapped
@@ -169,15 +346,40 @@ impl StreamingMarkdown {
             }
             w.blocks_done = self.blocks.len();
             w.committed_lines = w.lines.len();
+            w.settled_done = 0;
+            w.settled_lines = w.committed_lines;
+            w.tail_at = None;
+        }
+        let open = &self.open;
+        if w.settled_done < open.rich.len() {
+            w.lines.truncate(w.settled_lines);
+            if w.settled_done == 0 && w.committed_lines > 0 {
+                w.lines.push(Line::default());
+            }
+            for line in &open.rich[w.settled_done..] {
+                wrap_into(line, width, &mut w.lines);
+            }
+            w.settled_done = open.rich.len();
+            w.settled_lines = w.lines.len();
             w.tail_at = None;
         }
         if w.tail_at != Some(self.source.len()) {
-            w.lines.truncate(w.committed_lines);
-            let tail = &self.source[self.committed..];
-            if !tail.trim().is_empty() {
+            w.lines.truncate(w.settled_lines);
+            let live = &self.source[open.settled.max(self.committed)..];
+            if !live.trim().is_empty() {
                 let mut rich = Vec::new();
-                markdown::render(tail, false, &mut rich);
-                if !rich.is_empty() && w.committed_lines > 0 {
+                match open.segment {
+                    Segment::Fence(..) => markdown::code_lines(live, &mut rich),
+                    _ => {
+                        markdown::render(live, false, &mut rich);
+                    }
+                }
+                let gap = if open.rich.is_empty() {
+                    w.committed_lines > 0
+                } else {
+                    open.need_blank
+                };
+                if !rich.is_empty() && gap {
                     w.lines.push(Line::default());
                 }
                 for line in &rich {
@@ -213,6 +415,63 @@ mod tests {
         assert!(streamed.committed > 0, "finished blocks were committed");
         streamed.finish(text);
         assert_eq!(shown(&mut streamed), shown(&mut whole));
+    }
+
+    #[test]
+    fn final_lines_of_a_long_open_block_are_not_parsed_again() {
+        for text in [
+            "kelp streams ok\n".repeat(5_000),
+            format!("Here:\n```rust\n{}", "let x = 1;\n".repeat(5_000)),
+        ] {
+            let mut streamed = StreamingMarkdown::new();
+            for chunk in text.as_bytes().chunks(16) {
+                streamed.push(std::str::from_utf8(chunk).unwrap());
+                let _ = streamed.lines(40);
+                assert!(
+                    streamed.source.len() - streamed.open.settled < 64,
+                    "the live rest stays a line or two"
+                );
+            }
+            assert_eq!(streamed.committed, 0, "one open block");
+            // The same lines as the block parsed whole, code drawn plain as while streaming.
+            let mut parsed = Vec::new();
+            markdown::render(&text, false, &mut parsed);
+            let mut expected: Vec<String> = Vec::new();
+            for line in &parsed {
+                let mut out = Vec::new();
+                wrap_into(line, 40, &mut out);
+                expected.extend(out.iter().map(|l| l.to_string()));
+            }
+            expected.push(String::new());
+            assert_eq!(shown(&mut streamed), expected);
+        }
+    }
+
+    #[test]
+    fn a_line_that_may_be_a_heading_underline_keeps_the_line_before_it_live() {
+        let mut md = StreamingMarkdown::new();
+        md.push("Title\nmore\n");
+        assert_eq!(
+            md.open.settled,
+            "Title\n".len(),
+            "`more` could still be underlined"
+        );
+        md.push("---\n");
+        assert_eq!(md.open.segment, Segment::Other);
+        let mut whole = StreamingMarkdown::new();
+        whole.finish("Title\nmore\n---\n");
+        md.finish("Title\nmore\n---\n");
+        assert_eq!(shown(&mut md), shown(&mut whole));
+    }
+
+    #[test]
+    fn single_newlines_are_line_breaks_except_in_lists() {
+        let mut md = StreamingMarkdown::new();
+        md.finish("Line one.\nLine two.\n\n- item\n  wrapped\n");
+        assert_eq!(
+            shown(&mut md),
+            ["Line one.", "Line two.", "", "• item wrapped", ""]
+        );
     }
 
     #[test]
