@@ -11,6 +11,9 @@
 //!   one core) and terminal bytes while a ~5 s answer streams at ~200 deltas/s (median of 3),
 //!   then the time from the fake writing the last delta of a short answer to its last word on
 //!   screen (median of 10).
+//! - open-block: the real binary in a pseudo-terminal against the fake: one answer of 16-byte
+//!   deltas with no blank line (one open paragraph, and one open code fence), 0.5, 1 and 2 MiB,
+//!   from the prompt to its last line on screen; linear growth means 2 MiB / 0.5 MiB ≈ 4.
 //!
 //! These measure; they do not assert timings (the machine's load is not ours to control).
 
@@ -362,6 +365,58 @@ fn bench_realistic() {
     drop(fake);
 }
 
+/// Time from sending a prompt to the last line of one open block of `bytes` on screen.
+fn bench_open_block() {
+    use fake_openai::{FakeOpenAi, Reply};
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let fake = rt.block_on(FakeOpenAi::start());
+    let key = fake.api_key();
+    let fake_env = fake.env();
+    let mut env: Vec<(&str, &str)> = vec![("OPENAI_API_KEY", &key)];
+    env.extend(fake_env.iter().map(|(k, v)| (*k, v.as_str())));
+    let home = tempfile::tempdir().expect("temp home");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kelp"));
+    let mut kelp = pty::Pty::spawn(bin, &[], home.path(), &env, 120, 40);
+    kelp.wait_for("Ask anything", Duration::from_secs(10));
+    for (kind, opening) in [("paragraph", ""), ("code fence", "```text\n")] {
+        let mut seconds = Vec::new();
+        for (run, mib) in [0.5f64, 1.0, 2.0].into_iter().enumerate() {
+            let bytes = (mib * 1024.0 * 1024.0) as usize;
+            let marker = format!("open-block-end-{}-{run}", kind.len());
+            let mut text = String::from(opening);
+            while text.len() < bytes {
+                text.push_str("kelp streams ok\n");
+            }
+            text.push_str(&marker);
+            let before_end = fake.last_stream_end();
+            fake.push_response(Reply::text(text).delta_chars(16));
+            kelp.paste(&format!("open block {run}"));
+            kelp.send("\r");
+            let start = Instant::now();
+            kelp.wait_until(
+                |screen| screen.contains(&marker),
+                Duration::from_secs(120),
+                &marker,
+            );
+            seconds.push(start.elapsed().as_secs_f64());
+            while fake.last_stream_end() == before_end {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        println!(
+            "one open {kind} of 16-byte deltas, prompt to last line on screen (pty): 0.5 MiB {:.2} s, 1 MiB {:.2} s, 2 MiB {:.2} s; 2 MiB / 0.5 MiB = {:.1}",
+            seconds[0],
+            seconds[1],
+            seconds[2],
+            seconds[2] / seconds[0]
+        );
+    }
+    kelp.send("\x04");
+    kelp.wait_exit(Duration::from_secs(10));
+    drop(fake);
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -413,5 +468,8 @@ fn main() {
     }
     if run("realistic") {
         bench_realistic();
+    }
+    if run("open-block") {
+        bench_open_block();
     }
 }
