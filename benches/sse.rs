@@ -1,15 +1,21 @@
-//! SSE parse + event apply on a 4 MiB stream of 16-byte text deltas held in memory, next to a
-//! plain byte scan (counting `\n`) of the same buffer. `cargo bench --bench sse`.
+//! SSE parse + event apply on a 4 MiB stream of 16-byte text deltas held in memory, fed in
+//! network chunks of 1 KiB, 16 KiB, 256 KiB and 4 MiB, next to a plain byte scan (counting
+//! `\n`) of the same buffer. `cargo bench --bench sse`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use kelp::llm::sse::{SseDecoder, SseEvent, SseFramer};
+use bytes::Bytes;
+use kelp::llm::sse::{self, SseDecoder, SseEvent};
 
 const STREAM_BYTES: usize = 4 * 1024 * 1024;
-/// What a socket read typically hands over.
-const CHUNK: usize = 16 * 1024;
-const ITERATIONS: usize = 31;
+const CHUNKS: [(usize, &str); 4] = [
+    (1024, "1 KiB"),
+    (16 * 1024, "16 KiB"),
+    (256 * 1024, "256 KiB"),
+    (4 * 1024 * 1024, "4 MiB"),
+];
+const ITERATIONS: usize = 15;
 
 /// Delta events shaped as the Responses API sends them, until the buffer holds 4 MiB.
 fn stream() -> (Vec<u8>, usize) {
@@ -33,6 +39,49 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+/// Decodes `buf` in `chunk`-byte reads and applies every delta; checks all arrived.
+fn apply(events: impl IntoIterator<Item = SseEvent>, expected: usize) {
+    let mut text = String::new();
+    let mut seen = 0;
+    for event in events {
+        if let SseEvent::TextDelta(delta) = event {
+            text.push_str(&delta);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(text.len(), expected * 16);
+    black_box(text);
+}
+
+/// One `output_item.done` whose data line is 1 MiB (a large tool call), in `chunk` reads.
+fn long_line(chunk: usize) {
+    let arguments = "x".repeat(1 << 20);
+    let body = format!(
+        "data: {{\"type\":\"response.output_item.done\",\"item\":{{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"shell\",\"arguments\":\"{arguments}\"}}}}\n\n"
+    );
+    let shared = Bytes::from(body);
+    let time = median(
+        (0..ITERATIONS)
+            .map(|_| {
+                let start = Instant::now();
+                let pieces = (0..shared.len())
+                    .step_by(chunk)
+                    .map(|at| shared.slice(at..(at + chunk).min(shared.len())));
+                let events = sse::decode_all(pieces);
+                assert_eq!(events.len(), 1);
+                start.elapsed()
+            })
+            .collect(),
+    );
+    println!(
+        "{:<44} {:>8.2} ms  {:>8.0} MB/s",
+        "one 1 MiB data line, 16 KiB reads",
+        time.as_secs_f64() * 1e3,
+        shared.len() as f64 / 1e6 / time.as_secs_f64()
+    );
+}
+
 fn main() {
     // Only `cargo bench` runs this; test runners that list or run every target get nothing.
     if !std::env::args().any(|arg| arg == "--bench") {
@@ -40,68 +89,67 @@ fn main() {
     }
     let (buf, events) = stream();
     let mb = buf.len() as f64 / 1e6;
-
-    let mut scan_times = Vec::new();
-    let mut parse_times = Vec::new();
-    let mut whole_times = Vec::new();
-    let mut frame_times = Vec::new();
-    for _ in 0..ITERATIONS {
-        let start = Instant::now();
-        let lines = black_box(&buf).iter().filter(|&&b| b == b'\n').count();
-        scan_times.push(start.elapsed());
-        assert_eq!(lines, events * 3);
-
-        let start = Instant::now();
-        let mut framer = SseFramer::new();
-        let mut payloads = 0;
-        for piece in black_box(&buf).chunks(CHUNK) {
-            framer.feed(piece, |data| payloads += data.len().min(1));
-        }
-        frame_times.push(start.elapsed());
-        assert_eq!(payloads, events);
-
-        for (chunk, times) in [(CHUNK, &mut parse_times), (buf.len(), &mut whole_times)] {
-            let start = Instant::now();
-            let mut decoder = SseDecoder::new();
-            let mut text = String::new();
-            let mut seen = 0;
-            for piece in black_box(&buf).chunks(chunk) {
-                decoder.feed(piece, |event| {
-                    if let SseEvent::TextDelta(delta) = event {
-                        text.push_str(&delta);
-                        seen += 1;
-                    }
-                });
-            }
-            times.push(start.elapsed());
-            assert_eq!(seen, events);
-            assert_eq!(text.len(), events * 16);
-            black_box(text);
-        }
-    }
-
+    let shared = Bytes::from(buf.clone());
+    println!(
+        "{} bytes, {events} delta events, median of {ITERATIONS} runs",
+        buf.len()
+    );
     let report = |name: &str, t: Duration| {
         let secs = t.as_secs_f64();
         println!(
-            "{name:<32} {:>8.2} ms  {:>10.0} events/s  {:>8.0} MB/s",
+            "{name:<44} {:>8.2} ms  {:>10.0} events/s  {:>8.0} MB/s",
             secs * 1e3,
             events as f64 / secs,
             mb / secs
         );
     };
-    println!(
-        "{} bytes, {events} delta events, median of {ITERATIONS} runs",
-        buf.len()
+
+    let scan = median(
+        (0..ITERATIONS)
+            .map(|_| {
+                let start = Instant::now();
+                let lines = black_box(&buf).iter().filter(|&&b| b == b'\n').count();
+                assert_eq!(lines, events * 3);
+                start.elapsed()
+            })
+            .collect(),
     );
-    let scan = median(scan_times);
-    let parse = median(parse_times);
-    let whole = median(whole_times);
     report("plain scan (count \\n)", scan);
-    report("SSE framing only, 16 KiB reads", median(frame_times));
-    report("SSE parse + apply, 16 KiB reads", parse);
-    report("SSE parse + apply, one buffer", whole);
-    println!(
-        "parse + apply runs at {:.0} % of the plain scan's speed (16 KiB reads)",
-        100.0 * scan.as_secs_f64() / parse.as_secs_f64()
-    );
+
+    for (chunk, label) in CHUNKS {
+        let own = median(
+            (0..ITERATIONS)
+                .map(|_| {
+                    let start = Instant::now();
+                    let mut decoder = SseDecoder::new();
+                    let mut out = Vec::new();
+                    for piece in black_box(&buf).chunks(chunk) {
+                        decoder.feed(piece, |event| out.push(event));
+                    }
+                    apply(out, events);
+                    start.elapsed()
+                })
+                .collect(),
+        );
+        let crate_path = median(
+            (0..ITERATIONS)
+                .map(|_| {
+                    let start = Instant::now();
+                    let pieces = (0..shared.len())
+                        .step_by(chunk)
+                        .map(|at| shared.slice(at..(at + chunk).min(shared.len())));
+                    apply(sse::decode_all(pieces), events);
+                    start.elapsed()
+                })
+                .collect(),
+        );
+        report(&format!("hand-written framer, {label} reads"), own);
+        if chunk == 16 * 1024 {
+            long_line(chunk);
+        }
+        report(
+            &format!("eventsource-stream, re-sliced, {label} reads"),
+            crate_path,
+        );
+    }
 }

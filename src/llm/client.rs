@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use reqwest::header::HeaderMap;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::{LlmError, RequestContext, Verdict, classify_status, classify_stream_error};
 use super::request::{self, Prompt};
-use super::sse::{SseDecoder, SseEvent};
+use super::sse::{self, SseEvent, StreamError};
 use super::types::{RateLimitWindow, RateLimits, ResponseEvent};
 use crate::auth::{AuthManager, Credential};
 use crate::config::Config;
@@ -302,39 +302,37 @@ impl Exchange {
             return Err(classify_status(status.as_u16(), &headers, &body, ctx).into());
         }
 
-        let mut response = response;
-        let mut decoder = SseDecoder::new();
-        let mut events = Vec::new();
+        let mut events = std::pin::pin!(sse::events(response.bytes_stream()));
         loop {
-            let chunk = match tokio::time::timeout(idle, response.chunk()).await {
+            let event = match tokio::time::timeout(idle, events.next()).await {
                 Err(_) => return Err(idle_verdict(idle).into()),
-                Ok(Err(e)) => return Err(network_verdict(e).into()),
-                Ok(Ok(None)) => return Err(cut_verdict().into()),
-                Ok(Ok(Some(chunk))) => chunk,
+                Ok(None) => return Err(cut_verdict().into()),
+                Ok(Some(Err(StreamError::Transport(e)))) => return Err(network_verdict(e).into()),
+                Ok(Some(Err(StreamError::Malformed))) => {
+                    return Err(transient("the server sent a malformed event stream".into()).into());
+                }
+                Ok(Some(Ok(event))) => event,
             };
-            decoder.feed(&chunk, |event| events.push(event));
-            for event in events.drain(..) {
-                let event = match event {
-                    SseEvent::Created => ResponseEvent::Created,
-                    SseEvent::TextDelta(d) => ResponseEvent::TextDelta(d),
-                    SseEvent::ReasoningSummaryDelta(d) => ResponseEvent::ReasoningSummaryDelta(d),
-                    SseEvent::OutputItemAdded(item) => ResponseEvent::OutputItemAdded(item),
-                    SseEvent::OutputItemDone(item) => ResponseEvent::OutputItemDone(item),
-                    SseEvent::Completed { response_id, usage } => {
-                        // Done: the socket may stay open, the answer does not wait for it.
-                        self.emit(ResponseEvent::Completed { response_id, usage })
-                            .await?;
-                        return Ok(());
-                    }
-                    SseEvent::Failed(error) | SseEvent::Error(error) => {
-                        return Err(classify_stream_error(&error, ctx).into());
-                    }
-                    SseEvent::Incomplete { reason } => {
-                        return Err(Verdict::Fatal(LlmError::Incomplete { reason }).into());
-                    }
-                };
-                self.emit(event).await?;
-            }
+            let event = match event {
+                SseEvent::Created => ResponseEvent::Created,
+                SseEvent::TextDelta(d) => ResponseEvent::TextDelta(d),
+                SseEvent::ReasoningSummaryDelta(d) => ResponseEvent::ReasoningSummaryDelta(d),
+                SseEvent::OutputItemAdded(item) => ResponseEvent::OutputItemAdded(item),
+                SseEvent::OutputItemDone(item) => ResponseEvent::OutputItemDone(item),
+                SseEvent::Completed { response_id, usage } => {
+                    // Done: the socket may stay open, the answer does not wait for it.
+                    self.emit(ResponseEvent::Completed { response_id, usage })
+                        .await?;
+                    return Ok(());
+                }
+                SseEvent::Failed(error) | SseEvent::Error(error) => {
+                    return Err(classify_stream_error(&error, ctx).into());
+                }
+                SseEvent::Incomplete { reason } => {
+                    return Err(Verdict::Fatal(LlmError::Incomplete { reason }).into());
+                }
+            };
+            self.emit(event).await?;
         }
     }
 

@@ -1,21 +1,29 @@
 //! Server-sent events of the Responses API: bytes in, typed events out, as the bytes arrive.
 //!
-//! Two steps, both incremental. [`SseFramer`] splits the byte stream into events and hands out
-//! each event's `data` payload; it looks at every byte once (the search for the next line end
-//! resumes where the previous one stopped) and borrows a single-line payload straight from the
-//! input instead of copying it. [`parse_event`] turns one payload into an [`SseEvent`], borrowing
-//! the delta text from the payload so it is copied exactly once, into the event.
-//!
-//! `eventsource-stream` was not used: it re-copies the rest of its buffer after every line, which
-//! makes a large chunk quadratic.
+//! Framing is `eventsource-stream`'s. It copies the rest of its buffer after every line it
+//! reads, so one large network chunk would cost time quadratic in its size, and it scans an
+//! unfinished line again with every chunk. [`Reslice`] hands it whole lines, about [`PIECE`]
+//! bytes at a time (zero-copy slices of the chunk, but for a line the network cut), which
+//! bounds both to a small constant per byte. The same adapter keeps every piece valid UTF-8,
+//! replacing bad bytes, because the crate would otherwise hold everything after an invalid
+//! byte forever and the stream would stall. [`parse_event`] turns each payload into an
+//! [`SseEvent`], borrowing the delta text from the payload so it is copied once, into the event.
 
 use std::borrow::Cow;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use bytes::{Bytes, BytesMut};
+use eventsource_stream::{EventStream, EventStreamError};
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ServerError;
 use super::types::{Item, TokenUsage};
+
+/// About how much of a network chunk is handed to the framer at once.
+pub const PIECE: usize = 4 * 1024;
 
 /// One event of a response stream, as far as kelp cares.
 #[derive(Debug, Clone, PartialEq)]
@@ -452,6 +460,175 @@ impl SseDecoder {
     pub fn skipped(&self) -> u64 {
         self.skipped
     }
+}
+
+/// A byte stream re-sliced into pieces of whole lines, each valid UTF-8 (invalid bytes become
+/// U+FFFD). The framer never sees half a line, so it scans each line once, however long the
+/// line and however the network cut it.
+pub struct Reslice<S> {
+    inner: S,
+    /// What is left of the current chunk.
+    pending: Bytes,
+    /// A line the chunks so far have not finished.
+    partial: BytesMut,
+    done: bool,
+}
+
+impl<S> Reslice<S> {
+    /// Re-slices `inner`.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            pending: Bytes::new(),
+            partial: BytesMut::new(),
+            done: false,
+        }
+    }
+
+    /// The next piece of `pending`: the lines in its first [`PIECE`] bytes, or one longer line.
+    /// An unfinished line at the end is kept in `partial`.
+    fn next_piece(&mut self) -> Option<Bytes> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let len = self.pending.len();
+        let window = len.min(PIECE);
+        // `\r` ends a line too; cut between `\r` and `\n`, the framer waits for the `\n`.
+        let end = memchr::memrchr2(b'\n', b'\r', &self.pending[..window])
+            .map(|at| at + 1)
+            .or_else(|| {
+                memchr::memchr2(b'\n', b'\r', &self.pending[window..]).map(|at| window + at + 1)
+            });
+        match end {
+            Some(end) => Some(self.pending.split_to(end)),
+            None => {
+                self.partial.extend_from_slice(&self.pending);
+                self.pending.clear();
+                None
+            }
+        }
+    }
+
+    /// Takes in a chunk: it first finishes the unfinished line, if there is one.
+    fn take_chunk(&mut self, chunk: Bytes) -> Option<Bytes> {
+        if self.partial.is_empty() {
+            self.pending = chunk;
+            return None;
+        }
+        match memchr::memchr2(b'\n', b'\r', &chunk) {
+            Some(at) => {
+                self.partial.extend_from_slice(&chunk[..=at]);
+                self.pending = chunk.slice(at + 1..);
+                Some(self.partial.split().freeze())
+            }
+            None => {
+                self.partial.extend_from_slice(&chunk);
+                None
+            }
+        }
+    }
+}
+
+/// `piece` as valid UTF-8, copied only when it has invalid bytes.
+fn valid_utf8(piece: Bytes) -> Bytes {
+    match std::str::from_utf8(&piece) {
+        Ok(_) => piece,
+        Err(_) => Bytes::from(String::from_utf8_lossy(&piece).into_owned()),
+    }
+}
+
+impl<S, E> Stream for Reslice<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(piece) = this.next_piece() {
+                return Poll::Ready(Some(Ok(valid_utf8(piece))));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match this.inner.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if let Some(line) = this.take_chunk(chunk) {
+                        return Poll::Ready(Some(Ok(valid_utf8(line))));
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    if !this.partial.is_empty() {
+                        return Poll::Ready(Some(Ok(valid_utf8(this.partial.split().freeze()))));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why an event stream ended before its last event.
+#[derive(Debug)]
+pub enum StreamError<E> {
+    /// The connection failed.
+    Transport(E),
+    /// The bytes are not an event stream.
+    Malformed,
+}
+
+/// The typed events of an SSE byte stream, as the bytes arrive. Malformed payloads are
+/// skipped and logged without their content; they never end the stream.
+pub fn events<S, E>(bytes: S) -> impl Stream<Item = Result<SseEvent, StreamError<E>>>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    EventStream::new(Reslice::new(bytes)).filter_map(|event| {
+        std::future::ready(match event {
+            Ok(event) => decode_payload(event.data.as_bytes()).map(Ok),
+            Err(EventStreamError::Transport(e)) => Some(Err(StreamError::Transport(e))),
+            Err(EventStreamError::Utf8(_) | EventStreamError::Parser(_)) => {
+                Some(Err(StreamError::Malformed))
+            }
+        })
+    })
+}
+
+/// One payload to an event, or `None` (logged) when kelp has no use for it.
+fn decode_payload(data: &[u8]) -> Option<SseEvent> {
+    match parse_event(data) {
+        Ok(event) => event,
+        // Chat Completions' end marker; some proxies add it.
+        Err(_) if data == b"[DONE]" => None,
+        Err(why) => {
+            tracing::warn!(
+                category = why.category,
+                line = why.line,
+                column = why.column,
+                bytes = data.len(),
+                "skipped an SSE event whose data is not valid JSON"
+            );
+            None
+        }
+    }
+}
+
+/// Every event of a stream held in memory, fed in `chunks`; for tests, fuzzing and benches.
+/// Stops at the first framing error.
+pub fn decode_all(chunks: impl IntoIterator<Item = Bytes>) -> Vec<SseEvent> {
+    use futures_util::FutureExt;
+    let source =
+        futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+    let mut stream = std::pin::pin!(events(source));
+    let mut out = Vec::new();
+    // The source is always ready, so every poll completes at once.
+    while let Some(Some(Ok(event))) = stream.next().now_or_never() {
+        out.push(event);
+    }
+    out
 }
 
 #[cfg(test)]
