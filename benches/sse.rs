@@ -1,12 +1,13 @@
 //! SSE parse + event apply on a 4 MiB stream of 16-byte text deltas held in memory, fed in
 //! network chunks of 1 KiB, 16 KiB, 256 KiB and 4 MiB, next to a plain byte scan (counting
-//! `\n`) of the same buffer. `cargo bench --bench sse`.
+//! `\n`) of the same buffer; then one 1 MiB data line (a large tool call). `cargo bench --bench
+//! sse`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kelp::llm::sse::{self, SseDecoder, SseEvent};
+use kelp::llm::sse::{self, SseEvent};
 
 const STREAM_BYTES: usize = 4 * 1024 * 1024;
 const CHUNKS: [(usize, &str); 4] = [
@@ -117,20 +118,6 @@ fn main() {
     report("plain scan (count \\n)", scan);
 
     for (chunk, label) in CHUNKS {
-        let own = median(
-            (0..ITERATIONS)
-                .map(|_| {
-                    let start = Instant::now();
-                    let mut decoder = SseDecoder::new();
-                    let mut out = Vec::new();
-                    for piece in black_box(&buf).chunks(chunk) {
-                        decoder.feed(piece, |event| out.push(event));
-                    }
-                    apply(out, events);
-                    start.elapsed()
-                })
-                .collect(),
-        );
         let crate_path = median(
             (0..ITERATIONS)
                 .map(|_| {
@@ -143,13 +130,9 @@ fn main() {
                 })
                 .collect(),
         );
-        report(&format!("hand-written framer, {label} reads"), own);
+        report(&format!("SSE parse + apply, {label} reads"), crate_path);
         if chunk == 16 * 1024 {
             long_line(chunk);
         }
-        report(
-            &format!("eventsource-stream, re-sliced, {label} reads"),
-            crate_path,
-        );
     }
 }

@@ -51,129 +51,6 @@ pub enum SseEvent {
     Error(ServerError),
 }
 
-/// Splits an SSE byte stream into events and yields each event's joined `data` lines.
-///
-/// Lines end in `\n` or `\r\n`; a lone `\r` as a line end (allowed by the SSE spec, sent by no
-/// OpenAI server) is not recognised. Fields other than `data` are ignored: the JSON `type` picks
-/// the handler (PROTOCOL.md §6).
-#[derive(Debug, Default)]
-pub struct SseFramer {
-    /// The unfinished tail of the stream: the current event's lines so far and a partial line.
-    pending: Vec<u8>,
-    /// Where in `pending` the search for a line end resumes; bytes before it hold none.
-    scan: usize,
-    /// Where in `pending` the current (unfinished) line starts.
-    line_start: usize,
-    /// The current event's data so far.
-    data: Data,
-    /// Data lines joined with `\n`, used only once an event has more than one.
-    joined: Vec<u8>,
-    started: bool,
-}
-
-/// The data of the event being read.
-#[derive(Debug, Default, Clone, Copy)]
-enum Data {
-    #[default]
-    None,
-    /// One data line, at this range of the text being framed.
-    One(usize, usize),
-    /// Several lines, joined in `SseFramer::joined`.
-    Joined,
-}
-
-impl SseFramer {
-    /// A framer at the start of a stream.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Feeds the next chunk of the stream; calls `on_data` with the payload of every event
-    /// the chunk completes, in order.
-    pub fn feed(&mut self, mut chunk: &[u8], mut on_data: impl FnMut(&[u8])) {
-        if !self.started && !chunk.is_empty() {
-            self.started = true;
-            chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
-        }
-        // Finish the event a previous chunk left open, a line at a time, so that only its own
-        // bytes are copied; the rest of the chunk is framed where it lies.
-        while !self.pending.is_empty() && !chunk.is_empty() {
-            let take = memchr::memchr(b'\n', chunk).map_or(chunk.len(), |i| i + 1);
-            let mut pending = std::mem::take(&mut self.pending);
-            pending.extend_from_slice(&chunk[..take]);
-            chunk = &chunk[take..];
-            let keep_from = self.frame(&pending, &mut on_data);
-            pending.drain(..keep_from);
-            self.pending = pending;
-        }
-        if self.pending.is_empty() {
-            let keep_from = self.frame(chunk, &mut on_data);
-            self.pending.extend_from_slice(&chunk[keep_from..]);
-        }
-    }
-
-    /// Frames `text` (the pending tail plus new bytes), resuming at `self.scan`. Returns where
-    /// the unfinished event starts; positions are rebased so that it becomes offset 0.
-    fn frame(&mut self, text: &[u8], on_data: &mut impl FnMut(&[u8])) -> usize {
-        let mut event_start = 0;
-        while let Some(found) = memchr::memchr(b'\n', &text[self.scan..]) {
-            let end = self.scan + found;
-            let start = self.line_start;
-            self.line_start = end + 1;
-            self.scan = end + 1;
-            let line_end = if end > start && text[end - 1] == b'\r' {
-                end - 1
-            } else {
-                end
-            };
-            let line = &text[start..line_end];
-            if line.is_empty() {
-                match self.data {
-                    Data::None => {}
-                    Data::One(from, to) => on_data(&text[from..to]),
-                    Data::Joined => on_data(&self.joined),
-                }
-                self.data = Data::None;
-                event_start = self.line_start;
-                continue;
-            }
-            let Some(rest) = line.strip_prefix(b"data") else {
-                continue;
-            };
-            // `data` alone is an empty data line; `datax:` is another field.
-            let value_start = match rest.first() {
-                None => line_end,
-                Some(b':') if rest.get(1) == Some(&b' ') => start + 6,
-                Some(b':') => start + 5,
-                Some(_) => continue,
-            };
-            self.data = match self.data {
-                Data::None => Data::One(value_start, line_end),
-                Data::One(from, to) => {
-                    self.joined.clear();
-                    self.joined.extend_from_slice(&text[from..to]);
-                    self.joined.push(b'\n');
-                    self.joined.extend_from_slice(&text[value_start..line_end]);
-                    Data::Joined
-                }
-                Data::Joined => {
-                    self.joined.push(b'\n');
-                    self.joined.extend_from_slice(&text[value_start..line_end]);
-                    Data::Joined
-                }
-            };
-        }
-        self.scan = text.len();
-        self.scan -= event_start;
-        self.line_start -= event_start;
-        if let Data::One(from, to) = self.data {
-            self.data = Data::One(from - event_start, to - event_start);
-        }
-        event_start
-    }
-}
-
-/// The fields of an event payload kelp reads; everything else is skipped unparsed.
 #[derive(Deserialize)]
 struct Wire<'a> {
     #[serde(rename = "type", borrow)]
@@ -421,47 +298,6 @@ fn usage(wire: WireUsage) -> TokenUsage {
     }
 }
 
-/// Framing and parsing together: bytes in, events out. Malformed payloads are skipped and
-/// logged without their content; they never end the stream.
-#[derive(Debug, Default)]
-pub struct SseDecoder {
-    framer: SseFramer,
-    skipped: u64,
-}
-
-impl SseDecoder {
-    /// A decoder at the start of a stream.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Feeds the next chunk; calls `on_event` for every event it completes, in order.
-    pub fn feed(&mut self, chunk: &[u8], mut on_event: impl FnMut(SseEvent)) {
-        let skipped = &mut self.skipped;
-        self.framer.feed(chunk, |data| match parse_event(data) {
-            Ok(Some(event)) => on_event(event),
-            Ok(None) => {}
-            // Chat Completions' end marker; some proxies add it.
-            Err(_) if data == b"[DONE]" => {}
-            Err(why) => {
-                *skipped += 1;
-                tracing::warn!(
-                    category = why.category,
-                    line = why.line,
-                    column = why.column,
-                    bytes = data.len(),
-                    "skipped an SSE event whose data is not valid JSON"
-                );
-            }
-        });
-    }
-
-    /// How many payloads were skipped as malformed so far.
-    pub fn skipped(&self) -> u64 {
-        self.skipped
-    }
-}
-
 /// A byte stream re-sliced into pieces of whole lines, each valid UTF-8 (invalid bytes become
 /// U+FFFD). The framer never sees half a line, so it scans each line once, however long the
 /// line and however the network cut it.
@@ -471,6 +307,8 @@ pub struct Reslice<S> {
     pending: Bytes,
     /// A line the chunks so far have not finished.
     partial: BytesMut,
+    /// A piece went out: byte order marks are only stripped before the first.
+    started: bool,
     done: bool,
 }
 
@@ -481,8 +319,23 @@ impl<S> Reslice<S> {
             inner,
             pending: Bytes::new(),
             partial: BytesMut::new(),
+            started: false,
             done: false,
         }
+    }
+
+    /// `piece` ready to go out, or `None` when nothing is left of it. The stream's byte order
+    /// marks are dropped here: `eventsource-stream` strips one by slicing off one byte of a
+    /// three-byte character, which panics.
+    fn ship(&mut self, piece: Bytes) -> Option<Bytes> {
+        let mut piece = valid_utf8(piece);
+        if !self.started {
+            while piece.starts_with("\u{FEFF}".as_bytes()) {
+                piece = piece.slice(3..);
+            }
+            self.started = !piece.is_empty();
+        }
+        (!piece.is_empty()).then_some(piece)
     }
 
     /// The next piece of `pending`: the lines in its first [`PIECE`] bytes, or one longer line.
@@ -546,24 +399,31 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(piece) = this.next_piece() {
-                return Poll::Ready(Some(Ok(valid_utf8(piece))));
+            if let Some(piece) = this.next_piece().and_then(|p| this.ship(p)) {
+                return Poll::Ready(Some(Ok(piece)));
             }
-            if this.done {
+            if this.pending.is_empty() && this.done {
                 return Poll::Ready(None);
+            }
+            if !this.pending.is_empty() {
+                continue;
             }
             match this.inner.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(Some(Ok(chunk))) => {
-                    if let Some(line) = this.take_chunk(chunk) {
-                        return Poll::Ready(Some(Ok(valid_utf8(line))));
+                    if let Some(line) = this.take_chunk(chunk).and_then(|l| this.ship(l)) {
+                        return Poll::Ready(Some(Ok(line)));
                     }
                 }
                 Poll::Ready(None) => {
                     this.done = true;
-                    if !this.partial.is_empty() {
-                        return Poll::Ready(Some(Ok(valid_utf8(this.partial.split().freeze()))));
+                    let rest = this.partial.split().freeze();
+                    if let Some(rest) = (!rest.is_empty())
+                        .then_some(rest)
+                        .and_then(|r| this.ship(r))
+                    {
+                        return Poll::Ready(Some(Ok(rest)));
                     }
                 }
             }
@@ -635,52 +495,75 @@ pub fn decode_all(chunks: impl IntoIterator<Item = Bytes>) -> Vec<SseEvent> {
 mod tests {
     use super::*;
 
-    fn frames(chunks: &[&[u8]]) -> Vec<String> {
-        let mut framer = SseFramer::new();
-        let mut out = Vec::new();
-        for chunk in chunks {
-            framer.feed(chunk, |d| out.push(String::from_utf8(d.to_vec()).unwrap()));
-        }
-        out
+    fn deltas(chunks: &[&[u8]]) -> Vec<SseEvent> {
+        decode_all(chunks.iter().map(|c| Bytes::copy_from_slice(c)))
+    }
+
+    fn delta(text: &str) -> SseEvent {
+        SseEvent::TextDelta(text.into())
     }
 
     #[test]
-    fn frames_split_anywhere_give_the_same_payloads() {
-        let stream: &[u8] = b"event: a\ndata: {\"x\":1}\n\n: comment\ndata:two\r\ndata: lines\r\n\r\ndata\n\nid: 3\n\n";
-        let whole = frames(&[stream]);
-        assert_eq!(whole, vec!["{\"x\":1}", "two\nlines", ""]);
+    fn events_split_anywhere_come_out_the_same() {
+        let stream = "event: a\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"é1\"}\n\n: comment\ndata: {\"type\":\"response.output_text.delta\",\r\ndata: \"delta\":\"two\"}\r\n\r\ndata\n\nid: 3\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"3\"}\r\r\n".as_bytes();
+        let whole = deltas(&[stream]);
+        assert_eq!(whole, vec![delta("é1"), delta("two"), delta("3")]);
         for cut in 0..stream.len() {
             assert_eq!(
-                frames(&[&stream[..cut], &stream[cut..]]),
+                deltas(&[&stream[..cut], &stream[cut..]]),
                 whole,
                 "cut at {cut}"
             );
         }
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-        assert_eq!(frames(&bytes), whole);
+        assert_eq!(deltas(&bytes), whole);
     }
 
     #[test]
     fn an_unfinished_event_is_not_emitted_and_a_bom_is_dropped() {
-        assert_eq!(
-            frames(&[b"\xEF\xBB\xBFdata: a\n\ndata: b\n"]),
-            vec!["a".to_string()]
+        let d = b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"a\"}\n\n";
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(d);
+        with_bom.extend_from_slice(
+            b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"b\"}\n",
         );
-        assert!(frames(&[b"datax: a\n\n"]).is_empty());
+        assert_eq!(deltas(&[&with_bom]), vec![delta("a")]);
+        // The crate panics on a leading BOM; two of them, or one cut in half, reach it never.
+        let mut two = b"\xEF\xBB\xBF".to_vec();
+        two.extend_from_slice(&with_bom);
+        assert_eq!(
+            deltas(&[&two[..1], &two[1..5], &two[5..]]),
+            vec![delta("a")]
+        );
+        assert!(deltas(&[b"\xEF\xBB"]).is_empty());
+        assert!(deltas(&[b"datax: {}\n\n"]).is_empty());
     }
 
     #[test]
-    fn the_pending_tail_stays_small_across_many_events() {
-        let mut framer = SseFramer::new();
-        let mut count = 0;
-        let event =
-            b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"0123456789abcdef\"}\n\n";
-        for _ in 0..1000 {
-            framer.feed(&event[..10], |_| count += 1);
-            framer.feed(&event[10..], |_| count += 1);
-            assert!(framer.pending.is_empty());
+    fn pieces_are_whole_lines_and_invalid_bytes_do_not_stall_the_stream() {
+        let mut stream =
+            b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"a\xFF\xC3".to_vec();
+        stream.extend_from_slice(
+            b"\xA9\"}\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"ok\"}\n\n",
+        );
+        for cut in 0..stream.len() {
+            let events = deltas(&[&stream[..cut], &stream[cut..]]);
+            assert_eq!(
+                events,
+                vec![delta("a\u{FFFD}é"), delta("ok")],
+                "cut at {cut}"
+            );
         }
-        assert_eq!(count, 1000);
+        let pieces: Vec<Bytes> = futures_util::FutureExt::now_or_never(
+            Reslice::new(futures_util::stream::iter([
+                Ok::<_, std::convert::Infallible>(Bytes::from_static(b"ab\ncd")),
+                Ok(Bytes::from_static(b"ef\ngh")),
+            ]))
+            .map(Result::unwrap)
+            .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert_eq!(pieces, ["ab\n", "cdef\n", "gh"]);
     }
 
     #[test]
@@ -812,20 +695,10 @@ mod tests {
 
     #[test]
     fn malformed_payloads_are_skipped_without_ending_the_stream() {
-        let mut decoder = SseDecoder::new();
-        let mut events = Vec::new();
-        decoder.feed(
+        let events = deltas(&[
             b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"a\"}\n\ndata: {not json\n\ndata: [DONE]\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"b\"}\n\n",
-            |e| events.push(e),
-        );
-        assert_eq!(
-            events,
-            vec![
-                SseEvent::TextDelta("a".into()),
-                SseEvent::TextDelta("b".into())
-            ]
-        );
-        assert_eq!(decoder.skipped(), 1);
+        ]);
+        assert_eq!(events, vec![delta("a"), delta("b")]);
         let why = parse_event(b"{\"type\":\"secret-ish").unwrap_err();
         assert_eq!(why.category, "eof");
     }
