@@ -29,6 +29,11 @@ impl SessionLog {
     /// error; bad item lines are skipped and counted.
     pub fn load(path: &Path) -> Result<Self, SessionError> {
         let bytes = std::fs::read(path).map_err(SessionError::io("read", path))?;
+        Self::parse(path, &bytes)
+    }
+
+    /// Reads a session file's bytes; `path` is where they came from, for messages.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, SessionError> {
         let mut lines = bytes
             .split(|b| *b == b'\n')
             .filter(|line| !line.trim_ascii().is_empty());

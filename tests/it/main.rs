@@ -19,6 +19,7 @@ mod llm_errors;
 mod llm_stream;
 mod login_browser;
 mod login_device;
+mod parsers_prop;
 mod refresh;
 mod sessions;
 mod support;

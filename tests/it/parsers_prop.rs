@@ -1,0 +1,179 @@
+//! Property tests of the parsers that read untrusted bytes: the SSE stream, auth.json, the
+//! apply_patch grammar, the Markdown renderer with wrapping, and session files. Random and
+//! mutated inputs: none may panic, output stays bounded by input, and auth.json never loses or
+//! rewrites an entry it cannot parse. (`fuzz/` runs the same entry points under libFuzzer.)
+
+use bytes::Bytes;
+use kelp::agent::tools::ApplyPatchCall;
+use kelp::auth::store::{AuthFile, AuthStore, OpenAiEntry};
+use kelp::llm::sse::{self, SseEvent};
+use kelp::session::SessionLog;
+use kelp::tui::streaming::StreamingMarkdown;
+use proptest::prelude::*;
+use unicode_width::UnicodeWidthStr;
+
+const VALID_SSE: &str = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r1\"}}\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"héllo \"}\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"wörld\"}\n\n: keep-alive\n\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r1\",\"usage\":{\"input_tokens\":3,\"output_tokens\":2,\"total_tokens\":5}}}\n\n";
+
+/// Splits `bytes` at the given cut points (taken modulo the length).
+fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Bytes> {
+    let mut at: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    at.push(0);
+    at.push(bytes.len());
+    at.sort_unstable();
+    at.dedup();
+    at.windows(2)
+        .map(|w| Bytes::copy_from_slice(&bytes[w[0]..w[1]]))
+        .collect()
+}
+
+/// `base` with some bytes overwritten, inserted or removed.
+fn mutate(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
+    let mut out = base.to_vec();
+    for &(at, op, byte) in edits {
+        let at = at % (out.len() + 1);
+        match op % 3 {
+            0 if at < out.len() => out[at] = byte,
+            1 => out.insert(at, byte),
+            _ if at < out.len() => {
+                out.remove(at);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn delta_bytes(events: &[SseEvent]) -> usize {
+    events
+        .iter()
+        .map(|e| match e {
+            SseEvent::TextDelta(d) | SseEvent::ReasoningSummaryDelta(d) => d.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn sse_random_bytes_never_panic_and_stay_bounded(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let events = sse::decode_all(split(&bytes, &cuts));
+        // An event needs at least `data:` and a blank line.
+        prop_assert!(events.len() <= bytes.len() / 7 + 1);
+        // Invalid bytes become U+FFFD (3 bytes for 1), nothing else grows.
+        prop_assert!(delta_bytes(&events) <= bytes.len() * 3);
+    }
+
+    #[test]
+    fn sse_mutated_streams_never_panic(
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let bytes = mutate(VALID_SSE.as_bytes(), &edits);
+        let events = sse::decode_all(split(&bytes, &cuts));
+        prop_assert!(events.len() <= bytes.len() / 7 + 1);
+        prop_assert!(delta_bytes(&events) <= bytes.len() * 3);
+    }
+
+    #[test]
+    fn sse_chunking_never_changes_the_events(
+        cuts in proptest::collection::vec(any::<usize>(), 0..16),
+    ) {
+        let whole = sse::decode_all([Bytes::from_static(VALID_SSE.as_bytes())]);
+        prop_assert_eq!(whole.len(), 4);
+        prop_assert_eq!(sse::decode_all(split(VALID_SSE.as_bytes(), &cuts)), whole);
+    }
+
+    #[test]
+    fn apply_patch_parsing_never_panics_and_stays_bounded(
+        text in "(\\*\\*\\* (Begin Patch|End Patch|Add File: |Update File: |Delete File: |Move to: |End of File)|@@ ?|[-+ ]|[a-z./]{0,8}|\n){0,40}",
+        noise in proptest::collection::vec(any::<char>(), 0..32),
+    ) {
+        let mut input = text.clone();
+        input.extend(noise);
+        if let Ok(call) = ApplyPatchCall::parse(input.clone(), None) {
+            prop_assert!(call.patch.ops.len() <= input.lines().count());
+        }
+    }
+
+    #[test]
+    fn markdown_never_panics_and_wrapped_lines_fit(
+        text in "([#>*`~|\\-_ 0-9a-zé一\t]|\n|```|\\*\\*|\\| --- \\|){0,200}",
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        width in 8usize..100,
+    ) {
+        let mut md = StreamingMarkdown::new();
+        for piece in split(text.as_bytes(), &cuts) {
+            // Cut points may fall inside a character: only whole strings are pushed.
+            if let Ok(piece) = std::str::from_utf8(&piece) {
+                md.push(piece);
+                let _ = md.lines(width);
+            }
+        }
+        md.finish(&text);
+        let lines = md.lines(width);
+        prop_assert!(lines.len() <= 4 * (text.len() + 2));
+        for line in lines {
+            let shown: usize = line.spans.iter().map(|s| s.content.width()).sum();
+            prop_assert!(shown <= width, "{:?} is wider than {}", line.to_string(), width);
+        }
+    }
+
+    #[test]
+    fn session_files_never_panic_and_stay_bounded(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..8),
+    ) {
+        let path = std::path::Path::new("/fuzz/session.jsonl");
+        let valid = concat!(
+            "{\"kelp_session\":1,\"id\":\"5f0e8c6e-0b6a-4d7e-9a0c-1d2e3f4a5b6c\",\"project_dir\":\"/p\",\"model\":\"m\",\"started_at\":\"2026-01-01T00:00:00Z\",\"kelp_version\":\"0.1.0\"}\n",
+            "{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"hi\"}]}\n",
+        );
+        for input in [bytes.clone(), mutate(valid.as_bytes(), &edits)] {
+            if let Ok(log) = SessionLog::parse(path, &input) {
+                let lines = input.split(|b| *b == b'\n').count();
+                prop_assert!(log.items.len() + log.skipped_lines < lines);
+            }
+        }
+    }
+}
+
+proptest! {
+    // Each case writes a file: fewer cases, same properties.
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn auth_json_never_loses_or_rewrites_an_entry_it_cannot_parse(
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..10),
+        raw in proptest::collection::vec(any::<u8>(), 0..256),
+        use_raw in any::<bool>(),
+    ) {
+        let example = include_str!("../../auth.example.json");
+        let bytes = if use_raw { raw } else { mutate(example.as_bytes(), &edits) };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.json");
+        std::fs::write(&path, &bytes).unwrap();
+        let before = std::str::from_utf8(&bytes).ok().map(AuthFile::parse);
+        let store = AuthStore::new(&path);
+        let key = OpenAiEntry::Api { key: "sk-prop-0000".into() };
+        let saved = store.update(|file| file.set_openai(&key));
+        let after = std::fs::read(&path).unwrap();
+        match (before, saved) {
+            (Some(Ok(parsed)), Ok(())) => {
+                let reread = AuthFile::parse(std::str::from_utf8(&after).unwrap()).unwrap();
+                for (name, value) in parsed.entries() {
+                    if name != "openai" {
+                        prop_assert_eq!(reread.entries().get(name), Some(value));
+                    }
+                }
+                prop_assert_eq!(reread.openai(), Some(key));
+            }
+            (_, Err(_)) => prop_assert_eq!(&after, &bytes, "a refused save leaves the file alone"),
+            (before, Ok(())) => prop_assert!(false, "saved over a file that does not parse: {before:?}"),
+        }
+    }
+}
