@@ -7,6 +7,7 @@
 //! when the turn is interrupted (the cancelled call and those never started get outputs that
 //! say so), so the next request is always valid.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -244,7 +245,8 @@ impl PlannedCall {
 
 /// What a call comes to before it runs.
 enum Prepared {
-    Run(ToolCall),
+    /// Run it; the outside paths it was judged with (approved, remembered, or none).
+    Run(ToolCall, Vec<PathBuf>),
     Output(String),
     Cancelled,
 }
@@ -270,18 +272,16 @@ async fn run_calls(
         let mut runnable = Vec::new();
         for (index, call) in calls.iter().enumerate().take(end).skip(start) {
             match prepare(conversation, ctx, call).await {
-                Prepared::Run(tool) => runnable.push((index, tool)),
+                Prepared::Run(tool, outside) => runnable.push((index, tool, outside)),
                 Prepared::Output(text) => outputs[index] = Some(text),
                 Prepared::Cancelled => break 'batches,
             }
         }
-        let results = join_all(
-            runnable
-                .iter()
-                .map(|(index, tool)| execute(conversation, ctx, &calls[*index].call_id, tool)),
-        )
+        let results = join_all(runnable.iter().map(|(index, tool, outside)| {
+            execute(conversation, ctx, &calls[*index].call_id, tool, outside)
+        }))
         .await;
-        for ((index, _), output) in runnable.iter().zip(results) {
+        for ((index, _, _), output) in runnable.iter().zip(results) {
             outputs[*index] = Some(output);
         }
         start = end;
@@ -316,8 +316,9 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         }
     };
     let project_dir = conversation.project_dir();
+    let outside = tool.paths_outside(project_dir);
     let subject = match ctx.approvals.judge(tool, project_dir) {
-        Verdict::Run => return Prepared::Run(tool.clone()),
+        Verdict::Run => return Prepared::Run(tool.clone(), outside),
         Verdict::Fail(message) => return Prepared::Output(message),
         Verdict::Ask(subject) => subject,
     };
@@ -355,10 +356,10 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         decision = answer => decision.unwrap_or(ApprovalDecision::No { reason: None }),
     };
     match decision {
-        ApprovalDecision::Yes => Prepared::Run(tool.clone()),
+        ApprovalDecision::Yes => Prepared::Run(tool.clone(), outside),
         ApprovalDecision::Always => {
             ctx.approvals.remember(tool, project_dir);
-            Prepared::Run(tool.clone())
+            Prepared::Run(tool.clone(), outside)
         }
         ApprovalDecision::No { reason } => Prepared::Output(denied_output(reason.as_deref())),
     }
@@ -370,6 +371,7 @@ async fn execute(
     ctx: &TurnContext,
     call_id: &str,
     tool: &ToolCall,
+    allowed_outside: &[PathBuf],
 ) -> String {
     ctx.emit(Event::ToolStarted {
         call_id: call_id.to_string(),
@@ -394,6 +396,7 @@ async fn execute(
         conversation.tool_context(),
         &sink,
         ctx.cancel.child_token(),
+        allowed_outside,
     )
     .await;
     if let ToolDetail::Plan(plan) = &output.detail {

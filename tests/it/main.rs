@@ -13,6 +13,7 @@ mod cli_login;
 mod cli_run;
 mod cli_sessions;
 mod config_file;
+mod containment;
 mod fake_server;
 mod instructions;
 mod llm_errors;

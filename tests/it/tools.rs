@@ -24,6 +24,7 @@ async fn run(root: &Path, name: &str, args: serde_json::Value) -> ToolOutput {
         &context(root),
         &OutputSink::none(),
         CancellationToken::new(),
+        &[],
     )
     .await
 }
@@ -87,6 +88,7 @@ async fn shell_streams_lines_and_reports_the_exit_code() {
         &context(dir.path()),
         &OutputSink::channel(tx),
         CancellationToken::new(),
+        &[],
     )
     .await;
     assert!(!out.success);
@@ -136,7 +138,7 @@ async fn cancel_stops_a_running_command_at_once() {
         trigger.cancel();
     });
     let started = Instant::now();
-    let out = execute(&call, &ctx, &OutputSink::none(), cancel).await;
+    let out = execute(&call, &ctx, &OutputSink::none(), cancel, &[]).await;
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(out.cancelled);
     assert!(!out.success);
@@ -144,7 +146,7 @@ async fn cancel_stops_a_running_command_at_once() {
     // An already cancelled call does not start.
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let out = execute(&call, &ctx, &OutputSink::none(), cancel).await;
+    let out = execute(&call, &ctx, &OutputSink::none(), cancel, &[]).await;
     assert!(out.cancelled);
 }
 
@@ -226,4 +228,63 @@ async fn update_plan_returns_the_plan() {
         panic!("expected a plan");
     };
     assert_eq!(plan.plan[0].step, "write tests");
+}
+
+/// A path judged inside and then swapped for a symlink that leads out (the check-then-use
+/// race) is refused when the call runs, and again by the patch as it writes.
+#[tokio::test]
+async fn a_path_swapped_for_an_outside_link_after_the_check_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "outside\n").unwrap();
+    std::fs::write(project.join("notes.txt"), "inside\n").unwrap();
+
+    let read = ToolCall::parse("read_file", r#"{"path":"notes.txt"}"#).unwrap();
+    let patch = kelp::agent::tools::ApplyPatchCall::parse(
+        "*** Begin Patch\n*** Update File: notes.txt\n@@\n-outside\n+changed\n*** End Patch\n"
+            .to_string(),
+        None,
+    )
+    .unwrap();
+    assert!(read.paths_outside(&project).is_empty(), "judged inside");
+
+    std::fs::remove_file(project.join("notes.txt")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), project.join("notes.txt")).unwrap();
+
+    let ctx = context(&project);
+    let out = execute(
+        &read,
+        &ctx,
+        &OutputSink::none(),
+        CancellationToken::new(),
+        &[],
+    )
+    .await;
+    assert!(!out.success);
+    assert!(out.text.starts_with("refused:"), "{}", out.text);
+    assert!(!out.text.contains("outside\n"));
+
+    let err = patch.apply(&project, &[]).unwrap_err().to_string();
+    assert!(err.contains("leads outside the project"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+        "outside\n"
+    );
+
+    // Approved for that real path (a person saw it), the same patch writes through the link.
+    let real = outside.canonicalize().unwrap().join("secret.txt");
+    patch.apply(&project, &[real]).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+        "changed\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(project.join("notes.txt"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }

@@ -279,12 +279,18 @@ impl ApplyPatchCall {
         })
     }
 
-    /// Applies the patch: all of it, or (if any hunk fails to match) nothing.
+    /// Applies the patch: all of it, or (if any hunk fails to match) nothing. Every file it
+    /// writes or removes must lead inside the project, or be one of `allowed_outside` (real
+    /// paths a person approved), when it is written.
     ///
     /// Returns the Codex-style summary (`A path`, `M path`, `D path`) and the changes.
-    pub fn apply(&self, project_dir: &Path) -> Result<(String, Vec<FileChange>), PatchError> {
+    pub fn apply(
+        &self,
+        project_dir: &Path,
+        allowed_outside: &[PathBuf],
+    ) -> Result<(String, Vec<FileChange>), PatchError> {
         let plan = Plan::build(&self.patch, &self.base_dir(project_dir), project_dir)?;
-        plan.commit(project_dir)
+        plan.commit(project_dir, allowed_outside)
     }
 }
 
@@ -744,7 +750,26 @@ impl Plan {
     }
 
     /// Writes every file, then removes files, so a failed write never loses a moved file.
-    fn commit(self, project_dir: &Path) -> Result<(String, Vec<FileChange>), PatchError> {
+    fn commit(
+        self,
+        project_dir: &Path,
+        allowed_outside: &[PathBuf],
+    ) -> Result<(String, Vec<FileChange>), PatchError> {
+        // Judged again at the last moment, before anything is written: a path may have been
+        // swapped for a symlink since the approval check.
+        for (path, _) in &self.slots {
+            if let Some(real) = paths::outside(project_dir, path)
+                && !allowed_outside.contains(&real)
+            {
+                return Err(verify(
+                    &paths::display(project_dir, path),
+                    &format!(
+                        "it leads outside the project, to {}, and that was not approved",
+                        real.display()
+                    ),
+                ));
+            }
+        }
         let mut written = Vec::new();
         for (path, slot) in &self.slots {
             if let Slot::Write {
@@ -796,12 +821,11 @@ fn verify(shown: &str, reason: &str) -> PatchError {
 /// Replaces `path` atomically: a temporary file in the same directory, then a rename.
 ///
 /// A replaced file keeps its permissions; a new file gets the usual `0666 & !umask`. A symlink
-/// is followed so the link survives and its target changes.
+/// is followed (to the target that was checked) so the link survives and its target changes;
+/// the rename itself never follows one. A hard-linked file gets a new inode: its other names
+/// keep the old contents.
 fn write_atomic(path: &Path, contents: &[u8], permissions: Option<&Permissions>) -> io::Result<()> {
-    let target = match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(path)?,
-        _ => path.to_path_buf(),
-    };
+    let target = paths::real_path(path)?;
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -1130,8 +1154,12 @@ mod tests {
     use std::fs;
 
     fn apply(root: &Path, patch: &str) -> Result<String, PatchError> {
+        apply_allowing(root, patch, &[])
+    }
+
+    fn apply_allowing(root: &Path, patch: &str, allowed: &[PathBuf]) -> Result<String, PatchError> {
         let call = ApplyPatchCall::parse(patch.to_string(), None)?;
-        call.apply(root).map(|(summary, _)| summary)
+        call.apply(root, allowed).map(|(summary, _)| summary)
     }
 
     fn read(root: &Path, path: &str) -> String {

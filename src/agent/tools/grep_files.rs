@@ -132,6 +132,7 @@ pub fn search(
     let mut out = String::new();
     let mut found = 0usize;
     let mut hit_limit = false;
+    let mut hard_linked = 0usize;
     for entry in walk.build() {
         if cancel.is_cancelled() {
             return Err(GrepError::Cancelled);
@@ -143,6 +144,11 @@ pub fn search(
         if let Some(include) = &include
             && !include.matched(entry.path(), false).is_whitelist()
         {
+            continue;
+        }
+        // Another name of the same file may lie outside the project: not searched unasked.
+        if paths::has_other_names(entry.path()) {
+            hard_linked += 1;
             continue;
         }
         let shown = paths::display(project_dir, entry.path());
@@ -162,9 +168,19 @@ pub fn search(
         }
     }
 
+    let skipped_note = match hard_linked {
+        0 => String::new(),
+        n => format!(
+            "[skipped {n} file{} with other hard links, which may lie outside the project; read_file asks before reading one]\n",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
     if found == 0 {
-        return Ok("No matches found.".to_string());
+        return Ok(format!("No matches found.\n{skipped_note}")
+            .trim_end()
+            .to_string());
     }
+    out.push_str(&skipped_note);
     if hit_limit {
         out.push_str(&format!(
             "[stopped at the limit of {limit} matches; narrow the pattern, path or include, or raise limit]\n"

@@ -26,7 +26,7 @@ pub use apply_patch::{
 };
 pub use grep_files::GrepFilesArgs;
 pub use list_dir::ListDirArgs;
-pub use paths::is_inside;
+pub use paths::{is_inside, real_path};
 pub use read_file::ReadFileArgs;
 pub use shell::{OutputLine, OutputSink, OutputStream, ShellArgs, ShellCommand, ShellOutcome};
 pub use spec::tool_specs;
@@ -219,12 +219,21 @@ impl ToolCall {
         }
     }
 
-    /// The touched paths that lie outside `project_dir`.
+    /// Where the touched paths really lead when that is outside `project_dir`: symlinks are
+    /// followed, so a link inside the project that points out counts as outside. A file read
+    /// that has other names (hard links) counts too, since one of them may lie outside.
     pub fn paths_outside(&self, project_dir: &Path) -> Vec<PathBuf> {
-        self.touched_paths(project_dir)
-            .into_iter()
-            .filter(|p| !is_inside(project_dir, p))
-            .collect()
+        let mut out = Vec::new();
+        for path in self.touched_paths(project_dir) {
+            match paths::outside(project_dir, &path) {
+                Some(real) => out.push(real),
+                None if matches!(self, Self::ReadFile(_)) && paths::has_other_names(&path) => {
+                    out.push(path);
+                }
+                None => {}
+            }
+        }
+        out
     }
 }
 
@@ -305,6 +314,11 @@ impl ToolOutput {
 
 /// Runs `call` in `ctx`.
 ///
+/// `allowed_outside` are the outside paths the call was approved for (by a person, or
+/// remembered from an "always"); the call's paths are judged again right before it runs, and
+/// one that has come to lead anywhere else outside the project (a path swapped for a symlink
+/// after the check) refuses the call. A patch checks each file again as it writes it.
+///
 /// `output` receives a `shell` command's lines as they come. `cancel` stops the call at once:
 /// a command's process group is killed, a search stops; a patch being written is finished
 /// first, since stopping half way would leave files half changed. File work runs on tokio's
@@ -314,10 +328,24 @@ pub async fn execute(
     ctx: &ToolContext,
     output: &OutputSink,
     cancel: CancellationToken,
+    allowed_outside: &[PathBuf],
 ) -> ToolOutput {
     let started = Instant::now();
     if cancel.is_cancelled() {
         return ToolOutput::cancelled(started.elapsed());
+    }
+    if let Some(path) = call
+        .paths_outside(&ctx.project_dir)
+        .into_iter()
+        .find(|path| !allowed_outside.contains(path))
+    {
+        return ToolOutput::failure(
+            format!(
+                "refused: {} leads outside the project now; it changed after the approval check",
+                path.display()
+            ),
+            started.elapsed(),
+        );
     }
     match call {
         ToolCall::ReadFile(args) => {
@@ -363,7 +391,8 @@ pub async fn execute(
         ToolCall::ApplyPatch(patch) => {
             let patch = patch.clone();
             let project_dir = ctx.project_dir.clone();
-            match tokio::task::spawn_blocking(move || patch.apply(&project_dir)).await {
+            let allowed = allowed_outside.to_vec();
+            match tokio::task::spawn_blocking(move || patch.apply(&project_dir, &allowed)).await {
                 Ok(Ok((summary, changes))) => ToolOutput {
                     detail: ToolDetail::Patch(changes),
                     ..ToolOutput::ok(summary, started.elapsed())
