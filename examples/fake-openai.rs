@@ -1,6 +1,6 @@
 //! The fake OpenAI server, standalone: try every kelp login and a streamed answer offline.
 //!
-//! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool]
+//! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool|shell]
 //! [--manual-approve]`
 
 #[path = "../tests/support/fake_openai/mod.rs"]
@@ -32,7 +32,7 @@ struct Args {
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
     Scenario::from_name(name)
-        .ok_or_else(|| format!("unknown scenario {name:?}: use echo, reasoning, large or tool"))
+        .ok_or_else(|| format!("unknown scenario {name:?}: use echo, reasoning, large, tool or shell"))
 }
 
 #[tokio::main]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::instructions::{self, InstructionFile};
-use super::tools::{ToolContext, tool_specs};
+use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Item, TokenUsage};
 use crate::llm::{Prompt, ReasoningEffort, models};
@@ -36,11 +36,16 @@ pub struct Conversation {
     instruction_files: Vec<InstructionFile>,
 }
 
+/// Where tools run: `project_dir`, with the sandbox the configuration asks for.
+fn tool_context(config: &Config, project_dir: &Path) -> ToolContext {
+    ToolContext::new(project_dir).with_sandbox(SandboxPolicy::new(config.sandbox, config.network))
+}
+
 impl Conversation {
     /// A new conversation in `project_dir`, starting with the project's instructions. Returns
     /// warnings about instruction files that could not be read. Reads files: bounded and small.
     pub fn new(config: &Config, project_dir: &Path, model: String) -> (Self, Vec<String>) {
-        let tool_context = ToolContext::new(project_dir);
+        let tool_context = tool_context(config, project_dir);
         let header = SessionHeader::new(tool_context.project_dir.clone(), model.clone());
         let session = SessionWriter::create(&config.state_dir, header);
         let loaded = instructions::load(&config.config_dir, &tool_context.project_dir);
@@ -64,7 +69,7 @@ impl Conversation {
             Some(model) => models::choose_model(Some(model)),
             None => log.header.model.clone(),
         };
-        let tool_context = ToolContext::new(&log.header.project_dir);
+        let tool_context = tool_context(config, &log.header.project_dir);
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.history = log.items;
         // A crash between a call and its output leaves a call the API would reject without one.

@@ -154,6 +154,9 @@ impl Core {
                 .unwrap_or_else(|| core.new_conversation()),
             None => core.new_conversation(),
         };
+        if let Some(warning) = conversation.tool_context().sandbox.startup_warning() {
+            core.emit(Event::Notice(warning));
+        }
         core.conversation = Some(conversation);
         Ok(core)
     }

@@ -47,50 +47,7 @@ pub enum Op {
     Shutdown,
 }
 
-/// How much the agent may do without asking.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ApprovalMode {
-    /// Read-only tools run; `shell` and `apply_patch` ask.
-    #[default]
-    Ask,
-    /// `apply_patch` inside the project runs; `shell` asks.
-    AutoEdit,
-    /// Everything inside the project runs.
-    FullAuto,
-}
-
-impl ApprovalMode {
-    /// Every mode, in the order a picker shows them.
-    pub const ALL: [ApprovalMode; 3] = [Self::Ask, Self::AutoEdit, Self::FullAuto];
-
-    /// The mode's name in flags and the config file: `ask`, `auto-edit`, `full-auto`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ask => "ask",
-            Self::AutoEdit => "auto-edit",
-            Self::FullAuto => "full-auto",
-        }
-    }
-}
-
-impl std::fmt::Display for ApprovalMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for ApprovalMode {
-    type Err = String;
-
-    /// Parses `ask`, `auto-edit` or `full-auto` (case and `_`/`-` do not matter).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
-        Self::ALL
-            .into_iter()
-            .find(|mode| mode.as_str() == wanted)
-            .ok_or_else(|| format!("{s:?} is not an approval mode (ask, auto-edit, full-auto)"))
-    }
-}
+pub use crate::config::ApprovalMode;
 
 /// A person's answer to an approval request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +71,13 @@ pub enum ApprovalSubject {
     Read {
         summary: String,
         paths: Vec<PathBuf>,
+    },
+    /// A command the sandbox stopped, to run once more without it.
+    Unsandboxed {
+        command: String,
+        workdir: PathBuf,
+        /// What the sandbox blocked: `blocked by the sandbox: write to /etc/x`.
+        blocked: String,
     },
 }
 

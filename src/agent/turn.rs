@@ -17,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output};
 use super::conversation::Conversation;
-use super::protocol::{ApprovalDecision, ApprovalMode, Event, PlanStatus, PlanStep, TurnOutcome};
-use super::tools::{self, OutputSink, StepStatus, ToolCall, ToolDetail};
+use super::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStatus, PlanStep, TurnOutcome,
+};
+use super::tools::{self, OutputSink, SandboxPolicy, StepStatus, ToolCall, ToolDetail};
 use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 
@@ -341,19 +343,8 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         )));
         return Prepared::Output(output.to_string());
     }
-    let (id, answer) = ctx.approvals.register();
-    ctx.emit(Event::ApprovalRequested {
-        id,
-        call_id: call.call_id.clone(),
-        subject,
-    });
-    let decision = tokio::select! {
-        biased;
-        () = ctx.cancel.cancelled() => {
-            ctx.approvals.withdraw(id);
-            return Prepared::Cancelled;
-        }
-        decision = answer => decision.unwrap_or(ApprovalDecision::No { reason: None }),
+    let Some(decision) = ask_person(ctx, &call.call_id, subject).await else {
+        return Prepared::Cancelled;
     };
     match decision {
         ApprovalDecision::Yes => Prepared::Run(tool.clone(), outside),
@@ -363,6 +354,74 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         }
         ApprovalDecision::No { reason } => Prepared::Output(denied_output(reason.as_deref())),
     }
+}
+
+/// Asks a person about `subject` and waits for the answer; `None` when the turn is cancelled
+/// first.
+async fn ask_person(
+    ctx: &TurnContext,
+    call_id: &str,
+    subject: ApprovalSubject,
+) -> Option<ApprovalDecision> {
+    let (id, answer) = ctx.approvals.register();
+    ctx.emit(Event::ApprovalRequested {
+        id,
+        call_id: call_id.to_string(),
+        subject,
+    });
+    tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => {
+            ctx.approvals.withdraw(id);
+            None
+        }
+        decision = answer => Some(decision.unwrap_or(ApprovalDecision::No { reason: None })),
+    }
+}
+
+/// After the sandbox stopped a command, in `ask` mode: says so, and offers to run it once more
+/// without the sandbox. Returns the output of that second run, if a person allowed it.
+async fn offer_unsandboxed(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    call_id: &str,
+    tool: &ToolCall,
+    output: &tools::ToolOutput,
+    sink: &OutputSink,
+    allowed_outside: &[PathBuf],
+) -> Option<tools::ToolOutput> {
+    let (ToolCall::Shell(args), ToolDetail::Shell(outcome)) = (tool, &output.detail) else {
+        return None;
+    };
+    let blocked = outcome.sandbox_block.clone()?;
+    ctx.emit(Event::Notice(blocked.clone()));
+    if ctx.approvals.mode() != ApprovalMode::Ask || !ctx.approvals.is_interactive() {
+        return None;
+    }
+    let context = conversation.tool_context();
+    let subject = ApprovalSubject::Unsandboxed {
+        command: args.command.display(),
+        workdir: context.resolve(args.workdir.as_deref().unwrap_or(".")),
+        blocked,
+    };
+    match ask_person(ctx, call_id, subject).await? {
+        ApprovalDecision::Yes | ApprovalDecision::Always => {}
+        ApprovalDecision::No { .. } => return None,
+    }
+    let unsandboxed = context.clone().with_sandbox(SandboxPolicy::off());
+    let mut rerun = tools::execute(
+        tool,
+        &unsandboxed,
+        sink,
+        ctx.cancel.child_token(),
+        allowed_outside,
+    )
+    .await;
+    rerun.text = format!(
+        "The sandbox blocked the first run; the user let it run again without the sandbox.\n{}",
+        rerun.text
+    );
+    Some(rerun)
 }
 
 /// Runs one approved call, reporting its start, live output and end.
@@ -391,7 +450,7 @@ async fn execute(
         }
         _ => OutputSink::none(),
     };
-    let output = tools::execute(
+    let mut output = tools::execute(
         tool,
         conversation.tool_context(),
         &sink,
@@ -399,6 +458,19 @@ async fn execute(
         allowed_outside,
     )
     .await;
+    if let Some(rerun) = offer_unsandboxed(
+        conversation,
+        ctx,
+        call_id,
+        tool,
+        &output,
+        &sink,
+        allowed_outside,
+    )
+    .await
+    {
+        output = rerun;
+    }
     if let ToolDetail::Plan(plan) = &output.detail {
         ctx.emit(Event::PlanUpdated {
             explanation: plan.explanation.clone(),

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use kelp::agent::core::CoreOptions;
-use kelp::agent::protocol::ApprovalMode;
+use kelp::config::{ApprovalMode, SandboxMode};
 use kelp::config::{Config, Overrides};
 
 use sessions_cmd::ResumeRequest;
@@ -35,7 +35,8 @@ pub mod exit {
 #[command(
     after_help = "Run `kelp` with no command to start the interactive client.\n\
 Endpoints can be overridden with KELP_AUTH_ISSUER, KELP_CODEX_BASE_URL, OPENAI_BASE_URL and \
-KELP_CALLBACK_PORT; the auth file with KELP_AUTH_FILE. Settings are read from \
+KELP_CALLBACK_PORT; the auth file with KELP_AUTH_FILE; the sandbox with KELP_SANDBOX and \
+KELP_NETWORK. Settings are read from \
 ~/.config/kelp/config.toml; a flag beats the environment, which beats the file."
 )]
 pub struct Cli {
@@ -45,6 +46,13 @@ pub struct Cli {
     /// What the agent may do without asking: ask, auto-edit or full-auto.
     #[arg(long, global = true, value_name = "MODE", value_parser = parse_approval)]
     approval: Option<ApprovalMode>,
+    /// What a command the model runs may touch: workspace-write (write only inside the project,
+    /// the temp dir and kelp's cache), read-only, or off. Enforced by the kernel (Landlock).
+    #[arg(long, global = true, value_name = "MODE", value_parser = parse_sandbox)]
+    sandbox: Option<SandboxMode>,
+    /// Let sandboxed commands open network connections (default: off).
+    #[arg(long, global = true, value_name = "ON|OFF", num_args = 0..=1, default_missing_value = "on", value_parser = parse_switch)]
+    network: Option<bool>,
     /// The project directory (default: the current directory).
     #[arg(long = "cd", short = 'C', global = true, value_name = "DIR")]
     cd: Option<PathBuf>,
@@ -61,6 +69,14 @@ pub struct Cli {
 
 fn parse_approval(value: &str) -> Result<ApprovalMode, String> {
     value.parse()
+}
+
+fn parse_sandbox(value: &str) -> Result<SandboxMode, String> {
+    value.parse()
+}
+
+fn parse_switch(value: &str) -> Result<bool, String> {
+    kelp::config::modes::parse_switch(value)
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +151,8 @@ pub fn main() -> ExitCode {
     let overrides = Overrides {
         model: cli.model.clone(),
         approval: cli.approval,
+        sandbox: cli.sandbox,
+        network: cli.network,
     };
     let (config, warnings) = match Config::load(&overrides) {
         Ok(loaded) => loaded,

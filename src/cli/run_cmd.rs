@@ -80,7 +80,8 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
     }
     let model = models::choose_model(config.model.as_deref());
     let (mut conversation, warnings) = Conversation::new(config, project_dir, model);
-    for warning in warnings {
+    let sandbox_warning = conversation.tool_context().sandbox.startup_warning();
+    for warning in warnings.into_iter().chain(sandbox_warning) {
         eprintln!("kelp: warning: {warning}");
     }
     let (events, mut received) = mpsc::unbounded_channel();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use toml_edit::{DocumentMut, Item, Value};
 
-use crate::agent::protocol::ApprovalMode;
+use super::modes::{self, ApprovalMode, SandboxMode};
 use crate::private_file;
 
 /// The file's name inside the config dir.
@@ -24,6 +24,8 @@ pub const KEYS: &[&str] = &[
     "model",
     "reasoning_effort",
     "approval",
+    "sandbox",
+    "network",
     "auth_issuer",
     "codex_base_url",
     "openai_base_url",
@@ -59,6 +61,8 @@ pub struct FileSettings {
     pub model: Option<String>,
     pub reasoning_effort: Option<String>,
     pub approval: Option<ApprovalMode>,
+    pub sandbox: Option<SandboxMode>,
+    pub network: Option<bool>,
     pub auth_issuer: Option<String>,
     pub codex_base_url: Option<String>,
     pub openai_base_url: Option<String>,
@@ -111,6 +115,18 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
             "approval" => match string.map(str::parse::<ApprovalMode>) {
                 Some(Ok(mode)) => settings.approval = Some(mode),
                 _ => bad("must be \"ask\", \"auto-edit\" or \"full-auto\""),
+            },
+            "sandbox" => match string.map(str::parse::<SandboxMode>) {
+                Some(Ok(mode)) => settings.sandbox = Some(mode),
+                _ => bad("must be \"workspace-write\", \"read-only\" or \"off\""),
+            },
+            "network" => match item
+                .as_bool()
+                .map(Ok)
+                .or_else(|| string.map(modes::parse_switch))
+            {
+                Some(Ok(allowed)) => settings.network = Some(allowed),
+                _ => bad("must be true or false"),
             },
             "auth_issuer" | "codex_base_url" | "openai_base_url" => {
                 let checked = match string {

@@ -2,19 +2,20 @@
 //!
 //! Endpoints come from the environment (PROTOCOL.md §1) so tests and the fake server can point
 //! kelp at 127.0.0.1; paths follow XDG semantics on every OS, as opencode does, so the auth file
-//! is easy to find and to share. Settings a person chooses (model, approval mode) and endpoint
+//! is easy to find and to share. Settings a person chooses (model, approval mode, sandbox) and endpoint
 //! overrides may also live in `config.toml` (see [`file`]). Precedence, highest first: command
 //! line flag, environment variable, config file, built-in default.
 
 pub mod file;
+pub mod modes;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::agent::protocol::ApprovalMode;
 pub use file::{ConfigWarning, SaveError, Setting, save_setting};
+pub use modes::{ApprovalMode, SandboxMode};
 
 /// The public OAuth client id shared by Codex CLI and opencode.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
@@ -55,6 +56,10 @@ pub struct Overrides {
     pub model: Option<String>,
     /// `--approval`.
     pub approval: Option<ApprovalMode>,
+    /// `--sandbox`.
+    pub sandbox: Option<SandboxMode>,
+    /// `--network`.
+    pub network: Option<bool>,
 }
 
 /// Everything kelp needs to know about its surroundings.
@@ -80,6 +85,10 @@ pub struct Config {
     pub reasoning_effort: Option<String>,
     /// How much the agent may do without asking.
     pub approval: ApprovalMode,
+    /// What a command may touch once it runs.
+    pub sandbox: SandboxMode,
+    /// Whether sandboxed commands may open TCP connections.
+    pub network: bool,
 }
 
 impl Config {
@@ -188,6 +197,24 @@ impl Config {
             })?,
             (None, None) => from_file.approval.unwrap_or_default(),
         };
+        let sandbox = match (overrides.sandbox, text("KELP_SANDBOX")) {
+            (Some(mode), _) => mode,
+            (None, Some(value)) => value.parse().map_err(|reason| ConfigError::BadValue {
+                var: "KELP_SANDBOX",
+                reason,
+            })?,
+            (None, None) => from_file.sandbox.unwrap_or_default(),
+        };
+        let network = match (overrides.network, text("KELP_NETWORK")) {
+            (Some(allowed), _) => allowed,
+            (None, Some(value)) => {
+                modes::parse_switch(&value).map_err(|reason| ConfigError::BadValue {
+                    var: "KELP_NETWORK",
+                    reason,
+                })?
+            }
+            (None, None) => from_file.network.unwrap_or(false),
+        };
 
         let config = Self {
             auth_issuer,
@@ -200,6 +227,8 @@ impl Config {
             model,
             reasoning_effort,
             approval,
+            sandbox,
+            network,
         };
         Ok((config, warnings))
     }
@@ -219,6 +248,8 @@ impl Config {
             model: None,
             reasoning_effort: None,
             approval: ApprovalMode::default(),
+            sandbox: SandboxMode::default(),
+            network: false,
         }
     }
 

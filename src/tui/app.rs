@@ -25,7 +25,9 @@ use super::slash::{self, SlashCommand};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
 use crate::agent::instructions::InstructionFile;
-use crate::agent::protocol::{ApprovalDecision, ApprovalMode, AuthSummary, Event, Op, TurnOutcome};
+use crate::agent::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome,
+};
 use crate::auth::login::{Account, LoginEvent};
 use crate::llm::types::{Item, RateLimitWindow, RateLimits, TokenUsage};
 use crate::session::SessionSummary;
@@ -41,6 +43,8 @@ pub struct InitialState {
     pub project_dir: PathBuf,
     /// What may run without asking.
     pub approval_mode: ApprovalMode,
+    /// The sandbox commands run in, described (`workspace-write, no network (Landlock ABI 7)`).
+    pub sandbox: String,
     /// An SSH session or a machine without a display: the device code is the login to offer.
     pub headless: bool,
     /// A problem found while reading local state (an unreadable auth file), shown at start.
@@ -69,6 +73,8 @@ struct PendingApproval {
     cell: usize,
     /// `Some` while the person types why they said no.
     reason: Option<String>,
+    /// Only "this once" makes sense (running without the sandbox): no "always".
+    once_only: bool,
 }
 
 /// The whole UI state.
@@ -86,6 +92,7 @@ pub struct App {
     models: Vec<String>,
     project_dir: PathBuf,
     approval_mode: ApprovalMode,
+    sandbox: String,
     usage: TokenUsage,
     rate_limits: Option<RateLimits>,
     turn_started: Option<Instant>,
@@ -131,6 +138,7 @@ impl App {
             models: Vec::new(),
             project_dir: initial.project_dir,
             approval_mode: initial.approval_mode,
+            sandbox: initial.sandbox,
             usage: TokenUsage::default(),
             rate_limits: None,
             turn_started: None,
@@ -462,7 +470,9 @@ impl App {
         }
         match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => self.decide(ApprovalDecision::Yes),
-            KeyCode::Char('a') | KeyCode::Char('A') => self.decide(ApprovalDecision::Always),
+            KeyCode::Char('a') | KeyCode::Char('A') if !pending.once_only => {
+                self.decide(ApprovalDecision::Always)
+            }
             KeyCode::Char('n') | KeyCode::Char('N') => pending.reason = Some(String::new()),
             KeyCode::Esc => self.decide(ApprovalDecision::No { reason: None }),
             KeyCode::PageUp => self.transcript.page_up(),
@@ -729,6 +739,7 @@ impl App {
                 self.response_start = self.transcript.len();
             }
             Event::ApprovalRequested { id, subject, .. } => {
+                let once_only = matches!(subject, ApprovalSubject::Unsandboxed { .. });
                 let cell = self.push(CellKind::Approval {
                     subject,
                     decision: None,
@@ -737,6 +748,7 @@ impl App {
                     id,
                     cell,
                     reason: None,
+                    once_only,
                 });
                 self.transcript.scroll_to_bottom();
             }
@@ -999,7 +1011,7 @@ impl App {
         );
 
         if let Some(pending) = &self.approval {
-            render_approval_pane(pane, buf, pending.reason.as_deref());
+            render_approval_pane(pane, buf, pending.reason.as_deref(), pending.once_only);
             return;
         }
         let cursor = self.composer.render(pane, buf, PLACEHOLDER);
@@ -1116,11 +1128,12 @@ impl App {
         };
         let u = &self.usage;
         let mut text = format!(
-            "Login:     {login}\nModel:     {}\nDirectory: {}\nApproval:  {} — {}\nTokens:    {} in ({} cached) · {} out ({} reasoning) · {} total",
+            "Login:     {login}\nModel:     {}\nDirectory: {}\nApproval:  {} — {}\nSandbox:   {}\nTokens:    {} in ({} cached) · {} out ({} reasoning) · {} total",
             self.model,
             display_path(&self.project_dir),
             approval_name(self.approval_mode),
             approval_detail(self.approval_mode),
+            self.sandbox,
             format_count(u.input_tokens),
             format_count(u.cached_input_tokens),
             format_count(u.output_tokens),
@@ -1196,7 +1209,7 @@ fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
-fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>) {
+fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>, once_only: bool) {
     let key = |k: &str| {
         Span::styled(
             k.to_string(),
@@ -1204,6 +1217,13 @@ fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>) {
         )
     };
     let line = match reason {
+        None if once_only => Line::from(vec![
+            Span::styled("Allow it? ", Style::new().bold()),
+            key("y"),
+            Span::raw(" yes, this once  "),
+            key("n"),
+            Span::raw(" no, and say why"),
+        ]),
         None => Line::from(vec![
             Span::styled("Allow it? ", Style::new().bold()),
             key("y"),

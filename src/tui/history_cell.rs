@@ -395,6 +395,34 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                 ))));
             }
         }
+        ApprovalSubject::Unsandboxed {
+            command,
+            workdir,
+            blocked,
+        } => {
+            out.push(RichLine::plain(Line::from(vec![
+                Span::styled("▲ ", warn),
+                Span::styled("Run it again without the sandbox?", warn),
+            ])));
+            out.push(hanging(
+                vec![Span::raw("  "), Span::raw(blocked.clone())],
+                "  ",
+            ));
+            for (i, line) in command.split('\n').enumerate() {
+                let prefix = if i == 0 { "  $ " } else { "    " };
+                out.push(hanging(
+                    vec![Span::styled(prefix, dim()), Span::raw(line.to_string())],
+                    "    ",
+                ));
+            }
+            out.push(RichLine::plain(Line::from(Span::styled(
+                format!(
+                    "  in {} · with your full rights, this once",
+                    display_path(workdir)
+                ),
+                dim(),
+            ))));
+        }
     }
     if let Some(decision) = decision {
         let (text, style) = match decision {

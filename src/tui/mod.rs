@@ -26,6 +26,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 pub use app::{App, InitialState};
 
 use crate::agent::protocol::{AuthSummary, Event, Op};
+use crate::agent::tools::SandboxPolicy;
 use crate::auth::{AuthStore, LoginMethod, OpenAiEntry, StoredLogin, detect_method, mask_key};
 use crate::config::Config;
 use crate::llm::models::choose_model;
@@ -73,6 +74,7 @@ impl InitialState {
             model: choose_model(config.model.as_deref()),
             project_dir,
             approval_mode: config.approval,
+            sandbox: SandboxPolicy::new(config.sandbox, config.network).describe(),
             headless: detect_method() == LoginMethod::Device,
             warning,
         }

@@ -787,3 +787,77 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
         .collect();
     assert_eq!(sent, ["first question", "first answer", "second question"]);
 }
+
+/// In `ask` mode, a command the sandbox stopped is shown plainly, and a person may let it run
+/// once more without the sandbox; declined, the model is told what was blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_says_so() {
+    if !matches!(
+        kelp::agent::tools::sandbox::support(),
+        kelp::agent::tools::sandbox::Support::Available { .. }
+    ) {
+        eprintln!("no sandbox on this kernel; nothing to test");
+        return;
+    }
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let target = outside.path().join("made.txt");
+    let command = format!("echo x > {}", target.display());
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_responses([
+        Reply::call_with_id("s1", "shell", json!({ "command": command })),
+        Reply::call_with_id("s2", "shell", json!({ "command": command })),
+        Reply::text("done"),
+    ]);
+    a.submit("write it");
+    for (call, rerun) in [("s1", false), ("s2", true)] {
+        let (id, call_id, _) = a.approval().await;
+        assert_eq!(call_id, call);
+        a.approve(id, ApprovalDecision::Yes);
+        let seen = a
+            .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+            .await;
+        let blocked = format!(
+            "blocked by the sandbox: write to {}",
+            outside
+                .path()
+                .canonicalize()
+                .unwrap()
+                .join("made.txt")
+                .display()
+        );
+        assert!(seen.contains(&Event::Notice(blocked.clone())), "{seen:?}");
+        let Some(Event::ApprovalRequested { id, subject, .. }) = seen.last().cloned() else {
+            unreachable!()
+        };
+        assert_eq!(
+            subject,
+            ApprovalSubject::Unsandboxed {
+                command: command.clone(),
+                workdir: PathBuf::from(a.dir()),
+                blocked,
+            }
+        );
+        assert!(!target.exists(), "the sandboxed run wrote outside");
+        let decision = if rerun {
+            ApprovalDecision::Yes
+        } else {
+            ApprovalDecision::No { reason: None }
+        };
+        a.approve(id, decision);
+    }
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(target.exists(), "the approved unsandboxed run wrote");
+    let inputs = a.inputs();
+    assert!(
+        output_for(&inputs[1], "s1").contains("Note: blocked by the sandbox: write to"),
+        "{}",
+        output_for(&inputs[1], "s1")
+    );
+    assert!(
+        output_for(&inputs[2], "s2")
+            .starts_with("The sandbox blocked the first run; the user let it run again"),
+        "{}",
+        output_for(&inputs[2], "s2")
+    );
+}

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
 
-use kelp::agent::protocol::ApprovalMode;
-use kelp::config::{Config, ConfigWarning, Overrides, Setting, save_setting};
+use kelp::config::{
+    ApprovalMode, Config, ConfigWarning, Overrides, SandboxMode, Setting, save_setting,
+};
 
 use crate::support::{kelp, shown};
 
@@ -21,6 +22,8 @@ const FILE: &str = r#"
 model = "file-model"
 reasoning_effort = "low"
 approval = "auto-edit"
+sandbox = "read_only"
+network = true
 openai_base_url = "http://127.0.0.1:7/v1"
 callback_port = 0
 "#;
@@ -34,6 +37,8 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
     assert_eq!(defaults.approval, ApprovalMode::Ask);
     assert_eq!(defaults.openai_base_url, "https://api.openai.com/v1");
     assert_eq!(defaults.callback_port, 1455);
+    assert_eq!(defaults.sandbox, SandboxMode::WorkspaceWrite);
+    assert!(!defaults.network, "no network for commands unless asked");
 
     let (from_file, warnings) =
         Config::from_sources(env(&home), Some((path, FILE)), &Overrides::default()).unwrap();
@@ -43,6 +48,8 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
     assert_eq!(from_file.approval, ApprovalMode::AutoEdit);
     assert_eq!(from_file.openai_base_url, "http://127.0.0.1:7/v1");
     assert_eq!(from_file.callback_port, 0);
+    assert_eq!(from_file.sandbox, SandboxMode::ReadOnly);
+    assert!(from_file.network);
 
     let with_env = env(&[
         ("HOME", "/home/ana"),
@@ -50,6 +57,8 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
         ("KELP_APPROVAL", "full-auto"),
         ("OPENAI_BASE_URL", "http://127.0.0.1:8/v1"),
         ("KELP_CALLBACK_PORT", "1457"),
+        ("KELP_SANDBOX", "off"),
+        ("KELP_NETWORK", "off"),
     ]);
     let (from_env, _) =
         Config::from_sources(&with_env, Some((path, FILE)), &Overrides::default()).unwrap();
@@ -57,6 +66,8 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
     assert_eq!(from_env.approval, ApprovalMode::FullAuto);
     assert_eq!(from_env.openai_base_url, "http://127.0.0.1:8/v1");
     assert_eq!(from_env.callback_port, 1457);
+    assert_eq!(from_env.sandbox, SandboxMode::Off);
+    assert!(!from_env.network);
     assert_eq!(
         from_env.reasoning_effort.as_deref(),
         Some("low"),
@@ -66,10 +77,17 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
     let flags = Overrides {
         model: Some("flag-model".into()),
         approval: Some(ApprovalMode::Ask),
+        sandbox: Some(SandboxMode::WorkspaceWrite),
+        network: Some(true),
     };
     let (from_flags, _) = Config::from_sources(&with_env, Some((path, FILE)), &flags).unwrap();
     assert_eq!(from_flags.model.as_deref(), Some("flag-model"));
     assert_eq!(from_flags.approval, ApprovalMode::Ask);
+    assert_eq!(from_flags.sandbox, SandboxMode::WorkspaceWrite);
+    assert!(from_flags.network);
+    let bad = env(&[("HOME", "/h"), ("KELP_SANDBOX", "strict")]);
+    let err = Config::from_sources(&bad, None, &Overrides::default()).unwrap_err();
+    assert!(err.to_string().contains("KELP_SANDBOX"), "{err}");
 }
 
 #[test]

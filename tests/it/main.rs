@@ -22,6 +22,7 @@ mod login_browser;
 mod login_device;
 mod parsers_prop;
 mod refresh;
+mod sandbox;
 mod sessions;
 mod support;
 mod tools;

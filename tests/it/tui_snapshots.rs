@@ -26,6 +26,7 @@ fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, UnboundedReceive
             model: "gpt-5.5".into(),
             project_dir: PathBuf::from("/work/project"),
             approval_mode: Default::default(),
+            sandbox: "workspace-write, no network (Landlock ABI 7)".into(),
             headless,
             warning: None,
         },

@@ -10,6 +10,7 @@ pub mod grep_files;
 pub mod list_dir;
 pub mod paths;
 pub mod read_file;
+pub mod sandbox;
 pub mod shell;
 pub mod spec;
 pub mod update_plan;
@@ -28,6 +29,7 @@ pub use grep_files::GrepFilesArgs;
 pub use list_dir::ListDirArgs;
 pub use paths::{is_inside, real_path};
 pub use read_file::ReadFileArgs;
+pub use sandbox::SandboxPolicy;
 pub use shell::{OutputLine, OutputSink, OutputStream, ShellArgs, ShellCommand, ShellOutcome};
 pub use spec::tool_specs;
 pub use update_plan::{PlanItem, PlanUpdate, StepStatus};
@@ -39,18 +41,26 @@ pub struct ToolContext {
     pub project_dir: PathBuf,
     /// The shell that runs string commands (`<shell> -c <script>`).
     pub shell: PathBuf,
+    /// What commands may touch once they run.
+    pub sandbox: SandboxPolicy,
 }
 
 impl ToolContext {
     /// A context for `project_dir` (made absolute against the current directory), using the
-    /// user's POSIX shell.
+    /// user's POSIX shell, with no sandbox (see [`ToolContext::with_sandbox`]).
     pub fn new(project_dir: impl Into<PathBuf>) -> Self {
         let dir = project_dir.into();
         let dir = std::path::absolute(&dir).unwrap_or(dir);
         Self {
             project_dir: paths::normalize(&dir),
             shell: shell::default_shell(),
+            sandbox: SandboxPolicy::off(),
         }
+    }
+
+    /// The same context with commands run under `sandbox`.
+    pub fn with_sandbox(self, sandbox: SandboxPolicy) -> Self {
+        Self { sandbox, ..self }
     }
 
     /// Resolves a path from a tool call against the project directory.
@@ -375,7 +385,16 @@ pub async fn execute(
             .await
         }
         ToolCall::Shell(args) => {
-            match shell::run(args, &ctx.project_dir, &ctx.shell, output, cancel).await {
+            match shell::run(
+                args,
+                &ctx.project_dir,
+                &ctx.shell,
+                &ctx.sandbox,
+                output,
+                cancel,
+            )
+            .await
+            {
                 Ok(outcome) => ToolOutput {
                     text: outcome.to_model_text(args.timeout()),
                     success: outcome.success(),

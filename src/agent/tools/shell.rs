@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::paths;
+use super::sandbox::{self, SandboxError, SandboxPolicy};
 
 /// The tool's name on the wire.
 pub const NAME: &str = "shell";
@@ -242,6 +243,9 @@ pub enum ShellError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The sandbox could not be set up; the command did not run.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
     /// Waiting for the process failed.
     #[error("failed to wait for the command: {0}")]
     Wait(std::io::Error),
@@ -266,6 +270,8 @@ pub struct ShellOutcome {
     pub output: String,
     /// Total bytes the command wrote.
     pub total_bytes: u64,
+    /// The command failed in a way the sandbox explains: `blocked by the sandbox: …`.
+    pub sandbox_block: Option<String>,
 }
 
 impl ShellOutcome {
@@ -297,6 +303,11 @@ impl ShellOutcome {
             text.push_str(
                 "Note: background processes still holding the output open after exit were killed.\n",
             );
+        }
+        if let Some(block) = &self.sandbox_block {
+            text.push_str(&format!(
+                "Note: {block}. Writes outside the project and network access are blocked for commands; do the work inside the project, or ask the user.\n"
+            ));
         }
         text.push_str("Output:\n");
         if self.output.is_empty() {
@@ -330,6 +341,7 @@ pub async fn run(
     args: &ShellArgs,
     project_dir: &Path,
     shell: &Path,
+    sandbox: &SandboxPolicy,
     sink: &OutputSink,
     cancel: CancellationToken,
 ) -> Result<ShellOutcome, ShellError> {
@@ -374,6 +386,9 @@ pub async fn run(
     }
     #[cfg(unix)]
     command.process_group(0);
+    if let Some(rules) = sandbox::prepare(sandbox, project_dir)? {
+        rules.install(&mut command);
+    }
 
     let started = Instant::now();
     let mut child = command.spawn().map_err(|source| ShellError::Spawn {
@@ -464,6 +479,12 @@ pub async fn run(
     err_lines.flush(sink);
 
     let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
+    let output = capture.render();
+    let sandbox_block = if exit_code == Some(0) || cancelled {
+        None
+    } else {
+        sandbox::explain_block(&output, sandbox, &dir)
+    };
     Ok(ShellOutcome {
         exit_code,
         signal,
@@ -472,7 +493,8 @@ pub async fn run(
         cancelled,
         killed_leftovers,
         total_bytes: capture.total,
-        output: capture.render(),
+        output,
+        sandbox_block,
     })
 }
 
@@ -652,6 +674,7 @@ mod tests {
             args,
             dir,
             Path::new("/bin/sh"),
+            &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
         )
@@ -787,6 +810,7 @@ mod tests {
             &args,
             dir.path(),
             Path::new("/bin/sh"),
+            &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
         )
@@ -802,6 +826,7 @@ mod tests {
             &args,
             dir.path(),
             Path::new("/bin/sh"),
+            &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
         )
@@ -822,6 +847,7 @@ mod tests {
             &script("echo one; echo two >&2; printf three"),
             dir.path(),
             Path::new("/bin/sh"),
+            &SandboxPolicy::off(),
             &sink,
             CancellationToken::new(),
         )
@@ -879,6 +905,7 @@ mod tests {
                     &script("sleep 100 & echo $!; sleep 100"),
                     &root,
                     Path::new("/bin/sh"),
+                    &SandboxPolicy::off(),
                     &OutputSink::channel(tx),
                     cancel,
                 )

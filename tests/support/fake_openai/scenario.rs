@@ -17,16 +17,19 @@ pub enum Scenario {
     Large,
     /// Calls `read_file` once, then answers with what the tool returned.
     Tool,
+    /// Runs the prompt as a `shell` command, then answers with what it printed.
+    Shell,
 }
 
 impl Scenario {
-    /// Parses a scenario name (`echo`, `reasoning`, `large`, `tool`).
+    /// Parses a scenario name (`echo`, `reasoning`, `large`, `tool`, `shell`).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "echo" => Some(Self::Echo),
             "reasoning" => Some(Self::Reasoning),
             "large" => Some(Self::Large),
             "tool" => Some(Self::Tool),
+            "shell" => Some(Self::Shell),
             _ => None,
         }
     }
@@ -48,6 +51,13 @@ impl Scenario {
                 )),
                 None => Reply::text("Let me look at the README first.")
                     .and_call("read_file", read_file_arguments(body, "README.md")),
+            },
+            Self::Shell => match last_tool_output(body) {
+                Some(output) => Reply::text(format!(
+                    "The command said:\n\n```\n{}\n```\n",
+                    output.lines().take(12).collect::<Vec<_>>().join("\n")
+                )),
+                None => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
             },
         }
     }

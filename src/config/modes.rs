@@ -1,0 +1,102 @@
+//! The modes a person picks for how far the agent may go on its own: the approval mode (what
+//! runs without asking) and the sandbox (what a command may touch once it runs). They live
+//! here, below the agent, because the config file, the flags and every front end share them.
+
+/// How much the agent may do without asking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ApprovalMode {
+    /// Read-only tools run; `shell` and `apply_patch` ask.
+    #[default]
+    Ask,
+    /// `apply_patch` inside the project runs; `shell` asks.
+    AutoEdit,
+    /// Everything inside the project runs.
+    FullAuto,
+}
+
+impl ApprovalMode {
+    /// Every mode, in the order a picker shows them.
+    pub const ALL: [ApprovalMode; 3] = [Self::Ask, Self::AutoEdit, Self::FullAuto];
+
+    /// The mode's name in flags and the config file: `ask`, `auto-edit`, `full-auto`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ask => "ask",
+            Self::AutoEdit => "auto-edit",
+            Self::FullAuto => "full-auto",
+        }
+    }
+}
+
+impl std::fmt::Display for ApprovalMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ApprovalMode {
+    type Err = String;
+
+    /// Parses `ask`, `auto-edit` or `full-auto` (case and `_`/`-` do not matter).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == wanted)
+            .ok_or_else(|| format!("{s:?} is not an approval mode (ask, auto-edit, full-auto)"))
+    }
+}
+
+/// What the kernel sandbox lets a command the model writes touch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// Read everywhere; write only to the project, the temp dir and kelp's cache.
+    #[default]
+    WorkspaceWrite,
+    /// Read everywhere, write nowhere.
+    ReadOnly,
+    /// No sandbox: commands run with the user's full rights, guarded by approvals only.
+    Off,
+}
+
+impl SandboxMode {
+    /// Every mode, in the order help lists them.
+    pub const ALL: [SandboxMode; 3] = [Self::WorkspaceWrite, Self::ReadOnly, Self::Off];
+
+    /// The mode's name in flags and the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WorkspaceWrite => "workspace-write",
+            Self::ReadOnly => "read-only",
+            Self::Off => "off",
+        }
+    }
+}
+
+impl std::fmt::Display for SandboxMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SandboxMode {
+    type Err = String;
+
+    /// Parses `workspace-write`, `read-only` or `off` (case and `_`/`-` do not matter).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == wanted)
+            .ok_or_else(|| format!("{s:?} is not a sandbox mode (workspace-write, read-only, off)"))
+    }
+}
+
+/// Parses a yes/no setting: `true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0`.
+pub fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" => Ok(true),
+        "false" | "off" | "no" | "0" => Ok(false),
+        _ => Err(format!("{s:?} is not on or off (true, false)")),
+    }
+}

@@ -1,0 +1,195 @@
+//! The kernel sandbox around `shell`: real commands under Landlock. A sandboxed command reads
+//! everywhere but writes only inside the project (and the temp dirs), opens no TCP connection
+//! unless the network is allowed, and ordinary work inside the project still runs.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use kelp::agent::tools::sandbox::{self, Support};
+use kelp::agent::tools::{
+    OutputSink, SandboxPolicy, ToolCall, ToolContext, ToolDetail, ToolOutput, execute,
+};
+use kelp::config::SandboxMode;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// A project and an outside folder, neither under a temp dir (those are writable).
+fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let project = dir.path().join("project");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    (dir, project, outside)
+}
+
+fn landlock() -> bool {
+    match sandbox::support() {
+        Support::Available { .. } => true,
+        Support::Missing { reason } => {
+            eprintln!("no sandbox on this kernel ({reason}); nothing to test");
+            false
+        }
+    }
+}
+
+async fn sh(
+    project: &Path,
+    mode: SandboxMode,
+    network: bool,
+    command: serde_json::Value,
+) -> ToolOutput {
+    let ctx = ToolContext {
+        shell: "/bin/sh".into(),
+        ..ToolContext::new(project)
+    }
+    .with_sandbox(SandboxPolicy::new(mode, network));
+    let call = ToolCall::parse("shell", &json!({ "command": command }).to_string()).unwrap();
+    execute(
+        &call,
+        &ctx,
+        &OutputSink::none(),
+        CancellationToken::new(),
+        &[],
+    )
+    .await
+}
+
+fn block(out: &ToolOutput) -> Option<String> {
+    match &out.detail {
+        ToolDetail::Shell(outcome) => outcome.sandbox_block.clone(),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_sandboxed_command_cannot_write_outside_the_project() {
+    if !landlock() {
+        return;
+    }
+    let (_dir, project, outside) = dirs();
+    let target = outside.join("planted.txt");
+    let out = sh(
+        &project,
+        SandboxMode::WorkspaceWrite,
+        false,
+        json!(format!(
+            "echo inside > ok.txt && echo x > {}",
+            target.display()
+        )),
+    )
+    .await;
+    assert!(!out.success, "{}", out.text);
+    assert!(!target.exists(), "the outside file was written");
+    assert_eq!(
+        std::fs::read_to_string(project.join("ok.txt")).unwrap(),
+        "inside\n"
+    );
+    let real = outside.canonicalize().unwrap().join("planted.txt");
+    assert_eq!(
+        block(&out),
+        Some(format!(
+            "blocked by the sandbox: write to {}",
+            real.display()
+        ))
+    );
+    assert!(
+        out.text.contains("Note: blocked by the sandbox: write to"),
+        "{}",
+        out.text
+    );
+
+    // Without the sandbox the same command writes: the check above can fail.
+    let out = sh(
+        &project,
+        SandboxMode::Off,
+        false,
+        json!(format!("echo x > {}", target.display())),
+    )
+    .await;
+    assert!(out.success && target.exists(), "{}", out.text);
+}
+
+#[tokio::test]
+async fn read_only_writes_nowhere_and_reads_everywhere() {
+    if !landlock() {
+        return;
+    }
+    let (_dir, project, outside) = dirs();
+    std::fs::write(outside.join("readable.txt"), "seen\n").unwrap();
+    let out = sh(
+        &project,
+        SandboxMode::ReadOnly,
+        false,
+        json!(format!(
+            "cat {} && touch made.txt",
+            outside.join("readable.txt").display()
+        )),
+    )
+    .await;
+    assert!(out.text.contains("seen"), "{}", out.text);
+    assert!(
+        !out.success && !project.join("made.txt").exists(),
+        "{}",
+        out.text
+    );
+    assert!(
+        block(&out).is_some_and(|b| b.contains("made.txt")),
+        "{:?}",
+        block(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_sandboxed_command_cannot_connect_to_a_loopback_port_unless_network_is_on() {
+    if !landlock() || !matches!(sandbox::support(), Support::Available { abi } if *abi >= 4) {
+        return;
+    }
+    let (_dir, project, _outside) = dirs();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connect = json!(["bash", "-c", format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]);
+
+    let out = sh(
+        &project,
+        SandboxMode::WorkspaceWrite,
+        false,
+        connect.clone(),
+    )
+    .await;
+    assert!(!out.success, "{}", out.text);
+    assert!(listener.accept().is_err(), "a connection got through");
+    assert_eq!(
+        block(&out).as_deref(),
+        Some("blocked by the sandbox: a network connection (network is off)")
+    );
+
+    let out = sh(&project, SandboxMode::WorkspaceWrite, true, connect).await;
+    assert!(out.success, "{}", out.text);
+    assert!(
+        listener.accept().is_ok(),
+        "with network on, the connection arrives"
+    );
+}
+
+#[tokio::test]
+async fn ordinary_work_inside_the_project_still_runs() {
+    if !landlock() {
+        return;
+    }
+    let (_dir, project, _outside) = dirs();
+    for command in [
+        "cargo --version",
+        "git init -q && git status --short && git add -A && git -c user.email=k@e -c user.name=k commit -qm init --allow-empty",
+        "mkdir -p target/debug && echo built > target/debug/out && cat target/debug/out",
+        "echo scratch > \"${TMPDIR:-/tmp}/kelp-sandbox-test-$$\" && rm \"${TMPDIR:-/tmp}/kelp-sandbox-test-$$\"",
+        "ls / > /dev/null && echo ok",
+    ] {
+        let out = sh(&project, SandboxMode::WorkspaceWrite, false, json!(command)).await;
+        assert!(out.success, "{command}: {}", out.text);
+        assert_eq!(block(&out), None);
+    }
+    assert!(project.join(".git").is_dir());
+    assert!(project.join("target/debug/out").is_file());
+}
