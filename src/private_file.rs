@@ -126,18 +126,30 @@ pub fn lock_beside_within(path: &Path, wait: Duration) -> Result<File, FileError
     }
 }
 
+/// How old a temp file of [`replace`]'s naming must be before a later save removes it: a
+/// writer that was killed between writing it and the rename left it, holding a full copy of
+/// the file (every credential, for auth.json). A live writer takes milliseconds.
+const STALE_TEMP: Duration = Duration::from_secs(60);
+
+/// The random part of a temp file's name (the `tempfile` crate's default length).
+const TEMP_RANDOM_CHARS: usize = 6;
+
 /// Atomically replaces `path` with `contents`: a temp file in the same folder (mode 0600 from
 /// creation), fsync, rename over the old file, fsync the folder. A reader sees the old or the
 /// new file whole; a crash at any point leaves one of them. Writers that race should hold
-/// [`lock_beside`].
+/// [`lock_beside`]; temp files that killed writers left behind are removed first.
 pub fn replace(path: &Path, contents: &[u8]) -> Result<(), FileError> {
     let dir = parent_dir(path);
     create_private_dir(dir).map_err(step("create the folder of"))?;
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(path.file_name().unwrap_or_default());
     prefix.push(".");
+    remove_stale_temps(dir, &prefix);
     let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
+    builder
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .rand_bytes(TEMP_RANDOM_CHARS);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -158,6 +170,37 @@ pub fn replace(path: &Path, contents: &[u8]) -> Result<(), FileError> {
         let _ = folder.sync_all();
     }
     Ok(())
+}
+
+/// Removes temp files of [`replace`]'s naming (`.<name>.XXXXXX.tmp`) older than
+/// [`STALE_TEMP`] from `dir`. Best effort: one that cannot be removed stays.
+fn remove_stale_temps(dir: &Path, prefix: &std::ffi::OsStr) {
+    let (Ok(entries), Some(prefix)) = (fs::read_dir(dir), prefix.to_str()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_ours = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(prefix))
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|random| {
+                random.len() == TEMP_RANDOM_CHARS
+                    && random.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        // `DirEntry::metadata` does not follow links: only plain files of ours go.
+        let stale = entry.metadata().is_ok_and(|meta| {
+            meta.is_file()
+                && meta
+                    .modified()
+                    .ok()
+                    .and_then(|at| at.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMP)
+        });
+        if is_ours && stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -322,6 +322,63 @@ fn a_killed_writer_leaves_the_old_or_the_new_file() {
     }
 }
 
+/// Temp files of kelp's naming beside `path`.
+fn temps_beside(path: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with(".auth.json.") && name.ends_with(".tmp")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn temp_files_of_killed_writers_are_removed_by_the_next_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.json");
+    write(&path, &big_version('a'));
+    // Kill writers at varying moments until one dies between its temp write and the rename.
+    let mut attempt = 0u64;
+    while temps_beside(&path).is_empty() {
+        assert!(attempt < 200, "no kill landed before a rename");
+        let mut writer = child("auth_store::endless_writer_child", &path, 0);
+        std::thread::sleep(Duration::from_millis(20 + attempt % 7 * 3));
+        writer.kill().unwrap();
+        writer.wait().unwrap();
+        attempt += 1;
+    }
+    let left = temps_beside(&path);
+    for temp in &left {
+        assert_eq!(mode(temp), 0o600, "a left temp file is still private");
+        // As if it had been left a while ago.
+        let old = std::time::SystemTime::now() - Duration::from_secs(120);
+        std::fs::File::options()
+            .write(true)
+            .open(temp)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    // A writer in flight right now, and files that only look similar, are left alone.
+    let fresh = dir.path().join(".auth.json.AbC123.tmp");
+    let similar = dir.path().join(".auth.json.notes.tmp");
+    write(&fresh, "in flight");
+    write(&similar, "mine");
+    AuthStore::new(&path)
+        .update(|f| f.set_openai(&oauth()))
+        .unwrap();
+    for temp in &left {
+        assert!(!temp.exists(), "{} was left behind", temp.display());
+    }
+    assert_eq!(temps_beside(&path), vec![fresh, similar]);
+    assert_eq!(read_json(&path)["openai"]["type"], "oauth");
+}
+
 #[test]
 fn debug_output_never_holds_an_api_key() {
     let key = "sk-proj-ENVKEY0123456789wxyz";
