@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod auth;
 pub mod config;
+pub mod humanize;
 pub mod llm;
 pub mod logging;
 pub mod private_file;

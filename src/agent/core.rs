@@ -18,7 +18,7 @@ use super::conversation::Conversation;
 use super::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use super::turn::{DEFAULT_MAX_STEPS, TurnContext, outcome_of, run_turn_unfinished};
 use crate::auth::login::{LoginHandle, LoginMethod, start_login};
-use crate::auth::{AuthManager, AuthStore, OpenAiEntry, mask_key, validate_api_key};
+use crate::auth::{AuthManager, AuthStore, OpenAiEntry, StoredLogin, mask_key, validate_api_key};
 use crate::config::{self, Config, Setting};
 use crate::llm::{LlmClient, StreamSettings, models};
 use crate::session;
@@ -60,6 +60,47 @@ impl CoreOptions {
             stream: StreamSettings::default(),
             max_steps: DEFAULT_MAX_STEPS,
             env_api_key: std::env::var("OPENAI_API_KEY").ok(),
+        }
+    }
+}
+
+/// What a front end can show before the core has started or any network call was made: the
+/// stored login, the model a turn will use, and a problem reading the auth file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartFacts {
+    /// The login, if one is stored (or `OPENAI_API_KEY` is set).
+    pub auth: Option<AuthSummary>,
+    /// The model requests will use: the same choice the core makes.
+    pub model: String,
+    /// The auth file could not be read.
+    pub warning: Option<String>,
+}
+
+impl StartFacts {
+    /// Reads the auth file once; never prints a secret.
+    pub fn read(config: &Config, env_api_key: Option<String>) -> Self {
+        let env_key = env_api_key.filter(|k| !k.trim().is_empty());
+        let (auth, warning) = match AuthStore::new(&config.auth_file).load() {
+            Ok(file) => {
+                let summary = match file.openai() {
+                    Some(OpenAiEntry::Api { key }) => Some(AuthSummary::ApiKey {
+                        masked: mask_key(&key),
+                    }),
+                    Some(OpenAiEntry::OAuth(entry)) => Some(AuthSummary::ChatGpt(
+                        StoredLogin::from_entry(&entry).account,
+                    )),
+                    None => env_key.map(|key| AuthSummary::ApiKey {
+                        masked: mask_key(&key),
+                    }),
+                };
+                (summary, None)
+            }
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Self {
+            auth,
+            model: models::choose_model(config.model.as_deref()),
+            warning,
         }
     }
 }

@@ -20,7 +20,7 @@ pub const FILE_NAME: &str = "AGENTS.md";
 /// The most instruction text sent, over all files (what Codex CLI allows).
 pub const MAX_BYTES: usize = 32 * 1024;
 /// How every instruction part begins; marks the message as instructions, not a prompt.
-const HEADING: &str = "# AGENTS.md instructions for ";
+use crate::llm::types::INSTRUCTIONS_HEADING as HEADING;
 
 /// One instruction file that was found, for `/status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,19 +125,6 @@ pub fn load_capped(config_dir: &Path, project_dir: &Path, cap: usize) -> Project
     result
 }
 
-/// Whether `item` is an instructions message built here (not something the person typed).
-pub fn is_instructions_message(item: &Item) -> bool {
-    match item {
-        Item::Message {
-            role: Role::User,
-            content,
-        } => {
-            matches!(content.first(), Some(Content::InputText { text }) if text.starts_with(HEADING))
-        }
-        _ => false,
-    }
-}
-
 /// The instruction files that exist, in message order, each once.
 fn candidates(config_dir: &Path, project_dir: &Path) -> Vec<PathBuf> {
     let project_dirs: Vec<&Path> = match project_dir
@@ -190,11 +177,13 @@ mod tests {
 
     #[test]
     fn only_messages_that_start_with_the_heading_are_instructions() {
-        assert!(is_instructions_message(&Item::user_text(format!(
+        assert!(Item::is_instructions_message(&Item::user_text(format!(
             "{HEADING}/p\n\n<INSTRUCTIONS>\nx\n</INSTRUCTIONS>"
         ))));
-        assert!(!is_instructions_message(&Item::user_text("hello")));
-        assert!(!is_instructions_message(&Item::assistant_text(HEADING)));
+        assert!(!Item::is_instructions_message(&Item::user_text("hello")));
+        assert!(!Item::is_instructions_message(&Item::assistant_text(
+            HEADING
+        )));
     }
 
     #[test]

@@ -19,10 +19,11 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::login::{Account, Flow, LoginError, LoginEvent, LoginOptions, Pasted, human_duration};
+use super::flow::{Account, Flow, LoginError, LoginEvent, LoginOptions, Pasted};
 use super::oauth;
 use super::pkce::Pkce;
 use crate::config::{CLIENT_ID, ORIGINATOR};
+use crate::humanize;
 
 /// The page the browser lands on after a successful login.
 const SUCCESS_PAGE: &str = include_str!("../../assets/success.html");
@@ -97,7 +98,7 @@ pub(crate) async fn run(
     let timeout = flow.options.browser_timeout;
     let waited = tokio::select! {
         () = cancel.cancelled() => Err(LoginError::Cancelled),
-        () = tokio::time::sleep(timeout) => Err(LoginError::TimedOut(human_duration(timeout))),
+        () = tokio::time::sleep(timeout) => Err(LoginError::TimedOut(humanize::duration_words(timeout))),
         result = wait_for_code(flow, &pkce, &redirect, &mut callbacks, pastes) => result,
     };
     match waited {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::login::{Account, Flow, LoginError, LoginEvent};
+use super::flow::{Account, Flow, LoginError, LoginEvent};
 use super::oauth::{self, OAuthError};
 use super::pkce;
 use crate::config::CLIENT_ID;

@@ -3,32 +3,17 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use thiserror::Error;
-
-use super::login::Account;
+use super::jwt::Account;
 use super::oauth::{self, now_ms};
 use super::refresh::{self, RetryPolicy, Stale};
-use super::store::{AuthStore, OAuthEntry, OpenAiEntry, StoreError};
+use super::store::{AuthStore, OAuthEntry, OpenAiEntry};
 use super::{Credential, CredentialSource, jwt, with_store};
 use crate::config::Config;
 
 /// Refresh before use when the access token has less than this left.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
-/// Why no usable credential could be had. Messages are one line and never hold a secret.
-#[derive(Debug, Error)]
-pub enum AuthError {
-    #[error("not logged in: run /connect (or `kelp login`), or set OPENAI_API_KEY")]
-    NotLoggedIn,
-    #[error("your ChatGPT login expired or was revoked: run /connect (or `kelp login`) again")]
-    LoginExpired,
-    #[error("could not refresh the ChatGPT login: {0}")]
-    RefreshFailed(String),
-    #[error("the API key was rejected: check it, or run /connect (or `kelp login`) again")]
-    ApiKeyRejected,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+pub use super::error::AuthError;
 
 /// A ChatGPT login as stored: who it is and until when its access token works.
 #[derive(Debug, Clone, PartialEq, Eq)]

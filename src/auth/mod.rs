@@ -3,6 +3,8 @@
 
 pub mod browser;
 pub mod device;
+pub mod error;
+pub mod flow;
 pub mod jwt;
 pub mod login;
 pub mod manager;
@@ -12,11 +14,12 @@ pub mod qr;
 pub mod refresh;
 pub mod store;
 
+pub use error::AuthError;
 pub use login::{
     Account, LoginError, LoginEvent, LoginHandle, LoginMethod, LoginOptions, LoginOutcome,
     PasteError, detect_method, start_login, start_login_with,
 };
-pub use manager::{AuthError, AuthManager, StoredLogin};
+pub use manager::{AuthManager, StoredLogin};
 pub use store::{AuthFile, AuthStore, OAuthEntry, OpenAiEntry, StoreError};
 
 /// Runs blocking work on the auth file (its lock waits on other processes) off the async

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use thiserror::Error;
 
 use super::jwt;
-use super::login::Account;
+use super::jwt::Account;
 use super::store::{AuthStore, OAuthEntry, OpenAiEntry, StoreError};
 use crate::config::CLIENT_ID;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::manager::AuthError;
+use super::error::AuthError;
 use super::oauth::{self, OAuthError, TokenResponse};
 use super::store::{AuthStore, OAuthEntry, OpenAiEntry};
 use super::with_store;

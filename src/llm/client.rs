@@ -15,10 +15,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::{LlmError, RequestContext, Verdict, classify_status, classify_stream_error};
+use super::models::{ModelCache, ModelList};
 use super::request::{self, Prompt};
 use super::sse::{self, SseEvent, StreamError};
 use super::types::{RateLimitWindow, RateLimits, ResponseEvent};
-use crate::auth::{AuthManager, Credential};
+use crate::auth::{AuthError, AuthManager, Credential};
 use crate::config::Config;
 
 /// Timing and retry limits of streaming; the defaults are what a person wants, tests shorten them.
@@ -79,7 +80,7 @@ struct Inner {
     config: Config,
     auth: AuthManager,
     settings: StreamSettings,
-    models: Mutex<super::models::ModelCache>,
+    models: Mutex<ModelCache>,
 }
 
 impl LlmClient {
@@ -115,12 +116,11 @@ impl LlmClient {
         &self.inner.auth
     }
 
-    pub(super) fn http(&self) -> &reqwest::Client {
-        &self.inner.http
-    }
-
-    pub(super) fn models_cache(&self) -> &Mutex<super::models::ModelCache> {
-        &self.inner.models
+    /// The models the current login can use (see [`ModelCache::list`]).
+    pub async fn models(&self) -> Result<ModelList, AuthError> {
+        let credential = self.auth().credential().await?;
+        let inner = &self.inner;
+        Ok(ModelCache::list(&inner.models, &inner.http, &inner.config, &credential).await)
     }
 
     /// Starts streaming the response to `prompt`. Events arrive in order and end after

@@ -132,7 +132,7 @@ fn rate_limited_message(retry_after: Option<Duration>) -> String {
     match retry_after {
         Some(wait) => format!(
             "rate limited by the server: try again in {}",
-            human_duration(wait)
+            crate::humanize::wait(wait)
         ),
         None => "rate limited by the server: wait a moment and try again".to_string(),
     }
@@ -154,15 +154,6 @@ fn usage_limit_message(resets_at: Option<&DateTime<Local>>, plan: Option<&str>) 
             format!("usage limit{whose} reached: it resets at {when}")
         }
         None => format!("usage limit{whose} reached: try again later"),
-    }
-}
-
-fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs_f64().ceil() as u64;
-    match secs {
-        0..=90 => format!("{secs} s"),
-        91..=5400 => format!("{} min", secs.div_ceil(60)),
-        _ => format!("{} h", secs.div_ceil(3600)),
     }
 }
 

@@ -2,15 +2,16 @@
 //! filtered to what kelp can talk to, else a built-in list; and the default model.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::client::LlmClient;
 use super::error::LoginKind;
 use super::request;
 use crate::auth::Credential;
+use crate::config::Config;
 
 /// Codex-enabled models of a ChatGPT login, newest first, for when the server gives no list.
 pub const CHATGPT_MODELS: &[&str] = &["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex-spark"];
@@ -158,66 +159,74 @@ fn cache_key(credential: &Credential) -> String {
     }
 }
 
-impl LlmClient {
-    /// The models the current login can use. Asks the server once per login (at most
-    /// 5 s); falls back to the built-in list, which is not cached so a later call asks again.
-    /// Run it in its own task: it must never hold up start-up.
-    pub async fn models(&self) -> Result<ModelList, crate::auth::AuthError> {
-        let credential = self.auth().credential().await?;
-        let login = request::login_kind(&credential);
-        let key = cache_key(&credential);
-        if let Ok(cache) = self.models_cache().lock()
+impl ModelCache {
+    /// The models `credential` can use. Asks the server once per login (at most 5 s); falls
+    /// back to the built-in list, which is not cached so a later call asks again. Run it in its
+    /// own task: it must never hold up start-up.
+    pub async fn list(
+        cache: &Mutex<Self>,
+        http: &reqwest::Client,
+        config: &Config,
+        credential: &Credential,
+    ) -> ModelList {
+        let login = request::login_kind(credential);
+        let key = cache_key(credential);
+        if let Ok(cache) = cache.lock()
             && let Some(models) = cache.lists.get(&key)
         {
-            return Ok(ModelList {
+            return ModelList {
                 models: models.clone(),
                 source: ModelSource::Server,
-            });
+            };
         }
-        let models = match self.fetch_models(&credential, login).await {
+        let models = match fetch_models(http, config, credential, login).await {
             Some(models) if !models.is_empty() => models,
             _ => {
-                return Ok(ModelList {
+                return ModelList {
                     models: builtin_models(login),
                     source: ModelSource::BuiltIn,
-                });
+                };
             }
         };
-        if let Ok(mut cache) = self.models_cache().lock() {
+        if let Ok(mut cache) = cache.lock() {
             cache.lists.insert(key, models.clone());
         }
-        Ok(ModelList {
+        ModelList {
             models,
             source: ModelSource::Server,
-        })
+        }
     }
+}
 
-    async fn fetch_models(&self, credential: &Credential, login: LoginKind) -> Option<Vec<String>> {
-        let url = format!("{}/models", request::base_url(self.config(), credential));
-        let response = self
-            .http()
-            .get(url)
-            .headers(request::auth_headers(credential))
-            .timeout(LIST_TIMEOUT)
-            .send()
-            .await;
-        let response = match response {
-            Ok(r) if r.status().is_success() => r,
-            Ok(r) => {
-                tracing::info!(
-                    status = r.status().as_u16(),
-                    "no model list from the server"
-                );
-                return None;
-            }
-            Err(e) => {
-                tracing::info!(error = %e.without_url(), "no model list from the server");
-                return None;
-            }
-        };
-        let body: Value = response.json().await.ok()?;
-        Some(parse_model_list(&body, login))
-    }
+async fn fetch_models(
+    http: &reqwest::Client,
+    config: &Config,
+    credential: &Credential,
+    login: LoginKind,
+) -> Option<Vec<String>> {
+    let url = format!("{}/models", request::base_url(config, credential));
+    let response = http
+        .get(url)
+        .headers(request::auth_headers(credential))
+        .timeout(LIST_TIMEOUT)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) if r.status().is_success() => r,
+        Ok(r) => {
+            tracing::info!(
+                status = r.status().as_u16(),
+                "no model list from the server"
+            );
+            return None;
+        }
+        Err(e) => {
+            tracing::info!(error = %e.without_url(), "no model list from the server");
+            return None;
+        }
+    };
+    let body: Value = response.json().await.ok()?;
+    Some(parse_model_list(&body, login))
 }
 
 #[cfg(test)]

@@ -55,7 +55,25 @@ pub struct ReasoningSummary {
     pub text: String,
 }
 
+/// How the message that carries the project's instruction files (AGENTS.md) starts: it is built
+/// by the agent, saved in sessions and replayed, but never shown as something the person typed.
+pub const INSTRUCTIONS_HEADING: &str = "# AGENTS.md instructions for ";
+
 impl Item {
+    /// Whether this is the instructions message (not something the person typed).
+    pub fn is_instructions_message(&self) -> bool {
+        match self {
+            Item::Message {
+                role: Role::User,
+                content,
+            } => matches!(
+                content.first(),
+                Some(Content::InputText { text }) if text.starts_with(INSTRUCTIONS_HEADING)
+            ),
+            _ => false,
+        }
+    }
+
     /// A user message with one text part.
     pub fn user_text(text: impl Into<String>) -> Self {
         Self::Message {

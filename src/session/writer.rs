@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use super::{FIRST_PROMPT_CHARS, SessionError, SessionHeader, reader};
-use crate::agent::instructions::is_instructions_message;
 use crate::llm::types::{Item, Role};
 use crate::private_file;
 
@@ -141,7 +140,7 @@ fn first_prompt(item: &Item) -> Option<String> {
     match item {
         Item::Message {
             role: Role::User, ..
-        } if !is_instructions_message(item) => {
+        } if !item.is_instructions_message() => {
             let text = item.text();
             let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
             Some(line.chars().take(FIRST_PROMPT_CHARS).collect())

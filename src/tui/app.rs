@@ -29,6 +29,7 @@ use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome,
 };
 use crate::auth::login::{Account, LoginEvent};
+use crate::humanize;
 use crate::llm::types::{Item, RateLimitWindow, RateLimits, TokenUsage};
 use crate::session::SessionSummary;
 
@@ -878,9 +879,7 @@ impl App {
     fn restore(&mut self, items: &[Item]) {
         self.clear_conversation();
         self.instructions = None;
-        self.instructions_in_history = items
-            .iter()
-            .any(crate::agent::instructions::is_instructions_message);
+        self.instructions_in_history = items.iter().any(Item::is_instructions_message);
         let cells = resume::cells_from_history(items);
         let mut has_code = false;
         for kind in cells {
@@ -1088,7 +1087,10 @@ impl App {
             None => {
                 let mut parts = Vec::new();
                 if self.usage.total_tokens > 0 {
-                    parts.push(format!("{} tokens", format_count(self.usage.total_tokens)));
+                    parts.push(format!(
+                        "{} tokens",
+                        humanize::count(self.usage.total_tokens)
+                    ));
                 }
                 if let Some(limits) = &self.rate_limits {
                     for window in [limits.primary, limits.secondary].into_iter().flatten() {
@@ -1134,11 +1136,11 @@ impl App {
             approval_name(self.approval_mode),
             approval_detail(self.approval_mode),
             self.sandbox,
-            format_count(u.input_tokens),
-            format_count(u.cached_input_tokens),
-            format_count(u.output_tokens),
-            format_count(u.reasoning_output_tokens),
-            format_count(u.total_tokens),
+            humanize::count(u.input_tokens),
+            humanize::count(u.cached_input_tokens),
+            humanize::count(u.output_tokens),
+            humanize::count(u.reasoning_output_tokens),
+            humanize::count(u.total_tokens),
         );
         match &self.rate_limits {
             Some(limits) => {
@@ -1170,14 +1172,14 @@ impl App {
                 for (i, file) in files.iter().enumerate() {
                     let label = if i == 0 { "AGENTS.md:" } else { "" };
                     let cut = if file.is_cut() {
-                        format!(", cut to {}", format_bytes(file.included))
+                        format!(", cut to {}", humanize::bytes(file.included))
                     } else {
                         String::new()
                     };
                     text.push_str(&format!(
                         "\n{label:<11}{} · {}{cut}",
                         display_path(&file.path),
-                        format_bytes(file.bytes)
+                        humanize::bytes(file.bytes)
                     ));
                 }
             }
@@ -1291,23 +1293,5 @@ fn window_name(window: &RateLimitWindow) -> String {
         Some(m) if m >= 60 && m % 60 == 0 => format!("{}h", m / 60),
         Some(m) => format!("{m}m"),
         None => "limit".to_string(),
-    }
-}
-
-/// `812 B`, `3.1 KB`, `2.0 MB`.
-fn format_bytes(n: u64) -> String {
-    match n {
-        0..1024 => format!("{n} B"),
-        1024..1_048_576 => format!("{:.1} KB", n as f64 / 1024.0),
-        _ => format!("{:.1} MB", n as f64 / 1_048_576.0),
-    }
-}
-
-/// `950`, `12.3k`, `4.5M`.
-pub fn format_count(n: u64) -> String {
-    match n {
-        0..=999 => n.to_string(),
-        1_000..=999_999 => format!("{:.1}k", n as f64 / 1_000.0),
-        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
     }
 }

@@ -1,6 +1,7 @@
 //! The transcript is a list of cells. Each cell knows how to draw itself at a width and keeps
 //! the wrapped lines until it changes or the width does.
 
+use crate::humanize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -330,7 +331,7 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
         let mut spans = vec![Span::styled("  └ ", dim()), Span::styled(status, style)];
         if let Some(duration) = end.duration {
             spans.push(Span::styled(
-                format!(" · {}", format_duration(duration)),
+                format!(" · {}", humanize::elapsed(duration)),
                 dim(),
             ));
         }
@@ -456,19 +457,6 @@ pub fn display_path(path: &std::path::Path) -> String {
         Some(rest) if rest.as_os_str().is_empty() => "~".to_string(),
         Some(rest) => format!("~/{}", rest.display()),
         None => path.display().to_string(),
-    }
-}
-
-/// `850ms`, `4.2s`, `3m 05s`.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        let s = d.as_secs();
-        format!("{}m {:02}s", s / 60, s % 60)
     }
 }
 

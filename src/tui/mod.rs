@@ -25,11 +25,11 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use app::{App, InitialState};
 
-use crate::agent::protocol::{AuthSummary, Event, Op};
+use crate::agent::core::StartFacts;
+use crate::agent::protocol::{Event, Op};
 use crate::agent::tools::SandboxPolicy;
-use crate::auth::{AuthStore, LoginMethod, OpenAiEntry, StoredLogin, detect_method, mask_key};
+use crate::auth::{LoginMethod, detect_method};
 use crate::config::Config;
-use crate::llm::models::choose_model;
 
 /// Runs the interactive client until the person quits. The terminal is restored on every way
 /// out, a panic included.
@@ -48,35 +48,18 @@ pub async fn run(
 }
 
 impl InitialState {
-    /// Reads what the first frame shows from local files and the environment; no network.
+    /// What the first frame shows, known before any network call: the stored login and the
+    /// model (both from the agent's side), the sandbox, and whether this machine is headless.
     pub fn from_local(config: &Config, project_dir: PathBuf, env_api_key: Option<String>) -> Self {
-        let env_key = env_api_key.filter(|k| !k.trim().is_empty());
-        let (auth, warning) = match AuthStore::new(&config.auth_file).load() {
-            Ok(file) => {
-                let summary = match file.openai() {
-                    Some(OpenAiEntry::Api { key }) => Some(AuthSummary::ApiKey {
-                        masked: mask_key(&key),
-                    }),
-                    Some(OpenAiEntry::OAuth(entry)) => Some(AuthSummary::ChatGpt(
-                        StoredLogin::from_entry(&entry).account,
-                    )),
-                    None => env_key.map(|key| AuthSummary::ApiKey {
-                        masked: mask_key(&key),
-                    }),
-                };
-                (summary, None)
-            }
-            Err(e) => (None, Some(e.to_string())),
-        };
+        let facts = StartFacts::read(config, env_api_key);
         Self {
-            auth,
-            // The same choice the core makes, so the status line names the model in use.
-            model: choose_model(config.model.as_deref()),
+            auth: facts.auth,
+            model: facts.model,
             project_dir,
             approval_mode: config.approval,
             sandbox: SandboxPolicy::new(config.sandbox, config.network).describe(),
             headless: detect_method() == LoginMethod::Device,
-            warning,
+            warning: facts.warning,
         }
     }
 }

@@ -10,7 +10,6 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use super::history_cell::{CellKind, ToolCall, ToolEnd};
 use super::picker::PickerItem;
 use super::streaming::StreamingMarkdown;
-use crate::agent::instructions::is_instructions_message;
 use crate::agent::tools::ToolCall as ParsedCall;
 use crate::llm::types::{Item, Role};
 use crate::session::SessionSummary;
@@ -37,7 +36,7 @@ pub fn cells_from_history(items: &[Item]) -> Vec<CellKind> {
         match item {
             Item::Message {
                 role: Role::User, ..
-            } if !is_instructions_message(item) => cells.push(CellKind::User(item.text())),
+            } if !item.is_instructions_message() => cells.push(CellKind::User(item.text())),
             Item::Message {
                 role: Role::Assistant,
                 ..

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use kelp::agent::instructions::{self, is_instructions_message};
+use kelp::agent::instructions;
 use kelp::llm::types::{Content, Item, Role};
 
 fn write(path: &Path, text: &str) {
@@ -67,7 +67,7 @@ fn personal_file_first_then_root_first_up_to_the_git_root() {
     assert_eq!(found.files[1].bytes, "root: run cargo fmt".len() as u64);
 
     let message = found.message.unwrap();
-    assert!(is_instructions_message(&message));
+    assert!(message.is_instructions_message());
     let parts = parts(&message);
     // The blank file sends nothing; nothing above the git root is read.
     assert_eq!(parts.len(), 3);

@@ -33,10 +33,14 @@ fn auth_file(home: &Path) -> std::path::PathBuf {
 fn first_start_without_a_login_opens_connect() {
     let home = tempfile::tempdir().unwrap();
     let mut pty = kelp_in_pty(home.path(), &[]);
-    let screen = pty.wait_for("How do you want to sign in?", WAIT);
+    // A frame can arrive in pieces: wait for its last row (the status line) too.
+    let screen = pty.wait_until(
+        |s| s.contains("How do you want to sign in?") && s.contains("not connected"),
+        WAIT,
+        "the connect dialog and the status line",
+    );
     assert!(screen.contains("1. ChatGPT Plus/Pro — browser"), "{screen}");
     assert!(screen.contains("3. API key"), "{screen}");
-    assert!(screen.contains("not connected"), "{screen}");
     // Esc closes the dialog and leaves the composer.
     pty.send("\x1b");
     pty.wait_for("Ask anything", WAIT);

@@ -1,0 +1,21 @@
+//! Why no usable credential could be had: shared by the manager that hands out credentials and
+//! the refresh that renews them, so neither imports the other.
+
+use thiserror::Error;
+
+use super::store::StoreError;
+
+/// Why no usable credential could be had. Messages are one line and never hold a secret.
+#[derive(Debug, Error)]
+pub enum AuthError {
+    #[error("not logged in: run /connect (or `kelp login`), or set OPENAI_API_KEY")]
+    NotLoggedIn,
+    #[error("your ChatGPT login expired or was revoked: run /connect (or `kelp login`) again")]
+    LoginExpired,
+    #[error("could not refresh the ChatGPT login: {0}")]
+    RefreshFailed(String),
+    #[error("the API key was rejected: check it, or run /connect (or `kelp login`) again")]
+    ApiKeyRejected,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
