@@ -3,6 +3,7 @@
 //! Four layers, data flowing one way: `tui` → `agent` → `llm` → HTTP, with `auth` beside `llm`.
 
 pub mod agent;
+pub mod app_server;
 pub mod auth;
 pub mod config;
 pub mod humanize;

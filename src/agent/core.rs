@@ -215,6 +215,9 @@ impl Core {
         self.emit(Event::Instructions(
             conversation.instruction_files().to_vec(),
         ));
+        self.emit(Event::Conversation {
+            id: conversation.id().to_string(),
+        });
         conversation
     }
 
@@ -226,6 +229,9 @@ impl Core {
                 self.model = conversation.model().to_string();
                 self.emit(Event::Restored {
                     items: conversation.history().to_vec(),
+                });
+                self.emit(Event::Conversation {
+                    id: conversation.id().to_string(),
                 });
                 // The conversation brings its own model: the front end learns it with the list.
                 self.refresh_models();

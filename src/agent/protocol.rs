@@ -173,6 +173,9 @@ pub enum Event {
     Sessions(Vec<SessionSummary>),
     /// The project instruction files (AGENTS.md) loaded for the conversation, for `/status`.
     Instructions(Vec<InstructionFile>),
+    /// The conversation now in use (started or resumed): its session id, which `--resume` and
+    /// embedding hosts name it by.
+    Conversation { id: String },
     /// A message for the person that belongs to no turn.
     Notice(String),
     /// An error that belongs to no turn, one readable line.

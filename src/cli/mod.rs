@@ -93,6 +93,16 @@ enum Command {
     Sessions(SessionsArgs),
     /// Answer one prompt without the interactive client, streaming the answer to stdout.
     Run(run_cmd::RunArgs),
+    /// Serve the Codex app-server protocol (JSON-RPC, one object per line) on stdin and stdout,
+    /// for host apps and editor extensions that embed kelp.
+    AppServer(AppServerArgs),
+}
+
+#[derive(Debug, Args)]
+struct AppServerArgs {
+    /// Where to serve: only `stdio://` (the default).
+    #[arg(long, value_name = "URL", default_value = "stdio://")]
+    listen: String,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +219,32 @@ pub fn main() -> ExitCode {
             Ok(dir) => run_cmd::run(&config, &dir, args),
             Err(code) => code,
         },
+        Some(Command::AppServer(args)) => app_server(config, &args.listen),
+    }
+}
+
+/// `kelp app-server`: serves until stdin closes, then exits 0.
+fn app_server(config: Config, listen: &str) -> ExitCode {
+    if listen != "stdio://" {
+        return fail(
+            exit::USAGE,
+            &format!("--listen {listen}: kelp app-server serves stdio:// only"),
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
+    };
+    let result = runtime.block_on(kelp::app_server::serve(config));
+    // Logins, turns and commands still running are cancelled, not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
 }
 

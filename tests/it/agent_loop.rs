@@ -57,6 +57,11 @@ async fn agent_with(mode: ApprovalMode, max_steps: usize) -> Agent {
     // A new conversation first says which instruction files it loaded (none here).
     let first = tokio::time::timeout(Duration::from_secs(15), events.recv()).await;
     assert_eq!(first.ok().flatten(), Some(Event::Instructions(Vec::new())));
+    // Then which conversation it holds: its session id.
+    let second = tokio::time::timeout(Duration::from_secs(15), events.recv()).await;
+    assert!(
+        matches!(second.ok().flatten(), Some(Event::Conversation { id }) if uuid::Uuid::parse_str(&id).is_ok())
+    );
     Agent {
         fake,
         config,
@@ -758,6 +763,9 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
 
     a.ops.send(Op::NewConversation).unwrap();
     assert_eq!(a.next().await, Event::Instructions(Vec::new()));
+    let Event::Conversation { id: second } = a.next().await else {
+        panic!("expected the new conversation's id");
+    };
     a.ops.send(Op::ListSessions).unwrap();
     let Event::Sessions(sessions) = a.next().await else {
         panic!("expected the saved conversations");
@@ -771,6 +779,14 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
     };
     let texts: Vec<String> = items.iter().map(|i| i.text()).collect();
     assert_eq!(texts, ["first question", "first answer"]);
+    assert_eq!(
+        a.next().await,
+        Event::Conversation {
+            id: sessions[0].id.to_string()
+        },
+        "the resumed conversation keeps its id"
+    );
+    assert_ne!(second, sessions[0].id.to_string());
     let Event::Models { current, .. } = a.next().await else {
         panic!("expected the model of the resumed conversation");
     };

@@ -1,0 +1,338 @@
+//! `account/*`: the login as a host app sees it, over the one login state machine
+//! (`auth::login`, as `kelp login` and `/connect` use it) and the one auth store. One login runs
+//! at a time; a new one cancels the one pending, which completes with `success: false` before
+//! the new one is answered.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::wire::{Answer, Out, RpcError, params};
+use crate::auth::login::{LoginHandle, LoginOptions, start_login_with};
+use crate::auth::{
+    AuthManager, AuthStore, LoginEvent, LoginMethod, OpenAiEntry, StoredLogin, validate_api_key,
+};
+use crate::config::Config;
+
+/// The plan names the protocol knows; anything else is `unknown`.
+const PLAN_TYPES: &[&str] = &[
+    "free",
+    "go",
+    "plus",
+    "pro",
+    "prolite",
+    "promax",
+    "team",
+    "self_serve_business_prolite",
+    "self_serve_business_usage_based",
+    "business",
+    "ent26",
+    "enterprise_cbp_automation",
+    "enterprise_cbp_usage_based",
+    "enterprise",
+    "edu",
+    "edu_plus",
+    "edu_pro",
+    "sci",
+    "sci_plus",
+    "unknown",
+];
+
+/// A plan claim as the protocol's `PlanType`.
+fn plan_type(plan: Option<&str>) -> &'static str {
+    let plan = plan.unwrap_or("unknown").to_ascii_lowercase();
+    PLAN_TYPES
+        .iter()
+        .find(|known| **known == plan)
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// A ChatGPT login in progress.
+struct PendingLogin {
+    id: Uuid,
+    handle: LoginHandle,
+    /// Forwards the login's last step as `account/login/completed`.
+    forward: JoinHandle<()>,
+}
+
+/// The account side of the server.
+pub struct Accounts {
+    config: Config,
+    http: reqwest::Client,
+    out: Out,
+    login: Option<PendingLogin>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum LoginParams {
+    #[serde(rename_all = "camelCase")]
+    ApiKey {
+        api_key: String,
+    },
+    Chatgpt {},
+    ChatgptDeviceCode {},
+    ChatgptAuthTokens {},
+    AmazonBedrock {},
+    AmazonBedrockAccessKeys {},
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelParams {
+    login_id: String,
+}
+
+impl Accounts {
+    /// Accounts for `config`, over the process's one HTTP client.
+    pub fn new(config: Config, http: reqwest::Client, out: Out) -> Self {
+        Self {
+            config,
+            http,
+            out,
+            login: None,
+        }
+    }
+
+    /// `account/read`: the stored login (or `OPENAI_API_KEY`), never a secret.
+    pub async fn read(&self) -> Result<Answer, RpcError> {
+        let store = AuthStore::new(&self.config.auth_file);
+        let loaded = tokio::task::spawn_blocking(move || store.load())
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?
+            .map_err(|e| RpcError::internal(e.to_string()))?;
+        let account = match loaded.openai() {
+            Some(OpenAiEntry::Api { .. }) => json!({ "type": "apiKey" }),
+            Some(OpenAiEntry::OAuth(entry)) => {
+                let account = StoredLogin::from_entry(&entry).account;
+                json!({
+                    "type": "chatgpt",
+                    "email": account.email,
+                    "planType": plan_type(account.plan.as_deref()),
+                })
+            }
+            None if std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty()) => {
+                json!({ "type": "apiKey" })
+            }
+            None => Value::Null,
+        };
+        Ok(json!({ "account": account, "requiresOpenaiAuth": true }).into())
+    }
+
+    /// `account/login/start`.
+    pub async fn start(&mut self, raw: Value, experimental: bool) -> Result<Answer, RpcError> {
+        let login: LoginParams = params(raw)?;
+        match login {
+            LoginParams::ApiKey { api_key } => {
+                self.cancel_pending("Login server error: Login cancelled");
+                self.save_api_key(api_key).await
+            }
+            LoginParams::Chatgpt {} => {
+                self.cancel_pending("Login server error: Login cancelled");
+                self.start_chatgpt(LoginMethod::Browser)
+                    .await
+                    .map(Answer::new)
+            }
+            LoginParams::ChatgptDeviceCode {} => {
+                self.cancel_pending("Login server error: Login cancelled");
+                self.start_chatgpt(LoginMethod::Device)
+                    .await
+                    .map(Answer::new)
+            }
+            LoginParams::ChatgptAuthTokens {} if !experimental => Err(RpcError::invalid_request(
+                "account/login/start.chatgptAuthTokens requires experimentalApi capability",
+            )),
+            LoginParams::ChatgptAuthTokens {} => Err(RpcError::invalid_request(
+                "kelp does not take external ChatGPT tokens yet: sign in with chatgpt or chatgptDeviceCode",
+            )),
+            LoginParams::AmazonBedrock {} | LoginParams::AmazonBedrockAccessKeys {} => {
+                Err(RpcError::invalid_request(
+                    "kelp signs in to OpenAI only: Amazon Bedrock is not supported",
+                ))
+            }
+        }
+    }
+
+    async fn save_api_key(&mut self, raw: String) -> Result<Answer, RpcError> {
+        let key = validate_api_key(&raw)
+            .map_err(|why| RpcError::invalid_params(format!("Invalid params: apiKey: {why}")))?;
+        let store = AuthStore::new(&self.config.auth_file);
+        tokio::task::spawn_blocking(move || {
+            store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
+        })
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?
+        .map_err(|e| RpcError::internal(format!("could not save the API key: {e}")))?;
+        Ok(Answer::new(json!({ "type": "apiKey" }))
+            .then(
+                "account/login/completed",
+                json!({ "loginId": null, "success": true, "error": null }),
+            )
+            .then(
+                "account/updated",
+                json!({ "authMode": "apikey", "planType": null }),
+            ))
+    }
+
+    /// Starts a ChatGPT login and answers once the host has something to show: the sign-in
+    /// URL, or the device code. A failure before that is this request's error.
+    async fn start_chatgpt(&mut self, method: LoginMethod) -> Result<Value, RpcError> {
+        let mut options = LoginOptions::from_config(&self.config);
+        // The host opens the URL: a browser must not pop up on the machine kelp runs on.
+        options.open_browser = false;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let handle = start_login_with(method, options, self.http.clone(), tx);
+        let id = Uuid::new_v4();
+        let answer = loop {
+            match rx.recv().await {
+                Some(LoginEvent::BrowserWaiting { authorize_url, .. }) => {
+                    break json!({ "type": "chatgpt", "loginId": id, "authUrl": authorize_url });
+                }
+                Some(LoginEvent::DeviceCode {
+                    verification_url,
+                    user_code,
+                    ..
+                }) => {
+                    break json!({
+                        "type": "chatgptDeviceCode",
+                        "loginId": id,
+                        "verificationUrl": verification_url,
+                        "userCode": user_code,
+                    });
+                }
+                Some(LoginEvent::Failed(message)) if method == LoginMethod::Device => {
+                    return Err(RpcError::internal(format!(
+                        "failed to request device code: {message}"
+                    )));
+                }
+                Some(LoginEvent::Failed(message)) => return Err(RpcError::internal(message)),
+                Some(LoginEvent::Cancelled) | None => {
+                    return Err(RpcError::internal("the login ended before it started"));
+                }
+                Some(_) => {}
+            }
+        };
+        let out = self.out.clone();
+        let forward = tokio::spawn(async move {
+            while let Some(step) = rx.recv().await {
+                let (success, error, account) = match step {
+                    LoginEvent::Done(account) => (true, None, Some(account)),
+                    LoginEvent::Failed(message) => (false, Some(message), None),
+                    LoginEvent::Cancelled => (
+                        false,
+                        Some("Login server error: Login was not completed".into()),
+                        None,
+                    ),
+                    _ => continue,
+                };
+                out.notify(
+                    "account/login/completed",
+                    json!({ "loginId": id, "success": success, "error": error }),
+                );
+                if let Some(account) = account {
+                    out.notify(
+                        "account/updated",
+                        json!({
+                            "authMode": "chatgpt",
+                            "planType": plan_type(account.plan.as_deref()),
+                        }),
+                    );
+                }
+                return;
+            }
+        });
+        self.login = Some(PendingLogin {
+            id,
+            handle,
+            forward,
+        });
+        Ok(answer)
+    }
+
+    /// Stops the pending login, if any, and says it ended with `error`. The flow frees its
+    /// callback port and stops polling at once.
+    fn cancel_pending(&mut self, error: &str) -> bool {
+        let Some(pending) = self.login.take() else {
+            return false;
+        };
+        if pending.handle.is_finished() {
+            return false;
+        }
+        // Its own report of the cancel would race this one: it is stopped first.
+        pending.forward.abort();
+        pending.handle.cancel();
+        self.out.notify(
+            "account/login/completed",
+            json!({ "loginId": pending.id, "success": false, "error": error }),
+        );
+        true
+    }
+
+    /// `account/login/cancel`: answered first, then the login's completion, as the real server
+    /// orders them.
+    pub fn cancel(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        let CancelParams { login_id } = params(raw)?;
+        let id = Uuid::parse_str(&login_id)
+            .map_err(|_| RpcError::invalid_request(format!("invalid login id: {login_id}")))?;
+        let pending = self
+            .login
+            .take_if(|login| login.id == id && !login.handle.is_finished());
+        let Some(pending) = pending else {
+            return Ok(json!({ "status": "notFound" }).into());
+        };
+        pending.forward.abort();
+        pending.handle.cancel();
+        Ok(Answer::new(json!({ "status": "canceled" })).then(
+            "account/login/completed",
+            json!({
+                "loginId": pending.id,
+                "success": false,
+                "error": "Login server error: Login was not completed",
+            }),
+        ))
+    }
+
+    /// `account/logout`: revokes a ChatGPT login (best effort) and removes kelp's entry.
+    pub async fn logout(&mut self) -> Result<Answer, RpcError> {
+        self.cancel_pending("Login server error: Login cancelled");
+        let manager = AuthManager::new(&self.config, self.http.clone(), None);
+        let report = manager
+            .logout()
+            .await
+            .map_err(|e| RpcError::internal(format!("could not log out: {e}")))?;
+        let answer = Answer::new(json!({}));
+        Ok(if report.removed {
+            answer.then(
+                "account/updated",
+                json!({ "authMode": null, "planType": null }),
+            )
+        } else {
+            answer
+        })
+    }
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        if let Some(pending) = self.login.take() {
+            pending.forward.abort();
+            pending.handle.cancel();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_map_onto_the_protocol_names() {
+        assert_eq!(plan_type(Some("plus")), "plus");
+        assert_eq!(plan_type(Some("Pro")), "pro");
+        assert_eq!(plan_type(Some("galactic")), "unknown");
+        assert_eq!(plan_type(None), "unknown");
+    }
+}

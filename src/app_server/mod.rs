@@ -1,0 +1,175 @@
+//! `kelp app-server`: kelp's login and agent behind the Codex app-server protocol (JSON-RPC over
+//! stdio, one object per line), so a host app or editor extension written for Codex can embed
+//! kelp. A thin face: accounts go through the one login state machine and auth store
+//! ([`account`]), conversations through agent cores driven by `Op`/`Event` like the TUI
+//! ([`thread`]); [`wire`] is the framing. Stdout carries protocol lines only; logs go to the log
+//! file.
+
+pub mod account;
+pub mod thread;
+pub mod wire;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use account::Accounts;
+use thread::Threads;
+use wire::{Answer, Incoming, Out, RpcError, params, parse_line};
+
+use crate::config::Config;
+
+/// The methods kelp answers, for the error that names an unknown one.
+const METHODS: &[&str] = &[
+    "initialize",
+    "account/read",
+    "account/login/start",
+    "account/login/cancel",
+    "account/logout",
+    "account/rateLimits/read",
+    "thread/start",
+    "thread/resume",
+    "turn/start",
+    "turn/interrupt",
+];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InitializeParams {
+    client_info: ClientInfo,
+    #[serde(default)]
+    capabilities: Option<Capabilities>,
+}
+
+#[derive(Deserialize)]
+struct ClientInfo {
+    name: String,
+    version: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Capabilities {
+    #[serde(default)]
+    experimental_api: bool,
+}
+
+/// One connection's state.
+struct Server {
+    config: Config,
+    out: Out,
+    initialized: bool,
+    experimental: bool,
+    accounts: Accounts,
+    threads: Threads,
+}
+
+/// Serves the protocol on stdin and stdout until stdin closes; then everything running (logins,
+/// turns, commands) is cancelled.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let (out, mut lines) = Out::new();
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(mut line) = lines.recv().await {
+            line.push('\n');
+            if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let http = crate::llm::client::http_client()?;
+    let mut server = Server {
+        accounts: Accounts::new(config.clone(), http, out.clone()),
+        threads: Threads::new(config.clone(), out.clone()),
+        config,
+        out: out.clone(),
+        initialized: false,
+        experimental: false,
+    };
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = input.next_line().await? {
+        if !line.trim().is_empty() {
+            server.handle_line(&line).await;
+        }
+    }
+    tracing::info!("stdin closed: the app-server stops");
+    drop(server);
+    drop(out);
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer).await;
+    Ok(())
+}
+
+impl Server {
+    async fn handle_line(&mut self, line: &str) {
+        match parse_line(line) {
+            Err((id, error)) => self.out.error(id, error),
+            Ok(Incoming::Notification { method, .. }) => {
+                tracing::debug!(%method, "notification from the client");
+            }
+            Ok(Incoming::Response { id, result }) => {
+                if !self.out.answer(&id, result) {
+                    tracing::warn!(%id, "an answer to no request of ours");
+                }
+            }
+            Ok(Incoming::Request { id, method, params }) => {
+                let answer = self.call(&method, params).await;
+                self.out.reply(id, answer);
+            }
+        }
+    }
+
+    async fn call(&mut self, method: &str, params: Value) -> Result<Answer, RpcError> {
+        if method == "initialize" {
+            return self.initialize(params);
+        }
+        if !self.initialized {
+            return Err(RpcError::invalid_request("Not initialized"));
+        }
+        match method {
+            "account/read" => self.accounts.read().await,
+            "account/login/start" => self.accounts.start(params, self.experimental).await,
+            "account/login/cancel" => self.accounts.cancel(params),
+            "account/logout" => self.accounts.logout().await,
+            "account/rateLimits/read" => Ok(self.threads.rate_limits()),
+            "thread/start" => self.threads.start(params).await,
+            "thread/resume" => self.threads.resume(params).await,
+            "turn/start" => self.threads.start_turn(params),
+            "turn/interrupt" => self.threads.interrupt(params),
+            other => Err(RpcError::invalid_request(format!(
+                "Invalid request: unknown variant `{other}`, expected one of {}",
+                METHODS
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    fn initialize(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        if self.initialized {
+            return Err(RpcError::invalid_request("Already initialized"));
+        }
+        let p: InitializeParams = params(raw)?;
+        self.initialized = true;
+        self.experimental = p.capabilities.unwrap_or_default().experimental_api;
+        let term = std::env::var("TERM_PROGRAM")
+            .or_else(|_| std::env::var("TERM"))
+            .unwrap_or_else(|_| "unknown".to_string());
+        let home = crate::private_file::parent_dir(&self.config.auth_file);
+        Ok(json!({
+            "userAgent": format!(
+                "kelp/{} ({}; {}) {term} ({}; {})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                p.client_info.name,
+                p.client_info.version,
+            ),
+            "codexHome": std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf()),
+            "platformFamily": std::env::consts::FAMILY,
+            "platformOs": std::env::consts::OS,
+        })
+        .into())
+    }
+}

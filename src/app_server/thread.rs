@@ -1,0 +1,636 @@
+//! `thread/*` and `turn/*`: each thread is one agent core (the one the TUI drives), reached
+//! through its `Op`/`Event` channels. A thread's id is its kelp session id, so `thread/resume`
+//! takes what `kelp sessions` lists. Core events become the protocol's items and turn
+//! notifications; approval requests become server→client requests whose decisions go back as
+//! `Op::Approve`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use uuid::Uuid;
+
+use super::wire::{Answer, Out, RpcError, now_ms, params};
+use crate::agent::core::{CoreOptions, spawn};
+use crate::agent::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome,
+};
+use crate::config::{Config, SandboxMode};
+use crate::llm::types::RateLimits;
+
+/// How long a new core may take to say which conversation it holds.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The turn a thread is running, shared with the task that turns its events into
+/// notifications.
+#[derive(Debug, Default)]
+struct Running {
+    turn_id: Option<String>,
+}
+
+struct Thread {
+    ops: UnboundedSender<Op>,
+    running: Arc<Mutex<Running>>,
+}
+
+/// Every thread of the connection.
+pub struct Threads {
+    config: Config,
+    out: Out,
+    threads: HashMap<String, Thread>,
+    /// The last rate limits any thread's responses reported, as a protocol snapshot.
+    rate_limits: Arc<Mutex<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartParams {
+    cwd: Option<PathBuf>,
+    model: Option<String>,
+    approval_policy: Option<Value>,
+    sandbox: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResumeParams {
+    thread_id: String,
+    approval_policy: Option<Value>,
+    model: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TurnParams {
+    thread_id: String,
+    input: Vec<InputItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum InputItem {
+    Text {
+        text: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InterruptParams {
+    thread_id: String,
+    turn_id: String,
+}
+
+/// The protocol's approval policy as kelp's approval mode: `untrusted` asks before commands and
+/// edits, `on-request` lets edits inside the project through, `never` runs everything inside it.
+fn approval_mode(policy: Option<&Value>, default: ApprovalMode) -> Result<ApprovalMode, RpcError> {
+    match policy.and_then(Value::as_str) {
+        None if policy.is_none_or(Value::is_null) => Ok(default),
+        Some("untrusted") => Ok(ApprovalMode::Ask),
+        Some("on-request") => Ok(ApprovalMode::AutoEdit),
+        Some("never") => Ok(ApprovalMode::FullAuto),
+        _ => Err(RpcError::invalid_params(
+            "Invalid params: approvalPolicy: kelp takes \"untrusted\", \"on-request\" or \"never\"",
+        )),
+    }
+}
+
+fn approval_policy(mode: ApprovalMode) -> &'static str {
+    match mode {
+        ApprovalMode::Ask => "untrusted",
+        ApprovalMode::AutoEdit => "on-request",
+        ApprovalMode::FullAuto => "never",
+    }
+}
+
+fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode, RpcError> {
+    match name {
+        None => Ok(default),
+        Some("workspace-write") => Ok(SandboxMode::WorkspaceWrite),
+        Some("read-only") => Ok(SandboxMode::ReadOnly),
+        Some("danger-full-access") => Ok(SandboxMode::Off),
+        Some(other) => Err(RpcError::invalid_params(format!(
+            "Invalid params: sandbox: unknown mode {other:?}"
+        ))),
+    }
+}
+
+fn sandbox_policy(config: &Config, cwd: &std::path::Path) -> Value {
+    match config.sandbox {
+        SandboxMode::Off => json!({ "type": "dangerFullAccess" }),
+        SandboxMode::ReadOnly => json!({ "type": "readOnly", "networkAccess": config.network }),
+        SandboxMode::WorkspaceWrite => json!({
+            "type": "workspaceWrite",
+            "writableRoots": [cwd],
+            "networkAccess": config.network,
+            "excludeTmpdirEnvVar": false,
+            "excludeSlashTmp": false,
+        }),
+    }
+}
+
+impl Threads {
+    /// No threads yet.
+    pub fn new(config: Config, out: Out) -> Self {
+        Self {
+            config,
+            out,
+            threads: HashMap::new(),
+            rate_limits: Arc::new(Mutex::new(json!({}))),
+        }
+    }
+
+    /// `account/rateLimits/read`: the last limits a response reported (none yet: an empty
+    /// snapshot).
+    pub fn rate_limits(&self) -> Answer {
+        let limits = self
+            .rate_limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        json!({ "rateLimits": limits }).into()
+    }
+
+    /// `thread/start`: a new conversation, saved as a kelp session.
+    pub async fn start(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        let p: StartParams = params(raw)?;
+        let mut config = self.config.clone();
+        config.model = p.model.or(config.model);
+        config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
+        config.sandbox = sandbox_mode(p.sandbox.as_deref(), config.sandbox)?;
+        let cwd = match p.cwd {
+            Some(dir) => std::fs::canonicalize(&dir).map_err(|e| {
+                RpcError::invalid_params(format!("Invalid params: cwd: {}: {e}", dir.display()))
+            })?,
+            None => std::env::current_dir().map_err(|e| RpcError::internal(e.to_string()))?,
+        };
+        self.open(config, CoreOptions::new(&cwd), cwd, "thread/started")
+            .await
+    }
+
+    /// `thread/resume`: a saved kelp session, by its id (or an id prefix).
+    pub async fn resume(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        let p: ResumeParams = params(raw)?;
+        let state_dir = self.config.state_dir.clone();
+        let wanted = p.thread_id.clone();
+        let summary =
+            tokio::task::spawn_blocking(move || crate::session::find(&state_dir, &wanted))
+                .await
+                .map_err(|e| RpcError::internal(e.to_string()))?
+                .map_err(|e| {
+                    RpcError::invalid_request(format!("no thread {}: {e}", p.thread_id))
+                })?;
+        let mut config = self.config.clone();
+        config.model = p.model.or(config.model);
+        config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
+        let mut options = CoreOptions::new(&summary.project_dir);
+        options.resume = Some(summary.path.clone());
+        self.open(config, options, summary.project_dir, "thread/started")
+            .await
+    }
+
+    async fn open(
+        &mut self,
+        config: Config,
+        options: CoreOptions,
+        cwd: PathBuf,
+        notification: &'static str,
+    ) -> Result<Answer, RpcError> {
+        let (ops, mut events) = spawn(config.clone(), options);
+        let id = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(event) = events.recv().await {
+                match event {
+                    Event::Conversation { id } => return Ok(id),
+                    Event::Error(message) => return Err(RpcError::internal(message)),
+                    other => tracing::debug!(?other, "before the thread started"),
+                }
+            }
+            Err(RpcError::internal(
+                "the agent stopped before the thread started",
+            ))
+        })
+        .await
+        .map_err(|_| RpcError::internal("the agent did not start in time"))??;
+        let model = crate::llm::models::choose_model(config.model.as_deref());
+        let now = chrono::Utc::now().timestamp();
+        let thread = json!({
+            "id": id,
+            "sessionId": id,
+            "preview": "",
+            "ephemeral": false,
+            "modelProvider": "openai",
+            "createdAt": now,
+            "updatedAt": now,
+            "status": { "type": "idle" },
+            "cwd": cwd,
+            "cliVersion": env!("CARGO_PKG_VERSION"),
+            "source": "appServer",
+            "turns": [],
+            "projectId": null,
+        });
+        let running = Arc::new(Mutex::new(Running::default()));
+        tokio::spawn(pump(
+            events,
+            ops.clone(),
+            self.out.clone(),
+            Where {
+                thread_id: id.clone(),
+                cwd: cwd.clone(),
+            },
+            Arc::clone(&running),
+            Arc::clone(&self.rate_limits),
+        ));
+        self.threads.insert(id, Thread { ops, running });
+        Ok(Answer::new(json!({
+            "thread": thread,
+            "model": model,
+            "modelProvider": "openai",
+            "cwd": cwd,
+            "approvalPolicy": approval_policy(config.approval),
+            "approvalsReviewer": "user",
+            "sandbox": sandbox_policy(&config, &cwd),
+        }))
+        .then(notification, json!({ "thread": thread })))
+    }
+
+    fn thread(&self, id: &str) -> Result<&Thread, RpcError> {
+        self.threads.get(id).ok_or_else(|| {
+            RpcError::invalid_request(format!("no thread {id}: start or resume it first"))
+        })
+    }
+
+    /// `turn/start`: sends the prompt; the turn's events stream as notifications.
+    pub fn start_turn(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        let p: TurnParams = params(raw)?;
+        let thread = self.thread(&p.thread_id)?;
+        let mut text = Vec::new();
+        for item in p.input {
+            match item {
+                InputItem::Text { text: t } => text.push(t),
+                InputItem::Other => {
+                    return Err(RpcError::invalid_params(
+                        "Invalid params: input: kelp takes text input only",
+                    ));
+                }
+            }
+        }
+        let turn_id = {
+            let mut running = thread
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if running.turn_id.is_some() {
+                return Err(RpcError::invalid_request(
+                    "a turn is already running on this thread: wait for it or interrupt it",
+                ));
+            }
+            let id = Uuid::new_v4().to_string();
+            running.turn_id = Some(id.clone());
+            id
+        };
+        thread
+            .ops
+            .send(Op::Submit {
+                text: text.join("\n"),
+            })
+            .map_err(|_| RpcError::internal("the thread's agent has stopped"))?;
+        let turn = json!({
+            "id": turn_id,
+            "items": [],
+            "status": "inProgress",
+            "startedAt": chrono::Utc::now().timestamp(),
+        });
+        Ok(Answer::new(json!({ "turn": turn })).then(
+            "turn/started",
+            json!({ "threadId": p.thread_id, "turn": turn }),
+        ))
+    }
+
+    /// `turn/interrupt`: stops the stream and kills running commands; `turn/completed` with
+    /// `interrupted` follows.
+    pub fn interrupt(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        let p: InterruptParams = params(raw)?;
+        let thread = self.thread(&p.thread_id)?;
+        let current = thread
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .turn_id
+            .clone();
+        if current.as_deref() == Some(p.turn_id.as_str()) {
+            let _ = thread.ops.send(Op::Interrupt);
+        }
+        Ok(json!({}).into())
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        for thread in self.threads.values() {
+            let _ = thread.ops.send(Op::Interrupt);
+            let _ = thread.ops.send(Op::Shutdown);
+        }
+    }
+}
+
+/// What a tool call is, as an item.
+#[derive(Debug, Clone)]
+enum ToolItem {
+    Command { command: String, output: String },
+    FileChange,
+}
+
+/// The thread a pump serves.
+struct Where {
+    thread_id: String,
+    cwd: PathBuf,
+}
+
+/// Turns one thread's core events into notifications, for as long as the core runs.
+async fn pump(
+    mut events: UnboundedReceiver<Event>,
+    ops: UnboundedSender<Op>,
+    out: Out,
+    place: Where,
+    running: Arc<Mutex<Running>>,
+    last_limits: Arc<Mutex<Value>>,
+) {
+    let Where { thread_id, cwd } = place;
+    let mut message: Option<(String, String)> = None;
+    let mut tools: HashMap<String, ToolItem> = HashMap::new();
+    let turn_id = || {
+        running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .turn_id
+            .clone()
+            .unwrap_or_default()
+    };
+    while let Some(event) = events.recv().await {
+        let turn = turn_id();
+        let base = json!({ "threadId": thread_id, "turnId": turn });
+        let with = |extra: Value| {
+            let mut params = base.clone();
+            if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+                params.extend(extra);
+            }
+            params
+        };
+        match event {
+            Event::TextDelta(delta) => {
+                let (id, text) = message.get_or_insert_with(|| {
+                    let id = format!("msg_{}", Uuid::new_v4().simple());
+                    out.notify(
+                        "item/started",
+                        with(json!({
+                            "item": { "type": "agentMessage", "id": id, "text": "" },
+                            "startedAtMs": now_ms(),
+                        })),
+                    );
+                    (id, String::new())
+                });
+                text.push_str(&delta);
+                out.notify(
+                    "item/agentMessage/delta",
+                    with(json!({ "itemId": id, "delta": delta })),
+                );
+            }
+            Event::MessageDone(text) => {
+                let id = match message.take() {
+                    Some((id, _)) => id,
+                    None => {
+                        let id = format!("msg_{}", Uuid::new_v4().simple());
+                        out.notify(
+                            "item/started",
+                            with(json!({
+                                "item": { "type": "agentMessage", "id": id, "text": "" },
+                                "startedAtMs": now_ms(),
+                            })),
+                        );
+                        id
+                    }
+                };
+                out.notify(
+                    "item/completed",
+                    with(json!({
+                        "item": { "type": "agentMessage", "id": id, "text": text },
+                        "completedAtMs": now_ms(),
+                    })),
+                );
+            }
+            Event::ToolStarted {
+                call_id,
+                tool,
+                summary,
+            } => {
+                let item = match tool.as_str() {
+                    "shell" => ToolItem::Command {
+                        command: summary,
+                        output: String::new(),
+                    },
+                    "apply_patch" => ToolItem::FileChange,
+                    _ => continue,
+                };
+                out.notify(
+                    "item/started",
+                    with(json!({
+                        "item": tool_item(&call_id, &item, &cwd, "inProgress", None, None),
+                        "startedAtMs": now_ms(),
+                    })),
+                );
+                tools.insert(call_id, item);
+            }
+            Event::ToolOutput { call_id, chunk } => {
+                if let Some(ToolItem::Command { output, .. }) = tools.get_mut(&call_id) {
+                    output.push_str(&chunk);
+                }
+            }
+            Event::ToolFinished {
+                call_id,
+                success,
+                exit_code,
+                duration,
+            } => {
+                if let Some(item) = tools.remove(&call_id) {
+                    let status = if success { "completed" } else { "failed" };
+                    out.notify(
+                        "item/completed",
+                        with(json!({
+                            "item": tool_item(&call_id, &item, &cwd, status, exit_code, Some(duration)),
+                            "completedAtMs": now_ms(),
+                        })),
+                    );
+                }
+            }
+            Event::ApprovalRequested {
+                id,
+                call_id,
+                subject,
+            } => {
+                tokio::spawn(ask_host(
+                    out.clone(),
+                    ops.clone(),
+                    with(json!({})),
+                    id,
+                    call_id,
+                    subject,
+                ));
+            }
+            Event::Retrying { reason, .. } => out.notify(
+                "error",
+                with(json!({ "error": { "message": reason }, "willRetry": true })),
+            ),
+            Event::RateLimits(limits) => {
+                let snapshot = rate_limits(&limits);
+                *last_limits.lock().unwrap_or_else(PoisonError::into_inner) = snapshot.clone();
+                out.notify(
+                    "account/rateLimits/updated",
+                    json!({ "rateLimits": snapshot }),
+                );
+            }
+            Event::TurnFinished(outcome) => {
+                message = None;
+                tools.clear();
+                running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .turn_id = None;
+                let (status, error) = match outcome {
+                    TurnOutcome::Completed => ("completed", Value::Null),
+                    TurnOutcome::Interrupted => ("interrupted", Value::Null),
+                    TurnOutcome::Failed(message) => ("failed", json!({ "message": message })),
+                };
+                out.notify(
+                    "turn/completed",
+                    json!({
+                        "threadId": thread_id,
+                        "turn": {
+                            "id": turn,
+                            "items": [],
+                            "status": status,
+                            "error": error,
+                            "completedAt": chrono::Utc::now().timestamp(),
+                        },
+                    }),
+                );
+            }
+            Event::Notice(text) => tracing::info!(thread = %thread_id, "{text}"),
+            Event::Error(text) => tracing::warn!(thread = %thread_id, "{text}"),
+            _ => {}
+        }
+    }
+}
+
+fn tool_item(
+    id: &str,
+    item: &ToolItem,
+    cwd: &std::path::Path,
+    status: &str,
+    exit_code: Option<i32>,
+    duration: Option<Duration>,
+) -> Value {
+    match item {
+        ToolItem::Command { command, output } => json!({
+            "type": "commandExecution",
+            "id": id,
+            "command": command,
+            "commandActions": [],
+            "cwd": cwd,
+            "status": status,
+            "aggregatedOutput": (!output.is_empty()).then_some(output),
+            "exitCode": exit_code,
+            "durationMs": duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }),
+        ToolItem::FileChange => json!({
+            "type": "fileChange",
+            "id": id,
+            "changes": [],
+            "status": status,
+        }),
+    }
+}
+
+/// kelp's rate limits as the protocol's sparse `RateLimitSnapshot`.
+pub fn rate_limits(limits: &RateLimits) -> Value {
+    let window = |w: &crate::llm::types::RateLimitWindow| {
+        json!({
+            "usedPercent": w.used_percent.round() as i64,
+            "windowDurationMins": w.window_minutes,
+            "resetsAt": w.resets_at,
+        })
+    };
+    json!({
+        "primary": limits.primary.as_ref().map(window),
+        "secondary": limits.secondary.as_ref().map(window),
+    })
+}
+
+/// Asks the host about an approval request and hands its decision to the core. `cancel`
+/// denies and interrupts the turn; no answer, or an error, denies.
+async fn ask_host(
+    out: Out,
+    ops: UnboundedSender<Op>,
+    base: Value,
+    id: u64,
+    call_id: String,
+    subject: ApprovalSubject,
+) {
+    let mut params = base;
+    let (method, extra) = match subject {
+        ApprovalSubject::Patch { .. } => ("item/fileChange/requestApproval", json!({})),
+        ApprovalSubject::Command { command, workdir } => (
+            "item/commandExecution/requestApproval",
+            json!({ "command": command, "cwd": workdir }),
+        ),
+        ApprovalSubject::Unsandboxed {
+            command,
+            workdir,
+            blocked,
+        } => (
+            "item/commandExecution/requestApproval",
+            json!({
+                "command": command,
+                "cwd": workdir,
+                "reason": format!("{blocked}; run it again without the sandbox?"),
+            }),
+        ),
+        ApprovalSubject::Read { summary, paths } => (
+            "item/commandExecution/requestApproval",
+            json!({
+                "command": summary,
+                "reason": format!(
+                    "reads outside the project: {}",
+                    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        ),
+    };
+    if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+        params.extend(extra);
+        params.insert("itemId".into(), json!(call_id));
+        params.insert("startedAtMs".into(), json!(now_ms()));
+    }
+    let answer = out.request(method, params).await;
+    let decision = answer.ok().and_then(Result::ok).and_then(|result| {
+        result
+            .get("decision")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let (decision, interrupt) = match decision.as_deref() {
+        Some("accept") => (ApprovalDecision::Yes, false),
+        Some("acceptForSession") => (ApprovalDecision::Always, false),
+        Some("cancel") => (ApprovalDecision::No { reason: None }, true),
+        _ => (ApprovalDecision::No { reason: None }, false),
+    };
+    let _ = ops.send(Op::Approve { id, decision });
+    if interrupt {
+        let _ = ops.send(Op::Interrupt);
+    }
+}
