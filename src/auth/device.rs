@@ -154,6 +154,12 @@ async fn poll_until_approved(
                     return Err(error.into());
                 }
             }
+            // RFC 8628: the server says the code expired.
+            Err(OAuthError::Rejected {
+                code: Some(code), ..
+            }) if code == "expired_token" => {
+                return Err(LoginError::DeviceCodeExpired);
+            }
             Err(error) => return Err(error.into()),
         }
         let now = tokio::time::Instant::now();

@@ -7,6 +7,7 @@ mod fake_openai;
 mod pty;
 
 mod agent_loop;
+mod app_server;
 mod auth_store;
 mod cli_auth;
 mod cli_login;

@@ -24,6 +24,9 @@ pub enum DeviceApproval {
     AfterPolls(usize),
     /// Once this long has passed since the code was issued.
     AfterDelay(Duration),
+    /// Never: after this many pending polls the code has expired (400 `expired_token`, as RFC
+    /// 8628 servers answer).
+    ExpireAfterPolls(usize),
 }
 
 /// One issued user code.
@@ -115,6 +118,7 @@ pub async fn usercode(
         ),
         DeviceApproval::AfterPolls(polls) => format!("approved after {polls} polls"),
         DeviceApproval::AfterDelay(delay) => format!("approved after {delay:?}"),
+        DeviceApproval::ExpireAfterPolls(polls) => format!("expires after {polls} polls"),
     };
     let line = format!("device login: code {} issued, {how}", session.user_code);
     state.devices.push(session);
@@ -152,6 +156,13 @@ pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
             DeviceApproval::Manual => false,
             DeviceApproval::AfterPolls(pending) => session.polls > pending,
             DeviceApproval::AfterDelay(delay) => session.issued.elapsed() >= delay,
+            DeviceApproval::ExpireAfterPolls(pending) if session.polls > pending => {
+                return json_reply(
+                    400,
+                    json!({"error": "expired_token", "error_description": "The device code has expired."}),
+                );
+            }
+            DeviceApproval::ExpireAfterPolls(_) => false,
         };
     if !approved {
         return json_reply(403, json!({"error": "deviceauth_authorization_pending"}));

@@ -1,0 +1,663 @@
+//! `kelp app-server`, the real binary over pipes, against the fake server. Every line it writes
+//! is checked against the JSON Schema that Codex CLI 0.169.0 generates for the protocol
+//! (`tests/fixtures/codex-app-server-schema/0.169.0/`): notifications and server requests
+//! against their envelopes, each response against its method's `…Response.json`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::fake_openai::{Config as FakeConfig, DeviceApproval, FakeOpenAi, Reply};
+
+const WAIT: Duration = Duration::from_secs(10);
+const SCHEMA_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/codex-app-server-schema/0.169.0"
+);
+
+fn load(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The validators, and which response schema each method's answer is checked against.
+struct Schema {
+    notification: jsonschema::Validator,
+    request: jsonschema::Validator,
+    error: jsonschema::Validator,
+    responses: HashMap<String, jsonschema::Validator>,
+}
+
+impl Schema {
+    fn load() -> Self {
+        let dir = Path::new(SCHEMA_DIR);
+        let validator = |file: &str| jsonschema::validator_for(&load(&dir.join(file))).unwrap();
+        // Each method's response schema is named after its params: `…/<Name>Params` in
+        // ClientRequest.json answers with `<Name>Response.json` (in v1/, v2/ or the top).
+        let mut responses = HashMap::new();
+        for variant in load(&dir.join("ClientRequest.json"))["oneOf"]
+            .as_array()
+            .unwrap()
+        {
+            let method = variant["properties"]["method"]["enum"][0].as_str().unwrap();
+            let Some(params) = variant["properties"]["params"]["$ref"].as_str() else {
+                continue;
+            };
+            let name = params
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches("Params");
+            for sub in ["v2", "v1", "."] {
+                let file = dir.join(sub).join(format!("{name}Response.json"));
+                if file.exists() {
+                    responses.insert(
+                        method.to_string(),
+                        jsonschema::validator_for(&load(&file)).unwrap(),
+                    );
+                }
+            }
+        }
+        // Methods without params in the schema (account/logout, account/rateLimits/read).
+        for (method, file) in [
+            ("account/logout", "v2/LogoutAccountResponse.json"),
+            (
+                "account/rateLimits/read",
+                "v2/GetAccountRateLimitsResponse.json",
+            ),
+        ] {
+            responses
+                .entry(method.to_string())
+                .or_insert_with(|| validator(file));
+        }
+        Self {
+            notification: validator("ServerNotification.json"),
+            request: validator("ServerRequest.json"),
+            error: validator("JSONRPCError.json"),
+            responses,
+        }
+    }
+
+    /// Panics, naming the message, when `message` does not fit.
+    fn check(&self, message: &Value, methods: &HashMap<String, String>) {
+        let fail = |what: &str, errors: Vec<String>| {
+            panic!("{what} does not fit the schema: {errors:?}\n{message}")
+        };
+        let errors = |v: &jsonschema::Validator, instance: &Value| -> Vec<String> {
+            v.iter_errors(instance).map(|e| e.to_string()).collect()
+        };
+        assert!(
+            message.get("jsonrpc").is_none(),
+            "no jsonrpc field: {message}"
+        );
+        if message.get("method").is_some() {
+            let is_request = message.get("id").is_some();
+            let v = if is_request {
+                &self.request
+            } else {
+                &self.notification
+            };
+            if !is_request {
+                assert!(message["emittedAtMs"].is_i64(), "emittedAtMs: {message}");
+            }
+            let found = errors(v, message);
+            if !found.is_empty() {
+                fail("a server message", found);
+            }
+        } else if message.get("error").is_some() {
+            // An unreadable line has no id to answer: JSON-RPC says null, which the schema's
+            // request id does not list; its error object is checked all the same.
+            let mut shaped = message.clone();
+            if shaped["id"].is_null() {
+                shaped["id"] = json!("unreadable");
+            }
+            let found = errors(&self.error, &shaped);
+            if !found.is_empty() {
+                fail("an error", found);
+            }
+        } else {
+            let id = message["id"].to_string();
+            let method = methods
+                .get(&id)
+                .unwrap_or_else(|| panic!("an answer to no request: {message}"));
+            let v = self
+                .responses
+                .get(method)
+                .unwrap_or_else(|| panic!("no response schema for {method}"));
+            let found = errors(v, &message["result"]);
+            if !found.is_empty() {
+                fail(&format!("the {method} response"), found);
+            }
+        }
+    }
+}
+
+/// `kelp app-server` on pipes: every line it writes is parsed and checked before a test sees it.
+struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Value>,
+    methods: Arc<Mutex<HashMap<String, String>>>,
+    next_id: i64,
+    home: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(fake: &FakeOpenAi) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kelp"));
+        cmd.args(["app-server", "--listen", "stdio://"])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("KELP_CALLBACK_PORT", "0")
+            .env("RUST_LOG", "kelp=debug")
+            .envs(fake.env())
+            .current_dir(home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        let methods: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let schema = Schema::load();
+        let seen = Arc::clone(&methods);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let message: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stdout carries only JSON lines: {e}: {line}"));
+                schema.check(&message, &seen.lock().unwrap());
+                if tx.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Self {
+            child,
+            stdin,
+            lines,
+            methods,
+            next_id: 0,
+            home,
+        }
+    }
+
+    fn send_raw(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Sends a request; returns its id.
+    fn send(&mut self, method: &str, params: Value) -> i64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.methods
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), method.to_string());
+        self.send_raw(&json!({ "id": id, "method": method, "params": params }).to_string());
+        id
+    }
+
+    fn next(&self) -> Value {
+        match self.lines.recv_timeout(WAIT) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => panic!("no message within {WAIT:?}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the server closed its output"),
+        }
+    }
+
+    /// Messages up to and including the first `stop` accepts.
+    fn until(&self, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let message = self.next();
+            let done = stop(&message);
+            seen.push(message);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Sends a request and waits for its answer (`result` or `error`), returning what came
+    /// before it too.
+    fn call(&mut self, method: &str, params: Value) -> (Value, Vec<Value>) {
+        let id = self.send(method, params);
+        let mut seen = self.until(|m| m["id"] == id && m.get("method").is_none());
+        let answer = seen.pop().unwrap();
+        (answer, seen)
+    }
+
+    fn result(&mut self, method: &str, params: Value) -> Value {
+        let (answer, _) = self.call(method, params);
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
+    }
+
+    fn notification(&self, method: &str) -> Value {
+        let seen = self.until(|m| m["method"] == method && m.get("id").is_none());
+        seen.last().unwrap()["params"].clone()
+    }
+
+    fn initialize(&mut self, experimental: bool) -> Value {
+        let result = self.result(
+            "initialize",
+            json!({
+                "clientInfo": { "name": "kelp-tests", "version": "1.0" },
+                "capabilities": { "experimentalApi": experimental },
+            }),
+        );
+        self.send_raw(r#"{"method":"initialized"}"#);
+        result
+    }
+
+    fn auth_file(&self) -> PathBuf {
+        self.home.path().join(".local/share/kelp/auth.json")
+    }
+
+    /// Closes stdin and waits for the exit; returns how long it took and whether it succeeded.
+    fn close(mut self) -> (Duration, bool) {
+        drop(self.stdin.take());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (start.elapsed(), status.success());
+            }
+            assert!(start.elapsed() < WAIT, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handshake_errors_and_framing_follow_the_real_server() {
+    let fake = FakeOpenAi::start().await;
+    let mut server = Server::start(&fake);
+    let (early, _) = server.call("account/read", json!({}));
+    assert_eq!(early["error"]["code"], -32600);
+    assert_eq!(early["error"]["message"], "Not initialized");
+
+    let init = server.initialize(false);
+    assert!(
+        init["userAgent"].as_str().unwrap().starts_with("kelp/"),
+        "{init}"
+    );
+    assert!(
+        init["codexHome"].as_str().unwrap().ends_with("kelp"),
+        "{init}"
+    );
+    let (again, _) = server.call(
+        "initialize",
+        json!({"clientInfo": {"name": "x", "version": "1"}}),
+    );
+    assert_eq!(again["error"]["message"], "Already initialized");
+
+    let (unknown, _) = server.call("bogus/method", json!({}));
+    assert_eq!(unknown["error"]["code"], -32600);
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid request: unknown variant `bogus/method`"),
+        "{unknown}"
+    );
+    // A malformed line is answered, and the server goes on.
+    server.send_raw("{not json");
+    let broken = server.next();
+    assert_eq!(broken["id"], Value::Null);
+    assert_eq!(broken["error"]["code"], -32700);
+    // Bad params name the field; unknown fields and `"jsonrpc"` are accepted.
+    let (bad, _) = server.call("account/login/start", json!({"type": "apiKey"}));
+    assert_eq!(bad["error"]["code"], -32602);
+    assert!(
+        bad["error"]["message"].as_str().unwrap().contains("apiKey"),
+        "{bad}"
+    );
+    server.send_raw(r#"{"jsonrpc":"2.0","id":"s1","method":"account/read","params":{"refreshToken":false,"futureField":1}}"#);
+    server
+        .methods
+        .lock()
+        .unwrap()
+        .insert("\"s1\"".into(), "account/read".into());
+    let read = server.next();
+    assert_eq!(read["id"], "s1");
+    assert_eq!(read["result"]["account"], Value::Null);
+    assert_eq!(read["result"]["requiresOpenaiAuth"], true);
+
+    let (took, ok) = server.close();
+    assert!(ok, "exit 0 when stdin closes");
+    assert!(took < Duration::from_secs(1), "exited after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_login_is_saved_read_back_and_logged_out() {
+    let fake = FakeOpenAi::start().await;
+    let mut server = Server::start(&fake);
+    server.initialize(false);
+    let (answer, _) = server.call(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    assert_eq!(answer["result"], json!({"type": "apiKey"}));
+    let completed = server.notification("account/login/completed");
+    assert_eq!(
+        completed,
+        json!({"loginId": null, "success": true, "error": null})
+    );
+    let updated = server.notification("account/updated");
+    assert_eq!(updated, json!({"authMode": "apikey", "planType": null}));
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(server.auth_file()).unwrap()).unwrap();
+    assert_eq!(stored["openai"]["key"], fake.api_key());
+
+    let read = server.result("account/read", json!({}));
+    assert_eq!(read["account"], json!({"type": "apiKey"}));
+
+    assert_eq!(server.result("account/logout", json!({})), json!({}));
+    let updated = server.notification("account/updated");
+    assert_eq!(updated, json!({"authMode": null, "planType": null}));
+    assert_eq!(
+        server.result("account/read", json!({}))["account"],
+        Value::Null
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_code_login_completes_and_an_expired_one_fails_without_writing() {
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_interval: json!("1"),
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut server = Server::start(&fake);
+    server.initialize(false);
+    let started = server.result("account/login/start", json!({"type": "chatgptDeviceCode"}));
+    assert_eq!(started["type"], "chatgptDeviceCode");
+    let code = started["userCode"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 10, "a real-shaped code: {code}");
+    assert_eq!(
+        started["verificationUrl"],
+        format!("{}/codex/device", fake.url())
+    );
+    fake.approve_device(&code);
+    let completed = server.notification("account/login/completed");
+    assert_eq!(completed["loginId"], started["loginId"]);
+    assert_eq!(completed["success"], true, "{completed}");
+    let updated = server.notification("account/updated");
+    assert_eq!(updated["authMode"], "chatgpt");
+    assert_eq!(updated["planType"], "plus");
+    let read = server.result("account/read", json!({}));
+    assert_eq!(read["account"]["type"], "chatgpt");
+    assert!(server.auth_file().exists());
+
+    // A code the server lets expire.
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_interval: json!("1"),
+        device_approval: DeviceApproval::ExpireAfterPolls(1),
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut server = Server::start(&fake);
+    server.initialize(false);
+    let started = server.result("account/login/start", json!({"type": "chatgptDeviceCode"}));
+    let completed = server.notification("account/login/completed");
+    assert_eq!(completed["loginId"], started["loginId"]);
+    assert_eq!(completed["success"], false);
+    assert!(
+        completed["error"].as_str().unwrap().contains("expired"),
+        "{completed}"
+    );
+    assert!(
+        !server.auth_file().exists(),
+        "a failed login writes nothing"
+    );
+
+    // Refused outright: the error comes back on the request and says what to enable.
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_login_enabled: false,
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut server = Server::start(&fake);
+    server.initialize(false);
+    let (refused, _) = server.call("account/login/start", json!({"type": "chatgptDeviceCode"}));
+    assert_eq!(refused["error"]["code"], -32603);
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("failed to request device code: "),
+        "{message}"
+    );
+    assert!(message.contains("Security"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_login_cancels_the_first_and_cancel_frees_the_port() {
+    let fake = FakeOpenAi::start().await;
+    let mut server = Server::start(&fake);
+    server.initialize(false);
+    let first = server.result("account/login/start", json!({"type": "chatgpt"}));
+    assert_eq!(first["type"], "chatgpt");
+    let url = url::Url::parse(first["authUrl"].as_str().unwrap()).unwrap();
+    let redirect = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.to_string())
+        .unwrap();
+    let port = url::Url::parse(&redirect).unwrap().port().unwrap();
+
+    let (second, before) = server.call("account/login/start", json!({"type": "chatgpt"}));
+    let cancelled = before
+        .iter()
+        .find(|m| m["method"] == "account/login/completed")
+        .expect("the first login completes before the second is answered");
+    assert_eq!(cancelled["params"]["loginId"], first["loginId"]);
+    assert_eq!(cancelled["params"]["success"], false);
+    assert_eq!(
+        cancelled["params"]["error"],
+        "Login server error: Login cancelled"
+    );
+    let second = second["result"].clone();
+    assert_ne!(second["loginId"], first["loginId"]);
+
+    // Cancel: answered, then completed, and the callback port is free again at once.
+    let second_url = url::Url::parse(second["authUrl"].as_str().unwrap()).unwrap();
+    let second_redirect = second_url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.to_string())
+        .unwrap();
+    let second_port = url::Url::parse(&second_redirect).unwrap().port().unwrap();
+    let cancel = server.result(
+        "account/login/cancel",
+        json!({"loginId": second["loginId"]}),
+    );
+    assert_eq!(cancel, json!({"status": "canceled"}));
+    let started = Instant::now();
+    let completed = server.notification("account/login/completed");
+    assert_eq!(completed["success"], false);
+    assert_eq!(
+        completed["error"],
+        "Login server error: Login was not completed"
+    );
+    loop {
+        if std::net::TcpListener::bind(("127.0.0.1", second_port)).is_ok() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "the callback port stays taken"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+
+    // Unknown and malformed ids.
+    let again = server.result(
+        "account/login/cancel",
+        json!({"loginId": second["loginId"]}),
+    );
+    assert_eq!(again, json!({"status": "notFound"}));
+    let (malformed, _) = server.call("account/login/cancel", json!({"loginId": "not-a-uuid"}));
+    assert_eq!(malformed["error"]["code"], -32600);
+    assert_eq!(
+        malformed["error"]["message"],
+        "invalid login id: not-a-uuid"
+    );
+    // External tokens need the experimental capability.
+    let (tokens, _) = server.call(
+        "account/login/start",
+        json!({"type": "chatgptAuthTokens", "accessToken": "x", "chatgptAccountId": "a"}),
+    );
+    assert_eq!(
+        tokens["error"]["message"],
+        "account/login/start.chatgptAuthTokens requires experimentalApi capability"
+    );
+    assert!(!server.auth_file().exists());
+}
+
+/// A thread over a fresh project, logged in with the fake's API key.
+fn logged_in(fake: &FakeOpenAi) -> (Server, tempfile::TempDir) {
+    let mut server = Server::start(fake);
+    server.initialize(false);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    (server, project)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_streams_items_and_asks_before_running_a_command() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "untrusted"}),
+    );
+    let thread_id = started["thread"]["id"].as_str().unwrap().to_string();
+    assert!(
+        uuid::Uuid::parse_str(&thread_id).is_ok(),
+        "a kelp session id"
+    );
+    assert_eq!(started["approvalPolicy"], "untrusted");
+    server.notification("thread/started");
+
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch made.txt"})),
+        Reply::text("Made the file."),
+    ]);
+    let turn = server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "make a file", "text_elements": []}]}),
+    );
+    let turn_id = turn["turn"]["id"].clone();
+    assert_eq!(turn["turn"]["status"], "inProgress");
+    let seen = server.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    assert!(seen.iter().any(|m| m["method"] == "turn/started"));
+    let request = seen.last().unwrap();
+    assert_eq!(request["params"]["threadId"], thread_id);
+    assert_eq!(request["params"]["turnId"], turn_id);
+    assert_eq!(request["params"]["itemId"], "c1");
+    assert_eq!(request["params"]["command"], "touch made.txt");
+    assert!(
+        !project.path().join("made.txt").exists(),
+        "nothing runs before the answer"
+    );
+    server.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
+
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let completed_command = seen
+        .iter()
+        .find(|m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "commandExecution"
+        })
+        .expect("the command's item completes");
+    assert_eq!(completed_command["params"]["item"]["status"], "completed");
+    assert_eq!(completed_command["params"]["item"]["exitCode"], 0);
+    let deltas: String = seen
+        .iter()
+        .filter(|m| m["method"] == "item/agentMessage/delta")
+        .map(|m| m["params"]["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, "Made the file.");
+    let message = seen
+        .iter()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage")
+        .unwrap();
+    assert_eq!(message["params"]["item"]["text"], "Made the file.");
+    let end = seen.last().unwrap();
+    assert_eq!(end["params"]["turn"]["id"], turn_id);
+    assert_eq!(end["params"]["turn"]["status"], "completed");
+    assert!(project.path().join("made.txt").exists());
+
+    // Declined: nothing runs, and the turn goes on.
+    fake.push_responses([
+        Reply::call_with_id("c2", "shell", json!({"command": "touch other.txt"})),
+        Reply::text("Left it."),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "another"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request = seen.last().unwrap();
+    server.send_raw(&json!({"id": request["id"], "result": {"decision": "decline"}}).to_string());
+    let end = server.notification("turn/completed");
+    assert_eq!(end["turn"]["status"], "completed");
+    assert!(!project.path().join("other.txt").exists());
+
+    // The thread is a kelp session: resumable by its id.
+    let resumed = server.result("thread/resume", json!({"threadId": thread_id}));
+    assert_eq!(resumed["thread"]["id"], thread_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_stops_the_turn_at_once() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::stall("Thinking about"));
+    let turn = server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
+    );
+    server.until(|m| m["method"] == "item/agentMessage/delta");
+    let asked = Instant::now();
+    let answer = server.result(
+        "turn/interrupt",
+        json!({"threadId": thread_id, "turnId": turn["turn"]["id"]}),
+    );
+    assert_eq!(answer, json!({}));
+    let end = server.notification("turn/completed");
+    assert!(
+        asked.elapsed() < Duration::from_millis(500),
+        "interrupted after {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(end["turn"]["status"], "interrupted");
+    assert_eq!(end["turn"]["id"], turn["turn"]["id"]);
+}
