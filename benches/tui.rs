@@ -47,6 +47,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             model: "gpt-5.5".into(),
             project_dir: "/work/project".into(),
             approval_mode: Default::default(),
+            sandbox: "workspace-write, no network (Landlock ABI 7)".into(),
             headless: false,
             warning: None,
         },

@@ -363,6 +363,8 @@ async fn pump(
 ) {
     let Where { thread_id, cwd } = place;
     let mut message: Option<(String, String)> = None;
+    // The reasoning summary streaming now; it ends when anything else starts.
+    let mut reasoning: Option<(String, String)> = None;
     let mut tools: HashMap<String, ToolItem> = HashMap::new();
     let turn_id = || {
         running
@@ -382,7 +384,37 @@ async fn pump(
             }
             params
         };
+        let ends_reasoning = !matches!(
+            event,
+            Event::ReasoningDelta(_)
+                | Event::Usage(_)
+                | Event::RateLimits(_)
+                | Event::Retrying { .. }
+        );
+        if ends_reasoning && let Some((id, text)) = reasoning.take() {
+            out.notify(
+                "item/completed",
+                with(json!({
+                    "item": { "type": "reasoning", "id": id, "summary": [text], "content": [] },
+                    "completedAtMs": now_ms(),
+                })),
+            );
+        }
         match event {
+            Event::ReasoningDelta(delta) => {
+                let (_, text) = reasoning.get_or_insert_with(|| {
+                    let id = format!("rs_{}", Uuid::new_v4().simple());
+                    out.notify(
+                        "item/started",
+                        with(json!({
+                            "item": { "type": "reasoning", "id": id, "summary": [], "content": [] },
+                            "startedAtMs": now_ms(),
+                        })),
+                    );
+                    (id, String::new())
+                });
+                text.push_str(&delta);
+            }
             Event::TextDelta(delta) => {
                 let (id, text) = message.get_or_insert_with(|| {
                     let id = format!("msg_{}", Uuid::new_v4().simple());

@@ -661,3 +661,31 @@ async fn interrupt_stops_the_turn_at_once() {
     assert_eq!(end["turn"]["status"], "interrupted");
     assert_eq!(end["turn"]["id"], turn["turn"]["id"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reasoning_summary_is_an_item_of_its_own() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::reasoning("Weighing the options.").and_text("Option B."));
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "pick"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let reasoning = seen
+        .iter()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "reasoning")
+        .expect("a completed reasoning item");
+    assert_eq!(
+        reasoning["params"]["item"]["summary"],
+        json!(["Weighing the options."])
+    );
+    let order: Vec<&str> = seen
+        .iter()
+        .filter(|m| m["method"] == "item/started")
+        .map(|m| m["params"]["item"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["reasoning", "agentMessage"]);
+}

@@ -1,0 +1,148 @@
+//! `kelp app-server` benchmarks: `cargo bench --bench app_server`.
+//!
+//! - initialize: from writing the `initialize` line to reading its answer, on a running server
+//!   (median of 20 fresh servers), and from spawn to that answer;
+//! - deltas: one answer of 65,536 deltas streamed from the fake through the server, from
+//!   `turn/start` to `turn/completed`, as notifications per second (median of 5).
+//!
+//! These measure; they do not assert timings.
+
+#[path = "../tests/support/fake_openai/mod.rs"]
+mod fake_openai;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    _home: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(env: &[(&str, String)]) -> Self {
+        let home = tempfile::tempdir().expect("a temp home");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kelp"))
+            .arg("app-server")
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .current_dir(home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kelp starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Self {
+            child,
+            stdin,
+            stdout,
+            _home: home,
+        }
+    }
+
+    fn send(&mut self, message: Value) {
+        writeln!(self.stdin, "{message}").expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn read(&mut self) -> Value {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read");
+        serde_json::from_str(&line).expect("a JSON line")
+    }
+
+    fn until(&mut self, stop: impl Fn(&Value) -> bool) -> usize {
+        let mut count = 0;
+        loop {
+            let message = self.read();
+            count += 1;
+            if stop(&message) {
+                return count;
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn initialize() -> Value {
+    json!({"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "bench", "version": "1"}}})
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let fake = rt.block_on(fake_openai::FakeOpenAi::start());
+    let env = fake.env();
+
+    let (mut answer, mut from_spawn) = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        // Settled: the process is surely up before `initialize` is written.
+        let mut server = Server::start(&env);
+        std::thread::sleep(Duration::from_millis(50));
+        let sent = Instant::now();
+        server.send(initialize());
+        assert!(server.read().get("result").is_some());
+        answer.push(sent.elapsed().as_secs_f64() * 1e3);
+        // Cold: written right after spawn, as a host does.
+        let spawned = Instant::now();
+        let mut server = Server::start(&env);
+        server.send(initialize());
+        assert!(server.read().get("result").is_some());
+        from_spawn.push(spawned.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "initialize → response: median {:.2} ms on a running server, {:.1} ms from spawn (20 servers each)",
+        median(answer),
+        median(from_spawn)
+    );
+
+    let deltas = 65_536;
+    let mut rates = Vec::new();
+    for _ in 0..5 {
+        let mut server = Server::start(&env);
+        server.send(initialize());
+        server.read();
+        server.send(json!({"id": 2, "method": "account/login/start", "params": {"type": "apiKey", "apiKey": fake.api_key()}}));
+        server.until(|m| m["method"] == "account/updated");
+        server.send(json!({"id": 3, "method": "thread/start", "params": {}}));
+        let mut thread_id = Value::Null;
+        while thread_id.is_null() {
+            let message = server.read();
+            if message["id"] == 3 {
+                thread_id = message["result"]["thread"]["id"].clone();
+            }
+        }
+        fake.push_response(fake_openai::Reply::text("x".repeat(deltas)).delta_chars(1));
+        let start = Instant::now();
+        server.send(json!({"id": 4, "method": "turn/start", "params": {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}}));
+        let lines = server.until(|m| m["method"] == "turn/completed");
+        let took = start.elapsed().as_secs_f64();
+        assert!(lines > deltas, "every delta arrived");
+        rates.push(deltas as f64 / took);
+    }
+    println!(
+        "{deltas} one-character deltas, fake → SSE → core → item/agentMessage/delta lines: median {:.0} deltas/s (5 runs)",
+        median(rates)
+    );
+}
