@@ -55,6 +55,13 @@ fn apply(events: impl IntoIterator<Item = SseEvent>, expected: usize) {
     black_box(text);
 }
 
+/// `buf` as network reads of `chunk` bytes (zero-copy slices).
+fn reads(buf: &Bytes, chunk: usize) -> impl Iterator<Item = Bytes> + '_ {
+    (0..buf.len())
+        .step_by(chunk)
+        .map(move |at| buf.slice(at..(at + chunk).min(buf.len())))
+}
+
 /// One `output_item.done` whose data line is 1 MiB (a large tool call), in `chunk` reads.
 fn long_line(chunk: usize) {
     let arguments = "x".repeat(1 << 20);
@@ -66,10 +73,7 @@ fn long_line(chunk: usize) {
         (0..ITERATIONS)
             .map(|_| {
                 let start = Instant::now();
-                let pieces = (0..shared.len())
-                    .step_by(chunk)
-                    .map(|at| shared.slice(at..(at + chunk).min(shared.len())));
-                let events = sse::decode_all(pieces);
+                let events = sse::decode_all(reads(&shared, chunk));
                 assert_eq!(events.len(), 1);
                 start.elapsed()
             })
@@ -122,10 +126,7 @@ fn main() {
             (0..ITERATIONS)
                 .map(|_| {
                     let start = Instant::now();
-                    let pieces = (0..shared.len())
-                        .step_by(chunk)
-                        .map(|at| shared.slice(at..(at + chunk).min(shared.len())));
-                    apply(sse::decode_all(pieces), events);
+                    apply(sse::decode_all(reads(&shared, chunk)), events);
                     start.elapsed()
                 })
                 .collect(),

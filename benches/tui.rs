@@ -275,18 +275,30 @@ fn median(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-fn bench_realistic() {
-    use fake_openai::{FakeOpenAi, Reply};
+/// The real binary at 120×40 in a pty, logged in with an API key against a fresh fake, with its
+/// composer up. The runtime serves the fake for as long as it is kept.
+fn kelp_against_fake() -> (
+    fake_openai::FakeOpenAi,
+    pty::Pty,
+    tempfile::TempDir,
+    tokio::runtime::Runtime,
+) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let fake = rt.block_on(FakeOpenAi::start());
+    let fake = rt.block_on(fake_openai::FakeOpenAi::start());
     let key = fake.api_key();
     let fake_env = fake.env();
     let mut env: Vec<(&str, &str)> = vec![("OPENAI_API_KEY", &key)];
     env.extend(fake_env.iter().map(|(k, v)| (*k, v.as_str())));
     let home = tempfile::tempdir().expect("temp home");
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kelp"));
-    let mut kelp = pty::Pty::spawn(bin, &[], home.path(), &env, 120, 40);
+    let kelp = pty::Pty::spawn(bin, &[], home.path(), &env, 120, 40);
     kelp.wait_for("Ask anything", Duration::from_secs(10));
+    (fake, kelp, home, rt)
+}
+
+fn bench_realistic() {
+    use fake_openai::Reply;
+    let (fake, mut kelp, _home, _rt) = kelp_against_fake();
     let pid = kelp.pid().expect("kelp's pid");
     let mut turn = 0;
     // Sends a prompt, waits for `marker` on screen and for the stream's end, then lets the turn
@@ -368,17 +380,8 @@ fn bench_realistic() {
 
 /// Time from sending a prompt to the last line of one open block of `bytes` on screen.
 fn bench_open_block() {
-    use fake_openai::{FakeOpenAi, Reply};
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let fake = rt.block_on(FakeOpenAi::start());
-    let key = fake.api_key();
-    let fake_env = fake.env();
-    let mut env: Vec<(&str, &str)> = vec![("OPENAI_API_KEY", &key)];
-    env.extend(fake_env.iter().map(|(k, v)| (*k, v.as_str())));
-    let home = tempfile::tempdir().expect("temp home");
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kelp"));
-    let mut kelp = pty::Pty::spawn(bin, &[], home.path(), &env, 120, 40);
-    kelp.wait_for("Ask anything", Duration::from_secs(10));
+    use fake_openai::Reply;
+    let (fake, mut kelp, _home, _rt) = kelp_against_fake();
     for (kind, opening) in [("paragraph", ""), ("code fence", "```text\n")] {
         let mut seconds = Vec::new();
         for (run, mib) in [0.5f64, 1.0, 2.0].into_iter().enumerate() {

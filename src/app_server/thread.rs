@@ -384,6 +384,18 @@ async fn pump(
             }
             params
         };
+        let started = |item: Value| {
+            out.notify(
+                "item/started",
+                with(json!({ "item": item, "startedAtMs": now_ms() })),
+            );
+        };
+        let completed = |item: Value| {
+            out.notify(
+                "item/completed",
+                with(json!({ "item": item, "completedAtMs": now_ms() })),
+            );
+        };
         let ends_reasoning = !matches!(
             event,
             Event::ReasoningDelta(_)
@@ -392,25 +404,13 @@ async fn pump(
                 | Event::Retrying { .. }
         );
         if ends_reasoning && let Some((id, text)) = reasoning.take() {
-            out.notify(
-                "item/completed",
-                with(json!({
-                    "item": { "type": "reasoning", "id": id, "summary": [text], "content": [] },
-                    "completedAtMs": now_ms(),
-                })),
-            );
+            completed(json!({ "type": "reasoning", "id": id, "summary": [text], "content": [] }));
         }
         match event {
             Event::ReasoningDelta(delta) => {
                 let (_, text) = reasoning.get_or_insert_with(|| {
                     let id = format!("rs_{}", Uuid::new_v4().simple());
-                    out.notify(
-                        "item/started",
-                        with(json!({
-                            "item": { "type": "reasoning", "id": id, "summary": [], "content": [] },
-                            "startedAtMs": now_ms(),
-                        })),
-                    );
+                    started(json!({ "type": "reasoning", "id": id, "summary": [], "content": [] }));
                     (id, String::new())
                 });
                 text.push_str(&delta);
@@ -418,13 +418,7 @@ async fn pump(
             Event::TextDelta(delta) => {
                 let (id, text) = message.get_or_insert_with(|| {
                     let id = format!("msg_{}", Uuid::new_v4().simple());
-                    out.notify(
-                        "item/started",
-                        with(json!({
-                            "item": { "type": "agentMessage", "id": id, "text": "" },
-                            "startedAtMs": now_ms(),
-                        })),
-                    );
+                    started(json!({ "type": "agentMessage", "id": id, "text": "" }));
                     (id, String::new())
                 });
                 text.push_str(&delta);
@@ -438,23 +432,11 @@ async fn pump(
                     Some((id, _)) => id,
                     None => {
                         let id = format!("msg_{}", Uuid::new_v4().simple());
-                        out.notify(
-                            "item/started",
-                            with(json!({
-                                "item": { "type": "agentMessage", "id": id, "text": "" },
-                                "startedAtMs": now_ms(),
-                            })),
-                        );
+                        started(json!({ "type": "agentMessage", "id": id, "text": "" }));
                         id
                     }
                 };
-                out.notify(
-                    "item/completed",
-                    with(json!({
-                        "item": { "type": "agentMessage", "id": id, "text": text },
-                        "completedAtMs": now_ms(),
-                    })),
-                );
+                completed(json!({ "type": "agentMessage", "id": id, "text": text }));
             }
             Event::ToolStarted {
                 call_id,
@@ -469,13 +451,7 @@ async fn pump(
                     "apply_patch" => ToolItem::FileChange,
                     _ => continue,
                 };
-                out.notify(
-                    "item/started",
-                    with(json!({
-                        "item": tool_item(&call_id, &item, &cwd, "inProgress", None, None),
-                        "startedAtMs": now_ms(),
-                    })),
-                );
+                started(tool_item(&call_id, &item, &cwd, "inProgress", None, None));
                 tools.insert(call_id, item);
             }
             Event::ToolOutput { call_id, chunk } => {
@@ -491,13 +467,14 @@ async fn pump(
             } => {
                 if let Some(item) = tools.remove(&call_id) {
                     let status = if success { "completed" } else { "failed" };
-                    out.notify(
-                        "item/completed",
-                        with(json!({
-                            "item": tool_item(&call_id, &item, &cwd, status, exit_code, Some(duration)),
-                            "completedAtMs": now_ms(),
-                        })),
-                    );
+                    completed(tool_item(
+                        &call_id,
+                        &item,
+                        &cwd,
+                        status,
+                        exit_code,
+                        Some(duration),
+                    ));
                 }
             }
             Event::ApprovalRequested {

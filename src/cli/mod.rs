@@ -231,13 +231,9 @@ fn app_server(config: Config, listen: &str) -> ExitCode {
             &format!("--listen {listen}: kelp app-server serves stdio:// only"),
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
-        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
+        Err(code) => return code,
     };
     let result = runtime.block_on(kelp::app_server::serve(config));
     // Logins, turns and commands still running are cancelled, not waited for.
@@ -281,13 +277,9 @@ fn interactive(
             "the interactive client needs a terminal; see `kelp --help` for the other commands",
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
-        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
+        Err(code) => return code,
     };
     let env_api_key = std::env::var("OPENAI_API_KEY").ok();
     let mut initial =
@@ -313,6 +305,15 @@ fn interactive(
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
+}
+
+/// The async runtime of a command: two workers, all drivers on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| fail(exit::FAILURE, &format!("cannot start: {e}")))
 }
 
 /// Prints a one-line error on stderr and returns `code`.

@@ -39,10 +39,7 @@ impl std::str::FromStr for ApprovalMode {
 
     /// Parses `ask`, `auto-edit` or `full-auto` (case and `_`/`-` do not matter).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
-        Self::ALL
-            .into_iter()
-            .find(|mode| mode.as_str() == wanted)
+        by_name(s, Self::ALL, Self::as_str)
             .ok_or_else(|| format!("{s:?} is not an approval mode (ask, auto-edit, full-auto)"))
     }
 }
@@ -90,6 +87,16 @@ impl std::str::FromStr for SandboxMode {
             .find(|mode| mode.as_str() == wanted)
             .ok_or_else(|| format!("{s:?} is not a sandbox mode (workspace-write, read-only, off)"))
     }
+}
+
+/// The mode of `all` named `s`; case, surrounding blanks and `_` for `-` do not matter.
+fn by_name<T: Copy, const N: usize>(
+    s: &str,
+    all: [T; N],
+    name: fn(T) -> &'static str,
+) -> Option<T> {
+    let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
+    all.into_iter().find(|mode| name(*mode) == wanted)
 }
 
 /// Parses a yes/no setting: `true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0`.

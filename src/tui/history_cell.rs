@@ -340,6 +340,17 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
     out
 }
 
+/// A command as an approval shows it: `$ ` before its first line, its other lines indented.
+fn command_lines(command: &str, out: &mut Vec<RichLine>) {
+    for (i, line) in command.split('\n').enumerate() {
+        let prefix = if i == 0 { "  $ " } else { "    " };
+        out.push(hanging(
+            vec![Span::styled(prefix, dim()), Span::raw(line.to_string())],
+            "    ",
+        ));
+    }
+}
+
 fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>) -> Vec<RichLine> {
     let warn = Style::new().fg(Color::Yellow).bold();
     let mut out = Vec::new();
@@ -349,13 +360,7 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                 Span::styled("▲ ", warn),
                 Span::styled("Run this command?", warn),
             ])));
-            for (i, line) in command.split('\n').enumerate() {
-                let prefix = if i == 0 { "  $ " } else { "    " };
-                out.push(hanging(
-                    vec![Span::styled(prefix, dim()), Span::raw(line.to_string())],
-                    "    ",
-                ));
-            }
+            command_lines(command, &mut out);
             out.push(RichLine::plain(Line::from(Span::styled(
                 format!("  in {}", display_path(workdir)),
                 dim(),
@@ -409,13 +414,7 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                 vec![Span::raw("  "), Span::raw(blocked.clone())],
                 "  ",
             ));
-            for (i, line) in command.split('\n').enumerate() {
-                let prefix = if i == 0 { "  $ " } else { "    " };
-                out.push(hanging(
-                    vec![Span::styled(prefix, dim()), Span::raw(line.to_string())],
-                    "    ",
-                ));
-            }
+            command_lines(command, &mut out);
             out.push(RichLine::plain(Line::from(Span::styled(
                 format!(
                     "  in {} · with your full rights, this once",
