@@ -146,6 +146,8 @@ struct Server {
     methods: Arc<Mutex<HashMap<String, String>>>,
     next_id: i64,
     home: tempfile::TempDir,
+    /// The last messages read, shown when one does not come.
+    recent: Mutex<Vec<Value>>,
 }
 
 impl Server {
@@ -188,6 +190,7 @@ impl Server {
             methods,
             next_id: 0,
             home,
+            recent: Mutex::default(),
         }
     }
 
@@ -212,8 +215,18 @@ impl Server {
 
     fn next(&self) -> Value {
         match self.lines.recv_timeout(WAIT) {
-            Ok(message) => message,
-            Err(RecvTimeoutError::Timeout) => panic!("no message within {WAIT:?}"),
+            Ok(message) => {
+                let mut recent = self.recent.lock().unwrap();
+                if recent.len() == 20 {
+                    recent.remove(0);
+                }
+                recent.push(message.clone());
+                message
+            }
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "no message within {WAIT:?}; the last ones: {:#?}",
+                self.recent.lock().unwrap()
+            ),
             Err(RecvTimeoutError::Disconnected) => panic!("the server closed its output"),
         }
     }
