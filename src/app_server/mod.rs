@@ -19,6 +19,9 @@ use wire::{Answer, Incoming, Out, RpcError, params, parse_line};
 
 use crate::config::Config;
 
+/// The most bytes gathered into one write to stdout.
+const WRITE_BATCH: usize = 64 * 1024;
+
 /// The methods kelp answers, for the error that names an unknown one.
 const METHODS: &[&str] = &[
     "initialize",
@@ -69,12 +72,23 @@ struct Server {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (out, mut lines) = Out::new();
     let writer = tokio::spawn(async move {
+        // tokio's stdout hands every write to a blocking thread: a burst of lines (a stream of
+        // deltas) goes out in one write, not one round trip per line.
         let mut stdout = tokio::io::stdout();
-        while let Some(mut line) = lines.recv().await {
-            line.push('\n');
-            if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
+        let mut batch = String::new();
+        while let Some(line) = lines.recv().await {
+            batch.push_str(&line);
+            batch.push('\n');
+            while batch.len() < WRITE_BATCH
+                && let Ok(line) = lines.try_recv()
+            {
+                batch.push_str(&line);
+                batch.push('\n');
+            }
+            if stdout.write_all(batch.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
                 break;
             }
+            batch.clear();
         }
     });
     let http = crate::llm::client::http_client()?;
