@@ -29,8 +29,48 @@ pub fn line_width(line: &Line<'_>) -> usize {
     line.spans.iter().map(|s| s.content.width()).sum()
 }
 
-/// Wraps `rich` to `width` columns, appending the resulting lines to `out`.
+/// `text` as a terminal should show it: a tab becomes four spaces, and any other control
+/// character (which a terminal would act on, or which takes no column) becomes U+FFFD.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("    "),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `rich` with every span [`printable`]; `None` when it already is.
+fn printable_line(rich: &RichLine) -> Option<RichLine> {
+    let has_control =
+        |spans: &[Span<'_>]| spans.iter().any(|s| s.content.contains(char::is_control));
+    if !has_control(&rich.line.spans) && !has_control(&rich.hang) {
+        return None;
+    }
+    let fix = |spans: &[Span<'static>]| -> Vec<Span<'static>> {
+        spans
+            .iter()
+            .map(|s| Span::styled(printable(&s.content).into_owned(), s.style))
+            .collect()
+    };
+    Some(RichLine {
+        line: Line::from(fix(&rich.line.spans)).style(rich.line.style),
+        hang: fix(&rich.hang),
+    })
+}
+
+/// Wraps `rich` to `width` columns, appending the resulting lines to `out`. Control characters
+/// never reach the screen (see [`printable`]).
 pub fn wrap_into(rich: &RichLine, width: usize, out: &mut Vec<Line<'static>>) {
+    if let Some(fixed) = printable_line(rich) {
+        return wrap_into(&fixed, width, out);
+    }
     let width = width.max(1);
     if line_width(&rich.line) <= width {
         out.push(rich.line.clone());
@@ -174,6 +214,19 @@ impl Wrapper<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_never_reach_the_screen_and_lines_fit() {
+        let rich = RichLine::plain(Line::raw("\0\0\0\0\0@\u{0}52\x1b[31m\tend"));
+        let mut out = Vec::new();
+        wrap_into(&rich, 8, &mut out);
+        for line in &out {
+            let text = line.to_string();
+            assert!(!text.contains(char::is_control), "{text:?}");
+            assert!(text.width() <= 8, "{text:?} is {} wide", text.width());
+        }
+        assert_eq!(printable("a\tb"), "a    b");
+    }
 
     fn texts(lines: &[Line<'_>]) -> Vec<String> {
         lines.iter().map(|l| l.to_string()).collect()

@@ -102,7 +102,7 @@ proptest! {
 
     #[test]
     fn markdown_never_panics_and_wrapped_lines_fit(
-        text in "([#>*`~|\\-_ 0-9a-zé一\t]|\n|```|\\*\\*|\\| --- \\|){0,200}",
+        text in "([#>*`~|\\-_ 0-9a-zé一\t\u{0}\u{1b}\u{7f}]|\n|```|\\*\\*|\\| --- \\|){0,200}",
         cuts in proptest::collection::vec(any::<usize>(), 0..12),
         width in 8usize..100,
     ) {
