@@ -294,22 +294,23 @@ impl Threads {
             running.turn_id = Some(id.clone());
             id
         };
-        thread
-            .ops
-            .send(Op::Submit {
-                text: text.join("\n"),
-            })
-            .map_err(|_| RpcError::internal("the thread's agent has stopped"))?;
+        let ops = thread.ops.clone();
+        let text = text.join("\n");
         let turn = json!({
             "id": turn_id,
             "items": [],
             "status": "inProgress",
             "startedAt": chrono::Utc::now().timestamp(),
         });
-        Ok(Answer::new(json!({ "turn": turn })).then(
-            "turn/started",
-            json!({ "threadId": p.thread_id, "turn": turn }),
-        ))
+        Ok(Answer::new(json!({ "turn": turn }))
+            .then(
+                "turn/started",
+                json!({ "threadId": p.thread_id, "turn": turn }),
+            )
+            // Sent once `turn/started` is on its way, so no item of the turn comes before it.
+            .after(move || {
+                let _ = ops.send(Op::Submit { text });
+            }))
     }
 
     /// `turn/interrupt`: stops the stream and kills running commands; `turn/completed` with
@@ -323,10 +324,15 @@ impl Threads {
             .unwrap_or_else(PoisonError::into_inner)
             .turn_id
             .clone();
-        if current.as_deref() == Some(p.turn_id.as_str()) {
-            let _ = thread.ops.send(Op::Interrupt);
+        let answer = Answer::new(json!({}));
+        if current.as_deref() != Some(p.turn_id.as_str()) {
+            return Ok(answer);
         }
-        Ok(json!({}).into())
+        // After the answer: the turn's `turn/completed` follows it.
+        let ops = thread.ops.clone();
+        Ok(answer.after(move || {
+            let _ = ops.send(Op::Interrupt);
+        }))
     }
 }
 
@@ -362,7 +368,9 @@ async fn pump(
     last_limits: Arc<Mutex<Value>>,
 ) {
     let Where { thread_id, cwd } = place;
-    let mut message: Option<(String, String)> = None;
+    // The agent message streaming now: its id, its text so far, and the start of its delta
+    // notification, written once so each delta costs a string escape and a copy.
+    let mut message: Option<(String, String, String)> = None;
     // The reasoning summary streaming now; it ends when anything else starts.
     let mut reasoning: Option<(String, String)> = None;
     let mut tools: HashMap<String, ToolItem> = HashMap::new();
@@ -375,6 +383,14 @@ async fn pump(
             .unwrap_or_default()
     };
     while let Some(event) = events.recv().await {
+        // The hot path: the next delta of a message already open.
+        if let (Event::TextDelta(delta), Some((_, text, prefix)), None) =
+            (&event, message.as_mut(), reasoning.as_ref())
+        {
+            text.push_str(delta);
+            out.send_line(delta_line(prefix, delta));
+            continue;
+        }
         let turn = turn_id();
         let base = json!({ "threadId": thread_id, "turnId": turn });
         let with = |extra: Value| {
@@ -416,20 +432,18 @@ async fn pump(
                 text.push_str(&delta);
             }
             Event::TextDelta(delta) => {
-                let (id, text) = message.get_or_insert_with(|| {
+                let (_, text, prefix) = message.get_or_insert_with(|| {
                     let id = format!("msg_{}", Uuid::new_v4().simple());
                     started(json!({ "type": "agentMessage", "id": id, "text": "" }));
-                    (id, String::new())
+                    let prefix = delta_prefix(&thread_id, &turn, &id);
+                    (id, String::new(), prefix)
                 });
                 text.push_str(&delta);
-                out.notify(
-                    "item/agentMessage/delta",
-                    with(json!({ "itemId": id, "delta": delta })),
-                );
+                out.send_line(delta_line(prefix, &delta));
             }
             Event::MessageDone(text) => {
                 let id = match message.take() {
-                    Some((id, _)) => id,
+                    Some((id, _, _)) => id,
                     None => {
                         let id = format!("msg_{}", Uuid::new_v4().simple());
                         started(json!({ "type": "agentMessage", "id": id, "text": "" }));
@@ -534,6 +548,26 @@ async fn pump(
             _ => {}
         }
     }
+}
+
+/// `{"method":"item/agentMessage/delta","params":{…,"delta":` for one message.
+fn delta_prefix(thread_id: &str, turn_id: &str, item_id: &str) -> String {
+    let quoted = |s: &str| Value::String(s.to_string()).to_string();
+    format!(
+        r#"{{"method":"item/agentMessage/delta","params":{{"threadId":{},"turnId":{},"itemId":{},"delta":"#,
+        quoted(thread_id),
+        quoted(turn_id),
+        quoted(item_id)
+    )
+}
+
+/// The whole delta notification: the message's prefix, the delta, and the time.
+fn delta_line(prefix: &str, delta: &str) -> String {
+    let mut line = String::with_capacity(prefix.len() + delta.len() + 40);
+    line.push_str(prefix);
+    line.push_str(&Value::String(delta.to_string()).to_string());
+    line.push_str(&format!(r#"}},"emittedAtMs":{}}}"#, now_ms()));
+    line
 }
 
 fn tool_item(

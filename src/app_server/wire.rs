@@ -53,11 +53,21 @@ impl RpcError {
     }
 }
 
-/// A method's answer and the notifications that follow it, in order.
-#[derive(Debug, Clone, PartialEq)]
+/// A method's answer, the notifications that follow it in order, and what to do once it is on
+/// its way (so what that sets off is reported after the answer, never before).
 pub struct Answer {
     pub result: Value,
     pub then: Vec<(&'static str, Value)>,
+    pub after: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("result", &self.result)
+            .field("then", &self.then)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Answer {
@@ -66,7 +76,14 @@ impl Answer {
         Self {
             result,
             then: Vec::new(),
+            after: None,
         }
+    }
+
+    /// Runs `action` once the answer and its notifications are queued.
+    pub fn after(mut self, action: impl FnOnce() + Send + 'static) -> Self {
+        self.after = Some(Box::new(action));
+        self
     }
 
     /// Sends notification `method` right after the answer.
@@ -177,6 +194,11 @@ impl Out {
         (out, rx)
     }
 
+    /// Sends a line already serialised (the hot path of streamed deltas).
+    pub fn send_line(&self, line: String) {
+        let _ = self.lines.send(line);
+    }
+
     fn send(&self, message: Value) {
         // Serialising a Value cannot fail; a closed stdout means the host is gone.
         if let Ok(line) = serde_json::to_string(&message) {
@@ -204,6 +226,9 @@ impl Out {
                 self.respond(id, answer.result);
                 for (method, params) in answer.then {
                     self.notify(method, params);
+                }
+                if let Some(action) = answer.after {
+                    action();
                 }
             }
             Err(error) => self.error(id, error),

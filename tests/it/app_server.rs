@@ -345,12 +345,12 @@ async fn the_handshake_errors_and_framing_follow_the_real_server() {
         bad["error"]["message"].as_str().unwrap().contains("apiKey"),
         "{bad}"
     );
-    server.send_raw(r#"{"jsonrpc":"2.0","id":"s1","method":"account/read","params":{"refreshToken":false,"futureField":1}}"#);
     server
         .methods
         .lock()
         .unwrap()
         .insert("\"s1\"".into(), "account/read".into());
+    server.send_raw(r#"{"jsonrpc":"2.0","id":"s1","method":"account/read","params":{"refreshToken":false,"futureField":1}}"#);
     let read = server.next();
     assert_eq!(read["id"], "s1");
     assert_eq!(read["result"]["account"], Value::Null);
