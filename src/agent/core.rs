@@ -18,7 +18,9 @@ use super::conversation::Conversation;
 use super::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use super::turn::{DEFAULT_MAX_STEPS, TurnContext, outcome_of, run_turn_unfinished};
 use crate::auth::login::{LoginHandle, LoginMethod, start_login};
-use crate::auth::{AuthManager, AuthStore, OpenAiEntry, StoredLogin, mask_key, validate_api_key};
+use crate::auth::{
+    AuthManager, AuthStore, ExternalAuth, OpenAiEntry, StoredLogin, mask_key, validate_api_key,
+};
 use crate::config::{self, Config, Setting};
 use crate::llm::{LlmClient, StreamSettings, models};
 use crate::session;
@@ -36,6 +38,8 @@ pub struct CoreOptions {
     pub max_steps: usize,
     /// `OPENAI_API_KEY`, used when the auth file holds no login.
     pub env_api_key: Option<String>,
+    /// ChatGPT tokens an embedding host hands in; used instead of auth.json while set.
+    pub external: Option<ExternalAuth>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -46,6 +50,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("stream", &self.stream)
             .field("max_steps", &self.max_steps)
             .field("env_api_key", &self.env_api_key.as_deref().map(mask_key))
+            .field("external", &self.external)
             .finish()
     }
 }
@@ -60,6 +65,7 @@ impl CoreOptions {
             stream: StreamSettings::default(),
             max_steps: DEFAULT_MAX_STEPS,
             env_api_key: std::env::var("OPENAI_API_KEY").ok(),
+            external: None,
         }
     }
 }
@@ -170,7 +176,10 @@ impl Core {
         events: UnboundedSender<Event>,
     ) -> Result<Self, String> {
         let http = crate::llm::client::http_client().map_err(|e| e.to_string())?;
-        let auth = AuthManager::new(&config, http.clone(), options.env_api_key.clone());
+        let mut auth = AuthManager::new(&config, http.clone(), options.env_api_key.clone());
+        if let Some(external) = options.external.clone() {
+            auth = auth.with_external(external);
+        }
         let store = auth.store().clone();
         let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
             .map_err(|e| e.to_string())?;

@@ -10,9 +10,11 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::wire::{Answer, Out, RpcError, params};
+use crate::auth::external::TokensFuture;
 use crate::auth::login::{LoginHandle, LoginOptions, start_login_with};
 use crate::auth::{
-    AuthManager, AuthStore, LoginEvent, LoginMethod, OpenAiEntry, StoredLogin, validate_api_key,
+    AuthManager, AuthStore, ExternalAuth, ExternalTokens, LoginEvent, LoginMethod, OpenAiEntry,
+    StoredLogin, TokenSource, validate_api_key,
 };
 use crate::config::Config;
 
@@ -64,7 +66,58 @@ pub struct Accounts {
     http: reqwest::Client,
     out: Out,
     login: Option<PendingLogin>,
+    /// Tokens the host handed in, shared with every thread's core.
+    external: ExternalAuth,
 }
+
+/// Asks the host for new tokens after a 401, with the protocol's server request.
+pub struct HostTokens(pub Out);
+
+impl TokenSource for HostTokens {
+    fn refresh(&self, previous_account_id: Option<String>) -> TokensFuture {
+        let answer = self.0.request(
+            "account/chatgptAuthTokens/refresh",
+            json!({ "reason": "unauthorized", "previousAccountId": previous_account_id }),
+        );
+        Box::pin(async move {
+            match answer.await {
+                Ok(Ok(result)) => serde_json::from_value::<TokensParams>(result)
+                    .map(TokensParams::into_tokens)
+                    .map_err(|e| format!("the host app's new ChatGPT tokens are unusable: {e}")),
+                Ok(Err(error)) => Err(format!(
+                    "the host app did not refresh the ChatGPT tokens: {}",
+                    error["message"]
+                        .as_str()
+                        .unwrap_or("it answered with an error")
+                )),
+                Err(_) => Err("the host app went away before refreshing the ChatGPT tokens".into()),
+            }
+        })
+    }
+}
+
+/// ChatGPT tokens as the protocol carries them.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokensParams {
+    access_token: String,
+    chatgpt_account_id: String,
+    #[serde(default)]
+    chatgpt_plan_type: Option<String>,
+}
+
+impl TokensParams {
+    fn into_tokens(self) -> ExternalTokens {
+        ExternalTokens {
+            access_token: self.access_token,
+            account_id: self.chatgpt_account_id,
+            plan: self.chatgpt_plan_type,
+        }
+    }
+}
+
+/// What the real server answers a browser or device login while external tokens are in use.
+const EXTERNAL_ACTIVE: &str = "External auth is active. Use account/login/start (chatgptAuthTokens) to update it or account/logout to clear it.";
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -75,7 +128,7 @@ enum LoginParams {
     },
     Chatgpt {},
     ChatgptDeviceCode {},
-    ChatgptAuthTokens {},
+    ChatgptAuthTokens(TokensParams),
     AmazonBedrock {},
     AmazonBedrockAccessKeys {},
 }
@@ -87,18 +140,32 @@ struct CancelParams {
 }
 
 impl Accounts {
-    /// Accounts for `config`, over the process's one HTTP client.
-    pub fn new(config: Config, http: reqwest::Client, out: Out) -> Self {
+    /// Accounts for `config`, over the process's one HTTP client, with the connection's
+    /// external tokens.
+    pub fn new(config: Config, http: reqwest::Client, out: Out, external: ExternalAuth) -> Self {
         Self {
             config,
             http,
             out,
             login: None,
+            external,
         }
     }
 
     /// `account/read`: the stored login (or `OPENAI_API_KEY`), never a secret.
     pub async fn read(&self) -> Result<Answer, RpcError> {
+        if let Some(tokens) = self.external.tokens() {
+            let account = tokens.account();
+            return Ok(json!({
+                "account": {
+                    "type": "chatgpt",
+                    "email": account.email,
+                    "planType": plan_type(account.plan.as_deref()),
+                },
+                "requiresOpenaiAuth": true,
+            })
+            .into());
+        }
         let store = AuthStore::new(&self.config.auth_file);
         let loaded = tokio::task::spawn_blocking(move || store.load())
             .await
@@ -130,6 +197,11 @@ impl Accounts {
                 self.cancel_pending("Login server error: Login cancelled");
                 self.save_api_key(api_key).await
             }
+            LoginParams::Chatgpt {} | LoginParams::ChatgptDeviceCode {}
+                if self.external.is_active() =>
+            {
+                Err(RpcError::invalid_request(EXTERNAL_ACTIVE))
+            }
             LoginParams::Chatgpt {} => {
                 self.cancel_pending("Login server error: Login cancelled");
                 self.start_chatgpt(LoginMethod::Browser)
@@ -142,12 +214,27 @@ impl Accounts {
                     .await
                     .map(Answer::new)
             }
-            LoginParams::ChatgptAuthTokens {} if !experimental => Err(RpcError::invalid_request(
+            LoginParams::ChatgptAuthTokens(_) if !experimental => Err(RpcError::invalid_request(
                 "account/login/start.chatgptAuthTokens requires experimentalApi capability",
             )),
-            LoginParams::ChatgptAuthTokens {} => Err(RpcError::invalid_request(
-                "kelp does not take external ChatGPT tokens yet: sign in with chatgpt or chatgptDeviceCode",
-            )),
+            LoginParams::ChatgptAuthTokens(params) => {
+                let tokens = params.into_tokens().checked().map_err(|why| {
+                    RpcError::invalid_params(format!("failed to set external auth: {why}"))
+                })?;
+                self.cancel_pending("Login server error: Login cancelled");
+                let plan = plan_type(tokens.account().plan.as_deref());
+                // In memory only: auth.json is never written in this mode.
+                self.external.set(tokens);
+                Ok(Answer::new(json!({ "type": "chatgptAuthTokens" }))
+                    .then(
+                        "account/login/completed",
+                        json!({ "loginId": null, "success": true, "error": null }),
+                    )
+                    .then(
+                        "account/updated",
+                        json!({ "authMode": "chatgptAuthTokens", "planType": plan }),
+                    ))
+            }
             LoginParams::AmazonBedrock {} | LoginParams::AmazonBedrockAccessKeys {} => {
                 Err(RpcError::invalid_request(
                     "kelp signs in to OpenAI only: Amazon Bedrock is not supported",
@@ -298,6 +385,13 @@ impl Accounts {
     /// `account/logout`: revokes a ChatGPT login (best effort) and removes kelp's entry.
     pub async fn logout(&mut self) -> Result<Answer, RpcError> {
         self.cancel_pending("Login server error: Login cancelled");
+        // External tokens are the host's: leaving the mode forgets them, nothing is revoked.
+        if self.external.clear() {
+            return Ok(Answer::new(json!({})).then(
+                "account/updated",
+                json!({ "authMode": null, "planType": null }),
+            ));
+        }
         let manager = AuthManager::new(&self.config, self.http.clone(), None);
         let report = manager
             .logout()

@@ -17,6 +17,7 @@ use account::Accounts;
 use thread::Threads;
 use wire::{Answer, Incoming, Out, RpcError, params, parse_line};
 
+use crate::auth::ExternalAuth;
 use crate::config::Config;
 
 /// The most bytes gathered into one write to stdout.
@@ -92,9 +93,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
     let http = crate::llm::client::http_client()?;
+    let external = ExternalAuth::new(std::sync::Arc::new(account::HostTokens(out.clone())));
     let mut server = Server {
-        accounts: Accounts::new(config.clone(), http, out.clone()),
-        threads: Threads::new(config.clone(), out.clone()),
+        accounts: Accounts::new(config.clone(), http, out.clone(), external.clone()),
+        threads: Threads::new(config.clone(), out.clone(), external),
         config,
         out: out.clone(),
         initialized: false,

@@ -19,6 +19,7 @@ use crate::agent::core::{CoreOptions, spawn};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome,
 };
+use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
 use crate::llm::types::RateLimits;
 
@@ -44,6 +45,8 @@ pub struct Threads {
     threads: HashMap<String, Thread>,
     /// The last rate limits any thread's responses reported, as a protocol snapshot.
     rate_limits: Arc<Mutex<Value>>,
+    /// The connection's external tokens, used by every thread's core while set.
+    external: ExternalAuth,
 }
 
 #[derive(Deserialize)]
@@ -137,12 +140,13 @@ fn sandbox_policy(config: &Config, cwd: &std::path::Path) -> Value {
 
 impl Threads {
     /// No threads yet.
-    pub fn new(config: Config, out: Out) -> Self {
+    pub fn new(config: Config, out: Out, external: ExternalAuth) -> Self {
         Self {
             config,
             out,
             threads: HashMap::new(),
             rate_limits: Arc::new(Mutex::new(json!({}))),
+            external,
         }
     }
 
@@ -170,8 +174,9 @@ impl Threads {
             })?,
             None => std::env::current_dir().map_err(|e| RpcError::internal(e.to_string()))?,
         };
-        self.open(config, CoreOptions::new(&cwd), cwd, "thread/started")
-            .await
+        let mut options = CoreOptions::new(&cwd);
+        options.external = Some(self.external.clone());
+        self.open(config, options, cwd, "thread/started").await
     }
 
     /// `thread/resume`: a saved kelp session, by its id (or an id prefix).
@@ -191,6 +196,7 @@ impl Threads {
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
         let mut options = CoreOptions::new(&summary.project_dir);
         options.resume = Some(summary.path.clone());
+        options.external = Some(self.external.clone());
         self.open(config, options, summary.project_dir, "thread/started")
             .await
     }

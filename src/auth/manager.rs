@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::external::ExternalAuth;
 use super::jwt::Account;
 use super::oauth::{self, now_ms};
 use super::refresh::{self, RetryPolicy, Stale};
@@ -59,6 +60,8 @@ pub struct AuthManager {
 
 struct Inner {
     store: AuthStore,
+    /// Tokens a host app hands in; while set they are the credential and auth.json is unused.
+    external: Option<ExternalAuth>,
     env_api_key: Option<String>,
     http: reqwest::Client,
     issuer: String,
@@ -97,6 +100,7 @@ impl AuthManager {
         Self {
             inner: Arc::new(Inner {
                 store: AuthStore::new(&config.auth_file),
+                external: None,
                 env_api_key: env_api_key.filter(|k| !k.trim().is_empty()),
                 http,
                 issuer: config.auth_issuer.clone(),
@@ -104,6 +108,29 @@ impl AuthManager {
                 refreshing: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// The same manager, using `external` tokens whenever a host has handed some in.
+    pub fn with_external(self, external: ExternalAuth) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            store: shared.store.clone(),
+            external: shared.external.clone(),
+            env_api_key: shared.env_api_key.clone(),
+            http: shared.http.clone(),
+            issuer: shared.issuer.clone(),
+            retry: shared.retry,
+            refreshing: tokio::sync::Mutex::new(()),
+        });
+        Self {
+            inner: Arc::new(Inner {
+                external: Some(external),
+                ..inner
+            }),
+        }
+    }
+
+    fn external(&self) -> Option<&ExternalAuth> {
+        self.inner.external.as_ref().filter(|e| e.is_active())
     }
 
     /// The auth file behind this manager.
@@ -146,6 +173,9 @@ impl AuthManager {
     /// [`REFRESH_MARGIN`] is refreshed first. If that refresh fails for a reason that may pass
     /// (issuer down, lock busy) while the token has not expired yet, the token is used as it is.
     pub async fn credential(&self) -> Result<Credential, AuthError> {
+        if let Some(credential) = self.external().and_then(ExternalAuth::credential) {
+            return Ok(credential);
+        }
         let stored = self.load_entry().await?;
         match stored {
             Some(OpenAiEntry::OAuth(entry)) if expires_soon(&entry) => {
@@ -175,6 +205,10 @@ impl AuthManager {
         &self,
         rejected: &Credential,
     ) -> Result<Credential, AuthError> {
+        // A host's tokens are the host's to renew: kelp asks it, never the issuer.
+        if let Some(external) = self.external() {
+            return external.refresh().await.map_err(AuthError::RefreshFailed);
+        }
         match rejected {
             Credential::ApiKey { .. } => Err(AuthError::ApiKeyRejected),
             Credential::ChatGpt { access_token, .. } => {

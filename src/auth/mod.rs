@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod device;
 pub mod error;
+pub mod external;
 pub mod flow;
 pub mod jwt;
 pub mod login;
@@ -15,6 +16,7 @@ pub mod refresh;
 pub mod store;
 
 pub use error::AuthError;
+pub use external::{ExternalAuth, ExternalTokens, TokenSource};
 pub use login::{
     Account, LoginError, LoginEvent, LoginHandle, LoginMethod, LoginOptions, LoginOutcome,
     PasteError, detect_method, start_login, start_login_with,

@@ -702,3 +702,117 @@ async fn a_reasoning_summary_is_an_item_of_its_own() {
         .collect();
     assert_eq!(order, ["reasoning", "agentMessage"]);
 }
+
+/// External tokens mode: a host hands in ChatGPT tokens it owns; they live in memory only, and
+/// after a 401 kelp asks the host for new ones and retries once with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_tokens_are_used_in_memory_and_refreshed_by_the_host() {
+    let fake = FakeOpenAi::start().await;
+    let mut server = Server::start(&fake);
+    server.initialize(true);
+    let (not_jwt, _) = server.call(
+        "account/login/start",
+        json!({"type": "chatgptAuthTokens", "accessToken": "x", "chatgptAccountId": "acct"}),
+    );
+    assert_eq!(not_jwt["error"]["code"], -32602);
+    assert!(
+        not_jwt["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to set external auth"),
+        "{not_jwt}"
+    );
+
+    let tokens = fake.mint_tokens();
+    let started = server.result(
+        "account/login/start",
+        json!({
+            "type": "chatgptAuthTokens",
+            "accessToken": tokens.access_token,
+            "chatgptAccountId": tokens.account_id,
+        }),
+    );
+    assert_eq!(started, json!({"type": "chatgptAuthTokens"}));
+    let completed = server.notification("account/login/completed");
+    assert_eq!(completed["success"], true);
+    let updated = server.notification("account/updated");
+    assert_eq!(updated["authMode"], "chatgptAuthTokens");
+    assert!(
+        !server.auth_file().exists(),
+        "external tokens never touch auth.json"
+    );
+    let (refused, _) = server.call("account/login/start", json!({"type": "chatgptDeviceCode"}));
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("External auth is active"),
+        "{refused}"
+    );
+
+    let project = tempfile::tempdir().unwrap();
+    let thread = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = thread["thread"]["id"].clone();
+    let turn = |server: &mut Server, reply: &str| {
+        fake.push_response(Reply::text(reply));
+        server.result(
+            "turn/start",
+            json!({"threadId": thread_id, "input": [{"type": "text", "text": "hi"}]}),
+        );
+    };
+    turn(&mut server, "with the host's tokens");
+    assert_eq!(
+        server.notification("turn/completed")["turn"]["status"],
+        "completed"
+    );
+    let sent = fake.requests_to("/responses");
+    assert!(
+        sent.last()
+            .unwrap()
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == &format!("Bearer {}", tokens.access_token)),
+        "the request carries the host's token"
+    );
+
+    // A 401: the host is asked, answers with new tokens, and the request is retried once.
+    fake.expire_access_tokens();
+    turn(&mut server, "after a refresh");
+    let seen = server.until(|m| m["method"] == "account/chatgptAuthTokens/refresh");
+    let request = seen.last().unwrap();
+    assert_eq!(request["params"]["reason"], "unauthorized");
+    assert_eq!(request["params"]["previousAccountId"], tokens.account_id);
+    let fresh = fake.mint_tokens();
+    server.send_raw(
+        &json!({"id": request["id"], "result": {
+            "accessToken": fresh.access_token,
+            "chatgptAccountId": fresh.account_id,
+        }})
+        .to_string(),
+    );
+    let end = server.notification("turn/completed");
+    assert_eq!(end["turn"]["status"], "completed", "{end}");
+
+    // The host answers with an error: the turn fails and says why.
+    fake.expire_access_tokens();
+    turn(&mut server, "never sent");
+    let seen = server.until(|m| m["method"] == "account/chatgptAuthTokens/refresh");
+    let request = seen.last().unwrap();
+    server.send_raw(
+        &json!({"id": request["id"], "error": {"code": -32000, "message": "signed out"}})
+            .to_string(),
+    );
+    let end = server.notification("turn/completed");
+    assert_eq!(end["turn"]["status"], "failed");
+    let message = end["turn"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("signed out"), "{message}");
+
+    // Logout leaves the mode without touching auth.json.
+    assert_eq!(server.result("account/logout", json!({})), json!({}));
+    let updated = server.notification("account/updated");
+    assert_eq!(updated["authMode"], Value::Null);
+    assert_eq!(
+        server.result("account/read", json!({}))["account"],
+        Value::Null
+    );
+}
