@@ -31,8 +31,9 @@ struct Args {
 }
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
-    Scenario::from_name(name)
-        .ok_or_else(|| format!("unknown scenario {name:?}: use echo, reasoning, large, tool or shell"))
+    Scenario::from_name(name).ok_or_else(|| {
+        format!("unknown scenario {name:?}: use echo, reasoning, large, tool or shell")
+    })
 }
 
 #[tokio::main]
