@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::agent::instructions::InstructionFile;
+use crate::agent::tools::FileChange;
 use crate::auth::login::{Account, LoginEvent, LoginMethod};
 use crate::llm::types::{Item, RateLimits, TokenUsage};
 use crate::secret::Secret;
@@ -127,6 +128,11 @@ pub enum Event {
     },
     /// Output of a running tool (streamed for `shell`).
     ToolOutput { call_id: String, chunk: String },
+    /// The files a patch call changed, each with its diff (before its `ToolFinished`).
+    FilesChanged {
+        call_id: String,
+        changes: Vec<FileChange>,
+    },
     /// A tool call ended.
     ToolFinished {
         call_id: String,

@@ -471,6 +471,12 @@ async fn execute(
     {
         output = rerun;
     }
+    if let ToolDetail::Patch(changes) = &output.detail {
+        ctx.emit(Event::FilesChanged {
+            call_id: call_id.to_string(),
+            changes: changes.clone(),
+        });
+    }
     if let ToolDetail::Plan(plan) = &output.detail {
         ctx.emit(Event::PlanUpdated {
             explanation: plan.explanation.clone(),

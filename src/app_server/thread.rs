@@ -19,6 +19,7 @@ use crate::agent::core::{CoreOptions, spawn};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome,
 };
+use crate::agent::tools::{ChangeKind, FileChange};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
 use crate::llm::types::RateLimits;
@@ -354,8 +355,14 @@ impl Drop for Threads {
 /// What a tool call is, as an item.
 #[derive(Debug, Clone)]
 enum ToolItem {
-    Command { command: String, output: String },
-    FileChange,
+    Command {
+        command: String,
+        output: String,
+    },
+    /// The protocol's `FileUpdateChange`s, once the patch reports them.
+    FileChange {
+        changes: Vec<Value>,
+    },
 }
 
 /// The thread a pump serves.
@@ -468,11 +475,18 @@ async fn pump(
                         command: summary,
                         output: String::new(),
                     },
-                    "apply_patch" => ToolItem::FileChange,
+                    "apply_patch" => ToolItem::FileChange {
+                        changes: Vec::new(),
+                    },
                     _ => continue,
                 };
                 started(tool_item(&call_id, &item, &cwd, "inProgress", None, None));
                 tools.insert(call_id, item);
+            }
+            Event::FilesChanged { call_id, changes } => {
+                if let Some(ToolItem::FileChange { changes: listed }) = tools.get_mut(&call_id) {
+                    *listed = changes.iter().map(file_update).collect();
+                }
             }
             Event::ToolOutput { call_id, chunk } => {
                 if let Some(ToolItem::Command { output, .. }) = tools.get_mut(&call_id) {
@@ -596,13 +610,23 @@ fn tool_item(
             "exitCode": exit_code,
             "durationMs": duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }),
-        ToolItem::FileChange => json!({
+        ToolItem::FileChange { changes } => json!({
             "type": "fileChange",
             "id": id,
-            "changes": [],
+            "changes": changes,
             "status": status,
         }),
     }
+}
+
+/// A changed file as the protocol's `FileUpdateChange`: its path, kind and unified diff.
+fn file_update(change: &FileChange) -> Value {
+    let kind = match change.kind {
+        ChangeKind::Add => json!({ "type": "add" }),
+        ChangeKind::Delete => json!({ "type": "delete" }),
+        ChangeKind::Update => json!({ "type": "update", "move_path": change.move_to }),
+    };
+    json!({ "path": change.path, "kind": kind, "diff": change.diff })
 }
 
 /// kelp's rate limits as the protocol's sparse `RateLimitSnapshot`.

@@ -829,7 +829,7 @@ impl App {
                 self.instructions = Some(files);
                 self.instructions_in_history = false;
             }
-            Event::Conversation { .. } => {}
+            Event::Conversation { .. } | Event::FilesChanged { .. } => {}
             Event::Notice(text) => self.notice(text),
             Event::Error(message) => {
                 if let Some(dialog) = &mut self.connect

@@ -643,12 +643,18 @@ async fn a_turn_streams_items_and_asks_before_running_a_command() {
     assert!(!project.path().join("notes.md").exists());
     server.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
     let seen = server.until(|m| m["method"] == "turn/completed");
+    let change = seen
+        .iter()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "fileChange")
+        .expect("the file change completes");
+    assert_eq!(change["params"]["item"]["status"], "completed");
+    let file = &change["params"]["item"]["changes"][0];
+    assert_eq!(file["kind"]["type"], "add");
     assert!(
-        seen.iter().any(|m| m["method"] == "item/completed"
-            && m["params"]["item"]["type"] == "fileChange"
-            && m["params"]["item"]["status"] == "completed"),
-        "the file change completes"
+        file["path"].as_str().unwrap().ends_with("notes.md"),
+        "{file}"
     );
+    assert!(file["diff"].as_str().unwrap().contains("+hello"), "{file}");
     assert_eq!(
         std::fs::read_to_string(project.path().join("notes.md")).unwrap(),
         "hello\n"
