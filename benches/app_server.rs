@@ -7,6 +7,9 @@
 //!
 //! These measure; they do not assert timings.
 
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/fake_openai/mod.rs"]
 mod fake_openai;
 

@@ -1,6 +1,9 @@
 //! `kelp run` end to end: the release binary streams 1 MiB of 16-byte deltas from the fake
 //! server to a pipe; prints the median wall time from start to exit. `cargo bench --bench run_e2e`.
 
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/fake_openai/mod.rs"]
 mod fake_openai;
 

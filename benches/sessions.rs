@@ -3,6 +3,9 @@
 //!
 //! `cargo bench --bench sessions` prints the median of several runs for each way kelp lists.
 
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

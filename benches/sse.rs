@@ -3,6 +3,9 @@
 //! `\n`) of the same buffer; then one 1 MiB data line (a large tool call). `cargo bench --bench
 //! sse`.
 
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

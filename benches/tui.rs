@@ -17,6 +17,9 @@
 //!
 //! These measure; they do not assert timings (the machine's load is not ours to control).
 
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[allow(dead_code)]
 #[path = "../tests/support/pty.rs"]
 mod pty;

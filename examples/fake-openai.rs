@@ -3,6 +3,9 @@
 //! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool|shell]
 //! [--manual-approve]`
 
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/fake_openai/mod.rs"]
 mod fake_openai;
 

@@ -1,6 +1,9 @@
 //! Integration tests: one binary, one module per area, each driving the real code over real
 //! files and sockets.
 
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../support/fake_openai/mod.rs"]
 mod fake_openai;
 #[path = "../support/pty.rs"]
