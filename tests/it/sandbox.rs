@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 /// A project and an outside folder, neither under a temp dir (those are writable).
 fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = crate::support::dir_outside_the_sandbox().expect("a folder outside the sandbox");
     let project = dir.path().join("project");
     let outside = dir.path().join("outside");
     std::fs::create_dir_all(&project).unwrap();

@@ -75,3 +75,32 @@ pub fn now_ms() -> i64 {
         .expect("a clock after 1970");
     i64::try_from(since.as_millis()).expect("a sane clock")
 }
+
+/// A temp dir the command sandbox does not let commands write: not under `/tmp`, `$TMPDIR` or
+/// `~/.cache/kelp`, which `workspace-write` opens. Under `$HOME`, else beside the build;
+/// `None` (the test says so) when every candidate lies in a writable root.
+pub fn dir_outside_the_sandbox() -> Option<tempfile::TempDir> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let writable: Vec<std::path::PathBuf> = [
+        Some(std::env::temp_dir()),
+        Some("/tmp".into()),
+        home.as_ref().map(|h| h.join(".cache/kelp")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|p| p.canonicalize().unwrap_or(p))
+    .collect();
+    let candidates = [home, Some(env!("CARGO_TARGET_TMPDIR").into())];
+    for base in candidates.into_iter().flatten() {
+        let real = base.canonicalize().unwrap_or_else(|_| base.clone());
+        if !writable.iter().any(|root| real.starts_with(root))
+            && let Ok(dir) = tempfile::Builder::new()
+                .prefix(".kelp-test-")
+                .tempdir_in(&base)
+        {
+            return Some(dir);
+        }
+    }
+    eprintln!("every place for an outside folder is writable under the sandbox; nothing to test");
+    None
+}
