@@ -1011,8 +1011,22 @@ fn trim_unchanged(mut r: Replacement, lines: &[String]) -> Option<Replacement> {
     (r.old_len > 0 || !r.new.is_empty()).then_some(r)
 }
 
+/// Typographic punctuation as the ASCII a model types for it: dashes and minus signs as `-`,
+/// curly single and double quotes as `'` and `"`, and the many kinds of space as a space.
+fn plain_punctuation(c: char) -> char {
+    match c {
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+        '\u{2018}'..='\u{201B}' => '\'',
+        '\u{201C}'..='\u{201F}' => '"',
+        '\u{00A0}' | '\u{2002}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => ' ',
+        other => other,
+    }
+}
+
 /// Finds `pattern` in `lines` at or after `from`: exactly, then ignoring trailing whitespace,
-/// then ignoring surrounding whitespace. With `eof`, the end of the file is tried first.
+/// then ignoring surrounding whitespace, then also treating typographic punctuation as its
+/// ASCII form (models write `'` where a file has `’`). With `eof`, the end of the file is tried
+/// first.
 fn seek(lines: &[String], pattern: &[&str], from: usize, eof: bool) -> Option<usize> {
     if pattern.len() > lines.len() {
         return None;
@@ -1020,10 +1034,16 @@ fn seek(lines: &[String], pattern: &[&str], from: usize, eof: bool) -> Option<us
     let last_start = lines.len() - pattern.len();
     /// How two lines may differ and still match, strictest first.
     type Same = fn(&str, &str) -> bool;
-    let passes: [Same; 3] = [
+    let passes: [Same; 4] = [
         |a, b| a == b,
         |a, b| a.trim_end() == b.trim_end(),
         |a, b| a.trim() == b.trim(),
+        |a, b| {
+            a.trim()
+                .chars()
+                .map(plain_punctuation)
+                .eq(b.trim().chars().map(plain_punctuation))
+        },
     ];
     let matches_at = |at: usize, same: Same| {
         lines[at..at + pattern.len()]
@@ -1151,6 +1171,27 @@ fn range(start: usize, count: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typographic_punctuation_matches_what_a_model_types() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("notes.md"),
+            "It\u{2019}s \u{201C}done\u{201D} \u{2014} mostly.\nKeep\u{00A0}this.\n",
+        )
+        .unwrap();
+        let summary = apply(
+            dir.path(),
+            "*** Begin Patch\n*** Update File: notes.md\n@@\n-It's \"done\" - mostly.\n+It is done.\n Keep this.\n*** End Patch\n",
+        )
+        .unwrap();
+        assert!(summary.contains("M notes.md"), "{summary}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("notes.md")).unwrap(),
+            "It is done.\nKeep\u{00A0}this.\n",
+            "context lines keep the file's own characters"
+        );
+    }
     use std::fs;
 
     fn apply(root: &Path, patch: &str) -> Result<String, PatchError> {
