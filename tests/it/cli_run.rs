@@ -260,3 +260,37 @@ async fn run_denies_what_needs_approval_and_says_how_to_allow_it() {
         "hi\n"
     );
 }
+
+/// The model's commands never see credentials from kelp's environment: set on the `kelp run`
+/// process only (the test's own environment is left alone), read back through `env`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_looking_variables_do_not_reach_the_models_commands() {
+    let fake = FakeOpenAi::start().await;
+    let project = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::call_with_id("e1", "shell", json!({"command": "env"})),
+        Reply::text("checked"),
+    ]);
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.arg("--cd")
+        .arg(project.path())
+        .args(["--approval", "full-auto", "run", "show the environment"])
+        .env("OPENAI_API_KEY", "sk-parent-secret-1")
+        .env("github_token", "tok-parent-secret-2")
+        .env("MY_Secret_THING", "parent-secret-3")
+        .env("DB_PASSWORD", "parent-secret-4")
+        .env("AWS_ACCESS_KEY_ID", "parent-secret-5")
+        .env("KELP_HARMLESS", "visible-value");
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let sent = fake.requests_to("/responses");
+    let env = output_for(&sent[1], "e1");
+    for n in 1..=5 {
+        assert!(
+            !env.contains(&format!("secret-{n}")),
+            "secret {n} leaked: {env}"
+        );
+    }
+    assert!(env.contains("KELP_HARMLESS=visible-value"), "{env}");
+    assert!(env.contains("PATH="), "{env}");
+}

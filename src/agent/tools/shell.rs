@@ -710,32 +710,6 @@ mod tests {
         false
     }
 
-    #[tokio::test]
-    async fn secret_looking_variables_do_not_reach_the_command() {
-        // SAFETY: nextest runs every test in a process of its own, and no other thread of this
-        // test reads or writes the environment while these calls run.
-        unsafe {
-            std::env::set_var("OPENAI_API_KEY", "sk-parent-secret-1");
-            std::env::set_var("github_token", "tok-parent-secret-2");
-            std::env::set_var("MY_Secret_THING", "parent-secret-3");
-            std::env::set_var("DB_PASSWORD", "parent-secret-4");
-            std::env::set_var("AWS_ACCESS_KEY_ID", "parent-secret-5");
-            std::env::set_var("KELP_HARMLESS", "visible-value");
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let out = run_in(dir.path(), &script("env")).await;
-        assert!(out.success(), "{out:?}");
-        for n in 1..=5 {
-            assert!(
-                !out.output.contains(&format!("secret-{n}")),
-                "secret {n} leaked: {}",
-                out.output
-            );
-        }
-        assert!(out.output.contains("KELP_HARMLESS=visible-value"));
-        assert!(out.output.contains("PATH="));
-    }
-
     #[test]
     fn secret_names_match_case_insensitively() {
         for name in [
