@@ -1,0 +1,96 @@
+//! The footprint report: `cargo bench --bench footprint`. Builds (as every bench does) the
+//! release binary, then prints its size, the resident memory of an idle kelp at 80×24 in a pty
+//! (median of 3, the process and its children, split into file-backed and anonymous pages), and
+//! launch to first frame (median of 20). Every change that adds a dependency quotes these
+//! figures before and after.
+
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(dead_code)]
+#[path = "../tests/support/pty.rs"]
+mod pty;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// `RssFile` and `RssAnon` of `pid` and every process below it, in kB.
+fn rss_tree_kb(pid: u32) -> (u64, u64) {
+    let field = |status: &str, name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut total = (0, 0);
+    let mut todo = vec![pid];
+    while let Some(pid) = todo.pop() {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            total.0 += field(&status, "RssFile:") + field(&status, "RssShmem:");
+            total.1 += field(&status, "RssAnon:");
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        todo.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    total
+}
+
+fn median<T: Copy + PartialOrd>(mut samples: Vec<T>) -> T {
+    samples.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let bin = Path::new(env!("CARGO_BIN_EXE_kelp"));
+    let size = std::fs::metadata(bin).expect("the release binary").len();
+    println!(
+        "release binary: {size} bytes ({:.2} MB, {:.2} MiB)",
+        size as f64 / 1e6,
+        size as f64 / 1_048_576.0
+    );
+
+    let home = tempfile::tempdir().expect("temp home");
+    let env = [
+        ("OPENAI_API_KEY", "sk-bench-000000000001234"),
+        ("SSH_CONNECTION", "10.0.0.1 5555 10.0.0.2 22"),
+    ];
+    let mut launches = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        let mut kelp = pty::Pty::spawn(bin, &[], home.path(), &env, 80, 24);
+        kelp.wait_for("Ask anything", Duration::from_secs(10));
+        launches.push(start.elapsed().as_secs_f64() * 1e3);
+        kelp.send("\x04");
+        kelp.wait_exit(Duration::from_secs(10));
+    }
+    println!(
+        "launch to first frame at 80×24 (pty): median {:.1} ms of 20",
+        median(launches)
+    );
+
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut kelp = pty::Pty::spawn(bin, &[], home.path(), &env, 80, 24);
+        kelp.wait_for("Ask anything", Duration::from_secs(10));
+        // Settled: the background loads (the syntax set) are done.
+        std::thread::sleep(Duration::from_secs(2));
+        let (file, anon) = rss_tree_kb(kelp.pid().expect("kelp's pid"));
+        idle.push((file + anon, file, anon));
+        kelp.send("\x04");
+        kelp.wait_exit(Duration::from_secs(10));
+    }
+    let (total, file, anon) = median(idle);
+    println!(
+        "idle resident memory at 80×24 (median of 3, process tree): {total} kB = {file} kB file-backed + {anon} kB anonymous"
+    );
+}
