@@ -60,6 +60,28 @@ struct PendingLogin {
     forward: JoinHandle<()>,
 }
 
+impl PendingLogin {
+    /// Stops the login (it frees its callback port and stops polling at once) and returns the
+    /// `account/login/completed` that says it ended with `error`.
+    fn stop(self, error: &str) -> Value {
+        json!({ "loginId": self.id, "success": false, "error": error })
+    }
+}
+
+impl Drop for PendingLogin {
+    fn drop(&mut self) {
+        // A finished login's report may still be on its way: only a running one is stopped,
+        // its own report first, since it would race the one the server sends.
+        if !self.handle.is_finished() {
+            self.forward.abort();
+            self.handle.cancel();
+        }
+    }
+}
+
+/// The error a login ends with when another one replaces it, or a logout ends it.
+const REPLACED: &str = "Login server error: Login cancelled";
+
 /// The account side of the server.
 pub struct Accounts {
     config: Config,
@@ -194,7 +216,7 @@ impl Accounts {
         let login: LoginParams = params(raw)?;
         match login {
             LoginParams::ApiKey { api_key } => {
-                self.cancel_pending("Login server error: Login cancelled");
+                self.cancel_pending();
                 self.save_api_key(api_key).await
             }
             LoginParams::Chatgpt {} | LoginParams::ChatgptDeviceCode {}
@@ -203,13 +225,13 @@ impl Accounts {
                 Err(RpcError::invalid_request(EXTERNAL_ACTIVE))
             }
             LoginParams::Chatgpt {} => {
-                self.cancel_pending("Login server error: Login cancelled");
+                self.cancel_pending();
                 self.start_chatgpt(LoginMethod::Browser)
                     .await
                     .map(Answer::new)
             }
             LoginParams::ChatgptDeviceCode {} => {
-                self.cancel_pending("Login server error: Login cancelled");
+                self.cancel_pending();
                 self.start_chatgpt(LoginMethod::Device)
                     .await
                     .map(Answer::new)
@@ -221,7 +243,7 @@ impl Accounts {
                 let tokens = params.into_tokens().checked().map_err(|why| {
                     RpcError::invalid_params(format!("failed to set external auth: {why}"))
                 })?;
-                self.cancel_pending("Login server error: Login cancelled");
+                self.cancel_pending();
                 let plan = plan_type(tokens.account().plan.as_deref());
                 // In memory only: auth.json is never written in this mode.
                 self.external.set(tokens);
@@ -339,23 +361,12 @@ impl Accounts {
         Ok(answer)
     }
 
-    /// Stops the pending login, if any, and says it ended with `error`. The flow frees its
-    /// callback port and stops polling at once.
-    fn cancel_pending(&mut self, error: &str) -> bool {
-        let Some(pending) = self.login.take() else {
-            return false;
-        };
-        if pending.handle.is_finished() {
-            return false;
+    /// Stops the pending login, if any, saying it ended because another took its place.
+    fn cancel_pending(&mut self) {
+        if let Some(pending) = self.login.take_if(|login| !login.handle.is_finished()) {
+            self.out
+                .notify("account/login/completed", pending.stop(REPLACED));
         }
-        // Its own report of the cancel would race this one: it is stopped first.
-        pending.forward.abort();
-        pending.handle.cancel();
-        self.out.notify(
-            "account/login/completed",
-            json!({ "loginId": pending.id, "success": false, "error": error }),
-        );
-        true
     }
 
     /// `account/login/cancel`: answered first, then the login's completion, as the real server
@@ -370,21 +381,15 @@ impl Accounts {
         let Some(pending) = pending else {
             return Ok(json!({ "status": "notFound" }).into());
         };
-        pending.forward.abort();
-        pending.handle.cancel();
         Ok(Answer::new(json!({ "status": "canceled" })).then(
             "account/login/completed",
-            json!({
-                "loginId": pending.id,
-                "success": false,
-                "error": "Login server error: Login was not completed",
-            }),
+            pending.stop("Login server error: Login was not completed"),
         ))
     }
 
     /// `account/logout`: revokes a ChatGPT login (best effort) and removes kelp's entry.
     pub async fn logout(&mut self) -> Result<Answer, RpcError> {
-        self.cancel_pending("Login server error: Login cancelled");
+        self.cancel_pending();
         // External tokens are the host's: leaving the mode forgets them, nothing is revoked.
         if self.external.clear() {
             return Ok(Answer::new(json!({})).then(
@@ -406,15 +411,6 @@ impl Accounts {
         } else {
             answer
         })
-    }
-}
-
-impl Drop for Accounts {
-    fn drop(&mut self) {
-        if let Some(pending) = self.login.take() {
-            pending.forward.abort();
-            pending.handle.cancel();
-        }
     }
 }
 
