@@ -79,6 +79,20 @@ impl Drop for PendingLogin {
     }
 }
 
+/// The answer to a login that is done at once (no `loginId`): its type, then
+/// `account/login/completed` and `account/updated` with `auth_mode` and `plan`.
+fn signed_in(login_type: &str, auth_mode: &str, plan: Option<&str>) -> Answer {
+    Answer::new(json!({ "type": login_type }))
+        .then(
+            "account/login/completed",
+            json!({ "loginId": null, "success": true, "error": null }),
+        )
+        .then(
+            "account/updated",
+            json!({ "authMode": auth_mode, "planType": plan }),
+        )
+}
+
 /// The error a login ends with when another one replaces it, or a logout ends it.
 const REPLACED: &str = "Login server error: Login cancelled";
 
@@ -247,15 +261,11 @@ impl Accounts {
                 let plan = plan_type(tokens.account().plan.as_deref());
                 // In memory only: auth.json is never written in this mode.
                 self.external.set(tokens);
-                Ok(Answer::new(json!({ "type": "chatgptAuthTokens" }))
-                    .then(
-                        "account/login/completed",
-                        json!({ "loginId": null, "success": true, "error": null }),
-                    )
-                    .then(
-                        "account/updated",
-                        json!({ "authMode": "chatgptAuthTokens", "planType": plan }),
-                    ))
+                Ok(signed_in(
+                    "chatgptAuthTokens",
+                    "chatgptAuthTokens",
+                    Some(plan),
+                ))
             }
             LoginParams::AmazonBedrock {} | LoginParams::AmazonBedrockAccessKeys {} => {
                 Err(RpcError::invalid_request(
@@ -275,15 +285,7 @@ impl Accounts {
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?
         .map_err(|e| RpcError::internal(format!("could not save the API key: {e}")))?;
-        Ok(Answer::new(json!({ "type": "apiKey" }))
-            .then(
-                "account/login/completed",
-                json!({ "loginId": null, "success": true, "error": null }),
-            )
-            .then(
-                "account/updated",
-                json!({ "authMode": "apikey", "planType": null }),
-            ))
+        Ok(signed_in("apiKey", "apikey", None))
     }
 
     /// Starts a ChatGPT login and answers once the host has something to show: the sign-in
