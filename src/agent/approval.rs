@@ -198,6 +198,7 @@ fn judge(
             match patch.preview(project_dir) {
                 Ok(preview) => Verdict::Ask(ApprovalSubject::Patch {
                     diff: preview.diff(),
+                    changes: preview.changes,
                 }),
                 Err(e) => Verdict::Fail(e.to_string()),
             }

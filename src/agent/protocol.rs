@@ -66,8 +66,11 @@ pub enum ApprovalDecision {
 pub enum ApprovalSubject {
     /// A shell command, in full, with its directory.
     Command { command: String, workdir: PathBuf },
-    /// A patch, as a diff.
-    Patch { diff: String },
+    /// A patch: the whole diff, and each file's change with its text before and after.
+    Patch {
+        diff: String,
+        changes: Vec<FileChange>,
+    },
     /// A read-only tool reaching outside the project: what it does and the outside paths.
     Read {
         summary: String,
@@ -104,8 +107,19 @@ pub enum TurnOutcome {
     Completed,
     /// The user interrupted it.
     Interrupted,
+    /// The model stopped before its answer was done; the message says why, in one line.
+    Stopped { cause: StopCause, message: String },
     /// It failed; the message is one readable line.
     Failed(String),
+}
+
+/// Why the model stopped an answer early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// It reached its output token limit.
+    OutputLimit,
+    /// It refused, or the content filter stopped it.
+    Refusal,
 }
 
 /// Something the front end should show.
@@ -125,6 +139,8 @@ pub enum Event {
         call_id: String,
         tool: String,
         summary: String,
+        /// The paths it reads, writes or runs in, absolute (for an editor to show or follow).
+        paths: Vec<PathBuf>,
     },
     /// Output of a running tool (streamed for `shell`).
     ToolOutput { call_id: String, chunk: String },

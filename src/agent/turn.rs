@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output};
 use super::conversation::Conversation;
 use super::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStatus, PlanStep, TurnOutcome,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStatus, PlanStep, StopCause,
+    TurnOutcome,
 };
 use super::tools::{self, OutputSink, SandboxPolicy, StepStatus, ToolCall, ToolDetail};
 use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
@@ -73,6 +74,20 @@ impl TurnError {
     pub fn outcome(&self) -> TurnOutcome {
         match self {
             Self::Interrupted => TurnOutcome::Interrupted,
+            Self::Llm(LlmError::Incomplete { reason }) => {
+                let cause = match reason.as_deref() {
+                    Some("max_output_tokens") => Some(StopCause::OutputLimit),
+                    Some("content_filter") => Some(StopCause::Refusal),
+                    _ => None,
+                };
+                match cause {
+                    Some(cause) => TurnOutcome::Stopped {
+                        cause,
+                        message: self.to_string(),
+                    },
+                    None => TurnOutcome::Failed(self.to_string()),
+                }
+            }
             other => TurnOutcome::Failed(other.to_string()),
         }
     }
@@ -303,6 +318,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
                 call_id: call.call_id.clone(),
                 tool: call.name.clone(),
                 summary: call.name.clone(),
+                paths: Vec::new(),
             });
             ctx.emit(Event::ToolOutput {
                 call_id: call.call_id.clone(),
@@ -436,6 +452,7 @@ async fn execute(
         call_id: call_id.to_string(),
         tool: tool.name().to_string(),
         summary: tool.arguments_summary(),
+        paths: tool.touched_paths(conversation.project_dir()),
     });
     let sink = match tool {
         ToolCall::Shell(_) => {
@@ -501,4 +518,34 @@ async fn execute(
         duration: output.duration,
     });
     output.text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incomplete(reason: Option<&str>) -> TurnOutcome {
+        TurnError::Llm(LlmError::Incomplete {
+            reason: reason.map(str::to_string),
+        })
+        .outcome()
+    }
+
+    #[test]
+    fn an_answer_cut_short_says_why() {
+        assert!(matches!(
+            incomplete(Some("max_output_tokens")),
+            TurnOutcome::Stopped { cause: StopCause::OutputLimit, message }
+                if message.contains("max_output_tokens")
+        ));
+        assert!(matches!(
+            incomplete(Some("content_filter")),
+            TurnOutcome::Stopped {
+                cause: StopCause::Refusal,
+                ..
+            }
+        ));
+        assert!(matches!(incomplete(None), TurnOutcome::Failed(_)));
+        assert_eq!(TurnError::Interrupted.outcome(), TurnOutcome::Interrupted);
+    }
 }

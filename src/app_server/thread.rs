@@ -469,6 +469,7 @@ async fn pump(
                 call_id,
                 tool,
                 summary,
+                ..
             } => {
                 let item = match tool.as_str() {
                     "shell" => ToolItem::Command {
@@ -547,7 +548,9 @@ async fn pump(
                 let (status, error) = match outcome {
                     TurnOutcome::Completed => ("completed", Value::Null),
                     TurnOutcome::Interrupted => ("interrupted", Value::Null),
-                    TurnOutcome::Failed(message) => ("failed", json!({ "message": message })),
+                    TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed(message) => {
+                        ("failed", json!({ "message": message }))
+                    }
                 };
                 out.notify(
                     "turn/completed",

@@ -296,7 +296,9 @@ impl Printer for JsonPrinter {
             Event::TurnFinished(TurnOutcome::Completed) => {
                 json!({"type": "turn.completed", "usage": self.usage})
             }
-            Event::TurnFinished(TurnOutcome::Failed(message)) => {
+            Event::TurnFinished(
+                TurnOutcome::Failed(message) | TurnOutcome::Stopped { message, .. },
+            ) => {
                 json!({"type": "turn.failed", "error": {"message": message}})
             }
             Event::TurnFinished(TurnOutcome::Interrupted) => json!({"type": "turn.interrupted"}),
@@ -304,6 +306,7 @@ impl Printer for JsonPrinter {
                 call_id,
                 tool,
                 summary,
+                ..
             } => {
                 json!({"type": "tool.started", "call_id": call_id, "tool": tool, "summary": summary})
             }

@@ -693,6 +693,7 @@ impl App {
                 call_id,
                 tool,
                 summary,
+                ..
             } => {
                 self.assistant_cell = None;
                 self.reasoning_cell = None;
@@ -802,7 +803,9 @@ impl App {
                 match outcome {
                     TurnOutcome::Completed => {}
                     TurnOutcome::Interrupted => self.notice("Interrupted."),
-                    TurnOutcome::Failed(message) => self.push_error(message),
+                    TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed(message) => {
+                        self.push_error(message);
+                    }
                 }
             }
             Event::Login(login) => self.on_login(login),

@@ -366,7 +366,7 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                 dim(),
             ))));
         }
-        ApprovalSubject::Patch { diff } => {
+        ApprovalSubject::Patch { diff, .. } => {
             out.push(RichLine::plain(Line::from(vec![
                 Span::styled("▲ ", warn),
                 Span::styled("Apply this change?", warn),

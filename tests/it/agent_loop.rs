@@ -209,6 +209,7 @@ async fn text_and_a_call_in_one_response_continue_the_loop() {
         call_id: "call_r1".into(),
         tool: "read_file".into(),
         summary: "notes.txt".into(),
+        paths: vec![a.dir().join("notes.txt")],
     }));
     assert!(events.iter().any(|e| matches!(
         e,
@@ -369,10 +370,14 @@ async fn always_approves_the_same_command_for_the_session_and_patches_show_a_dif
     a.approve(id, ApprovalDecision::Yes);
     let (id, call_id, subject) = a.approval().await;
     assert_eq!(call_id, "a4");
-    let ApprovalSubject::Patch { diff } = subject else {
+    let ApprovalSubject::Patch { diff, changes } = subject else {
         panic!("expected a patch request, got {subject:?}");
     };
     assert!(diff.contains("+fresh"), "{diff}");
+    // Each file comes with its whole text before and after, for a side-by-side view.
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].old_text, None);
+    assert_eq!(changes[0].new_text.as_deref(), Some("fresh\n"));
     a.approve(id, ApprovalDecision::Yes);
     let (_, outcome) = a.finish_turn().await;
     assert_eq!(outcome, TurnOutcome::Completed);

@@ -122,6 +122,7 @@ fn tool_call_and_plan() {
         call_id: "c1".into(),
         tool: "shell".into(),
         summary: "cargo test --lib".into(),
+        paths: Vec::new(),
     });
     let output: String = (1..=8).map(|i| format!("test case_{i} ... ok\n")).collect();
     app.handle_core_event(Event::ToolOutput {
@@ -506,6 +507,7 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
         call_id: "c1".into(),
         tool: "shell".into(),
         summary: "ls".into(),
+        paths: Vec::new(),
     });
     app.handle_core_event(Event::ToolFinished {
         call_id: "c1".into(),
@@ -525,6 +527,7 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
         call_id: "c2".into(),
         tool: "shell".into(),
         summary: "pwd".into(),
+        paths: Vec::new(),
     });
     app.handle_core_event(Event::ToolOutput {
         call_id: "c2".into(),

@@ -197,6 +197,10 @@ pub struct FileChange {
     pub move_to: Option<PathBuf>,
     /// The unified diff of this change, with paths as shown to the user.
     pub diff: String,
+    /// The whole text before the change: `None` for a new file, or one that is not UTF-8.
+    pub old_text: Option<String>,
+    /// The whole text after it: `None` for a deleted file.
+    pub new_text: Option<String>,
 }
 
 /// What a patch would do, computed without writing: for an approval prompt.
@@ -617,7 +621,10 @@ impl Plan {
                         "cannot add the file: a directory is in the way",
                     ));
                 }
-                let permissions = self.current(&abs, &shown)?.and_then(|c| c.permissions);
+                let (old_text, permissions) = match self.current(&abs, &shown)? {
+                    Some(current) => (current.contents, current.permissions),
+                    None => (None, None),
+                };
                 let diff = added_diff(&shown, contents);
                 self.set(
                     abs.clone(),
@@ -626,7 +633,15 @@ impl Plan {
                         permissions,
                     },
                 );
-                self.record(ChangeKind::Add, abs, None, &shown, diff);
+                let change = FileChange {
+                    kind: ChangeKind::Add,
+                    path: abs,
+                    move_to: None,
+                    diff,
+                    old_text,
+                    new_text: Some(contents.clone()),
+                };
+                self.record(change, &shown);
             }
             FileOp::Delete { path } => {
                 let abs = paths::resolve(base, path);
@@ -636,7 +651,15 @@ impl Plan {
                 };
                 let diff = deleted_diff(&shown, current.contents.as_deref());
                 self.set(abs.clone(), Slot::Remove);
-                self.record(ChangeKind::Delete, abs, None, &shown, diff);
+                let change = FileChange {
+                    kind: ChangeKind::Delete,
+                    path: abs,
+                    move_to: None,
+                    diff,
+                    old_text: current.contents,
+                    new_text: None,
+                };
+                self.record(change, &shown);
             }
             FileOp::Update {
                 path,
@@ -665,9 +688,9 @@ impl Plan {
                     &text.lines,
                     &replacements,
                 );
-                let contents = text.join(apply_replacements(&text.lines, replacements));
+                let new_text = text.join(apply_replacements(&text.lines, replacements));
                 let write = Slot::Write {
-                    contents,
+                    contents: new_text.clone(),
                     permissions: current.permissions,
                 };
                 match &dest {
@@ -683,33 +706,24 @@ impl Plan {
                     }
                     _ => self.set(abs.clone(), write),
                 }
-                self.record(
-                    ChangeKind::Update,
-                    abs,
-                    dest,
-                    dest_shown.as_deref().unwrap_or(&shown),
+                let change = FileChange {
+                    kind: ChangeKind::Update,
+                    path: abs,
+                    move_to: dest,
                     diff,
-                );
+                    old_text: Some(contents.clone()),
+                    new_text: Some(new_text),
+                };
+                self.record(change, dest_shown.as_deref().unwrap_or(&shown));
             }
         }
         Ok(())
     }
 
-    fn record(
-        &mut self,
-        kind: ChangeKind,
-        path: PathBuf,
-        move_to: Option<PathBuf>,
-        shown: &str,
-        diff: String,
-    ) {
-        self.summary.push(format!("{} {shown}", kind.letter()));
-        self.changes.push(FileChange {
-            kind,
-            path,
-            move_to,
-            diff,
-        });
+    fn record(&mut self, change: FileChange, shown: &str) {
+        self.summary
+            .push(format!("{} {shown}", change.kind.letter()));
+        self.changes.push(change);
     }
 
     fn set(&mut self, path: PathBuf, slot: Slot) {
@@ -1268,6 +1282,29 @@ mod tests {
             .replace("line 3\n", "line three\n")
             .replace("line 22\n", "line twenty-two\nline twenty-two and a half\n");
         assert_eq!(read(dir.path(), "f.txt"), expected);
+    }
+
+    #[test]
+    fn each_change_carries_the_whole_text_before_and_after() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("keep.txt"), "one\ntwo\n").unwrap();
+        fs::write(dir.path().join("gone.txt"), "bye\n").unwrap();
+        let patch = "*** Begin Patch\n*** Update File: keep.txt\n@@\n one\n-two\n+2\n\
+                     *** Delete File: gone.txt\n*** Add File: new.txt\n+hi\n*** End Patch";
+        let preview = preview(patch, dir.path()).unwrap();
+        let texts: Vec<_> = preview
+            .changes
+            .iter()
+            .map(|c| (c.kind, c.old_text.as_deref(), c.new_text.as_deref()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                (ChangeKind::Update, Some("one\ntwo\n"), Some("one\n2\n")),
+                (ChangeKind::Delete, Some("bye\n"), None),
+                (ChangeKind::Add, None, Some("hi\n")),
+            ]
+        );
     }
 
     #[test]
