@@ -2,6 +2,7 @@
 //!
 //! Four layers, data flowing one way: `tui` → `agent` → `llm` → HTTP, with `auth` beside `llm`.
 
+pub mod acp;
 pub mod agent;
 pub mod app_server;
 pub mod auth;

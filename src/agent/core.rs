@@ -18,9 +18,7 @@ use super::conversation::Conversation;
 use super::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use super::turn::{DEFAULT_MAX_STEPS, TurnContext, outcome_of, run_turn_unfinished};
 use crate::auth::login::{LoginHandle, LoginMethod, start_login};
-use crate::auth::{
-    AuthManager, AuthStore, ExternalAuth, OpenAiEntry, StoredLogin, mask_key, validate_api_key,
-};
+use crate::auth::{AuthManager, AuthStore, ExternalAuth, OpenAiEntry, StoredLogin, mask_key};
 use crate::config::{self, Config, Setting};
 use crate::llm::{LlmClient, StreamSettings, models};
 use crate::session;
@@ -128,6 +126,48 @@ pub fn spawn(
         }
     });
     (op_tx, event_rx)
+}
+
+/// How long a new core may take to say which conversation it holds.
+const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A core that has said which conversation it holds: what an embedding face needs before it
+/// answers the host.
+pub struct Opened {
+    /// Where `Op`s go.
+    pub ops: UnboundedSender<Op>,
+    /// The core's events from here on.
+    pub events: UnboundedReceiver<Event>,
+    /// The conversation's session id.
+    pub id: String,
+    /// A resumed conversation's history, to replay to the host.
+    pub restored: Vec<crate::llm::types::Item>,
+}
+
+/// Starts a core (as [`spawn`]) and waits until it has started or resumed its conversation.
+/// An error is one readable line: the core could not start, or did not in time.
+pub async fn open(config: Config, options: CoreOptions) -> Result<Opened, String> {
+    let (ops, mut events) = spawn(config, options);
+    let mut restored = Vec::new();
+    let id = tokio::time::timeout(OPEN_TIMEOUT, async {
+        while let Some(event) = events.recv().await {
+            match event {
+                Event::Conversation { id } => return Ok(id),
+                Event::Restored { items } => restored = items,
+                Event::Error(message) => return Err(message),
+                other => tracing::debug!(?other, "before the conversation started"),
+            }
+        }
+        Err("the agent stopped before the conversation started".to_string())
+    })
+    .await
+    .map_err(|_| "the agent did not start in time".to_string())??;
+    Ok(Opened {
+        ops,
+        events,
+        id,
+        restored,
+    })
 }
 
 /// How many saved conversations the `/resume` picker offers.
@@ -396,30 +436,19 @@ impl Core {
     }
 
     fn save_api_key(&self, raw: &str) {
-        let key = match validate_api_key(raw) {
-            Ok(key) => key,
-            Err(why) => return self.emit(Event::Error(why.to_string())),
-        };
+        let raw = raw.to_string();
         let store = self.store.clone();
         let events = self.events.clone();
-        let masked = mask_key(&key);
         let refresh = self.model_refresh();
         tokio::spawn(async move {
-            let saved = tokio::task::spawn_blocking(move || {
-                store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
-            })
-            .await;
-            let event = match saved {
-                Ok(Ok(())) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
-                Ok(Err(e)) => Event::Error(format!("could not save the API key: {e}")),
-                Err(_) => {
-                    Event::Error("could not save the API key: the save was interrupted".into())
+            match crate::auth::save_api_key(&store, &raw).await {
+                Ok(masked) => {
+                    let _ = events.send(Event::AuthChanged(Some(AuthSummary::ApiKey { masked })));
+                    refresh.run().await;
                 }
-            };
-            let saved = matches!(event, Event::AuthChanged(_));
-            let _ = events.send(event);
-            if saved {
-                refresh.run().await;
+                Err(e) => {
+                    let _ = events.send(Event::Error(e.to_string()));
+                }
             }
         });
     }

@@ -120,6 +120,8 @@ pub enum StopCause {
     OutputLimit,
     /// It refused, or the content filter stopped it.
     Refusal,
+    /// It kept calling tools until the turn's request limit.
+    StepLimit,
 }
 
 /// Something the front end should show.

@@ -74,6 +74,10 @@ impl TurnError {
     pub fn outcome(&self) -> TurnOutcome {
         match self {
             Self::Interrupted => TurnOutcome::Interrupted,
+            Self::StepLimit(_) => TurnOutcome::Stopped {
+                cause: StopCause::StepLimit,
+                message: self.to_string(),
+            },
             Self::Llm(LlmError::Incomplete { reason }) => {
                 let cause = match reason.as_deref() {
                     Some("max_output_tokens") => Some(StopCause::OutputLimit),

@@ -14,7 +14,7 @@ use crate::auth::external::TokensFuture;
 use crate::auth::login::{LoginHandle, LoginOptions, start_login_with};
 use crate::auth::{
     AuthManager, AuthStore, ExternalAuth, ExternalTokens, LoginEvent, LoginMethod, OpenAiEntry,
-    StoredLogin, TokenSource, validate_api_key,
+    SaveKeyError, StoredLogin, TokenSource,
 };
 use crate::config::Config;
 
@@ -276,15 +276,15 @@ impl Accounts {
     }
 
     async fn save_api_key(&mut self, raw: String) -> Result<Answer, RpcError> {
-        let key = validate_api_key(&raw)
-            .map_err(|why| RpcError::invalid_params(format!("Invalid params: apiKey: {why}")))?;
         let store = AuthStore::new(&self.config.auth_file);
-        tokio::task::spawn_blocking(move || {
-            store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
-        })
-        .await
-        .map_err(|e| RpcError::internal(e.to_string()))?
-        .map_err(|e| RpcError::internal(format!("could not save the API key: {e}")))?;
+        crate::auth::save_api_key(&store, &raw)
+            .await
+            .map_err(|e| match e {
+                SaveKeyError::Invalid(why) => {
+                    RpcError::invalid_params(format!("Invalid params: apiKey: {why}"))
+                }
+                store_error => RpcError::internal(store_error.to_string()),
+            })?;
         Ok(signed_in("apiKey", "apikey", None))
     }
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
 use super::wire::{Answer, Out, RpcError, now_ms, params};
-use crate::agent::core::{CoreOptions, spawn};
+use crate::agent::core::{CoreOptions, Opened, open};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome,
 };
@@ -23,9 +23,6 @@ use crate::agent::tools::{ChangeKind, FileChange};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
 use crate::llm::types::RateLimits;
-
-/// How long a new core may take to say which conversation it holds.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The turn a thread is running, shared with the task that turns its events into
 /// notifications.
@@ -209,21 +206,11 @@ impl Threads {
         cwd: PathBuf,
         notification: &'static str,
     ) -> Result<Answer, RpcError> {
-        let (ops, mut events) = spawn(config.clone(), options);
-        let id = tokio::time::timeout(START_TIMEOUT, async {
-            while let Some(event) = events.recv().await {
-                match event {
-                    Event::Conversation { id } => return Ok(id),
-                    Event::Error(message) => return Err(RpcError::internal(message)),
-                    other => tracing::debug!(?other, "before the thread started"),
-                }
-            }
-            Err(RpcError::internal(
-                "the agent stopped before the thread started",
-            ))
-        })
-        .await
-        .map_err(|_| RpcError::internal("the agent did not start in time"))??;
+        let Opened {
+            ops, events, id, ..
+        } = open(config.clone(), options)
+            .await
+            .map_err(RpcError::internal)?;
         let model = crate::llm::models::choose_model(config.model.as_deref());
         let now = chrono::Utc::now().timestamp();
         let thread = json!({

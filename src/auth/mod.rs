@@ -108,6 +108,29 @@ pub fn validate_api_key(raw: &str) -> Result<String, &'static str> {
     Ok(key.to_string())
 }
 
+/// Why an API key was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveKeyError {
+    /// It is not a usable key (the reason says why).
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// The auth file could not be written.
+    #[error("could not save the API key: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Checks `raw` and stores it as the login, as `/connect`, `kelp login --with-api-key` and the
+/// embedding faces all do; returns the key masked (`sk-…abcd`) for display.
+pub async fn save_api_key(store: &AuthStore, raw: &str) -> Result<String, SaveKeyError> {
+    let key = validate_api_key(raw).map_err(SaveKeyError::Invalid)?;
+    let masked = mask_key(&key);
+    with_store(store, move |store| {
+        store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
+    })
+    .await?;
+    Ok(masked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

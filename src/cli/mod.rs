@@ -96,6 +96,9 @@ enum Command {
     /// Serve the Codex app-server protocol (JSON-RPC, one object per line) on stdin and stdout,
     /// for host apps and editor extensions that embed kelp.
     AppServer(AppServerArgs),
+    /// Serve the Agent Client Protocol on stdin and stdout, for editors such as Zed that run
+    /// kelp as a coding agent.
+    Acp,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +223,7 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Some(Command::AppServer(args)) => app_server(config, &args.listen),
+        Some(Command::Acp) => serve_stdio(config, kelp::acp::serve),
     }
 }
 
@@ -231,11 +235,19 @@ fn app_server(config: Config, listen: &str) -> ExitCode {
             &format!("--listen {listen}: kelp app-server serves stdio:// only"),
         );
     }
+    serve_stdio(config, kelp::app_server::serve)
+}
+
+/// Runs an embedding face on stdin and stdout until stdin closes, then exits 0.
+fn serve_stdio<F>(config: Config, serve: impl FnOnce(Config) -> F) -> ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let result = runtime.block_on(kelp::app_server::serve(config));
+    let result = runtime.block_on(serve(config));
     // Logins, turns and commands still running are cancelled, not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {

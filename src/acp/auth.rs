@@ -1,0 +1,406 @@
+//! Signing in over ACP: the methods kelp offers a client, and `authenticate` and `logout` over
+//! the one login state machine (`auth::login`) and auth store, as `/connect` uses them.
+//!
+//! The device-code login reaches a person through URL elicitation: kelp asks the client to
+//! show the verification URL with the code in the message, polls meanwhile, and answers the
+//! `authenticate` request when the login ends — that answer is the completion.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use agent_client_protocol::v1::Responder;
+use agent_client_protocol::v1::schema::{
+    AuthMethod, AuthMethodAgent, AuthMethodTerminal, AuthenticateRequest, AuthenticateResponse,
+    ClientCapabilities, CreateElicitationRequest, ElicitationAction, ElicitationId,
+    ElicitationRequestScope, ElicitationUrlMode, LogoutResponse, RequestId,
+};
+use agent_client_protocol::{Error, ErrorCode};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{Connection, Face};
+use crate::auth::login::{LoginHandle, LoginOptions, start_login_with};
+use crate::auth::{AuthManager, AuthStore, LoginEvent, LoginMethod, OpenAiEntry, SaveKeyError};
+
+/// ChatGPT in a browser on the agent's machine.
+pub const CHATGPT: &str = "chatgpt";
+/// ChatGPT by a code entered on another device (a phone, the person's own computer).
+pub const DEVICE_CODE: &str = "chatgpt-device-code";
+/// An OpenAI API key from `OPENAI_API_KEY`.
+pub const API_KEY: &str = "openai-api-key";
+
+/// The error code of every failed sign-in: the one ACP agents answer "Authentication required"
+/// with, so a client offers the sign-in again.
+const AUTH_ERROR: i32 = -32000;
+
+/// What the agent's surroundings say about signing in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Environment {
+    /// Over SSH or without a display: a browser here would be on the wrong machine.
+    pub headless: bool,
+    /// `NO_BROWSER` is set: the person asked for no browser.
+    pub no_browser: bool,
+}
+
+/// The agent's environment, read now.
+pub fn environment() -> Environment {
+    Environment {
+        headless: crate::auth::login::detect_method() == LoginMethod::Device,
+        no_browser: std::env::var_os("NO_BROWSER").is_some_and(|v| !v.is_empty()),
+    }
+}
+
+/// The methods for `initialize`, in the order a person should see them.
+pub struct Methods {
+    /// The ones the crate's types describe.
+    pub typed: Vec<AuthMethod>,
+    /// `env_var` methods, as JSON: the crate's v1 types do not have that kind yet.
+    pub env_var: Vec<Value>,
+}
+
+/// The ways to sign in that this client can use here: the device code only when the client
+/// can show a URL (or, failing that, as a terminal command it runs), the browser only where
+/// one would open in front of the person. Over SSH the device code comes first.
+pub fn methods(client: &ClientCapabilities, env: &Environment) -> Methods {
+    let device = if client.elicitation.as_ref().is_some_and(|e| e.url.is_some()) {
+        Some(AuthMethod::Agent(
+            AuthMethodAgent::new(DEVICE_CODE, "ChatGPT with a device code").description(
+                "Shows a link and a code: open the link on any device (a phone works), sign in \
+                 to ChatGPT and enter the code. For remote machines and SSH."
+                    .to_string(),
+            ),
+        ))
+    } else if client.auth.terminal {
+        Some(AuthMethod::Terminal(
+            AuthMethodTerminal::new(DEVICE_CODE, "ChatGPT with a device code")
+                .description(
+                    "Runs `kelp login --device` in a terminal: it shows a link, a code and a QR \
+                     code to finish the sign-in on any device."
+                        .to_string(),
+                )
+                .args(vec!["login".into(), "--device".into()]),
+        ))
+    } else {
+        None
+    };
+    let browser = (!env.headless && !env.no_browser).then(|| {
+        AuthMethod::Agent(
+            AuthMethodAgent::new(CHATGPT, "ChatGPT in the browser").description(
+                "Opens ChatGPT in your browser to sign in with your ChatGPT plan.".to_string(),
+            ),
+        )
+    });
+    let typed = if env.headless {
+        device.into_iter().chain(browser).collect()
+    } else {
+        browser.into_iter().chain(device).collect()
+    };
+    Methods {
+        typed,
+        env_var: vec![env_var_method()],
+    }
+}
+
+/// `openai-api-key`: the client asks for the key and sets `OPENAI_API_KEY` for the agent.
+///
+/// The `env_var` kind is in the ACP auth-methods design and the clients that follow it, but
+/// not in the crate's v1 `AuthMethod` (agent or terminal only); it goes out as JSON beside the
+/// typed methods until the crate carries it.
+pub fn env_var_method() -> Value {
+    json!({
+        "type": "env_var",
+        "id": API_KEY,
+        "name": "OpenAI API key",
+        "description": "Uses OPENAI_API_KEY from the agent's environment (pay per use on the \
+                        OpenAI platform).",
+        "vars": [{ "name": "OPENAI_API_KEY" }],
+    })
+}
+
+/// A sign-in failure as the `authenticate` error: one line a person can act on.
+fn failed(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::from(AUTH_ERROR), message.into())
+}
+
+/// The login in progress, if any: one at a time, and a new one stops the old.
+#[derive(Default)]
+pub struct Logins {
+    pending: Mutex<Option<LoginHandle>>,
+}
+
+impl Logins {
+    /// Keeps `handle` as the login in progress; the one before it (if any) stops.
+    fn hold(&self, handle: LoginHandle) {
+        let previous = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(handle);
+        if let Some(previous) = previous {
+            previous.cancel();
+        }
+    }
+
+    /// Stops the login in progress: its callback port is freed, its polling ends.
+    pub fn cancel(&self) {
+        if let Some(handle) = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            handle.cancel();
+        }
+    }
+}
+
+/// `authenticate`: runs the chosen sign-in in its own task (it may wait minutes for the person)
+/// and answers when it ends.
+pub fn authenticate(
+    face: Arc<Face>,
+    request: AuthenticateRequest,
+    responder: Responder<AuthenticateResponse>,
+    cx: Connection,
+) {
+    let method = request.method_id.0.to_string();
+    let request_id = responder.id().clone();
+    tokio::spawn(async move {
+        tracing::info!(%method, "acp authenticate");
+        let result = match method.as_str() {
+            API_KEY => api_key(&face).await,
+            CHATGPT => chatgpt(&face, LoginMethod::Browser, None).await,
+            DEVICE_CODE => {
+                let client = face.client();
+                if client.elicitation.as_ref().is_some_and(|e| e.url.is_some()) {
+                    chatgpt(&face, LoginMethod::Device, Some((request_id, &cx))).await
+                } else {
+                    Err(failed(
+                        "this editor cannot show a sign-in link: run `kelp login --device` in a \
+                         terminal on the machine kelp runs on, then try again",
+                    ))
+                }
+            }
+            _ => Err(Error::invalid_params().data("unsupported authentication method")),
+        };
+        if let Err(error) = &result {
+            tracing::info!(%method, message = %error.message, "acp sign-in failed");
+        }
+        let _ = responder.respond_with_result(result.map(|()| AuthenticateResponse::new()));
+    });
+}
+
+/// The stored login's kind, if any: `Some(true)` for ChatGPT, `Some(false)` for an API key.
+async fn stored_login(face: &Face) -> Result<Option<bool>, Error> {
+    let store = AuthStore::new(&face.config.auth_file);
+    let file = crate::auth::with_store(&store, AuthStore::load)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(file
+        .openai()
+        .map(|entry| matches!(entry, OpenAiEntry::OAuth(_))))
+}
+
+/// `openai-api-key`: the key in `OPENAI_API_KEY` is saved as the login (as `/connect` saves a
+/// pasted one); without it, a key saved before is used.
+async fn api_key(face: &Face) -> Result<(), Error> {
+    let store = AuthStore::new(&face.config.auth_file);
+    match std::env::var("OPENAI_API_KEY") {
+        Ok(key) if !key.trim().is_empty() => match crate::auth::save_api_key(&store, &key).await {
+            Ok(_) => Ok(()),
+            Err(SaveKeyError::Invalid(why)) => Err(failed(format!("OPENAI_API_KEY: {why}"))),
+            Err(e) => Err(failed(e.to_string())),
+        },
+        _ if stored_login(face).await? == Some(false) => Ok(()),
+        _ => Err(failed(
+            "no OpenAI API key: set OPENAI_API_KEY in the agent's environment (in Zed, under \
+             \"env\" in the agent server's settings), or run `kelp login --with-api-key` in a \
+             terminal",
+        )),
+    }
+}
+
+/// A ChatGPT sign-in. For the device code, `elicit` is the `authenticate` request and the
+/// connection to show the code through.
+async fn chatgpt(
+    face: &Face,
+    method: LoginMethod,
+    elicit: Option<(RequestId, &Connection)>,
+) -> Result<(), Error> {
+    if stored_login(face).await? == Some(true) {
+        return Ok(());
+    }
+    let env = environment();
+    let mut options = LoginOptions::from_config(&face.config);
+    // The browser opens on the agent's machine, as asked; never for a device code.
+    options.open_browser = method == LoginMethod::Browser && !env.no_browser;
+    let (tx, mut steps) = mpsc::unbounded_channel();
+    face.logins
+        .hold(start_login_with(method, options, face.http.clone(), tx));
+    let ended = |step: Option<LoginEvent>| match step {
+        Some(LoginEvent::Done(_)) => Some(Ok(())),
+        Some(LoginEvent::Failed(message)) => Some(Err(failed(message))),
+        Some(LoginEvent::Cancelled) | None => Some(Err(failed(
+            "the sign-in was cancelled (another one took its place, or kelp is stopping)",
+        ))),
+        Some(_) => None,
+    };
+    // Until the flow has something to show.
+    let shown = loop {
+        let step = steps.recv().await;
+        match step {
+            Some(LoginEvent::BrowserWaiting {
+                authorize_url,
+                port,
+            }) => break (authorize_url, port.to_string()),
+            Some(LoginEvent::DeviceCode {
+                verification_url,
+                user_code,
+                ..
+            }) => break (verification_url, user_code),
+            other => {
+                if let Some(result) = ended(other) {
+                    return result;
+                }
+            }
+        }
+    };
+    match elicit {
+        None if env.headless => {
+            // The browser is on the other machine; the login keeps waiting for its callback.
+            let (url, port) = shown;
+            Err(failed(format!(
+                "kelp runs on a remote machine, so its browser is not in front of you: open \
+                 {url} here, with port {port} forwarded (`ssh -L {port}:127.0.0.1:{port}`), \
+                 then try again; or sign in with the device code"
+            )))
+        }
+        None => loop {
+            if let Some(result) = ended(steps.recv().await) {
+                return result;
+            }
+        },
+        Some((request_id, cx)) => {
+            let (url, code) = shown;
+            let elicitation = CreateElicitationRequest::new(
+                ElicitationUrlMode::new(
+                    ElicitationRequestScope::new(request_id),
+                    ElicitationId::new(uuid::Uuid::new_v4().to_string()),
+                    url.clone(),
+                ),
+                format!("Open {url} and enter the code {code} to sign in to ChatGPT."),
+            );
+            let answer = cx.send_request(elicitation).block_task();
+            tokio::pin!(answer);
+            let mut accepted = false;
+            loop {
+                tokio::select! {
+                    reply = &mut answer, if !accepted => {
+                        let declined = match reply {
+                            Ok(reply) => match reply.action {
+                                ElicitationAction::Accept(_) => None,
+                                ElicitationAction::Decline => Some("the sign-in was declined"),
+                                _ => Some("the sign-in was cancelled"),
+                            },
+                            Err(e) => {
+                                tracing::info!(error = %e.message, "the elicitation failed");
+                                Some("the editor could not show the sign-in link")
+                            }
+                        };
+                        if let Some(why) = declined {
+                            face.logins.cancel();
+                            return Err(failed(why));
+                        }
+                        accepted = true;
+                    }
+                    step = steps.recv() => {
+                        if let Some(result) = ended(step) {
+                            return result;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `logout`: revokes a ChatGPT login (best effort) and removes kelp's entry; other entries
+/// in the auth file stay.
+pub fn logout(face: Arc<Face>, responder: Responder<LogoutResponse>) {
+    tokio::spawn(async move {
+        face.logins.cancel();
+        let manager = AuthManager::new(&face.config, face.http.clone(), None);
+        let result = match manager.logout().await {
+            Ok(_) => Ok(LogoutResponse::new()),
+            Err(e) => Err(Error::internal_error().data(format!("could not sign out: {e}"))),
+        };
+        let _ = responder.respond_with_result(result);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_client_protocol::v1::schema::{
+        AuthCapabilities, ElicitationCapabilities, ElicitationUrlCapabilities,
+    };
+
+    fn ids(methods: &Methods) -> Vec<String> {
+        methods
+            .typed
+            .iter()
+            .map(|m| m.id().0.to_string())
+            .chain(
+                methods
+                    .env_var
+                    .iter()
+                    .map(|m| m["id"].as_str().unwrap().to_string()),
+            )
+            .collect()
+    }
+
+    fn with_url() -> ClientCapabilities {
+        ClientCapabilities::new()
+            .elicitation(ElicitationCapabilities::new().url(ElicitationUrlCapabilities::new()))
+    }
+
+    #[test]
+    fn the_device_code_needs_a_client_that_shows_urls_and_leads_over_ssh() {
+        let desktop = Environment::default();
+        let ssh = Environment {
+            headless: true,
+            no_browser: false,
+        };
+        assert_eq!(
+            ids(&methods(&with_url(), &desktop)),
+            [CHATGPT, DEVICE_CODE, API_KEY]
+        );
+        assert_eq!(ids(&methods(&with_url(), &ssh)), [DEVICE_CODE, API_KEY]);
+        // No URL elicitation: no device code, unless the client runs a terminal command.
+        assert_eq!(
+            ids(&methods(&ClientCapabilities::new(), &desktop)),
+            [CHATGPT, API_KEY]
+        );
+        let terminal = ClientCapabilities::new().auth(AuthCapabilities::new().terminal(true));
+        let offered = methods(&terminal, &ssh);
+        assert_eq!(ids(&offered), [DEVICE_CODE, API_KEY]);
+        let AuthMethod::Terminal(method) = &offered.typed[0] else {
+            panic!("a terminal method: {:?}", offered.typed[0]);
+        };
+        assert_eq!(method.args, ["login", "--device"]);
+    }
+
+    #[test]
+    fn no_browser_hides_the_browser_login() {
+        let env = Environment {
+            headless: false,
+            no_browser: true,
+        };
+        assert_eq!(ids(&methods(&with_url(), &env)), [DEVICE_CODE, API_KEY]);
+    }
+
+    #[test]
+    fn the_api_key_method_names_its_variable() {
+        let method = env_var_method();
+        assert_eq!(method["type"], "env_var");
+        assert_eq!(method["vars"][0]["name"], "OPENAI_API_KEY");
+    }
+}

@@ -1,0 +1,202 @@
+//! `kelp acp`: kelp as an Agent Client Protocol agent (JSON-RPC 2.0 over stdio, one object per
+//! line), for editors such as Zed that run coding agents as subprocesses.
+//!
+//! A thin face over what the TUI uses: logins go through the one login state machine and auth
+//! store ([`auth`]), conversations through agent cores driven by `Op`/`Event` ([`session`]),
+//! whose events become `session/update` notifications ([`updates`]). The protocol types and the
+//! connection are the `agent-client-protocol` crate's. Stdout carries protocol messages only;
+//! logs go to the log file. When stdin closes, every session stops and kelp exits.
+
+pub mod auth;
+pub mod session;
+pub mod updates;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use agent_client_protocol::v1::Responder;
+use agent_client_protocol::v1::schema::{
+    AgentAuthCapabilities, AgentCapabilities, AuthenticateRequest, CancelNotification,
+    ClientCapabilities, Implementation, InitializeRequest, InitializeResponse, LoadSessionRequest,
+    LogoutCapabilities, LogoutRequest, NewSessionRequest, PromptCapabilities, PromptRequest,
+};
+use agent_client_protocol::{
+    Agent, ByteStreams, Client, Handled, JsonRpcMessage, UntypedMessage, on_receive_notification,
+    on_receive_request,
+};
+use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+
+use crate::config::Config;
+
+/// The connection to the editor, as the agent side holds it.
+pub type Connection = agent_client_protocol::v1::ConnectionTo<Client>;
+
+/// The protocol version kelp speaks.
+const PROTOCOL_VERSION: u16 = 1;
+
+/// The state of one connection: what the client can do, its sessions, its login in progress.
+pub struct Face {
+    config: Config,
+    http: reqwest::Client,
+    client: Mutex<ClientCapabilities>,
+    sessions: session::Sessions,
+    logins: auth::Logins,
+}
+
+impl Face {
+    fn new(config: Config, http: reqwest::Client) -> Self {
+        Self {
+            sessions: session::Sessions::default(),
+            logins: auth::Logins::default(),
+            client: Mutex::default(),
+            config,
+            http,
+        }
+    }
+
+    /// What the client said it can do in `initialize`.
+    fn client(&self) -> ClientCapabilities {
+        self.client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `initialize`: kelp's capabilities and the ways to sign in this client can use.
+    ///
+    /// Answered as JSON because one of the methods, `env_var`, is a kind the crate's v1 types
+    /// do not have yet (see [`auth::env_var_method`]).
+    fn initialize(
+        &self,
+        raw: UntypedMessage,
+        responder: Responder,
+    ) -> agent_client_protocol::Result<()> {
+        let request = match InitializeRequest::parse_message(raw.method(), raw.params()) {
+            Ok(request) => request,
+            Err(error) => return responder.respond_with_error(error),
+        };
+        tracing::info!(
+            client = ?request.client_info.as_ref().map(|i| (&i.name, &i.version)),
+            protocol = ?request.protocol_version,
+            "acp initialize"
+        );
+        *self.client.lock().unwrap_or_else(PoisonError::into_inner) =
+            request.client_capabilities.clone();
+        let methods = auth::methods(&request.client_capabilities, &auth::environment());
+        let capabilities = AgentCapabilities::new()
+            .load_session(true)
+            .prompt_capabilities(PromptCapabilities::new().embedded_context(true))
+            .auth(AgentAuthCapabilities::new().logout(LogoutCapabilities::new()));
+        let response = InitializeResponse::new(PROTOCOL_VERSION.into())
+            .agent_capabilities(capabilities)
+            .auth_methods(methods.typed)
+            .agent_info(
+                Implementation::new("kelp", env!("CARGO_PKG_VERSION")).title("kelp".to_string()),
+            );
+        let mut value = match serde_json::to_value(&response) {
+            Ok(value) => value,
+            Err(e) => return responder.respond_with_internal_error(e),
+        };
+        if let Some(list) = value
+            .get_mut("authMethods")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            list.extend(methods.env_var);
+        }
+        responder.respond(value)
+    }
+}
+
+/// Serves the protocol on stdin and stdout until stdin closes; then every session's turn and
+/// commands are stopped.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let http = crate::llm::client::http_client()?;
+    let face = Arc::new(Face::new(config, http));
+    let transport = ByteStreams::new(
+        tokio::io::stdout().compat_write(),
+        tokio::io::stdin().compat(),
+    );
+    let result = Agent
+        .v1()
+        .name("kelp")
+        .on_receive_request(
+            {
+                let face = Arc::clone(&face);
+                async move |raw: UntypedMessage, responder: Responder, _cx: Connection| {
+                    if raw.method() != "initialize" {
+                        return Ok(Handled::No {
+                            message: (raw, responder),
+                            retry: false,
+                        });
+                    }
+                    face.initialize(raw, responder)?;
+                    Ok(Handled::Yes)
+                }
+            },
+            on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let face = Arc::clone(&face);
+                async move |request: AuthenticateRequest, responder, cx: Connection| {
+                    auth::authenticate(Arc::clone(&face), request, responder, cx);
+                    Ok(())
+                }
+            },
+            on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let face = Arc::clone(&face);
+                async move |_: LogoutRequest, responder, _cx: Connection| {
+                    auth::logout(Arc::clone(&face), responder);
+                    Ok(())
+                }
+            },
+            on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let face = Arc::clone(&face);
+                async move |request: NewSessionRequest, responder, cx: Connection| {
+                    session::new(Arc::clone(&face), request, responder, cx);
+                    Ok(())
+                }
+            },
+            on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let face = Arc::clone(&face);
+                async move |request: LoadSessionRequest, responder, cx: Connection| {
+                    session::load(Arc::clone(&face), request, responder, cx);
+                    Ok(())
+                }
+            },
+            on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let face = Arc::clone(&face);
+                async move |request: PromptRequest, responder, _cx: Connection| {
+                    face.sessions.prompt(request, responder)
+                }
+            },
+            on_receive_request!(),
+        )
+        .on_receive_notification(
+            {
+                let face = Arc::clone(&face);
+                async move |notification: CancelNotification, _cx: Connection| {
+                    face.sessions.cancel(&notification.session_id.0);
+                    Ok(())
+                }
+            },
+            on_receive_notification!(),
+        )
+        .connect_to(transport)
+        .await;
+    tracing::info!("stdin closed: the ACP agent stops");
+    face.logins.cancel();
+    face.sessions.shut_down().await;
+    result.map_err(|e| anyhow::anyhow!("the ACP connection failed: {e}"))
+}

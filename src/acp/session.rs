@@ -1,0 +1,401 @@
+//! `session/*`: each ACP session is one agent core (the one the TUI drives), reached through
+//! its `Op`/`Event` channels; the session id is the kelp session id, so `session/load` takes
+//! what `kelp sessions` lists. A pump per session turns the core's events into
+//! `session/update` notifications, asks the client about approvals with
+//! `session/request_permission`, and answers the prompt when its turn ends.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use agent_client_protocol::v1::Responder;
+use agent_client_protocol::v1::schema::{
+    ContentBlock, EmbeddedResourceResource, LoadSessionRequest, LoadSessionResponse,
+    NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
+    RequestPermissionRequest, SessionNotification, SessionUpdate, StopReason,
+};
+use agent_client_protocol::{Error, ErrorCode};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::updates::{Translator, decision};
+use super::{Connection, Face};
+use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
+use crate::agent::protocol::{Event, Op, StopCause, TurnOutcome};
+
+/// How long the sessions get to stop their turns when the client goes away.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// The most events handled before buffered command output goes out.
+const BURST: usize = 256;
+
+/// A prompt waiting for its turn to end.
+struct Turn {
+    responder: Responder<PromptResponse>,
+    /// Cancelled by `session/cancel`: a permission request still open stops waiting.
+    cancelled: CancellationToken,
+}
+
+/// One session: its core and the prompt it runs.
+struct Session {
+    ops: UnboundedSender<Op>,
+    turn: Mutex<Option<Turn>>,
+}
+
+impl Session {
+    fn take_turn(&self) -> Option<Turn> {
+        self.turn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// Every session of the connection.
+#[derive(Default)]
+pub struct Sessions {
+    open: Mutex<HashMap<String, Arc<Session>>>,
+    pumps: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Sessions {
+    fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// Starts the pump of a core that has opened its conversation, and keeps the session.
+    fn add(&self, opened: Opened, cx: Connection, project_dir: PathBuf) {
+        let Opened {
+            ops, events, id, ..
+        } = opened;
+        let session = Arc::new(Session {
+            ops,
+            turn: Mutex::new(None),
+        });
+        let pump = tokio::spawn(pump(
+            events,
+            cx,
+            id.clone(),
+            Arc::clone(&session),
+            Translator::new(project_dir),
+        ));
+        let replaced = self
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, session);
+        if let Some(old) = replaced {
+            let _ = old.ops.send(Op::Shutdown);
+        }
+        let mut pumps = self.pumps.lock().unwrap_or_else(PoisonError::into_inner);
+        pumps.retain(|p| !p.is_finished());
+        pumps.push(pump);
+    }
+
+    /// `session/prompt`: sends the prompt to the session's core; the answer comes when the
+    /// turn ends.
+    pub fn prompt(
+        &self,
+        request: PromptRequest,
+        responder: Responder<PromptResponse>,
+    ) -> agent_client_protocol::Result<()> {
+        let Some(session) = self.get(&request.session_id.0) else {
+            return responder.respond_with_error(
+                Error::invalid_params().data(format!("no session {}", request.session_id.0)),
+            );
+        };
+        let text = match prompt_text(request.prompt) {
+            Ok(text) => text,
+            Err(why) => return responder.respond_with_error(Error::invalid_params().data(why)),
+        };
+        let mut turn = session.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        if turn.is_some() {
+            return responder
+                .respond_with_error(Error::invalid_request().data(
+                    "a prompt is already running in this session: wait for it or cancel it",
+                ));
+        }
+        if session.ops.send(Op::Submit { text }).is_err() {
+            return responder
+                .respond_with_error(Error::internal_error().data("this session's agent stopped"));
+        }
+        *turn = Some(Turn {
+            responder,
+            cancelled: CancellationToken::new(),
+        });
+        Ok(())
+    }
+
+    /// `session/cancel`: stops the stream, kills running commands and drops open approvals;
+    /// the prompt then ends with `cancelled`.
+    pub fn cancel(&self, id: &str) {
+        let Some(session) = self.get(id) else {
+            return;
+        };
+        if let Some(turn) = &*session.turn.lock().unwrap_or_else(PoisonError::into_inner) {
+            turn.cancelled.cancel();
+        }
+        let _ = session.ops.send(Op::Interrupt);
+    }
+
+    /// Stops every session and waits (briefly) until their turns have let go.
+    pub async fn shut_down(&self) {
+        let sessions: Vec<_> = self
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .collect();
+        for (_, session) in sessions {
+            let _ = session.ops.send(Op::Interrupt);
+            let _ = session.ops.send(Op::Shutdown);
+        }
+        let pumps: Vec<_> = self
+            .pumps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .collect();
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, futures_util::future::join_all(pumps)).await;
+    }
+}
+
+/// A prompt's blocks as the text the model gets: text as it is, an embedded file with its
+/// name, a link as its URI. Images and audio are refused: the agent said it takes neither.
+fn prompt_text(blocks: Vec<ContentBlock>) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for block in blocks {
+        match block {
+            ContentBlock::Text(text) => parts.push(text.text),
+            ContentBlock::ResourceLink(link) => parts.push(format!("@{}", link.uri)),
+            ContentBlock::Resource(resource) => match resource.resource {
+                EmbeddedResourceResource::TextResourceContents(file) => parts.push(format!(
+                    "<context uri=\"{}\">\n{}\n</context>",
+                    file.uri, file.text
+                )),
+                _ => return Err("kelp takes text resources only".to_string()),
+            },
+            _ => return Err("kelp takes text only: no images or audio".to_string()),
+        }
+    }
+    Ok(parts.join("\n"))
+}
+
+/// An error for a session request, as one line.
+fn session_error(message: impl Into<String>) -> Error {
+    Error::internal_error().data(message.into())
+}
+
+/// Refuses session requests until a login is stored (or `OPENAI_API_KEY` is set), as ACP
+/// agents do: the client then offers the sign-in methods.
+async fn signed_in(face: &Face) -> Result<(), Error> {
+    let config = face.config.clone();
+    let facts = tokio::task::spawn_blocking(move || {
+        StartFacts::read(&config, CoreOptions::new(".").env_api_key)
+    })
+    .await
+    .map_err(|e| session_error(e.to_string()))?;
+    match facts.auth {
+        Some(_) => Ok(()),
+        None => Err(Error::auth_required()),
+    }
+}
+
+/// A project directory from the client: absolute, existing, canonical.
+fn project_dir(cwd: &std::path::Path) -> Result<PathBuf, Error> {
+    if !cwd.is_absolute() {
+        return Err(Error::invalid_params()
+            .data(format!("cwd must be an absolute path: {}", cwd.display())));
+    }
+    match std::fs::canonicalize(cwd) {
+        Ok(dir) if dir.is_dir() => Ok(dir),
+        Ok(_) => {
+            Err(Error::invalid_params().data(format!("cwd is not a directory: {}", cwd.display())))
+        }
+        Err(e) => Err(Error::invalid_params().data(format!("cwd: {}: {e}", cwd.display()))),
+    }
+}
+
+/// `session/new`: a new conversation in `cwd`, saved as a kelp session.
+pub fn new(
+    face: Arc<Face>,
+    request: NewSessionRequest,
+    responder: Responder<NewSessionResponse>,
+    cx: Connection,
+) {
+    tokio::spawn(async move {
+        let result = async {
+            signed_in(&face).await?;
+            let dir = project_dir(&request.cwd)?;
+            if !request.mcp_servers.is_empty() {
+                tracing::info!(
+                    count = request.mcp_servers.len(),
+                    "ignoring the client's MCP servers: kelp does not support MCP yet"
+                );
+            }
+            let opened = open(face.config.clone(), CoreOptions::new(&dir))
+                .await
+                .map_err(session_error)?;
+            let id = opened.id.clone();
+            face.sessions.add(opened, cx, dir);
+            Ok(NewSessionResponse::new(id))
+        }
+        .await;
+        let _ = responder.respond_with_result(result);
+    });
+}
+
+/// `session/load`: the saved conversation, replayed as `session/update`s before the answer,
+/// then continued.
+pub fn load(
+    face: Arc<Face>,
+    request: LoadSessionRequest,
+    responder: Responder<LoadSessionResponse>,
+    cx: Connection,
+) {
+    tokio::spawn(async move {
+        let result = async {
+            signed_in(&face).await?;
+            let wanted = request.session_id.0.to_string();
+            let state_dir = face.config.state_dir.clone();
+            let summary =
+                tokio::task::spawn_blocking(move || crate::session::find(&state_dir, &wanted))
+                    .await
+                    .map_err(|e| session_error(e.to_string()))?
+                    .map_err(|e| {
+                        Error::invalid_params()
+                            .data(format!("no session {}: {e}", request.session_id.0))
+                    })?;
+            let mut options = CoreOptions::new(&summary.project_dir);
+            options.resume = Some(summary.path.clone());
+            let opened = open(face.config.clone(), options)
+                .await
+                .map_err(session_error)?;
+            for update in super::updates::replay(&opened.restored, &summary.project_dir) {
+                cx.send_notification(SessionNotification::new(opened.id.clone(), update))?;
+            }
+            face.sessions.add(opened, cx, summary.project_dir);
+            Ok(LoadSessionResponse::new())
+        }
+        .await;
+        let _ = responder.respond_with_result(result);
+    });
+}
+
+/// How a turn's end answers its prompt.
+fn answer(outcome: TurnOutcome) -> Result<PromptResponse, Error> {
+    let reason = match outcome {
+        TurnOutcome::Completed => StopReason::EndTurn,
+        TurnOutcome::Interrupted => StopReason::Cancelled,
+        TurnOutcome::Stopped { cause, .. } => match cause {
+            StopCause::OutputLimit => StopReason::MaxTokens,
+            StopCause::Refusal => StopReason::Refusal,
+            StopCause::StepLimit => StopReason::MaxTurnRequests,
+        },
+        TurnOutcome::Failed(message) => {
+            return Err(Error::new(ErrorCode::from(-32603), message));
+        }
+    };
+    Ok(PromptResponse::new(reason))
+}
+
+/// Turns one session's core events into notifications, for as long as the core runs.
+async fn pump(
+    mut events: UnboundedReceiver<Event>,
+    cx: Connection,
+    id: String,
+    session: Arc<Session>,
+    mut translator: Translator,
+) {
+    let send = |update: SessionUpdate| {
+        if let Err(e) = cx.send_notification(SessionNotification::new(id.clone(), update)) {
+            tracing::debug!(error = %e.message, "a session update could not be sent");
+        }
+    };
+    while let Some(first) = events.recv().await {
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some(event) = next.take() {
+            match event {
+                Event::ApprovalRequested {
+                    id: approval,
+                    call_id,
+                    subject,
+                } => {
+                    let (announce, tool_call, options) = translator.approval(&call_id, &subject);
+                    announce.into_iter().for_each(send);
+                    let cancelled = session
+                        .turn
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .as_ref()
+                        .map_or_else(CancellationToken::new, |turn| turn.cancelled.clone());
+                    let request = RequestPermissionRequest::new(id.clone(), tool_call, options);
+                    tokio::spawn(ask(
+                        cx.clone(),
+                        session.ops.clone(),
+                        request,
+                        approval,
+                        cancelled,
+                    ));
+                }
+                Event::TurnFinished(outcome) => {
+                    translator.flush().into_iter().for_each(send);
+                    if let Some(turn) = session.take_turn() {
+                        let _ = turn.responder.respond_with_result(answer(outcome));
+                    }
+                }
+                Event::Error(message) => tracing::warn!(session = %id, "{message}"),
+                Event::Notice(message) => tracing::info!(session = %id, "{message}"),
+                other => translator.on_event(other).into_iter().for_each(send),
+            }
+            handled += 1;
+            if handled < BURST {
+                next = events.try_recv().ok();
+            }
+        }
+        translator.flush().into_iter().for_each(send);
+    }
+    // The core is gone: a prompt still waiting gets an answer.
+    if let Some(turn) = session.take_turn() {
+        let _ = turn
+            .responder
+            .respond_with_error(session_error("this session's agent stopped"));
+    }
+}
+
+/// Asks the client about one approval and hands the decision to the core. A cancelled turn
+/// has already dropped the approval: then the answer is not waited for.
+async fn ask(
+    cx: Connection,
+    ops: UnboundedSender<Op>,
+    request: RequestPermissionRequest,
+    approval: u64,
+    cancelled: CancellationToken,
+) {
+    let answer = cx.send_request(request).block_task();
+    let reply = tokio::select! {
+        reply = answer => reply,
+        () = cancelled.cancelled() => return,
+    };
+    let chosen = match reply {
+        Ok(reply) => match reply.outcome {
+            RequestPermissionOutcome::Selected(selected) => Some(selected.option_id.0.to_string()),
+            _ => None,
+        },
+        Err(e) => {
+            tracing::info!(error = %e.message, "the permission request failed");
+            None
+        }
+    };
+    let _ = ops.send(Op::Approve {
+        id: approval,
+        decision: decision(chosen.as_deref()),
+    });
+}

@@ -1,0 +1,462 @@
+//! Core events as ACP `session/update`s: message and thought chunks, tool calls with their
+//! kind, title, locations and content (text, diffs, command output), and the plan. Also the
+//! replay of a saved conversation for `session/load`, and the permission request for an
+//! approval.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use agent_client_protocol::v1::schema::{
+    Content, ContentBlock, ContentChunk, Diff, PermissionOption, PermissionOptionKind, Plan,
+    PlanEntry, PlanEntryPriority, PlanEntryStatus, SessionUpdate, TextContent, ToolCall,
+    ToolCallContent, ToolCallLocation, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
+    ToolKind,
+};
+
+use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Event, PlanStatus, PlanStep};
+use crate::agent::tools::{self, ChangeKind, FileChange, StepStatus};
+use crate::llm::types::{Content as ItemContent, Item, Role};
+
+/// The most command output a tool call shows: the tail, so the end of a long build is there.
+const OUTPUT_SHOWN: usize = 64 * 1024;
+
+/// The permission options, by id.
+const ALLOW_ONCE: &str = "allow_once";
+const ALLOW_ALWAYS: &str = "allow_always";
+const REJECT: &str = "reject";
+
+/// A text content block.
+fn text(text: impl Into<String>) -> ContentBlock {
+    ContentBlock::Text(TextContent::new(text.into()))
+}
+
+fn text_content(body: impl Into<String>) -> ToolCallContent {
+    ToolCallContent::Content(Content::new(text(body)))
+}
+
+/// What a tool call is, as an editor shows it.
+#[derive(Debug, Clone)]
+struct Shown {
+    kind: ToolKind,
+    title: String,
+    locations: Vec<ToolCallLocation>,
+}
+
+/// A tool by its wire name, summary and paths: its kind and a title that reads well.
+fn describe(tool: &str, summary: &str, paths: &[PathBuf], project_dir: &Path) -> Shown {
+    let relative = || {
+        paths
+            .iter()
+            .map(|p| tools::paths::display(project_dir, p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (kind, title) = match tool {
+        tools::read_file::NAME => (ToolKind::Read, format!("Read {summary}")),
+        tools::list_dir::NAME => (ToolKind::Search, format!("List {summary}")),
+        tools::grep_files::NAME => (ToolKind::Search, format!("Search {summary}")),
+        tools::shell::NAME => (ToolKind::Execute, summary.to_string()),
+        tools::apply_patch::NAME => (ToolKind::Edit, format!("Edit {}", relative())),
+        tools::update_plan::NAME => (ToolKind::Think, "Update the plan".to_string()),
+        other => (ToolKind::Other, format!("{other} {summary}")),
+    };
+    let locations = match tool {
+        tools::shell::NAME => Vec::new(),
+        _ => paths.iter().cloned().map(ToolCallLocation::new).collect(),
+    };
+    Shown {
+        kind,
+        title,
+        locations,
+    }
+}
+
+/// A patch's changes as ACP diffs: each file's whole text before and after.
+fn diffs(changes: &[FileChange]) -> Vec<ToolCallContent> {
+    changes
+        .iter()
+        .map(|change| {
+            let path = change
+                .move_to
+                .clone()
+                .unwrap_or_else(|| change.path.clone());
+            let diff = Diff::new(path, change.new_text.clone().unwrap_or_default());
+            ToolCallContent::Diff(diff.old_text(change.old_text.clone()))
+        })
+        .collect()
+}
+
+/// The kind a patch has once its changes are known: a pure delete or move says so.
+fn patch_kind(changes: &[FileChange]) -> ToolKind {
+    if !changes.is_empty() && changes.iter().all(|c| c.kind == ChangeKind::Delete) {
+        ToolKind::Delete
+    } else if !changes.is_empty()
+        && changes
+            .iter()
+            .all(|c| c.move_to.is_some() && c.old_text == c.new_text)
+    {
+        ToolKind::Move
+    } else {
+        ToolKind::Edit
+    }
+}
+
+fn plan(steps: &[PlanStep]) -> SessionUpdate {
+    SessionUpdate::Plan(Plan::new(
+        steps
+            .iter()
+            .map(|step| {
+                let status = match step.status {
+                    PlanStatus::Pending => PlanEntryStatus::Pending,
+                    PlanStatus::InProgress => PlanEntryStatus::InProgress,
+                    PlanStatus::Completed => PlanEntryStatus::Completed,
+                };
+                PlanEntry::new(step.step.clone(), PlanEntryPriority::Medium, status)
+            })
+            .collect(),
+    ))
+}
+
+/// A command's output as the tool call shows it: the tail, in a fence.
+fn output_content(output: &str) -> ToolCallContent {
+    let tail = if output.len() > OUTPUT_SHOWN {
+        let mut start = output.len() - OUTPUT_SHOWN;
+        while !output.is_char_boundary(start) {
+            start += 1;
+        }
+        format!("…\n{}", &output[start..])
+    } else {
+        output.to_string()
+    };
+    text_content(format!("```\n{}\n```", tail.trim_end_matches('\n')))
+}
+
+/// One tool call the editor knows of.
+#[derive(Debug, Default)]
+struct Call {
+    /// Its output so far (commands).
+    output: String,
+    /// Output came that the editor has not been sent yet.
+    unsent: bool,
+}
+
+/// The translation state of one session: which tool calls the editor has seen, and the
+/// message streaming now.
+#[derive(Debug)]
+pub struct Translator {
+    project_dir: PathBuf,
+    calls: HashMap<String, Call>,
+    /// A delta of the current message has gone out.
+    streamed: bool,
+}
+
+impl Translator {
+    /// Nothing seen yet, for a session in `project_dir`.
+    pub fn new(project_dir: PathBuf) -> Self {
+        Self {
+            project_dir,
+            calls: HashMap::new(),
+            streamed: false,
+        }
+    }
+
+    /// The updates one core event makes (approvals and the end of a turn are the caller's).
+    pub fn on_event(&mut self, event: Event) -> Vec<SessionUpdate> {
+        match event {
+            Event::TextDelta(delta) => {
+                self.streamed = true;
+                vec![SessionUpdate::AgentMessageChunk(ContentChunk::new(text(
+                    delta,
+                )))]
+            }
+            Event::MessageDone(whole) => {
+                let streamed = std::mem::take(&mut self.streamed);
+                if streamed || whole.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![SessionUpdate::AgentMessageChunk(ContentChunk::new(text(
+                        whole,
+                    )))]
+                }
+            }
+            Event::ReasoningDelta(delta) => {
+                vec![SessionUpdate::AgentThoughtChunk(ContentChunk::new(text(
+                    delta,
+                )))]
+            }
+            Event::ToolStarted {
+                call_id,
+                tool,
+                summary,
+                paths,
+            } => {
+                // The plan shows as a plan, not as a tool call.
+                if tool == tools::update_plan::NAME {
+                    return Vec::new();
+                }
+                let shown = describe(&tool, &summary, &paths, &self.project_dir);
+                if self.calls.contains_key(&call_id) {
+                    let fields = ToolCallUpdateFields::new()
+                        .status(ToolCallStatus::InProgress)
+                        .kind(shown.kind)
+                        .title(shown.title)
+                        .locations(shown.locations);
+                    return vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+                        call_id, fields,
+                    ))];
+                }
+                self.calls.insert(call_id.clone(), Call::default());
+                vec![SessionUpdate::ToolCall(
+                    ToolCall::new(call_id, shown.title)
+                        .kind(shown.kind)
+                        .status(ToolCallStatus::InProgress)
+                        .locations(shown.locations),
+                )]
+            }
+            Event::ToolOutput { call_id, chunk } => {
+                if let Some(call) = self.calls.get_mut(&call_id) {
+                    call.output.push_str(&chunk);
+                    call.unsent = true;
+                }
+                Vec::new()
+            }
+            Event::FilesChanged { call_id, changes } => {
+                if !self.calls.contains_key(&call_id) {
+                    return Vec::new();
+                }
+                let fields = ToolCallUpdateFields::new()
+                    .kind(patch_kind(&changes))
+                    .content(diffs(&changes));
+                vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+                    call_id, fields,
+                ))]
+            }
+            Event::ToolFinished {
+                call_id, success, ..
+            } => {
+                let Some(call) = self.calls.remove(&call_id) else {
+                    return Vec::new();
+                };
+                let status = if success {
+                    ToolCallStatus::Completed
+                } else {
+                    ToolCallStatus::Failed
+                };
+                let mut fields = ToolCallUpdateFields::new().status(status);
+                if call.unsent {
+                    fields = fields.content(vec![output_content(&call.output)]);
+                }
+                vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+                    call_id, fields,
+                ))]
+            }
+            Event::PlanUpdated { steps, .. } => vec![plan(&steps)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Command output that came since the last update, one update per command: called once
+    /// a burst of events is handled, so a fast command does not send one update per line.
+    pub fn flush(&mut self) -> Vec<SessionUpdate> {
+        self.calls
+            .iter_mut()
+            .filter(|(_, call)| call.unsent)
+            .map(|(id, call)| {
+                call.unsent = false;
+                let fields =
+                    ToolCallUpdateFields::new().content(vec![output_content(&call.output)]);
+                SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(id.clone(), fields))
+            })
+            .collect()
+    }
+
+    /// What the editor shows about a call that waits for approval.
+    fn shown_for(&self, subject: &ApprovalSubject) -> (Shown, Vec<ToolCallContent>) {
+        match subject {
+            ApprovalSubject::Command { command, .. } => (
+                describe(tools::shell::NAME, command, &[], &self.project_dir),
+                Vec::new(),
+            ),
+            ApprovalSubject::Unsandboxed {
+                command, blocked, ..
+            } => (
+                describe(tools::shell::NAME, command, &[], &self.project_dir),
+                vec![text_content(format!(
+                    "{blocked}; run it again without the sandbox?"
+                ))],
+            ),
+            ApprovalSubject::Patch { changes, .. } => {
+                let paths: Vec<PathBuf> = changes
+                    .iter()
+                    .flat_map(|c| std::iter::once(c.path.clone()).chain(c.move_to.clone()))
+                    .collect();
+                let mut shown = describe(tools::apply_patch::NAME, "", &paths, &self.project_dir);
+                shown.kind = patch_kind(changes);
+                (shown, diffs(changes))
+            }
+            ApprovalSubject::Read { summary, paths } => (
+                Shown {
+                    kind: ToolKind::Read,
+                    title: summary.clone(),
+                    locations: paths.iter().cloned().map(ToolCallLocation::new).collect(),
+                },
+                vec![text_content(format!(
+                    "Reads outside the project: {}",
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))],
+            ),
+        }
+    }
+
+    /// For an approval: the `tool_call` that introduces the call if the editor has not seen it
+    /// yet, and the tool call and options of the permission request.
+    pub fn approval(
+        &mut self,
+        call_id: &str,
+        subject: &ApprovalSubject,
+    ) -> (Option<SessionUpdate>, ToolCallUpdate, Vec<PermissionOption>) {
+        let (shown, content) = self.shown_for(subject);
+        let announce = (!self.calls.contains_key(call_id)).then(|| {
+            self.calls.insert(call_id.to_string(), Call::default());
+            SessionUpdate::ToolCall(
+                ToolCall::new(call_id.to_string(), shown.title.clone())
+                    .kind(shown.kind)
+                    .status(ToolCallStatus::Pending)
+                    .locations(shown.locations.clone())
+                    .content(content.clone()),
+            )
+        });
+        let fields = ToolCallUpdateFields::new()
+            .kind(shown.kind)
+            .title(shown.title)
+            .locations(shown.locations)
+            .content(content);
+        let option = |id: &str, name: &str, kind| {
+            PermissionOption::new(id.to_string(), name.to_string(), kind)
+        };
+        let always = match subject {
+            ApprovalSubject::Command { .. } => Some("Always allow this command"),
+            ApprovalSubject::Patch { .. } => Some("Allow all edits in this session"),
+            ApprovalSubject::Read { .. } => Some("Always allow reading there"),
+            ApprovalSubject::Unsandboxed { .. } => None,
+        };
+        let once = match subject {
+            ApprovalSubject::Unsandboxed { .. } => "Run without the sandbox, once",
+            _ => "Allow once",
+        };
+        let mut options = vec![option(ALLOW_ONCE, once, PermissionOptionKind::AllowOnce)];
+        options.extend(
+            always.map(|name| option(ALLOW_ALWAYS, name, PermissionOptionKind::AllowAlways)),
+        );
+        options.push(option(REJECT, "Reject", PermissionOptionKind::RejectOnce));
+        (
+            announce,
+            ToolCallUpdate::new(call_id.to_string(), fields),
+            options,
+        )
+    }
+}
+
+/// The decision a chosen permission option stands for; anything else (a cancelled request, an
+/// unknown option) rejects.
+pub fn decision(option_id: Option<&str>) -> ApprovalDecision {
+    match option_id {
+        Some(ALLOW_ONCE) => ApprovalDecision::Yes,
+        Some(ALLOW_ALWAYS) => ApprovalDecision::Always,
+        _ => ApprovalDecision::No { reason: None },
+    }
+}
+
+/// A saved conversation as the updates that show it again: what the person wrote, the
+/// answers, the reasoning summaries, and each tool call with its output.
+pub fn replay(items: &[Item], project_dir: &Path) -> Vec<SessionUpdate> {
+    let mut updates = Vec::new();
+    // Plan updates show as the plan; their outputs show as nothing.
+    let mut plan_calls = std::collections::HashSet::new();
+    let texts = |content: &[ItemContent]| {
+        content
+            .iter()
+            .map(|c| match c {
+                ItemContent::InputText { text } | ItemContent::OutputText { text } => text.as_str(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for item in items {
+        match item {
+            Item::Message { role, content } if !item.is_instructions_message() => {
+                let chunk = ContentChunk::new(text(texts(content)));
+                match role {
+                    Role::User => updates.push(SessionUpdate::UserMessageChunk(chunk)),
+                    Role::Assistant => updates.push(SessionUpdate::AgentMessageChunk(chunk)),
+                    Role::Developer | Role::System => {}
+                }
+            }
+            Item::Message { .. } => {}
+            Item::Reasoning { summary, .. } => {
+                let thought = summary
+                    .iter()
+                    .map(|s| s.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                if !thought.is_empty() {
+                    updates.push(SessionUpdate::AgentThoughtChunk(ContentChunk::new(text(
+                        thought,
+                    ))));
+                }
+            }
+            Item::FunctionCall {
+                name,
+                arguments,
+                call_id,
+            } => match tools::ToolCall::parse(name, arguments) {
+                Ok(tools::ToolCall::UpdatePlan(update)) => {
+                    plan_calls.insert(call_id.as_str());
+                    let steps: Vec<PlanStep> = update
+                        .plan
+                        .iter()
+                        .map(|item| PlanStep {
+                            step: item.step.clone(),
+                            status: match item.status {
+                                StepStatus::Pending => PlanStatus::Pending,
+                                StepStatus::InProgress => PlanStatus::InProgress,
+                                StepStatus::Completed => PlanStatus::Completed,
+                            },
+                        })
+                        .collect();
+                    updates.push(plan(&steps));
+                }
+                parsed => {
+                    let shown = match &parsed {
+                        Ok(tool) => describe(
+                            tool.name(),
+                            &tool.arguments_summary(),
+                            &tool.touched_paths(project_dir),
+                            project_dir,
+                        ),
+                        Err(_) => describe(name, "", &[], project_dir),
+                    };
+                    updates.push(SessionUpdate::ToolCall(
+                        ToolCall::new(call_id.clone(), shown.title)
+                            .kind(shown.kind)
+                            .status(ToolCallStatus::Completed)
+                            .locations(shown.locations),
+                    ));
+                }
+            },
+            Item::FunctionCallOutput { call_id, .. } if plan_calls.contains(call_id.as_str()) => {}
+            Item::FunctionCallOutput { call_id, output } => {
+                let fields = ToolCallUpdateFields::new().content(vec![output_content(output)]);
+                updates.push(SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+                    call_id.clone(),
+                    fields,
+                )));
+            }
+        }
+    }
+    updates
+}
