@@ -13,7 +13,8 @@ use agent_client_protocol::v1::Responder;
 use agent_client_protocol::v1::schema::{
     ContentBlock, EmbeddedResourceResource, LoadSessionRequest, LoadSessionResponse,
     NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
-    RequestPermissionRequest, SessionNotification, SessionUpdate, StopReason,
+    RequestPermissionRequest, SessionNotification, SessionUpdate, StopReason, ToolCallStatus,
+    ToolCallUpdate, ToolCallUpdateFields,
 };
 use agent_client_protocol::{Error, ErrorCode};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -23,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::updates::{Translator, decision};
 use super::{Connection, Face};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
-use crate::agent::protocol::{Event, Op, StopCause, TurnOutcome};
+use crate::agent::protocol::{ApprovalDecision, Event, Op, StopCause, TurnOutcome};
 
 /// How long the sessions get to stop their turns when the client goes away.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
@@ -346,7 +347,7 @@ async fn pump(
                     ));
                 }
                 Event::TurnFinished(outcome) => {
-                    translator.flush().into_iter().for_each(send);
+                    translator.end_turn().into_iter().for_each(send);
                     if let Some(turn) = session.take_turn() {
                         let _ = turn.responder.respond_with_result(answer(outcome));
                     }
@@ -379,6 +380,8 @@ async fn ask(
     approval: u64,
     cancelled: CancellationToken,
 ) {
+    let session_id = request.session_id.clone();
+    let call_id = request.tool_call.tool_call_id.clone();
     let answer = cx.send_request(request).block_task();
     let reply = tokio::select! {
         reply = answer => reply,
@@ -394,8 +397,15 @@ async fn ask(
             None
         }
     };
+    let decision = decision(chosen.as_deref());
+    if matches!(decision, ApprovalDecision::No { .. }) {
+        // Rejected: shown as such now, not when the turn ends.
+        let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);
+        let update = SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields));
+        let _ = cx.send_notification(SessionNotification::new(session_id, update));
+    }
     let _ = ops.send(Op::Approve {
         id: approval,
-        decision: decision(chosen.as_deref()),
+        decision,
     });
 }

@@ -270,6 +270,17 @@ impl Translator {
             .collect()
     }
 
+    /// At the end of a turn: calls that never finished (rejected, or cut off by a cancel) end
+    /// as failed, so none stays pending in the editor.
+    pub fn end_turn(&mut self) -> Vec<SessionUpdate> {
+        let mut updates = self.flush();
+        updates.extend(self.calls.drain().map(|(id, _)| {
+            let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);
+            SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(id, fields))
+        }));
+        updates
+    }
+
     /// What the editor shows about a call that waits for approval.
     fn shown_for(&self, subject: &ApprovalSubject) -> (Shown, Vec<ToolCallContent>) {
         match subject {

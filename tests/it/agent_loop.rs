@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kelp::agent::core::{CoreOptions, spawn};
 use kelp::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, StopCause, TurnOutcome,
 };
 use kelp::agent::turn::NOT_STARTED_OUTPUT;
 use kelp::auth::{AuthStore, OpenAiEntry};
@@ -404,8 +404,12 @@ async fn the_step_limit_stops_a_model_that_never_finishes() {
         .set_fallback(|_| Reply::call("list_dir", json!({"path": "."})));
     a.submit("loop forever");
     let (_, outcome) = a.finish_turn().await;
-    let TurnOutcome::Failed(message) = outcome else {
-        panic!("expected a failure, got {outcome:?}");
+    let TurnOutcome::Stopped {
+        cause: StopCause::StepLimit,
+        message,
+    } = outcome
+    else {
+        panic!("expected the step limit, got {outcome:?}");
     };
     assert!(message.starts_with("stopped after 3 steps"), "{message}");
     assert_eq!(a.inputs().len(), 3);

@@ -9,6 +9,7 @@ mod fake_openai;
 #[path = "../support/pty.rs"]
 mod pty;
 
+mod acp;
 mod agent_loop;
 mod app_server;
 mod auth_store;

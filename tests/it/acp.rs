@@ -1,0 +1,774 @@
+//! `kelp acp`: the real binary on pipes, driven with the `agent-client-protocol` crate's client
+//! side, against the fake OpenAI server.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agent_client_protocol::schema::ProtocolVersion;
+use agent_client_protocol::v1::ConnectionTo;
+use agent_client_protocol::v1::schema::{
+    AuthCapabilities, AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities,
+    ContentBlock, CreateElicitationRequest, CreateElicitationResponse, ElicitationAcceptAction,
+    ElicitationAction, ElicitationCapabilities, ElicitationMode, ElicitationScope,
+    ElicitationUrlCapabilities, InitializeRequest, InitializeResponse, LoadSessionRequest,
+    NewSessionRequest, PromptRequest, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, SelectedPermissionOutcome, SessionNotification, SessionUpdate,
+    StopReason, TextContent, ToolCallContent, ToolCallStatus, ToolKind,
+};
+use agent_client_protocol::{Agent, ByteStreams, Client, Error, UntypedMessage};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+
+use crate::fake_openai::{Config as FakeConfig, DeviceApproval, FakeOpenAi, Reply};
+
+/// How the test's client answers the agent's requests.
+#[derive(Clone, Copy)]
+enum Elicit {
+    Accept,
+    Decline,
+}
+
+/// What the client saw, and how it answers.
+struct Seen {
+    updates: Mutex<Vec<SessionUpdate>>,
+    elicitations: Mutex<Vec<CreateElicitationRequest>>,
+    permissions: Mutex<Vec<RequestPermissionRequest>>,
+    /// The option chosen for each permission request, in turn; `None` answers `cancelled`.
+    choices: Mutex<Vec<Option<&'static str>>>,
+    elicit: Elicit,
+    /// Each elicitation's message goes here, for the test to act on the code in it.
+    messages: mpsc::UnboundedSender<String>,
+    permission_asked: mpsc::UnboundedSender<()>,
+}
+
+impl Seen {
+    fn updates(&self) -> Vec<SessionUpdate> {
+        std::mem::take(&mut *self.updates.lock().unwrap())
+    }
+}
+
+/// `kelp acp` with a home of its own (or one a test keeps across agents).
+struct Kelp {
+    child: Child,
+    home: PathBuf,
+    _owned: Option<tempfile::TempDir>,
+}
+
+impl Kelp {
+    fn start(fake: &FakeOpenAi, extra_env: &[(&str, &str)]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let mut kelp = Self::start_at(fake, home.path(), extra_env);
+        kelp._owned = Some(home);
+        kelp
+    }
+
+    fn start_at(fake: &FakeOpenAi, home: &Path, extra_env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kelp"));
+        cmd.arg("acp")
+            .env_clear()
+            .env("HOME", home)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("KELP_CALLBACK_PORT", "0")
+            .env("RUST_LOG", "kelp=debug")
+            // Over SSH: the device code leads and no browser is offered.
+            .env("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22")
+            .envs(fake.env())
+            .envs(extra_env.iter().copied())
+            .current_dir(home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let child = cmd.spawn().unwrap();
+        Self {
+            child,
+            home: home.to_path_buf(),
+            _owned: None,
+        }
+    }
+
+    fn auth_file(&self) -> PathBuf {
+        self.home.join(".local/share/kelp/auth.json")
+    }
+
+    /// Runs `body` as an ACP client of this agent; the client answers elicitations with
+    /// `elicit` and permission requests with `choices`, in turn.
+    async fn client<R>(
+        &mut self,
+        elicit: Elicit,
+        choices: Vec<Option<&'static str>>,
+        body: impl AsyncFnOnce(ConnectionTo<Agent>, Arc<Seen>, Channels) -> Result<R, Error>,
+    ) -> R {
+        let stdin = self.child.stdin.take().unwrap();
+        let stdout = self.child.stdout.take().unwrap();
+        let transport = ByteStreams::new(stdin.compat_write(), stdout.compat());
+        let (messages, message_rx) = mpsc::unbounded_channel();
+        let (permission_asked, asked_rx) = mpsc::unbounded_channel();
+        let seen = Arc::new(Seen {
+            updates: Mutex::default(),
+            elicitations: Mutex::default(),
+            permissions: Mutex::default(),
+            choices: Mutex::new(choices),
+            elicit,
+            messages,
+            permission_asked,
+        });
+        let channels = Channels {
+            messages: message_rx,
+            asked: asked_rx,
+        };
+        let result = Client
+            .v1()
+            .name("kelp-test")
+            .on_receive_notification(
+                {
+                    let seen = Arc::clone(&seen);
+                    async move |n: SessionNotification, _cx| {
+                        seen.updates.lock().unwrap().push(n.update);
+                        Ok(())
+                    }
+                },
+                agent_client_protocol::on_receive_notification!(),
+            )
+            .on_receive_request(
+                {
+                    let seen = Arc::clone(&seen);
+                    async move |r: CreateElicitationRequest, responder, _cx| {
+                        let _ = seen.messages.send(r.message.clone());
+                        seen.elicitations.lock().unwrap().push(r);
+                        let action = match seen.elicit {
+                            Elicit::Accept => {
+                                ElicitationAction::Accept(ElicitationAcceptAction::new())
+                            }
+                            Elicit::Decline => ElicitationAction::Decline,
+                        };
+                        responder.respond(CreateElicitationResponse::new(action))
+                    }
+                },
+                agent_client_protocol::on_receive_request!(),
+            )
+            .on_receive_request(
+                {
+                    let seen = Arc::clone(&seen);
+                    async move |r: RequestPermissionRequest, responder, _cx| {
+                        seen.permissions.lock().unwrap().push(r);
+                        let _ = seen.permission_asked.send(());
+                        let choice = {
+                            let mut choices = seen.choices.lock().unwrap();
+                            if choices.is_empty() {
+                                None
+                            } else {
+                                choices.remove(0)
+                            }
+                        };
+                        let Some(option) = choice else {
+                            // Left open: the test cancels the turn instead.
+                            std::mem::forget(responder);
+                            return Ok(());
+                        };
+                        responder.respond(RequestPermissionResponse::new(
+                            RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(
+                                option.to_string(),
+                            )),
+                        ))
+                    }
+                },
+                agent_client_protocol::on_receive_request!(),
+            )
+            .connect_with(transport, {
+                let seen = Arc::clone(&seen);
+                async move |cx| body(cx, seen, channels).await
+            })
+            .await;
+        result.unwrap()
+    }
+}
+
+/// What the test body waits on.
+struct Channels {
+    messages: mpsc::UnboundedReceiver<String>,
+    asked: mpsc::UnboundedReceiver<()>,
+}
+
+fn url_elicitation() -> ClientCapabilities {
+    ClientCapabilities::new()
+        .elicitation(ElicitationCapabilities::new().url(ElicitationUrlCapabilities::new()))
+}
+
+/// `initialize`, as raw JSON: the API-key method is a kind the crate's types drop.
+async fn initialize(cx: &ConnectionTo<Agent>, capabilities: ClientCapabilities) -> Value {
+    let request = InitializeRequest::new(ProtocolVersion::V1).client_capabilities(capabilities);
+    let raw = UntypedMessage::new("initialize", request).unwrap();
+    let response: Value = cx.send_request(raw).block_task().await.unwrap();
+    // The typed view of the same answer.
+    let typed: InitializeResponse = serde_json::from_value(response.clone()).unwrap();
+    assert!(typed.agent_capabilities.load_session);
+    assert!(typed.agent_capabilities.auth.logout.is_some());
+    assert_eq!(response["protocolVersion"], 1);
+    response
+}
+
+fn method_ids(methods: &[AuthMethod]) -> Vec<String> {
+    methods.iter().map(|m| m.id().0.to_string()).collect()
+}
+
+/// The user code in an elicitation message: `ABCD-12345`.
+fn code_in(message: &str) -> String {
+    message
+        .split_whitespace()
+        .find(|w| w.len() == 10 && w.as_bytes()[4] == b'-')
+        .unwrap_or_else(|| panic!("no code in {message:?}"))
+        .to_string()
+}
+
+fn text_prompt(session: &str, text: &str) -> PromptRequest {
+    PromptRequest::new(
+        session.to_string(),
+        vec![ContentBlock::Text(TextContent::new(text.to_string()))],
+    )
+}
+
+fn message_text(updates: &[SessionUpdate]) -> String {
+    updates
+        .iter()
+        .filter_map(|u| match u {
+            SessionUpdate::AgentMessageChunk(chunk) => match &chunk.content {
+                ContentBlock::Text(t) => Some(t.text.as_str()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_code_login_goes_through_url_elicitation() {
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_interval: json!("1"),
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut kelp = Kelp::start(&fake, &[]);
+    let auth_file = kelp.auth_file();
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, mut ch| {
+        let init = initialize(&cx, url_elicitation()).await;
+        let methods = init["authMethods"].as_array().unwrap();
+        let ids: Vec<_> = methods.iter().map(|m| m["id"].as_str().unwrap()).collect();
+        // Over SSH: the device code first, no browser; the key as an env_var method.
+        assert_eq!(ids, ["chatgpt-device-code", "openai-api-key"]);
+        assert_eq!(methods[1]["type"], "env_var");
+        assert_eq!(methods[1]["vars"][0]["name"], "OPENAI_API_KEY");
+        assert!(
+            methods
+                .iter()
+                .all(|m| m["description"].as_str().is_some_and(|d| !d.is_empty()))
+        );
+
+        // Before a login, sessions are refused as ACP agents refuse them.
+        let refused = cx
+            .send_request(NewSessionRequest::new(std::env::temp_dir()))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert_eq!(i32::from(refused.code), -32000);
+        assert_eq!(refused.message, "Authentication required");
+
+        let login = cx.send_request(AuthenticateRequest::new("chatgpt-device-code"));
+        let request_id = serde_json::to_value(login.id()).unwrap();
+        let message = ch.messages.recv().await.unwrap();
+        let code = code_in(&message);
+        assert!(!auth_file.exists(), "nothing is saved before the approval");
+        fake.approve_device(&code);
+        login.block_task().await.unwrap();
+
+        let elicitation = seen.elicitations.lock().unwrap()[0].clone();
+        let ElicitationMode::Url(url) = &elicitation.mode else {
+            panic!("a URL elicitation: {elicitation:?}");
+        };
+        assert_eq!(url.url, format!("{}/codex/device", fake.url()));
+        let ElicitationScope::Request(scope) = &url.scope else {
+            panic!("request scope: {:?}", url.scope);
+        };
+        assert_eq!(serde_json::to_value(&scope.request_id).unwrap(), request_id);
+        assert!(message.contains(&url.url), "{message}");
+        Ok(())
+    })
+    .await;
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&auth_file).unwrap()).unwrap();
+    assert_eq!(
+        saved["openai"]["type"], "oauth",
+        "the opencode shape: {saved}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_or_expired_device_code_fails_in_plain_words() {
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_interval: json!("1"),
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut kelp = Kelp::start(&fake, &[]);
+    let auth_file = kelp.auth_file();
+    kelp.client(Elicit::Decline, vec![], async |cx, _seen, _ch| {
+        initialize(&cx, url_elicitation()).await;
+        let error = cx
+            .send_request(AuthenticateRequest::new("chatgpt-device-code"))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert_eq!(error.message, "the sign-in was declined");
+        Ok(())
+    })
+    .await;
+    assert!(!auth_file.exists());
+
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_interval: json!("1"),
+        device_approval: DeviceApproval::ExpireAfterPolls(1),
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut kelp = Kelp::start(&fake, &[]);
+    kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
+        initialize(&cx, url_elicitation()).await;
+        let error = cx
+            .send_request(AuthenticateRequest::new("chatgpt-device-code"))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert!(error.message.contains("expired"), "{}", error.message);
+        Ok(())
+    })
+    .await;
+
+    // Refused by the account: the message says where to enable it.
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_login_enabled: false,
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut kelp = Kelp::start(&fake, &[]);
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, url_elicitation()).await;
+        let error = cx
+            .send_request(AuthenticateRequest::new("chatgpt-device-code"))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert!(error.message.contains("Security"), "{}", error.message);
+        assert!(seen.elicitations.lock().unwrap().is_empty());
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_url_elicitation_gets_a_terminal_method_or_none() {
+    let fake = FakeOpenAi::start().await;
+    let terminal = ClientCapabilities::new().auth(AuthCapabilities::new().terminal(true));
+    let mut kelp = Kelp::start(&fake, &[]);
+    kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
+        let response: InitializeResponse = cx
+            .send_request(
+                InitializeRequest::new(ProtocolVersion::V1).client_capabilities(terminal.clone()),
+            )
+            .block_task()
+            .await?;
+        assert_eq!(method_ids(&response.auth_methods)[0], "chatgpt-device-code");
+        let AuthMethod::Terminal(method) = &response.auth_methods[0] else {
+            panic!("a terminal method: {:?}", response.auth_methods[0]);
+        };
+        assert_eq!(method.args, ["login", "--device"]);
+        // Asked anyway, the agent says what to run instead of hanging.
+        let error = cx
+            .send_request(AuthenticateRequest::new("chatgpt-device-code"))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert!(
+            error.message.contains("kelp login --device"),
+            "{}",
+            error.message
+        );
+        let unknown = cx
+            .send_request(AuthenticateRequest::new("carrier-pigeon"))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert_eq!(i32::from(unknown.code), -32602);
+        Ok(())
+    })
+    .await;
+
+    let mut kelp = Kelp::start(&fake, &[]);
+    kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
+        let init = initialize(&cx, ClientCapabilities::new()).await;
+        let ids: Vec<_> = init["authMethods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            ids,
+            ["openai-api-key"],
+            "no way to show a device code: not offered"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_login_takes_openai_api_key_and_a_prompt_streams() {
+    let fake = FakeOpenAi::start().await;
+    let project = tempfile::tempdir().unwrap();
+    // No key anywhere: the error says how to give one.
+    let mut kelp = Kelp::start(&fake, &[]);
+    kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let error = cx
+            .send_request(AuthenticateRequest::new("openai-api-key"))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert!(
+            error.message.contains("OPENAI_API_KEY"),
+            "{}",
+            error.message
+        );
+        Ok(())
+    })
+    .await;
+
+    let key = fake.api_key();
+    let mut kelp = Kelp::start(&fake, &[("OPENAI_API_KEY", key.as_str())]);
+    let auth_file = kelp.auth_file();
+    fake.push_response(Reply::text("Hello from kelp."));
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        cx.send_request(AuthenticateRequest::new("openai-api-key"))
+            .block_task()
+            .await?;
+        let session = cx
+            .send_request(NewSessionRequest::new(project.path()))
+            .block_task()
+            .await?
+            .session_id;
+        assert!(
+            uuid::Uuid::parse_str(&session.0).is_ok(),
+            "a kelp session id: {session:?}"
+        );
+        let answer = cx
+            .send_request(text_prompt(&session.0, "hi"))
+            .block_task()
+            .await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        // Every update of the turn came before its answer.
+        assert_eq!(message_text(&seen.updates()), "Hello from kelp.");
+        Ok(())
+    })
+    .await;
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&auth_file).unwrap()).unwrap();
+    assert_eq!(saved["openai"], json!({"type": "api", "key": key}));
+}
+
+/// A home with an API key saved.
+fn home_with_a_key(fake: &FakeOpenAi) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let auth = home.path().join(".local/share/kelp");
+    std::fs::create_dir_all(&auth).unwrap();
+    std::fs::write(
+        auth.join("auth.json"),
+        json!({"openai": {"type": "api", "key": fake.api_key()}}).to_string(),
+    )
+    .unwrap();
+    home
+}
+
+/// An agent with an API key saved, and a project folder.
+async fn logged_in(fake: &FakeOpenAi) -> (Kelp, tempfile::TempDir) {
+    let home = home_with_a_key(fake);
+    let mut kelp = Kelp::start_at(fake, home.path(), &[]);
+    kelp._owned = Some(home);
+    (kelp, tempfile::tempdir().unwrap())
+}
+
+fn tool_updates(updates: &[SessionUpdate], id: &str) -> Vec<SessionUpdate> {
+    updates
+        .iter()
+        .filter(|u| match u {
+            SessionUpdate::ToolCall(call) => call.tool_call_id.0.as_ref() == id,
+            SessionUpdate::ToolCallUpdate(update) => update.tool_call_id.0.as_ref() == id,
+            _ => false,
+        })
+        .cloned()
+        .collect()
+}
+
+fn final_status(updates: &[SessionUpdate]) -> Option<ToolCallStatus> {
+    updates.iter().rev().find_map(|u| match u {
+        SessionUpdate::ToolCallUpdate(update) => update.fields.status,
+        SessionUpdate::ToolCall(call) => Some(call.status),
+        _ => None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_ask_permission_and_stream_their_content() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    let dir = std::fs::canonicalize(project.path()).unwrap();
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "echo made > made.txt; echo done"})),
+        Reply::call_with_id(
+            "p1",
+            "apply_patch",
+            json!({"input": "*** Begin Patch\n*** Add File: notes.md\n+hello\n*** End Patch\n"}),
+        ),
+        Reply::call_with_id(
+            "u1",
+            "update_plan",
+            json!({"plan": [{"step": "write notes", "status": "completed"}, {"step": "check", "status": "in_progress"}]}),
+        ),
+        Reply::call_with_id("c2", "shell", json!({"command": "touch other.txt"})),
+        Reply::text("All done."),
+    ]);
+    kelp.client(
+        Elicit::Accept,
+        vec![Some("allow_once"), Some("allow_once"), Some("reject")],
+        async |cx, seen, _ch| {
+            initialize(&cx, ClientCapabilities::new()).await;
+            let session = cx
+                .send_request(NewSessionRequest::new(project.path()))
+                .block_task()
+                .await?
+                .session_id;
+            let answer = cx
+                .send_request(text_prompt(&session.0, "work"))
+                .block_task()
+                .await?;
+            assert_eq!(answer.stop_reason, StopReason::EndTurn);
+            let updates = seen.updates();
+
+            // The command: announced, asked about, run, its output shown.
+            let permissions = seen.permissions.lock().unwrap().clone();
+            assert_eq!(permissions.len(), 3);
+            let first = &permissions[0];
+            assert_eq!(first.tool_call.tool_call_id.0.as_ref(), "c1");
+            assert_eq!(first.tool_call.fields.kind, Some(ToolKind::Execute));
+            let kinds: Vec<_> = first
+                .options
+                .iter()
+                .map(|o| o.option_id.0.to_string())
+                .collect();
+            assert_eq!(kinds, ["allow_once", "allow_always", "reject"]);
+            let c1 = tool_updates(&updates, "c1");
+            assert!(matches!(&c1[0], SessionUpdate::ToolCall(call)
+                if call.status == ToolCallStatus::Pending && call.title.contains("echo made")));
+            assert_eq!(final_status(&c1), Some(ToolCallStatus::Completed));
+            let output = c1.iter().rev().find_map(|u| match u {
+                SessionUpdate::ToolCallUpdate(update) => update.fields.content.clone(),
+                _ => None,
+            });
+            let shown = serde_json::to_string(&output).unwrap();
+            assert!(shown.contains("done"), "{shown}");
+            assert_eq!(
+                std::fs::read_to_string(dir.join("made.txt")).unwrap(),
+                "made\n"
+            );
+
+            // The patch: asked with a diff of the whole file, then applied.
+            let patch = &permissions[1];
+            assert_eq!(patch.tool_call.fields.kind, Some(ToolKind::Edit));
+            let Some(ToolCallContent::Diff(diff)) = patch
+                .tool_call
+                .fields
+                .content
+                .as_ref()
+                .and_then(|c| c.first())
+            else {
+                panic!("a diff: {:?}", patch.tool_call.fields.content);
+            };
+            assert_eq!(diff.path, dir.join("notes.md"));
+            assert_eq!(diff.old_text, None);
+            assert_eq!(diff.new_text, "hello\n");
+            assert_eq!(
+                final_status(&tool_updates(&updates, "p1")),
+                Some(ToolCallStatus::Completed)
+            );
+            assert_eq!(
+                std::fs::read_to_string(dir.join("notes.md")).unwrap(),
+                "hello\n"
+            );
+
+            // The plan is a plan, not a tool call.
+            assert!(tool_updates(&updates, "u1").is_empty());
+            let plan = updates.iter().find_map(|u| match u {
+                SessionUpdate::Plan(plan) => Some(plan.clone()),
+                _ => None,
+            });
+            let plan = serde_json::to_value(plan.expect("a plan update")).unwrap();
+            assert_eq!(plan["entries"][0]["content"], "write notes");
+            assert_eq!(plan["entries"][1]["status"], "in_progress");
+
+            // Rejected: nothing runs, the model is told, the turn goes on.
+            assert_eq!(
+                final_status(&tool_updates(&updates, "c2")),
+                Some(ToolCallStatus::Failed)
+            );
+            assert!(!dir.join("other.txt").exists());
+            assert!(message_text(&updates).ends_with("All done."));
+            Ok(())
+        },
+    )
+    .await;
+    let last = fake.requests_to("/responses").last().unwrap().body.clone();
+    assert!(last.contains("denied by the user"), "{last}");
+}
+
+/// Waits until the client has seen an update that `wanted` picks, and returns all seen.
+async fn until(seen: &Seen, wanted: impl Fn(&SessionUpdate) -> bool) -> Vec<SessionUpdate> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        {
+            let updates = seen.updates.lock().unwrap();
+            if updates.iter().any(&wanted) {
+                return updates.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "the update never came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_ends_the_turn_its_command_and_an_open_permission_request() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_responses([Reply::call_with_id(
+        "c1",
+        "shell",
+        json!({"command": "touch never.txt"}),
+    )]);
+    let choices = vec![None, Some("allow_once")];
+    kelp.client(Elicit::Accept, choices, async |cx, seen, mut ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let session = cx
+            .send_request(NewSessionRequest::new(project.path()))
+            .block_task()
+            .await?
+            .session_id;
+        // A permission request left open: cancel answers the prompt, nothing runs.
+        let prompt = cx.send_request(text_prompt(&session.0, "go"));
+        ch.asked.recv().await.unwrap();
+        cx.send_notification(CancelNotification::new(session.clone()))?;
+        assert_eq!(
+            prompt.block_task().await?.stop_reason,
+            StopReason::Cancelled
+        );
+        assert!(!project.path().join("never.txt").exists());
+
+        // A running command: killed, and the prompt answered at once.
+        fake.push_responses([Reply::call_with_id(
+            "c2",
+            "shell",
+            json!({"command": "sleep 30; touch late.txt"}),
+        )]);
+        let prompt = cx.send_request(text_prompt(&session.0, "wait"));
+        until(&seen, |u| {
+            matches!(u, SessionUpdate::ToolCallUpdate(update)
+                if update.tool_call_id.0.as_ref() == "c2"
+                    && update.fields.status == Some(ToolCallStatus::InProgress))
+        })
+        .await;
+        let asked = Instant::now();
+        cx.send_notification(CancelNotification::new(session.clone()))?;
+        assert_eq!(
+            prompt.block_task().await?.stop_reason,
+            StopReason::Cancelled
+        );
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "cancelled after {:?}",
+            asked.elapsed()
+        );
+        let updates = seen.updates();
+        assert_eq!(
+            final_status(&tool_updates(&updates, "c2")),
+            Some(ToolCallStatus::Failed)
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loaded_session_replays_its_conversation() {
+    let fake = FakeOpenAi::start().await;
+    let home = home_with_a_key(&fake);
+    let project = tempfile::tempdir().unwrap();
+    let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
+    fake.push_responses([
+        Reply::call_with_id("r1", "read_file", json!({"path": "notes.txt"})),
+        Reply::text("The notes say 42."),
+    ]);
+    std::fs::write(project.path().join("notes.txt"), "42\n").unwrap();
+    let session = kelp
+        .client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
+            initialize(&cx, ClientCapabilities::new()).await;
+            let session = cx
+                .send_request(NewSessionRequest::new(project.path()))
+                .block_task()
+                .await?
+                .session_id;
+            cx.send_request(text_prompt(&session.0, "what do the notes say?"))
+                .block_task()
+                .await?;
+            Ok(session)
+        })
+        .await;
+    drop(kelp);
+
+    // A new agent process, the same home: the session comes back, updates first.
+    let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
+    fake.push_response(Reply::text("Still 42."));
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        cx.send_request(LoadSessionRequest::new(session.clone(), project.path()))
+            .block_task()
+            .await?;
+        let replayed = seen.updates();
+        let user: String = replayed
+            .iter()
+            .filter_map(|u| match u {
+                SessionUpdate::UserMessageChunk(chunk) => match &chunk.content {
+                    ContentBlock::Text(t) => Some(t.text.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(user, "what do the notes say?");
+        assert!(
+            matches!(&tool_updates(&replayed, "r1")[0], SessionUpdate::ToolCall(call)
+            if call.kind == ToolKind::Read && call.title == "Read notes.txt")
+        );
+        assert_eq!(message_text(&replayed), "The notes say 42.");
+        // And it goes on: the next request carries the history.
+        let answer = cx
+            .send_request(text_prompt(&session.0, "still?"))
+            .block_task()
+            .await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        Ok(())
+    })
+    .await;
+    let last = fake.requests_to("/responses").last().unwrap().body.clone();
+    assert!(last.contains("The notes say 42."), "{last}");
+}
