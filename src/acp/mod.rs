@@ -8,6 +8,7 @@
 //! logs go to the log file. When stdin closes, every session stops and kelp exits.
 
 pub mod auth;
+pub mod editor;
 pub mod session;
 pub mod updates;
 

@@ -240,10 +240,14 @@ pub fn new(
                     "ignoring the client's MCP servers: kelp does not support MCP yet"
                 );
             }
-            let opened = open(face.config.clone(), CoreOptions::new(&dir))
+            let mut options = CoreOptions::new(&dir);
+            let (editor, session_id) = super::editor::for_session(&face.client(), &cx);
+            options.editor = editor;
+            let opened = open(face.config.clone(), options)
                 .await
                 .map_err(session_error)?;
             let id = opened.id.clone();
+            let _ = session_id.set(id.clone());
             face.sessions.add(opened, cx, dir);
             Ok(NewSessionResponse::new(id))
         }
@@ -275,9 +279,12 @@ pub fn load(
                     })?;
             let mut options = CoreOptions::new(&summary.project_dir);
             options.resume = Some(summary.path.clone());
+            let (editor, session_id) = super::editor::for_session(&face.client(), &cx);
+            options.editor = editor;
             let opened = open(face.config.clone(), options)
                 .await
                 .map_err(session_error)?;
+            let _ = session_id.set(opened.id.clone());
             for update in super::updates::replay(&opened.restored, &summary.project_dir) {
                 cx.send_notification(SessionNotification::new(opened.id.clone(), update))?;
             }

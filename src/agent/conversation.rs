@@ -126,6 +126,11 @@ impl Conversation {
     }
 
     /// Where tools run.
+    /// Reads and writes files through `editor` from now on (or the disk again with `None`).
+    pub fn set_editor(&mut self, editor: Option<super::tools::Editor>) {
+        self.tool_context = self.tool_context.clone().with_editor(editor);
+    }
+
     pub fn tool_context(&self) -> &ToolContext {
         &self.tool_context
     }

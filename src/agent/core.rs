@@ -38,6 +38,8 @@ pub struct CoreOptions {
     pub env_api_key: Option<String>,
     /// ChatGPT tokens an embedding host hands in; used instead of auth.json while set.
     pub external: Option<ExternalAuth>,
+    /// The editor holding the project's files, when the front end has one.
+    pub editor: Option<crate::agent::tools::Editor>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -49,6 +51,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("max_steps", &self.max_steps)
             .field("env_api_key", &self.env_api_key.as_deref().map(mask_key))
             .field("external", &self.external)
+            .field("editor", &self.editor)
             .finish()
     }
 }
@@ -64,6 +67,7 @@ impl CoreOptions {
             max_steps: DEFAULT_MAX_STEPS,
             env_api_key: std::env::var("OPENAI_API_KEY").ok(),
             external: None,
+            editor: None,
         }
     }
 }
@@ -256,8 +260,9 @@ impl Core {
     }
 
     fn new_conversation(&self) -> Conversation {
-        let (conversation, warnings) =
+        let (mut conversation, warnings) =
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
+        conversation.set_editor(self.options.editor.clone());
         for warning in warnings {
             self.emit(Event::Notice(warning));
         }
@@ -274,7 +279,8 @@ impl Core {
     /// reason said) when it cannot be read.
     fn resumed(&mut self, path: &std::path::Path) -> Option<Conversation> {
         match Conversation::resume(&self.config, path) {
-            Ok(conversation) => {
+            Ok(mut conversation) => {
+                conversation.set_editor(self.options.editor.clone());
                 self.model = conversation.model().to_string();
                 self.emit(Event::Restored {
                     items: conversation.history().to_vec(),

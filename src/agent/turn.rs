@@ -339,7 +339,25 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
     };
     let project_dir = conversation.project_dir();
     let outside = tool.paths_outside(project_dir);
-    let subject = match ctx.approvals.judge(tool, project_dir) {
+    let mut verdict = ctx.approvals.judge(tool, project_dir);
+    // A patch to files an editor holds is previewed (and approved) against the editor's text,
+    // which may differ from the disk's.
+    let context = conversation.tool_context();
+    if let (
+        ToolCall::ApplyPatch(patch),
+        Verdict::Ask(ApprovalSubject::Patch { .. }) | Verdict::Fail(_),
+        Some(_),
+    ) = (tool, &verdict, &context.editor)
+    {
+        verdict = match context.preview_patch(patch).await {
+            Ok(preview) => Verdict::Ask(ApprovalSubject::Patch {
+                diff: preview.diff(),
+                changes: preview.changes,
+            }),
+            Err(e) => Verdict::Fail(e.to_string()),
+        };
+    }
+    let subject = match verdict {
         Verdict::Run => return Prepared::Run(tool.clone(), outside),
         Verdict::Fail(message) => return Prepared::Output(message),
         Verdict::Ask(subject) => subject,

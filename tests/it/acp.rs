@@ -12,10 +12,12 @@ use agent_client_protocol::v1::schema::{
     AuthCapabilities, AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities,
     ContentBlock, CreateElicitationRequest, CreateElicitationResponse, ElicitationAcceptAction,
     ElicitationAction, ElicitationCapabilities, ElicitationMode, ElicitationScope,
-    ElicitationUrlCapabilities, InitializeRequest, InitializeResponse, LoadSessionRequest,
-    NewSessionRequest, PromptRequest, RequestPermissionOutcome, RequestPermissionRequest,
+    ElicitationUrlCapabilities, FileSystemCapabilities, InitializeRequest, InitializeResponse,
+    LoadSessionRequest, NewSessionRequest, PromptRequest, ReadTextFileRequest,
+    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
     RequestPermissionResponse, SelectedPermissionOutcome, SessionNotification, SessionUpdate,
-    StopReason, TextContent, ToolCallContent, ToolCallStatus, ToolKind,
+    StopReason, TextContent, ToolCallContent, ToolCallStatus, ToolKind, WriteTextFileRequest,
+    WriteTextFileResponse,
 };
 use agent_client_protocol::{Agent, ByteStreams, Client, Error, UntypedMessage};
 use serde_json::{Value, json};
@@ -40,6 +42,10 @@ struct Seen {
     /// The option chosen for each permission request, in turn; `None` answers `cancelled`.
     choices: Mutex<Vec<Option<&'static str>>>,
     elicit: Elicit,
+    /// The editor's open buffers, by path: what `fs/read_text_file` answers.
+    buffers: Mutex<std::collections::HashMap<PathBuf, String>>,
+    /// Every `fs/write_text_file`, in order.
+    writes: Mutex<Vec<(PathBuf, String)>>,
     /// Each elicitation's message goes here, for the test to act on the code in it.
     messages: mpsc::UnboundedSender<String>,
     permission_asked: mpsc::UnboundedSender<()>,
@@ -114,6 +120,8 @@ impl Kelp {
             permissions: Mutex::default(),
             choices: Mutex::new(choices),
             elicit,
+            buffers: Mutex::default(),
+            writes: Mutex::default(),
             messages,
             permission_asked,
         });
@@ -175,6 +183,36 @@ impl Kelp {
                                 option.to_string(),
                             )),
                         ))
+                    }
+                },
+                agent_client_protocol::on_receive_request!(),
+            )
+            .on_receive_request(
+                {
+                    let seen = Arc::clone(&seen);
+                    async move |r: ReadTextFileRequest, responder, _cx| {
+                        let text = seen.buffers.lock().unwrap().get(&r.path).cloned();
+                        match text {
+                            Some(text) => responder.respond(ReadTextFileResponse::new(text)),
+                            None => responder.respond_with_error(Error::new(
+                                -32002,
+                                format!("no such file: {}", r.path.display()),
+                            )),
+                        }
+                    }
+                },
+                agent_client_protocol::on_receive_request!(),
+            )
+            .on_receive_request(
+                {
+                    let seen = Arc::clone(&seen);
+                    async move |r: WriteTextFileRequest, responder, _cx| {
+                        seen.buffers
+                            .lock()
+                            .unwrap()
+                            .insert(r.path.clone(), r.content.clone());
+                        seen.writes.lock().unwrap().push((r.path, r.content));
+                        responder.respond(WriteTextFileResponse::new())
                     }
                 },
                 agent_client_protocol::on_receive_request!(),
@@ -771,4 +809,72 @@ async fn a_loaded_session_replays_its_conversation() {
     .await;
     let last = fake.requests_to("/responses").last().unwrap().body.clone();
     assert!(last.contains("The notes say 42."), "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_fs_capabilities_files_are_read_and_written_through_the_editor() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    let dir = std::fs::canonicalize(project.path()).unwrap();
+    std::fs::write(dir.join("notes.txt"), "saved on disk\n").unwrap();
+    fake.push_responses([
+        Reply::call_with_id("r1", "read_file", json!({"path": "notes.txt"})),
+        Reply::call_with_id(
+            "p1",
+            "apply_patch",
+            json!({"input": "*** Begin Patch\n*** Update File: notes.txt\n@@\n-unsaved in the editor\n+edited by kelp\n*** End Patch\n"}),
+        ),
+        Reply::text("Edited."),
+    ]);
+    let fs = ClientCapabilities::new().fs(FileSystemCapabilities::new()
+        .read_text_file(true)
+        .write_text_file(true));
+    kelp.client(
+        Elicit::Accept,
+        vec![Some("allow_once")],
+        async |cx, seen, _ch| {
+            initialize(&cx, fs.clone()).await;
+            seen.buffers
+                .lock()
+                .unwrap()
+                .insert(dir.join("notes.txt"), "unsaved in the editor\n".to_string());
+            let session = cx
+                .send_request(NewSessionRequest::new(project.path()))
+                .block_task()
+                .await?
+                .session_id;
+            let answer = cx
+                .send_request(text_prompt(&session.0, "edit"))
+                .block_task()
+                .await?;
+            assert_eq!(answer.stop_reason, StopReason::EndTurn);
+            // The person approved the change to the text they have open.
+            let permission = seen.permissions.lock().unwrap()[0].clone();
+            let Some(ToolCallContent::Diff(diff)) = permission
+                .tool_call
+                .fields
+                .content
+                .as_ref()
+                .and_then(|c| c.first())
+            else {
+                panic!("a diff: {:?}", permission.tool_call.fields.content);
+            };
+            assert_eq!(diff.old_text.as_deref(), Some("unsaved in the editor\n"));
+            assert_eq!(diff.new_text, "edited by kelp\n");
+            assert_eq!(
+                *seen.writes.lock().unwrap(),
+                [(dir.join("notes.txt"), "edited by kelp\n".to_string())]
+            );
+            Ok(())
+        },
+    )
+    .await;
+    // The model read the buffer, and the disk was left to the editor.
+    let second = fake.requests_to("/responses")[1].body.clone();
+    assert!(second.contains("unsaved in the editor"), "{second}");
+    assert!(!second.contains("saved on disk"), "{second}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "saved on disk\n"
+    );
 }

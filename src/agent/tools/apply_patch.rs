@@ -156,7 +156,8 @@ pub enum PatchError {
     },
 }
 
-fn written_note(written: &[String]) -> String {
+/// ` (already changed: a, b)` after a failure part way, or that nothing changed.
+pub(crate) fn written_note(written: &[String]) -> String {
     if written.is_empty() {
         " (no file was changed)".to_string()
     } else {
@@ -201,6 +202,21 @@ pub struct FileChange {
     pub old_text: Option<String>,
     /// The whole text after it: `None` for a deleted file.
     pub new_text: Option<String>,
+}
+
+/// Files as an editor holds them (unsaved changes included), by absolute path: read in place
+/// of the disk.
+pub type Overlay = std::collections::HashMap<PathBuf, String>;
+
+/// A patch that was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The Codex-style summary for the model (`A path`, `M path`, `D path`).
+    pub summary: String,
+    /// Each file's change.
+    pub changes: Vec<FileChange>,
+    /// The texts still to be written through the editor, in order (when it holds the files).
+    pub editor_writes: Vec<(PathBuf, String)>,
 }
 
 /// What a patch would do, computed without writing: for an approval prompt.
@@ -277,7 +293,21 @@ impl ApplyPatchCall {
 
     /// Computes the changes and their diff without writing anything. Reads the files.
     pub fn preview(&self, project_dir: &Path) -> Result<PatchPreview, PatchError> {
-        let plan = Plan::build(&self.patch, &self.base_dir(project_dir), project_dir)?;
+        self.preview_over(project_dir, &Overlay::new())
+    }
+
+    /// [`ApplyPatchCall::preview`], with the files in `overlay` read from there.
+    pub fn preview_over(
+        &self,
+        project_dir: &Path,
+        overlay: &Overlay,
+    ) -> Result<PatchPreview, PatchError> {
+        let plan = Plan::build(
+            &self.patch,
+            &self.base_dir(project_dir),
+            project_dir,
+            overlay,
+        )?;
         Ok(PatchPreview {
             changes: plan.changes,
         })
@@ -293,8 +323,27 @@ impl ApplyPatchCall {
         project_dir: &Path,
         allowed_outside: &[PathBuf],
     ) -> Result<(String, Vec<FileChange>), PatchError> {
-        let plan = Plan::build(&self.patch, &self.base_dir(project_dir), project_dir)?;
-        plan.commit(project_dir, allowed_outside)
+        let applied = self.apply_over(project_dir, allowed_outside, None)?;
+        Ok((applied.summary, applied.changes))
+    }
+
+    /// [`ApplyPatchCall::apply`] for files an editor holds: the files in `overlay` are read
+    /// from there, and with an overlay the new texts are returned to be written through the
+    /// editor instead of to disk (removals still go to disk: an editor cannot delete).
+    pub fn apply_over(
+        &self,
+        project_dir: &Path,
+        allowed_outside: &[PathBuf],
+        overlay: Option<&Overlay>,
+    ) -> Result<Applied, PatchError> {
+        let empty = Overlay::new();
+        let plan = Plan::build(
+            &self.patch,
+            &self.base_dir(project_dir),
+            project_dir,
+            overlay.unwrap_or(&empty),
+        )?;
+        plan.commit(project_dir, allowed_outside, overlay.is_some())
     }
 }
 
@@ -598,19 +647,30 @@ struct Current {
 }
 
 impl Plan {
-    fn build(patch: &Patch, base: &Path, project_dir: &Path) -> Result<Self, PatchError> {
+    fn build(
+        patch: &Patch,
+        base: &Path,
+        project_dir: &Path,
+        overlay: &Overlay,
+    ) -> Result<Self, PatchError> {
         let mut plan = Plan {
             slots: Vec::new(),
             changes: Vec::new(),
             summary: Vec::new(),
         };
         for op in &patch.ops {
-            plan.add_op(op, base, project_dir)?;
+            plan.add_op(op, base, project_dir, overlay)?;
         }
         Ok(plan)
     }
 
-    fn add_op(&mut self, op: &FileOp, base: &Path, project_dir: &Path) -> Result<(), PatchError> {
+    fn add_op(
+        &mut self,
+        op: &FileOp,
+        base: &Path,
+        project_dir: &Path,
+        overlay: &Overlay,
+    ) -> Result<(), PatchError> {
         match op {
             FileOp::Add { path, contents } => {
                 let abs = paths::resolve(base, path);
@@ -621,7 +681,7 @@ impl Plan {
                         "cannot add the file: a directory is in the way",
                     ));
                 }
-                let (old_text, permissions) = match self.current(&abs, &shown)? {
+                let (old_text, permissions) = match self.current(&abs, &shown, overlay)? {
                     Some(current) => (current.contents, current.permissions),
                     None => (None, None),
                 };
@@ -646,7 +706,7 @@ impl Plan {
             FileOp::Delete { path } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                let Some(current) = self.current(&abs, &shown)? else {
+                let Some(current) = self.current(&abs, &shown, overlay)? else {
                     return Err(verify(&shown, "cannot delete the file: it does not exist"));
                 };
                 let diff = deleted_diff(&shown, current.contents.as_deref());
@@ -668,7 +728,7 @@ impl Plan {
             } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                let Some(current) = self.current(&abs, &shown)? else {
+                let Some(current) = self.current(&abs, &shown, overlay)? else {
                     return Err(verify(&shown, "cannot update the file: it does not exist"));
                 };
                 let Some(contents) = &current.contents else {
@@ -733,8 +793,14 @@ impl Plan {
         }
     }
 
-    /// The file as earlier operations of this patch left it, else as it is on disk.
-    fn current(&self, path: &Path, shown: &str) -> Result<Option<Current>, PatchError> {
+    /// The file as earlier operations of this patch left it, else as the editor holds it, else
+    /// as it is on disk.
+    fn current(
+        &self,
+        path: &Path,
+        shown: &str,
+        overlay: &Overlay,
+    ) -> Result<Option<Current>, PatchError> {
         if let Some((_, slot)) = self.slots.iter().find(|(p, _)| p == path) {
             return Ok(match slot {
                 Slot::Write {
@@ -746,6 +812,13 @@ impl Plan {
                 }),
                 Slot::Remove => None,
             });
+        }
+        if let Some(text) = overlay.get(path) {
+            let permissions = std::fs::metadata(path).ok().map(|m| m.permissions());
+            return Ok(Some(Current {
+                contents: Some(text.clone()),
+                permissions,
+            }));
         }
         let meta = match std::fs::metadata(path) {
             Ok(meta) => meta,
@@ -768,7 +841,8 @@ impl Plan {
         self,
         project_dir: &Path,
         allowed_outside: &[PathBuf],
-    ) -> Result<(String, Vec<FileChange>), PatchError> {
+        to_editor: bool,
+    ) -> Result<Applied, PatchError> {
         // Judged again at the last moment, before anything is written: a path may have been
         // swapped for a symlink since the approval check.
         for (path, _) in &self.slots {
@@ -785,12 +859,17 @@ impl Plan {
             }
         }
         let mut written = Vec::new();
+        let mut editor_writes = Vec::new();
         for (path, slot) in &self.slots {
             if let Slot::Write {
                 contents,
                 permissions,
             } = slot
             {
+                if to_editor {
+                    editor_writes.push((path.clone(), contents.clone()));
+                    continue;
+                }
                 write_atomic(path, contents.as_bytes(), permissions.as_ref()).map_err(
                     |source| PatchError::Write {
                         path: paths::display(project_dir, path),
@@ -821,7 +900,11 @@ impl Plan {
             "Success. Updated the following files:\n{}\n",
             self.summary.join("\n")
         );
-        Ok((summary, self.changes))
+        Ok(Applied {
+            summary,
+            changes: self.changes,
+            editor_writes,
+        })
     }
 }
 

@@ -16,7 +16,10 @@ pub mod spec;
 pub mod update_plan;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
 
 use serde::de::DeserializeOwned;
 use thiserror::Error;
@@ -34,6 +37,53 @@ pub use shell::{OutputLine, OutputSink, OutputStream, ShellArgs, ShellCommand, S
 pub use spec::tool_specs;
 pub use update_plan::{PlanItem, PlanUpdate, StepStatus};
 
+/// Files as an editor holds them, unsaved changes included. When a front end has one (an ACP
+/// client with `fs` capabilities), `read_file` and `apply_patch` read and write through it, so
+/// the model sees and edits what the person sees; everything else uses the disk.
+pub trait EditorFiles: Send + Sync {
+    /// The text of `path` (absolute), or why the editor could not give it.
+    fn read(&self, path: PathBuf) -> BoxFuture<'static, Result<String, String>>;
+    /// Replaces the text of `path` (absolute), creating the file if need be.
+    fn write(&self, path: PathBuf, text: String) -> BoxFuture<'static, Result<(), String>>;
+}
+
+/// A shared [`EditorFiles`]; two are equal when they are the same editor.
+#[derive(Clone)]
+pub struct Editor(pub Arc<dyn EditorFiles>);
+
+impl std::fmt::Debug for Editor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Editor")
+    }
+}
+
+impl PartialEq for Editor {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Editor {}
+
+impl Editor {
+    /// The texts the editor has of `paths`; a path it cannot give is left to the disk.
+    pub async fn texts(&self, paths: Vec<PathBuf>) -> apply_patch::Overlay {
+        let mut overlay = apply_patch::Overlay::new();
+        for path in paths {
+            if overlay.contains_key(&path) {
+                continue;
+            }
+            match self.0.read(path.clone()).await {
+                Ok(text) => {
+                    overlay.insert(path, text);
+                }
+                Err(why) => tracing::debug!(path = %path.display(), %why, "not from the editor"),
+            }
+        }
+        overlay
+    }
+}
+
 /// Where tools run: the project directory every relative path resolves against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolContext {
@@ -43,6 +93,8 @@ pub struct ToolContext {
     pub shell: PathBuf,
     /// What commands may touch once they run.
     pub sandbox: SandboxPolicy,
+    /// The editor holding the files, if the front end has one.
+    pub editor: Option<Editor>,
 }
 
 impl ToolContext {
@@ -55,12 +107,35 @@ impl ToolContext {
             project_dir: paths::normalize(&dir),
             shell: shell::default_shell(),
             sandbox: SandboxPolicy::off(),
+            editor: None,
         }
     }
 
     /// The same context with commands run under `sandbox`.
     pub fn with_sandbox(self, sandbox: SandboxPolicy) -> Self {
         Self { sandbox, ..self }
+    }
+
+    /// The same context with files read and written through `editor`.
+    pub fn with_editor(self, editor: Option<Editor>) -> Self {
+        Self { editor, ..self }
+    }
+
+    /// What a patch would do, reading the files the editor holds from the editor.
+    pub async fn preview_patch(&self, patch: &ApplyPatchCall) -> Result<PatchPreview, PatchError> {
+        let overlay = match &self.editor {
+            Some(editor) => editor.texts(patch.paths(&self.project_dir)).await,
+            None => apply_patch::Overlay::new(),
+        };
+        let (patch, dir) = (patch.clone(), self.project_dir.clone());
+        tokio::task::spawn_blocking(move || patch.preview_over(&dir, &overlay))
+            .await
+            .unwrap_or_else(|e| {
+                Err(PatchError::Verify {
+                    path: String::new(),
+                    reason: format!("the preview failed: {e}"),
+                })
+            })
     }
 
     /// Resolves a path from a tool call against the project directory.
@@ -360,6 +435,14 @@ pub async fn execute(
     match call {
         ToolCall::ReadFile(args) => {
             let path = ctx.resolve(&args.path);
+            if let Some(editor) = &ctx.editor
+                && let Ok(text) = editor.0.read(path.clone()).await
+            {
+                return match read_file::read_text(&text, &args.path, args.offset, args.limit) {
+                    Ok(shown) => ToolOutput::ok(shown, started.elapsed()),
+                    Err(e) => ToolOutput::failure(e.to_string(), started.elapsed()),
+                };
+            }
             let args = args.clone();
             blocking(cancel, started, move |_| {
                 read_file::read(&path, &args.path, args.offset, args.limit)
@@ -407,25 +490,58 @@ pub async fn execute(
                 Err(e) => ToolOutput::failure(e.to_string(), started.elapsed()),
             }
         }
-        ToolCall::ApplyPatch(patch) => {
-            let patch = patch.clone();
-            let project_dir = ctx.project_dir.clone();
-            let allowed = allowed_outside.to_vec();
-            match tokio::task::spawn_blocking(move || patch.apply(&project_dir, &allowed)).await {
-                Ok(Ok((summary, changes))) => ToolOutput {
-                    detail: ToolDetail::Patch(changes),
-                    ..ToolOutput::ok(summary, started.elapsed())
-                },
-                Ok(Err(e)) => ToolOutput::failure(e.to_string(), started.elapsed()),
-                Err(e) => {
-                    ToolOutput::failure(format!("apply_patch failed: {e}"), started.elapsed())
-                }
-            }
-        }
+        ToolCall::ApplyPatch(patch) => apply_patch_in(patch, ctx, allowed_outside, started).await,
         ToolCall::UpdatePlan(plan) => ToolOutput {
             detail: ToolDetail::Plan(plan.clone()),
             ..ToolOutput::ok(update_plan::OUTPUT.to_string(), started.elapsed())
         },
+    }
+}
+
+/// Applies a patch: on disk, or, when an editor holds the files, read from and written
+/// through the editor.
+async fn apply_patch_in(
+    patch: &ApplyPatchCall,
+    ctx: &ToolContext,
+    allowed_outside: &[PathBuf],
+    started: Instant,
+) -> ToolOutput {
+    let overlay = match &ctx.editor {
+        Some(editor) => Some(editor.texts(patch.paths(&ctx.project_dir)).await),
+        None => None,
+    };
+    let (patch, project_dir) = (patch.clone(), ctx.project_dir.clone());
+    let allowed = allowed_outside.to_vec();
+    let applied = tokio::task::spawn_blocking(move || {
+        patch.apply_over(&project_dir, &allowed, overlay.as_ref())
+    })
+    .await;
+    let applied = match applied {
+        Ok(Ok(applied)) => applied,
+        Ok(Err(e)) => return ToolOutput::failure(e.to_string(), started.elapsed()),
+        Err(e) => {
+            return ToolOutput::failure(format!("apply_patch failed: {e}"), started.elapsed());
+        }
+    };
+    if let Some(editor) = &ctx.editor {
+        let mut written = Vec::new();
+        for (path, text) in applied.editor_writes {
+            let shown = paths::display(&ctx.project_dir, &path);
+            if let Err(why) = editor.0.write(path, text).await {
+                return ToolOutput::failure(
+                    format!(
+                        "failed to write {shown} in the editor: {why}{}",
+                        apply_patch::written_note(&written)
+                    ),
+                    started.elapsed(),
+                );
+            }
+            written.push(shown);
+        }
+    }
+    ToolOutput {
+        detail: ToolDetail::Patch(applied.changes),
+        ..ToolOutput::ok(applied.summary, started.elapsed())
     }
 }
 

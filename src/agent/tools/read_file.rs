@@ -86,14 +86,7 @@ pub fn read(
     offset: Option<usize>,
     limit: Option<usize>,
 ) -> Result<String, ReadFileError> {
-    let offset = offset.unwrap_or(1);
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    if offset == 0 {
-        return Err(ReadFileError::ZeroOffset);
-    }
-    if limit == 0 {
-        return Err(ReadFileError::ZeroLimit);
-    }
+    let (offset, limit) = window(offset, limit)?;
     let io_err = |source| ReadFileError::Io {
         path: shown.to_string(),
         source,
@@ -118,6 +111,30 @@ pub fn read(
     }
     let mut reader = BufReader::new(Cursor::new(head).chain(handle));
     render(&mut reader, shown, offset, limit)
+}
+
+/// The same window of a text an editor holds (its unsaved changes included).
+pub fn read_text(
+    text: &str,
+    shown: &str,
+    offset: Option<usize>,
+    limit: Option<usize>,
+) -> Result<String, ReadFileError> {
+    let (offset, limit) = window(offset, limit)?;
+    render(&mut Cursor::new(text.as_bytes()), shown, offset, limit)
+}
+
+/// The 1-based first line and the line count, checked.
+fn window(offset: Option<usize>, limit: Option<usize>) -> Result<(usize, usize), ReadFileError> {
+    let offset = offset.unwrap_or(1);
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if offset == 0 {
+        return Err(ReadFileError::ZeroOffset);
+    }
+    if limit == 0 {
+        return Err(ReadFileError::ZeroLimit);
+    }
+    Ok((offset, limit))
 }
 
 /// Formats the requested window from an already opened reader.
