@@ -198,7 +198,7 @@ fn session_error(message: impl Into<String>) -> Error {
 async fn signed_in(face: &Face) -> Result<(), Error> {
     let config = face.config.clone();
     let facts = tokio::task::spawn_blocking(move || {
-        StartFacts::read(&config, CoreOptions::new(".").env_api_key)
+        StartFacts::read(&config, std::env::var("OPENAI_API_KEY").ok())
     })
     .await
     .map_err(|e| session_error(e.to_string()))?;

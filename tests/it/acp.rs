@@ -222,7 +222,14 @@ impl Kelp {
                 async move |cx| body(cx, seen, channels).await
             })
             .await;
-        result.unwrap()
+        let result = result.unwrap();
+        // The client is gone (stdin closed): kelp stops and exits cleanly.
+        let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .expect("kelp exits once stdin closes")
+            .unwrap();
+        assert!(status.success(), "{status}");
+        result
     }
 }
 
