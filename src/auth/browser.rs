@@ -236,7 +236,7 @@ async fn bind(options: &LoginOptions) -> Result<TcpListener, LoginError> {
 /// login there lets go. Fire and forget: the bind retries are what count.
 fn ask_to_cancel(port: u16) {
     tokio::spawn(async move {
-        let client = reqwest::Client::builder()
+        let client = crate::http::builder()
             .no_proxy()
             .timeout(Duration::from_secs(1))
             .build();

@@ -59,7 +59,7 @@ pub fn http_client() -> Result<reqwest::Client, LlmError> {
     if let Some(client) = HTTP.get() {
         return Ok(client.clone());
     }
-    let client = reqwest::Client::builder()
+    let client = crate::http::builder()
         .user_agent(request::user_agent())
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_keepalive(Duration::from_secs(30))

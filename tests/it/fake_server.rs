@@ -13,7 +13,7 @@ use crate::fake_openai::{
 const CALLBACK: &str = "http://127.0.0.1:1455/auth/callback";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    kelp::http::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(Duration::from_secs(10))

@@ -45,7 +45,7 @@ pub fn shown(output: &Output) -> String {
 /// An HTTP client for tests: never a proxy, never following redirects (tests play the browser
 /// step by step).
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    kelp::http::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(std::time::Duration::from_secs(10))
