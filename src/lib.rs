@@ -14,4 +14,5 @@ pub mod logging;
 pub mod private_file;
 pub mod secret;
 pub mod session;
+pub mod stdio;
 pub mod tui;

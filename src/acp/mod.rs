@@ -21,10 +21,9 @@ use agent_client_protocol::v1::schema::{
     LogoutCapabilities, LogoutRequest, NewSessionRequest, PromptCapabilities, PromptRequest,
 };
 use agent_client_protocol::{
-    Agent, ByteStreams, Client, Handled, JsonRpcMessage, UntypedMessage, on_receive_notification,
+    Agent, Client, Handled, JsonRpcMessage, Lines, UntypedMessage, on_receive_notification,
     on_receive_request,
 };
-use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 use crate::config::Config;
 
@@ -112,10 +111,13 @@ impl Face {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = crate::llm::client::http_client()?;
     let face = Arc::new(Face::new(config, http));
-    let transport = ByteStreams::new(
-        tokio::io::stdout().compat_write(),
-        tokio::io::stdin().compat(),
-    );
+    let (lines, to_write) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(crate::stdio::write_lines(to_write, tokio::io::stdout()));
+    let outgoing = futures_util::sink::unfold(lines, |lines, line: String| async move {
+        lines.send(line).map_err(std::io::Error::other)?;
+        Ok::<_, std::io::Error>(lines)
+    });
+    let transport = Lines::new(Box::pin(outgoing), crate::stdio::stdin_lines());
     let result = Agent
         .v1()
         .name("kelp")
@@ -199,5 +201,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("stdin closed: the ACP agent stops");
     face.logins.cancel();
     face.sessions.shut_down().await;
+    // What is queued still goes out (the connection dropped its sender).
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer).await;
     result.map_err(|e| anyhow::anyhow!("the ACP connection failed: {e}"))
 }

@@ -11,7 +11,7 @@ pub mod wire;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use account::Accounts;
 use thread::Threads;
@@ -19,9 +19,6 @@ use wire::{Answer, Incoming, Out, RpcError, params, parse_line};
 
 use crate::auth::ExternalAuth;
 use crate::config::Config;
-
-/// The most bytes gathered into one write to stdout.
-const WRITE_BATCH: usize = 64 * 1024;
 
 /// The methods kelp answers, for the error that names an unknown one.
 const METHODS: &[&str] = &[
@@ -71,27 +68,8 @@ struct Server {
 /// Serves the protocol on stdin and stdout until stdin closes; then everything running (logins,
 /// turns, commands) is cancelled.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let (out, mut lines) = Out::new();
-    let writer = tokio::spawn(async move {
-        // tokio's stdout hands every write to a blocking thread: a burst of lines (a stream of
-        // deltas) goes out in one write, not one round trip per line.
-        let mut stdout = tokio::io::stdout();
-        let mut batch = String::new();
-        while let Some(line) = lines.recv().await {
-            batch.push_str(&line);
-            batch.push('\n');
-            while batch.len() < WRITE_BATCH
-                && let Ok(line) = lines.try_recv()
-            {
-                batch.push_str(&line);
-                batch.push('\n');
-            }
-            if stdout.write_all(batch.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
-                break;
-            }
-            batch.clear();
-        }
-    });
+    let (out, lines) = Out::new();
+    let writer = tokio::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
     let http = crate::llm::client::http_client()?;
     let external = ExternalAuth::new(std::sync::Arc::new(account::HostTokens(out.clone())));
     let mut server = Server {

@@ -1,9 +1,10 @@
-//! `kelp app-server` benchmarks: `cargo bench --bench app_server`.
+//! The embedding faces, `kelp app-server` and `kelp acp`: `cargo bench --bench embedding`.
 //!
+//! For each face:
 //! - initialize: from writing the `initialize` line to reading its answer, on a running server
 //!   (median of 20 fresh servers), and from spawn to that answer;
-//! - deltas: one answer of 65,536 deltas streamed from the fake through the server, from
-//!   `turn/start` to `turn/completed`, as notifications per second (median of 5).
+//! - deltas: one answer of 65,536 one-character deltas streamed from the fake through the face,
+//!   from the prompt to the end of the turn, as notifications per second (median of 5).
 //!
 //! These measure; they do not assert timings.
 
@@ -27,10 +28,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(env: &[(&str, String)]) -> Self {
+    fn start(face: Face, env: &[(&str, String)]) -> Self {
         let home = tempfile::tempdir().expect("a temp home");
         let mut child = Command::new(env!("CARGO_BIN_EXE_kelp"))
-            .arg("app-server")
+            .arg(face.command())
             .env_clear()
             .env("HOME", home.path())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -95,8 +96,63 @@ impl Drop for Server {
     }
 }
 
-fn initialize() -> Value {
-    json!({"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "bench", "version": "1"}}})
+#[derive(Clone, Copy)]
+enum Face {
+    AppServer,
+    Acp,
+}
+
+impl Face {
+    fn command(self) -> &'static str {
+        match self {
+            Self::AppServer => "app-server",
+            Self::Acp => "acp",
+        }
+    }
+
+    fn initialize(self) -> Value {
+        match self {
+            Self::AppServer => {
+                json!({"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "bench", "version": "1"}}})
+            }
+            Self::Acp => {
+                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1, "clientCapabilities": {}}})
+            }
+        }
+    }
+
+    /// Signs in with the fake's key and starts a conversation; the message that starts a turn
+    /// of `go`, and the text of the line that ends it.
+    fn ready(self, server: &mut Server, api_key: &str) -> (Value, &'static str) {
+        match self {
+            Self::AppServer => {
+                server.send(json!({"id": 2, "method": "account/login/start", "params": {"type": "apiKey", "apiKey": api_key}}));
+                server.until(|m| m["method"] == "account/updated");
+                server.send(json!({"id": 3, "method": "thread/start", "params": {}}));
+                let mut thread_id = Value::Null;
+                while thread_id.is_null() {
+                    let message = server.read();
+                    if message["id"] == 3 {
+                        thread_id = message["result"]["thread"]["id"].clone();
+                    }
+                }
+                (
+                    json!({"id": 4, "method": "turn/start", "params": {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}}),
+                    "\"turn/completed\"",
+                )
+            }
+            Self::Acp => {
+                // The key comes from OPENAI_API_KEY in the environment (see `main`).
+                server.send(json!({"jsonrpc": "2.0", "id": 3, "method": "session/new", "params": {"cwd": std::env::temp_dir(), "mcpServers": []}}));
+                let session = server.read()["result"]["sessionId"].clone();
+                assert!(session.is_string(), "a session");
+                (
+                    json!({"jsonrpc": "2.0", "id": 4, "method": "session/prompt", "params": {"sessionId": session, "prompt": [{"type": "text", "text": "go"}]}}),
+                    "\"stopReason\"",
+                )
+            }
+        }
+    }
 }
 
 fn median(mut samples: Vec<f64>) -> f64 {
@@ -110,26 +166,33 @@ fn main() {
     }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let fake = rt.block_on(fake_openai::FakeOpenAi::start());
-    let env = fake.env();
+    let mut env = fake.env();
+    env.push(("OPENAI_API_KEY", fake.api_key()));
+    for face in [Face::AppServer, Face::Acp] {
+        bench(face, &fake, &env);
+    }
+}
 
+fn bench(face: Face, fake: &fake_openai::FakeOpenAi, env: &[(&str, String)]) {
+    let name = face.command();
     let (mut answer, mut from_spawn) = (Vec::new(), Vec::new());
     for _ in 0..20 {
         // Settled: the process is surely up before `initialize` is written.
-        let mut server = Server::start(&env);
+        let mut server = Server::start(face, env);
         std::thread::sleep(Duration::from_millis(50));
         let sent = Instant::now();
-        server.send(initialize());
+        server.send(face.initialize());
         assert!(server.read().get("result").is_some());
         answer.push(sent.elapsed().as_secs_f64() * 1e3);
         // Cold: written right after spawn, as a host does.
         let spawned = Instant::now();
-        let mut server = Server::start(&env);
-        server.send(initialize());
+        let mut server = Server::start(face, env);
+        server.send(face.initialize());
         assert!(server.read().get("result").is_some());
         from_spawn.push(spawned.elapsed().as_secs_f64() * 1e3);
     }
     println!(
-        "initialize → response: median {:.2} ms on a running server, {:.1} ms from spawn (20 servers each)",
+        "kelp {name}: initialize → response: median {:.2} ms on a running server, {:.1} ms from spawn (20 servers each)",
         median(answer),
         median(from_spawn)
     );
@@ -137,29 +200,20 @@ fn main() {
     let deltas = 65_536;
     let mut rates = Vec::new();
     for _ in 0..5 {
-        let mut server = Server::start(&env);
-        server.send(initialize());
+        let mut server = Server::start(face, env);
+        server.send(face.initialize());
         server.read();
-        server.send(json!({"id": 2, "method": "account/login/start", "params": {"type": "apiKey", "apiKey": fake.api_key()}}));
-        server.until(|m| m["method"] == "account/updated");
-        server.send(json!({"id": 3, "method": "thread/start", "params": {}}));
-        let mut thread_id = Value::Null;
-        while thread_id.is_null() {
-            let message = server.read();
-            if message["id"] == 3 {
-                thread_id = message["result"]["thread"]["id"].clone();
-            }
-        }
+        let (turn, end) = face.ready(&mut server, &fake.api_key());
         fake.push_response(fake_openai::Reply::text("x".repeat(deltas)).delta_chars(1));
         let start = Instant::now();
-        server.send(json!({"id": 4, "method": "turn/start", "params": {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}}));
-        let lines = server.count_until("\"turn/completed\"");
+        server.send(turn);
+        let lines = server.count_until(end);
         let took = start.elapsed().as_secs_f64();
         assert!(lines > deltas, "every delta arrived");
         rates.push(deltas as f64 / took);
     }
     println!(
-        "{deltas} one-character deltas, fake → SSE → core → item/agentMessage/delta lines: median {:.0} deltas/s (5 runs)",
+        "kelp {name}: {deltas} one-character deltas, fake → SSE → core → notifications: median {:.0} deltas/s (5 runs)",
         median(rates)
     );
 }
