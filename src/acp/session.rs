@@ -223,6 +223,31 @@ fn project_dir(cwd: &std::path::Path) -> Result<PathBuf, Error> {
     }
 }
 
+/// Starts the core of a session, with the client's editor when it holds the files.
+async fn open_core(
+    face: &Face,
+    cx: &Connection,
+    mut options: CoreOptions,
+) -> Result<Opened, Error> {
+    let (editor, session_id) = super::editor::for_session(&face.client(), cx);
+    options.editor = editor;
+    let opened = open(face.config.clone(), options)
+        .await
+        .map_err(session_error)?;
+    let _ = session_id.set(opened.id.clone());
+    Ok(opened)
+}
+
+/// MCP servers the client hands over are left alone, with a log line, until kelp speaks MCP.
+fn ignore_mcp_servers(count: usize) {
+    if count > 0 {
+        tracing::info!(
+            count,
+            "ignoring the client's MCP servers: kelp does not support MCP yet"
+        );
+    }
+}
+
 /// `session/new`: a new conversation in `cwd`, saved as a kelp session.
 pub fn new(
     face: Arc<Face>,
@@ -234,20 +259,9 @@ pub fn new(
         let result = async {
             signed_in(&face).await?;
             let dir = project_dir(&request.cwd)?;
-            if !request.mcp_servers.is_empty() {
-                tracing::info!(
-                    count = request.mcp_servers.len(),
-                    "ignoring the client's MCP servers: kelp does not support MCP yet"
-                );
-            }
-            let mut options = CoreOptions::new(&dir);
-            let (editor, session_id) = super::editor::for_session(&face.client(), &cx);
-            options.editor = editor;
-            let opened = open(face.config.clone(), options)
-                .await
-                .map_err(session_error)?;
+            ignore_mcp_servers(request.mcp_servers.len());
+            let opened = open_core(&face, &cx, CoreOptions::new(&dir)).await?;
             let id = opened.id.clone();
-            let _ = session_id.set(id.clone());
             face.sessions.add(opened, cx, dir);
             Ok(NewSessionResponse::new(id))
         }
@@ -277,14 +291,10 @@ pub fn load(
                         Error::invalid_params()
                             .data(format!("no session {}: {e}", request.session_id.0))
                     })?;
+            ignore_mcp_servers(request.mcp_servers.len());
             let mut options = CoreOptions::new(&summary.project_dir);
             options.resume = Some(summary.path.clone());
-            let (editor, session_id) = super::editor::for_session(&face.client(), &cx);
-            options.editor = editor;
-            let opened = open(face.config.clone(), options)
-                .await
-                .map_err(session_error)?;
-            let _ = session_id.set(opened.id.clone());
+            let opened = open_core(&face, &cx, options).await?;
             for update in super::updates::replay(&opened.restored, &summary.project_dir) {
                 cx.send_notification(SessionNotification::new(opened.id.clone(), update))?;
             }

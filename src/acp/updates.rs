@@ -14,7 +14,7 @@ use agent_client_protocol::v1::schema::{
 };
 
 use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Event, PlanStatus, PlanStep};
-use crate::agent::tools::{self, ChangeKind, FileChange, StepStatus};
+use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::llm::types::{Content as ItemContent, Item, Role};
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
@@ -427,19 +427,7 @@ pub fn replay(items: &[Item], project_dir: &Path) -> Vec<SessionUpdate> {
             } => match tools::ToolCall::parse(name, arguments) {
                 Ok(tools::ToolCall::UpdatePlan(update)) => {
                     plan_calls.insert(call_id.as_str());
-                    let steps: Vec<PlanStep> = update
-                        .plan
-                        .iter()
-                        .map(|item| PlanStep {
-                            step: item.step.clone(),
-                            status: match item.status {
-                                StepStatus::Pending => PlanStatus::Pending,
-                                StepStatus::InProgress => PlanStatus::InProgress,
-                                StepStatus::Completed => PlanStatus::Completed,
-                            },
-                        })
-                        .collect();
-                    updates.push(plan(&steps));
+                    updates.push(plan(&PlanStep::all_of(&update)));
                 }
                 parsed => {
                     let shown = match &parsed {

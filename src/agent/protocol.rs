@@ -92,6 +92,25 @@ pub struct PlanStep {
     pub status: PlanStatus,
 }
 
+impl PlanStep {
+    /// The steps of an `update_plan` call.
+    pub fn all_of(update: &crate::agent::tools::PlanUpdate) -> Vec<Self> {
+        use crate::agent::tools::StepStatus;
+        update
+            .plan
+            .iter()
+            .map(|item| Self {
+                step: item.step.clone(),
+                status: match item.status {
+                    StepStatus::Pending => PlanStatus::Pending,
+                    StepStatus::InProgress => PlanStatus::InProgress,
+                    StepStatus::Completed => PlanStatus::Completed,
+                },
+            })
+            .collect()
+    }
+}
+
 /// The state of a plan step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanStatus {

@@ -18,10 +18,9 @@ use tokio_util::sync::CancellationToken;
 use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output};
 use super::conversation::Conversation;
 use super::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStatus, PlanStep, StopCause,
-    TurnOutcome,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, StopCause, TurnOutcome,
 };
-use super::tools::{self, OutputSink, SandboxPolicy, StepStatus, ToolCall, ToolDetail};
+use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 
@@ -519,18 +518,7 @@ async fn execute(
     if let ToolDetail::Plan(plan) = &output.detail {
         ctx.emit(Event::PlanUpdated {
             explanation: plan.explanation.clone(),
-            steps: plan
-                .plan
-                .iter()
-                .map(|item| PlanStep {
-                    step: item.step.clone(),
-                    status: match item.status {
-                        StepStatus::Pending => PlanStatus::Pending,
-                        StepStatus::InProgress => PlanStatus::InProgress,
-                        StepStatus::Completed => PlanStatus::Completed,
-                    },
-                })
-                .collect(),
+            steps: PlanStep::all_of(plan),
         });
     }
     ctx.emit(Event::ToolFinished {

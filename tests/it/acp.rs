@@ -10,14 +10,14 @@ use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
     AuthCapabilities, AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities,
-    ContentBlock, CreateElicitationRequest, CreateElicitationResponse, ElicitationAcceptAction,
-    ElicitationAction, ElicitationCapabilities, ElicitationMode, ElicitationScope,
-    ElicitationUrlCapabilities, FileSystemCapabilities, InitializeRequest, InitializeResponse,
-    LoadSessionRequest, NewSessionRequest, PromptRequest, ReadTextFileRequest,
-    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
-    RequestPermissionResponse, SelectedPermissionOutcome, SessionNotification, SessionUpdate,
-    StopReason, TextContent, ToolCallContent, ToolCallStatus, ToolKind, WriteTextFileRequest,
-    WriteTextFileResponse,
+    ContentBlock, CreateElicitationRequest, CreateElicitationResponse, Diff,
+    ElicitationAcceptAction, ElicitationAction, ElicitationCapabilities, ElicitationMode,
+    ElicitationScope, ElicitationUrlCapabilities, FileSystemCapabilities, InitializeRequest,
+    InitializeResponse, LoadSessionRequest, NewSessionRequest, PromptRequest, PromptResponse,
+    ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
+    SessionUpdate, StopReason, TextContent, ToolCallContent, ToolCallStatus, ToolKind,
+    WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{Agent, ByteStreams, Client, Error, UntypedMessage};
 use serde_json::{Value, json};
@@ -270,6 +270,48 @@ fn code_in(message: &str) -> String {
         .to_string()
 }
 
+/// The diff a permission request shows first.
+fn first_diff(request: &RequestPermissionRequest) -> Diff {
+    match request
+        .tool_call
+        .fields
+        .content
+        .as_ref()
+        .and_then(|c| c.first())
+    {
+        Some(ToolCallContent::Diff(diff)) => diff.clone(),
+        other => panic!("a diff: {other:?}"),
+    }
+}
+
+/// Signs in with `method`.
+async fn authenticate(cx: &ConnectionTo<Agent>, method: &str) -> Result<(), Error> {
+    cx.send_request(AuthenticateRequest::new(method.to_string()))
+        .block_task()
+        .await
+        .map(drop)
+}
+
+/// A new session in `dir`.
+async fn new_session(cx: &ConnectionTo<Agent>, dir: &Path) -> Result<SessionId, Error> {
+    let response = cx
+        .send_request(NewSessionRequest::new(dir))
+        .block_task()
+        .await?;
+    Ok(response.session_id)
+}
+
+/// Sends a text prompt and waits for its answer.
+async fn prompt(
+    cx: &ConnectionTo<Agent>,
+    session: &SessionId,
+    text: &str,
+) -> Result<PromptResponse, Error> {
+    cx.send_request(text_prompt(&session.0, text))
+        .block_task()
+        .await
+}
+
 fn text_prompt(session: &str, text: &str) -> PromptRequest {
     PromptRequest::new(
         session.to_string(),
@@ -352,64 +394,61 @@ async fn a_device_code_login_goes_through_url_elicitation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_or_expired_device_code_fails_in_plain_words() {
-    let fake = FakeOpenAi::start_with(FakeConfig {
-        device_interval: json!("1"),
-        ..FakeConfig::default()
-    })
+    let fake_with = |config: FakeConfig| FakeOpenAi::start_with(config);
+    let (declined, shown, saved) = failed_device_login(
+        fake_with(FakeConfig {
+            device_interval: json!("1"),
+            ..FakeConfig::default()
+        })
+        .await,
+        Elicit::Decline,
+    )
     .await;
+    assert_eq!(declined, "the sign-in was declined");
+    assert_eq!(shown, 1);
+    assert!(!saved, "a declined login writes nothing");
+
+    let (expired, _, saved) = failed_device_login(
+        fake_with(FakeConfig {
+            device_interval: json!("1"),
+            device_approval: DeviceApproval::ExpireAfterPolls(1),
+            ..FakeConfig::default()
+        })
+        .await,
+        Elicit::Accept,
+    )
+    .await;
+    assert!(expired.contains("expired"), "{expired}");
+    assert!(!saved);
+
+    // Refused by the account: the message says where to enable it, and no link is shown.
+    let (refused, shown, _) = failed_device_login(
+        fake_with(FakeConfig {
+            device_login_enabled: false,
+            ..FakeConfig::default()
+        })
+        .await,
+        Elicit::Accept,
+    )
+    .await;
+    assert!(refused.contains("Security"), "{refused}");
+    assert_eq!(shown, 0);
+}
+
+/// A device-code sign-in that fails: its error message, how many links the client was asked to
+/// show, and whether anything was saved.
+async fn failed_device_login(fake: FakeOpenAi, elicit: Elicit) -> (String, usize, bool) {
     let mut kelp = Kelp::start(&fake, &[]);
     let auth_file = kelp.auth_file();
-    kelp.client(Elicit::Decline, vec![], async |cx, _seen, _ch| {
-        initialize(&cx, url_elicitation()).await;
-        let error = cx
-            .send_request(AuthenticateRequest::new("chatgpt-device-code"))
-            .block_task()
-            .await
-            .unwrap_err();
-        assert_eq!(error.message, "the sign-in was declined");
-        Ok(())
-    })
-    .await;
-    assert!(!auth_file.exists());
-
-    let fake = FakeOpenAi::start_with(FakeConfig {
-        device_interval: json!("1"),
-        device_approval: DeviceApproval::ExpireAfterPolls(1),
-        ..FakeConfig::default()
-    })
-    .await;
-    let mut kelp = Kelp::start(&fake, &[]);
-    kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
-        initialize(&cx, url_elicitation()).await;
-        let error = cx
-            .send_request(AuthenticateRequest::new("chatgpt-device-code"))
-            .block_task()
-            .await
-            .unwrap_err();
-        assert!(error.message.contains("expired"), "{}", error.message);
-        Ok(())
-    })
-    .await;
-
-    // Refused by the account: the message says where to enable it.
-    let fake = FakeOpenAi::start_with(FakeConfig {
-        device_login_enabled: false,
-        ..FakeConfig::default()
-    })
-    .await;
-    let mut kelp = Kelp::start(&fake, &[]);
-    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
-        initialize(&cx, url_elicitation()).await;
-        let error = cx
-            .send_request(AuthenticateRequest::new("chatgpt-device-code"))
-            .block_task()
-            .await
-            .unwrap_err();
-        assert!(error.message.contains("Security"), "{}", error.message);
-        assert!(seen.elicitations.lock().unwrap().is_empty());
-        Ok(())
-    })
-    .await;
+    let (message, shown) = kelp
+        .client(elicit, vec![], async |cx, seen, _ch| {
+            initialize(&cx, url_elicitation()).await;
+            let error = authenticate(&cx, "chatgpt-device-code").await.unwrap_err();
+            assert_eq!(i32::from(error.code), -32000);
+            Ok((error.message, seen.elicitations.lock().unwrap().len()))
+        })
+        .await;
+    (message, shown, auth_file.exists())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,21 +469,13 @@ async fn a_client_without_url_elicitation_gets_a_terminal_method_or_none() {
         };
         assert_eq!(method.args, ["login", "--device"]);
         // Asked anyway, the agent says what to run instead of hanging.
-        let error = cx
-            .send_request(AuthenticateRequest::new("chatgpt-device-code"))
-            .block_task()
-            .await
-            .unwrap_err();
+        let error = authenticate(&cx, "chatgpt-device-code").await.unwrap_err();
         assert!(
             error.message.contains("kelp login --device"),
             "{}",
             error.message
         );
-        let unknown = cx
-            .send_request(AuthenticateRequest::new("carrier-pigeon"))
-            .block_task()
-            .await
-            .unwrap_err();
+        let unknown = authenticate(&cx, "carrier-pigeon").await.unwrap_err();
         assert_eq!(i32::from(unknown.code), -32602);
         Ok(())
     })
@@ -477,11 +508,7 @@ async fn an_api_key_login_takes_openai_api_key_and_a_prompt_streams() {
     let mut kelp = Kelp::start(&fake, &[]);
     kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
         initialize(&cx, ClientCapabilities::new()).await;
-        let error = cx
-            .send_request(AuthenticateRequest::new("openai-api-key"))
-            .block_task()
-            .await
-            .unwrap_err();
+        let error = authenticate(&cx, "openai-api-key").await.unwrap_err();
         assert!(
             error.message.contains("OPENAI_API_KEY"),
             "{}",
@@ -497,22 +524,13 @@ async fn an_api_key_login_takes_openai_api_key_and_a_prompt_streams() {
     fake.push_response(Reply::text("Hello from kelp."));
     kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
         initialize(&cx, ClientCapabilities::new()).await;
-        cx.send_request(AuthenticateRequest::new("openai-api-key"))
-            .block_task()
-            .await?;
-        let session = cx
-            .send_request(NewSessionRequest::new(project.path()))
-            .block_task()
-            .await?
-            .session_id;
+        authenticate(&cx, "openai-api-key").await?;
+        let session = new_session(&cx, project.path()).await?;
         assert!(
             uuid::Uuid::parse_str(&session.0).is_ok(),
             "a kelp session id: {session:?}"
         );
-        let answer = cx
-            .send_request(text_prompt(&session.0, "hi"))
-            .block_task()
-            .await?;
+        let answer = prompt(&cx, &session, "hi").await?;
         assert_eq!(answer.stop_reason, StopReason::EndTurn);
         // Every update of the turn came before its answer.
         assert_eq!(message_text(&seen.updates()), "Hello from kelp.");
@@ -589,15 +607,8 @@ async fn tool_calls_ask_permission_and_stream_their_content() {
         vec![Some("allow_once"), Some("allow_once"), Some("reject")],
         async |cx, seen, _ch| {
             initialize(&cx, ClientCapabilities::new()).await;
-            let session = cx
-                .send_request(NewSessionRequest::new(project.path()))
-                .block_task()
-                .await?
-                .session_id;
-            let answer = cx
-                .send_request(text_prompt(&session.0, "work"))
-                .block_task()
-                .await?;
+            let session = new_session(&cx, project.path()).await?;
+            let answer = prompt(&cx, &session, "work").await?;
             assert_eq!(answer.stop_reason, StopReason::EndTurn);
             let updates = seen.updates();
 
@@ -631,15 +642,7 @@ async fn tool_calls_ask_permission_and_stream_their_content() {
             // The patch: asked with a diff of the whole file, then applied.
             let patch = &permissions[1];
             assert_eq!(patch.tool_call.fields.kind, Some(ToolKind::Edit));
-            let Some(ToolCallContent::Diff(diff)) = patch
-                .tool_call
-                .fields
-                .content
-                .as_ref()
-                .and_then(|c| c.first())
-            else {
-                panic!("a diff: {:?}", patch.tool_call.fields.content);
-            };
+            let diff = first_diff(patch);
             assert_eq!(diff.path, dir.join("notes.md"));
             assert_eq!(diff.old_text, None);
             assert_eq!(diff.new_text, "hello\n");
@@ -704,11 +707,7 @@ async fn cancel_ends_the_turn_its_command_and_an_open_permission_request() {
     let choices = vec![None, Some("allow_once")];
     kelp.client(Elicit::Accept, choices, async |cx, seen, mut ch| {
         initialize(&cx, ClientCapabilities::new()).await;
-        let session = cx
-            .send_request(NewSessionRequest::new(project.path()))
-            .block_task()
-            .await?
-            .session_id;
+        let session = new_session(&cx, project.path()).await?;
         // A permission request left open: cancel answers the prompt, nothing runs.
         let prompt = cx.send_request(text_prompt(&session.0, "go"));
         ch.asked.recv().await.unwrap();
@@ -767,14 +766,8 @@ async fn a_loaded_session_replays_its_conversation() {
     let session = kelp
         .client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
             initialize(&cx, ClientCapabilities::new()).await;
-            let session = cx
-                .send_request(NewSessionRequest::new(project.path()))
-                .block_task()
-                .await?
-                .session_id;
-            cx.send_request(text_prompt(&session.0, "what do the notes say?"))
-                .block_task()
-                .await?;
+            let session = new_session(&cx, project.path()).await?;
+            prompt(&cx, &session, "what do the notes say?").await?;
             Ok(session)
         })
         .await;
@@ -806,10 +799,7 @@ async fn a_loaded_session_replays_its_conversation() {
         );
         assert_eq!(message_text(&replayed), "The notes say 42.");
         // And it goes on: the next request carries the history.
-        let answer = cx
-            .send_request(text_prompt(&session.0, "still?"))
-            .block_task()
-            .await?;
+        let answer = prompt(&cx, &session, "still?").await?;
         assert_eq!(answer.stop_reason, StopReason::EndTurn);
         Ok(())
     })
@@ -845,27 +835,12 @@ async fn with_fs_capabilities_files_are_read_and_written_through_the_editor() {
                 .lock()
                 .unwrap()
                 .insert(dir.join("notes.txt"), "unsaved in the editor\n".to_string());
-            let session = cx
-                .send_request(NewSessionRequest::new(project.path()))
-                .block_task()
-                .await?
-                .session_id;
-            let answer = cx
-                .send_request(text_prompt(&session.0, "edit"))
-                .block_task()
-                .await?;
+            let session = new_session(&cx, project.path()).await?;
+            let answer = prompt(&cx, &session, "edit").await?;
             assert_eq!(answer.stop_reason, StopReason::EndTurn);
             // The person approved the change to the text they have open.
             let permission = seen.permissions.lock().unwrap()[0].clone();
-            let Some(ToolCallContent::Diff(diff)) = permission
-                .tool_call
-                .fields
-                .content
-                .as_ref()
-                .and_then(|c| c.first())
-            else {
-                panic!("a diff: {:?}", permission.tool_call.fields.content);
-            };
+            let diff = first_diff(&permission);
             assert_eq!(diff.old_text.as_deref(), Some("unsaved in the editor\n"));
             assert_eq!(diff.new_text, "edited by kelp\n");
             assert_eq!(
