@@ -3,7 +3,9 @@
 //! The auth file, the config file and saved conversations all hold things a person would not
 //! want other users of the machine to read (tokens, prompts), so folders are created 0700 and
 //! files 0600 from the first byte, never chmod-ed afterwards. Whole-file rewrites go through
-//! [`replace`]: temp file in the same folder, fsync, rename, fsync the folder.
+//! [`replace`]: temp file in the same folder, fsync, rename, fsync the folder. Project files the
+//! model edits take the same path with their own modes ([`replace_keeping`]): the one atomic
+//! writer of the program.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
@@ -155,10 +157,46 @@ pub fn replace(path: &Path, contents: &[u8]) -> Result<(), FileError> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o600));
     }
+    write_and_rename(&builder, path, dir, contents, None)
+}
+
+/// [`replace`] for a file that is not kelp's own (a project file the model edits): its folder
+/// is created as usual, a new file gets the usual `0666 & !umask`, and `permissions` (the
+/// replaced file's) are kept. The same steps, so the same guarantees.
+pub fn replace_keeping(
+    path: &Path,
+    contents: &[u8],
+    permissions: Option<&fs::Permissions>,
+) -> Result<(), FileError> {
+    let dir = parent_dir(path);
+    fs::create_dir_all(dir).map_err(step("create the folder of"))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".kelp-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    write_and_rename(&builder, path, dir, contents, permissions)
+}
+
+/// The steps [`replace`] and [`replace_keeping`] share: write a temp file in `dir`, give it
+/// `permissions`, fsync, rename it over `path`, fsync the folder.
+fn write_and_rename(
+    builder: &tempfile::Builder<'_, '_>,
+    path: &Path,
+    dir: &Path,
+    contents: &[u8],
+    permissions: Option<&fs::Permissions>,
+) -> Result<(), FileError> {
     let mut temp = builder
         .tempfile_in(dir)
         .map_err(step("create a temporary file beside"))?;
     temp.write_all(contents)
+        .and_then(|()| match permissions {
+            Some(permissions) => temp.as_file().set_permissions(permissions.clone()),
+            None => Ok(()),
+        })
         .and_then(|()| temp.as_file().sync_all())
         .map_err(step("write"))?;
     temp.persist(path).map_err(|e| FileError {
