@@ -12,6 +12,7 @@ pub mod humanize;
 pub mod llm;
 pub mod logging;
 pub mod private_file;
+pub mod qr;
 pub mod secret;
 pub mod session;
 pub mod stdio;

@@ -11,7 +11,6 @@ pub mod login;
 pub mod manager;
 pub mod oauth;
 pub mod pkce;
-pub mod qr;
 pub mod refresh;
 pub mod store;
 

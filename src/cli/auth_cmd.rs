@@ -4,12 +4,12 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use kelp::auth::qr::QrCells;
 use kelp::auth::{
     self, Account, AuthManager, AuthStore, CredentialSource, LoginEvent, LoginHandle, LoginMethod,
     LoginOutcome, OpenAiEntry, StoredLogin,
 };
 use kelp::config::Config;
+use kelp::qr::QrCells;
 use tokio::sync::mpsc;
 
 use super::{exit, fail};

@@ -1,11 +1,11 @@
-//! Draws the shared QR code (`auth::qr`, half-block cells) into a ratatui buffer: dark modules
+//! Draws the shared QR code (`crate::qr`, half-block cells) into a ratatui buffer: dark modules
 //! as a black foreground on an explicit white background, so it scans on any terminal theme.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 
-use crate::auth::qr::QrCells;
+use crate::qr::QrCells;
 
 /// A QR code ready to draw.
 #[derive(Debug, Clone, PartialEq, Eq)]

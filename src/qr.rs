@@ -1,4 +1,4 @@
-//! The QR code of the device-login URL, drawn with Unicode half blocks: two modules per
+//! The QR code of a URL (the device-login page), drawn with Unicode half blocks: two modules per
 //! character cell, dark modules as the foreground, light ones as the background, both explicit
 //! so the code scans the same on a light or a dark terminal theme.
 
