@@ -11,7 +11,7 @@ use crossterm::event::{
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use tokio::sync::mpsc::UnboundedSender;
 use unicode_width::UnicodeWidthStr;
@@ -32,6 +32,7 @@ use crate::auth::login::{Account, LoginEvent};
 use crate::humanize;
 use crate::llm::types::{Item, RateLimitWindow, RateLimits, TokenUsage};
 use crate::session::SessionSummary;
+use crate::tui::theme;
 
 /// What the first frame needs, read from local state before any network call.
 #[derive(Debug, Clone, PartialEq)]
@@ -984,13 +985,13 @@ impl App {
         );
         if self.transcript.is_empty() && transcript_area.height > 1 {
             let welcome = Line::from(vec![
-                Span::styled(" kelp", Style::new().fg(Color::Cyan).bold()),
+                Span::styled(" kelp", theme::accent().bold()),
                 Span::styled(
                     format!(
                         " · ask about the code in {} · /help for commands and keys",
                         display_path(&self.project_dir)
                     ),
-                    dim(),
+                    theme::dim(),
                 ),
             ]);
             frame
@@ -1004,7 +1005,7 @@ impl App {
         }
 
         let buf = frame.buffer_mut();
-        let rule = Line::styled("─".repeat(usize::from(area.width)), dim());
+        let rule = Line::styled("─".repeat(usize::from(area.width)), theme::dim());
         buf.set_line(bottom.x, bottom.y, &rule, bottom.width);
         let pane = Rect::new(
             bottom.x + 1,
@@ -1059,14 +1060,11 @@ impl App {
         };
         let frame = (elapsed.as_millis() / SPINNER_INTERVAL.as_millis()) as usize % SPINNER.len();
         let line = Line::from(vec![
-            Span::styled(
-                format!(" {} ", SPINNER[frame]),
-                Style::new().fg(Color::Cyan),
-            ),
+            Span::styled(format!(" {} ", SPINNER[frame]), theme::accent()),
             Span::styled("Working", Style::new().bold()),
             Span::styled(
                 format!(" · {}s · esc to interrupt", elapsed.as_secs()),
-                dim(),
+                theme::dim(),
             ),
         ]);
         buf.set_line(area.x, area.y, &line, area.width);
@@ -1074,17 +1072,17 @@ impl App {
 
     fn render_status(&self, area: Rect, buf: &mut Buffer) {
         let login = match &self.auth {
-            Some(summary) => Span::styled(describe_login(summary), Style::new().fg(Color::Green)),
-            None => Span::styled("not connected · /connect", Style::new().fg(Color::Yellow)),
+            Some(summary) => Span::styled(describe_login(summary), theme::good()),
+            None => Span::styled("not connected · /connect", theme::warn()),
         };
-        let sep = || Span::styled(" · ", dim());
+        let sep = || Span::styled(" · ", theme::dim());
         let left = Line::from(vec![
             Span::raw(" "),
             login,
             sep(),
-            Span::styled(self.model.clone(), Style::new().fg(Color::Cyan)),
+            Span::styled(self.model.clone(), theme::accent()),
             sep(),
-            Span::styled(display_path(&self.project_dir), dim()),
+            Span::styled(display_path(&self.project_dir), theme::dim()),
         ]);
         let right_text = match &self.hint {
             Some(hint) => hint.clone(),
@@ -1109,9 +1107,9 @@ impl App {
             }
         };
         let right_style = if self.hint.is_some() {
-            Style::new().fg(Color::Yellow)
+            theme::warn()
         } else {
-            dim()
+            theme::dim()
         };
         buf.set_line(area.x, area.y, &left, area.width);
         let right_width = u16::try_from(right_text.width() + 1).unwrap_or(u16::MAX);
@@ -1211,17 +1209,8 @@ Keys
   ctrl+o               show or hide details (reasoning, tool output)
   pgup/pgdn, home/end, mouse wheel   scroll";
 
-fn dim() -> Style {
-    Style::new().fg(Color::DarkGray)
-}
-
 fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>, once_only: bool) {
-    let key = |k: &str| {
-        Span::styled(
-            k.to_string(),
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        )
-    };
+    let key = |k: &str| Span::styled(k.to_string(), theme::warn().bold());
     let line = match reason {
         None if once_only => Line::from(vec![
             Span::styled("Allow it? ", Style::new().bold()),
@@ -1243,7 +1232,7 @@ fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>, once
             Span::styled("Why not? ", Style::new().bold()),
             Span::styled(
                 "(optional, told to the model) · enter send · esc back",
-                dim(),
+                theme::dim(),
             ),
         ]),
     };
@@ -1252,9 +1241,9 @@ fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>, once
         && area.height > 1
     {
         let field = Line::from(vec![
-            Span::styled("› ", Style::new().fg(Color::Cyan).bold()),
+            Span::styled("› ", theme::accent().bold()),
             Span::raw(reason.to_string()),
-            Span::styled("▏", Style::new().fg(Color::Cyan)),
+            Span::styled("▏", theme::accent()),
         ]);
         buf.set_line(area.x, area.y + 1, &field, area.width);
     }

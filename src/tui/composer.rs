@@ -1,9 +1,9 @@
 //! The prompt editor: multi-line text with readline keys, prompt history and bracketed paste.
 
+use crate::tui::theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
-use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
 
@@ -284,11 +284,11 @@ impl Composer {
     /// Draws the composer into `area` and returns where the cursor goes.
     pub fn render(&mut self, area: Rect, buf: &mut Buffer, placeholder: &str) -> Position {
         let text_width = usize::from(area.width.saturating_sub(2).max(1));
-        let prompt = Span::styled("› ", Style::new().fg(Color::Cyan).bold());
+        let prompt = Span::styled("› ", theme::accent().bold());
         if self.text.is_empty() {
             let line = Line::from(vec![
                 prompt,
-                Span::styled(placeholder.to_string(), Style::new().fg(Color::DarkGray)),
+                Span::styled(placeholder.to_string(), theme::dim()),
             ]);
             buf.set_line(area.x, area.y, &line, area.width);
             return Position::new(area.x + 2, area.y);

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ratatui::style::{Color, Style};
+use crate::tui::theme;
 use ratatui::text::{Line, Span};
 use syntect::easy::HighlightLines;
 use syntect::highlighting::{Theme, ThemeSet};
@@ -87,7 +87,7 @@ pub fn highlight(lang: &str, code: &str) -> Option<Vec<Line<'static>>> {
                 let fg = style.foreground;
                 Span::styled(
                     text.trim_end_matches(['\n', '\r']).to_string(),
-                    Style::new().fg(Color::Rgb(fg.r, fg.g, fg.b)),
+                    theme::rgb(fg.r, fg.g, fg.b),
                 )
             })
             .filter(|s| !s.content.is_empty())

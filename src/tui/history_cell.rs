@@ -5,12 +5,13 @@ use crate::humanize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::streaming::StreamingMarkdown;
 use super::wrap::{RichLine, wrap_into};
 use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, PlanStatus, PlanStep};
+use crate::tui::theme;
 
 /// Output lines a collapsed tool call shows.
 const COLLAPSED_OUTPUT_LINES: usize = 5;
@@ -141,10 +142,6 @@ impl HistoryCell {
     }
 }
 
-fn dim() -> Style {
-    Style::new().fg(Color::DarkGray)
-}
-
 fn hanging(spans: Vec<Span<'static>>, hang: &str) -> RichLine {
     RichLine {
         line: Line::from(spans),
@@ -159,7 +156,7 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             .enumerate()
             .map(|(i, line)| {
                 let prefix = if i == 0 {
-                    Span::styled("› ", Style::new().fg(Color::Cyan).bold())
+                    Span::styled("› ", theme::accent().bold())
                 } else {
                     Span::raw("  ")
                 };
@@ -171,11 +168,11 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             .collect(),
         CellKind::Assistant(_) => Vec::new(),
         CellKind::Reasoning(text) => {
-            let style = dim().add_modifier(Modifier::ITALIC);
+            let style = theme::dim().patch(theme::emphasis());
             let mut lines = text.trim().split('\n');
             let first = lines.next().unwrap_or_default().to_string();
             let mut out = vec![hanging(
-                vec![Span::styled("✻ ", dim()), Span::styled(first, style)],
+                vec![Span::styled("✻ ", theme::dim()), Span::styled(first, style)],
                 "  ",
             )];
             if expanded {
@@ -186,7 +183,7 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
                     )
                 }));
             } else if lines.next().is_some() {
-                out[0].line.spans.push(Span::styled(" …", dim()));
+                out[0].line.spans.push(Span::styled(" …", theme::dim()));
             }
             out
         }
@@ -194,19 +191,22 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
         CellKind::Approval { subject, decision } => approval_lines(subject, decision.as_ref()),
         CellKind::Plan { explanation, steps } => {
             let mut out = vec![RichLine::plain(Line::from(vec![
-                Span::styled("• ", Style::new().fg(Color::Cyan)),
+                Span::styled("• ", theme::accent()),
                 Span::styled("Plan", Style::new().bold()),
             ]))];
             if let Some(text) = explanation.as_deref().filter(|t| !t.trim().is_empty()) {
                 out.push(hanging(
-                    vec![Span::raw("  "), Span::styled(text.to_string(), dim())],
+                    vec![
+                        Span::raw("  "),
+                        Span::styled(text.to_string(), theme::dim()),
+                    ],
                     "  ",
                 ));
             }
             for step in steps {
                 let (mark, style) = match step.status {
-                    PlanStatus::Completed => ("✔ ", dim().add_modifier(Modifier::CROSSED_OUT)),
-                    PlanStatus::InProgress => ("▸ ", Style::new().fg(Color::Cyan).bold()),
+                    PlanStatus::Completed => ("✔ ", theme::dim().patch(theme::struck())),
+                    PlanStatus::InProgress => ("▸ ", theme::accent().bold()),
                     PlanStatus::Pending => ("□ ", Style::new()),
                 };
                 out.push(hanging(
@@ -222,8 +222,8 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
         }
         CellKind::Error(message) => vec![hanging(
             vec![
-                Span::styled("■ ", Style::new().fg(Color::Red)),
-                Span::styled(one_line(message), Style::new().fg(Color::Red)),
+                Span::styled("■ ", theme::bad()),
+                Span::styled(one_line(message), theme::bad()),
             ],
             "  ",
         )],
@@ -234,14 +234,11 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             reason,
         } => vec![hanging(
             vec![
-                Span::styled("⟳ ", Style::new().fg(Color::Yellow)),
-                Span::styled(
-                    format!("reconnecting {attempt}/{max}"),
-                    Style::new().fg(Color::Yellow),
-                ),
+                Span::styled("⟳ ", theme::warn()),
+                Span::styled(format!("reconnecting {attempt}/{max}"), theme::warn()),
                 Span::styled(
                     format!(" in {:.1}s — {}", delay.as_secs_f64(), one_line(reason)),
-                    dim(),
+                    theme::dim(),
                 ),
             ],
             "  ",
@@ -252,7 +249,10 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             .map(|(i, line)| {
                 let prefix = if i == 0 { "• " } else { "  " };
                 hanging(
-                    vec![Span::styled(prefix, dim()), Span::raw(line.to_string())],
+                    vec![
+                        Span::styled(prefix, theme::dim()),
+                        Span::raw(line.to_string()),
+                    ],
                     "  ",
                 )
             })
@@ -272,15 +272,15 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
         (Some(_), _) => "Called",
     };
     let bullet = match call.finished {
-        None => Span::styled("• ", Style::new().fg(Color::Yellow)),
-        Some(end) if end.success => Span::styled("• ", Style::new().fg(Color::Green)),
-        Some(_) => Span::styled("• ", Style::new().fg(Color::Red)),
+        None => Span::styled("• ", theme::warn()),
+        Some(end) if end.success => Span::styled("• ", theme::good()),
+        Some(_) => Span::styled("• ", theme::bad()),
     };
     let mut out = vec![hanging(
         vec![
             bullet,
             Span::styled(format!("{verb} "), Style::new().bold()),
-            Span::styled(call.tool.clone(), Style::new().fg(Color::Magenta)),
+            Span::styled(call.tool.clone(), theme::tool()),
             Span::raw(" "),
             Span::raw(one_line(&call.summary)),
         ],
@@ -299,15 +299,15 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
         if hidden > 0 {
             let hint = if expanded { "" } else { " (ctrl+o to expand)" };
             out.push(RichLine::plain(Line::from(vec![
-                Span::styled("  │ ", dim()),
-                Span::styled(format!("… {hidden} earlier lines{hint}"), dim()),
+                Span::styled("  │ ", theme::dim()),
+                Span::styled(format!("… {hidden} earlier lines{hint}"), theme::dim()),
             ])));
         }
         for line in shown {
             out.push(hanging(
                 vec![
-                    Span::styled("  │ ", dim()),
-                    Span::styled(line.to_string(), dim()),
+                    Span::styled("  │ ", theme::dim()),
+                    Span::styled(line.to_string(), theme::dim()),
                 ],
                 "  │ ",
             ));
@@ -319,20 +319,23 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
         .filter(|end| !(end.success && end.exit_code.is_none() && end.duration.is_none()))
     {
         let (mark, style) = if end.success {
-            ("✓", Style::new().fg(Color::Green))
+            ("✓", theme::good())
         } else {
-            ("✗", Style::new().fg(Color::Red))
+            ("✗", theme::bad())
         };
         let status = match end.exit_code {
             Some(code) => format!("{mark} exit {code}"),
             None if end.success => format!("{mark} done"),
             None => format!("{mark} failed"),
         };
-        let mut spans = vec![Span::styled("  └ ", dim()), Span::styled(status, style)];
+        let mut spans = vec![
+            Span::styled("  └ ", theme::dim()),
+            Span::styled(status, style),
+        ];
         if let Some(duration) = end.duration {
             spans.push(Span::styled(
                 format!(" · {}", humanize::elapsed(duration)),
-                dim(),
+                theme::dim(),
             ));
         }
         out.push(RichLine::plain(Line::from(spans)));
@@ -345,14 +348,17 @@ fn command_lines(command: &str, out: &mut Vec<RichLine>) {
     for (i, line) in command.split('\n').enumerate() {
         let prefix = if i == 0 { "  $ " } else { "    " };
         out.push(hanging(
-            vec![Span::styled(prefix, dim()), Span::raw(line.to_string())],
+            vec![
+                Span::styled(prefix, theme::dim()),
+                Span::raw(line.to_string()),
+            ],
             "    ",
         ));
     }
 }
 
 fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>) -> Vec<RichLine> {
-    let warn = Style::new().fg(Color::Yellow).bold();
+    let warn = theme::warn().bold();
     let mut out = Vec::new();
     match subject {
         ApprovalSubject::Command { command, workdir } => {
@@ -363,7 +369,7 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
             command_lines(command, &mut out);
             out.push(RichLine::plain(Line::from(Span::styled(
                 format!("  in {}", display_path(workdir)),
-                dim(),
+                theme::dim(),
             ))));
         }
         ApprovalSubject::Patch { diff, .. } => {
@@ -373,11 +379,11 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
             ])));
             for line in diff.trim_end().split('\n') {
                 let style = if line.starts_with('+') && !line.starts_with("+++") {
-                    Style::new().fg(Color::Green)
+                    theme::good()
                 } else if line.starts_with('-') && !line.starts_with("---") {
-                    Style::new().fg(Color::Red)
+                    theme::bad()
                 } else {
-                    dim()
+                    theme::dim()
                 };
                 out.push(hanging(
                     vec![Span::raw("  "), Span::styled(line.to_string(), style)],
@@ -391,13 +397,13 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                 Span::styled("Read outside the project?", warn),
             ])));
             out.push(hanging(
-                vec![Span::styled("  ", dim()), Span::raw(summary.clone())],
+                vec![Span::styled("  ", theme::dim()), Span::raw(summary.clone())],
                 "    ",
             ));
             for path in paths {
                 out.push(RichLine::plain(Line::from(Span::styled(
                     format!("  · {}", display_path(path)),
-                    dim(),
+                    theme::dim(),
                 ))));
             }
         }
@@ -420,26 +426,18 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                     "  in {} · with your full rights, this once",
                     display_path(workdir)
                 ),
-                dim(),
+                theme::dim(),
             ))));
         }
     }
     if let Some(decision) = decision {
         let (text, style) = match decision {
-            ApprovalDecision::Yes => ("✓ approved".to_string(), Style::new().fg(Color::Green)),
-            ApprovalDecision::Always => (
-                "✓ approved for this session".to_string(),
-                Style::new().fg(Color::Green),
-            ),
-            ApprovalDecision::No { reason: None } => {
-                ("✗ declined".to_string(), Style::new().fg(Color::Red))
-            }
+            ApprovalDecision::Yes => ("✓ approved".to_string(), theme::good()),
+            ApprovalDecision::Always => ("✓ approved for this session".to_string(), theme::good()),
+            ApprovalDecision::No { reason: None } => ("✗ declined".to_string(), theme::bad()),
             ApprovalDecision::No {
                 reason: Some(reason),
-            } => (
-                format!("✗ declined: {}", one_line(reason)),
-                Style::new().fg(Color::Red),
-            ),
+            } => (format!("✗ declined: {}", one_line(reason)), theme::bad()),
         };
         out.push(hanging(
             vec![Span::raw("  "), Span::styled(text, style)],

@@ -2,12 +2,13 @@
 //! code blocks (highlighted when asked to and the highlighter is ready).
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 use super::highlight;
 use super::wrap::RichLine;
+use crate::tui::theme;
 
 /// What rendering a piece of Markdown produced besides its lines.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -83,17 +84,11 @@ struct Renderer<'a> {
 }
 
 fn heading_style(level: HeadingLevel) -> Style {
-    match level {
-        HeadingLevel::H1 => Style::new()
-            .add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
-            .fg(Color::Magenta),
-        HeadingLevel::H2 => Style::new().add_modifier(Modifier::BOLD).fg(Color::Magenta),
-        _ => Style::new().add_modifier(Modifier::BOLD | Modifier::ITALIC),
-    }
+    theme::heading(level as usize)
 }
 
 fn code_style() -> Style {
-    Style::new().fg(Color::Cyan)
+    theme::accent()
 }
 
 impl Renderer<'_> {
@@ -255,15 +250,12 @@ impl Renderer<'_> {
             Event::HardBreak => self.flush(),
             Event::Rule => {
                 self.block_start();
-                self.emit(vec![Span::styled(
-                    "─".repeat(24),
-                    Style::new().fg(Color::DarkGray),
-                )]);
+                self.emit(vec![Span::styled("─".repeat(24), theme::dim())]);
                 self.need_blank = true;
             }
             Event::TaskListMarker(done) => {
                 let mark = if done { "[x] " } else { "[ ] " };
-                self.text(mark, Style::new().fg(Color::Cyan));
+                self.text(mark, theme::accent());
             }
             Event::FootnoteReference(name) => {
                 let style = self.style();
@@ -281,13 +273,13 @@ impl Renderer<'_> {
             }
             Tag::BlockQuote(_) => {
                 self.block_start();
-                let bar = vec![Span::styled("│ ", Style::new().fg(Color::Green))];
+                let bar = vec![Span::styled("│ ", theme::good())];
                 self.containers.push(Container {
                     first: bar.clone(),
                     rest: bar,
                     first_used: false,
                 });
-                self.push_style(|s| s.add_modifier(Modifier::ITALIC));
+                self.push_style(|s| s.patch(theme::emphasis()));
             }
             Tag::CodeBlock(kind) => {
                 self.block_start();
@@ -317,19 +309,19 @@ impl Renderer<'_> {
                 };
                 let width = marker.width();
                 self.containers.push(Container {
-                    first: vec![Span::styled(marker, Style::new().fg(Color::Cyan))],
+                    first: vec![Span::styled(marker, theme::accent())],
                     rest: vec![Span::raw(" ".repeat(width))],
                     first_used: false,
                 });
                 // Items of a loose list hold paragraphs; their first one must not add a gap.
                 self.need_blank = false;
             }
-            Tag::Emphasis => self.push_style(|s| s.add_modifier(Modifier::ITALIC)),
-            Tag::Strong => self.push_style(|s| s.add_modifier(Modifier::BOLD)),
-            Tag::Strikethrough => self.push_style(|s| s.add_modifier(Modifier::CROSSED_OUT)),
+            Tag::Emphasis => self.push_style(|s| s.patch(theme::emphasis())),
+            Tag::Strong => self.push_style(|s| s.patch(theme::strong())),
+            Tag::Strikethrough => self.push_style(|s| s.patch(theme::struck())),
             Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => {
                 self.link = Some((dest_url.to_string(), String::new()));
-                self.push_style(|s| s.fg(Color::Blue).add_modifier(Modifier::UNDERLINED));
+                self.push_style(|s| s.patch(theme::link()));
             }
             Tag::Table(_) => {
                 self.block_start();
@@ -376,10 +368,8 @@ impl Renderer<'_> {
                     && url != text
                     && !url.starts_with('#')
                 {
-                    self.cur.push(Span::styled(
-                        format!(" ({url})"),
-                        Style::new().fg(Color::DarkGray),
-                    ));
+                    self.cur
+                        .push(Span::styled(format!(" ({url})"), theme::dim()));
                 }
             }
             _ => {}
@@ -419,7 +409,7 @@ impl Renderer<'_> {
                 widths[i] = widths[i].max(cell.width());
             }
         }
-        let border = Style::new().fg(Color::DarkGray);
+        let border = theme::dim();
         for (r, row) in table.rows.iter().enumerate() {
             let header = r < table.header_rows;
             let mut spans = Vec::new();
@@ -430,7 +420,7 @@ impl Renderer<'_> {
                 let cell = row.get(i).map(String::as_str).unwrap_or("");
                 let pad = width.saturating_sub(cell.width());
                 let style = if header {
-                    Style::new().add_modifier(Modifier::BOLD)
+                    theme::strong()
                 } else {
                     Style::new()
                 };

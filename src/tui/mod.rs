@@ -16,6 +16,7 @@ pub mod resume;
 pub mod slash;
 pub mod streaming;
 pub mod terminal;
+pub mod theme;
 pub mod transcript;
 pub mod wrap;
 

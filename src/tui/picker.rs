@@ -1,10 +1,11 @@
 //! A list to pick from, drawn above the composer: slash-command completion, models, approval
 //! modes.
 
+use crate::tui::theme;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Widget};
 use unicode_width::UnicodeWidthStr;
@@ -94,7 +95,7 @@ impl Picker {
     /// Draws the picker into `area`.
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
         Clear.render(area, buf);
-        let dim = Style::new().fg(Color::DarkGray);
+        let dim = theme::dim();
         let title = Line::from(vec![
             Span::styled(format!(" {} ", self.title), Style::new().bold()),
             Span::styled("↑↓ move · enter choose · esc close", dim),
@@ -123,7 +124,7 @@ impl Picker {
         {
             let selected = i == self.selected;
             let style = if selected {
-                Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+                theme::accent().bold()
             } else {
                 Style::new()
             };

@@ -3,9 +3,9 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
 
 use crate::qr::QrCells;
+use crate::tui::theme;
 
 /// A QR code ready to draw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl QrView {
 
     /// Draws the code at the top left of `area`; what does not fit is left out.
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
-        let style = Style::new().fg(Color::Black).bg(Color::White);
+        let style = theme::qr();
         for (row, cells) in self
             .cells
             .rows()

@@ -4,10 +4,10 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 
 use super::history_cell::HistoryCell;
+use crate::tui::theme;
 
 /// Where the view is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,10 +264,7 @@ impl Transcript {
             }
         }
         if self.scroll != Scroll::Bottom {
-            let hint = Line::styled(
-                " ↓ more below · End to follow ",
-                Style::new().fg(Color::Black).bg(Color::DarkGray),
-            );
+            let hint = Line::styled(" ↓ more below · End to follow ", theme::selection());
             let hint_width = 30.min(area.width);
             buf.set_line(
                 area.x + area.width - hint_width,

@@ -149,6 +149,31 @@ async fn a_prompt_streams_its_markdown_answer_onto_the_screen() {
     assert!(pty.wait_exit(WAIT));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_leaves_structure_and_drops_every_colour() {
+    let fake = FakeOpenAi::start().await;
+    let key = fake.api_key();
+    let mut styles = Vec::new();
+    for no_color in [None, Some("1")] {
+        let home = tempfile::tempdir().unwrap();
+        let mut env = vec![("OPENAI_API_KEY", key.as_str())];
+        env.extend(no_color.map(|v| ("NO_COLOR", v)));
+        let mut pty = against_fake(&fake, home.path(), &env);
+        pty.wait_for("Ask anything", WAIT);
+        pty.send("hello there\r");
+        pty.wait_for("println!(\"hello there\");", WAIT);
+        styles.push(pty.styled_cells());
+        pty.send("\x03\x03");
+        assert!(pty.wait_exit(WAIT));
+    }
+    let [(colored, bold), (colored_without, bold_without)] = styles[..] else {
+        unreachable!()
+    };
+    assert!(colored > 0, "the same screen in colour has coloured cells");
+    assert_eq!(colored_without, 0, "NO_COLOR: no cell has a colour");
+    assert!(bold > 0 && bold_without == bold, "bold stays for structure");
+}
+
 /// Decodes a QR module matrix (`true` = dark) with an independent decoder, drawing each module
 /// as a 4×4 pixel square.
 fn decode_qr(modules: &[Vec<bool>]) -> String {

@@ -154,6 +154,32 @@ impl Pty {
         (!modules.is_empty()).then_some(modules)
     }
 
+    /// How many cells on screen have a colour of their own (foreground or background), and how
+    /// many are bold.
+    #[allow(dead_code)]
+    pub fn styled_cells(&self) -> (usize, usize) {
+        let parser = self.parser.lock().unwrap();
+        let screen = parser.screen();
+        let (rows, cols) = screen.size();
+        let (mut colored, mut bold) = (0, 0);
+        for row in 0..rows.get() {
+            for col in 0..cols.get() {
+                let Some(cell) = screen.cell(row, col) else {
+                    continue;
+                };
+                if cell.fgcolor() != vt100::Color::Default
+                    || cell.bgcolor() != vt100::Color::Default
+                {
+                    colored += 1;
+                }
+                if cell.bold() {
+                    bold += 1;
+                }
+            }
+        }
+        (colored, bold)
+    }
+
     /// Whether the alternate screen is active.
     pub fn alternate_screen(&self) -> bool {
         self.parser.lock().unwrap().screen().alternate_screen()

@@ -5,13 +5,14 @@ use std::time::SystemTime;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::{ConnectDialog, METHODS, Method, Screen, WAITING_MARK};
 use crate::tui::qr_view::QrView;
+use crate::tui::theme;
 use crate::tui::wrap::{RichLine, wrap_into};
 
 impl ConnectDialog {
@@ -38,7 +39,7 @@ impl ConnectDialog {
         };
         let block = Block::new()
             .borders(Borders::TOP | Borders::BOTTOM)
-            .border_style(Style::new().fg(Color::Cyan))
+            .border_style(theme::accent())
             .title(Span::styled(title, Style::new().bold()));
         let inner = block.inner(area);
         block.render(area, buf);
@@ -102,8 +103,8 @@ impl ConnectDialog {
         if let Some(failure) = &self.failure {
             lines.push(hang(
                 vec![
-                    Span::styled("✗ ", red()),
-                    Span::styled(failure.message.clone(), red()),
+                    Span::styled("✗ ", theme::bad()),
+                    Span::styled(failure.message.clone(), theme::bad()),
                 ],
                 2,
             ));
@@ -116,7 +117,7 @@ impl ConnectDialog {
         for (i, method) in METHODS.iter().enumerate() {
             let selected = i == self.selected;
             let style = if selected {
-                Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+                theme::accent().bold()
             } else {
                 Style::new()
             };
@@ -125,14 +126,14 @@ impl ConnectDialog {
                 Span::styled(format!("{}. {}", i + 1, method.title()), style),
             ];
             if self.headless && *method == Method::Device {
-                spans.push(Span::styled(
-                    "  ★ recommended here",
-                    Style::new().fg(Color::Green),
-                ));
+                spans.push(Span::styled("  ★ recommended here", theme::good()));
             }
             lines.push(hang(spans, 5));
             lines.push(hang(
-                vec![Span::raw("     "), Span::styled(method.detail(), dim())],
+                vec![
+                    Span::raw("     "),
+                    Span::styled(method.detail(), theme::dim()),
+                ],
                 5,
             ));
         }
@@ -141,7 +142,7 @@ impl ConnectDialog {
             lines.push(hang(
                 vec![Span::styled(
                     "This looks like an SSH session or a machine without a display.",
-                    dim(),
+                    theme::dim(),
                 )],
                 0,
             ));
@@ -167,14 +168,6 @@ struct DeviceView<'a> {
     spinner: &'a str,
 }
 
-fn dim() -> Style {
-    Style::new().fg(Color::DarkGray)
-}
-
-fn red() -> Style {
-    Style::new().fg(Color::Red)
-}
-
 fn hang(spans: Vec<Span<'static>>, indent: usize) -> RichLine {
     RichLine {
         line: Line::from(spans),
@@ -186,10 +179,10 @@ fn keys_line(keys: &[(&str, &str)]) -> RichLine {
     let mut spans = Vec::new();
     for (i, (key, what)) in keys.iter().enumerate() {
         if i > 0 {
-            spans.push(Span::styled(" · ", dim()));
+            spans.push(Span::styled(" · ", theme::dim()));
         }
         spans.push(Span::styled(key.to_string(), Style::new().bold()));
-        spans.push(Span::styled(format!(" {what}"), dim()));
+        spans.push(Span::styled(format!(" {what}"), theme::dim()));
     }
     RichLine::plain(Line::from(spans))
 }
@@ -230,7 +223,7 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
     let mut lines = Vec::new();
     let Some(url) = url else {
         lines.push(RichLine::plain(Line::from(vec![
-            Span::styled(format!("{spinner} "), Style::new().fg(Color::Cyan)),
+            Span::styled(format!("{spinner} "), theme::accent()),
             Span::raw("Starting the sign-in…"),
         ])));
         lines.push(RichLine::default());
@@ -245,7 +238,7 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
     // The URL is drawn alone on its rows, unstyled, so it can be selected with the mouse.
     lines.push(RichLine::plain(Line::styled(
         url.to_string(),
-        Style::new().fg(Color::Cyan),
+        theme::accent(),
     )));
     lines.push(RichLine::default());
     let status = if exchanging {
@@ -256,7 +249,7 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
         "Waiting for the browser…"
     };
     lines.push(RichLine::plain(Line::from(vec![
-        Span::styled(format!("{spinner} "), Style::new().fg(Color::Cyan)),
+        Span::styled(format!("{spinner} "), theme::accent()),
         Span::raw(status),
     ])));
     lines.push(RichLine::default());
@@ -264,27 +257,27 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
         lines.push(hang(
             vec![Span::styled(
                 "Browser on another machine? Sign in there, then paste the address it ends on (http://localhost:…/auth/callback?code=…) here:",
-                dim(),
+                theme::dim(),
             )],
             0,
         ));
         let field = match paste {
             Some(text) => Line::from(vec![
-                Span::styled("› ", Style::new().fg(Color::Cyan).bold()),
+                Span::styled("› ", theme::accent().bold()),
                 Span::raw(tail_fit(text, usize::from(area.width).saturating_sub(3))),
-                Span::styled("▏", Style::new().fg(Color::Cyan)),
+                Span::styled("▏", theme::accent()),
             ]),
             None => Line::from(vec![
-                Span::styled("› ", dim()),
-                Span::styled("press p or paste", dim()),
+                Span::styled("› ", theme::dim()),
+                Span::styled("press p or paste", theme::dim()),
             ]),
         };
         lines.push(RichLine::plain(field));
         if let Some(error) = paste_error {
             lines.push(hang(
                 vec![
-                    Span::styled("✗ ", red()),
-                    Span::styled(error.to_string(), red()),
+                    Span::styled("✗ ", theme::bad()),
+                    Span::styled(error.to_string(), theme::bad()),
                 ],
                 2,
             ));
@@ -343,7 +336,7 @@ enum QrPlace {
 /// (so a mouse selection or a screen reader gets `ABCD-12345`, not box-drawing characters),
 /// the countdown, the phishing warning and the keys.
 fn device_lines(view: &DeviceView<'_>, url: &str, code: &str, place: QrPlace) -> Vec<RichLine> {
-    let step = Style::new().fg(Color::Cyan).bold();
+    let step = theme::accent().bold();
     let open = match place {
         QrPlace::Beside => "Scan the QR code, or open this page on any device:",
         QrPlace::Below => "Scan the QR code below, or open this page on any device:",
@@ -356,9 +349,7 @@ fn device_lines(view: &DeviceView<'_>, url: &str, code: &str, place: QrPlace) ->
                 Span::raw("   "),
                 Span::styled(
                     url.to_string(),
-                    Style::new()
-                        .fg(Color::Cyan)
-                        .add_modifier(Modifier::UNDERLINED),
+                    theme::accent().add_modifier(Modifier::UNDERLINED),
                 ),
             ],
             3,
@@ -370,10 +361,7 @@ fn device_lines(view: &DeviceView<'_>, url: &str, code: &str, place: QrPlace) ->
         ),
         RichLine::plain(Line::from(vec![
             Span::raw("   "),
-            Span::styled(
-                code.to_string(),
-                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(code.to_string(), theme::warn().bold()),
         ])),
         RichLine::default(),
     ];
@@ -387,7 +375,7 @@ fn device_lines(view: &DeviceView<'_>, url: &str, code: &str, place: QrPlace) ->
     };
     lines.push(hang(
         vec![
-            Span::styled(format!("{} ", view.spinner), Style::new().fg(Color::Cyan)),
+            Span::styled(format!("{} ", view.spinner), theme::accent()),
             Span::raw(status),
         ],
         2,
@@ -395,10 +383,10 @@ fn device_lines(view: &DeviceView<'_>, url: &str, code: &str, place: QrPlace) ->
     lines.push(RichLine::default());
     lines.push(hang(
         vec![
-            Span::styled("⚠ ", Style::new().fg(Color::Yellow)),
+            Span::styled("⚠ ", theme::warn()),
             Span::styled(
                 "Continue only if you started this login. If a website or another person gave you this code, cancel.",
-                Style::new().fg(Color::Yellow),
+                theme::warn(),
             ),
         ],
         2,
@@ -426,7 +414,7 @@ fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
     let (Some(url), Some(code)) = (view.url, view.code) else {
         let lines = [
             RichLine::plain(Line::from(vec![
-                Span::styled(format!("{} ", view.spinner), Style::new().fg(Color::Cyan)),
+                Span::styled(format!("{} ", view.spinner), theme::accent()),
                 Span::raw("Asking for a code…"),
             ])),
             RichLine::default(),
@@ -482,13 +470,10 @@ fn render_device(area: Rect, buf: &mut Buffer, view: DeviceView<'_>) {
 fn render_full_qr(area: Rect, buf: &mut Buffer, qr: &QrView, code: Option<&str>) {
     let (qr_w, qr_h) = (qr.width(), qr.height());
     let footer = Line::from(vec![
-        Span::styled(
-            code.unwrap_or_default().to_string(),
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ),
-        Span::styled("  ·  ", dim()),
+        Span::styled(code.unwrap_or_default().to_string(), theme::warn().bold()),
+        Span::styled("  ·  ", theme::dim()),
         Span::styled("q", Style::new().bold()),
-        Span::styled(" back", dim()),
+        Span::styled(" back", theme::dim()),
     ]);
     let footer_w = u16::try_from(footer.width()).unwrap_or(u16::MAX);
     if area.width < qr_w || area.height < qr_h {
@@ -529,22 +514,25 @@ fn render_api_key(area: Rect, buf: &mut Buffer, key_len: usize, error: Option<&s
     let dots = "•".repeat(key_len.min(room));
     let more = if key_len > room { "…" } else { "" };
     let mut field = vec![
-        Span::styled("Key › ", Style::new().fg(Color::Cyan).bold()),
+        Span::styled("Key › ", theme::accent().bold()),
         Span::raw(format!("{dots}{more}")),
     ];
     if key_len == 0 {
-        field.push(Span::styled("paste or type the key", dim()));
+        field.push(Span::styled("paste or type the key", theme::dim()));
     } else {
-        field.push(Span::styled("▏", Style::new().fg(Color::Cyan)));
-        field.push(Span::styled(format!("  {key_len} characters"), dim()));
+        field.push(Span::styled("▏", theme::accent()));
+        field.push(Span::styled(
+            format!("  {key_len} characters"),
+            theme::dim(),
+        ));
     }
     lines.push(RichLine::plain(Line::from(field)));
     lines.push(RichLine::default());
     if let Some(error) = error {
         lines.push(hang(
             vec![
-                Span::styled("✗ ", red()),
-                Span::styled(error.to_string(), red()),
+                Span::styled("✗ ", theme::bad()),
+                Span::styled(error.to_string(), theme::bad()),
             ],
             2,
         ));
