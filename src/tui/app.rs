@@ -14,7 +14,6 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use tokio::sync::mpsc::UnboundedSender;
-use unicode_width::UnicodeWidthStr;
 
 use super::composer::{Composer, ComposerAction};
 use super::connect::{ConnectDialog, DialogAction};
@@ -22,15 +21,14 @@ use super::history_cell::{CellKind, HistoryCell, ToolCall, ToolEnd, display_path
 use super::picker::{Picker, PickerAction, PickerItem};
 use super::resume;
 use super::slash::{self, SlashCommand};
+use super::status::{Status, approval_detail, approval_name, describe_login};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
-use crate::agent::instructions::InstructionFile;
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome,
 };
-use crate::auth::login::{Account, LoginEvent};
-use crate::humanize;
-use crate::llm::types::{Item, RateLimitWindow, RateLimits, TokenUsage};
+use crate::auth::login::LoginEvent;
+use crate::llm::types::{Item, TokenUsage};
 use crate::session::SessionSummary;
 use crate::tui::theme;
 
@@ -83,20 +81,15 @@ struct PendingApproval {
 #[derive(Debug)]
 pub struct App {
     ops: UnboundedSender<Op>,
+    /// What the status line and `/status` show.
+    status: Status,
     transcript: Transcript,
     composer: Composer,
     slash_selected: usize,
     picker: Option<(PickerKind, Picker)>,
     connect: Option<ConnectDialog>,
     approval: Option<PendingApproval>,
-    auth: Option<AuthSummary>,
-    model: String,
     models: Vec<String>,
-    project_dir: PathBuf,
-    approval_mode: ApprovalMode,
-    sandbox: String,
-    usage: TokenUsage,
-    rate_limits: Option<RateLimits>,
     turn_started: Option<Instant>,
     headless: bool,
     assistant_cell: Option<usize>,
@@ -111,12 +104,7 @@ pub struct App {
     awaiting_sessions: bool,
     /// When the conversation being resumed was last active, for the notice.
     resuming_from: Option<SystemTime>,
-    /// The AGENTS.md files of the conversation; `None` until the core reports them.
-    instructions: Option<Vec<InstructionFile>>,
-    /// A resumed conversation carries its instructions in its history, as first loaded.
-    instructions_in_history: bool,
     quit_armed: bool,
-    hint: Option<String>,
     should_quit: bool,
     clipboard: Vec<String>,
     redraw: bool,
@@ -135,14 +123,19 @@ impl App {
             picker: None,
             connect: None,
             approval: None,
-            auth: initial.auth,
-            model: initial.model,
+            status: Status {
+                auth: initial.auth,
+                model: initial.model,
+                project_dir: initial.project_dir,
+                approval_mode: initial.approval_mode,
+                sandbox: initial.sandbox,
+                usage: TokenUsage::default(),
+                rate_limits: None,
+                instructions: None,
+                instructions_in_history: false,
+                hint: None,
+            },
             models: Vec::new(),
-            project_dir: initial.project_dir,
-            approval_mode: initial.approval_mode,
-            sandbox: initial.sandbox,
-            usage: TokenUsage::default(),
-            rate_limits: None,
             turn_started: None,
             headless: initial.headless,
             assistant_cell: None,
@@ -152,10 +145,7 @@ impl App {
             sessions: Vec::new(),
             awaiting_sessions: false,
             resuming_from: None,
-            instructions: None,
-            instructions_in_history: false,
             quit_armed: false,
-            hint: None,
             should_quit: false,
             clipboard: Vec::new(),
             redraw: true,
@@ -165,7 +155,7 @@ impl App {
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
         }
-        if app.auth.is_none() {
+        if app.status.auth.is_none() {
             app.connect = Some(ConnectDialog::new(app.headless));
         }
         app
@@ -314,7 +304,7 @@ impl App {
         if !(ctrl && key.code == KeyCode::Char('c')) {
             self.quit_armed = false;
         }
-        self.hint = None;
+        self.status.hint = None;
         if ctrl && key.code == KeyCode::Char('d') {
             self.quit();
             return;
@@ -427,7 +417,7 @@ impl App {
             self.quit();
         } else {
             self.quit_armed = true;
-            self.hint = Some("press ctrl+c again to quit".into());
+            self.status.hint = Some("press ctrl+c again to quit".into());
         }
     }
 
@@ -442,7 +432,7 @@ impl App {
             DialogAction::Op(op) => self.send(op),
             DialogAction::Copy { text, label } => {
                 self.clipboard.push(text);
-                self.hint = Some(format!("copied the {label}"));
+                self.status.hint = Some(format!("copied the {label}"));
             }
             DialogAction::Close => self.connect = None,
         }
@@ -511,7 +501,8 @@ impl App {
         }
         if self.turn_started.is_some() {
             self.composer.set_text(&text);
-            self.hint = Some("an answer is still coming: wait, or press esc to stop it".into());
+            self.status.hint =
+                Some("an answer is still coming: wait, or press esc to stop it".into());
             return;
         }
         self.push(CellKind::User(text.clone()));
@@ -541,7 +532,7 @@ impl App {
                 .map(|mode| PickerItem {
                     label: approval_name(mode).to_string(),
                     detail: approval_detail(mode).to_string(),
-                    current: mode == self.approval_mode,
+                    current: mode == self.status.approval_mode,
                 })
                 .collect();
                 let picker = Picker::new("Approval mode", items, "");
@@ -566,11 +557,11 @@ impl App {
                 self.picker = Some((PickerKind::Resume, picker));
             }
             SlashCommand::Status => {
-                let text = self.status_text();
+                let text = self.status.report();
                 self.notice(text);
             }
             SlashCommand::Logout => self.send(Op::Logout),
-            SlashCommand::Help => self.notice(HELP),
+            SlashCommand::Help => self.notice(super::help::HELP),
             SlashCommand::Quit => self.quit(),
         }
     }
@@ -583,7 +574,7 @@ impl App {
         self.reasoning_cell = None;
         self.response_start = 0;
         self.approval = None;
-        self.usage = TokenUsage::default();
+        self.status.usage = TokenUsage::default();
     }
 
     fn model_items(&self) -> Vec<PickerItem> {
@@ -592,7 +583,7 @@ impl App {
             .map(|m| PickerItem {
                 label: m.clone(),
                 detail: String::new(),
-                current: *m == self.model,
+                current: *m == self.status.model,
             })
             .collect()
     }
@@ -600,7 +591,7 @@ impl App {
     fn picked(&mut self, kind: PickerKind, index: usize, label: String) {
         match kind {
             PickerKind::Model => {
-                self.model = label.clone();
+                self.status.model = label.clone();
                 self.send(Op::SetModel(label.clone()));
                 self.notice(format!("Model: {label}"));
             }
@@ -622,7 +613,7 @@ impl App {
                 .get(index)
                 .copied()
                 .unwrap_or_default();
-                self.approval_mode = mode;
+                self.status.approval_mode = mode;
                 self.send(Op::SetApprovalMode(mode));
                 self.notice(format!(
                     "Approval mode: {} — {}",
@@ -789,8 +780,8 @@ impl App {
                     self.push(kind);
                 }
             }
-            Event::Usage(usage) => self.usage = usage,
-            Event::RateLimits(limits) => self.rate_limits = Some(limits),
+            Event::Usage(usage) => self.status.usage = usage,
+            Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
             Event::TurnFinished(outcome) => {
                 self.turn_started = None;
                 self.assistant_cell = None;
@@ -813,7 +804,7 @@ impl App {
             Event::AuthChanged(summary) => self.on_auth_changed(summary),
             Event::Models { available, current } => {
                 self.models = available;
-                self.model = current;
+                self.status.model = current;
                 let items = self.model_items();
                 if let Some((PickerKind::Model, picker)) = &mut self.picker {
                     picker.set_items(items);
@@ -830,8 +821,8 @@ impl App {
                 }
             }
             Event::Instructions(files) => {
-                self.instructions = Some(files);
-                self.instructions_in_history = false;
+                self.status.instructions = Some(files);
+                self.status.instructions_in_history = false;
             }
             Event::Conversation { .. } | Event::FilesChanged { .. } => {}
             Event::Notice(text) => self.notice(text),
@@ -883,8 +874,8 @@ impl App {
     /// Shows a resumed conversation in place of the current transcript.
     fn restore(&mut self, items: &[Item]) {
         self.clear_conversation();
-        self.instructions = None;
-        self.instructions_in_history = items.iter().any(Item::is_instructions_message);
+        self.status.instructions = None;
+        self.status.instructions_in_history = items.iter().any(Item::is_instructions_message);
         let cells = resume::cells_from_history(items);
         let mut has_code = false;
         for kind in cells {
@@ -926,12 +917,12 @@ impl App {
         match summary {
             Some(summary) => {
                 let in_dialog = self.connect.is_some();
-                if in_dialog || self.auth.as_ref() != Some(&summary) {
+                if in_dialog || self.status.auth.as_ref() != Some(&summary) {
                     self.connected(summary);
                 }
             }
             None => {
-                let was = self.auth.take();
+                let was = self.status.auth.take();
                 self.models.clear();
                 if was.is_some() {
                     self.notice("Logged out. /connect signs in again.");
@@ -942,12 +933,12 @@ impl App {
 
     fn connected(&mut self, summary: AuthSummary) {
         // The core reports a ChatGPT login twice (login done, then auth changed): say it once.
-        if self.auth.as_ref() == Some(&summary) && self.connect.is_none() {
+        if self.status.auth.as_ref() == Some(&summary) && self.connect.is_none() {
             return;
         }
         self.connect = None;
         self.notice(format!("Connected: {}.", describe_login(&summary)));
-        self.auth = Some(summary);
+        self.status.auth = Some(summary);
         self.send(Op::RefreshModels);
     }
 
@@ -962,7 +953,7 @@ impl App {
         let status_area = Rect::new(area.x, area.y + area.height - 1, area.width, 1);
         let main = Rect::new(area.x, area.y, area.width, area.height - 1);
         let now = self.now();
-        self.render_status(status_area, frame.buffer_mut());
+        self.status.render_line(status_area, frame.buffer_mut());
 
         if let Some(dialog) = &self.connect {
             dialog.render(main, frame.buffer_mut(), now);
@@ -989,7 +980,7 @@ impl App {
                 Span::styled(
                     format!(
                         " · ask about the code in {} · /help for commands and keys",
-                        display_path(&self.project_dir)
+                        display_path(&self.status.project_dir)
                     ),
                     theme::dim(),
                 ),
@@ -1069,145 +1060,7 @@ impl App {
         ]);
         buf.set_line(area.x, area.y, &line, area.width);
     }
-
-    fn render_status(&self, area: Rect, buf: &mut Buffer) {
-        let login = match &self.auth {
-            Some(summary) => Span::styled(describe_login(summary), theme::good()),
-            None => Span::styled("not connected · /connect", theme::warn()),
-        };
-        let sep = || Span::styled(" · ", theme::dim());
-        let left = Line::from(vec![
-            Span::raw(" "),
-            login,
-            sep(),
-            Span::styled(self.model.clone(), theme::accent()),
-            sep(),
-            Span::styled(display_path(&self.project_dir), theme::dim()),
-        ]);
-        let right_text = match &self.hint {
-            Some(hint) => hint.clone(),
-            None => {
-                let mut parts = Vec::new();
-                if self.usage.total_tokens > 0 {
-                    parts.push(format!(
-                        "{} tokens",
-                        humanize::count(self.usage.total_tokens)
-                    ));
-                }
-                if let Some(limits) = &self.rate_limits {
-                    for window in [limits.primary, limits.secondary].into_iter().flatten() {
-                        parts.push(format!(
-                            "{} {:.0}%",
-                            window_name(&window),
-                            window.used_percent
-                        ));
-                    }
-                }
-                parts.join(" · ")
-            }
-        };
-        let right_style = if self.hint.is_some() {
-            theme::warn()
-        } else {
-            theme::dim()
-        };
-        buf.set_line(area.x, area.y, &left, area.width);
-        let right_width = u16::try_from(right_text.width() + 1).unwrap_or(u16::MAX);
-        let left_width = u16::try_from(super::wrap::line_width(&left)).unwrap_or(u16::MAX);
-        if !right_text.is_empty() && left_width + right_width < area.width {
-            let x = area.x + area.width - right_width;
-            buf.set_line(
-                x,
-                area.y,
-                &Line::styled(right_text, right_style),
-                right_width,
-            );
-        }
-    }
-
-    fn status_text(&self) -> String {
-        let login = match &self.auth {
-            Some(summary) => describe_login(summary),
-            None => "not connected (/connect)".to_string(),
-        };
-        let u = &self.usage;
-        let mut text = format!(
-            "Login:     {login}\nModel:     {}\nDirectory: {}\nApproval:  {} — {}\nSandbox:   {}\nTokens:    {} in ({} cached) · {} out ({} reasoning) · {} total",
-            self.model,
-            display_path(&self.project_dir),
-            approval_name(self.approval_mode),
-            approval_detail(self.approval_mode),
-            self.sandbox,
-            humanize::count(u.input_tokens),
-            humanize::count(u.cached_input_tokens),
-            humanize::count(u.output_tokens),
-            humanize::count(u.reasoning_output_tokens),
-            humanize::count(u.total_tokens),
-        );
-        match &self.rate_limits {
-            Some(limits) => {
-                for window in [limits.primary, limits.secondary].into_iter().flatten() {
-                    text.push_str(&format!(
-                        "\nLimit:     {} window {:.0}% used{}",
-                        window_name(&window),
-                        window.used_percent,
-                        window
-                            .resets_at
-                            .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
-                            .map(|at| format!(
-                                ", resets {}",
-                                at.with_timezone(&chrono::Local).format("%a %H:%M")
-                            ))
-                            .unwrap_or_default()
-                    ));
-                }
-            }
-            None => text.push_str("\nLimits:    not reported yet"),
-        }
-        match self.instructions.as_deref() {
-            None if self.instructions_in_history => {
-                text.push_str("\nAGENTS.md: as loaded when this conversation started")
-            }
-            None => text.push_str("\nAGENTS.md: not loaded yet"),
-            Some([]) => text.push_str("\nAGENTS.md: none found"),
-            Some(files) => {
-                for (i, file) in files.iter().enumerate() {
-                    let label = if i == 0 { "AGENTS.md:" } else { "" };
-                    let cut = if file.is_cut() {
-                        format!(", cut to {}", humanize::bytes(file.included))
-                    } else {
-                        String::new()
-                    };
-                    text.push_str(&format!(
-                        "\n{label:<11}{} · {}{cut}",
-                        display_path(&file.path),
-                        humanize::bytes(file.bytes)
-                    ));
-                }
-            }
-        }
-        text
-    }
 }
-
-const HELP: &str = "Commands
-  /connect    sign in (ChatGPT or an API key)
-  /model      choose the model
-  /approval   choose what may run without asking
-  /new        start a new conversation
-  /resume     continue a saved conversation of this project
-  /status     login, model, tokens, limits and AGENTS.md files
-  /logout     remove the login
-  /quit       leave kelp
-Keys
-  enter                send · shift+enter or alt+enter: new line
-  ↑ ↓                  earlier prompts
-  ctrl+a/e/w/u/k       line start, end, delete word, to start, to end
-  alt+b/f              word back, forward
-  esc, ctrl+c          stop the answer
-  ctrl+c ctrl+c, ctrl+d  quit
-  ctrl+o               show or hide details (reasoning, tool output)
-  pgup/pgdn, home/end, mouse wheel   scroll";
 
 fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>, once_only: bool) {
     let key = |k: &str| Span::styled(k.to_string(), theme::warn().bold());
@@ -1246,45 +1099,5 @@ fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>, once
             Span::styled("▏", theme::accent()),
         ]);
         buf.set_line(area.x, area.y + 1, &field, area.width);
-    }
-}
-
-/// The login in a few words: `ana@example.com (plus)` or `API key sk-…abcd`.
-pub fn describe_login(summary: &AuthSummary) -> String {
-    match summary {
-        AuthSummary::ApiKey { masked } => format!("API key {masked}"),
-        AuthSummary::ChatGpt(Account { email, plan, .. }) => {
-            let who = email.clone().unwrap_or_else(|| "ChatGPT".to_string());
-            match plan {
-                Some(plan) => format!("{who} ({plan})"),
-                None => who,
-            }
-        }
-    }
-}
-
-fn approval_name(mode: ApprovalMode) -> &'static str {
-    match mode {
-        ApprovalMode::Ask => "ask",
-        ApprovalMode::AutoEdit => "auto-edit",
-        ApprovalMode::FullAuto => "full-auto",
-    }
-}
-
-fn approval_detail(mode: ApprovalMode) -> &'static str {
-    match mode {
-        ApprovalMode::Ask => "ask before commands and edits",
-        ApprovalMode::AutoEdit => "edit files in the project freely, ask before commands",
-        ApprovalMode::FullAuto => "run everything inside the project without asking",
-    }
-}
-
-fn window_name(window: &RateLimitWindow) -> String {
-    match window.window_minutes {
-        Some(m) if m >= 7 * 24 * 60 => "week".to_string(),
-        Some(m) if m >= 24 * 60 && m % (24 * 60) == 0 => format!("{}d", m / (24 * 60)),
-        Some(m) if m >= 60 && m % 60 == 0 => format!("{}h", m / 60),
-        Some(m) => format!("{m}m"),
-        None => "limit".to_string(),
     }
 }

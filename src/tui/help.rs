@@ -1,0 +1,21 @@
+//! `/help`: the commands and the keys.
+
+/// The text `/help` shows.
+pub const HELP: &str = "Commands
+  /connect    sign in (ChatGPT or an API key)
+  /model      choose the model
+  /approval   choose what may run without asking
+  /new        start a new conversation
+  /resume     continue a saved conversation of this project
+  /status     login, model, tokens, limits and AGENTS.md files
+  /logout     remove the login
+  /quit       leave kelp
+Keys
+  enter                send · shift+enter or alt+enter: new line
+  ↑ ↓                  earlier prompts
+  ctrl+a/e/w/u/k       line start, end, delete word, to start, to end
+  alt+b/f              word back, forward
+  esc, ctrl+c          stop the answer
+  ctrl+c ctrl+c, ctrl+d  quit
+  ctrl+o               show or hide details (reasoning, tool output)
+  pgup/pgdn, home/end, mouse wheel   scroll";
