@@ -1,7 +1,6 @@
 //! The application state and everything that changes it: terminal input and core events come
 //! in, `Op`s go out, and drawing is a function of the state.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,15 +14,14 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::chat::Chat;
 use super::composer::{Composer, ComposerAction};
 use super::connect::{ConnectDialog, DialogAction};
-use super::history_cell::{CellKind, HistoryCell, ToolCall, ToolEnd, display_path};
+use super::history_cell::{CellKind, display_path};
 use super::picker::{Picker, PickerAction, PickerItem};
 use super::resume;
 use super::slash::{self, SlashCommand};
 use super::status::{Status, approval_detail, approval_name, describe_login};
-use super::streaming::StreamingMarkdown;
-use super::transcript::Transcript;
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome,
 };
@@ -51,8 +49,6 @@ pub struct InitialState {
     pub warning: Option<String>,
 }
 
-/// Tool output kept per call; older output is dropped from the front.
-const MAX_TOOL_OUTPUT: usize = 256 * 1024;
 /// How often the spinner moves while a turn runs.
 const SPINNER_INTERVAL: Duration = Duration::from_millis(100);
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -70,7 +66,6 @@ enum PickerKind {
 #[derive(Debug)]
 struct PendingApproval {
     id: u64,
-    cell: usize,
     /// `Some` while the person types why they said no.
     reason: Option<String>,
     /// Only "this once" makes sense (running without the sandbox): no "always".
@@ -83,7 +78,8 @@ pub struct App {
     ops: UnboundedSender<Op>,
     /// What the status line and `/status` show.
     status: Status,
-    transcript: Transcript,
+    /// The transcript and the turn streaming into it.
+    chat: Chat,
     composer: Composer,
     slash_selected: usize,
     picker: Option<(PickerKind, Picker)>,
@@ -92,12 +88,6 @@ pub struct App {
     models: Vec<String>,
     turn_started: Option<Instant>,
     headless: bool,
-    assistant_cell: Option<usize>,
-    reasoning_cell: Option<usize>,
-    /// Cells from here on were streamed by the response in flight; a retry voids the
-    /// answer and reasoning among them.
-    response_start: usize,
-    tool_cells: HashMap<String, usize>,
     /// The saved conversations the `/resume` picker lists.
     sessions: Vec<SessionSummary>,
     /// `/resume` asked for the list and it has not come.
@@ -117,7 +107,7 @@ impl App {
     pub fn new(ops: UnboundedSender<Op>, initial: InitialState) -> Self {
         let mut app = Self {
             ops,
-            transcript: Transcript::default(),
+            chat: Chat::default(),
             composer: Composer::new(),
             slash_selected: 0,
             picker: None,
@@ -138,10 +128,6 @@ impl App {
             models: Vec::new(),
             turn_started: None,
             headless: initial.headless,
-            assistant_cell: None,
-            reasoning_cell: None,
-            response_start: 0,
-            tool_cells: HashMap::new(),
             sessions: Vec::new(),
             awaiting_sessions: false,
             resuming_from: None,
@@ -204,7 +190,7 @@ impl App {
     /// The highlighter loaded: draw the code blocks that were drawn plain again, in colour.
     pub fn on_highlighter_ready(&mut self) {
         self.awaiting_highlighter = false;
-        for cell in self.transcript.cells_mut() {
+        for cell in self.chat.transcript.cells_mut() {
             if let CellKind::Assistant(md) = cell.kind()
                 && md.has_plain_code()
                 && let CellKind::Assistant(md) = cell.kind_mut()
@@ -252,7 +238,7 @@ impl App {
     }
 
     fn push(&mut self, kind: CellKind) -> usize {
-        self.transcript.push(HistoryCell::new(kind))
+        self.chat.push(kind)
     }
 
     fn notice(&mut self, text: impl Into<String>) {
@@ -268,11 +254,11 @@ impl App {
             TermEvent::Paste(text) => self.handle_paste(&text),
             TermEvent::Mouse(mouse) => match mouse.kind {
                 MouseEventKind::ScrollUp => {
-                    self.transcript.scroll_up(3);
+                    self.chat.transcript.scroll_up(3);
                     self.redraw = true;
                 }
                 MouseEventKind::ScrollDown => {
-                    self.transcript.scroll_down(3);
+                    self.chat.transcript.scroll_down(3);
                     self.redraw = true;
                 }
                 _ => {}
@@ -376,11 +362,11 @@ impl App {
                 }
                 return;
             }
-            KeyCode::PageUp => return self.transcript.page_up(),
-            KeyCode::PageDown => return self.transcript.page_down(),
-            KeyCode::Home => return self.transcript.scroll_to_top(),
-            KeyCode::End => return self.transcript.scroll_to_bottom(),
-            KeyCode::Char('o') if ctrl => return self.transcript.toggle_expanded(),
+            KeyCode::PageUp => return self.chat.transcript.page_up(),
+            KeyCode::PageDown => return self.chat.transcript.page_down(),
+            KeyCode::Home => return self.chat.transcript.scroll_to_top(),
+            KeyCode::End => return self.chat.transcript.scroll_to_bottom(),
+            KeyCode::Char('o') if ctrl => return self.chat.transcript.toggle_expanded(),
             _ => {}
         }
         let before = self.composer.text().len();
@@ -467,8 +453,8 @@ impl App {
             }
             KeyCode::Char('n') | KeyCode::Char('N') => pending.reason = Some(String::new()),
             KeyCode::Esc => self.decide(ApprovalDecision::No { reason: None }),
-            KeyCode::PageUp => self.transcript.page_up(),
-            KeyCode::PageDown => self.transcript.page_down(),
+            KeyCode::PageUp => self.chat.transcript.page_up(),
+            KeyCode::PageDown => self.chat.transcript.page_down(),
             _ => {}
         }
     }
@@ -477,11 +463,7 @@ impl App {
         let Some(pending) = self.approval.take() else {
             return;
         };
-        if let Some(cell) = self.transcript.get_mut(pending.cell)
-            && let CellKind::Approval { decision: d, .. } = cell.kind_mut()
-        {
-            *d = Some(decision.clone());
-        }
+        self.chat.approval_decided(decision.clone());
         self.send(Op::Approve {
             id: pending.id,
             decision,
@@ -506,7 +488,7 @@ impl App {
             return;
         }
         self.push(CellKind::User(text.clone()));
-        self.transcript.scroll_to_bottom();
+        self.chat.transcript.scroll_to_bottom();
         self.send(Op::Submit { text });
     }
 
@@ -568,11 +550,7 @@ impl App {
 
     /// Forgets the transcript and everything that points into it.
     fn clear_conversation(&mut self) {
-        self.transcript.clear();
-        self.tool_cells.clear();
-        self.assistant_cell = None;
-        self.reasoning_cell = None;
-        self.response_start = 0;
+        self.chat.clear();
         self.approval = None;
         self.status.usage = TokenUsage::default();
     }
@@ -632,166 +610,57 @@ impl App {
         match event {
             Event::TurnStarted => {
                 self.turn_started = Some(Instant::now());
-                self.assistant_cell = None;
-                self.reasoning_cell = None;
-                self.response_start = self.transcript.len();
+                self.chat.start_response();
             }
-            Event::TextDelta(delta) => {
-                let index = match self.assistant_cell {
-                    Some(i) => i,
-                    None => {
-                        let i = self.push(CellKind::Assistant(StreamingMarkdown::new()));
-                        self.assistant_cell = Some(i);
-                        i
-                    }
-                };
-                if let Some(cell) = self.transcript.get_mut(index)
-                    && let CellKind::Assistant(md) = cell.kind_mut()
-                {
-                    md.push(&delta);
-                }
-            }
-            Event::ReasoningDelta(delta) => {
-                let index = match self.reasoning_cell {
-                    Some(i) => i,
-                    None => {
-                        let i = self.push(CellKind::Reasoning(String::new()));
-                        self.reasoning_cell = Some(i);
-                        i
-                    }
-                };
-                if let Some(cell) = self.transcript.get_mut(index)
-                    && let CellKind::Reasoning(text) = cell.kind_mut()
-                {
-                    text.push_str(&delta);
-                }
-            }
+            Event::TextDelta(delta) => self.chat.text_delta(&delta),
+            Event::ReasoningDelta(delta) => self.chat.reasoning_delta(&delta),
             Event::MessageDone(text) => {
-                let index = match self.assistant_cell.take() {
-                    Some(i) => i,
-                    None => self.push(CellKind::Assistant(StreamingMarkdown::new())),
-                };
-                if let Some(cell) = self.transcript.get_mut(index)
-                    && let CellKind::Assistant(md) = cell.kind_mut()
-                {
-                    md.finish(&text);
-                    if md.has_plain_code() {
-                        self.awaiting_highlighter = true;
-                    }
+                if self.chat.message_done(&text) {
+                    self.awaiting_highlighter = true;
                 }
-                self.reasoning_cell = None;
             }
             Event::ToolStarted {
                 call_id,
                 tool,
                 summary,
                 ..
-            } => {
-                self.assistant_cell = None;
-                self.reasoning_cell = None;
-                let index = self.push(CellKind::Tool(ToolCall {
-                    call_id: call_id.clone(),
-                    tool,
-                    summary,
-                    output: String::new(),
-                    finished: None,
-                }));
-                self.tool_cells.insert(call_id, index);
-            }
-            Event::ToolOutput { call_id, chunk } => {
-                if let Some(&index) = self.tool_cells.get(&call_id)
-                    && let Some(cell) = self.transcript.get_mut(index)
-                    && let CellKind::Tool(call) = cell.kind_mut()
-                {
-                    call.output.push_str(&chunk);
-                    if call.output.len() > MAX_TOOL_OUTPUT {
-                        let mut cut = call.output.len() - MAX_TOOL_OUTPUT;
-                        while !call.output.is_char_boundary(cut) {
-                            cut += 1;
-                        }
-                        call.output.replace_range(..cut, "");
-                    }
-                }
-            }
+            } => self.chat.tool_started(call_id, tool, summary),
+            Event::ToolOutput { call_id, chunk } => self.chat.tool_output(&call_id, &chunk),
             Event::ToolFinished {
                 call_id,
                 success,
                 exit_code,
                 duration,
-            } => {
-                if let Some(index) = self.tool_cells.remove(&call_id)
-                    && let Some(cell) = self.transcript.get_mut(index)
-                    && let CellKind::Tool(call) = cell.kind_mut()
-                {
-                    call.finished = Some(ToolEnd {
-                        success,
-                        exit_code,
-                        duration: Some(duration),
-                    });
-                }
-                // Tools run between responses: what streams next belongs to a new one.
-                self.response_start = self.transcript.len();
-            }
+            } => self
+                .chat
+                .tool_finished(&call_id, success, exit_code, duration),
             Event::ApprovalRequested { id, subject, .. } => {
                 let once_only = matches!(subject, ApprovalSubject::Unsandboxed { .. });
-                let cell = self.push(CellKind::Approval {
-                    subject,
-                    decision: None,
-                });
+                self.chat.approval_requested(subject);
                 self.approval = Some(PendingApproval {
                     id,
-                    cell,
                     reason: None,
                     once_only,
                 });
-                self.transcript.scroll_to_bottom();
             }
-            Event::PlanUpdated { explanation, steps } => {
-                let last_is_plan = matches!(
-                    self.transcript.last_mut().map(|c| c.kind()),
-                    Some(CellKind::Plan { .. })
-                );
-                if last_is_plan && let Some(cell) = self.transcript.last_mut() {
-                    *cell.kind_mut() = CellKind::Plan { explanation, steps };
-                } else {
-                    self.push(CellKind::Plan { explanation, steps });
-                }
-            }
+            Event::PlanUpdated { explanation, steps } => self.chat.plan(explanation, steps),
             Event::Retrying {
                 attempt,
                 max,
                 delay,
                 reason,
-            } => {
-                self.discard_partial_response();
-                let kind = CellKind::Retry {
-                    attempt,
-                    max,
-                    delay,
-                    reason,
-                };
-                let last_is_retry = matches!(
-                    self.transcript.last_mut().map(|c| c.kind()),
-                    Some(CellKind::Retry { .. })
-                );
-                if last_is_retry && let Some(cell) = self.transcript.last_mut() {
-                    *cell.kind_mut() = kind;
-                } else {
-                    self.push(kind);
-                }
-            }
+            } => self.chat.retrying(CellKind::Retry {
+                attempt,
+                max,
+                delay,
+                reason,
+            }),
             Event::Usage(usage) => self.status.usage = usage,
             Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
             Event::TurnFinished(outcome) => {
                 self.turn_started = None;
-                self.assistant_cell = None;
-                self.reasoning_cell = None;
-                if let Some(pending) = self.approval.take()
-                    && let Some(cell) = self.transcript.get_mut(pending.cell)
-                    && let CellKind::Approval { decision, .. } = cell.kind_mut()
-                {
-                    *decision = Some(ApprovalDecision::No { reason: None });
-                }
+                self.approval = None;
+                self.chat.turn_finished();
                 match outcome {
                     TurnOutcome::Completed => {}
                     TurnOutcome::Interrupted => self.notice("Interrupted."),
@@ -843,34 +712,6 @@ impl App {
         }
     }
 
-    /// Drops the answer and reasoning the response in flight streamed so far: a retry streams
-    /// them again from the start. Cells of the response are removed highest index first and
-    /// every index into the transcript is moved along.
-    fn discard_partial_response(&mut self) {
-        self.assistant_cell = None;
-        self.reasoning_cell = None;
-        let mut index = self.transcript.len();
-        while index > self.response_start {
-            index -= 1;
-            let partial = self.transcript.get_mut(index).is_some_and(|cell| {
-                matches!(cell.kind(), CellKind::Assistant(_) | CellKind::Reasoning(_))
-            });
-            if !partial || self.transcript.remove(index).is_none() {
-                continue;
-            }
-            for cell in self.tool_cells.values_mut() {
-                if *cell > index {
-                    *cell -= 1;
-                }
-            }
-            if let Some(pending) = &mut self.approval
-                && pending.cell > index
-            {
-                pending.cell -= 1;
-            }
-        }
-    }
-
     /// Shows a resumed conversation in place of the current transcript.
     fn restore(&mut self, items: &[Item]) {
         self.clear_conversation();
@@ -889,7 +730,7 @@ impl App {
             super::highlight::start_loading();
             self.awaiting_highlighter = true;
         }
-        self.response_start = self.transcript.len();
+        self.chat.start_response();
         let notice = match self.resuming_from.take() {
             Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
             None => "Resumed the saved conversation.".to_string(),
@@ -974,7 +815,7 @@ impl App {
             main.width,
             main.height.saturating_sub(bottom_rows + activity),
         );
-        if self.transcript.is_empty() && transcript_area.height > 1 {
+        if self.chat.transcript.is_empty() && transcript_area.height > 1 {
             let welcome = Line::from(vec![
                 Span::styled(" kelp", theme::accent().bold()),
                 Span::styled(
@@ -989,7 +830,9 @@ impl App {
                 .buffer_mut()
                 .set_line(main.x, main.y, &welcome, main.width);
         }
-        self.transcript.render(transcript_area, frame.buffer_mut());
+        self.chat
+            .transcript
+            .render(transcript_area, frame.buffer_mut());
         if activity == 1 {
             let row = Rect::new(main.x, bottom.y - 1, main.width, 1);
             self.render_activity(row, frame.buffer_mut());

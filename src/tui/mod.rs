@@ -2,6 +2,7 @@
 //! frames requested and coalesced, and the transcript kept as cached cells.
 
 pub mod app;
+pub mod chat;
 pub mod clipboard;
 pub mod composer;
 pub mod connect;

@@ -1,0 +1,230 @@
+//! The conversation as it streams: the transcript and the bookkeeping of the turn in flight —
+//! which cell the answer, the reasoning and each tool call go to, where the response started
+//! (a retry voids what it streamed), and the approval cell waiting for its answer.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::history_cell::{CellKind, HistoryCell, ToolCall, ToolEnd};
+use super::streaming::StreamingMarkdown;
+use super::transcript::Transcript;
+use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, PlanStep};
+
+/// Tool output kept per call; older output is dropped from the front.
+const MAX_TOOL_OUTPUT: usize = 256 * 1024;
+
+/// The transcript and the turn streaming into it.
+#[derive(Debug, Default)]
+pub struct Chat {
+    /// Every cell, with scrolling.
+    pub transcript: Transcript,
+    assistant_cell: Option<usize>,
+    reasoning_cell: Option<usize>,
+    /// Cells from here on were streamed by the response in flight; a retry voids the
+    /// answer and reasoning among them.
+    response_start: usize,
+    tool_cells: HashMap<String, usize>,
+    /// The approval cell still waiting for its answer.
+    approval_cell: Option<usize>,
+}
+
+impl Chat {
+    /// Adds a cell at the end; returns its index.
+    pub fn push(&mut self, kind: CellKind) -> usize {
+        self.transcript.push(HistoryCell::new(kind))
+    }
+
+    /// Forgets the transcript and everything that points into it.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// What streams from now on belongs to a new response (a turn began, a history was
+    /// restored).
+    pub fn start_response(&mut self) {
+        self.assistant_cell = None;
+        self.reasoning_cell = None;
+        self.response_start = self.transcript.len();
+    }
+
+    /// A piece of the answer.
+    pub fn text_delta(&mut self, delta: &str) {
+        let index = match self.assistant_cell {
+            Some(i) => i,
+            None => {
+                let i = self.push(CellKind::Assistant(StreamingMarkdown::new()));
+                self.assistant_cell = Some(i);
+                i
+            }
+        };
+        if let Some(cell) = self.transcript.get_mut(index)
+            && let CellKind::Assistant(md) = cell.kind_mut()
+        {
+            md.push(delta);
+        }
+    }
+
+    /// A piece of a reasoning summary.
+    pub fn reasoning_delta(&mut self, delta: &str) {
+        let index = match self.reasoning_cell {
+            Some(i) => i,
+            None => {
+                let i = self.push(CellKind::Reasoning(String::new()));
+                self.reasoning_cell = Some(i);
+                i
+            }
+        };
+        if let Some(cell) = self.transcript.get_mut(index)
+            && let CellKind::Reasoning(text) = cell.kind_mut()
+        {
+            text.push_str(delta);
+        }
+    }
+
+    /// The answer is complete; `true` when it has code drawn plain until the highlighter loads.
+    pub fn message_done(&mut self, text: &str) -> bool {
+        let index = match self.assistant_cell.take() {
+            Some(i) => i,
+            None => self.push(CellKind::Assistant(StreamingMarkdown::new())),
+        };
+        self.reasoning_cell = None;
+        if let Some(cell) = self.transcript.get_mut(index)
+            && let CellKind::Assistant(md) = cell.kind_mut()
+        {
+            md.finish(text);
+            return md.has_plain_code();
+        }
+        false
+    }
+
+    /// A tool call began.
+    pub fn tool_started(&mut self, call_id: String, tool: String, summary: String) {
+        self.assistant_cell = None;
+        self.reasoning_cell = None;
+        let index = self.push(CellKind::Tool(ToolCall {
+            call_id: call_id.clone(),
+            tool,
+            summary,
+            output: String::new(),
+            finished: None,
+        }));
+        self.tool_cells.insert(call_id, index);
+    }
+
+    /// Output of a running tool; the oldest goes past [`MAX_TOOL_OUTPUT`].
+    pub fn tool_output(&mut self, call_id: &str, chunk: &str) {
+        if let Some(&index) = self.tool_cells.get(call_id)
+            && let Some(cell) = self.transcript.get_mut(index)
+            && let CellKind::Tool(call) = cell.kind_mut()
+        {
+            call.output.push_str(chunk);
+            if call.output.len() > MAX_TOOL_OUTPUT {
+                let mut cut = call.output.len() - MAX_TOOL_OUTPUT;
+                while !call.output.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                call.output.replace_range(..cut, "");
+            }
+        }
+    }
+
+    /// A tool call ended.
+    pub fn tool_finished(
+        &mut self,
+        call_id: &str,
+        success: bool,
+        exit_code: Option<i32>,
+        duration: Duration,
+    ) {
+        if let Some(index) = self.tool_cells.remove(call_id)
+            && let Some(cell) = self.transcript.get_mut(index)
+            && let CellKind::Tool(call) = cell.kind_mut()
+        {
+            call.finished = Some(ToolEnd {
+                success,
+                exit_code,
+                duration: Some(duration),
+            });
+        }
+        // Tools run between responses: what streams next belongs to a new one.
+        self.response_start = self.transcript.len();
+    }
+
+    /// An approval request, shown until it is answered.
+    pub fn approval_requested(&mut self, subject: ApprovalSubject) {
+        let cell = self.push(CellKind::Approval {
+            subject,
+            decision: None,
+        });
+        self.approval_cell = Some(cell);
+        self.transcript.scroll_to_bottom();
+    }
+
+    /// Writes the answer into the waiting approval's cell.
+    pub fn approval_decided(&mut self, decision: ApprovalDecision) {
+        if let Some(index) = self.approval_cell.take()
+            && let Some(cell) = self.transcript.get_mut(index)
+            && let CellKind::Approval { decision: d, .. } = cell.kind_mut()
+        {
+            *d = Some(decision);
+        }
+    }
+
+    /// The plan, replacing the one just above if that is the last cell.
+    pub fn plan(&mut self, explanation: Option<String>, steps: Vec<PlanStep>) {
+        self.replace_last_or_push(CellKind::Plan { explanation, steps }, |kind| {
+            matches!(kind, CellKind::Plan { .. })
+        });
+    }
+
+    /// A retry: what the response streamed so far goes, and one retry cell says so.
+    pub fn retrying(&mut self, retry: CellKind) {
+        self.discard_partial_response();
+        self.replace_last_or_push(retry, |kind| matches!(kind, CellKind::Retry { .. }));
+    }
+
+    /// The turn ended: an approval nobody answered counts as refused.
+    pub fn turn_finished(&mut self) {
+        self.assistant_cell = None;
+        self.reasoning_cell = None;
+        if self.approval_cell.is_some() {
+            self.approval_decided(ApprovalDecision::No { reason: None });
+        }
+    }
+
+    fn replace_last_or_push(&mut self, kind: CellKind, same: impl Fn(&CellKind) -> bool) {
+        let last_is_same = self.transcript.last_mut().is_some_and(|c| same(c.kind()));
+        if last_is_same && let Some(cell) = self.transcript.last_mut() {
+            *cell.kind_mut() = kind;
+        } else {
+            self.push(kind);
+        }
+    }
+
+    /// Drops the answer and reasoning the response in flight streamed so far: a retry streams
+    /// them again from the start. Cells of the response are removed highest index first and
+    /// every index into the transcript is moved along.
+    fn discard_partial_response(&mut self) {
+        self.assistant_cell = None;
+        self.reasoning_cell = None;
+        let mut index = self.transcript.len();
+        while index > self.response_start {
+            index -= 1;
+            let partial = self.transcript.get_mut(index).is_some_and(|cell| {
+                matches!(cell.kind(), CellKind::Assistant(_) | CellKind::Reasoning(_))
+            });
+            if !partial || self.transcript.remove(index).is_none() {
+                continue;
+            }
+            for cell in self
+                .tool_cells
+                .values_mut()
+                .chain(self.approval_cell.as_mut())
+            {
+                if *cell > index {
+                    *cell -= 1;
+                }
+            }
+        }
+    }
+}
