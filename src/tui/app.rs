@@ -14,17 +14,15 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::bottom_pane::picker::{Picker, PickerItem};
+use super::bottom_pane::{BottomPane, KeyOutcome, PickerKind};
 use super::chat::Chat;
-use super::composer::{Composer, ComposerAction};
 use super::connect::{ConnectDialog, DialogAction};
 use super::history_cell::{CellKind, display_path};
-use super::picker::{Picker, PickerAction, PickerItem};
 use super::resume;
-use super::slash::{self, SlashCommand};
+use super::slash::SlashCommand;
 use super::status::{Status, approval_detail, approval_name, describe_login};
-use crate::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome,
-};
+use crate::agent::protocol::{ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome};
 use crate::auth::login::LoginEvent;
 use crate::llm::types::{Item, TokenUsage};
 use crate::session::SessionSummary;
@@ -52,25 +50,6 @@ pub struct InitialState {
 /// How often the spinner moves while a turn runs.
 const SPINNER_INTERVAL: Duration = Duration::from_millis(100);
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-/// The composer grows up to this many rows, then scrolls.
-const MAX_COMPOSER_ROWS: u16 = 8;
-const PLACEHOLDER: &str = "Ask anything · / for commands · shift+enter for a new line";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PickerKind {
-    Model,
-    Approval,
-    Resume,
-}
-
-#[derive(Debug)]
-struct PendingApproval {
-    id: u64,
-    /// `Some` while the person types why they said no.
-    reason: Option<String>,
-    /// Only "this once" makes sense (running without the sandbox): no "always".
-    once_only: bool,
-}
 
 /// The whole UI state.
 #[derive(Debug)]
@@ -80,11 +59,9 @@ pub struct App {
     status: Status,
     /// The transcript and the turn streaming into it.
     chat: Chat,
-    composer: Composer,
-    slash_selected: usize,
-    picker: Option<(PickerKind, Picker)>,
+    /// The composer and the views over it.
+    pane: BottomPane,
     connect: Option<ConnectDialog>,
-    approval: Option<PendingApproval>,
     models: Vec<String>,
     turn_started: Option<Instant>,
     headless: bool,
@@ -108,11 +85,8 @@ impl App {
         let mut app = Self {
             ops,
             chat: Chat::default(),
-            composer: Composer::new(),
-            slash_selected: 0,
-            picker: None,
+            pane: BottomPane::default(),
             connect: None,
-            approval: None,
             status: Status {
                 auth: initial.auth,
                 model: initial.model,
@@ -274,13 +248,7 @@ impl App {
             dialog.on_paste(text);
             return;
         }
-        if let Some(pending) = &mut self.approval {
-            if let Some(reason) = &mut pending.reason {
-                reason.push_str(text);
-            }
-            return;
-        }
-        self.composer.insert(text);
+        self.pane.paste(text);
     }
 
     /// Handles a key press.
@@ -304,80 +272,24 @@ impl App {
             self.dialog_action(action);
             return;
         }
-        if self.approval.is_some() {
-            self.approval_key(key);
-            return;
-        }
-        if let Some((kind, picker)) = &mut self.picker {
-            let kind = *kind;
-            match picker.handle_key(key) {
-                PickerAction::Chosen(i) => {
-                    let label = picker.items.get(i).map(|item| item.label.clone());
-                    self.picker = None;
-                    if let Some(label) = label {
-                        self.picked(kind, i, label);
-                    }
-                }
-                PickerAction::Closed => self.picker = None,
-                PickerAction::Moved | PickerAction::Ignored => {}
+        match self.pane.handle_key(key) {
+            KeyOutcome::Consumed => {}
+            KeyOutcome::Submit(text) => self.submit(text),
+            KeyOutcome::Command(command) => self.run_command(command),
+            KeyOutcome::Picked { kind, index, label } => self.picked(kind, index, label),
+            KeyOutcome::Decided { id, decision } => {
+                self.chat.approval_decided(decision.clone());
+                self.send(Op::Approve { id, decision });
             }
-            return;
-        }
-        if let Some(commands) = slash::completions(self.composer.text())
-            && !commands.is_empty()
-        {
-            let n = commands.len();
-            let selected = self.slash_selected.min(n - 1);
-            match key.code {
-                KeyCode::Up => {
-                    self.slash_selected = (selected + n - 1) % n;
-                    return;
-                }
-                KeyCode::Down => {
-                    self.slash_selected = (selected + 1) % n;
-                    return;
-                }
-                KeyCode::Tab => {
-                    self.composer
-                        .set_text(&format!("/{}", commands[selected].name()));
-                    return;
-                }
-                KeyCode::Enter if key.modifiers.is_empty() => {
-                    self.composer.clear();
-                    self.slash_selected = 0;
-                    self.run_command(commands[selected]);
-                    return;
-                }
-                KeyCode::Esc => {
-                    self.composer.clear();
-                    return;
-                }
+            KeyOutcome::Ignored => match key.code {
+                KeyCode::Esc if self.turn_started.is_some() => self.send(Op::Interrupt),
+                KeyCode::PageUp => self.chat.transcript.page_up(),
+                KeyCode::PageDown => self.chat.transcript.page_down(),
+                KeyCode::Home => self.chat.transcript.scroll_to_top(),
+                KeyCode::End => self.chat.transcript.scroll_to_bottom(),
+                KeyCode::Char('o') if ctrl => self.chat.transcript.toggle_expanded(),
                 _ => {}
-            }
-        }
-        match key.code {
-            KeyCode::Esc => {
-                if self.turn_started.is_some() {
-                    self.send(Op::Interrupt);
-                }
-                return;
-            }
-            KeyCode::PageUp => return self.chat.transcript.page_up(),
-            KeyCode::PageDown => return self.chat.transcript.page_down(),
-            KeyCode::Home => return self.chat.transcript.scroll_to_top(),
-            KeyCode::End => return self.chat.transcript.scroll_to_bottom(),
-            KeyCode::Char('o') if ctrl => return self.chat.transcript.toggle_expanded(),
-            _ => {}
-        }
-        let before = self.composer.text().len();
-        match self.composer.handle_key(key) {
-            ComposerAction::Submit(text) => self.submit(text),
-            ComposerAction::Changed => {
-                if self.composer.text().len() != before {
-                    self.slash_selected = 0;
-                }
-            }
-            ComposerAction::Ignored => {}
+            },
         }
     }
 
@@ -392,11 +304,7 @@ impl App {
             self.send(Op::Interrupt);
             return;
         }
-        if self.picker.take().is_some() {
-            return;
-        }
-        if !self.composer.is_empty() {
-            self.composer.clear();
+        if self.pane.cancel() {
             return;
         }
         if self.quit_armed {
@@ -424,52 +332,6 @@ impl App {
         }
     }
 
-    fn approval_key(&mut self, key: KeyEvent) {
-        let Some(pending) = &mut self.approval else {
-            return;
-        };
-        if let Some(reason) = &mut pending.reason {
-            match key.code {
-                KeyCode::Enter => {
-                    let reason = reason.trim().to_string();
-                    let reason = (!reason.is_empty()).then_some(reason);
-                    self.decide(ApprovalDecision::No { reason });
-                }
-                KeyCode::Esc => pending.reason = None,
-                KeyCode::Backspace => {
-                    reason.pop();
-                }
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    reason.push(c);
-                }
-                _ => {}
-            }
-            return;
-        }
-        match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => self.decide(ApprovalDecision::Yes),
-            KeyCode::Char('a') | KeyCode::Char('A') if !pending.once_only => {
-                self.decide(ApprovalDecision::Always)
-            }
-            KeyCode::Char('n') | KeyCode::Char('N') => pending.reason = Some(String::new()),
-            KeyCode::Esc => self.decide(ApprovalDecision::No { reason: None }),
-            KeyCode::PageUp => self.chat.transcript.page_up(),
-            KeyCode::PageDown => self.chat.transcript.page_down(),
-            _ => {}
-        }
-    }
-
-    fn decide(&mut self, decision: ApprovalDecision) {
-        let Some(pending) = self.approval.take() else {
-            return;
-        };
-        self.chat.approval_decided(decision.clone());
-        self.send(Op::Approve {
-            id: pending.id,
-            decision,
-        });
-    }
-
     fn submit(&mut self, text: String) {
         let trimmed = text.trim();
         if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
@@ -482,7 +344,7 @@ impl App {
             return;
         }
         if self.turn_started.is_some() {
-            self.composer.set_text(&text);
+            self.pane.composer().set_text(&text);
             self.status.hint =
                 Some("an answer is still coming: wait, or press esc to stop it".into());
             return;
@@ -502,7 +364,7 @@ impl App {
             SlashCommand::Model => {
                 self.send(Op::RefreshModels);
                 let picker = Picker::new("Model", self.model_items(), "asking for the models…");
-                self.picker = Some((PickerKind::Model, picker));
+                self.pane.open_picker(PickerKind::Model, picker);
             }
             SlashCommand::Approval => {
                 let items = [
@@ -518,7 +380,7 @@ impl App {
                 })
                 .collect();
                 let picker = Picker::new("Approval mode", items, "");
-                self.picker = Some((PickerKind::Approval, picker));
+                self.pane.open_picker(PickerKind::Approval, picker);
             }
             SlashCommand::New => {
                 if self.turn_started.is_some() {
@@ -536,7 +398,7 @@ impl App {
                     resume::session_items(&self.sessions, self.now()),
                     "looking for saved conversations…",
                 );
-                self.picker = Some((PickerKind::Resume, picker));
+                self.pane.open_picker(PickerKind::Resume, picker);
             }
             SlashCommand::Status => {
                 let text = self.status.report();
@@ -551,7 +413,7 @@ impl App {
     /// Forgets the transcript and everything that points into it.
     fn clear_conversation(&mut self) {
         self.chat.clear();
-        self.approval = None;
+        self.pane.drop_approvals();
         self.status.usage = TokenUsage::default();
     }
 
@@ -637,11 +499,7 @@ impl App {
             Event::ApprovalRequested { id, subject, .. } => {
                 let once_only = matches!(subject, ApprovalSubject::Unsandboxed { .. });
                 self.chat.approval_requested(subject);
-                self.approval = Some(PendingApproval {
-                    id,
-                    reason: None,
-                    once_only,
-                });
+                self.pane.ask(id, once_only);
             }
             Event::PlanUpdated { explanation, steps } => self.chat.plan(explanation, steps),
             Event::Retrying {
@@ -659,7 +517,7 @@ impl App {
             Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
             Event::TurnFinished(outcome) => {
                 self.turn_started = None;
-                self.approval = None;
+                self.pane.drop_approvals();
                 self.chat.turn_finished();
                 match outcome {
                     TurnOutcome::Completed => {}
@@ -675,7 +533,7 @@ impl App {
                 self.models = available;
                 self.status.model = current;
                 let items = self.model_items();
-                if let Some((PickerKind::Model, picker)) = &mut self.picker {
+                if let Some(picker) = self.pane.picker_mut(PickerKind::Model) {
                     picker.set_items(items);
                 }
             }
@@ -684,7 +542,7 @@ impl App {
                 self.awaiting_sessions = false;
                 self.sessions = sessions;
                 let items = resume::session_items(&self.sessions, self.now());
-                if let Some((PickerKind::Resume, picker)) = &mut self.picker {
+                if let Some(picker) = self.pane.picker_mut(PickerKind::Resume) {
                     picker.set_items(items);
                     picker.empty = "no saved conversations in this project yet".into();
                 }
@@ -702,10 +560,8 @@ impl App {
                     return;
                 }
                 // The list that was asked for will not come: do not leave the picker waiting.
-                if std::mem::take(&mut self.awaiting_sessions)
-                    && matches!(self.picker, Some((PickerKind::Resume, _)))
-                {
-                    self.picker = None;
+                if std::mem::take(&mut self.awaiting_sessions) {
+                    self.pane.close_picker(PickerKind::Resume);
                 }
                 self.push_error(message);
             }
@@ -801,7 +657,7 @@ impl App {
             return;
         }
 
-        let bottom_rows = self.bottom_pane_height(main.width, main.height);
+        let bottom_rows = self.pane.height(main.width, main.height);
         let activity = u16::from(self.turn_started.is_some());
         let bottom = Rect::new(
             main.x,
@@ -838,53 +694,12 @@ impl App {
             self.render_activity(row, frame.buffer_mut());
         }
 
-        let buf = frame.buffer_mut();
-        let rule = Line::styled("─".repeat(usize::from(area.width)), theme::dim());
-        buf.set_line(bottom.x, bottom.y, &rule, bottom.width);
-        let pane = Rect::new(
-            bottom.x + 1,
-            bottom.y + 1,
-            bottom.width.saturating_sub(2),
-            bottom.height - 1,
-        );
-
-        if let Some(pending) = &self.approval {
-            render_approval_pane(pane, buf, pending.reason.as_deref(), pending.once_only);
-            return;
+        if let Some(cursor) = self
+            .pane
+            .render(bottom, transcript_area.height, frame.buffer_mut())
+        {
+            frame.set_cursor_position(cursor);
         }
-        let cursor = self.composer.render(pane, buf, PLACEHOLDER);
-
-        let popup = match &self.picker {
-            Some((_, picker)) => Some(picker.clone()),
-            None => slash::completions(self.composer.text())
-                .filter(|c| !c.is_empty())
-                .map(|commands| {
-                    let mut p = Picker::new("Commands", slash::items(&commands), "");
-                    p.selected = self.slash_selected.min(commands.len() - 1);
-                    p
-                }),
-        };
-        if let Some(picker) = popup {
-            let height = picker.height().min(transcript_area.height);
-            let popup_area = Rect::new(
-                main.x + 1,
-                bottom.y - height,
-                main.width.saturating_sub(2),
-                height,
-            );
-            picker.render(popup_area, buf);
-        }
-        frame.set_cursor_position(cursor);
-    }
-
-    fn bottom_pane_height(&mut self, width: u16, height: u16) -> u16 {
-        let inner = if let Some(pending) = &self.approval {
-            if pending.reason.is_some() { 2 } else { 1 }
-        } else {
-            let max = MAX_COMPOSER_ROWS.min(height / 3).max(1);
-            self.composer.desired_height(width.saturating_sub(2), max)
-        };
-        (inner + 1).min(height.saturating_sub(1).max(1))
     }
 
     fn render_activity(&self, area: Rect, buf: &mut Buffer) {
@@ -902,45 +717,5 @@ impl App {
             ),
         ]);
         buf.set_line(area.x, area.y, &line, area.width);
-    }
-}
-
-fn render_approval_pane(area: Rect, buf: &mut Buffer, reason: Option<&str>, once_only: bool) {
-    let key = |k: &str| Span::styled(k.to_string(), theme::warn().bold());
-    let line = match reason {
-        None if once_only => Line::from(vec![
-            Span::styled("Allow it? ", Style::new().bold()),
-            key("y"),
-            Span::raw(" yes, this once  "),
-            key("n"),
-            Span::raw(" no, and say why"),
-        ]),
-        None => Line::from(vec![
-            Span::styled("Allow it? ", Style::new().bold()),
-            key("y"),
-            Span::raw(" yes  "),
-            key("a"),
-            Span::raw(" always (this session)  "),
-            key("n"),
-            Span::raw(" no, and say why"),
-        ]),
-        Some(_) => Line::from(vec![
-            Span::styled("Why not? ", Style::new().bold()),
-            Span::styled(
-                "(optional, told to the model) · enter send · esc back",
-                theme::dim(),
-            ),
-        ]),
-    };
-    buf.set_line(area.x, area.y, &line, area.width);
-    if let Some(reason) = reason
-        && area.height > 1
-    {
-        let field = Line::from(vec![
-            Span::styled("› ", theme::accent().bold()),
-            Span::raw(reason.to_string()),
-            Span::styled("▏", theme::accent()),
-        ]);
-        buf.set_line(area.x, area.y + 1, &field, area.width);
     }
 }

@@ -2,9 +2,9 @@
 //! frames requested and coalesced, and the transcript kept as cached cells.
 
 pub mod app;
+pub mod bottom_pane;
 pub mod chat;
 pub mod clipboard;
-pub mod composer;
 pub mod connect;
 mod event_loop;
 pub mod frame;
@@ -12,7 +12,6 @@ pub mod help;
 pub mod highlight;
 pub mod history_cell;
 pub mod markdown;
-pub mod picker;
 pub mod qr_view;
 pub mod resume;
 pub mod slash;

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Local, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use super::bottom_pane::picker::PickerItem;
 use super::history_cell::{CellKind, ToolCall, ToolEnd};
-use super::picker::PickerItem;
 use super::streaming::StreamingMarkdown;
 use crate::agent::tools::ToolCall as ParsedCall;
 use crate::llm::types::{Item, Role};

@@ -1,0 +1,273 @@
+//! The bottom of the screen: the composer, always there, and a stack of views over it (an
+//! approval, a picker). A key goes to the top view; with none, to the slash-command popup when
+//! the composer holds a command; then the app's own keys; then the composer. So the precedence
+//! is written here once, for keys and for drawing alike. (The `/connect` dialog covers the
+//! whole screen and comes before all of this, in the app.)
+
+pub mod approval;
+pub mod composer;
+pub mod picker;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+
+use super::slash::{self, SlashCommand};
+use super::theme;
+use crate::agent::protocol::ApprovalDecision;
+use approval::ApprovalView;
+use composer::{Composer, ComposerAction};
+use picker::{Picker, PickerAction};
+
+/// The composer grows up to this many rows, then scrolls.
+const MAX_COMPOSER_ROWS: u16 = 8;
+const PLACEHOLDER: &str = "Ask anything · / for commands · shift+enter for a new line";
+
+/// What a picker picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerKind {
+    Model,
+    Approval,
+    Resume,
+}
+
+/// A view over the composer.
+#[derive(Debug)]
+enum View {
+    Approval(ApprovalView),
+    Picker(PickerKind, Picker),
+}
+
+/// What a key did in the bottom pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOutcome {
+    /// Used, nothing more to do.
+    Consumed,
+    /// Not the pane's: the app's own keys (esc interrupts, scrolling, details).
+    Ignored,
+    /// The composer sent a prompt (or a command line, for the app to read).
+    Submit(String),
+    /// A command chosen in the slash popup.
+    Command(SlashCommand),
+    /// A picker's choice.
+    Picked {
+        kind: PickerKind,
+        index: usize,
+        label: String,
+    },
+    /// The answer to an approval request.
+    Decided { id: u64, decision: ApprovalDecision },
+}
+
+/// The composer and the views stacked over it.
+#[derive(Debug)]
+pub struct BottomPane {
+    composer: Composer,
+    views: Vec<View>,
+    /// The highlighted row of the slash popup.
+    slash_selected: usize,
+}
+
+impl Default for BottomPane {
+    fn default() -> Self {
+        Self {
+            composer: Composer::new(),
+            views: Vec::new(),
+            slash_selected: 0,
+        }
+    }
+}
+
+impl BottomPane {
+    /// The composer, for the app to fill or read.
+    pub fn composer(&mut self) -> &mut Composer {
+        &mut self.composer
+    }
+
+    /// Opens a picker over whatever is there.
+    pub fn open_picker(&mut self, kind: PickerKind, picker: Picker) {
+        self.close_picker(kind);
+        self.views.push(View::Picker(kind, picker));
+    }
+
+    /// The open picker of `kind`, to update its rows.
+    pub fn picker_mut(&mut self, kind: PickerKind) -> Option<&mut Picker> {
+        self.views.iter_mut().find_map(|view| match view {
+            View::Picker(k, picker) if *k == kind => Some(picker),
+            _ => None,
+        })
+    }
+
+    /// Closes the picker of `kind`; `true` if one was open.
+    pub fn close_picker(&mut self, kind: PickerKind) -> bool {
+        let before = self.views.len();
+        self.views
+            .retain(|view| !matches!(view, View::Picker(k, _) if *k == kind));
+        self.views.len() != before
+    }
+
+    /// Asks about approval request `id`, over everything else.
+    pub fn ask(&mut self, id: u64, once_only: bool) {
+        self.views
+            .push(View::Approval(ApprovalView::new(id, once_only)));
+    }
+
+    /// Drops an approval request nobody will answer any more (its turn ended).
+    pub fn drop_approvals(&mut self) {
+        self.views.retain(|view| !matches!(view, View::Approval(_)));
+    }
+
+    /// `ctrl+c` in the pane: closes the top picker, else clears the composer; `false` when
+    /// there was nothing to do.
+    pub fn cancel(&mut self) -> bool {
+        if matches!(self.views.last(), Some(View::Picker(..))) {
+            self.views.pop();
+            return true;
+        }
+        if !self.composer.is_empty() {
+            self.composer.clear();
+            return true;
+        }
+        false
+    }
+
+    /// Pasted text: into an approval's reason field, else the composer.
+    pub fn paste(&mut self, text: &str) {
+        match self.views.last_mut() {
+            Some(View::Approval(approval)) => approval.paste(text),
+            Some(View::Picker(..)) => {}
+            None => self.composer.insert(text),
+        }
+    }
+
+    /// Routes a key by the precedence in the module docs.
+    pub fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome {
+        if let Some(view) = self.views.last_mut() {
+            let (outcome, close) = match view {
+                View::Approval(approval) => {
+                    let outcome = approval.handle_key(key);
+                    let close = matches!(outcome, KeyOutcome::Decided { .. });
+                    (outcome, close)
+                }
+                View::Picker(kind, picker) => match picker.handle_key(key) {
+                    PickerAction::Chosen(index) => match picker.items.get(index) {
+                        Some(item) => (
+                            KeyOutcome::Picked {
+                                kind: *kind,
+                                index,
+                                label: item.label.clone(),
+                            },
+                            true,
+                        ),
+                        None => (KeyOutcome::Consumed, true),
+                    },
+                    PickerAction::Closed => (KeyOutcome::Consumed, true),
+                    PickerAction::Moved | PickerAction::Ignored => (KeyOutcome::Consumed, false),
+                },
+            };
+            if close {
+                self.views.pop();
+            }
+            return outcome;
+        }
+        if let Some(outcome) = self.slash_key(key) {
+            return outcome;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc | KeyCode::PageUp | KeyCode::PageDown | KeyCode::Home | KeyCode::End => {
+                return KeyOutcome::Ignored;
+            }
+            KeyCode::Char('o') if ctrl => return KeyOutcome::Ignored,
+            _ => {}
+        }
+        let before = self.composer.text().len();
+        match self.composer.handle_key(key) {
+            ComposerAction::Submit(text) => KeyOutcome::Submit(text),
+            ComposerAction::Changed => {
+                if self.composer.text().len() != before {
+                    self.slash_selected = 0;
+                }
+                KeyOutcome::Consumed
+            }
+            ComposerAction::Ignored => KeyOutcome::Ignored,
+        }
+    }
+
+    /// The slash popup's keys, while the composer holds the start of a command.
+    fn slash_key(&mut self, key: KeyEvent) -> Option<KeyOutcome> {
+        let commands = slash::completions(self.composer.text()).filter(|c| !c.is_empty())?;
+        let n = commands.len();
+        let selected = self.slash_selected.min(n - 1);
+        match key.code {
+            KeyCode::Up => self.slash_selected = (selected + n - 1) % n,
+            KeyCode::Down => self.slash_selected = (selected + 1) % n,
+            KeyCode::Tab => self
+                .composer
+                .set_text(&format!("/{}", commands[selected].name())),
+            KeyCode::Enter if key.modifiers.is_empty() => {
+                self.composer.clear();
+                self.slash_selected = 0;
+                return Some(KeyOutcome::Command(commands[selected]));
+            }
+            KeyCode::Esc => self.composer.clear(),
+            _ => return None,
+        }
+        Some(KeyOutcome::Consumed)
+    }
+
+    /// Rows the pane needs at `width`, a rule above it included, within `height`.
+    pub fn height(&mut self, width: u16, height: u16) -> u16 {
+        let inner = match self.views.last() {
+            Some(View::Approval(approval)) => approval.height(),
+            _ => {
+                let max = MAX_COMPOSER_ROWS.min(height / 3).max(1);
+                self.composer.desired_height(width.saturating_sub(2), max)
+            }
+        };
+        (inner + 1).min(height.saturating_sub(1).max(1))
+    }
+
+    /// Draws the pane in `area` (its rule on the first row) and a picker or the slash popup
+    /// just above it, no higher than `room` rows; returns where the cursor goes.
+    pub fn render(&mut self, area: Rect, room: u16, buf: &mut Buffer) -> Option<Position> {
+        let rule = ratatui::text::Line::styled("─".repeat(usize::from(area.width)), theme::dim());
+        buf.set_line(area.x, area.y, &rule, area.width);
+        let pane = Rect::new(
+            area.x + 1,
+            area.y + 1,
+            area.width.saturating_sub(2),
+            area.height.saturating_sub(1),
+        );
+        if let Some(View::Approval(approval)) = self.views.last() {
+            approval.render(pane, buf);
+            return None;
+        }
+        let cursor = self.composer.render(pane, buf, PLACEHOLDER);
+        let slash_popup;
+        let popup = match self.views.last() {
+            Some(View::Picker(_, picker)) => Some(picker),
+            _ => {
+                slash_popup = slash::completions(self.composer.text())
+                    .filter(|c| !c.is_empty())
+                    .map(|commands| {
+                        let mut p = Picker::new("Commands", slash::items(&commands), "");
+                        p.selected = self.slash_selected.min(commands.len() - 1);
+                        p
+                    });
+                slash_popup.as_ref()
+            }
+        };
+        if let Some(picker) = popup {
+            let height = picker.height().min(room);
+            let popup_area = Rect::new(
+                area.x + 1,
+                area.y - height,
+                area.width.saturating_sub(2),
+                height,
+            );
+            picker.render(popup_area, buf);
+        }
+        Some(cursor)
+    }
+}
