@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kelp::llm::sse::{self, SseEvent};
+use kelp::llm::types::ResponseEvent;
 
 const STREAM_BYTES: usize = 4 * 1024 * 1024;
 const CHUNKS: [(usize, &str); 4] = [
@@ -48,7 +49,7 @@ fn apply(events: impl IntoIterator<Item = SseEvent>, expected: usize) {
     let mut text = String::new();
     let mut seen = 0;
     for event in events {
-        if let SseEvent::TextDelta(delta) = event {
+        if let SseEvent::Response(ResponseEvent::TextDelta(delta)) = event {
             text.push_str(&delta);
             seen += 1;
         }

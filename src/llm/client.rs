@@ -314,17 +314,13 @@ impl Exchange {
                 Ok(Some(Ok(event))) => event,
             };
             let event = match event {
-                SseEvent::Created => ResponseEvent::Created,
-                SseEvent::TextDelta(d) => ResponseEvent::TextDelta(d),
-                SseEvent::ReasoningSummaryDelta(d) => ResponseEvent::ReasoningSummaryDelta(d),
-                SseEvent::OutputItemAdded(item) => ResponseEvent::OutputItemAdded(item),
-                SseEvent::OutputItemDone(item) => ResponseEvent::OutputItemDone(item),
-                SseEvent::Completed { response_id, usage } => {
+                SseEvent::Response(ResponseEvent::Completed { response_id, usage }) => {
                     // Done: the socket may stay open, the answer does not wait for it.
                     self.emit(ResponseEvent::Completed { response_id, usage })
                         .await?;
                     return Ok(());
                 }
+                SseEvent::Response(event) => event,
                 SseEvent::Failed(error) | SseEvent::Error(error) => {
                     return Err(classify_stream_error(&error, ctx).into());
                 }

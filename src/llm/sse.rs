@@ -20,29 +20,17 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ServerError;
-use super::types::{Item, TokenUsage};
+use super::types::{Item, ResponseEvent, TokenUsage};
 
 /// About how much of a network chunk is handed to the framer at once.
 pub const PIECE: usize = 4 * 1024;
 
-/// One event of a response stream, as far as kelp cares.
+/// One event of a response stream, as far as kelp cares: the core's own [`ResponseEvent`], or
+/// how the response failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SseEvent {
-    /// `response.created`
-    Created,
-    /// `response.output_text.delta`
-    TextDelta(String),
-    /// `response.reasoning_summary_text.delta`
-    ReasoningSummaryDelta(String),
-    /// `response.output_item.added`, when the item is one kelp keeps.
-    OutputItemAdded(Item),
-    /// `response.output_item.done`, when the item is one kelp keeps.
-    OutputItemDone(Item),
-    /// `response.completed`
-    Completed {
-        response_id: String,
-        usage: Option<TokenUsage>,
-    },
+    /// An event the core takes as it is: created, a delta, an output item, completed.
+    Response(ResponseEvent),
     /// `response.failed`
     Failed(ServerError),
     /// `response.incomplete`
@@ -146,22 +134,30 @@ pub fn parse_event(data: &[u8]) -> Result<Option<SseEvent>, Skipped> {
     }
     let wire: Wire<'_> = serde_json::from_slice(data)?;
     Ok(match wire.kind.as_ref() {
-        "response.output_text.delta" => wire.delta.map(|d| SseEvent::TextDelta(d.into_owned())),
+        "response.output_text.delta" => wire
+            .delta
+            .map(|d| SseEvent::Response(ResponseEvent::TextDelta(d.into_owned()))),
         "response.reasoning_summary_text.delta" => wire
             .delta
-            .map(|d| SseEvent::ReasoningSummaryDelta(d.into_owned())),
-        "response.created" => Some(SseEvent::Created),
-        "response.output_item.added" => wire.item.and_then(item).map(SseEvent::OutputItemAdded),
-        "response.output_item.done" => wire.item.and_then(item).map(SseEvent::OutputItemDone),
+            .map(|d| SseEvent::Response(ResponseEvent::ReasoningSummaryDelta(d.into_owned()))),
+        "response.created" => Some(SseEvent::Response(ResponseEvent::Created)),
+        "response.output_item.added" => wire
+            .item
+            .and_then(item)
+            .map(|i| SseEvent::Response(ResponseEvent::OutputItemAdded(i))),
+        "response.output_item.done" => wire
+            .item
+            .and_then(item)
+            .map(|i| SseEvent::Response(ResponseEvent::OutputItemDone(i))),
         "response.completed" => {
             let response = wire.response;
-            Some(SseEvent::Completed {
+            Some(SseEvent::Response(ResponseEvent::Completed {
                 response_id: response
                     .as_ref()
                     .and_then(|r| r.id.clone())
                     .unwrap_or_default(),
                 usage: response.and_then(|r| r.usage).map(usage),
-            })
+            }))
         }
         "response.failed" => Some(SseEvent::Failed(
             wire.response.and_then(|r| r.error).unwrap_or_default(),
@@ -250,9 +246,9 @@ fn fast_delta(data: &[u8]) -> Option<SseEvent> {
         std::str::from_utf8(raw).ok()?.to_owned()
     };
     Some(if text {
-        SseEvent::TextDelta(delta)
+        SseEvent::Response(ResponseEvent::TextDelta(delta))
     } else {
-        SseEvent::ReasoningSummaryDelta(delta)
+        SseEvent::Response(ResponseEvent::ReasoningSummaryDelta(delta))
     })
 }
 
@@ -500,7 +496,7 @@ mod tests {
     }
 
     fn delta(text: &str) -> SseEvent {
-        SseEvent::TextDelta(text.into())
+        SseEvent::Response(ResponseEvent::TextDelta(text.into()))
     }
 
     #[test]
@@ -571,27 +567,35 @@ mod tests {
         let ev = |s: &str| parse_event(s.as_bytes()).unwrap();
         assert_eq!(
             ev(r#"{"type":"response.output_text.delta","item_id":"m","delta":"hé\"llo"}"#),
-            Some(SseEvent::TextDelta("hé\"llo".into()))
+            Some(SseEvent::Response(ResponseEvent::TextDelta(
+                "hé\"llo".into()
+            )))
         );
         assert_eq!(
             ev(r#"{"delta":"why","type":"response.reasoning_summary_text.delta"}"#),
-            Some(SseEvent::ReasoningSummaryDelta("why".into()))
+            Some(SseEvent::Response(ResponseEvent::ReasoningSummaryDelta(
+                "why".into()
+            )))
         );
         assert_eq!(
             ev(
                 r#"{"type":"response.output_item.done","item":{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"hi","annotations":[]}]}}"#
             ),
-            Some(SseEvent::OutputItemDone(Item::assistant_text("hi")))
+            Some(SseEvent::Response(ResponseEvent::OutputItemDone(
+                Item::assistant_text("hi")
+            )))
         );
         assert_eq!(
             ev(
                 r#"{"type":"response.output_item.done","item":{"id":"fc_1","type":"function_call","name":"shell","arguments":"{}","call_id":"c1"}}"#
             ),
-            Some(SseEvent::OutputItemDone(Item::FunctionCall {
-                name: "shell".into(),
-                arguments: "{}".into(),
-                call_id: "c1".into()
-            }))
+            Some(SseEvent::Response(ResponseEvent::OutputItemDone(
+                Item::FunctionCall {
+                    name: "shell".into(),
+                    arguments: "{}".into(),
+                    call_id: "c1".into()
+                }
+            )))
         );
         assert_eq!(
             ev(r#"{"type":"response.output_item.done","item":{"type":"web_search_call"}}"#),
@@ -601,7 +605,7 @@ mod tests {
             ev(
                 r#"{"type":"response.completed","response":{"id":"resp_1","output":[],"usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":4},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":15}}}"#
             ),
-            Some(SseEvent::Completed {
+            Some(SseEvent::Response(ResponseEvent::Completed {
                 response_id: "resp_1".into(),
                 usage: Some(TokenUsage {
                     input_tokens: 10,
@@ -610,7 +614,7 @@ mod tests {
                     reasoning_output_tokens: 2,
                     total_tokens: 15
                 })
-            })
+            }))
         );
         assert_eq!(ev(r#"{"type":"response.in_progress"}"#), None);
         let SseEvent::Failed(err) = ev(
@@ -642,8 +646,10 @@ mod tests {
             let wire: Wire<'_> = serde_json::from_str(data).ok()?;
             let delta = wire.delta?.into_owned();
             Some(match wire.kind.as_ref() {
-                "response.output_text.delta" => SseEvent::TextDelta(delta),
-                "response.reasoning_summary_text.delta" => SseEvent::ReasoningSummaryDelta(delta),
+                "response.output_text.delta" => SseEvent::Response(ResponseEvent::TextDelta(delta)),
+                "response.reasoning_summary_text.delta" => {
+                    SseEvent::Response(ResponseEvent::ReasoningSummaryDelta(delta))
+                }
                 _ => return None,
             })
         };

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use kelp::agent::tools::ApplyPatchCall;
 use kelp::auth::store::{AuthFile, AuthStore, OpenAiEntry};
 use kelp::llm::sse::{self, SseEvent};
+use kelp::llm::types::ResponseEvent;
 use kelp::session::SessionLog;
 use kelp::tui::streaming::StreamingMarkdown;
 use proptest::prelude::*;
@@ -47,7 +48,8 @@ fn delta_bytes(events: &[SseEvent]) -> usize {
     events
         .iter()
         .map(|e| match e {
-            SseEvent::TextDelta(d) | SseEvent::ReasoningSummaryDelta(d) => d.len(),
+            SseEvent::Response(ResponseEvent::TextDelta(d))
+            | SseEvent::Response(ResponseEvent::ReasoningSummaryDelta(d)) => d.len(),
             _ => 0,
         })
         .sum()
