@@ -28,6 +28,9 @@ pub const DEVICE_CODE: &str = "chatgpt-device-code";
 /// An OpenAI API key from `OPENAI_API_KEY`.
 pub const API_KEY: &str = "openai-api-key";
 
+/// What the client appends to `kelp acp` for the terminal sign-in.
+pub const TERMINAL_LOGIN_ARG: &str = "--device-login";
+
 /// The error code of every failed sign-in: the one ACP agents answer "Authentication required"
 /// with, so a client offers the sign-in again.
 const AUTH_ERROR: i32 = -32000;
@@ -73,11 +76,12 @@ pub fn methods(client: &ClientCapabilities, env: &Environment) -> Methods {
         Some(AuthMethod::Terminal(
             AuthMethodTerminal::new(DEVICE_CODE, "ChatGPT with a device code")
                 .description(
-                    "Runs `kelp login --device` in a terminal: it shows a link, a code and a QR \
-                     code to finish the sign-in on any device."
+                    "Signs in in a terminal: it shows a link, a code and a QR code to finish the \
+                     sign-in on any device."
                         .to_string(),
                 )
-                .args(vec!["login".into(), "--device".into()]),
+                // Appended to the command the client runs kelp with (`kelp acp`).
+                .args(vec![TERMINAL_LOGIN_ARG.into()]),
         ))
     } else {
         None
@@ -385,7 +389,7 @@ mod tests {
         let AuthMethod::Terminal(method) = &offered.typed[0] else {
             panic!("a terminal method: {:?}", offered.typed[0]);
         };
-        assert_eq!(method.args, ["login", "--device"]);
+        assert_eq!(method.args, [TERMINAL_LOGIN_ARG]);
     }
 
     #[test]

@@ -98,7 +98,15 @@ enum Command {
     AppServer(AppServerArgs),
     /// Serve the Agent Client Protocol on stdin and stdout, for editors such as Zed that run
     /// kelp as a coding agent.
-    Acp,
+    Acp(AcpArgs),
+}
+
+#[derive(Debug, Args)]
+struct AcpArgs {
+    /// Sign in with ChatGPT by device code in this terminal, then exit: what an editor runs for
+    /// its terminal sign-in (the same as `kelp login --device`).
+    #[arg(long)]
+    device_login: bool,
 }
 
 #[derive(Debug, Args)]
@@ -223,7 +231,11 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Some(Command::AppServer(args)) => app_server(config, &args.listen),
-        Some(Command::Acp) => serve_stdio(config, kelp::acp::serve),
+        Some(Command::Acp(args)) if args.device_login => auth_cmd::login(
+            &config,
+            auth_cmd::LoginChoice::ChatGpt(Some(kelp::auth::LoginMethod::Device)),
+        ),
+        Some(Command::Acp(_)) => serve_stdio(config, kelp::acp::serve),
     }
 }
 

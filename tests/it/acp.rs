@@ -207,6 +207,16 @@ impl Kelp {
                 {
                     let seen = Arc::clone(&seen);
                     async move |r: WriteTextFileRequest, responder, _cx| {
+                        // The editor refuses some files, to show what a failed write leaves.
+                        let refused = r
+                            .path
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("readonly-"));
+                        if refused {
+                            return responder
+                                .respond_with_error(Error::new(-32603, "read-only buffer"));
+                        }
                         seen.buffers
                             .lock()
                             .unwrap()
@@ -453,33 +463,70 @@ async fn failed_device_login(fake: FakeOpenAi, elicit: Elicit) -> (String, usize
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_url_elicitation_gets_a_terminal_method_or_none() {
-    let fake = FakeOpenAi::start().await;
-    let terminal = ClientCapabilities::new().auth(AuthCapabilities::new().terminal(true));
-    let mut kelp = Kelp::start(&fake, &[]);
-    kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
-        let response: InitializeResponse = cx
-            .send_request(
-                InitializeRequest::new(ProtocolVersion::V1).client_capabilities(terminal.clone()),
-            )
-            .block_task()
-            .await?;
-        assert_eq!(method_ids(&response.auth_methods)[0], "chatgpt-device-code");
-        let AuthMethod::Terminal(method) = &response.auth_methods[0] else {
-            panic!("a terminal method: {:?}", response.auth_methods[0]);
-        };
-        assert_eq!(method.args, ["login", "--device"]);
-        // Asked anyway, the agent says what to run instead of hanging.
-        let error = authenticate(&cx, "chatgpt-device-code").await.unwrap_err();
-        assert!(
-            error.message.contains("kelp login --device"),
-            "{}",
-            error.message
-        );
-        let unknown = authenticate(&cx, "carrier-pigeon").await.unwrap_err();
-        assert_eq!(i32::from(unknown.code), -32602);
-        Ok(())
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_interval: json!("1"),
+        device_approval: DeviceApproval::AfterPolls(1),
+        ..FakeConfig::default()
     })
     .await;
+    let terminal = ClientCapabilities::new().auth(AuthCapabilities::new().terminal(true));
+    let mut kelp = Kelp::start(&fake, &[]);
+    let auth_file = kelp.auth_file();
+    let home = kelp.home.clone();
+    let args = kelp
+        .client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
+            let response: InitializeResponse = cx
+                .send_request(
+                    InitializeRequest::new(ProtocolVersion::V1)
+                        .client_capabilities(terminal.clone()),
+                )
+                .block_task()
+                .await?;
+            assert_eq!(method_ids(&response.auth_methods)[0], "chatgpt-device-code");
+            let AuthMethod::Terminal(method) = &response.auth_methods[0] else {
+                panic!("a terminal method: {:?}", response.auth_methods[0]);
+            };
+            let args = method.args.clone();
+            // Asked anyway, the agent says what to run instead of hanging.
+            let error = authenticate(&cx, "chatgpt-device-code").await.unwrap_err();
+            assert!(
+                error.message.contains("kelp login --device"),
+                "{}",
+                error.message
+            );
+            let unknown = authenticate(&cx, "carrier-pigeon").await.unwrap_err();
+            assert_eq!(i32::from(unknown.code), -32602);
+            Ok(args)
+        })
+        .await;
+
+    // The client runs `kelp acp` with the method's arguments in a terminal: a device login.
+    let mut login = std::process::Command::new(env!("CARGO_BIN_EXE_kelp"));
+    login
+        .arg("acp")
+        .args(&args)
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(fake.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let output = tokio::task::spawn_blocking(move || login.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{shown}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        shown.contains("/codex/device"),
+        "the link is shown: {shown}"
+    );
+    assert!(auth_file.exists(), "the terminal sign-in saved the login");
 
     let mut kelp = Kelp::start(&fake, &[]);
     kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
@@ -858,5 +905,49 @@ async fn with_fs_capabilities_files_are_read_and_written_through_the_editor() {
     assert_eq!(
         std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
         "saved on disk\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_through_the_editor_removes_the_old_file_only_once_the_new_one_is_written() {
+    let fake = FakeOpenAi::start().await;
+    let home = home_with_a_key(&fake);
+    let project = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(project.path()).unwrap();
+    std::fs::write(dir.join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(dir.join("b.txt"), "beta\n").unwrap();
+    let mut kelp = Kelp::start_at(&fake, home.path(), &[("KELP_APPROVAL", "full-auto")]);
+    let moving = |from: &str, to: &str| json!({"input": format!("*** Begin Patch\n*** Update File: {from}\n*** Move to: {to}\n@@\n-{0}\n+{0}!\n*** End Patch\n", if from == "a.txt" { "alpha" } else { "beta" })});
+    fake.push_responses([
+        Reply::call_with_id("m1", "apply_patch", moving("a.txt", "readonly-a.txt")),
+        Reply::text("That failed."),
+        Reply::call_with_id("m2", "apply_patch", moving("b.txt", "c.txt")),
+        Reply::text("Moved."),
+    ]);
+    let fs = ClientCapabilities::new().fs(FileSystemCapabilities::new()
+        .read_text_file(true)
+        .write_text_file(true));
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, fs.clone()).await;
+        let session = new_session(&cx, project.path()).await?;
+        prompt(&cx, &session, "move a").await?;
+        // The new copy was refused: the old file stays where it was.
+        assert_eq!(
+            std::fs::read_to_string(dir.join("a.txt")).unwrap(),
+            "alpha\n"
+        );
+        prompt(&cx, &session, "move b").await?;
+        assert_eq!(
+            *seen.writes.lock().unwrap(),
+            [(dir.join("c.txt"), "beta!\n".to_string())]
+        );
+        assert!(!dir.join("b.txt").exists(), "moved: the old file is gone");
+        Ok(())
+    })
+    .await;
+    let second = fake.requests_to("/responses")[1].body.clone();
+    assert!(
+        second.contains("failed to write readonly-a.txt in the editor"),
+        "{second}"
     );
 }

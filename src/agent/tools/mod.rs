@@ -525,9 +525,9 @@ async fn apply_patch_in(
     };
     if let Some(editor) = &ctx.editor {
         let mut written = Vec::new();
-        for (path, text) in applied.editor_writes {
-            let shown = paths::display(&ctx.project_dir, &path);
-            if let Err(why) = editor.0.write(path, text).await {
+        for (path, text) in &applied.editor_writes {
+            let shown = paths::display(&ctx.project_dir, path);
+            if let Err(why) = editor.0.write(path.clone(), text.clone()).await {
                 return ToolOutput::failure(
                     format!(
                         "failed to write {shown} in the editor: {why}{}",
@@ -537,6 +537,9 @@ async fn apply_patch_in(
                 );
             }
             written.push(shown);
+        }
+        if let Err(e) = applied.remove_after_editor(&ctx.project_dir, written) {
+            return ToolOutput::failure(e.to_string(), started.elapsed());
         }
     }
     ToolOutput {

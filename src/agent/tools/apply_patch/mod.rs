@@ -125,6 +125,20 @@ pub struct Applied {
     pub changes: Vec<FileChange>,
     /// The texts still to be written through the editor, in order (when it holds the files).
     pub editor_writes: Vec<(PathBuf, String)>,
+    /// The files to remove from disk once those writes are done.
+    pub editor_removals: Vec<PathBuf>,
+}
+
+impl Applied {
+    /// Removes [`Applied::editor_removals`], after the editor has written everything;
+    /// `written` names what the editor changed, for the error.
+    pub fn remove_after_editor(
+        &self,
+        project_dir: &Path,
+        written: Vec<String>,
+    ) -> Result<(), PatchError> {
+        plan::remove_files(&self.editor_removals, project_dir, written)
+    }
 }
 
 /// What a patch would do, computed without writing: for an approval prompt.

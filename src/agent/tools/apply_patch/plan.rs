@@ -272,22 +272,20 @@ impl Plan {
                 written.push(paths::display(project_dir, path));
             }
         }
-        for (path, slot) in &self.slots {
-            if matches!(slot, Slot::Remove) {
-                match std::fs::remove_file(path) {
-                    Ok(()) => written.push(paths::display(project_dir, path)),
-                    // Added and deleted within this one patch: never reached the disk.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(source) => {
-                        return Err(PatchError::Write {
-                            path: paths::display(project_dir, path),
-                            source,
-                            written,
-                        });
-                    }
-                }
-            }
-        }
+        let removals: Vec<PathBuf> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Remove))
+            .map(|(path, _)| path.clone())
+            .collect();
+        // Through an editor the writes happen later: so must the removals, or a moved file
+        // whose new copy fails to arrive would be gone.
+        let editor_removals = if to_editor {
+            removals
+        } else {
+            remove_files(&removals, project_dir, written)?;
+            Vec::new()
+        };
         let summary = format!(
             "Success. Updated the following files:\n{}\n",
             self.summary.join("\n")
@@ -296,6 +294,7 @@ impl Plan {
             summary,
             changes: self.changes,
             editor_writes,
+            editor_removals,
         })
     }
 }
@@ -305,6 +304,29 @@ fn verify(shown: &str, reason: &str) -> PatchError {
         path: shown.to_string(),
         reason: reason.to_string(),
     }
+}
+
+/// Removes each file, after all writes; a file already gone (added and deleted within one
+/// patch) is fine. `written` lists what changed before, for the error.
+pub(super) fn remove_files(
+    removals: &[PathBuf],
+    project_dir: &Path,
+    mut written: Vec<String>,
+) -> Result<(), PatchError> {
+    for path in removals {
+        match std::fs::remove_file(path) {
+            Ok(()) => written.push(paths::display(project_dir, path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(PatchError::Write {
+                    path: paths::display(project_dir, path),
+                    source,
+                    written,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Replaces `path` atomically through the one atomic writer, keeping `permissions`.
