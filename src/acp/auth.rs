@@ -44,11 +44,25 @@ pub struct Environment {
     pub no_browser: bool,
 }
 
+/// Browsers that run in the terminal: started from a stdio agent they would read its protocol
+/// input and write into its output.
+const TEXT_BROWSERS: &[&str] = &["w3m", "lynx", "links", "elinks", "browsh", "www-browser"];
+
 /// The agent's environment, read now.
 pub fn environment() -> Environment {
+    let text_browser = std::env::var("BROWSER").is_ok_and(|browser| {
+        browser.split(':').any(|b| {
+            let program = b.split_whitespace().next().unwrap_or_default();
+            let name = std::path::Path::new(program)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            TEXT_BROWSERS.contains(&name)
+        })
+    });
     Environment {
         headless: crate::auth::login::detect_method() == LoginMethod::Device,
-        no_browser: std::env::var_os("NO_BROWSER").is_some_and(|v| !v.is_empty()),
+        no_browser: text_browser || std::env::var_os("NO_BROWSER").is_some_and(|v| !v.is_empty()),
     }
 }
 
@@ -128,25 +142,37 @@ fn failed(message: impl Into<String>) -> Error {
 /// The login in progress, if any: one at a time, and a new one stops the old.
 #[derive(Default)]
 pub struct Logins {
-    pending: Mutex<Option<LoginHandle>>,
+    pending: Mutex<Option<(u64, LoginHandle)>>,
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl Logins {
-    /// Keeps `handle` as the login in progress; the one before it (if any) stops.
-    fn hold(&self, handle: LoginHandle) {
+    /// Keeps `handle` as the login in progress; the one before it (if any) stops. Returns the
+    /// ticket [`Logins::cancel_own`] takes.
+    fn hold(&self, handle: LoginHandle) -> u64 {
+        let ticket = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let previous = self
             .pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .replace(handle);
-        if let Some(previous) = previous {
+            .replace((ticket, handle));
+        if let Some((_, previous)) = previous {
             previous.cancel();
+        }
+        ticket
+    }
+
+    /// Stops the login of `ticket`, if it is still the one in progress.
+    fn cancel_own(&self, ticket: u64) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, handle)) = pending.take_if(|(t, _)| *t == ticket) {
+            handle.cancel();
         }
     }
 
     /// Stops the login in progress: its callback port is freed, its polling ends.
     pub fn cancel(&self) {
-        if let Some(handle) = self
+        if let Some((_, handle)) = self
             .pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -167,23 +193,34 @@ pub fn authenticate(
 ) {
     let method = request.method_id.0.to_string();
     let request_id = responder.id().clone();
+    let cancellation = responder.cancellation();
     tokio::spawn(async move {
         tracing::info!(%method, "acp authenticate");
-        let result = match method.as_str() {
-            API_KEY => api_key(&face).await,
-            CHATGPT => chatgpt(&face, LoginMethod::Browser, None).await,
-            DEVICE_CODE => {
-                let client = face.client();
-                if client.elicitation.as_ref().is_some_and(|e| e.url.is_some()) {
-                    chatgpt(&face, LoginMethod::Device, Some((request_id, &cx))).await
-                } else {
-                    Err(failed(
-                        "this editor cannot show a sign-in link: run `kelp login --device` in a \
+        let sign_in = async {
+            match method.as_str() {
+                API_KEY => api_key(&face).await,
+                CHATGPT => chatgpt(&face, LoginMethod::Browser, None).await,
+                DEVICE_CODE => {
+                    let client = face.client();
+                    if client.elicitation.as_ref().is_some_and(|e| e.url.is_some()) {
+                        chatgpt(&face, LoginMethod::Device, Some((request_id, &cx))).await
+                    } else {
+                        Err(failed(
+                            "this editor cannot show a sign-in link: run `kelp login --device` in a \
                          terminal on the machine kelp runs on, then try again",
-                    ))
+                        ))
+                    }
                 }
+                _ => Err(Error::invalid_params().data("unsupported authentication method")),
             }
-            _ => Err(Error::invalid_params().data("unsupported authentication method")),
+        };
+        // The client may take the request back ($/cancel_request): the login stops with it.
+        let result = tokio::select! {
+            result = sign_in => result,
+            () = cancellation.cancelled() => {
+                face.logins.cancel();
+                Err(Error::request_cancelled())
+            }
         };
         if let Err(error) = &result {
             tracing::info!(%method, message = %error.message, "acp sign-in failed");
@@ -233,11 +270,14 @@ async fn chatgpt(
         return Ok(());
     }
     let env = environment();
+    // Where no browser would open in front of the person, the URL goes to them instead.
+    let show_url = env.headless || env.no_browser;
     let mut options = LoginOptions::from_config(&face.config);
     // The browser opens on the agent's machine, as asked; never for a device code.
-    options.open_browser = method == LoginMethod::Browser && !env.no_browser;
+    options.open_browser = method == LoginMethod::Browser && !show_url;
     let (tx, mut steps) = mpsc::unbounded_channel();
-    face.logins
+    let ticket = face
+        .logins
         .hold(start_login_with(method, options, face.http.clone(), tx));
     let ended = |step: Option<LoginEvent>| match step {
         Some(LoginEvent::Done(_)) => Some(Ok(())),
@@ -268,13 +308,13 @@ async fn chatgpt(
         }
     };
     match elicit {
-        None if env.headless => {
-            // The browser is on the other machine; the login keeps waiting for its callback.
+        None if show_url => {
+            // No browser in front of the person; the login keeps waiting for its callback.
             let (url, port) = shown;
             Err(failed(format!(
-                "kelp runs on a remote machine, so its browser is not in front of you: open \
-                 {url} here, with port {port} forwarded (`ssh -L {port}:127.0.0.1:{port}`), \
-                 then try again; or sign in with the device code"
+                "no browser could open where kelp runs: open {url} yourself (from another \
+                 machine, with port {port} forwarded: `ssh -L {port}:127.0.0.1:{port}`), then \
+                 try again; or sign in with the device code"
             )))
         }
         None => loop {
@@ -310,7 +350,7 @@ async fn chatgpt(
                             }
                         };
                         if let Some(why) = declined {
-                            face.logins.cancel();
+                            face.logins.cancel_own(ticket);
                             return Err(failed(why));
                         }
                         accepted = true;

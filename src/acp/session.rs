@@ -366,6 +366,8 @@ async fn pump(
                 Event::TurnFinished(outcome) => {
                     translator.end_turn().into_iter().for_each(send);
                     if let Some(turn) = session.take_turn() {
+                        // Permission requests of the turn still open stop waiting.
+                        turn.cancelled.cancel();
                         let _ = turn.responder.respond_with_result(answer(outcome));
                     }
                 }
@@ -400,14 +402,23 @@ async fn ask(
     let session_id = request.session_id.clone();
     let call_id = request.tool_call.tool_call_id.clone();
     let answer = cx.send_request(request).block_task();
+    // A cancelled turn has dropped the approval: its answer, whenever it comes, is moot.
     let reply = tokio::select! {
-        reply = answer => reply,
+        biased;
         () = cancelled.cancelled() => return,
+        reply = answer => reply,
     };
+    if cancelled.is_cancelled() {
+        return;
+    }
     let chosen = match reply {
         Ok(reply) => match reply.outcome {
             RequestPermissionOutcome::Selected(selected) => Some(selected.option_id.0.to_string()),
-            _ => None,
+            // The client cancelled the prompt turn (its session/cancel may come after this).
+            _ => {
+                let _ = ops.send(Op::Interrupt);
+                return;
+            }
         },
         Err(e) => {
             tracing::info!(error = %e.message, "the permission request failed");

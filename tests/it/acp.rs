@@ -44,6 +44,8 @@ struct Seen {
     elicit: Elicit,
     /// The editor's open buffers, by path: what `fs/read_text_file` answers.
     buffers: Mutex<std::collections::HashMap<PathBuf, String>>,
+    /// Permission requests left open (a `None` choice), to answer late.
+    held: Mutex<Vec<agent_client_protocol::v1::Responder<RequestPermissionResponse>>>,
     /// Every `fs/write_text_file`, in order.
     writes: Mutex<Vec<(PathBuf, String)>>,
     /// Each elicitation's message goes here, for the test to act on the code in it.
@@ -121,6 +123,7 @@ impl Kelp {
             choices: Mutex::new(choices),
             elicit,
             buffers: Mutex::default(),
+            held: Mutex::default(),
             writes: Mutex::default(),
             messages,
             permission_asked,
@@ -174,8 +177,8 @@ impl Kelp {
                             }
                         };
                         let Some(option) = choice else {
-                            // Left open: the test cancels the turn instead.
-                            std::mem::forget(responder);
+                            // Left open: the test cancels the turn, and may answer late.
+                            seen.held.lock().unwrap().push(responder);
                             return Ok(());
                         };
                         responder.respond(RequestPermissionResponse::new(
@@ -763,13 +766,17 @@ async fn cancel_ends_the_turn_its_command_and_an_open_permission_request() {
             prompt.block_task().await?.stop_reason,
             StopReason::Cancelled
         );
-        assert!(!project.path().join("never.txt").exists());
+        // An answer that comes after the cancel runs nothing.
+        let late = seen.held.lock().unwrap().pop().expect("the open request");
+        late.respond(RequestPermissionResponse::new(
+            RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new("allow_once")),
+        ))?;
 
         // A running command: killed, and the prompt answered at once.
         fake.push_responses([Reply::call_with_id(
             "c2",
             "shell",
-            json!({"command": "sleep 30; touch late.txt"}),
+            json!({"command": "sleep 1; touch late.txt"}),
         )]);
         let prompt = cx.send_request(text_prompt(&session.0, "wait"));
         until(&seen, |u| {
@@ -793,6 +800,13 @@ async fn cancel_ends_the_turn_its_command_and_an_open_permission_request() {
         assert_eq!(
             final_status(&tool_updates(&updates, "c2")),
             Some(ToolCallStatus::Failed)
+        );
+        assert!(!project.path().join("never.txt").exists());
+        // Had it lived, the command would have made the file by now.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            !project.path().join("late.txt").exists(),
+            "the command was killed"
         );
         Ok(())
     })
