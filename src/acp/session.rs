@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agent_client_protocol::v1::Responder;
 use agent_client_protocol::v1::schema::{
@@ -306,6 +306,14 @@ pub fn load(
     });
 }
 
+/// Waits until `due`, or for ever without one.
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// How a turn's end answers its prompt.
 fn answer(outcome: TurnOutcome) -> Result<PromptResponse, Error> {
     let reason = match outcome {
@@ -336,7 +344,17 @@ async fn pump(
             tracing::debug!(error = %e.message, "a session update could not be sent");
         }
     };
-    while let Some(first) = events.recv().await {
+    loop {
+        // Command output waits for its turn (see `OUTPUT_EVERY`); events do not.
+        let due = translator.next_flush();
+        let first = tokio::select! {
+            event = events.recv() => event,
+            () = sleep_until(due) => {
+                translator.flush(Some(Instant::now())).into_iter().for_each(send);
+                continue;
+            }
+        };
+        let Some(first) = first else { break };
         let mut next = Some(first);
         let mut handled = 0;
         while let Some(event) = next.take() {
@@ -380,7 +398,10 @@ async fn pump(
                 next = events.try_recv().ok();
             }
         }
-        translator.flush().into_iter().for_each(send);
+        translator
+            .flush(Some(Instant::now()))
+            .into_iter()
+            .for_each(send);
     }
     // The core is gone: a prompt still waiting gets an answer.
     if let Some(turn) = session.take_turn() {

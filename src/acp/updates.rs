@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use agent_client_protocol::v1::schema::{
     Content, ContentBlock, ContentChunk, Diff, PermissionOption, PermissionOptionKind, Plan,
@@ -19,6 +20,9 @@ use crate::llm::types::{Content as ItemContent, Item, Role};
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
 const OUTPUT_SHOWN: usize = 64 * 1024;
+/// How often a running command's output is sent again: each update carries the whole tail, so
+/// a command printing line by line must not send one per line.
+pub const OUTPUT_EVERY: Duration = Duration::from_millis(150);
 
 /// The permission options, by id.
 const ALLOW_ONCE: &str = "allow_once";
@@ -134,10 +138,32 @@ fn output_content(output: &str) -> ToolCallContent {
 /// One tool call the editor knows of.
 #[derive(Debug, Default)]
 struct Call {
-    /// Its output so far (commands).
+    /// The tail of its output so far (commands), at most [`OUTPUT_SHOWN`] and a line.
     output: String,
     /// Output came that the editor has not been sent yet.
     unsent: bool,
+    /// When output was last sent.
+    sent_at: Option<Instant>,
+}
+
+impl Call {
+    fn push_output(&mut self, chunk: &str) {
+        self.output.push_str(chunk);
+        if self.output.len() > 2 * OUTPUT_SHOWN {
+            let mut cut = self.output.len() - OUTPUT_SHOWN;
+            while !self.output.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.output.replace_range(..cut, "");
+        }
+        self.unsent = true;
+    }
+
+    /// Whether unsent output waits, and from when it may go (`None`: at once).
+    fn due(&self) -> Option<Option<Instant>> {
+        self.unsent
+            .then(|| self.sent_at.map(|at| at + OUTPUT_EVERY))
+    }
 }
 
 /// The translation state of one session: which tool calls the editor has seen, and the
@@ -215,8 +241,7 @@ impl Translator {
             }
             Event::ToolOutput { call_id, chunk } => {
                 if let Some(call) = self.calls.get_mut(&call_id) {
-                    call.output.push_str(&chunk);
-                    call.unsent = true;
+                    call.push_output(&chunk);
                 }
                 Vec::new()
             }
@@ -255,14 +280,20 @@ impl Translator {
         }
     }
 
-    /// Command output that came since the last update, one update per command: called once
-    /// a burst of events is handled, so a fast command does not send one update per line.
-    pub fn flush(&mut self) -> Vec<SessionUpdate> {
+    /// Command output that came since the last update, one update per command and at most one
+    /// each [`OUTPUT_EVERY`]; `None` for `now` sends all that waits (the end of a turn).
+    pub fn flush(&mut self, now: Option<Instant>) -> Vec<SessionUpdate> {
         self.calls
             .iter_mut()
-            .filter(|(_, call)| call.unsent)
+            .filter(|(_, call)| {
+                call.due().is_some_and(|due| match (due, now) {
+                    (Some(due), Some(now)) => due <= now,
+                    _ => true,
+                })
+            })
             .map(|(id, call)| {
                 call.unsent = false;
+                call.sent_at = Some(now.unwrap_or_else(Instant::now));
                 let fields =
                     ToolCallUpdateFields::new().content(vec![output_content(&call.output)]);
                 SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(id.clone(), fields))
@@ -270,10 +301,18 @@ impl Translator {
             .collect()
     }
 
+    /// When output waiting to be sent is next due, if any waits.
+    pub fn next_flush(&self) -> Option<Instant> {
+        self.calls
+            .values()
+            .filter_map(|call| call.due().map(|due| due.unwrap_or_else(Instant::now)))
+            .min()
+    }
+
     /// At the end of a turn: calls that never finished (rejected, or cut off by a cancel) end
     /// as failed, so none stays pending in the editor.
     pub fn end_turn(&mut self) -> Vec<SessionUpdate> {
-        let mut updates = self.flush();
+        let mut updates = self.flush(None);
         updates.extend(self.calls.drain().map(|(id, _)| {
             let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);
             SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(id, fields))
@@ -458,4 +497,55 @@ pub fn replay(items: &[Item], project_dir: &Path) -> Vec<SessionUpdate> {
         }
     }
     updates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(t: &mut Translator, id: &str) {
+        t.on_event(Event::ToolStarted {
+            call_id: id.into(),
+            tool: tools::shell::NAME.into(),
+            summary: "make".into(),
+            paths: Vec::new(),
+        });
+    }
+
+    fn output(t: &mut Translator, id: &str, chunk: &str) {
+        t.on_event(Event::ToolOutput {
+            call_id: id.into(),
+            chunk: chunk.into(),
+        });
+    }
+
+    #[test]
+    fn command_output_goes_out_at_most_once_a_period_and_as_its_tail() {
+        let mut t = Translator::new(PathBuf::from("/p"));
+        started(&mut t, "c1");
+        let start = Instant::now();
+        for i in 0..1000 {
+            output(&mut t, "c1", &format!("line {i}\n"));
+        }
+        assert_eq!(
+            t.flush(Some(start)).len(),
+            1,
+            "the first output goes at once"
+        );
+        output(&mut t, "c1", "more\n");
+        assert!(t.flush(Some(start)).is_empty(), "then it waits");
+        let due = t.next_flush().expect("output waits");
+        assert!(due >= start + OUTPUT_EVERY, "{:?}", due - start);
+        let sent = t.flush(Some(due));
+        assert_eq!(sent.len(), 1);
+        // Megabytes of output keep only the tail the editor is shown.
+        for _ in 0..100 {
+            output(&mut t, "c1", &"x".repeat(16 * 1024));
+        }
+        output(&mut t, "c1", "the end\n");
+        assert!(t.calls["c1"].output.len() <= 2 * OUTPUT_SHOWN);
+        let shown = serde_json::to_string(&t.flush(None)).unwrap();
+        assert!(shown.contains("the end"), "{}", &shown[shown.len() - 100..]);
+        assert!(t.next_flush().is_none());
+    }
 }
