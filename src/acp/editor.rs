@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use agent_client_protocol::v1::schema::{
     ClientCapabilities, ReadTextFileRequest, WriteTextFileRequest,
@@ -14,9 +15,16 @@ use futures_util::future::BoxFuture;
 use super::Connection;
 use crate::agent::tools::{Editor, EditorFiles};
 
+/// How long the editor may take to read or write a file before kelp gives up on it (a read
+/// then falls back to the disk).
+const EDITOR_WAIT: Duration = Duration::from_secs(10);
+
 /// The client's file system, for one session.
 struct ClientFiles {
     cx: Connection,
+    /// Only files inside the project are read through the editor: asking it for others would
+    /// open them there before anyone approved reading them.
+    project_dir: PathBuf,
     /// Known once the session has started; no tool runs before that.
     session_id: Arc<OnceLock<String>>,
 }
@@ -34,14 +42,15 @@ impl EditorFiles for ClientFiles {
     fn read(&self, path: PathBuf) -> BoxFuture<'static, Result<String, String>> {
         let cx = self.cx.clone();
         let session = self.session();
+        let outside = crate::agent::tools::paths::outside(&self.project_dir, &path).is_some();
         Box::pin(async move {
-            let request = ReadTextFileRequest::new(session?, path);
-            match cx.send_request(request).block_task().await {
-                Ok(response) => Ok(response.content),
-                Err(e) => Err(e
-                    .data
-                    .map_or(e.message.clone(), |d| format!("{}: {d}", e.message))),
+            if outside {
+                return Err("outside the project: read from the disk".to_string());
             }
+            let request = ReadTextFileRequest::new(session?, path);
+            answered(cx.send_request(request).block_task())
+                .await
+                .map(|response| response.content)
         })
     }
 
@@ -50,13 +59,26 @@ impl EditorFiles for ClientFiles {
         let session = self.session();
         Box::pin(async move {
             let request = WriteTextFileRequest::new(session?, path, text);
-            match cx.send_request(request).block_task().await {
-                Ok(_) => Ok(()),
-                Err(e) => Err(e
-                    .data
-                    .map_or(e.message.clone(), |d| format!("{}: {d}", e.message))),
-            }
+            answered(cx.send_request(request).block_task())
+                .await
+                .map(drop)
         })
+    }
+}
+
+/// The editor's answer within [`EDITOR_WAIT`], its error as one line.
+async fn answered<T>(
+    request: impl std::future::Future<Output = agent_client_protocol::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(EDITOR_WAIT, request).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(e
+            .data
+            .map_or(e.message.clone(), |d| format!("{}: {d}", e.message))),
+        Err(_) => Err(format!(
+            "the editor did not answer in {} s",
+            EDITOR_WAIT.as_secs()
+        )),
     }
 }
 
@@ -66,11 +88,13 @@ impl EditorFiles for ClientFiles {
 pub fn for_session(
     client: &ClientCapabilities,
     cx: &Connection,
+    project_dir: &std::path::Path,
 ) -> (Option<Editor>, Arc<OnceLock<String>>) {
     let session_id = Arc::new(OnceLock::new());
     let editor = (client.fs.read_text_file && client.fs.write_text_file).then(|| {
         Editor(Arc::new(ClientFiles {
             cx: cx.clone(),
+            project_dir: project_dir.to_path_buf(),
             session_id: Arc::clone(&session_id),
         }))
     });

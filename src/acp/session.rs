@@ -229,7 +229,7 @@ async fn open_core(
     cx: &Connection,
     mut options: CoreOptions,
 ) -> Result<Opened, Error> {
-    let (editor, session_id) = super::editor::for_session(&face.client(), cx);
+    let (editor, session_id) = super::editor::for_session(&face.client(), cx, &options.project_dir);
     options.editor = editor;
     let opened = open(face.config.clone(), options)
         .await

@@ -435,9 +435,15 @@ pub async fn execute(
     match call {
         ToolCall::ReadFile(args) => {
             let path = ctx.resolve(&args.path);
-            if let Some(editor) = &ctx.editor
-                && let Ok(text) = editor.0.read(path.clone()).await
-            {
+            let from_editor = match &ctx.editor {
+                Some(editor) => tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return ToolOutput::cancelled(started.elapsed()),
+                    text = editor.0.read(path.clone()) => text.ok(),
+                },
+                None => None,
+            };
+            if let Some(text) = from_editor {
                 return match read_file::read_text(&text, &args.path, args.offset, args.limit) {
                     Ok(shown) => ToolOutput::ok(shown, started.elapsed()),
                     Err(e) => ToolOutput::failure(e.to_string(), started.elapsed()),
