@@ -54,11 +54,13 @@ impl Session {
     }
 }
 
+/// A session and the task that pumps its events.
+type Running = (Arc<Session>, JoinHandle<()>);
+
 /// Every session of the connection.
 #[derive(Default)]
 pub struct Sessions {
-    open: Mutex<HashMap<String, Arc<Session>>>,
-    pumps: Mutex<Vec<JoinHandle<()>>>,
+    open: Mutex<HashMap<String, Running>>,
 }
 
 impl Sessions {
@@ -67,7 +69,7 @@ impl Sessions {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-            .cloned()
+            .map(|(session, _)| Arc::clone(session))
     }
 
     /// Starts the pump of a core that has opened its conversation, and keeps the session.
@@ -90,13 +92,25 @@ impl Sessions {
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, session);
-        if let Some(old) = replaced {
+            .insert(id, (session, pump));
+        if let Some((old, _)) = replaced {
             let _ = old.ops.send(Op::Shutdown);
         }
-        let mut pumps = self.pumps.lock().unwrap_or_else(PoisonError::into_inner);
-        pumps.retain(|p| !p.is_finished());
-        pumps.push(pump);
+    }
+
+    /// Stops session `id` if it is open here, and waits (briefly) until its core has let go
+    /// of the session file.
+    async fn close(&self, id: &str) {
+        let closed = self
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        if let Some((session, pump)) = closed {
+            let _ = session.ops.send(Op::Interrupt);
+            let _ = session.ops.send(Op::Shutdown);
+            let _ = tokio::time::timeout(SHUTDOWN_WAIT, pump).await;
+        }
     }
 
     /// `session/prompt`: sends the prompt to the session's core; the answer comes when the
@@ -153,16 +167,12 @@ impl Sessions {
             .unwrap_or_else(PoisonError::into_inner)
             .drain()
             .collect();
-        for (_, session) in sessions {
+        let mut pumps = Vec::new();
+        for (_, (session, pump)) in sessions {
             let _ = session.ops.send(Op::Interrupt);
             let _ = session.ops.send(Op::Shutdown);
+            pumps.push(pump);
         }
-        let pumps: Vec<_> = self
-            .pumps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-            .collect();
         let _ = tokio::time::timeout(SHUTDOWN_WAIT, futures_util::future::join_all(pumps)).await;
     }
 }
@@ -202,9 +212,11 @@ async fn signed_in(face: &Face) -> Result<(), Error> {
     })
     .await
     .map_err(|e| session_error(e.to_string()))?;
-    match facts.auth {
-        Some(_) => Ok(()),
-        None => Err(Error::auth_required()),
+    match (facts.auth, facts.warning) {
+        (Some(_), _) => Ok(()),
+        // An auth file that cannot be read says why, or the sign-in would seem to vanish.
+        (None, Some(warning)) => Err(Error::auth_required().data(warning)),
+        (None, None) => Err(Error::auth_required()),
     }
 }
 
@@ -283,18 +295,39 @@ pub fn load(
             signed_in(&face).await?;
             let wanted = request.session_id.0.to_string();
             let state_dir = face.config.state_dir.clone();
+            let lookup = wanted.clone();
             let summary =
-                tokio::task::spawn_blocking(move || crate::session::find(&state_dir, &wanted))
+                tokio::task::spawn_blocking(move || crate::session::find(&state_dir, &lookup))
                     .await
                     .map_err(|e| session_error(e.to_string()))?
-                    .map_err(|e| {
-                        Error::invalid_params()
-                            .data(format!("no session {}: {e}", request.session_id.0))
-                    })?;
+                    .ok()
+                    // The client names a session by the id it was given, whole.
+                    .filter(|summary| summary.id.to_string() == wanted)
+                    .ok_or_else(|| Error::invalid_params().data(format!("no session {wanted}")))?;
+            let cwd = project_dir(&request.cwd)?;
+            if cwd != summary.project_dir {
+                return Err(Error::invalid_params().data(format!(
+                    "session {wanted} belongs to {}, not {}",
+                    summary.project_dir.display(),
+                    cwd.display()
+                )));
+            }
             ignore_mcp_servers(request.mcp_servers.len());
+            // Loaded again while open: one core at a time on a session file.
+            face.sessions.close(&wanted).await;
             let mut options = CoreOptions::new(&summary.project_dir);
             options.resume = Some(summary.path.clone());
-            let opened = open_core(&face, &cx, options).await?;
+            let opened = open_core(&face, &cx, options).await.map_err(|e| {
+                let reason = e
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.as_str())
+                    .unwrap_or(&e.message);
+                session_error(format!(
+                    "cannot load session {wanted}: {}",
+                    reason.trim_end_matches("; starting a new one")
+                ))
+            })?;
             for update in super::updates::replay(&opened.restored, &summary.project_dir) {
                 cx.send_notification(SessionNotification::new(opened.id.clone(), update))?;
             }

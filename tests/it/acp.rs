@@ -839,6 +839,32 @@ async fn a_loaded_session_replays_its_conversation() {
     fake.push_response(Reply::text("Still 42."));
     kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
         initialize(&cx, ClientCapabilities::new()).await;
+        // Named by part of its id, or from another folder: refused, with the reason.
+        let prefix = session.0[..8].to_string();
+        let refused = cx
+            .send_request(LoadSessionRequest::new(prefix.clone(), project.path()))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert_eq!(refused.data, Some(json!(format!("no session {prefix}"))));
+        let elsewhere = tempfile::tempdir().unwrap();
+        let refused = cx
+            .send_request(LoadSessionRequest::new(session.clone(), elsewhere.path()))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert!(
+            refused
+                .data
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|d| d.contains("belongs to")),
+            "{refused:?}"
+        );
+        assert!(
+            seen.updates().is_empty(),
+            "nothing replayed for a refused load"
+        );
         cx.send_request(LoadSessionRequest::new(session.clone(), project.path()))
             .block_task()
             .await?;
