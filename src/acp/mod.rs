@@ -17,8 +17,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use agent_client_protocol::v1::Responder;
 use agent_client_protocol::v1::schema::{
     AgentAuthCapabilities, AgentCapabilities, AuthenticateRequest, CancelNotification,
-    ClientCapabilities, Implementation, InitializeRequest, InitializeResponse, LoadSessionRequest,
-    LogoutCapabilities, LogoutRequest, NewSessionRequest, PromptCapabilities, PromptRequest,
+    ClientCapabilities, CloseSessionRequest, CloseSessionResponse, Implementation,
+    InitializeRequest, InitializeResponse, LoadSessionRequest, LogoutCapabilities, LogoutRequest,
+    NewSessionRequest, PromptCapabilities, PromptRequest, SessionCapabilities,
+    SessionCloseCapabilities,
 };
 use agent_client_protocol::{
     Agent, Client, Handled, JsonRpcMessage, Lines, UntypedMessage, on_receive_notification,
@@ -85,6 +87,7 @@ impl Face {
         let capabilities = AgentCapabilities::new()
             .load_session(true)
             .prompt_capabilities(PromptCapabilities::new().embedded_context(true))
+            .session_capabilities(SessionCapabilities::new().close(SessionCloseCapabilities::new()))
             .auth(AgentAuthCapabilities::new().logout(LogoutCapabilities::new()));
         let response = InitializeResponse::new(PROTOCOL_VERSION.into())
             .agent_capabilities(capabilities)
@@ -182,6 +185,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 let face = Arc::clone(&face);
                 async move |request: PromptRequest, responder, _cx: Connection| {
                     face.sessions.prompt(request, responder)
+                }
+            },
+            on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let face = Arc::clone(&face);
+                async move |request: CloseSessionRequest, responder, _cx: Connection| {
+                    let face = Arc::clone(&face);
+                    tokio::spawn(async move {
+                        face.sessions.close(&request.session_id.0).await;
+                        let _ = responder.respond(CloseSessionResponse::new());
+                    });
+                    Ok(())
                 }
             },
             on_receive_request!(),

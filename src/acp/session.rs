@@ -98,9 +98,9 @@ impl Sessions {
         }
     }
 
-    /// Stops session `id` if it is open here, and waits (briefly) until its core has let go
-    /// of the session file.
-    async fn close(&self, id: &str) {
+    /// Stops session `id` if it is open here (`session/close`, or a load of the same session),
+    /// and waits (briefly) until its core has let go of the session file.
+    pub async fn close(&self, id: &str) {
         let closed = self
             .open
             .lock()

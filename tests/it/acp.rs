@@ -10,7 +10,7 @@ use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
     AuthCapabilities, AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities,
-    ContentBlock, CreateElicitationRequest, CreateElicitationResponse, Diff,
+    CloseSessionRequest, ContentBlock, CreateElicitationRequest, CreateElicitationResponse, Diff,
     ElicitationAcceptAction, ElicitationAction, ElicitationCapabilities, ElicitationMode,
     ElicitationScope, ElicitationUrlCapabilities, FileSystemCapabilities, InitializeRequest,
     InitializeResponse, LoadSessionRequest, NewSessionRequest, PromptRequest, PromptResponse,
@@ -584,6 +584,12 @@ async fn an_api_key_login_takes_openai_api_key_and_a_prompt_streams() {
         assert_eq!(answer.stop_reason, StopReason::EndTurn);
         // Every update of the turn came before its answer.
         assert_eq!(message_text(&seen.updates()), "Hello from kelp.");
+        // Closed, the session is gone from this connection.
+        cx.send_request(CloseSessionRequest::new(session.clone()))
+            .block_task()
+            .await?;
+        let gone = prompt(&cx, &session, "again").await.unwrap_err();
+        assert_eq!(gone.data, Some(json!(format!("no session {}", session.0))));
         Ok(())
     })
     .await;
