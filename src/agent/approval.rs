@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
-use super::tools::{ShellArgs, ShellCommand, ToolCall, paths};
+use super::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
 
 /// What a `kelp run` call that needs approval gets as its output.
 pub const DENIED_NO_ONE_TO_ASK: &str =
@@ -35,6 +35,9 @@ pub enum Verdict {
     Run,
     /// Ask a person about this.
     Ask(ApprovalSubject),
+    /// Ask a person about this patch, once its preview is read ([`with_preview`]): reading the
+    /// files is left to the caller, off the async threads and through the editor that holds them.
+    AskPatch,
     /// Do not run it; the text is the call's output (a patch that cannot apply, so there is
     /// nothing to approve and nothing was changed).
     Fail(String),
@@ -190,18 +193,12 @@ fn judge(
                 })
             }
         }
-        ToolCall::ApplyPatch(patch) => {
+        ToolCall::ApplyPatch(_) => {
             let trusted = mode != ApprovalMode::Ask || remembered.patches;
             if trusted && outside.is_empty() {
                 return Verdict::Run;
             }
-            match patch.preview(project_dir) {
-                Ok(preview) => Verdict::Ask(ApprovalSubject::Patch {
-                    diff: preview.diff(),
-                    changes: preview.changes,
-                }),
-                Err(e) => Verdict::Fail(e.to_string()),
-            }
+            Verdict::AskPatch
         }
         ToolCall::ReadFile(_)
         | ToolCall::ListDir(_)
@@ -216,6 +213,24 @@ fn judge(
                 })
             }
         }
+    }
+}
+
+/// `verdict` with a patch's preview read where `context` reads files (the editor's text where
+/// it holds them, else the disk, on the blocking pool): what to ask, or why the patch cannot
+/// apply, so there is nothing to ask.
+pub async fn with_preview(verdict: Verdict, call: &ToolCall, context: &ToolContext) -> Verdict {
+    match (verdict, call) {
+        (Verdict::AskPatch, ToolCall::ApplyPatch(patch)) => {
+            match context.preview_patch(patch).await {
+                Ok(preview) => Verdict::Ask(ApprovalSubject::Patch {
+                    diff: preview.diff(),
+                    changes: preview.changes,
+                }),
+                Err(e) => Verdict::Fail(e.to_string()),
+            }
+        }
+        (verdict, _) => verdict,
     }
 }
 
@@ -262,7 +277,7 @@ mod tests {
     }
 
     fn asks(v: &Verdict) -> bool {
-        matches!(v, Verdict::Ask(_))
+        matches!(v, Verdict::Ask(_) | Verdict::AskPatch)
     }
 
     #[test]
@@ -349,8 +364,8 @@ mod tests {
         assert!(asks(&approvals.judge(&read, root)));
     }
 
-    #[test]
-    fn a_patch_that_cannot_apply_fails_without_asking() {
+    #[tokio::test]
+    async fn a_patch_that_cannot_apply_fails_without_asking() {
         let dir = tempfile::tempdir().unwrap();
         let patch = call(
             "apply_patch",
@@ -362,6 +377,7 @@ mod tests {
             &Remembered::default(),
             dir.path(),
         );
+        let v = with_preview(v, &patch, &ToolContext::new(dir.path())).await;
         assert!(
             matches!(v, Verdict::Fail(ref m) if m.contains("missing.txt")),
             "{v:?}"

@@ -15,7 +15,7 @@ use thiserror::Error;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output};
+use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::conversation::Conversation;
 use super::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, StopCause, TurnOutcome,
@@ -338,28 +338,14 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
     };
     let project_dir = conversation.project_dir();
     let outside = tool.paths_outside(project_dir);
-    let mut verdict = ctx.approvals.judge(tool, project_dir);
-    // A patch to files an editor holds is previewed (and approved) against the editor's text,
-    // which may differ from the disk's.
-    let context = conversation.tool_context();
-    if let (
-        ToolCall::ApplyPatch(patch),
-        Verdict::Ask(ApprovalSubject::Patch { .. }) | Verdict::Fail(_),
-        Some(_),
-    ) = (tool, &verdict, &context.editor)
-    {
-        verdict = match context.preview_patch(patch).await {
-            Ok(preview) => Verdict::Ask(ApprovalSubject::Patch {
-                diff: preview.diff(),
-                changes: preview.changes,
-            }),
-            Err(e) => Verdict::Fail(e.to_string()),
-        };
-    }
+    let verdict = ctx.approvals.judge(tool, project_dir);
+    let verdict = with_preview(verdict, tool, conversation.tool_context()).await;
     let subject = match verdict {
         Verdict::Run => return Prepared::Run(tool.clone(), outside),
         Verdict::Fail(message) => return Prepared::Output(message),
         Verdict::Ask(subject) => subject,
+        // `with_preview` turns every patch into `Ask` or `Fail`; nothing else reaches here.
+        Verdict::AskPatch => return Prepared::Output("the patch could not be previewed".into()),
     };
     if !ctx.approvals.is_interactive() {
         // Full-auto asks only about paths outside the project; no flag lets those through.
