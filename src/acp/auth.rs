@@ -17,7 +17,7 @@ use agent_client_protocol::{Error, ErrorCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{Connection, Face};
+use super::{Connection, Face, answer_later};
 use crate::auth::login::{LoginHandle, LoginOptions, start_login_with};
 use crate::auth::{AuthManager, AuthStore, LoginEvent, LoginMethod, OpenAiEntry, SaveKeyError};
 
@@ -194,7 +194,7 @@ pub fn authenticate(
     let method = request.method_id.0.to_string();
     let request_id = responder.id().clone();
     let cancellation = responder.cancellation();
-    tokio::spawn(async move {
+    answer_later(responder, async move {
         tracing::info!(%method, "acp authenticate");
         let sign_in = async {
             match method.as_str() {
@@ -225,7 +225,7 @@ pub fn authenticate(
         if let Err(error) = &result {
             tracing::info!(%method, message = %error.message, "acp sign-in failed");
         }
-        let _ = responder.respond_with_result(result.map(|()| AuthenticateResponse::new()));
+        result.map(|()| AuthenticateResponse::new())
     });
 }
 
@@ -369,14 +369,13 @@ async fn chatgpt(
 /// `logout`: revokes a ChatGPT login (best effort) and removes kelp's entry; other entries
 /// in the auth file stay.
 pub fn logout(face: Arc<Face>, responder: Responder<LogoutResponse>) {
-    tokio::spawn(async move {
+    answer_later(responder, async move {
         face.logins.cancel();
         let manager = AuthManager::new(&face.config, face.http.clone(), None);
-        let result = match manager.logout().await {
+        match manager.logout().await {
             Ok(_) => Ok(LogoutResponse::new()),
             Err(e) => Err(Error::internal_error().data(format!("could not sign out: {e}"))),
-        };
-        let _ = responder.respond_with_result(result);
+        }
     });
 }
 

@@ -109,6 +109,20 @@ impl Face {
     }
 }
 
+/// Answers `responder` with what `work` comes to, in a task of its own. Handlers run inside the
+/// connection's dispatch loop, which must not wait on them: a sign-in waits minutes for a person,
+/// and may itself need the client's answers (an elicitation) to get there.
+fn answer_later<T>(
+    responder: Responder<T>,
+    work: impl std::future::Future<Output = agent_client_protocol::Result<T>> + Send + 'static,
+) where
+    T: agent_client_protocol::JsonRpcResponse + Send + 'static,
+{
+    tokio::spawn(async move {
+        let _ = responder.respond_with_result(work.await);
+    });
+}
+
 /// Serves the protocol on stdin and stdout until stdin closes; then every session's turn and
 /// commands are stopped.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -194,9 +208,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 let face = Arc::clone(&face);
                 async move |request: CloseSessionRequest, responder, _cx: Connection| {
                     let face = Arc::clone(&face);
-                    tokio::spawn(async move {
+                    answer_later(responder, async move {
                         face.sessions.close(&request.session_id.0).await;
-                        let _ = responder.respond(CloseSessionResponse::new());
+                        Ok(CloseSessionResponse::new())
                     });
                     Ok(())
                 }

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::updates::{Translator, decision};
-use super::{Connection, Face};
+use super::{Connection, Face, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
 use crate::agent::protocol::{ApprovalDecision, Event, Op, StopCause, TurnOutcome};
 
@@ -267,18 +267,14 @@ pub fn new(
     responder: Responder<NewSessionResponse>,
     cx: Connection,
 ) {
-    tokio::spawn(async move {
-        let result = async {
-            signed_in(&face).await?;
-            let dir = project_dir(&request.cwd)?;
-            ignore_mcp_servers(request.mcp_servers.len());
-            let opened = open_core(&face, &cx, CoreOptions::new(&dir)).await?;
-            let id = opened.id.clone();
-            face.sessions.add(opened, cx, dir);
-            Ok(NewSessionResponse::new(id))
-        }
-        .await;
-        let _ = responder.respond_with_result(result);
+    answer_later(responder, async move {
+        signed_in(&face).await?;
+        let dir = project_dir(&request.cwd)?;
+        ignore_mcp_servers(request.mcp_servers.len());
+        let opened = open_core(&face, &cx, CoreOptions::new(&dir)).await?;
+        let id = opened.id.clone();
+        face.sessions.add(opened, cx, dir);
+        Ok(NewSessionResponse::new(id))
     });
 }
 
@@ -290,52 +286,48 @@ pub fn load(
     responder: Responder<LoadSessionResponse>,
     cx: Connection,
 ) {
-    tokio::spawn(async move {
-        let result = async {
-            signed_in(&face).await?;
-            let wanted = request.session_id.0.to_string();
-            let state_dir = face.config.state_dir.clone();
-            let lookup = wanted.clone();
-            let summary =
-                tokio::task::spawn_blocking(move || crate::session::find(&state_dir, &lookup))
-                    .await
-                    .map_err(|e| session_error(e.to_string()))?
-                    .ok()
-                    // The client names a session by the id it was given, whole.
-                    .filter(|summary| summary.id.to_string() == wanted)
-                    .ok_or_else(|| Error::invalid_params().data(format!("no session {wanted}")))?;
-            let cwd = project_dir(&request.cwd)?;
-            if cwd != summary.project_dir {
-                return Err(Error::invalid_params().data(format!(
-                    "session {wanted} belongs to {}, not {}",
-                    summary.project_dir.display(),
-                    cwd.display()
-                )));
-            }
-            ignore_mcp_servers(request.mcp_servers.len());
-            // Loaded again while open: one core at a time on a session file.
-            face.sessions.close(&wanted).await;
-            let mut options = CoreOptions::new(&summary.project_dir);
-            options.resume = Some(summary.path.clone());
-            let opened = open_core(&face, &cx, options).await.map_err(|e| {
-                let reason = e
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.as_str())
-                    .unwrap_or(&e.message);
-                session_error(format!(
-                    "cannot load session {wanted}: {}",
-                    reason.trim_end_matches("; starting a new one")
-                ))
-            })?;
-            for update in super::updates::replay(&opened.restored, &summary.project_dir) {
-                cx.send_notification(SessionNotification::new(opened.id.clone(), update))?;
-            }
-            face.sessions.add(opened, cx, summary.project_dir);
-            Ok(LoadSessionResponse::new())
+    answer_later(responder, async move {
+        signed_in(&face).await?;
+        let wanted = request.session_id.0.to_string();
+        let state_dir = face.config.state_dir.clone();
+        let lookup = wanted.clone();
+        let summary =
+            tokio::task::spawn_blocking(move || crate::session::find(&state_dir, &lookup))
+                .await
+                .map_err(|e| session_error(e.to_string()))?
+                .ok()
+                // The client names a session by the id it was given, whole.
+                .filter(|summary| summary.id.to_string() == wanted)
+                .ok_or_else(|| Error::invalid_params().data(format!("no session {wanted}")))?;
+        let cwd = project_dir(&request.cwd)?;
+        if cwd != summary.project_dir {
+            return Err(Error::invalid_params().data(format!(
+                "session {wanted} belongs to {}, not {}",
+                summary.project_dir.display(),
+                cwd.display()
+            )));
         }
-        .await;
-        let _ = responder.respond_with_result(result);
+        ignore_mcp_servers(request.mcp_servers.len());
+        // Loaded again while open: one core at a time on a session file.
+        face.sessions.close(&wanted).await;
+        let mut options = CoreOptions::new(&summary.project_dir);
+        options.resume = Some(summary.path.clone());
+        let opened = open_core(&face, &cx, options).await.map_err(|e| {
+            let reason = e
+                .data
+                .as_ref()
+                .and_then(|d| d.as_str())
+                .unwrap_or(&e.message);
+            session_error(format!(
+                "cannot load session {wanted}: {}",
+                reason.trim_end_matches("; starting a new one")
+            ))
+        })?;
+        for update in super::updates::replay(&opened.restored, &summary.project_dir) {
+            cx.send_notification(SessionNotification::new(opened.id.clone(), update))?;
+        }
+        face.sessions.add(opened, cx, summary.project_dir);
+        Ok(LoadSessionResponse::new())
     });
 }
 
