@@ -1,5 +1,6 @@
-//! Numbers as a person reads them: durations, counts and sizes. One home for every front end
-//! and layer, so the same quantity reads the same everywhere.
+//! Numbers as a person reads them: durations, counts and sizes, and the tail of a long text
+//! kept for showing. One home for every front end and layer, so the same quantity reads the
+//! same everywhere.
 
 use std::time::Duration;
 
@@ -55,9 +56,42 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// The last `max` bytes of `text` at most, starting on a character: what is kept of a long
+/// output to show.
+pub fn tail(text: &str, max: usize) -> &str {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+/// Keeps at most the last `max` bytes of `text` once it grows past `limit`, so a growing
+/// output is cut now and then, not on every push.
+pub fn keep_tail(text: &mut String, max: usize, limit: usize) {
+    if text.len() > limit {
+        let cut = text.len() - tail(text, max).len();
+        text.replace_range(..cut, "");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_starts_on_a_character_and_keeps_at_most_max_bytes() {
+        assert_eq!(tail("abcdef", 3), "def");
+        assert_eq!(tail("ab", 10), "ab");
+        // "é" is two bytes: a cut inside it moves to the next character.
+        assert_eq!(tail("aéb", 2), "b");
+        let mut text = "x".repeat(10);
+        keep_tail(&mut text, 4, 20);
+        assert_eq!(text.len(), 10, "under the limit nothing is cut");
+        text.push_str(&"y".repeat(15));
+        keep_tail(&mut text, 4, 20);
+        assert_eq!(text, "yyyy");
+    }
 
     #[test]
     fn each_quantity_reads_as_a_person_would_say_it() {

@@ -16,6 +16,7 @@ use agent_client_protocol::v1::schema::{
 
 use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Event, PlanStatus, PlanStep};
 use crate::agent::tools::{self, ChangeKind, FileChange};
+use crate::humanize;
 use crate::llm::types::{Content as ItemContent, Item, Role};
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
@@ -123,12 +124,9 @@ fn plan(steps: &[PlanStep]) -> SessionUpdate {
 
 /// A command's output as the tool call shows it: the tail, in a fence.
 fn output_content(output: &str) -> ToolCallContent {
-    let tail = if output.len() > OUTPUT_SHOWN {
-        let mut start = output.len() - OUTPUT_SHOWN;
-        while !output.is_char_boundary(start) {
-            start += 1;
-        }
-        format!("…\n{}", &output[start..])
+    let shown = humanize::tail(output, OUTPUT_SHOWN);
+    let tail = if shown.len() < output.len() {
+        format!("…\n{shown}")
     } else {
         output.to_string()
     };
@@ -149,13 +147,7 @@ struct Call {
 impl Call {
     fn push_output(&mut self, chunk: &str) {
         self.output.push_str(chunk);
-        if self.output.len() > 2 * OUTPUT_SHOWN {
-            let mut cut = self.output.len() - OUTPUT_SHOWN;
-            while !self.output.is_char_boundary(cut) {
-                cut += 1;
-            }
-            self.output.replace_range(..cut, "");
-        }
+        humanize::keep_tail(&mut self.output, OUTPUT_SHOWN, 2 * OUTPUT_SHOWN);
         self.unsent = true;
     }
 

@@ -9,6 +9,7 @@ use super::history_cell::{CellKind, HistoryCell, ToolCall, ToolEnd};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
 use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, PlanStep};
+use crate::humanize;
 
 /// Tool output kept per call; older output is dropped from the front.
 const MAX_TOOL_OUTPUT: usize = 256 * 1024;
@@ -118,13 +119,7 @@ impl Chat {
             && let CellKind::Tool(call) = cell.kind_mut()
         {
             call.output.push_str(chunk);
-            if call.output.len() > MAX_TOOL_OUTPUT {
-                let mut cut = call.output.len() - MAX_TOOL_OUTPUT;
-                while !call.output.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                call.output.replace_range(..cut, "");
-            }
+            humanize::keep_tail(&mut call.output, MAX_TOOL_OUTPUT, MAX_TOOL_OUTPUT);
         }
     }
 
