@@ -127,6 +127,7 @@ fn bench_restore(items: usize) -> Stats {
         let mut term = terminal();
         let event = Event::Restored {
             items: history.clone(),
+            notes: Vec::new(),
         };
         let start = Instant::now();
         app.handle_core_event(event);

@@ -14,7 +14,7 @@ use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Item, TokenUsage};
 use crate::llm::{Prompt, ReasoningEffort, models};
-use crate::session::{SessionError, SessionHeader, SessionLog, SessionWriter};
+use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
 
 /// What a call interrupted by a crash gets as its output when the conversation is resumed.
 const LOST_OUTPUT: &str = "aborted: kelp stopped before this call finished";
@@ -27,6 +27,8 @@ pub struct Conversation {
     tool_context: ToolContext,
     tools: Vec<Value>,
     history: Vec<Item>,
+    /// kelp's notes beside the history, each with how many items came before it.
+    notes: Vec<(usize, Note)>,
     session: SessionWriter,
     usage: TokenUsage,
     /// Whether saving failed already, so the person is told once, not per item.
@@ -71,7 +73,9 @@ impl Conversation {
         };
         let tool_context = tool_context(config, &log.header.project_dir);
         let mut conversation = Self::with(config, model, tool_context, session);
+        conversation.usage = log.usage();
         conversation.history = log.items;
+        conversation.notes = log.notes;
         // A crash between a call and its output leaves a call the API would reject without one.
         for call_id in unanswered_calls(&conversation.history) {
             conversation.record(Item::FunctionCallOutput {
@@ -98,6 +102,7 @@ impl Conversation {
             tool_context,
             tools,
             history: Vec::new(),
+            notes: Vec::new(),
             session,
             usage: TokenUsage::default(),
             save_failed: false,
@@ -145,6 +150,12 @@ impl Conversation {
         &self.history
     }
 
+    /// kelp's notes beside the history (how unfinished turns ended, usage), each with how many
+    /// items came before it.
+    pub fn notes(&self) -> &[(usize, Note)] {
+        &self.notes
+    }
+
     /// The session file, once the first prompt created it.
     pub fn session_path(&self) -> Option<PathBuf> {
         self.session.path().map(Path::to_path_buf)
@@ -168,9 +179,20 @@ impl Conversation {
         saved
     }
 
+    /// Records a note beside the history, in memory and in the session file.
+    pub fn record_note(&mut self, note: Note) -> Result<(), SessionError> {
+        let saved = self.session.append_note(&note);
+        self.notes.push((self.history.len(), note));
+        saved
+    }
+
     /// Like [`Conversation::record`], but reports a saving failure only the first time.
-    pub fn record_once_failing(&mut self, item: Item) -> Option<SessionError> {
-        match self.record(item) {
+    pub fn record_once_failing(&mut self, entry: Entry) -> Option<SessionError> {
+        let saved = match entry {
+            Entry::Item(item) => self.record(item),
+            Entry::Note(note) => self.record_note(note),
+        };
+        match saved {
             Err(e) if !self.save_failed => {
                 self.save_failed = true;
                 Some(e)

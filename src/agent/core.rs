@@ -157,7 +157,7 @@ pub async fn open(config: Config, options: CoreOptions) -> Result<Opened, String
         while let Some(event) = events.recv().await {
             match event {
                 Event::Conversation { id } => return Ok(id),
-                Event::Restored { items } => restored = items,
+                Event::Restored { items, .. } => restored = items,
                 Event::Error(message) => return Err(message),
                 other => tracing::debug!(?other, "before the conversation started"),
             }
@@ -284,10 +284,14 @@ impl Core {
                 self.model = conversation.model().to_string();
                 self.emit(Event::Restored {
                     items: conversation.history().to_vec(),
+                    notes: conversation.notes().to_vec(),
                 });
                 self.emit(Event::Conversation {
                     id: conversation.id().to_string(),
                 });
+                if conversation.usage() != crate::llm::types::TokenUsage::default() {
+                    self.emit(Event::Usage(conversation.usage()));
+                }
                 // The conversation brings its own model: the front end learns it with the list.
                 self.refresh_models();
                 Some(conversation)

@@ -211,7 +211,12 @@ pub enum Event {
         current: String,
     },
     /// A saved conversation was resumed: its history, to be shown as the transcript.
-    Restored { items: Vec<Item> },
+    /// `notes` are kelp's notes beside it (how unfinished turns ended), each with how many
+    /// items came before it.
+    Restored {
+        items: Vec<Item>,
+        notes: Vec<(usize, crate::session::Note)>,
+    },
     /// This project's saved conversations, newest first.
     Sessions(Vec<SessionSummary>),
     /// The project instruction files (AGENTS.md) loaded for the conversation, for `/status`.

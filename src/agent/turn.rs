@@ -23,6 +23,7 @@ use super::protocol::{
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
+use crate::session::{Entry, Note, TurnEnd};
 
 /// How many requests one turn may make before it stops, unless told otherwise.
 pub const DEFAULT_MAX_STEPS: usize = 100;
@@ -123,22 +124,84 @@ pub async fn run_turn_unfinished(
     text: String,
 ) -> Result<(), TurnError> {
     ctx.emit(Event::TurnStarted);
-    steps(conversation, ctx, text).await
+    let mut partial = PartialAnswer::default();
+    let result = steps(conversation, ctx, text, &mut partial).await;
+    if let Err(e) = &result {
+        keep_unfinished(conversation, ctx, e, partial.take());
+    }
+    let usage = conversation.usage();
+    if usage != TokenUsage::default() {
+        record(conversation, ctx, Entry::Note(Note::Usage { usage }));
+    }
+    result
+}
+
+/// Saves what an unfinished turn leaves: the answer streamed so far, so the model and the
+/// transcript keep it, and how the turn ended.
+fn keep_unfinished(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    e: &TurnError,
+    text: String,
+) {
+    if !text.trim().is_empty() {
+        record(conversation, ctx, Entry::Item(Item::assistant_text(text)));
+    }
+    let (how, message) = match e.outcome() {
+        TurnOutcome::Interrupted => (TurnEnd::Interrupted, None),
+        TurnOutcome::Stopped { message, .. } => (TurnEnd::Stopped, Some(message)),
+        TurnOutcome::Failed(message) => (TurnEnd::Failed, Some(message)),
+        TurnOutcome::Completed => return,
+    };
+    record(
+        conversation,
+        ctx,
+        Entry::Note(Note::TurnEnded { how, message }),
+    );
+}
+
+/// The answer text of the response in flight, kept for a turn that ends before it completes.
+/// A retry streams the answer again from its start; until the new attempt has text, the
+/// longest text an attempt got to is what there is.
+#[derive(Debug, Default)]
+struct PartialAnswer {
+    attempt: String,
+    before_retry: String,
+}
+
+impl PartialAnswer {
+    fn push(&mut self, delta: &str) {
+        self.attempt.push_str(delta);
+    }
+
+    fn retrying(&mut self) {
+        if self.attempt.len() >= self.before_retry.len() {
+            self.before_retry = std::mem::take(&mut self.attempt);
+        }
+        self.attempt.clear();
+    }
+
+    fn take(&mut self) -> String {
+        self.retrying();
+        std::mem::take(&mut self.before_retry)
+    }
 }
 
 async fn steps(
     conversation: &mut Conversation,
     ctx: &TurnContext,
     text: String,
+    partial: &mut PartialAnswer,
 ) -> Result<(), TurnError> {
-    record(conversation, ctx, Item::user_text(text));
+    record(conversation, ctx, Entry::Item(Item::user_text(text)));
     let max_steps = ctx.max_steps.max(1);
     for _ in 0..max_steps {
         let prompt = conversation.prompt();
+        *partial = PartialAnswer::default();
         let response = tokio::select! {
             biased;
             () = ctx.cancel.cancelled() => return Err(TurnError::Interrupted),
-            response = stream_response(&ctx.client, &prompt, ctx) => response?,
+            response = stream_response(&ctx.client, &prompt, ctx, partial) => response?,
         };
         if let Some(usage) = &response.usage {
             conversation.add_usage(usage);
@@ -150,8 +213,9 @@ async fn steps(
             .iter()
             .filter_map(PlannedCall::from_item)
             .collect();
+        *partial = PartialAnswer::default();
         for item in response.items {
-            record(conversation, ctx, item);
+            record(conversation, ctx, Entry::Item(item));
         }
         if calls.is_empty() {
             return Ok(());
@@ -162,7 +226,7 @@ async fn steps(
                 call_id: call.call_id,
                 output,
             };
-            record(conversation, ctx, item);
+            record(conversation, ctx, Entry::Item(item));
         }
         if ctx.cancel.is_cancelled() {
             return Err(TurnError::Interrupted);
@@ -171,8 +235,8 @@ async fn steps(
     Err(TurnError::StepLimit(max_steps))
 }
 
-fn record(conversation: &mut Conversation, ctx: &TurnContext, item: Item) {
-    if let Some(e) = conversation.record_once_failing(item) {
+fn record(conversation: &mut Conversation, ctx: &TurnContext, entry: Entry) {
+    if let Some(e) = conversation.record_once_failing(entry) {
         ctx.emit(Event::Error(format!(
             "the conversation is not being saved: {e}"
         )));
@@ -190,12 +254,16 @@ async fn stream_response(
     client: &LlmClient,
     prompt: &crate::llm::Prompt,
     ctx: &TurnContext,
+    partial: &mut PartialAnswer,
 ) -> Result<Response, LlmError> {
     let mut stream = client.stream(prompt);
     let mut items = Vec::new();
     while let Some(event) = stream.next_event().await {
         match event? {
-            ResponseEvent::TextDelta(delta) => ctx.emit(Event::TextDelta(delta)),
+            ResponseEvent::TextDelta(delta) => {
+                partial.push(&delta);
+                ctx.emit(Event::TextDelta(delta));
+            }
             ResponseEvent::ReasoningSummaryDelta(delta) => ctx.emit(Event::ReasoningDelta(delta)),
             ResponseEvent::OutputItemDone(item) => {
                 if let Item::Message {
@@ -216,6 +284,7 @@ async fn stream_response(
             } => {
                 // What the failed attempt delivered is void; the next one sends it all again.
                 items.clear();
+                partial.retrying();
                 ctx.emit(Event::Retrying {
                     attempt,
                     max,

@@ -38,6 +38,47 @@ pub fn sessions_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("sessions")
 }
 
+/// A line of a session file after the header: a history item, or a note kelp keeps beside the
+/// history (never sent to the model). Items come first so a line is read as an item when it
+/// can be; older kelp versions skip notes as lines they cannot read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Entry {
+    Item(crate::llm::types::Item),
+    Note(Note),
+}
+
+/// What kelp records about a conversation besides its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Note {
+    /// A turn ended before the model finished; any answer just before is partial.
+    #[serde(rename = "kelp_turn_ended")]
+    TurnEnded {
+        how: TurnEnd,
+        /// The one-line reason shown when it ended (none for an interruption).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// The conversation's token usage so far, written when a turn ends.
+    #[serde(rename = "kelp_usage")]
+    Usage {
+        usage: crate::llm::types::TokenUsage,
+    },
+}
+
+/// How an unfinished turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnEnd {
+    /// The person interrupted it.
+    Interrupted,
+    /// The model stopped early (output limit, refusal, step limit).
+    Stopped,
+    /// It failed.
+    Failed,
+}
+
 /// The first line of a session file: what the conversation is, without reading the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionHeader {

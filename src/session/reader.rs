@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::{SessionError, SessionHeader};
-use crate::llm::types::Item;
+use super::{Entry, Note, SessionError, SessionHeader};
+use crate::llm::types::{Item, TokenUsage};
 
 /// The longest header line read; a header is a few hundred bytes.
 const MAX_HEADER_BYTES: u64 = 64 * 1024;
@@ -19,6 +19,8 @@ pub struct SessionLog {
     pub header: SessionHeader,
     /// The history, in order: replay it as the next request's input.
     pub items: Vec<Item>,
+    /// kelp's notes, each with how many items came before it.
+    pub notes: Vec<(usize, Note)>,
     /// Lines that could not be read (a torn last line after a crash, or damage) and were left
     /// out.
     pub skipped_lines: usize,
@@ -39,10 +41,12 @@ impl SessionLog {
             .filter(|line| !line.trim_ascii().is_empty());
         let header = parse_header(path, lines.next().unwrap_or_default())?;
         let mut items = Vec::new();
+        let mut notes = Vec::new();
         let mut skipped_lines = 0;
         for line in lines {
-            match serde_json::from_slice::<Item>(line) {
-                Ok(item) => items.push(item),
+            match serde_json::from_slice::<Entry>(line) {
+                Ok(Entry::Item(item)) => items.push(item),
+                Ok(Entry::Note(note)) => notes.push((items.len(), note)),
                 Err(e) => {
                     tracing::warn!(file = %path.display(), error = %e, "skipped a session line");
                     skipped_lines += 1;
@@ -53,8 +57,21 @@ impl SessionLog {
             path: path.to_path_buf(),
             header,
             items,
+            notes,
             skipped_lines,
         })
+    }
+
+    /// The token usage last recorded (zero for a conversation saved without one).
+    pub fn usage(&self) -> TokenUsage {
+        self.notes
+            .iter()
+            .rev()
+            .find_map(|(_, note)| match note {
+                Note::Usage { usage } => Some(*usage),
+                Note::TurnEnded { .. } => None,
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -73,4 +90,55 @@ fn parse_header(path: &Path, line: &[u8]) -> Result<SessionHeader, SessionError>
         path: path.to_path_buf(),
         reason: format!("bad header: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::TurnEnd;
+
+    #[test]
+    fn notes_are_read_beside_the_items_they_follow() {
+        let header = serde_json::to_string(&SessionHeader::new("/p", "m")).unwrap();
+        let usage = TokenUsage {
+            input_tokens: 3000,
+            output_tokens: 300,
+            total_tokens: 3300,
+            ..TokenUsage::default()
+        };
+        let lines = [
+            header,
+            serde_json::to_string(&Item::user_text("go")).unwrap(),
+            serde_json::to_string(&Item::assistant_text("half an ans")).unwrap(),
+            serde_json::to_string(&Note::TurnEnded {
+                how: TurnEnd::Interrupted,
+                message: None,
+            })
+            .unwrap(),
+            serde_json::to_string(&Note::Usage { usage }).unwrap(),
+            r#"{"type":"kelp_from_the_future","x":1}"#.to_string(),
+        ];
+        let log = SessionLog::parse(Path::new("s.jsonl"), lines.join("\n").as_bytes()).unwrap();
+        assert_eq!(log.items.len(), 2);
+        assert_eq!(
+            log.notes,
+            [
+                (
+                    2,
+                    Note::TurnEnded {
+                        how: TurnEnd::Interrupted,
+                        message: None
+                    }
+                ),
+                (2, Note::Usage { usage })
+            ]
+        );
+        assert_eq!(log.usage(), usage);
+        assert_eq!(log.skipped_lines, 1);
+        assert!(
+            lines[3].contains(r#""type":"kelp_turn_ended""#),
+            "{}",
+            lines[3]
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
-use super::{FIRST_PROMPT_CHARS, SessionError, SessionHeader, reader};
+use super::{Entry, FIRST_PROMPT_CHARS, Note, SessionError, SessionHeader, reader};
 use crate::llm::types::{Item, Role};
 use crate::private_file;
 
@@ -24,10 +24,10 @@ pub struct SessionWriter {
 
 #[derive(Debug)]
 enum State {
-    /// No file yet; `waiting` items wait for the first prompt.
+    /// No file yet; `waiting` entries wait for the first prompt.
     Pending {
         state_dir: PathBuf,
-        waiting: Vec<Item>,
+        waiting: Vec<Entry>,
     },
     /// The file exists and is open for appending.
     Open { path: PathBuf, file: File },
@@ -101,11 +101,30 @@ impl SessionWriter {
     pub fn append(&mut self, item: &Item) -> Result<(), SessionError> {
         match &mut self.state {
             State::Open { path, file } => write_line(file, path, item),
+            State::Pending { .. } => self.append_pending(Entry::Item(item.clone())),
+        }
+    }
+
+    /// Records one of kelp's notes, the same way as an item.
+    pub fn append_note(&mut self, note: &Note) -> Result<(), SessionError> {
+        match &mut self.state {
+            State::Open { path, file } => write_line(file, path, note),
+            State::Pending { .. } => self.append_pending(Entry::Note(note.clone())),
+        }
+    }
+
+    fn append_pending(&mut self, entry: Entry) -> Result<(), SessionError> {
+        match &mut self.state {
+            State::Open { path, file } => write_line(file, path, &entry),
             State::Pending { state_dir, waiting } => {
                 // Everything stays queued until the file exists: a failed creation leaves the
                 // state pending and the next append rewrites the file whole, first prompt included.
-                waiting.push(item.clone());
-                let Some(prompt) = waiting.iter().find_map(first_prompt) else {
+                waiting.push(entry);
+                let prompt = waiting.iter().find_map(|entry| match entry {
+                    Entry::Item(item) => first_prompt(item),
+                    Entry::Note(_) => None,
+                });
+                let Some(prompt) = prompt else {
                     return Ok(());
                 };
                 self.header.first_prompt = Some(prompt);

@@ -25,7 +25,7 @@ use super::status::{Status, approval_detail, approval_name, describe_login};
 use crate::agent::protocol::{ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome};
 use crate::auth::login::LoginEvent;
 use crate::llm::types::{Item, TokenUsage};
-use crate::session::SessionSummary;
+use crate::session::{Note, SessionSummary, TurnEnd};
 use crate::tui::theme;
 
 /// What the first frame needs, read from local state before any network call.
@@ -512,19 +512,22 @@ impl App {
                 max,
                 delay,
                 reason,
+                settled: false,
             }),
             Event::Usage(usage) => self.status.usage = usage,
             Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
             Event::TurnFinished(outcome) => {
                 self.turn_started = None;
                 self.pane.drop_approvals();
-                self.chat.turn_finished();
-                match outcome {
-                    TurnOutcome::Completed => {}
-                    TurnOutcome::Interrupted => self.notice("Interrupted."),
-                    TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed(message) => {
-                        self.push_error(message);
-                    }
+                let partial = self.chat.turn_finished();
+                let ended = match outcome {
+                    TurnOutcome::Completed => None,
+                    TurnOutcome::Interrupted => Some((TurnEnd::Interrupted, None)),
+                    TurnOutcome::Stopped { message, .. } => Some((TurnEnd::Stopped, Some(message))),
+                    TurnOutcome::Failed(message) => Some((TurnEnd::Failed, Some(message))),
+                };
+                if let Some((how, message)) = ended {
+                    self.push(resume::ended_early(how, message.as_deref(), partial));
                 }
             }
             Event::Login(login) => self.on_login(login),
@@ -537,7 +540,7 @@ impl App {
                     picker.set_items(items);
                 }
             }
-            Event::Restored { items } => self.restore(&items),
+            Event::Restored { items, notes } => self.restore(&items, &notes),
             Event::Sessions(sessions) => {
                 self.awaiting_sessions = false;
                 self.sessions = sessions;
@@ -569,11 +572,11 @@ impl App {
     }
 
     /// Shows a resumed conversation in place of the current transcript.
-    fn restore(&mut self, items: &[Item]) {
+    fn restore(&mut self, items: &[Item], notes: &[(usize, Note)]) {
         self.clear_conversation();
         self.status.instructions = None;
         self.status.instructions_in_history = items.iter().any(Item::is_instructions_message);
-        let cells = resume::cells_from_history(items);
+        let cells = resume::cells_from_history(items, notes);
         let mut has_code = false;
         for kind in cells {
             if let CellKind::Assistant(md) = &kind {

@@ -27,6 +27,9 @@ pub struct Chat {
     tool_cells: HashMap<String, usize>,
     /// The approval cell still waiting for its answer.
     approval_cell: Option<usize>,
+    /// A retry is under way: what the failed attempt streamed stays on screen until the next
+    /// attempt streams its own, or the turn ends and it is all there is.
+    retry_pending: bool,
 }
 
 impl Chat {
@@ -50,6 +53,7 @@ impl Chat {
 
     /// A piece of the answer.
     pub fn text_delta(&mut self, delta: &str) {
+        self.attempt_streams();
         let index = match self.assistant_cell {
             Some(i) => i,
             None => {
@@ -67,6 +71,7 @@ impl Chat {
 
     /// A piece of a reasoning summary.
     pub fn reasoning_delta(&mut self, delta: &str) {
+        self.attempt_streams();
         let index = match self.reasoning_cell {
             Some(i) => i,
             None => {
@@ -84,6 +89,7 @@ impl Chat {
 
     /// The answer is complete; `true` when it has code drawn plain until the highlighter loads.
     pub fn message_done(&mut self, text: &str) -> bool {
+        self.attempt_streams();
         let index = match self.assistant_cell.take() {
             Some(i) => i,
             None => self.push(CellKind::Assistant(StreamingMarkdown::new())),
@@ -100,6 +106,7 @@ impl Chat {
 
     /// A tool call began.
     pub fn tool_started(&mut self, call_id: String, tool: String, summary: String) {
+        self.attempt_streams();
         self.assistant_cell = None;
         self.reasoning_cell = None;
         let index = self.push(CellKind::Tool(ToolCall {
@@ -172,19 +179,54 @@ impl Chat {
         });
     }
 
-    /// A retry: what the response streamed so far goes, and one retry cell says so.
+    /// A retry: one retry cell says so, below what the failed attempt streamed, which stays
+    /// until the next attempt streams (it sends the answer again from its start).
     pub fn retrying(&mut self, retry: CellKind) {
-        self.discard_partial_response();
-        self.replace_last_or_push(retry, |kind| matches!(kind, CellKind::Retry { .. }));
+        self.assistant_cell = None;
+        self.reasoning_cell = None;
+        self.retry_pending = true;
+        // One line per response says how its retries went: the latest replaces the others.
+        self.remove_from_response(|kind| matches!(kind, CellKind::Retry { .. }));
+        self.push(retry);
     }
 
-    /// The turn ended: an approval nobody answered counts as refused.
-    pub fn turn_finished(&mut self) {
-        self.assistant_cell = None;
+    /// The attempt in flight streams: what an earlier attempt left goes, and the retry line
+    /// becomes a note of what happened.
+    fn attempt_streams(&mut self) {
+        if self.settle_retry() {
+            self.discard_partial_response();
+        }
+    }
+
+    /// Turns the retry line of a pending retry into a note of what happened; whether one was
+    /// pending.
+    fn settle_retry(&mut self) -> bool {
+        if !std::mem::take(&mut self.retry_pending) {
+            return false;
+        }
+        if let Some(cell) = self.transcript.last_mut()
+            && let CellKind::Retry { settled, .. } = cell.kind_mut()
+        {
+            *settled = true;
+        }
+        true
+    }
+
+    /// The turn ended: an approval nobody answered counts as refused. Returns whether an
+    /// answer was left unfinished (streaming, or kept from an attempt that failed).
+    pub fn turn_finished(&mut self) -> bool {
+        let kept_from_retry = self.settle_retry()
+            && (self.response_start..self.transcript.len()).any(|i| {
+                self.transcript
+                    .get_mut(i)
+                    .is_some_and(|cell| matches!(cell.kind(), CellKind::Assistant(_)))
+            });
+        let partial = kept_from_retry | self.assistant_cell.take().is_some();
         self.reasoning_cell = None;
         if self.approval_cell.is_some() {
             self.approval_decided(ApprovalDecision::No { reason: None });
         }
+        partial
     }
 
     fn replace_last_or_push(&mut self, kind: CellKind, same: impl Fn(&CellKind) -> bool) {
@@ -197,18 +239,26 @@ impl Chat {
     }
 
     /// Drops the answer and reasoning the response in flight streamed so far: a retry streams
-    /// them again from the start. Cells of the response are removed highest index first and
-    /// every index into the transcript is moved along.
+    /// them again from the start.
     fn discard_partial_response(&mut self) {
         self.assistant_cell = None;
         self.reasoning_cell = None;
+        self.remove_from_response(|kind| {
+            matches!(kind, CellKind::Assistant(_) | CellKind::Reasoning(_))
+        });
+    }
+
+    /// Removes the cells of the response in flight that `drop` picks, highest index first,
+    /// moving every index into the transcript along.
+    fn remove_from_response(&mut self, drop: impl Fn(&CellKind) -> bool) {
         let mut index = self.transcript.len();
         while index > self.response_start {
             index -= 1;
-            let partial = self.transcript.get_mut(index).is_some_and(|cell| {
-                matches!(cell.kind(), CellKind::Assistant(_) | CellKind::Reasoning(_))
-            });
-            if !partial || self.transcript.remove(index).is_none() {
+            let picked = self
+                .transcript
+                .get_mut(index)
+                .is_some_and(|cell| drop(cell.kind()));
+            if !picked || self.transcript.remove(index).is_none() {
                 continue;
             }
             for cell in self

@@ -41,12 +41,13 @@ pub enum CellKind {
     },
     /// A failure, one readable line.
     Error(String),
-    /// A transient failure being retried.
+    /// A transient failure being retried; `settled` once an attempt got through.
     Retry {
         attempt: u32,
         max: u32,
         delay: Duration,
         reason: String,
+        settled: bool,
     },
     /// Information for the person (status, help, login changes).
     Notice(String),
@@ -229,9 +230,28 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
         )],
         CellKind::Retry {
             attempt,
+            reason,
+            settled: true,
+            ..
+        } => vec![hanging(
+            vec![
+                Span::styled("⟳ ", theme::dim()),
+                Span::styled(
+                    format!(
+                        "retried {attempt}× — {}",
+                        one_line(reason).trim_end_matches('.')
+                    ),
+                    theme::dim(),
+                ),
+            ],
+            "  ",
+        )],
+        CellKind::Retry {
+            attempt,
             max,
             delay,
             reason,
+            ..
         } => vec![hanging(
             vec![
                 Span::styled("⟳ ", theme::warn()),

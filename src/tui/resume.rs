@@ -12,7 +12,7 @@ use super::history_cell::{CellKind, ToolCall, ToolEnd};
 use super::streaming::StreamingMarkdown;
 use crate::agent::tools::ToolCall as ParsedCall;
 use crate::llm::types::{Item, Role};
-use crate::session::SessionSummary;
+use crate::session::{Note, SessionSummary, TurnEnd};
 
 /// Columns of the first prompt a picker row shows.
 const PROMPT_COLUMNS: usize = 56;
@@ -21,7 +21,7 @@ const ARGUMENT_COLUMNS: usize = 80;
 
 /// The cells that show `items`, in order: prompts, answers, reasoning and tool calls with their
 /// output. The instructions message and developer or system messages are not shown.
-pub fn cells_from_history(items: &[Item]) -> Vec<CellKind> {
+pub fn cells_from_history(items: &[Item], notes: &[(usize, Note)]) -> Vec<CellKind> {
     let outputs: HashMap<&str, &str> = items
         .iter()
         .filter_map(|item| match item {
@@ -32,7 +32,11 @@ pub fn cells_from_history(items: &[Item]) -> Vec<CellKind> {
         })
         .collect();
     let mut cells = Vec::new();
-    for item in items {
+    let mut notes = notes.iter().peekable();
+    for (index, item) in items.iter().enumerate() {
+        while let Some((_, note)) = notes.next_if(|(at, _)| *at <= index) {
+            note_cell(note, &mut cells);
+        }
         match item {
             Item::Message {
                 role: Role::User, ..
@@ -71,7 +75,34 @@ pub fn cells_from_history(items: &[Item]) -> Vec<CellKind> {
             Item::FunctionCallOutput { .. } => {}
         }
     }
+    for (_, note) in notes {
+        note_cell(note, &mut cells);
+    }
     cells
+}
+
+/// The cell a note shows as, if any: how an unfinished turn ended, as it showed live.
+fn note_cell(note: &Note, cells: &mut Vec<CellKind>) {
+    if let Note::TurnEnded { how, message } = note {
+        let partial = matches!(cells.last(), Some(CellKind::Assistant(_)));
+        cells.push(ended_early(*how, message.as_deref(), partial));
+    }
+}
+
+/// The line that says a turn ended before the model finished; `partial` when an answer above
+/// it was cut short, so nobody takes it for the whole one.
+pub fn ended_early(how: TurnEnd, message: Option<&str>, partial: bool) -> CellKind {
+    let cut = if partial {
+        " — the answer above is incomplete"
+    } else {
+        ""
+    };
+    match (how, message) {
+        (TurnEnd::Interrupted, _) | (_, None) => CellKind::Notice(format!("Interrupted{cut}.")),
+        (TurnEnd::Stopped | TurnEnd::Failed, Some(message)) => {
+            CellKind::Error(format!("{}{cut}", message.trim_end_matches('.')))
+        }
+    }
 }
 
 fn restored_call(name: &str, arguments: &str, call_id: &str, output: Option<&str>) -> ToolCall {
@@ -301,7 +332,7 @@ mod tests {
             },
             Item::assistant_text("Two entries."),
         ];
-        let cells = cells_from_history(&items);
+        let cells = cells_from_history(&items, &[]);
         let kinds: Vec<String> = cells
             .iter()
             .map(|c| match c {

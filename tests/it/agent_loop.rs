@@ -783,7 +783,7 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
     assert_eq!(sessions[0].first_prompt.as_deref(), Some("first question"));
 
     a.ops.send(Op::Resume(sessions[0].path.clone())).unwrap();
-    let Event::Restored { items } = a.next().await else {
+    let Event::Restored { items, .. } = a.next().await else {
         panic!("expected the restored transcript");
     };
     let texts: Vec<String> = items.iter().map(|i| i.text()).collect();
@@ -795,6 +795,10 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
         },
         "the resumed conversation keeps its id"
     );
+    let Event::Usage(usage) = a.next().await else {
+        panic!("expected the saved token usage");
+    };
+    assert_eq!(usage.total_tokens, 103, "the usage it was saved with");
     assert_ne!(second, sessions[0].id.to_string());
     let Event::Models { current, .. } = a.next().await else {
         panic!("expected the model of the resumed conversation");

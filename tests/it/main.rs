@@ -31,5 +31,6 @@ mod sandbox;
 mod sessions;
 mod support;
 mod tools;
+mod tui_daily;
 mod tui_e2e;
 mod tui_snapshots;

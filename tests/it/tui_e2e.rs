@@ -15,13 +15,23 @@ fn kelp_in_pty(home: &Path, env: &[(&str, &str)]) -> Pty {
 }
 
 fn kelp_in_pty_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Pty {
+    kelp_in_pty_sized(home, args, env, 100, 30)
+}
+
+fn kelp_in_pty_sized(
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    cols: u16,
+    rows: u16,
+) -> Pty {
     Pty::spawn(
         Path::new(env!("CARGO_BIN_EXE_kelp")),
         args,
         home,
         env,
-        100,
-        30,
+        cols,
+        rows,
     )
 }
 
@@ -196,12 +206,40 @@ fn against_fake(fake: &FakeOpenAi, home: &Path, extra: &[(&str, &str)]) -> Pty {
 
 /// kelp with `args`, pointed at `fake`; `extra` variables win over the defaults.
 fn against_fake_with(fake: &FakeOpenAi, home: &Path, args: &[&str], extra: &[(&str, &str)]) -> Pty {
-    let env: Vec<(&str, String)> = fake.env();
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    all.push(("KELP_CALLBACK_PORT", "0"));
+    let env = fake_env(fake, extra);
+    kelp_in_pty_with(home, args, &as_pairs(&env))
+}
+
+/// kelp with `args` in an 80×24 SSH window (the default of a fresh SSH session), logged in to
+/// `fake` with its API key; `extra` variables win over the defaults.
+pub(crate) fn over_ssh(
+    fake: &FakeOpenAi,
+    home: &Path,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> Pty {
+    let key = fake.api_key();
+    let mut env = vec![
+        ("OPENAI_API_KEY", key.as_str()),
+        ("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22"),
+    ];
+    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    env.extend_from_slice(extra);
+    let env = fake_env(fake, &env);
+    kelp_in_pty_sized(home, args, &as_pairs(&env), 80, 24)
+}
+
+fn as_pairs<'a>(env: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The fake's variables with `extra` winning over them.
+fn fake_env<'a>(fake: &'a FakeOpenAi, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String)> {
+    let mut all = fake.env();
+    all.push(("KELP_CALLBACK_PORT", "0".to_string()));
     all.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-    all.extend_from_slice(extra);
-    kelp_in_pty_with(home, args, &all)
+    all.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    all
 }
 
 /// An 80×24 SSH window, the default of a fresh SSH session: the code as text a mouse can select,

@@ -350,6 +350,7 @@ fn restored_transcript() {
     ));
     app.handle_core_event(Event::Restored {
         items: restored_history(),
+        notes: Vec::new(),
     });
     let screen = draw(&mut app, 80, 26);
     assert!(!screen.contains("AGENTS.md instructions"), "{screen}");
@@ -404,6 +405,7 @@ fn resume_picker() {
             Item::user_text("Rename the config module"),
             Item::assistant_text("Done."),
         ],
+        notes: Vec::new(),
     });
     let screen = draw(&mut app, 80, 16);
     assert!(screen.contains("› Rename the config module"), "{screen}");
@@ -454,7 +456,7 @@ fn status_lists_the_agents_files() {
 }
 
 #[test]
-fn a_retry_discards_the_partial_answer() {
+fn a_retry_keeps_the_partial_answer_until_the_next_attempt_streams() {
     let (mut app, _rx) = logged_in();
     type_text(&mut app, "Explain the parser");
     key(&mut app, KeyCode::Enter);
@@ -470,10 +472,15 @@ fn a_retry_discards_the_partial_answer() {
     });
     let screen = draw(&mut app, 80, 14);
     assert!(
-        !screen.contains("FIRST") && !screen.contains("first try"),
-        "{screen}"
+        screen.contains("FIRST attempt, cut in the middle") && screen.contains("reconnecting 1/5"),
+        "what came so far stays while kelp reconnects:\n{screen}"
     );
     app.handle_core_event(Event::ReasoningDelta("Reading it again".into()));
+    let screen = draw(&mut app, 80, 14);
+    assert!(
+        !screen.contains("FIRST") && !screen.contains("first try"),
+        "the next attempt sends it all again:\n{screen}"
+    );
     app.handle_core_event(Event::TextDelta("SECOND attempt".into()));
     app.handle_core_event(Event::Retrying {
         attempt: 2,
@@ -493,7 +500,8 @@ fn a_retry_discards_the_partial_answer() {
         !screen.contains("SECOND") && !screen.contains("again"),
         "{screen}"
     );
-    assert_eq!(screen.matches("reconnecting").count(), 1, "{screen}");
+    assert!(!screen.contains("reconnecting"), "{screen}");
+    assert_eq!(screen.matches("retried 2× —").count(), 1, "{screen}");
     assert_snapshot!(screen);
 }
 

@@ -1,0 +1,134 @@
+//! The chat as a daily tool, in an 80×24 SSH window against the fake server: what a person
+//! sees when answers fail, are interrupted, are retried, and come back on resume.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::fake_openai::{FakeOpenAi, Reply};
+use crate::tui_e2e::over_ssh;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The `N tokens` figure at the end of the status line.
+fn tokens_on(screen: &str) -> Option<String> {
+    let last = screen.lines().rev().find(|l| !l.trim().is_empty())?;
+    let before = last.trim_end().strip_suffix(" tokens")?;
+    Some(before.rsplit(' ').next()?.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_answers_stay_marked_on_screen_and_after_resume() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::text("All good.").usage(3000, 0, 300, 0),
+        // Cut mid-answer, then a refusal no retry can fix: the turn fails.
+        Reply::cut("## Findings\n\nThe parser drops the last line.\n\n- first point"),
+        Reply::http(
+            400,
+            json!({"error": {"message": "Invalid request.", "type": "invalid_request_error"}}),
+        ),
+        Reply::stall("Working through the second answer"),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("first\r");
+    let screen = pty.wait_for("All good.", WAIT);
+    let tokens = pty
+        .wait_until(|s| tokens_on(s).is_some(), WAIT, "a token count")
+        .to_string();
+    let tokens = tokens_on(&tokens).unwrap();
+    assert!(screen.contains("› first"), "{screen}");
+
+    pty.send("second\r");
+    let screen = pty.wait_for("above is incomplete", WAIT);
+    assert!(screen.contains("retried 1× —"), "{screen}");
+    for kept in [
+        "Findings",
+        "The parser drops the last line.",
+        "• first point",
+    ] {
+        assert!(screen.contains(kept), "{kept:?} was erased:\n{screen}");
+    }
+    assert!(screen.contains("Invalid request"), "{screen}");
+
+    pty.send("third\r");
+    pty.wait_for("Working through the second answer", WAIT);
+    pty.send("\x1b");
+    let screen = pty.wait_for("Interrupted — the answer above is incomplete.", WAIT);
+    assert!(
+        screen.contains("Working through the second answer"),
+        "{screen}"
+    );
+    pty.send("/quit\r");
+    assert!(pty.wait_exit(WAIT));
+    drop(pty);
+
+    let mut resumed = over_ssh(&fake, home.path(), &["--continue"], &[]);
+    let screen = resumed.wait_for("Resumed the saved conversation.", WAIT);
+    for kept in [
+        "The parser drops the last line.",
+        "Invalid request",
+        "Working through the second answer",
+        "Interrupted — the answer above is incomplete.",
+    ] {
+        assert!(screen.contains(kept), "{kept:?} not restored:\n{screen}");
+    }
+    assert_eq!(
+        tokens_on(&screen).as_deref(),
+        Some(tokens.as_str()),
+        "{screen}"
+    );
+
+    // The model is told what it had said before each stop.
+    fake.push_response(Reply::text("Continuing."));
+    resumed.send("go on\r");
+    resumed.wait_for("Continuing.", WAIT);
+    let input = fake.requests_to("/responses").pop().unwrap().json()["input"].clone();
+    let assistant: Vec<String> = input
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["role"] == "assistant")
+        .map(|item| {
+            item["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        assistant,
+        [
+            "All good.",
+            "## Findings\n\nThe parser drops the last line.\n\n- first point",
+            "Working through the second answer"
+        ]
+    );
+    resumed.send("\x04");
+    assert!(resumed.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_arrives_after_retries_replaces_the_reconnecting_line() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::cut("Half of the"),
+        Reply::server_error(),
+        Reply::text("The whole answer, at last."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("hello\r");
+    let screen = pty.wait_for("The whole answer, at last.", WAIT);
+    assert!(screen.contains("retried 2× —"), "{screen}");
+    assert!(!screen.contains("reconnecting"), "{screen}");
+    assert!(
+        !screen.contains("Half of the"),
+        "the void attempt stays:\n{screen}"
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
