@@ -326,7 +326,17 @@ fn interactive(
     // Background work (a clipboard tool, a blocking read) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok((ended, summary)) => {
+            if let Some(summary) = summary {
+                // The terminal may be gone (SIGHUP): nothing to report then.
+                let _ =
+                    std::io::Write::write_all(&mut std::io::stdout(), summary.lines().as_bytes());
+            }
+            match ended {
+                kelp::tui::Ended::Quit => ExitCode::SUCCESS,
+                kelp::tui::Ended::Signal(n) => ExitCode::from(128u8.saturating_add(n as u8)),
+            }
+        }
         Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
 }

@@ -5,7 +5,7 @@
 //! how to rerun; and a [`Printer`] turns events into text (tool activity on stderr, so stdout
 //! stays the answer) or JSON lines.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::sessions_cmd::{self, ResumeRequest};
 use super::{exit, fail};
 
 /// What `kelp run` was asked to do (the model comes from `--model`, shared by every command).
@@ -29,8 +30,26 @@ pub struct RunArgs {
     /// Print one JSON event per line instead of the answer's text.
     #[arg(long)]
     json: bool,
+    /// Continue the saved conversation with ID (or an id prefix; `kelp sessions` lists them),
+    /// in its own project directory.
+    #[arg(long, value_name = "ID", conflicts_with = "continue_")]
+    resume: Option<String>,
+    /// Continue the newest saved conversation of this directory.
+    #[arg(long = "continue")]
+    continue_: bool,
     /// The prompt; read from standard input when absent or `-`.
     prompt: Option<String>,
+}
+
+impl RunArgs {
+    /// The saved conversation to continue, if any.
+    fn resume(&self) -> Option<ResumeRequest> {
+        match (&self.resume, self.continue_) {
+            (Some(id), _) => Some(ResumeRequest::Id(id.clone())),
+            (None, true) => Some(ResumeRequest::Latest),
+            (None, false) => None,
+        }
+    }
 }
 
 /// Runs `kelp run` for the project in `project_dir`.
@@ -78,8 +97,24 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
     {
         return fail(exit::USAGE, &e);
     }
-    let model = models::choose_model(config.model.as_deref());
-    let (mut conversation, warnings) = Conversation::new(config, project_dir, model);
+    let (mut conversation, warnings) = match args.resume() {
+        Some(request) => {
+            let path = match sessions_cmd::resolve(config, project_dir, &request) {
+                Ok(path) => path,
+                Err(code) => return code,
+            };
+            match Conversation::resume(config, &path) {
+                Ok(conversation) => (conversation, Vec::new()),
+                Err(e) => return fail(exit::FAILURE, &format!("cannot resume: {e}")),
+            }
+        }
+        None => {
+            let model = models::choose_model(config.model.as_deref());
+            Conversation::new(config, project_dir, model)
+        }
+    };
+    let resumed = args.resume().is_some();
+    let session_id = conversation.id().to_string();
     let sandbox_warning = conversation.tool_context().sandbox.startup_warning();
     for warning in warnings.into_iter().chain(sandbox_warning) {
         eprintln!("kelp: warning: {warning}");
@@ -106,6 +141,9 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
         }
     });
     let (result, printed) = runtime.block_on(async {
+        if let Err(e) = printer.session(&session_id, resumed) {
+            return (Ok(()), Err(e));
+        }
         let turn = async {
             let result = run_turn(&mut conversation, &ctx, text).await;
             // Closes the event channel, so the printer below sees the end.
@@ -123,6 +161,9 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
         };
         tokio::join!(turn, print)
     });
+    if !args.json && io::stderr().is_terminal() {
+        eprintln!("kelp: to continue this conversation: kelp run --resume {session_id} PROMPT");
+    }
     match (result, printed) {
         // A closed stdout (`kelp run … | head`) is the reader's choice, not a failure to report.
         (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -145,6 +186,8 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
 
 /// The printing side: shows the core's events.
 trait Printer {
+    /// Says which conversation the run is part of, before anything else.
+    fn session(&mut self, id: &str, resumed: bool) -> io::Result<()>;
     /// Shows one event.
     fn print(&mut self, event: &Event) -> io::Result<()>;
 }
@@ -179,6 +222,11 @@ impl TextPrinter {
 }
 
 impl Printer for TextPrinter {
+    /// The answer is the output: the session is named at the end, on a terminal's stderr.
+    fn session(&mut self, _id: &str, _resumed: bool) -> io::Result<()> {
+        Ok(())
+    }
+
     fn print(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::TextDelta(delta) => {
@@ -243,6 +291,8 @@ impl Printer for TextPrinter {
 #[derive(Default)]
 struct JsonPrinter {
     usage: TokenUsage,
+    /// Assistant messages completed so far, for their ids.
+    messages: u64,
 }
 
 impl JsonPrinter {
@@ -264,13 +314,19 @@ fn window(w: &Option<RateLimitWindow>) -> Value {
 }
 
 impl Printer for JsonPrinter {
+    fn session(&mut self, id: &str, resumed: bool) -> io::Result<()> {
+        self.line(json!({"type": "session.started", "session_id": id, "resumed": resumed}))
+    }
+
     fn print(&mut self, event: &Event) -> io::Result<()> {
         let value = match event {
             Event::TurnStarted => json!({"type": "turn.started"}),
             Event::TextDelta(delta) => json!({"type": "text.delta", "delta": delta}),
             Event::ReasoningDelta(delta) => json!({"type": "reasoning.delta", "delta": delta}),
             Event::MessageDone(text) => {
-                json!({"type": "item.completed", "item": {"type": "agent_message", "text": text}})
+                self.messages += 1;
+                let id = format!("msg_{}", self.messages);
+                json!({"type": "item.completed", "item": {"id": id, "type": "agent_message", "text": text}})
             }
             Event::Retrying {
                 attempt,

@@ -77,6 +77,42 @@ pub struct App {
     redraw: bool,
     frozen_time: Option<SystemTime>,
     awaiting_highlighter: bool,
+    /// The conversation in use, and whether it has a saved file to resume (a prompt was sent or
+    /// it was resumed).
+    conversation: Option<String>,
+    conversation_saved: bool,
+}
+
+/// What the person needs after leaving: how to come back, and what the conversation used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitSummary {
+    /// The session id, for `kelp --resume`.
+    pub id: String,
+    /// Token usage of the conversation.
+    pub usage: TokenUsage,
+}
+
+impl ExitSummary {
+    /// The lines printed on the normal screen after the UI is gone.
+    pub fn lines(&self) -> String {
+        let u = &self.usage;
+        let mut text = String::new();
+        if u.total_tokens > 0 {
+            text.push_str(&format!(
+                "Token usage: {} total ({} in, {} cached; {} out, {} reasoning)\n",
+                crate::humanize::count(u.total_tokens),
+                crate::humanize::count(u.input_tokens),
+                crate::humanize::count(u.cached_input_tokens),
+                crate::humanize::count(u.output_tokens),
+                crate::humanize::count(u.reasoning_output_tokens),
+            ));
+        }
+        text.push_str(&format!(
+            "To continue this conversation: kelp --resume {}\n",
+            self.id
+        ));
+        text
+    }
 }
 
 impl App {
@@ -111,6 +147,8 @@ impl App {
             redraw: true,
             frozen_time: None,
             awaiting_highlighter: false,
+            conversation: None,
+            conversation_saved: false,
         };
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
@@ -119,6 +157,18 @@ impl App {
             app.connect = Some(ConnectDialog::new(app.headless));
         }
         app
+    }
+
+    /// How to come back to the conversation after leaving, when it was saved.
+    pub fn exit_summary(&self) -> Option<ExitSummary> {
+        let id = self
+            .conversation
+            .clone()
+            .filter(|_| self.conversation_saved)?;
+        Some(ExitSummary {
+            id,
+            usage: self.status.usage,
+        })
     }
 
     /// Fixes the clock (countdowns, elapsed times) so tests draw the same frame every time.
@@ -351,6 +401,7 @@ impl App {
         }
         self.push(CellKind::User(text.clone()));
         self.chat.transcript.scroll_to_bottom();
+        self.conversation_saved = true;
         self.send(Op::Submit { text });
     }
 
@@ -412,6 +463,7 @@ impl App {
 
     /// Forgets the transcript and everything that points into it.
     fn clear_conversation(&mut self) {
+        self.conversation_saved = false;
         self.chat.clear();
         self.pane.drop_approvals();
         self.status.usage = TokenUsage::default();
@@ -554,7 +606,8 @@ impl App {
                 self.status.instructions = Some(files);
                 self.status.instructions_in_history = false;
             }
-            Event::Conversation { .. } | Event::FilesChanged { .. } => {}
+            Event::Conversation { id } => self.conversation = Some(id),
+            Event::FilesChanged { .. } => {}
             Event::Notice(text) => self.notice(text),
             Event::Error(message) => {
                 if let Some(dialog) = &mut self.connect
@@ -590,6 +643,7 @@ impl App {
             self.awaiting_highlighter = true;
         }
         self.chat.start_response();
+        self.conversation_saved = true;
         let notice = match self.resuming_from.take() {
             Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
             None => "Resumed the saved conversation.".to_string(),

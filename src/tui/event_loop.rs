@@ -17,12 +17,21 @@ use crate::agent::protocol::Event;
 /// starve input.
 const MAX_EVENTS_PER_WAKE: usize = 512;
 
-/// Runs the UI until it quits or the core goes away.
+/// Why the UI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The person quit, or input or the core went away.
+    Quit,
+    /// SIGTERM or SIGHUP, by number: the exit status says so (128 + n).
+    Signal(i32),
+}
+
+/// Runs the UI until it quits, the core goes away or a signal ends it.
 pub async fn run_loop(
     terminal: &mut Tui,
     app: &mut App,
     events: &mut UnboundedReceiver<Event>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ended> {
     let mut input = EventStream::new();
     let mut frames = FrameScheduler::new();
     let mut mouse = app.wants_mouse();
@@ -42,7 +51,7 @@ pub async fn run_loop(
             frames.drawn(now);
         }
         if app.should_quit() {
-            return Ok(());
+            return Ok(Ended::Quit);
         }
         let frame_at = frames.deadline(now);
         let tick_at = app.next_tick(now);
@@ -52,7 +61,7 @@ pub async fn run_loop(
             event = input.next() => match event {
                 Some(Ok(event)) => app.handle_terminal_event(event),
                 Some(Err(e)) => return Err(e.into()),
-                None => return Ok(()),
+                None => return Ok(Ended::Quit),
             },
             event = events.recv() => match event {
                 Some(event) => {
@@ -64,13 +73,13 @@ pub async fn run_loop(
                         }
                     }
                 }
-                None => return Ok(()),
+                None => return Ok(Ended::Quit),
             },
             _ = sleep_until(frame_at.unwrap_or(now).into()), if frame_at.is_some() => {}
             _ = sleep_until(tick_at.unwrap_or(now).into()), if tick_at.is_some() => app.on_tick(),
             _ = highlight::ready().notified(), if wait_highlighter => app.on_highlighter_ready(),
-            _ = term.recv() => return Ok(()),
-            _ = hangup.recv() => return Ok(()),
+            _ = term.recv() => return Ok(Ended::Signal(libc::SIGTERM)),
+            _ = hangup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),
         }
         for text in app.take_clipboard() {
             clipboard::copy(terminal.backend_mut(), &text)?;

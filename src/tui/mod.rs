@@ -26,7 +26,8 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-pub use app::{App, InitialState};
+pub use app::{App, ExitSummary, InitialState};
+pub use event_loop::Ended;
 
 use crate::agent::core::StartFacts;
 use crate::agent::protocol::{Event, Op};
@@ -35,19 +36,19 @@ use crate::auth::{LoginMethod, detect_method};
 use crate::config::Config;
 
 /// Runs the interactive client until the person quits. The terminal is restored on every way
-/// out, a panic included.
+/// out, a panic included. Returns why it ended and how to come back to the conversation.
 pub async fn run(
     _config: &Config,
     ops: UnboundedSender<Op>,
     mut events: UnboundedReceiver<Event>,
     initial: InitialState,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Ended, Option<ExitSummary>)> {
     let (mut terminal, guard) = terminal::enter()?;
     let mut app = App::new(ops.clone(), initial);
     let result = event_loop::run_loop(&mut terminal, &mut app, &mut events).await;
     drop(guard);
     let _ = ops.send(Op::Shutdown);
-    result
+    Ok((result?, app.exit_summary()))
 }
 
 impl InitialState {

@@ -82,7 +82,8 @@ async fn json_mode_prints_one_event_per_line() {
         .map(|line| serde_json::from_str(line).expect("each line is JSON"))
         .collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types.first(), Some(&"turn.started"));
+    assert_eq!(types[..2], ["session.started", "turn.started"]);
+    assert_eq!(events[0]["resumed"], false);
     assert_eq!(types.last(), Some(&"turn.completed"));
     let text: String = events
         .iter()
@@ -95,9 +96,59 @@ async fn json_mode_prints_one_event_per_line() {
         .find(|e| e["type"] == "item.completed")
         .unwrap();
     assert_eq!(done["item"]["text"], "alpha beta");
+    assert_eq!(done["item"]["id"], "msg_1");
     let usage = &events.last().unwrap()["usage"];
     assert_eq!(usage["input_tokens"], 50);
     assert_eq!(usage["total_tokens"], 53);
+}
+
+/// The session id of `kelp run --json`'s first event continues that conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_resumes_what_it_just_ran_by_the_session_id() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_responses([
+        Reply::text("The word is kelp."),
+        Reply::text("It was kelp."),
+    ]);
+    let (home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.args(["run", "--json", "remember: kelp"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let first: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    let id = first["session_id"].as_str().unwrap().to_string();
+
+    let mut cmd = crate::support::kelp(home.path());
+    cmd.envs(fake.env())
+        .env("KELP_AUTH_FILE", home.path().join("auth.json"))
+        .args(["run", "--json", "--resume", &id, "which word?"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let first: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["session_id"], id.as_str());
+    assert_eq!(first["resumed"], true);
+    let input = fake.requests_to("/responses")[1].json()["input"].clone();
+    let texts: Vec<&str> = input
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|item| item["content"][0]["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        ["remember: kelp", "The word is kelp.", "which word?"]
+    );
+
+    let mut cmd = crate::support::kelp(home.path());
+    cmd.args(["run", "--resume", "no-such-session", "hi"]);
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no session matches"),
+        "{}",
+        shown(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

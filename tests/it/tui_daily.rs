@@ -132,3 +132,74 @@ async fn an_answer_that_arrives_after_retries_replaces_the_reconnecting_line() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// The id of the one saved conversation under `home`.
+fn saved_session_id(home: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kelp"))
+        .args(["sessions", "--all", "--json"])
+        .env_clear()
+        .env("HOME", home)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let sessions: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(sessions.len(), 1, "{text}");
+    sessions[0]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_prints_the_resume_command_and_the_usage() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_response(Reply::text("Noted.").usage(3000, 1000, 300, 100));
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("remember this\r");
+    pty.wait_for("Noted.", WAIT);
+    pty.send("/quit\r");
+    assert_eq!(pty.wait_exit_code(WAIT), 0);
+    assert!(!pty.alternate_screen());
+    let id = saved_session_id(home.path());
+    let screen = pty.screen();
+    assert!(
+        screen.contains(&format!(
+            "To continue this conversation: kelp --resume {id}"
+        )),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Token usage: 3.3k total (3.0k in, 1.0k cached; 300 out, 100 reasoning)"),
+        "{screen}"
+    );
+
+    // Nothing was said in a conversation that never started: nothing to resume.
+    let empty = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, empty.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/quit\r");
+    assert_eq!(pty.wait_exit_code(WAIT), 0);
+    assert!(!pty.screen().contains("kelp --resume"), "{}", pty.screen());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sighup_exit_with_their_statuses_and_the_terminal_restored() {
+    let fake = FakeOpenAi::start().await;
+    for (signal, status) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let home = tempfile::tempdir().unwrap();
+        fake.push_response(Reply::text("Ready."));
+        let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+        pty.wait_for("Ask anything", WAIT);
+        pty.send("hello\r");
+        pty.wait_for("Ready.", WAIT);
+        let pid = pty.pid().unwrap() as libc::pid_t;
+        // SAFETY: kill(2) on the child this test started.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        assert_eq!(pty.wait_exit_code(WAIT), status, "signal {signal}");
+        assert!(!pty.alternate_screen(), "signal {signal}");
+        let id = saved_session_id(home.path());
+        assert!(pty.screen().contains(&id), "{}", pty.screen());
+    }
+}

@@ -213,12 +213,17 @@ impl Pty {
 
     /// Waits for the program to exit; returns whether it exited successfully.
     pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        self.wait_exit_code(timeout) == 0
+    }
+
+    /// Waits for the program to exit; returns its exit status.
+    pub fn wait_exit_code(&mut self, timeout: Duration) -> u32 {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("child status") {
                 // Let the reader take in the last bytes.
                 std::thread::sleep(Duration::from_millis(50));
-                return status.success();
+                return status.exit_code();
             }
             if start.elapsed() > timeout {
                 let _ = self.child.kill();
