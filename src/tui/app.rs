@@ -13,6 +13,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use tokio::sync::mpsc::UnboundedSender;
+use unicode_width::UnicodeWidthStr;
 
 use super::bottom_pane::picker::{Picker, PickerItem};
 use super::bottom_pane::{BottomPane, KeyOutcome, PickerKind};
@@ -81,6 +82,8 @@ pub struct App {
     /// it was resumed).
     conversation: Option<String>,
     conversation_saved: bool,
+    /// Prompts sent while an answer streamed, oldest first: the next goes when the turn ends.
+    queued: Vec<String>,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -149,6 +152,7 @@ impl App {
             awaiting_highlighter: false,
             conversation: None,
             conversation_saved: false,
+            queued: Vec::new(),
         };
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
@@ -322,6 +326,14 @@ impl App {
             self.dialog_action(action);
             return;
         }
+        if key.code == KeyCode::Up
+            && key.modifiers.is_empty()
+            && self.pane.is_idle()
+            && let Some(text) = self.queued.pop()
+        {
+            self.pane.composer().set_text(&text);
+            return;
+        }
         match self.pane.handle_key(key) {
             KeyOutcome::Consumed => {}
             KeyOutcome::Submit(text) => self.submit(text),
@@ -332,7 +344,7 @@ impl App {
                 self.send(Op::Approve { id, decision });
             }
             KeyOutcome::Ignored => match key.code {
-                KeyCode::Esc if self.turn_started.is_some() => self.send(Op::Interrupt),
+                KeyCode::Esc if self.turn_started.is_some() => self.interrupt(),
                 KeyCode::PageUp => self.chat.transcript.page_up(),
                 KeyCode::PageDown => self.chat.transcript.page_down(),
                 KeyCode::Home => self.chat.transcript.scroll_to_top(),
@@ -351,7 +363,7 @@ impl App {
             return;
         }
         if self.turn_started.is_some() {
-            self.send(Op::Interrupt);
+            self.interrupt();
             return;
         }
         if self.pane.cancel() {
@@ -363,6 +375,26 @@ impl App {
             self.quit_armed = true;
             self.status.hint = Some("press ctrl+c again to quit".into());
         }
+    }
+
+    /// Stops the answer; queued prompts go back to the composer rather than out unseen.
+    fn interrupt(&mut self) {
+        self.send(Op::Interrupt);
+        self.unqueue();
+    }
+
+    /// Puts every queued prompt back into the composer, after what is typed there.
+    fn unqueue(&mut self) {
+        if self.queued.is_empty() {
+            return;
+        }
+        let composer = self.pane.composer();
+        let mut parts: Vec<String> = Some(composer.text().to_string())
+            .filter(|t| !t.trim().is_empty())
+            .into_iter()
+            .collect();
+        parts.append(&mut self.queued);
+        composer.set_text(&parts.join("\n"));
     }
 
     fn quit(&mut self) {
@@ -394,9 +426,7 @@ impl App {
             return;
         }
         if self.turn_started.is_some() {
-            self.pane.composer().set_text(&text);
-            self.status.hint =
-                Some("an answer is still coming: wait, or press esc to stop it".into());
+            self.queued.push(text);
             return;
         }
         self.push(CellKind::User(text.clone()));
@@ -578,8 +608,15 @@ impl App {
                     TurnOutcome::Stopped { message, .. } => Some((TurnEnd::Stopped, Some(message))),
                     TurnOutcome::Failed(message) => Some((TurnEnd::Failed, Some(message))),
                 };
+                let went_on = ended.is_none() || matches!(ended, Some((TurnEnd::Stopped, _)));
                 if let Some((how, message)) = ended {
                     self.push(resume::ended_early(how, message.as_deref(), partial));
+                }
+                if went_on && !self.queued.is_empty() {
+                    let next = self.queued.remove(0);
+                    self.submit(next);
+                } else {
+                    self.unqueue();
                 }
             }
             Event::Login(login) => self.on_login(login),
@@ -716,6 +753,8 @@ impl App {
 
         let bottom_rows = self.pane.height(main.width, main.height);
         let activity = u16::from(self.turn_started.is_some());
+        let queue_rows = queue_rows(self.queued.len())
+            .min(main.height.saturating_sub(bottom_rows + activity + 1));
         let bottom = Rect::new(
             main.x,
             main.y + main.height - bottom_rows,
@@ -726,8 +765,13 @@ impl App {
             main.x,
             main.y,
             main.width,
-            main.height.saturating_sub(bottom_rows + activity),
+            main.height
+                .saturating_sub(bottom_rows + activity + queue_rows),
         );
+        if queue_rows > 0 {
+            let area = Rect::new(main.x, bottom.y - queue_rows, main.width, queue_rows);
+            self.render_queue(area, frame.buffer_mut());
+        }
         if self.chat.transcript.is_empty() && transcript_area.height > 1 {
             let welcome = Line::from(vec![
                 Span::styled(" kelp", theme::accent().bold()),
@@ -747,7 +791,7 @@ impl App {
             .transcript
             .render(transcript_area, frame.buffer_mut());
         if activity == 1 {
-            let row = Rect::new(main.x, bottom.y - 1, main.width, 1);
+            let row = Rect::new(main.x, bottom.y - queue_rows - 1, main.width, 1);
             self.render_activity(row, frame.buffer_mut());
         }
 
@@ -756,6 +800,29 @@ impl App {
             .render(bottom, transcript_area.height, frame.buffer_mut())
         {
             frame.set_cursor_position(cursor);
+        }
+    }
+
+    /// The prompts waiting for the answer to end, newest last, with how to take one back.
+    fn render_queue(&self, area: Rect, buf: &mut Buffer) {
+        let shown = usize::from(area.height);
+        let hidden = self.queued.len().saturating_sub(shown);
+        for (row, text) in self.queued.iter().skip(hidden).enumerate() {
+            let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let hint = match (row + 1 == shown, hidden) {
+                (false, _) => String::new(),
+                (true, 0) => " · sent when the answer ends · ↑ edits".to_string(),
+                (true, n) => format!(" (+{n} more) · sent when the answer ends · ↑ edits"),
+            };
+            const LABEL: &str = " ↳ queued ";
+            let room = usize::from(area.width).saturating_sub(LABEL.width() + hint.width());
+            let spans = vec![
+                Span::styled(LABEL, theme::accent()),
+                Span::raw(super::wrap::cut(first_line, room.max(8))),
+                Span::styled(hint, theme::dim()),
+            ];
+            let y = area.y + u16::try_from(row).unwrap_or(0);
+            buf.set_line(area.x, y, &Line::from(spans), area.width);
         }
     }
 
@@ -775,4 +842,9 @@ impl App {
         ]);
         buf.set_line(area.x, area.y, &line, area.width);
     }
+}
+
+/// Rows the queued prompts take: one each, three at most.
+fn queue_rows(queued: usize) -> u16 {
+    u16::try_from(queued.min(3)).unwrap_or(3)
 }

@@ -11,11 +11,12 @@ pub const HELP: &str = "Commands
   /logout     remove the login
   /quit       leave kelp
 Keys
-  enter                send · shift+enter or alt+enter: new line
-  ↑ ↓                  earlier prompts
+  enter                send; while an answer streams, queue it (sent when it ends)
+  ctrl+j, alt+enter    new line (shift+enter too, where the terminal tells it apart)
+  ↑ ↓                  earlier prompts; ↑ takes a queued prompt back to edit
   ctrl+a/e/w/u/k       line start, end, delete word, to start, to end
   alt+b/f              word back, forward
-  esc, ctrl+c          stop the answer
+  esc, ctrl+c          stop the answer (queued prompts come back to the composer)
   ctrl+c ctrl+c, ctrl+d  quit
   ctrl+o               show or hide details (reasoning, tool output)
   pgup/pgdn, home/end, mouse wheel   scroll";

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Local, Utc};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::bottom_pane::picker::PickerItem;
 use super::history_cell::{CellKind, ToolCall, ToolEnd};
 use super::streaming::StreamingMarkdown;
+use super::wrap::cut;
 use crate::agent::tools::ToolCall as ParsedCall;
 use crate::llm::types::{Item, Role};
 use crate::session::{Note, SessionSummary, TurnEnd};
@@ -241,24 +241,6 @@ pub fn local_time(time: SystemTime) -> String {
         .with_timezone(&Local)
         .format("%a %-d %b %H:%M")
         .to_string()
-}
-
-/// `text` cut to `columns` terminal columns, with `…` when cut.
-fn cut(text: &str, columns: usize) -> String {
-    if text.width() <= columns {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        used += c.width().unwrap_or(0);
-        if used >= columns {
-            break;
-        }
-        out.push(c);
-    }
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

@@ -36,59 +36,64 @@ pub struct Status {
 }
 
 impl Status {
-    /// Draws the status line.
+    /// Draws the status line: the login, model and folder on the left; a hint, or the tokens
+    /// and limits, on the right. What does not fit goes, least important first (the folder,
+    /// the limits, the login, the tokens, the model); a hint, which explains what a key just
+    /// did, never goes.
     pub fn render_line(&self, area: Rect, buf: &mut Buffer) {
         let login = match &self.auth {
-            Some(summary) => Span::styled(describe_login(summary), theme::good()),
-            None => Span::styled("not connected · /connect", theme::warn()),
+            Some(summary) => Segment::new(describe_login(summary), theme::good(), 2),
+            None => Segment::new("not connected · /connect", theme::warn(), 2),
         };
-        let sep = || Span::styled(" · ", theme::dim());
-        let left = Line::from(vec![
-            Span::raw(" "),
+        let mut left = vec![
             login,
-            sep(),
-            Span::styled(self.model.clone(), theme::accent()),
-            sep(),
-            Span::styled(display_path(&self.project_dir), theme::dim()),
-        ]);
-        let right_text = match &self.hint {
-            Some(hint) => hint.clone(),
+            Segment::new(self.model.clone(), theme::accent(), 4),
+            Segment::new(display_path(&self.project_dir), theme::dim(), 0),
+        ];
+        let mut right = match &self.hint {
+            Some(hint) => vec![Segment::new(hint.clone(), theme::warn(), u8::MAX)],
             None => {
                 let mut parts = Vec::new();
                 if self.usage.total_tokens > 0 {
-                    parts.push(format!(
-                        "{} tokens",
-                        humanize::count(self.usage.total_tokens)
-                    ));
+                    let tokens = format!("{} tokens", humanize::count(self.usage.total_tokens));
+                    parts.push(Segment::new(tokens, theme::dim(), 3));
                 }
                 if let Some(limits) = &self.rate_limits {
                     for window in [limits.primary, limits.secondary].into_iter().flatten() {
-                        parts.push(format!(
-                            "{} {:.0}%",
-                            window_name(&window),
-                            window.used_percent
-                        ));
+                        let text =
+                            format!("{} limit {:.0}%", window_name(&window), window.used_percent);
+                        parts.push(Segment::new(text, theme::dim(), 1));
                     }
                 }
-                parts.join(" · ")
+                parts
             }
         };
-        let right_style = if self.hint.is_some() {
-            theme::warn()
-        } else {
-            theme::dim()
-        };
-        buf.set_line(area.x, area.y, &left, area.width);
-        let right_width = u16::try_from(right_text.width() + 1).unwrap_or(u16::MAX);
-        let left_width = u16::try_from(crate::tui::wrap::line_width(&left)).unwrap_or(u16::MAX);
-        if !right_text.is_empty() && left_width + right_width < area.width {
+        let width = usize::from(area.width);
+        while Segment::width_of(&left) + Segment::width_of(&right) + 3 > width {
+            let lowest = left
+                .iter()
+                .chain(&right)
+                .map(|s| s.priority)
+                .filter(|p| *p < u8::MAX)
+                .min();
+            let Some(lowest) = lowest else { break };
+            // The last of the lowest goes first (the second limit before the first).
+            if let Some(i) = right.iter().rposition(|s| s.priority == lowest) {
+                right.remove(i);
+            } else if let Some(i) = left.iter().rposition(|s| s.priority == lowest) {
+                left.remove(i);
+            }
+        }
+        let left_line = Segment::line(&left, " ");
+        buf.set_line(area.x, area.y, &left_line, area.width);
+        let right_line = Segment::line(&right, "");
+        let right_width = crate::tui::wrap::line_width(&right_line);
+        if right_width > 0 {
+            let right_width = u16::try_from(right_width + 1)
+                .unwrap_or(u16::MAX)
+                .min(area.width);
             let x = area.x + area.width - right_width;
-            buf.set_line(
-                x,
-                area.y,
-                &Line::styled(right_text, right_style),
-                right_width,
-            );
+            buf.set_line(x, area.y, &right_line, right_width);
         }
     }
 
@@ -195,5 +200,40 @@ fn window_name(window: &RateLimitWindow) -> String {
         Some(m) if m >= 60 && m % 60 == 0 => format!("{}h", m / 60),
         Some(m) => format!("{m}m"),
         None => "limit".to_string(),
+    }
+}
+
+/// A piece of the status line, and how long it stays when room runs out (higher stays).
+struct Segment {
+    text: String,
+    style: ratatui::style::Style,
+    priority: u8,
+}
+
+impl Segment {
+    fn new(text: impl Into<String>, style: ratatui::style::Style, priority: u8) -> Self {
+        Self {
+            text: text.into(),
+            style,
+            priority,
+        }
+    }
+
+    /// Columns `segments` take joined by ` · `.
+    fn width_of(segments: &[Segment]) -> usize {
+        let text: usize = segments.iter().map(|s| s.text.width()).sum();
+        text + 3 * segments.len().saturating_sub(1)
+    }
+
+    /// `segments` joined by a dim ` · `, after `lead`.
+    fn line(segments: &[Segment], lead: &str) -> Line<'static> {
+        let mut spans = vec![Span::raw(lead.to_string())];
+        for (i, segment) in segments.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" · ", theme::dim()));
+            }
+            spans.push(Span::styled(segment.text.clone(), segment.style));
+        }
+        Line::from(spans)
     }
 }

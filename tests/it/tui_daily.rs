@@ -203,3 +203,56 @@ async fn sigterm_and_sighup_exit_with_their_statuses_and_the_terminal_restored()
         assert!(pty.screen().contains(&id), "{}", pty.screen());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let slow = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen";
+    fake.push_responses([
+        Reply::text(slow).delay(Duration::from_millis(120)),
+        Reply::text("Queued one answered."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("first\r");
+    pty.wait_for("one two", WAIT);
+    pty.send("and then the tests\r");
+    let screen = pty.wait_for("↳ queued and then the tests", WAIT);
+    assert!(
+        screen.contains("sent when the answer ends · ↑ edits"),
+        "{screen}"
+    );
+    // Up takes it back for editing; Enter queues the edited text again.
+    pty.send("\x1b[A");
+    pty.wait_until(
+        |s| !s.contains("↳ queued") && s.contains("› and then the tests"),
+        WAIT,
+        "the queued prompt back in the composer",
+    );
+    pty.send(" too\r");
+    pty.wait_for("↳ queued and then the tests too", WAIT);
+    let screen = pty.wait_for("Queued one answered.", WAIT);
+    assert!(screen.contains("› and then the tests too"), "{screen}");
+    assert!(!screen.contains("↳ queued"), "{screen}");
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        crate::fake_openai::last_user_text(sent[1].json()),
+        "and then the tests too"
+    );
+
+    // Esc stops the answer and gives queued prompts back instead of sending them.
+    fake.push_response(Reply::stall("Thinking about it"));
+    pty.send("third\r");
+    pty.wait_for("Thinking about it", WAIT);
+    pty.send("never sent\r");
+    pty.wait_for("↳ queued never sent", WAIT);
+    pty.send("\x1b");
+    let screen = pty.wait_for("Interrupted", WAIT);
+    assert!(screen.contains("› never sent"), "{screen}");
+    assert!(!screen.contains("↳ queued"), "{screen}");
+    assert_eq!(fake.requests_to("/responses").len(), 3);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

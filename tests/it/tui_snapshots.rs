@@ -547,3 +547,74 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
     assert!(!screen.contains("PARTIAL"), "{screen}");
     assert!(screen.contains("│ /work/project"), "{screen}");
 }
+
+/// A ChatGPT login with usage and both limits at 80 columns: the status line keeps the model
+/// and labels each limit; a queued prompt shows above the composer with how to take it back;
+/// a hint takes the right side before anything that explains less.
+#[test]
+fn queued_prompt_and_a_full_status_line_at_80_columns() {
+    let (mut app, mut rx) = app_with(
+        Some(AuthSummary::ChatGpt(kelp::auth::jwt::Account {
+            email: Some("ada.lovelace@analytical-engines.example".into()),
+            plan: Some("pro".into()),
+            account_id: None,
+        })),
+        false,
+    );
+    let window = |used_percent, window_minutes| kelp::llm::types::RateLimitWindow {
+        used_percent,
+        window_minutes: Some(window_minutes),
+        resets_at: None,
+    };
+    app.handle_core_event(Event::Usage(kelp::llm::types::TokenUsage {
+        input_tokens: 3000,
+        output_tokens: 300,
+        total_tokens: 3300,
+        ..Default::default()
+    }));
+    app.handle_core_event(Event::RateLimits(kelp::llm::types::RateLimits {
+        primary: Some(window(12.0, 300)),
+        secondary: Some(window(40.0, 7 * 24 * 60)),
+    }));
+    let screen = draw(&mut app, 120, 6);
+    assert!(
+        screen.contains("3.3k tokens · 5h limit 12% · week limit 40%"),
+        "{screen}"
+    );
+    type_text(&mut app, "Explain the parser");
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TextDelta("The parser".into()));
+    type_text(
+        &mut app,
+        "then fix the failing test in tests/parser.rs, please",
+    );
+    key(&mut app, KeyCode::Enter);
+    let sent: Vec<Op> = ops(&mut rx);
+    assert_eq!(
+        sent.iter()
+            .filter(|op| matches!(op, Op::Submit { .. }))
+            .count(),
+        1,
+        "the queued prompt waits: {sent:?}"
+    );
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("gpt-5.5"), "the model stays:\n{screen}");
+    assert!(screen.contains("↳ queued"), "{screen}");
+    assert_snapshot!(screen);
+
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+    let sent = ops(&mut rx);
+    assert!(
+        sent.iter().any(|op| matches!(op, Op::Submit { text }
+            if text == "then fix the failing test in tests/parser.rs, please")),
+        "sent when the answer ended: {sent:?}"
+    );
+    key(&mut app, KeyCode::Char('c'));
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    let screen = draw(&mut app, 80, 24);
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains("press ctrl+c again to quit"), "{status}");
+    assert!(status.contains("gpt-5.5"), "{status}");
+}

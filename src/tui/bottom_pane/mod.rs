@@ -21,7 +21,8 @@ use picker::{Picker, PickerAction};
 
 /// The composer grows up to this many rows, then scrolls.
 const MAX_COMPOSER_ROWS: u16 = 8;
-const PLACEHOLDER: &str = "Ask anything · / for commands · shift+enter for a new line";
+// Ctrl+J works in every terminal and in tmux, where Shift+Enter arrives as a plain Enter.
+const PLACEHOLDER: &str = "Ask anything · / for commands · ctrl+j for a new line";
 
 /// What a picker picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,11 @@ impl BottomPane {
     /// The composer, for the app to fill or read.
     pub fn composer(&mut self) -> &mut Composer {
         &mut self.composer
+    }
+
+    /// Whether nothing is open over an empty composer.
+    pub fn is_idle(&self) -> bool {
+        self.views.is_empty() && self.composer.is_empty()
     }
 
     /// Opens a picker over whatever is there.
