@@ -54,6 +54,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             sandbox: "workspace-write, no network (Landlock ABI 7)".into(),
             headless: false,
             warning: None,
+            mouse: false,
         },
     );
     (app, rx)

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use toml_edit::{DocumentMut, Item, Value};
 
-use super::modes::{self, ApprovalMode, SandboxMode};
+use super::modes::{self, ApprovalMode, SandboxMode, Theme};
 use crate::private_file;
 
 /// The file's name inside the config dir.
@@ -26,6 +26,8 @@ pub const KEYS: &[&str] = &[
     "approval",
     "sandbox",
     "network",
+    "mouse",
+    "theme",
     "auth_issuer",
     "codex_base_url",
     "openai_base_url",
@@ -63,6 +65,8 @@ pub struct FileSettings {
     pub approval: Option<ApprovalMode>,
     pub sandbox: Option<SandboxMode>,
     pub network: Option<bool>,
+    pub mouse: Option<bool>,
+    pub theme: Option<Theme>,
     pub auth_issuer: Option<String>,
     pub codex_base_url: Option<String>,
     pub openai_base_url: Option<String>,
@@ -120,13 +124,18 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 Some(Ok(mode)) => settings.sandbox = Some(mode),
                 _ => bad("must be \"workspace-write\", \"read-only\" or \"off\""),
             },
-            "network" => match item
+            "network" | "mouse" => match item
                 .as_bool()
                 .map(Ok)
                 .or_else(|| string.map(modes::parse_switch))
             {
-                Some(Ok(allowed)) => settings.network = Some(allowed),
+                Some(Ok(on)) if key == "network" => settings.network = Some(on),
+                Some(Ok(on)) => settings.mouse = Some(on),
                 _ => bad("must be true or false"),
+            },
+            "theme" => match string.map(str::parse::<Theme>) {
+                Some(Ok(theme)) => settings.theme = Some(theme),
+                _ => bad("must be \"auto\", \"dark\" or \"light\""),
             },
             "auth_issuer" | "codex_base_url" | "openai_base_url" => {
                 let checked = match string {

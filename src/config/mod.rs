@@ -89,6 +89,11 @@ pub struct Config {
     pub sandbox: SandboxMode,
     /// Whether sandboxed commands may open TCP connections.
     pub network: bool,
+    /// Whether the TUI captures the mouse (wheel and clicks) instead of leaving selection to
+    /// the terminal.
+    pub mouse: bool,
+    /// The terminal's background, or `auto` to ask it.
+    pub theme: modes::Theme,
 }
 
 impl Config {
@@ -215,6 +220,20 @@ impl Config {
             }
             (None, None) => from_file.network.unwrap_or(false),
         };
+        let mouse = match text("KELP_MOUSE") {
+            Some(value) => modes::parse_switch(&value).map_err(|reason| ConfigError::BadValue {
+                var: "KELP_MOUSE",
+                reason,
+            })?,
+            None => from_file.mouse.unwrap_or(false),
+        };
+        let theme = match text("KELP_THEME") {
+            Some(value) => value.parse().map_err(|reason| ConfigError::BadValue {
+                var: "KELP_THEME",
+                reason,
+            })?,
+            None => from_file.theme.unwrap_or_default(),
+        };
 
         let config = Self {
             auth_issuer,
@@ -229,6 +248,8 @@ impl Config {
             approval,
             sandbox,
             network,
+            mouse,
+            theme,
         };
         Ok((config, warnings))
     }
@@ -250,6 +271,8 @@ impl Config {
             approval: ApprovalMode::default(),
             sandbox: SandboxMode::default(),
             network: false,
+            mouse: false,
+            theme: modes::Theme::default(),
         }
     }
 

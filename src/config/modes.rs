@@ -107,3 +107,26 @@ pub fn parse_switch(s: &str) -> Result<bool, String> {
         _ => Err(format!("{s:?} is not on or off (true, false)")),
     }
 }
+
+/// The terminal's background, for colours that must read on it: asked of the terminal
+/// (`auto`), or set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Theme {
+    #[default]
+    Auto,
+    Dark,
+    Light,
+}
+
+impl std::str::FromStr for Theme {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "dark" => Ok(Self::Dark),
+            "light" => Ok(Self::Light),
+            other => Err(format!("unknown theme {other:?}: use auto, dark or light")),
+        }
+    }
+}

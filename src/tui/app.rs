@@ -46,6 +46,8 @@ pub struct InitialState {
     pub headless: bool,
     /// A problem found while reading local state (an unreadable auth file), shown at start.
     pub warning: Option<String>,
+    /// Capture the mouse (wheel and clicks) rather than leave selection to the terminal.
+    pub mouse: bool,
 }
 
 /// How often the spinner moves while a turn runs.
@@ -84,6 +86,8 @@ pub struct App {
     conversation_saved: bool,
     /// Prompts sent while an answer streamed, oldest first: the next goes when the turn ends.
     queued: Vec<String>,
+    /// The person chose mouse capture (`mouse = true`).
+    mouse_capture: bool,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -153,6 +157,7 @@ impl App {
             conversation: None,
             conversation_saved: false,
             queued: Vec::new(),
+            mouse_capture: initial.mouse,
         };
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
@@ -204,10 +209,10 @@ impl App {
         std::mem::take(&mut self.clipboard)
     }
 
-    /// Whether mouse reporting should be on: off while the connect dialog shows, so its URL and
-    /// code can be selected with the mouse.
+    /// Whether mouse reporting should be on: only when the person chose it (`mouse = true`),
+    /// and never while the connect dialog shows, so its URL and code can be selected.
     pub fn wants_mouse(&self) -> bool {
-        self.connect.is_none()
+        self.mouse_capture && self.connect.is_none()
     }
 
     /// Whether code blocks wait for the highlighter to load.
@@ -274,6 +279,33 @@ impl App {
     }
 
     // ---- terminal input ----
+
+    /// Handles terminal events that arrived together. Without mouse capture the wheel comes as
+    /// a burst of arrow keys (alternate scroll): two or more of the same arrow in one read
+    /// scroll the transcript, one is a key press.
+    pub fn handle_terminal_events(&mut self, events: Vec<TermEvent>) {
+        let mut events = events.into_iter().peekable();
+        while let Some(event) = events.next() {
+            let scrolls = !self.mouse_capture && self.connect.is_none() && !self.pane.has_view();
+            let Some(up) = plain_arrow(&event).filter(|_| scrolls) else {
+                self.handle_terminal_event(event);
+                continue;
+            };
+            let mut run = 1;
+            while events.next_if(|e| plain_arrow(e) == Some(up)).is_some() {
+                run += 1;
+            }
+            if run == 1 {
+                self.handle_terminal_event(event);
+            } else if up {
+                self.chat.transcript.scroll_up(run);
+                self.redraw = true;
+            } else {
+                self.chat.transcript.scroll_down(run);
+                self.redraw = true;
+            }
+        }
+    }
 
     /// Handles a terminal event.
     pub fn handle_terminal_event(&mut self, event: TermEvent) {
@@ -377,6 +409,47 @@ impl App {
         }
     }
 
+    /// Copies `text` (what `label` names) and says honestly how: OSC 52 only asks the terminal,
+    /// which may ignore it; a clipboard tool on this machine really copies.
+    fn copy(&mut self, text: String, label: &str) {
+        self.clipboard.push(text);
+        self.status.hint = Some(match super::clipboard::system_tool() {
+            Some((tool, _)) => {
+                format!("copied the {label} (with {tool}, and sent to the terminal)")
+            }
+            None => format!("sent the {label} to the terminal's clipboard (OSC 52)"),
+        });
+    }
+
+    /// `/copy`: the last answer as Markdown; `/copy code`: its last code block.
+    fn copy_answer(&mut self, what: &str) {
+        let answer = self
+            .chat
+            .transcript
+            .cells_mut()
+            .rev()
+            .find_map(|cell| match cell.kind() {
+                CellKind::Assistant(md) if !md.source().trim().is_empty() => {
+                    Some(md.source().to_string())
+                }
+                _ => None,
+            });
+        let Some(answer) = answer else {
+            self.push_error("there is no answer to copy yet".into());
+            return;
+        };
+        match what {
+            "" => self.copy(answer, "last answer"),
+            "code" => match super::markdown::last_code_block(&answer) {
+                Some(code) => self.copy(code, "last code block"),
+                None => self.push_error("the last answer has no code block".into()),
+            },
+            other => self.push_error(format!(
+                "/copy {other}: use /copy for the last answer or /copy code for its last code block"
+            )),
+        }
+    }
+
     /// Stops the answer; queued prompts go back to the composer rather than out unseen.
     fn interrupt(&mut self) {
         self.send(Op::Interrupt);
@@ -406,16 +479,19 @@ impl App {
         match action {
             DialogAction::None => {}
             DialogAction::Op(op) => self.send(op),
-            DialogAction::Copy { text, label } => {
-                self.clipboard.push(text);
-                self.status.hint = Some(format!("copied the {label}"));
-            }
+            DialogAction::Copy { text, label } => self.copy(text, label),
             DialogAction::Close => self.connect = None,
         }
     }
 
     fn submit(&mut self, text: String) {
         let trimmed = text.trim();
+        if let Some(rest) = trimmed.strip_prefix("/copy")
+            && (rest.is_empty() || rest.starts_with(char::is_whitespace))
+        {
+            self.copy_answer(rest.trim());
+            return;
+        }
         if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
             match SlashCommand::parse(trimmed) {
                 Some(command) => self.run_command(command),
@@ -481,6 +557,7 @@ impl App {
                 );
                 self.pane.open_picker(PickerKind::Resume, picker);
             }
+            SlashCommand::Copy => self.copy_answer(""),
             SlashCommand::Status => {
                 let text = self.status.report();
                 self.notice(text);
@@ -847,4 +924,18 @@ impl App {
 /// Rows the queued prompts take: one each, three at most.
 fn queue_rows(queued: usize) -> u16 {
     u16::try_from(queued.min(3)).unwrap_or(3)
+}
+
+/// `Some(true)` for an unmodified Up press, `Some(false)` for Down.
+fn plain_arrow(event: &TermEvent) -> Option<bool> {
+    match event {
+        TermEvent::Key(key) if key.kind == KeyEventKind::Press && key.modifiers.is_empty() => {
+            match key.code {
+                KeyCode::Up => Some(true),
+                KeyCode::Down => Some(false),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }

@@ -40,7 +40,8 @@ pub fn copy(out: &mut impl Write, text: &str) -> io::Result<()> {
     Ok(())
 }
 
-fn system_tool() -> Option<(&'static str, &'static [&'static str])> {
+/// The clipboard tool of this machine's display, with its arguments, if there is one.
+pub fn system_tool() -> Option<(&'static str, &'static [&'static str])> {
     let has_env = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     if cfg!(target_os = "macos") && on_path("pbcopy") {
         return Some(("pbcopy", &[]));

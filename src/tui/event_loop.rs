@@ -10,7 +10,7 @@ use tokio::time::sleep_until;
 use super::app::App;
 use super::frame::FrameScheduler;
 use super::terminal::{self, Tui};
-use super::{clipboard, highlight};
+use super::{clipboard, highlight, hyperlink};
 use crate::agent::protocol::Event;
 
 /// Core events handled before the next look at the keyboard, so a flood of deltas cannot
@@ -47,7 +47,10 @@ pub async fn run_loop(
         if let Some(at) = frames.deadline(now)
             && at <= now
         {
-            terminal.draw(|frame| app.render(frame))?;
+            terminal.draw(|frame| {
+                app.render(frame);
+                hyperlink::mark(frame.buffer_mut());
+            })?;
             frames.drawn(now);
         }
         if app.should_quit() {
@@ -59,7 +62,20 @@ pub async fn run_loop(
         tokio::select! {
             biased;
             event = input.next() => match event {
-                Some(Ok(event)) => app.handle_terminal_event(event),
+                Some(Ok(event)) => {
+                    // What arrived together is read together: a wheel turn in the alternate
+                    // screen is a burst of arrow keys in one read.
+                    // The stream just yielded, so its waiting thread has let go of the reader:
+                    // these reads return at once. (Polling the stream itself here would leave
+                    // its thread holding a waker that wakes nobody.)
+                    let mut batch = vec![event];
+                    while batch.len() < MAX_EVENTS_PER_WAKE
+                        && crossterm::event::poll(std::time::Duration::ZERO)?
+                    {
+                        batch.push(crossterm::event::read()?);
+                    }
+                    app.handle_terminal_events(batch);
+                }
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(Ended::Quit),
             },

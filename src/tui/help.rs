@@ -8,6 +8,7 @@ pub const HELP: &str = "Commands
   /new        start a new conversation
   /resume     continue a saved conversation of this project
   /status     login, model, tokens, limits and AGENTS.md files
+  /copy       copy the last answer as Markdown (/copy code: its last code block)
   /logout     remove the login
   /quit       leave kelp
 Keys
@@ -19,4 +20,5 @@ Keys
   esc, ctrl+c          stop the answer (queued prompts come back to the composer)
   ctrl+c ctrl+c, ctrl+d  quit
   ctrl+o               show or hide details (reasoning, tool output)
-  pgup/pgdn, home/end, mouse wheel   scroll";
+  pgup/pgdn, home/end, mouse wheel   scroll
+  the mouse selects text as usual (mouse = true in config.toml captures it instead)";

@@ -55,6 +55,25 @@ pub fn code_lines(code: &str, out: &mut Vec<RichLine>) {
     );
 }
 
+/// The text of the last fenced or indented code block in `src`.
+pub fn last_code_block(src: &str) -> Option<String> {
+    let mut last = None;
+    let mut current: Option<String> = None;
+    for event in Parser::new_ext(src, Options::empty()) {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => current = Some(String::new()),
+            Event::Text(text) => {
+                if let Some(code) = &mut current {
+                    code.push_str(&text);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => last = current.take(),
+            _ => {}
+        }
+    }
+    last
+}
+
 struct Container {
     first: Vec<Span<'static>>,
     rest: Vec<Span<'static>>,

@@ -11,6 +11,7 @@ pub mod frame;
 pub mod help;
 pub mod highlight;
 pub mod history_cell;
+pub mod hyperlink;
 pub mod markdown;
 pub mod qr_view;
 pub mod resume;
@@ -64,6 +65,7 @@ impl InitialState {
             sandbox: SandboxPolicy::new(config.sandbox, config.network).describe(),
             headless: detect_method() == LoginMethod::Device,
             warning: facts.warning,
+            mouse: config.mouse,
         }
     }
 }

@@ -11,19 +11,21 @@ pub enum SlashCommand {
     New,
     Resume,
     Status,
+    Copy,
     Logout,
     Help,
     Quit,
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 9] = [
+pub const ALL: [SlashCommand; 10] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
     SlashCommand::New,
     SlashCommand::Resume,
     SlashCommand::Status,
+    SlashCommand::Copy,
     SlashCommand::Logout,
     SlashCommand::Help,
     SlashCommand::Quit,
@@ -39,6 +41,7 @@ impl SlashCommand {
             Self::New => "new",
             Self::Resume => "resume",
             Self::Status => "status",
+            Self::Copy => "copy",
             Self::Logout => "logout",
             Self::Help => "help",
             Self::Quit => "quit",
@@ -54,6 +57,7 @@ impl SlashCommand {
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
             Self::Status => "login, model, tokens, limits and AGENTS.md files",
+            Self::Copy => "copy the last answer (/copy code: its last code block)",
             Self::Logout => "remove the login",
             Self::Help => "keys and commands",
             Self::Quit => "leave kelp",

@@ -19,9 +19,14 @@ use ratatui::backend::CrosstermBackend;
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 // Button presses (the wheel among them) in SGR encoding; no motion tracking, which would wake
-// the UI on every mouse move.
+// the UI on every mouse move. Only when the person asked for it (`mouse = true`): a captured
+// mouse cannot select text, and over SSH selecting is how most people copy.
 const MOUSE_ON: &str = "\x1b[?1000h\x1b[?1006h";
 const MOUSE_OFF: &str = "\x1b[?1006l\x1b[?1000l";
+// Alternate scroll: with the mouse left to the terminal, the wheel in the alternate screen
+// arrives as arrow keys, which the UI tells from typed ones by their bursts.
+const ALTERNATE_SCROLL_ON: &str = "\x1b[?1007h";
+const ALTERNATE_SCROLL_OFF: &str = "\x1b[?1007l";
 
 // The thread that draws the UI. A panic elsewhere (a background task, which tokio catches)
 // leaves the UI running, so only a panic on this thread may take the terminal back.
@@ -39,8 +44,8 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Raw mode, the alternate screen, bracketed paste, disambiguated keys (Shift+Enter) and mouse
-/// wheel reporting; the panic hook that undoes it is installed first.
+/// Raw mode, the alternate screen, bracketed paste, disambiguated keys (Shift+Enter) and the
+/// wheel as arrow keys; the panic hook that undoes it is installed first.
 pub fn enter() -> io::Result<(Tui, TerminalGuard)> {
     install_panic_hook();
     if let Ok(mut ui) = UI_THREAD.lock() {
@@ -55,7 +60,8 @@ pub fn enter() -> io::Result<(Tui, TerminalGuard)> {
         EnableBracketedPaste,
         PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
     )?;
-    set_mouse(true)?;
+    out.write_all(ALTERNATE_SCROLL_ON.as_bytes())?;
+    out.flush()?;
     let terminal = Terminal::new(CrosstermBackend::new(out))?;
     Ok((terminal, guard))
 }
@@ -71,6 +77,7 @@ pub fn set_mouse(on: bool) -> io::Result<()> {
 pub fn restore() {
     let mut out = io::stdout();
     let _ = out.write_all(MOUSE_OFF.as_bytes());
+    let _ = out.write_all(ALTERNATE_SCROLL_OFF.as_bytes());
     let _ = execute!(
         out,
         PopKeyboardEnhancementFlags,

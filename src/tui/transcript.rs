@@ -58,7 +58,7 @@ impl Transcript {
     }
 
     /// All cells.
-    pub fn cells_mut(&mut self) -> impl Iterator<Item = &mut HistoryCell> {
+    pub fn cells_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut HistoryCell> {
         self.cells.iter_mut()
     }
 

@@ -256,3 +256,89 @@ async fn enter_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+fn raw_text(pty: &crate::pty::Pty) -> String {
+    String::from_utf8_lossy(&pty.output()).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mouse_is_left_to_the_terminal_and_the_wheel_scrolls_by_arrow_bursts() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let long: String = (1..=60)
+        .map(|n| format!("Line {n} of the answer.\n"))
+        .collect();
+    fake.push_responses([Reply::text("Short one."), Reply::text(long)]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    let raw = raw_text(&pty);
+    assert!(raw.contains("\x1b[?1007h"), "alternate scroll is on");
+    assert!(!raw.contains("\x1b[?1000h"), "the mouse is not captured");
+    pty.send("first\r");
+    pty.wait_for("Short one.", WAIT);
+    pty.send("second\r");
+    pty.wait_for("Line 60 of the answer.", WAIT);
+    // A wheel turn: a burst of arrows in one read scrolls the transcript.
+    pty.send("\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A");
+    let screen = pty.wait_for("Line 40 of the answer.", WAIT);
+    assert!(!screen.contains("Line 60 of the answer."), "{screen}");
+    assert!(
+        screen.contains("Ask anything"),
+        "the composer is untouched:\n{screen}"
+    );
+    // One arrow is a key: the last prompt comes back.
+    pty.send("\x1b[A");
+    pty.wait_for("› second", WAIT);
+    pty.send("\x15/quit\r");
+    assert!(pty.wait_exit(WAIT));
+    assert!(
+        raw_text(&pty).contains("\x1b[?1007l"),
+        "alternate scroll is off again"
+    );
+
+    let mut captured = over_ssh(&fake, home.path(), &[], &[("KELP_MOUSE", "on")]);
+    captured.wait_for("Ask anything", WAIT);
+    captured.wait_until(
+        |_| raw_text(&captured).contains("\x1b[?1000h"),
+        WAIT,
+        "mouse capture",
+    );
+    captured.send("\x04");
+    assert!(captured.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_sends_the_answer_or_its_code_and_urls_are_hyperlinks() {
+    use base64::Engine;
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let url = "https://example.com/docs/a/very/long/path/that/wraps/across/the/row/of/an/eighty/column/window?x=1";
+    let answer = format!("Run this:\n\n```sh\ncargo test --all\n```\n\nDocs: {url}\n");
+    fake.push_response(Reply::text(answer.clone()));
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("how do I test?\r");
+    pty.wait_for("cargo test --all", WAIT);
+    pty.wait_until(
+        |_| raw_text(&pty).contains(&format!("\x1b]8;id=kelp0;{url}\x1b\\")),
+        WAIT,
+        "the wrapped URL as one OSC 8 link",
+    );
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+
+    pty.send("/copy\r");
+    let screen = pty.wait_for("sent the last answer to the terminal's clipboard", WAIT);
+    assert!(screen.contains("(OSC 52)"), "{screen}");
+    let raw = raw_text(&pty);
+    assert!(
+        raw.contains(&format!("\x1b]52;c;{}\x07", encode(&answer))),
+        "the Markdown source"
+    );
+
+    pty.send("/copy code\r");
+    pty.wait_for("sent the last code block to the terminal's clipboard", WAIT);
+    let raw = raw_text(&pty);
+    assert!(raw.contains(&format!("\x1b]52;c;{}\x07", encode("cargo test --all\n"))));
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

@@ -29,6 +29,7 @@ fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, UnboundedReceive
             sandbox: "workspace-write, no network (Landlock ABI 7)".into(),
             headless,
             warning: None,
+            mouse: false,
         },
     );
     app.freeze_time(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));

@@ -85,6 +85,11 @@ impl BottomPane {
         &mut self.composer
     }
 
+    /// Whether a picker or an approval is open over the composer.
+    pub fn has_view(&self) -> bool {
+        !self.views.is_empty()
+    }
+
     /// Whether nothing is open over an empty composer.
     pub fn is_idle(&self) -> bool {
         self.views.is_empty() && self.composer.is_empty()
