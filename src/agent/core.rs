@@ -20,6 +20,7 @@ use super::turn::{DEFAULT_MAX_STEPS, TurnContext, outcome_of, run_turn_unfinishe
 use crate::auth::login::{LoginHandle, LoginMethod, start_login};
 use crate::auth::{AuthManager, AuthStore, ExternalAuth, OpenAiEntry, StoredLogin, mask_key};
 use crate::config::{self, Config, Setting};
+use crate::llm::models::KeyCheck;
 use crate::llm::{LlmClient, StreamSettings, models};
 use crate::session;
 
@@ -40,6 +41,8 @@ pub struct CoreOptions {
     pub external: Option<ExternalAuth>,
     /// The editor holding the project's files, when the front end has one.
     pub editor: Option<crate::agent::tools::Editor>,
+    /// Where the front end signs in (`/connect`), named after a failure that needs it.
+    pub sign_in: Option<&'static str>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("env_api_key", &self.env_api_key.as_deref().map(mask_key))
             .field("external", &self.external)
             .field("editor", &self.editor)
+            .field("sign_in", &self.sign_in)
             .finish()
     }
 }
@@ -68,6 +72,7 @@ impl CoreOptions {
             env_api_key: std::env::var("OPENAI_API_KEY").ok(),
             external: None,
             editor: None,
+            sign_in: None,
         }
     }
 }
@@ -386,7 +391,7 @@ impl Core {
                 self.remember(Setting::Approval(mode));
             }
             Op::RefreshModels => self.refresh_models(),
-            Op::SaveApiKey(raw) => self.save_api_key(raw.expose()),
+            Op::SaveApiKey { key, unchecked } => self.save_api_key(key.expose(), unchecked),
             Op::Logout => self.logout(),
             Op::StartLogin(method) => self.start_login(method),
             Op::PasteLoginRedirect(text) => match &self.login {
@@ -432,10 +437,11 @@ impl Core {
             events: self.events.clone(),
             cancel: cancel.clone(),
             max_steps: self.options.max_steps,
+            sign_in: self.options.sign_in,
         };
         let task = tokio::spawn(async move {
             let result = run_turn_unfinished(&mut conversation, &ctx, text).await;
-            (Box::new(conversation), outcome_of(&result))
+            (Box::new(conversation), outcome_of(&result, ctx.sign_in))
         });
         self.running = Some(RunningTurn { cancel, task });
     }
@@ -445,12 +451,33 @@ impl Core {
         tokio::spawn(self.model_refresh().run());
     }
 
-    fn save_api_key(&self, raw: &str) {
+    fn save_api_key(&self, raw: &str, unchecked: bool) {
         let raw = raw.to_string();
         let store = self.store.clone();
         let events = self.events.clone();
         let refresh = self.model_refresh();
+        let client = self.client.clone();
         tokio::spawn(async move {
+            if !unchecked {
+                let key = match crate::auth::validate_api_key(&raw) {
+                    Ok(key) => key,
+                    Err(why) => {
+                        let _ = events.send(Event::Error(why.to_string()));
+                        return;
+                    }
+                };
+                match client.check_api_key(&key).await {
+                    KeyCheck::Accepted => {}
+                    KeyCheck::Refused(why) => {
+                        let _ = events.send(Event::Error(why));
+                        return;
+                    }
+                    KeyCheck::Unchecked(why) => {
+                        let _ = events.send(Event::ApiKeyUnchecked(why));
+                        return;
+                    }
+                }
+            }
             match crate::auth::save_api_key(&store, &raw).await {
                 Ok(masked) => {
                     let _ = events.send(Event::AuthChanged(Some(AuthSummary::ApiKey { masked })));

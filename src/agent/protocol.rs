@@ -33,8 +33,9 @@ pub enum Op {
     PasteLoginRedirect(Secret),
     /// Cancel a running login, releasing its port or poll loop.
     CancelLogin,
-    /// Store an API key as the login.
-    SaveApiKey(Secret),
+    /// Store an API key as the login: after one request shows the API accepts it, or without
+    /// that check when `unchecked` (the person chose to save a key the check could not reach).
+    SaveApiKey { key: Secret, unchecked: bool },
     /// Remove the login.
     Logout,
     /// Ask for the models of the current login.
@@ -203,6 +204,9 @@ pub enum Event {
     TurnFinished(TurnOutcome),
     /// A step of a running login.
     Login(LoginEvent),
+    /// A new API key could not be checked (no network, a server error): the reason, one line.
+    /// Nothing was saved; sending the key again `unchecked` saves it.
+    ApiKeyUnchecked(String),
     /// The login changed (`None`: logged out). The string describes it for the status line.
     AuthChanged(Option<AuthSummary>),
     /// The models of the current login, and the one in use.

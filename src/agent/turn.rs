@@ -44,6 +44,8 @@ pub struct TurnContext {
     pub cancel: CancellationToken,
     /// The most requests one turn makes.
     pub max_steps: usize,
+    /// Where this front end signs in (`/connect`), said after a failure that needs it.
+    pub sign_in: Option<&'static str>,
 }
 
 impl TurnContext {
@@ -97,10 +99,14 @@ impl TurnError {
     }
 }
 
-/// How a turn's result looks to a front end.
-pub fn outcome_of(result: &Result<(), TurnError>) -> TurnOutcome {
+/// How a turn's result looks to a front end; a failure that needs a new sign-in says where
+/// (`sign_in`: `/connect`, `` `kelp login` ``), when the front end has a place.
+pub fn outcome_of(result: &Result<(), TurnError>, sign_in: Option<&str>) -> TurnOutcome {
     match result {
         Ok(()) => TurnOutcome::Completed,
+        Err(TurnError::Llm(e)) if e.wants_sign_in() && sign_in.is_some() => {
+            TurnOutcome::Failed(format!("{e} with {}", sign_in.unwrap_or_default()))
+        }
         Err(e) => e.outcome(),
     }
 }
@@ -112,7 +118,7 @@ pub async fn run_turn(
     text: String,
 ) -> Result<(), TurnError> {
     let result = run_turn_unfinished(conversation, ctx, text).await;
-    ctx.emit(Event::TurnFinished(outcome_of(&result)));
+    ctx.emit(Event::TurnFinished(outcome_of(&result, ctx.sign_in)));
     result
 }
 

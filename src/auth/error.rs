@@ -8,13 +8,13 @@ use super::store::StoreError;
 /// Why no usable credential could be had. Messages are one line and never hold a secret.
 #[derive(Debug, Error)]
 pub enum AuthError {
-    #[error("not logged in: run /connect (or `kelp login`), or set OPENAI_API_KEY")]
+    #[error("not logged in: set OPENAI_API_KEY or sign in")]
     NotLoggedIn,
-    #[error("your ChatGPT login expired or was revoked: run /connect (or `kelp login`) again")]
+    #[error("your ChatGPT login expired or was revoked: sign in again")]
     LoginExpired,
     #[error("could not refresh the ChatGPT login: {0}")]
     RefreshFailed(String),
-    #[error("the API key was rejected: check it, or run /connect (or `kelp login`) again")]
+    #[error("the API key was rejected: check it and sign in again")]
     ApiKeyRejected,
     #[error(transparent)]
     Store(#[from] StoreError),

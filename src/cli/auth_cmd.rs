@@ -6,9 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use kelp::auth::{
     self, Account, AuthManager, AuthStore, CredentialSource, LoginEvent, LoginHandle, LoginMethod,
-    LoginOutcome, OpenAiEntry, StoredLogin,
+    LoginOutcome, StoredLogin,
 };
 use kelp::config::Config;
+use kelp::llm::models::KeyCheck;
 use kelp::qr::QrCells;
 use tokio::sync::mpsc;
 
@@ -17,8 +18,8 @@ use super::{exit, fail};
 /// Which login `kelp login` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginChoice {
-    /// An API key from stdin.
-    ApiKey,
+    /// An API key from stdin; `check`: only once the API accepts it.
+    ApiKey { check: bool },
     /// A ChatGPT login by the given method, or the one that suits this machine.
     ChatGpt(Option<LoginMethod>),
 }
@@ -26,7 +27,7 @@ pub enum LoginChoice {
 /// `kelp login`.
 pub fn login(config: &Config, choice: LoginChoice) -> ExitCode {
     match choice {
-        LoginChoice::ApiKey => login_with_api_key(config),
+        LoginChoice::ApiKey { check } => login_with_api_key(config, check),
         LoginChoice::ChatGpt(method) => {
             let method = method.unwrap_or_else(auth::detect_method);
             with_runtime(|| chatgpt_login(config, method))
@@ -34,7 +35,7 @@ pub fn login(config: &Config, choice: LoginChoice) -> ExitCode {
     }
 }
 
-fn login_with_api_key(config: &Config) -> ExitCode {
+fn login_with_api_key(config: &Config, check: bool) -> ExitCode {
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         return fail(
@@ -46,19 +47,41 @@ fn login_with_api_key(config: &Config) -> ExitCode {
         Ok(key) => key,
         Err(why) => return fail(exit::USAGE, why),
     };
-    let store = AuthStore::new(&config.auth_file);
-    let entry = OpenAiEntry::Api { key: key.clone() };
-    match store.update(|file| file.set_openai(&entry)) {
-        Ok(()) => {
-            println!(
-                "Logged in with API key {} (saved to {})",
-                auth::mask_key(&key),
-                store.path().display()
-            );
-            ExitCode::SUCCESS
+    with_runtime(|| async move {
+        if check {
+            let http = match http_client() {
+                Ok(http) => http,
+                Err(e) => return fail(exit::FAILURE, &e),
+            };
+            match kelp::llm::models::check_api_key(&http, config, &key).await {
+                KeyCheck::Accepted => {}
+                KeyCheck::Refused(why) => {
+                    return fail(exit::AUTH, &format!("{why}; nothing was saved"));
+                }
+                KeyCheck::Unchecked(why) => {
+                    return fail(
+                        exit::FAILURE,
+                        &format!(
+                            "the key could not be checked: {why}; nothing was saved \
+                             (to save it unchecked: kelp login --with-api-key --no-check)"
+                        ),
+                    );
+                }
+            }
         }
-        Err(e) => fail(exit::FAILURE, &e.to_string()),
-    }
+        let store = AuthStore::new(&config.auth_file);
+        match auth::save_api_key(&store, &key).await {
+            Ok(masked) => {
+                let checked = if check { "checked and " } else { "" };
+                println!(
+                    "Logged in with API key {masked} ({checked}saved to {})",
+                    store.path().display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(exit::FAILURE, &e.to_string()),
+        }
+    })
 }
 
 async fn chatgpt_login(config: &Config, method: LoginMethod) -> ExitCode {

@@ -131,9 +131,14 @@ struct SessionsArgs {
 
 #[derive(Debug, Args)]
 struct LoginArgs {
-    /// Read an OpenAI API key from standard input and store it.
+    /// Read an OpenAI API key from standard input, check it with one request to the OpenAI
+    /// API, and store it.
     #[arg(long, conflicts_with_all = ["browser", "device"])]
     with_api_key: bool,
+    /// With --with-api-key: store the key without checking it (for a machine that cannot reach
+    /// the API yet).
+    #[arg(long, requires = "with_api_key")]
+    no_check: bool,
     /// Sign in with ChatGPT in a browser (the default on a desktop).
     #[arg(long, conflicts_with = "device")]
     browser: bool,
@@ -148,7 +153,9 @@ impl LoginArgs {
         use auth_cmd::LoginChoice;
         use kelp::auth::LoginMethod;
         if self.with_api_key {
-            LoginChoice::ApiKey
+            LoginChoice::ApiKey {
+                check: !self.no_check,
+            }
         } else if self.browser {
             LoginChoice::ChatGpt(Some(LoginMethod::Browser))
         } else if self.device {
@@ -319,6 +326,7 @@ fn interactive(
     let mut options = CoreOptions::new(project_dir);
     options.resume = session;
     options.env_api_key = env_api_key;
+    options.sign_in = Some("/connect");
     let result = runtime.block_on(async {
         let (ops, events) = kelp::agent::core::spawn(config.clone(), options);
         kelp::tui::run(&config, ops, events, initial).await

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use kelp::agent::approval::Approvals;
 use kelp::agent::conversation::Conversation;
 use kelp::agent::protocol::{Event, PlanStatus, TurnOutcome};
-use kelp::agent::turn::{DEFAULT_MAX_STEPS, TurnContext, TurnError, run_turn};
+use kelp::agent::turn::{DEFAULT_MAX_STEPS, TurnContext, TurnError, outcome_of, run_turn};
 use kelp::auth::AuthManager;
 use kelp::config::Config;
 use kelp::llm::types::{RateLimitWindow, TokenUsage};
@@ -23,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::sessions_cmd::{self, ResumeRequest};
 use super::{exit, fail};
+
+/// Where a person signs in from the command line, named after a failure that needs it.
+const SIGN_IN: &str = "`kelp login`";
 
 /// What `kelp run` was asked to do (the model comes from `--model`, shared by every command).
 #[derive(Debug, clap::Args)]
@@ -126,6 +129,7 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
         events,
         cancel: CancellationToken::new(),
         max_steps: DEFAULT_MAX_STEPS,
+        sign_in: Some(SIGN_IN),
     };
 
     let mut printer: Box<dyn Printer> = if args.json {
@@ -164,6 +168,10 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
     if !args.json && io::stderr().is_terminal() {
         eprintln!("kelp: to continue this conversation: kelp run --resume {session_id} PROMPT");
     }
+    let failure_message = match outcome_of(&result, Some(SIGN_IN)) {
+        TurnOutcome::Failed(message) | TurnOutcome::Stopped { message, .. } => message,
+        TurnOutcome::Completed | TurnOutcome::Interrupted => String::new(),
+    };
     match (result, printed) {
         // A closed stdout (`kelp run … | head`) is the reader's choice, not a failure to report.
         (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -179,7 +187,7 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
                 },
                 _ => exit::FAILURE,
             };
-            fail(code, &e.to_string())
+            fail(code, &failure_message)
         }
     }
 }

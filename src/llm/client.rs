@@ -106,6 +106,11 @@ impl LlmClient {
         })
     }
 
+    /// Checks a new API key with one cheap authenticated request.
+    pub async fn check_api_key(&self, key: &str) -> super::models::KeyCheck {
+        super::models::check_api_key(&self.inner.http, &self.inner.config, key).await
+    }
+
     /// The configuration the client uses.
     pub fn config(&self) -> &Config {
         &self.inner.config
@@ -364,8 +369,8 @@ fn cut_verdict() -> Verdict {
 }
 
 /// A reqwest error in plain words; its URL is dropped because it says nothing new.
-fn network_verdict(e: reqwest::Error) -> Verdict {
-    let what = if e.is_connect() {
+pub(crate) fn network_words(e: &reqwest::Error) -> &'static str {
+    if e.is_connect() {
         "could not connect to the server"
     } else if e.is_timeout() {
         "the connection timed out"
@@ -373,7 +378,11 @@ fn network_verdict(e: reqwest::Error) -> Verdict {
         "the connection broke while reading the answer"
     } else {
         "network error"
-    };
+    }
+}
+
+fn network_verdict(e: reqwest::Error) -> Verdict {
+    let what = network_words(&e);
     tracing::debug!(error = %e.without_url(), "{what}");
     transient(what.to_string())
 }

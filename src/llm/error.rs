@@ -56,15 +56,13 @@ pub enum LlmError {
     #[error("the conversation is too long for the model: start a new one")]
     ContextTooLong,
     /// The API key was refused.
-    #[error(
-        "the API key was rejected: check it, or store another with `kelp login --with-api-key`"
-    )]
+    #[error("the API key was rejected: check it and sign in again")]
     BadApiKey,
     /// The model cannot be used with this login.
     #[error("the model {model} is not available with {login}: pick another model")]
     ModelNotAvailable { model: String, login: LoginKind },
     /// The ChatGPT login is no longer accepted and refreshing it did not help.
-    #[error("your ChatGPT login expired or was revoked: run /connect (or `kelp login`) again")]
+    #[error("your ChatGPT login expired or was revoked: sign in again")]
     LoginExpired,
     /// No credential could be had.
     #[error(transparent)]
@@ -98,6 +96,12 @@ pub enum ErrorCategory {
 }
 
 impl LlmError {
+    /// Whether signing in again is the way on: the front end says where (`/connect`,
+    /// `kelp login`) after the message.
+    pub fn wants_sign_in(&self) -> bool {
+        matches!(self, Self::Auth(_) | Self::LoginExpired | Self::BadApiKey)
+    }
+
     /// The category of this error.
     pub fn category(&self) -> ErrorCategory {
         match self {

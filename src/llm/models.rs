@@ -229,6 +229,52 @@ async fn fetch_models(
     Some(parse_model_list(&body, login))
 }
 
+/// How long the check of a new API key may take.
+const KEY_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one authenticated request said about an API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// The API accepted it (a rate limit or an empty quota counts: the key itself is good).
+    Accepted,
+    /// The API refused it; one line saying so, without the key.
+    Refused(String),
+    /// The check could not run (no network, a server error); one line saying why.
+    Unchecked(String),
+}
+
+/// Checks `key` with the cheapest authenticated request there is, `GET /models`.
+pub async fn check_api_key(http: &reqwest::Client, config: &Config, key: &str) -> KeyCheck {
+    let credential = Credential::ApiKey {
+        key: key.to_string(),
+    };
+    let response = http
+        .get(format!("{}/models", config.openai_base_url))
+        .headers(request::auth_headers(&credential))
+        .timeout(KEY_CHECK_TIMEOUT)
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status().is_success() || r.status().as_u16() == 429 => KeyCheck::Accepted,
+        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => KeyCheck::Refused(format!(
+            "OpenAI refused this API key (HTTP {}): check that it is whole and not revoked",
+            r.status().as_u16()
+        )),
+        Ok(r) => KeyCheck::Unchecked(format!(
+            "the OpenAI API answered HTTP {}",
+            r.status().as_u16()
+        )),
+        Err(e) => {
+            let words = super::client::network_words(&e);
+            tracing::info!(error = %e.without_url(), "the API key could not be checked");
+            KeyCheck::Unchecked(format!(
+                "{words} (the OpenAI API at {})",
+                config.openai_base_url
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

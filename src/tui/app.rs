@@ -392,6 +392,9 @@ impl App {
             if dialog.is_waiting() {
                 self.send(Op::CancelLogin);
             }
+            // Closing the dialog was the first of the two presses that quit.
+            self.quit_armed = true;
+            self.status.hint = Some("press ctrl+c again to quit".into());
             return;
         }
         if self.turn_started.is_some() {
@@ -722,6 +725,15 @@ impl App {
             }
             Event::Conversation { id } => self.conversation = Some(id),
             Event::FilesChanged { .. } => {}
+            Event::ApiKeyUnchecked(why) => {
+                let shown = self
+                    .connect
+                    .as_mut()
+                    .is_some_and(|dialog| dialog.on_key_unchecked(why.clone()));
+                if !shown {
+                    self.push_error(format!("the API key was not saved: {why}"));
+                }
+            }
             Event::Notice(text) => self.notice(text),
             Event::Error(message) => {
                 if let Some(dialog) = &mut self.connect

@@ -615,10 +615,31 @@ async fn api_keys_are_saved_and_removed_and_models_listed() {
             .is_none()
     );
 
-    a.ops.send(Op::SaveApiKey("not a key".into())).unwrap();
+    let save = |key: &str| Op::SaveApiKey {
+        key: key.into(),
+        unchecked: false,
+    };
+    a.ops.send(save("not a key")).unwrap();
     assert!(matches!(a.next().await, Event::Error(_)));
+    // A key the API refuses is not saved.
+    a.ops.send(save("sk-wrong-0000000000000000wxyz")).unwrap();
+    let Event::Error(message) = a.next().await else {
+        panic!("expected the refusal");
+    };
+    assert!(
+        message.contains("refused this API key (HTTP 401)"),
+        "{message}"
+    );
+    assert!(!message.contains("wxyz"), "{message}");
+    assert!(
+        AuthStore::new(&a.config.auth_file)
+            .load()
+            .unwrap()
+            .openai()
+            .is_none()
+    );
 
-    a.ops.send(Op::SaveApiKey(a.fake.api_key().into())).unwrap();
+    a.ops.send(save(&a.fake.api_key())).unwrap();
     let Event::AuthChanged(Some(summary)) = a.next().await else {
         panic!("expected the new login");
     };

@@ -16,8 +16,21 @@ fn a_new_user_logs_in_with_a_key_checks_status_and_logs_out() {
     assert!(shown(&status).contains("Not logged in"));
     assert!(shown(&status).contains(&auth_file.display().to_string()));
 
+    // No server answers here: the key cannot be checked, so nothing is saved unless asked.
     let login = run_with_stdin(
         kelp(home.path()).args(["login", "--with-api-key"]),
+        &format!("{KEY}\n"),
+    );
+    assert_eq!(login.status.code(), Some(1), "{}", shown(&login));
+    assert!(
+        shown(&login).contains("could not be checked"),
+        "{}",
+        shown(&login)
+    );
+    assert!(shown(&login).contains("--no-check"), "{}", shown(&login));
+    assert!(!auth_file.exists());
+    let login = run_with_stdin(
+        kelp(home.path()).args(["login", "--with-api-key", "--no-check"]),
         &format!("{KEY}\n"),
     );
     assert!(login.status.success(), "{}", shown(&login));
@@ -153,4 +166,39 @@ fn status_with_an_expiry_beyond_the_calendar_says_unknown_instead_of_panicking()
         "{}",
         shown(&status)
     );
+}
+
+/// `kelp login --with-api-key` saves a key only once the API accepted it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_checked_against_the_api_before_it_is_saved() {
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let auth_file = home.path().join(".local/share/kelp/auth.json");
+    let login = |key: String| {
+        let mut cmd = kelp(home.path());
+        cmd.envs(fake.env()).args(["login", "--with-api-key"]);
+        tokio::task::spawn_blocking(move || run_with_stdin(&mut cmd, &format!("{key}\n")))
+    };
+
+    let refused = login("sk-wrong-0000000000000000wxyz".into()).await.unwrap();
+    assert_eq!(refused.status.code(), Some(3), "{}", shown(&refused));
+    assert!(
+        shown(&refused).contains("OpenAI refused this API key (HTTP 401)"),
+        "{}",
+        shown(&refused)
+    );
+    assert!(!shown(&refused).contains("wxyz"), "{}", shown(&refused));
+    assert!(!auth_file.exists());
+
+    let accepted = login(fake.api_key()).await.unwrap();
+    assert!(accepted.status.success(), "{}", shown(&accepted));
+    assert!(
+        shown(&accepted).contains("checked and saved"),
+        "{}",
+        shown(&accepted)
+    );
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&auth_file).unwrap()).unwrap();
+    assert_eq!(file["openai"]["key"], fake.api_key());
+    let checks = fake.requests_to("/v1/models");
+    assert_eq!(checks.len(), 2, "one request per check");
 }

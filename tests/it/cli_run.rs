@@ -196,7 +196,10 @@ async fn errors_are_one_line_on_stderr_with_an_exit_code_per_kind() {
     cmd.envs(fake.env()).args(["run", "hi"]);
     let out = output(cmd).await;
     assert_eq!(out.status.code(), Some(3), "{}", shown(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("kelp: not logged in"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("kelp: not logged in"), "{stderr}");
+    assert!(stderr.contains("sign in with `kelp login`"), "{stderr}");
+    assert!(!stderr.contains("/connect"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -526,7 +526,7 @@ async fn a_second_401_after_the_refresh_says_the_login_expired() {
     assert!(matches!(error, LlmError::LoginExpired), "{error:?}");
     assert_eq!(
         error.to_string(),
-        "your ChatGPT login expired or was revoked: run /connect (or `kelp login`) again"
+        "your ChatGPT login expired or was revoked: sign in again"
     );
     // One refresh, one retry: never a loop.
     assert_eq!(fake.requests_to("/responses").len(), 2);

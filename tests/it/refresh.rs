@@ -157,7 +157,7 @@ async fn permanent_refresh_failures_ask_to_reconnect_and_keep_the_entry() {
         assert!(matches!(error, AuthError::LoginExpired), "{error:?}");
         assert_eq!(
             error.to_string(),
-            "your ChatGPT login expired or was revoked: run /connect (or `kelp login`) again"
+            "your ChatGPT login expired or was revoked: sign in again"
         );
         assert_eq!(
             fake.refresh_count(),

@@ -11,9 +11,21 @@ pub fn kelp(home: &Path) -> Command {
         .env("HOME", home)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "kelp=debug")
+        .envs(NOWHERE)
         .stdin(Stdio::null());
     cmd
 }
+
+/// Endpoints on a closed loopback port, so a test that names no server reaches none (a test's
+/// own variables, set later, win).
+pub const NOWHERE: [(&str, &str); 3] = [
+    ("KELP_AUTH_ISSUER", "http://127.0.0.1:9"),
+    (
+        "KELP_CODEX_BASE_URL",
+        "http://127.0.0.1:9/backend-api/codex",
+    ),
+    ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+];
 
 /// Runs `cmd` with `input` on stdin.
 pub fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {

@@ -342,3 +342,50 @@ async fn copy_sends_the_answer_or_its_code_and_urls_are_hyperlinks() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_is_refused_before_saving_and_advice_points_to_connect() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let auth_file = home.path().join(".local/share/kelp/auth.json");
+    // No key anywhere: the dialog opens by itself.
+    let mut pty = over_ssh(&fake, home.path(), &[], &[("OPENAI_API_KEY", "")]);
+    pty.wait_for("How do you want to sign in?", WAIT);
+    pty.send("3");
+    pty.wait_for("Paste an OpenAI API key", WAIT);
+    pty.paste("sk-wrong-0000000000000000wxyz");
+    pty.send("\r");
+    let screen = pty.wait_for("OpenAI refused this API key (HTTP 401)", WAIT);
+    assert!(!screen.contains("Connected"), "{screen}");
+    assert!(!auth_file.exists());
+    // The right key is checked, then saved.
+    pty.send("\x15");
+    pty.paste(&fake.api_key());
+    pty.send("\r");
+    pty.wait_for("Connected: API key sk-…abcd.", WAIT);
+    assert!(
+        std::fs::read_to_string(&auth_file)
+            .unwrap()
+            .contains(&fake.api_key())
+    );
+
+    // A key revoked later: the failed turn says where to sign in, in this client's words.
+    fake.push_response(Reply::unauthorized());
+    pty.send("hello\r");
+    let screen = pty.wait_for("sign in again with /connect", WAIT);
+    assert!(!screen.contains("kelp login"), "{screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ctrl_c_quit_from_the_connect_dialog() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[("OPENAI_API_KEY", "")]);
+    pty.wait_for("How do you want to sign in?", WAIT);
+    pty.send("\x03");
+    pty.wait_for("press ctrl+c again to quit", WAIT);
+    pty.send("\x03");
+    assert_eq!(pty.wait_exit_code(WAIT), 0);
+}

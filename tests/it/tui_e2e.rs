@@ -94,6 +94,14 @@ fn an_api_key_typed_into_the_dialog_is_saved_and_never_shown() {
         "{screen}"
     );
     pty.send("\r");
+    // No server answers here: the key cannot be checked, and is saved only when asked to.
+    let screen = pty.wait_for("It is not saved yet.", WAIT);
+    assert!(
+        screen.contains("could not connect to the server"),
+        "{screen}"
+    );
+    assert!(!auth_file(home.path()).exists());
+    pty.send("\r");
     let screen = pty.wait_for("API key sk-…abcd", WAIT);
     assert!(screen.contains("Connected: API key sk-…abcd."), "{screen}");
     let stored = std::fs::read_to_string(auth_file(home.path())).unwrap();

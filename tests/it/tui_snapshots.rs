@@ -256,7 +256,10 @@ fn connect_api_key_masked() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(
         ops(&mut rx),
-        [Op::SaveApiKey("sk-proj-typedkey0123456789abcd".into())]
+        [Op::SaveApiKey {
+            key: "sk-proj-typedkey0123456789abcd".into(),
+            unchecked: false
+        }]
     );
     app.handle_core_event(Event::AuthChanged(Some(AuthSummary::ApiKey {
         masked: "sk-…abcd".into(),

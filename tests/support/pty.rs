@@ -56,6 +56,18 @@ impl Pty {
         cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
         cmd.env("TERM", "xterm-256color");
         cmd.env("RUST_LOG", "kelp=debug");
+        // Endpoints on a closed loopback port unless the test names its server: no test
+        // reaches beyond this machine.
+        for (k, v) in [
+            ("KELP_AUTH_ISSUER", "http://127.0.0.1:9"),
+            (
+                "KELP_CODEX_BASE_URL",
+                "http://127.0.0.1:9/backend-api/codex",
+            ),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+        ] {
+            cmd.env(k, v);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -108,6 +108,8 @@ enum Screen {
         key: Secret,
         error: Option<String>,
         saving: bool,
+        /// Why the check could not run; Enter then saves the key unchecked.
+        unchecked: Option<String>,
     },
 }
 
@@ -190,6 +192,7 @@ impl ConnectDialog {
                     key: Secret::default(),
                     error: None,
                     saving: false,
+                    unchecked: None,
                 };
                 DialogAction::None
             }
@@ -274,14 +277,32 @@ impl ConnectDialog {
         }
     }
 
+    /// The new key could not be checked: ask whether to save it anyway.
+    pub fn on_key_unchecked(&mut self, why: String) -> bool {
+        match &mut self.screen {
+            Screen::ApiKey {
+                saving, unchecked, ..
+            } if *saving => {
+                *saving = false;
+                *unchecked = Some(why);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Text pasted while the dialog is open.
     pub fn on_paste(&mut self, text: &str) -> DialogAction {
         match &mut self.screen {
             Screen::ApiKey {
-                key, error, saving, ..
+                key,
+                error,
+                saving,
+                unchecked,
             } if !*saving => {
                 key.push_str(text.trim());
                 *error = None;
+                *unchecked = None;
             }
             Screen::Browser {
                 paste: field,
@@ -382,9 +403,28 @@ impl ConnectDialog {
                 key: typed,
                 error,
                 saving,
+                unchecked,
             } => {
                 if *saving {
                     return DialogAction::None;
+                }
+                if unchecked.is_some() {
+                    return match key.code {
+                        KeyCode::Enter => {
+                            *unchecked = None;
+                            *saving = true;
+                            let key = Secret::from(typed.trim());
+                            DialogAction::Op(Op::SaveApiKey {
+                                key,
+                                unchecked: true,
+                            })
+                        }
+                        KeyCode::Esc => {
+                            *unchecked = None;
+                            DialogAction::None
+                        }
+                        _ => DialogAction::None,
+                    };
                 }
                 match key.code {
                     KeyCode::Esc => {
@@ -395,7 +435,10 @@ impl ConnectDialog {
                         Ok(valid) => {
                             *saving = true;
                             *error = None;
-                            DialogAction::Op(Op::SaveApiKey(valid.into()))
+                            DialogAction::Op(Op::SaveApiKey {
+                                key: valid.into(),
+                                unchecked: false,
+                            })
                         }
                         Err(why) => {
                             *error = Some(why.to_string());
@@ -464,11 +507,17 @@ mod tests {
         d.on_paste("  sk-test-key-1234\n");
         assert_eq!(
             d.handle_key(key(KeyCode::Enter)),
-            DialogAction::Op(Op::SaveApiKey("sk-test-key-1234".into()))
+            DialogAction::Op(Op::SaveApiKey {
+                key: "sk-test-key-1234".into(),
+                unchecked: false
+            })
         );
         assert!(d.is_saving_key());
         assert!(!format!("{d:?}").contains("sk-test-key-1234"));
-        let sent = DialogAction::Op(Op::SaveApiKey("sk-test-key-1234".into()));
+        let sent = DialogAction::Op(Op::SaveApiKey {
+            key: "sk-test-key-1234".into(),
+            unchecked: false,
+        });
         assert!(!format!("{sent:?}").contains("sk-test-key-1234"));
         assert!(d.on_error("disk full".into()));
         assert!(!d.is_saving_key());

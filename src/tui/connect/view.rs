@@ -92,9 +92,19 @@ impl ConnectDialog {
                     spinner,
                 },
             ),
-            Screen::ApiKey { key, error, saving } => {
-                render_api_key(inner, buf, key.chars().count(), error.as_deref(), *saving)
-            }
+            Screen::ApiKey {
+                key,
+                error,
+                saving,
+                unchecked,
+            } => render_api_key(
+                inner,
+                buf,
+                key.chars().count(),
+                error.as_deref(),
+                *saving,
+                unchecked.as_deref(),
+            ),
         }
     }
 
@@ -499,7 +509,14 @@ fn render_full_qr(area: Rect, buf: &mut Buffer, qr: &QrView, code: Option<&str>)
     }
 }
 
-fn render_api_key(area: Rect, buf: &mut Buffer, key_len: usize, error: Option<&str>, saving: bool) {
+fn render_api_key(
+    area: Rect,
+    buf: &mut Buffer,
+    key_len: usize,
+    error: Option<&str>,
+    saving: bool,
+    unchecked: Option<&str>,
+) {
     let mut lines = vec![
         hang(
             vec![Span::raw(
@@ -538,11 +555,27 @@ fn render_api_key(area: Rect, buf: &mut Buffer, key_len: usize, error: Option<&s
         ));
         lines.push(RichLine::default());
     }
-    if saving {
-        lines.push(RichLine::plain(Line::raw("Saving…")));
+    if let Some(why) = unchecked {
+        lines.push(hang(
+            vec![
+                Span::styled("? ", theme::warn()),
+                Span::styled(
+                    format!("The key could not be checked: {why}. It is not saved yet."),
+                    theme::warn(),
+                ),
+            ],
+            2,
+        ));
+        lines.push(RichLine::default());
+        lines.push(keys_line(&[
+            ("enter", "save it unchecked"),
+            ("esc", "change it"),
+        ]));
+    } else if saving {
+        lines.push(RichLine::plain(Line::raw("Checking the key with OpenAI…")));
     } else {
         lines.push(keys_line(&[
-            ("enter", "save"),
+            ("enter", "check and save"),
             ("ctrl+u", "clear"),
             ("esc", "back"),
         ]));
