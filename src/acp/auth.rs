@@ -44,25 +44,12 @@ pub struct Environment {
     pub no_browser: bool,
 }
 
-/// Browsers that run in the terminal: started from a stdio agent they would read its protocol
-/// input and write into its output.
-const TEXT_BROWSERS: &[&str] = &["w3m", "lynx", "links", "elinks", "browsh", "www-browser"];
-
 /// The agent's environment, read now.
 pub fn environment() -> Environment {
-    let text_browser = std::env::var("BROWSER").is_ok_and(|browser| {
-        browser.split(':').any(|b| {
-            let program = b.split_whitespace().next().unwrap_or_default();
-            let name = std::path::Path::new(program)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            TEXT_BROWSERS.contains(&name)
-        })
-    });
     Environment {
         headless: crate::auth::login::detect_method() == LoginMethod::Device,
-        no_browser: text_browser || std::env::var_os("NO_BROWSER").is_some_and(|v| !v.is_empty()),
+        no_browser: crate::auth::browser::text_browser_set()
+            || std::env::var_os("NO_BROWSER").is_some_and(|v| !v.is_empty()),
     }
 }
 
@@ -294,6 +281,7 @@ async fn chatgpt(
             Some(LoginEvent::BrowserWaiting {
                 authorize_url,
                 port,
+                ..
             }) => break (authorize_url, port.to_string()),
             Some(LoginEvent::DeviceCode {
                 verification_url,

@@ -87,12 +87,14 @@ pub(crate) async fn run(
     let port = server.port;
     let redirect = redirect_uri(port);
     let url = authorize_url(&flow.options.issuer, &redirect, &pkce.challenge, &state);
+    let opening = flow.options.open_browser && opens_here();
     flow.emit(LoginEvent::BrowserWaiting {
         authorize_url: url.clone(),
         port,
+        opening,
     });
-    if flow.options.open_browser {
-        open_browser(url);
+    if opening {
+        open_browser(url, flow.events.clone());
     }
 
     let timeout = flow.options.browser_timeout;
@@ -182,12 +184,39 @@ fn provider_error(error: &str, description: Option<&str>) -> LoginError {
 
 /// Opens the URL in the system browser off the async threads; a failure only means the person
 /// uses the printed URL.
-fn open_browser(url: String) {
+fn open_browser(url: String, events: mpsc::UnboundedSender<LoginEvent>) {
     tokio::task::spawn_blocking(move || {
         if let Err(error) = webbrowser::open(&url) {
             tracing::info!(%error, "could not open a browser; the URL is shown instead");
+            let _ = events.send(LoginEvent::BrowserNotOpened);
         }
     });
+}
+
+/// Browsers that run in the terminal: started under a UI or a stdio protocol they would read
+/// its input and draw over its output.
+const TEXT_BROWSERS: &[&str] = &["w3m", "lynx", "links", "elinks", "browsh", "www-browser"];
+
+/// Whether `BROWSER` names a browser that runs in the terminal.
+pub fn text_browser_set() -> bool {
+    std::env::var("BROWSER").is_ok_and(|browser| {
+        browser.split(':').any(|b| {
+            let program = b.split_whitespace().next().unwrap_or_default();
+            let name = std::path::Path::new(program)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            TEXT_BROWSERS.contains(&name)
+        })
+    })
+}
+
+/// Whether a browser can open in front of the person: a display (always on macOS; X11 or
+/// Wayland elsewhere, forwarded over SSH included), no `NO_BROWSER`, and no terminal browser.
+pub fn opens_here() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let display = cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY");
+    display && !set("NO_BROWSER") && !text_browser_set()
 }
 
 /// Binds the callback port on 127.0.0.1: the preferred port, else (after asking an older

@@ -18,8 +18,15 @@ pub use super::jwt::Account;
 /// What a running login reports, in order, so a UI can show each step as soon as it is known.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoginEvent {
-    /// The browser flow waits for the callback; the URL is always shown too.
-    BrowserWaiting { authorize_url: String, port: u16 },
+    /// The browser flow waits for the callback; the URL is always shown too. `opening`: a
+    /// browser is being opened here (not over SSH without a display, not with `NO_BROWSER`).
+    BrowserWaiting {
+        authorize_url: String,
+        port: u16,
+        opening: bool,
+    },
+    /// Opening the browser here failed: the URL must be opened by hand.
+    BrowserNotOpened,
     /// The device flow has a code; polling goes on in the background.
     DeviceCode {
         verification_url: String,

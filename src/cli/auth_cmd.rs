@@ -20,17 +20,21 @@ use super::{exit, fail};
 pub enum LoginChoice {
     /// An API key from stdin; `check`: only once the API accepts it.
     ApiKey { check: bool },
-    /// A ChatGPT login by the given method, or the one that suits this machine.
-    ChatGpt(Option<LoginMethod>),
+    /// A ChatGPT login by the given method, or the one that suits this machine; `qr`: print
+    /// the device code's QR code even when the window is too small for it.
+    ChatGpt {
+        method: Option<LoginMethod>,
+        qr: bool,
+    },
 }
 
 /// `kelp login`.
 pub fn login(config: &Config, choice: LoginChoice) -> ExitCode {
     match choice {
         LoginChoice::ApiKey { check } => login_with_api_key(config, check),
-        LoginChoice::ChatGpt(method) => {
+        LoginChoice::ChatGpt { method, qr } => {
             let method = method.unwrap_or_else(auth::detect_method);
-            with_runtime(|| chatgpt_login(config, method))
+            with_runtime(|| chatgpt_login(config, method, qr))
         }
     }
 }
@@ -84,7 +88,7 @@ fn login_with_api_key(config: &Config, check: bool) -> ExitCode {
     })
 }
 
-async fn chatgpt_login(config: &Config, method: LoginMethod) -> ExitCode {
+async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> ExitCode {
     let http = match http_client() {
         Ok(http) => http,
         Err(e) => return fail(exit::FAILURE, &e),
@@ -108,7 +112,7 @@ async fn chatgpt_login(config: &Config, method: LoginMethod) -> ExitCode {
                         event,
                         LoginEvent::Done(_) | LoginEvent::Failed(_) | LoginEvent::Cancelled
                     );
-                    show(&event, pasting, config);
+                    show(&event, pasting, config, force_qr);
                     if last {
                         break;
                     }
@@ -157,21 +161,38 @@ fn read_lines() -> mpsc::UnboundedReceiver<String> {
     rx
 }
 
-fn show(event: &LoginEvent, pasting: bool, config: &Config) {
+fn show(event: &LoginEvent, pasting: bool, config: &Config, force_qr: bool) {
+    let terminal = std::io::stdout().is_terminal();
     let bold = |text: &str| {
-        if std::io::stdout().is_terminal() {
+        if terminal {
             format!("\x1b[1m{text}\x1b[0m")
         } else {
             text.to_string()
+        }
+    };
+    // An OSC 8 hyperlink: a terminal that supports it opens the whole URL even where it wraps.
+    let link = |url: &str| {
+        if terminal {
+            format!("\x1b]8;;{url}\x1b\\{url}\x1b]8;;\x1b\\")
+        } else {
+            url.to_string()
         }
     };
     match event {
         LoginEvent::BrowserWaiting {
             authorize_url,
             port,
+            opening,
         } => {
-            println!("Sign in with ChatGPT in your browser. If it does not open, visit:\n");
-            println!("  {authorize_url}\n");
+            if *opening {
+                println!("Sign in with ChatGPT in your browser. If it does not open, visit:\n");
+            } else {
+                println!(
+                    "No browser can open here: open this URL in a browser on any machine and \
+                     sign in:\n"
+                );
+            }
+            println!("  {}\n", link(authorize_url));
             println!("Waiting for the browser on port {port} (Ctrl+C to cancel).");
             if pasting {
                 println!(
@@ -181,28 +202,33 @@ fn show(event: &LoginEvent, pasting: bool, config: &Config) {
                 );
             }
         }
+        LoginEvent::BrowserNotOpened => println!(
+            "The browser did not open here: open the URL above in a browser on any machine."
+        ),
         LoginEvent::DeviceCode {
             verification_url,
             user_code,
             expires_at,
         } => {
-            println!("Sign in with ChatGPT on any device:\n");
-            println!("  1. Open {verification_url}");
-            println!("  2. Enter this code:\n");
-            println!("       {}\n", bold(user_code));
+            // The QR first and the URL and code last, beside "Waiting…": the essentials stay
+            // on screen in a 24-row window, whatever scrolls off the top.
+            println!("Sign in with ChatGPT on any device: scan the QR code, or open the link.");
             match QrCells::new(verification_url) {
-                Ok(qr) => {
-                    println!("  Or scan this to open the page:\n");
-                    print!("{}", indent(&qr.to_ansi(), "  "));
-                    println!();
-                }
+                Ok(qr) => match qr_room(&qr, terminal) {
+                    Err((rows, have)) if !force_qr => println!(
+                        "(The QR code needs a window {rows} rows tall; this one has {have}. \
+                         Make it taller, or run `kelp login --device --qr` and scroll up.)"
+                    ),
+                    _ => print!("{}", indent(&qr.to_ansi(), "  ")),
+                },
                 Err(e) => tracing::info!(%e, "no QR code"),
             }
-            println!("The code expires {}.", when(*expires_at));
             println!(
-                "Continue only if you started this login. If a website or another person gave \
-                 you this code, cancel."
+                "Code expires {}; cancel if someone else gave it to you.",
+                when_as(*expires_at, "%H:%M")
             );
+            println!("  1. Open {}", link(verification_url));
+            println!("  2. Enter the code {}", bold(user_code));
             println!("Waiting for approval (Ctrl+C to cancel)…");
         }
         LoginEvent::Exchanging => println!("Signing in…"),
@@ -214,6 +240,27 @@ fn show(event: &LoginEvent, pasting: bool, config: &Config) {
         LoginEvent::Cancelled => eprintln!("Login cancelled."),
     }
     let _ = std::io::stdout().flush();
+}
+
+/// Rows the device screen needs besides the QR code: one line before it, four after, and the
+/// row the cursor waits on.
+const DEVICE_TEXT_ROWS: usize = 6;
+
+/// Whether the QR code and the lines after it fit the terminal window; else the rows they
+/// need and the rows there are.
+fn qr_room(qr: &QrCells, terminal: bool) -> Result<(), (usize, u16)> {
+    let Some((columns, rows)) = terminal
+        .then(crossterm::terminal::size)
+        .and_then(Result::ok)
+    else {
+        return Ok(());
+    };
+    let needed = qr.rows().len() + DEVICE_TEXT_ROWS;
+    if needed <= usize::from(rows) && qr.width() + 2 <= usize::from(columns) {
+        Ok(())
+    } else {
+        Err((needed, rows))
+    }
 }
 
 fn indent(text: &str, prefix: &str) -> String {
@@ -233,6 +280,11 @@ fn who(account: &Account) -> String {
 
 /// "at 14:32 (in 15 minutes)" / "at 14:32 (3 minutes ago)", in local time.
 fn when(at: SystemTime) -> String {
+    when_as(at, "%Y-%m-%d %H:%M")
+}
+
+/// [`when`] with the local time in `format`.
+fn when_as(at: SystemTime, format: &str) -> String {
     // A stored expiry beyond chrono's range would panic in the plain conversion.
     let local = at
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -248,7 +300,7 @@ fn when(at: SystemTime) -> String {
         Ok(ahead) => format!("in {}", rough(ahead)),
         Err(e) => format!("{} ago", rough(e.duration())),
     };
-    format!("at {} ({relative})", local.format("%Y-%m-%d %H:%M"))
+    format!("at {} ({relative})", local.format(format))
 }
 
 fn rough(d: Duration) -> String {

@@ -146,6 +146,10 @@ struct LoginArgs {
     /// without a display).
     #[arg(long)]
     device: bool,
+    /// With the device code: print its QR code even when the window is too small to show it
+    /// with the code (scroll up to scan it).
+    #[arg(long, conflicts_with_all = ["with_api_key", "browser"])]
+    qr: bool,
 }
 
 impl LoginArgs {
@@ -156,12 +160,18 @@ impl LoginArgs {
             LoginChoice::ApiKey {
                 check: !self.no_check,
             }
-        } else if self.browser {
-            LoginChoice::ChatGpt(Some(LoginMethod::Browser))
-        } else if self.device {
-            LoginChoice::ChatGpt(Some(LoginMethod::Device))
         } else {
-            LoginChoice::ChatGpt(None)
+            let method = if self.browser {
+                Some(LoginMethod::Browser)
+            } else if self.device {
+                Some(LoginMethod::Device)
+            } else {
+                None
+            };
+            LoginChoice::ChatGpt {
+                method,
+                qr: self.qr,
+            }
         }
     }
 }
@@ -240,7 +250,10 @@ pub fn main() -> ExitCode {
         Some(Command::AppServer(args)) => app_server(config, &args.listen),
         Some(Command::Acp(args)) if args.device_login => auth_cmd::login(
             &config,
-            auth_cmd::LoginChoice::ChatGpt(Some(kelp::auth::LoginMethod::Device)),
+            auth_cmd::LoginChoice::ChatGpt {
+                method: Some(kelp::auth::LoginMethod::Device),
+                qr: false,
+            },
         ),
         Some(Command::Acp(_)) => serve_stdio(config, kelp::acp::serve),
     }

@@ -66,12 +66,9 @@ async fn device_login_end_to_end_then_status_shows_who_without_tokens() {
         stdout.contains('▀') || stdout.contains('▄'),
         "a QR code: {stdout}"
     );
-    assert!(stdout.contains("The code expires at"), "{stdout}");
+    assert!(stdout.contains("Code expires at"), "{stdout}");
     assert!(
-        stdout.contains(
-            "Continue only if you started this login. If a website or another person gave you \
-             this code, cancel."
-        ),
+        stdout.contains("cancel if someone else gave it to you"),
         "{stdout}"
     );
     assert!(
@@ -157,7 +154,7 @@ async fn over_ssh_login_picks_the_device_code_and_ctrl_c_cancels_it() {
         .unwrap();
     assert_eq!(out.status.code(), Some(130));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Login cancelled."));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Enter this code"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Enter the code"));
     assert!(!home.path().join(".local/share/kelp/auth.json").exists());
 }
 
@@ -222,4 +219,49 @@ async fn browser_login_serves_the_success_page_before_exiting() {
         read_json(&home.path().join(".local/share/kelp/auth.json"))["openai"]["type"],
         "oauth"
     );
+}
+
+/// `kelp login` over SSH in an 80×24 window: the QR code first, then the link, the code and
+/// "Waiting…" last, all on screen at once; in a shorter window the QR code gives way to a line
+/// saying how to see it, and the code stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_login_keeps_the_link_and_code_on_an_80x24_ssh_screen() {
+    let fake = FakeOpenAi::start().await;
+    for rows in [24u16, 20] {
+        let home = tempfile::tempdir().unwrap();
+        let mut env: Vec<(&str, String)> = fake.env();
+        env.push(("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22".into()));
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut pty = crate::pty::Pty::spawn(
+            std::path::Path::new(env!("CARGO_BIN_EXE_kelp")),
+            &["login"],
+            home.path(),
+            &pairs,
+            80,
+            rows,
+        );
+        let screen = pty.wait_for("Waiting for approval", Duration::from_secs(10));
+        let code = fake.device_user_codes().pop().unwrap();
+        assert_eq!(code.len(), 10, "a real code's shape: {code}");
+        assert!(
+            screen.contains(&format!("Enter the code {code}")),
+            "{screen}"
+        );
+        assert!(
+            screen.contains(&format!("Open {}/codex/device", fake.url())),
+            "{screen}"
+        );
+        if rows == 24 {
+            let modules = pty.qr_modules().expect("the QR code on screen");
+            assert_eq!(
+                crate::tui_e2e::decode_qr(&modules),
+                format!("{}/codex/device", fake.url())
+            );
+        } else {
+            assert!(pty.qr_modules().is_none(), "{screen}");
+            assert!(screen.contains("kelp login --device --qr"), "{screen}");
+        }
+        pty.send("\x03");
+        assert_eq!(pty.wait_exit_code(Duration::from_secs(10)), 130);
+    }
 }

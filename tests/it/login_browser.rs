@@ -27,6 +27,7 @@ async fn start(options: LoginOptions) -> Browser {
     let Some(LoginEvent::BrowserWaiting {
         authorize_url,
         port,
+        ..
     }) = events.recv().await
     else {
         panic!("the first event is BrowserWaiting")

@@ -389,3 +389,33 @@ async fn two_ctrl_c_quit_from_the_connect_dialog() {
     pty.send("\x03");
     assert_eq!(pty.wait_exit_code(WAIT), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_ssh_the_browser_login_opens_nothing_and_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let marker = home.path().join("browser-ran");
+    let browser = home.path().join("browser.sh");
+    std::fs::write(&browser, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut pty = over_ssh(
+        &fake,
+        home.path(),
+        &[],
+        &[
+            ("OPENAI_API_KEY", ""),
+            ("BROWSER", browser.to_str().unwrap()),
+        ],
+    );
+    pty.wait_for("How do you want to sign in?", WAIT);
+    pty.send("1");
+    let screen = pty.wait_for("No browser can open here", WAIT);
+    assert!(!screen.contains("should open"), "{screen}");
+    assert!(screen.contains("/oauth/authorize?"), "{screen}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!marker.exists(), "a browser was started over SSH");
+    pty.send("\x1b");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

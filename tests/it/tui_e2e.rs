@@ -194,7 +194,7 @@ async fn no_color_leaves_structure_and_drops_every_colour() {
 
 /// Decodes a QR module matrix (`true` = dark) with an independent decoder, drawing each module
 /// as a 4×4 pixel square.
-fn decode_qr(modules: &[Vec<bool>]) -> String {
+pub(crate) fn decode_qr(modules: &[Vec<bool>]) -> String {
     const SCALE: usize = 4;
     let height = modules.len();
     let width = modules.iter().map(Vec::len).max().unwrap_or(0);
@@ -390,7 +390,7 @@ async fn a_browser_login_through_the_dialog_connects_the_account() {
     let mut pty = against_fake(
         &fake,
         home.path(),
-        &[("BROWSER", browser.to_str().unwrap())],
+        &[("BROWSER", browser.to_str().unwrap()), ("DISPLAY", ":0")],
     );
     pty.wait_for("How do you want to sign in?", WAIT);
     pty.send("1");

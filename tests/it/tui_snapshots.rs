@@ -190,8 +190,17 @@ fn connect_browser_waiting() {
     app.handle_core_event(Event::Login(LoginEvent::BrowserWaiting {
         authorize_url: "https://auth.openai.com/oauth/authorize?response_type=code&client_id=app_EMoamEEZ73f0CkXaXp7hrann&redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback&scope=openid%20profile%20email%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=af0ifjsldkj".into(),
         port: 1455,
+        opening: true,
     }));
     assert_snapshot!(draw(&mut app, 80, 24));
+    // Opening failed: the screen stops promising a browser.
+    app.handle_core_event(Event::Login(LoginEvent::BrowserNotOpened));
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("No browser can open here. Open this URL in a browser on any machine"),
+        "{screen}"
+    );
+    assert!(!screen.contains("should open"), "{screen}");
     key(&mut app, KeyCode::Char('c'));
     assert_eq!(app.take_clipboard().len(), 1);
     key(&mut app, KeyCode::Esc);

@@ -89,6 +89,8 @@ enum Screen {
     Methods,
     Browser {
         url: Option<String>,
+        /// A browser is opening here (false over SSH, without a display, or when it failed).
+        opening: bool,
         /// The redirect field, focused when `Some`.
         paste: Option<String>,
         sent_redirect: bool,
@@ -169,6 +171,7 @@ impl ConnectDialog {
             Method::Browser => {
                 self.screen = Screen::Browser {
                     url: None,
+                    opening: true,
                     paste: None,
                     sent_redirect: false,
                     paste_error: None,
@@ -214,9 +217,18 @@ impl ConnectDialog {
     /// Follows a step of the running login.
     pub fn on_login_event(&mut self, event: LoginEvent) {
         match (event, &mut self.screen) {
-            (LoginEvent::BrowserWaiting { authorize_url, .. }, Screen::Browser { url, .. }) => {
+            (
+                LoginEvent::BrowserWaiting {
+                    authorize_url,
+                    opening: will_open,
+                    ..
+                },
+                Screen::Browser { url, opening, .. },
+            ) => {
                 *url = Some(authorize_url);
+                *opening = will_open;
             }
+            (LoginEvent::BrowserNotOpened, Screen::Browser { opening, .. }) => *opening = false,
             (
                 LoginEvent::DeviceCode {
                     verification_url,
@@ -343,6 +355,7 @@ impl ConnectDialog {
                 sent_redirect,
                 paste_error,
                 exchanging,
+                ..
             } => {
                 if let Some(field) = paste {
                     *paste_error = None;

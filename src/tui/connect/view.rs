@@ -56,6 +56,7 @@ impl ConnectDialog {
             Screen::Methods => self.render_methods(inner, buf),
             Screen::Browser {
                 url,
+                opening,
                 paste,
                 sent_redirect,
                 paste_error,
@@ -65,6 +66,7 @@ impl ConnectDialog {
                 buf,
                 BrowserView {
                     url: url.as_deref(),
+                    opening: *opening,
                     paste: paste.as_deref(),
                     paste_error: paste_error.as_deref(),
                     sent_redirect: *sent_redirect,
@@ -214,6 +216,7 @@ fn draw(area: Rect, buf: &mut Buffer, lines: &[RichLine]) -> u16 {
 /// The Browser screen's inputs.
 struct BrowserView<'a> {
     url: Option<&'a str>,
+    opening: bool,
     paste: Option<&'a str>,
     paste_error: Option<&'a str>,
     sent_redirect: bool,
@@ -224,6 +227,7 @@ struct BrowserView<'a> {
 fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
     let BrowserView {
         url,
+        opening,
         paste,
         paste_error,
         sent_redirect,
@@ -241,9 +245,11 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
         draw(area, buf, &lines);
         return;
     };
-    lines.push(RichLine::plain(Line::raw(
-        "Your browser should open to sign in. If it did not, open this URL:",
-    )));
+    lines.push(RichLine::plain(Line::raw(if opening {
+        "Your browser should open to sign in. If it did not, open this URL:"
+    } else {
+        "No browser can open here. Open this URL in a browser on any machine and sign in:"
+    })));
     lines.push(RichLine::default());
     // The URL is drawn alone on its rows, unstyled, so it can be selected with the mouse.
     lines.push(RichLine::plain(Line::styled(
