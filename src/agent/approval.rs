@@ -24,9 +24,9 @@ use tokio::sync::oneshot;
 use super::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
 use super::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
 
-/// What a `kelp run` call that needs approval gets as its output.
-pub const DENIED_NO_ONE_TO_ASK: &str =
-    "denied: needs approval; rerun with --approval auto-edit/full-auto";
+/// What a `kelp run` call that needs approval gets as its output, before the mode that would
+/// allow it.
+pub const DENIED_NO_ONE_TO_ASK: &str = "denied: needs approval and nobody is here to give it";
 
 /// What to do with a call before running it.
 #[derive(Debug, Clone, PartialEq, Eq)]

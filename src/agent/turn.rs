@@ -111,6 +111,29 @@ pub fn outcome_of(result: &Result<(), TurnError>, sign_in: Option<&str>) -> Turn
     }
 }
 
+/// What a call that would ask gets with nobody to ask: its output for the model, and a note
+/// for the person that names what would allow it (never the mode already in use).
+fn unattended_denial(mode: ApprovalMode, tool: &ToolCall, outside: bool) -> (String, String) {
+    if outside {
+        // No mode lets a path outside the project through without a person.
+        return (
+            "denied: it touches paths outside the project and nobody is here to approve it"
+                .to_string(),
+            "it touches paths outside the project, which only a person can allow: run it in \
+             the interactive client, or give a --cd that contains those paths"
+                .to_string(),
+        );
+    }
+    let needed = match (tool, mode) {
+        (ToolCall::ApplyPatch(_), ApprovalMode::Ask) => "auto-edit",
+        _ => "full-auto",
+    };
+    (
+        format!("{DENIED_NO_ONE_TO_ASK} (--approval {needed})"),
+        format!("it needs approval and nobody is here to give it (rerun with --approval {needed})"),
+    )
+}
+
 /// Runs one turn for the prompt `text`: `TurnStarted` first, `TurnFinished` last.
 pub async fn run_turn(
     conversation: &mut Conversation,
@@ -423,23 +446,12 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         Verdict::AskPatch => return Prepared::Output("the patch could not be previewed".into()),
     };
     if !ctx.approvals.is_interactive() {
-        // Full-auto asks only about paths outside the project; no flag lets those through.
-        let (output, note) = if ctx.approvals.mode() == ApprovalMode::FullAuto {
-            (
-                "denied: it touches paths outside the project and nobody is here to approve it",
-                "it touches paths outside the project and nobody is here to approve it",
-            )
-        } else {
-            (
-                DENIED_NO_ONE_TO_ASK,
-                "it needs approval and nobody is here to give it (rerun with --approval auto-edit or full-auto)",
-            )
-        };
+        let (output, note) = unattended_denial(ctx.approvals.mode(), tool, !outside.is_empty());
         ctx.emit(Event::Notice(format!(
             "denied `{}`: {note}",
             tool.summary()
         )));
-        return Prepared::Output(output.to_string());
+        return Prepared::Output(output);
     }
     let Some(decision) = ask_person(ctx, &call.call_id, subject).await else {
         return Prepared::Cancelled;

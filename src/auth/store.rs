@@ -8,7 +8,8 @@
 //! does not parse is never overwritten: we say where it is and stop.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -31,6 +32,11 @@ pub enum StoreError {
         "{path} is not valid JSON ({reason}); kelp left it untouched: fix or move it, then try again"
     )]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "{path} is {kind}, not a regular file; kelp left it untouched: move it away (or point \
+         KELP_AUTH_FILE elsewhere), then try again"
+    )]
+    NotAFile { path: PathBuf, kind: &'static str },
     #[error("{path} is locked by another kelp process; try again")]
     Locked { path: PathBuf },
     #[error("cannot {action} {path}: {source}")]
@@ -195,6 +201,25 @@ fn expires_ms(value: &Value) -> Option<i64> {
     }
 }
 
+/// The largest auth file read: a few logins take a few KiB.
+const MAX_AUTH_FILE_BYTES: u64 = 1024 * 1024;
+
+/// What a file that is not a regular file is, in words.
+fn describe_file_type(kind: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
 /// The auth file on disk.
 #[derive(Debug, Clone)]
 pub struct AuthStore {
@@ -215,18 +240,48 @@ impl AuthStore {
     /// Reads the file; a missing file is an empty one. Needs no lock: writers replace the file
     /// atomically, so a reader sees the old or the new version whole.
     pub fn load(&self) -> Result<AuthFile, StoreError> {
-        match fs::read_to_string(&self.path) {
-            Ok(text) => AuthFile::parse(&text).map_err(|reason| StoreError::Corrupt {
+        let io_error = |source| StoreError::Io {
+            action: "read",
+            path: self.path.clone(),
+            source,
+        };
+        // Opened without blocking and checked before reading: a FIFO or a device in its place
+        // would otherwise hang every command.
+        let file = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(AuthFile::default()),
+            Err(e) => return Err(io_error(e)),
+        };
+        let kind = file.metadata().map_err(io_error)?.file_type();
+        if !kind.is_file() {
+            return Err(StoreError::NotAFile {
                 path: self.path.clone(),
-                reason,
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(AuthFile::default()),
-            Err(source) => Err(StoreError::Io {
-                action: "read",
-                path: self.path.clone(),
-                source,
-            }),
+                kind: describe_file_type(kind),
+            });
         }
+        let mut bytes = Vec::new();
+        (&file)
+            .take(MAX_AUTH_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error)?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        };
+        if bytes.len() as u64 > MAX_AUTH_FILE_BYTES {
+            return Err(corrupt("larger than 1 MiB".to_string()));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            corrupt(format!(
+                "not UTF-8 text: a bad byte at offset {}",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        AuthFile::parse(&text).map_err(corrupt)
     }
 
     /// Runs `change` on the current contents under the lock and writes the result atomically

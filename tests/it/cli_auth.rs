@@ -1,5 +1,7 @@
 //! `kelp login --with-api-key`, `kelp auth status` and `kelp logout`, run as a new user would.
 
+use std::os::unix::fs::FileTypeExt;
+
 use serde_json::Value;
 
 use crate::support::{kelp, run_with_stdin, shown};
@@ -201,4 +203,50 @@ async fn a_key_is_checked_against_the_api_before_it_is_saved() {
     assert_eq!(file["openai"]["key"], fake.api_key());
     let checks = fake.requests_to("/v1/models");
     assert_eq!(checks.len(), 2, "one request per check");
+}
+
+/// An auth file that is a FIFO is refused at once instead of hanging every command, and one
+/// that is not UTF-8 gets the same "left untouched" message as one that is not JSON.
+#[test]
+fn a_fifo_or_non_utf8_auth_file_is_refused_at_once_and_left_alone() {
+    let home = tempfile::tempdir().unwrap();
+    let auth_file = home.path().join("auth.json");
+    let path = std::ffi::CString::new(auth_file.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) on a path in this test's own temp folder.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let started = std::time::Instant::now();
+    let status = kelp(home.path())
+        .env("KELP_AUTH_FILE", &auth_file)
+        .args(["auth", "status"])
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "it hung"
+    );
+    assert_ne!(status.status.code(), Some(0), "{}", shown(&status));
+    assert!(
+        shown(&status)
+            .contains("is a named pipe (FIFO), not a regular file; kelp left it untouched"),
+        "{}",
+        shown(&status)
+    );
+    assert!(std::fs::metadata(&auth_file).unwrap().file_type().is_fifo());
+
+    std::fs::remove_file(&auth_file).unwrap();
+    std::fs::write(&auth_file, b"{\"openai\": \"\xff\xfe\"}").unwrap();
+    let status = kelp(home.path())
+        .env("KELP_AUTH_FILE", &auth_file)
+        .args(["auth", "status"])
+        .output()
+        .unwrap();
+    assert!(
+        shown(&status).contains("not UTF-8 text") && shown(&status).contains("left it untouched"),
+        "{}",
+        shown(&status)
+    );
+    assert_eq!(
+        std::fs::read(&auth_file).unwrap(),
+        b"{\"openai\": \"\xff\xfe\"}"
+    );
 }

@@ -289,14 +289,14 @@ async fn run_denies_what_needs_approval_and_says_how_to_allow_it() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("--approval auto-edit or full-auto"),
+        stderr.contains("(rerun with --approval full-auto)"),
         "{stderr}"
     );
     assert!(project.path().join("src").is_dir());
     let sent = fake.requests_to("/responses");
     assert_eq!(
         output_for(&sent[1], "d1"),
-        "denied: needs approval; rerun with --approval auto-edit/full-auto"
+        "denied: needs approval and nobody is here to give it (--approval full-auto)"
     );
 
     // With full-auto the same kind of command runs.
@@ -347,4 +347,45 @@ async fn secret_looking_variables_do_not_reach_the_models_commands() {
     }
     assert!(env.contains("KELP_HARMLESS=visible-value"), "{env}");
     assert!(env.contains("PATH="), "{env}");
+}
+
+/// In `auto-edit`, a denial names what would allow the call, never the mode in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auto_edit_denial_says_what_would_allow_it() {
+    let fake = FakeOpenAi::start().await;
+    let project = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("notes.txt");
+    let patch = format!(
+        "*** Begin Patch\n*** Add File: {}\n+hello\n*** End Patch\n",
+        outside.display()
+    );
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})).and_call_with_id(
+            "s1",
+            "shell",
+            json!({"command": "make"}),
+        ),
+        Reply::text("Left both alone."),
+    ]);
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.arg("--cd").arg(project.path()).args([
+        "--approval",
+        "auto-edit",
+        "run",
+        "write notes and build",
+    ]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("--approval auto-edit"), "{stderr}");
+    assert!(
+        stderr.contains("outside the project, which only a person can allow"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("denied `shell: make`: it needs approval and nobody is here to give it (rerun with --approval full-auto)"),
+        "{stderr}"
+    );
+    assert!(!outside.exists());
 }
