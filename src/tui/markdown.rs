@@ -39,11 +39,23 @@ pub fn render(src: &str, highlight: bool, out: &mut Vec<RichLine>) -> Rendered {
         rendered: Rendered::default(),
     };
     r.start_len = r.out.len();
-    for event in Parser::new_ext(src, options) {
+    for event in Parser::new_ext(without_row_start(src), options) {
         r.event(event);
     }
     r.flush();
     r.rendered
+}
+
+/// `src` without a last line that is only the `|` a table row starts with: an answer cut
+/// (or still streaming) there would show a stray pipe below the table.
+fn without_row_start(src: &str) -> &str {
+    let start = src.rfind('\n').map_or(0, |i| i + 1);
+    let last = &src[start..];
+    if last.contains('|') && last.chars().all(|c| c == '|' || c.is_whitespace()) {
+        &src[..start]
+    } else {
+        src
+    }
 }
 
 /// Lines of a code block drawn plain, as an unfinished block is: one per line of `code`.
@@ -81,6 +93,7 @@ struct Container {
 }
 
 struct Table {
+    alignments: Vec<pulldown_cmark::Alignment>,
     rows: Vec<Vec<String>>,
     header_rows: usize,
     cell: String,
@@ -342,9 +355,10 @@ impl Renderer<'_> {
                 self.link = Some((dest_url.to_string(), String::new()));
                 self.push_style(|s| s.patch(theme::link()));
             }
-            Tag::Table(_) => {
+            Tag::Table(alignments) => {
                 self.block_start();
                 self.table = Some(Table {
+                    alignments,
                     rows: Vec::new(),
                     header_rows: 0,
                     cell: String::new(),
@@ -396,6 +410,18 @@ impl Renderer<'_> {
     }
 
     fn code_block(&mut self, lang: &str, code: &str) {
+        // Without colours nothing else sets a code block apart: keep its fences.
+        let fenced = !theme::colors();
+        if fenced {
+            self.emit(vec![Span::styled(format!("```{lang}"), theme::dim())]);
+        }
+        self.code_body(lang, code);
+        if fenced {
+            self.emit(vec![Span::styled("```", theme::dim())]);
+        }
+    }
+
+    fn code_body(&mut self, lang: &str, code: &str) {
         let code = code.strip_suffix('\n').unwrap_or(code);
         let highlighted = if self.highlight && !lang.is_empty() {
             let lines = highlight::highlight(lang, code);
@@ -438,12 +464,18 @@ impl Renderer<'_> {
                 }
                 let cell = row.get(i).map(String::as_str).unwrap_or("");
                 let pad = width.saturating_sub(cell.width());
+                let (before, after) = match table.alignments.get(i) {
+                    Some(pulldown_cmark::Alignment::Right) => (pad, 0),
+                    Some(pulldown_cmark::Alignment::Center) => (pad / 2, pad - pad / 2),
+                    _ => (0, pad),
+                };
                 let style = if header {
                     theme::strong()
                 } else {
                     Style::new()
                 };
-                spans.push(Span::styled(format!("{cell}{}", " ".repeat(pad)), style));
+                let text = format!("{}{cell}{}", " ".repeat(before), " ".repeat(after));
+                spans.push(Span::styled(text, style));
             }
             self.emit(spans);
             if header && r + 1 == table.header_rows {
@@ -496,5 +528,25 @@ mod tests {
     fn tables_align_columns() {
         let lines = text("| a | bb |\n|---|---|\n| ccc | d |\n");
         assert_eq!(lines, ["a   │ bb", "────┼───", "ccc │ d "]);
+    }
+
+    #[test]
+    fn tables_follow_their_column_alignment() {
+        let lines = text("| left | mid | right |\n|:---|:---:|---:|\n| a | b | c |\n");
+        assert_eq!(
+            lines,
+            [
+                "left │ mid │ right",
+                "─────┼─────┼──────",
+                "a    │  b  │     c"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_cut_at_its_first_pipe_leaves_no_stray_pipe() {
+        let lines = text("| a | b |\n|---|---|\n| c | d |\n|");
+        assert_eq!(lines, ["a │ b", "──┼──", "c │ d"]);
+        assert_eq!(text("use `a | b`\n"), ["use a | b"]);
     }
 }

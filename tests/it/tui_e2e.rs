@@ -179,7 +179,9 @@ async fn no_color_leaves_structure_and_drops_every_colour() {
         let mut pty = against_fake(&fake, home.path(), &env);
         pty.wait_for("Ask anything", WAIT);
         pty.send("hello there\r");
-        pty.wait_for("println!(\"hello there\");", WAIT);
+        let screen = pty.wait_for("println!(\"hello there\");", WAIT);
+        // Without colours the code block keeps its fences, so it still stands apart.
+        assert_eq!(no_color.is_some(), screen.contains("```rust"), "{screen}");
         styles.push(pty.styled_cells());
         pty.send("\x03\x03");
         assert!(pty.wait_exit(WAIT));
