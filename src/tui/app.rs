@@ -88,6 +88,8 @@ pub struct App {
     queued: Vec<String>,
     /// The person chose mouse capture (`mouse = true`).
     mouse_capture: bool,
+    /// Ctrl+Z was pressed: the loop suspends the process.
+    suspend: bool,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -158,6 +160,7 @@ impl App {
             conversation_saved: false,
             queued: Vec::new(),
             mouse_capture: initial.mouse,
+            suspend: false,
         };
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
@@ -201,6 +204,16 @@ impl App {
 
     /// Asks for a frame.
     pub fn request_redraw(&mut self) {
+        self.redraw = true;
+    }
+
+    /// Whether Ctrl+Z asked to suspend (once).
+    pub fn take_suspend(&mut self) -> bool {
+        std::mem::take(&mut self.suspend)
+    }
+
+    /// Back from a suspension: the whole screen is drawn again.
+    pub fn resumed(&mut self) {
         self.redraw = true;
     }
 
@@ -351,6 +364,10 @@ impl App {
         }
         if ctrl && key.code == KeyCode::Char('c') {
             self.ctrl_c();
+            return;
+        }
+        if ctrl && key.code == KeyCode::Char('z') {
+            self.suspend = true;
             return;
         }
         if let Some(dialog) = &mut self.connect {

@@ -97,6 +97,10 @@ pub async fn run_loop(
             _ = term.recv() => return Ok(Ended::Signal(libc::SIGTERM)),
             _ = hangup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),
         }
+        if app.take_suspend() {
+            terminal::suspend(terminal, mouse)?;
+            app.resumed();
+        }
         for text in app.take_clipboard() {
             clipboard::copy(terminal.backend_mut(), &text)?;
         }

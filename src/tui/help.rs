@@ -19,6 +19,7 @@ Keys
   alt+b/f              word back, forward
   esc, ctrl+c          stop the answer (queued prompts come back to the composer)
   ctrl+c ctrl+c, ctrl+d  quit
+  ctrl+z               suspend to the shell (fg comes back)
   ctrl+o               show or hide details (reasoning, tool output)
   pgup/pgdn, home/end, mouse wheel   scroll
   the mouse selects text as usual (mouse = true in config.toml captures it instead)";

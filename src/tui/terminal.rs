@@ -51,8 +51,15 @@ pub fn enter() -> io::Result<(Tui, TerminalGuard)> {
     if let Ok(mut ui) = UI_THREAD.lock() {
         *ui = Some(std::thread::current().id());
     }
-    enable_raw_mode()?;
     let guard = TerminalGuard { _private: () };
+    take_over()?;
+    let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    Ok((terminal, guard))
+}
+
+/// The terminal modes the UI runs in (see [`enter`]).
+fn take_over() -> io::Result<()> {
+    enable_raw_mode()?;
     let mut out = io::stdout();
     execute!(
         out,
@@ -61,9 +68,25 @@ pub fn enter() -> io::Result<(Tui, TerminalGuard)> {
         PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
     )?;
     out.write_all(ALTERNATE_SCROLL_ON.as_bytes())?;
-    out.flush()?;
-    let terminal = Terminal::new(CrosstermBackend::new(out))?;
-    Ok((terminal, guard))
+    out.flush()
+}
+
+/// Ctrl+Z: gives the terminal back, stops the process as the shell's job control expects,
+/// and takes the terminal over again when `fg` continues it, the whole screen redrawn.
+pub fn suspend(terminal: &mut Tui, mouse: bool) -> io::Result<()> {
+    restore();
+    // Raw mode turned off the terminal's own Ctrl+Z; this is the stop it would have sent.
+    // SAFETY: raise(3) with a valid signal number; the default action stops the process.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    take_over()?;
+    set_mouse(mouse)?;
+    // The alternate screen comes back blank: a blank frame makes ratatui's idea of the screen
+    // match, so the next frame draws every cell. (`Terminal::clear` would ask the terminal for
+    // the cursor position, an answer the input reader takes first.)
+    terminal.draw(|frame| frame.buffer_mut().reset())?;
+    Ok(())
 }
 
 /// Turns mouse reporting on or off.

@@ -419,3 +419,49 @@ async fn over_ssh_the_browser_login_opens_nothing_and_says_so() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// Ctrl+Z under a shell with job control, as a person meets it: kelp stops and gives the
+/// terminal back, `fg` brings it back with the whole screen drawn again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_z_suspends_and_fg_brings_the_screen_back() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_response(Reply::text("Still here after the break."));
+    let key = fake.api_key();
+    let mut env = fake.env();
+    env.push(("OPENAI_API_KEY", key));
+    env.push(("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22".into()));
+    env.push(("PS1", "shell$ ".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut pty = crate::pty::Pty::spawn(
+        std::path::Path::new("/bin/bash"),
+        &["--norc", "--noprofile", "-i"],
+        home.path(),
+        &pairs,
+        80,
+        24,
+    );
+    pty.wait_for("shell$", WAIT);
+    pty.send(&format!("{}\r", env!("CARGO_BIN_EXE_kelp")));
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("hello\r");
+    pty.wait_for("Still here after the break.", WAIT);
+    pty.send("\x1a");
+    let screen = pty.wait_until(
+        |s| s.contains("Stopped") && !s.contains("Ask anything"),
+        WAIT,
+        "the shell's job control taking over",
+    );
+    assert!(!pty.alternate_screen(), "{screen}");
+    pty.send("fg\r");
+    let screen = pty.wait_until(
+        |s| s.contains("Still here after the break.") && s.contains("Ask anything"),
+        WAIT,
+        "the whole screen drawn again",
+    );
+    assert!(pty.alternate_screen(), "{screen}");
+    pty.send("\x04");
+    pty.wait_for("To continue this conversation", WAIT);
+    pty.send("exit\r");
+    assert!(pty.wait_exit(WAIT));
+}
