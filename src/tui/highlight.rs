@@ -55,13 +55,47 @@ pub fn load_now() {
     let _ = HIGHLIGHTER.get_or_init(load);
 }
 
+/// The terminal's background, which the highlighting colours must read on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Background {
+    Dark,
+    Light,
+}
+
+static BACKGROUND: OnceLock<Background> = OnceLock::new();
+
+/// Sets the background before the highlighter loads (later calls change nothing).
+pub fn set_background(background: Background) {
+    let _ = BACKGROUND.set(background);
+}
+
+/// The background a `theme` setting names, `auto` reading `COLORFGBG` (`fg;bg`, set by many
+/// terminals): background colours 7 and 9–15 are light.
+pub fn background_for(theme: crate::config::modes::Theme, colorfgbg: Option<&str>) -> Background {
+    use crate::config::modes::Theme;
+    match theme {
+        Theme::Dark => Background::Dark,
+        Theme::Light => Background::Light,
+        Theme::Auto => {
+            let bg = colorfgbg
+                .and_then(|v| v.rsplit(';').next())
+                .and_then(|bg| bg.trim().parse::<u8>().ok());
+            match bg {
+                Some(7 | 9..=15) => Background::Light,
+                _ => Background::Dark,
+            }
+        }
+    }
+}
+
 fn load() -> Highlighter {
     let syntaxes = SyntaxSet::load_defaults_newlines();
     let mut themes = ThemeSet::load_defaults();
-    let theme = themes
-        .themes
-        .remove("base16-ocean.dark")
-        .unwrap_or_default();
+    let name = match BACKGROUND.get() {
+        Some(Background::Light) => "InspiredGitHub",
+        _ => "base16-ocean.dark",
+    };
+    let theme = themes.themes.remove(name).unwrap_or_default();
     Highlighter { syntaxes, theme }
 }
 
@@ -71,16 +105,54 @@ pub fn highlight(lang: &str, code: &str) -> Option<Vec<Line<'static>>> {
     if code.len() > MAX_HIGHLIGHT_BYTES {
         return None;
     }
-    let Some(h) = HIGHLIGHTER.get() else {
-        start_loading();
-        return None;
-    };
-    let token = lang.split([',', ' ']).next().unwrap_or_default();
-    let syntax = h.syntaxes.find_syntax_by_token(token)?;
-    let mut lines = HighlightLines::new(syntax, &h.theme);
-    let mut out = Vec::new();
-    for source_line in syntect::util::LinesWithEndings::from(code) {
-        let ranges = lines.highlight_line(source_line, &h.syntaxes).ok()?;
+    let mut lines = LineHighlighter::new(lang)?;
+    syntect::util::LinesWithEndings::from(code)
+        .map(|line| lines.line(line))
+        .collect()
+}
+
+/// Highlights a code block line by line as its lines arrive, keeping the parser's state
+/// between them: what a streaming answer's open code block uses.
+pub struct LineHighlighter {
+    lines: HighlightLines<'static>,
+    syntaxes: &'static SyntaxSet,
+    /// Bytes highlighted so far; past [`MAX_HIGHLIGHT_BYTES`] lines stay plain.
+    bytes: usize,
+}
+
+impl std::fmt::Debug for LineHighlighter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineHighlighter")
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LineHighlighter {
+    /// A highlighter for `lang` (a fence's info string); `None` when the highlighter is not
+    /// loaded yet (loading starts) or the language is unknown.
+    pub fn new(lang: &str) -> Option<Self> {
+        let Some(h) = HIGHLIGHTER.get() else {
+            start_loading();
+            return None;
+        };
+        let token = lang.split([',', ' ']).next().unwrap_or_default();
+        let syntax = h.syntaxes.find_syntax_by_token(token)?;
+        Some(Self {
+            lines: HighlightLines::new(syntax, &h.theme),
+            syntaxes: &h.syntaxes,
+            bytes: 0,
+        })
+    }
+
+    /// The next line of the block (with its newline), coloured; `None` past the size bound or
+    /// when syntect fails on it.
+    pub fn line(&mut self, source_line: &str) -> Option<Line<'static>> {
+        self.bytes += source_line.len();
+        if self.bytes > MAX_HIGHLIGHT_BYTES {
+            return None;
+        }
+        let ranges = self.lines.highlight_line(source_line, self.syntaxes).ok()?;
         let spans: Vec<Span<'static>> = ranges
             .into_iter()
             .map(|(style, text)| {
@@ -92,9 +164,8 @@ pub fn highlight(lang: &str, code: &str) -> Option<Vec<Line<'static>>> {
             })
             .filter(|s| !s.content.is_empty())
             .collect();
-        out.push(Line::from(spans));
+        Some(Line::from(spans))
     }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -109,5 +180,19 @@ mod tests {
         assert_eq!(lines[1].to_string(), "    let x = 1;");
         assert!(lines[0].spans.iter().any(|s| s.style.fg.is_some()));
         assert!(highlight("no-such-language", "x").is_none());
+    }
+
+    #[test]
+    fn the_background_comes_from_the_setting_or_colorfgbg() {
+        use crate::config::modes::Theme;
+        assert_eq!(background_for(Theme::Light, None), Background::Light);
+        assert_eq!(background_for(Theme::Dark, Some("0;15")), Background::Dark);
+        assert_eq!(background_for(Theme::Auto, Some("0;15")), Background::Light);
+        assert_eq!(
+            background_for(Theme::Auto, Some("0;default;7")),
+            Background::Light
+        );
+        assert_eq!(background_for(Theme::Auto, Some("15;0")), Background::Dark);
+        assert_eq!(background_for(Theme::Auto, None), Background::Dark);
     }
 }

@@ -39,11 +39,16 @@ use crate::config::Config;
 /// Runs the interactive client until the person quits. The terminal is restored on every way
 /// out, a panic included. Returns why it ended and how to come back to the conversation.
 pub async fn run(
-    _config: &Config,
+    config: &Config,
     ops: UnboundedSender<Op>,
     mut events: UnboundedReceiver<Event>,
     initial: InitialState,
 ) -> anyhow::Result<(Ended, Option<ExitSummary>)> {
+    let colorfgbg = std::env::var("COLORFGBG").ok();
+    highlight::set_background(highlight::background_for(
+        config.theme,
+        colorfgbg.as_deref(),
+    ));
     let (mut terminal, guard) = terminal::enter()?;
     let mut app = App::new(ops.clone(), initial);
     let result = event_loop::run_loop(&mut terminal, &mut app, &mut events).await;

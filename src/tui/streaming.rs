@@ -6,8 +6,8 @@
 
 use ratatui::text::Line;
 
-use super::markdown;
 use super::wrap::{RichLine, wrap_into};
+use super::{highlight, markdown};
 
 /// An assistant answer being streamed (or finished), rendered as Markdown.
 #[derive(Debug, Default)]
@@ -49,6 +49,8 @@ enum Segment {
 struct OpenBlock {
     settled: usize,
     segment: Segment,
+    /// Colours the open code fence's lines as they end, when the highlighter is ready.
+    code: Option<Box<highlight::LineHighlighter>>,
     rich: Vec<RichLine>,
     /// The segment before ended: the next one's first line is set off by a blank line.
     need_blank: bool,
@@ -82,6 +84,11 @@ impl OpenBlock {
                         self.settled += line.len();
                     } else if let Some(fence) = fence_opener(line) {
                         self.segment = Segment::Fence(fence.0, fence.1);
+                        let info = line.trim_start_matches(' ')[fence.1..].trim();
+                        self.code = (!info.is_empty())
+                            .then(|| highlight::LineHighlighter::new(info))
+                            .flatten()
+                            .map(Box::new);
                         self.settled += line.len();
                     } else if is_plain(line) {
                         self.segment = Segment::Paragraph;
@@ -140,10 +147,14 @@ impl OpenBlock {
                 Segment::Fence(ch, len) => {
                     if closes_fence(line, ch, len) {
                         self.segment = Segment::Undecided;
+                        self.code = None;
                         self.need_blank = true;
                     } else {
                         self.separate();
-                        markdown::code_lines(line, &mut self.rich);
+                        match self.code.as_mut().and_then(|code| code.line(line)) {
+                            Some(coloured) => self.rich.push(RichLine::plain(coloured)),
+                            None => markdown::code_lines(line, &mut self.rich),
+                        }
                     }
                     self.settled += line.len();
                 }
@@ -462,6 +473,35 @@ mod tests {
         whole.finish("Title\nmore\n---\n");
         md.finish("Title\nmore\n---\n");
         assert_eq!(shown(&mut md), shown(&mut whole));
+    }
+
+    #[test]
+    fn finished_lines_of_an_open_code_block_are_coloured_while_it_streams() {
+        super::highlight::load_now();
+        let mut md = StreamingMarkdown::new();
+        md.push("Here:\n\n```rust\nfn main() {\n    let x = 1;\n    pri");
+        let lines = md.lines(80).to_vec();
+        let line = |text: &str| {
+            lines
+                .iter()
+                .find(|l| l.to_string().trim_end() == text)
+                .unwrap_or_else(|| panic!("no {text:?} in {lines:?}"))
+        };
+        let colours = |l: &Line<'_>| {
+            l.spans
+                .iter()
+                .filter_map(|s| s.style.fg)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        assert!(
+            colours(line("fn main() {")) > 1,
+            "{:?}",
+            line("fn main() {")
+        );
+        assert!(colours(line("    let x = 1;")) > 1);
+        // The line still being written stays plain until its newline.
+        assert!(colours(line("    pri")) <= 1);
     }
 
     #[test]
