@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::instructions::{self, InstructionFile};
 use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
-use crate::llm::types::{Item, TokenUsage};
+use crate::llm::types::{Item, Role, TokenUsage};
 use crate::llm::{Prompt, ReasoningEffort, models};
 use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
 
@@ -31,6 +31,14 @@ pub struct Conversation {
     notes: Vec<(usize, Note)>,
     session: SessionWriter,
     usage: TokenUsage,
+    /// The items from here on are sent; those before it are covered by `summary`.
+    sent_from: usize,
+    /// The summary a compaction replaced the items before `sent_from` with.
+    summary: Option<String>,
+    /// Tokens the last request took (its input and output): how full the window is.
+    context_used: u64,
+    /// The configured context window, which beats what kelp knows of the model.
+    context_window_override: Option<u64>,
     /// Whether saving failed already, so the person is told once, not per item.
     save_failed: bool,
     /// The AGENTS.md files this conversation started with (empty for a resumed one: their text
@@ -74,6 +82,10 @@ impl Conversation {
         let tool_context = tool_context(config, &log.header.project_dir);
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.usage = log.usage();
+        if let Some((summary, sent_from)) = log.compacted() {
+            conversation.summary = Some(summary);
+            conversation.sent_from = sent_from.min(log.items.len());
+        }
         conversation.history = log.items;
         conversation.notes = log.notes;
         // A crash between a call and its output leaves a call the API would reject without one.
@@ -105,6 +117,10 @@ impl Conversation {
             notes: Vec::new(),
             session,
             usage: TokenUsage::default(),
+            sent_from: 0,
+            summary: None,
+            context_used: 0,
+            context_window_override: config.context_window,
             save_failed: false,
             instruction_files: Vec::new(),
         }
@@ -201,15 +217,80 @@ impl Conversation {
         }
     }
 
-    /// The next request: the whole history with the tools.
+    /// Tokens the last request took, input and output: how full the context window is.
+    pub fn context_used(&self) -> u64 {
+        self.context_used
+    }
+
+    /// Notes what the last request took of the context window.
+    pub fn set_context_used(&mut self, usage: &TokenUsage) {
+        self.context_used = usage.input_tokens + usage.output_tokens;
+    }
+
+    /// The context window of the model in use, in tokens, if known.
+    pub fn context_window(&self) -> Option<u64> {
+        self.context_window_override
+            .or_else(|| models::context_window(&self.model))
+    }
+
+    /// Replaces what is sent from now on with `summary` (after the project instructions),
+    /// keeping the last prompt after it when `keep_prompt` (a turn still to be answered). The
+    /// history and the session file keep every item; the file notes where this happened.
+    /// Returns a saving failure, reported once.
+    pub fn compact(&mut self, summary: String, keep_prompt: bool) -> Option<SessionError> {
+        let last_prompt = self.history.iter().rposition(|item| {
+            matches!(
+                item,
+                Item::Message {
+                    role: Role::User,
+                    ..
+                }
+            ) && !item.is_instructions_message()
+        });
+        self.sent_from = match (keep_prompt, last_prompt) {
+            (true, Some(at)) => at,
+            _ => self.history.len(),
+        };
+        self.summary = Some(summary.clone());
+        self.context_used = 0;
+        self.record_once_failing(Entry::Note(Note::Compacted {
+            summary,
+            sent_from: self.sent_from,
+        }))
+    }
+
+    /// The next request: the history sent (the project instructions, a compaction's summary,
+    /// then the items since) with the tools.
     pub fn prompt(&self) -> Prompt {
         let mut prompt = Prompt::new(self.model.clone(), &self.tool_context.project_dir);
-        prompt.input = self.history.clone();
+        prompt.input = self.sent_history();
         prompt.tools = self.tools.clone();
         prompt.parallel_tool_calls = true;
         prompt.reasoning_effort = self.reasoning_effort;
         prompt.conversation_id = self.id();
         prompt
+    }
+}
+
+impl Conversation {
+    /// The items a request carries: everything, or after a compaction the instructions, the
+    /// summary and the items since.
+    fn sent_history(&self) -> Vec<Item> {
+        let Some(summary) = &self.summary else {
+            return self.history.clone();
+        };
+        let sent_from = self.sent_from.min(self.history.len());
+        let mut input: Vec<Item> = self.history[..sent_from]
+            .iter()
+            .filter(|item| item.is_instructions_message())
+            .cloned()
+            .collect();
+        input.push(Item::user_text(format!(
+            "{}\n\n{summary}",
+            super::compact::SUMMARY_HEADING
+        )));
+        input.extend_from_slice(&self.history[sent_from..]);
+        input
     }
 }
 

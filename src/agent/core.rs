@@ -137,6 +137,14 @@ pub fn spawn(
     (op_tx, event_rx)
 }
 
+/// What a turn task does.
+enum Work {
+    /// Answer a prompt.
+    Prompt(String),
+    /// Compact the conversation, keeping the focus in particular.
+    Compact(Option<String>),
+}
+
 /// How long a new core may take to say which conversation it holds.
 const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -363,7 +371,8 @@ impl Core {
 
     async fn handle(&mut self, op: Op) {
         match op {
-            Op::Submit { text } => self.submit(text),
+            Op::Submit { text } => self.submit(Work::Prompt(text)),
+            Op::Compact { focus } => self.submit(Work::Compact(focus)),
             Op::Interrupt => {
                 if let Some(turn) = &self.running {
                     turn.cancel.cancel();
@@ -420,7 +429,7 @@ impl Core {
         }
     }
 
-    fn submit(&mut self, text: String) {
+    fn submit(&mut self, work: Work) {
         if self.running.is_some() {
             self.emit(Event::Error(
                 "a turn is already running: wait for it to finish or interrupt it".to_string(),
@@ -440,7 +449,20 @@ impl Core {
             sign_in: self.options.sign_in,
         };
         let task = tokio::spawn(async move {
-            let result = run_turn_unfinished(&mut conversation, &ctx, text).await;
+            let result = match work {
+                Work::Prompt(text) => run_turn_unfinished(&mut conversation, &ctx, text).await,
+                Work::Compact(focus) => {
+                    ctx.events.send(Event::TurnStarted).ok();
+                    let reason = crate::agent::compact::Reason::Asked;
+                    crate::agent::compact::compact(
+                        &mut conversation,
+                        &ctx,
+                        reason,
+                        focus.as_deref(),
+                    )
+                    .await
+                }
+            };
             (Box::new(conversation), outcome_of(&result, ctx.sign_in))
         });
         self.running = Some(RunningTurn { cancel, task });

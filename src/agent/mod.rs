@@ -1,6 +1,7 @@
 //! The agent: a conversation, the tool loop, the tools and approvals, behind the `Op`/`Event`
 //! channels of [`core`].
 pub mod approval;
+pub mod compact;
 pub mod conversation;
 pub mod core;
 pub mod instructions;

@@ -45,6 +45,9 @@ pub enum Op {
     Resume(PathBuf),
     /// Ask for this project's saved conversations, newest first (the `/resume` picker).
     ListSessions,
+    /// Compact the conversation now: the model summarises it (keeping `focus` in particular)
+    /// and later requests carry the summary instead of the old items. Runs as a turn.
+    Compact { focus: Option<String> },
     /// End the core.
     Shutdown,
 }
@@ -198,6 +201,12 @@ pub enum Event {
     },
     /// Token usage of the conversation so far.
     Usage(TokenUsage),
+    /// How full the context window is: the tokens the last request took, and the window
+    /// (when kelp knows it).
+    ContextUsed { used: u64, window: Option<u64> },
+    /// The conversation was compacted onto a summary; `before`: the tokens it took before,
+    /// `automatic`: kelp did it (the window was nearly full or overflowed), not the person.
+    Compacted { before: u64, automatic: bool },
     /// Rate limits reported by the server.
     RateLimits(RateLimits),
     /// A turn ended.

@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
+use super::compact;
 use super::conversation::Conversation;
 use super::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, StopCause, TurnOutcome,
@@ -49,7 +50,7 @@ pub struct TurnContext {
 }
 
 impl TurnContext {
-    fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Event) {
         // A front end that went away cannot be told anything; the turn still ends cleanly.
         let _ = self.events.send(event);
     }
@@ -158,6 +159,17 @@ pub async fn run_turn_unfinished(
     if let Err(e) = &result {
         keep_unfinished(conversation, ctx, e, partial.take());
     }
+    let nearly_full = conversation
+        .context_window()
+        .is_some_and(|window| compact::over_threshold(conversation.context_used(), window));
+    if result.is_ok()
+        && nearly_full
+        && let Err(e) = compact::compact(conversation, ctx, compact::Reason::NearlyFull, None).await
+    {
+        ctx.emit(Event::Error(format!(
+            "could not compact the conversation: {e}"
+        )));
+    }
     let usage = conversation.usage();
     if usage != TokenUsage::default() {
         record(conversation, ctx, Entry::Note(Note::Usage { usage }));
@@ -224,18 +236,33 @@ async fn steps(
 ) -> Result<(), TurnError> {
     record(conversation, ctx, Entry::Item(Item::user_text(text)));
     let max_steps = ctx.max_steps.max(1);
+    let mut compacted = false;
     for _ in 0..max_steps {
         let prompt = conversation.prompt();
         *partial = PartialAnswer::default();
         let response = tokio::select! {
             biased;
             () = ctx.cancel.cancelled() => return Err(TurnError::Interrupted),
-            response = stream_response(&ctx.client, &prompt, ctx, partial) => response?,
+            response = stream_response(&ctx.client, &prompt, ctx, partial) => response,
+        };
+        let response = match response {
+            // The window overflowed: compact onto a summary and ask again, once.
+            Err(LlmError::ContextTooLong) if !compacted => {
+                compacted = true;
+                compact::compact(conversation, ctx, compact::Reason::Overflow, None).await?;
+                continue;
+            }
+            other => other?,
         };
         if let Some(usage) = &response.usage {
             conversation.add_usage(usage);
+            conversation.set_context_used(usage);
         }
         ctx.emit(Event::Usage(conversation.usage()));
+        ctx.emit(Event::ContextUsed {
+            used: conversation.context_used(),
+            window: conversation.context_window(),
+        });
 
         let calls: Vec<PlannedCall> = response
             .items

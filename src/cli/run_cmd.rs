@@ -286,6 +286,14 @@ impl Printer for TextPrinter {
                 eprintln!("kelp: note: {text}");
                 Ok(())
             }
+            Event::Compacted { before, .. } => {
+                self.end_line()?;
+                eprintln!(
+                    "kelp: note: compacted the conversation{} onto a summary, to stay inside the context window",
+                    tokens_before(*before)
+                );
+                Ok(())
+            }
             Event::Error(text) => {
                 eprintln!("kelp: {text}");
                 Ok(())
@@ -309,6 +317,15 @@ impl JsonPrinter {
         serde_json::to_writer(&mut stdout, &value)?;
         stdout.write_all(b"\n")?;
         stdout.flush()
+    }
+}
+
+/// " (12k tokens)", or nothing when the size before a compaction is not known.
+fn tokens_before(before: u64) -> String {
+    if before == 0 {
+        String::new()
+    } else {
+        format!(" ({} tokens)", kelp::humanize::count(before))
     }
 }
 
@@ -403,6 +420,12 @@ impl Printer for JsonPrinter {
             }),
             Event::Notice(message) => json!({"type": "notice", "message": message}),
             Event::Error(message) => json!({"type": "error", "message": message}),
+            Event::ContextUsed { used, window } => {
+                json!({"type": "context", "used_tokens": used, "window_tokens": window})
+            }
+            Event::Compacted { before, automatic } => {
+                json!({"type": "compacted", "tokens_before": before, "automatic": automatic})
+            }
             _ => return Ok(()),
         };
         self.line(value)

@@ -28,6 +28,7 @@ pub const KEYS: &[&str] = &[
     "network",
     "mouse",
     "theme",
+    "context_window",
     "auth_issuer",
     "codex_base_url",
     "openai_base_url",
@@ -67,6 +68,7 @@ pub struct FileSettings {
     pub network: Option<bool>,
     pub mouse: Option<bool>,
     pub theme: Option<Theme>,
+    pub context_window: Option<u64>,
     pub auth_issuer: Option<String>,
     pub codex_base_url: Option<String>,
     pub openai_base_url: Option<String>,
@@ -149,6 +151,10 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                     Err(reason) => bad(&format!("is not a valid http(s) URL ({reason})")),
                 }
             }
+            "context_window" => match item.as_integer().map(u64::try_from) {
+                Some(Ok(tokens)) if tokens >= 1_000 => settings.context_window = Some(tokens),
+                _ => bad("must be a number of tokens, 1000 or more"),
+            },
             "callback_port" => match item.as_integer().map(u16::try_from) {
                 Some(Ok(port)) => settings.callback_port = Some(port),
                 _ => bad("must be a port number from 0 to 65535"),

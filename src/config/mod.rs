@@ -94,6 +94,8 @@ pub struct Config {
     pub mouse: bool,
     /// The terminal's background, or `auto` to ask it.
     pub theme: modes::Theme,
+    /// The model's context window in tokens, when kelp's own knowledge of it should not apply.
+    pub context_window: Option<u64>,
 }
 
 impl Config {
@@ -227,6 +229,20 @@ impl Config {
             })?,
             None => from_file.mouse.unwrap_or(false),
         };
+        let context_window = match text("KELP_CONTEXT_WINDOW") {
+            Some(value) => Some(
+                value
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|tokens| *tokens >= 1_000)
+                    .ok_or_else(|| ConfigError::BadValue {
+                        var: "KELP_CONTEXT_WINDOW",
+                        reason: format!("{value:?} is not a number of tokens, 1000 or more"),
+                    })?,
+            ),
+            None => from_file.context_window,
+        };
         let theme = match text("KELP_THEME") {
             Some(value) => value.parse().map_err(|reason| ConfigError::BadValue {
                 var: "KELP_THEME",
@@ -250,6 +266,7 @@ impl Config {
             network,
             mouse,
             theme,
+            context_window,
         };
         Ok((config, warnings))
     }
@@ -273,6 +290,7 @@ impl Config {
             network: false,
             mouse: false,
             theme: modes::Theme::default(),
+            context_window: None,
         }
     }
 

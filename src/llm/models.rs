@@ -87,6 +87,26 @@ pub fn is_responses_model(model: &str) -> bool {
     family && !NOT_TEXT.iter().any(|word| model.contains(word))
 }
 
+/// The context window of `model` in tokens, for the models kelp knows (a slug may carry a
+/// date or other suffix): the GPT-5 family takes 272k of input, gpt-4.1 about a million, the
+/// o-series 200k.
+pub fn context_window(model: &str) -> Option<u64> {
+    let model = model.to_ascii_lowercase();
+    let known: &[(&str, u64)] = &[
+        ("gpt-5.3-codex-spark", 128_000),
+        ("gpt-5", 272_000),
+        ("gpt-4.1", 1_047_576),
+        ("gpt-4o", 128_000),
+        ("o4-mini", 200_000),
+        ("o3", 200_000),
+        ("codex-mini", 200_000),
+    ];
+    known
+        .iter()
+        .find(|(prefix, _)| model.starts_with(prefix))
+        .map(|(_, window)| *window)
+}
+
 /// Where a model list came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelSource {

@@ -60,6 +60,10 @@ pub enum Note {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// The conversation was compacted: requests from here on carry `summary` and the items
+    /// from `sent_from` (an index into the items) on, instead of the items before.
+    #[serde(rename = "kelp_compacted")]
+    Compacted { summary: String, sent_from: usize },
     /// The conversation's token usage so far, written when a turn ends.
     #[serde(rename = "kelp_usage")]
     Usage {

@@ -69,9 +69,17 @@ impl SessionLog {
             .rev()
             .find_map(|(_, note)| match note {
                 Note::Usage { usage } => Some(*usage),
-                Note::TurnEnded { .. } => None,
+                _ => None,
             })
             .unwrap_or_default()
+    }
+
+    /// The last compaction: its summary, and the index of the first item sent after it.
+    pub fn compacted(&self) -> Option<(String, usize)> {
+        self.notes.iter().rev().find_map(|(_, note)| match note {
+            Note::Compacted { summary, sent_from } => Some((summary.clone(), *sent_from)),
+            _ => None,
+        })
     }
 }
 

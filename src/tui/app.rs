@@ -143,6 +143,7 @@ impl App {
                 instructions: None,
                 instructions_in_history: false,
                 hint: None,
+                context: None,
             },
             models: Vec::new(),
             turn_started: None,
@@ -441,6 +442,18 @@ impl App {
         });
     }
 
+    /// `/compact [focus]`: the model summarises the conversation, and requests go on from the
+    /// summary.
+    fn compact(&mut self, focus: &str) {
+        if self.turn_started.is_some() {
+            self.push_error("an answer is still coming: /compact when it is done".into());
+            return;
+        }
+        let focus = (!focus.is_empty()).then(|| focus.to_string());
+        self.notice("Compacting the conversation…");
+        self.send(Op::Compact { focus });
+    }
+
     /// `/copy`: the last answer as Markdown; `/copy code`: its last code block.
     fn copy_answer(&mut self, what: &str) {
         let answer = self
@@ -512,6 +525,12 @@ impl App {
             self.copy_answer(rest.trim());
             return;
         }
+        if let Some(rest) = trimmed.strip_prefix("/compact")
+            && (rest.is_empty() || rest.starts_with(char::is_whitespace))
+        {
+            self.compact(rest.trim());
+            return;
+        }
         if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
             match SlashCommand::parse(trimmed) {
                 Some(command) => self.run_command(command),
@@ -578,6 +597,7 @@ impl App {
                 self.pane.open_picker(PickerKind::Resume, picker);
             }
             SlashCommand::Copy => self.copy_answer(""),
+            SlashCommand::Compact => self.compact(""),
             SlashCommand::Status => {
                 let text = self.status.report();
                 self.notice(text);
@@ -694,6 +714,23 @@ impl App {
                 settled: false,
             }),
             Event::Usage(usage) => self.status.usage = usage,
+            Event::ContextUsed { used, window } => self.status.context = Some((used, window)),
+            Event::Compacted { before, automatic } => {
+                self.status.context = None;
+                let why = if automatic {
+                    "to stay inside the model's context window"
+                } else {
+                    "as asked"
+                };
+                let size = if before == 0 {
+                    String::new()
+                } else {
+                    format!(" ({} tokens)", crate::humanize::count(before))
+                };
+                self.notice(format!(
+                    "Compacted the conversation{size} {why}: the model goes on from a summary; the transcript keeps everything."
+                ));
+            }
             Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
             Event::TurnFinished(outcome) => {
                 self.turn_started = None;

@@ -83,9 +83,15 @@ pub fn cells_from_history(items: &[Item], notes: &[(usize, Note)]) -> Vec<CellKi
 
 /// The cell a note shows as, if any: how an unfinished turn ended, as it showed live.
 fn note_cell(note: &Note, cells: &mut Vec<CellKind>) {
-    if let Note::TurnEnded { how, message } = note {
-        let partial = matches!(cells.last(), Some(CellKind::Assistant(_)));
-        cells.push(ended_early(*how, message.as_deref(), partial));
+    match note {
+        Note::TurnEnded { how, message } => {
+            let partial = matches!(cells.last(), Some(CellKind::Assistant(_)));
+            cells.push(ended_early(*how, message.as_deref(), partial));
+        }
+        Note::Compacted { .. } => cells.push(CellKind::Notice(
+            "Compacted here: the model went on from a summary of what is above.".to_string(),
+        )),
+        Note::Usage { .. } => {}
     }
 }
 

@@ -11,6 +11,7 @@ pub enum SlashCommand {
     New,
     Resume,
     Status,
+    Compact,
     Copy,
     Logout,
     Help,
@@ -18,13 +19,14 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 10] = [
+pub const ALL: [SlashCommand; 11] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
     SlashCommand::New,
     SlashCommand::Resume,
     SlashCommand::Status,
+    SlashCommand::Compact,
     SlashCommand::Copy,
     SlashCommand::Logout,
     SlashCommand::Help,
@@ -41,6 +43,7 @@ impl SlashCommand {
             Self::New => "new",
             Self::Resume => "resume",
             Self::Status => "status",
+            Self::Compact => "compact",
             Self::Copy => "copy",
             Self::Logout => "logout",
             Self::Help => "help",
@@ -57,6 +60,7 @@ impl SlashCommand {
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
             Self::Status => "login, model, tokens, limits and AGENTS.md files",
+            Self::Compact => "summarise the conversation to free the context window",
             Self::Copy => "copy the last answer (/copy code: its last code block)",
             Self::Logout => "remove the login",
             Self::Help => "keys and commands",

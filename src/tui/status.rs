@@ -33,6 +33,8 @@ pub struct Status {
     pub instructions_in_history: bool,
     /// A hint that takes the right of the status line for a moment ("ctrl+c again to quit").
     pub hint: Option<String>,
+    /// Tokens the last request took, and the model's context window when known.
+    pub context: Option<(u64, Option<u64>)>,
 }
 
 impl Status {
@@ -47,13 +49,24 @@ impl Status {
         };
         let mut left = vec![
             login,
-            Segment::new(self.model.clone(), theme::accent(), 4),
+            Segment::new(self.model.clone(), theme::accent(), 5),
             Segment::new(display_path(&self.project_dir), theme::dim(), 0),
         ];
         let mut right = match &self.hint {
             Some(hint) => vec![Segment::new(hint.clone(), theme::warn(), u8::MAX)],
             None => {
                 let mut parts = Vec::new();
+                if let Some((used, Some(window))) = self.context
+                    && window > 0
+                {
+                    let percent = used.saturating_mul(100) / window;
+                    let style = if percent >= crate::agent::compact::THRESHOLD_PERCENT {
+                        theme::warn()
+                    } else {
+                        theme::dim()
+                    };
+                    parts.push(Segment::new(format!("{percent}% context"), style, 4));
+                }
                 if self.usage.total_tokens > 0 {
                     let tokens = format!("{} tokens", humanize::count(self.usage.total_tokens));
                     parts.push(Segment::new(tokens, theme::dim(), 3));
@@ -117,6 +130,20 @@ impl Status {
             humanize::count(u.reasoning_output_tokens),
             humanize::count(u.total_tokens),
         );
+        match self.context {
+            Some((used, Some(window))) if window > 0 => text.push_str(&format!(
+                "\nContext:   {} of {} tokens ({}%); compacts itself at {}%, or /compact",
+                humanize::count(used),
+                humanize::count(window),
+                used.saturating_mul(100) / window,
+                crate::agent::compact::THRESHOLD_PERCENT
+            )),
+            Some((used, _)) => text.push_str(&format!(
+                "\nContext:   {} tokens (the model's window is not known)",
+                humanize::count(used)
+            )),
+            None => {}
+        }
         match &self.rate_limits {
             Some(limits) => {
                 for window in [limits.primary, limits.secondary].into_iter().flatten() {

@@ -602,18 +602,20 @@ async fn a_second_submit_while_a_turn_runs_is_refused() {
     );
 }
 
+fn no_login_stored(config: &Config) -> bool {
+    AuthStore::new(&config.auth_file)
+        .load()
+        .unwrap()
+        .openai()
+        .is_none()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_saved_and_removed_and_models_listed() {
     let mut a = agent(ApprovalMode::Ask).await;
     a.ops.send(Op::Logout).unwrap();
     assert_eq!(a.next().await, Event::AuthChanged(None));
-    assert!(
-        AuthStore::new(&a.config.auth_file)
-            .load()
-            .unwrap()
-            .openai()
-            .is_none()
-    );
+    assert!(no_login_stored(&a.config));
 
     let save = |key: &str| Op::SaveApiKey {
         key: key.into(),
@@ -631,13 +633,7 @@ async fn api_keys_are_saved_and_removed_and_models_listed() {
         "{message}"
     );
     assert!(!message.contains("wxyz"), "{message}");
-    assert!(
-        AuthStore::new(&a.config.auth_file)
-            .load()
-            .unwrap()
-            .openai()
-            .is_none()
-    );
+    assert!(no_login_stored(&a.config));
 
     a.ops.send(save(&a.fake.api_key())).unwrap();
     let Event::AuthChanged(Some(summary)) = a.next().await else {

@@ -205,6 +205,16 @@ async fn a_key_is_checked_against_the_api_before_it_is_saved() {
     assert_eq!(checks.len(), 2, "one request per check");
 }
 
+/// `kelp auth status` over the auth file at `auth_file`.
+fn auth_status(auth_file: &std::path::Path) -> std::process::Output {
+    let home = auth_file.parent().unwrap();
+    kelp(home)
+        .env("KELP_AUTH_FILE", auth_file)
+        .args(["auth", "status"])
+        .output()
+        .unwrap()
+}
+
 /// An auth file that is a FIFO is refused at once instead of hanging every command, and one
 /// that is not UTF-8 gets the same "left untouched" message as one that is not JSON.
 #[test]
@@ -215,11 +225,7 @@ fn a_fifo_or_non_utf8_auth_file_is_refused_at_once_and_left_alone() {
     // SAFETY: mkfifo(3) on a path in this test's own temp folder.
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
     let started = std::time::Instant::now();
-    let status = kelp(home.path())
-        .env("KELP_AUTH_FILE", &auth_file)
-        .args(["auth", "status"])
-        .output()
-        .unwrap();
+    let status = auth_status(&auth_file);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),
         "it hung"
@@ -235,11 +241,7 @@ fn a_fifo_or_non_utf8_auth_file_is_refused_at_once_and_left_alone() {
 
     std::fs::remove_file(&auth_file).unwrap();
     std::fs::write(&auth_file, b"{\"openai\": \"\xff\xfe\"}").unwrap();
-    let status = kelp(home.path())
-        .env("KELP_AUTH_FILE", &auth_file)
-        .args(["auth", "status"])
-        .output()
-        .unwrap();
+    let status = auth_status(&auth_file);
     assert!(
         shown(&status).contains("not UTF-8 text") && shown(&status).contains("left it untouched"),
         "{}",

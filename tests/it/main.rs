@@ -17,6 +17,7 @@ mod cli_auth;
 mod cli_login;
 mod cli_run;
 mod cli_sessions;
+mod compaction;
 mod config_file;
 mod containment;
 mod fake_server;
