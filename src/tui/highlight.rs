@@ -105,6 +105,9 @@ pub fn highlight(lang: &str, code: &str) -> Option<Vec<Line<'static>>> {
     if code.len() > MAX_HIGHLIGHT_BYTES {
         return None;
     }
+    if let Some(lines) = take_streamed(lang, code) {
+        return Some(lines);
+    }
     let mut lines = LineHighlighter::new(lang)?;
     syntect::util::LinesWithEndings::from(code)
         .map(|line| lines.line(line))
@@ -118,6 +121,32 @@ pub struct LineHighlighter {
     syntaxes: &'static SyntaxSet,
     /// Bytes highlighted so far; past [`MAX_HIGHLIGHT_BYTES`] lines stay plain.
     bytes: usize,
+    /// The block so far and its coloured lines, handed to [`highlight`] when the block closes
+    /// so the finished block is not coloured a second time.
+    lang: String,
+    text: String,
+    done: Vec<Line<'static>>,
+}
+
+thread_local! {
+    /// The last code block a [`LineHighlighter`] finished: its language, text and lines.
+    static STREAMED: std::cell::RefCell<Option<(String, String, Vec<Line<'static>>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The lines of a block the streaming highlighter already coloured, when `code` is that block.
+fn take_streamed(lang: &str, code: &str) -> Option<Vec<Line<'static>>> {
+    STREAMED.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let same = slot.as_ref().is_some_and(|(l, text, _)| {
+            l == lang && text.strip_suffix('\n').unwrap_or(text) == code
+        });
+        if same {
+            slot.take().map(|(_, _, lines)| lines)
+        } else {
+            None
+        }
+    })
 }
 
 impl std::fmt::Debug for LineHighlighter {
@@ -142,7 +171,18 @@ impl LineHighlighter {
             lines: HighlightLines::new(syntax, &h.theme),
             syntaxes: &h.syntaxes,
             bytes: 0,
+            lang: lang.to_string(),
+            text: String::new(),
+            done: Vec::new(),
         })
+    }
+
+    /// The block closed: its coloured lines wait for the render of the finished block.
+    pub fn finish(self) {
+        if self.bytes > MAX_HIGHLIGHT_BYTES {
+            return;
+        }
+        STREAMED.with(|slot| *slot.borrow_mut() = Some((self.lang, self.text, self.done)));
     }
 
     /// The next line of the block (with its newline), coloured; `None` past the size bound or
@@ -153,6 +193,7 @@ impl LineHighlighter {
             return None;
         }
         let ranges = self.lines.highlight_line(source_line, self.syntaxes).ok()?;
+        self.text.push_str(source_line);
         let spans: Vec<Span<'static>> = ranges
             .into_iter()
             .map(|(style, text)| {
@@ -164,7 +205,9 @@ impl LineHighlighter {
             })
             .filter(|s| !s.content.is_empty())
             .collect();
-        Some(Line::from(spans))
+        let line = Line::from(spans);
+        self.done.push(line.clone());
+        Some(line)
     }
 }
 
@@ -180,6 +223,24 @@ mod tests {
         assert_eq!(lines[1].to_string(), "    let x = 1;");
         assert!(lines[0].spans.iter().any(|s| s.style.fg.is_some()));
         assert!(highlight("no-such-language", "x").is_none());
+    }
+
+    #[test]
+    fn a_block_coloured_while_it_streamed_is_not_coloured_again_and_looks_the_same() {
+        load_now();
+        let code = "fn main() {\n    let x = \"a\";\n}";
+        let fresh = highlight("rust", code).unwrap();
+        let mut streaming = LineHighlighter::new("rust").unwrap();
+        for line in syntect::util::LinesWithEndings::from("fn main() {\n    let x = \"a\";\n}\n") {
+            streaming.line(line).unwrap();
+        }
+        streaming.finish();
+        assert!(STREAMED.with(|slot| slot.borrow().is_some()));
+        assert_eq!(highlight("rust", code).unwrap(), fresh);
+        assert!(
+            STREAMED.with(|slot| slot.borrow().is_none()),
+            "handed over once"
+        );
     }
 
     #[test]

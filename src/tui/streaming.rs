@@ -147,7 +147,9 @@ impl OpenBlock {
                 Segment::Fence(ch, len) => {
                     if closes_fence(line, ch, len) {
                         self.segment = Segment::Undecided;
-                        self.code = None;
+                        if let Some(code) = self.code.take() {
+                            code.finish();
+                        }
                         self.need_blank = true;
                     } else {
                         self.separate();
@@ -250,6 +252,11 @@ impl StreamingMarkdown {
     /// Appends a delta.
     pub fn push(&mut self, delta: &str) {
         self.source.push_str(delta);
+        if !self.finished {
+            // The lines that ended settle in the block they belong to before a boundary may
+            // commit it: a code fence closed here hands its coloured lines to the commit.
+            self.open.settle(&self.source);
+        }
         self.scan();
         if !self.finished {
             self.open.settle(&self.source);
