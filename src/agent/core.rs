@@ -137,6 +137,14 @@ pub fn spawn(
     (op_tx, event_rx)
 }
 
+/// The prompt `/init` sends.
+const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this project, for coding agents \
+that will work in it. First look around: the layout (list_dir), the build files, the README, the \
+test setup and a few representative source files. Then add AGENTS.md with apply_patch (do not \
+overwrite an existing one). Keep it short and specific to this project: what it is; how to build, \
+run, test and lint it (the exact commands); the layout and where things live; code style and \
+conventions seen in the code; and anything an agent must not do. No generic advice.";
+
 /// What a turn task does.
 enum Work {
     /// Answer a prompt.
@@ -265,7 +273,22 @@ impl Core {
             core.emit(Event::Notice(warning));
         }
         core.conversation = Some(conversation);
+        core.send_prompt_history();
         Ok(core)
+    }
+
+    /// Reads the prompts of this project's saved conversations in the background, for the
+    /// composer's history; the answer arrives as `Event::PromptHistory`.
+    fn send_prompt_history(&self) {
+        let state_dir = self.config.state_dir.clone();
+        let project_dir = self.options.project_dir.clone();
+        let events = self.events.clone();
+        tokio::task::spawn_blocking(move || {
+            let prompts = crate::session::recent_prompts(&state_dir, &project_dir, 50, 500);
+            if !prompts.is_empty() {
+                let _ = events.send(Event::PromptHistory(prompts));
+            }
+        });
     }
 
     fn emit(&self, event: Event) {
@@ -373,6 +396,7 @@ impl Core {
         match op {
             Op::Submit { text } => self.submit(Work::Prompt(text)),
             Op::Compact { focus } => self.submit(Work::Compact(focus)),
+            Op::Init => self.init(),
             Op::Interrupt => {
                 if let Some(turn) = &self.running {
                     turn.cancel.cancel();
@@ -427,6 +451,27 @@ impl Core {
             // Handled by the loop.
             Op::Shutdown => {}
         }
+    }
+
+    /// `/init`: a turn that asks for an `AGENTS.md`, unless the project has one.
+    fn init(&mut self) {
+        let Some(conversation) = &self.conversation else {
+            return;
+        };
+        let path = conversation.project_dir().join("AGENTS.md");
+        // symlink_metadata: a dangling link is still a file the patch would overwrite.
+        if std::fs::symlink_metadata(&path).is_ok() {
+            self.emit(Event::Error(format!(
+                "{} already exists: /init does not overwrite it; edit it, or move it away first",
+                path.display()
+            )));
+            return;
+        }
+        self.emit(Event::Notice(
+            "Asking the model to write AGENTS.md; you approve the file before it is written."
+                .to_string(),
+        ));
+        self.submit(Work::Prompt(INIT_PROMPT.to_string()));
     }
 
     fn submit(&mut self, work: Work) {

@@ -45,6 +45,9 @@ pub enum Op {
     Resume(PathBuf),
     /// Ask for this project's saved conversations, newest first (the `/resume` picker).
     ListSessions,
+    /// Ask the model to write an `AGENTS.md` for the project (through the usual patch
+    /// approval); refused with an error when one exists.
+    Init,
     /// Compact the conversation now: the model summarises it (keeping `focus` in particular)
     /// and later requests carry the summary instead of the old items. Runs as a turn.
     Compact { focus: Option<String> },
@@ -230,6 +233,9 @@ pub enum Event {
         items: Vec<Item>,
         notes: Vec<(usize, crate::session::Note)>,
     },
+    /// Prompts typed in this project's earlier conversations, oldest first, for the
+    /// composer's history.
+    PromptHistory(Vec<String>),
     /// This project's saved conversations, newest first.
     Sessions(Vec<SessionSummary>),
     /// The project instruction files (AGENTS.md) loaded for the conversation, for `/status`.

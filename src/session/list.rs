@@ -175,3 +175,40 @@ fn children(dir: &Path, depth: usize) -> Vec<PathBuf> {
     names.sort_unstable();
     names.into_iter().map(|name| dir.join(name)).collect()
 }
+
+/// The prompts typed in `project_dir`'s saved conversations, oldest first, at most `max`, from
+/// the newest `sessions` conversations: the composer's history across sessions. Lines are
+/// scanned, and only those of user messages parsed, so large tool outputs cost little.
+pub fn recent_prompts(
+    state_dir: &Path,
+    project_dir: &Path,
+    sessions: usize,
+    max: usize,
+) -> Vec<String> {
+    use std::io::BufRead;
+    let mut newest_first: Vec<Vec<String>> = Vec::new();
+    let mut count = 0;
+    for summary in list_sessions(state_dir, Some(project_dir)).take(sessions) {
+        let Ok(file) = std::fs::File::open(&summary.path) else {
+            continue;
+        };
+        let prompts: Vec<String> = std::io::BufReader::new(file)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|line| line.contains(r#""role":"user""#))
+            .filter_map(|line| serde_json::from_str::<crate::llm::types::Item>(&line).ok())
+            .filter(|item| !item.is_instructions_message())
+            .map(|item| item.text())
+            .filter(|text| !text.trim().is_empty())
+            .collect();
+        count += prompts.len();
+        newest_first.push(prompts);
+        if count >= max {
+            break;
+        }
+    }
+    let mut all: Vec<String> = newest_first.into_iter().rev().flatten().collect();
+    let excess = all.len().saturating_sub(max);
+    all.drain(..excess);
+    all
+}

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
-pub use list::{SessionSummary, Sessions, find, latest_for, list_sessions};
+pub use list::{SessionSummary, Sessions, find, latest_for, list_sessions, recent_prompts};
 pub use reader::SessionLog;
 pub use writer::SessionWriter;
 

@@ -90,6 +90,8 @@ pub struct App {
     mouse_capture: bool,
     /// Ctrl+Z was pressed: the loop suspends the process.
     suspend: bool,
+    /// The prompts the Ctrl+R search shows, newest first.
+    history_hits: Vec<String>,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -162,6 +164,7 @@ impl App {
             queued: Vec::new(),
             mouse_capture: initial.mouse,
             suspend: false,
+            history_hits: Vec::new(),
         };
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
@@ -376,6 +379,10 @@ impl App {
             self.dialog_action(action);
             return;
         }
+        if ctrl && key.code == KeyCode::Char('r') {
+            self.search_history();
+            return;
+        }
         if key.code == KeyCode::Up
             && key.modifiers.is_empty()
             && self.pane.is_idle()
@@ -384,7 +391,11 @@ impl App {
             self.pane.composer().set_text(&text);
             return;
         }
-        match self.pane.handle_key(key) {
+        let outcome = self.pane.handle_key(key);
+        if self.pane.picker_mut(PickerKind::History).is_some() {
+            self.search_history();
+        }
+        match outcome {
             KeyOutcome::Consumed => {}
             KeyOutcome::Submit(text) => self.submit(text),
             KeyOutcome::Command(command) => self.run_command(command),
@@ -480,6 +491,36 @@ impl App {
             other => self.push_error(format!(
                 "/copy {other}: use /copy for the last answer or /copy code for its last code block"
             )),
+        }
+    }
+
+    /// Ctrl+R: earlier prompts, this project's earlier sessions included, that contain what
+    /// the composer holds; the list follows as the query is typed.
+    fn search_history(&mut self) {
+        let query = self.pane.composer().text().to_string();
+        self.history_hits = self.pane.composer().history_matching(&query);
+        let items: Vec<PickerItem> = self
+            .history_hits
+            .iter()
+            .map(|text| PickerItem {
+                label: text.lines().next().unwrap_or_default().to_string(),
+                detail: String::new(),
+                current: false,
+            })
+            .collect();
+        match self.pane.picker_mut(PickerKind::History) {
+            Some(picker) => {
+                picker.set_items(items);
+                picker.selected = 0;
+            }
+            None => {
+                let picker = Picker::new(
+                    "Earlier prompts (type to search, enter to edit)",
+                    items,
+                    "no earlier prompt matches",
+                );
+                self.pane.open_picker(PickerKind::History, picker);
+            }
         }
     }
 
@@ -598,6 +639,15 @@ impl App {
             }
             SlashCommand::Copy => self.copy_answer(""),
             SlashCommand::Compact => self.compact(""),
+            SlashCommand::Init => {
+                if self.turn_started.is_some() {
+                    self.push_error("an answer is still coming: /init when it is done".into());
+                } else {
+                    self.push(CellKind::User("/init".to_string()));
+                    self.conversation_saved = true;
+                    self.send(Op::Init);
+                }
+            }
             SlashCommand::Status => {
                 let text = self.status.report();
                 self.notice(text);
@@ -629,6 +679,11 @@ impl App {
 
     fn picked(&mut self, kind: PickerKind, index: usize, label: String) {
         match kind {
+            PickerKind::History => {
+                if let Some(text) = self.history_hits.get(index).cloned() {
+                    self.pane.composer().set_text(&text);
+                }
+            }
             PickerKind::Model => {
                 self.status.model = label.clone();
                 self.send(Op::SetModel(label.clone()));
@@ -788,6 +843,7 @@ impl App {
                     self.push_error(format!("the API key was not saved: {why}"));
                 }
             }
+            Event::PromptHistory(prompts) => self.pane.composer().add_older_history(prompts),
             Event::Notice(text) => self.notice(text),
             Event::Error(message) => {
                 if let Some(dialog) = &mut self.connect

@@ -8,6 +8,7 @@ pub const HELP: &str = "Commands
   /new        start a new conversation
   /resume     continue a saved conversation of this project
   /status     login, model, tokens, limits and AGENTS.md files
+  /init       have the model write an AGENTS.md for this project
   /compact    free the context window with a summary (/compact FOCUS)
   /copy       copy the last answer (/copy code: its last code block)
   /logout     remove the login
@@ -16,6 +17,7 @@ Keys
   enter             send; while an answer streams, queue it for after
   ctrl+j, alt+enter new line (shift+enter where the terminal tells it)
   ↑ ↓               earlier prompts; ↑ takes a queued prompt back
+  ctrl+r            search earlier prompts, past sessions here too
   ctrl+a/e/w/u/k    line start, end, delete word, to start, to end
   alt+b/f           word back, forward
   esc, ctrl+c       stop the answer (queued prompts come back)

@@ -11,6 +11,7 @@ pub enum SlashCommand {
     New,
     Resume,
     Status,
+    Init,
     Compact,
     Copy,
     Logout,
@@ -19,13 +20,14 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 11] = [
+pub const ALL: [SlashCommand; 12] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
     SlashCommand::New,
     SlashCommand::Resume,
     SlashCommand::Status,
+    SlashCommand::Init,
     SlashCommand::Compact,
     SlashCommand::Copy,
     SlashCommand::Logout,
@@ -43,6 +45,7 @@ impl SlashCommand {
             Self::New => "new",
             Self::Resume => "resume",
             Self::Status => "status",
+            Self::Init => "init",
             Self::Compact => "compact",
             Self::Copy => "copy",
             Self::Logout => "logout",
@@ -60,6 +63,7 @@ impl SlashCommand {
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
             Self::Status => "login, model, tokens, limits and AGENTS.md files",
+            Self::Init => "have the model write an AGENTS.md for this project",
             Self::Compact => "summarise the conversation to free the context window",
             Self::Copy => "copy the last answer (/copy code: its last code block)",
             Self::Logout => "remove the login",

@@ -465,3 +465,91 @@ async fn ctrl_z_suspends_and_fg_brings_the_screen_back() {
     pty.send("exit\r");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// `/init`: the model is asked for an AGENTS.md, which is written only through the patch
+/// approval; an existing one is never overwritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_writes_agents_md_through_approval_and_never_overwrites_one() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let patch =
+        "*** Begin Patch\n*** Add File: AGENTS.md\n+# Agents\n+Run `make test`.\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("i1", "apply_patch", json!({"input": patch})),
+        Reply::text("Wrote AGENTS.md."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/init\r");
+    pty.wait_for("Allow it?", WAIT);
+    let asked = fake.requests_to("/responses");
+    let prompt = crate::fake_openai::last_user_text(asked[0].json());
+    assert!(prompt.starts_with("Write an AGENTS.md file"), "{prompt}");
+    assert!(
+        !home.path().join("AGENTS.md").exists(),
+        "not before the approval"
+    );
+    pty.send("y");
+    pty.wait_for("Wrote AGENTS.md.", WAIT);
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("AGENTS.md")).unwrap(),
+        "# Agents\nRun `make test`.\n"
+    );
+
+    pty.send("/init\r");
+    let screen = pty.wait_for("already exists: /init does not overwrite it", WAIT);
+    assert!(screen.contains("AGENTS.md"), "{screen}");
+    assert_eq!(fake.requests_to("/responses").len(), 2, "no request for it");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// Up in an empty composer recalls prompts of this project's earlier sessions too, and Ctrl+R
+/// searches them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earlier_sessions_prompts_come_back_with_up_and_ctrl_r() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([Reply::text("One."), Reply::text("Two.")]);
+    let mut first = over_ssh(&fake, home.path(), &[], &[]);
+    first.wait_for("Ask anything", WAIT);
+    first.send("alpha: rename the parser\r");
+    first.wait_for("One.", WAIT);
+    first.send("beta: add a test\r");
+    first.wait_for("Two.", WAIT);
+    first.send("/quit\r");
+    assert!(first.wait_exit(WAIT));
+    drop(first);
+
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    // The earlier prompts are read in the background just after start: press Up until they
+    // are there, as a person would.
+    let started = std::time::Instant::now();
+    loop {
+        pty.send("\x15\x1b[A");
+        std::thread::sleep(Duration::from_millis(100));
+        if pty.screen().contains("› beta: add a test") {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "{}", pty.screen());
+    }
+    pty.send("\x15");
+    pty.send("\x12");
+    pty.wait_for("Earlier prompts", WAIT);
+    pty.send("alp");
+    let screen = pty.wait_until(
+        |s| s.contains("alpha: rename the parser") && !s.contains("beta: add a test"),
+        WAIT,
+        "the search narrowed to the alpha prompt",
+    );
+    assert!(screen.contains("Earlier prompts"), "{screen}");
+    pty.send("\r");
+    pty.wait_until(
+        |s| s.contains("› alpha: rename the parser") && !s.contains("Earlier prompts"),
+        WAIT,
+        "the prompt back in the composer",
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

@@ -44,6 +44,30 @@ impl Composer {
         Self::default()
     }
 
+    /// Puts `older` prompts (oldest first) before the ones sent in this session.
+    pub fn add_older_history(&mut self, older: Vec<String>) {
+        let mine = std::mem::replace(&mut self.history, older);
+        for text in mine {
+            if self.history.last() != Some(&text) {
+                self.history.push(text);
+            }
+        }
+        self.history_pos = None;
+    }
+
+    /// Earlier prompts, newest first, that contain `query` (case-insensitive), without repeats.
+    pub fn history_matching(&self, query: &str) -> Vec<String> {
+        let query = query.to_lowercase();
+        let mut seen = std::collections::HashSet::new();
+        self.history
+            .iter()
+            .rev()
+            .filter(|text| text.to_lowercase().contains(&query))
+            .filter(|text| seen.insert(text.as_str()))
+            .cloned()
+            .collect()
+    }
+
     /// The text.
     pub fn text(&self) -> &str {
         &self.text

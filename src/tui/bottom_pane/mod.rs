@@ -30,6 +30,8 @@ pub enum PickerKind {
     Model,
     Approval,
     Resume,
+    /// Ctrl+R: earlier prompts matching what is typed in the composer.
+    History,
 }
 
 /// A view over the composer.
@@ -173,6 +175,11 @@ impl BottomPane {
                         None => (KeyOutcome::Consumed, true),
                     },
                     PickerAction::Closed => (KeyOutcome::Consumed, true),
+                    // Typing while searching the history edits the query in the composer.
+                    PickerAction::Ignored if *kind == PickerKind::History => {
+                        self.composer.handle_key(key);
+                        (KeyOutcome::Consumed, false)
+                    }
                     PickerAction::Moved | PickerAction::Ignored => (KeyOutcome::Consumed, false),
                 },
             };
