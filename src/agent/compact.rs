@@ -78,7 +78,7 @@ pub async fn compact(
 /// The model's summary of the history sent so far. Nothing streams to the front end but
 /// retries: the summary is not an answer.
 async fn summarize(
-    conversation: &Conversation,
+    conversation: &mut Conversation,
     ctx: &TurnContext,
     focus: Option<&str>,
 ) -> Result<String, TurnError> {
@@ -99,12 +99,19 @@ async fn summarize(
                 drop_oldest(&mut prompt.input);
             }
             Err(e) => return Err(TurnError::Llm(e)),
-            Ok(summary) if summary.trim().is_empty() => {
-                return Err(TurnError::Llm(LlmError::Failed {
-                    message: Some("the model wrote an empty summary".to_string()),
-                }));
+            Ok((summary, usage)) => {
+                // The summary's tokens are spent like any answer's.
+                if let Some(usage) = usage {
+                    conversation.add_usage(&usage);
+                    ctx.emit(Event::Usage(conversation.usage()));
+                }
+                if summary.trim().is_empty() {
+                    return Err(TurnError::Llm(LlmError::Failed {
+                        message: Some("the model wrote an empty summary".to_string()),
+                    }));
+                }
+                return Ok(summary);
             }
-            Ok(summary) => return Ok(summary),
         }
     }
 }
@@ -125,7 +132,11 @@ fn drop_oldest(input: &mut Vec<Item>) {
     }
 }
 
-async fn summary_of(ctx: &TurnContext, prompt: &crate::llm::Prompt) -> Result<String, LlmError> {
+/// The summary's text and the usage of the request that wrote it.
+async fn summary_of(
+    ctx: &TurnContext,
+    prompt: &crate::llm::Prompt,
+) -> Result<(String, Option<crate::llm::types::TokenUsage>), LlmError> {
     let mut stream = ctx.client.stream(prompt);
     let mut text = String::new();
     while let Some(event) = stream.next_event().await {
@@ -151,7 +162,7 @@ async fn summary_of(ctx: &TurnContext, prompt: &crate::llm::Prompt) -> Result<St
                     reason,
                 });
             }
-            ResponseEvent::Completed { .. } => return Ok(text),
+            ResponseEvent::Completed { usage, .. } => return Ok((text, usage)),
             _ => {}
         }
     }

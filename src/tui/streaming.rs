@@ -252,7 +252,7 @@ impl StreamingMarkdown {
     /// Appends a delta.
     pub fn push(&mut self, delta: &str) {
         self.source.push_str(delta);
-        if !self.finished {
+        if !self.finished && delta.contains('\n') {
             // The lines that ended settle in the block they belong to before a boundary may
             // commit it: a code fence closed here hands its coloured lines to the commit.
             self.open.settle(&self.source);

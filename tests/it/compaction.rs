@@ -78,6 +78,14 @@ async fn a_turn_that_ends_nearly_full_compacts_and_the_resumed_conversation_send
             .any(|e| e["type"] == "compacted" && e["automatic"] == true),
         "{events:?}"
     );
+    let completed = events
+        .iter()
+        .rfind(|e| e["type"] == "turn.completed")
+        .unwrap();
+    assert!(
+        completed["usage"]["total_tokens"].as_u64().unwrap() > 950,
+        "the summary's tokens count too: {completed}"
+    );
     let sent = fake.requests_to("/responses");
     assert_eq!(sent.len(), 2, "the answer, then the summary request");
     let summary_request = sent[1].json();
