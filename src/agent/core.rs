@@ -137,6 +137,47 @@ pub fn spawn(
     (op_tx, event_rx)
 }
 
+/// The most of a diff `/diff` shows; the rest is cut with a note.
+const MAX_DIFF_BYTES: usize = 512 * 1024;
+
+/// `git diff HEAD` in `dir` (staged and unstaged changes), then the untracked files; `None`
+/// outside a git repository.
+fn git_diff(dir: &std::path::Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    git(&["rev-parse", "--is-inside-work-tree"])?;
+    // A repository without a commit yet has no HEAD: its changes are all staged or untracked.
+    let mut text = git(&["diff", "HEAD", "--no-color", "--no-ext-diff"])
+        .or_else(|| git(&["diff", "--cached", "--no-color", "--no-ext-diff"]))
+        .unwrap_or_default();
+    let untracked = git(&["ls-files", "--others", "--exclude-standard"]).unwrap_or_default();
+    if !untracked.trim().is_empty() {
+        text.push_str("\nUntracked files:\n");
+        for file in untracked.lines() {
+            text.push_str(&format!("  {file}\n"));
+        }
+    }
+    if text.len() > MAX_DIFF_BYTES {
+        let mut end = MAX_DIFF_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("\n… the rest is cut; run `git diff HEAD` to see it all\n");
+    }
+    Some(text)
+}
+
 /// The prompt `/init` sends.
 const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this project, for coding agents \
 that will work in it. First look around: the layout (list_dir), the build files, the README, the \
@@ -397,6 +438,7 @@ impl Core {
             Op::Submit { text } => self.submit(Work::Prompt(text)),
             Op::Compact { focus } => self.submit(Work::Compact(focus)),
             Op::Init => self.init(),
+            Op::Diff => self.diff(),
             Op::Interrupt => {
                 if let Some(turn) = &self.running {
                     turn.cancel.cancel();
@@ -451,6 +493,15 @@ impl Core {
             // Handled by the loop.
             Op::Shutdown => {}
         }
+    }
+
+    /// `/diff`: the project's `git diff HEAD`, read off the async threads.
+    fn diff(&self) {
+        let project_dir = self.options.project_dir.clone();
+        let events = self.events.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = events.send(Event::WorkingTreeDiff(git_diff(&project_dir)));
+        });
     }
 
     /// `/init`: a turn that asks for an `AGENTS.md`, unless the project has one.

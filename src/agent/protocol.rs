@@ -45,6 +45,8 @@ pub enum Op {
     Resume(PathBuf),
     /// Ask for this project's saved conversations, newest first (the `/resume` picker).
     ListSessions,
+    /// Show what the conversation changed: the answer is `Event::WorkingTreeDiff`.
+    Diff,
     /// Ask the model to write an `AGENTS.md` for the project (through the usual patch
     /// approval); refused with an error when one exists.
     Init,
@@ -233,6 +235,9 @@ pub enum Event {
         items: Vec<Item>,
         notes: Vec<(usize, crate::session::Note)>,
     },
+    /// `git diff HEAD` of the project, untracked files listed after it; `None` when the project
+    /// is not in a git repository (or git cannot run).
+    WorkingTreeDiff(Option<String>),
     /// Prompts typed in this project's earlier conversations, oldest first, for the
     /// composer's history.
     PromptHistory(Vec<String>),

@@ -92,6 +92,8 @@ pub struct App {
     suspend: bool,
     /// The prompts the Ctrl+R search shows, newest first.
     history_hits: Vec<String>,
+    /// The diffs of the patches applied in this conversation, for `/diff` outside git.
+    patches: Vec<String>,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -165,6 +167,7 @@ impl App {
             mouse_capture: initial.mouse,
             suspend: false,
             history_hits: Vec::new(),
+            patches: Vec::new(),
         };
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
@@ -453,6 +456,31 @@ impl App {
         });
     }
 
+    /// `/diff`'s answer: the working tree's diff in a git repository, else the patches this
+    /// conversation applied.
+    fn show_diff(&mut self, git: Option<String>) {
+        let (title, diff) = match git {
+            Some(diff) if diff.trim().is_empty() => {
+                self.notice("No changes in the working tree (git diff HEAD is empty).");
+                return;
+            }
+            Some(diff) => (
+                "Changes in the working tree (git diff HEAD)".to_string(),
+                diff,
+            ),
+            None if self.patches.is_empty() => {
+                self.notice("Not a git repository, and no patch was applied in this conversation.");
+                return;
+            }
+            None => (
+                "Patches applied in this conversation (not a git repository)".to_string(),
+                self.patches.join("\n"),
+            ),
+        };
+        self.push(CellKind::Diff { title, diff });
+        self.chat.transcript.scroll_to_bottom();
+    }
+
     /// `/compact [focus]`: the model summarises the conversation, and requests go on from the
     /// summary.
     fn compact(&mut self, focus: &str) {
@@ -639,6 +667,7 @@ impl App {
             }
             SlashCommand::Copy => self.copy_answer(""),
             SlashCommand::Compact => self.compact(""),
+            SlashCommand::Diff => self.send(Op::Diff),
             SlashCommand::Init => {
                 if self.turn_started.is_some() {
                     self.push_error("an answer is still coming: /init when it is done".into());
@@ -661,6 +690,7 @@ impl App {
     /// Forgets the transcript and everything that points into it.
     fn clear_conversation(&mut self) {
         self.conversation_saved = false;
+        self.patches.clear();
         self.chat.clear();
         self.pane.drop_approvals();
         self.status.usage = TokenUsage::default();
@@ -833,7 +863,11 @@ impl App {
                 self.status.instructions_in_history = false;
             }
             Event::Conversation { id } => self.conversation = Some(id),
-            Event::FilesChanged { .. } => {}
+            Event::FilesChanged { changes, .. } => {
+                self.patches
+                    .extend(changes.into_iter().map(|change| change.diff));
+            }
+            Event::WorkingTreeDiff(diff) => self.show_diff(diff),
             Event::ApiKeyUnchecked(why) => {
                 let shown = self
                     .connect

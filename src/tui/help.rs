@@ -8,6 +8,7 @@ pub const HELP: &str = "Commands
   /new        start a new conversation
   /resume     continue a saved conversation of this project
   /status     login, model, tokens, limits and AGENTS.md files
+  /diff       what changed: git diff HEAD, or this conversation's patches
   /init       have the model write an AGENTS.md for this project
   /compact    free the context window with a summary (/compact FOCUS)
   /copy       copy the last answer (/copy code: its last code block)

@@ -51,6 +51,8 @@ pub enum CellKind {
     },
     /// Information for the person (status, help, login changes).
     Notice(String),
+    /// `/diff`: a titled unified diff, coloured.
+    Diff { title: String, diff: String },
 }
 
 /// A tool call and what it printed.
@@ -277,6 +279,14 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
                 )
             })
             .collect(),
+        CellKind::Diff { title, diff } => {
+            let mut out = vec![RichLine::plain(Line::from(vec![
+                Span::styled("± ", theme::accent()),
+                Span::styled(title.clone(), Style::new().bold()),
+            ]))];
+            diff_lines(diff, &mut out);
+            out
+        }
     }
 }
 
@@ -397,19 +407,7 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                 Span::styled("▲ ", warn),
                 Span::styled("Apply this change?", warn),
             ])));
-            for line in diff.trim_end().split('\n') {
-                let style = if line.starts_with('+') && !line.starts_with("+++") {
-                    theme::good()
-                } else if line.starts_with('-') && !line.starts_with("---") {
-                    theme::bad()
-                } else {
-                    theme::dim()
-                };
-                out.push(hanging(
-                    vec![Span::raw("  "), Span::styled(line.to_string(), style)],
-                    "  ",
-                ));
-            }
+            diff_lines(diff, &mut out);
         }
         ApprovalSubject::Read { summary, paths } => {
             out.push(RichLine::plain(Line::from(vec![
@@ -474,6 +472,26 @@ pub fn display_path(path: &std::path::Path) -> String {
         Some(rest) if rest.as_os_str().is_empty() => "~".to_string(),
         Some(rest) => format!("~/{}", rest.display()),
         None => path.display().to_string(),
+    }
+}
+
+/// A unified diff's lines, indented two columns: additions green, removals red, hunk headers
+/// in the accent colour, the rest dim.
+fn diff_lines(diff: &str, out: &mut Vec<RichLine>) {
+    for line in diff.trim_end().split('\n') {
+        let style = if line.starts_with('+') && !line.starts_with("+++") {
+            theme::good()
+        } else if line.starts_with('-') && !line.starts_with("---") {
+            theme::bad()
+        } else if line.starts_with("@@") {
+            theme::accent()
+        } else {
+            theme::dim()
+        };
+        out.push(hanging(
+            vec![Span::raw("  "), Span::styled(line.to_string(), style)],
+            "  ",
+        ));
     }
 }
 

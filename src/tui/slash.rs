@@ -11,6 +11,7 @@ pub enum SlashCommand {
     New,
     Resume,
     Status,
+    Diff,
     Init,
     Compact,
     Copy,
@@ -20,13 +21,14 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 12] = [
+pub const ALL: [SlashCommand; 13] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
     SlashCommand::New,
     SlashCommand::Resume,
     SlashCommand::Status,
+    SlashCommand::Diff,
     SlashCommand::Init,
     SlashCommand::Compact,
     SlashCommand::Copy,
@@ -45,6 +47,7 @@ impl SlashCommand {
             Self::New => "new",
             Self::Resume => "resume",
             Self::Status => "status",
+            Self::Diff => "diff",
             Self::Init => "init",
             Self::Compact => "compact",
             Self::Copy => "copy",
@@ -63,6 +66,7 @@ impl SlashCommand {
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
             Self::Status => "login, model, tokens, limits and AGENTS.md files",
+            Self::Diff => "what the conversation changed (git diff, or its patches)",
             Self::Init => "have the model write an AGENTS.md for this project",
             Self::Compact => "summarise the conversation to free the context window",
             Self::Copy => "copy the last answer (/copy code: its last code block)",

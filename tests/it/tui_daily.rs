@@ -553,3 +553,58 @@ async fn earlier_sessions_prompts_come_back_with_up_and_ctrl_r() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// `/diff`: in a git repository, the working tree's changes, coloured; elsewhere the patches
+/// this conversation applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_shows_the_working_tree_or_the_conversations_patches() {
+    let fake = FakeOpenAi::start().await;
+    let patch = "*** Begin Patch\n*** Add File: notes.txt\n+patched in\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("d1", "apply_patch", json!({"input": patch})),
+        Reply::text("Added notes."),
+    ]);
+    let plain = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, plain.path(), &[], &[("KELP_APPROVAL", "auto-edit")]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/diff\r");
+    pty.wait_for("no patch was applied in this conversation", WAIT);
+    pty.send("add notes\r");
+    pty.wait_for("Added notes.", WAIT);
+    pty.send("/diff\r");
+    let screen = pty.wait_for("Patches applied in this conversation", WAIT);
+    assert!(screen.contains("+patched in"), "{screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    std::fs::write(repo.path().join("main.rs"), "fn main() {}\n").unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "main.rs"]);
+    git(&["commit", "-q", "-m", "start"]);
+    std::fs::write(repo.path().join("main.rs"), "fn main() { run(); }\n").unwrap();
+    std::fs::write(repo.path().join("new.rs"), "// new\n").unwrap();
+    let mut pty = over_ssh(&fake, repo.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/diff\r");
+    let screen = pty.wait_for("Changes in the working tree (git diff HEAD)", WAIT);
+    for line in [
+        "-fn main() {}",
+        "+fn main() { run(); }",
+        "Untracked files:",
+        "new.rs",
+    ] {
+        assert!(screen.contains(line), "{line:?} missing:\n{screen}");
+    }
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

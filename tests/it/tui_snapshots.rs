@@ -631,3 +631,15 @@ fn queued_prompt_and_a_full_status_line_at_80_columns() {
     assert!(status.contains("press ctrl+c again to quit"), "{status}");
     assert!(status.contains("gpt-5.5"), "{status}");
 }
+
+#[test]
+fn diff_of_the_working_tree() {
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "/diff");
+    key(&mut app, KeyCode::Enter);
+    assert!(ops(&mut rx).contains(&Op::Diff));
+    app.handle_core_event(Event::WorkingTreeDiff(Some(
+        "diff --git a/src/main.rs b/src/main.rs\n--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1 +1 @@\n-fn main() {}\n+fn main() { run(); }\n\nUntracked files:\n  src/new.rs\n".into(),
+    )));
+    assert_snapshot!(draw(&mut app, 80, 16));
+}
