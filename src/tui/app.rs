@@ -481,6 +481,15 @@ impl App {
         self.chat.transcript.scroll_to_bottom();
     }
 
+    /// A command that reads an argument, with it (maybe empty).
+    fn run_command_with(&mut self, command: SlashCommand, argument: &str) {
+        match command {
+            SlashCommand::Copy => self.copy_answer(argument),
+            SlashCommand::Compact => self.compact(argument),
+            other => self.run_command(other),
+        }
+    }
+
     /// `/compact [focus]`: the model summarises the conversation, and requests go on from the
     /// summary.
     fn compact(&mut self, focus: &str) {
@@ -588,16 +597,8 @@ impl App {
 
     fn submit(&mut self, text: String) {
         let trimmed = text.trim();
-        if let Some(rest) = trimmed.strip_prefix("/copy")
-            && (rest.is_empty() || rest.starts_with(char::is_whitespace))
-        {
-            self.copy_answer(rest.trim());
-            return;
-        }
-        if let Some(rest) = trimmed.strip_prefix("/compact")
-            && (rest.is_empty() || rest.starts_with(char::is_whitespace))
-        {
-            self.compact(rest.trim());
+        if let Some((command, argument)) = SlashCommand::parse_with_argument(trimmed) {
+            self.run_command_with(command, argument);
             return;
         }
         if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
@@ -665,8 +666,7 @@ impl App {
                 );
                 self.pane.open_picker(PickerKind::Resume, picker);
             }
-            SlashCommand::Copy => self.copy_answer(""),
-            SlashCommand::Compact => self.compact(""),
+            SlashCommand::Copy | SlashCommand::Compact => self.run_command_with(command, ""),
             SlashCommand::Diff => self.send(Op::Diff),
             SlashCommand::Init => {
                 if self.turn_started.is_some() {

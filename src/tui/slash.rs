@@ -81,6 +81,21 @@ impl SlashCommand {
         let name = text.trim().strip_prefix('/')?;
         ALL.into_iter().find(|c| c.name() == name)
     }
+
+    /// Whether the command reads what follows its name (`/copy code`, `/compact FOCUS`).
+    pub fn takes_argument(self) -> bool {
+        matches!(self, Self::Copy | Self::Compact)
+    }
+
+    /// A command line that names a command taking an argument, and that argument (trimmed,
+    /// maybe empty): `/compact keep the API` → `(Compact, "keep the API")`.
+    pub fn parse_with_argument(text: &str) -> Option<(Self, &str)> {
+        let text = text.trim();
+        let (name, argument) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        Self::parse(name)
+            .filter(|c| c.takes_argument())
+            .map(|c| (c, argument.trim()))
+    }
 }
 
 /// The commands matching what is typed, when it looks like the start of a command.
@@ -120,5 +135,24 @@ mod tests {
         assert_eq!(completions("/model x"), None);
         assert_eq!(completions("hello"), None);
         assert_eq!(SlashCommand::parse(" /quit "), Some(SlashCommand::Quit));
+    }
+}
+
+#[cfg(test)]
+mod argument_tests {
+    use super::*;
+
+    #[test]
+    fn only_commands_that_take_an_argument_are_read_with_one() {
+        assert_eq!(
+            SlashCommand::parse_with_argument("/compact keep the API "),
+            Some((SlashCommand::Compact, "keep the API"))
+        );
+        assert_eq!(
+            SlashCommand::parse_with_argument("/copy"),
+            Some((SlashCommand::Copy, ""))
+        );
+        assert_eq!(SlashCommand::parse_with_argument("/copycat"), None);
+        assert_eq!(SlashCommand::parse_with_argument("/model gpt"), None);
     }
 }
