@@ -47,6 +47,15 @@ pub fn count(n: u64) -> String {
     }
 }
 
+/// ` (12k tokens)`, or nothing when the count is not known (zero): for after a noun.
+pub fn tokens_aside(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({} tokens)", count(n))
+    }
+}
+
 /// `812 B`, `40.0 KB`, `1.5 MB`.
 pub fn bytes(n: u64) -> String {
     match n {

@@ -290,7 +290,7 @@ impl Printer for TextPrinter {
                 self.end_line()?;
                 eprintln!(
                     "kelp: note: compacted the conversation{} onto a summary, to stay inside the context window",
-                    tokens_before(*before)
+                    kelp::humanize::tokens_aside(*before)
                 );
                 Ok(())
             }
@@ -317,15 +317,6 @@ impl JsonPrinter {
         serde_json::to_writer(&mut stdout, &value)?;
         stdout.write_all(b"\n")?;
         stdout.flush()
-    }
-}
-
-/// " (12k tokens)", or nothing when the size before a compaction is not known.
-fn tokens_before(before: u64) -> String {
-    if before == 0 {
-        String::new()
-    } else {
-        format!(" ({} tokens)", kelp::humanize::count(before))
     }
 }
 

@@ -112,12 +112,8 @@ impl ExitSummary {
         let mut text = String::new();
         if u.total_tokens > 0 {
             text.push_str(&format!(
-                "Token usage: {} total ({} in, {} cached; {} out, {} reasoning)\n",
-                crate::humanize::count(u.total_tokens),
-                crate::humanize::count(u.input_tokens),
-                crate::humanize::count(u.cached_input_tokens),
-                crate::humanize::count(u.output_tokens),
-                crate::humanize::count(u.reasoning_output_tokens),
+                "Token usage: {}\n",
+                super::status::describe_usage(u)
             ));
         }
         text.push_str(&format!(
@@ -807,11 +803,7 @@ impl App {
                 } else {
                     "as asked"
                 };
-                let size = if before == 0 {
-                    String::new()
-                } else {
-                    format!(" ({} tokens)", crate::humanize::count(before))
-                };
+                let size = crate::humanize::tokens_aside(before);
                 self.notice(format!(
                     "Compacted the conversation{size} {why}: the model goes on from a summary; the transcript keeps everything."
                 ));

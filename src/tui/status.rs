@@ -118,17 +118,13 @@ impl Status {
         };
         let u = &self.usage;
         let mut text = format!(
-            "Login:     {login}\nModel:     {}\nDirectory: {}\nApproval:  {} — {}\nSandbox:   {}\nTokens:    {} in ({} cached) · {} out ({} reasoning) · {} total",
+            "Login:     {login}\nModel:     {}\nDirectory: {}\nApproval:  {} — {}\nSandbox:   {}\nTokens:    {}",
             self.model,
             display_path(&self.project_dir),
             approval_name(self.approval_mode),
             approval_detail(self.approval_mode),
             self.sandbox,
-            humanize::count(u.input_tokens),
-            humanize::count(u.cached_input_tokens),
-            humanize::count(u.output_tokens),
-            humanize::count(u.reasoning_output_tokens),
-            humanize::count(u.total_tokens),
+            describe_usage(u),
         );
         match self.context {
             Some((used, Some(window))) if window > 0 => text.push_str(&format!(
@@ -191,6 +187,18 @@ impl Status {
 }
 
 /// The login in a few words: `ana@example.com (plus)` or `API key sk-…abcd`.
+/// Token usage in one line: `3.0k in (1.0k cached) · 300 out (100 reasoning) · 3.3k total`.
+pub fn describe_usage(u: &TokenUsage) -> String {
+    format!(
+        "{} in ({} cached) · {} out ({} reasoning) · {} total",
+        humanize::count(u.input_tokens),
+        humanize::count(u.cached_input_tokens),
+        humanize::count(u.output_tokens),
+        humanize::count(u.reasoning_output_tokens),
+        humanize::count(u.total_tokens),
+    )
+}
+
 pub fn describe_login(summary: &AuthSummary) -> String {
     match summary {
         AuthSummary::ApiKey { masked } => format!("API key {masked}"),

@@ -171,7 +171,8 @@ async fn leaving_prints_the_resume_command_and_the_usage() {
         "{screen}"
     );
     assert!(
-        screen.contains("Token usage: 3.3k total (3.0k in, 1.0k cached; 300 out, 100 reasoning)"),
+        screen
+            .contains("Token usage: 3.0k in (1.0k cached) · 300 out (100 reasoning) · 3.3k total"),
         "{screen}"
     );
 
