@@ -40,8 +40,15 @@ pub fn copy(out: &mut impl Write, text: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// The clipboard tool of this machine's display, with its arguments, if there is one.
+/// The clipboard tool of this machine's display, with its arguments, if there is one. Looked
+/// up once: it scans `PATH`, and both the copy and its message need it.
 pub fn system_tool() -> Option<(&'static str, &'static [&'static str])> {
+    static TOOL: std::sync::OnceLock<Option<(&'static str, &'static [&'static str])>> =
+        std::sync::OnceLock::new();
+    *TOOL.get_or_init(find_system_tool)
+}
+
+fn find_system_tool() -> Option<(&'static str, &'static [&'static str])> {
     let has_env = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     if cfg!(target_os = "macos") && on_path("pbcopy") {
         return Some(("pbcopy", &[]));
