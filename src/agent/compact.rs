@@ -148,19 +148,9 @@ async fn summary_of(
                     ..
                 },
             ) => text = item.text(),
-            ResponseEvent::Retrying {
-                attempt,
-                max,
-                delay,
-                reason,
-            } => {
+            retry @ ResponseEvent::Retrying { .. } => {
                 text.clear();
-                ctx.emit(Event::Retrying {
-                    attempt,
-                    max,
-                    delay,
-                    reason,
-                });
+                super::turn::forward_retry(ctx, retry);
             }
             ResponseEvent::Completed { usage, .. } => return Ok((text, usage)),
             _ => {}

@@ -332,21 +332,11 @@ async fn stream_response(
                 items.push(item);
             }
             ResponseEvent::RateLimits(limits) => ctx.emit(Event::RateLimits(limits)),
-            ResponseEvent::Retrying {
-                attempt,
-                max,
-                delay,
-                reason,
-            } => {
+            retry @ ResponseEvent::Retrying { .. } => {
                 // What the failed attempt delivered is void; the next one sends it all again.
                 items.clear();
                 partial.retrying();
-                ctx.emit(Event::Retrying {
-                    attempt,
-                    max,
-                    delay,
-                    reason,
-                });
+                forward_retry(ctx, retry);
             }
             ResponseEvent::Completed { usage, .. } => return Ok(Response { items, usage }),
             ResponseEvent::Created | ResponseEvent::OutputItemAdded(_) => {}
@@ -357,6 +347,24 @@ async fn stream_response(
         reason: "the response ended without an answer".to_string(),
         retries: 0,
     })
+}
+
+/// Tells the front end about a retry of the stream (the one event of its kind that reaches it).
+pub(crate) fn forward_retry(ctx: &TurnContext, event: ResponseEvent) {
+    if let ResponseEvent::Retrying {
+        attempt,
+        max,
+        delay,
+        reason,
+    } = event
+    {
+        ctx.emit(Event::Retrying {
+            attempt,
+            max,
+            delay,
+            reason,
+        });
+    }
 }
 
 /// A function call of the response, parsed.
