@@ -4,6 +4,9 @@
 //! - stream: 1 MiB of Markdown in 16-byte deltas applied and drawn, frames every 64 deltas;
 //! - keystroke: a key press and the frame that echoes it, with 10,000 messages, idle and while
 //!   an answer streams;
+//! - finder: the `@` file finder over 100,000 paths: each keystroke of a mention and the frame
+//!   that shows it (the frame waits for the matcher at most 8 ms), and how many of those frames
+//!   showed their keystroke's final results rather than the previous ones;
 //! - restore: a resumed conversation of 10,000 items shown and its first frame drawn;
 //! - launch: the real binary in a pseudo-terminal, from spawn to the first frame with the
 //!   composer (median of 20), then its idle RSS and whether it writes anything while idle;
@@ -431,6 +434,93 @@ fn bench_open_block() {
     drop(fake);
 }
 
+/// 100,000 paths shaped like a large repository's: a few top folders, many modules, files of
+/// several kinds.
+fn repository_paths() -> Vec<String> {
+    let tops = [
+        "src",
+        "tests",
+        "docs",
+        "crates/core/src",
+        "crates/ui/src",
+        "vendor/lib",
+        "tools",
+    ];
+    let modules = [
+        "parser", "render", "network", "storage", "auth", "config", "events", "layout", "cache",
+        "protocol", "session", "widgets", "input", "output", "queue", "schema", "codec",
+    ];
+    let words = [
+        "handler", "builder", "state", "error", "types", "util", "client", "server", "table",
+        "reader", "writer", "index", "stream", "buffer", "message", "worker", "model", "view",
+        "composer", "finder", "theme", "frame", "history", "status", "picker", "diff",
+    ];
+    let exts = ["rs", "md", "toml", "json", "ts", "py"];
+    (0..100_000)
+        .map(|i| {
+            format!(
+                "{}/{}/{}_{}/{}_{i}.{}",
+                tops[i % tops.len()],
+                modules[(i / 7) % modules.len()],
+                words[(i / 119) % words.len()],
+                i % 13,
+                words[(i / 3) % words.len()],
+                exts[i % exts.len()],
+            )
+        })
+        .collect()
+}
+
+struct FinderStats {
+    keys: Stats,
+    max: Duration,
+    /// Keystrokes whose own frame already showed their final results.
+    complete: usize,
+    samples: usize,
+}
+
+/// Typing mentions into the composer with the finder over 100,000 paths: each key and the frame
+/// after it, then a later frame to see whether the first one was already complete.
+fn bench_finder() -> FinderStats {
+    let (mut app, _rx) = app_with(10);
+    app.use_file_finder(kelp::tui::FileFinder::with_files(repository_paths()));
+    let mut term = terminal();
+    term.draw(|f| app.render(f)).expect("draw");
+    let mut samples = Vec::new();
+    let mut complete = 0;
+    for _ in 0..3 {
+        for query in [
+            "@composer",
+            "@src/render",
+            "@docsmsg",
+            "@crates/ui/theme_4",
+            "@zzz",
+        ] {
+            for c in query.chars() {
+                let start = Instant::now();
+                press(&mut app, KeyCode::Char(c));
+                term.draw(|f| app.render(f)).expect("draw");
+                samples.push(start.elapsed());
+                let first = term.backend().buffer().clone();
+                std::thread::sleep(Duration::from_millis(60));
+                term.draw(|f| app.render(f)).expect("draw");
+                if *term.backend().buffer() == first {
+                    complete += 1;
+                }
+            }
+            app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        }
+    }
+    let max = samples.iter().copied().max().unwrap_or_default();
+    let count = samples.len();
+    FinderStats {
+        keys: stats(samples),
+        max,
+        complete,
+        samples: count,
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -468,6 +558,17 @@ fn main() {
                 ms(s.p99)
             );
         }
+    }
+    if run("finder") {
+        let s = bench_finder();
+        println!(
+            "@ finder, 100,000 files, keystroke to frame: median {:.3} ms, p99 {:.3} ms, max {:.3} ms; {} of {} frames showed their own results",
+            ms(s.keys.median),
+            ms(s.keys.p99),
+            ms(s.max),
+            s.complete,
+            s.samples
+        );
     }
     if run("restore") {
         let s = bench_restore(10_000);

@@ -5,6 +5,7 @@ pub mod compact;
 pub mod conversation;
 pub mod core;
 pub mod instructions;
+pub mod mentions;
 pub mod protocol;
 pub mod tools;
 pub mod turn;

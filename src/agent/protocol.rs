@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::agent::instructions::InstructionFile;
+pub use crate::agent::mentions::Attachment;
 use crate::agent::tools::FileChange;
 use crate::auth::login::{Account, LoginEvent, LoginMethod};
 use crate::llm::types::{Item, RateLimits, TokenUsage};
@@ -157,6 +158,8 @@ pub enum StopCause {
 pub enum Event {
     /// A turn began.
     TurnStarted,
+    /// The files the prompt mentions (`@path`): which went with it, and why others did not.
+    Attached(Vec<Attachment>),
     /// A piece of the assistant's answer.
     TextDelta(String),
     /// A piece of a reasoning summary.

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::compact;
 use super::conversation::Conversation;
+use super::mentions;
 use super::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, StopCause, TurnOutcome,
 };
@@ -234,7 +235,16 @@ async fn steps(
     text: String,
     partial: &mut PartialAnswer,
 ) -> Result<(), TurnError> {
-    record(conversation, ctx, Entry::Item(Item::user_text(text)));
+    let project_dir = conversation.project_dir().to_path_buf();
+    let typed = text.clone();
+    let (message, attachments) =
+        tokio::task::spawn_blocking(move || mentions::user_message(text, &project_dir))
+            .await
+            .unwrap_or_else(|_| (Item::user_text(typed), Vec::new()));
+    if !attachments.is_empty() {
+        ctx.emit(Event::Attached(attachments));
+    }
+    record(conversation, ctx, Entry::Item(message));
     let max_steps = ctx.max_steps.max(1);
     let mut compacted = false;
     for _ in 0..max_steps {

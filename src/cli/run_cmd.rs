@@ -286,6 +286,16 @@ impl Printer for TextPrinter {
                 eprintln!("kelp: note: {text}");
                 Ok(())
             }
+            Event::Attached(files) => {
+                for file in files {
+                    if file.attached {
+                        eprintln!("kelp: attached {} ({})", file.path, file.detail);
+                    } else {
+                        eprintln!("kelp: note: @{} not attached: {}", file.path, file.detail);
+                    }
+                }
+                Ok(())
+            }
             Event::Compacted { before, .. } => {
                 self.end_line()?;
                 eprintln!(
@@ -410,6 +420,14 @@ impl Printer for JsonPrinter {
                 })).collect::<Vec<_>>(),
             }),
             Event::Notice(message) => json!({"type": "notice", "message": message}),
+            Event::Attached(files) => json!({
+                "type": "attachments",
+                "files": files.iter().map(|f| json!({
+                    "path": f.path,
+                    "attached": f.attached,
+                    "detail": f.detail,
+                })).collect::<Vec<_>>(),
+            }),
             Event::Error(message) => json!({"type": "error", "message": message}),
             Event::ContextUsed { used, window } => {
                 json!({"type": "context", "used_tokens": used, "window_tokens": window})

@@ -59,6 +59,10 @@ pub struct ReasoningSummary {
 /// by the agent, saved in sessions and replayed, but never shown as something the person typed.
 pub const INSTRUCTIONS_HEADING: &str = "# AGENTS.md instructions for ";
 
+/// How a part of a user message that carries a file the person mentioned (`@path`) starts,
+/// followed by the path: the part is sent and saved, but shown as "attached", not as typed text.
+pub const ATTACHMENT_HEADING: &str = "# Attached file (mentioned with @): ";
+
 impl Item {
     /// Whether this is the instructions message (not something the person typed).
     pub fn is_instructions_message(&self) -> bool {
@@ -87,6 +91,38 @@ impl Item {
         Self::Message {
             role: Role::Assistant,
             content: vec![Content::OutputText { text: text.into() }],
+        }
+    }
+
+    /// What the person typed in a user message: its text without the attached files.
+    pub fn typed_text(&self) -> String {
+        match self {
+            Self::Message { content, .. } => content
+                .iter()
+                .filter_map(|c| match c {
+                    Content::InputText { text } if text.starts_with(ATTACHMENT_HEADING) => None,
+                    Content::InputText { text } | Content::OutputText { text } => {
+                        Some(text.as_str())
+                    }
+                })
+                .collect(),
+            _ => String::new(),
+        }
+    }
+
+    /// The paths of the files attached to a user message, in order.
+    pub fn attached_paths(&self) -> Vec<&str> {
+        match self {
+            Self::Message { content, .. } => content
+                .iter()
+                .filter_map(|c| match c {
+                    Content::InputText { text } => text
+                        .strip_prefix(ATTACHMENT_HEADING)
+                        .and_then(|rest| rest.lines().next()),
+                    Content::OutputText { .. } => None,
+                })
+                .collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -198,7 +198,7 @@ pub fn recent_prompts(
             .filter(|line| line.contains(r#""role":"user""#))
             .filter_map(|line| serde_json::from_str::<crate::llm::types::Item>(&line).ok())
             .filter(|item| !item.is_instructions_message())
-            .map(|item| item.text())
+            .map(|item| item.typed_text())
             .filter(|text| !text.trim().is_empty())
             .collect();
         count += prompts.len();

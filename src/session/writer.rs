@@ -160,7 +160,7 @@ fn first_prompt(item: &Item) -> Option<String> {
         Item::Message {
             role: Role::User, ..
         } if !item.is_instructions_message() => {
-            let text = item.text();
+            let text = item.typed_text();
             let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
             Some(line.chars().take(FIRST_PROMPT_CHARS).collect())
         }

@@ -15,6 +15,7 @@ use ratatui::text::{Line, Span};
 use tokio::sync::mpsc::UnboundedSender;
 use unicode_width::UnicodeWidthStr;
 
+use super::bottom_pane::file_finder::FileFinder;
 use super::bottom_pane::picker::{Picker, PickerItem};
 use super::bottom_pane::{BottomPane, KeyOutcome, PickerKind};
 use super::chat::Chat;
@@ -130,7 +131,7 @@ impl App {
         let mut app = Self {
             ops,
             chat: Chat::default(),
-            pane: BottomPane::default(),
+            pane: BottomPane::in_project(initial.project_dir.clone()),
             connect: None,
             status: Status {
                 auth: initial.auth,
@@ -229,6 +230,21 @@ impl App {
     /// and never while the connect dialog shows, so its URL and code can be selected.
     pub fn wants_mouse(&self) -> bool {
         self.mouse_capture && self.connect.is_none()
+    }
+
+    /// Uses `finder` for `@` instead of listing the project's folder (tests, benches).
+    pub fn use_file_finder(&mut self, finder: FileFinder) {
+        self.pane = std::mem::take(&mut self.pane).with_file_finder(finder);
+    }
+
+    /// Whether the `@` file finder shows, so its matcher's results want a frame.
+    pub fn finding_files(&self) -> bool {
+        self.pane.finding_files()
+    }
+
+    /// The file finder has news: draw it.
+    pub fn on_files_ready(&mut self) {
+        self.redraw = true;
     }
 
     /// Whether code blocks wait for the highlighter to load.
@@ -871,6 +887,9 @@ impl App {
             }
             Event::PromptHistory(prompts) => self.pane.composer().add_older_history(prompts),
             Event::Notice(text) => self.notice(text),
+            Event::Attached(files) => {
+                self.push(CellKind::Attached(files));
+            }
             Event::Error(message) => {
                 if let Some(dialog) = &mut self.connect
                     && dialog.on_error(message.clone())

@@ -8,6 +8,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::sleep_until;
 
 use super::app::App;
+use super::bottom_pane::file_finder;
 use super::frame::FrameScheduler;
 use super::terminal::{self, Tui};
 use super::{clipboard, highlight, hyperlink};
@@ -59,6 +60,7 @@ pub async fn run_loop(
         let frame_at = frames.deadline(now);
         let tick_at = app.next_tick(now);
         let wait_highlighter = app.awaiting_highlighter();
+        let finding_files = app.finding_files();
         tokio::select! {
             biased;
             event = input.next() => match event {
@@ -94,6 +96,7 @@ pub async fn run_loop(
             _ = sleep_until(frame_at.unwrap_or(now).into()), if frame_at.is_some() => {}
             _ = sleep_until(tick_at.unwrap_or(now).into()), if tick_at.is_some() => app.on_tick(),
             _ = highlight::ready().notified(), if wait_highlighter => app.on_highlighter_ready(),
+            _ = file_finder::ready().notified(), if finding_files => app.on_files_ready(),
             _ = term.recv() => return Ok(Ended::Signal(libc::SIGTERM)),
             _ = hangup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),
         }

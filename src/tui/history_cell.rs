@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 
 use super::streaming::StreamingMarkdown;
 use super::wrap::{RichLine, wrap_into};
-use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, PlanStatus, PlanStep};
+use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Attachment, PlanStatus, PlanStep};
 use crate::tui::theme;
 
 /// Output lines a collapsed tool call shows.
@@ -53,6 +53,8 @@ pub enum CellKind {
     Notice(String),
     /// `/diff`: a titled unified diff, coloured.
     Diff { title: String, diff: String },
+    /// The files a prompt mentioned with `@`: attached, or left out and why.
+    Attached(Vec<Attachment>),
 }
 
 /// A tool call and what it printed.
@@ -265,6 +267,24 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             ],
             "  ",
         )],
+        CellKind::Attached(files) => files
+            .iter()
+            .map(|file| {
+                let (detail, style) = match (file.attached, file.detail.is_empty()) {
+                    (true, true) => (String::new(), theme::dim()),
+                    (true, false) => (format!(" · {}", file.detail), theme::dim()),
+                    (false, _) => (format!(" · not attached: {}", file.detail), theme::warn()),
+                };
+                hanging(
+                    vec![
+                        Span::styled("  @ ", theme::dim()),
+                        Span::styled(file.path.clone(), style),
+                        Span::styled(detail, style),
+                    ],
+                    "    ",
+                )
+            })
+            .collect(),
         CellKind::Notice(text) => text
             .split('\n')
             .enumerate()

@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use app::{App, ExitSummary, InitialState};
+pub use bottom_pane::file_finder::FileFinder;
 pub use event_loop::Ended;
 
 use crate::agent::core::StartFacts;

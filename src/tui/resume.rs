@@ -10,6 +10,7 @@ use super::bottom_pane::picker::PickerItem;
 use super::history_cell::{CellKind, ToolCall, ToolEnd};
 use super::streaming::StreamingMarkdown;
 use super::wrap::cut;
+use crate::agent::protocol::Attachment;
 use crate::agent::tools::ToolCall as ParsedCall;
 use crate::llm::types::{Item, Role};
 use crate::session::{Note, SessionSummary, TurnEnd};
@@ -40,7 +41,21 @@ pub fn cells_from_history(items: &[Item], notes: &[(usize, Note)]) -> Vec<CellKi
         match item {
             Item::Message {
                 role: Role::User, ..
-            } if !item.is_instructions_message() => cells.push(CellKind::User(item.text())),
+            } if !item.is_instructions_message() => {
+                cells.push(CellKind::User(item.typed_text()));
+                let attached: Vec<Attachment> = item
+                    .attached_paths()
+                    .into_iter()
+                    .map(|path| Attachment {
+                        path: path.to_string(),
+                        attached: true,
+                        detail: String::new(),
+                    })
+                    .collect();
+                if !attached.is_empty() {
+                    cells.push(CellKind::Attached(attached));
+                }
+            }
             Item::Message {
                 role: Role::Assistant,
                 ..

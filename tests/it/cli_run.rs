@@ -9,7 +9,7 @@ use crate::llm_stream::{Login, write_login};
 use crate::support::{kelp, run_with_stdin, shown};
 
 /// `kelp` pointed at `fake`, with `login` stored in a fresh home.
-fn kelp_for(fake: &FakeOpenAi, login: Login) -> (tempfile::TempDir, Command) {
+pub(crate) fn kelp_for(fake: &FakeOpenAi, login: Login) -> (tempfile::TempDir, Command) {
     let home = tempfile::tempdir().unwrap();
     let auth_file = home.path().join("auth.json");
     write_login(&auth_file, fake, login);
@@ -19,7 +19,7 @@ fn kelp_for(fake: &FakeOpenAi, login: Login) -> (tempfile::TempDir, Command) {
 }
 
 /// Runs `cmd` off the runtime's threads so the fake keeps serving.
-async fn output(mut cmd: Command) -> Output {
+pub(crate) async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()

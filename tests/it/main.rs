@@ -26,6 +26,7 @@ mod llm_errors;
 mod llm_stream;
 mod login_browser;
 mod login_device;
+mod mentions;
 mod parsers_prop;
 mod refresh;
 mod sandbox;

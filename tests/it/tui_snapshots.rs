@@ -7,7 +7,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use kelp::agent::instructions::InstructionFile;
 use kelp::agent::protocol::{
-    ApprovalSubject, AuthSummary, Event, Op, PlanStatus, PlanStep, TurnOutcome,
+    ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, TurnOutcome,
 };
 use kelp::auth::login::LoginEvent;
 use kelp::llm::types::{Content, Item, ReasoningSummary, Role};
@@ -642,4 +642,89 @@ fn diff_of_the_working_tree() {
         "diff --git a/src/main.rs b/src/main.rs\n--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1 +1 @@\n-fn main() {}\n+fn main() { run(); }\n\nUntracked files:\n  src/new.rs\n".into(),
     )));
     assert_snapshot!(draw(&mut app, 80, 16));
+}
+
+/// Draws until two frames in a row are the same: the finder's matcher works on other threads,
+/// and a frame waits for it only briefly.
+fn draw_settled(app: &mut App, width: u16, height: u16) -> String {
+    let mut last = draw(app, width, height);
+    for _ in 0..200 {
+        std::thread::sleep(Duration::from_millis(5));
+        let next = draw(app, width, height);
+        if next == last {
+            return next;
+        }
+        last = next;
+    }
+    last
+}
+
+const PROJECT_FILES: [&str; 8] = [
+    "Cargo.toml",
+    "README.md",
+    "src/main.rs",
+    "src/tui/app.rs",
+    "src/tui/bottom_pane/composer.rs",
+    "src/tui/bottom_pane/file_finder.rs",
+    "tests/it/tui_snapshots.rs",
+    "docs/a/very/long/folder/that/goes/on/and/on/past/the/edge/of/an/ssh/window/composer_notes.md",
+];
+
+#[test]
+fn file_finder_matches_as_you_type_at_80x24() {
+    let (mut app, _rx) = logged_in();
+    app.use_file_finder(kelp::tui::FileFinder::with_files(PROJECT_FILES));
+    type_text(&mut app, "explain @");
+    assert_snapshot!("file_finder_all", draw_settled(&mut app, 80, 24));
+    type_text(&mut app, "compo");
+    assert_snapshot!("file_finder_compo", draw_settled(&mut app, 80, 24));
+    // The selection wraps both ways.
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Tab);
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(
+        screen.contains("› explain @src/tui/bottom_pane/composer.rs"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains(" Files "),
+        "inserting closes the finder:\n{screen}"
+    );
+    type_text(&mut app, "and @zzq");
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(screen.contains("no matching files"), "{screen}");
+    key(&mut app, KeyCode::Esc);
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(!screen.contains(" Files "), "esc closes it:\n{screen}");
+    type_text(&mut app, "x");
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(
+        !screen.contains(" Files "),
+        "and it stays closed for that word:\n{screen}"
+    );
+}
+
+#[test]
+fn attached_files_under_the_prompt() {
+    let (mut app, _rx) = logged_in();
+    type_text(&mut app, "explain @src/main.rs and @../secret");
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::Attached(vec![
+        Attachment {
+            path: "src/main.rs".into(),
+            attached: true,
+            detail: "12 lines".into(),
+        },
+        Attachment {
+            path: "../secret".into(),
+            attached: false,
+            detail: "leads outside the project (to /work/secret)".into(),
+        },
+    ]));
+    app.handle_core_event(Event::MessageDone("It starts the UI.".into()));
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+    assert_snapshot!("attached_files", draw(&mut app, 80, 12));
 }

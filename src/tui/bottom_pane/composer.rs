@@ -85,6 +85,38 @@ impl Composer {
         self.layout = None;
     }
 
+    /// The word being typed at the cursor when it mentions a file: where its `@` is, and what
+    /// follows the `@` up to the cursor. A word that goes on after the cursor is not one being
+    /// typed.
+    pub fn mention_at_cursor(&self) -> Option<(usize, &str)> {
+        let before = &self.text[..self.cursor];
+        let start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let goes_on = self.text[self.cursor..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace());
+        let query = before[start..].strip_prefix('@')?;
+        (!goes_on).then_some((start, query.trim_start_matches('"')))
+    }
+
+    /// Puts `@path` and a space in place of the mention that starts at `start`, quoted when the
+    /// path has white space in it.
+    pub fn complete_mention(&mut self, start: usize, path: &str) {
+        let mention = if path.contains(char::is_whitespace) {
+            format!("@\"{path}\" ")
+        } else {
+            format!("@{path} ")
+        };
+        let start = start.min(self.cursor);
+        self.text.replace_range(start..self.cursor, &mention);
+        self.cursor = start + mention.len();
+        self.layout = None;
+    }
+
     /// Empties the composer.
     pub fn clear(&mut self) {
         self.set_text("");
@@ -400,6 +432,29 @@ mod tests {
         c.handle_key(key(KeyCode::Down, KeyModifiers::NONE));
         c.handle_key(key(KeyCode::Down, KeyModifiers::NONE));
         assert_eq!(c.text(), "", "back to the empty draft");
+    }
+
+    #[test]
+    fn a_mention_is_the_word_being_typed() {
+        let mut c = typed("look at @src/ma");
+        assert_eq!(c.mention_at_cursor(), Some((8, "src/ma")));
+        c.complete_mention(8, "src/main.rs");
+        assert_eq!(c.text(), "look at @src/main.rs ");
+        assert_eq!(c.mention_at_cursor(), None, "the space ends it");
+        c.insert("and @my");
+        assert_eq!(c.mention_at_cursor(), Some((25, "my")));
+        c.complete_mention(25, "my notes.md");
+        assert_eq!(c.text(), "look at @src/main.rs and @\"my notes.md\" ");
+        assert_eq!(typed("me@host").mention_at_cursor(), None);
+        let mut c = typed("@src rest");
+        c.handle_key(key(KeyCode::Char('a'), KeyModifiers::CONTROL));
+        c.handle_key(key(KeyCode::Right, KeyModifiers::NONE));
+        c.handle_key(key(KeyCode::Right, KeyModifiers::NONE));
+        assert_eq!(
+            c.mention_at_cursor(),
+            None,
+            "the word goes on after the cursor"
+        );
     }
 
     #[test]

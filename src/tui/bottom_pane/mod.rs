@@ -6,6 +6,7 @@
 
 pub mod approval;
 pub mod composer;
+pub mod file_finder;
 pub mod picker;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -17,6 +18,7 @@ use super::theme;
 use crate::agent::protocol::ApprovalDecision;
 use approval::ApprovalView;
 use composer::{Composer, ComposerAction};
+use file_finder::FileFinder;
 use picker::{Picker, PickerAction};
 
 /// The composer grows up to this many rows, then scrolls.
@@ -69,6 +71,12 @@ pub struct BottomPane {
     views: Vec<View>,
     /// The highlighted row of the slash popup.
     slash_selected: usize,
+    /// The `@` file finder, made when a mention is first typed.
+    files: Option<FileFinder>,
+    /// Where the finder's files are listed from.
+    project_dir: Option<std::path::PathBuf>,
+    /// The start of the mention whose finder Esc closed: it stays closed for that word.
+    mention_dismissed: Option<usize>,
 }
 
 impl Default for BottomPane {
@@ -77,11 +85,89 @@ impl Default for BottomPane {
             composer: Composer::new(),
             views: Vec::new(),
             slash_selected: 0,
+            files: None,
+            project_dir: None,
+            mention_dismissed: None,
         }
     }
 }
 
 impl BottomPane {
+    /// The pane of a client working in `project_dir`: `@` finds its files.
+    pub fn in_project(project_dir: std::path::PathBuf) -> Self {
+        Self {
+            project_dir: Some(project_dir),
+            ..Self::default()
+        }
+    }
+
+    /// Uses `finder` for `@` instead of listing a folder (for tests and benches).
+    pub fn with_file_finder(mut self, finder: FileFinder) -> Self {
+        self.files = Some(finder);
+        self
+    }
+
+    /// The mention being typed, when its finder is showing: where its `@` is, and the query.
+    fn mention(&self) -> Option<(usize, &str)> {
+        if !self.views.is_empty() {
+            return None;
+        }
+        let (start, query) = self.composer.mention_at_cursor()?;
+        (self.mention_dismissed != Some(start)).then_some((start, query))
+    }
+
+    /// Whether the file finder is in view, so its results are worth a frame.
+    pub fn finding_files(&self) -> bool {
+        self.files.is_some() && self.mention().is_some()
+    }
+
+    /// After the composer changed: the finder follows the mention at the cursor.
+    fn follow_mention(&mut self) {
+        let Some((start, query)) = self.composer.mention_at_cursor() else {
+            self.mention_dismissed = None;
+            return;
+        };
+        if self.mention_dismissed.is_some_and(|at| at != start) {
+            self.mention_dismissed = None;
+        }
+        if self.mention_dismissed.is_some() {
+            return;
+        }
+        let query = query.to_string();
+        let created = self.files.is_none();
+        if created {
+            let Some(root) = self.project_dir.clone() else {
+                return;
+            };
+            self.files = Some(FileFinder::new(root));
+        }
+        if let Some(files) = &mut self.files {
+            // A new `@` lists the files again, for those made since.
+            if created || query.is_empty() {
+                files.open();
+            }
+            files.set_query(&query);
+        }
+    }
+
+    /// The finder's keys while it shows: ↑↓ move, Tab or Enter insert the path, Esc closes it.
+    fn mention_key(&mut self, key: KeyEvent) -> Option<KeyOutcome> {
+        let (start, _) = self.mention()?;
+        let files = self.files.as_mut()?;
+        match key.code {
+            KeyCode::Up => files.move_selection(-1),
+            KeyCode::Down => files.move_selection(1),
+            KeyCode::Tab | KeyCode::Enter if key.modifiers.is_empty() => {
+                // With nothing to insert, Enter sends the prompt as typed.
+                let path = files.selected_path()?;
+                self.composer.complete_mention(start, &path);
+                self.mention_dismissed = None;
+            }
+            KeyCode::Esc => self.mention_dismissed = Some(start),
+            _ => return None,
+        }
+        Some(KeyOutcome::Consumed)
+    }
     /// The composer, for the app to fill or read.
     pub fn composer(&mut self) -> &mut Composer {
         &mut self.composer
@@ -149,7 +235,10 @@ impl BottomPane {
         match self.views.last_mut() {
             Some(View::Approval(approval)) => approval.paste(text),
             Some(View::Picker(..)) => {}
-            None => self.composer.insert(text),
+            None => {
+                self.composer.insert(text);
+                self.follow_mention();
+            }
         }
     }
 
@@ -191,6 +280,9 @@ impl BottomPane {
         if let Some(outcome) = self.slash_key(key) {
             return outcome;
         }
+        if let Some(outcome) = self.mention_key(key) {
+            return outcome;
+        }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Esc | KeyCode::PageUp | KeyCode::PageDown | KeyCode::Home | KeyCode::End => {
@@ -201,11 +293,15 @@ impl BottomPane {
         }
         let before = self.composer.text().len();
         match self.composer.handle_key(key) {
-            ComposerAction::Submit(text) => KeyOutcome::Submit(text),
+            ComposerAction::Submit(text) => {
+                self.mention_dismissed = None;
+                KeyOutcome::Submit(text)
+            }
             ComposerAction::Changed => {
                 if self.composer.text().len() != before {
                     self.slash_selected = 0;
                 }
+                self.follow_mention();
                 KeyOutcome::Consumed
             }
             ComposerAction::Ignored => KeyOutcome::Ignored,
@@ -262,6 +358,21 @@ impl BottomPane {
             return None;
         }
         let cursor = self.composer.render(pane, buf, PLACEHOLDER);
+        if self.views.is_empty()
+            && self.mention().is_some()
+            && let Some(files) = &mut self.files
+        {
+            files.tick();
+            let height = files.height().min(room);
+            let popup_area = Rect::new(
+                area.x + 1,
+                area.y - height,
+                area.width.saturating_sub(2),
+                height,
+            );
+            files.render(popup_area, buf);
+            return Some(cursor);
+        }
         let slash_popup;
         let popup = match self.views.last() {
             Some(View::Picker(_, picker)) => Some(picker),

@@ -1,0 +1,276 @@
+//! `@path` in a prompt. A file the person mentions goes with the message, shown as `read_file`
+//! shows it and within the same bounds, so the model starts the turn with it instead of asking
+//! for it. Only files inside the project go, judged on where the path really leads. And the
+//! project's file list, which the composer's finder searches.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::tools::{paths, read_file};
+use crate::llm::types::{ATTACHMENT_HEADING, Content, Item, Role};
+
+/// The files of one prompt together carry at most this much text: one `read_file` call's worth.
+pub const MAX_ATTACHED_BYTES: usize = read_file::MAX_OUTPUT_BYTES;
+/// Files one prompt attaches at most.
+pub const MAX_ATTACHED_FILES: usize = 16;
+/// Files the finder lists at most: enough for very large repositories, and a bound on memory.
+pub const MAX_LISTED_FILES: usize = 500_000;
+
+/// Characters that end a sentence rather than a path: `see @src/main.rs.` mentions `src/main.rs`
+/// unless a file is really named with the dot.
+const TRAILING_PUNCTUATION: &[char] = &['.', ',', ';', ':', '!', '?', ')', ']', '}', '\'', '"'];
+
+/// A file mentioned in a prompt, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The path as written (without the `@`).
+    pub path: String,
+    /// Whether its text went with the prompt.
+    pub attached: bool,
+    /// For a person: "52 lines", "the first 2000 lines", or why it was left out.
+    pub detail: String,
+}
+
+/// The words of `text` that mention something: `@path` at the start or after white space, or
+/// `@"a path"` for one with spaces; each once, in order.
+pub fn mentions(text: &str) -> Vec<&str> {
+    let mut found: Vec<&str> = Vec::new();
+    let mut previous = None;
+    for (at, c) in text.char_indices() {
+        let starts_word = previous.is_none_or(char::is_whitespace);
+        previous = Some(c);
+        if c != '@' || !starts_word {
+            continue;
+        }
+        let rest = &text[at + 1..];
+        let word = match rest.strip_prefix('"') {
+            Some(quoted) => match quoted.find(['"', '\n']) {
+                Some(end) if quoted[end..].starts_with('"') => &quoted[..end],
+                _ => continue,
+            },
+            None => &rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())],
+        };
+        if !word.is_empty() && !found.contains(&word) {
+            found.push(word);
+        }
+    }
+    found
+}
+
+/// The user message for `text`, with the files it mentions attached, and a report of each
+/// mentioned file. Words that name nothing (`@someone`) stay plain text and are not reported,
+/// unless they look like a path (`@src/nothing.rs`). This reads files: call it off the async
+/// threads.
+pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>) {
+    let mut content = Vec::new();
+    let mut report = Vec::new();
+    let mut budget = MAX_ATTACHED_BYTES;
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for word in mentions(&text) {
+        let Some(path) = existing(project_dir, word) else {
+            if word.contains('/') {
+                let word = word.trim_end_matches(TRAILING_PUNCTUATION);
+                report.push(left_out(word, "no such file".to_string()));
+            }
+            continue;
+        };
+        let full = paths::resolve(project_dir, Path::new(path));
+        if full.is_dir() || seen.contains(&full) {
+            // A folder is for the model to list; a file mentioned twice goes once.
+            continue;
+        }
+        seen.push(full.clone());
+        if let Some(real) = paths::outside(project_dir, Path::new(path)) {
+            let why = format!("leads outside the project (to {})", real.display());
+            report.push(left_out(path, why));
+            continue;
+        }
+        if paths::has_other_names(&full) {
+            let why = "has other names (hard links) that may lie outside the project".to_string();
+            report.push(left_out(path, why));
+            continue;
+        }
+        if content.len() >= MAX_ATTACHED_FILES {
+            let why = format!("a prompt attaches at most {MAX_ATTACHED_FILES} files");
+            report.push(left_out(path, why));
+            continue;
+        }
+        match read_file::read(&full, path, None, None) {
+            Ok(shown) if shown.len() <= budget => {
+                budget -= shown.len();
+                report.push(Attachment {
+                    path: path.to_string(),
+                    attached: true,
+                    detail: size_of(&shown),
+                });
+                content.push(Content::InputText {
+                    text: format!("{ATTACHMENT_HEADING}{path}\n{shown}"),
+                });
+            }
+            Ok(_) => {
+                let why = format!(
+                    "the files of one prompt may carry {} KiB in all; ask the model to read it",
+                    MAX_ATTACHED_BYTES / 1024
+                );
+                report.push(left_out(path, why));
+            }
+            Err(read_file::ReadFileError::Binary { size, .. }) => {
+                report.push(left_out(path, format!("a binary file ({size} bytes)")));
+            }
+            Err(e) => report.push(left_out(path, e.to_string())),
+        }
+    }
+    content.insert(0, Content::InputText { text });
+    let item = Item::Message {
+        role: Role::User,
+        content,
+    };
+    (item, report)
+}
+
+/// The path `word` names, if it names something: as written, or without the punctuation that
+/// ends a sentence.
+fn existing<'a>(project_dir: &Path, word: &'a str) -> Option<&'a str> {
+    let mut candidate = word;
+    loop {
+        if !candidate.is_empty() && paths::resolve(project_dir, Path::new(candidate)).exists() {
+            return Some(candidate);
+        }
+        candidate = candidate.strip_suffix(TRAILING_PUNCTUATION)?;
+    }
+}
+
+fn left_out(path: &str, why: String) -> Attachment {
+    Attachment {
+        path: path.to_string(),
+        attached: false,
+        detail: why,
+    }
+}
+
+/// "52 lines", or "the first 2000 lines" when `read_file` stopped before the end.
+fn size_of(shown: &str) -> String {
+    let lines = shown.lines().filter(|line| line.starts_with('L')).count();
+    let plural = if lines == 1 { "" } else { "s" };
+    if shown.trim_end().ends_with("to read on]") {
+        format!("the first {lines} line{plural}")
+    } else if lines == 0 {
+        "empty".to_string()
+    } else {
+        format!("{lines} line{plural}")
+    }
+}
+
+/// Lists the project's files for the finder, as `/`-separated paths relative to `root`, calling
+/// `found` for each as the walk finds it (on several threads). `.gitignore` and `.ignore` rules
+/// hold, in a repository or not; hidden files are listed, `.git` is not. Stops after
+/// [`MAX_LISTED_FILES`]; returns how many were found.
+pub fn list_project_files(root: &Path, found: &(dyn Fn(String) + Sync)) -> usize {
+    let count = AtomicUsize::new(0);
+    ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .require_git(false)
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .build_parallel()
+        .run(|| {
+            Box::new(|entry| {
+                let Ok(entry) = entry else {
+                    return ignore::WalkState::Continue;
+                };
+                if !entry
+                    .file_type()
+                    .is_some_and(|t| t.is_file() || t.is_symlink())
+                {
+                    return ignore::WalkState::Continue;
+                }
+                let Ok(relative) = entry.path().strip_prefix(root) else {
+                    return ignore::WalkState::Continue;
+                };
+                if count.fetch_add(1, Ordering::Relaxed) >= MAX_LISTED_FILES {
+                    return ignore::WalkState::Quit;
+                }
+                found(relative.to_string_lossy().replace('\\', "/"));
+                ignore::WalkState::Continue
+            })
+        });
+    count.into_inner().min(MAX_LISTED_FILES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_words_that_start_with_an_at() {
+        assert_eq!(
+            mentions("see @src/main.rs and @\"my notes.md\", not me@example.com\n@a @a"),
+            vec!["src/main.rs", "my notes.md", "a"]
+        );
+        assert_eq!(mentions("@ alone, @\"unclosed"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn mentioned_files_inside_the_project_are_attached() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "fn one() {}\nfn two() {}\n").unwrap();
+        std::fs::write(dir.path().join("blob.bin"), [0u8, 1, 2]).unwrap();
+        let (item, report) = user_message(
+            "look at @src/lib.rs. and @blob.bin, @someone, @src/gone.rs".to_string(),
+            dir.path(),
+        );
+        assert_eq!(
+            item.typed_text(),
+            "look at @src/lib.rs. and @blob.bin, @someone, @src/gone.rs"
+        );
+        assert_eq!(item.attached_paths(), vec!["src/lib.rs"]);
+        assert!(item.text().contains("L2: fn two() {}"), "{}", item.text());
+        let shown: Vec<(&str, bool, &str)> = report
+            .iter()
+            .map(|a| (a.path.as_str(), a.attached, a.detail.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("src/lib.rs", true, "2 lines"),
+                ("blob.bin", false, "a binary file (3 bytes)"),
+                ("src/gone.rs", false, "no such file"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_link_out_of_the_project_is_not_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "key\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        let (item, report) = user_message("@link".to_string(), dir.path());
+        assert!(item.attached_paths().is_empty());
+        assert!(!item.text().contains("key"));
+        assert!(!report[0].attached);
+        assert!(
+            report[0].detail.starts_with("leads outside the project"),
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn the_listing_keeps_the_ignore_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::create_dir_all(root.join("target/debug")).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
+        std::fs::write(root.join("src/main.rs"), "").unwrap();
+        std::fs::write(root.join("target/debug/kelp"), "").unwrap();
+        std::fs::write(root.join(".git/HEAD"), "").unwrap();
+        let found = std::sync::Mutex::new(Vec::new());
+        let count = list_project_files(root, &|path| found.lock().unwrap().push(path));
+        let mut found = found.into_inner().unwrap();
+        found.sort();
+        assert_eq!(found, vec![".gitignore", "src/main.rs"]);
+        assert_eq!(count, 2);
+    }
+}
