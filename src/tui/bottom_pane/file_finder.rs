@@ -165,10 +165,17 @@ impl FileFinder {
         self.selected = 0;
     }
 
-    /// Takes in what the matcher has done, waiting for it at most [`MATCH_WAIT_MS`].
-    pub fn tick(&mut self) {
-        self.matcher.tick(MATCH_WAIT_MS);
+    /// Takes in what the matcher has done, waiting for it at most [`MATCH_WAIT_MS`]; `true`
+    /// while it is still at work.
+    pub fn tick(&mut self) -> bool {
+        self.tick_within(MATCH_WAIT_MS)
+    }
+
+    /// [`tick`](Self::tick), waiting at most `wait_ms`.
+    pub fn tick_within(&mut self, wait_ms: u64) -> bool {
+        let status = self.matcher.tick(wait_ms);
         self.selected = self.selected.min(self.matches().saturating_sub(1));
+        status.running
     }
 
     /// Whether the files are still being listed.
@@ -322,12 +329,7 @@ mod tests {
     use super::*;
 
     fn settled(finder: &mut FileFinder) {
-        for _ in 0..500 {
-            finder.tick();
-            if !finder.matcher.tick(0).running {
-                return;
-            }
-        }
+        while finder.tick() {}
     }
 
     #[test]

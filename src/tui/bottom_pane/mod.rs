@@ -362,7 +362,8 @@ impl BottomPane {
             && self.mention().is_some()
             && let Some(files) = &mut self.files
         {
-            files.tick();
+            // Still at work: the matcher wakes the loop for another frame when it is done.
+            let _ = files.tick();
             let height = files.height().min(room);
             let popup_area = Rect::new(
                 area.x + 1,
