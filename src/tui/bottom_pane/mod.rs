@@ -364,14 +364,7 @@ impl BottomPane {
         {
             // Still at work: the matcher wakes the loop for another frame when it is done.
             let _ = files.tick();
-            let height = files.height().min(room);
-            let popup_area = Rect::new(
-                area.x + 1,
-                area.y - height,
-                area.width.saturating_sub(2),
-                height,
-            );
-            files.render(popup_area, buf);
+            files.render(popup_above(area, files.height(), room), buf);
             return Some(cursor);
         }
         let slash_popup;
@@ -389,15 +382,19 @@ impl BottomPane {
             }
         };
         if let Some(picker) = popup {
-            let height = picker.height().min(room);
-            let popup_area = Rect::new(
-                area.x + 1,
-                area.y - height,
-                area.width.saturating_sub(2),
-                height,
-            );
-            picker.render(popup_area, buf);
+            picker.render(popup_above(area, picker.height(), room), buf);
         }
         Some(cursor)
     }
+}
+
+/// Where a popup of `height` rows goes: just above the pane's `area`, no higher than `room`.
+fn popup_above(area: Rect, height: u16, room: u16) -> Rect {
+    let height = height.min(room);
+    Rect::new(
+        area.x + 1,
+        area.y - height,
+        area.width.saturating_sub(2),
+        height,
+    )
 }
