@@ -1,5 +1,6 @@
-//! The footprint report: `cargo bench --bench footprint`. Builds (as every bench does) the
-//! release binary, then prints its size, the resident memory of an idle kelp at 80×24 in a pty
+//! The footprint report: `cargo bench --bench footprint`. Builds the release binary as shipped
+//! (`cargo build --release`: the binary a bench build makes carries the features that the tests'
+//! dev-dependencies turn on in shared crates), then prints its size, the resident memory of an idle kelp at 80×24 in a pty
 //! (median of 3, the process and its children, split into file-backed and anonymous pages), and
 //! launch to first frame (median of 20). Every change that adds a dependency quotes these
 //! figures before and after.
@@ -11,7 +12,8 @@
 #[path = "../tests/support/pty.rs"]
 mod pty;
 
-use std::path::Path;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `RssFile` and `RssAnon` of `pid` and every process below it, in kB.
@@ -42,6 +44,30 @@ fn rss_tree_kb(pid: u32) -> (u64, u64) {
     total
 }
 
+/// Builds `kelp` with `cargo build --release` and returns where the binary is.
+fn shipped_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "kelp",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "cargo build --release failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == "kelp")
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the kelp binary")
+}
+
 fn median<T: Copy + PartialOrd>(mut samples: Vec<T>) -> T {
     samples.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
     samples[samples.len() / 2]
@@ -51,7 +77,8 @@ fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
         return;
     }
-    let bin = Path::new(env!("CARGO_BIN_EXE_kelp"));
+    let bin = shipped_binary();
+    let bin = bin.as_path();
     let size = std::fs::metadata(bin).expect("the release binary").len();
     println!(
         "release binary: {size} bytes ({:.2} MB, {:.2} MiB)",
