@@ -17,7 +17,7 @@ use agent_client_protocol::v1::schema::{
 use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Event, PlanStatus, PlanStep};
 use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::humanize;
-use crate::llm::types::{Content as ItemContent, Item, Role};
+use crate::llm::types::{ATTACHMENT_HEADING, Content as ItemContent, Item, Role};
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
 const OUTPUT_SHOWN: usize = 64 * 1024;
@@ -419,11 +419,15 @@ pub fn replay(items: &[Item], project_dir: &Path) -> Vec<SessionUpdate> {
     let mut updates = Vec::new();
     // Plan updates show as the plan; their outputs show as nothing.
     let mut plan_calls = std::collections::HashSet::new();
+    // What the person typed, without the files their `@` mentions attached.
     let texts = |content: &[ItemContent]| {
         content
             .iter()
-            .map(|c| match c {
-                ItemContent::InputText { text } | ItemContent::OutputText { text } => text.as_str(),
+            .filter_map(|c| match c {
+                ItemContent::InputText { text } if text.starts_with(ATTACHMENT_HEADING) => None,
+                ItemContent::InputText { text } | ItemContent::OutputText { text } => {
+                    Some(text.as_str())
+                }
             })
             .collect::<Vec<_>>()
             .join("\n")

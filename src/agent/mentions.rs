@@ -3,6 +3,8 @@
 //! for it. Only files inside the project go, judged on where the path really leads. And the
 //! project's file list, which the composer's finder searches.
 
+use std::fs::File;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -80,22 +82,19 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
             continue;
         }
         seen.push(full.clone());
-        if let Some(real) = paths::outside(project_dir, Path::new(path)) {
-            let why = format!("leads outside the project (to {})", real.display());
-            report.push(left_out(path, why));
-            continue;
-        }
-        if paths::has_other_names(&full) {
-            let why = "has other names (hard links) that may lie outside the project".to_string();
-            report.push(left_out(path, why));
-            continue;
-        }
         if content.len() >= MAX_ATTACHED_FILES {
             let why = format!("a prompt attaches at most {MAX_ATTACHED_FILES} files");
             report.push(left_out(path, why));
             continue;
         }
-        match read_file::read(&full, path, None, None) {
+        let (file, size) = match open_inside(project_dir, path) {
+            Ok(opened) => opened,
+            Err(why) => {
+                report.push(left_out(path, why));
+                continue;
+            }
+        };
+        match read_file::read_open(file, size, path, None, None) {
             Ok(shown) if shown.len() <= budget => {
                 budget -= shown.len();
                 report.push(Attachment {
@@ -126,6 +125,40 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
         content,
     };
     (item, report)
+}
+
+/// Opens the file `path` names for reading, if it is a regular file inside the project with no
+/// other names. It is opened once, without waiting (a FIFO cannot hang the turn) and without
+/// following a last symlink, and what was opened is checked again against where the path leads
+/// now, so a link swapped in between the check and the open is caught.
+fn open_inside(project_dir: &Path, path: &str) -> Result<(File, u64), String> {
+    let written = Path::new(path);
+    if !paths::is_inside(project_dir, written) {
+        return Err(match paths::outside(project_dir, written) {
+            Some(real) => format!("leads outside the project (to {})", real.display()),
+            None => "cannot be resolved inside the project".to_string(),
+        });
+    }
+    let full = paths::resolve(project_dir, written);
+    let real = paths::real_path(&full).map_err(|e| e.to_string())?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&real)
+        .map_err(|e| e.to_string())?;
+    let opened = file.metadata().map_err(|e| e.to_string())?;
+    if !opened.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if opened.nlink() > 1 {
+        return Err("has other names (hard links) that may lie outside the project".to_string());
+    }
+    let still_there = std::fs::metadata(&real)
+        .is_ok_and(|now| now.dev() == opened.dev() && now.ino() == opened.ino());
+    if !still_there || !paths::is_inside(project_dir, written) {
+        return Err("changed while it was being opened".to_string());
+    }
+    Ok((file, opened.len()))
 }
 
 /// The path `word` names, if it names something: as written, or without the punctuation that
@@ -252,6 +285,41 @@ mod tests {
         assert!(
             report[0].detail.starts_with("leads outside the project"),
             "{report:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_outside_the_project_and_nothing_but_regular_files_is_attached() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "TOP SECRET\n").unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("project");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(parent.path().join("beside"), "TOP SECRET\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.join("linkdir")).unwrap();
+        std::fs::hard_link(outside.path().join("secret"), dir.join("hard")).unwrap();
+        let fifo = std::ffi::CString::new(dir.join("pipe").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let absolute = outside.path().join("secret");
+        let prompt = format!(
+            "@../beside @{} @linkdir/secret @hard @pipe",
+            absolute.display()
+        );
+        let (item, report) = user_message(prompt, &dir);
+        assert!(item.attached_paths().is_empty(), "{report:?}");
+        assert!(!item.text().contains("TOP SECRET"));
+        let why: Vec<&str> = report.iter().map(|a| a.detail.as_str()).collect();
+        assert_eq!(why.len(), 5, "{report:?}");
+        for outside in &why[..3] {
+            assert!(
+                outside.starts_with("leads outside the project"),
+                "{report:?}"
+            );
+        }
+        assert!(why[3].starts_with("has other names"), "{report:?}");
+        assert_eq!(
+            why[4], "not a regular file",
+            "a FIFO is refused, not waited on"
         );
     }
 

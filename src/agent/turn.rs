@@ -237,10 +237,16 @@ async fn steps(
 ) -> Result<(), TurnError> {
     let project_dir = conversation.project_dir().to_path_buf();
     let typed = text.clone();
-    let (message, attachments) =
-        tokio::task::spawn_blocking(move || mentions::user_message(text, &project_dir))
-            .await
-            .unwrap_or_else(|_| (Item::user_text(typed), Vec::new()));
+    let reading = tokio::task::spawn_blocking(move || mentions::user_message(text, &project_dir));
+    let (message, attachments) = tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => {
+            // The prompt is kept; the files it mentions were not read in time.
+            record(conversation, ctx, Entry::Item(Item::user_text(typed)));
+            return Err(TurnError::Interrupted);
+        }
+        read = reading => read.unwrap_or_else(|_| (Item::user_text(typed), Vec::new())),
+    };
     if !attachments.is_empty() {
         ctx.emit(Event::Attached(attachments));
     }

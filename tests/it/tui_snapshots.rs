@@ -703,6 +703,39 @@ fn file_finder_matches_as_you_type_at_80x24() {
         !screen.contains(" Files "),
         "and it stays closed for that word:\n{screen}"
     );
+    // Cleared and typed again at the same place, the word is a new one: the finder is back.
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    type_text(&mut app, "explain @src/tui/bottom_pane/composer.rs and @z");
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(screen.contains(" Files "), "{screen}");
+}
+
+#[test]
+fn enter_sends_a_mention_as_typed_unless_a_file_was_chosen() {
+    let (mut app, mut rx) = logged_in();
+    app.use_file_finder(kelp::tui::FileFinder::with_files(PROJECT_FILES));
+    type_text(&mut app, "thanks @compo");
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(
+        screen.contains("› src/tui/bottom_pane/composer.rs"),
+        "{screen}"
+    );
+    key(&mut app, KeyCode::Enter);
+    let sent: Vec<String> = ops(&mut rx)
+        .into_iter()
+        .filter_map(|op| match op {
+            Op::Submit { text } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec!["thanks @compo".to_string()]);
+    // With nothing matching, ↑ is the composer's again: the prompt just sent comes back.
+    type_text(&mut app, "@zzq");
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(screen.contains("no matching files"), "{screen}");
+    key(&mut app, KeyCode::Up);
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(screen.contains("› thanks @compo"), "{screen}");
 }
 
 #[test]

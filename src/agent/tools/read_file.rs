@@ -86,7 +86,6 @@ pub fn read(
     offset: Option<usize>,
     limit: Option<usize>,
 ) -> Result<String, ReadFileError> {
-    let (offset, limit) = window(offset, limit)?;
     let io_err = |source| ReadFileError::Io {
         path: shown.to_string(),
         source,
@@ -97,7 +96,23 @@ pub fn read(
             path: shown.to_string(),
         });
     }
-    let mut handle = File::open(file).map_err(io_err)?;
+    let handle = File::open(file).map_err(io_err)?;
+    read_open(handle, meta.len(), shown, offset, limit)
+}
+
+/// [`read`] from a file already opened (and checked) by the caller; `size` is its length.
+pub fn read_open(
+    mut handle: File,
+    size: u64,
+    shown: &str,
+    offset: Option<usize>,
+    limit: Option<usize>,
+) -> Result<String, ReadFileError> {
+    let (offset, limit) = window(offset, limit)?;
+    let io_err = |source| ReadFileError::Io {
+        path: shown.to_string(),
+        source,
+    };
     let mut head = Vec::with_capacity(BINARY_SNIFF_BYTES);
     (&mut handle)
         .take(BINARY_SNIFF_BYTES as u64)
@@ -106,7 +121,7 @@ pub fn read(
     if head.contains(&0) {
         return Err(ReadFileError::Binary {
             path: shown.to_string(),
-            size: meta.len(),
+            size,
         });
     }
     let mut reader = BufReader::new(Cursor::new(head).chain(handle));

@@ -89,12 +89,21 @@ impl Composer {
     /// follows the `@` up to the cursor. A word that goes on after the cursor is not one being
     /// typed.
     pub fn mention_at_cursor(&self) -> Option<(usize, &str)> {
+        /// A longer word is no path being typed; looking no further keeps this cheap after a
+        /// huge paste.
+        const MAX_WORD_BYTES: usize = 4096;
         let before = &self.text[..self.cursor];
         let start = before
             .char_indices()
             .rev()
+            .take_while(|(i, _)| before.len() - i <= MAX_WORD_BYTES)
             .find(|(_, c)| c.is_whitespace())
-            .map_or(0, |(i, c)| i + c.len_utf8());
+            .map(|(i, c)| i + c.len_utf8());
+        let start = match start {
+            Some(start) => start,
+            None if before.len() <= MAX_WORD_BYTES => 0,
+            None => return None,
+        };
         let goes_on = self.text[self.cursor..]
             .chars()
             .next()

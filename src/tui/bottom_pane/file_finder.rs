@@ -212,6 +212,9 @@ impl FileFinder {
 
     /// Draws the finder into `area`.
     pub fn render(&mut self, area: Rect, buf: &mut Buffer) {
+        if area.height == 0 {
+            return;
+        }
         Clear.render(area, buf);
         let dim = theme::dim();
         let snapshot = self.matcher.snapshot();
@@ -234,6 +237,9 @@ impl FileFinder {
             Span::styled(count, dim),
         ]);
         buf.set_line(area.x, area.y, &title, area.width);
+        if area.height < 2 {
+            return;
+        }
         if matched == 0 {
             let empty = if self.is_listing() {
                 "listing the project's files…"
@@ -272,7 +278,8 @@ impl FileFinder {
 
 /// Hands a path to the matcher unless it is there already.
 fn add(injector: &nucleo::Injector<Arc<str>>, known: &mut HashSet<Arc<str>>, path: Arc<str>) {
-    if known.insert(path.clone()) {
+    // Listing again adds files; the bound holds for all of them together.
+    if known.len() < mentions::MAX_LISTED_FILES && known.insert(path.clone()) {
         injector.push(path, |path, columns| {
             columns[0] = Utf32String::from(path.as_ref());
         });

@@ -77,6 +77,10 @@ pub struct BottomPane {
     project_dir: Option<std::path::PathBuf>,
     /// The start of the mention whose finder Esc closed: it stays closed for that word.
     mention_dismissed: Option<usize>,
+    /// The mention the finder last followed: where its `@` is, and its query.
+    followed: Option<(usize, String)>,
+    /// Whether a file was chosen with ↑↓ since the query changed: only then is Enter an insert.
+    file_chosen: bool,
 }
 
 impl Default for BottomPane {
@@ -88,6 +92,8 @@ impl Default for BottomPane {
             files: None,
             project_dir: None,
             mention_dismissed: None,
+            followed: None,
+            file_chosen: false,
         }
     }
 }
@@ -121,9 +127,19 @@ impl BottomPane {
         self.files.is_some() && self.mention().is_some()
     }
 
-    /// After the composer changed: the finder follows the mention at the cursor.
+    /// The finder follows the mention at the composer's cursor, however the text changed
+    /// (typed, pasted, cleared, or set by the app); nothing is done while it stays the same.
     fn follow_mention(&mut self) {
-        let Some((start, query)) = self.composer.mention_at_cursor() else {
+        let current = self
+            .composer
+            .mention_at_cursor()
+            .map(|(start, query)| (start, query.to_string()));
+        if current == self.followed {
+            return;
+        }
+        let previous = std::mem::replace(&mut self.followed, current.clone());
+        self.file_chosen = false;
+        let Some((start, query)) = current else {
             self.mention_dismissed = None;
             return;
         };
@@ -133,7 +149,6 @@ impl BottomPane {
         if self.mention_dismissed.is_some() {
             return;
         }
-        let query = query.to_string();
         let created = self.files.is_none();
         if created {
             let Some(root) = self.project_dir.clone() else {
@@ -142,26 +157,34 @@ impl BottomPane {
             self.files = Some(FileFinder::new(root));
         }
         if let Some(files) = &mut self.files {
-            // A new `@` lists the files again, for those made since.
-            if created || query.is_empty() {
+            // A new `@` word lists the files again, for those made since.
+            if created || previous.is_none_or(|(at, _)| at != start) {
                 files.open();
             }
             files.set_query(&query);
         }
     }
 
-    /// The finder's keys while it shows: ↑↓ move, Tab or Enter insert the path, Esc closes it.
+    /// The finder's keys while it shows: ↑↓ choose, Tab inserts the path (Enter too, once a
+    /// file was chosen with ↑↓, so "thanks @alice⏎" is sent as typed), Esc closes it. With no
+    /// files matching, the keys are the composer's.
     fn mention_key(&mut self, key: KeyEvent) -> Option<KeyOutcome> {
+        self.follow_mention();
         let (start, _) = self.mention()?;
         let files = self.files.as_mut()?;
+        let path = files.selected_path();
         match key.code {
-            KeyCode::Up => files.move_selection(-1),
-            KeyCode::Down => files.move_selection(1),
-            KeyCode::Tab | KeyCode::Enter if key.modifiers.is_empty() => {
-                // With nothing to insert, Enter sends the prompt as typed.
-                let path = files.selected_path()?;
-                self.composer.complete_mention(start, &path);
-                self.mention_dismissed = None;
+            KeyCode::Up | KeyCode::Down if path.is_some() => {
+                files.move_selection(if key.code == KeyCode::Up { -1 } else { 1 });
+                self.file_chosen = true;
+            }
+            KeyCode::Tab if key.modifiers.is_empty() => {
+                self.composer.complete_mention(start, &path?);
+                self.follow_mention();
+            }
+            KeyCode::Enter if key.modifiers.is_empty() && self.file_chosen => {
+                self.composer.complete_mention(start, &path?);
+                self.follow_mention();
             }
             KeyCode::Esc => self.mention_dismissed = Some(start),
             _ => return None,
@@ -225,6 +248,7 @@ impl BottomPane {
         }
         if !self.composer.is_empty() {
             self.composer.clear();
+            self.follow_mention();
             return true;
         }
         false
@@ -294,7 +318,7 @@ impl BottomPane {
         let before = self.composer.text().len();
         match self.composer.handle_key(key) {
             ComposerAction::Submit(text) => {
-                self.mention_dismissed = None;
+                self.follow_mention();
                 KeyOutcome::Submit(text)
             }
             ComposerAction::Changed => {
@@ -357,6 +381,8 @@ impl BottomPane {
             approval.render(pane, buf);
             return None;
         }
+        // The app may have set the text (a history pick, a queued prompt taken back).
+        self.follow_mention();
         let cursor = self.composer.render(pane, buf, PLACEHOLDER);
         if self.views.is_empty()
             && self.mention().is_some()
