@@ -381,7 +381,46 @@ pub(crate) fn network_words(e: &reqwest::Error) -> &'static str {
     }
 }
 
+/// Why the TLS certificate under `e` was refused, in words, when that is what failed.
+pub(crate) fn refused_certificate(e: &reqwest::Error) -> Option<String> {
+    use rustls::CertificateError;
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = next {
+        // hyper hands rustls' error over inside io::Errors, whose `source` skips what they wrap.
+        let wrapped = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if let Some(rustls::Error::InvalidCertificate(why)) = error.downcast_ref::<rustls::Error>()
+        {
+            return Some(match why {
+                CertificateError::UnknownIssuer => {
+                    "signed by an authority this machine does not trust".to_string()
+                }
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "expired".to_string()
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    "not valid for this host name".to_string()
+                }
+                CertificateError::Revoked => "revoked".to_string(),
+                other => {
+                    tracing::debug!(reason = ?other, "TLS certificate refused");
+                    "not accepted by this machine's trust store".to_string()
+                }
+            });
+        }
+        next = wrapped.or_else(|| error.source());
+    }
+    None
+}
+
 fn network_verdict(e: reqwest::Error) -> Verdict {
+    if let Some(why) = refused_certificate(&e) {
+        tracing::debug!(error = %e.without_url(), "TLS certificate refused");
+        return Verdict::Fatal(LlmError::UntrustedCertificate(why));
+    }
     let what = network_words(&e);
     tracing::debug!(error = %e.without_url(), "{what}");
     transient(what.to_string())

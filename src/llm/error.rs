@@ -82,6 +82,11 @@ pub enum LlmError {
     /// The HTTP client could not be set up.
     #[error("cannot start the HTTP client: {0}")]
     Setup(String),
+    /// The server's TLS certificate was refused; retrying cannot help.
+    #[error(
+        "the server's TLS certificate is {0}, so nothing was sent: check the endpoint, or add the authority of a proxy that intercepts TLS to this machine's trust store"
+    )]
+    UntrustedCertificate(String),
 }
 
 /// What a front end does about an error: scripts get a distinct exit code for each.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::error::LoginKind;
+use super::error::{LlmError, LoginKind};
 use super::request;
 use crate::auth::Credential;
 use crate::config::Config;
@@ -285,8 +285,12 @@ pub async fn check_api_key(http: &reqwest::Client, config: &Config, key: &str) -
             r.status().as_u16()
         )),
         Err(e) => {
+            let refused = super::client::refused_certificate(&e);
             let words = super::client::network_words(&e);
             tracing::info!(error = %e.without_url(), "the API key could not be checked");
+            if let Some(why) = refused {
+                return KeyCheck::Unchecked(LlmError::UntrustedCertificate(why).to_string());
+            }
             KeyCheck::Unchecked(format!(
                 "{words} (the OpenAI API at {})",
                 config.openai_base_url

@@ -217,3 +217,72 @@ async fn a_rate_limit_longer_than_kelp_waits_is_an_error_at_once() {
     );
     assert_eq!(error.category(), ErrorCategory::Limit);
 }
+
+/// A TLS server on 127.0.0.1 with a self-signed certificate no trust store knows; it counts the
+/// connections it is offered and answers nothing beyond the handshake.
+fn untrusted_tls_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let cert = rustls::pki_types::CertificateDer::from(
+        include_bytes!("../support/tls/untrusted-cert.der").to_vec(),
+    );
+    let key = rustls::pki_types::PrivateKeyDer::try_from(
+        include_bytes!("../support/tls/untrusted-key.der").to_vec(),
+    )
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                let mut buf = [0u8; 1024];
+                // The client refuses the certificate: the read ends with its alert.
+                let _ = std::io::Read::read(&mut tls, &mut buf);
+            });
+        }
+    });
+    (port, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_stops_at_once_with_a_clear_message() {
+    let (port, connections) = untrusted_tls_server();
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = crate::support::kelp(home.path());
+    cmd.env("OPENAI_API_KEY", "sk-test-untrusted-0000000000000000")
+        .env("OPENAI_BASE_URL", format!("https://127.0.0.1:{port}/v1"))
+        .args(["run", "hello"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "the server's TLS certificate is signed by an authority this machine does not trust, so nothing was sent"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("retr"), "no retry can help: {stderr}");
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one attempt, no retries"
+    );
+}
