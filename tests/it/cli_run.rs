@@ -397,3 +397,31 @@ async fn an_auto_edit_denial_says_what_would_allow_it() {
     );
     assert!(!outside.exists());
 }
+
+/// kelp is built without reqwest's system-proxy feature (macOS and Windows settings only): the
+/// proxy variables still route its requests. The API's host here resolves nowhere; only the
+/// proxy, the fake on 127.0.0.1, is ever reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_variables_are_honoured() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_response(Reply::text("Through the proxy."));
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.env("OPENAI_BASE_URL", "http://api.kelp-proxy-test.invalid/v1")
+        .env("HTTP_PROXY", fake.url())
+        .args(["run", "hello"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Through the proxy.\n");
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent.len(), 1);
+    let host = sent[0]
+        .headers
+        .iter()
+        .find(|(name, _)| name == "host")
+        .map(|(_, value)| value.as_str());
+    assert_eq!(
+        host,
+        Some("api.kelp-proxy-test.invalid"),
+        "sent through the proxy"
+    );
+}
