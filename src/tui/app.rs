@@ -403,7 +403,7 @@ impl App {
             && self.pane.is_idle()
             && let Some(text) = self.queued.pop()
         {
-            self.pane.composer().set_text(&text);
+            self.pane.set_text(&text);
             return;
         }
         let outcome = self.pane.handle_key(key);
@@ -584,13 +584,12 @@ impl App {
         if self.queued.is_empty() {
             return;
         }
-        let composer = self.pane.composer();
-        let mut parts: Vec<String> = Some(composer.text().to_string())
+        let mut parts: Vec<String> = Some(self.pane.composer().text().to_string())
             .filter(|t| !t.trim().is_empty())
             .into_iter()
             .collect();
         parts.append(&mut self.queued);
-        composer.set_text(&parts.join("\n"));
+        self.pane.set_text(&parts.join("\n"));
     }
 
     fn quit(&mut self) {
@@ -723,7 +722,7 @@ impl App {
         match kind {
             PickerKind::History => {
                 if let Some(text) = self.history_hits.get(index).cloned() {
-                    self.pane.composer().set_text(&text);
+                    self.pane.set_text(&text);
                 }
             }
             PickerKind::Model => {
@@ -885,7 +884,7 @@ impl App {
                     self.push_error(format!("the API key was not saved: {why}"));
                 }
             }
-            Event::PromptHistory(prompts) => self.pane.composer().add_older_history(prompts),
+            Event::PromptHistory(prompts) => self.pane.add_older_history(prompts),
             Event::Notice(text) => self.notice(text),
             Event::Attached(files) => {
                 self.push(CellKind::Attached(files));

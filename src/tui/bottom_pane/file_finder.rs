@@ -187,14 +187,16 @@ impl FileFinder {
         self.matcher.snapshot().matched_item_count() as usize
     }
 
-    /// Moves the selection by `step` rows, wrapping around.
-    pub fn move_selection(&mut self, step: isize) {
-        let n = self.matches().min(u32::MAX as usize);
-        if n == 0 {
-            return;
+    /// Moves the selection one row down (or up), wrapping around.
+    pub fn move_selection(&mut self, down: bool) {
+        let n = self.matches();
+        if n > 0 {
+            self.selected = if down {
+                (self.selected + 1) % n
+            } else {
+                (self.selected + n - 1) % n
+            };
         }
-        let n = n as isize;
-        self.selected = (self.selected as isize + step).rem_euclid(n) as usize;
     }
 
     /// The path on the selected row.

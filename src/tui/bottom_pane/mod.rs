@@ -127,8 +127,8 @@ impl BottomPane {
         self.files.is_some() && self.mention().is_some()
     }
 
-    /// The finder follows the mention at the composer's cursor, however the text changed
-    /// (typed, pasted, cleared, or set by the app); nothing is done while it stays the same.
+    /// The finder follows the mention at the composer's cursor after every edit (see
+    /// [`Self::edit`]); nothing is done while the mention stays the same.
     fn follow_mention(&mut self) {
         let current = self
             .composer
@@ -169,31 +169,45 @@ impl BottomPane {
     /// file was chosen with ↑↓, so "thanks @alice⏎" is sent as typed), Esc closes it. With no
     /// files matching, the keys are the composer's.
     fn mention_key(&mut self, key: KeyEvent) -> Option<KeyOutcome> {
-        self.follow_mention();
         let (start, _) = self.mention()?;
         let files = self.files.as_mut()?;
         let path = files.selected_path();
         match key.code {
             KeyCode::Up | KeyCode::Down if path.is_some() => {
-                files.move_selection(if key.code == KeyCode::Up { -1 } else { 1 });
+                files.move_selection(key.code == KeyCode::Down);
                 self.file_chosen = true;
             }
-            KeyCode::Tab if key.modifiers.is_empty() => {
-                self.composer.complete_mention(start, &path?);
-                self.follow_mention();
-            }
-            KeyCode::Enter if key.modifiers.is_empty() && self.file_chosen => {
-                self.composer.complete_mention(start, &path?);
-                self.follow_mention();
+            KeyCode::Tab | KeyCode::Enter
+                if key.modifiers.is_empty() && (key.code == KeyCode::Tab || self.file_chosen) =>
+            {
+                let path = path?;
+                self.edit(|composer| composer.complete_mention(start, &path));
             }
             KeyCode::Esc => self.mention_dismissed = Some(start),
             _ => return None,
         }
         Some(KeyOutcome::Consumed)
     }
-    /// The composer, for the app to fill or read.
-    pub fn composer(&mut self) -> &mut Composer {
-        &mut self.composer
+    /// The composer, for the app to read.
+    pub fn composer(&self) -> &Composer {
+        &self.composer
+    }
+
+    /// Replaces the composer's text (a history pick, prompts taken back from the queue).
+    pub fn set_text(&mut self, text: &str) {
+        self.edit(|composer| composer.set_text(text));
+    }
+
+    /// Puts `older` prompts (oldest first) before the ones sent in this session.
+    pub fn add_older_history(&mut self, older: Vec<String>) {
+        self.composer.add_older_history(older);
+    }
+
+    /// Every change to the composer's text goes through here, so the `@` finder follows it.
+    fn edit<R>(&mut self, change: impl FnOnce(&mut Composer) -> R) -> R {
+        let result = change(&mut self.composer);
+        self.follow_mention();
+        result
     }
 
     /// Whether a picker or an approval is open over the composer.
@@ -247,8 +261,7 @@ impl BottomPane {
             return true;
         }
         if !self.composer.is_empty() {
-            self.composer.clear();
-            self.follow_mention();
+            self.edit(Composer::clear);
             return true;
         }
         false
@@ -259,10 +272,7 @@ impl BottomPane {
         match self.views.last_mut() {
             Some(View::Approval(approval)) => approval.paste(text),
             Some(View::Picker(..)) => {}
-            None => {
-                self.composer.insert(text);
-                self.follow_mention();
-            }
+            None => self.edit(|composer| composer.insert(text)),
         }
     }
 
@@ -290,7 +300,7 @@ impl BottomPane {
                     PickerAction::Closed => (KeyOutcome::Consumed, true),
                     // Typing while searching the history edits the query in the composer.
                     PickerAction::Ignored if *kind == PickerKind::History => {
-                        self.composer.handle_key(key);
+                        self.edit(|composer| composer.handle_key(key));
                         (KeyOutcome::Consumed, false)
                     }
                     PickerAction::Moved | PickerAction::Ignored => (KeyOutcome::Consumed, false),
@@ -316,16 +326,12 @@ impl BottomPane {
             _ => {}
         }
         let before = self.composer.text().len();
-        match self.composer.handle_key(key) {
-            ComposerAction::Submit(text) => {
-                self.follow_mention();
-                KeyOutcome::Submit(text)
-            }
+        match self.edit(|composer| composer.handle_key(key)) {
+            ComposerAction::Submit(text) => KeyOutcome::Submit(text),
             ComposerAction::Changed => {
                 if self.composer.text().len() != before {
                     self.slash_selected = 0;
                 }
-                self.follow_mention();
                 KeyOutcome::Consumed
             }
             ComposerAction::Ignored => KeyOutcome::Ignored,
@@ -340,15 +346,16 @@ impl BottomPane {
         match key.code {
             KeyCode::Up => self.slash_selected = (selected + n - 1) % n,
             KeyCode::Down => self.slash_selected = (selected + 1) % n,
-            KeyCode::Tab => self
-                .composer
-                .set_text(&format!("/{}", commands[selected].name())),
+            KeyCode::Tab => {
+                let command = format!("/{}", commands[selected].name());
+                self.edit(|composer| composer.set_text(&command));
+            }
             KeyCode::Enter if key.modifiers.is_empty() => {
-                self.composer.clear();
+                self.edit(Composer::clear);
                 self.slash_selected = 0;
                 return Some(KeyOutcome::Command(commands[selected]));
             }
-            KeyCode::Esc => self.composer.clear(),
+            KeyCode::Esc => self.edit(Composer::clear),
             _ => return None,
         }
         Some(KeyOutcome::Consumed)
@@ -381,8 +388,6 @@ impl BottomPane {
             approval.render(pane, buf);
             return None;
         }
-        // The app may have set the text (a history pick, a queued prompt taken back).
-        self.follow_mention();
         let cursor = self.composer.render(pane, buf, PLACEHOLDER);
         if self.views.is_empty()
             && self.mention().is_some()
