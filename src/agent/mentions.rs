@@ -195,37 +195,32 @@ fn size_of(shown: &str) -> String {
 }
 
 /// Lists the project's files for the finder, as `/`-separated paths relative to `root`, calling
-/// `found` for each as the walk finds it (on several threads). `.gitignore` and `.ignore` rules
-/// hold, in a repository or not; hidden files are listed, `.git` is not. Stops after
+/// `found` for each as the walk finds it (on several threads), by the tools' rules
+/// ([`paths::project_walker`]). Stops after
 /// [`MAX_LISTED_FILES`]; returns how many were found.
 pub fn list_project_files(root: &Path, found: &(dyn Fn(String) + Sync)) -> usize {
     let count = AtomicUsize::new(0);
-    ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .require_git(false)
-        .filter_entry(|entry| entry.file_name() != ".git")
-        .build_parallel()
-        .run(|| {
-            Box::new(|entry| {
-                let Ok(entry) = entry else {
-                    return ignore::WalkState::Continue;
-                };
-                if !entry
-                    .file_type()
-                    .is_some_and(|t| t.is_file() || t.is_symlink())
-                {
-                    return ignore::WalkState::Continue;
-                }
-                let Ok(relative) = entry.path().strip_prefix(root) else {
-                    return ignore::WalkState::Continue;
-                };
-                if count.fetch_add(1, Ordering::Relaxed) >= MAX_LISTED_FILES {
-                    return ignore::WalkState::Quit;
-                }
-                found(relative.to_string_lossy().replace('\\', "/"));
-                ignore::WalkState::Continue
-            })
-        });
+    paths::project_walker(root).build_parallel().run(|| {
+        Box::new(|entry| {
+            let Ok(entry) = entry else {
+                return ignore::WalkState::Continue;
+            };
+            if !entry
+                .file_type()
+                .is_some_and(|t| t.is_file() || t.is_symlink())
+            {
+                return ignore::WalkState::Continue;
+            }
+            let Ok(relative) = entry.path().strip_prefix(root) else {
+                return ignore::WalkState::Continue;
+            };
+            if count.fetch_add(1, Ordering::Relaxed) >= MAX_LISTED_FILES {
+                return ignore::WalkState::Quit;
+            }
+            found(relative.to_string_lossy().replace('\\', "/"));
+            ignore::WalkState::Continue
+        })
+    });
     count.into_inner().min(MAX_LISTED_FILES)
 }
 

@@ -6,7 +6,6 @@ use std::path::Path;
 use grep_regex::RegexMatcherBuilder;
 use grep_searcher::sinks::Lossy;
 use grep_searcher::{BinaryDetection, SearcherBuilder};
-use ignore::WalkBuilder;
 use ignore::overrides::OverrideBuilder;
 use serde::Deserialize;
 use thiserror::Error;
@@ -105,11 +104,8 @@ pub fn search(
         source,
     })?;
 
-    let mut walk = WalkBuilder::new(root);
-    walk.hidden(false)
-        .require_git(false)
-        .filter_entry(|entry| entry.file_name() != ".git")
-        .sort_by_file_name(|a, b| a.cmp(b));
+    let mut walk = super::paths::project_walker(root);
+    walk.sort_by_file_name(|a, b| a.cmp(b));
     // Checked per file rather than handed to the walker as an override: overrides take
     // precedence over .gitignore, and an include glob must not bring ignored files back.
     let include = match args.include.as_deref().filter(|g| !g.trim().is_empty()) {

@@ -131,14 +131,11 @@ pub fn list(
     Ok(out)
 }
 
-/// A sorted walk that applies `.gitignore` even outside a git repository and never enters `.git`.
+/// The project's walk, sorted and `depth` deep.
 fn walker(dir: &Path, depth: usize) -> WalkBuilder {
-    let mut builder = WalkBuilder::new(dir);
+    let mut builder = super::paths::project_walker(dir);
     builder
-        .hidden(false)
-        .require_git(false)
         .max_depth(Some(depth))
-        .filter_entry(|entry| entry.file_name() != ".git")
         .sort_by_file_name(|a, b| a.cmp(b));
     builder
 }
