@@ -11,6 +11,7 @@ pub mod http;
 pub mod humanize;
 pub mod llm;
 pub mod logging;
+pub mod mcp;
 pub mod private_file;
 pub mod qr;
 pub mod secret;

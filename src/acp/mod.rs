@@ -19,7 +19,7 @@ use agent_client_protocol::v1::schema::{
     AgentAuthCapabilities, AgentCapabilities, AuthenticateRequest, CancelNotification,
     ClientCapabilities, CloseSessionRequest, CloseSessionResponse, Implementation,
     InitializeRequest, InitializeResponse, LoadSessionRequest, LogoutCapabilities, LogoutRequest,
-    NewSessionRequest, PromptCapabilities, PromptRequest, SessionCapabilities,
+    McpCapabilities, NewSessionRequest, PromptCapabilities, PromptRequest, SessionCapabilities,
     SessionCloseCapabilities,
 };
 use agent_client_protocol::{
@@ -86,6 +86,7 @@ impl Face {
         let methods = auth::methods(&request.client_capabilities, &auth::environment());
         let capabilities = AgentCapabilities::new()
             .load_session(true)
+            .mcp_capabilities(McpCapabilities::new().http(true))
             .prompt_capabilities(PromptCapabilities::new().embedded_context(true))
             .session_capabilities(SessionCapabilities::new().close(SessionCloseCapabilities::new()))
             .auth(AgentAuthCapabilities::new().logout(LogoutCapabilities::new()));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use agent_client_protocol::v1::Responder;
 use agent_client_protocol::v1::schema::{
-    ContentBlock, EmbeddedResourceResource, LoadSessionRequest, LoadSessionResponse,
+    ContentBlock, EmbeddedResourceResource, LoadSessionRequest, LoadSessionResponse, McpServer,
     NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
     RequestPermissionRequest, SessionNotification, SessionUpdate, StopReason, ToolCallStatus,
     ToolCallUpdate, ToolCallUpdateFields,
@@ -25,6 +25,7 @@ use super::updates::{Translator, decision};
 use super::{Connection, Face, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
 use crate::agent::protocol::{ApprovalDecision, Event, Op, StopCause, TurnOutcome};
+use crate::config::{McpServerConfig, McpTransport};
 
 /// How long the sessions get to stop their turns when the client goes away.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
@@ -250,14 +251,43 @@ async fn open_core(
     Ok(opened)
 }
 
-/// MCP servers the client hands over are left alone, with a log line, until kelp speaks MCP.
-fn ignore_mcp_servers(count: usize) {
-    if count > 0 {
-        tracing::info!(
-            count,
-            "ignoring the client's MCP servers: kelp does not support MCP yet"
-        );
-    }
+/// The MCP servers the client hands over, for this session beside the config file's: stdio
+/// and HTTP (SSE, which kelp does not advertise, is left out with a log line).
+fn mcp_servers(servers: &[McpServer]) -> Vec<McpServerConfig> {
+    servers
+        .iter()
+        .filter_map(|server| match server {
+            McpServer::Stdio(stdio) => {
+                let mut config = McpServerConfig::stdio(
+                    stdio.name.clone(),
+                    stdio.command.to_string_lossy(),
+                    stdio.args.clone(),
+                );
+                if let McpTransport::Stdio { env, .. } = &mut config.transport {
+                    env.extend(stdio.env.iter().map(|v| (v.name.clone(), v.value.clone())));
+                }
+                Some(config)
+            }
+            McpServer::Http(http) => {
+                let mut config = McpServerConfig::http(http.name.clone(), http.url.clone());
+                if let McpTransport::Http { headers, .. } = &mut config.transport {
+                    headers.extend(
+                        http.headers
+                            .iter()
+                            .map(|h| (h.name.clone(), h.value.clone())),
+                    );
+                }
+                Some(config)
+            }
+            other => {
+                tracing::info!(
+                    ?other,
+                    "an MCP server over a transport kelp does not speak is left out"
+                );
+                None
+            }
+        })
+        .collect()
 }
 
 /// `session/new`: a new conversation in `cwd`, saved as a kelp session.
@@ -270,8 +300,9 @@ pub fn new(
     answer_later(responder, async move {
         signed_in(&face).await?;
         let dir = project_dir(&request.cwd)?;
-        ignore_mcp_servers(request.mcp_servers.len());
-        let opened = open_core(&face, &cx, CoreOptions::new(&dir)).await?;
+        let mut options = CoreOptions::new(&dir);
+        options.mcp_servers = mcp_servers(&request.mcp_servers);
+        let opened = open_core(&face, &cx, options).await?;
         let id = opened.id.clone();
         face.sessions.add(opened, cx, dir);
         Ok(NewSessionResponse::new(id))
@@ -307,10 +338,10 @@ pub fn load(
                 cwd.display()
             )));
         }
-        ignore_mcp_servers(request.mcp_servers.len());
         // Loaded again while open: one core at a time on a session file.
         face.sessions.close(&wanted).await;
         let mut options = CoreOptions::new(&summary.project_dir);
+        options.mcp_servers = mcp_servers(&request.mcp_servers);
         options.resume = Some(summary.path.clone());
         let opened = open_core(&face, &cx, options).await.map_err(|e| {
             let reason = e

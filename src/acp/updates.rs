@@ -336,6 +336,24 @@ impl Translator {
                 shown.kind = patch_kind(changes);
                 (shown, diffs(changes))
             }
+            ApprovalSubject::McpTool {
+                server,
+                tool,
+                arguments,
+            } => (
+                Shown {
+                    kind: ToolKind::Other,
+                    title: format!("{server}: {tool}"),
+                    locations: Vec::new(),
+                },
+                vec![text_content(if arguments.is_empty() {
+                    format!("Calls the tool `{tool}` of the MCP server `{server}`")
+                } else {
+                    format!(
+                        "Calls the tool `{tool}` of the MCP server `{server}` with\n```json\n{arguments}\n```"
+                    )
+                })],
+            ),
             ApprovalSubject::Read { summary, paths } => (
                 Shown {
                     kind: ToolKind::Read,
@@ -384,6 +402,7 @@ impl Translator {
             ApprovalSubject::Command { .. } => Some("Always allow this command"),
             ApprovalSubject::Patch { .. } => Some("Allow all edits in this session"),
             ApprovalSubject::Read { .. } => Some("Always allow reading there"),
+            ApprovalSubject::McpTool { .. } => Some("Always allow this tool"),
             ApprovalSubject::Unsandboxed { .. } => None,
         };
         let once = match subject {

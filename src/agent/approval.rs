@@ -52,6 +52,8 @@ struct Remembered {
     patches: bool,
     /// Paths outside the project that reads may touch.
     read_paths: HashSet<PathBuf>,
+    /// `server\0tool` of MCP tools that run without asking.
+    mcp_tools: HashSet<String>,
 }
 
 /// The approval state shared by the core and the running turn: the mode (switchable while a
@@ -143,6 +145,9 @@ impl Approvals {
                 remembered.commands.insert(command_key(args, project_dir));
             }
             ToolCall::ApplyPatch(_) => remembered.patches = true,
+            ToolCall::Mcp(call) => {
+                remembered.mcp_tools.insert(mcp_key(&call.tool));
+            }
             _ => remembered
                 .read_paths
                 .extend(call.paths_outside(project_dir)),
@@ -200,6 +205,26 @@ fn judge(
             }
             Verdict::AskPatch
         }
+        ToolCall::Mcp(call) => {
+            let tool = &call.tool;
+            let trusted = tool.read_only
+                || tool.approved
+                || mode == ApprovalMode::FullAuto
+                || remembered.mcp_tools.contains(&mcp_key(tool));
+            if trusted {
+                Verdict::Run
+            } else {
+                Verdict::Ask(ApprovalSubject::McpTool {
+                    server: tool.server.clone(),
+                    tool: tool.name.clone(),
+                    arguments: call
+                        .arguments
+                        .as_ref()
+                        .map(|a| serde_json::to_string_pretty(a).unwrap_or_else(|_| String::new()))
+                        .unwrap_or_default(),
+                })
+            }
+        }
         ToolCall::ReadFile(_)
         | ToolCall::ListDir(_)
         | ToolCall::GrepFiles(_)
@@ -232,6 +257,11 @@ pub async fn with_preview(verdict: Verdict, call: &ToolCall, context: &ToolConte
         }
         (verdict, _) => verdict,
     }
+}
+
+/// An MCP tool's identity for "always": its server and its own name.
+fn mcp_key(tool: &crate::mcp::McpTool) -> String {
+    format!("{}\0{}", tool.server, tool.name)
 }
 
 /// The directory a command runs in, absolute.

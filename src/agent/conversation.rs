@@ -146,12 +146,17 @@ impl Conversation {
         self.model = model;
     }
 
-    /// Where tools run.
     /// Reads and writes files through `editor` from now on (or the disk again with `None`).
     pub fn set_editor(&mut self, editor: Option<super::tools::Editor>) {
         self.tool_context = self.tool_context.clone().with_editor(editor);
     }
 
+    /// Offers the tools of `mcp`'s servers from the next request on.
+    pub fn set_mcp(&mut self, mcp: Option<crate::mcp::McpManager>) {
+        self.tool_context = self.tool_context.clone().with_mcp(mcp);
+    }
+
+    /// Where tools run.
     pub fn tool_context(&self) -> &ToolContext {
         &self.tool_context
     }
@@ -261,6 +266,14 @@ impl Conversation {
 
     /// The next request: the history sent (the project instructions, a compaction's summary,
     /// then the items since) with the tools.
+    /// The next request, offering kelp's tools and `extra_tools` (MCP tools' specs).
+    pub fn prompt_with(&self, extra_tools: impl IntoIterator<Item = Value>) -> Prompt {
+        let mut prompt = self.prompt();
+        prompt.tools.extend(extra_tools);
+        prompt
+    }
+
+    /// The next request, offering kelp's own tools.
     pub fn prompt(&self) -> Prompt {
         let mut prompt = Prompt::new(self.model.clone(), &self.tool_context.project_dir);
         prompt.input = self.sent_history();

@@ -22,6 +22,7 @@ use crate::auth::{AuthManager, AuthStore, ExternalAuth, OpenAiEntry, StoredLogin
 use crate::config::{self, Config, Setting};
 use crate::llm::models::KeyCheck;
 use crate::llm::{LlmClient, StreamSettings, models};
+use crate::mcp::{McpManager, McpUpdate};
 use crate::session;
 
 /// How the core starts, besides the configuration.
@@ -43,6 +44,8 @@ pub struct CoreOptions {
     pub editor: Option<crate::agent::tools::Editor>,
     /// Where the front end signs in (`/connect`), named after a failure that needs it.
     pub sign_in: Option<&'static str>,
+    /// MCP servers for this agent besides the config file's (an ACP session's).
+    pub mcp_servers: Vec<crate::config::McpServerConfig>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -56,6 +59,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("external", &self.external)
             .field("editor", &self.editor)
             .field("sign_in", &self.sign_in)
+            .field("mcp_servers", &self.mcp_servers)
             .finish()
     }
 }
@@ -73,6 +77,7 @@ impl CoreOptions {
             external: None,
             editor: None,
             sign_in: None,
+            mcp_servers: Vec::new(),
         }
     }
 }
@@ -135,6 +140,52 @@ pub fn spawn(
         }
     });
     (op_tx, event_rx)
+}
+
+/// Starts the MCP servers of the config and of `options` in the background. `None` when there
+/// are none.
+fn start_mcp(
+    config: &Config,
+    options: &CoreOptions,
+    http: &reqwest::Client,
+    events: &UnboundedSender<Event>,
+) -> Option<McpManager> {
+    let servers = config
+        .mcp_servers
+        .iter()
+        .chain(&options.mcp_servers)
+        .cloned()
+        .collect();
+    start_mcp_servers(servers, http, &options.project_dir, events)
+}
+
+/// Starts `servers` on tasks of their own, their statuses and failures becoming `events`
+/// (`McpServers`, `Notice`). The servers hold the sender weakly: a front end's event stream
+/// still ends when the agent is done. `None` when there are no servers.
+pub fn start_mcp_servers(
+    servers: Vec<crate::config::McpServerConfig>,
+    http: &reqwest::Client,
+    project_dir: &std::path::Path,
+    events: &UnboundedSender<Event>,
+) -> Option<McpManager> {
+    if servers.is_empty() {
+        return None;
+    }
+    let events = events.downgrade();
+    let project_dir = std::path::absolute(project_dir).unwrap_or_else(|_| project_dir.into());
+    Some(McpManager::start(
+        servers,
+        http.clone(),
+        project_dir,
+        move |update| {
+            if let Some(events) = events.upgrade() {
+                let _ = events.send(match update {
+                    McpUpdate::Servers(list) => Event::McpServers(list),
+                    McpUpdate::Problem(text) => Event::Notice(text),
+                });
+            }
+        },
+    ))
 }
 
 /// The most of a diff `/diff` shows; the rest is cut with a note.
@@ -273,6 +324,8 @@ struct Core {
     /// Feeds the one task that saves settings, started on the first change, so saves happen
     /// in order and the last choice is the one that stays.
     settings: Option<UnboundedSender<Setting>>,
+    /// The MCP servers, started with the core; `None` when none is configured.
+    mcp: Option<McpManager>,
 }
 
 impl Core {
@@ -290,6 +343,7 @@ impl Core {
         let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
             .map_err(|e| e.to_string())?;
         let model = models::choose_model(config.model.as_deref());
+        let mcp = start_mcp(&config, &options, &http, &events);
         let mut core = Self {
             approvals: Approvals::interactive(config.approval),
             config,
@@ -303,6 +357,7 @@ impl Core {
             login: None,
             http,
             settings: None,
+            mcp,
         };
         let conversation = match core.options.resume.clone() {
             Some(path) => core
@@ -340,6 +395,7 @@ impl Core {
         let (mut conversation, warnings) =
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
         conversation.set_editor(self.options.editor.clone());
+        conversation.set_mcp(self.mcp.clone());
         for warning in warnings {
             self.emit(Event::Notice(warning));
         }
@@ -358,6 +414,7 @@ impl Core {
         match Conversation::resume(&self.config, path) {
             Ok(mut conversation) => {
                 conversation.set_editor(self.options.editor.clone());
+                conversation.set_mcp(self.mcp.clone());
                 self.model = conversation.model().to_string();
                 self.emit(Event::Restored {
                     items: conversation.history().to_vec(),

@@ -86,6 +86,12 @@ pub enum ApprovalSubject {
         summary: String,
         paths: Vec<PathBuf>,
     },
+    /// A tool of an MCP server, with its arguments as pretty JSON (empty when none).
+    McpTool {
+        server: String,
+        tool: String,
+        arguments: String,
+    },
     /// A command the sandbox stopped, to run once more without it.
     Unsandboxed {
         command: String,
@@ -253,6 +259,8 @@ pub enum Event {
     Conversation { id: String },
     /// A message for the person that belongs to no turn.
     Notice(String),
+    /// The MCP servers and where each is, after any change (`/mcp` lists them).
+    McpServers(Vec<crate::mcp::ServerStatus>),
     /// An error that belongs to no turn, one readable line.
     Error(String),
 }

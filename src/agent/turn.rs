@@ -25,6 +25,7 @@ use super::protocol::{
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
+use crate::mcp::McpTool;
 use crate::session::{Entry, Note, TurnEnd};
 
 /// How many requests one turn may make before it stops, unless told otherwise.
@@ -251,10 +252,23 @@ async fn steps(
         ctx.emit(Event::Attached(attachments));
     }
     record(conversation, ctx, Entry::Item(message));
+    let mcp = conversation.tool_context().mcp.clone();
+    if let Some(mcp) = &mcp {
+        mcp.revive();
+    }
     let max_steps = ctx.max_steps.max(1);
     let mut compacted = false;
     for _ in 0..max_steps {
-        let prompt = conversation.prompt();
+        // Servers still starting are waited for here, each within its startup timeout.
+        let mcp_tools = match &mcp {
+            Some(mcp) => tokio::select! {
+                biased;
+                () = ctx.cancel.cancelled() => return Err(TurnError::Interrupted),
+                tools = mcp.tools() => tools,
+            },
+            None => Vec::new(),
+        };
+        let prompt = conversation.prompt_with(mcp_tools.iter().map(McpTool::spec));
         *partial = PartialAnswer::default();
         let response = tokio::select! {
             biased;
@@ -283,7 +297,7 @@ async fn steps(
         let calls: Vec<PlannedCall> = response
             .items
             .iter()
-            .filter_map(PlannedCall::from_item)
+            .filter_map(|item| PlannedCall::from_item(item, &mcp_tools))
             .collect();
         *partial = PartialAnswer::default();
         for item in response.items {
@@ -392,7 +406,7 @@ struct PlannedCall {
 }
 
 impl PlannedCall {
-    fn from_item(item: &Item) -> Option<Self> {
+    fn from_item(item: &Item, mcp_tools: &[McpTool]) -> Option<Self> {
         match item {
             Item::FunctionCall {
                 name,
@@ -401,7 +415,7 @@ impl PlannedCall {
             } => Some(Self {
                 call_id: call_id.clone(),
                 name: name.clone(),
-                parsed: ToolCall::parse(name, arguments).map_err(|e| e.to_string()),
+                parsed: ToolCall::parse_with(name, arguments, mcp_tools).map_err(|e| e.to_string()),
             }),
             _ => None,
         }

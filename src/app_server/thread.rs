@@ -663,6 +663,17 @@ async fn ask_host(
                 "reason": format!("{blocked}; run it again without the sandbox?"),
             }),
         ),
+        ApprovalSubject::McpTool {
+            server,
+            tool,
+            arguments,
+        } => (
+            "item/commandExecution/requestApproval",
+            json!({
+                "command": format!("{server}: {tool} {arguments}").trim_end(),
+                "reason": format!("calls the tool `{tool}` of the MCP server `{server}`"),
+            }),
+        ),
         ApprovalSubject::Read { summary, paths } => (
             "item/commandExecution/requestApproval",
             json!({

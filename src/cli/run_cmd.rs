@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use kelp::agent::approval::Approvals;
 use kelp::agent::conversation::Conversation;
+use kelp::agent::core::start_mcp_servers;
 use kelp::agent::protocol::{Event, PlanStatus, TurnOutcome};
 use kelp::agent::turn::{DEFAULT_MAX_STEPS, TurnContext, TurnError, outcome_of, run_turn};
 use kelp::auth::AuthManager;
@@ -123,6 +124,12 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
         eprintln!("kelp: warning: {warning}");
     }
     let (events, mut received) = mpsc::unbounded_channel();
+    if let Ok(http) = kelp::llm::client::http_client() {
+        let _runtime = runtime.enter();
+        let servers = config.mcp_servers.clone();
+        let project_dir = conversation.project_dir().to_path_buf();
+        conversation.set_mcp(start_mcp_servers(servers, &http, &project_dir, &events));
+    }
     let ctx = TurnContext {
         client,
         approvals: Approvals::unattended(config.approval),

@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "openai_base_url",
     "callback_port",
     "auth_file",
+    "mcp_servers",
 ];
 
 /// Something in the config file kelp could not use; shown to the person, never fatal.
@@ -53,6 +54,14 @@ pub enum ConfigWarning {
         path: PathBuf,
         key: String,
         reason: String,
+    },
+    /// An entry of a table (an MCP server) that cannot be used, where it is.
+    #[error("{path}:{line}:{column}: {message}")]
+    BadEntry {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
     },
     #[error("cannot read {path}: {reason}; the file is ignored")]
     Unreadable { path: PathBuf, reason: String },
@@ -74,6 +83,8 @@ pub struct FileSettings {
     pub openai_base_url: Option<String>,
     pub callback_port: Option<u16>,
     pub auth_file: Option<PathBuf>,
+    /// `[mcp_servers.NAME]`, in the file's order.
+    pub mcp_servers: Vec<super::mcp::McpServerConfig>,
 }
 
 /// Reads the file's text; `Ok(None)` when there is no file.
@@ -93,7 +104,8 @@ pub fn read(path: &Path) -> Result<Option<String>, ConfigWarning> {
 pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec<ConfigWarning>) {
     let mut settings = FileSettings::default();
     let mut warnings = Vec::new();
-    let doc = match text.parse::<DocumentMut>() {
+    // The parsed document keeps where each value is, for the warnings about MCP servers.
+    let doc = match toml_edit::Document::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
             warnings.push(malformed(path, text, &e));
@@ -163,6 +175,11 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 Some(file) => settings.auth_file = Some(file),
                 None => bad("must be an absolute path or start with ~/"),
             },
+            super::mcp::KEY => {
+                let (servers, mut found) = super::mcp::parse(path, text, item, home);
+                settings.mcp_servers = servers;
+                warnings.append(&mut found);
+            }
             _ => warnings.push(ConfigWarning::UnknownKey {
                 path: path.to_path_buf(),
                 key: key.to_string(),
@@ -180,7 +197,7 @@ fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset.min(text.len())).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -409,7 +426,10 @@ mod tests {
         for key in KEYS {
             let (_, warnings) = parse(Path::new("c"), &format!("{key} = []"), None);
             assert!(
-                matches!(&warnings[..], [ConfigWarning::BadValue { .. }]),
+                matches!(
+                    &warnings[..],
+                    [ConfigWarning::BadValue { .. } | ConfigWarning::BadEntry { .. }]
+                ),
                 "{key}: {warnings:?}"
             );
         }

@@ -7,6 +7,7 @@
 //! line flag, environment variable, config file, built-in default.
 
 pub mod file;
+pub mod mcp;
 pub mod modes;
 
 use std::ffi::OsString;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use file::{ConfigWarning, SaveError, Setting, save_setting};
+pub use mcp::{McpServerConfig, McpTransport};
 pub use modes::{ApprovalMode, SandboxMode};
 
 /// The public OAuth client id shared by Codex CLI and opencode.
@@ -96,6 +98,8 @@ pub struct Config {
     pub theme: modes::Theme,
     /// The model's context window in tokens, when kelp's own knowledge of it should not apply.
     pub context_window: Option<u64>,
+    /// The MCP servers of the config file, in its order.
+    pub mcp_servers: Vec<McpServerConfig>,
 }
 
 impl Config {
@@ -267,6 +271,7 @@ impl Config {
             mouse,
             theme,
             context_window,
+            mcp_servers: from_file.mcp_servers,
         };
         Ok((config, warnings))
     }
@@ -291,6 +296,7 @@ impl Config {
             mouse: false,
             theme: modes::Theme::default(),
             context_window: None,
+            mcp_servers: Vec::new(),
         }
     }
 

@@ -143,6 +143,7 @@ impl App {
                 rate_limits: None,
                 instructions: None,
                 instructions_in_history: false,
+                mcp: Vec::new(),
                 hint: None,
                 context: None,
             },
@@ -692,6 +693,10 @@ impl App {
                 let text = self.status.report();
                 self.notice(text);
             }
+            SlashCommand::Mcp => {
+                let text = super::status::mcp_report(&self.status.mcp);
+                self.notice(text);
+            }
             SlashCommand::Logout => self.send(Op::Logout),
             SlashCommand::Help => self.notice(super::help::HELP),
             SlashCommand::Quit => self.quit(),
@@ -886,6 +891,7 @@ impl App {
             }
             Event::PromptHistory(prompts) => self.pane.add_older_history(prompts),
             Event::Notice(text) => self.notice(text),
+            Event::McpServers(servers) => self.status.mcp = servers,
             Event::Attached(files) => {
                 self.push(CellKind::Attached(files));
             }

@@ -407,6 +407,9 @@ fn command_lines(command: &str, out: &mut Vec<RichLine>) {
     }
 }
 
+/// The most lines of an MCP call's arguments an approval shows.
+const MAX_ARGUMENT_LINES: usize = 12;
+
 fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>) -> Vec<RichLine> {
     let warn = theme::warn().bold();
     let mut out = Vec::new();
@@ -441,6 +444,36 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
             for path in paths {
                 out.push(RichLine::plain(Line::from(Span::styled(
                     format!("  · {}", display_path(path)),
+                    theme::dim(),
+                ))));
+            }
+        }
+        ApprovalSubject::McpTool {
+            server,
+            tool,
+            arguments,
+        } => {
+            out.push(RichLine::plain(Line::from(vec![
+                Span::styled("▲ ", warn),
+                Span::styled("Call this MCP tool?", warn),
+            ])));
+            out.push(hanging(
+                vec![
+                    Span::styled("  ", theme::dim()),
+                    Span::raw(format!("{tool} · server {server}")),
+                ],
+                "    ",
+            ));
+            let lines: Vec<&str> = arguments.lines().collect();
+            for line in lines.iter().take(MAX_ARGUMENT_LINES) {
+                out.push(hanging(
+                    vec![Span::styled(format!("    {line}"), theme::dim())],
+                    "      ",
+                ));
+            }
+            if lines.len() > MAX_ARGUMENT_LINES {
+                out.push(RichLine::plain(Line::from(Span::styled(
+                    format!("    … {} more lines", lines.len() - MAX_ARGUMENT_LINES),
                     theme::dim(),
                 ))));
             }

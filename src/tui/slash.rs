@@ -11,6 +11,7 @@ pub enum SlashCommand {
     New,
     Resume,
     Status,
+    Mcp,
     Diff,
     Init,
     Compact,
@@ -21,13 +22,14 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 13] = [
+pub const ALL: [SlashCommand; 14] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
     SlashCommand::New,
     SlashCommand::Resume,
     SlashCommand::Status,
+    SlashCommand::Mcp,
     SlashCommand::Diff,
     SlashCommand::Init,
     SlashCommand::Compact,
@@ -47,6 +49,7 @@ impl SlashCommand {
             Self::New => "new",
             Self::Resume => "resume",
             Self::Status => "status",
+            Self::Mcp => "mcp",
             Self::Diff => "diff",
             Self::Init => "init",
             Self::Compact => "compact",
@@ -66,6 +69,7 @@ impl SlashCommand {
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
             Self::Status => "login, model, tokens, limits and AGENTS.md files",
+            Self::Mcp => "MCP servers: where each is, and its tools",
             Self::Diff => "what the conversation changed (git diff, or its patches)",
             Self::Init => "have the model write an AGENTS.md for this project",
             Self::Compact => "summarise the conversation to free the context window",

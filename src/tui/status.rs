@@ -14,6 +14,7 @@ use crate::agent::protocol::{ApprovalMode, AuthSummary};
 use crate::auth::login::Account;
 use crate::humanize;
 use crate::llm::types::{RateLimitWindow, RateLimits, TokenUsage};
+use crate::mcp::{ServerState, ServerStatus};
 use crate::tui::theme;
 
 /// What the status line and `/status` show.
@@ -35,6 +36,8 @@ pub struct Status {
     pub hint: Option<String>,
     /// Tokens the last request took, and the model's context window when known.
     pub context: Option<(u64, Option<u64>)>,
+    /// The MCP servers, as last reported.
+    pub mcp: Vec<ServerStatus>,
 }
 
 impl Status {
@@ -160,6 +163,18 @@ impl Status {
             }
             None => text.push_str("\nLimits:    not reported yet"),
         }
+        if !self.mcp.is_empty() {
+            let ready = self
+                .mcp
+                .iter()
+                .filter(|s| matches!(s.state, ServerState::Ready { .. }))
+                .count();
+            text.push_str(&format!(
+                "\nMCP:       {} of {} servers ready (/mcp)",
+                ready,
+                self.mcp.len()
+            ));
+        }
         match self.instructions.as_deref() {
             None if self.instructions_in_history => {
                 text.push_str("\nAGENTS.md: as loaded when this conversation started")
@@ -184,6 +199,42 @@ impl Status {
         }
         text
     }
+}
+
+/// The `/mcp` report: each server, where it is and its tools.
+pub fn mcp_report(servers: &[ServerStatus]) -> String {
+    if servers.is_empty() {
+        return "No MCP servers. Add one to config.toml, for example:\n\n\
+                [mcp_servers.docs]\n\
+                command = \"docs-mcp\"\n\
+                args = [\"--stdio\"]\n\n\
+                or, for a server over HTTP, url = \"https://…/mcp\" (README: MCP servers)."
+            .to_string();
+    }
+    let mut text = String::from("MCP servers");
+    for server in servers {
+        text.push_str(&format!("\n\n{} · {}", server.name, server.endpoint));
+        match &server.state {
+            ServerState::Disabled => text.push_str("\n  disabled (enabled = false)"),
+            ServerState::Starting => text.push_str("\n  starting…"),
+            ServerState::Failed { reason } => text.push_str(&format!("\n  failed: {reason}")),
+            ServerState::Ready { tools } if tools.is_empty() => {
+                text.push_str("\n  ready, no tools offered")
+            }
+            ServerState::Ready { tools } => {
+                let count = if tools.len() == 1 {
+                    "1 tool".to_string()
+                } else {
+                    format!("{} tools", tools.len())
+                };
+                text.push_str(&format!("\n  ready, {count}: {}", tools.join(", ")));
+            }
+        }
+        for skipped in &server.skipped {
+            text.push_str(&format!("\n  left out: {skipped}"));
+        }
+    }
+    text
 }
 
 /// The login in a few words: `ana@example.com (plus)` or `API key sk-…abcd`.

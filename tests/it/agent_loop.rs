@@ -20,8 +20,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use crate::fake_openai::{FakeOpenAi, Reply, encrypted_content_for};
 
 /// A core over a fresh home and project, logged in to the fake with its API key.
-struct Agent {
-    fake: FakeOpenAi,
+pub(crate) struct Agent {
+    pub(crate) fake: FakeOpenAi,
     config: Config,
     _home: TempDir,
     project: TempDir,
@@ -34,11 +34,19 @@ async fn agent(mode: ApprovalMode) -> Agent {
 }
 
 async fn agent_with(mode: ApprovalMode, max_steps: usize) -> Agent {
+    agent_setup(|config, options| {
+        config.approval = mode;
+        options.max_steps = max_steps;
+    })
+    .await
+}
+
+/// An agent whose configuration and options `setup` adjusts first.
+pub(crate) async fn agent_setup(setup: impl FnOnce(&mut Config, &mut CoreOptions)) -> Agent {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let project = tempfile::tempdir().unwrap();
     let mut config = Config::for_origin(&fake.url(), home.path());
-    config.approval = mode;
     AuthStore::new(&config.auth_file)
         .update(|file| {
             file.set_openai(&OpenAiEntry::Api {
@@ -48,14 +56,20 @@ async fn agent_with(mode: ApprovalMode, max_steps: usize) -> Agent {
         .unwrap();
     let mut options = CoreOptions::new(project.path());
     options.env_api_key = None;
-    options.max_steps = max_steps;
     options.stream = StreamSettings {
         base_backoff: Duration::from_millis(1),
         ..StreamSettings::default()
     };
+    setup(&mut config, &mut options);
     let (ops, mut events) = spawn(config.clone(), options);
-    // A new conversation first says which instruction files it loaded (none here).
-    let first = tokio::time::timeout(Duration::from_secs(15), events.recv()).await;
+    // A new conversation first says which instruction files it loaded (none here); the MCP
+    // servers' first statuses may come before.
+    let first = loop {
+        let event = tokio::time::timeout(Duration::from_secs(15), events.recv()).await;
+        if !matches!(event, Ok(Some(Event::McpServers(_)))) {
+            break event;
+        }
+    };
     assert_eq!(first.ok().flatten(), Some(Event::Instructions(Vec::new())));
     // Then which conversation it holds: its session id.
     let second = tokio::time::timeout(Duration::from_secs(15), events.recv()).await;
@@ -73,11 +87,11 @@ async fn agent_with(mode: ApprovalMode, max_steps: usize) -> Agent {
 }
 
 impl Agent {
-    fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.project.path()
     }
 
-    fn submit(&self, text: &str) {
+    pub(crate) fn submit(&self, text: &str) {
         self.ops
             .send(Op::Submit {
                 text: text.to_string(),
@@ -85,7 +99,7 @@ impl Agent {
             .unwrap();
     }
 
-    async fn next(&mut self) -> Event {
+    pub(crate) async fn next(&mut self) -> Event {
         tokio::time::timeout(Duration::from_secs(15), self.events.recv())
             .await
             .expect("an event within 15 s")
@@ -93,7 +107,7 @@ impl Agent {
     }
 
     /// Events up to and including the first one `stop` accepts.
-    async fn until(&mut self, stop: impl Fn(&Event) -> bool) -> Vec<Event> {
+    pub(crate) async fn until(&mut self, stop: impl Fn(&Event) -> bool) -> Vec<Event> {
         let mut seen = Vec::new();
         loop {
             let event = self.next().await;
@@ -106,7 +120,7 @@ impl Agent {
     }
 
     /// Events of the running turn up to its end, and how it ended.
-    async fn finish_turn(&mut self) -> (Vec<Event>, TurnOutcome) {
+    pub(crate) async fn finish_turn(&mut self) -> (Vec<Event>, TurnOutcome) {
         let seen = self.until(|e| matches!(e, Event::TurnFinished(_))).await;
         let Some(Event::TurnFinished(outcome)) = seen.last().cloned() else {
             unreachable!()
@@ -115,7 +129,7 @@ impl Agent {
     }
 
     /// Waits for the next approval request: its id, call id and subject.
-    async fn approval(&mut self) -> (u64, String, ApprovalSubject) {
+    pub(crate) async fn approval(&mut self) -> (u64, String, ApprovalSubject) {
         let seen = self
             .until(|e| matches!(e, Event::ApprovalRequested { .. }))
             .await;
@@ -129,12 +143,16 @@ impl Agent {
         }
     }
 
-    fn approve(&self, id: u64, decision: ApprovalDecision) {
+    pub(crate) fn interrupt(&self) {
+        self.ops.send(Op::Interrupt).unwrap();
+    }
+
+    pub(crate) fn approve(&self, id: u64, decision: ApprovalDecision) {
         self.ops.send(Op::Approve { id, decision }).unwrap();
     }
 
     /// The `input` of every `/responses` request so far.
-    fn inputs(&self) -> Vec<Vec<Value>> {
+    pub(crate) fn inputs(&self) -> Vec<Vec<Value>> {
         self.fake
             .requests_to("/responses")
             .iter()
@@ -144,7 +162,7 @@ impl Agent {
 }
 
 /// The `output` sent back for `call_id` in `input`; panics if there is not exactly one.
-fn output_for<'a>(input: &'a [Value], call_id: &str) -> &'a str {
+pub(crate) fn output_for<'a>(input: &'a [Value], call_id: &str) -> &'a str {
     let outputs: Vec<&Value> = input
         .iter()
         .filter(|i| i["type"] == "function_call_output" && i["call_id"] == call_id)

@@ -6,6 +6,8 @@
 
 #[path = "../support/fake_openai/mod.rs"]
 mod fake_openai;
+#[path = "../support/mcp_server.rs"]
+mod mcp_server;
 #[path = "../support/pty.rs"]
 mod pty;
 
@@ -26,6 +28,7 @@ mod llm_errors;
 mod llm_stream;
 mod login_browser;
 mod login_device;
+mod mcp;
 mod mentions;
 mod parsers_prop;
 mod refresh;

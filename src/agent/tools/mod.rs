@@ -37,6 +37,8 @@ pub use shell::{OutputLine, OutputSink, OutputStream, ShellArgs, ShellCommand, S
 pub use spec::tool_specs;
 pub use update_plan::{PlanItem, PlanUpdate, StepStatus};
 
+use crate::mcp::{McpManager, McpTool};
+
 /// Files as an editor holds them, unsaved changes included. When a front end has one (an ACP
 /// client with `fs` capabilities), `read_file` and `apply_patch` read and write through it, so
 /// the model sees and edits what the person sees; everything else uses the disk.
@@ -95,6 +97,8 @@ pub struct ToolContext {
     pub sandbox: SandboxPolicy,
     /// The editor holding the files, if the front end has one.
     pub editor: Option<Editor>,
+    /// The MCP servers whose tools the model may call.
+    pub mcp: Option<McpManager>,
 }
 
 impl ToolContext {
@@ -108,6 +112,7 @@ impl ToolContext {
             shell: shell::default_shell(),
             sandbox: SandboxPolicy::off(),
             editor: None,
+            mcp: None,
         }
     }
 
@@ -119,6 +124,11 @@ impl ToolContext {
     /// The same context with files read and written through `editor`.
     pub fn with_editor(self, editor: Option<Editor>) -> Self {
         Self { editor, ..self }
+    }
+
+    /// The same context with the tools of `mcp`'s servers.
+    pub fn with_mcp(self, mcp: Option<McpManager>) -> Self {
+        Self { mcp, ..self }
     }
 
     /// What a patch would do, reading the files the editor holds from the editor.
@@ -159,6 +169,15 @@ pub enum ToolCall {
     ApplyPatch(ApplyPatchCall),
     /// Replace the task plan.
     UpdatePlan(PlanUpdate),
+    /// A tool of an MCP server (boxed: it is much larger than the others).
+    Mcp(Box<McpCall>),
+}
+
+/// A call to an MCP server's tool: which tool, and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpCall {
+    pub tool: McpTool,
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A call that cannot run; its text is the `function_call_output` the model receives.
@@ -173,11 +192,24 @@ pub enum ToolParseError {
     /// The `apply_patch` input is not a valid patch.
     #[error(transparent)]
     Patch(#[from] PatchParseError),
+    /// An MCP tool's arguments are not a JSON object.
+    #[error("failed to parse function arguments: they must be a JSON object")]
+    NotAnObject,
 }
 
 impl ToolCall {
-    /// Parses a `function_call` item's `name` and `arguments` (a JSON string).
+    /// Parses a `function_call` item's `name` and `arguments` (a JSON string), for kelp's own
+    /// tools.
     pub fn parse(name: &str, arguments: &str) -> Result<Self, ToolParseError> {
+        Self::parse_with(name, arguments, &[])
+    }
+
+    /// [`ToolCall::parse`], with the MCP tools offered to the model in the same request.
+    pub fn parse_with(
+        name: &str,
+        arguments: &str,
+        mcp_tools: &[McpTool],
+    ) -> Result<Self, ToolParseError> {
         match name {
             read_file::NAME => Ok(Self::ReadFile(from_json(arguments)?)),
             list_dir::NAME => Ok(Self::ListDir(from_json(arguments)?)),
@@ -206,12 +238,18 @@ impl ToolCall {
                 };
                 Ok(Self::ApplyPatch(ApplyPatchCall::parse(input, None)?))
             }
-            other => Err(ToolParseError::Unsupported(other.to_string())),
+            other => match mcp_tools.iter().find(|tool| tool.exposed == other) {
+                Some(tool) => Ok(Self::Mcp(Box::new(McpCall {
+                    tool: tool.clone(),
+                    arguments: mcp_arguments(arguments)?,
+                }))),
+                None => Err(ToolParseError::Unsupported(other.to_string())),
+            },
         }
     }
 
     /// The tool's wire name.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Self::ReadFile(_) => read_file::NAME,
             Self::ListDir(_) => list_dir::NAME,
@@ -219,6 +257,7 @@ impl ToolCall {
             Self::Shell(_) => shell::NAME,
             Self::ApplyPatch(_) => apply_patch::NAME,
             Self::UpdatePlan(_) => update_plan::NAME,
+            Self::Mcp(call) => &call.tool.exposed,
         }
     }
 
@@ -226,6 +265,7 @@ impl ToolCall {
     pub fn is_read_only(&self) -> bool {
         match self {
             Self::ReadFile(_) | Self::ListDir(_) | Self::GrepFiles(_) | Self::UpdatePlan(_) => true,
+            Self::Mcp(call) => call.tool.read_only,
             Self::Shell(_) | Self::ApplyPatch(_) => false,
         }
     }
@@ -234,7 +274,7 @@ impl ToolCall {
     pub fn summary(&self) -> String {
         // Commands, patches and plans read better after a colon: `shell: cargo test`.
         let separator = match self {
-            Self::Shell(_) | Self::ApplyPatch(_) | Self::UpdatePlan(_) => ": ",
+            Self::Shell(_) | Self::ApplyPatch(_) | Self::UpdatePlan(_) | Self::Mcp(_) => ": ",
             _ => " ",
         };
         format!("{}{separator}{}", self.name(), self.arguments_summary())
@@ -286,6 +326,12 @@ impl ToolCall {
                 1 => "1 step".to_string(),
                 n => format!("{n} steps"),
             },
+            Self::Mcp(call) => match &call.arguments {
+                Some(arguments) if !arguments.is_empty() => {
+                    one_line(&serde_json::Value::Object(arguments.clone()).to_string())
+                }
+                _ => "(no arguments)".to_string(),
+            },
         }
     }
 
@@ -300,7 +346,7 @@ impl ToolCall {
             Self::GrepFiles(args) => vec![resolve(args.path.as_deref().unwrap_or("."))],
             Self::Shell(args) => vec![resolve(args.workdir.as_deref().unwrap_or("."))],
             Self::ApplyPatch(call) => call.paths(project_dir),
-            Self::UpdatePlan(_) => Vec::new(),
+            Self::UpdatePlan(_) | Self::Mcp(_) => Vec::new(),
         }
     }
 
@@ -324,6 +370,20 @@ impl ToolCall {
 
 fn from_json<T: DeserializeOwned>(arguments: &str) -> Result<T, serde_json::Error> {
     serde_json::from_str(arguments)
+}
+
+/// An MCP call's arguments: a JSON object, or nothing (an empty string or `null`).
+fn mcp_arguments(
+    arguments: &str,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ToolParseError> {
+    if arguments.trim().is_empty() {
+        return Ok(None);
+    }
+    match from_json::<serde_json::Value>(arguments)? {
+        serde_json::Value::Object(map) => Ok(Some(map)),
+        serde_json::Value::Null => Ok(None),
+        _ => Err(ToolParseError::NotAnObject),
+    }
 }
 
 /// The first line of `text`, at most 200 characters, marked when cut.
@@ -501,6 +561,20 @@ pub async fn execute(
             detail: ToolDetail::Plan(plan.clone()),
             ..ToolOutput::ok(update_plan::OUTPUT.to_string(), started.elapsed())
         },
+        ToolCall::Mcp(call) => {
+            let Some(mcp) = &ctx.mcp else {
+                return ToolOutput::failure(
+                    format!("no MCP server offers `{}` here", call.tool.exposed),
+                    started.elapsed(),
+                );
+            };
+            let outcome = mcp.call(&call.tool, call.arguments.clone(), cancel).await;
+            ToolOutput {
+                success: outcome.success,
+                cancelled: outcome.cancelled,
+                ..ToolOutput::ok(outcome.text, started.elapsed())
+            }
+        }
     }
 }
 

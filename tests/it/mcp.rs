@@ -1,0 +1,423 @@
+//! MCP servers end to end: the real core and `kelp run` against the fake OpenAI server, with
+//! the test suite's own MCP server (`tests/support/mcp_server.rs`, rmcp's server side) started
+//! over stdio as a child process and served over streamable HTTP on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kelp::agent::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, TurnOutcome};
+use kelp::config::{McpServerConfig, McpTransport};
+use kelp::mcp::ServerState;
+use serde_json::json;
+
+use crate::agent_loop::{Agent, agent_setup, output_for};
+use crate::cli_run::{kelp_for, output};
+use crate::fake_openai::{FakeOpenAi, Reply};
+use crate::llm_stream::Login;
+use crate::mcp_server::TestServer;
+use crate::support::shown;
+
+/// The stdio test server, built by cargo with the tests (an example target).
+fn server_binary() -> PathBuf {
+    let kelp = Path::new(env!("CARGO_BIN_EXE_kelp"));
+    kelp.parent()
+        .unwrap()
+        .join("examples")
+        .join("mcp-test-server")
+}
+
+/// A stdio server named `tests` whose log lines go to `log`.
+fn stdio_server(log: &Path) -> McpServerConfig {
+    let mut server = McpServerConfig::stdio("tests", server_binary().to_string_lossy(), Vec::new());
+    if let McpTransport::Stdio { env, .. } = &mut server.transport {
+        env.push(("KELP_TEST_MCP_LOG".into(), log.display().to_string()));
+    }
+    server
+}
+
+fn log_lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until the log has a line starting with `prefix`.
+async fn logged(log: &Path, prefix: &str) -> Vec<String> {
+    for _ in 0..200 {
+        let lines = log_lines(log);
+        if lines.iter().any(|l| l.starts_with(prefix)) {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no `{prefix}` in the log: {:?}", log_lines(log));
+}
+
+/// The names of the tools the last request offered.
+fn offered(agent: &Agent) -> Vec<String> {
+    let requests = agent.fake.requests_to("/responses");
+    let body = requests.last().unwrap().json();
+    body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn mcp_agent(mode: ApprovalMode, servers: Vec<McpServerConfig>) -> Agent {
+    agent_setup(move |config, _| {
+        config.approval = mode;
+        config.mcp_servers = servers;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_tools_are_offered_read_only_ones_run_and_others_ask() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mcp.log");
+    let mut a = mcp_agent(ApprovalMode::AutoEdit, vec![stdio_server(&log)]).await;
+    a.fake.push_responses([
+        Reply::call_with_id("call_l", "tests__lookup", json!({"key": "kelp"})).and_call_with_id(
+            "call_e",
+            "tests__echo",
+            json!({"text": "hi"}),
+        ),
+        Reply::text("done"),
+    ]);
+    a.submit("use the tools");
+    // The read-only lookup ran without asking; the echo asks, even in auto-edit.
+    let mut events = a
+        .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+        .await;
+    let Some(Event::ApprovalRequested {
+        id,
+        call_id,
+        subject,
+    }) = events.last().cloned()
+    else {
+        unreachable!()
+    };
+    assert_eq!(call_id, "call_e");
+    let ApprovalSubject::McpTool {
+        server,
+        tool,
+        arguments,
+    } = subject
+    else {
+        panic!("not an MCP approval: {subject:?}");
+    };
+    assert_eq!((server.as_str(), tool.as_str()), ("tests", "echo"));
+    assert!(arguments.contains("\"text\": \"hi\""), "{arguments}");
+    a.approve(id, ApprovalDecision::Yes);
+    let (rest, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    events.extend(rest);
+
+    let names = offered(&a);
+    for name in [
+        "shell",
+        "tests__echo",
+        "tests__lookup",
+        "tests__wait",
+        "tests__crash",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    assert!(
+        !names.iter().any(|n| n == "tests__bad_schema"),
+        "a string schema is not offered: {names:?}"
+    );
+    let requests = a.fake.requests_to("/responses");
+    let body = requests[0].json();
+    let lookup = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "tests__lookup")
+        .unwrap()
+        .clone();
+    assert_eq!(lookup["description"], "Looks a key up.");
+    assert_eq!(
+        lookup["parameters"],
+        json!({"type": "object", "properties": {"key": {"type": "string"}}}),
+        "$schema is dropped"
+    );
+
+    let input = a.inputs().last().unwrap().clone();
+    assert_eq!(
+        output_for(&input, "call_l"),
+        "found kelp\nstructured content: {\"key\":\"kelp\",\"hits\":2}"
+    );
+    assert_eq!(output_for(&input, "call_e"), "echo: hi");
+    assert_eq!(log_lines(&log), ["called lookup", "called echo"]);
+
+    let started: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolStarted { tool, summary, .. } => Some((tool.clone(), summary.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        started,
+        [
+            (
+                "tests__lookup".to_string(),
+                "{\"key\":\"kelp\"}".to_string()
+            ),
+            ("tests__echo".to_string(), "{\"text\":\"hi\"}".to_string()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_lists_ready_servers_their_tools_and_what_was_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut off = McpServerConfig::stdio("off", "/nonexistent/mcp", Vec::new());
+    off.enabled = false;
+    let mut only = stdio_server(&dir.path().join("mcp.log"));
+    only.disabled_tools = vec!["crash".into()];
+    let mut a = mcp_agent(ApprovalMode::Ask, vec![only, off]).await;
+    a.fake.push_response(Reply::text("hello"));
+    a.submit("hi");
+    let (events, _) = a.finish_turn().await;
+    let names = offered(&a);
+    assert!(!names.iter().any(|n| n == "tests__crash"), "{names:?}");
+    let last = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::McpServers(list) => Some(list.clone()),
+            _ => None,
+        })
+        .expect("the servers' statuses");
+    assert_eq!(last.len(), 2);
+    assert_eq!(
+        last[0].state,
+        ServerState::Ready {
+            tools: vec!["echo".into(), "lookup".into(), "wait".into()]
+        }
+    );
+    assert_eq!(
+        last[0].skipped,
+        ["bad_schema: its input schema is of type \"string\", not an object"]
+    );
+    assert_eq!(last[1].state, ServerState::Disabled);
+    let report = kelp::tui::status::mcp_report(&last);
+    assert!(
+        report.contains("tests · stdio: ") && report.contains("ready, 3 tools: echo, lookup, wait"),
+        "{report}"
+    );
+    assert!(
+        report.contains("off · stdio: /nonexistent/mcp\n  disabled"),
+        "{report}"
+    );
+}
+
+/// The test server over streamable HTTP on 127.0.0.1; returns its URL.
+async fn http_server(log: PathBuf) -> String {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+    let service = StreamableHttpService::new(
+        move || Ok(TestServer::new(Some(log.clone()))),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default(),
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_server_works_the_same_and_full_auto_does_not_ask() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mcp.log");
+    let url = http_server(log.clone()).await;
+    let mut server = McpServerConfig::http("web", url);
+    if let McpTransport::Http { headers, .. } = &mut server.transport {
+        headers.push(("X-Kelp-Test".into(), "yes".into()));
+    }
+    let mut a = mcp_agent(ApprovalMode::FullAuto, vec![server]).await;
+    a.fake.push_responses([
+        Reply::call_with_id("call_e", "web__echo", json!({"text": "over http"})),
+        Reply::text("done"),
+    ]);
+    a.submit("echo it");
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ApprovalRequested { .. })),
+        "full-auto runs MCP tools without asking"
+    );
+    let input = a.inputs().last().unwrap().clone();
+    assert_eq!(output_for(&input, "call_e"), "echo: over http");
+    assert_eq!(log_lines(&log), ["called echo"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_starts_times_out_once_and_the_turn_goes_on() {
+    let mut slow = McpServerConfig::stdio(
+        "slow",
+        server_binary().to_string_lossy(),
+        vec!["--never-start".into()],
+    );
+    slow.startup_timeout = Duration::from_millis(500);
+    let mut a = mcp_agent(ApprovalMode::Ask, vec![slow]).await;
+    a.fake
+        .push_responses([Reply::text("no tools needed"), Reply::text("still fine")]);
+    a.submit("hello");
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let notices: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notices,
+        ["MCP server `slow` did not start within 0.5 s; kelp goes on without it"]
+    );
+    assert!(!offered(&a).iter().any(|n| n.starts_with("slow__")));
+    // The next turn starts it again in the background, and does not wait for it or say the
+    // same failure twice.
+    a.submit("again");
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Notice(_))),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_call_is_a_tool_error_and_the_next_turn_restarts_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mcp.log");
+    let mut server = stdio_server(&log);
+    server.approved_tools = vec!["crash".into(), "echo".into()];
+    let mut a = mcp_agent(ApprovalMode::Ask, vec![server]).await;
+    a.fake.push_responses([
+        Reply::call_with_id("call_c", "tests__crash", json!({})),
+        Reply::text("it crashed"),
+        Reply::call_with_id("call_e", "tests__echo", json!({"text": "back"})),
+        Reply::text("it is back"),
+    ]);
+    a.submit("crash it");
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(
+        outcome,
+        TurnOutcome::Completed,
+        "a crash is not a failed turn"
+    );
+    let input = a.inputs().last().unwrap().clone();
+    let crashed = output_for(&input, "call_c");
+    assert_eq!(
+        crashed,
+        "the MCP server `tests` stopped (boom: crashed on purpose) during the call; it is started again on the next turn"
+    );
+    let notices = events
+        .iter()
+        .filter(|e| matches!(e, Event::Notice(t) if t.contains("`tests` stopped")))
+        .count();
+    assert_eq!(notices, 1, "said once: {events:?}");
+
+    a.submit("try again");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let input = a.inputs().last().unwrap().clone();
+    assert_eq!(output_for(&input, "call_e"), "echo: back");
+    assert_eq!(log_lines(&log), ["called crash", "called echo"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupting_a_turn_cancels_the_running_call_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mcp.log");
+    let mut a = mcp_agent(ApprovalMode::Ask, vec![stdio_server(&log)]).await;
+    a.fake
+        .push_response(Reply::call_with_id("call_w", "tests__wait", json!({})));
+    a.submit("wait");
+    logged(&log, "waiting").await;
+    a.interrupt();
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Interrupted);
+    let lines = logged(&log, "cancelled").await;
+    assert_eq!(lines[..2], ["called wait", "waiting"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_its_timeout_is_a_tool_error_and_is_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mcp.log");
+    let mut server = stdio_server(&log);
+    server.tool_timeout = Duration::from_millis(300);
+    let mut a = mcp_agent(ApprovalMode::Ask, vec![server]).await;
+    a.fake.push_responses([
+        Reply::call_with_id("call_w", "tests__wait", json!({})),
+        Reply::text("it timed out"),
+    ]);
+    a.submit("wait");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(
+        outcome,
+        TurnOutcome::Completed,
+        "a timeout is not a failed turn"
+    );
+    let input = a.inputs().last().unwrap().clone();
+    let text = output_for(&input, "call_w");
+    assert!(
+        text.starts_with("the MCP tool `wait` did not answer within"),
+        "{text}"
+    );
+    logged(&log, "cancelled").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kelp_run_uses_the_config_file_servers_and_warns_about_a_bad_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mcp.log");
+    let fake = FakeOpenAi::start().await;
+    fake.push_responses([
+        Reply::call_with_id("call_l", "tests__lookup", json!({"key": "x"})),
+        Reply::text("looked it up"),
+    ]);
+    let (home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[mcp_servers.broken]\nargs = [\"x\"]\n\n[mcp_servers.tests]\ncommand = {:?}\nenv = {{ KELP_TEST_MCP_LOG = {:?} }}\n",
+            server_binary().display().to_string(),
+            log.display().to_string()
+        ),
+    )
+    .unwrap();
+    cmd.args(["run", "look it up"]);
+    let out = output(cmd).await;
+    let all = shown(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains(
+            "config.toml:1:1: MCP server `broken` needs `command` (a stdio server) or `url` (HTTP); it is left out"
+        ),
+        "{all}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "looked it up\n");
+    assert_eq!(log_lines(&log), ["called lookup"]);
+    let input = fake.requests_to("/responses")[1].json()["input"].clone();
+    assert_eq!(
+        output_for(input.as_array().unwrap(), "call_l"),
+        "found x\nstructured content: {\"key\":\"x\",\"hits\":2}"
+    );
+}
