@@ -18,7 +18,7 @@ use crate::mcp_server::TestServer;
 use crate::support::shown;
 
 /// The stdio test server, built by cargo with the tests (an example target).
-fn server_binary() -> PathBuf {
+pub(crate) fn server_binary() -> PathBuf {
     let kelp = Path::new(env!("CARGO_BIN_EXE_kelp"));
     kelp.parent()
         .unwrap()
