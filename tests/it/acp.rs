@@ -1009,28 +1009,35 @@ async fn the_mcp_servers_a_session_is_given_offer_their_tools() {
         Reply::call_with_id("m1", "editor__echo", json!({"text": "via acp"})),
         Reply::text("Echoed."),
     ]);
-    kelp.client(Elicit::Accept, vec![Some("allow_once")], async |cx, seen, _ch| {
-        let init = initialize(&cx, ClientCapabilities::new()).await;
-        assert_eq!(init["agentCapabilities"]["mcpCapabilities"]["http"], true);
-        let stdio = McpServerStdio::new("editor", server.clone())
-            .env(vec![EnvVariable::new("KELP_TEST_MCP_LOG", log.display().to_string())]);
-        let session = cx
-            .send_request(
-                NewSessionRequest::new(project.path()).mcp_servers(vec![McpServer::Stdio(stdio)]),
-            )
-            .block_task()
-            .await?
-            .session_id;
-        let answer = prompt(&cx, &session, "echo").await?;
-        assert_eq!(answer.stop_reason, StopReason::EndTurn);
-        let permissions = seen.permissions.lock().unwrap().clone();
-        assert_eq!(permissions.len(), 1, "an MCP tool asks in ask mode");
-        assert_eq!(
-            permissions[0].tool_call.fields.title.as_deref(),
-            Some("editor: echo")
-        );
-        Ok(())
-    })
+    kelp.client(
+        Elicit::Accept,
+        vec![Some("allow_once")],
+        async |cx, seen, _ch| {
+            let init = initialize(&cx, ClientCapabilities::new()).await;
+            assert_eq!(init["agentCapabilities"]["mcpCapabilities"]["http"], true);
+            let stdio = McpServerStdio::new("editor", server.clone()).env(vec![EnvVariable::new(
+                "KELP_TEST_MCP_LOG",
+                log.display().to_string(),
+            )]);
+            let session = cx
+                .send_request(
+                    NewSessionRequest::new(project.path())
+                        .mcp_servers(vec![McpServer::Stdio(stdio)]),
+                )
+                .block_task()
+                .await?
+                .session_id;
+            let answer = prompt(&cx, &session, "echo").await?;
+            assert_eq!(answer.stop_reason, StopReason::EndTurn);
+            let permissions = seen.permissions.lock().unwrap().clone();
+            assert_eq!(permissions.len(), 1, "an MCP tool asks in ask mode");
+            assert_eq!(
+                permissions[0].tool_call.fields.title.as_deref(),
+                Some("editor: echo")
+            );
+            Ok(())
+        },
+    )
     .await;
     let sent = fake.requests_to("/responses");
     let input = sent[1].json()["input"].as_array().unwrap().clone();
