@@ -1,6 +1,6 @@
 //! The fake OpenAI server, standalone: try every kelp login and a streamed answer offline.
 //!
-//! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool|shell]
+//! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool|shell|mcp]
 //! [--manual-approve]`
 
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
@@ -21,8 +21,8 @@ struct Args {
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 8765)]
     port: u16,
-    /// What `/responses` answers: echo, reasoning, large (1 MiB of 16-byte deltas) or tool
-    /// (calls read_file once, then answers).
+    /// What `/responses` answers: echo, reasoning, large (1 MiB of 16-byte deltas), tool
+    /// (calls read_file once, then answers), shell or mcp (calls `tests__echo`).
     #[arg(long, env = "KELP_FAKE_SCENARIO", default_value = "echo", value_parser = parse_scenario)]
     scenario: Scenario,
     /// Approve device codes only when their page is opened, not after 3 s.
@@ -35,7 +35,7 @@ struct Args {
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
     Scenario::from_name(name).ok_or_else(|| {
-        format!("unknown scenario {name:?}: use echo, reasoning, large, tool or shell")
+        format!("unknown scenario {name:?}: use echo, reasoning, large, tool, shell or mcp")
     })
 }
 

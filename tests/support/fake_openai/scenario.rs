@@ -19,6 +19,9 @@ pub enum Scenario {
     Tool,
     /// Runs the prompt as a `shell` command, then answers with what it printed.
     Shell,
+    /// Calls the MCP tool `tests__echo` (the test MCP server named `tests`) with the prompt,
+    /// then answers with what it returned.
+    Mcp,
 }
 
 impl Scenario {
@@ -30,6 +33,7 @@ impl Scenario {
             "large" => Some(Self::Large),
             "tool" => Some(Self::Tool),
             "shell" => Some(Self::Shell),
+            "mcp" => Some(Self::Mcp),
             _ => None,
         }
     }
@@ -58,6 +62,11 @@ impl Scenario {
                     output.lines().take(12).collect::<Vec<_>>().join("\n")
                 )),
                 None => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
+            },
+            Self::Mcp => match last_tool_output(body) {
+                Some(output) => Reply::text(format!("The MCP tool said: {output}")),
+                None => Reply::text("Asking the MCP server.")
+                    .and_call("tests__echo", json!({ "text": user })),
             },
         }
     }
