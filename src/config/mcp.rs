@@ -266,12 +266,13 @@ fn server(
         );
     };
     let get = |key: &str| table.get(key);
-    let command = get("command").and_then(|item| {
-        nonempty_string(item).or_else(|| {
-            bad("command", item, "must be a program name or path in quotes");
-            None
-        })
-    });
+    let command = read(
+        table,
+        "command",
+        nonempty_string,
+        "must be a program name or path in quotes",
+        &mut bad,
+    );
     let url = get("url").and_then(|item| {
         match nonempty_string(item).map(|url| super::check_endpoint(&url)) {
             Some(Ok(url)) => Some(url),
@@ -294,62 +295,49 @@ fn server(
         (None, None) => return Err("needs `command` (a stdio server) or `url` (HTTP)".to_string()),
         (Some(command), None) => McpTransport::Stdio {
             command,
-            args: get("args")
-                .and_then(|item| {
-                    strings(item).or_else(|| {
-                        bad("args", item, "must be an array of strings");
-                        None
-                    })
-                })
+            args: read(
+                table,
+                "args",
+                strings,
+                "must be an array of strings",
+                &mut bad,
+            )
+            .unwrap_or_default(),
+            env: read(table, "env", pairs, "must be a table of strings", &mut bad)
                 .unwrap_or_default(),
-            env: get("env")
-                .and_then(|item| {
-                    pairs(item).or_else(|| {
-                        bad("env", item, "must be a table of strings");
-                        None
-                    })
-                })
-                .unwrap_or_default(),
-            cwd: get("cwd").and_then(|item| {
-                let dir = nonempty_string(item).and_then(|s| expand_dir(&s, home));
-                if dir.is_none() {
-                    bad("cwd", item, "must be an absolute path or start with ~/");
-                }
-                dir
-            }),
+            cwd: read(
+                table,
+                "cwd",
+                |item| nonempty_string(item).and_then(|s| expand_dir(&s, home)),
+                "must be an absolute path or start with ~/",
+                &mut bad,
+            ),
         },
         (None, Some(url)) => McpTransport::Http {
             url,
-            headers: get("http_headers")
-                .and_then(|item| {
-                    pairs(item).or_else(|| {
-                        bad("http_headers", item, "must be a table of strings");
-                        None
-                    })
-                })
-                .unwrap_or_default(),
-            env_headers: get("env_http_headers")
-                .and_then(|item| {
-                    pairs(item).or_else(|| {
-                        bad(
-                            "env_http_headers",
-                            item,
-                            "must be a table of variable names",
-                        );
-                        None
-                    })
-                })
-                .unwrap_or_default(),
-            bearer_token_env_var: get("bearer_token_env_var").and_then(|item| {
-                nonempty_string(item).or_else(|| {
-                    bad(
-                        "bearer_token_env_var",
-                        item,
-                        "must be a variable name in quotes",
-                    );
-                    None
-                })
-            }),
+            headers: read(
+                table,
+                "http_headers",
+                pairs,
+                "must be a table of strings",
+                &mut bad,
+            )
+            .unwrap_or_default(),
+            env_headers: read(
+                table,
+                "env_http_headers",
+                pairs,
+                "must be a table of variable names",
+                &mut bad,
+            )
+            .unwrap_or_default(),
+            bearer_token_env_var: read(
+                table,
+                "bearer_token_env_var",
+                nonempty_string,
+                "must be a variable name in quotes",
+                &mut bad,
+            ),
         },
     };
     for key in ["args", "env", "cwd"] {
@@ -381,17 +369,35 @@ fn server(
         }
     }
     let mut list = |key: &str| {
-        get(key).and_then(|item| {
-            strings(item).or_else(|| {
-                bad(key, item, "must be an array of tool names");
-                None
-            })
-        })
+        read(
+            table,
+            key,
+            strings,
+            "must be an array of tool names",
+            &mut bad,
+        )
     };
     server.enabled_tools = list("enabled_tools");
     server.disabled_tools = list("disabled_tools").unwrap_or_default();
     server.approved_tools = list("approved_tools").unwrap_or_default();
     Ok(server)
+}
+
+/// `key`'s value as `parse` reads it; a value it cannot read is warned about through `bad` as
+/// not being what was `wanted`, and is `None` like a missing one.
+fn read<T>(
+    table: &dyn toml_edit::TableLike,
+    key: &str,
+    parse: impl Fn(&Item) -> Option<T>,
+    wanted: &str,
+    bad: &mut dyn FnMut(&str, &Item, &str),
+) -> Option<T> {
+    let item = table.get(key)?;
+    let value = parse(item);
+    if value.is_none() {
+        bad(key, item, wanted);
+    }
+    value
 }
 
 fn nonempty_string(item: &Item) -> Option<String> {
