@@ -52,7 +52,7 @@ struct Remembered {
     patches: bool,
     /// Paths outside the project that reads may touch.
     read_paths: HashSet<PathBuf>,
-    /// `server\0tool` of MCP tools that run without asking.
+    /// `slot\0tool` of MCP tools that run without asking.
     mcp_tools: HashSet<String>,
 }
 
@@ -259,9 +259,9 @@ pub async fn with_preview(verdict: Verdict, call: &ToolCall, context: &ToolConte
     }
 }
 
-/// An MCP tool's identity for "always": its server and its own name.
+/// An MCP tool's identity for "always": which server, and the tool's own name.
 fn mcp_key(tool: &crate::mcp::McpTool) -> String {
-    format!("{}\0{}", tool.server, tool.name)
+    format!("{}\0{}", tool.slot, tool.name)
 }
 
 /// The directory a command runs in, absolute.

@@ -268,7 +268,7 @@ async fn steps(
             },
             None => Vec::new(),
         };
-        let prompt = conversation.prompt_with(mcp_tools.iter().map(McpTool::spec));
+        let prompt = conversation.prompt_with(tools::spec::mcp_specs(&mcp_tools));
         *partial = PartialAnswer::default();
         let response = tokio::select! {
             biased;

@@ -23,7 +23,6 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::{McpServerConfig, McpTransport};
 
@@ -37,6 +36,9 @@ pub struct McpTool {
     pub exposed: String,
     /// The server's name in the config.
     pub server: String,
+    /// Which of the manager's servers it is (two servers may share a name: an ACP session's
+    /// and the config's).
+    pub slot: usize,
     /// The tool's own name on its server.
     pub name: String,
     /// What the server says it does.
@@ -47,19 +49,6 @@ pub struct McpTool {
     pub read_only: bool,
     /// The config lets it run without asking (`approved_tools`).
     pub approved: bool,
-}
-
-impl McpTool {
-    /// The Responses API `tools` entry.
-    pub fn spec(&self) -> Value {
-        serde_json::json!({
-            "type": "function",
-            "name": self.exposed,
-            "description": self.description,
-            "strict": false,
-            "parameters": self.parameters,
-        })
-    }
 }
 
 /// Where a server is.
@@ -150,11 +139,19 @@ struct Status {
     was_up: bool,
 }
 
+/// A tool as its server lists it, once its schema is made one the Responses API takes.
+struct ServerTool {
+    name: String,
+    description: String,
+    parameters: Value,
+    read_only: bool,
+}
+
 /// A running connection and what it offers.
 struct Link {
     service: RunningService<RoleClient, ClientConfig>,
-    /// The tools offered: own name, description, parameters, read-only.
-    tools: Vec<(String, String, Value, bool)>,
+    /// The tools the config lets the model see.
+    tools: Vec<ServerTool>,
     /// Tools left out, each with why.
     skipped: Vec<String>,
     /// The end of a stdio server's stderr, to say why it stopped.
@@ -211,11 +208,6 @@ impl McpManager {
         manager
     }
 
-    /// Whether any server is configured.
-    pub fn is_empty(&self) -> bool {
-        self.inner.servers.is_empty()
-    }
-
     /// Every server's status, in the config's order.
     pub fn statuses(&self) -> Vec<ServerStatus> {
         self.inner
@@ -262,11 +254,12 @@ impl McpManager {
             });
             match started {
                 Ok(link) => {
-                    let (offered, skipped) = offered(&server.config, &link);
                     {
                         let mut status = lock(&server.status);
-                        status.state = ServerState::Ready { tools: offered };
-                        status.skipped = skipped;
+                        status.state = ServerState::Ready {
+                            tools: link.tools.iter().map(|t| t.name.clone()).collect(),
+                        };
+                        status.skipped = link.skipped.clone();
                         status.reported = None;
                         status.was_up = true;
                     }
@@ -305,42 +298,42 @@ impl McpManager {
 
     /// At the start of a turn: servers that failed or stopped start again on tasks of their own.
     pub fn revive(&self) {
+        let mut changed = false;
         for server in &self.inner.servers {
-            let down = matches!(lock(&server.status).state, ServerState::Failed { .. });
-            let stopped = server
-                .link
-                .try_lock()
-                .ok()
-                .and_then(|link| link.as_ref().map(|l| l.service.is_closed()))
-                .unwrap_or(false);
-            if stopped {
-                let reason = self.stop_reason(server);
-                if let Ok(mut link) = server.link.try_lock() {
-                    *link = None;
-                }
-                self.failed(server, reason);
+            // A server being started holds its link; it is left to that start.
+            let Ok(link) = server.link.try_lock() else {
+                continue;
+            };
+            if let Some(closed) = link.as_ref().filter(|l| l.service.is_closed()).cloned() {
+                drop(link);
+                self.stopped(server, &closed);
+            } else {
+                drop(link);
             }
-            if down || stopped {
+            if matches!(lock(&server.status).state, ServerState::Failed { .. }) {
                 lock(&server.status).state = ServerState::Starting;
                 self.spawn_start(server);
+                changed = true;
             }
         }
-        self.send_statuses();
+        if changed {
+            self.send_statuses();
+        }
     }
 
-    /// Why a server's connection closed: the end of its stderr when it has one.
-    fn stop_reason(&self, server: &Server) -> String {
-        let tail = server
-            .link
-            .try_lock()
-            .ok()
-            .and_then(|link| link.as_ref().map(|l| lock(&l.stderr).clone()))
-            .unwrap_or_default();
-        let last = tail.lines().rev().find(|l| !l.trim().is_empty());
-        match last {
-            Some(line) => format!("stopped ({})", line.trim()),
+    /// `link` of `server` has closed: it is let go and the failure said (once). Returns why.
+    fn stopped(&self, server: &Server, link: &Arc<Link>) -> String {
+        let reason = match last_line(&link.stderr) {
+            Some(line) => format!("stopped ({line})"),
             None => "stopped".to_string(),
+        };
+        if let Ok(mut slot) = server.link.try_lock()
+            && slot.as_ref().is_some_and(|held| Arc::ptr_eq(held, link))
+        {
+            *slot = None;
         }
+        self.failed(server, reason.clone());
+        reason
     }
 
     /// The tools of every server that is up. Waits for servers on their first start or
@@ -348,7 +341,7 @@ impl McpManager {
     /// failed to start last time is skipped until it is up.
     pub async fn tools(&self) -> Vec<McpTool> {
         let mut found = Vec::new();
-        for server in &self.inner.servers {
+        for (slot, server) in self.inner.servers.iter().enumerate() {
             let wait = {
                 let status = lock(&server.status);
                 matches!(status.state, ServerState::Starting)
@@ -359,62 +352,42 @@ impl McpManager {
             } else {
                 server.link.try_lock().ok().and_then(|link| link.clone())
             };
-            let Some(link) = link else { continue };
-            for (name, description, parameters, read_only) in &link.tools {
-                if server.config.offers(name) {
-                    found.push((
-                        server,
-                        name.clone(),
-                        description.clone(),
-                        parameters.clone(),
-                        *read_only,
-                    ));
-                }
+            if let Some(link) = link {
+                found.push((slot, server, link));
             }
         }
-        let names = tools::exposed_names(
-            found
+        let names = tools::exposed_names(found.iter().flat_map(|(_, server, link)| {
+            link.tools
                 .iter()
-                .map(|(server, name, ..)| (server.config.name.as_str(), name.as_str())),
-        );
-        found
-            .into_iter()
+                .map(|tool| (server.config.name.as_str(), tool.name.as_str()))
+        }));
+        let tools = found.iter().flat_map(|(slot, server, link)| {
+            link.tools.iter().map(move |tool| McpTool {
+                exposed: String::new(),
+                server: server.config.name.clone(),
+                slot: *slot,
+                name: tool.name.clone(),
+                description: tool.description.clone(),
+                parameters: tool.parameters.clone(),
+                read_only: tool.read_only,
+                approved: server.config.approves(&tool.name),
+            })
+        });
+        tools
             .zip(names)
-            .map(
-                |((server, name, description, parameters, read_only), exposed)| McpTool {
-                    exposed,
-                    server: server.config.name.clone(),
-                    approved: server.config.approves(&name),
-                    name,
-                    description,
-                    parameters,
-                    read_only,
-                },
-            )
+            .map(|(tool, exposed)| McpTool { exposed, ..tool })
             .collect()
     }
 
     /// Calls `tool` with `arguments`. Errors, timeouts and a server that stops are a failed
-    /// result with a message for the model, never an error of the turn.
-    pub async fn call(
-        &self,
-        tool: &McpTool,
-        arguments: Option<JsonObject>,
-        cancel: CancellationToken,
-    ) -> CallOutcome {
-        let Some(server) = self
-            .inner
-            .servers
-            .iter()
-            .find(|s| s.config.name == tool.server)
-        else {
+    /// result with a message for the model, never an error of the turn. Dropping the future
+    /// (a cancelled turn) abandons the call, and rmcp tells the server with
+    /// `notifications/cancelled`.
+    pub async fn call(&self, tool: &McpTool, arguments: Option<JsonObject>) -> CallOutcome {
+        let Some(server) = self.inner.servers.get(tool.slot) else {
             return CallOutcome::failed(format!("no MCP server is named `{}`", tool.server));
         };
-        let link = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return CallOutcome::cancelled(),
-            link = server.link.lock() => link.clone(),
-        };
+        let link = server.link.lock().await.clone();
         let Some(link) = link else {
             let why = match &lock(&server.status).state {
                 ServerState::Failed { reason } => format!(" ({reason})"),
@@ -430,12 +403,7 @@ impl McpManager {
             params = params.with_arguments(arguments);
         }
         let timeout = server.config.tool_timeout;
-        // Dropping the call (cancel, timeout) makes rmcp send `notifications/cancelled`.
-        let answer = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return CallOutcome::cancelled(),
-            answer = tokio::time::timeout(timeout, link.service.peer().call_tool(params)) => answer,
-        };
+        let answer = tokio::time::timeout(timeout, link.service.peer().call_tool(params)).await;
         match answer {
             Err(_) => CallOutcome::failed(format!(
                 "the MCP tool `{}` did not answer within {}; the call was cancelled",
@@ -445,16 +413,11 @@ impl McpManager {
             Ok(Ok(result)) => CallOutcome {
                 text: tools::result_text(&result),
                 success: result.is_error != Some(true),
-                cancelled: false,
             },
             Ok(Err(e))
                 if link.service.is_closed() || matches!(e, ServiceError::TransportClosed) =>
             {
-                let reason = self.stop_reason(server);
-                if let Ok(mut slot) = server.link.try_lock() {
-                    *slot = None;
-                }
-                self.failed(server, reason.clone());
+                let reason = self.stopped(server, &link);
                 self.send_statuses();
                 CallOutcome::failed(format!(
                     "the MCP server `{}` {reason} during the call; it is started again on the next turn",
@@ -480,7 +443,6 @@ pub struct CallOutcome {
     pub text: String,
     /// The tool did what was asked (`isError` not set).
     pub success: bool,
-    pub cancelled: bool,
 }
 
 impl CallOutcome {
@@ -488,15 +450,6 @@ impl CallOutcome {
         Self {
             text,
             success: false,
-            cancelled: false,
-        }
-    }
-
-    fn cancelled() -> Self {
-        Self {
-            text: "Cancelled by the user.".to_string(),
-            success: false,
-            cancelled: true,
         }
     }
 }
@@ -514,17 +467,6 @@ fn endpoint(transport: &McpTransport) -> String {
         }
         McpTransport::Http { url, .. } => format!("http: {url}"),
     }
-}
-
-/// The tools `link` offers under `config`, and the ones left out with why.
-fn offered(config: &McpServerConfig, link: &Link) -> (Vec<String>, Vec<String>) {
-    let offered = link
-        .tools
-        .iter()
-        .filter(|(name, ..)| config.offers(name))
-        .map(|(name, ..)| name.clone())
-        .collect();
-    (offered, link.skipped.clone())
 }
 
 /// What kelp says of itself in `initialize`.
@@ -564,13 +506,13 @@ async fn connect(
             if let Some(err) = err {
                 keep_stderr(config.name.clone(), err, stderr.clone());
             }
-            client_info().serve(transport).await.map_err(|e| {
-                let tail = lock(&stderr).clone();
-                match tail.lines().rev().find(|l| !l.trim().is_empty()) {
-                    Some(line) => format!("did not start: {e} ({})", line.trim()),
+            client_info()
+                .serve(transport)
+                .await
+                .map_err(|e| match last_line(&stderr) {
+                    Some(line) => format!("did not start: {e} ({line})"),
                     None => format!("did not start: {e}"),
-                }
-            })?
+                })?
         }
         McpTransport::Http {
             url,
@@ -611,40 +553,39 @@ async fn connect(
         .list_all_tools()
         .await
         .map_err(|e| format!("did not list its tools: {e}"))?;
-    let tools = listed
-        .into_iter()
-        .map(|tool| {
-            let read_only = tool
-                .annotations
-                .as_ref()
-                .and_then(|a| a.read_only_hint)
-                .unwrap_or(false);
-            let parameters = tools::function_parameters(&tool.input_schema);
-            (
-                tool.name.to_string(),
-                tool.description.map(|d| d.to_string()).unwrap_or_default(),
+    let (mut tools, mut skipped) = (Vec::new(), Vec::new());
+    for tool in listed.into_iter().filter(|t| config.offers(&t.name)) {
+        let name = tool.name.to_string();
+        match tools::function_parameters(&tool.input_schema) {
+            Ok(parameters) => tools.push(ServerTool {
+                read_only: tool
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.read_only_hint)
+                    .unwrap_or(false),
+                description: tool.description.map(|d| d.to_string()).unwrap_or_default(),
+                name,
                 parameters,
-                read_only,
-            )
-        })
-        .collect::<Vec<_>>();
-    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
-    for (name, description, parameters, read_only) in tools {
-        match parameters {
-            Ok(parameters) => kept.push((name, description, parameters, read_only)),
-            Err(why) if config.offers(&name) => {
+            }),
+            Err(why) => {
                 tracing::warn!(server = %config.name, tool = %name, %why, "MCP tool skipped");
                 skipped.push(format!("{name}: {why}"));
             }
-            Err(_) => {}
         }
     }
     Ok(Link {
         service,
-        tools: kept,
+        tools,
         skipped,
         stderr,
     })
+}
+
+/// The last line a stdio server wrote to stderr, to say why it stopped.
+fn last_line(stderr: &Mutex<String>) -> Option<String> {
+    let tail = lock(stderr);
+    let line = tail.lines().rev().find(|l| !l.trim().is_empty())?;
+    Some(line.trim().to_string())
 }
 
 /// Logs a stdio server's stderr and keeps its end, to say why the server stopped.

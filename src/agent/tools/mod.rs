@@ -568,10 +568,14 @@ pub async fn execute(
                     started.elapsed(),
                 );
             };
-            let outcome = mcp.call(&call.tool, call.arguments.clone(), cancel).await;
+            // Dropping the call on a cancel makes rmcp tell the server.
+            let outcome = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return ToolOutput::cancelled(started.elapsed()),
+                outcome = mcp.call(&call.tool, call.arguments.clone()) => outcome,
+            };
             ToolOutput {
                 success: outcome.success,
-                cancelled: outcome.cancelled,
                 ..ToolOutput::ok(outcome.text, started.elapsed())
             }
         }

@@ -213,6 +213,13 @@ pub fn tool_specs() -> Value {
     ])
 }
 
+/// The `tools` entries of MCP servers' tools, in the shape of kelp's own.
+pub fn mcp_specs(tools: &[crate::mcp::McpTool]) -> impl Iterator<Item = Value> + '_ {
+    tools
+        .iter()
+        .map(|tool| function(&tool.exposed, &tool.description, tool.parameters.clone()))
+}
+
 fn function(name: &str, description: &str, parameters: Value) -> Value {
     json!({
         "type": "function",
