@@ -75,6 +75,19 @@ pub fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
+/// Cuts `text` to at most its first `max` bytes, ending on a character; `true` when it cut.
+pub fn keep_head(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    true
+}
+
 /// Keeps at most the last `max` bytes of `text` once it grows past `limit`, so a growing
 /// output is cut now and then, not on every push.
 pub fn keep_tail(text: &mut String, max: usize, limit: usize) {

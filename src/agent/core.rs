@@ -218,12 +218,7 @@ fn git_diff(dir: &std::path::Path) -> Option<String> {
             text.push_str(&format!("  {file}\n"));
         }
     }
-    if text.len() > MAX_DIFF_BYTES {
-        let mut end = MAX_DIFF_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+    if crate::humanize::keep_head(&mut text, MAX_DIFF_BYTES) {
         text.push_str("\n… the rest is cut; run `git diff HEAD` to see it all\n");
     }
     Some(text)

@@ -189,7 +189,8 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
     (settings, warnings)
 }
 
-fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
+/// `path` with a leading `~/` made `home`; a path that is neither that nor absolute is `None`.
+pub(super) fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
     match path.strip_prefix("~/") {
         Some(rest) => home.map(|home| home.join(rest)),
         None => Some(PathBuf::from(path)).filter(|p| p.is_absolute()),

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use toml_edit::{Item, Value};
 
-use super::file::{ConfigWarning, line_column};
+use super::file::{ConfigWarning, expand_home, line_column};
 
 /// The table that holds the servers.
 pub const KEY: &str = "mcp_servers";
@@ -308,7 +308,7 @@ fn server(
             cwd: read(
                 table,
                 "cwd",
-                |item| nonempty_string(item).and_then(|s| expand_dir(&s, home)),
+                |item| nonempty_string(item).and_then(|s| expand_home(&s, home)),
                 "must be an absolute path or start with ~/",
                 &mut bad,
             ),
@@ -433,13 +433,6 @@ fn seconds(item: &Item) -> Option<Duration> {
         .map(|n| n as f64)
         .or_else(|| item.as_float())?;
     (value > 0.0 && value <= 86_400.0).then(|| Duration::from_secs_f64(value))
-}
-
-fn expand_dir(path: &str, home: Option<&Path>) -> Option<PathBuf> {
-    match path.strip_prefix("~/") {
-        Some(rest) => home.map(|home| home.join(rest)),
-        None => Some(PathBuf::from(path)).filter(|p| p.is_absolute()),
-    }
 }
 
 #[cfg(test)]

@@ -164,19 +164,13 @@ fn size_of_base64(data: &str) -> String {
 }
 
 fn cut(mut text: String) -> String {
-    if text.len() <= MAX_RESULT_BYTES {
-        return text;
-    }
-    let mut end = MAX_RESULT_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
     let total = text.len();
-    text.truncate(end);
-    text.push_str(&format!(
-        "\n[cut: the result was {} bytes; the first {end} are shown]",
-        total
-    ));
+    if crate::humanize::keep_head(&mut text, MAX_RESULT_BYTES) {
+        text.push_str(&format!(
+            "\n[cut: the result was {total} bytes; the first {} are shown]",
+            text.len()
+        ));
+    }
     text
 }
 

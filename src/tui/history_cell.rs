@@ -410,15 +410,20 @@ fn command_lines(command: &str, out: &mut Vec<RichLine>) {
 /// The most lines of an MCP call's arguments an approval shows.
 const MAX_ARGUMENT_LINES: usize = 12;
 
-fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>) -> Vec<RichLine> {
+/// The first line of an approval: `▲ Run this command?`.
+fn asking(question: &str) -> RichLine {
     let warn = theme::warn().bold();
+    RichLine::plain(Line::from(vec![
+        Span::styled("▲ ", warn),
+        Span::styled(question.to_string(), warn),
+    ]))
+}
+
+fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>) -> Vec<RichLine> {
     let mut out = Vec::new();
     match subject {
         ApprovalSubject::Command { command, workdir } => {
-            out.push(RichLine::plain(Line::from(vec![
-                Span::styled("▲ ", warn),
-                Span::styled("Run this command?", warn),
-            ])));
+            out.push(asking("Run this command?"));
             command_lines(command, &mut out);
             out.push(RichLine::plain(Line::from(Span::styled(
                 format!("  in {}", display_path(workdir)),
@@ -426,17 +431,11 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
             ))));
         }
         ApprovalSubject::Patch { diff, .. } => {
-            out.push(RichLine::plain(Line::from(vec![
-                Span::styled("▲ ", warn),
-                Span::styled("Apply this change?", warn),
-            ])));
+            out.push(asking("Apply this change?"));
             diff_lines(diff, &mut out);
         }
         ApprovalSubject::Read { summary, paths } => {
-            out.push(RichLine::plain(Line::from(vec![
-                Span::styled("▲ ", warn),
-                Span::styled("Read outside the project?", warn),
-            ])));
+            out.push(asking("Read outside the project?"));
             out.push(hanging(
                 vec![Span::styled("  ", theme::dim()), Span::raw(summary.clone())],
                 "    ",
@@ -453,10 +452,7 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
             tool,
             arguments,
         } => {
-            out.push(RichLine::plain(Line::from(vec![
-                Span::styled("▲ ", warn),
-                Span::styled("Call this MCP tool?", warn),
-            ])));
+            out.push(asking("Call this MCP tool?"));
             out.push(hanging(
                 vec![
                     Span::styled("  ", theme::dim()),
@@ -483,10 +479,7 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
             workdir,
             blocked,
         } => {
-            out.push(RichLine::plain(Line::from(vec![
-                Span::styled("▲ ", warn),
-                Span::styled("Run it again without the sandbox?", warn),
-            ])));
+            out.push(asking("Run it again without the sandbox?"));
             out.push(hanging(
                 vec![Span::raw("  "), Span::raw(blocked.clone())],
                 "  ",
