@@ -143,6 +143,12 @@ impl Agent {
         }
     }
 
+    /// The output the last request sent back for `call_id`.
+    pub(crate) fn last_output(&self, call_id: &str) -> String {
+        let inputs = self.inputs();
+        output_for(inputs.last().expect("a request was sent"), call_id).to_string()
+    }
+
     pub(crate) fn interrupt(&self) {
         self.ops.send(Op::Interrupt).unwrap();
     }

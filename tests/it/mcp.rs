@@ -257,8 +257,7 @@ async fn an_http_server_works_the_same_and_full_auto_does_not_ask() {
             .any(|e| matches!(e, Event::ApprovalRequested { .. })),
         "full-auto runs MCP tools without asking"
     );
-    let input = a.inputs().last().unwrap().clone();
-    assert_eq!(output_for(&input, "call_e"), "echo: over http");
+    assert_eq!(a.last_output("call_e"), "echo: over http");
     assert_eq!(log_lines(&log), ["called echo"]);
 }
 
@@ -319,8 +318,7 @@ async fn a_crash_mid_call_is_a_tool_error_and_the_next_turn_restarts_the_server(
         TurnOutcome::Completed,
         "a crash is not a failed turn"
     );
-    let input = a.inputs().last().unwrap().clone();
-    let crashed = output_for(&input, "call_c");
+    let crashed = a.last_output("call_c");
     assert_eq!(
         crashed,
         "the MCP server `tests` stopped (boom: crashed on purpose) during the call; it is started again on the next turn"
@@ -334,8 +332,7 @@ async fn a_crash_mid_call_is_a_tool_error_and_the_next_turn_restarts_the_server(
     a.submit("try again");
     let (_, outcome) = a.finish_turn().await;
     assert_eq!(outcome, TurnOutcome::Completed);
-    let input = a.inputs().last().unwrap().clone();
-    assert_eq!(output_for(&input, "call_e"), "echo: back");
+    assert_eq!(a.last_output("call_e"), "echo: back");
     assert_eq!(log_lines(&log), ["called crash", "called echo"]);
 }
 
@@ -373,8 +370,7 @@ async fn a_call_past_its_timeout_is_a_tool_error_and_is_cancelled() {
         TurnOutcome::Completed,
         "a timeout is not a failed turn"
     );
-    let input = a.inputs().last().unwrap().clone();
-    let text = output_for(&input, "call_w");
+    let text = a.last_output("call_w");
     assert!(
         text.starts_with("the MCP tool `wait` did not answer within"),
         "{text}"

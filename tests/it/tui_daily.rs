@@ -44,13 +44,14 @@ async fn unfinished_answers_stay_marked_on_screen_and_after_resume() {
     pty.send("second\r");
     let screen = pty.wait_for("above is incomplete", WAIT);
     assert!(screen.contains("retried 1× —"), "{screen}");
-    for kept in [
-        "Findings",
-        "The parser drops the last line.",
-        "• first point",
-    ] {
-        assert!(screen.contains(kept), "{kept:?} was erased:\n{screen}");
-    }
+    assert_shows(
+        &screen,
+        &[
+            "Findings",
+            "The parser drops the last line.",
+            "• first point",
+        ],
+    );
     assert!(screen.contains("Invalid request"), "{screen}");
 
     pty.send("third\r");
@@ -67,14 +68,15 @@ async fn unfinished_answers_stay_marked_on_screen_and_after_resume() {
 
     let mut resumed = over_ssh(&fake, home.path(), &["--continue"], &[]);
     let screen = resumed.wait_for("Resumed the saved conversation.", WAIT);
-    for kept in [
-        "The parser drops the last line.",
-        "Invalid request",
-        "Working through the second answer",
-        "Interrupted — the answer above is incomplete.",
-    ] {
-        assert!(screen.contains(kept), "{kept:?} not restored:\n{screen}");
-    }
+    assert_shows(
+        &screen,
+        &[
+            "The parser drops the last line.",
+            "Invalid request",
+            "Working through the second answer",
+            "Interrupted — the answer above is incomplete.",
+        ],
+    );
     assert_eq!(
         tokens_on(&screen).as_deref(),
         Some(tokens.as_str()),
@@ -598,14 +600,25 @@ async fn diff_shows_the_working_tree_or_the_conversations_patches() {
     pty.wait_for("Ask anything", WAIT);
     pty.send("/diff\r");
     let screen = pty.wait_for("Changes in the working tree (git diff HEAD)", WAIT);
-    for line in [
-        "-fn main() {}",
-        "+fn main() { run(); }",
-        "Untracked files:",
-        "new.rs",
-    ] {
-        assert!(screen.contains(line), "{line:?} missing:\n{screen}");
-    }
+    assert_shows(
+        &screen,
+        &[
+            "-fn main() {}",
+            "+fn main() { run(); }",
+            "Untracked files:",
+            "new.rs",
+        ],
+    );
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
+}
+
+/// Every line of `wanted` is on `screen`.
+fn assert_shows(screen: &str, wanted: &[&str]) {
+    for line in wanted {
+        assert!(
+            screen.contains(line),
+            "{line:?} is not on the screen:\n{screen}"
+        );
+    }
 }

@@ -146,6 +146,43 @@ fn tool_call_and_plan() {
 }
 
 #[test]
+fn mcp_approval_and_the_servers() {
+    use kelp::mcp::{ServerState, ServerStatus};
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::McpServers(vec![
+        ServerStatus {
+            name: "tracker".into(),
+            endpoint: "http: https://mcp.tracker.example/mcp".into(),
+            state: ServerState::Ready {
+                tools: vec!["search_issues".into(), "get_issue".into()],
+            },
+            skipped: vec!["bulk_edit: its input schema is of type \"array\", not an object".into()],
+        },
+        ServerStatus {
+            name: "docs".into(),
+            endpoint: "stdio: docs-mcp --stdio".into(),
+            state: ServerState::Failed {
+                reason: "did not start within 10 s".into(),
+            },
+            skipped: Vec::new(),
+        },
+    ]));
+    type_text(&mut app, "/mcp");
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 3,
+        call_id: "m1".into(),
+        subject: ApprovalSubject::McpTool {
+            server: "tracker".into(),
+            tool: "get_issue".into(),
+            arguments: "{\n  \"id\": 4711,\n  \"comments\": true\n}".into(),
+        },
+    });
+    assert_snapshot!(draw(&mut app, 80, 24));
+}
+
+#[test]
 fn approval_prompt() {
     let (mut app, mut rx) = logged_in();
     app.handle_core_event(Event::TurnStarted);
