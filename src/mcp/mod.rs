@@ -593,7 +593,7 @@ fn keep_stderr(name: String, err: tokio::process::ChildStderr, tail: Arc<Mutex<S
     tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(err).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            tracing::debug!(server = %name, "{line}");
+            tracing::info!(server = %name, "{line}");
             let mut kept = lock(&tail);
             kept.push_str(&line);
             kept.push('\n');

@@ -108,7 +108,7 @@ impl Iterator for Sessions {
                     return Some(summary);
                 }
                 Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "skipped a session file"),
+                Err(e) => tracing::warn!(error = %e, "skipped a session file"),
             }
         }
         None
