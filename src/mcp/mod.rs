@@ -14,13 +14,15 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use futures_util::TryFutureExt;
+use futures_util::future::Either;
 use rmcp::ServiceExt;
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, JsonObject,
 };
-use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::service::{RoleClient, RunningService, RxJsonRpcMessage, ServiceError, TxJsonRpcMessage};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess, Transport};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 
@@ -484,7 +486,7 @@ async fn connect(
     project_dir: &std::path::Path,
 ) -> Result<Link, String> {
     let stderr = Arc::new(Mutex::new(String::new()));
-    let service = match &config.transport {
+    let wire = match &config.transport {
         McpTransport::Stdio {
             command,
             args,
@@ -506,13 +508,7 @@ async fn connect(
             if let Some(err) = err {
                 keep_stderr(config.name.clone(), err, stderr.clone());
             }
-            client_info()
-                .serve(transport)
-                .await
-                .map_err(|e| match last_line(&stderr) {
-                    Some(line) => format!("did not start: {e} ({line})"),
-                    None => format!("did not start: {e}"),
-                })?
+            Wire::Stdio(transport)
         }
         McpTransport::Http {
             url,
@@ -540,14 +536,19 @@ async fn connect(
                 all.insert(name, value);
             }
             transport_config = transport_config.custom_headers(all);
-            let transport =
-                StreamableHttpClientTransport::with_client(http.clone(), transport_config);
-            client_info()
-                .serve(transport)
-                .await
-                .map_err(|e| format!("did not start: {e}"))?
+            Wire::Http(StreamableHttpClientTransport::with_client(
+                http.clone(),
+                transport_config,
+            ))
         }
     };
+    let service = client_info()
+        .serve(wire)
+        .await
+        .map_err(|e| match last_line(&stderr) {
+            Some(line) => format!("did not start: {e} ({line})"),
+            None => format!("did not start: {e}"),
+        })?;
     let listed = service
         .peer()
         .list_all_tools()
@@ -586,6 +587,41 @@ fn last_line(stderr: &Mutex<String>) -> Option<String> {
     let tail = lock(stderr);
     let line = tail.lines().rev().find(|l| !l.trim().is_empty())?;
     Some(line.trim().to_string())
+}
+
+/// Either kind of server behind one transport type, so that rmcp's service loop and request
+/// plumbing are compiled once rather than once per transport.
+enum Wire {
+    Stdio(TokioChildProcess),
+    Http(StreamableHttpClientTransport<reqwest::Client>),
+}
+
+impl Transport<RoleClient> for Wire {
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        match self {
+            Wire::Stdio(t) => Either::Left(t.send(item)),
+            Wire::Http(t) => Either::Right(t.send(item).map_err(std::io::Error::other)),
+        }
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
+        match self {
+            Wire::Stdio(t) => t.receive().await,
+            Wire::Http(t) => t.receive().await,
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        match self {
+            Wire::Stdio(t) => t.close().await,
+            Wire::Http(t) => t.close().await.map_err(std::io::Error::other),
+        }
+    }
 }
 
 /// Logs a stdio server's stderr and keeps its end, to say why the server stopped.
