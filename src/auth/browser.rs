@@ -9,11 +9,11 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -327,15 +327,29 @@ impl CallbackServer {
             callbacks: tx,
             success_served: Notify::new(),
         });
-        let app = Router::new()
-            .route(CALLBACK_PATH, get(callback))
-            .route("/success", get(success))
-            .route("/cancel", get(cancel))
-            .fallback(|| async { (StatusCode::NOT_FOUND, "Not found") })
-            .with_state(Arc::clone(&shared));
+        let server = Arc::clone(&shared);
         let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::warn!(%error, "the login callback server stopped");
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        tracing::warn!(%error, "the login callback server could not accept");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let server = Arc::clone(&server);
+                let service = hyper::service::service_fn(move |request| {
+                    let server = Arc::clone(&server);
+                    async move { Ok::<_, std::convert::Infallible>(route(&server, request).await) }
+                });
+                tokio::spawn(async move {
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    if let Err(error) = connection.await {
+                        tracing::info!(%error, "a login callback connection ended");
+                    }
+                });
             }
         });
         Ok((Self { port, task, shared }, rx))
@@ -360,20 +374,49 @@ impl CallbackServer {
     }
 }
 
-async fn callback(
-    State(server): State<Arc<ServerState>>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
+type Response = hyper::Response<Full<Bytes>>;
+
+/// A response with a status, a content type and a body.
+fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
+    let mut response = hyper::Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response {
+    reply(status, "text/plain; charset=utf-8", body)
+}
+
+async fn route(server: &ServerState, request: Request<Incoming>) -> Response {
+    if request.method() != hyper::Method::GET {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+    }
+    match request.uri().path() {
+        CALLBACK_PATH => {
+            let query = request.uri().query().unwrap_or("").as_bytes();
+            let params = url::form_urlencoded::parse(query).into_owned().collect();
+            callback(server, params).await
+        }
+        "/success" => success(server),
+        "/cancel" => cancel(server),
+        _ => text(StatusCode::NOT_FOUND, "Not found"),
+    }
+}
+
+async fn callback(server: &ServerState, params: HashMap<String, String>) -> Response {
     // Anything on this machine can reach the port, so a wrong state is answered and ignored.
     if params.get("state") != Some(&server.state) {
-        return (StatusCode::BAD_REQUEST, "State mismatch").into_response();
+        return text(StatusCode::BAD_REQUEST, "State mismatch");
     }
     let over = || {
-        (
+        page(
             StatusCode::GONE,
-            page("This login is over", "Go back to the terminal."),
+            "This login is over",
+            "Go back to the terminal.",
         )
-            .into_response()
     };
     if let Some(error) = params.get("error") {
         let description = params.get("error_description").cloned();
@@ -385,12 +428,12 @@ async fn callback(
         if sent.is_err() {
             return over();
         }
-        return (StatusCode::OK, page("Sign-in failed", &message)).into_response();
+        return page(StatusCode::OK, "Sign-in failed", &message);
     }
     let Some(code) = params.get("code").filter(|c| !c.is_empty()) else {
         let _ = server.callbacks.send(Callback::MissingCode);
         let message = LoginError::MissingCode.to_string();
-        return (StatusCode::BAD_REQUEST, page("Sign-in failed", &message)).into_response();
+        return page(StatusCode::BAD_REQUEST, "Sign-in failed", &message);
     };
     let (reply, result) = oneshot::channel();
     let sent = server.callbacks.send(Callback::Code {
@@ -401,35 +444,41 @@ async fn callback(
         return over();
     }
     match result.await {
-        Ok(Ok(())) => (StatusCode::FOUND, [(header::LOCATION, "/success")]).into_response(),
-        Ok(Err(message)) => (
+        Ok(Ok(())) => {
+            let mut found = text(StatusCode::FOUND, "");
+            found
+                .headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_static("/success"));
+            found
+        }
+        Ok(Err(message)) => page(
             StatusCode::INTERNAL_SERVER_ERROR,
-            page("Sign-in failed", &message),
-        )
-            .into_response(),
+            "Sign-in failed",
+            &message,
+        ),
         Err(_) => over(),
     }
 }
 
-async fn success(State(server): State<Arc<ServerState>>) -> Response {
+fn success(server: &ServerState) -> Response {
     server.success_served.notify_one();
-    Html(SUCCESS_PAGE).into_response()
+    reply(StatusCode::OK, "text/html; charset=utf-8", SUCCESS_PAGE)
 }
 
-async fn cancel(State(server): State<Arc<ServerState>>) -> Response {
+fn cancel(server: &ServerState) -> Response {
     let _ = server.callbacks.send(Callback::Cancel);
-    (StatusCode::OK, "Login cancelled").into_response()
+    text(StatusCode::OK, "Login cancelled")
 }
 
 /// A minimal HTML page; the message is escaped because parts of it come from the query.
-fn page(title: &str, message: &str) -> Response {
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
         "<!doctype html><meta charset=\"utf-8\"><title>kelp: {title}</title>\
          <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto\">\
          <h1>{title}</h1><p>{}</p></body>",
         escape_html(message)
     );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    reply(status, "text/html; charset=utf-8", body)
 }
 
 fn escape_html(text: &str) -> String {
