@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod humanize;
+pub mod jsonrpc;
 pub mod llm;
 pub mod logging;
 pub mod mcp;

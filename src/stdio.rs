@@ -1,9 +1,8 @@
-//! The stdio of the embedding faces: protocol lines in from stdin, and out to stdout from a
-//! channel, a burst of lines (a stream of deltas) gathered into one write. tokio hands every
-//! stdout write to a blocking thread, so one write per line would cap a face at a few tens of
-//! thousands of lines a second.
+//! The stdout of the embedding faces: protocol lines from a channel, a burst of lines (a stream
+//! of deltas) gathered into one write. tokio hands every stdout write to a blocking thread, so
+//! one write per line would cap a face at a few tens of thousands of lines a second.
 
-use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The most bytes gathered into one write.
@@ -27,17 +26,4 @@ pub async fn write_lines(mut lines: UnboundedReceiver<String>, mut out: impl Asy
         }
         batch.clear();
     }
-}
-
-/// Stdin's lines as a stream that ends at end of input or at the first read error.
-pub fn stdin_lines() -> impl futures_util::Stream<Item = std::io::Result<String>> + Send + 'static {
-    let lines = BufReader::new(tokio::io::stdin()).lines();
-    futures_util::stream::unfold(Some(lines), |state| async move {
-        let mut lines = state?;
-        match lines.next_line().await {
-            Ok(Some(line)) => Some((Ok(line), Some(lines))),
-            Ok(None) => None,
-            Err(e) => Some((Err(e), None)),
-        }
-    })
 }

@@ -7,17 +7,16 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use agent_client_protocol::v1::Responder;
-use agent_client_protocol::v1::schema::{
+use agent_client_protocol_schema::v1::{
     AuthMethod, AuthMethodAgent, AuthMethodTerminal, AuthenticateRequest, AuthenticateResponse,
-    ClientCapabilities, CreateElicitationRequest, ElicitationAction, ElicitationId,
-    ElicitationRequestScope, ElicitationUrlMode, LogoutResponse, RequestId,
+    CLIENT_METHOD_NAMES, ClientCapabilities, CreateElicitationRequest, CreateElicitationResponse,
+    ElicitationAction, ElicitationId, ElicitationRequestScope, ElicitationUrlMode, Error,
+    LogoutResponse, RequestId,
 };
-use agent_client_protocol::{Error, ErrorCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{Connection, Face, answer_later};
+use super::{Connection, Face, Reply, answer_later};
 use crate::auth::login::{LoginHandle, LoginOptions, start_login_with};
 use crate::auth::{AuthManager, AuthStore, LoginEvent, LoginMethod, OpenAiEntry, SaveKeyError};
 
@@ -123,7 +122,7 @@ pub fn env_var_method() -> Value {
 
 /// A sign-in failure as the `authenticate` error: one line a person can act on.
 fn failed(message: impl Into<String>) -> Error {
-    Error::new(ErrorCode::from(AUTH_ERROR), message.into())
+    Error::new(AUTH_ERROR, message.into())
 }
 
 /// The login in progress, if any: one at a time, and a new one stops the old.
@@ -172,16 +171,13 @@ impl Logins {
 
 /// `authenticate`: runs the chosen sign-in in its own task (it may wait minutes for the person)
 /// and answers when it ends.
-pub fn authenticate(
-    face: Arc<Face>,
-    request: AuthenticateRequest,
-    responder: Responder<AuthenticateResponse>,
-    cx: Connection,
-) {
+pub fn authenticate(face: Arc<Face>, request: AuthenticateRequest, reply: Reply) {
     let method = request.method_id.0.to_string();
-    let request_id = responder.id().clone();
-    let cancellation = responder.cancellation();
-    answer_later(responder, async move {
+    let id = reply.id().clone();
+    let request_id = serde_json::from_value::<RequestId>(id.clone()).unwrap_or(RequestId::Null);
+    let cancellation = face.cancellation(&id);
+    answer_later(reply, async move {
+        let cx = face.cx.clone();
         tracing::info!(%method, "acp authenticate");
         let sign_in = async {
             match method.as_str() {
@@ -209,6 +205,7 @@ pub fn authenticate(
                 Err(Error::request_cancelled())
             }
         };
+        face.settled(&id);
         if let Err(error) = &result {
             tracing::info!(%method, message = %error.message, "acp sign-in failed");
         }
@@ -320,7 +317,10 @@ async fn chatgpt(
                 ),
                 format!("Open {url} and enter the code {code} to sign in to ChatGPT."),
             );
-            let answer = cx.send_request(elicitation).block_task();
+            let answer = cx.request::<CreateElicitationResponse>(
+                CLIENT_METHOD_NAMES.elicitation_create,
+                elicitation,
+            );
             tokio::pin!(answer);
             let mut accepted = false;
             loop {
@@ -356,8 +356,8 @@ async fn chatgpt(
 
 /// `logout`: revokes a ChatGPT login (best effort) and removes kelp's entry; other entries
 /// in the auth file stay.
-pub fn logout(face: Arc<Face>, responder: Responder<LogoutResponse>) {
-    answer_later(responder, async move {
+pub fn logout(face: Arc<Face>, reply: Reply) {
+    answer_later(reply, async move {
         face.logins.cancel();
         let manager = AuthManager::new(&face.config, face.http.clone(), None);
         match manager.logout().await {
@@ -370,7 +370,7 @@ pub fn logout(face: Arc<Face>, responder: Responder<LogoutResponse>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agent_client_protocol::v1::schema::{
+    use agent_client_protocol_schema::v1::{
         AuthCapabilities, ElicitationCapabilities, ElicitationUrlCapabilities,
     };
 

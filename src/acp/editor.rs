@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use agent_client_protocol::v1::schema::{
-    ClientCapabilities, ReadTextFileRequest, WriteTextFileRequest,
+use agent_client_protocol_schema::v1::{
+    CLIENT_METHOD_NAMES, ClientCapabilities, Error, ReadTextFileRequest, ReadTextFileResponse,
+    WriteTextFileRequest, WriteTextFileResponse,
 };
 use futures_util::future::BoxFuture;
 
@@ -48,9 +49,11 @@ impl EditorFiles for ClientFiles {
                 return Err("outside the project: read from the disk".to_string());
             }
             let request = ReadTextFileRequest::new(session?, path);
-            answered(cx.send_request(request).block_task())
-                .await
-                .map(|response| response.content)
+            answered(
+                cx.request::<ReadTextFileResponse>(CLIENT_METHOD_NAMES.fs_read_text_file, request),
+            )
+            .await
+            .map(|response| response.content)
         })
     }
 
@@ -59,16 +62,21 @@ impl EditorFiles for ClientFiles {
         let session = self.session();
         Box::pin(async move {
             let request = WriteTextFileRequest::new(session?, path, text);
-            answered(cx.send_request(request).block_task())
-                .await
-                .map(drop)
+            answered(
+                cx.request::<WriteTextFileResponse>(
+                    CLIENT_METHOD_NAMES.fs_write_text_file,
+                    request,
+                ),
+            )
+            .await
+            .map(drop)
         })
     }
 }
 
 /// The editor's answer within [`EDITOR_WAIT`], its error as one line.
 async fn answered<T>(
-    request: impl std::future::Future<Output = agent_client_protocol::Result<T>>,
+    request: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, String> {
     match tokio::time::timeout(EDITOR_WAIT, request).await {
         Ok(Ok(answer)) => Ok(answer),

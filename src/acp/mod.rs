@@ -3,8 +3,9 @@
 //!
 //! A thin face over what the TUI uses: logins go through the one login state machine and auth
 //! store ([`auth`]), conversations through agent cores driven by `Op`/`Event` ([`session`]),
-//! whose events become `session/update` notifications ([`updates`]). The protocol types and the
-//! connection are the `agent-client-protocol` crate's. Stdout carries protocol messages only;
+//! whose events become `session/update` notifications ([`updates`]). The protocol's types are
+//! the `agent-client-protocol-schema` crate's; the lines they travel on are kelp's own JSON-RPC
+//! ([`crate::jsonrpc`]), the one the app-server speaks. Stdout carries protocol messages only;
 //! logs go to the log file. When stdin closes, every session stops and kelp exits.
 
 pub mod auth;
@@ -12,46 +13,153 @@ pub mod editor;
 pub mod session;
 pub mod updates;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use agent_client_protocol::v1::Responder;
-use agent_client_protocol::v1::schema::{
-    AgentAuthCapabilities, AgentCapabilities, AuthenticateRequest, CancelNotification,
-    ClientCapabilities, CloseSessionRequest, CloseSessionResponse, Implementation,
-    InitializeRequest, InitializeResponse, LoadSessionRequest, LogoutCapabilities, LogoutRequest,
+use agent_client_protocol_schema::v1::{
+    AgentAuthCapabilities, AgentCapabilities, AuthenticateRequest, CLIENT_METHOD_NAMES,
+    CancelNotification, ClientCapabilities, CloseSessionRequest, CloseSessionResponse, Error,
+    Implementation, InitializeRequest, InitializeResponse, LoadSessionRequest, LogoutCapabilities,
     McpCapabilities, NewSessionRequest, PromptCapabilities, PromptRequest, SessionCapabilities,
-    SessionCloseCapabilities,
+    SessionCloseCapabilities, SessionNotification,
 };
-use agent_client_protocol::{
-    Agent, Client, Handled, JsonRpcMessage, Lines, UntypedMessage, on_receive_notification,
-    on_receive_request,
-};
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-
-/// The connection to the editor, as the agent side holds it.
-pub type Connection = agent_client_protocol::v1::ConnectionTo<Client>;
+use crate::jsonrpc::{Dialect, Incoming, Out, parse_line};
 
 /// The protocol version kelp speaks.
 const PROTOCOL_VERSION: u16 = 1;
+
+/// The connection to the editor, as the agent side holds it: requests to the client, and
+/// notifications.
+#[derive(Debug, Clone)]
+pub struct Connection(Out);
+
+impl Connection {
+    /// Sends request `method` to the client and waits for its answer, read as `T`. The client's
+    /// error comes back as it sent it.
+    pub async fn request<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        params: impl Serialize,
+    ) -> Result<T, Error> {
+        let params = serde_json::to_value(params).map_err(Error::into_internal_error)?;
+        let answer = self.call(method, params).await?;
+        serde_json::from_value(answer).map_err(|e| {
+            Error::internal_error().data(format!("the client's answer to {method}: {e}"))
+        })
+    }
+
+    async fn call(&self, method: &str, params: Value) -> Result<Value, Error> {
+        let answer = self
+            .0
+            .request(method, params)
+            .await
+            .map_err(|_| Error::internal_error().data("the client went away"))?;
+        answer.map_err(|error| {
+            serde_json::from_value(error.clone())
+                .unwrap_or_else(|_| Error::internal_error().data(error))
+        })
+    }
+
+    /// Sends a `session/update`.
+    pub fn notify(&self, notification: SessionNotification) {
+        self.0
+            .notify(CLIENT_METHOD_NAMES.session_update, notification);
+    }
+
+    fn answer(&self, id: Value, result: Result<Value, Error>) {
+        match result {
+            Ok(result) => self.0.respond(id, result),
+            Err(error) => self.0.fail(id, error_object(&error)),
+        }
+    }
+}
+
+/// An error as the `error` member of an answer.
+fn error_object(error: &Error) -> Value {
+    serde_json::to_value(error).unwrap_or_else(
+        |_| serde_json::json!({ "code": i32::from(error.code), "message": error.message }),
+    )
+}
+
+/// Where the answer to one of the client's requests goes; answered once.
+#[derive(Debug)]
+pub struct Reply {
+    cx: Connection,
+    id: Value,
+}
+
+impl Reply {
+    /// The request's id.
+    pub fn id(&self) -> &Value {
+        &self.id
+    }
+
+    /// Answers with `result`.
+    pub fn send(self, result: Result<impl Serialize, Error>) {
+        let result = result
+            .and_then(|value| serde_json::to_value(value).map_err(Error::into_internal_error));
+        self.cx.answer(self.id, result);
+    }
+
+    /// Answers with `error`.
+    pub fn fail(self, error: Error) {
+        self.cx.answer(self.id, Err(error));
+    }
+}
+
+/// Reads a request's `params` as `T`; a mismatch is `invalid_params`, naming the field at fault.
+fn parse<T: DeserializeOwned>(params: Value) -> Result<T, Error> {
+    crate::jsonrpc::params(params).map_err(|e| Error::invalid_params().data(e))
+}
+
+/// Answers `reply` with what `work` comes to, in a task of its own: a sign-in waits minutes for
+/// a person, and may itself need the client's answers (an elicitation) to get there, so no
+/// request waits on another.
+fn answer_later<T: Serialize + 'static>(
+    reply: Reply,
+    work: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+) {
+    let work: BoxFuture<'static, Result<Value, Error>> = Box::pin(async move {
+        let value = work.await?;
+        serde_json::to_value(value).map_err(Error::into_internal_error)
+    });
+    // One task type for every request, whatever its answer.
+    tokio::spawn(async move {
+        let result = work.await;
+        reply.cx.answer(reply.id, result);
+    });
+}
 
 /// The state of one connection: what the client can do, its sessions, its login in progress.
 pub struct Face {
     config: Config,
     http: reqwest::Client,
+    cx: Connection,
     client: Mutex<ClientCapabilities>,
     sessions: session::Sessions,
     logins: auth::Logins,
+    /// The requests the client may take back with `$/cancel_request`, by their id as JSON.
+    cancellable: Mutex<HashMap<String, CancellationToken>>,
 }
 
 impl Face {
-    fn new(config: Config, http: reqwest::Client) -> Self {
+    fn new(config: Config, http: reqwest::Client, cx: Connection) -> Self {
         Self {
             sessions: session::Sessions::default(),
             logins: auth::Logins::default(),
             client: Mutex::default(),
+            cancellable: Mutex::default(),
             config,
             http,
+            cx,
         }
     }
 
@@ -63,24 +171,115 @@ impl Face {
             .clone()
     }
 
+    /// A token that `$/cancel_request` for request `id` cancels, until [`Face::settled`].
+    fn cancellation(&self, id: &Value) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.cancellable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_string(), token.clone());
+        token
+    }
+
+    /// Request `id` has its answer: it can no longer be taken back.
+    fn settled(&self, id: &Value) {
+        self.cancellable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id.to_string());
+    }
+
+    /// Handles one line from the client.
+    fn handle_line(self: &Arc<Self>, line: &str) {
+        match parse_line(line) {
+            Err((id, error)) => {
+                let code =
+                    i32::try_from(error.code).unwrap_or(crate::jsonrpc::INVALID_REQUEST as i32);
+                self.cx
+                    .0
+                    .fail(id, error_object(&Error::new(code, error.message)));
+            }
+            Ok(Incoming::Request { id, method, params }) => {
+                let reply = Reply {
+                    cx: self.cx.clone(),
+                    id,
+                };
+                self.request(&method, params, reply);
+            }
+            Ok(Incoming::Notification { method, params }) => self.notification(&method, params),
+            Ok(Incoming::Response { id, result }) => {
+                if !self.cx.0.answer(&id, result) {
+                    tracing::warn!(%id, "an answer to no request of ours");
+                }
+            }
+        }
+    }
+
+    /// Routes a request to its method. The ones that take time answer from tasks of their own.
+    fn request(self: &Arc<Self>, method: &str, params: Value, reply: Reply) {
+        macro_rules! with {
+            ($kind:ty, |$request:ident| $body:expr) => {
+                match parse::<$kind>(params) {
+                    Ok($request) => $body,
+                    Err(error) => reply.fail(error),
+                }
+            };
+        }
+        match method {
+            "initialize" => with!(InitializeRequest, |request| self.initialize(request, reply)),
+            "authenticate" => with!(AuthenticateRequest, |request| {
+                auth::authenticate(Arc::clone(self), request, reply)
+            }),
+            "logout" => auth::logout(Arc::clone(self), reply),
+            "session/new" => with!(NewSessionRequest, |request| {
+                session::new(Arc::clone(self), request, reply)
+            }),
+            "session/load" => with!(LoadSessionRequest, |request| {
+                session::load(Arc::clone(self), request, reply)
+            }),
+            "session/prompt" => with!(PromptRequest, |request| {
+                self.sessions.prompt(request, reply)
+            }),
+            "session/close" => with!(CloseSessionRequest, |request| {
+                let face = Arc::clone(self);
+                answer_later(reply, async move {
+                    face.sessions.close(&request.session_id.0).await;
+                    Ok(CloseSessionResponse::new())
+                })
+            }),
+            other => reply.fail(Error::method_not_found().data(other.to_string())),
+        }
+    }
+
+    fn notification(&self, method: &str, params: Value) {
+        match method {
+            "session/cancel" => match parse::<CancelNotification>(params) {
+                Ok(notification) => self.sessions.cancel(&notification.session_id.0),
+                Err(e) => tracing::info!(error = %e.message, "a session/cancel kelp cannot read"),
+            },
+            "$/cancel_request" => {
+                let id = params.get("requestId").unwrap_or(&Value::Null);
+                let token = self
+                    .cancellable
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id.to_string());
+                if let Some(token) = token {
+                    token.cancel();
+                }
+            }
+            other => tracing::debug!(method = %other, "a notification kelp does not take"),
+        }
+    }
+
     /// `initialize`: kelp's capabilities and the ways to sign in this client can use.
     ///
-    /// Answered as JSON because one of the methods, `env_var`, is a kind the crate's v1 types
-    /// do not have yet (see [`auth::env_var_method`]).
-    fn initialize(
-        &self,
-        raw: UntypedMessage,
-        responder: Responder,
-    ) -> agent_client_protocol::Result<()> {
-        let request = match InitializeRequest::parse_message(raw.method(), raw.params()) {
-            Ok(request) => request,
-            Err(error) => return responder.respond_with_error(error),
-        };
-        tracing::info!(
-            client = ?request.client_info.as_ref().map(|i| (&i.name, &i.version)),
-            protocol = ?request.protocol_version,
-            "acp initialize"
-        );
+    /// The auth methods are extended as JSON because one of them, `env_var`, is a kind the
+    /// crate's v1 types do not have yet (see [`auth::env_var_method`]).
+    fn initialize(&self, request: InitializeRequest, reply: Reply) {
+        if let Some(info) = &request.client_info {
+            tracing::info!(client = %info.name, version = %info.version, "acp initialize");
+        }
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) =
             request.client_capabilities.clone();
         let methods = auth::methods(&request.client_capabilities, &auth::environment());
@@ -98,7 +297,7 @@ impl Face {
             );
         let mut value = match serde_json::to_value(&response) {
             Ok(value) => value,
-            Err(e) => return responder.respond_with_internal_error(e),
+            Err(e) => return reply.fail(Error::into_internal_error(e)),
         };
         if let Some(list) = value
             .get_mut("authMethods")
@@ -106,134 +305,34 @@ impl Face {
         {
             list.extend(methods.env_var);
         }
-        responder.respond(value)
+        reply.send(Ok(value));
     }
-}
-
-/// Answers `responder` with what `work` comes to, in a task of its own. Handlers run inside the
-/// connection's dispatch loop, which must not wait on them: a sign-in waits minutes for a person,
-/// and may itself need the client's answers (an elicitation) to get there.
-fn answer_later<T>(
-    responder: Responder<T>,
-    work: impl std::future::Future<Output = agent_client_protocol::Result<T>> + Send + 'static,
-) where
-    T: agent_client_protocol::JsonRpcResponse + Send + 'static,
-{
-    tokio::spawn(async move {
-        let _ = responder.respond_with_result(work.await);
-    });
 }
 
 /// Serves the protocol on stdin and stdout until stdin closes; then every session's turn and
 /// commands are stopped.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = crate::llm::client::http_client()?;
-    let face = Arc::new(Face::new(config, http));
-    let (lines, to_write) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let writer = tokio::spawn(crate::stdio::write_lines(to_write, tokio::io::stdout()));
-    let outgoing = futures_util::sink::unfold(lines, |lines, line: String| async move {
-        lines.send(line).map_err(std::io::Error::other)?;
-        Ok::<_, std::io::Error>(lines)
-    });
-    let transport = Lines::new(Box::pin(outgoing), crate::stdio::stdin_lines());
-    let result = Agent
-        .v1()
-        .name("kelp")
-        .on_receive_request(
-            {
-                let face = Arc::clone(&face);
-                async move |raw: UntypedMessage, responder: Responder, _cx: Connection| {
-                    if raw.method() != "initialize" {
-                        return Ok(Handled::No {
-                            message: (raw, responder),
-                            retry: false,
-                        });
-                    }
-                    face.initialize(raw, responder)?;
-                    Ok(Handled::Yes)
-                }
-            },
-            on_receive_request!(),
-        )
-        .on_receive_request(
-            {
-                let face = Arc::clone(&face);
-                async move |request: AuthenticateRequest, responder, cx: Connection| {
-                    auth::authenticate(Arc::clone(&face), request, responder, cx);
-                    Ok(())
-                }
-            },
-            on_receive_request!(),
-        )
-        .on_receive_request(
-            {
-                let face = Arc::clone(&face);
-                async move |_: LogoutRequest, responder, _cx: Connection| {
-                    auth::logout(Arc::clone(&face), responder);
-                    Ok(())
-                }
-            },
-            on_receive_request!(),
-        )
-        .on_receive_request(
-            {
-                let face = Arc::clone(&face);
-                async move |request: NewSessionRequest, responder, cx: Connection| {
-                    session::new(Arc::clone(&face), request, responder, cx);
-                    Ok(())
-                }
-            },
-            on_receive_request!(),
-        )
-        .on_receive_request(
-            {
-                let face = Arc::clone(&face);
-                async move |request: LoadSessionRequest, responder, cx: Connection| {
-                    session::load(Arc::clone(&face), request, responder, cx);
-                    Ok(())
-                }
-            },
-            on_receive_request!(),
-        )
-        .on_receive_request(
-            {
-                let face = Arc::clone(&face);
-                async move |request: PromptRequest, responder, _cx: Connection| {
-                    face.sessions.prompt(request, responder)
-                }
-            },
-            on_receive_request!(),
-        )
-        .on_receive_request(
-            {
-                let face = Arc::clone(&face);
-                async move |request: CloseSessionRequest, responder, _cx: Connection| {
-                    let face = Arc::clone(&face);
-                    answer_later(responder, async move {
-                        face.sessions.close(&request.session_id.0).await;
-                        Ok(CloseSessionResponse::new())
-                    });
-                    Ok(())
-                }
-            },
-            on_receive_request!(),
-        )
-        .on_receive_notification(
-            {
-                let face = Arc::clone(&face);
-                async move |notification: CancelNotification, _cx: Connection| {
-                    face.sessions.cancel(&notification.session_id.0);
-                    Ok(())
-                }
-            },
-            on_receive_notification!(),
-        )
-        .connect_to(transport)
-        .await;
+    let (out, lines) = Out::new(Dialect::JsonRpc2);
+    let writer = tokio::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
+    let face = Arc::new(Face::new(config, http, Connection(out.clone())));
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    let read = loop {
+        match input.next_line().await {
+            Ok(Some(line)) if line.trim().is_empty() => {}
+            Ok(Some(line)) => face.handle_line(&line),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
     tracing::info!("stdin closed: the ACP agent stops");
+    // No answer to kelp's own requests can come now.
+    out.forget_requests();
     face.logins.cancel();
     face.sessions.shut_down().await;
-    // What is queued still goes out (the connection dropped its sender).
+    drop(face);
+    drop(out);
+    // What is queued still goes out.
     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer).await;
-    result.map_err(|e| anyhow::anyhow!("the ACP connection failed: {e}"))
+    read.map_err(|e| anyhow::anyhow!("reading the ACP client's input: {e}"))
 }

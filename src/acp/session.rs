@@ -9,20 +9,19 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use agent_client_protocol::v1::Responder;
-use agent_client_protocol::v1::schema::{
-    ContentBlock, EmbeddedResourceResource, LoadSessionRequest, LoadSessionResponse, McpServer,
-    NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
-    RequestPermissionRequest, SessionNotification, SessionUpdate, StopReason, ToolCallStatus,
-    ToolCallUpdate, ToolCallUpdateFields,
+use agent_client_protocol_schema::v1::{
+    CLIENT_METHOD_NAMES, ContentBlock, EmbeddedResourceResource, Error, LoadSessionRequest,
+    LoadSessionResponse, McpServer, NewSessionRequest, NewSessionResponse, PromptRequest,
+    PromptResponse, RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
+    SessionNotification, SessionUpdate, StopReason, ToolCallStatus, ToolCallUpdate,
+    ToolCallUpdateFields,
 };
-use agent_client_protocol::{Error, ErrorCode};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::updates::{Translator, decision};
-use super::{Connection, Face, answer_later};
+use super::{Connection, Face, Reply, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
 use crate::agent::protocol::{ApprovalDecision, Event, Op, StopCause, TurnOutcome};
 use crate::config::{McpServerConfig, McpTransport};
@@ -35,7 +34,7 @@ const BURST: usize = 256;
 
 /// A prompt waiting for its turn to end.
 struct Turn {
-    responder: Responder<PromptResponse>,
+    reply: Reply,
     /// Cancelled by `session/cancel`: a permission request still open stops waiting.
     cancelled: CancellationToken,
 }
@@ -116,36 +115,30 @@ impl Sessions {
 
     /// `session/prompt`: sends the prompt to the session's core; the answer comes when the
     /// turn ends.
-    pub fn prompt(
-        &self,
-        request: PromptRequest,
-        responder: Responder<PromptResponse>,
-    ) -> agent_client_protocol::Result<()> {
+    pub fn prompt(&self, request: PromptRequest, reply: Reply) {
         let Some(session) = self.get(&request.session_id.0) else {
-            return responder.respond_with_error(
+            return reply.fail(
                 Error::invalid_params().data(format!("no session {}", request.session_id.0)),
             );
         };
         let text = match prompt_text(request.prompt) {
             Ok(text) => text,
-            Err(why) => return responder.respond_with_error(Error::invalid_params().data(why)),
+            Err(why) => return reply.fail(Error::invalid_params().data(why)),
         };
         let mut turn = session.turn.lock().unwrap_or_else(PoisonError::into_inner);
         if turn.is_some() {
-            return responder
-                .respond_with_error(Error::invalid_request().data(
+            return reply
+                .fail(Error::invalid_request().data(
                     "a prompt is already running in this session: wait for it or cancel it",
                 ));
         }
         if session.ops.send(Op::Submit { text }).is_err() {
-            return responder
-                .respond_with_error(Error::internal_error().data("this session's agent stopped"));
+            return reply.fail(Error::internal_error().data("this session's agent stopped"));
         }
         *turn = Some(Turn {
-            responder,
+            reply,
             cancelled: CancellationToken::new(),
         });
-        Ok(())
     }
 
     /// `session/cancel`: stops the stream, kills running commands and drops open approvals;
@@ -291,13 +284,9 @@ fn mcp_servers(servers: &[McpServer]) -> Vec<McpServerConfig> {
 }
 
 /// `session/new`: a new conversation in `cwd`, saved as a kelp session.
-pub fn new(
-    face: Arc<Face>,
-    request: NewSessionRequest,
-    responder: Responder<NewSessionResponse>,
-    cx: Connection,
-) {
-    answer_later(responder, async move {
+pub fn new(face: Arc<Face>, request: NewSessionRequest, reply: Reply) {
+    answer_later(reply, async move {
+        let cx = face.cx.clone();
         signed_in(&face).await?;
         let dir = project_dir(&request.cwd)?;
         let mut options = CoreOptions::new(&dir);
@@ -311,13 +300,9 @@ pub fn new(
 
 /// `session/load`: the saved conversation, replayed as `session/update`s before the answer,
 /// then continued.
-pub fn load(
-    face: Arc<Face>,
-    request: LoadSessionRequest,
-    responder: Responder<LoadSessionResponse>,
-    cx: Connection,
-) {
-    answer_later(responder, async move {
+pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
+    answer_later(reply, async move {
+        let cx = face.cx.clone();
         signed_in(&face).await?;
         let wanted = request.session_id.0.to_string();
         let state_dir = face.config.state_dir.clone();
@@ -355,7 +340,7 @@ pub fn load(
             ))
         })?;
         for update in super::updates::replay(&opened.restored, &summary.project_dir) {
-            cx.send_notification(SessionNotification::new(opened.id.clone(), update))?;
+            cx.notify(SessionNotification::new(opened.id.clone(), update));
         }
         face.sessions.add(opened, cx, summary.project_dir);
         Ok(LoadSessionResponse::new())
@@ -381,7 +366,7 @@ fn answer(outcome: TurnOutcome) -> Result<PromptResponse, Error> {
             StopCause::StepLimit => StopReason::MaxTurnRequests,
         },
         TurnOutcome::Failed(message) => {
-            return Err(Error::new(ErrorCode::from(-32603), message));
+            return Err(Error::new(crate::jsonrpc::INTERNAL_ERROR as i32, message));
         }
     };
     Ok(PromptResponse::new(reason))
@@ -395,11 +380,7 @@ async fn pump(
     session: Arc<Session>,
     mut translator: Translator,
 ) {
-    let send = |update: SessionUpdate| {
-        if let Err(e) = cx.send_notification(SessionNotification::new(id.clone(), update)) {
-            tracing::debug!(error = %e.message, "a session update could not be sent");
-        }
-    };
+    let send = |update: SessionUpdate| cx.notify(SessionNotification::new(id.clone(), update));
     loop {
         // Command output waits for its turn (see `OUTPUT_EVERY`); events do not.
         let due = translator.next_flush();
@@ -442,7 +423,7 @@ async fn pump(
                     if let Some(turn) = session.take_turn() {
                         // Permission requests of the turn still open stop waiting.
                         turn.cancelled.cancel();
-                        let _ = turn.responder.respond_with_result(answer(outcome));
+                        turn.reply.send(answer(outcome));
                     }
                 }
                 Event::Error(message) => tracing::warn!(session = %id, "{message}"),
@@ -461,9 +442,8 @@ async fn pump(
     }
     // The core is gone: a prompt still waiting gets an answer.
     if let Some(turn) = session.take_turn() {
-        let _ = turn
-            .responder
-            .respond_with_error(session_error("this session's agent stopped"));
+        turn.reply
+            .fail(session_error("this session's agent stopped"));
     }
 }
 
@@ -478,7 +458,10 @@ async fn ask(
 ) {
     let session_id = request.session_id.clone();
     let call_id = request.tool_call.tool_call_id.clone();
-    let answer = cx.send_request(request).block_task();
+    let answer = cx.request::<RequestPermissionResponse>(
+        CLIENT_METHOD_NAMES.session_request_permission,
+        request,
+    );
     // A cancelled turn has dropped the approval: its answer, whenever it comes, is moot.
     let reply = tokio::select! {
         biased;
@@ -507,7 +490,7 @@ async fn ask(
         // Rejected: shown as such now, not when the turn ends.
         let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);
         let update = SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields));
-        let _ = cx.send_notification(SessionNotification::new(session_id, update));
+        cx.notify(SessionNotification::new(session_id, update));
     }
     let _ = ops.send(Op::Approve {
         id: approval,

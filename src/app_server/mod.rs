@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use account::Accounts;
 use thread::Threads;
-use wire::{Answer, Incoming, Out, RpcError, params, parse_line};
+use wire::{Answer, Incoming, Out, RpcError, params, parse_line, reply};
 
 use crate::auth::ExternalAuth;
 use crate::config::Config;
@@ -68,7 +68,7 @@ struct Server {
 /// Serves the protocol on stdin and stdout until stdin closes; then everything running (logins,
 /// turns, commands) is cancelled.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let (out, lines) = Out::new();
+    let (out, lines) = Out::new(crate::jsonrpc::Dialect::Codex);
     let writer = tokio::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
     let http = crate::llm::client::http_client()?;
     let external = ExternalAuth::new(std::sync::Arc::new(account::HostTokens(out.clone())));
@@ -107,7 +107,7 @@ impl Server {
             }
             Ok(Incoming::Request { id, method, params }) => {
                 let answer = self.call(&method, params).await;
-                self.out.reply(id, answer);
+                reply(&self.out, id, answer);
             }
         }
     }

@@ -1044,3 +1044,104 @@ async fn the_mcp_servers_a_session_is_given_offer_their_tools() {
     assert_eq!(crate::agent_loop::output_for(&input, "m1"), "echo: via acp");
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "called echo\n");
 }
+
+/// The agent's lines as JSON, one at a time.
+struct Lines(tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>);
+
+impl Lines {
+    /// The next message that is not a `session/update`, within five seconds.
+    async fn next(&mut self) -> Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(5), self.0.next_line())
+                .await
+                .expect("a line from the agent in time")
+                .unwrap()
+                .expect("the agent is still there");
+            let message: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(message["jsonrpc"], "2.0", "{line}");
+            if message["method"] != "session/update" {
+                return message;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_lines_unknown_methods_and_a_taken_back_sign_in_get_json_rpc_answers() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let fake = FakeOpenAi::start_with(FakeConfig {
+        device_interval: json!("1"),
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut kelp = Kelp::start(&fake, &[]);
+    let auth_file = kelp.auth_file();
+    let mut stdin = kelp.child.stdin.take().unwrap();
+    let mut lines = Lines(tokio::io::BufReader::new(kelp.child.stdout.take().unwrap()).lines());
+    let mut send = async |message: &str| {
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+    };
+
+    send("{not json").await;
+    let answer = lines.next().await;
+    assert_eq!(
+        (&answer["id"], &answer["error"]["code"]),
+        (&Value::Null, &json!(-32700))
+    );
+
+    send(r#"{"jsonrpc":"2.0","id":1,"method":"session/fork","params":{}}"#).await;
+    let answer = lines.next().await;
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+    assert_eq!(answer["error"]["data"], "session/fork");
+
+    // Parameters that do not fit name the field at fault.
+    send(r#"{"jsonrpc":"2.0","id":2,"method":"session/prompt","params":{"prompt":[]}}"#).await;
+    let answer = lines.next().await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    assert!(
+        answer["error"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("sessionId"),
+        "{answer}"
+    );
+
+    let capabilities = serde_json::to_value(url_elicitation()).unwrap();
+    send(
+        &json!({"jsonrpc":"2.0","id":3,"method":"initialize",
+        "params":{"protocolVersion":1,"clientCapabilities":capabilities}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(lines.next().await["result"]["protocolVersion"], 1);
+
+    // A device sign-in shows its link; the client takes the request back before approving.
+    send(r#"{"jsonrpc":"2.0","id":"login","method":"authenticate","params":{"methodId":"chatgpt-device-code"}}"#).await;
+    let elicitation = lines.next().await;
+    assert_eq!(elicitation["method"], "elicitation/create", "{elicitation}");
+    assert_eq!(elicitation["params"]["requestId"], "login");
+    send(r#"{"jsonrpc":"2.0","method":"$/cancel_request","params":{"requestId":"login"}}"#).await;
+    let answer = lines.next().await;
+    assert_eq!(answer["id"], "login");
+    assert_eq!(answer["error"]["code"], -32800, "{answer}");
+    // The login stopped with it: no more polls, nothing saved, even once approved.
+    let polls = fake.device_poll_count();
+    let code = fake.device_user_codes().pop().unwrap();
+    fake.approve_device(&code);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(fake.device_poll_count(), polls, "polling stopped");
+    assert!(!auth_file.exists());
+
+    // The answer to kelp's own request, late, is taken quietly; the agent still answers.
+    send(&json!({"jsonrpc":"2.0","id":elicitation["id"],"result":{"action":"accept"}}).to_string())
+        .await;
+    send(r#"{"jsonrpc":"2.0","id":4,"method":"logout","params":{}}"#).await;
+    assert_eq!(
+        lines.next().await,
+        json!({"jsonrpc":"2.0","id":4,"result":{}})
+    );
+}

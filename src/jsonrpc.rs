@@ -1,0 +1,370 @@
+//! JSON-RPC over lines, as both embedding faces speak it: one JSON object per line in each
+//! direction, requests answered by id, and requests of kelp's own whose answers come back on
+//! the same input. Everything written goes through one [`Out`], so stdout carries protocol
+//! lines and nothing else.
+//!
+//! The two faces differ only in their [`Dialect`]: the Codex app-server writes no `"jsonrpc"`
+//! field and stamps notifications with `emittedAtMs`; the Agent Client Protocol is plain
+//! JSON-RPC 2.0.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, oneshot};
+
+/// JSON-RPC's code for a line that is not JSON.
+pub const PARSE_ERROR: i64 = -32700;
+/// A message that is not a request, a notification or an answer.
+pub const INVALID_REQUEST: i64 = -32600;
+/// Parameters that do not fit the method.
+pub const INVALID_PARAMS: i64 = -32602;
+/// Something failed inside, or upstream.
+pub const INTERNAL_ERROR: i64 = -32603;
+
+/// How a face's lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The Codex app-server: no `"jsonrpc"` field (accepted when a client sends it, never
+    /// written), notifications stamped with `emittedAtMs`.
+    Codex,
+    /// JSON-RPC 2.0 as the spec has it: `"jsonrpc":"2.0"` on every message.
+    JsonRpc2,
+}
+
+/// A JSON-RPC error to send back: a code and one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+}
+
+impl RpcError {
+    /// `-32600` with `message`.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self {
+            code: INVALID_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// `-32602` with `message`.
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self {
+            code: INVALID_PARAMS,
+            message: message.into(),
+        }
+    }
+
+    /// `-32603` with `message`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            code: INTERNAL_ERROR,
+            message: message.into(),
+        }
+    }
+}
+
+/// A line read from the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A call that wants an answer.
+    Request {
+        id: Value,
+        method: String,
+        params: Value,
+    },
+    /// A call that wants none.
+    Notification { method: String, params: Value },
+    /// The answer to one of kelp's own requests.
+    Response {
+        id: Value,
+        result: Result<Value, Value>,
+    },
+}
+
+/// Reads one line; `Err` carries the error to answer and the id it belongs to (`null` when the
+/// line has none that can be read).
+pub fn parse_line(line: &str) -> Result<Incoming, (Value, RpcError)> {
+    let value: Value = serde_json::from_str(line).map_err(|e| {
+        (
+            Value::Null,
+            RpcError {
+                code: PARSE_ERROR,
+                message: format!("Parse error: {e}"),
+            },
+        )
+    })?;
+    let Value::Object(mut object) = value else {
+        return Err((
+            Value::Null,
+            RpcError::invalid_request("Invalid request: a message is a JSON object"),
+        ));
+    };
+    let id = object.remove("id");
+    let params = object.remove("params").unwrap_or(Value::Null);
+    match (object.remove("method"), id) {
+        (Some(Value::String(method)), Some(id)) if is_id(&id) => {
+            Ok(Incoming::Request { id, method, params })
+        }
+        (Some(Value::String(method)), None) => Ok(Incoming::Notification { method, params }),
+        (None, Some(id)) if is_id(&id) => {
+            let result = match (object.remove("result"), object.remove("error")) {
+                (_, Some(error)) => Err(error),
+                (Some(result), None) => Ok(result),
+                (None, None) => Ok(Value::Null),
+            };
+            Ok(Incoming::Response { id, result })
+        }
+        (_, id) => Err((
+            id.filter(is_id).unwrap_or(Value::Null),
+            RpcError::invalid_request("Invalid request: `method` must be a string"),
+        )),
+    }
+}
+
+/// A request id is a string or an integer.
+fn is_id(id: &Value) -> bool {
+    id.is_string() || id.is_i64() || id.is_u64()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The client's answer to one of kelp's requests: its `result`, or its `error` object.
+pub type ClientAnswer = Result<Value, Value>;
+
+/// Kelp's requests waiting for their answers, by id.
+type Waiting = Arc<Mutex<HashMap<i64, oneshot::Sender<ClientAnswer>>>>;
+
+/// A notification as written: `params` serialised straight into the line.
+#[derive(Serialize)]
+struct Note<'a, P> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jsonrpc: Option<&'static str>,
+    method: &'a str,
+    params: &'a P,
+    #[serde(rename = "emittedAtMs", skip_serializing_if = "Option::is_none")]
+    emitted_at_ms: Option<i64>,
+}
+
+/// Where everything a face says goes: a queue to the one task that writes stdout, and kelp's
+/// own requests waiting for their answers.
+#[derive(Debug, Clone)]
+pub struct Out {
+    lines: mpsc::UnboundedSender<String>,
+    waiting: Waiting,
+    next_id: Arc<AtomicI64>,
+    dialect: Dialect,
+}
+
+impl Out {
+    /// An `Out` that writes `dialect`, and the receiving end of its lines.
+    pub fn new(dialect: Dialect) -> (Self, mpsc::UnboundedReceiver<String>) {
+        let (lines, rx) = mpsc::unbounded_channel();
+        let out = Self {
+            lines,
+            waiting: Arc::default(),
+            next_id: Arc::new(AtomicI64::new(0)),
+            dialect,
+        };
+        (out, rx)
+    }
+
+    /// Sends a line already serialised (the hot path of streamed deltas).
+    pub fn send_line(&self, line: String) {
+        let _ = self.lines.send(line);
+    }
+
+    /// A message of this dialect, its fields after the `"jsonrpc"` one (when there is one).
+    fn message(&self, fields: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+        let mut message = Map::new();
+        if self.dialect == Dialect::JsonRpc2 {
+            message.insert("jsonrpc".into(), "2.0".into());
+        }
+        message.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
+        Value::Object(message)
+    }
+
+    fn send(&self, message: Value) {
+        // Serialising a Value cannot fail; a closed stdout means the host is gone.
+        if let Ok(line) = serde_json::to_string(&message) {
+            let _ = self.lines.send(line);
+        }
+    }
+
+    /// Answers request `id` with `result`.
+    pub fn respond(&self, id: Value, result: Value) {
+        self.send(self.message([("id", id), ("result", result)]));
+    }
+
+    /// Answers request `id` with an error object as the face shapes it.
+    pub fn fail(&self, id: Value, error: Value) {
+        self.send(self.message([("id", id), ("error", error)]));
+    }
+
+    /// Answers request `id` with a code and a message.
+    pub fn error(&self, id: Value, error: RpcError) {
+        let mut object = Map::new();
+        object.insert("code".into(), error.code.into());
+        object.insert("message".into(), error.message.into());
+        self.fail(id, Value::Object(object));
+    }
+
+    /// Sends a notification; `params` is serialised straight into its line.
+    pub fn notify(&self, method: &str, params: impl Serialize) {
+        let note = Note {
+            jsonrpc: (self.dialect == Dialect::JsonRpc2).then_some("2.0"),
+            method,
+            params: &params,
+            emitted_at_ms: (self.dialect == Dialect::Codex).then(now_ms),
+        };
+        match serde_json::to_string(&note) {
+            Ok(line) => self.send_line(line),
+            Err(e) => tracing::warn!(%method, "a notification could not be written: {e}"),
+        }
+    }
+
+    /// Sends a request to the client; the receiver gets its answer (`Err`: the client's error
+    /// object). It is dropped unanswered by [`Out::forget_requests`], or when the last `Out`
+    /// goes.
+    pub fn request(&self, method: &str, params: Value) -> oneshot::Receiver<ClientAnswer> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, tx);
+        self.send(self.message([
+            ("id", id.into()),
+            ("method", method.into()),
+            ("params", params),
+        ]));
+        rx
+    }
+
+    /// Delivers the client's answer to one of kelp's requests; `false` for an id nobody waits
+    /// for.
+    pub fn answer(&self, id: &Value, result: ClientAnswer) -> bool {
+        let Some(id) = id.as_i64() else {
+            return false;
+        };
+        let waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        waiting.is_some_and(|tx| tx.send(result).is_ok())
+    }
+
+    /// Drops every request still waiting: the client is gone, no answer will come.
+    pub fn forget_requests(&self) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Reads `params` as `T` (absent params as `{}`); `Err` is serde's message, naming the field at
+/// fault.
+pub fn params<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, String> {
+    let params = match params {
+        Value::Null => Value::Object(Map::new()),
+        other => other,
+    };
+    serde_json::from_value(params).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lines_are_read_by_their_shape() {
+        assert_eq!(
+            parse_line(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).unwrap(),
+            Incoming::Request {
+                id: json!(1),
+                method: "initialize".into(),
+                params: json!({}),
+            }
+        );
+        assert_eq!(
+            parse_line(r#"{"method":"initialized"}"#).unwrap(),
+            Incoming::Notification {
+                method: "initialized".into(),
+                params: Value::Null,
+            }
+        );
+        assert_eq!(
+            parse_line(r#"{"id":"a","error":{"code":1,"message":"no"}}"#).unwrap(),
+            Incoming::Response {
+                id: json!("a"),
+                result: Err(json!({"code":1,"message":"no"})),
+            }
+        );
+        let (id, error) = parse_line("{not json").unwrap_err();
+        assert_eq!((id, error.code), (Value::Null, PARSE_ERROR));
+        let (id, error) = parse_line(r#"{"id":7,"method":3}"#).unwrap_err();
+        assert_eq!((id, error.code), (json!(7), INVALID_REQUEST));
+    }
+
+    fn written(dialect: Dialect, say: impl FnOnce(&Out)) -> Vec<Value> {
+        let (out, mut lines) = Out::new(dialect);
+        say(&out);
+        let mut written = Vec::new();
+        while let Ok(line) = lines.try_recv() {
+            written.push(serde_json::from_str(&line).unwrap());
+        }
+        written
+    }
+
+    #[test]
+    fn each_dialect_writes_its_own_envelope() {
+        let say = |out: &Out| {
+            out.respond(json!(1), json!({}));
+            out.notify("session/update", json!({ "x": 1 }));
+            out.error(json!("a"), RpcError::invalid_params("no"));
+            drop(out.request("fs/read_text_file", json!({})));
+        };
+        let codex = written(Dialect::Codex, say);
+        assert!(
+            codex.iter().all(|m| m.get("jsonrpc").is_none()),
+            "{codex:?}"
+        );
+        assert!(codex[1]["emittedAtMs"].is_i64(), "{codex:?}");
+        let plain = written(Dialect::JsonRpc2, say);
+        assert!(plain.iter().all(|m| m["jsonrpc"] == "2.0"), "{plain:?}");
+        assert!(plain[1].get("emittedAtMs").is_none(), "{plain:?}");
+        assert_eq!(
+            plain[2]["error"],
+            json!({ "code": -32602, "message": "no" })
+        );
+        assert_eq!(
+            (&plain[3]["id"], &plain[3]["method"]),
+            (&json!(0), &json!("fs/read_text_file"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_reaches_its_request_and_forgotten_requests_end() {
+        let (out, _lines) = Out::new(Dialect::JsonRpc2);
+        let first = out.request("a", Value::Null);
+        let second = out.request("b", Value::Null);
+        assert!(out.answer(&json!(0), Ok(json!("yes"))));
+        assert!(
+            !out.answer(&json!(0), Ok(json!("again"))),
+            "answered once only"
+        );
+        assert!(!out.answer(&json!("0"), Ok(json!("a string id"))));
+        assert_eq!(first.await.unwrap(), Ok(json!("yes")));
+        out.forget_requests();
+        assert!(second.await.is_err(), "a forgotten request ends unanswered");
+    }
+}
