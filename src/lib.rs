@@ -18,4 +18,5 @@ pub mod qr;
 pub mod secret;
 pub mod session;
 pub mod stdio;
+pub mod task;
 pub mod tui;

@@ -132,7 +132,7 @@ fn answer_later<T: Serialize + 'static>(
         serde_json::to_value(value).map_err(Error::into_internal_error)
     });
     // One task type for every request, whatever its answer.
-    tokio::spawn(async move {
+    crate::task::spawn(async move {
         let result = work.await;
         reply.cx.answer(reply.id, result);
     });
@@ -314,7 +314,7 @@ impl Face {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = crate::llm::client::http_client()?;
     let (out, lines) = Out::new(Dialect::JsonRpc2);
-    let writer = tokio::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
+    let writer = crate::task::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
     let face = Arc::new(Face::new(config, http, Connection(out.clone())));
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     let read = loop {

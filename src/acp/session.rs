@@ -81,7 +81,7 @@ impl Sessions {
             ops,
             turn: Mutex::new(None),
         });
-        let pump = tokio::spawn(pump(
+        let pump = crate::task::spawn(pump(
             events,
             cx,
             id.clone(),
@@ -201,7 +201,7 @@ fn session_error(message: impl Into<String>) -> Error {
 /// agents do: the client then offers the sign-in methods.
 async fn signed_in(face: &Face) -> Result<(), Error> {
     let config = face.config.clone();
-    let facts = tokio::task::spawn_blocking(move || {
+    let facts = crate::task::spawn_blocking(move || {
         StartFacts::read(&config, std::env::var("OPENAI_API_KEY").ok())
     })
     .await
@@ -308,7 +308,7 @@ pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
         let state_dir = face.config.state_dir.clone();
         let lookup = wanted.clone();
         let summary =
-            tokio::task::spawn_blocking(move || crate::session::find(&state_dir, &lookup))
+            crate::task::spawn_blocking(move || crate::session::find(&state_dir, &lookup))
                 .await
                 .map_err(|e| session_error(e.to_string()))?
                 .ok()
@@ -410,7 +410,7 @@ async fn pump(
                         .as_ref()
                         .map_or_else(CancellationToken::new, |turn| turn.cancelled.clone());
                     let request = RequestPermissionRequest::new(id.clone(), tool_call, options);
-                    tokio::spawn(ask(
+                    crate::task::spawn(ask(
                         cx.clone(),
                         session.ops.clone(),
                         request,

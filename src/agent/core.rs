@@ -131,7 +131,7 @@ pub fn spawn(
 ) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
     let (op_tx, op_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
-    tokio::spawn(async move {
+    crate::task::spawn(async move {
         match Core::start(config, options, event_tx.clone()) {
             Ok(core) => core.run(op_rx).await,
             Err(message) => {
@@ -374,7 +374,7 @@ impl Core {
         let state_dir = self.config.state_dir.clone();
         let project_dir = self.options.project_dir.clone();
         let events = self.events.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::task::spawn_blocking(move || {
             let prompts = crate::session::recent_prompts(&state_dir, &project_dir, 50, 500);
             if !prompts.is_empty() {
                 let _ = events.send(Event::PromptHistory(prompts));
@@ -551,7 +551,7 @@ impl Core {
     fn diff(&self) {
         let project_dir = self.options.project_dir.clone();
         let events = self.events.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::task::spawn_blocking(move || {
             let _ = events.send(Event::WorkingTreeDiff(git_diff(&project_dir)));
         });
     }
@@ -596,7 +596,7 @@ impl Core {
             max_steps: self.options.max_steps,
             sign_in: self.options.sign_in,
         };
-        let task = tokio::spawn(async move {
+        let task = crate::task::spawn(async move {
             let result = match work {
                 Work::Prompt(text) => run_turn_unfinished(&mut conversation, &ctx, text).await,
                 Work::Compact(focus) => {
@@ -618,7 +618,7 @@ impl Core {
 
     /// Lists the login's models in the background; the answer arrives as `Event::Models`.
     fn refresh_models(&self) {
-        tokio::spawn(self.model_refresh().run());
+        crate::task::spawn(self.model_refresh().run());
     }
 
     fn save_api_key(&self, raw: &str, unchecked: bool) {
@@ -627,7 +627,7 @@ impl Core {
         let events = self.events.clone();
         let refresh = self.model_refresh();
         let client = self.client.clone();
-        tokio::spawn(async move {
+        crate::task::spawn(async move {
             if !unchecked {
                 let key = match crate::auth::validate_api_key(&raw) {
                     Ok(key) => key,
@@ -672,7 +672,7 @@ impl Core {
     fn logout(&self) {
         let manager = self.client.auth().clone();
         let events = self.events.clone();
-        tokio::spawn(async move {
+        crate::task::spawn(async move {
             let event = match manager.logout().await {
                 Ok(_) => Event::AuthChanged(None),
                 Err(e) => Event::Error(format!("could not log out: {e}")),
@@ -688,7 +688,7 @@ impl Core {
         self.login = Some(start_login(method, &self.config, self.http.clone(), tx));
         let events = self.events.clone();
         let refresh = self.model_refresh();
-        tokio::spawn(async move {
+        crate::task::spawn(async move {
             while let Some(step) = rx.recv().await {
                 let done = matches!(step, crate::auth::login::LoginEvent::Done(_));
                 if events.send(Event::Login(step)).is_err() {
@@ -707,8 +707,8 @@ impl Core {
         let state_dir = self.config.state_dir.clone();
         let project_dir = self.options.project_dir.clone();
         let events = self.events.clone();
-        tokio::spawn(async move {
-            let listed = tokio::task::spawn_blocking(move || {
+        crate::task::spawn(async move {
+            let listed = crate::task::spawn_blocking(move || {
                 session::list_sessions(&state_dir, Some(&project_dir))
                     .take(MAX_LISTED_SESSIONS)
                     .collect::<Vec<_>>()
@@ -726,7 +726,7 @@ impl Core {
     fn remember(&mut self, setting: Setting) {
         let settings = self.settings.get_or_insert_with(|| {
             let (tx, rx) = unbounded_channel();
-            tokio::spawn(save_settings(
+            crate::task::spawn(save_settings(
                 self.config.config_dir.clone(),
                 rx,
                 self.events.clone(),
@@ -745,7 +745,7 @@ async fn save_settings(
 ) {
     while let Some(setting) = settings.recv().await {
         let dir = config_dir.clone();
-        let saved = tokio::task::spawn_blocking(move || config::save_setting(&dir, &setting)).await;
+        let saved = crate::task::spawn_blocking(move || config::save_setting(&dir, &setting)).await;
         if let Ok(Err(e)) = saved {
             let _ = events.send(Event::Notice(format!("could not save the setting: {e}")));
         }

@@ -238,7 +238,7 @@ async fn steps(
 ) -> Result<(), TurnError> {
     let project_dir = conversation.project_dir().to_path_buf();
     let typed = text.clone();
-    let reading = tokio::task::spawn_blocking(move || mentions::user_message(text, &project_dir));
+    let reading = crate::task::spawn_blocking(move || mentions::user_message(text, &project_dir));
     let (message, attachments) = tokio::select! {
         biased;
         () = ctx.cancel.cancelled() => {

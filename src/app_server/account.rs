@@ -203,7 +203,7 @@ impl Accounts {
             .into());
         }
         let store = AuthStore::new(&self.config.auth_file);
-        let loaded = tokio::task::spawn_blocking(move || store.load())
+        let loaded = crate::task::spawn_blocking(move || store.load())
             .await
             .map_err(|e| RpcError::internal(e.to_string()))?
             .map_err(|e| RpcError::internal(e.to_string()))?;
@@ -327,7 +327,7 @@ impl Accounts {
             }
         };
         let out = self.out.clone();
-        let forward = tokio::spawn(async move {
+        let forward = crate::task::spawn(async move {
             while let Some(step) = rx.recv().await {
                 let (success, error, account) = match step {
                     LoginEvent::Done(account) => (true, None, Some(account)),

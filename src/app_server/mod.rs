@@ -69,7 +69,7 @@ struct Server {
 /// turns, commands) is cancelled.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (out, lines) = Out::new(crate::jsonrpc::Dialect::Codex);
-    let writer = tokio::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
+    let writer = crate::task::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
     let http = crate::llm::client::http_client()?;
     let external = ExternalAuth::new(std::sync::Arc::new(account::HostTokens(out.clone())));
     let mut server = Server {

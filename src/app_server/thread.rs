@@ -183,7 +183,7 @@ impl Threads {
         let state_dir = self.config.state_dir.clone();
         let wanted = p.thread_id.clone();
         let summary =
-            tokio::task::spawn_blocking(move || crate::session::find(&state_dir, &wanted))
+            crate::task::spawn_blocking(move || crate::session::find(&state_dir, &wanted))
                 .await
                 .map_err(|e| RpcError::internal(e.to_string()))?
                 .map_err(|e| {
@@ -229,7 +229,7 @@ impl Threads {
             "projectId": null,
         });
         let running = Arc::new(Mutex::new(Running::default()));
-        tokio::spawn(pump(
+        crate::task::spawn(pump(
             events,
             ops.clone(),
             self.out.clone(),
@@ -504,7 +504,7 @@ async fn pump(
                 call_id,
                 subject,
             } => {
-                tokio::spawn(ask_host(
+                crate::task::spawn(ask_host(
                     out.clone(),
                     ops.clone(),
                     with(json!({})),

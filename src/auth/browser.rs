@@ -185,7 +185,7 @@ fn provider_error(error: &str, description: Option<&str>) -> LoginError {
 /// Opens the URL in the system browser off the async threads; a failure only means the person
 /// uses the printed URL.
 fn open_browser(url: String, events: mpsc::UnboundedSender<LoginEvent>) {
-    tokio::task::spawn_blocking(move || {
+    crate::task::spawn_blocking(move || {
         if let Err(error) = webbrowser::open(&url) {
             tracing::info!(%error, "could not open a browser; the URL is shown instead");
             let _ = events.send(LoginEvent::BrowserNotOpened);
@@ -264,7 +264,7 @@ async fn bind(options: &LoginOptions) -> Result<TcpListener, LoginError> {
 /// Sends `GET /cancel` to whatever holds `port`, as Codex does, so an abandoned kelp (or Codex)
 /// login there lets go. Fire and forget: the bind retries are what count.
 fn ask_to_cancel(port: u16) {
-    tokio::spawn(async move {
+    crate::task::spawn(async move {
         let client = crate::http::builder()
             .no_proxy()
             .timeout(Duration::from_secs(1))
@@ -328,7 +328,7 @@ impl CallbackServer {
             success_served: Notify::new(),
         });
         let server = Arc::clone(&shared);
-        let task = tokio::spawn(async move {
+        let task = crate::task::spawn(async move {
             loop {
                 let stream = match listener.accept().await {
                     Ok((stream, _)) => stream,
@@ -343,7 +343,7 @@ impl CallbackServer {
                     let server = Arc::clone(&server);
                     async move { Ok::<_, std::convert::Infallible>(route(&server, request).await) }
                 });
-                tokio::spawn(async move {
+                crate::task::spawn(async move {
                     let connection = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service);
                     if let Err(error) = connection.await {
@@ -365,7 +365,7 @@ impl CallbackServer {
     /// Stops once the browser has fetched the success page, or after a short while.
     /// `busy` is dropped once the server is gone.
     fn linger(self, busy: watch::Sender<()>) {
-        tokio::spawn(async move {
+        crate::task::spawn(async move {
             let served = self.shared.success_served.notified();
             let _ = tokio::time::timeout(SUCCESS_LINGER, served).await;
             self.stop().await;

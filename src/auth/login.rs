@@ -136,7 +136,7 @@ pub fn start_login_with(
         events,
     };
     let token = cancel.clone();
-    tokio::spawn(async move {
+    crate::task::spawn(async move {
         let outcome = run(&flow, browser_secrets, paste_rx, token).await;
         flow.emit(outcome.clone().into());
         let _ = outcome_tx.send(Some(outcome));

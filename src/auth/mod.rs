@@ -30,7 +30,7 @@ pub(crate) async fn with_store<T: Send + 'static>(
     work: impl FnOnce(&AuthStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let owned = store.clone();
-    match tokio::task::spawn_blocking(move || work(&owned)).await {
+    match crate::task::spawn_blocking(move || work(&owned)).await {
         Ok(result) => result,
         Err(e) => match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),

@@ -142,7 +142,7 @@ impl LlmClient {
                     conversation_id: prompt.conversation_id,
                     tx,
                 };
-                Some(tokio::spawn(exchange.run()))
+                Some(crate::task::spawn(exchange.run()))
             }
             Err(e) => {
                 let _ = tx.try_send(Err(LlmError::Setup(format!(

@@ -238,7 +238,7 @@ impl McpManager {
             return;
         };
         let (manager, server) = (self.clone(), server.clone());
-        tokio::spawn(async move {
+        crate::task::spawn(async move {
             let started = tokio::time::timeout(
                 server.config.startup_timeout,
                 connect(
@@ -626,7 +626,7 @@ impl Transport<RoleClient> for Wire {
 
 /// Logs a stdio server's stderr and keeps its end, to say why the server stopped.
 fn keep_stderr(name: String, err: tokio::process::ChildStderr, tail: Arc<Mutex<String>>) {
-    tokio::spawn(async move {
+    crate::task::spawn(async move {
         let mut lines = tokio::io::BufReader::new(err).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::info!(server = %name, "{line}");

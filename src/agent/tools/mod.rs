@@ -138,7 +138,7 @@ impl ToolContext {
             None => apply_patch::Overlay::new(),
         };
         let (patch, dir) = (patch.clone(), self.project_dir.clone());
-        tokio::task::spawn_blocking(move || patch.preview_over(&dir, &overlay))
+        crate::task::spawn_blocking(move || patch.preview_over(&dir, &overlay))
             .await
             .unwrap_or_else(|e| {
                 Err(PatchError::Verify {
@@ -596,7 +596,7 @@ async fn apply_patch_in(
     };
     let (patch, project_dir) = (patch.clone(), ctx.project_dir.clone());
     let allowed = allowed_outside.to_vec();
-    let applied = tokio::task::spawn_blocking(move || {
+    let applied = crate::task::spawn_blocking(move || {
         patch.apply_over(&project_dir, &allowed, overlay.as_ref())
     })
     .await;
@@ -638,7 +638,7 @@ where
     F: FnOnce(CancellationToken) -> Result<String, String> + Send + 'static,
 {
     let token = cancel.clone();
-    let task = tokio::task::spawn_blocking(move || work(token));
+    let task = crate::task::spawn_blocking(move || work(token));
     let joined = tokio::select! {
         joined = task => joined,
         () = cancel.cancelled() => return ToolOutput::cancelled(started.elapsed()),

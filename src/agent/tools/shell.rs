@@ -874,7 +874,7 @@ mod tests {
         let task = {
             let cancel = cancel.clone();
             let root = dir.path().to_path_buf();
-            tokio::spawn(async move {
+            crate::task::spawn(async move {
                 run(
                     &script("sleep 100 & echo $!; sleep 100"),
                     &root,
