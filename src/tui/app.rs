@@ -29,6 +29,7 @@ use crate::auth::login::LoginEvent;
 use crate::llm::types::{Item, TokenUsage};
 use crate::session::{Note, SessionSummary, TurnEnd};
 use crate::tui::theme;
+use crate::tui::wrap::draw_line;
 
 /// What the first frame needs, read from local state before any network call.
 #[derive(Debug, Clone, PartialEq)]
@@ -1032,9 +1033,7 @@ impl App {
                     theme::dim(),
                 ),
             ]);
-            frame
-                .buffer_mut()
-                .set_line(main.x, main.y, &welcome, main.width);
+            draw_line(frame.buffer_mut(), main.x, main.y, &welcome, main.width);
         }
         self.chat
             .transcript
@@ -1071,7 +1070,7 @@ impl App {
                 Span::styled(hint, theme::dim()),
             ];
             let y = area.y + u16::try_from(row).unwrap_or(0);
-            buf.set_line(area.x, y, &Line::from(spans), area.width);
+            draw_line(buf, area.x, y, &Line::from(spans), area.width);
         }
     }
 
@@ -1089,7 +1088,7 @@ impl App {
                 theme::dim(),
             ),
         ]);
-        buf.set_line(area.x, area.y, &line, area.width);
+        draw_line(buf, area.x, area.y, &line, area.width);
     }
 }
 

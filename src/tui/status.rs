@@ -16,6 +16,7 @@ use crate::humanize;
 use crate::llm::types::{RateLimitWindow, RateLimits, TokenUsage};
 use crate::mcp::{ServerState, ServerStatus};
 use crate::tui::theme;
+use crate::tui::wrap::draw_line;
 
 /// What the status line and `/status` show.
 #[derive(Debug)]
@@ -101,7 +102,7 @@ impl Status {
             }
         }
         let left_line = Segment::line(&left, " ");
-        buf.set_line(area.x, area.y, &left_line, area.width);
+        draw_line(buf, area.x, area.y, &left_line, area.width);
         let right_line = Segment::line(&right, "");
         let right_width = crate::tui::wrap::line_width(&right_line);
         if right_width > 0 {
@@ -109,7 +110,7 @@ impl Status {
                 .unwrap_or(u16::MAX)
                 .min(area.width);
             let x = area.x + area.width - right_width;
-            buf.set_line(x, area.y, &right_line, right_width);
+            draw_line(buf, x, area.y, &right_line, right_width);
         }
     }
 

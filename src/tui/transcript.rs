@@ -8,6 +8,7 @@ use ratatui::text::Line;
 
 use super::history_cell::HistoryCell;
 use crate::tui::theme;
+use crate::tui::wrap::draw_line;
 
 /// Where the view is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,7 +256,7 @@ impl Transcript {
                 if y >= bottom {
                     break;
                 }
-                buf.set_line(x, y, line, w);
+                draw_line(buf, x, y, line, w);
                 y += 1;
             }
             skip = 0;
@@ -266,7 +267,8 @@ impl Transcript {
         if self.scroll != Scroll::Bottom {
             let hint = Line::styled(" ↓ more below · End to follow ", theme::selection());
             let hint_width = 30.min(area.width);
-            buf.set_line(
+            draw_line(
+                buf,
                 area.x + area.width - hint_width,
                 bottom - 1,
                 &hint,

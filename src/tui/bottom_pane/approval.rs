@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 
 use super::{KeyOutcome, theme};
 use crate::agent::protocol::ApprovalDecision;
+use crate::tui::wrap::draw_line;
 
 /// An approval request waiting for the person.
 #[derive(Debug)]
@@ -107,7 +108,7 @@ impl ApprovalView {
                 ),
             ]),
         };
-        buf.set_line(area.x, area.y, &line, area.width);
+        draw_line(buf, area.x, area.y, &line, area.width);
         if let Some(reason) = &self.reason
             && area.height > 1
         {
@@ -116,7 +117,7 @@ impl ApprovalView {
                 Span::raw(reason.clone()),
                 Span::styled("▏", theme::accent()),
             ]);
-            buf.set_line(area.x, area.y + 1, &field, area.width);
+            draw_line(buf, area.x, area.y + 1, &field, area.width);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The prompt editor: multi-line text with readline keys, prompt history and bracketed paste.
 
 use crate::tui::theme;
+use crate::tui::wrap::draw_line;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -355,7 +356,7 @@ impl Composer {
                 prompt,
                 Span::styled(placeholder.to_string(), theme::dim()),
             ]);
-            buf.set_line(area.x, area.y, &line, area.width);
+            draw_line(buf, area.x, area.y, &line, area.width);
             return Position::new(area.x + 2, area.y);
         }
         let cursor = self.cursor;
@@ -379,7 +380,7 @@ impl Composer {
                 Span::raw("  ")
             };
             let line = Line::from(vec![lead, Span::raw(&self.text[*start..*end])]);
-            buf.set_line(area.x, y, &line, area.width);
+            draw_line(buf, area.x, y, &line, area.width);
             if i == cursor_row {
                 let col: usize = self.text[*start..cursor.min(*end).max(*start)]
                     .chars()

@@ -25,6 +25,7 @@ use unicode_width::UnicodeWidthChar;
 use crate::agent::mentions;
 use crate::humanize;
 use crate::tui::theme;
+use crate::tui::wrap::draw_line;
 
 /// How long drawing a frame waits for the matcher: long enough that a keystroke's results are
 /// usually in its own frame, short enough to keep that frame within 16 ms.
@@ -238,7 +239,7 @@ impl FileFinder {
             Span::styled("↑↓ move · tab insert · esc close  ", dim),
             Span::styled(count, dim),
         ]);
-        buf.set_line(area.x, area.y, &title, area.width);
+        draw_line(buf, area.x, area.y, &title, area.width);
         if area.height < 2 {
             return;
         }
@@ -249,7 +250,7 @@ impl FileFinder {
                 "no matching files"
             };
             let line = Line::styled(format!("   {empty}"), dim);
-            buf.set_line(area.x, area.y + 1, &line, area.width);
+            draw_line(buf, area.x, area.y + 1, &line, area.width);
             return;
         }
         let visible = usize::from(area.height.saturating_sub(1));
@@ -273,7 +274,7 @@ impl FileFinder {
             let selected = first + row == self.selected;
             let line = path_line(item.data, &indices, width, selected);
             let y = area.y + 1 + u16::try_from(row).unwrap_or(0);
-            buf.set_line(area.x, y, &line, area.width);
+            draw_line(buf, area.x, y, &line, area.width);
         }
     }
 }

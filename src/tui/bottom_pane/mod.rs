@@ -16,6 +16,7 @@ use ratatui::layout::{Position, Rect};
 use super::slash::{self, SlashCommand};
 use super::theme;
 use crate::agent::protocol::ApprovalDecision;
+use crate::tui::wrap::draw_line;
 use approval::ApprovalView;
 use composer::{Composer, ComposerAction};
 use file_finder::FileFinder;
@@ -377,7 +378,7 @@ impl BottomPane {
     /// just above it, no higher than `room` rows; returns where the cursor goes.
     pub fn render(&mut self, area: Rect, room: u16, buf: &mut Buffer) -> Option<Position> {
         let rule = ratatui::text::Line::styled("─".repeat(usize::from(area.width)), theme::dim());
-        buf.set_line(area.x, area.y, &rule, area.width);
+        draw_line(buf, area.x, area.y, &rule, area.width);
         let pane = Rect::new(
             area.x + 1,
             area.y + 1,

@@ -2,6 +2,7 @@
 //! modes.
 
 use crate::tui::theme;
+use crate::tui::wrap::draw_line;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -100,10 +101,10 @@ impl Picker {
             Span::styled(format!(" {} ", self.title), Style::new().bold()),
             Span::styled("↑↓ move · enter choose · esc close", dim),
         ]);
-        buf.set_line(area.x, area.y, &title, area.width);
+        draw_line(buf, area.x, area.y, &title, area.width);
         if self.items.is_empty() {
             let line = Line::styled(format!("   {}", self.empty), dim);
-            buf.set_line(area.x, area.y + 1, &line, area.width);
+            draw_line(buf, area.x, area.y + 1, &line, area.width);
             return;
         }
         let visible = usize::from(area.height.saturating_sub(1));
@@ -138,7 +139,7 @@ impl Picker {
                 Span::styled(format!("{}{current}", item.detail), dim),
             ]);
             let y = area.y + 1 + u16::try_from(row).unwrap_or(0);
-            buf.set_line(area.x, y, &line, area.width);
+            draw_line(buf, area.x, y, &line, area.width);
         }
     }
 }

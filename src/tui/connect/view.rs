@@ -13,6 +13,7 @@ use unicode_width::UnicodeWidthStr;
 use super::{ConnectDialog, METHODS, Method, Screen, WAITING_MARK};
 use crate::tui::qr_view::QrView;
 use crate::tui::theme;
+use crate::tui::wrap::draw_line;
 use crate::tui::wrap::{RichLine, wrap_into};
 
 impl ConnectDialog {
@@ -207,7 +208,7 @@ fn draw(area: Rect, buf: &mut Buffer, lines: &[RichLine]) -> u16 {
     }
     let mut y = area.y;
     for line in wrapped.iter().take(usize::from(area.height)) {
-        buf.set_line(area.x, y, line, area.width);
+        draw_line(buf, area.x, y, line, area.width);
         y += 1;
     }
     y - area.y
@@ -511,7 +512,7 @@ fn render_full_qr(area: Rect, buf: &mut Buffer, qr: &QrView, code: Option<&str>)
     );
     if footer_rows == 1 {
         let x = area.x + area.width.saturating_sub(footer_w) / 2;
-        buf.set_line(x, top + qr_h, &footer, area.width);
+        draw_line(buf, x, top + qr_h, &footer, area.width);
     }
 }
 
