@@ -919,8 +919,8 @@ impl App {
         let cells = resume::cells_from_history(items, notes);
         let mut has_code = false;
         for kind in cells {
-            if let CellKind::Assistant(md) = &kind {
-                has_code |= md.source().contains("```") || md.source().contains("~~~");
+            if !has_code && let CellKind::Assistant(md) = &kind {
+                has_code = md.source().contains("```") || md.source().contains("~~~");
             }
             self.push(kind);
         }

@@ -62,7 +62,7 @@ pub fn cells_from_history(items: &[Item], notes: &[(usize, Note)]) -> Vec<CellKi
             } => {
                 let text = item.text();
                 if !text.trim().is_empty() {
-                    cells.push(CellKind::Assistant(StreamingMarkdown::finished(&text)));
+                    cells.push(CellKind::Assistant(StreamingMarkdown::finished(text)));
                 }
             }
             Item::Message { .. } => {}

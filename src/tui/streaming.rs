@@ -230,10 +230,11 @@ impl StreamingMarkdown {
 
     /// A finished answer, parsed only when first drawn: a restored conversation costs nothing
     /// for the messages that never scroll into view.
-    pub fn finished(text: &str) -> Self {
+    pub fn finished(text: impl Into<String>) -> Self {
+        let source = text.into();
         Self {
-            source: text.to_string(),
-            scanned: text.len(),
+            scanned: source.len(),
+            source,
             finished: true,
             ..Self::default()
         }
