@@ -345,13 +345,18 @@ fn message_text(updates: &[SessionUpdate]) -> String {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_device_code_login_goes_through_url_elicitation() {
-    let fake = FakeOpenAi::start_with(FakeConfig {
+/// A fake server whose device codes are polled every second.
+async fn polled_every_second() -> FakeOpenAi {
+    FakeOpenAi::start_with(FakeConfig {
         device_interval: json!("1"),
         ..FakeConfig::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_code_login_goes_through_url_elicitation() {
+    let fake = polled_every_second().await;
     let mut kelp = Kelp::start(&fake, &[]);
     let auth_file = kelp.auth_file();
     kelp.client(Elicit::Accept, vec![], async |cx, seen, mut ch| {
@@ -408,15 +413,8 @@ async fn a_device_code_login_goes_through_url_elicitation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_or_expired_device_code_fails_in_plain_words() {
     let fake_with = |config: FakeConfig| FakeOpenAi::start_with(config);
-    let (declined, shown, saved) = failed_device_login(
-        fake_with(FakeConfig {
-            device_interval: json!("1"),
-            ..FakeConfig::default()
-        })
-        .await,
-        Elicit::Decline,
-    )
-    .await;
+    let (declined, shown, saved) =
+        failed_device_login(polled_every_second().await, Elicit::Decline).await;
     assert_eq!(declined, "the sign-in was declined");
     assert_eq!(shown, 1);
     assert!(!saved, "a declined login writes nothing");
@@ -1069,11 +1067,7 @@ impl Lines {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_lines_unknown_methods_and_a_taken_back_sign_in_get_json_rpc_answers() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let fake = FakeOpenAi::start_with(FakeConfig {
-        device_interval: json!("1"),
-        ..FakeConfig::default()
-    })
-    .await;
+    let fake = polled_every_second().await;
     let mut kelp = Kelp::start(&fake, &[]);
     let auth_file = kelp.auth_file();
     let mut stdin = kelp.child.stdin.take().unwrap();
