@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
 /// JSON-RPC's code for a line that is not JSON.
@@ -268,6 +269,23 @@ impl Out {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
+}
+
+/// Hands each non-blank line of stdin to `handle` until stdin closes or cannot be read. Then no
+/// answer to kelp's own requests can come: they are dropped, so nothing waits on a client that
+/// is gone (an approval reads as refused, a token refresh as failed).
+pub async fn serve_stdin(out: &Out, mut handle: impl AsyncFnMut(&str)) -> std::io::Result<()> {
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    let read = loop {
+        match input.next_line().await {
+            Ok(Some(line)) if line.trim().is_empty() => {}
+            Ok(Some(line)) => handle(&line).await,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    out.forget_requests();
+    read
 }
 
 /// Reads `params` as `T` (absent params as `{}`); `Err` is serde's message, naming the field at

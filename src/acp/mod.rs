@@ -23,11 +23,9 @@ use agent_client_protocol_schema::v1::{
     McpCapabilities, NewSessionRequest, PromptCapabilities, PromptRequest, SessionCapabilities,
     SessionCloseCapabilities, SessionNotification,
 };
-use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -127,15 +125,7 @@ fn answer_later<T: Serialize + 'static>(
     reply: Reply,
     work: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
 ) {
-    let work: BoxFuture<'static, Result<Value, Error>> = Box::pin(async move {
-        let value = work.await?;
-        serde_json::to_value(value).map_err(Error::into_internal_error)
-    });
-    // One task type for every request, whatever its answer.
-    crate::task::spawn(async move {
-        let result = work.await;
-        reply.cx.answer(reply.id, result);
-    });
+    crate::task::spawn(async move { reply.send(work.await) });
 }
 
 /// The state of one connection: what the client can do, its sessions, its login in progress.
@@ -316,18 +306,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (out, lines) = Out::new(Dialect::JsonRpc2);
     let writer = crate::task::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
     let face = Arc::new(Face::new(config, http, Connection(out.clone())));
-    let mut input = BufReader::new(tokio::io::stdin()).lines();
-    let read = loop {
-        match input.next_line().await {
-            Ok(Some(line)) if line.trim().is_empty() => {}
-            Ok(Some(line)) => face.handle_line(&line),
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
+    let read = crate::jsonrpc::serve_stdin(&out, async |line: &str| face.handle_line(line)).await;
     tracing::info!("stdin closed: the ACP agent stops");
-    // No answer to kelp's own requests can come now.
-    out.forget_requests();
     face.logins.cancel();
     face.sessions.shut_down().await;
     drop(face);

@@ -11,7 +11,6 @@ pub mod wire;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use account::Accounts;
 use thread::Threads;
@@ -80,17 +79,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         initialized: false,
         experimental: false,
     };
-    let mut input = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = input.next_line().await? {
-        if !line.trim().is_empty() {
-            server.handle_line(&line).await;
-        }
-    }
+    let read =
+        crate::jsonrpc::serve_stdin(&out, async |line: &str| server.handle_line(line).await).await;
     tracing::info!("stdin closed: the app-server stops");
     drop(server);
     drop(out);
     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer).await;
-    Ok(())
+    Ok(read?)
 }
 
 impl Server {
