@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::tui::theme;
 use ratatui::text::{Line, Span};
-use syntect::easy::HighlightLines;
-use syntect::highlighting::{Theme, ThemeSet};
-use syntect::parsing::SyntaxSet;
+use syntect::highlighting::{
+    HighlightIterator, HighlightState, Highlighter as Styler, Theme, ThemeSet,
+};
+use syntect::parsing::{ParseState, ScopeStack, SyntaxSet};
 use tokio::sync::Notify;
 
 /// Blocks longer than this render plain: highlighting must stay bounded on the UI task.
@@ -17,7 +18,9 @@ const MAX_HIGHLIGHT_BYTES: usize = 32 * 1024;
 
 struct Highlighter {
     syntaxes: SyntaxSet,
-    theme: Theme,
+    /// The theme's scope selectors, sorted once: building them per code block was a tenth of
+    /// what starting to colour a block cost.
+    styler: Styler<'static>,
 }
 
 static HIGHLIGHTER: OnceLock<Highlighter> = OnceLock::new();
@@ -95,8 +98,13 @@ fn load() -> Highlighter {
         Some(Background::Light) => "InspiredGitHub",
         _ => "base16-ocean.dark",
     };
-    let theme = themes.themes.remove(name).unwrap_or_default();
-    Highlighter { syntaxes, theme }
+    // The styler borrows the theme for the life of the process, like the highlighter.
+    static THEME: OnceLock<Theme> = OnceLock::new();
+    let theme = THEME.get_or_init(|| themes.themes.remove(name).unwrap_or_default());
+    Highlighter {
+        syntaxes,
+        styler: Styler::new(theme),
+    }
 }
 
 /// Highlights `code` as `lang`. `None` when the highlighter is not loaded yet (loading starts),
@@ -117,8 +125,9 @@ pub fn highlight(lang: &str, code: &str) -> Option<Vec<Line<'static>>> {
 /// Highlights a code block line by line as its lines arrive, keeping the parser's state
 /// between them: what a streaming answer's open code block uses.
 pub struct LineHighlighter {
-    lines: HighlightLines<'static>,
-    syntaxes: &'static SyntaxSet,
+    parse: ParseState,
+    style: HighlightState,
+    loaded: &'static Highlighter,
     /// Bytes highlighted so far; past [`MAX_HIGHLIGHT_BYTES`] lines stay plain.
     bytes: usize,
     /// The block so far and its coloured lines, handed to [`highlight`] when the block closes
@@ -168,8 +177,9 @@ impl LineHighlighter {
         let token = lang.split([',', ' ']).next().unwrap_or_default();
         let syntax = h.syntaxes.find_syntax_by_token(token)?;
         Some(Self {
-            lines: HighlightLines::new(syntax, &h.theme),
-            syntaxes: &h.syntaxes,
+            parse: ParseState::new(syntax),
+            style: HighlightState::new(&h.styler, ScopeStack::new()),
+            loaded: h,
             bytes: 0,
             lang: lang.to_string(),
             text: String::new(),
@@ -192,10 +202,14 @@ impl LineHighlighter {
         if self.bytes > MAX_HIGHLIGHT_BYTES {
             return None;
         }
-        let ranges = self.lines.highlight_line(source_line, self.syntaxes).ok()?;
+        let ops = self
+            .parse
+            .parse_line(source_line, &self.loaded.syntaxes)
+            .ok()?;
         self.text.push_str(source_line);
+        let ranges =
+            HighlightIterator::new(&mut self.style, &ops, source_line, &self.loaded.styler);
         let spans: Vec<Span<'static>> = ranges
-            .into_iter()
             .map(|(style, text)| {
                 let fg = style.foreground;
                 Span::styled(
