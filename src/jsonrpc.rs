@@ -271,6 +271,27 @@ impl Out {
     }
 }
 
+/// A face's stdout: the task writing the lines of its [`Out`].
+pub struct Stdout {
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Stdout {
+    /// An [`Out`] in `dialect` whose lines a task writes to stdout, in batches.
+    pub fn open(dialect: Dialect) -> (Out, Self) {
+        let (out, lines) = Out::new(dialect);
+        let writer = crate::task::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
+        (out, Self { writer })
+    }
+
+    /// Drops `out`, the last of its clones, and lets what is queued go out, waiting at most
+    /// half a second for a client that stopped reading.
+    pub async fn close(self, out: Out) {
+        drop(out);
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), self.writer).await;
+    }
+}
+
 /// Hands each non-blank line of stdin to `handle` until stdin closes or cannot be read. Then no
 /// answer to kelp's own requests can come: they are dropped, so nothing waits on a client that
 /// is gone (an approval reads as refused, a token refresh as failed).

@@ -29,7 +29,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jsonrpc::{Dialect, Incoming, Out, parse_line};
+use crate::jsonrpc::{Dialect, Incoming, Out, Stdout, parse_line, serve_stdin};
 
 /// The protocol version kelp speaks.
 const PROTOCOL_VERSION: u16 = 1;
@@ -303,16 +303,13 @@ impl Face {
 /// commands are stopped.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = crate::llm::client::http_client()?;
-    let (out, lines) = Out::new(Dialect::JsonRpc2);
-    let writer = crate::task::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
+    let (out, stdout) = Stdout::open(Dialect::JsonRpc2);
     let face = Arc::new(Face::new(config, http, Connection(out.clone())));
-    let read = crate::jsonrpc::serve_stdin(&out, async |line: &str| face.handle_line(line)).await;
+    let read = serve_stdin(&out, async |line: &str| face.handle_line(line)).await;
     tracing::info!("stdin closed: the ACP agent stops");
     face.logins.cancel();
     face.sessions.shut_down().await;
     drop(face);
-    drop(out);
-    // What is queued still goes out.
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer).await;
+    stdout.close(out).await;
     read.map_err(|e| anyhow::anyhow!("reading the ACP client's input: {e}"))
 }

@@ -18,6 +18,7 @@ use wire::{Answer, Incoming, Out, RpcError, params, parse_line, reply};
 
 use crate::auth::ExternalAuth;
 use crate::config::Config;
+use crate::jsonrpc::{Dialect, Stdout, serve_stdin};
 
 /// The methods kelp answers, for the error that names an unknown one.
 const METHODS: &[&str] = &[
@@ -67,8 +68,7 @@ struct Server {
 /// Serves the protocol on stdin and stdout until stdin closes; then everything running (logins,
 /// turns, commands) is cancelled.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let (out, lines) = Out::new(crate::jsonrpc::Dialect::Codex);
-    let writer = crate::task::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
+    let (out, stdout) = Stdout::open(Dialect::Codex);
     let http = crate::llm::client::http_client()?;
     let external = ExternalAuth::new(std::sync::Arc::new(account::HostTokens(out.clone())));
     let mut server = Server {
@@ -79,13 +79,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         initialized: false,
         experimental: false,
     };
-    let read =
-        crate::jsonrpc::serve_stdin(&out, async |line: &str| server.handle_line(line).await).await;
+    let read = serve_stdin(&out, async |line: &str| server.handle_line(line).await).await;
     tracing::info!("stdin closed: the app-server stops");
     drop(server);
-    drop(out);
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer).await;
-    Ok(read?)
+    stdout.close(out).await;
+    read.map_err(|e| anyhow::anyhow!("reading the host app's input: {e}"))
 }
 
 impl Server {

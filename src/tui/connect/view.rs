@@ -13,8 +13,7 @@ use unicode_width::UnicodeWidthStr;
 use super::{ConnectDialog, METHODS, Method, Screen, WAITING_MARK};
 use crate::tui::qr_view::QrView;
 use crate::tui::theme;
-use crate::tui::wrap::draw_line;
-use crate::tui::wrap::{RichLine, wrap_into};
+use crate::tui::wrap::{RichLine, draw_line, wrap_into};
 
 impl ConnectDialog {
     /// Draws the dialog over `area`; `now` drives the countdown.
