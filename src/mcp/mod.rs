@@ -31,6 +31,10 @@ use crate::config::{McpServerConfig, McpTransport};
 /// The most of a server's stderr kept, to say why it stopped.
 const STDERR_TAIL: usize = 2 * 1024;
 
+/// How long a server's stopping waits for the rest of its stderr: the process has usually
+/// exited, and its last words may still be in the pipe when its stdout is seen to close.
+const STDERR_END_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// One tool the model may call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct McpTool {
@@ -156,8 +160,29 @@ struct Link {
     tools: Vec<ServerTool>,
     /// Tools left out, each with why.
     skipped: Vec<String>,
-    /// The end of a stdio server's stderr, to say why it stopped.
-    stderr: Arc<Mutex<String>>,
+    stderr: Arc<StderrTail>,
+}
+
+/// The end of a stdio server's stderr, kept to say why it stopped.
+#[derive(Default)]
+struct StderrTail {
+    text: Mutex<String>,
+    /// Cancelled once stderr is read to its end, or when there is none to read.
+    ended: tokio_util::sync::CancellationToken,
+}
+
+impl StderrTail {
+    /// Waits for the reader to reach the end of stderr, at most [`STDERR_END_WAIT`].
+    async fn read_to_end(&self) {
+        let _ = tokio::time::timeout(STDERR_END_WAIT, self.ended.cancelled()).await;
+    }
+
+    /// The last line the server wrote to stderr so far.
+    fn last_line(&self) -> Option<String> {
+        let tail = lock(&self.text);
+        let line = tail.lines().rev().find(|l| !l.trim().is_empty())?;
+        Some(line.trim().to_string())
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -325,7 +350,7 @@ impl McpManager {
 
     /// `link` of `server` has closed: it is let go and the failure said (once). Returns why.
     fn stopped(&self, server: &Server, link: &Arc<Link>) -> String {
-        let reason = match last_line(&link.stderr) {
+        let reason = match link.stderr.last_line() {
             Some(line) => format!("stopped ({line})"),
             None => "stopped".to_string(),
         };
@@ -419,6 +444,7 @@ impl McpManager {
             Ok(Err(e))
                 if link.service.is_closed() || matches!(e, ServiceError::TransportClosed) =>
             {
+                link.stderr.read_to_end().await;
                 let reason = self.stopped(server, &link);
                 self.send_statuses();
                 CallOutcome::failed(format!(
@@ -485,7 +511,7 @@ async fn connect(
     http: &reqwest::Client,
     project_dir: &std::path::Path,
 ) -> Result<Link, String> {
-    let stderr = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(StderrTail::default());
     let wire = match &config.transport {
         McpTransport::Stdio {
             command,
@@ -505,8 +531,9 @@ async fn connect(
                 .stderr(std::process::Stdio::piped())
                 .spawn()
                 .map_err(|e| format!("could not run `{command}`: {e}"))?;
-            if let Some(err) = err {
-                keep_stderr(config.name.clone(), err, stderr.clone());
+            match err {
+                Some(err) => keep_stderr(config.name.clone(), err, stderr.clone()),
+                None => stderr.ended.cancel(),
             }
             Wire::Stdio(transport)
         }
@@ -536,19 +563,23 @@ async fn connect(
                 all.insert(name, value);
             }
             transport_config = transport_config.custom_headers(all);
+            stderr.ended.cancel();
             Wire::Http(StreamableHttpClientTransport::with_client(
                 http.clone(),
                 transport_config,
             ))
         }
     };
-    let service = client_info()
-        .serve(wire)
-        .await
-        .map_err(|e| match last_line(&stderr) {
-            Some(line) => format!("did not start: {e} ({line})"),
-            None => format!("did not start: {e}"),
-        })?;
+    let service = match client_info().serve(wire).await {
+        Ok(service) => service,
+        Err(e) => {
+            stderr.read_to_end().await;
+            return Err(match stderr.last_line() {
+                Some(line) => format!("did not start: {e} ({line})"),
+                None => format!("did not start: {e}"),
+            });
+        }
+    };
     let listed = service
         .peer()
         .list_all_tools()
@@ -580,13 +611,6 @@ async fn connect(
         skipped,
         stderr,
     })
-}
-
-/// The last line a stdio server wrote to stderr, to say why it stopped.
-fn last_line(stderr: &Mutex<String>) -> Option<String> {
-    let tail = lock(stderr);
-    let line = tail.lines().rev().find(|l| !l.trim().is_empty())?;
-    Some(line.trim().to_string())
 }
 
 /// Either kind of server behind one transport type, so that rmcp's service loop and request
@@ -625,15 +649,16 @@ impl Transport<RoleClient> for Wire {
 }
 
 /// Logs a stdio server's stderr and keeps its end, to say why the server stopped.
-fn keep_stderr(name: String, err: tokio::process::ChildStderr, tail: Arc<Mutex<String>>) {
+fn keep_stderr(name: String, err: tokio::process::ChildStderr, tail: Arc<StderrTail>) {
     crate::task::spawn(async move {
         let mut lines = tokio::io::BufReader::new(err).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::info!(server = %name, "{line}");
-            let mut kept = lock(&tail);
+            let mut kept = lock(&tail.text);
             kept.push_str(&line);
             kept.push('\n');
             crate::humanize::keep_tail(&mut kept, STDERR_TAIL, STDERR_TAIL * 2);
         }
+        tail.ended.cancel();
     });
 }
