@@ -1,7 +1,7 @@
 //! SSE parse + event apply on a 4 MiB stream of 16-byte text deltas held in memory, fed in
 //! network chunks of 1 KiB, 16 KiB, 256 KiB and 4 MiB, next to a plain byte scan (counting
 //! `\n`) of the same buffer; then one 1 MiB data line (a large tool call). `cargo bench --bench
-//! sse`.
+//! sse`; a word after it runs only the rows whose names hold it (`cargo bench --bench sse -- 1KiB`).
 
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -21,6 +21,7 @@ const CHUNKS: [(usize, &str); 4] = [
     (4 * 1024 * 1024, "4 MiB"),
 ];
 const ITERATIONS: usize = 15;
+const LONG_LINE: &str = "one 1 MiB data line, 16 KiB reads";
 
 /// Delta events shaped as the Responses API sends them, until the buffer holds 4 MiB.
 fn stream() -> (Vec<u8>, usize) {
@@ -85,7 +86,7 @@ fn long_line(chunk: usize) {
     );
     println!(
         "{:<44} {:>8.2} ms  {:>8.0} MB/s",
-        "one 1 MiB data line, 16 KiB reads",
+        LONG_LINE,
         time.as_secs_f64() * 1e3,
         shared.len() as f64 / 1e6 / time.as_secs_f64()
     );
@@ -96,6 +97,12 @@ fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
         return;
     }
+    // Row names without spaces, so `1KiB` picks the 1 KiB row alone.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let run = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| name.replace(' ', "").contains(o))
+    };
     let (buf, events) = stream();
     let mb = buf.len() as f64 / 1e6;
     let shared = Bytes::from(buf.clone());
@@ -113,30 +120,35 @@ fn main() {
         );
     };
 
-    let scan = median(
-        (0..ITERATIONS)
-            .map(|_| {
-                let start = Instant::now();
-                let lines = black_box(&buf).iter().filter(|&&b| b == b'\n').count();
-                assert_eq!(lines, events * 3);
-                start.elapsed()
-            })
-            .collect(),
-    );
-    report("plain scan (count \\n)", scan);
-
-    for (chunk, label) in CHUNKS {
-        let crate_path = median(
+    if run("plain scan") {
+        let scan = median(
             (0..ITERATIONS)
                 .map(|_| {
                     let start = Instant::now();
-                    apply(sse::decode_all(reads(&shared, chunk)), events);
+                    let lines = black_box(&buf).iter().filter(|&&b| b == b'\n').count();
+                    assert_eq!(lines, events * 3);
                     start.elapsed()
                 })
                 .collect(),
         );
-        report(&format!("SSE parse + apply, {label} reads"), crate_path);
-        if chunk == 16 * 1024 {
+        report("plain scan (count \\n)", scan);
+    }
+
+    for (chunk, label) in CHUNKS {
+        let name = format!("SSE parse + apply, {label} reads");
+        if run(&name) {
+            let crate_path = median(
+                (0..ITERATIONS)
+                    .map(|_| {
+                        let start = Instant::now();
+                        apply(sse::decode_all(reads(&shared, chunk)), events);
+                        start.elapsed()
+                    })
+                    .collect(),
+            );
+            report(&name, crate_path);
+        }
+        if chunk == 16 * 1024 && run(LONG_LINE) {
             long_line(chunk);
         }
     }

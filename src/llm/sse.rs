@@ -6,7 +6,8 @@
 //! bytes at a time (zero-copy slices of the chunk, but for a line the network cut), which
 //! bounds both to a small constant per byte. The same adapter keeps every piece valid UTF-8,
 //! replacing bad bytes, because the crate would otherwise hold everything after an invalid
-//! byte forever and the stream would stall. [`parse_event`] turns each payload into an
+//! byte forever and the stream would stall, and it leaves out the `event:` lines, which kelp
+//! does not read and the framer pays for line by line. [`parse_event`] turns each payload into an
 //! [`SseEvent`], borrowing the delta text from the payload so it is copied once, into the event.
 
 use std::borrow::Cow;
@@ -298,8 +299,8 @@ fn usage(wire: WireUsage) -> TokenUsage {
 }
 
 /// A byte stream re-sliced into pieces of whole lines, each valid UTF-8 (invalid bytes become
-/// U+FFFD). The framer never sees half a line, so it scans each line once, however long the
-/// line and however the network cut it.
+/// U+FFFD), without `event:` lines. The framer never sees half a line, so it scans each line
+/// once, however long the line and however the network cut it.
 pub struct Reslice<S> {
     inner: S,
     /// What is left of the current chunk.
@@ -308,6 +309,8 @@ pub struct Reslice<S> {
     partial: BytesMut,
     /// A piece went out: byte order marks are only stripped before the first.
     started: bool,
+    /// The last piece ended in a dropped line's `\r`: a `\n` starting the next one is its end.
+    dropped_cr: bool,
     done: bool,
 }
 
@@ -319,6 +322,7 @@ impl<S> Reslice<S> {
             pending: Bytes::new(),
             partial: BytesMut::new(),
             started: false,
+            dropped_cr: false,
             done: false,
         }
     }
@@ -334,7 +338,40 @@ impl<S> Reslice<S> {
             }
             self.started = !piece.is_empty();
         }
+        let piece = self.without_event_lines(piece);
         (!piece.is_empty()).then_some(piece)
+    }
+
+    /// `piece` without its `event:` lines. kelp takes an event's type from its data, as the
+    /// Responses API means it to, and an `event:` line costs the framer a scan, an allocation
+    /// and a copy of the rest of the piece: a sixth of the bytes of a delta event. Only lines
+    /// ending in the first two [`PIECE`]s are looked at (a piece is a cut line and a [`PIECE`]
+    /// of lines after it, or one long line), so a long line is not scanned again; an `event:`
+    /// line left in is read by the framer as usual. The piece is copied only when a line is
+    /// dropped.
+    fn without_event_lines(&mut self, piece: Bytes) -> Bytes {
+        let limit = piece.len().min(2 * PIECE);
+        let mut kept = BytesMut::new();
+        let mut at = 0;
+        // Everything before `copied` is in `kept`, or dropped.
+        let mut copied = 0;
+        if std::mem::take(&mut self.dropped_cr) && piece.first() == Some(&b'\n') {
+            at = 1;
+            copied = 1;
+        }
+        while let Some(end) = line_end(&piece, at, limit) {
+            if piece[at..].starts_with(b"event:") {
+                kept.extend_from_slice(&piece[copied..at]);
+                copied = end;
+                self.dropped_cr = end == piece.len() && piece[end - 1] == b'\r';
+            }
+            at = end;
+        }
+        if copied == 0 {
+            return piece;
+        }
+        kept.extend_from_slice(&piece[copied..]);
+        kept.freeze()
     }
 
     /// The next piece of `pending`: the lines in its first [`PIECE`] bytes, or one longer line.
@@ -383,6 +420,17 @@ fn piece_end(bytes: &[u8]) -> Option<usize> {
     memchr::memrchr2(b'\n', b'\r', &bytes[..window])
         .map(|at| at + 1)
         .or_else(|| memchr::memchr2(b'\n', b'\r', &bytes[window..]).map(|at| window + at + 1))
+}
+
+/// Where the line starting at `bytes[start]` ends, after its `\n`, `\r\n` or `\r`, if that
+/// line end is before `limit`.
+fn line_end(bytes: &[u8], start: usize, limit: usize) -> Option<usize> {
+    let at = start + memchr::memchr2(b'\n', b'\r', bytes.get(start..limit)?)?;
+    Some(if bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n') {
+        at + 2
+    } else {
+        at + 1
+    })
 }
 
 /// `piece` as valid UTF-8, copied only when it has invalid bytes.
@@ -573,6 +621,20 @@ mod tests {
         .unwrap()
     }
 
+    /// The data of each event the framer reads from `chunks`, re-sliced.
+    fn payloads_of(chunks: &[&[u8]]) -> Vec<String> {
+        let chunks: Vec<_> = chunks
+            .iter()
+            .map(|c| Ok::<_, std::convert::Infallible>(Bytes::copy_from_slice(c)))
+            .collect();
+        futures_util::FutureExt::now_or_never(
+            EventStream::new(Reslice::new(futures_util::stream::iter(chunks)))
+                .map(|event| event.unwrap().data)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_cut_line_goes_out_with_the_whole_lines_after_it_up_to_a_piece() {
         assert_eq!(
@@ -585,6 +647,50 @@ mod tests {
         assert_eq!(got[0], "xy\n");
         assert_eq!(got[1..].concat(), long.as_bytes()[2..]);
         assert!(got.iter().all(|p| p.ends_with(b"\n")));
+    }
+
+    #[test]
+    fn event_lines_are_dropped_before_the_framer_whatever_their_line_ends() {
+        assert_eq!(
+            pieces(&[b"event: a\ndata: x\n\nevent: b\r\ndata: y\r\n"]),
+            ["data: x\n\ndata: y\r\n"]
+        );
+        // A dropped line's `\r` ends one piece; the `\n` that starts the next is its end too,
+        // not a blank line that would end the event early.
+        assert_eq!(
+            pieces(&[b"data: 1\nevent: a\r", b"\ndata: 2\n\n"]),
+            ["data: 1\n", "data: 2\n\n"]
+        );
+        // Other fields, and `event` without its colon, are the framer's to read.
+        assert_eq!(
+            pieces(&[b"id: 1\n: hi\nevent\nevents: 2\n"]),
+            ["id: 1\n: hi\nevent\nevents: 2\n"]
+        );
+        let stream: &[u8] = b"event: a\ndata: 1\n\nevent: b\r\ndata: 2\r\ndata: 3\r\n\r\nevent: c\rdata: 4\r\revent: d\n\n";
+        let want = ["1", "2\n3", "4"];
+        assert_eq!(payloads_of(&[stream]), want);
+        for cut in 0..stream.len() {
+            assert_eq!(
+                payloads_of(&[&stream[..cut], &stream[cut..]]),
+                want,
+                "cut at {cut}"
+            );
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(payloads_of(&bytes), want);
+    }
+
+    #[test]
+    fn an_event_line_past_the_first_two_pieces_is_left_to_the_framer() {
+        // A long line the network cut goes out with the lines after it, in one piece.
+        let long = format!("data: {}", "w".repeat(2 * PIECE));
+        let rest = b"\nevent: late\ndata: z\n\n";
+        let got = pieces(&[long.as_bytes(), rest]);
+        assert_eq!(got, [[long.as_bytes(), rest].concat()]);
+        assert_eq!(
+            payloads_of(&[long.as_bytes(), rest]),
+            [format!("{}\nz", "w".repeat(2 * PIECE))]
+        );
     }
 
     #[test]
