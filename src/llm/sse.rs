@@ -351,6 +351,7 @@ impl<S> Reslice<S> {
     /// dropped.
     fn without_event_lines(&mut self, piece: Bytes) -> Bytes {
         let limit = piece.len().min(2 * PIECE);
+        // Allocated at the first line dropped, once: lines are many and short.
         let mut kept = BytesMut::new();
         let mut at = 0;
         // Everything before `copied` is in `kept`, or dropped.
@@ -361,6 +362,9 @@ impl<S> Reslice<S> {
         }
         while let Some(end) = line_end(&piece, at, limit) {
             if piece[at..].starts_with(b"event:") {
+                if kept.capacity() == 0 {
+                    kept.reserve(piece.len());
+                }
                 kept.extend_from_slice(&piece[copied..at]);
                 copied = end;
                 self.dropped_cr = end == piece.len() && piece[end - 1] == b'\r';
