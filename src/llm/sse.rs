@@ -305,8 +305,11 @@ pub struct Reslice<S> {
     inner: S,
     /// What is left of the current chunk.
     pending: Bytes,
-    /// A line the chunks so far have not finished.
+    /// The start of a line the chunks so far have not finished.
     partial: BytesMut,
+    /// The whole chunks after it that did not finish it either (a long line), kept as they
+    /// came and copied once, when the line ends, rather than grown into `partial`.
+    more: Vec<Bytes>,
     /// A piece went out: byte order marks are only stripped before the first.
     started: bool,
     /// The last piece ended in a dropped line's `\r`: a `\n` starting the next one is its end.
@@ -321,6 +324,7 @@ impl<S> Reslice<S> {
             inner,
             pending: Bytes::new(),
             partial: BytesMut::new(),
+            more: Vec::new(),
             started: false,
             dropped_cr: false,
             done: false,
@@ -404,15 +408,27 @@ impl<S> Reslice<S> {
         }
         match piece_end(&chunk) {
             Some(end) => {
-                self.partial.extend_from_slice(&chunk[..end]);
                 self.pending = chunk.slice(end..);
-                Some(self.partial.split().freeze())
+                Some(self.finish_line(&chunk[..end]))
             }
             None => {
-                self.partial.extend_from_slice(&chunk);
+                self.more.push(chunk);
                 None
             }
         }
+    }
+
+    /// The unfinished line and `rest` as one piece.
+    fn finish_line(&mut self, rest: &[u8]) -> Bytes {
+        if !self.more.is_empty() {
+            let more: usize = self.more.iter().map(Bytes::len).sum();
+            self.partial.reserve(more + rest.len());
+            for chunk in self.more.drain(..) {
+                self.partial.extend_from_slice(&chunk);
+            }
+        }
+        self.partial.extend_from_slice(rest);
+        self.partial.split().freeze()
     }
 }
 
@@ -473,7 +489,7 @@ where
                 }
                 Poll::Ready(None) => {
                     this.done = true;
-                    let rest = this.partial.split().freeze();
+                    let rest = this.finish_line(&[]);
                     if let Some(rest) = (!rest.is_empty())
                         .then_some(rest)
                         .and_then(|r| this.ship(r))
@@ -610,6 +626,8 @@ mod tests {
             );
         }
         assert_eq!(pieces(&[b"ab\ncd", b"ef\ngh"]), ["ab\n", "cdef\n", "gh"]);
+        // A line over many chunks goes out whole, with the lines after it.
+        assert_eq!(pieces(&[b"a", b"b", b"c", b"d\ne\nf"]), ["abcd\ne\n", "f"]);
     }
 
     fn pieces(chunks: &[&[u8]]) -> Vec<Bytes> {
