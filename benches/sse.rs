@@ -1,7 +1,7 @@
 //! SSE parse + event apply on a 4 MiB stream of 16-byte text deltas held in memory, fed in
 //! network chunks of 1 KiB, 16 KiB, 256 KiB and 4 MiB, next to a plain byte scan (counting
 //! `\n`) of the same buffer; then one 1 MiB data line (a large tool call). `cargo bench --bench
-//! sse`; a word after it runs only the rows whose names hold it (`cargo bench --bench sse -- 1KiB`).
+//! sse`; a word after it runs only the rows whose names hold it (`cargo bench --bench sse 1KiB`).
 
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
