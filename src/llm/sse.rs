@@ -577,17 +577,25 @@ mod tests {
     #[test]
     fn events_split_anywhere_come_out_the_same() {
         let stream = "event: a\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"é1\"}\n\n: comment\ndata: {\"type\":\"response.output_text.delta\",\r\ndata: \"delta\":\"two\"}\r\n\r\ndata\n\nid: 3\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"3\"}\r\r\n".as_bytes();
-        let whole = deltas(&[stream]);
-        assert_eq!(whole, vec![delta("é1"), delta("two"), delta("3")]);
+        same_however_cut(stream, deltas, vec![delta("é1"), delta("two"), delta("3")]);
+    }
+
+    /// `decode` gives `want` for `stream` whole, cut anywhere in two, and a byte at a time.
+    fn same_however_cut<T: PartialEq + std::fmt::Debug>(
+        stream: &[u8],
+        decode: impl Fn(&[&[u8]]) -> T,
+        want: T,
+    ) {
+        assert_eq!(decode(&[stream]), want);
         for cut in 0..stream.len() {
             assert_eq!(
-                deltas(&[&stream[..cut], &stream[cut..]]),
-                whole,
+                decode(&[&stream[..cut], &stream[cut..]]),
+                want,
                 "cut at {cut}"
             );
         }
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-        assert_eq!(deltas(&bytes), whole);
+        assert_eq!(decode(&bytes), want);
     }
 
     #[test]
@@ -630,31 +638,28 @@ mod tests {
         assert_eq!(pieces(&[b"a", b"b", b"c", b"d\ne\nf"]), ["abcd\ne\n", "f"]);
     }
 
-    fn pieces(chunks: &[&[u8]]) -> Vec<Bytes> {
+    /// `chunks` as a network stream, re-sliced.
+    fn resliced(
+        chunks: &[&[u8]],
+    ) -> Reslice<impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Unpin> {
         let chunks: Vec<_> = chunks
             .iter()
-            .map(|c| Ok::<_, std::convert::Infallible>(Bytes::copy_from_slice(c)))
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
-        futures_util::FutureExt::now_or_never(
-            Reslice::new(futures_util::stream::iter(chunks))
-                .map(Result::unwrap)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap()
+        Reslice::new(futures_util::stream::iter(chunks))
+    }
+
+    fn pieces(chunks: &[&[u8]]) -> Vec<Bytes> {
+        let pieces = resliced(chunks).map(Result::unwrap).collect::<Vec<_>>();
+        futures_util::FutureExt::now_or_never(pieces).unwrap()
     }
 
     /// The data of each event the framer reads from `chunks`, re-sliced.
     fn payloads_of(chunks: &[&[u8]]) -> Vec<String> {
-        let chunks: Vec<_> = chunks
-            .iter()
-            .map(|c| Ok::<_, std::convert::Infallible>(Bytes::copy_from_slice(c)))
-            .collect();
-        futures_util::FutureExt::now_or_never(
-            EventStream::new(Reslice::new(futures_util::stream::iter(chunks)))
-                .map(|event| event.unwrap().data)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap()
+        let payloads = EventStream::new(resliced(chunks))
+            .map(|event| event.unwrap().data)
+            .collect::<Vec<_>>();
+        futures_util::FutureExt::now_or_never(payloads).unwrap()
     }
 
     #[test]
@@ -689,17 +694,11 @@ mod tests {
             ["id: 1\n: hi\nevent\nevents: 2\n"]
         );
         let stream: &[u8] = b"event: a\ndata: 1\n\nevent: b\r\ndata: 2\r\ndata: 3\r\n\r\nevent: c\rdata: 4\r\revent: d\n\n";
-        let want = ["1", "2\n3", "4"];
-        assert_eq!(payloads_of(&[stream]), want);
-        for cut in 0..stream.len() {
-            assert_eq!(
-                payloads_of(&[&stream[..cut], &stream[cut..]]),
-                want,
-                "cut at {cut}"
-            );
-        }
-        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-        assert_eq!(payloads_of(&bytes), want);
+        same_however_cut(
+            stream,
+            payloads_of,
+            ["1", "2\n3", "4"].map(String::from).to_vec(),
+        );
     }
 
     #[test]
