@@ -333,16 +333,18 @@ impl<S> Reslice<S> {
 
     /// `piece` ready to go out, or `None` when nothing is left of it. The stream's byte order
     /// marks are dropped here: `eventsource-stream` strips one by slicing off one byte of a
-    /// three-byte character, which panics.
+    /// three-byte character, which panics. They are dropped from what the framer reads first,
+    /// so from before and after the `event:` lines left out of it too.
     fn ship(&mut self, piece: Bytes) -> Option<Bytes> {
         let mut piece = valid_utf8(piece);
         if !self.started {
-            while piece.starts_with("\u{FEFF}".as_bytes()) {
-                piece = piece.slice(3..);
-            }
+            piece = without_byte_order_marks(piece);
+        }
+        piece = self.without_event_lines(piece);
+        if !self.started {
+            piece = without_byte_order_marks(piece);
             self.started = !piece.is_empty();
         }
-        let piece = self.without_event_lines(piece);
         (!piece.is_empty()).then_some(piece)
     }
 
@@ -451,6 +453,14 @@ fn line_end(bytes: &[u8], start: usize, limit: usize) -> Option<usize> {
     } else {
         at + 1
     })
+}
+
+/// `piece` without the byte order marks it starts with.
+fn without_byte_order_marks(mut piece: Bytes) -> Bytes {
+    while piece.starts_with("\u{FEFF}".as_bytes()) {
+        piece = piece.slice(3..);
+    }
+    piece
 }
 
 /// `piece` as valid UTF-8, copied only when it has invalid bytes.
@@ -615,6 +625,13 @@ mod tests {
             vec![delta("a")]
         );
         assert!(deltas(&[b"\xEF\xBB"]).is_empty());
+        // Nor when the framer's first line would be one after a dropped `event:` line.
+        let behind_event = b"event: a\n\xEF\xBB\xBFdata: {\"type\":\"response.output_text.delta\",\"delta\":\"c\"}\n\n";
+        assert_eq!(deltas(&[behind_event]), vec![delta("c")]);
+        assert_eq!(
+            deltas(&[&behind_event[..9], &behind_event[9..]]),
+            vec![delta("c")]
+        );
         assert!(deltas(&[b"datax: {}\n\n"]).is_empty());
     }
 
