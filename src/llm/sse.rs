@@ -332,17 +332,15 @@ impl<S> Reslice<S> {
     }
 
     /// `piece` ready to go out, or `None` when nothing is left of it. The stream's byte order
-    /// marks are dropped here: `eventsource-stream` strips one by slicing off one byte of a
-    /// three-byte character, which panics. They are dropped from what the framer reads first,
-    /// so from before and after the `event:` lines left out of it too.
+    /// marks are dropped from the first piece that goes out, after its `event:` lines, so from
+    /// whatever the framer reads first: `eventsource-stream` strips one by slicing off one byte
+    /// of a three-byte character, which panics.
     fn ship(&mut self, piece: Bytes) -> Option<Bytes> {
-        let mut piece = valid_utf8(piece);
+        let mut piece = self.without_event_lines(valid_utf8(piece));
         if !self.started {
-            piece = without_byte_order_marks(piece);
-        }
-        piece = self.without_event_lines(piece);
-        if !self.started {
-            piece = without_byte_order_marks(piece);
+            while piece.starts_with("\u{FEFF}".as_bytes()) {
+                piece = piece.slice(3..);
+            }
             self.started = !piece.is_empty();
         }
         (!piece.is_empty()).then_some(piece)
@@ -355,33 +353,32 @@ impl<S> Reslice<S> {
     /// of lines after it, or one long line), so a long line is not scanned again; an `event:`
     /// line left in is read by the framer as usual. The piece is copied only when a line is
     /// dropped.
-    fn without_event_lines(&mut self, piece: Bytes) -> Bytes {
+    fn without_event_lines(&mut self, mut piece: Bytes) -> Bytes {
+        if std::mem::take(&mut self.dropped_cr) && piece.first() == Some(&b'\n') {
+            piece = piece.slice(1..);
+        }
         let limit = piece.len().min(2 * PIECE);
-        // Allocated at the first line dropped, once: lines are many and short.
-        let mut kept = BytesMut::new();
+        // Made at the first line dropped, with room for the whole piece.
+        let mut kept: Option<BytesMut> = None;
         let mut at = 0;
         // Everything before `copied` is in `kept`, or dropped.
         let mut copied = 0;
-        if std::mem::take(&mut self.dropped_cr) && piece.first() == Some(&b'\n') {
-            at = 1;
-            copied = 1;
-        }
         while let Some(end) = line_end(&piece, at, limit) {
             if piece[at..].starts_with(b"event:") {
-                if kept.capacity() == 0 {
-                    kept.reserve(piece.len());
-                }
-                kept.extend_from_slice(&piece[copied..at]);
+                kept.get_or_insert_with(|| BytesMut::with_capacity(piece.len()))
+                    .extend_from_slice(&piece[copied..at]);
                 copied = end;
                 self.dropped_cr = end == piece.len() && piece[end - 1] == b'\r';
             }
             at = end;
         }
-        if copied == 0 {
-            return piece;
+        match kept {
+            None => piece,
+            Some(mut kept) => {
+                kept.extend_from_slice(&piece[copied..]);
+                kept.freeze()
+            }
         }
-        kept.extend_from_slice(&piece[copied..]);
-        kept.freeze()
     }
 
     /// The next piece of `pending`: the lines in its first [`PIECE`] bytes, or one longer line.
@@ -422,12 +419,10 @@ impl<S> Reslice<S> {
 
     /// The unfinished line and `rest` as one piece.
     fn finish_line(&mut self, rest: &[u8]) -> Bytes {
-        if !self.more.is_empty() {
-            let more: usize = self.more.iter().map(Bytes::len).sum();
-            self.partial.reserve(more + rest.len());
-            for chunk in self.more.drain(..) {
-                self.partial.extend_from_slice(&chunk);
-            }
+        let more: usize = self.more.iter().map(Bytes::len).sum();
+        self.partial.reserve(more + rest.len());
+        for chunk in self.more.drain(..) {
+            self.partial.extend_from_slice(&chunk);
         }
         self.partial.extend_from_slice(rest);
         self.partial.split().freeze()
@@ -453,14 +448,6 @@ fn line_end(bytes: &[u8], start: usize, limit: usize) -> Option<usize> {
     } else {
         at + 1
     })
-}
-
-/// `piece` without the byte order marks it starts with.
-fn without_byte_order_marks(mut piece: Bytes) -> Bytes {
-    while piece.starts_with("\u{FEFF}".as_bytes()) {
-        piece = piece.slice(3..);
-    }
-    piece
 }
 
 /// `piece` as valid UTF-8, copied only when it has invalid bytes.
@@ -500,10 +487,7 @@ where
                 Poll::Ready(None) => {
                     this.done = true;
                     let rest = this.finish_line(&[]);
-                    if let Some(rest) = (!rest.is_empty())
-                        .then_some(rest)
-                        .and_then(|r| this.ship(r))
-                    {
+                    if let Some(rest) = this.ship(rest) {
                         return Poll::Ready(Some(Ok(rest)));
                     }
                 }
