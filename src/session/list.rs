@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{SessionError, id_from_file_name, reader, sessions_dir};
+use super::{SessionError, id_from_file_name, id_text_of_file_name, reader, sessions_dir};
 
 /// One saved conversation as a list shows it; built from the header line and file metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +70,14 @@ pub fn find(state_dir: &Path, id_or_prefix: &str) -> Result<SessionSummary, Sess
     if wanted.is_empty() {
         return Err(SessionError::NoMatch(id_or_prefix.to_string()));
     }
+    // The id's text is compared as the name has it, and parsed only when it matches: most names
+    // differ in their first bytes, and a prefix search reads every name there is.
     let mut matches = SessionFiles::new(&sessions_dir(state_dir)).filter(|path| {
-        id_from_file_name(path).is_some_and(|id| id.to_string().starts_with(&wanted))
+        id_text_of_file_name(path).is_some_and(|text| {
+            text.get(..wanted.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(&wanted))
+                && id_from_file_name(path).is_some()
+        })
     });
     let Some(first) = matches.next() else {
         return Err(SessionError::NoMatch(id_or_prefix.to_string()));

@@ -159,9 +159,14 @@ impl SessionError {
 
 /// The session id in a file name (`…-<uuid>.jsonl`), without opening the file.
 fn id_from_file_name(path: &Path) -> Option<Uuid> {
+    Uuid::parse_str(id_text_of_file_name(path)?).ok()
+}
+
+/// The last 36 characters of a session file's name before `.jsonl`: where its id is written,
+/// in hyphenated form, if the name is one kelp wrote.
+fn id_text_of_file_name(path: &Path) -> Option<&str> {
     let stem = path.file_name()?.to_str()?.strip_suffix(".jsonl")?;
-    let start = stem.len().checked_sub(36)?;
-    Uuid::parse_str(stem.get(start..)?).ok()
+    stem.get(stem.len().checked_sub(36)?..)
 }
 
 /// RFC 3339 timestamps in UTC with milliseconds, readable by people and `jq`.

@@ -197,6 +197,12 @@ fn listing_is_newest_first_per_directory_and_find_takes_id_prefixes() {
         "garbage\n",
     )
     .unwrap();
+    // A name that starts like the ids but does not end in one is no match for a prefix.
+    std::fs::write(
+        day.join("2001-01-01T00-00-00.000Z-abcd0000-0000-4000-8000-00000000zzzz.jsonl"),
+        "garbage\n",
+    )
+    .unwrap();
 
     let all: Vec<_> = list_sessions(state.path(), None).map(|s| s.id).collect();
     assert_eq!(all, [ids[3], ids[2], ids[1], ids[0]]);
