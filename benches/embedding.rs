@@ -13,12 +13,14 @@
 
 #[path = "../tests/support/fake_openai/mod.rs"]
 mod fake_openai;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::median;
 
 struct Server {
     child: Child,
@@ -153,11 +155,6 @@ impl Face {
             }
         }
     }
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
 }
 
 fn main() {

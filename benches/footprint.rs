@@ -11,10 +11,13 @@
 #[allow(dead_code)]
 #[path = "../tests/support/pty.rs"]
 mod pty;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use support::median;
 
 /// `RssFile` and `RssAnon` of `pid` and every process below it, in kB.
 fn rss_tree_kb(pid: u32) -> (u64, u64) {
@@ -66,11 +69,6 @@ fn shipped_binary() -> PathBuf {
         .filter(|message| message["target"]["name"] == "kelp")
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .expect("cargo names the kelp binary")
-}
-
-fn median<T: Copy + PartialOrd>(mut samples: Vec<T>) -> T {
-    samples.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
-    samples[samples.len() / 2]
 }
 
 fn main() {

@@ -6,12 +6,15 @@
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kelp::llm::sse::{self, SseEvent};
 use kelp::llm::types::ResponseEvent;
+use support::{median, row_filter};
 
 const STREAM_BYTES: usize = 4 * 1024 * 1024;
 const CHUNKS: [(usize, &str); 4] = [
@@ -38,11 +41,6 @@ fn stream() -> (Vec<u8>, usize) {
         events += 1;
     }
     (buf, events)
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
 }
 
 /// Decodes `buf` in `chunk`-byte reads and applies every delta; checks all arrived.
@@ -97,12 +95,7 @@ fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
         return;
     }
-    // Row names without spaces, so `1KiB` picks the 1 KiB row alone.
-    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let run = |name: &str| {
-        only.as_deref()
-            .is_none_or(|o| name.replace(' ', "").contains(o))
-    };
+    let run = row_filter();
     let (buf, events) = stream();
     let mb = buf.len() as f64 / 1e6;
     let shared = Bytes::from(buf.clone());

@@ -30,6 +30,7 @@ mod pty;
 
 #[path = "../tests/support/fake_openai/mod.rs"]
 mod fake_openai;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,7 @@ use kelp::llm::types::Item;
 use kelp::tui::{App, InitialState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use support::{median, row_filter};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 const ANSWER: &str = "Here is what I found in `src/parser.rs`:\n\n- the header is read **twice**\n- errors lose their *line number*\n\n```rust\nfn parse(input: &str) -> Result<Header, Error> {\n    let line = input.lines().next().ok_or(Error::Empty)?;\n    Header::from_line(line)\n}\n```\n\nI would fix the second one first.\n";
@@ -277,11 +279,6 @@ fn answer_ending_with(bytes: usize, marker: &str) -> String {
     text.truncate(bytes);
     text.push_str(&format!("\n\nDone: {marker}"));
     text
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
 }
 
 /// The real binary at 120×40 in a pty, logged in with an API key against a fresh fake, with its
@@ -555,8 +552,7 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     // The syntax set loads in the background in the app; load it here so no sample pays for it.
     kelp::tui::highlight::load_now();
-    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let run = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    let run = row_filter();
 
     if run("frame") {
         for messages in [10, 10_000] {
