@@ -305,11 +305,11 @@ pub struct Reslice<S> {
     inner: S,
     /// What is left of the current chunk.
     pending: Bytes,
-    /// The start of a line the chunks so far have not finished.
-    partial: BytesMut,
-    /// The whole chunks after it that did not finish it either (a long line), kept as they
-    /// came and copied once, when the line ends, rather than grown into `partial`.
-    more: Vec<Bytes>,
+    /// A line the chunks so far have not finished, in the parts they brought: copied once,
+    /// when the line ends, however many chunks it spans.
+    unfinished: Vec<Bytes>,
+    /// Where an unfinished line is put together; its room is reused from line to line.
+    joined: BytesMut,
     /// A piece went out: byte order marks are only stripped before the first.
     started: bool,
     /// The last piece ended in a dropped line's `\r`: a `\n` starting the next one is its end.
@@ -323,8 +323,8 @@ impl<S> Reslice<S> {
         Self {
             inner,
             pending: Bytes::new(),
-            partial: BytesMut::new(),
-            more: Vec::new(),
+            unfinished: Vec::new(),
+            joined: BytesMut::new(),
             started: false,
             dropped_cr: false,
             done: false,
@@ -382,7 +382,7 @@ impl<S> Reslice<S> {
     }
 
     /// The next piece of `pending`: the lines in its first [`PIECE`] bytes, or one longer line.
-    /// An unfinished line at the end is kept in `partial`.
+    /// An unfinished line at the end is kept in `unfinished`.
     fn next_piece(&mut self) -> Option<Bytes> {
         if self.pending.is_empty() {
             return None;
@@ -390,8 +390,7 @@ impl<S> Reslice<S> {
         match piece_end(&self.pending) {
             Some(end) => Some(self.pending.split_to(end)),
             None => {
-                self.partial.extend_from_slice(&self.pending);
-                self.pending.clear();
+                self.unfinished.push(std::mem::take(&mut self.pending));
                 None
             }
         }
@@ -401,7 +400,7 @@ impl<S> Reslice<S> {
     /// chunk's first [`PIECE`] bytes, as one piece: small network reads cut most lines, and
     /// each piece costs the framer a copy and an allocation.
     fn take_chunk(&mut self, chunk: Bytes) -> Option<Bytes> {
-        if self.partial.is_empty() {
+        if self.unfinished.is_empty() {
             self.pending = chunk;
             return None;
         }
@@ -411,7 +410,7 @@ impl<S> Reslice<S> {
                 Some(self.finish_line(&chunk[..end]))
             }
             None => {
-                self.more.push(chunk);
+                self.unfinished.push(chunk);
                 None
             }
         }
@@ -419,13 +418,13 @@ impl<S> Reslice<S> {
 
     /// The unfinished line and `rest` as one piece.
     fn finish_line(&mut self, rest: &[u8]) -> Bytes {
-        let more: usize = self.more.iter().map(Bytes::len).sum();
-        self.partial.reserve(more + rest.len());
-        for chunk in self.more.drain(..) {
-            self.partial.extend_from_slice(&chunk);
+        let parts: usize = self.unfinished.iter().map(Bytes::len).sum();
+        self.joined.reserve(parts + rest.len());
+        for part in self.unfinished.drain(..) {
+            self.joined.extend_from_slice(&part);
         }
-        self.partial.extend_from_slice(rest);
-        self.partial.split().freeze()
+        self.joined.extend_from_slice(rest);
+        self.joined.split().freeze()
     }
 }
 
