@@ -56,12 +56,13 @@ pub fn tokens_aside(n: u64) -> String {
     }
 }
 
-/// `812 B`, `40.0 KB`, `1.5 MB`.
+/// `812 B`, `40.0 KB`, `1.5 MB`, `1.5 GB`.
 pub fn bytes(n: u64) -> String {
     match n {
         0..1024 => format!("{n} B"),
         1024..1_048_576 => format!("{:.1} KB", n as f64 / 1024.0),
-        _ => format!("{:.1} MB", n as f64 / 1_048_576.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MB", n as f64 / 1_048_576.0),
+        _ => format!("{:.1} GB", n as f64 / 1_073_741_824.0),
     }
 }
 

@@ -4,11 +4,14 @@
 //! want other users of the machine to read (tokens, prompts), so folders are created 0700 and
 //! files 0600 from the first byte, never chmod-ed afterwards. Whole-file rewrites go through
 //! [`replace`]: temp file in the same folder, fsync, rename, fsync the folder. Project files the
-//! model edits take the same path with their own modes ([`replace_keeping`]): the one atomic
-//! writer of the program.
+//! model edits take the same steps with their own modes ([`replace_in`]), in a folder the tools'
+//! opener already holds open, so the temp file and the rename never resolve a path again: the
+//! one atomic writer of the program.
 
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -133,7 +136,7 @@ pub fn lock_beside_within(path: &Path, wait: Duration) -> Result<File, FileError
 /// the file (every credential, for auth.json). A live writer takes milliseconds.
 const STALE_TEMP: Duration = Duration::from_secs(60);
 
-/// The random part of a temp file's name (the `tempfile` crate's default length).
+/// The random part of a temp file's name.
 const TEMP_RANDOM_CHARS: usize = 6;
 
 /// Atomically replaces `path` with `contents`: a temp file in the same folder (mode 0600 from
@@ -147,67 +150,93 @@ pub fn replace(path: &Path, contents: &[u8]) -> Result<(), FileError> {
     prefix.push(path.file_name().unwrap_or_default());
     prefix.push(".");
     remove_stale_temps(dir, &prefix);
-    let mut builder = tempfile::Builder::new();
-    builder
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .rand_bytes(TEMP_RANDOM_CHARS);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o600));
-    }
-    write_and_rename(&builder, path, dir, contents, None)
+    let folder = File::open(dir).map_err(step("open the folder of"))?;
+    let name = path.file_name().unwrap_or_default();
+    write_and_rename(folder.as_fd(), &prefix, 0o600, name, contents, None)
 }
 
-/// [`replace`] for a file that is not kelp's own (a project file the model edits): its folder
-/// is created as usual, a new file gets the usual `0666 & !umask`, and `permissions` (the
-/// replaced file's) are kept. The same steps, so the same guarantees.
-pub fn replace_keeping(
-    path: &Path,
+/// [`replace`] for a file that is not kelp's own (a project file the model edits), in a folder
+/// already open (`dir`, readable so it can be synced): a new file gets the usual
+/// `0666 & !umask`, and `permissions` (the replaced file's) are kept. The temp file is created in that very folder (`O_EXCL | O_NOFOLLOW`) and renamed to `name`
+/// within it, so nothing is looked up by path between the two and no link swapped into the
+/// path can redirect the write.
+pub fn replace_in(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
     contents: &[u8],
     permissions: Option<&fs::Permissions>,
 ) -> Result<(), FileError> {
-    let dir = parent_dir(path);
-    fs::create_dir_all(dir).map_err(step("create the folder of"))?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".kelp-").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o666));
-    }
-    write_and_rename(&builder, path, dir, contents, permissions)
+    write_and_rename(
+        dir,
+        OsStr::new(".kelp-"),
+        0o666,
+        name,
+        contents,
+        permissions,
+    )
 }
 
-/// The steps [`replace`] and [`replace_keeping`] share: write a temp file in `dir`, give it
-/// `permissions`, fsync, rename it over `path`, fsync the folder.
+/// The steps every replace shares: a temp file `<prefix>XXXXXX.tmp` created new in `dir` with
+/// `mode`, written, given `permissions`, synced, renamed over `name`, the folder synced. A
+/// failure removes the temp file.
 fn write_and_rename(
-    builder: &tempfile::Builder<'_, '_>,
-    path: &Path,
-    dir: &Path,
+    dir: BorrowedFd<'_>,
+    prefix: &OsStr,
+    mode: u32,
+    name: &OsStr,
     contents: &[u8],
     permissions: Option<&fs::Permissions>,
 ) -> Result<(), FileError> {
-    let mut temp = builder
-        .tempfile_in(dir)
-        .map_err(step("create a temporary file beside"))?;
-    temp.write_all(contents)
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    let mut attempts = 0;
+    let (temp_name, file) = loop {
+        let mut temp_name = prefix.to_os_string();
+        temp_name.push(random_chars());
+        temp_name.push(".tmp");
+        let created = rustix::fs::openat(
+            dir,
+            &temp_name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode),
+        );
+        match created {
+            Ok(fd) => break (temp_name, File::from(fd)),
+            Err(rustix::io::Errno::EXIST) if attempts < 16 => attempts += 1,
+            Err(e) => return Err(step("create a temporary file beside")(e.into())),
+        }
+    };
+    let remove_temp = || {
+        let _ = rustix::fs::unlinkat(dir, &temp_name, AtFlags::empty());
+    };
+    let mut writer = &file;
+    let written = writer
+        .write_all(contents)
         .and_then(|()| match permissions {
-            Some(permissions) => temp.as_file().set_permissions(permissions.clone()),
+            Some(permissions) => file.set_permissions(permissions.clone()),
             None => Ok(()),
         })
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(step("write"))?;
-    temp.persist(path).map_err(|e| FileError {
-        action: "replace",
-        source: e.error,
-    })?;
-    // The rename is durable only once the folder itself is synced.
-    if let Ok(folder) = File::open(dir) {
-        let _ = folder.sync_all();
+        .and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        remove_temp();
+        return Err(step("write")(e));
     }
+    if let Err(e) = rustix::fs::renameat(dir, &temp_name, dir, name) {
+        remove_temp();
+        return Err(step("replace")(e.into()));
+    }
+    // The rename is durable only once the folder itself is synced.
+    let _ = rustix::fs::fsync(dir);
     Ok(())
+}
+
+/// The random part of a temp file's name: [`TEMP_RANDOM_CHARS`] letters and digits.
+fn random_chars() -> String {
+    use rand::Rng;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(TEMP_RANDOM_CHARS)
+        .map(char::from)
+        .collect()
 }
 
 /// Removes temp files of [`replace`]'s naming (`.<name>.XXXXXX.tmp`) older than

@@ -4,10 +4,11 @@
 //! project's file list, which the composer's finder searches.
 
 use std::fs::File;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::tools::opener::{AccessError, Approved, Opener};
 use super::tools::{paths, read_file};
 use crate::llm::types::{ATTACHMENT_HEADING, Content, Item, Role};
 
@@ -128,37 +129,23 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
 }
 
 /// Opens the file `path` names for reading, if it is a regular file inside the project with no
-/// other names. It is opened once, without waiting (a FIFO cannot hang the turn) and without
-/// following a last symlink, and what was opened is checked again against where the path leads
-/// now, so a link swapped in between the check and the open is caught.
+/// other names: through the tools' opener, beneath the project root and without waiting (a
+/// FIFO cannot hang the turn), so a link swapped in on the way is refused, not followed.
 fn open_inside(project_dir: &Path, path: &str) -> Result<(File, u64), String> {
-    let written = Path::new(path);
-    if !paths::is_inside(project_dir, written) {
-        return Err(match paths::outside(project_dir, written) {
-            Some(real) => format!("leads outside the project (to {})", real.display()),
-            None => "cannot be resolved inside the project".to_string(),
-        });
-    }
-    let full = paths::resolve(project_dir, written);
-    let real = paths::real_path(&full).map_err(|e| e.to_string())?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(&real)
-        .map_err(|e| e.to_string())?;
-    let opened = file.metadata().map_err(|e| e.to_string())?;
-    if !opened.is_file() {
-        return Err("not a regular file".to_string());
-    }
-    if opened.nlink() > 1 {
+    let opener = Opener::new(project_dir, Approved::Only(Vec::new())).map_err(|e| e.to_string())?;
+    let full = paths::resolve(project_dir, Path::new(path));
+    let (file, meta) = opener.open_regular(&full).map_err(|e| match e {
+        AccessError::Outside { real, .. } => {
+            format!("leads outside the project (to {})", real.display())
+        }
+        AccessError::NotRegular { kind, .. } => format!("{kind}, not a regular file"),
+        AccessError::Changed { .. } => "changed while it was being opened".to_string(),
+        AccessError::Io { source, .. } => source.to_string(),
+    })?;
+    if meta.nlink() > 1 {
         return Err("has other names (hard links) that may lie outside the project".to_string());
     }
-    let still_there = std::fs::metadata(&real)
-        .is_ok_and(|now| now.dev() == opened.dev() && now.ino() == opened.ino());
-    if !still_there || !paths::is_inside(project_dir, written) {
-        return Err("changed while it was being opened".to_string());
-    }
-    Ok((file, opened.len()))
+    Ok((file, meta.len()))
 }
 
 /// The path `word` names, if it names something: as written, or without the punctuation that
@@ -313,7 +300,7 @@ mod tests {
         }
         assert!(why[3].starts_with("has other names"), "{report:?}");
         assert_eq!(
-            why[4], "not a regular file",
+            why[4], "a FIFO (named pipe), not a regular file",
             "a FIFO is refused, not waited on"
         );
     }

@@ -8,6 +8,8 @@
 mod fake_openai;
 #[path = "../support/mcp_server.rs"]
 mod mcp_server;
+#[path = "../support/opener_tree.rs"]
+mod opener_tree;
 #[path = "../support/pty.rs"]
 mod pty;
 
@@ -30,7 +32,9 @@ mod login_browser;
 mod login_device;
 mod mcp;
 mod mentions;
+mod opener_prop;
 mod parsers_prop;
+mod patch_races;
 mod refresh;
 mod sandbox;
 mod sessions;

@@ -1,6 +1,7 @@
 //! `grep_files`: a regex search over the project that skips what `.gitignore` hides, done
 //! in-process with ripgrep's own crates.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use grep_regex::RegexMatcherBuilder;
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use super::paths;
+use super::opener::{AccessError, HeldDir, Opener};
 
 /// The tool's name on the wire.
 pub const NAME: &str = "grep_files";
@@ -71,6 +72,9 @@ pub enum GrepError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The path leads somewhere a tool may not search.
+    #[error("{0}")]
+    Refused(String),
     /// The call was cancelled before the search finished.
     #[error("cancelled")]
     Cancelled,
@@ -78,10 +82,12 @@ pub enum GrepError {
 
 /// Searches `root` for `args.pattern`, returning `path:line: text` lines.
 ///
-/// Paths are shown relative to `project_dir` when inside it. Binary files are skipped.
+/// Paths are shown relative to the project when inside it. Binary files are skipped. `root` is
+/// opened through `opener`, and every file searched is opened beneath it, never by its path: a
+/// folder swapped for a link while the search runs gives nothing of where the link leads.
 pub fn search(
+    opener: &Opener,
     root: &Path,
-    project_dir: &Path,
     args: &GrepFilesArgs,
     cancel: &CancellationToken,
 ) -> Result<String, GrepError> {
@@ -99,10 +105,25 @@ pub fn search(
             pattern: args.pattern.clone(),
             message: e.to_string(),
         })?;
-    std::fs::metadata(root).map_err(|source| GrepError::Io {
-        path: args.path.clone().unwrap_or_else(|| ".".to_string()),
-        source,
+    let shown_root = args.path.clone().unwrap_or_else(|| ".".to_string());
+    let (root_file, root_meta) = opener.open(root).map_err(|e| match e {
+        AccessError::Io { source, .. } => GrepError::Io {
+            path: shown_root.clone(),
+            source,
+        },
+        refused => GrepError::Refused(refused.to_string()),
     })?;
+    // A file is searched in the folder it is in, as the walk would find it.
+    let (held, root) = if root_meta.is_dir() {
+        (HeldDir::new(root_file.into(), root), root.to_path_buf())
+    } else {
+        let folder = root.parent().unwrap_or(root);
+        let held = opener
+            .open_dir(folder)
+            .map_err(|e| GrepError::Refused(e.to_string()))?;
+        (held, root.to_path_buf())
+    };
+    let root = root.as_path();
 
     let mut walk = super::paths::project_walker(root);
     walk.sort_by_file_name(|a, b| a.cmp(b));
@@ -142,12 +163,21 @@ pub fn search(
         {
             continue;
         }
+        // Opened beneath the folder held open, not by its path; gone or swapped, it is skipped.
+        let Some((file, meta)) = entry
+            .path()
+            .strip_prefix(&held.path)
+            .ok()
+            .and_then(|rel| held.open_file(rel).ok())
+        else {
+            continue;
+        };
         // Another name of the same file may lie outside the project: not searched unasked.
-        if paths::has_other_names(entry.path()) {
+        if meta.nlink() > 1 {
             hard_linked += 1;
             continue;
         }
-        let shown = paths::display(project_dir, entry.path());
+        let shown = opener.shown(entry.path());
         let sink = Lossy(|line_number, line: &str| {
             if found >= limit {
                 hit_limit = true;
@@ -158,7 +188,7 @@ pub fn search(
             Ok(true)
         });
         // A file that vanished or cannot be read is skipped; the search goes on.
-        let _ = searcher.search_path(&matcher, entry.path(), sink);
+        let _ = searcher.search_file(&matcher, &file, sink);
         if hit_limit {
             break;
         }
@@ -199,6 +229,17 @@ fn clip(line: &str) -> String {
 mod tests {
     use super::*;
     use std::fs;
+
+    /// [`super::search`] in the project `project_dir`.
+    fn search(
+        root: &Path,
+        project_dir: &Path,
+        args: &GrepFilesArgs,
+        cancel: &CancellationToken,
+    ) -> Result<String, GrepError> {
+        let opener = Opener::new(project_dir, crate::agent::tools::opener::Approved::Any);
+        super::search(&opener.unwrap(), root, args, cancel)
+    }
 
     fn args(pattern: &str) -> GrepFilesArgs {
         GrepFilesArgs {

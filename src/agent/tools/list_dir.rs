@@ -1,11 +1,15 @@
 //! `list_dir`: a sorted tree of a directory that skips what `.gitignore` hides.
 
-use std::path::Path;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use ignore::WalkBuilder;
+use rustix::fs::{AtFlags, FileType, OFlags};
 use serde::Deserialize;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
+
+use super::opener::{self, AccessError, HeldDir, Opener};
 
 /// The tool's name on the wire.
 pub const NAME: &str = "list_dir";
@@ -42,6 +46,9 @@ pub enum ListDirError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The path leads somewhere a tool may not list.
+    #[error("{0}")]
+    Refused(String),
     /// The path is a file.
     #[error("{path} is a file, not a directory; use read_file to read it")]
     NotADirectory {
@@ -60,7 +67,11 @@ pub enum ListDirError {
 ///
 /// Directories end in `/`, symlinks in `@`. Hidden files are shown; `.git` and anything a
 /// `.gitignore` (or `.ignore`) excludes are not, whether or not `dir` is in a git repository.
+/// `dir` is opened through `opener`, and every entry shown is looked up again in the folder
+/// held open beneath it: a folder swapped for a link while the walk runs shows nothing of where
+/// the link leads.
 pub fn list(
+    opener: &Opener,
     dir: &Path,
     shown: &str,
     depth: Option<usize>,
@@ -70,20 +81,24 @@ pub fn list(
     if depth == 0 {
         return Err(ListDirError::ZeroDepth);
     }
-    let meta = std::fs::metadata(dir).map_err(|source| ListDirError::Io {
-        path: shown.to_string(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(ListDirError::NotADirectory {
+    let held = opener.open_dir(dir).map_err(|e| match e {
+        AccessError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOTDIR) => {
+            ListDirError::NotADirectory {
+                path: shown.to_string(),
+            }
+        }
+        AccessError::Io { source, .. } => ListDirError::Io {
             path: shown.to_string(),
-        });
-    }
+            source,
+        },
+        refused => ListDirError::Refused(refused.to_string()),
+    })?;
 
     let mut out = format!("{}/\n", dir.display());
     let mut shown_entries = 0usize;
     let mut hidden_entries = 0usize;
-    for entry in walker(dir, depth).build() {
+    let mut folders = FolderStack::default();
+    for entry in walker(&held.path, depth).build() {
         if cancel.is_cancelled() {
             return Err(ListDirError::Cancelled);
         }
@@ -99,14 +114,20 @@ pub fn list(
             }
             continue;
         }
+        // What the entry is, asked of the folder held beneath `dir`, not of its path.
+        let Some(kind) = entry
+            .path()
+            .strip_prefix(&held.path)
+            .ok()
+            .and_then(|rel| folders.kind_of(&held, rel))
+        else {
+            continue;
+        };
         shown_entries += 1;
-        let kind = entry.file_type();
-        let suffix = if kind.is_some_and(|t| t.is_symlink()) {
-            "@"
-        } else if kind.is_some_and(|t| t.is_dir()) {
-            "/"
-        } else {
-            ""
+        let suffix = match kind {
+            FileType::Symlink => "@",
+            FileType::Directory => "/",
+            _ => "",
         };
         let indent = "  ".repeat(entry.depth());
         out.push_str(&format!(
@@ -131,6 +152,51 @@ pub fn list(
     Ok(out)
 }
 
+/// The folders above the entry being listed, each opened beneath the one before it (the first
+/// beneath the listed directory), so a walk in file-name order opens each folder once.
+#[derive(Default)]
+struct FolderStack {
+    open: Vec<(PathBuf, OwnedFd)>,
+}
+
+impl FolderStack {
+    /// The type of the entry at `rel` (relative to `held`), not following a last link; `None`
+    /// when it is not there beneath `held`.
+    fn kind_of(&mut self, held: &HeldDir, rel: &Path) -> Option<FileType> {
+        let parent = rel.parent()?;
+        let name = rel.file_name()?;
+        while let Some((path, _)) = self.open.last() {
+            if parent.starts_with(path) {
+                break;
+            }
+            self.open.pop();
+        }
+        let known = self.open.last().is_some_and(|(path, _)| path == parent);
+        if !known {
+            let (base, below) = match self.open.last() {
+                Some((path, fd)) => (Some(fd), parent.strip_prefix(path).ok()?),
+                None => (None, parent),
+            };
+            let flags = OFlags::PATH | OFlags::DIRECTORY;
+            let fd = match base {
+                Some(fd) => opener::open_beneath(
+                    fd.as_fd(),
+                    below,
+                    flags,
+                    opener::Links::Beneath,
+                    opener::Resolver::Kernel,
+                ),
+                None => held.open(below, flags),
+            }
+            .ok()?;
+            self.open.push((parent.to_path_buf(), fd));
+        }
+        let (_, fd) = self.open.last()?;
+        let stat = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        Some(FileType::from_raw_mode(stat.st_mode))
+    }
+}
+
 /// The project's walk, sorted and `depth` deep.
 fn walker(dir: &Path, depth: usize) -> WalkBuilder {
     let mut builder = super::paths::project_walker(dir);
@@ -144,6 +210,18 @@ fn walker(dir: &Path, depth: usize) -> WalkBuilder {
 mod tests {
     use super::*;
     use std::fs;
+
+    /// [`super::list`] through an opener held on the system's root: these tests are about the
+    /// listing, the containment tests about the opener.
+    fn list(
+        dir: &Path,
+        shown: &str,
+        depth: Option<usize>,
+        cancel: &CancellationToken,
+    ) -> Result<String, ListDirError> {
+        let opener = Opener::new(Path::new("/"), opener::Approved::Only(Vec::new())).unwrap();
+        super::list(&opener, dir, shown, depth, cancel)
+    }
 
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

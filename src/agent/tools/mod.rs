@@ -8,6 +8,7 @@
 pub mod apply_patch;
 pub mod grep_files;
 pub mod list_dir;
+pub mod opener;
 pub mod paths;
 pub mod read_file;
 pub mod sandbox;
@@ -354,12 +355,20 @@ impl ToolCall {
     /// followed, so a link inside the project that points out counts as outside. A file read
     /// that has other names (hard links) counts too, since one of them may lie outside.
     pub fn paths_outside(&self, project_dir: &Path) -> Vec<PathBuf> {
+        self.outside_with_where(project_dir)
+            .into_iter()
+            .map(|(_, real)| real)
+            .collect()
+    }
+
+    /// [`ToolCall::paths_outside`], each with the touched path it came from.
+    pub fn outside_with_where(&self, project_dir: &Path) -> Vec<(PathBuf, PathBuf)> {
         let mut out = Vec::new();
         for path in self.touched_paths(project_dir) {
             match paths::outside(project_dir, &path) {
-                Some(real) => out.push(real),
+                Some(real) => out.push((path, real)),
                 None if matches!(self, Self::ReadFile(_)) && paths::has_other_names(&path) => {
-                    out.push(path);
+                    out.push((path.clone(), path));
                 }
                 None => {}
             }
@@ -479,15 +488,16 @@ pub async fn execute(
     if cancel.is_cancelled() {
         return ToolOutput::cancelled(started.elapsed());
     }
-    if let Some(path) = call
-        .paths_outside(&ctx.project_dir)
+    if let Some((path, real)) = call
+        .outside_with_where(&ctx.project_dir)
         .into_iter()
-        .find(|path| !allowed_outside.contains(path))
+        .find(|(_, real)| !allowed_outside.contains(real))
     {
         return ToolOutput::failure(
             format!(
-                "refused: {} leads outside the project now; it changed after the approval check",
-                path.display()
+                "refused: {} leads outside the project now, to {}; it changed after the approval check",
+                paths::display(&ctx.project_dir, &path),
+                real.display()
             ),
             started.elapsed(),
         );
@@ -509,27 +519,33 @@ pub async fn execute(
                     Err(e) => ToolOutput::failure(e.to_string(), started.elapsed()),
                 };
             }
-            let args = args.clone();
+            let (args, project_dir) = (args.clone(), ctx.project_dir.clone());
+            let allowed = allowed_outside.to_vec();
             blocking(cancel, started, move |_| {
-                read_file::read(&path, &args.path, args.offset, args.limit)
+                let opener = opener_for(&project_dir, allowed)?;
+                read_file::read(&opener, &path, &args.path, args.offset, args.limit)
                     .map_err(|e| e.to_string())
             })
             .await
         }
         ToolCall::ListDir(args) => {
             let path = ctx.resolve(&args.path);
-            let args = args.clone();
+            let (args, project_dir) = (args.clone(), ctx.project_dir.clone());
+            let allowed = allowed_outside.to_vec();
             blocking(cancel, started, move |token| {
-                list_dir::list(&path, &args.path, args.depth, &token).map_err(|e| e.to_string())
+                let opener = opener_for(&project_dir, allowed)?;
+                list_dir::list(&opener, &path, &args.path, args.depth, &token)
+                    .map_err(|e| e.to_string())
             })
             .await
         }
         ToolCall::GrepFiles(args) => {
             let root = ctx.resolve(args.path.as_deref().unwrap_or("."));
-            let project_dir = ctx.project_dir.clone();
-            let args = args.clone();
+            let (args, project_dir) = (args.clone(), ctx.project_dir.clone());
+            let allowed = allowed_outside.to_vec();
             blocking(cancel, started, move |token| {
-                grep_files::search(&root, &project_dir, &args, &token).map_err(|e| e.to_string())
+                let opener = opener_for(&project_dir, allowed)?;
+                grep_files::search(&opener, &root, &args, &token).map_err(|e| e.to_string())
             })
             .await
         }
@@ -582,6 +598,12 @@ pub async fn execute(
     }
 }
 
+/// The project held open for one call that reads, with the outside paths it was approved for.
+fn opener_for(project_dir: &Path, allowed: Vec<PathBuf>) -> Result<opener::Opener, String> {
+    opener::Opener::new(project_dir, opener::Approved::Only(allowed))
+        .map_err(|e| format!("cannot open the project directory: {e}"))
+}
+
 /// Applies a patch: on disk, or, when an editor holds the files, read from and written
 /// through the editor.
 async fn apply_patch_in(
@@ -609,20 +631,26 @@ async fn apply_patch_in(
     };
     if let Some(editor) = &ctx.editor {
         let mut written = Vec::new();
-        for (path, text) in &applied.editor_writes {
+        for (index, (path, text)) in applied.editor_writes.iter().enumerate() {
             let shown = paths::display(&ctx.project_dir, path);
             if let Err(why) = editor.0.write(path.clone(), text.clone()).await {
+                let not_written: Vec<String> = applied.editor_writes[index..]
+                    .iter()
+                    .map(|(path, _)| path)
+                    .chain(&applied.editor_removals)
+                    .map(|path| paths::display(&ctx.project_dir, path))
+                    .collect();
                 return ToolOutput::failure(
                     format!(
                         "failed to write {shown} in the editor: {why}{}",
-                        apply_patch::written_note(&written)
+                        apply_patch::written_note(&written, &not_written)
                     ),
                     started.elapsed(),
                 );
             }
             written.push(shown);
         }
-        if let Err(e) = applied.remove_after_editor(&ctx.project_dir, written) {
+        if let Err(e) = applied.remove_after_editor(&ctx.project_dir, allowed_outside, written) {
             return ToolOutput::failure(e.to_string(), started.elapsed());
         }
     }

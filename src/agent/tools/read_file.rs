@@ -3,10 +3,13 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use serde::Deserialize;
 use thiserror::Error;
+
+use super::opener::{self, AccessError, Opener};
 
 /// The tool's name on the wire.
 pub const NAME: &str = "read_file";
@@ -45,6 +48,9 @@ pub enum ReadFileError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The path leads somewhere a tool may not read, or to something that is not a file.
+    #[error("{0}")]
+    Refused(String),
     /// The path is a directory.
     #[error("{path} is a directory; use list_dir to see its entries")]
     IsDirectory {
@@ -79,24 +85,40 @@ pub enum ReadFileError {
 
 /// Reads lines `offset..offset+limit` of `file` and formats them as `L<n>: <text>`.
 ///
-/// `shown` is the path as the model wrote it, used in messages.
+/// The file is opened through `opener` (beneath the project, or at an approved real path),
+/// without waiting: a FIFO, socket or device is refused in words, and so is a file with other
+/// hard links unless that path was approved. `shown` is the path as the model wrote it, used in
+/// messages.
 pub fn read(
+    opener: &Opener,
     file: &Path,
     shown: &str,
     offset: Option<usize>,
     limit: Option<usize>,
 ) -> Result<String, ReadFileError> {
-    let io_err = |source| ReadFileError::Io {
-        path: shown.to_string(),
-        source,
-    };
-    let meta = std::fs::metadata(file).map_err(io_err)?;
+    let (handle, meta) = opener.open(file).map_err(|e| match e {
+        AccessError::Io { source, .. } => ReadFileError::Io {
+            path: shown.to_string(),
+            source,
+        },
+        refused => ReadFileError::Refused(refused.to_string()),
+    })?;
     if meta.is_dir() {
         return Err(ReadFileError::IsDirectory {
             path: shown.to_string(),
         });
     }
-    let handle = File::open(file).map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(ReadFileError::Refused(format!(
+            "{shown} is {}, not a regular file; read_file reads regular files only",
+            opener::kind_of(&meta)
+        )));
+    }
+    if meta.nlink() > 1 && !opener.is_approved(file) {
+        return Err(ReadFileError::Refused(format!(
+            "{shown} has other hard links, which may lie outside the project, and reading it was not approved"
+        )));
+    }
     read_open(handle, meta.len(), shown, offset, limit)
 }
 
@@ -276,6 +298,17 @@ fn next_line(
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// [`super::read`] through an opener held on the file's folder.
+    fn read(
+        path: &Path,
+        shown: &str,
+        offset: Option<usize>,
+        limit: Option<usize>,
+    ) -> Result<String, ReadFileError> {
+        let opener = Opener::new(path.parent().unwrap(), opener::Approved::Only(Vec::new()));
+        super::read(&opener.unwrap(), path, shown, offset, limit)
+    }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let path = dir.join(name);

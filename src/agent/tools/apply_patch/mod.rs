@@ -23,12 +23,16 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::opener::{Approved, Opener};
 use super::paths;
 pub use parse::{FileOp, Hunk, HunkLine, Patch, PatchParseError, from_shell, parse_patch};
 use plan::Plan;
 
 /// The tool's name on the wire.
 pub const NAME: &str = "apply_patch";
+/// The largest file a patch reads: a source file is far smaller, and a patch holds each file's
+/// old and new text in memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Arguments of an `apply_patch` call.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -53,23 +57,33 @@ pub enum PatchError {
         reason: String,
     },
     /// Writing failed part way.
-    #[error("failed to write {path}: {source}{}", written_note(.written))]
+    #[error("failed to write {path}: {reason}{}", written_note(.written, .not_written))]
     Write {
         /// The file that could not be written or removed.
         path: String,
-        /// The underlying error.
-        source: io::Error,
+        /// Why, in words.
+        reason: String,
         /// Files already changed before the failure.
         written: Vec<String>,
+        /// Files the patch did not get to change, the failed one first.
+        not_written: Vec<String>,
     },
+    /// The project directory itself could not be opened.
+    #[error("cannot open the project directory: {0}")]
+    Project(io::Error),
 }
 
-/// ` (already changed: a, b)` after a failure part way, or that nothing changed.
-pub(crate) fn written_note(written: &[String]) -> String {
-    if written.is_empty() {
-        " (no file was changed)".to_string()
+/// ` (already changed: a, b; not changed: c, d)` after a failure part way.
+pub(crate) fn written_note(written: &[String], not_written: &[String]) -> String {
+    let changed = if written.is_empty() {
+        "no file was changed".to_string()
     } else {
-        format!(" (already changed: {})", written.join(", "))
+        format!("already changed: {}", written.join(", "))
+    };
+    if not_written.is_empty() {
+        format!(" ({changed})")
+    } else {
+        format!(" ({changed}; not changed: {})", not_written.join(", "))
     }
 }
 
@@ -135,9 +149,11 @@ impl Applied {
     pub fn remove_after_editor(
         &self,
         project_dir: &Path,
+        allowed_outside: &[PathBuf],
         written: Vec<String>,
     ) -> Result<(), PatchError> {
-        plan::remove_files(&self.editor_removals, project_dir, written)
+        let opener = opener_for(project_dir, Approved::Only(allowed_outside.to_vec()))?;
+        plan::remove_files(&self.editor_removals, &opener, written)
     }
 }
 
@@ -224,11 +240,14 @@ impl ApplyPatchCall {
         project_dir: &Path,
         overlay: &Overlay,
     ) -> Result<PatchPreview, PatchError> {
+        // A preview is for a person to judge: it may show an outside file not yet approved.
+        let opener = opener_for(project_dir, Approved::Any)?;
         let plan = Plan::build(
             &self.patch,
             &self.base_dir(project_dir),
             project_dir,
             overlay,
+            &opener,
         )?;
         Ok(PatchPreview {
             changes: plan.changes,
@@ -259,14 +278,21 @@ impl ApplyPatchCall {
         overlay: Option<&Overlay>,
     ) -> Result<Applied, PatchError> {
         let empty = Overlay::new();
+        let opener = opener_for(project_dir, Approved::Only(allowed_outside.to_vec()))?;
         let plan = Plan::build(
             &self.patch,
             &self.base_dir(project_dir),
             project_dir,
             overlay.unwrap_or(&empty),
+            &opener,
         )?;
-        plan.commit(project_dir, allowed_outside, overlay.is_some())
+        plan.commit(&opener, overlay.is_some())
     }
+}
+
+/// The project held open for one patch.
+fn opener_for(project_dir: &Path, approved: Approved) -> Result<Opener, PatchError> {
+    Opener::new(project_dir, approved).map_err(PatchError::Project)
 }
 
 /// Parses `input` and previews it against `project_dir`: the affected paths and the diff.

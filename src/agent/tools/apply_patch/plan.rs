@@ -1,15 +1,20 @@
 //! A patch applied in memory: every file's final state, checked before anything is written,
-//! then committed — each file atomically, removals last.
+//! then committed — each file atomically, removals last. Every file is read and written through
+//! the tools' [`Opener`]: opened beneath the project root (or at an approved real path), never
+//! by resolving its path again, so a link swapped in while the patch runs is refused.
 
 use std::fs::Permissions;
-use std::io;
+use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::diff::{added_diff, deleted_diff, update_diff};
 use super::parse::{FileOp, Patch};
 use super::seek::{Text, apply_replacements, find_replacements};
-use super::{Applied, ChangeKind, FileChange, Overlay, PatchError};
+use super::{Applied, ChangeKind, FileChange, MAX_FILE_BYTES, Overlay, PatchError};
+use crate::agent::tools::opener::{AccessError, Opener};
 use crate::agent::tools::paths;
+use crate::humanize;
 
 /// What a file will be once the patch is applied.
 enum Slot {
@@ -43,6 +48,7 @@ impl Plan {
         base: &Path,
         project_dir: &Path,
         overlay: &Overlay,
+        opener: &Opener,
     ) -> Result<Self, PatchError> {
         let mut plan = Plan {
             slots: Vec::new(),
@@ -50,7 +56,7 @@ impl Plan {
             summary: Vec::new(),
         };
         for op in &patch.ops {
-            plan.add_op(op, base, project_dir, overlay)?;
+            plan.add_op(op, base, project_dir, overlay, opener)?;
         }
         Ok(plan)
     }
@@ -61,6 +67,7 @@ impl Plan {
         base: &Path,
         project_dir: &Path,
         overlay: &Overlay,
+        opener: &Opener,
     ) -> Result<(), PatchError> {
         match op {
             FileOp::Add { path, contents } => {
@@ -72,7 +79,7 @@ impl Plan {
                         "cannot add the file: a directory is in the way",
                     ));
                 }
-                let (old_text, permissions) = match self.current(&abs, &shown, overlay)? {
+                let (old_text, permissions) = match self.current(&abs, &shown, overlay, opener)? {
                     Some(current) => (current.contents, current.permissions),
                     None => (None, None),
                 };
@@ -97,7 +104,7 @@ impl Plan {
             FileOp::Delete { path } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                let Some(current) = self.current(&abs, &shown, overlay)? else {
+                let Some(current) = self.current(&abs, &shown, overlay, opener)? else {
                     return Err(verify(&shown, "cannot delete the file: it does not exist"));
                 };
                 let diff = deleted_diff(&shown, current.contents.as_deref());
@@ -119,7 +126,7 @@ impl Plan {
             } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                let Some(current) = self.current(&abs, &shown, overlay)? else {
+                let Some(current) = self.current(&abs, &shown, overlay, opener)? else {
                     return Err(verify(&shown, "cannot update the file: it does not exist"));
                 };
                 let Some(contents) = &current.contents else {
@@ -186,12 +193,13 @@ impl Plan {
     }
 
     /// The file as earlier operations of this patch left it, else as the editor holds it, else
-    /// as it is on disk.
+    /// as it is on disk: a regular file of at most [`MAX_FILE_BYTES`], opened without waiting.
     fn current(
         &self,
         path: &Path,
         shown: &str,
         overlay: &Overlay,
+        opener: &Opener,
     ) -> Result<Option<Current>, PatchError> {
         if let Some((_, slot)) = self.slots.iter().find(|(p, _)| p == path) {
             return Ok(match slot {
@@ -212,16 +220,42 @@ impl Plan {
                 permissions,
             }));
         }
-        let meta = match std::fs::metadata(path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(verify(shown, &format!("cannot read the file: {e}"))),
+        let (file, meta) = match opener.open(path) {
+            Ok(opened) => opened,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(refused(shown, &e)),
         };
         if meta.is_dir() {
             return Err(verify(shown, "is a directory, not a file"));
         }
-        let bytes = std::fs::read(path)
+        if !meta.is_file() {
+            let kind = crate::agent::tools::opener::kind_of(&meta);
+            return Err(verify(
+                shown,
+                &format!("is {kind}, not a regular file; apply_patch edits regular files only"),
+            ));
+        }
+        let too_large = || {
+            verify(
+                shown,
+                &format!(
+                    "is {}; apply_patch edits files of up to {}",
+                    humanize::bytes(meta.len()),
+                    humanize::bytes(MAX_FILE_BYTES)
+                ),
+            )
+        };
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
+        // Bounded even if the file grows after the look at its size.
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(|e| verify(shown, &format!("cannot read the file: {e}")))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
         Ok(Some(Current {
             contents: String::from_utf8(bytes).ok(),
             permissions: Some(meta.permissions()),
@@ -229,20 +263,18 @@ impl Plan {
     }
 
     /// Writes every file, then removes files, so a failed write never loses a moved file.
-    pub(super) fn commit(
-        self,
-        project_dir: &Path,
-        allowed_outside: &[PathBuf],
-        to_editor: bool,
-    ) -> Result<Applied, PatchError> {
-        // Judged again at the last moment, before anything is written: a path may have been
-        // swapped for a symlink since the approval check.
+    /// Each file is written in the folder the opener holds, so a link swapped in on the way
+    /// (after the check below, or while earlier files were written) is refused, never
+    /// followed out; the error says which files were and were not written.
+    pub(super) fn commit(self, opener: &Opener, to_editor: bool) -> Result<Applied, PatchError> {
+        // Judged again before anything is written: a path may have been swapped for a link
+        // since the approval check, and then the whole patch is refused, not half of it.
         for (path, _) in &self.slots {
-            if let Some(real) = paths::outside(project_dir, path)
-                && !allowed_outside.contains(&real)
+            if let Some(real) = paths::outside(opener.project_dir(), path)
+                && !opener.is_approved(&real)
             {
                 return Err(verify(
-                    &paths::display(project_dir, path),
+                    &opener.shown(path),
                     &format!(
                         "it leads outside the project, to {}, and that was not approved",
                         real.display()
@@ -252,38 +284,51 @@ impl Plan {
         }
         let mut written = Vec::new();
         let mut editor_writes = Vec::new();
-        for (path, slot) in &self.slots {
-            if let Slot::Write {
-                contents,
-                permissions,
-            } = slot
-            {
-                if to_editor {
-                    editor_writes.push((path.clone(), contents.clone()));
-                    continue;
-                }
-                write_atomic(path, contents.as_bytes(), permissions.as_ref()).map_err(
-                    |source| PatchError::Write {
-                        path: paths::display(project_dir, path),
-                        source,
-                        written: written.clone(),
-                    },
-                )?;
-                written.push(paths::display(project_dir, path));
-            }
-        }
+        let writes: Vec<_> = self
+            .slots
+            .iter()
+            .filter_map(|(path, slot)| match slot {
+                Slot::Write {
+                    contents,
+                    permissions,
+                } => Some((path, contents, permissions)),
+                Slot::Remove => None,
+            })
+            .collect();
         let removals: Vec<PathBuf> = self
             .slots
             .iter()
             .filter(|(_, slot)| matches!(slot, Slot::Remove))
             .map(|(path, _)| path.clone())
             .collect();
+        for (index, (path, contents, permissions)) in writes.iter().enumerate() {
+            if to_editor {
+                editor_writes.push(((*path).clone(), (*contents).clone()));
+                continue;
+            }
+            if let Err(reason) = write_file(opener, path, contents.as_bytes(), permissions.as_ref())
+            {
+                let not_written = writes[index..]
+                    .iter()
+                    .map(|(path, ..)| *path)
+                    .chain(&removals)
+                    .map(|path| opener.shown(path))
+                    .collect();
+                return Err(PatchError::Write {
+                    path: opener.shown(path),
+                    reason,
+                    written,
+                    not_written,
+                });
+            }
+            written.push(opener.shown(path));
+        }
         // Through an editor the writes happen later: so must the removals, or a moved file
         // whose new copy fails to arrive would be gone.
         let editor_removals = if to_editor {
             removals
         } else {
-            remove_files(&removals, project_dir, written)?;
+            remove_files(&removals, opener, written)?;
             Vec::new()
         };
         let summary = format!(
@@ -299,6 +344,43 @@ impl Plan {
     }
 }
 
+/// Writes one file atomically in the folder the opener holds for it, keeping `permissions`.
+///
+/// A last component that is a link inside the project is followed (to where it leads now, and
+/// only if that is inside or approved) so the link survives and its target changes. A
+/// hard-linked file gets a new inode: its other names keep the old contents.
+fn write_file(
+    opener: &Opener,
+    path: &Path,
+    contents: &[u8],
+    permissions: Option<&Permissions>,
+) -> Result<(), String> {
+    let (dir, name) = opener.dir_for_write(path).map_err(|e| reason(&e))?;
+    crate::private_file::replace_in(dir.as_fd(), &name, contents, permissions)
+        .map_err(|e| e.to_string())
+}
+
+/// An opener's refusal without the path, which the patch's message puts first.
+fn reason(e: &AccessError) -> String {
+    match e {
+        AccessError::Outside { real, .. } => format!(
+            "it leads outside the project, to {}, and that was not approved",
+            real.display()
+        ),
+        AccessError::Changed { .. } => {
+            "it changed while it was being written (a link on the way now leads elsewhere)"
+                .to_string()
+        }
+        AccessError::NotRegular { kind, .. } => format!("it is {kind}, not a regular file"),
+        AccessError::Io { source, .. } => source.to_string(),
+    }
+}
+
+/// A file the opener would not open, as a verification failure: nothing was written yet.
+fn refused(shown: &str, e: &AccessError) -> PatchError {
+    verify(shown, &format!("cannot read the file: {}", reason(e)))
+}
+
 fn verify(shown: &str, reason: &str) -> PatchError {
     PatchError::Verify {
         path: shown.to_string(),
@@ -306,35 +388,32 @@ fn verify(shown: &str, reason: &str) -> PatchError {
     }
 }
 
-/// Removes each file, after all writes; a file already gone (added and deleted within one
-/// patch) is fine. `written` lists what changed before, for the error.
+/// Removes each file, after all writes, in the folder the opener holds for it (a last
+/// component that is a link is the link, not its target); a file already gone (added and
+/// deleted within one patch) is fine. `written` lists what changed before, for the error.
 pub(super) fn remove_files(
     removals: &[PathBuf],
-    project_dir: &Path,
+    opener: &Opener,
     mut written: Vec<String>,
 ) -> Result<(), PatchError> {
-    for path in removals {
-        match std::fs::remove_file(path) {
-            Ok(()) => written.push(paths::display(project_dir, path)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(PatchError::Write {
-                    path: paths::display(project_dir, path),
-                    source,
-                    written,
-                });
-            }
+    for (index, path) in removals.iter().enumerate() {
+        let failed = |reason: String, written: Vec<String>| PatchError::Write {
+            path: opener.shown(path),
+            reason,
+            written,
+            not_written: removals[index..].iter().map(|p| opener.shown(p)).collect(),
+        };
+        let (dir, name) = match opener.dir_for_remove(path) {
+            Ok(found) => found,
+            // Already gone, folder and all.
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(failed(reason(&e), written)),
+        };
+        match rustix::fs::unlinkat(&dir, &name, rustix::fs::AtFlags::empty()) {
+            Ok(()) => written.push(opener.shown(path)),
+            Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(failed(io::Error::from(e).to_string(), written)),
         }
     }
     Ok(())
-}
-
-/// Replaces `path` atomically through the one atomic writer, keeping `permissions`.
-///
-/// A symlink is followed (to the target that was checked) so the link survives and its target
-/// changes; the rename itself never follows one. A hard-linked file gets a new inode: its other
-/// names keep the old contents.
-fn write_atomic(path: &Path, contents: &[u8], permissions: Option<&Permissions>) -> io::Result<()> {
-    let target = paths::real_path(path)?;
-    crate::private_file::replace_keeping(&target, contents, permissions).map_err(|e| e.source)
 }

@@ -1,0 +1,320 @@
+//! The model races its own tools: a background process swaps a folder or a file for a link to
+//! the outside while a long patch is being written, or between the approval and the write; and
+//! special files (a FIFO, a device, a huge file) are handed to `read_file` and `apply_patch`.
+//! Nothing is written outside, every call answers at once in words, and memory stays bounded.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use kelp::agent::tools::{ApplyPatchCall, OutputSink, ToolCall, ToolContext, ToolOutput, execute};
+use tokio_util::sync::CancellationToken;
+
+/// Files the long patch adds before the one the racer aims at.
+const FILES_BEFORE: usize = 299;
+/// How often each race is played.
+const ROUNDS: usize = 50;
+/// How long any one call may take before it counts as hung.
+const AT_ONCE: Duration = Duration::from_secs(20);
+
+/// A project and a home folder beside it whose `.bashrc` the racer aims at.
+struct Scene {
+    _dir: tempfile::TempDir,
+    project: PathBuf,
+    home: PathBuf,
+}
+
+fn scene() -> Scene {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(project.join("d")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".bashrc"), "ORIGINAL\n").unwrap();
+    Scene {
+        _dir: dir,
+        project,
+        home,
+    }
+}
+
+/// Runs `call` as the turn loop does, with nothing outside approved; a hang fails the test.
+async fn run(project: &Path, call: &ToolCall, allowed: &[PathBuf]) -> ToolOutput {
+    let ctx = ToolContext {
+        shell: "/bin/sh".into(),
+        ..ToolContext::new(project)
+    };
+    let sink = OutputSink::none();
+    let out = execute(call, &ctx, &sink, CancellationToken::new(), allowed);
+    tokio::time::timeout(AT_ONCE, out)
+        .await
+        .expect("the call answered at once")
+}
+
+/// A patch that adds `FILES_BEFORE` files, then `last`.
+fn long_patch(last: &str) -> ToolCall {
+    let mut patch = String::from("*** Begin Patch\n");
+    for i in 0..FILES_BEFORE {
+        patch.push_str(&format!("*** Add File: f{i:03}.txt\n+{i}\n"));
+    }
+    patch.push_str(last);
+    patch.push_str("*** End Patch\n");
+    let args = serde_json::json!({ "input": patch });
+    ToolCall::parse("apply_patch", &args.to_string()).unwrap()
+}
+
+/// A process that waits until the patch's first file exists, then runs `swap` in the project,
+/// as a command the model started in the background would.
+fn racer(project: &Path, swap: &str) -> Child {
+    let script = format!("while [ ! -e f000.txt ]; do :; done; {swap}");
+    Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(project)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the racer; one that never saw its cue is stopped.
+fn finish(mut racer: Child) {
+    for _ in 0..200 {
+        if racer.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    racer.kill().unwrap();
+    racer.wait().unwrap();
+}
+
+/// Clears the project for the next round.
+fn reset(project: &Path) {
+    std::fs::remove_dir_all(project).unwrap();
+    std::fs::create_dir_all(project.join("d")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_swapped_for_a_link_mid_patch_never_redirects_a_write() {
+    let s = scene();
+    let call = long_patch("*** Add File: d/.bashrc\n+planted\n");
+    let swap = format!("mv d d.moved && ln -s '{}' d", s.home.display());
+    let mut refused = 0;
+    for round in 0..ROUNDS {
+        reset(&s.project);
+        let racer = racer(&s.project, &swap);
+        let out = run(&s.project, &call, &[]).await;
+        finish(racer);
+        assert_eq!(
+            std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
+            "ORIGINAL\n",
+            "round {round}: the write went outside: {}",
+            out.text
+        );
+        assert_eq!(
+            std::fs::read_dir(&s.home).unwrap().count(),
+            1,
+            "round {round}"
+        );
+        if out.success {
+            // The racer came too late: the file went where the patch said, inside.
+            let inside = ["d/.bashrc", "d.moved/.bashrc"].iter().any(|p| {
+                std::fs::read_to_string(s.project.join(p)).is_ok_and(|t| t == "planted\n")
+            });
+            assert!(inside, "round {round}: {}", out.text);
+            continue;
+        }
+        refused += 1;
+        // The result says what happened: which file, why, what was and was not written.
+        assert!(
+            out.text
+                .starts_with("failed to write d/.bashrc: it leads outside the project, to ")
+                || out.text.starts_with(
+                    "failed to write d/.bashrc: it changed while it was being written"
+                ),
+            "round {round}: {}",
+            out.text
+        );
+        assert!(
+            out.text.contains("already changed: f000.txt, f001.txt"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.text.ends_with("; not changed: d/.bashrc)"),
+            "{}",
+            out.text
+        );
+    }
+    eprintln!("refused {refused} of {ROUNDS} rounds");
+    // The race was really played, not lost by a slow racer every time.
+    assert!(refused > 0, "the racer never swapped the folder in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_swapped_for_a_link_mid_patch_is_refused_and_its_target_untouched() {
+    let s = scene();
+    let call = long_patch("*** Update File: d/notes.txt\n@@\n-inside\n+changed\n");
+    let swap = format!(
+        "rm d/notes.txt && ln -s '{}' d/notes.txt",
+        s.home.join(".bashrc").display()
+    );
+    let mut refused = 0;
+    for round in 0..ROUNDS / 2 {
+        reset(&s.project);
+        std::fs::write(s.project.join("d/notes.txt"), "inside\n").unwrap();
+        let racer = racer(&s.project, &swap);
+        let out = run(&s.project, &call, &[]).await;
+        finish(racer);
+        assert_eq!(
+            std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
+            "ORIGINAL\n",
+            "round {round}: {}",
+            out.text
+        );
+        if !out.success {
+            refused += 1;
+            assert!(
+                out.text
+                    .starts_with("failed to write d/notes.txt: it leads outside the project"),
+                "{}",
+                out.text
+            );
+            assert!(
+                out.text.ends_with("; not changed: d/notes.txt)"),
+                "{}",
+                out.text
+            );
+        }
+    }
+    assert!(refused > 0, "the racer never swapped the file in time");
+}
+
+#[tokio::test]
+async fn a_file_swapped_for_a_link_between_approval_and_write_is_refused() {
+    let s = scene();
+    std::fs::write(s.project.join("d/notes.txt"), "inside\n").unwrap();
+    let patch = ApplyPatchCall::parse(
+        "*** Begin Patch\n*** Update File: d/notes.txt\n@@\n-inside\n+changed\n*** End Patch\n"
+            .to_string(),
+        None,
+    )
+    .unwrap();
+    // What a person approved: a change inside the project.
+    let preview = patch.preview(&s.project).unwrap();
+    assert_eq!(preview.changes[0].new_text.as_deref(), Some("changed\n"));
+    let call = ToolCall::ApplyPatch(patch.clone());
+    assert!(call.paths_outside(&s.project).is_empty());
+
+    std::fs::remove_file(s.project.join("d/notes.txt")).unwrap();
+    std::os::unix::fs::symlink(s.home.join(".bashrc"), s.project.join("d/notes.txt")).unwrap();
+
+    let out = run(&s.project, &call, &[]).await;
+    assert!(!out.success);
+    assert!(out.text.contains("d/notes.txt"), "{}", out.text);
+    assert!(
+        out.text.contains("leads outside the project"),
+        "{}",
+        out.text
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
+        "ORIGINAL\n"
+    );
+}
+
+/// The most memory this test process has held, in kB.
+fn peak_memory_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn read_call(path: &str) -> ToolCall {
+    ToolCall::parse(
+        "read_file",
+        &serde_json::json!({ "path": path }).to_string(),
+    )
+    .unwrap()
+}
+
+fn update_call(path: &str) -> ToolCall {
+    let patch = format!("*** Begin Patch\n*** Update File: {path}\n@@\n-a\n+b\n*** End Patch\n");
+    ToolCall::parse(
+        "apply_patch",
+        &serde_json::json!({ "input": patch }).to_string(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_fifo_is_refused_in_words_by_read_file_and_apply_patch() {
+    let s = scene();
+    let fifo = std::ffi::CString::new(s.project.join("pipe").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let out = run(&s.project, &read_call("pipe"), &[]).await;
+    assert!(!out.success);
+    assert_eq!(
+        out.text,
+        "pipe is a FIFO (named pipe), not a regular file; read_file reads regular files only"
+    );
+    let out = run(&s.project, &update_call("pipe"), &[]).await;
+    assert!(!out.success);
+    assert_eq!(
+        out.text,
+        "apply_patch verification failed; nothing was written. pipe: is a FIFO (named pipe), not a regular file; apply_patch edits regular files only"
+    );
+    let add = "*** Begin Patch\n*** Add File: pipe\n+x\n*** End Patch\n";
+    let call = ToolCall::parse(
+        "apply_patch",
+        &serde_json::json!({ "input": add }).to_string(),
+    )
+    .unwrap();
+    let out = run(&s.project, &call, &[]).await;
+    assert!(out.text.contains("is a FIFO (named pipe)"), "{}", out.text);
+}
+
+#[tokio::test]
+async fn a_device_through_a_link_is_refused_even_when_approved() {
+    let s = scene();
+    std::os::unix::fs::symlink("/dev/zero", s.project.join("zero")).unwrap();
+    // Unapproved, it leads outside.
+    let out = run(&s.project, &read_call("zero"), &[]).await;
+    assert!(out.text.contains("/dev/zero"), "{}", out.text);
+    assert!(!out.success);
+    // A person approved reading /dev/zero: still not a file.
+    let approved = [PathBuf::from("/dev/zero")];
+    let out = run(&s.project, &read_call("zero"), &approved).await;
+    assert_eq!(
+        out.text,
+        "zero is a character device, not a regular file; read_file reads regular files only"
+    );
+    let out = run(&s.project, &update_call("zero"), &approved).await;
+    assert!(
+        out.text.ends_with(
+            "zero: is a character device, not a regular file; apply_patch edits regular files only"
+        ),
+        "{}",
+        out.text
+    );
+    assert!(peak_memory_kb() < 200_000, "{} kB", peak_memory_kb());
+}
+
+#[tokio::test]
+async fn a_huge_file_is_refused_by_apply_patch_before_it_is_read() {
+    let s = scene();
+    let big = std::fs::File::create(s.project.join("big.txt")).unwrap();
+    // Sparse: 1.5 GiB of length, almost no disk.
+    big.set_len(3 << 29).unwrap();
+    drop(big);
+    let out = run(&s.project, &update_call("big.txt"), &[]).await;
+    assert_eq!(
+        out.text,
+        "apply_patch verification failed; nothing was written. big.txt: is 1.5 GB; apply_patch edits files of up to 16.0 MB"
+    );
+    let out = run(&s.project, &read_call("big.txt"), &[]).await;
+    assert!(out.text.contains("binary file"), "{}", out.text);
+    assert!(peak_memory_kb() < 200_000, "{} kB", peak_memory_kb());
+}
