@@ -1,0 +1,133 @@
+//! What opening every file beneath the project root costs the tools: `cargo bench --bench
+//! tools`. A tree of 20,000 files in 400 folders, and the calls the model makes most over it
+//! (`list_dir`, `grep_files`, `read_file`, through `execute` as the turn loop calls them), the
+//! `@` finder's listing, and a prompt's `@` attachments. Each row prints the median of its runs.
+//! The rows use only what the tools offered before the opener, so the same file measures both.
+
+// Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kelp::agent::mentions::{list_project_files, user_message};
+use kelp::agent::tools::{OutputSink, ToolCall, ToolContext, execute};
+use support::{median, row_filter};
+use tokio_util::sync::CancellationToken;
+
+const TOP: usize = 40;
+const SUB: usize = 10;
+const FILES: usize = 50;
+
+/// 40 × 10 folders of 50 small Rust files; one file in a hundred holds the needle.
+fn tree(root: &Path) {
+    for top in 0..TOP {
+        for sub in 0..SUB {
+            let dir = root.join(format!("m{top:02}/s{sub}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for file in 0..FILES {
+                let n = (top * SUB + sub) * FILES + file;
+                let needle = if n.is_multiple_of(100) {
+                    "needle_"
+                } else {
+                    "thread_"
+                };
+                let text: String = (0..20)
+                    .map(|line| format!("fn f{line}() {{ let {needle}{n} = {line}; }}\n"))
+                    .collect();
+                std::fs::write(dir.join(format!("f{file:02}.rs")), text).unwrap();
+            }
+        }
+    }
+    std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
+}
+
+/// Runs `work` `runs` times (after one warm-up) and returns the median in milliseconds.
+fn time(runs: usize, mut work: impl FnMut()) -> f64 {
+    work();
+    let samples: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            work();
+            started.elapsed()
+        })
+        .collect();
+    median(samples).as_secs_f64() * 1000.0
+}
+
+fn call(name: &str, args: serde_json::Value) -> ToolCall {
+    ToolCall::parse(name, &args.to_string()).unwrap()
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tree(root);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ctx = ToolContext::new(root);
+    let run = |call: &ToolCall| {
+        let out = runtime.block_on(execute(
+            call,
+            &ctx,
+            &OutputSink::none(),
+            CancellationToken::new(),
+            &[],
+        ));
+        assert!(out.success, "{}", out.text);
+        out
+    };
+    let wanted = row_filter();
+    let row = |name: &str, runs: usize, work: &mut dyn FnMut()| {
+        if wanted(name) {
+            println!("{name:<58} {:>9.3} ms", time(runs, work));
+        }
+    };
+
+    let whole = call("list_dir", serde_json::json!({"path": ".", "depth": 3}));
+    row(
+        "list_dir, depth 3 (1,000 shown, 20,440 counted)",
+        21,
+        &mut || {
+            run(&whole);
+        },
+    );
+    let one = call("list_dir", serde_json::json!({"path": "m07", "depth": 2}));
+    row(
+        "list_dir of one folder, depth 2 (510 entries)",
+        51,
+        &mut || {
+            run(&one);
+        },
+    );
+    let grep = call(
+        "grep_files",
+        serde_json::json!({"pattern": "needle_[0-9]+ = 7;", "limit": 2000}),
+    );
+    row("grep_files over 20,000 files", 11, &mut || {
+        let out = run(&grep);
+        assert_eq!(out.text.lines().count(), 200, "{}", out.text);
+    });
+    let read = call("read_file", serde_json::json!({"path": "m13/s4/f21.rs"}));
+    row("read_file, 100 calls", 21, &mut || {
+        for _ in 0..100 {
+            run(&read);
+        }
+    });
+    row("@ finder: list the project's files", 11, &mut || {
+        let count = list_project_files(root, &|_| {});
+        assert_eq!(count, TOP * SUB * FILES + 1);
+    });
+    let prompt: String = (0..8)
+        .map(|i| format!("look at @m{i:02}/s{i}/f{i:02}.rs "))
+        .collect();
+    row("@ attachments: a prompt naming 8 files", 101, &mut || {
+        let (_, report) = user_message(prompt.clone(), root);
+        assert!(report.iter().all(|a| a.attached), "{report:?}");
+    });
+}
