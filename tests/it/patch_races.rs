@@ -87,10 +87,30 @@ fn finish(mut racer: Child) {
     racer.wait().unwrap();
 }
 
-/// Clears the project for the next round.
-fn reset(project: &Path) {
-    std::fs::remove_dir_all(project).unwrap();
-    std::fs::create_dir_all(project.join("d")).unwrap();
+/// One round: a fresh project with `files`, the racer beside the patch, and nothing changed in
+/// the home folder afterwards, whoever won.
+async fn play(s: &Scene, call: &ToolCall, swap: &str, files: &[(&str, &str)]) -> ToolOutput {
+    std::fs::remove_dir_all(&s.project).unwrap();
+    std::fs::create_dir_all(s.project.join("d")).unwrap();
+    for (path, text) in files {
+        std::fs::write(s.project.join(path), text).unwrap();
+    }
+    let racer = racer(&s.project, swap);
+    let out = run(&s.project, call, &[]).await;
+    finish(racer);
+    assert_eq!(
+        std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
+        "ORIGINAL\n",
+        "a write went outside: {}",
+        out.text
+    );
+    assert_eq!(
+        std::fs::read_dir(&s.home).unwrap().count(),
+        1,
+        "{}",
+        out.text
+    );
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,21 +120,7 @@ async fn a_folder_swapped_for_a_link_mid_patch_never_redirects_a_write() {
     let swap = format!("mv d d.moved && ln -s '{}' d", s.home.display());
     let mut refused = 0;
     for round in 0..ROUNDS {
-        reset(&s.project);
-        let racer = racer(&s.project, &swap);
-        let out = run(&s.project, &call, &[]).await;
-        finish(racer);
-        assert_eq!(
-            std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
-            "ORIGINAL\n",
-            "round {round}: the write went outside: {}",
-            out.text
-        );
-        assert_eq!(
-            std::fs::read_dir(&s.home).unwrap().count(),
-            1,
-            "round {round}"
-        );
+        let out = play(&s, &call, &swap, &[]).await;
         if out.success {
             // The racer came too late: the file went where the patch said, inside.
             let inside = ["d/.bashrc", "d.moved/.bashrc"].iter().any(|p| {
@@ -159,18 +165,8 @@ async fn a_file_swapped_for_a_link_mid_patch_is_refused_and_its_target_untouched
         s.home.join(".bashrc").display()
     );
     let mut refused = 0;
-    for round in 0..ROUNDS / 2 {
-        reset(&s.project);
-        std::fs::write(s.project.join("d/notes.txt"), "inside\n").unwrap();
-        let racer = racer(&s.project, &swap);
-        let out = run(&s.project, &call, &[]).await;
-        finish(racer);
-        assert_eq!(
-            std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
-            "ORIGINAL\n",
-            "round {round}: {}",
-            out.text
-        );
+    for _ in 0..ROUNDS / 2 {
+        let out = play(&s, &call, &swap, &[("d/notes.txt", "inside\n")]).await;
         if !out.success {
             refused += 1;
             assert!(
