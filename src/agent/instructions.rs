@@ -144,14 +144,24 @@ fn candidates(config_dir: &Path, project_dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Up to `limit` bytes of the file (cut at a character boundary) and its full size; `None`
-/// when it vanished.
+/// when it vanished or is no longer a regular file. Opened without waiting, so a FIFO swapped
+/// in after the look at it cannot hang the turn.
 fn read_prefix(path: &Path, limit: usize) -> std::io::Result<Option<(String, u64)>> {
-    let file = match std::fs::File::open(path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let size = file.metadata()?.len();
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let size = meta.len();
     let mut bytes = Vec::new();
     file.take(limit as u64).read_to_end(&mut bytes)?;
     let text = match String::from_utf8(bytes) {
@@ -193,5 +203,15 @@ mod tests {
         std::fs::write(&path, "aé").unwrap();
         let (text, size) = read_prefix(&path, 2).unwrap().unwrap();
         assert_eq!((text.as_str(), size), ("a", 3));
+    }
+
+    #[test]
+    fn a_fifo_swapped_in_is_skipped_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let fifo = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        // With no writer, a blocking open would never return.
+        assert!(read_prefix(&path, 100).unwrap().is_none());
     }
 }
