@@ -314,3 +314,59 @@ async fn a_huge_file_is_refused_by_apply_patch_before_it_is_read() {
     assert!(out.text.contains("binary file"), "{}", out.text);
     assert!(peak_memory_kb() < 200_000, "{} kB", peak_memory_kb());
 }
+
+/// A racer flips a folder between itself and a link to the outside (`renameat2` with
+/// `RENAME_EXCHANGE`, so it is always one or the other) while `list_dir` and `grep_files` walk
+/// the project again and again; a big folder sorted before it keeps the walk long between
+/// seeing the folder and reading it. No name or line from the outside ever shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_flipped_to_a_link_mid_walk_shows_nothing_of_the_outside() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = scene();
+    std::fs::create_dir_all(s.project.join("c")).unwrap();
+    for i in 0..900 {
+        std::fs::write(s.project.join(format!("c/plain{i:04}.txt")), "plain\n").unwrap();
+    }
+    for i in 0..50 {
+        std::fs::write(s.project.join(format!("d/inside{i:02}.txt")), "needle\n").unwrap();
+        std::fs::write(s.home.join(format!("outside{i:02}.txt")), "SECRET-LINE\n").unwrap();
+    }
+    std::os::unix::fs::symlink(&s.home, s.project.join("e.link")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let racer = {
+        let (stop, project) = (Arc::clone(&stop), s.project.clone());
+        std::thread::spawn(move || {
+            let (d, link) = (project.join("d"), project.join("e.link"));
+            while !stop.load(Ordering::Relaxed) {
+                rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    &d,
+                    rustix::fs::CWD,
+                    &link,
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+                .unwrap();
+            }
+        })
+    };
+    let list = ToolCall::parse("list_dir", r#"{"path": ".", "depth": 3}"#).unwrap();
+    let grep = ToolCall::parse("grep_files", r#"{"pattern": "SECRET|needle"}"#).unwrap();
+    let mut leaks = Vec::new();
+    for _ in 0..40 {
+        for call in [&list, &grep] {
+            let out = run(&s.project, call, &[]).await;
+            if out.text.contains("outside") || out.text.contains("SECRET-LINE") {
+                leaks.push(out.text);
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    racer.join().unwrap();
+    assert!(
+        leaks.is_empty(),
+        "{} calls showed the outside: {}",
+        leaks.len(),
+        leaks[0]
+    );
+}

@@ -1,6 +1,9 @@
 //! `list_dir`: a sorted tree of a directory that skips what `.gitignore` hides.
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use ignore::WalkBuilder;
@@ -153,47 +156,82 @@ pub fn list(
 }
 
 /// The folders above the entry being listed, each opened beneath the one before it (the first
-/// beneath the listed directory), so a walk in file-name order opens each folder once.
+/// beneath the listed directory) and read once from that descriptor, so a walk in file-name
+/// order opens and reads each folder once, and a name is shown only if the folder held open
+/// has it.
 #[derive(Default)]
 struct FolderStack {
-    open: Vec<(PathBuf, OwnedFd)>,
+    open: Vec<Folder>,
+}
+
+/// A folder held open, and what it holds: each name with its type (a link not followed).
+struct Folder {
+    rel: PathBuf,
+    fd: OwnedFd,
+    names: HashMap<OsString, FileType>,
+}
+
+impl Folder {
+    /// Opens `below` beneath `base` (with `held`'s rules when there is no base yet) and reads
+    /// its names.
+    fn open(held: &HeldDir, base: Option<&Folder>, below: &Path, rel: &Path) -> Option<Self> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+        let fd = match base {
+            Some(base) => opener::open_beneath(
+                base.fd.as_fd(),
+                below,
+                flags,
+                opener::Links::Beneath,
+                opener::Resolver::Kernel,
+            ),
+            None => held.open(below, flags),
+        }
+        .ok()?;
+        let mut names = HashMap::new();
+        for entry in rustix::fs::Dir::read_from(&fd).ok()? {
+            let Ok(entry) = entry else { continue };
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
+            let kind = match entry.file_type() {
+                // Some file systems do not say in the listing: ask the folder.
+                FileType::Unknown => rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_or(FileType::Unknown, |stat| {
+                        FileType::from_raw_mode(stat.st_mode)
+                    }),
+                kind => kind,
+            };
+            names.insert(name.to_os_string(), kind);
+        }
+        Some(Self {
+            rel: rel.to_path_buf(),
+            fd,
+            names,
+        })
+    }
 }
 
 impl FolderStack {
     /// The type of the entry at `rel` (relative to `held`), not following a last link; `None`
-    /// when it is not there beneath `held`.
+    /// when the folder held open beneath `held` has no such name.
     fn kind_of(&mut self, held: &HeldDir, rel: &Path) -> Option<FileType> {
         let parent = rel.parent()?;
         let name = rel.file_name()?;
-        while let Some((path, _)) = self.open.last() {
-            if parent.starts_with(path) {
+        while let Some(folder) = self.open.last() {
+            if parent.starts_with(&folder.rel) {
                 break;
             }
             self.open.pop();
         }
-        let known = self.open.last().is_some_and(|(path, _)| path == parent);
+        let known = self.open.last().is_some_and(|folder| folder.rel == parent);
         if !known {
-            let (base, below) = match self.open.last() {
-                Some((path, fd)) => (Some(fd), parent.strip_prefix(path).ok()?),
-                None => (None, parent),
+            let base = self.open.last();
+            let below = match base {
+                Some(base) => parent.strip_prefix(&base.rel).ok()?,
+                None => parent,
             };
-            let flags = OFlags::PATH | OFlags::DIRECTORY;
-            let fd = match base {
-                Some(fd) => opener::open_beneath(
-                    fd.as_fd(),
-                    below,
-                    flags,
-                    opener::Links::Beneath,
-                    opener::Resolver::Kernel,
-                ),
-                None => held.open(below, flags),
-            }
-            .ok()?;
-            self.open.push((parent.to_path_buf(), fd));
+            let folder = Folder::open(held, base, below, parent)?;
+            self.open.push(folder);
         }
-        let (_, fd) = self.open.last()?;
-        let stat = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-        Some(FileType::from_raw_mode(stat.st_mode))
+        self.open.last()?.names.get(name).copied()
     }
 }
 
