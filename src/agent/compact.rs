@@ -8,7 +8,7 @@
 
 use super::conversation::Conversation;
 use super::protocol::Event;
-use super::turn::{TurnContext, TurnError};
+use super::turn_context::{TurnContext, TurnError, forward_retry};
 use crate::llm::LlmError;
 use crate::llm::types::{Item, ResponseEvent, Role};
 
@@ -26,10 +26,6 @@ the work from. Do not call tools. Cover, under short headings:\n\
 - State: what is done, what is in progress, and the open tasks, in order.\n\
 - The user's latest request and whether it is finished.\n\
 Be specific (paths, names, numbers); leave out greetings and what no longer matters.";
-
-/// How the summary is introduced to the model in the requests that follow.
-pub const SUMMARY_HEADING: &str =
-    "This conversation was compacted to fit the context window. A summary of it so far:";
 
 /// Whether a request that used `used` tokens of a `window` leaves too little room.
 pub fn over_threshold(used: u64, window: u64) -> bool {
@@ -150,7 +146,7 @@ async fn summary_of(
             ) => text = item.text(),
             retry @ ResponseEvent::Retrying { .. } => {
                 text.clear();
-                super::turn::forward_retry(ctx, retry);
+                forward_retry(ctx, retry);
             }
             ResponseEvent::Completed { usage, .. } => return Ok((text, usage)),
             _ => {}

@@ -300,7 +300,7 @@ impl Conversation {
             .collect();
         input.push(Item::user_text(format!(
             "{}\n\n{summary}",
-            super::compact::SUMMARY_HEADING
+            crate::llm::types::SUMMARY_HEADING
         )));
         input.extend_from_slice(&self.history[sent_from..]);
         input

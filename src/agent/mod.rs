@@ -9,3 +9,4 @@ pub mod mentions;
 pub mod protocol;
 pub mod tools;
 pub mod turn;
+pub mod turn_context;

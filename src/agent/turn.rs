@@ -11,18 +11,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use thiserror::Error;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
-use super::approval::{Approvals, DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
+use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::compact;
 use super::conversation::Conversation;
 use super::mentions;
 use super::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, StopCause, TurnOutcome,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, TurnOutcome,
 };
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
+use super::turn_context::forward_retry;
+pub use super::turn_context::{TurnContext, TurnError, outcome_of};
 use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
@@ -33,86 +32,6 @@ pub const DEFAULT_MAX_STEPS: usize = 100;
 
 /// The output of a call that never started because the turn was interrupted first.
 pub const NOT_STARTED_OUTPUT: &str = "cancelled: the turn was interrupted before this call ran";
-
-/// What a turn needs besides the conversation.
-#[derive(Debug, Clone)]
-pub struct TurnContext {
-    /// Sends the requests.
-    pub client: LlmClient,
-    /// Decides and asks about tool calls.
-    pub approvals: Approvals,
-    /// Where the front end's events go.
-    pub events: UnboundedSender<Event>,
-    /// Stops the turn: the stream is dropped, running commands are killed.
-    pub cancel: CancellationToken,
-    /// The most requests one turn makes.
-    pub max_steps: usize,
-    /// Where this front end signs in (`/connect`), said after a failure that needs it.
-    pub sign_in: Option<&'static str>,
-}
-
-impl TurnContext {
-    pub(crate) fn emit(&self, event: Event) {
-        // A front end that went away cannot be told anything; the turn still ends cleanly.
-        let _ = self.events.send(event);
-    }
-}
-
-/// Why a turn did not complete.
-#[derive(Debug, Error)]
-pub enum TurnError {
-    /// The request failed.
-    #[error(transparent)]
-    Llm(#[from] LlmError),
-    /// The model kept calling tools.
-    #[error(
-        "stopped after {0} steps: the model kept calling tools without finishing; send a message to let it go on"
-    )]
-    StepLimit(usize),
-    /// The person interrupted it.
-    #[error("interrupted")]
-    Interrupted,
-}
-
-impl TurnError {
-    /// How the front end sees the end of the turn.
-    pub fn outcome(&self) -> TurnOutcome {
-        match self {
-            Self::Interrupted => TurnOutcome::Interrupted,
-            Self::StepLimit(_) => TurnOutcome::Stopped {
-                cause: StopCause::StepLimit,
-                message: self.to_string(),
-            },
-            Self::Llm(LlmError::Incomplete { reason }) => {
-                let cause = match reason.as_deref() {
-                    Some("max_output_tokens") => Some(StopCause::OutputLimit),
-                    Some("content_filter") => Some(StopCause::Refusal),
-                    _ => None,
-                };
-                match cause {
-                    Some(cause) => TurnOutcome::Stopped {
-                        cause,
-                        message: self.to_string(),
-                    },
-                    None => TurnOutcome::Failed(self.to_string()),
-                }
-            }
-            other => TurnOutcome::Failed(other.to_string()),
-        }
-    }
-}
-
-/// How a turn's result looks to a front end; a failure that needs a new sign-in says where
-/// (`sign_in`: `/connect`, `` `kelp login` ``), when the front end has a place.
-pub fn outcome_of(result: &Result<(), TurnError>, sign_in: Option<&str>) -> TurnOutcome {
-    match result {
-        Ok(()) => TurnOutcome::Completed,
-        Err(TurnError::Llm(e)) if e.wants_sign_in() && sign_in.is_some() => {
-            TurnOutcome::Failed(format!("{e} with {}", sign_in.unwrap_or_default()))
-        }
-        Err(e) => e.outcome(),
-    }
-}
 
 /// What a call that would ask gets with nobody to ask: its output for the model, and a note
 /// for the person that names what would allow it (never the mode already in use).
@@ -377,24 +296,6 @@ async fn stream_response(
         reason: "the response ended without an answer".to_string(),
         retries: 0,
     })
-}
-
-/// Tells the front end about a retry of the stream (the one event of its kind that reaches it).
-pub(crate) fn forward_retry(ctx: &TurnContext, event: ResponseEvent) {
-    if let ResponseEvent::Retrying {
-        attempt,
-        max,
-        delay,
-        reason,
-    } = event
-    {
-        ctx.emit(Event::Retrying {
-            attempt,
-            max,
-            delay,
-            reason,
-        });
-    }
 }
 
 /// A function call of the response, parsed.
@@ -666,34 +567,4 @@ async fn execute(
         duration: output.duration,
     });
     output.text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn incomplete(reason: Option<&str>) -> TurnOutcome {
-        TurnError::Llm(LlmError::Incomplete {
-            reason: reason.map(str::to_string),
-        })
-        .outcome()
-    }
-
-    #[test]
-    fn an_answer_cut_short_says_why() {
-        assert!(matches!(
-            incomplete(Some("max_output_tokens")),
-            TurnOutcome::Stopped { cause: StopCause::OutputLimit, message }
-                if message.contains("max_output_tokens")
-        ));
-        assert!(matches!(
-            incomplete(Some("content_filter")),
-            TurnOutcome::Stopped {
-                cause: StopCause::Refusal,
-                ..
-            }
-        ));
-        assert!(matches!(incomplete(None), TurnOutcome::Failed(_)));
-        assert_eq!(TurnError::Interrupted.outcome(), TurnOutcome::Interrupted);
-    }
 }

@@ -14,6 +14,8 @@ use thiserror::Error;
 use toml_edit::{DocumentMut, Item, Value};
 
 use super::modes::{self, ApprovalMode, SandboxMode, Theme};
+pub use super::warning::ConfigWarning;
+use super::warning::{expand_home, line_column};
 use crate::private_file;
 
 /// The file's name inside the config dir.
@@ -36,36 +38,6 @@ pub const KEYS: &[&str] = &[
     "auth_file",
     "mcp_servers",
 ];
-
-/// Something in the config file kelp could not use; shown to the person, never fatal.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum ConfigWarning {
-    #[error("{path}:{line}:{column}: {message}; the file is ignored")]
-    Malformed {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{path}: unknown key `{key}` is ignored")]
-    UnknownKey { path: PathBuf, key: String },
-    #[error("{path}: `{key}` {reason}; it is ignored")]
-    BadValue {
-        path: PathBuf,
-        key: String,
-        reason: String,
-    },
-    /// An entry of a table (an MCP server) that cannot be used, where it is.
-    #[error("{path}:{line}:{column}: {message}")]
-    BadEntry {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("cannot read {path}: {reason}; the file is ignored")]
-    Unreadable { path: PathBuf, reason: String },
-}
 
 /// The values the file sets; `None` where it sets nothing usable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -187,22 +159,6 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
         }
     }
     (settings, warnings)
-}
-
-/// `path` with a leading `~/` made `home`; a path that is neither that nor absolute is `None`.
-pub(super) fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
-    match path.strip_prefix("~/") {
-        Some(rest) => home.map(|home| home.join(rest)),
-        None => Some(PathBuf::from(path)).filter(|p| p.is_absolute()),
-    }
-}
-
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Where a syntax error is and what it is, on one line.

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use toml_edit::{Item, Value};
 
-use super::file::{ConfigWarning, expand_home, line_column};
+use super::warning::{ConfigWarning, expand_home, line_column};
 
 /// The table that holds the servers.
 pub const KEY: &str = "mcp_servers";

@@ -9,6 +9,7 @@
 pub mod file;
 pub mod mcp;
 pub mod modes;
+pub mod warning;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -458,6 +458,54 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_millis(u64::try_from(wait).unwrap_or(0)))
 }
 
+/// A reqwest error in plain words; its URL is dropped because it says nothing new.
+pub(crate) fn network_words(e: &reqwest::Error) -> &'static str {
+    if e.is_connect() {
+        "could not connect to the server"
+    } else if e.is_timeout() {
+        "the connection timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the answer"
+    } else {
+        "network error"
+    }
+}
+
+/// Why the TLS certificate under `e` was refused, in words, when that is what failed.
+pub(crate) fn refused_certificate(e: &reqwest::Error) -> Option<String> {
+    use rustls::CertificateError;
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = next {
+        // hyper hands rustls' error over inside io::Errors, whose `source` skips what they wrap.
+        let wrapped = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if let Some(rustls::Error::InvalidCertificate(why)) = error.downcast_ref::<rustls::Error>()
+        {
+            return Some(match why {
+                CertificateError::UnknownIssuer => {
+                    "signed by an authority this machine does not trust".to_string()
+                }
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "expired".to_string()
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    "not valid for this host name".to_string()
+                }
+                CertificateError::Revoked => "revoked".to_string(),
+                other => {
+                    tracing::debug!(reason = ?other, "TLS certificate refused");
+                    "not accepted by this machine's trust store".to_string()
+                }
+            });
+        }
+        next = wrapped.or_else(|| error.source());
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -285,8 +285,8 @@ pub async fn check_api_key(http: &reqwest::Client, config: &Config, key: &str) -
             r.status().as_u16()
         )),
         Err(e) => {
-            let refused = super::client::refused_certificate(&e);
-            let words = super::client::network_words(&e);
+            let refused = super::error::refused_certificate(&e);
+            let words = super::error::network_words(&e);
             tracing::info!(error = %e.without_url(), "the API key could not be checked");
             if let Some(why) = refused {
                 return KeyCheck::Unchecked(LlmError::UntrustedCertificate(why).to_string());

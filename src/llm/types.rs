@@ -63,6 +63,10 @@ pub const INSTRUCTIONS_HEADING: &str = "# AGENTS.md instructions for ";
 /// followed by the path: the part is sent and saved, but shown as "attached", not as typed text.
 pub const ATTACHMENT_HEADING: &str = "# Attached file (mentioned with @): ";
 
+/// How a compaction's summary is introduced to the model in the requests that follow.
+pub const SUMMARY_HEADING: &str =
+    "This conversation was compacted to fit the context window. A summary of it so far:";
+
 impl Item {
     /// Whether this is the instructions message (not something the person typed).
     pub fn is_instructions_message(&self) -> bool {

@@ -16,6 +16,7 @@ mod pty;
 mod acp;
 mod agent_loop;
 mod app_server;
+mod architecture;
 mod auth_store;
 mod cli_auth;
 mod cli_login;

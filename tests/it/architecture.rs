@@ -1,0 +1,297 @@
+//! The house's shape, read from `src/`: every `crate::` and `super::` path a file names is an
+//! import of the file that path leads to (tests left out). No two files import each other around
+//! a loop, and no file imports a folder of its own layer or above: a face never another face,
+//! the core never a face, a leaf nothing but leaves below it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Each top-level module's layer; a file may import only its own folder and lower layers.
+const LAYERS: &[(&str, u8)] = &[
+    ("private_file", 0),
+    ("secret", 0),
+    ("logging", 0),
+    ("humanize", 0),
+    ("qr", 0),
+    ("http", 0),
+    ("task", 0),
+    ("stdio", 0),
+    ("jsonrpc", 1),
+    ("config", 1),
+    ("auth", 2),
+    ("llm", 3),
+    ("mcp", 3),
+    ("session", 4),
+    ("agent", 5),
+    ("tui", 6),
+    ("app_server", 6),
+    ("acp", 6),
+];
+
+/// Every `.rs` file under `src/` (the binary's `cli/` and `main.rs` aside: they use the library
+/// as a crate), by module path, with its text before its test module.
+fn sources() -> BTreeMap<Vec<String>, (String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = BTreeMap::new();
+    let mut todo = vec![root.clone()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if rel == "cli" || rel == "main.rs" {
+                continue;
+            }
+            if path.is_dir() {
+                todo.push(path);
+                continue;
+            }
+            let Some(stem) = rel.strip_suffix(".rs") else {
+                continue;
+            };
+            let mut module: Vec<String> = stem.split('/').map(str::to_string).collect();
+            if matches!(module.last().map(String::as_str), Some("mod" | "lib")) {
+                module.pop();
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text
+                .split("#[cfg(test)]\nmod tests")
+                .next()
+                .unwrap()
+                .to_string();
+            out.insert(module, (rel, code));
+        }
+    }
+    out
+}
+
+/// The paths `code` names after `crate::` or `super::`, brace groups spread out, each as the
+/// module path it starts from (`super` resolved against `here`).
+fn named_paths(code: &str, here: &[String]) -> Vec<Vec<String>> {
+    let bytes = code.as_bytes();
+    let mut out = Vec::new();
+    for start in ["crate::", "super::"] {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(start).map(|i| i + from) {
+            from = at + start.len();
+            let before = at.checked_sub(1).map(|i| bytes[i]);
+            if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') {
+                continue;
+            }
+            let base: Vec<String> = if start == "crate::" {
+                Vec::new()
+            } else {
+                here[..here.len().saturating_sub(1)].to_vec()
+            };
+            spread(&code[from..], &base, &mut out);
+        }
+    }
+    out
+}
+
+/// Reads `a::b::{c, d::e}` from the start of `rest` onto `prefix`, pushing each full path.
+fn spread(rest: &str, prefix: &[String], out: &mut Vec<Vec<String>>) {
+    let mut path = prefix.to_vec();
+    let mut chars = rest;
+    loop {
+        if let Some(group) = chars.strip_prefix('{') {
+            let mut depth = 1;
+            let end = group
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(group.len(), |(i, _)| i);
+            let mut level = 0;
+            let mut item_start = 0;
+            let body = &group[..end];
+            for (i, c) in body.char_indices().chain([(body.len(), ',')]) {
+                match c {
+                    '{' => level += 1,
+                    '}' => level -= 1,
+                    ',' if level == 0 => {
+                        let item = body[item_start..i].trim();
+                        if !item.is_empty() && item != "self" {
+                            spread(item, &path, out);
+                        }
+                        item_start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            out.push(path);
+            return;
+        }
+        let word: String = chars
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if word.is_empty() {
+            break;
+        }
+        if word == "super" {
+            path.pop();
+        } else {
+            path.push(word.clone());
+        }
+        chars = &chars[word.len()..];
+        match chars.strip_prefix("::") {
+            Some(more) => chars = more,
+            None => break,
+        }
+    }
+    out.push(path);
+}
+
+/// The file a module path leads to: the longest prefix that is a file.
+fn file_of<'a>(
+    path: &[String],
+    files: &'a BTreeMap<Vec<String>, (String, String)>,
+) -> Option<&'a str> {
+    (1..=path.len())
+        .rev()
+        .find_map(|n| files.get(&path[..n]).map(|(rel, _)| rel.as_str()))
+}
+
+/// Which file imports which.
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let files = sources();
+    let mut graph = BTreeMap::new();
+    for (module, (rel, code)) in &files {
+        // A folder's `mod.rs` (and `lib.rs`) names its children from itself, a file from its
+        // folder.
+        let here: Vec<String> = if rel.ends_with("mod.rs") || rel == "lib.rs" {
+            module.iter().cloned().chain([String::new()]).collect()
+        } else {
+            module.clone()
+        };
+        let targets: BTreeSet<String> = named_paths(code, &here)
+            .iter()
+            .filter_map(|path| file_of(path, &files))
+            .filter(|target| target != rel)
+            .map(str::to_string)
+            .collect();
+        graph.insert(rel.clone(), targets);
+    }
+    graph
+}
+
+/// The files that lie on a loop of imports, each loop once.
+fn loops(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    let reach = |from: &str| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(file) = todo.pop() {
+            for next in graph.get(&file).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let mut found: Vec<Vec<String>> = Vec::new();
+    for file in graph.keys() {
+        if !reach(file).contains(file) {
+            continue;
+        }
+        let mut members: Vec<String> = graph
+            .keys()
+            .filter(|other| reach(file).contains(*other) && reach(other).contains(file))
+            .cloned()
+            .collect();
+        members.sort();
+        if !found.contains(&members) {
+            found.push(members);
+        }
+    }
+    found
+}
+
+fn layer(rel: &str) -> Option<(&'static str, u8)> {
+    let top = rel.split('/').next()?.trim_end_matches(".rs");
+    LAYERS.iter().find(|(name, _)| *name == top).copied()
+}
+
+#[test]
+fn no_two_files_import_each_other_around_a_loop() {
+    let graph = imports();
+    assert!(graph.len() > 100, "read {} files", graph.len());
+    let found = loops(&graph);
+    assert!(found.is_empty(), "files around a loop: {found:?}");
+}
+
+/// Imports that go to another folder of the same layer or above, as `from -> to`.
+fn upward(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (file, targets) in graph {
+        if file == "lib.rs" {
+            continue;
+        }
+        let (top, rank) = layer(file).unwrap_or_else(|| panic!("{file} has no layer"));
+        for target in targets {
+            let (target_top, target_rank) =
+                layer(target).unwrap_or_else(|| panic!("{target} has no layer"));
+            if target_top != top && target_rank >= rank {
+                wrong.push(format!("{file} -> {target}"));
+            }
+        }
+    }
+    wrong
+}
+
+#[test]
+fn no_file_imports_its_own_layer_or_above() {
+    let wrong = upward(&imports());
+    assert!(wrong.is_empty(), "imports up or across a layer: {wrong:#?}");
+}
+
+/// The reader is seen to find imports, so the two checks above can fail.
+#[test]
+fn the_reader_finds_the_imports_a_file_names() {
+    let graph = imports();
+    let turn = &graph["agent/turn.rs"];
+    for expected in [
+        "agent/compact.rs",
+        "agent/turn_context.rs",
+        "agent/tools/mod.rs",
+        "llm/types.rs",
+    ] {
+        assert!(turn.contains(expected), "{expected} not in {turn:?}");
+    }
+    let mut looped = graph.clone();
+    looped
+        .get_mut("agent/turn_context.rs")
+        .unwrap()
+        .insert("agent/turn.rs".to_string());
+    assert_eq!(
+        loops(&looped),
+        vec![vec![
+            "agent/compact.rs".to_string(),
+            "agent/turn.rs".to_string(),
+            "agent/turn_context.rs".to_string()
+        ]]
+    );
+    let mut up = graph.clone();
+    up.get_mut("agent/turn.rs")
+        .unwrap()
+        .insert("tui/app.rs".to_string());
+    up.get_mut("acp/session.rs")
+        .unwrap()
+        .insert("app_server/thread.rs".to_string());
+    assert_eq!(
+        upward(&up),
+        [
+            "acp/session.rs -> app_server/thread.rs",
+            "agent/turn.rs -> tui/app.rs"
+        ]
+    );
+}
