@@ -328,16 +328,14 @@ pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
         let mut options = CoreOptions::new(&summary.project_dir);
         options.mcp_servers = mcp_servers(&request.mcp_servers);
         options.resume = Some(summary.path.clone());
+        options.new_if_resume_fails = false;
         let opened = open_core(&face, &cx, options).await.map_err(|e| {
             let reason = e
                 .data
                 .as_ref()
                 .and_then(|d| d.as_str())
                 .unwrap_or(&e.message);
-            session_error(format!(
-                "cannot load session {wanted}: {}",
-                reason.trim_end_matches("; starting a new one")
-            ))
+            session_error(format!("cannot load session {wanted}: {reason}"))
         })?;
         for update in super::updates::replay(&opened.restored, &summary.project_dir) {
             cx.notify(SessionNotification::new(opened.id.clone(), update));
@@ -365,7 +363,7 @@ fn answer(outcome: TurnOutcome) -> Result<PromptResponse, Error> {
             StopCause::Refusal => StopReason::Refusal,
             StopCause::StepLimit => StopReason::MaxTurnRequests,
         },
-        TurnOutcome::Failed(message) => {
+        TurnOutcome::Failed { message, .. } => {
             return Err(Error::new(crate::jsonrpc::INTERNAL_ERROR as i32, message));
         }
     };

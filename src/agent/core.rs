@@ -32,6 +32,11 @@ pub struct CoreOptions {
     pub project_dir: PathBuf,
     /// A session file to continue instead of starting a new conversation.
     pub resume: Option<PathBuf>,
+    /// Whether a session file that cannot be read gives a new conversation (said as an error
+    /// first), or stops the core before it starts.
+    pub new_if_resume_fails: bool,
+    /// Who answers the calls that ask: a person through `Op::Approve`, or nobody.
+    pub approver: Approver,
     /// Streaming timeouts and retries.
     pub stream: StreamSettings,
     /// The most requests one turn makes.
@@ -53,6 +58,8 @@ impl std::fmt::Debug for CoreOptions {
         f.debug_struct("CoreOptions")
             .field("project_dir", &self.project_dir)
             .field("resume", &self.resume)
+            .field("new_if_resume_fails", &self.new_if_resume_fails)
+            .field("approver", &self.approver)
             .field("stream", &self.stream)
             .field("max_steps", &self.max_steps)
             .field("env_api_key", &self.env_api_key.as_deref().map(mask_key))
@@ -71,6 +78,8 @@ impl CoreOptions {
         Self {
             project_dir: project_dir.into(),
             resume: None,
+            new_if_resume_fails: true,
+            approver: Approver::Interactive,
             stream: StreamSettings::default(),
             max_steps: DEFAULT_MAX_STEPS,
             env_api_key: std::env::var("OPENAI_API_KEY").ok(),
@@ -80,6 +89,15 @@ impl CoreOptions {
             mcp_servers: Vec::new(),
         }
     }
+}
+
+/// Who answers the tool calls that ask for approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approver {
+    /// A person, through `Op::Approve` after an `ApprovalRequested`.
+    Interactive,
+    /// Nobody (`kelp run`): what would ask is denied, and the model told how to allow it.
+    Unattended,
 }
 
 /// What a front end can show before the core has started or any network call was made: the
@@ -254,6 +272,9 @@ pub struct Opened {
     pub id: String,
     /// A resumed conversation's history, to replay to the host.
     pub restored: Vec<crate::llm::types::Item>,
+    /// What the core said before the conversation started (an instruction file it could not
+    /// read, say), for the face to pass on.
+    pub notices: Vec<String>,
 }
 
 /// Starts a core (as [`spawn`]) and waits until it has started or resumed its conversation.
@@ -261,11 +282,13 @@ pub struct Opened {
 pub async fn open(config: Config, options: CoreOptions) -> Result<Opened, String> {
     let (ops, mut events) = spawn(config, options);
     let mut restored = Vec::new();
+    let mut notices = Vec::new();
     let id = tokio::time::timeout(OPEN_TIMEOUT, async {
         while let Some(event) = events.recv().await {
             match event {
                 Event::Conversation { id } => return Ok(id),
                 Event::Restored { items, .. } => restored = items,
+                Event::Notice(text) => notices.push(text),
                 Event::Error(message) => return Err(message),
                 other => tracing::debug!(?other, "before the conversation started"),
             }
@@ -279,6 +302,7 @@ pub async fn open(config: Config, options: CoreOptions) -> Result<Opened, String
         events,
         id,
         restored,
+        notices,
     })
 }
 
@@ -340,7 +364,10 @@ impl Core {
         let model = models::choose_model(config.model.as_deref());
         let mcp = start_mcp(&config, &options, &http, &events);
         let mut core = Self {
-            approvals: Approvals::interactive(config.approval),
+            approvals: match options.approver {
+                Approver::Interactive => Approvals::interactive(config.approval),
+                Approver::Unattended => Approvals::unattended(config.approval),
+            },
             config,
             options,
             client,
@@ -355,9 +382,16 @@ impl Core {
             mcp,
         };
         let conversation = match core.options.resume.clone() {
-            Some(path) => core
-                .resumed(&path)
-                .unwrap_or_else(|| core.new_conversation()),
+            Some(path) => match core.resumed(&path) {
+                Ok(conversation) => conversation,
+                Err(e) if core.options.new_if_resume_fails => {
+                    core.emit(Event::Error(format!(
+                        "cannot resume the conversation: {e}; starting a new one"
+                    )));
+                    core.new_conversation()
+                }
+                Err(e) => return Err(format!("cannot resume the conversation: {e}")),
+            },
             None => core.new_conversation(),
         };
         if let Some(warning) = conversation.tool_context().sandbox.startup_warning() {
@@ -403,9 +437,9 @@ impl Core {
         conversation
     }
 
-    /// The conversation saved at `path`, its transcript sent to the front end; `None` (with the
-    /// reason said) when it cannot be read.
-    fn resumed(&mut self, path: &std::path::Path) -> Option<Conversation> {
+    /// The conversation saved at `path`, its transcript sent to the front end; why not, when
+    /// it cannot be read.
+    fn resumed(&mut self, path: &std::path::Path) -> Result<Conversation, String> {
         match Conversation::resume(&self.config, path) {
             Ok(mut conversation) => {
                 conversation.set_editor(self.options.editor.clone());
@@ -423,14 +457,9 @@ impl Core {
                 }
                 // The conversation brings its own model: the front end learns it with the list.
                 self.refresh_models();
-                Some(conversation)
+                Ok(conversation)
             }
-            Err(e) => {
-                self.emit(Event::Error(format!(
-                    "cannot resume the conversation: {e}; starting a new one"
-                )));
-                None
-            }
+            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -468,9 +497,11 @@ impl Core {
                 // Only a panic gets here; the history went with it.
                 tracing::error!(error = %e, "a turn task failed");
                 self.conversation = Some(self.new_conversation());
-                TurnOutcome::Failed(
-                    "the turn failed unexpectedly; a new conversation was started".to_string(),
-                )
+                TurnOutcome::Failed {
+                    message: "the turn failed unexpectedly; a new conversation was started"
+                        .to_string(),
+                    category: crate::llm::ErrorCategory::Other,
+                }
             }
         };
         self.emit(Event::TurnFinished(outcome));
@@ -536,9 +567,15 @@ impl Core {
             }
             Op::Resume(path) => {
                 self.stop_turn().await;
-                if let Some(conversation) = self.resumed(&path) {
-                    self.approvals.forget_session();
-                    self.conversation = Some(conversation);
+                match self.resumed(&path) {
+                    Ok(conversation) => {
+                        self.approvals.forget_session();
+                        self.conversation = Some(conversation);
+                    }
+                    // The conversation in hand stays.
+                    Err(e) => {
+                        self.emit(Event::Error(format!("cannot resume the conversation: {e}")))
+                    }
                 }
             }
             Op::ListSessions => self.list_sessions(),

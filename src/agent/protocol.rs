@@ -8,6 +8,7 @@ use crate::agent::instructions::InstructionFile;
 pub use crate::agent::mentions::Attachment;
 use crate::agent::tools::FileChange;
 use crate::auth::login::{Account, LoginEvent, LoginMethod};
+use crate::llm::ErrorCategory;
 use crate::llm::types::{Item, RateLimits, TokenUsage};
 use crate::secret::Secret;
 use crate::session::SessionSummary;
@@ -144,8 +145,13 @@ pub enum TurnOutcome {
     Interrupted,
     /// The model stopped before its answer was done; the message says why, in one line.
     Stopped { cause: StopCause, message: String },
-    /// It failed; the message is one readable line.
-    Failed(String),
+    /// It failed: the message is one readable line, the category what a script may act on.
+    Failed {
+        /// What went wrong, in one line.
+        message: String,
+        /// Sign in again, wait for a limit, or anything else.
+        category: ErrorCategory,
+    },
 }
 
 /// Why the model stopped an answer early.

@@ -112,7 +112,7 @@ fn keep_unfinished(
     let (how, message) = match e.outcome() {
         TurnOutcome::Interrupted => (TurnEnd::Interrupted, None),
         TurnOutcome::Stopped { message, .. } => (TurnEnd::Stopped, Some(message)),
-        TurnOutcome::Failed(message) => (TurnEnd::Failed, Some(message)),
+        TurnOutcome::Failed { message, .. } => (TurnEnd::Failed, Some(message)),
         TurnOutcome::Completed => return,
     };
     record(

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::approval::Approvals;
 use super::protocol::{Event, StopCause, TurnOutcome};
 use crate::llm::types::ResponseEvent;
-use crate::llm::{LlmClient, LlmError};
+use crate::llm::{ErrorCategory, LlmClient, LlmError};
 
 /// What a turn needs besides the conversation.
 #[derive(Debug, Clone)]
@@ -71,10 +71,16 @@ impl TurnError {
                         cause,
                         message: self.to_string(),
                     },
-                    None => TurnOutcome::Failed(self.to_string()),
+                    None => TurnOutcome::Failed {
+                        message: self.to_string(),
+                        category: ErrorCategory::Other,
+                    },
                 }
             }
-            other => TurnOutcome::Failed(other.to_string()),
+            Self::Llm(e) => TurnOutcome::Failed {
+                message: e.to_string(),
+                category: e.category(),
+            },
         }
     }
 }
@@ -84,9 +90,10 @@ impl TurnError {
 pub fn outcome_of(result: &Result<(), TurnError>, sign_in: Option<&str>) -> TurnOutcome {
     match result {
         Ok(()) => TurnOutcome::Completed,
-        Err(TurnError::Llm(e)) if e.wants_sign_in() && sign_in.is_some() => {
-            TurnOutcome::Failed(format!("{e} with {}", sign_in.unwrap_or_default()))
-        }
+        Err(TurnError::Llm(e)) if e.wants_sign_in() && sign_in.is_some() => TurnOutcome::Failed {
+            message: format!("{e} with {}", sign_in.unwrap_or_default()),
+            category: e.category(),
+        },
         Err(e) => e.outcome(),
     }
 }
@@ -134,7 +141,7 @@ mod tests {
                 ..
             }
         ));
-        assert!(matches!(incomplete(None), TurnOutcome::Failed(_)));
+        assert!(matches!(incomplete(None), TurnOutcome::Failed { .. }));
         assert_eq!(TurnError::Interrupted.outcome(), TurnOutcome::Interrupted);
     }
 }

@@ -194,6 +194,7 @@ impl Threads {
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
         let mut options = CoreOptions::new(&summary.project_dir);
         options.resume = Some(summary.path.clone());
+        options.new_if_resume_fails = false;
         options.external = Some(self.external.clone());
         self.open(config, options, summary.project_dir, "thread/started")
             .await
@@ -535,7 +536,7 @@ async fn pump(
                 let (status, error) = match outcome {
                     TurnOutcome::Completed => ("completed", Value::Null),
                     TurnOutcome::Interrupted => ("interrupted", Value::Null),
-                    TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed(message) => {
+                    TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed { message, .. } => {
                         ("failed", json!({ "message": message }))
                     }
                 };

@@ -1,26 +1,21 @@
 //! `kelp run`: one prompt, the agent's turn run to its end, the answer streamed to stdout.
 //!
-//! Two halves that meet only at [`Event`]: the agent side is the very turn loop the core runs
-//! (tools included), with nobody to approve — what would ask is denied and the model is told
-//! how to rerun; and a [`Printer`] turns events into text (tool activity on stderr, so stdout
-//! stays the answer) or JSON lines.
+//! Two halves that meet only at [`Event`]: the agent side is the core every face opens
+//! ([`core::open`]), with nobody to approve ([`Approver::Unattended`]: what would ask is denied
+//! and the model is told how to rerun); and a [`Printer`] turns its events into text (tool
+//! activity on stderr, so stdout stays the answer) or JSON lines. The exit code comes from the
+//! turn's outcome and the error category it carries.
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use kelp::agent::approval::Approvals;
-use kelp::agent::conversation::Conversation;
-use kelp::agent::core::start_mcp_servers;
-use kelp::agent::protocol::{Event, PlanStatus, TurnOutcome};
-use kelp::agent::turn::{DEFAULT_MAX_STEPS, TurnContext, TurnError, outcome_of, run_turn};
-use kelp::auth::AuthManager;
+use kelp::agent::core::{self, Approver, CoreOptions};
+use kelp::agent::protocol::{Event, Op, PlanStatus, TurnOutcome};
 use kelp::config::Config;
 use kelp::llm::types::{RateLimitWindow, TokenUsage};
-use kelp::llm::{ErrorCategory, LlmClient, ReasoningEffort, models};
+use kelp::llm::{ErrorCategory, ReasoningEffort};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::sessions_cmd::{self, ResumeRequest};
 use super::{exit, fail};
@@ -77,22 +72,6 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
             "no prompt: pass it as an argument or on standard input",
         );
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
-    };
-    let http = match kelp::llm::client::http_client() {
-        Ok(http) => http,
-        Err(e) => return fail(exit::FAILURE, &e.to_string()),
-    };
-    let auth = AuthManager::new(config, http, std::env::var("OPENAI_API_KEY").ok());
-    let client = match LlmClient::new(config.clone(), auth) {
-        Ok(client) => client,
-        Err(e) => return fail(exit::FAILURE, &e.to_string()),
-    };
     // A misspelt effort is a mistake on this command line's behalf: say so rather than guess.
     if let Some(Err(e)) = config
         .reasoning_effort
@@ -101,101 +80,95 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
     {
         return fail(exit::USAGE, &e);
     }
-    let (mut conversation, warnings) = match args.resume() {
-        Some(request) => {
-            let path = match sessions_cmd::resolve(config, project_dir, &request) {
-                Ok(path) => path,
-                Err(code) => return code,
-            };
-            match Conversation::resume(config, &path) {
-                Ok(conversation) => (conversation, Vec::new()),
-                Err(e) => return fail(exit::FAILURE, &format!("cannot resume: {e}")),
-            }
-        }
-        None => {
-            let model = models::choose_model(config.model.as_deref());
-            Conversation::new(config, project_dir, model)
-        }
+    let resume = match args.resume() {
+        Some(request) => match sessions_cmd::resolve(config, project_dir, &request) {
+            Ok(path) => Some(path),
+            Err(code) => return code,
+        },
+        None => None,
     };
-    let resumed = args.resume().is_some();
-    let session_id = conversation.id().to_string();
-    let sandbox_warning = conversation.tool_context().sandbox.startup_warning();
-    for warning in warnings.into_iter().chain(sandbox_warning) {
-        eprintln!("kelp: warning: {warning}");
-    }
-    let (events, mut received) = mpsc::unbounded_channel();
-    if let Ok(http) = kelp::llm::client::http_client() {
-        let _runtime = runtime.enter();
-        let servers = config.mcp_servers.clone();
-        let project_dir = conversation.project_dir().to_path_buf();
-        conversation.set_mcp(start_mcp_servers(servers, &http, &project_dir, &events));
-    }
-    let ctx = TurnContext {
-        client,
-        approvals: Approvals::unattended(config.approval),
-        events,
-        cancel: CancellationToken::new(),
-        max_steps: DEFAULT_MAX_STEPS,
-        sign_in: Some(SIGN_IN),
+    let resumed = resume.is_some();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
     };
-
+    let mut options = CoreOptions::new(project_dir);
+    options.resume = resume;
+    options.new_if_resume_fails = false;
+    options.approver = Approver::Unattended;
+    options.sign_in = Some(SIGN_IN);
     let mut printer: Box<dyn Printer> = if args.json {
         Box::new(JsonPrinter::default())
     } else {
         Box::new(TextPrinter::default())
     };
-    // Ctrl-C stops the turn the way the TUI's interrupt does: running commands are killed.
-    let cancel = ctx.cancel.clone();
-    runtime.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
-        }
-    });
-    let (result, printed) = runtime.block_on(async {
-        if let Err(e) = printer.session(&session_id, resumed) {
-            return (Ok(()), Err(e));
-        }
-        let turn = async {
-            let result = run_turn(&mut conversation, &ctx, text).await;
-            // Closes the event channel, so the printer below sees the end.
-            drop(ctx);
-            result
-        };
-        let print = async {
+    let (outcome, printed, session_id) = runtime
+        .block_on(async {
+            let mut core = match core::open(config.clone(), options).await {
+                Ok(core) => core,
+                Err(message) => return Err(message),
+            };
+            for notice in &core.notices {
+                eprintln!("kelp: warning: {notice}");
+            }
+            if let Err(e) = printer.session(&core.id, resumed) {
+                return Ok((None, Err(e), core.id));
+            }
+            // Ctrl-C stops the turn the way the TUI's interrupt does: running commands are killed.
+            let interrupt = core.ops.clone();
+            kelp::task::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    let _ = interrupt.send(Op::Interrupt);
+                }
+            });
+            let _ = core.ops.send(Op::Submit { text });
             let mut printed = Ok(());
-            while let Some(event) = received.recv().await {
+            let mut outcome = None;
+            while let Some(event) = core.events.recv().await {
                 if printed.is_ok() {
                     printed = printer.print(&event);
                 }
+                if let Event::TurnFinished(ended) = event {
+                    outcome = Some(ended);
+                    break;
+                }
             }
-            printed
-        };
-        tokio::join!(turn, print)
-    });
-    if !args.json && io::stderr().is_terminal() {
+            // The core stops once its last sender is gone, killing what still runs.
+            let _ = core.ops.send(Op::Shutdown);
+            Ok((outcome, printed, core.id))
+        })
+        .unwrap_or_else(|message| (Some(failed(message)), Ok(()), String::new()));
+    if !args.json && !session_id.is_empty() && io::stderr().is_terminal() {
         eprintln!("kelp: to continue this conversation: kelp run --resume {session_id} PROMPT");
     }
-    let failure_message = match outcome_of(&result, Some(SIGN_IN)) {
-        TurnOutcome::Failed(message) | TurnOutcome::Stopped { message, .. } => message,
-        TurnOutcome::Completed | TurnOutcome::Interrupted => String::new(),
-    };
-    match (result, printed) {
+    let outcome =
+        outcome.unwrap_or_else(|| failed("the agent stopped before the turn ended".to_string()));
+    match (outcome, printed) {
         // A closed stdout (`kelp run … | head`) is the reader's choice, not a failure to report.
         (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         (_, Err(e)) => fail(exit::FAILURE, &format!("cannot write the answer: {e}")),
-        (Ok(()), Ok(())) => ExitCode::SUCCESS,
-        (Err(TurnError::Interrupted), _) => fail(exit::CANCELLED, "interrupted"),
-        (Err(e), _) => {
-            let code = match &e {
-                TurnError::Llm(e) => match e.category() {
-                    ErrorCategory::Auth => exit::AUTH,
-                    ErrorCategory::Limit => exit::LIMIT,
-                    ErrorCategory::Other => exit::FAILURE,
-                },
-                _ => exit::FAILURE,
+        (TurnOutcome::Completed, Ok(())) => ExitCode::SUCCESS,
+        (TurnOutcome::Interrupted, _) => fail(exit::CANCELLED, "interrupted"),
+        (TurnOutcome::Stopped { message, .. }, _) => fail(exit::FAILURE, &message),
+        (TurnOutcome::Failed { message, category }, _) => {
+            let code = match category {
+                ErrorCategory::Auth => exit::AUTH,
+                ErrorCategory::Limit => exit::LIMIT,
+                ErrorCategory::Other => exit::FAILURE,
             };
-            fail(code, &failure_message)
+            fail(code, &message)
         }
+    }
+}
+
+/// A failure of the run itself (the agent could not start), as a turn's outcome.
+fn failed(message: String) -> TurnOutcome {
+    TurnOutcome::Failed {
+        message,
+        category: ErrorCategory::Other,
     }
 }
 
@@ -386,7 +359,7 @@ impl Printer for JsonPrinter {
                 json!({"type": "turn.completed", "usage": self.usage})
             }
             Event::TurnFinished(
-                TurnOutcome::Failed(message) | TurnOutcome::Stopped { message, .. },
+                TurnOutcome::Failed { message, .. } | TurnOutcome::Stopped { message, .. },
             ) => {
                 json!({"type": "turn.failed", "error": {"message": message}})
             }

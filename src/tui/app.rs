@@ -838,7 +838,7 @@ impl App {
                     TurnOutcome::Completed => None,
                     TurnOutcome::Interrupted => Some((TurnEnd::Interrupted, None)),
                     TurnOutcome::Stopped { message, .. } => Some((TurnEnd::Stopped, Some(message))),
-                    TurnOutcome::Failed(message) => Some((TurnEnd::Failed, Some(message))),
+                    TurnOutcome::Failed { message, .. } => Some((TurnEnd::Failed, Some(message))),
                 };
                 let went_on = ended.is_none() || matches!(ended, Some((TurnEnd::Stopped, _)));
                 if let Some((how, message)) = ended {
