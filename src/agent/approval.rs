@@ -252,6 +252,15 @@ pub async fn with_preview(verdict: Verdict, call: &ToolCall, context: &ToolConte
                     diff: preview.diff(),
                     changes: preview.changes,
                 }),
+                // What a preview says of a file outside the project (that it exists, its
+                // size, whether a line is in it) is for the person who may approve reading it,
+                // not for the model: it gets the same answer as for a patch that fits.
+                Err(e) if !call.paths_outside(&context.project_dir).is_empty() => {
+                    Verdict::Ask(ApprovalSubject::Patch {
+                        diff: format!("(this patch cannot be applied as it stands: {e})\n"),
+                        changes: Vec::new(),
+                    })
+                }
                 Err(e) => Verdict::Fail(e.to_string()),
             }
         }
@@ -353,6 +362,38 @@ mod tests {
             assert!(asks(&verdict(mode, &shell)));
             assert!(asks(&verdict(mode, &patch)));
         }
+    }
+
+    /// A patch on an outside file that does not fit gets a person asked, as one that fits
+    /// would: the model learns nothing of the file from whether its guess matched.
+    #[tokio::test]
+    async fn a_preview_of_an_outside_file_tells_the_model_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (project, outside) = (dir.path().join("p"), dir.path().join("o"));
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), "token=abc\n").unwrap();
+        std::fs::write(project.join("mine"), "a\n").unwrap();
+        let context = ToolContext::new(&project);
+        let guess = |path: &Path, line: &str| {
+            let patch = format!(
+                "*** Begin Patch\n*** Update File: {}\n@@\n-{line}\n+x\n*** End Patch\n",
+                path.display()
+            );
+            call("apply_patch", serde_json::json!({ "input": patch }))
+        };
+        for line in ["token=abc", "token=xyz"] {
+            let patch = guess(&outside.join("secret"), line);
+            let verdict = with_preview(Verdict::AskPatch, &patch, &context).await;
+            assert!(matches!(verdict, Verdict::Ask(_)), "{line}: {verdict:?}");
+        }
+        // Inside the project a patch that does not fit fails at once, with why.
+        let patch = guess(&project.join("mine"), "nope");
+        let verdict = with_preview(Verdict::AskPatch, &patch, &context).await;
+        assert!(
+            matches!(&verdict, Verdict::Fail(why) if why.contains("did not match")),
+            "{verdict:?}"
+        );
     }
 
     #[test]

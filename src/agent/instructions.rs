@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::tools::opener::{Approved, Opener};
 use crate::llm::types::{Content, Item, Role};
 
 /// The instruction files' name.
@@ -63,9 +64,14 @@ pub fn load_capped(config_dir: &Path, project_dir: &Path, cap: usize) -> Project
     let mut parts = Vec::new();
     let mut left_out = Vec::new();
     let mut used = 0usize;
+    let own = config_dir.join(FILE_NAME);
     for path in candidates(config_dir, project_dir) {
         let remaining = cap.saturating_sub(used);
-        let (text, bytes) = match read_prefix(&path, remaining) {
+        // The person's own file may be a link to wherever they keep it; a project's files may
+        // not lead out of their folder (a cloned repository's `AGENTS.md -> /proc/self/environ`
+        // would send kelp's environment to the model).
+        let contained = path != own;
+        let (text, bytes) = match read_prefix(&path, remaining, contained) {
             Ok(Some(read)) => read,
             Ok(None) => continue,
             Err(e) => {
@@ -145,21 +151,43 @@ fn candidates(config_dir: &Path, project_dir: &Path) -> Vec<PathBuf> {
 
 /// Up to `limit` bytes of the file (cut at a character boundary) and its full size; `None`
 /// when it vanished or is no longer a regular file. Opened without waiting, so a FIFO swapped
-/// in after the look at it cannot hang the turn.
-fn read_prefix(path: &Path, limit: usize) -> std::io::Result<Option<(String, u64)>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-    {
-        Ok(file) => file,
+/// in after the look at it cannot hang the turn; when `contained`, through the tools' opener
+/// held on the file's own folder, so a link out of that folder, or a file with other hard
+/// links, is refused.
+fn read_prefix(
+    path: &Path,
+    limit: usize,
+    contained: bool,
+) -> std::io::Result<Option<(String, u64)>> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let opened = if contained {
+        let folder = crate::private_file::parent_dir(path);
+        let opener = Opener::new(folder, Approved::Only(Vec::new()))?;
+        match opener.open(path) {
+            Ok(opened) => Ok(opened),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        }
+    } else {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .and_then(|file| Ok((file.metadata()?, file)))
+            .map(|(meta, file)| (file, meta))
+    };
+    let (file, meta) = match opened {
+        Ok(opened) => opened,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let meta = file.metadata()?;
     if !meta.is_file() {
         return Ok(None);
+    }
+    if contained && meta.nlink() > 1 {
+        return Err(std::io::Error::other(
+            "it has other hard links, which may lie outside the project",
+        ));
     }
     let size = meta.len();
     let mut bytes = Vec::new();
@@ -201,8 +229,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, "aé").unwrap();
-        let (text, size) = read_prefix(&path, 2).unwrap().unwrap();
+        let (text, size) = read_prefix(&path, 2, true).unwrap().unwrap();
         assert_eq!((text.as_str(), size), ("a", 3));
+    }
+
+    #[test]
+    fn a_projects_instructions_may_not_lead_out_of_their_folder() {
+        let config = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("env"), "OPENAI_API_KEY=sk-secret\n").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("env"), project.path().join(FILE_NAME))
+            .unwrap();
+        let loaded = load(config.path(), project.path());
+        assert!(loaded.message.is_none(), "{:?}", loaded.message);
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(
+            loaded.warnings[0].contains("leads outside"),
+            "{:?}",
+            loaded.warnings
+        );
+        // The person's own file may be a link to where they keep it.
+        std::fs::remove_file(project.path().join(FILE_NAME)).unwrap();
+        std::fs::write(outside.path().join("mine.md"), "be brief\n").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("mine.md"),
+            config.path().join(FILE_NAME),
+        )
+        .unwrap();
+        let loaded = load(config.path(), project.path());
+        assert!(loaded.message.unwrap().text().contains("be brief"));
     }
 
     #[test]
@@ -212,6 +268,7 @@ mod tests {
         let fifo = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         // With no writer, a blocking open would never return.
-        assert!(read_prefix(&path, 100).unwrap().is_none());
+        assert!(read_prefix(&path, 100, true).unwrap().is_none());
+        assert!(read_prefix(&path, 100, false).unwrap().is_none());
     }
 }

@@ -370,3 +370,35 @@ async fn a_folder_flipped_to_a_link_mid_walk_shows_nothing_of_the_outside() {
         leaks[0]
     );
 }
+
+#[tokio::test]
+async fn many_hunks_on_one_large_file_stop_at_the_patch_cap() {
+    let s = scene();
+    // 10 MB of lines; every update keeps a whole copy before and after.
+    let text: String = (0..500_000).map(|i| format!("line {i:012}\n")).collect();
+    std::fs::write(s.project.join("big.txt"), &text).unwrap();
+    let mut patch = String::from("*** Begin Patch\n");
+    for i in 0..20 {
+        patch.push_str(&format!(
+            "*** Update File: big.txt\n@@\n-line {:012}\n+changed {i}\n",
+            i * 1000
+        ));
+    }
+    patch.push_str("*** End Patch\n");
+    let call = ToolCall::parse(
+        "apply_patch",
+        &serde_json::json!({ "input": patch }).to_string(),
+    )
+    .unwrap();
+    let out = run(&s.project, &call, &[]).await;
+    assert!(
+        out.text.ends_with("big.txt: the patch would hold more than 64.0 MB of file text by here; split it into smaller patches"),
+        "{}",
+        out.text
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.project.join("big.txt")).unwrap(),
+        text
+    );
+    assert!(peak_memory_kb() < 400_000, "{} kB", peak_memory_kb());
+}

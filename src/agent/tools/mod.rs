@@ -633,7 +633,16 @@ async fn apply_patch_in(
         let mut written = Vec::new();
         for (index, (path, text)) in applied.editor_writes.iter().enumerate() {
             let shown = paths::display(&ctx.project_dir, path);
-            if let Err(why) = editor.0.write(path.clone(), text.clone()).await {
+            // The editor writes by path, in its own file system: the last look is right before
+            // each write (a folder swapped for a link since is refused, not followed).
+            let now_outside = paths::outside(&ctx.project_dir, path)
+                .filter(|real| !allowed_outside.contains(real))
+                .map(|real| format!("it leads outside the project now, to {}", real.display()));
+            let written_or = match now_outside {
+                Some(why) => Err(why),
+                None => editor.0.write(path.clone(), text.clone()).await,
+            };
+            if let Err(why) = written_or {
                 let not_written: Vec<String> = applied.editor_writes[index..]
                     .iter()
                     .map(|(path, _)| path)

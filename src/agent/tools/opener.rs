@@ -250,6 +250,15 @@ fn push_components(todo: &mut Vec<OsString>, path: &Path) -> rustix::io::Result<
     Ok(())
 }
 
+/// Whether a path's last component, when it is a link, is followed to where it leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// Followed: the file it leads to is read or written.
+    Follow,
+    /// Kept: the link itself is what is removed.
+    Keep,
+}
+
 /// Where a path is opened from: beneath the project root, or (approved) from `/` with no link
 /// on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,7 +377,9 @@ impl Opener {
     /// metadata, for the caller to judge ([`Opener::open_regular`] for files only).
     pub fn open(&self, path: &Path) -> Result<(File, Metadata), AccessError> {
         let shown = self.shown(path);
-        let fd = self.attempt(path, &shown, |place| self.open_at(place, read_flags()))?;
+        let fd = self.attempt(path, &shown, Last::Follow, |place| {
+            self.open_at(place, read_flags())
+        })?;
         let file = File::from(fd);
         let meta = file
             .metadata()
@@ -391,7 +402,7 @@ impl Opener {
     /// Opens the directory `path` to list or search below it.
     pub fn open_dir(&self, path: &Path) -> Result<HeldDir, AccessError> {
         let shown = self.shown(path);
-        let fd = self.attempt(path, &shown, |place| {
+        let fd = self.attempt(path, &shown, Last::Follow, |place| {
             self.open_at(place, OFlags::PATH | OFlags::DIRECTORY)
         })?;
         Ok(HeldDir {
@@ -405,11 +416,13 @@ impl Opener {
     /// followed once, to where it leads now, so the link stays and its target changes.
     pub fn dir_for_write(&self, path: &Path) -> Result<(OwnedFd, OsString), AccessError> {
         let shown = self.shown(path);
-        let (dir, name) = self.attempt(path, &shown, |place| self.parent_at(place, true))?;
+        let (dir, name) = self.attempt(path, &shown, Last::Follow, |place| {
+            self.parent_at(place, true)
+        })?;
         if !is_link(&dir, &name) {
             return Ok((dir, name));
         }
-        let place = self.place_real(path, &shown)?;
+        let place = self.place_real(path, &shown, Last::Follow)?;
         let (dir, name) = self
             .parent_at(&place, true)
             .map_err(|e| self.second_try_error(&shown, e))?;
@@ -423,7 +436,9 @@ impl Opener {
     /// is a link is the link itself.
     pub fn dir_for_remove(&self, path: &Path) -> Result<(OwnedFd, OsString), AccessError> {
         let shown = self.shown(path);
-        self.attempt(path, &shown, |place| self.parent_at(place, false))
+        self.attempt(path, &shown, Last::Keep, |place| {
+            self.parent_at(place, false)
+        })
     }
 
     /// Runs `op` on `path` beneath the root as written; when a link on the way leads out
@@ -433,6 +448,7 @@ impl Opener {
         &self,
         path: &Path,
         shown: &str,
+        last: Last,
         op: impl Fn(&Place) -> io::Result<T>,
     ) -> Result<T, AccessError> {
         let full = paths::resolve(&self.root_path, path);
@@ -442,7 +458,7 @@ impl Opener {
                 other => return other.map_err(|e| AccessError::io(shown, e)),
             }
         }
-        let place = self.place_real(&full, shown)?;
+        let place = self.place_real(&full, shown, last)?;
         op(&place).map_err(|e| self.second_try_error(shown, e))
     }
 
@@ -457,9 +473,16 @@ impl Opener {
         }
     }
 
-    /// Where `path` really leads, as a place to open it from, if that is allowed.
-    fn place_real(&self, path: &Path, shown: &str) -> Result<Place, AccessError> {
-        let real = paths::real_path(path).map_err(|source| AccessError::io(shown, source))?;
+    /// Where `path` really leads, as a place to open it from, if that is allowed; with
+    /// [`Last::Keep`] a last component that is a link is the link, not where it leads.
+    fn place_real(&self, path: &Path, shown: &str, last: Last) -> Result<Place, AccessError> {
+        let real = match (last, path.parent(), path.file_name()) {
+            (Last::Keep, Some(parent), Some(name)) => {
+                paths::real_path(parent).map(|p| p.join(name))
+            }
+            _ => paths::real_path(path),
+        }
+        .map_err(|source| AccessError::io(shown, source))?;
         if let Ok(rel) = real.strip_prefix(&self.root_real) {
             return Ok(Place::Beneath(rel.to_path_buf()));
         }
@@ -496,6 +519,23 @@ impl Opener {
 
     fn open_at(&self, place: &Place, flags: OFlags) -> io::Result<OwnedFd> {
         let (start, rel, links) = self.start(place)?;
+        if matches!(place, Place::Approved(_)) && !flags.contains(OFlags::PATH) {
+            // Outside the project a device may be anywhere, and opening one can do something
+            // (rewind a tape): it is looked at first, without opening it, and only a regular
+            // file or a folder is opened, then checked to be the same one.
+            let look = open_beneath(start, rel, OFlags::PATH, links, Resolver::Kernel)?;
+            let seen = rustix::fs::fstat(&look)?;
+            let kind = FileType::from_raw_mode(seen.st_mode);
+            if !matches!(kind, FileType::RegularFile | FileType::Directory) {
+                return Ok(look);
+            }
+            let fd = open_beneath(start, rel, flags, links, Resolver::Kernel)?;
+            let opened = rustix::fs::fstat(&fd)?;
+            if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino) {
+                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            return Ok(fd);
+        }
         open_beneath(start, rel, flags, links, Resolver::Kernel)
     }
 
@@ -653,6 +693,20 @@ mod tests {
                 Some(Some(libc::ENOENT))
             );
         }
+    }
+
+    #[test]
+    fn a_removal_through_an_absolute_link_removes_the_link_not_its_target() {
+        let (_dir, project, _outside) = tree();
+        std::fs::write(project.join("src/file"), "keep\n").unwrap();
+        symlink("file", project.join("src/link")).unwrap();
+        let opener = Opener::new(&project, Approved::Only(Vec::new())).unwrap();
+        // `abs` is an absolute link back into the project: the second try finds the folder.
+        let (dir, name) = opener.dir_for_remove(&project.join("abs/link")).unwrap();
+        assert_eq!(name, "link");
+        rustix::fs::unlinkat(&dir, &name, AtFlags::empty()).unwrap();
+        assert!(project.join("src/file").exists());
+        assert!(!project.join("src/link").is_symlink());
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub const NAME: &str = "apply_patch";
 /// The largest file a patch reads: a source file is far smaller, and a patch holds each file's
 /// old and new text in memory.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// The most file text one patch holds in all (each change keeps the whole text before and
+/// after, for previews and editors).
+pub const MAX_PATCH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Arguments of an `apply_patch` call.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use super::diff::{added_diff, deleted_diff, update_diff};
 use super::parse::{FileOp, Patch};
 use super::seek::{Text, apply_replacements, find_replacements};
-use super::{Applied, ChangeKind, FileChange, MAX_FILE_BYTES, Overlay, PatchError};
+use super::{
+    Applied, ChangeKind, FileChange, MAX_FILE_BYTES, MAX_PATCH_BYTES, Overlay, PatchError,
+};
 use crate::agent::tools::opener::{AccessError, Opener};
 use crate::agent::tools::paths;
 use crate::humanize;
@@ -33,6 +35,8 @@ pub(super) struct Plan {
     slots: Vec<(PathBuf, Slot)>,
     pub(super) changes: Vec<FileChange>,
     summary: Vec<String>,
+    /// Bytes of file text the changes hold so far.
+    held: u64,
 }
 
 /// A file as it stands before the patch (on disk, or as an earlier operation left it).
@@ -54,6 +58,7 @@ impl Plan {
             slots: Vec::new(),
             changes: Vec::new(),
             summary: Vec::new(),
+            held: 0,
         };
         for op in &patch.ops {
             plan.add_op(op, base, project_dir, overlay, opener)?;
@@ -99,7 +104,7 @@ impl Plan {
                     old_text,
                     new_text: Some(contents.clone()),
                 };
-                self.record(change, &shown);
+                self.record(change, &shown)?;
             }
             FileOp::Delete { path } => {
                 let abs = paths::resolve(base, path);
@@ -117,7 +122,7 @@ impl Plan {
                     old_text: current.contents,
                     new_text: None,
                 };
-                self.record(change, &shown);
+                self.record(change, &shown)?;
             }
             FileOp::Update {
                 path,
@@ -173,16 +178,30 @@ impl Plan {
                     old_text: Some(contents.clone()),
                     new_text: Some(new_text),
                 };
-                self.record(change, dest_shown.as_deref().unwrap_or(&shown));
+                self.record(change, dest_shown.as_deref().unwrap_or(&shown))?;
             }
         }
         Ok(())
     }
 
-    fn record(&mut self, change: FileChange, shown: &str) {
+    /// Keeps `change`, unless the patch would then hold more than [`MAX_PATCH_BYTES`] of file
+    /// text: many small hunks on one large file each keep a whole copy of it.
+    fn record(&mut self, change: FileChange, shown: &str) -> Result<(), PatchError> {
+        let size = |text: &Option<String>| text.as_ref().map_or(0, String::len) as u64;
+        self.held += size(&change.old_text) + size(&change.new_text) + change.diff.len() as u64;
+        if self.held > MAX_PATCH_BYTES {
+            return Err(verify(
+                shown,
+                &format!(
+                    "the patch would hold more than {} of file text by here; split it into smaller patches",
+                    humanize::bytes(MAX_PATCH_BYTES)
+                ),
+            ));
+        }
         self.summary
             .push(format!("{} {shown}", change.kind.letter()));
         self.changes.push(change);
+        Ok(())
     }
 
     fn set(&mut self, path: PathBuf, slot: Slot) {
@@ -378,7 +397,13 @@ fn reason(e: &AccessError) -> String {
 
 /// A file the opener would not open, as a verification failure: nothing was written yet.
 fn refused(shown: &str, e: &AccessError) -> PatchError {
-    verify(shown, &format!("cannot read the file: {}", reason(e)))
+    let why = match e {
+        AccessError::Changed { .. } => {
+            "it changed while it was being read (a link on the way now leads elsewhere)".to_string()
+        }
+        other => reason(other),
+    };
+    verify(shown, &format!("cannot read the file: {why}"))
 }
 
 fn verify(shown: &str, reason: &str) -> PatchError {
