@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::tools::opener::{AccessError, Approved, Opener};
-use super::tools::{paths, read_file};
+use super::tools::{paths, read_file, walk};
 use crate::llm::types::{ATTACHMENT_HEADING, Content, Item, Role};
 
 /// The files of one prompt together carry at most this much text: one `read_file` call's worth.
@@ -183,11 +183,11 @@ fn size_of(shown: &str) -> String {
 
 /// Lists the project's files for the finder, as `/`-separated paths relative to `root`, calling
 /// `found` for each as the walk finds it (on several threads), by the tools' rules
-/// ([`paths::project_walker`]). Stops after
+/// ([`walk::project_walker`]). Stops after
 /// [`MAX_LISTED_FILES`]; returns how many were found.
 pub fn list_project_files(root: &Path, found: &(dyn Fn(String) + Sync)) -> usize {
     let count = AtomicUsize::new(0);
-    paths::project_walker(root).build_parallel().run(|| {
+    walk::project_walker(root, root).build_parallel().run(|| {
         Box::new(|entry| {
             let Ok(entry) = entry else {
                 return ignore::WalkState::Continue;

@@ -125,7 +125,7 @@ pub fn search(
     };
     let root = root.as_path();
 
-    let mut walk = super::paths::project_walker(root);
+    let mut walk = super::walk::project_walker(root, opener.project_dir());
     walk.sort_by_file_name(|a, b| a.cmp(b));
     // Checked per file rather than handed to the walker as an override: overrides take
     // precedence over .gitignore, and an include glob must not bring ignored files back.

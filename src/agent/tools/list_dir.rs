@@ -101,7 +101,7 @@ pub fn list(
     let mut shown_entries = 0usize;
     let mut hidden_entries = 0usize;
     let mut folders = FolderStack::default();
-    for entry in walker(&held.path, depth).build() {
+    for entry in walker(&held.path, opener.project_dir(), depth).build() {
         if cancel.is_cancelled() {
             return Err(ListDirError::Cancelled);
         }
@@ -236,8 +236,8 @@ impl FolderStack {
 }
 
 /// The project's walk, sorted and `depth` deep.
-fn walker(dir: &Path, depth: usize) -> WalkBuilder {
-    let mut builder = super::paths::project_walker(dir);
+fn walker(dir: &Path, project_dir: &Path, depth: usize) -> WalkBuilder {
+    let mut builder = super::walk::project_walker(dir, project_dir);
     builder
         .max_depth(Some(depth))
         .sort_by_file_name(|a, b| a.cmp(b));

@@ -15,6 +15,7 @@ pub mod sandbox;
 pub mod shell;
 pub mod spec;
 pub mod update_plan;
+pub mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

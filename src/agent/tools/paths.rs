@@ -75,17 +75,6 @@ pub fn has_other_names(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.nlink() > 1)
 }
 
-/// A walk of the project's files as every tool and the `@` finder see them: `.gitignore` and
-/// `.ignore` applied even outside a git repository, hidden files included, `.git` never entered.
-pub fn project_walker(root: &Path) -> ignore::WalkBuilder {
-    let mut builder = ignore::WalkBuilder::new(root);
-    builder
-        .hidden(false)
-        .require_git(false)
-        .filter_entry(|entry| entry.file_name() != ".git");
-    builder
-}
-
 /// How many symlinks a resolution follows before calling it a loop (the kernel's limit).
 const MAX_LINKS: usize = 40;
 
