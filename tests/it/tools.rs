@@ -288,3 +288,41 @@ async fn a_path_swapped_for_an_outside_link_after_the_check_is_refused() {
             .is_symlink()
     );
 }
+
+/// A search of one file outside the project that a person approved reads that file, and only
+/// it (its folder was not approved).
+#[tokio::test]
+async fn grep_of_one_approved_outside_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (project, outside) = (dir.path().join("p"), dir.path().join("o"));
+    fs::create_dir_all(&project).unwrap();
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("notes.txt"), "one needle\n").unwrap();
+    fs::write(outside.join("other.txt"), "another needle\n").unwrap();
+    let file = outside.canonicalize().unwrap().join("notes.txt");
+    let call = ToolCall::parse(
+        "grep_files",
+        &serde_json::json!({"pattern": "needle", "path": file}).to_string(),
+    )
+    .unwrap();
+    let ctx = context(&project);
+    let approved = execute(
+        &call,
+        &ctx,
+        &OutputSink::none(),
+        CancellationToken::new(),
+        std::slice::from_ref(&file),
+    )
+    .await;
+    assert_eq!(approved.text, format!("{}:1: one needle\n", file.display()));
+    let refused = execute(
+        &call,
+        &ctx,
+        &OutputSink::none(),
+        CancellationToken::new(),
+        &[],
+    )
+    .await;
+    assert!(!refused.success);
+    assert!(refused.text.starts_with("refused:"), "{}", refused.text);
+}

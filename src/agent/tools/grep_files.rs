@@ -113,20 +113,8 @@ pub fn search(
         },
         refused => GrepError::Refused(refused.to_string()),
     })?;
-    // A file is searched in the folder it is in, as the walk would find it.
-    let (held, root) = if root_meta.is_dir() {
-        (HeldDir::new(root_file.into(), root), root.to_path_buf())
-    } else {
-        let folder = root.parent().unwrap_or(root);
-        let held = opener
-            .open_dir(folder)
-            .map_err(|e| GrepError::Refused(e.to_string()))?;
-        (held, root.to_path_buf())
-    };
+    let root = root.to_path_buf();
     let root = root.as_path();
-
-    let mut walk = super::walk::project_walker(root, opener.project_dir());
-    walk.sort_by_file_name(|a, b| a.cmp(b));
     // Checked per file rather than handed to the walker as an override: overrides take
     // precedence over .gitignore, and an include glob must not bring ignored files back.
     let include = match args.include.as_deref().filter(|g| !g.trim().is_empty()) {
@@ -150,34 +138,21 @@ pub fn search(
     let mut found = 0usize;
     let mut hit_limit = false;
     let mut hard_linked = 0usize;
-    for entry in walk.build() {
-        if cancel.is_cancelled() {
-            return Err(GrepError::Cancelled);
-        }
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        if let Some(include) = &include
-            && !include.matched(entry.path(), false).is_whitelist()
+    // Searches one file already open; true once the limit is reached.
+    let mut search_one = |path: &Path, file: std::fs::File, meta: std::fs::Metadata| {
+        if !meta.is_file()
+            || include
+                .as_ref()
+                .is_some_and(|include| !include.matched(path, false).is_whitelist())
         {
-            continue;
+            return false;
         }
-        // Opened beneath the folder held open, not by its path; gone or swapped, it is skipped.
-        let Some((file, meta)) = entry
-            .path()
-            .strip_prefix(&held.path)
-            .ok()
-            .and_then(|rel| held.open_file(rel).ok())
-        else {
-            continue;
-        };
         // Another name of the same file may lie outside the project: not searched unasked.
         if meta.nlink() > 1 {
             hard_linked += 1;
-            continue;
+            return false;
         }
-        let shown = opener.shown(entry.path());
+        let shown = opener.shown(path);
         let sink = Lossy(|line_number, line: &str| {
             if found >= limit {
                 hit_limit = true;
@@ -187,10 +162,38 @@ pub fn search(
             out.push_str(&format!("{shown}:{line_number}: {}\n", clip(line)));
             Ok(true)
         });
-        // A file that vanished or cannot be read is skipped; the search goes on.
+        // A file that cannot be read is skipped; the search goes on.
         let _ = searcher.search_file(&matcher, &file, sink);
-        if hit_limit {
-            break;
+        hit_limit
+    };
+
+    if !root_meta.is_dir() {
+        // One file: the one already open.
+        search_one(root, root_file, root_meta);
+    } else {
+        let held = HeldDir::new(root_file.into(), root);
+        let mut walk = super::walk::project_walker(root, opener.project_dir());
+        walk.sort_by_file_name(|a, b| a.cmp(b));
+        for entry in walk.build() {
+            if cancel.is_cancelled() {
+                return Err(GrepError::Cancelled);
+            }
+            let Ok(entry) = entry else { continue };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            // Opened beneath the folder held open, not by its path; gone or swapped, skipped.
+            let Some((file, meta)) = entry
+                .path()
+                .strip_prefix(&held.path)
+                .ok()
+                .and_then(|rel| held.open_file(rel).ok())
+            else {
+                continue;
+            };
+            if search_one(entry.path(), file, meta) {
+                break;
+            }
         }
     }
 

@@ -161,6 +161,15 @@ pub fn open_beneath(
         };
         match rustix::fs::openat2(start, path, flags, Mode::empty(), how) {
             Err(rustix::io::Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            // Older container seccomp profiles answer an unknown call with EPERM; opening the
+            // start itself cannot be refused for permission, so the same answer there means
+            // the call is hidden, not that this file is forbidden.
+            Err(rustix::io::Errno::PERM)
+                if rustix::fs::openat2(start, ".", OFlags::PATH, Mode::empty(), how).err()
+                    == Some(rustix::io::Errno::PERM) =>
+            {
+                NO_OPENAT2.store(true, Ordering::Relaxed)
+            }
             // Retried by the kernel's own advice: a rename elsewhere raced the lookup.
             Err(rustix::io::Errno::AGAIN) => {
                 return walk(start, rel, flags, links).map_err(io::Error::from);

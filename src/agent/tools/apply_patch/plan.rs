@@ -78,7 +78,7 @@ impl Plan {
             FileOp::Add { path, contents } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                if abs.is_dir() {
+                if is_dir(opener, &abs) {
                     return Err(verify(
                         &shown,
                         "cannot add the file: a directory is in the way",
@@ -159,7 +159,7 @@ impl Plan {
                 };
                 match &dest {
                     Some(dest) if *dest != abs => {
-                        if dest.is_dir() {
+                        if is_dir(opener, dest) {
                             return Err(verify(
                                 dest_shown.as_deref().unwrap_or_default(),
                                 "cannot move the file there: a directory is in the way",
@@ -233,7 +233,7 @@ impl Plan {
             });
         }
         if let Some(text) = overlay.get(path) {
-            let permissions = std::fs::metadata(path).ok().map(|m| m.permissions());
+            let permissions = opener.open(path).ok().map(|(_, meta)| meta.permissions());
             return Ok(Some(Current {
                 contents: Some(text.clone()),
                 permissions,
@@ -404,6 +404,11 @@ fn refused(shown: &str, e: &AccessError) -> PatchError {
         other => reason(other),
     };
     verify(shown, &format!("cannot read the file: {why}"))
+}
+
+/// Whether `path` is a folder, as the opener finds it (never through a link out).
+fn is_dir(opener: &Opener, path: &Path) -> bool {
+    opener.open(path).is_ok_and(|(_, meta)| meta.is_dir())
 }
 
 fn verify(shown: &str, reason: &str) -> PatchError {
