@@ -402,3 +402,34 @@ async fn many_hunks_on_one_large_file_stop_at_the_patch_cap() {
     );
     assert!(peak_memory_kb() < 400_000, "{} kB", peak_memory_kb());
 }
+
+/// A file the patch read, swapped mid-patch for a link to another file of the project: the
+/// other file keeps its text, and the patch says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_swapped_for_a_link_inside_is_not_written_with_anothers_text() {
+    let s = scene();
+    let call = long_patch("*** Update File: d/a.txt\n@@\n-inside\n+changed\n");
+    let swap = "rm d/a.txt && ln -s b.txt d/a.txt";
+    let mut refused = 0;
+    for _ in 0..10 {
+        let files = [("d/a.txt", "inside\n"), ("d/b.txt", "other\n")];
+        let out = play(&s, &call, swap, &files).await;
+        assert_eq!(
+            std::fs::read_to_string(s.project.join("d/b.txt")).unwrap(),
+            "other\n",
+            "{}",
+            out.text
+        );
+        if !out.success {
+            refused += 1;
+            assert!(
+                out.text.starts_with(
+                    "failed to write d/a.txt: it is no longer the file the patch read"
+                ),
+                "{}",
+                out.text
+            );
+        }
+    }
+    assert!(refused > 0, "the racer never swapped the file in time");
+}

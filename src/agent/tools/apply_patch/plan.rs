@@ -6,6 +6,7 @@
 use std::fs::Permissions;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::diff::{added_diff, deleted_diff, update_diff};
@@ -18,12 +19,17 @@ use crate::agent::tools::opener::{AccessError, Opener};
 use crate::agent::tools::paths;
 use crate::humanize;
 
+/// Which file on disk a patch read: its device and inode.
+type Identity = (u64, u64);
+
 /// What a file will be once the patch is applied.
 enum Slot {
-    /// Written with these contents (and, when it replaces a file, that file's permissions).
+    /// Written with these contents (and, when it replaces a file, that file's permissions and
+    /// which file it was, so a different one found there at the write is not replaced).
     Write {
         contents: String,
         permissions: Option<Permissions>,
+        identity: Option<Identity>,
     },
     /// Removed.
     Remove,
@@ -44,6 +50,8 @@ struct Current {
     /// The text, or `None` when the file is not UTF-8.
     contents: Option<String>,
     permissions: Option<Permissions>,
+    /// The file on disk it was read from, when it was.
+    identity: Option<Identity>,
 }
 
 impl Plan {
@@ -84,16 +92,18 @@ impl Plan {
                         "cannot add the file: a directory is in the way",
                     ));
                 }
-                let (old_text, permissions) = match self.current(&abs, &shown, overlay, opener)? {
-                    Some(current) => (current.contents, current.permissions),
-                    None => (None, None),
-                };
+                let (old_text, permissions, identity) =
+                    match self.current(&abs, &shown, overlay, opener)? {
+                        Some(current) => (current.contents, current.permissions, current.identity),
+                        None => (None, None, None),
+                    };
                 let diff = added_diff(&shown, contents);
                 self.set(
                     abs.clone(),
                     Slot::Write {
                         contents: contents.clone(),
                         permissions,
+                        identity,
                     },
                 );
                 let change = FileChange {
@@ -153,9 +163,12 @@ impl Plan {
                     &new_lines,
                 );
                 let new_text = text.join(new_lines);
+                let moves = dest.as_ref().is_some_and(|dest| *dest != abs);
                 let write = Slot::Write {
                     contents: new_text.clone(),
                     permissions: current.permissions,
+                    // A move writes a new name, whatever is there; in place, the file read.
+                    identity: current.identity.filter(|_| !moves),
                 };
                 match &dest {
                     Some(dest) if *dest != abs => {
@@ -225,9 +238,11 @@ impl Plan {
                 Slot::Write {
                     contents,
                     permissions,
+                    identity,
                 } => Some(Current {
                     contents: Some(contents.clone()),
                     permissions: permissions.clone(),
+                    identity: *identity,
                 }),
                 Slot::Remove => None,
             });
@@ -237,6 +252,7 @@ impl Plan {
             return Ok(Some(Current {
                 contents: Some(text.clone()),
                 permissions,
+                identity: None,
             }));
         }
         let (file, meta) = match opener.open(path) {
@@ -278,6 +294,7 @@ impl Plan {
         Ok(Some(Current {
             contents: String::from_utf8(bytes).ok(),
             permissions: Some(meta.permissions()),
+            identity: Some((meta.dev(), meta.ino())),
         }))
     }
 
@@ -310,7 +327,8 @@ impl Plan {
                 Slot::Write {
                     contents,
                     permissions,
-                } => Some((path, contents, permissions)),
+                    identity,
+                } => Some((path, contents, permissions, identity)),
                 Slot::Remove => None,
             })
             .collect();
@@ -320,13 +338,19 @@ impl Plan {
             .filter(|(_, slot)| matches!(slot, Slot::Remove))
             .map(|(path, _)| path.clone())
             .collect();
-        for (index, (path, contents, permissions)) in writes.iter().enumerate() {
+        for (index, (path, contents, permissions, identity)) in writes.iter().enumerate() {
             if to_editor {
                 editor_writes.push(((*path).clone(), (*contents).clone()));
                 continue;
             }
-            if let Err(reason) = write_file(opener, path, contents.as_bytes(), permissions.as_ref())
-            {
+            let written_or = write_file(
+                opener,
+                path,
+                contents.as_bytes(),
+                permissions.as_ref(),
+                **identity,
+            );
+            if let Err(reason) = written_or {
                 let not_written = writes[index..]
                     .iter()
                     .map(|(path, ..)| *path)
@@ -367,14 +391,27 @@ impl Plan {
 ///
 /// A last component that is a link inside the project is followed (to where it leads now, and
 /// only if that is inside or approved) so the link survives and its target changes. A
-/// hard-linked file gets a new inode: its other names keep the old contents.
+/// hard-linked file gets a new inode: its other names keep the old contents. A file the patch
+/// read must still be the one there (`identity`): another swapped in, even inside the project,
+/// is not replaced with text made from the first.
 fn write_file(
     opener: &Opener,
     path: &Path,
     contents: &[u8],
     permissions: Option<&Permissions>,
+    identity: Option<Identity>,
 ) -> Result<(), String> {
     let (dir, name) = opener.dir_for_write(path).map_err(|e| reason(&e))?;
+    if let Some(read) = identity {
+        let now = rustix::fs::statat(&dir, &name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+            .map(|stat| (stat.st_dev, stat.st_ino));
+        if now != Ok(read) {
+            return Err(
+                "it is no longer the file the patch read (it was replaced or removed meanwhile)"
+                    .to_string(),
+            );
+        }
+    }
     crate::private_file::replace_in(dir.as_fd(), &name, contents, permissions)
         .map_err(|e| e.to_string())
 }
