@@ -13,10 +13,12 @@
 //! `.ignore` decides first, then `.gitignore`, then `.git/info/exclude`, then the global file;
 //! within each, the deepest folder first, up to the root of the file system.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -56,11 +58,27 @@ struct Folder {
     exclude: Gitignore,
 }
 
-/// A folder's rules and those of every folder above it, deepest first.
+impl Folder {
+    fn is_empty(&self) -> bool {
+        self.ignore.is_empty() && self.gitignore.is_empty() && self.exclude.is_empty()
+    }
+}
+
+/// The rules of a folder and of every folder above it that has any, deepest first.
 type Chain = Arc<Vec<Arc<Folder>>>;
+
+/// Tells one walk's rules from another's in the per-thread memory of the last folder.
+static NEXT_RULES_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The last folder whose entries this thread judged, and its chain: a walk yields a
+    /// folder's entries together, so most entries need no lookup in the shared map.
+    static LAST_FOLDER: RefCell<Option<(u64, PathBuf, Chain)>> = const { RefCell::new(None) };
+}
 
 /// The rules of one walk, read once per folder as the walk reaches it.
 pub struct IgnoreRules {
+    id: u64,
     opener: Option<Opener>,
     global: Gitignore,
     chains: RwLock<HashMap<PathBuf, Chain>>,
@@ -71,6 +89,7 @@ impl IgnoreRules {
     /// opener held on it.
     pub fn new(project_dir: &Path) -> Self {
         Self {
+            id: NEXT_RULES_ID.fetch_add(1, Ordering::Relaxed),
             opener: Opener::new(project_dir, Approved::Only(Vec::new())).ok(),
             global: Gitignore::global().0,
             chains: RwLock::new(HashMap::new()),
@@ -82,7 +101,30 @@ impl IgnoreRules {
         let Some(parent) = path.parent() else {
             return false;
         };
-        let chain = self.chain(parent);
+        LAST_FOLDER.with(|last| {
+            let mut last = last.borrow_mut();
+            match &*last {
+                // Bytes, not `Path`'s component by component comparison: this runs per entry.
+                Some((id, dir, chain))
+                    if *id == self.id && dir.as_os_str() == parent.as_os_str() =>
+                {
+                    self.decide(chain, path, is_dir)
+                }
+                _ => {
+                    let chain = self.chain(parent);
+                    let ignored = self.decide(&chain, path, is_dir);
+                    *last = Some((self.id, parent.to_path_buf(), chain));
+                    ignored
+                }
+            }
+        })
+    }
+
+    /// What `chain` and the global file say of `path`.
+    fn decide(&self, chain: &[Arc<Folder>], path: &Path, is_dir: bool) -> bool {
+        if chain.is_empty() && self.global.is_empty() {
+            return false;
+        }
         let decide = |pick: fn(&Folder) -> &Gitignore| {
             chain
                 .iter()
@@ -102,7 +144,11 @@ impl IgnoreRules {
         {
             return Arc::clone(chain);
         }
-        let mut folders = vec![Arc::new(self.read_folder(dir))];
+        let folder = self.read_folder(dir);
+        let mut folders = Vec::new();
+        if !folder.is_empty() {
+            folders.push(Arc::new(folder));
+        }
         if let Some(parent) = dir.parent() {
             folders.extend(self.chain(parent).iter().cloned());
         }
