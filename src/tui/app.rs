@@ -17,12 +17,12 @@ use unicode_width::UnicodeWidthStr;
 
 use super::bottom_pane::file_finder::FileFinder;
 use super::bottom_pane::picker::{Picker, PickerItem};
+use super::bottom_pane::slash::SlashCommand;
 use super::bottom_pane::{BottomPane, KeyOutcome, PickerKind};
 use super::chat::Chat;
 use super::connect::{ConnectDialog, DialogAction};
 use super::history_cell::{CellKind, display_path};
 use super::resume;
-use super::slash::SlashCommand;
 use super::status::{Status, approval_detail, approval_name, describe_login};
 use crate::agent::protocol::{ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome};
 use crate::auth::login::LoginEvent;

@@ -15,7 +15,6 @@ pub mod hyperlink;
 pub mod markdown;
 pub mod qr_view;
 pub mod resume;
-pub mod slash;
 pub mod status;
 pub mod streaming;
 pub mod terminal;

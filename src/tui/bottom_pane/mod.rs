@@ -8,12 +8,12 @@ pub mod approval;
 pub mod composer;
 pub mod file_finder;
 pub mod picker;
+pub mod slash;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
-use super::slash::{self, SlashCommand};
 use super::theme;
 use crate::agent::protocol::ApprovalDecision;
 use crate::tui::wrap::draw_line;
@@ -21,6 +21,7 @@ use approval::ApprovalView;
 use composer::{Composer, ComposerAction};
 use file_finder::FileFinder;
 use picker::{Picker, PickerAction};
+use slash::SlashCommand;
 
 /// The composer grows up to this many rows, then scrolls.
 const MAX_COMPOSER_ROWS: u16 = 8;

@@ -1,6 +1,6 @@
 //! Slash commands and the completion list shown while one is typed.
 
-use super::bottom_pane::picker::PickerItem;
+use super::picker::PickerItem;
 
 /// A command the composer understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
