@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use super::approval::Approvals;
 use super::conversation::Conversation;
 use super::protocol::{AuthSummary, Event, Op, TurnOutcome};
-use super::turn::{DEFAULT_MAX_STEPS, TurnContext, outcome_of, run_turn_unfinished};
+use super::turn::{DEFAULT_MAX_STEPS, run_turn_unfinished};
+use super::turn_context::{TurnContext, outcome_of};
 use crate::auth::login::{LoginHandle, LoginMethod, start_login};
 use crate::auth::{AuthManager, AuthStore, ExternalAuth, OpenAiEntry, StoredLogin, mask_key};
 use crate::config::{self, Config, Setting};
@@ -160,36 +161,27 @@ pub fn spawn(
     (op_tx, event_rx)
 }
 
-/// Starts the MCP servers of the config and of `options` in the background. `None` when there
-/// are none.
+/// Starts the MCP servers of the config and of `options` on tasks of their own, their
+/// statuses and failures becoming `events` (`McpServers`, `Notice`). The servers hold the
+/// sender weakly: a front end's event stream still ends when the agent is done. `None` when
+/// there are none.
 fn start_mcp(
     config: &Config,
     options: &CoreOptions,
     http: &reqwest::Client,
     events: &UnboundedSender<Event>,
 ) -> Option<McpManager> {
-    let servers = config
+    let servers: Vec<_> = config
         .mcp_servers
         .iter()
         .chain(&options.mcp_servers)
         .cloned()
         .collect();
-    start_mcp_servers(servers, http, &options.project_dir, events)
-}
-
-/// Starts `servers` on tasks of their own, their statuses and failures becoming `events`
-/// (`McpServers`, `Notice`). The servers hold the sender weakly: a front end's event stream
-/// still ends when the agent is done. `None` when there are no servers.
-pub fn start_mcp_servers(
-    servers: Vec<crate::config::McpServerConfig>,
-    http: &reqwest::Client,
-    project_dir: &std::path::Path,
-    events: &UnboundedSender<Event>,
-) -> Option<McpManager> {
     if servers.is_empty() {
         return None;
     }
     let events = events.downgrade();
+    let project_dir = &options.project_dir;
     let project_dir = std::path::absolute(project_dir).unwrap_or_else(|_| project_dir.into());
     Some(McpManager::start(
         servers,

@@ -21,7 +21,7 @@ use super::protocol::{
 };
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use super::turn_context::forward_retry;
-pub use super::turn_context::{TurnContext, TurnError, outcome_of};
+use super::turn_context::{TurnContext, TurnError};
 use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
@@ -56,19 +56,9 @@ fn unattended_denial(mode: ApprovalMode, tool: &ToolCall, outside: bool) -> (Str
     )
 }
 
-/// Runs one turn for the prompt `text`: `TurnStarted` first, `TurnFinished` last.
-pub async fn run_turn(
-    conversation: &mut Conversation,
-    ctx: &TurnContext,
-    text: String,
-) -> Result<(), TurnError> {
-    let result = run_turn_unfinished(conversation, ctx, text).await;
-    ctx.emit(Event::TurnFinished(outcome_of(&result, ctx.sign_in)));
-    result
-}
-
-/// [`run_turn`] without the closing `TurnFinished`, for a caller that must settle its own
-/// state first: a front end may act on that event at once (submit the next prompt).
+/// Runs one turn for the prompt `text`, `TurnStarted` first. The closing `TurnFinished` is the
+/// caller's to send (the core, once it holds the conversation again): a front end may act on
+/// that event at once (submit the next prompt).
 pub async fn run_turn_unfinished(
     conversation: &mut Conversation,
     ctx: &TurnContext,
