@@ -385,14 +385,13 @@ impl Opener {
     /// Opens `path` (absolute) for reading, without waiting: whatever it is, with its
     /// metadata, for the caller to judge ([`Opener::open_regular`] for files only).
     pub fn open(&self, path: &Path) -> Result<(File, Metadata), AccessError> {
-        let shown = self.shown(path);
-        let fd = self.attempt(path, &shown, Last::Follow, |place| {
+        let fd = self.attempt(path, Last::Follow, |place| {
             self.open_at(place, read_flags())
         })?;
         let file = File::from(fd);
         let meta = file
             .metadata()
-            .map_err(|source| AccessError::io(&shown, source))?;
+            .map_err(|source| AccessError::io(&self.shown(path), source))?;
         Ok((file, meta))
     }
 
@@ -410,33 +409,28 @@ impl Opener {
 
     /// Opens the directory `path` to list or search below it.
     pub fn open_dir(&self, path: &Path) -> Result<HeldDir, AccessError> {
-        let shown = self.shown(path);
-        let fd = self.attempt(path, &shown, Last::Follow, |place| {
+        let fd = self.attempt(path, Last::Follow, |place| {
             self.open_at(place, OFlags::PATH | OFlags::DIRECTORY)
         })?;
-        Ok(HeldDir {
-            fd,
-            path: paths::normalize(path),
-        })
+        Ok(HeldDir::new(fd, path))
     }
 
     /// The directory a write of `path` goes into, open (its missing folders created, none
     /// through a link), and the name to write in it. A last component that is a link is
     /// followed once, to where it leads now, so the link stays and its target changes.
     pub fn dir_for_write(&self, path: &Path) -> Result<(OwnedFd, OsString), AccessError> {
-        let shown = self.shown(path);
-        let (dir, name) = self.attempt(path, &shown, Last::Follow, |place| {
-            self.parent_at(place, true)
-        })?;
+        let (dir, name) = self.attempt(path, Last::Follow, |place| self.parent_at(place, true))?;
         if !is_link(&dir, &name) {
             return Ok((dir, name));
         }
-        let place = self.place_real(path, &shown, Last::Follow)?;
+        let place = self.place_real(path, Last::Follow)?;
         let (dir, name) = self
             .parent_at(&place, true)
-            .map_err(|e| self.second_try_error(&shown, e))?;
+            .map_err(|e| self.second_try_error(path, e))?;
         if is_link(&dir, &name) {
-            return Err(AccessError::Changed { path: shown });
+            return Err(AccessError::Changed {
+                path: self.shown(path),
+            });
         }
         Ok((dir, name))
     }
@@ -444,19 +438,16 @@ impl Opener {
     /// The directory `path` is removed from, open, and its name there; a last component that
     /// is a link is the link itself.
     pub fn dir_for_remove(&self, path: &Path) -> Result<(OwnedFd, OsString), AccessError> {
-        let shown = self.shown(path);
-        self.attempt(path, &shown, Last::Keep, |place| {
-            self.parent_at(place, false)
-        })
+        self.attempt(path, Last::Keep, |place| self.parent_at(place, false))
     }
 
     /// Runs `op` on `path` beneath the root as written; when a link on the way leads out
     /// (`EXDEV`), runs it once more on where the path really leads now: beneath the root
-    /// (an absolute link back in), or an approved outside path, or nowhere.
+    /// (an absolute link back in), or an approved outside path, or nowhere. The path is put in
+    /// words for a message only when there is one to give.
     fn attempt<T>(
         &self,
         path: &Path,
-        shown: &str,
         last: Last,
         op: impl Fn(&Place) -> io::Result<T>,
     ) -> Result<T, AccessError> {
@@ -464,34 +455,34 @@ impl Opener {
         if let Ok(rel) = full.strip_prefix(&self.root_path) {
             match op(&Place::Beneath(rel.to_path_buf())) {
                 Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
-                other => return other.map_err(|e| AccessError::io(shown, e)),
+                other => return other.map_err(|e| AccessError::io(&self.shown(path), e)),
             }
         }
-        let place = self.place_real(&full, shown, last)?;
-        op(&place).map_err(|e| self.second_try_error(shown, e))
+        let place = self.place_real(&full, last)?;
+        op(&place).map_err(|e| self.second_try_error(path, e))
     }
 
     /// The error of an attempt on where a path really led: a link that leads out now, where a
     /// moment ago it did not, is a path being swapped.
-    fn second_try_error(&self, shown: &str, e: io::Error) -> AccessError {
+    fn second_try_error(&self, path: &Path, e: io::Error) -> AccessError {
         match e.raw_os_error() {
             Some(libc::EXDEV | libc::ELOOP) => AccessError::Changed {
-                path: shown.to_string(),
+                path: self.shown(path),
             },
-            _ => AccessError::io(shown, e),
+            _ => AccessError::io(&self.shown(path), e),
         }
     }
 
     /// Where `path` really leads, as a place to open it from, if that is allowed; with
     /// [`Last::Keep`] a last component that is a link is the link, not where it leads.
-    fn place_real(&self, path: &Path, shown: &str, last: Last) -> Result<Place, AccessError> {
+    fn place_real(&self, path: &Path, last: Last) -> Result<Place, AccessError> {
         let real = match (last, path.parent(), path.file_name()) {
             (Last::Keep, Some(parent), Some(name)) => {
                 paths::real_path(parent).map(|p| p.join(name))
             }
             _ => paths::real_path(path),
         }
-        .map_err(|source| AccessError::io(shown, source))?;
+        .map_err(|source| AccessError::io(&self.shown(path), source))?;
         if let Ok(rel) = real.strip_prefix(&self.root_real) {
             return Ok(Place::Beneath(rel.to_path_buf()));
         }
@@ -499,7 +490,7 @@ impl Opener {
             return Ok(Place::Approved(real));
         }
         Err(AccessError::Outside {
-            path: shown.to_string(),
+            path: self.shown(path),
             real,
         })
     }

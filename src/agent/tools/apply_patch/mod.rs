@@ -619,6 +619,32 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_where_a_file_goes_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("docs")).unwrap();
+        let err = apply(
+            dir.path(),
+            "*** Begin Patch\n*** Add File: docs\n+x\n*** End Patch",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("docs: cannot add the file: a directory is in the way"),
+            "{err}"
+        );
+        let err = apply(
+            dir.path(),
+            "*** Begin Patch\n*** Delete File: docs\n*** End Patch",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("docs: is a directory, not a file"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn updating_or_deleting_a_missing_file_fails() {
         let dir = tempfile::tempdir().unwrap();
         let err = apply(

@@ -19,6 +19,9 @@ use crate::agent::tools::opener::{AccessError, Opener};
 use crate::agent::tools::paths;
 use crate::humanize;
 
+/// What an update or a removal says of a folder where it expected a file.
+const NOT_A_FILE: &str = "is a directory, not a file";
+
 /// Which file on disk a patch read: its device and inode.
 type Identity = (u64, u64);
 
@@ -86,14 +89,9 @@ impl Plan {
             FileOp::Add { path, contents } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                if is_dir(opener, &abs) {
-                    return Err(verify(
-                        &shown,
-                        "cannot add the file: a directory is in the way",
-                    ));
-                }
+                let in_the_way = "cannot add the file: a directory is in the way";
                 let (old_text, permissions, identity) =
-                    match self.current(&abs, &shown, overlay, opener)? {
+                    match self.current(&abs, &shown, in_the_way, overlay, opener)? {
                         Some(current) => (current.contents, current.permissions, current.identity),
                         None => (None, None, None),
                     };
@@ -119,7 +117,7 @@ impl Plan {
             FileOp::Delete { path } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                let Some(current) = self.current(&abs, &shown, overlay, opener)? else {
+                let Some(current) = self.current(&abs, &shown, NOT_A_FILE, overlay, opener)? else {
                     return Err(verify(&shown, "cannot delete the file: it does not exist"));
                 };
                 let diff = deleted_diff(&shown, current.contents.as_deref());
@@ -141,7 +139,7 @@ impl Plan {
             } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                let Some(current) = self.current(&abs, &shown, overlay, opener)? else {
+                let Some(current) = self.current(&abs, &shown, NOT_A_FILE, overlay, opener)? else {
                     return Err(verify(&shown, "cannot update the file: it does not exist"));
                 };
                 let Some(contents) = &current.contents else {
@@ -226,10 +224,12 @@ impl Plan {
 
     /// The file as earlier operations of this patch left it, else as the editor holds it, else
     /// as it is on disk: a regular file of at most [`MAX_FILE_BYTES`], opened without waiting.
+    /// A folder there is refused with `folder`, the words for the operation at hand.
     fn current(
         &self,
         path: &Path,
         shown: &str,
+        folder: &str,
         overlay: &Overlay,
         opener: &Opener,
     ) -> Result<Option<Current>, PatchError> {
@@ -261,7 +261,7 @@ impl Plan {
             Err(e) => return Err(refused(shown, &e)),
         };
         if meta.is_dir() {
-            return Err(verify(shown, "is a directory, not a file"));
+            return Err(verify(shown, folder));
         }
         if !meta.is_file() {
             let kind = crate::agent::tools::opener::kind_of(&meta);
