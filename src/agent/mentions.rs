@@ -69,6 +69,8 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
     let mut report = Vec::new();
     let mut budget = MAX_ATTACHED_BYTES;
     let mut seen: Vec<PathBuf> = Vec::new();
+    // The project held open once for the prompt, when it mentions anything.
+    let opener = std::cell::OnceCell::new();
     for word in mentions(&text) {
         let Some(path) = existing(project_dir, word) else {
             if word.contains('/') {
@@ -88,7 +90,14 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
             report.push(left_out(path, why));
             continue;
         }
-        let (file, size) = match open_inside(project_dir, path) {
+        let opener = opener.get_or_init(|| {
+            Opener::new(project_dir, Approved::Only(Vec::new())).map_err(|e| e.to_string())
+        });
+        let (file, size) = match opener
+            .as_ref()
+            .map_err(String::clone)
+            .and_then(|opener| open_inside(opener, &full))
+        {
             Ok(opened) => opened,
             Err(why) => {
                 report.push(left_out(path, why));
@@ -128,13 +137,11 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
     (item, report)
 }
 
-/// Opens the file `path` names for reading, if it is a regular file inside the project with no
+/// Opens the file at `full` for reading, if it is a regular file inside the project with no
 /// other names: through the tools' opener, beneath the project root and without waiting (a
 /// FIFO cannot hang the turn), so a link swapped in on the way is refused, not followed.
-fn open_inside(project_dir: &Path, path: &str) -> Result<(File, u64), String> {
-    let opener = Opener::new(project_dir, Approved::Only(Vec::new())).map_err(|e| e.to_string())?;
-    let full = paths::resolve(project_dir, Path::new(path));
-    let (file, meta) = opener.open_regular(&full).map_err(|e| match e {
+fn open_inside(opener: &Opener, full: &Path) -> Result<(File, u64), String> {
+    let (file, meta) = opener.open_regular(full).map_err(|e| match e {
         AccessError::Outside { real, .. } => {
             format!("leads outside the project (to {})", real.display())
         }
