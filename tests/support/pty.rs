@@ -91,8 +91,10 @@ impl Pty {
                     if n == 0 {
                         break;
                     }
-                    parser.lock().unwrap().process(&buf[..n]);
+                    // The log first: whatever a test sees on the screen is then in the log
+                    // too, when it reads the log next.
                     raw.lock().unwrap().extend_from_slice(&buf[..n]);
+                    parser.lock().unwrap().process(&buf[..n]);
                 }
             });
         }
