@@ -1,11 +1,11 @@
 //! Signing in over ACP: the methods kelp offers a client, and `authenticate` and `logout` over
-//! the one login state machine (`auth::login`) and auth store, as `/connect` uses them.
+//! the one account service (`auth::accounts`), as `/connect` uses it.
 //!
 //! The device-code login reaches a person through URL elicitation: kelp asks the client to
 //! show the verification URL with the code in the message, polls meanwhile, and answers the
 //! `authenticate` request when the login ends — that answer is the completion.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use agent_client_protocol_schema::v1::{
     AuthMethod, AuthMethodAgent, AuthMethodTerminal, AuthenticateRequest, AuthenticateResponse,
@@ -14,11 +14,9 @@ use agent_client_protocol_schema::v1::{
     LogoutResponse, RequestId,
 };
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::{Connection, Face, Reply, answer_later};
-use crate::auth::login::{LoginHandle, LoginOptions, start_login_with};
-use crate::auth::{AuthManager, AuthStore, LoginEvent, LoginMethod, OpenAiEntry, SaveKeyError};
+use crate::auth::{FirstStep, LoginMethod, LoginOutcome, SaveKeyError, SignedIn};
 
 /// ChatGPT in a browser on the agent's machine.
 pub const CHATGPT: &str = "chatgpt";
@@ -125,50 +123,6 @@ fn failed(message: impl Into<String>) -> Error {
     Error::new(AUTH_ERROR, message.into())
 }
 
-/// The login in progress, if any: one at a time, and a new one stops the old.
-#[derive(Default)]
-pub struct Logins {
-    pending: Mutex<Option<(u64, LoginHandle)>>,
-    next: std::sync::atomic::AtomicU64,
-}
-
-impl Logins {
-    /// Keeps `handle` as the login in progress; the one before it (if any) stops. Returns the
-    /// ticket [`Logins::cancel_own`] takes.
-    fn hold(&self, handle: LoginHandle) -> u64 {
-        let ticket = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let previous = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace((ticket, handle));
-        if let Some((_, previous)) = previous {
-            previous.cancel();
-        }
-        ticket
-    }
-
-    /// Stops the login of `ticket`, if it is still the one in progress.
-    fn cancel_own(&self, ticket: u64) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, handle)) = pending.take_if(|(t, _)| *t == ticket) {
-            handle.cancel();
-        }
-    }
-
-    /// Stops the login in progress: its callback port is freed, its polling ends.
-    pub fn cancel(&self) {
-        if let Some((_, handle)) = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            handle.cancel();
-        }
-    }
-}
-
 /// `authenticate`: runs the chosen sign-in in its own task (it may wait minutes for the person)
 /// and answers when it ends.
 pub fn authenticate(face: Arc<Face>, request: AuthenticateRequest, reply: Reply) {
@@ -201,7 +155,7 @@ pub fn authenticate(face: Arc<Face>, request: AuthenticateRequest, reply: Reply)
         let result = tokio::select! {
             result = sign_in => result,
             () = cancellation.cancelled() => {
-                face.logins.cancel();
+                face.accounts.stop_login(None);
                 Err(Error::request_cancelled())
             }
         };
@@ -215,21 +169,26 @@ pub fn authenticate(face: Arc<Face>, request: AuthenticateRequest, reply: Reply)
 
 /// The stored login's kind, if any: `Some(true)` for ChatGPT, `Some(false)` for an API key.
 async fn stored_login(face: &Face) -> Result<Option<bool>, Error> {
-    let store = AuthStore::new(&face.config.auth_file);
-    let file = crate::auth::with_store(&store, AuthStore::load)
+    let who = face
+        .accounts
+        .signed_in()
         .await
         .map_err(|e| failed(e.to_string()))?;
-    Ok(file
-        .openai()
-        .map(|entry| matches!(entry, OpenAiEntry::OAuth(_))))
+    Ok(match who {
+        Some(SignedIn::ChatGpt(_) | SignedIn::HostTokens(_)) => Some(true),
+        Some(SignedIn::ApiKey {
+            source: crate::auth::CredentialSource::AuthFile,
+            ..
+        }) => Some(false),
+        Some(SignedIn::ApiKey { .. }) | None => None,
+    })
 }
 
 /// `openai-api-key`: the key in `OPENAI_API_KEY` is saved as the login (as `/connect` saves a
 /// pasted one); without it, a key saved before is used.
 async fn api_key(face: &Face) -> Result<(), Error> {
-    let store = AuthStore::new(&face.config.auth_file);
     match std::env::var("OPENAI_API_KEY") {
-        Ok(key) if !key.trim().is_empty() => match crate::auth::save_api_key(&store, &key).await {
+        Ok(key) if !key.trim().is_empty() => match face.accounts.save_api_key(&key).await {
             Ok(_) => Ok(()),
             Err(SaveKeyError::Invalid(why)) => Err(failed(format!("OPENAI_API_KEY: {why}"))),
             Err(e) => Err(failed(e.to_string())),
@@ -256,41 +215,19 @@ async fn chatgpt(
     let env = environment();
     // Where no browser would open in front of the person, the URL goes to them instead.
     let show_url = env.headless || env.no_browser;
-    let mut options = LoginOptions::from_config(&face.config);
     // The browser opens on the agent's machine, as asked; never for a device code.
-    options.open_browser = method == LoginMethod::Browser && !show_url;
-    let (tx, mut steps) = mpsc::unbounded_channel();
-    let ticket = face
-        .logins
-        .hold(start_login_with(method, options, face.http.clone(), tx));
-    let ended = |step: Option<LoginEvent>| match step {
-        Some(LoginEvent::Done(_)) => Some(Ok(())),
-        Some(LoginEvent::Failed(message)) => Some(Err(failed(message))),
-        Some(LoginEvent::Cancelled) | None => Some(Err(failed(
+    let (mut login, _replaced) = face.accounts.start_login(method, !show_url);
+    let ended = |outcome: LoginOutcome| match outcome {
+        LoginOutcome::Done(_) => Ok(()),
+        LoginOutcome::Failed(message) => Err(failed(message)),
+        LoginOutcome::Cancelled => Err(failed(
             "the sign-in was cancelled (another one took its place, or kelp is stopping)",
-        ))),
-        Some(_) => None,
+        )),
     };
-    // Until the flow has something to show.
-    let shown = loop {
-        let step = steps.recv().await;
-        match step {
-            Some(LoginEvent::BrowserWaiting {
-                authorize_url,
-                port,
-                ..
-            }) => break (authorize_url, port.to_string()),
-            Some(LoginEvent::DeviceCode {
-                verification_url,
-                user_code,
-                ..
-            }) => break (verification_url, user_code),
-            other => {
-                if let Some(result) = ended(other) {
-                    return result;
-                }
-            }
-        }
+    let shown = match login.first_step().await {
+        FirstStep::Browser { url, port } => (url, port.to_string()),
+        FirstStep::DeviceCode { url, code } => (url, code),
+        FirstStep::Ended(outcome) => return ended(outcome),
     };
     match elicit {
         None if show_url => {
@@ -302,11 +239,7 @@ async fn chatgpt(
                  try again; or sign in with the device code"
             )))
         }
-        None => loop {
-            if let Some(result) = ended(steps.recv().await) {
-                return result;
-            }
-        },
+        None => ended(login.outcome().await),
         Some((request_id, cx)) => {
             let (url, code) = shown;
             let elicitation = CreateElicitationRequest::new(
@@ -338,16 +271,12 @@ async fn chatgpt(
                             }
                         };
                         if let Some(why) = declined {
-                            face.logins.cancel_own(ticket);
+                            face.accounts.stop_login(Some(login.id));
                             return Err(failed(why));
                         }
                         accepted = true;
                     }
-                    step = steps.recv() => {
-                        if let Some(result) = ended(step) {
-                            return result;
-                        }
-                    }
+                    outcome = login.outcome() => return ended(outcome),
                 }
             }
         }
@@ -358,9 +287,7 @@ async fn chatgpt(
 /// in the auth file stay.
 pub fn logout(face: Arc<Face>, reply: Reply) {
     answer_later(reply, async move {
-        face.logins.cancel();
-        let manager = AuthManager::new(&face.config, face.http.clone(), None);
-        match manager.logout().await {
+        match face.accounts.sign_out().await {
             Ok(_) => Ok(LogoutResponse::new()),
             Err(e) => Err(Error::internal_error().data(format!("could not sign out: {e}"))),
         }

@@ -1,8 +1,8 @@
 //! `kelp acp`: kelp as an Agent Client Protocol agent (JSON-RPC 2.0 over stdio, one object per
 //! line), for editors such as Zed that run coding agents as subprocesses.
 //!
-//! A thin face over what the TUI uses: logins go through the one login state machine and auth
-//! store ([`auth`]), conversations through agent cores driven by `Op`/`Event` ([`session`]),
+//! A thin face over what the TUI uses: logins go through the one account service
+//! (`auth::accounts`, [`auth`]), conversations through agent cores driven by `Op`/`Event` ([`session`]),
 //! whose events become `session/update` notifications ([`updates`]). The protocol's types are
 //! the `agent-client-protocol-schema` crate's; the lines they travel on are kelp's own JSON-RPC
 //! ([`crate::jsonrpc`]), the one the app-server speaks. Stdout carries protocol messages only;
@@ -131,11 +131,11 @@ fn answer_later<T: Serialize + 'static>(
 /// The state of one connection: what the client can do, its sessions, its login in progress.
 pub struct Face {
     config: Config,
-    http: reqwest::Client,
     cx: Connection,
     client: Mutex<ClientCapabilities>,
     sessions: session::Sessions,
-    logins: auth::Logins,
+    /// Who is signed in and the one login slot.
+    accounts: crate::auth::Accounts,
     /// The requests the client may take back with `$/cancel_request`, by their id as JSON.
     cancellable: Mutex<HashMap<String, CancellationToken>>,
 }
@@ -144,11 +144,14 @@ impl Face {
     fn new(config: Config, http: reqwest::Client, cx: Connection) -> Self {
         Self {
             sessions: session::Sessions::default(),
-            logins: auth::Logins::default(),
+            accounts: {
+                let env_api_key = std::env::var("OPENAI_API_KEY").ok();
+                let manager = crate::auth::AuthManager::new(&config, http.clone(), env_api_key);
+                crate::auth::Accounts::new(&config, manager, http)
+            },
             client: Mutex::default(),
             cancellable: Mutex::default(),
             config,
-            http,
             cx,
         }
     }
@@ -307,7 +310,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let face = Arc::new(Face::new(config, http, Connection(out.clone())));
     let read = serve_stdin(&out, async |line: &str| face.handle_line(line)).await;
     tracing::info!("stdin closed: the ACP agent stops");
-    face.logins.cancel();
+    face.accounts.stop_login(None);
     face.sessions.shut_down().await;
     drop(face);
     stdout.close(out).await;

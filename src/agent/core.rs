@@ -18,10 +18,9 @@ use super::conversation::Conversation;
 use super::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use super::turn::{DEFAULT_MAX_STEPS, run_turn_unfinished};
 use super::turn_context::{TurnContext, outcome_of};
-use crate::auth::login::{LoginHandle, LoginMethod, start_login};
-use crate::auth::{AuthManager, AuthStore, ExternalAuth, OpenAiEntry, StoredLogin, mask_key};
+use crate::auth::login::LoginMethod;
+use crate::auth::{Accounts, AuthManager, ExternalAuth, SaveKeyError, mask_key};
 use crate::config::{self, Config, Setting};
-use crate::llm::models::KeyCheck;
 use crate::llm::{LlmClient, StreamSettings, models};
 use crate::mcp::{McpManager, McpUpdate};
 use crate::session;
@@ -116,24 +115,12 @@ pub struct StartFacts {
 impl StartFacts {
     /// Reads the auth file once; never prints a secret.
     pub fn read(config: &Config, env_api_key: Option<String>) -> Self {
-        let env_key = env_api_key.filter(|k| !k.trim().is_empty());
-        let (auth, warning) = match AuthStore::new(&config.auth_file).load() {
-            Ok(file) => {
-                let summary = match file.openai() {
-                    Some(OpenAiEntry::Api { key }) => Some(AuthSummary::ApiKey {
-                        masked: mask_key(&key),
-                    }),
-                    Some(OpenAiEntry::OAuth(entry)) => Some(AuthSummary::ChatGpt(
-                        StoredLogin::from_entry(&entry).account,
-                    )),
-                    None => env_key.map(|key| AuthSummary::ApiKey {
-                        masked: mask_key(&key),
-                    }),
-                };
-                (summary, None)
-            }
-            Err(e) => (None, Some(e.to_string())),
-        };
+        let store = crate::auth::AuthStore::new(&config.auth_file);
+        let (auth, warning) =
+            match crate::auth::accounts::stored_or_env(&store, env_api_key.as_deref()) {
+                Ok(who) => (who.map(|who| who.summary()), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
         Self {
             auth,
             model: models::choose_model(config.model.as_deref()),
@@ -320,7 +307,8 @@ struct Core {
     config: Config,
     options: CoreOptions,
     client: LlmClient,
-    store: AuthStore,
+    /// Who is signed in, the one login slot, saving a key, signing out.
+    accounts: std::sync::Arc<Accounts>,
     approvals: Approvals,
     events: UnboundedSender<Event>,
     /// `None` only while a turn holds it.
@@ -328,10 +316,6 @@ struct Core {
     running: Option<RunningTurn>,
     /// The model the next turn uses (a change during a turn applies when it ends).
     model: String,
-    /// The ChatGPT login in progress; dropping it cancels the flow and frees its port.
-    login: Option<LoginHandle>,
-    /// The one HTTP client of the process, shared by requests and logins.
-    http: reqwest::Client,
     /// Feeds the one task that saves settings, started on the first change, so saves happen
     /// in order and the last choice is the one that stays.
     settings: Option<UnboundedSender<Setting>>,
@@ -350,7 +334,7 @@ impl Core {
         if let Some(external) = options.external.clone() {
             auth = auth.with_external(external);
         }
-        let store = auth.store().clone();
+        let accounts = std::sync::Arc::new(Accounts::new(&config, auth.clone(), http.clone()));
         let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
             .map_err(|e| e.to_string())?;
         let model = models::choose_model(config.model.as_deref());
@@ -363,13 +347,11 @@ impl Core {
             config,
             options,
             client,
-            store,
+            accounts,
             events,
             conversation: None,
             running: None,
             model,
-            login: None,
-            http,
             settings: None,
             mcp,
         };
@@ -544,18 +526,13 @@ impl Core {
             Op::SaveApiKey { key, unchecked } => self.save_api_key(key.expose(), unchecked),
             Op::Logout => self.logout(),
             Op::StartLogin(method) => self.start_login(method),
-            Op::PasteLoginRedirect(text) => match &self.login {
-                Some(handle) if !handle.is_finished() => {
-                    if let Err(e) = handle.paste(text.expose()) {
-                        self.emit(Event::Error(e.to_string()));
-                    }
+            Op::PasteLoginRedirect(text) => {
+                if let Err(e) = self.accounts.paste_redirect(text.expose()) {
+                    self.emit(Event::Error(e.to_string()));
                 }
-                _ => self.emit(Event::Error("no browser login is waiting".to_string())),
-            },
+            }
             Op::CancelLogin => {
-                if let Some(handle) = self.login.take() {
-                    handle.cancel();
-                }
+                self.accounts.stop_login(None);
             }
             Op::Resume(path) => {
                 self.stop_turn().await;
@@ -652,39 +629,26 @@ impl Core {
 
     fn save_api_key(&self, raw: &str, unchecked: bool) {
         let raw = raw.to_string();
-        let store = self.store.clone();
+        let accounts = self.accounts.clone();
         let events = self.events.clone();
         let refresh = self.model_refresh();
         let client = self.client.clone();
         crate::task::spawn(async move {
-            if !unchecked {
-                let key = match crate::auth::validate_api_key(&raw) {
-                    Ok(key) => key,
-                    Err(why) => {
-                        let _ = events.send(Event::Error(why.to_string()));
-                        return;
-                    }
-                };
-                match client.check_api_key(&key).await {
-                    KeyCheck::Accepted => {}
-                    KeyCheck::Refused(why) => {
-                        let _ = events.send(Event::Error(why));
-                        return;
-                    }
-                    KeyCheck::Unchecked(why) => {
-                        let _ = events.send(Event::ApiKeyUnchecked(why));
-                        return;
-                    }
-                }
-            }
-            match crate::auth::save_api_key(&store, &raw).await {
-                Ok(masked) => {
-                    let _ = events.send(Event::AuthChanged(Some(AuthSummary::ApiKey { masked })));
-                    refresh.run().await;
-                }
-                Err(e) => {
-                    let _ = events.send(Event::Error(e.to_string()));
-                }
+            // A key a person typed is checked first, unless they chose to save it unchecked.
+            let saved = if unchecked {
+                accounts.save_api_key(&raw).await
+            } else {
+                let check = |key: String| async move { client.check_api_key(&key).await };
+                accounts.check_and_save_api_key(&raw, check).await
+            };
+            let event = match saved {
+                Ok(masked) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
+                Err(SaveKeyError::Unchecked(why)) => Event::ApiKeyUnchecked(why),
+                Err(e) => Event::Error(e.to_string()),
+            };
+            let saved = matches!(event, Event::AuthChanged(_));
+            if events.send(event).is_ok() && saved {
+                refresh.run().await;
             }
         });
     }
@@ -699,10 +663,10 @@ impl Core {
 
     /// Revokes a ChatGPT login (best effort) and removes the entry.
     fn logout(&self) {
-        let manager = self.client.auth().clone();
+        let accounts = self.accounts.clone();
         let events = self.events.clone();
         crate::task::spawn(async move {
-            let event = match manager.logout().await {
+            let event = match accounts.sign_out().await {
                 Ok(_) => Event::AuthChanged(None),
                 Err(e) => Event::Error(format!("could not log out: {e}")),
             };
@@ -713,12 +677,11 @@ impl Core {
     /// Starts a ChatGPT login; its steps arrive as `Event::Login`, and the model list is
     /// refreshed once it is saved. A new login replaces (and so cancels) a running one.
     fn start_login(&mut self, method: LoginMethod) {
-        let (tx, mut rx) = unbounded_channel();
-        self.login = Some(start_login(method, &self.config, self.http.clone(), tx));
+        let (mut login, _replaced) = self.accounts.start_login(method, true);
         let events = self.events.clone();
         let refresh = self.model_refresh();
         crate::task::spawn(async move {
-            while let Some(step) = rx.recv().await {
+            while let Some(step) = login.steps.recv().await {
                 let done = matches!(step, crate::auth::login::LoginEvent::Done(_));
                 if events.send(Event::Login(step)).is_err() {
                     return;

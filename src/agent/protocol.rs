@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::agent::instructions::InstructionFile;
 pub use crate::agent::mentions::Attachment;
 use crate::agent::tools::FileChange;
-use crate::auth::login::{Account, LoginEvent, LoginMethod};
+use crate::auth::login::{LoginEvent, LoginMethod};
 use crate::llm::ErrorCategory;
 use crate::llm::types::{Item, RateLimits, TokenUsage};
 use crate::secret::Secret;
@@ -272,10 +272,4 @@ pub enum Event {
 }
 
 /// The login as the status line shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthSummary {
-    /// A ChatGPT login.
-    ChatGpt(Account),
-    /// An API key, already masked (`sk-…abcd`).
-    ApiKey { masked: String },
-}
+pub use crate::auth::AuthSummary;

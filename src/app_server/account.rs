@@ -1,20 +1,17 @@
-//! `account/*`: the login as a host app sees it, over the one login state machine
-//! (`auth::login`, as `kelp login` and `/connect` use it) and the one auth store. One login runs
-//! at a time; a new one cancels the one pending, which completes with `success: false` before
-//! the new one is answered.
+//! `account/*`: the one account service (`auth::accounts`) in the app-server's words. One
+//! login runs at a time; a new one stops the one pending, which completes with
+//! `success: false` before the new one is answered.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::wire::{Answer, Out, RpcError, params};
+use crate::auth::accounts::{self, FirstStep, SignedIn, SignedOut, Stopped};
 use crate::auth::external::TokensFuture;
-use crate::auth::login::{LoginHandle, LoginOptions, start_login_with};
 use crate::auth::{
-    AuthManager, AuthStore, ExternalAuth, ExternalTokens, LoginEvent, LoginMethod, OpenAiEntry,
-    SaveKeyError, StoredLogin, TokenSource,
+    AuthManager, ExternalAuth, ExternalTokens, LoginMethod, LoginOutcome, SaveKeyError, TokenSource,
 };
 use crate::config::Config;
 
@@ -52,31 +49,13 @@ fn plan_type(plan: Option<&str>) -> &'static str {
         .unwrap_or("unknown")
 }
 
-/// A ChatGPT login in progress.
-struct PendingLogin {
-    id: Uuid,
-    handle: LoginHandle,
-    /// Forwards the login's last step as `account/login/completed`.
-    forward: JoinHandle<()>,
-}
-
-impl PendingLogin {
-    /// Stops the login (it frees its callback port and stops polling at once) and returns the
-    /// `account/login/completed` that says it ended with `error`.
-    fn stop(self, error: &str) -> Value {
-        json!({ "loginId": self.id, "success": false, "error": error })
+/// A login the service stopped, as `account/login/completed` saying it ended with `error`. Its
+/// own report is stopped first, since it would race the one the server sends.
+fn stopped(stopped: Stopped<JoinHandle<()>>, error: &str) -> Value {
+    if let Some(report) = stopped.kept {
+        report.abort();
     }
-}
-
-impl Drop for PendingLogin {
-    fn drop(&mut self) {
-        // A finished login's report may still be on its way: only a running one is stopped,
-        // its own report first, since it would race the one the server sends.
-        if !self.handle.is_finished() {
-            self.forward.abort();
-            self.handle.cancel();
-        }
-    }
+    json!({ "loginId": stopped.id, "success": false, "error": error })
 }
 
 /// The answer to a login that is done at once (no `loginId`): its type, then
@@ -96,12 +75,11 @@ fn signed_in(login_type: &str, auth_mode: &str, plan: Option<&str>) -> Answer {
 /// The error a login ends with when another one replaces it, or a logout ends it.
 const REPLACED: &str = "Login server error: Login cancelled";
 
-/// The account side of the server.
+/// The account side of the server: the account service, with each running login's report
+/// task kept beside it.
 pub struct Accounts {
-    config: Config,
-    http: reqwest::Client,
+    service: accounts::Accounts<JoinHandle<()>>,
     out: Out,
-    login: Option<PendingLogin>,
     /// Tokens the host handed in, shared with every thread's core.
     external: ExternalAuth,
 }
@@ -179,47 +157,27 @@ impl Accounts {
     /// Accounts for `config`, over the process's one HTTP client, with the connection's
     /// external tokens.
     pub fn new(config: Config, http: reqwest::Client, out: Out, external: ExternalAuth) -> Self {
+        let env_api_key = std::env::var("OPENAI_API_KEY").ok();
+        let manager =
+            AuthManager::new(&config, http.clone(), env_api_key).with_external(external.clone());
         Self {
-            config,
-            http,
+            service: accounts::Accounts::new(&config, manager, http),
             out,
-            login: None,
             external,
         }
     }
 
     /// `account/read`: the stored login (or `OPENAI_API_KEY`), never a secret.
     pub async fn read(&self) -> Result<Answer, RpcError> {
-        if let Some(tokens) = self.external.tokens() {
-            let account = tokens.account();
-            return Ok(json!({
-                "account": {
-                    "type": "chatgpt",
-                    "email": account.email,
-                    "planType": plan_type(account.plan.as_deref()),
-                },
-                "requiresOpenaiAuth": true,
-            })
-            .into());
-        }
-        let store = AuthStore::new(&self.config.auth_file);
-        let loaded = crate::task::spawn_blocking(move || store.load())
+        let who = self
+            .service
+            .signed_in()
             .await
-            .map_err(|e| RpcError::internal(e.to_string()))?
             .map_err(|e| RpcError::internal(e.to_string()))?;
-        let account = match loaded.openai() {
-            Some(OpenAiEntry::Api { .. }) => json!({ "type": "apiKey" }),
-            Some(OpenAiEntry::OAuth(entry)) => {
-                let account = StoredLogin::from_entry(&entry).account;
-                json!({
-                    "type": "chatgpt",
-                    "email": account.email,
-                    "planType": plan_type(account.plan.as_deref()),
-                })
-            }
-            None if std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty()) => {
-                json!({ "type": "apiKey" })
-            }
+        let account = match who {
+            Some(SignedIn::ApiKey { .. }) => json!({ "type": "apiKey" }),
+            Some(SignedIn::ChatGpt(login)) => chatgpt_account(&login.account),
+            Some(SignedIn::HostTokens(account)) => chatgpt_account(&account),
             None => Value::Null,
         };
         Ok(json!({ "account": account, "requiresOpenaiAuth": true }).into())
@@ -238,18 +196,14 @@ impl Accounts {
             {
                 Err(RpcError::invalid_request(EXTERNAL_ACTIVE))
             }
-            LoginParams::Chatgpt {} => {
-                self.cancel_pending();
-                self.start_chatgpt(LoginMethod::Browser)
-                    .await
-                    .map(Answer::new)
-            }
-            LoginParams::ChatgptDeviceCode {} => {
-                self.cancel_pending();
-                self.start_chatgpt(LoginMethod::Device)
-                    .await
-                    .map(Answer::new)
-            }
+            LoginParams::Chatgpt {} => self
+                .start_chatgpt(LoginMethod::Browser)
+                .await
+                .map(Answer::new),
+            LoginParams::ChatgptDeviceCode {} => self
+                .start_chatgpt(LoginMethod::Device)
+                .await
+                .map(Answer::new),
             LoginParams::ChatgptAuthTokens(_) if !experimental => Err(RpcError::invalid_request(
                 "account/login/start.chatgptAuthTokens requires experimentalApi capability",
             )),
@@ -276,98 +230,82 @@ impl Accounts {
     }
 
     async fn save_api_key(&mut self, raw: String) -> Result<Answer, RpcError> {
-        let store = AuthStore::new(&self.config.auth_file);
-        crate::auth::save_api_key(&store, &raw)
-            .await
-            .map_err(|e| match e {
-                SaveKeyError::Invalid(why) => {
-                    RpcError::invalid_params(format!("Invalid params: apiKey: {why}"))
-                }
-                store_error => RpcError::internal(store_error.to_string()),
-            })?;
+        // Saved as given, as Codex does: the host checks a key when it wants to.
+        self.service.save_api_key(&raw).await.map_err(|e| match e {
+            SaveKeyError::Invalid(why) => {
+                RpcError::invalid_params(format!("Invalid params: apiKey: {why}"))
+            }
+            other => RpcError::internal(other.to_string()),
+        })?;
         Ok(signed_in("apiKey", "apikey", None))
     }
 
     /// Starts a ChatGPT login and answers once the host has something to show: the sign-in
     /// URL, or the device code. A failure before that is this request's error.
     async fn start_chatgpt(&mut self, method: LoginMethod) -> Result<Value, RpcError> {
-        let mut options = LoginOptions::from_config(&self.config);
         // The host opens the URL: a browser must not pop up on the machine kelp runs on.
-        options.open_browser = false;
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let handle = start_login_with(method, options, self.http.clone(), tx);
-        let id = Uuid::new_v4();
-        let answer = loop {
-            match rx.recv().await {
-                Some(LoginEvent::BrowserWaiting { authorize_url, .. }) => {
-                    break json!({ "type": "chatgpt", "loginId": id, "authUrl": authorize_url });
-                }
-                Some(LoginEvent::DeviceCode {
-                    verification_url,
-                    user_code,
-                    ..
-                }) => {
-                    break json!({
-                        "type": "chatgptDeviceCode",
-                        "loginId": id,
-                        "verificationUrl": verification_url,
-                        "userCode": user_code,
-                    });
-                }
-                Some(LoginEvent::Failed(message)) if method == LoginMethod::Device => {
-                    return Err(RpcError::internal(format!(
-                        "failed to request device code: {message}"
-                    )));
-                }
-                Some(LoginEvent::Failed(message)) => return Err(RpcError::internal(message)),
-                Some(LoginEvent::Cancelled) | None => {
-                    return Err(RpcError::internal("the login ended before it started"));
-                }
-                Some(_) => {}
+        let (mut login, replaced) = self.service.start_login(method, false);
+        if let Some(replaced) = replaced {
+            self.out
+                .notify("account/login/completed", stopped(replaced, REPLACED));
+        }
+        let id = login.id;
+        let answer = match login.first_step().await {
+            FirstStep::Browser { url, .. } => {
+                json!({ "type": "chatgpt", "loginId": id, "authUrl": url })
+            }
+            FirstStep::DeviceCode { url, code } => json!({
+                "type": "chatgptDeviceCode",
+                "loginId": id,
+                "verificationUrl": url,
+                "userCode": code,
+            }),
+            FirstStep::Ended(LoginOutcome::Failed(message)) if method == LoginMethod::Device => {
+                return Err(RpcError::internal(format!(
+                    "failed to request device code: {message}"
+                )));
+            }
+            FirstStep::Ended(LoginOutcome::Failed(message)) => {
+                return Err(RpcError::internal(message));
+            }
+            FirstStep::Ended(_) => {
+                return Err(RpcError::internal("the login ended before it started"));
             }
         };
         let out = self.out.clone();
-        let forward = crate::task::spawn(async move {
-            while let Some(step) = rx.recv().await {
-                let (success, error, account) = match step {
-                    LoginEvent::Done(account) => (true, None, Some(account)),
-                    LoginEvent::Failed(message) => (false, Some(message), None),
-                    LoginEvent::Cancelled => (
-                        false,
-                        Some("Login server error: Login was not completed".into()),
-                        None,
-                    ),
-                    _ => continue,
-                };
+        let report = crate::task::spawn(async move {
+            let (success, error, account) = match login.outcome().await {
+                LoginOutcome::Done(account) => (true, None, Some(account)),
+                LoginOutcome::Failed(message) => (false, Some(message), None),
+                LoginOutcome::Cancelled => (
+                    false,
+                    Some("Login server error: Login was not completed".into()),
+                    None,
+                ),
+            };
+            out.notify(
+                "account/login/completed",
+                json!({ "loginId": id, "success": success, "error": error }),
+            );
+            if let Some(account) = account {
                 out.notify(
-                    "account/login/completed",
-                    json!({ "loginId": id, "success": success, "error": error }),
+                    "account/updated",
+                    json!({
+                        "authMode": "chatgpt",
+                        "planType": plan_type(account.plan.as_deref()),
+                    }),
                 );
-                if let Some(account) = account {
-                    out.notify(
-                        "account/updated",
-                        json!({
-                            "authMode": "chatgpt",
-                            "planType": plan_type(account.plan.as_deref()),
-                        }),
-                    );
-                }
-                return;
             }
         });
-        self.login = Some(PendingLogin {
-            id,
-            handle,
-            forward,
-        });
+        self.service.keep(id, report);
         Ok(answer)
     }
 
     /// Stops the pending login, if any, saying it ended because another took its place.
     fn cancel_pending(&mut self) {
-        if let Some(pending) = self.login.take_if(|login| !login.handle.is_finished()) {
+        if let Some(pending) = self.service.stop_login(None) {
             self.out
-                .notify("account/login/completed", pending.stop(REPLACED));
+                .notify("account/login/completed", stopped(pending, REPLACED));
         }
     }
 
@@ -377,43 +315,44 @@ impl Accounts {
         let CancelParams { login_id } = params(raw)?;
         let id = Uuid::parse_str(&login_id)
             .map_err(|_| RpcError::invalid_request(format!("invalid login id: {login_id}")))?;
-        let pending = self
-            .login
-            .take_if(|login| login.id == id && !login.handle.is_finished());
-        let Some(pending) = pending else {
+        let Some(pending) = self.service.stop_login(Some(id)) else {
             return Ok(json!({ "status": "notFound" }).into());
         };
         Ok(Answer::new(json!({ "status": "canceled" })).then(
             "account/login/completed",
-            pending.stop("Login server error: Login was not completed"),
+            stopped(pending, "Login server error: Login was not completed"),
         ))
     }
 
     /// `account/logout`: revokes a ChatGPT login (best effort) and removes kelp's entry.
     pub async fn logout(&mut self) -> Result<Answer, RpcError> {
         self.cancel_pending();
-        // External tokens are the host's: leaving the mode forgets them, nothing is revoked.
-        if self.external.clear() {
-            return Ok(Answer::new(json!({})).then(
-                "account/updated",
-                json!({ "authMode": null, "planType": null }),
-            ));
-        }
-        let manager = AuthManager::new(&self.config, self.http.clone(), None);
-        let report = manager
-            .logout()
+        let signed_out = self
+            .service
+            .sign_out()
             .await
             .map_err(|e| RpcError::internal(format!("could not log out: {e}")))?;
         let answer = Answer::new(json!({}));
-        Ok(if report.removed {
-            answer.then(
-                "account/updated",
-                json!({ "authMode": null, "planType": null }),
-            )
-        } else {
-            answer
+        // External tokens are the host's: leaving the mode forgets them, nothing is revoked.
+        Ok(match signed_out {
+            SignedOut::HostTokens
+            | SignedOut::Stored(crate::auth::manager::LogoutReport { removed: true, .. }) => answer
+                .then(
+                    "account/updated",
+                    json!({ "authMode": null, "planType": null }),
+                ),
+            SignedOut::Stored(_) => answer,
         })
     }
+}
+
+/// A ChatGPT account as `account/read` shows it.
+fn chatgpt_account(account: &crate::auth::Account) -> Value {
+    json!({
+        "type": "chatgpt",
+        "email": account.email,
+        "planType": plan_type(account.plan.as_deref()),
+    })
 }
 
 #[cfg(test)]

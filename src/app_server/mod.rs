@@ -1,7 +1,7 @@
 //! `kelp app-server`: kelp's login and agent behind the Codex app-server protocol (JSON-RPC over
 //! stdio, one object per line), so a host app or editor extension written for Codex can embed
-//! kelp. A thin face: accounts go through the one login state machine and auth store
-//! ([`account`]), conversations through agent cores driven by `Op`/`Event` like the TUI
+//! kelp. A thin face: accounts go through the one account service (`auth::accounts`,
+//! [`account`]), conversations through agent cores driven by `Op`/`Event` like the TUI
 //! ([`thread`]); [`wire`] is the framing. Stdout carries protocol lines only; logs go to the log
 //! file.
 

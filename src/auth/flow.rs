@@ -54,6 +54,18 @@ pub enum LoginOutcome {
     Cancelled,
 }
 
+impl LoginEvent {
+    /// How the login ended, when this is its last step.
+    pub fn outcome(&self) -> Option<LoginOutcome> {
+        match self {
+            Self::Done(account) => Some(LoginOutcome::Done(account.clone())),
+            Self::Failed(message) => Some(LoginOutcome::Failed(message.clone())),
+            Self::Cancelled => Some(LoginOutcome::Cancelled),
+            _ => None,
+        }
+    }
+}
+
 impl From<LoginOutcome> for LoginEvent {
     fn from(outcome: LoginOutcome) -> Self {
         match outcome {
@@ -134,6 +146,8 @@ pub enum PasteError {
     NoCode,
     #[error("the login has already finished")]
     Finished,
+    #[error("no browser login is waiting")]
+    NoLogin,
 }
 
 /// What a paste carried, once checked.

@@ -133,6 +133,16 @@ impl AuthManager {
         self.inner.external.as_ref().filter(|e| e.is_active())
     }
 
+    /// Where a host's tokens go, when this manager takes them (set or not).
+    pub fn external_auth(&self) -> Option<&ExternalAuth> {
+        self.inner.external.as_ref()
+    }
+
+    /// `OPENAI_API_KEY`, used when the auth file holds no login.
+    pub fn env_api_key(&self) -> Option<&str> {
+        self.inner.env_api_key.as_deref()
+    }
+
     /// The auth file behind this manager.
     pub fn store(&self) -> &AuthStore {
         &self.inner.store

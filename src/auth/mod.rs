@@ -1,6 +1,7 @@
 //! Credentials: the auth.json store, the login flows, refresh and JWT claims. Knows nothing of
 //! the UI.
 
+pub mod accounts;
 pub mod browser;
 pub mod device;
 pub mod error;
@@ -14,6 +15,9 @@ pub mod pkce;
 pub mod refresh;
 pub mod store;
 
+pub use accounts::{
+    Accounts, AuthSummary, FirstStep, KeyCheck, Login, LoginId, SignedIn, SignedOut,
+};
 pub use error::AuthError;
 pub use external::{ExternalAuth, ExternalTokens, TokenSource};
 pub use login::{
@@ -113,21 +117,15 @@ pub enum SaveKeyError {
     /// It is not a usable key (the reason says why).
     #[error("{0}")]
     Invalid(&'static str),
+    /// The API refused it; one line saying so, without the key.
+    #[error("{0}")]
+    Refused(String),
+    /// It could not be checked (no network, a server error): one line saying why.
+    #[error("the key could not be checked: {0}")]
+    Unchecked(String),
     /// The auth file could not be written.
     #[error("could not save the API key: {0}")]
     Store(#[from] StoreError),
-}
-
-/// Checks `raw` and stores it as the login, as `/connect`, `kelp login --with-api-key` and the
-/// embedding faces all do; returns the key masked (`sk-…abcd`) for display.
-pub async fn save_api_key(store: &AuthStore, raw: &str) -> Result<String, SaveKeyError> {
-    let key = validate_api_key(raw).map_err(SaveKeyError::Invalid)?;
-    let masked = mask_key(&key);
-    with_store(store, move |store| {
-        store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
-    })
-    .await?;
-    Ok(masked)
 }
 
 #[cfg(test)]

@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use kelp::auth::{
-    self, Account, AuthManager, AuthStore, CredentialSource, LoginEvent, LoginHandle, LoginMethod,
-    LoginOutcome, StoredLogin,
+    self, Account, Accounts, AuthManager, CredentialSource, LoginEvent, LoginHandle, LoginMethod,
+    LoginOutcome, SaveKeyError, SignedIn, SignedOut, StoredLogin,
 };
 use kelp::config::Config;
-use kelp::llm::models::KeyCheck;
 use kelp::qr::QrCells;
 use tokio::sync::mpsc;
 
@@ -47,45 +46,53 @@ fn login_with_api_key(config: &Config, check: bool) -> ExitCode {
             &format!("cannot read the API key from stdin: {e}"),
         );
     }
-    let key = match auth::validate_api_key(&input) {
-        Ok(key) => key,
-        Err(why) => return fail(exit::USAGE, why),
-    };
+    if let Err(why) = auth::validate_api_key(&input) {
+        return fail(exit::USAGE, why);
+    }
     with_runtime(|| async move {
-        if check {
-            let http = match http_client() {
-                Ok(http) => http,
-                Err(e) => return fail(exit::FAILURE, &e),
+        let (accounts, http) = match accounts(config) {
+            Ok(service) => service,
+            Err(e) => return fail(exit::FAILURE, &e),
+        };
+        let saved = if check {
+            let check = |key: String| async move {
+                kelp::llm::models::check_api_key(&http, config, &key).await
             };
-            match kelp::llm::models::check_api_key(&http, config, &key).await {
-                KeyCheck::Accepted => {}
-                KeyCheck::Refused(why) => {
-                    return fail(exit::AUTH, &format!("{why}; nothing was saved"));
-                }
-                KeyCheck::Unchecked(why) => {
-                    return fail(
-                        exit::FAILURE,
-                        &format!(
-                            "the key could not be checked: {why}; nothing was saved \
-                             (to save it unchecked: kelp login --with-api-key --no-check)"
-                        ),
-                    );
-                }
-            }
-        }
-        let store = AuthStore::new(&config.auth_file);
-        match auth::save_api_key(&store, &key).await {
+            accounts.check_and_save_api_key(&input, check).await
+        } else {
+            accounts.save_api_key(&input).await
+        };
+        match saved {
             Ok(masked) => {
                 let checked = if check { "checked and " } else { "" };
                 println!(
                     "Logged in with API key {masked} ({checked}saved to {})",
-                    store.path().display()
+                    config.auth_file.display()
                 );
                 ExitCode::SUCCESS
             }
+            Err(SaveKeyError::Invalid(why)) => fail(exit::USAGE, why),
+            Err(SaveKeyError::Refused(why)) => {
+                fail(exit::AUTH, &format!("{why}; nothing was saved"))
+            }
+            Err(SaveKeyError::Unchecked(why)) => fail(
+                exit::FAILURE,
+                &format!(
+                    "the key could not be checked: {why}; nothing was saved \
+                     (to save it unchecked: kelp login --with-api-key --no-check)"
+                ),
+            ),
             Err(e) => fail(exit::FAILURE, &e.to_string()),
         }
     })
+}
+
+/// The account service over the process's one HTTP client and `OPENAI_API_KEY`.
+fn accounts(config: &Config) -> Result<(Accounts, reqwest::Client), String> {
+    let http = http_client()?;
+    let env_api_key = std::env::var("OPENAI_API_KEY").ok();
+    let manager = AuthManager::new(config, http.clone(), env_api_key);
+    Ok((Accounts::new(config, manager, http.clone()), http))
 }
 
 async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> ExitCode {
@@ -317,14 +324,13 @@ fn rough(d: Duration) -> String {
 /// `kelp logout`.
 pub fn logout(config: &Config) -> ExitCode {
     with_runtime(|| async {
-        let http = match http_client() {
-            Ok(http) => http,
+        let (accounts, _) = match accounts(config) {
+            Ok(service) => service,
             Err(e) => return fail(exit::FAILURE, &e),
         };
-        let manager = AuthManager::new(config, http, None);
-        let path = manager.store().path().display().to_string();
-        match manager.logout().await {
-            Ok(report) => {
+        let path = config.auth_file.display().to_string();
+        match accounts.sign_out().await {
+            Ok(SignedOut::Stored(report)) => {
                 if let Some(Err(why)) = &report.revoked {
                     eprintln!(
                         "kelp: could not revoke the ChatGPT login ({why}); removing it anyway"
@@ -337,35 +343,35 @@ pub fn logout(config: &Config) -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
+            // The command line never holds a host's tokens.
+            Ok(SignedOut::HostTokens) => ExitCode::SUCCESS,
             Err(e) => fail(exit::FAILURE, &e.to_string()),
         }
     })
 }
 
-/// `kelp auth status`.
+/// `kelp auth status`. Never talks to the network.
 pub fn status(config: &Config) -> ExitCode {
-    // Status never talks to the network; the client is only there to satisfy the manager.
-    let http = match http_client() {
-        Ok(http) => http,
+    let (accounts, _) = match accounts(config) {
+        Ok(service) => service,
         Err(e) => return fail(exit::FAILURE, &e),
     };
-    let manager = AuthManager::new(config, http, std::env::var("OPENAI_API_KEY").ok());
-    let file = manager.store().path().display().to_string();
-    match manager.resolve() {
-        Ok(Some((credential, source))) => {
-            match (credential, source) {
-                (auth::Credential::ApiKey { key }, CredentialSource::AuthFile) => {
-                    println!("Logged in with API key {}", auth::mask_key(&key));
+    let file = config.auth_file.display();
+    match accounts.signed_in_now() {
+        Ok(Some(who)) => {
+            match who {
+                SignedIn::ApiKey {
+                    masked,
+                    source: CredentialSource::AuthFile,
+                } => println!("Logged in with API key {masked}"),
+                SignedIn::ApiKey { masked, .. } => {
+                    println!("Using API key {masked} from OPENAI_API_KEY");
                 }
-                (auth::Credential::ApiKey { key }, CredentialSource::Environment) => {
-                    println!("Using API key {} from OPENAI_API_KEY", auth::mask_key(&key));
-                }
-                (auth::Credential::ChatGpt { .. }, _) => {
+                SignedIn::ChatGpt(login) => {
                     println!("Logged in with ChatGPT");
-                    if let Ok(Some(login)) = manager.stored_login() {
-                        show_chatgpt(&login);
-                    }
+                    show_chatgpt(&login);
                 }
+                SignedIn::HostTokens(_) => println!("Logged in with ChatGPT"),
             }
             println!("Auth file: {file}");
             ExitCode::SUCCESS

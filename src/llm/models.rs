@@ -252,16 +252,7 @@ async fn fetch_models(
 /// How long the check of a new API key may take.
 const KEY_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What one authenticated request said about an API key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyCheck {
-    /// The API accepted it (a rate limit or an empty quota counts: the key itself is good).
-    Accepted,
-    /// The API refused it; one line saying so, without the key.
-    Refused(String),
-    /// The check could not run (no network, a server error); one line saying why.
-    Unchecked(String),
-}
+pub use crate::auth::KeyCheck;
 
 /// Checks `key` with the cheapest authenticated request there is, `GET /models`.
 pub async fn check_api_key(http: &reqwest::Client, config: &Config, key: &str) -> KeyCheck {
