@@ -78,7 +78,10 @@ fn app_with(messages: usize) -> (App, UnboundedReceiver<Op>) {
         )));
         press(&mut app, KeyCode::Enter);
         app.handle_core_event(Event::TurnStarted);
-        app.handle_core_event(Event::MessageDone(ANSWER.to_string()));
+        app.handle_core_event(Event::MessageDone {
+            item: format!("msg_{i}").into(),
+            text: ANSWER.to_string(),
+        });
         app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
         while rx.try_recv().is_ok() {}
     }
@@ -162,11 +165,13 @@ fn bench_stream() -> (Duration, usize) {
     let mut term = terminal();
     let start = Instant::now();
     app.handle_core_event(Event::TurnStarted);
+    let item: kelp::agent::protocol::ItemId = "msg_stream".into();
     let mut frames = 0;
     for (n, chunk) in text.as_bytes().chunks(16).enumerate() {
-        app.handle_core_event(Event::TextDelta(
-            String::from_utf8_lossy(chunk).into_owned(),
-        ));
+        app.handle_core_event(Event::TextDelta {
+            item: item.clone(),
+            delta: String::from_utf8_lossy(chunk).into_owned(),
+        });
         if n % 64 == 63 {
             term.draw(|f| app.render(f)).expect("draw");
             frames += 1;
@@ -192,11 +197,15 @@ fn bench_keystrokes(streaming: bool) -> Stats {
         app.handle_core_event(Event::TurnStarted);
     }
     term.draw(|f| app.render(f)).expect("draw");
+    let item: kelp::agent::protocol::ItemId = "msg_typing".into();
     let mut samples = Vec::new();
     for i in 0..2000 {
         if streaming {
             // A delta arrived since the last frame, as it would mid-answer.
-            app.handle_core_event(Event::TextDelta(format!("word{i} ")));
+            app.handle_core_event(Event::TextDelta {
+                item: item.clone(),
+                delta: format!("word{i} "),
+            });
         }
         let start = Instant::now();
         press(&mut app, KeyCode::Char('x'));

@@ -3,18 +3,20 @@
 //! replay of a saved conversation for `session/load`, and the permission request for an
 //! approval.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use agent_client_protocol_schema::v1::{
-    Content, ContentBlock, ContentChunk, Diff, PermissionOption, PermissionOptionKind, Plan,
-    PlanEntry, PlanEntryPriority, PlanEntryStatus, SessionUpdate, TextContent, ToolCall,
+    Content, ContentBlock, ContentChunk, Diff, MessageId, PermissionOption, PermissionOptionKind,
+    Plan, PlanEntry, PlanEntryPriority, PlanEntryStatus, SessionUpdate, TextContent, ToolCall,
     ToolCallContent, ToolCallLocation, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
     ToolKind,
 };
 
-use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Event, PlanStatus, PlanStep};
+use crate::agent::protocol::{
+    ApprovalDecision, ApprovalSubject, Event, ItemId, PlanStatus, PlanStep,
+};
 use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::humanize;
 use crate::llm::types::{ATTACHMENT_HEADING, Content as ItemContent, Item, Role};
@@ -33,6 +35,11 @@ const REJECT: &str = "reject";
 /// A text content block.
 fn text(text: impl Into<String>) -> ContentBlock {
     ContentBlock::Text(TextContent::new(text.into()))
+}
+
+/// A piece of the message `item`.
+fn chunk(body: String, item: &ItemId) -> ContentChunk {
+    ContentChunk::new(text(body)).message_id(Some(MessageId::new(item.clone())))
 }
 
 fn text_content(body: impl Into<String>) -> ToolCallContent {
@@ -164,8 +171,8 @@ impl Call {
 pub struct Translator {
     project_dir: PathBuf,
     calls: HashMap<String, Call>,
-    /// A delta of the current message has gone out.
-    streamed: bool,
+    /// The messages and thoughts of which a chunk has gone out.
+    streamed: HashSet<ItemId>,
 }
 
 impl Translator {
@@ -174,33 +181,46 @@ impl Translator {
         Self {
             project_dir,
             calls: HashMap::new(),
-            streamed: false,
+            streamed: HashSet::new(),
         }
     }
 
     /// The updates one core event makes (approvals and the end of a turn are the caller's).
     pub fn on_event(&mut self, event: Event) -> Vec<SessionUpdate> {
         match event {
-            Event::TextDelta(delta) => {
-                self.streamed = true;
-                vec![SessionUpdate::AgentMessageChunk(ContentChunk::new(text(
-                    delta,
-                )))]
+            // Each chunk names its item as the message it belongs to: a retry's answer is a
+            // new message, not more of the voided one.
+            Event::TextDelta { item, delta } => {
+                let chunk = chunk(delta, &item);
+                self.streamed.insert(item);
+                vec![SessionUpdate::AgentMessageChunk(chunk)]
             }
-            Event::MessageDone(whole) => {
-                let streamed = std::mem::take(&mut self.streamed);
-                if streamed || whole.is_empty() {
+            Event::MessageDone { item, text: whole } => {
+                if self.streamed.remove(&item) || whole.is_empty() {
                     Vec::new()
                 } else {
-                    vec![SessionUpdate::AgentMessageChunk(ContentChunk::new(text(
-                        whole,
-                    )))]
+                    let chunk = chunk(whole, &item);
+                    vec![SessionUpdate::AgentMessageChunk(chunk)]
                 }
             }
-            Event::ReasoningDelta(delta) => {
-                vec![SessionUpdate::AgentThoughtChunk(ContentChunk::new(text(
-                    delta,
-                )))]
+            Event::ReasoningDelta { item, delta } => {
+                let chunk = chunk(delta, &item);
+                self.streamed.insert(item);
+                vec![SessionUpdate::AgentThoughtChunk(chunk)]
+            }
+            Event::ReasoningDone { item, text: whole } => {
+                if self.streamed.remove(&item) || whole.is_empty() {
+                    Vec::new()
+                } else {
+                    let chunk = chunk(whole, &item);
+                    vec![SessionUpdate::AgentThoughtChunk(chunk)]
+                }
+            }
+            Event::Retrying { voided, .. } => {
+                for item in &voided {
+                    self.streamed.remove(item);
+                }
+                Vec::new()
             }
             Event::ToolStarted {
                 call_id,

@@ -146,7 +146,8 @@ async fn summary_of(
             ) => text = item.text(),
             retry @ ResponseEvent::Retrying { .. } => {
                 text.clear();
-                forward_retry(ctx, retry);
+                // A summary is not shown as it streams: there is nothing to void.
+                forward_retry(ctx, retry, Vec::new());
             }
             ResponseEvent::Completed { usage, .. } => return Ok((text, usage)),
             _ => {}

@@ -5,6 +5,7 @@ pub mod compact;
 pub mod conversation;
 pub mod core;
 pub mod instructions;
+pub(crate) mod items;
 pub mod mentions;
 pub mod protocol;
 pub mod tools;

@@ -172,14 +172,19 @@ pub enum Event {
     TurnStarted,
     /// The files the prompt mentions (`@path`): which went with it, and why others did not.
     Attached(Vec<Attachment>),
-    /// A piece of the assistant's answer.
-    TextDelta(String),
-    /// A piece of a reasoning summary.
-    ReasoningDelta(String),
-    /// An assistant message is complete (the authoritative text).
-    MessageDone(String),
-    /// A tool call began; `summary` is what it works on (path, command, files), without the
-    /// tool's name.
+    /// An item of the turn began: an answer or a reasoning summary. (A tool call begins with
+    /// `ToolStarted`, its call id the item's id.)
+    ItemStarted { item: ItemId, kind: ItemKind },
+    /// A piece of the answer `item`.
+    TextDelta { item: ItemId, delta: String },
+    /// A piece of the reasoning summary `item`.
+    ReasoningDelta { item: ItemId, delta: String },
+    /// The answer `item` is complete: the authoritative text.
+    MessageDone { item: ItemId, text: String },
+    /// The reasoning summary `item` is complete: its whole text.
+    ReasoningDone { item: ItemId, text: String },
+    /// A tool call (an item, its id `call_id`) began; `summary` is what it works on (path,
+    /// command, files), without the tool's name.
     ToolStarted {
         call_id: String,
         tool: String,
@@ -207,17 +212,21 @@ pub enum Event {
         call_id: String,
         subject: ApprovalSubject,
     },
-    /// The model updated its plan.
+    /// The model updated its plan (with the `update_plan` call `call_id`).
     PlanUpdated {
+        call_id: String,
         explanation: Option<String>,
         steps: Vec<PlanStep>,
     },
-    /// A transient failure is being retried ("reconnecting 2/5").
+    /// A transient failure is being retried ("reconnecting 2/5"). The failed attempt's items
+    /// are `voided`: the retry streams the answer again as new items (the rule every face
+    /// follows, in the README's "How it travels").
     Retrying {
         attempt: u32,
         max: u32,
         delay: Duration,
         reason: String,
+        voided: Vec<ItemId>,
     },
     /// Token usage of the conversation so far.
     Usage(TokenUsage),
@@ -269,6 +278,18 @@ pub enum Event {
     McpServers(Vec<crate::mcp::ServerStatus>),
     /// An error that belongs to no turn, one readable line.
     Error(String),
+}
+
+/// Names an item of a turn from its start to its end; shared, so each delta clones a pointer.
+pub type ItemId = std::sync::Arc<str>;
+
+/// What an item that streams text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// An answer of the model.
+    AgentMessage,
+    /// A summary of the model's reasoning.
+    Reasoning,
 }
 
 /// The login as the status line shows it.

@@ -15,6 +15,7 @@ use futures_util::future::join_all;
 use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::compact;
 use super::conversation::Conversation;
+use super::items::AttemptItems;
 use super::mentions;
 use super::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, TurnOutcome,
@@ -22,7 +23,7 @@ use super::protocol::{
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use super::turn_context::forward_retry;
 use super::turn_context::{TurnContext, TurnError};
-use crate::llm::types::{Item, ResponseEvent, Role, TokenUsage};
+use crate::llm::types::{Item, ResponseEvent, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
 use crate::session::{Entry, Note, TurnEnd};
@@ -253,21 +254,16 @@ async fn stream_response(
 ) -> Result<Response, LlmError> {
     let mut stream = client.stream(prompt);
     let mut items = Vec::new();
+    let mut shown = AttemptItems::default();
     while let Some(event) = stream.next_event().await {
         match event? {
             ResponseEvent::TextDelta(delta) => {
                 partial.push(&delta);
-                ctx.emit(Event::TextDelta(delta));
+                shown.text(ctx, delta);
             }
-            ResponseEvent::ReasoningSummaryDelta(delta) => ctx.emit(Event::ReasoningDelta(delta)),
+            ResponseEvent::ReasoningSummaryDelta(delta) => shown.reasoning(ctx, delta),
             ResponseEvent::OutputItemDone(item) => {
-                if let Item::Message {
-                    role: Role::Assistant,
-                    ..
-                } = &item
-                {
-                    ctx.emit(Event::MessageDone(item.text()));
-                }
+                shown.done(ctx, &item);
                 items.push(item);
             }
             ResponseEvent::RateLimits(limits) => ctx.emit(Event::RateLimits(limits)),
@@ -275,9 +271,12 @@ async fn stream_response(
                 // What the failed attempt delivered is void; the next one sends it all again.
                 items.clear();
                 partial.retrying();
-                forward_retry(ctx, retry);
+                forward_retry(ctx, retry, shown.void());
             }
-            ResponseEvent::Completed { usage, .. } => return Ok(Response { items, usage }),
+            ResponseEvent::Completed { usage, .. } => {
+                shown.completed(ctx);
+                return Ok(Response { items, usage });
+            }
             ResponseEvent::Created | ResponseEvent::OutputItemAdded(_) => {}
         }
     }
@@ -546,6 +545,7 @@ async fn execute(
     }
     if let ToolDetail::Plan(plan) = &output.detail {
         ctx.emit(Event::PlanUpdated {
+            call_id: call_id.to_string(),
             explanation: plan.explanation.clone(),
             steps: PlanStep::all_of(plan),
         });

@@ -98,8 +98,13 @@ pub fn outcome_of(result: &Result<(), TurnError>, sign_in: Option<&str>) -> Turn
     }
 }
 
-/// Tells the front end about a retry of the stream (the one event of its kind that reaches it).
-pub(crate) fn forward_retry(ctx: &TurnContext, event: ResponseEvent) {
+/// Tells the front end about a retry of the stream (the one event of its kind that reaches it)
+/// and the items it voids.
+pub(crate) fn forward_retry(
+    ctx: &TurnContext,
+    event: ResponseEvent,
+    voided: Vec<crate::agent::protocol::ItemId>,
+) {
     if let ResponseEvent::Retrying {
         attempt,
         max,
@@ -112,6 +117,7 @@ pub(crate) fn forward_retry(ctx: &TurnContext, event: ResponseEvent) {
             max,
             delay,
             reason,
+            voided,
         });
     }
 }

@@ -6,6 +6,7 @@
 //! file.
 
 pub mod account;
+pub mod items;
 pub mod thread;
 pub mod wire;
 

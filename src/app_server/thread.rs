@@ -7,22 +7,18 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
+use super::items::{Outgoing, Translator, rate_limits};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::core::{CoreOptions, Opened, open};
-use crate::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome,
-};
-use crate::agent::tools::{ChangeKind, FileChange};
+use crate::agent::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
-use crate::llm::types::RateLimits;
 
 /// The turn a thread is running, shared with the task that turns its events into
 /// notifications.
@@ -340,26 +336,14 @@ impl Drop for Threads {
     }
 }
 
-/// What a tool call is, as an item.
-#[derive(Debug, Clone)]
-enum ToolItem {
-    Command {
-        command: String,
-        output: String,
-    },
-    /// The protocol's `FileUpdateChange`s, once the patch reports them.
-    FileChange {
-        changes: Vec<Value>,
-    },
-}
-
 /// The thread a pump serves.
 struct Where {
     thread_id: String,
     cwd: PathBuf,
 }
 
-/// Turns one thread's core events into notifications, for as long as the core runs.
+/// Turns one thread's core events into notifications (through the [`Translator`]) and asks
+/// the host about approvals, for as long as the core runs.
 async fn pump(
     mut events: UnboundedReceiver<Event>,
     ops: UnboundedSender<Op>,
@@ -369,12 +353,8 @@ async fn pump(
     last_limits: Arc<Mutex<Value>>,
 ) {
     let Where { thread_id, cwd } = place;
-    // The agent message streaming now: its id, its text so far, and the start of its delta
-    // notification, written once so each delta costs a string escape and a copy.
-    let mut message: Option<(String, String, String)> = None;
-    // The reasoning summary streaming now; it ends when anything else starts.
-    let mut reasoning: Option<(String, String)> = None;
-    let mut tools: HashMap<String, ToolItem> = HashMap::new();
+    let mut translator = Translator::new(thread_id.clone(), cwd);
+    let mut outgoing = Vec::new();
     let turn_id = || {
         running
             .lock()
@@ -384,255 +364,44 @@ async fn pump(
             .unwrap_or_default()
     };
     while let Some(event) = events.recv().await {
-        // The hot path: the next delta of a message already open.
-        if let (Event::TextDelta(delta), Some((_, text, prefix)), None) =
-            (&event, message.as_mut(), reasoning.as_ref())
-        {
-            text.push_str(delta);
-            out.send_line(delta_line(prefix, delta));
-            continue;
-        }
         let turn = turn_id();
-        let base = json!({ "threadId": thread_id, "turnId": turn });
-        let with = |extra: Value| {
-            let mut params = base.clone();
-            if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
-                params.extend(extra);
-            }
-            params
-        };
-        let started = |item: Value| {
-            out.notify(
-                "item/started",
-                with(json!({ "item": item, "startedAtMs": now_ms() })),
-            );
-        };
-        let completed = |item: Value| {
-            out.notify(
-                "item/completed",
-                with(json!({ "item": item, "completedAtMs": now_ms() })),
-            );
-        };
-        let ends_reasoning = !matches!(
-            event,
-            Event::ReasoningDelta(_)
-                | Event::Usage(_)
-                | Event::RateLimits(_)
-                | Event::Retrying { .. }
-        );
-        if ends_reasoning && let Some((id, text)) = reasoning.take() {
-            completed(json!({ "type": "reasoning", "id": id, "summary": [text], "content": [] }));
-        }
-        match event {
-            Event::ReasoningDelta(delta) => {
-                let (_, text) = reasoning.get_or_insert_with(|| {
-                    let id = format!("rs_{}", Uuid::new_v4().simple());
-                    started(json!({ "type": "reasoning", "id": id, "summary": [], "content": [] }));
-                    (id, String::new())
-                });
-                text.push_str(&delta);
-            }
-            Event::TextDelta(delta) => {
-                let (_, text, prefix) = message.get_or_insert_with(|| {
-                    let id = format!("msg_{}", Uuid::new_v4().simple());
-                    started(json!({ "type": "agentMessage", "id": id, "text": "" }));
-                    let prefix = delta_prefix(&thread_id, &turn, &id);
-                    (id, String::new(), prefix)
-                });
-                text.push_str(&delta);
-                out.send_line(delta_line(prefix, &delta));
-            }
-            Event::MessageDone(text) => {
-                let id = match message.take() {
-                    Some((id, _, _)) => id,
-                    None => {
-                        let id = format!("msg_{}", Uuid::new_v4().simple());
-                        started(json!({ "type": "agentMessage", "id": id, "text": "" }));
-                        id
-                    }
-                };
-                completed(json!({ "type": "agentMessage", "id": id, "text": text }));
-            }
-            Event::ToolStarted {
-                call_id,
-                tool,
-                summary,
-                ..
-            } => {
-                let item = match tool.as_str() {
-                    "shell" => ToolItem::Command {
-                        command: summary,
-                        output: String::new(),
-                    },
-                    "apply_patch" => ToolItem::FileChange {
-                        changes: Vec::new(),
-                    },
-                    _ => continue,
-                };
-                started(tool_item(&call_id, &item, &cwd, "inProgress", None, None));
-                tools.insert(call_id, item);
-            }
-            Event::FilesChanged { call_id, changes } => {
-                if let Some(ToolItem::FileChange { changes: listed }) = tools.get_mut(&call_id) {
-                    *listed = changes.iter().map(file_update).collect();
-                }
-            }
-            Event::ToolOutput { call_id, chunk } => {
-                if let Some(ToolItem::Command { output, .. }) = tools.get_mut(&call_id) {
-                    output.push_str(&chunk);
-                }
-            }
-            Event::ToolFinished {
-                call_id,
-                success,
-                exit_code,
-                duration,
-            } => {
-                if let Some(item) = tools.remove(&call_id) {
-                    let status = if success { "completed" } else { "failed" };
-                    completed(tool_item(
-                        &call_id,
-                        &item,
-                        &cwd,
-                        status,
-                        exit_code,
-                        Some(duration),
-                    ));
-                }
-            }
+        match &event {
             Event::ApprovalRequested {
                 id,
                 call_id,
                 subject,
             } => {
+                let base = json!({ "threadId": thread_id, "turnId": turn });
                 crate::task::spawn(ask_host(
                     out.clone(),
                     ops.clone(),
-                    with(json!({})),
-                    id,
-                    call_id,
-                    subject,
+                    base,
+                    *id,
+                    call_id.clone(),
+                    subject.clone(),
                 ));
             }
-            Event::Retrying { reason, .. } => out.notify(
-                "error",
-                with(json!({ "error": { "message": reason }, "willRetry": true })),
-            ),
             Event::RateLimits(limits) => {
-                let snapshot = rate_limits(&limits);
-                *last_limits.lock().unwrap_or_else(PoisonError::into_inner) = snapshot.clone();
-                out.notify(
-                    "account/rateLimits/updated",
-                    json!({ "rateLimits": snapshot }),
-                );
+                *last_limits.lock().unwrap_or_else(PoisonError::into_inner) = rate_limits(limits);
             }
-            Event::TurnFinished(outcome) => {
-                message = None;
-                tools.clear();
+            Event::TurnFinished(_) => {
                 running
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .turn_id = None;
-                let (status, error) = match outcome {
-                    TurnOutcome::Completed => ("completed", Value::Null),
-                    TurnOutcome::Interrupted => ("interrupted", Value::Null),
-                    TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed { message, .. } => {
-                        ("failed", json!({ "message": message }))
-                    }
-                };
-                out.notify(
-                    "turn/completed",
-                    json!({
-                        "threadId": thread_id,
-                        "turn": {
-                            "id": turn,
-                            "items": [],
-                            "status": status,
-                            "error": error,
-                            "completedAt": chrono::Utc::now().timestamp(),
-                        },
-                    }),
-                );
             }
             Event::Notice(text) => tracing::info!(thread = %thread_id, "{text}"),
             Event::Error(text) => tracing::warn!(thread = %thread_id, "{text}"),
             _ => {}
         }
+        translator.on_event(&turn, event, now_ms(), &mut outgoing);
+        for message in outgoing.drain(..) {
+            match message {
+                Outgoing::Line(line) => out.send_line(line),
+                Outgoing::Notify { method, params } => out.notify(method, params),
+            }
+        }
     }
-}
-
-/// `{"method":"item/agentMessage/delta","params":{…,"delta":` for one message.
-fn delta_prefix(thread_id: &str, turn_id: &str, item_id: &str) -> String {
-    let quoted = |s: &str| Value::String(s.to_string()).to_string();
-    format!(
-        r#"{{"method":"item/agentMessage/delta","params":{{"threadId":{},"turnId":{},"itemId":{},"delta":"#,
-        quoted(thread_id),
-        quoted(turn_id),
-        quoted(item_id)
-    )
-}
-
-/// The whole delta notification: the message's prefix, the delta, and the time.
-fn delta_line(prefix: &str, delta: &str) -> String {
-    let mut line = String::with_capacity(prefix.len() + delta.len() + 40);
-    line.push_str(prefix);
-    line.push_str(&Value::String(delta.to_string()).to_string());
-    line.push_str(&format!(r#"}},"emittedAtMs":{}}}"#, now_ms()));
-    line
-}
-
-fn tool_item(
-    id: &str,
-    item: &ToolItem,
-    cwd: &std::path::Path,
-    status: &str,
-    exit_code: Option<i32>,
-    duration: Option<Duration>,
-) -> Value {
-    match item {
-        ToolItem::Command { command, output } => json!({
-            "type": "commandExecution",
-            "id": id,
-            "command": command,
-            "commandActions": [],
-            "cwd": cwd,
-            "status": status,
-            "aggregatedOutput": (!output.is_empty()).then_some(output),
-            "exitCode": exit_code,
-            "durationMs": duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        }),
-        ToolItem::FileChange { changes } => json!({
-            "type": "fileChange",
-            "id": id,
-            "changes": changes,
-            "status": status,
-        }),
-    }
-}
-
-/// A changed file as the protocol's `FileUpdateChange`: its path, kind and unified diff.
-fn file_update(change: &FileChange) -> Value {
-    let kind = match change.kind {
-        ChangeKind::Add => json!({ "type": "add" }),
-        ChangeKind::Delete => json!({ "type": "delete" }),
-        ChangeKind::Update => json!({ "type": "update", "move_path": change.move_to }),
-    };
-    json!({ "path": change.path, "kind": kind, "diff": change.diff })
-}
-
-/// kelp's rate limits as the protocol's sparse `RateLimitSnapshot`.
-pub fn rate_limits(limits: &RateLimits) -> Value {
-    let window = |w: &crate::llm::types::RateLimitWindow| {
-        json!({
-            "usedPercent": w.used_percent.round() as i64,
-            "windowDurationMins": w.window_minutes,
-            "resetsAt": w.resets_at,
-        })
-    };
-    json!({
-        "primary": limits.primary.as_ref().map(window),
-        "secondary": limits.secondary.as_ref().map(window),
-    })
 }
 
 /// Asks the host about an approval request and hands its decision to the core. `cancel`

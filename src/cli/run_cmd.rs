@@ -217,16 +217,16 @@ impl Printer for TextPrinter {
 
     fn print(&mut self, event: &Event) -> io::Result<()> {
         match event {
-            Event::TextDelta(delta) => {
+            Event::TextDelta { delta, .. } => {
                 self.streamed = true;
                 self.out(delta)
             }
             // Without deltas the finished message is the only place the text is.
-            Event::MessageDone(text) if !self.streamed => {
+            Event::MessageDone { text, .. } if !self.streamed => {
                 self.out(text)?;
                 self.end_line()
             }
-            Event::MessageDone(_) => {
+            Event::MessageDone { .. } => {
                 self.streamed = false;
                 self.end_line()
             }
@@ -234,9 +234,11 @@ impl Printer for TextPrinter {
                 attempt,
                 max,
                 reason,
+                voided,
                 ..
             } => {
-                let restart = if self.streamed {
+                // What was printed cannot be taken back: the voided answer is said to restart.
+                let restart = if self.streamed && !voided.is_empty() {
                     " (the answer starts over)"
                 } else {
                     ""
@@ -297,8 +299,6 @@ impl Printer for TextPrinter {
 #[derive(Default)]
 struct JsonPrinter {
     usage: TokenUsage,
-    /// Assistant messages completed so far, for their ids.
-    messages: u64,
 }
 
 impl JsonPrinter {
@@ -327,24 +327,28 @@ impl Printer for JsonPrinter {
     fn print(&mut self, event: &Event) -> io::Result<()> {
         let value = match event {
             Event::TurnStarted => json!({"type": "turn.started"}),
-            Event::TextDelta(delta) => json!({"type": "text.delta", "delta": delta}),
-            Event::ReasoningDelta(delta) => json!({"type": "reasoning.delta", "delta": delta}),
-            Event::MessageDone(text) => {
-                self.messages += 1;
-                let id = format!("msg_{}", self.messages);
-                json!({"type": "item.completed", "item": {"id": id, "type": "agent_message", "text": text}})
+            Event::TextDelta { item, delta } => {
+                json!({"type": "text.delta", "item_id": item, "delta": delta})
+            }
+            Event::ReasoningDelta { item, delta } => {
+                json!({"type": "reasoning.delta", "item_id": item, "delta": delta})
+            }
+            Event::MessageDone { item, text } => {
+                json!({"type": "item.completed", "item": {"id": item, "type": "agent_message", "text": text}})
             }
             Event::Retrying {
                 attempt,
                 max,
                 delay,
                 reason,
+                voided,
             } => json!({
                 "type": "retrying",
                 "attempt": attempt,
                 "max": max,
                 "delay_ms": delay.as_millis() as u64,
                 "reason": reason,
+                "voided": voided,
             }),
             Event::RateLimits(limits) => json!({
                 "type": "rate_limits",
@@ -387,7 +391,9 @@ impl Printer for JsonPrinter {
                 "exit_code": exit_code,
                 "duration_ms": duration.as_millis() as u64,
             }),
-            Event::PlanUpdated { explanation, steps } => json!({
+            Event::PlanUpdated {
+                explanation, steps, ..
+            } => json!({
                 "type": "plan.updated",
                 "explanation": explanation,
                 "steps": steps.iter().map(|s| json!({

@@ -775,10 +775,12 @@ impl App {
                 self.turn_started = Some(Instant::now());
                 self.chat.start_response();
             }
-            Event::TextDelta(delta) => self.chat.text_delta(&delta),
-            Event::ReasoningDelta(delta) => self.chat.reasoning_delta(&delta),
-            Event::MessageDone(text) => {
-                if self.chat.message_done(&text) {
+            // Cells open with their first piece and stay open until what follows closes them.
+            Event::ItemStarted { .. } | Event::ReasoningDone { .. } => {}
+            Event::TextDelta { item, delta } => self.chat.text_delta(&item, &delta),
+            Event::ReasoningDelta { item, delta } => self.chat.reasoning_delta(&item, &delta),
+            Event::MessageDone { item, text } => {
+                if self.chat.message_done(&item, &text) {
                     self.awaiting_highlighter = true;
                 }
             }
@@ -802,19 +804,25 @@ impl App {
                 self.chat.approval_requested(subject);
                 self.pane.ask(id, once_only);
             }
-            Event::PlanUpdated { explanation, steps } => self.chat.plan(explanation, steps),
+            Event::PlanUpdated {
+                explanation, steps, ..
+            } => self.chat.plan(explanation, steps),
             Event::Retrying {
                 attempt,
                 max,
                 delay,
                 reason,
-            } => self.chat.retrying(CellKind::Retry {
-                attempt,
-                max,
-                delay,
-                reason,
-                settled: false,
-            }),
+                voided,
+            } => self.chat.retrying(
+                CellKind::Retry {
+                    attempt,
+                    max,
+                    delay,
+                    reason,
+                    settled: false,
+                },
+                voided,
+            ),
             Event::Usage(usage) => self.status.usage = usage,
             Event::ContextUsed { used, window } => self.status.context = Some((used, window)),
             Event::Compacted { before, automatic } => {

@@ -1,6 +1,6 @@
 //! The conversation as it streams: the transcript and the bookkeeping of the turn in flight —
-//! which cell the answer, the reasoning and each tool call go to, where the response started
-//! (a retry voids what it streamed), and the approval cell waiting for its answer.
+//! which cell the answer, the reasoning and each tool call go to, the cells of each item the
+//! core names (a retry voids some), and the approval cell waiting for its answer.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::history_cell::{CellKind, HistoryCell, ToolCall, ToolEnd};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
-use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, PlanStep};
+use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, ItemId, PlanStep};
 use crate::humanize;
 
 /// Tool output kept per call; older output is dropped from the front.
@@ -21,15 +21,18 @@ pub struct Chat {
     pub transcript: Transcript,
     assistant_cell: Option<usize>,
     reasoning_cell: Option<usize>,
-    /// Cells from here on were streamed by the response in flight; a retry voids the
-    /// answer and reasoning among them.
+    /// Cells from here on were streamed by the response in flight.
     response_start: usize,
+    /// The cell of each answer and reasoning item of the response in flight.
+    item_cells: HashMap<ItemId, usize>,
     tool_cells: HashMap<String, usize>,
     /// The approval cell still waiting for its answer.
     approval_cell: Option<usize>,
     /// A retry is under way: what the failed attempt streamed stays on screen until the next
     /// attempt streams its own, or the turn ends and it is all there is.
     retry_pending: bool,
+    /// The items the pending retry voids.
+    voided: Vec<ItemId>,
 }
 
 impl Chat {
@@ -49,15 +52,16 @@ impl Chat {
         self.assistant_cell = None;
         self.reasoning_cell = None;
         self.response_start = self.transcript.len();
+        self.item_cells.clear();
     }
 
-    /// A piece of the answer.
-    pub fn text_delta(&mut self, delta: &str) {
+    /// A piece of the answer `item`.
+    pub fn text_delta(&mut self, item: &ItemId, delta: &str) {
         self.attempt_streams();
         let index = match self.assistant_cell {
             Some(i) => i,
             None => {
-                let i = self.push(CellKind::Assistant(StreamingMarkdown::new()));
+                let i = self.push_item(item, CellKind::Assistant(StreamingMarkdown::new()));
                 self.assistant_cell = Some(i);
                 i
             }
@@ -69,13 +73,13 @@ impl Chat {
         }
     }
 
-    /// A piece of a reasoning summary.
-    pub fn reasoning_delta(&mut self, delta: &str) {
+    /// A piece of the reasoning summary `item`.
+    pub fn reasoning_delta(&mut self, item: &ItemId, delta: &str) {
         self.attempt_streams();
         let index = match self.reasoning_cell {
             Some(i) => i,
             None => {
-                let i = self.push(CellKind::Reasoning(String::new()));
+                let i = self.push_item(item, CellKind::Reasoning(String::new()));
                 self.reasoning_cell = Some(i);
                 i
             }
@@ -87,12 +91,13 @@ impl Chat {
         }
     }
 
-    /// The answer is complete; `true` when it has code drawn plain until the highlighter loads.
-    pub fn message_done(&mut self, text: &str) -> bool {
+    /// The answer `item` is complete; `true` when it has code drawn plain until the
+    /// highlighter loads.
+    pub fn message_done(&mut self, item: &ItemId, text: &str) -> bool {
         self.attempt_streams();
         let index = match self.assistant_cell.take() {
             Some(i) => i,
-            None => self.push(CellKind::Assistant(StreamingMarkdown::new())),
+            None => self.push_item(item, CellKind::Assistant(StreamingMarkdown::new())),
         };
         self.reasoning_cell = None;
         if let Some(cell) = self.transcript.get_mut(index)
@@ -181,12 +186,13 @@ impl Chat {
 
     /// A retry: one retry cell says so, below what the failed attempt streamed, which stays
     /// until the next attempt streams (it sends the answer again from its start).
-    pub fn retrying(&mut self, retry: CellKind) {
+    pub fn retrying(&mut self, retry: CellKind, voided: Vec<ItemId>) {
         self.assistant_cell = None;
         self.reasoning_cell = None;
         self.retry_pending = true;
+        self.voided.extend(voided);
         // One line per response says how its retries went: the latest replaces the others.
-        self.remove_from_response(|kind| matches!(kind, CellKind::Retry { .. }));
+        self.remove_from_response(|_, kind| matches!(kind, CellKind::Retry { .. }));
         self.push(retry);
     }
 
@@ -243,27 +249,37 @@ impl Chat {
     fn discard_partial_response(&mut self) {
         self.assistant_cell = None;
         self.reasoning_cell = None;
-        self.remove_from_response(|kind| {
-            matches!(kind, CellKind::Assistant(_) | CellKind::Reasoning(_))
-        });
+        let voided: std::collections::HashSet<usize> = std::mem::take(&mut self.voided)
+            .iter()
+            .filter_map(|item| self.item_cells.remove(item))
+            .collect();
+        self.remove_from_response(|index, _| voided.contains(&index));
     }
 
-    /// Removes the cells of the response in flight that `drop` picks, highest index first,
-    /// moving every index into the transcript along.
-    fn remove_from_response(&mut self, drop: impl Fn(&CellKind) -> bool) {
+    /// Adds the first cell of `item`.
+    fn push_item(&mut self, item: &ItemId, kind: CellKind) -> usize {
+        let index = self.push(kind);
+        self.item_cells.insert(item.clone(), index);
+        index
+    }
+
+    /// Removes the cells of the response in flight that `drop` picks (by index and kind),
+    /// highest index first, moving every index into the transcript along.
+    fn remove_from_response(&mut self, drop: impl Fn(usize, &CellKind) -> bool) {
         let mut index = self.transcript.len();
         while index > self.response_start {
             index -= 1;
             let picked = self
                 .transcript
                 .get_mut(index)
-                .is_some_and(|cell| drop(cell.kind()));
+                .is_some_and(|cell| drop(index, cell.kind()));
             if !picked || self.transcript.remove(index).is_none() {
                 continue;
             }
             for cell in self
                 .tool_cells
                 .values_mut()
+                .chain(self.item_cells.values_mut())
                 .chain(self.approval_cell.as_mut())
             {
                 if *cell > index {

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 use crate::fake_openai::{Config as FakeConfig, DeviceApproval, FakeOpenAi, Reply};
+use crate::support::retry_scenario;
 
 /// How the test's client answers the agent's requests.
 #[derive(Clone, Copy)]
@@ -593,6 +594,46 @@ async fn an_api_key_login_takes_openai_api_key_and_a_prompt_streams() {
     .await;
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&auth_file).unwrap()).unwrap();
     assert_eq!(saved["openai"], json!({"type": "api", "key": key}));
+}
+
+/// The retry rule in an editor: the retry's answer is a new message (a new `messageId`), not
+/// more of the cut one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_rule_the_retried_answer_is_a_new_message() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_responses(retry_scenario::replies());
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let session = new_session(&cx, project.path()).await?;
+        let answer = prompt(&cx, &session, "hi").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        // Each message's id and its text, in the order they came.
+        let mut messages: Vec<(String, String)> = Vec::new();
+        for update in seen.updates() {
+            let SessionUpdate::AgentMessageChunk(chunk) = update else {
+                continue;
+            };
+            let ContentBlock::Text(text) = &chunk.content else {
+                continue;
+            };
+            let id = chunk
+                .message_id
+                .as_ref()
+                .expect("a message id")
+                .0
+                .to_string();
+            match messages.last_mut() {
+                Some((last, body)) if *last == id => body.push_str(&text.text),
+                _ => messages.push((id, text.text.clone())),
+            }
+        }
+        let texts: Vec<&str> = messages.iter().map(|(_, text)| text.as_str()).collect();
+        assert_eq!(texts, [retry_scenario::CUT, retry_scenario::WHOLE]);
+        assert_ne!(messages[0].0, messages[1].0);
+        Ok(())
+    })
+    .await;
 }
 
 /// A home with an API key saved.

@@ -239,16 +239,16 @@ async fn text_and_a_call_in_one_response_continue_the_loop() {
         e,
         Event::ToolFinished { call_id, success: true, .. } if call_id == "call_r1"
     )));
-    let messages: Vec<&Event> = events
+    let messages: Vec<&str> = events
         .iter()
-        .filter(|e| matches!(e, Event::MessageDone(_)))
+        .filter_map(|e| match e {
+            Event::MessageDone { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
         .collect();
     assert_eq!(
         messages,
-        [
-            &Event::MessageDone("Let me read the notes first.".into()),
-            &Event::MessageDone("The notes say 42.".into())
-        ]
+        ["Let me read the notes first.", "The notes say 42."]
     );
     // The request carried the tools under their Codex names.
     let requests = a.fake.requests_to("/responses");

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::fake_openai::{Config as FakeConfig, DeviceApproval, FakeOpenAi, Reply};
+use crate::support::retry_scenario;
 
 const WAIT: Duration = Duration::from_secs(10);
 const SCHEMA_DIR: &str = concat!(
@@ -738,6 +739,52 @@ async fn a_reasoning_summary_is_an_item_of_its_own() {
         .map(|m| m["params"]["item"]["type"].as_str().unwrap())
         .collect();
     assert_eq!(order, ["reasoning", "agentMessage"]);
+}
+
+/// The retry rule on the wire: the cut attempt's message is never completed, the retry's
+/// answer is a new item with a new id, and the host is told of the retry in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_rule_a_cut_message_is_void_and_the_retry_is_a_new_item() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_responses(retry_scenario::replies());
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "hi"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let messages: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "item/started" && m["params"]["item"]["type"] == "agentMessage")
+        .map(|m| &m["params"]["item"]["id"])
+        .collect();
+    assert_eq!(messages.len(), 2, "{seen:#?}");
+    let (cut, whole) = (messages[0], messages[1]);
+    assert_ne!(cut, whole);
+    let text_of = |id: &Value| -> String {
+        seen.iter()
+            .filter(|m| m["method"] == "item/agentMessage/delta" && &m["params"]["itemId"] == id)
+            .map(|m| m["params"]["delta"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(text_of(cut), retry_scenario::CUT);
+    assert_eq!(text_of(whole), retry_scenario::WHOLE);
+    let at = |wanted: &dyn Fn(&Value) -> bool| seen.iter().position(wanted).unwrap();
+    let retry = at(&|m| m["method"] == "error" && m["params"]["willRetry"] == true);
+    let second = at(&|m| m["method"] == "item/started" && &m["params"]["item"]["id"] == whole);
+    assert!(retry < second, "{seen:#?}");
+    let completed: Vec<&Value> = seen
+        .iter()
+        .filter(|m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage"
+        })
+        .map(|m| &m["params"]["item"])
+        .collect();
+    assert_eq!(completed.len(), 1, "{seen:#?}");
+    assert_eq!(completed[0]["id"], *whole);
+    assert_eq!(completed[0]["text"], retry_scenario::WHOLE);
 }
 
 /// External tokens mode: a host hands in ChatGPT tokens it owns; they live in memory only, and

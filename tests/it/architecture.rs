@@ -276,6 +276,7 @@ fn the_reader_finds_the_imports_a_file_names() {
         loops(&looped),
         vec![vec![
             "agent/compact.rs".to_string(),
+            "agent/items.rs".to_string(),
             "agent/turn.rs".to_string(),
             "agent/turn_context.rs".to_string()
         ]]

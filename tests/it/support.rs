@@ -116,3 +116,20 @@ pub fn dir_outside_the_sandbox() -> Option<tempfile::TempDir> {
     eprintln!("every place for an outside folder is writable under the sandbox; nothing to test");
     None
 }
+
+/// The one retry scenario every face is tested with: a stream cut after some text, then the
+/// retry's whole answer. The rule (README, "How it travels"): the cut attempt's items are
+/// void, and the retry's answer comes as a new item with a new id.
+pub mod retry_scenario {
+    use crate::fake_openai::Reply;
+
+    /// What the cut attempt streams.
+    pub const CUT: &str = "FIRST try, cut off in the";
+    /// The retry's whole answer.
+    pub const WHOLE: &str = "The whole answer, on the second try.";
+
+    /// The two replies, in order.
+    pub fn replies() -> [Reply; 2] {
+        [Reply::cut(CUT), Reply::text(WHOLE)]
+    }
+}

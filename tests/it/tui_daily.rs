@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::fake_openai::{FakeOpenAi, Reply};
+use crate::support::retry_scenario;
 use crate::tui_e2e::over_ssh;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -131,6 +132,22 @@ async fn an_answer_that_arrives_after_retries_replaces_the_reconnecting_line() {
         !screen.contains("Half of the"),
         "the void attempt stays:\n{screen}"
     );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// The retry rule on screen: the cut attempt's text goes once the retry streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_rule_a_cut_answer_is_replaced_by_the_retried_one() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses(retry_scenario::replies());
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("hello\r");
+    let screen = pty.wait_for(retry_scenario::WHOLE, WAIT);
+    assert!(screen.contains("retried 1× —"), "{screen}");
+    assert!(!screen.contains(retry_scenario::CUT), "{screen}");
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }

@@ -61,6 +61,41 @@ fn type_text(app: &mut App, text: &str) {
     }
 }
 
+/// A piece of the answer `item`.
+fn delta(item: &str, text: &str) -> Event {
+    Event::TextDelta {
+        item: item.into(),
+        delta: text.into(),
+    }
+}
+
+/// A piece of the reasoning summary `item`.
+fn thinking(item: &str, text: &str) -> Event {
+    Event::ReasoningDelta {
+        item: item.into(),
+        delta: text.into(),
+    }
+}
+
+/// The answer `item`, complete.
+fn done(item: &str, text: &str) -> Event {
+    Event::MessageDone {
+        item: item.into(),
+        text: text.into(),
+    }
+}
+
+/// Retry `attempt` of 5 after `delay_ms`, voiding `voided`.
+fn retrying(attempt: u32, delay_ms: u64, voided: &[&str]) -> Event {
+    Event::Retrying {
+        attempt,
+        max: 5,
+        delay: Duration::from_millis(delay_ms),
+        reason: "stream disconnected before completion".into(),
+        voided: voided.iter().map(|item| (*item).into()).collect(),
+    }
+}
+
 fn ops(rx: &mut UnboundedReceiver<Op>) -> Vec<Op> {
     let mut out = Vec::new();
     while let Ok(op) = rx.try_recv() {
@@ -91,9 +126,9 @@ fn streamed_markdown_answer_with_code() {
     );
     app.handle_core_event(Event::TurnStarted);
     for chunk in ANSWER.as_bytes().chunks(16) {
-        app.handle_core_event(Event::TextDelta(String::from_utf8_lossy(chunk).into()));
+        app.handle_core_event(delta("msg_a", &String::from_utf8_lossy(chunk)));
     }
-    app.handle_core_event(Event::MessageDone(ANSWER.into()));
+    app.handle_core_event(done("msg_a", ANSWER));
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     assert_snapshot!(draw(&mut app, 80, 30));
 }
@@ -103,6 +138,7 @@ fn tool_call_and_plan() {
     let (mut app, _rx) = logged_in();
     app.handle_core_event(Event::TurnStarted);
     app.handle_core_event(Event::PlanUpdated {
+        call_id: "c0".into(),
         explanation: Some("Fix the failing test first.".into()),
         steps: vec![
             PlanStep {
@@ -141,6 +177,7 @@ fn tool_call_and_plan() {
         max: 5,
         delay: Duration::from_millis(400),
         reason: "stream disconnected before completion".into(),
+        voided: Vec::new(),
     });
     assert_snapshot!(draw(&mut app, 80, 24));
 }
@@ -511,39 +548,27 @@ fn a_retry_keeps_the_partial_answer_until_the_next_attempt_streams() {
     type_text(&mut app, "Explain the parser");
     key(&mut app, KeyCode::Enter);
     app.handle_core_event(Event::TurnStarted);
-    app.handle_core_event(Event::ReasoningDelta("Looking at the first try".into()));
-    app.handle_core_event(Event::TextDelta("FIRST attempt, cut".into()));
-    app.handle_core_event(Event::TextDelta(" in the middle".into()));
-    app.handle_core_event(Event::Retrying {
-        attempt: 1,
-        max: 5,
-        delay: Duration::from_millis(200),
-        reason: "stream disconnected before completion".into(),
-    });
+    app.handle_core_event(thinking("rs_1", "Looking at the first try"));
+    app.handle_core_event(delta("msg_1", "FIRST attempt, cut"));
+    app.handle_core_event(delta("msg_1", " in the middle"));
+    app.handle_core_event(retrying(1, 200, &["rs_1", "msg_1"]));
     let screen = draw(&mut app, 80, 14);
     assert!(
         screen.contains("FIRST attempt, cut in the middle") && screen.contains("reconnecting 1/5"),
         "what came so far stays while kelp reconnects:\n{screen}"
     );
-    app.handle_core_event(Event::ReasoningDelta("Reading it again".into()));
+    app.handle_core_event(thinking("rs_2", "Reading it again"));
     let screen = draw(&mut app, 80, 14);
     assert!(
         !screen.contains("FIRST") && !screen.contains("first try"),
         "the next attempt sends it all again:\n{screen}"
     );
-    app.handle_core_event(Event::TextDelta("SECOND attempt".into()));
-    app.handle_core_event(Event::Retrying {
-        attempt: 2,
-        max: 5,
-        delay: Duration::from_millis(400),
-        reason: "stream disconnected before completion".into(),
-    });
-    app.handle_core_event(Event::ReasoningDelta("Reading the parser".into()));
-    app.handle_core_event(Event::TextDelta("The parser reads ".into()));
-    app.handle_core_event(Event::TextDelta("one header per line.".into()));
-    app.handle_core_event(Event::MessageDone(
-        "The parser reads one header per line.".into(),
-    ));
+    app.handle_core_event(delta("msg_2", "SECOND attempt"));
+    app.handle_core_event(retrying(2, 400, &["rs_2", "msg_2"]));
+    app.handle_core_event(thinking("rs_3", "Reading the parser"));
+    app.handle_core_event(delta("msg_3", "The parser reads "));
+    app.handle_core_event(delta("msg_3", "one header per line."));
+    app.handle_core_event(done("msg_3", "The parser reads one header per line."));
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     let screen = draw(&mut app, 80, 14);
     assert!(
@@ -559,8 +584,8 @@ fn a_retry_keeps_the_partial_answer_until_the_next_attempt_streams() {
 fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
     let (mut app, _rx) = logged_in();
     app.handle_core_event(Event::TurnStarted);
-    app.handle_core_event(Event::TextDelta("Let me run it.".into()));
-    app.handle_core_event(Event::MessageDone("Let me run it.".into()));
+    app.handle_core_event(delta("msg_1", "Let me run it."));
+    app.handle_core_event(done("msg_1", "Let me run it."));
     app.handle_core_event(Event::ToolStarted {
         call_id: "c1".into(),
         tool: "shell".into(),
@@ -574,12 +599,13 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
         duration: Duration::from_millis(20),
     });
     // The second response starts streaming, then is retried: only its text goes.
-    app.handle_core_event(Event::TextDelta("PARTIAL".into()));
+    app.handle_core_event(delta("msg_2", "PARTIAL"));
     app.handle_core_event(Event::Retrying {
         attempt: 1,
         max: 5,
         delay: Duration::from_millis(200),
         reason: "server error".into(),
+        voided: vec!["msg_2".into()],
     });
     app.handle_core_event(Event::ToolStarted {
         call_id: "c2".into(),
@@ -634,7 +660,7 @@ fn queued_prompt_and_a_full_status_line_at_80_columns() {
     type_text(&mut app, "Explain the parser");
     key(&mut app, KeyCode::Enter);
     app.handle_core_event(Event::TurnStarted);
-    app.handle_core_event(Event::TextDelta("The parser".into()));
+    app.handle_core_event(delta("msg_1", "The parser"));
     type_text(
         &mut app,
         "then fix the failing test in tests/parser.rs, please",
@@ -794,7 +820,7 @@ fn attached_files_under_the_prompt() {
             detail: "leads outside the project (to /work/secret)".into(),
         },
     ]));
-    app.handle_core_event(Event::MessageDone("It starts the UI.".into()));
+    app.handle_core_event(done("msg_1", "It starts the UI."));
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     assert_snapshot!("attached_files", draw(&mut app, 80, 12));
 }

@@ -1,0 +1,115 @@
+//! The items of one response attempt as the core reports them to every face: an id when an
+//! answer or a reasoning summary starts, each piece as it grows, its end, and, when the
+//! attempt fails and is retried, the ids the retry voids. The faces translate these; none
+//! makes up ids or decides what a retry keeps.
+
+use uuid::Uuid;
+
+use super::protocol::{Event, ItemId, ItemKind};
+use super::turn_context::TurnContext;
+use crate::llm::types::{Item, Role};
+
+/// The items the attempt in flight has started.
+#[derive(Debug, Default)]
+pub(crate) struct AttemptItems {
+    /// The answer streaming now.
+    message: Option<ItemId>,
+    /// The reasoning summary streaming now, and its text so far.
+    reasoning: Option<(ItemId, String)>,
+    /// Every item this attempt started, in order: what a retry voids.
+    started: Vec<ItemId>,
+}
+
+impl AttemptItems {
+    /// A piece of the answer.
+    pub fn text(&mut self, ctx: &TurnContext, delta: String) {
+        self.end_reasoning(ctx);
+        let item = self.message(ctx);
+        ctx.emit(Event::TextDelta { item, delta });
+    }
+
+    /// A piece of a reasoning summary.
+    pub fn reasoning(&mut self, ctx: &TurnContext, delta: String) {
+        if self.reasoning.is_none() {
+            let item = self.start(ctx, "rs", ItemKind::Reasoning);
+            self.reasoning = Some((item, String::new()));
+        }
+        if let Some((item, text)) = &mut self.reasoning {
+            text.push_str(&delta);
+            ctx.emit(Event::ReasoningDelta {
+                item: item.clone(),
+                delta,
+            });
+        }
+    }
+
+    /// An output item is complete: an answer or a reasoning summary ends (one that never
+    /// streamed starts and ends here).
+    pub fn done(&mut self, ctx: &TurnContext, item: &Item) {
+        match item {
+            Item::Message {
+                role: Role::Assistant,
+                ..
+            } => {
+                self.end_reasoning(ctx);
+                let id = self.message(ctx);
+                self.message = None;
+                ctx.emit(Event::MessageDone {
+                    item: id,
+                    text: item.text(),
+                });
+            }
+            Item::Reasoning { summary, .. } => {
+                let whole = summary
+                    .iter()
+                    .map(|part| part.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                if self.reasoning.is_none() && !whole.is_empty() {
+                    let id = self.start(ctx, "rs", ItemKind::Reasoning);
+                    self.reasoning = Some((id, whole));
+                }
+                self.end_reasoning(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    /// The response is complete: a reasoning summary still open ends.
+    pub fn completed(&mut self, ctx: &TurnContext) {
+        self.end_reasoning(ctx);
+    }
+
+    /// The attempt failed and is retried: every item it started is void, and the next attempt
+    /// starts afresh. Returns the voided ids.
+    pub fn void(&mut self) -> Vec<ItemId> {
+        let voided = std::mem::take(&mut self.started);
+        *self = Self::default();
+        voided
+    }
+
+    fn message(&mut self, ctx: &TurnContext) -> ItemId {
+        if let Some(item) = &self.message {
+            return item.clone();
+        }
+        let item = self.start(ctx, "msg", ItemKind::AgentMessage);
+        self.message = Some(item.clone());
+        item
+    }
+
+    fn end_reasoning(&mut self, ctx: &TurnContext) {
+        if let Some((item, text)) = self.reasoning.take() {
+            ctx.emit(Event::ReasoningDone { item, text });
+        }
+    }
+
+    fn start(&mut self, ctx: &TurnContext, prefix: &str, kind: ItemKind) -> ItemId {
+        let item: ItemId = format!("{prefix}_{}", Uuid::new_v4().simple()).into();
+        self.started.push(item.clone());
+        ctx.emit(Event::ItemStarted {
+            item: item.clone(),
+            kind,
+        });
+        item
+    }
+}

@@ -1,0 +1,404 @@
+//! Core events as app-server notifications: agent messages, reasoning, commands and file
+//! changes started, growing and completed under the core's item ids; a retry as the `error`
+//! notification that says it will retry; rate limits; the turn's end. A pure translator, as
+//! ACP's `updates.rs` is: no I/O and no clock (the caller passes the time), so it is tested
+//! event by event. Approvals are the thread's: they need the host's answer.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::agent::protocol::{Event, ItemId, ItemKind, TurnOutcome};
+use crate::agent::tools::{self, ChangeKind, FileChange};
+use crate::llm::types::RateLimits;
+
+/// What the server writes for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// A notification.
+    Notify { method: &'static str, params: Value },
+    /// A notification already written as a line (a delta: one string escape and a copy).
+    Line(String),
+}
+
+/// A tool call the host sees as an item, while it runs.
+#[derive(Debug)]
+enum ToolItem {
+    Command { command: String, output: String },
+    FileChange { changes: Vec<Value> },
+}
+
+/// The translation state of one thread: the items open now.
+#[derive(Debug)]
+pub struct Translator {
+    thread_id: String,
+    cwd: PathBuf,
+    /// Each open agent message's delta notification up to its `"delta":`, written once.
+    messages: HashMap<ItemId, String>,
+    tools: HashMap<String, ToolItem>,
+}
+
+impl Translator {
+    /// Nothing open yet, for thread `thread_id` working in `cwd`.
+    pub fn new(thread_id: String, cwd: PathBuf) -> Self {
+        Self {
+            thread_id,
+            cwd,
+            messages: HashMap::new(),
+            tools: HashMap::new(),
+        }
+    }
+
+    /// What `event` of turn `turn_id` sends, at `now_ms`, appended to `out`.
+    pub fn on_event(&mut self, turn_id: &str, event: Event, now_ms: i64, out: &mut Vec<Outgoing>) {
+        // The hot path first: the next piece of an open message.
+        if let Event::TextDelta { item, delta } = &event
+            && let Some(prefix) = self.messages.get(item)
+        {
+            out.push(Outgoing::Line(delta_line(prefix, delta, now_ms)));
+            return;
+        }
+        let with = |extra: Value| {
+            let mut params = json!({ "threadId": self.thread_id, "turnId": turn_id });
+            if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+                params.extend(extra);
+            }
+            params
+        };
+        let started = |item: Value| Outgoing::Notify {
+            method: "item/started",
+            params: with(json!({ "item": item, "startedAtMs": now_ms })),
+        };
+        let completed = |item: Value| Outgoing::Notify {
+            method: "item/completed",
+            params: with(json!({ "item": item, "completedAtMs": now_ms })),
+        };
+        match event {
+            Event::ItemStarted {
+                item,
+                kind: ItemKind::AgentMessage,
+            } => {
+                out.push(started(agent_message(&item, "")));
+                let prefix = delta_prefix(&self.thread_id, turn_id, &item);
+                self.messages.insert(item, prefix);
+            }
+            Event::ItemStarted {
+                item,
+                kind: ItemKind::Reasoning,
+            } => out.push(started(reasoning(&item, None))),
+            // A piece of a message that never started (its start went to another turn).
+            Event::TextDelta { .. } => {}
+            Event::ReasoningDelta { item, delta } => out.push(Outgoing::Notify {
+                method: "item/reasoning/summaryTextDelta",
+                params: with(json!({ "itemId": item, "delta": delta, "summaryIndex": 0 })),
+            }),
+            Event::MessageDone { item, text } => {
+                self.messages.remove(&item);
+                out.push(completed(agent_message(&item, &text)));
+            }
+            Event::ReasoningDone { item, text } => {
+                out.push(completed(reasoning(&item, Some(&text))));
+            }
+            Event::ToolStarted {
+                call_id,
+                tool,
+                summary,
+                ..
+            } => {
+                let item = match tool.as_str() {
+                    tools::shell::NAME => ToolItem::Command {
+                        command: summary,
+                        output: String::new(),
+                    },
+                    tools::apply_patch::NAME => ToolItem::FileChange {
+                        changes: Vec::new(),
+                    },
+                    _ => return,
+                };
+                out.push(started(self.tool_item(
+                    &call_id,
+                    &item,
+                    "inProgress",
+                    None,
+                    None,
+                )));
+                self.tools.insert(call_id, item);
+            }
+            Event::FilesChanged { call_id, changes } => {
+                if let Some(ToolItem::FileChange { changes: listed }) = self.tools.get_mut(&call_id)
+                {
+                    *listed = changes.iter().map(file_update).collect();
+                }
+            }
+            Event::ToolOutput { call_id, chunk } => {
+                if let Some(ToolItem::Command { output, .. }) = self.tools.get_mut(&call_id) {
+                    output.push_str(&chunk);
+                }
+            }
+            Event::ToolFinished {
+                call_id,
+                success,
+                exit_code,
+                duration,
+            } => {
+                if let Some(item) = self.tools.remove(&call_id) {
+                    let status = if success { "completed" } else { "failed" };
+                    let item = self.tool_item(&call_id, &item, status, exit_code, Some(duration));
+                    out.push(completed(item));
+                }
+            }
+            // The voided items are never completed, as Codex leaves an item of a retried
+            // stream; the retry's items come under new ids.
+            Event::Retrying { reason, voided, .. } => {
+                for item in &voided {
+                    self.messages.remove(item);
+                }
+                out.push(Outgoing::Notify {
+                    method: "error",
+                    params: with(json!({ "error": { "message": reason }, "willRetry": true })),
+                });
+            }
+            Event::RateLimits(limits) => out.push(Outgoing::Notify {
+                method: "account/rateLimits/updated",
+                params: json!({ "rateLimits": rate_limits(&limits) }),
+            }),
+            Event::TurnFinished(outcome) => {
+                self.messages.clear();
+                self.tools.clear();
+                let (status, error) = match outcome {
+                    TurnOutcome::Completed => ("completed", Value::Null),
+                    TurnOutcome::Interrupted => ("interrupted", Value::Null),
+                    TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed { message, .. } => {
+                        ("failed", json!({ "message": message }))
+                    }
+                };
+                out.push(Outgoing::Notify {
+                    method: "turn/completed",
+                    params: json!({
+                        "threadId": self.thread_id,
+                        "turn": {
+                            "id": turn_id,
+                            "items": [],
+                            "status": status,
+                            "error": error,
+                            "completedAt": now_ms / 1000,
+                        },
+                    }),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn tool_item(
+        &self,
+        id: &str,
+        item: &ToolItem,
+        status: &str,
+        exit_code: Option<i32>,
+        duration: Option<Duration>,
+    ) -> Value {
+        match item {
+            ToolItem::Command { command, output } => json!({
+                "type": "commandExecution",
+                "id": id,
+                "command": command,
+                "commandActions": [],
+                "cwd": self.cwd,
+                "status": status,
+                "aggregatedOutput": (!output.is_empty()).then_some(output),
+                "exitCode": exit_code,
+                "durationMs": duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            }),
+            ToolItem::FileChange { changes } => json!({
+                "type": "fileChange",
+                "id": id,
+                "changes": changes,
+                "status": status,
+            }),
+        }
+    }
+}
+
+fn agent_message(id: &str, text: &str) -> Value {
+    json!({ "type": "agentMessage", "id": id, "text": text })
+}
+
+fn reasoning(id: &str, summary: Option<&str>) -> Value {
+    json!({ "type": "reasoning", "id": id, "summary": summary.into_iter().collect::<Vec<_>>(), "content": [] })
+}
+
+/// `{"method":"item/agentMessage/delta","params":{…,"delta":` for one message.
+fn delta_prefix(thread_id: &str, turn_id: &str, item_id: &str) -> String {
+    let quoted = |s: &str| Value::String(s.to_string()).to_string();
+    format!(
+        r#"{{"method":"item/agentMessage/delta","params":{{"threadId":{},"turnId":{},"itemId":{},"delta":"#,
+        quoted(thread_id),
+        quoted(turn_id),
+        quoted(item_id)
+    )
+}
+
+/// The whole delta notification: the message's prefix, the delta, and the time.
+fn delta_line(prefix: &str, delta: &str, now_ms: i64) -> String {
+    let mut line = String::with_capacity(prefix.len() + delta.len() + 40);
+    line.push_str(prefix);
+    line.push_str(&Value::String(delta.to_string()).to_string());
+    line.push_str(&format!(r#"}},"emittedAtMs":{now_ms}}}"#));
+    line
+}
+
+/// A changed file as the protocol's `FileUpdateChange`: its path, kind and unified diff.
+fn file_update(change: &FileChange) -> Value {
+    let kind = match change.kind {
+        ChangeKind::Add => json!({ "type": "add" }),
+        ChangeKind::Delete => json!({ "type": "delete" }),
+        ChangeKind::Update => json!({ "type": "update", "move_path": change.move_to }),
+    };
+    json!({ "path": change.path, "kind": kind, "diff": change.diff })
+}
+
+/// kelp's rate limits as the protocol's sparse `RateLimitSnapshot`.
+pub fn rate_limits(limits: &RateLimits) -> Value {
+    let window = |w: &crate::llm::types::RateLimitWindow| {
+        json!({
+            "usedPercent": w.used_percent.round() as i64,
+            "windowDurationMins": w.window_minutes,
+            "resetsAt": w.resets_at,
+        })
+    };
+    json!({
+        "primary": limits.primary.as_ref().map(window),
+        "secondary": limits.secondary.as_ref().map(window),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(events: Vec<Event>) -> Vec<Outgoing> {
+        let mut translator = Translator::new("t1".into(), PathBuf::from("/p"));
+        let mut out = Vec::new();
+        for event in events {
+            translator.on_event("u1", event, 1_000, &mut out);
+        }
+        out
+    }
+
+    fn methods(out: &[Outgoing]) -> Vec<String> {
+        out.iter()
+            .map(|o| match o {
+                Outgoing::Notify { method, .. } => (*method).to_string(),
+                Outgoing::Line(line) => serde_json::from_str::<Value>(line).unwrap()["method"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_retried_message_is_left_open_and_the_retry_is_a_new_item() {
+        let (cut, whole): (ItemId, ItemId) = ("msg_a".into(), "msg_b".into());
+        let out = run(vec![
+            Event::ItemStarted {
+                item: cut.clone(),
+                kind: ItemKind::AgentMessage,
+            },
+            Event::TextDelta {
+                item: cut.clone(),
+                delta: "half \"quoted\"".into(),
+            },
+            Event::Retrying {
+                attempt: 1,
+                max: 5,
+                delay: Duration::from_millis(10),
+                reason: "cut".into(),
+                voided: vec![cut.clone()],
+            },
+            // A late piece of the voided item is dropped.
+            Event::TextDelta {
+                item: cut,
+                delta: "late".into(),
+            },
+            Event::ItemStarted {
+                item: whole.clone(),
+                kind: ItemKind::AgentMessage,
+            },
+            Event::MessageDone {
+                item: whole,
+                text: "all".into(),
+            },
+        ]);
+        assert_eq!(
+            methods(&out),
+            [
+                "item/started",
+                "item/agentMessage/delta",
+                "error",
+                "item/started",
+                "item/completed"
+            ]
+        );
+        let Outgoing::Line(line) = &out[1] else {
+            panic!("a delta line: {out:?}");
+        };
+        let delta: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            delta["params"],
+            json!({"threadId": "t1", "turnId": "u1", "itemId": "msg_a", "delta": "half \"quoted\""})
+        );
+        assert_eq!(delta["emittedAtMs"], 1_000);
+        let Outgoing::Notify { params, .. } = &out[4] else {
+            panic!("a notification: {out:?}");
+        };
+        assert_eq!(
+            params["item"],
+            json!({"type": "agentMessage", "id": "msg_b", "text": "all"})
+        );
+    }
+
+    #[test]
+    fn commands_and_patches_are_items_named_by_their_tools_constants() {
+        let out = run(vec![
+            Event::ToolStarted {
+                call_id: "c1".into(),
+                tool: tools::shell::NAME.into(),
+                summary: "ls".into(),
+                paths: Vec::new(),
+            },
+            Event::ToolOutput {
+                call_id: "c1".into(),
+                chunk: "a\n".into(),
+            },
+            Event::ToolFinished {
+                call_id: "c1".into(),
+                success: true,
+                exit_code: Some(0),
+                duration: Duration::from_millis(5),
+            },
+            Event::ToolStarted {
+                call_id: "c2".into(),
+                tool: tools::read_file::NAME.into(),
+                summary: "a.txt".into(),
+                paths: Vec::new(),
+            },
+            Event::TurnFinished(TurnOutcome::Completed),
+        ]);
+        assert_eq!(
+            methods(&out),
+            ["item/started", "item/completed", "turn/completed"]
+        );
+        let Outgoing::Notify { params, .. } = &out[1] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(params["item"]["type"], "commandExecution");
+        assert_eq!(params["item"]["aggregatedOutput"], "a\n");
+        assert_eq!(params["item"]["exitCode"], 0);
+        assert_eq!(params["item"]["durationMs"], 5);
+        assert_eq!(params["item"]["cwd"], "/p");
+    }
+}
