@@ -16,14 +16,14 @@ use tokio::sync::mpsc::UnboundedSender;
 use unicode_width::UnicodeWidthStr;
 
 use super::bottom_pane::file_finder::FileFinder;
-use super::bottom_pane::picker::{Picker, PickerItem};
 use super::bottom_pane::slash::SlashCommand;
-use super::bottom_pane::{BottomPane, KeyOutcome, PickerKind};
+use super::bottom_pane::{BottomPane, Command, KeyOutcome, PickerKind};
 use super::chat::Chat;
 use super::connect::{ConnectDialog, DialogAction};
 use super::history_cell::{CellKind, display_path};
+use super::overlay::Overlay;
 use super::resume;
-use super::status::{Status, approval_detail, approval_name, describe_login};
+use super::status::{Status, describe_login};
 use crate::agent::protocol::{ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome};
 use crate::auth::login::LoginEvent;
 use crate::llm::types::{Item, TokenUsage};
@@ -59,43 +59,44 @@ const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 /// The whole UI state.
 #[derive(Debug)]
 pub struct App {
-    ops: UnboundedSender<Op>,
+    pub(super) ops: UnboundedSender<Op>,
     /// What the status line and `/status` show.
-    status: Status,
+    pub(super) status: Status,
     /// The transcript and the turn streaming into it.
-    chat: Chat,
+    pub(super) chat: Chat,
     /// The composer and the views over it.
-    pane: BottomPane,
-    connect: Option<ConnectDialog>,
-    models: Vec<String>,
-    turn_started: Option<Instant>,
-    headless: bool,
+    pub(super) pane: BottomPane,
+    /// What covers the chat and takes the keys (the `/connect` dialog), when open.
+    pub(super) overlay: Option<Overlay>,
+    pub(super) models: Vec<String>,
+    pub(super) turn_started: Option<Instant>,
+    pub(super) headless: bool,
     /// The saved conversations the `/resume` picker lists.
-    sessions: Vec<SessionSummary>,
+    pub(super) sessions: Vec<SessionSummary>,
     /// `/resume` asked for the list and it has not come.
-    awaiting_sessions: bool,
+    pub(super) awaiting_sessions: bool,
     /// When the conversation being resumed was last active, for the notice.
-    resuming_from: Option<SystemTime>,
-    quit_armed: bool,
-    should_quit: bool,
-    clipboard: Vec<String>,
-    redraw: bool,
-    frozen_time: Option<SystemTime>,
-    awaiting_highlighter: bool,
+    pub(super) resuming_from: Option<SystemTime>,
+    pub(super) quit_armed: bool,
+    pub(super) should_quit: bool,
+    pub(super) clipboard: Vec<String>,
+    pub(super) redraw: bool,
+    pub(super) frozen_time: Option<SystemTime>,
+    pub(super) awaiting_highlighter: bool,
     /// The conversation in use, and whether it has a saved file to resume (a prompt was sent or
     /// it was resumed).
-    conversation: Option<String>,
-    conversation_saved: bool,
+    pub(super) conversation: Option<String>,
+    pub(super) conversation_saved: bool,
     /// Prompts sent while an answer streamed, oldest first: the next goes when the turn ends.
-    queued: Vec<String>,
+    pub(super) queued: Vec<String>,
     /// The person chose mouse capture (`mouse = true`).
-    mouse_capture: bool,
+    pub(super) mouse_capture: bool,
     /// Ctrl+Z was pressed: the loop suspends the process.
-    suspend: bool,
+    pub(super) suspend: bool,
     /// The prompts the Ctrl+R search shows, newest first.
-    history_hits: Vec<String>,
+    pub(super) history_hits: Vec<String>,
     /// The diffs of the patches applied in this conversation, for `/diff` outside git.
-    patches: Vec<String>,
+    pub(super) patches: Vec<String>,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -133,7 +134,7 @@ impl App {
             ops,
             chat: Chat::default(),
             pane: BottomPane::in_project(initial.project_dir.clone()),
-            connect: None,
+            overlay: None,
             status: Status {
                 auth: initial.auth,
                 model: initial.model,
@@ -172,7 +173,7 @@ impl App {
             app.push(CellKind::Error(warning));
         }
         if app.status.auth.is_none() {
-            app.connect = Some(ConnectDialog::new(app.headless));
+            app.open_connect();
         }
         app
     }
@@ -194,7 +195,7 @@ impl App {
         self.frozen_time = Some(now);
     }
 
-    fn now(&self) -> SystemTime {
+    pub(super) fn now(&self) -> SystemTime {
         self.frozen_time.unwrap_or_else(SystemTime::now)
     }
 
@@ -231,7 +232,7 @@ impl App {
     /// Whether mouse reporting should be on: only when the person chose it (`mouse = true`),
     /// and never while the connect dialog shows, so its URL and code can be selected.
     pub fn wants_mouse(&self) -> bool {
-        self.mouse_capture && self.connect.is_none()
+        self.mouse_capture && self.overlay.is_none()
     }
 
     /// Uses `finder` for `@` instead of listing the project's folder (tests, benches).
@@ -278,11 +279,7 @@ impl App {
             let wait = u64::try_from(next - elapsed).unwrap_or(0);
             return Some(now + Duration::from_millis(wait));
         }
-        if self
-            .connect
-            .as_ref()
-            .is_some_and(ConnectDialog::shows_countdown)
-        {
+        if self.overlay.as_ref().is_some_and(Overlay::ticks) {
             let since_epoch = self
                 .now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -299,16 +296,16 @@ impl App {
         self.redraw = true;
     }
 
-    fn send(&self, op: Op) {
+    pub(super) fn send(&self, op: Op) {
         // The core ends only after the UI; a closed channel means shutdown is under way.
         let _ = self.ops.send(op);
     }
 
-    fn push(&mut self, kind: CellKind) -> usize {
+    pub(super) fn push(&mut self, kind: CellKind) -> usize {
         self.chat.push(kind)
     }
 
-    fn notice(&mut self, text: impl Into<String>) {
+    pub(super) fn notice(&mut self, text: impl Into<String>) {
         self.push(CellKind::Notice(text.into()));
     }
 
@@ -320,7 +317,7 @@ impl App {
     pub fn handle_terminal_events(&mut self, events: Vec<TermEvent>) {
         let mut events = events.into_iter().peekable();
         while let Some(event) = events.next() {
-            let scrolls = !self.mouse_capture && self.connect.is_none() && !self.pane.has_view();
+            let scrolls = !self.mouse_capture && self.overlay.is_none() && !self.pane.has_view();
             let Some(up) = plain_arrow(&event).filter(|_| scrolls) else {
                 self.handle_terminal_event(event);
                 continue;
@@ -364,8 +361,9 @@ impl App {
 
     fn handle_paste(&mut self, text: &str) {
         self.redraw = true;
-        if let Some(dialog) = &mut self.connect {
-            dialog.on_paste(text);
+        if let Some(overlay) = &mut self.overlay {
+            let action = overlay.on_paste(text);
+            self.dialog_action(action);
             return;
         }
         self.pane.paste(text);
@@ -391,8 +389,8 @@ impl App {
             self.suspend = true;
             return;
         }
-        if let Some(dialog) = &mut self.connect {
-            let action = dialog.handle_key(key);
+        if let Some(overlay) = &mut self.overlay {
+            let action = overlay.handle_key(key);
             self.dialog_action(action);
             return;
         }
@@ -415,8 +413,7 @@ impl App {
         match outcome {
             KeyOutcome::Consumed => {}
             KeyOutcome::Submit(text) => self.submit(text),
-            KeyOutcome::Command(command) => self.run_command(command),
-            KeyOutcome::Picked { kind, index, label } => self.picked(kind, index, label),
+            KeyOutcome::Command(command) => self.perform(command),
             KeyOutcome::Decided { id, decision } => {
                 self.chat.approval_decided(decision.clone());
                 self.send(Op::Approve { id, decision });
@@ -434,9 +431,9 @@ impl App {
     }
 
     fn ctrl_c(&mut self) {
-        if let Some(dialog) = self.connect.take() {
-            if dialog.is_waiting() {
-                self.send(Op::CancelLogin);
+        if let Some(overlay) = self.overlay.take() {
+            if let Some(op) = overlay.on_close() {
+                self.send(op);
             }
             // Closing the dialog was the first of the two presses that quit.
             self.quit_armed = true;
@@ -460,7 +457,7 @@ impl App {
 
     /// Copies `text` (what `label` names) and says honestly how: OSC 52 only asks the terminal,
     /// which may ignore it; a clipboard tool on this machine really copies.
-    fn copy(&mut self, text: String, label: &str) {
+    pub(super) fn copy(&mut self, text: String, label: &str) {
         self.clipboard.push(text);
         self.status.hint = Some(match super::clipboard::system_tool() {
             Some((tool, _)) => {
@@ -468,111 +465,6 @@ impl App {
             }
             None => format!("sent the {label} to the terminal's clipboard (OSC 52)"),
         });
-    }
-
-    /// `/diff`'s answer: the working tree's diff in a git repository, else the patches this
-    /// conversation applied.
-    fn show_diff(&mut self, git: Option<String>) {
-        let (title, diff) = match git {
-            Some(diff) if diff.trim().is_empty() => {
-                self.notice("No changes in the working tree (git diff HEAD is empty).");
-                return;
-            }
-            Some(diff) => (
-                "Changes in the working tree (git diff HEAD)".to_string(),
-                diff,
-            ),
-            None if self.patches.is_empty() => {
-                self.notice("Not a git repository, and no patch was applied in this conversation.");
-                return;
-            }
-            None => (
-                "Patches applied in this conversation (not a git repository)".to_string(),
-                self.patches.join("\n"),
-            ),
-        };
-        self.push(CellKind::Diff { title, diff });
-        self.chat.transcript.scroll_to_bottom();
-    }
-
-    /// A command that reads an argument, with it (maybe empty).
-    fn run_command_with(&mut self, command: SlashCommand, argument: &str) {
-        match command {
-            SlashCommand::Copy => self.copy_answer(argument),
-            SlashCommand::Compact => self.compact(argument),
-            other => self.run_command(other),
-        }
-    }
-
-    /// `/compact [focus]`: the model summarises the conversation, and requests go on from the
-    /// summary.
-    fn compact(&mut self, focus: &str) {
-        if self.turn_started.is_some() {
-            self.push_error("an answer is still coming: /compact when it is done".into());
-            return;
-        }
-        let focus = (!focus.is_empty()).then(|| focus.to_string());
-        self.notice("Compacting the conversation…");
-        self.send(Op::Compact { focus });
-    }
-
-    /// `/copy`: the last answer as Markdown; `/copy code`: its last code block.
-    fn copy_answer(&mut self, what: &str) {
-        let answer = self
-            .chat
-            .transcript
-            .cells_mut()
-            .rev()
-            .find_map(|cell| match cell.kind() {
-                CellKind::Assistant(md) if !md.source().trim().is_empty() => {
-                    Some(md.source().to_string())
-                }
-                _ => None,
-            });
-        let Some(answer) = answer else {
-            self.push_error("there is no answer to copy yet".into());
-            return;
-        };
-        match what {
-            "" => self.copy(answer, "last answer"),
-            "code" => match super::markdown::last_code_block(&answer) {
-                Some(code) => self.copy(code, "last code block"),
-                None => self.push_error("the last answer has no code block".into()),
-            },
-            other => self.push_error(format!(
-                "/copy {other}: use /copy for the last answer or /copy code for its last code block"
-            )),
-        }
-    }
-
-    /// Ctrl+R: earlier prompts, this project's earlier sessions included, that contain what
-    /// the composer holds; the list follows as the query is typed.
-    fn search_history(&mut self) {
-        let query = self.pane.composer().text().to_string();
-        self.history_hits = self.pane.composer().history_matching(&query);
-        let items: Vec<PickerItem> = self
-            .history_hits
-            .iter()
-            .map(|text| PickerItem {
-                label: text.lines().next().unwrap_or_default().to_string(),
-                detail: String::new(),
-                current: false,
-            })
-            .collect();
-        match self.pane.picker_mut(PickerKind::History) {
-            Some(picker) => {
-                picker.set_items(items);
-                picker.selected = 0;
-            }
-            None => {
-                let picker = Picker::new(
-                    "Earlier prompts (type to search, enter to edit)",
-                    items,
-                    "no earlier prompt matches",
-                );
-                self.pane.open_picker(PickerKind::History, picker);
-            }
-        }
     }
 
     /// Stops the answer; queued prompts go back to the composer rather than out unseen.
@@ -594,7 +486,7 @@ impl App {
         self.pane.set_text(&parts.join("\n"));
     }
 
-    fn quit(&mut self) {
+    pub(super) fn quit(&mut self) {
         self.send(Op::Shutdown);
         self.should_quit = true;
     }
@@ -604,19 +496,19 @@ impl App {
             DialogAction::None => {}
             DialogAction::Op(op) => self.send(op),
             DialogAction::Copy { text, label } => self.copy(text, label),
-            DialogAction::Close => self.connect = None,
+            DialogAction::Close => self.overlay = None,
         }
     }
 
     fn submit(&mut self, text: String) {
         let trimmed = text.trim();
         if let Some((command, argument)) = SlashCommand::parse_with_argument(trimmed) {
-            self.run_command_with(command, argument);
+            self.perform(Command::Slash(command, argument.to_string()));
             return;
         }
         if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
             match SlashCommand::parse(trimmed) {
-                Some(command) => self.run_command(command),
+                Some(command) => self.perform(Command::Slash(command, String::new())),
                 None => self.push_error(format!(
                     "unknown command {trimmed}: /help lists the commands"
                 )),
@@ -633,136 +525,8 @@ impl App {
         self.send(Op::Submit { text });
     }
 
-    fn push_error(&mut self, message: String) {
+    pub(super) fn push_error(&mut self, message: String) {
         self.push(CellKind::Error(message));
-    }
-
-    fn run_command(&mut self, command: SlashCommand) {
-        match command {
-            SlashCommand::Connect => self.connect = Some(ConnectDialog::new(self.headless)),
-            SlashCommand::Model => {
-                self.send(Op::RefreshModels);
-                let picker = Picker::new("Model", self.model_items(), "asking for the models…");
-                self.pane.open_picker(PickerKind::Model, picker);
-            }
-            SlashCommand::Approval => {
-                let items = [
-                    ApprovalMode::Ask,
-                    ApprovalMode::AutoEdit,
-                    ApprovalMode::FullAuto,
-                ]
-                .into_iter()
-                .map(|mode| PickerItem {
-                    label: approval_name(mode).to_string(),
-                    detail: approval_detail(mode).to_string(),
-                    current: mode == self.status.approval_mode,
-                })
-                .collect();
-                let picker = Picker::new("Approval mode", items, "");
-                self.pane.open_picker(PickerKind::Approval, picker);
-            }
-            SlashCommand::New => {
-                if self.turn_started.is_some() {
-                    self.send(Op::Interrupt);
-                }
-                self.send(Op::NewConversation);
-                self.clear_conversation();
-                self.notice("New conversation.");
-            }
-            SlashCommand::Resume => {
-                self.send(Op::ListSessions);
-                self.awaiting_sessions = true;
-                let picker = Picker::new(
-                    "Resume a conversation",
-                    resume::session_items(&self.sessions, self.now()),
-                    "looking for saved conversations…",
-                );
-                self.pane.open_picker(PickerKind::Resume, picker);
-            }
-            SlashCommand::Copy | SlashCommand::Compact => self.run_command_with(command, ""),
-            SlashCommand::Diff => self.send(Op::Diff),
-            SlashCommand::Init => {
-                if self.turn_started.is_some() {
-                    self.push_error("an answer is still coming: /init when it is done".into());
-                } else {
-                    self.push(CellKind::User("/init".to_string()));
-                    self.conversation_saved = true;
-                    self.send(Op::Init);
-                }
-            }
-            SlashCommand::Status => {
-                let text = self.status.report();
-                self.notice(text);
-            }
-            SlashCommand::Mcp => {
-                let text = super::status::mcp_report(&self.status.mcp);
-                self.notice(text);
-            }
-            SlashCommand::Logout => self.send(Op::Logout),
-            SlashCommand::Help => self.notice(super::help::HELP),
-            SlashCommand::Quit => self.quit(),
-        }
-    }
-
-    /// Forgets the transcript and everything that points into it.
-    fn clear_conversation(&mut self) {
-        self.conversation_saved = false;
-        self.patches.clear();
-        self.chat.clear();
-        self.pane.drop_approvals();
-        self.status.usage = TokenUsage::default();
-    }
-
-    fn model_items(&self) -> Vec<PickerItem> {
-        self.models
-            .iter()
-            .map(|m| PickerItem {
-                label: m.clone(),
-                detail: String::new(),
-                current: *m == self.status.model,
-            })
-            .collect()
-    }
-
-    fn picked(&mut self, kind: PickerKind, index: usize, label: String) {
-        match kind {
-            PickerKind::History => {
-                if let Some(text) = self.history_hits.get(index).cloned() {
-                    self.pane.set_text(&text);
-                }
-            }
-            PickerKind::Model => {
-                self.status.model = label.clone();
-                self.send(Op::SetModel(label.clone()));
-                self.notice(format!("Model: {label}"));
-            }
-            PickerKind::Resume => {
-                if let Some(session) = self.sessions.get(index) {
-                    if self.turn_started.is_some() {
-                        self.send(Op::Interrupt);
-                    }
-                    self.resuming_from = Some(resume::last_active(session));
-                    self.send(Op::Resume(session.path.clone()));
-                }
-            }
-            PickerKind::Approval => {
-                let mode = [
-                    ApprovalMode::Ask,
-                    ApprovalMode::AutoEdit,
-                    ApprovalMode::FullAuto,
-                ]
-                .get(index)
-                .copied()
-                .unwrap_or_default();
-                self.status.approval_mode = mode;
-                self.send(Op::SetApprovalMode(mode));
-                self.notice(format!(
-                    "Approval mode: {} — {}",
-                    approval_name(mode),
-                    approval_detail(mode)
-                ));
-            }
-        }
     }
 
     // ---- core events ----
@@ -891,8 +655,7 @@ impl App {
             Event::WorkingTreeDiff(diff) => self.show_diff(diff),
             Event::ApiKeyUnchecked(why) => {
                 let shown = self
-                    .connect
-                    .as_mut()
+                    .connect_dialog()
                     .is_some_and(|dialog| dialog.on_key_unchecked(why.clone()));
                 if !shown {
                     self.push_error(format!("the API key was not saved: {why}"));
@@ -905,7 +668,7 @@ impl App {
                 self.push(CellKind::Attached(files));
             }
             Event::Error(message) => {
-                if let Some(dialog) = &mut self.connect
+                if let Some(dialog) = self.connect_dialog()
                     && dialog.on_error(message.clone())
                 {
                     return;
@@ -952,7 +715,7 @@ impl App {
             self.connected(AuthSummary::ChatGpt(account));
             return;
         }
-        match &mut self.connect {
+        match self.connect_dialog() {
             Some(dialog) => dialog.on_login_event(event),
             None => {
                 if let LoginEvent::Failed(message) = event {
@@ -965,7 +728,7 @@ impl App {
     fn on_auth_changed(&mut self, summary: Option<AuthSummary>) {
         match summary {
             Some(summary) => {
-                let in_dialog = self.connect.is_some();
+                let in_dialog = self.overlay.is_some();
                 if in_dialog || self.status.auth.as_ref() != Some(&summary) {
                     self.connected(summary);
                 }
@@ -980,12 +743,22 @@ impl App {
         }
     }
 
+    /// Opens `/connect` in the overlay slot.
+    pub(super) fn open_connect(&mut self) {
+        self.overlay = Some(Overlay::Connect(ConnectDialog::new(self.headless)));
+    }
+
+    /// The `/connect` dialog, when it is open.
+    fn connect_dialog(&mut self) -> Option<&mut ConnectDialog> {
+        self.overlay.as_mut().and_then(Overlay::connect)
+    }
+
     fn connected(&mut self, summary: AuthSummary) {
         // The core reports a ChatGPT login twice (login done, then auth changed): say it once.
-        if self.status.auth.as_ref() == Some(&summary) && self.connect.is_none() {
+        if self.status.auth.as_ref() == Some(&summary) && self.overlay.is_none() {
             return;
         }
-        self.connect = None;
+        self.overlay = None;
         self.notice(format!("Connected: {}.", describe_login(&summary)));
         self.status.auth = Some(summary);
         self.send(Op::RefreshModels);
@@ -1004,8 +777,8 @@ impl App {
         let now = self.now();
         self.status.render_line(status_area, frame.buffer_mut());
 
-        if let Some(dialog) = &self.connect {
-            dialog.render(main, frame.buffer_mut(), now);
+        if let Some(overlay) = &self.overlay {
+            overlay.render(main, frame.buffer_mut(), now);
             return;
         }
 

@@ -296,3 +296,33 @@ fn the_reader_finds_the_imports_a_file_names() {
         ]
     );
 }
+
+/// The most lines of code (neither blank nor a comment, the tests aside) one file holds: past
+/// it, a file does more than one thing.
+const MAX_CODE_LINES: usize = 800;
+
+/// The lines of `code` that are neither blank nor only a comment.
+fn code_lines(code: &str) -> usize {
+    code.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .count()
+}
+
+#[test]
+fn no_file_holds_more_than_800_lines_of_code() {
+    assert_eq!(
+        code_lines("fn a() {}\n\n  // why\n/// doc\n  let b = 1;\n"),
+        2
+    );
+    let long: Vec<String> = sources()
+        .values()
+        .map(|(path, code)| (path, code_lines(code)))
+        .filter(|(_, lines)| *lines > MAX_CODE_LINES)
+        .map(|(path, lines)| format!("{path}: {lines}"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files over {MAX_CODE_LINES} lines of code: {long:?}"
+    );
+}

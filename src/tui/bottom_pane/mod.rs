@@ -45,6 +45,20 @@ enum View {
     Picker(PickerKind, Picker),
 }
 
+/// A request of the person's, as a value: a slash command and what was typed after it, or a
+/// picker's choice. The app carries each out in one place (`tui/commands.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A slash command and what was typed after it (maybe empty).
+    Slash(SlashCommand, String),
+    /// A choice in a picker: which picker, and the index and label chosen.
+    Picked {
+        kind: PickerKind,
+        index: usize,
+        label: String,
+    },
+}
+
 /// What a key did in the bottom pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOutcome {
@@ -54,14 +68,8 @@ pub enum KeyOutcome {
     Ignored,
     /// The composer sent a prompt (or a command line, for the app to read).
     Submit(String),
-    /// A command chosen in the slash popup.
-    Command(SlashCommand),
-    /// A picker's choice.
-    Picked {
-        kind: PickerKind,
-        index: usize,
-        label: String,
-    },
+    /// A command chosen in the slash popup, or a picker's choice.
+    Command(Command),
     /// The answer to an approval request.
     Decided { id: u64, decision: ApprovalDecision },
 }
@@ -290,11 +298,11 @@ impl BottomPane {
                 View::Picker(kind, picker) => match picker.handle_key(key) {
                     PickerAction::Chosen(index) => match picker.items.get(index) {
                         Some(item) => (
-                            KeyOutcome::Picked {
+                            KeyOutcome::Command(Command::Picked {
                                 kind: *kind,
                                 index,
                                 label: item.label.clone(),
-                            },
+                            }),
                             true,
                         ),
                         None => (KeyOutcome::Consumed, true),
@@ -355,7 +363,10 @@ impl BottomPane {
             KeyCode::Enter if key.modifiers.is_empty() => {
                 self.edit(Composer::clear);
                 self.slash_selected = 0;
-                return Some(KeyOutcome::Command(commands[selected]));
+                return Some(KeyOutcome::Command(Command::Slash(
+                    commands[selected],
+                    String::new(),
+                )));
             }
             KeyCode::Esc => self.edit(Composer::clear),
             _ => return None,

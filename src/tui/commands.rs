@@ -1,0 +1,249 @@
+//! What the person asks of the app, as values: each slash command (with what was typed after
+//! it) and each picker choice is a [`Command`] (the bottom pane's), and [`App::perform`] is the one place that
+//! carries them out. Key handling and core events stay in `app.rs`; what a command does is here.
+
+use super::app::App;
+use super::bottom_pane::picker::{Picker, PickerItem};
+use super::bottom_pane::slash::SlashCommand;
+use super::bottom_pane::{Command, PickerKind};
+use super::history_cell::CellKind;
+use super::resume;
+use super::status::{approval_detail, approval_name};
+use crate::agent::protocol::{ApprovalMode, Op};
+use crate::llm::types::TokenUsage;
+
+impl App {
+    /// Carries out `command`.
+    pub(super) fn perform(&mut self, command: Command) {
+        match command {
+            Command::Slash(command, argument) => self.run_command(command, &argument),
+            Command::Picked { kind, index, label } => self.picked(kind, index, label),
+        }
+    }
+
+    /// `/diff`'s answer: the working tree's diff in a git repository, else the patches this
+    /// conversation applied.
+    pub(super) fn show_diff(&mut self, git: Option<String>) {
+        let (title, diff) = match git {
+            Some(diff) if diff.trim().is_empty() => {
+                self.notice("No changes in the working tree (git diff HEAD is empty).");
+                return;
+            }
+            Some(diff) => (
+                "Changes in the working tree (git diff HEAD)".to_string(),
+                diff,
+            ),
+            None if self.patches.is_empty() => {
+                self.notice("Not a git repository, and no patch was applied in this conversation.");
+                return;
+            }
+            None => (
+                "Patches applied in this conversation (not a git repository)".to_string(),
+                self.patches.join("\n"),
+            ),
+        };
+        self.push(CellKind::Diff { title, diff });
+        self.chat.transcript.scroll_to_bottom();
+    }
+
+    /// `/compact [focus]`: the model summarises the conversation, and requests go on from the
+    /// summary.
+    fn compact(&mut self, focus: &str) {
+        if self.turn_started.is_some() {
+            self.push_error("an answer is still coming: /compact when it is done".into());
+            return;
+        }
+        let focus = (!focus.is_empty()).then(|| focus.to_string());
+        self.notice("Compacting the conversation…");
+        self.send(Op::Compact { focus });
+    }
+
+    /// `/copy`: the last answer as Markdown; `/copy code`: its last code block.
+    fn copy_answer(&mut self, what: &str) {
+        let answer = self
+            .chat
+            .transcript
+            .cells_mut()
+            .rev()
+            .find_map(|cell| match cell.kind() {
+                CellKind::Assistant(md) if !md.source().trim().is_empty() => {
+                    Some(md.source().to_string())
+                }
+                _ => None,
+            });
+        let Some(answer) = answer else {
+            self.push_error("there is no answer to copy yet".into());
+            return;
+        };
+        match what {
+            "" => self.copy(answer, "last answer"),
+            "code" => match super::markdown::last_code_block(&answer) {
+                Some(code) => self.copy(code, "last code block"),
+                None => self.push_error("the last answer has no code block".into()),
+            },
+            other => self.push_error(format!(
+                "/copy {other}: use /copy for the last answer or /copy code for its last code block"
+            )),
+        }
+    }
+
+    /// Ctrl+R: earlier prompts, this project's earlier sessions included, that contain what
+    /// the composer holds; the list follows as the query is typed.
+    pub(super) fn search_history(&mut self) {
+        let query = self.pane.composer().text().to_string();
+        self.history_hits = self.pane.composer().history_matching(&query);
+        let items: Vec<PickerItem> = self
+            .history_hits
+            .iter()
+            .map(|text| PickerItem {
+                label: text.lines().next().unwrap_or_default().to_string(),
+                detail: String::new(),
+                current: false,
+            })
+            .collect();
+        match self.pane.picker_mut(PickerKind::History) {
+            Some(picker) => {
+                picker.set_items(items);
+                picker.selected = 0;
+            }
+            None => {
+                let picker = Picker::new(
+                    "Earlier prompts (type to search, enter to edit)",
+                    items,
+                    "no earlier prompt matches",
+                );
+                self.pane.open_picker(PickerKind::History, picker);
+            }
+        }
+    }
+
+    /// Runs a slash command, with what was typed after it (maybe empty).
+    fn run_command(&mut self, command: SlashCommand, argument: &str) {
+        match command {
+            SlashCommand::Connect => self.open_connect(),
+            SlashCommand::Model => {
+                self.send(Op::RefreshModels);
+                let picker = Picker::new("Model", self.model_items(), "asking for the models…");
+                self.pane.open_picker(PickerKind::Model, picker);
+            }
+            SlashCommand::Approval => {
+                let items = [
+                    ApprovalMode::Ask,
+                    ApprovalMode::AutoEdit,
+                    ApprovalMode::FullAuto,
+                ]
+                .into_iter()
+                .map(|mode| PickerItem {
+                    label: approval_name(mode).to_string(),
+                    detail: approval_detail(mode).to_string(),
+                    current: mode == self.status.approval_mode,
+                })
+                .collect();
+                let picker = Picker::new("Approval mode", items, "");
+                self.pane.open_picker(PickerKind::Approval, picker);
+            }
+            SlashCommand::New => {
+                if self.turn_started.is_some() {
+                    self.send(Op::Interrupt);
+                }
+                self.send(Op::NewConversation);
+                self.clear_conversation();
+                self.notice("New conversation.");
+            }
+            SlashCommand::Resume => {
+                self.send(Op::ListSessions);
+                self.awaiting_sessions = true;
+                let picker = Picker::new(
+                    "Resume a conversation",
+                    resume::session_items(&self.sessions, self.now()),
+                    "looking for saved conversations…",
+                );
+                self.pane.open_picker(PickerKind::Resume, picker);
+            }
+            SlashCommand::Copy => self.copy_answer(argument),
+            SlashCommand::Compact => self.compact(argument),
+            SlashCommand::Diff => self.send(Op::Diff),
+            SlashCommand::Init => {
+                if self.turn_started.is_some() {
+                    self.push_error("an answer is still coming: /init when it is done".into());
+                } else {
+                    self.push(CellKind::User("/init".to_string()));
+                    self.conversation_saved = true;
+                    self.send(Op::Init);
+                }
+            }
+            SlashCommand::Status => {
+                let text = self.status.report();
+                self.notice(text);
+            }
+            SlashCommand::Mcp => {
+                let text = super::status::mcp_report(&self.status.mcp);
+                self.notice(text);
+            }
+            SlashCommand::Logout => self.send(Op::Logout),
+            SlashCommand::Help => self.notice(super::help::HELP),
+            SlashCommand::Quit => self.quit(),
+        }
+    }
+
+    /// Forgets the transcript and everything that points into it.
+    pub(super) fn clear_conversation(&mut self) {
+        self.conversation_saved = false;
+        self.patches.clear();
+        self.chat.clear();
+        self.pane.drop_approvals();
+        self.status.usage = TokenUsage::default();
+    }
+
+    pub(super) fn model_items(&self) -> Vec<PickerItem> {
+        self.models
+            .iter()
+            .map(|m| PickerItem {
+                label: m.clone(),
+                detail: String::new(),
+                current: *m == self.status.model,
+            })
+            .collect()
+    }
+
+    fn picked(&mut self, kind: PickerKind, index: usize, label: String) {
+        match kind {
+            PickerKind::History => {
+                if let Some(text) = self.history_hits.get(index).cloned() {
+                    self.pane.set_text(&text);
+                }
+            }
+            PickerKind::Model => {
+                self.status.model = label.clone();
+                self.send(Op::SetModel(label.clone()));
+                self.notice(format!("Model: {label}"));
+            }
+            PickerKind::Resume => {
+                if let Some(session) = self.sessions.get(index) {
+                    if self.turn_started.is_some() {
+                        self.send(Op::Interrupt);
+                    }
+                    self.resuming_from = Some(resume::last_active(session));
+                    self.send(Op::Resume(session.path.clone()));
+                }
+            }
+            PickerKind::Approval => {
+                let mode = [
+                    ApprovalMode::Ask,
+                    ApprovalMode::AutoEdit,
+                    ApprovalMode::FullAuto,
+                ]
+                .get(index)
+                .copied()
+                .unwrap_or_default();
+                self.status.approval_mode = mode;
+                self.send(Op::SetApprovalMode(mode));
+                self.notice(format!(
+                    "Approval mode: {} — {}",
+                    approval_name(mode),
+                    approval_detail(mode)
+                ));
+            }
+        }
+    }
+}
