@@ -1,12 +1,16 @@
-//! `kelp acp`: kelp as an Agent Client Protocol agent (JSON-RPC 2.0 over stdio, one object per
-//! line), for editors such as Zed that run coding agents as subprocesses.
+//! `kelp acp`: the core as an Agent Client Protocol agent (JSON-RPC 2.0 over stdio), for editors
+//! such as Zed that run coding agents as subprocesses. The protocol's types are the
+//! `agent-client-protocol-schema` crate's; the lines they travel on are kelp's own JSON-RPC
+//! ([`crate::jsonrpc`]). Stdout carries protocol messages only; when stdin closes, every session
+//! stops and kelp exits.
 //!
-//! A thin face over what the TUI uses: logins go through the one account service
-//! (`auth::accounts`, [`auth`]), conversations through agent cores driven by `Op`/`Event` ([`session`]),
-//! whose events become `session/update` notifications ([`updates`]). The protocol's types are
-//! the `agent-client-protocol-schema` crate's; the lines they travel on are kelp's own JSON-RPC
-//! ([`crate::jsonrpc`]), the one the app-server speaks. Stdout carries protocol messages only;
-//! logs go to the log file. When stdin closes, every session stops and kelp exits.
+//! - `mod.rs`: the connection, requests routed to their handlers, `$/cancel_request`,
+//!   `initialize`.
+//! - `auth.rs`: the sign-in methods offered, `authenticate` over the account service
+//!   (`auth::accounts`), device codes by URL elicitation.
+//! - `session.rs`: one agent core per session, permission requests, stop reasons.
+//! - `updates.rs`: core events as `session/update`s (a pure translator), a saved session's replay.
+//! - `editor.rs`: the client's `fs/*` as the core's `EditorFiles`.
 
 pub mod auth;
 pub mod editor;
@@ -146,8 +150,7 @@ impl Face {
             sessions: session::Sessions::default(),
             accounts: {
                 let env_api_key = std::env::var("OPENAI_API_KEY").ok();
-                let manager = crate::auth::AuthManager::new(&config, http.clone(), env_api_key);
-                crate::auth::Accounts::new(&config, manager, http)
+                crate::auth::Accounts::from_config(&config, http, env_api_key, None)
             },
             client: Mutex::default(),
             cancellable: Mutex::default(),

@@ -1,5 +1,21 @@
-//! The agent: a conversation, the tool loop, the tools and approvals, behind the `Op`/`Event`
-//! channels of [`core`].
+//! The agent core: one task owns a conversation, front ends send `Op`s and receive `Event`s.
+//!
+//! - `core.rs`: the task (`Op`s in, `Event`s out), `core::open` for the faces, `StartFacts` for a
+//!   first frame. `protocol.rs`: the `Op`/`Event` contract every face uses.
+//! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
+//!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
+//!   how it fails, the retry a face sees). `items.rs`: each answer and reasoning summary as an
+//!   item with an id when it starts, grows and completes, and the ids a retry voids.
+//! - `conversation.rs`: history, model, session file, usage. `compact.rs`: a summary replaces
+//!   what is sent when the window is nearly full, overflows, or on `/compact`.
+//! - `mentions.rs`: `@path` in a prompt, the files going with the message as extra parts.
+//!   `instructions.rs`: `AGENTS.md` from `~/.config/kelp/`, then the git root down to the project.
+//! - `approval.rs`: the modes and asking. `tools/`: `opener.rs` is the one way a tool reaches a
+//!   file (beneath the project root held open, or an approved real path with no link on the way,
+//!   never waiting on a FIFO); `paths.rs` judges where a path leads, for approval;
+//!   `apply_patch/` is `parse.rs` (the grammar), `seek.rs` (where a hunk fits), `plan.rs` (every
+//!   file's new state, then the writes), `diff.rs` (the previews); `shell.rs` runs a command in
+//!   the sandbox.
 pub mod approval;
 pub mod compact;
 pub mod conversation;

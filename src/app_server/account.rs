@@ -11,7 +11,7 @@ use super::wire::{Answer, Out, RpcError, params};
 use crate::auth::accounts::{self, FirstStep, SignedIn, SignedOut, Stopped};
 use crate::auth::external::TokensFuture;
 use crate::auth::{
-    AuthManager, ExternalAuth, ExternalTokens, LoginMethod, LoginOutcome, SaveKeyError, TokenSource,
+    ExternalAuth, ExternalTokens, LoginMethod, LoginOutcome, SaveKeyError, TokenSource,
 };
 use crate::config::Config;
 
@@ -158,10 +158,9 @@ impl Accounts {
     /// external tokens.
     pub fn new(config: Config, http: reqwest::Client, out: Out, external: ExternalAuth) -> Self {
         let env_api_key = std::env::var("OPENAI_API_KEY").ok();
-        let manager =
-            AuthManager::new(&config, http.clone(), env_api_key).with_external(external.clone());
+        let host = Some(external.clone());
         Self {
-            service: accounts::Accounts::new(&config, manager, http),
+            service: accounts::Accounts::from_config(&config, http, env_api_key, host),
             out,
             external,
         }

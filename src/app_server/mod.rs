@@ -1,9 +1,12 @@
-//! `kelp app-server`: kelp's login and agent behind the Codex app-server protocol (JSON-RPC over
-//! stdio, one object per line), so a host app or editor extension written for Codex can embed
-//! kelp. A thin face: accounts go through the one account service (`auth::accounts`,
-//! [`account`]), conversations through agent cores driven by `Op`/`Event` like the TUI
-//! ([`thread`]); [`wire`] is the framing. Stdout carries protocol lines only; logs go to the log
-//! file.
+//! `kelp app-server`: the core behind the Codex app-server protocol (JSON-RPC over stdio, one
+//! object per line), so a host written for Codex can embed kelp. Stdout carries protocol lines
+//! only; logs go to the log file.
+//!
+//! - `wire.rs`: an answer with the notifications that follow it, parameters read with the Codex
+//!   server's errors.
+//! - `account.rs`: `account/*`, the account service (`auth::accounts`) in the protocol's words.
+//! - `thread.rs`: one agent core per thread, its approvals as server requests to the host.
+//! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
 
 pub mod account;
 pub mod items;

@@ -164,6 +164,21 @@ impl<T> Accounts<T> {
         }
     }
 
+    /// The service for `config` over its own credentials: the auth file, then `env_api_key`
+    /// (`OPENAI_API_KEY`); with `host`, the tokens an embedding host hands in come first.
+    pub fn from_config(
+        config: &Config,
+        http: reqwest::Client,
+        env_api_key: Option<String>,
+        host: Option<ExternalAuth>,
+    ) -> Self {
+        let mut manager = AuthManager::new(config, http.clone(), env_api_key);
+        if let Some(host) = host {
+            manager = manager.with_external(host);
+        }
+        Self::new(config, manager, http)
+    }
+
     /// The credentials behind it, as requests use them.
     pub fn manager(&self) -> &AuthManager {
         &self.manager

@@ -1,5 +1,17 @@
-//! Credentials: the auth.json store, the login flows, refresh and JWT claims. Knows nothing of
-//! the UI.
+//! Credentials, and the one account service every face calls. Knows nothing of the UI.
+//!
+//! - `accounts.rs`: who is signed in, the one login slot (a new login stops the old; stop by id;
+//!   a pasted redirect), the first step of a login to show, saving an API key (checked or as
+//!   given, per caller) and signing out. The core, the app-server, ACP and `kelp auth status`
+//!   call it and only translate what it says.
+//! - `store.rs`: auth.json (opencode's shape), locked, atomic, 0600, other entries kept.
+//! - `manager.rs`: the credential for a request, refreshed when due; host tokens first, then the
+//!   file, then `OPENAI_API_KEY`. `refresh.rs`: single-flight refresh across processes.
+//!   `error.rs`: `AuthError`, shared by both. `external.rs`: tokens an embedding host hands in.
+//! - `login.rs`: one login as a state machine (`Choosing → Waiting → Done | Failed | Cancelled`);
+//!   `flow.rs`: its vocabulary (events, outcomes, errors, options). `browser.rs` + `pkce.rs`:
+//!   the browser login with its callback server on 127.0.0.1; `device.rs`: the device code;
+//!   `oauth.rs`: the token endpoint; `jwt.rs`: claims and `Account`.
 
 pub mod accounts;
 pub mod browser;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use kelp::auth::{
-    self, Account, Accounts, AuthManager, CredentialSource, LoginEvent, LoginHandle, LoginMethod,
-    LoginOutcome, SaveKeyError, SignedIn, SignedOut, StoredLogin,
+    self, Account, Accounts, CredentialSource, LoginEvent, LoginHandle, LoginMethod, LoginOutcome,
+    SaveKeyError, SignedIn, SignedOut, StoredLogin,
 };
 use kelp::config::Config;
 use kelp::qr::QrCells;
@@ -91,8 +91,10 @@ fn login_with_api_key(config: &Config, check: bool) -> ExitCode {
 fn accounts(config: &Config) -> Result<(Accounts, reqwest::Client), String> {
     let http = http_client()?;
     let env_api_key = std::env::var("OPENAI_API_KEY").ok();
-    let manager = AuthManager::new(config, http.clone(), env_api_key);
-    Ok((Accounts::new(config, manager, http.clone()), http))
+    Ok((
+        Accounts::from_config(config, http.clone(), env_api_key, None),
+        http,
+    ))
 }
 
 async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> ExitCode {

@@ -1,5 +1,14 @@
-//! One request → a stream of typed events: request body, headers, SSE parsing, retries, error
-//! classification, models. Runs no tools and draws nothing.
+//! One request → a stream of typed events. Runs no tools and draws nothing.
+//!
+//! - `client.rs`: the request, retries of a cut or failed stream (each said as `Retrying`), a
+//!   refresh and one more try after a 401.
+//! - `request.rs`: body, headers, the instructions from `assets/instructions.md`.
+//! - `sse.rs`: SSE → events: `eventsource-stream` fed whole lines (without the `event:` lines kelp
+//!   does not read) by a re-slicing adapter, then kelp's own typed parsing.
+//! - `error.rs`: failures classified into plain one-line messages; a network or certificate
+//!   failure in words.
+//! - `models.rs`: model lists and their cache, the default model, context windows, the API key
+//!   check. `types.rs`: history items, events, usage, rate limits.
 
 pub mod client;
 pub mod error;

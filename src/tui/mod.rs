@@ -1,5 +1,24 @@
 //! The terminal UI: one event loop, the core reached only through `Op`/`Event` channels,
 //! frames requested and coalesced, and the transcript kept as cached cells.
+//!
+//! - `event_loop.rs`: one `select!` over input, core events, frames, timers; input that arrived
+//!   together is one batch (how a wheel turn is told from a typed arrow); Ctrl+Z suspends here.
+//! - `app.rs`: routing: terminal input and core events in, `Op`s out, the layout, prompts queued
+//!   while an answer streams. `commands.rs`: every slash command and picker choice, as a
+//!   `Command` value, carried out in one place. `overlay.rs`: the one slot that covers the chat
+//!   and takes the keys (the `/connect` dialog, drawn by `connect/`).
+//! - `bottom_pane/`: the composer and a stack of views over it (`approval.rs`, `picker.rs`,
+//!   `slash.rs` with its popup, `file_finder.rs` matching with `nucleo` off the UI thread); a key
+//!   goes to the top view, then the slash popup, then the `@` finder, then the app, then the
+//!   composer.
+//! - `chat.rs`: the transcript and the turn streaming into it; a retry's voided items go when the
+//!   retry streams, and an answer cut short stays, marked. `transcript.rs` + `history_cell.rs`:
+//!   cells with cached wrapped lines, only visible ones drawn. `streaming.rs` + `markdown.rs`:
+//!   Markdown re-parsed only for the open block. `highlight.rs`: syntect, loaded in the
+//!   background.
+//! - `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
+//!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, a saved history as
+//!   cells), `theme.rs` (every colour by role, `NO_COLOR`), `clipboard.rs`, `qr_view.rs`.
 
 pub mod app;
 pub mod bottom_pane;

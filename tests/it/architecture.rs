@@ -326,3 +326,34 @@ fn no_file_holds_more_than_800_lines_of_code() {
         "files over {MAX_CODE_LINES} lines of code: {long:?}"
     );
 }
+
+/// The README's map, one line per folder, says what the folder's own module doc says first.
+#[test]
+fn the_readme_map_says_what_each_folder_says_of_itself() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let squash = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut folders = 0;
+    for line in readme.lines() {
+        let Some(rest) = line.strip_prefix("- `src/") else {
+            continue;
+        };
+        let Some((folder, said)) = rest.split_once("/`: ") else {
+            continue;
+        };
+        let doc: String = std::fs::read_to_string(root.join("src").join(folder).join("mod.rs"))
+            .unwrap()
+            .lines()
+            .map_while(|line| line.strip_prefix("//!"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let said = squash(said.trim_end_matches('.'));
+        let doc = squash(&doc);
+        assert!(
+            doc.to_lowercase().starts_with(&said.to_lowercase()),
+            "README says of src/{folder}/ {said:?}, its doc says {doc:?}"
+        );
+        folders += 1;
+    }
+    assert_eq!(folders, 10, "the README's map lists the ten folders");
+}
