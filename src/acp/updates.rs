@@ -37,7 +37,24 @@ fn text(text: impl Into<String>) -> ContentBlock {
     ContentBlock::Text(TextContent::new(text.into()))
 }
 
-/// A piece of the message `item`.
+/// Whether text is the answer or the model's thinking.
+#[derive(Debug, Clone, Copy)]
+enum Said {
+    Message,
+    Thought,
+}
+
+impl Said {
+    fn update(self, chunk: ContentChunk) -> SessionUpdate {
+        match self {
+            Self::Message => SessionUpdate::AgentMessageChunk(chunk),
+            Self::Thought => SessionUpdate::AgentThoughtChunk(chunk),
+        }
+    }
+}
+
+/// A piece of the message `item`, named by it: a retry's answer is a new message, not more of
+/// the voided one.
 fn chunk(body: String, item: &ItemId) -> ContentChunk {
     ContentChunk::new(text(body)).message_id(Some(MessageId::new(item.clone())))
 }
@@ -190,32 +207,10 @@ impl Translator {
         match event {
             // Each chunk names its item as the message it belongs to: a retry's answer is a
             // new message, not more of the voided one.
-            Event::TextDelta { item, delta } => {
-                let chunk = chunk(delta, &item);
-                self.streamed.insert(item);
-                vec![SessionUpdate::AgentMessageChunk(chunk)]
-            }
-            Event::MessageDone { item, text: whole } => {
-                if self.streamed.remove(&item) || whole.is_empty() {
-                    Vec::new()
-                } else {
-                    let chunk = chunk(whole, &item);
-                    vec![SessionUpdate::AgentMessageChunk(chunk)]
-                }
-            }
-            Event::ReasoningDelta { item, delta } => {
-                let chunk = chunk(delta, &item);
-                self.streamed.insert(item);
-                vec![SessionUpdate::AgentThoughtChunk(chunk)]
-            }
-            Event::ReasoningDone { item, text: whole } => {
-                if self.streamed.remove(&item) || whole.is_empty() {
-                    Vec::new()
-                } else {
-                    let chunk = chunk(whole, &item);
-                    vec![SessionUpdate::AgentThoughtChunk(chunk)]
-                }
-            }
+            Event::TextDelta { item, delta } => self.piece(item, delta, Said::Message),
+            Event::ReasoningDelta { item, delta } => self.piece(item, delta, Said::Thought),
+            Event::MessageDone { item, text } => self.whole(&item, text, Said::Message),
+            Event::ReasoningDone { item, text } => self.whole(&item, text, Said::Thought),
             Event::Retrying { voided, .. } => {
                 for item in &voided {
                     self.streamed.remove(item);
@@ -289,6 +284,22 @@ impl Translator {
             }
             Event::PlanUpdated { steps, .. } => vec![plan(&steps)],
             _ => Vec::new(),
+        }
+    }
+
+    /// A piece of the message or thought `item`.
+    fn piece(&mut self, item: ItemId, text: String, said: Said) -> Vec<SessionUpdate> {
+        let update = said.update(chunk(text, &item));
+        self.streamed.insert(item);
+        vec![update]
+    }
+
+    /// The message or thought `item`, whole: sent only when no piece of it was.
+    fn whole(&mut self, item: &ItemId, text: String, said: Said) -> Vec<SessionUpdate> {
+        if self.streamed.remove(item) || text.is_empty() {
+            Vec::new()
+        } else {
+            vec![said.update(chunk(text, item))]
         }
     }
 

@@ -49,12 +49,9 @@ fn plan_type(plan: Option<&str>) -> &'static str {
         .unwrap_or("unknown")
 }
 
-/// A login the service stopped, as `account/login/completed` saying it ended with `error`. Its
-/// own report is stopped first, since it would race the one the server sends.
+/// A login the service stopped, as `account/login/completed` saying it ended with `error` (its
+/// own report was stopped first, so it cannot race this one).
 fn stopped(stopped: Stopped<JoinHandle<()>>, error: &str) -> Value {
-    if let Some(report) = stopped.kept {
-        report.abort();
-    }
     json!({ "loginId": stopped.id, "success": false, "error": error })
 }
 

@@ -35,8 +35,9 @@ enum ToolItem {
 pub struct Translator {
     thread_id: String,
     cwd: PathBuf,
-    /// Each open agent message's delta notification up to its `"delta":`, written once.
-    messages: HashMap<ItemId, String>,
+    /// The agent message streaming now, and its delta notification up to `"delta":`, written
+    /// once so each delta costs a string escape and a copy.
+    message: Option<(ItemId, String)>,
     tools: HashMap<String, ToolItem>,
 }
 
@@ -46,18 +47,26 @@ impl Translator {
         Self {
             thread_id,
             cwd,
-            messages: HashMap::new(),
+            message: None,
             tools: HashMap::new(),
         }
     }
 
+    /// The hot path: the line for the next piece of the message streaming now, if `event` is
+    /// one; the turn id is in the line already.
+    pub fn delta_line(&self, event: &Event, now_ms: i64) -> Option<String> {
+        let Event::TextDelta { item, delta } = event else {
+            return None;
+        };
+        let (open, prefix) = self.message.as_ref()?;
+        (std::sync::Arc::ptr_eq(open, item) || open == item)
+            .then(|| delta_line(prefix, delta, now_ms))
+    }
+
     /// What `event` of turn `turn_id` sends, at `now_ms`, appended to `out`.
     pub fn on_event(&mut self, turn_id: &str, event: Event, now_ms: i64, out: &mut Vec<Outgoing>) {
-        // The hot path first: the next piece of an open message.
-        if let Event::TextDelta { item, delta } = &event
-            && let Some(prefix) = self.messages.get(item)
-        {
-            out.push(Outgoing::Line(delta_line(prefix, delta, now_ms)));
+        if let Some(line) = self.delta_line(&event, now_ms) {
+            out.push(Outgoing::Line(line));
             return;
         }
         let with = |extra: Value| {
@@ -82,7 +91,7 @@ impl Translator {
             } => {
                 out.push(started(agent_message(&item, "")));
                 let prefix = delta_prefix(&self.thread_id, turn_id, &item);
-                self.messages.insert(item, prefix);
+                self.message = Some((item, prefix));
             }
             Event::ItemStarted {
                 item,
@@ -95,7 +104,7 @@ impl Translator {
                 params: with(json!({ "itemId": item, "delta": delta, "summaryIndex": 0 })),
             }),
             Event::MessageDone { item, text } => {
-                self.messages.remove(&item);
+                self.message.take_if(|(open, _)| *open == item);
                 out.push(completed(agent_message(&item, &text)));
             }
             Event::ReasoningDone { item, text } => {
@@ -152,9 +161,7 @@ impl Translator {
             // The voided items are never completed, as Codex leaves an item of a retried
             // stream; the retry's items come under new ids.
             Event::Retrying { reason, voided, .. } => {
-                for item in &voided {
-                    self.messages.remove(item);
-                }
+                self.message.take_if(|(open, _)| voided.contains(open));
                 out.push(Outgoing::Notify {
                     method: "error",
                     params: with(json!({ "error": { "message": reason }, "willRetry": true })),
@@ -165,7 +172,7 @@ impl Translator {
                 params: json!({ "rateLimits": rate_limits(&limits) }),
             }),
             Event::TurnFinished(outcome) => {
-                self.messages.clear();
+                self.message = None;
                 self.tools.clear();
                 let (status, error) = match outcome {
                     TurnOutcome::Completed => ("completed", Value::Null),

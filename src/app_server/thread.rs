@@ -364,6 +364,11 @@ async fn pump(
             .unwrap_or_default()
     };
     while let Some(event) = events.recv().await {
+        // The hot path: the next piece of the message streaming now.
+        if let Some(line) = translator.delta_line(&event, now_ms()) {
+            out.send_line(line);
+            continue;
+        }
         let turn = turn_id();
         match &event {
             Event::ApprovalRequested {

@@ -121,7 +121,23 @@ impl Login {
     }
 }
 
-/// A login that was stopped while it ran, with what its face kept beside it.
+/// What a face keeps beside a running login (the app-server's task that reports its end). It
+/// is stopped before the login is, so it never reports an end the face reports itself.
+pub trait Companion {
+    fn stop(&self);
+}
+
+impl Companion for () {
+    fn stop(&self) {}
+}
+
+impl Companion for tokio::task::JoinHandle<()> {
+    fn stop(&self) {
+        self.abort();
+    }
+}
+
+/// A login that was stopped while it ran, with what its face kept beside it (stopped too).
 pub struct Stopped<T> {
     pub id: LoginId,
     pub kept: Option<T>,
@@ -153,7 +169,7 @@ pub struct Accounts<T = ()> {
     slot: Mutex<Option<Held<T>>>,
 }
 
-impl<T> Accounts<T> {
+impl<T: Companion> Accounts<T> {
     /// The service for `config` over `manager`'s credentials.
     pub fn new(config: &Config, manager: AuthManager, http: reqwest::Client) -> Self {
         Self {
@@ -218,6 +234,8 @@ impl<T> Accounts<T> {
         method: LoginMethod,
         open_browser: bool,
     ) -> (Login, Option<Stopped<T>>) {
+        // The old login goes first: it frees the callback port the new one will want.
+        let stopped = self.lock().take().and_then(stop_running);
         let mut options = self.login_options.clone();
         options.open_browser = open_browser && method == LoginMethod::Browser;
         let (tx, steps) = mpsc::unbounded_channel();
@@ -228,7 +246,11 @@ impl<T> Accounts<T> {
             handle,
             kept: None,
         });
-        let stopped = previous.and_then(stop_running);
+        // Another caller's login that started meanwhile is stopped as well; the face hears of
+        // the first one only.
+        if let Some(previous) = previous {
+            stop_running(previous);
+        }
         (Login { id, steps }, stopped)
     }
 
@@ -294,7 +316,7 @@ impl<T> Accounts<T> {
     /// stored ChatGPT login (best effort) and removes kelp's entry, other entries kept.
     pub async fn sign_out(&self) -> Result<SignedOut, AuthError> {
         if let Some(held) = self.lock().take() {
-            held.handle.cancel();
+            stop_running(held);
         }
         if self
             .manager
@@ -311,11 +333,14 @@ impl<T> Accounts<T> {
     }
 }
 
-/// Stops `held` if it still runs; a finished login's own report may be on its way, so it is
-/// left alone and not returned.
-fn stop_running<T>(held: Held<T>) -> Option<Stopped<T>> {
+/// Stops `held` if it still runs, its companion first; a finished login's own report may be on
+/// its way, so it is left alone and not returned.
+fn stop_running<T: Companion>(held: Held<T>) -> Option<Stopped<T>> {
     if held.handle.is_finished() {
         return None;
+    }
+    if let Some(companion) = &held.kept {
+        companion.stop();
     }
     held.handle.cancel();
     Some(Stopped {
