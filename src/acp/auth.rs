@@ -123,6 +123,9 @@ fn failed(message: impl Into<String>) -> Error {
     Error::new(AUTH_ERROR, message.into())
 }
 
+/// The login an `authenticate` request started, once it has one: what its cancel stops.
+type OwnLogin = std::sync::Mutex<Option<crate::auth::LoginId>>;
+
 /// `authenticate`: runs the chosen sign-in in its own task (it may wait minutes for the person)
 /// and answers when it ends.
 pub fn authenticate(face: Arc<Face>, request: AuthenticateRequest, reply: Reply) {
@@ -132,15 +135,17 @@ pub fn authenticate(face: Arc<Face>, request: AuthenticateRequest, reply: Reply)
     let cancellation = face.cancellation(&id);
     answer_later(reply, async move {
         let cx = face.cx.clone();
+        let own = OwnLogin::default();
         tracing::info!(%method, "acp authenticate");
         let sign_in = async {
             match method.as_str() {
                 API_KEY => api_key(&face).await,
-                CHATGPT => chatgpt(&face, LoginMethod::Browser, None).await,
+                CHATGPT => chatgpt(&face, LoginMethod::Browser, None, &own).await,
                 DEVICE_CODE => {
                     let client = face.client();
                     if client.elicitation.as_ref().is_some_and(|e| e.url.is_some()) {
-                        chatgpt(&face, LoginMethod::Device, Some((request_id, &cx))).await
+                        let elicit = Some((request_id, &cx));
+                        chatgpt(&face, LoginMethod::Device, elicit, &own).await
                     } else {
                         Err(failed(
                             "this editor cannot show a sign-in link: run `kelp login --device` in a \
@@ -155,7 +160,11 @@ pub fn authenticate(face: Arc<Face>, request: AuthenticateRequest, reply: Reply)
         let result = tokio::select! {
             result = sign_in => result,
             () = cancellation.cancelled() => {
-                face.accounts.stop_login(None);
+                // Its own login only: another request's may be running.
+                let own = *own.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(id) = own {
+                    face.accounts.stop_login(Some(id));
+                }
                 Err(Error::request_cancelled())
             }
         };
@@ -203,11 +212,12 @@ async fn api_key(face: &Face) -> Result<(), Error> {
 }
 
 /// A ChatGPT sign-in. For the device code, `elicit` is the `authenticate` request and the
-/// connection to show the code through.
+/// connection to show the code through; `own` learns the login it starts.
 async fn chatgpt(
     face: &Face,
     method: LoginMethod,
     elicit: Option<(RequestId, &Connection)>,
+    own: &OwnLogin,
 ) -> Result<(), Error> {
     if stored_login(face).await? == Some(true) {
         return Ok(());
@@ -217,6 +227,8 @@ async fn chatgpt(
     let show_url = env.headless || env.no_browser;
     // The browser opens on the agent's machine, as asked; never for a device code.
     let (mut login, _replaced) = face.accounts.start_login(method, !show_url);
+    *own.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(login.id);
     let ended = |outcome: LoginOutcome| match outcome {
         LoginOutcome::Done(_) => Ok(()),
         LoginOutcome::Failed(message) => Err(failed(message)),

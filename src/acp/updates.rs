@@ -335,6 +335,7 @@ impl Translator {
     /// At the end of a turn: calls that never finished (rejected, or cut off by a cancel) end
     /// as failed, so none stays pending in the editor.
     pub fn end_turn(&mut self) -> Vec<SessionUpdate> {
+        self.streamed.clear();
         let mut updates = self.flush(None);
         updates.extend(self.calls.drain().map(|(id, _)| {
             let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);

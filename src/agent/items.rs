@@ -65,9 +65,17 @@ impl AttemptItems {
                     .map(|part| part.text.as_str())
                     .collect::<Vec<_>>()
                     .join("\n\n");
-                if self.reasoning.is_none() && !whole.is_empty() {
-                    let id = self.start(ctx, "rs", ItemKind::Reasoning);
-                    self.reasoning = Some((id, whole));
+                if whole.is_empty() {
+                    self.end_reasoning(ctx);
+                    return;
+                }
+                // The whole summary, its parts apart, is what the item ends with.
+                match &mut self.reasoning {
+                    Some((_, text)) => *text = whole,
+                    None => {
+                        let id = self.start(ctx, "rs", ItemKind::Reasoning);
+                        self.reasoning = Some((id, whole));
+                    }
                 }
                 self.end_reasoning(ctx);
             }

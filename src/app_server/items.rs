@@ -38,6 +38,9 @@ pub struct Translator {
     /// The agent message streaming now, and its delta notification up to `"delta":`, written
     /// once so each delta costs a string escape and a copy.
     message: Option<(ItemId, String)>,
+    /// The reasoning summary streaming now, and its text so far: an interrupted or failed
+    /// turn still completes it.
+    reasoning: Option<(ItemId, String)>,
     tools: HashMap<String, ToolItem>,
 }
 
@@ -48,6 +51,7 @@ impl Translator {
             thread_id,
             cwd,
             message: None,
+            reasoning: None,
             tools: HashMap::new(),
         }
     }
@@ -96,18 +100,29 @@ impl Translator {
             Event::ItemStarted {
                 item,
                 kind: ItemKind::Reasoning,
-            } => out.push(started(reasoning(&item, None))),
+            } => {
+                out.push(started(reasoning(&item, None)));
+                self.reasoning = Some((item, String::new()));
+            }
             // A piece of a message that never started (its start went to another turn).
             Event::TextDelta { .. } => {}
-            Event::ReasoningDelta { item, delta } => out.push(Outgoing::Notify {
-                method: "item/reasoning/summaryTextDelta",
-                params: with(json!({ "itemId": item, "delta": delta, "summaryIndex": 0 })),
-            }),
+            Event::ReasoningDelta { item, delta } => {
+                if let Some((open, text)) = &mut self.reasoning
+                    && *open == item
+                {
+                    text.push_str(&delta);
+                }
+                out.push(Outgoing::Notify {
+                    method: "item/reasoning/summaryTextDelta",
+                    params: with(json!({ "itemId": item, "delta": delta, "summaryIndex": 0 })),
+                });
+            }
             Event::MessageDone { item, text } => {
                 self.message.take_if(|(open, _)| *open == item);
                 out.push(completed(agent_message(&item, &text)));
             }
             Event::ReasoningDone { item, text } => {
+                self.reasoning.take_if(|(open, _)| *open == item);
                 out.push(completed(reasoning(&item, Some(&text))));
             }
             Event::ToolStarted {
@@ -162,6 +177,7 @@ impl Translator {
             // stream; the retry's items come under new ids.
             Event::Retrying { reason, voided, .. } => {
                 self.message.take_if(|(open, _)| voided.contains(open));
+                self.reasoning.take_if(|(open, _)| voided.contains(open));
                 out.push(Outgoing::Notify {
                     method: "error",
                     params: with(json!({ "error": { "message": reason }, "willRetry": true })),
@@ -174,6 +190,10 @@ impl Translator {
             Event::TurnFinished(outcome) => {
                 self.message = None;
                 self.tools.clear();
+                // Cut short by an interrupt or a failure: it ends with what came.
+                if let Some((item, text)) = self.reasoning.take() {
+                    out.push(completed(reasoning(&item, Some(&text))));
+                }
                 let (status, error) = match outcome {
                     TurnOutcome::Completed => ("completed", Value::Null),
                     TurnOutcome::Interrupted => ("interrupted", Value::Null),
@@ -366,6 +386,35 @@ mod tests {
             params["item"],
             json!({"type": "agentMessage", "id": "msg_b", "text": "all"})
         );
+    }
+
+    #[test]
+    fn a_reasoning_summary_cut_by_the_turn_end_is_completed_with_what_came() {
+        let thinking: ItemId = "rs_a".into();
+        let out = run(vec![
+            Event::ItemStarted {
+                item: thinking.clone(),
+                kind: ItemKind::Reasoning,
+            },
+            Event::ReasoningDelta {
+                item: thinking,
+                delta: "Weighing".into(),
+            },
+            Event::TurnFinished(TurnOutcome::Interrupted),
+        ]);
+        assert_eq!(
+            methods(&out),
+            [
+                "item/started",
+                "item/reasoning/summaryTextDelta",
+                "item/completed",
+                "turn/completed"
+            ]
+        );
+        let Outgoing::Notify { params, .. } = &out[2] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(params["item"]["summary"], json!(["Weighing"]));
     }
 
     #[test]

@@ -138,8 +138,10 @@ pub fn start_login_with(
     let token = cancel.clone();
     crate::task::spawn(async move {
         let outcome = run(&flow, browser_secrets, paste_rx, token).await;
-        flow.emit(outcome.clone().into());
-        let _ = outcome_tx.send(Some(outcome));
+        // Finished before the last step goes out: whoever hears that step finds the login
+        // over, and a stop that comes now leaves its report alone.
+        let _ = outcome_tx.send(Some(outcome.clone()));
+        flow.emit(outcome.into());
     });
     LoginHandle {
         method,

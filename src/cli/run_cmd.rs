@@ -183,8 +183,10 @@ trait Printer {
 /// The answer as plain text on stdout, flushed per delta; retries noted on stderr.
 #[derive(Default)]
 struct TextPrinter {
-    /// Text of the current message printed so far, by deltas.
+    /// The message printing now has printed some text, by deltas.
     streamed: bool,
+    /// The answers printed since the last retry, which a retry may void.
+    printed: Vec<kelp::agent::protocol::ItemId>,
     /// Whether stdout's last byte was not a newline.
     mid_line: bool,
 }
@@ -217,12 +219,16 @@ impl Printer for TextPrinter {
 
     fn print(&mut self, event: &Event) -> io::Result<()> {
         match event {
-            Event::TextDelta { delta, .. } => {
+            Event::TextDelta { item, delta } => {
+                if !self.streamed {
+                    self.printed.push(item.clone());
+                }
                 self.streamed = true;
                 self.out(delta)
             }
             // Without deltas the finished message is the only place the text is.
-            Event::MessageDone { text, .. } if !self.streamed => {
+            Event::MessageDone { item, text } if !self.streamed => {
+                self.printed.push(item.clone());
                 self.out(text)?;
                 self.end_line()
             }
@@ -237,13 +243,14 @@ impl Printer for TextPrinter {
                 voided,
                 ..
             } => {
-                // What was printed cannot be taken back: the voided answer is said to restart.
-                let restart = if self.streamed && !voided.is_empty() {
+                // What was printed cannot be taken back: a voided answer is said to restart.
+                let restart = if self.printed.iter().any(|item| voided.contains(item)) {
                     " (the answer starts over)"
                 } else {
                     ""
                 };
                 self.streamed = false;
+                self.printed.clear();
                 self.end_line()?;
                 eprintln!("kelp: reconnecting {attempt}/{max}… {reason}{restart}");
                 Ok(())

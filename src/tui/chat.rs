@@ -221,6 +221,7 @@ impl Chat {
     /// The turn ended: an approval nobody answered counts as refused. Returns whether an
     /// answer was left unfinished (streaming, or kept from an attempt that failed).
     pub fn turn_finished(&mut self) -> bool {
+        self.voided.clear();
         let kept_from_retry = self.settle_retry()
             && (self.response_start..self.transcript.len()).any(|i| {
                 self.transcript
