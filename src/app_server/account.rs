@@ -163,6 +163,12 @@ impl Accounts {
         }
     }
 
+    /// The credentials behind the connection (host tokens first), for requests made outside a
+    /// thread (`model/list`).
+    pub fn manager(&self) -> &crate::auth::AuthManager {
+        self.service.manager()
+    }
+
     /// `account/read`: the stored login (or `OPENAI_API_KEY`), never a secret.
     pub async fn read(&self) -> Result<Answer, RpcError> {
         let who = self
@@ -328,17 +334,18 @@ impl Accounts {
             .sign_out()
             .await
             .map_err(|e| RpcError::internal(format!("could not log out: {e}")))?;
-        let answer = Answer::new(json!({}));
-        // External tokens are the host's: leaving the mode forgets them, nothing is revoked.
-        Ok(match signed_out {
-            SignedOut::HostTokens
-            | SignedOut::Stored(crate::auth::manager::LogoutReport { removed: true, .. }) => answer
-                .then(
-                    "account/updated",
-                    json!({ "authMode": null, "planType": null }),
-                ),
-            SignedOut::Stored(_) => answer,
-        })
+        if let SignedOut::Stored(report) = &signed_out
+            && let Some(Err(why)) = &report.revoked
+        {
+            tracing::info!(%why, "the ChatGPT login could not be revoked; removed anyway");
+        }
+        // Said after every logout, as Codex does, even when nothing was stored: the host
+        // learns the state, whatever it thought it was. (External tokens are the host's:
+        // leaving the mode forgets them, nothing is revoked.)
+        Ok(Answer::new(json!({})).then(
+            "account/updated",
+            json!({ "authMode": null, "planType": null }),
+        ))
     }
 }
 

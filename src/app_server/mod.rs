@@ -9,6 +9,7 @@
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
 
 pub mod account;
+pub mod config;
 pub mod items;
 pub mod thread;
 pub mod wire;
@@ -32,6 +33,11 @@ const METHODS: &[&str] = &[
     "account/login/cancel",
     "account/logout",
     "account/rateLimits/read",
+    "config/read",
+    "permissionProfile/list",
+    "model/list",
+    "skills/list",
+    "mcpServerStatus/list",
     "thread/start",
     "thread/resume",
     "turn/start",
@@ -67,6 +73,8 @@ struct Server {
     experimental: bool,
     accounts: Accounts,
     threads: Threads,
+    /// Requests made outside a thread (`model/list`), with the connection's credentials.
+    llm: crate::llm::LlmClient,
 }
 
 /// Serves the protocol on stdin and stdout until stdin closes; then everything running (logins,
@@ -75,8 +83,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (out, stdout) = Stdout::open(Dialect::Codex);
     let http = crate::llm::client::http_client()?;
     let external = ExternalAuth::new(std::sync::Arc::new(account::HostTokens(out.clone())));
+    let accounts = Accounts::new(config.clone(), http, out.clone(), external.clone());
+    let llm = crate::llm::LlmClient::with_settings(
+        config.clone(),
+        accounts.manager().clone(),
+        crate::llm::StreamSettings::default(),
+    )?;
     let mut server = Server {
-        accounts: Accounts::new(config.clone(), http, out.clone(), external.clone()),
+        accounts,
+        llm,
         threads: Threads::new(config.clone(), out.clone(), external),
         config,
         out: out.clone(),
@@ -122,6 +137,14 @@ impl Server {
             "account/login/cancel" => self.accounts.cancel(params),
             "account/logout" => self.accounts.logout().await,
             "account/rateLimits/read" => Ok(self.threads.rate_limits()),
+            "config/read" => config::read(&self.config, params),
+            "permissionProfile/list" => Ok(config::permission_profiles()),
+            "model/list" => self.models(params).await,
+            "skills/list" => config::skills(params),
+            "mcpServerStatus/list" => Ok(config::mcp_servers(
+                &self.config,
+                &self.threads.mcp_servers(),
+            )),
             "thread/start" => self.threads.start(params).await,
             "thread/resume" => self.threads.resume(params).await,
             "turn/start" => self.threads.start_turn(params),
@@ -135,6 +158,23 @@ impl Server {
                     .join(", ")
             ))),
         }
+    }
+
+    /// `model/list`: the login's models (the built-in list for a ChatGPT login when there is no
+    /// login yet, so a host can show its picker before signing in).
+    async fn models(&self, params: Value) -> Result<Answer, RpcError> {
+        let list = match self.llm.models().await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::info!(error = %e, "model/list without a login: the built-in list");
+                crate::llm::models::ModelList {
+                    models: crate::llm::models::builtin_models(crate::llm::LoginKind::ChatGpt),
+                    source: crate::llm::models::ModelSource::BuiltIn,
+                }
+            }
+        };
+        let default = crate::llm::models::choose_model(self.config.model.as_deref());
+        config::models(&list, &default, params)
     }
 
     fn initialize(&mut self, raw: Value) -> Result<Answer, RpcError> {

@@ -13,12 +13,14 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
+use super::config::approval_policy;
 use super::items::{Outgoing, Translator, rate_limits};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::core::{CoreOptions, Opened, open};
 use crate::agent::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
+use crate::mcp::ServerStatus;
 
 /// The turn a thread is running, shared with the task that turns its events into
 /// notifications.
@@ -39,6 +41,8 @@ pub struct Threads {
     threads: HashMap<String, Thread>,
     /// The last rate limits any thread's responses reported, as a protocol snapshot.
     rate_limits: Arc<Mutex<Value>>,
+    /// The MCP servers as the last thread to report them found them.
+    mcp_servers: Arc<Mutex<Vec<ServerStatus>>>,
     /// The connection's external tokens, used by every thread's core while set.
     external: ExternalAuth,
 }
@@ -98,14 +102,6 @@ fn approval_mode(policy: Option<&Value>, default: ApprovalMode) -> Result<Approv
     }
 }
 
-fn approval_policy(mode: ApprovalMode) -> &'static str {
-    match mode {
-        ApprovalMode::Ask => "untrusted",
-        ApprovalMode::AutoEdit => "on-request",
-        ApprovalMode::FullAuto => "never",
-    }
-}
-
 fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode, RpcError> {
     match name {
         None => Ok(default),
@@ -140,8 +136,17 @@ impl Threads {
             out,
             threads: HashMap::new(),
             rate_limits: Arc::new(Mutex::new(json!({}))),
+            mcp_servers: Arc::default(),
             external,
         }
+    }
+
+    /// The MCP servers as the last thread to report them found them.
+    pub fn mcp_servers(&self) -> Vec<ServerStatus> {
+        self.mcp_servers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// `account/rateLimits/read`: the last limits a response reported (none yet: an empty
@@ -236,6 +241,7 @@ impl Threads {
             },
             Arc::clone(&running),
             Arc::clone(&self.rate_limits),
+            Arc::clone(&self.mcp_servers),
         ));
         self.threads.insert(id, Thread { ops, running });
         Ok(Answer::new(json!({
@@ -351,6 +357,7 @@ async fn pump(
     place: Where,
     running: Arc<Mutex<Running>>,
     last_limits: Arc<Mutex<Value>>,
+    last_servers: Arc<Mutex<Vec<ServerStatus>>>,
 ) {
     let Where { thread_id, cwd } = place;
     let mut translator = Translator::new(thread_id.clone(), cwd);
@@ -388,6 +395,9 @@ async fn pump(
             }
             Event::RateLimits(limits) => {
                 *last_limits.lock().unwrap_or_else(PoisonError::into_inner) = rate_limits(limits);
+            }
+            Event::McpServers(servers) => {
+                *last_servers.lock().unwrap_or_else(PoisonError::into_inner) = servers.clone();
             }
             Event::TurnFinished(_) => {
                 running

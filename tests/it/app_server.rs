@@ -153,7 +153,11 @@ struct Server {
 
 impl Server {
     fn start(fake: &FakeOpenAi) -> Self {
-        let home = tempfile::tempdir().unwrap();
+        Self::start_in(fake, tempfile::tempdir().unwrap())
+    }
+
+    /// [`Server::start`] with `home` prepared by the test (a config file, say).
+    fn start_in(fake: &FakeOpenAi, home: tempfile::TempDir) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kelp"));
         cmd.args(["app-server", "--listen", "stdio://"])
             .env_clear()
@@ -739,6 +743,126 @@ async fn a_reasoning_summary_is_an_item_of_its_own() {
         .map(|m| m["params"]["item"]["type"].as_str().unwrap())
         .collect();
     assert_eq!(order, ["reasoning", "agentMessage"]);
+}
+
+/// What codex-acp and the other hosts call before their first screen, in their order, each
+/// answer checked against the schema: initialize → config/read → permissionProfile/list →
+/// thread/start → model/list → skills/list → mcpServerStatus/list → turn/start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosts_start_up_sequence_is_answered_in_codex_words() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        "# kept\nmodel = \"gpt-5.4\"\napproval = \"auto-edit\"\n\n[mcp_servers.docs]\nurl = \"http://127.0.0.1:9/mcp\"\nenabled = false\n",
+    )
+    .unwrap();
+    let mut server = Server::start_in(&fake, home);
+    server.initialize(true);
+    let project = tempfile::tempdir().unwrap();
+
+    let plain = server.result("config/read", json!({"includeLayers": false}));
+    assert_eq!(plain["config"]["model"], "gpt-5.4");
+    assert_eq!(plain["config"]["approval_policy"], "on-request");
+    assert_eq!(plain["config"]["sandbox_mode"], "workspace-write");
+    assert_eq!(plain["config"]["mcp_servers"]["docs"]["enabled"], false);
+    assert_eq!(plain["origins"]["model"]["name"]["type"], "user");
+    assert!(plain.get("layers").is_none_or(Value::is_null), "{plain}");
+
+    let profiles = server.result(
+        "permissionProfile/list",
+        json!({"cwd": project.path(), "cursor": null}),
+    );
+    let ids: Vec<&str> = profiles["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [":read-only", ":workspace", ":danger-full-access"]);
+
+    let layered = server.result(
+        "config/read",
+        json!({"includeLayers": true, "cwd": project.path()}),
+    );
+    let layers = layered["layers"].as_array().unwrap();
+    let user = layers
+        .iter()
+        .find(|l| l["name"]["type"] == "user")
+        .expect("the user layer");
+    assert!(
+        user["name"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with(".config/kelp/config.toml")
+    );
+    assert_eq!(user["config"]["approval_policy"], "on-request");
+    assert_eq!(user["version"], layered["origins"]["model"]["version"]);
+
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    assert_eq!(started["model"], "gpt-5.4");
+
+    let models = server.result("model/list", json!({"cursor": null, "limit": null}));
+    let listed = models["data"].as_array().unwrap();
+    assert!(!listed.is_empty(), "{models}");
+    assert_eq!(
+        listed.iter().filter(|m| m["isDefault"] == true).count(),
+        1,
+        "{models}"
+    );
+    assert!(
+        listed[0]["supportedReasoningEfforts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reasoningEffort"] == listed[0]["defaultReasoningEffort"])
+    );
+    // Paged: one at a time, every model once.
+    let mut cursor = Value::Null;
+    let mut paged = Vec::new();
+    loop {
+        let page = server.result("model/list", json!({"cursor": cursor, "limit": 1}));
+        paged.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].clone()),
+        );
+        cursor = page["nextCursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    let all: Vec<Value> = listed.iter().map(|m| m["id"].clone()).collect();
+    assert_eq!(paged, all);
+
+    let skills = server.result("skills/list", json!({"cwds": [project.path()]}));
+    assert_eq!(
+        skills,
+        json!({"data": [{"cwd": project.path(), "skills": [], "errors": []}]})
+    );
+    let servers = server.result("mcpServerStatus/list", json!({}));
+    assert_eq!(servers["data"][0]["name"], "docs");
+    assert_eq!(servers["data"][0]["runtimeStatus"], "disabled");
+
+    fake.push_response(Reply::text("Ready."));
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "hi", "text_elements": []}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
 }
 
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's

@@ -1,0 +1,368 @@
+//! What a host reads before its first screen, in the words of Codex's protocol: `config/read`
+//! (kelp's effective settings under Codex's key names, and the layers they came from),
+//! `permissionProfile/list`, `model/list`, `skills/list` and `mcpServerStatus/list`.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::wire::{Answer, RpcError, params};
+use crate::config::{ApprovalMode, Config, McpServerConfig, McpTransport, SandboxMode};
+use crate::llm::models::ModelList;
+use crate::llm::request::ReasoningEffort;
+use crate::mcp::{ServerState, ServerStatus};
+
+/// The protocol's approval policy for kelp's approval mode: `untrusted` asks before commands
+/// and edits, `on-request` lets edits inside the project through, `never` runs everything
+/// inside it.
+pub fn approval_policy(mode: ApprovalMode) -> &'static str {
+    match mode {
+        ApprovalMode::Ask => "untrusted",
+        ApprovalMode::AutoEdit => "on-request",
+        ApprovalMode::FullAuto => "never",
+    }
+}
+
+/// The protocol's sandbox mode for kelp's.
+pub fn sandbox_name(mode: SandboxMode) -> &'static str {
+    match mode {
+        SandboxMode::WorkspaceWrite => "workspace-write",
+        SandboxMode::ReadOnly => "read-only",
+        SandboxMode::Off => "danger-full-access",
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ReadParams {
+    #[serde(default)]
+    include_layers: bool,
+}
+
+/// kelp's `config.toml` keys with a Codex name, and how a value is said there.
+fn codex_key(kelp_key: &str, value: &Value) -> Option<(&'static str, Value)> {
+    let text = value.as_str();
+    Some(match kelp_key {
+        "model" => ("model", value.clone()),
+        "reasoning_effort" => ("model_reasoning_effort", value.clone()),
+        "approval" => (
+            "approval_policy",
+            json!(approval_policy(text?.parse().ok()?)),
+        ),
+        "sandbox" => ("sandbox_mode", json!(sandbox_name(text?.parse().ok()?))),
+        "network" => (
+            "sandbox_workspace_write",
+            json!({ "network_access": value.as_bool()? }),
+        ),
+        "mcp_servers" => ("mcp_servers", value.clone()),
+        _ => return None,
+    })
+}
+
+/// The user layer: kelp's `config.toml`, its Codex keys, and a version that changes with it.
+struct UserLayer {
+    file: PathBuf,
+    version: String,
+    config: Map<String, Value>,
+}
+
+impl UserLayer {
+    fn read(config_dir: &Path) -> Self {
+        let file = config_dir.join(crate::config::file::FILE_NAME);
+        let text = crate::config::file::read(&file)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut hasher);
+        let table: Map<String, Value> = toml::from_str::<toml::Table>(&text)
+            .ok()
+            .and_then(|table| serde_json::to_value(table).ok())
+            .and_then(|value| value.as_object().cloned())
+            .unwrap_or_default();
+        let config = table
+            .iter()
+            .filter_map(|(key, value)| codex_key(key, value))
+            .map(|(key, value)| (key.to_string(), value))
+            .collect();
+        Self {
+            file: std::path::absolute(&file).unwrap_or(file),
+            version: format!("kelp:{:016x}", hasher.finish()),
+            config,
+        }
+    }
+
+    fn name(&self) -> Value {
+        json!({ "type": "user", "file": self.file })
+    }
+}
+
+/// `config/read`: the settings kelp uses, under Codex's key names. A value the user layer
+/// (`config.toml`) does not hold came from the command line or the environment: the
+/// `sessionFlags` layer.
+pub fn read(config: &Config, raw: Value) -> Result<Answer, RpcError> {
+    let wanted: ReadParams = if raw.is_null() {
+        ReadParams::default()
+    } else {
+        params(raw)?
+    };
+    let user = UserLayer::read(&config.config_dir);
+    let effective = effective(config);
+    let session_flags: Map<String, Value> = effective
+        .iter()
+        .filter(|(key, value)| !value.is_null() && user.config.get(*key) != Some(value))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let mut origins = Map::new();
+    for key in effective.keys() {
+        let origin = if session_flags.contains_key(key) {
+            json!({ "name": { "type": "sessionFlags" }, "version": "" })
+        } else if user.config.contains_key(key) {
+            json!({ "name": user.name(), "version": user.version })
+        } else {
+            continue;
+        };
+        origins.insert(key.clone(), origin);
+    }
+    let mut answer = json!({ "config": effective, "origins": origins });
+    if wanted.include_layers {
+        let mut layers = vec![json!({
+            "name": user.name(),
+            "version": user.version,
+            "config": user.config,
+        })];
+        if !session_flags.is_empty() {
+            layers.insert(
+                0,
+                json!({ "name": { "type": "sessionFlags" }, "version": "", "config": session_flags }),
+            );
+        }
+        answer["layers"] = json!(layers);
+    }
+    Ok(answer.into())
+}
+
+/// kelp's effective settings under Codex's key names.
+fn effective(config: &Config) -> Map<String, Value> {
+    let servers: Map<String, Value> = config
+        .mcp_servers
+        .iter()
+        .map(|server| (server.name.clone(), mcp_table(server)))
+        .collect();
+    let mut out = Map::new();
+    out.insert("model".into(), json!(config.model));
+    out.insert(
+        "model_reasoning_effort".into(),
+        json!(config.reasoning_effort),
+    );
+    out.insert(
+        "approval_policy".into(),
+        json!(approval_policy(config.approval)),
+    );
+    out.insert("sandbox_mode".into(), json!(sandbox_name(config.sandbox)));
+    out.insert(
+        "sandbox_workspace_write".into(),
+        json!({ "network_access": config.network }),
+    );
+    out.insert("mcp_servers".into(), Value::Object(servers));
+    out
+}
+
+/// A server of the config file as Codex's `[mcp_servers.NAME]` table. The environment and
+/// headers it is given are left out: their values may be secrets.
+fn mcp_table(server: &McpServerConfig) -> Value {
+    let mut table = match &server.transport {
+        McpTransport::Stdio {
+            command, args, cwd, ..
+        } => json!({ "command": command, "args": args, "cwd": cwd }),
+        McpTransport::Http {
+            url,
+            bearer_token_env_var,
+            ..
+        } => json!({ "url": url, "bearer_token_env_var": bearer_token_env_var }),
+    };
+    table["enabled"] = json!(server.enabled);
+    table["startup_timeout_sec"] = json!(server.startup_timeout.as_secs_f64());
+    table["tool_timeout_sec"] = json!(server.tool_timeout.as_secs_f64());
+    table["enabled_tools"] = json!(server.enabled_tools);
+    table["disabled_tools"] = json!(server.disabled_tools);
+    table
+}
+
+/// `permissionProfile/list`: Codex's three built-in profiles, which are kelp's sandbox modes.
+pub fn permission_profiles() -> Answer {
+    json!({
+        "data": [
+            {
+                "id": ":read-only",
+                "description": "Commands read everywhere and write nowhere (kelp's read-only sandbox).",
+                "allowed": true,
+            },
+            {
+                "id": ":workspace",
+                "description": "Commands write only inside the project and the temp folder (kelp's workspace-write sandbox).",
+                "allowed": true,
+            },
+            {
+                "id": ":danger-full-access",
+                "description": "No sandbox: commands run with your full rights, guarded by approvals only.",
+                "allowed": true,
+            },
+        ],
+        "nextCursor": null,
+    })
+    .into()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ModelParams {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// How many models one `model/list` page holds when the host names no limit.
+const MODEL_PAGE: usize = 50;
+
+/// The reasoning efforts kelp sends, each with what it is for.
+const EFFORTS: &[(ReasoningEffort, &str)] = &[
+    (
+        ReasoningEffort::Low,
+        "Fast responses with lighter reasoning",
+    ),
+    (
+        ReasoningEffort::Medium,
+        "Balances speed and reasoning depth for everyday tasks",
+    ),
+    (
+        ReasoningEffort::High,
+        "Greater reasoning depth for complex problems",
+    ),
+    (
+        ReasoningEffort::XHigh,
+        "Extra high reasoning depth for complex problems",
+    ),
+];
+
+/// `model/list`: the models the login can use (the built-in list when no request could tell),
+/// each with the efforts kelp sends and its default, in pages; `default` is the one a new
+/// thread uses.
+pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, RpcError> {
+    let page: ModelParams = if raw.is_null() {
+        ModelParams::default()
+    } else {
+        params(raw)?
+    };
+    let start = match page.cursor.as_deref() {
+        None => 0,
+        Some(cursor) => cursor
+            .parse::<usize>()
+            .map_err(|_| RpcError::invalid_request(format!("invalid cursor: {cursor}")))?,
+    };
+    let size = page
+        .limit
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(MODEL_PAGE);
+    let efforts: Vec<Value> = EFFORTS
+        .iter()
+        .map(|(effort, description)| {
+            json!({ "reasoningEffort": effort_name(*effort), "description": description })
+        })
+        .collect();
+    let data: Vec<Value> = list
+        .models
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|model| {
+            json!({
+                "id": model,
+                "model": model,
+                "displayName": model,
+                "description": format!("{model}, as your login offers it"),
+                "hidden": false,
+                "supportedReasoningEfforts": efforts,
+                "defaultReasoningEffort": effort_name(ReasoningEffort::default()),
+                "inputModalities": ["text"],
+                "isDefault": model == default,
+            })
+        })
+        .collect();
+    let next = (start + size < list.models.len()).then(|| (start + size).to_string());
+    Ok(json!({ "data": data, "nextCursor": next }).into())
+}
+
+/// An effort as the protocol (and kelp's config file) names it.
+fn effort_name(effort: ReasoningEffort) -> &'static str {
+    match effort {
+        ReasoningEffort::Minimal => "minimal",
+        ReasoningEffort::Low => "low",
+        ReasoningEffort::Medium => "medium",
+        ReasoningEffort::High => "high",
+        ReasoningEffort::XHigh => "xhigh",
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SkillsParams {
+    #[serde(default)]
+    cwds: Vec<PathBuf>,
+}
+
+/// `skills/list`: kelp has no skills, so each folder asked about has none, and no errors.
+pub fn skills(raw: Value) -> Result<Answer, RpcError> {
+    let asked: SkillsParams = if raw.is_null() {
+        SkillsParams::default()
+    } else {
+        params(raw)?
+    };
+    let data: Vec<Value> = asked
+        .cwds
+        .iter()
+        .map(|cwd| json!({ "cwd": cwd, "skills": [], "errors": [] }))
+        .collect();
+    Ok(json!({ "data": data }).into())
+}
+
+/// `mcpServerStatus/list`: kelp's MCP servers as the last thread that ran them found them
+/// (`seen`), else as the config file names them, not started yet.
+pub fn mcp_servers(config: &Config, seen: &[ServerStatus]) -> Answer {
+    let data: Vec<Value> = config
+        .mcp_servers
+        .iter()
+        .map(|server| {
+            let status = seen.iter().find(|s| s.name == server.name);
+            let (runtime, tools, error) = match status.map(|s| &s.state) {
+                _ if !server.enabled => ("disabled", Vec::new(), None),
+                Some(ServerState::Ready { tools }) => ("connected", tools.clone(), None),
+                Some(ServerState::Starting) => ("starting", Vec::new(), None),
+                Some(ServerState::Failed { reason }) => {
+                    ("failed", Vec::new(), Some(reason.clone()))
+                }
+                Some(ServerState::Disabled) => ("disabled", Vec::new(), None),
+                None => ("notStarted", Vec::new(), None),
+            };
+            let tools: Map<String, Value> = tools
+                .into_iter()
+                .map(|tool| {
+                    let entry = json!({ "name": tool, "inputSchema": { "type": "object" } });
+                    (tool, entry)
+                })
+                .collect();
+            json!({
+                "name": server.name,
+                "authStatus": "unsupported",
+                "runtimeStatus": runtime,
+                "tools": tools,
+                "toolsError": error,
+                "resources": [],
+                "resourceTemplates": [],
+            })
+        })
+        .collect();
+    json!({ "data": data, "nextCursor": null }).into()
+}
