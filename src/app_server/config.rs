@@ -14,24 +14,14 @@ use crate::llm::models::ModelList;
 use crate::llm::request::ReasoningEffort;
 use crate::mcp::{ServerState, ServerStatus};
 
-/// The protocol's approval policy for kelp's approval mode: `untrusted` asks before commands
-/// and edits, `on-request` lets edits inside the project through, `never` runs everything
-/// inside it.
+/// The protocol's approval policy for kelp's approval mode.
 pub fn approval_policy(mode: ApprovalMode) -> &'static str {
-    match mode {
-        ApprovalMode::Ask => "untrusted",
-        ApprovalMode::AutoEdit => "on-request",
-        ApprovalMode::FullAuto => "never",
-    }
+    mode.codex_name()
 }
 
 /// The protocol's sandbox mode for kelp's.
 pub fn sandbox_name(mode: SandboxMode) -> &'static str {
-    match mode {
-        SandboxMode::WorkspaceWrite => "workspace-write",
-        SandboxMode::ReadOnly => "read-only",
-        SandboxMode::Off => "danger-full-access",
-    }
+    mode.codex_name()
 }
 
 #[derive(Deserialize, Default)]

@@ -88,29 +88,27 @@ struct InterruptParams {
     turn_id: String,
 }
 
-/// The protocol's approval policy as kelp's approval mode: `untrusted` asks before commands and
-/// edits, `on-request` lets edits inside the project through, `never` runs everything inside it.
+/// The protocol's approval policy as kelp's approval mode.
 fn approval_mode(policy: Option<&Value>, default: ApprovalMode) -> Result<ApprovalMode, RpcError> {
-    match policy.and_then(Value::as_str) {
-        None if policy.is_none_or(Value::is_null) => Ok(default),
-        Some("untrusted") => Ok(ApprovalMode::Ask),
-        Some("on-request") => Ok(ApprovalMode::AutoEdit),
-        Some("never") => Ok(ApprovalMode::FullAuto),
-        _ => Err(RpcError::invalid_params(
-            "Invalid params: approvalPolicy: kelp takes \"untrusted\", \"on-request\" or \"never\"",
-        )),
+    if policy.is_none_or(Value::is_null) {
+        return Ok(default);
     }
+    policy
+        .and_then(Value::as_str)
+        .and_then(ApprovalMode::from_codex)
+        .ok_or_else(|| {
+            RpcError::invalid_params(
+                "Invalid params: approvalPolicy: kelp takes \"untrusted\", \"on-request\" or \"never\"",
+            )
+        })
 }
 
 fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode, RpcError> {
     match name {
         None => Ok(default),
-        Some("workspace-write") => Ok(SandboxMode::WorkspaceWrite),
-        Some("read-only") => Ok(SandboxMode::ReadOnly),
-        Some("danger-full-access") => Ok(SandboxMode::Off),
-        Some(other) => Err(RpcError::invalid_params(format!(
-            "Invalid params: sandbox: unknown mode {other:?}"
-        ))),
+        Some(name) => SandboxMode::from_codex(name).ok_or_else(|| {
+            RpcError::invalid_params(format!("Invalid params: sandbox: unknown mode {name:?}"))
+        }),
     }
 }
 

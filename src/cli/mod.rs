@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use kelp::agent::core::CoreOptions;
 use kelp::config::{ApprovalMode, SandboxMode};
-use kelp::config::{Config, Overrides};
+use kelp::config::{CodexKey, Config, Overrides};
 
 use sessions_cmd::ResumeRequest;
 
@@ -53,6 +53,12 @@ pub struct Cli {
     /// Let sandboxed commands open network connections (default: off).
     #[arg(long, global = true, value_name = "ON|OFF", num_args = 0..=1, default_missing_value = "on", value_parser = parse_switch)]
     network: Option<bool>,
+    /// A Codex setting, as hosts written for Codex pass it (`-c model="gpt-5.4"`): the value is
+    /// TOML, or else a string. kelp applies model, model_reasoning_effort, approval_policy,
+    /// sandbox_mode, sandbox_workspace_write.network_access and mcp_servers.NAME.KEY; other
+    /// keys are logged and ignored. Repeatable; beats the environment and the config file.
+    #[arg(short = 'c', long = "config", global = true, value_name = "KEY=VALUE")]
+    codex: Vec<String>,
     /// The project directory (default: the current directory).
     #[arg(long = "cd", short = 'C', global = true, value_name = "DIR")]
     cd: Option<PathBuf>,
@@ -114,6 +120,9 @@ struct AppServerArgs {
     /// Where to serve: only `stdio://` (the default).
     #[arg(long, value_name = "URL", default_value = "stdio://")]
     listen: String,
+    /// Accepted for hosts written for Codex; kelp sends no analytics.
+    #[arg(long, hide = true)]
+    analytics_default_enabled: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,12 +195,20 @@ enum AuthCommand {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let overrides = Overrides {
-        model: cli.model.clone(),
-        approval: cli.approval,
-        sandbox: cli.sandbox,
-        network: cli.network,
-    };
+    let mut overrides = Overrides::default();
+    let mut ignored = Vec::new();
+    for pair in &cli.codex {
+        match overrides.set_codex(pair) {
+            Ok(CodexKey::Applied) => {}
+            Ok(CodexKey::Ignored(key)) => ignored.push(key),
+            Err(why) => return fail(exit::USAGE, &why),
+        }
+    }
+    // kelp's own flags beat a `-c` of the same setting.
+    overrides.model = cli.model.clone().or(overrides.model);
+    overrides.approval = cli.approval.or(overrides.approval);
+    overrides.sandbox = cli.sandbox.or(overrides.sandbox);
+    overrides.network = cli.network.or(overrides.network);
     let (config, warnings) = match Config::load(&overrides) {
         Ok(loaded) => loaded,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
@@ -205,6 +222,9 @@ pub fn main() -> ExitCode {
     }
     if let Err(e) = kelp::logging::init(&config.log_file()) {
         eprintln!("kelp: logging is off: {e}");
+    }
+    for key in &ignored {
+        tracing::info!(%key, "-c: kelp has no such setting; ignored");
     }
     // Only the commands that work on a project need its directory (so `kelp login` works in a
     // folder that has since been deleted).

@@ -9,6 +9,7 @@
 pub mod file;
 pub mod mcp;
 pub mod modes;
+pub mod overrides;
 pub mod warning;
 
 use std::ffi::OsString;
@@ -19,6 +20,7 @@ use thiserror::Error;
 pub use file::{ConfigWarning, SaveError, Setting, save_setting};
 pub use mcp::{McpServerConfig, McpTransport};
 pub use modes::{ApprovalMode, SandboxMode};
+pub use overrides::{CodexKey, Overrides};
 
 /// The public OAuth client id shared by Codex CLI and opencode.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
@@ -50,19 +52,6 @@ pub enum ConfigError {
     NoHome { var: &'static str },
     #[error("{var} is not valid: {reason}")]
     BadValue { var: &'static str, reason: String },
-}
-
-/// Values given on the command line, which beat the environment and the config file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overrides {
-    /// `--model`.
-    pub model: Option<String>,
-    /// `--approval`.
-    pub approval: Option<ApprovalMode>,
-    /// `--sandbox`.
-    pub sandbox: Option<SandboxMode>,
-    /// `--network`.
-    pub network: Option<bool>,
 }
 
 /// Everything kelp needs to know about its surroundings.
@@ -149,6 +138,14 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
         let dirs = Dirs::from_lookup(&lookup)?;
+        // MCP servers given with `-c` are laid over the file's, key by key.
+        let merged =
+            overrides::with_servers(file.map_or("", |(_, body)| body), &overrides.mcp_servers);
+        let file = match (&merged, file) {
+            (Some(text), Some((path, _))) => Some((path, text.as_str())),
+            (Some(text), None) => Some((Path::new("-c"), text.as_str())),
+            (None, file) => file,
+        };
         let (from_file, warnings) = match file {
             Some((path, body)) => file::parse(path, body, dirs.home.as_deref()),
             None => Default::default(),
@@ -198,8 +195,10 @@ impl Config {
             .clone()
             .or_else(|| text("KELP_MODEL"))
             .or(from_file.model);
-        let reasoning_effort = text("KELP_REASONING_EFFORT")
-            .map(|v| v.to_ascii_lowercase())
+        let reasoning_effort = overrides
+            .reasoning_effort
+            .clone()
+            .or_else(|| text("KELP_REASONING_EFFORT").map(|v| v.to_ascii_lowercase()))
             .or(from_file.reasoning_effort);
         let approval = match (overrides.approval, text("KELP_APPROVAL")) {
             (Some(mode), _) => mode,

@@ -26,6 +26,28 @@ impl ApprovalMode {
             Self::FullAuto => "full-auto",
         }
     }
+
+    /// The mode's name as Codex's `approval_policy`: `untrusted` asks before commands and
+    /// edits, `on-request` lets edits inside the project through, `never` runs everything
+    /// inside it.
+    pub fn codex_name(self) -> &'static str {
+        match self {
+            Self::Ask => "untrusted",
+            Self::AutoEdit => "on-request",
+            Self::FullAuto => "never",
+        }
+    }
+
+    /// The mode a Codex `approval_policy` names (`on-failure`, which Codex retired, as
+    /// `on-request`).
+    pub fn from_codex(policy: &str) -> Option<Self> {
+        match policy {
+            "untrusted" => Some(Self::Ask),
+            "on-request" | "on-failure" => Some(Self::AutoEdit),
+            "never" => Some(Self::FullAuto),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for ApprovalMode {
@@ -59,6 +81,20 @@ pub enum SandboxMode {
 impl SandboxMode {
     /// Every mode, in the order help lists them.
     pub const ALL: [SandboxMode; 3] = [Self::WorkspaceWrite, Self::ReadOnly, Self::Off];
+
+    /// The mode's name as Codex's `sandbox_mode`.
+    pub fn codex_name(self) -> &'static str {
+        match self {
+            Self::WorkspaceWrite => "workspace-write",
+            Self::ReadOnly => "read-only",
+            Self::Off => "danger-full-access",
+        }
+    }
+
+    /// The mode a Codex `sandbox_mode` names.
+    pub fn from_codex(mode: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.codex_name() == mode)
+    }
 
     /// The mode's name in flags and the config file.
     pub fn as_str(self) -> &'static str {

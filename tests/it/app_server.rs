@@ -158,8 +158,13 @@ impl Server {
 
     /// [`Server::start`] with `home` prepared by the test (a config file, say).
     fn start_in(fake: &FakeOpenAi, home: tempfile::TempDir) -> Self {
+        Self::start_with(fake, home, &["app-server", "--listen", "stdio://"])
+    }
+
+    /// [`Server::start_in`] with the command line `args`.
+    fn start_with(fake: &FakeOpenAi, home: tempfile::TempDir, args: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kelp"));
-        cmd.args(["app-server", "--listen", "stdio://"])
+        cmd.args(args)
             .env_clear()
             .env("HOME", home.path())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -863,6 +868,30 @@ async fn a_hosts_start_up_sequence_is_answered_in_codex_words() {
         seen.last().unwrap()["params"]["turn"]["status"],
         "completed"
     );
+}
+
+/// The VS Code extension's command line: Codex's `-c` settings kelp has are applied (and said
+/// to come from the command line), the others and the analytics flag are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_command_line_with_c_overrides_is_taken() {
+    let fake = FakeOpenAi::start().await;
+    let args = [
+        "-c",
+        "features.code_mode_host=true",
+        "-c",
+        "model=\"gpt-5.4-mini\"",
+        "-c",
+        "sandbox_mode=read-only",
+        "app-server",
+        "--analytics-default-enabled",
+    ];
+    let mut server = Server::start_with(&fake, tempfile::tempdir().unwrap(), &args);
+    server.initialize(false);
+    let read = server.result("config/read", json!({"includeLayers": true}));
+    assert_eq!(read["config"]["model"], "gpt-5.4-mini");
+    assert_eq!(read["config"]["sandbox_mode"], "read-only");
+    assert_eq!(read["origins"]["model"]["name"]["type"], "sessionFlags");
+    assert_eq!(read["layers"][0]["config"]["sandbox_mode"], "read-only");
 }
 
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's

@@ -79,6 +79,7 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
         approval: Some(ApprovalMode::Ask),
         sandbox: Some(SandboxMode::WorkspaceWrite),
         network: Some(true),
+        ..Overrides::default()
     };
     let (from_flags, _) = Config::from_sources(&with_env, Some((path, FILE)), &flags).unwrap();
     assert_eq!(from_flags.model.as_deref(), Some("flag-model"));

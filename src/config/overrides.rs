@@ -1,0 +1,205 @@
+//! Values given on the command line, which beat the environment and the config file: kelp's
+//! own flags, and Codex's `-c key=value` (what hosts written for Codex pass), whose keys kelp
+//! has are applied and the rest named back to be logged.
+
+use super::modes::{ApprovalMode, SandboxMode};
+
+/// Values given on the command line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `--model`, or `-c model=…`.
+    pub model: Option<String>,
+    /// `-c model_reasoning_effort=…`.
+    pub reasoning_effort: Option<String>,
+    /// `--approval`, or `-c approval_policy=…`.
+    pub approval: Option<ApprovalMode>,
+    /// `--sandbox`, or `-c sandbox_mode=…`.
+    pub sandbox: Option<SandboxMode>,
+    /// `--network`, or `-c sandbox_workspace_write.network_access=…`.
+    pub network: Option<bool>,
+    /// `-c mcp_servers.NAME.KEY=…`, as `[mcp_servers.NAME]` tables laid over the config file's.
+    pub mcp_servers: toml::Table,
+}
+
+/// What one `-c key=value` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodexKey {
+    /// kelp has the setting, and took the value.
+    Applied,
+    /// kelp has no such setting (a Codex feature flag, say): the key, to be logged.
+    Ignored(String),
+}
+
+impl Overrides {
+    /// Applies Codex's `-c key=value`: the value is TOML (`-c model="gpt-5.4"`,
+    /// `-c 'mcp_servers.docs.args=["--port","9"]'`), or else taken as a bare string, as Codex
+    /// takes it. An error says what is wrong with a key kelp has.
+    pub fn set_codex(&mut self, pair: &str) -> Result<CodexKey, String> {
+        let Some((key, raw)) = pair.split_once('=') else {
+            return Err(format!("-c {pair}: expected key=value"));
+        };
+        let key = key.trim();
+        let value = toml_value(raw.trim());
+        let text = || {
+            value
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("-c {key}: expected a string"))
+        };
+        match key {
+            "model" => self.model = Some(text()?),
+            "model_reasoning_effort" => self.reasoning_effort = Some(text()?.to_ascii_lowercase()),
+            "approval_policy" => {
+                let policy = text()?;
+                self.approval = Some(ApprovalMode::from_codex(&policy).ok_or_else(|| {
+                    format!(
+                        "-c approval_policy={policy}: kelp takes untrusted, on-request or never"
+                    )
+                })?);
+            }
+            "sandbox_mode" => {
+                let mode = text()?;
+                self.sandbox = Some(SandboxMode::from_codex(&mode).ok_or_else(|| {
+                    format!(
+                        "-c sandbox_mode={mode}: kelp takes read-only, workspace-write or \
+                         danger-full-access"
+                    )
+                })?);
+            }
+            "sandbox_workspace_write.network_access" => {
+                self.network = Some(
+                    value
+                        .as_bool()
+                        .ok_or_else(|| format!("-c {key}: expected true or false"))?,
+                );
+            }
+            _ => match key.strip_prefix("mcp_servers.") {
+                Some(path) => set_path(&mut self.mcp_servers, path, value)
+                    .map_err(|why| format!("-c {key}: {why}"))?,
+                None => return Ok(CodexKey::Ignored(key.to_string())),
+            },
+        }
+        Ok(CodexKey::Applied)
+    }
+}
+
+/// `raw` as a TOML value, or as a bare string when it is not one.
+fn toml_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("value = {raw}"))
+        .ok()
+        .and_then(|mut table| table.remove("value"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+/// Sets `value` at the dotted `path` (`docs.args`) inside `table`, making tables on the way.
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts = path.split('.').peekable();
+    let mut here = table;
+    while let Some(part) = parts.next() {
+        if part.is_empty() {
+            return Err("an empty name in the key".to_string());
+        }
+        if parts.peek().is_none() {
+            here.insert(part.to_string(), value);
+            return Ok(());
+        }
+        let next = here
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        here = next
+            .as_table_mut()
+            .ok_or_else(|| format!("{part} is a value, not a table"))?;
+    }
+    Err("a server name and a setting are needed (mcp_servers.NAME.KEY)".to_string())
+}
+
+/// Lays the `-c` tables over the config file's text: each `[mcp_servers.NAME]` key given on
+/// the command line replaces the file's, the rest of the file stays.
+pub fn with_servers(file_text: &str, servers: &toml::Table) -> Option<String> {
+    if servers.is_empty() {
+        return None;
+    }
+    let mut doc: toml::Table = toml::from_str(file_text).unwrap_or_default();
+    let listed = doc
+        .entry("mcp_servers".to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let listed = listed.as_table_mut()?;
+    for (name, settings) in servers {
+        match (
+            listed.get_mut(name).and_then(toml::Value::as_table_mut),
+            settings,
+        ) {
+            (Some(existing), toml::Value::Table(given)) => {
+                existing.extend(given.clone());
+            }
+            _ => {
+                listed.insert(name.clone(), settings.clone());
+            }
+        }
+    }
+    toml::to_string(&doc).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codex_keys_kelp_has_are_applied_and_others_named() {
+        let mut flags = Overrides::default();
+        assert_eq!(flags.set_codex("model=\"gpt-5.4\""), Ok(CodexKey::Applied));
+        assert_eq!(
+            flags.set_codex("model_reasoning_effort=High"),
+            Ok(CodexKey::Applied)
+        );
+        assert_eq!(
+            flags.set_codex("approval_policy=never"),
+            Ok(CodexKey::Applied)
+        );
+        assert_eq!(
+            flags.set_codex("sandbox_mode=read-only"),
+            Ok(CodexKey::Applied)
+        );
+        assert_eq!(
+            flags.set_codex("sandbox_workspace_write.network_access=true"),
+            Ok(CodexKey::Applied)
+        );
+        assert_eq!(
+            flags.set_codex("mcp_servers.docs.args=[\"--port\", \"9\"]"),
+            Ok(CodexKey::Applied)
+        );
+        assert_eq!(
+            flags.set_codex("features.code_mode_host=true"),
+            Ok(CodexKey::Ignored("features.code_mode_host".into()))
+        );
+        assert_eq!(flags.model.as_deref(), Some("gpt-5.4"));
+        assert_eq!(flags.reasoning_effort.as_deref(), Some("high"));
+        assert_eq!(flags.approval, Some(ApprovalMode::FullAuto));
+        assert_eq!(flags.sandbox, Some(SandboxMode::ReadOnly));
+        assert_eq!(flags.network, Some(true));
+        assert_eq!(flags.mcp_servers["docs"]["args"][1].as_str(), Some("9"));
+        assert!(flags.set_codex("approval_policy=sometimes").is_err());
+        assert!(flags.set_codex("no-equals-sign").is_err());
+        assert!(flags.set_codex("mcp_servers.docs").is_err());
+    }
+
+    #[test]
+    fn server_keys_given_on_the_command_line_replace_the_files_keys_only() {
+        let file = "model = \"m\"\n[mcp_servers.docs]\ncommand = \"docs-server\"\nargs = [\"a\"]\n";
+        let mut flags = Overrides::default();
+        flags.set_codex("mcp_servers.docs.args=[\"b\"]").unwrap();
+        flags
+            .set_codex("mcp_servers.new.url=\"http://127.0.0.1:9/mcp\"")
+            .unwrap();
+        let merged: toml::Table =
+            toml::from_str(&with_servers(file, &flags.mcp_servers).unwrap()).unwrap();
+        assert_eq!(merged["model"].as_str(), Some("m"));
+        assert_eq!(
+            merged["mcp_servers"]["docs"]["command"].as_str(),
+            Some("docs-server")
+        );
+        assert_eq!(merged["mcp_servers"]["docs"]["args"][0].as_str(), Some("b"));
+        assert!(merged["mcp_servers"]["new"]["url"].is_str());
+        assert_eq!(with_servers(file, &toml::Table::new()), None);
+    }
+}
