@@ -6,6 +6,9 @@
 //! - deltas: one answer of 65,536 one-character deltas streamed from the fake through the face,
 //!   from the prompt to the end of the turn, as notifications per second (median of 5).
 //!
+//! And for the app-server, `thread/list` over 2,000 saved sessions: the first page, and one
+//! folder's (median of 20).
+//!
 //! These measure; they do not assert timings.
 
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
@@ -167,6 +170,57 @@ fn main() {
     env.push(("OPENAI_API_KEY", fake.api_key()));
     for face in [Face::AppServer, Face::Acp] {
         bench(face, &fake, &env);
+    }
+    bench_thread_list(&env);
+}
+
+/// `thread/list` over 2,000 saved sessions in a dozen folders.
+fn bench_thread_list(env: &[(&str, String)]) {
+    const SESSIONS: usize = 2_000;
+    let state = tempfile::tempdir().expect("a temp dir");
+    let kelp_state = state.path().join("kelp");
+    for n in 0..SESSIONS {
+        let mut header = kelp::session::SessionHeader::new(
+            format!("/home/dev/src/project-{}", n % 12),
+            "gpt-5.5",
+        );
+        header.started_at -= chrono::Duration::minutes(n as i64);
+        let mut writer = kelp::session::SessionWriter::create(&kelp_state, header);
+        writer
+            .append(&kelp::llm::types::Item::user_text(format!(
+                "Turn {n}: fix the failing test"
+            )))
+            .expect("append");
+    }
+    let mut env = env.to_vec();
+    env.push(("XDG_STATE_HOME", state.path().display().to_string()));
+    let mut server = Server::start(Face::AppServer, &env);
+    server.send(Face::AppServer.initialize());
+    server.read();
+    for (label, params) in [
+        ("the first page", json!({})),
+        (
+            "one folder's first page",
+            json!({"cwd": "/home/dev/src/project-3"}),
+        ),
+    ] {
+        let mut took = Vec::new();
+        for id in 0..20 {
+            let sent = Instant::now();
+            server.send(json!({"id": 100 + id, "method": "thread/list", "params": params}));
+            let answer = loop {
+                let message = server.read();
+                if message["id"] == 100 + id {
+                    break message;
+                }
+            };
+            took.push(sent.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(answer["result"]["data"].as_array().map(Vec::len), Some(25));
+        }
+        println!(
+            "kelp app-server: thread/list over {SESSIONS} saved sessions, {label}: median {:.2} ms (20 calls)",
+            median(took)
+        );
     }
 }
 

@@ -40,6 +40,7 @@ const METHODS: &[&str] = &[
     "mcpServerStatus/list",
     "thread/start",
     "thread/resume",
+    "thread/list",
     "turn/start",
     "turn/interrupt",
 ];
@@ -147,6 +148,7 @@ impl Server {
             )),
             "thread/start" => self.threads.start(params).await,
             "thread/resume" => self.threads.resume(params).await,
+            "thread/list" => self.threads.list(params).await,
             "turn/start" => self.threads.start_turn(params),
             "turn/interrupt" => self.threads.interrupt(params),
             other => Err(RpcError::invalid_request(format!(

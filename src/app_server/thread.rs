@@ -126,6 +126,52 @@ fn sandbox_policy(config: &Config, cwd: &std::path::Path) -> Value {
     }
 }
 
+/// A thread as the protocol's `Thread`: a kelp session, its turns left out.
+fn thread_value(
+    id: &str,
+    cwd: &std::path::Path,
+    preview: &str,
+    created: i64,
+    updated: i64,
+) -> Value {
+    json!({
+        "id": id,
+        "sessionId": id,
+        "preview": preview,
+        "ephemeral": false,
+        "modelProvider": "openai",
+        "createdAt": created,
+        "updatedAt": updated,
+        "status": { "type": "idle" },
+        "cwd": cwd,
+        "cliVersion": env!("CARGO_PKG_VERSION"),
+        "source": "appServer",
+        "turns": [],
+        "projectId": null,
+    })
+}
+
+/// `thread/list`'s `cwd`: one folder or several.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CwdFilter {
+    One(PathBuf),
+    Many(Vec<PathBuf>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ListParams {
+    cursor: Option<String>,
+    limit: Option<u32>,
+    cwd: Option<CwdFilter>,
+    #[serde(default)]
+    archived: Option<bool>,
+}
+
+/// How many threads one `thread/list` page holds when the host names no limit.
+const THREAD_PAGE: usize = 25;
+
 impl Threads {
     /// No threads yet.
     pub fn new(config: Config, out: Out, external: ExternalAuth) -> Self {
@@ -213,21 +259,7 @@ impl Threads {
             .map_err(RpcError::internal)?;
         let model = crate::llm::models::choose_model(config.model.as_deref());
         let now = chrono::Utc::now().timestamp();
-        let thread = json!({
-            "id": id,
-            "sessionId": id,
-            "preview": "",
-            "ephemeral": false,
-            "modelProvider": "openai",
-            "createdAt": now,
-            "updatedAt": now,
-            "status": { "type": "idle" },
-            "cwd": cwd,
-            "cliVersion": env!("CARGO_PKG_VERSION"),
-            "source": "appServer",
-            "turns": [],
-            "projectId": null,
-        });
+        let thread = thread_value(&id, &cwd, "", now, now);
         let running = Arc::new(Mutex::new(Running::default()));
         crate::task::spawn(pump(
             events,
@@ -252,6 +284,66 @@ impl Threads {
             "sandbox": sandbox_policy(&config, &cwd),
         }))
         .then(notification, json!({ "thread": thread })))
+    }
+
+    /// `thread/list`: kelp's saved sessions, newest first, in pages (the cursor is how many
+    /// came before), only those of the `cwd` folders when named. kelp archives nothing, so
+    /// the archived list is empty.
+    pub async fn list(&self, raw: Value) -> Result<Answer, RpcError> {
+        let asked: ListParams = if raw.is_null() {
+            ListParams::default()
+        } else {
+            params(raw)?
+        };
+        let skip = match asked.cursor.as_deref() {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .map_err(|_| RpcError::invalid_request(format!("invalid cursor: {cursor}")))?,
+        };
+        let size = asked
+            .limit
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(THREAD_PAGE);
+        if asked.archived == Some(true) {
+            return Ok(json!({ "data": [], "nextCursor": null, "backwardsCursor": null }).into());
+        }
+        let folders: Option<Vec<PathBuf>> = asked.cwd.map(|filter| match filter {
+            CwdFilter::One(dir) => vec![dir],
+            CwdFilter::Many(dirs) => dirs,
+        });
+        let state_dir = self.config.state_dir.clone();
+        let page = crate::task::spawn_blocking(move || {
+            let mut listed = crate::session::list_sessions(&state_dir, None).filter(|s| {
+                folders
+                    .as_ref()
+                    .is_none_or(|dirs| dirs.contains(&s.project_dir))
+            });
+            // One more than the page says whether another follows.
+            let page: Vec<_> = listed.by_ref().skip(skip).take(size + 1).collect();
+            page
+        })
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?;
+        let more = page.len() > size;
+        let data: Vec<Value> = page
+            .iter()
+            .take(size)
+            .map(|session| {
+                let created = session.started_at.timestamp();
+                let updated = session
+                    .modified
+                    .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+                    .and_then(|since| i64::try_from(since.as_secs()).ok())
+                    .unwrap_or(created);
+                let id = session.id.to_string();
+                let preview = session.first_prompt.as_deref().unwrap_or_default();
+                thread_value(&id, &session.project_dir, preview, created, updated)
+            })
+            .collect();
+        let next = more.then(|| (skip + size).to_string());
+        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
     }
 
     fn thread(&self, id: &str) -> Result<&Thread, RpcError> {

@@ -894,6 +894,55 @@ async fn a_codex_command_line_with_c_overrides_is_taken() {
     assert_eq!(read["layers"][0]["config"]["sandbox_mode"], "read-only");
 }
 
+/// A host's history: kelp's saved sessions as threads, newest first, paged, by folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thread_list_pages_the_saved_sessions_newest_first_by_folder() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, first) = logged_in(&fake);
+    let second = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for (dir, prompt) in [
+        (&first, "fix the parser"),
+        (&second, "write the docs\nplease"),
+    ] {
+        let started = server.result("thread/start", json!({"cwd": dir.path()}));
+        let id = started["thread"]["id"].as_str().unwrap().to_string();
+        fake.push_response(Reply::text("Done."));
+        server.result(
+            "turn/start",
+            json!({"threadId": id, "input": [{"type": "text", "text": prompt}]}),
+        );
+        server.until(|m| m["method"] == "turn/completed");
+        ids.push(id);
+    }
+    let all = server.result("thread/list", json!({}));
+    let listed: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [ids[1].as_str(), ids[0].as_str()], "{all}");
+    assert_eq!(all["data"][0]["preview"], "write the docs");
+    assert_eq!(all["data"][1]["cwd"], json!(first.path()));
+    assert!(all["nextCursor"].is_null());
+
+    let page = server.result("thread/list", json!({"limit": 1}));
+    assert_eq!(page["data"][0]["id"], ids[1]);
+    let rest = server.result(
+        "thread/list",
+        json!({"limit": 1, "cursor": page["nextCursor"]}),
+    );
+    assert_eq!(rest["data"][0]["id"], ids[0]);
+    assert!(rest["nextCursor"].is_null());
+
+    let here = server.result("thread/list", json!({"cwd": first.path()}));
+    assert_eq!(here["data"].as_array().unwrap().len(), 1);
+    assert_eq!(here["data"][0]["id"], ids[0]);
+    let archived = server.result("thread/list", json!({"archived": true}));
+    assert_eq!(archived["data"], json!([]));
+}
+
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's
 /// answer is a new item with a new id, and the host is told of the retry in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
