@@ -212,6 +212,12 @@ pub enum Event {
         call_id: String,
         subject: ApprovalSubject,
     },
+    /// An approval request was answered (`None`: withdrawn, the turn was interrupted first).
+    ApprovalAnswered {
+        id: u64,
+        call_id: String,
+        decision: Option<ApprovalDecision>,
+    },
     /// The model updated its plan (with the `update_plan` call `call_id`).
     PlanUpdated {
         call_id: String,

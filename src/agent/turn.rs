@@ -434,14 +434,20 @@ async fn ask_person(
         call_id: call_id.to_string(),
         subject,
     });
-    tokio::select! {
+    let decision = tokio::select! {
         biased;
         () = ctx.cancel.cancelled() => {
             ctx.approvals.withdraw(id);
             None
         }
         decision = answer => Some(decision.unwrap_or(ApprovalDecision::No { reason: None })),
-    }
+    };
+    ctx.emit(Event::ApprovalAnswered {
+        id,
+        call_id: call_id.to_string(),
+        decision: decision.clone(),
+    });
+    decision
 }
 
 /// After the sandbox stopped a command, in `ask` mode: says so, and offers to run it once more

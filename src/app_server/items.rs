@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::agent::protocol::{Event, ItemId, ItemKind, TurnOutcome};
+use crate::agent::protocol::{
+    ApprovalDecision, ApprovalSubject, Event, ItemId, ItemKind, PlanStatus, PlanStep, TurnOutcome,
+};
 use crate::agent::tools::{self, ChangeKind, FileChange};
-use crate::llm::types::RateLimits;
+use crate::llm::types::{RateLimits, TokenUsage};
 
 /// What the server writes for one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +44,8 @@ pub struct Translator {
     /// turn still completes it.
     reasoning: Option<(ItemId, String)>,
     tools: HashMap<String, ToolItem>,
+    /// The conversation's token usage at the last report, to tell the last request's apart.
+    usage: TokenUsage,
 }
 
 impl Translator {
@@ -53,6 +57,7 @@ impl Translator {
             message: None,
             reasoning: None,
             tools: HashMap::new(),
+            usage: TokenUsage::default(),
         }
     }
 
@@ -125,6 +130,38 @@ impl Translator {
                 self.reasoning.take_if(|(open, _)| *open == item);
                 out.push(completed(reasoning(&item, Some(&text))));
             }
+            // A patch that asks is an item from then on, its changes known, so the host shows
+            // what it approves.
+            Event::ApprovalRequested {
+                call_id,
+                subject: ApprovalSubject::Patch { changes, .. },
+                ..
+            } => {
+                let item = ToolItem::FileChange {
+                    changes: changes.iter().map(file_update).collect(),
+                };
+                out.push(started(self.tool_item(
+                    &call_id,
+                    &item,
+                    "inProgress",
+                    None,
+                    None,
+                )));
+                self.tools.insert(call_id, item);
+            }
+            // A refused or withdrawn one ends here: nothing runs.
+            Event::ApprovalAnswered {
+                call_id,
+                decision: None | Some(ApprovalDecision::No { .. }),
+                ..
+            } => {
+                if let Some(item) = self.tools.remove(&call_id) {
+                    out.push(completed(
+                        self.tool_item(&call_id, &item, "declined", None, None),
+                    ));
+                }
+            }
+            Event::ToolStarted { call_id, .. } if self.tools.contains_key(&call_id) => {}
             Event::ToolStarted {
                 call_id,
                 tool,
@@ -159,7 +196,32 @@ impl Translator {
             Event::ToolOutput { call_id, chunk } => {
                 if let Some(ToolItem::Command { output, .. }) = self.tools.get_mut(&call_id) {
                     output.push_str(&chunk);
+                    out.push(Outgoing::Notify {
+                        method: "item/commandExecution/outputDelta",
+                        params: with(json!({ "itemId": call_id, "delta": chunk })),
+                    });
                 }
+            }
+            Event::PlanUpdated {
+                explanation, steps, ..
+            } => out.push(Outgoing::Notify {
+                method: "turn/plan/updated",
+                params: with(json!({
+                    "explanation": explanation,
+                    "plan": steps.iter().map(plan_step).collect::<Vec<_>>(),
+                })),
+            }),
+            // Outside a turn (a resumed conversation's total) it is only the baseline.
+            Event::Usage(total) if turn_id.is_empty() => self.usage = total,
+            Event::Usage(total) => {
+                let last = total.minus(&self.usage);
+                self.usage = total;
+                out.push(Outgoing::Notify {
+                    method: "thread/tokenUsage/updated",
+                    params: with(json!({
+                        "tokenUsage": { "total": usage(&total), "last": usage(&last) },
+                    })),
+                });
             }
             Event::ToolFinished {
                 call_id,
@@ -188,6 +250,16 @@ impl Translator {
                 params: json!({ "rateLimits": rate_limits(&limits) }),
             }),
             Event::TurnFinished(outcome) => {
+                if let TurnOutcome::Failed { message, .. } | TurnOutcome::Stopped { message, .. } =
+                    &outcome
+                {
+                    out.push(Outgoing::Notify {
+                        method: "error",
+                        params: with(
+                            json!({ "error": { "message": message }, "willRetry": false }),
+                        ),
+                    });
+                }
                 self.message = None;
                 self.tools.clear();
                 // Cut short by an interrupt or a failure: it ends with what came.
@@ -247,6 +319,27 @@ impl Translator {
             }),
         }
     }
+}
+
+/// A plan step as the protocol's `TurnPlanStep`.
+fn plan_step(step: &PlanStep) -> Value {
+    let status = match step.status {
+        PlanStatus::Pending => "pending",
+        PlanStatus::InProgress => "inProgress",
+        PlanStatus::Completed => "completed",
+    };
+    json!({ "step": step.step, "status": status })
+}
+
+/// Token counts as the protocol's `TokenUsageBreakdown`.
+fn usage(tokens: &TokenUsage) -> Value {
+    json!({
+        "inputTokens": tokens.input_tokens,
+        "cachedInputTokens": tokens.cached_input_tokens,
+        "outputTokens": tokens.output_tokens,
+        "reasoningOutputTokens": tokens.reasoning_output_tokens,
+        "totalTokens": tokens.total_tokens,
+    })
 }
 
 fn agent_message(id: &str, text: &str) -> Value {
@@ -446,9 +539,14 @@ mod tests {
         ]);
         assert_eq!(
             methods(&out),
-            ["item/started", "item/completed", "turn/completed"]
+            [
+                "item/started",
+                "item/commandExecution/outputDelta",
+                "item/completed",
+                "turn/completed"
+            ]
         );
-        let Outgoing::Notify { params, .. } = &out[1] else {
+        let Outgoing::Notify { params, .. } = &out[2] else {
             panic!("{out:?}");
         };
         assert_eq!(params["item"]["type"], "commandExecution");

@@ -467,22 +467,14 @@ async fn pump(
             continue;
         }
         let turn = turn_id();
+        // Asked after the translation is out: a patch's item, with its changes, comes first.
+        let mut ask = None;
         match &event {
             Event::ApprovalRequested {
                 id,
                 call_id,
                 subject,
-            } => {
-                let base = json!({ "threadId": thread_id, "turnId": turn });
-                crate::task::spawn(ask_host(
-                    out.clone(),
-                    ops.clone(),
-                    base,
-                    *id,
-                    call_id.clone(),
-                    subject.clone(),
-                ));
-            }
+            } => ask = Some((*id, call_id.clone(), subject.clone())),
             Event::RateLimits(limits) => {
                 *last_limits.lock().unwrap_or_else(PoisonError::into_inner) = rate_limits(limits);
             }
@@ -505,6 +497,17 @@ async fn pump(
                 Outgoing::Line(line) => out.send_line(line),
                 Outgoing::Notify { method, params } => out.notify(method, params),
             }
+        }
+        if let Some((id, call_id, subject)) = ask {
+            let base = json!({ "threadId": thread_id, "turnId": turn });
+            crate::task::spawn(ask_host(
+                out.clone(),
+                ops.clone(),
+                base,
+                id,
+                call_id,
+                subject,
+            ));
         }
     }
 }

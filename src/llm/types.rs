@@ -155,6 +155,21 @@ pub struct TokenUsage {
 }
 
 impl TokenUsage {
+    /// What this running total grew by since `earlier` (zero where it did not).
+    pub fn minus(&self, earlier: &TokenUsage) -> TokenUsage {
+        TokenUsage {
+            input_tokens: self.input_tokens.saturating_sub(earlier.input_tokens),
+            cached_input_tokens: self
+                .cached_input_tokens
+                .saturating_sub(earlier.cached_input_tokens),
+            output_tokens: self.output_tokens.saturating_sub(earlier.output_tokens),
+            reasoning_output_tokens: self
+                .reasoning_output_tokens
+                .saturating_sub(earlier.reasoning_output_tokens),
+            total_tokens: self.total_tokens.saturating_sub(earlier.total_tokens),
+        }
+    }
+
     /// Adds another response's usage to this running total.
     pub fn add(&mut self, other: &TokenUsage) {
         self.input_tokens += other.input_tokens;

@@ -539,8 +539,11 @@ impl App {
                 self.turn_started = Some(Instant::now());
                 self.chat.start_response();
             }
-            // Cells open with their first piece and stay open until what follows closes them.
-            Event::ItemStarted { .. } | Event::ReasoningDone { .. } => {}
+            // Cells open with their first piece and stay open until what follows closes them;
+            // an answer to an approval is the person's own, shown when given.
+            Event::ItemStarted { .. }
+            | Event::ReasoningDone { .. }
+            | Event::ApprovalAnswered { .. } => {}
             Event::TextDelta { item, delta } => self.chat.text_delta(&item, &delta),
             Event::ReasoningDelta { item, delta } => self.chat.reasoning_delta(&item, &delta),
             Event::MessageDone { item, text } => {

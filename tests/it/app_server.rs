@@ -943,6 +943,129 @@ async fn thread_list_pages_the_saved_sessions_newest_first_by_folder() {
     assert_eq!(archived["data"], json!([]));
 }
 
+/// A turn as a host shows it: a patch is an item with its changes before it is asked about
+/// (so an editor approves a change it can see), a declined one ends declined; a command's
+/// output streams as it comes; the plan and the token usage are their own notifications; a
+/// failed turn says why with an `error`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_shows_a_patch_before_asking_and_streams_output_plan_and_usage() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "untrusted"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_responses([
+        Reply::call_with_id(
+            "p1",
+            "apply_patch",
+            json!({"input": "*** Begin Patch\n*** Add File: notes.md\n+hello\n*** End Patch\n"}),
+        ),
+        Reply::text("Left it.").usage(120, 0, 30, 0),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "write notes"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "item/fileChange/requestApproval");
+    let item = seen
+        .iter()
+        .find(|m| m["method"] == "item/started" && m["params"]["item"]["id"] == "p1")
+        .expect("the patch is an item before it is asked about");
+    let change = &item["params"]["item"]["changes"][0];
+    assert!(
+        change["path"].as_str().unwrap().ends_with("notes.md"),
+        "{change}"
+    );
+    assert!(
+        change["diff"].as_str().unwrap().contains("+hello"),
+        "{change}"
+    );
+    let request = seen.last().unwrap();
+    server.send_raw(&json!({"id": request["id"], "result": {"decision": "decline"}}).to_string());
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let declined = seen
+        .iter()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["id"] == "p1")
+        .expect("the declined patch's item ends");
+    assert_eq!(declined["params"]["item"]["status"], "declined");
+    assert_eq!(
+        seen.iter()
+            .filter(|m| m["method"] == "item/started" && m["params"]["item"]["id"] == "p1")
+            .count(),
+        0,
+        "started once, before the request"
+    );
+    let usage = seen
+        .iter()
+        .rfind(|m| m["method"] == "thread/tokenUsage/updated")
+        .expect("the usage");
+    assert_eq!(usage["params"]["tokenUsage"]["last"]["inputTokens"], 120);
+    assert!(!project.path().join("notes.md").exists());
+
+    // A command's output as it comes, and the plan.
+    fake.push_responses([
+        Reply::call_with_id(
+            "u1",
+            "update_plan",
+            json!({"plan": [{"step": "Look", "status": "completed"}, {"step": "Fix", "status": "in_progress"}]}),
+        ),
+        Reply::call_with_id("c1", "shell", json!({"command": "echo one; echo two"})),
+        Reply::text("Done."),
+    ]);
+    let trusted = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = trusted["thread"]["id"].clone();
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let plan = seen
+        .iter()
+        .find(|m| m["method"] == "turn/plan/updated")
+        .expect("the plan");
+    assert_eq!(
+        plan["params"]["plan"],
+        json!([{"step": "Look", "status": "completed"}, {"step": "Fix", "status": "inProgress"}])
+    );
+    let output: String = seen
+        .iter()
+        .filter(|m| {
+            m["method"] == "item/commandExecution/outputDelta" && m["params"]["itemId"] == "c1"
+        })
+        .map(|m| m["params"]["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(output, "one\ntwo\n");
+
+    // A failed turn says why before it ends.
+    fake.push_response(Reply::http(
+        400,
+        json!({"error": {"message": "Invalid request.", "type": "invalid_request_error"}}),
+    ));
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "again"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let error = seen
+        .iter()
+        .find(|m| m["method"] == "error")
+        .expect("an error notification");
+    assert_eq!(error["params"]["willRetry"], false);
+    assert!(
+        error["params"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid request"),
+        "{error}"
+    );
+    assert_eq!(seen.last().unwrap()["params"]["turn"]["status"], "failed");
+}
+
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's
 /// answer is a new item with a new id, and the host is told of the retry in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
