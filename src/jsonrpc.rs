@@ -44,6 +44,14 @@ pub struct RpcError {
 
 impl RpcError {
     /// `-32600` with `message`.
+    /// A line that is not UTF-8, so not JSON.
+    pub fn not_utf8() -> Self {
+        Self {
+            code: PARSE_ERROR,
+            message: "Parse error: the line is not valid UTF-8".to_string(),
+        }
+    }
+
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self {
             code: INVALID_REQUEST,
@@ -119,6 +127,10 @@ pub fn parse_line(line: &str) -> Result<Incoming, (Value, RpcError)> {
             };
             Ok(Incoming::Response { id, result })
         }
+        (_, Some(id)) if !is_id(&id) && !id.is_null() => Err((
+            Value::Null,
+            RpcError::invalid_request("Invalid request: `id` must be a string or an integer"),
+        )),
         (_, id) => Err((
             id.filter(is_id).unwrap_or(Value::Null),
             RpcError::invalid_request("Invalid request: `method` must be a string"),
@@ -296,12 +308,18 @@ impl Stdout {
 /// answer to kelp's own requests can come: they are dropped, so nothing waits on a client that
 /// is gone (an approval reads as refused, a token refresh as failed).
 pub async fn serve_stdin(out: &Out, mut handle: impl AsyncFnMut(&str)) -> std::io::Result<()> {
-    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    let mut input = BufReader::new(tokio::io::stdin());
+    let mut bytes = Vec::new();
     let read = loop {
-        match input.next_line().await {
-            Ok(Some(line)) if line.trim().is_empty() => {}
-            Ok(Some(line)) => handle(&line).await,
-            Ok(None) => break Ok(()),
+        bytes.clear();
+        match input.read_until(b'\n', &mut bytes).await {
+            Ok(0) => break Ok(()),
+            Ok(_) => match std::str::from_utf8(&bytes) {
+                Ok(line) if line.trim().is_empty() => {}
+                Ok(line) => handle(line.trim_end_matches(['\n', '\r'])).await,
+                // One bad line is answered and skipped; the connection goes on.
+                Err(_) => out.error(Value::Null, RpcError::not_utf8()),
+            },
             Err(e) => break Err(e),
         }
     };

@@ -205,8 +205,12 @@ impl Server {
     }
 
     fn send_raw(&mut self, line: &str) {
+        self.send_bytes(line.as_bytes());
+    }
+
+    fn send_bytes(&mut self, line: &[u8]) {
         let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(line).unwrap();
         stdin.write_all(b"\n").unwrap();
         stdin.flush().unwrap();
     }
@@ -1064,6 +1068,29 @@ async fn a_turn_shows_a_patch_before_asking_and_streams_output_plan_and_usage() 
         "{error}"
     );
     assert_eq!(seen.last().unwrap()["params"]["turn"]["status"], "failed");
+}
+
+/// A line that is not UTF-8, or a request whose id is an object, is answered with its error and
+/// the connection goes on (Codex stops reading at the first, and ignores the second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_line_is_answered_and_the_connection_goes_on() {
+    let fake = FakeOpenAi::start().await;
+    let mut server = Server::start(&fake);
+    server.initialize(false);
+    server.send_bytes(b"{\"id\":5,\"method\":\"account/read\",\"params\":{\"x\":\"\xff\xfe\"}}");
+    let error = server.next();
+    assert_eq!(error["id"], Value::Null);
+    assert_eq!(error["error"]["code"], -32700);
+    server.send_raw(r#"{"id":{"a":1},"method":"account/read","params":{}}"#);
+    let error = server.next();
+    assert_eq!(error["id"], Value::Null);
+    assert_eq!(error["error"]["code"], -32600);
+    assert_eq!(
+        error["error"]["message"],
+        "Invalid request: `id` must be a string or an integer"
+    );
+    let account = server.result("account/read", json!({}));
+    assert_eq!(account["account"], Value::Null);
 }
 
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's
