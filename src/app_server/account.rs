@@ -186,7 +186,7 @@ impl Accounts {
     }
 
     /// `account/login/start`.
-    pub async fn start(&mut self, raw: Value, experimental: bool) -> Result<Answer, RpcError> {
+    pub async fn start(&self, raw: Value, experimental: bool) -> Result<Answer, RpcError> {
         let login: LoginParams = params(raw)?;
         match login {
             LoginParams::ApiKey { api_key } => {
@@ -231,7 +231,7 @@ impl Accounts {
         }
     }
 
-    async fn save_api_key(&mut self, raw: String) -> Result<Answer, RpcError> {
+    async fn save_api_key(&self, raw: String) -> Result<Answer, RpcError> {
         // Saved as given, as Codex does: the host checks a key when it wants to.
         self.service.save_api_key(&raw).await.map_err(|e| match e {
             SaveKeyError::Invalid(why) => {
@@ -244,7 +244,7 @@ impl Accounts {
 
     /// Starts a ChatGPT login and answers once the host has something to show: the sign-in
     /// URL, or the device code. A failure before that is this request's error.
-    async fn start_chatgpt(&mut self, method: LoginMethod) -> Result<Value, RpcError> {
+    async fn start_chatgpt(&self, method: LoginMethod) -> Result<Value, RpcError> {
         // The host opens the URL: a browser must not pop up on the machine kelp runs on.
         let (mut login, replaced) = self.service.start_login(method, false);
         if let Some(replaced) = replaced {
@@ -303,8 +303,13 @@ impl Accounts {
         Ok(answer)
     }
 
+    /// Stops the pending login, if any, without a word: the connection is closing.
+    pub fn stop(&self) {
+        self.service.stop_login(None);
+    }
+
     /// Stops the pending login, if any, saying it ended because another took its place.
-    fn cancel_pending(&mut self) {
+    fn cancel_pending(&self) {
         if let Some(pending) = self.service.stop_login(None) {
             self.out
                 .notify("account/login/completed", stopped(pending, REPLACED));
@@ -313,7 +318,7 @@ impl Accounts {
 
     /// `account/login/cancel`: answered first, then the login's completion, as the real server
     /// orders them.
-    pub fn cancel(&mut self, raw: Value) -> Result<Answer, RpcError> {
+    pub fn cancel(&self, raw: Value) -> Result<Answer, RpcError> {
         let CancelParams { login_id } = params(raw)?;
         let id = Uuid::parse_str(&login_id)
             .map_err(|_| RpcError::invalid_request(format!("invalid login id: {login_id}")))?;
@@ -327,7 +332,7 @@ impl Accounts {
     }
 
     /// `account/logout`: revokes a ChatGPT login (best effort) and removes kelp's entry.
-    pub async fn logout(&mut self) -> Result<Answer, RpcError> {
+    pub async fn logout(&self) -> Result<Answer, RpcError> {
         self.cancel_pending();
         let signed_out = self
             .service

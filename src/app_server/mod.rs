@@ -14,6 +14,9 @@ pub mod items;
 pub mod thread;
 pub mod wire;
 
+use std::future::Future;
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -66,13 +69,17 @@ struct Capabilities {
     experimental_api: bool,
 }
 
+/// A request's work, served on a task of its own.
+type Work = std::pin::Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send>>;
+
 /// One connection's state.
 struct Server {
     config: Config,
     out: Out,
     initialized: bool,
     experimental: bool,
-    accounts: Accounts,
+    /// Shared with the requests served on tasks of their own.
+    accounts: Arc<Accounts>,
     threads: Threads,
     /// Requests made outside a thread (`model/list`), with the connection's credentials.
     llm: crate::llm::LlmClient,
@@ -91,7 +98,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         crate::llm::StreamSettings::default(),
     )?;
     let mut server = Server {
-        accounts,
+        accounts: Arc::new(accounts),
         llm,
         threads: Threads::new(config.clone(), out.clone(), external),
         config,
@@ -101,6 +108,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let read = serve_stdin(&out, async |line: &str| server.handle_line(line).await).await;
     tracing::info!("stdin closed: the app-server stops");
+    // A login a request still waits on stops with the connection.
+    server.accounts.stop();
     drop(server);
     stdout.close(out).await;
     read.map_err(|e| anyhow::anyhow!("reading the host app's input: {e}"))
@@ -119,10 +128,44 @@ impl Server {
                 }
             }
             Ok(Incoming::Request { id, method, params }) => {
-                let answer = self.call(&method, params).await;
-                reply(&self.out, id, answer);
+                match self.detached(&method, params) {
+                    // A request that may wait on the network or a person runs on a task of its
+                    // own: the others are answered meanwhile.
+                    Ok(work) => {
+                        let out = self.out.clone();
+                        crate::task::spawn(async move { reply(&out, id, work.await) });
+                    }
+                    Err(params) => {
+                        let answer = self.call(&method, params).await;
+                        reply(&self.out, id, answer);
+                    }
+                }
             }
         }
+    }
+
+    /// The work of a request that may take long and touches no thread (a login's start, a
+    /// logout's revocation, a model list), to be served on a task of its own; `Err` gives the
+    /// params back for every other request, served in order.
+    fn detached(&self, method: &str, params: Value) -> Result<Work, Value> {
+        if !self.initialized {
+            return Err(params);
+        }
+        let accounts = Arc::clone(&self.accounts);
+        Ok(match method {
+            "account/login/start" => {
+                let experimental = self.experimental;
+                Box::pin(async move { accounts.start(params, experimental).await })
+            }
+            "account/logout" => Box::pin(async move { accounts.logout().await }),
+            "account/read" => Box::pin(async move { accounts.read().await }),
+            "model/list" => {
+                let llm = self.llm.clone();
+                let default = crate::llm::models::choose_model(self.config.model.as_deref());
+                Box::pin(async move { models(&llm, &default, params).await })
+            }
+            _ => return Err(params),
+        })
     }
 
     async fn call(&mut self, method: &str, params: Value) -> Result<Answer, RpcError> {
@@ -133,14 +176,11 @@ impl Server {
             return Err(RpcError::invalid_request("Not initialized"));
         }
         match method {
-            "account/read" => self.accounts.read().await,
-            "account/login/start" => self.accounts.start(params, self.experimental).await,
             "account/login/cancel" => self.accounts.cancel(params),
-            "account/logout" => self.accounts.logout().await,
             "account/rateLimits/read" => Ok(self.threads.rate_limits()),
             "config/read" => config::read(&self.config, params),
             "permissionProfile/list" => Ok(config::permission_profiles()),
-            "model/list" => self.models(params).await,
+
             "skills/list" => config::skills(params),
             "mcpServerStatus/list" => Ok(config::mcp_servers(
                 &self.config,
@@ -160,23 +200,6 @@ impl Server {
                     .join(", ")
             ))),
         }
-    }
-
-    /// `model/list`: the login's models (the built-in list for a ChatGPT login when there is no
-    /// login yet, so a host can show its picker before signing in).
-    async fn models(&self, params: Value) -> Result<Answer, RpcError> {
-        let list = match self.llm.models().await {
-            Ok(list) => list,
-            Err(e) => {
-                tracing::info!(error = %e, "model/list without a login: the built-in list");
-                crate::llm::models::ModelList {
-                    models: crate::llm::models::builtin_models(crate::llm::LoginKind::ChatGpt),
-                    source: crate::llm::models::ModelSource::BuiltIn,
-                }
-            }
-        };
-        let default = crate::llm::models::choose_model(self.config.model.as_deref());
-        config::models(&list, &default, params)
     }
 
     fn initialize(&mut self, raw: Value) -> Result<Answer, RpcError> {
@@ -205,4 +228,24 @@ impl Server {
         })
         .into())
     }
+}
+
+/// `model/list`: the login's models (the built-in list for a ChatGPT login when there is no login
+/// yet, so a host can show its picker before signing in); `default` is a new thread's model.
+async fn models(
+    llm: &crate::llm::LlmClient,
+    default: &str,
+    params: Value,
+) -> Result<Answer, RpcError> {
+    let list = match llm.models().await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::info!(error = %e, "model/list without a login: the built-in list");
+            crate::llm::models::ModelList {
+                models: crate::llm::models::builtin_models(crate::llm::LoginKind::ChatGpt),
+                source: crate::llm::models::ModelSource::BuiltIn,
+            }
+        }
+    };
+    config::models(&list, default, params)
 }

@@ -158,11 +158,16 @@ impl Server {
 
     /// [`Server::start`] with `home` prepared by the test (a config file, say).
     fn start_in(fake: &FakeOpenAi, home: tempfile::TempDir) -> Self {
-        Self::start_with(fake, home, &["app-server", "--listen", "stdio://"])
+        Self::start_with(fake, home, &["app-server", "--listen", "stdio://"], &[])
     }
 
-    /// [`Server::start_in`] with the command line `args`.
-    fn start_with(fake: &FakeOpenAi, home: tempfile::TempDir, args: &[&str]) -> Self {
+    /// [`Server::start_in`] with the command line `args`, and `env` over the fake's endpoints.
+    fn start_with(
+        fake: &FakeOpenAi,
+        home: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kelp"));
         cmd.args(args)
             .env_clear()
@@ -171,6 +176,7 @@ impl Server {
             .env("KELP_CALLBACK_PORT", "0")
             .env("RUST_LOG", "kelp=debug")
             .envs(fake.env())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .current_dir(home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -889,7 +895,7 @@ async fn a_codex_command_line_with_c_overrides_is_taken() {
         "app-server",
         "--analytics-default-enabled",
     ];
-    let mut server = Server::start_with(&fake, tempfile::tempdir().unwrap(), &args);
+    let mut server = Server::start_with(&fake, tempfile::tempdir().unwrap(), &args, &[]);
     server.initialize(false);
     let read = server.result("config/read", json!({"includeLayers": true}));
     assert_eq!(read["config"]["model"], "gpt-5.4-mini");
@@ -1091,6 +1097,40 @@ async fn a_broken_line_is_answered_and_the_connection_goes_on() {
     );
     let account = server.result("account/read", json!({}));
     assert_eq!(account["account"], Value::Null);
+}
+
+/// A request that waits on the network (here a device-code start against an issuer that never
+/// answers) does not hold up the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_does_not_hold_up_the_others() {
+    let fake = FakeOpenAi::start().await;
+    // Takes connections and never answers them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", silent.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        silent
+            .incoming()
+            .take(4)
+            .filter_map(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let env = [("KELP_AUTH_ISSUER", issuer)];
+    let home = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(&fake, home, &["app-server"], &env);
+    server.initialize(false);
+    let slow = server.send("account/login/start", json!({"type": "chatgptDeviceCode"}));
+    // Served in order, these would wait behind the login (and `result` gives up after WAIT).
+    let account = server.result("account/read", json!({}));
+    assert_eq!(account["account"], Value::Null);
+    let profiles = server.result("permissionProfile/list", json!({}));
+    assert_eq!(profiles["data"].as_array().unwrap().len(), 3);
+    // The slow one is still waiting: closing the connection stops it.
+    assert!(
+        server.lines.try_recv().is_err(),
+        "no answer to the login start yet ({slow})"
+    );
+    drop(server);
+    drop(held);
 }
 
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's
