@@ -512,15 +512,20 @@ impl Core {
                 self.conversation = Some(self.new_conversation());
             }
             Op::SetModel(model) => {
-                self.model = model.clone();
-                if let Some(conversation) = &mut self.conversation {
-                    conversation.set_model(model.clone());
-                }
+                self.use_model(model.clone());
                 self.remember(Setting::Model(model));
             }
             Op::SetApprovalMode(mode) => {
                 self.approvals.set_mode(mode);
                 self.remember(Setting::Approval(mode));
+            }
+            Op::Override { model, approval } => {
+                if let Some(model) = model {
+                    self.use_model(model);
+                }
+                if let Some(mode) = approval {
+                    self.approvals.set_mode(mode);
+                }
             }
             Op::RefreshModels => self.refresh_models(),
             Op::SaveApiKey { key, unchecked } => self.save_api_key(key.expose(), unchecked),
@@ -551,6 +556,14 @@ impl Core {
             // Handled by the loop.
             Op::Shutdown => {}
         }
+    }
+
+    /// The model the next turn uses (a running turn keeps its own).
+    fn use_model(&mut self, model: String) {
+        if let Some(conversation) = &mut self.conversation {
+            conversation.set_model(model.clone());
+        }
+        self.model = model;
     }
 
     /// `/diff`: the project's `git diff HEAD`, read off the async threads.

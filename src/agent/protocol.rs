@@ -28,6 +28,12 @@ pub enum Op {
     SetModel(String),
     /// Change the approval mode.
     SetApprovalMode(ApprovalMode),
+    /// Settings for this conversation from the next turn on, not saved to the config file (an
+    /// embedding host's per-turn choice).
+    Override {
+        model: Option<String>,
+        approval: Option<ApprovalMode>,
+    },
     /// Start a ChatGPT login.
     StartLogin(LoginMethod),
     /// The redirect URL (or bare code) pasted back for a browser login on another machine; it

@@ -69,6 +69,12 @@ struct ResumeParams {
 struct TurnParams {
     thread_id: String,
     input: Vec<InputItem>,
+    /// The model for this turn and the thread's next ones.
+    #[serde(default)]
+    model: Option<String>,
+    /// The approval policy for this turn and the thread's next ones.
+    #[serde(default)]
+    approval_policy: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -356,6 +362,16 @@ impl Threads {
     pub fn start_turn(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let p: TurnParams = params(raw)?;
         let thread = self.thread(&p.thread_id)?;
+        let approval = match &p.approval_policy {
+            Some(policy) if !policy.is_null() => {
+                Some(approval_mode(Some(policy), ApprovalMode::default())?)
+            }
+            _ => None,
+        };
+        let settings = Op::Override {
+            model: p.model.clone(),
+            approval,
+        };
         let mut text = Vec::new();
         for item in p.input {
             match item {
@@ -396,6 +412,7 @@ impl Threads {
             )
             // Sent once `turn/started` is on its way, so no item of the turn comes before it.
             .after(move || {
+                let _ = ops.send(settings);
                 let _ = ops.send(Op::Submit { text });
             }))
     }

@@ -1133,6 +1133,45 @@ async fn a_slow_request_does_not_hold_up_the_others() {
     drop(held);
 }
 
+/// `turn/start`'s model and approval policy hold for that turn and the thread's next ones, and
+/// are not written to the config file (they are the host's choice for this thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turns_model_and_approval_policy_apply_to_the_thread() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "untrusted"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch made.txt"})),
+        Reply::text("Made it."),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "model": "gpt-5.4-mini", "approvalPolicy": "never",
+               "input": [{"type": "text", "text": "make it"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    assert!(
+        !seen
+            .iter()
+            .any(|m| m["method"] == "item/commandExecution/requestApproval"),
+        "never asks: {seen:#?}"
+    );
+    assert!(project.path().join("made.txt").exists());
+    let request = fake.requests_to("/responses").pop().unwrap().json().clone();
+    assert_eq!(request["model"], "gpt-5.4-mini");
+    let config = server.home.path().join(".config/kelp/config.toml");
+    assert!(!config.exists(), "nothing saved");
+    let (bad, _) = server.call(
+        "turn/start",
+        json!({"threadId": thread_id, "approvalPolicy": "sometimes", "input": [{"type": "text", "text": "x"}]}),
+    );
+    assert_eq!(bad["error"]["code"], -32602);
+}
+
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's
 /// answer is a new item with a new id, and the host is told of the retry in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
