@@ -2,7 +2,6 @@
 //! (kelp's effective settings under Codex's key names, and the layers they came from),
 //! `permissionProfile/list`, `model/list`, `skills/list` and `mcpServerStatus/list`.
 
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -65,8 +64,6 @@ impl UserLayer {
             .ok()
             .flatten()
             .unwrap_or_default();
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        text.hash(&mut hasher);
         let table: Map<String, Value> = toml::from_str::<toml::Table>(&text)
             .ok()
             .and_then(|table| serde_json::to_value(table).ok())
@@ -79,7 +76,7 @@ impl UserLayer {
             .collect();
         Self {
             file: std::path::absolute(&file).unwrap_or(file),
-            version: format!("kelp:{:016x}", hasher.finish()),
+            version: crate::config::file::version(&text),
             config,
         }
     }
@@ -132,6 +129,194 @@ pub fn read(config: &Config, raw: Value) -> Result<Answer, RpcError> {
         answer["layers"] = json!(layers);
     }
     Ok(answer.into())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EditParams {
+    key_path: String,
+    merge_strategy: Merge,
+    value: Value,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+enum Merge {
+    Replace,
+    Upsert,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WriteParams {
+    #[serde(flatten)]
+    edit: EditParams,
+    expected_version: Option<String>,
+    file_path: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchParams {
+    edits: Vec<EditParams>,
+    expected_version: Option<String>,
+    file_path: Option<PathBuf>,
+}
+
+/// `config/value/write`: one setting into kelp's `config.toml`, comments and layout kept.
+pub fn write_value(config: &Config, raw: Value) -> Result<Answer, RpcError> {
+    let asked: WriteParams = params(raw)?;
+    write(
+        config,
+        &[asked.edit],
+        asked.expected_version,
+        asked.file_path,
+    )
+}
+
+/// `config/batchWrite`: several settings in one write.
+pub fn batch_write(config: &Config, raw: Value) -> Result<Answer, RpcError> {
+    let asked: BatchParams = params(raw)?;
+    write(
+        config,
+        &asked.edits,
+        asked.expected_version,
+        asked.file_path,
+    )
+}
+
+/// Writes `edits` (Codex's keys, turned into kelp's) to the user's `config.toml`. Settings
+/// take effect for threads started after, as a restart would.
+fn write(
+    config: &Config,
+    edits: &[EditParams],
+    expected: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Answer, RpcError> {
+    let own = config.config_dir.join(crate::config::file::FILE_NAME);
+    if let Some(file) = file.filter(|f| *f != own) {
+        return Err(RpcError::invalid_params(format!(
+            "kelp writes its own config file only ({}), not {}",
+            own.display(),
+            file.display()
+        )));
+    }
+    let kelp_edits = edits
+        .iter()
+        .map(kelp_edit)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(RpcError::invalid_params)?;
+    let (path, version) =
+        crate::config::file::edit_file(&config.config_dir, &kelp_edits, expected.as_deref())
+            .map_err(|e| match e {
+                crate::config::SaveError::Changed { .. } | crate::config::SaveError::Key { .. } => {
+                    RpcError::invalid_request(e.to_string())
+                }
+                other => RpcError::internal(other.to_string()),
+            })?;
+    Ok(json!({ "status": "ok", "version": version, "filePath": path }).into())
+}
+
+/// A Codex setting as kelp's: its key path in kelp's file and the value kelp writes there.
+fn kelp_edit(edit: &EditParams) -> Result<crate::config::file::Edit, String> {
+    let unknown = || {
+        format!(
+            "kelp has no setting {}: it takes model, model_reasoning_effort, approval_policy, \
+             sandbox_mode, sandbox_workspace_write.network_access and mcp_servers",
+            edit.key_path
+        )
+    };
+    let text = || {
+        edit.value
+            .as_str()
+            .ok_or_else(|| format!("{} takes a string", edit.key_path))
+    };
+    let parts: Vec<String> = edit.key_path.split('.').map(str::to_string).collect();
+    let (path, value): (Vec<String>, Value) =
+        match parts.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            _ if edit.value.is_null() && parts[0] != "mcp_servers" => {
+                let kelp = match edit.key_path.as_str() {
+                    "model" => "model",
+                    "model_reasoning_effort" => "reasoning_effort",
+                    "approval_policy" => "approval",
+                    "sandbox_mode" => "sandbox",
+                    "sandbox_workspace_write.network_access" => "network",
+                    _ => return Err(unknown()),
+                };
+                (vec![kelp.to_string()], Value::Null)
+            }
+            ["model"] => (parts.clone(), json!(text()?)),
+            ["model_reasoning_effort"] => (vec!["reasoning_effort".into()], json!(text()?)),
+            ["approval_policy"] => {
+                let mode = ApprovalMode::from_codex(text()?)
+                    .ok_or("approval_policy takes untrusted, on-request or never")?;
+                (vec!["approval".into()], json!(mode.as_str()))
+            }
+            ["sandbox_mode"] => {
+                let mode = SandboxMode::from_codex(text()?)
+                    .ok_or("sandbox_mode takes read-only, workspace-write or danger-full-access")?;
+                (vec!["sandbox".into()], json!(mode.as_str()))
+            }
+            ["sandbox_workspace_write", "network_access"] => {
+                let on = edit
+                    .value
+                    .as_bool()
+                    .ok_or("network_access takes true or false")?;
+                (vec!["network".into()], json!(on))
+            }
+            ["mcp_servers", ..] => (parts.clone(), edit.value.clone()),
+            _ => return Err(unknown()),
+        };
+    Ok(crate::config::file::Edit {
+        path,
+        value: toml_item(&value),
+        merge: edit.merge_strategy == Merge::Upsert,
+    })
+}
+
+/// A JSON value as TOML: objects as tables, `null` as no value (the key is removed).
+fn toml_item(value: &Value) -> Option<toml_edit::Item> {
+    match value {
+        Value::Null => None,
+        Value::Object(map) => {
+            let mut table = toml_edit::Table::new();
+            for (key, value) in map {
+                if let Some(item) = toml_item(value) {
+                    table.insert(key, item);
+                }
+            }
+            Some(toml_edit::Item::Table(table))
+        }
+        other => toml_value(other).map(toml_edit::Item::Value),
+    }
+}
+
+fn toml_value(value: &Value) -> Option<toml_edit::Value> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.into(),
+            None => n.as_f64()?.into(),
+        },
+        Value::String(s) => s.as_str().into(),
+        Value::Array(items) => {
+            let mut array = toml_edit::Array::new();
+            for item in items.iter().filter_map(toml_value) {
+                array.push(item);
+            }
+            array.into()
+        }
+        Value::Object(map) => {
+            let mut table = toml_edit::InlineTable::new();
+            for (key, value) in map {
+                if let Some(value) = toml_value(value) {
+                    table.insert(key, value);
+                }
+            }
+            table.into()
+        }
+    })
 }
 
 /// kelp's effective settings under Codex's key names.

@@ -25,7 +25,7 @@ use thread::Threads;
 use wire::{Answer, Incoming, Out, RpcError, params, parse_line, reply};
 
 use crate::auth::ExternalAuth;
-use crate::config::Config;
+use crate::config::{Config, Overrides};
 use crate::jsonrpc::{Dialect, Stdout, serve_stdin};
 
 /// The methods kelp answers, for the error that names an unknown one.
@@ -37,6 +37,8 @@ const METHODS: &[&str] = &[
     "account/logout",
     "account/rateLimits/read",
     "config/read",
+    "config/value/write",
+    "config/batchWrite",
     "permissionProfile/list",
     "model/list",
     "skills/list",
@@ -75,6 +77,8 @@ type Work = std::pin::Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Se
 /// One connection's state.
 struct Server {
     config: Config,
+    /// The command line's settings, which beat the file when it is read again.
+    overrides: Overrides,
     out: Out,
     initialized: bool,
     experimental: bool,
@@ -88,6 +92,12 @@ struct Server {
 /// Serves the protocol on stdin and stdout until stdin closes; then everything running (logins,
 /// turns, commands) is cancelled.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    serve_with(config, Overrides::default()).await
+}
+
+/// [`serve`], with the command line's `overrides`: after a config write, the settings are read
+/// again through them, so a flag still beats the file.
+pub async fn serve_with(config: Config, overrides: Overrides) -> anyhow::Result<()> {
     let (out, stdout) = Stdout::open(Dialect::Codex);
     let http = crate::llm::client::http_client()?;
     let external = ExternalAuth::new(std::sync::Arc::new(account::HostTokens(out.clone())));
@@ -102,6 +112,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         llm,
         threads: Threads::new(config.clone(), out.clone(), external),
         config,
+        overrides,
         out: out.clone(),
         initialized: false,
         experimental: false,
@@ -179,6 +190,16 @@ impl Server {
             "account/login/cancel" => self.accounts.cancel(params),
             "account/rateLimits/read" => Ok(self.threads.rate_limits()),
             "config/read" => config::read(&self.config, params),
+            "config/value/write" => {
+                let written = config::write_value(&self.config, params);
+                self.reload();
+                written
+            }
+            "config/batchWrite" => {
+                let written = config::batch_write(&self.config, params);
+                self.reload();
+                written
+            }
             "permissionProfile/list" => Ok(config::permission_profiles()),
 
             "skills/list" => config::skills(params),
@@ -199,6 +220,21 @@ impl Server {
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
+        }
+    }
+
+    /// Reads the settings again after a write to the config file: threads started from now on
+    /// use them.
+    fn reload(&mut self) {
+        match Config::load(&self.overrides) {
+            Ok((config, warnings)) => {
+                for warning in warnings {
+                    tracing::warn!(%warning, "the config file after a write");
+                }
+                self.threads.set_config(config.clone());
+                self.config = config;
+            }
+            Err(e) => tracing::warn!(error = %e, "the settings could not be read again"),
         }
     }
 

@@ -191,6 +191,11 @@ impl Threads {
         }
     }
 
+    /// The settings threads started from now on use.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
     /// The MCP servers as the last thread to report them found them.
     pub fn mcp_servers(&self) -> Vec<ServerStatus> {
         self.mcp_servers

@@ -267,7 +267,7 @@ pub fn main() -> ExitCode {
             Ok(dir) => run_cmd::run(&config, &dir, args),
             Err(code) => code,
         },
-        Some(Command::AppServer(args)) => app_server(config, &args.listen),
+        Some(Command::AppServer(args)) => app_server(config, overrides, &args.listen),
         Some(Command::Acp(args)) if args.device_login => auth_cmd::login(
             &config,
             auth_cmd::LoginChoice::ChatGpt {
@@ -280,14 +280,16 @@ pub fn main() -> ExitCode {
 }
 
 /// `kelp app-server`: serves until stdin closes, then exits 0.
-fn app_server(config: Config, listen: &str) -> ExitCode {
+fn app_server(config: Config, overrides: Overrides, listen: &str) -> ExitCode {
     if listen != "stdio://" {
         return fail(
             exit::USAGE,
             &format!("--listen {listen}: kelp app-server serves stdio:// only"),
         );
     }
-    serve_stdio(config, kelp::app_server::serve)
+    serve_stdio(config, move |config| {
+        kelp::app_server::serve_with(config, overrides)
+    })
 }
 
 /// Runs an embedding face on stdin and stdout until stdin closes, then exits 0.

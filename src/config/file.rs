@@ -241,6 +241,10 @@ pub enum SaveError {
         column: usize,
         message: String,
     },
+    #[error("{path} changed since it was read; read it again, then write")]
+    Changed { path: PathBuf },
+    #[error("cannot set {key}: {why}")]
+    Key { key: String, why: &'static str },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -254,6 +258,41 @@ pub enum SaveError {
 /// layout; creates the file if needed. A symlinked file (dotfile managers) is edited where it
 /// points. A file that does not parse is left untouched and reported.
 pub fn save_setting(config_dir: &Path, setting: &Setting) -> Result<(), SaveError> {
+    let edit = Edit {
+        path: vec![setting.key().to_string()],
+        value: Some(Item::Value(Value::from(setting.value()))),
+        merge: false,
+    };
+    edit_file(config_dir, &[edit], None).map(|_| ())
+}
+
+/// One change to the file: the value at a dotted key path (`mcp_servers.docs.command`), or
+/// its removal (`None`). `merge`: a table given for a table is laid over the old one, key by
+/// key, instead of replacing it.
+#[derive(Debug, Clone)]
+pub struct Edit {
+    pub path: Vec<String>,
+    pub value: Option<Item>,
+    pub merge: bool,
+}
+
+/// What the file's text is now, for a writer that must not overwrite a change it has not seen
+/// (the app-server's `expectedVersion`).
+pub fn version(text: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    format!("kelp:{:016x}", hasher.finish())
+}
+
+/// Applies `edits` to `config_dir/config.toml` in one write, keeping every other key, comment
+/// and the layout (as [`save_setting`]). With `expected`, nothing is written unless the file
+/// is still at that [`version`]. Returns the file written and its new version.
+pub fn edit_file(
+    config_dir: &Path,
+    edits: &[Edit],
+    expected: Option<&str>,
+) -> Result<(PathBuf, String), SaveError> {
     let link = config_dir.join(FILE_NAME);
     let path = std::fs::canonicalize(&link).unwrap_or(link);
     let io_err = |action: &'static str, source: io::Error| SaveError::Io {
@@ -269,6 +308,11 @@ pub fn save_setting(config_dir: &Path, setting: &Setting) -> Result<(), SaveErro
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(io_err("read", e)),
     };
+    if let Some(expected) = expected
+        && expected != version(&before)
+    {
+        return Err(SaveError::Changed { path });
+    }
     let mut doc = before.parse::<DocumentMut>().map_err(|e| {
         let SyntaxError {
             line,
@@ -282,10 +326,64 @@ pub fn save_setting(config_dir: &Path, setting: &Setting) -> Result<(), SaveErro
             message,
         }
     })?;
+    for edit in edits {
+        apply(&mut doc, edit).map_err(|why| SaveError::Key {
+            key: edit.path.join("."),
+            why,
+        })?;
+    }
+    let after = doc.to_string();
+    if after != before {
+        private_file::replace(&path, after.as_bytes()).map_err(file_err)?;
+    }
+    let written = version(&after);
+    Ok((path, written))
+}
 
-    let new = Value::from(setting.value());
-    match doc.get_mut(setting.key()).and_then(Item::as_value_mut) {
-        // Keep the spacing and any comment that trails the old value on its line.
+/// One edit on the parsed document.
+fn apply(doc: &mut DocumentMut, edit: &Edit) -> Result<(), &'static str> {
+    let Some((last, parents)) = edit.path.split_last() else {
+        return Err("an empty key");
+    };
+    if parents.is_empty()
+        && !edit.merge
+        && let Some(Item::Value(new)) = &edit.value
+    {
+        set_top_value(doc, last, new.clone());
+        return Ok(());
+    }
+    let mut table = doc.as_table_mut();
+    for part in parents {
+        let entry = table
+            .entry(part)
+            .or_insert_with(|| Item::Table(toml_edit::Table::new()));
+        if let Some(inline) = entry.as_inline_table().cloned() {
+            *entry = Item::Table(inline.into_table());
+        }
+        table = entry
+            .as_table_mut()
+            .ok_or("a part of the key is a value, not a table")?;
+    }
+    match (&edit.value, table.get_mut(last)) {
+        (None, _) => {
+            table.remove(last);
+        }
+        (Some(new), Some(old)) if edit.merge && old.is_table_like() && new.is_table_like() => {
+            let old = old.as_table_like_mut().ok_or("not a table")?;
+            for (key, value) in new.as_table_like().into_iter().flat_map(|t| t.iter()) {
+                old.insert(key, value.clone());
+            }
+        }
+        (Some(new), _) => {
+            table.insert(last, new.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Sets a top-level value, keeping the spacing and a comment that trails the old one.
+fn set_top_value(doc: &mut DocumentMut, key: &str, new: Value) {
+    match doc.get_mut(key).and_then(Item::as_value_mut) {
         Some(old) => {
             let decor = old.decor().clone();
             *old = new;
@@ -297,21 +395,16 @@ pub fn save_setting(config_dir: &Path, setting: &Setting) -> Result<(), SaveErro
             // the text keeps its order.
             let tail = doc.trailing().as_str().unwrap_or_default().to_string();
             let only_values = doc.iter().all(|(_, item)| item.is_value());
-            doc[setting.key()] = Item::Value(new);
+            doc[key] = Item::Value(new);
             if only_values
                 && !tail.is_empty()
-                && let Some(mut key) = doc.key_mut(setting.key())
+                && let Some(mut key) = doc.key_mut(key)
             {
                 key.leaf_decor_mut().set_prefix(tail);
                 doc.set_trailing("");
             }
         }
     }
-    let after = doc.to_string();
-    if after != before {
-        private_file::replace(&path, after.as_bytes()).map_err(file_err)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

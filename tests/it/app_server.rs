@@ -65,13 +65,16 @@ impl Schema {
                 }
             }
         }
-        // Methods without params in the schema (account/logout, account/rateLimits/read).
+        // Methods whose response is not named after their params.
         for (method, file) in [
             ("account/logout", "v2/LogoutAccountResponse.json"),
             (
                 "account/rateLimits/read",
                 "v2/GetAccountRateLimitsResponse.json",
             ),
+            // Both writes answer with one response type.
+            ("config/value/write", "v2/ConfigWriteResponse.json"),
+            ("config/batchWrite", "v2/ConfigWriteResponse.json"),
         ] {
             responses
                 .entry(method.to_string())
@@ -1170,6 +1173,72 @@ async fn a_turns_model_and_approval_policy_apply_to_the_thread() {
         json!({"threadId": thread_id, "approvalPolicy": "sometimes", "input": [{"type": "text", "text": "x"}]}),
     );
     assert_eq!(bad["error"]["code"], -32602);
+}
+
+/// A host's settings screen writes kelp's `config.toml` under Codex's keys, its comments kept;
+/// a stale version is refused; what was written is read back and used by the next thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_writes_keep_the_file_and_apply_to_new_threads() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let file = config_dir.join("config.toml");
+    std::fs::write(&file, "# my settings\nmodel = \"gpt-5.5\" # the usual\n").unwrap();
+    let mut server = Server::start_in(&fake, home);
+    server.initialize(false);
+    let version = server.result("config/read", json!({"includeLayers": true}))["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"]["type"] == "user")
+        .unwrap()["version"]
+        .clone();
+
+    let written = server.result(
+        "config/value/write",
+        json!({"keyPath": "model", "value": "gpt-5.4", "mergeStrategy": "replace", "expectedVersion": version}),
+    );
+    assert_eq!(written["status"], "ok");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text, "# my settings\nmodel = \"gpt-5.4\" # the usual\n");
+
+    // The old version is stale now.
+    let (stale, _) = server.call(
+        "config/value/write",
+        json!({"keyPath": "model", "value": "gpt-5.4-mini", "mergeStrategy": "replace", "expectedVersion": version}),
+    );
+    assert_eq!(stale["error"]["code"], -32600, "{stale}");
+
+    server.result(
+        "config/batchWrite",
+        json!({"edits": [
+            {"keyPath": "approval_policy", "value": "never", "mergeStrategy": "replace"},
+            {"keyPath": "mcp_servers.docs", "value": {"command": "docs-server", "args": ["--quiet"], "enabled": false}, "mergeStrategy": "upsert"},
+        ]}),
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("approval = \"full-auto\""), "{text}");
+    assert!(text.contains("[mcp_servers.docs]"), "{text}");
+    assert!(text.starts_with("# my settings\n"), "{text}");
+    let (unknown, _) = server.call(
+        "config/value/write",
+        json!({"keyPath": "features.web_search", "value": true, "mergeStrategy": "replace"}),
+    );
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+
+    let read = server.result("config/read", json!({}));
+    assert_eq!(read["config"]["model"], "gpt-5.4");
+    assert_eq!(read["config"]["approval_policy"], "never");
+    assert_eq!(read["origins"]["model"]["name"]["type"], "user");
+    assert_eq!(
+        read["config"]["mcp_servers"]["docs"]["command"],
+        "docs-server"
+    );
+    let project = tempfile::tempdir().unwrap();
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    assert_eq!(started["model"], "gpt-5.4");
+    assert_eq!(started["approvalPolicy"], "never");
 }
 
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's
