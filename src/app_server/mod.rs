@@ -46,6 +46,8 @@ const METHODS: &[&str] = &[
     "thread/start",
     "thread/resume",
     "thread/list",
+    "thread/loaded/list",
+    "thread/unsubscribe",
     "turn/start",
     "turn/interrupt",
 ];
@@ -210,6 +212,8 @@ impl Server {
             "thread/start" => self.threads.start(params).await,
             "thread/resume" => self.threads.resume(params).await,
             "thread/list" => self.threads.list(params).await,
+            "thread/loaded/list" => self.threads.loaded(params),
+            "thread/unsubscribe" => self.threads.unsubscribe(params),
             "turn/start" => self.threads.start_turn(params),
             "turn/interrupt" => self.threads.interrupt(params),
             other => Err(RpcError::invalid_request(format!(

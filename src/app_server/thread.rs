@@ -357,6 +357,54 @@ impl Threads {
         Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
     }
 
+    /// `thread/loaded/list`: the threads this connection holds a core for, by id.
+    pub fn loaded(&self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize, Default)]
+        struct Page {
+            cursor: Option<String>,
+            limit: Option<u32>,
+        }
+        let page: Page = if raw.is_null() {
+            Page::default()
+        } else {
+            params(raw)?
+        };
+        let mut ids: Vec<&String> = self.threads.keys().collect();
+        ids.sort();
+        let skip = match page.cursor.as_deref() {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .map_err(|_| RpcError::invalid_request(format!("invalid cursor: {cursor}")))?,
+        };
+        let size = page
+            .limit
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(usize::MAX);
+        let data: Vec<&String> = ids.iter().skip(skip).take(size).copied().collect();
+        let next = (skip.saturating_add(size) < ids.len()).then(|| (skip + size).to_string());
+        Ok(json!({ "data": data, "nextCursor": next }).into())
+    }
+
+    /// `thread/unsubscribe`: this connection lets the thread go; its core stops (a running
+    /// turn is interrupted), and the session stays saved for `thread/resume`.
+    pub fn unsubscribe(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Unsubscribe {
+            thread_id: String,
+        }
+        let asked: Unsubscribe = params(raw)?;
+        let Some(thread) = self.threads.remove(&asked.thread_id) else {
+            return Ok(json!({ "status": "notLoaded" }).into());
+        };
+        let _ = thread.ops.send(Op::Interrupt);
+        let _ = thread.ops.send(Op::Shutdown);
+        Ok(Answer::new(json!({ "status": "unsubscribed" }))
+            .then("thread/closed", json!({ "threadId": asked.thread_id })))
+    }
+
     fn thread(&self, id: &str) -> Result<&Thread, RpcError> {
         self.threads.get(id).ok_or_else(|| {
             RpcError::invalid_request(format!("no thread {id}: start or resume it first"))

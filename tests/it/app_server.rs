@@ -954,6 +954,29 @@ async fn thread_list_pages_the_saved_sessions_newest_first_by_folder() {
     assert_eq!(here["data"][0]["id"], ids[0]);
     let archived = server.result("thread/list", json!({"archived": true}));
     assert_eq!(archived["data"], json!([]));
+
+    // Both are loaded; unsubscribed, one is let go, and can be resumed.
+    let mut loaded = server.result("thread/loaded/list", json!({}))["data"].clone();
+    loaded
+        .as_array_mut()
+        .unwrap()
+        .sort_by_key(|id| id.to_string());
+    let mut both = json!([ids[0], ids[1]]);
+    both.as_array_mut()
+        .unwrap()
+        .sort_by_key(|id| id.to_string());
+    assert_eq!(loaded, both);
+    let gone = server.result("thread/unsubscribe", json!({"threadId": ids[0]}));
+    assert_eq!(gone["status"], "unsubscribed");
+    assert_eq!(server.notification("thread/closed")["threadId"], ids[0]);
+    let again = server.result("thread/unsubscribe", json!({"threadId": ids[0]}));
+    assert_eq!(again["status"], "notLoaded");
+    assert_eq!(
+        server.result("thread/loaded/list", json!({}))["data"],
+        json!([ids[1]])
+    );
+    let resumed = server.result("thread/resume", json!({"threadId": ids[0]}));
+    assert_eq!(resumed["thread"]["id"], ids[0]);
 }
 
 /// A turn as a host shows it: a patch is an item with its changes before it is asked about
