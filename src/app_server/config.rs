@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::wire::{Answer, RpcError, params};
+use super::wire::{Answer, Page, RpcError, params};
 use crate::config::{ApprovalMode, Config, McpServerConfig, McpTransport, SandboxMode};
 use crate::llm::models::ModelList;
 use crate::llm::request::ReasoningEffort;
@@ -425,22 +425,12 @@ const EFFORTS: &[(ReasoningEffort, &str)] = &[
 /// each with the efforts kelp sends and its default, in pages; `default` is the one a new
 /// thread uses.
 pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, RpcError> {
-    let page: ModelParams = if raw.is_null() {
+    let asked: ModelParams = if raw.is_null() {
         ModelParams::default()
     } else {
         params(raw)?
     };
-    let start = match page.cursor.as_deref() {
-        None => 0,
-        Some(cursor) => cursor
-            .parse::<usize>()
-            .map_err(|_| RpcError::invalid_request(format!("invalid cursor: {cursor}")))?,
-    };
-    let size = page
-        .limit
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(MODEL_PAGE);
+    let page = Page::read(asked.cursor.as_deref(), asked.limit, MODEL_PAGE)?;
     let efforts: Vec<Value> = EFFORTS
         .iter()
         .map(|(effort, description)| {
@@ -450,8 +440,8 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
     let data: Vec<Value> = list
         .models
         .iter()
-        .skip(start)
-        .take(size)
+        .skip(page.skip)
+        .take(page.size)
         .map(|model| {
             json!({
                 "id": model,
@@ -466,7 +456,7 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
             })
         })
         .collect();
-    let next = (start + size < list.models.len()).then(|| (start + size).to_string());
+    let next = page.next(page.skip.saturating_add(page.size) < list.models.len());
     Ok(json!({ "data": data, "nextCursor": next }).into())
 }
 

@@ -78,8 +78,9 @@ impl Translator {
             out.push(Outgoing::Line(line));
             return;
         }
+        let thread_id = self.thread_id.clone();
         let with = |extra: Value| {
-            let mut params = json!({ "threadId": self.thread_id, "turnId": turn_id });
+            let mut params = json!({ "threadId": thread_id, "turnId": turn_id });
             if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
                 params.extend(extra);
             }
@@ -140,14 +141,7 @@ impl Translator {
                 let item = ToolItem::FileChange {
                     changes: changes.iter().map(file_update).collect(),
                 };
-                out.push(started(self.tool_item(
-                    &call_id,
-                    &item,
-                    "inProgress",
-                    None,
-                    None,
-                )));
-                self.tools.insert(call_id, item);
+                out.push(started(self.open_tool(call_id, item)));
             }
             // A refused or withdrawn one ends here: nothing runs.
             Event::ApprovalAnswered {
@@ -178,14 +172,7 @@ impl Translator {
                     },
                     _ => return,
                 };
-                out.push(started(self.tool_item(
-                    &call_id,
-                    &item,
-                    "inProgress",
-                    None,
-                    None,
-                )));
-                self.tools.insert(call_id, item);
+                out.push(started(self.open_tool(call_id, item)));
             }
             Event::FilesChanged { call_id, changes } => {
                 if let Some(ToolItem::FileChange { changes: listed }) = self.tools.get_mut(&call_id)
@@ -289,6 +276,13 @@ impl Translator {
             }
             _ => {}
         }
+    }
+
+    /// Keeps `item` open as call `call_id`; returns it as `item/started` shows it.
+    fn open_tool(&mut self, call_id: String, item: ToolItem) -> Value {
+        let shown = self.tool_item(&call_id, &item, "inProgress", None, None);
+        self.tools.insert(call_id, item);
+        shown
     }
 
     fn tool_item(

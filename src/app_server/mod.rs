@@ -5,7 +5,10 @@
 //! - `wire.rs`: an answer with the notifications that follow it, parameters read with the Codex
 //!   server's errors.
 //! - `account.rs`: `account/*`, the account service (`auth::accounts`) in the protocol's words.
-//! - `thread.rs`: one agent core per thread, its approvals as server requests to the host.
+//! - `config.rs`: what a host reads before its first screen and its settings screen writes:
+//!   `config/*`, `permissionProfile/list`, `model/list`, `skills/list`, `mcpServerStatus/list`.
+//! - `thread.rs`: one agent core per thread (`thread/*`, `turn/*`), its approvals as server
+//!   requests to the host; the saved sessions as a host's history.
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
 
 pub mod account;

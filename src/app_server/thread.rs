@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::config::approval_policy;
 use super::items::{Outgoing, Translator, rate_limits};
-use super::wire::{Answer, Out, RpcError, now_ms, params};
+use super::wire::{Answer, Out, Page, RpcError, now_ms, params};
 use crate::agent::core::{CoreOptions, Opened, open};
 use crate::agent::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op};
 use crate::auth::ExternalAuth;
@@ -306,17 +306,7 @@ impl Threads {
         } else {
             params(raw)?
         };
-        let skip = match asked.cursor.as_deref() {
-            None => 0,
-            Some(cursor) => cursor
-                .parse::<usize>()
-                .map_err(|_| RpcError::invalid_request(format!("invalid cursor: {cursor}")))?,
-        };
-        let size = asked
-            .limit
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(THREAD_PAGE);
+        let page = Page::read(asked.cursor.as_deref(), asked.limit, THREAD_PAGE)?;
         if asked.archived == Some(true) {
             return Ok(json!({ "data": [], "nextCursor": null, "backwardsCursor": null }).into());
         }
@@ -325,22 +315,26 @@ impl Threads {
             CwdFilter::Many(dirs) => dirs,
         });
         let state_dir = self.config.state_dir.clone();
-        let page = crate::task::spawn_blocking(move || {
+        let found = crate::task::spawn_blocking(move || {
             let mut listed = crate::session::list_sessions(&state_dir, None).filter(|s| {
                 folders
                     .as_ref()
                     .is_none_or(|dirs| dirs.contains(&s.project_dir))
             });
             // One more than the page says whether another follows.
-            let page: Vec<_> = listed.by_ref().skip(skip).take(size + 1).collect();
-            page
+            let found: Vec<_> = listed
+                .by_ref()
+                .skip(page.skip)
+                .take(page.size + 1)
+                .collect();
+            found
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?;
-        let more = page.len() > size;
-        let data: Vec<Value> = page
+        let more = found.len() > page.size;
+        let data: Vec<Value> = found
             .iter()
-            .take(size)
+            .take(page.size)
             .map(|session| {
                 let created = session.started_at.timestamp();
                 let updated = session
@@ -353,37 +347,32 @@ impl Threads {
                 thread_value(&id, &session.project_dir, preview, created, updated)
             })
             .collect();
-        let next = more.then(|| (skip + size).to_string());
+        let next = page.next(more);
         Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
     }
 
     /// `thread/loaded/list`: the threads this connection holds a core for, by id.
     pub fn loaded(&self, raw: Value) -> Result<Answer, RpcError> {
         #[derive(Deserialize, Default)]
-        struct Page {
+        struct Paging {
             cursor: Option<String>,
             limit: Option<u32>,
         }
-        let page: Page = if raw.is_null() {
-            Page::default()
+        let asked: Paging = if raw.is_null() {
+            Paging::default()
         } else {
             params(raw)?
         };
         let mut ids: Vec<&String> = self.threads.keys().collect();
         ids.sort();
-        let skip = match page.cursor.as_deref() {
-            None => 0,
-            Some(cursor) => cursor
-                .parse::<usize>()
-                .map_err(|_| RpcError::invalid_request(format!("invalid cursor: {cursor}")))?,
-        };
-        let size = page
-            .limit
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(usize::MAX);
-        let data: Vec<&String> = ids.iter().skip(skip).take(size).copied().collect();
-        let next = (skip.saturating_add(size) < ids.len()).then(|| (skip + size).to_string());
+        let page = Page::read(asked.cursor.as_deref(), asked.limit, usize::MAX)?;
+        let data: Vec<&String> = ids
+            .iter()
+            .skip(page.skip)
+            .take(page.size)
+            .copied()
+            .collect();
+        let next = page.next(page.skip.saturating_add(page.size) < ids.len());
         Ok(json!({ "data": data, "nextCursor": next }).into())
     }
 

@@ -73,3 +73,36 @@ pub fn params<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, RpcErr
     crate::jsonrpc::params(params)
         .map_err(|e| RpcError::invalid_params(format!("Invalid params: {e}")))
 }
+
+/// A page a list request asks for: `cursor` is how many items came before (kelp's cursors are
+/// offsets), `limit` the page size (`default` when absent or 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub skip: usize,
+    pub size: usize,
+}
+
+impl Page {
+    pub fn read(
+        cursor: Option<&str>,
+        limit: Option<u32>,
+        default: usize,
+    ) -> Result<Self, RpcError> {
+        let skip = match cursor {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .map_err(|_| RpcError::invalid_request(format!("invalid cursor: {cursor}")))?,
+        };
+        let size = limit
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(default);
+        Ok(Self { skip, size })
+    }
+
+    /// The cursor of the page after this one, when `more` items follow it.
+    pub fn next(self, more: bool) -> Option<String> {
+        more.then(|| self.skip.saturating_add(self.size).to_string())
+    }
+}
