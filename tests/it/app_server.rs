@@ -282,6 +282,15 @@ impl Server {
         answer["result"].clone()
     }
 
+    /// Runs a text turn on `thread_id` and returns what came up to `turn/completed`.
+    fn turn(&mut self, thread_id: &Value, text: &str) -> Vec<Value> {
+        self.result(
+            "turn/start",
+            json!({"threadId": thread_id, "input": [{"type": "text", "text": text}]}),
+        );
+        self.until(|m| m["method"] == "turn/completed")
+    }
+
     fn notification(&self, method: &str) -> Value {
         let seen = self.until(|m| m["method"] == method && m.get("id").is_none());
         seen.last().unwrap()["params"].clone()
@@ -742,11 +751,7 @@ async fn a_reasoning_summary_is_an_item_of_its_own() {
     let started = server.result("thread/start", json!({"cwd": project.path()}));
     let thread_id = started["thread"]["id"].clone();
     fake.push_response(Reply::reasoning("Weighing the options.").and_text("Option B."));
-    server.result(
-        "turn/start",
-        json!({"threadId": thread_id, "input": [{"type": "text", "text": "pick"}]}),
-    );
-    let seen = server.until(|m| m["method"] == "turn/completed");
+    let seen = server.turn(&thread_id, "pick");
     let reasoning = seen
         .iter()
         .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "reasoning")
@@ -872,11 +877,7 @@ async fn a_hosts_start_up_sequence_is_answered_in_codex_words() {
     assert_eq!(servers["data"][0]["runtimeStatus"], "disabled");
 
     fake.push_response(Reply::text("Ready."));
-    server.result(
-        "turn/start",
-        json!({"threadId": thread_id, "input": [{"type": "text", "text": "hi", "text_elements": []}]}),
-    );
-    let seen = server.until(|m| m["method"] == "turn/completed");
+    let seen = server.turn(&thread_id, "hi");
     assert_eq!(
         seen.last().unwrap()["params"]["turn"]["status"],
         "completed"
@@ -1055,11 +1056,7 @@ async fn a_turn_shows_a_patch_before_asking_and_streams_output_plan_and_usage() 
         json!({"cwd": project.path(), "approvalPolicy": "never"}),
     );
     let thread_id = trusted["thread"]["id"].clone();
-    server.result(
-        "turn/start",
-        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
-    );
-    let seen = server.until(|m| m["method"] == "turn/completed");
+    let seen = server.turn(&thread_id, "go");
     let plan = seen
         .iter()
         .find(|m| m["method"] == "turn/plan/updated")
@@ -1082,11 +1079,7 @@ async fn a_turn_shows_a_patch_before_asking_and_streams_output_plan_and_usage() 
         400,
         json!({"error": {"message": "Invalid request.", "type": "invalid_request_error"}}),
     ));
-    server.result(
-        "turn/start",
-        json!({"threadId": thread_id, "input": [{"type": "text", "text": "again"}]}),
-    );
-    let seen = server.until(|m| m["method"] == "turn/completed");
+    let seen = server.turn(&thread_id, "again");
     let error = seen
         .iter()
         .find(|m| m["method"] == "error")
@@ -1273,11 +1266,7 @@ async fn the_retry_rule_a_cut_message_is_void_and_the_retry_is_a_new_item() {
     let started = server.result("thread/start", json!({"cwd": project.path()}));
     let thread_id = started["thread"]["id"].clone();
     fake.push_responses(retry_scenario::replies());
-    server.result(
-        "turn/start",
-        json!({"threadId": thread_id, "input": [{"type": "text", "text": "hi"}]}),
-    );
-    let seen = server.until(|m| m["method"] == "turn/completed");
+    let seen = server.turn(&thread_id, "hi");
     let messages: Vec<&Value> = seen
         .iter()
         .filter(|m| m["method"] == "item/started" && m["params"]["item"]["type"] == "agentMessage")
