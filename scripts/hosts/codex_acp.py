@@ -1,0 +1,80 @@
+"""An ACP client (the agent-client-protocol SDK) driving codex-acp, which runs kelp as its codex.
+
+Usage: codex_acp.py [METHOD]   (api-key, or chat-gpt-device-code)
+"""
+import asyncio, os, sys, tempfile
+from pathlib import Path
+
+from acp import spawn_agent_process, text_block
+from acp.schema import AllowedOutcome, ClientCapabilities, RequestPermissionResponse
+
+HERE = Path(__file__).resolve().parent
+FAKE = os.environ.get("KELP_FAKE", "http://127.0.0.1:8765")
+CODEX_ACP = os.environ.get("CODEX_ACP", "/tmp/hosts/node_modules/.bin/codex-acp")
+
+
+class Client:
+    def __init__(self):
+        self.updates, self.permissions = [], []
+
+    async def request_permission(self, session_id, tool_call, options, **kw):
+        self.permissions.append([o.option_id for o in options])
+        allow = next(o for o in options if o.kind == "allow_once")
+        return RequestPermissionResponse(outcome=AllowedOutcome(option_id=allow.option_id, outcome="selected"))
+
+    async def session_update(self, session_id, update, **kw):
+        self.updates.append(update)
+
+    async def create_elicitation(self, message, mode, **kw):
+        print("shown to the person:", message)
+        return {"action": "accept"}
+
+    async def complete_elicitation(self, elicitation_id, **kw):
+        print("the sign-in dialog closed:", elicitation_id)
+
+    async def write_text_file(self, *a, **kw):
+        raise RuntimeError("no editor buffers here")
+
+    async def read_text_file(self, *a, **kw):
+        raise RuntimeError("no editor buffers here")
+
+    async def ext_method(self, method, params):
+        return {}
+
+    async def ext_notification(self, method, params):
+        pass
+
+    def on_connect(self, conn):
+        pass
+
+
+async def main(method):
+    home, project = tempfile.mkdtemp(), tempfile.mkdtemp()
+    env = {
+        "HOME": home, "PATH": os.environ["PATH"], "NO_BROWSER": "1",
+        "CODEX_PATH": str(HERE / "kelp-as-codex.sh"),
+        "KELP_AUTH_ISSUER": FAKE, "KELP_CODEX_BASE_URL": FAKE + "/backend-api/codex",
+        "OPENAI_BASE_URL": FAKE + "/v1",
+    }
+    if method == "api-key":
+        env["OPENAI_API_KEY"] = "sk-test-kelp-0000000000000000abcd"
+    client = Client()
+    async with spawn_agent_process(client, CODEX_ACP, env=env, cwd=project, use_unstable_protocol=True) as (conn, _):
+        capabilities = ClientCapabilities.model_validate({"elicitation": {"url": {}}})
+        init = await conn.initialize(protocol_version=1, client_capabilities=capabilities)
+        print("sign-in methods:", [m.id for m in init.auth_methods or []])
+        await conn.authenticate(method_id=method)
+        session = await conn.new_session(cwd=project)
+        print("session:", session.session_id)
+        answer = await conn.prompt(session_id=session.session_id, prompt=[text_block("echo hello")])
+        text = "".join(getattr(u.content, "text", "") for u in client.updates if type(u).__name__ == "AgentMessageChunk")
+        print("stop reason:", answer.stop_reason)
+        print("answer:", text[:200].replace("\n", " | "))
+        kinds = {}
+        for update in client.updates:
+            kinds[type(update).__name__] = kinds.get(type(update).__name__, 0) + 1
+        print("updates:", kinds)
+        print("approvals asked:", client.permissions)
+
+
+asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "api-key"))
