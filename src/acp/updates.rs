@@ -19,7 +19,7 @@ use crate::agent::protocol::{
 };
 use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::humanize;
-use crate::llm::types::{ATTACHMENT_HEADING, Content as ItemContent, Item, Role};
+use crate::llm::types::{Item, Role};
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
 const OUTPUT_SHOWN: usize = 64 * 1024;
@@ -470,23 +470,11 @@ pub fn replay(items: &[Item], project_dir: &Path) -> Vec<SessionUpdate> {
     let mut updates = Vec::new();
     // Plan updates show as the plan; their outputs show as nothing.
     let mut plan_calls = std::collections::HashSet::new();
-    // What the person typed, without the files their `@` mentions attached.
-    let texts = |content: &[ItemContent]| {
-        content
-            .iter()
-            .filter_map(|c| match c {
-                ItemContent::InputText { text } if text.starts_with(ATTACHMENT_HEADING) => None,
-                ItemContent::InputText { text } | ItemContent::OutputText { text } => {
-                    Some(text.as_str())
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     for item in items {
         match item {
-            Item::Message { role, content } if !item.is_instructions_message() => {
-                let chunk = ContentChunk::new(text(texts(content)));
+            // What the person typed, without the files their `@` mentions attached.
+            Item::Message { role, .. } if !item.is_instructions_message() => {
+                let chunk = ContentChunk::new(text(item.typed_text()));
                 match role {
                     Role::User => updates.push(SessionUpdate::UserMessageChunk(chunk)),
                     Role::Assistant => updates.push(SessionUpdate::AgentMessageChunk(chunk)),

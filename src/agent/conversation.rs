@@ -70,6 +70,12 @@ impl Conversation {
         (conversation, warnings)
     }
 
+    /// Keeps this conversation out of the saved ones: nothing of it is written (an embedding
+    /// host's ephemeral thread).
+    pub fn unsaved(&mut self) {
+        self.session = SessionWriter::unsaved(self.session.header().clone());
+    }
+
     /// Continues the conversation saved at `path`, in its own project directory; the model is
     /// the configured one, else the one it was saved with.
     pub fn resume(config: &Config, path: &Path) -> Result<Self, SessionError> {

@@ -35,6 +35,8 @@ pub struct CoreOptions {
     /// Whether a session file that cannot be read gives a new conversation (said as an error
     /// first), or stops the core before it starts.
     pub new_if_resume_fails: bool,
+    /// Save nothing of the conversation: it is never listed or resumed.
+    pub ephemeral: bool,
     /// Who answers the calls that ask: a person through `Op::Approve`, or nobody.
     pub approver: Approver,
     /// Streaming timeouts and retries.
@@ -59,6 +61,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("project_dir", &self.project_dir)
             .field("resume", &self.resume)
             .field("new_if_resume_fails", &self.new_if_resume_fails)
+            .field("ephemeral", &self.ephemeral)
             .field("approver", &self.approver)
             .field("stream", &self.stream)
             .field("max_steps", &self.max_steps)
@@ -79,6 +82,7 @@ impl CoreOptions {
             project_dir: project_dir.into(),
             resume: None,
             new_if_resume_fails: true,
+            ephemeral: false,
             approver: Approver::Interactive,
             stream: StreamSettings::default(),
             max_steps: DEFAULT_MAX_STEPS,
@@ -399,6 +403,9 @@ impl Core {
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
         conversation.set_editor(self.options.editor.clone());
         conversation.set_mcp(self.mcp.clone());
+        if self.options.ephemeral {
+            conversation.unsaved();
+        }
         for warning in warnings {
             self.emit(Event::Notice(warning));
         }

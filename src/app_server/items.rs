@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalSubject, Event, ItemId, ItemKind, PlanStatus, PlanStep, TurnOutcome,
 };
-use crate::agent::tools::{self, ChangeKind, FileChange};
-use crate::llm::types::{RateLimits, TokenUsage};
+use crate::agent::tools::{self, ChangeKind, FileChange, ToolCall};
+use crate::llm::types::{Item, RateLimits, Role, TokenUsage};
 
 /// What the server writes for one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,6 +389,76 @@ pub fn rate_limits(limits: &RateLimits) -> Value {
     })
 }
 
+/// A saved conversation's history as the protocol's turns, for a host that shows a thread it
+/// reloads: each prompt starts a turn, with the answers, reasoning, commands and patches after
+/// it. Saved items carry no ids, so each is named by its place (`item-7`, `turn-2`): the same on
+/// every read of the same file.
+pub fn history_turns(items: &[Item], cwd: &std::path::Path) -> Vec<Value> {
+    let mut turns: Vec<Vec<Value>> = Vec::new();
+    let mut commands: HashMap<&str, String> = HashMap::new();
+    for (n, item) in items.iter().enumerate() {
+        let id = format!("item-{n}");
+        let shown = match item {
+            Item::Message {
+                role: Role::User, ..
+            } if !item.is_instructions_message() => {
+                turns.push(Vec::new());
+                let text = item.typed_text();
+                json!({
+                    "type": "userMessage",
+                    "id": id,
+                    "content": [{ "type": "text", "text": text, "text_elements": [] }],
+                })
+            }
+            Item::Message {
+                role: Role::Assistant,
+                ..
+            } => agent_message(&id, &item.text()),
+            Item::Reasoning { summary, .. } if !summary.is_empty() => {
+                let parts: Vec<&str> = summary.iter().map(|part| part.text.as_str()).collect();
+                json!({ "type": "reasoning", "id": id, "summary": parts, "content": [] })
+            }
+            Item::FunctionCall {
+                name,
+                arguments,
+                call_id,
+            } => match ToolCall::parse(name, arguments) {
+                Ok(call @ ToolCall::Shell(_)) => {
+                    commands.insert(call_id, call.arguments_summary());
+                    continue;
+                }
+                Ok(ToolCall::ApplyPatch(_)) => json!({
+                    "type": "fileChange", "id": call_id, "changes": [], "status": "completed",
+                }),
+                _ => continue,
+            },
+            Item::FunctionCallOutput { call_id, output } => match commands.remove(call_id.as_str())
+            {
+                Some(command) => json!({
+                    "type": "commandExecution",
+                    "id": call_id,
+                    "command": command,
+                    "commandActions": [],
+                    "cwd": cwd,
+                    "status": "completed",
+                    "aggregatedOutput": output,
+                }),
+                None => continue,
+            },
+            _ => continue,
+        };
+        match turns.last_mut() {
+            Some(turn) => turn.push(shown),
+            None => turns.push(vec![shown]),
+        }
+    }
+    turns
+        .into_iter()
+        .enumerate()
+        .map(|(n, items)| json!({ "id": format!("turn-{n}"), "items": items, "status": "completed" }))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,6 +572,34 @@ mod tests {
             panic!("{out:?}");
         };
         assert_eq!(params["item"]["summary"], json!(["Weighing"]));
+    }
+
+    #[test]
+    fn a_saved_history_becomes_turns_one_per_prompt() {
+        let items = vec![
+            Item::user_text("# AGENTS.md instructions for /p\n\nbe brief"),
+            Item::user_text("list it"),
+            Item::FunctionCall {
+                name: tools::shell::NAME.into(),
+                arguments: r#"{"command":"ls"}"#.into(),
+                call_id: "c1".into(),
+            },
+            Item::FunctionCallOutput {
+                call_id: "c1".into(),
+                output: "a.txt\n".into(),
+            },
+            Item::assistant_text("One file."),
+            Item::user_text("thanks"),
+        ];
+        let turns = history_turns(&items, std::path::Path::new("/p"));
+        assert_eq!(turns.len(), 2);
+        let first = turns[0]["items"].as_array().unwrap();
+        let kinds: Vec<&str> = first.iter().map(|i| i["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["userMessage", "commandExecution", "agentMessage"]);
+        assert_eq!(first[1]["command"], "ls");
+        assert_eq!(first[1]["aggregatedOutput"], "a.txt\n");
+        assert_eq!(turns[1]["items"][0]["content"][0]["text"], "thanks");
+        assert_eq!(turns[1]["id"], "turn-1");
     }
 
     #[test]

@@ -49,6 +49,10 @@ const METHODS: &[&str] = &[
     "thread/start",
     "thread/resume",
     "thread/list",
+    "thread/read",
+    "thread/turns/list",
+    "thread/items/list",
+    "thread/backgroundTerminals/list",
     "thread/loaded/list",
     "thread/unsubscribe",
     "turn/start",
@@ -215,6 +219,13 @@ impl Server {
             "thread/start" => self.threads.start(params).await,
             "thread/resume" => self.threads.resume(params).await,
             "thread/list" => self.threads.list(params).await,
+            "thread/read" => self.threads.read(params).await,
+            "thread/turns/list" => self.threads.turns(params).await,
+            "thread/items/list" => self.threads.items(params).await,
+            // kelp runs no command in the background of a thread.
+            "thread/backgroundTerminals/list" => {
+                Ok(json!({ "data": [], "nextCursor": null }).into())
+            }
             "thread/loaded/list" => self.threads.loaded(params),
             "thread/unsubscribe" => self.threads.unsubscribe(params),
             "turn/start" => self.threads.start_turn(params),

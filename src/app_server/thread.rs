@@ -14,7 +14,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
 use super::config::approval_policy;
-use super::items::{Outgoing, Translator, rate_limits};
+use super::items::{Outgoing, Translator, history_turns, rate_limits};
 use super::wire::{Answer, Out, Page, RpcError, now_ms, params};
 use crate::agent::core::{CoreOptions, Opened, open};
 use crate::agent::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op};
@@ -54,6 +54,9 @@ struct StartParams {
     model: Option<String>,
     approval_policy: Option<Value>,
     sandbox: Option<String>,
+    /// Not saved: never listed, never resumed.
+    #[serde(default)]
+    ephemeral: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +160,20 @@ fn thread_value(
     })
 }
 
+/// A saved session as a thread: its first prompt the preview, its start and last write the
+/// times.
+fn listed_thread(session: &crate::session::SessionSummary) -> Value {
+    let created = session.started_at.timestamp();
+    let updated = session
+        .modified
+        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|since| i64::try_from(since.as_secs()).ok())
+        .unwrap_or(created);
+    let id = session.id.to_string();
+    let preview = session.first_prompt.as_deref().unwrap_or_default();
+    thread_value(&id, &session.project_dir, preview, created, updated)
+}
+
 /// `thread/list`'s `cwd`: one folder or several.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -230,6 +247,7 @@ impl Threads {
         };
         let mut options = CoreOptions::new(&cwd);
         options.external = Some(self.external.clone());
+        options.ephemeral = p.ephemeral.unwrap_or(false);
         self.open(config, options, cwd, "thread/started").await
     }
 
@@ -263,14 +281,23 @@ impl Threads {
         cwd: PathBuf,
         notification: &'static str,
     ) -> Result<Answer, RpcError> {
+        let ephemeral = options.ephemeral;
         let Opened {
-            ops, events, id, ..
+            ops,
+            events,
+            id,
+            restored,
+            ..
         } = open(config.clone(), options)
             .await
             .map_err(RpcError::internal)?;
         let model = crate::llm::models::choose_model(config.model.as_deref());
         let now = chrono::Utc::now().timestamp();
-        let thread = thread_value(&id, &cwd, "", now, now);
+        let mut thread = thread_value(&id, &cwd, "", now, now);
+        thread["ephemeral"] = json!(ephemeral);
+        // A resumed thread's answer carries its history, for the host to show again.
+        let mut answered = thread.clone();
+        answered["turns"] = json!(history_turns(&restored, &cwd));
         let running = Arc::new(Mutex::new(Running::default()));
         crate::task::spawn(pump(
             events,
@@ -286,7 +313,7 @@ impl Threads {
         ));
         self.threads.insert(id, Thread { ops, running });
         Ok(Answer::new(json!({
-            "thread": thread,
+            "thread": answered,
             "model": model,
             "modelProvider": "openai",
             "cwd": cwd,
@@ -332,23 +359,116 @@ impl Threads {
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?;
         let more = found.len() > page.size;
-        let data: Vec<Value> = found
-            .iter()
-            .take(page.size)
-            .map(|session| {
-                let created = session.started_at.timestamp();
-                let updated = session
-                    .modified
-                    .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
-                    .and_then(|since| i64::try_from(since.as_secs()).ok())
-                    .unwrap_or(created);
-                let id = session.id.to_string();
-                let preview = session.first_prompt.as_deref().unwrap_or_default();
-                thread_value(&id, &session.project_dir, preview, created, updated)
-            })
-            .collect();
+        let data: Vec<Value> = found.iter().take(page.size).map(listed_thread).collect();
         let next = page.next(more);
         Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
+    }
+
+    /// `thread/read`: a saved session as a thread, loaded or not; with `includeTurns`, its
+    /// history as turns.
+    pub async fn read(&self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Read {
+            thread_id: String,
+            #[serde(default)]
+            include_turns: bool,
+        }
+        let asked: Read = params(raw)?;
+        let (mut thread, turns) = self.history(&asked.thread_id).await?;
+        if asked.include_turns {
+            thread["turns"] = json!(turns);
+        }
+        Ok(json!({ "thread": thread }).into())
+    }
+
+    /// `thread/turns/list`: a saved session's turns in pages, newest first unless asked `asc`;
+    /// `itemsView: notLoaded` leaves their items out.
+    pub async fn turns(&self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Turns {
+            thread_id: String,
+            cursor: Option<String>,
+            limit: Option<u32>,
+            sort_direction: Option<String>,
+            items_view: Option<String>,
+        }
+        let asked: Turns = params(raw)?;
+        let (_, mut turns) = self.history(&asked.thread_id).await?;
+        if asked.sort_direction.as_deref() != Some("asc") {
+            turns.reverse();
+        }
+        let page = Page::read(asked.cursor.as_deref(), asked.limit, THREAD_PAGE)?;
+        let bare = asked.items_view.as_deref() == Some("notLoaded");
+        let data: Vec<Value> = turns
+            .iter()
+            .skip(page.skip)
+            .take(page.size)
+            .map(|turn| {
+                let mut turn = turn.clone();
+                if bare {
+                    turn["items"] = json!([]);
+                }
+                turn["itemsView"] = json!(if bare { "notLoaded" } else { "full" });
+                turn
+            })
+            .collect();
+        let next = page.next(page.skip.saturating_add(page.size) < turns.len());
+        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
+    }
+
+    /// `thread/items/list`: a saved session's items in pages, oldest first unless asked
+    /// `desc`, those of one turn when named.
+    pub async fn items(&self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Items {
+            thread_id: String,
+            turn_id: Option<String>,
+            cursor: Option<Value>,
+            limit: Option<u32>,
+            sort_direction: Option<String>,
+        }
+        let asked: Items = params(raw)?;
+        let (_, turns) = self.history(&asked.thread_id).await?;
+        let mut entries: Vec<Value> = turns
+            .iter()
+            .filter(|turn| asked.turn_id.as_ref().is_none_or(|id| turn["id"] == *id))
+            .flat_map(|turn| {
+                let turn_id = turn["id"].clone();
+                turn["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |item| json!({ "item": item, "turnId": turn_id }))
+            })
+            .collect();
+        if asked.sort_direction.as_deref() == Some("desc") {
+            entries.reverse();
+        }
+        // kelp's cursors are offsets; an item anchor starts from the beginning.
+        let cursor = asked.cursor.as_ref().and_then(Value::as_str);
+        let page = Page::read(cursor, asked.limit, usize::MAX)?;
+        let data: Vec<&Value> = entries.iter().skip(page.skip).take(page.size).collect();
+        let next = page.next(page.skip.saturating_add(page.size) < entries.len());
+        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
+    }
+
+    /// A saved session as a thread, and its history as turns.
+    async fn history(&self, thread_id: &str) -> Result<(Value, Vec<Value>), RpcError> {
+        let state_dir = self.config.state_dir.clone();
+        let wanted = thread_id.to_string();
+        let (summary, log) = crate::task::spawn_blocking(move || {
+            let summary = crate::session::find(&state_dir, &wanted)?;
+            let log = crate::session::SessionLog::load(&summary.path)?;
+            Ok::<_, crate::session::SessionError>((summary, log))
+        })
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?
+        .map_err(|e| RpcError::invalid_request(format!("no thread {thread_id}: {e}")))?;
+        let turns = history_turns(&log.items, &summary.project_dir);
+        Ok((listed_thread(&summary), turns))
     }
 
     /// `thread/loaded/list`: the threads this connection holds a core for, by id.

@@ -31,6 +31,8 @@ enum State {
     },
     /// The file exists and is open for appending.
     Open { path: PathBuf, file: File },
+    /// An ephemeral conversation: nothing is ever written.
+    Unsaved,
 }
 
 impl SessionWriter {
@@ -43,6 +45,15 @@ impl SessionWriter {
                 state_dir: state_dir.to_path_buf(),
                 waiting: Vec::new(),
             },
+        }
+    }
+
+    /// A writer that keeps nothing: an ephemeral conversation (a host's title request, say)
+    /// leaves no file, so it is never listed or resumed.
+    pub fn unsaved(header: SessionHeader) -> Self {
+        Self {
+            header,
+            state: State::Unsaved,
         }
     }
 
@@ -92,7 +103,7 @@ impl SessionWriter {
     pub fn path(&self) -> Option<&Path> {
         match &self.state {
             State::Open { path, .. } => Some(path),
-            State::Pending { .. } => None,
+            State::Pending { .. } | State::Unsaved => None,
         }
     }
 
@@ -102,6 +113,7 @@ impl SessionWriter {
         match &mut self.state {
             State::Open { path, file } => write_line(file, path, item),
             State::Pending { .. } => self.append_pending(Entry::Item(item.clone())),
+            State::Unsaved => Ok(()),
         }
     }
 
@@ -110,12 +122,14 @@ impl SessionWriter {
         match &mut self.state {
             State::Open { path, file } => write_line(file, path, note),
             State::Pending { .. } => self.append_pending(Entry::Note(note.clone())),
+            State::Unsaved => Ok(()),
         }
     }
 
     fn append_pending(&mut self, entry: Entry) -> Result<(), SessionError> {
         match &mut self.state {
             State::Open { path, file } => write_line(file, path, &entry),
+            State::Unsaved => Ok(()),
             State::Pending { state_dir, waiting } => {
                 // Everything stays queued until the file exists: a failed creation leaves the
                 // state pending and the next append rewrites the file whole, first prompt included.

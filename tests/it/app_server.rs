@@ -956,6 +956,21 @@ async fn thread_list_pages_the_saved_sessions_newest_first_by_folder() {
     let archived = server.result("thread/list", json!({"archived": true}));
     assert_eq!(archived["data"], json!([]));
 
+    // An ephemeral thread (a host's title request) is never saved, so never listed.
+    let title = server.result(
+        "thread/start",
+        json!({"cwd": first.path(), "ephemeral": true}),
+    );
+    assert_eq!(title["thread"]["ephemeral"], true);
+    fake.push_response(Reply::text("Parser fix"));
+    server.turn(&title["thread"]["id"], "a title for: fix the parser");
+    let listed = server.result("thread/list", json!({}));
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+    server.result(
+        "thread/unsubscribe",
+        json!({"threadId": title["thread"]["id"]}),
+    );
+
     // Both are loaded; unsubscribed, one is let go, and can be resumed.
     let mut loaded = server.result("thread/loaded/list", json!({}))["data"].clone();
     loaded
@@ -978,6 +993,44 @@ async fn thread_list_pages_the_saved_sessions_newest_first_by_folder() {
     );
     let resumed = server.result("thread/resume", json!({"threadId": ids[0]}));
     assert_eq!(resumed["thread"]["id"], ids[0]);
+    // Its history comes with it, and thread/read gives the same, loaded or not.
+    let turns = &resumed["thread"]["turns"];
+    assert_eq!(turns[0]["items"][0]["type"], "userMessage");
+    assert_eq!(turns[0]["items"][0]["content"][0]["text"], "fix the parser");
+    assert_eq!(turns[0]["items"][1]["text"], "Done.");
+    let read = server.result(
+        "thread/read",
+        json!({"threadId": ids[1], "includeTurns": true}),
+    );
+    assert_eq!(read["thread"]["preview"], "write the docs");
+    assert_eq!(
+        read["thread"]["turns"][0]["items"][0]["content"][0]["text"],
+        "write the docs\nplease"
+    );
+    let bare = server.result("thread/read", json!({"threadId": ids[1]}));
+    assert_eq!(bare["thread"]["turns"], json!([]));
+
+    // Paged as codex-acp reloads a session: the last turn bare, then the turns whole, then
+    // the items.
+    let last = server.result(
+        "thread/turns/list",
+        json!({"threadId": ids[0], "limit": 1, "sortDirection": "desc", "itemsView": "notLoaded"}),
+    );
+    assert_eq!(last["data"][0]["items"], json!([]));
+    assert_eq!(last["data"][0]["itemsView"], "notLoaded");
+    let whole = server.result(
+        "thread/turns/list",
+        json!({"threadId": ids[0], "sortDirection": "asc", "itemsView": "full"}),
+    );
+    assert_eq!(whole["data"][0]["items"][1]["text"], "Done.");
+    let items = server.result("thread/items/list", json!({"threadId": ids[0], "limit": 1}));
+    assert_eq!(items["data"][0]["item"]["type"], "userMessage");
+    assert_eq!(items["data"][0]["turnId"], whole["data"][0]["id"]);
+    let rest = server.result(
+        "thread/items/list",
+        json!({"threadId": ids[0], "cursor": items["nextCursor"]}),
+    );
+    assert_eq!(rest["data"][0]["item"]["text"], "Done.");
 }
 
 /// A turn as a host shows it: a patch is an item with its changes before it is asked about
