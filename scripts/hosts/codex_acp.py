@@ -75,6 +75,25 @@ async def main(method):
             kinds[type(update).__name__] = kinds.get(type(update).__name__, 0) + 1
         print("updates:", kinds)
         print("approvals asked:", client.permissions)
+    # A second connection, as an editor reopened: list the sessions and load this one.
+    client2 = Client()
+    async with spawn_agent_process(client2, CODEX_ACP, env=env, cwd=project, use_unstable_protocol=True) as (conn, _):
+        await conn.initialize(protocol_version=1, client_capabilities=ClientCapabilities())
+        if method == "api-key":
+            await conn.authenticate(method_id="api-key")
+        try:
+            listed = await conn.list_sessions(cwd=project)
+            print("session/list:", [(s.session_id, s.title) for s in listed.sessions])
+        except Exception as e:
+            print("session/list failed:", e)
+        try:
+            await conn.load_session(cwd=project, session_id=session.session_id)
+            kinds = {}
+            for update in client2.updates:
+                kinds[type(update).__name__] = kinds.get(type(update).__name__, 0) + 1
+            print("session/load replayed:", kinds)
+        except Exception as e:
+            print("session/load failed:", e)
 
 
 asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "api-key"))
