@@ -246,6 +246,15 @@ impl Out {
     /// object). It is dropped unanswered by [`Out::forget_requests`], or when the last `Out`
     /// goes.
     pub fn request(&self, method: &str, params: Value) -> oneshot::Receiver<ClientAnswer> {
+        self.numbered_request(method, params).1
+    }
+
+    /// [`Out::request`], with the id the request went out under.
+    pub fn numbered_request(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> (i64, oneshot::Receiver<ClientAnswer>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.waiting
@@ -257,7 +266,7 @@ impl Out {
             ("method", method.into()),
             ("params", params),
         ]));
-        rx
+        (id, rx)
     }
 
     /// Delivers the client's answer to one of kelp's requests; `false` for an id nobody waits

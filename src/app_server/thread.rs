@@ -631,6 +631,7 @@ async fn pump(
     let Where { thread_id, cwd } = place;
     let mut translator = Translator::new(thread_id.clone(), cwd);
     let mut outgoing = Vec::new();
+    let asking = Asking::default();
     let turn_id = || {
         running
             .lock()
@@ -660,6 +661,10 @@ async fn pump(
             Event::McpServers(servers) => {
                 *last_servers.lock().unwrap_or_else(PoisonError::into_inner) = servers.clone();
             }
+            // Dropped (the turn was interrupted first): the host's request is moot.
+            Event::ApprovalAnswered {
+                id, decision: None, ..
+            } => resolved(&out, &asking, *id, &json!(thread_id)),
             Event::TurnFinished(_) => {
                 running
                     .lock()
@@ -683,11 +688,30 @@ async fn pump(
                 out.clone(),
                 ops.clone(),
                 base,
+                Arc::clone(&asking),
                 id,
                 call_id,
                 subject,
             ));
         }
+    }
+}
+
+/// The approval requests out with the host: the core's approval id, and the request's id.
+type Asking = Arc<Mutex<HashMap<u64, i64>>>;
+
+/// Tells the host that the request of approval `id` needs no answer any more (answered, or
+/// dropped when the turn ended first), once.
+fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &Value) {
+    let request = asking
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+    if let Some(request_id) = request {
+        out.notify(
+            "serverRequest/resolved",
+            json!({ "threadId": thread_id, "requestId": request_id }),
+        );
     }
 }
 
@@ -697,10 +721,12 @@ async fn ask_host(
     out: Out,
     ops: UnboundedSender<Op>,
     base: Value,
+    asking: Asking,
     id: u64,
     call_id: String,
     subject: ApprovalSubject,
 ) {
+    let thread_id = base["threadId"].clone();
     let mut params = base;
     let (method, extra) = match subject {
         ApprovalSubject::Patch { .. } => ("item/fileChange/requestApproval", json!({})),
@@ -747,7 +773,13 @@ async fn ask_host(
         params.insert("itemId".into(), json!(call_id));
         params.insert("startedAtMs".into(), json!(now_ms()));
     }
-    let answer = out.request(method, params).await;
+    let (request_id, answer) = out.numbered_request(method, params);
+    asking
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id, request_id);
+    let answer = answer.await;
+    resolved(&out, &asking, id, &thread_id);
     let decision = answer.ok().and_then(Result::ok).and_then(|result| {
         result
             .get("decision")

@@ -1080,6 +1080,11 @@ async fn a_turn_shows_a_patch_before_asking_and_streams_output_plan_and_usage() 
         .find(|m| m["method"] == "item/completed" && m["params"]["item"]["id"] == "p1")
         .expect("the declined patch's item ends");
     assert_eq!(declined["params"]["item"]["status"], "declined");
+    let resolved = seen
+        .iter()
+        .find(|m| m["method"] == "serverRequest/resolved")
+        .expect("the answered request is resolved");
+    assert_eq!(resolved["params"]["requestId"], request["id"]);
     assert_eq!(
         seen.iter()
             .filter(|m| m["method"] == "item/started" && m["params"]["item"]["id"] == "p1")
@@ -1308,6 +1313,45 @@ async fn config_writes_keep_the_file_and_apply_to_new_threads() {
     let started = server.result("thread/start", json!({"cwd": project.path()}));
     assert_eq!(started["model"], "gpt-5.4");
     assert_eq!(started["approvalPolicy"], "never");
+}
+
+/// An approval request the turn's interrupt makes moot is resolved for the host, so its dialog
+/// closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_dropped_by_an_interrupt_is_resolved() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "untrusted"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::call_with_id(
+        "c1",
+        "shell",
+        json!({"command": "touch x"}),
+    ));
+    let turn = server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request = seen.last().unwrap().clone();
+    server.result(
+        "turn/interrupt",
+        json!({"threadId": thread_id, "turnId": turn["turn"]["id"]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let resolved = seen
+        .iter()
+        .find(|m| m["method"] == "serverRequest/resolved")
+        .expect("the dropped request is resolved");
+    assert_eq!(resolved["params"]["requestId"], request["id"]);
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "interrupted"
+    );
+    assert!(!project.path().join("x").exists());
 }
 
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's
