@@ -198,6 +198,17 @@ impl Translator {
                     "plan": steps.iter().map(plan_step).collect::<Vec<_>>(),
                 })),
             }),
+            // The turn's compaction, named by its turn (a turn compacts once).
+            Event::Compacted { .. } => {
+                let item =
+                    json!({ "type": "contextCompaction", "id": format!("{turn_id}-compaction") });
+                out.push(started(item.clone()));
+                out.push(completed(item));
+                out.push(Outgoing::Notify {
+                    method: "thread/compacted",
+                    params: with(json!({})),
+                });
+            }
             // Outside a turn (a resumed conversation's total) it is only the baseline.
             Event::Usage(total) if turn_id.is_empty() => self.usage = total,
             Event::Usage(total) => {

@@ -55,6 +55,7 @@ const METHODS: &[&str] = &[
     "thread/backgroundTerminals/list",
     "thread/loaded/list",
     "thread/unsubscribe",
+    "thread/compact/start",
     "turn/start",
     "turn/interrupt",
 ];
@@ -228,6 +229,7 @@ impl Server {
             }
             "thread/loaded/list" => self.threads.loaded(params),
             "thread/unsubscribe" => self.threads.unsubscribe(params),
+            "thread/compact/start" => self.threads.compact(params),
             "turn/start" => self.threads.start_turn(params),
             "turn/interrupt" => self.threads.interrupt(params),
             other => Err(RpcError::invalid_request(format!(

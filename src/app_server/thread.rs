@@ -545,37 +545,35 @@ impl Threads {
                 }
             }
         }
-        let turn_id = {
-            let mut running = thread
-                .running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if running.turn_id.is_some() {
-                return Err(RpcError::invalid_request(
-                    "a turn is already running on this thread: wait for it or interrupt it",
-                ));
-            }
-            let id = Uuid::new_v4().to_string();
-            running.turn_id = Some(id.clone());
-            id
-        };
         let ops = thread.ops.clone();
         let text = text.join("\n");
-        let turn = json!({
-            "id": turn_id,
-            "items": [],
-            "status": "inProgress",
-            "startedAt": chrono::Utc::now().timestamp(),
-        });
-        Ok(Answer::new(json!({ "turn": turn }))
+        let (answer, _) = begin_turn(thread, &p.thread_id)?;
+        // Sent once `turn/started` is on its way, so no item of the turn comes before it.
+        Ok(answer.after(move || {
+            let _ = ops.send(settings);
+            let _ = ops.send(Op::Submit { text });
+        }))
+    }
+
+    /// `thread/compact/start`: the conversation is compacted onto a summary, as a turn of its
+    /// own; a `contextCompaction` item (and the older `thread/compacted`) says it happened.
+    pub fn compact(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Compact {
+            thread_id: String,
+        }
+        let asked: Compact = params(raw)?;
+        let thread = self.thread(&asked.thread_id)?;
+        let ops = thread.ops.clone();
+        let (_, turn) = begin_turn(thread, &asked.thread_id)?;
+        Ok(Answer::new(json!({}))
             .then(
                 "turn/started",
-                json!({ "threadId": p.thread_id, "turn": turn }),
+                json!({ "threadId": asked.thread_id, "turn": turn }),
             )
-            // Sent once `turn/started` is on its way, so no item of the turn comes before it.
             .after(move || {
-                let _ = ops.send(settings);
-                let _ = ops.send(Op::Submit { text });
+                let _ = ops.send(Op::Compact { focus: None });
             }))
     }
 
@@ -609,6 +607,36 @@ impl Drop for Threads {
             let _ = thread.ops.send(Op::Shutdown);
         }
     }
+}
+
+/// Marks a turn as running on `thread` (one at a time): the `turn/start` answer with its
+/// `turn/started`, and the turn as the protocol shows it.
+fn begin_turn(thread: &Thread, thread_id: &str) -> Result<(Answer, Value), RpcError> {
+    let turn_id = {
+        let mut running = thread
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if running.turn_id.is_some() {
+            return Err(RpcError::invalid_request(
+                "a turn is already running on this thread: wait for it or interrupt it",
+            ));
+        }
+        let id = Uuid::new_v4().to_string();
+        running.turn_id = Some(id.clone());
+        id
+    };
+    let turn = json!({
+        "id": turn_id,
+        "items": [],
+        "status": "inProgress",
+        "startedAt": chrono::Utc::now().timestamp(),
+    });
+    let answer = Answer::new(json!({ "turn": turn })).then(
+        "turn/started",
+        json!({ "threadId": thread_id, "turn": turn }),
+    );
+    Ok((answer, turn))
 }
 
 /// The thread a pump serves.

@@ -1354,6 +1354,36 @@ async fn an_approval_dropped_by_an_interrupt_is_resolved() {
     assert!(!project.path().join("x").exists());
 }
 
+/// `thread/compact/start` compacts as a turn of its own, and says so with a
+/// `contextCompaction` item; the next request goes on from the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_compacts_a_thread() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::text("The parser is fixed."));
+    server.turn(&thread_id, "fix the parser");
+    fake.push_response(Reply::text("We fixed the parser."));
+    let answer = server.result("thread/compact/start", json!({"threadId": thread_id}));
+    assert_eq!(answer, json!({}));
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    assert!(seen.iter().any(|m| m["method"] == "turn/started"));
+    assert!(
+        seen.iter().any(|m| m["method"] == "item/completed"
+            && m["params"]["item"]["type"] == "contextCompaction")
+    );
+    assert!(seen.iter().any(|m| m["method"] == "thread/compacted"));
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+    fake.push_response(Reply::text("Next."));
+    server.turn(&thread_id, "what next?");
+    let input = fake.requests_to("/responses").pop().unwrap().json()["input"].to_string();
+    assert!(input.contains("We fixed the parser."), "{input}");
+}
+
 /// The retry rule on the wire: the cut attempt's message is never completed, the retry's
 /// answer is a new item with a new id, and the host is told of the retry in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
