@@ -64,10 +64,9 @@ impl UserLayer {
             .ok()
             .flatten()
             .unwrap_or_default();
-        let table: Map<String, Value> = toml::from_str::<toml::Table>(&text)
-            .ok()
-            .and_then(|table| serde_json::to_value(table).ok())
-            .and_then(|value| value.as_object().cloned())
+        let table: Map<String, Value> = text
+            .parse::<toml_edit::DocumentMut>()
+            .map(|doc| table_json(doc.as_table()))
             .unwrap_or_default();
         let config = table
             .iter()
@@ -83,6 +82,40 @@ impl UserLayer {
 
     fn name(&self) -> Value {
         json!({ "type": "user", "file": self.file })
+    }
+}
+
+/// A TOML table as JSON (dates as their text).
+fn table_json(table: &dyn toml_edit::TableLike) -> Map<String, Value> {
+    table
+        .iter()
+        .filter_map(|(key, item)| Some((key.to_string(), item_json(item)?)))
+        .collect()
+}
+
+fn item_json(item: &toml_edit::Item) -> Option<Value> {
+    match item {
+        toml_edit::Item::None => None,
+        toml_edit::Item::Value(value) => Some(value_json(value)),
+        toml_edit::Item::Table(table) => Some(Value::Object(table_json(table))),
+        toml_edit::Item::ArrayOfTables(tables) => Some(Value::Array(
+            tables
+                .iter()
+                .map(|t| Value::Object(table_json(t)))
+                .collect(),
+        )),
+    }
+}
+
+fn value_json(value: &toml_edit::Value) -> Value {
+    match value {
+        toml_edit::Value::String(s) => json!(s.value()),
+        toml_edit::Value::Integer(i) => json!(i.value()),
+        toml_edit::Value::Float(f) => json!(f.value()),
+        toml_edit::Value::Boolean(b) => json!(b.value()),
+        toml_edit::Value::Datetime(d) => json!(d.value().to_string()),
+        toml_edit::Value::Array(items) => Value::Array(items.iter().map(value_json).collect()),
+        toml_edit::Value::InlineTable(table) => Value::Object(table_json(table)),
     }
 }
 

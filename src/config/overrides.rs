@@ -5,7 +5,7 @@
 use super::modes::{ApprovalMode, SandboxMode};
 
 /// Values given on the command line.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `--model`, or `-c model=…`.
     pub model: Option<String>,
@@ -17,8 +17,9 @@ pub struct Overrides {
     pub sandbox: Option<SandboxMode>,
     /// `--network`, or `-c sandbox_workspace_write.network_access=…`.
     pub network: Option<bool>,
-    /// `-c mcp_servers.NAME.KEY=…`, as `[mcp_servers.NAME]` tables laid over the config file's.
-    pub mcp_servers: toml::Table,
+    /// `-c mcp_servers.NAME.KEY=…`: each key under `mcp_servers` (`docs.args`) and its value
+    /// as given, laid over the config file's `[mcp_servers.NAME]` tables.
+    pub mcp_servers: Vec<(String, String)>,
 }
 
 /// What one `-c key=value` did.
@@ -39,7 +40,8 @@ impl Overrides {
             return Err(format!("-c {pair}: expected key=value"));
         };
         let key = key.trim();
-        let value = toml_value(raw.trim());
+        let raw = raw.trim();
+        let value = toml_value(raw);
         let text = || {
             value
                 .as_str()
@@ -74,8 +76,15 @@ impl Overrides {
                 );
             }
             _ => match key.strip_prefix("mcp_servers.") {
-                Some(path) => set_path(&mut self.mcp_servers, path, value)
-                    .map_err(|why| format!("-c {key}: {why}"))?,
+                Some(path) => {
+                    let parts: Vec<&str> = path.split('.').collect();
+                    if parts.len() < 2 || parts.iter().any(|part| part.is_empty()) {
+                        return Err(format!(
+                            "-c {key}: a server name and a setting are needed (mcp_servers.NAME.KEY)"
+                        ));
+                    }
+                    self.mcp_servers.push((path.to_string(), raw.to_string()));
+                }
                 None => return Ok(CodexKey::Ignored(key.to_string())),
             },
         }
@@ -84,60 +93,41 @@ impl Overrides {
 }
 
 /// `raw` as a TOML value, or as a bare string when it is not one.
-fn toml_value(raw: &str) -> toml::Value {
-    toml::from_str::<toml::Table>(&format!("value = {raw}"))
+fn toml_value(raw: &str) -> toml_edit::Value {
+    format!("value = {raw}")
+        .parse::<toml_edit::DocumentMut>()
         .ok()
-        .and_then(|mut table| table.remove("value"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+        .and_then(|doc| {
+            doc.get("value")
+                .and_then(toml_edit::Item::as_value)
+                .cloned()
+        })
+        .unwrap_or_else(|| raw.into())
 }
 
-/// Sets `value` at the dotted `path` (`docs.args`) inside `table`, making tables on the way.
-fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
-    let mut parts = path.split('.').peekable();
-    let mut here = table;
-    while let Some(part) = parts.next() {
-        if part.is_empty() {
-            return Err("an empty name in the key".to_string());
-        }
-        if parts.peek().is_none() {
-            here.insert(part.to_string(), value);
-            return Ok(());
-        }
-        let next = here
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        here = next
-            .as_table_mut()
-            .ok_or_else(|| format!("{part} is a value, not a table"))?;
-    }
-    Err("a server name and a setting are needed (mcp_servers.NAME.KEY)".to_string())
-}
-
-/// Lays the `-c` tables over the config file's text: each `[mcp_servers.NAME]` key given on
-/// the command line replaces the file's, the rest of the file stays.
-pub fn with_servers(file_text: &str, servers: &toml::Table) -> Option<String> {
+/// Lays the `-c` server keys over the config file's text: each key given on the command line
+/// replaces the file's, the rest of the file stays as it is.
+pub fn with_servers(file_text: &str, servers: &[(String, String)]) -> Option<String> {
     if servers.is_empty() {
         return None;
     }
-    let mut doc: toml::Table = toml::from_str(file_text).unwrap_or_default();
-    let listed = doc
-        .entry("mcp_servers".to_string())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    let listed = listed.as_table_mut()?;
-    for (name, settings) in servers {
-        match (
-            listed.get_mut(name).and_then(toml::Value::as_table_mut),
-            settings,
-        ) {
-            (Some(existing), toml::Value::Table(given)) => {
-                existing.extend(given.clone());
-            }
-            _ => {
-                listed.insert(name.clone(), settings.clone());
-            }
+    let mut doc: toml_edit::DocumentMut = file_text.parse().unwrap_or_default();
+    for (path, raw) in servers {
+        let mut table = doc
+            .entry("mcp_servers")
+            .or_insert_with(toml_edit::table)
+            .as_table_mut()?;
+        let parts: Vec<&str> = path.split('.').collect();
+        let (last, parents) = parts.split_last()?;
+        for part in parents {
+            table = table
+                .entry(part)
+                .or_insert_with(toml_edit::table)
+                .as_table_mut()?;
         }
+        table.insert(last, toml_edit::Item::Value(toml_value(raw)));
     }
-    toml::to_string(&doc).ok()
+    Some(doc.to_string())
 }
 
 #[cfg(test)]
@@ -177,7 +167,10 @@ mod tests {
         assert_eq!(flags.approval, Some(ApprovalMode::FullAuto));
         assert_eq!(flags.sandbox, Some(SandboxMode::ReadOnly));
         assert_eq!(flags.network, Some(true));
-        assert_eq!(flags.mcp_servers["docs"]["args"][1].as_str(), Some("9"));
+        assert_eq!(
+            flags.mcp_servers,
+            [("docs.args".to_string(), "[\"--port\", \"9\"]".to_string())]
+        );
         assert!(flags.set_codex("approval_policy=sometimes").is_err());
         assert!(flags.set_codex("no-equals-sign").is_err());
         assert!(flags.set_codex("mcp_servers.docs").is_err());
@@ -200,6 +193,6 @@ mod tests {
         );
         assert_eq!(merged["mcp_servers"]["docs"]["args"][0].as_str(), Some("b"));
         assert!(merged["mcp_servers"]["new"]["url"].is_str());
-        assert_eq!(with_servers(file, &toml::Table::new()), None);
+        assert_eq!(with_servers(file, &[]), None);
     }
 }
