@@ -13,16 +13,6 @@ use crate::llm::models::ModelList;
 use crate::llm::request::ReasoningEffort;
 use crate::mcp::{ServerState, ServerStatus};
 
-/// The protocol's approval policy for kelp's approval mode.
-pub fn approval_policy(mode: ApprovalMode) -> &'static str {
-    mode.codex_name()
-}
-
-/// The protocol's sandbox mode for kelp's.
-pub fn sandbox_name(mode: SandboxMode) -> &'static str {
-    mode.codex_name()
-}
-
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct ReadParams {
@@ -38,9 +28,12 @@ fn codex_key(kelp_key: &str, value: &Value) -> Option<(&'static str, Value)> {
         "reasoning_effort" => ("model_reasoning_effort", value.clone()),
         "approval" => (
             "approval_policy",
-            json!(approval_policy(text?.parse().ok()?)),
+            json!(text?.parse::<ApprovalMode>().ok()?.codex_name()),
         ),
-        "sandbox" => ("sandbox_mode", json!(sandbox_name(text?.parse().ok()?))),
+        "sandbox" => (
+            "sandbox_mode",
+            json!(text?.parse::<SandboxMode>().ok()?.codex_name()),
+        ),
         "network" => (
             "sandbox_workspace_write",
             json!({ "network_access": value.as_bool()? }),
@@ -367,9 +360,9 @@ fn effective(config: &Config) -> Map<String, Value> {
     );
     out.insert(
         "approval_policy".into(),
-        json!(approval_policy(config.approval)),
+        json!(config.approval.codex_name()),
     );
-    out.insert("sandbox_mode".into(), json!(sandbox_name(config.sandbox)));
+    out.insert("sandbox_mode".into(), json!(config.sandbox.codex_name()));
     out.insert(
         "sandbox_workspace_write".into(),
         json!({ "network_access": config.network }),
@@ -467,7 +460,7 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
     let efforts: Vec<Value> = EFFORTS
         .iter()
         .map(|(effort, description)| {
-            json!({ "reasoningEffort": effort_name(*effort), "description": description })
+            json!({ "reasoningEffort": effort, "description": description })
         })
         .collect();
     let data: Vec<Value> = list
@@ -483,7 +476,7 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
                 "description": format!("{model}, as your login offers it"),
                 "hidden": false,
                 "supportedReasoningEfforts": efforts,
-                "defaultReasoningEffort": effort_name(ReasoningEffort::default()),
+                "defaultReasoningEffort": ReasoningEffort::default(),
                 "inputModalities": ["text"],
                 "isDefault": model == default,
             })
@@ -491,17 +484,6 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
         .collect();
     let next = page.next(page.skip.saturating_add(page.size) < list.models.len());
     Ok(json!({ "data": data, "nextCursor": next }).into())
-}
-
-/// An effort as the protocol (and kelp's config file) names it.
-fn effort_name(effort: ReasoningEffort) -> &'static str {
-    match effort {
-        ReasoningEffort::Minimal => "minimal",
-        ReasoningEffort::Low => "low",
-        ReasoningEffort::Medium => "medium",
-        ReasoningEffort::High => "high",
-        ReasoningEffort::XHigh => "xhigh",
-    }
 }
 
 #[derive(Deserialize, Default)]

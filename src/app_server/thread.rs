@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
-use super::config::approval_policy;
 use super::items::{Outgoing, Translator, history_turns, rate_limits};
 use super::wire::{Answer, Out, Page, RpcError, now_ms, params};
 use crate::agent::core::{CoreOptions, Opened, open};
@@ -317,7 +316,7 @@ impl Threads {
             "model": model,
             "modelProvider": "openai",
             "cwd": cwd,
-            "approvalPolicy": approval_policy(config.approval),
+            "approvalPolicy": config.approval.codex_name(),
             "approvalsReviewer": "user",
             "sandbox": sandbox_policy(&config, &cwd),
         }))
