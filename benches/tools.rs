@@ -127,7 +127,7 @@ fn main() {
         .map(|i| format!("look at @m{i:02}/s{i}/f{i:02}.rs "))
         .collect();
     row("@ attachments: a prompt naming 8 files", 101, &mut || {
-        let (_, report) = user_message(prompt.clone(), root);
+        let (_, report) = user_message(prompt.clone(), &[], root);
         assert!(report.iter().all(|a| a.attached), "{report:?}");
     });
 }

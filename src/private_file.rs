@@ -66,6 +66,19 @@ pub fn private_open_options() -> OpenOptions {
     options
 }
 
+/// Opens `path` for reading without waiting (a FIFO or a terminal in its place cannot hang
+/// the caller, nor become its controlling terminal), with its metadata for the caller to judge
+/// before any read.
+pub fn open_without_waiting(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    Ok((file, meta))
+}
+
 /// The folder `path` lives in (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {

@@ -282,7 +282,7 @@ impl Face {
         let capabilities = AgentCapabilities::new()
             .load_session(true)
             .mcp_capabilities(McpCapabilities::new().http(true))
-            .prompt_capabilities(PromptCapabilities::new().embedded_context(true))
+            .prompt_capabilities(PromptCapabilities::new().embedded_context(true).image(true))
             .session_capabilities(SessionCapabilities::new().close(SessionCloseCapabilities::new()))
             .auth(AgentAuthCapabilities::new().logout(LogoutCapabilities::new()));
         let response = InitializeResponse::new(PROTOCOL_VERSION.into())

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::updates::{Translator, decision};
 use super::{Connection, Face, Reply, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
-use crate::agent::protocol::{ApprovalDecision, Event, Op, StopCause, TurnOutcome};
+use crate::agent::protocol::{ApprovalDecision, Event, ImageInput, Op, StopCause, TurnOutcome};
 use crate::config::{McpServerConfig, McpTransport};
 
 /// How long the sessions get to stop their turns when the client goes away.
@@ -121,8 +121,8 @@ impl Sessions {
                 Error::invalid_params().data(format!("no session {}", request.session_id.0)),
             );
         };
-        let text = match prompt_text(request.prompt) {
-            Ok(text) => text,
+        let (text, images) = match prompt_parts(request.prompt) {
+            Ok(prompt) => prompt,
             Err(why) => return reply.fail(Error::invalid_params().data(why)),
         };
         let mut turn = session.turn.lock().unwrap_or_else(PoisonError::into_inner);
@@ -132,7 +132,7 @@ impl Sessions {
                     "a prompt is already running in this session: wait for it or cancel it",
                 ));
         }
-        if session.ops.send(Op::Submit { text }).is_err() {
+        if session.ops.send(Op::Submit { text, images }).is_err() {
             return reply.fail(Error::internal_error().data("this session's agent stopped"));
         }
         *turn = Some(Turn {
@@ -173,8 +173,9 @@ impl Sessions {
 
 /// A prompt's blocks as the text the model gets: text as it is, an embedded file with its
 /// name, a link as its URI. Images and audio are refused: the agent said it takes neither.
-fn prompt_text(blocks: Vec<ContentBlock>) -> Result<String, String> {
+fn prompt_parts(blocks: Vec<ContentBlock>) -> Result<(String, Vec<ImageInput>), String> {
     let mut parts = Vec::new();
+    let mut images = Vec::new();
     for block in blocks {
         match block {
             ContentBlock::Text(text) => parts.push(text.text),
@@ -186,10 +187,14 @@ fn prompt_text(blocks: Vec<ContentBlock>) -> Result<String, String> {
                 )),
                 _ => return Err("kelp takes text resources only".to_string()),
             },
-            _ => return Err("kelp takes text only: no images or audio".to_string()),
+            ContentBlock::Image(image) => images.push(ImageInput::Data {
+                mime_type: image.mime_type,
+                base64: image.data,
+            }),
+            _ => return Err("kelp takes text, images and resources: no audio".to_string()),
         }
     }
-    Ok(parts.join("\n"))
+    Ok((parts.join("\n"), images))
 }
 
 /// An error for a session request, as one line.

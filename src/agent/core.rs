@@ -235,8 +235,8 @@ conventions seen in the code; and anything an agent must not do. No generic advi
 
 /// What a turn task does.
 enum Work {
-    /// Answer a prompt.
-    Prompt(String),
+    /// Answer a prompt, with its images.
+    Prompt(String, Vec<crate::agent::images::ImageInput>),
     /// Compact the conversation, keeping the focus in particular.
     Compact(Option<String>),
 }
@@ -499,7 +499,7 @@ impl Core {
 
     async fn handle(&mut self, op: Op) {
         match op {
-            Op::Submit { text } => self.submit(Work::Prompt(text)),
+            Op::Submit { text, images } => self.submit(Work::Prompt(text, images)),
             Op::Compact { focus } => self.submit(Work::Compact(focus)),
             Op::Init => self.init(),
             Op::Diff => self.diff(),
@@ -600,7 +600,7 @@ impl Core {
             "Asking the model to write AGENTS.md; you approve the file before it is written."
                 .to_string(),
         ));
-        self.submit(Work::Prompt(INIT_PROMPT.to_string()));
+        self.submit(Work::Prompt(INIT_PROMPT.to_string(), Vec::new()));
     }
 
     fn submit(&mut self, work: Work) {
@@ -624,7 +624,9 @@ impl Core {
         };
         let task = crate::task::spawn(async move {
             let result = match work {
-                Work::Prompt(text) => run_turn_unfinished(&mut conversation, &ctx, text).await,
+                Work::Prompt(text, images) => {
+                    run_turn_unfinished(&mut conversation, &ctx, text, images).await
+                }
                 Work::Compact(focus) => {
                     ctx.events.send(Event::TurnStarted).ok();
                     let reason = crate::agent::compact::Reason::Asked;

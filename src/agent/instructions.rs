@@ -159,7 +159,7 @@ fn read_prefix(
     limit: usize,
     contained: bool,
 ) -> std::io::Result<Option<(String, u64)>> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::os::unix::fs::MetadataExt;
     let opened = if contained {
         let folder = crate::private_file::parent_dir(path);
         let opener = Opener::new(folder, Approved::Only(Vec::new()))?;
@@ -169,12 +169,7 @@ fn read_prefix(
             Err(e) => Err(std::io::Error::other(e.to_string())),
         }
     } else {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)
-            .and_then(|file| Ok((file.metadata()?, file)))
-            .map(|(meta, file)| (file, meta))
+        crate::private_file::open_without_waiting(path)
     };
     let (file, meta) = match opened {
         Ok(opened) => opened,

@@ -8,9 +8,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::images::{self, ImageInput};
 use super::tools::opener::{AccessError, Approved, Opener};
 use super::tools::{paths, read_file, walk};
-use crate::llm::types::{ATTACHMENT_HEADING, Content, Item, Role};
+use crate::llm::types::{ATTACHMENT_HEADING, Content, IMAGE_HEADING, Item, Role};
 
 /// The files of one prompt together carry at most this much text: one `read_file` call's worth.
 pub const MAX_ATTACHED_BYTES: usize = read_file::MAX_OUTPUT_BYTES;
@@ -60,13 +61,28 @@ pub fn mentions(text: &str) -> Vec<&str> {
     found
 }
 
-/// The user message for `text`, with the files it mentions attached, and a report of each
-/// mentioned file. Words that name nothing (`@someone`) stay plain text and are not reported,
-/// unless they look like a path (`@src/nothing.rs`). This reads files: call it off the async
+/// How `path` is mentioned in a prompt: `@path`, or `@"a path"` when it has spaces.
+pub fn mention_of(path: &str) -> String {
+    if path.contains(char::is_whitespace) {
+        format!("@\"{path}\"")
+    } else {
+        format!("@{path}")
+    }
+}
+
+/// The user message for `text`, with the files it mentions attached and `images` after them,
+/// and a report of each mentioned file and image. Words that name nothing (`@someone`) stay
+/// plain text and are not reported, unless they look like a path (`@src/nothing.rs`). A
+/// mentioned image file (`@shot.png`) goes as an image. This reads files: call it off the async
 /// threads.
-pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>) {
+pub fn user_message(
+    text: String,
+    images: &[ImageInput],
+    project_dir: &Path,
+) -> (Item, Vec<Attachment>) {
     let mut content = Vec::new();
     let mut report = Vec::new();
+    let mut files = 0;
     let mut budget = MAX_ATTACHED_BYTES;
     let mut seen: Vec<PathBuf> = Vec::new();
     // The project held open once for the prompt, when it mentions anything.
@@ -85,11 +101,12 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
             continue;
         }
         seen.push(full.clone());
-        if content.len() >= MAX_ATTACHED_FILES {
+        if files >= MAX_ATTACHED_FILES {
             let why = format!("a prompt attaches at most {MAX_ATTACHED_FILES} files");
             report.push(left_out(path, why));
             continue;
         }
+        files += 1;
         let opener = opener.get_or_init(|| {
             Opener::new(project_dir, Approved::Only(Vec::new())).map_err(|e| e.to_string())
         });
@@ -104,6 +121,15 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
                 continue;
             }
         };
+        if images::has_image_name(path) {
+            attach_image(
+                path,
+                images::from_open_file(file, size),
+                &mut content,
+                &mut report,
+            );
+            continue;
+        }
         match read_file::read_open(file, size, path, None, None) {
             Ok(shown) if shown.len() <= budget => {
                 budget -= shown.len();
@@ -128,6 +154,14 @@ pub fn user_message(text: String, project_dir: &Path) -> (Item, Vec<Attachment>)
             }
             Err(e) => report.push(left_out(path, e.to_string())),
         }
+    }
+    for image in images {
+        attach_image(
+            &image.label(),
+            images::content(image),
+            &mut content,
+            &mut report,
+        );
     }
     content.insert(0, Content::InputText { text });
     let item = Item::Message {
@@ -164,6 +198,38 @@ fn existing<'a>(project_dir: &Path, word: &'a str) -> Option<&'a str> {
             return Some(candidate);
         }
         candidate = candidate.strip_suffix(TRAILING_PUNCTUATION)?;
+    }
+}
+
+/// An image goes after a line naming it, so the model (and a resumed transcript) knows which
+/// it is; one that cannot go is reported.
+fn attach_image(
+    label: &str,
+    image: Result<Content, String>,
+    content: &mut Vec<Content>,
+    report: &mut Vec<Attachment>,
+) {
+    match image {
+        Ok(part) => {
+            let size = match &part {
+                Content::InputImage { image_url, .. } if image_url.starts_with("data:") => {
+                    let encoded = image_url.split_once(',').map_or("", |(_, data)| data);
+                    let size = images::decoded_len(encoded);
+                    format!("an image, {}", crate::humanize::bytes(size))
+                }
+                _ => "an image".to_string(),
+            };
+            content.push(Content::InputText {
+                text: format!("{IMAGE_HEADING}{label}"),
+            });
+            content.push(part);
+            report.push(Attachment {
+                path: label.to_string(),
+                attached: true,
+                detail: size,
+            });
+        }
+        Err(why) => report.push(left_out(label, why)),
     }
 }
 
@@ -239,6 +305,7 @@ mod tests {
         std::fs::write(dir.path().join("blob.bin"), [0u8, 1, 2]).unwrap();
         let (item, report) = user_message(
             "look at @src/lib.rs. and @blob.bin, @someone, @src/gone.rs".to_string(),
+            &[],
             dir.path(),
         );
         assert_eq!(
@@ -267,7 +334,7 @@ mod tests {
         std::fs::write(outside.path().join("secret"), "key\n").unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
-        let (item, report) = user_message("@link".to_string(), dir.path());
+        let (item, report) = user_message("@link".to_string(), &[], dir.path());
         assert!(item.attached_paths().is_empty());
         assert!(!item.text().contains("key"));
         assert!(!report[0].attached);
@@ -294,7 +361,7 @@ mod tests {
             "@../beside @{} @linkdir/secret @hard @pipe",
             absolute.display()
         );
-        let (item, report) = user_message(prompt, &dir);
+        let (item, report) = user_message(prompt, &[], &dir);
         assert!(item.attached_paths().is_empty(), "{report:?}");
         assert!(!item.text().contains("TOP SECRET"));
         let why: Vec<&str> = report.iter().map(|a| a.detail.as_str()).collect();
@@ -329,5 +396,32 @@ mod tests {
         found.sort();
         assert_eq!(found, vec![".gitignore", "src/main.rs"]);
         assert_eq!(count, 2);
+    }
+
+    #[test]
+    fn a_mentioned_image_goes_as_an_image_named_by_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        std::fs::write(dir.path().join("shot.png"), png).unwrap();
+        std::fs::write(dir.path().join("fake.png"), "text").unwrap();
+        let (item, report) = user_message("see @shot.png and @fake.png".into(), &[], dir.path());
+        let Item::Message { content, .. } = &item else {
+            panic!("{item:?}")
+        };
+        assert_eq!(content.len(), 3, "{content:?}");
+        assert_eq!(
+            content[1],
+            Content::InputText {
+                text: format!("{IMAGE_HEADING}shot.png")
+            }
+        );
+        assert!(
+            matches!(&content[2], Content::InputImage { image_url, .. } if image_url.starts_with("data:image/png;base64,"))
+        );
+        assert_eq!(item.typed_text(), "see @shot.png and @fake.png");
+        assert_eq!(item.attached_paths(), ["shot.png"]);
+        assert_eq!(report[0].detail, "an image, 16 B");
+        assert!(!report[1].attached);
+        assert_eq!(report[1].detail, "not a PNG, JPEG, GIF or WebP image");
     }
 }

@@ -8,7 +8,8 @@
 //!   item with an id when it starts, grows and completes, and the ids a retry voids.
 //! - `conversation.rs`: history, model, session file, usage. `compact.rs`: a summary replaces
 //!   what is sent when the window is nearly full, overflows, or on `/compact`.
-//! - `mentions.rs`: `@path` in a prompt, the files going with the message as extra parts.
+//! - `mentions.rs`: `@path` in a prompt, the files going with the message as extra parts;
+//!   `images.rs`: images (a host's file or URL, an editor's data, `@shot.png`) as image input.
 //!   `instructions.rs`: `AGENTS.md` from `~/.config/kelp/`, then the git root down to the project.
 //! - `approval.rs`: the modes and asking. `tools/`: `opener.rs` is the one way a tool reaches a
 //!   file (beneath the project root held open, or an approved real path with no link on the way,
@@ -20,6 +21,7 @@ pub mod approval;
 pub mod compact;
 pub mod conversation;
 pub mod core;
+pub mod images;
 pub mod instructions;
 pub(crate) mod items;
 pub mod mentions;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::agent::images::ImageInput;
 use crate::agent::instructions::InstructionFile;
 pub use crate::agent::mentions::Attachment;
 use crate::agent::tools::FileChange;
@@ -16,8 +17,11 @@ use crate::session::SessionSummary;
 /// A request from the front end to the core.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// Send a prompt; starts a turn.
-    Submit { text: String },
+    /// Send a prompt, with any images; starts a turn.
+    Submit {
+        text: String,
+        images: Vec<ImageInput>,
+    },
     /// Stop the running turn at once.
     Interrupt,
     /// Answer an approval request.

@@ -15,6 +15,7 @@ use futures_util::future::join_all;
 use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::compact;
 use super::conversation::Conversation;
+use super::images::ImageInput;
 use super::items::AttemptItems;
 use super::mentions;
 use super::protocol::{
@@ -64,10 +65,11 @@ pub async fn run_turn_unfinished(
     conversation: &mut Conversation,
     ctx: &TurnContext,
     text: String,
+    images: Vec<ImageInput>,
 ) -> Result<(), TurnError> {
     ctx.emit(Event::TurnStarted);
     let mut partial = PartialAnswer::default();
-    let result = steps(conversation, ctx, text, &mut partial).await;
+    let result = steps(conversation, ctx, text, images, &mut partial).await;
     if let Err(e) = &result {
         keep_unfinished(conversation, ctx, e, partial.take());
     }
@@ -144,11 +146,13 @@ async fn steps(
     conversation: &mut Conversation,
     ctx: &TurnContext,
     text: String,
+    images: Vec<ImageInput>,
     partial: &mut PartialAnswer,
 ) -> Result<(), TurnError> {
     let project_dir = conversation.project_dir().to_path_buf();
     let typed = text.clone();
-    let reading = crate::task::spawn_blocking(move || mentions::user_message(text, &project_dir));
+    let reading =
+        crate::task::spawn_blocking(move || mentions::user_message(text, &images, &project_dir));
     let (message, attachments) = tokio::select! {
         biased;
         () = ctx.cancel.cancelled() => {

@@ -14,7 +14,7 @@ use crate::agent::protocol::{
     ApprovalDecision, ApprovalSubject, Event, ItemId, ItemKind, PlanStatus, PlanStep, TurnOutcome,
 };
 use crate::agent::tools::{self, ChangeKind, FileChange, ToolCall};
-use crate::llm::types::{Item, RateLimits, Role, TokenUsage};
+use crate::llm::types::{Content, Item, RateLimits, Role, TokenUsage};
 
 /// What the server writes for one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +243,18 @@ impl Translator {
                     params: with(json!({ "error": { "message": reason }, "willRetry": true })),
                 });
             }
+            // A file or image the prompt could not carry: the person reads why.
+            Event::Attached(files) => {
+                for file in files.iter().filter(|file| !file.attached) {
+                    out.push(Outgoing::Notify {
+                        method: "warning",
+                        params: json!({
+                            "threadId": self.thread_id,
+                            "message": format!("{} was left out: {}", file.path, file.detail),
+                        }),
+                    });
+                }
+            }
             Event::RateLimits(limits) => out.push(Outgoing::Notify {
                 method: "account/rateLimits/updated",
                 params: json!({ "rateLimits": rate_limits(&limits) }),
@@ -415,11 +427,17 @@ pub fn history_turns(items: &[Item], cwd: &std::path::Path) -> Vec<Value> {
             } if !item.is_instructions_message() => {
                 turns.push(Vec::new());
                 let text = item.typed_text();
-                json!({
-                    "type": "userMessage",
-                    "id": id,
-                    "content": [{ "type": "text", "text": text, "text_elements": [] }],
-                })
+                let mut content =
+                    vec![json!({ "type": "text", "text": text, "text_elements": [] })];
+                if let Item::Message { content: parts, .. } = &item {
+                    content.extend(parts.iter().filter_map(|part| match part {
+                        Content::InputImage { image_url, .. } => {
+                            Some(json!({ "type": "image", "url": image_url }))
+                        }
+                        _ => None,
+                    }));
+                }
+                json!({ "type": "userMessage", "id": id, "content": content })
             }
             Item::Message {
                 role: Role::Assistant,

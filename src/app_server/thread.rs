@@ -16,7 +16,9 @@ use uuid::Uuid;
 use super::items::{Outgoing, Translator, history_turns, rate_limits};
 use super::wire::{Answer, Out, Page, RpcError, now_ms, params};
 use crate::agent::core::{CoreOptions, Opened, open};
-use crate::agent::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op};
+use crate::agent::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op,
+};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
 use crate::mcp::ServerStatus;
@@ -85,8 +87,50 @@ enum InputItem {
     Text {
         text: String,
     },
+    /// By URL; an uploaded file's id is the service's, which kelp does not use.
+    Image {
+        url: Option<String>,
+    },
+    LocalImage {
+        path: PathBuf,
+    },
+    /// A file (`@path`), or an app or plugin kelp does not have (its name is in the text).
+    Mention {
+        path: String,
+    },
+    /// Skills are not kelp's: the text names the skill, and it goes as text.
+    Skill {},
     #[serde(other)]
     Other,
+}
+
+/// A turn's input as kelp's prompt: the texts (and mentioned files as `@path`), and the images.
+fn prompt(input: Vec<InputItem>) -> Result<(String, Vec<ImageInput>), RpcError> {
+    let mut text = Vec::new();
+    let mut images = Vec::new();
+    for item in input {
+        match item {
+            InputItem::Text { text: t } => text.push(t),
+            InputItem::Image { url: Some(url) } => images.push(ImageInput::Url(url)),
+            InputItem::Image { .. } => {
+                return Err(RpcError::invalid_params(
+                    "Invalid params: input: kelp takes an image by its url or a localImage path",
+                ));
+            }
+            InputItem::LocalImage { path } => images.push(ImageInput::File(path)),
+            InputItem::Mention { path } if !path.contains("://") => {
+                text.push(crate::agent::mentions::mention_of(&path));
+            }
+            InputItem::Mention { path } => tracing::info!(%path, "a mention kelp has no app for"),
+            InputItem::Skill {} => tracing::info!("a skill input: kelp has no skills"),
+            InputItem::Other => {
+                return Err(RpcError::invalid_params(
+                    "Invalid params: input: kelp takes text, images and mentions, not audio",
+                ));
+            }
+        }
+    }
+    Ok((text.join("\n"), images))
 }
 
 #[derive(Deserialize)]
@@ -533,24 +577,13 @@ impl Threads {
             model: p.model.clone(),
             approval,
         };
-        let mut text = Vec::new();
-        for item in p.input {
-            match item {
-                InputItem::Text { text: t } => text.push(t),
-                InputItem::Other => {
-                    return Err(RpcError::invalid_params(
-                        "Invalid params: input: kelp takes text input only",
-                    ));
-                }
-            }
-        }
+        let (text, images) = prompt(p.input)?;
         let ops = thread.ops.clone();
-        let text = text.join("\n");
         let (answer, _) = begin_turn(thread, &p.thread_id)?;
         // Sent once `turn/started` is on its way, so no item of the turn comes before it.
         Ok(answer.after(move || {
             let _ = ops.send(settings);
-            let _ = ops.send(Op::Submit { text });
+            let _ = ops.send(Op::Submit { text, images });
         }))
     }
 

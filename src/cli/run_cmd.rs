@@ -124,7 +124,10 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
                     let _ = interrupt.send(Op::Interrupt);
                 }
             });
-            let _ = core.ops.send(Op::Submit { text });
+            let _ = core.ops.send(Op::Submit {
+                text,
+                images: Vec::new(),
+            });
             let mut printed = Ok(());
             let mut outcome = None;
             while let Some(event) = core.events.recv().await {

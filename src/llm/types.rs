@@ -45,6 +45,12 @@ pub enum Content {
     InputText { text: String },
     /// Text the model wrote.
     OutputText { text: String },
+    /// An image the user sends: an `https:` URL or a `data:` URL with base64 bytes.
+    InputImage {
+        image_url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
 }
 
 /// One part of a reasoning summary (`{"type":"summary_text","text":…}`).
@@ -62,6 +68,10 @@ pub const INSTRUCTIONS_HEADING: &str = "# AGENTS.md instructions for ";
 /// How a part of a user message that carries a file the person mentioned (`@path`) starts,
 /// followed by the path: the part is sent and saved, but shown as "attached", not as typed text.
 pub const ATTACHMENT_HEADING: &str = "# Attached file (mentioned with @): ";
+
+/// The line before an image of a user message, followed by its path or how it came: the
+/// image's name for the model, shown as "attached" when a session is resumed.
+pub const IMAGE_HEADING: &str = "# Attached image: ";
 
 /// How a compaction's summary is introduced to the model in the requests that follow.
 pub const SUMMARY_HEADING: &str =
@@ -104,10 +114,16 @@ impl Item {
             Self::Message { content, .. } => content
                 .iter()
                 .filter_map(|c| match c {
-                    Content::InputText { text } if text.starts_with(ATTACHMENT_HEADING) => None,
+                    Content::InputText { text }
+                        if text.starts_with(ATTACHMENT_HEADING)
+                            || text.starts_with(IMAGE_HEADING) =>
+                    {
+                        None
+                    }
                     Content::InputText { text } | Content::OutputText { text } => {
                         Some(text.as_str())
                     }
+                    Content::InputImage { .. } => None,
                 })
                 .collect(),
             _ => String::new(),
@@ -122,8 +138,9 @@ impl Item {
                 .filter_map(|c| match c {
                     Content::InputText { text } => text
                         .strip_prefix(ATTACHMENT_HEADING)
+                        .or_else(|| text.strip_prefix(IMAGE_HEADING))
                         .and_then(|rest| rest.lines().next()),
-                    Content::OutputText { .. } => None,
+                    Content::OutputText { .. } | Content::InputImage { .. } => None,
                 })
                 .collect(),
             _ => Vec::new(),
@@ -137,6 +154,7 @@ impl Item {
                 .iter()
                 .map(|c| match c {
                     Content::InputText { text } | Content::OutputText { text } => text.as_str(),
+                    Content::InputImage { .. } => "",
                 })
                 .collect(),
             _ => String::new(),

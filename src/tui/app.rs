@@ -522,7 +522,10 @@ impl App {
         self.push(CellKind::User(text.clone()));
         self.chat.transcript.scroll_to_bottom();
         self.conversation_saved = true;
-        self.send(Op::Submit { text });
+        self.send(Op::Submit {
+            text,
+            images: Vec::new(),
+        });
     }
 
     pub(super) fn push_error(&mut self, message: String) {

@@ -12,12 +12,12 @@ use agent_client_protocol::v1::schema::{
     AuthCapabilities, AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities,
     CloseSessionRequest, ContentBlock, CreateElicitationRequest, CreateElicitationResponse, Diff,
     ElicitationAcceptAction, ElicitationAction, ElicitationCapabilities, ElicitationMode,
-    ElicitationScope, ElicitationUrlCapabilities, FileSystemCapabilities, InitializeRequest,
-    InitializeResponse, LoadSessionRequest, NewSessionRequest, PromptRequest, PromptResponse,
-    ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
-    RequestPermissionResponse, SelectedPermissionOutcome, SessionId, SessionNotification,
-    SessionUpdate, StopReason, TextContent, ToolCallContent, ToolCallStatus, ToolKind,
-    WriteTextFileRequest, WriteTextFileResponse,
+    ElicitationScope, ElicitationUrlCapabilities, FileSystemCapabilities, ImageContent,
+    InitializeRequest, InitializeResponse, LoadSessionRequest, NewSessionRequest, PromptRequest,
+    PromptResponse, ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome,
+    RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome, SessionId,
+    SessionNotification, SessionUpdate, StopReason, TextContent, ToolCallContent, ToolCallStatus,
+    ToolKind, WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{Agent, ByteStreams, Client, Error, UntypedMessage};
 use serde_json::{Value, json};
@@ -1179,4 +1179,55 @@ async fn bad_lines_unknown_methods_and_a_taken_back_sign_in_get_json_rpc_answers
         lines.next().await,
         json!({"jsonrpc":"2.0","id":4,"result":{}})
     );
+}
+
+/// An image an editor pastes goes to the model as image input, with the words beside it; the
+/// agent says it takes images.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_in_a_prompt_reaches_the_model() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_response(Reply::text("A red square."));
+    let png = base64_png();
+    kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
+        let agent = initialize(&cx, ClientCapabilities::new()).await;
+        assert_eq!(
+            agent["agentCapabilities"]["promptCapabilities"]["image"],
+            true
+        );
+        let session = new_session(&cx, project.path()).await?;
+        let request = PromptRequest::new(
+            session.0.to_string(),
+            vec![
+                ContentBlock::Text(TextContent::new("what is this?".to_string())),
+                ContentBlock::Image(ImageContent::new(png.clone(), "image/png")),
+            ],
+        );
+        let answer = cx.send_request(request).block_task().await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        Ok(())
+    })
+    .await;
+    let body = fake.requests_to("/responses").pop().unwrap().json().clone();
+    let user = body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|item| item["role"] == "user")
+        .unwrap()
+        .clone();
+    let parts = user["content"].as_array().unwrap();
+    assert_eq!(parts[0]["text"], "what is this?");
+    let image = parts.iter().find(|p| p["type"] == "input_image").unwrap();
+    assert_eq!(
+        image["image_url"],
+        format!("data:image/png;base64,{png}"),
+        "{user:#}"
+    );
+}
+
+/// A 1×1 PNG, base64.
+fn base64_png() -> String {
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+        .to_string()
 }

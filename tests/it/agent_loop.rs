@@ -95,6 +95,7 @@ impl Agent {
         self.ops
             .send(Op::Submit {
                 text: text.to_string(),
+                images: Vec::new(),
             })
             .unwrap();
     }

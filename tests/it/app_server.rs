@@ -1539,3 +1539,77 @@ async fn external_tokens_are_used_in_memory_and_refreshed_by_the_host() {
         Value::Null
     );
 }
+
+/// A turn's images go to the model as image input (a URL as it is, a local file as its data),
+/// a mentioned file goes with the prompt, a file that is no image is left out with a warning,
+/// and the thread's history shows the images again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turns_images_and_mentions_reach_the_model() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let png: &[u8] = &[
+        0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', 0, 0, 0, 13, b'I', b'H', b'D', b'R',
+    ];
+    std::fs::write(project.path().join("shot.png"), png).unwrap();
+    std::fs::write(project.path().join("notes.txt"), "remember the milk\n").unwrap();
+    std::fs::write(project.path().join("fake.png"), "not a picture").unwrap();
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::text("Two images."));
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [
+            {"type": "text", "text": "compare these", "text_elements": []},
+            {"type": "image", "url": "https://example.com/a.png"},
+            {"type": "localImage", "path": project.path().join("shot.png")},
+            {"type": "localImage", "path": project.path().join("fake.png")},
+            {"type": "mention", "name": "notes", "path": "notes.txt"},
+        ]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let warning = seen.iter().find(|m| m["method"] == "warning").unwrap();
+    let message = warning["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("fake.png") && message.contains("not a PNG"),
+        "{message}"
+    );
+    let body = fake.requests_to("/responses").pop().unwrap().json().clone();
+    let user = body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|item| item["role"] == "user")
+        .unwrap()
+        .clone();
+    let parts = user["content"].as_array().unwrap();
+    assert_eq!(parts[0]["text"], "compare these\n@notes.txt");
+    assert!(parts.iter().any(|p| {
+        p["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("remember the milk"))
+    }));
+    let images: Vec<&str> = parts
+        .iter()
+        .filter(|p| p["type"] == "input_image")
+        .map(|p| p["image_url"].as_str().unwrap())
+        .collect();
+    assert_eq!(images.len(), 2, "{user:#}");
+    assert_eq!(images[0], "https://example.com/a.png");
+    assert!(images[1].starts_with("data:image/png;base64,iVBORw0KGgo"));
+
+    let read = server.result(
+        "thread/read",
+        json!({"threadId": thread_id, "includeTurns": true}),
+    );
+    let content = &read["thread"]["turns"][0]["items"][0]["content"];
+    assert_eq!(content[0]["text"], "compare these\n@notes.txt");
+    assert_eq!(
+        content[1],
+        json!({"type": "image", "url": "https://example.com/a.png"})
+    );
+    let (bad, _) = server.call(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "localAudio", "path": "/tmp/a.wav"}]}),
+    );
+    assert_eq!(bad["error"]["code"], -32602);
+}

@@ -121,7 +121,8 @@ fn streamed_markdown_answer_with_code() {
     assert_eq!(
         ops(&mut rx),
         [Op::Submit {
-            text: "How do I read a file?".into()
+            text: "How do I read a file?".into(),
+            images: Vec::new(),
         }]
     );
     app.handle_core_event(Event::TurnStarted);
@@ -682,7 +683,7 @@ fn queued_prompt_and_a_full_status_line_at_80_columns() {
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     let sent = ops(&mut rx);
     assert!(
-        sent.iter().any(|op| matches!(op, Op::Submit { text }
+        sent.iter().any(|op| matches!(op, Op::Submit { text, .. }
             if text == "then fix the failing test in tests/parser.rs, please")),
         "sent when the answer ended: {sent:?}"
     );
@@ -787,7 +788,7 @@ fn enter_sends_a_mention_as_typed_unless_a_file_was_chosen() {
     let sent: Vec<String> = ops(&mut rx)
         .into_iter()
         .filter_map(|op| match op {
-            Op::Submit { text } => Some(text),
+            Op::Submit { text, .. } => Some(text),
             _ => None,
         })
         .collect();
