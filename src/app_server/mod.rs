@@ -7,14 +7,16 @@
 //! - `account.rs`: `account/*`, the account service (`auth::accounts`) in the protocol's words.
 //! - `config.rs`: what a host reads before its first screen and its settings screen writes:
 //!   `config/*`, `permissionProfile/list`, `model/list`, `skills/list`, `mcpServerStatus/list`.
-//! - `thread.rs`: one agent core per thread (`thread/*`, `turn/*`), its approvals as server
-//!   requests to the host; the saved sessions as a host's history.
+//! - `threads.rs`: one agent core per thread (`thread/*`); the saved sessions as a host's
+//!   history. `turns.rs`: `turn/*`, the core's events pumped out as items, its approvals as
+//!   server requests to the host.
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
 
 pub mod account;
 pub mod config;
 pub mod items;
-pub mod thread;
+pub mod threads;
+pub mod turns;
 pub mod wire;
 
 use std::future::Future;
@@ -24,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use account::Accounts;
-use thread::Threads;
+use threads::Threads;
 use wire::{Answer, Incoming, Out, RpcError, params, parse_line, reply};
 
 use crate::auth::ExternalAuth;
@@ -230,8 +232,8 @@ impl Server {
             "thread/loaded/list" => self.threads.loaded(params),
             "thread/unsubscribe" => self.threads.unsubscribe(params),
             "thread/compact/start" => self.threads.compact(params),
-            "turn/start" => self.threads.start_turn(params),
-            "turn/interrupt" => self.threads.interrupt(params),
+            "turn/start" => turns::start(params, |id| self.threads.thread(id)),
+            "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
             other => Err(RpcError::invalid_request(format!(
                 "Invalid request: unknown variant `{other}`, expected one of {}",
                 METHODS

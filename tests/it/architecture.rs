@@ -287,11 +287,11 @@ fn the_reader_finds_the_imports_a_file_names() {
         .insert("tui/app.rs".to_string());
     up.get_mut("acp/session.rs")
         .unwrap()
-        .insert("app_server/thread.rs".to_string());
+        .insert("app_server/threads.rs".to_string());
     assert_eq!(
         upward(&up),
         [
-            "acp/session.rs -> app_server/thread.rs",
+            "acp/session.rs -> app_server/threads.rs",
             "agent/turn.rs -> tui/app.rs"
         ]
     );

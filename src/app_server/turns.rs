@@ -1,0 +1,390 @@
+//! `turn/*`: a prompt (its text, images and mentions) to a thread's core, and the core's
+//! events back as the protocol's items and turn notifications through the pure
+//! [`Translator`]; approval requests become server→client requests whose decisions go back as
+//! `Op::Approve`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use uuid::Uuid;
+
+use super::items::{Outgoing, Translator, rate_limits};
+use super::wire::{Answer, Out, RpcError, now_ms, params};
+use crate::agent::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op,
+};
+use crate::mcp::ServerStatus;
+
+/// The turn a thread is running, shared with the task that turns its events into
+/// notifications.
+#[derive(Debug, Default)]
+pub(super) struct Running {
+    pub(super) turn_id: Option<String>,
+}
+
+/// A thread of the connection: its core's ops, and the turn it runs.
+pub struct Thread {
+    pub(super) ops: UnboundedSender<Op>,
+    pub(super) running: Arc<Mutex<Running>>,
+}
+
+/// The protocol's approval policy as kelp's approval mode.
+pub(super) fn approval_mode(
+    policy: Option<&Value>,
+    default: ApprovalMode,
+) -> Result<ApprovalMode, RpcError> {
+    if policy.is_none_or(Value::is_null) {
+        return Ok(default);
+    }
+    policy
+        .and_then(Value::as_str)
+        .and_then(ApprovalMode::from_codex)
+        .ok_or_else(|| {
+            RpcError::invalid_params(
+                "Invalid params: approvalPolicy: kelp takes \"untrusted\", \"on-request\" or \"never\"",
+            )
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TurnParams {
+    thread_id: String,
+    input: Vec<InputItem>,
+    /// The model for this turn and the thread's next ones.
+    #[serde(default)]
+    model: Option<String>,
+    /// The approval policy for this turn and the thread's next ones.
+    #[serde(default)]
+    approval_policy: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum InputItem {
+    Text {
+        text: String,
+    },
+    /// By URL; an uploaded file's id is the service's, which kelp does not use.
+    Image {
+        url: Option<String>,
+    },
+    LocalImage {
+        path: PathBuf,
+    },
+    /// A file (`@path`), or an app or plugin kelp does not have (its name is in the text).
+    Mention {
+        path: String,
+    },
+    /// Skills are not kelp's: the text names the skill, and it goes as text.
+    Skill {},
+    #[serde(other)]
+    Other,
+}
+
+/// A turn's input as kelp's prompt: the texts (and mentioned files as `@path`), and the images.
+fn prompt(input: Vec<InputItem>) -> Result<(String, Vec<ImageInput>), RpcError> {
+    let mut text = Vec::new();
+    let mut images = Vec::new();
+    for item in input {
+        match item {
+            InputItem::Text { text: t } => text.push(t),
+            InputItem::Image { url: Some(url) } => images.push(ImageInput::Url(url)),
+            InputItem::Image { .. } => {
+                return Err(RpcError::invalid_params(
+                    "Invalid params: input: kelp takes an image by its url or a localImage path",
+                ));
+            }
+            InputItem::LocalImage { path } => images.push(ImageInput::File(path)),
+            InputItem::Mention { path } if !path.contains("://") => {
+                text.push(crate::agent::mentions::mention_of(&path));
+            }
+            InputItem::Mention { path } => tracing::info!(%path, "a mention kelp has no app for"),
+            InputItem::Skill {} => tracing::info!("a skill input: kelp has no skills"),
+            InputItem::Other => {
+                return Err(RpcError::invalid_params(
+                    "Invalid params: input: kelp takes text, images and mentions, not audio",
+                ));
+            }
+        }
+    }
+    Ok((text.join("\n"), images))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InterruptParams {
+    thread_id: String,
+    turn_id: String,
+}
+
+/// The thread a turn's request names, found among the connection's.
+pub trait Find<'a>: FnOnce(&str) -> Result<&'a Thread, RpcError> {}
+impl<'a, F: FnOnce(&str) -> Result<&'a Thread, RpcError>> Find<'a> for F {}
+
+/// `turn/start`: sends the prompt; the turn's events stream as notifications.
+pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+    let p: TurnParams = params(raw)?;
+    let thread = find(&p.thread_id)?;
+    let approval = match &p.approval_policy {
+        Some(policy) if !policy.is_null() => {
+            Some(approval_mode(Some(policy), ApprovalMode::default())?)
+        }
+        _ => None,
+    };
+    let settings = Op::Override {
+        model: p.model.clone(),
+        approval,
+    };
+    let (text, images) = prompt(p.input)?;
+    let ops = thread.ops.clone();
+    let (answer, _) = begin_turn(thread, &p.thread_id)?;
+    // Sent once `turn/started` is on its way, so no item of the turn comes before it.
+    Ok(answer.after(move || {
+        let _ = ops.send(settings);
+        let _ = ops.send(Op::Submit { text, images });
+    }))
+}
+
+/// `turn/interrupt`: stops the stream and kills running commands; `turn/completed` with
+/// `interrupted` follows.
+pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+    let p: InterruptParams = params(raw)?;
+    let thread = find(&p.thread_id)?;
+    let current = thread
+        .running
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .turn_id
+        .clone();
+    let answer = Answer::new(json!({}));
+    if current.as_deref() != Some(p.turn_id.as_str()) {
+        return Ok(answer);
+    }
+    // After the answer: the turn's `turn/completed` follows it.
+    let ops = thread.ops.clone();
+    Ok(answer.after(move || {
+        let _ = ops.send(Op::Interrupt);
+    }))
+}
+
+/// Marks a turn as running on `thread` (one at a time): the `turn/start` answer with its
+/// `turn/started`, and the turn as the protocol shows it.
+pub(super) fn begin_turn(thread: &Thread, thread_id: &str) -> Result<(Answer, Value), RpcError> {
+    let turn_id = {
+        let mut running = thread
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if running.turn_id.is_some() {
+            return Err(RpcError::invalid_request(
+                "a turn is already running on this thread: wait for it or interrupt it",
+            ));
+        }
+        let id = Uuid::new_v4().to_string();
+        running.turn_id = Some(id.clone());
+        id
+    };
+    let turn = json!({
+        "id": turn_id,
+        "items": [],
+        "status": "inProgress",
+        "startedAt": chrono::Utc::now().timestamp(),
+    });
+    let answer = Answer::new(json!({ "turn": turn })).then(
+        "turn/started",
+        json!({ "threadId": thread_id, "turn": turn }),
+    );
+    Ok((answer, turn))
+}
+
+/// The thread a pump serves.
+pub(super) struct Where {
+    pub(super) thread_id: String,
+    pub(super) cwd: PathBuf,
+}
+
+/// Turns one thread's core events into notifications (through the [`Translator`]) and asks
+/// the host about approvals, for as long as the core runs.
+pub(super) async fn pump(
+    mut events: UnboundedReceiver<Event>,
+    ops: UnboundedSender<Op>,
+    out: Out,
+    place: Where,
+    running: Arc<Mutex<Running>>,
+    last_limits: Arc<Mutex<Value>>,
+    last_servers: Arc<Mutex<Vec<ServerStatus>>>,
+) {
+    let Where { thread_id, cwd } = place;
+    let mut translator = Translator::new(thread_id.clone(), cwd);
+    let mut outgoing = Vec::new();
+    let asking = Asking::default();
+    let turn_id = || {
+        running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .turn_id
+            .clone()
+            .unwrap_or_default()
+    };
+    while let Some(event) = events.recv().await {
+        // The hot path: the next piece of the message streaming now.
+        if let Some(line) = translator.delta_line(&event, now_ms()) {
+            out.send_line(line);
+            continue;
+        }
+        let turn = turn_id();
+        // Asked after the translation is out: a patch's item, with its changes, comes first.
+        let mut ask = None;
+        match &event {
+            Event::ApprovalRequested {
+                id,
+                call_id,
+                subject,
+            } => ask = Some((*id, call_id.clone(), subject.clone())),
+            Event::RateLimits(limits) => {
+                *last_limits.lock().unwrap_or_else(PoisonError::into_inner) = rate_limits(limits);
+            }
+            Event::McpServers(servers) => {
+                *last_servers.lock().unwrap_or_else(PoisonError::into_inner) = servers.clone();
+            }
+            // Dropped (the turn was interrupted first): the host's request is moot.
+            Event::ApprovalAnswered {
+                id, decision: None, ..
+            } => resolved(&out, &asking, *id, &json!(thread_id)),
+            Event::TurnFinished(_) => {
+                running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .turn_id = None;
+            }
+            Event::Notice(text) => tracing::info!(thread = %thread_id, "{text}"),
+            Event::Error(text) => tracing::warn!(thread = %thread_id, "{text}"),
+            _ => {}
+        }
+        translator.on_event(&turn, event, now_ms(), &mut outgoing);
+        for message in outgoing.drain(..) {
+            match message {
+                Outgoing::Line(line) => out.send_line(line),
+                Outgoing::Notify { method, params } => out.notify(method, params),
+            }
+        }
+        if let Some((id, call_id, subject)) = ask {
+            let base = json!({ "threadId": thread_id, "turnId": turn });
+            crate::task::spawn(ask_host(
+                out.clone(),
+                ops.clone(),
+                base,
+                Arc::clone(&asking),
+                id,
+                call_id,
+                subject,
+            ));
+        }
+    }
+}
+
+/// The approval requests out with the host: the core's approval id, and the request's id.
+type Asking = Arc<Mutex<HashMap<u64, i64>>>;
+
+/// Tells the host that the request of approval `id` needs no answer any more (answered, or
+/// dropped when the turn ended first), once.
+fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &Value) {
+    let request = asking
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+    if let Some(request_id) = request {
+        out.notify(
+            "serverRequest/resolved",
+            json!({ "threadId": thread_id, "requestId": request_id }),
+        );
+    }
+}
+
+/// Asks the host about an approval request and hands its decision to the core. `cancel`
+/// denies and interrupts the turn; no answer, or an error, denies.
+async fn ask_host(
+    out: Out,
+    ops: UnboundedSender<Op>,
+    base: Value,
+    asking: Asking,
+    id: u64,
+    call_id: String,
+    subject: ApprovalSubject,
+) {
+    let thread_id = base["threadId"].clone();
+    let mut params = base;
+    let (method, extra) = match subject {
+        ApprovalSubject::Patch { .. } => ("item/fileChange/requestApproval", json!({})),
+        ApprovalSubject::Command { command, workdir } => (
+            "item/commandExecution/requestApproval",
+            json!({ "command": command, "cwd": workdir }),
+        ),
+        ApprovalSubject::Unsandboxed {
+            command,
+            workdir,
+            blocked,
+        } => (
+            "item/commandExecution/requestApproval",
+            json!({
+                "command": command,
+                "cwd": workdir,
+                "reason": format!("{blocked}; run it again without the sandbox?"),
+            }),
+        ),
+        ApprovalSubject::McpTool {
+            server,
+            tool,
+            arguments,
+        } => (
+            "item/commandExecution/requestApproval",
+            json!({
+                "command": format!("{server}: {tool} {arguments}").trim_end(),
+                "reason": format!("calls the tool `{tool}` of the MCP server `{server}`"),
+            }),
+        ),
+        ApprovalSubject::Read { summary, paths } => (
+            "item/commandExecution/requestApproval",
+            json!({
+                "command": summary,
+                "reason": format!(
+                    "reads outside the project: {}",
+                    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        ),
+    };
+    if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+        params.extend(extra);
+        params.insert("itemId".into(), json!(call_id));
+        params.insert("startedAtMs".into(), json!(now_ms()));
+    }
+    let (request_id, answer) = out.numbered_request(method, params);
+    asking
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id, request_id);
+    let answer = answer.await;
+    resolved(&out, &asking, id, &thread_id);
+    let decision = answer.ok().and_then(Result::ok).and_then(|result| {
+        result
+            .get("decision")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let (decision, interrupt) = match decision.as_deref() {
+        Some("accept") => (ApprovalDecision::Yes, false),
+        Some("acceptForSession") => (ApprovalDecision::Always, false),
+        Some("cancel") => (ApprovalDecision::No { reason: None }, true),
+        _ => (ApprovalDecision::No { reason: None }, false),
+    };
+    let _ = ops.send(Op::Approve { id, decision });
+    if interrupt {
+        let _ = ops.send(Op::Interrupt);
+    }
+}
