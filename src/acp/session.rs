@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 use super::updates::{Translator, decision};
 use super::{Connection, Face, Reply, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
-use crate::agent::protocol::{ApprovalDecision, Event, ImageInput, Op, StopCause, TurnOutcome};
+use crate::agent::protocol::{
+    ApprovalDecision, Event, ImageInput, Op, StopCause, Submission, TurnOutcome,
+};
 use crate::config::{McpServerConfig, McpTransport};
 
 /// How long the sessions get to stop their turns when the client goes away.
@@ -132,7 +134,15 @@ impl Sessions {
                     "a prompt is already running in this session: wait for it or cancel it",
                 ));
         }
-        if session.ops.send(Op::Submit { text, images }).is_err() {
+        if session
+            .ops
+            .send(Op::Submit(Submission {
+                text,
+                images,
+                output_schema: None,
+            }))
+            .is_err()
+        {
             return reply.fail(Error::internal_error().data("this session's agent stopped"));
         }
         *turn = Some(Turn {

@@ -10,10 +10,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::instructions::{self, InstructionFile};
+use super::protocol::Settings;
 use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Item, Role, TokenUsage};
-use crate::llm::{Prompt, ReasoningEffort, models};
+use crate::llm::{Prompt, ReasoningEffort, SummaryStyle, models};
 use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
 
 /// What a call interrupted by a crash gets as its output when the conversation is resumed.
@@ -24,6 +25,7 @@ const LOST_OUTPUT: &str = "aborted: kelp stopped before this call finished";
 pub struct Conversation {
     model: String,
     reasoning_effort: ReasoningEffort,
+    summary_style: SummaryStyle,
     tool_context: ToolContext,
     tools: Vec<Value>,
     history: Vec<Item>,
@@ -117,6 +119,7 @@ impl Conversation {
         Self {
             model,
             reasoning_effort: parse_effort(config.reasoning_effort.as_deref()),
+            summary_style: SummaryStyle::default(),
             tool_context,
             tools,
             history: Vec::new(),
@@ -150,6 +153,20 @@ impl Conversation {
     /// Uses `model` from the next request on.
     pub fn set_model(&mut self, model: String) {
         self.model = model;
+    }
+
+    /// A host's choices for the requests from now on (those it leaves `None` stay); the
+    /// model and approval mode are the core's to apply.
+    pub fn apply(&mut self, settings: &Settings) {
+        if let Some(effort) = settings.effort {
+            self.reasoning_effort = effort;
+        }
+        if let Some(summary) = settings.summary {
+            self.summary_style = summary;
+        }
+        if let Some((mode, network)) = settings.sandbox {
+            self.tool_context.sandbox = SandboxPolicy::new(mode, network);
+        }
     }
 
     /// Reads and writes files through `editor` from now on (or the disk again with `None`).
@@ -286,6 +303,7 @@ impl Conversation {
         prompt.tools = self.tools.clone();
         prompt.parallel_tool_calls = true;
         prompt.reasoning_effort = self.reasoning_effort;
+        prompt.summary = self.summary_style;
         prompt.conversation_id = self.id();
         prompt
     }

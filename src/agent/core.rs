@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::approval::Approvals;
 use super::conversation::Conversation;
-use super::protocol::{AuthSummary, Event, Op, TurnOutcome};
+use super::protocol::{AuthSummary, Event, Op, Settings, Submission, TurnOutcome};
 use super::turn::{DEFAULT_MAX_STEPS, run_turn_unfinished};
 use super::turn_context::{TurnContext, outcome_of};
 use crate::auth::login::LoginMethod;
@@ -235,8 +235,8 @@ conventions seen in the code; and anything an agent must not do. No generic advi
 
 /// What a turn task does.
 enum Work {
-    /// Answer a prompt, with its images.
-    Prompt(String, Vec<crate::agent::images::ImageInput>),
+    /// Answer a prompt.
+    Prompt(Submission),
     /// Compact the conversation, keeping the focus in particular.
     Compact(Option<String>),
 }
@@ -320,6 +320,9 @@ struct Core {
     running: Option<RunningTurn>,
     /// The model the next turn uses (a change during a turn applies when it ends).
     model: String,
+    /// A host's choices of effort, summary and sandbox, applied again to the conversation
+    /// a turn hands back (a change during a turn applies when it ends).
+    chosen: Settings,
     /// Feeds the one task that saves settings, started on the first change, so saves happen
     /// in order and the last choice is the one that stays.
     settings: Option<UnboundedSender<Setting>>,
@@ -356,6 +359,7 @@ impl Core {
             conversation: None,
             running: None,
             model,
+            chosen: Settings::default(),
             settings: None,
             mcp,
         };
@@ -471,6 +475,7 @@ impl Core {
         let outcome = match joined {
             Ok((mut conversation, outcome)) => {
                 conversation.set_model(self.model.clone());
+                conversation.apply(&self.chosen);
                 self.conversation = Some(*conversation);
                 outcome
             }
@@ -499,7 +504,7 @@ impl Core {
 
     async fn handle(&mut self, op: Op) {
         match op {
-            Op::Submit { text, images } => self.submit(Work::Prompt(text, images)),
+            Op::Submit(submission) => self.submit(Work::Prompt(submission)),
             Op::Compact { focus } => self.submit(Work::Compact(focus)),
             Op::Init => self.init(),
             Op::Diff => self.diff(),
@@ -526,14 +531,7 @@ impl Core {
                 self.approvals.set_mode(mode);
                 self.remember(Setting::Approval(mode));
             }
-            Op::Override { model, approval } => {
-                if let Some(model) = model {
-                    self.use_model(model);
-                }
-                if let Some(mode) = approval {
-                    self.approvals.set_mode(mode);
-                }
-            }
+            Op::Override(settings) => self.override_settings(settings),
             Op::RefreshModels => self.refresh_models(),
             Op::SaveApiKey { key, unchecked } => self.save_api_key(key.expose(), unchecked),
             Op::Logout => self.logout(),
@@ -566,6 +564,33 @@ impl Core {
     }
 
     /// The model the next turn uses (a running turn keeps its own).
+    /// `Op::Override`: a host's settings for the turns from now on, not saved.
+    fn override_settings(&mut self, settings: Settings) {
+        let Settings {
+            model,
+            approval,
+            effort,
+            summary,
+            sandbox,
+        } = settings;
+        if let Some(model) = model {
+            self.use_model(model);
+        }
+        if let Some(mode) = approval {
+            self.approvals.set_mode(mode);
+        }
+        self.chosen = Settings {
+            model: None,
+            approval: None,
+            effort: effort.or(self.chosen.effort),
+            summary: summary.or(self.chosen.summary),
+            sandbox: sandbox.or(self.chosen.sandbox),
+        };
+        if let Some(conversation) = &mut self.conversation {
+            conversation.apply(&self.chosen);
+        }
+    }
+
     fn use_model(&mut self, model: String) {
         if let Some(conversation) = &mut self.conversation {
             conversation.set_model(model.clone());
@@ -600,7 +625,7 @@ impl Core {
             "Asking the model to write AGENTS.md; you approve the file before it is written."
                 .to_string(),
         ));
-        self.submit(Work::Prompt(INIT_PROMPT.to_string(), Vec::new()));
+        self.submit(Work::Prompt(Submission::text(INIT_PROMPT)));
     }
 
     fn submit(&mut self, work: Work) {
@@ -624,8 +649,8 @@ impl Core {
         };
         let task = crate::task::spawn(async move {
             let result = match work {
-                Work::Prompt(text, images) => {
-                    run_turn_unfinished(&mut conversation, &ctx, text, images).await
+                Work::Prompt(submission) => {
+                    run_turn_unfinished(&mut conversation, &ctx, submission).await
                 }
                 Work::Compact(focus) => {
                     ctx.events.send(Event::TurnStarted).ok();

@@ -14,14 +14,45 @@ use crate::llm::types::{Item, RateLimits, TokenUsage};
 use crate::secret::Secret;
 use crate::session::SessionSummary;
 
+/// What the person sends to start a turn.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Submission {
+    /// Their words (with any `@path` mentions).
+    pub text: String,
+    /// Images that go with the words, as image input.
+    pub images: Vec<ImageInput>,
+    /// A JSON Schema the turn's final answer must follow (structured output), for this turn
+    /// only.
+    pub output_schema: Option<serde_json::Value>,
+}
+
+impl Submission {
+    /// Words alone.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Settings an embedding host chooses for a conversation from its next turn on; `None` keeps
+/// what is in force.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Settings {
+    pub model: Option<String>,
+    pub approval: Option<ApprovalMode>,
+    pub effort: Option<crate::llm::ReasoningEffort>,
+    pub summary: Option<crate::llm::SummaryStyle>,
+    /// How much commands may write, and whether they reach the network.
+    pub sandbox: Option<(crate::config::SandboxMode, bool)>,
+}
+
 /// A request from the front end to the core.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    /// Send a prompt, with any images; starts a turn.
-    Submit {
-        text: String,
-        images: Vec<ImageInput>,
-    },
+    /// Send a prompt; starts a turn.
+    Submit(Submission),
     /// Stop the running turn at once.
     Interrupt,
     /// Answer an approval request.
@@ -34,10 +65,7 @@ pub enum Op {
     SetApprovalMode(ApprovalMode),
     /// Settings for this conversation from the next turn on, not saved to the config file (an
     /// embedding host's per-turn choice).
-    Override {
-        model: Option<String>,
-        approval: Option<ApprovalMode>,
-    },
+    Override(Settings),
     /// Start a ChatGPT login.
     StartLogin(LoginMethod),
     /// The redirect URL (or bare code) pasted back for a browser login on another machine; it

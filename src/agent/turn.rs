@@ -15,11 +15,10 @@ use futures_util::future::join_all;
 use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::compact;
 use super::conversation::Conversation;
-use super::images::ImageInput;
 use super::items::AttemptItems;
 use super::mentions;
 use super::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, TurnOutcome,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, Submission, TurnOutcome,
 };
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use super::turn_context::forward_retry;
@@ -64,12 +63,11 @@ fn unattended_denial(mode: ApprovalMode, tool: &ToolCall, outside: bool) -> (Str
 pub async fn run_turn_unfinished(
     conversation: &mut Conversation,
     ctx: &TurnContext,
-    text: String,
-    images: Vec<ImageInput>,
+    submission: Submission,
 ) -> Result<(), TurnError> {
     ctx.emit(Event::TurnStarted);
     let mut partial = PartialAnswer::default();
-    let result = steps(conversation, ctx, text, images, &mut partial).await;
+    let result = steps(conversation, ctx, submission, &mut partial).await;
     if let Err(e) = &result {
         keep_unfinished(conversation, ctx, e, partial.take());
     }
@@ -145,10 +143,14 @@ impl PartialAnswer {
 async fn steps(
     conversation: &mut Conversation,
     ctx: &TurnContext,
-    text: String,
-    images: Vec<ImageInput>,
+    submission: Submission,
     partial: &mut PartialAnswer,
 ) -> Result<(), TurnError> {
+    let Submission {
+        text,
+        images,
+        output_schema,
+    } = submission;
     let project_dir = conversation.project_dir().to_path_buf();
     let typed = text.clone();
     let reading =
@@ -182,7 +184,8 @@ async fn steps(
             },
             None => Vec::new(),
         };
-        let prompt = conversation.prompt_with(tools::spec::mcp_specs(&mcp_tools));
+        let mut prompt = conversation.prompt_with(tools::spec::mcp_specs(&mcp_tools));
+        prompt.output_schema.clone_from(&output_schema);
         *partial = PartialAnswer::default();
         let response = tokio::select! {
             biased;

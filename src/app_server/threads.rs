@@ -49,6 +49,7 @@ struct ResumeParams {
     thread_id: String,
     approval_policy: Option<Value>,
     model: Option<String>,
+    sandbox: Option<String>,
 }
 
 fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode, RpcError> {
@@ -205,6 +206,7 @@ impl Threads {
         let mut config = self.config.clone();
         config.model = p.model.or(config.model);
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
+        config.sandbox = sandbox_mode(p.sandbox.as_deref(), config.sandbox)?;
         let mut options = CoreOptions::new(&summary.project_dir);
         options.resume = Some(summary.path.clone());
         options.new_if_resume_fails = false;

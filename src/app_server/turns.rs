@@ -15,8 +15,9 @@ use uuid::Uuid;
 use super::items::{Outgoing, Translator, rate_limits};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op, Settings, Submission,
 };
+use crate::config::SandboxMode;
 use crate::mcp::ServerStatus;
 
 /// The turn a thread is running, shared with the task that turns its events into
@@ -61,6 +62,16 @@ struct TurnParams {
     /// The approval policy for this turn and the thread's next ones.
     #[serde(default)]
     approval_policy: Option<Value>,
+    /// These three too: for this turn and the thread's next ones.
+    #[serde(default)]
+    effort: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    sandbox_policy: Option<Value>,
+    /// For this turn only: the final answer as JSON that follows this schema.
+    #[serde(default)]
+    output_schema: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -136,18 +147,51 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         }
         _ => None,
     };
-    let settings = Op::Override {
+    let settings = Op::Override(Settings {
         model: p.model.clone(),
         approval,
-    };
+        effort: parsed(p.effort.as_deref(), "effort")?,
+        summary: parsed(p.summary.as_deref(), "summary")?,
+        sandbox: p.sandbox_policy.as_ref().map(sandbox_choice).transpose()?,
+    });
     let (text, images) = prompt(p.input)?;
+    let submission = Submission {
+        text,
+        images,
+        output_schema: p.output_schema.filter(|schema| !schema.is_null()),
+    };
     let ops = thread.ops.clone();
     let (answer, _) = begin_turn(thread, &p.thread_id)?;
     // Sent once `turn/started` is on its way, so no item of the turn comes before it.
     Ok(answer.after(move || {
         let _ = ops.send(settings);
-        let _ = ops.send(Op::Submit { text, images });
+        let _ = ops.send(Op::Submit(submission));
     }))
+}
+
+/// A per-turn word kelp reads (`effort`, `summary`), or the error that names what it takes.
+fn parsed<T: std::str::FromStr<Err = String>>(
+    word: Option<&str>,
+    field: &str,
+) -> Result<Option<T>, RpcError> {
+    word.map(str::parse)
+        .transpose()
+        .map_err(|e| RpcError::invalid_params(format!("Invalid params: {field}: {e}")))
+}
+
+/// The protocol's sandbox policy as kelp's sandbox mode and network switch. A host's own
+/// sandbox (`externalSandbox`) leaves commands to it.
+fn sandbox_choice(policy: &Value) -> Result<(SandboxMode, bool), RpcError> {
+    let network = policy["networkAccess"].as_bool().unwrap_or(false);
+    match policy["type"].as_str() {
+        Some("dangerFullAccess") => Ok((SandboxMode::Off, true)),
+        Some("readOnly") => Ok((SandboxMode::ReadOnly, network)),
+        Some("workspaceWrite") => Ok((SandboxMode::WorkspaceWrite, network)),
+        Some("externalSandbox") => Ok((SandboxMode::Off, policy["networkAccess"] == "enabled")),
+        _ => Err(RpcError::invalid_params(
+            "Invalid params: sandboxPolicy: kelp takes dangerFullAccess, readOnly, workspaceWrite or externalSandbox",
+        )),
+    }
 }
 
 /// `turn/interrupt`: stops the stream and kills running commands; `turn/completed` with

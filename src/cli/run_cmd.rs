@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use kelp::agent::core::{self, Approver, CoreOptions};
-use kelp::agent::protocol::{Event, Op, PlanStatus, TurnOutcome};
+use kelp::agent::protocol::{Event, Op, PlanStatus, Submission, TurnOutcome};
 use kelp::config::Config;
 use kelp::llm::types::{RateLimitWindow, TokenUsage};
 use kelp::llm::{ErrorCategory, ReasoningEffort};
@@ -124,10 +124,7 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
                     let _ = interrupt.send(Op::Interrupt);
                 }
             });
-            let _ = core.ops.send(Op::Submit {
-                text,
-                images: Vec::new(),
-            });
+            let _ = core.ops.send(Op::Submit(Submission::text(text)));
             let mut printed = Ok(());
             let mut outcome = None;
             while let Some(event) = core.events.recv().await {

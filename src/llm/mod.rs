@@ -19,5 +19,5 @@ pub mod types;
 
 pub use client::{LlmClient, ResponseStream, StreamSettings};
 pub use error::{ErrorCategory, LlmError, LoginKind};
-pub use request::{Prompt, ReasoningEffort};
+pub use request::{Prompt, ReasoningEffort, SummaryStyle};
 pub use types::ResponseEvent;

@@ -52,6 +52,37 @@ impl std::str::FromStr for ReasoningEffort {
     }
 }
 
+/// How much of its reasoning a reasoning model sums up for the person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SummaryStyle {
+    #[default]
+    Auto,
+    Concise,
+    Detailed,
+    /// No summary is asked for.
+    None,
+}
+
+impl std::str::FromStr for SummaryStyle {
+    type Err = String;
+
+    /// Reads `auto`, `concise`, `detailed` or `none` (Codex's words).
+    fn from_str(value: &str) -> Result<Self, String> {
+        Ok(match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => Self::Auto,
+            "concise" => Self::Concise,
+            "detailed" => Self::Detailed,
+            "none" => Self::None,
+            other => {
+                return Err(format!(
+                    "unknown reasoning summary {other:?}: use auto, concise, detailed or none"
+                ));
+            }
+        })
+    }
+}
+
 /// Everything one request says, apart from the credential.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
@@ -67,6 +98,10 @@ pub struct Prompt {
     pub parallel_tool_calls: bool,
     /// Used only with reasoning models.
     pub reasoning_effort: ReasoningEffort,
+    /// Used only with reasoning models.
+    pub summary: SummaryStyle,
+    /// A JSON Schema the final answer must follow (structured output).
+    pub output_schema: Option<Value>,
     /// The conversation's id: `session-id` header and `prompt_cache_key`.
     pub conversation_id: Uuid,
 }
@@ -81,6 +116,8 @@ impl Prompt {
             tools: Vec::new(),
             parallel_tool_calls: false,
             reasoning_effort: ReasoningEffort::default(),
+            summary: SummaryStyle::default(),
+            output_schema: None,
             conversation_id: Uuid::new_v4(),
         }
     }
@@ -109,12 +146,30 @@ struct Body<'a> {
     stream: bool,
     include: &'static [&'static str],
     prompt_cache_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<TextFormat<'a>>,
 }
 
 #[derive(Serialize)]
 struct Reasoning {
     effort: ReasoningEffort,
-    summary: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<SummaryStyle>,
+}
+
+/// `text.format`: the answer as JSON that follows a schema, strictly (as Codex asks it).
+#[derive(Serialize)]
+struct TextFormat<'a> {
+    format: JsonSchemaFormat<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonSchemaFormat<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'static str,
+    schema: &'a Value,
+    strict: bool,
 }
 
 /// The JSON body of `prompt`, serialised once and re-sent as is on every retry.
@@ -129,7 +184,7 @@ pub fn body(prompt: &Prompt) -> Result<Vec<u8>, serde_json::Error> {
         parallel_tool_calls: prompt.parallel_tool_calls,
         reasoning: reasoning.then_some(Reasoning {
             effort: prompt.reasoning_effort,
-            summary: "auto",
+            summary: (prompt.summary != SummaryStyle::None).then_some(prompt.summary),
         }),
         store: false,
         stream: true,
@@ -140,6 +195,14 @@ pub fn body(prompt: &Prompt) -> Result<Vec<u8>, serde_json::Error> {
             &[]
         },
         prompt_cache_key: prompt.conversation_id.to_string(),
+        text: prompt.output_schema.as_ref().map(|schema| TextFormat {
+            format: JsonSchemaFormat {
+                kind: "json_schema",
+                name: "codex_output_schema",
+                schema,
+                strict: true,
+            },
+        }),
     })
 }
 

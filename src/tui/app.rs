@@ -24,7 +24,9 @@ use super::history_cell::{CellKind, display_path};
 use super::overlay::Overlay;
 use super::resume;
 use super::status::{Status, describe_login};
-use crate::agent::protocol::{ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, TurnOutcome};
+use crate::agent::protocol::{
+    ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, Submission, TurnOutcome,
+};
 use crate::auth::login::LoginEvent;
 use crate::llm::types::{Item, TokenUsage};
 use crate::session::{Note, SessionSummary, TurnEnd};
@@ -522,10 +524,7 @@ impl App {
         self.push(CellKind::User(text.clone()));
         self.chat.transcript.scroll_to_bottom();
         self.conversation_saved = true;
-        self.send(Op::Submit {
-            text,
-            images: Vec::new(),
-        });
+        self.send(Op::Submit(Submission::text(text)));
     }
 
     pub(super) fn push_error(&mut self, message: String) {

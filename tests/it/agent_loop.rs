@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kelp::agent::core::{CoreOptions, spawn};
 use kelp::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, StopCause, TurnOutcome,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, StopCause, Submission, TurnOutcome,
 };
 use kelp::agent::turn::NOT_STARTED_OUTPUT;
 use kelp::auth::{AuthStore, OpenAiEntry};
@@ -92,12 +92,7 @@ impl Agent {
     }
 
     pub(crate) fn submit(&self, text: &str) {
-        self.ops
-            .send(Op::Submit {
-                text: text.to_string(),
-                images: Vec::new(),
-            })
-            .unwrap();
+        self.ops.send(Op::Submit(Submission::text(text))).unwrap();
     }
 
     pub(crate) async fn next(&mut self) -> Event {

@@ -1613,3 +1613,60 @@ async fn a_turns_images_and_mentions_reach_the_model() {
     );
     assert_eq!(bad["error"]["code"], -32602);
 }
+
+/// A turn's effort, summary and output schema reach the request; a read-only sandbox policy
+/// keeps the next command from writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turns_effort_summary_schema_and_sandbox_are_used() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    let schema = json!({"type": "object", "properties": {"title": {"type": "string"}},
+                        "required": ["title"], "additionalProperties": false});
+    fake.push_response(Reply::text(r#"{"title":"Fix the parser"}"#));
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "model": "gpt-5.5", "effort": "high", "summary": "concise",
+               "outputSchema": schema, "input": [{"type": "text", "text": "name this"}]}),
+    );
+    server.until(|m| m["method"] == "turn/completed");
+    let request = fake.requests_to("/responses").pop().unwrap().json().clone();
+    assert_eq!(
+        request["reasoning"],
+        json!({"effort": "high", "summary": "concise"})
+    );
+    assert_eq!(request["text"]["format"]["type"], "json_schema");
+    assert_eq!(request["text"]["format"]["strict"], true);
+    assert_eq!(request["text"]["format"]["schema"], schema);
+
+    // The schema was for that turn; the effort stays for the next.
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch made.txt"})),
+        Reply::text("Tried."),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "sandboxPolicy": {"type": "readOnly"},
+               "input": [{"type": "text", "text": "make it"}]}),
+    );
+    server.until(|m| m["method"] == "turn/completed");
+    let request = fake.requests_to("/responses").pop().unwrap().json().clone();
+    assert!(request.get("text").is_none(), "{request:#}");
+    assert_eq!(request["reasoning"]["effort"], "high");
+    assert!(!project.path().join("made.txt").exists());
+
+    for (field, value) in [
+        ("effort", json!("ludicrous")),
+        ("summary", json!("long")),
+        ("sandboxPolicy", json!({"type": "sometimes"})),
+    ] {
+        let mut params = json!({"threadId": thread_id, "input": [{"type": "text", "text": "x"}]});
+        params[field] = value;
+        let (bad, _) = server.call("turn/start", params);
+        assert_eq!(bad["error"]["code"], -32602, "{field}: {bad}");
+    }
+}

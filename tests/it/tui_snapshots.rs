@@ -7,7 +7,8 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use kelp::agent::instructions::InstructionFile;
 use kelp::agent::protocol::{
-    ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, TurnOutcome,
+    ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, Submission,
+    TurnOutcome,
 };
 use kelp::auth::login::LoginEvent;
 use kelp::llm::types::{Content, Item, ReasoningSummary, Role};
@@ -120,10 +121,7 @@ fn streamed_markdown_answer_with_code() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(
         ops(&mut rx),
-        [Op::Submit {
-            text: "How do I read a file?".into(),
-            images: Vec::new(),
-        }]
+        [Op::Submit(Submission::text("How do I read a file?"))]
     );
     app.handle_core_event(Event::TurnStarted);
     for chunk in ANSWER.as_bytes().chunks(16) {
@@ -669,9 +667,7 @@ fn queued_prompt_and_a_full_status_line_at_80_columns() {
     key(&mut app, KeyCode::Enter);
     let sent: Vec<Op> = ops(&mut rx);
     assert_eq!(
-        sent.iter()
-            .filter(|op| matches!(op, Op::Submit { .. }))
-            .count(),
+        sent.iter().filter(|op| matches!(op, Op::Submit(_))).count(),
         1,
         "the queued prompt waits: {sent:?}"
     );
@@ -683,7 +679,8 @@ fn queued_prompt_and_a_full_status_line_at_80_columns() {
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     let sent = ops(&mut rx);
     assert!(
-        sent.iter().any(|op| matches!(op, Op::Submit { text, .. }
+        sent.iter()
+            .any(|op| matches!(op, Op::Submit(Submission { text, .. })
             if text == "then fix the failing test in tests/parser.rs, please")),
         "sent when the answer ended: {sent:?}"
     );
@@ -788,7 +785,7 @@ fn enter_sends_a_mention_as_typed_unless_a_file_was_chosen() {
     let sent: Vec<String> = ops(&mut rx)
         .into_iter()
         .filter_map(|op| match op {
-            Op::Submit { text, .. } => Some(text),
+            Op::Submit(Submission { text, .. }) => Some(text),
             _ => None,
         })
         .collect();
