@@ -243,6 +243,15 @@ impl Translator {
                     params: with(json!({ "error": { "message": reason }, "willRetry": true })),
                 });
             }
+            Event::TurnStarted => {
+                out.push(self.status(json!({ "type": "active", "activeFlags": [] })))
+            }
+            Event::ApprovalRequested { .. } => out.push(
+                self.status(json!({ "type": "active", "activeFlags": ["waitingOnApproval"] })),
+            ),
+            Event::ApprovalAnswered { .. } => {
+                out.push(self.status(json!({ "type": "active", "activeFlags": [] })));
+            }
             // A file or image the prompt could not carry: the person reads why.
             Event::Attached(files) => {
                 for file in files.iter().filter(|file| !file.attached) {
@@ -296,8 +305,17 @@ impl Translator {
                         },
                     }),
                 });
+                out.push(self.status(json!({ "type": "idle" })));
             }
             _ => {}
+        }
+    }
+
+    /// `thread/status/changed` to `status`.
+    fn status(&self, status: Value) -> Outgoing {
+        Outgoing::Notify {
+            method: "thread/status/changed",
+            params: json!({ "threadId": self.thread_id, "status": status }),
         }
     }
 
@@ -594,7 +612,8 @@ mod tests {
                 "item/started",
                 "item/reasoning/summaryTextDelta",
                 "item/completed",
-                "turn/completed"
+                "turn/completed",
+                "thread/status/changed"
             ]
         );
         let Outgoing::Notify { params, .. } = &out[2] else {
@@ -664,7 +683,8 @@ mod tests {
                 "item/started",
                 "item/commandExecution/outputDelta",
                 "item/completed",
-                "turn/completed"
+                "turn/completed",
+                "thread/status/changed"
             ]
         );
         let Outgoing::Notify { params, .. } = &out[2] else {

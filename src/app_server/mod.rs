@@ -57,6 +57,10 @@ const METHODS: &[&str] = &[
     "thread/backgroundTerminals/list",
     "thread/loaded/list",
     "thread/unsubscribe",
+    "thread/fork",
+    "thread/name/set",
+    "thread/archive",
+    "thread/unarchive",
     "thread/compact/start",
     "turn/start",
     "turn/interrupt",
@@ -230,6 +234,10 @@ impl Server {
                 Ok(json!({ "data": [], "nextCursor": null }).into())
             }
             "thread/loaded/list" => self.threads.loaded(params),
+            "thread/fork" => self.threads.fork(params).await,
+            "thread/name/set" => self.threads.set_name(params).await,
+            "thread/archive" => self.threads.archive(params).await,
+            "thread/unarchive" => self.threads.unarchive(params).await,
             "thread/unsubscribe" => self.threads.unsubscribe(params),
             "thread/compact/start" => self.threads.compact(params),
             "turn/start" => turns::start(params, |id| self.threads.thread(id)),

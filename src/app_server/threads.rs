@@ -50,6 +50,9 @@ struct ResumeParams {
     approval_policy: Option<Value>,
     model: Option<String>,
     sandbox: Option<String>,
+    /// The answer's thread without its turns (the host pages them).
+    #[serde(default)]
+    exclude_turns: bool,
 }
 
 fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode, RpcError> {
@@ -102,7 +105,10 @@ fn thread_value(
 
 /// A saved session as a thread: its first prompt the preview, its start and last write the
 /// times.
-fn listed_thread(session: &crate::session::SessionSummary) -> Value {
+fn listed_thread(
+    session: &crate::session::SessionSummary,
+    names: &HashMap<uuid::Uuid, String>,
+) -> Value {
     let created = session.started_at.timestamp();
     let updated = session
         .modified
@@ -111,7 +117,16 @@ fn listed_thread(session: &crate::session::SessionSummary) -> Value {
         .unwrap_or(created);
     let id = session.id.to_string();
     let preview = session.first_prompt.as_deref().unwrap_or_default();
-    thread_value(&id, &session.project_dir, preview, created, updated)
+    let mut thread = thread_value(&id, &session.project_dir, preview, created, updated);
+    thread["name"] = json!(names.get(&session.id));
+    thread
+}
+
+/// A request that names only its thread.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadOnly {
+    thread_id: String,
 }
 
 /// `thread/list`'s `cwd`: one folder or several.
@@ -188,21 +203,63 @@ impl Threads {
         let mut options = CoreOptions::new(&cwd);
         options.external = Some(self.external.clone());
         options.ephemeral = p.ephemeral.unwrap_or(false);
-        self.open(config, options, cwd, "thread/started").await
+        let now = chrono::Utc::now().timestamp();
+        let mut shown = thread_value("", &cwd, "", now, now);
+        shown["ephemeral"] = json!(options.ephemeral);
+        self.open(config, options, shown, false).await
     }
 
-    /// `thread/resume`: a saved kelp session, by its id (or an id prefix).
+    /// `thread/resume`: a saved kelp session, by its id (or an id prefix). A thread this
+    /// connection holds already is answered from its core (never two cores on one file).
     pub async fn resume(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let p: ResumeParams = params(raw)?;
+        if let Some(thread) = self.threads.get(&p.thread_id) {
+            let mut answer = thread.opened.clone();
+            if !p.exclude_turns {
+                let (_, turns) = self.history(&p.thread_id).await.unwrap_or_default();
+                answer["thread"]["turns"] = json!(turns);
+            }
+            return Ok(answer.into());
+        }
+        let summary = self.find(&p.thread_id).await?;
+        self.open_saved(p, summary, None).await
+    }
+
+    /// `thread/fork`: a copy of a saved session under a new id, opened as a new thread; the
+    /// original stays as it was.
+    pub async fn fork(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        let p: ResumeParams = params(raw)?;
+        let source = self.find(&p.thread_id).await?;
         let state_dir = self.config.state_dir.clone();
-        let wanted = p.thread_id.clone();
-        let summary =
-            crate::task::spawn_blocking(move || crate::session::find(&state_dir, &wanted))
-                .await
-                .map_err(|e| RpcError::internal(e.to_string()))?
-                .map_err(|e| {
-                    RpcError::invalid_request(format!("no thread {}: {e}", p.thread_id))
-                })?;
+        let original = source.clone();
+        let copy = crate::task::spawn_blocking(move || {
+            let path = crate::session::shelf::fork(&state_dir, &original)?;
+            crate::session::SessionSummary::read(&path)
+        })
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?
+        .map_err(|e| RpcError::internal(format!("could not fork {}: {e}", p.thread_id)))?;
+        let from = source.id.to_string();
+        self.open_saved(p, copy, Some(from)).await
+    }
+
+    /// The saved session `id` (or an id prefix).
+    async fn find(&self, id: &str) -> Result<crate::session::SessionSummary, RpcError> {
+        let state_dir = self.config.state_dir.clone();
+        let wanted = id.to_string();
+        crate::task::spawn_blocking(move || crate::session::find(&state_dir, &wanted))
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?
+            .map_err(|e| RpcError::invalid_request(format!("no thread {id}: {e}")))
+    }
+
+    /// Opens the saved session `summary` as a thread with `p`'s settings.
+    async fn open_saved(
+        &mut self,
+        p: ResumeParams,
+        summary: crate::session::SessionSummary,
+        forked_from: Option<String>,
+    ) -> Result<Answer, RpcError> {
         let mut config = self.config.clone();
         config.model = p.model.or(config.model);
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
@@ -211,18 +268,30 @@ impl Threads {
         options.resume = Some(summary.path.clone());
         options.new_if_resume_fails = false;
         options.external = Some(self.external.clone());
-        self.open(config, options, summary.project_dir, "thread/started")
-            .await
+        let names = self.names().await;
+        let mut shown = listed_thread(&summary, &names);
+        shown["forkedFromId"] = json!(forked_from);
+        self.open(config, options, shown, p.exclude_turns).await
     }
 
+    /// Every saved session's name, read off the async threads.
+    async fn names(&self) -> HashMap<uuid::Uuid, String> {
+        let state_dir = self.config.state_dir.clone();
+        crate::task::spawn_blocking(move || crate::session::shelf::names(&state_dir))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Opens a core for a thread shown as `thread` (its id filled in here); the answer carries
+    /// the history unless `exclude_turns`.
     async fn open(
         &mut self,
         config: Config,
         options: CoreOptions,
-        cwd: PathBuf,
-        notification: &'static str,
+        mut thread: Value,
+        exclude_turns: bool,
     ) -> Result<Answer, RpcError> {
-        let ephemeral = options.ephemeral;
+        let cwd = options.project_dir.clone();
         let Opened {
             ops,
             events,
@@ -233,12 +302,22 @@ impl Threads {
             .await
             .map_err(RpcError::internal)?;
         let model = crate::llm::models::choose_model(config.model.as_deref());
-        let now = chrono::Utc::now().timestamp();
-        let mut thread = thread_value(&id, &cwd, "", now, now);
-        thread["ephemeral"] = json!(ephemeral);
+        thread["id"] = json!(id);
+        thread["sessionId"] = json!(id);
+        let opened = json!({
+            "thread": thread,
+            "model": model,
+            "modelProvider": "openai",
+            "cwd": cwd,
+            "approvalPolicy": config.approval.codex_name(),
+            "approvalsReviewer": "user",
+            "sandbox": sandbox_policy(&config, &cwd),
+        });
         // A resumed thread's answer carries its history, for the host to show again.
-        let mut answered = thread.clone();
-        answered["turns"] = json!(history_turns(&restored, &cwd));
+        let mut answered = opened.clone();
+        if !exclude_turns {
+            answered["thread"]["turns"] = json!(history_turns(&restored, &cwd));
+        }
         let running = Arc::new(Mutex::new(Running::default()));
         crate::task::spawn(pump(
             events,
@@ -252,22 +331,19 @@ impl Threads {
             Arc::clone(&self.rate_limits),
             Arc::clone(&self.mcp_servers),
         ));
-        self.threads.insert(id, Thread { ops, running });
-        Ok(Answer::new(json!({
-            "thread": answered,
-            "model": model,
-            "modelProvider": "openai",
-            "cwd": cwd,
-            "approvalPolicy": config.approval.codex_name(),
-            "approvalsReviewer": "user",
-            "sandbox": sandbox_policy(&config, &cwd),
-        }))
-        .then(notification, json!({ "thread": thread })))
+        self.threads.insert(
+            id,
+            Thread {
+                ops,
+                running,
+                opened,
+            },
+        );
+        Ok(Answer::new(answered).then("thread/started", json!({ "thread": thread })))
     }
 
-    /// `thread/list`: kelp's saved sessions, newest first, in pages (the cursor is how many
-    /// came before), only those of the `cwd` folders when named. kelp archives nothing, so
-    /// the archived list is empty.
+    /// `thread/list`: kelp's saved (or archived) sessions, newest first, in pages (the cursor
+    /// is how many came before), only those of the `cwd` folders when named.
     pub async fn list(&self, raw: Value) -> Result<Answer, RpcError> {
         let asked: ListParams = if raw.is_null() {
             ListParams::default()
@@ -275,16 +351,19 @@ impl Threads {
             params(raw)?
         };
         let page = Page::read(asked.cursor.as_deref(), asked.limit, THREAD_PAGE)?;
-        if asked.archived == Some(true) {
-            return Ok(json!({ "data": [], "nextCursor": null, "backwardsCursor": null }).into());
-        }
+        let archived = asked.archived == Some(true);
         let folders: Option<Vec<PathBuf>> = asked.cwd.map(|filter| match filter {
             CwdFilter::One(dir) => vec![dir],
             CwdFilter::Many(dirs) => dirs,
         });
         let state_dir = self.config.state_dir.clone();
-        let found = crate::task::spawn_blocking(move || {
-            let mut listed = crate::session::list_sessions(&state_dir, None).filter(|s| {
+        let (found, names) = crate::task::spawn_blocking(move || {
+            let root = if archived {
+                crate::session::shelf::archived_dir(&state_dir)
+            } else {
+                crate::session::sessions_dir(&state_dir)
+            };
+            let mut listed = crate::session::list_under(&root, None).filter(|s| {
                 folders
                     .as_ref()
                     .is_none_or(|dirs| dirs.contains(&s.project_dir))
@@ -295,12 +374,16 @@ impl Threads {
                 .skip(page.skip)
                 .take(page.size + 1)
                 .collect();
-            found
+            (found, crate::session::shelf::names(&state_dir))
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?;
         let more = found.len() > page.size;
-        let data: Vec<Value> = found.iter().take(page.size).map(listed_thread).collect();
+        let data: Vec<Value> = found
+            .iter()
+            .take(page.size)
+            .map(|session| listed_thread(session, &names))
+            .collect();
         let next = page.next(more);
         Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
     }
@@ -400,16 +483,88 @@ impl Threads {
     async fn history(&self, thread_id: &str) -> Result<(Value, Vec<Value>), RpcError> {
         let state_dir = self.config.state_dir.clone();
         let wanted = thread_id.to_string();
-        let (summary, log) = crate::task::spawn_blocking(move || {
+        let (summary, log, names) = crate::task::spawn_blocking(move || {
             let summary = crate::session::find(&state_dir, &wanted)?;
             let log = crate::session::SessionLog::load(&summary.path)?;
-            Ok::<_, crate::session::SessionError>((summary, log))
+            let names = crate::session::shelf::names(&state_dir);
+            Ok::<_, crate::session::SessionError>((summary, log, names))
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?
         .map_err(|e| RpcError::invalid_request(format!("no thread {thread_id}: {e}")))?;
         let turns = history_turns(&log.items, &summary.project_dir);
-        Ok((listed_thread(&summary), turns))
+        Ok((listed_thread(&summary, &names), turns))
+    }
+
+    /// `thread/name/set`: names a thread (loaded, saved, or not yet saved); an empty name
+    /// clears it. `thread/name/updated` follows.
+    pub async fn set_name(&self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct SetName {
+            thread_id: String,
+            name: String,
+        }
+        let asked: SetName = params(raw)?;
+        let id = match self.threads.contains_key(&asked.thread_id) {
+            true => asked.thread_id.parse().ok(),
+            false => Some(self.find(&asked.thread_id).await?.id),
+        }
+        .ok_or_else(|| RpcError::invalid_request(format!("no thread {}", asked.thread_id)))?;
+        let state_dir = self.config.state_dir.clone();
+        let name = asked.name.trim().to_string();
+        let written = name.clone();
+        crate::task::spawn_blocking(move || {
+            crate::session::shelf::set_name(&state_dir, id, &written)
+        })
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?
+        .map_err(|e| RpcError::internal(e.to_string()))?;
+        let shown = (!name.is_empty()).then_some(name);
+        Ok(Answer::new(json!({})).then(
+            "thread/name/updated",
+            json!({ "threadId": id.to_string(), "threadName": shown }),
+        ))
+    }
+
+    /// `thread/archive`: the saved session leaves the lists (a loaded thread is let go
+    /// first); `thread/archived` follows.
+    pub async fn archive(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        let asked: ThreadOnly = params(raw)?;
+        let summary = self.find(&asked.thread_id).await?;
+        let id = summary.id.to_string();
+        if let Some(thread) = self.threads.remove(&id) {
+            let _ = thread.ops.send(Op::Interrupt);
+            let _ = thread.ops.send(Op::Shutdown);
+        }
+        let state_dir = self.config.state_dir.clone();
+        crate::task::spawn_blocking(move || crate::session::shelf::archive(&state_dir, &summary))
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?
+            .map_err(|e| RpcError::internal(e.to_string()))?;
+        Ok(Answer::new(json!({})).then("thread/archived", json!({ "threadId": id })))
+    }
+
+    /// `thread/unarchive`: an archived session back among the saved ones;
+    /// `thread/unarchived` follows.
+    pub async fn unarchive(&self, raw: Value) -> Result<Answer, RpcError> {
+        let asked: ThreadOnly = params(raw)?;
+        let state_dir = self.config.state_dir.clone();
+        let wanted = asked.thread_id.clone();
+        let (summary, names) = crate::task::spawn_blocking(move || {
+            let summary = crate::session::shelf::unarchive(&state_dir, &wanted)?;
+            Ok::<_, crate::session::SessionError>((
+                summary,
+                crate::session::shelf::names(&state_dir),
+            ))
+        })
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?
+        .map_err(|e| RpcError::invalid_request(format!("no thread {}: {e}", asked.thread_id)))?;
+        let thread = listed_thread(&summary, &names);
+        let id = summary.id.to_string();
+        Ok(Answer::new(json!({ "thread": thread }))
+            .then("thread/unarchived", json!({ "threadId": id })))
     }
 
     /// `thread/loaded/list`: the threads this connection holds a core for, by id.
@@ -440,12 +595,7 @@ impl Threads {
     /// `thread/unsubscribe`: this connection lets the thread go; its core stops (a running
     /// turn is interrupted), and the session stays saved for `thread/resume`.
     pub fn unsubscribe(&mut self, raw: Value) -> Result<Answer, RpcError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Unsubscribe {
-            thread_id: String,
-        }
-        let asked: Unsubscribe = params(raw)?;
+        let asked: ThreadOnly = params(raw)?;
         let Some(thread) = self.threads.remove(&asked.thread_id) else {
             return Ok(json!({ "status": "notLoaded" }).into());
         };
@@ -465,12 +615,7 @@ impl Threads {
     /// `thread/compact/start`: the conversation is compacted onto a summary, as a turn of its
     /// own; a `contextCompaction` item (and the older `thread/compacted`) says it happened.
     pub fn compact(&mut self, raw: Value) -> Result<Answer, RpcError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Compact {
-            thread_id: String,
-        }
-        let asked: Compact = params(raw)?;
+        let asked: ThreadOnly = params(raw)?;
         let thread = self.thread(&asked.thread_id)?;
         let ops = thread.ops.clone();
         let (_, turn) = begin_turn(thread, &asked.thread_id)?;

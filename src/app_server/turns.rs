@@ -31,6 +31,9 @@ pub(super) struct Running {
 pub struct Thread {
     pub(super) ops: UnboundedSender<Op>,
     pub(super) running: Arc<Mutex<Running>>,
+    /// How the thread was answered when it opened (its history left out), for a second
+    /// `thread/resume` of it.
+    pub(super) opened: Value,
 }
 
 /// The protocol's approval policy as kelp's approval mode.

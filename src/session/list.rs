@@ -52,8 +52,13 @@ impl SessionSummary {
 /// taking the first few costs a few file reads however many sessions there are. Files that
 /// cannot be read are skipped.
 pub fn list_sessions(state_dir: &Path, project_dir: Option<&Path>) -> Sessions {
+    list_under(&sessions_dir(state_dir), project_dir)
+}
+
+/// [`list_sessions`] of the sessions under `root` (the saved or the archived ones).
+pub fn list_under(root: &Path, project_dir: Option<&Path>) -> Sessions {
     Sessions {
-        files: SessionFiles::new(&sessions_dir(state_dir)),
+        files: SessionFiles::new(root),
         project_dir: project_dir.map(Path::to_path_buf),
     }
 }
@@ -66,13 +71,18 @@ pub fn latest_for(state_dir: &Path, project_dir: &Path) -> Option<SessionSummary
 /// The conversation whose id is `id_or_prefix` or starts with it (case-insensitive, at least
 /// one character); matched on file names, so only the match is opened.
 pub fn find(state_dir: &Path, id_or_prefix: &str) -> Result<SessionSummary, SessionError> {
+    find_under(&sessions_dir(state_dir), id_or_prefix)
+}
+
+/// [`find`] among the sessions under `root`.
+pub fn find_under(root: &Path, id_or_prefix: &str) -> Result<SessionSummary, SessionError> {
     let wanted = id_or_prefix.trim().to_ascii_lowercase();
     if wanted.is_empty() {
         return Err(SessionError::NoMatch(id_or_prefix.to_string()));
     }
     // The id's text is compared as the name has it, and parsed only when it matches: most names
     // differ in their first bytes, and a prefix search reads every name there is.
-    let mut matches = SessionFiles::new(&sessions_dir(state_dir)).filter(|path| {
+    let mut matches = SessionFiles::new(root).filter(|path| {
         id_text_of_file_name(path).is_some_and(|text| {
             text.get(..wanted.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(&wanted))

@@ -9,10 +9,12 @@
 //! prompts can be private.
 //!
 //! The pieces a front end uses: [`SessionWriter`] records a conversation (new or resumed),
-//! [`SessionLog::load`] reads one back, [`list_sessions`], [`latest_for`] and [`find`] pick one.
+//! [`SessionLog::load`] reads one back, [`list_sessions`], [`latest_for`] and [`find`] pick one;
+//! `shelf.rs` archives, forks and names them.
 
 mod list;
 mod reader;
+pub mod shelf;
 mod writer;
 
 use std::io;
@@ -23,7 +25,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
-pub use list::{SessionSummary, Sessions, find, latest_for, list_sessions, recent_prompts};
+pub use list::{
+    SessionSummary, Sessions, find, find_under, latest_for, list_sessions, list_under,
+    recent_prompts,
+};
 pub use reader::SessionLog;
 pub use writer::SessionWriter;
 

@@ -1670,3 +1670,90 @@ async fn a_turns_effort_summary_schema_and_sandbox_are_used() {
         assert_eq!(bad["error"]["code"], -32602, "{field}: {bad}");
     }
 }
+
+/// A host's history screen: a thread is named, forked, archived out of the list and back; a
+/// second resume of a loaded thread is answered from its core; the thread's status follows
+/// its turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_are_named_forked_archived_and_resumed_once() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::text("Done."));
+    let seen = server.turn(&thread_id, "fix the parser");
+    let statuses: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "thread/status/changed")
+        .map(|m| &m["params"]["status"]["type"])
+        .collect();
+    assert_eq!(statuses, ["active"], "{seen:#?}");
+    assert_eq!(
+        server.notification("thread/status/changed")["status"],
+        json!({"type": "idle"})
+    );
+
+    server.result(
+        "thread/name/set",
+        json!({"threadId": thread_id, "name": "Parser fix"}),
+    );
+    let named = server.notification("thread/name/updated");
+    assert_eq!(
+        named,
+        json!({"threadId": thread_id, "threadName": "Parser fix"})
+    );
+    let listed = server.result("thread/list", json!({}));
+    assert_eq!(listed["data"][0]["name"], "Parser fix");
+
+    // Resumed again while loaded: the same thread, its history, no second core.
+    let again = server.result("thread/resume", json!({"threadId": thread_id}));
+    assert_eq!(again["thread"]["id"], thread_id);
+    assert_eq!(again["thread"]["turns"].as_array().unwrap().len(), 1);
+    let loaded = server.result("thread/loaded/list", json!({}));
+    assert_eq!(loaded["data"], json!([thread_id]));
+    let bare = server.result(
+        "thread/resume",
+        json!({"threadId": thread_id, "excludeTurns": true}),
+    );
+    assert_eq!(bare["thread"]["turns"], json!([]));
+
+    let forked = server.result("thread/fork", json!({"threadId": thread_id}));
+    let fork_id = forked["thread"]["id"].clone();
+    assert_ne!(fork_id, thread_id);
+    assert_eq!(forked["thread"]["forkedFromId"], thread_id);
+    assert_eq!(forked["thread"]["preview"], "fix the parser");
+    assert_eq!(forked["thread"]["turns"].as_array().unwrap().len(), 1);
+    fake.push_response(Reply::text("Differently."));
+    server.turn(&fork_id, "now differently");
+    let original = server.result(
+        "thread/read",
+        json!({"threadId": thread_id, "includeTurns": true}),
+    );
+    assert_eq!(original["thread"]["turns"].as_array().unwrap().len(), 1);
+
+    server.result("thread/archive", json!({"threadId": thread_id}));
+    assert_eq!(
+        server.notification("thread/archived"),
+        json!({"threadId": thread_id})
+    );
+    let ids = |list: &Value| -> Vec<Value> {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].clone())
+            .collect()
+    };
+    let listed = server.result("thread/list", json!({}));
+    assert_eq!(ids(&listed), std::slice::from_ref(&fork_id));
+    let archived = server.result("thread/list", json!({"archived": true}));
+    assert_eq!(ids(&archived), std::slice::from_ref(&thread_id));
+    let loaded = server.result("thread/loaded/list", json!({}));
+    assert_eq!(loaded["data"], json!([fork_id]));
+    let back = server.result("thread/unarchive", json!({"threadId": thread_id}));
+    assert_eq!(back["thread"]["name"], "Parser fix");
+    let listed = server.result("thread/list", json!({}));
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    let (missing, _) = server.call("thread/unarchive", json!({"threadId": thread_id}));
+    assert_eq!(missing["error"]["code"], -32600);
+}

@@ -1,0 +1,229 @@
+//! What a person (or their host) does to saved sessions besides continuing them: archive one
+//! out of the lists and back, copy one into a new conversation (a fork), and give one a name.
+//!
+//! Archived sessions keep their path below `<state dir>/archived_sessions/`, so they are found
+//! by id the same way. Names are lines appended to `<state dir>/session_names.jsonl` (the last
+//! line for an id wins; an empty name clears it): one write call per name, no rewrite, so two
+//! kelp processes naming sessions at once lose nothing.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{SessionError, SessionHeader, SessionSummary, reader, sessions_dir};
+use crate::private_file;
+
+/// The most of the names file that is read: thousands of renames.
+const MAX_NAMES_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The folder archived sessions live under.
+pub fn archived_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("archived_sessions")
+}
+
+fn names_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("session_names.jsonl")
+}
+
+/// Moves the session at `path` (below `from`) to the same place below `to`; returns where it is
+/// now. A session already there is never overwritten.
+fn shelve(path: &Path, from: &Path, to: &Path) -> Result<PathBuf, SessionError> {
+    let relative = path
+        .strip_prefix(from)
+        .map_err(|_| SessionError::io("move", path)(std::io::Error::other("not a session")))?;
+    let target = to.join(relative);
+    let dir = private_file::parent_dir(&target);
+    private_file::create_private_dir(dir).map_err(SessionError::io("create", dir))?;
+    if target.exists() {
+        return Err(SessionError::io("move", &target)(std::io::Error::from(
+            std::io::ErrorKind::AlreadyExists,
+        )));
+    }
+    std::fs::rename(path, &target).map_err(SessionError::io("move", path))?;
+    Ok(target)
+}
+
+/// Archives the saved session `session`: it leaves the lists and `--continue`, and stays
+/// readable. Returns its new path.
+pub fn archive(state_dir: &Path, session: &SessionSummary) -> Result<PathBuf, SessionError> {
+    shelve(
+        &session.path,
+        &sessions_dir(state_dir),
+        &archived_dir(state_dir),
+    )
+}
+
+/// Brings the archived session `id_or_prefix` back among the saved ones.
+pub fn unarchive(state_dir: &Path, id_or_prefix: &str) -> Result<SessionSummary, SessionError> {
+    let archived = super::list::find_under(&archived_dir(state_dir), id_or_prefix)?;
+    let path = shelve(
+        &archived.path,
+        &archived_dir(state_dir),
+        &sessions_dir(state_dir),
+    )?;
+    SessionSummary::read(&path)
+}
+
+/// Copies the session `source` into a new conversation with a new id, started now: the same
+/// history, to go on differently. Returns the new file.
+pub fn fork(state_dir: &Path, source: &SessionSummary) -> Result<PathBuf, SessionError> {
+    let (old, mut file) = reader::read_header(&source.path)?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(SessionError::io("read", &source.path))?;
+    let mut rest = BufReader::new(file);
+    // The header line is skipped: the new one replaces it.
+    let mut header_line = Vec::new();
+    rest.read_until(b'\n', &mut header_line)
+        .map_err(SessionError::io("read", &source.path))?;
+    let header = SessionHeader {
+        id: Uuid::new_v4(),
+        started_at: Utc::now(),
+        kelp_version: env!("CARGO_PKG_VERSION").to_string(),
+        ..old
+    };
+    let path = header.file_path(state_dir);
+    let dir = private_file::parent_dir(&path);
+    private_file::create_private_dir(dir).map_err(SessionError::io("create", dir))?;
+    let mut copy = private_file::private_open_options()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(SessionError::io("create", &path))?;
+    let mut line = serde_json::to_vec(&header)
+        .map_err(|e| SessionError::io("write", &path)(std::io::Error::other(e.to_string())))?;
+    line.push(b'\n');
+    copy.write_all(&line)
+        .and_then(|()| std::io::copy(&mut rest, &mut copy).map(drop))
+        .and_then(|()| copy.sync_all())
+        .map_err(SessionError::io("write", &path))?;
+    Ok(path)
+}
+
+#[derive(Serialize, Deserialize)]
+struct NameLine {
+    id: Uuid,
+    name: String,
+}
+
+/// Names session `id` (an empty name clears it).
+pub fn set_name(state_dir: &Path, id: Uuid, name: &str) -> Result<(), SessionError> {
+    let path = names_file(state_dir);
+    private_file::create_private_dir(state_dir).map_err(SessionError::io("create", state_dir))?;
+    let mut line = serde_json::to_vec(&NameLine {
+        id,
+        name: name.trim().to_string(),
+    })
+    .map_err(|e| SessionError::io("write", &path)(std::io::Error::other(e.to_string())))?;
+    line.push(b'\n');
+    let mut file = private_file::private_open_options()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(SessionError::io("open", &path))?;
+    // A line torn by a killed process is closed off, so it stays one skipped line.
+    let mut last = [0u8; 1];
+    let torn = file.seek(SeekFrom::End(-1)).is_ok()
+        && file.read_exact(&mut last).is_ok()
+        && last[0] != b'\n';
+    if torn {
+        line.insert(0, b'\n');
+    }
+    file.write_all(&line)
+        .map_err(SessionError::io("write", &path))
+}
+
+/// Every session's name. A missing or unreadable file is no names (logged); a torn line is
+/// skipped.
+pub fn names(state_dir: &Path) -> HashMap<Uuid, String> {
+    let path = names_file(state_dir);
+    let file = match private_file::open_without_waiting(&path) {
+        Ok((file, meta)) if meta.is_file() => file,
+        Ok(_) => return HashMap::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "the session names are unread");
+            return HashMap::new();
+        }
+    };
+    let mut names = HashMap::new();
+    let lines = BufReader::new(File::take(file, MAX_NAMES_BYTES)).lines();
+    for line in lines.map_while(Result::ok) {
+        if let Ok(NameLine { id, name }) = serde_json::from_str(&line) {
+            if name.is_empty() {
+                names.remove(&id);
+            } else {
+                names.insert(id, name);
+            }
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::types::Item;
+    use crate::session::{SessionLog, SessionWriter, find};
+
+    fn saved(state: &Path, prompt: &str) -> SessionSummary {
+        let mut writer = SessionWriter::create(state, SessionHeader::new("/p", "gpt-5.5"));
+        writer.append(&Item::user_text(prompt)).unwrap();
+        writer.append(&Item::assistant_text("done")).unwrap();
+        find(state, &writer.id().to_string()).unwrap()
+    }
+
+    #[test]
+    fn an_archived_session_leaves_the_list_and_comes_back() {
+        let state = tempfile::tempdir().unwrap();
+        let session = saved(state.path(), "fix it");
+        let moved = archive(state.path(), &session).unwrap();
+        assert!(moved.starts_with(archived_dir(state.path())));
+        assert!(find(state.path(), &session.id.to_string()).is_err());
+        let listed: Vec<_> = super::super::list::list_under(&archived_dir(state.path()), None)
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(listed, [session.id]);
+        let back = unarchive(state.path(), &session.id.to_string()).unwrap();
+        assert_eq!(back.path, session.path);
+        assert!(unarchive(state.path(), &session.id.to_string()).is_err());
+    }
+
+    #[test]
+    fn a_fork_has_a_new_id_and_the_same_history() {
+        let state = tempfile::tempdir().unwrap();
+        let session = saved(state.path(), "fix it");
+        let path = fork(state.path(), &session).unwrap();
+        let copy = SessionLog::load(&path).unwrap();
+        let original = SessionLog::load(&session.path).unwrap();
+        assert_ne!(copy.header.id, original.header.id);
+        assert_eq!(copy.header.first_prompt.as_deref(), Some("fix it"));
+        assert_eq!(copy.items, original.items);
+        assert_eq!(copy.skipped_lines, 0);
+    }
+
+    #[test]
+    fn the_last_name_wins_and_an_empty_one_clears_it() {
+        let state = tempfile::tempdir().unwrap();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        set_name(state.path(), a, "first").unwrap();
+        set_name(state.path(), b, "other").unwrap();
+        set_name(state.path(), a, " parser fix ").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(names_file(state.path()))
+            .unwrap()
+            .write_all(b"{\"id\":\"torn")
+            .unwrap();
+        let names = names(state.path());
+        assert_eq!(names[&a], "parser fix");
+        assert_eq!(names[&b], "other");
+        set_name(state.path(), b, "").unwrap();
+        assert!(!super::names(state.path()).contains_key(&b));
+    }
+}
