@@ -17,10 +17,11 @@ use super::approval::Approvals;
 use super::conversation::Conversation;
 use super::protocol::{AuthSummary, Event, Op, Settings, Submission, TurnOutcome};
 use super::turn::{DEFAULT_MAX_STEPS, run_turn_unfinished};
-use super::turn_context::{TurnContext, outcome_of};
+use super::turn_context::{Steered, TurnContext, outcome_of, take_steered};
 use crate::auth::login::LoginMethod;
 use crate::auth::{Accounts, AuthManager, ExternalAuth, SaveKeyError, mask_key};
 use crate::config::{self, Config, Setting};
+use crate::llm::types::Item;
 use crate::llm::{LlmClient, StreamSettings, models};
 use crate::mcp::{McpManager, McpUpdate};
 use crate::session;
@@ -320,6 +321,8 @@ struct Core {
     running: Option<RunningTurn>,
     /// The model the next turn uses (a change during a turn applies when it ends).
     model: String,
+    /// Input added to the running turn, shared with it.
+    steered: Steered,
     /// A host's choices of effort, summary and sandbox, applied again to the conversation
     /// a turn hands back (a change during a turn applies when it ends).
     chosen: Settings,
@@ -360,6 +363,7 @@ impl Core {
             running: None,
             model,
             chosen: Settings::default(),
+            steered: Steered::default(),
             settings: None,
             mcp,
         };
@@ -477,6 +481,7 @@ impl Core {
                 conversation.set_model(self.model.clone());
                 conversation.apply(&self.chosen);
                 self.conversation = Some(*conversation);
+                self.keep_late_steers();
                 outcome
             }
             Err(e) => {
@@ -505,6 +510,15 @@ impl Core {
     async fn handle(&mut self, op: Op) {
         match op {
             Op::Submit(submission) => self.submit(Work::Prompt(submission)),
+            Op::Steer(submission) => {
+                self.steered
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(submission);
+                if self.running.is_none() {
+                    self.keep_late_steers();
+                }
+            }
             Op::Compact { focus } => self.submit(Work::Compact(focus)),
             Op::Init => self.init(),
             Op::Diff => self.diff(),
@@ -564,6 +578,34 @@ impl Core {
     }
 
     /// The model the next turn uses (a running turn keeps its own).
+    /// Input that came to steer a turn that had ended: it joins the conversation, so the model
+    /// reads it with the next prompt; nothing the person sent is lost.
+    fn keep_late_steers(&mut self) {
+        let late = take_steered(&self.steered);
+        let Some(conversation) = &mut self.conversation else {
+            return;
+        };
+        for steer in late {
+            if !steer.images.is_empty() {
+                self.events
+                    .send(Event::Error(format!(
+                        "{} image(s) came after the turn ended and were not kept: send them again",
+                        steer.images.len()
+                    )))
+                    .ok();
+            }
+            if let Err(e) = conversation.record(Item::user_text(steer.text)) {
+                self.events.send(Event::Error(e.to_string())).ok();
+            }
+            self.events
+                .send(Event::Notice(
+                    "what you added came after the turn ended: the model reads it with your next prompt"
+                        .to_string(),
+                ))
+                .ok();
+        }
+    }
+
     /// `Op::Override`: a host's settings for the turns from now on, not saved.
     fn override_settings(&mut self, settings: Settings) {
         let Settings {
@@ -646,6 +688,7 @@ impl Core {
             cancel: cancel.clone(),
             max_steps: self.options.max_steps,
             sign_in: self.options.sign_in,
+            steered: std::sync::Arc::clone(&self.steered),
         };
         let task = crate::task::spawn(async move {
             let result = match work {

@@ -53,6 +53,10 @@ pub struct Settings {
 pub enum Op {
     /// Send a prompt; starts a turn.
     Submit(Submission),
+    /// Add input to the running turn: it goes with the turn's next request (after the tool
+    /// calls in flight), and the turn goes on until the model has answered it. With no turn
+    /// running it joins the conversation for the next prompt.
+    Steer(Submission),
     /// Stop the running turn at once.
     Interrupt,
     /// Answer an approval request.

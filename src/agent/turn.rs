@@ -8,6 +8,7 @@
 //! say so), so the next request is always valid.
 
 use std::path::PathBuf;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -15,6 +16,7 @@ use futures_util::future::join_all;
 use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::compact;
 use super::conversation::Conversation;
+use super::images::ImageInput;
 use super::items::AttemptItems;
 use super::mentions;
 use super::protocol::{
@@ -22,7 +24,7 @@ use super::protocol::{
 };
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use super::turn_context::forward_retry;
-use super::turn_context::{TurnContext, TurnError};
+use super::turn_context::{TurnContext, TurnError, take_steered};
 use crate::llm::types::{Item, ResponseEvent, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
@@ -151,23 +153,7 @@ async fn steps(
         images,
         output_schema,
     } = submission;
-    let project_dir = conversation.project_dir().to_path_buf();
-    let typed = text.clone();
-    let reading =
-        crate::task::spawn_blocking(move || mentions::user_message(text, &images, &project_dir));
-    let (message, attachments) = tokio::select! {
-        biased;
-        () = ctx.cancel.cancelled() => {
-            // The prompt is kept; the files it mentions were not read in time.
-            record(conversation, ctx, Entry::Item(Item::user_text(typed)));
-            return Err(TurnError::Interrupted);
-        }
-        read = reading => read.unwrap_or_else(|_| (Item::user_text(typed), Vec::new())),
-    };
-    if !attachments.is_empty() {
-        ctx.emit(Event::Attached(attachments));
-    }
-    record(conversation, ctx, Entry::Item(message));
+    add_user_message(conversation, ctx, text, images).await?;
     let mcp = conversation.tool_context().mcp.clone();
     if let Some(mcp) = &mcp {
         mcp.revive();
@@ -175,6 +161,10 @@ async fn steps(
     let max_steps = ctx.max_steps.max(1);
     let mut compacted = false;
     for _ in 0..max_steps {
+        // What the person added meanwhile goes before the next request.
+        for steer in take_steered(&ctx.steered) {
+            add_user_message(conversation, ctx, steer.text, steer.images).await?;
+        }
         // Servers still starting are waited for here, each within its startup timeout.
         let mcp_tools = match &mcp {
             Some(mcp) => tokio::select! {
@@ -220,7 +210,12 @@ async fn steps(
         for item in response.items {
             record(conversation, ctx, Entry::Item(item));
         }
-        if calls.is_empty() {
+        let steered = !ctx
+            .steered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        if calls.is_empty() && !steered {
             return Ok(());
         }
         let outputs = run_calls(conversation, ctx, &calls).await;
@@ -236,6 +231,33 @@ async fn steps(
         }
     }
     Err(TurnError::StepLimit(max_steps))
+}
+
+/// Records the person's message: their words, the files they mention and their images, read
+/// off the async threads. Interrupted while the files are read, the words are kept alone.
+async fn add_user_message(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    text: String,
+    images: Vec<ImageInput>,
+) -> Result<(), TurnError> {
+    let project_dir = conversation.project_dir().to_path_buf();
+    let typed = text.clone();
+    let reading =
+        crate::task::spawn_blocking(move || mentions::user_message(text, &images, &project_dir));
+    let (message, attachments) = tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => {
+            record(conversation, ctx, Entry::Item(Item::user_text(typed)));
+            return Err(TurnError::Interrupted);
+        }
+        read = reading => read.unwrap_or_else(|_| (Item::user_text(typed), Vec::new())),
+    };
+    if !attachments.is_empty() {
+        ctx.emit(Event::Attached(attachments));
+    }
+    record(conversation, ctx, Entry::Item(message));
+    Ok(())
 }
 
 fn record(conversation: &mut Conversation, ctx: &TurnContext, entry: Entry) {

@@ -26,6 +26,20 @@ pub struct TurnContext {
     pub max_steps: usize,
     /// Where this front end signs in (`/connect`), said after a failure that needs it.
     pub sign_in: Option<&'static str>,
+    /// Input added to the running turn (`Op::Steer`), taken before its next request.
+    pub steered: Steered,
+}
+
+/// What the person adds while a turn runs, waiting for the turn's next request.
+pub type Steered = std::sync::Arc<std::sync::Mutex<Vec<super::protocol::Submission>>>;
+
+/// Takes what waits in `steered`, oldest first.
+pub fn take_steered(steered: &Steered) -> Vec<super::protocol::Submission> {
+    std::mem::take(
+        &mut *steered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
 }
 
 impl TurnContext {

@@ -64,6 +64,7 @@ const METHODS: &[&str] = &[
     "thread/compact/start",
     "turn/start",
     "turn/interrupt",
+    "turn/steer",
 ];
 
 #[derive(Deserialize)]
@@ -242,6 +243,7 @@ impl Server {
             "thread/compact/start" => self.threads.compact(params),
             "turn/start" => turns::start(params, |id| self.threads.thread(id)),
             "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
+            "turn/steer" => turns::steer(params, |id| self.threads.thread(id)),
             other => Err(RpcError::invalid_request(format!(
                 "Invalid request: unknown variant `{other}`, expected one of {}",
                 METHODS

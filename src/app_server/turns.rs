@@ -172,6 +172,46 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     }))
 }
 
+/// `turn/steer`: input added to the running turn, which the model reads with the turn's next
+/// request; refused unless `expectedTurnId` is the turn running now.
+pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Steer {
+        thread_id: String,
+        expected_turn_id: String,
+        input: Vec<InputItem>,
+    }
+    let p: Steer = params(raw)?;
+    let thread = find(&p.thread_id)?;
+    let running = thread
+        .running
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .turn_id
+        .clone();
+    match running {
+        Some(turn_id) if turn_id == p.expected_turn_id => {
+            let (text, images) = prompt(p.input)?;
+            let submission = Submission {
+                text,
+                images,
+                output_schema: None,
+            };
+            thread
+                .ops
+                .send(Op::Steer(submission))
+                .map_err(|_| RpcError::internal("this thread's agent stopped"))?;
+            Ok(json!({ "turnId": turn_id }).into())
+        }
+        Some(turn_id) => Err(RpcError::invalid_request(format!(
+            "expected active turn id `{}` but found `{turn_id}`",
+            p.expected_turn_id
+        ))),
+        None => Err(RpcError::invalid_request("no active turn to steer")),
+    }
+}
+
 /// A per-turn word kelp reads (`effort`, `summary`), or the error that names what it takes.
 fn parsed<T: std::str::FromStr<Err = String>>(
     word: Option<&str>,

@@ -929,3 +929,41 @@ async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_s
         output_for(&inputs[2], "s2")
     );
 }
+
+/// Input added while the answer streams keeps the turn going until the model has answered it;
+/// input that comes after the turn joins the conversation for the next prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steer_is_answered_in_the_same_turn_and_a_late_one_is_kept() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_responses([
+        Reply::text("Looking at the parser now.").delay(Duration::from_millis(100)),
+        Reply::text("The tests pass too."),
+        Reply::text("Noted."),
+    ]);
+    a.submit("fix the parser");
+    a.until(|e| matches!(e, Event::TextDelta { .. })).await;
+    a.ops
+        .send(Op::Steer(Submission::text("and check the tests")))
+        .unwrap();
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let inputs = a.inputs();
+    assert_eq!(inputs.len(), 2, "one turn, two requests");
+    let last = inputs[1].last().unwrap();
+    assert_eq!(last["content"][0]["text"], "and check the tests");
+    assert_eq!(inputs[1][inputs[1].len() - 2]["role"], "assistant");
+
+    a.ops.send(Op::Steer(Submission::text("use tabs"))).unwrap();
+    let seen = a.until(|e| matches!(e, Event::Notice(_))).await;
+    assert!(matches!(seen.last(), Some(Event::Notice(n)) if n.contains("next prompt")));
+    a.submit("go on");
+    a.finish_turn().await;
+    let inputs = a.inputs();
+    let texts: Vec<&Value> = inputs[2]
+        .iter()
+        .rev()
+        .take(2)
+        .map(|item| &item["content"][0]["text"])
+        .collect();
+    assert_eq!(texts, ["go on", "use tabs"]);
+}

@@ -1757,3 +1757,53 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
     let (missing, _) = server.call("thread/unarchive", json!({"threadId": thread_id}));
     assert_eq!(missing["error"]["code"], -32600);
 }
+
+/// Input a host adds while a turn runs goes with the turn's next request, and only to the
+/// turn that runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_turn_is_steered() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "sleep 1"})),
+        Reply::text("Checked the tests too."),
+    ]);
+    let turn = server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "fix it"}]}),
+    );
+    let turn_id = turn["turn"]["id"].clone();
+    server.until(|m| {
+        m["method"] == "item/started" && m["params"]["item"]["type"] == "commandExecution"
+    });
+    let (wrong, _) = server.call(
+        "turn/steer",
+        json!({"threadId": thread_id, "expectedTurnId": "other",
+               "input": [{"type": "text", "text": "x"}]}),
+    );
+    assert_eq!(wrong["error"]["code"], -32600);
+    let steered = server.result(
+        "turn/steer",
+        json!({"threadId": thread_id, "expectedTurnId": turn_id,
+               "input": [{"type": "text", "text": "also check the tests"}]}),
+    );
+    assert_eq!(steered["turnId"], turn_id);
+    server.until(|m| m["method"] == "turn/completed");
+    let second = fake.requests_to("/responses").pop().unwrap().json().clone();
+    let input = second["input"].as_array().unwrap();
+    let last = input.last().unwrap();
+    assert_eq!(last["role"], "user", "{second:#}");
+    assert_eq!(last["content"][0]["text"], "also check the tests");
+    assert_eq!(input[input.len() - 2]["type"], "function_call_output");
+    let (idle, _) = server.call(
+        "turn/steer",
+        json!({"threadId": thread_id, "expectedTurnId": turn_id,
+               "input": [{"type": "text", "text": "late"}]}),
+    );
+    assert_eq!(idle["error"]["code"], -32600);
+}
