@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalSubject, Event, ItemId, ItemKind, PlanStatus, PlanStep, TurnOutcome,
 };
+use crate::agent::tools::apply_patch::diff::TurnDiff;
 use crate::agent::tools::{self, ChangeKind, FileChange, ToolCall};
 use crate::llm::types::{Content, Item, RateLimits, Role, TokenUsage};
 
@@ -46,6 +47,8 @@ pub struct Translator {
     tools: HashMap<String, ToolItem>,
     /// The conversation's token usage at the last report, to tell the last request's apart.
     usage: TokenUsage,
+    /// What the turn's patches changed, for `turn/diff/updated`.
+    diff: TurnDiff,
 }
 
 impl Translator {
@@ -58,6 +61,7 @@ impl Translator {
             reasoning: None,
             tools: HashMap::new(),
             usage: TokenUsage::default(),
+            diff: TurnDiff::default(),
         }
     }
 
@@ -179,6 +183,11 @@ impl Translator {
                 {
                     *listed = changes.iter().map(file_update).collect();
                 }
+                self.diff.add(&changes);
+                out.push(Outgoing::Notify {
+                    method: "turn/diff/updated",
+                    params: with(json!({ "diff": self.diff.unified(&self.cwd) })),
+                });
             }
             Event::ToolOutput { call_id, chunk } => {
                 if let Some(ToolItem::Command { output, .. }) = self.tools.get_mut(&call_id) {
@@ -281,6 +290,7 @@ impl Translator {
                 }
                 self.message = None;
                 self.tools.clear();
+                self.diff = TurnDiff::default();
                 // Cut short by an interrupt or a failure: it ends with what came.
                 if let Some((item, text)) = self.reasoning.take() {
                     out.push(completed(reasoning(&item, Some(&text))));

@@ -1080,6 +1080,10 @@ async fn a_turn_shows_a_patch_before_asking_and_streams_output_plan_and_usage() 
         .find(|m| m["method"] == "item/completed" && m["params"]["item"]["id"] == "p1")
         .expect("the declined patch's item ends");
     assert_eq!(declined["params"]["item"]["status"], "declined");
+    assert!(
+        !seen.iter().any(|m| m["method"] == "turn/diff/updated"),
+        "a declined patch changes nothing"
+    );
     let resolved = seen
         .iter()
         .find(|m| m["method"] == "serverRequest/resolved")
@@ -1806,4 +1810,40 @@ async fn a_running_turn_is_steered() {
                "input": [{"type": "text", "text": "late"}]}),
     );
     assert_eq!(idle["error"]["code"], -32600);
+}
+
+/// The turn's diff: one unified diff per file over all the turn's patches, sent after each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_turns_diff_follows_its_patches() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    std::fs::write(project.path().join("a.txt"), "one\n").unwrap();
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    let patch = |from: &str, to: &str| {
+        format!("*** Begin Patch\n*** Update File: a.txt\n@@\n-{from}\n+{to}\n*** End Patch\n")
+    };
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch("one", "two")})),
+        Reply::call_with_id("p2", "apply_patch", json!({"input": patch("two", "three")})),
+        Reply::text("Edited twice."),
+    ]);
+    let seen = server.turn(&thread_id, "edit it");
+    let diffs: Vec<&str> = seen
+        .iter()
+        .filter(|m| m["method"] == "turn/diff/updated")
+        .map(|m| m["params"]["diff"].as_str().unwrap())
+        .collect();
+    assert_eq!(diffs.len(), 2, "{seen:#?}");
+    assert_eq!(
+        diffs[1],
+        "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+three\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("a.txt")).unwrap(),
+        "three\n"
+    );
 }

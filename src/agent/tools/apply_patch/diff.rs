@@ -39,6 +39,35 @@ pub(super) fn deleted_diff(shown: &str, contents: Option<&str>) -> String {
     out
 }
 
+/// The unified diff from `old` to `new` text of the file shown as `shown` (`None`: the file
+/// does not exist on that side), as `git diff` writes it: what a turn changed in a file
+/// over all its patches.
+pub fn file_diff(shown: &str, old: Option<&str>, new: Option<&str>) -> String {
+    let (from, to) = (format!("a/{shown}"), format!("b/{shown}"));
+    let diff = similar::TextDiff::from_lines(old.unwrap_or(""), new.unwrap_or(""));
+    let mut out = format!(
+        "diff --git {from} {to}\n--- {}\n+++ {}\n",
+        if old.is_some() {
+            from.as_str()
+        } else {
+            "/dev/null"
+        },
+        if new.is_some() {
+            to.as_str()
+        } else {
+            "/dev/null"
+        },
+    );
+    for hunk in diff
+        .unified_diff()
+        .context_radius(DIFF_CONTEXT)
+        .iter_hunks()
+    {
+        out.push_str(&hunk.to_string());
+    }
+    out
+}
+
 /// The unified diff of an update, line endings aside (a CRLF file diffs as its lines), by
 /// `similar`.
 pub(super) fn update_diff(from: &str, to: &str, old: &[String], new: &[String]) -> String {
@@ -61,4 +90,99 @@ pub(super) fn update_diff(from: &str, to: &str, old: &[String], new: &[String]) 
         out.push_str(&hunk.to_string());
     }
     out
+}
+
+/// What a turn changed, file by file: each file's text before the turn's first patch of it and
+/// after its last, so the turn's diff is one diff per file however many patches touched it.
+#[derive(Debug, Default)]
+pub struct TurnDiff {
+    /// By path: the text before (`None`: the file did not exist) and now (`None`: deleted).
+    files: std::collections::BTreeMap<std::path::PathBuf, (Option<String>, Option<String>)>,
+}
+
+impl TurnDiff {
+    /// Takes in the changes of one applied patch.
+    pub fn add(&mut self, changes: &[super::FileChange]) {
+        for change in changes {
+            let before = match change.kind {
+                super::ChangeKind::Add => None,
+                _ => change.old_text.clone(),
+            };
+            let moved = change.move_to.is_some();
+            let entry = self
+                .files
+                .entry(change.path.clone())
+                .or_insert((before, None));
+            entry.1 = if moved { None } else { change.new_text.clone() };
+            if let Some(to) = &change.move_to {
+                self.files.entry(to.clone()).or_insert((None, None)).1 = change.new_text.clone();
+            }
+        }
+    }
+
+    /// The turn's unified diff, paths shown relative to `cwd`; empty when nothing changed.
+    pub fn unified(&self, cwd: &std::path::Path) -> String {
+        self.files
+            .iter()
+            .filter(|(_, (before, now))| before != now)
+            .map(|(path, (before, now))| {
+                let shown = path.strip_prefix(cwd).unwrap_or(path).display().to_string();
+                file_diff(&shown, before.as_deref(), now.as_deref())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod turn_diff_tests {
+    use super::super::{ChangeKind, FileChange};
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn change(kind: ChangeKind, path: &str, old: Option<&str>, new: Option<&str>) -> FileChange {
+        FileChange {
+            kind,
+            path: PathBuf::from(path),
+            move_to: None,
+            diff: String::new(),
+            old_text: old.map(str::to_string),
+            new_text: new.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn two_patches_of_one_file_are_one_diff_from_its_first_text() {
+        let mut turn = TurnDiff::default();
+        turn.add(&[change(
+            ChangeKind::Update,
+            "/p/a.rs",
+            Some("one\n"),
+            Some("two\n"),
+        )]);
+        turn.add(&[
+            change(
+                ChangeKind::Update,
+                "/p/a.rs",
+                Some("two\n"),
+                Some("three\n"),
+            ),
+            change(ChangeKind::Add, "/p/new.rs", None, Some("fresh\n")),
+        ]);
+        assert_eq!(
+            turn.unified(Path::new("/p")),
+            "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -1 +1 @@\n-one\n+three\n\
+             diff --git a/new.rs b/new.rs\n--- /dev/null\n+++ b/new.rs\n@@ -0,0 +1 @@\n+fresh\n"
+        );
+        // Put back as it was: no change left.
+        turn.add(&[
+            change(
+                ChangeKind::Update,
+                "/p/a.rs",
+                Some("three\n"),
+                Some("one\n"),
+            ),
+            change(ChangeKind::Delete, "/p/new.rs", Some("fresh\n"), None),
+        ]);
+        assert_eq!(turn.unified(Path::new("/p")), "");
+    }
 }

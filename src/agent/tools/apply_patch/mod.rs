@@ -12,7 +12,7 @@
 //! *** End Patch
 //! ```
 
-mod diff;
+pub mod diff;
 mod parse;
 mod plan;
 mod seek;
