@@ -254,6 +254,53 @@ fn size_of(shown: &str) -> String {
     }
 }
 
+/// A file a search found: its path under the root, how well it matched, and which characters
+/// of the path matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundFile {
+    pub path: String,
+    pub score: u32,
+    pub indices: Vec<u32>,
+}
+
+/// The files under `root` that match `query` as the `@` finder matches them (fuzzy, on paths,
+/// smart case), best first, at most `limit`; ties fall to the shallower path, then the name.
+/// Lists the whole project: call it off the async threads.
+pub fn search_files(root: &Path, query: &str, limit: usize) -> Vec<FoundFile> {
+    use nucleo::pattern::{CaseMatching, Normalization, Pattern};
+    let listed = std::sync::Mutex::new(Vec::new());
+    list_project_files(root, &|path| {
+        listed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(path);
+    });
+    let mut paths = listed
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    paths.sort_by(|a, b| (a.matches('/').count(), a).cmp(&(b.matches('/').count(), b)));
+    let mut matcher = nucleo::Matcher::new(nucleo::Config::DEFAULT.match_paths());
+    let pattern = Pattern::parse(query, CaseMatching::Smart, Normalization::Smart);
+    let mut found: Vec<FoundFile> = pattern
+        .match_list(paths, &mut matcher)
+        .into_iter()
+        .take(limit)
+        .map(|(path, score)| FoundFile {
+            path,
+            score,
+            indices: Vec::new(),
+        })
+        .collect();
+    let mut buffer = Vec::new();
+    for file in &mut found {
+        let haystack = nucleo::Utf32Str::new(&file.path, &mut buffer);
+        pattern.indices(haystack, &mut matcher, &mut file.indices);
+        file.indices.sort_unstable();
+        file.indices.dedup();
+    }
+    found
+}
+
 /// Lists the project's files for the finder, as `/`-separated paths relative to `root`, calling
 /// `found` for each as the walk finds it (on several threads), by the tools' rules
 /// ([`walk::project_walker`]). Stops after
@@ -423,5 +470,23 @@ mod tests {
         assert_eq!(report[0].detail, "an image, 16 B");
         assert!(!report[1].attached);
         assert_eq!(report[1].detail, "not a PNG, JPEG, GIF or WebP image");
+    }
+
+    #[test]
+    fn a_search_finds_files_best_first_with_the_matched_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src/parser")).unwrap();
+        for file in ["src/parser/mod.rs", "src/main.rs", "README.md"] {
+            std::fs::write(dir.path().join(file), "x").unwrap();
+        }
+        let found = search_files(dir.path(), "main", 10);
+        assert_eq!(found[0].path, "src/main.rs");
+        assert_eq!(found[0].indices, [4, 5, 6, 7]);
+        assert!(found.iter().all(|f| f.path != "README.md"));
+        assert_eq!(
+            search_files(dir.path(), "", 2).len(),
+            2,
+            "at most the limit"
+        );
     }
 }

@@ -65,6 +65,7 @@ const METHODS: &[&str] = &[
     "turn/start",
     "turn/interrupt",
     "turn/steer",
+    "fuzzyFileSearch",
 ];
 
 #[derive(Deserialize)]
@@ -192,6 +193,7 @@ impl Server {
                 let default = crate::llm::models::choose_model(self.config.model.as_deref());
                 Box::pin(async move { models(&llm, &default, params).await })
             }
+            "fuzzyFileSearch" => Box::pin(async move { fuzzy_file_search(params).await }),
             _ => return Err(params),
         })
     }
@@ -296,6 +298,47 @@ impl Server {
         })
         .into())
     }
+}
+
+/// Files `fuzzyFileSearch` returns at most, over all its roots.
+const SEARCH_LIMIT: usize = 50;
+
+/// `fuzzyFileSearch`: the files of each root that match the query as the `@` finder matches
+/// them (ignore rules respected), best first.
+async fn fuzzy_file_search(raw: Value) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    struct Search {
+        query: String,
+        roots: Vec<std::path::PathBuf>,
+    }
+    let asked: Search = wire::params(raw)?;
+    let files = crate::task::spawn_blocking(move || {
+        let mut files: Vec<Value> = Vec::new();
+        for root in &asked.roots {
+            for found in crate::agent::mentions::search_files(root, &asked.query, SEARCH_LIMIT) {
+                let file_name = found
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                files.push(json!({
+                    "root": root,
+                    "path": found.path,
+                    "file_name": file_name,
+                    "score": found.score,
+                    "indices": found.indices,
+                    "match_type": "file",
+                }));
+            }
+        }
+        files.sort_by(|a, b| b["score"].as_u64().cmp(&a["score"].as_u64()));
+        files.truncate(SEARCH_LIMIT);
+        files
+    })
+    .await
+    .map_err(|e| RpcError::internal(e.to_string()))?;
+    Ok(json!({ "files": files }).into())
 }
 
 /// `model/list`: the login's models (the built-in list for a ChatGPT login when there is no login

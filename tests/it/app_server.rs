@@ -1847,3 +1847,26 @@ async fn the_turns_diff_follows_its_patches() {
         "three\n"
     );
 }
+
+/// A host's file picker: the project's files that match, best first, ignored ones left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzzy_file_search_finds_the_projects_files() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    std::fs::create_dir_all(project.path().join("src")).unwrap();
+    std::fs::create_dir_all(project.path().join("target")).unwrap();
+    std::fs::write(project.path().join(".gitignore"), "target/\n").unwrap();
+    std::fs::write(project.path().join("src/parser.rs"), "x").unwrap();
+    std::fs::write(project.path().join("target/parser.o"), "x").unwrap();
+    std::fs::write(project.path().join("notes.md"), "x").unwrap();
+    let found = server.result(
+        "fuzzyFileSearch",
+        json!({"query": "parser", "roots": [project.path()], "cancellationToken": null}),
+    );
+    let files = found["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{found:#}");
+    assert_eq!(files[0]["path"], "src/parser.rs");
+    assert_eq!(files[0]["file_name"], "parser.rs");
+    assert_eq!(files[0]["match_type"], "file");
+    assert_eq!(files[0]["indices"], json!([4, 5, 6, 7, 8, 9]));
+}
