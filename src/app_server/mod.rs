@@ -10,10 +10,12 @@
 //! - `threads.rs`: one agent core per thread (`thread/*`); the saved sessions as a host's
 //!   history. `turns.rs`: `turn/*`, the core's events pumped out as items, its approvals as
 //!   server requests to the host.
+//! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
 
 pub mod account;
 pub mod config;
+pub mod exec;
 pub mod items;
 pub mod threads;
 pub mod turns;
@@ -66,6 +68,8 @@ const METHODS: &[&str] = &[
     "turn/interrupt",
     "turn/steer",
     "fuzzyFileSearch",
+    "command/exec",
+    "command/exec/terminate",
 ];
 
 #[derive(Deserialize)]
@@ -105,6 +109,8 @@ struct Server {
     threads: Threads,
     /// Requests made outside a thread (`model/list`), with the connection's credentials.
     llm: crate::llm::LlmClient,
+    /// The `command/exec` commands running with a host's process id.
+    processes: exec::Processes,
 }
 
 /// Serves the protocol on stdin and stdout until stdin closes; then everything running (logins,
@@ -134,11 +140,13 @@ pub async fn serve_with(config: Config, overrides: Overrides) -> anyhow::Result<
         out: out.clone(),
         initialized: false,
         experimental: false,
+        processes: exec::Processes::default(),
     };
     let read = serve_stdin(&out, async |line: &str| server.handle_line(line).await).await;
     tracing::info!("stdin closed: the app-server stops");
     // A login a request still waits on stops with the connection.
     server.accounts.stop();
+    server.processes.stop_all();
     drop(server);
     stdout.close(out).await;
     read.map_err(|e| anyhow::anyhow!("reading the host app's input: {e}"))
@@ -194,6 +202,13 @@ impl Server {
                 Box::pin(async move { models(&llm, &default, params).await })
             }
             "fuzzyFileSearch" => Box::pin(async move { fuzzy_file_search(params).await }),
+            // A command answers when it ends; the others (its terminate) are served meanwhile.
+            "command/exec" => Box::pin(exec::exec(
+                self.config.clone(),
+                self.out.clone(),
+                self.processes.clone(),
+                params,
+            )),
             _ => return Err(params),
         })
     }
@@ -246,6 +261,7 @@ impl Server {
             "turn/start" => turns::start(params, |id| self.threads.thread(id)),
             "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
             "turn/steer" => turns::steer(params, |id| self.threads.thread(id)),
+            "command/exec/terminate" => exec::terminate(&self.processes, params),
             other => Err(RpcError::invalid_request(format!(
                 "Invalid request: unknown variant `{other}`, expected one of {}",
                 METHODS

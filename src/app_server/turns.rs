@@ -224,7 +224,7 @@ fn parsed<T: std::str::FromStr<Err = String>>(
 
 /// The protocol's sandbox policy as kelp's sandbox mode and network switch. A host's own
 /// sandbox (`externalSandbox`) leaves commands to it.
-fn sandbox_choice(policy: &Value) -> Result<(SandboxMode, bool), RpcError> {
+pub(super) fn sandbox_choice(policy: &Value) -> Result<(SandboxMode, bool), RpcError> {
     let network = policy["networkAccess"].as_bool().unwrap_or(false);
     match policy["type"].as_str() {
         Some("dangerFullAccess") => Ok((SandboxMode::Off, true)),

@@ -1870,3 +1870,45 @@ async fn fuzzy_file_search_finds_the_projects_files() {
     assert_eq!(files[0]["match_type"], "file");
     assert_eq!(files[0]["indices"], json!([4, 5, 6, 7, 8, 9]));
 }
+
+/// A host runs one command outside any thread: its output and exit code come back, the
+/// sandbox holds, and a streamed command is stopped by its process id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_exec_runs_one_command_in_the_sandbox() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let ran = server.result(
+        "command/exec",
+        json!({"command": ["sh", "-c", "echo out; echo err >&2; exit 3"], "cwd": project.path()}),
+    );
+    assert_eq!(
+        ran,
+        json!({"exitCode": 3, "stdout": "out\n", "stderr": "err\n"})
+    );
+
+    let refused = server.result(
+        "command/exec",
+        json!({"command": ["touch", "made.txt"], "cwd": project.path(),
+               "sandboxPolicy": {"type": "readOnly"}}),
+    );
+    assert_ne!(refused["exitCode"], 0, "{refused}");
+    assert!(!project.path().join("made.txt").exists());
+
+    let id = server.send(
+        "command/exec",
+        json!({"command": ["sh", "-c", "echo started; sleep 30"], "cwd": project.path(),
+               "processId": "p1", "streamStdoutStderr": true}),
+    );
+    let delta = server.notification("command/exec/outputDelta");
+    assert_eq!(delta["processId"], "p1");
+    assert_eq!(delta["deltaBase64"], "c3RhcnRlZAo=", "started\\n");
+    let started = Instant::now();
+    server.result("command/exec/terminate", json!({"processId": "p1"}));
+    let seen = server.until(|m| m["id"] == id);
+    let ended = &seen.last().unwrap()["result"];
+    assert_eq!(ended["exitCode"], 137, "killed: {ended}");
+    assert_eq!(ended["stdout"], "", "streamed, not buffered");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (gone, _) = server.call("command/exec/terminate", json!({"processId": "p1"}));
+    assert_eq!(gone["error"]["code"], -32600);
+}

@@ -1,0 +1,248 @@
+//! `command/exec`: one command a host runs under kelp's sandbox, outside any thread (a host's
+//! own terminal button, a build check), with `command/exec/terminate` to stop it. Commands run
+//! as the model's do: the same sandbox, a scrubbed environment, no stdin and no terminal, their
+//! process group killed when they end, time out or are stopped.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::turns::sandbox_choice;
+use super::wire::{Answer, Out, RpcError, params};
+use crate::agent::tools::shell::{self, ShellArgs, ShellCommand};
+use crate::agent::tools::{OutputSink, OutputStream, SandboxPolicy};
+use crate::config::Config;
+
+/// The most output kept of each stream when the host names no cap.
+const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
+/// How long a command runs when the host names no timeout.
+const DEFAULT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
+/// The commands running now that a host named, by their `processId`.
+#[derive(Clone, Default)]
+pub struct Processes(Arc<Mutex<HashMap<String, CancellationToken>>>);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecParams {
+    command: Vec<String>,
+    cwd: Option<PathBuf>,
+    process_id: Option<String>,
+    #[serde(default)]
+    stream_stdout_stderr: bool,
+    #[serde(default)]
+    stream_stdin: bool,
+    #[serde(default)]
+    tty: bool,
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    disable_timeout: bool,
+    output_bytes_cap: Option<usize>,
+    #[serde(default)]
+    disable_output_cap: bool,
+    sandbox_policy: Option<Value>,
+    #[serde(default)]
+    env: Option<Value>,
+}
+
+/// What one stream of a command wrote, up to its cap.
+#[derive(Default)]
+struct Captured {
+    text: String,
+    cap_reached: bool,
+}
+
+/// `command/exec`: runs the command and answers when it has ended, with its exit code and
+/// output (or, when the host streams it, the output as `command/exec/outputDelta` first).
+pub async fn exec(
+    config: Config,
+    out: Out,
+    processes: Processes,
+    raw: Value,
+) -> Result<Answer, RpcError> {
+    let p: ExecParams = params(raw)?;
+    if p.command.first().is_none_or(String::is_empty) {
+        return Err(RpcError::invalid_params(
+            "Invalid params: command: empty command",
+        ));
+    }
+    if p.tty || p.stream_stdin {
+        return Err(RpcError::invalid_params(
+            "Invalid params: kelp runs command/exec without a terminal or stdin",
+        ));
+    }
+    if p.stream_stdout_stderr && p.process_id.is_none() {
+        return Err(RpcError::invalid_params(
+            "Invalid params: streamStdoutStderr needs a processId",
+        ));
+    }
+    if p.env.as_ref().is_some_and(|env| !env.is_null()) {
+        tracing::info!(
+            "command/exec: env overrides are not applied; the sandbox's scrubbed environment is used"
+        );
+    }
+    let cwd = match p.cwd {
+        Some(dir) => dir,
+        None => std::env::current_dir().map_err(|e| RpcError::internal(e.to_string()))?,
+    };
+    let sandbox = match &p.sandbox_policy {
+        Some(policy) if !policy.is_null() => {
+            let (mode, network) = sandbox_choice(policy)?;
+            SandboxPolicy::new(mode, network)
+        }
+        _ => SandboxPolicy::new(config.sandbox, config.network),
+    };
+    let cancel = CancellationToken::new();
+    let _registered = match &p.process_id {
+        Some(id) => Some(Registered::new(&processes, id, cancel.clone())?),
+        None => None,
+    };
+    let cap = if p.disable_output_cap {
+        usize::MAX
+    } else {
+        p.output_bytes_cap.unwrap_or(DEFAULT_OUTPUT_CAP)
+    };
+    let captured: Arc<Mutex<[Captured; 2]>> = Arc::default();
+    let sink = {
+        let captured = Arc::clone(&captured);
+        let streaming = p
+            .stream_stdout_stderr
+            .then(|| (out.clone(), p.process_id.clone()));
+        OutputSink::new(move |line| {
+            let index = usize::from(line.stream == OutputStream::Stderr);
+            let mut all = captured.lock().unwrap_or_else(PoisonError::into_inner);
+            let kept = &mut all[index];
+            if kept.cap_reached {
+                return;
+            }
+            let mut text = line.text;
+            text.push('\n');
+            if kept.text.len() + text.len() > cap {
+                let room = cap.saturating_sub(kept.text.len());
+                let cut = (0..=room)
+                    .rev()
+                    .find(|&at| text.is_char_boundary(at))
+                    .unwrap_or(0);
+                text.truncate(cut);
+                kept.cap_reached = true;
+            }
+            match &streaming {
+                Some((out, id)) => out.notify(
+                    "command/exec/outputDelta",
+                    json!({
+                        "processId": id,
+                        "stream": if index == 0 { "stdout" } else { "stderr" },
+                        "deltaBase64": STANDARD.encode(text.as_bytes()),
+                        "capReached": kept.cap_reached,
+                    }),
+                ),
+                None => kept.text.push_str(&text),
+            }
+        })
+    };
+    let args = ShellArgs {
+        command: ShellCommand::Argv(p.command),
+        workdir: None,
+        timeout_ms: Some(if p.disable_timeout {
+            u64::MAX / 4
+        } else {
+            p.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
+        }),
+    };
+    let outcome = shell::run(
+        &args,
+        &cwd,
+        &shell::default_shell(),
+        &sandbox,
+        &sink,
+        cancel,
+    )
+    .await
+    .map_err(|e| RpcError::internal(e.to_string()))?;
+    let exit_code = outcome
+        .exit_code
+        .or(outcome.signal.map(|signal| 128 + signal))
+        .unwrap_or(-1);
+    let [stdout, stderr] =
+        std::mem::take(&mut *captured.lock().unwrap_or_else(PoisonError::into_inner));
+    Ok(json!({ "exitCode": exit_code, "stdout": stdout.text, "stderr": stderr.text }).into())
+}
+
+/// `command/exec/terminate`: stops the command the host named; its `command/exec` answers with
+/// how it ended.
+pub fn terminate(processes: &Processes, raw: Value) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Terminate {
+        process_id: String,
+    }
+    let asked: Terminate = params(raw)?;
+    let running = processes
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&asked.process_id)
+        .cloned();
+    match running {
+        Some(cancel) => {
+            cancel.cancel();
+            Ok(json!({}).into())
+        }
+        None => Err(RpcError::invalid_request(format!(
+            "no running command {}",
+            asked.process_id
+        ))),
+    }
+}
+
+impl Processes {
+    /// Stops every command still running (the connection closed).
+    pub fn stop_all(&self) {
+        for cancel in self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
+            cancel.cancel();
+        }
+    }
+}
+
+/// A process id taken while its command runs; let go when the command ends.
+struct Registered {
+    processes: Processes,
+    id: String,
+}
+
+impl Registered {
+    fn new(processes: &Processes, id: &str, cancel: CancellationToken) -> Result<Self, RpcError> {
+        let mut running = processes.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if running.contains_key(id) {
+            return Err(RpcError::invalid_request(format!(
+                "a command with processId {id} is already running"
+            )));
+        }
+        running.insert(id.to_string(), cancel);
+        Ok(Self {
+            processes: processes.clone(),
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.processes
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
