@@ -222,6 +222,7 @@ impl Translator {
                 tool,
                 summary,
                 paths,
+                ..
             } => {
                 // The plan shows as a plan, not as a tool call.
                 if tool == tools::update_plan::NAME {
@@ -544,6 +545,7 @@ mod tests {
             tool: tools::shell::NAME.into(),
             summary: "make".into(),
             paths: Vec::new(),
+            facts: None,
         });
     }
 

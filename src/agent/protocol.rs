@@ -7,6 +7,7 @@ use std::time::Duration;
 pub use crate::agent::images::ImageInput;
 use crate::agent::instructions::InstructionFile;
 pub use crate::agent::mentions::Attachment;
+pub use crate::agent::tools::CallFacts;
 use crate::agent::tools::FileChange;
 use crate::auth::login::{LoginEvent, LoginMethod};
 use crate::llm::ErrorCategory;
@@ -233,6 +234,8 @@ pub enum Event {
         summary: String,
         /// The paths it reads, writes or runs in, absolute (for an editor to show or follow).
         paths: Vec<PathBuf>,
+        /// What a host shows of a read, a listing, a search or an MCP call.
+        facts: Option<CallFacts>,
     },
     /// Output of a running tool (streamed for `shell`).
     ToolOutput { call_id: String, chunk: String },

@@ -404,6 +404,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
                 tool: call.name.clone(),
                 summary: call.name.clone(),
                 paths: Vec::new(),
+                facts: None,
             });
             ctx.emit(Event::ToolOutput {
                 call_id: call.call_id.clone(),
@@ -537,6 +538,7 @@ async fn execute(
         tool: tool.name().to_string(),
         summary: tool.arguments_summary(),
         paths: tool.touched_paths(conversation.project_dir()),
+        facts: tool.facts(conversation.project_dir()),
     });
     let sink = match tool {
         ToolCall::Shell(_) => {

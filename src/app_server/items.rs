@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::agent::protocol::{
-    ApprovalDecision, ApprovalSubject, Event, ItemId, ItemKind, PlanStatus, PlanStep, TurnOutcome,
+    ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
+    TurnOutcome,
 };
 use crate::agent::tools::apply_patch::diff::TurnDiff;
 use crate::agent::tools::{self, ChangeKind, FileChange, ToolCall};
@@ -29,8 +30,20 @@ pub enum Outgoing {
 /// A tool call the host sees as an item, while it runs.
 #[derive(Debug)]
 enum ToolItem {
-    Command { command: String, output: String },
-    FileChange { changes: Vec<Value> },
+    /// A shell command, or a read, listing or search shown as one with its command action.
+    Command {
+        command: String,
+        output: String,
+        actions: Vec<Value>,
+    },
+    FileChange {
+        changes: Vec<Value>,
+    },
+    Mcp {
+        server: String,
+        tool: String,
+        arguments: Value,
+    },
 }
 
 /// The translation state of one thread: the items open now.
@@ -164,17 +177,39 @@ impl Translator {
                 call_id,
                 tool,
                 summary,
+                facts,
                 ..
             } => {
-                let item = match tool.as_str() {
-                    tools::shell::NAME => ToolItem::Command {
+                let item = match (tool.as_str(), facts) {
+                    (tools::shell::NAME, _) => ToolItem::Command {
                         command: summary,
                         output: String::new(),
+                        actions: Vec::new(),
                     },
-                    tools::apply_patch::NAME => ToolItem::FileChange {
+                    (tools::apply_patch::NAME, _) => ToolItem::FileChange {
                         changes: Vec::new(),
                     },
-                    _ => return,
+                    (
+                        _,
+                        Some(CallFacts::Mcp {
+                            server,
+                            tool,
+                            arguments,
+                        }),
+                    ) => ToolItem::Mcp {
+                        server,
+                        tool,
+                        arguments,
+                    },
+                    (_, Some(facts)) => {
+                        let command = format!("{tool} {summary}");
+                        ToolItem::Command {
+                            actions: vec![command_action(&command, facts)],
+                            command,
+                            output: String::new(),
+                        }
+                    }
+                    (_, None) => return,
                 };
                 out.push(started(self.open_tool(call_id, item)));
             }
@@ -345,11 +380,15 @@ impl Translator {
         duration: Option<Duration>,
     ) -> Value {
         match item {
-            ToolItem::Command { command, output } => json!({
+            ToolItem::Command {
+                command,
+                output,
+                actions,
+            } => json!({
                 "type": "commandExecution",
                 "id": id,
                 "command": command,
-                "commandActions": [],
+                "commandActions": actions,
                 "cwd": self.cwd,
                 "status": status,
                 "aggregatedOutput": (!output.is_empty()).then_some(output),
@@ -362,7 +401,40 @@ impl Translator {
                 "changes": changes,
                 "status": status,
             }),
+            ToolItem::Mcp {
+                server,
+                tool,
+                arguments,
+            } => json!({
+                "type": "mcpToolCall",
+                "id": id,
+                "server": server,
+                "tool": tool,
+                "arguments": arguments,
+                "status": status,
+                "error": (status == "failed").then(|| json!({ "message": "the tool call failed" })),
+                "durationMs": duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            }),
         }
+    }
+}
+
+/// A read, listing or search as the protocol's `CommandAction`.
+fn command_action(command: &str, facts: CallFacts) -> Value {
+    match facts {
+        CallFacts::Read { path } => json!({
+            "type": "read",
+            "command": command,
+            "name": path.file_name().map(|name| name.to_string_lossy()),
+            "path": path,
+        }),
+        CallFacts::List { path } => {
+            json!({ "type": "listFiles", "command": command, "path": path })
+        }
+        CallFacts::Search { query, path } => {
+            json!({ "type": "search", "command": command, "query": query, "path": path })
+        }
+        CallFacts::Mcp { .. } => json!({ "type": "unknown", "command": command }),
     }
 }
 
@@ -668,6 +740,7 @@ mod tests {
                 tool: tools::shell::NAME.into(),
                 summary: "ls".into(),
                 paths: Vec::new(),
+                facts: None,
             },
             Event::ToolOutput {
                 call_id: "c1".into(),
@@ -684,6 +757,7 @@ mod tests {
                 tool: tools::read_file::NAME.into(),
                 summary: "a.txt".into(),
                 paths: Vec::new(),
+                facts: None,
             },
             Event::TurnFinished(TurnOutcome::Completed),
         ]);

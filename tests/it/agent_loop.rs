@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use kelp::agent::core::{CoreOptions, spawn};
 use kelp::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, StopCause, Submission, TurnOutcome,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, CallFacts, Event, Op, StopCause, Submission,
+    TurnOutcome,
 };
 use kelp::agent::turn::NOT_STARTED_OUTPUT;
 use kelp::auth::{AuthStore, OpenAiEntry};
@@ -230,6 +231,9 @@ async fn text_and_a_call_in_one_response_continue_the_loop() {
         tool: "read_file".into(),
         summary: "notes.txt".into(),
         paths: vec![a.dir().join("notes.txt")],
+        facts: Some(CallFacts::Read {
+            path: a.dir().join("notes.txt")
+        }),
     }));
     assert!(events.iter().any(|e| matches!(
         e,

@@ -1912,3 +1912,60 @@ async fn command_exec_runs_one_command_in_the_sandbox() {
     let (gone, _) = server.call("command/exec/terminate", json!({"processId": "p1"}));
     assert_eq!(gone["error"]["code"], -32600);
 }
+
+/// Reads and MCP calls are items a host can show: a read as a command with its `read`
+/// action, an MCP call as an `mcpToolCall` with its server, tool and arguments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_mcp_calls_are_items() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[mcp_servers.tests]\ncommand = {:?}\n",
+            crate::mcp::server_binary().display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start_in(&fake, home);
+    server.initialize(false);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("notes.txt"), "remember\n").unwrap();
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_responses([
+        Reply::call_with_id("r1", "read_file", json!({"path": "notes.txt"})),
+        Reply::call_with_id("m1", "tests__lookup", json!({"key": "kelp"})),
+        Reply::text("Found it."),
+    ]);
+    let seen = server.turn(&thread_id, "look it up");
+    let item = |id: &str, method: &str| {
+        seen.iter()
+            .find(|m| m["method"] == method && m["params"]["item"]["id"] == id)
+            .unwrap_or_else(|| panic!("{method} {id}: {seen:#?}"))["params"]["item"]
+            .clone()
+    };
+    let read = item("r1", "item/started");
+    assert_eq!(read["type"], "commandExecution");
+    assert_eq!(read["commandActions"][0]["type"], "read");
+    assert_eq!(read["commandActions"][0]["name"], "notes.txt");
+    let path = std::fs::canonicalize(project.path())
+        .unwrap()
+        .join("notes.txt");
+    assert_eq!(read["commandActions"][0]["path"], json!(path));
+    let call = item("m1", "item/completed");
+    assert_eq!(call["type"], "mcpToolCall");
+    assert_eq!(call["server"], "tests");
+    assert_eq!(call["tool"], "lookup");
+    assert_eq!(call["arguments"], json!({"key": "kelp"}));
+    assert_eq!(call["status"], "completed");
+}

@@ -159,6 +159,7 @@ fn tool_call_and_plan() {
         tool: "shell".into(),
         summary: "cargo test --lib".into(),
         paths: Vec::new(),
+        facts: None,
     });
     let output: String = (1..=8).map(|i| format!("test case_{i} ... ok\n")).collect();
     app.handle_core_event(Event::ToolOutput {
@@ -590,6 +591,7 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
         tool: "shell".into(),
         summary: "ls".into(),
         paths: Vec::new(),
+        facts: None,
     });
     app.handle_core_event(Event::ToolFinished {
         call_id: "c1".into(),
@@ -611,6 +613,7 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
         tool: "shell".into(),
         summary: "pwd".into(),
         paths: Vec::new(),
+        facts: None,
     });
     app.handle_core_event(Event::ToolOutput {
         call_id: "c2".into(),

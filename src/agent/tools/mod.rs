@@ -175,6 +175,27 @@ pub enum ToolCall {
     Mcp(Box<McpCall>),
 }
 
+/// What a call reads, lists, searches or asks an MCP server, for a face that shows each kind
+/// its own way (the app-server's command actions and MCP items).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallFacts {
+    Read {
+        path: PathBuf,
+    },
+    List {
+        path: PathBuf,
+    },
+    Search {
+        query: String,
+        path: PathBuf,
+    },
+    Mcp {
+        server: String,
+        tool: String,
+        arguments: serde_json::Value,
+    },
+}
+
 /// A call to an MCP server's tool: which tool, and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct McpCall {
@@ -335,6 +356,29 @@ impl ToolCall {
                 _ => "(no arguments)".to_string(),
             },
         }
+    }
+
+    /// What a face shows of a read, a listing, a search or an MCP call; paths absolute.
+    pub fn facts(&self, project_dir: &Path) -> Option<CallFacts> {
+        let at = |path: &str| paths::resolve(project_dir, Path::new(path));
+        Some(match self {
+            Self::ReadFile(args) => CallFacts::Read {
+                path: at(&args.path),
+            },
+            Self::ListDir(args) => CallFacts::List {
+                path: at(&args.path),
+            },
+            Self::GrepFiles(args) => CallFacts::Search {
+                query: args.pattern.clone(),
+                path: at(args.path.as_deref().unwrap_or(".")),
+            },
+            Self::Mcp(call) => CallFacts::Mcp {
+                server: call.tool.server.clone(),
+                tool: call.tool.name.clone(),
+                arguments: serde_json::Value::Object(call.arguments.clone().unwrap_or_default()),
+            },
+            Self::Shell(_) | Self::ApplyPatch(_) | Self::UpdatePlan(_) => return None,
+        })
     }
 
     /// Every path the call reads, writes or runs in, absolute and lexically normalized.
