@@ -122,6 +122,12 @@ fn listed_thread(
     thread
 }
 
+/// The cursor that lists the other way from a page's first entry, that entry included: with
+/// offsets as cursors, where it stands counted from the other end.
+fn backwards(page: &Page, shown: usize, total: usize) -> Option<String> {
+    (shown > 0).then(|| (total - 1 - page.skip.min(total - 1)).to_string())
+}
+
 /// A request that names only its thread.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -315,8 +321,15 @@ impl Threads {
         });
         // A resumed thread's answer carries its history, for the host to show again.
         let mut answered = opened.clone();
+        // The history whole in `turns` (Codex's legacy mode), and cursors from its newest
+        // entry for a host that pages it backwards instead.
+        answered["thread"]["historyMode"] = json!("legacy");
         if !exclude_turns {
             answered["thread"]["turns"] = json!(history_turns(&restored, &cwd));
+        }
+        if !restored.is_empty() {
+            answered["itemsBackwardsCursor"] = json!("0");
+            answered["turnsBackwardsCursor"] = json!("0");
         }
         let running = Arc::new(Mutex::new(Running::default()));
         crate::task::spawn(pump(
@@ -439,7 +452,8 @@ impl Threads {
             })
             .collect();
         let next = page.next(page.skip.saturating_add(page.size) < turns.len());
-        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
+        let back = backwards(&page, data.len(), turns.len());
+        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
     }
 
     /// `thread/items/list`: a saved session's items in pages, oldest first unless asked
@@ -476,7 +490,8 @@ impl Threads {
         let page = Page::read(cursor, asked.limit, usize::MAX)?;
         let data: Vec<&Value> = entries.iter().skip(page.skip).take(page.size).collect();
         let next = page.next(page.skip.saturating_add(page.size) < entries.len());
-        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
+        let back = backwards(&page, data.len(), entries.len());
+        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
     }
 
     /// A saved session as a thread, and its history as turns.

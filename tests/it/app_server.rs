@@ -1969,3 +1969,45 @@ async fn reads_and_mcp_calls_are_items() {
     assert_eq!(call["arguments"], json!({"key": "kelp"}));
     assert_eq!(call["status"], "completed");
 }
+
+/// A host that pages a reloaded thread's history backwards from the resume's cursor gets the
+/// newest item first, and the page's cursor back to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_history_pages_backwards_from_its_cursor() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    assert!(
+        started.get("itemsBackwardsCursor").is_none(),
+        "no history yet"
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_responses([Reply::text("First."), Reply::text("Second.")]);
+    server.turn(&thread_id, "one");
+    server.turn(&thread_id, "two");
+    server.result("thread/unsubscribe", json!({"threadId": thread_id}));
+    let resumed = server.result(
+        "thread/resume",
+        json!({"threadId": thread_id, "excludeTurns": true}),
+    );
+    assert_eq!(resumed["thread"]["historyMode"], "legacy");
+    assert_eq!(resumed["thread"]["turns"], json!([]));
+    let cursor = resumed["itemsBackwardsCursor"].clone();
+    let page = server.result(
+        "thread/items/list",
+        json!({"threadId": thread_id, "cursor": cursor, "sortDirection": "desc", "limit": 1}),
+    );
+    assert_eq!(page["data"][0]["item"]["text"], "Second.");
+    let back = server.result(
+        "thread/items/list",
+        json!({"threadId": thread_id, "cursor": page["backwardsCursor"], "sortDirection": "asc"}),
+    );
+    let items = back["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "the anchor again, and nothing after it");
+    assert_eq!(items[0]["item"]["text"], "Second.");
+    let turns = server.result(
+        "thread/turns/list",
+        json!({"threadId": thread_id, "cursor": resumed["turnsBackwardsCursor"], "limit": 1}),
+    );
+    assert_eq!(turns["data"][0]["items"][0]["content"][0]["text"], "two");
+}
