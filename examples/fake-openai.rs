@@ -22,7 +22,8 @@ struct Args {
     #[arg(long, default_value_t = 8765)]
     port: u16,
     /// What `/responses` answers: echo, reasoning, large (1 MiB of 16-byte deltas), tool
-    /// (calls read_file once, then answers), shell or mcp (calls `tests__echo`).
+    /// (calls read_file once, then answers), shell, coding (the prompt as a command, then a
+    /// patch writing its output to kelp-notes.md) or mcp (calls `tests__echo`).
     #[arg(long, env = "KELP_FAKE_SCENARIO", default_value = "echo", value_parser = parse_scenario)]
     scenario: Scenario,
     /// Approve device codes only when their page is opened, not after 3 s.
@@ -35,7 +36,7 @@ struct Args {
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
     Scenario::from_name(name).ok_or_else(|| {
-        format!("unknown scenario {name:?}: use echo, reasoning, large, tool, shell or mcp")
+        format!("unknown scenario {name:?}: use echo, reasoning, large, tool, shell, coding or mcp")
     })
 }
 

@@ -1,6 +1,9 @@
 """An ACP client (the agent-client-protocol SDK) driving codex-acp, which runs kelp as its codex.
 
 Usage: codex_acp.py [METHOD]   (api-key, or chat-gpt-device-code)
+
+Against the fake's `coding` scenario the prompt is a command to approve, then a patch to approve
+that writes what it printed to kelp-notes.md.
 """
 import asyncio, os, sys, tempfile
 from pathlib import Path
@@ -18,7 +21,8 @@ class Client:
         self.updates, self.permissions = [], []
 
     async def request_permission(self, session_id, tool_call, options, **kw):
-        self.permissions.append([o.option_id for o in options])
+        diffs = [c.path for c in (tool_call.content or []) if getattr(c, "type", "") == "diff"]
+        self.permissions.append((tool_call.title, diffs, [o.option_id for o in options]))
         allow = next(o for o in options if o.kind == "allow_once")
         return RequestPermissionResponse(outcome=AllowedOutcome(option_id=allow.option_id, outcome="selected"))
 
@@ -75,6 +79,8 @@ async def main(method):
             kinds[type(update).__name__] = kinds.get(type(update).__name__, 0) + 1
         print("updates:", kinds)
         print("approvals asked:", client.permissions)
+        notes = Path(project) / "kelp-notes.md"
+        print("kelp-notes.md:", notes.read_text().strip() if notes.exists() else "(not written)")
     # A second connection, as an editor reopened: list the sessions and load this one.
     client2 = Client()
     async with spawn_agent_process(client2, CODEX_ACP, env=env, cwd=project, use_unstable_protocol=True) as (conn, _):

@@ -19,6 +19,9 @@ pub enum Scenario {
     Tool,
     /// Runs the prompt as a `shell` command, then answers with what it printed.
     Shell,
+    /// A day's work in one prompt: runs it as a `shell` command, writes what it printed to
+    /// `kelp-notes.md` with `apply_patch`, then answers (a command and a patch to approve).
+    Coding,
     /// Calls the MCP tool `tests__echo` (the test MCP server named `tests`) with the prompt,
     /// then answers with what it returned.
     Mcp,
@@ -34,6 +37,7 @@ impl Scenario {
             "tool" => Some(Self::Tool),
             "shell" => Some(Self::Shell),
             "mcp" => Some(Self::Mcp),
+            "coding" => Some(Self::Coding),
             _ => None,
         }
     }
@@ -63,6 +67,18 @@ impl Scenario {
                 )),
                 None => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
             },
+            Self::Coding => match (tool_outputs_since_user(body), last_tool_output(body)) {
+                (0, _) => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
+                (1, Some(output)) => {
+                    let printed = output.lines().last().unwrap_or_default();
+                    let patch = format!(
+                        "*** Begin Patch\n*** Add File: kelp-notes.md\n+{printed}\n*** End Patch\n"
+                    );
+                    Reply::text("Writing it down.")
+                        .and_call("apply_patch", json!({ "input": patch }))
+                }
+                _ => Reply::text("Done: the command ran, and what it printed is in kelp-notes.md."),
+            },
             Self::Mcp => match last_tool_output(body) {
                 Some(output) => Reply::text(format!("The MCP tool said: {output}")),
                 None => Reply::text("Asking the MCP server.")
@@ -91,6 +107,18 @@ pub fn last_user_text(body: &Value) -> String {
             _ => String::new(),
         })
         .unwrap_or_default()
+}
+
+/// How many tool outputs came since the last user message.
+fn tool_outputs_since_user(body: &Value) -> usize {
+    body["input"].as_array().map_or(0, |input| {
+        input
+            .iter()
+            .rev()
+            .take_while(|item| item["role"] != "user")
+            .filter(|item| item["type"] == "function_call_output")
+            .count()
+    })
 }
 
 /// The output of the last input item when it is a `function_call_output`.
