@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use agent_client_protocol_schema::v1::{
     AuthMethod, AuthMethodAgent, AuthMethodTerminal, AuthenticateRequest, AuthenticateResponse,
-    CLIENT_METHOD_NAMES, ClientCapabilities, CreateElicitationRequest, CreateElicitationResponse,
-    ElicitationAction, ElicitationId, ElicitationRequestScope, ElicitationUrlMode, Error,
-    LogoutResponse, RequestId,
+    CLIENT_METHOD_NAMES, ClientCapabilities, CompleteElicitationNotification,
+    CreateElicitationRequest, CreateElicitationResponse, ElicitationAction, ElicitationId,
+    ElicitationRequestScope, ElicitationUrlMode, Error, LogoutResponse, RequestId,
 };
 use serde_json::{Value, json};
 
@@ -214,7 +214,7 @@ async fn api_key(face: &Face) -> Result<(), Error> {
 /// A ChatGPT sign-in. For the device code, `elicit` is the `authenticate` request and the
 /// connection to show the code through; `own` learns the login it starts.
 async fn chatgpt(
-    face: &Face,
+    face: &Arc<Face>,
     method: LoginMethod,
     elicit: Option<(RequestId, &Connection)>,
     own: &OwnLogin,
@@ -254,10 +254,24 @@ async fn chatgpt(
         None => ended(login.outcome().await),
         Some((request_id, cx)) => {
             let (url, code) = shown;
+            let dialog = ElicitationId::new(uuid::Uuid::new_v4().to_string());
+            // However this ends (the login done, failed, expired or replaced, or the request
+            // taken back), the editor closes the dialog; a login still running stops with it.
+            let mut open = Dialog {
+                cx: cx.clone(),
+                id: Some(dialog.clone()),
+                stop: Some(Box::new({
+                    let face = Arc::clone(face);
+                    let login = login.id;
+                    move || {
+                        face.accounts.stop_login(Some(login));
+                    }
+                })),
+            };
             let elicitation = CreateElicitationRequest::new(
                 ElicitationUrlMode::new(
                     ElicitationRequestScope::new(request_id),
-                    ElicitationId::new(uuid::Uuid::new_v4().to_string()),
+                    dialog,
                     url.clone(),
                 ),
                 format!("Open {url} and enter the code {code} to sign in to ChatGPT."),
@@ -283,7 +297,8 @@ async fn chatgpt(
                             }
                         };
                         if let Some(why) = declined {
-                            face.accounts.stop_login(Some(login.id));
+                            // The person closed the dialog themselves.
+                            open.id = None;
                             return Err(failed(why));
                         }
                         accepted = true;
@@ -291,6 +306,28 @@ async fn chatgpt(
                     outcome = login.outcome() => return ended(outcome),
                 }
             }
+        }
+    }
+}
+
+/// A device code's dialog in the editor, closed with `elicitation/complete` when dropped
+/// (unless the person closed it), its login stopped if still running.
+struct Dialog {
+    cx: Connection,
+    id: Option<ElicitationId>,
+    stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Drop for Dialog {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+        if let Some(id) = self.id.take() {
+            self.cx.0.notify(
+                CLIENT_METHOD_NAMES.elicitation_complete,
+                CompleteElicitationNotification::new(id),
+            );
         }
     }
 }

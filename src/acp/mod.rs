@@ -9,11 +9,15 @@
 //! - `auth.rs`: the sign-in methods offered, `authenticate` over the account service
 //!   (`auth::accounts`), device codes by URL elicitation.
 //! - `session.rs`: one agent core per session, permission requests, stop reasons.
+//!   `modes.rs`: kelp's approval modes as the session's modes. `history.rs`: `session/list`
+//!   and `session/delete`.
 //! - `updates.rs`: core events as `session/update`s (a pure translator), a saved session's replay.
 //! - `editor.rs`: the client's `fs/*` as the core's `EditorFiles`.
 
 pub mod auth;
 pub mod editor;
+pub mod history;
+pub mod modes;
 pub mod session;
 pub mod updates;
 
@@ -22,10 +26,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use agent_client_protocol_schema::v1::{
     AgentAuthCapabilities, AgentCapabilities, AuthenticateRequest, CLIENT_METHOD_NAMES,
-    CancelNotification, ClientCapabilities, CloseSessionRequest, CloseSessionResponse, Error,
-    Implementation, InitializeRequest, InitializeResponse, LoadSessionRequest, LogoutCapabilities,
-    McpCapabilities, NewSessionRequest, PromptCapabilities, PromptRequest, SessionCapabilities,
-    SessionCloseCapabilities, SessionNotification,
+    CancelNotification, ClientCapabilities, CloseSessionRequest, CloseSessionResponse,
+    DeleteSessionRequest, Error, Implementation, InitializeRequest, InitializeResponse,
+    ListSessionsRequest, LoadSessionRequest, LogoutCapabilities, McpCapabilities,
+    NewSessionRequest, PromptCapabilities, PromptRequest, ResumeSessionRequest,
+    SessionCapabilities, SessionCloseCapabilities, SessionDeleteCapabilities,
+    SessionListCapabilities, SessionNotification, SessionResumeCapabilities, SetSessionModeRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -236,6 +242,18 @@ impl Face {
             "session/prompt" => with!(PromptRequest, |request| {
                 self.sessions.prompt(request, reply)
             }),
+            "session/resume" => with!(ResumeSessionRequest, |request| {
+                session::resume(Arc::clone(self), request, reply)
+            }),
+            "session/list" => with!(ListSessionsRequest, |request| {
+                history::list(Arc::clone(self), request, reply)
+            }),
+            "session/delete" => with!(DeleteSessionRequest, |request| {
+                history::delete(Arc::clone(self), request, reply)
+            }),
+            "session/set_mode" => with!(SetSessionModeRequest, |request| {
+                reply.send(self.sessions.set_mode(&request, &self.config, &self.cx))
+            }),
             "session/close" => with!(CloseSessionRequest, |request| {
                 let face = Arc::clone(self);
                 answer_later(reply, async move {
@@ -283,7 +301,13 @@ impl Face {
             .load_session(true)
             .mcp_capabilities(McpCapabilities::new().http(true))
             .prompt_capabilities(PromptCapabilities::new().embedded_context(true).image(true))
-            .session_capabilities(SessionCapabilities::new().close(SessionCloseCapabilities::new()))
+            .session_capabilities(
+                SessionCapabilities::new()
+                    .close(SessionCloseCapabilities::new())
+                    .list(SessionListCapabilities::new())
+                    .resume(SessionResumeCapabilities::new())
+                    .delete(SessionDeleteCapabilities::new()),
+            )
             .auth(AgentAuthCapabilities::new().logout(LogoutCapabilities::new()));
         let response = InitializeResponse::new(PROTOCOL_VERSION.into())
             .agent_capabilities(capabilities)

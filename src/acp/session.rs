@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use agent_client_protocol_schema::v1::{
-    CLIENT_METHOD_NAMES, ContentBlock, EmbeddedResourceResource, Error, LoadSessionRequest,
-    LoadSessionResponse, McpServer, NewSessionRequest, NewSessionResponse, PromptRequest,
-    PromptResponse, RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
-    SessionNotification, SessionUpdate, StopReason, ToolCallStatus, ToolCallUpdate,
-    ToolCallUpdateFields,
+    CLIENT_METHOD_NAMES, ContentBlock, CurrentModeUpdate, EmbeddedResourceResource, Error,
+    LoadSessionRequest, LoadSessionResponse, McpServer, NewSessionRequest, NewSessionResponse,
+    PromptRequest, PromptResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, ResumeSessionRequest, ResumeSessionResponse, SessionInfoUpdate,
+    SessionNotification, SessionUpdate, SetSessionModeRequest, SetSessionModeResponse, StopReason,
+    ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
@@ -45,6 +46,10 @@ struct Turn {
 struct Session {
     ops: UnboundedSender<Op>,
     turn: Mutex<Option<Turn>>,
+    /// The session's mode (`modes.rs`).
+    mode: Mutex<&'static str>,
+    /// Whether the editor has the session's title: its first prompt's first line.
+    titled: std::sync::atomic::AtomicBool,
 }
 
 impl Session {
@@ -75,13 +80,23 @@ impl Sessions {
     }
 
     /// Starts the pump of a core that has opened its conversation, and keeps the session.
-    fn add(&self, opened: Opened, cx: Connection, project_dir: PathBuf) {
+    fn add(&self, opened: Opened, cx: Connection, project_dir: PathBuf, mode: &'static str) {
         let Opened {
-            ops, events, id, ..
+            ops,
+            events,
+            id,
+            restored,
+            ..
         } = opened;
+        // A loaded session with a prompt has its title in the list already.
+        let titled = restored
+            .iter()
+            .any(|item| crate::session::title_of(&item.typed_text()).is_some() && is_prompt(item));
         let session = Arc::new(Session {
             ops,
             turn: Mutex::new(None),
+            mode: Mutex::new(mode),
+            titled: titled.into(),
         });
         let pump = crate::task::spawn(pump(
             events,
@@ -115,6 +130,38 @@ impl Sessions {
         }
     }
 
+    /// `session/set_mode`: the session's approvals and sandbox from its next call on;
+    /// `current_mode_update` says so.
+    pub fn set_mode(
+        &self,
+        request: &SetSessionModeRequest,
+        config: &crate::config::Config,
+        cx: &Connection,
+    ) -> Result<SetSessionModeResponse, Error> {
+        let id = &request.session_id.0;
+        let session = self
+            .get(id)
+            .ok_or_else(|| Error::invalid_params().data(format!("no session {id}")))?;
+        let wanted = request.mode_id.0.as_ref();
+        let settings = super::modes::settings(wanted, config).ok_or_else(|| {
+            Error::invalid_params().data(format!(
+                "no mode {wanted}: kelp has {}",
+                super::modes::ids()
+            ))
+        })?;
+        session
+            .ops
+            .send(Op::Override(settings))
+            .map_err(|_| session_error("this session's agent stopped"))?;
+        let mode = super::modes::id_of(wanted).unwrap_or("ask");
+        *session.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
+        cx.notify(SessionNotification::new(
+            id.to_string(),
+            SessionUpdate::CurrentModeUpdate(CurrentModeUpdate::new(mode)),
+        ));
+        Ok(SetSessionModeResponse::new())
+    }
+
     /// `session/prompt`: sends the prompt to the session's core; the answer comes when the
     /// turn ends.
     pub fn prompt(&self, request: PromptRequest, reply: Reply) {
@@ -133,6 +180,17 @@ impl Sessions {
                 .fail(Error::invalid_request().data(
                     "a prompt is already running in this session: wait for it or cancel it",
                 ));
+        }
+        let title = crate::session::title_of(&text).filter(|_| {
+            !session
+                .titled
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        });
+        if let Some(title) = title {
+            reply.cx.notify(SessionNotification::new(
+                request.session_id.clone(),
+                SessionUpdate::SessionInfoUpdate(SessionInfoUpdate::new().title(title)),
+            ));
         }
         if session
             .ops
@@ -205,6 +263,17 @@ fn prompt_parts(blocks: Vec<ContentBlock>) -> Result<(String, Vec<ImageInput>), 
         }
     }
     Ok((parts.join("\n"), images))
+}
+
+/// Whether `item` is a prompt the person sent.
+fn is_prompt(item: &crate::llm::types::Item) -> bool {
+    matches!(
+        item,
+        crate::llm::types::Item::Message {
+            role: crate::llm::types::Role::User,
+            ..
+        }
+    ) && !item.is_instructions_message()
 }
 
 /// An error for a session request, as one line.
@@ -308,8 +377,9 @@ pub fn new(face: Arc<Face>, request: NewSessionRequest, reply: Reply) {
         options.mcp_servers = mcp_servers(&request.mcp_servers);
         let opened = open_core(&face, &cx, options).await?;
         let id = opened.id.clone();
-        face.sessions.add(opened, cx, dir);
-        Ok(NewSessionResponse::new(id))
+        let mode = super::modes::initial(&face.config);
+        face.sessions.add(opened, cx, dir, mode);
+        Ok(NewSessionResponse::new(id).modes(super::modes::state(mode)))
     });
 }
 
@@ -317,9 +387,35 @@ pub fn new(face: Arc<Face>, request: NewSessionRequest, reply: Reply) {
 /// then continued.
 pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
     answer_later(reply, async move {
+        let (id, cwd, servers) = (request.session_id, request.cwd, request.mcp_servers);
+        let mode = reopen(&face, &id.0, &cwd, &servers, true).await?;
+        Ok(LoadSessionResponse::new().modes(super::modes::state(mode)))
+    });
+}
+
+/// `session/resume`: the saved conversation continued, without its replay (the editor shows
+/// it already).
+pub fn resume(face: Arc<Face>, request: ResumeSessionRequest, reply: Reply) {
+    answer_later(reply, async move {
+        let (id, cwd, servers) = (request.session_id, request.cwd, request.mcp_servers);
+        let mode = reopen(&face, &id.0, &cwd, &servers, false).await?;
+        Ok(ResumeSessionResponse::new().modes(super::modes::state(mode)))
+    });
+}
+
+/// Opens saved session `wanted` of project `cwd` again (closing it first if open here), its
+/// history replayed when `replay`; returns the mode it is in.
+async fn reopen(
+    face: &Arc<Face>,
+    wanted: &str,
+    cwd: &std::path::Path,
+    servers: &[McpServer],
+    replay: bool,
+) -> Result<&'static str, Error> {
+    {
         let cx = face.cx.clone();
-        signed_in(&face).await?;
-        let wanted = request.session_id.0.to_string();
+        signed_in(face).await?;
+        let wanted = wanted.to_string();
         let state_dir = face.config.state_dir.clone();
         let lookup = wanted.clone();
         let summary =
@@ -330,7 +426,7 @@ pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
                 // The client names a session by the id it was given, whole.
                 .filter(|summary| summary.id.to_string() == wanted)
                 .ok_or_else(|| Error::invalid_params().data(format!("no session {wanted}")))?;
-        let cwd = project_dir(&request.cwd)?;
+        let cwd = project_dir(cwd)?;
         if cwd != summary.project_dir {
             return Err(Error::invalid_params().data(format!(
                 "session {wanted} belongs to {}, not {}",
@@ -341,10 +437,10 @@ pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
         // Loaded again while open: one core at a time on a session file.
         face.sessions.close(&wanted).await;
         let mut options = CoreOptions::new(&summary.project_dir);
-        options.mcp_servers = mcp_servers(&request.mcp_servers);
+        options.mcp_servers = mcp_servers(servers);
         options.resume = Some(summary.path.clone());
         options.new_if_resume_fails = false;
-        let opened = open_core(&face, &cx, options).await.map_err(|e| {
+        let opened = open_core(face, &cx, options).await.map_err(|e| {
             let reason = e
                 .data
                 .as_ref()
@@ -352,12 +448,15 @@ pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
                 .unwrap_or(&e.message);
             session_error(format!("cannot load session {wanted}: {reason}"))
         })?;
-        for update in super::updates::replay(&opened.restored, &summary.project_dir) {
-            cx.notify(SessionNotification::new(opened.id.clone(), update));
+        if replay {
+            for update in super::updates::replay(&opened.restored, &summary.project_dir) {
+                cx.notify(SessionNotification::new(opened.id.clone(), update));
+            }
         }
-        face.sessions.add(opened, cx, summary.project_dir);
-        Ok(LoadSessionResponse::new())
-    });
+        let mode = super::modes::initial(&face.config);
+        face.sessions.add(opened, cx, summary.project_dir, mode);
+        Ok(mode)
+    }
 }
 
 /// Waits until `due`, or for ever without one.

@@ -11,7 +11,7 @@ use agent_client_protocol_schema::v1::{
     Content, ContentBlock, ContentChunk, Diff, MessageId, PermissionOption, PermissionOptionKind,
     Plan, PlanEntry, PlanEntryPriority, PlanEntryStatus, SessionUpdate, TextContent, ToolCall,
     ToolCallContent, ToolCallLocation, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
-    ToolKind,
+    ToolKind, UsageUpdate,
 };
 
 use crate::agent::protocol::{
@@ -284,6 +284,11 @@ impl Translator {
                 ))]
             }
             Event::PlanUpdated { steps, .. } => vec![plan(&steps)],
+            // How full the context window is, after each response and a compaction.
+            Event::ContextUsed {
+                used,
+                window: Some(size),
+            } => vec![SessionUpdate::UsageUpdate(UsageUpdate::new(used, size))],
             _ => Vec::new(),
         }
     }

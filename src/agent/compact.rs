@@ -68,6 +68,10 @@ pub async fn compact(
         before,
         automatic: reason != Reason::Asked,
     });
+    ctx.emit(Event::ContextUsed {
+        used: conversation.context_used(),
+        window: conversation.context_window(),
+    });
     Ok(())
 }
 

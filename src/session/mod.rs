@@ -30,7 +30,7 @@ pub use list::{
     recent_prompts,
 };
 pub use reader::SessionLog;
-pub use writer::SessionWriter;
+pub use writer::{SessionWriter, title_of};
 
 /// The version of the file layout, written in every header.
 pub const FORMAT_VERSION: u32 = 1;

@@ -169,17 +169,19 @@ fn create_file(state_dir: &Path, header: &SessionHeader) -> Result<(PathBuf, Fil
 }
 
 /// The first line of `item`'s text if it is a prompt the person typed, cut for listings.
-fn first_prompt(item: &Item) -> Option<String> {
+pub(super) fn first_prompt(item: &Item) -> Option<String> {
     match item {
         Item::Message {
             role: Role::User, ..
-        } if !item.is_instructions_message() => {
-            let text = item.typed_text();
-            let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-            Some(line.chars().take(FIRST_PROMPT_CHARS).collect())
-        }
+        } if !item.is_instructions_message() => title_of(&item.typed_text()),
         _ => None,
     }
+}
+
+/// A conversation's title from its first prompt: the first line with text, cut for listings.
+pub fn title_of(prompt: &str) -> Option<String> {
+    let line = prompt.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(FIRST_PROMPT_CHARS).collect())
 }
 
 fn write_line(

@@ -10,14 +10,16 @@ use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
     AuthCapabilities, AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities,
-    CloseSessionRequest, ContentBlock, CreateElicitationRequest, CreateElicitationResponse, Diff,
-    ElicitationAcceptAction, ElicitationAction, ElicitationCapabilities, ElicitationMode,
-    ElicitationScope, ElicitationUrlCapabilities, FileSystemCapabilities, ImageContent,
-    InitializeRequest, InitializeResponse, LoadSessionRequest, NewSessionRequest, PromptRequest,
+    CloseSessionRequest, CompleteElicitationNotification, ContentBlock, CreateElicitationRequest,
+    CreateElicitationResponse, DeleteSessionRequest, Diff, ElicitationAcceptAction,
+    ElicitationAction, ElicitationCapabilities, ElicitationMode, ElicitationScope,
+    ElicitationUrlCapabilities, FileSystemCapabilities, ImageContent, InitializeRequest,
+    InitializeResponse, ListSessionsRequest, LoadSessionRequest, NewSessionRequest, PromptRequest,
     PromptResponse, ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome,
-    RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome, SessionId,
-    SessionNotification, SessionUpdate, StopReason, TextContent, ToolCallContent, ToolCallStatus,
-    ToolKind, WriteTextFileRequest, WriteTextFileResponse,
+    RequestPermissionRequest, RequestPermissionResponse, ResumeSessionRequest,
+    SelectedPermissionOutcome, SessionId, SessionNotification, SessionUpdate,
+    SetSessionModeRequest, StopReason, TextContent, ToolCallContent, ToolCallStatus, ToolKind,
+    WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{Agent, ByteStreams, Client, Error, UntypedMessage};
 use serde_json::{Value, json};
@@ -39,6 +41,8 @@ enum Elicit {
 struct Seen {
     updates: Mutex<Vec<SessionUpdate>>,
     elicitations: Mutex<Vec<CreateElicitationRequest>>,
+    /// The ids of the elicitations the agent said are complete (their dialogs closed).
+    completed: Mutex<Vec<String>>,
     permissions: Mutex<Vec<RequestPermissionRequest>>,
     /// The option chosen for each permission request, in turn; `None` answers `cancelled`.
     choices: Mutex<Vec<Option<&'static str>>>,
@@ -120,6 +124,7 @@ impl Kelp {
         let seen = Arc::new(Seen {
             updates: Mutex::default(),
             elicitations: Mutex::default(),
+            completed: Mutex::default(),
             permissions: Mutex::default(),
             choices: Mutex::new(choices),
             elicit,
@@ -141,6 +146,19 @@ impl Kelp {
                     let seen = Arc::clone(&seen);
                     async move |n: SessionNotification, _cx| {
                         seen.updates.lock().unwrap().push(n.update);
+                        Ok(())
+                    }
+                },
+                agent_client_protocol::on_receive_notification!(),
+            )
+            .on_receive_notification(
+                {
+                    let seen = Arc::clone(&seen);
+                    async move |n: CompleteElicitationNotification, _cx| {
+                        seen.completed
+                            .lock()
+                            .unwrap()
+                            .push(n.elicitation_id.to_string());
                         Ok(())
                     }
                 },
@@ -401,6 +419,11 @@ async fn a_device_code_login_goes_through_url_elicitation() {
         };
         assert_eq!(serde_json::to_value(&scope.request_id).unwrap(), request_id);
         assert!(message.contains(&url.url), "{message}");
+        // The dialog is closed for the editor once the login is done.
+        assert_eq!(
+            *seen.completed.lock().unwrap(),
+            [url.elicitation_id.to_string()]
+        );
         Ok(())
     })
     .await;
@@ -452,15 +475,62 @@ async fn a_declined_or_expired_device_code_fails_in_plain_words() {
 async fn failed_device_login(fake: FakeOpenAi, elicit: Elicit) -> (String, usize, bool) {
     let mut kelp = Kelp::start(&fake, &[]);
     let auth_file = kelp.auth_file();
+    let declined = matches!(elicit, Elicit::Decline);
     let (message, shown) = kelp
         .client(elicit, vec![], async |cx, seen, _ch| {
             initialize(&cx, url_elicitation()).await;
             let error = authenticate(&cx, "chatgpt-device-code").await.unwrap_err();
             assert_eq!(i32::from(error.code), -32000);
-            Ok((error.message, seen.elicitations.lock().unwrap().len()))
+            let shown = seen.elicitations.lock().unwrap().len();
+            // A dialog the person did not close themselves is closed when its login ends.
+            let completed = seen.completed.lock().unwrap().len();
+            assert_eq!(
+                completed,
+                if declined { 0 } else { shown },
+                "{}",
+                error.message
+            );
+            Ok((error.message, shown))
         })
         .await;
     (message, shown, auth_file.exists())
+}
+
+/// A second sign-in replaces the first: the first's dialog is closed and its request fails;
+/// the second's succeeds and is closed too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_device_login_closes_its_dialog() {
+    let fake = polled_every_second().await;
+    let mut kelp = Kelp::start(&fake, &[]);
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, mut ch| {
+        initialize(&cx, url_elicitation()).await;
+        let first = cx.send_request(AuthenticateRequest::new("chatgpt-device-code"));
+        ch.messages.recv().await.unwrap();
+        let second = cx.send_request(AuthenticateRequest::new("chatgpt-device-code"));
+        let code = code_in(&ch.messages.recv().await.unwrap());
+        let replaced = first.block_task().await.unwrap_err();
+        assert!(
+            replaced.message.contains("cancelled"),
+            "{}",
+            replaced.message
+        );
+        let ids: Vec<String> = seen
+            .elicitations
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| match &e.mode {
+                ElicitationMode::Url(url) => url.elicitation_id.to_string(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(*seen.completed.lock().unwrap(), [ids[0].clone()]);
+        fake.approve_device(&code);
+        second.block_task().await?;
+        assert_eq!(*seen.completed.lock().unwrap(), ids);
+        Ok(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1160,6 +1230,13 @@ async fn bad_lines_unknown_methods_and_a_taken_back_sign_in_get_json_rpc_answers
     assert_eq!(elicitation["method"], "elicitation/create", "{elicitation}");
     assert_eq!(elicitation["params"]["requestId"], "login");
     send(r#"{"jsonrpc":"2.0","method":"$/cancel_request","params":{"requestId":"login"}}"#).await;
+    // Its dialog is closed for the editor, then the request answered.
+    let closed = lines.next().await;
+    assert_eq!(closed["method"], "elicitation/complete", "{closed}");
+    assert_eq!(
+        closed["params"]["elicitationId"],
+        elicitation["params"]["elicitationId"]
+    );
     let answer = lines.next().await;
     assert_eq!(answer["id"], "login");
     assert_eq!(answer["error"]["code"], -32800, "{answer}");
@@ -1230,4 +1307,89 @@ async fn an_image_in_a_prompt_reaches_the_model() {
 fn base64_png() -> String {
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
         .to_string()
+}
+
+/// An editor's session life: modes listed and switched (the switch used on the next call),
+/// a title and the context's use as updates, the session listed, resumed without a replay, and
+/// deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modes_titles_usage_and_the_session_list() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch made.txt"})),
+        Reply::text("Made it."),
+    ]);
+    let dir = std::fs::canonicalize(project.path()).unwrap();
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let created = cx
+            .send_request(NewSessionRequest::new(project.path()))
+            .block_task()
+            .await?;
+        let session = created.session_id.clone();
+        let modes = created.modes.expect("modes listed");
+        assert_eq!(modes.current_mode_id.0.as_ref(), "ask");
+        let ids: Vec<&str> = modes.available_modes.iter().map(|m| m.id.0.as_ref()).collect();
+        assert_eq!(ids, ["read-only", "ask", "auto-edit", "full-auto"]);
+        cx.send_request(SetSessionModeRequest::new(session.clone(), "full-auto"))
+            .block_task()
+            .await?;
+        let bad = cx
+            .send_request(SetSessionModeRequest::new(session.clone(), "yolo"))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert!(bad.data.unwrap().to_string().contains("full-auto"));
+        // Full auto: the command runs without asking (no permission answer is queued).
+        let answer = prompt(&cx, &session, "make a file\nplease").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        assert!(dir.join("made.txt").exists());
+        let updates = seen.updates();
+        assert!(updates.iter().any(|u| matches!(u,
+            SessionUpdate::CurrentModeUpdate(m) if m.current_mode_id.0.as_ref() == "full-auto")));
+        let titles: Vec<_> = updates
+            .iter()
+            .filter_map(|u| match u {
+                SessionUpdate::SessionInfoUpdate(info) => Some(format!("{:?}", info.title)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(titles.len(), 1, "{titles:?}");
+        assert!(titles[0].contains("make a file"), "{titles:?}");
+        assert!(
+            updates.iter().any(|u| matches!(u, SessionUpdate::UsageUpdate(usage) if usage.used > 0 && usage.size > usage.used)),
+            "{updates:#?}"
+        );
+
+        let listed = cx
+            .send_request(ListSessionsRequest::new().cwd(project.path().to_path_buf()))
+            .block_task()
+            .await?;
+        assert_eq!(listed.sessions.len(), 1);
+        assert_eq!(listed.sessions[0].session_id, session);
+        assert_eq!(listed.sessions[0].title.as_deref(), Some("make a file"));
+        cx.send_request(ResumeSessionRequest::new(session.clone(), project.path()))
+            .block_task()
+            .await?;
+        assert!(
+            !seen.updates().iter().any(|u| matches!(u, SessionUpdate::UserMessageChunk(_))),
+            "resumed without a replay"
+        );
+        cx.send_request(DeleteSessionRequest::new(session.clone()))
+            .block_task()
+            .await?;
+        let listed = cx
+            .send_request(ListSessionsRequest::new())
+            .block_task()
+            .await?;
+        assert!(listed.sessions.is_empty());
+        let gone = cx
+            .send_request(LoadSessionRequest::new(session.clone(), project.path()))
+            .block_task()
+            .await;
+        assert!(gone.is_err());
+        Ok(())
+    })
+    .await;
 }
