@@ -102,6 +102,8 @@ fn error_object(error: &Error) -> Value {
 pub struct Reply {
     cx: Connection,
     id: Value,
+    /// Its place among the requests in flight, given back with the answer.
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Reply {
@@ -148,7 +150,17 @@ pub struct Face {
     accounts: crate::auth::Accounts,
     /// The requests the client may take back with `$/cancel_request`, by their id as JSON.
     cancellable: Mutex<HashMap<String, CancellationToken>>,
+    /// Places for the requests in flight that wait on nothing of the client's: a client
+    /// sending them faster than they are answered waits in the pipe, not in kelp's memory.
+    slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Requests answered without waiting on the client, in flight at once at most.
+const IN_FLIGHT: usize = 16;
+
+/// Requests that may wait on the client (an elicitation, a permission, an editor's file):
+/// never held back, or the client's answers behind them could not be read.
+const WAITS_ON_CLIENT: [&str; 2] = ["authenticate", "session/prompt"];
 
 impl Face {
     fn new(config: Config, http: reqwest::Client, cx: Connection) -> Self {
@@ -160,6 +172,7 @@ impl Face {
             },
             client: Mutex::default(),
             cancellable: Mutex::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             config,
             cx,
         }
@@ -191,8 +204,9 @@ impl Face {
             .remove(&id.to_string());
     }
 
-    /// Handles one line from the client.
-    fn handle_line(self: &Arc<Self>, line: &str) {
+    /// Handles one line from the client; a request that waits on nothing of the client's
+    /// first waits for a place among those in flight.
+    async fn handle_line(self: &Arc<Self>, line: &str) {
         match parse_line(line) {
             Err((id, error)) => {
                 let code =
@@ -202,9 +216,15 @@ impl Face {
                     .fail(id, error_object(&Error::new(code, error.message)));
             }
             Ok(Incoming::Request { id, method, params }) => {
+                let slot = if WAITS_ON_CLIENT.contains(&method.as_str()) {
+                    None
+                } else {
+                    Arc::clone(&self.slots).acquire_owned().await.ok()
+                };
                 let reply = Reply {
                     cx: self.cx.clone(),
                     id,
+                    _slot: slot,
                 };
                 self.request(&method, params, reply);
             }
@@ -335,7 +355,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = crate::llm::client::http_client()?;
     let (out, stdout) = Stdout::open(Dialect::JsonRpc2);
     let face = Arc::new(Face::new(config, http, Connection(out.clone())));
-    let read = serve_stdin(&out, async |line: &str| face.handle_line(line)).await;
+    let read = serve_stdin(&out, async |line: &str| face.handle_line(line).await).await;
     tracing::info!("stdin closed: the ACP agent stops");
     face.accounts.stop_login(None);
     face.sessions.shut_down().await;

@@ -1393,3 +1393,54 @@ async fn modes_titles_usage_and_the_session_list() {
     })
     .await;
 }
+
+/// The resident memory of `pid`, in kB.
+fn resident_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// A client that floods the agent with requests before signing in gets every answer, and the
+/// agent's memory stays where it was: what waits, waits in the pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_requests_before_sign_in_leaves_memory_where_it_was() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    const REQUESTS: usize = 20_000;
+    let fake = FakeOpenAi::start().await;
+    let mut kelp = Kelp::start(&fake, &[]);
+    let pid = kelp.child.id().unwrap();
+    let mut stdin = kelp.child.stdin.take().unwrap();
+    let mut lines = Lines(tokio::io::BufReader::new(kelp.child.stdout.take().unwrap()).lines());
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":1}}\n")
+        .await
+        .unwrap();
+    lines.next().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = resident_kb(pid);
+    let flood: String = (1..=REQUESTS)
+        .map(|id| {
+            format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"session/new\",\"params\":{{\"cwd\":\"/tmp\",\"mcpServers\":[]}}}}\n"
+            )
+        })
+        .collect();
+    let writer = tokio::spawn(async move {
+        stdin.write_all(flood.as_bytes()).await.unwrap();
+        stdin
+    });
+    for _ in 0..REQUESTS {
+        let answer = lines.next().await;
+        assert_eq!(answer["error"]["code"], -32000, "{answer}");
+    }
+    let _stdin = writer.await.unwrap();
+    let after = resident_kb(pid);
+    assert!(
+        after < before + 8 * 1024,
+        "{REQUESTS} refused requests took the agent from {before} kB to {after} kB"
+    );
+}
