@@ -9,7 +9,8 @@
 //! - `auth.rs`: the sign-in methods offered, `authenticate` over the account service
 //!   (`auth::accounts`), device codes by URL elicitation.
 //! - `session.rs`: one agent core per session, permission requests, stop reasons.
-//!   `modes.rs`: kelp's approval modes as the session's modes. `history.rs`: `session/list`
+//!   `modes.rs`: kelp's approval modes as the session's modes; `options.rs`: mode, model and
+//!   effort as config options. `history.rs`: `session/list`
 //!   and `session/delete`.
 //! - `updates.rs`: core events as `session/update`s (a pure translator), a saved session's replay.
 //! - `editor.rs`: the client's `fs/*` as the core's `EditorFiles`.
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod editor;
 pub mod history;
 pub mod modes;
+pub mod options;
 pub mod session;
 pub mod updates;
 
@@ -31,7 +33,8 @@ use agent_client_protocol_schema::v1::{
     ListSessionsRequest, LoadSessionRequest, LogoutCapabilities, McpCapabilities,
     NewSessionRequest, PromptCapabilities, PromptRequest, ResumeSessionRequest,
     SessionCapabilities, SessionCloseCapabilities, SessionDeleteCapabilities,
-    SessionListCapabilities, SessionNotification, SessionResumeCapabilities, SetSessionModeRequest,
+    SessionListCapabilities, SessionNotification, SessionResumeCapabilities,
+    SetSessionConfigOptionRequest, SetSessionModeRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -273,6 +276,9 @@ impl Face {
             }),
             "session/set_mode" => with!(SetSessionModeRequest, |request| {
                 reply.send(self.sessions.set_mode(&request, &self.config, &self.cx))
+            }),
+            "session/set_config_option" => with!(SetSessionConfigOptionRequest, |request| {
+                reply.send(self.sessions.set_option(&request, &self.config, &self.cx))
             }),
             "session/close" => with!(CloseSessionRequest, |request| {
                 let face = Arc::clone(self);

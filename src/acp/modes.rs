@@ -82,6 +82,14 @@ pub fn id_of(id: &str) -> Option<&'static str> {
     MODES.iter().find(|mode| mode.id == id).map(|mode| mode.id)
 }
 
+/// Each mode's id and name, for a picker.
+pub fn choices() -> Vec<(String, String)> {
+    MODES
+        .iter()
+        .map(|mode| (mode.id.to_string(), mode.name.to_string()))
+        .collect()
+}
+
 /// The ids, for an error that names them.
 pub fn ids() -> String {
     MODES

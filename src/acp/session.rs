@@ -10,22 +10,25 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use agent_client_protocol_schema::v1::{
-    CLIENT_METHOD_NAMES, ContentBlock, CurrentModeUpdate, EmbeddedResourceResource, Error,
-    LoadSessionRequest, LoadSessionResponse, McpServer, NewSessionRequest, NewSessionResponse,
-    PromptRequest, PromptResponse, RequestPermissionOutcome, RequestPermissionRequest,
-    RequestPermissionResponse, ResumeSessionRequest, ResumeSessionResponse, SessionInfoUpdate,
-    SessionNotification, SessionUpdate, SetSessionModeRequest, SetSessionModeResponse, StopReason,
+    CLIENT_METHOD_NAMES, ConfigOptionUpdate, ContentBlock, CurrentModeUpdate,
+    EmbeddedResourceResource, Error, LoadSessionRequest, LoadSessionResponse, McpServer,
+    NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
+    RequestPermissionRequest, RequestPermissionResponse, ResumeSessionRequest,
+    ResumeSessionResponse, SessionConfigOption, SessionConfigOptionValue, SessionInfoUpdate,
+    SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
+    SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse, StopReason,
     ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::options::Choices;
 use super::updates::{Translator, decision};
 use super::{Connection, Face, Reply, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
 use crate::agent::protocol::{
-    ApprovalDecision, Event, ImageInput, Op, StopCause, Submission, TurnOutcome,
+    ApprovalDecision, AuthSummary, Event, ImageInput, Op, StopCause, Submission, TurnOutcome,
 };
 use crate::config::{McpServerConfig, McpTransport};
 
@@ -46,8 +49,8 @@ struct Turn {
 struct Session {
     ops: UnboundedSender<Op>,
     turn: Mutex<Option<Turn>>,
-    /// The session's mode (`modes.rs`).
-    mode: Mutex<&'static str>,
+    /// The session's mode, model and effort (`options.rs`).
+    choices: Mutex<Choices>,
     /// Whether the editor has the session's title: its first prompt's first line.
     titled: std::sync::atomic::AtomicBool,
 }
@@ -80,7 +83,7 @@ impl Sessions {
     }
 
     /// Starts the pump of a core that has opened its conversation, and keeps the session.
-    fn add(&self, opened: Opened, cx: Connection, project_dir: PathBuf, mode: &'static str) {
+    fn add(&self, opened: Opened, cx: Connection, project_dir: PathBuf, choices: Choices) {
         let Opened {
             ops,
             events,
@@ -95,7 +98,7 @@ impl Sessions {
         let session = Arc::new(Session {
             ops,
             turn: Mutex::new(None),
-            mode: Mutex::new(mode),
+            choices: Mutex::new(choices),
             titled: titled.into(),
         });
         let pump = crate::task::spawn(pump(
@@ -131,35 +134,82 @@ impl Sessions {
     }
 
     /// `session/set_mode`: the session's approvals and sandbox from its next call on;
-    /// `current_mode_update` says so.
+    /// `current_mode_update` and `config_option_update` say so.
     pub fn set_mode(
         &self,
         request: &SetSessionModeRequest,
         config: &crate::config::Config,
         cx: &Connection,
     ) -> Result<SetSessionModeResponse, Error> {
-        let id = &request.session_id.0;
+        self.choose(
+            &request.session_id.0,
+            "mode",
+            &request.mode_id.0,
+            config,
+            cx,
+        )?;
+        Ok(SetSessionModeResponse::new())
+    }
+
+    /// `session/set_config_option`: the mode, model or effort from the next request on;
+    /// `config_option_update` says so, and a mode's change `current_mode_update` too.
+    pub fn set_option(
+        &self,
+        request: &SetSessionConfigOptionRequest,
+        config: &crate::config::Config,
+        cx: &Connection,
+    ) -> Result<SetSessionConfigOptionResponse, Error> {
+        let value = match &request.value {
+            SessionConfigOptionValue::ValueId { value } => value.0.to_string(),
+            other => {
+                return Err(Error::invalid_params()
+                    .data(format!("kelp's options take a value id, not {other:?}")));
+            }
+        };
+        let options = self.choose(
+            &request.session_id.0,
+            &request.config_id.0,
+            &value,
+            config,
+            cx,
+        )?;
+        Ok(SetSessionConfigOptionResponse::new(options))
+    }
+
+    /// Sets option `id` of session `session_id` and tells the editor; returns the options.
+    fn choose(
+        &self,
+        session_id: &str,
+        id: &str,
+        value: &str,
+        config: &crate::config::Config,
+        cx: &Connection,
+    ) -> Result<Vec<SessionConfigOption>, Error> {
         let session = self
-            .get(id)
-            .ok_or_else(|| Error::invalid_params().data(format!("no session {id}")))?;
-        let wanted = request.mode_id.0.as_ref();
-        let settings = super::modes::settings(wanted, config).ok_or_else(|| {
-            Error::invalid_params().data(format!(
-                "no mode {wanted}: kelp has {}",
-                super::modes::ids()
-            ))
-        })?;
+            .get(session_id)
+            .ok_or_else(|| Error::invalid_params().data(format!("no session {session_id}")))?;
+        let (op, options, mode) = {
+            let mut choices = session
+                .choices
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let op = choices.choose(id, value, config)?;
+            (op, choices.options(), choices.mode)
+        };
         session
             .ops
-            .send(Op::Override(settings))
+            .send(op)
             .map_err(|_| session_error("this session's agent stopped"))?;
-        let mode = super::modes::id_of(wanted).unwrap_or("ask");
-        *session.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
-        cx.notify(SessionNotification::new(
-            id.to_string(),
-            SessionUpdate::CurrentModeUpdate(CurrentModeUpdate::new(mode)),
-        ));
-        Ok(SetSessionModeResponse::new())
+        let notify = |update| cx.notify(SessionNotification::new(session_id.to_string(), update));
+        if id == "mode" {
+            notify(SessionUpdate::CurrentModeUpdate(CurrentModeUpdate::new(
+                mode,
+            )));
+        }
+        notify(SessionUpdate::ConfigOptionUpdate(ConfigOptionUpdate::new(
+            options.clone(),
+        )));
+        Ok(options)
     }
 
     /// `session/prompt`: sends the prompt to the session's core; the answer comes when the
@@ -283,7 +333,7 @@ fn session_error(message: impl Into<String>) -> Error {
 
 /// Refuses session requests until a login is stored (or `OPENAI_API_KEY` is set), as ACP
 /// agents do: the client then offers the sign-in methods.
-async fn signed_in(face: &Face) -> Result<(), Error> {
+async fn signed_in(face: &Face) -> Result<AuthSummary, Error> {
     let config = face.config.clone();
     let facts = crate::task::spawn_blocking(move || {
         StartFacts::read(&config, std::env::var("OPENAI_API_KEY").ok())
@@ -291,7 +341,7 @@ async fn signed_in(face: &Face) -> Result<(), Error> {
     .await
     .map_err(|e| session_error(e.to_string()))?;
     match (facts.auth, facts.warning) {
-        (Some(_), _) => Ok(()),
+        (Some(auth), _) => Ok(auth),
         // An auth file that cannot be read says why, or the sign-in would seem to vanish.
         (None, Some(warning)) => Err(Error::auth_required().data(warning)),
         (None, None) => Err(Error::auth_required()),
@@ -371,15 +421,18 @@ fn mcp_servers(servers: &[McpServer]) -> Vec<McpServerConfig> {
 pub fn new(face: Arc<Face>, request: NewSessionRequest, reply: Reply) {
     answer_later(reply, async move {
         let cx = face.cx.clone();
-        signed_in(&face).await?;
+        let auth = signed_in(&face).await?;
         let dir = project_dir(&request.cwd)?;
         let mut options = CoreOptions::new(&dir);
         options.mcp_servers = mcp_servers(&request.mcp_servers);
         let opened = open_core(&face, &cx, options).await?;
         let id = opened.id.clone();
-        let mode = super::modes::initial(&face.config);
-        face.sessions.add(opened, cx, dir, mode);
-        Ok(NewSessionResponse::new(id).modes(super::modes::state(mode)))
+        let choices = Choices::initial(&face.config, Some(&auth));
+        let response = NewSessionResponse::new(id)
+            .modes(super::modes::state(choices.mode))
+            .config_options(choices.options());
+        face.sessions.add(opened, cx, dir, choices);
+        Ok(response)
     });
 }
 
@@ -388,8 +441,10 @@ pub fn new(face: Arc<Face>, request: NewSessionRequest, reply: Reply) {
 pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
     answer_later(reply, async move {
         let (id, cwd, servers) = (request.session_id, request.cwd, request.mcp_servers);
-        let mode = reopen(&face, &id.0, &cwd, &servers, true).await?;
-        Ok(LoadSessionResponse::new().modes(super::modes::state(mode)))
+        let choices = reopen(&face, &id.0, &cwd, &servers, true).await?;
+        Ok(LoadSessionResponse::new()
+            .modes(super::modes::state(choices.mode))
+            .config_options(choices.options()))
     });
 }
 
@@ -398,8 +453,10 @@ pub fn load(face: Arc<Face>, request: LoadSessionRequest, reply: Reply) {
 pub fn resume(face: Arc<Face>, request: ResumeSessionRequest, reply: Reply) {
     answer_later(reply, async move {
         let (id, cwd, servers) = (request.session_id, request.cwd, request.mcp_servers);
-        let mode = reopen(&face, &id.0, &cwd, &servers, false).await?;
-        Ok(ResumeSessionResponse::new().modes(super::modes::state(mode)))
+        let choices = reopen(&face, &id.0, &cwd, &servers, false).await?;
+        Ok(ResumeSessionResponse::new()
+            .modes(super::modes::state(choices.mode))
+            .config_options(choices.options()))
     });
 }
 
@@ -411,10 +468,10 @@ async fn reopen(
     cwd: &std::path::Path,
     servers: &[McpServer],
     replay: bool,
-) -> Result<&'static str, Error> {
+) -> Result<Choices, Error> {
     {
         let cx = face.cx.clone();
-        signed_in(face).await?;
+        let auth = signed_in(face).await?;
         let wanted = wanted.to_string();
         let state_dir = face.config.state_dir.clone();
         let lookup = wanted.clone();
@@ -453,9 +510,10 @@ async fn reopen(
                 cx.notify(SessionNotification::new(opened.id.clone(), update));
             }
         }
-        let mode = super::modes::initial(&face.config);
-        face.sessions.add(opened, cx, summary.project_dir, mode);
-        Ok(mode)
+        let choices = Choices::initial(&face.config, Some(&auth));
+        face.sessions
+            .add(opened, cx, summary.project_dir, choices.clone());
+        Ok(choices)
     }
 }
 

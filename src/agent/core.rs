@@ -546,6 +546,13 @@ impl Core {
                 self.remember(Setting::Approval(mode));
             }
             Op::Override(settings) => self.override_settings(settings),
+            Op::SetEffort(effort) => {
+                self.override_settings(Settings {
+                    effort: Some(effort),
+                    ..Settings::default()
+                });
+                self.remember(Setting::ReasoningEffort(effort.as_str().to_string()));
+            }
             Op::RefreshModels => self.refresh_models(),
             Op::SaveApiKey { key, unchecked } => self.save_api_key(key.expose(), unchecked),
             Op::Logout => self.logout(),

@@ -68,6 +68,9 @@ pub enum Op {
     SetModel(String),
     /// Change the approval mode.
     SetApprovalMode(ApprovalMode),
+    /// Use another reasoning effort from the next request on, saved to the config file as the
+    /// model is.
+    SetEffort(crate::llm::ReasoningEffort),
     /// Settings for this conversation from the next turn on, not saved to the config file (an
     /// embedding host's per-turn choice).
     Override(Settings),

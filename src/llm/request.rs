@@ -32,6 +32,28 @@ pub enum ReasoningEffort {
     XHigh,
 }
 
+impl ReasoningEffort {
+    /// Every effort, least first.
+    pub const ALL: [Self; 5] = [
+        Self::Minimal,
+        Self::Low,
+        Self::Medium,
+        Self::High,
+        Self::XHigh,
+    ];
+
+    /// The effort's word in the config file and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Minimal => "minimal",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::XHigh => "xhigh",
+        }
+    }
+}
+
 impl std::str::FromStr for ReasoningEffort {
     type Err = String;
 

@@ -18,8 +18,8 @@ use agent_client_protocol::v1::schema::{
     PromptResponse, ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome,
     RequestPermissionRequest, RequestPermissionResponse, ResumeSessionRequest,
     SelectedPermissionOutcome, SessionId, SessionNotification, SessionUpdate,
-    SetSessionModeRequest, StopReason, TextContent, ToolCallContent, ToolCallStatus, ToolKind,
-    WriteTextFileRequest, WriteTextFileResponse,
+    SetSessionConfigOptionRequest, SetSessionModeRequest, StopReason, TextContent, ToolCallContent,
+    ToolCallStatus, ToolKind, WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{Agent, ByteStreams, Client, Error, UntypedMessage};
 use serde_json::{Value, json};
@@ -1443,4 +1443,94 @@ async fn a_flood_of_requests_before_sign_in_leaves_memory_where_it_was() {
         after < before + 8 * 1024,
         "{REQUESTS} refused requests took the agent from {before} kB to {after} kB"
     );
+}
+
+/// The model and effort pickers: listed with the session, changed, used on the next request
+/// and saved as `/model` saves them; the mode is one of the options too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_and_effort_are_config_options_used_and_saved() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_response(Reply::text("Thinking hard."));
+    let config_file = kelp.home.join(".config/kelp/config.toml");
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let created = cx
+            .send_request(NewSessionRequest::new(project.path()))
+            .block_task()
+            .await?;
+        let options = serde_json::to_value(created.config_options.expect("options")).unwrap();
+        let ids: Vec<&str> = options
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["mode", "model", "reasoning_effort"]);
+        let model = &options[1];
+        let other = model["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["value"].as_str().unwrap())
+            .find(|value| *value != model["currentValue"])
+            .unwrap()
+            .to_string();
+        let session = created.session_id;
+        let changed = cx
+            .send_request(SetSessionConfigOptionRequest::new(
+                session.clone(),
+                "model",
+                other.as_str(),
+            ))
+            .block_task()
+            .await?;
+        let changed = serde_json::to_value(changed.config_options).unwrap();
+        assert_eq!(changed[1]["currentValue"], other.as_str());
+        cx.send_request(SetSessionConfigOptionRequest::new(
+            session.clone(),
+            "reasoning_effort",
+            "high",
+        ))
+        .block_task()
+        .await?;
+        let bad = cx
+            .send_request(SetSessionConfigOptionRequest::new(
+                session.clone(),
+                "reasoning_effort",
+                "ludicrous",
+            ))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert_eq!(i32::from(bad.code), -32602);
+        prompt(&cx, &session, "think").await?;
+        let updates = seen.updates();
+        assert!(
+            updates
+                .iter()
+                .any(|u| matches!(u, SessionUpdate::ConfigOptionUpdate(_))),
+            "{updates:#?}"
+        );
+        let request = fake.requests_to("/responses").pop().unwrap().json().clone();
+        assert_eq!(request["model"], other.as_str());
+        if request.get("reasoning").is_some() {
+            assert_eq!(request["reasoning"]["effort"], "high");
+        }
+        Ok(())
+    })
+    .await;
+    // Saved in the background, as `/model` saves.
+    let saved = (0..100)
+        .find_map(|_| {
+            let text = std::fs::read_to_string(&config_file).unwrap_or_default();
+            if text.contains("reasoning_effort") {
+                Some(text)
+            } else {
+                std::thread::sleep(Duration::from_millis(20));
+                None
+            }
+        })
+        .expect("the choices saved");
+    assert!(saved.contains("reasoning_effort = \"high\""), "{saved}");
 }
