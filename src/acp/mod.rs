@@ -13,9 +13,11 @@
 //!   effort as config options. `history.rs`: `session/list`
 //!   and `session/delete`.
 //! - `updates.rs`: core events as `session/update`s (a pure translator), a saved session's replay.
+//! - `commands.rs`: the slash commands an editor offers, run by the core as in the TUI.
 //! - `editor.rs`: the client's `fs/*` as the core's `EditorFiles`.
 
 pub mod auth;
+pub mod commands;
 pub mod editor;
 pub mod history;
 pub mod modes;
@@ -29,9 +31,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use agent_client_protocol_schema::v1::{
     AgentAuthCapabilities, AgentCapabilities, AuthenticateRequest, CLIENT_METHOD_NAMES,
     CancelNotification, ClientCapabilities, CloseSessionRequest, CloseSessionResponse,
-    DeleteSessionRequest, Error, Implementation, InitializeRequest, InitializeResponse,
-    ListSessionsRequest, LoadSessionRequest, LogoutCapabilities, McpCapabilities,
-    NewSessionRequest, PromptCapabilities, PromptRequest, ResumeSessionRequest,
+    ContentBlock, DeleteSessionRequest, Error, Implementation, InitializeRequest,
+    InitializeResponse, ListSessionsRequest, LoadSessionRequest, LogoutCapabilities,
+    McpCapabilities, NewSessionRequest, PromptCapabilities, PromptRequest, ResumeSessionRequest,
     SessionCapabilities, SessionCloseCapabilities, SessionDeleteCapabilities,
     SessionListCapabilities, SessionNotification, SessionResumeCapabilities,
     SetSessionConfigOptionRequest, SetSessionModeRequest,
@@ -263,7 +265,16 @@ impl Face {
                 session::load(Arc::clone(self), request, reply)
             }),
             "session/prompt" => with!(PromptRequest, |request| {
-                self.sessions.prompt(request, reply)
+                let slash = match request.prompt.first() {
+                    Some(ContentBlock::Text(text)) => commands::parse(&text.text),
+                    _ => None,
+                };
+                match slash {
+                    Some(slash) => self
+                        .sessions
+                        .command(self, &request.session_id.0, slash, reply),
+                    None => self.sessions.prompt(request, reply),
+                }
             }),
             "session/resume" => with!(ResumeSessionRequest, |request| {
                 session::resume(Arc::clone(self), request, reply)

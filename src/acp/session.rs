@@ -23,6 +23,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::commands::Slash;
 use super::options::Choices;
 use super::updates::{Translator, decision};
 use super::{Connection, Face, Reply, answer_later};
@@ -53,6 +54,10 @@ struct Session {
     choices: Mutex<Choices>,
     /// Whether the editor has the session's title: its first prompt's first line.
     titled: std::sync::atomic::AtomicBool,
+    /// The project it works in.
+    project_dir: PathBuf,
+    /// The MCP servers as the core last reported them, for `/mcp`.
+    mcp: Mutex<Vec<crate::mcp::ServerStatus>>,
 }
 
 impl Session {
@@ -100,7 +105,14 @@ impl Sessions {
             turn: Mutex::new(None),
             choices: Mutex::new(choices),
             titled: titled.into(),
+            project_dir: project_dir.clone(),
+            mcp: Mutex::default(),
         });
+        // The slash commands the editor offers in its prompt box.
+        cx.notify(SessionNotification::new(
+            id.clone(),
+            super::commands::offered(),
+        ));
         let pump = crate::task::spawn(pump(
             events,
             cx,
@@ -210,6 +222,81 @@ impl Sessions {
             options.clone(),
         )));
         Ok(options)
+    }
+
+    /// A prompt that starts with a slash command: run by the core (`/compact`, `/init`,
+    /// `/diff`) or answered here (`/status`, `/mcp`, `/logout`).
+    pub fn command(&self, face: &Arc<Face>, session_id: &str, slash: Slash, reply: Reply) {
+        let Some(session) = self.get(session_id) else {
+            return reply.fail(Error::invalid_params().data(format!("no session {session_id}")));
+        };
+        let mut turn = session.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        if turn.is_some() {
+            return reply
+                .fail(Error::invalid_request().data(
+                    "a prompt is already running in this session: wait for it or cancel it",
+                ));
+        }
+        let say = |text: String| {
+            reply.cx.notify(SessionNotification::new(
+                session_id.to_string(),
+                super::commands::said(text),
+            ));
+        };
+        let op = match slash {
+            Slash::Compact(focus) => Op::Compact { focus },
+            Slash::Init
+                if std::fs::symlink_metadata(session.project_dir.join("AGENTS.md")).is_ok() =>
+            {
+                say("AGENTS.md exists already: /init does not overwrite it; edit it, or move it away first.".to_string());
+                return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
+            }
+            Slash::Init => Op::Init,
+            Slash::Diff => Op::Diff,
+            Slash::Status => {
+                let choices = session
+                    .choices
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let login = match face.accounts.signed_in_now() {
+                    Ok(Some(who)) => who.summary().describe(),
+                    Ok(None) => "not signed in".to_string(),
+                    Err(e) => format!("the auth file cannot be read: {e}"),
+                };
+                say(format!(
+                    "Signed in: {login}\nModel: {} (reasoning effort {})\nMode: {}\nProject: {}",
+                    choices.model,
+                    choices.effort.as_str(),
+                    choices.mode,
+                    session.project_dir.display()
+                ));
+                return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
+            }
+            Slash::Mcp => {
+                say(crate::mcp::report(
+                    &session.mcp.lock().unwrap_or_else(PoisonError::into_inner),
+                ));
+                return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
+            }
+            Slash::Logout => {
+                let face = Arc::clone(face);
+                drop(turn);
+                return answer_later(reply, async move {
+                    face.accounts.sign_out().await.map_err(|e| {
+                        Error::internal_error().data(format!("could not sign out: {e}"))
+                    })?;
+                    Ok(PromptResponse::new(StopReason::EndTurn))
+                });
+            }
+        };
+        if session.ops.send(op).is_err() {
+            return reply.fail(Error::internal_error().data("this session's agent stopped"));
+        }
+        *turn = Some(Turn {
+            reply,
+            cancelled: CancellationToken::new(),
+        });
     }
 
     /// `session/prompt`: sends the prompt to the session's core; the answer comes when the
@@ -594,6 +681,23 @@ async fn pump(
                         // Permission requests of the turn still open stop waiting.
                         turn.cancelled.cancel();
                         turn.reply.send(answer(outcome));
+                    }
+                }
+                Event::McpServers(servers) => {
+                    *session.mcp.lock().unwrap_or_else(PoisonError::into_inner) = servers;
+                }
+                // `/diff`'s answer.
+                Event::WorkingTreeDiff(diff) => {
+                    let text = match diff {
+                        Some(diff) if !diff.trim().is_empty() => format!("```diff\n{diff}\n```"),
+                        Some(_) => "No changes in the project.".to_string(),
+                        None => "The project is not a git repository: there is no diff to show."
+                            .to_string(),
+                    };
+                    send(super::commands::said(text));
+                    if let Some(turn) = session.take_turn() {
+                        turn.reply
+                            .send(Ok(PromptResponse::new(StopReason::EndTurn)));
                     }
                 }
                 Event::Error(message) => tracing::warn!(session = %id, "{message}"),

@@ -58,6 +58,22 @@ pub enum AuthSummary {
     ApiKey { masked: String },
 }
 
+impl AuthSummary {
+    /// The login in a few words: `ana@example.com (plus)` or `API key sk-…abcd`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::ApiKey { masked } => format!("API key {masked}"),
+            Self::ChatGpt(Account { email, plan, .. }) => {
+                let who = email.clone().unwrap_or_else(|| "ChatGPT".to_string());
+                match plan {
+                    Some(plan) => format!("{who} ({plan})"),
+                    None => who,
+                }
+            }
+        }
+    }
+}
+
 /// A login just started: its id, and its steps as they happen.
 pub struct Login {
     pub id: LoginId,

@@ -662,3 +662,39 @@ fn keep_stderr(name: String, err: tokio::process::ChildStderr, tail: Arc<StderrT
         tail.ended.cancel();
     });
 }
+
+/// The `/mcp` report: each server, where it is and its tools.
+pub fn report(servers: &[ServerStatus]) -> String {
+    if servers.is_empty() {
+        return "No MCP servers. Add one to config.toml, for example:\n\n\
+                [mcp_servers.docs]\n\
+                command = \"docs-mcp\"\n\
+                args = [\"--stdio\"]\n\n\
+                or, for a server over HTTP, url = \"https://…/mcp\" (README: MCP servers)."
+            .to_string();
+    }
+    let mut text = String::from("MCP servers");
+    for server in servers {
+        text.push_str(&format!("\n\n{} · {}", server.name, server.endpoint));
+        match &server.state {
+            ServerState::Disabled => text.push_str("\n  disabled (enabled = false)"),
+            ServerState::Starting => text.push_str("\n  starting…"),
+            ServerState::Failed { reason } => text.push_str(&format!("\n  failed: {reason}")),
+            ServerState::Ready { tools } if tools.is_empty() => {
+                text.push_str("\n  ready, no tools offered")
+            }
+            ServerState::Ready { tools } => {
+                let count = if tools.len() == 1 {
+                    "1 tool".to_string()
+                } else {
+                    format!("{} tools", tools.len())
+                };
+                text.push_str(&format!("\n  ready, {count}: {}", tools.join(", ")));
+            }
+        }
+        for skipped in &server.skipped {
+            text.push_str(&format!("\n  left out: {skipped}"));
+        }
+    }
+    text
+}

@@ -23,7 +23,7 @@ use super::connect::{ConnectDialog, DialogAction};
 use super::history_cell::{CellKind, display_path};
 use super::overlay::Overlay;
 use super::resume;
-use super::status::{Status, describe_login};
+use super::status::Status;
 use crate::agent::protocol::{
     ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, Submission, TurnOutcome,
 };
@@ -764,7 +764,7 @@ impl App {
             return;
         }
         self.overlay = None;
-        self.notice(format!("Connected: {}.", describe_login(&summary)));
+        self.notice(format!("Connected: {}.", summary.describe()));
         self.status.auth = Some(summary);
         self.send(Op::RefreshModels);
     }

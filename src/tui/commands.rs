@@ -177,7 +177,7 @@ impl App {
                 self.notice(text);
             }
             SlashCommand::Mcp => {
-                let text = super::status::mcp_report(&self.status.mcp);
+                let text = crate::mcp::report(&self.status.mcp);
                 self.notice(text);
             }
             SlashCommand::Logout => self.send(Op::Logout),

@@ -11,7 +11,6 @@ use unicode_width::UnicodeWidthStr;
 use super::history_cell::display_path;
 use crate::agent::instructions::InstructionFile;
 use crate::agent::protocol::{ApprovalMode, AuthSummary};
-use crate::auth::login::Account;
 use crate::humanize;
 use crate::llm::types::{RateLimitWindow, RateLimits, TokenUsage};
 use crate::mcp::{ServerState, ServerStatus};
@@ -48,7 +47,7 @@ impl Status {
     /// did, never goes.
     pub fn render_line(&self, area: Rect, buf: &mut Buffer) {
         let login = match &self.auth {
-            Some(summary) => Segment::new(describe_login(summary), theme::good(), 2),
+            Some(summary) => Segment::new(summary.describe(), theme::good(), 2),
             None => Segment::new("not connected · /connect", theme::warn(), 2),
         };
         let mut left = vec![
@@ -117,7 +116,7 @@ impl Status {
     /// The `/status` report.
     pub fn report(&self) -> String {
         let login = match &self.auth {
-            Some(summary) => describe_login(summary),
+            Some(summary) => summary.describe(),
             None => "not connected (/connect)".to_string(),
         };
         let u = &self.usage;
@@ -202,43 +201,6 @@ impl Status {
     }
 }
 
-/// The `/mcp` report: each server, where it is and its tools.
-pub fn mcp_report(servers: &[ServerStatus]) -> String {
-    if servers.is_empty() {
-        return "No MCP servers. Add one to config.toml, for example:\n\n\
-                [mcp_servers.docs]\n\
-                command = \"docs-mcp\"\n\
-                args = [\"--stdio\"]\n\n\
-                or, for a server over HTTP, url = \"https://…/mcp\" (README: MCP servers)."
-            .to_string();
-    }
-    let mut text = String::from("MCP servers");
-    for server in servers {
-        text.push_str(&format!("\n\n{} · {}", server.name, server.endpoint));
-        match &server.state {
-            ServerState::Disabled => text.push_str("\n  disabled (enabled = false)"),
-            ServerState::Starting => text.push_str("\n  starting…"),
-            ServerState::Failed { reason } => text.push_str(&format!("\n  failed: {reason}")),
-            ServerState::Ready { tools } if tools.is_empty() => {
-                text.push_str("\n  ready, no tools offered")
-            }
-            ServerState::Ready { tools } => {
-                let count = if tools.len() == 1 {
-                    "1 tool".to_string()
-                } else {
-                    format!("{} tools", tools.len())
-                };
-                text.push_str(&format!("\n  ready, {count}: {}", tools.join(", ")));
-            }
-        }
-        for skipped in &server.skipped {
-            text.push_str(&format!("\n  left out: {skipped}"));
-        }
-    }
-    text
-}
-
-/// The login in a few words: `ana@example.com (plus)` or `API key sk-…abcd`.
 /// Token usage in one line: `3.0k in (1.0k cached) · 300 out (100 reasoning) · 3.3k total`.
 pub fn describe_usage(u: &TokenUsage) -> String {
     format!(
@@ -249,19 +211,6 @@ pub fn describe_usage(u: &TokenUsage) -> String {
         humanize::count(u.reasoning_output_tokens),
         humanize::count(u.total_tokens),
     )
-}
-
-pub fn describe_login(summary: &AuthSummary) -> String {
-    match summary {
-        AuthSummary::ApiKey { masked } => format!("API key {masked}"),
-        AuthSummary::ChatGpt(Account { email, plan, .. }) => {
-            let who = email.clone().unwrap_or_else(|| "ChatGPT".to_string());
-            match plan {
-                Some(plan) => format!("{who} ({plan})"),
-                None => who,
-            }
-        }
-    }
 }
 
 pub fn approval_name(mode: ApprovalMode) -> &'static str {

@@ -1534,3 +1534,61 @@ async fn model_and_effort_are_config_options_used_and_saved() {
         .expect("the choices saved");
     assert!(saved.contains("reasoning_effort = \"high\""), "{saved}");
 }
+
+/// The slash commands an editor offers: listed with the session, and each run when a prompt
+/// starts with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_commands_are_offered_and_run() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_responses([
+        Reply::text("Hello."),
+        Reply::text("The conversation so far: a greeting."),
+    ]);
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let session = new_session(&cx, project.path()).await?;
+        prompt(&cx, &session, "hi").await?;
+        let updates = seen.updates();
+        let offered: Vec<String> = updates
+            .iter()
+            .find_map(|u| match u {
+                SessionUpdate::AvailableCommandsUpdate(update) => Some(
+                    update
+                        .available_commands
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .expect("the commands offered");
+        assert_eq!(offered, ["compact", "init", "diff", "status", "mcp", "logout"]);
+
+        let answer = prompt(&cx, &session, "/status").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        let text = message_text(&seen.updates());
+        assert!(text.contains("Signed in: API key sk-"), "{text}");
+        assert!(text.contains("Mode: ask"), "{text}");
+
+        let requests = fake.requests_to("/responses").len();
+        let answer = prompt(&cx, &session, "/compact the greeting").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        let sent = fake.requests_to("/responses");
+        assert_eq!(sent.len(), requests + 1, "one summary request");
+        let body = sent.last().unwrap().json().to_string();
+        assert!(body.contains("the greeting"), "the focus goes with it");
+        assert!(
+            seen.updates()
+                .iter()
+                .any(|u| matches!(u, SessionUpdate::UsageUpdate(_))),
+            "the context's use after the compaction"
+        );
+
+        prompt(&cx, &session, "/diff").await?;
+        let text = message_text(&seen.updates());
+        assert!(text.contains("not a git repository"), "{text}");
+        Ok(())
+    })
+    .await;
+}
