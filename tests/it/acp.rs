@@ -1285,21 +1285,13 @@ async fn an_image_in_a_prompt_reaches_the_model() {
         Ok(())
     })
     .await;
-    let body = fake.requests_to("/responses").pop().unwrap().json().clone();
-    let user = body["input"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rfind(|item| item["role"] == "user")
-        .unwrap()
-        .clone();
-    let parts = user["content"].as_array().unwrap();
+    let parts = fake.last_user_parts();
     assert_eq!(parts[0]["text"], "what is this?");
     let image = parts.iter().find(|p| p["type"] == "input_image").unwrap();
     assert_eq!(
         image["image_url"],
         format!("data:image/png;base64,{png}"),
-        "{user:#}"
+        "{parts:#?}"
     );
 }
 
@@ -1563,7 +1555,10 @@ async fn slash_commands_are_offered_and_run() {
                 _ => None,
             })
             .expect("the commands offered");
-        assert_eq!(offered, ["compact", "init", "diff", "status", "mcp", "logout"]);
+        assert_eq!(
+            offered,
+            ["compact", "init", "diff", "status", "mcp", "logout"]
+        );
 
         let answer = prompt(&cx, &session, "/status").await?;
         assert_eq!(answer.stop_reason, StopReason::EndTurn);

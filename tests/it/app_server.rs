@@ -1577,15 +1577,7 @@ async fn a_turns_images_and_mentions_reach_the_model() {
         message.contains("fake.png") && message.contains("not a PNG"),
         "{message}"
     );
-    let body = fake.requests_to("/responses").pop().unwrap().json().clone();
-    let user = body["input"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rfind(|item| item["role"] == "user")
-        .unwrap()
-        .clone();
-    let parts = user["content"].as_array().unwrap();
+    let parts = fake.last_user_parts();
     assert_eq!(parts[0]["text"], "compare these\n@notes.txt");
     assert!(parts.iter().any(|p| {
         p["text"]
@@ -1597,7 +1589,7 @@ async fn a_turns_images_and_mentions_reach_the_model() {
         .filter(|p| p["type"] == "input_image")
         .map(|p| p["image_url"].as_str().unwrap())
         .collect();
-    assert_eq!(images.len(), 2, "{user:#}");
+    assert_eq!(images.len(), 2, "{parts:#?}");
     assert_eq!(images[0], "https://example.com/a.png");
     assert!(images[1].starts_with("data:image/png;base64,iVBORw0KGgo"));
 

@@ -451,6 +451,21 @@ impl FakeOpenAi {
             .collect()
     }
 
+    /// The parts of the last user message of the last `/responses` request.
+    pub fn last_user_parts(&self) -> Vec<Value> {
+        let body = self
+            .requests_to("/responses")
+            .pop()
+            .expect("a request")
+            .json()
+            .clone();
+        body["input"]
+            .as_array()
+            .and_then(|input| input.iter().rfind(|item| item["role"] == "user"))
+            .and_then(|user| user["content"].as_array().cloned())
+            .expect("a user message")
+    }
+
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();

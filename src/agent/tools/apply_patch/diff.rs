@@ -58,6 +58,12 @@ pub fn file_diff(shown: &str, old: Option<&str>, new: Option<&str>) -> String {
             "/dev/null"
         },
     );
+    push_hunks(&mut out, &diff);
+    out
+}
+
+/// Appends `diff`'s hunks, with the previews' context, to `out`.
+fn push_hunks<'a>(out: &mut String, diff: &'a similar::TextDiff<'a, 'a, 'a, str>) {
     for hunk in diff
         .unified_diff()
         .context_radius(DIFF_CONTEXT)
@@ -65,7 +71,6 @@ pub fn file_diff(shown: &str, old: Option<&str>, new: Option<&str>) -> String {
     {
         out.push_str(&hunk.to_string());
     }
-    out
 }
 
 /// The unified diff of an update, line endings aside (a CRLF file diffs as its lines), by
@@ -82,13 +87,7 @@ pub(super) fn update_diff(from: &str, to: &str, old: &[String], new: &[String]) 
     let (old, new) = (joined(old), joined(new));
     let diff = similar::TextDiff::from_lines(&old, &new);
     let mut out = format!("--- a/{from}\n+++ b/{to}\n");
-    for hunk in diff
-        .unified_diff()
-        .context_radius(DIFF_CONTEXT)
-        .iter_hunks()
-    {
-        out.push_str(&hunk.to_string());
-    }
+    push_hunks(&mut out, &diff);
     out
 }
 
