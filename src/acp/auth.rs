@@ -147,7 +147,9 @@ pub fn authenticate(face: Arc<Face>, request: AuthenticateRequest, reply: Reply)
                         let elicit = Some((request_id, &cx));
                         chatgpt(&face, LoginMethod::Device, elicit, &own).await
                     } else {
-                        Err(failed(
+                        // As codex-acp answers it: this client cannot take this method.
+                        Err(Error::new(
+                            crate::jsonrpc::INVALID_REQUEST as i32,
                             "this editor cannot show a sign-in link: run `kelp login --device` in a \
                          terminal on the machine kelp runs on, then try again",
                         ))
@@ -255,9 +257,10 @@ async fn chatgpt(
         Some((request_id, cx)) => {
             let (url, code) = shown;
             let dialog = ElicitationId::new(uuid::Uuid::new_v4().to_string());
-            // However this ends (the login done, failed, expired or replaced, or the request
-            // taken back), the editor closes the dialog; a login still running stops with it.
-            let mut open = Dialog {
+            // However this ends (the login done, failed, expired or replaced, the dialog
+            // declined, or the request taken back), the editor is told the dialog is done, as
+            // codex-acp tells it; a login still running stops with it.
+            let _open = Dialog {
                 cx: cx.clone(),
                 id: Some(dialog.clone()),
                 stop: Some(Box::new({
@@ -297,8 +300,6 @@ async fn chatgpt(
                             }
                         };
                         if let Some(why) = declined {
-                            // The person closed the dialog themselves.
-                            open.id = None;
                             return Err(failed(why));
                         }
                         accepted = true;
@@ -310,8 +311,8 @@ async fn chatgpt(
     }
 }
 
-/// A device code's dialog in the editor, closed with `elicitation/complete` when dropped
-/// (unless the person closed it), its login stopped if still running.
+/// A device code's dialog in the editor, closed with `elicitation/complete` when dropped, its
+/// login stopped if still running.
 struct Dialog {
     cx: Connection,
     id: Option<ElicitationId>,
