@@ -201,6 +201,11 @@ impl Server {
                 let default = crate::llm::models::choose_model(self.config.model.as_deref());
                 Box::pin(async move { models(&llm, &default, params).await })
             }
+            "account/rateLimits/read" => {
+                let llm = self.llm.clone();
+                let last = self.threads.last_limits();
+                Box::pin(async move { Ok(rate_limits(&llm, &last).await) })
+            }
             "fuzzyFileSearch" => Box::pin(async move { fuzzy_file_search(params).await }),
             // A command answers when it ends; the others (its terminate) are served meanwhile.
             "command/exec" => Box::pin(exec::exec(
@@ -222,7 +227,6 @@ impl Server {
         }
         match method {
             "account/login/cancel" => self.accounts.cancel(params),
-            "account/rateLimits/read" => Ok(self.threads.rate_limits()),
             "config/read" => config::read(&self.config, params),
             "config/value/write" => {
                 let written = config::write_value(&self.config, params);
@@ -314,6 +318,23 @@ impl Server {
         })
         .into())
     }
+}
+
+/// `account/rateLimits/read`: the plan's windows as the backend says them now (kept as the
+/// last snapshot), or, for an API key or when it does not say, the last ones a response
+/// reported (none yet: an empty snapshot).
+async fn rate_limits(llm: &crate::llm::LlmClient, last: &std::sync::Mutex<Value>) -> Answer {
+    let fresh = llm
+        .rate_limits()
+        .await
+        .map(|limits| items::rate_limits(&limits));
+    let mut last = last
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(fresh) = fresh {
+        *last = fresh;
+    }
+    json!({ "rateLimits": *last }).into()
 }
 
 /// Files `fuzzyFileSearch` returns at most, over all its roots.

@@ -182,15 +182,9 @@ impl Threads {
             .clone()
     }
 
-    /// `account/rateLimits/read`: the last limits a response reported (none yet: an empty
-    /// snapshot).
-    pub fn rate_limits(&self) -> Answer {
-        let limits = self
-            .rate_limits
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        json!({ "rateLimits": limits }).into()
+    /// The last rate limits any thread's responses reported, shared.
+    pub fn last_limits(&self) -> Arc<Mutex<Value>> {
+        Arc::clone(&self.rate_limits)
     }
 
     /// `thread/start`: a new conversation, saved as a kelp session.

@@ -131,6 +131,13 @@ impl LlmClient {
         Ok(ModelCache::list(&inner.models, &inner.http, &inner.config, &credential).await)
     }
 
+    /// The ChatGPT plan's usage windows now, asked of the backend; `None` for an API key or
+    /// when it does not say.
+    pub async fn rate_limits(&self) -> Option<super::types::RateLimits> {
+        let credential = self.auth().credential().await.ok()?;
+        super::limits::fetch(&self.inner.http, &self.inner.config, &credential).await
+    }
+
     /// Starts streaming the response to `prompt`. Events arrive in order and end after
     /// [`ResponseEvent::Completed`] or one error; see [`ResponseEvent`] for what a
     /// `Retrying` event means for events already received. Must be called inside a tokio runtime.

@@ -8,10 +8,12 @@
 //! - `error.rs`: failures classified into plain one-line messages; a network or certificate
 //!   failure in words.
 //! - `models.rs`: model lists and their cache, the default model, context windows, the API key
-//!   check. `types.rs`: history items, events, usage, rate limits.
+//!   check. `limits.rs`: the plan's usage windows asked for outside a response. `types.rs`:
+//!   history items, events, usage, rate limits.
 
 pub mod client;
 pub mod error;
+pub mod limits;
 pub mod models;
 pub mod request;
 pub mod sse;

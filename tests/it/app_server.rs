@@ -2003,3 +2003,30 @@ async fn a_resumed_history_pages_backwards_from_its_cursor() {
     );
     assert_eq!(turns["data"][0]["items"][0]["content"][0]["text"], "two");
 }
+
+/// A host's usage screen: with a ChatGPT login the plan's windows are asked of the backend;
+/// with none, the last snapshot (empty) answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_asked_of_the_backend_for_a_chatgpt_login() {
+    let fake = FakeOpenAi::start().await;
+    let mut server = Server::start(&fake);
+    server.initialize(true);
+    let before = server.result("account/rateLimits/read", json!({}));
+    assert_eq!(before["rateLimits"]["primary"], Value::Null, "{before}");
+    let tokens = fake.mint_tokens();
+    server.result(
+        "account/login/start",
+        json!({
+            "type": "chatgptAuthTokens",
+            "accessToken": tokens.access_token,
+            "chatgptAccountId": tokens.account_id,
+        }),
+    );
+    let read = server.result("account/rateLimits/read", json!({}));
+    let limits = &read["rateLimits"];
+    assert_eq!(limits["primary"]["usedPercent"], 12, "{read}");
+    assert_eq!(limits["primary"]["windowDurationMins"], 300);
+    assert_eq!(limits["secondary"]["usedPercent"], 40);
+    assert_eq!(limits["secondary"]["windowDurationMins"], 10_080);
+    assert_eq!(fake.requests_to("/wham/usage").len(), 1);
+}

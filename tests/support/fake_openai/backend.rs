@@ -167,6 +167,28 @@ pub async fn codex_models(State(shared): State<Arc<Shared>>, headers: HeaderMap)
     json_reply(200, json!({ "models": models }))
 }
 
+/// `GET /backend-api/wham/usage`: the ChatGPT plan's usage windows, as the Codex backend
+/// reports them outside a response (5 hours at 12%, a week at 40%).
+pub async fn wham_usage(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(denied) = check_chatgpt(&shared, &headers) {
+        return denied.into_response();
+    }
+    let in_an_hour = super::now_ms() / 1000 + 3600;
+    json_reply(
+        200,
+        json!({
+            "plan_type": "plus",
+            "rate_limit": {
+                "allowed": true,
+                "limit_reached": false,
+                "primary_window": {"used_percent": 12, "limit_window_seconds": 18_000, "reset_at": in_an_hour},
+                "secondary_window": {"used_percent": 40, "limit_window_seconds": 604_800, "reset_at": in_an_hour + 86_400},
+            },
+            "credits": {"has_credits": false, "unlimited": false, "balance": "0"},
+        }),
+    )
+}
+
 /// `GET /v1/models`: `{"object": "list", "data": [{"id", "object": "model", …}]}`.
 pub async fn api_models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if let Err(denied) = check_api_key(&shared, &headers) {

@@ -22,7 +22,8 @@
 //!   detection, JSON or form), `POST /oauth/revoke`, `POST /api/accounts/deviceauth/usercode`,
 //!   `POST /api/accounts/deviceauth/token` (403 while pending), `GET /codex/device` (an HTML page;
 //!   `?user_code=…` approves that code).
-//! - Codex backend: `POST /backend-api/codex/responses` (needs a live access token of this fake
+//! - Codex backend: `GET /backend-api/wham/usage` (the plan's usage windows),
+//!   `POST /backend-api/codex/responses` (needs a live access token of this fake
 //!   and a matching `chatgpt-account-id`; checks `instructions`, `store:false`, `stream:true`),
 //!   `GET /backend-api/codex/models` → `{"models":[{"slug","display_name","description",
 //!   "context_window","default_reasoning_level","supported_reasoning_levels","visibility",
@@ -514,6 +515,7 @@ fn router(shared: Arc<Shared>) -> Router {
             post(backend::codex_responses),
         )
         .route("/backend-api/codex/models", get(backend::codex_models))
+        .route("/backend-api/wham/usage", get(backend::wham_usage))
         .route("/v1/responses", post(backend::api_responses))
         .route("/v1/models", get(backend::api_models))
         .fallback(|| async { json_reply(404, json!({"error": {"message": "Not found"}})) })
