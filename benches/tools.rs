@@ -1,7 +1,8 @@
 //! What opening every file beneath the project root costs the tools: `cargo bench --bench
 //! tools`. A tree of 20,000 files in 400 folders, and the calls the model makes most over it
 //! (`list_dir`, `grep_files`, `read_file`, through `execute` as the turn loop calls them), the
-//! `@` finder's listing, and a prompt's `@` attachments. Each row prints the median of its runs.
+//! `@` finder's listing, a prompt's `@` attachments, and a command with and without its
+//! sandbox. Each row prints the median of its runs.
 //! The rows use only what the tools offered before the opener, so the same file measures both.
 
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
@@ -13,7 +14,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kelp::agent::mentions::{list_project_files, user_message};
-use kelp::agent::tools::{OutputSink, ToolCall, ToolContext, execute};
+use kelp::agent::tools::{OutputSink, SandboxPolicy, ToolCall, ToolContext, execute};
+use kelp::config::SandboxMode;
 use support::{median, row_filter};
 use tokio_util::sync::CancellationToken;
 
@@ -130,4 +132,27 @@ fn main() {
         let (_, report) = user_message(prompt.clone(), &[], root);
         assert!(report.iter().all(|a| a.attached), "{report:?}");
     });
+
+    // What a command's sandbox costs it: the same `true`, unsandboxed and in the default
+    // sandbox (namespaces, Landlock, seccomp where the kernel has them).
+    let shell = call("shell", serde_json::json!({"command": ["true"]}));
+    for (name, policy) in [
+        ("shell `true`, no sandbox", SandboxPolicy::off()),
+        (
+            "shell `true`, default sandbox",
+            SandboxPolicy::new(SandboxMode::WorkspaceWrite, false),
+        ),
+    ] {
+        let sandboxed = ToolContext::new(root).with_sandbox(policy);
+        row(name, 51, &mut || {
+            let out = runtime.block_on(execute(
+                &shell,
+                &sandboxed,
+                &OutputSink::none(),
+                CancellationToken::new(),
+                &[],
+            ));
+            assert!(out.success, "{}", out.text);
+        });
+    }
 }

@@ -50,7 +50,7 @@ pub struct Conversation {
 
 /// Where tools run: `project_dir`, with the sandbox the configuration asks for.
 fn tool_context(config: &Config, project_dir: &Path) -> ToolContext {
-    ToolContext::new(project_dir).with_sandbox(SandboxPolicy::new(config.sandbox, config.network))
+    ToolContext::new(project_dir).with_sandbox(SandboxPolicy::for_config(config))
 }
 
 impl Conversation {
@@ -165,7 +165,7 @@ impl Conversation {
             self.summary_style = summary;
         }
         if let Some((mode, network)) = settings.sandbox {
-            self.tool_context.sandbox = SandboxPolicy::new(mode, network);
+            self.tool_context.sandbox = self.tool_context.sandbox.clone().with_mode(mode, network);
         }
     }
 

@@ -94,9 +94,9 @@ pub async fn exec(
     let sandbox = match &p.sandbox_policy {
         Some(policy) if !policy.is_null() => {
             let (mode, network) = sandbox_choice(policy)?;
-            SandboxPolicy::new(mode, network)
+            SandboxPolicy::for_config(&config).with_mode(mode, network)
         }
-        _ => SandboxPolicy::new(config.sandbox, config.network),
+        _ => SandboxPolicy::for_config(&config),
     };
     let cancel = CancellationToken::new();
     let _registered = match &p.process_id {

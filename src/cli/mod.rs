@@ -47,7 +47,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "MODE", value_parser = parse_approval)]
     approval: Option<ApprovalMode>,
     /// What a command the model runs may touch: workspace-write (write only inside the project,
-    /// the temp dir and kelp's cache), read-only, or off. Enforced by the kernel (Landlock).
+    /// the temp dir and kelp's cache), read-only, or off. Enforced by the kernel (namespaces
+    /// that hide credentials, Landlock, seccomp).
     #[arg(long, global = true, value_name = "MODE", value_parser = parse_sandbox)]
     sandbox: Option<SandboxMode>,
     /// Let sandboxed commands open network connections (default: off).
@@ -194,6 +195,18 @@ enum AuthCommand {
 
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
+    // No process of the user, and so no command the model writes, may read kelp's memory or
+    // its `/proc/<pid>/environ` (the API key, the tokens): kelp is not dumpable.
+    // SAFETY: prctl with these options takes plain integers.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    let code = run_cli();
+    kelp::agent::tools::sandbox::remove_private_tmp();
+    code
+}
+
+fn run_cli() -> ExitCode {
     let cli = Cli::parse();
     let mut overrides = Overrides::default();
     let mut ignored = Vec::new();

@@ -37,6 +37,10 @@ pub const KEYS: &[&str] = &[
     "callback_port",
     "auth_file",
     "mcp_servers",
+    "hide_paths",
+    "keep_paths",
+    "env_keep",
+    "env_drop",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -57,6 +61,20 @@ pub struct FileSettings {
     pub auth_file: Option<PathBuf>,
     /// `[mcp_servers.NAME]`, in the file's order.
     pub mcp_servers: Vec<super::mcp::McpServerConfig>,
+    /// What the sandbox keeps from commands besides its defaults, and what it lets through.
+    pub secrets: SecretRules,
+}
+
+/// The config's say over what commands may not see: `hide_paths` and `keep_paths` (files and
+/// folders, added to or taken from the credential stores hidden by default), `env_drop` and
+/// `env_keep` (variable names, `*` matching any run of characters, added to or taken from the
+/// patterns scrubbed by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretRules {
+    pub hide_paths: Vec<PathBuf>,
+    pub keep_paths: Vec<PathBuf>,
+    pub env_drop: Vec<String>,
+    pub env_keep: Vec<String>,
 }
 
 /// Reads the file's text; `Ok(None)` when there is no file.
@@ -147,6 +165,24 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 Some(file) => settings.auth_file = Some(file),
                 None => bad("must be an absolute path or start with ~/"),
             },
+            "hide_paths" | "keep_paths" => {
+                let list = string_list(item).map(|paths| {
+                    paths
+                        .iter()
+                        .map(|p| expand_home(p, home))
+                        .collect::<Option<Vec<_>>>()
+                });
+                match list {
+                    Some(Some(paths)) if key == "hide_paths" => settings.secrets.hide_paths = paths,
+                    Some(Some(paths)) => settings.secrets.keep_paths = paths,
+                    _ => bad("must be a list of absolute paths or paths starting with ~/"),
+                }
+            }
+            "env_drop" | "env_keep" => match string_list(item) {
+                Some(names) if key == "env_drop" => settings.secrets.env_drop = names,
+                Some(names) => settings.secrets.env_keep = names,
+                None => bad("must be a list of variable names such as \"GITHUB_*\""),
+            },
             super::mcp::KEY => {
                 let (servers, mut found) = super::mcp::parse(path, text, item, home);
                 settings.mcp_servers = servers;
@@ -159,6 +195,17 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
         }
     }
     (settings, warnings)
+}
+
+/// A TOML array of non-empty strings, trimmed; `None` for anything else.
+fn string_list(item: &Item) -> Option<Vec<String>> {
+    item.as_array()?
+        .iter()
+        .map(|value| {
+            let text = value.as_str()?.trim();
+            (!text.is_empty()).then(|| text.to_string())
+        })
+        .collect()
 }
 
 /// Where a syntax error is and what it is, on one line.
@@ -472,9 +519,28 @@ mod tests {
     }
 
     #[test]
+    fn secret_rules_are_lists_of_paths_and_names() {
+        let text = "hide_paths = [\"~/vault\", \"/srv/keys\"]\nkeep_paths = [\"~/.ssh\"]\n\
+                    env_drop = [\"CORP_*\"]\nenv_keep = [\"GH_TOKEN\"]\n";
+        let (settings, warnings) = parse(Path::new("c"), text, Some(Path::new("/home/ana")));
+        assert_eq!(warnings, []);
+        assert_eq!(
+            settings.secrets,
+            SecretRules {
+                hide_paths: vec!["/home/ana/vault".into(), "/srv/keys".into()],
+                keep_paths: vec!["/home/ana/.ssh".into()],
+                env_drop: vec!["CORP_*".into()],
+                env_keep: vec!["GH_TOKEN".into()],
+            }
+        );
+        let (_, warnings) = parse(Path::new("c"), "hide_paths = [\"relative\"]", None);
+        assert!(matches!(&warnings[..], [ConfigWarning::BadValue { .. }]));
+    }
+
+    #[test]
     fn every_known_key_is_understood() {
         for key in KEYS {
-            let (_, warnings) = parse(Path::new("c"), &format!("{key} = []"), None);
+            let (_, warnings) = parse(Path::new("c"), &format!("{key} = [1]"), None);
             assert!(
                 matches!(
                     &warnings[..],

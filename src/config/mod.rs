@@ -90,6 +90,8 @@ pub struct Config {
     pub context_window: Option<u64>,
     /// The MCP servers of the config file, in its order.
     pub mcp_servers: Vec<McpServerConfig>,
+    /// The config file's additions to, and exceptions from, what commands may not see.
+    pub secrets: file::SecretRules,
 }
 
 impl Config {
@@ -272,6 +274,7 @@ impl Config {
             theme,
             context_window,
             mcp_servers: from_file.mcp_servers,
+            secrets: from_file.secrets,
         };
         Ok((config, warnings))
     }
@@ -297,6 +300,7 @@ impl Config {
             theme: modes::Theme::default(),
             context_window: None,
             mcp_servers: Vec::new(),
+            secrets: file::SecretRules::default(),
         }
     }
 

@@ -78,6 +78,14 @@ pub async fn run(
     Ok((result?, app.exit_summary()))
 }
 
+/// The sandbox as `/status` shows it: its mode and layers, then what commands cannot see.
+fn sandbox_report(policy: &SandboxPolicy) -> String {
+    match policy.describe_hidden() {
+        Some(hidden) => format!("{}\nHidden:    {hidden}", policy.describe()),
+        None => policy.describe(),
+    }
+}
+
 impl InitialState {
     /// What the first frame shows, known before any network call: the stored login and the
     /// model (both from the agent's side), the sandbox, and whether this machine is headless.
@@ -88,7 +96,7 @@ impl InitialState {
             model: facts.model,
             project_dir,
             approval_mode: config.approval,
-            sandbox: SandboxPolicy::new(config.sandbox, config.network).describe(),
+            sandbox: sandbox_report(&SandboxPolicy::for_config(config)),
             headless: detect_method() == LoginMethod::Device,
             warning: facts.warning,
             mouse: config.mouse,

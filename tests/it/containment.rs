@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::fake_openai::{FakeOpenAi, Reply};
 use crate::llm_stream::{Login, write_login};
-use crate::support::{kelp, shown};
+use crate::support::{kelp, shown, tool_outputs as outputs};
 
 const SECRET: &str = "SECRET-7f3a9c";
 
@@ -66,24 +66,6 @@ async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
-}
-
-/// The `output` sent back for each call id, from the last request.
-fn outputs(fake: &FakeOpenAi) -> Vec<(String, String)> {
-    let sent = fake.requests_to("/responses");
-    let last = sent.last().unwrap().json();
-    last["input"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["type"] == "function_call_output")
-        .map(|i| {
-            (
-                i["call_id"].as_str().unwrap().to_string(),
-                i["output"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 /// No tool output in any request carries the secret (the model's own calls may name it).
@@ -260,7 +242,16 @@ async fn a_racer_the_model_started_cannot_redirect_a_patch_outside() {
         let (_home, cmd) = kelp_run(
             &fake,
             &l.project,
-            &["--approval", "full-auto", "run", "set things up"],
+            // The sandbox kills a command's background processes when it ends; without it the
+            // racer lives on, and the patch must still not be led outside.
+            &[
+                "--approval",
+                "full-auto",
+                "--sandbox",
+                "off",
+                "run",
+                "set things up",
+            ],
         );
         let out = output(cmd).await;
         assert!(out.status.success(), "{}", shown(&out));

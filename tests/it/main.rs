@@ -38,6 +38,7 @@ mod parsers_prop;
 mod patch_races;
 mod refresh;
 mod sandbox;
+mod sandbox_attacks;
 mod sessions;
 mod support;
 mod tools;

@@ -133,3 +133,21 @@ pub mod retry_scenario {
         [Reply::cut(CUT), Reply::text(WHOLE)]
     }
 }
+
+/// The `output` sent back for each call id, from the last request.
+pub fn tool_outputs(fake: &crate::fake_openai::FakeOpenAi) -> Vec<(String, String)> {
+    let sent = fake.requests_to("/responses");
+    let last = sent.last().unwrap().json();
+    last["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| {
+            (
+                i["call_id"].as_str().unwrap().to_string(),
+                i["output"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}

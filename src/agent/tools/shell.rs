@@ -322,17 +322,6 @@ impl ShellOutcome {
     }
 }
 
-/// Whether an environment variable looks like it holds a credential, by its name alone: the
-/// model chooses the commands, so kelp's own key and whatever tokens the user exported must not
-/// be one `env` away from the transcript (the same name patterns Codex strips by default).
-fn is_secret_name(name: &std::ffi::OsStr) -> bool {
-    let name = name.to_string_lossy().to_ascii_uppercase();
-    name == "OPENAI_API_KEY"
-        || ["KEY", "TOKEN", "SECRET", "PASSWORD"]
-            .iter()
-            .any(|part| name.contains(part))
-}
-
 /// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`.
 ///
 /// The command gets a null stdin and its own process group. On timeout or `cancel` the whole
@@ -379,14 +368,16 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for (name, _) in std::env::vars_os() {
-        if is_secret_name(&name) {
+    // The model chooses the commands, so kelp's own key and whatever credentials the user
+    // exported must not be one `env` away from the transcript, sandbox or not.
+    for (name, value) in std::env::vars_os() {
+        if sandbox.secrets.scrubs(&name, &value) {
             command.env_remove(&name);
         }
     }
     #[cfg(unix)]
     command.process_group(0);
-    if let Some(rules) = sandbox::prepare(sandbox, project_dir)? {
+    if let Some(rules) = sandbox::prepare(sandbox, project_dir, &dir)? {
         rules.install(&mut command);
     }
 
@@ -708,22 +699,6 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         false
-    }
-
-    #[test]
-    fn secret_names_match_case_insensitively() {
-        for name in [
-            "OPENAI_API_KEY",
-            "api_key",
-            "GH_TOKEN",
-            "client_secret",
-            "Password",
-        ] {
-            assert!(is_secret_name(std::ffi::OsStr::new(name)), "{name}");
-        }
-        for name in ["PATH", "HOME", "TERM", "LANG", "SHELL"] {
-            assert!(!is_secret_name(std::ffi::OsStr::new(name)), "{name}");
-        }
     }
 
     #[tokio::test]

@@ -1,0 +1,475 @@
+//! The kernel sandbox for the commands the model writes. Approval is a prompt, not a boundary:
+//! in `auto-edit` and `full-auto` a command runs with the user's rights, so each one runs in
+//! layers set up in the child between fork and exec (kelp itself is never restricted):
+//!
+//! 1. namespaces ([`namespaces`]): the credential stores and the user's daemons hidden, a
+//!    private `/tmp`, its own process tree, and with the network off no network at all;
+//! 2. Landlock: `workspace-write` lets a command read everywhere and write only beneath the
+//!    project, the temp dirs and kelp's cache (plus the harmless devices such as `/dev/null`),
+//!    `read-only` writes nowhere; with the network off no TCP connect or bind (ABI 4); no
+//!    signal to, and no abstract socket of, anything outside (ABI 6);
+//! 3. seccomp ([`seccomp`]): what the other two leave open.
+//!
+//! Each layer the kernel refuses is said once and shown by `/status`; the others still hold.
+
+mod namespaces;
+mod seccomp;
+pub mod secrets;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    RulesetCreated, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, path_beneath_rules,
+};
+
+use super::paths;
+use crate::config::{Config, SandboxMode};
+pub use namespaces::remove_private_tmp;
+pub use secrets::Secrets;
+
+/// The filesystem rights kelp asks for: ABI 5 adds device ioctls, so a program that opens
+/// `/dev/tty` itself still works.
+const FS_ABI: ABI = ABI::V5;
+
+/// Devices any ordinary command writes to.
+const DEVICES: [&str; 7] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/tty",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/shm",
+];
+
+/// What a command may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxPolicy {
+    /// How much it may write.
+    pub mode: SandboxMode,
+    /// Whether it may use the network.
+    pub network: bool,
+    /// Directories it may write besides the project: the temp dirs and kelp's cache.
+    pub extra_writable: Vec<PathBuf>,
+    /// What it may not see: credential files and variables.
+    pub secrets: Secrets,
+}
+
+impl Default for SandboxPolicy {
+    /// No sandbox: what a library user gets unless it asks for one.
+    fn default() -> Self {
+        Self::off()
+    }
+}
+
+impl SandboxPolicy {
+    /// No sandbox (the environment is still scrubbed of credentials).
+    pub fn off() -> Self {
+        Self {
+            mode: SandboxMode::Off,
+            network: true,
+            extra_writable: Vec::new(),
+            secrets: Secrets::default(),
+        }
+    }
+
+    /// `mode` and `network`, with the temp dirs and kelp's cache writable and the default
+    /// credential stores hidden.
+    pub fn new(mode: SandboxMode, network: bool) -> Self {
+        let mut extra = vec![std::env::temp_dir(), PathBuf::from("/tmp")];
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|home| home.join(".cache")));
+        extra.extend(cache.map(|dir| dir.join("kelp")));
+        Self {
+            mode,
+            network,
+            extra_writable: extra,
+            secrets: Secrets::defaults(home.as_deref()),
+        }
+    }
+
+    /// The sandbox `config` asks for, hiding kelp's own files where it keeps them.
+    pub fn for_config(config: &Config) -> Self {
+        Self {
+            secrets: Secrets::for_config(config),
+            ..Self::new(config.sandbox, config.network)
+        }
+    }
+
+    /// The same policy with another mode and network setting.
+    pub fn with_mode(self, mode: SandboxMode, network: bool) -> Self {
+        Self {
+            mode,
+            network,
+            ..self
+        }
+    }
+
+    /// Whether commands run sandboxed: asked for, and some layer possible on this kernel.
+    pub fn is_active(&self) -> bool {
+        let support = support();
+        self.mode != SandboxMode::Off && (support.landlock.is_ok() || support.namespaces.is_ok())
+    }
+
+    /// Where a command may write, as real paths.
+    pub fn writable_roots(&self, project_dir: &Path) -> Vec<PathBuf> {
+        match self.mode {
+            SandboxMode::Off => vec![PathBuf::from("/")],
+            SandboxMode::ReadOnly => Vec::new(),
+            SandboxMode::WorkspaceWrite => std::iter::once(project_dir)
+                .chain(self.extra_writable.iter().map(PathBuf::as_path))
+                .map(|dir| paths::real_path(dir).unwrap_or_else(|_| dir.to_path_buf()))
+                .collect(),
+        }
+    }
+
+    /// One line for `/status` and help: the mode and the layers the kernel enforces.
+    pub fn describe(&self) -> String {
+        let network = if self.network {
+            "network allowed"
+        } else {
+            "no network"
+        };
+        if self.mode == SandboxMode::Off {
+            return "off: commands run with your full rights".to_string();
+        }
+        let support = support();
+        let mut layers = Vec::new();
+        match &support.namespaces {
+            Ok(()) => layers.push("namespaces".to_string()),
+            Err(reason) => layers.push(format!("no namespaces: {reason}")),
+        }
+        match &support.landlock {
+            Ok(abi) if *abi < 4 && !self.network => layers.push(format!(
+                "Landlock ABI {abi}, too old to block TCP: the namespace does"
+            )),
+            Ok(abi) => layers.push(format!("Landlock ABI {abi}")),
+            Err(reason) => layers.push(format!("no Landlock: {reason}")),
+        }
+        layers.push("seccomp".to_string());
+        if !self.is_active() {
+            return format!(
+                "{} asked, but unavailable ({}): approvals only",
+                self.mode,
+                layers.join("; ")
+            );
+        }
+        format!("{}, {network} ({})", self.mode, layers.join("; "))
+    }
+
+    /// What commands cannot see, for `/status`.
+    pub fn describe_hidden(&self) -> Option<String> {
+        if !self.is_active() || support().namespaces.is_err() {
+            return None;
+        }
+        Some(format!(
+            "{}, /run/user, the session bus, docker's socket; /tmp is private",
+            self.secrets.describe()
+        ))
+    }
+
+    /// What to tell a person once at start when a layer of the sandbox cannot be had.
+    pub fn startup_warning(&self) -> Option<String> {
+        if self.mode == SandboxMode::Off {
+            return None;
+        }
+        match (&support().namespaces, &support().landlock) {
+            (Ok(()), Ok(_)) => None,
+            (Err(ns), Err(landlock)) => Some(format!(
+                "the kernel sandbox is unavailable ({ns}; {landlock}): commands run with your full rights, guarded by approvals only"
+            )),
+            (Err(reason), Ok(_)) => Some(format!(
+                "command namespaces are unavailable ({reason}): credential stores are not hidden from commands, and Unix sockets are refused instead; Landlock still limits writes"
+            )),
+            (Ok(()), Err(reason)) => Some(format!(
+                "Landlock is unavailable ({reason}): commands may write anywhere you can; namespaces still hide credentials and your processes"
+            )),
+        }
+    }
+}
+
+/// What this kernel offers for sandboxing commands, asked once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Support {
+    /// Landlock's ABI version, or why there is none.
+    pub landlock: Result<i32, String>,
+    /// Whether unprivileged user, mount and PID namespaces can be made, or why not.
+    pub namespaces: Result<(), String>,
+}
+
+/// What this kernel offers, asked once.
+pub fn support() -> &'static Support {
+    static SUPPORT: OnceLock<Support> = OnceLock::new();
+    SUPPORT.get_or_init(|| Support {
+        landlock: probe_landlock(),
+        namespaces: namespaces::probe(),
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn probe_landlock() -> Result<i32, String> {
+    // LANDLOCK_CREATE_RULESET_VERSION: asks for the ABI version without creating anything.
+    const VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute pointer, size 0 and this flag the call only returns a
+    // number; it reads and writes no memory.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            VERSION,
+        )
+    };
+    if abi >= 1 {
+        return Ok(i32::try_from(abi).unwrap_or(i32::MAX));
+    }
+    Err(match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ENOSYS) => "this kernel has no Landlock".to_string(),
+        Some(libc::EOPNOTSUPP) => {
+            "Landlock is turned off in this kernel's boot options".to_string()
+        }
+        _ => format!("Landlock: {}", std::io::Error::last_os_error()),
+    })
+}
+
+/// Everything one command's sandbox needs, built in the parent: building allocates and opens
+/// files, which the forked child of a threaded process must not do.
+pub struct PreparedSandbox {
+    jail: Option<namespaces::Jail>,
+    landlock: Option<RulesetCreated>,
+    filter: Vec<libc::sock_filter>,
+}
+
+/// The sandbox could not be set up for a command.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot set up the sandbox: {0}")]
+    Landlock(#[from] RulesetError),
+    #[error("cannot set up the sandbox's namespaces: {0}")]
+    Namespaces(#[from] std::io::Error),
+}
+
+/// The sandbox for a command run under `policy` in `workdir` of the project at `project_dir`;
+/// `None` when it runs unsandboxed (off, or no layer possible here).
+pub fn prepare(
+    policy: &SandboxPolicy,
+    project_dir: &Path,
+    workdir: &Path,
+) -> Result<Option<PreparedSandbox>, SandboxError> {
+    if !policy.is_active() {
+        return Ok(None);
+    }
+    let support = support();
+    let jail = match support.namespaces {
+        Ok(()) => Some(namespaces::Jail::new(
+            policy.network,
+            &policy.secrets.present(project_dir),
+            project_dir,
+            workdir,
+        )?),
+        Err(_) => None,
+    };
+    let landlock = match support.landlock {
+        Ok(abi) => {
+            let private_tmp = jail
+                .as_ref()
+                .filter(|jail| jail.hides_tmp())
+                .and_then(|_| namespaces::private_tmp_dir());
+            Some(landlock_rules(policy, project_dir, private_tmp, abi)?)
+        }
+        Err(_) => None,
+    };
+    let filter = seccomp::Filter {
+        deny_sockets: !policy.network,
+        deny_unix: !jail.as_ref().is_some_and(namespaces::Jail::hides_tmp),
+    };
+    Ok(Some(PreparedSandbox {
+        jail,
+        landlock,
+        filter: filter.program(),
+    }))
+}
+
+/// The Landlock rules: read everywhere, write where the mode lets, and with ABI 6 no signal or
+/// abstract socket across the sandbox's edge.
+fn landlock_rules(
+    policy: &SandboxPolicy,
+    project_dir: &Path,
+    private_tmp: Option<&Path>,
+    abi: i32,
+) -> Result<RulesetCreated, RulesetError> {
+    let mut writable = policy.writable_roots(project_dir);
+    if policy.mode == SandboxMode::WorkspaceWrite {
+        writable.extend(private_tmp.map(Path::to_path_buf));
+    }
+    let all = AccessFs::from_all(FS_ABI);
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(all)?
+        .scope(Scope::AbstractUnixSocket | Scope::Signal)?;
+    if !policy.network && abi >= 4 {
+        // Handled with no rule that allows a port: every TCP connect and bind is denied.
+        ruleset = ruleset.handle_access(AccessNet::from_all(ABI::V4))?;
+    }
+    ruleset
+        .create()?
+        .add_rules(path_beneath_rules(["/"], AccessFs::from_read(FS_ABI)))?
+        .add_rules(path_beneath_rules(DEVICES, all))?
+        .add_rules(path_beneath_rules(writable, all))
+}
+
+impl PreparedSandbox {
+    /// Makes `command` enter its sandbox just before it execs; if that fails, it never runs.
+    pub fn install(self, command: &mut tokio::process::Command) {
+        let Self {
+            jail,
+            mut landlock,
+            filter,
+        } = self;
+        // SAFETY: the hook runs in the forked child; it makes raw system calls on what was
+        // prepared here, moves the ruleset out of its slot and allocates nothing (its errors
+        // are raw OS errors).
+        unsafe {
+            command.pre_exec(move || {
+                if let Some(jail) = &jail {
+                    jail.enter()?;
+                }
+                if let Some(rules) = landlock.take() {
+                    match rules.restrict_self() {
+                        Ok(status) if status.ruleset != RulesetStatus::NotEnforced => {}
+                        Ok(_) => return Err(std::io::Error::from_raw_os_error(libc::ENOSYS)),
+                        Err(_) => return Err(std::io::Error::last_os_error()),
+                    }
+                }
+                seccomp::Filter::install(&filter)
+            });
+        }
+    }
+}
+
+/// Why a sandboxed command's failure looks like the sandbox's doing, read off its output:
+/// `blocked by the sandbox: write to /etc/x`, or the network. `None` when nothing points there.
+pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Option<String> {
+    if !policy.is_active() {
+        return None;
+    }
+    let roots = policy.writable_roots(workdir);
+    for line in output.lines() {
+        let lower = line.to_ascii_lowercase();
+        if !(lower.contains("permission denied") || lower.contains("operation not permitted")) {
+            continue;
+        }
+        if !policy.network
+            && ["connect", "bind", "socket", "network"]
+                .iter()
+                .any(|w| lower.contains(w))
+        {
+            return Some(
+                "blocked by the sandbox: a network connection (network is off)".to_string(),
+            );
+        }
+        for candidate in path_candidates(line) {
+            let full = paths::resolve(workdir, Path::new(candidate));
+            let real = paths::real_path(&full).unwrap_or(full);
+            if !roots.iter().any(|root| real.starts_with(root)) && user_may_write(&real) {
+                return Some(format!(
+                    "blocked by the sandbox: write to {}",
+                    real.display()
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Quoted strings and words that look like paths, in the forms tools print them: quoted ones
+/// first, then bare words from the end of the line (the path sits next to the error, the
+/// program's own name at the start).
+fn path_candidates(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for (open, close) in [('\'', '\''), ('‘', '’'), ('"', '"'), ('`', '\'')] {
+        let mut rest = line;
+        while let Some(start) = rest.find(open) {
+            let after = &rest[start + open.len_utf8()..];
+            let Some(end) = after.find(close) else { break };
+            let quoted = &after[..end];
+            if !quoted.is_empty() && !quoted.contains(char::is_whitespace) {
+                out.push(quoted);
+            }
+            rest = &after[end + close.len_utf8()..];
+        }
+    }
+    out.extend(
+        line.split(|c: char| c.is_whitespace() || c == ':' || c == ',')
+            .filter(|word| word.starts_with('/'))
+            .rev(),
+    );
+    out
+}
+
+/// Whether the user could write `path` (or create it in its folder) without the sandbox:
+/// Landlock does not hook `access(2)`, so this tells its denials from ordinary ones.
+fn user_may_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let writable = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes()).is_ok_and(|c| {
+            // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+            unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+        })
+    };
+    if path.exists() {
+        writable(path)
+    } else {
+        path.parent().is_some_and(writable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_found_in_the_usual_error_shapes() {
+        for (line, path) in [
+            ("touch: cannot touch '/etc/x': Permission denied", "/etc/x"),
+            (
+                "mkdir: cannot create directory ‘/opt/y’: Permission denied",
+                "/opt/y",
+            ),
+            ("bash: /etc/z: Permission denied", "/etc/z"),
+            (
+                "/bin/sh: 1: cannot create /srv/v: Permission denied",
+                "/srv/v",
+            ),
+            (
+                "PermissionError: [Errno 13] Permission denied: '/srv/w'",
+                "/srv/w",
+            ),
+        ] {
+            assert_eq!(path_candidates(line).first(), Some(&path), "{line}");
+        }
+    }
+
+    #[test]
+    fn modes_describe_themselves() {
+        assert!(SandboxPolicy::off().describe().starts_with("off"));
+        let policy = SandboxPolicy::new(SandboxMode::WorkspaceWrite, false);
+        assert!(policy.describe().starts_with("workspace-write"));
+        assert!(
+            policy.describe().contains("seccomp"),
+            "{}",
+            policy.describe()
+        );
+        assert!(policy.extra_writable.contains(&PathBuf::from("/tmp")));
+        assert!(
+            SandboxPolicy::new(SandboxMode::ReadOnly, false)
+                .writable_roots(Path::new("/p"))
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! Each sandboxed command in namespaces of its own, built in-process between fork and exec:
+//!
+//! - a user namespace (the person's own ids mapped to themselves), which lets the rest be made
+//!   without privilege;
+//! - a mount namespace where the credential stores are empty mounts, `/tmp` is a folder private
+//!   to this kelp (so commands share temp files from one call to the next, but not the sockets
+//!   of the user's tmux, ssh-agent or X server), and `/run/user/<uid>`, the session bus and
+//!   docker's socket are hidden like credentials;
+//! - a PID namespace: a command can neither see nor signal kelp or any other process of the
+//!   user, and everything it starts, `setsid` daemons included, dies with it;
+//! - an IPC namespace, and with the network off a network namespace (only a loopback that is
+//!   down: no IP of any kind, and no abstract Unix socket of the host's).
+//!
+//! The process tree: the child kelp spawns stays outside the PID namespace and waits; its child
+//! is the namespace's init, which reaps and reports the exit of its own child, the command.
+//! Everything the forked children do is a raw system call on data prepared in the parent.
+
+use std::ffi::{CString, c_int};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Sockets and folders of the user's daemons, hidden like credentials: each one runs what a
+/// command could not run itself.
+const DAEMON_PATHS: [&str; 6] = [
+    "/run/dbus",
+    "/run/docker.sock",
+    "/var/run/docker.sock",
+    "/run/snapd.socket",
+    "/run/snapd-snap.socket",
+    "/run/podman",
+];
+
+/// The namespaces and mounts of one command, prepared in the parent: the forked child must not
+/// allocate.
+pub struct Jail {
+    flags: c_int,
+    uid_map: CString,
+    gid_map: CString,
+    hidden_dirs: Vec<CString>,
+    hidden_files: Vec<CString>,
+    /// The private `/tmp`, and where the project is bound inside it when it lives below `/tmp`.
+    tmp: Option<PrivateTmp>,
+    workdir: CString,
+}
+
+struct PrivateTmp {
+    dir: CString,
+    project: Option<(CString, CString)>,
+}
+
+/// Why the namespaces could not be made, at which step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Unshare = 1,
+    IdMaps = 2,
+    Mounts = 3,
+}
+
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
+}
+
+fn namespace_flags(network: bool) -> c_int {
+    let base = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC;
+    if network {
+        base
+    } else {
+        base | libc::CLONE_NEWNET
+    }
+}
+
+fn id_maps() -> (CString, CString) {
+    // SAFETY: getuid and getgid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let map = |id: u32| CString::new(format!("{id} {id} 1\n")).unwrap_or_default();
+    (map(uid), map(gid))
+}
+
+impl Jail {
+    /// The jail for a command run in `workdir` for the project at `project_dir`, hiding the
+    /// `hidden` paths that exist (credential stores) and the user's daemons.
+    pub fn new(
+        network: bool,
+        hidden: &[PathBuf],
+        project_dir: &Path,
+        workdir: &Path,
+    ) -> io::Result<Self> {
+        let (uid_map, gid_map) = id_maps();
+        let mut hidden_dirs = Vec::new();
+        let mut hidden_files = Vec::new();
+        // SAFETY: getuid cannot fail and touches no memory.
+        let run_user = PathBuf::from(format!("/run/user/{}", unsafe { libc::getuid() }));
+        let daemons = DAEMON_PATHS.iter().map(PathBuf::from).chain([run_user]);
+        for path in hidden.iter().cloned().chain(daemons) {
+            // Mounting follows links, so a link's target is what gets covered.
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_dir() => hidden_dirs.push(c_path(&path)?),
+                Ok(_) => hidden_files.push(c_path(&path)?),
+                Err(_) => {}
+            }
+        }
+        let tmp = match private_tmp() {
+            Some(dir) => {
+                let project = super::paths::real_path(project_dir)?;
+                let inside = match project.strip_prefix("/tmp") {
+                    Ok(rel) if !rel.as_os_str().is_empty() => {
+                        let place = dir.join(rel);
+                        std::fs::create_dir_all(&place)?;
+                        Some((c_path(&project)?, c_path(&place)?))
+                    }
+                    _ => None,
+                };
+                Some(PrivateTmp {
+                    dir: c_path(dir)?,
+                    project: inside,
+                })
+            }
+            None => None,
+        };
+        Ok(Self {
+            flags: namespace_flags(network),
+            uid_map,
+            gid_map,
+            hidden_dirs,
+            hidden_files,
+            tmp,
+            workdir: c_path(workdir)?,
+        })
+    }
+
+    /// Whether commands get the private `/tmp`, which keeps the sockets there out of reach.
+    pub fn hides_tmp(&self) -> bool {
+        self.tmp.is_some()
+    }
+
+    /// Enters the namespaces and makes the mounts, in the child of a fork; returns only in the
+    /// command's own process, the PID namespace's second process, which then execs.
+    ///
+    /// # Safety
+    /// Call only in a freshly forked child, which this turns into three processes.
+    pub unsafe fn enter(&self) -> io::Result<()> {
+        // SAFETY: (for all below) raw system calls on C strings and integers prepared in the
+        // parent; nothing allocates, as a forked child of a threaded process must not.
+        unsafe {
+            enter_namespaces(self.flags, &self.uid_map, &self.gid_map).map_err(|(_, e)| e)?;
+            self.mount_all()?;
+            let init = libc::fork();
+            if init < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if init > 0 {
+                // The child kelp waits on: outside the namespace, holding nothing.
+                close_inherited();
+                libc::_exit(exit_code(wait_for(init, false)));
+            }
+            // PID 1: dies with the waiter, shows the namespace's own processes in /proc.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                proc_flags,
+                std::ptr::null(),
+            );
+            let command = libc::fork();
+            if command < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if command > 0 {
+                close_inherited();
+                // When PID 1 exits, the kernel kills whatever else the command left.
+                libc::_exit(exit_code(wait_for(command, true)));
+            }
+            // The command: a session of its own, so no controlling terminal to read or type into.
+            libc::setsid();
+        }
+        Ok(())
+    }
+
+    /// The mounts, in an order where each still finds its paths: credential stores first, then
+    /// the project into the private `/tmp`, then that over `/tmp`.
+    unsafe fn mount_all(&self) -> io::Result<()> {
+        let null = std::ptr::null();
+        let no_data = std::ptr::null();
+        let hide_flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        // SAFETY: see `enter`.
+        unsafe {
+            for dir in &self.hidden_dirs {
+                let mounted = libc::mount(
+                    c"tmpfs".as_ptr(),
+                    dir.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    hide_flags,
+                    c"mode=555".as_ptr().cast(),
+                );
+                check_mount(mounted)?;
+            }
+            for file in &self.hidden_files {
+                let mounted = libc::mount(
+                    c"/dev/null".as_ptr(),
+                    file.as_ptr(),
+                    null,
+                    libc::MS_BIND,
+                    no_data,
+                );
+                check_mount(mounted)?;
+            }
+            if let Some(tmp) = &self.tmp {
+                let bind = libc::MS_BIND | libc::MS_REC;
+                if let Some((project, place)) = &tmp.project {
+                    check_mount(libc::mount(
+                        project.as_ptr(),
+                        place.as_ptr(),
+                        null,
+                        bind,
+                        no_data,
+                    ))?;
+                }
+                check_mount(libc::mount(
+                    tmp.dir.as_ptr(),
+                    c"/tmp".as_ptr(),
+                    null,
+                    bind,
+                    no_data,
+                ))?;
+                // The old working directory is still open beneath the new /tmp: go to the
+                // same path in the new one where there is one.
+                libc::chdir(self.workdir.as_ptr());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A mount's result: a path gone since the parent looked is nothing left to hide.
+fn check_mount(result: c_int) -> io::Result<()> {
+    if result == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::ENOENT) => Ok(()),
+        _ => Err(error),
+    }
+}
+
+/// unshare, the id maps, and mounts made private to the new namespace.
+unsafe fn enter_namespaces(
+    flags: c_int,
+    uid_map: &CString,
+    gid_map: &CString,
+) -> Result<(), (Step, io::Error)> {
+    let fail = |step| (step, io::Error::last_os_error());
+    // SAFETY: raw system calls on prepared C strings.
+    unsafe {
+        // Writing one's own id maps needs a dumpable process, and kelp makes itself not.
+        libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
+        if libc::unshare(flags) != 0 {
+            return Err(fail(Step::Unshare));
+        }
+        for (file, text) in [
+            (c"/proc/self/setgroups", c"deny"),
+            (c"/proc/self/uid_map", uid_map.as_c_str()),
+            (c"/proc/self/gid_map", gid_map.as_c_str()),
+        ] {
+            if !write_file(file, text) {
+                return Err(fail(Step::IdMaps));
+            }
+        }
+        // Not dumpable again: the waiter and the namespace's init keep a copy of kelp's memory
+        // and environment until the command ends. (The command's exec makes it dumpable.)
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        let private = libc::MS_REC | libc::MS_PRIVATE;
+        let null = std::ptr::null();
+        if libc::mount(null, c"/".as_ptr(), null, private, std::ptr::null()) != 0 {
+            return Err(fail(Step::Mounts));
+        }
+    }
+    Ok(())
+}
+
+unsafe fn write_file(path: &std::ffi::CStr, text: &std::ffi::CStr) -> bool {
+    // SAFETY: open/write/close on a valid C string and buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return false;
+        }
+        let bytes = text.to_bytes();
+        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        libc::close(fd);
+        usize::try_from(written).is_ok_and(|n| n == bytes.len())
+    }
+}
+
+/// Closes every descriptor but the standard three: the waiting processes must not hold the
+/// pipe through which the parent learns that the command's exec happened.
+unsafe fn close_inherited() {
+    // SAFETY: close_range and close take integers.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..1024 {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Waits for `pid`, through interruptions; its wait status, or -1. Given `reap_all`, as PID 1,
+/// it reaps every orphan on the way.
+unsafe fn wait_for(pid: libc::pid_t, reap_all: bool) -> c_int {
+    let mut status = 0;
+    let waited_for = if reap_all { -1 } else { pid };
+    loop {
+        // SAFETY: waitpid writes only `status`.
+        let waited = unsafe { libc::waitpid(waited_for, &raw mut status, 0) };
+        if waited == pid {
+            return status;
+        }
+        if waited < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return -1;
+        }
+    }
+}
+
+/// The exit code that passes a wait status on: a signal's death as a shell reports it.
+fn exit_code(status: c_int) -> c_int {
+    if status < 0 {
+        1
+    } else if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        1
+    }
+}
+
+/// The folder mounted over `/tmp` in every command of this kelp, made at the first command.
+static PRIVATE_TMP: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// The private `/tmp`, made now if it was not yet; `None` if it cannot be made.
+fn private_tmp() -> Option<&'static PathBuf> {
+    PRIVATE_TMP
+        .get_or_init(|| {
+            use std::os::unix::fs::DirBuilderExt;
+            let pid = std::process::id();
+            (0..100).find_map(|attempt| {
+                let dir = PathBuf::from(format!("/tmp/kelp-{pid}-{attempt}"));
+                // mkdir neither follows nor reuses what is there: a planted name is skipped.
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .ok()
+                    .map(|()| dir)
+            })
+        })
+        .as_ref()
+}
+
+/// The private `/tmp`, if commands have one: Landlock needs its own rule for it, as it does
+/// not look at the `/tmp` it covers.
+pub fn private_tmp_dir() -> Option<&'static Path> {
+    private_tmp().map(PathBuf::as_path)
+}
+
+/// Removes the private `/tmp` of this kelp's commands, if one was made: at exit.
+pub fn remove_private_tmp() {
+    if let Some(Some(dir)) = PRIVATE_TMP.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Whether this kernel lets kelp make the namespaces, tried once in a throwaway child.
+pub fn probe() -> Result<(), String> {
+    let (uid_map, gid_map) = id_maps();
+    let flags = namespace_flags(false);
+    // SAFETY: the child makes raw system calls on the prepared strings and exits; the parent
+    // waits for it.
+    let status = unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            return Err(format!("cannot fork: {}", io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            let code = match enter_namespaces(flags, &uid_map, &gid_map) {
+                Ok(()) => {
+                    let mounted = libc::mount(
+                        c"tmpfs".as_ptr(),
+                        c"/tmp".as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        0,
+                        std::ptr::null(),
+                    );
+                    if mounted == 0 {
+                        0
+                    } else {
+                        probe_code(Step::Mounts, &io::Error::last_os_error())
+                    }
+                }
+                Err((step, error)) => probe_code(step, &error),
+            };
+            libc::_exit(code);
+        }
+        wait_for(pid, false)
+    };
+    if status < 0 || !libc::WIFEXITED(status) {
+        return Err("the namespace probe did not finish".to_string());
+    }
+    match libc::WEXITSTATUS(status) {
+        0 => Ok(()),
+        code => {
+            let error = io::Error::from_raw_os_error(code % 64);
+            Err(match code / 64 {
+                1 => format!("user namespaces are not allowed here ({error})"),
+                2 => format!("this user namespace may not map ids ({error})"),
+                _ => format!("mounts are not allowed in a user namespace here ({error})"),
+            })
+        }
+    }
+}
+
+/// A step and an errno in one exit code (errnos that matter here are below 64).
+fn probe_code(step: Step, error: &io::Error) -> c_int {
+    step as c_int * 64 + error.raw_os_error().unwrap_or(1).min(63)
+}

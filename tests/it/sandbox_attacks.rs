@@ -1,0 +1,346 @@
+//! The sandbox played against as an attacker would: `kelp run` in `full-auto` with the fake
+//! model, whose commands go for what the project does not own (credentials, the network, the
+//! user's daemons and processes) under the default sandbox. Each attack that is refused has a
+//! twin run with `--sandbox off` where it gets through, so no check here passes for want of an
+//! attacker. Tests that need namespaces say why they skip where the kernel forbids them.
+
+use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+use crate::fake_openai::{FakeOpenAi, Reply};
+use crate::llm_stream::{Login, write_login};
+use crate::support::{dir_outside_the_sandbox, kelp, shown, tool_outputs};
+
+use crate::fake_openai::DEFAULT_API_KEY as API_KEY;
+const SSH_KEY: &str = "PRIVATE-KEY-5d1e";
+const DB_PASSWORD: &str = "hunter2-9c";
+const PAT: &str = "ghp_pat_secret_77";
+
+/// A home with an ssh key and kelp's login, and a project beside it; neither under `/tmp`.
+struct Victim {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    project: PathBuf,
+}
+
+fn victim() -> Option<Victim> {
+    let dir = dir_outside_the_sandbox()?;
+    let home = dir.path().join("home");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(home.join(".ssh/id_ed25519"), format!("{SSH_KEY}\n")).unwrap();
+    Some(Victim {
+        _dir: dir,
+        home,
+        project,
+    })
+}
+
+fn namespaces() -> bool {
+    match &kelp::agent::tools::sandbox::support().namespaces {
+        Ok(()) => true,
+        Err(reason) => {
+            eprintln!("SKIPPED: this machine forbids the sandbox's namespaces ({reason})");
+            false
+        }
+    }
+}
+
+/// Runs `script` as the model's one command, in `full-auto`, with kelp's own environment
+/// holding credentials; returns what the command printed as the model was sent it.
+async fn attack(victim: &Victim, script: &str, flags: &[&str]) -> String {
+    let fake = FakeOpenAi::start().await;
+    fake.push_responses([
+        Reply::empty().and_call_with_id("attack", "shell", json!({ "command": script })),
+        Reply::text("done"),
+    ]);
+    let auth_file = victim.home.join(".local/share/kelp/auth.json");
+    std::fs::create_dir_all(auth_file.parent().unwrap()).unwrap();
+    write_login(&auth_file, &fake, Login::ApiKey);
+    let mut cmd = kelp(&victim.home);
+    cmd.envs(fake.env())
+        .env("OPENAI_API_KEY", API_KEY)
+        .env("GITHUB_PAT", PAT)
+        .env(
+            "DATABASE_URL",
+            format!("postgres://app:{DB_PASSWORD}@db/prod"),
+        )
+        .args(["--cd"])
+        .arg(&victim.project)
+        .args(["--approval", "full-auto"])
+        .args(flags)
+        .args(["run", "go"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    tool_outputs(&fake)
+        .into_iter()
+        .find_map(|(id, text)| (id == "attack").then_some(text))
+        .unwrap()
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn credentials_are_out_of_a_commands_reach() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let script = "for f in /proc/$PPID/environ /proc/1/environ /proc/*/environ; do \
+                  tr '\\0' '\\n' < $f; done 2>/dev/null; \
+                  cat ~/.ssh/id_ed25519 ~/.local/share/kelp/auth.json; env; echo finished";
+    let seen = attack(&victim, script, &[]).await;
+    assert!(seen.contains("finished"), "{seen}");
+    for secret in [API_KEY, SSH_KEY, DB_PASSWORD, PAT] {
+        assert!(!seen.contains(secret), "{secret} leaked: {seen}");
+    }
+
+    // Unsandboxed, the files are there to read; the environment is still scrubbed, and kelp,
+    // not dumpable, still keeps its own environment to itself.
+    let seen = attack(&victim, script, &["--sandbox", "off"]).await;
+    assert!(seen.contains(SSH_KEY), "{seen}");
+    assert!(seen.contains(API_KEY), "the auth file: {seen}");
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("SKIPPED the dumpable check: root may read any process's environment");
+        return;
+    }
+    let own = attack(
+        &victim,
+        "tr '\\0' '\\n' < /proc/$PPID/environ; echo status=$?",
+        &["--sandbox", "off"],
+    )
+    .await;
+    assert!(!own.contains(API_KEY) && !own.contains("status=0"), "{own}");
+}
+
+#[tokio::test]
+async fn with_the_network_off_no_socket_leaves() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let outside = victim.home.parent().unwrap();
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_nonblocking(true).unwrap();
+    let unix_path = outside.join("daemon.sock");
+    let unix = UnixDatagram::bind(&unix_path).unwrap();
+    unix.set_nonblocking(true).unwrap();
+    let abstract_name = format!("kelp-attack-{}", std::process::id());
+    let abstract_listener = abstract_listener(&abstract_name);
+    let script = format!(
+        "python3 - <<'EOF'\n\
+         import socket\n\
+         def attempt(name, send):\n\
+         \x20   try:\n\
+         \x20       send(); print(name, 'SENT')\n\
+         \x20   except OSError as e:\n\
+         \x20       print(name, 'refused', e.errno)\n\
+         attempt('tcp', lambda: socket.create_connection(('127.0.0.1', {tcp}), timeout=2).send(b'x'))\n\
+         attempt('udp', lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {udp})))\n\
+         attempt('unix', lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'x', '{unix}'))\n\
+         attempt('abstract', lambda: socket.socket(socket.AF_UNIX).connect('\\0{abstract_name}'))\n\
+         EOF",
+        tcp = tcp.local_addr().unwrap().port(),
+        udp = udp.local_addr().unwrap().port(),
+        unix = unix_path.display(),
+    );
+    let seen = attack(&victim, &script, &[]).await;
+    for kind in ["tcp", "udp", "unix", "abstract"] {
+        assert!(seen.contains(&format!("{kind} refused")), "{kind}: {seen}");
+    }
+    let mut buf = [0u8; 8];
+    assert!(tcp.accept().is_err() && udp.recv(&mut buf).is_err() && unix.recv(&mut buf).is_err());
+    assert!(abstract_listener.accept().is_err());
+
+    let seen = attack(&victim, &script, &["--sandbox", "off"]).await;
+    for kind in ["tcp", "udp", "unix", "abstract"] {
+        assert!(seen.contains(&format!("{kind} SENT")), "{kind}: {seen}");
+    }
+}
+
+fn abstract_listener(name: &str) -> UnixListener {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name).unwrap();
+    let listener = UnixListener::bind_addr(&addr).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    listener
+}
+
+/// A tmux server the user runs, with its socket where tmux puts it (under `/tmp`): a command
+/// that asks it to run something would run it outside the sandbox.
+#[tokio::test]
+async fn a_tmux_server_is_out_of_reach_even_with_the_network_on() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let socket = PathBuf::from(format!("/tmp/kelp-attack-tmux-{}", std::process::id()));
+    let started = Command::new("tmux")
+        .arg("-S")
+        .arg(&socket)
+        .args(["new-session", "-d", "sleep 120"])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let planted = victim.home.join(".bashrc");
+    let script = format!(
+        "tmux -S {} run-shell 'echo planted >> {}'; echo tried",
+        socket.display(),
+        planted.display()
+    );
+    let seen = attack(&victim, &script, &["--network", "on"]).await;
+    assert!(seen.contains("tried"), "{seen}");
+    assert!(!planted.exists(), "the tmux server ran it: {seen}");
+
+    attack(&victim, &script, &["--sandbox", "off"]).await;
+    let _ = Command::new("tmux")
+        .arg("-S")
+        .arg(&socket)
+        .arg("kill-server")
+        .status();
+    let _ = std::fs::remove_file(&socket);
+    assert!(planted.exists(), "unsandboxed, the tmux server runs it");
+}
+
+#[tokio::test]
+async fn a_command_signals_no_process_outside_and_leaves_none_behind() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let mut bystander = Command::new("sleep").arg("120").spawn().unwrap();
+    let pid = bystander.id();
+    let marker = format!("9{}.5", std::process::id());
+    let script = format!(
+        "kill -TERM {pid}; echo kill=$?; kill -0 $PPID; echo parent=$?; \
+         setsid sleep {marker} >/dev/null 2>&1 < /dev/null & echo started"
+    );
+    let seen = attack(&victim, &script, &[]).await;
+    assert!(
+        seen.contains("kill=1") && seen.contains("started"),
+        "{seen}"
+    );
+    assert_eq!(
+        bystander.try_wait().unwrap(),
+        None,
+        "the bystander was killed"
+    );
+    assert!(
+        survivors(&marker).is_empty(),
+        "a setsid child outlived the command"
+    );
+
+    let seen = attack(&victim, &script, &["--sandbox", "off"]).await;
+    assert!(seen.contains("kill=0"), "{seen}");
+    assert!(bystander.wait().unwrap().code().is_none(), "killed by TERM");
+    let left = survivors(&marker);
+    for pid in &left {
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    assert!(!left.is_empty(), "unsandboxed, the setsid child lives on");
+}
+
+/// The live processes with `argument` among their arguments.
+fn survivors(argument: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == argument.as_bytes())
+                .then_some(pid)
+        })
+        .collect()
+}
+
+/// Two commands of one conversation share their `/tmp`, which is not the machine's.
+#[tokio::test]
+async fn commands_of_a_conversation_share_a_private_tmp() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let name = format!("kelp-shared-{}", std::process::id());
+    let fake = FakeOpenAi::start().await;
+    fake.push_responses([
+        Reply::empty().and_call_with_id(
+            "write",
+            "shell",
+            json!({ "command": format!("echo kept > /tmp/{name}") }),
+        ),
+        Reply::empty().and_call_with_id(
+            "read",
+            "shell",
+            json!({ "command": format!("cat /tmp/{name}") }),
+        ),
+        Reply::text("done"),
+    ]);
+    let auth_file = victim.home.join("auth.json");
+    write_login(&auth_file, &fake, Login::ApiKey);
+    let mut cmd = kelp(&victim.home);
+    cmd.envs(fake.env())
+        .env("KELP_AUTH_FILE", &auth_file)
+        .arg("--cd")
+        .arg(&victim.project)
+        .args(["--approval", "full-auto", "run", "go"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let read = tool_outputs(&fake)
+        .into_iter()
+        .find_map(|(id, text)| (id == "read").then_some(text))
+        .unwrap();
+    assert!(read.contains("kept"), "{read}");
+    assert!(!Path::new("/tmp").join(&name).exists());
+}
+
+/// The default sandbox is no obstacle to ordinary work: a build and git in the project.
+#[tokio::test]
+async fn the_default_sandbox_still_builds_a_crate_and_runs_git() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    std::fs::create_dir_all(victim.project.join("src")).unwrap();
+    std::fs::write(
+        victim.project.join("Cargo.toml"),
+        "[package]\nname = \"small\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        victim.project.join("src/main.rs"),
+        "fn main() { println!(\"built and ran\"); }\n",
+    )
+    .unwrap();
+    let real_home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
+    let rustup = std::env::var_os("RUSTUP_HOME").map_or(real_home.join(".rustup"), PathBuf::from);
+    let cargo = std::env::var_os("CARGO_HOME").map_or(real_home.join(".cargo"), PathBuf::from);
+    let script = format!(
+        "export RUSTUP_HOME={} CARGO_HOME={}; git init -q && git status --short && \
+         cargo run --offline -q",
+        rustup.display(),
+        cargo.display()
+    );
+    let seen = attack(&victim, &script, &[]).await;
+    assert!(seen.contains("?? Cargo.toml"), "{seen}");
+    assert!(seen.contains("built and ran"), "{seen}");
+    assert!(victim.project.join("target").is_dir());
+}
