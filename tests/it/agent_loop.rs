@@ -909,7 +909,8 @@ async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_s
             .until(|e| matches!(e, Event::ApprovalRequested { .. }))
             .await;
         let blocked = format!(
-            "blocked by the sandbox: write to {}",
+            "blocked by the sandbox: write to {} (workspace-write: commands write only inside \
+             the project, the temp dirs and kelp's cache, and use no network)",
             outside
                 .path()
                 .canonicalize()

@@ -89,7 +89,8 @@ async fn a_sandboxed_command_cannot_write_outside_the_project() {
     assert_eq!(
         block(&out),
         Some(format!(
-            "blocked by the sandbox: write to {}",
+            "blocked by the sandbox: write to {} (workspace-write: commands write only inside \
+             the project, the temp dirs and kelp's cache, and use no network)",
             real.display()
         ))
     );
@@ -140,6 +141,36 @@ async fn read_only_writes_nowhere_and_reads_everywhere() {
     );
 }
 
+/// A shell's own redirection names the file after its program's name and a line number; the
+/// note names the file, inside the project, and the rule of the mode that refused it.
+#[tokio::test]
+async fn a_refused_redirection_is_named_with_the_rule_in_force() {
+    if !landlock() {
+        return;
+    }
+    let (_dir, project, _outside) = dirs();
+    let out = sh(
+        &project,
+        SandboxMode::ReadOnly,
+        false,
+        json!(["bash", "-c", "echo hi > made.txt"]),
+    )
+    .await;
+    assert!(!out.success && !project.join("made.txt").exists());
+    let made = project.canonicalize().unwrap().join("made.txt");
+    assert_eq!(
+        block(&out),
+        Some(format!(
+            "blocked by the sandbox: write to {} (read-only: commands write nowhere, and use no \
+             network)",
+            made.display()
+        )),
+        "{}",
+        out.text
+    );
+    assert!(!out.text.contains("outside the project"), "{}", out.text);
+}
+
 #[tokio::test]
 async fn a_sandboxed_command_cannot_connect_to_a_loopback_port_unless_network_is_on() {
     if !landlock() || !matches!(sandbox::support().landlock, Ok(abi) if abi >= 4) {
@@ -162,7 +193,10 @@ async fn a_sandboxed_command_cannot_connect_to_a_loopback_port_unless_network_is
     assert!(listener.accept().is_err(), "a connection got through");
     assert_eq!(
         block(&out).as_deref(),
-        Some("blocked by the sandbox: a network connection (network is off)")
+        Some(
+            "blocked by the sandbox: a network connection (workspace-write: commands write only \
+             inside the project, the temp dirs and kelp's cache, and use no network)"
+        )
     );
 
     let out = sh(&project, SandboxMode::WorkspaceWrite, true, connect).await;

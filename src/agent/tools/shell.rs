@@ -306,7 +306,7 @@ impl ShellOutcome {
         }
         if let Some(block) = &self.sandbox_block {
             text.push_str(&format!(
-                "Note: {block}. Writes outside the project and network access are blocked for commands; do the work inside the project, or ask the user.\n"
+                "Note: {block}. Do the work as the sandbox allows, or ask the user.\n"
             ));
         }
         text.push_str("Output:\n");

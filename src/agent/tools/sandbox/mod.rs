@@ -352,16 +352,18 @@ impl PreparedSandbox {
     }
 }
 
-/// Why a sandboxed command's failure looks like the sandbox's doing, read off its output:
-/// `blocked by the sandbox: write to /etc/x`, or the network. `None` when nothing points there.
+/// Why a sandboxed command's failure looks like the sandbox's doing, read off its output, with
+/// the rule of the mode in force: `blocked by the sandbox: write to /etc/x (workspace-write:
+/// …)`, or the network. `None` when nothing points there.
 pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Option<String> {
     if !policy.is_active() {
         return None;
     }
     let roots = policy.writable_roots(workdir);
+    let mut unknown = false;
     for line in output.lines() {
         let lower = line.to_ascii_lowercase();
-        if !(lower.contains("permission denied") || lower.contains("operation not permitted")) {
+        if !DENIALS.iter().any(|denial| lower.contains(denial)) {
             continue;
         }
         if !policy.network
@@ -369,22 +371,55 @@ pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Op
                 .iter()
                 .any(|w| lower.contains(w))
         {
-            return Some(
-                "blocked by the sandbox: a network connection (network is off)".to_string(),
-            );
+            return Some(format!(
+                "blocked by the sandbox: a network connection ({})",
+                policy.rule()
+            ));
         }
-        for candidate in path_candidates(line) {
+        let candidates = path_candidates(line);
+        unknown |= candidates.is_empty();
+        for candidate in candidates {
             let full = paths::resolve(workdir, Path::new(candidate));
             let real = paths::real_path(&full).unwrap_or(full);
             if !roots.iter().any(|root| real.starts_with(root)) && user_may_write(&real) {
                 return Some(format!(
-                    "blocked by the sandbox: write to {}",
-                    real.display()
+                    "blocked by the sandbox: write to {} ({})",
+                    real.display(),
+                    policy.rule()
                 ));
             }
         }
     }
-    None
+    unknown.then(|| {
+        format!(
+            "blocked by the sandbox, it seems: something was refused, and kelp cannot tell which file ({})",
+            policy.rule()
+        )
+    })
+}
+
+/// How programs word a refusal of the kind the sandbox gives.
+const DENIALS: [&str; 3] = [
+    "permission denied",
+    "operation not permitted",
+    "read-only file system",
+];
+
+impl SandboxPolicy {
+    /// The rule of this mode, in a few words, for a note about what it blocked.
+    pub fn rule(&self) -> String {
+        let writes = match self.mode {
+            SandboxMode::ReadOnly => "read-only: commands write nowhere",
+            _ => {
+                "workspace-write: commands write only inside the project, the temp dirs and kelp's cache"
+            }
+        };
+        if self.network {
+            writes.to_string()
+        } else {
+            format!("{writes}, and use no network")
+        }
+    }
 }
 
 /// Quoted strings and words that look like paths, in the forms tools print them: quoted ones
@@ -404,8 +439,25 @@ fn path_candidates(line: &str) -> Vec<&str> {
             rest = &after[end + close.len_utf8()..];
         }
     }
+    // The word just before the refusal, as shells print it: `bash: line 1: made.txt:
+    // Permission denied`, `cannot create made.txt: Permission denied`.
+    let lower = line.to_ascii_lowercase();
+    if let Some(at) = DENIALS
+        .iter()
+        .find_map(|denial| lower.find(&format!(": {denial}")))
+    {
+        let before = line[..at].rsplit(": ").next().unwrap_or("");
+        let word = before.rsplit(char::is_whitespace).next().unwrap_or("");
+        let word = word.trim_matches(|c| matches!(c, '\'' | '"' | '`' | '‘' | '’'));
+        if !word.is_empty() && !word.starts_with('[') && !out.contains(&word) {
+            out.push(word);
+        }
+    }
+    // Then absolute paths from the end, past the program's own name at the start.
+    let after_program = line.split_once(": ").map_or(line, |(_, rest)| rest);
     out.extend(
-        line.split(|c: char| c.is_whitespace() || c == ':' || c == ',')
+        after_program
+            .split(|c: char| c.is_whitespace() || c == ':' || c == ',')
             .filter(|word| word.starts_with('/'))
             .rev(),
     );
@@ -442,6 +494,14 @@ mod tests {
                 "/opt/y",
             ),
             ("bash: /etc/z: Permission denied", "/etc/z"),
+            (
+                "/usr/bin/bash: line 1: made.txt: Permission denied",
+                "made.txt",
+            ),
+            (
+                "/bin/sh: 1: cannot create made.txt: Permission denied",
+                "made.txt",
+            ),
             (
                 "/bin/sh: 1: cannot create /srv/v: Permission denied",
                 "/srv/v",
