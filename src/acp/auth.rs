@@ -44,7 +44,9 @@ pub struct Environment {
 /// The agent's environment, read now.
 pub fn environment() -> Environment {
     Environment {
-        headless: crate::auth::login::detect_method() == LoginMethod::Device,
+        // A `BROWSER` program opens the URL where the person is, over SSH too.
+        headless: crate::auth::login::detect_method() == LoginMethod::Device
+            && !crate::auth::browser::browser_program_set(),
         no_browser: crate::auth::browser::text_browser_set()
             || std::env::var_os("NO_BROWSER").is_some_and(|v| !v.is_empty()),
     }

@@ -197,26 +197,62 @@ fn open_browser(url: String, events: mpsc::UnboundedSender<LoginEvent>) {
 /// its input and draw over its output.
 const TEXT_BROWSERS: &[&str] = &["w3m", "lynx", "links", "elinks", "browsh", "www-browser"];
 
-/// Whether `BROWSER` names a browser that runs in the terminal.
-pub fn text_browser_set() -> bool {
-    std::env::var("BROWSER").is_ok_and(|browser| {
-        browser.split(':').any(|b| {
-            let program = b.split_whitespace().next().unwrap_or_default();
-            let name = std::path::Path::new(program)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            TEXT_BROWSERS.contains(&name)
-        })
-    })
+/// What `BROWSER` names: nothing, a browser that runs in the terminal, or a program the
+/// person chose (VS Code's remote terminals set one that opens the URL on their own machine
+/// and forwards the callback port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BrowserVar {
+    Unset,
+    InTerminal,
+    Program,
 }
 
-/// Whether a browser can open in front of the person: a display (always on macOS; X11 or
-/// Wayland elsewhere, forwarded over SSH included), no `NO_BROWSER`, and no terminal browser.
+fn browser_var() -> BrowserVar {
+    let Some(browser) = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    else {
+        return BrowserVar::Unset;
+    };
+    let in_terminal = browser.split(':').any(|b| {
+        let program = b.split_whitespace().next().unwrap_or_default();
+        let name = std::path::Path::new(program)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        TEXT_BROWSERS.contains(&name)
+    });
+    if in_terminal {
+        BrowserVar::InTerminal
+    } else {
+        BrowserVar::Program
+    }
+}
+
+/// Whether `BROWSER` names a browser that runs in the terminal.
+pub fn text_browser_set() -> bool {
+    browser_var() == BrowserVar::InTerminal
+}
+
+/// Whether `BROWSER` names a program of the person's choosing (not a terminal browser).
+pub fn browser_program_set() -> bool {
+    browser_var() == BrowserVar::Program
+}
+
+/// Whether a browser can open in front of the person, the one rule for the TUI, `kelp login`
+/// and ACP: never with `NO_BROWSER` or a terminal browser; always with a `BROWSER` program,
+/// display or not (it is the person's choice); else where there is a display (always on
+/// macOS; X11 or Wayland elsewhere, forwarded over SSH included).
 pub fn opens_here() -> bool {
     let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    let display = cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY");
-    display && !set("NO_BROWSER") && !text_browser_set()
+    if set("NO_BROWSER") {
+        return false;
+    }
+    match browser_var() {
+        BrowserVar::InTerminal => false,
+        BrowserVar::Program => true,
+        BrowserVar::Unset => cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY"),
+    }
 }
 
 /// Binds the callback port on 127.0.0.1: the preferred port, else (after asking an older

@@ -113,6 +113,7 @@ async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> 
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut interrupted = false;
+    let mut pasted = false;
     loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -128,7 +129,7 @@ async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> 
                 }
                 None => break,
             },
-            Some(line) = pastes.recv() => paste(&handle, &line),
+            Some(line) = pastes.recv() => pasted |= paste(&handle, &line),
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
                 handle.cancel();
@@ -136,8 +137,12 @@ async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> 
         }
     }
     let outcome = handle.wait().await;
-    // The runtime ends with this function: keep it until the browser got the success page.
-    handle.released().await;
+    // The runtime ends with this function: keep it until the browser got the success page,
+    // unless the login came pasted, when no browser is coming for it. Exiting at once also
+    // stops the reading of stdin, which would swallow what the person types next.
+    if !pasted {
+        handle.released().await;
+    }
     match outcome {
         LoginOutcome::Done(_) => ExitCode::SUCCESS,
         LoginOutcome::Failed(_) => ExitCode::from(exit::AUTH),
@@ -145,13 +150,20 @@ async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> 
     }
 }
 
-fn paste(handle: &LoginHandle, line: &str) {
+/// Hands a typed line to the login; whether it took it.
+fn paste(handle: &LoginHandle, line: &str) -> bool {
     if line.trim().is_empty() {
-        return;
+        return false;
     }
     match handle.paste(line) {
-        Ok(()) => println!("Got it, finishing the login…"),
-        Err(e) => eprintln!("kelp: {e}"),
+        Ok(()) => {
+            println!("Got it, finishing the login…");
+            true
+        }
+        Err(e) => {
+            eprintln!("kelp: {e}");
+            false
+        }
     }
 }
 

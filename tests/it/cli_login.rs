@@ -265,3 +265,102 @@ async fn device_login_keeps_the_link_and_code_on_an_80x24_ssh_screen() {
         assert_eq!(pty.wait_exit_code(Duration::from_secs(10)), 130);
     }
 }
+
+/// With no display, a `BROWSER` that names a program (as VS Code's remote terminals set one)
+/// is the person's choice: kelp runs it with the sign-in URL, and the login completes.
+#[tokio::test]
+async fn a_browser_program_runs_without_a_display() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let opened = home.path().join("opened-url");
+    let script = home.path().join("open-url");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > {}\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // `kelp` clears the environment: no DISPLAY, no WAYLAND_DISPLAY.
+    let child = kelp_against(&fake, home.path())
+        .args(["login", "--browser"])
+        .env("KELP_CALLBACK_PORT", "0")
+        .env("BROWSER", &script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(url) = std::fs::read_to_string(&opened)
+                && !url.is_empty()
+            {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("kelp ran the BROWSER program with the URL");
+    assert!(url.contains("/oauth/authorize?"), "{url}");
+
+    // The program's browser signs in.
+    let response = http().get(&url).send().await.unwrap();
+    let callback = response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .replacen("http://localhost:", "http://127.0.0.1:", 1);
+    http().get(&callback).send().await.unwrap();
+    let origin = callback.split("/auth/callback").next().unwrap();
+    let _ = http().get(format!("{origin}/success")).send().await;
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("kelp login finishes")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        read_json(&home.path().join(".local/share/kelp/auth.json"))["openai"]["type"],
+        "oauth"
+    );
+}
+
+/// Where the callback cannot reach kelp, the person pastes the page's address; once the login
+/// is saved kelp exits at once (no browser is coming for the success page), and stops reading
+/// what is typed next. It used to wait 5 s for that page, eating the next command's keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_redirect_exits_as_soon_as_the_login_is_saved() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut env: Vec<(&str, String)> = fake.env();
+    env.push(("KELP_CALLBACK_PORT", "0".into()));
+    env.push(("BROWSER", "true".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut pty = crate::pty::Pty::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_kelp")),
+        &["login", "--browser"],
+        home.path(),
+        &pairs,
+        200,
+        24,
+    );
+    pty.wait_for("/oauth/authorize?", Duration::from_secs(10));
+    let output = String::from_utf8_lossy(&pty.output()).to_string();
+    let start = output.find("http://127.0.0.1").unwrap();
+    let url: String = output[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '\x1b')
+        .collect();
+    let response = http().get(&url).send().await.unwrap();
+    let redirect = response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // Typed as a terminal without bracketed paste (which kelp login does not ask for) sends it.
+    pty.send(&format!("{redirect}\r"));
+    pty.wait_for("Saved to", Duration::from_secs(10));
+    assert_eq!(pty.wait_exit_code(Duration::from_millis(1500)), 0);
+}
