@@ -273,13 +273,10 @@ async fn a_browser_program_runs_without_a_display() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let opened = home.path().join("opened-url");
-    let script = home.path().join("open-url");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > {}\n", opened.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = crate::support::browser_script(
+        home.path(),
+        &format!("printf '%s' \"$1\" > {}", opened.display()),
+    );
     // `kelp` clears the environment: no DISPLAY, no WAYLAND_DISPLAY.
     let child = kelp_against(&fake, home.path())
         .args(["login", "--browser"])

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The `kelp` binary, run as a new user would: a private HOME and none of the caller's kelp,
@@ -150,4 +150,12 @@ pub fn tool_outputs(fake: &crate::fake_openai::FakeOpenAi) -> Vec<(String, Strin
             )
         })
         .collect()
+}
+
+/// An executable `BROWSER` that runs `body` (`$1` is the URL), written into `dir`.
+pub fn browser_script(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("fake-browser");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
 }

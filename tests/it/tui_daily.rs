@@ -412,29 +412,50 @@ async fn two_ctrl_c_quit_from_the_connect_dialog() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_ssh_the_browser_login_opens_nothing_and_says_so() {
-    use std::os::unix::fs::PermissionsExt;
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
-    let marker = home.path().join("browser-ran");
-    let browser = home.path().join("browser.sh");
-    std::fs::write(&browser, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
-    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[("OPENAI_API_KEY", "")]);
+    pty.wait_for("How do you want to sign in?", WAIT);
+    pty.send("1");
+    let screen = pty.wait_for("No browser can open here", WAIT);
+    assert!(!screen.contains("should open"), "{screen}");
+    assert!(screen.contains("/oauth/authorize?"), "{screen}");
+    pty.send("\x1b");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// A `BROWSER` program is the person's choice (VS Code's remote terminals set one that opens
+/// the page on their own machine): over SSH, without a display, it is run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_ssh_a_browser_program_is_run() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let opened = home.path().join("opened-url");
+    let browser = crate::support::browser_script(
+        home.path(),
+        &format!("printf %s \"$1\" > {}", opened.display()),
+    );
     let mut pty = over_ssh(
         &fake,
         home.path(),
         &[],
         &[
             ("OPENAI_API_KEY", ""),
+            ("DISPLAY", ""),
             ("BROWSER", browser.to_str().unwrap()),
         ],
     );
     pty.wait_for("How do you want to sign in?", WAIT);
     pty.send("1");
-    let screen = pty.wait_for("No browser can open here", WAIT);
-    assert!(!screen.contains("should open"), "{screen}");
-    assert!(screen.contains("/oauth/authorize?"), "{screen}");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(!marker.exists(), "a browser was started over SSH");
+    let screen = pty.wait_for("Your browser should open", WAIT);
+    assert!(!screen.contains("No browser can open"), "{screen}");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !opened.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = std::fs::read_to_string(&opened).expect("the BROWSER program ran");
+    assert!(url.contains("/oauth/authorize?"), "{url}");
     pty.send("\x1b");
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));

@@ -1,8 +1,7 @@
 //! The real `kelp` in a pseudo-terminal: what a person sees and types.
 
 use std::net::{Ipv4Addr, TcpListener};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::fake_openai::{Config as FakeConfig, FakeOpenAi, last_user_text};
@@ -339,14 +338,6 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// An executable `BROWSER` that runs `body` (`$1` is the URL), written into `dir`.
-fn browser_script(dir: &Path, body: &str) -> PathBuf {
-    let path = dir.join("fake-browser");
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn esc_during_a_browser_login_frees_the_callback_port() {
     let fake = FakeOpenAi::start().await;
@@ -388,7 +379,8 @@ async fn a_browser_login_through_the_dialog_connects_the_account() {
     let bin = tempfile::tempdir().unwrap();
     // The browser: follow the authorize URL, whose 302 lands on kelp's callback. IPv4 only, so
     // `localhost` in the redirect means 127.0.0.1.
-    let browser = browser_script(bin.path(), r#"exec curl -4 -s -L -o /dev/null "$1""#);
+    let browser =
+        crate::support::browser_script(bin.path(), r#"exec curl -4 -s -L -o /dev/null "$1""#);
     let mut pty = against_fake(
         &fake,
         home.path(),
