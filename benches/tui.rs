@@ -54,12 +54,15 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
                 masked: "sk-…abcd".into(),
             }),
             model: "gpt-5.5".into(),
+            effort: Default::default(),
             project_dir: "/work/project".into(),
             approval_mode: Default::default(),
             sandbox: "workspace-write, no network (Landlock ABI 7)".into(),
             headless: false,
             warning: None,
             mouse: false,
+            pick_session: false,
+            prompt: None,
         },
     );
     (app, rx)

@@ -53,7 +53,7 @@ pub async fn compact(
     focus: Option<&str>,
 ) -> Result<(), TurnError> {
     let before = conversation.context_used();
-    let summary = tokio::select! {
+    let (summary, summary_tokens) = tokio::select! {
         biased;
         () = ctx.cancel.cancelled() => return Err(TurnError::Interrupted),
         summary = summarize(conversation, ctx, focus) => summary?,
@@ -64,6 +64,8 @@ pub async fn compact(
             "the conversation is not being saved: {e}"
         )));
     }
+    // Until the next request says, the context is about the summary's size.
+    conversation.estimate_context_used(summary_tokens.unwrap_or(0));
     ctx.emit(Event::Compacted {
         before,
         automatic: reason != Reason::Asked,
@@ -81,7 +83,7 @@ async fn summarize(
     conversation: &mut Conversation,
     ctx: &TurnContext,
     focus: Option<&str>,
-) -> Result<String, TurnError> {
+) -> Result<(String, Option<u64>), TurnError> {
     let mut prompt = conversation.prompt();
     prompt.tools.clear();
     prompt.parallel_tool_calls = false;
@@ -101,8 +103,8 @@ async fn summarize(
             Err(e) => return Err(TurnError::Llm(e)),
             Ok((summary, usage)) => {
                 // The summary's tokens are spent like any answer's.
-                if let Some(usage) = usage {
-                    conversation.add_usage(&usage);
+                if let Some(usage) = &usage {
+                    conversation.add_usage(usage);
                     ctx.emit(Event::Usage(conversation.usage()));
                 }
                 if summary.trim().is_empty() {
@@ -110,7 +112,7 @@ async fn summarize(
                         message: Some("the model wrote an empty summary".to_string()),
                     }));
                 }
-                return Ok(summary);
+                return Ok((summary, usage.map(|u| u.output_tokens)));
             }
         }
     }

@@ -251,6 +251,12 @@ impl Conversation {
     }
 
     /// Notes what the last request took of the context window.
+    /// An estimate of the context until a request reports it (after a compaction: the
+    /// summary's size).
+    pub fn estimate_context_used(&mut self, tokens: u64) {
+        self.context_used = tokens;
+    }
+
     pub fn set_context_used(&mut self, usage: &TokenUsage) {
         self.context_used = usage.input_tokens + usage.output_tokens;
     }
@@ -332,7 +338,7 @@ impl Conversation {
 }
 
 /// The configured effort, or the default when unset or not an effort kelp knows.
-fn parse_effort(configured: Option<&str>) -> ReasoningEffort {
+pub fn parse_effort(configured: Option<&str>) -> ReasoningEffort {
     match configured.map(str::parse) {
         Some(Ok(effort)) => effort,
         Some(Err(e)) => {

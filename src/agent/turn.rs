@@ -153,6 +153,11 @@ async fn steps(
         images,
         output_schema,
     } = submission;
+    // With no login at all, no request can go out: the turn fails before the prompt is
+    // recorded, so a conversation that never started leaves no session behind.
+    if let Err(e @ crate::auth::AuthError::NotLoggedIn) = ctx.client.auth().credential().await {
+        return Err(TurnError::Llm(e.into()));
+    }
     add_user_message(conversation, ctx, text, images).await?;
     let mcp = conversation.tool_context().mcp.clone();
     if let Some(mcp) = &mcp {

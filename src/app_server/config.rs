@@ -428,25 +428,6 @@ struct ModelParams {
 const MODEL_PAGE: usize = 50;
 
 /// The reasoning efforts kelp sends, each with what it is for.
-const EFFORTS: &[(ReasoningEffort, &str)] = &[
-    (
-        ReasoningEffort::Low,
-        "Fast responses with lighter reasoning",
-    ),
-    (
-        ReasoningEffort::Medium,
-        "Balances speed and reasoning depth for everyday tasks",
-    ),
-    (
-        ReasoningEffort::High,
-        "Greater reasoning depth for complex problems",
-    ),
-    (
-        ReasoningEffort::XHigh,
-        "Extra high reasoning depth for complex problems",
-    ),
-];
-
 /// `model/list`: the models the login can use (the built-in list when no request could tell),
 /// each with the efforts kelp sends and its default, in pages; `default` is the one a new
 /// thread uses.
@@ -457,7 +438,7 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
         params(raw)?
     };
     let page = Page::read(asked.cursor.as_deref(), asked.limit, MODEL_PAGE)?;
-    let efforts: Vec<Value> = EFFORTS
+    let efforts: Vec<Value> = ReasoningEffort::OFFERED
         .iter()
         .map(|(effort, description)| {
             json!({ "reasoningEffort": effort, "description": description })

@@ -70,6 +70,9 @@ pub struct Cli {
     /// Continue the newest saved conversation of this directory.
     #[arg(long = "continue")]
     continue_: bool,
+    /// A prompt to send as the client starts (`kelp "fix the failing test"`).
+    #[arg(value_name = "PROMPT")]
+    prompt: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -226,11 +229,15 @@ fn run_cli() -> ExitCode {
         Ok(loaded) => loaded,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
     };
-    let warning_lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    let warning_lines = kelp::config::warning::report(&warnings);
     // The interactive client shows them on its own screen.
     if cli.command.is_some() {
-        for warning in &warning_lines {
-            eprintln!("kelp: warning: {warning}");
+        for line in &warning_lines {
+            if line.starts_with(' ') {
+                eprintln!("{line}");
+            } else {
+                eprintln!("kelp: warning: {line}");
+            }
         }
     }
     if let Err(e) = kelp::logging::init(&config.log_file()) {
@@ -242,13 +249,14 @@ fn run_cli() -> ExitCode {
     // Only the commands that work on a project need its directory (so `kelp login` works in a
     // folder that has since been deleted).
     let project_dir = || project_dir(cli.cd.as_deref()).map_err(|m| fail(exit::USAGE, &m));
+    // `--resume` without an id: the client opens with the picker of this directory's.
+    let pick_session = !cli.continue_ && matches!(cli.resume, Some(None));
     let resume = match (cli.continue_, cli.resume) {
         (true, _) => Some(ResumeRequest::Latest),
         (false, Some(Some(id))) => Some(ResumeRequest::Id(id)),
-        (false, Some(None)) => Some(ResumeRequest::Pick),
-        (false, None) => None,
+        (false, _) => None,
     };
-    if resume.is_some() && cli.command.is_some() {
+    if (resume.is_some() || pick_session) && cli.command.is_some() {
         return fail(
             exit::USAGE,
             "--resume and --continue start the interactive client; give no command with them",
@@ -267,7 +275,12 @@ fn run_cli() -> ExitCode {
                 },
                 None => None,
             };
-            interactive(config, project_dir, session, warning_lines)
+            let start = Start {
+                session,
+                pick_session,
+                prompt: cli.prompt,
+            };
+            interactive(config, project_dir, start, warning_lines)
         }
         Some(Command::Login(args)) => auth_cmd::login(&config, args.choice()),
         Some(Command::Logout) => auth_cmd::logout(&config),
@@ -342,11 +355,20 @@ fn project_dir(cd: Option<&Path>) -> Result<PathBuf, String> {
     }
 }
 
+/// How the interactive client starts: in a saved conversation, with the picker of them open,
+/// with a prompt sent.
+#[derive(Debug, Default)]
+struct Start {
+    session: Option<PathBuf>,
+    pick_session: bool,
+    prompt: Option<String>,
+}
+
 /// `kelp` with no command: the TUI over the core.
 fn interactive(
     config: Config,
     project_dir: PathBuf,
-    session: Option<PathBuf>,
+    start: Start,
     config_warnings: Vec<String>,
 ) -> ExitCode {
     use std::io::IsTerminal;
@@ -365,14 +387,16 @@ fn interactive(
         kelp::tui::InitialState::from_local(&config, project_dir.clone(), env_api_key.clone());
     // The alternate screen would hide what was printed before it: show config problems inside.
     if !config_warnings.is_empty() {
-        let mut text = config_warnings.join("; ");
+        let mut text = config_warnings.join("\n");
         if let Some(warning) = initial.warning.take() {
-            text = format!("{warning}; {text}");
+            text = format!("{warning}\n{text}");
         }
         initial.warning = Some(text);
     }
+    initial.pick_session = start.pick_session;
+    initial.prompt = start.prompt;
     let mut options = CoreOptions::new(project_dir);
-    options.resume = session;
+    options.resume = start.session;
     options.env_api_key = env_api_key;
     options.sign_in = Some("/connect");
     let result = runtime.block_on(async {

@@ -10,8 +10,6 @@ use kelp::session::{self, SessionSummary};
 
 use super::{exit, fail};
 
-/// How many sessions `kelp --resume` offers when no id is given.
-const PICK_LIMIT: usize = 20;
 /// How many characters of the first prompt the table shows.
 const PROMPT_CHARS: usize = 72;
 
@@ -22,8 +20,6 @@ pub enum ResumeRequest {
     Latest,
     /// `--resume ID`: the conversation with this id or id prefix.
     Id(String),
-    /// `--resume`: let the person pick one of the project directory's conversations.
-    Pick,
 }
 
 /// `kelp sessions`.
@@ -55,8 +51,7 @@ pub fn list(
     ExitCode::SUCCESS
 }
 
-/// Resolves `request` to a session file, or prints why not and returns the exit code. `--resume`
-/// without an id lists the candidates (the picker belongs to the interactive client).
+/// Resolves `request` to a session file, or prints why not and returns the exit code.
 pub fn resolve(
     config: &Config,
     project_dir: &Path,
@@ -69,17 +64,6 @@ pub fn resolve(
         ResumeRequest::Id(id) => session::find(&config.state_dir, id)
             .map(|s| s.path)
             .map_err(|e| fail(exit::FAILURE, &e.to_string())),
-        ResumeRequest::Pick => {
-            let recent: Vec<_> = session::list_sessions(&config.state_dir, Some(project_dir))
-                .take(PICK_LIMIT)
-                .collect();
-            if recent.is_empty() {
-                return Err(fail(exit::FAILURE, &none_here(project_dir, false)));
-            }
-            print!("{}", table(&recent, home().as_deref()));
-            println!("\nResume one with `kelp --resume ID`.");
-            Err(ExitCode::SUCCESS)
-        }
     }
 }
 

@@ -103,9 +103,17 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
         }
     };
     for (key, item) in doc.iter() {
+        let (line, column) = line_column(
+            text,
+            doc.key(key)
+                .and_then(|k| k.span())
+                .map_or(0, |span| span.start),
+        );
         let mut bad = |reason: &str| {
             warnings.push(ConfigWarning::BadValue {
                 path: path.to_path_buf(),
+                line,
+                column,
                 key: key.to_string(),
                 reason: reason.to_string(),
             })
@@ -190,7 +198,10 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
             }
             _ => warnings.push(ConfigWarning::UnknownKey {
                 path: path.to_path_buf(),
+                line,
+                column,
                 key: key.to_string(),
+                suggestion: super::warning::nearest(key, KEYS),
             }),
         }
     }
@@ -514,7 +525,7 @@ mod tests {
         );
         assert_eq!(
             warnings[1].to_string(),
-            "/c/config.toml: `approval` must be \"ask\", \"auto-edit\" or \"full-auto\"; it is ignored"
+            "/c/config.toml:2:1: `approval` must be \"ask\", \"auto-edit\" or \"full-auto\"; it is ignored"
         );
     }
 

@@ -16,11 +16,20 @@ pub enum ConfigWarning {
         column: usize,
         message: String,
     },
-    #[error("{path}: unknown key `{key}` is ignored")]
-    UnknownKey { path: PathBuf, key: String },
-    #[error("{path}: `{key}` {reason}; it is ignored")]
+    #[error("{path}:{line}:{column}: unknown key `{key}` is ignored{}", did_you_mean(.suggestion))]
+    UnknownKey {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        /// A known key a letter or two away, for a near miss.
+        suggestion: Option<&'static str>,
+    },
+    #[error("{path}:{line}:{column}: `{key}` {reason}; it is ignored")]
     BadValue {
         path: PathBuf,
+        line: usize,
+        column: usize,
         key: String,
         reason: String,
     },
@@ -34,6 +43,87 @@ pub enum ConfigWarning {
     },
     #[error("cannot read {path}: {reason}; the file is ignored")]
     Unreadable { path: PathBuf, reason: String },
+}
+
+fn did_you_mean(suggestion: &Option<&'static str>) -> String {
+    suggestion
+        .map(|key| format!("; did you mean `{key}`?"))
+        .unwrap_or_default()
+}
+
+impl ConfigWarning {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Malformed { path, .. }
+            | Self::UnknownKey { path, .. }
+            | Self::BadValue { path, .. }
+            | Self::BadEntry { path, .. }
+            | Self::Unreadable { path, .. } => path,
+        }
+    }
+}
+
+/// The warnings as a person reads them: one per line, each file named once above its own
+/// (`config.toml:` then `  3:1: unknown key …`).
+pub fn report(warnings: &[ConfigWarning]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut named: Option<&Path> = None;
+    for warning in warnings {
+        let path = warning.path();
+        let shown = warning.to_string();
+        let prefix = format!("{}:", path.display());
+        match shown.strip_prefix(&prefix) {
+            Some(rest) => {
+                if named != Some(path) {
+                    lines.push(format!("{}:", path.display()));
+                    named = Some(path);
+                }
+                lines.push(format!("  {}", rest.trim_start()));
+            }
+            // Not about a place in the file (it could not be read): the line says it all.
+            None => {
+                lines.push(shown);
+                named = None;
+            }
+        }
+    }
+    lines
+}
+
+/// The known key nearest `key`, when one is at most two edits away (a typo, not a new word).
+pub(super) fn nearest(key: &str, known: &[&'static str]) -> Option<&'static str> {
+    known
+        .iter()
+        .map(|candidate| (edits(key, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= 2 && *distance < key.chars().count())
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// The fewest single-character insertions, deletions, substitutions and swaps of neighbours
+/// that turn `a` into `b` (optimal string alignment: `modle` is one swap from `model`).
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// `path` with a leading `~/` made `home`; a path that is neither that nor absolute is `None`.
@@ -50,4 +140,55 @@ pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_near_miss_finds_its_key_and_a_new_word_does_not() {
+        let known = ["mouse", "model", "theme", "network"];
+        assert_eq!(nearest("mose", &known), Some("mouse"));
+        assert_eq!(nearest("modle", &known), Some("model"));
+        assert_eq!(nearest("netwrok", &known), Some("network"));
+        assert_eq!(nearest("profiles", &known), None);
+        assert_eq!(nearest("x", &known), None);
+        assert_eq!(edits("kitten", "sitting"), 3);
+        assert_eq!(edits("modle", "model"), 1);
+    }
+
+    #[test]
+    fn the_report_names_each_file_once_and_gives_a_line_per_warning() {
+        let path = PathBuf::from("/c/config.toml");
+        let warnings = [
+            ConfigWarning::UnknownKey {
+                path: path.clone(),
+                line: 1,
+                column: 1,
+                key: "mose".into(),
+                suggestion: Some("mouse"),
+            },
+            ConfigWarning::BadValue {
+                path,
+                line: 2,
+                column: 9,
+                key: "theme".into(),
+                reason: "must be \"auto\", \"dark\" or \"light\"".into(),
+            },
+            ConfigWarning::Unreadable {
+                path: PathBuf::from("/c/other.toml"),
+                reason: "permission denied".into(),
+            },
+        ];
+        assert_eq!(
+            report(&warnings),
+            [
+                "/c/config.toml:",
+                "  1:1: unknown key `mose` is ignored; did you mean `mouse`?",
+                "  2:9: `theme` must be \"auto\", \"dark\" or \"light\"; it is ignored",
+                "cannot read /c/other.toml: permission denied; the file is ignored",
+            ]
+        );
+    }
 }

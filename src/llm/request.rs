@@ -42,6 +42,21 @@ impl ReasoningEffort {
         Self::XHigh,
     ];
 
+    /// The efforts kelp offers for a model, least first, each with what it is for: the pickers
+    /// of the TUI and ACP and the app-server's `model/list` show these.
+    pub const OFFERED: [(Self, &'static str); 4] = [
+        (Self::Low, "Fast responses with lighter reasoning"),
+        (
+            Self::Medium,
+            "Balances speed and reasoning depth for everyday tasks",
+        ),
+        (Self::High, "Greater reasoning depth for complex problems"),
+        (
+            Self::XHigh,
+            "Extra high reasoning depth for complex problems",
+        ),
+    ];
+
     /// The effort's word in the config file and the API.
     pub fn as_str(self) -> &'static str {
         match self {

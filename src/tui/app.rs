@@ -24,9 +24,8 @@ use super::history_cell::{CellKind, display_path};
 use super::overlay::Overlay;
 use super::resume;
 use super::status::Status;
-use crate::agent::protocol::{
-    ApprovalMode, ApprovalSubject, AuthSummary, Event, Op, Submission, TurnOutcome,
-};
+use super::turn_clock::TurnClock;
+use crate::agent::protocol::{ApprovalMode, AuthSummary, Event, Op, Submission, TurnOutcome};
 use crate::auth::login::LoginEvent;
 use crate::llm::types::{Item, TokenUsage};
 use crate::session::{Note, SessionSummary, TurnEnd};
@@ -40,6 +39,8 @@ pub struct InitialState {
     pub auth: Option<AuthSummary>,
     /// The model requests will use.
     pub model: String,
+    /// The reasoning effort requests ask for.
+    pub effort: crate::llm::ReasoningEffort,
     /// The project the agent works in.
     pub project_dir: PathBuf,
     /// What may run without asking.
@@ -52,6 +53,11 @@ pub struct InitialState {
     pub warning: Option<String>,
     /// Capture the mouse (wheel and clicks) rather than leave selection to the terminal.
     pub mouse: bool,
+    /// Open the picker of this project's saved conversations (`kelp --resume`).
+    pub pick_session: bool,
+    /// A prompt to send at once (`kelp "fix the bug"`); it waits in the composer while there
+    /// is no login yet.
+    pub prompt: Option<String>,
 }
 
 /// How often the spinner moves while a turn runs.
@@ -71,7 +77,7 @@ pub struct App {
     /// What covers the chat and takes the keys (the `/connect` dialog), when open.
     pub(super) overlay: Option<Overlay>,
     pub(super) models: Vec<String>,
-    pub(super) turn_started: Option<Instant>,
+    pub(super) turn_started: Option<TurnClock>,
     pub(super) headless: bool,
     /// The saved conversations the `/resume` picker lists.
     pub(super) sessions: Vec<SessionSummary>,
@@ -81,7 +87,7 @@ pub struct App {
     pub(super) resuming_from: Option<SystemTime>,
     pub(super) quit_armed: bool,
     pub(super) should_quit: bool,
-    pub(super) clipboard: Vec<String>,
+    pub(super) clipboard: Vec<(String, String)>,
     pub(super) redraw: bool,
     pub(super) frozen_time: Option<SystemTime>,
     pub(super) awaiting_highlighter: bool,
@@ -140,6 +146,7 @@ impl App {
             status: Status {
                 auth: initial.auth,
                 model: initial.model,
+                effort: initial.effort,
                 project_dir: initial.project_dir,
                 approval_mode: initial.approval_mode,
                 sandbox: initial.sandbox,
@@ -176,6 +183,16 @@ impl App {
         }
         if app.status.auth.is_none() {
             app.open_connect();
+        }
+        if initial.pick_session {
+            app.perform(Command::Slash(SlashCommand::Resume, String::new()));
+        }
+        if let Some(prompt) = initial.prompt.filter(|p| !p.trim().is_empty()) {
+            if app.status.auth.is_some() && !initial.pick_session {
+                app.submit(prompt);
+            } else {
+                app.pane.set_text(&prompt);
+            }
         }
         app
     }
@@ -226,9 +243,15 @@ impl App {
         self.redraw = true;
     }
 
-    /// Texts to put on the clipboard.
-    pub fn take_clipboard(&mut self) -> Vec<String> {
+    /// Texts to put on the clipboard, each with the words that name it.
+    pub fn take_clipboard(&mut self) -> Vec<(String, String)> {
         std::mem::take(&mut self.clipboard)
+    }
+
+    /// A copy was made: the status line says how, and no more than that.
+    pub fn copied(&mut self, label: &str, how: super::clipboard::Copied) {
+        self.status.hint = Some(how.message(label));
+        self.redraw = true;
     }
 
     /// Whether mouse reporting should be on: only when the person chose it (`mouse = true`),
@@ -274,8 +297,12 @@ impl App {
     /// When the app next needs waking without input: the spinner while a turn runs, the
     /// countdown while the device code shows; `None` when idle.
     pub fn next_tick(&self, now: Instant) -> Option<Instant> {
-        if let Some(started) = self.turn_started {
-            let elapsed = now.saturating_duration_since(started).as_millis();
+        if let Some(clock) = self.turn_started {
+            // Waiting on the person, nothing moves.
+            if clock.is_paused() {
+                return None;
+            }
+            let elapsed = clock.elapsed(now).as_millis();
             let step = SPINNER_INTERVAL.as_millis();
             let next = (elapsed / step + 1) * step;
             let wait = u64::try_from(next - elapsed).unwrap_or(0);
@@ -419,6 +446,11 @@ impl App {
             KeyOutcome::Decided { id, decision } => {
                 self.chat.approval_decided(decision.clone());
                 self.send(Op::Approve { id, decision });
+                if !self.pane.asking()
+                    && let Some(clock) = &mut self.turn_started
+                {
+                    clock.resume(Instant::now());
+                }
             }
             KeyOutcome::Ignored => match key.code {
                 KeyCode::Esc if self.turn_started.is_some() => self.interrupt(),
@@ -457,20 +489,14 @@ impl App {
         }
     }
 
-    /// Copies `text` (what `label` names) and says honestly how: OSC 52 only asks the terminal,
-    /// which may ignore it; a clipboard tool on this machine really copies.
+    /// Copies `text` (what `label` names); the event loop makes the copy and reports how.
     pub(super) fn copy(&mut self, text: String, label: &str) {
-        self.clipboard.push(text);
-        self.status.hint = Some(match super::clipboard::system_tool() {
-            Some((tool, _)) => {
-                format!("copied the {label} (with {tool}, and sent to the terminal)")
-            }
-            None => format!("sent the {label} to the terminal's clipboard (OSC 52)"),
-        });
+        self.clipboard.push((text, label.to_string()));
     }
 
     /// Stops the answer; queued prompts go back to the composer rather than out unseen.
     fn interrupt(&mut self) {
+        self.chat.interrupting = true;
         self.send(Op::Interrupt);
         self.unqueue();
     }
@@ -538,7 +564,7 @@ impl App {
         self.redraw = true;
         match event {
             Event::TurnStarted => {
-                self.turn_started = Some(Instant::now());
+                self.turn_started = Some(TurnClock::start(Instant::now()));
                 self.chat.start_response();
             }
             // Cells open with their first piece and stay open until what follows closes them;
@@ -569,9 +595,11 @@ impl App {
                 .chat
                 .tool_finished(&call_id, success, exit_code, duration),
             Event::ApprovalRequested { id, subject, .. } => {
-                let once_only = matches!(subject, ApprovalSubject::Unsandboxed { .. });
+                if let Some(clock) = &mut self.turn_started {
+                    clock.pause(Instant::now());
+                }
+                self.pane.ask(id, &subject);
                 self.chat.approval_requested(subject);
-                self.pane.ask(id, once_only);
             }
             Event::PlanUpdated {
                 explanation, steps, ..
@@ -594,8 +622,8 @@ impl App {
             ),
             Event::Usage(usage) => self.status.usage = usage,
             Event::ContextUsed { used, window } => self.status.context = Some((used, window)),
+            // The context item stays: the `ContextUsed` that follows gives its new size.
             Event::Compacted { before, automatic } => {
-                self.status.context = None;
                 let why = if automatic {
                     "to stay inside the model's context window"
                 } else {
@@ -741,6 +769,8 @@ impl App {
             None => {
                 let was = self.status.auth.take();
                 self.models.clear();
+                // The limits were the old login's.
+                self.status.rate_limits = None;
                 if was.is_some() {
                     self.notice("Logged out. /connect signs in again.");
                 }
@@ -765,6 +795,10 @@ impl App {
         }
         self.overlay = None;
         self.notice(format!("Connected: {}.", summary.describe()));
+        if self.status.auth.as_ref() != Some(&summary) {
+            // Another account: the limits shown were the old one's.
+            self.status.rate_limits = None;
+        }
         self.status.auth = Some(summary);
         self.send(Op::RefreshModels);
     }
@@ -862,18 +896,27 @@ impl App {
 
     fn render_activity(&self, area: Rect, buf: &mut Buffer) {
         let elapsed = match (self.turn_started, self.frozen_time) {
-            (Some(_), Some(_)) | (None, _) => Duration::ZERO,
-            (Some(started), None) => started.elapsed(),
+            (Some(clock), None) => clock.elapsed(Instant::now()),
+            _ => Duration::ZERO,
         };
-        let frame = (elapsed.as_millis() / SPINNER_INTERVAL.as_millis()) as usize % SPINNER.len();
-        let line = Line::from(vec![
-            Span::styled(format!(" {} ", SPINNER[frame]), theme::accent()),
-            Span::styled("Working", Style::new().bold()),
-            Span::styled(
-                format!(" · {}s · esc to interrupt", elapsed.as_secs()),
-                theme::dim(),
-            ),
-        ]);
+        let line = if self.turn_started.is_some_and(|c| c.is_paused()) {
+            Line::from(vec![
+                Span::styled(" ◇ ", theme::warn()),
+                Span::styled("Waiting for you", Style::new().bold()),
+                Span::styled(format!(" · {}s", elapsed.as_secs()), theme::dim()),
+            ])
+        } else {
+            let frame =
+                (elapsed.as_millis() / SPINNER_INTERVAL.as_millis()) as usize % SPINNER.len();
+            Line::from(vec![
+                Span::styled(format!(" {} ", SPINNER[frame]), theme::accent()),
+                Span::styled("Working", Style::new().bold()),
+                Span::styled(
+                    format!(" · {}s · esc to interrupt", elapsed.as_secs()),
+                    theme::dim(),
+                ),
+            ])
+        };
         draw_line(buf, area.x, area.y, &line, area.width);
     }
 }

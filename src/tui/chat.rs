@@ -23,6 +23,8 @@ pub struct Chat {
     reasoning_cell: Option<usize>,
     /// Cells from here on were streamed by the response in flight.
     response_start: usize,
+    /// The person stopped the turn: a call that ends without success now was interrupted.
+    pub interrupting: bool,
     /// The cell of each answer and reasoning item of the response in flight.
     item_cells: HashMap<ItemId, usize>,
     tool_cells: HashMap<String, usize>,
@@ -49,6 +51,7 @@ impl Chat {
     /// What streams from now on belongs to a new response (a turn began, a history was
     /// restored).
     pub fn start_response(&mut self) {
+        self.interrupting = false;
         self.assistant_cell = None;
         self.reasoning_cell = None;
         self.response_start = self.transcript.len();
@@ -150,6 +153,7 @@ impl Chat {
             call.finished = Some(ToolEnd {
                 success,
                 exit_code,
+                interrupted: self.interrupting && !success,
                 duration: Some(duration),
             });
         }

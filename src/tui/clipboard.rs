@@ -1,5 +1,6 @@
-//! Copying text: OSC 52 through the terminal (works over SSH), plus the system clipboard tool
-//! when one is installed and there is a display to talk to.
+//! Copying text: through tmux when kelp runs inside it (tmux ignores an application's OSC 52
+//! in its default setup), else OSC 52 through the terminal (works over SSH); plus the system
+//! clipboard tool when one is installed and there is a display to talk to.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -13,11 +14,47 @@ pub fn osc52(text: &str) -> String {
     format!("\x1b]52;c;{encoded}\x07")
 }
 
-/// Copies `text` with OSC 52 through `out`, and with the system tool in the background.
-pub fn copy(out: &mut impl Write, text: &str) -> io::Result<()> {
-    out.write_all(osc52(text).as_bytes())?;
-    out.flush()?;
-    if let Some((program, args)) = system_tool() {
+/// How a copy went, so that what kelp says claims no more than what happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    /// The display's clipboard tool took it.
+    Tool(&'static str),
+    /// tmux's paste buffer took it; `forwarded` when tmux was also told to pass it on to the
+    /// terminal's clipboard (`load-buffer -w`, tmux 3.2 and later).
+    Tmux { forwarded: bool },
+    /// The terminal was asked with OSC 52; whether it obliged cannot be known.
+    Asked,
+}
+
+impl Copied {
+    /// The status line's words for copying what `label` names.
+    pub fn message(self, label: &str) -> String {
+        match self {
+            Self::Tool(tool) => format!("copied the {label} (with {tool})"),
+            Self::Tmux { forwarded: true } => {
+                format!("copied the {label} into tmux's buffer, passed on to the terminal")
+            }
+            Self::Tmux { forwarded: false } => format!(
+                "copied the {label} into tmux's buffer; for the clipboard too: \
+                 tmux set -g set-clipboard on"
+            ),
+            Self::Asked => format!("sent the {label} to the terminal's clipboard (OSC 52)"),
+        }
+    }
+}
+
+/// Copies `text`: into tmux's buffer inside tmux, else (or when tmux is too old to pass it on)
+/// with OSC 52 through `out`; and with the system tool in the background.
+pub fn copy(out: &mut impl Write, text: &str) -> io::Result<Copied> {
+    let tmux = std::env::var_os("TMUX")
+        .filter(|v| !v.is_empty())
+        .and_then(|_| through_tmux(text));
+    if tmux != Some(Copied::Tmux { forwarded: true }) {
+        out.write_all(osc52(text).as_bytes())?;
+        out.flush()?;
+    }
+    let tool = system_tool();
+    if let Some((program, args)) = tool {
         let text = text.to_string();
         // The tool may wait on its display; it must never hold up the UI.
         let _ = std::thread::Builder::new()
@@ -37,7 +74,34 @@ pub fn copy(out: &mut impl Write, text: &str) -> io::Result<()> {
                 }
             });
     }
-    Ok(())
+    Ok(match (tool, tmux) {
+        (Some((tool, _)), _) => Copied::Tool(tool),
+        (None, Some(tmux)) => tmux,
+        (None, None) => Copied::Asked,
+    })
+}
+
+/// Loads `text` into tmux's buffer, asking tmux to pass it on to the terminal (`-w`) where
+/// this tmux can; `None` when tmux would not take it at all.
+fn through_tmux(text: &str) -> Option<Copied> {
+    let load = |args: &[&str]| {
+        let mut child = Command::new("tmux")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut stdin = child.stdin.take()?;
+        let written = stdin.write_all(text.as_bytes());
+        drop(stdin);
+        let status = child.wait().ok()?;
+        (written.is_ok() && status.success()).then_some(())
+    };
+    if load(&["load-buffer", "-w", "-"]).is_some() {
+        return Some(Copied::Tmux { forwarded: true });
+    }
+    load(&["load-buffer", "-"]).map(|()| Copied::Tmux { forwarded: false })
 }
 
 /// The clipboard tool of this machine's display, with its arguments, if there is one. Looked

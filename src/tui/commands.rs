@@ -10,6 +10,7 @@ use super::history_cell::CellKind;
 use super::resume;
 use super::status::{approval_detail, approval_name};
 use crate::agent::protocol::{ApprovalMode, Op};
+use crate::llm::ReasoningEffort;
 use crate::llm::types::TokenUsage;
 
 impl App {
@@ -206,6 +207,16 @@ impl App {
             .collect()
     }
 
+    /// Says which model and effort the next turn uses.
+    fn model_notice(&mut self) {
+        let text = format!(
+            "Model: {}, {} reasoning effort",
+            self.status.model,
+            self.status.effort.as_str()
+        );
+        self.notice(text);
+    }
+
     fn picked(&mut self, kind: PickerKind, index: usize, label: String) {
         match kind {
             PickerKind::History => {
@@ -215,8 +226,27 @@ impl App {
             }
             PickerKind::Model => {
                 self.status.model = label.clone();
-                self.send(Op::SetModel(label.clone()));
-                self.notice(format!("Model: {label}"));
+                self.send(Op::SetModel(label));
+                // As Codex's does, the model's effort is asked next (esc keeps the one in use).
+                let items = ReasoningEffort::OFFERED
+                    .iter()
+                    .map(|(effort, what)| PickerItem {
+                        label: effort.as_str().to_string(),
+                        detail: what.to_string(),
+                        current: *effort == self.status.effort,
+                    })
+                    .collect();
+                let title = format!("Reasoning effort for {}", self.status.model);
+                self.pane
+                    .open_picker(PickerKind::Effort, Picker::new(&title, items, ""));
+                self.model_notice();
+            }
+            PickerKind::Effort => {
+                if let Some((effort, _)) = ReasoningEffort::OFFERED.get(index) {
+                    self.status.effort = *effort;
+                    self.send(Op::SetEffort(*effort));
+                    self.model_notice();
+                }
             }
             PickerKind::Resume => {
                 if let Some(session) = self.sessions.get(index) {

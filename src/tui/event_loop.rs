@@ -104,8 +104,9 @@ pub async fn run_loop(
             terminal::suspend(terminal, mouse)?;
             app.resumed();
         }
-        for text in app.take_clipboard() {
-            clipboard::copy(terminal.backend_mut(), &text)?;
+        for (text, label) in app.take_clipboard() {
+            let how = clipboard::copy(terminal.backend_mut(), &text)?;
+            app.copied(&label, how);
         }
         if app.wants_mouse() != mouse {
             mouse = app.wants_mouse();

@@ -65,27 +65,54 @@ pub enum Background {
     Light,
 }
 
-static BACKGROUND: OnceLock<Background> = OnceLock::new();
-
-/// Sets the background before the highlighter loads (later calls change nothing).
-pub fn set_background(background: Background) {
-    let _ = BACKGROUND.set(background);
+/// Where the background was learnt, for `/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackgroundSource {
+    /// The `theme` setting named it.
+    Setting,
+    /// The terminal answered an OSC 11 query.
+    Terminal,
+    /// `COLORFGBG` said it.
+    Colorfgbg,
+    /// Nothing said: dark, the commoner.
+    Assumed,
 }
 
-/// The background a `theme` setting names, `auto` reading `COLORFGBG` (`fg;bg`, set by many
-/// terminals): background colours 7 and 9–15 are light.
-pub fn background_for(theme: crate::config::modes::Theme, colorfgbg: Option<&str>) -> Background {
+static BACKGROUND: OnceLock<(Background, BackgroundSource)> = OnceLock::new();
+
+/// Sets the background before the highlighter loads (later calls change nothing).
+pub fn set_background(background: Background, source: BackgroundSource) {
+    let _ = BACKGROUND.set((background, source));
+}
+
+/// The background the code colours were chosen for, and how it was learnt.
+pub fn background() -> Option<(Background, BackgroundSource)> {
+    BACKGROUND.get().copied()
+}
+
+/// The background a `theme` setting names. `auto` asks the terminal (`ask_terminal`, OSC 11:
+/// `COLORFGBG` is not forwarded over SSH), then reads `COLORFGBG` (`fg;bg`, set by many
+/// terminals: background colours 7 and 9–15 are light), else assumes dark.
+pub fn background_for(
+    theme: crate::config::modes::Theme,
+    ask_terminal: impl FnOnce() -> Option<Background>,
+    colorfgbg: Option<&str>,
+) -> (Background, BackgroundSource) {
     use crate::config::modes::Theme;
     match theme {
-        Theme::Dark => Background::Dark,
-        Theme::Light => Background::Light,
+        Theme::Dark => (Background::Dark, BackgroundSource::Setting),
+        Theme::Light => (Background::Light, BackgroundSource::Setting),
         Theme::Auto => {
+            if let Some(answered) = ask_terminal() {
+                return (answered, BackgroundSource::Terminal);
+            }
             let bg = colorfgbg
                 .and_then(|v| v.rsplit(';').next())
                 .and_then(|bg| bg.trim().parse::<u8>().ok());
             match bg {
-                Some(7 | 9..=15) => Background::Light,
-                _ => Background::Dark,
+                Some(7 | 9..=15) => (Background::Light, BackgroundSource::Colorfgbg),
+                Some(_) => (Background::Dark, BackgroundSource::Colorfgbg),
+                None => (Background::Dark, BackgroundSource::Assumed),
             }
         }
     }
@@ -94,8 +121,8 @@ pub fn background_for(theme: crate::config::modes::Theme, colorfgbg: Option<&str
 fn load() -> Highlighter {
     let syntaxes = SyntaxSet::load_defaults_newlines();
     let mut themes = ThemeSet::load_defaults();
-    let name = match BACKGROUND.get() {
-        Some(Background::Light) => "InspiredGitHub",
+    let name = match background() {
+        Some((Background::Light, _)) => "InspiredGitHub",
         _ => "base16-ocean.dark",
     };
     // The styler borrows the theme for the life of the process, like the highlighter.
@@ -258,16 +285,44 @@ mod tests {
     }
 
     #[test]
-    fn the_background_comes_from_the_setting_or_colorfgbg() {
+    fn the_background_comes_from_the_setting_then_the_terminal_then_colorfgbg() {
         use crate::config::modes::Theme;
-        assert_eq!(background_for(Theme::Light, None), Background::Light);
-        assert_eq!(background_for(Theme::Dark, Some("0;15")), Background::Dark);
-        assert_eq!(background_for(Theme::Auto, Some("0;15")), Background::Light);
+        use BackgroundSource::*;
+        let silent = || None;
+        let light = || Some(Background::Light);
+        let asked = std::cell::Cell::new(false);
+        let noted = || {
+            asked.set(true);
+            Some(Background::Dark)
+        };
         assert_eq!(
-            background_for(Theme::Auto, Some("0;default;7")),
-            Background::Light
+            background_for(Theme::Light, silent, None),
+            (Background::Light, Setting)
         );
-        assert_eq!(background_for(Theme::Auto, Some("15;0")), Background::Dark);
-        assert_eq!(background_for(Theme::Auto, None), Background::Dark);
+        assert_eq!(
+            background_for(Theme::Dark, noted, Some("0;15")),
+            (Background::Dark, Setting)
+        );
+        assert!(!asked.get(), "a set theme asks nothing of the terminal");
+        assert_eq!(
+            background_for(Theme::Auto, light, Some("15;0")),
+            (Background::Light, Terminal)
+        );
+        assert_eq!(
+            background_for(Theme::Auto, silent, Some("0;15")),
+            (Background::Light, Colorfgbg)
+        );
+        assert_eq!(
+            background_for(Theme::Auto, silent, Some("0;default;7")),
+            (Background::Light, Colorfgbg)
+        );
+        assert_eq!(
+            background_for(Theme::Auto, silent, Some("15;0")),
+            (Background::Dark, Colorfgbg)
+        );
+        assert_eq!(
+            background_for(Theme::Auto, silent, None),
+            (Background::Dark, Assumed)
+        );
     }
 }

@@ -72,6 +72,8 @@ pub struct ToolCall {
 pub struct ToolEnd {
     pub success: bool,
     pub exit_code: Option<i32>,
+    /// Stopped by the person (Esc), not failed on its own.
+    pub interrupted: bool,
     /// How long it ran; unknown for calls restored from a saved conversation.
     pub duration: Option<Duration>,
 }
@@ -225,13 +227,20 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             }
             out
         }
-        CellKind::Error(message) => vec![hanging(
-            vec![
-                Span::styled("■ ", theme::bad()),
-                Span::styled(one_line(message), theme::bad()),
-            ],
-            "  ",
-        )],
+        // A message of several lines (the config file's problems) keeps them.
+        CellKind::Error(message) => message
+            .split('\n')
+            .enumerate()
+            .map(|(i, line)| {
+                hanging(
+                    vec![
+                        Span::styled(if i == 0 { "■ " } else { "  " }, theme::bad()),
+                        Span::styled(one_line(line), theme::bad()),
+                    ],
+                    "  ",
+                )
+            })
+            .collect(),
         CellKind::Retry {
             attempt,
             reason,
@@ -370,10 +379,13 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
     {
         let (mark, style) = if end.success {
             ("✓", theme::good())
+        } else if end.interrupted {
+            ("■", theme::warn())
         } else {
             ("✗", theme::bad())
         };
         let status = match end.exit_code {
+            _ if end.interrupted => format!("{mark} interrupted"),
             Some(code) => format!("{mark} exit {code}"),
             None if end.success => format!("{mark} done"),
             None => format!("{mark} failed"),
@@ -525,25 +537,42 @@ pub fn display_path(path: &std::path::Path) -> String {
 /// in the accent colour, the rest dim.
 fn diff_lines(diff: &str, out: &mut Vec<RichLine>) {
     for line in diff.trim_end().split('\n') {
-        let style = if line.starts_with('+') && !line.starts_with("+++") {
-            theme::good()
+        // A wrapped row keeps its line's marker, so an addition reads as one without colour.
+        let (style, marker) = if line.starts_with('+') && !line.starts_with("+++") {
+            (theme::good(), "+")
         } else if line.starts_with('-') && !line.starts_with("---") {
-            theme::bad()
+            (theme::bad(), "-")
         } else if line.starts_with("@@") {
-            theme::accent()
+            (theme::accent(), " ")
         } else {
-            theme::dim()
+            (theme::dim(), " ")
         };
-        out.push(hanging(
-            vec![Span::raw("  "), Span::styled(line.to_string(), style)],
-            "  ",
-        ));
+        out.push(RichLine {
+            line: Line::from(vec![Span::raw("  "), Span::styled(line.to_string(), style)]),
+            hang: vec![Span::raw("  "), Span::styled(marker, style)],
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrapped_diff_row_keeps_its_marker() {
+        let diff = "@@ -1 +1 @@\n-old words that wrap onto a second row\n+new words that wrap onto a second row";
+        let mut out = Vec::new();
+        diff_lines(diff, &mut out);
+        let rows: Vec<String> = crate::tui::wrap::wrap_all(&out, 24)
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(rows[0], "  @@ -1 +1 @@");
+        let removed = rows.iter().filter(|r| r.starts_with("  -")).count();
+        let added = rows.iter().filter(|r| r.starts_with("  +")).count();
+        assert!(removed >= 2 && added >= 2, "{rows:?}");
+        assert_eq!(1 + removed + added, rows.len(), "{rows:?}");
+    }
 
     #[test]
     fn cached_lines_follow_changes_and_width() {
@@ -566,6 +595,7 @@ mod tests {
             finished: Some(ToolEnd {
                 success: true,
                 exit_code: Some(0),
+                interrupted: false,
                 duration: Some(Duration::from_millis(1500)),
             }),
         }));

@@ -2,6 +2,10 @@
 //! a click even where it wraps across rows. Applied to a finished frame: each row's piece of a
 //! URL goes into its first cell, wrapped in the link's escape sequence, with a forced width so
 //! ratatui's diff leaves the rest of the piece's cells alone.
+//!
+//! A URL laid out edge to edge (its rows full to the last column, going on at column 0) is
+//! written as one run instead, so the terminal wraps it itself and marks its rows as one line:
+//! a mouse selection, tmux's copy mode included, then copies the URL whole.
 
 use std::num::NonZeroU16;
 
@@ -67,10 +71,33 @@ pub fn mark(buf: &mut Buffer) {
         y = next_row.max(y + 1);
     }
     for (id, (url, pieces)) in links.iter().enumerate() {
+        if let Some(run) = edge_to_edge(pieces, area.width) {
+            link_piece(buf, area.left(), run, url, id);
+            continue;
+        }
         for p in pieces {
             link_piece(buf, area.left(), *p, url, id);
         }
     }
+}
+
+/// The pieces as one run in the terminal's flow (`end` counted from the first row's start),
+/// when each row but the last is full to the edge and each but the first starts at column 0.
+fn edge_to_edge(pieces: &[Piece], width: u16) -> Option<Piece> {
+    let (first, last) = (pieces.first()?, pieces.last()?);
+    if pieces.len() < 2 {
+        return None;
+    }
+    let flows = pieces
+        .windows(2)
+        .all(|pair| pair[0].end == width && pair[1].x == 0 && pair[1].y == pair[0].y + 1);
+    let rows = last.y - first.y;
+    let end = rows.checked_mul(width)?.checked_add(last.end)?;
+    flows.then_some(Piece {
+        y: first.y,
+        x: first.x,
+        end,
+    })
 }
 
 fn piece(top: u16, row: usize, start: usize, end: usize) -> Piece {
@@ -139,13 +166,19 @@ fn url_end(row: &[char], start: usize) -> usize {
 }
 
 /// Puts the piece's text into its first cell inside the link's escape sequence. The `id` ties
-/// a wrapped URL's pieces together, so the terminal underlines them as one.
+/// a wrapped URL's pieces together, so the terminal underlines them as one. A piece may run
+/// past the row's end into the rows below (an edge-to-edge run).
 fn link_piece(buf: &mut Buffer, left: u16, piece: Piece, url: &str, id: usize) {
     let Some(width) = NonZeroU16::new(piece.end.saturating_sub(piece.x)) else {
         return;
     };
+    let row = buf.area.width.max(1);
     let text: String = (piece.x..piece.end)
-        .map(|x| buf[(left + x, piece.y)].symbol().to_string())
+        .map(|x| {
+            buf[(left + x % row, piece.y + x / row)]
+                .symbol()
+                .to_string()
+        })
         .collect();
     let symbol = format!("\x1b]8;id=kelp{id};{url}\x1b\\{text}\x1b]8;;\x1b\\");
     buf[(left + piece.x, piece.y)]
@@ -197,6 +230,30 @@ mod tests {
                 "kelp0;https://auth.example/codex/device?x=1|https://auth.example/cod|",
                 "kelp0;https://auth.example/codex/device?x=1|ex/device?x=1|",
             ]
+        );
+    }
+
+    #[test]
+    fn a_url_laid_edge_to_edge_is_one_run_the_terminal_wraps() {
+        let found = links(&["go https://a.b/", "cdefghijklmnopq", "rs then"]);
+        assert_eq!(
+            found,
+            ["kelp0;https://a.b/cdefghijklmnopqrs|https://a.b/cdefghijklmnopqrs|"]
+        );
+        let mut buf = Buffer::empty(Rect::new(0, 0, 15, 3));
+        for (y, line) in ["go https://a.b/", "cdefghijklmnopq", "rs then"]
+            .iter()
+            .enumerate()
+        {
+            buf.set_string(0, y as u16, line, ratatui::style::Style::new());
+        }
+        mark(&mut buf);
+        // The diff writes the run once, from its first cell, and skips the cells it covers.
+        let empty = Buffer::empty(buf.area);
+        let written: Vec<(u16, u16)> = empty.diff(&buf).iter().map(|(x, y, _)| (*x, *y)).collect();
+        assert_eq!(
+            written,
+            [(0, 0), (1, 0), (3, 0), (3, 2), (4, 2), (5, 2), (6, 2)]
         );
     }
 

@@ -18,7 +18,8 @@
 //!   background.
 //! - `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
 //!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, a saved history as
-//!   cells), `theme.rs` (every colour by role, `NO_COLOR`), `clipboard.rs`, `qr_view.rs`.
+//!   cells), `theme.rs` (every colour by role, `NO_COLOR`), `clipboard.rs` (OSC 52, tmux, the display's
+//!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out).
 
 pub mod app;
 pub mod bottom_pane;
@@ -41,6 +42,7 @@ pub mod streaming;
 pub mod terminal;
 pub mod theme;
 pub mod transcript;
+pub mod turn_clock;
 pub mod wrap;
 
 use std::path::PathBuf;
@@ -66,10 +68,12 @@ pub async fn run(
     initial: InitialState,
 ) -> anyhow::Result<(Ended, Option<ExitSummary>)> {
     let colorfgbg = std::env::var("COLORFGBG").ok();
-    highlight::set_background(highlight::background_for(
+    let (background, source) = highlight::background_for(
         config.theme,
+        || theme::colors().then(terminal::ask_background).flatten(),
         colorfgbg.as_deref(),
-    ));
+    );
+    highlight::set_background(background, source);
     let (mut terminal, guard) = terminal::enter()?;
     let mut app = App::new(ops.clone(), initial);
     let result = event_loop::run_loop(&mut terminal, &mut app, &mut events).await;
@@ -94,12 +98,15 @@ impl InitialState {
         Self {
             auth: facts.auth,
             model: facts.model,
+            effort: crate::agent::conversation::parse_effort(config.reasoning_effort.as_deref()),
             project_dir,
             approval_mode: config.approval,
             sandbox: sandbox_report(&SandboxPolicy::for_config(config)),
             headless: detect_method() == LoginMethod::Device,
             warning: facts.warning,
             mouse: config.mouse,
+            pick_session: false,
+            prompt: None,
         }
     }
 }

@@ -141,6 +141,7 @@ fn restored_call(name: &str, arguments: &str, call_id: &str, output: Option<&str
             ToolEnd {
                 success: false,
                 exit_code: None,
+                interrupted: false,
                 duration: None,
             },
         ),
@@ -150,6 +151,7 @@ fn restored_call(name: &str, arguments: &str, call_id: &str, output: Option<&str
                 ToolEnd {
                     success: shell.exit_code == Some(0),
                     exit_code: shell.exit_code,
+                    interrupted: false,
                     duration: shell.duration,
                 },
             ),
@@ -170,6 +172,7 @@ fn done() -> ToolEnd {
     ToolEnd {
         success: true,
         exit_code: None,
+        interrupted: false,
         duration: None,
     }
 }

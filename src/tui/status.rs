@@ -22,6 +22,7 @@ use crate::tui::wrap::draw_line;
 pub struct Status {
     pub auth: Option<AuthSummary>,
     pub model: String,
+    pub effort: crate::llm::ReasoningEffort,
     pub project_dir: PathBuf,
     pub approval_mode: ApprovalMode,
     /// The sandbox commands run in, described.
@@ -121,8 +122,9 @@ impl Status {
         };
         let u = &self.usage;
         let mut text = format!(
-            "Login:     {login}\nModel:     {}\nDirectory: {}\nApproval:  {} — {}\nSandbox:   {}\nTokens:    {}",
+            "Login:     {login}\nModel:     {}, {} reasoning effort\nDirectory: {}\nApproval:  {} — {}\nSandbox:   {}\nTokens:    {}",
             self.model,
+            self.effort.as_str(),
             display_path(&self.project_dir),
             approval_name(self.approval_mode),
             approval_detail(self.approval_mode),
@@ -162,6 +164,22 @@ impl Status {
                 }
             }
             None => text.push_str("\nLimits:    not reported yet"),
+        }
+        if let Some((background, source)) = crate::tui::highlight::background() {
+            use crate::tui::highlight::{Background, BackgroundSource};
+            let shade = match background {
+                Background::Light => "light",
+                Background::Dark => "dark",
+            };
+            let why = match source {
+                BackgroundSource::Setting => "the theme setting",
+                BackgroundSource::Terminal => "the terminal's answer",
+                BackgroundSource::Colorfgbg => "COLORFGBG",
+                BackgroundSource::Assumed => "assumed; set theme = \"light\" if not",
+            };
+            text.push_str(&format!(
+                "\nCode:      colours for a {shade} background ({why})"
+            ));
         }
         if !self.mcp.is_empty() {
             let ready = self

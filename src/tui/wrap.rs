@@ -266,6 +266,26 @@ pub fn cut(text: &str, columns: usize) -> String {
     out
 }
 
+/// The end of `text` that fits `columns` terminal columns, with `…` in front when cut: for a
+/// path, whose end names the file, or a field whose cursor is at its end.
+pub fn cut_front(text: &str, columns: usize) -> String {
+    if text.width() <= columns {
+        return text.to_string();
+    }
+    let mut out: Vec<char> = Vec::new();
+    let mut used = 1;
+    for c in text.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if used + w > columns {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out.into_iter().rev().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -217,6 +217,12 @@ async fn errors_are_one_line_on_stderr_with_an_exit_code_per_kind() {
     assert!(stderr.starts_with("kelp: not logged in"), "{stderr}");
     assert!(stderr.contains("sign in with `kelp login`"), "{stderr}");
     assert!(!stderr.contains("/connect"), "{stderr}");
+    // Nothing was asked of the model: no empty conversation is left to list or resume.
+    let mut list = kelp(home.path());
+    list.envs(fake.env()).args(["sessions", "--all", "--json"]);
+    let listed = output(list).await;
+    assert!(listed.status.success(), "{}", shown(&listed));
+    assert!(listed.stdout.is_empty(), "{}", shown(&listed));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

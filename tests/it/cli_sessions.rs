@@ -131,7 +131,7 @@ fn sessions_lists_this_directory_as_a_table_and_every_directory_with_all() {
 fn continue_and_resume_find_the_session_or_say_why_not() {
     let w = world();
     save(w.home.path(), &w.project, "older", 2);
-    let (newest, _) = save(w.home.path(), &w.project, "newest", 0);
+    save(w.home.path(), &w.project, "newest", 0);
     let (other, _) = save(w.home.path(), &w.other, "elsewhere", 0);
 
     let project = w.project.display().to_string();
@@ -165,18 +165,36 @@ fn continue_and_resume_find_the_session_or_say_why_not() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(shown(&out).trim(), "kelp: no session matches \"0000dead\"");
 
-    // Without an id: the directory's recent sessions to pick from, newest first.
-    let out = kelp(w.home.path())
-        .arg("--resume")
-        .current_dir(&w.project)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", shown(&out));
-    let text = shown(&out);
-    let (at_newest, at_older) = (text.find("newest").unwrap(), text.find("older").unwrap());
-    assert!(at_newest < at_older, "{text}");
-    assert!(text.contains(&newest.to_string()[..8]));
-    assert!(!text.contains("elsewhere"));
+    // Without an id: the client opens on the picker of the directory's sessions, newest
+    // first, and Enter resumes the one chosen.
+    let mut pty = crate::pty::Pty::spawn(
+        Path::new(env!("CARGO_BIN_EXE_kelp")),
+        &["--cd", &project, "--resume"],
+        w.home.path(),
+        &[("OPENAI_API_KEY", "sk-test-0000000000001234")],
+        80,
+        24,
+    );
+    let wait = std::time::Duration::from_secs(10);
+    let screen = pty.wait_until(
+        |s| s.contains("Resume a conversation") && s.contains("newest") && s.contains("older"),
+        wait,
+        "the picker with the sessions",
+    );
+    let (at_newest, at_older) = (
+        screen.find("newest").unwrap(),
+        screen.find("older").unwrap(),
+    );
+    assert!(at_newest < at_older, "{screen}");
+    assert!(!screen.contains("elsewhere"), "{screen}");
+    pty.send("\r");
+    pty.wait_until(
+        |s| !s.contains("Resume a conversation") && s.contains("› newest") && s.contains("done"),
+        wait,
+        "the newest session resumed",
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(wait));
 
     let out = kelp(w.home.path())
         .args(["--continue", "--resume", "x"])

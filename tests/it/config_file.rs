@@ -128,8 +128,8 @@ fn unknown_keys_are_named_and_the_rest_is_used() {
     assert_eq!(
         shown,
         [
-            "/c/config.toml: unknown key `modle` is ignored",
-            "/c/config.toml: unknown key `profiles` is ignored"
+            "/c/config.toml:1:1: unknown key `modle` is ignored; did you mean `model`?",
+            "/c/config.toml:3:2: unknown key `profiles` is ignored"
         ]
     );
 }
@@ -142,8 +142,9 @@ fn the_binary_starts_despite_a_broken_config_and_says_where() {
     std::fs::write(&file, "model = \"gpt\"\napproval = = \"ask\"\n").unwrap();
     let out = kelp(home.path()).args(["auth", "status"]).output().unwrap();
     let text = shown(&out);
+    // The file named once, then a line per problem with its line and column.
     assert!(
-        text.contains(&format!("kelp: warning: {}:2:", file.display())),
+        text.contains(&format!("kelp: warning: {}:\n  2:", file.display())),
         "{text}"
     );
     // The command still ran: it reports the (absent) login.

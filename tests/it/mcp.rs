@@ -405,7 +405,7 @@ async fn kelp_run_uses_the_config_file_servers_and_warns_about_a_bad_entry() {
     assert!(out.status.success(), "{all}");
     assert!(
         all.contains(
-            "config.toml:1:1: MCP server `broken` needs `command` (a stdio server) or `url` (HTTP); it is left out"
+            "config.toml:\n  1:1: MCP server `broken` needs `command` (a stdio server) or `url` (HTTP); it is left out"
         ),
         "{all}"
     );

@@ -363,6 +363,77 @@ async fn copy_sends_the_answer_or_its_code_and_urls_are_hyperlinks() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// Over SSH, where `COLORFGBG` does not travel, kelp asks the terminal for its background
+/// (OSC 11): a light one gets code colours made for a light background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_light_background_answered_over_osc_11_picks_light_code_colours() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(
+        &fake,
+        home.path(),
+        &[],
+        &[(crate::pty::BACKGROUND, "rgb:ffff/fafa/f0f0")],
+    );
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/status\r");
+    pty.wait_for("for a light background (the terminal's answer)", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+
+    // A terminal that does not answer leaves the dark default, and says how to change it.
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/status\r");
+    pty.wait_for("for a dark background (assumed;", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// Inside tmux, whose default setup drops an application's OSC 52, `/copy` goes through tmux
+/// itself: the answer lands in tmux's buffer, and the status line says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_tmux_copy_goes_through_tmux() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let socket = home.path().join("tmux.sock");
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        tmux(&["-f", "/dev/null", "new-session", "-d"])
+            .status
+            .success()
+    );
+    let answer = "Use `cargo test` to run them.";
+    fake.push_response(Reply::text(answer));
+    let inside = format!("{},1,0", socket.display());
+    let mut pty = over_ssh(&fake, home.path(), &[], &[("TMUX", &inside)]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("how do I test?\r");
+    pty.wait_for("to run them", WAIT);
+    pty.send("/copy\r");
+    pty.wait_for("copied the last answer into tmux's buffer", WAIT);
+    let buffer = tmux(&["show-buffer"]);
+    tmux(&["kill-server"]);
+    assert_eq!(String::from_utf8_lossy(&buffer.stdout), answer);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_is_refused_before_saving_and_advice_points_to_connect() {
     let fake = FakeOpenAi::start().await;
@@ -456,6 +527,9 @@ async fn over_ssh_a_browser_program_is_run() {
     }
     let url = std::fs::read_to_string(&opened).expect("the BROWSER program ran");
     assert!(url.contains("/oauth/authorize?"), "{url}");
+    // What a selection of the screen copies: the URL whole, its rows one wrapped line.
+    let screen = pty.screen();
+    assert!(screen.contains(&url), "the URL is cut on screen:\n{screen}");
     pty.send("\x1b");
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
@@ -522,7 +596,7 @@ async fn init_writes_agents_md_through_approval_and_never_overwrites_one() {
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
     pty.wait_for("Ask anything", WAIT);
     pty.send("/init\r");
-    pty.wait_for("Allow it?", WAIT);
+    pty.wait_for("Change AGENTS.md? y yes", WAIT);
     let asked = fake.requests_to("/responses");
     let prompt = crate::fake_openai::last_user_text(asked[0].json());
     assert!(prompt.starts_with("Write an AGENTS.md file"), "{prompt}");

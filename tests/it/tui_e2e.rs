@@ -178,7 +178,12 @@ async fn no_color_leaves_structure_and_drops_every_colour() {
         let mut pty = against_fake(&fake, home.path(), &env);
         pty.wait_for("Ask anything", WAIT);
         pty.send("hello there\r");
-        let screen = pty.wait_for("println!(\"hello there\");", WAIT);
+        // Compared once the turn is over, so both screens hold the same things.
+        let screen = pty.wait_until(
+            |s| s.contains("println!(\"hello there\");") && !s.contains("esc to interrupt"),
+            WAIT,
+            "the finished answer",
+        );
         // Without colours the code block keeps its fences, so it still stands apart.
         assert_eq!(no_color.is_some(), screen.contains("```rust"), "{screen}");
         styles.push(pty.styled_cells());

@@ -25,12 +25,15 @@ fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, UnboundedReceive
         InitialState {
             auth,
             model: "gpt-5.5".into(),
+            effort: Default::default(),
             project_dir: PathBuf::from("/work/project"),
             approval_mode: Default::default(),
             sandbox: "workspace-write, no network (Landlock ABI 7)".into(),
             headless,
             warning: None,
             mouse: false,
+            pick_session: false,
+            prompt: None,
         },
     );
     app.freeze_time(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
@@ -245,6 +248,44 @@ fn approval_prompt() {
             }
         }]
     );
+}
+
+/// A long change: its header scrolls away, so the question names the file; a wrapped row keeps
+/// its `+`/`-` (the snapshot is the text, as `NO_COLOR` shows it).
+#[test]
+fn patch_approval_names_the_file_and_wrapped_rows_keep_their_marker() {
+    use kelp::agent::tools::{ChangeKind, FileChange};
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted);
+    let mut diff =
+        String::from("--- a/src/config/loader.rs\n+++ b/src/config/loader.rs\n@@ -1,9 +1,9 @@\n");
+    for i in 0..8 {
+        diff.push_str(&format!(" let unchanged_{i} = 0;\n"));
+    }
+    diff.push_str("-    let path = dirs.config_dir().join(\"config.toml\"); // the old place, which nobody reads any more\n");
+    diff.push_str("+    let path = project.join(\".kelp\").join(\"config.toml\"); // beside the project, where people look first\n");
+    let path = PathBuf::from("/work/project/src/config/loader.rs");
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 3,
+        call_id: "p1".into(),
+        subject: ApprovalSubject::Patch {
+            diff: diff.clone(),
+            changes: vec![FileChange {
+                kind: ChangeKind::Update,
+                path,
+                move_to: None,
+                diff,
+                old_text: None,
+                new_text: None,
+            }],
+        },
+    });
+    let screen = draw(&mut app, 80, 12);
+    assert!(
+        screen.contains("Change src/config/loader.rs? y yes"),
+        "{screen}"
+    );
+    assert_snapshot!(screen);
 }
 
 #[test]

@@ -11,11 +11,17 @@ use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 /// A running `kelp` on a pseudo-terminal.
 pub struct Pty {
     child: Box<dyn Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
     parser: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
     _master: Box<dyn portable_pty::MasterPty + Send>,
 }
+
+/// Not a variable for the program but for the terminal: the background colour it answers an
+/// OSC 11 query with (`rgb:ffff/ffff/ffff`); without it, the query goes unanswered, as many
+/// terminals leave it. The device-attributes query (DA1) is always answered, as every
+/// terminal does.
+pub const BACKGROUND: &str = "PTY_BACKGROUND";
 
 impl Pty {
     /// Starts `program` with `args` in a `cols`×`rows` terminal, with a private HOME (also the
@@ -68,14 +74,19 @@ impl Pty {
         ] {
             cmd.env(k, v);
         }
+        let mut background = None;
         for (k, v) in env {
-            cmd.env(k, v);
+            if *k == BACKGROUND {
+                background = Some(v.to_string());
+            } else {
+                cmd.env(k, v);
+            }
         }
         cmd.cwd(cwd);
         let child = pair.slave.spawn_command(cmd).expect("kelp starts");
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let writer = pair.master.take_writer().expect("pty writer");
+        let writer = Arc::new(Mutex::new(pair.master.take_writer().expect("pty writer")));
         let parser = Arc::new(Mutex::new(vt100::Parser::new(
             std::num::NonZeroU16::new(rows).expect("rows > 0"),
             std::num::NonZeroU16::new(cols).expect("cols > 0"),
@@ -85,6 +96,7 @@ impl Pty {
         {
             let parser = Arc::clone(&parser);
             let raw = Arc::clone(&raw);
+            let writer = Arc::clone(&writer);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = reader.read(&mut buf) {
@@ -93,8 +105,19 @@ impl Pty {
                     }
                     // The log first: whatever a test sees on the screen is then in the log
                     // too, when it reads the log next.
-                    raw.lock().unwrap().extend_from_slice(&buf[..n]);
+                    let answers = {
+                        let mut raw = raw.lock().unwrap();
+                        let from = raw.len().saturating_sub(8);
+                        let new_at = raw.len() - from;
+                        raw.extend_from_slice(&buf[..n]);
+                        queries_answered(&raw[from..], new_at, background.as_deref())
+                    };
                     parser.lock().unwrap().process(&buf[..n]);
+                    if !answers.is_empty() {
+                        let mut writer = writer.lock().unwrap();
+                        let _ = writer.write_all(answers.as_bytes());
+                        let _ = writer.flush();
+                    }
                 }
             });
         }
@@ -115,10 +138,9 @@ impl Pty {
 
     /// Sends bytes as if typed.
     pub fn send(&mut self, bytes: &str) {
-        self.writer
-            .write_all(bytes.as_bytes())
-            .expect("pty takes input");
-        self.writer.flush().expect("pty flushes");
+        let mut writer = self.writer.lock().unwrap();
+        writer.write_all(bytes.as_bytes()).expect("pty takes input");
+        writer.flush().expect("pty flushes");
     }
 
     /// Sends text as one bracketed paste.
@@ -254,4 +276,26 @@ impl Drop for Pty {
             let _ = self.child.kill();
         }
     }
+}
+
+/// What a terminal answers to the queries that end in the new bytes of `output` (from `new_at`;
+/// a few bytes before them are there so a query split across reads is seen): OSC 11 with
+/// `background` when it has one, and DA1.
+fn queries_answered(output: &[u8], new_at: usize, background: Option<&str>) -> String {
+    let has = |needle: &[u8]| {
+        output
+            .windows(needle.len())
+            .enumerate()
+            .any(|(i, w)| w == needle && i + needle.len() > new_at)
+    };
+    let mut answers = String::new();
+    if let Some(background) = background
+        && (has(b"\x1b]11;?\x07") || has(b"\x1b]11;?\x1b\\"))
+    {
+        answers.push_str(&format!("\x1b]11;{background}\x1b\\"));
+    }
+    if has(b"\x1b[c") || has(b"\x1b[0c") {
+        answers.push_str("\x1b[?62;22c");
+    }
+    answers
 }

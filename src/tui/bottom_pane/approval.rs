@@ -7,8 +7,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::{KeyOutcome, theme};
-use crate::agent::protocol::ApprovalDecision;
-use crate::tui::wrap::draw_line;
+use crate::agent::protocol::{ApprovalDecision, ApprovalSubject};
+use crate::tui::history_cell::display_path;
+use crate::tui::wrap::{cut_front, draw_line, line_width};
 
 /// An approval request waiting for the person.
 #[derive(Debug)]
@@ -18,14 +19,30 @@ pub struct ApprovalView {
     reason: Option<String>,
     /// Only "this once" makes sense (running without the sandbox): no "always".
     once_only: bool,
+    /// The question, naming the file a change is to: a long diff scrolls its header away.
+    question: String,
 }
 
 impl ApprovalView {
-    pub fn new(id: u64, once_only: bool) -> Self {
+    /// The view asking about request `id` for `subject`, with paths shown from `project_dir`.
+    pub fn new(id: u64, subject: &ApprovalSubject, project_dir: Option<&std::path::Path>) -> Self {
+        let shown =
+            |path: &std::path::Path| match project_dir.and_then(|p| path.strip_prefix(p).ok()) {
+                Some(inside) => inside.display().to_string(),
+                None => display_path(path),
+            };
+        let question = match subject {
+            ApprovalSubject::Patch { changes, .. } => match changes.as_slice() {
+                [one] => format!("Change {}?", shown(&one.path)),
+                many => format!("Change these {} files?", many.len()),
+            },
+            _ => "Allow it?".to_string(),
+        };
         Self {
             id,
             reason: None,
-            once_only,
+            once_only: matches!(subject, ApprovalSubject::Unsandboxed { .. }),
+            question,
         }
     }
 
@@ -83,23 +100,34 @@ impl ApprovalView {
 
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
         let key = |k: &str| Span::styled(k.to_string(), theme::warn().bold());
-        let line = match &self.reason {
-            None if self.once_only => Line::from(vec![
-                Span::styled("Allow it? ", Style::new().bold()),
+        let keys = if self.once_only {
+            vec![
                 key("y"),
                 Span::raw(" yes, this once  "),
                 key("n"),
                 Span::raw(" no, and say why"),
-            ]),
-            None => Line::from(vec![
-                Span::styled("Allow it? ", Style::new().bold()),
+            ]
+        } else {
+            vec![
                 key("y"),
                 Span::raw(" yes  "),
                 key("a"),
                 Span::raw(" always (this session)  "),
                 key("n"),
                 Span::raw(" no, and say why"),
-            ]),
+            ]
+        };
+        // The keys always show whole; a long path gives up its front, never the file's name.
+        let room = usize::from(area.width)
+            .saturating_sub(line_width(&Line::from(keys.clone())) + 1)
+            .max(12);
+        let question = cut_front(&self.question, room);
+        let line = match &self.reason {
+            None => {
+                let mut spans = vec![Span::styled(format!("{question} "), Style::new().bold())];
+                spans.extend(keys);
+                Line::from(spans)
+            }
             Some(_) => Line::from(vec![
                 Span::styled("Why not? ", Style::new().bold()),
                 Span::styled(

@@ -32,6 +32,8 @@ const PLACEHOLDER: &str = "Ask anything · / for commands · ctrl+j for a new li
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PickerKind {
     Model,
+    /// The reasoning effort, offered once a model is chosen.
+    Effort,
     Approval,
     Resume,
     /// Ctrl+R: earlier prompts matching what is typed in the composer.
@@ -252,10 +254,17 @@ impl BottomPane {
         self.views.len() != before
     }
 
-    /// Asks about approval request `id`, over everything else.
-    pub fn ask(&mut self, id: u64, once_only: bool) {
+    /// Asks about approval request `id` for `subject`, over everything else.
+    pub fn ask(&mut self, id: u64, subject: &crate::agent::protocol::ApprovalSubject) {
+        let view = ApprovalView::new(id, subject, self.project_dir.as_deref());
+        self.views.push(View::Approval(view));
+    }
+
+    /// Whether an approval request waits for an answer.
+    pub fn asking(&self) -> bool {
         self.views
-            .push(View::Approval(ApprovalView::new(id, once_only)));
+            .iter()
+            .any(|view| matches!(view, View::Approval(_)))
     }
 
     /// Drops an approval request nobody will answer any more (its turn ended).

@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthStr;
 use super::{ConnectDialog, METHODS, Method, Screen, WAITING_MARK};
 use crate::tui::qr_view::QrView;
 use crate::tui::theme;
-use crate::tui::wrap::{RichLine, draw_line, wrap_into};
+use crate::tui::wrap::{RichLine, cut_front, draw_line, wrap_into};
 
 impl ConnectDialog {
     /// Draws the dialog over `area`; `now` drives the countdown.
@@ -251,12 +251,14 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
         "No browser can open here. Open this URL in a browser on any machine and sign in:"
     })));
     lines.push(RichLine::default());
-    // The URL is drawn alone on its rows, unstyled, so it can be selected with the mouse.
-    lines.push(RichLine::plain(Line::styled(
-        url.to_string(),
-        theme::accent(),
-    )));
-    lines.push(RichLine::default());
+    let top = draw(area, buf, &lines);
+    let below = draw_edge_to_edge(buf, area.y + top, area.bottom(), url) + 1;
+    let area = Rect {
+        y: (area.y + top + below).min(area.bottom()),
+        height: area.height.saturating_sub(top + below),
+        ..area
+    };
+    let mut lines = Vec::new();
     let status = if exchanging {
         "Signing in…"
     } else if sent_redirect {
@@ -280,7 +282,7 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
         let field = match paste {
             Some(text) => Line::from(vec![
                 Span::styled("› ", theme::accent().bold()),
-                Span::raw(tail_fit(text, usize::from(area.width).saturating_sub(3))),
+                Span::raw(cut_front(text, usize::from(area.width).saturating_sub(3))),
                 Span::styled("▏", theme::accent()),
             ]),
             None => Line::from(vec![
@@ -309,23 +311,22 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
     draw(area, buf, &lines);
 }
 
-/// The end of `text` that fits `width` columns, so the cursor end stays visible.
-fn tail_fit(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut out: Vec<char> = Vec::new();
-    let mut used = 1;
-    for c in text.chars().rev() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w > width {
+/// Draws `text` alone on its rows from row `y` (and above `bottom`), from the screen's first
+/// column to its last, so the terminal wraps it as one line and a selection copies it whole
+/// (see `hyperlink`); returns the rows used.
+fn draw_edge_to_edge(buf: &mut Buffer, y: u16, bottom: u16, text: &str) -> u16 {
+    let (left, width) = (buf.area.x, usize::from(buf.area.width.max(1)));
+    let chars: Vec<char> = text.chars().collect();
+    let mut row = y;
+    for chunk in chars.chunks(width) {
+        if row >= bottom {
             break;
         }
-        used += w;
-        out.push(c);
+        let piece: String = chunk.iter().collect();
+        buf.set_string(left, row, piece, theme::accent());
+        row += 1;
     }
-    out.push('…');
-    out.into_iter().rev().collect()
+    row - y
 }
 
 /// `14:32` until `expires_at`, or `None` once it passed.
