@@ -89,9 +89,9 @@ pub fn user_message(
     let opener = std::cell::OnceCell::new();
     for word in mentions(&text) {
         let Some(path) = existing(project_dir, word) else {
-            if word.contains('/') {
-                let word = word.trim_end_matches(TRAILING_PUNCTUATION);
-                report.push(left_out(word, "no such file".to_string()));
+            let word = word.trim_end_matches(TRAILING_PUNCTUATION);
+            if looks_like_path(word) {
+                report.push(left_out(word, "no such file in the project".to_string()));
             }
             continue;
         };
@@ -169,6 +169,15 @@ pub fn user_message(
         content,
     };
     (item, report)
+}
+
+/// Whether a word that names nothing was meant as a path (`src/nothing.rs`, `NOTES.md`), not a
+/// name (`@someone`): it has a folder, or a dot inside it as a file's extension does.
+fn looks_like_path(word: &str) -> bool {
+    word.contains('/')
+        || word
+            .char_indices()
+            .any(|(at, c)| c == '.' && at > 0 && at + 1 < word.len())
 }
 
 /// Opens the file at `full` for reading, if it is a regular file inside the project with no
@@ -351,13 +360,13 @@ mod tests {
         std::fs::write(dir.path().join("src/lib.rs"), "fn one() {}\nfn two() {}\n").unwrap();
         std::fs::write(dir.path().join("blob.bin"), [0u8, 1, 2]).unwrap();
         let (item, report) = user_message(
-            "look at @src/lib.rs. and @blob.bin, @someone, @src/gone.rs".to_string(),
+            "look at @src/lib.rs. and @blob.bin, @someone, @src/gone.rs and @NOTES.md.".to_string(),
             &[],
             dir.path(),
         );
         assert_eq!(
             item.typed_text(),
-            "look at @src/lib.rs. and @blob.bin, @someone, @src/gone.rs"
+            "look at @src/lib.rs. and @blob.bin, @someone, @src/gone.rs and @NOTES.md."
         );
         assert_eq!(item.attached_paths(), vec!["src/lib.rs"]);
         assert!(item.text().contains("L2: fn two() {}"), "{}", item.text());
@@ -370,7 +379,8 @@ mod tests {
             vec![
                 ("src/lib.rs", true, "2 lines"),
                 ("blob.bin", false, "a binary file (3 bytes)"),
-                ("src/gone.rs", false, "no such file"),
+                ("src/gone.rs", false, "no such file in the project"),
+                ("NOTES.md", false, "no such file in the project"),
             ]
         );
     }

@@ -182,7 +182,7 @@ impl App {
                 self.notice(text);
             }
             SlashCommand::Logout => self.send(Op::Logout),
-            SlashCommand::Help => self.notice(super::help::HELP),
+            SlashCommand::Help => self.notice(super::help::text()),
             SlashCommand::Quit => self.quit(),
         }
     }

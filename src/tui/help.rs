@@ -1,20 +1,21 @@
 //! `/help`: the commands and the keys, each on one row of an 80-column window.
 
-/// The text `/help` shows.
-pub const HELP: &str = "Commands
-  /connect    sign in (ChatGPT or an API key)
-  /model      choose the model
-  /approval   choose what may run without asking
-  /new        start a new conversation
-  /resume     continue a saved conversation of this project
-  /status     login, model, tokens, limits and AGENTS.md files
-  /diff       what changed: git diff HEAD, or this conversation's patches
-  /init       have the model write an AGENTS.md for this project
-  /compact    free the context window with a summary (/compact FOCUS)
-  /copy       copy the last answer (/copy code: its last code block)
-  /logout     remove the login
-  /quit       leave kelp
-Keys
+/// The text `/help` shows: the slash commands as the `/` popup lists them, then the keys.
+pub fn text() -> String {
+    let mut out = String::from("Commands\n");
+    for command in crate::tui::bottom_pane::slash::ALL {
+        out.push_str(&format!(
+            "  /{:<10} {}\n",
+            command.name(),
+            command.description()
+        ));
+    }
+    out.push_str(KEYS);
+    out
+}
+
+/// The keys part of `/help`.
+const KEYS: &str = "Keys
   enter             send; while an answer streams, queue it for after
   ctrl+j, alt+enter new line (shift+enter where the terminal tells it)
   ↑ ↓               earlier prompts; ↑ takes a queued prompt back
@@ -34,7 +35,9 @@ mod tests {
 
     #[test]
     fn every_row_fits_an_80_column_window() {
-        for line in super::HELP.lines() {
+        let text = super::text();
+        assert!(text.contains("/mcp "), "{text}");
+        for line in text.lines() {
             assert!(line.width() <= 74, "{line:?} is {} wide", line.width());
         }
     }

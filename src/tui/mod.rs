@@ -18,10 +18,12 @@
 //!   background.
 //! - `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
 //!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, a saved history as
-//!   cells), `theme.rs` (every colour by role, `NO_COLOR`), `clipboard.rs` (OSC 52, tmux, the display's
+//!   cells), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
+//!   over OSC 11), `clipboard.rs` (OSC 52, tmux, the display's
 //!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out).
 
 pub mod app;
+pub mod background;
 pub mod bottom_pane;
 pub mod chat;
 pub mod clipboard;

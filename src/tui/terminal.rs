@@ -45,22 +45,13 @@ impl Drop for TerminalGuard {
 }
 
 /// How long to wait for the terminal to say its background. A terminal that cannot answer is
-/// told apart at once (it answers the device-attributes query sent behind), so only one that
-/// answers nothing at all costs this; over a slow SSH link an answer takes a round trip.
+/// told apart at once (see `background`), so only one that answers nothing at all costs this;
+/// over a slow SSH link an answer takes a round trip.
 const BACKGROUND_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The terminal's background, asked with OSC 11 before the UI takes over the terminal;
-/// `None` when it does not say (not a terminal, `TERM=dumb`, no answer in time).
+/// The terminal's background, asked before the UI takes over the terminal.
 pub fn ask_background() -> Option<crate::tui::highlight::Background> {
-    use crate::tui::highlight::Background;
-    let mut options = terminal_colorsaurus::QueryOptions::default();
-    options.timeout = BACKGROUND_QUERY_TIMEOUT;
-    let color = terminal_colorsaurus::background_color(options).ok()?;
-    Some(if color.perceived_lightness() > 0.5 {
-        Background::Light
-    } else {
-        Background::Dark
-    })
+    crate::tui::background::ask(BACKGROUND_QUERY_TIMEOUT)
 }
 
 /// Raw mode, the alternate screen, bracketed paste, disambiguated keys (Shift+Enter) and the

@@ -247,7 +247,9 @@ impl Transcript {
         let (start_cell, start_line) = self.top();
         let (w, expanded) = (self.cell_width(), self.expanded);
         let x = area.x + 1;
-        let bottom = area.y + area.height;
+        // Scrolled up, the last row is the hint's own: it covers no line of the transcript.
+        let scrolled = self.scroll != Scroll::Bottom;
+        let bottom = area.y + area.height - u16::from(scrolled && area.height > 1);
         let mut y = area.y;
         let mut skip = start_line;
         for cell in self.cells.iter_mut().skip(start_cell) {
@@ -264,13 +266,13 @@ impl Transcript {
                 break;
             }
         }
-        if self.scroll != Scroll::Bottom {
+        if scrolled {
             let hint = Line::styled(" ↓ more below · End to follow ", theme::selection());
             let hint_width = 30.min(area.width);
             draw_line(
                 buf,
                 area.x + area.width - hint_width,
-                bottom - 1,
+                area.y + area.height - 1,
                 &hint,
                 hint_width,
             );

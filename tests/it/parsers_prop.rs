@@ -1,5 +1,6 @@
 //! Property tests of the parsers that read untrusted bytes: the SSE stream, auth.json, the
-//! apply_patch grammar, the Markdown renderer with wrapping, and session files. Random and
+//! apply_patch grammar, the Markdown renderer with wrapping, session files, and the terminal's
+//! answer to the background query. Random and
 //! mutated inputs: none may panic, output stays bounded by input, and auth.json never loses or
 //! rewrites an entry it cannot parse. (`fuzz/` runs the same entry points under libFuzzer.)
 
@@ -177,5 +178,25 @@ proptest! {
             (_, Err(_)) => prop_assert_eq!(&after, &bytes, "a refused save leaves the file alone"),
             (before, Ok(())) => prop_assert!(false, "saved over a file that does not parse: {before:?}"),
         }
+    }
+}
+
+proptest! {
+    /// The terminal's answer to OSC 11: any bytes read without a panic, and a colour of one to
+    /// four hex digits a channel, ended by BEL or ST, always reads as light or dark.
+    #[test]
+    fn the_background_answer_never_panics_and_reads_any_colour(
+        noise in prop::collection::vec(any::<u8>(), 0..64),
+        channels in prop::array::uniform3((1usize..=4, any::<u16>())),
+        bel in any::<bool>(),
+    ) {
+        let _ = kelp::tui::background::parse(&noise);
+        let hex: Vec<String> = channels
+            .iter()
+            .map(|(digits, value)| format!("{:0width$x}", u32::from(*value) % (1u32 << (4 * digits)), width = *digits))
+            .collect();
+        let end = if bel { "\x07" } else { "\x1b\\" };
+        let answer = format!("\x1b]11;rgb:{}{end}\x1b[?62;22c", hex.join("/"));
+        prop_assert!(kelp::tui::background::parse(answer.as_bytes()).is_some(), "{answer:?}");
     }
 }

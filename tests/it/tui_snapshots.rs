@@ -407,6 +407,9 @@ fn slash_popup_filters_as_you_type() {
     let (mut app, _rx) = logged_in();
     key(&mut app, KeyCode::Char('/'));
     assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
+    // A window too short for all of them says how many are out of sight.
+    let short = draw(&mut app, 80, 12);
+    assert!(short.contains("esc close · ↓ 6 more"), "{short}");
     type_text(&mut app, "lo");
     assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
 }

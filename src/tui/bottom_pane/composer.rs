@@ -133,6 +133,23 @@ impl Composer {
         self.history_pos = None;
     }
 
+    /// Clears a draft the person gave up on (Ctrl+C), keeping it in the history: ↑ brings it
+    /// back if the Ctrl+C was a slip.
+    pub fn discard(&mut self) {
+        let draft = std::mem::take(&mut self.text);
+        self.clear();
+        if !draft.trim().is_empty() {
+            self.remember(draft);
+        }
+    }
+
+    /// Adds `text` to the history, once when sent twice in a row.
+    fn remember(&mut self, text: String) {
+        if self.history.last() != Some(&text) {
+            self.history.push(text);
+        }
+    }
+
     /// Inserts text at the cursor; pasted line endings become `\n`.
     pub fn insert(&mut self, text: &str) {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
@@ -214,9 +231,7 @@ impl Composer {
                 }
                 let text = std::mem::take(&mut self.text);
                 self.clear();
-                if self.history.last() != Some(&text) {
-                    self.history.push(text.clone());
-                }
+                self.remember(text.clone());
                 return ComposerAction::Submit(text);
             }
             KeyCode::Char('a') if ctrl => self.move_to(self.line_start()),
@@ -319,20 +334,37 @@ impl Composer {
             let mut rows = Vec::new();
             let mut row_start = 0;
             let mut col = 0;
+            // Where the row may break at a word's end: after its last space, and the columns
+            // up to there.
+            let mut word_break: Option<(usize, usize)> = None;
             for (i, c) in self.text.char_indices() {
                 if c == '\n' {
                     rows.push((row_start, i));
                     row_start = i + 1;
                     col = 0;
+                    word_break = None;
                     continue;
                 }
                 let w = c.width().unwrap_or(0);
-                if col + w > width && col > 0 {
-                    rows.push((row_start, i));
-                    row_start = i;
+                if c == ' ' && col + w > width {
+                    // A space at the edge ends its row rather than start the next.
+                    rows.push((row_start, i + 1));
+                    row_start = i + 1;
                     col = 0;
+                    word_break = None;
+                    continue;
+                }
+                if col + w > width && col > 0 {
+                    // A word too long for a row is cut where the row ends.
+                    let (at, used) = word_break.take().unwrap_or((i, col));
+                    rows.push((row_start, at));
+                    row_start = at;
+                    col -= used;
                 }
                 col += w;
+                if c == ' ' {
+                    word_break = Some((i + 1, col));
+                }
             }
             rows.push((row_start, self.text.len()));
             self.layout = Some(Layout { width, rows });
@@ -473,5 +505,30 @@ mod tests {
         c.insert("a\r\nbcdefgh");
         assert_eq!(c.text(), "a\nbcdefgh");
         assert_eq!(c.desired_height(6, 10), 3);
+    }
+
+    #[test]
+    fn a_discarded_draft_comes_back_with_up() {
+        let mut c = typed("a long thought");
+        c.discard();
+        assert!(c.is_empty());
+        c.handle_key(key(KeyCode::Up, KeyModifiers::NONE));
+        assert_eq!(c.text(), "a long thought");
+    }
+
+    #[test]
+    fn rows_break_at_word_ends_and_cut_only_a_word_too_long() {
+        let mut c = Composer::new();
+        c.insert("fix the parser bug now\nsupercalifragilistic");
+        let rows: Vec<&str> = c
+            .rows(10)
+            .to_vec()
+            .iter()
+            .map(|(start, end)| &c.text()[*start..*end])
+            .collect();
+        assert_eq!(
+            rows,
+            ["fix the ", "parser bug ", "now", "supercalif", "ragilistic"]
+        );
     }
 }

@@ -229,8 +229,9 @@ impl FileFinder {
             format!("{} files", humanize::count(u64::from(total)))
         } else {
             format!(
-                "{} of {}",
+                "{} {} of {} files",
                 humanize::count(u64::from(matched)),
+                if matched == 1 { "match" } else { "matches" },
                 humanize::count(u64::from(total))
             )
         };

@@ -280,7 +280,7 @@ impl BottomPane {
             return true;
         }
         if !self.composer.is_empty() {
-            self.edit(Composer::clear);
+            self.edit(Composer::discard);
             return true;
         }
         false

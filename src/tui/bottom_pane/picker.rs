@@ -48,8 +48,9 @@ pub struct Picker {
     pub empty: String,
 }
 
-/// Rows a picker shows at most; longer lists scroll.
-const MAX_ROWS: usize = 10;
+/// Rows a picker shows at most: the 14 slash commands, all of them at once in an 80×24 window
+/// (the `slash_popup_all` snapshot); longer lists scroll, and say how many rows are out of sight.
+const MAX_ROWS: usize = 14;
 
 impl Picker {
     /// A picker over `items` with the current one selected.
@@ -97,18 +98,33 @@ impl Picker {
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
         Clear.render(area, buf);
         let dim = theme::dim();
-        let title = Line::from(vec![
+        let visible = usize::from(area.height.saturating_sub(1));
+        let first = (self.selected + 1).saturating_sub(visible);
+        // Rows out of sight are said, so nobody takes the list for all there is.
+        let below = self.items.len().saturating_sub(first + visible);
+        let mut more = Vec::new();
+        if first > 0 {
+            more.push(format!("↑ {first} more"));
+        }
+        if below > 0 {
+            more.push(format!("↓ {below} more"));
+        }
+        let mut title = vec![
             Span::styled(format!(" {} ", self.title), Style::new().bold()),
             Span::styled("↑↓ move · enter choose · esc close", dim),
-        ]);
-        draw_line(buf, area.x, area.y, &title, area.width);
+        ];
+        if !more.is_empty() {
+            title.push(Span::styled(
+                format!(" · {}", more.join(" · ")),
+                theme::warn(),
+            ));
+        }
+        draw_line(buf, area.x, area.y, &Line::from(title), area.width);
         if self.items.is_empty() {
             let line = Line::styled(format!("   {}", self.empty), dim);
             draw_line(buf, area.x, area.y + 1, &line, area.width);
             return;
         }
-        let visible = usize::from(area.height.saturating_sub(1));
-        let first = (self.selected + 1).saturating_sub(visible);
         let label_width = self
             .items
             .iter()

@@ -64,7 +64,7 @@ impl SlashCommand {
     pub fn description(self) -> &'static str {
         match self {
             Self::Connect => "sign in: ChatGPT (browser or device code) or an API key",
-            Self::Model => "choose the model",
+            Self::Model => "choose the model and its reasoning effort",
             Self::Approval => "choose what may run without asking",
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
