@@ -40,29 +40,8 @@ KELP_NETWORK. Settings are read from \
 ~/.config/kelp/config.toml; a flag beats the environment, which beats the file."
 )]
 pub struct Cli {
-    /// The model to use (beats KELP_MODEL and the config file).
-    #[arg(long, short = 'm', global = true, value_name = "MODEL")]
-    model: Option<String>,
-    /// What the agent may do without asking: ask, auto-edit or full-auto.
-    #[arg(long, global = true, value_name = "MODE", value_parser = parse_approval)]
-    approval: Option<ApprovalMode>,
-    /// What a command the model runs may touch: workspace-write (write only inside the project,
-    /// the temp dir and kelp's cache), read-only, or off. Enforced by the kernel (namespaces
-    /// that hide credentials, Landlock, seccomp).
-    #[arg(long, global = true, value_name = "MODE", value_parser = parse_sandbox)]
-    sandbox: Option<SandboxMode>,
-    /// Let sandboxed commands open network connections (default: off).
-    #[arg(long, global = true, value_name = "ON|OFF", num_args = 0..=1, default_missing_value = "on", value_parser = parse_switch)]
-    network: Option<bool>,
-    /// A Codex setting, as hosts written for Codex pass it (`-c model="gpt-5.4"`): the value is
-    /// TOML, or else a string. kelp applies model, model_reasoning_effort, approval_policy,
-    /// sandbox_mode, sandbox_workspace_write.network_access and mcp_servers.NAME.KEY; other
-    /// keys are logged and ignored. Repeatable; beats the environment and the config file.
-    #[arg(short = 'c', long = "config", global = true, value_name = "KEY=VALUE")]
-    codex: Vec<String>,
-    /// The project directory (default: the current directory).
-    #[arg(long = "cd", short = 'C', global = true, value_name = "DIR")]
-    cd: Option<PathBuf>,
+    #[command(flatten)]
+    agent: AgentFlags,
     /// Resume a saved conversation: the one with ID (or an id prefix), or pick one of this
     /// directory's.
     #[arg(long, value_name = "ID", conflicts_with = "continue_")]
@@ -75,6 +54,52 @@ pub struct Cli {
     prompt: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// The settings of an agent's work: given before the command (`kelp --model m run …`) or after
+/// it, by the commands that run an agent (the client, `run`, `app-server`, `acp`); the login
+/// commands take none of them.
+#[derive(Debug, Default, Clone, Args)]
+pub struct AgentFlags {
+    /// The model to use (beats KELP_MODEL and the config file).
+    #[arg(long, short = 'm', value_name = "MODEL")]
+    model: Option<String>,
+    /// What the agent may do without asking: ask, auto-edit or full-auto.
+    #[arg(long, value_name = "MODE", value_parser = parse_approval)]
+    approval: Option<ApprovalMode>,
+    /// What a command the model runs may touch: workspace-write (write only inside the project,
+    /// the temp dir and kelp's cache), read-only, or off. Enforced by the kernel (namespaces
+    /// that hide credentials, Landlock, seccomp).
+    #[arg(long, value_name = "MODE", value_parser = parse_sandbox)]
+    sandbox: Option<SandboxMode>,
+    /// Let sandboxed commands open network connections (default: off).
+    #[arg(long, value_name = "ON|OFF", num_args = 0..=1, default_missing_value = "on", value_parser = parse_switch)]
+    network: Option<bool>,
+    /// A Codex setting, as hosts written for Codex pass it (`-c model="gpt-5.4"`): the value is
+    /// TOML, or else a string. kelp applies model, model_reasoning_effort, approval_policy,
+    /// sandbox_mode, sandbox_workspace_write.network_access and mcp_servers.NAME.KEY; other
+    /// keys are logged and ignored. Repeatable; beats the environment and the config file.
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    codex: Vec<String>,
+    /// The project directory (default: the current directory).
+    #[arg(long = "cd", short = 'C', value_name = "DIR")]
+    cd: Option<PathBuf>,
+}
+
+impl AgentFlags {
+    /// These flags, with `after` (given after the command) winning over them.
+    fn merged(self, after: AgentFlags) -> Self {
+        let mut codex = self.codex;
+        codex.extend(after.codex);
+        Self {
+            model: after.model.or(self.model),
+            approval: after.approval.or(self.approval),
+            sandbox: after.sandbox.or(self.sandbox),
+            network: after.network.or(self.network),
+            codex,
+            cd: after.cd.or(self.cd),
+        }
+    }
 }
 
 fn parse_approval(value: &str) -> Result<ApprovalMode, String> {
@@ -113,6 +138,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct AcpArgs {
+    #[command(flatten)]
+    agent: AgentFlags,
     /// Sign in with ChatGPT by device code in this terminal, then exit: what an editor runs for
     /// its terminal sign-in (the same as `kelp login --device`).
     #[arg(long)]
@@ -121,6 +148,8 @@ struct AcpArgs {
 
 #[derive(Debug, Args)]
 struct AppServerArgs {
+    #[command(flatten)]
+    agent: AgentFlags,
     /// Where to serve: only `stdio://` (the default).
     #[arg(long, value_name = "URL", default_value = "stdio://")]
     listen: String,
@@ -131,6 +160,9 @@ struct AppServerArgs {
 
 #[derive(Debug, Args)]
 struct SessionsArgs {
+    /// The project directory (default: the current directory).
+    #[arg(long = "cd", short = 'C', value_name = "DIR")]
+    cd: Option<PathBuf>,
     /// List the conversations of every directory.
     #[arg(long)]
     all: bool,
@@ -210,10 +242,22 @@ pub fn main() -> ExitCode {
 }
 
 fn run_cli() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // The agent's flags, from before the command and after it (these win).
+    let after = match &mut cli.command {
+        Some(Command::Run(args)) => std::mem::take(&mut args.agent),
+        Some(Command::AppServer(args)) => std::mem::take(&mut args.agent),
+        Some(Command::Acp(args)) => std::mem::take(&mut args.agent),
+        Some(Command::Sessions(args)) => AgentFlags {
+            cd: args.cd.take(),
+            ..AgentFlags::default()
+        },
+        _ => AgentFlags::default(),
+    };
+    let agent = std::mem::take(&mut cli.agent).merged(after);
     let mut overrides = Overrides::default();
     let mut ignored = Vec::new();
-    for pair in &cli.codex {
+    for pair in &agent.codex {
         match overrides.set_codex(pair) {
             Ok(CodexKey::Applied) => {}
             Ok(CodexKey::Ignored(key)) => ignored.push(key),
@@ -221,10 +265,10 @@ fn run_cli() -> ExitCode {
         }
     }
     // kelp's own flags beat a `-c` of the same setting.
-    overrides.model = cli.model.clone().or(overrides.model);
-    overrides.approval = cli.approval.or(overrides.approval);
-    overrides.sandbox = cli.sandbox.or(overrides.sandbox);
-    overrides.network = cli.network.or(overrides.network);
+    overrides.model = agent.model.clone().or(overrides.model);
+    overrides.approval = agent.approval.or(overrides.approval);
+    overrides.sandbox = agent.sandbox.or(overrides.sandbox);
+    overrides.network = agent.network.or(overrides.network);
     let (config, warnings) = match Config::load(&overrides) {
         Ok(loaded) => loaded,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
@@ -248,7 +292,7 @@ fn run_cli() -> ExitCode {
     }
     // Only the commands that work on a project need its directory (so `kelp login` works in a
     // folder that has since been deleted).
-    let project_dir = || project_dir(cli.cd.as_deref()).map_err(|m| fail(exit::USAGE, &m));
+    let project_dir = || project_dir(agent.cd.as_deref()).map_err(|m| fail(exit::USAGE, &m));
     // `--resume` without an id: the client opens with the picker of this directory's.
     let pick_session = !cli.continue_ && matches!(cli.resume, Some(None));
     let resume = match (cli.continue_, cli.resume) {

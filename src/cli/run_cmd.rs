@@ -23,9 +23,11 @@ use super::{exit, fail};
 /// Where a person signs in from the command line, named after a failure that needs it.
 const SIGN_IN: &str = "`kelp login`";
 
-/// What `kelp run` was asked to do (the model comes from `--model`, shared by every command).
+/// What `kelp run` was asked to do.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
+    #[command(flatten)]
+    pub(super) agent: super::AgentFlags,
     /// Print one JSON event per line instead of the answer's text.
     #[arg(long)]
     json: bool,

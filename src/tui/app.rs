@@ -127,10 +127,7 @@ impl ExitSummary {
                 super::status::describe_usage(u)
             ));
         }
-        text.push_str(&format!(
-            "To continue this conversation: kelp --resume {}\n",
-            self.id
-        ));
+        text.push_str(&format!("To continue it: kelp --resume {}\n", self.id));
         text
     }
 }

@@ -152,6 +152,37 @@ fn help_and_version_work_on_every_command() {
     }
 }
 
+/// A command's help lists the flags it takes: the agent's settings where an agent runs, none
+/// of them on the login commands.
+#[test]
+fn help_lists_only_the_flags_that_apply() {
+    let home = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let out = kelp(home.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for args in [
+        &["logout", "--help"][..],
+        &["auth", "--help"],
+        &["auth", "status", "--help"],
+        &["login", "--help"],
+    ] {
+        let text = help(args);
+        for flag in ["--model", "--sandbox", "--approval", "--network", "--cd"] {
+            assert!(!text.contains(flag), "{args:?} lists {flag}:\n{text}");
+        }
+    }
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["app-server", "--help"],
+    ] {
+        assert!(help(args).contains("--sandbox <MODE>"), "{args:?}");
+    }
+    assert!(help(&["sessions", "--help"]).contains("--cd <DIR>"));
+}
+
 #[test]
 fn status_with_an_expiry_beyond_the_calendar_says_unknown_instead_of_panicking() {
     let home = tempfile::tempdir().unwrap();

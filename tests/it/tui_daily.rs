@@ -183,12 +183,10 @@ async fn leaving_prints_the_resume_command_and_the_usage() {
     assert!(!pty.alternate_screen());
     let id = saved_session_id(home.path());
     let screen = pty.screen();
-    assert!(
-        screen.contains(&format!(
-            "To continue this conversation: kelp --resume {id}"
-        )),
-        "{screen}"
-    );
+    // One row of an 80-column window, so the command can be selected whole.
+    let hint = format!("To continue it: kelp --resume {id}");
+    assert!(hint.chars().count() <= 80, "{hint}");
+    assert!(screen.lines().any(|l| l.trim_end() == hint), "{screen}");
     assert!(
         screen
             .contains("Token usage: 3.0k in (1.0k cached) · 300 out (100 reasoning) · 3.3k total"),
@@ -576,7 +574,7 @@ async fn ctrl_z_suspends_and_fg_brings_the_screen_back() {
     );
     assert!(pty.alternate_screen(), "{screen}");
     pty.send("\x04");
-    pty.wait_for("To continue this conversation", WAIT);
+    pty.wait_for("To continue it: kelp --resume", WAIT);
     pty.send("exit\r");
     assert!(pty.wait_exit(WAIT));
 }
