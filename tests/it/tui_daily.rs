@@ -732,3 +732,25 @@ fn assert_shows(screen: &str, wanted: &[&str]) {
         );
     }
 }
+
+/// `kelp "prompt"`, as `codex "…"`: the client starts with the prompt sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_on_the_command_line_is_sent_as_the_client_starts() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_response(Reply::text("Three files here."));
+    let mut pty = over_ssh(&fake, home.path(), &["what is in this folder?"], &[]);
+    let screen = pty.wait_for("Three files here.", WAIT);
+    assert!(screen.contains("› what is in this folder?"), "{screen}");
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]
+            .json()
+            .to_string()
+            .contains("what is in this folder?"),
+        "the prompt went to the model"
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

@@ -869,3 +869,100 @@ fn attached_files_under_the_prompt() {
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     assert_snapshot!("attached_files", draw(&mut app, 80, 12));
 }
+
+/// A command stopped with Esc reads "interrupted", not "failed"; the turn's timer stood still
+/// while the approval waited.
+#[test]
+fn a_command_stopped_with_esc_reads_interrupted() {
+    let (mut app, mut rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 1,
+        call_id: "c1".into(),
+        subject: ApprovalSubject::Command {
+            command: "sleep 30".into(),
+            workdir: PathBuf::from("/work/project"),
+        },
+    });
+    assert!(draw(&mut app, 80, 12).contains("◇ Waiting for you"));
+    key(&mut app, KeyCode::Char('y'));
+    app.handle_core_event(Event::ToolStarted {
+        call_id: "c1".into(),
+        tool: "shell".into(),
+        summary: "sleep 30".into(),
+        paths: Vec::new(),
+        facts: None,
+    });
+    assert!(draw(&mut app, 80, 12).contains("Working"));
+    key(&mut app, KeyCode::Esc);
+    assert!(ops(&mut rx).contains(&Op::Interrupt));
+    app.handle_core_event(Event::ToolFinished {
+        call_id: "c1".into(),
+        success: false,
+        exit_code: Some(137),
+        duration: Duration::from_millis(1500),
+    });
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Interrupted));
+    let screen = draw(&mut app, 80, 12);
+    assert!(screen.contains("└ ■ interrupted · 1.5s"), "{screen}");
+    assert!(!screen.contains("exit 137"), "{screen}");
+}
+
+/// The status line keeps only what is true: the limits go with the login that had them, and
+/// the context item stays through a compaction, at the summary's size.
+#[test]
+fn the_status_line_drops_old_limits_and_keeps_the_context_through_compact() {
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::RateLimits(kelp::llm::types::RateLimits {
+        primary: Some(kelp::llm::types::RateLimitWindow {
+            used_percent: 12.0,
+            window_minutes: Some(300),
+            resets_at: None,
+        }),
+        secondary: None,
+    }));
+    app.handle_core_event(Event::ContextUsed {
+        used: 200_000,
+        window: Some(272_000),
+    });
+    let screen = draw(&mut app, 120, 6);
+    assert!(screen.contains("73% context"), "{screen}");
+    assert!(screen.contains("5h limit 12%"), "{screen}");
+
+    app.handle_core_event(Event::Compacted {
+        before: 200_000,
+        automatic: false,
+    });
+    app.handle_core_event(Event::ContextUsed {
+        used: 5_440,
+        window: Some(272_000),
+    });
+    let screen = draw(&mut app, 120, 6);
+    assert!(screen.contains("2% context"), "{screen}");
+
+    app.handle_core_event(Event::AuthChanged(None));
+    let screen = draw(&mut app, 120, 6);
+    assert!(!screen.contains("limit"), "{screen}");
+}
+
+/// Scrolled up, the "more below" hint has a row of its own: the transcript's last visible row
+/// is not covered.
+#[test]
+fn the_more_below_hint_covers_no_transcript_row() {
+    let (mut app, _rx) = logged_in();
+    for i in 0..30 {
+        app.handle_core_event(Event::Notice(format!(
+            "note number {i} with enough words to reach the right side of the window xx"
+        )));
+    }
+    draw(&mut app, 80, 16);
+    key(&mut app, KeyCode::PageUp);
+    let screen = draw(&mut app, 80, 16);
+    let rows: Vec<&str> = screen.lines().collect();
+    let hint = rows
+        .iter()
+        .position(|r| r.contains("↓ more below"))
+        .expect("the hint shows");
+    assert!(!rows[hint].contains("note number"), "{screen}");
+    assert!(rows[hint - 1].contains("note number"), "{screen}");
+}
