@@ -23,6 +23,7 @@ const KEYS: &str = "Keys
   ctrl+a/e/w/u/k    line start, end, delete word, to start, to end
   alt+b/f           word back, forward
   esc, ctrl+c       stop the answer (queued prompts come back)
+  ctrl+c            clear the draft (↑ brings it back)
   ctrl+c twice, ctrl+d   quit
   ctrl+z            suspend to the shell (fg comes back)
   ctrl+o            show or hide details (reasoning, tool output)
