@@ -512,7 +512,15 @@ async fn interrupt_kills_a_running_command_and_keeps_the_history_valid() {
     a.submit("wait a while");
     a.until(|e| matches!(e, Event::ToolOutput { chunk, .. } if chunk == "started\n"))
         .await;
-    let children = pids_with_argument("30.4771");
+    // The child may not have run `sleep` yet (forked, not yet executed): give it a moment.
+    let mut children = pids_with_argument("30.4771");
+    for _ in 0..250 {
+        if !children.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        children = pids_with_argument("30.4771");
+    }
     let [child] = children[..] else {
         panic!("one background child, not {children:?}");
     };
