@@ -209,6 +209,10 @@ impl Translator {
             // new message, not more of the voided one.
             Event::TextDelta { item, delta } => self.piece(item, delta, Said::Message),
             Event::ReasoningDelta { item, delta } => self.piece(item, delta, Said::Thought),
+            // A later part of the summary is a new paragraph of the thought.
+            Event::ReasoningPartAdded { item, index } if index > 0 => {
+                self.piece(item, "\n\n".to_string(), Said::Thought)
+            }
             Event::MessageDone { item, text } => self.whole(&item, text, Said::Message),
             Event::ReasoningDone { item, text } => self.whole(&item, text, Said::Thought),
             Event::Retrying { voided, .. } => {

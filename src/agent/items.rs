@@ -28,12 +28,25 @@ impl AttemptItems {
         ctx.emit(Event::TextDelta { item, delta });
     }
 
+    /// The reasoning summary begins part `index`.
+    pub fn reasoning_part(&mut self, ctx: &TurnContext, index: u32) {
+        let item = self.open_reasoning(ctx);
+        ctx.emit(Event::ReasoningPartAdded { item, index });
+    }
+
+    /// The reasoning item in flight, started if none is.
+    fn open_reasoning(&mut self, ctx: &TurnContext) -> ItemId {
+        if let Some((item, _)) = &self.reasoning {
+            return item.clone();
+        }
+        let item = self.start(ctx, "rs", ItemKind::Reasoning);
+        self.reasoning = Some((item.clone(), String::new()));
+        item
+    }
+
     /// A piece of a reasoning summary.
     pub fn reasoning(&mut self, ctx: &TurnContext, delta: String) {
-        if self.reasoning.is_none() {
-            let item = self.start(ctx, "rs", ItemKind::Reasoning);
-            self.reasoning = Some((item, String::new()));
-        }
+        self.open_reasoning(ctx);
         if let Some((item, text)) = &mut self.reasoning {
             text.push_str(&delta);
             ctx.emit(Event::ReasoningDelta {

@@ -225,6 +225,9 @@ pub enum Event {
     TextDelta { item: ItemId, delta: String },
     /// A piece of the reasoning summary `item`.
     ReasoningDelta { item: ItemId, delta: String },
+    /// The reasoning item begins part `index` of its summary: the deltas after it are that
+    /// part's (a part after the first is a new section).
+    ReasoningPartAdded { item: ItemId, index: u32 },
     /// The answer `item` is complete: the authoritative text.
     MessageDone { item: ItemId, text: String },
     /// The reasoning summary `item` is complete: its whole text.

@@ -296,6 +296,7 @@ async fn stream_response(
                 shown.text(ctx, delta);
             }
             ResponseEvent::ReasoningSummaryDelta(delta) => shown.reasoning(ctx, delta),
+            ResponseEvent::ReasoningSummaryPartAdded(index) => shown.reasoning_part(ctx, index),
             ResponseEvent::OutputItemDone(item) => {
                 shown.done(ctx, &item);
                 items.push(item);

@@ -57,6 +57,8 @@ pub struct Translator {
     /// The reasoning summary streaming now, and its text so far: an interrupted or failed
     /// turn still completes it.
     reasoning: Option<(ItemId, String)>,
+    /// The part of the reasoning summary its deltas belong to.
+    summary_index: u32,
     tools: HashMap<String, ToolItem>,
     /// The conversation's token usage at the last report, to tell the last request's apart.
     usage: TokenUsage,
@@ -72,6 +74,7 @@ impl Translator {
             cwd,
             message: None,
             reasoning: None,
+            summary_index: 0,
             tools: HashMap::new(),
             usage: TokenUsage::default(),
             diff: TurnDiff::default(),
@@ -126,6 +129,14 @@ impl Translator {
             } => {
                 out.push(started(reasoning(&item, None)));
                 self.reasoning = Some((item, String::new()));
+                self.summary_index = 0;
+            }
+            Event::ReasoningPartAdded { item, index } => {
+                self.summary_index = index;
+                out.push(Outgoing::Notify {
+                    method: "item/reasoning/summaryPartAdded",
+                    params: with(json!({ "itemId": item, "summaryIndex": index })),
+                });
             }
             // A piece of a message that never started (its start went to another turn).
             Event::TextDelta { .. } => {}
@@ -137,7 +148,9 @@ impl Translator {
                 }
                 out.push(Outgoing::Notify {
                     method: "item/reasoning/summaryTextDelta",
-                    params: with(json!({ "itemId": item, "delta": delta, "summaryIndex": 0 })),
+                    params: with(
+                        json!({ "itemId": item, "delta": delta, "summaryIndex": self.summary_index }),
+                    ),
                 });
             }
             Event::MessageDone { item, text } => {
@@ -672,6 +685,52 @@ mod tests {
             params["item"],
             json!({"type": "agentMessage", "id": "msg_b", "text": "all"})
         );
+    }
+
+    #[test]
+    fn each_part_of_a_reasoning_summary_is_announced_and_its_deltas_name_it() {
+        let thinking: ItemId = "rs_a".into();
+        let delta = |text: &str| Event::ReasoningDelta {
+            item: thinking.clone(),
+            delta: text.into(),
+        };
+        let part = |index| Event::ReasoningPartAdded {
+            item: thinking.clone(),
+            index,
+        };
+        let out = run(vec![
+            Event::ItemStarted {
+                item: thinking.clone(),
+                kind: ItemKind::Reasoning,
+            },
+            part(0),
+            delta("Reading the parser"),
+            part(1),
+            delta("Checking the tests"),
+        ]);
+        assert_eq!(
+            methods(&out),
+            [
+                "item/started",
+                "item/reasoning/summaryPartAdded",
+                "item/reasoning/summaryTextDelta",
+                "item/reasoning/summaryPartAdded",
+                "item/reasoning/summaryTextDelta",
+            ]
+        );
+        let index = |at: usize| match &out[at] {
+            Outgoing::Notify { params, .. } => params["summaryIndex"].clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            [index(1), index(2), index(3), index(4)],
+            [json!(0), json!(0), json!(1), json!(1)]
+        );
+        let Outgoing::Notify { params, .. } = &out[3] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(params["itemId"], "rs_a");
+        assert_eq!(params["threadId"], "t1");
     }
 
     #[test]

@@ -59,6 +59,8 @@ struct Wire<'a> {
     code: Option<String>,
     #[serde(default)]
     message: Option<String>,
+    #[serde(default)]
+    summary_index: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +146,9 @@ pub fn parse_event(data: &[u8]) -> Result<Option<SseEvent>, Skipped> {
         "response.reasoning_summary_text.delta" => wire
             .delta
             .map(|d| SseEvent::Response(ResponseEvent::ReasoningSummaryDelta(d.into_owned()))),
+        "response.reasoning_summary_part.added" => Some(SseEvent::Response(
+            ResponseEvent::ReasoningSummaryPartAdded(wire.summary_index.unwrap_or(0)),
+        )),
         "response.created" => Some(SseEvent::Response(ResponseEvent::Created)),
         "response.output_item.added" => wire
             .item

@@ -228,6 +228,8 @@ pub enum ResponseEvent {
     TextDelta(String),
     /// A piece of a reasoning summary.
     ReasoningSummaryDelta(String),
+    /// A reasoning summary begins a new part (its index): what follows is another section.
+    ReasoningSummaryPartAdded(u32),
     /// An output item started (a message with no text yet, a function call without arguments).
     OutputItemAdded(Item),
     /// An output item is complete: the authoritative version, to be kept in history.

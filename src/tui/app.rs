@@ -571,6 +571,11 @@ impl App {
             | Event::ApprovalAnswered { .. } => {}
             Event::TextDelta { item, delta } => self.chat.text_delta(&item, &delta),
             Event::ReasoningDelta { item, delta } => self.chat.reasoning_delta(&item, &delta),
+            // A later part of the summary is a new paragraph.
+            Event::ReasoningPartAdded { item, index } if index > 0 => {
+                self.chat.reasoning_delta(&item, "\n\n");
+            }
+            Event::ReasoningPartAdded { .. } => {}
             Event::MessageDone { item, text } => {
                 if self.chat.message_done(&item, &text) {
                     self.awaiting_highlighter = true;
