@@ -535,9 +535,7 @@ pub fn history_turns(items: &[Item], cwd: &std::path::Path) -> Vec<Value> {
     for (n, item) in items.iter().enumerate() {
         let id = format!("item-{n}");
         let shown = match item {
-            Item::Message {
-                role: Role::User, ..
-            } if !item.is_instructions_message() => {
+            _ if item.is_prompt() => {
                 turns.push(Vec::new());
                 let text = item.typed_text();
                 let mut content =

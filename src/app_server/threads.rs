@@ -53,6 +53,9 @@ struct ResumeParams {
     /// The answer's thread without its turns (the host pages them).
     #[serde(default)]
     exclude_turns: bool,
+    /// `thread/fork`: the last turn to keep, as `thread/read` names it (`turn-2`).
+    #[serde(default)]
+    last_turn_id: Option<String>,
 }
 
 fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode, RpcError> {
@@ -230,15 +233,33 @@ impl Threads {
     pub async fn fork(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let p: ResumeParams = params(raw)?;
         let source = self.find(&p.thread_id).await?;
+        // Saved turns are named by their place (`items::history_turns`): `turn-N` keeps N + 1.
+        let through = match p.last_turn_id.as_deref() {
+            None => None,
+            Some(id) => Some(
+                id.strip_prefix("turn-")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        RpcError::invalid_request(format!(
+                            "lastTurnId {id}: name a turn as thread/read does (turn-0, turn-1, …)"
+                        ))
+                    })?,
+            ),
+        };
         let state_dir = self.config.state_dir.clone();
         let original = source.clone();
         let copy = crate::task::spawn_blocking(move || {
-            let path = crate::session::shelf::fork(&state_dir, &original)?;
+            let path = crate::session::shelf::fork(&state_dir, &original, through)?;
             crate::session::SessionSummary::read(&path)
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?
-        .map_err(|e| RpcError::internal(format!("could not fork {}: {e}", p.thread_id)))?;
+        .map_err(|e| match e {
+            crate::session::SessionError::NoSuchTurn { .. } => {
+                RpcError::invalid_request(format!("{}: {e}", p.thread_id))
+            }
+            e => RpcError::internal(format!("could not fork {}: {e}", p.thread_id)),
+        })?;
         let from = source.id.to_string();
         self.open_saved(p, copy, Some(from)).await
     }

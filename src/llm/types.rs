@@ -92,6 +92,18 @@ impl Item {
         }
     }
 
+    /// Whether this is something the person said: a user message other than the
+    /// instructions. Each one starts a turn.
+    pub fn is_prompt(&self) -> bool {
+        matches!(
+            self,
+            Item::Message {
+                role: Role::User,
+                ..
+            }
+        ) && !self.is_instructions_message()
+    }
+
     /// A user message with one text part.
     pub fn user_text(text: impl Into<String>) -> Self {
         Self::Message {

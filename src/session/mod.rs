@@ -142,6 +142,8 @@ pub enum SessionError {
     Ambiguous { id: String, count: usize },
     #[error("{path} is not a kelp session file ({reason})")]
     NotASession { path: PathBuf, reason: String },
+    #[error("no turn-{turn}: the conversation has {turns} turns")]
+    NoSuchTurn { turn: usize, turns: usize },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,

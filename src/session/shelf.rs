@@ -70,8 +70,13 @@ pub fn unarchive(state_dir: &Path, id_or_prefix: &str) -> Result<SessionSummary,
 }
 
 /// Copies the session `source` into a new conversation with a new id, started now: the same
-/// history, to go on differently. Returns the new file.
-pub fn fork(state_dir: &Path, source: &SessionSummary) -> Result<PathBuf, SessionError> {
+/// history (through turn `through` only, when given: the turns counted from 0 by their prompts),
+/// to go on differently. Returns the new file.
+pub fn fork(
+    state_dir: &Path,
+    source: &SessionSummary,
+    through: Option<usize>,
+) -> Result<PathBuf, SessionError> {
     let (old, mut file) = reader::read_header(&source.path)?;
     file.seek(SeekFrom::Start(0))
         .map_err(SessionError::io("read", &source.path))?;
@@ -80,6 +85,20 @@ pub fn fork(state_dir: &Path, source: &SessionSummary) -> Result<PathBuf, Sessio
     let mut header_line = Vec::new();
     rest.read_until(b'\n', &mut header_line)
         .map_err(SessionError::io("read", &source.path))?;
+    let copied = match through {
+        None => u64::MAX,
+        Some(turn) => {
+            let cut =
+                end_of_turn(&mut rest, turn).map_err(SessionError::io("read", &source.path))?;
+            rest.seek(SeekFrom::Start(header_line.len() as u64))
+                .map_err(SessionError::io("read", &source.path))?;
+            match cut {
+                Ok(bytes) => bytes,
+                Err(turns) => return Err(SessionError::NoSuchTurn { turn, turns }),
+            }
+        }
+    };
+    let mut rest = rest.take(copied);
     let header = SessionHeader {
         id: Uuid::new_v4(),
         started_at: Utc::now(),
@@ -102,6 +121,35 @@ pub fn fork(state_dir: &Path, source: &SessionSummary) -> Result<PathBuf, Sessio
         .and_then(|()| copy.sync_all())
         .map_err(SessionError::io("write", &path))?;
     Ok(path)
+}
+
+/// How many bytes of `lines` (a session file after its header) hold turns 0 to `turn`: up to
+/// the prompt that starts the next one, or all of them when none does; `Err` with the number of
+/// turns when there is no turn `turn`.
+fn end_of_turn(lines: &mut impl BufRead, turn: usize) -> std::io::Result<Result<u64, usize>> {
+    let mut prompts = 0;
+    let mut offset = 0u64;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = lines.read_until(b'\n', &mut line)?;
+        if read == 0 {
+            return Ok(if turn < prompts {
+                Ok(offset)
+            } else {
+                Err(prompts)
+            });
+        }
+        if let Ok(super::Entry::Item(item)) = serde_json::from_slice::<super::Entry>(&line)
+            && item.is_prompt()
+        {
+            if prompts == turn + 1 {
+                return Ok(Ok(offset));
+            }
+            prompts += 1;
+        }
+        offset += read as u64;
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -198,13 +246,35 @@ mod tests {
     fn a_fork_has_a_new_id_and_the_same_history() {
         let state = tempfile::tempdir().unwrap();
         let session = saved(state.path(), "fix it");
-        let path = fork(state.path(), &session).unwrap();
+        let path = fork(state.path(), &session, None).unwrap();
         let copy = SessionLog::load(&path).unwrap();
         let original = SessionLog::load(&session.path).unwrap();
         assert_ne!(copy.header.id, original.header.id);
         assert_eq!(copy.header.first_prompt.as_deref(), Some("fix it"));
         assert_eq!(copy.items, original.items);
         assert_eq!(copy.skipped_lines, 0);
+    }
+
+    #[test]
+    fn a_fork_through_a_turn_keeps_the_turns_up_to_it() {
+        let state = tempfile::tempdir().unwrap();
+        let mut writer = SessionWriter::create(state.path(), SessionHeader::new("/p", "gpt-5.5"));
+        for (prompt, answer) in [("one", "first"), ("two", "second")] {
+            writer.append(&Item::user_text(prompt)).unwrap();
+            writer.append(&Item::assistant_text(answer)).unwrap();
+        }
+        let session = find(state.path(), &writer.id().to_string()).unwrap();
+        let first = SessionLog::load(&fork(state.path(), &session, Some(0)).unwrap()).unwrap();
+        assert_eq!(
+            first.items,
+            [Item::user_text("one"), Item::assistant_text("first")]
+        );
+        let both = SessionLog::load(&fork(state.path(), &session, Some(1)).unwrap()).unwrap();
+        assert_eq!(both.items.len(), 4);
+        assert!(matches!(
+            fork(state.path(), &session, Some(2)),
+            Err(SessionError::NoSuchTurn { turn: 2, turns: 2 })
+        ));
     }
 
     #[test]

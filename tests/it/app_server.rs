@@ -1752,6 +1752,31 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
     assert_eq!(listed["data"].as_array().unwrap().len(), 2);
     let (missing, _) = server.call("thread/unarchive", json!({"threadId": thread_id}));
     assert_eq!(missing["error"]["code"], -32600);
+
+    // A fork through a turn keeps the turns up to it, as thread/read names them.
+    let two = server.result(
+        "thread/read",
+        json!({"threadId": fork_id, "includeTurns": true}),
+    );
+    assert_eq!(two["thread"]["turns"][1]["id"], "turn-1");
+    let first_only = server.result(
+        "thread/fork",
+        json!({"threadId": fork_id, "lastTurnId": "turn-0", "excludeTurns": false}),
+    );
+    let turns = first_only["thread"]["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 1, "{first_only:#}");
+    let (beyond, _) = server.call(
+        "thread/fork",
+        json!({"threadId": fork_id, "lastTurnId": "turn-5"}),
+    );
+    assert_eq!(beyond["error"]["code"], -32600, "{beyond}");
+    assert!(
+        beyond["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no turn-5: the conversation has 2 turns"),
+        "{beyond}"
+    );
 }
 
 /// Input a host adds while a turn runs goes with the turn's next request, and only to the
