@@ -1,7 +1,8 @@
 //! `command/exec`: one command a host runs under kelp's sandbox, outside any thread (a host's
 //! own terminal button, a build check), with `command/exec/terminate` to stop it. Commands run
-//! as the model's do: the same sandbox, a scrubbed environment, no stdin and no terminal, their
-//! process group killed when they end, time out or are stopped.
+//! as the model's do: the same sandbox, a scrubbed environment (with the host's `env` laid over
+//! it), no stdin and no terminal, their process group killed when they end, time out or are
+//! stopped.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -82,11 +83,7 @@ pub async fn exec(
             "Invalid params: streamStdoutStderr needs a processId",
         ));
     }
-    if p.env.as_ref().is_some_and(|env| !env.is_null()) {
-        tracing::info!(
-            "command/exec: env overrides are not applied; the sandbox's scrubbed environment is used"
-        );
-    }
+    let env = env_overrides(p.env.as_ref())?;
     let cwd = match p.cwd {
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| RpcError::internal(e.to_string()))?,
@@ -162,6 +159,7 @@ pub async fn exec(
         &sandbox,
         &sink,
         cancel,
+        &env,
     )
     .await
     .map_err(|e| RpcError::internal(e.to_string()))?;
@@ -172,6 +170,28 @@ pub async fn exec(
     let [stdout, stderr] =
         std::mem::take(&mut *captured.lock().unwrap_or_else(PoisonError::into_inner));
     Ok(json!({ "exitCode": exit_code, "stdout": stdout.text, "stderr": stderr.text }).into())
+}
+
+/// The host's `env`: names with a string (set) or `null` (unset), laid over the environment
+/// commands get (kelp's scrubbed one: a host may give back a variable it means a command to
+/// have).
+fn env_overrides(env: Option<&Value>) -> Result<Vec<(String, Option<String>)>, RpcError> {
+    let Some(env) = env.filter(|env| !env.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let bad = || RpcError::invalid_params("Invalid params: env: an object of strings or nulls");
+    let env = env.as_object().ok_or_else(bad)?;
+    env.iter()
+        .map(|(name, value)| match value {
+            Value::Null => Ok((name.clone(), None)),
+            Value::String(value)
+                if !name.is_empty() && !name.contains(['=', '\0']) && !value.contains('\0') =>
+            {
+                Ok((name.clone(), Some(value.clone())))
+            }
+            _ => Err(bad()),
+        })
+        .collect()
 }
 
 /// `command/exec/terminate`: stops the command the host named; its `command/exec` answers with

@@ -1903,6 +1903,19 @@ async fn command_exec_runs_one_command_in_the_sandbox() {
         json!({"exitCode": 3, "stdout": "out\n", "stderr": "err\n"})
     );
 
+    // The host's env is laid over the command's: a name set, an inherited one unset.
+    let with_env = server.result(
+        "command/exec",
+        json!({"command": ["sh", "-c", "echo $GREETING ${HOME:-no-home}"], "cwd": project.path(),
+               "env": {"GREETING": "hi", "HOME": null}}),
+    );
+    assert_eq!(with_env["stdout"], "hi no-home\n", "{with_env}");
+    let (bad, _) = server.call(
+        "command/exec",
+        json!({"command": ["true"], "cwd": project.path(), "env": {"A": 1}}),
+    );
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+
     let refused = server.result(
         "command/exec",
         json!({"command": ["touch", "made.txt"], "cwd": project.path(),

@@ -602,6 +602,7 @@ pub async fn execute(
                 &ctx.sandbox,
                 output,
                 cancel,
+                &[],
             )
             .await
             {

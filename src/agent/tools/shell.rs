@@ -322,7 +322,9 @@ impl ShellOutcome {
     }
 }
 
-/// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`.
+/// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`. `env` is laid
+/// over the scrubbed environment (a `None` value unsets the name): a host's overrides, never
+/// the model's.
 ///
 /// The command gets a null stdin and its own process group. On timeout or `cancel` the whole
 /// group gets SIGKILL. If this future is dropped early the group is killed too.
@@ -333,6 +335,7 @@ pub async fn run(
     sandbox: &SandboxPolicy,
     sink: &OutputSink,
     cancel: CancellationToken,
+    env: &[(String, Option<String>)],
 ) -> Result<ShellOutcome, ShellError> {
     let dir = match &args.workdir {
         Some(workdir) => paths::resolve(project_dir, Path::new(workdir)),
@@ -374,6 +377,12 @@ pub async fn run(
         if sandbox.secrets.scrubs(&name, &value) {
             command.env_remove(&name);
         }
+    }
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
     }
     #[cfg(unix)]
     command.process_group(0);
@@ -668,6 +677,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
+            &[],
         )
         .await
         .unwrap()
@@ -762,6 +772,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
+            &[],
         )
         .await
         .unwrap_err();
@@ -778,6 +789,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
+            &[],
         )
         .await
         .unwrap_err();
@@ -799,6 +811,7 @@ mod tests {
             &SandboxPolicy::off(),
             &sink,
             CancellationToken::new(),
+            &[],
         )
         .await
         .unwrap();
@@ -857,6 +870,7 @@ mod tests {
                     &SandboxPolicy::off(),
                     &OutputSink::channel(tx),
                     cancel,
+                    &[],
                 )
                 .await
             })
