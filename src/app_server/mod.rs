@@ -70,6 +70,7 @@ const METHODS: &[&str] = &[
     "fuzzyFileSearch",
     "command/exec",
     "command/exec/terminate",
+    "command/exec/write",
 ];
 
 #[derive(Deserialize)]
@@ -266,6 +267,7 @@ impl Server {
             "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
             "turn/steer" => turns::steer(params, |id| self.threads.thread(id)),
             "command/exec/terminate" => exec::terminate(&self.processes, params),
+            "command/exec/write" => exec::write(&self.processes, params),
             other => Err(RpcError::invalid_request(format!(
                 "Invalid request: unknown variant `{other}`, expected one of {}",
                 METHODS

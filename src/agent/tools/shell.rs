@@ -322,12 +322,33 @@ impl ShellOutcome {
     }
 }
 
-/// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`. `env` is laid
-/// over the scrubbed environment (a `None` value unsets the name): a host's overrides, never
-/// the model's.
+/// Bytes for a command's stdin as a host writes them; `None` closes it.
+pub type StdinFeed = tokio::sync::mpsc::UnboundedReceiver<Option<Vec<u8>>>;
+
+/// What a host adds to a command it runs (never the model's): variables laid over the
+/// scrubbed environment (a `None` value unsets the name), and a stdin it writes.
+#[derive(Debug, Default)]
+pub struct HostIo {
+    pub env: Vec<(String, Option<String>)>,
+    pub stdin: Option<StdinFeed>,
+}
+
+/// Writes what the host sends to the command's stdin until it closes it, stops sending, or the
+/// command stops reading.
+async fn feed_stdin(mut feed: StdinFeed, mut pipe: tokio::process::ChildStdin) {
+    use tokio::io::AsyncWriteExt;
+    while let Some(Some(bytes)) = feed.recv().await {
+        if pipe.write_all(&bytes).await.is_err() || pipe.flush().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`.
 ///
-/// The command gets a null stdin and its own process group. On timeout or `cancel` the whole
-/// group gets SIGKILL. If this future is dropped early the group is killed too.
+/// The command gets a null stdin (unless the host feeds one) and its own process group. On
+/// timeout or `cancel` the whole group gets SIGKILL. If this future is dropped early the group
+/// is killed too.
 pub async fn run(
     args: &ShellArgs,
     project_dir: &Path,
@@ -335,7 +356,7 @@ pub async fn run(
     sandbox: &SandboxPolicy,
     sink: &OutputSink,
     cancel: CancellationToken,
-    env: &[(String, Option<String>)],
+    host: HostIo,
 ) -> Result<ShellOutcome, ShellError> {
     let dir = match &args.workdir {
         Some(workdir) => paths::resolve(project_dir, Path::new(workdir)),
@@ -367,7 +388,11 @@ pub async fn run(
     command
         .args(&rest)
         .current_dir(&dir)
-        .stdin(Stdio::null())
+        .stdin(if host.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -378,7 +403,7 @@ pub async fn run(
             command.env_remove(&name);
         }
     }
-    for (name, value) in env {
+    for (name, value) in &host.env {
         match value {
             Some(value) => command.env(name, value),
             None => command.env_remove(name),
@@ -396,6 +421,9 @@ pub async fn run(
         source,
     })?;
     let mut group = GroupKiller::new(child.id());
+    if let (Some(feed), Some(pipe)) = (host.stdin, child.stdin.take()) {
+        crate::task::spawn(feed_stdin(feed, pipe));
+    }
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
 
@@ -677,7 +705,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
-            &[],
+            HostIo::default(),
         )
         .await
         .unwrap()
@@ -772,7 +800,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
-            &[],
+            HostIo::default(),
         )
         .await
         .unwrap_err();
@@ -789,7 +817,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
-            &[],
+            HostIo::default(),
         )
         .await
         .unwrap_err();
@@ -811,7 +839,7 @@ mod tests {
             &SandboxPolicy::off(),
             &sink,
             CancellationToken::new(),
-            &[],
+            HostIo::default(),
         )
         .await
         .unwrap();
@@ -870,7 +898,7 @@ mod tests {
                     &SandboxPolicy::off(),
                     &OutputSink::channel(tx),
                     cancel,
-                    &[],
+                    HostIo::default(),
                 )
                 .await
             })
