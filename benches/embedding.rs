@@ -7,7 +7,8 @@
 //!   from the prompt to the end of the turn, as notifications per second (median of 5).
 //!
 //! And for the app-server, `thread/list` over 2,000 saved sessions: the first page, and one
-//! folder's (median of 20).
+//! folder's (median of 20); and `thread/turns/list` paging a saved session of 2,000 turns, 25 a
+//! page (median of 40 pages).
 //!
 //! These measure; they do not assert timings.
 
@@ -149,8 +150,15 @@ impl Face {
             Self::Acp => {
                 // The key comes from OPENAI_API_KEY in the environment (see `main`).
                 server.send(json!({"jsonrpc": "2.0", "id": 3, "method": "session/new", "params": {"cwd": std::env::temp_dir(), "mcpServers": []}}));
-                let session = server.read()["result"]["sessionId"].clone();
-                assert!(session.is_string(), "a session");
+                // Updates (the commands on offer) may come before the answer.
+                let answer = loop {
+                    let message = server.read();
+                    if message["id"] == 3 {
+                        break message;
+                    }
+                };
+                let session = answer["result"]["sessionId"].clone();
+                assert!(session.is_string(), "a session: {answer}");
                 (
                     json!({"jsonrpc": "2.0", "id": 4, "method": "session/prompt", "params": {"sessionId": session, "prompt": [{"type": "text", "text": "go"}]}}),
                     "\"stopReason\"",
@@ -172,6 +180,54 @@ fn main() {
         bench(face, &fake, &env);
     }
     bench_thread_list(&env);
+    bench_turns_list(&env);
+}
+
+/// `thread/turns/list` paging one saved session of 2,000 turns (a prompt and an answer each),
+/// as a host replays a thread it reloads.
+fn bench_turns_list(env: &[(&str, String)]) {
+    const TURNS: usize = 2_000;
+    let state = tempfile::tempdir().expect("a temp dir");
+    let kelp_state = state.path().join("kelp");
+    let header = kelp::session::SessionHeader::new("/home/dev/src/project", "gpt-5.5");
+    let mut writer = kelp::session::SessionWriter::create(&kelp_state, header);
+    for n in 0..TURNS {
+        let item = kelp::llm::types::Item::user_text(format!("Turn {n}: fix the failing test"));
+        writer.append(&item).expect("append");
+        let answer = format!(
+            "Turn {n}: {}",
+            "the parser reads the header twice; ".repeat(6)
+        );
+        writer
+            .append(&kelp::llm::types::Item::assistant_text(answer))
+            .expect("append");
+    }
+    let thread_id = writer.id().to_string();
+    let mut env = env.to_vec();
+    env.push(("XDG_STATE_HOME", state.path().display().to_string()));
+    let mut server = Server::start(Face::AppServer, &env);
+    server.send(Face::AppServer.initialize());
+    server.read();
+    let mut took = Vec::new();
+    let mut cursor = Value::Null;
+    for id in 0..40 {
+        let sent = Instant::now();
+        server.send(json!({"id": 100 + id, "method": "thread/turns/list",
+            "params": {"threadId": thread_id, "limit": 25, "cursor": cursor}}));
+        let answer = loop {
+            let message = server.read();
+            if message["id"] == 100 + id {
+                break message;
+            }
+        };
+        took.push(sent.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(answer["result"]["data"].as_array().map(Vec::len), Some(25));
+        cursor = answer["result"]["nextCursor"].clone();
+    }
+    println!(
+        "kelp app-server: thread/turns/list over a saved session of {TURNS} turns, 25 a page: median {:.2} ms (40 pages)",
+        median(took)
+    );
 }
 
 /// `thread/list` over 2,000 saved sessions in a dozen folders.

@@ -29,6 +29,16 @@ pub struct Threads {
     mcp_servers: Arc<Mutex<Vec<ServerStatus>>>,
     /// The connection's external tokens, used by every thread's core while set.
     external: ExternalAuth,
+    /// The last saved history read, as turns: a host paging a thread it reloads has its file
+    /// read once, not once a page.
+    history_cache: Arc<Mutex<Option<CachedHistory>>>,
+}
+
+/// A session file's history as the protocol's turns, while the file keeps its size and time.
+struct CachedHistory {
+    path: PathBuf,
+    stamp: (u64, Option<std::time::SystemTime>),
+    turns: Arc<Vec<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +179,7 @@ impl Threads {
             rate_limits: Arc::new(Mutex::new(json!({}))),
             mcp_servers: Arc::default(),
             external,
+            history_cache: Arc::default(),
         }
     }
 
@@ -447,7 +458,8 @@ impl Threads {
             items_view: Option<String>,
         }
         let asked: Turns = params(raw)?;
-        let (_, mut turns) = self.history(&asked.thread_id).await?;
+        let (_, saved) = self.history(&asked.thread_id).await?;
+        let mut turns: Vec<&Value> = saved.iter().collect();
         if asked.sort_direction.as_deref() != Some("asc") {
             turns.reverse();
         }
@@ -458,7 +470,7 @@ impl Threads {
             .skip(page.skip)
             .take(page.size)
             .map(|turn| {
-                let mut turn = turn.clone();
+                let mut turn = (*turn).clone();
                 if bare {
                     turn["items"] = json!([]);
                 }
@@ -509,20 +521,38 @@ impl Threads {
         Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
     }
 
-    /// A saved session as a thread, and its history as turns.
-    async fn history(&self, thread_id: &str) -> Result<(Value, Vec<Value>), RpcError> {
+    /// A saved session as a thread, and its history as turns (read again only when the file
+    /// changed since the last call).
+    async fn history(&self, thread_id: &str) -> Result<(Value, Arc<Vec<Value>>), RpcError> {
         let state_dir = self.config.state_dir.clone();
         let wanted = thread_id.to_string();
-        let (summary, log, names) = crate::task::spawn_blocking(move || {
+        let cache = Arc::clone(&self.history_cache);
+        let (summary, turns, names) = crate::task::spawn_blocking(move || {
             let summary = crate::session::find(&state_dir, &wanted)?;
-            let log = crate::session::SessionLog::load(&summary.path)?;
             let names = crate::session::shelf::names(&state_dir);
-            Ok::<_, crate::session::SessionError>((summary, log, names))
+            let stamp = std::fs::metadata(&summary.path)
+                .map(|meta| (meta.len(), meta.modified().ok()))
+                .ok();
+            let mut cached = cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let (Some(hit), Some(stamp)) = (cached.as_ref(), stamp)
+                && hit.path == summary.path
+                && hit.stamp == stamp
+            {
+                let turns = Arc::clone(&hit.turns);
+                return Ok((summary, turns, names));
+            }
+            let log = crate::session::SessionLog::load(&summary.path)?;
+            let turns = Arc::new(history_turns(&log.items, &summary.project_dir));
+            *cached = stamp.map(|stamp| CachedHistory {
+                path: summary.path.clone(),
+                stamp,
+                turns: Arc::clone(&turns),
+            });
+            Ok::<_, crate::session::SessionError>((summary, turns, names))
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?
         .map_err(|e| RpcError::invalid_request(format!("no thread {thread_id}: {e}")))?;
-        let turns = history_turns(&log.items, &summary.project_dir);
         Ok((listed_thread(&summary, &names), turns))
     }
 

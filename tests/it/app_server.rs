@@ -1719,6 +1719,12 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
     assert_eq!(forked["thread"]["forkedFromId"], thread_id);
     assert_eq!(forked["thread"]["preview"], "fix the parser");
     assert_eq!(forked["thread"]["turns"].as_array().unwrap().len(), 1);
+    // Read once before its next turn: the history read after it is the file's new one.
+    let one = server.result(
+        "thread/read",
+        json!({"threadId": fork_id, "includeTurns": true}),
+    );
+    assert_eq!(one["thread"]["turns"].as_array().unwrap().len(), 1);
     fake.push_response(Reply::text("Differently."));
     server.turn(&fork_id, "now differently");
     let original = server.result(
