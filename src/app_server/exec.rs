@@ -1,8 +1,8 @@
 //! `command/exec`: one command a host runs under kelp's sandbox, outside any thread (a host's
-//! own terminal button, a build check), with `command/exec/terminate` to stop it and
-//! `command/exec/write` to feed its stdin. Commands run as the model's do: the same sandbox, a
-//! scrubbed environment (with the host's `env` laid over it), no terminal and no stdin unless
-//! the host streams one, their process group killed when they end, time out or are stopped.
+//! own terminal button, a build check), with `command/exec/terminate` to stop it. Commands run
+//! as the model's do: the same sandbox, a scrubbed environment (with the host's `env` laid over
+//! it), no stdin and no terminal, their process group killed when they end, time out or are
+//! stopped.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,14 +27,7 @@ const DEFAULT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
 /// The commands running now that a host named, by their `processId`.
 #[derive(Clone, Default)]
-pub struct Processes(Arc<Mutex<HashMap<String, Running>>>);
-
-/// A command a host named: how to stop it, and its stdin when the host writes one.
-#[derive(Clone)]
-struct Running {
-    cancel: CancellationToken,
-    stdin: Option<tokio::sync::mpsc::UnboundedSender<Option<Vec<u8>>>>,
-}
+pub struct Processes(Arc<Mutex<HashMap<String, CancellationToken>>>);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -68,46 +61,21 @@ struct Captured {
 
 /// `command/exec`: runs the command and answers when it has ended, with its exit code and
 /// output (or, when the host streams it, the output as `command/exec/outputDelta` first).
-pub fn exec(
+pub async fn exec(
     config: Config,
     out: Out,
     processes: Processes,
     raw: Value,
-) -> impl std::future::Future<Output = Result<Answer, RpcError>> + Send + 'static {
-    // Checked and registered at once, before the next request is read: a host may write to the
-    // command's stdin, or stop it, right after asking for it.
-    let started = start(&config, &processes, raw);
-    async move { run(out, started?).await }
-}
-
-/// A command checked and registered under its `processId`, not yet running.
-struct Started {
-    p: ExecParams,
-    env: Vec<(String, Option<String>)>,
-    cwd: PathBuf,
-    sandbox: SandboxPolicy,
-    cancel: CancellationToken,
-    feed: Option<shell::StdinFeed>,
-    /// Holds the process id until the command ends.
-    _registered: Option<Registered>,
-}
-
-fn start(config: &Config, processes: &Processes, raw: Value) -> Result<Started, RpcError> {
+) -> Result<Answer, RpcError> {
     let p: ExecParams = params(raw)?;
     if p.command.first().is_none_or(String::is_empty) {
         return Err(RpcError::invalid_params(
             "Invalid params: command: empty command",
         ));
     }
-    if p.tty {
+    if p.tty || p.stream_stdin {
         return Err(RpcError::invalid_params(
-            "Invalid params: kelp runs command/exec without a terminal (tty); streamStdin gives \
-             it a stdin",
-        ));
-    }
-    if p.stream_stdin && p.process_id.is_none() {
-        return Err(RpcError::invalid_params(
-            "Invalid params: streamStdin needs a processId",
+            "Invalid params: kelp runs command/exec without a terminal or stdin",
         ));
     }
     if p.stream_stdout_stderr && p.process_id.is_none() {
@@ -116,58 +84,22 @@ fn start(config: &Config, processes: &Processes, raw: Value) -> Result<Started, 
         ));
     }
     let env = env_overrides(p.env.as_ref())?;
-    let cwd = match p.cwd.clone() {
+    let cwd = match p.cwd {
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| RpcError::internal(e.to_string()))?,
     };
     let sandbox = match &p.sandbox_policy {
         Some(policy) if !policy.is_null() => {
             let (mode, network) = sandbox_choice(policy)?;
-            SandboxPolicy::for_config(config).with_mode(mode, network)
+            SandboxPolicy::for_config(&config).with_mode(mode, network)
         }
-        _ => SandboxPolicy::for_config(config),
+        _ => SandboxPolicy::for_config(&config),
     };
     let cancel = CancellationToken::new();
-    let (stdin, feed) = match p.stream_stdin {
-        true => {
-            let (stdin, feed) = tokio::sync::mpsc::unbounded_channel();
-            (Some(stdin), Some(feed))
-        }
-        false => (None, None),
-    };
-    let registered = match &p.process_id {
-        Some(id) => Some(Registered::new(
-            processes,
-            id,
-            Running {
-                cancel: cancel.clone(),
-                stdin,
-            },
-        )?),
+    let _registered = match &p.process_id {
+        Some(id) => Some(Registered::new(&processes, id, cancel.clone())?),
         None => None,
     };
-    Ok(Started {
-        p,
-        env,
-        cwd,
-        sandbox,
-        cancel,
-        feed,
-        _registered: registered,
-    })
-}
-
-/// Runs a started command to its end: its exit code and output, or its output streamed first.
-async fn run(out: Out, started: Started) -> Result<Answer, RpcError> {
-    let Started {
-        p,
-        env,
-        cwd,
-        sandbox,
-        cancel,
-        feed,
-        _registered,
-    } = started;
     let cap = if p.disable_output_cap {
         usize::MAX
     } else {
@@ -227,7 +159,7 @@ async fn run(out: Out, started: Started) -> Result<Answer, RpcError> {
         &sandbox,
         &sink,
         cancel,
-        shell::HostIo { env, stdin: feed },
+        &env,
     )
     .await
     .map_err(|e| RpcError::internal(e.to_string()))?;
@@ -271,66 +203,35 @@ pub fn terminate(processes: &Processes, raw: Value) -> Result<Answer, RpcError> 
         process_id: String,
     }
     let asked: Terminate = params(raw)?;
-    processes.running(&asked.process_id)?.cancel.cancel();
-    Ok(json!({}).into())
-}
-
-/// `command/exec/write`: bytes for the stdin of a command started with `streamStdin`, its end
-/// (`closeStdin`), or both.
-pub fn write(processes: &Processes, raw: Value) -> Result<Answer, RpcError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Write {
-        process_id: String,
-        delta_base64: Option<String>,
-        #[serde(default)]
-        close_stdin: bool,
-    }
-    let asked: Write = params(raw)?;
-    let bytes =
-        match asked.delta_base64.as_deref() {
-            Some(encoded) => Some(STANDARD.decode(encoded).map_err(|e| {
-                RpcError::invalid_params(format!("Invalid params: deltaBase64: {e}"))
-            })?),
-            None => None,
-        };
-    let stdin = processes.running(&asked.process_id)?.stdin.ok_or_else(|| {
-        RpcError::invalid_request(format!(
-            "command {} was not started with streamStdin",
+    let running = processes
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&asked.process_id)
+        .cloned();
+    match running {
+        Some(cancel) => {
+            cancel.cancel();
+            Ok(json!({}).into())
+        }
+        None => Err(RpcError::invalid_request(format!(
+            "no running command {}",
             asked.process_id
-        ))
-    })?;
-    let closed = || RpcError::invalid_request(format!("{}: stdin is closed", asked.process_id));
-    if let Some(bytes) = bytes {
-        stdin.send(Some(bytes)).map_err(|_| closed())?;
+        ))),
     }
-    if asked.close_stdin {
-        stdin.send(None).map_err(|_| closed())?;
-    }
-    Ok(json!({}).into())
 }
 
 impl Processes {
     /// Stops every command still running (the connection closed).
     pub fn stop_all(&self) {
-        for running in self
+        for cancel in self
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
         {
-            running.cancel.cancel();
+            cancel.cancel();
         }
-    }
-
-    /// The command running under `id`.
-    fn running(&self, id: &str) -> Result<Running, RpcError> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
-            .ok_or_else(|| RpcError::invalid_request(format!("no running command {id}")))
     }
 }
 
@@ -341,14 +242,14 @@ struct Registered {
 }
 
 impl Registered {
-    fn new(processes: &Processes, id: &str, running: Running) -> Result<Self, RpcError> {
-        let mut all = processes.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if all.contains_key(id) {
+    fn new(processes: &Processes, id: &str, cancel: CancellationToken) -> Result<Self, RpcError> {
+        let mut running = processes.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if running.contains_key(id) {
             return Err(RpcError::invalid_request(format!(
                 "a command with processId {id} is already running"
             )));
         }
-        all.insert(id.to_string(), running);
+        running.insert(id.to_string(), cancel);
         Ok(Self {
             processes: processes.clone(),
             id: id.to_string(),

@@ -70,7 +70,6 @@ const METHODS: &[&str] = &[
     "fuzzyFileSearch",
     "command/exec",
     "command/exec/terminate",
-    "command/exec/write",
 ];
 
 #[derive(Deserialize)]
@@ -267,7 +266,6 @@ impl Server {
             "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
             "turn/steer" => turns::steer(params, |id| self.threads.thread(id)),
             "command/exec/terminate" => exec::terminate(&self.processes, params),
-            "command/exec/write" => exec::write(&self.processes, params),
             other => Err(RpcError::invalid_request(format!(
                 "Invalid request: unknown variant `{other}`, expected one of {}",
                 METHODS

@@ -602,7 +602,7 @@ pub async fn execute(
                 &ctx.sandbox,
                 output,
                 cancel,
-                shell::HostIo::default(),
+                &[],
             )
             .await
             {

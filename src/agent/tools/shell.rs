@@ -322,33 +322,12 @@ impl ShellOutcome {
     }
 }
 
-/// Bytes for a command's stdin as a host writes them; `None` closes it.
-pub type StdinFeed = tokio::sync::mpsc::UnboundedReceiver<Option<Vec<u8>>>;
-
-/// What a host adds to a command it runs (never the model's): variables laid over the
-/// scrubbed environment (a `None` value unsets the name), and a stdin it writes.
-#[derive(Debug, Default)]
-pub struct HostIo {
-    pub env: Vec<(String, Option<String>)>,
-    pub stdin: Option<StdinFeed>,
-}
-
-/// Writes what the host sends to the command's stdin until it closes it, stops sending, or the
-/// command stops reading.
-async fn feed_stdin(mut feed: StdinFeed, mut pipe: tokio::process::ChildStdin) {
-    use tokio::io::AsyncWriteExt;
-    while let Some(Some(bytes)) = feed.recv().await {
-        if pipe.write_all(&bytes).await.is_err() || pipe.flush().await.is_err() {
-            break;
-        }
-    }
-}
-
-/// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`.
+/// Runs `args` in `project_dir` (or its `workdir`), streaming lines to `sink`. `env` is laid
+/// over the scrubbed environment (a `None` value unsets the name): a host's overrides, never
+/// the model's.
 ///
-/// The command gets a null stdin (unless the host feeds one) and its own process group. On
-/// timeout or `cancel` the whole group gets SIGKILL. If this future is dropped early the group
-/// is killed too.
+/// The command gets a null stdin and its own process group. On timeout or `cancel` the whole
+/// group gets SIGKILL. If this future is dropped early the group is killed too.
 pub async fn run(
     args: &ShellArgs,
     project_dir: &Path,
@@ -356,7 +335,7 @@ pub async fn run(
     sandbox: &SandboxPolicy,
     sink: &OutputSink,
     cancel: CancellationToken,
-    host: HostIo,
+    env: &[(String, Option<String>)],
 ) -> Result<ShellOutcome, ShellError> {
     let dir = match &args.workdir {
         Some(workdir) => paths::resolve(project_dir, Path::new(workdir)),
@@ -388,11 +367,7 @@ pub async fn run(
     command
         .args(&rest)
         .current_dir(&dir)
-        .stdin(if host.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -403,7 +378,7 @@ pub async fn run(
             command.env_remove(&name);
         }
     }
-    for (name, value) in &host.env {
+    for (name, value) in env {
         match value {
             Some(value) => command.env(name, value),
             None => command.env_remove(name),
@@ -421,9 +396,6 @@ pub async fn run(
         source,
     })?;
     let mut group = GroupKiller::new(child.id());
-    if let (Some(feed), Some(pipe)) = (host.stdin, child.stdin.take()) {
-        crate::task::spawn(feed_stdin(feed, pipe));
-    }
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
 
@@ -705,7 +677,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
-            HostIo::default(),
+            &[],
         )
         .await
         .unwrap()
@@ -800,7 +772,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
-            HostIo::default(),
+            &[],
         )
         .await
         .unwrap_err();
@@ -817,7 +789,7 @@ mod tests {
             &SandboxPolicy::off(),
             &OutputSink::none(),
             CancellationToken::new(),
-            HostIo::default(),
+            &[],
         )
         .await
         .unwrap_err();
@@ -839,7 +811,7 @@ mod tests {
             &SandboxPolicy::off(),
             &sink,
             CancellationToken::new(),
-            HostIo::default(),
+            &[],
         )
         .await
         .unwrap();
@@ -898,7 +870,7 @@ mod tests {
                     &SandboxPolicy::off(),
                     &OutputSink::channel(tx),
                     cancel,
-                    HostIo::default(),
+                    &[],
                 )
                 .await
             })
