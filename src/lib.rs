@@ -15,6 +15,7 @@ pub mod logging;
 pub mod mcp;
 pub mod private_file;
 pub mod qr;
+pub mod random;
 pub mod secret;
 pub mod session;
 pub mod stdio;

@@ -204,7 +204,8 @@ fn write_and_rename(
     let mut attempts = 0;
     let (temp_name, file) = loop {
         let mut temp_name = prefix.to_os_string();
-        temp_name.push(random_chars());
+        let random = random_chars().map_err(step("name a temporary file beside"))?;
+        temp_name.push(random);
         temp_name.push(".tmp");
         let created = rustix::fs::openat(
             dir,
@@ -242,14 +243,18 @@ fn write_and_rename(
     Ok(())
 }
 
-/// The random part of a temp file's name: [`TEMP_RANDOM_CHARS`] letters and digits.
-fn random_chars() -> String {
-    use rand::Rng;
-    rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(TEMP_RANDOM_CHARS)
-        .map(char::from)
-        .collect()
+/// The random part of a temp file's name: [`TEMP_RANDOM_CHARS`] of `[A-Za-z0-9_-]`, one per
+/// random byte: 64 symbols, so none is likelier.
+fn random_chars() -> std::io::Result<String> {
+    const SYMBOLS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut raw = [0u8; TEMP_RANDOM_CHARS];
+    getrandom::fill(&mut raw).map_err(|e| {
+        std::io::Error::other(format!("the operating system gave no random bytes ({e})"))
+    })?;
+    Ok(raw
+        .iter()
+        .map(|b| char::from(SYMBOLS[usize::from(b % 64)]))
+        .collect())
 }
 
 /// Removes temp files of [`replace`]'s naming (`.<name>.XXXXXX.tmp`) older than
@@ -266,7 +271,9 @@ fn remove_stale_temps(dir: &Path, prefix: &std::ffi::OsStr) {
             .and_then(|rest| rest.strip_suffix(".tmp"))
             .is_some_and(|random| {
                 random.len() == TEMP_RANDOM_CHARS
-                    && random.chars().all(|c| c.is_ascii_alphanumeric())
+                    && random
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             });
         // `DirEntry::metadata` does not follow links: only plain files of ours go.
         let stale = entry.metadata().is_ok_and(|meta| {
@@ -309,6 +316,21 @@ mod tests {
         assert!(err.is_busy(), "{err}");
         drop(held);
         lock_beside_within(&path, Duration::from_millis(200)).unwrap();
+    }
+
+    #[test]
+    fn temp_names_are_filename_safe_and_vary() {
+        let names: Vec<String> = (0..4).map(|_| random_chars().unwrap()).collect();
+        for name in &names {
+            assert_eq!(name.len(), TEMP_RANDOM_CHARS);
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{name}"
+            );
+        }
+        // 4 × 36 random bits: all equal only if the generator is broken.
+        assert!(names.iter().any(|name| *name != names[0]), "{names:?}");
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub enum LoginError {
     Save(#[from] StoreError),
     #[error("the login was cancelled")]
     Cancelled,
+    #[error("cannot make the login's secret: {0}")]
+    NoSecret(String),
 }
 
 impl From<OAuthError> for LoginError {

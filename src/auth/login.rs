@@ -124,9 +124,11 @@ pub fn start_login_with(
     let cancel = CancellationToken::new();
     let (outcome_tx, outcome_rx) = watch::channel(None);
     let (paste_tx, paste_rx) = mpsc::unbounded_channel();
-    let browser_secrets =
-        (method == LoginMethod::Browser).then(|| (Pkce::generate(), pkce::generate_state()));
-    let state = browser_secrets.as_ref().map(|(_, state)| state.clone());
+    let browser_secrets = (method == LoginMethod::Browser).then(browser_secrets);
+    let state = browser_secrets
+        .as_ref()
+        .and_then(|secrets| secrets.as_ref().ok())
+        .map(|(_, state)| state.clone());
     let (busy_tx, busy_rx) = watch::channel(());
     let flow = Flow {
         busy: busy_tx,
@@ -153,14 +155,24 @@ pub fn start_login_with(
     }
 }
 
+/// The browser login's PKCE pair and `state`.
+fn browser_secrets() -> Result<(Pkce, String), LoginError> {
+    let secret = |e: std::io::Error| LoginError::NoSecret(e.to_string());
+    Ok((
+        Pkce::generate().map_err(secret)?,
+        pkce::generate_state().map_err(secret)?,
+    ))
+}
+
 async fn run(
     flow: &Flow,
-    browser_secrets: Option<(Pkce, String)>,
+    browser_secrets: Option<Result<(Pkce, String), LoginError>>,
     mut pastes: mpsc::UnboundedReceiver<Pasted>,
     cancel: CancellationToken,
 ) -> LoginOutcome {
     let result = match browser_secrets {
-        Some((pkce, state)) => browser::run(flow, pkce, state, &mut pastes, &cancel).await,
+        Some(Ok((pkce, state))) => browser::run(flow, pkce, state, &mut pastes, &cancel).await,
+        Some(Err(error)) => Err(error),
         None => {
             tokio::select! {
                 biased;

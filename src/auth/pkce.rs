@@ -2,7 +2,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// A verifier and the challenge derived from it. The verifier is a secret: redacted from `Debug`.
@@ -25,13 +24,13 @@ impl std::fmt::Debug for Pkce {
 
 impl Pkce {
     /// A fresh pair from the operating system's randomness.
-    pub fn generate() -> Self {
-        let verifier = random_base64url::<64>();
+    pub fn generate() -> std::io::Result<Self> {
+        let verifier = random_base64url::<64>()?;
         let challenge = challenge_for(&verifier);
-        Self {
+        Ok(Self {
             verifier,
             challenge,
-        }
+        })
     }
 }
 
@@ -41,14 +40,12 @@ pub fn challenge_for(verifier: &str) -> String {
 }
 
 /// A fresh `state`: 32 random bytes, base64url without padding (43 characters).
-pub fn generate_state() -> String {
+pub fn generate_state() -> std::io::Result<String> {
     random_base64url::<32>()
 }
 
-fn random_base64url<const N: usize>() -> String {
-    let mut bytes = [0u8; N];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+fn random_base64url<const N: usize>() -> std::io::Result<String> {
+    Ok(URL_SAFE_NO_PAD.encode(crate::random::bytes::<N>()?))
 }
 
 #[cfg(test)]
@@ -57,10 +54,10 @@ mod tests {
 
     #[test]
     fn lengths_and_alphabet_follow_the_protocol() {
-        let pkce = Pkce::generate();
+        let pkce = Pkce::generate().unwrap();
         assert_eq!(pkce.verifier.len(), 86);
         assert_eq!(pkce.challenge.len(), 43);
-        assert_eq!(generate_state().len(), 43);
+        assert_eq!(generate_state().unwrap().len(), 43);
         let url_safe = |s: &str| {
             s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -70,7 +67,7 @@ mod tests {
 
     #[test]
     fn challenge_is_the_sha256_of_the_verifier() {
-        let pkce = Pkce::generate();
+        let pkce = Pkce::generate().unwrap();
         assert_eq!(pkce.challenge, challenge_for(&pkce.verifier));
         // The verifier of RFC 7636 appendix B; the digest checked with `openssl dgst -sha256`.
         assert_eq!(
@@ -81,13 +78,16 @@ mod tests {
 
     #[test]
     fn every_pair_and_state_is_fresh() {
-        assert_ne!(Pkce::generate().verifier, Pkce::generate().verifier);
-        assert_ne!(generate_state(), generate_state());
+        assert_ne!(
+            Pkce::generate().unwrap().verifier,
+            Pkce::generate().unwrap().verifier
+        );
+        assert_ne!(generate_state().unwrap(), generate_state().unwrap());
     }
 
     #[test]
     fn debug_hides_the_verifier() {
-        let pkce = Pkce::generate();
+        let pkce = Pkce::generate().unwrap();
         assert!(!format!("{pkce:?}").contains(&pkce.verifier));
     }
 }

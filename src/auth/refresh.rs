@@ -8,8 +8,6 @@
 
 use std::time::Duration;
 
-use rand::Rng;
-
 use super::error::AuthError;
 use super::oauth::{self, OAuthError, TokenResponse};
 use super::store::{AuthStore, OAuthEntry, OpenAiEntry};
@@ -43,10 +41,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait before retry `n` (1-based): base × 2^(n-1), ±10 % so processes spread out.
     fn delay(&self, retry: u32) -> Duration {
-        let base = self
-            .base_delay
-            .saturating_mul(1 << retry.saturating_sub(1).min(16));
-        base.mul_f64(rand::rng().random_range(0.9..1.1))
+        crate::random::backoff(self.base_delay, retry)
     }
 }
 

@@ -269,7 +269,7 @@ impl Exchange {
                             return Err(give_up(error));
                         }
                         Some(asked) => asked,
-                        None => backoff(settings.base_backoff, retries + 1),
+                        None => crate::random::backoff(settings.base_backoff, retries + 1),
                     };
                     retries += 1;
                     tracing::info!(retries, ?delay, %reason, "retrying the response");
@@ -352,13 +352,6 @@ impl Exchange {
     }
 }
 
-/// `base × 2^(n-1)`, ±10 %.
-fn backoff(base: Duration, retry: u32) -> Duration {
-    use rand::Rng;
-    let exp = base.saturating_mul(1 << retry.saturating_sub(1).min(16));
-    exp.mul_f64(rand::rng().random_range(0.9..=1.1))
-}
-
 fn transient(reason: String) -> Verdict {
     Verdict::Retry {
         delay: None,
@@ -426,20 +419,6 @@ pub fn rate_limits(headers: &HeaderMap) -> Option<RateLimits> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
-
-    #[test]
-    fn backoff_doubles_within_ten_percent() {
-        let base = Duration::from_millis(200);
-        for (retry, nominal) in [(1, 200.0), (2, 400.0), (3, 800.0), (5, 3200.0)] {
-            for _ in 0..50 {
-                let ms = backoff(base, retry).as_secs_f64() * 1000.0;
-                assert!(
-                    ms >= nominal * 0.9 - 0.01 && ms <= nominal * 1.1 + 0.01,
-                    "{retry}: {ms}"
-                );
-            }
-        }
-    }
 
     #[test]
     fn rate_limit_headers_become_windows() {

@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("logging", 0),
     ("humanize", 0),
     ("qr", 0),
+    ("random", 0),
     ("http", 0),
     ("task", 0),
     ("stdio", 0),
