@@ -80,7 +80,7 @@ fn app_with(messages: usize) -> (App, UnboundedReceiver<Op>) {
             "question {i}: what does parse do?"
         )));
         press(&mut app, KeyCode::Enter);
-        app.handle_core_event(Event::TurnStarted);
+        app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
         app.handle_core_event(Event::MessageDone {
             item: format!("msg_{i}").into(),
             text: ANSWER.to_string(),
@@ -167,7 +167,7 @@ fn bench_stream() -> (Duration, usize) {
     let (mut app, _rx) = new_app();
     let mut term = terminal();
     let start = Instant::now();
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     let item: kelp::agent::protocol::ItemId = "msg_stream".into();
     let mut frames = 0;
     for (n, chunk) in text.as_bytes().chunks(16).enumerate() {
@@ -197,7 +197,7 @@ fn bench_keystrokes(streaming: bool) -> Stats {
     let (mut app, _rx) = app_with(10_000);
     let mut term = terminal();
     if streaming {
-        app.handle_core_event(Event::TurnStarted);
+        app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     }
     term.draw(|f| app.render(f)).expect("draw");
     let item: kelp::agent::protocol::ItemId = "msg_typing".into();

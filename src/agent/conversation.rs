@@ -189,6 +189,12 @@ impl Conversation {
         &self.tool_context.project_dir
     }
 
+    /// The person's prompts in the history (steering included: each starts a turn of the saved
+    /// history).
+    pub fn prompt_count(&self) -> usize {
+        self.history.iter().filter(|item| item.is_prompt()).count()
+    }
+
     /// The history, in order.
     pub fn history(&self) -> &[Item] {
         &self.history

@@ -703,7 +703,8 @@ impl Core {
                     run_turn_unfinished(&mut conversation, &ctx, submission).await
                 }
                 Work::Compact(focus) => {
-                    ctx.events.send(Event::TurnStarted).ok();
+                    let prompts_before = conversation.prompt_count();
+                    ctx.events.send(Event::TurnStarted { prompts_before }).ok();
                     let reason = crate::agent::compact::Reason::Asked;
                     crate::agent::compact::compact(
                         &mut conversation,

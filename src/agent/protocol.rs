@@ -214,8 +214,10 @@ pub enum StopCause {
 /// Something the front end should show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A turn began.
-    TurnStarted,
+    /// A turn began, with `prompts_before` prompts in the conversation: the place its prompt
+    /// takes among them, which is how a saved history numbers its turns (`turn-N` in the
+    /// app-server's `thread/read`), so that a face can name a live turn as a reload will.
+    TurnStarted { prompts_before: usize },
     /// The files the prompt mentions (`@path`): which went with it, and why others did not.
     Attached(Vec<Attachment>),
     /// An item of the turn began: an answer or a reasoning summary. (A tool call begins with

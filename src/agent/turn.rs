@@ -67,7 +67,9 @@ pub async fn run_turn_unfinished(
     ctx: &TurnContext,
     submission: Submission,
 ) -> Result<(), TurnError> {
-    ctx.emit(Event::TurnStarted);
+    ctx.emit(Event::TurnStarted {
+        prompts_before: conversation.prompt_count(),
+    });
     let mut partial = PartialAnswer::default();
     let result = steps(conversation, ctx, submission, &mut partial).await;
     if let Err(e) = &result {

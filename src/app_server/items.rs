@@ -300,7 +300,7 @@ impl Translator {
                     params: with(json!({ "error": { "message": reason }, "willRetry": true })),
                 });
             }
-            Event::TurnStarted => {
+            Event::TurnStarted { .. } => {
                 out.push(self.status(json!({ "type": "active", "activeFlags": [] })))
             }
             Event::ApprovalRequested { .. } => out.push(

@@ -244,18 +244,9 @@ impl Threads {
     pub async fn fork(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let p: ResumeParams = params(raw)?;
         let source = self.find(&p.thread_id).await?;
-        // Saved turns are named by their place (`items::history_turns`): `turn-N` keeps N + 1.
         let through = match p.last_turn_id.as_deref() {
             None => None,
-            Some(id) => Some(
-                id.strip_prefix("turn-")
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .ok_or_else(|| {
-                        RpcError::invalid_request(format!(
-                            "lastTurnId {id}: name a turn as thread/read does (turn-0, turn-1, …)"
-                        ))
-                    })?,
-            ),
+            Some(id) => self.saved_turn_of(&source.id.to_string(), id)?,
         };
         let state_dir = self.config.state_dir.clone();
         let original = source.clone();
@@ -273,6 +264,35 @@ impl Threads {
         })?;
         let from = source.id.to_string();
         self.open_saved(p, copy, Some(from)).await
+    }
+
+    /// The saved turn (counted from 0 by its prompt) that `thread/fork`'s `lastTurnId` names,
+    /// `None` for all of them. Saved turns are named by their place (`items::history_turns`,
+    /// `turn-2`); a turn this connection ran has the id `turn/start` gave it, and spans the
+    /// saved turns up to the next live turn's prompt (its steering starts saved turns too).
+    fn saved_turn_of(&self, thread_id: &str, id: &str) -> Result<Option<usize>, RpcError> {
+        if let Some(n) = id.strip_prefix("turn-").and_then(|n| n.parse().ok()) {
+            return Ok(Some(n));
+        }
+        let live = self.threads.get(thread_id).map(|thread| {
+            thread
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .prompts_through(id)
+        });
+        match live {
+            Some(Ok(None)) => Ok(None),
+            Some(Ok(Some(prompts))) => prompts.checked_sub(1).map(Some).ok_or_else(|| {
+                RpcError::invalid_request(format!(
+                    "lastTurnId {id}: that turn saved nothing to keep; fork the thread whole"
+                ))
+            }),
+            _ => Err(RpcError::invalid_request(format!(
+                "lastTurnId {id}: no such turn in {thread_id}; name one that turn/start gave \
+                 or that thread/read lists (turn-0, turn-1, …)"
+            ))),
+        }
     }
 
     /// The saved session `id` (or an id prefix).

@@ -25,6 +25,23 @@ use crate::mcp::ServerStatus;
 #[derive(Debug, Default)]
 pub(super) struct Running {
     pub(super) turn_id: Option<String>,
+    /// The turns run while the thread is loaded, in order: each one's id and the prompts the
+    /// conversation held when it began (so a live id finds its place in the saved history).
+    pub(super) started: Vec<(String, usize)>,
+}
+
+impl Running {
+    /// How many saved turns (counted by their prompts) a fork through the live turn `id` keeps:
+    /// all up to the next live turn's prompt, or all of them after the last live turn (`None`).
+    /// `Err`: no live turn has that id.
+    pub(super) fn prompts_through(&self, id: &str) -> Result<Option<usize>, ()> {
+        let at = self
+            .started
+            .iter()
+            .position(|(started, _)| started == id)
+            .ok_or(())?;
+        Ok(self.started.get(at + 1).map(|(_, prompts)| *prompts))
+    }
 }
 
 /// A thread of the connection: its core's ops, and the turn it runs.
@@ -343,6 +360,14 @@ pub(super) async fn pump(
             Event::ApprovalAnswered {
                 id, decision: None, ..
             } => resolved(&out, &asking, *id, &json!(thread_id)),
+            Event::TurnStarted { prompts_before } => {
+                let turn = turn.clone();
+                running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .started
+                    .push((turn, *prompts_before));
+            }
             Event::TurnFinished(_) => {
                 running
                     .lock()

@@ -335,7 +335,7 @@ impl Printer for JsonPrinter {
 
     fn print(&mut self, event: &Event) -> io::Result<()> {
         let value = match event {
-            Event::TurnStarted => json!({"type": "turn.started"}),
+            Event::TurnStarted { .. } => json!({"type": "turn.started"}),
             Event::TextDelta { item, delta } => {
                 json!({"type": "text.delta", "item_id": item, "delta": delta})
             }

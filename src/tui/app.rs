@@ -560,7 +560,7 @@ impl App {
     pub fn handle_core_event(&mut self, event: Event) {
         self.redraw = true;
         match event {
-            Event::TurnStarted => {
+            Event::TurnStarted { .. } => {
                 self.turn_started = Some(TurnClock::start(Instant::now()));
                 self.chat.start_response();
             }

@@ -1833,6 +1833,53 @@ async fn a_running_turn_is_steered() {
                "input": [{"type": "text", "text": "late"}]}),
     );
     assert_eq!(idle["error"]["code"], -32600);
+
+    // The ids turn/start gave name turns for thread/fork: the steered turn spans two saved
+    // turns (its steering is a prompt of the saved history), and keeps both.
+    fake.push_response(Reply::text("Done."));
+    let last = server.turn(&thread_id, "now commit");
+    let last_id = last.last().unwrap()["params"]["turn"]["id"].clone();
+    let saved_turns = |forked: &Value| -> Vec<String> {
+        forked["thread"]["turns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|turn| {
+                turn["items"][0]["content"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let through_steered = server.result(
+        "thread/fork",
+        json!({"threadId": thread_id, "lastTurnId": turn_id}),
+    );
+    assert_eq!(
+        saved_turns(&through_steered),
+        ["fix it", "also check the tests"]
+    );
+    let through_last = server.result(
+        "thread/fork",
+        json!({"threadId": thread_id, "lastTurnId": last_id}),
+    );
+    assert_eq!(
+        saved_turns(&through_last),
+        ["fix it", "also check the tests", "now commit"]
+    );
+    let (unknown, _) = server.call(
+        "thread/fork",
+        json!({"threadId": thread_id, "lastTurnId": "7f1c0000-0000-4000-8000-000000000000"}),
+    );
+    assert_eq!(unknown["error"]["code"], -32600, "{unknown}");
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such turn"),
+        "{unknown}"
+    );
 }
 
 /// The turn's diff: one unified diff per file over all the turn's patches, sent after each.

@@ -126,7 +126,7 @@ fn streamed_markdown_answer_with_code() {
         ops(&mut rx),
         [Op::Submit(Submission::text("How do I read a file?"))]
     );
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     for chunk in ANSWER.as_bytes().chunks(16) {
         app.handle_core_event(delta("msg_a", &String::from_utf8_lossy(chunk)));
     }
@@ -138,7 +138,7 @@ fn streamed_markdown_answer_with_code() {
 #[test]
 fn tool_call_and_plan() {
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     app.handle_core_event(Event::PlanUpdated {
         call_id: "c0".into(),
         explanation: Some("Fix the failing test first.".into()),
@@ -209,7 +209,7 @@ fn mcp_approval_and_the_servers() {
     ]));
     type_text(&mut app, "/mcp");
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     app.handle_core_event(Event::ApprovalRequested {
         id: 3,
         call_id: "m1".into(),
@@ -225,7 +225,7 @@ fn mcp_approval_and_the_servers() {
 #[test]
 fn approval_prompt() {
     let (mut app, mut rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     app.handle_core_event(Event::ApprovalRequested {
         id: 7,
         call_id: "c2".into(),
@@ -256,7 +256,7 @@ fn approval_prompt() {
 fn patch_approval_names_the_file_and_wrapped_rows_keep_their_marker() {
     use kelp::agent::tools::{ChangeKind, FileChange};
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     let mut diff =
         String::from("--- a/src/config/loader.rs\n+++ b/src/config/loader.rs\n@@ -1,9 +1,9 @@\n");
     for i in 0..8 {
@@ -591,7 +591,7 @@ fn a_retry_keeps_the_partial_answer_until_the_next_attempt_streams() {
     let (mut app, _rx) = logged_in();
     type_text(&mut app, "Explain the parser");
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     app.handle_core_event(thinking("rs_1", "Looking at the first try"));
     app.handle_core_event(delta("msg_1", "FIRST attempt, cut"));
     app.handle_core_event(delta("msg_1", " in the middle"));
@@ -627,7 +627,7 @@ fn a_retry_keeps_the_partial_answer_until_the_next_attempt_streams() {
 #[test]
 fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     app.handle_core_event(delta("msg_1", "Let me run it."));
     app.handle_core_event(done("msg_1", "Let me run it."));
     app.handle_core_event(Event::ToolStarted {
@@ -705,7 +705,7 @@ fn queued_prompt_and_a_full_status_line_at_80_columns() {
     );
     type_text(&mut app, "Explain the parser");
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     app.handle_core_event(delta("msg_1", "The parser"));
     type_text(
         &mut app,
@@ -852,7 +852,7 @@ fn attached_files_under_the_prompt() {
     type_text(&mut app, "explain @src/main.rs and @../secret");
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     app.handle_core_event(Event::Attached(vec![
         Attachment {
             path: "src/main.rs".into(),
@@ -875,7 +875,7 @@ fn attached_files_under_the_prompt() {
 #[test]
 fn a_command_stopped_with_esc_reads_interrupted() {
     let (mut app, mut rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted);
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
     app.handle_core_event(Event::ApprovalRequested {
         id: 1,
         call_id: "c1".into(),
