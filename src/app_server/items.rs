@@ -161,17 +161,40 @@ impl Translator {
                 self.reasoning.take_if(|(open, _)| *open == item);
                 out.push(completed(reasoning(&item, Some(&text))));
             }
-            // A patch that asks is an item from then on, its changes known, so the host shows
-            // what it approves.
+            // No approval comes for an item the host has not seen: a call that asks is an item
+            // from then on (a patch with its changes), so the host shows what it approves.
             Event::ApprovalRequested {
-                call_id,
-                subject: ApprovalSubject::Patch { changes, .. },
-                ..
+                call_id, subject, ..
             } => {
-                let item = ToolItem::FileChange {
-                    changes: changes.iter().map(file_update).collect(),
-                };
-                out.push(started(self.open_tool(call_id, item)));
+                if !self.tools.contains_key(&call_id) {
+                    let item = match subject {
+                        ApprovalSubject::Patch { changes, .. } => ToolItem::FileChange {
+                            changes: changes.iter().map(file_update).collect(),
+                        },
+                        ApprovalSubject::Command { command, .. }
+                        | ApprovalSubject::Unsandboxed { command, .. }
+                        | ApprovalSubject::Read {
+                            summary: command, ..
+                        } => ToolItem::Command {
+                            command,
+                            output: String::new(),
+                            actions: Vec::new(),
+                        },
+                        ApprovalSubject::McpTool {
+                            server,
+                            tool,
+                            arguments,
+                        } => ToolItem::Mcp {
+                            server,
+                            tool,
+                            arguments: serde_json::from_str(&arguments).unwrap_or(Value::Null),
+                        },
+                    };
+                    out.push(started(self.open_tool(call_id, item)));
+                }
+                out.push(
+                    self.status(json!({ "type": "active", "activeFlags": ["waitingOnApproval"] })),
+                );
             }
             // A refused or withdrawn one ends here: nothing runs.
             Event::ApprovalAnswered {
@@ -185,7 +208,20 @@ impl Translator {
                     ));
                 }
             }
-            Event::ToolStarted { call_id, .. } if self.tools.contains_key(&call_id) => {}
+            // Opened when it asked: what a read, listing or search touches is known now.
+            Event::ToolStarted { call_id, facts, .. } if self.tools.contains_key(&call_id) => {
+                if let (
+                    Some(ToolItem::Command {
+                        command, actions, ..
+                    }),
+                    Some(facts),
+                ) = (self.tools.get_mut(&call_id), facts)
+                    && actions.is_empty()
+                    && !matches!(facts, CallFacts::Mcp { .. })
+                {
+                    *actions = vec![command_action(command, facts)];
+                }
+            }
             Event::ToolStarted {
                 call_id,
                 tool,
@@ -303,9 +339,6 @@ impl Translator {
             Event::TurnStarted { .. } => {
                 out.push(self.status(json!({ "type": "active", "activeFlags": [] })))
             }
-            Event::ApprovalRequested { .. } => out.push(
-                self.status(json!({ "type": "active", "activeFlags": ["waitingOnApproval"] })),
-            ),
             Event::ApprovalAnswered { .. } => {
                 out.push(self.status(json!({ "type": "active", "activeFlags": [] })));
             }
@@ -511,6 +544,28 @@ fn file_update(change: &FileChange) -> Value {
 }
 
 /// kelp's rate limits as the protocol's sparse `RateLimitSnapshot`.
+/// The person's input to a turn (or its steering) as a `userMessage` item, the host's input
+/// items as it sent them: `item/started` and `item/completed` at once, whole when it arrives.
+pub fn user_message(
+    thread_id: &str,
+    turn_id: &str,
+    item_id: &str,
+    input: Value,
+    now_ms: i64,
+) -> [(&'static str, Value); 2] {
+    let item = json!({ "type": "userMessage", "id": item_id, "content": input });
+    [
+        (
+            "item/started",
+            json!({ "threadId": thread_id, "turnId": turn_id, "item": item, "startedAtMs": now_ms }),
+        ),
+        (
+            "item/completed",
+            json!({ "threadId": thread_id, "turnId": turn_id, "item": item, "completedAtMs": now_ms }),
+        ),
+    ]
+}
+
 pub fn rate_limits(limits: &RateLimits) -> Value {
     let window = |w: &crate::llm::types::RateLimitWindow| {
         json!({

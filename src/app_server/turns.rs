@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
-use super::items::{Outgoing, Translator, rate_limits};
+use super::items::{Outgoing, Translator, rate_limits, user_message};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op, Settings, Submission,
@@ -159,6 +159,7 @@ impl<'a, F: FnOnce(&str) -> Result<&'a Thread, RpcError>> Find<'a> for F {}
 
 /// `turn/start`: sends the prompt; the turn's events stream as notifications.
 pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+    let shown = raw.get("input").cloned().unwrap_or_default();
     let p: TurnParams = params(raw)?;
     let thread = find(&p.thread_id)?;
     let approval = match &p.approval_policy {
@@ -181,7 +182,15 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         output_schema: p.output_schema.filter(|schema| !schema.is_null()),
     };
     let ops = thread.ops.clone();
-    let (answer, _) = begin_turn(thread, &p.thread_id)?;
+    let (mut answer, turn) = begin_turn(thread, &p.thread_id)?;
+    let turn_id = turn["id"].as_str().unwrap_or_default();
+    answer.then.extend(user_message(
+        &p.thread_id,
+        turn_id,
+        &Uuid::new_v4().to_string(),
+        shown,
+        now_ms(),
+    ));
     // Sent once `turn/started` is on its way, so no item of the turn comes before it.
     Ok(answer.after(move || {
         let _ = ops.send(settings);
@@ -199,6 +208,7 @@ pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         expected_turn_id: String,
         input: Vec<InputItem>,
     }
+    let shown = raw.get("input").cloned().unwrap_or_default();
     let p: Steer = params(raw)?;
     let thread = find(&p.thread_id)?;
     let running = thread
@@ -219,7 +229,15 @@ pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
                 .ops
                 .send(Op::Steer(submission))
                 .map_err(|_| RpcError::internal("this thread's agent stopped"))?;
-            Ok(json!({ "turnId": turn_id }).into())
+            let mut answer = Answer::new(json!({ "turnId": turn_id }));
+            answer.then.extend(user_message(
+                &p.thread_id,
+                &turn_id,
+                &Uuid::new_v4().to_string(),
+                shown,
+                now_ms(),
+            ));
+            Ok(answer)
         }
         Some(turn_id) => Err(RpcError::invalid_request(format!(
             "expected active turn id `{}` but found `{turn_id}`",

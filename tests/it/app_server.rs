@@ -619,7 +619,50 @@ async fn a_turn_streams_items_and_asks_before_running_a_command() {
     let turn_id = turn["turn"]["id"].clone();
     assert_eq!(turn["turn"]["status"], "inProgress");
     let seen = server.until(|m| m["method"] == "item/commandExecution/requestApproval");
-    assert!(seen.iter().any(|m| m["method"] == "turn/started"));
+    // The person's words are the turn's first item, as in Codex: after `turn/started`, before
+    // anything the model does.
+    let methods: Vec<String> = seen
+        .iter()
+        .filter(|m| {
+            m.get("id").is_none()
+                || m["method"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with("Approval"))
+        })
+        .map(|m| {
+            format!(
+                "{} {}",
+                m["method"].as_str().unwrap_or(""),
+                m["params"]["item"]["type"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let position = |wanted: &str| methods.iter().position(|m| m.trim_end() == wanted);
+    let user_started = position("item/started userMessage").expect("a userMessage item");
+    assert!(
+        position("turn/started").unwrap() < user_started,
+        "{methods:#?}"
+    );
+    assert!(
+        position("item/completed userMessage").unwrap()
+            < position("item/started commandExecution").unwrap(),
+        "{methods:#?}"
+    );
+    // No approval for an item the host has not seen: the command is an item before it asks.
+    assert_eq!(
+        position("item/started commandExecution").unwrap() + 2,
+        methods.len() - 1,
+        "started, waiting on approval, then the request: {methods:#?}"
+    );
+    let user = seen
+        .iter()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "userMessage")
+        .unwrap();
+    assert_eq!(user["params"]["turnId"], turn_id);
+    assert_eq!(
+        user["params"]["item"]["content"],
+        json!([{"type": "text", "text": "make a file", "text_elements": []}])
+    );
     let request = seen.last().unwrap();
     assert_eq!(request["params"]["threadId"], thread_id);
     assert_eq!(request["params"]["turnId"], turn_id);
@@ -632,6 +675,13 @@ async fn a_turn_streams_items_and_asks_before_running_a_command() {
     server.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
 
     let seen = server.until(|m| m["method"] == "turn/completed");
+    assert!(
+        !seen
+            .iter()
+            .any(|m| m["method"] == "item/started"
+                && m["params"]["item"]["type"] == "commandExecution"),
+        "the command's item starts once"
+    );
     let completed_command = seen
         .iter()
         .find(|m| {
@@ -765,7 +815,7 @@ async fn a_reasoning_summary_is_an_item_of_its_own() {
         .filter(|m| m["method"] == "item/started")
         .map(|m| m["params"]["item"]["type"].as_str().unwrap())
         .collect();
-    assert_eq!(order, ["reasoning", "agentMessage"]);
+    assert_eq!(order, ["userMessage", "reasoning", "agentMessage"]);
 }
 
 /// What codex-acp and the other hosts call before their first screen, in their order, each
@@ -1571,6 +1621,20 @@ async fn a_turns_images_and_mentions_reach_the_model() {
         ]}),
     );
     let seen = server.until(|m| m["method"] == "turn/completed");
+    let user = seen
+        .iter()
+        .find(|m| m["method"] == "item/started" && m["params"]["item"]["type"] == "userMessage")
+        .unwrap();
+    let kinds: Vec<&str> = user["params"]["item"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|input| input["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["text", "image", "localImage", "localImage", "mention"]
+    );
     let warning = seen.iter().find(|m| m["method"] == "warning").unwrap();
     let message = warning["params"]["message"].as_str().unwrap();
     assert!(
@@ -1820,7 +1884,13 @@ async fn a_running_turn_is_steered() {
                "input": [{"type": "text", "text": "also check the tests"}]}),
     );
     assert_eq!(steered["turnId"], turn_id);
-    server.until(|m| m["method"] == "turn/completed");
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let steering: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "userMessage")
+        .map(|m| &m["params"]["item"]["content"][0]["text"])
+        .collect();
+    assert_eq!(steering, [&json!("also check the tests")]);
     let second = fake.requests_to("/responses").pop().unwrap().json().clone();
     let input = second["input"].as_array().unwrap();
     let last = input.last().unwrap();
