@@ -61,156 +61,191 @@ whole plan every time: each step with its status (pending, in_progress or comple
 most one step in_progress. Optionally explain what changed. Use it for multi-step work; skip \
 it for simple tasks.";
 
+const SHELL_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "command": {
+            "anyOf": [
+                {
+                    "type": "string"
+                },
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                }
+            ],
+            "description": "A shell script string, or a program and its arguments."
+        },
+        "workdir": {
+            "type": "string",
+            "description": "Directory to run in, relative to the project root. Default: the project root."
+        },
+        "timeout_ms": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Milliseconds before the command is killed. Default: 120000."
+        }
+    },
+    "required": [
+        "command"
+    ],
+    "additionalProperties": false
+}"#;
+
+const APPLY_PATCH_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "input": {
+            "type": "string",
+            "description": "The whole patch, from `*** Begin Patch` to `*** End Patch`."
+        }
+    },
+    "required": [
+        "input"
+    ],
+    "additionalProperties": false
+}"#;
+
+const READ_FILE_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "File to read, relative to the project root or absolute."
+        },
+        "offset": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "1-based number of the first line to return. Default: 1."
+        },
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Number of lines to return. Default: 2000."
+        }
+    },
+    "required": [
+        "path"
+    ],
+    "additionalProperties": false
+}"#;
+
+const LIST_DIR_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "Directory to list, relative to the project root or absolute. Use \".\" for the root."
+        },
+        "depth": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Levels to descend. Default: 2."
+        }
+    },
+    "required": [
+        "path"
+    ],
+    "additionalProperties": false
+}"#;
+
+const GREP_FILES_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "pattern": {
+            "type": "string",
+            "description": "Regular expression to search for."
+        },
+        "path": {
+            "type": "string",
+            "description": "File or directory to search, relative to the project root. Default: the project root."
+        },
+        "include": {
+            "type": "string",
+            "description": "Glob that file names must match, e.g. \"*.rs\"."
+        },
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Maximum number of matching lines. Default: 100."
+        }
+    },
+    "required": [
+        "pattern"
+    ],
+    "additionalProperties": false
+}"#;
+
+const UPDATE_PLAN_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "explanation": {
+            "type": "string",
+            "description": "Why the plan changed (optional)."
+        },
+        "plan": {
+            "type": "array",
+            "description": "All steps, in order.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "step": {
+                        "type": "string"
+                    },
+                    "status": {
+                        "type": "string",
+                        "enum": [
+                            "pending",
+                            "in_progress",
+                            "completed"
+                        ]
+                    }
+                },
+                "required": [
+                    "step",
+                    "status"
+                ],
+                "additionalProperties": false
+            }
+        }
+    },
+    "required": [
+        "plan"
+    ],
+    "additionalProperties": false
+}"#;
+
 /// The Responses API `tools` array: one `{"type":"function", …}` entry per tool.
 pub fn tool_specs() -> Value {
     Value::Array(vec![
-        function(
-            shell::NAME,
-            SHELL,
-            json!({
-                "type": "object",
-                "properties": {
-                    "command": {
-                        "anyOf": [
-                            {"type": "string"},
-                            {"type": "array", "items": {"type": "string"}}
-                        ],
-                        "description": "A shell script string, or a program and its arguments."
-                    },
-                    "workdir": {
-                        "type": "string",
-                        "description": "Directory to run in, relative to the project root. Default: the project root."
-                    },
-                    "timeout_ms": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "Milliseconds before the command is killed. Default: 120000."
-                    }
-                },
-                "required": ["command"],
-                "additionalProperties": false
-            }),
-        ),
+        function(shell::NAME, SHELL, parameters(SHELL_PARAMETERS)),
         function(
             apply_patch::NAME,
             APPLY_PATCH,
-            json!({
-                "type": "object",
-                "properties": {
-                    "input": {
-                        "type": "string",
-                        "description": "The whole patch, from `*** Begin Patch` to `*** End Patch`."
-                    }
-                },
-                "required": ["input"],
-                "additionalProperties": false
-            }),
+            parameters(APPLY_PATCH_PARAMETERS),
         ),
-        function(
-            read_file::NAME,
-            READ_FILE,
-            json!({
-                "type": "object",
-                "properties": {
-                    "path": {
-                        "type": "string",
-                        "description": "File to read, relative to the project root or absolute."
-                    },
-                    "offset": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "1-based number of the first line to return. Default: 1."
-                    },
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "Number of lines to return. Default: 2000."
-                    }
-                },
-                "required": ["path"],
-                "additionalProperties": false
-            }),
-        ),
-        function(
-            list_dir::NAME,
-            LIST_DIR,
-            json!({
-                "type": "object",
-                "properties": {
-                    "path": {
-                        "type": "string",
-                        "description": "Directory to list, relative to the project root or absolute. Use \".\" for the root."
-                    },
-                    "depth": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "Levels to descend. Default: 2."
-                    }
-                },
-                "required": ["path"],
-                "additionalProperties": false
-            }),
-        ),
+        function(read_file::NAME, READ_FILE, parameters(READ_FILE_PARAMETERS)),
+        function(list_dir::NAME, LIST_DIR, parameters(LIST_DIR_PARAMETERS)),
         function(
             grep_files::NAME,
             GREP_FILES,
-            json!({
-                "type": "object",
-                "properties": {
-                    "pattern": {
-                        "type": "string",
-                        "description": "Regular expression to search for."
-                    },
-                    "path": {
-                        "type": "string",
-                        "description": "File or directory to search, relative to the project root. Default: the project root."
-                    },
-                    "include": {
-                        "type": "string",
-                        "description": "Glob that file names must match, e.g. \"*.rs\"."
-                    },
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "Maximum number of matching lines. Default: 100."
-                    }
-                },
-                "required": ["pattern"],
-                "additionalProperties": false
-            }),
+            parameters(GREP_FILES_PARAMETERS),
         ),
         function(
             update_plan::NAME,
             UPDATE_PLAN,
-            json!({
-                "type": "object",
-                "properties": {
-                    "explanation": {
-                        "type": "string",
-                        "description": "Why the plan changed (optional)."
-                    },
-                    "plan": {
-                        "type": "array",
-                        "description": "All steps, in order.",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "step": {"type": "string"},
-                                "status": {
-                                    "type": "string",
-                                    "enum": ["pending", "in_progress", "completed"]
-                                }
-                            },
-                            "required": ["step", "status"],
-                            "additionalProperties": false
-                        }
-                    }
-                },
-                "required": ["plan"],
-                "additionalProperties": false
-            }),
+            parameters(UPDATE_PLAN_PARAMETERS),
         ),
     ])
+}
+
+/// A tool's argument schema, written as JSON text: read at run time, it weighs its bytes in
+/// the binary, where `json!` built it with code twenty times that size. The texts are
+/// constants, checked by the tests below.
+fn parameters(schema: &str) -> Value {
+    serde_json::from_str(schema).unwrap_or(Value::Null)
 }
 
 /// The `tools` entries of MCP servers' tools, in the shape of kelp's own.
