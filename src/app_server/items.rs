@@ -4,7 +4,7 @@
 //! ACP's `updates.rs` is: no I/O and no clock (the caller passes the time), so it is tested
 //! event by event. Approvals are the thread's: they need the host's answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ pub struct Translator {
     /// The part of the reasoning summary its deltas belong to.
     summary_index: u32,
     tools: HashMap<String, ToolItem>,
+    /// The open tool items that an approval opened and that have not run: a refusal ends them
+    /// `declined`, where one that ran (a sandboxed command asked about again) waits for its end.
+    asked: HashSet<String>,
     /// The conversation's token usage at the last report, to tell the last request's apart.
     usage: TokenUsage,
     /// What the turn's patches changed, for `turn/diff/updated`.
@@ -76,6 +79,7 @@ impl Translator {
             reasoning: None,
             summary_index: 0,
             tools: HashMap::new(),
+            asked: HashSet::new(),
             usage: TokenUsage::default(),
             diff: TurnDiff::default(),
         }
@@ -187,9 +191,11 @@ impl Translator {
                         } => ToolItem::Mcp {
                             server,
                             tool,
-                            arguments: serde_json::from_str(&arguments).unwrap_or(Value::Null),
+                            arguments: serde_json::from_str(&arguments)
+                                .unwrap_or_else(|_| json!({})),
                         },
                     };
+                    self.asked.insert(call_id.clone());
                     out.push(started(self.open_tool(call_id, item)));
                 }
                 out.push(
@@ -202,7 +208,9 @@ impl Translator {
                 decision: None | Some(ApprovalDecision::No { .. }),
                 ..
             } => {
-                if let Some(item) = self.tools.remove(&call_id) {
+                if self.asked.remove(&call_id)
+                    && let Some(item) = self.tools.remove(&call_id)
+                {
                     out.push(completed(
                         self.tool_item(&call_id, &item, "declined", None, None),
                     ));
@@ -210,6 +218,7 @@ impl Translator {
             }
             // Opened when it asked: what a read, listing or search touches is known now.
             Event::ToolStarted { call_id, facts, .. } if self.tools.contains_key(&call_id) => {
+                self.asked.remove(&call_id);
                 if let (
                     Some(ToolItem::Command {
                         command, actions, ..
@@ -370,7 +379,18 @@ impl Translator {
                     });
                 }
                 self.message = None;
-                self.tools.clear();
+                // Cut short: every call still open ends, declined if it never ran.
+                for (call_id, item) in std::mem::take(&mut self.tools) {
+                    let status = if self.asked.contains(&call_id) {
+                        "declined"
+                    } else {
+                        "failed"
+                    };
+                    out.push(completed(
+                        self.tool_item(&call_id, &item, status, None, None),
+                    ));
+                }
+                self.asked.clear();
                 self.diff = TurnDiff::default();
                 // Cut short by an interrupt or a failure: it ends with what came.
                 if let Some((item, text)) = self.reasoning.take() {
@@ -457,8 +477,13 @@ impl Translator {
                 "server": server,
                 "tool": tool,
                 "arguments": arguments,
-                "status": status,
-                "error": (status == "failed").then(|| json!({ "message": "the tool call failed" })),
+                // The protocol has no `declined` for an MCP call: it failed, and says why.
+                "status": if status == "declined" { "failed" } else { status },
+                "error": match status {
+                    "declined" => Some(json!({ "message": "the call was declined" })),
+                    "failed" => Some(json!({ "message": "the tool call failed" })),
+                    _ => None,
+                },
                 "durationMs": duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             }),
         }
@@ -543,7 +568,6 @@ fn file_update(change: &FileChange) -> Value {
     json!({ "path": change.path, "kind": kind, "diff": change.diff })
 }
 
-/// kelp's rate limits as the protocol's sparse `RateLimitSnapshot`.
 /// The person's input to a turn (or its steering) as a `userMessage` item, the host's input
 /// items as it sent them: `item/started` and `item/completed` at once, whole when it arrives.
 pub fn user_message(
@@ -566,6 +590,7 @@ pub fn user_message(
     ]
 }
 
+/// kelp's rate limits as the protocol's sparse `RateLimitSnapshot`.
 pub fn rate_limits(limits: &RateLimits) -> Value {
     let window = |w: &crate::llm::types::RateLimitWindow| {
         json!({
@@ -814,6 +839,98 @@ mod tests {
             panic!("{out:?}");
         };
         assert_eq!(params["item"]["summary"], json!(["Weighing"]));
+    }
+
+    /// Every item an approval opens ends: a refused MCP call as `failed` (the protocol has no
+    /// `declined` for one), a command the sandbox stopped and refused a second run when its run
+    /// ends, and an approved call the interrupt kept from running when the turn ends.
+    #[test]
+    fn every_item_an_approval_opens_is_completed_once_in_the_protocols_words() {
+        let ask = |call_id: &str, subject| Event::ApprovalRequested {
+            id: 1,
+            call_id: call_id.into(),
+            subject,
+        };
+        let answer = |call_id: &str, decision| Event::ApprovalAnswered {
+            id: 1,
+            call_id: call_id.into(),
+            decision,
+        };
+        let command = |command: &str| ApprovalSubject::Command {
+            command: command.into(),
+            workdir: PathBuf::from("/p"),
+        };
+        let out = run(vec![
+            ask(
+                "m1",
+                ApprovalSubject::McpTool {
+                    server: "docs".into(),
+                    tool: "search".into(),
+                    arguments: String::new(),
+                },
+            ),
+            answer("m1", Some(ApprovalDecision::No { reason: None })),
+            ask("c1", command("touch /etc/x")),
+            answer("c1", Some(ApprovalDecision::Yes)),
+            Event::ToolStarted {
+                call_id: "c1".into(),
+                tool: tools::shell::NAME.into(),
+                summary: "touch /etc/x".into(),
+                paths: Vec::new(),
+                facts: None,
+            },
+            ask(
+                "c1",
+                ApprovalSubject::Unsandboxed {
+                    command: "touch /etc/x".into(),
+                    workdir: PathBuf::from("/p"),
+                    blocked: "blocked by the sandbox".into(),
+                },
+            ),
+            answer("c1", Some(ApprovalDecision::No { reason: None })),
+            Event::ToolFinished {
+                call_id: "c1".into(),
+                success: false,
+                exit_code: Some(1),
+                duration: Duration::from_millis(5),
+            },
+            ask("c2", command("ls")),
+            answer("c2", Some(ApprovalDecision::Yes)),
+            Event::TurnFinished(TurnOutcome::Interrupted),
+        ]);
+        let items = |method: &str| -> Vec<Value> {
+            out.iter()
+                .filter_map(|o| match o {
+                    Outgoing::Notify { method: m, params } if *m == method => {
+                        Some(params["item"].clone())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let started: Vec<Value> = items("item/started")
+            .iter()
+            .map(|item| item["id"].clone())
+            .collect();
+        assert_eq!(started, [json!("m1"), json!("c1"), json!("c2")]);
+        let completed = items("item/completed");
+        let ended: Vec<(&str, &str)> = completed
+            .iter()
+            .map(|item| {
+                (
+                    item["id"].as_str().unwrap(),
+                    item["status"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ended,
+            [("m1", "failed"), ("c1", "failed"), ("c2", "declined")]
+        );
+        assert_eq!(completed[0]["type"], "mcpToolCall");
+        assert_eq!(completed[0]["arguments"], json!({}));
+        assert_eq!(completed[0]["error"]["message"], "the call was declined");
+        assert_eq!(completed[1]["exitCode"], 1);
     }
 
     #[test]

@@ -288,7 +288,10 @@ impl Threads {
                     "lastTurnId {id}: that turn saved nothing to keep; fork the thread whole"
                 ))
             }),
-            _ => Err(RpcError::invalid_request(format!(
+            Some(Err(why)) => Err(RpcError::invalid_request(format!(
+                "lastTurnId {id}: {why} in {thread_id}"
+            ))),
+            None => Err(RpcError::invalid_request(format!(
                 "lastTurnId {id}: no such turn in {thread_id}; name one that turn/start gave \
                  or that thread/read lists (turn-0, turn-1, …)"
             ))),

@@ -26,21 +26,26 @@ use crate::mcp::ServerStatus;
 pub(super) struct Running {
     pub(super) turn_id: Option<String>,
     /// The turns run while the thread is loaded, in order: each one's id and the prompts the
-    /// conversation held when it began (so a live id finds its place in the saved history).
-    pub(super) started: Vec<(String, usize)>,
+    /// conversation held when it began (so a live id finds its place in the saved history),
+    /// `None` until the core has said.
+    pub(super) started: Vec<(String, Option<usize>)>,
 }
 
 impl Running {
     /// How many saved turns (counted by their prompts) a fork through the live turn `id` keeps:
     /// all up to the next live turn's prompt, or all of them after the last live turn (`None`).
-    /// `Err`: no live turn has that id.
-    pub(super) fn prompts_through(&self, id: &str) -> Result<Option<usize>, ()> {
+    /// `Err` says why not: no live turn has that id, or the next one is only starting.
+    pub(super) fn prompts_through(&self, id: &str) -> Result<Option<usize>, &'static str> {
         let at = self
             .started
             .iter()
             .position(|(started, _)| started == id)
-            .ok_or(())?;
-        Ok(self.started.get(at + 1).map(|(_, prompts)| *prompts))
+            .ok_or("no such turn")?;
+        match self.started.get(at + 1) {
+            None => Ok(None),
+            Some((_, Some(prompts))) => Ok(Some(*prompts)),
+            Some((_, None)) => Err("the turn after it is starting; ask again in a moment"),
+        }
     }
 }
 
@@ -309,6 +314,8 @@ pub(super) fn begin_turn(thread: &Thread, thread_id: &str) -> Result<(Answer, Va
         }
         let id = Uuid::new_v4().to_string();
         running.turn_id = Some(id.clone());
+        // Known from now on, for `thread/fork`; its place once the core says (`TurnStarted`).
+        running.started.push((id.clone(), None));
         id
     };
     let turn = json!({
@@ -379,12 +386,10 @@ pub(super) async fn pump(
                 id, decision: None, ..
             } => resolved(&out, &asking, *id, &json!(thread_id)),
             Event::TurnStarted { prompts_before } => {
-                let turn = turn.clone();
-                running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .started
-                    .push((turn, *prompts_before));
+                let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(entry) = running.started.iter_mut().rev().find(|(id, _)| *id == turn) {
+                    entry.1 = Some(*prompts_before);
+                }
             }
             Event::TurnFinished(_) => {
                 running
