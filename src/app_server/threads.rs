@@ -34,11 +34,22 @@ pub struct Threads {
     history_cache: Arc<Mutex<Option<CachedHistory>>>,
 }
 
-/// A session file's history as the protocol's turns, while the file keeps its size and time.
+/// A session's history as the protocol's turns, kept for the id a host asked by while the
+/// file keeps its size and time.
 struct CachedHistory {
-    path: PathBuf,
-    stamp: (u64, Option<std::time::SystemTime>),
+    asked: String,
+    summary: crate::session::SessionSummary,
+    stamp: FileStamp,
     turns: Arc<Vec<Value>>,
+}
+
+/// A file's size and time: what tells a session file that has not changed.
+type FileStamp = (u64, Option<std::time::SystemTime>);
+
+fn stamp_of(path: &std::path::Path) -> Option<FileStamp> {
+    std::fs::metadata(path)
+        .map(|meta| (meta.len(), meta.modified().ok()))
+        .ok()
 }
 
 #[derive(Deserialize)]
@@ -230,7 +241,8 @@ impl Threads {
         if let Some(thread) = self.threads.get(&p.thread_id) {
             let mut answer = thread.opened.clone();
             if !p.exclude_turns {
-                let (_, turns) = self.history(&p.thread_id).await.unwrap_or_default();
+                let turns = self.history(&p.thread_id).await.map(|(_, turns)| turns);
+                let turns = turns.unwrap_or_default();
                 answer["thread"]["turns"] = json!(turns);
             }
             return Ok(answer.into());
@@ -461,7 +473,8 @@ impl Threads {
             include_turns: bool,
         }
         let asked: Read = params(raw)?;
-        let (mut thread, turns) = self.history(&asked.thread_id).await?;
+        let (summary, turns) = self.history(&asked.thread_id).await?;
+        let mut thread = listed_thread(&summary, &self.names().await);
         if asked.include_turns {
             thread["turns"] = json!(turns);
         }
@@ -544,39 +557,44 @@ impl Threads {
         Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
     }
 
-    /// A saved session as a thread, and its history as turns (read again only when the file
-    /// changed since the last call).
-    async fn history(&self, thread_id: &str) -> Result<(Value, Arc<Vec<Value>>), RpcError> {
+    /// A saved session, and its history as turns. A host paging the thread it asked for last
+    /// has neither the sessions searched nor the file read again while the file is unchanged;
+    /// another thread's read does not wait on the cache while a file loads.
+    async fn history(
+        &self,
+        thread_id: &str,
+    ) -> Result<(crate::session::SessionSummary, Arc<Vec<Value>>), RpcError> {
         let state_dir = self.config.state_dir.clone();
         let wanted = thread_id.to_string();
         let cache = Arc::clone(&self.history_cache);
-        let (summary, turns, names) = crate::task::spawn_blocking(move || {
-            let summary = crate::session::find(&state_dir, &wanted)?;
-            let names = crate::session::shelf::names(&state_dir);
-            let stamp = std::fs::metadata(&summary.path)
-                .map(|meta| (meta.len(), meta.modified().ok()))
-                .ok();
-            let mut cached = cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if let (Some(hit), Some(stamp)) = (cached.as_ref(), stamp)
-                && hit.path == summary.path
-                && hit.stamp == stamp
-            {
-                let turns = Arc::clone(&hit.turns);
-                return Ok((summary, turns, names));
+        crate::task::spawn_blocking(move || {
+            let cached = |cache: &Mutex<Option<CachedHistory>>| {
+                let cached = cache.lock().unwrap_or_else(PoisonError::into_inner);
+                let hit = cached.as_ref().filter(|hit| hit.asked == wanted)?;
+                (stamp_of(&hit.summary.path) == Some(hit.stamp))
+                    .then(|| (hit.summary.clone(), Arc::clone(&hit.turns)))
+            };
+            if let Some(hit) = cached(&cache) {
+                return Ok(hit);
             }
+            let summary = crate::session::find(&state_dir, &wanted)?;
+            // Taken before the read: a write during it shows as a change on the next call.
+            let stamp = stamp_of(&summary.path);
             let log = crate::session::SessionLog::load(&summary.path)?;
             let turns = Arc::new(history_turns(&log.items, &summary.project_dir));
-            *cached = stamp.map(|stamp| CachedHistory {
-                path: summary.path.clone(),
-                stamp,
-                turns: Arc::clone(&turns),
-            });
-            Ok::<_, crate::session::SessionError>((summary, turns, names))
+            if let Some(stamp) = stamp {
+                *cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(CachedHistory {
+                    asked: wanted,
+                    summary: summary.clone(),
+                    stamp,
+                    turns: Arc::clone(&turns),
+                });
+            }
+            Ok::<_, crate::session::SessionError>((summary, turns))
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?
-        .map_err(|e| RpcError::invalid_request(format!("no thread {thread_id}: {e}")))?;
-        Ok((listed_thread(&summary, &names), turns))
+        .map_err(|e| RpcError::invalid_request(format!("no thread {thread_id}: {e}")))
     }
 
     /// `thread/name/set`: names a thread (loaded, saved, or not yet saved); an empty name

@@ -1753,6 +1753,8 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
         json!({"type": "idle"})
     );
 
+    let unnamed = server.result("thread/read", json!({"threadId": thread_id}));
+    assert!(unnamed["thread"]["name"].is_null(), "{unnamed}");
     server.result(
         "thread/name/set",
         json!({"threadId": thread_id, "name": "Parser fix"}),
@@ -1764,6 +1766,9 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
     );
     let listed = server.result("thread/list", json!({}));
     assert_eq!(listed["data"][0]["name"], "Parser fix");
+    // Read once before the name and once after: the name is not kept with the history.
+    let read = server.result("thread/read", json!({"threadId": thread_id}));
+    assert_eq!(read["thread"]["name"], "Parser fix");
 
     // Resumed again while loaded: the same thread, its history, no second core.
     let again = server.result("thread/resume", json!({"threadId": thread_id}));
