@@ -569,15 +569,16 @@ fn file_update(change: &FileChange) -> Value {
 }
 
 /// The person's input to a turn (or its steering) as a `userMessage` item, the host's input
-/// items as it sent them: `item/started` and `item/completed` at once, whole when it arrives.
+/// items as it sent them, under a new id: `item/started` and `item/completed` at once, whole when
+/// it arrives.
 pub fn user_message(
     thread_id: &str,
     turn_id: &str,
-    item_id: &str,
     input: Value,
     now_ms: i64,
 ) -> [(&'static str, Value); 2] {
-    let item = json!({ "type": "userMessage", "id": item_id, "content": input });
+    let id = uuid::Uuid::new_v4().to_string();
+    let item = json!({ "type": "userMessage", "id": id, "content": input });
     [
         (
             "item/started",

@@ -189,13 +189,9 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let ops = thread.ops.clone();
     let (mut answer, turn) = begin_turn(thread, &p.thread_id)?;
     let turn_id = turn["id"].as_str().unwrap_or_default();
-    answer.then.extend(user_message(
-        &p.thread_id,
-        turn_id,
-        &Uuid::new_v4().to_string(),
-        shown,
-        now_ms(),
-    ));
+    answer
+        .then
+        .extend(user_message(&p.thread_id, turn_id, shown, now_ms()));
     // Sent once `turn/started` is on its way, so no item of the turn comes before it.
     Ok(answer.after(move || {
         let _ = ops.send(settings);
@@ -235,13 +231,9 @@ pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
                 .send(Op::Steer(submission))
                 .map_err(|_| RpcError::internal("this thread's agent stopped"))?;
             let mut answer = Answer::new(json!({ "turnId": turn_id }));
-            answer.then.extend(user_message(
-                &p.thread_id,
-                &turn_id,
-                &Uuid::new_v4().to_string(),
-                shown,
-                now_ms(),
-            ));
+            answer
+                .then
+                .extend(user_message(&p.thread_id, &turn_id, shown, now_ms()));
             Ok(answer)
         }
         Some(turn_id) => Err(RpcError::invalid_request(format!(
