@@ -58,6 +58,30 @@ impl Server {
         }
     }
 
+    /// An initialized `kelp app-server` whose saved sessions are those below `state` (its
+    /// `XDG_STATE_HOME`).
+    fn app_server_over(state: &std::path::Path, env: &[(&str, String)]) -> Self {
+        let mut env = env.to_vec();
+        env.push(("XDG_STATE_HOME", state.display().to_string()));
+        let mut server = Self::start(Face::AppServer, &env);
+        server.send(Face::AppServer.initialize());
+        server.read();
+        server
+    }
+
+    /// Request `id`'s answer to `method` with `params`, and how long it took in ms; the
+    /// notifications before it are skipped.
+    fn timed_call(&mut self, id: u64, method: &str, params: &Value) -> (Value, f64) {
+        let sent = Instant::now();
+        self.send(json!({"id": id, "method": method, "params": params}));
+        loop {
+            let message = self.read();
+            if message["id"] == id {
+                return (message, sent.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+
     fn send(&mut self, message: Value) {
         writeln!(self.stdin, "{message}").expect("write");
         self.stdin.flush().expect("flush");
@@ -203,24 +227,13 @@ fn bench_turns_list(env: &[(&str, String)]) {
             .expect("append");
     }
     let thread_id = writer.id().to_string();
-    let mut env = env.to_vec();
-    env.push(("XDG_STATE_HOME", state.path().display().to_string()));
-    let mut server = Server::start(Face::AppServer, &env);
-    server.send(Face::AppServer.initialize());
-    server.read();
+    let mut server = Server::app_server_over(state.path(), env);
     let mut took = Vec::new();
     let mut cursor = Value::Null;
     for id in 0..40 {
-        let sent = Instant::now();
-        server.send(json!({"id": 100 + id, "method": "thread/turns/list",
-            "params": {"threadId": thread_id, "limit": 25, "cursor": cursor}}));
-        let answer = loop {
-            let message = server.read();
-            if message["id"] == 100 + id {
-                break message;
-            }
-        };
-        took.push(sent.elapsed().as_secs_f64() * 1e3);
+        let params = json!({"threadId": thread_id, "limit": 25, "cursor": cursor});
+        let (answer, ms) = server.timed_call(100 + id, "thread/turns/list", &params);
+        took.push(ms);
         assert_eq!(answer["result"]["data"].as_array().map(Vec::len), Some(25));
         cursor = answer["result"]["nextCursor"].clone();
     }
@@ -248,11 +261,7 @@ fn bench_thread_list(env: &[(&str, String)]) {
             )))
             .expect("append");
     }
-    let mut env = env.to_vec();
-    env.push(("XDG_STATE_HOME", state.path().display().to_string()));
-    let mut server = Server::start(Face::AppServer, &env);
-    server.send(Face::AppServer.initialize());
-    server.read();
+    let mut server = Server::app_server_over(state.path(), env);
     for (label, params) in [
         ("the first page", json!({})),
         (
@@ -262,15 +271,8 @@ fn bench_thread_list(env: &[(&str, String)]) {
     ] {
         let mut took = Vec::new();
         for id in 0..20 {
-            let sent = Instant::now();
-            server.send(json!({"id": 100 + id, "method": "thread/list", "params": params}));
-            let answer = loop {
-                let message = server.read();
-                if message["id"] == 100 + id {
-                    break message;
-                }
-            };
-            took.push(sent.elapsed().as_secs_f64() * 1e3);
+            let (answer, ms) = server.timed_call(100 + id, "thread/list", &params);
+            took.push(ms);
             assert_eq!(answer["result"]["data"].as_array().map(Vec::len), Some(25));
         }
         println!(
