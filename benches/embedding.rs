@@ -213,6 +213,8 @@ fn bench_turns_list(env: &[(&str, String)]) {
     const TURNS: usize = 2_000;
     let state = tempfile::tempdir().expect("a temp dir");
     let kelp_state = state.path().join("kelp");
+    // Among as many others as the thread/list row has: finding a thread is part of a page.
+    save_sessions(&kelp_state, 2_000);
     let header = kelp::session::SessionHeader::new("/home/dev/src/project", "gpt-5.5");
     let mut writer = kelp::session::SessionWriter::create(&kelp_state, header);
     for n in 0..TURNS {
@@ -238,29 +240,33 @@ fn bench_turns_list(env: &[(&str, String)]) {
         cursor = answer["result"]["nextCursor"].clone();
     }
     println!(
-        "kelp app-server: thread/turns/list over a saved session of {TURNS} turns, 25 a page: median {:.2} ms (40 pages)",
+        "kelp app-server: thread/turns/list over a saved session of {TURNS} turns among 2000 others, 25 a page: median {:.2} ms (40 pages)",
         median(took)
     );
 }
 
-/// `thread/list` over 2,000 saved sessions in a dozen folders.
-fn bench_thread_list(env: &[(&str, String)]) {
-    const SESSIONS: usize = 2_000;
-    let state = tempfile::tempdir().expect("a temp dir");
-    let kelp_state = state.path().join("kelp");
-    for n in 0..SESSIONS {
+/// `count` saved sessions of one prompt each, in a dozen folders, a minute apart.
+fn save_sessions(kelp_state: &std::path::Path, count: usize) {
+    for n in 0..count {
         let mut header = kelp::session::SessionHeader::new(
             format!("/home/dev/src/project-{}", n % 12),
             "gpt-5.5",
         );
         header.started_at -= chrono::Duration::minutes(n as i64);
-        let mut writer = kelp::session::SessionWriter::create(&kelp_state, header);
+        let mut writer = kelp::session::SessionWriter::create(kelp_state, header);
         writer
             .append(&kelp::llm::types::Item::user_text(format!(
                 "Turn {n}: fix the failing test"
             )))
             .expect("append");
     }
+}
+
+/// `thread/list` over 2,000 saved sessions in a dozen folders.
+fn bench_thread_list(env: &[(&str, String)]) {
+    const SESSIONS: usize = 2_000;
+    let state = tempfile::tempdir().expect("a temp dir");
+    save_sessions(&state.path().join("kelp"), SESSIONS);
     let mut server = Server::app_server_over(state.path(), env);
     for (label, params) in [
         ("the first page", json!({})),
