@@ -5,6 +5,10 @@
 //! - `auto-edit`: patches inside the project run too; `shell` asks.
 //! - `full-auto`: everything inside the project runs.
 //!
+//! In every mode a patch that writes in a `.git` folder asks (git runs what its config names),
+//! and an MCP tool runs without asking only when the person said so (`approved_tools`), never on
+//! its server's own word that it only reads.
+//!
 //! A call that touches a path outside the project asks in every mode — reads included. Codex
 //! lets reads outside through; kelp asks, because a read is enough to send a private file
 //! (`~/.ssh`, another project's secrets) to the model. A "yes, always" remembers the exact
@@ -200,15 +204,19 @@ fn judge(
         }
         ToolCall::ApplyPatch(_) => {
             let trusted = mode != ApprovalMode::Ask || remembered.patches;
-            if trusted && outside.is_empty() {
+            let protected = call
+                .touched_paths(project_dir)
+                .iter()
+                .any(|path| in_git_folder(project_dir, path));
+            if trusted && outside.is_empty() && !protected {
                 return Verdict::Run;
             }
             Verdict::AskPatch
         }
         ToolCall::Mcp(call) => {
             let tool = &call.tool;
-            let trusted = tool.read_only
-                || tool.approved
+            // The server's own `readOnlyHint` is its word, not the person's: it lifts nothing.
+            let trusted = tool.approved
                 || mode == ApprovalMode::FullAuto
                 || remembered.mcp_tools.contains(&mcp_key(tool));
             if trusted {
@@ -239,6 +247,26 @@ fn judge(
             }
         }
     }
+}
+
+/// Whether `path` lies in a `.git` folder of the project, as written or where its links lead:
+/// git runs programs its config names (`core.fsmonitor`, hooks, filters), so a patch there asks
+/// in every mode, and "always" for other patches does not cover it.
+fn in_git_folder(project_dir: &Path, path: &Path) -> bool {
+    let is_git = |c: std::path::Component<'_>| c.as_os_str() == ".git";
+    let root = paths::normalize(project_dir);
+    let written = paths::resolve(&root, path);
+    if written
+        .strip_prefix(&root)
+        .is_ok_and(|rel| rel.components().any(is_git))
+    {
+        return true;
+    }
+    let real_root = paths::real_path(&root).unwrap_or(root);
+    paths::real_path(&written).is_ok_and(|real| {
+        real.strip_prefix(&real_root)
+            .is_ok_and(|rel| rel.components().any(is_git))
+    })
 }
 
 /// `verdict` with a patch's preview read where `context` reads files (the editor's text where

@@ -50,7 +50,7 @@ pub struct Conversation {
 
 /// Where tools run: `project_dir`, with the sandbox the configuration asks for.
 fn tool_context(config: &Config, project_dir: &Path) -> ToolContext {
-    ToolContext::new(project_dir).with_sandbox(SandboxPolicy::for_config(config))
+    ToolContext::new(project_dir).with_sandbox(SandboxPolicy::for_project(config, project_dir))
 }
 
 impl Conversation {

@@ -190,42 +190,6 @@ fn start_mcp(
     ))
 }
 
-/// The most of a diff `/diff` shows; the rest is cut with a note.
-const MAX_DIFF_BYTES: usize = 512 * 1024;
-
-/// `git diff HEAD` in `dir` (staged and unstaged changes), then the untracked files; `None`
-/// outside a git repository.
-fn git_diff(dir: &std::path::Path) -> Option<String> {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|out| out.status.success())
-            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    git(&["rev-parse", "--is-inside-work-tree"])?;
-    // A repository without a commit yet has no HEAD: its changes are all staged or untracked.
-    let mut text = git(&["diff", "HEAD", "--no-color", "--no-ext-diff"])
-        .or_else(|| git(&["diff", "--cached", "--no-color", "--no-ext-diff"]))
-        .unwrap_or_default();
-    let untracked = git(&["ls-files", "--others", "--exclude-standard"]).unwrap_or_default();
-    if !untracked.trim().is_empty() {
-        text.push_str("\nUntracked files:\n");
-        for file in untracked.lines() {
-            text.push_str(&format!("  {file}\n"));
-        }
-    }
-    if crate::humanize::keep_head(&mut text, MAX_DIFF_BYTES) {
-        text.push_str("\n… the rest is cut; run `git diff HEAD` to see it all\n");
-    }
-    Some(text)
-}
-
 /// The prompt `/init` sends.
 const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this project, for coding agents \
 that will work in it. First look around: the layout (list_dir), the build files, the README, the \
@@ -647,12 +611,17 @@ impl Core {
         self.model = model;
     }
 
-    /// `/diff`: the project's `git diff HEAD`, read off the async threads.
+    /// `/diff`: the project's `git diff HEAD`, by git confined as a command is.
     fn diff(&self) {
         let project_dir = self.options.project_dir.clone();
         let events = self.events.clone();
-        crate::task::spawn_blocking(move || {
-            let _ = events.send(Event::WorkingTreeDiff(git_diff(&project_dir)));
+        let sandbox = match &self.conversation {
+            Some(conversation) => conversation.tool_context().sandbox.clone(),
+            None => crate::agent::tools::sandbox::SandboxPolicy::for_config(&self.config),
+        };
+        crate::task::spawn(async move {
+            let diff = super::git::working_tree_diff(&project_dir, &sandbox).await;
+            let _ = events.send(Event::WorkingTreeDiff(diff));
         });
     }
 

@@ -16,11 +16,13 @@
 //!   never waiting on a FIFO); `paths.rs` judges where a path leads, for approval;
 //!   `apply_patch/` is `parse.rs` (the grammar), `seek.rs` (where a hunk fits), `plan.rs` (every
 //!   file's new state, then the writes), `diff.rs` (the previews); `shell.rs` runs a command in
-//!   the sandbox.
+//!   the sandbox. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is and
+//!   with the repository's code-running settings off.
 pub mod approval;
 pub mod compact;
 pub mod conversation;
 pub mod core;
+mod git;
 pub mod images;
 pub mod instructions;
 pub(crate) mod items;

@@ -93,7 +93,7 @@ pub async fn exec(
             let (mode, network) = sandbox_choice(policy)?;
             SandboxPolicy::for_config(&config).with_mode(mode, network)
         }
-        _ => SandboxPolicy::for_config(&config),
+        _ => SandboxPolicy::for_project(&config, &cwd),
     };
     let cancel = CancellationToken::new();
     let _registered = match &p.process_id {

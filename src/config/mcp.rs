@@ -5,7 +5,8 @@
 //! [mcp_servers.docs]
 //! command = "docs-mcp"          # a stdio server: command, args, env, cwd
 //! args = ["--stdio"]
-//! env = { DOCS_DIR = "/srv/docs" }
+//! env = { DOCS_DIR = "/srv/docs" }  # set for the server
+//! env_vars = ["DOCS_TOKEN"]          # passed on from kelp's environment
 //!
 //! [mcp_servers.tracker]
 //! url = "https://mcp.example.com/mcp"   # a streamable HTTP server
@@ -62,8 +63,10 @@ pub enum McpTransport {
     Stdio {
         command: String,
         args: Vec<String>,
-        /// Added to kelp's own environment.
+        /// Set for the server, beside the few variables every server gets.
         env: Vec<(String, String)>,
+        /// Variables of kelp's environment passed on by name (Codex's `env_vars`).
+        env_vars: Vec<String>,
         /// Where it runs; the project directory when absent.
         cwd: Option<PathBuf>,
     },
@@ -90,11 +93,13 @@ impl std::fmt::Debug for McpTransport {
                 command,
                 args,
                 env,
+                env_vars,
                 cwd,
             } => f
                 .debug_struct("Stdio")
                 .field("command", command)
                 .field("args", args)
+                .field("env_vars", env_vars)
                 .field("env", &names(env))
                 .field("cwd", cwd)
                 .finish(),
@@ -123,6 +128,7 @@ impl McpServerConfig {
                 command: command.into(),
                 args,
                 env: Vec::new(),
+                env_vars: Vec::new(),
                 cwd: None,
             },
         )
@@ -174,6 +180,7 @@ const SERVER_KEYS: &[&str] = &[
     "command",
     "args",
     "env",
+    "env_vars",
     "cwd",
     "url",
     "http_headers",
@@ -305,6 +312,14 @@ fn server(
             .unwrap_or_default(),
             env: read(table, "env", pairs, "must be a table of strings", &mut bad)
                 .unwrap_or_default(),
+            env_vars: read(
+                table,
+                "env_vars",
+                strings,
+                "must be an array of variable names",
+                &mut bad,
+            )
+            .unwrap_or_default(),
             cwd: read(
                 table,
                 "cwd",
@@ -340,7 +355,7 @@ fn server(
             ),
         },
     };
-    for key in ["args", "env", "cwd"] {
+    for key in ["args", "env", "env_vars", "cwd"] {
         if let (Some(item), McpTransport::Http { .. }) = (get(key), &transport) {
             bad(key, item, "is for stdio servers (with `command`)");
         }
@@ -454,6 +469,7 @@ mod tests {
 command = "docs-mcp"
 args = ["--stdio", "-v"]
 env = { DOCS_DIR = "/srv/docs" }
+env_vars = ["DOCS_TOKEN"]
 cwd = "/srv"
 startup_timeout_sec = 2.5
 tool_timeout_sec = 30
@@ -478,6 +494,7 @@ enabled = false
                 command: "docs-mcp".into(),
                 args: vec!["--stdio".into(), "-v".into()],
                 env: vec![("DOCS_DIR".into(), "/srv/docs".into())],
+                env_vars: vec!["DOCS_TOKEN".into()],
                 cwd: Some(PathBuf::from("/srv")),
             }
         );

@@ -79,6 +79,9 @@ pub struct Config {
     pub approval: ApprovalMode,
     /// What a command may touch once it runs.
     pub sandbox: SandboxMode,
+    /// The sandbox mode came from a flag (`--sandbox`, `-c sandbox_mode=…`), not a default:
+    /// the person chose it for this run, even in a folder where kelp would choose otherwise.
+    pub sandbox_chosen: bool,
     /// Whether sandboxed commands may open TCP connections.
     pub network: bool,
     /// Whether the TUI captures the mouse (wheel and clicks) instead of leaving selection to
@@ -268,6 +271,7 @@ impl Config {
             model,
             reasoning_effort,
             approval,
+            sandbox_chosen: overrides.sandbox.is_some(),
             sandbox,
             network,
             mouse,
@@ -295,6 +299,7 @@ impl Config {
             reasoning_effort: None,
             approval: ApprovalMode::default(),
             sandbox: SandboxMode::default(),
+            sandbox_chosen: false,
             network: false,
             mouse: false,
             theme: modes::Theme::default(),

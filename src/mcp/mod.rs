@@ -158,6 +158,8 @@ struct Link {
     service: RunningService<RoleClient, ClientConfig>,
     /// The tools the config lets the model see.
     tools: Vec<ServerTool>,
+    /// What to tell the person once it is up (tools left out past the cap).
+    warning: Option<String>,
     /// Tools left out, each with why.
     skipped: Vec<String>,
     stderr: Arc<StderrTail>,
@@ -289,6 +291,12 @@ impl McpManager {
                         status.skipped = link.skipped.clone();
                         status.reported = None;
                         status.was_up = true;
+                    }
+                    if let Some(warning) = &link.warning {
+                        (manager.inner.notify)(McpUpdate::Problem(format!(
+                            "MCP server `{}` {warning}",
+                            server.config.name
+                        )));
                     }
                     *guard = Some(Arc::new(link));
                 }
@@ -505,6 +513,18 @@ fn client_info() -> ClientConfig {
     )
 }
 
+/// The variables of kelp's environment every stdio server gets, as Codex passes them.
+const SERVER_ENV: [&str; 10] = [
+    "HOME", "LOGNAME", "PATH", "SHELL", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ",
+];
+
+/// The most tools one server offers the model: each goes into every request, so a server that
+/// lists thousands would crowd out the conversation.
+const MAX_TOOLS: usize = 100;
+
+/// The largest argument schema of one tool, as JSON, that is sent.
+const MAX_SCHEMA_BYTES: usize = 16 * 1024;
+
 /// Starts one server and lists its tools. `Err` is a reason for a person, without secrets.
 async fn connect(
     config: &McpServerConfig,
@@ -517,9 +537,23 @@ async fn connect(
             command,
             args,
             env,
+            env_vars,
             cwd,
         } => {
             let mut cmd = tokio::process::Command::new(command);
+            // Not kelp's environment (its key, the person's cloud and forge tokens): the few
+            // variables a program needs to run, those the config passes on by name, and the
+            // config's own.
+            cmd.env_clear();
+            for name in SERVER_ENV
+                .iter()
+                .copied()
+                .chain(env_vars.iter().map(String::as_str))
+            {
+                if let Some(value) = std::env::var_os(name) {
+                    cmd.env(name, value);
+                }
+            }
             cmd.args(args)
                 .envs(env.iter().map(|(k, v)| (k, v)))
                 .current_dir(cwd.as_deref().unwrap_or(project_dir))
@@ -588,7 +622,17 @@ async fn connect(
     let (mut tools, mut skipped) = (Vec::new(), Vec::new());
     for tool in listed.into_iter().filter(|t| config.offers(&t.name)) {
         let name = tool.name.to_string();
-        match tools::function_parameters(&tool.input_schema) {
+        match tools::function_parameters(&tool.input_schema).and_then(|parameters| {
+            let size = parameters.to_string().len();
+            if size > MAX_SCHEMA_BYTES {
+                return Err(format!(
+                    "its input schema is {}, over the {} kelp sends",
+                    crate::humanize::bytes(size as u64),
+                    crate::humanize::bytes(MAX_SCHEMA_BYTES as u64)
+                ));
+            }
+            Ok(parameters)
+        }) {
             Ok(parameters) => tools.push(ServerTool {
                 read_only: tool
                     .annotations
@@ -605,10 +649,23 @@ async fn connect(
             }
         }
     }
+    let mut warning = None;
+    if tools.len() > MAX_TOOLS {
+        let left_out = tools.len() - MAX_TOOLS;
+        tools.truncate(MAX_TOOLS);
+        let note = format!(
+            "offers {} tools: the first {MAX_TOOLS} are offered to the model, {left_out} left out (narrow them with `enabled_tools`)",
+            MAX_TOOLS + left_out
+        );
+        skipped.push(format!("{left_out} tools past the first {MAX_TOOLS}"));
+        tracing::warn!(server = %config.name, left_out, "MCP tools capped");
+        warning = Some(note);
+    }
     Ok(Link {
         service,
         tools,
         skipped,
+        warning,
         stderr,
     })
 }

@@ -97,13 +97,14 @@ impl InitialState {
     /// model (both from the agent's side), the sandbox, and whether this machine is headless.
     pub fn from_local(config: &Config, project_dir: PathBuf, env_api_key: Option<String>) -> Self {
         let facts = StartFacts::read(config, env_api_key);
+        let sandbox = sandbox_report(&SandboxPolicy::for_project(config, &project_dir));
         Self {
             auth: facts.auth,
             model: facts.model,
             effort: crate::agent::conversation::parse_effort(config.reasoning_effort.as_deref()),
             project_dir,
             approval_mode: config.approval,
-            sandbox: sandbox_report(&SandboxPolicy::for_config(config)),
+            sandbox,
             headless: detect_method() == LoginMethod::Device,
             warning: facts.warning,
             mouse: config.mouse,

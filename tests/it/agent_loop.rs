@@ -92,6 +92,10 @@ impl Agent {
         self.project.path()
     }
 
+    pub(crate) fn send(&self, op: Op) {
+        self.ops.send(op).unwrap();
+    }
+
     pub(crate) fn submit(&self, text: &str) {
         self.ops.send(Op::Submit(Submission::text(text))).unwrap();
     }

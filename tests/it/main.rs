@@ -26,6 +26,7 @@ mod compaction;
 mod config_file;
 mod containment;
 mod fake_server;
+mod git_safety;
 mod instructions;
 mod llm_errors;
 mod llm_stream;

@@ -76,10 +76,12 @@ async fn mcp_agent(mode: ApprovalMode, servers: Vec<McpServerConfig>) -> Agent {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stdio_tools_are_offered_read_only_ones_run_and_others_ask() {
+async fn stdio_tools_are_offered_approved_ones_run_and_others_ask_read_only_hints_too() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mcp.log");
-    let mut a = mcp_agent(ApprovalMode::AutoEdit, vec![stdio_server(&log)]).await;
+    let mut server = stdio_server(&log);
+    server.approved_tools = vec!["echo".into()];
+    let mut a = mcp_agent(ApprovalMode::AutoEdit, vec![server]).await;
     a.fake.push_responses([
         Reply::call_with_id("call_l", "tests__lookup", json!({"key": "kelp"})).and_call_with_id(
             "call_e",
@@ -89,7 +91,8 @@ async fn stdio_tools_are_offered_read_only_ones_run_and_others_ask() {
         Reply::text("done"),
     ]);
     a.submit("use the tools");
-    // The read-only lookup ran without asking; the echo asks, even in auto-edit.
+    // The lookup asks, even in auto-edit, though its server marks it read-only (`readOnlyHint`
+    // is the server's word, not the person's); the echo the person approved runs.
     let mut events = a
         .until(|e| matches!(e, Event::ApprovalRequested { .. }))
         .await;
@@ -101,7 +104,7 @@ async fn stdio_tools_are_offered_read_only_ones_run_and_others_ask() {
     else {
         unreachable!()
     };
-    assert_eq!(call_id, "call_e");
+    assert_eq!(call_id, "call_l");
     let ApprovalSubject::McpTool {
         server,
         tool,
@@ -110,8 +113,8 @@ async fn stdio_tools_are_offered_read_only_ones_run_and_others_ask() {
     else {
         panic!("not an MCP approval: {subject:?}");
     };
-    assert_eq!((server.as_str(), tool.as_str()), ("tests", "echo"));
-    assert!(arguments.contains("\"text\": \"hi\""), "{arguments}");
+    assert_eq!((server.as_str(), tool.as_str()), ("tests", "lookup"));
+    assert!(arguments.contains("\"key\": \"kelp\""), "{arguments}");
     a.approve(id, ApprovalDecision::Yes);
     let (rest, outcome) = a.finish_turn().await;
     assert_eq!(outcome, TurnOutcome::Completed);
@@ -340,7 +343,9 @@ async fn a_crash_mid_call_is_a_tool_error_and_the_next_turn_restarts_the_server(
 async fn interrupting_a_turn_cancels_the_running_call_on_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mcp.log");
-    let mut a = mcp_agent(ApprovalMode::Ask, vec![stdio_server(&log)]).await;
+    let mut server = stdio_server(&log);
+    server.approved_tools = vec!["wait".into()];
+    let mut a = mcp_agent(ApprovalMode::Ask, vec![server]).await;
     a.fake
         .push_response(Reply::call_with_id("call_w", "tests__wait", json!({})));
     a.submit("wait");
@@ -358,6 +363,7 @@ async fn a_call_past_its_timeout_is_a_tool_error_and_is_cancelled() {
     let log = dir.path().join("mcp.log");
     let mut server = stdio_server(&log);
     server.tool_timeout = Duration::from_millis(300);
+    server.approved_tools = vec!["wait".into()];
     let mut a = mcp_agent(ApprovalMode::Ask, vec![server]).await;
     a.fake.push_responses([
         Reply::call_with_id("call_w", "tests__wait", json!({})),
@@ -382,6 +388,7 @@ async fn a_call_past_its_timeout_is_a_tool_error_and_is_cancelled() {
 async fn kelp_run_uses_the_config_file_servers_and_warns_about_a_bad_entry() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mcp.log");
+    let env_dump = dir.path().join("env.txt");
     let fake = FakeOpenAi::start().await;
     fake.push_responses([
         Reply::call_with_id("call_l", "tests__lookup", json!({"key": "x"})),
@@ -393,12 +400,20 @@ async fn kelp_run_uses_the_config_file_servers_and_warns_about_a_bad_entry() {
     std::fs::write(
         config_dir.join("config.toml"),
         format!(
-            "[mcp_servers.broken]\nargs = [\"x\"]\n\n[mcp_servers.tests]\ncommand = {:?}\nenv = {{ KELP_TEST_MCP_LOG = {:?} }}\n",
+            "[mcp_servers.broken]\nargs = [\"x\"]\n\n[mcp_servers.tests]\ncommand = {:?}\n\
+             env = {{ KELP_TEST_MCP_LOG = {:?}, KELP_TEST_MCP_ENV = {:?} }}\n\
+             env_vars = [\"DOCS_TOKEN\"]\napproved_tools = [\"lookup\"]\n",
             server_binary().display().to_string(),
-            log.display().to_string()
+            log.display().to_string(),
+            env_dump.display().to_string(),
         ),
     )
     .unwrap();
+    cmd.env("OPENAI_API_KEY", "sk-kelps-own-key")
+        .env("GITHUB_TOKEN", "ghp_the_persons_forge")
+        .env("AWS_SECRET_ACCESS_KEY", "the-persons-cloud")
+        .env("DOCS_TOKEN", "docs-passed-by-name")
+        .env("LANG", "C.UTF-8");
     cmd.args(["run", "look it up"]);
     let out = output(cmd).await;
     let all = shown(&out);
@@ -411,9 +426,131 @@ async fn kelp_run_uses_the_config_file_servers_and_warns_about_a_bad_entry() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "looked it up\n");
     assert_eq!(log_lines(&log), ["called lookup"]);
+    // The server got a short list of kelp's variables, the one its config names, and its own;
+    // not kelp's key, the auth file's place, or the person's other tokens.
+    let env = std::fs::read_to_string(&env_dump).unwrap();
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(n, _)| n)
+        .collect();
+    for wanted in ["PATH", "HOME", "LANG", "DOCS_TOKEN", "KELP_TEST_MCP_LOG"] {
+        assert!(names.contains(&wanted), "{wanted} in {names:?}");
+    }
+    for kept_back in [
+        "OPENAI_API_KEY",
+        "GITHUB_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "KELP_AUTH_FILE",
+    ] {
+        assert!(!names.contains(&kept_back), "{kept_back} in {names:?}");
+    }
     let input = fake.requests_to("/responses")[1].json()["input"].clone();
     assert_eq!(
         output_for(input.as_array().unwrap(), "call_l"),
         "found x\nstructured content: {\"key\":\"x\",\"hits\":2}"
+    );
+}
+
+/// A server that lists hundreds of tools offers the model the first 100, and one whose schema
+/// is larger than kelp sends is left out; the person is told once, naming the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_too_many_tools_is_capped_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = stdio_server(&dir.path().join("mcp.log"));
+    if let McpTransport::Stdio { env, .. } = &mut server.transport {
+        env.push(("KELP_TEST_MCP_TOOLS".into(), "150".into()));
+    }
+    let mut a = mcp_agent(ApprovalMode::Ask, vec![server]).await;
+    a.fake.push_response(Reply::text("hello"));
+    a.submit("hi");
+    let (events, _) = a.finish_turn().await;
+    let names = offered(&a);
+    let from_tests = names.iter().filter(|n| n.starts_with("tests__")).count();
+    assert_eq!(from_tests, 100, "{names:?}");
+    assert!(!names.iter().any(|n| n == "tests__huge"), "{names:?}");
+    let notices: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            "MCP server `tests` offers 154 tools: the first 100 are offered to the model, 54 left out (narrow them with `enabled_tools`)"
+        ]
+    );
+    let last = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::McpServers(list) => Some(list.clone()),
+            _ => None,
+        })
+        .expect("the servers' statuses");
+    assert!(
+        last[0]
+            .skipped
+            .iter()
+            .any(|s| s.starts_with("huge: its input schema is ")),
+        "{:?}",
+        last[0].skipped
+    );
+    assert!(
+        last[0]
+            .skipped
+            .contains(&"54 tools past the first 100".to_string()),
+        "{:?}",
+        last[0].skipped
+    );
+}
+
+/// An HTTP server that redirects elsewhere does not take its configured headers there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_headers_go_only_to_the_configured_origin() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_url = format!("http://{}/collect", elsewhere.local_addr().unwrap());
+    let record = seen.clone();
+    let collector = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let record = record.clone();
+        async move {
+            let mut record = record.lock().unwrap();
+            record.extend(
+                headers
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or(""))),
+            );
+            axum::http::StatusCode::NOT_FOUND
+        }
+    });
+    tokio::spawn(async move { axum::serve(elsewhere, collector).await });
+    let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", redirecting.local_addr().unwrap());
+    let redirect = axum::Router::new().fallback(move || {
+        let to = elsewhere_url.clone();
+        async move { axum::response::Redirect::temporary(&to) }
+    });
+    tokio::spawn(async move { axum::serve(redirecting, redirect).await });
+
+    let mut server = McpServerConfig::http("web", url);
+    if let McpTransport::Http { headers, .. } = &mut server.transport {
+        headers.push(("X-Api-Key".into(), "the-servers-secret".into()));
+    }
+    let mut a = mcp_agent(ApprovalMode::FullAuto, vec![server]).await;
+    a.fake.push_response(Reply::text("hello"));
+    a.submit("hi");
+    let (events, _) = a.finish_turn().await;
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Notice(text) if text.starts_with("MCP server `web` did not start"))),
+        "{events:?}"
+    );
+    let seen = seen.lock().unwrap();
+    assert!(
+        !seen.iter().any(|h| h.contains("the-servers-secret")),
+        "the header followed the redirect: {seen:?}"
     );
 }

@@ -3,7 +3,9 @@
 //! - `lookup {key}` is marked read-only and answers with text and structured content;
 //! - `wait` is marked read-only and answers only when cancelled;
 //! - `crash` writes a line to stderr and ends the process (stdio only);
-//! - `bad_schema` takes a string, which the Responses API refuses as parameters.
+//! - `bad_schema` takes a string, which the Responses API refuses as parameters;
+//! - with [`TestServer::with_extra_tools`], `huge` (an argument schema of 20 kB) and that many
+//!   more tools `extra_0`, `extra_1`…
 //!
 //! What happens is appended, a line each, to the log file it is given: `called <tool>`,
 //! `waiting`, `cancelled <reason>`.
@@ -24,11 +26,24 @@ use serde_json::{Value, json};
 #[derive(Clone)]
 pub struct TestServer {
     log: Option<PathBuf>,
+    extra_tools: usize,
 }
 
 impl TestServer {
     pub fn new(log: Option<PathBuf>) -> Self {
-        Self { log }
+        Self {
+            log,
+            extra_tools: 0,
+        }
+    }
+
+    /// The server with `count` more tools, and `huge`, listed after its own.
+    #[allow(dead_code)]
+    pub fn with_extra_tools(self, count: usize) -> Self {
+        Self {
+            extra_tools: count,
+            ..self
+        }
     }
 
     fn note(&self, line: &str) {
@@ -96,7 +111,25 @@ impl ServerHandler for TestServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools()))
+        let mut all = tools();
+        if self.extra_tools > 0 {
+            let properties: serde_json::Map<String, Value> = (0..600)
+                .map(|n| (format!("field_{n:04}"), json!({"type": "string"})))
+                .collect();
+            all.push(Tool::new(
+                "huge",
+                "Takes 600 fields.",
+                schema(json!({"type": "object", "properties": properties})),
+            ));
+        }
+        all.extend((0..self.extra_tools).map(|n| {
+            Tool::new(
+                format!("extra_{n}"),
+                "One of many.",
+                schema(json!({"type": "object"})),
+            )
+        }));
+        Ok(ListToolsResult::with_all_items(all))
     }
 
     async fn call_tool(

@@ -1,4 +1,4 @@
-//! `shell`: runs one command in its own process group, streams its output live, keeps the head
+//! `shell`: runs one command in its own session and process group, streams its output live, keeps the head
 //! and tail of it for the model, and kills the whole group on timeout or cancel.
 
 use std::collections::VecDeque;
@@ -116,14 +116,21 @@ impl ShellCommand {
     }
 }
 
-/// Whether `[shell, flag, …]` is a POSIX shell running a `-c` script.
+/// Whether `[shell, flag, …]` is a POSIX shell running a `-c` script, so that showing the
+/// script alone hides nothing: the shell is named bare (`bash`) or by a system folder's
+/// absolute path (`/bin/sh`). A program that is only *called* a shell (`tools/sh`, moved
+/// there by a patch, or `/tmp/bash`) is shown with the rest of its words.
 fn is_shell_wrapper(shell: &str, flag: &str) -> bool {
-    let name = Path::new(shell)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(shell);
-    POSIX_SHELLS.contains(&name) && matches!(flag, "-c" | "-lc")
+    let path = Path::new(shell);
+    let system = path.parent().is_some_and(|dir| {
+        dir.as_os_str().is_empty() || SYSTEM_BIN.iter().any(|bin| dir == Path::new(bin))
+    });
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    system && POSIX_SHELLS.contains(&name) && matches!(flag, "-c" | "-lc")
 }
+
+/// The folders system shells live in, which only the administrator writes.
+const SYSTEM_BIN: [&str; 4] = ["/bin", "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"];
 
 /// Quotes one argument for display when the shell would split or expand it.
 fn quote(arg: &str) -> String {
@@ -371,24 +378,7 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    // The model chooses the commands, so kelp's own key and whatever credentials the user
-    // exported must not be one `env` away from the transcript, sandbox or not.
-    for (name, value) in std::env::vars_os() {
-        if sandbox.secrets.scrubs(&name, &value) {
-            command.env_remove(&name);
-        }
-    }
-    for (name, value) in env {
-        match value {
-            Some(value) => command.env(name, value),
-            None => command.env_remove(name),
-        };
-    }
-    #[cfg(unix)]
-    command.process_group(0);
-    if let Some(rules) = sandbox::prepare(sandbox, project_dir, &dir)? {
-        rules.install(&mut command);
-    }
+    confine(&mut command, sandbox, project_dir, &dir, env)?;
 
     let started = Instant::now();
     let mut child = command.spawn().map_err(|source| ShellError::Spawn {
@@ -496,6 +486,38 @@ pub async fn run(
         output,
         sandbox_block,
     })
+}
+
+/// Makes `command` run as the model's commands run: the environment scrubbed of credentials
+/// with `env` laid over it (a host's overrides, never the model's; `None` unsets), a session and
+/// process group of its own with no terminal and no descriptor past 0, 1 and 2, and the sandbox
+/// of `sandbox` for the project at `project_dir`, entered in `dir`. Everything kelp starts on
+/// the project's behalf (its own git included) goes through here.
+pub fn confine(
+    command: &mut Command,
+    sandbox: &SandboxPolicy,
+    project_dir: &Path,
+    dir: &Path,
+    env: &[(String, Option<String>)],
+) -> Result<(), SandboxError> {
+    // The model chooses the commands, so kelp's own key and whatever credentials the user
+    // exported must not be one `env` away from the transcript, sandbox or not.
+    for (name, value) in std::env::vars_os() {
+        if sandbox.secrets.scrubs(&name, &value) {
+            command.env_remove(&name);
+        }
+    }
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    sandbox::detach(command);
+    if let Some(rules) = sandbox::prepare(sandbox, project_dir, dir)? {
+        rules.install(command);
+    }
+    Ok(())
 }
 
 /// Reads once from an open pipe; `None` at end of file or on error.
@@ -972,5 +994,29 @@ mod tests {
         assert!(parse(serde_json::json!({"command": "  "})).is_err());
         assert!(parse(serde_json::json!({"command": 3})).is_err());
         assert!(parse(serde_json::json!({"command": ["ls", 1]})).is_err());
+    }
+
+    #[test]
+    fn only_a_real_shell_is_dropped_from_the_display() {
+        let shown = |argv: &[&str]| {
+            let argv = argv.iter().map(ToString::to_string).collect();
+            ShellCommand::Argv(argv).display()
+        };
+        assert_eq!(shown(&["bash", "-lc", "git status"]), "git status");
+        assert_eq!(shown(&["/bin/sh", "-c", "git status"]), "git status");
+        assert_eq!(shown(&["/usr/bin/zsh", "-c", "git status"]), "git status");
+        // Programs merely named like a shell are what runs, so they are shown.
+        assert_eq!(
+            shown(&["tools/sh", "-c", "git status"]),
+            "tools/sh -c 'git status'"
+        );
+        assert_eq!(
+            shown(&["./bash", "-c", "git status"]),
+            "./bash -c 'git status'"
+        );
+        assert_eq!(
+            shown(&["/tmp/x/bash", "-c", "git status"]),
+            "/tmp/x/bash -c 'git status'"
+        );
     }
 }

@@ -55,6 +55,8 @@ pub struct SandboxPolicy {
     pub extra_writable: Vec<PathBuf>,
     /// What it may not see: credential files and variables.
     pub secrets: Secrets,
+    /// Why the mode is not the one configured, to say once at start.
+    pub note: Option<String>,
 }
 
 impl Default for SandboxPolicy {
@@ -72,6 +74,7 @@ impl SandboxPolicy {
             network: true,
             extra_writable: Vec::new(),
             secrets: Secrets::default(),
+            note: None,
         }
     }
 
@@ -90,6 +93,7 @@ impl SandboxPolicy {
             network,
             extra_writable: extra,
             secrets: Secrets::defaults(home.as_deref()),
+            note: None,
         }
     }
 
@@ -99,6 +103,30 @@ impl SandboxPolicy {
             secrets: Secrets::for_config(config),
             ..Self::new(config.sandbox, config.network)
         }
+    }
+
+    /// The sandbox `config` asks for, for commands of the project at `project_dir`. A project
+    /// that is, or holds, the home folder is no place to write freely (a command would append
+    /// to `~/.bashrc` or `~/.config/autostart`): `workspace-write` becomes `read-only` there,
+    /// with a note saying why, unless the person chose the mode with a flag.
+    pub fn for_project(config: &Config, project_dir: &Path) -> Self {
+        let mut policy = Self::for_config(config);
+        let home = std::env::var_os("HOME").filter(|home| !home.is_empty());
+        if policy.mode == SandboxMode::WorkspaceWrite
+            && !config.sandbox_chosen
+            && let Some(home) = home
+        {
+            let real = |path: &Path| paths::real_path(path).unwrap_or_else(|_| path.into());
+            let (home, project) = (real(Path::new(&home)), real(project_dir));
+            if home.starts_with(&project) {
+                policy.mode = SandboxMode::ReadOnly;
+                policy.note = Some(format!(
+                    "commands are read-only here: {} holds your home folder, where a command could change your shell's start-up files (`--sandbox workspace-write` allows writes anyway)",
+                    project.display()
+                ));
+            }
+        }
+        policy
     }
 
     /// The same policy with another mode and network setting.
@@ -175,6 +203,9 @@ impl SandboxPolicy {
 
     /// What to tell a person once at start when a layer of the sandbox cannot be had.
     pub fn startup_warning(&self) -> Option<String> {
+        if let Some(note) = &self.note {
+            return Some(note.clone());
+        }
         if self.mode == SandboxMode::Off {
             return None;
         }
@@ -348,6 +379,55 @@ impl PreparedSandbox {
                 }
                 seccomp::Filter::install(&filter)
             });
+        }
+    }
+}
+
+/// Makes `command` start cut off from kelp's terminal and descriptors, on every path (sandboxed,
+/// with a layer missing, or with the sandbox off): a session of its own (a new process group
+/// too, which the killers signal), so it has no controlling terminal and `/dev/tty` does not
+/// open; no descriptor but 0, 1 and 2 (a parent's `exec 7>>log` would otherwise reach it, and
+/// writes through an open descriptor pass Landlock); and a session keyring of its own, so the
+/// keys of kelp's session are not its to read.
+pub fn detach(command: &mut tokio::process::Command) {
+    // SAFETY: the hook runs in the forked child and makes raw system calls on integers only.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            close_inherited_at_exec();
+            // KEYCTL_JOIN_SESSION_KEYRING with no name: a new anonymous session keyring. A
+            // kernel without keys has nothing to hide.
+            libc::syscall(libc::SYS_keyctl, 1 as libc::c_long, 0 as libc::c_long);
+            Ok(())
+        });
+    }
+}
+
+/// Marks every descriptor above 2 close-on-exec, so exec leaves the standard three only.
+///
+/// # Safety
+/// Call only in a forked child before exec: it changes descriptors the process shares with
+/// nobody else then.
+unsafe fn close_inherited_at_exec() {
+    // CLOSE_RANGE_CLOEXEC (Linux 5.11): one call; older kernels get a loop over the usual limit.
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range and fcntl take integers.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) == 0 {
+                limit.rlim_cur.min(65_536)
+            } else {
+                4_096
+            };
+            for fd in 3..libc::c_int::try_from(top).unwrap_or(4_096) {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
         }
     }
 }

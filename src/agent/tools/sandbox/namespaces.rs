@@ -5,7 +5,8 @@
 //! - a mount namespace where the credential stores are empty mounts, `/tmp` is a folder private
 //!   to this kelp (so commands share temp files from one call to the next, but not the sockets
 //!   of the user's tmux, ssh-agent or X server), and `/run/user/<uid>`, the session bus and
-//!   docker's socket are hidden like credentials;
+//!   docker's socket are hidden like credentials; `/dev/pts` is a devpts of its own (the
+//!   person's terminals are not there to read keys from) and `/dev/shm` an empty tmpfs;
 //! - a PID namespace: a command can neither see nor signal kelp or any other process of the
 //!   user, and everything it starts, `setsid` daemons included, dies with it;
 //! - an IPC namespace, and with the network off a network namespace (only a loopback that is
@@ -180,14 +181,15 @@ impl Jail {
         Ok(())
     }
 
-    /// The mounts, in an order where each still finds its paths: credential stores first, then
-    /// the project into the private `/tmp`, then that over `/tmp`.
+    /// The mounts, in an order where each still finds its paths: the devices, credential
+    /// stores, then the project into the private `/tmp`, then that over `/tmp`.
     unsafe fn mount_all(&self) -> io::Result<()> {
         let null = std::ptr::null();
         let no_data = std::ptr::null();
         let hide_flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
         // SAFETY: see `enter`.
         unsafe {
+            mount_private_devices()?;
             for dir in &self.hidden_dirs {
                 let mounted = libc::mount(
                     c"tmpfs".as_ptr(),
@@ -232,6 +234,50 @@ impl Jail {
             }
         }
         Ok(())
+    }
+}
+
+/// A devpts instance of the namespace's own over `/dev/pts`, with `/dev/ptmx` to match, so no
+/// terminal of the person's is there to open; where the kernel refuses a devpts here, an empty
+/// folder instead. And an empty `/dev/shm`, so nothing is shared through the host's.
+///
+/// # Safety
+/// Call only in the child, inside its mount namespace.
+unsafe fn mount_private_devices() -> io::Result<()> {
+    let no_exec = libc::MS_NOSUID | libc::MS_NOEXEC;
+    // SAFETY: raw system calls on static C strings.
+    unsafe {
+        let devpts = libc::mount(
+            c"devpts".as_ptr(),
+            c"/dev/pts".as_ptr(),
+            c"devpts".as_ptr(),
+            no_exec,
+            c"newinstance,ptmxmode=0666,mode=0620".as_ptr().cast(),
+        );
+        if devpts == 0 {
+            check_mount(libc::mount(
+                c"/dev/pts/ptmx".as_ptr(),
+                c"/dev/ptmx".as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ))?;
+        } else {
+            check_mount(libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/dev/pts".as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_RDONLY | no_exec | libc::MS_NODEV,
+                c"mode=555".as_ptr().cast(),
+            ))?;
+        }
+        check_mount(libc::mount(
+            c"tmpfs".as_ptr(),
+            c"/dev/shm".as_ptr(),
+            c"tmpfs".as_ptr(),
+            no_exec | libc::MS_NODEV,
+            c"mode=1777".as_ptr().cast(),
+        ))
     }
 }
 

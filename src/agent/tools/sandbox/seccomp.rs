@@ -3,7 +3,8 @@
 //!
 //! Always: no terminal input injected into kelp (`TIOCSTI`, `TIOCLINUX`), no new user
 //! namespace (where a command would be root and could try to unpick its mounts), no io_uring
-//! (its operations bypass this filter), and no system calls of another ABI (the 32-bit ones
+//! (its operations bypass this filter), no kernel keyring calls (`keyctl`, `add_key`,
+//! `request_key`: the keys of the user's session stay theirs), and no system calls of another ABI (the 32-bit ones
 //! have other numbers, and `socketcall`). With the network off, no socket at all; and where
 //! the mounts that hide the user's daemons could not be made, no Unix socket either.
 
@@ -123,6 +124,12 @@ mod bpf {
         ] {
             program.push(jump(JEQ_K, nr(call), 0, 1));
             program.push(errno(libc::ENOSYS));
+        }
+        // The kernel's keyrings: a command gets a session keyring of its own, and no call that
+        // could reach the user's keyring or another's.
+        for call in [libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key] {
+            program.push(jump(JEQ_K, nr(call), 0, 1));
+            program.push(errno(libc::EPERM));
         }
         let new_user = u32::try_from(libc::CLONE_NEWUSER).unwrap_or(u32::MAX);
         // The flags are the first argument of both calls, on both architectures.

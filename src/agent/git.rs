@@ -1,0 +1,131 @@
+//! The git kelp runs itself (`/diff`). The project's `.git/config` and `.gitattributes` are the
+//! model's to write (a patch may add `core.fsmonitor = "<command>"`), so git runs as a model's
+//! command runs: confined ([`shell::confine`]: the scrubbed environment, no terminal, the sandbox
+//! read-only with no network), and with every setting through which a repository runs code
+//! switched off: the file-system monitor, hooks, external diff programs, text conversions, clean
+//! and smudge filters, and the system's configuration.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+use super::tools::sandbox::SandboxPolicy;
+use super::tools::shell;
+use crate::config::SandboxMode;
+
+/// The most of a diff `/diff` shows; the rest is cut with a note.
+const MAX_DIFF_BYTES: usize = 512 * 1024;
+
+/// Settings that make git run a program, each switched off on the command line (which beats
+/// every configuration file).
+const NO_CODE: [&str; 6] = [
+    "core.fsmonitor=",
+    "core.hooksPath=/dev/null",
+    "diff.external=",
+    "core.pager=cat",
+    "core.sshCommand=",
+    "credential.helper=",
+];
+
+/// `git diff HEAD` in `dir` (staged and unstaged changes), then the untracked files; `None`
+/// outside a git repository. `sandbox` is the conversation's: git runs in it read-only.
+pub async fn working_tree_diff(dir: &Path, sandbox: &SandboxPolicy) -> Option<String> {
+    let sandbox = match sandbox.mode {
+        SandboxMode::Off => sandbox.clone(),
+        _ => sandbox.clone().with_mode(SandboxMode::ReadOnly, false),
+    };
+    let git = Git { dir, sandbox };
+    git.run(&[], &["rev-parse", "--is-inside-work-tree"])
+        .await?;
+    let filters = git.filter_overrides().await;
+    let diff = |base: &'static str| {
+        let filters = &filters;
+        let git = &git;
+        async move {
+            let args = ["diff", base, "--no-color", "--no-ext-diff", "--no-textconv"];
+            git.run(filters, &args).await
+        }
+    };
+    // A repository without a commit yet has no HEAD: its changes are all staged or untracked.
+    let mut text = match diff("HEAD").await {
+        Some(text) => text,
+        None => diff("--cached").await.unwrap_or_default(),
+    };
+    let untracked = git
+        .run(&filters, &["ls-files", "--others", "--exclude-standard"])
+        .await
+        .unwrap_or_default();
+    if !untracked.trim().is_empty() {
+        text.push_str("\nUntracked files:\n");
+        for file in untracked.lines() {
+            text.push_str(&format!("  {file}\n"));
+        }
+    }
+    if crate::humanize::keep_head(&mut text, MAX_DIFF_BYTES) {
+        text.push_str("\n… the rest is cut; run `git diff HEAD` to see it all\n");
+    }
+    Some(text)
+}
+
+/// git in one folder, confined.
+struct Git<'a> {
+    dir: &'a Path,
+    sandbox: SandboxPolicy,
+}
+
+impl Git<'_> {
+    /// Runs git with `settings` (`name=value`) and `args`; its stdout when it succeeds.
+    async fn run(&self, settings: &[String], args: &[&str]) -> Option<String> {
+        let mut command = Command::new("git");
+        for setting in NO_CODE
+            .iter()
+            .copied()
+            .chain(settings.iter().map(String::as_str))
+        {
+            command.arg("-c").arg(setting);
+        }
+        command
+            .arg("--no-optional-locks")
+            .args(args)
+            .current_dir(self.dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        shell::confine(&mut command, &self.sandbox, self.dir, self.dir, &[]).ok()?;
+        let out = command.output().await.ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// A clean, smudge and process program for every filter driver the configuration names is
+    /// set to nothing, which git takes as no filter (the file is compared as it is), and none is
+    /// required, or git would refuse the diff instead.
+    async fn filter_overrides(&self) -> Vec<String> {
+        let listed = self
+            .run(&[], &["config", "--null", "--get-regexp", r"^filter\."])
+            .await
+            .unwrap_or_default();
+        let mut drivers: Vec<&str> = listed
+            .split('\0')
+            .filter_map(|entry| {
+                let key = entry.split('\n').next()?;
+                let rest = key.strip_prefix("filter.")?;
+                Some(&rest[..rest.rfind('.')?])
+            })
+            .collect();
+        drivers.sort_unstable();
+        drivers.dedup();
+        drivers
+            .iter()
+            .flat_map(|name| {
+                ["clean=", "smudge=", "process=", "required=false"]
+                    .map(|setting| format!("filter.{name}.{setting}"))
+            })
+            .collect()
+    }
+}
