@@ -20,4 +20,5 @@ pub mod secret;
 pub mod session;
 pub mod stdio;
 pub mod task;
+pub mod terminal_text;
 pub mod tui;

@@ -5,7 +5,7 @@
 //! `localhost` reaches the wrong computer). Both end in the same exchange.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,11 +79,11 @@ pub(crate) async fn run(
     pastes: &mut mpsc::UnboundedReceiver<Pasted>,
     cancel: &CancellationToken,
 ) -> Result<Account, LoginError> {
-    let listener = tokio::select! {
+    let listeners = tokio::select! {
         () = cancel.cancelled() => return Err(LoginError::Cancelled),
         bound = bind(&flow.options) => bound?,
     };
-    let (server, mut callbacks) = CallbackServer::start(listener, state.clone())?;
+    let (server, mut callbacks) = CallbackServer::start(listeners, state.clone())?;
     let port = server.port;
     let redirect = redirect_uri(port);
     let url = authorize_url(&flow.options.issuer, &redirect, &pkce.challenge, &state);
@@ -255,16 +255,18 @@ pub fn opens_here() -> bool {
     }
 }
 
-/// Binds the callback port on 127.0.0.1: the preferred port, else (after asking an older
-/// login server there to exit) the fallback.
-async fn bind(options: &LoginOptions) -> Result<TcpListener, LoginError> {
+/// Binds the callback port on every loopback address `localhost` may name (127.0.0.1, and
+/// ::1 where the machine has IPv6): the preferred port, else (after asking an older login
+/// server there to exit) the fallback. A browser that tries ::1 first must find kelp there,
+/// not whatever else took that address's port.
+async fn bind(options: &LoginOptions) -> Result<Vec<TcpListener>, LoginError> {
     let primary = options.callback_port;
     let listen_error = |port: u16, e: std::io::Error| LoginError::Listen {
         port,
         reason: e.to_string(),
     };
-    match TcpListener::bind((Ipv4Addr::LOCALHOST, primary)).await {
-        Ok(listener) => return Ok(listener),
+    match bind_loopback(primary).await {
+        Ok(listeners) => return Ok(listeners),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && primary != 0 => {}
         Err(e) => return Err(listen_error(primary, e)),
     }
@@ -276,8 +278,8 @@ async fn bind(options: &LoginOptions) -> Result<TcpListener, LoginError> {
     let deadline = tokio::time::Instant::now() + options.busy_port_wait;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(BIND_RETRY).await;
-        match TcpListener::bind((Ipv4Addr::LOCALHOST, primary)).await {
-            Ok(listener) => return Ok(listener),
+        match bind_loopback(primary).await {
+            Ok(listeners) => return Ok(listeners),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
             Err(e) => return Err(listen_error(primary, e)),
         }
@@ -288,12 +290,35 @@ async fn bind(options: &LoginOptions) -> Result<TcpListener, LoginError> {
             std::io::Error::from(std::io::ErrorKind::AddrInUse),
         ));
     };
-    match TcpListener::bind((Ipv4Addr::LOCALHOST, fallback)).await {
-        Ok(listener) => Ok(listener),
+    match bind_loopback(fallback).await {
+        Ok(listeners) => Ok(listeners),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             Err(LoginError::PortsBusy { primary, fallback })
         }
         Err(e) => Err(listen_error(fallback, e)),
+    }
+}
+
+/// `port` on 127.0.0.1 and on ::1 (port 0: one free port, the same on both). A ::1 port held
+/// by someone else counts as the port being busy; a machine without IPv6 gets 127.0.0.1 alone.
+async fn bind_loopback(port: u16) -> std::io::Result<Vec<TcpListener>> {
+    let mut tries = if port == 0 { 5 } else { 1 };
+    loop {
+        let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+        let bound = v4.local_addr()?.port();
+        match TcpListener::bind((Ipv6Addr::LOCALHOST, bound)).await {
+            Ok(v6) => return Ok(vec![v4, v6]),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                tries -= 1;
+                if tries == 0 {
+                    return Err(e);
+                }
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "no IPv6 loopback for the callback");
+                return Ok(vec![v4]);
+            }
+        }
     }
 }
 
@@ -334,6 +359,8 @@ enum Callback {
 
 struct ServerState {
     state: String,
+    /// The port in the redirect, which every request's `Host` must name.
+    port: u16,
     callbacks: mpsc::UnboundedSender<Callback>,
     success_served: Notify,
 }
@@ -341,61 +368,54 @@ struct ServerState {
 /// The local server the browser is redirected to.
 struct CallbackServer {
     port: u16,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
     shared: Arc<ServerState>,
 }
 
 impl CallbackServer {
     fn start(
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         state: String,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Callback>), LoginError> {
-        let port = listener
-            .local_addr()
+        let port = listeners
+            .first()
+            .map(TcpListener::local_addr)
+            .transpose()
             .map_err(|e| LoginError::Listen {
                 port: 0,
                 reason: e.to_string(),
             })?
-            .port();
+            .map_or(0, |addr| addr.port());
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(ServerState {
             state,
+            port,
             callbacks: tx,
             success_served: Notify::new(),
         });
-        let server = Arc::clone(&shared);
-        let task = crate::task::spawn(async move {
-            loop {
-                let stream = match listener.accept().await {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        tracing::warn!(%error, "the login callback server could not accept");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let server = Arc::clone(&server);
-                let service = hyper::service::service_fn(move |request| {
-                    let server = Arc::clone(&server);
-                    async move { Ok::<_, std::convert::Infallible>(route(&server, request).await) }
-                });
-                crate::task::spawn(async move {
-                    let connection = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    if let Err(error) = connection.await {
-                        tracing::info!(%error, "a login callback connection ended");
-                    }
-                });
-            }
-        });
-        Ok((Self { port, task, shared }, rx))
+        let tasks = listeners
+            .into_iter()
+            .map(|listener| crate::task::spawn(serve(listener, Arc::clone(&shared))))
+            .collect();
+        Ok((
+            Self {
+                port,
+                tasks,
+                shared,
+            },
+            rx,
+        ))
     }
 
-    /// Closes the listening socket now. Aborting drops the listener, so the port is free when
+    /// Closes the listening sockets now. Aborting drops the listeners, so the port is free when
     /// this returns; connections already accepted finish on their own.
     async fn stop(self) {
-        self.task.abort();
-        let _ = self.task.await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 
     /// Stops once the browser has fetched the success page, or after a short while.
@@ -406,6 +426,32 @@ impl CallbackServer {
             let _ = tokio::time::timeout(SUCCESS_LINGER, served).await;
             self.stop().await;
             drop(busy);
+        });
+    }
+}
+
+/// Accepts connections on one of the server's addresses, each served on a task of its own.
+async fn serve(listener: TcpListener, server: Arc<ServerState>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "the login callback server could not accept");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let server = Arc::clone(&server);
+        let service = hyper::service::service_fn(move |request| {
+            let server = Arc::clone(&server);
+            async move { Ok::<_, std::convert::Infallible>(route(&server, request).await) }
+        });
+        crate::task::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                tracing::info!(%error, "a login callback connection ended");
+            }
         });
     }
 }
@@ -430,16 +476,30 @@ async fn route(server: &ServerState, request: Request<Incoming>) -> Response {
     if request.method() != hyper::Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
     }
+    // A page whose name was rebound to 127.0.0.1 reaches this port with its own name as the
+    // host: only the redirect's host (or the loopback address itself) is served.
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok());
+    if !host.is_some_and(|host| is_own_host(host, server.port)) {
+        return text(StatusCode::MISDIRECTED_REQUEST, "Not this server");
+    }
+    let query = request.uri().query().unwrap_or("").as_bytes();
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query).into_owned().collect();
     match request.uri().path() {
-        CALLBACK_PATH => {
-            let query = request.uri().query().unwrap_or("").as_bytes();
-            let params = url::form_urlencoded::parse(query).into_owned().collect();
-            callback(server, params).await
-        }
+        CALLBACK_PATH => callback(server, params).await,
         "/success" => success(server),
-        "/cancel" => cancel(server),
+        "/cancel" => cancel(server, &params),
         _ => text(StatusCode::NOT_FOUND, "Not found"),
     }
+}
+
+/// Whether `host` names this server: `localhost`, `127.0.0.1` or `[::1]` with its port.
+fn is_own_host(host: &str, port: u16) -> bool {
+    ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .any(|name| host.eq_ignore_ascii_case(&format!("{name}:{port}")))
 }
 
 async fn callback(server: &ServerState, params: HashMap<String, String>) -> Response {
@@ -501,7 +561,12 @@ fn success(server: &ServerState) -> Response {
     reply(StatusCode::OK, "text/html; charset=utf-8", SUCCESS_PAGE)
 }
 
-fn cancel(server: &ServerState) -> Response {
+/// `GET /cancel?state=…`: only the login's own state ends it, so a page that points an image
+/// at this port cannot.
+fn cancel(server: &ServerState, params: &HashMap<String, String>) -> Response {
+    if params.get("state") != Some(&server.state) {
+        return text(StatusCode::BAD_REQUEST, "State mismatch");
+    }
     let _ = server.callbacks.send(Callback::Cancel);
     text(StatusCode::OK, "Login cancelled")
 }

@@ -17,8 +17,8 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// A server asking for longer waits would outlive the code; capping also keeps time math finite.
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
-/// Network errors in a row before polling gives up (server errors end it at once).
-const MAX_NETWORK_ERRORS: u32 = 5;
+/// What a `slow_down` answer adds to the interval (RFC 8628 §3.5).
+const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -59,6 +59,12 @@ pub fn verification_url(issuer: &str) -> String {
 /// The redirect URI the device grant is exchanged with.
 pub fn device_redirect_uri(issuer: &str) -> String {
     format!("{issuer}/deviceauth/callback")
+}
+
+/// Whether a user code looks like one a person types: a few letters, digits and dashes
+/// (`ABCD-12345`). Anything else is refused rather than shown.
+fn plausible_user_code(code: &str) -> bool {
+    (4..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// `interval` arrives as a JSON string of seconds ("5"), sometimes as a number.
@@ -130,6 +136,14 @@ pub async fn request_user_code(
     }
     let parsed: UserCodeBody = serde_json::from_str(&body)
         .map_err(|e| OAuthError::BadResponse(format!("device code: {e}")))?;
+    if !plausible_user_code(&parsed.user_code) {
+        // Not shown: it is the server's text, and a code is short letters and digits.
+        return Err(OAuthError::BadResponse(format!(
+            "a device code of {} characters that are not all letters, digits and dashes",
+            parsed.user_code.chars().count()
+        ))
+        .into());
+    }
     Ok(DeviceCode {
         device_auth_id: parsed.device_auth_id,
         user_code: parsed.user_code,
@@ -137,41 +151,69 @@ pub async fn request_user_code(
     })
 }
 
+/// Polls until the code is approved, following RFC 8628: `slow_down` adds 5 s to the interval
+/// for good; a server error, a 429, a network failure or an answer kelp cannot read is retried
+/// with a growing wait until the code expires; only `access_denied` and `expired_token` end the
+/// login early. A login that expires while its polls fail says the last failure.
 async fn poll_until_approved(
     flow: &Flow,
     code: &DeviceCode,
     deadline: tokio::time::Instant,
 ) -> Result<Grant, LoginError> {
-    let mut network_errors = 0;
+    let mut interval = code.interval;
+    let mut failures = 0u32;
+    let mut last_failure = None;
     loop {
         match poll_once(flow, code).await {
             Ok(Some(grant)) => return Ok(grant),
-            Ok(None) => network_errors = 0,
-            Err(error @ OAuthError::Network(_)) => {
-                network_errors += 1;
-                tracing::info!(%error, network_errors, "device poll failed");
-                if network_errors >= MAX_NETWORK_ERRORS {
-                    return Err(error.into());
-                }
+            Ok(None) => {
+                failures = 0;
+                last_failure = None;
             }
-            // RFC 8628: the server says the code expired.
+            Err(OAuthError::Rejected {
+                code: Some(code),
+                message,
+                ..
+            }) if matches!(code.as_str(), "expired_token" | "access_denied") => {
+                return Err(if code == "expired_token" {
+                    LoginError::DeviceCodeExpired
+                } else if message.is_empty() {
+                    LoginError::Denied("the code was declined".to_string())
+                } else {
+                    LoginError::Denied(message)
+                });
+            }
             Err(OAuthError::Rejected {
                 code: Some(code), ..
-            }) if code == "expired_token" => {
-                return Err(LoginError::DeviceCodeExpired);
+            }) if code == "slow_down" => {
+                interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
+                failures = 0;
+                last_failure = None;
+                tracing::info!(interval = ?interval, "device poll: slow down");
             }
-            Err(error) => return Err(error.into()),
+            Err(OAuthError::Rejected {
+                code: Some(code), ..
+            }) if code == "authorization_pending" => {}
+            Err(error) => {
+                failures += 1;
+                tracing::info!(%error, failures, "device poll failed; trying again");
+                last_failure = Some(error);
+            }
         }
+        // After failures the wait doubles, up to the longest interval.
+        let wait = interval
+            .saturating_mul(1 << failures.min(4))
+            .min(MAX_INTERVAL.max(interval));
         let now = tokio::time::Instant::now();
-        if now
-            .checked_add(code.interval)
-            .is_none_or(|next| next >= deadline)
-        {
+        if now.checked_add(wait).is_none_or(|next| next >= deadline) {
             // The code dies before the next poll could be answered.
             tokio::time::sleep_until(deadline).await;
-            return Err(LoginError::DeviceCodeExpired);
+            return Err(match last_failure {
+                Some(error) => error.into(),
+                None => LoginError::DeviceCodeExpired,
+            });
         }
-        tokio::time::sleep(code.interval).await;
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -249,7 +249,10 @@ fn show(event: &LoginEvent, pasting: bool, config: &Config, force_qr: bool) {
                 when_as(*expires_at, "%H:%M")
             );
             println!("  1. Open {}", link(verification_url));
-            println!("  2. Enter the code {}", bold(user_code));
+            println!(
+                "  2. Enter the code {}",
+                bold(&kelp::terminal_text::printable(user_code))
+            );
             println!("Waiting for approval (Ctrl+C to cancel)…");
         }
         LoginEvent::Exchanging => println!("Signing in…"),

@@ -15,6 +15,7 @@ use kelp::agent::protocol::{Event, Op, PlanStatus, Submission, TurnOutcome};
 use kelp::config::Config;
 use kelp::llm::types::{RateLimitWindow, TokenUsage};
 use kelp::llm::{ErrorCategory, ReasoningEffort};
+use kelp::terminal_text::{json_without_c1, printable, printable_lines};
 use serde_json::{Value, json};
 
 use super::sessions_cmd::{self, ResumeRequest};
@@ -198,6 +199,9 @@ impl TextPrinter {
         if text.is_empty() {
             return Ok(());
         }
+        // The model's text reaches a terminal only through the TUI's filter; `--json` keeps
+        // it exact for scripts.
+        let text = printable_lines(text);
         let mut stdout = io::stdout().lock();
         stdout.write_all(text.as_bytes())?;
         stdout.flush()?;
@@ -254,12 +258,15 @@ impl Printer for TextPrinter {
                 self.streamed = false;
                 self.printed.clear();
                 self.end_line()?;
-                eprintln!("kelp: reconnecting {attempt}/{max}… {reason}{restart}");
+                eprintln!(
+                    "kelp: reconnecting {attempt}/{max}… {}{restart}",
+                    printable(reason)
+                );
                 Ok(())
             }
             Event::TurnFinished(_) => self.end_line(),
             Event::ToolStarted { tool, summary, .. } => {
-                eprintln!("kelp: ▸ {tool} {summary}");
+                eprintln!("kelp: ▸ {} {}", printable(tool), printable(summary));
                 Ok(())
             }
             Event::ToolFinished {
@@ -274,15 +281,23 @@ impl Printer for TextPrinter {
                 Ok(())
             }
             Event::Notice(text) => {
-                eprintln!("kelp: note: {text}");
+                eprintln!("kelp: note: {}", printable(text));
                 Ok(())
             }
             Event::Attached(files) => {
                 for file in files {
                     if file.attached {
-                        eprintln!("kelp: attached {} ({})", file.path, file.detail);
+                        eprintln!(
+                            "kelp: attached {} ({})",
+                            printable(&file.path),
+                            printable(&file.detail)
+                        );
                     } else {
-                        eprintln!("kelp: note: @{} not attached: {}", file.path, file.detail);
+                        eprintln!(
+                            "kelp: note: @{} not attached: {}",
+                            printable(&file.path),
+                            printable(&file.detail)
+                        );
                     }
                 }
                 Ok(())
@@ -296,7 +311,7 @@ impl Printer for TextPrinter {
                 Ok(())
             }
             Event::Error(text) => {
-                eprintln!("kelp: {text}");
+                eprintln!("kelp: {}", printable(text));
                 Ok(())
             }
             _ => Ok(()),
@@ -312,8 +327,9 @@ struct JsonPrinter {
 
 impl JsonPrinter {
     fn line(&self, value: Value) -> io::Result<()> {
+        let line = json_without_c1(value.to_string());
         let mut stdout = io::stdout().lock();
-        serde_json::to_writer(&mut stdout, &value)?;
+        stdout.write_all(line.as_bytes())?;
         stdout.write_all(b"\n")?;
         stdout.flush()
     }

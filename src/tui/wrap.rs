@@ -66,22 +66,7 @@ pub fn line_width(line: &Line<'_>) -> usize {
     line.spans.iter().map(|s| s.content.width()).sum()
 }
 
-/// `text` as a terminal should show it: a tab becomes four spaces, and any other control
-/// character (which a terminal would act on, or which takes no column) becomes U+FFFD.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\t' => out.push_str("    "),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
+pub use crate::terminal_text::printable;
 
 /// `rich` with every span [`printable`]; `None` when it already is.
 fn printable_line(rich: &RichLine) -> Option<RichLine> {

@@ -131,6 +131,33 @@ async fn a_disabled_device_login_exits_with_the_auth_code_and_says_what_to_do() 
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
 
+/// A user code that is a terminal escape (an OSC 52 clipboard write) is refused in one plain
+/// line, and nothing of it reaches the terminal.
+#[tokio::test]
+async fn a_user_code_that_is_not_a_code_is_refused_and_never_printed() {
+    let fake = FakeOpenAi::start_with(Config {
+        device_user_code: Some("\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2JABCD".into()),
+        ..Config::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let out = kelp_against(&fake, home.path())
+        .args(["login", "--device"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+    assert!(!all.contains(&0x1b), "{}", String::from_utf8_lossy(&all));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("a device code of 28 characters that are not all letters, digits and dashes"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
 #[tokio::test]
 async fn over_ssh_login_picks_the_device_code_and_ctrl_c_cancels_it() {
     let fake = fake().await;

@@ -440,3 +440,51 @@ async fn the_proxy_variables_are_honoured() {
         "sent through the proxy"
     );
 }
+
+/// The model's text and a command's words reach the terminal through the TUI's filter: an
+/// escape sequence, a C1 control and a carriage return (which would let `echo hello` hide what
+/// runs) show as U+FFFD. `--json` keeps the text exact, C1 escaped too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kelp_run_writes_no_control_character_to_the_terminal() {
+    let answer = "Done \u{1b}]52;c;cm0gLXJmIH4=\u{7} and \u{9b}31mred";
+    let command = "true\r\u{1b}[2Kecho hidden-part";
+    for json_mode in [false, true] {
+        let fake = FakeOpenAi::start().await;
+        fake.push_responses([
+            Reply::call_with_id("c", "shell", serde_json::json!({ "command": command })),
+            Reply::text(answer),
+        ]);
+        let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+        cmd.args(["--approval", "full-auto", "run"]);
+        if json_mode {
+            cmd.arg("--json");
+        }
+        cmd.arg("go");
+        let out = output(cmd).await;
+        assert!(out.status.success(), "{}", shown(&out));
+        let (stdout, stderr) = (
+            String::from_utf8(out.stdout.clone()).unwrap(),
+            String::from_utf8(out.stderr.clone()).unwrap(),
+        );
+        let is_control = |c: char| c.is_control() && c != '\n';
+        assert!(!stderr.contains(is_control), "{stderr:?}");
+        if json_mode {
+            assert!(!stdout.contains(is_control), "{stdout:?}");
+            assert!(stdout.contains(r"\u009b31mred"), "{stdout}");
+            let texts: String = stdout
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|v| v["type"] == "text.delta")
+                .map(|v| v["delta"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(texts, answer, "--json keeps the text exact");
+        } else {
+            assert!(!stdout.contains(is_control), "{stdout:?}");
+            assert!(stdout.contains("Done \u{FFFD}]52;c;"), "{stdout:?}");
+            assert!(
+                stderr.contains("▸ shell true\u{FFFD}\u{FFFD}[2Kecho hidden-part"),
+                "{stderr:?}"
+            );
+        }
+    }
+}

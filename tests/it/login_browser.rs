@@ -364,17 +364,80 @@ async fn dropping_the_handle_cancels_and_frees_the_port() {
     TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("the port is free again");
 }
 
+/// The login's state from its authorize URL.
+fn state_of(authorize_url: &str) -> String {
+    let query = authorize_url.split_once('?').unwrap().1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find_map(|(k, v)| (k == "state").then(|| v.into_owned()))
+        .unwrap()
+}
+
+/// `GET /cancel` ends the login only with its state: any page on the machine can send the
+/// request, so one without the state is refused and the login goes on.
 #[tokio::test]
-async fn get_cancel_ends_the_login() {
+async fn get_cancel_ends_the_login_only_with_its_state() {
     let dir = tempfile::tempdir().unwrap();
     let login = start(login_options("http://127.0.0.1:9", dir.path())).await;
+    let cancel = format!("http://127.0.0.1:{}/cancel", login.port);
+    let response = http().get(&cancel).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let wrong = http()
+        .get(format!("{cancel}?state=guess"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert!(!login.handle.is_finished(), "the login goes on");
+
+    let state = state_of(&login.authorize_url);
     let response = http()
-        .get(format!("http://127.0.0.1:{}/cancel", login.port))
+        .get(format!("{cancel}?state={state}"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.text().await.unwrap(), "Login cancelled");
     assert_eq!(login.handle.wait().await, LoginOutcome::Cancelled);
+}
+
+/// A page whose name was rebound to 127.0.0.1 (DNS rebinding) sends its own name as the host:
+/// it is refused, even with the right state, and the login completes for the real redirect,
+/// which a browser may send to ::1 as well as 127.0.0.1.
+#[tokio::test]
+async fn requests_for_another_host_are_refused_and_localhost_is_served_on_both_addresses() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let login = start(login_options(&fake.url(), dir.path())).await;
+    let state = state_of(&login.authorize_url);
+    let rebound = http()
+        .get(format!(
+            "http://127.0.0.1:{}/cancel?state={state}",
+            login.port
+        ))
+        .header(
+            reqwest::header::HOST,
+            format!("evil.example:{}", login.port),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::MISDIRECTED_REQUEST);
+
+    let callback = authorize(&login.authorize_url).await;
+    let on_v6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    let callback = if on_v6 {
+        callback.replacen("http://127.0.0.1:", "http://[::1]:", 1)
+    } else {
+        eprintln!("this machine has no IPv6 loopback: the callback goes to 127.0.0.1");
+        callback
+    };
+    let response = http()
+        .get(&callback)
+        .header(reqwest::header::HOST, format!("localhost:{}", login.port))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert!(matches!(login.handle.wait().await, LoginOutcome::Done(_)));
 }
 
 #[tokio::test]

@@ -155,15 +155,64 @@ async fn cancel_stops_polling_at_once() {
     assert_eq!(fake.device_poll_count(), polls, "no poll after the cancel");
 }
 
+/// RFC 8628 while polling: a 500, a 502 page and a network-level hiccup are retried (the wait
+/// doubling after each), `slow_down` adds 5 s to the interval for good, and the login goes
+/// through once the code is approved.
 #[tokio::test(start_paused = true)]
-async fn a_server_error_while_polling_is_fatal_with_its_message() {
-    let fake = FakeOpenAi::start().await;
-    fake.push_device_poll_reply(JsonReply::new(404, json!({"error": "pending"})));
+async fn server_errors_and_slow_down_while_polling_are_waited_out() {
+    let fake = fake_with(|c| c.device_approval = DeviceApproval::AfterPolls(0)).await;
     fake.push_device_poll_reply(JsonReply::new(
         500,
         json!({"error": {"message": "device auth is down"}}),
     ));
+    fake.push_device_poll_reply(JsonReply::new(429, json!({"error": "slow_down"})));
+    fake.push_device_poll_reply(JsonReply::new(502, json!("<html>bad gateway</html>")));
     let dir = tempfile::tempdir().unwrap();
+    let started = tokio::time::Instant::now();
+    let (handle, _events) = start(&fake, dir.path());
+    let LoginOutcome::Done(account) = handle.wait().await else {
+        panic!("the login survives the failures")
+    };
+    assert_eq!(account.email.as_deref(), Some("dev@example.com"));
+    assert_eq!(fake.device_poll_count(), 4);
+    // 500 at 0 s, then twice the 5 s interval; slow_down at 10 s makes it 10 s; the 502 at
+    // 20 s doubles that; approved at 40 s.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(40) && waited < Duration::from_secs(41),
+        "{waited:?}"
+    );
+    assert!(dir.path().join("auth.json").exists());
+}
+
+/// The person declining the code ends the login at once, in their words; a code that keeps
+/// failing until it expires says the last failure.
+#[tokio::test(start_paused = true)]
+async fn a_declined_code_ends_the_login_and_failures_until_expiry_are_named() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_device_poll_reply(JsonReply::new(503, json!({})));
+    fake.push_device_poll_reply(JsonReply::new(
+        400,
+        json!({"error": "access_denied", "error_description": "The user declined."}),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, _events) = start(&fake, dir.path());
+    let LoginOutcome::Failed(message) = handle.wait().await else {
+        panic!("the login fails")
+    };
+    assert!(
+        message.contains("sign-in refused: The user declined."),
+        "{message}"
+    );
+    assert_eq!(fake.device_poll_count(), 2);
+
+    let fake = FakeOpenAi::start().await;
+    for _ in 0..200 {
+        fake.push_device_poll_reply(JsonReply::new(
+            500,
+            json!({"error": {"message": "device auth is down"}}),
+        ));
+    }
     let (handle, _events) = start(&fake, dir.path());
     let LoginOutcome::Failed(message) = handle.wait().await else {
         panic!("the login fails")
@@ -172,5 +221,9 @@ async fn a_server_error_while_polling_is_fatal_with_its_message() {
         message.contains("HTTP 500 from the login server: device auth is down"),
         "{message}"
     );
-    assert_eq!(fake.device_poll_count(), 2, "404 counted as pending");
+    assert!(
+        fake.device_poll_count() < 40,
+        "{}",
+        fake.device_poll_count()
+    );
 }

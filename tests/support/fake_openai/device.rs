@@ -97,7 +97,11 @@ pub async fn usercode(
     }
     let session = DeviceSession {
         device_auth_id: format!("deviceauth_{}", uuid::Uuid::new_v4().simple()),
-        user_code: fresh_user_code(),
+        user_code: state
+            .config
+            .device_user_code
+            .clone()
+            .unwrap_or_else(fresh_user_code),
         issued: Instant::now(),
         polls: 0,
         approved: false,

@@ -103,6 +103,8 @@ pub struct Config {
     pub device_login_enabled: bool,
     /// Send the user code as `usercode` instead of `user_code`.
     pub device_usercode_alias: bool,
+    /// The user code to issue instead of a fresh one (a hostile issuer's).
+    pub device_user_code: Option<String>,
     pub device_approval: DeviceApproval,
     /// Slugs listed by `/backend-api/codex/models`.
     pub codex_models: Vec<String>,
@@ -127,6 +129,7 @@ impl Default for Config {
             device_interval: json!("5"),
             device_login_enabled: true,
             device_usercode_alias: false,
+            device_user_code: None,
             device_approval: DeviceApproval::Manual,
             codex_models: ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex-spark"]
                 .map(String::from)
