@@ -79,6 +79,107 @@ pub fn open_without_waiting(path: &Path) -> io::Result<(File, std::fs::Metadata)
     Ok((file, meta))
 }
 
+/// Opens kelp's own file at `path` for reading: without waiting, and only when it is a regular
+/// file of at most `max_bytes` (a FIFO named like a session file, `config.toml` or
+/// `kelp.log` would otherwise hang whoever reads it). The error says what is wrong in words.
+pub fn open_regular(path: &Path, max_bytes: u64) -> io::Result<(File, fs::Metadata)> {
+    let (file, meta) = open_without_waiting(path)?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is {}, not a regular file",
+                path.display(),
+                kind_of(&meta)
+            ),
+        ));
+    }
+    if meta.len() > max_bytes {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is {} bytes, more than the {max_bytes} kelp reads",
+                path.display(),
+                meta.len()
+            ),
+        ));
+    }
+    // Regular: reads no longer need to return at once.
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok((file, meta))
+}
+
+/// The whole of kelp's own file at `path`, through [`open_regular`].
+pub fn read_regular(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, meta) = open_regular(path, max_bytes)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max_bytes).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// What a file that is not a regular file is, in words.
+pub fn kind_of(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+/// Files and folders of kelp's whose mode let others in, and were made private since the last
+/// look: for a notice.
+static TIGHTENED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes kelp's own file (open as `file`, found at `path`) or folder private when others may
+/// read or write it: 0600 for a file, 0700 for a folder, with a note for the person.
+pub fn keep_private(path: &Path, meta: &fs::Metadata, file: Option<&File>) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return;
+    }
+    let private = if meta.is_dir() { 0o700 } else { 0o600 } & mode;
+    let permissions = fs::Permissions::from_mode(private);
+    let made = match file {
+        Some(file) => file.set_permissions(permissions),
+        None => fs::set_permissions(path, permissions),
+    };
+    let note = match made {
+        Ok(()) => format!(
+            "{} was open to other users (mode {mode:o}); kelp made it {private:o}",
+            path.display()
+        ),
+        Err(e) => format!(
+            "{} is open to other users (mode {mode:o}) and kelp could not change that: {e}",
+            path.display()
+        ),
+    };
+    tracing::warn!("{note}");
+    TIGHTENED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(note);
+}
+
+/// The notes of [`keep_private`] since the last call.
+pub fn take_tightened() -> Vec<String> {
+    std::mem::take(
+        &mut *TIGHTENED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
 /// The folder `path` lives in (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -122,10 +223,18 @@ pub fn lock_beside_within(path: &Path, wait: Duration) -> Result<File, FileError
         .truncate(false)
         .open(sibling(path, ".lock"))
         .map_err(step("open the lock file of"))?;
+    lock_within(&file, wait)?;
+    Ok(file)
+}
+
+/// Takes the exclusive advisory lock on `file`, waiting up to `wait` for another holder to let
+/// go; the lock goes with the file's last descriptor. A holder past the wait is
+/// [`FileError::is_busy`].
+pub fn lock_within(file: &File, wait: Duration) -> Result<(), FileError> {
     let deadline = Instant::now() + wait;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            Ok(()) => return Ok(()),
             Err(TryLockError::Error(e)) => return Err(step("lock")(e)),
             Err(TryLockError::WouldBlock) => {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -165,7 +274,77 @@ pub fn replace(path: &Path, contents: &[u8]) -> Result<(), FileError> {
     remove_stale_temps(dir, &prefix);
     let folder = File::open(dir).map_err(step("open the folder of"))?;
     let name = path.file_name().unwrap_or_default();
-    write_and_rename(folder.as_fd(), &prefix, 0o600, name, contents, None)
+    write_and_rename(
+        folder.as_fd(),
+        &prefix,
+        0o600,
+        name,
+        contents,
+        None,
+        &|| true,
+    )
+    .map(drop)
+}
+
+/// Which version of a file was read: its identity, size and modification time. A writer that
+/// ignores the lock (opencode rewrites auth.json in place) changes at least one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+}
+
+impl FileStamp {
+    /// The stamp of what `meta` describes.
+    pub fn of(meta: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+        }
+    }
+
+    /// The stamp of the file at `path` now; `None` when there is none.
+    pub fn now(path: &Path) -> Option<Self> {
+        fs::metadata(path).ok().map(|meta| Self::of(&meta))
+    }
+
+    /// Whether the file was emptied (or never written).
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+}
+
+/// [`replace`], unless the file no longer is the version `read` (`None`: no file): checked
+/// after the new text is on disk, just before the rename. `Ok(false)`: it changed, nothing was
+/// replaced, and the caller reads it again.
+pub fn replace_if_unchanged(
+    path: &Path,
+    contents: &[u8],
+    read: Option<FileStamp>,
+) -> Result<bool, FileError> {
+    let dir = parent_dir(path);
+    create_private_dir(dir).map_err(step("create the folder of"))?;
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(path.file_name().unwrap_or_default());
+    prefix.push(".");
+    remove_stale_temps(dir, &prefix);
+    let folder = File::open(dir).map_err(step("open the folder of"))?;
+    let name = path.file_name().unwrap_or_default();
+    let unchanged = || FileStamp::now(path) == read;
+    write_and_rename(
+        folder.as_fd(),
+        &prefix,
+        0o600,
+        name,
+        contents,
+        None,
+        &unchanged,
+    )
 }
 
 /// [`replace`] for a file that is not kelp's own (a project file the model edits), in a folder
@@ -186,12 +365,15 @@ pub fn replace_in(
         name,
         contents,
         permissions,
+        &|| true,
     )
+    .map(drop)
 }
 
 /// The steps every replace shares: a temp file `<prefix>XXXXXX.tmp` created new in `dir` with
-/// `mode`, written, given `permissions`, synced, renamed over `name`, the folder synced. A
-/// failure removes the temp file.
+/// `mode`, written, given `permissions`, synced, renamed over `name` if `still_wanted` says so
+/// then, the folder synced. A failure, or a change of mind, removes the temp file; `Ok(false)`
+/// is the change of mind.
 fn write_and_rename(
     dir: BorrowedFd<'_>,
     prefix: &OsStr,
@@ -199,7 +381,8 @@ fn write_and_rename(
     name: &OsStr,
     contents: &[u8],
     permissions: Option<&fs::Permissions>,
-) -> Result<(), FileError> {
+    still_wanted: &dyn Fn() -> bool,
+) -> Result<bool, FileError> {
     use rustix::fs::{AtFlags, Mode, OFlags};
     let mut attempts = 0;
     let (temp_name, file) = loop {
@@ -234,13 +417,17 @@ fn write_and_rename(
         remove_temp();
         return Err(step("write")(e));
     }
+    if !still_wanted() {
+        remove_temp();
+        return Ok(false);
+    }
     if let Err(e) = rustix::fs::renameat(dir, &temp_name, dir, name) {
         remove_temp();
         return Err(step("replace")(e.into()));
     }
     // The rename is durable only once the folder itself is synced.
     let _ = rustix::fs::fsync(dir);
-    Ok(())
+    Ok(true)
 }
 
 /// The random part of a temp file's name: [`TEMP_RANDOM_CHARS`] of `[A-Za-z0-9_-]`, one per

@@ -67,10 +67,8 @@ pub fn delete(face: Arc<Face>, request: DeleteSessionRequest, reply: Reply) {
         let state_dir = face.config.state_dir.clone();
         let id = wanted.clone();
         crate::task::spawn_blocking(move || {
-            let session = crate::session::find(&state_dir, &id)
+            let session = crate::session::find_whole(&state_dir, &id)
                 .ok()
-                // The client names a session by the id it was given, whole.
-                .filter(|session| session.id.to_string() == id)
                 .ok_or_else(|| Error::invalid_params().data(format!("no session {id}")))?;
             std::fs::remove_file(&session.path).map_err(|e| {
                 Error::internal_error().data(format!("could not delete session {id}: {e}"))

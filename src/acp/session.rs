@@ -563,12 +563,10 @@ async fn reopen(
         let state_dir = face.config.state_dir.clone();
         let lookup = wanted.clone();
         let summary =
-            crate::task::spawn_blocking(move || crate::session::find(&state_dir, &lookup))
+            crate::task::spawn_blocking(move || crate::session::find_whole(&state_dir, &lookup))
                 .await
                 .map_err(|e| session_error(e.to_string()))?
                 .ok()
-                // The client names a session by the id it was given, whole.
-                .filter(|summary| summary.id.to_string() == wanted)
                 .ok_or_else(|| Error::invalid_params().data(format!("no session {wanted}")))?;
         let cwd = project_dir(cwd)?;
         if cwd != summary.project_dir {

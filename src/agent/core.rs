@@ -344,6 +344,9 @@ impl Core {
             },
             None => core.new_conversation(),
         };
+        for note in crate::private_file::take_tightened() {
+            core.emit(Event::Notice(note));
+        }
         if let Some(warning) = conversation.tool_context().sandbox.startup_warning() {
             core.emit(Event::Notice(warning));
         }
@@ -531,13 +534,24 @@ impl Core {
             }
             Op::Resume(path) => {
                 self.stop_turn().await;
+                // The conversation in hand holds its own file: let it go before reopening it.
+                let same = self
+                    .conversation
+                    .as_ref()
+                    .and_then(Conversation::session_path)
+                    .is_some_and(|own| own == path);
+                let held = if same { self.conversation.take() } else { None };
+                drop(held);
                 match self.resumed(&path) {
                     Ok(conversation) => {
                         self.approvals.forget_session();
                         self.conversation = Some(conversation);
                     }
-                    // The conversation in hand stays.
+                    // The conversation in hand stays (a new one, if it was the one asked for).
                     Err(e) => {
+                        if self.conversation.is_none() {
+                            self.conversation = Some(self.new_conversation());
+                        }
                         self.emit(Event::Error(format!("cannot resume the conversation: {e}")))
                     }
                 }

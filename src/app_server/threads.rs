@@ -234,7 +234,7 @@ impl Threads {
         self.open(config, options, shown, false).await
     }
 
-    /// `thread/resume`: a saved kelp session, by its id (or an id prefix). A thread this
+    /// `thread/resume`: a saved kelp session, by its whole id. A thread this
     /// connection holds already is answered from its core (never two cores on one file).
     pub async fn resume(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let p: ResumeParams = params(raw)?;
@@ -310,11 +310,11 @@ impl Threads {
         }
     }
 
-    /// The saved session `id` (or an id prefix).
+    /// The saved session whose id is `id`, whole.
     async fn find(&self, id: &str) -> Result<crate::session::SessionSummary, RpcError> {
         let state_dir = self.config.state_dir.clone();
         let wanted = id.to_string();
-        crate::task::spawn_blocking(move || crate::session::find(&state_dir, &wanted))
+        crate::task::spawn_blocking(move || crate::session::find_whole(&state_dir, &wanted))
             .await
             .map_err(|e| RpcError::internal(e.to_string()))?
             .map_err(|e| RpcError::invalid_request(format!("no thread {id}: {e}")))
@@ -577,7 +577,7 @@ impl Threads {
             if let Some(hit) = cached(&cache) {
                 return Ok(hit);
             }
-            let summary = crate::session::find(&state_dir, &wanted)?;
+            let summary = crate::session::find_whole(&state_dir, &wanted)?;
             // Taken before the read: a write during it shows as a change on the next call.
             let stamp = stamp_of(&summary.path);
             let log = crate::session::SessionLog::load(&summary.path)?;

@@ -322,7 +322,8 @@ impl<T: Companion> Accounts<T> {
     async fn store_api_key(&self, key: String) -> Result<String, SaveKeyError> {
         let masked = mask_key(&key);
         with_store(self.manager.store(), move |store| {
-            store.update(|file| file.set_openai(&OpenAiEntry::Api { key }))
+            let entry = OpenAiEntry::Api { key };
+            store.update(|file| file.set_openai(&entry))
         })
         .await?;
         Ok(masked)

@@ -251,7 +251,8 @@ pub fn account_from_tokens(tokens: &TokenResponse, entry: &OAuthEntry) -> Accoun
 /// Stores a fresh login as kelp's entry.
 pub async fn save_login(store: &AuthStore, entry: OAuthEntry) -> Result<(), StoreError> {
     super::with_store(store, move |store| {
-        store.update(|file| file.set_openai(&OpenAiEntry::OAuth(entry)))
+        let entry = OpenAiEntry::OAuth(entry);
+        store.update(|file| file.set_openai(&entry))
     })
     .await
 }

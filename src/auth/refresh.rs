@@ -140,13 +140,11 @@ pub async fn refresh_stored(
     };
     let fresh = oauth::entry_from_tokens(&tokens, Some(&current))
         .map_err(|e| AuthError::RefreshFailed(e.to_string()))?;
-    let stored = fresh.clone();
+    let stored = OpenAiEntry::OAuth(fresh.clone());
+    // The lock is ours already (taking it again would deadlock on flock): the store's
+    // read-modify-write without the locking step.
     with_store(store, move |s| {
-        // The lock is ours already (taking it again would deadlock on flock), so this is the
-        // store's read-modify-write without the locking step.
-        let mut file = s.load()?;
-        file.set_openai(&OpenAiEntry::OAuth(stored));
-        s.replace(&file.to_text())
+        s.update_locked(|file| file.set_openai(&stored))
     })
     .await?;
     tracing::info!("ChatGPT login refreshed");

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::private_file;
+use crate::private_file::{self, FileStamp};
 
 /// The key of kelp's entry in the file.
 pub const PROVIDER_ID: &str = "openai";
@@ -39,6 +39,11 @@ pub enum StoreError {
     NotAFile { path: PathBuf, kind: &'static str },
     #[error("{path} is locked by another kelp process; try again")]
     Locked { path: PathBuf },
+    #[error(
+        "{path} kept changing while kelp saved to it (another program is rewriting it); kelp \
+         left it as that program wrote it: try again"
+    )]
+    KeptChanging { path: PathBuf },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -201,24 +206,18 @@ fn expires_ms(value: &Value) -> Option<i64> {
     }
 }
 
+/// How often an update is done again when another writer got in between.
+const UPDATE_ATTEMPTS: u32 = 20;
+/// About how long to wait before doing an update again.
+const UPDATE_PAUSE: std::time::Duration = std::time::Duration::from_millis(3);
+
+/// Reads of a file that is empty or unparsable before it is taken as it is, and the wait
+/// between them: another tool's in-place rewrite takes well under this.
+const SETTLE_READS: usize = 10;
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The largest auth file read: a few logins take a few KiB.
 const MAX_AUTH_FILE_BYTES: u64 = 1024 * 1024;
-
-/// What a file that is not a regular file is, in words.
-fn describe_file_type(kind: fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_dir() {
-        "a folder"
-    } else if kind.is_fifo() {
-        "a named pipe (FIFO)"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "not a file"
-    }
-}
 
 /// The auth file on disk.
 #[derive(Debug, Clone)]
@@ -240,6 +239,11 @@ impl AuthStore {
     /// Reads the file; a missing file is an empty one. Needs no lock: writers replace the file
     /// atomically, so a reader sees the old or the new version whole.
     pub fn load(&self) -> Result<AuthFile, StoreError> {
+        self.load_stamped().map(|(file, _)| file)
+    }
+
+    /// [`Self::load`], with the stamp of the version read (`None`: there is no file).
+    fn load_stamped(&self) -> Result<(AuthFile, Option<FileStamp>), StoreError> {
         let io_error = |source| StoreError::Io {
             action: "read",
             path: self.path.clone(),
@@ -253,16 +257,20 @@ impl AuthStore {
             .open(&self.path)
         {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(AuthFile::default()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok((AuthFile::default(), None));
+            }
             Err(e) => return Err(io_error(e)),
         };
-        let kind = file.metadata().map_err(io_error)?.file_type();
-        if !kind.is_file() {
+        let meta = file.metadata().map_err(io_error)?;
+        let stamp = FileStamp::of(&meta);
+        if !meta.is_file() {
             return Err(StoreError::NotAFile {
                 path: self.path.clone(),
-                kind: describe_file_type(kind),
+                kind: private_file::kind_of(&meta),
             });
         }
+        private_file::keep_private(&self.path, &meta, Some(&file));
         let mut bytes = Vec::new();
         (&file)
             .take(MAX_AUTH_FILE_BYTES + 1)
@@ -281,20 +289,74 @@ impl AuthStore {
                 e.utf8_error().valid_up_to()
             ))
         })?;
-        AuthFile::parse(&text).map_err(corrupt)
+        AuthFile::parse(&text)
+            .map(|file| (file, Some(stamp)))
+            .map_err(corrupt)
     }
 
     /// Runs `change` on the current contents under the lock and writes the result atomically
     /// if it changed anything. A corrupt file fails before `change` runs and stays as it was.
-    pub fn update<T>(&self, change: impl FnOnce(&mut AuthFile) -> T) -> Result<T, StoreError> {
+    pub fn update<T>(&self, change: impl FnMut(&mut AuthFile) -> T) -> Result<T, StoreError> {
         let _lock = self.lock()?;
-        let mut file = self.load()?;
-        let before = file.clone();
-        let result = change(&mut file);
-        if file != before {
-            self.replace(&file.to_text())?;
+        self.update_locked(change)
+    }
+
+    /// [`Self::update`] for a caller that holds the lock already.
+    ///
+    /// Other tools write the file without the lock: opencode truncates it, then writes. So a
+    /// file that reads empty or unparsable is read again until it settles (an empty one is
+    /// taken as empty only once it stayed so), and the version read must still be the file's
+    /// just before the new one is renamed over it; if another writer got in between, the whole
+    /// read-change-write is done again on what it wrote. No login of another tool is lost to
+    /// kelp's write.
+    pub fn update_locked<T>(
+        &self,
+        mut change: impl FnMut(&mut AuthFile) -> T,
+    ) -> Result<T, StoreError> {
+        let target = self.target();
+        for attempt in 1..=UPDATE_ATTEMPTS {
+            let (mut file, read) = self.load_settled()?;
+            let before = file.clone();
+            let result = change(&mut file);
+            if file == before {
+                return Ok(result);
+            }
+            let replaced =
+                private_file::replace_if_unchanged(&target, file.to_text().as_bytes(), read)
+                    .map_err(|e| self.io_error(e))?;
+            if replaced {
+                return Ok(result);
+            }
+            tracing::info!("the auth file changed while kelp updated it; updating it again");
+            // Out of step with the other writer's rhythm before the next try.
+            std::thread::sleep(crate::random::backoff(UPDATE_PAUSE, attempt.min(4)));
         }
-        Ok(result)
+        Err(StoreError::KeptChanging {
+            path: self.path.clone(),
+        })
+    }
+
+    /// Reads the file once it has settled: an existing file that reads empty or unparsable may
+    /// be in the middle of another tool's rewrite, so it is read again a few times. An empty
+    /// file that stays the same is empty; one that stays unparsable is corrupt.
+    fn load_settled(&self) -> Result<(AuthFile, Option<FileStamp>), StoreError> {
+        let mut attempt = 0;
+        let mut previous: Option<FileStamp> = None;
+        loop {
+            attempt += 1;
+            let loaded = self.load_stamped();
+            let unsettled = match &loaded {
+                Ok((_, Some(stamp))) => stamp.is_empty() && previous != Some(*stamp),
+                Ok((_, None)) => false,
+                Err(StoreError::Corrupt { .. }) => true,
+                Err(_) => false,
+            };
+            if !unsettled || attempt >= SETTLE_READS {
+                return loaded;
+            }
+            previous = loaded.as_ref().ok().and_then(|(_, stamp)| *stamp);
+            std::thread::sleep(SETTLE_WAIT);
+        }
     }
 
     /// Takes the advisory lock on the sibling lock file, creating the folder if needed.

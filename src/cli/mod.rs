@@ -238,6 +238,10 @@ pub fn main() -> ExitCode {
     }
     let code = run_cli();
     kelp::agent::tools::sandbox::remove_private_tmp();
+    // Files of kelp's that were open to other users and were made private, not yet said.
+    for note in kelp::private_file::take_tightened() {
+        eprintln!("kelp: warning: {note}");
+    }
     code
 }
 

@@ -77,9 +77,16 @@ pub struct SecretRules {
     pub env_keep: Vec<String>,
 }
 
-/// Reads the file's text; `Ok(None)` when there is no file.
+/// The largest config file read: settings and a few servers take a few KiB.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads the file's text; `Ok(None)` when there is no file. A FIFO, a folder or a file over
+/// 1 MiB in its place is a warning, never a hang.
 pub fn read(path: &Path) -> Result<Option<String>, ConfigWarning> {
-    match std::fs::read_to_string(path) {
+    let text = crate::private_file::read_regular(path, MAX_CONFIG_BYTES).and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    });
+    match text {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ConfigWarning::Unreadable {
@@ -361,7 +368,10 @@ pub fn edit_file(
     let file_err = |e: private_file::FileError| io_err(e.action, e.source);
 
     let _lock = private_file::lock_beside(&path).map_err(file_err)?;
-    let before = match std::fs::read_to_string(&path) {
+    let before = crate::private_file::read_regular(&path, MAX_CONFIG_BYTES).and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    });
+    let before = match before {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(io_err("read", e)),

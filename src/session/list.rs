@@ -74,6 +74,15 @@ pub fn find(state_dir: &Path, id_or_prefix: &str) -> Result<SessionSummary, Sess
     find_under(&sessions_dir(state_dir), id_or_prefix)
 }
 
+/// The conversation whose id is exactly `id`: what the embedding faces take, since a host that
+/// names thread `a` must not reach whichever thread's id starts with it.
+pub fn find_whole(state_dir: &Path, id: &str) -> Result<SessionSummary, SessionError> {
+    match uuid::Uuid::try_parse(id.trim()) {
+        Ok(_) => find(state_dir, id),
+        Err(_) => Err(SessionError::NotAnId(id.to_string())),
+    }
+}
+
 /// [`find`] among the sessions under `root`.
 pub fn find_under(root: &Path, id_or_prefix: &str) -> Result<SessionSummary, SessionError> {
     let wanted = id_or_prefix.trim().to_ascii_lowercase();
@@ -205,7 +214,9 @@ pub fn recent_prompts(
     let mut newest_first: Vec<Vec<String>> = Vec::new();
     let mut count = 0;
     for summary in list_sessions(state_dir, Some(project_dir)).take(sessions) {
-        let Ok(file) = std::fs::File::open(&summary.path) else {
+        let Ok((file, _)) =
+            crate::private_file::open_regular(&summary.path, super::reader::MAX_SESSION_BYTES)
+        else {
             continue;
         };
         let prompts: Vec<String> = std::io::BufReader::new(file)

@@ -26,7 +26,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 pub use list::{
-    SessionSummary, Sessions, find, find_under, latest_for, list_sessions, list_under,
+    SessionSummary, Sessions, find, find_under, find_whole, latest_for, list_sessions, list_under,
     recent_prompts,
 };
 pub use reader::SessionLog;
@@ -138,6 +138,13 @@ impl SessionHeader {
 pub enum SessionError {
     #[error("no session matches {0:?}")]
     NoMatch(String),
+    #[error("{0:?} is not a whole session id")]
+    NotAnId(String),
+    #[error(
+        "{0} is open in another kelp: continue it there, or close that one first (two at once \
+         would mix their turns in one file)"
+    )]
+    InUse(PathBuf),
     #[error("{id:?} matches {count} sessions; give more of the id")]
     Ambiguous { id: String, count: usize },
     #[error("{path} is not a kelp session file ({reason})")]

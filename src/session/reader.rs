@@ -26,11 +26,27 @@ pub struct SessionLog {
     pub skipped_lines: usize,
 }
 
+/// Whether `path`'s bad lines are not yet logged by this process: a damaged file read on every
+/// page of a listing would otherwise fill the log with the same warning.
+fn first_warning_for(path: &Path) -> bool {
+    static WARNED: std::sync::Mutex<Option<std::collections::HashSet<std::path::PathBuf>>> =
+        std::sync::Mutex::new(None);
+    WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get_or_insert_with(Default::default)
+        .insert(path.to_path_buf())
+}
+
+/// The largest session file read whole.
+pub const MAX_SESSION_BYTES: u64 = 1 << 30;
+
 impl SessionLog {
     /// Reads the session file at `path`. Only an unreadable file or a missing header is an
     /// error; bad item lines are skipped and counted.
     pub fn load(path: &Path) -> Result<Self, SessionError> {
-        let bytes = std::fs::read(path).map_err(SessionError::io("read", path))?;
+        let bytes = crate::private_file::read_regular(path, MAX_SESSION_BYTES)
+            .map_err(SessionError::io("read", path))?;
         Self::parse(path, &bytes)
     }
 
@@ -48,7 +64,9 @@ impl SessionLog {
                 Ok(Entry::Item(item)) => items.push(item),
                 Ok(Entry::Note(note)) => notes.push((items.len(), note)),
                 Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %e, "skipped a session line");
+                    if skipped_lines == 0 && first_warning_for(path) {
+                        tracing::warn!(file = %path.display(), error = %e, "skipped a session line (and any others of this file, from now on unlogged)");
+                    }
                     skipped_lines += 1;
                 }
             }
@@ -85,7 +103,8 @@ impl SessionLog {
 
 /// Reads only the header line of the file at `path`, and the open file (for its metadata).
 pub(super) fn read_header(path: &Path) -> Result<(SessionHeader, File), SessionError> {
-    let file = File::open(path).map_err(SessionError::io("open", path))?;
+    let (file, _) = crate::private_file::open_regular(path, MAX_SESSION_BYTES)
+        .map_err(SessionError::io("open", path))?;
     let mut line = Vec::with_capacity(512);
     BufReader::with_capacity(1024, (&file).take(MAX_HEADER_BYTES))
         .read_until(b'\n', &mut line)

@@ -58,9 +58,12 @@ pub fn archive(state_dir: &Path, session: &SessionSummary) -> Result<PathBuf, Se
     )
 }
 
-/// Brings the archived session `id_or_prefix` back among the saved ones.
-pub fn unarchive(state_dir: &Path, id_or_prefix: &str) -> Result<SessionSummary, SessionError> {
-    let archived = super::list::find_under(&archived_dir(state_dir), id_or_prefix)?;
+/// Brings the archived session whose id is `id`, whole, back among the saved ones.
+pub fn unarchive(state_dir: &Path, id: &str) -> Result<SessionSummary, SessionError> {
+    if uuid::Uuid::try_parse(id.trim()).is_err() {
+        return Err(SessionError::NotAnId(id.to_string()));
+    }
+    let archived = super::list::find_under(&archived_dir(state_dir), id)?;
     let path = shelve(
         &archived.path,
         &archived_dir(state_dir),

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
@@ -65,8 +66,16 @@ impl SessionWriter {
         let mut file = private_file::private_open_options()
             .read(true)
             .append(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path)
             .map_err(SessionError::io("open", path))?;
+        // One writer a conversation: another process (or a core of this one not yet gone)
+        // that holds it keeps it, and this one says so instead of interleaving two.
+        match private_file::lock_within(&file, WRITER_WAIT) {
+            Ok(()) => {}
+            Err(e) if e.is_busy() => return Err(SessionError::InUse(path.to_path_buf())),
+            Err(e) => return Err(SessionError::io("lock", path)(e.source)),
+        }
         let len = file
             .seek(SeekFrom::End(0))
             .map_err(SessionError::io("read", path))?;
@@ -153,6 +162,10 @@ impl SessionWriter {
     }
 }
 
+/// How long a reopen waits for the conversation's writer to let go: a core of this process
+/// that is closing lets go within it; another process's keeps it.
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Creates the session file (folders 0700, file 0600) and writes its header.
 fn create_file(state_dir: &Path, header: &SessionHeader) -> Result<(PathBuf, File), SessionError> {
     let path = header.file_path(state_dir);
@@ -164,6 +177,8 @@ fn create_file(state_dir: &Path, header: &SessionHeader) -> Result<(PathBuf, Fil
         .truncate(true)
         .open(&path)
         .map_err(SessionError::io("create", &path))?;
+    // New, so nobody else holds it: the lock only tells a later reopen that it is taken.
+    let _ = file.try_lock();
     write_line(&mut file, &path, header)?;
     Ok((path, file))
 }

@@ -1802,6 +1802,24 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
     );
     assert_eq!(original["thread"]["turns"].as_array().unwrap().len(), 1);
 
+    // A face takes whole ids: a prefix names no thread, for any method.
+    let prefix = &thread_id.as_str().unwrap()[..1];
+    for method in [
+        "thread/archive",
+        "thread/read",
+        "thread/resume",
+        "thread/fork",
+    ] {
+        let (refused, _) = server.call(method, json!({"threadId": prefix}));
+        assert_eq!(refused["error"]["code"], -32600, "{method}: {refused}");
+    }
+    let listed = server.result("thread/list", json!({}));
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        2,
+        "nothing archived"
+    );
+
     server.result("thread/archive", json!({"threadId": thread_id}));
     assert_eq!(
         server.notification("thread/archived"),
@@ -1825,6 +1843,13 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
     assert_eq!(back["thread"]["name"], "Parser fix");
     let listed = server.result("thread/list", json!({}));
     assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    server.result("thread/archive", json!({"threadId": fork_id}));
+    let (refused, _) = server.call(
+        "thread/unarchive",
+        json!({"threadId": &fork_id.as_str().unwrap()[..8]}),
+    );
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    server.result("thread/unarchive", json!({"threadId": fork_id}));
     let (missing, _) = server.call("thread/unarchive", json!({"threadId": thread_id}));
     assert_eq!(missing["error"]["code"], -32600);
 

@@ -10,9 +10,10 @@ use std::path::Path;
 const LAYERS: &[(&str, u8)] = &[
     ("private_file", 0),
     ("secret", 0),
-    ("logging", 0),
+    ("logging", 1),
     ("humanize", 0),
     ("qr", 0),
+    ("terminal_text", 0),
     ("random", 0),
     ("http", 0),
     ("task", 0),

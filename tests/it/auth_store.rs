@@ -392,3 +392,84 @@ fn debug_output_never_holds_an_api_key() {
     assert!(!shown.contains(key), "{shown}");
     assert!(shown.contains("wxyz"), "{shown}");
 }
+
+/// opencode's writer, as it behaves: it reads the file without the lock, adds its own entry and
+/// rewrites the file in place (truncate, then write: a reader in between sees it empty).
+fn opencode_like_writer(path: &Path, rounds: usize) {
+    for round in 0..rounds {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut data: serde_json::Map<String, Value> = match serde_json::from_str(&text) {
+            Ok(Value::Object(map)) => map,
+            // Its own truncation, caught mid-way: opencode would start from nothing; here the
+            // round is just tried again, so every entry it wrote is one it means to keep.
+            _ => {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+        };
+        data.insert(
+            format!("provider-{round}"),
+            json!({"type": "api", "key": format!("key-{round}")}),
+        );
+        let full = serde_json::to_string_pretty(&data).unwrap();
+        let (head, tail) = full.split_at(full.len() / 2);
+        let mut file = std::fs::File::create(path).unwrap();
+        std::io::Write::write_all(&mut file, head.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_micros(300));
+        std::io::Write::write_all(&mut file, tail.as_bytes()).unwrap();
+        drop(file);
+        // Far more often than opencode saves, yet with room for another writer between.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// kelp saving logins while opencode rewrites the same file its own way: every entry opencode
+/// wrote is still there at the end, and so is kelp's login. (Before, kelp read the file empty
+/// in the middle of opencode's rewrite and wrote back its own entry alone.)
+#[test]
+fn kelp_beside_a_writer_like_opencode_loses_no_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.json");
+    write(&path, "{}\n");
+    let rounds = 400;
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || opencode_like_writer(&path, rounds))
+    };
+    let store = AuthStore::new(&path);
+    let mut saves = 0;
+    while !writer.is_finished() {
+        let key = format!("sk-kelp-{saves:020}");
+        store
+            .update(|file| file.set_openai(&OpenAiEntry::Api { key: key.clone() }))
+            .unwrap();
+        saves += 1;
+    }
+    writer.join().unwrap();
+    // opencode's last write may have carried an older kelp entry: one more save after it.
+    let last = OpenAiEntry::Api {
+        key: "sk-kelp-last-000000000000".into(),
+    };
+    store.update(|file| file.set_openai(&last)).unwrap();
+    let file = read_json(&path);
+    let written: Vec<usize> = (0..rounds)
+        .filter(|round| file.get(format!("provider-{round}")).is_some())
+        .collect();
+    let missing: Vec<usize> = (0..written.last().copied().unwrap_or(0))
+        .filter(|round| !written.contains(round))
+        .collect();
+    assert!(
+        saves > 10,
+        "kelp saved {saves} times during the writer's run"
+    );
+    assert!(
+        written.len() > rounds / 2,
+        "{} rounds written",
+        written.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "entries lost to kelp's saves: {missing:?}"
+    );
+    assert_eq!(file["openai"]["key"], "sk-kelp-last-000000000000");
+}

@@ -92,6 +92,7 @@ fn a_corrupt_auth_file_is_reported_and_kept() {
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("custom-auth.json");
     std::fs::write(&file, "{ broken").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     for args in [&["auth", "status"][..], &["logout"][..]] {
         let out = kelp(home.path())
             .args(args)
@@ -282,4 +283,52 @@ fn a_fifo_or_non_utf8_auth_file_is_refused_at_once_and_left_alone() {
         std::fs::read(&auth_file).unwrap(),
         b"{\"openai\": \"\xff\xfe\"}"
     );
+}
+
+/// An auth file other users may read, and a state folder they may list, are made private the
+/// first time kelp meets them, and kelp says so once.
+#[test]
+fn an_auth_file_and_state_folder_open_to_others_are_made_private_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("auth.json");
+    std::fs::write(
+        &file,
+        format!(r#"{{"openai":{{"type":"api","key":"{KEY}"}}}}"#),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, PermissionsExt::from_mode(0o644)).unwrap();
+    let state = home.path().join(".local/state/kelp");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::set_permissions(&state, PermissionsExt::from_mode(0o755)).unwrap();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let status = || {
+        kelp(home.path())
+            .args(["auth", "status"])
+            .env("KELP_AUTH_FILE", &file)
+            .output()
+            .unwrap()
+    };
+    let out = status();
+    assert!(out.status.success(), "{}", shown(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "kelp: warning: {} was open to other users (mode 644); kelp made it 600",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{} was open to other users (mode 755); kelp made it 700",
+            state.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(KEY), "{stderr}");
+    assert_eq!((mode(&file), mode(&state)), (0o600, 0o700));
+    let again = status();
+    assert!(again.stderr.is_empty(), "{}", shown(&again));
 }

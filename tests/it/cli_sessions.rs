@@ -212,3 +212,80 @@ fn continue_and_resume_find_the_session_or_say_why_not() {
         shown(&out)
     );
 }
+
+/// Runs `kelp` with `args` in `home`, failing the test if it has not ended within 10 s.
+fn within_ten_seconds(home: &Path, cwd: &Path, args: &[&str]) -> std::process::Output {
+    let mut child = kelp(home)
+        .args(args)
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kelp {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn fifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo reads a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+}
+
+/// FIFOs where kelp expects its own files (a session file, `config.toml`, `kelp.log`) cost a
+/// warning, never a hang: the listing still shows the real conversation.
+#[test]
+fn fifos_in_place_of_kelps_files_are_named_not_waited_on() {
+    let w = world();
+    let (id, real) = save(w.home.path(), &w.project, "the real one", 0);
+    // Named as a session file is, newer than the real one, so a listing meets it first.
+    let name = real.file_name().unwrap().to_string_lossy().into_owned();
+    let newer = name
+        .replacen(&id.to_string(), &uuid::Uuid::new_v4().to_string(), 1)
+        .replacen("20", "29", 1);
+    fifo(&real.with_file_name(newer));
+    fifo(&w.home.path().join(".config/kelp/config.toml"));
+    fifo(&w.home.path().join(".local/state/kelp/kelp.log"));
+
+    let out = within_ten_seconds(w.home.path(), &w.project, &["sessions", "--all"]);
+    assert!(out.status.success(), "{}", shown(&out));
+    let text = shown(&out);
+    assert!(text.contains("the real one"), "{text}");
+    assert!(
+        text.contains("config.toml is a named pipe (FIFO), not a regular file"),
+        "{text}"
+    );
+    assert!(text.contains("logging is off"), "{text}");
+}
+
+/// A conversation open in one kelp is not continued by a second one, which says so: two
+/// writers would interleave two conversations in one file.
+#[test]
+fn a_conversation_open_elsewhere_is_not_written_by_a_second_kelp() {
+    let w = world();
+    let (id, path) = save(w.home.path(), &w.project, "held elsewhere", 0);
+    let held = SessionWriter::reopen(&path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let out = within_ten_seconds(
+        w.home.path(),
+        &w.project,
+        &["run", "--resume", &id.to_string(), "and more"],
+    );
+    assert!(!out.status.success(), "{}", shown(&out));
+    let text = shown(&out);
+    assert!(text.contains("is open in another kelp"), "{text}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing written");
+    drop(held);
+    assert!(
+        SessionWriter::reopen(&path).is_ok(),
+        "free once the first lets go"
+    );
+}

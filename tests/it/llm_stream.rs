@@ -39,6 +39,8 @@ pub fn write_login(path: &Path, fake: &FakeOpenAi, login: Login) -> Option<Token
         Login::ApiKey => (json!({"type": "api", "key": fake.api_key()}), None),
     };
     std::fs::write(path, json!({ "openai": entry }).to_string()).unwrap();
+    // 0600, as kelp and opencode write it (a looser file is made private, with a warning).
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     tokens
 }
 
