@@ -143,7 +143,8 @@ pub enum ApprovalSubject {
     Unsandboxed {
         command: String,
         workdir: PathBuf,
-        /// What the sandbox blocked: `blocked by the sandbox: write to /etc/x`.
+        /// What the output mentions, in words that claim nothing kelp cannot know: `the output
+        /// mentions a permission error, and kelp cannot tell whether the sandbox caused it (…)`.
         blocked: String,
     },
 }

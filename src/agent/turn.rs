@@ -488,8 +488,9 @@ async fn ask_person(
     decision
 }
 
-/// After the sandbox stopped a command, in `ask` mode: says so, and offers to run it once more
-/// without the sandbox. Returns the output of that second run, if a person allowed it.
+/// After a sandboxed command failed with a refusal in its output, in `ask` mode: says what the
+/// output mentions (never that the sandbox did it, which kelp cannot know), and offers to run it
+/// once more without the sandbox. Returns the output of that second run, if a person allowed it.
 async fn offer_unsandboxed(
     conversation: &Conversation,
     ctx: &TurnContext,
@@ -527,7 +528,7 @@ async fn offer_unsandboxed(
     )
     .await;
     rerun.text = format!(
-        "The sandbox blocked the first run; the user let it run again without the sandbox.\n{}",
+        "The first run failed with a refusal the sandbox may have caused; the user let it run again without the sandbox.\n{}",
         rerun.text
     );
     Some(rerun)

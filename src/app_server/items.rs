@@ -885,7 +885,7 @@ mod tests {
                 ApprovalSubject::Unsandboxed {
                     command: "touch /etc/x".into(),
                     workdir: PathBuf::from("/p"),
-                    blocked: "blocked by the sandbox".into(),
+                    blocked: "the output mentions a permission error".into(),
                 },
             ),
             answer("c1", Some(ApprovalDecision::No { reason: None })),

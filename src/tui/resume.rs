@@ -284,7 +284,7 @@ mod tests {
             killed_leftovers: false,
             output: "test a ... FAILED\n".into(),
             total_bytes: 18,
-            sandbox_block: Some("blocked by the sandbox: write to /etc/x".into()),
+            sandbox_block: Some("the output mentions a permission error".into()),
         };
         let text = outcome.to_model_text(Duration::from_secs(10));
         assert_eq!(

@@ -277,7 +277,8 @@ pub struct ShellOutcome {
     pub output: String,
     /// Total bytes the command wrote.
     pub total_bytes: u64,
-    /// The command failed in a way the sandbox explains: `blocked by the sandbox: …`.
+    /// The command failed and its output mentions a refusal the sandbox may have caused
+    /// ([`sandbox::explain_block`]).
     pub sandbox_block: Option<String>,
 }
 

@@ -432,14 +432,27 @@ unsafe fn close_inherited_at_exec() {
     }
 }
 
-/// Why a sandboxed command's failure looks like the sandbox's doing, read off its output, with
-/// the rule of the mode in force: `blocked by the sandbox: write to /etc/x (workspace-write:
-/// …)`, or the network. `None` when nothing points there.
+/// What to tell the person and the model when a sandboxed command's output mentions a refusal
+/// of the kind the sandbox gives, with the rule of the mode in force; `None` when nothing
+/// points there.
+///
+/// The output is the command's to write: a script can print `EACCES: permission denied, mkdir
+/// '~/.npm'` having tried nothing. Neither Landlock nor the seccomp filter tells an
+/// unprivileged process what it refused, so kelp never names a path or says the sandbox did
+/// it: it says what the output mentions and that it cannot tell. Paths are still read, to stay
+/// quiet about refusals the sandbox cannot have caused (inside a writable place, or a file the
+/// person could not write either).
 pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Option<String> {
     if !policy.is_active() {
         return None;
     }
     let roots = policy.writable_roots(workdir);
+    let cannot_tell = |what: &str| {
+        format!(
+            "the output mentions {what}, and kelp cannot tell whether the sandbox caused it ({})",
+            policy.rule()
+        )
+    };
     let mut unknown = false;
     for line in output.lines() {
         let lower = line.to_ascii_lowercase();
@@ -451,10 +464,7 @@ pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Op
                 .iter()
                 .any(|w| lower.contains(w))
         {
-            return Some(format!(
-                "blocked by the sandbox: a network connection ({})",
-                policy.rule()
-            ));
+            return Some(cannot_tell("a refused network connection"));
         }
         let candidates = path_candidates(line);
         unknown |= candidates.is_empty();
@@ -462,20 +472,13 @@ pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Op
             let full = paths::resolve(workdir, Path::new(candidate));
             let real = paths::real_path(&full).unwrap_or(full);
             if !roots.iter().any(|root| real.starts_with(root)) && user_may_write(&real) {
-                return Some(format!(
-                    "blocked by the sandbox: write to {} ({})",
-                    real.display(),
-                    policy.rule()
+                return Some(cannot_tell(
+                    "a refused write to a place outside the sandbox's writable ones",
                 ));
             }
         }
     }
-    unknown.then(|| {
-        format!(
-            "blocked by the sandbox, it seems: something was refused, and kelp cannot tell which file ({})",
-            policy.rule()
-        )
-    })
+    unknown.then(|| cannot_tell("a permission error"))
 }
 
 /// How programs word a refusal of the kind the sandbox gives.
