@@ -536,3 +536,60 @@ async fn the_home_folder_as_the_project_is_read_only_unless_chosen() {
     attack(&victim, script, &["--sandbox", "workspace-write"]).await;
     assert!(bashrc.exists(), "the person chose workspace-write");
 }
+
+/// Every kind of credential store the sandbox hides, at each of its known places, and the
+/// variables named like credentials: none reach a sandboxed command. With the sandbox off the
+/// files are there to read; the variables are scrubbed either way, while an ordinary one
+/// passes.
+#[tokio::test]
+async fn every_kind_of_secret_at_its_usual_places_is_out_of_reach() {
+    use kelp::agent::tools::sandbox::secrets::KINDS;
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let mut places = Vec::new();
+    for (k, kind) in KINDS.iter().enumerate() {
+        for (p, place) in kind.places.iter().enumerate() {
+            let mut path = victim.home.join(place);
+            if path.is_dir() {
+                path = path.join("mark");
+            }
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, format!("MARK-{k}-{p}\n")).unwrap();
+            places.push((kind.name, path, format!("MARK-{k}-{p}")));
+        }
+    }
+    let script: String = places
+        .iter()
+        .map(|(_, path, _)| format!("cat '{}' 2>/dev/null; ", path.display()))
+        .chain(std::iter::once("env; echo finished".to_string()))
+        .collect();
+    let variables = [
+        ("GH_ENTERPRISE_AUTH", "gh-enterprise-41"),
+        ("NPM_CONFIG__AUTH", "npm-auth-42"),
+        ("SENTRY_DSN", "https://sentry-dsn-43@o1.ingest.example/1"),
+        ("SLACK_WEBHOOK_URL", "https://hooks.example/slack-44"),
+        ("APP_SESSION_SECRET_COOKIE", "cookie-45"),
+        ("KELP_ATTACK_ORDINARY", "ordinary-46"),
+    ];
+    let set = |cmd: &mut Command| {
+        cmd.envs(variables);
+    };
+    let seen = attack_with(&victim, &script, &[], set).await;
+    assert!(seen.contains("finished") && seen.contains("ordinary-46"), "{seen}");
+    for (kind, path, mark) in &places {
+        assert!(!seen.contains(mark), "{kind}: {} was read", path.display());
+    }
+    for (name, value) in &variables[..5] {
+        assert!(!seen.contains(value), "{name} reached the command");
+    }
+
+    let seen = attack_with(&victim, &script, &["--sandbox", "off"], set).await;
+    for (kind, path, mark) in &places {
+        assert!(seen.contains(mark), "{kind}: {} unreadable even unsandboxed", path.display());
+    }
+    for (name, value) in &variables[..5] {
+        assert!(!seen.contains(value), "{name} reached the command unsandboxed");
+    }
+}

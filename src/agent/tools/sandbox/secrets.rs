@@ -8,30 +8,112 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::config::file::SecretRules;
 
-/// Credential stores below the home folder, hidden by default: keys, cloud and registry
-/// logins, other coding agents' logins.
-const HOME_STORES: [&str; 16] = [
-    ".ssh",
-    ".aws",
-    ".azure",
-    ".config/gcloud",
-    ".config/gh",
-    ".docker/config.json",
-    ".kube",
-    ".netrc",
-    ".git-credentials",
-    ".gnupg",
-    ".npmrc",
-    ".pypirc",
-    ".cargo/credentials",
-    ".cargo/credentials.toml",
-    ".codex",
-    ".local/share/opencode/auth.json",
+/// A kind of secret kept below the home folder, and the places its tools keep it.
+pub struct Kind {
+    /// What it is, as `/status` lists it.
+    pub name: &'static str,
+    /// Files and folders below the home folder.
+    pub places: &'static [&'static str],
+}
+
+/// Every credential store hidden by default, by kind: the one list, which `/status` names.
+pub const KINDS: &[Kind] = &[
+    Kind {
+        name: "SSH and GPG keys",
+        places: &[".ssh", ".gnupg"],
+    },
+    Kind {
+        name: "cloud logins",
+        places: &[
+            ".aws",
+            ".azure",
+            ".config/gcloud",
+            ".kube",
+            ".oci",
+            ".config/doctl",
+            ".terraform.d/credentials.tfrc.json",
+            ".config/rclone",
+            ".vault-token",
+        ],
+    },
+    Kind {
+        name: "git and forge logins",
+        places: &[
+            ".config/gh",
+            ".config/glab-cli",
+            ".config/hub",
+            ".git-credentials",
+            ".config/git/credentials",
+            ".netrc",
+        ],
+    },
+    Kind {
+        name: "registry logins",
+        places: &[
+            ".npmrc",
+            ".yarnrc.yml",
+            ".pypirc",
+            ".cargo/credentials",
+            ".cargo/credentials.toml",
+            ".gem/credentials",
+            ".m2/settings.xml",
+            ".gradle/gradle.properties",
+            ".nuget/NuGet/NuGet.Config",
+            ".docker/config.json",
+            ".config/containers/auth.json",
+        ],
+    },
+    Kind {
+        name: "database passwords",
+        places: &[".pgpass", ".my.cnf"],
+    },
+    Kind {
+        name: "other coding agents' logins",
+        places: &[
+            ".codex",
+            ".local/share/opencode/auth.json",
+            ".claude/.credentials.json",
+            ".gemini/oauth_creds.json",
+            ".config/github-copilot",
+        ],
+    },
+    Kind {
+        name: "password managers and their agents",
+        places: &[
+            ".1password",
+            ".password-store",
+            ".local/share/keyrings",
+            ".config/Bitwarden CLI",
+        ],
+    },
+    Kind {
+        name: "browser profiles",
+        places: &[
+            ".mozilla",
+            ".config/google-chrome",
+            ".config/chromium",
+            ".config/BraveSoftware",
+            ".config/microsoft-edge",
+        ],
+    },
+    Kind {
+        name: "shell and console history",
+        places: &[
+            ".bash_history",
+            ".zsh_history",
+            ".histfile",
+            ".local/share/fish/fish_history",
+            ".python_history",
+            ".psql_history",
+            ".mysql_history",
+            ".node_repl_history",
+        ],
+    },
 ];
 
 /// Variable names that look like credentials, as Codex's default scrubs them and more: `*` is
 /// any run of characters, and case does not matter.
-const SECRET_NAMES: [&str; 7] = [
+const SECRET_NAMES: [&str; 12] = [
     "*KEY*",
     "*SECRET*",
     "*TOKEN*",
@@ -39,6 +121,11 @@ const SECRET_NAMES: [&str; 7] = [
     "*PASSWD*",
     "*CREDENTIAL*",
     "*_PAT",
+    "*AUTH*",
+    "*DSN*",
+    "*WEBHOOK*",
+    "*COOKIE*",
+    "*SESSION*",
 ];
 
 /// What commands may not see, and the config's exceptions.
@@ -46,6 +133,8 @@ const SECRET_NAMES: [&str; 7] = [
 pub struct Secrets {
     /// Files and folders hidden from commands (those that exist when a command starts).
     pub hidden: Vec<PathBuf>,
+    /// Those of them that are kelp's own (its login, sessions and config).
+    pub own: Vec<PathBuf>,
     /// Variable name patterns scrubbed besides [`SECRET_NAMES`].
     pub env_drop: Vec<String>,
     /// Variable name patterns passed on although they look like credentials.
@@ -56,7 +145,13 @@ impl Secrets {
     /// The defaults below `home`, with kelp's own files where the standard layout puts them.
     pub fn defaults(home: Option<&Path>) -> Self {
         let mut hidden: Vec<PathBuf> = home
-            .map(|home| HOME_STORES.iter().map(|store| home.join(store)).collect())
+            .map(|home| {
+                KINDS
+                    .iter()
+                    .flat_map(|kind| kind.places)
+                    .map(|place| home.join(place))
+                    .collect()
+            })
             .unwrap_or_default();
         let xdg = |var: &str, fallback: &str| {
             std::env::var_os(var)
@@ -64,11 +159,19 @@ impl Secrets {
                 .filter(|dir| dir.is_absolute())
                 .or_else(|| home.map(|home| home.join(fallback)))
         };
-        hidden.extend(xdg("XDG_DATA_HOME", ".local/share").map(|dir| dir.join("kelp")));
-        hidden.extend(xdg("XDG_STATE_HOME", ".local/state").map(|dir| dir.join("kelp")));
-        hidden.extend(xdg("XDG_CONFIG_HOME", ".config").map(|dir| dir.join("kelp")));
+        let own: Vec<PathBuf> = [
+            xdg("XDG_DATA_HOME", ".local/share"),
+            xdg("XDG_STATE_HOME", ".local/state"),
+            xdg("XDG_CONFIG_HOME", ".config"),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join("kelp"))
+        .collect();
+        hidden.extend(own.iter().cloned());
         Self {
             hidden,
+            own,
             env_drop: Vec::new(),
             env_keep: Vec::new(),
         }
@@ -86,11 +189,12 @@ impl Secrets {
             env_keep,
         } = &config.secrets;
         secrets
-            .hidden
+            .own
             .extend(config.auth_file.parent().map(Path::to_path_buf));
-        secrets.hidden.push(config.auth_file.clone());
-        secrets.hidden.push(config.state_dir.clone());
-        secrets.hidden.push(config.config_dir.clone());
+        secrets.own.push(config.auth_file.clone());
+        secrets.own.push(config.state_dir.clone());
+        secrets.own.push(config.config_dir.clone());
+        secrets.hidden.extend(secrets.own.iter().cloned());
         secrets.hidden.extend(hide_paths.iter().cloned());
         secrets.hidden.retain(|path| !keep_paths.contains(path));
         secrets.hidden.sort();
@@ -126,29 +230,43 @@ impl Secrets {
             .collect()
     }
 
-    /// The hidden paths as a person writes them, `~/` for the home folder, for `/status`.
+    /// What is hidden, for `/status`: kelp's own files, the kinds of the default list, and the
+    /// paths added beyond them as a person writes them (`~/` for the home folder).
     pub fn describe(&self) -> String {
         let home = std::env::var_os("HOME").map(PathBuf::from);
+        let in_a_kind = |path: &Path| {
+            home.as_deref()
+                .and_then(|home| path.strip_prefix(home).ok())
+                .is_some_and(|rest| {
+                    KINDS
+                        .iter()
+                        .flat_map(|kind| kind.places)
+                        .any(|place| rest == Path::new(place))
+                })
+        };
+        let mut shown = vec!["kelp's own files".to_string()];
+        shown.extend(KINDS.iter().map(|kind| kind.name.to_string()));
         // A path inside another hidden one says nothing more.
-        let shown: Vec<String> = self
-            .hidden
-            .iter()
-            .filter(|path| {
-                !self
-                    .hidden
-                    .iter()
-                    .any(|other| other != *path && path.starts_with(other))
-            })
-            .map(|path| {
-                match home
-                    .as_deref()
-                    .and_then(|home| path.strip_prefix(home).ok())
-                {
-                    Some(rest) => format!("~/{}", rest.display()),
-                    None => path.display().to_string(),
-                }
-            })
-            .collect();
+        shown.extend(
+            self.hidden
+                .iter()
+                .filter(|path| !in_a_kind(path) && !self.own.contains(path))
+                .filter(|path| {
+                    !self
+                        .hidden
+                        .iter()
+                        .any(|other| other != *path && path.starts_with(other))
+                })
+                .map(|path| {
+                    match home
+                        .as_deref()
+                        .and_then(|home| path.strip_prefix(home).ok())
+                    {
+                        Some(rest) => format!("~/{}", rest.display()),
+                        None => path.display().to_string(),
+                    }
+                }),
+        );
         shown.join(", ")
     }
 }
@@ -199,6 +317,12 @@ mod tests {
             "MYSQL_PASSWD",
             "GITHUB_PAT",
             "AWS_CREDENTIALS_FILE",
+            "GH_ENTERPRISE_AUTH",
+            "NPM_CONFIG__AUTH",
+            "SENTRY_DSN",
+            "SLACK_WEBHOOK_URL",
+            "JIRA_COOKIE",
+            "RAILS_SESSION_STORE",
         ] {
             assert!(scrubbed(&secrets, name, "x"), "{name}");
         }
