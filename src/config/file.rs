@@ -41,6 +41,7 @@ pub const KEYS: &[&str] = &[
     "keep_paths",
     "env_keep",
     "env_drop",
+    "ssh_agent",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -75,6 +76,9 @@ pub struct SecretRules {
     pub keep_paths: Vec<PathBuf>,
     pub env_drop: Vec<String>,
     pub env_keep: Vec<String>,
+    /// `ssh_agent = true`: commands get `SSH_AUTH_SOCK` and may use the agent (for `git push`
+    /// over ssh); off by default, as the agent signs with every key it holds.
+    pub ssh_agent: bool,
 }
 
 /// The largest config file read: settings and a few servers take a few KiB.
@@ -193,6 +197,10 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                     _ => bad("must be a list of absolute paths or paths starting with ~/"),
                 }
             }
+            "ssh_agent" => match item.as_bool() {
+                Some(on) => settings.secrets.ssh_agent = on,
+                None => bad("must be true or false"),
+            },
             "env_drop" | "env_keep" => match string_list(item) {
                 Some(names) if key == "env_drop" => settings.secrets.env_drop = names,
                 Some(names) => settings.secrets.env_keep = names,
@@ -542,7 +550,7 @@ mod tests {
     #[test]
     fn secret_rules_are_lists_of_paths_and_names() {
         let text = "hide_paths = [\"~/vault\", \"/srv/keys\"]\nkeep_paths = [\"~/.ssh\"]\n\
-                    env_drop = [\"CORP_*\"]\nenv_keep = [\"GH_TOKEN\"]\n";
+                    env_drop = [\"CORP_*\"]\nenv_keep = [\"GH_TOKEN\"]\nssh_agent = true\n";
         let (settings, warnings) = parse(Path::new("c"), text, Some(Path::new("/home/ana")));
         assert_eq!(warnings, []);
         assert_eq!(
@@ -552,6 +560,7 @@ mod tests {
                 keep_paths: vec!["/home/ana/.ssh".into()],
                 env_drop: vec!["CORP_*".into()],
                 env_keep: vec!["GH_TOKEN".into()],
+                ssh_agent: true,
             }
         );
         let (_, warnings) = parse(Path::new("c"), "hide_paths = [\"relative\"]", None);

@@ -577,7 +577,10 @@ async fn every_kind_of_secret_at_its_usual_places_is_out_of_reach() {
         cmd.envs(variables);
     };
     let seen = attack_with(&victim, &script, &[], set).await;
-    assert!(seen.contains("finished") && seen.contains("ordinary-46"), "{seen}");
+    assert!(
+        seen.contains("finished") && seen.contains("ordinary-46"),
+        "{seen}"
+    );
     for (kind, path, mark) in &places {
         assert!(!seen.contains(mark), "{kind}: {} was read", path.display());
     }
@@ -587,9 +590,89 @@ async fn every_kind_of_secret_at_its_usual_places_is_out_of_reach() {
 
     let seen = attack_with(&victim, &script, &["--sandbox", "off"], set).await;
     for (kind, path, mark) in &places {
-        assert!(seen.contains(mark), "{kind}: {} unreadable even unsandboxed", path.display());
+        assert!(
+            seen.contains(mark),
+            "{kind}: {} unreadable even unsandboxed",
+            path.display()
+        );
     }
     for (name, value) in &variables[..5] {
-        assert!(!seen.contains(value), "{name} reached the command unsandboxed");
+        assert!(
+            !seen.contains(value),
+            "{name} reached the command unsandboxed"
+        );
     }
+}
+
+/// With the network on, a command still reaches no daemon of the person's through its socket
+/// in the home folder (a GNU screen session, a password manager's ssh agent), and the ssh agent
+/// of `SSH_AUTH_SOCK` only when the person lends it with `ssh_agent = true`.
+#[tokio::test]
+async fn sockets_of_the_persons_agents_are_out_of_reach_unless_lent() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let screen_dir = victim.home.join(".screen");
+    std::fs::create_dir_all(&screen_dir).unwrap();
+    let screen = UnixListener::bind(screen_dir.join("4242.pts-0.host")).unwrap();
+    screen.set_nonblocking(true).unwrap();
+    let bitwarden = UnixListener::bind(victim.home.join(".bitwarden-ssh-agent.sock")).unwrap();
+    bitwarden.set_nonblocking(true).unwrap();
+    let agent_dir = tempfile::Builder::new()
+        .prefix("ssh-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let agent_path = agent_dir.path().join("agent.1");
+    let agent = UnixListener::bind(&agent_path).unwrap();
+    agent.set_nonblocking(true).unwrap();
+    let script = format!(
+        "python3 - <<'EOF'\n\
+         import os, socket\n\
+         def attempt(name, path):\n\
+         \x20   try:\n\
+         \x20       s = socket.socket(socket.AF_UNIX); s.connect(path); s.send(b'x'); print(name, 'REACHED')\n\
+         \x20   except OSError as e:\n\
+         \x20       print(name, 'refused', e.errno)\n\
+         attempt('screen', '{screen}')\n\
+         attempt('bitwarden', '{bitwarden}')\n\
+         attempt('agent', os.environ.get('SSH_AUTH_SOCK', '{agent}'))\n\
+         print('SSH_AUTH_SOCK', os.environ.get('SSH_AUTH_SOCK'))\n\
+         EOF",
+        screen = screen_dir.join("4242.pts-0.host").display(),
+        bitwarden = victim.home.join(".bitwarden-ssh-agent.sock").display(),
+        agent = agent_path.display(),
+    );
+    let with_agent = |cmd: &mut Command| {
+        cmd.env("SSH_AUTH_SOCK", &agent_path);
+    };
+    let seen = attack_with(&victim, &script, &["--network", "on"], with_agent).await;
+    for name in ["screen", "bitwarden", "agent"] {
+        assert!(seen.contains(&format!("{name} refused")), "{name}: {seen}");
+    }
+    assert!(seen.contains("SSH_AUTH_SOCK None"), "{seen}");
+    assert!(screen.accept().is_err() && bitwarden.accept().is_err() && agent.accept().is_err());
+
+    // Lent: the agent, at the place the sandbox binds it; the others stay out of reach.
+    let config = victim.home.join(".config/kelp");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "ssh_agent = true\n").unwrap();
+    let seen = attack_with(&victim, &script, &["--network", "on"], with_agent).await;
+    assert!(seen.contains("agent REACHED"), "{seen}");
+    assert!(
+        seen.contains("SSH_AUTH_SOCK /tmp/kelp-ssh-agent.sock"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("screen refused") && seen.contains("bitwarden refused"),
+        "{seen}"
+    );
+    assert!(agent.accept().is_ok());
+
+    std::fs::remove_file(config.join("config.toml")).unwrap();
+    let seen = attack_with(&victim, &script, &["--sandbox", "off"], with_agent).await;
+    assert!(
+        seen.contains("screen REACHED") && seen.contains("bitwarden REACHED"),
+        "{seen}"
+    );
 }

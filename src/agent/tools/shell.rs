@@ -515,7 +515,15 @@ pub fn confine(
         };
     }
     sandbox::detach(command);
-    if let Some(rules) = sandbox::prepare(sandbox, project_dir, dir)? {
+    let prepared = sandbox::prepare(sandbox, project_dir, dir)?;
+    // The agent the person lent: found where the sandbox binds it, else where it is.
+    if let Some(socket) = &sandbox.secrets.ssh_agent {
+        let inside = prepared
+            .as_ref()
+            .and_then(sandbox::PreparedSandbox::agent_socket);
+        command.env("SSH_AUTH_SOCK", inside.as_deref().unwrap_or(socket));
+    }
+    if let Some(rules) = prepared {
         rules.install(command);
     }
     Ok(())

@@ -195,8 +195,12 @@ impl SandboxPolicy {
         if !self.is_active() || support().namespaces.is_err() {
             return None;
         }
+        let agent = match &self.secrets.ssh_agent {
+            Some(_) => "the ssh agent is theirs to use (ssh_agent = true)",
+            None => "the ssh agent is not (ssh_agent = true in config.toml lends it)",
+        };
         Some(format!(
-            "{}, /run/user, the session bus, docker's socket; /tmp is private",
+            "{}, /run/user, the session bus, container, VM and screen sockets; /tmp is private; {agent}",
             self.secrets.describe()
         ))
     }
@@ -300,6 +304,7 @@ pub fn prepare(
         Ok(()) => Some(namespaces::Jail::new(
             policy.network,
             &policy.secrets.present(project_dir),
+            policy.secrets.ssh_agent.as_deref(),
             project_dir,
             workdir,
         )?),
@@ -347,14 +352,29 @@ fn landlock_rules(
         // Handled with no rule that allows a port: every TCP connect and bind is denied.
         ruleset = ruleset.handle_access(AccessNet::from_all(ABI::V4))?;
     }
+    // From ABI 9: a Unix socket is reached only beneath the places a command may write (the
+    // project, the private /tmp and the ssh agent bound into it), not a daemon's elsewhere.
+    ruleset = ruleset.handle_access(AccessFs::ResolveUnix)?;
+    let sockets: Vec<PathBuf> = policy
+        .writable_roots(project_dir)
+        .into_iter()
+        .chain(private_tmp.map(Path::to_path_buf))
+        .collect();
     ruleset
         .create()?
         .add_rules(path_beneath_rules(["/"], AccessFs::from_read(FS_ABI)))?
         .add_rules(path_beneath_rules(DEVICES, all))?
-        .add_rules(path_beneath_rules(writable, all))
+        .add_rules(path_beneath_rules(writable, all))?
+        .add_rules(path_beneath_rules(sockets, AccessFs::ResolveUnix))
 }
 
 impl PreparedSandbox {
+    /// Where the command finds the ssh agent's socket, when it may use it and its `/tmp` is
+    /// private.
+    pub fn agent_socket(&self) -> Option<PathBuf> {
+        self.jail.as_ref().and_then(namespaces::Jail::agent_socket)
+    }
+
     /// Makes `command` enter its sandbox just before it execs; if that fails, it never runs.
     pub fn install(self, command: &mut tokio::process::Command) {
         let Self {

@@ -22,16 +22,32 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// Sockets and folders of the user's daemons, hidden like credentials: each one runs what a
-/// command could not run itself.
-const DAEMON_PATHS: [&str; 6] = [
+/// Sockets and folders of daemons that run what they are asked, hidden like credentials: the
+/// session bus, container and VM managers, GNU screen's sessions. (Landlock, from ABI 9,
+/// refuses every other socket outside the project too.)
+const DAEMON_PATHS: [&str; 17] = [
     "/run/dbus",
+    "/var/run/dbus",
     "/run/docker.sock",
     "/var/run/docker.sock",
+    "/run/containerd",
+    "/run/crio",
     "/run/snapd.socket",
     "/run/snapd-snap.socket",
     "/run/podman",
+    "/run/libvirt",
+    "/var/run/libvirt",
+    "/var/lib/lxd",
+    "/var/snap/lxd/common/lxd",
+    "/var/lib/incus",
+    "/run/incus",
+    "/run/screen",
+    "/var/run/screen",
 ];
+
+/// Where the ssh agent's socket is found inside the private `/tmp`, when the person lets
+/// commands use it.
+pub const AGENT_SOCKET: &str = "kelp-ssh-agent.sock";
 
 /// The namespaces and mounts of one command, prepared in the parent: the forked child must not
 /// allocate.
@@ -49,6 +65,8 @@ pub struct Jail {
 struct PrivateTmp {
     dir: CString,
     project: Option<(CString, CString)>,
+    /// The ssh agent's socket, and the file in the private `/tmp` it is bound over.
+    agent: Option<(CString, CString)>,
 }
 
 /// Why the namespaces could not be made, at which step.
@@ -85,6 +103,7 @@ impl Jail {
     pub fn new(
         network: bool,
         hidden: &[PathBuf],
+        agent: Option<&Path>,
         project_dir: &Path,
         workdir: &Path,
     ) -> io::Result<Self> {
@@ -113,9 +132,25 @@ impl Jail {
                     }
                     _ => None,
                 };
+                let agent = match agent {
+                    Some(socket) => {
+                        use std::os::unix::fs::OpenOptionsExt;
+                        let place = dir.join(AGENT_SOCKET);
+                        // The file the socket is bound over; the bind replaces nothing outside.
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .create(true)
+                            .truncate(false)
+                            .mode(0o600)
+                            .open(&place)?;
+                        Some((c_path(socket)?, c_path(&place)?))
+                    }
+                    None => None,
+                };
                 Some(PrivateTmp {
                     dir: c_path(dir)?,
                     project: inside,
+                    agent,
                 })
             }
             None => None,
@@ -134,6 +169,14 @@ impl Jail {
     /// Whether commands get the private `/tmp`, which keeps the sockets there out of reach.
     pub fn hides_tmp(&self) -> bool {
         self.tmp.is_some()
+    }
+
+    /// Where the command finds the ssh agent's socket, when it may use it.
+    pub fn agent_socket(&self) -> Option<PathBuf> {
+        self.tmp
+            .as_ref()
+            .and_then(|tmp| tmp.agent.as_ref())
+            .map(|_| Path::new("/tmp").join(AGENT_SOCKET))
     }
 
     /// Enters the namespaces and makes the mounts, in the child of a fork; returns only in the
@@ -212,9 +255,9 @@ impl Jail {
             }
             if let Some(tmp) = &self.tmp {
                 let bind = libc::MS_BIND | libc::MS_REC;
-                if let Some((project, place)) = &tmp.project {
+                for (source, place) in tmp.project.iter().chain(&tmp.agent) {
                     check_mount(libc::mount(
-                        project.as_ptr(),
+                        source.as_ptr(),
                         place.as_ptr(),
                         null,
                         bind,

@@ -87,6 +87,10 @@ pub const KINDS: &[Kind] = &[
         ],
     },
     Kind {
+        name: "agents' and terminal sessions' sockets",
+        places: &[".screen", ".bitwarden-ssh-agent.sock"],
+    },
+    Kind {
         name: "browser profiles",
         places: &[
             ".mozilla",
@@ -139,6 +143,9 @@ pub struct Secrets {
     pub env_drop: Vec<String>,
     /// Variable name patterns passed on although they look like credentials.
     pub env_keep: Vec<String>,
+    /// The ssh agent's socket, when the person lets commands use it (`ssh_agent = true` and
+    /// `SSH_AUTH_SOCK` set).
+    pub ssh_agent: Option<PathBuf>,
 }
 
 impl Secrets {
@@ -174,6 +181,7 @@ impl Secrets {
             own,
             env_drop: Vec::new(),
             env_keep: Vec::new(),
+            ssh_agent: None,
         }
     }
 
@@ -187,7 +195,13 @@ impl Secrets {
             keep_paths,
             env_drop,
             env_keep,
+            ssh_agent,
         } = &config.secrets;
+        secrets.ssh_agent = ssh_agent
+            .then(|| std::env::var_os("SSH_AUTH_SOCK"))
+            .flatten()
+            .map(PathBuf::from)
+            .filter(|socket| socket.is_absolute());
         secrets
             .own
             .extend(config.auth_file.parent().map(Path::to_path_buf));
