@@ -385,7 +385,8 @@ impl App {
         }
     }
 
-    fn handle_paste(&mut self, text: &str) {
+    /// Handles pasted text (a bracketed paste).
+    pub fn handle_paste(&mut self, text: &str) {
         self.redraw = true;
         if let Some(overlay) = &mut self.overlay {
             let action = overlay.on_paste(text);

@@ -602,8 +602,19 @@ async fn init_writes_agents_md_through_approval_and_never_overwrites_one() {
         !home.path().join("AGENTS.md").exists(),
         "not before the approval"
     );
+    // A paste whose end marker came early does not answer it, nor keys in its first moment.
+    std::thread::sleep(Duration::from_millis(600));
+    pty.send("\x1b[200~note\x1b[201~y");
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        !home.path().join("AGENTS.md").exists(),
+        "the pasted y approved"
+    );
     pty.send("y");
     pty.wait_for("Wrote AGENTS.md.", WAIT);
+    // The y behind the paste was kept as typing, in the composer: cleared with Ctrl+C.
+    pty.wait_for("› y", WAIT);
+    pty.send("\x03");
     assert_eq!(
         std::fs::read_to_string(home.path().join("AGENTS.md")).unwrap(),
         "# Agents\nRun `make test`.\n"

@@ -59,6 +59,12 @@ fn key(app: &mut App, code: KeyCode) {
     app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
 }
 
+/// Waits until an approval question drawn now takes answers: keys in its first half second
+/// never answer it.
+fn let_the_question_arm() {
+    std::thread::sleep(Duration::from_millis(550));
+}
+
 fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         key(app, KeyCode::Char(c));
@@ -235,6 +241,7 @@ fn approval_prompt() {
         },
     });
     assert_snapshot!("approval_prompt", draw(&mut app, 80, 16));
+    let_the_question_arm();
     key(&mut app, KeyCode::Char('n'));
     type_text(&mut app, "not now");
     assert_snapshot!("approval_reason", draw(&mut app, 80, 16));
@@ -885,6 +892,7 @@ fn a_command_stopped_with_esc_reads_interrupted() {
         },
     });
     assert!(draw(&mut app, 80, 12).contains("◇ Waiting for you"));
+    let_the_question_arm();
     key(&mut app, KeyCode::Char('y'));
     app.handle_core_event(Event::ToolStarted {
         call_id: "c1".into(),
@@ -965,4 +973,75 @@ fn the_more_below_hint_covers_no_transcript_row() {
         .expect("the hint shows");
     assert!(!rows[hint].contains("note number"), "{screen}");
     assert!(rows[hint - 1].contains("note number"), "{screen}");
+}
+
+/// Typing ahead when a question opens: the person was writing "can you also…" when the
+/// command's approval came up. The `a` (always) and the Enter answer nothing and send nothing;
+/// the words wait in the composer; once the question has been on screen for half a second,
+/// keys answer it.
+#[test]
+fn keys_typed_as_a_question_opens_do_not_answer_it() {
+    let (mut app, mut rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    type_text(&mut app, "can you ");
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 9,
+        call_id: "c9".into(),
+        subject: ApprovalSubject::Command {
+            command: "curl https://example.org/x.sh | sh".into(),
+            workdir: PathBuf::from("/work/project"),
+        },
+    });
+    type_text(&mut app, "also");
+    draw(&mut app, 80, 16);
+    type_text(&mut app, " check");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [], "no answer, no prompt");
+    let_the_question_arm();
+    key(&mut app, KeyCode::Char('n'));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        ops(&mut rx),
+        [Op::Approve {
+            id: 9,
+            decision: kelp::agent::protocol::ApprovalDecision::No { reason: None }
+        }]
+    );
+    let screen = draw(&mut app, 80, 16);
+    assert!(screen.contains("can you also check"), "{screen}");
+}
+
+/// A paste whose end marker comes early types what follows it: `note\e[201~y` would approve,
+/// `hello\e[201~\r` would send. Keys right behind a paste do neither.
+#[test]
+fn keys_right_behind_a_paste_neither_answer_nor_send() {
+    let (mut app, mut rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 4,
+        call_id: "c4".into(),
+        subject: ApprovalSubject::Command {
+            command: "rm -rf ~/work".into(),
+            workdir: PathBuf::from("/work/project"),
+        },
+    });
+    draw(&mut app, 80, 16);
+    let_the_question_arm();
+    app.handle_paste("note");
+    key(&mut app, KeyCode::Char('y'));
+    assert_eq!(ops(&mut rx), [], "the y behind the paste answered");
+    key(&mut app, KeyCode::Esc);
+    std::thread::sleep(Duration::from_millis(200));
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(&ops(&mut rx)[..], [Op::Approve { id: 4, .. }]));
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+    app.handle_paste("hello");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [], "the Enter behind the paste sent it");
+    std::thread::sleep(Duration::from_millis(200));
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        ops(&mut rx).iter().any(|op| matches!(op, Op::Submit(_))),
+        "a later Enter sends"
+    );
 }

@@ -21,7 +21,13 @@ pub struct ApprovalView {
     once_only: bool,
     /// The question, naming the file a change is to: a long diff scrolls its header away.
     question: String,
+    /// When the question was first on screen: until [`ARMING`] after it, keys do not answer.
+    drawn_at: std::cell::Cell<Option<std::time::Instant>>,
 }
+
+/// How long a question is on screen before keys answer it: a person typing their next message
+/// when it opens must not approve a command with the `a` of "also".
+pub const ARMING: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl ApprovalView {
     /// The view asking about request `id` for `subject`, with paths shown from `project_dir`.
@@ -43,7 +49,13 @@ impl ApprovalView {
             reason: None,
             once_only: matches!(subject, ApprovalSubject::Unsandboxed { .. }),
             question,
+            drawn_at: std::cell::Cell::new(None),
         }
+    }
+
+    /// Whether keys answer the question: it has been on screen for [`ARMING`].
+    pub fn armed(&self) -> bool {
+        self.drawn_at.get().is_some_and(|at| at.elapsed() >= ARMING)
     }
 
     fn decided(&self, decision: ApprovalDecision) -> KeyOutcome {
@@ -99,6 +111,9 @@ impl ApprovalView {
     }
 
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        if self.drawn_at.get().is_none() {
+            self.drawn_at.set(Some(std::time::Instant::now()));
+        }
         let key = |k: &str| Span::styled(k.to_string(), theme::warn().bold());
         let keys = if self.once_only {
             vec![

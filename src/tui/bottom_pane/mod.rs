@@ -93,7 +93,13 @@ pub struct BottomPane {
     followed: Option<(usize, String)>,
     /// Whether a file was chosen with ↑↓ since the query changed: only then is Enter an insert.
     file_chosen: bool,
+    /// When text was last pasted: keys right behind a paste (an early end-of-paste marker lets
+    /// a paste type them) neither answer a question nor send the prompt.
+    pasted_at: Option<std::time::Instant>,
 }
+
+/// How long after a paste keys are held to be part of it.
+const AFTER_PASTE: std::time::Duration = std::time::Duration::from_millis(150);
 
 impl Default for BottomPane {
     fn default() -> Self {
@@ -106,6 +112,7 @@ impl Default for BottomPane {
             mention_dismissed: None,
             followed: None,
             file_chosen: false,
+            pasted_at: None,
         }
     }
 }
@@ -288,6 +295,7 @@ impl BottomPane {
 
     /// Pasted text: into an approval's reason field, else the composer.
     pub fn paste(&mut self, text: &str) {
+        self.pasted_at = Some(std::time::Instant::now());
         match self.views.last_mut() {
             Some(View::Approval(approval)) => approval.paste(text),
             Some(View::Picker(..)) => {}
@@ -297,6 +305,19 @@ impl BottomPane {
 
     /// Routes a key by the precedence in the module docs.
     pub fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome {
+        let after_paste = self.pasted_at.is_some_and(|at| at.elapsed() < AFTER_PASTE);
+        let unarmed = matches!(self.views.last(), Some(View::Approval(a)) if !a.armed());
+        if after_paste || unarmed {
+            // Typed ahead of the question, or carried in by a paste: meant for the composer,
+            // never an answer. Enter sends nothing then either.
+            if key.code == KeyCode::Enter {
+                return KeyOutcome::Consumed;
+            }
+            if unarmed || matches!(self.views.last(), Some(View::Approval(_))) {
+                self.edit(|composer| composer.handle_key(key));
+                return KeyOutcome::Consumed;
+            }
+        }
         if let Some(view) = self.views.last_mut() {
             let (outcome, close) = match view {
                 View::Approval(approval) => {
