@@ -488,3 +488,58 @@ async fn kelp_run_writes_no_control_character_to_the_terminal() {
         }
     }
 }
+
+/// Runs `cmd` to its end with stdout and stderr discarded; its peak resident memory in KiB
+/// (the largest of it and the descendants it waited for: kelp, here).
+async fn peak_kib(mut cmd: Command) -> (std::process::ExitStatus, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // The child is waited for by wait4 below, which std does not see.
+    #[allow(clippy::zombie_processes)]
+    tokio::task::spawn_blocking(move || {
+        let child = cmd.spawn().unwrap();
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes only the status and the usage given.
+        let waited = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+        assert_eq!(waited, pid);
+        (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
+    })
+    .await
+    .unwrap()
+}
+
+/// A command that prints 256 MiB of short lines (and one that prints one line of 256 MiB)
+/// leaves kelp under 100 MiB: the live stream of a call is bounded, and the model still gets
+/// the output's head and tail with the count of what was cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_output_keeps_kelp_small() {
+    for (shape, command) in [
+        ("short lines", "yes 0123456789abcdef | head -c 256M"),
+        ("one line", "head -c 256M /dev/zero | tr '\\0' x"),
+    ] {
+        let fake = FakeOpenAi::start().await;
+        fake.push_responses([
+            Reply::call_with_id("flood", "shell", serde_json::json!({ "command": command })),
+            Reply::text("done"),
+        ]);
+        let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+        cmd.args(["--approval", "full-auto", "run", "--json", "go"]);
+        let (status, peak) = peak_kib(cmd).await;
+        assert!(status.success(), "{shape}: {status:?}");
+        assert!(peak < 100 * 1024, "{shape}: kelp peaked at {peak} KiB");
+        let output = crate::support::tool_outputs(&fake)
+            .into_iter()
+            .find_map(|(id, text)| (id == "flood").then_some(text))
+            .unwrap();
+        assert!(output.contains("Exit code: 0"), "{shape}: {output}");
+        assert!(
+            output.len() < 64 * 1024,
+            "{shape}: {} bytes to the model",
+            output.len()
+        );
+    }
+}

@@ -326,3 +326,47 @@ async fn grep_of_one_approved_outside_file() {
     assert!(!refused.success);
     assert!(refused.text.starts_with("refused:"), "{}", refused.text);
 }
+
+/// One line of 256 MiB in the project: grep_files skips that file and says so, and its heap
+/// stays small; the other files are searched.
+#[tokio::test]
+async fn grep_files_skips_a_file_whose_line_outgrows_its_heap() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("small.txt"), "a needle here\n").unwrap();
+    let mut big = std::fs::File::create(dir.path().join("huge.min.js")).unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..256 {
+        big.write_all(&chunk).unwrap();
+    }
+    big.write_all(b"needle\n").unwrap();
+    drop(big);
+    let before = resident_kib();
+    let out = run(
+        dir.path(),
+        "grep_files",
+        serde_json::json!({"pattern": "needle"}),
+    )
+    .await
+    .text;
+    let grown = resident_kib().saturating_sub(before);
+    assert!(out.contains("small.txt:1: a needle here"), "{out}");
+    assert!(
+        out.contains("[skipped a file with a line of more than 8 MiB: huge.min.js]"),
+        "{out}"
+    );
+    assert!(
+        grown < 64 * 1024,
+        "the search grew the process by {grown} KiB"
+    );
+}
+
+/// The peak resident memory of this process so far, in KiB.
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}

@@ -22,6 +22,8 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 2000;
 /// Characters kept of a matching line.
 const MAX_LINE_CHARS: usize = 300;
+/// The most a search holds of one file at a time: a longer line skips the file.
+const MAX_SEARCH_HEAP: usize = 8 * 1024 * 1024;
 
 /// Arguments of a `grep_files` call.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -133,11 +135,14 @@ pub fn search(
     let mut searcher = SearcherBuilder::new()
         .binary_detection(BinaryDetection::quit(0))
         .line_number(true)
+        // A file is searched line by line; one line of a gigabyte would be held whole.
+        .heap_limit(Some(MAX_SEARCH_HEAP))
         .build();
     let mut out = String::new();
     let mut found = 0usize;
     let mut hit_limit = false;
     let mut hard_linked = 0usize;
+    let mut too_long: Vec<String> = Vec::new();
     // Searches one file already open; true once the limit is reached.
     let mut search_one = |path: &Path, file: std::fs::File, meta: std::fs::Metadata| {
         if !meta.is_file()
@@ -162,8 +167,14 @@ pub fn search(
             out.push_str(&format!("{shown}:{line_number}: {}\n", clip(line)));
             Ok(true)
         });
-        // A file that cannot be read is skipped; the search goes on.
-        let _ = searcher.search_file(&matcher, &file, sink);
+        // A file that cannot be read is skipped; the search goes on. One whose line outgrew
+        // the heap limit is skipped and said.
+        // (grep-searcher says so only in the error's words.)
+        if let Err(e) = searcher.search_file(&matcher, &file, sink)
+            && e.to_string().contains("allocation limit")
+        {
+            too_long.push(shown);
+        }
         hit_limit
     };
 
@@ -202,6 +213,15 @@ pub fn search(
         n => format!(
             "[skipped {n} file{} with other hard links, which may lie outside the project; read_file asks before reading one]\n",
             if n == 1 { "" } else { "s" }
+        ),
+    };
+    let skipped_note = match too_long.as_slice() {
+        [] => skipped_note,
+        files => format!(
+            "{skipped_note}[skipped {} with a line of more than {} MiB: {}]\n",
+            if files.len() == 1 { "a file" } else { "files" },
+            MAX_SEARCH_HEAP >> 20,
+            files.join(", ")
         ),
     };
     if found == 0 {

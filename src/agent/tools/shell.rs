@@ -393,6 +393,7 @@ pub async fn run(
     let mut capture = Capture::default();
     let mut out_lines = LineSplitter::new(OutputStream::Stdout);
     let mut err_lines = LineSplitter::new(OutputStream::Stderr);
+    let mut live = Live::new(sink);
     let mut out_buf = vec![0u8; 8192];
     let mut err_buf = vec![0u8; 8192];
 
@@ -415,14 +416,14 @@ pub async fn run(
             read = read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match read {
                 Some(n) => {
                     capture.push(&out_buf[..n]);
-                    out_lines.push(&out_buf[..n], sink);
+                    out_lines.push(&out_buf[..n], &mut live);
                 }
                 None => stdout = None,
             },
             read = read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match read {
                 Some(n) => {
                     capture.push(&err_buf[..n]);
-                    err_lines.push(&err_buf[..n], sink);
+                    err_lines.push(&err_buf[..n], &mut live);
                 }
                 None => stderr = None,
             },
@@ -453,11 +454,11 @@ pub async fn run(
         let _ = tokio::time::timeout(KILL_DRAIN, async {
             while let Some(n) = read_some(&mut stdout, &mut out_buf).await {
                 capture.push(&out_buf[..n]);
-                out_lines.push(&out_buf[..n], sink);
+                out_lines.push(&out_buf[..n], &mut live);
             }
             while let Some(n) = read_some(&mut stderr, &mut err_buf).await {
                 capture.push(&err_buf[..n]);
-                err_lines.push(&err_buf[..n], sink);
+                err_lines.push(&err_buf[..n], &mut live);
             }
         })
         .await;
@@ -466,8 +467,9 @@ pub async fn run(
         status = Some(child.wait().await.map_err(ShellError::Wait)?);
     }
     group.disarm();
-    out_lines.flush(sink);
-    err_lines.flush(sink);
+    out_lines.flush(&mut live);
+    err_lines.flush(&mut live);
+    live.finish();
 
     let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
     let output = capture.render();
@@ -662,28 +664,88 @@ impl LineSplitter {
         }
     }
 
-    fn push(&mut self, bytes: &[u8], sink: &OutputSink) {
+    fn push(&mut self, bytes: &[u8], live: &mut Live<'_>) {
         for piece in bytes.split_inclusive(|&b| b == b'\n') {
             if let Some(line) = piece.strip_suffix(b"\n") {
                 self.partial.extend_from_slice(line);
-                sink.emit(self.stream, &self.partial);
+                live.line(self.stream, &self.partial);
                 self.partial.clear();
             } else {
                 self.partial.extend_from_slice(piece);
                 while self.partial.len() >= MAX_STREAM_LINE {
                     let rest = self.partial.split_off(MAX_STREAM_LINE);
-                    sink.emit(self.stream, &self.partial);
+                    live.line(self.stream, &self.partial);
                     self.partial = rest;
                 }
             }
         }
     }
 
-    fn flush(&mut self, sink: &OutputSink) {
+    fn flush(&mut self, live: &mut Live<'_>) {
         if !self.partial.is_empty() {
-            sink.emit(self.stream, &self.partial);
+            live.line(self.stream, &self.partial);
             self.partial.clear();
         }
+    }
+}
+
+/// The live output of one call, bounded whatever the command prints: the first
+/// [`LIVE_HEAD_BYTES`] go to the sink as they come, the last [`LIVE_TAIL_BYTES`] are held and
+/// sent when the command ends, after a line saying how many were not shown. Every face shows
+/// the stream through the sink, so none holds more than this of one call (a command printing
+/// a gigabyte of short lines once grew kelp by seventeen times that).
+struct Live<'a> {
+    sink: &'a OutputSink,
+    shown: usize,
+    tail: VecDeque<(OutputStream, Vec<u8>)>,
+    tail_bytes: usize,
+    hidden: u64,
+}
+
+/// The live output passed on as it comes, per call.
+const LIVE_HEAD_BYTES: usize = 64 * 1024;
+/// The live output held back and passed on at the end, per call.
+const LIVE_TAIL_BYTES: usize = 16 * 1024;
+
+impl<'a> Live<'a> {
+    fn new(sink: &'a OutputSink) -> Self {
+        Self {
+            sink,
+            shown: 0,
+            tail: VecDeque::new(),
+            tail_bytes: 0,
+            hidden: 0,
+        }
+    }
+
+    fn line(&mut self, stream: OutputStream, bytes: &[u8]) {
+        if self.shown < LIVE_HEAD_BYTES {
+            self.shown += bytes.len() + 1;
+            self.sink.emit(stream, bytes);
+            return;
+        }
+        self.tail.push_back((stream, bytes.to_vec()));
+        self.tail_bytes += bytes.len() + 1;
+        while self.tail_bytes > LIVE_TAIL_BYTES {
+            let Some((_, dropped)) = self.tail.pop_front() else {
+                break;
+            };
+            self.tail_bytes -= dropped.len() + 1;
+            self.hidden += 1;
+        }
+    }
+
+    /// Passes on what was held back, once the command has ended.
+    fn finish(&mut self) {
+        if self.hidden > 0 {
+            let note = format!("… {} lines not shown …", self.hidden);
+            self.sink.emit(OutputStream::Stderr, note.as_bytes());
+        }
+        for (stream, bytes) in self.tail.drain(..) {
+            self.sink.emit(stream, &bytes);
+        }
+        self.tail_bytes = 0;
+        self.hidden = 0;
     }
 }
 
