@@ -120,12 +120,24 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
             if let Err(e) = printer.session(&core.id, resumed) {
                 return Ok((None, Err(e), core.id));
             }
-            // Ctrl-C stops the turn the way the TUI's interrupt does: running commands are killed.
+            // Ctrl-C stops the turn the way the TUI's interrupt does: running commands are
+            // killed. So do SIGTERM and SIGHUP (a closed terminal, a job runner's timeout):
+            // nothing kelp started outlives it.
             let interrupt = core.ops.clone();
             kelp::task::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    let _ = interrupt.send(Op::Interrupt);
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut term), Ok(mut hangup)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                ) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                    _ = hangup.recv() => {}
                 }
+                let _ = interrupt.send(Op::Interrupt);
             });
             let _ = core.ops.send(Op::Submit(Submission::text(text)));
             let mut printed = Ok(());

@@ -676,3 +676,86 @@ async fn sockets_of_the_persons_agents_are_out_of_reach_unless_lent() {
         "{seen}"
     );
 }
+
+/// `kelp run` ended by a signal while its command runs: nothing kelp started outlives it, not
+/// the command, not the sandbox's copy of kelp that waits for it. SIGTERM, SIGHUP and SIGINT
+/// are handled (the turn is interrupted, its commands killed); SIGKILL cannot be, and the
+/// command dies with kelp all the same. With the sandbox off the handled signals hold too.
+#[tokio::test]
+async fn nothing_kelp_started_outlives_it_whatever_signal_ends_it() {
+    let Some(victim) = victim() else { return };
+    let sandboxed = namespaces();
+    let cases = [
+        (libc::SIGTERM, ""),
+        (libc::SIGHUP, ""),
+        (libc::SIGINT, ""),
+        (libc::SIGKILL, ""),
+        (libc::SIGTERM, "off"),
+        (libc::SIGHUP, "off"),
+        (libc::SIGINT, "off"),
+    ];
+    for (n, (signal, sandbox)) in cases.into_iter().enumerate() {
+        if sandbox.is_empty() && !sandboxed {
+            continue;
+        }
+        let marker = format!("9{}{n}.5", std::process::id());
+        let prompt = format!("go-{marker}");
+        let fake = FakeOpenAi::start().await;
+        fake.push_responses([
+            Reply::empty().and_call_with_id(
+                "wait",
+                "shell",
+                json!({ "command": format!("sleep {marker}; echo after") }),
+            ),
+            Reply::text("done"),
+        ]);
+        let auth_file = victim.home.join(".local/share/kelp/auth.json");
+        std::fs::create_dir_all(auth_file.parent().unwrap()).unwrap();
+        write_login(&auth_file, &fake, Login::ApiKey);
+        let mut cmd = kelp(&victim.home);
+        cmd.envs(fake.env())
+            .arg("--cd")
+            .arg(&victim.project)
+            .args(["--approval", "full-auto"]);
+        if !sandbox.is_empty() {
+            cmd.args(["--sandbox", sandbox]);
+        }
+        cmd.args(["run", &prompt])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let started = std::time::Instant::now();
+        while survivors(&marker).is_empty() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(15),
+                "the command never started"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let ended = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(!ended.success(), "signal {signal}: {ended:?}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let left = loop {
+            let left: Vec<i32> = survivors(&marker)
+                .into_iter()
+                .chain(survivors(&prompt))
+                .collect();
+            if left.is_empty() || std::time::Instant::now() > deadline {
+                break left;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        for pid in &left {
+            // SAFETY: kill takes plain integers.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        assert!(
+            left.is_empty(),
+            "signal {signal}, sandbox {sandbox:?}: {left:?} outlived kelp"
+        );
+    }
+}

@@ -409,12 +409,24 @@ impl PreparedSandbox {
 /// open; no descriptor but 0, 1 and 2 (a parent's `exec 7>>log` would otherwise reach it, and
 /// writes through an open descriptor pass Landlock); and a session keyring of its own, so the
 /// keys of kelp's session are not its to read.
+///
+/// And it dies with kelp: killed by a signal kelp could not handle (SIGKILL, or a host that
+/// ends `kelp app-server` hard), kelp takes down its direct child, and with it the sandbox's
+/// namespace and everything in it.
 pub fn detach(command: &mut tokio::process::Command) {
+    // SAFETY: getpid cannot fail.
+    let kelp = unsafe { libc::getpid() };
     // SAFETY: the hook runs in the forked child and makes raw system calls on integers only.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // Tokio forks from a worker thread, which lives as long as kelp's runtime: the
+            // death signal fires when kelp goes. If kelp went before this line, go now.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() != kelp {
+                libc::_exit(1);
             }
             close_inherited_at_exec();
             // KEYCTL_JOIN_SESSION_KEYRING with no name: a new anonymous session keyring. A
