@@ -698,7 +698,12 @@ async fn pump(
                             .send(Ok(PromptResponse::new(StopReason::EndTurn)));
                     }
                 }
-                Event::Error(message) => tracing::warn!(session = %id, "{message}"),
+                // Something the person must know that is not the turn's failure (the
+                // conversation no longer being saved, say): said in the conversation.
+                Event::Error(message) => {
+                    tracing::warn!(session = %id, "{message}");
+                    send(super::commands::said(format!("\n\n⚠ {message}\n\n")));
+                }
                 Event::Notice(message) => tracing::info!(session = %id, "{message}"),
                 other => translator.on_event(other).into_iter().for_each(send),
             }

@@ -363,6 +363,12 @@ impl Translator {
                     });
                 }
             }
+            // Something the person must know that is not the turn's failure (the conversation
+            // no longer being saved, say): a warning the host shows, the turn going on.
+            Event::Error(message) => out.push(Outgoing::Notify {
+                method: "warning",
+                params: json!({ "threadId": self.thread_id, "message": message }),
+            }),
             Event::RateLimits(limits) => out.push(Outgoing::Notify {
                 method: "account/rateLimits/updated",
                 params: json!({ "rateLimits": rate_limits(&limits) }),

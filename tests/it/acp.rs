@@ -1582,3 +1582,31 @@ async fn slash_commands_are_offered_and_run() {
     })
     .await;
 }
+
+/// A conversation that cannot be saved (its sessions folder is a file) is said in the
+/// conversation the editor shows, and the prompt still ends normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_that_cannot_be_saved_is_said_in_the_editor() {
+    let fake = FakeOpenAi::start().await;
+    let home = home_with_a_key(&fake);
+    let state = home.path().join(".local/state/kelp");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("sessions"), "not a folder").unwrap();
+    let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
+    let project = tempfile::tempdir().unwrap();
+    fake.push_response(Reply::text("Still answered."));
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let session = new_session(&cx, project.path()).await?;
+        let answer = prompt(&cx, &session, "hello").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        let text = message_text(&seen.updates());
+        assert!(
+            text.contains("⚠ the conversation is not being saved:"),
+            "{text}"
+        );
+        assert!(text.contains("Still answered."), "{text}");
+        Ok(())
+    })
+    .await;
+}

@@ -2221,3 +2221,29 @@ async fn rate_limits_are_asked_of_the_backend_for_a_chatgpt_login() {
     assert_eq!(limits["secondary"]["windowDurationMins"], 10_080);
     assert_eq!(fake.requests_to("/wham/usage").len(), 1);
 }
+
+/// A conversation that cannot be saved (here its sessions folder is a file) is said to the
+/// host as a warning on the turn, which goes on; nothing is lost in silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_that_cannot_be_saved_is_a_warning_the_host_sees() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let state = server.home.path().join(".local/state/kelp");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("sessions"), "not a folder").unwrap();
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::text("Still answered."));
+    let seen = server.turn(&thread_id, "hello");
+    let warning = seen
+        .iter()
+        .find(|m| m["method"] == "warning")
+        .unwrap_or_else(|| panic!("no warning: {seen:#?}"));
+    let message = warning["params"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the conversation is not being saved:"),
+        "{message}"
+    );
+    assert_eq!(warning["params"]["threadId"], thread_id);
+    assert_eq!(seen.last().unwrap()["params"]["turn"]["status"], "completed");
+}
