@@ -235,7 +235,9 @@ fn write(
     let (path, version) =
         crate::config::file::edit_file(&config.config_dir, &kelp_edits, expected.as_deref())
             .map_err(|e| match e {
-                crate::config::SaveError::Changed { .. } | crate::config::SaveError::Key { .. } => {
+                crate::config::SaveError::Changed { .. }
+                | crate::config::SaveError::Key { .. }
+                | crate::config::SaveError::Unloadable { .. } => {
                     RpcError::invalid_request(e.to_string())
                 }
                 other => RpcError::internal(other.to_string()),

@@ -620,7 +620,12 @@ impl Threads {
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?
-        .map_err(|e| RpcError::internal(e.to_string()))?;
+        .map_err(|e| match e {
+            crate::session::SessionError::NameTooLong { .. } => {
+                RpcError::invalid_params(e.to_string())
+            }
+            other => RpcError::internal(other.to_string()),
+        })?;
         let shown = (!name.is_empty()).then_some(name);
         Ok(Answer::new(json!({})).then(
             "thread/name/updated",

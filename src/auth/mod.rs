@@ -108,7 +108,11 @@ pub fn mask_key(key: &str) -> String {
     format!("{prefix}…{tail}")
 }
 
-/// Checks a pasted API key: non-empty, nothing but printable ASCII without whitespace.
+/// The longest API key kelp stores.
+const MAX_API_KEY_BYTES: usize = 1024;
+
+/// Checks a pasted API key: non-empty, at most 1,024 characters, nothing but printable ASCII
+/// without whitespace.
 pub fn validate_api_key(raw: &str) -> Result<String, &'static str> {
     let key = raw.trim();
     if key.is_empty() {
@@ -119,6 +123,13 @@ pub fn validate_api_key(raw: &str) -> Result<String, &'static str> {
     }
     if !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err("the API key has characters an API key never has; paste it again");
+    }
+    // OpenAI's keys are under 200 characters; the auth file is read up to 1 MiB, and a key
+    // that made it larger would leave every login in it unreadable.
+    if key.len() > MAX_API_KEY_BYTES {
+        return Err(
+            "the API key is longer than any API key (over 1,024 characters); paste it again",
+        );
     }
     Ok(key.to_string())
 }

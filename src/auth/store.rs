@@ -39,6 +39,8 @@ pub enum StoreError {
     NotAFile { path: PathBuf, kind: &'static str },
     #[error("{path} is locked by another kelp process; try again")]
     Locked { path: PathBuf },
+    #[error("{path} would grow past 1 MiB, more than kelp reads back; nothing was written")]
+    TooLarge { path: PathBuf },
     #[error(
         "{path} kept changing while kelp saved to it (another program is rewriting it); kelp \
          left it as that program wrote it: try again"
@@ -321,9 +323,15 @@ impl AuthStore {
             if file == before {
                 return Ok(result);
             }
-            let replaced =
-                private_file::replace_if_unchanged(&target, file.to_text().as_bytes(), read)
-                    .map_err(|e| self.io_error(e))?;
+            let text = file.to_text();
+            // Never a file its own reader refuses: every login in it would be lost to kelp.
+            if text.len() as u64 > MAX_AUTH_FILE_BYTES {
+                return Err(StoreError::TooLarge {
+                    path: self.path.clone(),
+                });
+            }
+            let replaced = private_file::replace_if_unchanged(&target, text.as_bytes(), read)
+                .map_err(|e| self.io_error(e))?;
             if replaced {
                 return Ok(result);
             }

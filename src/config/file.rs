@@ -318,6 +318,8 @@ pub enum SaveError {
     Changed { path: PathBuf },
     #[error("cannot set {key}: {why}")]
     Key { key: String, why: &'static str },
+    #[error("{path} would not load after this change ({why}); nothing was written")]
+    Unloadable { path: PathBuf, why: String },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -409,6 +411,20 @@ pub fn edit_file(
         })?;
     }
     let after = doc.to_string();
+    // What is written must be what kelp reads back: a file its reader refuses would be
+    // ignored whole, every setting in it with it.
+    if after.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(SaveError::Unloadable {
+            path,
+            why: format!("it would be over {} KiB", MAX_CONFIG_BYTES / 1024),
+        });
+    }
+    if let Err(e) = toml_edit::Document::parse(after.as_str()) {
+        return Err(SaveError::Unloadable {
+            path,
+            why: SyntaxError::new(&after, &e).message,
+        });
+    }
     if after != before {
         private_file::replace(&path, after.as_bytes()).map_err(file_err)?;
     }

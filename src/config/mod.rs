@@ -119,15 +119,26 @@ impl Config {
         // The config dir must come from the environment before the file can be read.
         let config_dir = Dirs::from_lookup(&lookup)?.config_dir;
         let path = config_dir.join(file::FILE_NAME);
-        match file::read(&path) {
-            Ok(Some(text)) => Self::from_sources(lookup, Some((&path, &text)), overrides),
-            Ok(None) => Self::from_sources(lookup, None, overrides),
+        let sandbox_from_env = lookup("KELP_SANDBOX").is_some_and(|v| !v.is_empty());
+        let (mut config, mut warnings) = match file::read(&path) {
+            Ok(Some(text)) => Self::from_sources(lookup, Some((&path, &text)), overrides)?,
+            Ok(None) => Self::from_sources(lookup, None, overrides)?,
             Err(warning) => {
                 let (config, mut warnings) = Self::from_sources(lookup, None, overrides)?;
                 warnings.insert(0, warning);
-                Ok((config, warnings))
+                (config, warnings)
             }
+        };
+        // A file that did not load may have asked for a stricter sandbox than the default: a
+        // broken file never loosens what commands may do.
+        let unloaded = warnings.iter().any(|w| {
+            matches!(w, ConfigWarning::Malformed { path: p, .. } | ConfigWarning::Unreadable { path: p, .. } if *p == path)
+        });
+        if unloaded && !config.sandbox_chosen && !sandbox_from_env {
+            config.sandbox = SandboxMode::ReadOnly;
+            warnings.push(ConfigWarning::SafestSandbox { path });
         }
+        Ok((config, warnings))
     }
 
     /// Resolves every value from its sources: `overrides` > `lookup` (the environment) >

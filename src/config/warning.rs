@@ -43,6 +43,13 @@ pub enum ConfigWarning {
     },
     #[error("cannot read {path}: {reason}; the file is ignored")]
     Unreadable { path: PathBuf, reason: String },
+    /// The file did not load, so what it may have chosen is not known: the sandbox falls back
+    /// to the safest mode rather than the default.
+    #[error(
+        "{path}: until it loads, commands run read-only, the safest sandbox (`--sandbox` \
+         chooses another for a run)"
+    )]
+    SafestSandbox { path: PathBuf },
 }
 
 fn did_you_mean(suggestion: &Option<&'static str>) -> String {
@@ -58,7 +65,8 @@ impl ConfigWarning {
             | Self::UnknownKey { path, .. }
             | Self::BadValue { path, .. }
             | Self::BadEntry { path, .. }
-            | Self::Unreadable { path, .. } => path,
+            | Self::Unreadable { path, .. }
+            | Self::SafestSandbox { path } => path,
         }
     }
 }

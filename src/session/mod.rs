@@ -140,6 +140,8 @@ pub enum SessionError {
     NoMatch(String),
     #[error("{0:?} is not a whole session id")]
     NotAnId(String),
+    #[error("a name of {chars} characters is too long: a session's name takes at most 256")]
+    NameTooLong { chars: usize },
     #[error(
         "{0} is open in another kelp: continue it there, or close that one first (two at once \
          would mix their turns in one file)"

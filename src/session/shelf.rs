@@ -161,16 +161,41 @@ struct NameLine {
     name: String,
 }
 
-/// Names session `id` (an empty name clears it).
+/// The longest name a session takes, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Past this size the names file is rewritten with each session's last name only, so renames
+/// never push it past what [`names`] reads.
+const COMPACT_NAMES_AT: u64 = 1024 * 1024;
+
+/// Names session `id` (an empty name clears it). A name over [`MAX_NAME_CHARS`] is refused:
+/// what is written must be what the lists read back.
 pub fn set_name(state_dir: &Path, id: Uuid, name: &str) -> Result<(), SessionError> {
     let path = names_file(state_dir);
+    let name = name.trim();
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(SessionError::NameTooLong {
+            chars: name.chars().count(),
+        });
+    }
     private_file::create_private_dir(state_dir).map_err(SessionError::io("create", state_dir))?;
-    let mut line = serde_json::to_vec(&NameLine {
-        id,
-        name: name.trim().to_string(),
-    })
-    .map_err(|e| SessionError::io("write", &path)(std::io::Error::other(e.to_string())))?;
-    line.push(b'\n');
+    let _lock =
+        private_file::lock_beside(&path).map_err(|e| SessionError::io("lock", &path)(e.source))?;
+    let size = std::fs::metadata(&path).map_or(0, |meta| meta.len());
+    if size >= COMPACT_NAMES_AT {
+        let mut all = names(state_dir);
+        match name {
+            "" => all.remove(&id),
+            name => all.insert(id, name.to_string()),
+        };
+        let mut text = Vec::new();
+        for (id, name) in &all {
+            text.extend(name_line(&path, *id, name)?);
+        }
+        return private_file::replace(&path, &text)
+            .map_err(|e| SessionError::io("write", &path)(e.source));
+    }
+    let mut line = name_line(&path, id, name)?;
     let mut file = private_file::private_open_options()
         .read(true)
         .append(true)
@@ -187,6 +212,17 @@ pub fn set_name(state_dir: &Path, id: Uuid, name: &str) -> Result<(), SessionErr
     }
     file.write_all(&line)
         .map_err(SessionError::io("write", &path))
+}
+
+/// One line of the names file.
+fn name_line(path: &Path, id: Uuid, name: &str) -> Result<Vec<u8>, SessionError> {
+    let mut line = serde_json::to_vec(&NameLine {
+        id,
+        name: name.to_string(),
+    })
+    .map_err(|e| SessionError::io("write", path)(std::io::Error::other(e.to_string())))?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// Every session's name. A missing or unreadable file is no names (logged); a torn line is
@@ -298,5 +334,29 @@ mod tests {
         assert_eq!(names[&b], "other");
         set_name(state.path(), b, "").unwrap();
         assert!(!super::names(state.path()).contains_key(&b));
+    }
+
+    /// Renames never stop being read back: the file is compacted long before the reader's
+    /// limit, and a name too long for a list is refused rather than written.
+    #[test]
+    fn renames_by_the_thousand_all_read_back_and_long_names_are_refused() {
+        let state = tempfile::tempdir().unwrap();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        set_name(state.path(), b, "the other one").unwrap();
+        let long = "n".repeat(MAX_NAME_CHARS - 8);
+        for round in 0..30_000 {
+            set_name(state.path(), a, &format!("{long}{round:08}")).unwrap();
+        }
+        let all = names(state.path());
+        assert_eq!(all[&a], format!("{long}{:08}", 29_999));
+        assert_eq!(all[&b], "the other one");
+        let size = std::fs::metadata(names_file(state.path())).unwrap().len();
+        assert!(size <= COMPACT_NAMES_AT + 1024, "{size} bytes");
+        let refused = set_name(state.path(), a, &"x".repeat(MAX_NAME_CHARS + 1));
+        assert!(matches!(
+            refused,
+            Err(SessionError::NameTooLong { chars: 257 })
+        ));
+        assert_eq!(names(state.path())[&a], format!("{long}{:08}", 29_999));
     }
 }

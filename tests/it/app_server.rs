@@ -1355,6 +1355,27 @@ async fn config_writes_keep_the_file_and_apply_to_new_threads() {
     );
     assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
 
+    // A value nested deeper than the reader takes would make a file kelp ignores whole: the
+    // write is refused and the file stays as it was.
+    let before = std::fs::read_to_string(&file).unwrap();
+    let mut deep = json!("x");
+    for _ in 0..100 {
+        deep = json!([deep]);
+    }
+    let (refused, _) = server.call(
+        "config/value/write",
+        json!({"keyPath": "mcp_servers.docs.args", "value": deep, "mergeStrategy": "replace"}),
+    );
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would not load after this change"),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+
     let read = server.result("config/read", json!({}));
     assert_eq!(read["config"]["model"], "gpt-5.4");
     assert_eq!(read["config"]["approval_policy"], "never");
@@ -2245,5 +2266,49 @@ async fn a_conversation_that_cannot_be_saved_is_a_warning_the_host_sees() {
         "{message}"
     );
     assert_eq!(warning["params"]["threadId"], thread_id);
-    assert_eq!(seen.last().unwrap()["params"]["turn"]["status"], "completed");
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+}
+
+/// What a host writes must be what kelp reads back: a key of 1 MiB would make auth.json
+/// unreadable (every login in it lost), a name of megabytes would stop the names being read.
+/// Both are refused in words the host sees, and what was saved stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_past_what_kelp_reads_back_are_refused() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let huge_key = format!("sk-{}", "a".repeat(1024 * 1024));
+    let (refused, _) = server.call(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": huge_key}),
+    );
+    assert!(
+        refused.get("error").is_some(),
+        "{}",
+        &refused.to_string()[..200]
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(server.auth_file()).unwrap()).unwrap();
+    assert_eq!(saved["openai"]["key"], fake.api_key().as_str());
+
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    let (refused, _) = server.call(
+        "thread/name/set",
+        json!({"threadId": thread_id, "name": "n".repeat(9 * 1024 * 1024)}),
+    );
+    assert_eq!(refused["error"]["code"], -32602);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a session's name takes at most 256"),
+        "{refused}"
+    );
+    server.result(
+        "thread/name/set",
+        json!({"threadId": thread_id, "name": "Parser fix"}),
+    );
 }

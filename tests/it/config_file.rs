@@ -223,3 +223,44 @@ fn a_symlinked_config_is_edited_where_it_points() {
         "# tracked\n# model = \"old\"\nmodel = \"m\"\n"
     );
 }
+
+/// A config file that does not load may have asked for a read-only sandbox: kelp does not fall
+/// back to the looser default but to read-only, and says so; a flag or the environment still
+/// chooses.
+#[test]
+fn a_file_that_does_not_load_never_loosens_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let file = config_dir.join("config.toml");
+    std::fs::write(&file, "sandbox = \"read-only\"\napproval = = \"ask\"\n").unwrap();
+    let config_home = dir.path().to_string_lossy().into_owned();
+    let vars = [("HOME", "/h"), ("XDG_CONFIG_HOME", config_home.as_str())];
+    let (config, warnings) = Config::load_with(env(&vars), &Overrides::default()).unwrap();
+    assert_eq!(config.sandbox, SandboxMode::ReadOnly);
+    let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some(
+            format!(
+                "{}: until it loads, commands run read-only, the safest sandbox (`--sandbox` chooses another for a run)",
+                file.display()
+            )
+            .as_str()
+        ),
+        "{shown:?}"
+    );
+    let flagged = Overrides {
+        sandbox: Some(SandboxMode::WorkspaceWrite),
+        ..Overrides::default()
+    };
+    let (config, _) = Config::load_with(env(&vars), &flagged).unwrap();
+    assert_eq!(config.sandbox, SandboxMode::WorkspaceWrite);
+    let with_env = [
+        ("HOME", "/h"),
+        ("XDG_CONFIG_HOME", config_home.as_str()),
+        ("KELP_SANDBOX", "workspace-write"),
+    ];
+    let (config, _) = Config::load_with(env(&with_env), &Overrides::default()).unwrap();
+    assert_eq!(config.sandbox, SandboxMode::WorkspaceWrite);
+}
