@@ -170,6 +170,8 @@ struct Note<'a, P> {
 #[derive(Debug, Clone)]
 pub struct Out {
     lines: mpsc::UnboundedSender<String>,
+    /// What waits to be written, which holds back the reading of the client's input.
+    backlog: Arc<crate::stdio::Backlog>,
     waiting: Waiting,
     next_id: Arc<AtomicI64>,
     dialect: Dialect,
@@ -181,6 +183,7 @@ impl Out {
         let (lines, rx) = mpsc::unbounded_channel();
         let out = Self {
             lines,
+            backlog: Arc::default(),
             waiting: Arc::default(),
             next_id: Arc::new(AtomicI64::new(0)),
             dialect,
@@ -190,6 +193,7 @@ impl Out {
 
     /// Sends a line already serialised (the hot path of streamed deltas).
     pub fn send_line(&self, line: String) {
+        self.backlog.add(line.len() + 1);
         let _ = self.lines.send(line);
     }
 
@@ -206,7 +210,7 @@ impl Out {
     fn send(&self, message: Value) {
         // Serialising a Value cannot fail; a closed stdout means the host is gone.
         if let Ok(line) = serde_json::to_string(&message) {
-            let _ = self.lines.send(line);
+            self.send_line(line);
         }
     }
 
@@ -301,7 +305,11 @@ impl Stdout {
     /// An [`Out`] in `dialect` whose lines a task writes to stdout, in batches.
     pub fn open(dialect: Dialect) -> (Out, Self) {
         let (out, lines) = Out::new(dialect);
-        let writer = crate::task::spawn(crate::stdio::write_lines(lines, tokio::io::stdout()));
+        let writer = crate::task::spawn(crate::stdio::write_lines(
+            lines,
+            tokio::io::stdout(),
+            Arc::clone(&out.backlog),
+        ));
         (out, Self { writer })
     }
 
@@ -313,6 +321,9 @@ impl Stdout {
     }
 }
 
+/// How many bytes of output may wait for the client before its input is no longer read.
+const MAX_BACKLOG: usize = 8 * 1024 * 1024;
+
 /// Hands each non-blank line of stdin to `handle` until stdin closes or cannot be read. Then no
 /// answer to kelp's own requests can come: they are dropped, so nothing waits on a client that
 /// is gone (an approval reads as refused, a token refresh as failed).
@@ -321,6 +332,9 @@ pub async fn serve_stdin(out: &Out, mut handle: impl AsyncFnMut(&str)) -> std::i
     let mut bytes = Vec::new();
     let read = loop {
         bytes.clear();
+        // A client that stops reading kelp's output is not read from either, until it does:
+        // what waits for it stays bounded, and none of it is dropped.
+        out.backlog.below(MAX_BACKLOG).await;
         match input.read_until(b'\n', &mut bytes).await {
             Ok(0) => break Ok(()),
             Ok(_) => match std::str::from_utf8(&bytes) {

@@ -1,16 +1,61 @@
 //! The stdout of the embedding faces: protocol lines from a channel, a burst of lines (a stream
 //! of deltas) gathered into one write. tokio hands every stdout write to a blocking thread, so
 //! one write per line would cap a face at a few tens of thousands of lines a second.
+//!
+//! What waits to be written is counted ([`Backlog`]): a host that stops reading stdout stops
+//! kelp from reading its input once too much waits, so kelp's memory stays bounded and nothing
+//! it must deliver is dropped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The most bytes gathered into one write.
 const WRITE_BATCH: usize = 64 * 1024;
 
+/// The bytes queued for stdout and not yet written, shared by every sender and the writer.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    bytes: AtomicUsize,
+    drained: Notify,
+}
+
+impl Backlog {
+    /// `n` more bytes wait to be written.
+    pub fn add(&self, n: usize) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` bytes went out.
+    fn done(&self, n: usize) {
+        self.bytes.fetch_sub(n, Ordering::Relaxed);
+        self.drained.notify_waiters();
+    }
+
+    /// Returns once at most `limit` bytes wait (at once, usually).
+    pub async fn below(&self, limit: usize) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.bytes.load(Ordering::Relaxed) <= limit {
+                return;
+            }
+            drained.await;
+        }
+    }
+}
+
 /// Writes each line from `lines` to `out` with a newline, until the channel closes or a write
-/// fails.
-pub async fn write_lines(mut lines: UnboundedReceiver<String>, mut out: impl AsyncWrite + Unpin) {
+/// fails, counting each off `backlog` once written.
+pub async fn write_lines(
+    mut lines: UnboundedReceiver<String>,
+    mut out: impl AsyncWrite + Unpin,
+    backlog: Arc<Backlog>,
+) {
     let mut batch = String::new();
     while let Some(line) = lines.recv().await {
         batch.push_str(&line);
@@ -24,6 +69,7 @@ pub async fn write_lines(mut lines: UnboundedReceiver<String>, mut out: impl Asy
         if out.write_all(batch.as_bytes()).await.is_err() || out.flush().await.is_err() {
             break;
         }
+        backlog.done(batch.len());
         batch.clear();
     }
 }

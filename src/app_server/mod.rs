@@ -7,8 +7,8 @@
 //! - `account.rs`: `account/*`, the account service (`auth::accounts`) in the protocol's words.
 //! - `config.rs`: what a host reads before its first screen and its settings screen writes:
 //!   `config/*`, `permissionProfile/list`, `model/list`, `skills/list`, `mcpServerStatus/list`.
-//! - `threads.rs`: one agent core per thread (`thread/*`); the saved sessions as a host's
-//!   history. `turns.rs`: `turn/*`, the core's events pumped out as items, its approvals as
+//! - `threads.rs`: one agent core per thread (`thread/*`). `history.rs`: the saved sessions
+//!   as a host's history, read on tasks of their own. `turns.rs`: `turn/*`, the core's events pumped out as items, its approvals as
 //!   server requests to the host.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
@@ -16,6 +16,7 @@
 pub mod account;
 pub mod config;
 pub mod exec;
+pub mod history;
 pub mod items;
 pub mod threads;
 pub mod turns;
@@ -207,6 +208,19 @@ impl Server {
                 Box::pin(async move { Ok(rate_limits(&llm, &last).await) })
             }
             "fuzzyFileSearch" => Box::pin(async move { fuzzy_file_search(params).await }),
+            // Saved threads are files: a long read must not hold up the connection.
+            "thread/list" | "thread/read" | "thread/turns/list" | "thread/items/list" => {
+                let saved = self.threads.saved();
+                let method = method.to_string();
+                Box::pin(async move {
+                    match method.as_str() {
+                        "thread/list" => saved.list(params).await,
+                        "thread/read" => saved.read(params).await,
+                        "thread/turns/list" => saved.turns(params).await,
+                        _ => saved.items(params).await,
+                    }
+                })
+            }
             // A command answers when it ends; the others (its terminate) are served meanwhile.
             "command/exec" => Box::pin(exec::exec(
                 self.config.clone(),
@@ -247,10 +261,6 @@ impl Server {
             )),
             "thread/start" => self.threads.start(params).await,
             "thread/resume" => self.threads.resume(params).await,
-            "thread/list" => self.threads.list(params).await,
-            "thread/read" => self.threads.read(params).await,
-            "thread/turns/list" => self.threads.turns(params).await,
-            "thread/items/list" => self.threads.items(params).await,
             // kelp runs no command in the background of a thread.
             "thread/backgroundTerminals/list" => {
                 Ok(json!({ "data": [], "nextCursor": null }).into())

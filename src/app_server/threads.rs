@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::history::{Saved, listed_thread, thread_value};
 use super::items::history_turns;
 use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump};
 use super::wire::{Answer, Out, Page, RpcError, params};
@@ -29,27 +30,8 @@ pub struct Threads {
     mcp_servers: Arc<Mutex<Vec<ServerStatus>>>,
     /// The connection's external tokens, used by every thread's core while set.
     external: ExternalAuth,
-    /// The last saved history read, as turns: a host paging a thread it reloads has its file
-    /// read once, not once a page.
-    history_cache: Arc<Mutex<Option<CachedHistory>>>,
-}
-
-/// A session's history as the protocol's turns, kept for the id a host asked by while the
-/// file keeps its size and time.
-struct CachedHistory {
-    asked: String,
-    summary: crate::session::SessionSummary,
-    stamp: FileStamp,
-    turns: Arc<Vec<Value>>,
-}
-
-/// A file's size and time: what tells a session file that has not changed.
-type FileStamp = (u64, Option<std::time::SystemTime>);
-
-fn stamp_of(path: &std::path::Path) -> Option<FileStamp> {
-    std::fs::metadata(path)
-        .map(|meta| (meta.len(), meta.modified().ok()))
-        .ok()
+    /// The saved threads, read for a host off the protocol loop.
+    saved: Saved,
 }
 
 #[derive(Deserialize)]
@@ -102,56 +84,6 @@ fn sandbox_policy(config: &Config, cwd: &std::path::Path) -> Value {
     }
 }
 
-/// A thread as the protocol's `Thread`: a kelp session, its turns left out.
-fn thread_value(
-    id: &str,
-    cwd: &std::path::Path,
-    preview: &str,
-    created: i64,
-    updated: i64,
-) -> Value {
-    json!({
-        "id": id,
-        "sessionId": id,
-        "preview": preview,
-        "ephemeral": false,
-        "modelProvider": "openai",
-        "createdAt": created,
-        "updatedAt": updated,
-        "status": { "type": "idle" },
-        "cwd": cwd,
-        "cliVersion": env!("CARGO_PKG_VERSION"),
-        "source": "appServer",
-        "turns": [],
-        "projectId": null,
-    })
-}
-
-/// A saved session as a thread: its first prompt the preview, its start and last write the
-/// times.
-fn listed_thread(
-    session: &crate::session::SessionSummary,
-    names: &HashMap<uuid::Uuid, String>,
-) -> Value {
-    let created = session.started_at.timestamp();
-    let updated = session
-        .modified
-        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|since| i64::try_from(since.as_secs()).ok())
-        .unwrap_or(created);
-    let id = session.id.to_string();
-    let preview = session.first_prompt.as_deref().unwrap_or_default();
-    let mut thread = thread_value(&id, &session.project_dir, preview, created, updated);
-    thread["name"] = json!(names.get(&session.id));
-    thread
-}
-
-/// The cursor that lists the other way from a page's first entry, that entry included: with
-/// offsets as cursors, where it stands counted from the other end.
-fn backwards(page: &Page, shown: usize, total: usize) -> Option<String> {
-    (shown > 0).then(|| (total - 1 - page.skip.min(total - 1)).to_string())
-}
-
 /// A request that names only its thread.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -159,30 +91,10 @@ struct ThreadOnly {
     thread_id: String,
 }
 
-/// `thread/list`'s `cwd`: one folder or several.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum CwdFilter {
-    One(PathBuf),
-    Many(Vec<PathBuf>),
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ListParams {
-    cursor: Option<String>,
-    limit: Option<u32>,
-    cwd: Option<CwdFilter>,
-    #[serde(default)]
-    archived: Option<bool>,
-}
-
-/// How many threads one `thread/list` page holds when the host names no limit.
-const THREAD_PAGE: usize = 25;
-
 impl Threads {
     /// No threads yet.
     pub fn new(config: Config, out: Out, external: ExternalAuth) -> Self {
+        let config_for_saved = config.clone();
         Self {
             config,
             out,
@@ -190,13 +102,20 @@ impl Threads {
             rate_limits: Arc::new(Mutex::new(json!({}))),
             mcp_servers: Arc::default(),
             external,
-            history_cache: Arc::default(),
+            saved: Saved::new(config_for_saved),
         }
     }
 
     /// The settings threads started from now on use.
     pub fn set_config(&mut self, config: Config) {
+        self.saved.set_config(config.clone());
         self.config = config;
+    }
+
+    /// The saved threads, for the reads a host's requests make: cheap to clone, and served on
+    /// tasks of their own.
+    pub fn saved(&self) -> Saved {
+        self.saved.clone()
     }
 
     /// The MCP servers as the last thread to report them found them.
@@ -241,7 +160,11 @@ impl Threads {
         if let Some(thread) = self.threads.get(&p.thread_id) {
             let mut answer = thread.opened.clone();
             if !p.exclude_turns {
-                let turns = self.history(&p.thread_id).await.map(|(_, turns)| turns);
+                let turns = self
+                    .saved
+                    .history(&p.thread_id)
+                    .await
+                    .map(|(_, turns)| turns);
                 let turns = turns.unwrap_or_default();
                 answer["thread"]["turns"] = json!(turns);
             }
@@ -335,18 +258,10 @@ impl Threads {
         options.resume = Some(summary.path.clone());
         options.new_if_resume_fails = false;
         options.external = Some(self.external.clone());
-        let names = self.names().await;
+        let names = self.saved.names().await;
         let mut shown = listed_thread(&summary, &names);
         shown["forkedFromId"] = json!(forked_from);
         self.open(config, options, shown, p.exclude_turns).await
-    }
-
-    /// Every saved session's name, read off the async threads.
-    async fn names(&self) -> HashMap<uuid::Uuid, String> {
-        let state_dir = self.config.state_dir.clone();
-        crate::task::spawn_blocking(move || crate::session::shelf::names(&state_dir))
-            .await
-            .unwrap_or_default()
     }
 
     /// Opens a core for a thread shown as `thread` (its id filled in here); the answer carries
@@ -414,187 +329,6 @@ impl Threads {
             },
         );
         Ok(Answer::new(answered).then("thread/started", json!({ "thread": thread })))
-    }
-
-    /// `thread/list`: kelp's saved (or archived) sessions, newest first, in pages (the cursor
-    /// is how many came before), only those of the `cwd` folders when named.
-    pub async fn list(&self, raw: Value) -> Result<Answer, RpcError> {
-        let asked: ListParams = if raw.is_null() {
-            ListParams::default()
-        } else {
-            params(raw)?
-        };
-        let page = Page::read(asked.cursor.as_deref(), asked.limit, THREAD_PAGE)?;
-        let archived = asked.archived == Some(true);
-        let folders: Option<Vec<PathBuf>> = asked.cwd.map(|filter| match filter {
-            CwdFilter::One(dir) => vec![dir],
-            CwdFilter::Many(dirs) => dirs,
-        });
-        let state_dir = self.config.state_dir.clone();
-        let (found, names) = crate::task::spawn_blocking(move || {
-            let root = if archived {
-                crate::session::shelf::archived_dir(&state_dir)
-            } else {
-                crate::session::sessions_dir(&state_dir)
-            };
-            let mut listed = crate::session::list_under(&root, None).filter(|s| {
-                folders
-                    .as_ref()
-                    .is_none_or(|dirs| dirs.contains(&s.project_dir))
-            });
-            // One more than the page says whether another follows.
-            let found: Vec<_> = listed
-                .by_ref()
-                .skip(page.skip)
-                .take(page.size + 1)
-                .collect();
-            (found, crate::session::shelf::names(&state_dir))
-        })
-        .await
-        .map_err(|e| RpcError::internal(e.to_string()))?;
-        let more = found.len() > page.size;
-        let data: Vec<Value> = found
-            .iter()
-            .take(page.size)
-            .map(|session| listed_thread(session, &names))
-            .collect();
-        let next = page.next(more);
-        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
-    }
-
-    /// `thread/read`: a saved session as a thread, loaded or not; with `includeTurns`, its
-    /// history as turns.
-    pub async fn read(&self, raw: Value) -> Result<Answer, RpcError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Read {
-            thread_id: String,
-            #[serde(default)]
-            include_turns: bool,
-        }
-        let asked: Read = params(raw)?;
-        let (summary, turns) = self.history(&asked.thread_id).await?;
-        let mut thread = listed_thread(&summary, &self.names().await);
-        if asked.include_turns {
-            thread["turns"] = json!(turns);
-        }
-        Ok(json!({ "thread": thread }).into())
-    }
-
-    /// `thread/turns/list`: a saved session's turns in pages, newest first unless asked `asc`;
-    /// `itemsView: notLoaded` leaves their items out.
-    pub async fn turns(&self, raw: Value) -> Result<Answer, RpcError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Turns {
-            thread_id: String,
-            cursor: Option<String>,
-            limit: Option<u32>,
-            sort_direction: Option<String>,
-            items_view: Option<String>,
-        }
-        let asked: Turns = params(raw)?;
-        let (_, saved) = self.history(&asked.thread_id).await?;
-        let mut turns: Vec<&Value> = saved.iter().collect();
-        if asked.sort_direction.as_deref() != Some("asc") {
-            turns.reverse();
-        }
-        let page = Page::read(asked.cursor.as_deref(), asked.limit, THREAD_PAGE)?;
-        let bare = asked.items_view.as_deref() == Some("notLoaded");
-        let data: Vec<Value> = turns
-            .iter()
-            .skip(page.skip)
-            .take(page.size)
-            .map(|turn| {
-                let mut turn = (*turn).clone();
-                if bare {
-                    turn["items"] = json!([]);
-                }
-                turn["itemsView"] = json!(if bare { "notLoaded" } else { "full" });
-                turn
-            })
-            .collect();
-        let next = page.next(page.skip.saturating_add(page.size) < turns.len());
-        let back = backwards(&page, data.len(), turns.len());
-        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
-    }
-
-    /// `thread/items/list`: a saved session's items in pages, oldest first unless asked
-    /// `desc`, those of one turn when named.
-    pub async fn items(&self, raw: Value) -> Result<Answer, RpcError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Items {
-            thread_id: String,
-            turn_id: Option<String>,
-            cursor: Option<Value>,
-            limit: Option<u32>,
-            sort_direction: Option<String>,
-        }
-        let asked: Items = params(raw)?;
-        let (_, turns) = self.history(&asked.thread_id).await?;
-        let mut entries: Vec<Value> = turns
-            .iter()
-            .filter(|turn| asked.turn_id.as_ref().is_none_or(|id| turn["id"] == *id))
-            .flat_map(|turn| {
-                let turn_id = turn["id"].clone();
-                turn["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(move |item| json!({ "item": item, "turnId": turn_id }))
-            })
-            .collect();
-        if asked.sort_direction.as_deref() == Some("desc") {
-            entries.reverse();
-        }
-        // kelp's cursors are offsets; an item anchor starts from the beginning.
-        let cursor = asked.cursor.as_ref().and_then(Value::as_str);
-        let page = Page::read(cursor, asked.limit, usize::MAX)?;
-        let data: Vec<&Value> = entries.iter().skip(page.skip).take(page.size).collect();
-        let next = page.next(page.skip.saturating_add(page.size) < entries.len());
-        let back = backwards(&page, data.len(), entries.len());
-        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
-    }
-
-    /// A saved session, and its history as turns. A host paging the thread it asked for last
-    /// has neither the sessions searched nor the file read again while the file is unchanged;
-    /// another thread's read does not wait on the cache while a file loads.
-    async fn history(
-        &self,
-        thread_id: &str,
-    ) -> Result<(crate::session::SessionSummary, Arc<Vec<Value>>), RpcError> {
-        let state_dir = self.config.state_dir.clone();
-        let wanted = thread_id.to_string();
-        let cache = Arc::clone(&self.history_cache);
-        crate::task::spawn_blocking(move || {
-            let cached = |cache: &Mutex<Option<CachedHistory>>| {
-                let cached = cache.lock().unwrap_or_else(PoisonError::into_inner);
-                let hit = cached.as_ref().filter(|hit| hit.asked == wanted)?;
-                (stamp_of(&hit.summary.path) == Some(hit.stamp))
-                    .then(|| (hit.summary.clone(), Arc::clone(&hit.turns)))
-            };
-            if let Some(hit) = cached(&cache) {
-                return Ok(hit);
-            }
-            let summary = crate::session::find_whole(&state_dir, &wanted)?;
-            // Taken before the read: a write during it shows as a change on the next call.
-            let stamp = stamp_of(&summary.path);
-            let log = crate::session::SessionLog::load(&summary.path)?;
-            let turns = Arc::new(history_turns(&log.items, &summary.project_dir));
-            if let Some(stamp) = stamp {
-                *cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(CachedHistory {
-                    asked: wanted,
-                    summary: summary.clone(),
-                    stamp,
-                    turns: Arc::clone(&turns),
-                });
-            }
-            Ok::<_, crate::session::SessionError>((summary, turns))
-        })
-        .await
-        .map_err(|e| RpcError::internal(e.to_string()))?
-        .map_err(|e| RpcError::invalid_request(format!("no thread {thread_id}: {e}")))
     }
 
     /// `thread/name/set`: names a thread (loaded, saved, or not yet saved); an empty name

@@ -2312,3 +2312,111 @@ async fn writes_past_what_kelp_reads_back_are_refused() {
         json!({"threadId": thread_id, "name": "Parser fix"}),
     );
 }
+
+/// A host that sends requests and stops reading the answers: kelp stops reading its input once
+/// 8 MiB of output wait, so its memory stays under 64 MiB (300,000 unread answers grew it by
+/// 305 MiB before), and when the host reads again every answer is there.
+#[test]
+fn a_host_that_stops_reading_leaves_kelp_small_and_loses_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kelp"))
+        .args(["app-server"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(crate::support::NOWHERE)
+        .current_dir(home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let requests = 300_000u64;
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut text = String::from(
+            "{\"id\":0,\"method\":\"initialize\",\"params\":{\"clientInfo\":{\"name\":\"slow\",\"version\":\"1\"}}}\n",
+        );
+        for id in 1..=requests {
+            text.push_str(&format!(
+                "{{\"id\":{id},\"method\":\"permissionProfile/list\",\"params\":{{}}}}\n"
+            ));
+        }
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin
+    });
+    // The host reads nothing for a while: kelp fills what it may, then waits.
+    let status = || std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = |field: &str| -> u64 {
+        status()
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap()
+    };
+    let mut last = 0;
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = kib("VmRSS:");
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    assert!(
+        !writer.is_finished(),
+        "kelp read every request while nobody read its answers"
+    );
+    let mut answered = 0u64;
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let message: Value = serde_json::from_str(&line).unwrap();
+        if message["id"].as_u64().is_some_and(|id| id >= 1) {
+            assert!(message["result"].is_object(), "{line}");
+            answered += 1;
+            if answered == requests {
+                break;
+            }
+        }
+    }
+    assert_eq!(answered, requests, "every answer came");
+    let peak = kib("VmHWM:");
+    drop(writer.join().unwrap());
+    let _ = child.wait();
+    assert!(peak < 64 * 1024, "kelp peaked at {peak} KiB");
+}
+
+/// Reading a large saved thread is off the protocol loop: a request sent after it is answered
+/// while it is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_large_thread_holds_up_no_other_request() {
+    use kelp::llm::types::Item;
+    use kelp::session::{SessionHeader, SessionWriter};
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let state = server.home.path().join(".local/state/kelp");
+    let mut writer = SessionWriter::create(&state, SessionHeader::new(project.path(), "gpt-5.5"));
+    let long = "a long answer line\n".repeat(50_000);
+    for turn in 0..80 {
+        writer
+            .append(&Item::user_text(format!("question {turn}")))
+            .unwrap();
+        writer.append(&Item::assistant_text(&long)).unwrap();
+    }
+    let id = writer.id().to_string();
+    drop(writer);
+    let read = server.send("thread/read", json!({"threadId": id, "includeTurns": true}));
+    let quick = server.send("permissionProfile/list", json!({}));
+    let answered: Vec<i64> = server
+        .until(|m| m["id"] == read)
+        .iter()
+        .filter_map(|m| m["id"].as_i64())
+        .collect();
+    assert_eq!(
+        answered,
+        [quick, read],
+        "the quick request waited for the read"
+    );
+}
