@@ -111,7 +111,16 @@ impl HistoryCell {
 
     /// Whether the cell looks different with details shown.
     pub fn is_collapsible(&self) -> bool {
-        matches!(self.kind, CellKind::Reasoning(_) | CellKind::Tool(_))
+        match &self.kind {
+            CellKind::Reasoning(_) | CellKind::Tool(_) => true,
+            CellKind::Approval {
+                subject:
+                    ApprovalSubject::Command { command, .. }
+                    | ApprovalSubject::Unsandboxed { command, .. },
+                ..
+            } => command.split('\n').count() > MAX_COMMAND_LINES,
+            _ => false,
+        }
     }
 
     /// The cell's lines at `width`, ending with a blank separator line.
@@ -195,7 +204,9 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             out
         }
         CellKind::Tool(call) => tool_lines(call, expanded),
-        CellKind::Approval { subject, decision } => approval_lines(subject, decision.as_ref()),
+        CellKind::Approval { subject, decision } => {
+            approval_lines(subject, decision.as_ref(), expanded)
+        }
         CellKind::Plan { explanation, steps } => {
             let mut out = vec![RichLine::plain(Line::from(vec![
                 Span::styled("• ", theme::accent()),
@@ -406,8 +417,14 @@ fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
 }
 
 /// A command as an approval shows it: `$ ` before its first line, its other lines indented.
-fn command_lines(command: &str, out: &mut Vec<RichLine>) {
-    for (i, line) in command.split('\n').enumerate() {
+fn command_lines(command: &str, out: &mut Vec<RichLine>, expanded: bool) {
+    let total = command.split('\n').count();
+    let shown = if expanded || total <= MAX_COMMAND_LINES {
+        total
+    } else {
+        MAX_COMMAND_LINES
+    };
+    for (i, line) in command.split('\n').take(shown).enumerate() {
         let prefix = if i == 0 { "  $ " } else { "    " };
         out.push(hanging(
             vec![
@@ -417,7 +434,21 @@ fn command_lines(command: &str, out: &mut Vec<RichLine>) {
             "    ",
         ));
     }
+    if shown < total {
+        // The start shows and the rest is said: a long script's first lines never scroll
+        // away above the question, and the whole of it is a key away.
+        out.push(RichLine::plain(Line::from(Span::styled(
+            format!(
+                "    … {} more lines: ctrl+o shows the whole command",
+                total - shown
+            ),
+            theme::warn(),
+        ))));
+    }
 }
+
+/// The most lines of a command an approval shows until details are shown.
+pub const MAX_COMMAND_LINES: usize = 10;
 
 /// The most lines of an MCP call's arguments an approval shows.
 const MAX_ARGUMENT_LINES: usize = 12;
@@ -431,12 +462,16 @@ fn asking(question: &str) -> RichLine {
     ]))
 }
 
-fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>) -> Vec<RichLine> {
+fn approval_lines(
+    subject: &ApprovalSubject,
+    decision: Option<&ApprovalDecision>,
+    expanded: bool,
+) -> Vec<RichLine> {
     let mut out = Vec::new();
     match subject {
         ApprovalSubject::Command { command, workdir } => {
             out.push(asking("Run this command?"));
-            command_lines(command, &mut out);
+            command_lines(command, &mut out, expanded);
             out.push(RichLine::plain(Line::from(Span::styled(
                 format!("  in {}", display_path(workdir)),
                 theme::dim(),
@@ -496,7 +531,7 @@ fn approval_lines(subject: &ApprovalSubject, decision: Option<&ApprovalDecision>
                 vec![Span::raw("  "), Span::raw(blocked.clone())],
                 "  ",
             ));
-            command_lines(command, &mut out);
+            command_lines(command, &mut out, expanded);
             out.push(RichLine::plain(Line::from(Span::styled(
                 format!(
                     "  in {} · with your full rights, this once",

@@ -1045,3 +1045,26 @@ fn keys_right_behind_a_paste_neither_answer_nor_send() {
         "a later Enter sends"
     );
 }
+
+/// A long command's approval shows its start and how many lines follow, never a middle with
+/// the start scrolled away; Ctrl+O shows it whole, while the question waits.
+#[test]
+fn a_long_commands_approval_shows_its_start_and_what_follows() {
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    let command: Vec<String> = (1..=25).map(|n| format!("echo step {n}")).collect();
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 5,
+        call_id: "c5".into(),
+        subject: ApprovalSubject::Command {
+            command: command.join("\n"),
+            workdir: PathBuf::from("/work/project"),
+        },
+    });
+    assert_snapshot!(draw(&mut app, 80, 24));
+    let ctrl_o = KeyEvent::new(KeyCode::Char('o'), KeyModifiers::CONTROL);
+    app.handle_key(ctrl_o);
+    let whole = draw(&mut app, 80, 24);
+    assert!(whole.contains("echo step 25"), "{whole}");
+    assert!(!whole.contains("more lines"), "{whole}");
+}

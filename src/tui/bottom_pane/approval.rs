@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 
 use super::{KeyOutcome, theme};
 use crate::agent::protocol::{ApprovalDecision, ApprovalSubject};
-use crate::tui::history_cell::display_path;
+use crate::tui::history_cell::{MAX_COMMAND_LINES, display_path};
 use crate::tui::wrap::{cut_front, draw_line, line_width};
 
 /// An approval request waiting for the person.
@@ -42,6 +42,12 @@ impl ApprovalView {
                 [one] => format!("Change {}?", shown(&one.path)),
                 many => format!("Change these {} files?", many.len()),
             },
+            ApprovalSubject::Command { command, .. }
+            | ApprovalSubject::Unsandboxed { command, .. }
+                if command.split('\n').count() > MAX_COMMAND_LINES =>
+            {
+                format!("Run all {} lines?", command.split('\n').count())
+            }
             _ => "Allow it?".to_string(),
         };
         Self {
@@ -92,8 +98,12 @@ impl ApprovalView {
                 KeyOutcome::Consumed
             }
             KeyCode::Esc => self.decided(ApprovalDecision::No { reason: None }),
-            // Scrolling the transcript to read what is asked about is the app's.
+            // Scrolling the transcript to read what is asked about is the app's, and so is
+            // showing a long command whole (Ctrl+O).
             KeyCode::PageUp | KeyCode::PageDown => KeyOutcome::Ignored,
+            KeyCode::Char('o') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                KeyOutcome::Ignored
+            }
             _ => KeyOutcome::Consumed,
         }
     }

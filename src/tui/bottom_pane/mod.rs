@@ -307,7 +307,10 @@ impl BottomPane {
     pub fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome {
         let after_paste = self.pasted_at.is_some_and(|at| at.elapsed() < AFTER_PASTE);
         let unarmed = matches!(self.views.last(), Some(View::Approval(a)) if !a.armed());
-        if after_paste || unarmed {
+        // Only keys that could answer or send are held back; scrolling and Ctrl+O still work.
+        let answers = matches!(key.code, KeyCode::Char(_) | KeyCode::Enter | KeyCode::Esc)
+            && !key.modifiers.contains(KeyModifiers::CONTROL);
+        if (after_paste || unarmed) && answers {
             // Typed ahead of the question, or carried in by a paste: meant for the composer,
             // never an answer. Enter sends nothing then either.
             if key.code == KeyCode::Enter {
