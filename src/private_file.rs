@@ -119,18 +119,24 @@ pub fn read_regular(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// What a file that is not a regular file is, in words.
+/// What `meta` is, with its article, for a message: "a FIFO (named pipe)".
 pub fn kind_of(meta: &fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     let kind = meta.file_type();
-    if kind.is_dir() {
-        "a folder"
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
     } else if kind.is_fifo() {
-        "a named pipe (FIFO)"
+        "a FIFO (named pipe)"
     } else if kind.is_socket() {
         "a socket"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_symlink() {
+        "a symbolic link"
     } else {
         "not a file"
     }
@@ -266,24 +272,7 @@ const TEMP_RANDOM_CHARS: usize = 6;
 /// new file whole; a crash at any point leaves one of them. Writers that race should hold
 /// [`lock_beside`]; temp files that killed writers left behind are removed first.
 pub fn replace(path: &Path, contents: &[u8]) -> Result<(), FileError> {
-    let dir = parent_dir(path);
-    create_private_dir(dir).map_err(step("create the folder of"))?;
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(path.file_name().unwrap_or_default());
-    prefix.push(".");
-    remove_stale_temps(dir, &prefix);
-    let folder = File::open(dir).map_err(step("open the folder of"))?;
-    let name = path.file_name().unwrap_or_default();
-    write_and_rename(
-        folder.as_fd(),
-        &prefix,
-        0o600,
-        name,
-        contents,
-        None,
-        &|| true,
-    )
-    .map(drop)
+    replace_when(path, contents, &|| true).map(drop)
 }
 
 /// Which version of a file was read: its identity, size and modification time. A writer that
@@ -327,6 +316,15 @@ pub fn replace_if_unchanged(
     contents: &[u8],
     read: Option<FileStamp>,
 ) -> Result<bool, FileError> {
+    replace_when(path, contents, &|| FileStamp::now(path) == read)
+}
+
+/// [`replace`], renaming only if `still_wanted` says so once the new text is on disk.
+fn replace_when(
+    path: &Path,
+    contents: &[u8],
+    still_wanted: &dyn Fn() -> bool,
+) -> Result<bool, FileError> {
     let dir = parent_dir(path);
     create_private_dir(dir).map_err(step("create the folder of"))?;
     let mut prefix = std::ffi::OsString::from(".");
@@ -335,7 +333,6 @@ pub fn replace_if_unchanged(
     remove_stale_temps(dir, &prefix);
     let folder = File::open(dir).map_err(step("open the folder of"))?;
     let name = path.file_name().unwrap_or_default();
-    let unchanged = || FileStamp::now(path) == read;
     write_and_rename(
         folder.as_fd(),
         &prefix,
@@ -343,7 +340,7 @@ pub fn replace_if_unchanged(
         name,
         contents,
         None,
-        &unchanged,
+        still_wanted,
     )
 }
 

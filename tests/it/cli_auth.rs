@@ -265,7 +265,7 @@ fn a_fifo_or_non_utf8_auth_file_is_refused_at_once_and_left_alone() {
     assert_ne!(status.status.code(), Some(0), "{}", shown(&status));
     assert!(
         shown(&status)
-            .contains("is a named pipe (FIFO), not a regular file; kelp left it untouched"),
+            .contains("is a FIFO (named pipe), not a regular file; kelp left it untouched"),
         "{}",
         shown(&status)
     );

@@ -112,6 +112,16 @@ async fn device_login_end_to_end_then_status_shows_who_without_tokens() {
     assert!(read_json(&auth_file).get("openai").is_none());
 }
 
+/// `kelp login --device` against `fake` in a new home, to its end.
+async fn device_login(fake: &FakeOpenAi) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    kelp_against(fake, home.path())
+        .args(["login", "--device"])
+        .output()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_disabled_device_login_exits_with_the_auth_code_and_says_what_to_do() {
     let fake = FakeOpenAi::start_with(Config {
@@ -119,12 +129,7 @@ async fn a_disabled_device_login_exits_with_the_auth_code_and_says_what_to_do() 
         ..Config::default()
     })
     .await;
-    let home = tempfile::tempdir().unwrap();
-    let out = kelp_against(&fake, home.path())
-        .args(["login", "--device"])
-        .output()
-        .await
-        .unwrap();
+    let out = device_login(&fake).await;
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Settings → Security"), "{stderr}");
@@ -140,12 +145,7 @@ async fn a_user_code_that_is_not_a_code_is_refused_and_never_printed() {
         ..Config::default()
     })
     .await;
-    let home = tempfile::tempdir().unwrap();
-    let out = kelp_against(&fake, home.path())
-        .args(["login", "--device"])
-        .output()
-        .await
-        .unwrap();
+    let out = device_login(&fake).await;
     assert!(!out.status.success());
     let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
     assert!(!all.contains(&0x1b), "{}", String::from_utf8_lossy(&all));

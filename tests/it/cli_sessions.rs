@@ -260,7 +260,7 @@ fn fifos_in_place_of_kelps_files_are_named_not_waited_on() {
     let text = shown(&out);
     assert!(text.contains("the real one"), "{text}");
     assert!(
-        text.contains("config.toml is a named pipe (FIFO), not a regular file"),
+        text.contains("config.toml is a FIFO (named pipe), not a regular file"),
         "{text}"
     );
     assert!(text.contains("logging is off"), "{text}");

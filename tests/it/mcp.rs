@@ -55,6 +55,17 @@ async fn logged(log: &Path, prefix: &str) -> Vec<String> {
     panic!("no `{prefix}` in the log: {:?}", log_lines(log));
 }
 
+/// The notices among `events`.
+fn notices(events: &[Event]) -> Vec<&String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice(text) => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The names of the tools the last request offered.
 fn offered(agent: &Agent) -> Vec<String> {
     let requests = agent.fake.requests_to("/responses");
@@ -278,13 +289,7 @@ async fn a_server_that_never_starts_times_out_once_and_the_turn_goes_on() {
     a.submit("hello");
     let (events, outcome) = a.finish_turn().await;
     assert_eq!(outcome, TurnOutcome::Completed);
-    let notices: Vec<&String> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Notice(text) => Some(text),
-            _ => None,
-        })
-        .collect();
+    let notices = notices(&events);
     assert_eq!(
         notices,
         ["MCP server `slow` did not start within 0.5 s; kelp goes on without it"]
@@ -469,13 +474,7 @@ async fn a_server_with_too_many_tools_is_capped_and_says_so() {
     let from_tests = names.iter().filter(|n| n.starts_with("tests__")).count();
     assert_eq!(from_tests, 100, "{names:?}");
     assert!(!names.iter().any(|n| n == "tests__huge"), "{names:?}");
-    let notices: Vec<&String> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Notice(text) => Some(text),
-            _ => None,
-        })
-        .collect();
+    let notices = notices(&events);
     assert_eq!(
         notices,
         [

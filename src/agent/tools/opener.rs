@@ -89,28 +89,7 @@ impl AccessError {
     }
 }
 
-/// What `meta` is, with its article, for a message: "a FIFO (named pipe)".
-pub fn kind_of(meta: &Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = meta.file_type();
-    if kind.is_file() {
-        "a regular file"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else {
-        "not a file"
-    }
-}
+pub use crate::private_file::kind_of;
 
 /// How links are treated on the way from a held directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
