@@ -759,3 +759,26 @@ async fn nothing_kelp_started_outlives_it_whatever_signal_ends_it() {
         );
     }
 }
+
+/// The mounts that hide the credential stores cannot be undone from inside: a command that is
+/// root in its namespace (as where kelp runs as root) tries to unmount one, in its own mount
+/// namespace and in a new one; the key stays unread. Landlock refuses a process it restricts
+/// any change of its mounts, and the seccomp filter refuses the mount calls too, for a kernel
+/// without Landlock. Unsandboxed there
+/// is nothing to undo, and the key is read.
+#[tokio::test]
+async fn a_command_cannot_undo_the_mounts_that_hide_secrets() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    // Nothing here may touch the machine when run unsandboxed: only ~/.ssh, which is no
+    // mount point there, and a mount namespace of its own.
+    let script = "umount ~/.ssh 2>&1; umount -l ~/.ssh 2>&1; cat ~/.ssh/id_ed25519; \
+                  unshare -m sh -c 'umount ~/.ssh; cat ~/.ssh/id_ed25519' 2>&1; echo tried";
+    let seen = attack(&victim, script, &[]).await;
+    assert!(seen.contains("tried"), "{seen}");
+    assert!(!seen.contains(SSH_KEY), "{seen}");
+    let seen = attack(&victim, script, &["--sandbox", "off"]).await;
+    assert!(seen.contains(SSH_KEY), "{seen}");
+}

@@ -4,7 +4,8 @@
 //! Always: no terminal input injected into kelp (`TIOCSTI`, `TIOCLINUX`), no new user
 //! namespace (where a command would be root and could try to unpick its mounts), no io_uring
 //! (its operations bypass this filter), no kernel keyring calls (`keyctl`, `add_key`,
-//! `request_key`: the keys of the user's session stay theirs), and no system calls of another ABI (the 32-bit ones
+//! `request_key`: the keys of the user's session stay theirs), no mount, unmount, move of a
+//! mount, `pivot_root`, open by handle or `setns` (the hiding mounts stay as they are), and no system calls of another ABI (the 32-bit ones
 //! have other numbers, and `socketcall`). With the network off, no socket at all; and where
 //! the mounts that hide the user's daemons could not be made, no Unix socket either.
 
@@ -126,8 +127,27 @@ mod bpf {
             program.push(errno(libc::ENOSYS));
         }
         // The kernel's keyrings: a command gets a session keyring of its own, and no call that
-        // could reach the user's keyring or another's.
-        for call in [libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key] {
+        // could reach the user's keyring or another's. And no mount of any kind: the mounts
+        // that hide the credential stores are the sandbox's, made before this filter, and a
+        // command (root in its namespace, where kelp runs as root) must not undo them, nor
+        // reach a file by handle round them, nor join another namespace.
+        for call in [
+            libc::SYS_keyctl,
+            libc::SYS_add_key,
+            libc::SYS_request_key,
+            libc::SYS_mount,
+            libc::SYS_umount2,
+            libc::SYS_pivot_root,
+            libc::SYS_open_by_handle_at,
+            libc::SYS_open_tree,
+            libc::SYS_move_mount,
+            libc::SYS_fsopen,
+            libc::SYS_fsconfig,
+            libc::SYS_fsmount,
+            libc::SYS_fspick,
+            libc::SYS_mount_setattr,
+            libc::SYS_setns,
+        ] {
             program.push(jump(JEQ_K, nr(call), 0, 1));
             program.push(errno(libc::EPERM));
         }
