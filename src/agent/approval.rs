@@ -5,7 +5,8 @@
 //! - `auto-edit`: patches inside the project run too; `shell` asks.
 //! - `full-auto`: everything inside the project runs.
 //!
-//! In every mode a patch that writes in a `.git` folder asks (git runs what its config names),
+//! In every mode a patch that writes in a `.git` folder or another protected path (`.envrc`,
+//! `.vscode`, `.idea`) asks (they run later, unsandboxed),
 //! and an MCP tool runs without asking only when the person said so (`approved_tools`), never on
 //! its server's own word that it only reads.
 //!
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
+use super::tools::sandbox::PROTECTED;
 use super::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
 
 /// What a `kelp run` call that needs approval gets as its output, before the mode that would
@@ -207,7 +209,7 @@ fn judge(
             let protected = call
                 .touched_paths(project_dir)
                 .iter()
-                .any(|path| in_git_folder(project_dir, path));
+                .any(|path| is_protected(project_dir, path));
             if trusted && outside.is_empty() && !protected {
                 return Verdict::Run;
             }
@@ -249,24 +251,22 @@ fn judge(
     }
 }
 
-/// Whether `path` lies in a `.git` folder of the project, as written or where its links lead:
-/// git runs programs its config names (`core.fsmonitor`, hooks, filters), so a patch there asks
-/// in every mode, and "always" for other patches does not cover it.
-fn in_git_folder(project_dir: &Path, path: &Path) -> bool {
-    let is_git = |c: std::path::Component<'_>| c.as_os_str() == ".git";
+/// Whether `path` is one the sandbox keeps read-only to commands, as written or where its links
+/// lead: in a `.git` folder (git runs programs its config names: `core.fsmonitor`, hooks,
+/// filters), or one of [`PROTECTED`] (`.envrc`, editors' task files). A patch there asks in
+/// every mode, and "always" for other patches does not cover it.
+fn is_protected(project_dir: &Path, path: &Path) -> bool {
+    let protected = |rel: &Path| {
+        rel.components().any(|c| c.as_os_str() == ".git")
+            || PROTECTED.iter().any(|name| rel.starts_with(name))
+    };
     let root = paths::normalize(project_dir);
     let written = paths::resolve(&root, path);
-    if written
-        .strip_prefix(&root)
-        .is_ok_and(|rel| rel.components().any(is_git))
-    {
+    if written.strip_prefix(&root).is_ok_and(protected) {
         return true;
     }
     let real_root = paths::real_path(&root).unwrap_or(root);
-    paths::real_path(&written).is_ok_and(|real| {
-        real.strip_prefix(&real_root)
-            .is_ok_and(|rel| rel.components().any(is_git))
-    })
+    paths::real_path(&written).is_ok_and(|real| real.strip_prefix(&real_root).is_ok_and(protected))
 }
 
 /// `verdict` with a patch's preview read where `context` reads files (the editor's text where

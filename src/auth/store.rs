@@ -215,8 +215,8 @@ const UPDATE_PAUSE: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// Reads of a file that is empty or unparsable before it is taken as it is, and the wait
 /// between them: another tool's in-place rewrite takes well under this.
-const SETTLE_READS: usize = 10;
-const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+const SETTLE_READS: usize = 40;
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// The largest auth file read: a few logins take a few KiB.
 const MAX_AUTH_FILE_BYTES: u64 = 1024 * 1024;

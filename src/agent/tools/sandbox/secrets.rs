@@ -196,6 +196,7 @@ impl Secrets {
             env_drop,
             env_keep,
             ssh_agent,
+            ..
         } = &config.secrets;
         secrets.ssh_agent = ssh_agent
             .then(|| std::env::var_os("SSH_AUTH_SOCK"))
