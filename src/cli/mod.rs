@@ -1,8 +1,9 @@
 //! The command line: `kelp`, `kelp login`, `kelp logout`, `kelp auth status`, `kelp sessions`,
-//! `kelp run`.
+//! `kelp run`, `kelp sandbox check`.
 
 mod auth_cmd;
 mod run_cmd;
+mod sandbox_cmd;
 mod sessions_cmd;
 
 use std::path::{Path, PathBuf};
@@ -134,6 +135,9 @@ enum Command {
     /// Serve the Agent Client Protocol on stdin and stdout, for editors such as Zed that run
     /// kelp as a coding agent.
     Acp(AcpArgs),
+    /// The command sandbox on this machine.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +226,18 @@ impl LoginArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum SandboxCommand {
+    /// Say which layers this machine gives commands (and why any is missing), what they may
+    /// not see or change here, and run one in it. Exits 1 when a layer is missing or the
+    /// command did not run.
+    Check {
+        /// The project directory (default: the current directory).
+        #[arg(long = "cd", short = 'C', value_name = "DIR")]
+        cd: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuthCommand {
     /// Show which login is active and where the auth file is (never a token). Exits 1 when not
     /// logged in.
@@ -254,6 +270,10 @@ fn run_cli() -> ExitCode {
         Some(Command::Acp(args)) => std::mem::take(&mut args.agent),
         Some(Command::Sessions(args)) => AgentFlags {
             cd: args.cd.take(),
+            ..AgentFlags::default()
+        },
+        Some(Command::Sandbox(SandboxCommand::Check { cd })) => AgentFlags {
+            cd: cd.take(),
             ..AgentFlags::default()
         },
         _ => AgentFlags::default(),
@@ -335,6 +355,10 @@ fn run_cli() -> ExitCode {
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
         Some(Command::Sessions(args)) => match project_dir() {
             Ok(dir) => sessions_cmd::list(&config, &dir, args.all, args.json, args.limit),
+            Err(code) => code,
+        },
+        Some(Command::Sandbox(SandboxCommand::Check { .. })) => match project_dir() {
+            Ok(dir) => sandbox_cmd::check(&config, &dir),
             Err(code) => code,
         },
         Some(Command::Run(args)) => match project_dir() {

@@ -255,3 +255,33 @@ async fn a_refusal_a_command_only_prints_names_no_path() {
         "{note}"
     );
 }
+
+/// `kelp sandbox check` says which layers this machine gives and why any is missing, what a
+/// command here may not change, and runs one in the sandbox: exit 0 only when all is on.
+#[test]
+fn sandbox_check_names_the_layers_and_runs_a_command_in_them() {
+    let (_dir, project, _outside) = dirs();
+    std::fs::create_dir_all(project.join(".git/hooks")).unwrap();
+    std::fs::write(project.join(".git/config"), "[core]\n").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = crate::support::kelp(home.path())
+        .args(["sandbox", "check", "--cd"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    let text = crate::support::shown(&out);
+    let support = sandbox::support();
+    assert!(text.contains("  namespaces  "), "{text}");
+    assert!(text.contains("  Landlock    "), "{text}");
+    if support.namespaces.is_ok() && support.landlock.is_ok() {
+        assert!(out.status.success(), "{text}");
+        assert!(
+            text.contains("  read-only   .git/config, .git/hooks"),
+            "{text}"
+        );
+        assert!(text.contains("  a command   ran in it in "), "{text}");
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("missing: "), "{text}");
+    }
+}
