@@ -1381,16 +1381,6 @@ async fn modes_titles_usage_and_the_session_list() {
     .await;
 }
 
-/// The resident memory of `pid`, in kB.
-fn resident_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|kb| kb.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 /// A client that floods the agent with requests before signing in gets every answer, and the
 /// agent's memory stays where it was: what waits, waits in the pipe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1408,7 +1398,7 @@ async fn a_flood_of_requests_before_sign_in_leaves_memory_where_it_was() {
         .unwrap();
     lines.next().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = resident_kb(pid);
+    let before = crate::support::status_kb(pid, "VmRSS");
     let flood: String = (1..=REQUESTS)
         .map(|id| {
             format!(
@@ -1425,7 +1415,7 @@ async fn a_flood_of_requests_before_sign_in_leaves_memory_where_it_was() {
         assert_eq!(answer["error"]["code"], -32000, "{answer}");
     }
     let _stdin = writer.await.unwrap();
-    let after = resident_kb(pid);
+    let after = crate::support::status_kb(pid, "VmRSS");
     assert!(
         after < before + 8 * 1024,
         "{REQUESTS} refused requests took the agent from {before} kB to {after} kB"

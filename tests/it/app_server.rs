@@ -2347,18 +2347,11 @@ fn a_host_that_stops_reading_leaves_kelp_small_and_loses_nothing() {
         stdin
     });
     // The host reads nothing for a while: kelp fills what it may, then waits.
-    let status = || std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib = |field: &str| -> u64 {
-        status()
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .unwrap()
-    };
+    let kib = |field: &str| crate::support::status_kb(pid, field);
     let mut last = 0;
     for _ in 0..30 {
         std::thread::sleep(Duration::from_millis(100));
-        let now = kib("VmRSS:");
+        let now = kib("VmRSS");
         if now == last {
             break;
         }
@@ -2382,7 +2375,7 @@ fn a_host_that_stops_reading_leaves_kelp_small_and_loses_nothing() {
         }
     }
     assert_eq!(answered, requests, "every answer came");
-    let peak = kib("VmHWM:");
+    let peak = kib("VmHWM");
     drop(writer.join().unwrap());
     let _ = child.wait();
     assert!(peak < 64 * 1024, "kelp peaked at {peak} KiB");

@@ -55,6 +55,18 @@ async fn logged(log: &Path, prefix: &str) -> Vec<String> {
     panic!("no `{prefix}` in the log: {:?}", log_lines(log));
 }
 
+/// The last statuses of the servers among `events`.
+fn last_statuses(events: &[Event]) -> Vec<kelp::mcp::ServerStatus> {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::McpServers(list) => Some(list.clone()),
+            _ => None,
+        })
+        .expect("the servers' statuses")
+}
+
 /// The notices among `events`.
 fn notices(events: &[Event]) -> Vec<&String> {
     events
@@ -201,14 +213,7 @@ async fn the_status_lists_ready_servers_their_tools_and_what_was_left_out() {
     let (events, _) = a.finish_turn().await;
     let names = offered(&a);
     assert!(!names.iter().any(|n| n == "tests__crash"), "{names:?}");
-    let last = events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::McpServers(list) => Some(list.clone()),
-            _ => None,
-        })
-        .expect("the servers' statuses");
+    let last = last_statuses(&events);
     assert_eq!(last.len(), 2);
     assert_eq!(
         last[0].state,
@@ -481,14 +486,7 @@ async fn a_server_with_too_many_tools_is_capped_and_says_so() {
             "MCP server `tests` offers 154 tools: the first 100 are offered to the model, 54 left out (narrow them with `enabled_tools`)"
         ]
     );
-    let last = events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::McpServers(list) => Some(list.clone()),
-            _ => None,
-        })
-        .expect("the servers' statuses");
+    let last = last_statuses(&events);
     assert!(
         last[0]
             .skipped

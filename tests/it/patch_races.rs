@@ -220,12 +220,7 @@ async fn a_file_swapped_for_a_link_between_approval_and_write_is_refused() {
 
 /// The most memory this test process has held, in kB.
 fn peak_memory_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    crate::support::status_kb("self", "VmHWM")
 }
 
 fn read_call(path: &str) -> ToolCall {

@@ -73,6 +73,25 @@ async fn attack_seen(
     flags: &[&str],
     setup: impl FnOnce(&mut Command),
 ) -> (String, String) {
+    let (fake, mut cmd) = kelp_running(victim, script, flags, "go").await;
+    setup(&mut cmd);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let seen = tool_outputs(&fake)
+        .into_iter()
+        .find_map(|(id, text)| (id == "attack").then_some(text))
+        .unwrap();
+    (seen, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `kelp run PROMPT` in `full-auto` in the victim's project, with credentials in its
+/// environment, against a fake model whose one command (call `attack`) is `script`.
+async fn kelp_running(
+    victim: &Victim,
+    script: &str,
+    flags: &[&str],
+    prompt: &str,
+) -> (FakeOpenAi, Command) {
     let fake = FakeOpenAi::start().await;
     fake.push_responses([
         Reply::empty().and_call_with_id("attack", "shell", json!({ "command": script })),
@@ -93,15 +112,8 @@ async fn attack_seen(
         .arg(&victim.project)
         .args(["--approval", "full-auto"])
         .args(flags)
-        .args(["run", "go"]);
-    setup(&mut cmd);
-    let out = output(cmd).await;
-    assert!(out.status.success(), "{}", shown(&out));
-    let seen = tool_outputs(&fake)
-        .into_iter()
-        .find_map(|(id, text)| (id == "attack").then_some(text))
-        .unwrap();
-    (seen, String::from_utf8_lossy(&out.stderr).into_owned())
+        .args(["run", prompt]);
+    (fake, cmd)
 }
 
 async fn output(mut cmd: Command) -> Output {
@@ -700,28 +712,14 @@ async fn nothing_kelp_started_outlives_it_whatever_signal_ends_it() {
         }
         let marker = format!("9{}{n}.5", std::process::id());
         let prompt = format!("go-{marker}");
-        let fake = FakeOpenAi::start().await;
-        fake.push_responses([
-            Reply::empty().and_call_with_id(
-                "wait",
-                "shell",
-                json!({ "command": format!("sleep {marker}; echo after") }),
-            ),
-            Reply::text("done"),
-        ]);
-        let auth_file = victim.home.join(".local/share/kelp/auth.json");
-        std::fs::create_dir_all(auth_file.parent().unwrap()).unwrap();
-        write_login(&auth_file, &fake, Login::ApiKey);
-        let mut cmd = kelp(&victim.home);
-        cmd.envs(fake.env())
-            .arg("--cd")
-            .arg(&victim.project)
-            .args(["--approval", "full-auto"]);
-        if !sandbox.is_empty() {
-            cmd.args(["--sandbox", sandbox]);
-        }
-        cmd.args(["run", &prompt])
-            .stdout(std::process::Stdio::null())
+        let flags: &[&str] = if sandbox.is_empty() {
+            &[]
+        } else {
+            &["--sandbox", sandbox]
+        };
+        let script = format!("sleep {marker}; echo after");
+        let (_fake, mut cmd) = kelp_running(&victim, &script, flags, &prompt).await;
+        cmd.stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut child = cmd.spawn().unwrap();
         let started = std::time::Instant::now();

@@ -159,3 +159,14 @@ pub fn browser_script(dir: &Path, body: &str) -> PathBuf {
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     path
 }
+
+/// A memory figure of `/proc/<process>/status` in kB: `VmRSS` (resident now) or `VmHWM` (the
+/// peak); `process` is a pid, or `self`.
+pub fn status_kb(process: impl std::fmt::Display, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|kb| kb.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}

@@ -341,7 +341,7 @@ async fn grep_files_skips_a_file_whose_line_outgrows_its_heap() {
     }
     big.write_all(b"needle\n").unwrap();
     drop(big);
-    let before = resident_kib();
+    let before = crate::support::status_kb("self", "VmHWM");
     let out = run(
         dir.path(),
         "grep_files",
@@ -349,7 +349,7 @@ async fn grep_files_skips_a_file_whose_line_outgrows_its_heap() {
     )
     .await
     .text;
-    let grown = resident_kib().saturating_sub(before);
+    let grown = crate::support::status_kb("self", "VmHWM").saturating_sub(before);
     assert!(out.contains("small.txt:1: a needle here"), "{out}");
     assert!(
         out.contains("[skipped a file with a line of more than 8 MiB: huge.min.js]"),
@@ -359,14 +359,4 @@ async fn grep_files_skips_a_file_whose_line_outgrows_its_heap() {
         grown < 64 * 1024,
         "the search grew the process by {grown} KiB"
     );
-}
-
-/// The peak resident memory of this process so far, in KiB.
-fn resident_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap()
 }

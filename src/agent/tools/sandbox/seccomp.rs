@@ -105,6 +105,14 @@ mod bpf {
         program.push(stmt(RET_K, RET_ALLOW));
     }
 
+    /// Appends a refusal with `errno_code` of each of `calls`, whatever its arguments.
+    fn refuse(program: &mut Vec<sock_filter>, calls: &[libc::c_long], errno_code: i32) {
+        for &call in calls {
+            program.push(jump(JEQ_K, nr(call), 0, 1));
+            program.push(errno(errno_code));
+        }
+    }
+
     pub(super) fn program(filter: super::Filter) -> Vec<sock_filter> {
         let mut program = vec![
             stmt(LD_W_ABS, ARCH),
@@ -116,41 +124,43 @@ mod bpf {
             program.push(jump(JGE_K, X32_BIT, 0, 1));
             program.push(errno(libc::EPERM));
         }
-        for call in [
-            libc::SYS_io_uring_setup,
-            libc::SYS_io_uring_enter,
-            libc::SYS_io_uring_register,
-            // glibc falls back to clone(2), whose flags this filter can read.
-            libc::SYS_clone3,
-        ] {
-            program.push(jump(JEQ_K, nr(call), 0, 1));
-            program.push(errno(libc::ENOSYS));
-        }
+        refuse(
+            &mut program,
+            &[
+                libc::SYS_io_uring_setup,
+                libc::SYS_io_uring_enter,
+                libc::SYS_io_uring_register,
+                // glibc falls back to clone(2), whose flags this filter can read.
+                libc::SYS_clone3,
+            ],
+            libc::ENOSYS,
+        );
         // The kernel's keyrings: a command gets a session keyring of its own, and no call that
         // could reach the user's keyring or another's. And no mount of any kind: the mounts
         // that hide the credential stores are the sandbox's, made before this filter, and a
         // command (root in its namespace, where kelp runs as root) must not undo them, nor
         // reach a file by handle round them, nor join another namespace.
-        for call in [
-            libc::SYS_keyctl,
-            libc::SYS_add_key,
-            libc::SYS_request_key,
-            libc::SYS_mount,
-            libc::SYS_umount2,
-            libc::SYS_pivot_root,
-            libc::SYS_open_by_handle_at,
-            libc::SYS_open_tree,
-            libc::SYS_move_mount,
-            libc::SYS_fsopen,
-            libc::SYS_fsconfig,
-            libc::SYS_fsmount,
-            libc::SYS_fspick,
-            libc::SYS_mount_setattr,
-            libc::SYS_setns,
-        ] {
-            program.push(jump(JEQ_K, nr(call), 0, 1));
-            program.push(errno(libc::EPERM));
-        }
+        refuse(
+            &mut program,
+            &[
+                libc::SYS_keyctl,
+                libc::SYS_add_key,
+                libc::SYS_request_key,
+                libc::SYS_mount,
+                libc::SYS_umount2,
+                libc::SYS_pivot_root,
+                libc::SYS_open_by_handle_at,
+                libc::SYS_open_tree,
+                libc::SYS_move_mount,
+                libc::SYS_fsopen,
+                libc::SYS_fsconfig,
+                libc::SYS_fsmount,
+                libc::SYS_fspick,
+                libc::SYS_mount_setattr,
+                libc::SYS_setns,
+            ],
+            libc::EPERM,
+        );
         let new_user = u32::try_from(libc::CLONE_NEWUSER).unwrap_or(u32::MAX);
         // The flags are the first argument of both calls, on both architectures.
         for call in [libc::SYS_unshare, libc::SYS_clone] {
