@@ -272,7 +272,7 @@ const TEMP_RANDOM_CHARS: usize = 6;
 /// new file whole; a crash at any point leaves one of them. Writers that race should hold
 /// [`lock_beside`]; temp files that killed writers left behind are removed first.
 pub fn replace(path: &Path, contents: &[u8]) -> Result<(), FileError> {
-    replace_when(path, contents, &|| true).map(drop)
+    replace_when(path, contents, Swap::Always).map(drop)
 }
 
 /// Which version of a file was read: its identity, size and modification time. A writer that
@@ -297,9 +297,17 @@ impl FileStamp {
         }
     }
 
-    /// The stamp of the file at `path` now; `None` when there is none.
-    pub fn now(path: &Path) -> Option<Self> {
-        fs::metadata(path).ok().map(|meta| Self::of(&meta))
+    /// The stamp of what `stat` describes.
+    fn of_stat(stat: &rustix::fs::Stat) -> Self {
+        Self {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            size: u64::try_from(stat.st_size).unwrap_or(0),
+            mtime: (
+                stat.st_mtime,
+                i64::try_from(stat.st_mtime_nsec).unwrap_or(0),
+            ),
+        }
     }
 
     /// Whether the file was emptied (or never written).
@@ -308,23 +316,30 @@ impl FileStamp {
     }
 }
 
-/// [`replace`], unless the file no longer is the version `read` (`None`: no file): checked
-/// after the new text is on disk, just before the rename. `Ok(false)`: it changed, nothing was
-/// replaced, and the caller reads it again.
+/// [`replace`], unless the file no longer is the version `read` (`None`: no file). The new file
+/// is exchanged with the old one in one step (`RENAME_EXCHANGE`), and the old one, now out of
+/// the way, is looked at: if another writer changed it after it was read (opencode truncates
+/// it when it starts a write), the two are exchanged back and nothing of theirs is lost.
+/// `Ok(false)`: it changed, nothing was replaced, and the caller reads it again.
 pub fn replace_if_unchanged(
     path: &Path,
     contents: &[u8],
     read: Option<FileStamp>,
 ) -> Result<bool, FileError> {
-    replace_when(path, contents, &|| FileStamp::now(path) == read)
+    replace_when(path, contents, Swap::IfStill(read))
 }
 
-/// [`replace`], renaming only if `still_wanted` says so once the new text is on disk.
-fn replace_when(
-    path: &Path,
-    contents: &[u8],
-    still_wanted: &dyn Fn() -> bool,
-) -> Result<bool, FileError> {
+/// How the new file takes the old one's place.
+#[derive(Clone, Copy)]
+enum Swap {
+    /// Renamed over it, whatever it is.
+    Always,
+    /// Only while it is the version read (`None`: while there is none).
+    IfStill(Option<FileStamp>),
+}
+
+/// [`replace`], the new file taking the old one's place as `swap` says.
+fn replace_when(path: &Path, contents: &[u8], swap: Swap) -> Result<bool, FileError> {
     let dir = parent_dir(path);
     create_private_dir(dir).map_err(step("create the folder of"))?;
     let mut prefix = std::ffi::OsString::from(".");
@@ -333,15 +348,7 @@ fn replace_when(
     remove_stale_temps(dir, &prefix);
     let folder = File::open(dir).map_err(step("open the folder of"))?;
     let name = path.file_name().unwrap_or_default();
-    write_and_rename(
-        folder.as_fd(),
-        &prefix,
-        0o600,
-        name,
-        contents,
-        None,
-        still_wanted,
-    )
+    write_and_rename(folder.as_fd(), &prefix, 0o600, name, contents, None, swap)
 }
 
 /// [`replace`] for a file that is not kelp's own (a project file the model edits), in a folder
@@ -362,15 +369,15 @@ pub fn replace_in(
         name,
         contents,
         permissions,
-        &|| true,
+        Swap::Always,
     )
     .map(drop)
 }
 
 /// The steps every replace shares: a temp file `<prefix>XXXXXX.tmp` created new in `dir` with
-/// `mode`, written, given `permissions`, synced, renamed over `name` if `still_wanted` says so
-/// then, the folder synced. A failure, or a change of mind, removes the temp file; `Ok(false)`
-/// is the change of mind.
+/// `mode`, written, given `permissions`, synced, put in `name`'s place as `swap` says, the
+/// folder synced. A failure, or a file that changed meanwhile, removes the temp file;
+/// `Ok(false)` is the file that changed.
 fn write_and_rename(
     dir: BorrowedFd<'_>,
     prefix: &OsStr,
@@ -378,9 +385,9 @@ fn write_and_rename(
     name: &OsStr,
     contents: &[u8],
     permissions: Option<&fs::Permissions>,
-    still_wanted: &dyn Fn() -> bool,
+    swap: Swap,
 ) -> Result<bool, FileError> {
-    use rustix::fs::{AtFlags, Mode, OFlags};
+    use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
     let mut attempts = 0;
     let (temp_name, file) = loop {
         let mut temp_name = prefix.to_os_string();
@@ -414,17 +421,61 @@ fn write_and_rename(
         remove_temp();
         return Err(step("write")(e));
     }
-    if !still_wanted() {
-        remove_temp();
+    let swapped = match swap {
+        Swap::Always => rustix::fs::renameat(dir, &temp_name, dir, name).map(|()| true),
+        // There was no file: there still must be none.
+        Swap::IfStill(None) => {
+            match rustix::fs::renameat_with(dir, &temp_name, dir, name, RenameFlags::NOREPLACE) {
+                Err(rustix::io::Errno::EXIST) => Ok(false),
+                other => other.map(|()| true),
+            }
+        }
+        Swap::IfStill(Some(read)) => exchange_if_still(dir, &temp_name, name, read),
+    };
+    let swapped = match swapped {
+        Ok(swapped) => swapped,
+        Err(e) => {
+            remove_temp();
+            return Err(step("replace")(e.into()));
+        }
+    };
+    // The temp name now holds the old file (exchanged), the new one (not wanted), or nothing.
+    remove_temp();
+    if !swapped {
         return Ok(false);
-    }
-    if let Err(e) = rustix::fs::renameat(dir, &temp_name, dir, name) {
-        remove_temp();
-        return Err(step("replace")(e.into()));
     }
     // The rename is durable only once the folder itself is synced.
     let _ = rustix::fs::fsync(dir);
     Ok(true)
+}
+
+/// Exchanges the new file `temp` with `name`, and keeps the exchange only if what it took out
+/// of the way is still the version `read`; otherwise exchanges them back. On a file system
+/// without exchange, the old file is looked at just before a plain rename instead.
+fn exchange_if_still(
+    dir: BorrowedFd<'_>,
+    temp: &OsStr,
+    name: &OsStr,
+    read: FileStamp,
+) -> rustix::io::Result<bool> {
+    use rustix::fs::{AtFlags, RenameFlags};
+    let is_read = |at: &OsStr| {
+        rustix::fs::statat(dir, at, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|stat| FileStamp::of_stat(&stat) == read)
+    };
+    match rustix::fs::renameat_with(dir, temp, dir, name, RenameFlags::EXCHANGE) {
+        Ok(()) if is_read(temp) => Ok(true),
+        Ok(()) => {
+            rustix::fs::renameat_with(dir, temp, dir, name, RenameFlags::EXCHANGE).map(|()| false)
+        }
+        // Gone since it was read: it changed.
+        Err(rustix::io::Errno::NOENT) => Ok(false),
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) if is_read(name) => {
+            rustix::fs::renameat(dir, temp, dir, name).map(|()| true)
+        }
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// The random part of a temp file's name: [`TEMP_RANDOM_CHARS`] of `[A-Za-z0-9_-]`, one per
