@@ -9,33 +9,27 @@ use std::borrow::Cow;
 /// `text` for one cell of the screen: a tab becomes four spaces, and any other control
 /// character (C0, DEL and C1) becomes U+FFFD.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    replace_controls(text, |c| match c {
-        '\t' => Some("    "),
-        _ => None,
-    })
+    replace_controls(text, false)
 }
 
 /// `text` as a stream of lines: newlines and tabs stay, any other control character becomes
 /// U+FFFD (a carriage return too, which would let a line hide what came before it).
 pub fn printable_lines(text: &str) -> Cow<'_, str> {
-    replace_controls(text, |c| match c {
-        '\n' => Some("\n"),
-        '\t' => Some("\t"),
-        _ => None,
-    })
+    replace_controls(text, true)
 }
 
-fn replace_controls(text: &str, keep: impl Fn(char) -> Option<&'static str>) -> Cow<'_, str> {
-    let changes = |c: char| c.is_control() && keep(c) != Some(c.encode_utf8(&mut [0; 4]));
-    if !text.chars().any(changes) {
+/// `text` with its control characters replaced; `lines` keeps newlines and tabs as they are.
+fn replace_controls(text: &str, lines: bool) -> Cow<'_, str> {
+    let kept = |c: char| lines && matches!(c, '\n' | '\t');
+    if !text.chars().any(|c| c.is_control() && !kept(c)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match keep(c) {
-            Some(kept) => out.push_str(kept),
-            None if c.is_control() => out.push('\u{FFFD}'),
-            None => out.push(c),
+        match c {
+            c if kept(c) || !c.is_control() => out.push(c),
+            '\t' => out.push_str("    "),
+            _ => out.push('\u{FFFD}'),
         }
     }
     Cow::Owned(out)

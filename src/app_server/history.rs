@@ -17,7 +17,8 @@ use crate::config::Config;
 /// The saved threads of a connection: where they are, and the last history read.
 #[derive(Clone)]
 pub struct Saved {
-    config: Config,
+    /// Where kelp keeps its sessions (a config write does not move it).
+    state_dir: PathBuf,
     /// The last saved history read, as turns: a host paging a thread it reloads has its file
     /// read once, not once a page.
     history_cache: Arc<Mutex<Option<CachedHistory>>>,
@@ -114,21 +115,16 @@ const THREAD_PAGE: usize = 25;
 
 impl Saved {
     /// The saved threads under `config`'s state folder.
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: &Config) -> Self {
         Self {
-            config,
+            state_dir: config.state_dir.clone(),
             history_cache: Arc::default(),
         }
     }
 
-    /// The settings read again after a config write.
-    pub fn set_config(&mut self, config: Config) {
-        self.config = config;
-    }
-
     /// Every saved session's name, read off the async threads.
     pub async fn names(&self) -> HashMap<uuid::Uuid, String> {
-        let state_dir = self.config.state_dir.clone();
+        let state_dir = self.state_dir.clone();
         crate::task::spawn_blocking(move || crate::session::shelf::names(&state_dir))
             .await
             .unwrap_or_default()
@@ -148,7 +144,7 @@ impl Saved {
             CwdFilter::One(dir) => vec![dir],
             CwdFilter::Many(dirs) => dirs,
         });
-        let state_dir = self.config.state_dir.clone();
+        let state_dir = self.state_dir.clone();
         let (found, names) = crate::task::spawn_blocking(move || {
             let root = if archived {
                 crate::session::shelf::archived_dir(&state_dir)
@@ -282,7 +278,7 @@ impl Saved {
         &self,
         thread_id: &str,
     ) -> Result<(crate::session::SessionSummary, Arc<Vec<Value>>), RpcError> {
-        let state_dir = self.config.state_dir.clone();
+        let state_dir = self.state_dir.clone();
         let wanted = thread_id.to_string();
         let cache = Arc::clone(&self.history_cache);
         crate::task::spawn_blocking(move || {

@@ -94,21 +94,19 @@ struct ThreadOnly {
 impl Threads {
     /// No threads yet.
     pub fn new(config: Config, out: Out, external: ExternalAuth) -> Self {
-        let config_for_saved = config.clone();
         Self {
+            saved: Saved::new(&config),
             config,
             out,
             threads: HashMap::new(),
             rate_limits: Arc::new(Mutex::new(json!({}))),
             mcp_servers: Arc::default(),
             external,
-            saved: Saved::new(config_for_saved),
         }
     }
 
     /// The settings threads started from now on use.
     pub fn set_config(&mut self, config: Config) {
-        self.saved.set_config(config.clone());
         self.config = config;
     }
 
