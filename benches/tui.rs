@@ -80,7 +80,7 @@ fn app_with(messages: usize) -> (App, UnboundedReceiver<Op>) {
             "question {i}: what does parse do?"
         )));
         press(&mut app, KeyCode::Enter);
-        app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+        app.handle_core_event(Event::TurnStarted { id: "u1".into() });
         app.handle_core_event(Event::MessageDone {
             item: format!("msg_{i}").into(),
             text: ANSWER.to_string(),
@@ -124,8 +124,8 @@ fn bench_frames(messages: usize) -> Stats {
     stats(samples)
 }
 
-/// Restoring `items` history items (prompts and answers alternating) and drawing the first
-/// frame, median of 20.
+/// Restoring `items` history items (prompts and answers alternating): replaying them and
+/// drawing the first frame, median of 20.
 fn bench_restore(items: usize) -> Stats {
     let history: Vec<Item> = (0..items)
         .map(|i| match i % 2 {
@@ -137,11 +137,12 @@ fn bench_restore(items: usize) -> Stats {
     for _ in 0..20 {
         let (mut app, _rx) = new_app();
         let mut term = terminal();
-        let event = Event::Restored {
-            items: history.clone(),
-            notes: Vec::new(),
-        };
         let start = Instant::now();
+        let event = Event::Restored(Box::new(kelp::agent::replay::replay(
+            &history,
+            &[],
+            std::path::Path::new("/p"),
+        )));
         app.handle_core_event(event);
         term.draw(|f| app.render(f)).expect("draw");
         samples.push(start.elapsed());
@@ -167,7 +168,7 @@ fn bench_stream() -> (Duration, usize) {
     let (mut app, _rx) = new_app();
     let mut term = terminal();
     let start = Instant::now();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     let item: kelp::agent::protocol::ItemId = "msg_stream".into();
     let mut frames = 0;
     for (n, chunk) in text.as_bytes().chunks(16).enumerate() {
@@ -197,7 +198,7 @@ fn bench_keystrokes(streaming: bool) -> Stats {
     let (mut app, _rx) = app_with(10_000);
     let mut term = terminal();
     if streaming {
-        app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+        app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     }
     term.draw(|f| app.render(f)).expect("draw");
     let item: kelp::agent::protocol::ItemId = "msg_typing".into();

@@ -31,6 +31,7 @@ use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
 use crate::agent::protocol::{
     ApprovalDecision, AuthSummary, Event, ImageInput, Op, StopCause, Submission, TurnOutcome,
 };
+use crate::agent::replay::Replayed;
 use crate::config::{McpServerConfig, McpTransport};
 
 /// How long the sessions get to stop their turns when the client goes away.
@@ -99,7 +100,13 @@ impl Sessions {
         // A loaded session with a prompt has its title in the list already.
         let titled = restored
             .iter()
-            .any(|item| crate::session::title_of(&item.typed_text()).is_some() && is_prompt(item));
+            .flat_map(|replay| &replay.turns)
+            .any(|turn| {
+                turn.entries.iter().any(|entry| {
+                    matches!(entry, Replayed::Prompt(prompt)
+                    if crate::session::title_of(&prompt.text).is_some())
+                })
+            });
         let session = Arc::new(Session {
             ops,
             turn: Mutex::new(None),
@@ -334,7 +341,7 @@ impl Sessions {
             .send(Op::Submit(Submission {
                 text,
                 images,
-                output_schema: None,
+                ..Submission::default()
             }))
             .is_err()
         {
@@ -400,17 +407,6 @@ fn prompt_parts(blocks: Vec<ContentBlock>) -> Result<(String, Vec<ImageInput>), 
         }
     }
     Ok((parts.join("\n"), images))
-}
-
-/// Whether `item` is a prompt the person sent.
-fn is_prompt(item: &crate::llm::types::Item) -> bool {
-    matches!(
-        item,
-        crate::llm::types::Item::Message {
-            role: crate::llm::types::Role::User,
-            ..
-        }
-    ) && !item.is_instructions_message()
 }
 
 /// An error for a session request, as one line.
@@ -591,7 +587,11 @@ async fn reopen(
             session_error(format!("cannot load session {wanted}: {reason}"))
         })?;
         if replay {
-            for update in super::updates::replay(&opened.restored, &summary.project_dir) {
+            let shown = opened
+                .restored
+                .as_deref()
+                .map(|replay| super::updates::replay(replay, &summary.project_dir));
+            for update in shown.into_iter().flatten() {
                 cx.notify(SessionNotification::new(opened.id.clone(), update));
             }
         }

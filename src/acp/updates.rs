@@ -17,9 +17,9 @@ use agent_client_protocol_schema::v1::{
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalSubject, Event, ItemId, PlanStatus, PlanStep,
 };
+use crate::agent::replay::{Replay, Replayed};
 use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::humanize;
-use crate::llm::types::{Item, Role};
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
 const OUTPUT_SHOWN: usize = 64 * 1024;
@@ -474,72 +474,22 @@ pub fn decision(option_id: Option<&str>) -> ApprovalDecision {
     }
 }
 
-/// A saved conversation as the updates that show it again: what the person wrote, the
-/// answers, the reasoning summaries, and each tool call with its output.
-pub fn replay(items: &[Item], project_dir: &Path) -> Vec<SessionUpdate> {
+/// A saved conversation as the updates that showed it live: what the person wrote, then each
+/// turn's events through the live translation (answers, thoughts, plans, tool calls with their
+/// output and diffs).
+pub fn replay(replay: &Replay, project_dir: &Path) -> Vec<SessionUpdate> {
+    let mut translator = Translator::new(project_dir.to_path_buf());
     let mut updates = Vec::new();
-    // Plan updates show as the plan; their outputs show as nothing.
-    let mut plan_calls = std::collections::HashSet::new();
-    for item in items {
-        match item {
-            // What the person typed, without the files their `@` mentions attached.
-            Item::Message { role, .. } if !item.is_instructions_message() => {
-                let chunk = ContentChunk::new(text(item.typed_text()));
-                match role {
-                    Role::User => updates.push(SessionUpdate::UserMessageChunk(chunk)),
-                    Role::Assistant => updates.push(SessionUpdate::AgentMessageChunk(chunk)),
-                    Role::Developer | Role::System => {}
-                }
-            }
-            Item::Message { .. } => {}
-            Item::Reasoning { summary, .. } => {
-                let thought = summary
-                    .iter()
-                    .map(|s| s.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n\n");
-                if !thought.is_empty() {
-                    updates.push(SessionUpdate::AgentThoughtChunk(ContentChunk::new(text(
-                        thought,
-                    ))));
-                }
-            }
-            Item::FunctionCall {
-                name,
-                arguments,
-                call_id,
-            } => match tools::ToolCall::parse(name, arguments) {
-                Ok(tools::ToolCall::UpdatePlan(update)) => {
-                    plan_calls.insert(call_id.as_str());
-                    updates.push(plan(&PlanStep::all_of(&update)));
-                }
-                parsed => {
-                    let shown = match &parsed {
-                        Ok(tool) => describe(
-                            tool.name(),
-                            &tool.arguments_summary(),
-                            &tool.touched_paths(project_dir),
-                            project_dir,
-                        ),
-                        Err(_) => describe(name, "", &[], project_dir),
-                    };
-                    updates.push(SessionUpdate::ToolCall(
-                        ToolCall::new(call_id.clone(), shown.title)
-                            .kind(shown.kind)
-                            .status(ToolCallStatus::Completed)
-                            .locations(shown.locations),
-                    ));
-                }
-            },
-            Item::FunctionCallOutput { call_id, .. } if plan_calls.contains(call_id.as_str()) => {}
-            Item::FunctionCallOutput { call_id, output } => {
-                let fields = ToolCallUpdateFields::new().content(vec![output_content(output)]);
-                updates.push(SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
-                    call_id.clone(),
-                    fields,
-                )));
+    for turn in &replay.turns {
+        for entry in &turn.entries {
+            match entry {
+                Replayed::Prompt(prompt) => updates.push(SessionUpdate::UserMessageChunk(
+                    ContentChunk::new(text(prompt.text.clone())),
+                )),
+                Replayed::Event(event) => updates.extend(translator.on_event(event.clone())),
             }
         }
+        updates.extend(translator.end_turn());
     }
     updates
 }

@@ -59,7 +59,7 @@ pub async fn compact(
         summary = summarize(conversation, ctx, focus) => summary?,
     };
     let keep_prompt = reason == Reason::Overflow;
-    if let Some(e) = conversation.compact(summary, keep_prompt) {
+    if let Some(e) = conversation.compact(summary, keep_prompt, reason != Reason::Asked) {
         ctx.emit(Event::Error(format!(
             "the conversation is not being saved: {e}"
         )));

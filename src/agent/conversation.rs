@@ -277,7 +277,12 @@ impl Conversation {
     /// keeping the last prompt after it when `keep_prompt` (a turn still to be answered). The
     /// history and the session file keep every item; the file notes where this happened.
     /// Returns a saving failure, reported once.
-    pub fn compact(&mut self, summary: String, keep_prompt: bool) -> Option<SessionError> {
+    pub fn compact(
+        &mut self,
+        summary: String,
+        keep_prompt: bool,
+        automatic: bool,
+    ) -> Option<SessionError> {
         let last_prompt = self.history.iter().rposition(|item| {
             matches!(
                 item,
@@ -296,6 +301,7 @@ impl Conversation {
         self.record_once_failing(Entry::Note(Note::Compacted {
             summary,
             sent_from: self.sent_from,
+            automatic,
         }))
     }
 

@@ -218,8 +218,8 @@ pub struct Opened {
     pub events: UnboundedReceiver<Event>,
     /// The conversation's session id.
     pub id: String,
-    /// A resumed conversation's history, to replay to the host.
-    pub restored: Vec<crate::llm::types::Item>,
+    /// A resumed conversation's turns, to replay to the host.
+    pub restored: Option<Box<super::replay::Replay>>,
     /// What the core said before the conversation started (an instruction file it could not
     /// read, say), for the face to pass on.
     pub notices: Vec<String>,
@@ -229,13 +229,13 @@ pub struct Opened {
 /// An error is one readable line: the core could not start, or did not in time.
 pub async fn open(config: Config, options: CoreOptions) -> Result<Opened, String> {
     let (ops, mut events) = spawn(config, options);
-    let mut restored = Vec::new();
+    let mut restored = None;
     let mut notices = Vec::new();
     let id = tokio::time::timeout(OPEN_TIMEOUT, async {
         while let Some(event) = events.recv().await {
             match event {
                 Event::Conversation { id } => return Ok(id),
-                Event::Restored { items, .. } => restored = items,
+                Event::Restored(replay) => restored = Some(replay),
                 Event::Notice(text) => notices.push(text),
                 Event::Error(message) => return Err(message),
                 other => tracing::debug!(?other, "before the conversation started"),
@@ -401,10 +401,11 @@ impl Core {
                 conversation.set_editor(self.options.editor.clone());
                 conversation.set_mcp(self.mcp.clone());
                 self.model = conversation.model().to_string();
-                self.emit(Event::Restored {
-                    items: conversation.history().to_vec(),
-                    notes: conversation.notes().to_vec(),
-                });
+                self.emit(Event::Restored(Box::new(super::replay::replay(
+                    conversation.history(),
+                    conversation.notes(),
+                    conversation.project_dir(),
+                ))));
                 self.emit(Event::Conversation {
                     id: conversation.id().to_string(),
                 });
@@ -686,8 +687,13 @@ impl Core {
                     run_turn_unfinished(&mut conversation, &ctx, submission).await
                 }
                 Work::Compact(focus) => {
-                    let prompts_before = conversation.prompt_count();
-                    ctx.events.send(Event::TurnStarted { prompts_before }).ok();
+                    let id = crate::agent::turn::new_turn_id();
+                    ctx.events.send(Event::TurnStarted { id: id.clone() }).ok();
+                    if let Some(e) = conversation.record_once_failing(session::Entry::Note(
+                        session::Note::TurnStarted { id },
+                    )) {
+                        ctx.events.send(Event::Error(e.to_string())).ok();
+                    }
                     let reason = crate::agent::compact::Reason::Asked;
                     crate::agent::compact::compact(
                         &mut conversation,

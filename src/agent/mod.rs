@@ -6,6 +6,8 @@
 //!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
 //!   how it fails, the retry a face sees). `items.rs`: each answer and reasoning summary as an
 //!   item with an id when it starts, grows and completes, and the ids a retry voids.
+//! - `replay.rs`: a saved conversation as the events its turns sent live, turn by turn under
+//!   their saved ids; the one reader of saved history every face draws a reopened one from.
 //! - `conversation.rs`: history, model, session file, usage. `compact.rs`: a summary replaces
 //!   what is sent when the window is nearly full, overflows, or on `/compact`.
 //! - `mentions.rs`: `@path` in a prompt, the files going with the message as extra parts;
@@ -28,6 +30,7 @@ pub mod instructions;
 pub(crate) mod items;
 pub mod mentions;
 pub mod protocol;
+pub mod replay;
 pub mod tools;
 pub mod turn;
 pub mod turn_context;

@@ -11,7 +11,7 @@ pub use crate::agent::tools::CallFacts;
 use crate::agent::tools::FileChange;
 use crate::auth::login::{LoginEvent, LoginMethod};
 use crate::llm::ErrorCategory;
-use crate::llm::types::{Item, RateLimits, TokenUsage};
+use crate::llm::types::{RateLimits, TokenUsage};
 use crate::secret::Secret;
 use crate::session::SessionSummary;
 
@@ -25,6 +25,9 @@ pub struct Submission {
     /// A JSON Schema the turn's final answer must follow (structured output), for this turn
     /// only.
     pub output_schema: Option<serde_json::Value>,
+    /// The id the face gave the turn (the app-server's `turn/start` answer); the core makes
+    /// one when `None`. It is saved with the turn and named in `TurnStarted`.
+    pub turn_id: Option<String>,
 }
 
 impl Submission {
@@ -215,10 +218,8 @@ pub enum StopCause {
 /// Something the front end should show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A turn began, with `prompts_before` prompts in the conversation: the place its prompt
-    /// takes among them, which is how a saved history numbers its turns (`turn-N` in the
-    /// app-server's `thread/read`), so that a face can name a live turn as a reload will.
-    TurnStarted { prompts_before: usize },
+    /// A turn began, under `id`: the id it is saved with, and the one a reload names it by.
+    TurnStarted { id: String },
     /// The files the prompt mentions (`@path`): which went with it, and why others did not.
     Attached(Vec<Attachment>),
     /// An item of the turn began: an answer or a reasoning summary. (A tool call begins with
@@ -312,13 +313,9 @@ pub enum Event {
         available: Vec<String>,
         current: String,
     },
-    /// A saved conversation was resumed: its history, to be shown as the transcript.
-    /// `notes` are kelp's notes beside it (how unfinished turns ended), each with how many
-    /// items came before it.
-    Restored {
-        items: Vec<Item>,
-        notes: Vec<(usize, crate::session::Note)>,
-    },
+    /// A saved conversation was resumed: its turns as the events they sent live, to be drawn
+    /// as the transcript.
+    Restored(Box<Replay>),
     /// `git diff HEAD` of the project, untracked files listed after it; `None` when the project
     /// is not in a git repository (or git cannot run).
     WorkingTreeDiff(Option<String>),
@@ -338,6 +335,70 @@ pub enum Event {
     McpServers(Vec<crate::mcp::ServerStatus>),
     /// An error that belongs to no turn, one readable line.
     Error(String),
+}
+
+/// A reopened conversation, turn by turn.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Replay {
+    pub turns: Vec<ReplayedTurn>,
+    /// The token usage last saved.
+    pub usage: TokenUsage,
+    /// Tokens the last request took (0 when not saved).
+    pub context_used: u64,
+    /// Whether the history holds the project's instructions message (AGENTS.md).
+    pub has_instructions: bool,
+}
+
+/// One turn: what the person sent and the events that followed, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayedTurn {
+    pub id: String,
+    pub entries: Vec<Replayed>,
+    /// How the turn ended when it did not finish: an interruption, an early stop or a failure,
+    /// with the line that was shown.
+    pub ended: Option<(crate::session::TurnEnd, Option<String>)>,
+}
+
+/// A step of a replayed turn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replayed {
+    /// What the person sent: the prompt that began the turn, or steering after it.
+    Prompt(SavedPrompt),
+    /// What the core reported, as it did live.
+    Event(Event),
+}
+
+/// The person's input as saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedPrompt {
+    /// Their words, without the files their `@` mentions attached.
+    pub text: String,
+    /// The files those mentions attached.
+    pub attached: Vec<String>,
+    /// The images, as URLs (`data:` or `https:`).
+    pub images: Vec<String>,
+    /// Added while the turn ran, not the words that began it.
+    pub steer: bool,
+}
+
+impl ReplayedTurn {
+    /// The events of the turn, without the person's input.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.entries.iter().filter_map(|entry| match entry {
+            Replayed::Event(event) => Some(event),
+            Replayed::Prompt(_) => None,
+        })
+    }
+
+    /// Whether the turn ended early right after an answer: the answer was cut short (what had
+    /// streamed of it is what was saved).
+    pub fn ends_in_answer(&self) -> bool {
+        self.ended.is_some()
+            && matches!(
+                self.entries.last(),
+                Some(Replayed::Event(Event::MessageDone { .. }))
+            )
+    }
 }
 
 /// Names an item of a turn from its start to its end; shared, so each delta clones a pointer.

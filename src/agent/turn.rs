@@ -28,6 +28,7 @@ use super::turn_context::{TurnContext, TurnError, take_steered};
 use crate::llm::types::{Item, ResponseEvent, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
+use crate::session::record::CallRecord;
 use crate::session::{Entry, Note, TurnEnd};
 
 /// How many requests one turn may make before it stops, unless told otherwise.
@@ -65,13 +66,14 @@ fn unattended_denial(mode: ApprovalMode, tool: &ToolCall, outside: bool) -> (Str
 pub async fn run_turn_unfinished(
     conversation: &mut Conversation,
     ctx: &TurnContext,
-    submission: Submission,
+    mut submission: Submission,
 ) -> Result<(), TurnError> {
+    let turn_id = submission.turn_id.take().unwrap_or_else(new_turn_id);
     ctx.emit(Event::TurnStarted {
-        prompts_before: conversation.prompt_count(),
+        id: turn_id.clone(),
     });
     let mut partial = PartialAnswer::default();
-    let result = steps(conversation, ctx, submission, &mut partial).await;
+    let result = steps(conversation, ctx, submission, turn_id, &mut partial).await;
     if let Err(e) = &result {
         keep_unfinished(conversation, ctx, e, partial.take());
     }
@@ -88,9 +90,22 @@ pub async fn run_turn_unfinished(
     }
     let usage = conversation.usage();
     if usage != TokenUsage::default() {
-        record(conversation, ctx, Entry::Note(Note::Usage { usage }));
+        let context_used = conversation.context_used();
+        record(
+            conversation,
+            ctx,
+            Entry::Note(Note::Usage {
+                usage,
+                context_used,
+            }),
+        );
     }
     result
+}
+
+/// A new turn's id.
+pub fn new_turn_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Saves what an unfinished turn leaves: the answer streamed so far, so the model and the
@@ -148,18 +163,25 @@ async fn steps(
     conversation: &mut Conversation,
     ctx: &TurnContext,
     submission: Submission,
+    turn_id: String,
     partial: &mut PartialAnswer,
 ) -> Result<(), TurnError> {
     let Submission {
         text,
         images,
         output_schema,
+        turn_id: _,
     } = submission;
     // With no login at all, no request can go out: the turn fails before the prompt is
     // recorded, so a conversation that never started leaves no session behind.
     if let Err(e @ crate::auth::AuthError::NotLoggedIn) = ctx.client.auth().credential().await {
         return Err(TurnError::Llm(e.into()));
     }
+    record(
+        conversation,
+        ctx,
+        Entry::Note(Note::TurnStarted { id: turn_id }),
+    );
     add_user_message(conversation, ctx, text, images).await?;
     let mcp = conversation.tool_context().mcp.clone();
     if let Some(mcp) = &mcp {
@@ -226,12 +248,15 @@ async fn steps(
             return Ok(());
         }
         let outputs = run_calls(conversation, ctx, &calls).await;
-        for (call, output) in calls.into_iter().zip(outputs) {
+        for (call, (output, ran)) in calls.into_iter().zip(outputs) {
             let item = Item::FunctionCallOutput {
                 call_id: call.call_id,
                 output,
             };
             record(conversation, ctx, Entry::Item(item));
+            if let Some(ran) = ran {
+                record(conversation, ctx, Entry::Note(Note::Call(Box::new(ran))));
+            }
         }
         if ctx.cancel.is_cancelled() {
             return Err(TurnError::Interrupted);
@@ -357,9 +382,14 @@ impl PlannedCall {
 enum Prepared {
     /// Run it; the outside paths it was judged with (approved, remembered, or none).
     Run(ToolCall, Vec<PathBuf>),
-    Output(String),
+    /// It does not run: its output for the model, and what is saved of it.
+    Output(String, CallRecord),
     Cancelled,
 }
+
+/// What a call comes to: its output for the model, and what is saved of it (nothing for a call
+/// the turn never reached).
+type CallResult = (String, Option<CallRecord>);
 
 /// Runs the calls of one response: consecutive read-only calls together, others one by one.
 /// Returns one output per call, in call order.
@@ -367,8 +397,8 @@ async fn run_calls(
     conversation: &Conversation,
     ctx: &TurnContext,
     calls: &[PlannedCall],
-) -> Vec<String> {
-    let mut outputs: Vec<Option<String>> = vec![None; calls.len()];
+) -> Vec<CallResult> {
+    let mut outputs: Vec<Option<CallResult>> = vec![None; calls.len()];
     let mut start = 0;
     'batches: while start < calls.len() && !ctx.cancel.is_cancelled() {
         let end = if calls[start].is_read_only() {
@@ -383,7 +413,7 @@ async fn run_calls(
         for (index, call) in calls.iter().enumerate().take(end).skip(start) {
             match prepare(conversation, ctx, call).await {
                 Prepared::Run(tool, outside) => runnable.push((index, tool, outside)),
-                Prepared::Output(text) => outputs[index] = Some(text),
+                Prepared::Output(text, saved) => outputs[index] = Some((text, Some(saved))),
                 Prepared::Cancelled => break 'batches,
             }
         }
@@ -398,7 +428,7 @@ async fn run_calls(
     }
     outputs
         .into_iter()
-        .map(|output| output.unwrap_or_else(|| NOT_STARTED_OUTPUT.to_string()))
+        .map(|output| output.unwrap_or_else(|| (NOT_STARTED_OUTPUT.to_string(), None)))
         .collect()
 }
 
@@ -424,8 +454,17 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
                 exit_code: None,
                 duration: Duration::ZERO,
             });
-            return Prepared::Output(message.clone());
+            let saved = CallRecord {
+                output: format!("{message}\n"),
+                ..refused(&call.call_id, &call.name, &call.name)
+            };
+            return Prepared::Output(message.clone(), saved);
         }
+    };
+    let declined = |output: String| {
+        let mut saved = refused(&call.call_id, tool.name(), &tool.arguments_summary());
+        saved.declined = true;
+        Prepared::Output(output, saved)
     };
     let project_dir = conversation.project_dir();
     let outside = tool.paths_outside(project_dir);
@@ -433,10 +472,10 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
     let verdict = with_preview(verdict, tool, conversation.tool_context()).await;
     let subject = match verdict {
         Verdict::Run => return Prepared::Run(tool.clone(), outside),
-        Verdict::Fail(message) => return Prepared::Output(message),
+        Verdict::Fail(message) => return declined(message),
         Verdict::Ask(subject) => subject,
         // `with_preview` turns every patch into `Ask` or `Fail`; nothing else reaches here.
-        Verdict::AskPatch => return Prepared::Output("the patch could not be previewed".into()),
+        Verdict::AskPatch => return declined("the patch could not be previewed".into()),
     };
     if !ctx.approvals.is_interactive() {
         let (output, note) = unattended_denial(ctx.approvals.mode(), tool, !outside.is_empty());
@@ -444,7 +483,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             "denied `{}`: {note}",
             tool.summary()
         )));
-        return Prepared::Output(output);
+        return declined(output);
     }
     let Some(decision) = ask_person(ctx, &call.call_id, subject).await else {
         return Prepared::Cancelled;
@@ -455,7 +494,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             ctx.approvals.remember(tool, project_dir);
             Prepared::Run(tool.clone(), outside)
         }
-        ApprovalDecision::No { reason } => Prepared::Output(denied_output(reason.as_deref())),
+        ApprovalDecision::No { reason } => declined(denied_output(reason.as_deref())),
     }
 }
 
@@ -541,13 +580,19 @@ async fn execute(
     call_id: &str,
     tool: &ToolCall,
     allowed_outside: &[PathBuf],
-) -> String {
+) -> CallResult {
+    let project_dir = conversation.project_dir();
+    let mut saved = CallRecord {
+        paths: tool.touched_paths(project_dir),
+        facts: tool.facts(project_dir),
+        ..refused(call_id, tool.name(), &tool.arguments_summary())
+    };
     ctx.emit(Event::ToolStarted {
         call_id: call_id.to_string(),
-        tool: tool.name().to_string(),
-        summary: tool.arguments_summary(),
-        paths: tool.touched_paths(conversation.project_dir()),
-        facts: tool.facts(conversation.project_dir()),
+        tool: saved.tool.clone(),
+        summary: saved.summary.clone(),
+        paths: saved.paths.clone(),
+        facts: saved.facts.clone(),
     });
     let sink = match tool {
         ToolCall::Shell(_) => {
@@ -602,5 +647,33 @@ async fn execute(
         exit_code: output.exit_code,
         duration: output.duration,
     });
-    output.text
+    saved.success = output.success;
+    saved.exit_code = output.exit_code;
+    saved.duration_ms = u64::try_from(output.duration.as_millis()).unwrap_or(u64::MAX);
+    match output.detail {
+        ToolDetail::Shell(outcome) => saved.output = outcome.output,
+        ToolDetail::Patch(changes) => {
+            saved.changes = changes.iter().map(tools::FileChange::saved).collect();
+        }
+        ToolDetail::Plan(_) | ToolDetail::None => {}
+    }
+    (output.text, Some(saved))
+}
+
+/// What is saved of a call that did not run (refused, or not a call kelp could read); the
+/// fields of one that ran are filled in as it ends.
+fn refused(call_id: &str, tool: &str, summary: &str) -> CallRecord {
+    CallRecord {
+        call_id: call_id.to_string(),
+        tool: tool.to_string(),
+        summary: summary.to_string(),
+        paths: Vec::new(),
+        facts: None,
+        success: false,
+        exit_code: None,
+        duration_ms: 0,
+        output: String::new(),
+        changes: Vec::new(),
+        declined: false,
+    }
 }

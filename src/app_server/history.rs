@@ -295,7 +295,8 @@ impl Saved {
             // Taken before the read: a write during it shows as a change on the next call.
             let stamp = stamp_of(&summary.path);
             let log = crate::session::SessionLog::load(&summary.path)?;
-            let turns = Arc::new(history_turns(&log.items, &summary.project_dir));
+            let replay = crate::agent::replay::replay(&log.items, &log.notes, &summary.project_dir);
+            let turns = Arc::new(history_turns(&replay, &wanted, &summary.project_dir));
             if let Some(stamp) = stamp {
                 *cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(CachedHistory {
                     asked: wanted,

@@ -14,9 +14,11 @@ use crate::agent::protocol::{
     ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
     TurnOutcome,
 };
+use crate::agent::replay::{Replay, Replayed};
 use crate::agent::tools::apply_patch::diff::TurnDiff;
-use crate::agent::tools::{self, ChangeKind, FileChange, ToolCall};
-use crate::llm::types::{Content, Item, RateLimits, Role, TokenUsage};
+use crate::agent::tools::{self, ChangeKind, FileChange};
+use crate::llm::types::{RateLimits, TokenUsage};
+use crate::session::TurnEnd;
 
 /// What the server writes for one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -612,77 +614,51 @@ pub fn rate_limits(limits: &RateLimits) -> Value {
     })
 }
 
-/// A saved conversation's history as the protocol's turns, for a host that shows a thread it
-/// reloads: each prompt starts a turn, with the answers, reasoning, commands and patches after
-/// it. Saved items carry no ids, so each is named by its place (`item-7`, `turn-2`): the same on
-/// every read of the same file.
-pub fn history_turns(items: &[Item], cwd: &std::path::Path) -> Vec<Value> {
-    let mut turns: Vec<Vec<Value>> = Vec::new();
-    let mut commands: HashMap<&str, String> = HashMap::new();
-    for (n, item) in items.iter().enumerate() {
-        let id = format!("item-{n}");
-        let shown = match item {
-            _ if item.is_prompt() => {
-                turns.push(Vec::new());
-                let text = item.typed_text();
-                let mut content =
-                    vec![json!({ "type": "text", "text": text, "text_elements": [] })];
-                if let Item::Message { content: parts, .. } = &item {
-                    content.extend(parts.iter().filter_map(|part| match part {
-                        Content::InputImage { image_url, .. } => {
-                            Some(json!({ "type": "image", "url": image_url }))
-                        }
-                        _ => None,
-                    }));
+/// A saved conversation as the protocol's turns, for a host that shows a thread it reloads:
+/// each turn under its saved id, its items as the live notifications completed them (the
+/// replayed events through the live [`Translator`]), after the person's input.
+pub fn history_turns(replay: &Replay, thread_id: &str, cwd: &std::path::Path) -> Vec<Value> {
+    replay
+        .turns
+        .iter()
+        .map(|turn| {
+            let mut translator = Translator::new(thread_id.to_string(), cwd.to_path_buf());
+            let mut items = Vec::new();
+            let mut out = Vec::new();
+            for (n, entry) in turn.entries.iter().enumerate() {
+                match entry {
+                    Replayed::Prompt(prompt) => {
+                        let mut content = vec![
+                            json!({ "type": "text", "text": prompt.text, "text_elements": [] }),
+                        ];
+                        content.extend(
+                            prompt
+                                .images
+                                .iter()
+                                .map(|url| json!({ "type": "image", "url": url })),
+                        );
+                        let id = format!("{}-input-{n}", turn.id);
+                        items.push(json!({ "type": "userMessage", "id": id, "content": content }));
+                    }
+                    Replayed::Event(event) => {
+                        translator.on_event(&turn.id, event.clone(), 0, &mut out);
+                        items.extend(out.drain(..).filter_map(|sent| match sent {
+                            Outgoing::Notify {
+                                method: "item/completed",
+                                mut params,
+                            } => Some(params["item"].take()),
+                            _ => None,
+                        }));
+                    }
                 }
-                json!({ "type": "userMessage", "id": id, "content": content })
             }
-            Item::Message {
-                role: Role::Assistant,
-                ..
-            } => agent_message(&id, &item.text()),
-            Item::Reasoning { summary, .. } if !summary.is_empty() => {
-                let parts: Vec<&str> = summary.iter().map(|part| part.text.as_str()).collect();
-                json!({ "type": "reasoning", "id": id, "summary": parts, "content": [] })
-            }
-            Item::FunctionCall {
-                name,
-                arguments,
-                call_id,
-            } => match ToolCall::parse(name, arguments) {
-                Ok(call @ ToolCall::Shell(_)) => {
-                    commands.insert(call_id, call.arguments_summary());
-                    continue;
-                }
-                Ok(ToolCall::ApplyPatch(_)) => json!({
-                    "type": "fileChange", "id": call_id, "changes": [], "status": "completed",
-                }),
-                _ => continue,
-            },
-            Item::FunctionCallOutput { call_id, output } => match commands.remove(call_id.as_str())
-            {
-                Some(command) => json!({
-                    "type": "commandExecution",
-                    "id": call_id,
-                    "command": command,
-                    "commandActions": [],
-                    "cwd": cwd,
-                    "status": "completed",
-                    "aggregatedOutput": output,
-                }),
-                None => continue,
-            },
-            _ => continue,
-        };
-        match turns.last_mut() {
-            Some(turn) => turn.push(shown),
-            None => turns.push(vec![shown]),
-        }
-    }
-    turns
-        .into_iter()
-        .enumerate()
-        .map(|(n, items)| json!({ "id": format!("turn-{n}"), "items": items, "status": "completed" }))
+            let (status, error) = match &turn.ended {
+                None => ("completed", Value::Null),
+                Some((TurnEnd::Interrupted, _)) => ("interrupted", Value::Null),
+                Some((_, message)) => ("failed", json!({ "message": message })),
+            };
+            json!({ "id": turn.id, "items": items, "status": status, "error": error })
+        })
         .collect()
 }
 
@@ -941,7 +917,8 @@ mod tests {
     }
 
     #[test]
-    fn a_saved_history_becomes_turns_one_per_prompt() {
+    fn an_old_saved_history_becomes_turns_one_per_prompt() {
+        use crate::llm::types::Item;
         let items = vec![
             Item::user_text("# AGENTS.md instructions for /p\n\nbe brief"),
             Item::user_text("list it"),
@@ -957,7 +934,8 @@ mod tests {
             Item::assistant_text("One file."),
             Item::user_text("thanks"),
         ];
-        let turns = history_turns(&items, std::path::Path::new("/p"));
+        let cwd = std::path::Path::new("/p");
+        let turns = history_turns(&crate::agent::replay::replay(&items, &[], cwd), "t1", cwd);
         assert_eq!(turns.len(), 2);
         let first = turns[0]["items"].as_array().unwrap();
         let kinds: Vec<&str> = first.iter().map(|i| i["type"].as_str().unwrap()).collect();

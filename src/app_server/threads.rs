@@ -177,14 +177,11 @@ impl Threads {
     pub async fn fork(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let p: ResumeParams = params(raw)?;
         let source = self.find(&p.thread_id).await?;
-        let through = match p.last_turn_id.as_deref() {
-            None => None,
-            Some(id) => self.saved_turn_of(&source.id.to_string(), id)?,
-        };
+        let through = p.last_turn_id.clone();
         let state_dir = self.config.state_dir.clone();
         let original = source.clone();
         let copy = crate::task::spawn_blocking(move || {
-            let path = crate::session::shelf::fork(&state_dir, &original, through)?;
+            let path = crate::session::shelf::fork(&state_dir, &original, through.as_deref())?;
             crate::session::SessionSummary::read(&path)
         })
         .await
@@ -197,38 +194,6 @@ impl Threads {
         })?;
         let from = source.id.to_string();
         self.open_saved(p, copy, Some(from)).await
-    }
-
-    /// The saved turn (counted from 0 by its prompt) that `thread/fork`'s `lastTurnId` names,
-    /// `None` for all of them. Saved turns are named by their place (`items::history_turns`,
-    /// `turn-2`); a turn this connection ran has the id `turn/start` gave it, and spans the
-    /// saved turns up to the next live turn's prompt (its steering starts saved turns too).
-    fn saved_turn_of(&self, thread_id: &str, id: &str) -> Result<Option<usize>, RpcError> {
-        if let Some(n) = id.strip_prefix("turn-").and_then(|n| n.parse().ok()) {
-            return Ok(Some(n));
-        }
-        let live = self.threads.get(thread_id).map(|thread| {
-            thread
-                .running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .prompts_through(id)
-        });
-        match live {
-            Some(Ok(None)) => Ok(None),
-            Some(Ok(Some(prompts))) => prompts.checked_sub(1).map(Some).ok_or_else(|| {
-                RpcError::invalid_request(format!(
-                    "lastTurnId {id}: that turn saved nothing to keep; fork the thread whole"
-                ))
-            }),
-            Some(Err(why)) => Err(RpcError::invalid_request(format!(
-                "lastTurnId {id}: {why} in {thread_id}"
-            ))),
-            None => Err(RpcError::invalid_request(format!(
-                "lastTurnId {id}: no such turn in {thread_id}; name one that turn/start gave \
-                 or that thread/read lists (turn-0, turn-1, …)"
-            ))),
-        }
     }
 
     /// The saved session whose id is `id`, whole.
@@ -298,10 +263,11 @@ impl Threads {
         // The history whole in `turns` (Codex's legacy mode), and cursors from its newest
         // entry for a host that pages it backwards instead.
         answered["thread"]["historyMode"] = json!("legacy");
+        let restored = restored.unwrap_or_default();
         if !exclude_turns {
-            answered["thread"]["turns"] = json!(history_turns(&restored, &cwd));
+            answered["thread"]["turns"] = json!(history_turns(&restored, &id, &cwd));
         }
-        if !restored.is_empty() {
+        if !restored.turns.is_empty() {
             answered["itemsBackwardsCursor"] = json!("0");
             answered["turnsBackwardsCursor"] = json!("0");
         }

@@ -25,28 +25,6 @@ use crate::mcp::ServerStatus;
 #[derive(Debug, Default)]
 pub(super) struct Running {
     pub(super) turn_id: Option<String>,
-    /// The turns run while the thread is loaded, in order: each one's id and the prompts the
-    /// conversation held when it began (so a live id finds its place in the saved history),
-    /// `None` until the core has said.
-    pub(super) started: Vec<(String, Option<usize>)>,
-}
-
-impl Running {
-    /// How many saved turns (counted by their prompts) a fork through the live turn `id` keeps:
-    /// all up to the next live turn's prompt, or all of them after the last live turn (`None`).
-    /// `Err` says why not: no live turn has that id, or the next one is only starting.
-    pub(super) fn prompts_through(&self, id: &str) -> Result<Option<usize>, &'static str> {
-        let at = self
-            .started
-            .iter()
-            .position(|(started, _)| started == id)
-            .ok_or("no such turn")?;
-        match self.started.get(at + 1) {
-            None => Ok(None),
-            Some((_, Some(prompts))) => Ok(Some(*prompts)),
-            Some((_, None)) => Err("the turn after it is starting; ask again in a moment"),
-        }
-    }
 }
 
 /// A thread of the connection: its core's ops, and the turn it runs.
@@ -181,14 +159,15 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         sandbox: p.sandbox_policy.as_ref().map(sandbox_choice).transpose()?,
     });
     let (text, images) = prompt(p.input)?;
+    let ops = thread.ops.clone();
+    let (mut answer, turn) = begin_turn(thread, &p.thread_id)?;
+    let turn_id = turn["id"].as_str().unwrap_or_default();
     let submission = Submission {
         text,
         images,
         output_schema: p.output_schema.filter(|schema| !schema.is_null()),
+        turn_id: Some(turn_id.to_string()),
     };
-    let ops = thread.ops.clone();
-    let (mut answer, turn) = begin_turn(thread, &p.thread_id)?;
-    let turn_id = turn["id"].as_str().unwrap_or_default();
     answer
         .then
         .extend(user_message(&p.thread_id, turn_id, shown, now_ms()));
@@ -224,7 +203,7 @@ pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
             let submission = Submission {
                 text,
                 images,
-                output_schema: None,
+                ..Submission::default()
             };
             thread
                 .ops
@@ -306,8 +285,6 @@ pub(super) fn begin_turn(thread: &Thread, thread_id: &str) -> Result<(Answer, Va
         }
         let id = Uuid::new_v4().to_string();
         running.turn_id = Some(id.clone());
-        // Known from now on, for `thread/fork`; its place once the core says (`TurnStarted`).
-        running.started.push((id.clone(), None));
         id
     };
     let turn = json!({
@@ -377,12 +354,6 @@ pub(super) async fn pump(
             Event::ApprovalAnswered {
                 id, decision: None, ..
             } => resolved(&out, &asking, *id, &json!(thread_id)),
-            Event::TurnStarted { prompts_before } => {
-                let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(entry) = running.started.iter_mut().rev().find(|(id, _)| *id == turn) {
-                    entry.1 = Some(*prompts_before);
-                }
-            }
             Event::TurnFinished(_) => {
                 running
                     .lock()

@@ -14,7 +14,9 @@
 
 mod list;
 mod reader;
+pub mod record;
 pub mod shelf;
+mod turns;
 mod writer;
 
 use std::io;
@@ -30,6 +32,7 @@ pub use list::{
     recent_prompts,
 };
 pub use reader::SessionLog;
+pub use turns::TurnSplitter;
 pub use writer::{SessionWriter, title_of};
 
 /// The version of the file layout, written in every header.
@@ -68,12 +71,32 @@ pub enum Note {
     /// The conversation was compacted: requests from here on carry `summary` and the items
     /// from `sent_from` (an index into the items) on, instead of the items before.
     #[serde(rename = "kelp_compacted")]
-    Compacted { summary: String, sent_from: usize },
+    Compacted {
+        summary: String,
+        sent_from: usize,
+        /// kelp did it (the window was nearly full or overflowed), not the person.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        automatic: bool,
+    },
     /// The conversation's token usage so far, written when a turn ends.
     #[serde(rename = "kelp_usage")]
     Usage {
         usage: crate::llm::types::TokenUsage,
+        /// Tokens the last request took: how full the context window was.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        context_used: u64,
     },
+    /// A turn begins: the items from here to the next turn are its own, and `id` is the id
+    /// every face knew it by while it ran.
+    #[serde(rename = "kelp_turn")]
+    TurnStarted { id: String },
+    /// A tool call ran (or was refused), written after its output.
+    #[serde(rename = "kelp_call")]
+    Call(Box<record::CallRecord>),
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How an unfinished turn ended.
@@ -151,8 +174,8 @@ pub enum SessionError {
     Ambiguous { id: String, count: usize },
     #[error("{path} is not a kelp session file ({reason})")]
     NotASession { path: PathBuf, reason: String },
-    #[error("no turn-{turn}: the conversation has {turns} turns")]
-    NoSuchTurn { turn: usize, turns: usize },
+    #[error("no such turn {turn}: the conversation has {turns} turns")]
+    NoSuchTurn { turn: String, turns: usize },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,

@@ -86,7 +86,7 @@ impl SessionLog {
             .iter()
             .rev()
             .find_map(|(_, note)| match note {
-                Note::Usage { usage } => Some(*usage),
+                Note::Usage { usage, .. } => Some(*usage),
                 _ => None,
             })
             .unwrap_or_default()
@@ -95,7 +95,9 @@ impl SessionLog {
     /// The last compaction: its summary, and the index of the first item sent after it.
     pub fn compacted(&self) -> Option<(String, usize)> {
         self.notes.iter().rev().find_map(|(_, note)| match note {
-            Note::Compacted { summary, sent_from } => Some((summary.clone(), *sent_from)),
+            Note::Compacted {
+                summary, sent_from, ..
+            } => Some((summary.clone(), *sent_from)),
             _ => None,
         })
     }
@@ -142,7 +144,11 @@ mod tests {
                 message: None,
             })
             .unwrap(),
-            serde_json::to_string(&Note::Usage { usage }).unwrap(),
+            serde_json::to_string(&Note::Usage {
+                usage,
+                context_used: 0,
+            })
+            .unwrap(),
             r#"{"type":"kelp_from_the_future","x":1}"#.to_string(),
         ];
         let log = SessionLog::parse(Path::new("s.jsonl"), lines.join("\n").as_bytes()).unwrap();
@@ -157,7 +163,13 @@ mod tests {
                         message: None
                     }
                 ),
-                (2, Note::Usage { usage })
+                (
+                    2,
+                    Note::Usage {
+                        usage,
+                        context_used: 0
+                    }
+                )
             ]
         );
         assert_eq!(log.usage(), usage);

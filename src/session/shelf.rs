@@ -73,12 +73,12 @@ pub fn unarchive(state_dir: &Path, id: &str) -> Result<SessionSummary, SessionEr
 }
 
 /// Copies the session `source` into a new conversation with a new id, started now: the same
-/// history (through turn `through` only, when given: the turns counted from 0 by their prompts),
-/// to go on differently. Returns the new file.
+/// history (through the turn whose id is `through` only, when given), to go on differently.
+/// Returns the new file.
 pub fn fork(
     state_dir: &Path,
     source: &SessionSummary,
-    through: Option<usize>,
+    through: Option<&str>,
 ) -> Result<PathBuf, SessionError> {
     let (old, mut file) = reader::read_header(&source.path)?;
     file.seek(SeekFrom::Start(0))
@@ -97,7 +97,12 @@ pub fn fork(
                 .map_err(SessionError::io("read", &source.path))?;
             match cut {
                 Ok(bytes) => bytes,
-                Err(turns) => return Err(SessionError::NoSuchTurn { turn, turns }),
+                Err(turns) => {
+                    return Err(SessionError::NoSuchTurn {
+                        turn: turn.to_string(),
+                        turns,
+                    });
+                }
             }
         }
     };
@@ -126,30 +131,31 @@ pub fn fork(
     Ok(path)
 }
 
-/// How many bytes of `lines` (a session file after its header) hold turns 0 to `turn`: up to
-/// the prompt that starts the next one, or all of them when none does; `Err` with the number of
-/// turns when there is no turn `turn`.
-fn end_of_turn(lines: &mut impl BufRead, turn: usize) -> std::io::Result<Result<u64, usize>> {
-    let mut prompts = 0;
+/// How many bytes of `lines` (a session file after its header) hold the turns up to the one
+/// whose id is `turn`, that one included: up to where the next begins, or all of them when none
+/// does; `Err` with the number of turns when no turn has that id.
+fn end_of_turn(lines: &mut impl BufRead, turn: &str) -> std::io::Result<Result<u64, usize>> {
+    let mut splitter = super::TurnSplitter::default();
+    let mut found = false;
     let mut offset = 0u64;
     let mut line = Vec::new();
     loop {
         line.clear();
         let read = lines.read_until(b'\n', &mut line)?;
         if read == 0 {
-            return Ok(if turn < prompts {
+            return Ok(if found {
                 Ok(offset)
             } else {
-                Err(prompts)
+                Err(splitter.turns())
             });
         }
-        if let Ok(super::Entry::Item(item)) = serde_json::from_slice::<super::Entry>(&line)
-            && item.is_prompt()
+        if let Ok(entry) = serde_json::from_slice::<super::Entry>(&line)
+            && let Some(id) = splitter.next(&entry)
         {
-            if prompts == turn + 1 {
+            if found {
                 return Ok(Ok(offset));
             }
-            prompts += 1;
+            found = id == turn;
         }
         offset += read as u64;
     }
@@ -298,21 +304,32 @@ mod tests {
     fn a_fork_through_a_turn_keeps_the_turns_up_to_it() {
         let state = tempfile::tempdir().unwrap();
         let mut writer = SessionWriter::create(state.path(), SessionHeader::new("/p", "gpt-5.5"));
-        for (prompt, answer) in [("one", "first"), ("two", "second")] {
+        // An old turn, numbered by its place, then two with ids.
+        writer.append(&Item::user_text("zero")).unwrap();
+        for (id, prompt, answer) in [("u-1", "one", "first"), ("u-2", "two", "second")] {
+            writer
+                .append_note(&super::super::Note::TurnStarted { id: id.into() })
+                .unwrap();
             writer.append(&Item::user_text(prompt)).unwrap();
             writer.append(&Item::assistant_text(answer)).unwrap();
         }
         let session = find(state.path(), &writer.id().to_string()).unwrap();
-        let first = SessionLog::load(&fork(state.path(), &session, Some(0)).unwrap()).unwrap();
+        let old = SessionLog::load(&fork(state.path(), &session, Some("turn-0")).unwrap()).unwrap();
+        assert_eq!(old.items, [Item::user_text("zero")]);
+        let first = SessionLog::load(&fork(state.path(), &session, Some("u-1")).unwrap()).unwrap();
         assert_eq!(
             first.items,
-            [Item::user_text("one"), Item::assistant_text("first")]
+            [
+                Item::user_text("zero"),
+                Item::user_text("one"),
+                Item::assistant_text("first")
+            ]
         );
-        let both = SessionLog::load(&fork(state.path(), &session, Some(1)).unwrap()).unwrap();
-        assert_eq!(both.items.len(), 4);
+        let all = SessionLog::load(&fork(state.path(), &session, Some("u-2")).unwrap()).unwrap();
+        assert_eq!(all.items.len(), 5);
         assert!(matches!(
-            fork(state.path(), &session, Some(2)),
-            Err(SessionError::NoSuchTurn { turn: 2, turns: 2 })
+            fork(state.path(), &session, Some("u-3")),
+            Err(SessionError::NoSuchTurn { turns: 3, .. })
         ));
     }
 

@@ -27,8 +27,8 @@ use super::status::Status;
 use super::turn_clock::TurnClock;
 use crate::agent::protocol::{ApprovalMode, AuthSummary, Event, Op, Submission, TurnOutcome};
 use crate::auth::login::LoginEvent;
-use crate::llm::types::{Item, TokenUsage};
-use crate::session::{Note, SessionSummary, TurnEnd};
+use crate::llm::types::TokenUsage;
+use crate::session::{SessionSummary, TurnEnd};
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
 
@@ -669,7 +669,7 @@ impl App {
                     picker.set_items(items);
                 }
             }
-            Event::Restored { items, notes } => self.restore(&items, &notes),
+            Event::Restored(replay) => self.restore(*replay),
             Event::Sessions(sessions) => {
                 self.awaiting_sessions = false;
                 self.sessions = sessions;
@@ -716,33 +716,6 @@ impl App {
                 self.push_error(message);
             }
         }
-    }
-
-    /// Shows a resumed conversation in place of the current transcript.
-    fn restore(&mut self, items: &[Item], notes: &[(usize, Note)]) {
-        self.clear_conversation();
-        self.status.instructions = None;
-        self.status.instructions_in_history = items.iter().any(Item::is_instructions_message);
-        let cells = resume::cells_from_history(items, notes);
-        let mut has_code = false;
-        for kind in cells {
-            if !has_code && let CellKind::Assistant(md) = &kind {
-                has_code = md.source().contains("```") || md.source().contains("~~~");
-            }
-            self.push(kind);
-        }
-        // Restored answers are parsed when first drawn; have the highlighter ready for them.
-        if has_code && !super::highlight::is_loaded() {
-            super::highlight::start_loading();
-            self.awaiting_highlighter = true;
-        }
-        self.chat.start_response();
-        self.conversation_saved = true;
-        let notice = match self.resuming_from.take() {
-            Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
-            None => "Resumed the saved conversation.".to_string(),
-        };
-        self.notice(notice);
     }
 
     fn on_login(&mut self, event: LoginEvent) {

@@ -98,11 +98,17 @@ impl Chat {
     /// highlighter loads.
     pub fn message_done(&mut self, item: &ItemId, text: &str) -> bool {
         self.attempt_streams();
+        self.reasoning_cell = None;
         let index = match self.assistant_cell.take() {
             Some(i) => i,
-            None => self.push_item(item, CellKind::Assistant(StreamingMarkdown::new())),
+            // Never streamed (a reopened conversation's answers, mostly): parsed when first
+            // drawn, so a long conversation opens without parsing what is never seen.
+            None => {
+                self.push_item(item, CellKind::Assistant(StreamingMarkdown::finished(text)));
+                let fenced = text.contains("```") || text.contains("~~~");
+                return fenced && !super::highlight::is_loaded();
+            }
         };
-        self.reasoning_cell = None;
         if let Some(cell) = self.transcript.get_mut(index)
             && let CellKind::Assistant(md) = cell.kind_mut()
         {
@@ -154,7 +160,9 @@ impl Chat {
                 success,
                 exit_code,
                 interrupted: self.interrupting && !success,
-                duration: Some(duration),
+                // Under a millisecond says nothing (and a saved call keeps milliseconds); zero
+                // is not known (a call saved before durations were) or never ran.
+                duration: (duration >= Duration::from_millis(1)).then_some(duration),
             });
         }
         // Tools run between responses: what streams next belongs to a new one.

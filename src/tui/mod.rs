@@ -17,8 +17,8 @@
 //!   Markdown re-parsed only for the open block. `highlight.rs`: syntect, loaded in the
 //!   background.
 //! - `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
-//!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, a saved history as
-//!   cells), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
+//!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, how an early end is
+//!   told), `reopen.rs` (a reopened conversation drawn through the live path), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
 //!   over OSC 11), `clipboard.rs` (OSC 52, tmux, the display's
 //!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out).
 
@@ -38,6 +38,7 @@ pub mod hyperlink;
 pub mod markdown;
 pub mod overlay;
 pub mod qr_view;
+mod reopen;
 pub mod resume;
 pub mod status;
 pub mod streaming;

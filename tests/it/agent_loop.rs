@@ -9,6 +9,7 @@ use kelp::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, CallFacts, Event, Op, StopCause, Submission,
     TurnOutcome,
 };
+use kelp::agent::replay::Replayed;
 use kelp::agent::turn::NOT_STARTED_OUTPUT;
 use kelp::auth::{AuthStore, OpenAiEntry};
 use kelp::config::Config;
@@ -23,7 +24,7 @@ use crate::fake_openai::{FakeOpenAi, Reply, encrypted_content_for};
 /// A core over a fresh home and project, logged in to the fake with its API key.
 pub(crate) struct Agent {
     pub(crate) fake: FakeOpenAi,
-    config: Config,
+    pub(crate) config: Config,
     _home: TempDir,
     project: TempDir,
     ops: UnboundedSender<Op>,
@@ -90,6 +91,13 @@ pub(crate) async fn agent_setup(setup: impl FnOnce(&mut Config, &mut CoreOptions
 impl Agent {
     pub(crate) fn dir(&self) -> &Path {
         self.project.path()
+    }
+
+    /// The options a core of this agent's project starts with.
+    pub(crate) fn options(&self) -> CoreOptions {
+        let mut options = CoreOptions::new(self.project.path());
+        options.env_api_key = None;
+        options
     }
 
     pub(crate) fn send(&self, op: Op) {
@@ -859,11 +867,21 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
     assert_eq!(sessions[0].first_prompt.as_deref(), Some("first question"));
 
     a.ops.send(Op::Resume(sessions[0].path.clone())).unwrap();
-    let Event::Restored { items, .. } = a.next().await else {
+    let Event::Restored(replay) = a.next().await else {
         panic!("expected the restored transcript");
     };
-    let texts: Vec<String> = items.iter().map(|i| i.text()).collect();
-    assert_eq!(texts, ["first question", "first answer"]);
+    assert_eq!(replay.turns.len(), 1);
+    let shown: Vec<String> = replay.turns[0]
+        .entries
+        .iter()
+        .map(|entry| match entry {
+            Replayed::Prompt(prompt) => prompt.text.clone(),
+            Replayed::Event(Event::MessageDone { text, .. }) => text.clone(),
+            Replayed::Event(other) => format!("{other:?}"),
+        })
+        .filter(|shown| !shown.starts_with("ItemStarted"))
+        .collect();
+    assert_eq!(shown, ["first question", "first answer"]);
     assert_eq!(
         a.next().await,
         Event::Conversation {

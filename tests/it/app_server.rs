@@ -1879,10 +1879,15 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
         "thread/read",
         json!({"threadId": fork_id, "includeTurns": true}),
     );
-    assert_eq!(two["thread"]["turns"][1]["id"], "turn-1");
+    // Saved turns keep the ids their live turns had.
+    let first_id = two["thread"]["turns"][0]["id"].clone();
+    assert!(
+        uuid::Uuid::parse_str(first_id.as_str().unwrap()).is_ok(),
+        "{two:#}"
+    );
     let first_only = server.result(
         "thread/fork",
-        json!({"threadId": fork_id, "lastTurnId": "turn-0", "excludeTurns": false}),
+        json!({"threadId": fork_id, "lastTurnId": first_id, "excludeTurns": false}),
     );
     let turns = first_only["thread"]["turns"].as_array().unwrap();
     assert_eq!(turns.len(), 1, "{first_only:#}");
@@ -1895,7 +1900,7 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
         beyond["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("no turn-5: the conversation has 2 turns"),
+            .contains("no such turn turn-5: the conversation has 2 turns"),
         "{beyond}"
     );
 }
@@ -1966,10 +1971,15 @@ async fn a_running_turn_is_steered() {
             .unwrap()
             .iter()
             .map(|turn| {
-                turn["items"][0]["content"][0]["text"]
-                    .as_str()
+                // The person's input of each turn: its prompt, then its steering.
+                let said: Vec<&str> = turn["items"]
+                    .as_array()
                     .unwrap()
-                    .to_string()
+                    .iter()
+                    .filter(|item| item["type"] == "userMessage")
+                    .map(|item| item["content"][0]["text"].as_str().unwrap())
+                    .collect();
+                said.join(" + ")
             })
             .collect()
     };
@@ -1979,7 +1989,7 @@ async fn a_running_turn_is_steered() {
     );
     assert_eq!(
         saved_turns(&through_steered),
-        ["fix it", "also check the tests"]
+        ["fix it + also check the tests"]
     );
     let through_last = server.result(
         "thread/fork",
@@ -1987,8 +1997,11 @@ async fn a_running_turn_is_steered() {
     );
     assert_eq!(
         saved_turns(&through_last),
-        ["fix it", "also check the tests", "now commit"]
+        ["fix it + also check the tests", "now commit"]
     );
+    // Saved under the ids the live turns had.
+    assert_eq!(through_last["thread"]["turns"][0]["id"], turn_id);
+    assert_eq!(through_last["thread"]["turns"][1]["id"], last_id);
     let (unknown, _) = server.call(
         "thread/fork",
         json!({"threadId": thread_id, "lastTurnId": "7f1c0000-0000-4000-8000-000000000000"}),

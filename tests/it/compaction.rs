@@ -209,7 +209,10 @@ async fn compact_by_hand_in_the_client_with_a_focus() {
 
     let mut resumed = crate::tui_e2e::over_ssh(&fake, home.path(), &["--continue"], &env);
     let screen = resumed.wait_for("Resumed the saved conversation.", WAIT);
-    assert!(screen.contains("Compacted here"), "{screen}");
+    assert!(
+        screen.contains("Compacted the conversation as asked"),
+        "drawn as it was live: {screen}"
+    );
     assert!(screen.contains("We agreed on a REST API."), "{screen}");
     resumed.send("\x04");
     assert!(resumed.wait_exit(WAIT));

@@ -38,6 +38,7 @@ mod opener_prop;
 mod parsers_prop;
 mod patch_races;
 mod refresh;
+mod replay;
 mod sandbox;
 mod sandbox_attacks;
 mod sessions;

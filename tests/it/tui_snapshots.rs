@@ -18,7 +18,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, UnboundedReceiver<Op>) {
+pub(crate) fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, UnboundedReceiver<Op>) {
     let (tx, rx) = unbounded_channel();
     let mut app = App::new(
         tx,
@@ -40,7 +40,7 @@ fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, UnboundedReceive
     (app, rx)
 }
 
-fn logged_in() -> (App, UnboundedReceiver<Op>) {
+pub(crate) fn logged_in() -> (App, UnboundedReceiver<Op>) {
     app_with(
         Some(AuthSummary::ApiKey {
             masked: "sk-…abcd".into(),
@@ -49,7 +49,7 @@ fn logged_in() -> (App, UnboundedReceiver<Op>) {
     )
 }
 
-fn draw(app: &mut App, width: u16, height: u16) -> String {
+pub(crate) fn draw(app: &mut App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| app.render(f)).unwrap();
     terminal.backend().to_string()
@@ -132,7 +132,7 @@ fn streamed_markdown_answer_with_code() {
         ops(&mut rx),
         [Op::Submit(Submission::text("How do I read a file?"))]
     );
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     for chunk in ANSWER.as_bytes().chunks(16) {
         app.handle_core_event(delta("msg_a", &String::from_utf8_lossy(chunk)));
     }
@@ -144,7 +144,7 @@ fn streamed_markdown_answer_with_code() {
 #[test]
 fn tool_call_and_plan() {
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(Event::PlanUpdated {
         call_id: "c0".into(),
         explanation: Some("Fix the failing test first.".into()),
@@ -215,7 +215,7 @@ fn mcp_approval_and_the_servers() {
     ]));
     type_text(&mut app, "/mcp");
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(Event::ApprovalRequested {
         id: 3,
         call_id: "m1".into(),
@@ -231,7 +231,7 @@ fn mcp_approval_and_the_servers() {
 #[test]
 fn approval_prompt() {
     let (mut app, mut rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(Event::ApprovalRequested {
         id: 7,
         call_id: "c2".into(),
@@ -263,7 +263,7 @@ fn approval_prompt() {
 fn patch_approval_names_the_file_and_wrapped_rows_keep_their_marker() {
     use kelp::agent::tools::{ChangeKind, FileChange};
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     let mut diff =
         String::from("--- a/src/config/loader.rs\n+++ b/src/config/loader.rs\n@@ -1,9 +1,9 @@\n");
     for i in 0..8 {
@@ -486,10 +486,11 @@ fn restored_transcript() {
     app.handle_core_event(Event::Notice(
         "an earlier line that resuming replaces".into(),
     ));
-    app.handle_core_event(Event::Restored {
-        items: restored_history(),
-        notes: Vec::new(),
-    });
+    app.handle_core_event(Event::Restored(Box::new(kelp::agent::replay::replay(
+        &restored_history(),
+        &[],
+        std::path::Path::new("/work/project"),
+    ))));
     let screen = draw(&mut app, 80, 26);
     assert!(!screen.contains("AGENTS.md instructions"), "{screen}");
     assert!(!screen.contains("earlier line"), "{screen}");
@@ -538,13 +539,14 @@ fn resume_picker() {
         [Op::Resume(PathBuf::from("/state/sessions/150.jsonl"))]
     );
     // The core answers with the history; the notice says when the conversation was.
-    app.handle_core_event(Event::Restored {
-        items: vec![
+    app.handle_core_event(Event::Restored(Box::new(kelp::agent::replay::replay(
+        &[
             Item::user_text("Rename the config module"),
             Item::assistant_text("Done."),
         ],
-        notes: Vec::new(),
-    });
+        &[],
+        std::path::Path::new("/work/project"),
+    ))));
     let screen = draw(&mut app, 80, 16);
     assert!(screen.contains("› Rename the config module"), "{screen}");
     assert!(
@@ -598,7 +600,7 @@ fn a_retry_keeps_the_partial_answer_until_the_next_attempt_streams() {
     let (mut app, _rx) = logged_in();
     type_text(&mut app, "Explain the parser");
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(thinking("rs_1", "Looking at the first try"));
     app.handle_core_event(delta("msg_1", "FIRST attempt, cut"));
     app.handle_core_event(delta("msg_1", " in the middle"));
@@ -634,7 +636,7 @@ fn a_retry_keeps_the_partial_answer_until_the_next_attempt_streams() {
 #[test]
 fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(delta("msg_1", "Let me run it."));
     app.handle_core_event(done("msg_1", "Let me run it."));
     app.handle_core_event(Event::ToolStarted {
@@ -712,7 +714,7 @@ fn queued_prompt_and_a_full_status_line_at_80_columns() {
     );
     type_text(&mut app, "Explain the parser");
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(delta("msg_1", "The parser"));
     type_text(
         &mut app,
@@ -859,7 +861,7 @@ fn attached_files_under_the_prompt() {
     type_text(&mut app, "explain @src/main.rs and @../secret");
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(Event::Attached(vec![
         Attachment {
             path: "src/main.rs".into(),
@@ -882,7 +884,7 @@ fn attached_files_under_the_prompt() {
 #[test]
 fn a_command_stopped_with_esc_reads_interrupted() {
     let (mut app, mut rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(Event::ApprovalRequested {
         id: 1,
         call_id: "c1".into(),
@@ -982,7 +984,7 @@ fn the_more_below_hint_covers_no_transcript_row() {
 #[test]
 fn keys_typed_as_a_question_opens_do_not_answer_it() {
     let (mut app, mut rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     type_text(&mut app, "can you ");
     app.handle_core_event(Event::ApprovalRequested {
         id: 9,
@@ -1016,7 +1018,7 @@ fn keys_typed_as_a_question_opens_do_not_answer_it() {
 #[test]
 fn keys_right_behind_a_paste_neither_answer_nor_send() {
     let (mut app, mut rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     app.handle_core_event(Event::ApprovalRequested {
         id: 4,
         call_id: "c4".into(),
@@ -1051,7 +1053,7 @@ fn keys_right_behind_a_paste_neither_answer_nor_send() {
 #[test]
 fn a_long_commands_approval_shows_its_start_and_what_follows() {
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::TurnStarted { prompts_before: 0 });
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     let command: Vec<String> = (1..=25).map(|n| format!("echo step {n}")).collect();
     app.handle_core_event(Event::ApprovalRequested {
         id: 5,

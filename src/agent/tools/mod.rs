@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::session::record::CallFacts;
 pub use apply_patch::{
     ApplyPatchCall, ChangeKind, FileChange, PatchError, PatchParseError, PatchPreview,
 };
@@ -173,27 +174,6 @@ pub enum ToolCall {
     UpdatePlan(PlanUpdate),
     /// A tool of an MCP server (boxed: it is much larger than the others).
     Mcp(Box<McpCall>),
-}
-
-/// What a call reads, lists, searches or asks an MCP server, for a face that shows each kind
-/// its own way (the app-server's command actions and MCP items).
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallFacts {
-    Read {
-        path: PathBuf,
-    },
-    List {
-        path: PathBuf,
-    },
-    Search {
-        query: String,
-        path: PathBuf,
-    },
-    Mcp {
-        server: String,
-        tool: String,
-        arguments: serde_json::Value,
-    },
 }
 
 /// A call to an MCP server's tool: which tool, and its arguments.
@@ -441,7 +421,7 @@ fn mcp_arguments(
 }
 
 /// The first line of `text`, at most 200 characters, marked when cut.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let first = text.trim().lines().next().unwrap_or("");
     let mut out: String = first.chars().take(200).collect();
     if out.len() < first.len() || text.trim().lines().nth(1).is_some() {

@@ -90,27 +90,7 @@ pub(crate) fn written_note(written: &[String], not_written: &[String]) -> String
     }
 }
 
-/// What kind of change a patch makes to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    /// A new file.
-    Add,
-    /// A removed file.
-    Delete,
-    /// A changed (possibly moved) file.
-    Update,
-}
-
-impl ChangeKind {
-    /// The letter Codex prints for this kind: `A`, `D` or `M`.
-    pub fn letter(self) -> char {
-        match self {
-            Self::Add => 'A',
-            Self::Delete => 'D',
-            Self::Update => 'M',
-        }
-    }
-}
+pub use crate::session::record::ChangeKind;
 
 /// One file's change, as previewed or applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +107,24 @@ pub struct FileChange {
     pub old_text: Option<String>,
     /// The whole text after it: `None` for a deleted file.
     pub new_text: Option<String>,
+}
+
+impl FileChange {
+    /// The change as a session saves it: what the faces show, and what undoing it needs.
+    pub fn saved(&self) -> crate::session::record::SavedChange {
+        use crate::session::record::{MAX_UNDO_BYTES, sha256_hex};
+        crate::session::record::SavedChange {
+            kind: self.kind,
+            path: self.path.clone(),
+            move_to: self.move_to.clone(),
+            diff: self.diff.clone(),
+            before: self
+                .old_text
+                .clone()
+                .filter(|text| text.len() <= MAX_UNDO_BYTES),
+            after_sha256: self.new_text.as_deref().map(sha256_hex),
+        }
+    }
 }
 
 /// Files as an editor holds them (unsaved changes included), by absolute path: read in place

@@ -1,0 +1,618 @@
+//! A saved conversation as the events its turns produced live, so every face draws a reopened
+//! conversation with the code that drew it live, and none reads the model's wire items.
+//!
+//! Each turn is named by the id it ran under (or, in a file written before turns had ids, by its
+//! place: `turn-N`, the rule of [`TurnSplitter`]). Tool calls are replayed from the facts saved
+//! beside them (`kelp_call`); a call saved before those existed has its facts recovered here,
+//! and only here, from its arguments and the text the model read.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::protocol::{Event, ItemId, ItemKind, PlanStep};
+pub use super::protocol::{Replay, Replayed, ReplayedTurn, SavedPrompt};
+use super::tools::{self, FileChange, ToolCall};
+use crate::llm::types::{Content, Item, Role};
+use crate::session::record::{CallRecord, ChangeKind};
+use crate::session::{Note, TurnSplitter};
+
+/// The turns of a saved history (`items`, with kelp's `notes`, each after the items before it)
+/// of a conversation in `project_dir`.
+pub fn replay(items: &[Item], notes: &[(usize, Note)], project_dir: &Path) -> Replay {
+    let records: HashMap<&str, &CallRecord> = notes
+        .iter()
+        .filter_map(|(_, note)| match note {
+            Note::Call(record) => Some((record.call_id.as_str(), record.as_ref())),
+            _ => None,
+        })
+        .collect();
+    let mut state = State {
+        replay: Replay::default(),
+        splitter: TurnSplitter::default(),
+        noted: false,
+        calls: HashMap::new(),
+        records,
+        project_dir,
+    };
+    let mut notes = notes.iter().peekable();
+    for (index, item) in items.iter().enumerate() {
+        while let Some((_, note)) = notes.next_if(|(at, _)| *at <= index) {
+            state.note(note);
+        }
+        state.item(index, item);
+    }
+    for (_, note) in notes {
+        state.note(note);
+    }
+    state.replay
+}
+
+struct State<'a> {
+    replay: Replay,
+    splitter: TurnSplitter,
+    /// Whether the open turn began at a note (its calls have saved facts).
+    noted: bool,
+    /// The calls waiting for their output: name and arguments.
+    calls: HashMap<&'a str, (&'a str, &'a str)>,
+    records: HashMap<&'a str, &'a CallRecord>,
+    project_dir: &'a Path,
+}
+
+impl<'a> State<'a> {
+    fn note(&mut self, note: &'a Note) {
+        if let Some(id) = self.splitter.on_note(note) {
+            self.begin(id, true);
+            return;
+        }
+        match note {
+            Note::TurnEnded { how, message } => {
+                if let Some(turn) = self.replay.turns.last_mut() {
+                    turn.ended = Some((*how, message.clone()));
+                }
+            }
+            Note::Compacted { automatic, .. } => self.event(Event::Compacted {
+                before: 0,
+                automatic: *automatic,
+            }),
+            Note::Usage {
+                usage,
+                context_used,
+            } => {
+                self.replay.usage = *usage;
+                self.replay.context_used = *context_used;
+            }
+            Note::TurnStarted { .. } | Note::Call(_) => {}
+        }
+    }
+
+    fn begin(&mut self, id: String, noted: bool) {
+        self.noted = noted;
+        self.replay.turns.push(ReplayedTurn {
+            id,
+            entries: Vec::new(),
+            ended: None,
+        });
+    }
+
+    /// Adds `event` to the open turn (events before any turn, which only a damaged file holds,
+    /// are left out).
+    fn event(&mut self, event: Event) {
+        if let Some(turn) = self.replay.turns.last_mut() {
+            turn.entries.push(Replayed::Event(event));
+        }
+    }
+
+    fn item(&mut self, index: usize, item: &'a Item) {
+        if let Some(id) = self.splitter.on_item(item) {
+            self.begin(id, false);
+        }
+        match item {
+            Item::Message {
+                role: Role::User, ..
+            } if item.is_instructions_message() => self.replay.has_instructions = true,
+            Item::Message {
+                role: Role::User,
+                content,
+            } => {
+                let Some(turn) = self.replay.turns.last_mut() else {
+                    return;
+                };
+                let steer = turn
+                    .entries
+                    .iter()
+                    .any(|entry| matches!(entry, Replayed::Prompt(_)));
+                turn.entries.push(Replayed::Prompt(SavedPrompt {
+                    text: item.typed_text(),
+                    attached: item
+                        .attached_paths()
+                        .into_iter()
+                        .map(String::from)
+                        .collect(),
+                    images: content
+                        .iter()
+                        .filter_map(|part| match part {
+                            Content::InputImage { image_url, .. } => Some(image_url.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                    steer,
+                }));
+            }
+            Item::Message {
+                role: Role::Assistant,
+                ..
+            } => {
+                let text = item.text();
+                if text.trim().is_empty() {
+                    return;
+                }
+                let id = item_id(index);
+                self.event(Event::ItemStarted {
+                    item: id.clone(),
+                    kind: ItemKind::AgentMessage,
+                });
+                self.event(Event::MessageDone { item: id, text });
+            }
+            Item::Message { .. } => {}
+            Item::Reasoning { summary, .. } => {
+                let parts: Vec<&str> = summary
+                    .iter()
+                    .map(|part| part.text.as_str())
+                    .filter(|text| !text.trim().is_empty())
+                    .collect();
+                if parts.is_empty() {
+                    return;
+                }
+                let id = item_id(index);
+                self.event(Event::ItemStarted {
+                    item: id.clone(),
+                    kind: ItemKind::Reasoning,
+                });
+                for (index, part) in parts.iter().enumerate() {
+                    self.event(Event::ReasoningPartAdded {
+                        item: id.clone(),
+                        index: u32::try_from(index).unwrap_or(u32::MAX),
+                    });
+                    self.event(Event::ReasoningDelta {
+                        item: id.clone(),
+                        delta: (*part).to_string(),
+                    });
+                }
+                self.event(Event::ReasoningDone {
+                    item: id,
+                    text: parts.join("\n\n"),
+                });
+            }
+            Item::FunctionCall {
+                name,
+                arguments,
+                call_id,
+            } => {
+                self.calls.insert(call_id, (name, arguments));
+            }
+            Item::FunctionCallOutput { call_id, output } => {
+                let Some((name, arguments)) = self.calls.remove(call_id.as_str()) else {
+                    return;
+                };
+                match self.records.get(call_id.as_str()).copied() {
+                    Some(record) => self.recorded_call(record, arguments),
+                    // A call a noted turn never reached saved no facts: it did not show.
+                    None if self.noted => {}
+                    None => self.recovered_call(call_id, name, arguments, output),
+                }
+            }
+        }
+    }
+
+    /// A call with its saved facts: the events it sent as it ran.
+    fn recorded_call(&mut self, record: &CallRecord, arguments: &str) {
+        let call_id = record.call_id.clone();
+        self.event(Event::ToolStarted {
+            call_id: call_id.clone(),
+            tool: record.tool.clone(),
+            summary: record.summary.clone(),
+            paths: record.paths.clone(),
+            facts: record.facts.clone(),
+        });
+        if !record.output.is_empty() {
+            self.event(Event::ToolOutput {
+                call_id: call_id.clone(),
+                chunk: record.output.clone(),
+            });
+        }
+        if !record.changes.is_empty() {
+            let changes = record
+                .changes
+                .iter()
+                .map(|change| {
+                    let (old_text, new_text) = sides(&change.diff);
+                    FileChange {
+                        kind: change.kind,
+                        path: change.path.clone(),
+                        move_to: change.move_to.clone(),
+                        diff: change.diff.clone(),
+                        old_text: (change.kind != ChangeKind::Add).then_some(old_text),
+                        new_text: (change.kind != ChangeKind::Delete).then_some(new_text),
+                    }
+                })
+                .collect();
+            self.event(Event::FilesChanged {
+                call_id: call_id.clone(),
+                changes,
+            });
+        }
+        if record.success {
+            self.plan(&call_id, &record.tool, arguments);
+        }
+        self.event(Event::ToolFinished {
+            call_id,
+            success: record.success,
+            exit_code: record.exit_code,
+            duration: Duration::from_millis(record.duration_ms),
+        });
+    }
+
+    /// A call saved without its facts: what its arguments and its output for the model tell.
+    fn recovered_call(&mut self, call_id: &str, name: &str, arguments: &str, output: &str) {
+        let parsed = ToolCall::parse(name, arguments);
+        let (summary, paths, facts) = match &parsed {
+            Ok(call) => (
+                call.arguments_summary(),
+                call.touched_paths(self.project_dir),
+                call.facts(self.project_dir),
+            ),
+            Err(_) => (tools::one_line(arguments), Vec::new(), None),
+        };
+        self.event(Event::ToolStarted {
+            call_id: call_id.to_string(),
+            tool: name.to_string(),
+            summary,
+            paths,
+            facts,
+        });
+        let (shown, success, exit_code, duration) = match &parsed {
+            Ok(ToolCall::Shell(_)) => match parse_shell_result(output) {
+                Some(result) => (
+                    result.output.to_string(),
+                    result.exit_code == Some(0),
+                    result.exit_code,
+                    result.duration,
+                ),
+                None => (output.to_string(), true, None, None),
+            },
+            Ok(_) => (String::new(), true, None, None),
+            Err(_) => (format!("{output}\n"), false, None, None),
+        };
+        if !shown.is_empty() {
+            self.event(Event::ToolOutput {
+                call_id: call_id.to_string(),
+                chunk: shown,
+            });
+        }
+        self.plan(call_id, name, arguments);
+        self.event(Event::ToolFinished {
+            call_id: call_id.to_string(),
+            success,
+            exit_code,
+            duration: duration.unwrap_or_default(),
+        });
+    }
+
+    /// The plan an `update_plan` call set.
+    fn plan(&mut self, call_id: &str, tool: &str, arguments: &str) {
+        if tool != tools::update_plan::NAME {
+            return;
+        }
+        if let Ok(ToolCall::UpdatePlan(update)) = ToolCall::parse(tool, arguments) {
+            self.event(Event::PlanUpdated {
+                call_id: call_id.to_string(),
+                explanation: update.explanation.clone(),
+                steps: PlanStep::all_of(&update),
+            });
+        }
+    }
+}
+
+/// The two sides of a unified diff's hunks: the lines before (context and removed) and after
+/// (context and added). A reopened change shows these where it showed the whole texts live,
+/// which the session does not keep.
+fn sides(diff: &str) -> (String, String) {
+    let (mut before, mut after) = (String::new(), String::new());
+    let mut in_hunk = false;
+    for line in diff.split_inclusive('\n') {
+        if line.starts_with("@@") {
+            in_hunk = true;
+            continue;
+        }
+        if !in_hunk {
+            continue;
+        }
+        match line.as_bytes().first() {
+            Some(b' ') => {
+                before.push_str(&line[1..]);
+                after.push_str(&line[1..]);
+            }
+            Some(b'-') => before.push_str(&line[1..]),
+            Some(b'+') => after.push_str(&line[1..]),
+            _ => {}
+        }
+    }
+    (before, after)
+}
+
+/// A saved item's id: its place in the history, the same on every read of the file.
+fn item_id(index: usize) -> ItemId {
+    format!("item-{index}").into()
+}
+
+/// A `shell` result as the model received it.
+#[derive(Debug, PartialEq)]
+struct ShellResult<'a> {
+    exit_code: Option<i32>,
+    duration: Option<Duration>,
+    output: &'a str,
+}
+
+/// Reads the text `ShellOutcome::to_model_text` wrote before calls had saved facts: status
+/// lines, then `Output:` and what the command printed.
+fn parse_shell_result(text: &str) -> Option<ShellResult<'_>> {
+    let (head, output) = if let Some(rest) = text.strip_prefix("Output:\n") {
+        ("", rest)
+    } else {
+        let at = text.find("\nOutput:\n")?;
+        (&text[..at], &text[at + "\nOutput:\n".len()..])
+    };
+    let mut result = ShellResult {
+        exit_code: None,
+        duration: None,
+        output: if output.trim_end() == "(no output)" {
+            ""
+        } else {
+            output
+        },
+    };
+    for line in head.lines() {
+        if let Some(code) = line.strip_prefix("Exit code: ") {
+            result.exit_code = code.trim().parse().ok();
+        } else if let Some(time) = line
+            .strip_prefix("Wall time: ")
+            .and_then(|t| t.strip_suffix(" seconds"))
+        {
+            result.duration = time
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|s| Duration::try_from_secs_f64(s).ok());
+        }
+    }
+    Some(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::tools::ShellOutcome;
+    use crate::session::TurnEnd;
+    use crate::session::record::SavedChange;
+
+    #[test]
+    fn shell_results_are_read_back_from_the_text_the_model_got() {
+        let outcome = ShellOutcome {
+            exit_code: Some(101),
+            signal: None,
+            duration: Duration::from_millis(2340),
+            timed_out: false,
+            cancelled: false,
+            killed_leftovers: false,
+            output: "test a ... FAILED\n".into(),
+            total_bytes: 18,
+            sandbox_block: Some("the output mentions a permission error".into()),
+        };
+        let text = outcome.to_model_text(Duration::from_secs(10));
+        assert_eq!(
+            parse_shell_result(&text),
+            Some(ShellResult {
+                exit_code: Some(101),
+                duration: Some(Duration::from_millis(2340)),
+                output: "test a ... FAILED\n",
+            })
+        );
+        let silent = ShellOutcome {
+            output: String::new(),
+            exit_code: Some(0),
+            ..outcome
+        };
+        let text = silent.to_model_text(Duration::from_secs(10));
+        assert_eq!(parse_shell_result(&text).unwrap().output, "");
+        assert_eq!(parse_shell_result("no such shape"), None);
+    }
+
+    fn call(call_id: &str, name: &str, arguments: &str) -> Item {
+        Item::FunctionCall {
+            name: name.into(),
+            arguments: arguments.into(),
+            call_id: call_id.into(),
+        }
+    }
+
+    fn output(call_id: &str, text: &str) -> Item {
+        Item::FunctionCallOutput {
+            call_id: call_id.into(),
+            output: text.into(),
+        }
+    }
+
+    /// Each event in a line, for comparing whole turns.
+    fn shown(turn: &ReplayedTurn) -> Vec<String> {
+        turn.entries
+            .iter()
+            .map(|entry| match entry {
+                Replayed::Prompt(p) => format!("prompt {} steer={}", p.text, p.steer),
+                Replayed::Event(Event::ToolStarted {
+                    call_id, summary, ..
+                }) => {
+                    format!("start {call_id} {summary}")
+                }
+                Replayed::Event(Event::ToolOutput { call_id, chunk }) => {
+                    format!("output {call_id} {chunk:?}")
+                }
+                Replayed::Event(Event::ToolFinished {
+                    call_id,
+                    success,
+                    exit_code,
+                    duration,
+                }) => format!(
+                    "end {call_id} {success} {exit_code:?} {}ms",
+                    duration.as_millis()
+                ),
+                Replayed::Event(Event::FilesChanged { changes, .. }) => {
+                    format!("changed {:?}", changes[0].new_text)
+                }
+                Replayed::Event(Event::MessageDone { text, .. }) => format!("answer {text}"),
+                Replayed::Event(Event::ReasoningDone { text, .. }) => format!("thought {text}"),
+                Replayed::Event(Event::PlanUpdated { steps, .. }) => {
+                    format!("plan {}", steps[0].step)
+                }
+                Replayed::Event(_) => "-".into(),
+            })
+            .filter(|line| line != "-")
+            .collect()
+    }
+
+    #[test]
+    fn an_old_history_recovers_its_calls_from_what_the_model_read() {
+        let items = [
+            Item::user_text("# AGENTS.md instructions for /p\n\nbe brief"),
+            Item::user_text("run it"),
+            call("c1", "shell", r#"{"command":["cargo","test"]}"#),
+            call("c2", "read_file", r#"{"path":"a.rs"}"#),
+            call("c3", "shell", "{not json"),
+            output(
+                "c1",
+                "Exit code: 101\nWall time: 2.5 seconds\nOutput:\nFAILED\n",
+            ),
+            output("c2", "L1: fn a() {}"),
+            output("c3", "failed to parse function arguments"),
+            Item::assistant_text("It fails."),
+            Item::user_text("again"),
+        ];
+        let replay = replay(&items, &[], Path::new("/p"));
+        assert!(replay.has_instructions);
+        assert_eq!(replay.turns.len(), 2);
+        assert_eq!(replay.turns[1].id, "turn-1");
+        assert_eq!(
+            shown(&replay.turns[0]),
+            [
+                "prompt run it steer=false",
+                "start c1 cargo test",
+                "output c1 \"FAILED\\n\"",
+                "end c1 false Some(101) 2500ms",
+                "start c2 a.rs",
+                "end c2 true None 0ms",
+                "start c3 {not json",
+                "output c3 \"failed to parse function arguments\\n\"",
+                "end c3 false None 0ms",
+                "answer It fails.",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_noted_history_replays_the_saved_facts_under_the_turns_ids() {
+        let record = |call_id: &str, tool: &str, summary: &str| CallRecord {
+            call_id: call_id.into(),
+            tool: tool.into(),
+            summary: summary.into(),
+            paths: Vec::new(),
+            facts: None,
+            success: true,
+            exit_code: None,
+            duration_ms: 7,
+            output: String::new(),
+            changes: Vec::new(),
+            declined: false,
+        };
+        let items = [
+            Item::user_text("fix it"),
+            call("c1", "shell", r#"{"command":["make"]}"#),
+            call(
+                "c2",
+                "apply_patch",
+                r#"{"input":"*** Begin Patch\n*** End Patch\n"}"#,
+            ),
+            call(
+                "c3",
+                "update_plan",
+                r#"{"plan":[{"step":"fix","status":"completed"}]}"#,
+            ),
+            call("c4", "read_file", r#"{"path":"never.rs"}"#),
+            output("c1", "text the model read, which the faces never show"),
+            output("c2", "Done"),
+            output("c3", "Plan updated"),
+            output("c4", "cancelled"),
+            Item::user_text("and the docs"),
+            Item::assistant_text("Half an ans"),
+        ];
+        let notes = vec![
+            (0, Note::TurnStarted { id: "u-1".into() }),
+            (
+                6,
+                Note::Call(Box::new(CallRecord {
+                    success: false,
+                    exit_code: Some(2),
+                    output: "make: *** no rule\n".into(),
+                    ..record("c1", "shell", "make")
+                })),
+            ),
+            (
+                7,
+                Note::Call(Box::new(CallRecord {
+                    changes: vec![SavedChange {
+                        kind: ChangeKind::Update,
+                        path: "/p/a.rs".into(),
+                        move_to: None,
+                        diff: "--- a/a.rs\n+++ b/a.rs\n@@ -1 +1 @@\n-old\n+new\n".into(),
+                        before: Some("old\n".into()),
+                        after_sha256: None,
+                    }],
+                    ..record("c2", "apply_patch", "M a.rs")
+                })),
+            ),
+            (
+                8,
+                Note::Call(Box::new(record("c3", "update_plan", "1 step"))),
+            ),
+            (
+                11,
+                Note::TurnEnded {
+                    how: TurnEnd::Interrupted,
+                    message: None,
+                },
+            ),
+        ];
+        let replay = replay(&items, &notes, Path::new("/p"));
+        assert_eq!(replay.turns.len(), 1, "steering stays in its turn");
+        let turn = &replay.turns[0];
+        assert_eq!(turn.id, "u-1");
+        assert_eq!(
+            shown(turn),
+            [
+                "prompt fix it steer=false",
+                "start c1 make",
+                "output c1 \"make: *** no rule\\n\"",
+                "end c1 false Some(2) 7ms",
+                "start c2 M a.rs",
+                "changed Some(\"new\\n\")",
+                "end c2 true None 7ms",
+                "start c3 1 step",
+                "plan fix",
+                "end c3 true None 7ms",
+                "prompt and the docs steer=true",
+                "answer Half an ans",
+            ],
+            "the call the turn never reached is not shown"
+        );
+        assert!(turn.ends_in_answer());
+    }
+}

@@ -1,0 +1,56 @@
+//! A reopened conversation drawn in place of the transcript: each prompt as the composer sent
+//! it, each replayed event through the live path, so it looks as it did live.
+
+use super::app::App;
+use super::history_cell::CellKind;
+use super::resume;
+use crate::agent::protocol::{Attachment, Replay, Replayed};
+
+impl App {
+    /// Shows a resumed conversation in place of the current transcript, drawn as it was live:
+    /// each prompt as the composer sent it, each event through the live path.
+    pub(super) fn restore(&mut self, replay: Replay) {
+        self.clear_conversation();
+        self.status.instructions = None;
+        self.status.instructions_in_history = replay.has_instructions;
+        for turn in replay.turns {
+            let cut_short = turn.ends_in_answer();
+            for entry in turn.entries {
+                match entry {
+                    Replayed::Prompt(prompt) => {
+                        self.push(CellKind::User(prompt.text));
+                        if !prompt.attached.is_empty() {
+                            self.push(CellKind::Attached(
+                                prompt
+                                    .attached
+                                    .into_iter()
+                                    .map(|path| Attachment {
+                                        path,
+                                        attached: true,
+                                        detail: String::new(),
+                                    })
+                                    .collect(),
+                            ));
+                        }
+                    }
+                    Replayed::Event(event) => self.handle_core_event(event),
+                }
+            }
+            let partial = self.chat.turn_finished() | cut_short;
+            if let Some((how, message)) = turn.ended {
+                self.push(resume::ended_early(how, message.as_deref(), partial));
+            }
+        }
+        // Restored answers are parsed when first drawn; have the highlighter ready for them.
+        if self.awaiting_highlighter && !super::highlight::is_loaded() {
+            super::highlight::start_loading();
+        }
+        self.chat.start_response();
+        self.conversation_saved = true;
+        let notice = match self.resuming_from.take() {
+            Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
+            None => "Resumed the saved conversation.".to_string(),
+        };
+        self.notice(notice);
+    }
+}
