@@ -90,6 +90,7 @@ impl Conversation {
         let tool_context = tool_context(config, &log.header.project_dir);
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.usage = log.usage();
+        conversation.context_used = log.context_used();
         if let Some((summary, sent_from)) = log.compacted() {
             conversation.summary = Some(summary);
             conversation.sent_from = sent_from.min(log.items.len());

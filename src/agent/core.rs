@@ -412,6 +412,13 @@ impl Core {
                 if conversation.usage() != crate::llm::types::TokenUsage::default() {
                     self.emit(Event::Usage(conversation.usage()));
                 }
+                // How full the window was when it was saved, for a face to show at once.
+                if conversation.context_used() > 0 {
+                    self.emit(Event::ContextUsed {
+                        used: conversation.context_used(),
+                        window: conversation.context_window(),
+                    });
+                }
                 // The conversation brings its own model: the front end learns it with the list.
                 self.refresh_models();
                 Ok(conversation)

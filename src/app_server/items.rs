@@ -65,6 +65,9 @@ pub struct Translator {
     /// The open tool items that an approval opened and that have not run: a refusal ends them
     /// `declined`, where one that ran (a sandboxed command asked about again) waits for its end.
     asked: HashSet<String>,
+    /// Patches that run and whose item has not started: it starts with its changes, once they
+    /// are known (as Codex starts it), or at its end when it changed nothing.
+    unstarted: HashSet<String>,
     /// The conversation's token usage at the last report, to tell the last request's apart.
     usage: TokenUsage,
     /// What the turn's patches changed, for `turn/diff/updated`.
@@ -82,6 +85,7 @@ impl Translator {
             summary_index: 0,
             tools: HashMap::new(),
             asked: HashSet::new(),
+            unstarted: HashSet::new(),
             usage: TokenUsage::default(),
             diff: TurnDiff::default(),
         }
@@ -246,9 +250,16 @@ impl Translator {
                         output: String::new(),
                         actions: Vec::new(),
                     },
-                    (tools::apply_patch::NAME, _) => ToolItem::FileChange {
-                        changes: Vec::new(),
-                    },
+                    (tools::apply_patch::NAME, _) => {
+                        self.unstarted.insert(call_id.clone());
+                        self.tools.insert(
+                            call_id,
+                            ToolItem::FileChange {
+                                changes: Vec::new(),
+                            },
+                        );
+                        return;
+                    }
                     (
                         _,
                         Some(CallFacts::Mcp {
@@ -277,6 +288,9 @@ impl Translator {
                 if let Some(ToolItem::FileChange { changes: listed }) = self.tools.get_mut(&call_id)
                 {
                     *listed = changes.iter().map(file_update).collect();
+                }
+                if let Some(item) = self.start_deferred(&call_id) {
+                    out.push(started(item));
                 }
                 self.diff.add(&changes);
                 out.push(Outgoing::Notify {
@@ -331,6 +345,9 @@ impl Translator {
                 exit_code,
                 duration,
             } => {
+                if let Some(item) = self.start_deferred(&call_id) {
+                    out.push(started(item));
+                }
                 if let Some(item) = self.tools.remove(&call_id) {
                     let status = if success { "completed" } else { "failed" };
                     let item = self.tool_item(&call_id, &item, status, exit_code, Some(duration));
@@ -388,6 +405,17 @@ impl Translator {
                 }
                 self.message = None;
                 // Cut short: every call still open ends, declined if it never ran.
+                for call_id in std::mem::take(&mut self.unstarted) {
+                    if let Some(item) = self.tools.get(&call_id) {
+                        out.push(started(self.tool_item(
+                            &call_id,
+                            item,
+                            "inProgress",
+                            None,
+                            None,
+                        )));
+                    }
+                }
                 for (call_id, item) in std::mem::take(&mut self.tools) {
                     let status = if self.asked.contains(&call_id) {
                         "declined"
@@ -436,6 +464,13 @@ impl Translator {
             method: "thread/status/changed",
             params: json!({ "threadId": self.thread_id, "status": status }),
         }
+    }
+
+    /// A patch's item as it starts, if it waited for its changes.
+    fn start_deferred(&mut self, call_id: &str) -> Option<Value> {
+        self.unstarted.remove(call_id).then_some(())?;
+        let item = self.tools.get(call_id)?;
+        Some(self.tool_item(call_id, item, "inProgress", None, None))
     }
 
     /// Keeps `item` open as call `call_id`; returns it as `item/started` shows it.
@@ -993,5 +1028,67 @@ mod tests {
         assert_eq!(params["item"]["exitCode"], 0);
         assert_eq!(params["item"]["durationMs"], 5);
         assert_eq!(params["item"]["cwd"], "/p");
+    }
+
+    #[test]
+    fn a_patch_item_starts_with_its_changes() {
+        let change = FileChange {
+            kind: ChangeKind::Update,
+            path: PathBuf::from("/p/a.rs"),
+            move_to: None,
+            diff: "-old\n+new\n".into(),
+            old_text: Some("old\n".into()),
+            new_text: Some("new\n".into()),
+        };
+        let out = run(vec![
+            Event::ToolStarted {
+                call_id: "p1".into(),
+                tool: tools::apply_patch::NAME.into(),
+                summary: "M a.rs".into(),
+                paths: Vec::new(),
+                facts: None,
+            },
+            Event::FilesChanged {
+                call_id: "p1".into(),
+                changes: vec![change],
+            },
+            Event::ToolFinished {
+                call_id: "p1".into(),
+                success: true,
+                exit_code: None,
+                duration: Duration::from_millis(3),
+            },
+            // One that changed nothing still starts, at its end.
+            Event::ToolStarted {
+                call_id: "p2".into(),
+                tool: tools::apply_patch::NAME.into(),
+                summary: "M b.rs".into(),
+                paths: Vec::new(),
+                facts: None,
+            },
+            Event::ToolFinished {
+                call_id: "p2".into(),
+                success: false,
+                exit_code: None,
+                duration: Duration::from_millis(1),
+            },
+        ]);
+        let items: Vec<(&str, &Value)> = out
+            .iter()
+            .filter_map(|sent| match sent {
+                Outgoing::Notify { method, params } if method.starts_with("item/") => {
+                    Some((*method, &params["item"]))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(items.len(), 4, "{out:?}");
+        assert_eq!(items[0].0, "item/started");
+        assert_eq!(items[0].1["changes"][0]["path"], "/p/a.rs");
+        assert_eq!(items[0].1["changes"][0]["diff"], "-old\n+new\n");
+        assert_eq!(items[1].0, "item/completed");
+        assert_eq!(items[1].1["status"], "completed");
+        assert_eq!((items[2].0, items[3].0), ("item/started", "item/completed"));
+        assert_eq!(items[3].1["status"], "failed");
     }
 }

@@ -92,6 +92,18 @@ impl SessionLog {
             .unwrap_or_default()
     }
 
+    /// The tokens the last request took when the conversation was last saved (0 if unknown).
+    pub fn context_used(&self) -> u64 {
+        self.notes
+            .iter()
+            .rev()
+            .find_map(|(_, note)| match note {
+                Note::Usage { context_used, .. } => Some(*context_used),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// The last compaction: its summary, and the index of the first item sent after it.
     pub fn compacted(&self) -> Option<(String, usize)> {
         self.notes.iter().rev().find_map(|(_, note)| match note {

@@ -929,18 +929,24 @@ async fn a_loaded_session_replays_its_conversation() {
     let home = home_with_a_key(&fake);
     let project = tempfile::tempdir().unwrap();
     let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
+    let patch = "*** Begin Patch\n*** Add File: answer.txt\n+42\n*** End Patch\n";
     fake.push_responses([
         Reply::call_with_id("r1", "read_file", json!({"path": "notes.txt"})),
-        Reply::text("The notes say 42."),
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("The notes say 42.").usage(3000, 0, 20, 0),
     ]);
     std::fs::write(project.path().join("notes.txt"), "42\n").unwrap();
     let session = kelp
-        .client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
-            initialize(&cx, ClientCapabilities::new()).await;
-            let session = new_session(&cx, project.path()).await?;
-            prompt(&cx, &session, "what do the notes say?").await?;
-            Ok(session)
-        })
+        .client(
+            Elicit::Accept,
+            vec![Some("allow_once")],
+            async |cx, _seen, _ch| {
+                initialize(&cx, ClientCapabilities::new()).await;
+                let session = new_session(&cx, project.path()).await?;
+                prompt(&cx, &session, "what do the notes say?").await?;
+                Ok(session)
+            },
+        )
         .await;
     drop(kelp);
 
@@ -995,6 +1001,38 @@ async fn a_loaded_session_replays_its_conversation() {
             if call.kind == ToolKind::Read && call.title == "Read notes.txt")
         );
         assert_eq!(message_text(&replayed), "The notes say 42.");
+        // The patch comes back with its diff.
+        let diff = tool_updates(&replayed, "p1")
+            .iter()
+            .find_map(|u| match u {
+                SessionUpdate::ToolCallUpdate(update) => {
+                    update.fields.content.as_ref().and_then(|content| {
+                        content.iter().find_map(|c| match c {
+                            ToolCallContent::Diff(diff) => Some(diff.clone()),
+                            _ => None,
+                        })
+                    })
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no diff replayed: {replayed:#?}"));
+        assert!(diff.path.ends_with("answer.txt"), "{diff:?}");
+        assert_eq!(diff.new_text, "42\n");
+        assert_eq!(diff.old_text, None);
+        // How full the window was comes at once, without a new prompt.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut later = replayed.clone();
+        while !later
+            .iter()
+            .any(|u| matches!(u, SessionUpdate::UsageUpdate(usage) if usage.used == 3020))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no usage after the load"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            later.extend(seen.updates());
+        }
         // And it goes on: the next request carries the history.
         let answer = prompt(&cx, &session, "still?").await?;
         assert_eq!(answer.stop_reason, StopReason::EndTurn);

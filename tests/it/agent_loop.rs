@@ -893,6 +893,14 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
         panic!("expected the saved token usage");
     };
     assert_eq!(usage.total_tokens, 103, "the usage it was saved with");
+    assert_eq!(
+        a.next().await,
+        Event::ContextUsed {
+            used: 103,
+            window: Some(272_000)
+        },
+        "how full the window was when it was saved"
+    );
     assert_ne!(second, sessions[0].id.to_string());
     let Event::Models { current, .. } = a.next().await else {
         panic!("expected the model of the resumed conversation");

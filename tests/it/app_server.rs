@@ -312,6 +312,14 @@ impl Server {
         self.home.path().join(".local/share/kelp/auth.json")
     }
 
+    /// The server stopped (stdin closed) and a new one started over the same home folder.
+    fn restarted(mut self, fake: &FakeOpenAi) -> Self {
+        let home = std::mem::replace(&mut self.home, tempfile::tempdir().unwrap());
+        let (_, clean) = self.close();
+        assert!(clean, "the server exits cleanly");
+        Self::start_in(fake, home)
+    }
+
     /// Closes stdin and waits for the exit; returns how long it took and whether it succeeded.
     fn close(mut self) -> (Duration, bool) {
         drop(self.stdin.take());
@@ -2185,6 +2193,115 @@ async fn reads_and_mcp_calls_are_items() {
     assert_eq!(call["tool"], "lookup");
     assert_eq!(call["arguments"], json!({"key": "kelp"}));
     assert_eq!(call["status"], "completed");
+}
+
+/// A thread reloaded in a new server reads back every item as the live notifications
+/// completed it: a read, a search, an MCP call, a failing command with its exit code and a
+/// patch with its diff (every message checked against the schema on the way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_thread_reads_back_every_item_as_it_was_live() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[mcp_servers.tests]\ncommand = {:?}\n",
+            crate::mcp::server_binary().display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start_in(&fake, home);
+    server.initialize(false);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("notes.txt"), "old line\n").unwrap();
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never", "sandbox": "workspace-write"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    let patch =
+        "*** Begin Patch\n*** Update File: notes.txt\n@@\n-old line\n+new line\n*** End Patch\n";
+    fake.push_responses([
+        Reply::reasoning("Reading first.")
+            .and_call_with_id("r1", "read_file", json!({"path": "notes.txt"}))
+            .and_call_with_id("s1", "grep_files", json!({"pattern": "old"})),
+        Reply::call_with_id("m1", "tests__lookup", json!({"key": "kelp"})),
+        Reply::call_with_id(
+            "c1",
+            "shell",
+            json!({"command": ["sh", "-c", "echo checking; exit 3"]}),
+        ),
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Fixed the notes."),
+    ]);
+    let seen = server.turn(&thread_id, "fix the notes");
+    let turn_id = seen
+        .iter()
+        .find(|m| m["method"] == "turn/completed")
+        .unwrap()["params"]["turn"]["id"]
+        .clone();
+    let live = |id: &str| {
+        seen.iter()
+            .find(|m| m["method"] == "item/completed" && m["params"]["item"]["id"] == id)
+            .unwrap_or_else(|| panic!("{id}: {seen:#?}"))["params"]["item"]
+            .clone()
+    };
+    let patch_started = seen
+        .iter()
+        .find(|m| m["method"] == "item/started" && m["params"]["item"]["id"] == "p1")
+        .unwrap();
+    assert_eq!(
+        patch_started["params"]["item"]["changes"][0]["kind"]["type"], "update",
+        "a patch's item starts with its changes: {patch_started}"
+    );
+
+    let mut server = server.restarted(&fake);
+    server.initialize(false);
+    let read = server.result(
+        "thread/read",
+        json!({"threadId": thread_id, "includeTurns": true}),
+    );
+    let turns = read["thread"]["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 1, "{read:#}");
+    assert_eq!(turns[0]["id"], turn_id, "saved under its live id");
+    let items = turns[0]["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "userMessage",
+            "reasoning",
+            "commandExecution",
+            "commandExecution",
+            "mcpToolCall",
+            "commandExecution",
+            "fileChange",
+            "agentMessage"
+        ]
+    );
+    for id in ["r1", "s1", "m1", "c1", "p1"] {
+        let reloaded = items.iter().find(|i| i["id"] == id).unwrap();
+        assert_eq!(*reloaded, live(id), "{id}");
+    }
+    let command = items.iter().find(|i| i["id"] == "c1").unwrap();
+    assert_eq!(command["exitCode"], 3);
+    assert_eq!(command["status"], "failed");
+    assert_eq!(command["aggregatedOutput"], "checking\n");
+    let search = items.iter().find(|i| i["id"] == "s1").unwrap();
+    assert_eq!(search["commandActions"][0]["type"], "search");
+    assert_eq!(items[1]["summary"][0], "Reading first.");
+    assert_eq!(items[7]["text"], "Fixed the notes.");
+    let listed = server.result(
+        "thread/items/list",
+        json!({"threadId": thread_id, "turnId": turn_id}),
+    );
+    assert_eq!(listed["data"].as_array().unwrap().len(), items.len());
 }
 
 /// A host that pages a reloaded thread's history backwards from the resume's cursor gets the
