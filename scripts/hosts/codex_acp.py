@@ -16,6 +16,18 @@ FAKE = os.environ.get("KELP_FAKE", "http://127.0.0.1:8765")
 CODEX_ACP = os.environ.get("CODEX_ACP", "/tmp/hosts/node_modules/.bin/codex-acp")
 
 
+def diffs_shown(updates):
+    """The paths whose diff a tool call (its start or an update) carried."""
+    return [c.path for u in updates for c in (getattr(u, "content", None) or [])
+            if getattr(c, "type", "") == "diff"]
+
+
+def edits_started_with_diffs(updates):
+    """For each edit tool call as it started: its title and the paths of its diffs."""
+    return [(u.title, [c.path for c in (u.content or []) if getattr(c, "type", "") == "diff"])
+            for u in updates if type(u).__name__ == "ToolCallStart" and u.kind == "edit"]
+
+
 class Client:
     def __init__(self):
         self.updates, self.permissions = [], []
@@ -79,6 +91,7 @@ async def main(method):
             kinds[type(update).__name__] = kinds.get(type(update).__name__, 0) + 1
         print("updates:", kinds)
         print("approvals asked:", client.permissions)
+        print("edits as they started:", edits_started_with_diffs(client.updates))
         notes = Path(project) / "kelp-notes.md"
         print("kelp-notes.md:", notes.read_text().strip() if notes.exists() else "(not written)")
     # A second connection, as an editor reopened: list the sessions and load this one.
@@ -98,6 +111,7 @@ async def main(method):
             for update in client2.updates:
                 kinds[type(update).__name__] = kinds.get(type(update).__name__, 0) + 1
             print("session/load replayed:", kinds)
+            print("session/load diffs:", diffs_shown(client2.updates))
         except Exception as e:
             print("session/load failed:", e)
 
