@@ -251,7 +251,10 @@ impl Sessions {
             ));
         };
         let op = match slash {
-            Slash::Compact(focus) => Op::Compact { focus },
+            Slash::Compact(focus) => Op::Compact {
+                focus,
+                turn_id: None,
+            },
             Slash::Init
                 if std::fs::symlink_metadata(session.project_dir.join("AGENTS.md")).is_ok() =>
             {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::instructions::{self, InstructionFile};
-use super::protocol::Settings;
+use super::protocol::{RewindTo, Settings};
 use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Item, Role, TokenUsage};
@@ -46,6 +46,14 @@ pub struct Conversation {
     /// The AGENTS.md files this conversation started with (empty for a resumed one: their text
     /// is already in its history).
     instruction_files: Vec<InstructionFile>,
+}
+
+/// What going back leaves to do: the words of the turn gone back to, for the person to edit and
+/// send again, and the file changes made from it on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rewind {
+    pub prompt: Option<String>,
+    pub changes: Vec<crate::session::record::SavedChange>,
 }
 
 /// Where tools run: `project_dir`, with the sandbox the configuration asks for.
@@ -250,6 +258,87 @@ impl Conversation {
             }
             _ => None,
         }
+    }
+
+    /// Goes back to before the turn `to` names: it and every turn after it leave the history
+    /// (the session file notes the rewind; the items stay in it, unread). Returns the words
+    /// that began that turn and the patches made from it on (oldest first), to undo.
+    pub fn rewind(&mut self, to: &RewindTo) -> Result<Rewind, String> {
+        let starts = self.turn_starts();
+        let at = match to {
+            RewindTo::Turn(id) => starts
+                .iter()
+                .position(|(turn, ..)| turn == id)
+                .ok_or_else(|| format!("no turn {id} in this conversation"))?,
+            RewindTo::Last(0) => return Err("numTurns must be at least 1".to_string()),
+            RewindTo::Last(n) => starts.len().checked_sub(*n).ok_or_else(|| {
+                format!(
+                    "the conversation has {} turns, not {n} to go back",
+                    starts.len()
+                )
+            })?,
+        };
+        let (_, items, notes) = starts[at].clone();
+        let prompt = self.history[items..]
+            .iter()
+            .find(|item| item.is_prompt())
+            .map(Item::typed_text);
+        let changes = self.notes[notes..]
+            .iter()
+            .filter_map(|(_, note)| match note {
+                Note::Call(call) => Some(call.changes.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        self.history.truncate(items);
+        self.notes.truncate(notes);
+        // A compaction that was dropped no longer covers anything.
+        match self.notes.iter().rev().find_map(|(_, note)| match note {
+            Note::Compacted {
+                summary, sent_from, ..
+            } => Some((summary.clone(), *sent_from)),
+            _ => None,
+        }) {
+            Some((summary, sent_from)) => {
+                self.summary = Some(summary);
+                self.sent_from = sent_from.min(items);
+            }
+            None => {
+                self.summary = None;
+                self.sent_from = 0;
+            }
+        }
+        self.context_used = 0;
+        let saved = self.session.append_note(&Note::Rewound { items, notes });
+        if let Err(e) = saved {
+            return Err(format!("went back, but the session file missed it: {e}"));
+        }
+        Ok(Rewind { prompt, changes })
+    }
+
+    /// Each turn's id, and how many items and notes came before it began.
+    fn turn_starts(&self) -> Vec<(String, usize, usize)> {
+        let mut splitter = crate::session::TurnSplitter::default();
+        let mut starts = Vec::new();
+        let mut notes = self.notes.iter().enumerate().peekable();
+        for (index, item) in self.history.iter().enumerate() {
+            while let Some((n, (_, note))) = notes.next_if(|(_, (at, _))| *at <= index) {
+                if let Some(id) = splitter.on_note(note) {
+                    starts.push((id, index, n));
+                }
+            }
+            if let Some(id) = splitter.on_item(item) {
+                let before = notes.peek().map_or(self.notes.len(), |(n, _)| *n);
+                starts.push((id, index, before));
+            }
+        }
+        for (n, (_, note)) in notes {
+            if let Some(id) = splitter.on_note(note) {
+                starts.push((id, self.history.len(), n));
+            }
+        }
+        starts
     }
 
     /// Tokens the last request took, input and output: how full the context window is.

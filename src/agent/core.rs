@@ -203,7 +203,10 @@ enum Work {
     /// Answer a prompt.
     Prompt(Submission),
     /// Compact the conversation, keeping the focus in particular.
-    Compact(Option<String>),
+    Compact {
+        focus: Option<String>,
+        turn_id: Option<String>,
+    },
 }
 
 /// How long a new core may take to say which conversation it holds.
@@ -295,6 +298,8 @@ struct Core {
     settings: Option<UnboundedSender<Setting>>,
     /// The MCP servers, started with the core; `None` when none is configured.
     mcp: Option<McpManager>,
+    /// The file changes of the turns the last rewind dropped, oldest first.
+    rewound_changes: Vec<crate::session::record::SavedChange>,
 }
 
 impl Core {
@@ -330,6 +335,7 @@ impl Core {
             steered: Steered::default(),
             settings: None,
             mcp,
+            rewound_changes: Vec::new(),
         };
         let conversation = match core.options.resume.clone() {
             Some(path) => match core.resumed(&path) {
@@ -494,9 +500,11 @@ impl Core {
                     self.keep_late_steers();
                 }
             }
-            Op::Compact { focus } => self.submit(Work::Compact(focus)),
+            Op::Compact { focus, turn_id } => self.submit(Work::Compact { focus, turn_id }),
             Op::Init => self.init(),
             Op::Diff => self.diff(),
+            Op::Rewind(to) => self.rewind(&to),
+            Op::UndoRewound => self.undo_rewound(),
             Op::Interrupt => {
                 if let Some(turn) = &self.running {
                     turn.cancel.cancel();
@@ -647,6 +655,53 @@ impl Core {
         });
     }
 
+    /// Goes back to before a turn, between turns only.
+    fn rewind(&mut self, to: &super::protocol::RewindTo) {
+        let done = match &mut self.conversation {
+            None => Err("a turn is running: interrupt it or wait for it first".to_string()),
+            Some(conversation) => conversation.rewind(to).map(|rewind| {
+                let project_dir = conversation.project_dir();
+                let mut files: Vec<String> = Vec::new();
+                for change in &rewind.changes {
+                    let path = change.move_to.as_ref().unwrap_or(&change.path);
+                    let shown = path.strip_prefix(project_dir).unwrap_or(path);
+                    let shown = shown.display().to_string();
+                    if !files.contains(&shown) {
+                        files.push(shown);
+                    }
+                }
+                self.rewound_changes = rewind.changes;
+                super::protocol::Rewound {
+                    replay: Box::new(super::replay::replay(
+                        conversation.history(),
+                        conversation.notes(),
+                        project_dir,
+                    )),
+                    prompt: rewind.prompt,
+                    files,
+                }
+            }),
+        };
+        self.emit(Event::Rewound(done));
+    }
+
+    /// Puts back the files the turns the last rewind dropped changed, off the async threads.
+    fn undo_rewound(&mut self) {
+        let changes = std::mem::take(&mut self.rewound_changes);
+        let project_dir = match &self.conversation {
+            Some(conversation) => conversation.project_dir().to_path_buf(),
+            None => self.options.project_dir.clone(),
+        };
+        let events = self.events.clone();
+        crate::task::spawn_blocking(move || {
+            let done = super::tools::apply_patch::undo::undo(&changes, &project_dir);
+            let _ = events.send(Event::FilesUndone {
+                restored: done.restored,
+                refused: done.refused,
+            });
+        });
+    }
+
     /// `/init`: a turn that asks for an `AGENTS.md`, unless the project has one.
     fn init(&mut self) {
         let Some(conversation) = &self.conversation else {
@@ -693,8 +748,8 @@ impl Core {
                 Work::Prompt(submission) => {
                     run_turn_unfinished(&mut conversation, &ctx, submission).await
                 }
-                Work::Compact(focus) => {
-                    let id = crate::agent::turn::new_turn_id();
+                Work::Compact { focus, turn_id } => {
+                    let id = turn_id.unwrap_or_else(crate::agent::turn::new_turn_id);
                     ctx.events.send(Event::TurnStarted { id: id.clone() }).ok();
                     if let Some(e) = conversation.record_once_failing(session::Entry::Note(
                         session::Note::TurnStarted { id },

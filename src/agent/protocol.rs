@@ -101,14 +101,42 @@ pub enum Op {
     /// Ask the model to write an `AGENTS.md` for the project (through the usual patch
     /// approval); refused with an error when one exists.
     Init,
+    /// Go back to before a turn: it and the turns after it leave the conversation. Answered
+    /// with `Rewound`.
+    Rewind(RewindTo),
+    /// Undo the file changes of the turns the last rewind dropped, where the files are still
+    /// as those changes left them. Answered with `FilesUndone`.
+    UndoRewound,
     /// Compact the conversation now: the model summarises it (keeping `focus` in particular)
     /// and later requests carry the summary instead of the old items. Runs as a turn.
-    Compact { focus: Option<String> },
+    Compact {
+        focus: Option<String>,
+        /// The id the face gave the turn (as `Submission::turn_id`).
+        turn_id: Option<String>,
+    },
     /// End the core.
     Shutdown,
 }
 
 pub use crate::config::ApprovalMode;
+
+/// Where a rewind goes back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RewindTo {
+    /// To before the turn with this id.
+    Turn(String),
+    /// To before the last this many turns.
+    Last(usize),
+}
+
+/// A rewind done: the conversation as it is now, the words of the turn gone back to, and the
+/// files the dropped turns changed (as shown to the person), which `UndoRewound` may put back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rewound {
+    pub replay: Box<Replay>,
+    pub prompt: Option<String>,
+    pub files: Vec<String>,
+}
 
 /// A person's answer to an approval request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,6 +344,13 @@ pub enum Event {
     /// A saved conversation was resumed: its turns as the events they sent live, to be drawn
     /// as the transcript.
     Restored(Box<Replay>),
+    /// The answer to `Rewind`: done, or why not in one line.
+    Rewound(Result<Rewound, String>),
+    /// The answer to `UndoRewound`: the files put back, and those left as they are with why.
+    FilesUndone {
+        restored: Vec<String>,
+        refused: Vec<(String, String)>,
+    },
     /// `git diff HEAD` of the project, untracked files listed after it; `None` when the project
     /// is not in a git repository (or git cannot run).
     WorkingTreeDiff(Option<String>),

@@ -82,7 +82,7 @@ impl<'a> State<'a> {
                 self.replay.usage = *usage;
                 self.replay.context_used = *context_used;
             }
-            Note::TurnStarted { .. } | Note::Call(_) => {}
+            Note::TurnStarted { .. } | Note::Call(_) | Note::Rewound { .. } => {}
         }
     }
 

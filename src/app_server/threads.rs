@@ -14,10 +14,13 @@ use super::items::history_turns;
 use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump};
 use super::wire::{Answer, Out, Page, RpcError, params};
 use crate::agent::core::{CoreOptions, Opened, open};
-use crate::agent::protocol::Op;
+use crate::agent::protocol::{Op, RewindTo};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
 use crate::mcp::ServerStatus;
+
+/// How long `thread/revert` waits for the thread's agent: it only cuts its history.
+const REVERT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Every thread of the connection.
 pub struct Threads {
@@ -418,18 +421,71 @@ impl Threads {
 
     /// `thread/compact/start`: the conversation is compacted onto a summary, as a turn of its
     /// own; a `contextCompaction` item (and the older `thread/compacted`) says it happened.
+    /// `thread/revert`: the loaded thread goes back to before `beforeTurnId`, between turns;
+    /// the files stay as they are (as in Codex). `thread/reverted` follows the answer.
+    pub async fn revert(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Revert {
+            thread_id: String,
+            before_turn_id: String,
+        }
+        let asked: Revert = params(raw)?;
+        let thread = self.thread(&asked.thread_id)?;
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        {
+            let mut running = thread
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if running.turn_id.is_some() {
+                return Err(RpcError::invalid_request(
+                    "a turn is running on this thread: interrupt it or wait for it first",
+                ));
+            }
+            running.reverting = Some(sender);
+        }
+        thread
+            .ops
+            .send(Op::Rewind(RewindTo::Turn(asked.before_turn_id.clone())))
+            .map_err(|_| RpcError::internal("this thread's agent stopped"))?;
+        let left = match tokio::time::timeout(REVERT_WAIT, answer).await {
+            Ok(Ok(Ok(left))) => left,
+            Ok(Ok(Err(why))) => {
+                return Err(RpcError::invalid_request(format!(
+                    "cannot revert {}: {why}",
+                    asked.thread_id
+                )));
+            }
+            _ => return Err(RpcError::internal("this thread's agent did not answer")),
+        };
+        let mut shown = thread.opened["thread"].clone();
+        shown["turns"] = json!([]);
+        let cursor = (left > 0).then_some("0");
+        Ok(Answer::new(json!({
+            "thread": shown,
+            "itemsBackwardsCursor": cursor,
+            "turnsBackwardsCursor": cursor,
+        }))
+        .then("thread/reverted", json!({ "threadId": asked.thread_id })))
+    }
+
     pub fn compact(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let asked: ThreadOnly = params(raw)?;
         let thread = self.thread(&asked.thread_id)?;
         let ops = thread.ops.clone();
         let (_, turn) = begin_turn(thread, &asked.thread_id)?;
+        let turn_id = turn["id"].as_str().map(String::from);
         Ok(Answer::new(json!({}))
             .then(
                 "turn/started",
                 json!({ "threadId": asked.thread_id, "turn": turn }),
             )
             .after(move || {
-                let _ = ops.send(Op::Compact { focus: None });
+                let _ = ops.send(Op::Compact {
+                    focus: None,
+                    turn_id,
+                });
             }))
     }
 }

@@ -25,6 +25,8 @@ use crate::mcp::ServerStatus;
 #[derive(Debug, Default)]
 pub(super) struct Running {
     pub(super) turn_id: Option<String>,
+    /// A `thread/revert` waiting for the core: how many turns are left, or why it could not.
+    pub(super) reverting: Option<tokio::sync::oneshot::Sender<Result<usize, String>>>,
 }
 
 /// A thread of the connection: its core's ops, and the turn it runs.
@@ -359,6 +361,17 @@ pub(super) async fn pump(
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .turn_id = None;
+            }
+            Event::Rewound(done) => {
+                let waiting = running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .reverting
+                    .take();
+                if let Some(waiting) = waiting {
+                    let left = done.as_ref().map(|r| r.replay.turns.len());
+                    let _ = waiting.send(left.map_err(Clone::clone));
+                }
             }
             Event::Notice(text) => tracing::info!(thread = %thread_id, "{text}"),
             Event::Error(text) => tracing::warn!(thread = %thread_id, "{text}"),

@@ -93,6 +93,10 @@ pub enum Note {
     /// A tool call ran (or was refused), written after its output.
     #[serde(rename = "kelp_call")]
     Call(Box<record::CallRecord>),
+    /// The conversation went back: only the first `items` items and `notes` notes before this
+    /// one stay; what follows goes on from there.
+    #[serde(rename = "kelp_rewound")]
+    Rewound { items: usize, notes: usize },
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -62,6 +62,14 @@ impl SessionLog {
         for line in lines {
             match serde_json::from_slice::<Entry>(line) {
                 Ok(Entry::Item(item)) => items.push(item),
+                // A rewind drops what came after the place it went back to.
+                Ok(Entry::Note(Note::Rewound {
+                    items: kept_items,
+                    notes: kept_notes,
+                })) => {
+                    items.truncate(kept_items);
+                    notes.truncate(kept_notes);
+                }
                 Ok(Entry::Note(note)) => notes.push((items.len(), note)),
                 Err(e) => {
                     if skipped_lines == 0 && first_warning_for(path) {

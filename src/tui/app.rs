@@ -105,6 +105,13 @@ pub struct App {
     pub(super) history_hits: Vec<String>,
     /// The diffs of the patches applied in this conversation, for `/diff` outside git.
     pub(super) patches: Vec<String>,
+    /// The prompts that began this conversation's turns, oldest first, with the turns' ids:
+    /// what Esc Esc goes back to.
+    pub(super) prompts: Vec<(String, String)>,
+    /// The prompt sent and waiting for its turn's id.
+    pub(super) sent_prompt: Option<String>,
+    /// When Esc was last pressed with nothing to cancel (the first of Esc Esc).
+    pub(super) esc_at: Option<Instant>,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -174,6 +181,9 @@ impl App {
             suspend: false,
             history_hits: Vec::new(),
             patches: Vec::new(),
+            prompts: Vec::new(),
+            sent_prompt: None,
+            esc_at: None,
         };
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
@@ -452,6 +462,7 @@ impl App {
             }
             KeyOutcome::Ignored => match key.code {
                 KeyCode::Esc if self.turn_started.is_some() => self.interrupt(),
+                KeyCode::Esc if self.pane.is_idle() => self.esc_when_idle(),
                 KeyCode::PageUp => self.chat.transcript.page_up(),
                 KeyCode::PageDown => self.chat.transcript.page_down(),
                 KeyCode::Home => self.chat.transcript.scroll_to_top(),
@@ -548,6 +559,7 @@ impl App {
         self.push(CellKind::User(text.clone()));
         self.chat.transcript.scroll_to_bottom();
         self.conversation_saved = true;
+        self.sent_prompt = Some(text.clone());
         self.send(Op::Submit(Submission::text(text)));
     }
 
@@ -561,7 +573,10 @@ impl App {
     pub fn handle_core_event(&mut self, event: Event) {
         self.redraw = true;
         match event {
-            Event::TurnStarted { .. } => {
+            Event::TurnStarted { id } => {
+                if let Some(prompt) = self.sent_prompt.take() {
+                    self.prompts.push((id, prompt));
+                }
                 self.turn_started = Some(TurnClock::start(Instant::now()));
                 self.chat.start_response();
             }
@@ -670,6 +685,8 @@ impl App {
                 }
             }
             Event::Restored(replay) => self.restore(*replay),
+            Event::Rewound(done) => self.on_rewound(done),
+            Event::FilesUndone { restored, refused } => self.on_files_undone(restored, refused),
             Event::Sessions(sessions) => {
                 self.awaiting_sessions = false;
                 self.sessions = sessions;

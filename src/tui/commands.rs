@@ -56,7 +56,10 @@ impl App {
         }
         let focus = (!focus.is_empty()).then(|| focus.to_string());
         self.notice("Compacting the conversation…");
-        self.send(Op::Compact { focus });
+        self.send(Op::Compact {
+            focus,
+            turn_id: None,
+        });
     }
 
     /// `/copy`: the last answer as Markdown; `/copy code`: its last code block.
@@ -191,6 +194,7 @@ impl App {
     pub(super) fn clear_conversation(&mut self) {
         self.conversation_saved = false;
         self.patches.clear();
+        self.prompts.clear();
         self.chat.clear();
         self.pane.drop_approvals();
         self.status.usage = TokenUsage::default();
@@ -257,6 +261,8 @@ impl App {
                     self.send(Op::Resume(session.path.clone()));
                 }
             }
+            PickerKind::Rewind => self.rewind_to(index),
+            PickerKind::UndoFiles => self.undo_picked(index),
             PickerKind::Approval => {
                 let mode = [
                     ApprovalMode::Ask,

@@ -18,7 +18,8 @@
 //!   background.
 //! - `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
 //!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, how an early end is
-//!   told), `reopen.rs` (a reopened conversation drawn through the live path), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
+//!   told), `reopen.rs` (a reopened conversation drawn through the live path),
+//!   `rewind.rs` (Esc Esc: back to an earlier prompt, then the offer to undo its file changes), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
 //!   over OSC 11), `clipboard.rs` (OSC 52, tmux, the display's
 //!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out).
 
@@ -40,6 +41,7 @@ pub mod overlay;
 pub mod qr_view;
 mod reopen;
 pub mod resume;
+mod rewind;
 pub mod status;
 pub mod streaming;
 pub mod terminal;

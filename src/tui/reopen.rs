@@ -10,7 +10,19 @@ impl App {
     /// Shows a resumed conversation in place of the current transcript, drawn as it was live:
     /// each prompt as the composer sent it, each event through the live path.
     pub(super) fn restore(&mut self, replay: Replay) {
+        self.redraw_conversation(replay);
+        self.conversation_saved = true;
+        let notice = match self.resuming_from.take() {
+            Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
+            None => "Resumed the saved conversation.".to_string(),
+        };
+        self.notice(notice);
+    }
+
+    /// Draws `replay` in place of the transcript.
+    pub(super) fn redraw_conversation(&mut self, replay: Replay) {
         self.clear_conversation();
+        self.remember_prompts(&replay);
         self.status.instructions = None;
         self.status.instructions_in_history = replay.has_instructions;
         for turn in replay.turns {
@@ -46,11 +58,5 @@ impl App {
             super::highlight::start_loading();
         }
         self.chat.start_response();
-        self.conversation_saved = true;
-        let notice = match self.resuming_from.take() {
-            Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
-            None => "Resumed the saved conversation.".to_string(),
-        };
-        self.notice(notice);
     }
 }

@@ -2304,6 +2304,79 @@ async fn a_reloaded_thread_reads_back_every_item_as_it_was_live() {
     assert_eq!(listed["data"].as_array().unwrap().len(), items.len());
 }
 
+/// `thread/revert` takes a loaded thread back to before a turn: the turn and those after it
+/// leave its history (a reload too) and the next request; the files stay, as in Codex.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_reverts_to_before_a_turn() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    let turn_id = |seen: &[Value]| {
+        seen.iter()
+            .find(|m| m["method"] == "turn/completed")
+            .unwrap()["params"]["turn"]["id"]
+            .clone()
+    };
+    fake.push_response(Reply::text("First answer."));
+    let first = turn_id(&server.turn(&thread_id, "first question"));
+    let patch = "*** Begin Patch\n*** Add File: made.txt\n+made\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Second answer."),
+    ]);
+    let second = turn_id(&server.turn(&thread_id, "second question"));
+
+    let (unknown, _) = server.call(
+        "thread/revert",
+        json!({"threadId": thread_id, "beforeTurnId": "not-a-turn"}),
+    );
+    assert_eq!(unknown["error"]["code"], -32600, "{unknown}");
+    let reverted = server.result(
+        "thread/revert",
+        json!({"threadId": thread_id, "beforeTurnId": second}),
+    );
+    assert_eq!(reverted["thread"]["id"], thread_id);
+    assert_eq!(reverted["thread"]["turns"], json!([]));
+    assert_eq!(
+        server.notification("thread/reverted")["threadId"],
+        thread_id
+    );
+    assert!(project.path().join("made.txt").exists(), "files stay");
+    let read = server.result(
+        "thread/read",
+        json!({"threadId": thread_id, "includeTurns": true}),
+    );
+    let turns = read["thread"]["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 1, "{read:#}");
+    assert_eq!(turns[0]["id"], first);
+
+    fake.push_response(Reply::text("Third answer."));
+    server.turn(&thread_id, "another question");
+    let input = fake.requests_to("/responses").pop().unwrap().json()["input"].to_string();
+    assert!(input.contains("First answer."), "{input}");
+    assert!(!input.contains("second question"), "{input}");
+    assert!(!input.contains("Second answer."), "{input}");
+
+    // A reload reads the same history.
+    let mut server = server.restarted(&fake);
+    server.initialize(false);
+    let read = server.result(
+        "thread/read",
+        json!({"threadId": thread_id, "includeTurns": true}),
+    );
+    let said: Vec<&str> = read["thread"]["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|turn| turn["items"][0]["content"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(said, ["first question", "another question"]);
+}
+
 /// A host that pages a reloaded thread's history backwards from the resume's cursor gets the
 /// newest item first, and the page's cursor back to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,3 +121,104 @@ async fn a_reopened_conversation_is_drawn_as_it_was_live() {
     let reopened_screen = transcript(&draw(&mut reopened, 100, 60));
     assert_eq!(reopened_screen, live_screen);
 }
+
+/// Sends what the client asked for to the core, and the core's events back, until `done`
+/// says an event was the last one wanted.
+async fn exchange(
+    app: &mut kelp::tui::App,
+    ops: &mut tokio::sync::mpsc::UnboundedReceiver<Op>,
+    agent: &mut crate::agent_loop::Agent,
+    done: impl Fn(&Event) -> bool,
+) {
+    while let Ok(op) = ops.try_recv() {
+        agent.send(op);
+    }
+    loop {
+        let event = agent.next().await;
+        let last = done(&event);
+        app.handle_core_event(event);
+        if last {
+            break;
+        }
+    }
+}
+
+fn press(app: &mut kelp::tui::App, code: crossterm::event::KeyCode) {
+    app.handle_key(crossterm::event::KeyEvent::from(code));
+}
+
+fn type_in(app: &mut kelp::tui::App, text: &str) {
+    for c in text.chars() {
+        press(app, crossterm::event::KeyCode::Char(c));
+    }
+}
+
+/// Esc Esc: the earlier prompts; the one picked comes back to the composer with the
+/// conversation cut before it, and the files the model changed from there on are put back,
+/// except one edited since, which is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esc_esc_goes_back_to_a_prompt_and_undoes_its_file_changes() {
+    use crossterm::event::KeyCode;
+    let mut agent = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
+    std::fs::write(agent.dir().join("notes.txt"), "old line\n").unwrap();
+    std::fs::write(agent.dir().join("todo.txt"), "one\n").unwrap();
+    let patch = "*** Begin Patch\n*** Update File: notes.txt\n@@\n-old line\n+new line\n*** Update File: todo.txt\n@@\n-one\n+two\n*** Add File: made.txt\n+made\n*** End Patch\n";
+    agent.fake.push_responses([
+        Reply::text("First answer."),
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Second answer."),
+    ]);
+    let (mut app, mut ops) = logged_in();
+    let finished = |e: &Event| matches!(e, Event::TurnFinished(_));
+    type_in(&mut app, "first question");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, finished).await;
+    type_in(&mut app, "second question");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, finished).await;
+    assert_eq!(
+        std::fs::read_to_string(agent.dir().join("made.txt")).unwrap(),
+        "made\n"
+    );
+    // The person edits one of the files after the model did.
+    std::fs::write(agent.dir().join("todo.txt"), "two, and mine\n").unwrap();
+
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Esc);
+    let picker = draw(&mut app, 80, 24);
+    assert!(picker.contains("Go back to before a prompt"), "{picker}");
+    assert!(picker.contains("second question"), "{picker}");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, |e| {
+        matches!(e, Event::Rewound(_))
+    })
+    .await;
+    let offer = draw(&mut app, 80, 24);
+    insta::assert_snapshot!("rewind_offers_to_undo", offer);
+    assert!(!offer.contains("Second answer."), "{offer}");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, |e| {
+        matches!(e, Event::FilesUndone { .. })
+    })
+    .await;
+    let read = |name: &str| std::fs::read_to_string(agent.dir().join(name)).ok();
+    assert_eq!(read("notes.txt").as_deref(), Some("old line\n"));
+    assert_eq!(read("made.txt"), None);
+    assert_eq!(read("todo.txt").as_deref(), Some("two, and mine\n"));
+    let after = draw(&mut app, 80, 24);
+    assert!(after.contains("Put back"), "{after}");
+    assert!(
+        after.contains("left todo.txt as it is: it changed on disk since"),
+        "{after}"
+    );
+    // The prompt is back in the composer: sending it again goes on from the first turn.
+    agent
+        .fake
+        .push_response(Reply::text("Second answer, again."));
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, finished).await;
+    let input = agent.fake.requests_to("/responses").pop().unwrap().json()["input"].to_string();
+    assert!(input.contains("First answer."), "{input}");
+    assert!(!input.contains("Second answer."), "{input}");
+    assert_eq!(input.matches("second question").count(), 1, "{input}");
+}

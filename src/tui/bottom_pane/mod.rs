@@ -38,6 +38,10 @@ pub enum PickerKind {
     Resume,
     /// Ctrl+R: earlier prompts matching what is typed in the composer.
     History,
+    /// Esc Esc: the prompts sent, to go back to before one.
+    Rewind,
+    /// After going back: undo the file changes made from there on, or keep them.
+    UndoFiles,
 }
 
 /// A view over the composer.

@@ -16,6 +16,7 @@ pub mod diff;
 mod parse;
 mod plan;
 mod seek;
+pub mod undo;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -394,7 +394,7 @@ impl Plan {
 /// hard-linked file gets a new inode: its other names keep the old contents. A file the patch
 /// read must still be the one there (`identity`): another swapped in, even inside the project,
 /// is not replaced with text made from the first.
-fn write_file(
+pub(super) fn write_file(
     opener: &Opener,
     path: &Path,
     contents: &[u8],
@@ -417,7 +417,7 @@ fn write_file(
 }
 
 /// An opener's refusal without the path, which the patch's message puts first.
-fn reason(e: &AccessError) -> String {
+pub(super) fn reason(e: &AccessError) -> String {
     match e {
         AccessError::Outside { real, .. } => format!(
             "it leads outside the project, to {}, and that was not approved",
