@@ -26,6 +26,8 @@ use crate::llm::{LlmClient, StreamSettings, models};
 use crate::mcp::{McpManager, McpUpdate};
 use crate::session;
 
+mod history;
+
 /// How the core starts, besides the configuration.
 #[derive(Clone)]
 pub struct CoreOptions {
@@ -504,6 +506,8 @@ impl Core {
             Op::Init => self.init(),
             Op::Diff => self.diff(),
             Op::Rewind(to) => self.rewind(&to),
+            Op::Fork => self.fork(),
+            Op::Rename(name) => self.rename(&name),
             Op::UndoRewound => self.undo_rewound(),
             Op::Interrupt => {
                 if let Some(turn) = &self.running {
@@ -655,53 +659,6 @@ impl Core {
         });
     }
 
-    /// Goes back to before a turn, between turns only.
-    fn rewind(&mut self, to: &super::protocol::RewindTo) {
-        let done = match &mut self.conversation {
-            None => Err("a turn is running: interrupt it or wait for it first".to_string()),
-            Some(conversation) => conversation.rewind(to).map(|rewind| {
-                let project_dir = conversation.project_dir();
-                let mut files: Vec<String> = Vec::new();
-                for change in &rewind.changes {
-                    let path = change.move_to.as_ref().unwrap_or(&change.path);
-                    let shown = path.strip_prefix(project_dir).unwrap_or(path);
-                    let shown = shown.display().to_string();
-                    if !files.contains(&shown) {
-                        files.push(shown);
-                    }
-                }
-                self.rewound_changes = rewind.changes;
-                super::protocol::Rewound {
-                    replay: Box::new(super::replay::replay(
-                        conversation.history(),
-                        conversation.notes(),
-                        project_dir,
-                    )),
-                    prompt: rewind.prompt,
-                    files,
-                }
-            }),
-        };
-        self.emit(Event::Rewound(done));
-    }
-
-    /// Puts back the files the turns the last rewind dropped changed, off the async threads.
-    fn undo_rewound(&mut self) {
-        let changes = std::mem::take(&mut self.rewound_changes);
-        let project_dir = match &self.conversation {
-            Some(conversation) => conversation.project_dir().to_path_buf(),
-            None => self.options.project_dir.clone(),
-        };
-        let events = self.events.clone();
-        crate::task::spawn_blocking(move || {
-            let done = super::tools::apply_patch::undo::undo(&changes, &project_dir);
-            let _ = events.send(Event::FilesUndone {
-                restored: done.restored,
-                refused: done.refused,
-            });
-        });
-    }
-
     /// `/init`: a turn that asks for an `AGENTS.md`, unless the project has one.
     fn init(&mut self) {
         let Some(conversation) = &self.conversation else {
@@ -850,9 +807,9 @@ impl Core {
         let events = self.events.clone();
         crate::task::spawn(async move {
             let listed = crate::task::spawn_blocking(move || {
-                session::list_sessions(&state_dir, Some(&project_dir))
-                    .take(MAX_LISTED_SESSIONS)
-                    .collect::<Vec<_>>()
+                let listed = session::list_sessions(&state_dir, Some(&project_dir))
+                    .take(MAX_LISTED_SESSIONS);
+                session::shelf::named(&state_dir, listed)
             })
             .await;
             let event = match listed {

@@ -104,6 +104,10 @@ pub enum Op {
     /// Go back to before a turn: it and the turns after it leave the conversation. Answered
     /// with `Rewound`.
     Rewind(RewindTo),
+    /// Continue in a copy of this conversation (a fork); the original stays as it was.
+    Fork,
+    /// Name this conversation (an empty name clears it): the lists show it.
+    Rename(String),
     /// Undo the file changes of the turns the last rewind dropped, where the files are still
     /// as those changes left them. Answered with `FilesUndone`.
     UndoRewound,

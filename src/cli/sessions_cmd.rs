@@ -33,6 +33,7 @@ pub fn list(
     let filter = (!all).then_some(project_dir);
     let sessions =
         session::list_sessions(&config.state_dir, filter).take(limit.unwrap_or(usize::MAX));
+    let sessions = session::shelf::named(&config.state_dir, sessions);
     let mut out = std::io::stdout().lock();
     if json {
         for summary in sessions {
@@ -42,7 +43,7 @@ pub fn list(
         }
         return ExitCode::SUCCESS;
     }
-    let rows: Vec<_> = sessions.collect();
+    let rows = sessions;
     if rows.is_empty() {
         eprintln!("{}", none_here(project_dir, all));
         return ExitCode::SUCCESS;
@@ -92,6 +93,7 @@ fn to_json(s: &SessionSummary) -> serde_json::Value {
         "model": s.model,
         "started_at": s.started_at.to_rfc3339_opts(SecondsFormat::Millis, true),
         "first_prompt": s.first_prompt,
+        "name": s.name,
         "size": s.size,
     })
 }
@@ -102,7 +104,7 @@ fn table(rows: &[SessionSummary], home: Option<&Path>) -> String {
     let cells: Vec<[String; 5]> = rows
         .iter()
         .map(|s| {
-            let prompt = s.first_prompt.as_deref().unwrap_or("");
+            let prompt = s.title().unwrap_or("");
             let mut cut: String = prompt.chars().take(PROMPT_CHARS).collect();
             if cut.len() < prompt.len() {
                 cut.push('…');
@@ -116,7 +118,7 @@ fn table(rows: &[SessionSummary], home: Option<&Path>) -> String {
             ]
         })
         .collect();
-    let header = ["ID", "AGE", "SIZE", "DIRECTORY", "PROMPT"].map(String::from);
+    let header = ["ID", "AGE", "SIZE", "DIRECTORY", "TITLE"].map(String::from);
     let mut widths = [0usize; 5];
     for row in std::iter::once(&header).chain(&cells) {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -27,6 +27,8 @@ pub struct SessionSummary {
     pub size: u64,
     /// When the file was last written (the last activity).
     pub modified: Option<SystemTime>,
+    /// The name the person gave it (`/rename`), once [`SessionSummary::named`] looked.
+    pub name: Option<String>,
 }
 
 impl SessionSummary {
@@ -43,7 +45,13 @@ impl SessionSummary {
             first_prompt: header.first_prompt,
             size: meta.len(),
             modified: meta.modified().ok(),
+            name: None,
         })
+    }
+
+    /// What lists call it: its name, else its first prompt.
+    pub fn title(&self) -> Option<&str> {
+        self.name.as_deref().or(self.first_prompt.as_deref())
     }
 }
 

@@ -167,6 +167,21 @@ struct NameLine {
     name: String,
 }
 
+/// `sessions`, each with the name it was given, if any.
+pub fn named(
+    state_dir: &Path,
+    sessions: impl IntoIterator<Item = SessionSummary>,
+) -> Vec<SessionSummary> {
+    let names = names(state_dir);
+    sessions
+        .into_iter()
+        .map(|mut session| {
+            session.name = names.get(&session.id).cloned();
+            session
+        })
+        .collect()
+}
+
 /// The longest name a session takes, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
 

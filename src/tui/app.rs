@@ -112,6 +112,8 @@ pub struct App {
     pub(super) sent_prompt: Option<String>,
     /// When Esc was last pressed with nothing to cancel (the first of Esc Esc).
     pub(super) esc_at: Option<Instant>,
+    /// `/fork` was sent: the conversation that comes back is the copy.
+    pub(super) forking: bool,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -184,6 +186,7 @@ impl App {
             prompts: Vec::new(),
             sent_prompt: None,
             esc_at: None,
+            forking: false,
         };
         if let Some(warning) = initial.warning {
             app.push(CellKind::Error(warning));
@@ -721,6 +724,7 @@ impl App {
                 self.push(CellKind::Attached(files));
             }
             Event::Error(message) => {
+                self.forking = false;
                 if let Some(dialog) = self.connect_dialog()
                     && dialog.on_error(message.clone())
                 {

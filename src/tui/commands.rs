@@ -164,6 +164,21 @@ impl App {
                 );
                 self.pane.open_picker(PickerKind::Resume, picker);
             }
+            SlashCommand::Fork => {
+                if self.turn_started.is_some() {
+                    self.push_error("an answer is still coming: /fork when it is done".into());
+                } else {
+                    self.forking = true;
+                    self.send(Op::Fork);
+                }
+            }
+            SlashCommand::Rename if argument.trim().is_empty() => {
+                self.push_error("/rename NAME: give the name (/rename \"\" clears it)".into());
+            }
+            SlashCommand::Rename => {
+                let name = argument.trim().trim_matches('"').to_string();
+                self.send(Op::Rename(name));
+            }
             SlashCommand::Copy => self.copy_answer(argument),
             SlashCommand::Compact => self.compact(argument),
             SlashCommand::Diff => self.send(Op::Diff),

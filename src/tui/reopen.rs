@@ -12,6 +12,10 @@ impl App {
     pub(super) fn restore(&mut self, replay: Replay) {
         self.redraw_conversation(replay);
         self.conversation_saved = true;
+        // A fork says so itself.
+        if std::mem::take(&mut self.forking) {
+            return;
+        }
         let notice = match self.resuming_from.take() {
             Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
             None => "Resumed the saved conversation.".to_string(),

@@ -36,8 +36,7 @@ pub fn session_items(sessions: &[SessionSummary], now: SystemTime) -> Vec<Picker
         .iter()
         .map(|session| {
             let prompt = session
-                .first_prompt
-                .as_deref()
+                .title()
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .unwrap_or("(no prompt)");

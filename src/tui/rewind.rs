@@ -41,11 +41,7 @@ impl App {
                 current: false,
             })
             .collect();
-        let picker = Picker::new(
-            "Go back to before a prompt (it returns to the composer)",
-            items,
-            "",
-        );
+        let picker = Picker::new("Go back to before a prompt", items, "");
         self.pane.open_picker(PickerKind::Rewind, picker);
     }
 
@@ -112,7 +108,10 @@ impl App {
         refused: Vec<(String, String)>,
     ) {
         if !restored.is_empty() {
-            self.notice(format!("Put back {}.", restored.join(", ")));
+            self.notice(format!(
+                "Undid the changes to {} (the patches only: what commands did stays).",
+                restored.join(", ")
+            ));
         }
         for (file, why) in refused {
             self.push_error(format!("left {file} as it is: {why}"));

@@ -78,7 +78,7 @@ fn sessions_lists_this_directory_as_a_table_and_every_directory_with_all() {
     let lines: Vec<_> = table.lines().collect();
     assert_eq!(lines.len(), 3, "{table}");
     assert!(lines[0].starts_with("ID "), "{table}");
-    let prompt_col = lines[0].find("PROMPT").unwrap();
+    let prompt_col = lines[0].find("TITLE").unwrap();
     assert!(lines[1].starts_with(&new.to_string()[..8]), "{table}");
     assert_eq!(&lines[1][prompt_col..], "second try", "aligned: {table}");
     assert!(lines[2].starts_with(&old.to_string()[..8]), "{table}");

@@ -206,7 +206,7 @@ async fn esc_esc_goes_back_to_a_prompt_and_undoes_its_file_changes() {
     assert_eq!(read("made.txt"), None);
     assert_eq!(read("todo.txt").as_deref(), Some("two, and mine\n"));
     let after = draw(&mut app, 80, 24);
-    assert!(after.contains("Put back"), "{after}");
+    assert!(after.contains("Undid the changes to"), "{after}");
     assert!(
         after.contains("left todo.txt as it is: it changed on disk since"),
         "{after}"
@@ -221,4 +221,66 @@ async fn esc_esc_goes_back_to_a_prompt_and_undoes_its_file_changes() {
     assert!(input.contains("First answer."), "{input}");
     assert!(!input.contains("Second answer."), "{input}");
     assert_eq!(input.matches("second question").count(), 1, "{input}");
+}
+
+/// `/rename` names the conversation in the lists; `/fork` goes on in a copy, the original
+/// left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_is_named_and_forked() {
+    use crossterm::event::KeyCode;
+    let mut agent = agent_setup(|_, _| {}).await;
+    agent
+        .fake
+        .push_responses([Reply::text("First answer."), Reply::text("In the fork.")]);
+    let (mut app, mut ops) = logged_in();
+    let finished = |e: &Event| matches!(e, Event::TurnFinished(_));
+    type_in(&mut app, "first question");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, finished).await;
+    let notice = |e: &Event| matches!(e, Event::Notice(_) | Event::Error(_));
+
+    type_in(&mut app, "/rename parser work");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, notice).await;
+    assert!(
+        draw(&mut app, 80, 24).contains("Named this conversation \"parser work\"."),
+        "{}",
+        draw(&mut app, 80, 24)
+    );
+    let original = list_sessions(&agent.config.state_dir, None).next().unwrap();
+    let before = std::fs::read(&original.path).unwrap();
+
+    type_in(&mut app, "/fork");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, notice).await;
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("This is a fork"), "{screen}");
+    assert!(
+        screen.contains("First answer."),
+        "the fork shows the history: {screen}"
+    );
+    type_in(&mut app, "go on");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, finished).await;
+    assert_eq!(
+        std::fs::read(&original.path).unwrap(),
+        before,
+        "the original is as it was"
+    );
+
+    type_in(&mut app, "/resume");
+    press(&mut app, KeyCode::Enter);
+    exchange(&mut app, &mut ops, &mut agent, |e| {
+        matches!(e, Event::Sessions(_))
+    })
+    .await;
+    let picker = draw(&mut app, 80, 24);
+    assert!(
+        picker.contains("parser work"),
+        "the name in the list: {picker}"
+    );
+    assert!(
+        picker.contains("first question"),
+        "the fork, by its prompt: {picker}"
+    );
 }

@@ -10,6 +10,8 @@ pub enum SlashCommand {
     Approval,
     New,
     Resume,
+    Fork,
+    Rename,
     Status,
     Mcp,
     Diff,
@@ -22,12 +24,14 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 14] = [
+pub const ALL: [SlashCommand; 16] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
     SlashCommand::New,
     SlashCommand::Resume,
+    SlashCommand::Fork,
+    SlashCommand::Rename,
     SlashCommand::Status,
     SlashCommand::Mcp,
     SlashCommand::Diff,
@@ -48,6 +52,8 @@ impl SlashCommand {
             Self::Approval => "approval",
             Self::New => "new",
             Self::Resume => "resume",
+            Self::Fork => "fork",
+            Self::Rename => "rename",
             Self::Status => "status",
             Self::Mcp => "mcp",
             Self::Diff => "diff",
@@ -68,6 +74,8 @@ impl SlashCommand {
             Self::Approval => "choose what may run without asking",
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
+            Self::Fork => "go on in a copy of this conversation; the original stays",
+            Self::Rename => "name this conversation (/rename NAME) for the lists",
             Self::Status => "login, model, tokens, limits and AGENTS.md files",
             Self::Mcp => "MCP servers: where each is, and its tools",
             Self::Diff => "what the conversation changed (git diff, or its patches)",
@@ -88,7 +96,7 @@ impl SlashCommand {
 
     /// Whether the command reads what follows its name (`/copy code`, `/compact FOCUS`).
     pub fn takes_argument(self) -> bool {
-        matches!(self, Self::Copy | Self::Compact)
+        matches!(self, Self::Copy | Self::Compact | Self::Rename)
     }
 
     /// A command line that names a command taking an argument, and that argument (trimmed,
@@ -135,7 +143,10 @@ mod tests {
     fn typing_filters_the_commands() {
         assert_eq!(completions("/"), Some(ALL.to_vec()));
         assert_eq!(completions("/mo"), Some(vec![SlashCommand::Model]));
-        assert_eq!(completions("/re"), Some(vec![SlashCommand::Resume]));
+        assert_eq!(
+            completions("/re"),
+            Some(vec![SlashCommand::Resume, SlashCommand::Rename])
+        );
         assert_eq!(completions("/model x"), None);
         assert_eq!(completions("hello"), None);
         assert_eq!(SlashCommand::parse(" /quit "), Some(SlashCommand::Quit));
