@@ -1,7 +1,8 @@
 //! The agent core: one task owns a conversation, front ends send `Op`s and receive `Event`s.
 //!
 //! - `core.rs`: the task (`Op`s in, `Event`s out), `core::open` for the faces, `StartFacts` for a
-//!   first frame. `protocol.rs`: the `Op`/`Event` contract every face uses.
+//!   first frame; `core/history.rs` its work on the history between turns (rewind, undo, fork,
+//!   rename). `protocol.rs`: the `Op`/`Event` contract every face uses.
 //! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
 //!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
 //!   how it fails, the retry a face sees). `items.rs`: each answer and reasoning summary as an
@@ -17,7 +18,7 @@
 //!   file (beneath the project root held open, or an approved real path with no link on the way,
 //!   never waiting on a FIFO); `paths.rs` judges where a path leads, for approval;
 //!   `apply_patch/` is `parse.rs` (the grammar), `seek.rs` (where a hunk fits), `plan.rs` (every
-//!   file's new state, then the writes), `diff.rs` (the previews); `shell.rs` runs a command in
+//!   file's new state, then the writes), `diff.rs` (the previews), `undo.rs` (saved patches put back); `shell.rs` runs a command in
 //!   the sandbox. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is and
 //!   with the repository's code-running settings off.
 pub mod approval;

@@ -10,7 +10,8 @@
 //!
 //! The pieces a front end uses: [`SessionWriter`] records a conversation (new or resumed),
 //! [`SessionLog::load`] reads one back, [`list_sessions`], [`latest_for`] and [`find`] pick one;
-//! `shelf.rs` archives, forks and names them.
+//! `shelf.rs` archives, forks and names them; `record.rs` is what a tool call saves beside its
+//! output, `turns.rs` where saved turns begin.
 
 mod list;
 mod reader;
