@@ -433,18 +433,7 @@ impl Threads {
         let asked: Revert = params(raw)?;
         let thread = self.thread(&asked.thread_id)?;
         let (sender, answer) = tokio::sync::oneshot::channel();
-        {
-            let mut running = thread
-                .running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if running.turn_id.is_some() {
-                return Err(RpcError::invalid_request(
-                    "a turn is running on this thread: interrupt it or wait for it first",
-                ));
-            }
-            running.reverting = Some(sender);
-        }
+        thread.between_turns()?.reverting = Some(sender);
         thread
             .ops
             .send(Op::Rewind(RewindTo::Turn(asked.before_turn_id.clone())))

@@ -29,6 +29,19 @@ pub(super) struct Running {
     pub(super) reverting: Option<tokio::sync::oneshot::Sender<Result<usize, String>>>,
 }
 
+impl Thread {
+    /// The thread's state, when no turn runs on it; refused while one does.
+    pub(super) fn between_turns(&self) -> Result<std::sync::MutexGuard<'_, Running>, RpcError> {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if running.turn_id.is_some() {
+            return Err(RpcError::invalid_request(
+                "a turn is already running on this thread: wait for it or interrupt it",
+            ));
+        }
+        Ok(running)
+    }
+}
+
 /// A thread of the connection: its core's ops, and the turn it runs.
 pub struct Thread {
     pub(super) ops: UnboundedSender<Op>,
@@ -276,15 +289,7 @@ pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError
 /// `turn/started`, and the turn as the protocol shows it.
 pub(super) fn begin_turn(thread: &Thread, thread_id: &str) -> Result<(Answer, Value), RpcError> {
     let turn_id = {
-        let mut running = thread
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if running.turn_id.is_some() {
-            return Err(RpcError::invalid_request(
-                "a turn is already running on this thread: wait for it or interrupt it",
-            ));
-        }
+        let mut running = thread.between_turns()?;
         let id = Uuid::new_v4().to_string();
         running.turn_id = Some(id.clone());
         id

@@ -589,6 +589,28 @@ async fn a_second_login_cancels_the_first_and_cancel_frees_the_port() {
 }
 
 /// A thread over a fresh project, logged in with the fake's API key.
+/// [`logged_in`], with the test MCP server (`tests`) in the config file.
+fn logged_in_with_the_test_mcp_server(fake: &FakeOpenAi) -> (Server, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[mcp_servers.tests]\ncommand = {:?}\n",
+            crate::mcp::server_binary().display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start_in(fake, home);
+    server.initialize(false);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    (server, tempfile::tempdir().unwrap())
+}
+
 fn logged_in(fake: &FakeOpenAi) -> (Server, tempfile::TempDir) {
     let mut server = Server::start(fake);
     server.initialize(false);
@@ -2143,24 +2165,7 @@ async fn command_exec_runs_one_command_in_the_sandbox() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_and_mcp_calls_are_items() {
     let fake = FakeOpenAi::start().await;
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join(".config/kelp");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
-        format!(
-            "[mcp_servers.tests]\ncommand = {:?}\n",
-            crate::mcp::server_binary().display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut server = Server::start_in(&fake, home);
-    server.initialize(false);
-    server.result(
-        "account/login/start",
-        json!({"type": "apiKey", "apiKey": fake.api_key()}),
-    );
-    let project = tempfile::tempdir().unwrap();
+    let (mut server, project) = logged_in_with_the_test_mcp_server(&fake);
     std::fs::write(project.path().join("notes.txt"), "remember\n").unwrap();
     let started = server.result(
         "thread/start",
@@ -2201,24 +2206,7 @@ async fn reads_and_mcp_calls_are_items() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_thread_reads_back_every_item_as_it_was_live() {
     let fake = FakeOpenAi::start().await;
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join(".config/kelp");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
-        format!(
-            "[mcp_servers.tests]\ncommand = {:?}\n",
-            crate::mcp::server_binary().display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut server = Server::start_in(&fake, home);
-    server.initialize(false);
-    server.result(
-        "account/login/start",
-        json!({"type": "apiKey", "apiKey": fake.api_key()}),
-    );
-    let project = tempfile::tempdir().unwrap();
+    let (mut server, project) = logged_in_with_the_test_mcp_server(&fake);
     std::fs::write(project.path().join("notes.txt"), "old line\n").unwrap();
     let started = server.result(
         "thread/start",
