@@ -21,3 +21,14 @@ pub fn spawn_blocking<T: Send + 'static>(
     let work: Box<dyn FnOnce() -> T + Send> = Box::new(work);
     tokio::task::spawn_blocking(work)
 }
+
+/// Hands the memory freed after a large transient load (a long session read whole) back to the
+/// system: glibc keeps freed heap pages otherwise, and an idle kelp would stay as large as its
+/// peak.
+pub fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free pages of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -10,12 +10,16 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::instructions::{self, InstructionFile};
-use super::protocol::{RewindTo, Settings};
+use super::protocol::{Replay, RewindTo, Settings};
 use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Item, Role, TokenUsage};
 use crate::llm::{Prompt, ReasoningEffort, SummaryStyle, models};
 use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
+
+/// Why a rewind cannot go back past the last compaction, and what can.
+const BEFORE_COMPACTION: &str = "only the saved file keeps what came before it; fork the \
+     conversation through that turn instead (thread/fork with lastTurnId)";
 
 /// What a call interrupted by a crash gets as its output when the conversation is resumed.
 const LOST_OUTPUT: &str = "aborted: kelp stopped before this call finished";
@@ -28,9 +32,16 @@ pub struct Conversation {
     summary_style: SummaryStyle,
     tool_context: ToolContext,
     tools: Vec<Value>,
+    /// The history in memory: the items from `items_base` on. Those before it are covered by
+    /// a compaction's summary, so no request carries them; the session file keeps them.
     history: Vec<Item>,
-    /// kelp's notes beside the history, each with how many items came before it.
+    items_base: usize,
+    /// The project instructions from before `items_base`, which every request still carries.
+    preamble: Vec<Item>,
+    /// kelp's notes beside the history in memory (from `notes_base` on), each with how many
+    /// items came before it in the whole history.
     notes: Vec<(usize, Note)>,
+    notes_base: usize,
     session: SessionWriter,
     usage: TokenUsage,
     /// The items from here on are sent; those before it are covered by `summary`.
@@ -87,8 +98,9 @@ impl Conversation {
     }
 
     /// Continues the conversation saved at `path`, in its own project directory; the model is
-    /// the configured one, else the one it was saved with.
-    pub fn resume(config: &Config, path: &Path) -> Result<Self, SessionError> {
+    /// the configured one, else the one it was saved with. Returns it with its newest turns as
+    /// a face shows them again (bounded: see [`super::replay::newest`]).
+    pub fn resume(config: &Config, path: &Path) -> Result<(Self, Replay), SessionError> {
         let log = SessionLog::load(path)?;
         let session = SessionWriter::reopen(path)?;
         let model = match &config.model {
@@ -103,8 +115,15 @@ impl Conversation {
             conversation.summary = Some(summary);
             conversation.sent_from = sent_from.min(log.items.len());
         }
+        let shown = super::replay::newest(super::replay::replay(
+            &log.items,
+            &log.notes,
+            &log.header.project_dir,
+        ));
         conversation.history = log.items;
         conversation.notes = log.notes;
+        conversation.forget_what_is_not_sent();
+        crate::task::give_back_freed_memory();
         // A crash between a call and its output leaves a call the API would reject without one.
         for call_id in unanswered_calls(&conversation.history) {
             conversation.record(Item::FunctionCallOutput {
@@ -112,7 +131,7 @@ impl Conversation {
                 output: LOST_OUTPUT.to_string(),
             })?;
         }
-        Ok(conversation)
+        Ok((conversation, shown))
     }
 
     fn with(
@@ -132,7 +151,10 @@ impl Conversation {
             tool_context,
             tools,
             history: Vec::new(),
+            items_base: 0,
+            preamble: Vec::new(),
             notes: Vec::new(),
+            notes_base: 0,
             session,
             usage: TokenUsage::default(),
             sent_from: 0,
@@ -198,21 +220,50 @@ impl Conversation {
         &self.tool_context.project_dir
     }
 
-    /// The person's prompts in the history (steering included: each starts a turn of the saved
-    /// history).
-    pub fn prompt_count(&self) -> usize {
-        self.history.iter().filter(|item| item.is_prompt()).count()
-    }
-
-    /// The history, in order.
+    /// The history in memory, in order: all of it, or since the last compaction.
     pub fn history(&self) -> &[Item] {
         &self.history
     }
 
-    /// kelp's notes beside the history (how unfinished turns ended, usage), each with how many
-    /// items came before it.
+    /// How many items of the whole history come before [`Conversation::history`].
+    pub fn items_base(&self) -> usize {
+        self.items_base
+    }
+
+    /// kelp's notes beside the history in memory (how unfinished turns ended, usage), each with
+    /// how many items of the whole history came before it.
     pub fn notes(&self) -> &[(usize, Note)] {
         &self.notes
+    }
+
+    /// Drops from memory what a compaction covers (the session file keeps it): a long
+    /// conversation holds what its requests carry, not everything it ever said.
+    fn forget_what_is_not_sent(&mut self) {
+        if self.summary.is_none() {
+            return;
+        }
+        let cut = self
+            .sent_from
+            .saturating_sub(self.items_base)
+            .min(self.history.len());
+        if cut == 0 {
+            return;
+        }
+        let kept_instructions = self
+            .history
+            .drain(..cut)
+            .filter(Item::is_instructions_message);
+        self.preamble.extend(kept_instructions);
+        self.items_base += cut;
+        let notes = self
+            .notes
+            .iter()
+            .position(|(at, _)| *at >= self.items_base)
+            .unwrap_or(self.notes.len());
+        self.notes.drain(..notes);
+        self.notes_base += notes;
+        self.history.shrink_to_fit();
+        self.notes.shrink_to_fit();
     }
 
     /// The session file, once the first prompt created it.
@@ -241,7 +292,8 @@ impl Conversation {
     /// Records a note beside the history, in memory and in the session file.
     pub fn record_note(&mut self, note: Note) -> Result<(), SessionError> {
         let saved = self.session.append_note(&note);
-        self.notes.push((self.history.len(), note));
+        self.notes
+            .push((self.items_base + self.history.len(), note));
         saved
     }
 
@@ -266,10 +318,15 @@ impl Conversation {
     pub fn rewind(&mut self, to: &RewindTo) -> Result<Rewind, String> {
         let starts = self.turn_starts();
         let at = match to {
-            RewindTo::Turn(id) => starts
-                .iter()
-                .position(|(turn, ..)| turn == id)
-                .ok_or_else(|| format!("no turn {id} in this conversation"))?,
+            RewindTo::Turn(id) => {
+                starts
+                    .iter()
+                    .position(|(turn, ..)| turn == id)
+                    .ok_or_else(|| match self.items_base {
+                        0 => format!("no turn {id} in this conversation"),
+                        _ => format!("no turn {id} since the last compaction: {BEFORE_COMPACTION}"),
+                    })?
+            }
             RewindTo::Last(0) => return Err("numTurns must be at least 1".to_string()),
             RewindTo::Last(n) => starts.len().checked_sub(*n).ok_or_else(|| {
                 format!(
@@ -279,6 +336,17 @@ impl Conversation {
             })?,
         };
         let (_, items, notes) = starts[at].clone();
+        let (items, notes) = (items - self.items_base, notes - self.notes_base);
+        // What memory holds starts at a compaction: going back past it would need the items
+        // it covers, which only the file keeps.
+        let compaction_stays = self.notes[..notes]
+            .iter()
+            .any(|(_, note)| matches!(note, Note::Compacted { .. }));
+        if self.items_base > 0 && !compaction_stays {
+            return Err(format!(
+                "that turn is before the last compaction: {BEFORE_COMPACTION}"
+            ));
+        }
         let prompt = self.history[items..]
             .iter()
             .find(|item| item.is_prompt())
@@ -293,6 +361,7 @@ impl Conversation {
             .collect();
         self.history.truncate(items);
         self.notes.truncate(notes);
+        let (items, notes) = (self.items_base + items, self.notes_base + notes);
         // A compaction that was dropped no longer covers anything.
         match self.notes.iter().rev().find_map(|(_, note)| match note {
             Note::Compacted {
@@ -317,25 +386,29 @@ impl Conversation {
         Ok(Rewind { prompt, changes })
     }
 
-    /// Each turn's id, and how many items and notes came before it began.
+    /// Each turn in memory: its id, and how many items and notes of the whole history came
+    /// before it began.
     fn turn_starts(&self) -> Vec<(String, usize, usize)> {
         let mut splitter = crate::session::TurnSplitter::default();
         let mut starts = Vec::new();
+        let (items_base, notes_base) = (self.items_base, self.notes_base);
         let mut notes = self.notes.iter().enumerate().peekable();
         for (index, item) in self.history.iter().enumerate() {
+            let index = items_base + index;
             while let Some((n, (_, note))) = notes.next_if(|(_, (at, _))| *at <= index) {
                 if let Some(id) = splitter.on_note(note) {
-                    starts.push((id, index, n));
+                    starts.push((id, index, notes_base + n));
                 }
             }
             if let Some(id) = splitter.on_item(item) {
                 let before = notes.peek().map_or(self.notes.len(), |(n, _)| *n);
-                starts.push((id, index, before));
+                starts.push((id, index, notes_base + before));
             }
         }
+        let end = items_base + self.history.len();
         for (n, (_, note)) in notes {
             if let Some(id) = splitter.on_note(note) {
-                starts.push((id, self.history.len(), n));
+                starts.push((id, end, notes_base + n));
             }
         }
         starts
@@ -382,17 +455,20 @@ impl Conversation {
                 }
             ) && !item.is_instructions_message()
         });
-        self.sent_from = match (keep_prompt, last_prompt) {
-            (true, Some(at)) => at,
-            _ => self.history.len(),
-        };
+        self.sent_from = self.items_base
+            + match (keep_prompt, last_prompt) {
+                (true, Some(at)) => at,
+                _ => self.history.len(),
+            };
         self.summary = Some(summary.clone());
         self.context_used = 0;
-        self.record_once_failing(Entry::Note(Note::Compacted {
+        let failed = self.record_once_failing(Entry::Note(Note::Compacted {
             summary,
             sent_from: self.sent_from,
             automatic,
-        }))
+        }));
+        self.forget_what_is_not_sent();
+        failed
     }
 
     /// The next request: the history sent (the project instructions, a compaction's summary,
@@ -424,9 +500,14 @@ impl Conversation {
         let Some(summary) = &self.summary else {
             return self.history.clone();
         };
-        let sent_from = self.sent_from.min(self.history.len());
-        let mut input: Vec<Item> = self.history[..sent_from]
+        let sent_from = self
+            .sent_from
+            .saturating_sub(self.items_base)
+            .min(self.history.len());
+        let mut input: Vec<Item> = self
+            .preamble
             .iter()
+            .chain(&self.history[..sent_from])
             .filter(|item| item.is_instructions_message())
             .cloned()
             .collect();
@@ -500,7 +581,7 @@ mod tests {
         let path = first.session_path().unwrap();
         drop(first);
 
-        let resumed = Conversation::resume(&config, &path).unwrap();
+        let (resumed, _) = Conversation::resume(&config, &path).unwrap();
         assert_eq!(resumed.history().len(), 3);
         assert_eq!(
             resumed.history()[2],
@@ -511,5 +592,63 @@ mod tests {
         );
         let saved = SessionLog::load(&path).unwrap();
         assert_eq!(saved.items, resumed.history());
+    }
+
+    #[test]
+    fn a_resumed_compacted_conversation_holds_only_what_requests_carry() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::for_origin("http://127.0.0.1:9", dir.path());
+        let mut writer =
+            SessionWriter::create(&config.state_dir, SessionHeader::new(dir.path(), "gpt-5.5"));
+        let instructions = Item::user_text("# AGENTS.md instructions for /p\n\nbe brief");
+        writer.append(&instructions).unwrap();
+        for (n, (id, prompt)) in [("t1", "one"), ("t2", "two"), ("t3", "three")]
+            .into_iter()
+            .enumerate()
+        {
+            writer
+                .append_note(&Note::TurnStarted { id: id.into() })
+                .unwrap();
+            writer.append(&Item::user_text(prompt)).unwrap();
+            writer
+                .append(&Item::assistant_text(format!("answer {prompt}")))
+                .unwrap();
+            if n == 1 {
+                writer
+                    .append_note(&Note::Compacted {
+                        summary: "we said one and two".into(),
+                        sent_from: 5,
+                        automatic: true,
+                    })
+                    .unwrap();
+            }
+        }
+        let path = writer.path().unwrap().to_path_buf();
+        drop(writer);
+
+        let (mut resumed, shown) = Conversation::resume(&config, &path).unwrap();
+        assert_eq!(shown.turns.len(), 3, "what is shown is not what is sent");
+        assert_eq!(resumed.items_base(), 5);
+        assert_eq!(
+            resumed.history(),
+            [
+                Item::user_text("three"),
+                Item::assistant_text("answer three")
+            ]
+        );
+        let input = resumed.prompt().input;
+        assert_eq!(input.len(), 4, "{input:?}");
+        assert_eq!(input[0], instructions);
+        assert!(input[1].text().contains("we said one and two"), "{input:?}");
+        assert_eq!(input[3], Item::assistant_text("answer three"));
+
+        let refused = resumed.rewind(&RewindTo::Turn("t2".into())).unwrap_err();
+        assert!(refused.contains("since the last compaction"), "{refused}");
+        let back = resumed.rewind(&RewindTo::Turn("t3".into())).unwrap();
+        assert_eq!(back.prompt.as_deref(), Some("three"));
+        assert_eq!(resumed.history(), []);
+        let saved = SessionLog::load(&path).unwrap();
+        assert_eq!(saved.items.len(), 5, "the file reads back the same history");
+        assert_eq!(resumed.prompt().input.len(), 2);
     }
 }

@@ -405,15 +405,11 @@ impl Core {
     /// it cannot be read.
     fn resumed(&mut self, path: &std::path::Path) -> Result<Conversation, String> {
         match Conversation::resume(&self.config, path) {
-            Ok(mut conversation) => {
+            Ok((mut conversation, shown)) => {
                 conversation.set_editor(self.options.editor.clone());
                 conversation.set_mcp(self.mcp.clone());
                 self.model = conversation.model().to_string();
-                self.emit(Event::Restored(Box::new(super::replay::replay(
-                    conversation.history(),
-                    conversation.notes(),
-                    conversation.project_dir(),
-                ))));
+                self.emit(Event::Restored(Box::new(shown)));
                 self.emit(Event::Conversation {
                     id: conversation.id().to_string(),
                 });

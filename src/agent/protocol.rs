@@ -386,6 +386,8 @@ pub struct Replay {
     pub context_used: u64,
     /// Whether the history holds the project's instructions message (AGENTS.md).
     pub has_instructions: bool,
+    /// Turns before these that are not shown again (the session file keeps them).
+    pub earlier_turns: usize,
 }
 
 /// One turn: what the person sent and the events that followed, in order.

@@ -17,9 +17,61 @@ use crate::llm::types::{Content, Item, Role};
 use crate::session::record::{CallRecord, ChangeKind};
 use crate::session::{Note, TurnSplitter};
 
+/// The most text of the turns a reopened conversation shows again.
+const SHOWN_BYTES: usize = 1 << 20;
+/// The most turns it shows again.
+const SHOWN_TURNS: usize = 100;
+
+/// The newest turns of `replay` that a face shows again: at most [`SHOWN_TURNS`], and no more
+/// than [`SHOWN_BYTES`] of their text (the newest always), so reopening a conversation of any
+/// length costs what is shown; the turns left out are counted.
+pub fn newest(mut replay: Replay) -> Replay {
+    let mut bytes = 0usize;
+    let mut kept = 0;
+    for turn in replay.turns.iter().rev() {
+        bytes += turn.entries.iter().map(entry_bytes).sum::<usize>();
+        if kept > 0 && (kept == SHOWN_TURNS || bytes > SHOWN_BYTES) {
+            break;
+        }
+        kept += 1;
+    }
+    let left_out = replay.turns.len() - kept;
+    replay.turns.drain(..left_out);
+    replay.turns.shrink_to_fit();
+    replay.earlier_turns += left_out;
+    replay
+}
+
+/// About how much text a replayed step holds.
+fn entry_bytes(entry: &Replayed) -> usize {
+    match entry {
+        Replayed::Prompt(prompt) => prompt.text.len(),
+        Replayed::Event(
+            Event::MessageDone { text, .. }
+            | Event::ReasoningDelta { delta: text, .. }
+            | Event::ToolOutput { chunk: text, .. },
+        ) => text.len(),
+        Replayed::Event(Event::FilesChanged { changes, .. }) => {
+            changes.iter().map(|change| change.diff.len()).sum()
+        }
+        Replayed::Event(_) => 64,
+    }
+}
+
 /// The turns of a saved history (`items`, with kelp's `notes`, each after the items before it)
 /// of a conversation in `project_dir`.
 pub fn replay(items: &[Item], notes: &[(usize, Note)], project_dir: &Path) -> Replay {
+    replay_from(items, 0, notes, project_dir)
+}
+
+/// [`replay`] of the part of a history that starts after `items_base` items (what a long
+/// conversation holds in memory after a compaction); the notes count items from the start.
+pub fn replay_from(
+    items: &[Item],
+    items_base: usize,
+    notes: &[(usize, Note)],
+    project_dir: &Path,
+) -> Replay {
     let records: HashMap<&str, &CallRecord> = notes
         .iter()
         .filter_map(|(_, note)| match note {
@@ -37,6 +89,7 @@ pub fn replay(items: &[Item], notes: &[(usize, Note)], project_dir: &Path) -> Re
     };
     let mut notes = notes.iter().peekable();
     for (index, item) in items.iter().enumerate() {
+        let index = items_base + index;
         while let Some((_, note)) = notes.next_if(|(at, _)| *at <= index) {
             state.note(note);
         }
@@ -614,5 +667,25 @@ mod tests {
             "the call the turn never reached is not shown"
         );
         assert!(turn.ends_in_answer());
+    }
+
+    #[test]
+    fn a_reopened_conversation_shows_its_newest_turns_within_a_budget() {
+        let mut items = Vec::new();
+        for n in 0..150 {
+            items.push(Item::user_text(format!("prompt {n}")));
+            items.push(Item::assistant_text("short"));
+        }
+        let shown = newest(replay(&items, &[], Path::new("/p")));
+        assert_eq!(shown.turns.len(), SHOWN_TURNS);
+        assert_eq!(shown.earlier_turns, 150 - SHOWN_TURNS);
+        assert_eq!(shown.turns[0].id, format!("turn-{}", 150 - SHOWN_TURNS));
+
+        // The newest turn shows even when it alone is over the budget.
+        items.push(Item::user_text("last"));
+        items.push(Item::assistant_text("x".repeat(SHOWN_BYTES + 1)));
+        let shown = newest(replay(&items, &[], Path::new("/p")));
+        assert_eq!(shown.turns.len(), 1);
+        assert_eq!(shown.earlier_turns, 150);
     }
 }

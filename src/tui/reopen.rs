@@ -27,6 +27,13 @@ impl App {
     pub(super) fn redraw_conversation(&mut self, replay: Replay) {
         self.clear_conversation();
         self.remember_prompts(&replay);
+        match replay.earlier_turns {
+            0 => {}
+            1 => self.notice("1 earlier turn is not shown: the saved conversation keeps it."),
+            n => self.notice(format!(
+                "{n} earlier turns are not shown: the saved conversation keeps them."
+            )),
+        }
         self.status.instructions = None;
         self.status.instructions_in_history = replay.has_instructions;
         for turn in replay.turns {

@@ -24,8 +24,9 @@ impl Core {
                 }
                 self.rewound_changes = rewind.changes;
                 crate::agent::protocol::Rewound {
-                    replay: Box::new(crate::agent::replay::replay(
+                    replay: Box::new(crate::agent::replay::replay_from(
                         conversation.history(),
+                        conversation.items_base(),
                         conversation.notes(),
                         project_dir,
                     )),
