@@ -204,5 +204,6 @@ fn long_session(home: &std::path::Path, project: &std::path::Path, turns: usize)
             );
         }
     }
+    out.into_inner().unwrap().sync_all().unwrap();
     (id, std::fs::metadata(&path).unwrap().len())
 }
