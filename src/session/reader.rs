@@ -90,23 +90,24 @@ impl SessionLog {
 
     /// The token usage last recorded (zero for a conversation saved without one).
     pub fn usage(&self) -> TokenUsage {
-        self.notes
-            .iter()
-            .rev()
-            .find_map(|(_, note)| match note {
-                Note::Usage { usage, .. } => Some(*usage),
-                _ => None,
-            })
-            .unwrap_or_default()
+        self.last_usage().0
     }
 
     /// The tokens the last request took when the conversation was last saved (0 if unknown).
     pub fn context_used(&self) -> u64 {
+        self.last_usage().1
+    }
+
+    /// The last usage note's totals and context.
+    fn last_usage(&self) -> (TokenUsage, u64) {
         self.notes
             .iter()
             .rev()
             .find_map(|(_, note)| match note {
-                Note::Usage { context_used, .. } => Some(*context_used),
+                Note::Usage {
+                    usage,
+                    context_used,
+                } => Some((*usage, *context_used)),
                 _ => None,
             })
             .unwrap_or_default()
