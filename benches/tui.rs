@@ -8,6 +8,8 @@
 //!   that shows it (the frame waits for the matcher at most 8 ms), and how many of those frames
 //!   showed their keystroke's final results rather than the previous ones;
 //! - restore: a resumed conversation of 10,000 items shown and its first frame drawn;
+//! - long-run: one client through 2,000 turns of a 20 KB command output each: resident memory
+//!   after 500 turns and after 2,000 (bounded: the oldest turns leave the transcript);
 //! - launch: the real binary in a pseudo-terminal, from spawn to the first frame with the
 //!   composer (median of 20), then its idle RSS and whether it writes anything while idle;
 //! - realistic: the real binary in a pseudo-terminal against the fake OpenAI server: CPU (% of
@@ -107,6 +109,61 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
 
 fn terminal() -> Terminal<TestBackend> {
     Terminal::new(TestBackend::new(120, 40)).expect("test backend")
+}
+
+/// This process's resident memory, in kB.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One long run in one client: 2,000 turns, each a prompt, a command with 20 KB of output and
+/// an answer, a frame drawn after each; resident memory after 500 turns and after 2,000.
+fn bench_long_run() -> (u64, u64) {
+    let (mut app, mut rx) = new_app();
+    let mut term = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    let output = format!("{}\n", "x".repeat(79)).repeat(250);
+    let mut at_500 = 0;
+    for turn in 0..2_000 {
+        app.handle_terminal_event(TermEvent::Paste(format!("turn {turn}: run the tests")));
+        press(&mut app, KeyCode::Enter);
+        app.handle_core_event(Event::TurnStarted {
+            id: format!("t-{turn}"),
+        });
+        let call_id = format!("c{turn}");
+        app.handle_core_event(Event::ToolStarted {
+            call_id: call_id.clone(),
+            tool: "shell".into(),
+            summary: "cargo test".into(),
+            paths: Vec::new(),
+            facts: None,
+        });
+        app.handle_core_event(Event::ToolOutput {
+            call_id: call_id.clone(),
+            chunk: output.clone(),
+        });
+        app.handle_core_event(Event::ToolFinished {
+            call_id,
+            success: true,
+            exit_code: Some(0),
+            duration: Duration::from_millis(1200),
+        });
+        app.handle_core_event(Event::MessageDone {
+            item: format!("msg_{turn}").into(),
+            text: ANSWER.to_string(),
+        });
+        app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+        term.draw(|f| app.render(f)).expect("draw");
+        while rx.try_recv().is_ok() {}
+        if turn == 499 {
+            at_500 = rss_kb();
+        }
+    }
+    (at_500, rss_kb())
 }
 
 fn bench_frames(messages: usize) -> Stats {
@@ -618,6 +675,12 @@ fn main() {
             "restore 10,000 history items and draw (120×40): median {:.3} ms, p99 {:.3} ms",
             ms(s.median),
             ms(s.p99)
+        );
+    }
+    if run("long-run") {
+        let (at_500, at_2000) = bench_long_run();
+        println!(
+            "one run of 2,000 turns (a 20 KB command output and an answer each, drawn at 80×24): resident {at_500} kB after 500 turns, {at_2000} kB after 2,000"
         );
     }
     if run("launch") {

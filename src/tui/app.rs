@@ -581,6 +581,7 @@ impl App {
                     self.prompts.push((id, prompt));
                 }
                 self.turn_started = Some(TurnClock::start(Instant::now()));
+                self.chat.forget_oldest();
                 self.chat.start_response();
             }
             // Cells open with their first piece and stay open until what follows closes them;

@@ -37,6 +37,14 @@ pub struct Chat {
     voided: Vec<ItemId>,
 }
 
+/// The most text the transcript keeps of one long run; what is older leaves the screen (the
+/// session file keeps it).
+const KEPT_BYTES: usize = 4 << 20;
+
+/// The first line once older turns left the transcript.
+const EARLIER_NOT_SHOWN: &str =
+    "Earlier turns are not shown here: the saved conversation keeps them.";
+
 impl Chat {
     /// Adds a cell at the end; returns its index.
     pub fn push(&mut self, kind: CellKind) -> usize {
@@ -46,6 +54,32 @@ impl Chat {
     /// Forgets the transcript and everything that points into it.
     pub fn clear(&mut self) {
         *self = Self::default();
+    }
+
+    /// Between turns, when nothing points into the transcript: drops the oldest cells past
+    /// [`KEPT_BYTES`] of text, so one long run holds a bounded transcript; a first line says
+    /// that the saved conversation keeps what is gone.
+    pub fn forget_oldest(&mut self) {
+        let open = self.assistant_cell.is_some()
+            || self.reasoning_cell.is_some()
+            || self.approval_cell.is_some()
+            || !self.tool_cells.is_empty()
+            || self.retry_pending;
+        if open {
+            return;
+        }
+        if self.transcript.drop_oldest(KEPT_BYTES) == 0 {
+            return;
+        }
+        let said = self.transcript.get_mut(0).is_some_and(
+            |cell| matches!(cell.kind(), CellKind::Notice(text) if text == EARLIER_NOT_SHOWN),
+        );
+        if !said {
+            self.transcript
+                .push_front(HistoryCell::new(CellKind::Notice(EARLIER_NOT_SHOWN.into())));
+        }
+        self.response_start = self.transcript.len();
+        self.item_cells.clear();
     }
 
     /// What streams from now on belongs to a new response (a turn began, a history was

@@ -103,6 +103,23 @@ impl HistoryCell {
         &self.kind
     }
 
+    /// About how much text the cell holds (its drawn lines are of the same order).
+    pub fn text_bytes(&self) -> usize {
+        match &self.kind {
+            CellKind::User(text)
+            | CellKind::Reasoning(text)
+            | CellKind::Error(text)
+            | CellKind::Notice(text) => text.len(),
+            CellKind::Assistant(md) => md.source().len(),
+            CellKind::Tool(call) => call.output.len() + call.summary.len(),
+            CellKind::Diff { diff, .. } => diff.len(),
+            CellKind::Approval { .. }
+            | CellKind::Plan { .. }
+            | CellKind::Retry { .. }
+            | CellKind::Attached(_) => 256,
+        }
+    }
+
     /// Changes the cell; the cached lines are dropped.
     pub fn kind_mut(&mut self) -> &mut CellKind {
         self.cache = None;

@@ -96,6 +96,42 @@ impl Transcript {
         Some(cell)
     }
 
+    /// Removes the oldest cells until the others hold at most `bytes` of text (the newest
+    /// always stays); returns how many were removed.
+    pub fn drop_oldest(&mut self, bytes: usize) -> usize {
+        let mut kept = 0usize;
+        let keep_from = self
+            .cells
+            .iter()
+            .rposition(|cell| {
+                kept += cell.text_bytes();
+                kept > bytes
+            })
+            .map_or(0, |over| (over + 1).min(self.cells.len() - 1));
+        if keep_from == 0 {
+            return 0;
+        }
+        self.cells.drain(..keep_from);
+        if let Scroll::Anchor { cell, line } = self.scroll {
+            self.scroll = match cell.checked_sub(keep_from) {
+                Some(cell) => Scroll::Anchor { cell, line },
+                None => Scroll::Anchor { cell: 0, line: 0 },
+            };
+        }
+        keep_from
+    }
+
+    /// Puts `cell` first.
+    pub fn push_front(&mut self, cell: HistoryCell) {
+        self.cells.insert(0, cell);
+        if let Scroll::Anchor { cell, line } = self.scroll {
+            self.scroll = Scroll::Anchor {
+                cell: cell + 1,
+                line,
+            };
+        }
+    }
+
     /// Removes every cell and follows the bottom again.
     pub fn clear(&mut self) {
         self.cells.clear();

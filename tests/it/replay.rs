@@ -284,3 +284,52 @@ async fn a_conversation_is_named_and_forked() {
         "the fork, by its prompt: {picker}"
     );
 }
+
+/// One long run keeps a bounded transcript: past a few MiB the oldest turns leave it, and its
+/// first line says the saved conversation keeps them.
+#[test]
+fn a_long_run_keeps_a_bounded_transcript() {
+    use crossterm::event::KeyCode;
+    let (mut app, _ops) = logged_in();
+    let output = format!("{}\n", "y".repeat(79)).repeat(12_800);
+    // A command's cell keeps the last few thousand lines of its output (~260 KB here).
+    for turn in 0..24 {
+        type_in(&mut app, &format!("turn {turn}"));
+        press(&mut app, KeyCode::Enter);
+        app.handle_core_event(Event::TurnStarted {
+            id: format!("t-{turn}"),
+        });
+        let call_id = format!("c{turn}");
+        app.handle_core_event(Event::ToolStarted {
+            call_id: call_id.clone(),
+            tool: "shell".into(),
+            summary: format!("make part-{turn}"),
+            paths: Vec::new(),
+            facts: None,
+        });
+        app.handle_core_event(Event::ToolOutput {
+            call_id: call_id.clone(),
+            chunk: output.clone(),
+        });
+        app.handle_core_event(Event::ToolFinished {
+            call_id,
+            success: true,
+            exit_code: Some(0),
+            duration: Duration::from_millis(5),
+        });
+        app.handle_core_event(Event::TurnFinished(
+            kelp::agent::protocol::TurnOutcome::Completed,
+        ));
+    }
+    press(&mut app, KeyCode::Home);
+    let top = draw(&mut app, 80, 24);
+    assert!(
+        top.contains("Earlier turns are not shown here: the saved conversation keeps them."),
+        "{top}"
+    );
+    assert!(!top.contains("› turn 0 "), "{top}");
+    assert!(top.contains("› turn "), "a later turn is first: {top}");
+    press(&mut app, KeyCode::End);
+    let bottom = draw(&mut app, 80, 24);
+    assert!(bottom.contains("exit 0"), "{bottom}");
+}
