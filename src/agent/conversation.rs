@@ -101,7 +101,11 @@ impl Conversation {
     /// the configured one, else the one it was saved with. Returns it with its newest turns as
     /// a face shows them again (bounded: see [`super::replay::newest`]).
     pub fn resume(config: &Config, path: &Path) -> Result<(Self, Replay), SessionError> {
-        let log = SessionLog::load(path)?;
+        let log = SessionLog::load_recent(
+            path,
+            super::replay::SHOWN_BYTES as u64,
+            super::replay::SHOWN_TURNS,
+        )?;
         let session = SessionWriter::reopen(path)?;
         let model = match &config.model {
             Some(model) => models::choose_model(Some(model)),
@@ -113,15 +117,21 @@ impl Conversation {
         conversation.context_used = log.context_used();
         if let Some((summary, sent_from)) = log.compacted() {
             conversation.summary = Some(summary);
-            conversation.sent_from = sent_from.min(log.items.len());
+            conversation.sent_from = sent_from.min(log.items_base + log.items.len());
         }
-        let shown = super::replay::newest(super::replay::replay(
+        let mut shown = super::replay::newest(super::replay::replay_from(
             &log.items,
+            log.items_base,
             &log.notes,
             &log.header.project_dir,
         ));
+        shown.has_instructions |= !log.preamble.is_empty();
+        shown.earlier_turns += log.turns_before;
         conversation.history = log.items;
         conversation.notes = log.notes;
+        conversation.items_base = log.items_base;
+        conversation.notes_base = log.notes_base;
+        conversation.preamble = log.preamble;
         conversation.forget_what_is_not_sent();
         crate::task::give_back_freed_memory();
         // A crash between a call and its output leaves a call the API would reject without one.

@@ -18,9 +18,9 @@ use crate::session::record::{CallRecord, ChangeKind};
 use crate::session::{Note, TurnSplitter};
 
 /// The most text of the turns a reopened conversation shows again.
-const SHOWN_BYTES: usize = 1 << 20;
+pub const SHOWN_BYTES: usize = 1 << 20;
 /// The most turns it shows again.
-const SHOWN_TURNS: usize = 100;
+pub const SHOWN_TURNS: usize = 100;
 
 /// The newest turns of `replay` that a face shows again: at most [`SHOWN_TURNS`], and no more
 /// than [`SHOWN_BYTES`] of their text (the newest always), so reopening a conversation of any

@@ -24,6 +24,15 @@ pub struct SessionLog {
     /// Lines that could not be read (a torn last line after a crash, or damage) and were left
     /// out.
     pub skipped_lines: usize,
+    /// How many items of the whole history come before `items` (0 for a whole load): the
+    /// notes count items from the start.
+    pub items_base: usize,
+    /// How many notes come before `notes`.
+    pub notes_base: usize,
+    /// How many turns began before `items_base`.
+    pub turns_before: usize,
+    /// The instruction messages (AGENTS.md) among the items before `items_base`.
+    pub preamble: Vec<Item>,
 }
 
 /// Whether `path`'s bad lines are not yet logged by this process: a damaged file read on every
@@ -85,7 +94,89 @@ impl SessionLog {
             items,
             notes,
             skipped_lines,
+            items_base: 0,
+            notes_base: 0,
+            turns_before: 0,
+            preamble: Vec::new(),
         })
+    }
+
+    /// Reads the recent part of the session file at `path`: the items since the last
+    /// compaction and those of the newest turns up to about `shown_bytes` (at most
+    /// `shown_turns` turns), with the notes from there on. A first pass reads each line's
+    /// place and kind without keeping its text, so the memory a load takes follows what is
+    /// kept, not the file's size.
+    pub fn load_recent(
+        path: &Path,
+        shown_bytes: u64,
+        shown_turns: usize,
+    ) -> Result<Self, SessionError> {
+        let (file, _) = crate::private_file::open_regular(path, MAX_SESSION_BYTES)
+            .map_err(SessionError::io("open", path))?;
+        let mut reader = BufReader::with_capacity(64 * 1024, file);
+        let mut line = Vec::new();
+        reader
+            .read_until(b'\n', &mut line)
+            .map_err(SessionError::io("read", path))?;
+        let header = parse_header(path, &line)?;
+        let scan = scan(&mut reader, line.len() as u64, path)?;
+        // A file from before turns had ids names them by their place, counted from its start.
+        if !scan.noted {
+            return Self::load(path);
+        }
+        let keep_from = scan.keep_from(shown_bytes, shown_turns);
+        let mut log = Self {
+            path: path.to_path_buf(),
+            header,
+            items: Vec::new(),
+            notes: Vec::new(),
+            skipped_lines: scan.skipped_lines,
+            items_base: keep_from,
+            notes_base: scan.notes.iter().filter(|(at, _)| *at < keep_from).count(),
+            turns_before: scan
+                .turns
+                .iter()
+                .filter(|(before, _)| *before < keep_from)
+                .count(),
+            preamble: Vec::new(),
+        };
+        let mut read_at = |offset: u64, len: u32| -> Result<Vec<u8>, SessionError> {
+            use std::io::Seek;
+            reader
+                .seek(std::io::SeekFrom::Start(offset))
+                .map_err(SessionError::io("read", path))?;
+            let mut bytes = vec![0; len as usize];
+            reader
+                .read_exact(&mut bytes)
+                .map_err(SessionError::io("read", path))?;
+            Ok(bytes)
+        };
+        for (index, line) in scan.items.iter().enumerate() {
+            if index < keep_from && !line.instructions {
+                continue;
+            }
+            let bytes = read_at(line.offset, line.len)?;
+            let Ok(item) = serde_json::from_slice::<Item>(&bytes) else {
+                // What the first pass took for an item is not one: read it all the usual way.
+                return Self::load(path);
+            };
+            if index < keep_from {
+                log.preamble.push(item);
+            } else {
+                log.items.push(item);
+            }
+        }
+        for (at, line) in &scan.notes {
+            if *at < keep_from {
+                continue;
+            }
+            let bytes = read_at(line.offset, line.len)?;
+            match serde_json::from_slice::<Note>(&bytes) {
+                Ok(note) => log.notes.push((*at, note)),
+                Err(_) => return Self::load(path),
+            }
+        }
+        Ok(log)
     }
 
     /// The token usage last recorded (zero for a conversation saved without one).
@@ -122,6 +213,133 @@ impl SessionLog {
             _ => None,
         })
     }
+}
+
+/// Where a line of a session file is.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    offset: u64,
+    len: u32,
+    /// An item that is the project's instructions message.
+    instructions: bool,
+}
+
+/// A session file's lines by kind and place, rewinds applied: what [`SessionLog::load_recent`]
+/// decides from before it reads any text it keeps.
+#[derive(Debug, Default)]
+struct Scan {
+    items: Vec<Place>,
+    /// Each note with how many items came before it.
+    notes: Vec<(usize, Place)>,
+    /// Where each turn begins, as (items before it, its first line's offset).
+    turns: Vec<(usize, u64)>,
+    /// The items the last compaction left to send from.
+    sent_from: usize,
+    skipped_lines: usize,
+    end: u64,
+    /// Whether any turn began at a note (has an id).
+    noted: bool,
+}
+
+impl Scan {
+    /// The first item kept: since the last compaction, and from the first of the newest turns
+    /// that fit `shown_bytes` and `shown_turns` (the newest always).
+    fn keep_from(&self, shown_bytes: u64, shown_turns: usize) -> usize {
+        let mut first_shown = self.items.len();
+        for (n, (items_before, offset)) in self.turns.iter().rev().enumerate() {
+            if n > 0 && (n == shown_turns || self.end - offset > shown_bytes) {
+                break;
+            }
+            first_shown = *items_before;
+        }
+        first_shown.min(self.sent_from)
+    }
+}
+
+/// The first pass of [`SessionLog::load_recent`]: each line's kind and place, parsing only
+/// what decides where turns begin (kelp's small notes, the person's messages).
+fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, SessionError> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        role: Option<String>,
+    }
+    let mut scan = Scan::default();
+    let mut splitter = super::TurnSplitter::default();
+    let mut compactions: Vec<(usize, usize)> = Vec::new();
+    let mut offset = start;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(SessionError::io("read", path))?;
+        if read == 0 {
+            break;
+        }
+        let place = Place {
+            offset,
+            len: u32::try_from(read).unwrap_or(u32::MAX),
+            instructions: false,
+        };
+        offset += read as u64;
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let Ok(probe) = serde_json::from_slice::<Probe>(&line) else {
+            scan.skipped_lines += 1;
+            continue;
+        };
+        match probe.kind.as_str() {
+            "kelp_rewound" | "kelp_turn" | "kelp_compacted" => {
+                let Ok(note) = serde_json::from_slice::<Note>(&line) else {
+                    scan.skipped_lines += 1;
+                    continue;
+                };
+                match &note {
+                    Note::Rewound { items, notes } => {
+                        scan.items.truncate(*items);
+                        scan.notes.truncate(*notes);
+                        scan.turns.retain(|(before, _)| before < items);
+                        compactions.retain(|(note, _)| note < notes);
+                        continue;
+                    }
+                    Note::Compacted { sent_from, .. } => {
+                        compactions.push((scan.notes.len(), *sent_from));
+                    }
+                    _ => {}
+                }
+                if splitter.on_note(&note).is_some() {
+                    scan.noted = true;
+                    scan.turns.push((scan.items.len(), place.offset));
+                }
+                scan.notes.push((scan.items.len(), place));
+            }
+            kind if kind.starts_with("kelp_") => scan.notes.push((scan.items.len(), place)),
+            "message" if probe.role.as_deref() == Some("user") => {
+                let Ok(item) = serde_json::from_slice::<Item>(&line) else {
+                    scan.skipped_lines += 1;
+                    continue;
+                };
+                if splitter.on_item(&item).is_some() {
+                    scan.turns.push((scan.items.len(), place.offset));
+                }
+                scan.items.push(Place {
+                    instructions: item.is_instructions_message(),
+                    ..place
+                });
+            }
+            _ => scan.items.push(place),
+        }
+    }
+    scan.end = offset;
+    scan.sent_from = compactions
+        .last()
+        .map_or(0, |(_, sent_from)| *sent_from)
+        .min(scan.items.len());
+    Ok(scan)
 }
 
 /// Reads only the header line of the file at `path`, and the open file (for its metadata).
@@ -200,5 +418,70 @@ mod tests {
             "{}",
             lines[3]
         );
+    }
+
+    #[test]
+    fn a_recent_load_is_the_tail_of_a_whole_one() {
+        let state = tempfile::tempdir().unwrap();
+        let mut writer =
+            super::super::SessionWriter::create(state.path(), SessionHeader::new("/p", "gpt-5.5"));
+        let instructions = Item::user_text("# AGENTS.md instructions for /p\n\nbe brief");
+        writer.append(&instructions).unwrap();
+        let mut items = 1;
+        for turn in 0..60 {
+            writer
+                .append_note(&Note::TurnStarted {
+                    id: format!("t-{turn}"),
+                })
+                .unwrap();
+            writer
+                .append(&Item::user_text(format!("prompt {turn}")))
+                .unwrap();
+            writer
+                .append(&Item::assistant_text("answer ".repeat(200)))
+                .unwrap();
+            items += 2;
+            if turn == 39 {
+                writer
+                    .append_note(&Note::Compacted {
+                        summary: "so far".into(),
+                        sent_from: items,
+                        automatic: true,
+                    })
+                    .unwrap();
+            }
+            // Turn 50 is gone back over and said again.
+            if turn == 50 {
+                writer
+                    .append_note(&Note::Rewound {
+                        items: items - 2,
+                        notes: 42,
+                    })
+                    .unwrap();
+                writer
+                    .append_note(&Note::TurnStarted { id: "again".into() })
+                    .unwrap();
+                writer.append(&Item::user_text("prompt 50, again")).unwrap();
+            }
+        }
+        let path = writer.path().unwrap().to_path_buf();
+        drop(writer);
+        let whole = SessionLog::load(&path).unwrap();
+        // A budget of a few turns: fewer than the compaction keeps.
+        let recent = SessionLog::load_recent(&path, 4_000, 3).unwrap();
+        assert!(recent.items_base > 0 && recent.items_base < whole.items.len());
+        assert_eq!(recent.items, whole.items[recent.items_base..]);
+        assert_eq!(
+            recent.notes,
+            whole.notes[recent.notes_base..],
+            "the notes, counted from the start"
+        );
+        assert_eq!(recent.preamble, [instructions]);
+        assert_eq!(recent.compacted(), whole.compacted());
+        // A budget for every turn: everything after the instructions, which come apart.
+        let roomy = SessionLog::load_recent(&path, u64::MAX, 1000).unwrap();
+        assert_eq!(roomy.items_base, 1);
+        assert_eq!(roomy.items, whole.items[1..]);
+        assert_eq!(roomy.preamble, whole.items[..1]);
     }
 }
