@@ -31,12 +31,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use agent_client_protocol_schema::v1::{
     AgentAuthCapabilities, AgentCapabilities, AuthenticateRequest, CLIENT_METHOD_NAMES,
     CancelNotification, ClientCapabilities, CloseSessionRequest, CloseSessionResponse,
-    ContentBlock, DeleteSessionRequest, Error, Implementation, InitializeRequest,
-    InitializeResponse, ListSessionsRequest, LoadSessionRequest, LogoutCapabilities,
-    McpCapabilities, NewSessionRequest, PromptCapabilities, PromptRequest, ResumeSessionRequest,
-    SessionCapabilities, SessionCloseCapabilities, SessionDeleteCapabilities,
-    SessionListCapabilities, SessionNotification, SessionResumeCapabilities,
-    SetSessionConfigOptionRequest, SetSessionModeRequest,
+    ContentBlock, DeleteSessionRequest, Error, ForkSessionRequest, Implementation,
+    InitializeRequest, InitializeResponse, ListSessionsRequest, LoadSessionRequest,
+    LogoutCapabilities, McpCapabilities, NewSessionRequest, PromptCapabilities, PromptRequest,
+    ResumeSessionRequest, SessionCapabilities, SessionCloseCapabilities, SessionDeleteCapabilities,
+    SessionForkCapabilities, SessionListCapabilities, SessionNotification,
+    SessionResumeCapabilities, SetSessionConfigOptionRequest, SetSessionModeRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -279,6 +279,9 @@ impl Face {
             "session/resume" => with!(ResumeSessionRequest, |request| {
                 session::resume(Arc::clone(self), request, reply)
             }),
+            "session/fork" => with!(ForkSessionRequest, |request| {
+                session::fork(Arc::clone(self), request, reply)
+            }),
             "session/list" => with!(ListSessionsRequest, |request| {
                 history::list(Arc::clone(self), request, reply)
             }),
@@ -343,6 +346,7 @@ impl Face {
                     .close(SessionCloseCapabilities::new())
                     .list(SessionListCapabilities::new())
                     .resume(SessionResumeCapabilities::new())
+                    .fork(SessionForkCapabilities::new())
                     .delete(SessionDeleteCapabilities::new()),
             )
             .auth(AgentAuthCapabilities::new().logout(LogoutCapabilities::new()));

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use agent_client_protocol_schema::v1::{
     CLIENT_METHOD_NAMES, ConfigOptionUpdate, ContentBlock, CurrentModeUpdate,
-    EmbeddedResourceResource, Error, LoadSessionRequest, LoadSessionResponse, McpServer,
-    NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, RequestPermissionOutcome,
-    RequestPermissionRequest, RequestPermissionResponse, ResumeSessionRequest,
-    ResumeSessionResponse, SessionConfigOption, SessionConfigOptionValue, SessionInfoUpdate,
-    SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
+    EmbeddedResourceResource, Error, ForkSessionRequest, ForkSessionResponse, LoadSessionRequest,
+    LoadSessionResponse, McpServer, NewSessionRequest, NewSessionResponse, PromptRequest,
+    PromptResponse, RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
+    ResumeSessionRequest, ResumeSessionResponse, SessionConfigOption, SessionConfigOptionValue,
+    SessionInfoUpdate, SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
     SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse, StopReason,
     ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
 };
@@ -541,6 +541,36 @@ pub fn resume(face: Arc<Face>, request: ResumeSessionRequest, reply: Reply) {
         let (id, cwd, servers) = (request.session_id, request.cwd, request.mcp_servers);
         let choices = reopen(&face, &id.0, &cwd, &servers, false).await?;
         Ok(ResumeSessionResponse::new()
+            .modes(super::modes::state(choices.mode))
+            .config_options(choices.options()))
+    });
+}
+
+/// `session/fork`: a copy of the saved session under a new id, opened as a session of its own;
+/// the original stays as it was (open or not).
+pub fn fork(face: Arc<Face>, request: ForkSessionRequest, reply: Reply) {
+    answer_later(reply, async move {
+        let (id, cwd, servers) = (request.session_id, request.cwd, request.mcp_servers);
+        let state_dir = face.config.state_dir.clone();
+        let wanted = id.0.to_string();
+        let dir = project_dir(&cwd)?;
+        let copy = crate::task::spawn_blocking(move || {
+            let source = crate::session::find_whole(&state_dir, &wanted)?;
+            if source.project_dir != dir {
+                return Err(crate::session::SessionError::NoMatch(format!(
+                    "{wanted} in {}",
+                    dir.display()
+                )));
+            }
+            let path = crate::session::shelf::fork(&state_dir, &source, None)?;
+            crate::session::SessionSummary::read(&path)
+        })
+        .await
+        .map_err(|e| session_error(e.to_string()))?
+        .map_err(|e| Error::invalid_params().data(format!("cannot fork session {}: {e}", id.0)))?;
+        let copy_id = copy.id.to_string();
+        let choices = reopen(&face, &copy_id, &cwd, &servers, false).await?;
+        Ok(ForkSessionResponse::new(copy_id)
             .modes(super::modes::state(choices.mode))
             .config_options(choices.options()))
     });

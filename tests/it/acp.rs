@@ -13,11 +13,11 @@ use agent_client_protocol::v1::schema::{
     CloseSessionRequest, CompleteElicitationNotification, ContentBlock, CreateElicitationRequest,
     CreateElicitationResponse, DeleteSessionRequest, Diff, ElicitationAcceptAction,
     ElicitationAction, ElicitationCapabilities, ElicitationMode, ElicitationScope,
-    ElicitationUrlCapabilities, FileSystemCapabilities, ImageContent, InitializeRequest,
-    InitializeResponse, ListSessionsRequest, LoadSessionRequest, NewSessionRequest, PromptRequest,
-    PromptResponse, ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome,
-    RequestPermissionRequest, RequestPermissionResponse, ResumeSessionRequest,
-    SelectedPermissionOutcome, SessionId, SessionNotification, SessionUpdate,
+    ElicitationUrlCapabilities, FileSystemCapabilities, ForkSessionRequest, ImageContent,
+    InitializeRequest, InitializeResponse, ListSessionsRequest, LoadSessionRequest,
+    NewSessionRequest, PromptRequest, PromptResponse, ReadTextFileRequest, ReadTextFileResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
+    ResumeSessionRequest, SelectedPermissionOutcome, SessionId, SessionNotification, SessionUpdate,
     SetSessionConfigOptionRequest, SetSessionModeRequest, StopReason, TextContent, ToolCallContent,
     ToolCallStatus, ToolKind, WriteTextFileRequest, WriteTextFileResponse,
 };
@@ -1043,6 +1043,65 @@ async fn a_loaded_session_replays_its_conversation() {
     assert!(last.contains("The notes say 42."), "{last}");
 }
 
+/// `session/fork`: a copy under a new id that goes on separately; the original's file stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_forked_and_goes_on_separately() {
+    let fake = FakeOpenAi::start().await;
+    let home = home_with_a_key(&fake);
+    let project = tempfile::tempdir().unwrap();
+    let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
+    fake.push_responses([
+        Reply::text("The first answer."),
+        Reply::text("In the fork."),
+    ]);
+    kelp.client(Elicit::Accept, vec![], async |cx, _seen, _ch| {
+        let init = initialize(&cx, ClientCapabilities::new()).await;
+        assert!(
+            init["agentCapabilities"]["sessionCapabilities"]["fork"].is_object(),
+            "fork is advertised: {init}"
+        );
+        let session = new_session(&cx, project.path()).await?;
+        prompt(&cx, &session, "first question").await?;
+        let original = kelp::session::list_sessions(&home.path().join(".local/state/kelp"), None)
+            .next()
+            .unwrap();
+        let before = std::fs::read(&original.path).unwrap();
+        let fork = |dir: &Path| {
+            UntypedMessage::new(
+                "session/fork",
+                ForkSessionRequest::new(session.clone(), dir),
+            )
+            .unwrap()
+        };
+        let forked: Value = cx.send_request(fork(project.path())).block_task().await?;
+        let forked = SessionId::new(forked["sessionId"].as_str().unwrap().to_string());
+        assert_ne!(forked, session);
+        prompt(&cx, &forked, "go on in the fork").await?;
+        assert_eq!(std::fs::read(&original.path).unwrap(), before);
+        let elsewhere = tempfile::tempdir().unwrap();
+        let refused = cx
+            .send_request(fork(elsewhere.path()))
+            .block_task()
+            .await
+            .unwrap_err();
+        assert!(
+            refused
+                .data
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|d| d.contains("cannot fork")),
+            "{refused:?}"
+        );
+        Ok(())
+    })
+    .await;
+    let last = fake.requests_to("/responses").last().unwrap().body.clone();
+    assert!(
+        last.contains("The first answer."),
+        "the fork carries the history: {last}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_fs_capabilities_files_are_read_and_written_through_the_editor() {
     let fake = FakeOpenAi::start().await;
@@ -1230,11 +1289,11 @@ async fn bad_lines_unknown_methods_and_a_taken_back_sign_in_get_json_rpc_answers
         (&Value::Null, &json!(-32700))
     );
 
-    send(r#"{"jsonrpc":"2.0","id":1,"method":"session/fork","params":{}}"#).await;
+    send(r#"{"jsonrpc":"2.0","id":1,"method":"session/teleport","params":{}}"#).await;
     let answer = lines.next().await;
     assert_eq!(answer["id"], 1);
     assert_eq!(answer["error"]["code"], -32601, "{answer}");
-    assert_eq!(answer["error"]["data"], "session/fork");
+    assert_eq!(answer["error"]["data"], "session/teleport");
 
     // Parameters that do not fit name the field at fault.
     send(r#"{"jsonrpc":"2.0","id":2,"method":"session/prompt","params":{"prompt":[]}}"#).await;
