@@ -127,6 +127,9 @@ enum Command {
     Auth(AuthCommand),
     /// List saved conversations of this directory, newest first.
     Sessions(SessionsArgs),
+    /// Continue a saved conversation in the client, as Codex's `resume`: the one with ID (or
+    /// an id prefix), the newest of this directory with --last, or pick one.
+    Resume(ResumeArgs),
     /// Answer one prompt without the interactive client, streaming the answer to stdout.
     Run(run_cmd::RunArgs),
     /// Serve the Codex app-server protocol (JSON-RPC, one object per line) on stdin and stdout,
@@ -138,6 +141,18 @@ enum Command {
     /// The command sandbox on this machine.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Args)]
+struct ResumeArgs {
+    #[command(flatten)]
+    agent: AgentFlags,
+    /// The conversation's id, or a prefix of it.
+    #[arg(value_name = "ID", conflicts_with = "last")]
+    id: Option<String>,
+    /// The newest conversation of this directory (as `--continue`).
+    #[arg(long)]
+    last: bool,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +283,7 @@ fn run_cli() -> ExitCode {
         Some(Command::Run(args)) => std::mem::take(&mut args.agent),
         Some(Command::AppServer(args)) => std::mem::take(&mut args.agent),
         Some(Command::Acp(args)) => std::mem::take(&mut args.agent),
+        Some(Command::Resume(args)) => std::mem::take(&mut args.agent),
         Some(Command::Sessions(args)) => AgentFlags {
             cd: args.cd.take(),
             ..AgentFlags::default()
@@ -317,21 +333,36 @@ fn run_cli() -> ExitCode {
     // Only the commands that work on a project need its directory (so `kelp login` works in a
     // folder that has since been deleted).
     let project_dir = || project_dir(agent.cd.as_deref()).map_err(|m| fail(exit::USAGE, &m));
+    // `kelp resume …` is `--resume …` (or `--continue`), as Codex users type it.
+    let (mut resume_flag, mut continue_flag, mut command) =
+        (cli.resume, cli.continue_, cli.command);
+    if let Some(Command::Resume(args)) = &command {
+        if resume_flag.is_some() || continue_flag {
+            return fail(
+                exit::USAGE,
+                "give `kelp resume` or --resume/--continue, not both",
+            );
+        }
+        continue_flag = args.last;
+        resume_flag = (!args.last).then(|| args.id.clone());
+        command = None;
+    }
     // `--resume` without an id: the client opens with the picker of this directory's.
-    let pick_session = !cli.continue_ && matches!(cli.resume, Some(None));
-    let resume = match (cli.continue_, cli.resume) {
+    let pick_session = !continue_flag && matches!(resume_flag, Some(None));
+    let resume = match (continue_flag, resume_flag) {
         (true, _) => Some(ResumeRequest::Latest),
         (false, Some(Some(id))) => Some(ResumeRequest::Id(id)),
         (false, _) => None,
     };
-    if (resume.is_some() || pick_session) && cli.command.is_some() {
+    if (resume.is_some() || pick_session) && command.is_some() {
         return fail(
             exit::USAGE,
             "--resume and --continue start the interactive client; give no command with them",
         );
     }
-    match cli.command {
-        None => {
+    match command {
+        // `kelp resume` became the flags above.
+        None | Some(Command::Resume(_)) => {
             let project_dir = match project_dir() {
                 Ok(dir) => dir,
                 Err(code) => return code,

@@ -157,6 +157,22 @@ fn continue_and_resume_find_the_session_or_say_why_not() {
         &["--resume", &other.to_string()[..13], "--cd", &project],
         "elsewhere",
     );
+    // As Codex users type it: `kelp resume ID`, `kelp resume --last`.
+    resumes_in_the_tui(
+        w.home.path(),
+        &["resume", &other.to_string()[..13], "--cd", &project],
+        "elsewhere",
+    );
+    resumes_in_the_tui(
+        w.home.path(),
+        &["resume", "--last", "--cd", &project],
+        "newest",
+    );
+    let out = kelp(w.home.path())
+        .args(["resume", "--last", "--continue"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
 
     let out = kelp(w.home.path())
         .args(["--resume", "0000dead"])
