@@ -4,7 +4,9 @@
 //! named: undoing it would lose that work.
 
 use std::collections::HashSet;
+use std::fs::Metadata;
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::super::opener::{Approved, Opener};
@@ -68,7 +70,7 @@ fn undo_one(opener: &Opener, change: &SavedChange) -> Result<(), String> {
     let current = read_text(opener, now_at)?;
     match (&change.after_sha256, &current) {
         (None, None) => {}
-        (Some(want), Some(text)) if sha256_hex(text) == *want => {}
+        (Some(want), Some((text, _))) if sha256_hex(text) == *want => {}
         (Some(_), None) => return Err("it was removed since".to_string()),
         (None, Some(_)) => return Err("a file was created there since".to_string()),
         (Some(_), Some(_)) => return Err("it changed on disk since".to_string()),
@@ -80,7 +82,22 @@ fn undo_one(opener: &Opener, change: &SavedChange) -> Result<(), String> {
             let before = change.before.as_deref().ok_or_else(|| {
                 "what it held before was not kept (not UTF-8, or larger than 1 MiB)".to_string()
             })?;
-            write_file(opener, &change.path, before.as_bytes(), None, None)?;
+            // The file read is the one replaced, with its permissions (a script stays
+            // executable); one swapped in since the check is refused. A moved file's text goes
+            // back to a path that holds nothing now.
+            let (permissions, identity) = match (&change.move_to, &current) {
+                (None, Some((_, meta))) => {
+                    (Some(meta.permissions()), Some((meta.dev(), meta.ino())))
+                }
+                _ => (None, None),
+            };
+            write_file(
+                opener,
+                &change.path,
+                before.as_bytes(),
+                permissions.as_ref(),
+                identity,
+            )?;
             if change.move_to.is_some() {
                 remove_files(std::slice::from_ref(now_at), opener, Vec::new())
                     .map_err(|e| e.to_string())?;
@@ -90,8 +107,8 @@ fn undo_one(opener: &Opener, change: &SavedChange) -> Result<(), String> {
     }
 }
 
-/// The text of the file at `path`, `None` when there is none.
-fn read_text(opener: &Opener, path: &Path) -> Result<Option<String>, String> {
+/// The text of the file at `path` and what it is, `None` when there is none.
+fn read_text(opener: &Opener, path: &Path) -> Result<Option<(String, Metadata)>, String> {
     let (file, meta) = match opener.open_regular(path) {
         Ok(found) => found,
         Err(e) if e.is_not_found() => return Ok(None),
@@ -106,7 +123,7 @@ fn read_text(opener: &Opener, path: &Path) -> Result<Option<String>, String> {
         .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
     String::from_utf8(bytes)
-        .map(Some)
+        .map(|text| Some((text, meta)))
         .map_err(|_| "it changed on disk since".to_string())
 }
 
@@ -128,6 +145,12 @@ mod tests {
         std::fs::write(dir.path().join("a.txt"), "one\n").unwrap();
         std::fs::write(dir.path().join("b.txt"), "bee\n").unwrap();
         std::fs::write(dir.path().join("gone.txt"), "keep me\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join("a.txt"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         let mut changes = applied(
             dir.path(),
             "*** Begin Patch\n*** Update File: a.txt\n@@\n-one\n+two\n*** Add File: new.txt\n+fresh\n*** Delete File: gone.txt\n*** End Patch\n",
@@ -145,6 +168,14 @@ mod tests {
             read("a.txt").as_deref(),
             Some("one\n"),
             "both changes undone"
+        );
+        let mode = std::fs::metadata(dir.path().join("a.txt"))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o755,
+            "its permissions kept"
         );
         assert_eq!(read("new.txt"), None);
         assert_eq!(read("gone.txt").as_deref(), Some("keep me\n"));
