@@ -140,40 +140,46 @@ impl SessionLog {
                 .count(),
             preamble: Vec::new(),
         };
-        let mut read_at = |offset: u64, len: u32| -> Result<Vec<u8>, SessionError> {
-            use std::io::Seek;
+        // The kept lines in the file's order, read in one pass forward: items and notes
+        // interleave in the file, and each is where its list puts it.
+        let items = scan
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(index, line)| *index >= keep_from || line.instructions)
+            .map(|(index, line)| (line, Kept::Item(index)));
+        let notes = scan
+            .notes
+            .iter()
+            .filter(|(at, _)| *at >= keep_from)
+            .map(|(at, line)| (line, Kept::Note(*at)));
+        let mut kept: Vec<(&Place, Kept)> = items.chain(notes).collect();
+        kept.sort_by_key(|(line, _)| line.offset);
+        // The first pass left the reader at the end.
+        let mut at_offset = scan.end;
+        let mut bytes = Vec::new();
+        for (line, what) in kept {
+            let to = |offset: u64| i64::try_from(offset).unwrap_or(i64::MAX);
+            let skip = to(line.offset) - to(at_offset);
             reader
-                .seek(std::io::SeekFrom::Start(offset))
+                .seek_relative(skip)
                 .map_err(SessionError::io("read", path))?;
-            let mut bytes = vec![0; len as usize];
+            bytes.resize(line.len as usize, 0);
             reader
                 .read_exact(&mut bytes)
                 .map_err(SessionError::io("read", path))?;
-            Ok(bytes)
-        };
-        for (index, line) in scan.items.iter().enumerate() {
-            if index < keep_from && !line.instructions {
-                continue;
-            }
-            let bytes = read_at(line.offset, line.len)?;
-            let Ok(item) = serde_json::from_slice::<Item>(&bytes) else {
-                // What the first pass took for an item is not one: read it all the usual way.
-                return Self::load(path);
-            };
-            if index < keep_from {
-                log.preamble.push(item);
-            } else {
-                log.items.push(item);
-            }
-        }
-        for (at, line) in &scan.notes {
-            if *at < keep_from {
-                continue;
-            }
-            let bytes = read_at(line.offset, line.len)?;
-            match serde_json::from_slice::<Note>(&bytes) {
-                Ok(note) => log.notes.push((*at, note)),
-                Err(_) => return Self::load(path),
+            at_offset = line.offset + u64::from(line.len);
+            // What the first pass took for an entry is not one: read it all the usual way.
+            match what {
+                Kept::Item(index) => match serde_json::from_slice::<Item>(&bytes) {
+                    Ok(item) if index < keep_from => log.preamble.push(item),
+                    Ok(item) => log.items.push(item),
+                    Err(_) => return Self::load(path),
+                },
+                Kept::Note(at) => match serde_json::from_slice::<Note>(&bytes) {
+                    Ok(note) => log.notes.push((at, note)),
+                    Err(_) => return Self::load(path),
+                },
             }
         }
         Ok(log)
@@ -222,6 +228,13 @@ struct Place {
     len: u32,
     /// An item that is the project's instructions message.
     instructions: bool,
+}
+
+/// A line [`SessionLog::load_recent`] keeps: the item at this index, or a note after this
+/// many items.
+enum Kept {
+    Item(usize),
+    Note(usize),
 }
 
 /// A session file's lines by kind and place, rewinds applied: what [`SessionLog::load_recent`]
