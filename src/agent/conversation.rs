@@ -36,6 +36,8 @@ pub struct Conversation {
     /// a compaction's summary, so no request carries them; the session file keeps them.
     history: Vec<Item>,
     items_base: usize,
+    /// Where the turns stand at `items_base`, so the turns after it keep their ids.
+    turns_at_base: crate::session::TurnSplitter,
     /// The project instructions from before `items_base`, which every request still carries.
     preamble: Vec<Item>,
     /// kelp's notes beside the history in memory (from `notes_base` on), each with how many
@@ -122,14 +124,15 @@ impl Conversation {
         let mut shown = super::replay::newest(super::replay::replay_from(
             &log.items,
             log.items_base,
+            log.turns_at_base,
             &log.notes,
             &log.header.project_dir,
         ));
         shown.has_instructions |= !log.preamble.is_empty();
-        shown.earlier_turns += log.turns_before;
         conversation.history = log.items;
         conversation.notes = log.notes;
         conversation.items_base = log.items_base;
+        conversation.turns_at_base = log.turns_at_base;
         conversation.notes_base = log.notes_base;
         conversation.preamble = log.preamble;
         conversation.forget_what_is_not_sent();
@@ -162,6 +165,7 @@ impl Conversation {
             tools,
             history: Vec::new(),
             items_base: 0,
+            turns_at_base: crate::session::TurnSplitter::default(),
             preamble: Vec::new(),
             notes: Vec::new(),
             notes_base: 0,
@@ -240,6 +244,11 @@ impl Conversation {
         self.items_base
     }
 
+    /// Where the turns stand at [`Self::items_base`].
+    pub fn turns_at_base(&self) -> crate::session::TurnSplitter {
+        self.turns_at_base
+    }
+
     /// kelp's notes beside the history in memory (how unfinished turns ended, usage), each with
     /// how many items of the whole history came before it.
     pub fn notes(&self) -> &[(usize, Note)] {
@@ -259,17 +268,22 @@ impl Conversation {
         if cut == 0 {
             return;
         }
+        let notes = self
+            .notes
+            .iter()
+            .position(|(at, _)| *at >= self.items_base + cut)
+            .unwrap_or(self.notes.len());
+        self.turns_at_base.read_through(
+            &self.history[..cut],
+            self.items_base,
+            &self.notes[..notes],
+        );
         let kept_instructions = self
             .history
             .drain(..cut)
             .filter(Item::is_instructions_message);
         self.preamble.extend(kept_instructions);
         self.items_base += cut;
-        let notes = self
-            .notes
-            .iter()
-            .position(|(at, _)| *at >= self.items_base)
-            .unwrap_or(self.notes.len());
         self.notes.drain(..notes);
         self.notes_base += notes;
         self.history.shrink_to_fit();
@@ -399,7 +413,7 @@ impl Conversation {
     /// Each turn in memory: its id, and how many items and notes of the whole history came
     /// before it began.
     fn turn_starts(&self) -> Vec<(String, usize, usize)> {
-        let mut splitter = crate::session::TurnSplitter::default();
+        let mut splitter = self.turns_at_base;
         let mut starts = Vec::new();
         let (items_base, notes_base) = (self.items_base, self.notes_base);
         let mut notes = self.notes.iter().enumerate().peekable();

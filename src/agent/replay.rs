@@ -61,14 +61,16 @@ fn entry_bytes(entry: &Replayed) -> usize {
 /// The turns of a saved history (`items`, with kelp's `notes`, each after the items before it)
 /// of a conversation in `project_dir`.
 pub fn replay(items: &[Item], notes: &[(usize, Note)], project_dir: &Path) -> Replay {
-    replay_from(items, 0, notes, project_dir)
+    replay_from(items, 0, TurnSplitter::default(), notes, project_dir)
 }
 
 /// [`replay`] of the part of a history that starts after `items_base` items (what a long
-/// conversation holds in memory after a compaction); the notes count items from the start.
+/// conversation holds in memory after a compaction), where the turns stand as
+/// `turns_at_base` says; the notes count items from the start.
 pub fn replay_from(
     items: &[Item],
     items_base: usize,
+    turns_at_base: TurnSplitter,
     notes: &[(usize, Note)],
     project_dir: &Path,
 ) -> Replay {
@@ -80,8 +82,11 @@ pub fn replay_from(
         })
         .collect();
     let mut state = State {
-        replay: Replay::default(),
-        splitter: TurnSplitter::default(),
+        replay: Replay {
+            earlier_turns: turns_at_base.turns(),
+            ..Replay::default()
+        },
+        splitter: turns_at_base,
         noted: false,
         calls: HashMap::new(),
         records,
@@ -667,6 +672,81 @@ mod tests {
             "the call the turn never reached is not shown"
         );
         assert!(turn.ends_in_answer());
+    }
+
+    #[test]
+    fn a_recent_load_names_its_turns_as_a_whole_one_does() {
+        use crate::session::{SessionHeader, SessionLog, SessionWriter};
+        let state = tempfile::tempdir().unwrap();
+        let mut writer = SessionWriter::create(state.path(), SessionHeader::new("/p", "m"));
+        // Forty turns from before turns had ids, then twenty with ids, each steered once.
+        for n in 0..40 {
+            writer.append(&Item::user_text(format!("old {n}"))).unwrap();
+            writer.append(&Item::assistant_text("short")).unwrap();
+        }
+        let mut items = 80;
+        for n in 40..60 {
+            let id = format!("u-{n}");
+            writer.append_note(&Note::TurnStarted { id }).unwrap();
+            writer.append(&Item::user_text(format!("new {n}"))).unwrap();
+            // A compaction in the middle of turn 45 sends from its steering prompt on.
+            if n == 45 {
+                writer
+                    .append_note(&Note::Compacted {
+                        summary: "so far".into(),
+                        sent_from: items + 1,
+                        automatic: true,
+                    })
+                    .unwrap();
+            }
+            writer
+                .append(&Item::user_text(format!("steer {n}")))
+                .unwrap();
+            writer.append(&Item::assistant_text("short")).unwrap();
+            items += 3;
+        }
+        let path = writer.path().unwrap().to_path_buf();
+        drop(writer);
+        let ids = |replay: &Replay| {
+            replay
+                .turns
+                .iter()
+                .map(|t| t.id.clone())
+                .collect::<Vec<_>>()
+        };
+        let whole = SessionLog::load(&path).unwrap();
+        let whole = replay(&whole.items, &whole.notes, Path::new("/p"));
+        assert_eq!(whole.turns.len(), 60);
+
+        for (shown_turns, first) in [(3, "u-46"), (30, "turn-30")] {
+            let recent = SessionLog::load_recent(&path, u64::MAX, shown_turns).unwrap();
+            assert!(recent.items_base > 0, "{shown_turns}: read in part");
+            let shown = replay_from(
+                &recent.items,
+                recent.items_base,
+                recent.turns_at_base,
+                &recent.notes,
+                Path::new("/p"),
+            );
+            let shown_ids = ids(&shown);
+            let from = shown_ids.iter().position(|id| id == first).unwrap();
+            assert_eq!(
+                shown_ids[from..],
+                ids(&whole)[whole.turns.len() - (shown_ids.len() - from)..],
+                "{shown_turns}: the ids a whole load gives"
+            );
+            let begun_by_steering = shown.turns.iter().filter(|turn| {
+                turn.entries.iter().any(|entry| {
+                    matches!(entry, Replayed::Prompt(p) if !p.steer && p.text.starts_with("steer"))
+                })
+            });
+            assert_eq!(
+                begun_by_steering.count(),
+                0,
+                "{shown_turns}: a steering prompt does not begin a turn"
+            );
+            assert_eq!(shown.earlier_turns + shown.turns.len(), 60);
+        }
     }
 
     #[test]

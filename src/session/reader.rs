@@ -29,8 +29,9 @@ pub struct SessionLog {
     pub items_base: usize,
     /// How many notes come before `notes`.
     pub notes_base: usize,
-    /// How many turns began before `items_base`.
-    pub turns_before: usize,
+    /// Where the turns stand at `items_base`: how many began before it, and whether a prompt
+    /// there would steer the last of them.
+    pub turns_at_base: super::TurnSplitter,
     /// The instruction messages (AGENTS.md) among the items before `items_base`.
     pub preamble: Vec<Item>,
 }
@@ -96,7 +97,7 @@ impl SessionLog {
             skipped_lines,
             items_base: 0,
             notes_base: 0,
-            turns_before: 0,
+            turns_at_base: super::TurnSplitter::default(),
             preamble: Vec::new(),
         })
     }
@@ -120,11 +121,10 @@ impl SessionLog {
             .map_err(SessionError::io("read", path))?;
         let header = parse_header(path, &line)?;
         let scan = scan(&mut reader, line.len() as u64, path)?;
-        // A file from before turns had ids names them by their place, counted from its start.
-        if !scan.noted {
-            return Self::load(path);
-        }
         let keep_from = scan.keep_from(shown_bytes, shown_turns);
+        // Turns begin in the order of the items before them.
+        let turns_before = scan.turns.partition_point(|turn| turn.0 < keep_from);
+        let last_noted = turns_before > 0 && scan.turns[turns_before - 1].2;
         let mut log = Self {
             path: path.to_path_buf(),
             header,
@@ -133,11 +133,8 @@ impl SessionLog {
             skipped_lines: scan.skipped_lines,
             items_base: keep_from,
             notes_base: scan.notes.iter().filter(|(at, _)| *at < keep_from).count(),
-            turns_before: scan
-                .turns
-                .iter()
-                .filter(|(before, _)| *before < keep_from)
-                .count(),
+            // A file from before turns had ids names them by their place, counted from its start.
+            turns_at_base: super::TurnSplitter::after(turns_before, last_noted),
             preamble: Vec::new(),
         };
         // The kept lines in the file's order, read in one pass forward: items and notes
@@ -244,14 +241,13 @@ struct Scan {
     items: Vec<Place>,
     /// Each note with how many items came before it.
     notes: Vec<(usize, Place)>,
-    /// Where each turn begins, as (items before it, its first line's offset).
-    turns: Vec<(usize, u64)>,
+    /// Where each turn begins, as (items before it, its first line's offset, whether it began
+    /// at a note).
+    turns: Vec<(usize, u64, bool)>,
     /// The items the last compaction left to send from.
     sent_from: usize,
     skipped_lines: usize,
     end: u64,
-    /// Whether any turn began at a note (has an id).
-    noted: bool,
 }
 
 impl Scan {
@@ -259,7 +255,7 @@ impl Scan {
     /// that fit `shown_bytes` and `shown_turns` (the newest always).
     fn keep_from(&self, shown_bytes: u64, shown_turns: usize) -> usize {
         let mut first_shown = self.items.len();
-        for (n, (items_before, offset)) in self.turns.iter().rev().enumerate() {
+        for (n, (items_before, offset, _)) in self.turns.iter().rev().enumerate() {
             if n > 0 && (n == shown_turns || self.end - offset > shown_bytes) {
                 break;
             }
@@ -315,7 +311,7 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
                     Note::Rewound { items, notes } => {
                         scan.items.truncate(*items);
                         scan.notes.truncate(*notes);
-                        scan.turns.retain(|(before, _)| before < items);
+                        scan.turns.retain(|(before, ..)| before < items);
                         compactions.retain(|(note, _)| note < notes);
                         continue;
                     }
@@ -325,8 +321,7 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
                     _ => {}
                 }
                 if splitter.on_note(&note).is_some() {
-                    scan.noted = true;
-                    scan.turns.push((scan.items.len(), place.offset));
+                    scan.turns.push((scan.items.len(), place.offset, true));
                 }
                 scan.notes.push((scan.items.len(), place));
             }
@@ -337,7 +332,7 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
                     continue;
                 };
                 if splitter.on_item(&item).is_some() {
-                    scan.turns.push((scan.items.len(), place.offset));
+                    scan.turns.push((scan.items.len(), place.offset, false));
                 }
                 scan.items.push(Place {
                     instructions: item.is_instructions_message(),

@@ -10,7 +10,7 @@ use super::{Entry, Note};
 use crate::llm::types::Item;
 
 /// Reads a conversation's entries in order and says where each turn begins.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct TurnSplitter {
     /// Turns begun so far.
     count: usize,
@@ -58,6 +58,30 @@ impl TurnSplitter {
     pub fn turns(&self) -> usize {
         self.count
     }
+
+    /// Where the splitter stands after `turns` turns began and the last of them had its
+    /// prompt: `last_noted` if it began at a note, so that a prompt after it steers it.
+    pub fn after(turns: usize, last_noted: bool) -> Self {
+        Self {
+            count: turns,
+            noted: last_noted.then_some(true),
+        }
+    }
+
+    /// Reads `items` (the first at index `base`) with the notes among them, each after the
+    /// items before it, in the order they were saved.
+    pub fn read_through(&mut self, items: &[Item], base: usize, notes: &[(usize, Note)]) {
+        let mut notes = notes.iter().peekable();
+        for (index, item) in items.iter().enumerate() {
+            while let Some((_, note)) = notes.next_if(|(at, _)| *at <= base + index) {
+                self.on_note(note);
+            }
+            self.on_item(item);
+        }
+        for (_, note) in notes {
+            self.on_note(note);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +110,22 @@ mod tests {
             prompt("next"),
         ];
         assert_eq!(ids(&entries), ["turn-0", "turn-1", "u-1", "u-2"]);
+
+        // Reading the first entries in one go leaves the splitter where reading them one by
+        // one does, for each place the rest could start from.
+        for cut in 0..=entries.len() {
+            let mut one_by_one = TurnSplitter::default();
+            entries[..cut].iter().for_each(|e| drop(one_by_one.next(e)));
+            let (mut items, mut notes) = (Vec::new(), Vec::new());
+            for entry in &entries[..cut] {
+                match entry {
+                    Entry::Item(item) => items.push(item.clone()),
+                    Entry::Note(note) => notes.push((items.len(), note.clone())),
+                }
+            }
+            let mut at_once = TurnSplitter::default();
+            at_once.read_through(&items, 0, &notes);
+            assert_eq!(at_once, one_by_one, "after {cut} entries");
+        }
     }
 }

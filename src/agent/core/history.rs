@@ -27,6 +27,7 @@ impl Core {
                     replay: Box::new(crate::agent::replay::replay_from(
                         conversation.history(),
                         conversation.items_base(),
+                        conversation.turns_at_base(),
                         conversation.notes(),
                         project_dir,
                     )),
