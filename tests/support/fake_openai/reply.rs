@@ -120,6 +120,8 @@ pub(super) enum Item {
         name: String,
         arguments: Arc<str>,
         call_id: String,
+        /// A freeform tool's call (`custom_tool_call`): `arguments` is its raw input.
+        custom: bool,
     },
 }
 
@@ -421,6 +423,18 @@ impl Reply {
             name: name.into(),
             arguments: arguments_string(arguments),
             call_id: call_id.into(),
+            custom: false,
+        })
+    }
+
+    /// Appends a call of a freeform (custom) tool with its raw `input`, as a client that
+    /// declares the tool with `"type": "custom"` receives it.
+    pub fn and_custom_call(self, name: impl Into<String>, input: impl Into<String>) -> Self {
+        self.push(Item::Call {
+            name: name.into(),
+            arguments: Arc::from(input.into()),
+            call_id: fresh_call_id(),
+            custom: true,
         })
     }
 

@@ -379,6 +379,7 @@ fn item_events(
                 name,
                 arguments,
                 call_id,
+                custom: false,
             } => (
                 json!({
                     "id": id, "type": "function_call", "status": "in_progress",
@@ -390,6 +391,24 @@ fn item_events(
                 vec![json!({
                     "type": "response.function_call_arguments.done", "item_id": id,
                     "output_index": index, "arguments": &**arguments
+                })],
+            ),
+            Item::Call {
+                name,
+                arguments,
+                call_id,
+                custom: true,
+            } => (
+                json!({
+                    "id": id, "type": "custom_tool_call", "status": "in_progress",
+                    "input": "", "call_id": call_id, "name": name
+                }),
+                Arc::clone(arguments),
+                "response.custom_tool_call_input.delta",
+                Vec::new(),
+                vec![json!({
+                    "type": "response.custom_tool_call_input.done", "item_id": id,
+                    "output_index": index, "input": &**arguments
                 })],
             ),
         };
@@ -440,9 +459,19 @@ fn done_item(id: &str, item: &Item) -> Value {
             name,
             arguments,
             call_id,
+            custom: false,
         } => json!({
             "id": id, "type": "function_call", "status": "completed",
             "arguments": &**arguments, "call_id": call_id, "name": name
+        }),
+        Item::Call {
+            name,
+            arguments,
+            call_id,
+            custom: true,
+        } => json!({
+            "id": id, "type": "custom_tool_call", "status": "completed",
+            "input": &**arguments, "call_id": call_id, "name": name
         }),
     }
 }

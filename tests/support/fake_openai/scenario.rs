@@ -67,15 +67,24 @@ impl Scenario {
                 )),
                 None => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
             },
+            // The tools as the client declares them: kelp's `shell`, or Codex's `exec_command`
+            // and its freeform `apply_patch`, so the same scenario drives either.
             Self::Coding => match (tool_outputs_since_user(body), last_tool_output(body)) {
+                (0, _) if declares(body, "exec_command") => {
+                    Reply::text("Running it.").and_call("exec_command", json!({ "cmd": user }))
+                }
                 (0, _) => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
                 (1, Some(output)) => {
-                    let printed = output.lines().last().unwrap_or_default();
+                    let printed = output.trim_end().lines().last().unwrap_or_default();
                     let patch = format!(
                         "*** Begin Patch\n*** Add File: kelp-notes.md\n+{printed}\n*** End Patch\n"
                     );
-                    Reply::text("Writing it down.")
-                        .and_call("apply_patch", json!({ "input": patch }))
+                    let reply = Reply::text("Writing it down.");
+                    if declares_custom(body, "apply_patch") {
+                        reply.and_custom_call("apply_patch", patch)
+                    } else {
+                        reply.and_call("apply_patch", json!({ "input": patch }))
+                    }
                 }
                 _ => Reply::text("Done: the command ran, and what it printed is in kelp-notes.md."),
             },
@@ -99,9 +108,14 @@ pub fn last_user_text(body: &Value) -> String {
         .find(|item| item["role"] == "user")
         .map(|item| match &item["content"] {
             Value::String(text) => text.clone(),
+            // Codex wraps an image in text parts of its own (`<image>` … `</image>`).
             Value::Array(parts) => parts
                 .iter()
                 .filter_map(|part| part["text"].as_str())
+                .filter(|text| {
+                    let text = text.trim_start();
+                    !text.starts_with("<image") && !text.starts_with("</image")
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
             _ => String::new(),
@@ -116,15 +130,33 @@ fn tool_outputs_since_user(body: &Value) -> usize {
             .iter()
             .rev()
             .take_while(|item| item["role"] != "user")
-            .filter(|item| item["type"] == "function_call_output")
+            .filter(|item| {
+                item["type"] == "function_call_output" || item["type"] == "custom_tool_call_output"
+            })
             .count()
+    })
+}
+
+/// Whether the request declares a tool named `name`.
+fn declares(body: &Value, name: &str) -> bool {
+    body["tools"]
+        .as_array()
+        .is_some_and(|tools| tools.iter().any(|tool| tool["name"] == name))
+}
+
+/// Whether the request declares `name` as a freeform (custom) tool.
+fn declares_custom(body: &Value, name: &str) -> bool {
+    body["tools"].as_array().is_some_and(|tools| {
+        tools
+            .iter()
+            .any(|tool| tool["name"] == name && tool["type"] == "custom")
     })
 }
 
 /// The output of the last input item when it is a `function_call_output`.
 fn last_tool_output(body: &Value) -> Option<String> {
     let last = body["input"].as_array()?.last()?;
-    if last["type"] != "function_call_output" {
+    if last["type"] != "function_call_output" && last["type"] != "custom_tool_call_output" {
         return None;
     }
     Some(match &last["output"] {
