@@ -48,6 +48,8 @@ pub struct CoreOptions {
     pub max_steps: usize,
     /// `OPENAI_API_KEY`, used when the auth file holds no login.
     pub env_api_key: Option<String>,
+    /// `env_api_key` beats the stored login (`kelp exec`'s `CODEX_API_KEY`, as Codex's exec).
+    pub env_api_key_first: bool,
     /// ChatGPT tokens an embedding host hands in; used instead of auth.json while set.
     pub external: Option<ExternalAuth>,
     /// The editor holding the project's files, when the front end has one.
@@ -69,6 +71,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("stream", &self.stream)
             .field("max_steps", &self.max_steps)
             .field("env_api_key", &self.env_api_key.as_deref().map(mask_key))
+            .field("env_api_key_first", &self.env_api_key_first)
             .field("external", &self.external)
             .field("editor", &self.editor)
             .field("sign_in", &self.sign_in)
@@ -90,6 +93,7 @@ impl CoreOptions {
             stream: StreamSettings::default(),
             max_steps: DEFAULT_MAX_STEPS,
             env_api_key: std::env::var("OPENAI_API_KEY").ok(),
+            env_api_key_first: false,
             external: None,
             editor: None,
             sign_in: None,
@@ -312,6 +316,9 @@ impl Core {
     ) -> Result<Self, String> {
         let http = crate::llm::client::http_client().map_err(|e| e.to_string())?;
         let mut auth = AuthManager::new(&config, http.clone(), options.env_api_key.clone());
+        if options.env_api_key_first {
+            auth = auth.preferring_env_key();
+        }
         if let Some(external) = options.external.clone() {
             auth = auth.with_external(external);
         }

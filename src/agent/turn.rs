@@ -25,6 +25,7 @@ use super::protocol::{
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use super::turn_context::forward_retry;
 use super::turn_context::{TurnContext, TurnError, take_steered};
+use crate::config::SandboxMode;
 use crate::llm::types::{Item, ResponseEvent, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
@@ -39,7 +40,18 @@ pub const NOT_STARTED_OUTPUT: &str = "cancelled: the turn was interrupted before
 
 /// What a call that would ask gets with nobody to ask: its output for the model, and a note
 /// for the person that names what would allow it (never the mode already in use).
-fn unattended_denial(mode: ApprovalMode, tool: &ToolCall, outside: bool) -> (String, String) {
+fn unattended_denial(
+    mode: ApprovalMode,
+    tool: &ToolCall,
+    outside: bool,
+    read_only: bool,
+) -> (String, String) {
+    if read_only && matches!(tool, ToolCall::ApplyPatch(_)) {
+        return (
+            "denied: the sandbox is read-only, so no file may change".to_string(),
+            "the sandbox is read-only (rerun with --sandbox workspace-write)".to_string(),
+        );
+    }
     if outside {
         // No mode lets a path outside the project through without a person.
         return (
@@ -468,7 +480,15 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
     };
     let project_dir = conversation.project_dir();
     let outside = tool.paths_outside(project_dir);
-    let verdict = ctx.approvals.judge(tool, project_dir);
+    let mut verdict = ctx.approvals.judge(tool, project_dir);
+    // In a read-only sandbox the person chose, nothing changes a file unasked: a patch asks in
+    // every mode, as Codex's read-only does. (The read-only kelp falls back to in a home folder,
+    // with a note, guards commands against start-up files; patches are shown as ever.)
+    let sandbox = &conversation.tool_context().sandbox;
+    let read_only = sandbox.mode == SandboxMode::ReadOnly && sandbox.note.is_none();
+    if read_only && verdict == Verdict::Run && matches!(tool, ToolCall::ApplyPatch(_)) {
+        verdict = Verdict::AskPatch;
+    }
     let verdict = with_preview(verdict, tool, conversation.tool_context()).await;
     let subject = match verdict {
         Verdict::Run => return Prepared::Run(tool.clone(), outside),
@@ -478,7 +498,8 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         Verdict::AskPatch => return declined("the patch could not be previewed".into()),
     };
     if !ctx.approvals.is_interactive() {
-        let (output, note) = unattended_denial(ctx.approvals.mode(), tool, !outside.is_empty());
+        let (output, note) =
+            unattended_denial(ctx.approvals.mode(), tool, !outside.is_empty(), read_only);
         ctx.emit(Event::Notice(format!(
             "denied `{}`: {note}",
             tool.summary()

@@ -12,10 +12,13 @@
 //!   server requests to the host.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
+//! - `exec_events.rs`: those notifications as the JSON lines of Codex's `exec
+//!   --experimental-json`, for `kelp exec` and `kelp run --json`.
 
 pub mod account;
 pub mod config;
 pub mod exec;
+pub mod exec_events;
 pub mod history;
 pub mod items;
 pub mod threads;

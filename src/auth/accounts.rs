@@ -240,6 +240,7 @@ impl<T: Companion> Accounts<T> {
     }
 
     fn pick(&self, stored: Option<OpenAiEntry>) -> Option<SignedIn> {
+        let stored = stored.filter(|_| !self.manager.env_key_wins());
         entry_or_env(stored, self.manager.env_api_key())
     }
 

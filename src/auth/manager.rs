@@ -63,6 +63,8 @@ struct Inner {
     /// Tokens a host app hands in; while set they are the credential and auth.json is unused.
     external: Option<ExternalAuth>,
     env_api_key: Option<String>,
+    /// The environment's key beats the stored login (Codex's `exec` with `CODEX_API_KEY`).
+    env_key_first: bool,
     http: reqwest::Client,
     issuer: String,
     retry: RetryPolicy,
@@ -102,6 +104,7 @@ impl AuthManager {
                 store: AuthStore::new(&config.auth_file),
                 external: None,
                 env_api_key: env_api_key.filter(|k| !k.trim().is_empty()),
+                env_key_first: false,
                 http,
                 issuer: config.auth_issuer.clone(),
                 retry,
@@ -112,21 +115,35 @@ impl AuthManager {
 
     /// The same manager, using `external` tokens whenever a host has handed some in.
     pub fn with_external(self, external: ExternalAuth) -> Self {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+        self.changed(|inner| inner.external = Some(external))
+    }
+
+    /// The same manager, using the environment's key (when there is one) before the stored
+    /// login, as Codex's `exec` uses `CODEX_API_KEY`.
+    pub fn preferring_env_key(self) -> Self {
+        self.changed(|inner| inner.env_key_first = true)
+    }
+
+    fn changed(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             store: shared.store.clone(),
             external: shared.external.clone(),
             env_api_key: shared.env_api_key.clone(),
+            env_key_first: shared.env_key_first,
             http: shared.http.clone(),
             issuer: shared.issuer.clone(),
             retry: shared.retry,
             refreshing: tokio::sync::Mutex::new(()),
         });
+        change(&mut inner);
         Self {
-            inner: Arc::new(Inner {
-                external: Some(external),
-                ..inner
-            }),
+            inner: Arc::new(inner),
         }
+    }
+
+    /// Whether the environment's key is used whatever the auth file holds.
+    pub fn env_key_wins(&self) -> bool {
+        self.inner.env_key_first && self.inner.env_api_key.is_some()
     }
 
     fn external(&self) -> Option<&ExternalAuth> {
@@ -151,6 +168,9 @@ impl AuthManager {
     /// The stored entry if there is one, else the environment's key. Reads the file on the
     /// calling thread and never refreshes.
     pub fn resolve(&self) -> Result<Option<(Credential, CredentialSource)>, AuthError> {
+        if self.env_key_wins() {
+            return Ok(self.pick(None));
+        }
         let stored = self.inner.store.load()?.openai();
         Ok(self.pick(stored))
     }
@@ -248,6 +268,9 @@ impl AuthManager {
     }
 
     async fn load_entry(&self) -> Result<Option<OpenAiEntry>, AuthError> {
+        if self.env_key_wins() {
+            return Ok(None);
+        }
         Ok(with_store(&self.inner.store, |s| s.load()).await?.openai())
     }
 

@@ -1,7 +1,8 @@
 //! The command line: `kelp`, `kelp login`, `kelp logout`, `kelp auth status`, `kelp sessions`,
-//! `kelp run`, `kelp sandbox check`.
+//! `kelp resume`, `kelp run`, `kelp exec`, `kelp app-server`, `kelp acp`, `kelp sandbox check`.
 
 mod auth_cmd;
+mod exec_cmd;
 mod run_cmd;
 mod sandbox_cmd;
 mod sessions_cmd;
@@ -71,7 +72,7 @@ pub struct AgentFlags {
     /// What a command the model runs may touch: workspace-write (write only inside the project,
     /// the temp dir and kelp's cache), read-only, or off. Enforced by the kernel (namespaces
     /// that hide credentials, Landlock, seccomp).
-    #[arg(long, value_name = "MODE", value_parser = parse_sandbox)]
+    #[arg(long, short = 's', value_name = "MODE", value_parser = parse_sandbox)]
     sandbox: Option<SandboxMode>,
     /// Let sandboxed commands open network connections (default: off).
     #[arg(long, value_name = "ON|OFF", num_args = 0..=1, default_missing_value = "on", value_parser = parse_switch)]
@@ -132,6 +133,9 @@ enum Command {
     Resume(ResumeArgs),
     /// Answer one prompt without the interactive client, streaming the answer to stdout.
     Run(run_cmd::RunArgs),
+    /// Codex's `exec` on kelp, for hosts built on `codex exec --experimental-json` (the Codex
+    /// SDK): one prompt, Codex's JSON events with --json, `exec resume ID | --last`.
+    Exec(Box<exec_cmd::ExecArgs>),
     /// Serve the Codex app-server protocol (JSON-RPC, one object per line) on stdin and stdout,
     /// for host apps and editor extensions that embed kelp.
     AppServer(AppServerArgs),
@@ -281,6 +285,7 @@ fn run_cli() -> ExitCode {
     // The agent's flags, from before the command and after it (these win).
     let after = match &mut cli.command {
         Some(Command::Run(args)) => std::mem::take(&mut args.agent),
+        Some(Command::Exec(args)) => std::mem::take(&mut args.agent),
         Some(Command::AppServer(args)) => std::mem::take(&mut args.agent),
         Some(Command::Acp(args)) => std::mem::take(&mut args.agent),
         Some(Command::Resume(args)) => std::mem::take(&mut args.agent),
@@ -303,6 +308,11 @@ fn run_cli() -> ExitCode {
             Ok(CodexKey::Ignored(key)) => ignored.push(key),
             Err(why) => return fail(exit::USAGE, &why),
         }
+    }
+    if let Some(Command::Exec(args)) = &cli.command
+        && let Err(why) = args.apply(&mut overrides)
+    {
+        return fail(exit::USAGE, &why);
     }
     // kelp's own flags beat a `-c` of the same setting.
     overrides.model = agent.model.clone().or(overrides.model);
@@ -394,6 +404,10 @@ fn run_cli() -> ExitCode {
         },
         Some(Command::Run(args)) => match project_dir() {
             Ok(dir) => run_cmd::run(&config, &dir, args),
+            Err(code) => code,
+        },
+        Some(Command::Exec(args)) => match project_dir() {
+            Ok(dir) => exec_cmd::exec(&config, &dir, *args),
             Err(code) => code,
         },
         Some(Command::AppServer(args)) => app_server(config, overrides, &args.listen),

@@ -11,12 +11,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use kelp::agent::core::{self, Approver, CoreOptions};
-use kelp::agent::protocol::{Event, Op, PlanStatus, Submission, TurnOutcome};
+use kelp::agent::protocol::{Event, Op, Submission, TurnOutcome};
 use kelp::config::Config;
-use kelp::llm::types::{RateLimitWindow, TokenUsage};
 use kelp::llm::{ErrorCategory, ReasoningEffort};
-use kelp::terminal_text::{json_without_c1, printable, printable_lines};
-use serde_json::{Value, json};
+use kelp::terminal_text::{printable, printable_lines};
 
 use super::sessions_cmd::{self, ResumeRequest};
 use super::{exit, fail};
@@ -56,32 +54,12 @@ impl RunArgs {
 
 /// Runs `kelp run` for the project in `project_dir`.
 pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
-    let text = match args.prompt.as_deref() {
-        Some(text) if text != "-" => text.to_string(),
-        _ => {
-            let mut text = String::new();
-            if let Err(e) = io::stdin().read_to_string(&mut text) {
-                return fail(
-                    exit::USAGE,
-                    &format!("cannot read the prompt from stdin: {e}"),
-                );
-            }
-            text
-        }
+    let text = match read_prompt(args.prompt.as_deref(), false) {
+        Ok(text) => text,
+        Err(code) => return code,
     };
-    if text.trim().is_empty() {
-        return fail(
-            exit::USAGE,
-            "no prompt: pass it as an argument or on standard input",
-        );
-    }
-    // A misspelt effort is a mistake on this command line's behalf: say so rather than guess.
-    if let Some(Err(e)) = config
-        .reasoning_effort
-        .as_deref()
-        .map(str::parse::<ReasoningEffort>)
-    {
-        return fail(exit::USAGE, &e);
+    if let Err(code) = check_effort(config) {
+        return code;
     }
     let resume = match args.resume() {
         Some(request) => match sessions_cmd::resolve(config, project_dir, &request) {
@@ -91,29 +69,134 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
         None => None,
     };
     let resumed = resume.is_some();
+    let mut options = CoreOptions::new(project_dir);
+    options.resume = resume;
+    let mut printer: Box<dyn Printer> = if args.json {
+        Box::new(super::exec_cmd::JsonLines::new(project_dir, true))
+    } else {
+        Box::new(TextPrinter::default())
+    };
+    let driven = drive(
+        config,
+        options,
+        Submission::text(text),
+        resumed,
+        printer.as_mut(),
+    );
+    if !args.json && !driven.session_id.is_empty() && io::stderr().is_terminal() {
+        eprintln!(
+            "kelp: to continue this conversation: kelp run --resume {} PROMPT",
+            driven.session_id
+        );
+    }
+    driven.exit_code()
+}
+
+/// The prompt given as `arg`, or read from standard input when it is absent or `-`; `as_codex`:
+/// say on stderr that it is read from there, and refuse to wait for a terminal, as Codex's
+/// exec does.
+pub(super) fn read_prompt(arg: Option<&str>, as_codex: bool) -> Result<String, ExitCode> {
+    let text = match arg {
+        Some(text) if text != "-" => text.to_string(),
+        _ => {
+            if as_codex && io::stdin().is_terminal() {
+                return Err(fail(
+                    exit::USAGE,
+                    "no prompt: pass it as an argument or pipe it into standard input",
+                ));
+            }
+            if as_codex {
+                eprintln!("Reading prompt from stdin...");
+            }
+            let mut text = String::new();
+            if let Err(e) = io::stdin().read_to_string(&mut text) {
+                return Err(fail(
+                    exit::USAGE,
+                    &format!("cannot read the prompt from stdin: {e}"),
+                ));
+            }
+            text
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(fail(
+            exit::USAGE,
+            "no prompt: pass it as an argument or on standard input",
+        ));
+    }
+    Ok(text)
+}
+
+/// A misspelt effort is a mistake on this command line's behalf: say so rather than guess.
+pub(super) fn check_effort(config: &Config) -> Result<(), ExitCode> {
+    match config
+        .reasoning_effort
+        .as_deref()
+        .map(str::parse::<ReasoningEffort>)
+    {
+        Some(Err(e)) => Err(fail(exit::USAGE, &e)),
+        _ => Ok(()),
+    }
+}
+
+/// How a run ended: the turn's outcome, whether its events could be written, and the
+/// conversation it was part of.
+pub(super) struct Driven {
+    pub outcome: TurnOutcome,
+    pub printed: io::Result<()>,
+    pub session_id: String,
+}
+
+impl Driven {
+    /// The exit code scripts rely on, with the reason on stderr.
+    pub fn exit_code(self) -> ExitCode {
+        match (self.outcome, self.printed) {
+            // A closed stdout (`kelp run … | head`) is the reader's choice, not a failure.
+            (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            (_, Err(e)) => fail(exit::FAILURE, &format!("cannot write the answer: {e}")),
+            (TurnOutcome::Completed, Ok(())) => ExitCode::SUCCESS,
+            (TurnOutcome::Interrupted, _) => fail(exit::CANCELLED, "interrupted"),
+            (TurnOutcome::Stopped { message, .. }, _) => fail(exit::FAILURE, &message),
+            (TurnOutcome::Failed { message, category }, _) => {
+                let code = match category {
+                    ErrorCategory::Auth => exit::AUTH,
+                    ErrorCategory::Limit => exit::LIMIT,
+                    ErrorCategory::Other => exit::FAILURE,
+                };
+                fail(code, &message)
+            }
+        }
+    }
+}
+
+/// Runs one turn of `submission` on the core `options` open (nobody there to approve: what
+/// would ask is denied, and the model told how to rerun), showing its events with `printer`.
+pub(super) fn drive(
+    config: &Config,
+    mut options: CoreOptions,
+    submission: Submission,
+    resumed: bool,
+    printer: &mut dyn Printer,
+) -> Driven {
+    options.new_if_resume_fails = false;
+    options.approver = Approver::Unattended;
+    options.sign_in = Some(SIGN_IN);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => return fail(exit::FAILURE, &format!("cannot start: {e}")),
-    };
-    let mut options = CoreOptions::new(project_dir);
-    options.resume = resume;
-    options.new_if_resume_fails = false;
-    options.approver = Approver::Unattended;
-    options.sign_in = Some(SIGN_IN);
-    let mut printer: Box<dyn Printer> = if args.json {
-        Box::new(JsonPrinter::default())
-    } else {
-        Box::new(TextPrinter::default())
+        Err(e) => {
+            return Driven {
+                outcome: failed(format!("cannot start: {e}")),
+                printed: Ok(()),
+                session_id: String::new(),
+            };
+        }
     };
     let (outcome, printed, session_id) = runtime
         .block_on(async {
-            let mut core = match core::open(config.clone(), options).await {
-                Ok(core) => core,
-                Err(message) => return Err(message),
-            };
+            let mut core = core::open(config.clone(), options).await?;
             for notice in &core.notices {
                 eprintln!("kelp: warning: {notice}");
             }
@@ -121,8 +204,8 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
                 return Ok((None, Err(e), core.id));
             }
             // Ctrl-C stops the turn the way the TUI's interrupt does: running commands are
-            // killed. So do SIGTERM and SIGHUP (a closed terminal, a job runner's timeout):
-            // nothing kelp started outlives it.
+            // killed. So do SIGTERM and SIGHUP (a closed terminal, a job runner's timeout, a
+            // host's abort): nothing kelp started outlives it.
             let interrupt = core.ops.clone();
             kelp::task::spawn(async move {
                 use tokio::signal::unix::{SignalKind, signal};
@@ -139,43 +222,32 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
                 }
                 let _ = interrupt.send(Op::Interrupt);
             });
-            let _ = core.ops.send(Op::Submit(Submission::text(text)));
+            let _ = core.ops.send(Op::Submit(submission));
             let mut printed = Ok(());
             let mut outcome = None;
             while let Some(event) = core.events.recv().await {
+                let ended = match &event {
+                    Event::TurnFinished(ended) => Some(ended.clone()),
+                    _ => None,
+                };
                 if printed.is_ok() {
-                    printed = printer.print(&event);
+                    printed = printer.print(event);
                 }
-                if let Event::TurnFinished(ended) = event {
-                    outcome = Some(ended);
+                if ended.is_some() {
+                    outcome = ended;
                     break;
                 }
             }
             // The core stops once its last sender is gone, killing what still runs.
             let _ = core.ops.send(Op::Shutdown);
-            Ok((outcome, printed, core.id))
+            Ok::<_, String>((outcome, printed, core.id))
         })
         .unwrap_or_else(|message| (Some(failed(message)), Ok(()), String::new()));
-    if !args.json && !session_id.is_empty() && io::stderr().is_terminal() {
-        eprintln!("kelp: to continue this conversation: kelp run --resume {session_id} PROMPT");
-    }
-    let outcome =
-        outcome.unwrap_or_else(|| failed("the agent stopped before the turn ended".to_string()));
-    match (outcome, printed) {
-        // A closed stdout (`kelp run … | head`) is the reader's choice, not a failure to report.
-        (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        (_, Err(e)) => fail(exit::FAILURE, &format!("cannot write the answer: {e}")),
-        (TurnOutcome::Completed, Ok(())) => ExitCode::SUCCESS,
-        (TurnOutcome::Interrupted, _) => fail(exit::CANCELLED, "interrupted"),
-        (TurnOutcome::Stopped { message, .. }, _) => fail(exit::FAILURE, &message),
-        (TurnOutcome::Failed { message, category }, _) => {
-            let code = match category {
-                ErrorCategory::Auth => exit::AUTH,
-                ErrorCategory::Limit => exit::LIMIT,
-                ErrorCategory::Other => exit::FAILURE,
-            };
-            fail(code, &message)
-        }
+    Driven {
+        outcome: outcome
+            .unwrap_or_else(|| failed("the agent stopped before the turn ended".to_string())),
+        printed,
+        session_id,
     }
 }
 
@@ -188,16 +260,23 @@ fn failed(message: String) -> TurnOutcome {
 }
 
 /// The printing side: shows the core's events.
-trait Printer {
+pub(super) trait Printer {
     /// Says which conversation the run is part of, before anything else.
     fn session(&mut self, id: &str, resumed: bool) -> io::Result<()>;
     /// Shows one event.
-    fn print(&mut self, event: &Event) -> io::Result<()>;
+    fn print(&mut self, event: Event) -> io::Result<()>;
+    /// The turn's last answer, once it is done.
+    fn last_message(&self) -> Option<&str>;
 }
 
-/// The answer as plain text on stdout, flushed per delta; retries noted on stderr.
+/// The answer as plain text on stdout, flushed per delta; retries noted on stderr. With
+/// `last_only` (`kelp exec`, as Codex's), the answers go to stderr as they finish and only the
+/// turn's last one to stdout, once the turn is done.
 #[derive(Default)]
-struct TextPrinter {
+pub(super) struct TextPrinter {
+    last_only: bool,
+    /// The last answer finished, for `last_only` and `--output-last-message`.
+    last_message: Option<String>,
     /// The message printing now has printed some text, by deltas.
     streamed: bool,
     /// The answers printed since the last retry, which a retry may void.
@@ -207,6 +286,14 @@ struct TextPrinter {
 }
 
 impl TextPrinter {
+    /// Only the turn's last answer on stdout (`kelp exec`).
+    pub(super) fn last_only() -> Self {
+        Self {
+            last_only: true,
+            ..Self::default()
+        }
+    }
+
     fn out(&mut self, text: &str) -> io::Result<()> {
         if text.is_empty() {
             return Ok(());
@@ -235,8 +322,31 @@ impl Printer for TextPrinter {
         Ok(())
     }
 
-    fn print(&mut self, event: &Event) -> io::Result<()> {
-        match event {
+    fn last_message(&self) -> Option<&str> {
+        self.last_message.as_deref()
+    }
+
+    fn print(&mut self, event: Event) -> io::Result<()> {
+        if let Event::MessageDone { text, .. } = &event {
+            self.last_message = Some(text.clone());
+        }
+        if self.last_only {
+            match &event {
+                Event::TextDelta { .. } => return Ok(()),
+                Event::MessageDone { text, .. } => {
+                    eprintln!("{}", printable_lines(text.trim_end()));
+                    return Ok(());
+                }
+                Event::TurnFinished(TurnOutcome::Completed) => {
+                    let last = self.last_message.take().unwrap_or_default();
+                    self.out(&last)?;
+                    self.last_message = Some(last);
+                    return self.end_line();
+                }
+                _ => {}
+            }
+        }
+        match &event {
             Event::TextDelta { item, delta } => {
                 if !self.streamed {
                     self.printed.push(item.clone());
@@ -328,138 +438,5 @@ impl Printer for TextPrinter {
             }
             _ => Ok(()),
         }
-    }
-}
-
-/// One JSON object per line on stdout, for scripts.
-#[derive(Default)]
-struct JsonPrinter {
-    usage: TokenUsage,
-}
-
-impl JsonPrinter {
-    fn line(&self, value: Value) -> io::Result<()> {
-        let line = json_without_c1(value.to_string());
-        let mut stdout = io::stdout().lock();
-        stdout.write_all(line.as_bytes())?;
-        stdout.write_all(b"\n")?;
-        stdout.flush()
-    }
-}
-
-fn window(w: &Option<RateLimitWindow>) -> Value {
-    match w {
-        Some(w) => {
-            json!({"used_percent": w.used_percent, "window_minutes": w.window_minutes, "resets_at": w.resets_at})
-        }
-        None => Value::Null,
-    }
-}
-
-impl Printer for JsonPrinter {
-    fn session(&mut self, id: &str, resumed: bool) -> io::Result<()> {
-        self.line(json!({"type": "session.started", "session_id": id, "resumed": resumed}))
-    }
-
-    fn print(&mut self, event: &Event) -> io::Result<()> {
-        let value = match event {
-            Event::TurnStarted { .. } => json!({"type": "turn.started"}),
-            Event::TextDelta { item, delta } => {
-                json!({"type": "text.delta", "item_id": item, "delta": delta})
-            }
-            Event::ReasoningDelta { item, delta } => {
-                json!({"type": "reasoning.delta", "item_id": item, "delta": delta})
-            }
-            Event::MessageDone { item, text } => {
-                json!({"type": "item.completed", "item": {"id": item, "type": "agent_message", "text": text}})
-            }
-            Event::Retrying {
-                attempt,
-                max,
-                delay,
-                reason,
-                voided,
-            } => json!({
-                "type": "retrying",
-                "attempt": attempt,
-                "max": max,
-                "delay_ms": delay.as_millis() as u64,
-                "reason": reason,
-                "voided": voided,
-            }),
-            Event::RateLimits(limits) => json!({
-                "type": "rate_limits",
-                "primary": window(&limits.primary),
-                "secondary": window(&limits.secondary),
-            }),
-            Event::Usage(usage) => {
-                self.usage = *usage;
-                return Ok(());
-            }
-            Event::TurnFinished(TurnOutcome::Completed) => {
-                json!({"type": "turn.completed", "usage": self.usage})
-            }
-            Event::TurnFinished(
-                TurnOutcome::Failed { message, .. } | TurnOutcome::Stopped { message, .. },
-            ) => {
-                json!({"type": "turn.failed", "error": {"message": message}})
-            }
-            Event::TurnFinished(TurnOutcome::Interrupted) => json!({"type": "turn.interrupted"}),
-            Event::ToolStarted {
-                call_id,
-                tool,
-                summary,
-                ..
-            } => {
-                json!({"type": "tool.started", "call_id": call_id, "tool": tool, "summary": summary})
-            }
-            Event::ToolOutput { call_id, chunk } => {
-                json!({"type": "tool.output", "call_id": call_id, "chunk": chunk})
-            }
-            Event::ToolFinished {
-                call_id,
-                success,
-                exit_code,
-                duration,
-            } => json!({
-                "type": "tool.finished",
-                "call_id": call_id,
-                "success": success,
-                "exit_code": exit_code,
-                "duration_ms": duration.as_millis() as u64,
-            }),
-            Event::PlanUpdated {
-                explanation, steps, ..
-            } => json!({
-                "type": "plan.updated",
-                "explanation": explanation,
-                "steps": steps.iter().map(|s| json!({
-                    "step": s.step,
-                    "status": match s.status {
-                        PlanStatus::Pending => "pending",
-                        PlanStatus::InProgress => "in_progress",
-                        PlanStatus::Completed => "completed",
-                    },
-                })).collect::<Vec<_>>(),
-            }),
-            Event::Notice(message) => json!({"type": "notice", "message": message}),
-            Event::Attached(files) => json!({
-                "type": "attachments",
-                "files": files.iter().map(|f| json!({
-                    "path": f.path,
-                    "attached": f.attached,
-                    "detail": f.detail,
-                })).collect::<Vec<_>>(),
-            }),
-            Event::Error(message) => json!({"type": "error", "message": message}),
-            Event::ContextUsed { used, window } => {
-                json!({"type": "context", "used_tokens": used, "window_tokens": window})
-            }
-            Event::Compacted { before, automatic } => {
-                json!({"type": "compacted", "tokens_before": before, "automatic": automatic})
-            }
-            _ => return Ok(()),
-        };
-        self.line(value)
     }
 }

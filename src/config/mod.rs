@@ -95,6 +95,8 @@ pub struct Config {
     pub mcp_servers: Vec<McpServerConfig>,
     /// The config file's additions to, and exceptions from, what commands may not see.
     pub secrets: file::SecretRules,
+    /// Folders commands may write besides the project (`--add-dir`).
+    pub writable_roots: Vec<PathBuf>,
 }
 
 impl Config {
@@ -186,11 +188,14 @@ impl Config {
             from_file.codex_base_url,
             DEFAULT_CODEX_BASE_URL,
         )?;
-        let openai_base_url = endpoint(
-            "OPENAI_BASE_URL",
-            from_file.openai_base_url,
-            DEFAULT_OPENAI_BASE_URL,
-        )?;
+        let openai_base_url = match &overrides.openai_base_url {
+            Some(url) => url.clone(),
+            None => endpoint(
+                "OPENAI_BASE_URL",
+                from_file.openai_base_url,
+                DEFAULT_OPENAI_BASE_URL,
+            )?,
+        };
         let callback_port = match text("KELP_CALLBACK_PORT") {
             None => from_file.callback_port.unwrap_or(DEFAULT_CALLBACK_PORT),
             Some(value) => value.parse().map_err(|_| ConfigError::BadPort {
@@ -222,7 +227,10 @@ impl Config {
                 var: "KELP_APPROVAL",
                 reason,
             })?,
-            (None, None) => from_file.approval.unwrap_or_default(),
+            (None, None) => from_file
+                .approval
+                .or(overrides.default_approval)
+                .unwrap_or_default(),
         };
         let sandbox = match (overrides.sandbox, text("KELP_SANDBOX")) {
             (Some(mode), _) => mode,
@@ -230,7 +238,10 @@ impl Config {
                 var: "KELP_SANDBOX",
                 reason,
             })?,
-            (None, None) => from_file.sandbox.unwrap_or_default(),
+            (None, None) => from_file
+                .sandbox
+                .or(overrides.default_sandbox)
+                .unwrap_or_default(),
         };
         let network = match (overrides.network, text("KELP_NETWORK")) {
             (Some(allowed), _) => allowed,
@@ -290,6 +301,7 @@ impl Config {
             context_window,
             mcp_servers: from_file.mcp_servers,
             secrets: from_file.secrets,
+            writable_roots: overrides.writable_roots.clone(),
         };
         Ok((config, warnings))
     }
@@ -317,6 +329,7 @@ impl Config {
             context_window: None,
             mcp_servers: Vec::new(),
             secrets: file::SecretRules::default(),
+            writable_roots: Vec::new(),
         }
     }
 

@@ -120,8 +120,13 @@ impl std::str::FromStr for SandboxMode {
         let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
         Self::ALL
             .into_iter()
-            .find(|mode| mode.as_str() == wanted)
-            .ok_or_else(|| format!("{s:?} is not a sandbox mode (workspace-write, read-only, off)"))
+            .find(|mode| mode.as_str() == wanted || mode.codex_name() == wanted)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a sandbox mode (workspace-write, read-only, off, or Codex's \
+                     danger-full-access)"
+                )
+            })
     }
 }
 

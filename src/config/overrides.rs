@@ -20,6 +20,14 @@ pub struct Overrides {
     /// `-c mcp_servers.NAME.KEY=…`: each key under `mcp_servers` (`docs.args`) and its value
     /// as given, laid over the config file's `[mcp_servers.NAME]` tables.
     pub mcp_servers: Vec<(String, String)>,
+    /// `-c openai_base_url=…`: the OpenAI API base (beats `OPENAI_BASE_URL`).
+    pub openai_base_url: Option<String>,
+    /// `--add-dir`: folders commands may write besides the project.
+    pub writable_roots: Vec<std::path::PathBuf>,
+    /// The approval mode when neither a flag, the environment nor the file sets one.
+    pub default_approval: Option<ApprovalMode>,
+    /// The sandbox mode when neither a flag, the environment nor the file sets one.
+    pub default_sandbox: Option<SandboxMode>,
 }
 
 /// What one `-c key=value` did.
@@ -74,6 +82,22 @@ impl Overrides {
                         .as_bool()
                         .ok_or_else(|| format!("-c {key}: expected true or false"))?,
                 );
+            }
+            "openai_base_url" => {
+                let url = text()?;
+                self.openai_base_url = Some(
+                    super::check_endpoint(&url)
+                        .map_err(|reason| format!("-c openai_base_url={url}: {reason}"))?,
+                );
+            }
+            // kelp has no web search tool: off is what it does, anything else it cannot.
+            "web_search" => {
+                let mode = text()?;
+                if mode != "disabled" {
+                    return Err(format!(
+                        "-c web_search={mode}: kelp has no web search; only \"disabled\" is possible"
+                    ));
+                }
             }
             _ => match key.strip_prefix("mcp_servers.") {
                 Some(path) => {

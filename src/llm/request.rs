@@ -285,6 +285,22 @@ pub fn user_agent() -> String {
     )
 }
 
+/// The `originator` header: kelp's, or the one a host written for Codex names in
+/// `CODEX_INTERNAL_ORIGINATOR_OVERRIDE` (the TypeScript SDK sends `codex_sdk_ts`), as Codex
+/// honours it.
+fn originator() -> HeaderValue {
+    static VALUE: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+    VALUE
+        .get_or_init(|| {
+            std::env::var("CODEX_INTERNAL_ORIGINATOR_OVERRIDE")
+                .ok()
+                .filter(|name| !name.is_empty() && name.len() <= 64)
+                .and_then(|name| HeaderValue::from_str(&name).ok())
+                .unwrap_or(HeaderValue::from_static(ORIGINATOR))
+        })
+        .clone()
+}
+
 /// The headers every request of a login carries: auth, originator, agent, account.
 pub fn auth_headers(credential: &Credential) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -302,7 +318,7 @@ pub fn auth_headers(credential: &Credential) -> HeaderMap {
     if let Some(account) = account.and_then(|a| HeaderValue::from_str(a).ok()) {
         headers.insert("chatgpt-account-id", account);
     }
-    headers.insert("originator", HeaderValue::from_static(ORIGINATOR));
+    headers.insert("originator", originator());
     if let Ok(agent) = HeaderValue::from_str(&user_agent()) {
         headers.insert(USER_AGENT, agent);
     }

@@ -82,8 +82,9 @@ async fn json_mode_prints_one_event_per_line() {
         .map(|line| serde_json::from_str(line).expect("each line is JSON"))
         .collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types[..2], ["session.started", "turn.started"]);
-    assert_eq!(events[0]["resumed"], false);
+    // Codex's exec events, and kelp's deltas between them.
+    assert_eq!(types[..2], ["thread.started", "turn.started"]);
+    assert!(events[0]["thread_id"].is_string());
     assert_eq!(types.last(), Some(&"turn.completed"));
     let text: String = events
         .iter()
@@ -96,9 +97,10 @@ async fn json_mode_prints_one_event_per_line() {
         .find(|e| e["type"] == "item.completed")
         .unwrap();
     assert_eq!(done["item"]["text"], "alpha beta");
-    // The message is named by the core's item id, the same on each of its pieces.
+    // The message is named as Codex's exec names items, the same on each of its pieces.
     let id = done["item"]["id"].as_str().unwrap();
-    assert!(id.starts_with("msg_"), "{id}");
+    assert_eq!(id, "item_0");
+    assert_eq!(done["item"]["type"], "agent_message");
     assert!(
         events
             .iter()
@@ -108,10 +110,10 @@ async fn json_mode_prints_one_event_per_line() {
     );
     let usage = &events.last().unwrap()["usage"];
     assert_eq!(usage["input_tokens"], 50);
-    assert_eq!(usage["total_tokens"], 53);
+    assert_eq!(usage["output_tokens"], 3);
 }
 
-/// The session id of `kelp run --json`'s first event continues that conversation.
+/// The thread id of `kelp run --json`'s first event continues that conversation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_resumes_what_it_just_ran_by_the_session_id() {
     let fake = FakeOpenAi::start().await;
@@ -125,7 +127,7 @@ async fn a_script_resumes_what_it_just_ran_by_the_session_id() {
     assert!(out.status.success(), "{}", shown(&out));
     let first: Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
-    let id = first["session_id"].as_str().unwrap().to_string();
+    let id = first["thread_id"].as_str().unwrap().to_string();
 
     let mut cmd = crate::support::kelp(home.path());
     cmd.envs(fake.env())
@@ -135,8 +137,7 @@ async fn a_script_resumes_what_it_just_ran_by_the_session_id() {
     assert!(out.status.success(), "{}", shown(&out));
     let first: Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
-    assert_eq!(first["session_id"], id.as_str());
-    assert_eq!(first["resumed"], true);
+    assert_eq!(first["thread_id"], id.as_str());
     let input = fake.requests_to("/responses")[1].json()["input"].clone();
     let texts: Vec<&str> = input
         .as_array()

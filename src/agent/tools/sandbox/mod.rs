@@ -116,6 +116,9 @@ impl SandboxPolicy {
             .protected
             .extend(config.secrets.protected_paths.iter().cloned());
         policy
+            .extra_writable
+            .extend(config.writable_roots.iter().cloned());
+        policy
     }
 
     /// The protected paths that exist in the project, for a command in `workspace-write`; a

@@ -1,0 +1,295 @@
+//! `kelp exec`: Codex's `exec` on kelp, so a host built on `codex exec --experimental-json`
+//! (the TypeScript `@openai/codex-sdk`, providers built on it) runs kelp by changing the
+//! binary's path. The command line the SDK builds, Codex's JSON lines
+//! ([`ExecEvents`]), its defaults (never asks, read-only sandbox), `CODEX_API_KEY`, and
+//! `exec resume ID | --last`. A turn runs as `kelp run`'s does ([`run_cmd::drive`]).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use kelp::agent::core::CoreOptions;
+use kelp::agent::images::ImageInput;
+use kelp::agent::protocol::{Event, Submission};
+use kelp::app_server::exec_events::ExecEvents;
+use kelp::config::{ApprovalMode, Config, Overrides, SandboxMode};
+use kelp::terminal_text::json_without_c1;
+use serde_json::Value;
+
+use super::run_cmd::{self, Printer, TextPrinter};
+use super::sessions_cmd::{self, ResumeRequest};
+use super::{exit, fail};
+
+/// What `kelp exec` was asked to do.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The prompt is read from standard input when it is absent or `-`. With --json, \
+stdout carries only Codex's JSON events (thread.started, turn.started, item.started, \
+item.updated, item.completed, turn.completed, turn.failed, error), one per line; without it, \
+the turn's last answer, and progress goes to stderr. The API key comes from CODEX_API_KEY \
+(used before a stored login, as Codex's exec does), else the stored login, else \
+OPENAI_API_KEY. Nobody is there to approve: commands run in the sandbox (read-only unless \
+--sandbox or the config says otherwise) and what would ask is refused. Exit codes: 0 done, \
+1 the turn failed, 2 a wrong command line, 3 not signed in, 4 a usage limit, 130 stopped by \
+SIGINT, SIGTERM or SIGHUP (running commands are killed)."
+)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub(super) agent: super::AgentFlags,
+    /// Print Codex's JSON events, one per line, instead of the last answer.
+    #[arg(long, alias = "experimental-json")]
+    json: bool,
+    /// Attach an image to the prompt (repeatable, or comma-separated).
+    #[arg(long, short = 'i', value_name = "FILE", value_delimiter = ',')]
+    image: Vec<PathBuf>,
+    /// Ask for a final answer that is JSON following the JSON Schema in FILE.
+    #[arg(long, value_name = "FILE")]
+    output_schema: Option<PathBuf>,
+    /// Also write the turn's last answer to FILE.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output_last_message: Option<PathBuf>,
+    /// Let commands write DIR too, besides the project (repeatable). apply_patch still
+    /// writes only inside the project.
+    #[arg(long, value_name = "DIR")]
+    add_dir: Vec<PathBuf>,
+    /// Run outside a git repository (Codex's exec refuses to by default; so does kelp's).
+    #[arg(long)]
+    skip_git_repo_check: bool,
+    /// Commands may write the project (workspace-write), still never asking.
+    #[arg(long, conflicts_with = "dangerously_bypass_approvals_and_sandbox")]
+    full_auto: bool,
+    /// No sandbox and no approvals: commands run with your full rights.
+    #[arg(long, alias = "yolo")]
+    dangerously_bypass_approvals_and_sandbox: bool,
+    /// Save nothing of the conversation.
+    #[arg(long)]
+    ephemeral: bool,
+    /// Accepted for Codex's command line: kelp's text has no colour to turn on or off.
+    #[arg(long, value_name = "WHEN", hide = true)]
+    color: Option<String>,
+    /// Accepted for the SDK: a label Codex records with the thread; kelp keeps none.
+    #[arg(long, value_name = "SOURCE", hide = true)]
+    thread_source: Option<String>,
+    /// Refused unless `standard`: kelp has no access programs.
+    #[arg(long, value_name = "PROGRAM", hide = true)]
+    cyber_access_program: Option<String>,
+    /// Codex's profiles: kelp has none, and says so.
+    #[arg(long, short = 'p', value_name = "PROFILE", hide = true)]
+    profile: Option<String>,
+    /// The prompt; read from standard input when absent or `-`.
+    prompt: Option<String>,
+    #[command(subcommand)]
+    command: Option<ExecCommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ExecCommand {
+    /// Continue a saved conversation: the one with ID (or an id prefix), or the newest of this
+    /// directory with --last.
+    Resume(ResumeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ResumeArgs {
+    /// The conversation's id (`thread_id` of `thread.started`), or a prefix of it.
+    #[arg(value_name = "ID", required_unless_present = "last")]
+    id: Option<String>,
+    /// The prompt; read from standard input when absent or `-`.
+    prompt: Option<String>,
+    /// The newest conversation of this directory.
+    #[arg(long)]
+    last: bool,
+    /// Attach an image to the prompt (repeatable, or comma-separated).
+    #[arg(long, short = 'i', value_name = "FILE", value_delimiter = ',')]
+    image: Vec<PathBuf>,
+}
+
+impl ExecArgs {
+    /// What this command line sets before the configuration is read: Codex's exec never asks
+    /// and, unless told otherwise, runs commands read-only.
+    pub(super) fn apply(&self, overrides: &mut Overrides) -> Result<(), String> {
+        if let Some(profile) = &self.profile {
+            return Err(format!(
+                "--profile {profile}: kelp has no profiles; give the settings with -c or flags"
+            ));
+        }
+        if let Some(program) = self.cyber_access_program.as_deref()
+            && program != "standard"
+        {
+            return Err(format!(
+                "--cyber-access-program {program}: kelp has no access programs"
+            ));
+        }
+        overrides.default_approval = Some(ApprovalMode::FullAuto);
+        overrides.default_sandbox = Some(SandboxMode::ReadOnly);
+        if self.full_auto {
+            overrides.sandbox = overrides.sandbox.or(Some(SandboxMode::WorkspaceWrite));
+        }
+        if self.dangerously_bypass_approvals_and_sandbox {
+            overrides.sandbox = Some(SandboxMode::Off);
+            overrides.approval = Some(ApprovalMode::FullAuto);
+        }
+        for dir in &self.add_dir {
+            let dir = std::fs::canonicalize(dir)
+                .map_err(|e| format!("--add-dir {}: {e}", dir.display()))?;
+            overrides.writable_roots.push(dir);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `kelp exec` for the project in `project_dir`.
+pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
+    if !args.skip_git_repo_check && !in_git_repository(project_dir) {
+        return fail(
+            exit::FAILURE,
+            &format!(
+                "{} is not inside a git repository; pass --skip-git-repo-check to run here anyway",
+                project_dir.display()
+            ),
+        );
+    }
+    if let Err(code) = run_cmd::check_effort(config) {
+        return code;
+    }
+    let (resume, prompt, mut images) = match &args.command {
+        Some(ExecCommand::Resume(resume)) => {
+            let request = match (&resume.id, resume.last) {
+                (Some(id), false) => ResumeRequest::Id(id.clone()),
+                // `resume --last PROMPT`: the first word is the prompt.
+                (id, _) => {
+                    if id.is_some() && resume.prompt.is_some() {
+                        return fail(exit::USAGE, "give an ID or --last, not both");
+                    }
+                    ResumeRequest::Latest
+                }
+            };
+            let prompt = match (&resume.id, resume.last) {
+                (Some(id), true) => Some(id.clone()),
+                _ => resume.prompt.clone(),
+            };
+            match sessions_cmd::resolve(config, project_dir, &request) {
+                Ok(path) => (Some(path), prompt, resume.image.clone()),
+                Err(code) => return code,
+            }
+        }
+        None => (None, args.prompt.clone(), Vec::new()),
+    };
+    images.splice(0..0, args.image.iter().cloned());
+    let output_schema = match args.output_schema.as_deref().map(read_schema).transpose() {
+        Ok(schema) => schema,
+        Err(message) => return fail(exit::USAGE, &message),
+    };
+    let text = match run_cmd::read_prompt(prompt.as_deref(), true) {
+        Ok(text) => text,
+        Err(code) => return code,
+    };
+    let resumed = resume.is_some();
+    let mut options = CoreOptions::new(project_dir);
+    options.resume = resume;
+    options.ephemeral = args.ephemeral;
+    // Codex's exec takes CODEX_API_KEY before a stored login; OPENAI_API_KEY after it.
+    if let Some(key) = std::env::var("CODEX_API_KEY")
+        .ok()
+        .filter(|key| !key.trim().is_empty())
+    {
+        options.env_api_key = Some(key);
+        options.env_api_key_first = true;
+    }
+    let submission = Submission {
+        text,
+        images: images.into_iter().map(ImageInput::File).collect(),
+        output_schema,
+        turn_id: None,
+    };
+    let mut printer: Box<dyn Printer> = if args.json {
+        Box::new(JsonLines::new(project_dir, false))
+    } else {
+        Box::new(TextPrinter::last_only())
+    };
+    let driven = run_cmd::drive(config, options, submission, resumed, printer.as_mut());
+    if let Some(path) = &args.output_last_message {
+        let last = printer.last_message().unwrap_or_default();
+        if last.is_empty() {
+            eprintln!(
+                "kelp: warning: no answer to write; {} is left empty",
+                path.display()
+            );
+        }
+        if let Err(e) = std::fs::write(path, last) {
+            return fail(
+                exit::FAILURE,
+                &format!("cannot write {}: {e}", path.display()),
+            );
+        }
+    }
+    driven.exit_code()
+}
+
+/// Whether `dir` or a folder above it holds `.git` (a repository or a worktree's file).
+fn in_git_repository(dir: &Path) -> bool {
+    dir.ancestors()
+        .any(|dir| dir.join(".git").symlink_metadata().is_ok())
+}
+
+/// The JSON Schema in `path`: an object, as the Responses API takes it.
+fn read_schema(path: &Path) -> Result<Value, String> {
+    let named = || format!("--output-schema {}", path.display());
+    let text =
+        kelp::private_file::read_regular(path, 1 << 20).map_err(|e| format!("{}: {e}", named()))?;
+    match serde_json::from_slice::<Value>(&text) {
+        Ok(schema @ Value::Object(_)) => Ok(schema),
+        Ok(_) => Err(format!("{}: the schema must be a JSON object", named())),
+        Err(e) => Err(format!("{}: not JSON: {e}", named())),
+    }
+}
+
+/// Codex's exec events on stdout, one JSON object per line; with `deltas` (`kelp run --json`)
+/// also kelp's streaming pieces.
+pub(super) struct JsonLines {
+    cwd: PathBuf,
+    deltas: bool,
+    events: Option<ExecEvents>,
+    lines: Vec<Value>,
+}
+
+impl JsonLines {
+    pub(super) fn new(cwd: &Path, deltas: bool) -> Self {
+        Self {
+            cwd: cwd.to_path_buf(),
+            deltas,
+            events: None,
+            lines: Vec::new(),
+        }
+    }
+
+    fn write(&mut self) -> io::Result<()> {
+        let mut stdout = io::stdout().lock();
+        for value in self.lines.drain(..) {
+            let line = json_without_c1(value.to_string());
+            stdout.write_all(line.as_bytes())?;
+            stdout.write_all(b"\n")?;
+        }
+        stdout.flush()
+    }
+}
+
+impl Printer for JsonLines {
+    fn session(&mut self, id: &str, _resumed: bool) -> io::Result<()> {
+        let events = ExecEvents::new(id, self.cwd.clone(), self.deltas);
+        self.lines.push(events.thread_started());
+        self.events = Some(events);
+        self.write()
+    }
+
+    fn print(&mut self, event: Event) -> io::Result<()> {
+        if let Some(events) = &mut self.events {
+            events.on_event(event, &mut self.lines);
+        }
+        self.write()
+    }
+
+    fn last_message(&self) -> Option<&str> {
+        self.events.as_ref()?.last_message()
+    }
+}

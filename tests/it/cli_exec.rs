@@ -1,0 +1,290 @@
+//! `kelp exec` as a host built on `codex exec --experimental-json` drives it: the real binary,
+//! the command line the TypeScript SDK builds, against the fake server.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use crate::fake_openai::{FakeOpenAi, Reply, Scenario};
+use crate::llm_stream::{Login, write_login};
+use crate::support::{kelp, shown};
+
+/// `kelp` with a ChatGPT login stored in `home` and only the issuer pointed at `fake`: the
+/// API base comes from the command line, as the SDK gives it.
+fn kelp_exec(fake: &FakeOpenAi, home: &Path) -> Command {
+    let auth_file = home.join("auth.json");
+    write_login(&auth_file, fake, Login::ChatGpt);
+    let mut cmd = kelp(home);
+    cmd.env("KELP_AUTH_ISSUER", fake.url())
+        .env("KELP_AUTH_FILE", &auth_file)
+        .env("CODEX_API_KEY", fake.api_key())
+        .args(["exec", "--experimental-json", "--config"])
+        .arg(format!("openai_base_url=\"{}\"", fake.api_base_url()));
+    cmd
+}
+
+/// Runs `cmd` with `input` on stdin, off the runtime's threads so the fake keeps serving. A
+/// command that refuses before reading stdin closes it: that is not the test's failure.
+async fn run(mut cmd: Command, input: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let input = input.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kelp starts");
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        if let Err(e) = stdin.write_all(input.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
+        drop(stdin);
+        child.wait_with_output().expect("kelp finishes")
+    })
+    .await
+    .unwrap()
+}
+
+/// Each line of stdout as JSON: nothing else is there.
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?} is not JSON: {e}"))
+        })
+        .collect()
+}
+
+/// Each event as `type`, or `type item-type item-status` for an item's.
+fn outline(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|event| {
+            let item = &event["item"];
+            match item["type"].as_str() {
+                Some(kind) => format!(
+                    "{} {kind} {}",
+                    event["type"].as_str().unwrap(),
+                    item["status"].as_str().unwrap_or("-")
+                )
+                .trim_end()
+                .to_string(),
+                None => event["type"].as_str().unwrap().to_string(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdks_command_line_runs_a_turn_that_codex_would_report_the_same() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_scenario(Scenario::Coding);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let project_dir = project.path().canonicalize().unwrap();
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.env("CODEX_INTERNAL_ORIGINATOR_OVERRIDE", "codex_sdk_ts")
+        .args(["--model", "gpt-5.4", "--sandbox", "workspace-write", "--cd"])
+        .arg(&project_dir)
+        .arg("--skip-git-repo-check");
+    let out = run(cmd, "echo hello-from-shell").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let events = events(&out);
+    assert_eq!(
+        outline(&events),
+        [
+            "thread.started",
+            "turn.started",
+            "item.completed agent_message -",
+            "item.started command_execution in_progress",
+            "item.completed command_execution completed",
+            "item.completed agent_message -",
+            "item.started file_change in_progress",
+            "item.completed file_change completed",
+            "item.completed agent_message -",
+            "turn.completed",
+        ],
+        "{events:#?}"
+    );
+    let items: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "item.completed")
+        .map(|e| &e["item"])
+        .collect();
+    let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["item_0", "item_1", "item_2", "item_3", "item_4"]);
+    assert_eq!(items[1]["command"], "echo hello-from-shell");
+    assert_eq!(items[1]["aggregated_output"], "hello-from-shell\n");
+    assert_eq!(items[1]["exit_code"], 0);
+    assert_eq!(
+        items[3]["changes"],
+        json!([{ "path": project_dir.join("kelp-notes.md"), "kind": "add" }])
+    );
+    assert_eq!(
+        items[4]["text"],
+        "Done: the command ran, and what it printed is in kelp-notes.md."
+    );
+    let thread_id = events[0]["thread_id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(thread_id).is_ok(), "{thread_id}");
+    let usage = &events.last().unwrap()["usage"];
+    for field in [
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_input_tokens",
+        "output_tokens",
+        "reasoning_output_tokens",
+    ] {
+        assert!(usage[field].is_u64(), "{field} in {usage}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(project_dir.join("kelp-notes.md")).unwrap(),
+        "hello-from-shell\n"
+    );
+    // CODEX_API_KEY beats the stored ChatGPT login; the base URL came from `--config`.
+    let requests = fake.requests_to("/responses");
+    assert_eq!(requests.len(), 3);
+    for request in &requests {
+        assert_eq!(request.path, "/v1/responses");
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {}", fake.api_key()).as_str())
+        );
+        assert_eq!(request.header("originator"), Some("codex_sdk_ts"));
+        assert_eq!(request.json()["model"], "gpt-5.4");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_resume_continues_the_thread_with_a_schema_and_the_last_message() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_responses([
+        Reply::text("The word is kelp."),
+        Reply::text("{\"word\":\"kelp\"}"),
+        Reply::text("Still kelp."),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    // A git repository: no --skip-git-repo-check needed.
+    std::fs::create_dir(project.path().join(".git")).unwrap();
+    let mut first = kelp_exec(&fake, home.path());
+    first.current_dir(project.path());
+    let out = run(first, "remember: kelp").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let thread_id = events(&out)[0]["thread_id"].as_str().unwrap().to_string();
+
+    // Without --json: the last answer on stdout, and in the file -o names.
+    let schema = json!({
+        "type": "object",
+        "properties": { "word": { "type": "string" } },
+        "required": ["word"],
+        "additionalProperties": false,
+    });
+    let schema_file = project.path().join("schema.json");
+    std::fs::write(&schema_file, schema.to_string()).unwrap();
+    let last_file = project.path().join("last.txt");
+    let mut second = kelp(home.path());
+    // No CODEX_API_KEY: the stored ChatGPT login.
+    second
+        .current_dir(project.path())
+        .envs(fake.env())
+        .env("KELP_AUTH_FILE", home.path().join("auth.json"))
+        .args(["exec", "--output-schema"])
+        .arg(&schema_file)
+        .arg("-o")
+        .arg(&last_file)
+        .args(["resume", &thread_id]);
+    let out = run(second, "which word?").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"word\":\"kelp\"}\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&last_file).unwrap(),
+        "{\"word\":\"kelp\"}"
+    );
+    let request = &fake.requests_to("/responses")[1];
+    assert_eq!(request.path, "/backend-api/codex/responses");
+    let request = request.json().clone();
+    assert_eq!(
+        request["text"]["format"],
+        json!({ "type": "json_schema", "name": "codex_output_schema", "schema": schema, "strict": true })
+    );
+    let input = request["input"].to_string();
+    assert!(input.contains("remember: kelp"), "{input}");
+
+    // `resume --last PROMPT` takes the newest of this directory: the same thread.
+    let mut third = kelp_exec(&fake, home.path());
+    third
+        .current_dir(project.path())
+        .args(["resume", "--last", "and now?"]);
+    let out = run(third, "").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let events = events(&out);
+    assert_eq!(events[0]["thread_id"], thread_id.as_str());
+    assert_eq!(
+        events.iter().rev().nth(1).unwrap()["item"]["text"],
+        "Still kelp."
+    );
+    let input = fake.requests_to("/responses")[2].json()["input"].to_string();
+    assert!(input.contains("which word?") && input.contains("and now?"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+
+    // Outside a git repository, as Codex's exec.
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path());
+    let out = run(cmd, "hi").await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--skip-git-repo-check"),
+        "{}",
+        shown(&out)
+    );
+
+    // A setting kelp has no feature for.
+    for refused in [
+        &["--config", "web_search=\"live\""][..],
+        &["--profile", "work"][..],
+    ] {
+        let mut cmd = kelp_exec(&fake, home.path());
+        cmd.current_dir(project.path())
+            .arg("--skip-git-repo-check")
+            .args(refused);
+        let out = run(cmd, "hi").await;
+        assert_eq!(out.status.code(), Some(2), "{refused:?}: {}", shown(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.lines().count() == 1 && stderr.contains("kelp has no"),
+            "{stderr}"
+        );
+    }
+    assert!(fake.requests_to("/responses").is_empty());
+
+    // A rejected key: the turn fails in events, the reason goes to stderr, the exit code says
+    // it is the login.
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path())
+        .env("CODEX_API_KEY", "sk-not-the-right-one-0000")
+        .arg("--skip-git-repo-check");
+    let out = run(cmd, "hi").await;
+    assert_eq!(out.status.code(), Some(3), "{}", shown(&out));
+    let events = events(&out);
+    assert_eq!(
+        outline(&events),
+        ["thread.started", "turn.started", "error", "turn.failed"]
+    );
+    let message = events[3]["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("sk-not-the-right-one"), "{message}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("sk-not-the-right-one"), "{stderr}");
+}
