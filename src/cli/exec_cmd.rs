@@ -73,8 +73,8 @@ pub struct ExecArgs {
     /// Refused unless `standard`: kelp has no access programs.
     #[arg(long, value_name = "PROGRAM", hide = true)]
     cyber_access_program: Option<String>,
-    /// Codex's profiles: kelp has none, and says so.
-    #[arg(long, short = 'p', value_name = "PROFILE", hide = true)]
+    /// Codex's profiles: refused, kelp has none (give the settings with -c or flags).
+    #[arg(long, short = 'p', value_name = "PROFILE")]
     profile: Option<String>,
     /// The prompt; read from standard input when absent or `-`.
     prompt: Option<String>,

@@ -70,8 +70,8 @@ pub struct AgentFlags {
     #[arg(long, value_name = "MODE", value_parser = parse_approval)]
     approval: Option<ApprovalMode>,
     /// What a command the model runs may touch: workspace-write (write only inside the project,
-    /// the temp dir and kelp's cache), read-only, or off. Enforced by the kernel (namespaces
-    /// that hide credentials, Landlock, seccomp).
+    /// the temp dir and kelp's cache), read-only, or off (Codex's danger-full-access). Enforced
+    /// by the kernel (namespaces that hide credentials, Landlock, seccomp).
     #[arg(long, short = 's', value_name = "MODE", value_parser = parse_sandbox)]
     sandbox: Option<SandboxMode>,
     /// Let sandboxed commands open network connections (default: off).
@@ -79,8 +79,9 @@ pub struct AgentFlags {
     network: Option<bool>,
     /// A Codex setting, as hosts written for Codex pass it (`-c model="gpt-5.4"`): the value is
     /// TOML, or else a string. kelp applies model, model_reasoning_effort, approval_policy,
-    /// sandbox_mode, sandbox_workspace_write.network_access and mcp_servers.NAME.KEY; other
-    /// keys are logged and ignored. Repeatable; beats the environment and the config file.
+    /// sandbox_mode, sandbox_workspace_write.network_access, openai_base_url and
+    /// mcp_servers.NAME.KEY, and refuses a web_search other than "disabled"; other keys are
+    /// logged and ignored. Repeatable; beats the environment and the config file.
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     codex: Vec<String>,
     /// The project directory (default: the current directory).

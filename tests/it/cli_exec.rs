@@ -288,3 +288,101 @@ async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("sk-not-the-right-one"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_dir_lets_a_sandboxed_command_write_there_too() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_scenario(Scenario::Shell);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    // Outside the temp dir, which commands may write anyway (a private one of their own).
+    let extra = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let target = extra.path().join("made.txt");
+    let command = format!("echo made > {}", target.display());
+    for add_dir in [false, true] {
+        let mut cmd = kelp_exec(&fake, home.path());
+        cmd.current_dir(project.path()).args([
+            "--skip-git-repo-check",
+            "--sandbox",
+            "workspace-write",
+        ]);
+        if add_dir {
+            cmd.arg("--add-dir").arg(extra.path());
+        }
+        let out = run(cmd, &command).await;
+        assert!(out.status.success(), "{}", shown(&out));
+        let events = events(&out);
+        let ran = events
+            .iter()
+            .rfind(|e| e["type"] == "item.completed" && e["item"]["type"] == "command_execution")
+            .unwrap();
+        assert_eq!(
+            ran["item"]["exit_code"],
+            if add_dir { 0 } else { 1 },
+            "{ran}"
+        );
+        assert_eq!(target.exists(), add_dir);
+    }
+}
+
+/// Each flag the README gives `kelp exec` is in its help.
+#[test]
+fn the_readme_and_exec_help_name_the_same_flags() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|line| line.starts_with("| `kelp exec"))
+        .expect("the README has a row for kelp exec");
+    let out = kelp(Path::new("/nonexistent"))
+        .args(["exec", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let flags: Vec<&str> = row
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|code| code.split([' ', '/', '=']))
+        .filter(|word| word.starts_with("--") && word.len() > 2)
+        .collect();
+    assert!(flags.len() > 10, "{flags:?}");
+    for flag in flags {
+        assert!(
+            help.contains(flag),
+            "{flag} is not in kelp exec --help:\n{help}"
+        );
+    }
+}
+
+/// As Codex's exec: nobody is asked, and unless told otherwise the sandbox is read-only, for
+/// patches too; the refusal is an `error` item and the turn goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_exec_never_asks_and_changes_no_file() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_scenario(Scenario::Coding);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path()).arg("--skip-git-repo-check");
+    let out = run(cmd, "echo read-only-here").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let events = events(&out);
+    assert_eq!(
+        outline(&events),
+        [
+            "thread.started",
+            "turn.started",
+            "item.completed agent_message -",
+            "item.started command_execution in_progress",
+            "item.completed command_execution completed",
+            "item.completed agent_message -",
+            "item.completed error -",
+            "item.completed agent_message -",
+            "turn.completed",
+        ]
+    );
+    let refusal = events[6]["item"]["message"].as_str().unwrap();
+    assert!(refusal.contains("read-only"), "{refusal}");
+    assert!(!project.path().join("kelp-notes.md").exists());
+}
