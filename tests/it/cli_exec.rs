@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::fake_openai::{FakeOpenAi, Reply, Scenario};
 use crate::llm_stream::{Login, write_login};
-use crate::support::{kelp, shown};
+use crate::support::{kelp, run_with_stdin, shown};
 
 /// `kelp` with a ChatGPT login stored in `home` and only the issuer pointed at `fake`: the
 /// API base comes from the command line, as the SDK gives it.
@@ -24,28 +24,12 @@ fn kelp_exec(fake: &FakeOpenAi, home: &Path) -> Command {
     cmd
 }
 
-/// Runs `cmd` with `input` on stdin, off the runtime's threads so the fake keeps serving. A
-/// command that refuses before reading stdin closes it: that is not the test's failure.
+/// Runs `cmd` with `input` on stdin, off the runtime's threads so the fake keeps serving.
 async fn run(mut cmd: Command, input: &str) -> Output {
-    use std::io::Write;
-    use std::process::Stdio;
     let input = input.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kelp starts");
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        if let Err(e) = stdin.write_all(input.as_bytes()) {
-            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-        }
-        drop(stdin);
-        child.wait_with_output().expect("kelp finishes")
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || run_with_stdin(&mut cmd, &input))
+        .await
+        .unwrap()
 }
 
 /// Each line of stdout as JSON: nothing else is there.
@@ -78,6 +62,22 @@ fn outline(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The outline of a turn of the fake's `coding` scenario, its patch shown as `patch`: the
+/// prompt run as a command, a patch writing what it printed, an answer.
+fn coding_turn(patch: &[&'static str]) -> Vec<&'static str> {
+    let mut outline = vec![
+        "thread.started",
+        "turn.started",
+        "item.completed agent_message -",
+        "item.started command_execution in_progress",
+        "item.completed command_execution completed",
+        "item.completed agent_message -",
+    ];
+    outline.extend(patch);
+    outline.extend(["item.completed agent_message -", "turn.completed"]);
+    outline
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sdks_command_line_runs_a_turn_that_codex_would_report_the_same() {
     let fake = FakeOpenAi::start().await;
@@ -95,18 +95,10 @@ async fn the_sdks_command_line_runs_a_turn_that_codex_would_report_the_same() {
     let events = events(&out);
     assert_eq!(
         outline(&events),
-        [
-            "thread.started",
-            "turn.started",
-            "item.completed agent_message -",
-            "item.started command_execution in_progress",
-            "item.completed command_execution completed",
-            "item.completed agent_message -",
+        coding_turn(&[
             "item.started file_change in_progress",
             "item.completed file_change completed",
-            "item.completed agent_message -",
-            "turn.completed",
-        ],
+        ]),
         "{events:#?}"
     );
     let items: Vec<&Value> = events
@@ -368,20 +360,7 @@ async fn by_default_exec_never_asks_and_changes_no_file() {
     let out = run(cmd, "echo read-only-here").await;
     assert!(out.status.success(), "{}", shown(&out));
     let events = events(&out);
-    assert_eq!(
-        outline(&events),
-        [
-            "thread.started",
-            "turn.started",
-            "item.completed agent_message -",
-            "item.started command_execution in_progress",
-            "item.completed command_execution completed",
-            "item.completed agent_message -",
-            "item.completed error -",
-            "item.completed agent_message -",
-            "turn.completed",
-        ]
-    );
+    assert_eq!(outline(&events), coding_turn(&["item.completed error -"]));
     let refusal = events[6]["item"]["message"].as_str().unwrap();
     assert!(refusal.contains("read-only"), "{refusal}");
     assert!(!project.path().join("kelp-notes.md").exists());

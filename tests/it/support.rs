@@ -36,12 +36,12 @@ pub fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("kelp starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(input.as_bytes())
-        .expect("stdin takes the input");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // A command that refuses before reading stdin closes it: that is not the test's failure.
+    if let Err(e) = stdin.write_all(input.as_bytes()) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
+    drop(stdin);
     child.wait_with_output().expect("kelp finishes")
 }
 
