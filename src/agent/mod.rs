@@ -20,11 +20,13 @@
 //!   `apply_patch/` is `parse.rs` (the grammar), `seek.rs` (where a hunk fits), `plan.rs` (every
 //!   file's new state, then the writes), `diff.rs` (the previews), `undo.rs` (saved patches put back); `shell.rs` runs a command in
 //!   the sandbox. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is and
-//!   with the repository's code-running settings off.
+//!   with the repository's code-running settings off. `files.rs`: a host's own file operations
+//!   (`fs/*`), beneath the folders it opened, through the tools' opener.
 pub mod approval;
 pub mod compact;
 pub mod conversation;
 pub mod core;
+pub mod files;
 mod git;
 pub mod images;
 pub mod instructions;

@@ -12,6 +12,9 @@
 //!   server requests to the host.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
+//! - `methods.rs`: every request method of the protocol and how kelp serves it: done, an
+//!   empty answer where kelp has nothing of the kind, or refused in words. `fs.rs`: `fs/*`,
+//!   the protocol's words over `agent::files`.
 //! - `exec_events.rs`: those notifications as the JSON lines of Codex's `exec
 //!   --experimental-json`, for `kelp exec` and `kelp run --json`.
 
@@ -19,8 +22,10 @@ pub mod account;
 pub mod config;
 pub mod exec;
 pub mod exec_events;
+pub mod fs;
 pub mod history;
 pub mod items;
+pub mod methods;
 pub mod threads;
 pub mod turns;
 pub mod wire;
@@ -38,44 +43,6 @@ use wire::{Answer, Incoming, Out, RpcError, params, parse_line, reply};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, Overrides};
 use crate::jsonrpc::{Dialect, Stdout, serve_stdin};
-
-/// The methods kelp answers, for the error that names an unknown one.
-const METHODS: &[&str] = &[
-    "initialize",
-    "account/read",
-    "account/login/start",
-    "account/login/cancel",
-    "account/logout",
-    "account/rateLimits/read",
-    "config/read",
-    "config/value/write",
-    "config/batchWrite",
-    "permissionProfile/list",
-    "model/list",
-    "skills/list",
-    "mcpServerStatus/list",
-    "thread/start",
-    "thread/resume",
-    "thread/list",
-    "thread/read",
-    "thread/turns/list",
-    "thread/items/list",
-    "thread/backgroundTerminals/list",
-    "thread/loaded/list",
-    "thread/unsubscribe",
-    "thread/fork",
-    "thread/name/set",
-    "thread/archive",
-    "thread/unarchive",
-    "thread/compact/start",
-    "thread/revert",
-    "turn/start",
-    "turn/interrupt",
-    "turn/steer",
-    "fuzzyFileSearch",
-    "command/exec",
-    "command/exec/terminate",
-];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -212,6 +179,12 @@ impl Server {
                 Box::pin(async move { Ok(rate_limits(&llm, &last).await) })
             }
             "fuzzyFileSearch" => Box::pin(async move { fuzzy_file_search(params).await }),
+            "fs/readFile" | "fs/writeFile" | "fs/createDirectory" | "fs/getMetadata"
+            | "fs/readDirectory" | "fs/remove" | "fs/copy" => {
+                let roots = crate::agent::files::Roots::new(self.threads.roots());
+                let method = method.to_string();
+                Box::pin(async move { fs::serve(&method, roots, params).await })
+            }
             // Saved threads are files: a long read must not hold up the connection.
             "thread/list" | "thread/read" | "thread/turns/list" | "thread/items/list" => {
                 let saved = self.threads.saved();
@@ -265,14 +238,11 @@ impl Server {
             )),
             "thread/start" => self.threads.start(params).await,
             "thread/resume" => self.threads.resume(params).await,
-            // kelp runs no command in the background of a thread.
-            "thread/backgroundTerminals/list" => {
-                Ok(json!({ "data": [], "nextCursor": null }).into())
-            }
             "thread/loaded/list" => self.threads.loaded(params),
             "thread/fork" => self.threads.fork(params).await,
             "thread/name/set" => self.threads.set_name(params).await,
             "thread/archive" => self.threads.archive(params).await,
+            "thread/delete" => self.threads.delete(params).await,
             "thread/unarchive" => self.threads.unarchive(params).await,
             "thread/unsubscribe" => self.threads.unsubscribe(params),
             "thread/compact/start" => self.threads.compact(params),
@@ -281,14 +251,14 @@ impl Server {
             "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
             "turn/steer" => turns::steer(params, |id| self.threads.thread(id)),
             "command/exec/terminate" => exec::terminate(&self.processes, params),
-            other => Err(RpcError::invalid_request(format!(
-                "Invalid request: unknown variant `{other}`, expected one of {}",
-                METHODS
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            "modelProvider/list" => Ok(model_providers(&self.config)),
+            "app/read" => app_read(params),
+            // MCP servers start with each thread's core: a new thread takes the file's.
+            "config/mcpServer/reload" => {
+                self.reload();
+                Ok(json!({}).into())
+            }
+            other => absent(other),
         }
     }
 
@@ -333,6 +303,59 @@ impl Server {
         })
         .into())
     }
+}
+
+/// A method kelp does not do: the answer when there is nothing of the kind, a refusal in
+/// words, or, for a method the protocol does not have, the error that lists those it has.
+fn absent(method: &str) -> Result<Answer, RpcError> {
+    match methods::serve(method) {
+        Some(methods::Serve::Nothing(answer)) => serde_json::from_str::<Value>(answer)
+            .map(Answer::from)
+            .map_err(|e| RpcError::internal(e.to_string())),
+        Some(methods::Serve::Refused(why)) => Err(RpcError::invalid_request(format!(
+            "{method} is not available: {why}"
+        ))),
+        // A method of the table without its handler here is kelp's mistake, said as one.
+        Some(methods::Serve::Done) => Err(RpcError::internal(format!(
+            "{method} has no handler in this build"
+        ))),
+        None => Err(RpcError::invalid_request(format!(
+            "Invalid request: unknown variant `{method}`, expected one of {}",
+            methods::METHODS
+                .iter()
+                .map(|(name, _)| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// `modelProvider/list`: kelp's one provider, OpenAI (the Codex backend with a ChatGPT login,
+/// the API with a key), not changeable here.
+fn model_providers(config: &Config) -> Answer {
+    json!({
+        "canChangeDefault": false,
+        "defaultProviderId": "openai",
+        "data": [{
+            "id": "openai",
+            "name": "OpenAI",
+            "baseUrl": config.openai_base_url,
+            "canEdit": false,
+            "settings": { "type": "openai" },
+        }],
+    })
+    .into()
+}
+
+/// `app/read`: kelp has no apps, so every id asked for is missing.
+fn app_read(raw: Value) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Read {
+        app_ids: Vec<String>,
+    }
+    let asked: Read = params(raw)?;
+    Ok(json!({ "apps": [], "missingAppIds": asked.app_ids }).into())
 }
 
 /// `account/rateLimits/read`: the plan's windows as the backend says them now (kept as the

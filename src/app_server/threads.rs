@@ -127,6 +127,14 @@ impl Threads {
             .clone()
     }
 
+    /// The folders of the threads open now: where a host's `fs/*` may reach.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        self.threads
+            .values()
+            .map(|thread| thread.cwd.clone())
+            .collect()
+    }
+
     /// The last rate limits any thread's responses reported, shared.
     pub fn last_limits(&self) -> Arc<Mutex<Value>> {
         Arc::clone(&self.rate_limits)
@@ -291,6 +299,7 @@ impl Threads {
             id,
             Thread {
                 ops,
+                cwd: cwd.clone(),
                 running,
                 opened,
             },
@@ -350,6 +359,24 @@ impl Threads {
             .map_err(|e| RpcError::internal(e.to_string()))?
             .map_err(|e| RpcError::internal(e.to_string()))?;
         Ok(Answer::new(json!({})).then("thread/archived", json!({ "threadId": id })))
+    }
+
+    /// `thread/delete`: a saved or archived session deleted, its core stopped first;
+    /// `thread/deleted` follows.
+    pub async fn delete(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        let asked: ThreadOnly = params(raw)?;
+        let id = asked.thread_id.trim().to_string();
+        if let Some(thread) = self.threads.remove(&id) {
+            let _ = thread.ops.send(Op::Interrupt);
+            let _ = thread.ops.send(Op::Shutdown);
+        }
+        let state_dir = self.config.state_dir.clone();
+        let wanted = id.clone();
+        crate::task::spawn_blocking(move || crate::session::shelf::delete(&state_dir, &wanted))
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?
+            .map_err(|e| RpcError::invalid_request(format!("no thread {id}: {e}")))?;
+        Ok(Answer::new(json!({})).then("thread/deleted", json!({ "threadId": id })))
     }
 
     /// `thread/unarchive`: an archived session back among the saved ones;

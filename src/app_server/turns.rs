@@ -45,6 +45,8 @@ impl Thread {
 /// A thread of the connection: its core's ops, and the turn it runs.
 pub struct Thread {
     pub(super) ops: UnboundedSender<Op>,
+    /// The folder the thread works in: a root the host's `fs/*` may reach.
+    pub(super) cwd: std::path::PathBuf,
     pub(super) running: Arc<Mutex<Running>>,
     /// How the thread was answered when it opened (its history left out), for a second
     /// `thread/resume` of it.

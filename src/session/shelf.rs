@@ -58,6 +58,17 @@ pub fn archive(state_dir: &Path, session: &SessionSummary) -> Result<PathBuf, Se
     )
 }
 
+/// Deletes the session whose id is `id`, saved or archived: its file goes for good.
+pub fn delete(state_dir: &Path, id: &str) -> Result<PathBuf, SessionError> {
+    if uuid::Uuid::try_parse(id.trim()).is_err() {
+        return Err(SessionError::NotAnId(id.to_string()));
+    }
+    let found = super::list::find_under(&sessions_dir(state_dir), id)
+        .or_else(|_| super::list::find_under(&archived_dir(state_dir), id))?;
+    std::fs::remove_file(&found.path).map_err(SessionError::io("delete", &found.path))?;
+    Ok(found.path)
+}
+
 /// Brings the archived session whose id is `id`, whole, back among the saved ones.
 pub fn unarchive(state_dir: &Path, id: &str) -> Result<SessionSummary, SessionError> {
     if uuid::Uuid::try_parse(id.trim()).is_err() {

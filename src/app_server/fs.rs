@@ -1,0 +1,126 @@
+//! `fs/*`: a host's file operations beneath the folders its threads opened, done by the core's
+//! file service (`agent::files`) on a blocking task; here only the protocol's words.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::wire::{Answer, RpcError, params};
+use crate::agent::files::{FileOpError, Roots};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PathOnly {
+    path: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Write {
+    path: PathBuf,
+    data_base64: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateDirectory {
+    path: PathBuf,
+    recursive: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Remove {
+    path: PathBuf,
+    recursive: Option<bool>,
+    force: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Copy {
+    source_path: PathBuf,
+    destination_path: PathBuf,
+    #[serde(default)]
+    recursive: bool,
+}
+
+/// Serves `fs/<method>` with `raw` params beneath `roots`.
+pub async fn serve(method: &str, roots: Roots, raw: Value) -> Result<Answer, RpcError> {
+    let method = method.to_string();
+    let work = move || -> Result<Value, RpcError> {
+        let done = |result: Result<(), FileOpError>| result.map(|()| json!({})).map_err(refused);
+        match method.as_str() {
+            "fs/readFile" => {
+                let p: PathOnly = params(raw)?;
+                let bytes = roots.read(&p.path).map_err(refused)?;
+                let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+                Ok(json!({ "dataBase64": data }))
+            }
+            "fs/writeFile" => {
+                let p: Write = params(raw)?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(p.data_base64.as_bytes())
+                    .map_err(|e| {
+                        RpcError::invalid_params(format!("Invalid params: dataBase64: {e}"))
+                    })?;
+                done(roots.write(&p.path, &bytes))
+            }
+            "fs/createDirectory" => {
+                let p: CreateDirectory = params(raw)?;
+                done(roots.create_dir(&p.path, p.recursive.unwrap_or(true)))
+            }
+            "fs/getMetadata" => {
+                let p: PathOnly = params(raw)?;
+                let meta = roots.metadata(&p.path).map_err(refused)?;
+                Ok(json!({
+                    "isDirectory": meta.is_directory,
+                    "isFile": meta.is_file,
+                    "isSymlink": meta.is_symlink,
+                    "createdAtMs": meta.created_ms,
+                    "modifiedAtMs": meta.modified_ms,
+                }))
+            }
+            "fs/readDirectory" => {
+                let p: PathOnly = params(raw)?;
+                let entries: Vec<Value> = roots
+                    .read_dir(&p.path)
+                    .map_err(refused)?
+                    .into_iter()
+                    .map(|entry| {
+                        json!({
+                            "fileName": entry.name,
+                            "isDirectory": entry.is_directory,
+                            "isFile": entry.is_file,
+                        })
+                    })
+                    .collect();
+                Ok(json!({ "entries": entries }))
+            }
+            "fs/remove" => {
+                let p: Remove = params(raw)?;
+                done(roots.remove(
+                    &p.path,
+                    p.recursive.unwrap_or(true),
+                    p.force.unwrap_or(true),
+                ))
+            }
+            "fs/copy" => {
+                let p: Copy = params(raw)?;
+                done(roots.copy(&p.source_path, &p.destination_path, p.recursive))
+            }
+            other => Err(RpcError::internal(format!("{other} is not a file method"))),
+        }
+    };
+    let answer = crate::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))??;
+    Ok(answer.into())
+}
+
+/// A failed operation as the error the host shows.
+fn refused(error: FileOpError) -> RpcError {
+    RpcError::invalid_request(error.to_string())
+}
