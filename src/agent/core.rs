@@ -27,6 +27,7 @@ use crate::mcp::{McpManager, McpUpdate};
 use crate::session;
 
 mod history;
+mod host;
 
 /// How the core starts, besides the configuration.
 #[derive(Clone)]
@@ -510,6 +511,12 @@ impl Core {
             Op::Diff => self.diff(),
             Op::Rewind(to) => self.rewind(&to),
             Op::Fork => self.fork(),
+            Op::CallMcpTool {
+                id,
+                server,
+                tool,
+                arguments,
+            } => self.call_mcp_tool(id, server, tool, arguments),
             Op::Rename(name) => self.rename(&name),
             Op::UndoRewound => self.undo_rewound(),
             Op::Interrupt => {

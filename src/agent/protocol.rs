@@ -55,6 +55,14 @@ pub struct Settings {
 /// A request from the front end to the core.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
+    /// A host calls an MCP tool itself, outside any turn (`mcpServer/tool/call`): no approval,
+    /// the host is the person's app. `McpToolCalled` with the same `id` answers.
+    CallMcpTool {
+        id: u64,
+        server: String,
+        tool: String,
+        arguments: Option<serde_json::Value>,
+    },
     /// Send a prompt; starts a turn.
     Submit(Submission),
     /// Add input to the running turn: it goes with the turn's next request (after the tool
@@ -374,6 +382,12 @@ pub enum Event {
     McpServers(Vec<crate::mcp::ServerStatus>),
     /// An error that belongs to no turn, one readable line.
     Error(String),
+    /// The answer to `Op::CallMcpTool` `id`: the tool's text and whether it succeeded, or why
+    /// it could not be called.
+    McpToolCalled {
+        id: u64,
+        outcome: Result<(String, bool), String>,
+    },
 }
 
 /// A reopened conversation, turn by turn.

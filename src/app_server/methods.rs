@@ -154,10 +154,7 @@ pub const METHODS: &[(&str, Serve)] = &[
         "mcpServer/resource/read",
         Refused("kelp reads no MCP resources; their tools work"),
     ),
-    (
-        "mcpServer/tool/call",
-        Refused("a host cannot call MCP tools in kelp yet; the model's calls work"),
-    ),
+    ("mcpServer/tool/call", Done),
     (
         "windowsSandbox/setupStart",
         Refused("kelp's sandbox is Linux's (namespaces, Landlock, seccomp)"),

@@ -198,6 +198,11 @@ impl Server {
                     }
                 })
             }
+            // The call waits for the tool; the thread and its core are found first, in order.
+            "mcpServer/tool/call" => match self.threads.call_mcp_tool(params) {
+                Ok(call) => Box::pin(call),
+                Err(error) => Box::pin(async move { Err(error) }),
+            },
             // A command answers when it ends; the others (its terminate) are served meanwhile.
             "command/exec" => Box::pin(exec::exec(
                 self.config.clone(),

@@ -486,6 +486,56 @@ impl Threads {
         .then("thread/reverted", json!({ "threadId": asked.thread_id })))
     }
 
+    /// `mcpServer/tool/call`: one of the thread's MCP tools called for the host, outside any
+    /// turn; the answer waits for the tool (its server's own timeout bounds it).
+    pub fn call_mcp_tool(
+        &self,
+        raw: Value,
+    ) -> Result<impl std::future::Future<Output = Result<Answer, RpcError>> + use<>, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Call {
+            thread_id: String,
+            server: String,
+            tool: String,
+            #[serde(default)]
+            arguments: Option<Value>,
+        }
+        let asked: Call = params(raw)?;
+        let thread = self.thread(&asked.thread_id)?;
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        let id = {
+            let mut running = thread
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            running.next_mcp_call += 1;
+            let id = running.next_mcp_call;
+            running.mcp_calls.insert(id, sender);
+            id
+        };
+        thread
+            .ops
+            .send(Op::CallMcpTool {
+                id,
+                server: asked.server,
+                tool: asked.tool,
+                arguments: asked.arguments,
+            })
+            .map_err(|_| RpcError::internal("this thread's agent stopped"))?;
+        Ok(async move {
+            match answer.await {
+                Ok(Ok((text, success))) => Ok(json!({
+                    "content": [{ "type": "text", "text": text }],
+                    "isError": !success,
+                })
+                .into()),
+                Ok(Err(why)) => Err(RpcError::invalid_request(why)),
+                Err(_) => Err(RpcError::internal("this thread's agent stopped")),
+            }
+        })
+    }
+
     pub fn compact(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let asked: ThreadOnly = params(raw)?;
         let thread = self.thread(&asked.thread_id)?;

@@ -27,7 +27,14 @@ pub(super) struct Running {
     pub(super) turn_id: Option<String>,
     /// A `thread/revert` waiting for the core: how many turns are left, or why it could not.
     pub(super) reverting: Option<tokio::sync::oneshot::Sender<Result<usize, String>>>,
+    /// The host's MCP tool calls waiting for the core, by the id they were sent with.
+    pub(super) mcp_calls: std::collections::HashMap<u64, McpCallWaiter>,
+    /// The id of the next one.
+    pub(super) next_mcp_call: u64,
 }
+
+/// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.
+pub(super) type McpCallWaiter = tokio::sync::oneshot::Sender<Result<(String, bool), String>>;
 
 impl Thread {
     /// The thread's state, when no turn runs on it; refused while one does.
@@ -378,6 +385,16 @@ pub(super) async fn pump(
                 if let Some(waiting) = waiting {
                     let left = done.as_ref().map(|r| r.replay.turns.len());
                     let _ = waiting.send(left.map_err(Clone::clone));
+                }
+            }
+            Event::McpToolCalled { id, outcome } => {
+                let waiting = running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .mcp_calls
+                    .remove(id);
+                if let Some(waiting) = waiting {
+                    let _ = waiting.send(outcome.clone());
                 }
             }
             Event::Notice(text) => tracing::info!(thread = %thread_id, "{text}"),

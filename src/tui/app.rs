@@ -586,9 +586,11 @@ impl App {
             }
             // Cells open with their first piece and stay open until what follows closes them;
             // an answer to an approval is the person's own, shown when given.
+            // The client calls no MCP tool itself.
             Event::ItemStarted { .. }
             | Event::ReasoningDone { .. }
-            | Event::ApprovalAnswered { .. } => {}
+            | Event::ApprovalAnswered { .. }
+            | Event::McpToolCalled { .. } => {}
             Event::TextDelta { item, delta } => self.chat.text_delta(&item, &delta),
             Event::ReasoningDelta { item, delta } => self.chat.reasoning_delta(&item, &delta),
             // A later part of the summary is a new paragraph.

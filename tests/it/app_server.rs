@@ -2800,3 +2800,45 @@ async fn a_deleted_thread_is_gone_from_disk_and_lists() {
         "{again}"
     );
 }
+
+/// `mcpServer/tool/call`: a host calls a thread's MCP tool itself, outside any turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_calls_a_threads_mcp_tool() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in_with_the_test_mcp_server(&fake);
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    let called = server.result(
+        "mcpServer/tool/call",
+        json!({"threadId": thread_id, "server": "tests", "tool": "echo", "arguments": {"text": "hi"}}),
+    );
+    assert_eq!(
+        called,
+        json!({"content": [{"type": "text", "text": "echo: hi"}], "isError": false})
+    );
+    let failed = server.result(
+        "mcpServer/tool/call",
+        json!({"threadId": thread_id, "server": "tests", "tool": "crash"}),
+    );
+    assert_eq!(failed["isError"], true, "{failed}");
+    for (params, said) in [
+        (
+            json!({"threadId": thread_id, "server": "tests", "tool": "nope"}),
+            "has no tool `nope`",
+        ),
+        (
+            json!({"threadId": thread_id, "server": "elsewhere", "tool": "echo"}),
+            "has no tool",
+        ),
+        (
+            json!({"threadId": "not-loaded", "server": "tests", "tool": "echo"}),
+            "not-loaded",
+        ),
+    ] {
+        let (answer, _) = server.call("mcpServer/tool/call", params);
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(said), "{answer}");
+    }
+    // No model request was made for any of it.
+    assert!(fake.requests_to("/responses").is_empty());
+}
