@@ -1,8 +1,8 @@
 //! `command/exec`: one command a host runs under kelp's sandbox, outside any thread (a host's
-//! own terminal button, a build check), with `command/exec/terminate` to stop it. Commands run
-//! as the model's do: the same sandbox, a scrubbed environment (with the host's `env` laid over
-//! it), no stdin and no terminal, their process group killed when they end, time out or are
-//! stopped.
+//! own terminal button, a build check), with `command/exec/write` to feed its stdin
+//! (`streamStdin`) and `command/exec/terminate` to stop it. Commands run as the model's do: the
+//! same sandbox, a scrubbed environment (with the host's `env` laid over it), no terminal,
+//! their process group killed when they end, time out or are stopped.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,7 +27,13 @@ const DEFAULT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
 /// The commands running now that a host named, by their `processId`.
 #[derive(Clone, Default)]
-pub struct Processes(Arc<Mutex<HashMap<String, CancellationToken>>>);
+pub struct Processes(Arc<Mutex<HashMap<String, Process>>>);
+
+/// A command a host named: how to stop it, and its stdin while the host may still write it.
+struct Process {
+    cancel: CancellationToken,
+    stdin: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,27 +66,29 @@ struct Captured {
 }
 
 /// `command/exec`: runs the command and answers when it has ended, with its exit code and
-/// output (or, when the host streams it, the output as `command/exec/outputDelta` first).
-pub async fn exec(
+/// output (or, when the host streams it, the output as `command/exec/outputDelta` first). Its
+/// `processId` is taken before this returns, so a `command/exec/write` or `terminate` the host
+/// sends right after finds it.
+pub fn exec(
     config: Config,
     out: Out,
     processes: Processes,
     raw: Value,
-) -> Result<Answer, RpcError> {
+) -> Result<impl std::future::Future<Output = Result<Answer, RpcError>> + use<>, RpcError> {
     let p: ExecParams = params(raw)?;
     if p.command.first().is_none_or(String::is_empty) {
         return Err(RpcError::invalid_params(
             "Invalid params: command: empty command",
         ));
     }
-    if p.tty || p.stream_stdin {
+    if p.tty {
         return Err(RpcError::invalid_params(
-            "Invalid params: kelp runs command/exec without a terminal or stdin",
+            "Invalid params: kelp runs command/exec without a terminal",
         ));
     }
-    if p.stream_stdout_stderr && p.process_id.is_none() {
+    if (p.stream_stdout_stderr || p.stream_stdin) && p.process_id.is_none() {
         return Err(RpcError::invalid_params(
-            "Invalid params: streamStdoutStderr needs a processId",
+            "Invalid params: streamStdoutStderr and streamStdin need a processId",
         ));
     }
     let env = env_overrides(p.env.as_ref())?;
@@ -96,8 +104,22 @@ pub async fn exec(
         _ => SandboxPolicy::for_project(&config, &cwd),
     };
     let cancel = CancellationToken::new();
-    let _registered = match &p.process_id {
-        Some(id) => Some(Registered::new(&processes, id, cancel.clone())?),
+    let (stdin, stdin_chunks) = match p.stream_stdin {
+        true => {
+            let (sender, chunks) = tokio::sync::mpsc::unbounded_channel();
+            (Some(sender), Some(chunks))
+        }
+        false => (None, None),
+    };
+    let registered = match &p.process_id {
+        Some(id) => Some(Registered::new(
+            &processes,
+            id,
+            Process {
+                cancel: cancel.clone(),
+                stdin,
+            },
+        )?),
         None => None,
     };
     let cap = if p.disable_output_cap {
@@ -152,24 +174,28 @@ pub async fn exec(
             p.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
         }),
     };
-    let outcome = shell::run(
-        &args,
-        &cwd,
-        &shell::default_shell(),
-        &sandbox,
-        &sink,
-        cancel,
-        &env,
-    )
-    .await
-    .map_err(|e| RpcError::internal(e.to_string()))?;
-    let exit_code = outcome
-        .exit_code
-        .or(outcome.signal.map(|signal| 128 + signal))
-        .unwrap_or(-1);
-    let [stdout, stderr] =
-        std::mem::take(&mut *captured.lock().unwrap_or_else(PoisonError::into_inner));
-    Ok(json!({ "exitCode": exit_code, "stdout": stdout.text, "stderr": stderr.text }).into())
+    Ok(async move {
+        let _registered = registered;
+        let outcome = shell::run_with_stdin(
+            &args,
+            &cwd,
+            &shell::default_shell(),
+            &sandbox,
+            &sink,
+            cancel,
+            &env,
+            stdin_chunks,
+        )
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?;
+        let exit_code = outcome
+            .exit_code
+            .or(outcome.signal.map(|signal| 128 + signal))
+            .unwrap_or(-1);
+        let [stdout, stderr] =
+            std::mem::take(&mut *captured.lock().unwrap_or_else(PoisonError::into_inner));
+        Ok(json!({ "exitCode": exit_code, "stdout": stdout.text, "stderr": stderr.text }).into())
+    })
 }
 
 /// The host's `env`: names with a string (set) or `null` (unset), laid over the environment
@@ -203,34 +229,77 @@ pub fn terminate(processes: &Processes, raw: Value) -> Result<Answer, RpcError> 
         process_id: String,
     }
     let asked: Terminate = params(raw)?;
-    let running = processes
-        .0
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&asked.process_id)
-        .cloned();
-    match running {
-        Some(cancel) => {
-            cancel.cancel();
-            Ok(json!({}).into())
-        }
-        None => Err(RpcError::invalid_request(format!(
-            "no running command {}",
-            asked.process_id
-        ))),
+    processes.with(&asked.process_id, |process| {
+        process.cancel.cancel();
+        Ok(json!({}).into())
+    })
+}
+
+/// `command/exec/write`: bytes for the stdin of the command the host named (started with
+/// `streamStdin`), its stdin closed, or both.
+pub fn write(processes: &Processes, raw: Value) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Write {
+        process_id: String,
+        delta_base64: Option<String>,
+        #[serde(default)]
+        close_stdin: bool,
     }
+    let asked: Write = params(raw)?;
+    let bytes = match &asked.delta_base64 {
+        Some(data) => STANDARD
+            .decode(data.as_bytes())
+            .map_err(|e| RpcError::invalid_params(format!("Invalid params: deltaBase64: {e}")))?,
+        None => Vec::new(),
+    };
+    processes.with(&asked.process_id, |process| {
+        let Some(stdin) = &process.stdin else {
+            return Err(RpcError::invalid_request(format!(
+                "the stdin of {} is closed, or was not asked for with streamStdin",
+                asked.process_id
+            )));
+        };
+        if !bytes.is_empty() {
+            // A command that has ended reads nothing more: what it did not read is dropped.
+            let _ = stdin.send(bytes);
+        }
+        if asked.close_stdin {
+            process.stdin = None;
+        }
+        Ok(json!({}).into())
+    })
 }
 
 impl Processes {
     /// Stops every command still running (the connection closed).
     pub fn stop_all(&self) {
-        for cancel in self
+        for process in self
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
         {
-            cancel.cancel();
+            process.cancel.cancel();
+        }
+    }
+
+    /// Runs `act` on the running command `id`, or says there is none.
+    fn with(
+        &self,
+        id: &str,
+        act: impl FnOnce(&mut Process) -> Result<Answer, RpcError>,
+    ) -> Result<Answer, RpcError> {
+        match self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(id)
+        {
+            Some(process) => act(process),
+            None => Err(RpcError::invalid_request(format!(
+                "no running command {id}"
+            ))),
         }
     }
 }
@@ -242,14 +311,14 @@ struct Registered {
 }
 
 impl Registered {
-    fn new(processes: &Processes, id: &str, cancel: CancellationToken) -> Result<Self, RpcError> {
+    fn new(processes: &Processes, id: &str, process: Process) -> Result<Self, RpcError> {
         let mut running = processes.0.lock().unwrap_or_else(PoisonError::into_inner);
         if running.contains_key(id) {
             return Err(RpcError::invalid_request(format!(
                 "a command with processId {id} is already running"
             )));
         }
-        running.insert(id.to_string(), cancel);
+        running.insert(id.to_string(), process);
         Ok(Self {
             processes: processes.clone(),
             id: id.to_string(),

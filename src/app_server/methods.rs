@@ -190,10 +190,7 @@ pub const METHODS: &[(&str, Serve)] = &[
         Refused("kelp packs no feedback: its log is kelp.log in its state folder"),
     ),
     ("command/exec", Done),
-    (
-        "command/exec/write",
-        Refused("kelp's command/exec takes no stdin: its commands read an empty one"),
-    ),
+    ("command/exec/write", Done),
     ("command/exec/terminate", Done),
     (
         "command/exec/resize",

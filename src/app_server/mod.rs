@@ -204,12 +204,15 @@ impl Server {
                 Err(error) => Box::pin(async move { Err(error) }),
             },
             // A command answers when it ends; the others (its terminate) are served meanwhile.
-            "command/exec" => Box::pin(exec::exec(
+            "command/exec" => match exec::exec(
                 self.config.clone(),
                 self.out.clone(),
                 self.processes.clone(),
                 params,
-            )),
+            ) {
+                Ok(run) => Box::pin(run),
+                Err(error) => Box::pin(async move { Err(error) }),
+            },
             _ => return Err(params),
         })
     }
@@ -256,6 +259,7 @@ impl Server {
             "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
             "turn/steer" => turns::steer(params, |id| self.threads.thread(id)),
             "command/exec/terminate" => exec::terminate(&self.processes, params),
+            "command/exec/write" => exec::write(&self.processes, params),
             "modelProvider/list" => Ok(model_providers(&self.config)),
             "app/read" => app_read(params),
             // MCP servers start with each thread's core: a new thread takes the file's.

@@ -2178,6 +2178,34 @@ async fn command_exec_runs_one_command_in_the_sandbox() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let (gone, _) = server.call("command/exec/terminate", json!({"processId": "p1"}));
     assert_eq!(gone["error"]["code"], -32600);
+
+    // With streamStdin the host writes the command's input, then closes it.
+    let id = server.send(
+        "command/exec",
+        json!({"command": ["sh", "-c", "tr a-z A-Z; echo done"], "cwd": project.path(),
+               "processId": "p2", "streamStdin": true}),
+    );
+    server.result(
+        "command/exec/write",
+        json!({"processId": "p2", "deltaBase64": "aGVsbG8K"}),
+    );
+    server.result(
+        "command/exec/write",
+        json!({"processId": "p2", "deltaBase64": "d29ybGQK", "closeStdin": true}),
+    );
+    let seen = server.until(|m| m["id"] == id);
+    let ended = &seen.last().unwrap()["result"];
+    assert_eq!(
+        (ended["exitCode"].clone(), ended["stdout"].clone()),
+        (json!(0), json!("HELLO\nWORLD\ndone\n")),
+        "{ended}"
+    );
+    // A command without streamStdin, or one that has ended, takes no input.
+    let (closed, _) = server.call(
+        "command/exec/write",
+        json!({"processId": "p2", "deltaBase64": "eAo="}),
+    );
+    assert_eq!(closed["error"]["code"], -32600, "{closed}");
 }
 
 /// Reads and MCP calls are items a host can show: a read as a command with its `read`

@@ -345,6 +345,22 @@ pub async fn run(
     cancel: CancellationToken,
     env: &[(String, Option<String>)],
 ) -> Result<ShellOutcome, ShellError> {
+    run_with_stdin(args, project_dir, shell, sandbox, sink, cancel, env, None).await
+}
+
+/// [`run`], with what arrives on `stdin` written to the command's standard input, which
+/// closes when the sender is dropped (a host's `command/exec/write`); `None`: a null stdin.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with_stdin(
+    args: &ShellArgs,
+    project_dir: &Path,
+    shell: &Path,
+    sandbox: &SandboxPolicy,
+    sink: &OutputSink,
+    cancel: CancellationToken,
+    env: &[(String, Option<String>)],
+    stdin: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
+) -> Result<ShellOutcome, ShellError> {
     let dir = match &args.workdir {
         Some(workdir) => paths::resolve(project_dir, Path::new(workdir)),
         None => project_dir.to_path_buf(),
@@ -375,7 +391,11 @@ pub async fn run(
     command
         .args(&rest)
         .current_dir(&dir)
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -387,6 +407,17 @@ pub async fn run(
         source,
     })?;
     let mut group = GroupKiller::new(child.id());
+    // The writer ends when the sender is dropped (stdin closes) or the command stops reading.
+    if let (Some(mut chunks), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        crate::task::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while let Some(chunk) = chunks.recv().await {
+                if pipe.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
 
