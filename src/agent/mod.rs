@@ -7,6 +7,8 @@
 //!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
 //!   how it fails, the retry a face sees). `items.rs`: each answer and reasoning summary as an
 //!   item with an id when it starts, grows and completes, and the ids a retry voids.
+//! - `review.rs`: review mode, a turn that reviews changes (uncommitted, against a branch, a
+//!   commit, or the person's words) with its prompt.
 //! - `replay.rs`: a saved conversation as the events its turns sent live, turn by turn under
 //!   their saved ids; the one reader of saved history every face draws a reopened one from.
 //! - `conversation.rs`: history, model, session file, usage. `compact.rs`: a summary replaces
@@ -34,6 +36,7 @@ pub(crate) mod items;
 pub mod mentions;
 pub mod protocol;
 pub mod replay;
+pub mod review;
 pub mod tools;
 pub mod turn;
 pub mod turn_context;

@@ -117,10 +117,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("turn/start", Done),
     ("turn/steer", Done),
     ("turn/interrupt", Done),
-    (
-        "review/start",
-        Refused("kelp has no review mode yet: ask for a review in a turn"),
-    ),
+    ("review/start", Done),
     ("model/list", Done),
     ("account/gatewayOAuth/read", Refused(NO_CHATGPT_EXTRAS)),
     ("account/gatewayOAuth/login", Refused(NO_CHATGPT_EXTRAS)),

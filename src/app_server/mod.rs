@@ -258,6 +258,7 @@ impl Server {
             "turn/start" => turns::start(params, |id| self.threads.thread(id)),
             "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
             "turn/steer" => turns::steer(params, |id| self.threads.thread(id)),
+            "review/start" => turns::review(params, |id| self.threads.thread(id)),
             "command/exec/terminate" => exec::terminate(&self.processes, params),
             "command/exec/write" => exec::write(&self.processes, params),
             "modelProvider/list" => Ok(model_providers(&self.config)),

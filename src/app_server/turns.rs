@@ -17,6 +17,7 @@ use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op, Settings, Submission,
 };
+use crate::agent::review::ReviewTarget;
 use crate::config::SandboxMode;
 use crate::mcp::ServerStatus;
 
@@ -31,6 +32,8 @@ pub(super) struct Running {
     pub(super) mcp_calls: std::collections::HashMap<u64, McpCallWaiter>,
     /// The id of the next one.
     pub(super) next_mcp_call: u64,
+    /// The running turn is a review (`review/start`): it ends with an `exitedReviewMode` item.
+    pub(super) reviewing: bool,
 }
 
 /// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.
@@ -202,6 +205,76 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     }))
 }
 
+/// `review/start`: a turn on the thread that reviews `target` (review mode): its
+/// `enteredReviewMode` item comes right after `turn/started`, and its `exitedReviewMode`,
+/// with the review's text, before `turn/completed`.
+pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Review {
+        thread_id: String,
+        target: Target,
+        delivery: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "camelCase")]
+    enum Target {
+        UncommittedChanges,
+        BaseBranch { branch: String },
+        Commit { sha: String, title: Option<String> },
+        Custom { instructions: String },
+    }
+    let p: Review = params(raw)?;
+    if p.delivery
+        .as_deref()
+        .is_some_and(|delivery| delivery != "inline")
+    {
+        return Err(RpcError::invalid_params(
+            "Invalid params: delivery: kelp reviews inline only",
+        ));
+    }
+    let invalid = |why: String| RpcError::invalid_params(format!("Invalid params: target: {why}"));
+    let target = match p.target {
+        Target::UncommittedChanges => ReviewTarget::Uncommitted,
+        Target::BaseBranch { branch } => ReviewTarget::base_branch(&branch).map_err(invalid)?,
+        Target::Commit { sha, title } => ReviewTarget::commit(&sha, title).map_err(invalid)?,
+        Target::Custom { instructions } if instructions.trim().is_empty() => {
+            return Err(invalid("empty instructions".to_string()));
+        }
+        Target::Custom { instructions } => ReviewTarget::Custom(instructions),
+    };
+    let thread = find(&p.thread_id)?;
+    let ops = thread.ops.clone();
+    let (mut answer, turn) = begin_turn(thread, &p.thread_id)?;
+    thread
+        .running
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .reviewing = true;
+    let turn_id = turn["id"].as_str().unwrap_or_default().to_string();
+    let item = json!({ "type": "enteredReviewMode", "id": format!("{turn_id}-review"), "review": target.label() });
+    let at = now_ms();
+    let base = json!({ "threadId": p.thread_id, "turnId": turn_id });
+    let mut started = base.clone();
+    started["item"] = item.clone();
+    started["startedAtMs"] = json!(at);
+    let mut completed = base;
+    completed["item"] = item;
+    completed["completedAtMs"] = json!(at);
+    // `turn/started` (from `begin_turn`) leads; the answer is review/start's own.
+    answer.result = json!({ "reviewThreadId": p.thread_id, "turn": turn });
+    let answer = answer
+        .then("item/started", started)
+        .then("item/completed", completed);
+    let submission = Submission {
+        turn_id: Some(turn_id),
+        ..Submission::text(target.prompt())
+    };
+    Ok(answer.after(move || {
+        let _ = ops.send(Op::Submit(submission));
+    }))
+}
+
 /// `turn/steer`: input added to the running turn, which the model reads with the turn's next
 /// request; refused unless `expectedTurnId` is the turn running now.
 pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
@@ -337,6 +410,8 @@ pub(super) async fn pump(
     let mut translator = Translator::new(thread_id.clone(), cwd);
     let mut outgoing = Vec::new();
     let asking = Asking::default();
+    // The turn's last answer: what a review found.
+    let mut last_answer = String::new();
     let turn_id = || {
         running
             .lock()
@@ -370,11 +445,29 @@ pub(super) async fn pump(
             Event::ApprovalAnswered {
                 id, decision: None, ..
             } => resolved(&out, &asking, *id, &json!(thread_id)),
+            Event::TurnStarted { .. } => last_answer.clear(),
+            Event::MessageDone { text, .. } => last_answer.clone_from(text),
             Event::TurnFinished(_) => {
-                running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .turn_id = None;
+                let reviewed = {
+                    let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+                    running.turn_id = None;
+                    std::mem::take(&mut running.reviewing)
+                };
+                // A review ends with what it found, before `turn/completed`.
+                if reviewed {
+                    let item = json!({
+                        "type": "exitedReviewMode",
+                        "id": format!("{turn}-reviewed"),
+                        "review": last_answer,
+                    });
+                    let base = json!({ "threadId": thread_id, "turnId": turn, "item": item });
+                    let mut started = base.clone();
+                    started["startedAtMs"] = json!(now_ms());
+                    out.notify("item/started", started);
+                    let mut completed = base;
+                    completed["completedAtMs"] = json!(now_ms());
+                    out.notify("item/completed", completed);
+                }
             }
             Event::Rewound(done) => {
                 let waiting = running

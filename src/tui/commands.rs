@@ -62,6 +62,25 @@ impl App {
         });
     }
 
+    /// `/review [WHAT]`: a turn that reviews the current changes, or what the person says.
+    fn review(&mut self, what: &str) {
+        if self.turn_started.is_some() {
+            self.push_error("an answer is still coming: /review when it is done".into());
+            return;
+        }
+        use crate::agent::review::ReviewTarget;
+        let target = match what.trim() {
+            "" => ReviewTarget::Uncommitted,
+            words => ReviewTarget::Custom(words.to_string()),
+        };
+        self.push(CellKind::User(format!("/review {}", target.label())));
+        self.chat.transcript.scroll_to_bottom();
+        self.conversation_saved = true;
+        self.send(Op::Submit(crate::agent::protocol::Submission::text(
+            target.prompt(),
+        )));
+    }
+
     /// `/copy`: the last answer as Markdown; `/copy code`: its last code block.
     fn copy_answer(&mut self, what: &str) {
         let answer = self
@@ -191,6 +210,7 @@ impl App {
                     self.send(Op::Init);
                 }
             }
+            SlashCommand::Review => self.review(argument),
             SlashCommand::Status => {
                 let text = self.status.report();
                 self.notice(text);

@@ -2870,3 +2870,63 @@ async fn a_host_calls_a_threads_mcp_tool() {
     // No model request was made for any of it.
     assert!(fake.requests_to("/responses").is_empty());
 }
+
+/// `review/start`: a review turn, entered and left as items around what the model found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_is_a_turn_between_review_mode_items() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::text(
+        "1. src/lib.rs:3 divides by zero when the list is empty.",
+    ));
+    let (answer, _) = server.call(
+        "review/start",
+        json!({"threadId": thread_id, "target": {"type": "baseBranch", "branch": "main"}}),
+    );
+    assert_eq!(answer["result"]["reviewThreadId"], thread_id, "{answer}");
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let kinds: Vec<String> = seen
+        .iter()
+        .filter(|m| m["method"] == "item/completed" || m["method"] == "turn/started")
+        .map(|m| match m["params"]["item"]["type"].as_str() {
+            Some(kind) => kind.to_string(),
+            None => m["method"].as_str().unwrap().to_string(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "turn/started",
+            "enteredReviewMode",
+            "agentMessage",
+            "exitedReviewMode"
+        ],
+        "{seen:#?}"
+    );
+    let item = |kind: &str| {
+        seen.iter()
+            .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == kind)
+            .unwrap()["params"]["item"]
+            .clone()
+    };
+    assert_eq!(
+        item("enteredReviewMode")["review"],
+        "changes against 'main'"
+    );
+    assert_eq!(
+        item("exitedReviewMode")["review"],
+        "1. src/lib.rs:3 divides by zero when the list is empty."
+    );
+    let sent = fake.requests_to("/responses")[0].json().to_string();
+    assert!(sent.contains("git merge-base HEAD main"), "{sent}");
+
+    // A branch git would take for an option is refused before anything runs.
+    let (refused, _) = server.call(
+        "review/start",
+        json!({"threadId": thread_id, "target": {"type": "baseBranch", "branch": "--output=/tmp/x"}}),
+    );
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert_eq!(fake.requests_to("/responses").len(), 1);
+}

@@ -16,6 +16,7 @@ pub enum SlashCommand {
     Mcp,
     Diff,
     Init,
+    Review,
     Compact,
     Copy,
     Logout,
@@ -24,7 +25,7 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 16] = [
+pub const ALL: [SlashCommand; 17] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
@@ -36,6 +37,7 @@ pub const ALL: [SlashCommand; 16] = [
     SlashCommand::Mcp,
     SlashCommand::Diff,
     SlashCommand::Init,
+    SlashCommand::Review,
     SlashCommand::Compact,
     SlashCommand::Copy,
     SlashCommand::Logout,
@@ -58,6 +60,7 @@ impl SlashCommand {
             Self::Mcp => "mcp",
             Self::Diff => "diff",
             Self::Init => "init",
+            Self::Review => "review",
             Self::Compact => "compact",
             Self::Copy => "copy",
             Self::Logout => "logout",
@@ -80,6 +83,7 @@ impl SlashCommand {
             Self::Mcp => "MCP servers: where each is, and its tools",
             Self::Diff => "what the conversation changed (git diff, or its patches)",
             Self::Init => "have the model write an AGENTS.md for this project",
+            Self::Review => "review the current changes (/review WHAT: what to look at)",
             Self::Compact => "summarise the conversation to free the context window",
             Self::Copy => "copy the last answer (/copy code: its last code block)",
             Self::Logout => "remove the login",
@@ -96,7 +100,10 @@ impl SlashCommand {
 
     /// Whether the command reads what follows its name (`/copy code`, `/compact FOCUS`).
     pub fn takes_argument(self) -> bool {
-        matches!(self, Self::Copy | Self::Compact | Self::Rename)
+        matches!(
+            self,
+            Self::Copy | Self::Compact | Self::Rename | Self::Review
+        )
     }
 
     /// A command line that names a command taking an argument, and that argument (trimmed,
@@ -145,7 +152,11 @@ mod tests {
         assert_eq!(completions("/mo"), Some(vec![SlashCommand::Model]));
         assert_eq!(
             completions("/re"),
-            Some(vec![SlashCommand::Resume, SlashCommand::Rename])
+            Some(vec![
+                SlashCommand::Resume,
+                SlashCommand::Rename,
+                SlashCommand::Review
+            ])
         );
         assert_eq!(completions("/model x"), None);
         assert_eq!(completions("hello"), None);
