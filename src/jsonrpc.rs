@@ -127,6 +127,18 @@ pub fn parse_line(line: &str) -> Result<Incoming, (Value, RpcError)> {
             };
             Ok(Incoming::Response { id, result })
         }
+        // An answer to nothing the reader can name (an error about a line it could not read,
+        // `"id": null`): still an answer, and JSON-RPC never answers one.
+        (None, id) if object.contains_key("result") || object.contains_key("error") => {
+            let result = match object.remove("error") {
+                Some(error) => Err(error),
+                None => Ok(object.remove("result").unwrap_or(Value::Null)),
+            };
+            Ok(Incoming::Response {
+                id: id.unwrap_or(Value::Null),
+                result,
+            })
+        }
         (_, Some(id)) if !is_id(&id) && !id.is_null() => Err((
             Value::Null,
             RpcError::invalid_request("Invalid request: `id` must be a string or an integer"),
@@ -387,6 +399,16 @@ mod tests {
             Incoming::Response {
                 id: json!("a"),
                 result: Err(json!({"code":1,"message":"no"})),
+            }
+        );
+        // An error answer to a line the client could not read is an answer too: never
+        // answered back.
+        assert_eq!(
+            parse_line(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"bad"}}"#)
+                .unwrap(),
+            Incoming::Response {
+                id: Value::Null,
+                result: Err(json!({"code":-32700,"message":"bad"})),
             }
         );
         let (id, error) = parse_line("{not json").unwrap_err();
