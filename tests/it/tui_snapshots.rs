@@ -828,32 +828,49 @@ fn file_finder_matches_as_you_type_at_80x24() {
     assert!(screen.contains(" Files "), "{screen}");
 }
 
+/// Enter in the `@` finder inserts the highlighted file, as Tab does (and as Codex's Enter
+/// does), so a half-typed mention never goes out with nothing attached; with nothing
+/// matching, Enter sends the prompt as typed.
 #[test]
-fn enter_sends_a_mention_as_typed_unless_a_file_was_chosen() {
+fn enter_inserts_the_highlighted_file_and_sends_what_matches_nothing() {
     let (mut app, mut rx) = logged_in();
     app.use_file_finder(kelp::tui::FileFinder::with_files(PROJECT_FILES));
-    type_text(&mut app, "thanks @compo");
+    let sent = |rx: &mut _| -> Vec<String> {
+        ops(rx)
+            .into_iter()
+            .filter_map(|op| match op {
+                Op::Submit(Submission { text, .. }) => Some(text),
+                _ => None,
+            })
+            .collect()
+    };
+    type_text(&mut app, "what does @compo");
     let screen = draw_settled(&mut app, 80, 24);
     assert!(
         screen.contains("› src/tui/bottom_pane/composer.rs"),
         "{screen}"
     );
     key(&mut app, KeyCode::Enter);
-    let sent: Vec<String> = ops(&mut rx)
-        .into_iter()
-        .filter_map(|op| match op {
-            Op::Submit(Submission { text, .. }) => Some(text),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(sent, vec!["thanks @compo".to_string()]);
-    // With nothing matching, ↑ is the composer's again: the prompt just sent comes back.
-    type_text(&mut app, "@zzq");
+    assert_eq!(sent(&mut rx), Vec::<String>::new(), "inserted, not sent");
+    let screen = draw_settled(&mut app, 80, 24);
+    assert!(
+        screen.contains("› what does @src/tui/bottom_pane/composer.rs"),
+        "{screen}"
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        sent(&mut rx),
+        ["what does @src/tui/bottom_pane/composer.rs "]
+    );
+    // With nothing matching, the keys are the composer's: Enter sends, ↑ brings it back.
+    type_text(&mut app, "thanks @zzq");
     let screen = draw_settled(&mut app, 80, 24);
     assert!(screen.contains("no matching files"), "{screen}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(sent(&mut rx), ["thanks @zzq"]);
     key(&mut app, KeyCode::Up);
     let screen = draw_settled(&mut app, 80, 24);
-    assert!(screen.contains("› thanks @compo"), "{screen}");
+    assert!(screen.contains("› thanks @zzq"), "{screen}");
 }
 
 #[test]

@@ -95,8 +95,6 @@ pub struct BottomPane {
     mention_dismissed: Option<usize>,
     /// The mention the finder last followed: where its `@` is, and its query.
     followed: Option<(usize, String)>,
-    /// Whether a file was chosen with ↑↓ since the query changed: only then is Enter an insert.
-    file_chosen: bool,
     /// When text was last pasted: keys right behind a paste (an early end-of-paste marker lets
     /// a paste type them) neither answer a question nor send the prompt.
     pasted_at: Option<std::time::Instant>,
@@ -115,7 +113,6 @@ impl Default for BottomPane {
             project_dir: None,
             mention_dismissed: None,
             followed: None,
-            file_chosen: false,
             pasted_at: None,
         }
     }
@@ -161,7 +158,6 @@ impl BottomPane {
             return;
         }
         let previous = std::mem::replace(&mut self.followed, current.clone());
-        self.file_chosen = false;
         let Some((start, query)) = current else {
             self.mention_dismissed = None;
             return;
@@ -188,9 +184,9 @@ impl BottomPane {
         }
     }
 
-    /// The finder's keys while it shows: ↑↓ choose, Tab inserts the path (Enter too, once a
-    /// file was chosen with ↑↓, so "thanks @alice⏎" is sent as typed), Esc closes it. With no
-    /// files matching, the keys are the composer's.
+    /// The finder's keys while it shows: ↑↓ choose, Tab or Enter inserts the highlighted path
+    /// (as Codex's), Esc closes it. With no files matching, the keys are the composer's, so
+    /// "thanks @alice⏎" is sent as typed when no file matches `alice`.
     fn mention_key(&mut self, key: KeyEvent) -> Option<KeyOutcome> {
         let (start, _) = self.mention()?;
         let files = self.files.as_mut()?;
@@ -198,11 +194,8 @@ impl BottomPane {
         match key.code {
             KeyCode::Up | KeyCode::Down if path.is_some() => {
                 files.move_selection(key.code == KeyCode::Down);
-                self.file_chosen = true;
             }
-            KeyCode::Tab | KeyCode::Enter
-                if key.modifiers.is_empty() && (key.code == KeyCode::Tab || self.file_chosen) =>
-            {
+            KeyCode::Tab | KeyCode::Enter if key.modifiers.is_empty() => {
                 let path = path?;
                 self.edit(|composer| composer.complete_mention(start, &path));
             }

@@ -88,13 +88,17 @@ impl SlashCommand {
             Self::Copy => "copy the last answer (/copy code: its last code block)",
             Self::Logout => "remove the login",
             Self::Help => "keys and commands",
-            Self::Quit => "leave kelp",
+            Self::Quit => "leave kelp (/exit too)",
         }
     }
 
     /// The command named exactly by `text` (`/model`, with surrounding spaces allowed).
     pub fn parse(text: &str) -> Option<Self> {
         let name = text.trim().strip_prefix('/')?;
+        // Codex's name for leaving, which its users type.
+        if name == "exit" {
+            return Some(Self::Quit);
+        }
         ALL.into_iter().find(|c| c.name() == name)
     }
 
@@ -161,6 +165,7 @@ mod tests {
         assert_eq!(completions("/model x"), None);
         assert_eq!(completions("hello"), None);
         assert_eq!(SlashCommand::parse(" /quit "), Some(SlashCommand::Quit));
+        assert_eq!(SlashCommand::parse("/exit"), Some(SlashCommand::Quit));
     }
 }
 
