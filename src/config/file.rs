@@ -30,6 +30,7 @@ pub const KEYS: &[&str] = &[
     "network",
     "mouse",
     "theme",
+    "notifications",
     "context_window",
     "auth_issuer",
     "codex_base_url",
@@ -55,6 +56,7 @@ pub struct FileSettings {
     pub network: Option<bool>,
     pub mouse: Option<bool>,
     pub theme: Option<Theme>,
+    pub notifications: Option<modes::Notify>,
     pub context_window: Option<u64>,
     pub auth_issuer: Option<String>,
     pub codex_base_url: Option<String>,
@@ -163,6 +165,10 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
             "theme" => match string.map(str::parse::<Theme>) {
                 Some(Ok(theme)) => settings.theme = Some(theme),
                 _ => bad("must be \"auto\", \"dark\" or \"light\""),
+            },
+            "notifications" => match string.map(str::parse::<modes::Notify>) {
+                Some(Ok(notify)) => settings.notifications = Some(notify),
+                _ => bad("must be \"bell\", \"desktop\" or \"off\""),
             },
             "auth_issuer" | "codex_base_url" | "openai_base_url" => {
                 let checked = match string {

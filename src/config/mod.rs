@@ -89,6 +89,8 @@ pub struct Config {
     pub mouse: bool,
     /// The terminal's background, or `auto` to ask it.
     pub theme: modes::Theme,
+    /// How the client calls the person back when a turn ends or waits while they look away.
+    pub notifications: modes::Notify,
     /// The model's context window in tokens, when kelp's own knowledge of it should not apply.
     pub context_window: Option<u64>,
     /// The MCP servers of the config file, in its order.
@@ -298,6 +300,7 @@ impl Config {
             network,
             mouse,
             theme,
+            notifications: from_file.notifications.unwrap_or_default(),
             context_window,
             mcp_servers: from_file.mcp_servers,
             secrets: from_file.secrets,
@@ -326,6 +329,7 @@ impl Config {
             network: false,
             mouse: false,
             theme: modes::Theme::default(),
+            notifications: modes::Notify::default(),
             context_window: None,
             mcp_servers: Vec::new(),
             secrets: file::SecretRules::default(),

@@ -149,6 +149,32 @@ pub fn parse_switch(s: &str) -> Result<bool, String> {
     }
 }
 
+/// How the client calls the person back when a turn ends or waits for them while they look
+/// elsewhere: the terminal's bell, a desktop notification (OSC 9, which tmux passes on), or
+/// nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Notify {
+    #[default]
+    Bell,
+    Desktop,
+    Off,
+}
+
+impl std::str::FromStr for Notify {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "bell" => Ok(Self::Bell),
+            "desktop" | "osc9" => Ok(Self::Desktop),
+            "off" | "false" | "none" => Ok(Self::Off),
+            other => Err(format!(
+                "unknown notifications {other:?}: use bell, desktop or off"
+            )),
+        }
+    }
+}
+
 /// The terminal's background, for colours that must read on it: asked of the terminal
 /// (`auto`), or set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -229,6 +229,16 @@ impl App {
     }
 
     /// Whether the app wants to end.
+    /// What kelp is doing, for the title and for calling the person back.
+    pub fn activity(&self) -> super::attention::Activity {
+        use super::attention::Activity;
+        match self.turn_started {
+            None => Activity::Idle,
+            Some(clock) if clock.is_paused() => Activity::Waiting,
+            Some(_) => Activity::Working,
+        }
+    }
+
     pub fn should_quit(&self) -> bool {
         self.should_quit
     }

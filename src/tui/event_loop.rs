@@ -2,12 +2,13 @@
 
 use std::time::Instant;
 
-use crossterm::event::EventStream;
+use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::sleep_until;
 
 use super::app::App;
+use super::attention::Attention;
 use super::bottom_pane::file_finder;
 use super::frame::FrameScheduler;
 use super::terminal::{self, Tui};
@@ -32,6 +33,7 @@ pub async fn run_loop(
     terminal: &mut Tui,
     app: &mut App,
     events: &mut UnboundedReceiver<Event>,
+    attention: &mut Attention,
 ) -> anyhow::Result<Ended> {
     let mut input = EventStream::new();
     let mut frames = FrameScheduler::new();
@@ -45,6 +47,13 @@ pub async fn run_loop(
             frames.request();
         }
         let now = Instant::now();
+        // Before the frame that shows it, so the title and any call back never lag the screen.
+        if let Some(bytes) = attention.update(app.activity(), now) {
+            use std::io::Write;
+            let out = terminal.backend_mut();
+            out.write_all(bytes.as_bytes())?;
+            out.flush()?;
+        }
         if let Some(at) = frames.deadline(now)
             && at <= now
         {
@@ -75,6 +84,13 @@ pub async fn run_loop(
                         && crossterm::event::poll(std::time::Duration::ZERO)?
                     {
                         batch.push(crossterm::event::read()?);
+                    }
+                    for event in &batch {
+                        match event {
+                            TermEvent::FocusGained => attention.focus(true),
+                            TermEvent::FocusLost => attention.focus(false),
+                            _ => {}
+                        }
                     }
                     app.handle_terminal_events(batch);
                 }

@@ -21,9 +21,12 @@
 //!   told), `reopen.rs` (a reopened conversation drawn through the live path),
 //!   `rewind.rs` (Esc Esc: back to an earlier prompt, then the offer to undo its file changes), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
 //!   over OSC 11), `clipboard.rs` (OSC 52, tmux, the display's
-//!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out).
+//!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out),
+//!   `attention.rs` (the window title, and the bell or notification when a turn ends or waits
+//!   while the person looks elsewhere).
 
 pub mod app;
+pub mod attention;
 pub mod background;
 pub mod bottom_pane;
 pub mod chat;
@@ -80,8 +83,11 @@ pub async fn run(
     );
     highlight::set_background(background, source);
     let (mut terminal, guard) = terminal::enter()?;
+    let project = history_cell::display_path(&initial.project_dir);
+    let tmux = std::env::var_os("TMUX").is_some_and(|value| !value.is_empty());
+    let mut attention = attention::Attention::new(config.notifications, project, tmux);
     let mut app = App::new(ops.clone(), initial);
-    let result = event_loop::run_loop(&mut terminal, &mut app, &mut events).await;
+    let result = event_loop::run_loop(&mut terminal, &mut app, &mut events, &mut attention).await;
     drop(guard);
     let _ = ops.send(Op::Shutdown);
     Ok((result?, app.exit_summary()))

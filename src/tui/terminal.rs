@@ -5,8 +5,8 @@ use std::sync::{Mutex, Once};
 use std::thread::ThreadId;
 
 use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, KeyboardEnhancementFlags,
-    PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+    DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange,
+    KeyboardEnhancementFlags, PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
 };
 use crossterm::execute;
 use crossterm::terminal::{
@@ -27,6 +27,9 @@ const MOUSE_OFF: &str = "\x1b[?1006l\x1b[?1000l";
 // arrives as arrow keys, which the UI tells from typed ones by their bursts.
 const ALTERNATE_SCROLL_ON: &str = "\x1b[?1007h";
 const ALTERNATE_SCROLL_OFF: &str = "\x1b[?1007l";
+/// xterm's title stack (XTWINOPS 22 and 23): the shell's title saved, and put back.
+const TITLE_PUSH: &str = "\x1b[22;0t";
+const TITLE_POP: &str = "\x1b[23;0t";
 
 // The thread that draws the UI. A panic elsewhere (a background task, which tokio catches)
 // leaves the UI running, so only a panic on this thread may take the terminal back.
@@ -75,9 +78,12 @@ fn take_over() -> io::Result<()> {
         out,
         EnterAlternateScreen,
         EnableBracketedPaste,
+        EnableFocusChange,
         PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
     )?;
     out.write_all(ALTERNATE_SCROLL_ON.as_bytes())?;
+    // The title kelp sets is pushed over the shell's, which comes back when it leaves.
+    out.write_all(TITLE_PUSH.as_bytes())?;
     out.flush()
 }
 
@@ -111,9 +117,11 @@ pub fn restore() {
     let mut out = io::stdout();
     let _ = out.write_all(MOUSE_OFF.as_bytes());
     let _ = out.write_all(ALTERNATE_SCROLL_OFF.as_bytes());
+    let _ = out.write_all(TITLE_POP.as_bytes());
     let _ = execute!(
         out,
         PopKeyboardEnhancementFlags,
+        DisableFocusChange,
         DisableBracketedPaste,
         LeaveAlternateScreen,
         crossterm::cursor::Show

@@ -765,3 +765,64 @@ async fn a_prompt_on_the_command_line_is_sent_as_the_client_starts() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// The window title says what kelp is doing, and an approval waiting while the person looks
+/// elsewhere rings the bell; once the terminal reports focus, a watched one does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_title_follows_the_turn_and_an_unseen_approval_rings() {
+    let fake = FakeOpenAi::start().await;
+    let patch = "*** Begin Patch\n*** Add File: notes.txt\n+hi\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Added notes."),
+        Reply::call_with_id(
+            "p2",
+            "apply_patch",
+            json!({"input": patch.replace("notes", "more")}),
+        ),
+        Reply::text("Added more."),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[("KELP_APPROVAL", "ask")]);
+    pty.wait_for("Ask anything", WAIT);
+    let title = |rest: &str| format!("\x1b]2;{rest}kelp · ~\x07");
+    let since = |pty: &crate::pty::Pty, from: usize| {
+        String::from_utf8_lossy(&pty.output()[from..]).into_owned()
+    };
+    assert!(since(&pty, 0).contains(&title("")), "the idle title");
+
+    // No focus report yet: an approval is taken as unseen.
+    let mark = pty.output().len();
+    pty.send("add notes\r");
+    pty.wait_for("Change notes.txt?", WAIT);
+    let written = since(&pty, mark);
+    let waiting = title("waiting for you · ");
+    let at = written.find(&waiting).expect("the waiting title");
+    assert!(
+        written[at + waiting.len()..].starts_with('\x07'),
+        "{written:?}"
+    );
+    // Keys in an approval's first moment are not taken as its answer.
+    std::thread::sleep(Duration::from_millis(600));
+    pty.send("y");
+    pty.wait_for("Added notes.", WAIT);
+    assert!(since(&pty, mark).contains(&title("")), "idle again");
+
+    // Focused (the terminal's report), the next approval changes the title only.
+    pty.send("\x1b[I");
+    let mark = pty.output().len();
+    pty.send("add more\r");
+    pty.wait_for("Change more.txt?", WAIT);
+    let written = since(&pty, mark);
+    let at = written.find(&waiting).expect("the waiting title");
+    assert!(
+        !written[at + waiting.len()..].starts_with('\x07'),
+        "{written:?}"
+    );
+    // Keys in an approval's first moment are not taken as its answer.
+    std::thread::sleep(Duration::from_millis(600));
+    pty.send("y");
+    pty.wait_for("Added more.", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

@@ -1,0 +1,167 @@
+//! Calling the person back: the terminal title says the project and what kelp is doing
+//! (working, waiting for you), and when a turn ends or an approval waits while they look
+//! elsewhere, the bell rings or a desktop notification goes out (OSC 9, wrapped for tmux to
+//! pass on), as configured (`notifications`).
+//!
+//! "Elsewhere" is what the terminal's focus reports say (`focus-events on` in tmux); a terminal
+//! that sends none is taken as unwatched for an approval and for a turn that worked long
+//! enough to walk away from, so a waiting approval in another tmux window is never unseen.
+
+use std::time::{Duration, Instant};
+
+use crate::config::modes::Notify;
+
+/// A turn that worked this long is one the person may have left.
+const LONG_TURN: Duration = Duration::from_secs(10);
+
+/// What kelp is doing, as the title and a notification say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Idle,
+    Working,
+    Waiting,
+}
+
+/// What was said, and whether the person is looking.
+#[derive(Debug)]
+pub struct Attention {
+    notify: Notify,
+    project: String,
+    /// Inside tmux: a desktop notification is wrapped for it to pass on.
+    tmux: bool,
+    /// The last focus report: `None` until the terminal sends one.
+    focused: Option<bool>,
+    shown: Option<Activity>,
+    /// Since when the turn works.
+    working_since: Option<Instant>,
+}
+
+impl Attention {
+    /// Nothing said yet, for the project shown as `project`.
+    pub fn new(notify: Notify, project: String, tmux: bool) -> Self {
+        Self {
+            notify,
+            project,
+            tmux,
+            focused: None,
+            shown: None,
+            working_since: None,
+        }
+    }
+
+    /// A focus report from the terminal.
+    pub fn focus(&mut self, focused: bool) {
+        self.focused = Some(focused);
+    }
+
+    /// The bytes to write for `activity` at `now`: a new title when it changed, and a call
+    /// back when the person should come.
+    pub fn update(&mut self, activity: Activity, now: Instant) -> Option<String> {
+        if self.shown == Some(activity) {
+            return None;
+        }
+        let before = self.shown.replace(activity);
+        let worked = self.working_since.map(|since| now.duration_since(since));
+        match activity {
+            Activity::Working if before != Some(Activity::Waiting) => {
+                self.working_since = Some(now)
+            }
+            Activity::Idle => self.working_since = None,
+            _ => {}
+        }
+        let mut out = title(&self.project, activity);
+        let unwatched = match self.focused {
+            Some(focused) => !focused,
+            None => activity == Activity::Waiting || worked.is_some_and(|w| w >= LONG_TURN),
+        };
+        let call = match (before, activity) {
+            (Some(Activity::Working), Activity::Idle) => Some("kelp: the answer is ready"),
+            (_, Activity::Waiting) => Some("kelp: waiting for your approval"),
+            _ => None,
+        };
+        if let Some(message) = call.filter(|_| unwatched) {
+            out.push_str(&self.call_back(&format!("{message} in {}", self.project)));
+        }
+        Some(out)
+    }
+
+    fn call_back(&self, message: &str) -> String {
+        match self.notify {
+            Notify::Off => String::new(),
+            Notify::Bell => "\x07".to_string(),
+            Notify::Desktop => {
+                let clean: String = message.chars().filter(|c| !c.is_control()).collect();
+                let osc = format!("\x1b]9;{clean}\x07");
+                if self.tmux {
+                    // tmux passes a sequence on when wrapped so, its escapes doubled.
+                    format!("\x1bPtmux;{}\x1b\\", osc.replace('\x1b', "\x1b\x1b"))
+                } else {
+                    osc
+                }
+            }
+        }
+    }
+}
+
+/// The window title (OSC 2) for `activity` in `project`.
+fn title(project: &str, activity: Activity) -> String {
+    let doing = match activity {
+        Activity::Idle => "",
+        Activity::Working => "working · ",
+        Activity::Waiting => "waiting for you · ",
+    };
+    let clean: String = project.chars().filter(|c| !c.is_control()).collect();
+    format!("\x1b]2;{doing}kelp · {clean}\x07")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_title_follows_the_work_and_the_person_is_called_only_when_away() {
+        let start = Instant::now();
+        let mut watched = Attention::new(Notify::Bell, "~/p".into(), false);
+        watched.focus(true);
+        assert_eq!(
+            watched.update(Activity::Idle, start).unwrap(),
+            "\x1b]2;kelp · ~/p\x07"
+        );
+        assert_eq!(watched.update(Activity::Idle, start), None, "said once");
+        let working = watched.update(Activity::Working, start).unwrap();
+        assert_eq!(working, "\x1b]2;working · kelp · ~/p\x07");
+        let done = watched.update(Activity::Idle, start + LONG_TURN).unwrap();
+        assert_eq!(done, "\x1b]2;kelp · ~/p\x07", "no bell while watched");
+
+        let mut away = Attention::new(Notify::Bell, "~/p".into(), false);
+        away.focus(false);
+        away.update(Activity::Working, start);
+        let asking = away.update(Activity::Waiting, start).unwrap();
+        assert!(
+            asking.ends_with("\x07\x07"),
+            "title, then the bell: {asking:?}"
+        );
+
+        // No focus reports: a short turn is watched, a long one or an approval is not.
+        let mut unknown = Attention::new(Notify::Desktop, "~/p".into(), true);
+        unknown.update(Activity::Working, start);
+        let quick = unknown
+            .update(Activity::Idle, start + Duration::from_secs(2))
+            .unwrap();
+        assert!(!quick.contains("]9;"), "{quick:?}");
+        unknown.update(Activity::Working, start);
+        let long = unknown.update(Activity::Idle, start + LONG_TURN).unwrap();
+        assert!(
+            long.ends_with("\x1bPtmux;\x1b\x1b]9;kelp: the answer is ready in ~/p\x07\x1b\\"),
+            "{long:?}"
+        );
+
+        let mut off = Attention::new(Notify::Off, "~/p".into(), false);
+        off.focus(false);
+        off.update(Activity::Working, start);
+        assert_eq!(
+            off.update(Activity::Waiting, start).unwrap(),
+            "\x1b]2;waiting for you · kelp · ~/p\x07"
+        );
+    }
+}
