@@ -1,5 +1,8 @@
-//! The channel contract between a front end (the TUI, `kelp run`) and the core: front ends send
-//! `Op`s and receive `Event`s, and never reach the network or the files themselves.
+//! The channel contract between a face (the TUI, `kelp run`/`exec`, the app-server's and ACP's
+//! threads) and the core: faces send `Op`s and receive `Event`s. What a face does beyond its
+//! own protocol goes through the services below it: the account service (`auth::accounts`)
+//! for logins, the saved sessions (`session`), a host's files (`agent::files`), a command only
+//! through the tools' sandboxed shell; a face never opens auth.json or talks to OpenAI itself.
 
 use std::path::PathBuf;
 use std::time::Duration;

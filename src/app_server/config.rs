@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::wire::{Answer, Page, RpcError, params};
-use crate::config::{ApprovalMode, Config, McpServerConfig, McpTransport, SandboxMode};
+use crate::config::{Config, McpServerConfig, McpTransport, codex_keys};
 use crate::llm::models::ModelList;
 use crate::llm::request::ReasoningEffort;
 use crate::mcp::{ServerState, ServerStatus};
@@ -20,27 +20,14 @@ struct ReadParams {
     include_layers: bool,
 }
 
-/// kelp's `config.toml` keys with a Codex name, and how a value is said there.
-fn codex_key(kelp_key: &str, value: &Value) -> Option<(&'static str, Value)> {
-    let text = value.as_str();
-    Some(match kelp_key {
-        "model" => ("model", value.clone()),
-        "reasoning_effort" => ("model_reasoning_effort", value.clone()),
-        "approval" => (
-            "approval_policy",
-            json!(text?.parse::<ApprovalMode>().ok()?.codex_name()),
-        ),
-        "sandbox" => (
-            "sandbox_mode",
-            json!(text?.parse::<SandboxMode>().ok()?.codex_name()),
-        ),
-        "network" => (
-            "sandbox_workspace_write",
-            json!({ "network_access": value.as_bool()? }),
-        ),
-        "mcp_servers" => ("mcp_servers", value.clone()),
-        _ => return None,
-    })
+/// kelp's `config.toml` keys with a Codex name, and how a value is said there (the one table
+/// in `config::codex_keys`), nested under its Codex key path.
+fn codex_key(kelp_key: &str, value: &Value) -> Option<(String, Value)> {
+    if kelp_key == "mcp_servers" {
+        return Some((kelp_key.to_string(), value.clone()));
+    }
+    let setting = codex_keys::by_kelp(kelp_key)?;
+    Some(setting.nested(setting.to_codex(value)?))
 }
 
 /// The user layer: kelp's `config.toml`, its Codex keys, and a version that changes with it.
@@ -64,7 +51,6 @@ impl UserLayer {
         let config = table
             .iter()
             .filter_map(|(key, value)| codex_key(key, value))
-            .map(|(key, value)| (key.to_string(), value))
             .collect();
         Self {
             file: std::path::absolute(&file).unwrap_or(file),
@@ -249,52 +235,22 @@ fn write(
 fn kelp_edit(edit: &EditParams) -> Result<crate::config::file::Edit, String> {
     let unknown = || {
         format!(
-            "kelp has no setting {}: it takes model, model_reasoning_effort, approval_policy, \
-             sandbox_mode, sandbox_workspace_write.network_access and mcp_servers",
-            edit.key_path
+            "kelp has no setting {}: it takes {}",
+            edit.key_path,
+            codex_keys::names()
         )
     };
-    let text = || {
-        edit.value
-            .as_str()
-            .ok_or_else(|| format!("{} takes a string", edit.key_path))
-    };
     let parts: Vec<String> = edit.key_path.split('.').map(str::to_string).collect();
-    let (path, value): (Vec<String>, Value) =
-        match parts.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-            _ if edit.value.is_null() && parts[0] != "mcp_servers" => {
-                let kelp = match edit.key_path.as_str() {
-                    "model" => "model",
-                    "model_reasoning_effort" => "reasoning_effort",
-                    "approval_policy" => "approval",
-                    "sandbox_mode" => "sandbox",
-                    "sandbox_workspace_write.network_access" => "network",
-                    _ => return Err(unknown()),
-                };
-                (vec![kelp.to_string()], Value::Null)
-            }
-            ["model"] => (parts.clone(), json!(text()?)),
-            ["model_reasoning_effort"] => (vec!["reasoning_effort".into()], json!(text()?)),
-            ["approval_policy"] => {
-                let mode = ApprovalMode::from_codex(text()?)
-                    .ok_or("approval_policy takes untrusted, on-request or never")?;
-                (vec!["approval".into()], json!(mode.as_str()))
-            }
-            ["sandbox_mode"] => {
-                let mode = SandboxMode::from_codex(text()?)
-                    .ok_or("sandbox_mode takes read-only, workspace-write or danger-full-access")?;
-                (vec!["sandbox".into()], json!(mode.as_str()))
-            }
-            ["sandbox_workspace_write", "network_access"] => {
-                let on = edit
-                    .value
-                    .as_bool()
-                    .ok_or("network_access takes true or false")?;
-                (vec!["network".into()], json!(on))
-            }
-            ["mcp_servers", ..] => (parts.clone(), edit.value.clone()),
-            _ => return Err(unknown()),
+    let (path, value): (Vec<String>, Value) = if parts[0] == "mcp_servers" {
+        (parts, edit.value.clone())
+    } else {
+        let setting = codex_keys::by_codex(&edit.key_path).ok_or_else(unknown)?;
+        let value = match &edit.value {
+            Value::Null => Value::Null,
+            given => setting.to_kelp(given)?,
         };
+        (vec![setting.kelp.to_string()], value)
+    };
     Ok(crate::config::file::Edit {
         path,
         value: toml_item(&value),
@@ -355,20 +311,17 @@ fn effective(config: &Config) -> Map<String, Value> {
         .map(|server| (server.name.clone(), mcp_table(server)))
         .collect();
     let mut out = Map::new();
-    out.insert("model".into(), json!(config.model));
-    out.insert(
-        "model_reasoning_effort".into(),
-        json!(config.reasoning_effort),
-    );
-    out.insert(
-        "approval_policy".into(),
-        json!(config.approval.codex_name()),
-    );
-    out.insert("sandbox_mode".into(), json!(config.sandbox.codex_name()));
-    out.insert(
-        "sandbox_workspace_write".into(),
-        json!({ "network_access": config.network }),
-    );
+    for setting in &codex_keys::SETTINGS {
+        let kelp = match setting.kelp {
+            "model" => json!(config.model),
+            "reasoning_effort" => json!(config.reasoning_effort),
+            "approval" => json!(config.approval.as_str()),
+            "sandbox" => json!(config.sandbox.as_str()),
+            _ => json!(config.network),
+        };
+        let (key, value) = setting.nested(setting.to_codex(&kelp).unwrap_or(Value::Null));
+        out.insert(key, value);
+    }
     out.insert("mcp_servers".into(), Value::Object(servers));
     out
 }

@@ -4,8 +4,10 @@
 //! kelp at 127.0.0.1; paths follow XDG semantics on every OS, as opencode does, so the auth file
 //! is easy to find and to share. Settings a person chooses (model, approval mode, sandbox) and endpoint
 //! overrides may also live in `config.toml` (see [`file`]). Precedence, highest first: command
-//! line flag, environment variable, config file, built-in default.
+//! line flag, environment variable, config file, built-in default. `codex_keys.rs` is the one
+//! table of the settings Codex and kelp both have, for `-c` and the app-server's config methods.
 
+pub mod codex_keys;
 pub mod file;
 pub mod mcp;
 pub mod modes;

@@ -56,33 +56,24 @@ impl Overrides {
                 .map(str::to_string)
                 .ok_or_else(|| format!("-c {key}: expected a string"))
         };
+        if let Some(setting) = super::codex_keys::by_codex(key) {
+            let given = match &value {
+                toml_edit::Value::String(text) => serde_json::json!(text.value()),
+                toml_edit::Value::Boolean(on) => serde_json::json!(*on.value()),
+                _ => serde_json::Value::Null,
+            };
+            let kelp = setting.to_kelp(&given).map_err(|why| format!("-c {why}"))?;
+            let text = || kelp.as_str().unwrap_or_default().to_string();
+            match setting.kelp {
+                "model" => self.model = Some(text()),
+                "reasoning_effort" => self.reasoning_effort = Some(text()),
+                "approval" => self.approval = text().parse().ok(),
+                "sandbox" => self.sandbox = text().parse().ok(),
+                _ => self.network = kelp.as_bool(),
+            }
+            return Ok(CodexKey::Applied);
+        }
         match key {
-            "model" => self.model = Some(text()?),
-            "model_reasoning_effort" => self.reasoning_effort = Some(text()?.to_ascii_lowercase()),
-            "approval_policy" => {
-                let policy = text()?;
-                self.approval = Some(ApprovalMode::from_codex(&policy).ok_or_else(|| {
-                    format!(
-                        "-c approval_policy={policy}: kelp takes untrusted, on-request or never"
-                    )
-                })?);
-            }
-            "sandbox_mode" => {
-                let mode = text()?;
-                self.sandbox = Some(SandboxMode::from_codex(&mode).ok_or_else(|| {
-                    format!(
-                        "-c sandbox_mode={mode}: kelp takes read-only, workspace-write or \
-                         danger-full-access"
-                    )
-                })?);
-            }
-            "sandbox_workspace_write.network_access" => {
-                self.network = Some(
-                    value
-                        .as_bool()
-                        .ok_or_else(|| format!("-c {key}: expected true or false"))?,
-                );
-            }
             "openai_base_url" => {
                 let url = text()?;
                 self.openai_base_url = Some(
