@@ -17,7 +17,6 @@ use agent_client_protocol_schema::v1::{
     ResumeSessionRequest, ResumeSessionResponse, SessionConfigOption, SessionConfigOptionValue,
     SessionInfoUpdate, SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
     SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse, StopReason,
-    ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
@@ -29,7 +28,7 @@ use super::updates::{Translator, decision};
 use super::{Connection, Face, Reply, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
 use crate::agent::protocol::{
-    ApprovalDecision, AuthSummary, Event, ImageInput, Op, StopCause, Submission, TurnOutcome,
+    AuthSummary, Event, ImageInput, Op, StopCause, Submission, TurnOutcome,
 };
 use crate::agent::replay::Replayed;
 use crate::config::{McpServerConfig, McpTransport};
@@ -274,8 +273,10 @@ impl Sessions {
                     Ok(None) => "not signed in".to_string(),
                     Err(e) => format!("the auth file cannot be read: {e}"),
                 };
+                // Markdown: a list, so a client does not run the lines together.
                 say(format!(
-                    "Signed in: {login}\nModel: {} (reasoning effort {})\nMode: {}\nProject: {}",
+                    "- **Signed in:** {login}\n- **Model:** {} (reasoning effort {})\n\
+                     - **Mode:** {}\n- **Project:** {}\n",
                     choices.model,
                     choices.effort.as_str(),
                     choices.mode,
@@ -284,9 +285,10 @@ impl Sessions {
                 return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
             }
             Slash::Mcp => {
-                say(crate::mcp::report(
-                    &session.mcp.lock().unwrap_or_else(PoisonError::into_inner),
-                ));
+                // Its columns as they are: a block of text, not a paragraph.
+                let report =
+                    crate::mcp::report(&session.mcp.lock().unwrap_or_else(PoisonError::into_inner));
+                say(format!("```text\n{}\n```\n", report.trim_end()));
                 return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
             }
             Slash::Logout => {
@@ -430,7 +432,11 @@ async fn signed_in(face: &Face) -> Result<AuthSummary, Error> {
         (Some(auth), _) => Ok(auth),
         // An auth file that cannot be read says why, or the sign-in would seem to vanish.
         (None, Some(warning)) => Err(Error::auth_required().data(warning)),
-        (None, None) => Err(Error::auth_required()),
+        // The words say how: without them a client tells the person to install the agent.
+        (None, None) => Err(Error::auth_required().data(
+            "not signed in: sign in with ChatGPT (in the browser or by device code) or an \
+             OpenAI API key, or run `kelp login` in a terminal",
+        )),
     }
 }
 
@@ -766,8 +772,6 @@ async fn ask(
     approval: u64,
     cancelled: CancellationToken,
 ) {
-    let session_id = request.session_id.clone();
-    let call_id = request.tool_call.tool_call_id.clone();
     let answer = cx.request::<RequestPermissionResponse>(
         CLIENT_METHOD_NAMES.session_request_permission,
         request,
@@ -795,13 +799,9 @@ async fn ask(
             None
         }
     };
+    // A refusal shows as the failed call when the core says it was answered (`updates.rs`),
+    // once.
     let decision = decision(chosen.as_deref());
-    if matches!(decision, ApprovalDecision::No { .. }) {
-        // Rejected: shown as such now, not when the turn ends.
-        let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);
-        let update = SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields));
-        cx.notify(SessionNotification::new(session_id, update));
-    }
     let _ = ops.send(Op::Approve {
         id: approval,
         decision,

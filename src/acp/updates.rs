@@ -268,6 +268,20 @@ impl Translator {
                     call_id, fields,
                 ))]
             }
+            // Refused: failed now, not again when the turn ends.
+            Event::ApprovalAnswered {
+                call_id,
+                decision: Some(ApprovalDecision::No { .. }),
+                ..
+            } => {
+                if self.calls.remove(&call_id).is_none() {
+                    return Vec::new();
+                }
+                let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);
+                vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+                    call_id, fields,
+                ))]
+            }
             Event::ToolFinished {
                 call_id, success, ..
             } => {
@@ -288,6 +302,21 @@ impl Translator {
                 ))]
             }
             Event::PlanUpdated { steps, .. } => vec![plan(&steps)],
+            // A compaction is said, as the client shows no item for it.
+            Event::Compacted { before, automatic } => {
+                let why = if automatic {
+                    "to stay inside the context window"
+                } else {
+                    "as asked"
+                };
+                let text = format!(
+                    "Compacted the conversation{} onto a summary {why}: the model goes on from it.\n",
+                    crate::humanize::tokens_aside(before)
+                );
+                vec![SessionUpdate::AgentMessageChunk(ContentChunk::new(
+                    ContentBlock::from(text),
+                ))]
+            }
             // How full the context window is, after each response and a compaction.
             Event::ContextUsed {
                 used,

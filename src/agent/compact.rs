@@ -58,6 +58,8 @@ pub async fn compact(
         () = ctx.cancel.cancelled() => return Err(TurnError::Interrupted),
         summary = summarize(conversation, ctx, focus) => summary?,
     };
+    // A backend that reports no usage: about four characters a token, never nothing.
+    let summary_tokens = summary_tokens.unwrap_or_else(|| (summary.len() as u64).div_ceil(4));
     let keep_prompt = reason == Reason::Overflow;
     if let Some(e) = conversation.compact(summary, keep_prompt, reason != Reason::Asked) {
         ctx.emit(Event::Error(format!(
@@ -65,7 +67,7 @@ pub async fn compact(
         )));
     }
     // Until the next request says, the context is about the summary's size.
-    conversation.estimate_context_used(summary_tokens.unwrap_or(0));
+    conversation.estimate_context_used(summary_tokens);
     ctx.emit(Event::Compacted {
         before,
         automatic: reason != Reason::Asked,

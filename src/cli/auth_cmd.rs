@@ -235,7 +235,18 @@ fn show(event: &LoginEvent, pasting: bool, config: &Config, force_qr: bool) {
             // on screen in a 24-row window, whatever scrolls off the top.
             println!("Sign in with ChatGPT on any device: scan the QR code, or open the link.");
             match QrCells::new(verification_url) {
-                Ok(qr) => match qr_room(&qr, terminal) {
+                Ok(qr) => match qr_room(
+                    &qr,
+                    terminal
+                        .then(crossterm::terminal::size)
+                        .and_then(Result::ok),
+                ) {
+                    // A terminal that reports no size (0 rows: some editors' embedded ones)
+                    // would wrap the code's rows into noise.
+                    Err((_, 0)) if !force_qr => println!(
+                        "(This terminal does not say its size, so no QR code is drawn: run \
+                         `kelp login --device --qr` to draw it anyway.)"
+                    ),
                     Err((rows, have)) if !force_qr => println!(
                         "(The QR code needs a window {rows} rows tall; this one has {have}. \
                          Make it taller, or run `kelp login --device --qr` and scroll up.)"
@@ -270,16 +281,17 @@ fn show(event: &LoginEvent, pasting: bool, config: &Config, force_qr: bool) {
 /// row the cursor waits on.
 const DEVICE_TEXT_ROWS: usize = 6;
 
-/// Whether the QR code and the lines after it fit the terminal window; else the rows they
-/// need and the rows there are.
-fn qr_room(qr: &QrCells, terminal: bool) -> Result<(), (usize, u16)> {
-    let Some((columns, rows)) = terminal
-        .then(crossterm::terminal::size)
-        .and_then(Result::ok)
-    else {
+/// Whether the QR code and the lines after it fit a terminal window of `size` (columns, rows;
+/// `None`: not a terminal); else the rows they need and the rows there are (0: a terminal that
+/// reports no size).
+fn qr_room(qr: &QrCells, size: Option<(u16, u16)>) -> Result<(), (usize, u16)> {
+    let Some((columns, rows)) = size else {
         return Ok(());
     };
     let needed = qr.rows().len() + DEVICE_TEXT_ROWS;
+    if rows == 0 || columns == 0 {
+        return Err((needed, 0));
+    }
     if needed <= usize::from(rows) && qr.width() + 2 <= usize::from(columns) {
         Ok(())
     } else {
@@ -437,4 +449,20 @@ fn with_runtime<F: Future<Output = ExitCode>>(work: impl FnOnce() -> F) -> ExitC
     let code = runtime.block_on(work());
     runtime.shutdown_timeout(Duration::from_millis(500));
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_qr_code_is_drawn_only_where_it_fits_and_the_size_is_known() {
+        let qr = QrCells::new("https://auth.openai.com/codex/device").unwrap();
+        let needed = qr.rows().len() + DEVICE_TEXT_ROWS;
+        assert_eq!(qr_room(&qr, None), Ok(()), "not a terminal: printed");
+        assert_eq!(qr_room(&qr, Some((80, 24))), Ok(()));
+        assert_eq!(qr_room(&qr, Some((80, 20))), Err((needed, 20)));
+        assert_eq!(qr_room(&qr, Some((0, 0))), Err((needed, 0)), "no size said");
+        assert_eq!(qr_room(&qr, Some((80, 0))), Err((needed, 0)));
+    }
 }

@@ -400,6 +400,12 @@ async fn a_device_code_login_goes_through_url_elicitation() {
             .unwrap_err();
         assert_eq!(i32::from(refused.code), -32000);
         assert_eq!(refused.message, "Authentication required");
+        // With words that say how to sign in, not that the agent is missing.
+        let said = refused.data.unwrap().to_string();
+        assert!(
+            said.contains("not signed in") && said.contains("kelp login"),
+            "{said}"
+        );
 
         let login = cx.send_request(AuthenticateRequest::new("chatgpt-device-code"));
         let request_id = serde_json::to_value(login.id()).unwrap();
@@ -825,11 +831,20 @@ async fn tool_calls_ask_permission_and_stream_their_content() {
             assert_eq!(plan["entries"][0]["content"], "write notes");
             assert_eq!(plan["entries"][1]["status"], "in_progress");
 
-            // Rejected: nothing runs, the model is told, the turn goes on.
+            // Rejected: nothing runs, the model is told, the turn goes on; the call fails
+            // once, not again when the turn ends.
             assert_eq!(
                 final_status(&tool_updates(&updates, "c2")),
                 Some(ToolCallStatus::Failed)
             );
+            let failed = tool_updates(&updates, "c2")
+                .iter()
+                .filter(|update| {
+                    matches!(update, SessionUpdate::ToolCallUpdate(update)
+                        if update.fields.status == Some(ToolCallStatus::Failed))
+                })
+                .count();
+            assert_eq!(failed, 1, "{:?}", tool_updates(&updates, "c2"));
             assert!(!dir.join("other.txt").exists());
             assert!(message_text(&updates).ends_with("All done."));
             Ok(())
@@ -1645,8 +1660,9 @@ async fn slash_commands_are_offered_and_run() {
         let answer = prompt(&cx, &session, "/status").await?;
         assert_eq!(answer.stop_reason, StopReason::EndTurn);
         let text = message_text(&seen.updates());
-        assert!(text.contains("Signed in: API key sk-"), "{text}");
-        assert!(text.contains("Mode: ask"), "{text}");
+        // A Markdown list: a client renders one line each, never one run-on paragraph.
+        assert!(text.contains("- **Signed in:** API key sk-"), "{text}");
+        assert!(text.contains("\n- **Mode:** ask\n"), "{text}");
 
         let requests = fake.requests_to("/responses").len();
         let answer = prompt(&cx, &session, "/compact the greeting").await?;
@@ -1655,11 +1671,19 @@ async fn slash_commands_are_offered_and_run() {
         assert_eq!(sent.len(), requests + 1, "one summary request");
         let body = sent.last().unwrap().json().to_string();
         assert!(body.contains("the greeting"), "the focus goes with it");
+        let updates = seen.updates();
+        let used = updates
+            .iter()
+            .find_map(|u| match u {
+                SessionUpdate::UsageUpdate(usage) => Some(usage.used),
+                _ => None,
+            })
+            .expect("the context's use after the compaction");
+        assert!(used > 0, "the summary's size, not nothing");
+        let text = message_text(&updates);
         assert!(
-            seen.updates()
-                .iter()
-                .any(|u| matches!(u, SessionUpdate::UsageUpdate(_))),
-            "the context's use after the compaction"
+            text.contains("Compacted the conversation") && text.contains("as asked"),
+            "the compaction is said: {text}"
         );
 
         prompt(&cx, &session, "/diff").await?;
