@@ -98,6 +98,18 @@ pub fn keep_tail(text: &mut String, max: usize, limit: usize) {
     }
 }
 
+/// A path as messages show it: the home folder as `~`, as the rest of kelp writes it.
+pub fn home_path(path: &std::path::Path) -> String {
+    let home = std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(std::path::PathBuf::from);
+    match home.as_deref().and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".to_string(),
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

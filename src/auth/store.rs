@@ -29,24 +29,21 @@ const API_FIELDS: &[&str] = &["key", "metadata"];
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error(
-        "{path} is not valid JSON ({reason}); kelp left it untouched: fix or move it, then try again"
-    )]
+        "{} is not valid JSON ({reason}); kelp left it untouched: fix or move it, then try again", crate::humanize::home_path(.path))]
     Corrupt { path: PathBuf, reason: String },
     #[error(
-        "{path} is {kind}, not a regular file; kelp left it untouched: move it away (or point \
-         KELP_AUTH_FILE elsewhere), then try again"
-    )]
+        "{} is {kind}, not a regular file; kelp left it untouched: move it away (or point \
+         KELP_AUTH_FILE elsewhere), then try again", crate::humanize::home_path(.path))]
     NotAFile { path: PathBuf, kind: &'static str },
-    #[error("{path} is locked by another kelp process; try again")]
+    #[error("{} is locked by another kelp process; try again", crate::humanize::home_path(.path))]
     Locked { path: PathBuf },
-    #[error("{path} would grow past 1 MiB, more than kelp reads back; nothing was written")]
+    #[error("{} would grow past 1 MiB, more than kelp reads back; nothing was written", crate::humanize::home_path(.path))]
     TooLarge { path: PathBuf },
     #[error(
-        "{path} kept changing while kelp saved to it (another program is rewriting it); kelp \
-         left it as that program wrote it: try again"
-    )]
+        "{} kept changing while kelp saved to it (another program is rewriting it); kelp \
+         left it as that program wrote it: try again", crate::humanize::home_path(.path))]
     KeptChanging { path: PathBuf },
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {}: {source}", crate::humanize::home_path(.path))]
     Io {
         action: &'static str,
         path: PathBuf,

@@ -269,7 +269,7 @@ fn show(event: &LoginEvent, pasting: bool, config: &Config, force_qr: bool) {
         LoginEvent::Exchanging => println!("Signing in…"),
         LoginEvent::Done(account) => {
             println!("Logged in to ChatGPT as {}.", who(account));
-            println!("Saved to {}", config.auth_file.display());
+            println!("Saved to {}", kelp::humanize::home_path(&config.auth_file));
         }
         LoginEvent::Failed(message) => eprintln!("kelp: {message}"),
         LoginEvent::Cancelled => eprintln!("Login cancelled."),
@@ -385,7 +385,7 @@ pub fn status(config: &Config) -> ExitCode {
         Ok(service) => service,
         Err(e) => return fail(exit::FAILURE, &e),
     };
-    let file = config.auth_file.display();
+    let file = kelp::humanize::home_path(&config.auth_file);
     match accounts.signed_in_now() {
         Ok(Some(who)) => {
             match who {

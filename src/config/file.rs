@@ -326,21 +326,20 @@ impl Setting {
 #[derive(Debug, Error)]
 pub enum SaveError {
     #[error(
-        "{path} is not valid TOML (line {line}, column {column}: {message}); kelp left it untouched: fix it, then try again"
-    )]
+        "{} is not valid TOML (line {line}, column {column}: {message}); kelp left it untouched: fix it, then try again", crate::humanize::home_path(.path))]
     Malformed {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("{path} changed since it was read; read it again, then write")]
+    #[error("{} changed since it was read; read it again, then write", crate::humanize::home_path(.path))]
     Changed { path: PathBuf },
     #[error("cannot set {key}: {why}")]
     Key { key: String, why: &'static str },
-    #[error("{path} would not load after this change ({why}); nothing was written")]
+    #[error("{} would not load after this change ({why}); nothing was written", crate::humanize::home_path(.path))]
     Unloadable { path: PathBuf, why: String },
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {}: {source}", crate::humanize::home_path(.path))]
     Io {
         action: &'static str,
         path: PathBuf,

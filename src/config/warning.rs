@@ -9,14 +9,14 @@ use thiserror::Error;
 /// Something in the config file kelp could not use; shown to the person, never fatal.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ConfigWarning {
-    #[error("{path}:{line}:{column}: {message}; the file is ignored")]
+    #[error("{}:{line}:{column}: {message}; the file is ignored", crate::humanize::home_path(.path))]
     Malformed {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("{path}:{line}:{column}: unknown key `{key}` is ignored{}", did_you_mean(.suggestion))]
+    #[error("{}:{line}:{column}: unknown key `{key}` is ignored{}", crate::humanize::home_path(.path), did_you_mean(.suggestion))]
     UnknownKey {
         path: PathBuf,
         line: usize,
@@ -25,7 +25,7 @@ pub enum ConfigWarning {
         /// A known key a letter or two away, for a near miss.
         suggestion: Option<&'static str>,
     },
-    #[error("{path}:{line}:{column}: `{key}` {reason}; it is ignored")]
+    #[error("{}:{line}:{column}: `{key}` {reason}; it is ignored", crate::humanize::home_path(.path))]
     BadValue {
         path: PathBuf,
         line: usize,
@@ -34,21 +34,20 @@ pub enum ConfigWarning {
         reason: String,
     },
     /// An entry of a table (an MCP server) that cannot be used, where it is.
-    #[error("{path}:{line}:{column}: {message}")]
+    #[error("{}:{line}:{column}: {message}", crate::humanize::home_path(.path))]
     BadEntry {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("cannot read {path}: {reason}; the file is ignored")]
+    #[error("cannot read {}: {reason}; the file is ignored", crate::humanize::home_path(.path))]
     Unreadable { path: PathBuf, reason: String },
     /// The file did not load, so what it may have chosen is not known: the sandbox falls back
     /// to the safest mode rather than the default.
     #[error(
-        "{path}: until it loads, commands run read-only, the safest sandbox (`--sandbox` \
-         chooses another for a run)"
-    )]
+        "{}: until it loads, commands run read-only, the safest sandbox (`--sandbox` \
+         chooses another for a run)", crate::humanize::home_path(.path))]
     SafestSandbox { path: PathBuf },
 }
 
@@ -79,11 +78,11 @@ pub fn report(warnings: &[ConfigWarning]) -> Vec<String> {
     for warning in warnings {
         let path = warning.path();
         let shown = warning.to_string();
-        let prefix = format!("{}:", path.display());
+        let prefix = format!("{}:", crate::humanize::home_path(path));
         match shown.strip_prefix(&prefix) {
             Some(rest) => {
                 if named != Some(path) {
-                    lines.push(format!("{}:", path.display()));
+                    lines.push(format!("{}:", crate::humanize::home_path(path)));
                     named = Some(path);
                 }
                 lines.push(format!("  {}", rest.trim_start()));

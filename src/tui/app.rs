@@ -8,12 +8,10 @@ use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
 use ratatui::Frame;
-use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+
 use ratatui::text::{Line, Span};
 use tokio::sync::mpsc::UnboundedSender;
-use unicode_width::UnicodeWidthStr;
 
 use super::bottom_pane::file_finder::FileFinder;
 use super::bottom_pane::slash::SlashCommand;
@@ -61,8 +59,8 @@ pub struct InitialState {
 }
 
 /// How often the spinner moves while a turn runs.
-const SPINNER_INTERVAL: Duration = Duration::from_millis(100);
-const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+pub(super) const SPINNER_INTERVAL: Duration = Duration::from_millis(100);
+pub(super) const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// The whole UI state.
 #[derive(Debug)]
@@ -188,11 +186,14 @@ impl App {
             esc_at: None,
             forking: false,
         };
-        if let Some(warning) = initial.warning {
-            app.push(CellKind::Error(warning));
-        }
         if app.status.auth.is_none() {
             app.open_connect();
+        }
+        if let Some(warning) = initial.warning {
+            if let Some(Overlay::Connect(dialog)) = app.overlay.take() {
+                app.overlay = Some(Overlay::Connect(dialog.with_problem(&warning)));
+            }
+            app.push(CellKind::Error(warning));
         }
         if initial.pick_session {
             app.perform(Command::Slash(SlashCommand::Resume, String::new()));
@@ -229,16 +230,6 @@ impl App {
     }
 
     /// Whether the app wants to end.
-    /// What kelp is doing, for the title and for calling the person back.
-    pub fn activity(&self) -> super::attention::Activity {
-        use super::attention::Activity;
-        match self.turn_started {
-            None => Activity::Idle,
-            Some(clock) if clock.is_paused() => Activity::Waiting,
-            Some(_) => Activity::Working,
-        }
-    }
-
     pub fn should_quit(&self) -> bool {
         self.should_quit
     }
@@ -833,7 +824,7 @@ impl App {
 
         let bottom_rows = self.pane.height(main.width, main.height);
         let activity = u16::from(self.turn_started.is_some());
-        let queue_rows = queue_rows(self.queued.len())
+        let queue_rows = Self::queue_rows(self.queued.len())
             .min(main.height.saturating_sub(bottom_rows + activity + 1));
         let bottom = Rect::new(
             main.x,
@@ -880,60 +871,6 @@ impl App {
             frame.set_cursor_position(cursor);
         }
     }
-
-    /// The prompts waiting for the answer to end, newest last, with how to take one back.
-    fn render_queue(&self, area: Rect, buf: &mut Buffer) {
-        let shown = usize::from(area.height);
-        let hidden = self.queued.len().saturating_sub(shown);
-        for (row, text) in self.queued.iter().skip(hidden).enumerate() {
-            let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            let hint = match (row + 1 == shown, hidden) {
-                (false, _) => String::new(),
-                (true, 0) => " · sent when the answer ends · ↑ edits".to_string(),
-                (true, n) => format!(" (+{n} more) · sent when the answer ends · ↑ edits"),
-            };
-            const LABEL: &str = " ↳ queued ";
-            let room = usize::from(area.width).saturating_sub(LABEL.width() + hint.width());
-            let spans = vec![
-                Span::styled(LABEL, theme::accent()),
-                Span::raw(super::wrap::cut(first_line, room.max(8))),
-                Span::styled(hint, theme::dim()),
-            ];
-            let y = area.y + u16::try_from(row).unwrap_or(0);
-            draw_line(buf, area.x, y, &Line::from(spans), area.width);
-        }
-    }
-
-    fn render_activity(&self, area: Rect, buf: &mut Buffer) {
-        let elapsed = match (self.turn_started, self.frozen_time) {
-            (Some(clock), None) => clock.elapsed(Instant::now()),
-            _ => Duration::ZERO,
-        };
-        let line = if self.turn_started.is_some_and(|c| c.is_paused()) {
-            Line::from(vec![
-                Span::styled(" ◇ ", theme::warn()),
-                Span::styled("Waiting for you", Style::new().bold()),
-                Span::styled(format!(" · {}s", elapsed.as_secs()), theme::dim()),
-            ])
-        } else {
-            let frame =
-                (elapsed.as_millis() / SPINNER_INTERVAL.as_millis()) as usize % SPINNER.len();
-            Line::from(vec![
-                Span::styled(format!(" {} ", SPINNER[frame]), theme::accent()),
-                Span::styled("Working", Style::new().bold()),
-                Span::styled(
-                    format!(" · {}s · esc to interrupt", elapsed.as_secs()),
-                    theme::dim(),
-                ),
-            ])
-        };
-        draw_line(buf, area.x, area.y, &line, area.width);
-    }
-}
-
-/// Rows the queued prompts take: one each, three at most.
-fn queue_rows(queued: usize) -> u16 {
-    u16::try_from(queued.min(3)).unwrap_or(3)
 }
 
 /// `Some(true)` for an unmodified Up press, `Some(false)` for Down.

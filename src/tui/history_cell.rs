@@ -2,7 +2,6 @@
 //! the wrapped lines until it changes or the width does.
 
 use crate::humanize;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use ratatui::style::{Modifier, Style};
@@ -577,12 +576,7 @@ fn approval_lines(
 
 /// A path with the home directory shown as `~`.
 pub fn display_path(path: &std::path::Path) -> String {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    match home.as_deref().and_then(|h| path.strip_prefix(h).ok()) {
-        Some(rest) if rest.as_os_str().is_empty() => "~".to_string(),
-        Some(rest) => format!("~/{}", rest.display()),
-        None => path.display().to_string(),
-    }
+    crate::humanize::home_path(path)
 }
 
 /// A unified diff's lines, indented two columns: additions green, removals red, hunk headers

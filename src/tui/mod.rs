@@ -51,6 +51,7 @@ pub mod terminal;
 pub mod theme;
 pub mod transcript;
 pub mod turn_clock;
+mod turn_rows;
 pub mod wrap;
 
 use std::path::PathBuf;

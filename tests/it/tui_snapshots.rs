@@ -379,6 +379,11 @@ fn connect_device_code_120x40() {
 fn connect_api_key_masked() {
     let (mut app, mut rx) = app_with(None, false);
     key(&mut app, KeyCode::Char('3'));
+    // An Enter right after the choice (as if to confirm it) waits for the key, no error.
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(!screen.contains("empty"), "{screen}");
+    assert_eq!(ops(&mut rx), []);
     type_text(&mut app, "sk-proj-typedkey");
     app.handle_terminal_event(TermEvent::Paste("0123456789abcd".into()));
     let screen = draw(&mut app, 80, 24);
@@ -1087,4 +1092,36 @@ fn a_long_commands_approval_shows_its_start_and_what_follows() {
     let whole = draw(&mut app, 80, 24);
     assert!(whole.contains("echo step 25"), "{whole}");
     assert!(!whole.contains("more lines"), "{whole}");
+}
+
+/// An auth file that cannot be read is said in the sign-in dialog that opens at start, not
+/// hidden behind it until Esc.
+#[test]
+fn a_broken_auth_file_is_said_in_the_sign_in_dialog() {
+    let (tx, _rx) = unbounded_channel();
+    let mut app = App::new(
+        tx,
+        InitialState {
+            auth: None,
+            model: "gpt-5.5".into(),
+            effort: Default::default(),
+            project_dir: PathBuf::from("/work/project"),
+            approval_mode: Default::default(),
+            sandbox: "workspace-write".into(),
+            headless: true,
+            warning: Some(
+                "the auth file ~/.local/share/kelp/auth.json is not valid JSON at line 1".into(),
+            ),
+            mouse: false,
+            pick_session: false,
+            prompt: None,
+        },
+    );
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("is not valid JSON at line 1"), "{screen}");
+    assert!(
+        screen.contains("Signing in writes to that file"),
+        "{screen}"
+    );
+    assert!(screen.contains("2. ChatGPT"), "the methods stay: {screen}");
 }

@@ -142,6 +142,16 @@ impl ConnectDialog {
         }
     }
 
+    /// The method list with a problem from start-up said above it (an auth file that cannot
+    /// be read), where the person looks first, not behind the dialog.
+    pub fn with_problem(mut self, message: &str) -> Self {
+        self.failure = Some(Failure {
+            message: message.to_string(),
+            next_step: "Signing in writes to that file: fix or move it first (Esc closes this).",
+        });
+        self
+    }
+
     /// Whether a login is running (Esc would cancel it).
     pub fn is_waiting(&self) -> bool {
         matches!(self.screen, Screen::Browser { .. } | Screen::Device { .. })
@@ -444,6 +454,9 @@ impl ConnectDialog {
                         self.back_to_methods();
                         DialogAction::None
                     }
+                    // Nothing typed yet: an Enter that confirmed the choice of this screen
+                    // (after `3`) is not a key to refuse.
+                    KeyCode::Enter if typed.trim().is_empty() => DialogAction::None,
                     KeyCode::Enter => match crate::auth::validate_api_key(typed) {
                         Ok(valid) => {
                             *saving = true;
@@ -515,8 +528,9 @@ mod tests {
     fn api_keys_are_checked_before_they_are_sent() {
         let mut d = ConnectDialog::new(false);
         d.handle_key(key(KeyCode::Char('3')));
+        // An Enter before anything is typed (confirming the choice) waits, with no error.
         assert_eq!(d.handle_key(key(KeyCode::Enter)), DialogAction::None);
-        assert!(matches!(&d.screen, Screen::ApiKey { error: Some(e), .. } if e.contains("empty")));
+        assert!(matches!(&d.screen, Screen::ApiKey { error: None, .. }));
         d.on_paste("  sk-test-key-1234\n");
         assert_eq!(
             d.handle_key(key(KeyCode::Enter)),
