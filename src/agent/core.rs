@@ -652,6 +652,8 @@ impl Core {
         if let Some(conversation) = &mut self.conversation {
             conversation.set_model(model.clone());
         }
+        // A conversation resumed from now on uses it too, as the picker says.
+        self.config.model = Some(model.clone());
         self.model = model;
     }
 
@@ -815,10 +817,18 @@ impl Core {
         let state_dir = self.config.state_dir.clone();
         let project_dir = self.options.project_dir.clone();
         let events = self.events.clone();
+        // Each shows the model it will go on with: the one chosen, else the one it was saved with.
+        let chosen = self.config.model.clone();
         crate::task::spawn(async move {
             let listed = crate::task::spawn_blocking(move || {
                 let listed = session::list_sessions(&state_dir, Some(&project_dir))
-                    .take(MAX_LISTED_SESSIONS);
+                    .take(MAX_LISTED_SESSIONS)
+                    .map(|mut summary| {
+                        if let Some(model) = &chosen {
+                            summary.model = crate::llm::models::choose_model(Some(model));
+                        }
+                        summary
+                    });
                 session::shelf::named(&state_dir, listed)
             })
             .await;

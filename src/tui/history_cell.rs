@@ -174,6 +174,23 @@ impl HistoryCell {
     }
 }
 
+/// The width of a `Label:   ` at the start of `line` (a word or two, a colon, spaces), so its
+/// value wraps under itself; 0 for any other line.
+fn label_width(line: &str) -> usize {
+    let Some(colon) = line.find(':').filter(|at| (1..=14).contains(at)) else {
+        return 0;
+    };
+    let label = &line[..colon];
+    if !label.chars().all(|c| c.is_ascii_alphabetic() || c == ' ') {
+        return 0;
+    }
+    let spaces = line[colon + 1..].chars().take_while(|c| *c == ' ').count();
+    if spaces == 0 || colon + 1 + spaces >= line.len() {
+        return 0;
+    }
+    colon + 1 + spaces
+}
+
 fn hanging(spans: Vec<Span<'static>>, hang: &str) -> RichLine {
     RichLine {
         line: Line::from(spans),
@@ -326,12 +343,14 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             .enumerate()
             .map(|(i, line)| {
                 let prefix = if i == 0 { "• " } else { "  " };
+                // A `Label:   value` line (as /status writes them) wraps under its value.
+                let hang = " ".repeat(2 + label_width(line));
                 hanging(
                     vec![
                         Span::styled(prefix, theme::dim()),
                         Span::raw(line.to_string()),
                     ],
-                    "  ",
+                    &hang,
                 )
             })
             .collect(),

@@ -917,6 +917,20 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
         .filter_map(|i| i["content"][0]["text"].as_str())
         .collect();
     assert_eq!(sent, ["first question", "first answer", "second question"]);
+
+    // After `/model`, each saved conversation is listed with the model it would go on with.
+    a.ops.send(Op::SetModel("gpt-5.4".into())).unwrap();
+    a.ops.send(Op::ListSessions).unwrap();
+    let sessions = loop {
+        if let Event::Sessions(sessions) = a.next().await {
+            break sessions;
+        }
+    };
+    assert!(!sessions.is_empty());
+    assert!(
+        sessions.iter().all(|s| s.model == "gpt-5.4"),
+        "{sessions:?}"
+    );
 }
 
 /// In `ask` mode, a command the sandbox stopped is shown plainly, and a person may let it run

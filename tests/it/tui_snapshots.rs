@@ -1125,3 +1125,43 @@ fn a_broken_auth_file_is_said_in_the_sign_in_dialog() {
     );
     assert!(screen.contains("2. ChatGPT"), "the methods stay: {screen}");
 }
+
+/// A `/status` line too long for the window wraps under its value, not under its label.
+#[test]
+fn status_lines_wrap_under_their_value() {
+    let (tx, _rx) = unbounded_channel();
+    let mut app = App::new(
+        tx,
+        InitialState {
+            auth: Some(AuthSummary::ApiKey {
+                masked: "sk-…abcd".into(),
+            }),
+            model: "gpt-5.5".into(),
+            effort: Default::default(),
+            project_dir: PathBuf::from("/work/project"),
+            approval_mode: Default::default(),
+            sandbox: "workspace-write, no network (Landlock ABI 7, seccomp, user namespaces); \
+                      commands may write the project, the temp dir and kelp's cache"
+                .into(),
+            headless: false,
+            warning: None,
+            mouse: false,
+            pick_session: false,
+            prompt: None,
+        },
+    );
+    type_text(&mut app, "/status");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    let lines: Vec<&str> = screen.lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| line.contains("Sandbox:   workspace-write"))
+        .expect("the sandbox line");
+    // Each row is drawn quoted; the value starts at column 14, after the bullet's two.
+    let next = lines[at + 1].trim_start_matches('"');
+    assert!(
+        next.starts_with(&" ".repeat(14)) && next.trim().starts_with("namespaces"),
+        "{screen}"
+    );
+}
