@@ -99,6 +99,8 @@ pub struct App {
     pub(super) mouse_capture: bool,
     /// Ctrl+Z was pressed: the loop suspends the process.
     pub(super) suspend: bool,
+    /// Ctrl+G was pressed: the loop hands the draft to the person's editor.
+    pub(super) edit_requested: bool,
     /// The prompts the Ctrl+R search shows, newest first.
     pub(super) history_hits: Vec<String>,
     /// The diffs of the patches applied in this conversation, for `/diff` outside git.
@@ -179,6 +181,7 @@ impl App {
             queued: Vec::new(),
             mouse_capture: initial.mouse,
             suspend: false,
+            edit_requested: false,
             history_hits: Vec::new(),
             patches: Vec::new(),
             prompts: Vec::new(),
@@ -428,6 +431,10 @@ impl App {
         }
         if ctrl && key.code == KeyCode::Char('z') {
             self.suspend = true;
+            return;
+        }
+        if ctrl && key.code == KeyCode::Char('g') && self.overlay.is_none() {
+            self.edit_requested = true;
             return;
         }
         if let Some(overlay) = &mut self.overlay {

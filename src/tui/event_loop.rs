@@ -12,7 +12,7 @@ use super::attention::Attention;
 use super::bottom_pane::file_finder;
 use super::frame::FrameScheduler;
 use super::terminal::{self, Tui};
-use super::{clipboard, highlight, hyperlink};
+use super::{clipboard, editor, highlight, hyperlink};
 use crate::agent::protocol::Event;
 
 /// Core events handled before the next look at the keyboard, so a flood of deltas cannot
@@ -119,6 +119,10 @@ pub async fn run_loop(
         if app.take_suspend() {
             terminal::suspend(terminal, mouse)?;
             app.resumed();
+        }
+        if let Some(draft) = app.take_edit_request() {
+            let edited = editor::edit(terminal, mouse, &draft);
+            app.edited(edited);
         }
         for (text, label) in app.take_clipboard() {
             let how = clipboard::copy(terminal.backend_mut(), &text)?;

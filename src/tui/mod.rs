@@ -22,7 +22,7 @@
 //!   `rewind.rs` (Esc Esc: back to an earlier prompt, then the offer to undo its file changes), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
 //!   over OSC 11), `clipboard.rs` (OSC 52, tmux, the display's
 //!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out),
-//!   `attention.rs` (the window title, and the bell or notification when a turn ends or waits
+//!   `editor.rs` (Ctrl+G: the draft in `$VISUAL`/`$EDITOR`), `attention.rs` (the window title, and the bell or notification when a turn ends or waits
 //!   while the person looks elsewhere).
 
 pub mod app;
@@ -33,6 +33,7 @@ pub mod chat;
 pub mod clipboard;
 pub mod commands;
 pub mod connect;
+mod editor;
 mod event_loop;
 pub mod frame;
 pub mod help;

@@ -90,19 +90,27 @@ fn take_over() -> io::Result<()> {
 /// Ctrl+Z: gives the terminal back, stops the process as the shell's job control expects,
 /// and takes the terminal over again when `fg` continues it, the whole screen redrawn.
 pub fn suspend(terminal: &mut Tui, mouse: bool) -> io::Result<()> {
+    hand_over(terminal, mouse, || {
+        // Raw mode turned off the terminal's own Ctrl+Z; this is the stop it would have sent.
+        // SAFETY: raise(3) with a valid signal number; the default action stops the process.
+        unsafe {
+            libc::raise(libc::SIGTSTP);
+        }
+    })
+}
+
+/// Gives the terminal back while `work` runs (a stop, an editor), then takes it over again,
+/// the whole screen redrawn.
+pub fn hand_over<T>(terminal: &mut Tui, mouse: bool, work: impl FnOnce() -> T) -> io::Result<T> {
     restore();
-    // Raw mode turned off the terminal's own Ctrl+Z; this is the stop it would have sent.
-    // SAFETY: raise(3) with a valid signal number; the default action stops the process.
-    unsafe {
-        libc::raise(libc::SIGTSTP);
-    }
+    let done = work();
     take_over()?;
     set_mouse(mouse)?;
     // The alternate screen comes back blank: a blank frame makes ratatui's idea of the screen
     // match, so the next frame draws every cell. (`Terminal::clear` would ask the terminal for
     // the cursor position, an answer the input reader takes first.)
     terminal.draw(|frame| frame.buffer_mut().reset())?;
-    Ok(())
+    Ok(done)
 }
 
 /// Turns mouse reporting on or off.

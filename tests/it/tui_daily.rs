@@ -826,3 +826,40 @@ async fn the_title_follows_the_turn_and_an_unseen_approval_rings() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// Ctrl+G hands the draft to the person's editor and takes back what it saved; an editor
+/// that fails leaves the draft as it was, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_g_edits_the_draft_in_the_editor() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let editor = crate::support::browser_script(
+        home.path(),
+        r#"printf 'edited: %s' "$(cat "$1")" > "$1.new" && mv "$1.new" "$1""#,
+    );
+    let mut pty = over_ssh(
+        &fake,
+        home.path(),
+        &[],
+        &[("EDITOR", editor.to_str().unwrap()), ("VISUAL", "")],
+    );
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("fix the parser");
+    pty.wait_for("› fix the parser", WAIT);
+    pty.send("\x07");
+    pty.wait_for("› edited: fix the parser", WAIT);
+    assert!(pty.alternate_screen(), "the client took the terminal back");
+    pty.send("\x03");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+
+    let mut pty = over_ssh(&fake, home.path(), &[], &[("VISUAL", "false")]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("keep me");
+    pty.send("\x07");
+    let screen = pty.wait_for("the draft is as it was", WAIT);
+    assert!(screen.contains("› keep me"), "{screen}");
+    pty.send("\x03");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
