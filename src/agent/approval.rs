@@ -195,7 +195,9 @@ fn judge(
             let approved = remembered
                 .commands
                 .contains(&command_key(args, project_dir));
-            if approved || (mode == ApprovalMode::FullAuto && outside.is_empty()) {
+            // A command that only reads (`ls`, `git status`…) runs in every mode, as Codex's.
+            let reads = super::read_only::only_reads(&args.command);
+            if approved || ((mode == ApprovalMode::FullAuto || reads) && outside.is_empty()) {
                 Verdict::Run
             } else {
                 Verdict::Ask(ApprovalSubject::Command {
@@ -350,7 +352,14 @@ mod tests {
     #[test]
     fn each_mode_asks_for_what_it_should() {
         let read = call("read_file", serde_json::json!({"path": "src/a.rs"}));
-        let shell = call("shell", serde_json::json!({"command": "ls"}));
+        let shell = call("shell", serde_json::json!({"command": "make"}));
+        // A command that only reads runs in every mode; one that does more still asks.
+        let listing = call("shell", serde_json::json!({"command": "ls -la src"}));
+        let chained = call("shell", serde_json::json!({"command": "ls; rm -rf src"}));
+        for mode in ApprovalMode::ALL {
+            assert_eq!(verdict(mode, &listing), Verdict::Run, "{mode}");
+        }
+        assert!(asks(&verdict(ApprovalMode::Ask, &chained)));
         let patch = call(
             "apply_patch",
             serde_json::json!({"input": "*** Begin Patch\n*** Add File: a.txt\n+x\n*** End Patch"}),

@@ -35,6 +35,7 @@ pub mod instructions;
 pub(crate) mod items;
 pub mod mentions;
 pub mod protocol;
+pub mod read_only;
 pub mod replay;
 pub mod review;
 pub mod tools;
