@@ -19,23 +19,30 @@ use ratatui::backend::TestBackend;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 pub(crate) fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, UnboundedReceiver<Op>) {
+    app_starting(|initial| {
+        initial.auth = auth;
+        initial.headless = headless;
+    })
+}
+
+/// An app whose start `change` sets up from the usual one (no login, a project, a sandbox).
+fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiver<Op>) {
     let (tx, rx) = unbounded_channel();
-    let mut app = App::new(
-        tx,
-        InitialState {
-            auth,
-            model: "gpt-5.5".into(),
-            effort: Default::default(),
-            project_dir: PathBuf::from("/work/project"),
-            approval_mode: Default::default(),
-            sandbox: "workspace-write, no network (Landlock ABI 7)".into(),
-            headless,
-            warning: None,
-            mouse: false,
-            pick_session: false,
-            prompt: None,
-        },
-    );
+    let mut initial = InitialState {
+        auth: None,
+        model: "gpt-5.5".into(),
+        effort: Default::default(),
+        project_dir: PathBuf::from("/work/project"),
+        approval_mode: Default::default(),
+        sandbox: "workspace-write, no network (Landlock ABI 7)".into(),
+        headless: false,
+        warning: None,
+        mouse: false,
+        pick_session: false,
+        prompt: None,
+    };
+    change(&mut initial);
+    let mut app = App::new(tx, initial);
     app.freeze_time(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     (app, rx)
 }
@@ -1098,25 +1105,11 @@ fn a_long_commands_approval_shows_its_start_and_what_follows() {
 /// hidden behind it until Esc.
 #[test]
 fn a_broken_auth_file_is_said_in_the_sign_in_dialog() {
-    let (tx, _rx) = unbounded_channel();
-    let mut app = App::new(
-        tx,
-        InitialState {
-            auth: None,
-            model: "gpt-5.5".into(),
-            effort: Default::default(),
-            project_dir: PathBuf::from("/work/project"),
-            approval_mode: Default::default(),
-            sandbox: "workspace-write".into(),
-            headless: true,
-            warning: Some(
-                "the auth file ~/.local/share/kelp/auth.json is not valid JSON at line 1".into(),
-            ),
-            mouse: false,
-            pick_session: false,
-            prompt: None,
-        },
-    );
+    let (mut app, _rx) = app_starting(|initial| {
+        initial.headless = true;
+        initial.warning =
+            Some("the auth file ~/.local/share/kelp/auth.json is not valid JSON at line 1".into());
+    });
     let screen = draw(&mut app, 80, 24);
     assert!(screen.contains("is not valid JSON at line 1"), "{screen}");
     assert!(
@@ -1129,27 +1122,15 @@ fn a_broken_auth_file_is_said_in_the_sign_in_dialog() {
 /// A `/status` line too long for the window wraps under its value, not under its label.
 #[test]
 fn status_lines_wrap_under_their_value() {
-    let (tx, _rx) = unbounded_channel();
-    let mut app = App::new(
-        tx,
-        InitialState {
-            auth: Some(AuthSummary::ApiKey {
-                masked: "sk-…abcd".into(),
-            }),
-            model: "gpt-5.5".into(),
-            effort: Default::default(),
-            project_dir: PathBuf::from("/work/project"),
-            approval_mode: Default::default(),
-            sandbox: "workspace-write, no network (Landlock ABI 7, seccomp, user namespaces); \
-                      commands may write the project, the temp dir and kelp's cache"
-                .into(),
-            headless: false,
-            warning: None,
-            mouse: false,
-            pick_session: false,
-            prompt: None,
-        },
-    );
+    let (mut app, _rx) = app_starting(|initial| {
+        initial.auth = Some(AuthSummary::ApiKey {
+            masked: "sk-…abcd".into(),
+        });
+        initial.sandbox = "workspace-write, no network (Landlock ABI 7, seccomp, user \
+                           namespaces); commands may write the project, the temp dir and \
+                           kelp's cache"
+            .into();
+    });
     type_text(&mut app, "/status");
     key(&mut app, KeyCode::Enter);
     let screen = draw(&mut app, 80, 24);
