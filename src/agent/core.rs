@@ -305,6 +305,8 @@ struct Core {
     settings: Option<UnboundedSender<Setting>>,
     /// The MCP servers, started with the core; `None` when none is configured.
     mcp: Option<McpManager>,
+    /// Stops the commands the person runs themselves (`!cmd`).
+    own_commands: tokio_util::sync::CancellationToken,
     /// The file changes of the turns the last rewind dropped, oldest first.
     rewound_changes: Vec<crate::session::record::SavedChange>,
 }
@@ -346,6 +348,7 @@ impl Core {
             settings: None,
             mcp,
             rewound_changes: Vec::new(),
+            own_commands: tokio_util::sync::CancellationToken::new(),
         };
         let conversation = match core.options.resume.clone() {
             Some(path) => match core.resumed(&path) {
@@ -523,7 +526,9 @@ impl Core {
                 if let Some(turn) = &self.running {
                     turn.cancel.cancel();
                 }
+                std::mem::take(&mut self.own_commands).cancel();
             }
+            Op::RunCommand(command) => self.run_own_command(command),
             Op::Approve { id, decision } => {
                 if !self.approvals.answer(id, decision) {
                     self.emit(Event::Error(format!("no approval request {id} is waiting")));

@@ -58,6 +58,9 @@ pub struct Settings {
 /// A request from the front end to the core.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
+    /// The person runs a command themselves (`!cmd`): in the sandbox, its output shown as a
+    /// tool call's, not sent to the model. `Interrupt` stops it.
+    RunCommand(String),
     /// A host calls an MCP tool itself, outside any turn (`mcpServer/tool/call`): no approval,
     /// the host is the person's app. `McpToolCalled` with the same `id` answers.
     CallMcpTool {

@@ -101,6 +101,8 @@ pub struct App {
     pub(super) suspend: bool,
     /// Ctrl+G was pressed: the loop hands the draft to the person's editor.
     pub(super) edit_requested: bool,
+    /// Commands the person runs themselves (`!cmd`) that have not finished: Esc stops them.
+    pub(super) own_commands: usize,
     /// The prompts the Ctrl+R search shows, newest first.
     pub(super) history_hits: Vec<String>,
     /// The diffs of the patches applied in this conversation, for `/diff` outside git.
@@ -182,6 +184,7 @@ impl App {
             mouse_capture: initial.mouse,
             suspend: false,
             edit_requested: false,
+            own_commands: 0,
             history_hits: Vec::new(),
             patches: Vec::new(),
             prompts: Vec::new(),
@@ -473,6 +476,7 @@ impl App {
             }
             KeyOutcome::Ignored => match key.code {
                 KeyCode::Esc if self.turn_started.is_some() => self.interrupt(),
+                KeyCode::Esc if self.own_commands > 0 => self.send(Op::Interrupt),
                 KeyCode::Esc if self.pane.is_idle() => self.esc_when_idle(),
                 KeyCode::PageUp => self.chat.transcript.page_up(),
                 KeyCode::PageDown => self.chat.transcript.page_down(),
@@ -563,6 +567,11 @@ impl App {
             };
             return;
         }
+        if let Some(command) = trimmed.strip_prefix('!').filter(|c| !c.trim().is_empty()) {
+            let command = command.trim().to_string();
+            self.run_own_command(command);
+            return;
+        }
         if self.turn_started.is_some() {
             self.queued.push(text);
             return;
@@ -623,9 +632,13 @@ impl App {
                 success,
                 exit_code,
                 duration,
-            } => self
-                .chat
-                .tool_finished(&call_id, success, exit_code, duration),
+            } => {
+                if call_id.starts_with("own-") {
+                    self.own_commands = self.own_commands.saturating_sub(1);
+                }
+                self.chat
+                    .tool_finished(&call_id, success, exit_code, duration);
+            }
             Event::ApprovalRequested { id, subject, .. } => {
                 if let Some(clock) = &mut self.turn_started {
                     clock.pause(Instant::now());

@@ -62,6 +62,19 @@ impl App {
         });
     }
 
+    /// `!command`: the person's own command, run in the sandbox by the core, shown as a
+    /// `shell` call and not sent to the model.
+    pub(super) fn run_own_command(&mut self, command: String) {
+        if self.turn_started.is_some() {
+            self.push_error("an answer is still coming: run the command when it is done".into());
+            return;
+        }
+        self.push(CellKind::User(format!("!{command}")));
+        self.chat.transcript.scroll_to_bottom();
+        self.own_commands += 1;
+        self.send(Op::RunCommand(command));
+    }
+
     /// `/review [WHAT]`: a turn that reviews the current changes, or what the person says.
     fn review(&mut self, what: &str) {
         if self.turn_started.is_some() {

@@ -27,6 +27,7 @@ const KEYS: &str = "Keys
   ctrl+c twice, ctrl+d   quit
   ctrl+z            suspend to the shell (fg comes back)
   ctrl+g            edit the draft in $VISUAL or $EDITOR
+  !command          run a command yourself, in the sandbox (esc stops it)
   ctrl+o            show or hide details (reasoning, tool output)
   pgup/pgdn, home/end, wheel   scroll
   The mouse selects text; mouse = true in config.toml captures it instead.";

@@ -863,3 +863,33 @@ async fn ctrl_g_edits_the_draft_in_the_editor() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// `!command` runs the person's own command in the sandbox, shows its output as a shell call,
+/// sends nothing to the model, and Esc stops one that runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bang_command_runs_in_the_sandbox_and_esc_stops_it() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("!echo own-output-$((6*7))\r");
+    let screen = pty.wait_for("own-output-42", WAIT);
+    assert!(screen.contains("Ran shell echo own-output"), "{screen}");
+    pty.wait_for("exit 0", WAIT);
+    let started = std::time::Instant::now();
+    pty.send("!sleep 30\r");
+    pty.wait_for("Running shell sleep 30", WAIT);
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send("\x1b");
+    pty.wait_for("failed", WAIT);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped by Esc"
+    );
+    assert!(
+        fake.requests_to("/responses").is_empty(),
+        "nothing went to the model"
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

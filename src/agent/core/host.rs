@@ -1,4 +1,5 @@
-//! What a host asks of the core outside a turn: a call of one of the thread's MCP tools.
+//! What a host or the person asks of the core outside a turn: a call of one of the thread's
+//! MCP tools, a command the person runs themselves (`!cmd`).
 
 use serde_json::Value;
 
@@ -44,6 +45,80 @@ impl Core {
                 }
             };
             let _ = events.send(Event::McpToolCalled { id, outcome });
+        });
+    }
+}
+
+/// How long a command the person runs may take before it is stopped.
+const OWN_COMMAND_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
+impl Core {
+    /// Runs `command` for the person, as the model's commands run (the conversation's
+    /// sandbox, a scrubbed environment), off the core's loop; it shows as a `shell` call and
+    /// is not sent to the model.
+    pub(super) fn run_own_command(&mut self, command: String) {
+        use crate::agent::tools::{OutputSink, ShellArgs, ShellCommand, shell};
+        let Some(conversation) = &self.conversation else {
+            return self.emit(Event::Error(
+                "a turn is running: run the command when it is done".to_string(),
+            ));
+        };
+        let context = conversation.tool_context().clone();
+        let events = self.events.clone();
+        let cancel = self.own_commands.child_token();
+        let call_id = format!("own-{}", uuid::Uuid::new_v4().simple());
+        crate::task::spawn(async move {
+            let _ = events.send(Event::ToolStarted {
+                call_id: call_id.clone(),
+                tool: shell::NAME.to_string(),
+                summary: command.clone(),
+                paths: Vec::new(),
+                facts: None,
+            });
+            let sink = {
+                let (events, call_id) = (events.clone(), call_id.clone());
+                OutputSink::new(move |line| {
+                    let _ = events.send(Event::ToolOutput {
+                        call_id: call_id.clone(),
+                        chunk: format!("{}\n", line.text),
+                    });
+                })
+            };
+            let args = ShellArgs {
+                command: ShellCommand::Script(command),
+                workdir: None,
+                timeout_ms: Some(OWN_COMMAND_TIMEOUT_MS),
+            };
+            let ran = shell::run(
+                &args,
+                &context.project_dir,
+                &context.shell,
+                &context.sandbox,
+                &sink,
+                cancel,
+                &[],
+            )
+            .await;
+            let (success, exit_code, duration) = match ran {
+                Ok(outcome) => (
+                    outcome.exit_code == Some(0),
+                    outcome.exit_code,
+                    outcome.duration,
+                ),
+                Err(e) => {
+                    let _ = events.send(Event::ToolOutput {
+                        call_id: call_id.clone(),
+                        chunk: format!("{e}\n"),
+                    });
+                    (false, None, std::time::Duration::ZERO)
+                }
+            };
+            let _ = events.send(Event::ToolFinished {
+                call_id,
+                success,
+                exit_code,
+                duration,
+            });
         });
     }
 }
