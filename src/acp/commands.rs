@@ -8,13 +8,18 @@ use agent_client_protocol_schema::v1::{
 };
 
 /// The commands: name, what it does, and the hint for what may follow it.
-const COMMANDS: [(&str, &str, Option<&str>); 6] = [
+const COMMANDS: [(&str, &str, Option<&str>); 7] = [
     (
         "compact",
         "Summarise the conversation so far to free the context window",
         Some("what the summary should keep"),
     ),
     ("init", "Write an AGENTS.md for this project", None),
+    (
+        "review",
+        "Review the current changes, and report findings with file and line",
+        Some("what to look at instead (optional)"),
+    ),
     ("diff", "Show what changed in the project (git diff)", None),
     ("status", "The login, model, effort and mode", None),
     ("mcp", "The MCP servers and their tools", None),
@@ -26,6 +31,8 @@ const COMMANDS: [(&str, &str, Option<&str>); 6] = [
 pub enum Slash {
     Compact(Option<String>),
     Init,
+    /// A review turn: of the uncommitted changes, or of what the words say.
+    Review(Option<String>),
     Diff,
     Status,
     Mcp,
@@ -57,6 +64,7 @@ pub fn parse(text: &str) -> Option<Slash> {
     Some(match name {
         "compact" => Slash::Compact((!argument.is_empty()).then(|| argument.to_string())),
         "init" => Slash::Init,
+        "review" => Slash::Review((!argument.is_empty()).then(|| argument.to_string())),
         "diff" => Slash::Diff,
         "status" => Slash::Status,
         "mcp" => Slash::Mcp,

@@ -231,7 +231,7 @@ impl Sessions {
     }
 
     /// A prompt that starts with a slash command: run by the core (`/compact`, `/init`,
-    /// `/diff`) or answered here (`/status`, `/mcp`, `/logout`).
+    /// `/review`, `/diff`) or answered here (`/status`, `/mcp`, `/logout`).
     pub fn command(&self, face: &Arc<Face>, session_id: &str, slash: Slash, reply: Reply) {
         let Some(session) = self.get(session_id) else {
             return reply.fail(Error::invalid_params().data(format!("no session {session_id}")));
@@ -261,6 +261,13 @@ impl Sessions {
                 return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
             }
             Slash::Init => Op::Init,
+            Slash::Review(what) => {
+                let target = match what {
+                    Some(words) => crate::agent::review::ReviewTarget::Custom(words),
+                    None => crate::agent::review::ReviewTarget::Uncommitted,
+                };
+                Op::Submit(Submission::text(target.prompt()))
+            }
             Slash::Diff => Op::Diff,
             Slash::Status => {
                 let choices = session

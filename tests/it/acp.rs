@@ -1654,7 +1654,9 @@ async fn slash_commands_are_offered_and_run() {
             .expect("the commands offered");
         assert_eq!(
             offered,
-            ["compact", "init", "diff", "status", "mcp", "logout"]
+            [
+                "compact", "init", "review", "diff", "status", "mcp", "logout"
+            ]
         );
 
         let answer = prompt(&cx, &session, "/status").await?;
@@ -1689,6 +1691,19 @@ async fn slash_commands_are_offered_and_run() {
         prompt(&cx, &session, "/diff").await?;
         let text = message_text(&seen.updates());
         assert!(text.contains("not a git repository"), "{text}");
+
+        // `/review` is a review turn, as the client's `/review` in the TUI.
+        fake.push_response(Reply::text("No problems found."));
+        let answer = prompt(&cx, &session, "/review").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        let sent = fake
+            .requests_to("/responses")
+            .last()
+            .unwrap()
+            .json()
+            .to_string();
+        assert!(sent.contains("Review the current code changes"), "{sent}");
+        assert!(message_text(&seen.updates()).contains("No problems found."));
         Ok(())
     })
     .await;
