@@ -336,30 +336,46 @@ impl Stdout {
 /// How many bytes of output may wait for the client before its input is no longer read.
 const MAX_BACKLOG: usize = 8 * 1024 * 1024;
 
-/// Hands each non-blank line of stdin to `handle` until stdin closes or cannot be read. Then no
-/// answer to kelp's own requests can come: they are dropped, so nothing waits on a client that
-/// is gone (an approval reads as refused, a token refresh as failed).
-pub async fn serve_stdin(out: &Out, mut handle: impl AsyncFnMut(&str)) -> std::io::Result<()> {
+/// Why a face stopped serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The client closed kelp's stdin: the usual end.
+    InputClosed,
+    /// SIGINT, SIGTERM or SIGHUP, by number: the exit status says so (128 + n).
+    Signal(i32),
+}
+
+/// Hands each non-blank line of stdin to `handle` until stdin closes or cannot be read, or a
+/// signal asks kelp to stop. Then no answer to kelp's own requests can come: they are dropped,
+/// so nothing waits on a client that is gone (an approval reads as refused, a token refresh as
+/// failed). The face then stops what it started as it does when stdin closes.
+pub async fn serve_stdin(out: &Out, mut handle: impl AsyncFnMut(&str)) -> std::io::Result<Stopped> {
     let mut input = BufReader::new(tokio::io::stdin());
     let mut bytes = Vec::new();
-    let read = loop {
-        bytes.clear();
-        // A client that stops reading kelp's output is not read from either, until it does:
-        // what waits for it stays bounded, and none of it is dropped.
-        out.backlog.below(MAX_BACKLOG).await;
-        match input.read_until(b'\n', &mut bytes).await {
-            Ok(0) => break Ok(()),
-            Ok(_) => match std::str::from_utf8(&bytes) {
-                Ok(line) if line.trim().is_empty() => {}
-                Ok(line) => handle(line.trim_end_matches(['\n', '\r'])).await,
-                // One bad line is answered and skipped; the connection goes on.
-                Err(_) => out.error(Value::Null, RpcError::not_utf8()),
-            },
-            Err(e) => break Err(e),
+    let read = async {
+        loop {
+            bytes.clear();
+            // A client that stops reading kelp's output is not read from either, until it
+            // does: what waits for it stays bounded, and none of it is dropped.
+            out.backlog.below(MAX_BACKLOG).await;
+            match input.read_until(b'\n', &mut bytes).await {
+                Ok(0) => break Ok(Stopped::InputClosed),
+                Ok(_) => match std::str::from_utf8(&bytes) {
+                    Ok(line) if line.trim().is_empty() => {}
+                    Ok(line) => handle(line.trim_end_matches(['\n', '\r'])).await,
+                    // One bad line is answered and skipped; the connection goes on.
+                    Err(_) => out.error(Value::Null, RpcError::not_utf8()),
+                },
+                Err(e) => break Err(e),
+            }
         }
     };
+    let stopped = tokio::select! {
+        read = read => read,
+        signal = crate::task::stop_requested() => Ok(Stopped::Signal(signal)),
+    };
     out.forget_requests();
-    read
+    stopped
 }
 
 /// Reads `params` as `T` (absent params as `{}`); `Err` is serde's message, naming the field at

@@ -32,3 +32,23 @@ pub fn give_back_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Resolves with the number of the first SIGINT, SIGTERM or SIGHUP: the signals that ask kelp to
+/// stop (Ctrl-C, a job runner's timeout or a host's kill, a closed terminal). Whoever awaits it
+/// stops what it started before kelp exits, so nothing kelp started outlives it. Never resolves
+/// where the signals cannot be listened for.
+pub async fn stop_requested() -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => libc::SIGINT,
+        _ = terminate.recv() => libc::SIGTERM,
+        _ = hangup.recv() => libc::SIGHUP,
+    }
+}

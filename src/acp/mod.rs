@@ -44,7 +44,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jsonrpc::{Dialect, Incoming, Out, Stdout, parse_line, serve_stdin};
+use crate::jsonrpc::{Dialect, Incoming, Out, Stdout, Stopped, parse_line, serve_stdin};
 
 /// The protocol version kelp speaks.
 const PROTOCOL_VERSION: u16 = 1;
@@ -370,14 +370,14 @@ impl Face {
     }
 }
 
-/// Serves the protocol on stdin and stdout until stdin closes; then every session's turn and
-/// commands are stopped.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Serves the protocol on stdin and stdout until stdin closes or a signal stops kelp; then
+/// every session's turn and commands are stopped.
+pub async fn serve(config: Config) -> anyhow::Result<Stopped> {
     let http = crate::llm::client::http_client()?;
     let (out, stdout) = Stdout::open(Dialect::JsonRpc2);
     let face = Arc::new(Face::new(config, http, Connection(out.clone())));
     let read = serve_stdin(&out, async |line: &str| face.handle_line(line).await).await;
-    tracing::info!("stdin closed: the ACP agent stops");
+    tracing::info!(?read, "the ACP agent stops");
     face.accounts.stop_login(None);
     face.sessions.shut_down().await;
     drop(face);

@@ -42,7 +42,7 @@ use wire::{Answer, Incoming, Out, RpcError, params, parse_line, reply};
 
 use crate::auth::ExternalAuth;
 use crate::config::{Config, Overrides};
-use crate::jsonrpc::{Dialect, Stdout, serve_stdin};
+use crate::jsonrpc::{Dialect, Stdout, Stopped, serve_stdin};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,15 +85,15 @@ struct Server {
     processes: exec::Processes,
 }
 
-/// Serves the protocol on stdin and stdout until stdin closes; then everything running (logins,
-/// turns, commands) is cancelled.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Serves the protocol on stdin and stdout until stdin closes or a signal stops kelp; then
+/// everything running (logins, turns, commands) is cancelled.
+pub async fn serve(config: Config) -> anyhow::Result<Stopped> {
     serve_with(config, Overrides::default()).await
 }
 
 /// [`serve`], with the command line's `overrides`: after a config write, the settings are read
 /// again through them, so a flag still beats the file.
-pub async fn serve_with(config: Config, overrides: Overrides) -> anyhow::Result<()> {
+pub async fn serve_with(config: Config, overrides: Overrides) -> anyhow::Result<Stopped> {
     let (out, stdout) = Stdout::open(Dialect::Codex);
     let http = crate::llm::client::http_client()?;
     let external = ExternalAuth::new(std::sync::Arc::new(account::HostTokens(out.clone())));
@@ -115,7 +115,7 @@ pub async fn serve_with(config: Config, overrides: Overrides) -> anyhow::Result<
         processes: exec::Processes::default(),
     };
     let read = serve_stdin(&out, async |line: &str| server.handle_line(line).await).await;
-    tracing::info!("stdin closed: the app-server stops");
+    tracing::info!(?read, "the app-server stops");
     // A login a request still waits on stops with the connection.
     server.accounts.stop();
     server.processes.stop_all();

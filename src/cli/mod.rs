@@ -436,10 +436,11 @@ fn app_server(config: Config, overrides: Overrides, listen: &str) -> ExitCode {
     })
 }
 
-/// Runs an embedding face on stdin and stdout until stdin closes, then exits 0.
+/// Runs an embedding face on stdin and stdout until stdin closes, then exits 0; stopped by a
+/// signal, it exits 128 + the signal's number, as a shell reports it.
 fn serve_stdio<F>(config: Config, serve: impl FnOnce(Config) -> F) -> ExitCode
 where
-    F: std::future::Future<Output = anyhow::Result<()>>,
+    F: std::future::Future<Output = anyhow::Result<kelp::jsonrpc::Stopped>>,
 {
     let runtime = match runtime() {
         Ok(runtime) => runtime,
@@ -449,7 +450,8 @@ where
     // Logins, turns and commands still running are cancelled, not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(kelp::jsonrpc::Stopped::InputClosed) => ExitCode::SUCCESS,
+        Ok(kelp::jsonrpc::Stopped::Signal(signal)) => ExitCode::from(128 + signal as u8),
         Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
 }

@@ -208,18 +208,7 @@ pub(super) fn drive(
             // host's abort): nothing kelp started outlives it.
             let interrupt = core.ops.clone();
             kelp::task::spawn(async move {
-                use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut term), Ok(mut hangup)) = (
-                    signal(SignalKind::terminate()),
-                    signal(SignalKind::hangup()),
-                ) else {
-                    return;
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                    _ = hangup.recv() => {}
-                }
+                kelp::task::stop_requested().await;
                 let _ = interrupt.send(Op::Interrupt);
             });
             let _ = core.ops.send(Op::Submit(submission));

@@ -92,6 +92,13 @@ async fn kelp_running(
     flags: &[&str],
     prompt: &str,
 ) -> (FakeOpenAi, Command) {
+    let (fake, mut cmd) = kelp_attacked(victim, script, flags).await;
+    cmd.args(["run", prompt]);
+    (fake, cmd)
+}
+
+/// [`kelp_running`] before its command is named: `run`, or a face a host drives.
+async fn kelp_attacked(victim: &Victim, script: &str, flags: &[&str]) -> (FakeOpenAi, Command) {
     let fake = FakeOpenAi::start().await;
     fake.push_responses([
         Reply::empty().and_call_with_id("attack", "shell", json!({ "command": script })),
@@ -111,8 +118,7 @@ async fn kelp_running(
         .args(["--cd"])
         .arg(&victim.project)
         .args(["--approval", "full-auto"])
-        .args(flags)
-        .args(["run", prompt]);
+        .args(flags);
     (fake, cmd)
 }
 
@@ -767,6 +773,127 @@ async fn nothing_kelp_started_outlives_it_whatever_signal_ends_it() {
             );
         }
     }
+}
+
+/// The faces a host drives stop the same way: `kelp app-server` and `kelp acp` ended by a signal
+/// while the model's command runs stop their turns and kill the command, in the sandbox and out
+/// of it, and exit 128 + the signal.
+#[tokio::test]
+async fn nothing_a_face_started_outlives_it_whatever_signal_ends_it() {
+    let Some(victim) = victim() else { return };
+    let sandboxed = namespaces();
+    let mut n = 0;
+    for face in ["app-server", "acp"] {
+        for sandbox in ["", "off"] {
+            if sandbox.is_empty() && !sandboxed {
+                continue;
+            }
+            for signal in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
+                n += 1;
+                let marker = format!("8{}{n}.5", std::process::id());
+                let script = format!("sleep {marker}; echo after");
+                let flags: &[&str] = if sandbox.is_empty() {
+                    &[]
+                } else {
+                    &["--sandbox", sandbox]
+                };
+                let (_fake, mut cmd) = kelp_attacked(&victim, &script, flags).await;
+                cmd.arg(face)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null());
+                let mut child = cmd.spawn().unwrap();
+                let stdin = child.stdin.take().unwrap();
+                let stdout = child.stdout.take().unwrap();
+                let project = victim.project.clone();
+                // The host keeps its end open: only the signal ends the face.
+                let _host = tokio::task::spawn_blocking(move || {
+                    start_a_turn(face, &project, stdin, stdout)
+                });
+                let started = std::time::Instant::now();
+                while survivors(&marker).is_empty() {
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(15),
+                        "{face}: the command never started"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                // SAFETY: kill takes plain integers.
+                unsafe { libc::kill(child.id() as i32, signal) };
+                let ended = tokio::task::spawn_blocking(move || child.wait().unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    ended.code(),
+                    Some(128 + signal),
+                    "{face} {signal}: {ended:?}"
+                );
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+                let left = loop {
+                    let left = survivors(&marker);
+                    if left.is_empty() || std::time::Instant::now() > deadline {
+                        break left;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                };
+                for pid in &left {
+                    // SAFETY: kill takes plain integers.
+                    unsafe { libc::kill(*pid, libc::SIGKILL) };
+                }
+                assert!(
+                    left.is_empty(),
+                    "{face}, signal {signal}, sandbox {sandbox:?}: {left:?} outlived kelp"
+                );
+            }
+        }
+    }
+}
+
+/// Plays a host: opens a thread (app-server) or a session (ACP) in `project` and starts a turn,
+/// then holds stdin open and reads on until the face ends.
+fn start_a_turn(
+    face: &str,
+    project: &Path,
+    mut stdin: std::process::ChildStdin,
+    stdout: std::process::ChildStdout,
+) -> std::process::ChildStdin {
+    use std::io::{BufRead, Write};
+    let mut lines = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok);
+    let mut call = |id: i64, method: &str, params: serde_json::Value| {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        writeln!(stdin, "{request}").unwrap();
+        lines
+            .by_ref()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+            .find(|message| message["id"] == id && message.get("method").is_none())
+            .unwrap_or_else(|| panic!("{method}: no answer"))
+    };
+    if face == "app-server" {
+        call(
+            1,
+            "initialize",
+            json!({"clientInfo": {"name": "host", "version": "1"}}),
+        );
+        let thread = call(2, "thread/start", json!({"cwd": project}));
+        let thread_id = thread["result"]["thread"]["id"].clone();
+        call(
+            3,
+            "turn/start",
+            json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
+        );
+    } else {
+        call(1, "initialize", json!({"protocolVersion": 1}));
+        let session = call(2, "session/new", json!({"cwd": project, "mcpServers": []}));
+        let session_id = session["result"]["sessionId"].clone();
+        // The prompt is answered only when the turn ends: it is not waited for.
+        let request = json!({"jsonrpc": "2.0", "id": 3, "method": "session/prompt",
+            "params": {"sessionId": session_id, "prompt": [{"type": "text", "text": "go"}]}});
+        writeln!(stdin, "{request}").unwrap();
+    }
+    for _ in lines {}
+    stdin
 }
 
 /// The mounts that hide the credential stores cannot be undone from inside: a command that is
