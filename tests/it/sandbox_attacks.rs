@@ -528,6 +528,64 @@ async fn the_persons_terminals_and_shared_memory_are_not_in_the_sandbox() {
     assert!(planted_outside, "{seen}");
 }
 
+/// On a machine that refuses user namespaces (Ubuntu 23.10 and later, Docker) Landlock alone
+/// keeps the credential stores, the person's terminals and the machine's shared memory out of
+/// a command's reach, while the rest of the system, the home folder included, reads as usual.
+/// With the sandbox off, all of it is there.
+#[tokio::test]
+async fn without_namespaces_landlock_keeps_credentials_terminals_and_shared_memory() {
+    let Some(victim) = victim() else { return };
+    if kelp::agent::tools::sandbox::support().landlock.is_err() {
+        eprintln!("SKIPPED: this kernel has no Landlock");
+        return;
+    }
+    std::fs::write(victim.home.join("notes.txt"), "NOTES-OK\n").unwrap();
+    let (_primary, _secondary, pts) = open_pty();
+    let shared = PathBuf::from(format!("/dev/shm/kelp-landlock-{}", std::process::id()));
+    let planted = PathBuf::from(format!(
+        "/dev/shm/kelp-landlock-planted-{}",
+        std::process::id()
+    ));
+    std::fs::write(&shared, "SHM-SECRET-78").unwrap();
+    let script = format!(
+        "cat ~/.ssh/id_ed25519 ~/.local/share/kelp/auth.json; \
+         {{ : < {pts}; }} 2>/dev/null && echo pts=open || echo pts=refused; \
+         cat {shared}; echo planted > {planted}; \
+         cat ~/notes.txt; ls / >/dev/null && echo root=listed; ls ~ | grep -c notes; \
+         echo tried",
+        pts = pts.display(),
+        shared = shared.display(),
+        planted = planted.display()
+    );
+    let no_namespaces =
+        |cmd: &mut Command| _ = cmd.env(kelp::agent::tools::sandbox::NO_NAMESPACES_VAR, "1");
+    let seen = attack_with(&victim, &script, &[], no_namespaces).await;
+    let planted_inside = planted.exists();
+    let _ = std::fs::remove_file(&planted);
+    assert!(
+        seen.contains("tried") && seen.contains("pts=refused"),
+        "{seen}"
+    );
+    for secret in [SSH_KEY, API_KEY, "SHM-SECRET-78"] {
+        assert!(!seen.contains(secret), "{secret} leaked: {seen}");
+    }
+    assert!(!planted_inside, "{seen}");
+    assert!(
+        seen.contains("NOTES-OK") && seen.contains("root=listed"),
+        "the rest reads as usual: {seen}"
+    );
+
+    let seen = attack_with(&victim, &script, &["--sandbox", "off"], no_namespaces).await;
+    let planted_outside = planted.exists();
+    let _ = std::fs::remove_file(&planted);
+    let _ = std::fs::remove_file(&shared);
+    assert!(
+        seen.contains(SSH_KEY) && seen.contains("pts=open") && seen.contains("SHM-SECRET-78"),
+        "{seen}"
+    );
+    assert!(planted_outside, "{seen}");
+}
+
 /// Run in the home folder, kelp keeps commands from writing there (a command would add to
 /// `~/.bashrc`), says why, and writes when the person asks for it with a flag.
 #[tokio::test]

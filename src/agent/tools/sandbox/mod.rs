@@ -33,16 +33,24 @@ pub use secrets::Secrets;
 /// `/dev/tty` itself still works.
 const FS_ABI: ABI = ABI::V5;
 
-/// Devices any ordinary command writes to.
-const DEVICES: [&str; 7] = [
+/// Devices any ordinary command writes to; with namespaces `/dev/shm` too, which is then the
+/// command's own.
+const DEVICES: [&str; 6] = [
     "/dev/null",
     "/dev/zero",
     "/dev/full",
     "/dev/tty",
     "/dev/random",
     "/dev/urandom",
-    "/dev/shm",
 ];
+
+/// What the namespaces replace with the command's own (the person's terminals, the machine's
+/// shared memory): without them, out of reach.
+const SHARED_DEVICES: [&str; 2] = ["/dev/pts", "/dev/shm"];
+
+/// Set, kelp makes no namespaces, as on a kernel that refuses them (Ubuntu 23.10 and later,
+/// Docker): to try the sandbox that such a machine gets.
+pub const NO_NAMESPACES_VAR: &str = "KELP_SANDBOX_NO_NAMESPACES";
 
 /// What a command may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,7 +282,12 @@ pub fn support() -> &'static Support {
     static SUPPORT: OnceLock<Support> = OnceLock::new();
     SUPPORT.get_or_init(|| Support {
         landlock: probe_landlock(),
-        namespaces: namespaces::probe(),
+        namespaces: match std::env::var_os(NO_NAMESPACES_VAR) {
+            Some(set) if !set.is_empty() && set != "0" => {
+                Err(format!("namespaces turned off by {NO_NAMESPACES_VAR}"))
+            }
+            _ => namespaces::probe(),
+        },
     })
 }
 
@@ -349,7 +362,15 @@ pub fn prepare(
                 .as_ref()
                 .filter(|jail| jail.hides_tmp())
                 .and_then(|_| namespaces::private_tmp_dir());
-            Some(landlock_rules(policy, project_dir, private_tmp, abi)?)
+            // Without a mount namespace to hide them, Landlock keeps them unread.
+            let unreadable = jail.is_none().then(|| unreadable(policy, project_dir));
+            Some(landlock_rules(
+                policy,
+                project_dir,
+                private_tmp,
+                unreadable.as_deref(),
+                abi,
+            )?)
         }
         Err(_) => None,
     };
@@ -364,12 +385,66 @@ pub fn prepare(
     }))
 }
 
-/// The Landlock rules: read everywhere, write where the mode lets, and with ABI 6 no signal or
-/// abstract socket across the sandbox's edge.
+/// What a command may not read when no mount namespace hides it, as real paths: the credential
+/// stores, the user's daemons, the person's terminals and the machine's shared memory.
+fn unreadable(policy: &SandboxPolicy, project_dir: &Path) -> Vec<PathBuf> {
+    policy
+        .secrets
+        .present(project_dir)
+        .into_iter()
+        .chain(namespaces::daemon_paths())
+        .chain(SHARED_DEVICES.map(PathBuf::from))
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .collect()
+}
+
+/// Where a command may read everything but `hidden`, for Landlock, which only grants, and whose
+/// grant reaches everything beneath it: each folder on the way to a hidden path may only be
+/// listed, and every other entry in it is granted whole. An entry that is a link to, into or
+/// above a hidden path is left out, as the grant would follow it. Returns the folders that may
+/// be listed and the paths that may be read.
+fn read_grants(hidden: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let on_the_way = |path: &Path| hidden.iter().any(|hole| hole.starts_with(path));
+    let (mut listable, mut readable) = (Vec::new(), Vec::new());
+    let mut folders = vec![PathBuf::from("/")];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        listable.push(folder);
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if hidden.contains(&path) {
+                continue;
+            }
+            if kind.is_dir() && on_the_way(&path) {
+                folders.push(path);
+                continue;
+            }
+            if kind.is_symlink() {
+                match std::fs::canonicalize(&path) {
+                    Ok(target)
+                        if !on_the_way(&target)
+                            && !hidden.iter().any(|hole| target.starts_with(hole)) => {}
+                    _ => continue,
+                }
+            }
+            readable.push(path);
+        }
+    }
+    (listable, readable)
+}
+
+/// The Landlock rules: read everywhere (but `unreadable`, when given), write where the mode
+/// lets, and with ABI 6 no signal or abstract socket across the sandbox's edge.
 fn landlock_rules(
     policy: &SandboxPolicy,
     project_dir: &Path,
     private_tmp: Option<&Path>,
+    unreadable: Option<&[PathBuf]>,
     abi: i32,
 ) -> Result<RulesetCreated, RulesetError> {
     let mut writable = policy.writable_roots(project_dir);
@@ -393,10 +468,26 @@ fn landlock_rules(
         .into_iter()
         .chain(private_tmp.map(Path::to_path_buf))
         .collect();
+    let (listable, readable, devices) = match unreadable {
+        Some(hidden) => {
+            let (listable, readable) = read_grants(hidden);
+            (listable, readable, DEVICES.map(PathBuf::from).to_vec())
+        }
+        None => (
+            Vec::new(),
+            vec![PathBuf::from("/")],
+            DEVICES
+                .into_iter()
+                .chain(["/dev/shm"])
+                .map(PathBuf::from)
+                .collect(),
+        ),
+    };
     ruleset
         .create()?
-        .add_rules(path_beneath_rules(["/"], AccessFs::from_read(FS_ABI)))?
-        .add_rules(path_beneath_rules(DEVICES, all))?
+        .add_rules(path_beneath_rules(listable, AccessFs::ReadDir))?
+        .add_rules(path_beneath_rules(readable, AccessFs::from_read(FS_ABI)))?
+        .add_rules(path_beneath_rules(devices, all))?
         .add_rules(path_beneath_rules(writable, all))?
         .add_rules(path_beneath_rules(sockets, AccessFs::ResolveUnix))
 }

@@ -45,6 +45,13 @@ const DAEMON_PATHS: [&str; 17] = [
     "/var/run/screen",
 ];
 
+/// The user's daemons' sockets and folders: [`DAEMON_PATHS`] and the user's runtime folder.
+pub fn daemon_paths() -> impl Iterator<Item = PathBuf> {
+    // SAFETY: getuid cannot fail and touches no memory.
+    let run_user = PathBuf::from(format!("/run/user/{}", unsafe { libc::getuid() }));
+    DAEMON_PATHS.iter().map(PathBuf::from).chain([run_user])
+}
+
 /// Where the ssh agent's socket is found inside the private `/tmp`, when the person lets
 /// commands use it.
 pub const AGENT_SOCKET: &str = "kelp-ssh-agent.sock";
@@ -113,10 +120,7 @@ impl Jail {
         let (uid_map, gid_map) = id_maps();
         let mut hidden_dirs = Vec::new();
         let mut hidden_files = Vec::new();
-        // SAFETY: getuid cannot fail and touches no memory.
-        let run_user = PathBuf::from(format!("/run/user/{}", unsafe { libc::getuid() }));
-        let daemons = DAEMON_PATHS.iter().map(PathBuf::from).chain([run_user]);
-        for path in hidden.iter().cloned().chain(daemons) {
+        for path in hidden.iter().cloned().chain(daemon_paths()) {
             // Mounting follows links, so a link's target is what gets covered.
             match std::fs::metadata(&path) {
                 Ok(meta) if meta.is_dir() => hidden_dirs.push(c_path(&path)?),
