@@ -111,3 +111,36 @@ fn open_log(path: &Path) -> std::io::Result<File> {
     crate::private_file::keep_private(path, &meta, Some(&file));
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_capped_and_rotated_keeping_one_previous_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kelp.log");
+        let mut log = CappedLog::open(path.clone()).unwrap();
+        let line = [b'x'; 1023]
+            .iter()
+            .chain(b"\n")
+            .copied()
+            .collect::<Vec<u8>>();
+        // Three times the cap, in lines: the log rotates twice and never holds more than it.
+        for _ in 0..3 * MAX_LOG_BYTES / 1024 {
+            log.write_all(&line).unwrap();
+            assert!(log.size <= MAX_LOG_BYTES);
+        }
+        let size = |path: &Path| std::fs::metadata(path).unwrap().len();
+        let previous = crate::private_file::sibling(&path, ".1");
+        assert_eq!(size(&previous), MAX_LOG_BYTES);
+        assert!(size(&path) <= MAX_LOG_BYTES);
+        let folder: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(folder.len(), 2, "kelp.log and kelp.log.1, no more");
+        // A log found over the cap at start is rotated before the first line.
+        std::fs::write(&path, vec![b'y'; MAX_LOG_BYTES as usize]).unwrap();
+        let log = CappedLog::open(path.clone()).unwrap();
+        assert_eq!(log.size, 0);
+        assert_eq!(size(&path), 0);
+    }
+}

@@ -119,6 +119,32 @@ pub fn read_regular(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// [`read_regular`] for a private file of kelp's own (the config, which may hold an MCP
+/// server's headers): the file, and the folder it is in, are made private first when others
+/// may read them.
+pub fn read_private(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, meta) = open_regular(path, max_bytes)?;
+    keep_private(path, &meta, Some(&file));
+    keep_folder_private(path);
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max_bytes).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Keeps the folder `path` is in private ([`keep_private`]) when it is kelp's own, named
+/// `kelp` as in the standard layout; a folder the person named (a shared auth file beside
+/// another tool's, say) is theirs to set.
+pub fn keep_folder_private(path: &Path) {
+    let folder = parent_dir(path);
+    if folder.file_name().is_some_and(|name| name == "kelp")
+        && let Ok(meta) = fs::symlink_metadata(folder)
+        && meta.is_dir()
+    {
+        keep_private(folder, &meta, None);
+    }
+}
+
 /// What `meta` is, with its article, for a message: "a FIFO (named pipe)".
 pub fn kind_of(meta: &fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;

@@ -270,6 +270,7 @@ impl AuthStore {
             });
         }
         private_file::keep_private(&self.path, &meta, Some(&file));
+        private_file::keep_folder_private(&self.path);
         let mut bytes = Vec::new();
         (&file)
             .take(MAX_AUTH_FILE_BYTES + 1)

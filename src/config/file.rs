@@ -91,9 +91,10 @@ pub struct SecretRules {
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// Reads the file's text; `Ok(None)` when there is no file. A FIFO, a folder or a file over
-/// 1 MiB in its place is a warning, never a hang.
+/// 1 MiB in its place is a warning, never a hang. A file or folder open to other users is made
+/// private first, with a note: the file may hold an MCP server's secrets.
 pub fn read(path: &Path) -> Result<Option<String>, ConfigWarning> {
-    let text = crate::private_file::read_regular(path, MAX_CONFIG_BYTES).and_then(|bytes| {
+    let text = crate::private_file::read_private(path, MAX_CONFIG_BYTES).and_then(|bytes| {
         String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     });
     match text {

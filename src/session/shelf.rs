@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -232,8 +233,17 @@ pub fn set_name(state_dir: &Path, id: Uuid, name: &str) -> Result<(), SessionErr
         .read(true)
         .append(true)
         .create(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(&path)
         .map_err(SessionError::io("open", &path))?;
+    // A FIFO or a device in its place would take the name and keep nothing.
+    let meta = file.metadata().map_err(SessionError::io("open", &path))?;
+    if !meta.is_file() {
+        return Err(SessionError::io("open", &path)(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {}, not a regular file", private_file::kind_of(&meta)),
+        )));
+    }
     // A line torn by a killed process is closed off, so it stays one skipped line.
     let mut last = [0u8; 1];
     let torn = file.seek(SeekFrom::End(-1)).is_ok()
@@ -377,6 +387,16 @@ mod tests {
         assert_eq!(names[&b], "other");
         set_name(state.path(), b, "").unwrap();
         assert!(!super::names(state.path()).contains_key(&b));
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_names_file_is_named_not_written_into() {
+        let state = tempfile::tempdir().unwrap();
+        let path = names_file(state.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        rustix::fs::mkfifoat(rustix::fs::CWD, &path, rustix::fs::Mode::from(0o600)).unwrap();
+        let error = set_name(state.path(), Uuid::new_v4(), "lost").unwrap_err();
+        assert!(error.to_string().contains("a FIFO"), "{error}");
     }
 
     /// Renames never stop being read back: the file is compacted long before the reader's

@@ -303,6 +303,15 @@ fn an_auth_file_and_state_folder_open_to_others_are_made_private_with_a_warning(
     let state = home.path().join(".local/state/kelp");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::set_permissions(&state, PermissionsExt::from_mode(0o755)).unwrap();
+    // The config may hold an MCP server's headers: it and its folder are kept private too.
+    let config_dir = home.path().join(".config/kelp");
+    let config = config_dir.join("config.toml");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(&config, "model = \"gpt-5.4\"\n").unwrap();
+    std::fs::set_permissions(&config_dir, PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&config, PermissionsExt::from_mode(0o644)).unwrap();
+    // The folder the person named for the auth file is theirs: left as it is.
+    std::fs::set_permissions(home.path(), PermissionsExt::from_mode(0o755)).unwrap();
     let mode =
         |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     let status = || {
@@ -329,8 +338,19 @@ fn an_auth_file_and_state_folder_open_to_others_are_made_private_with_a_warning(
         )),
         "{stderr}"
     );
+    for (path, before, after) in [(&config, 644, 600), (&config_dir, 755, 700)] {
+        assert!(
+            stderr.contains(&format!(
+                "{} was open to other users (mode {before}); kelp made it {after}",
+                path.display()
+            )),
+            "{stderr}"
+        );
+    }
     assert!(!stderr.contains(KEY), "{stderr}");
     assert_eq!((mode(&file), mode(&state)), (0o600, 0o700));
+    assert_eq!((mode(&config), mode(&config_dir)), (0o600, 0o700));
+    assert_eq!(mode(home.path()), 0o755);
     let again = status();
     assert!(again.stderr.is_empty(), "{}", shown(&again));
 }

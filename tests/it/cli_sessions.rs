@@ -231,12 +231,30 @@ fn continue_and_resume_find_the_session_or_say_why_not() {
 
 /// Runs `kelp` with `args` in `home`, failing the test if it has not ended within 10 s.
 fn within_ten_seconds(home: &Path, cwd: &Path, args: &[&str]) -> std::process::Output {
+    fed_within_ten_seconds(home, cwd, args, "")
+}
+
+/// [`within_ten_seconds`] with `input` on stdin, which then closes.
+fn fed_within_ten_seconds(
+    home: &Path,
+    cwd: &Path,
+    args: &[&str],
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
     let mut child = kelp(home)
         .args(args)
         .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
@@ -280,6 +298,101 @@ fn fifos_in_place_of_kelps_files_are_named_not_waited_on() {
         "{text}"
     );
     assert!(text.contains("logging is off"), "{text}");
+
+    // The faces list the real conversation too, and `run --continue` goes on with it.
+    let hosts = [
+        (
+            "app-server",
+            r#"{"id":1,"method":"initialize","params":{"clientInfo":{"name":"host","version":"1"}}}
+{"id":2,"method":"thread/list","params":{}}
+"#,
+        ),
+        (
+            "acp",
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":1}}
+{"jsonrpc":"2.0","id":2,"method":"session/list","params":{}}
+"#,
+        ),
+    ];
+    for (face, input) in hosts {
+        let out = fed_within_ten_seconds(w.home.path(), &w.project, &[face], input);
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            listed.contains(&id.to_string()) && listed.contains("\"id\":2"),
+            "{face}: {}",
+            shown(&out)
+        );
+    }
+    let out = within_ten_seconds(
+        w.home.path(),
+        &w.project,
+        &["run", "--json", "--continue", "more"],
+    );
+    let first = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        first.starts_with(&format!(
+            r#"{{"type":"thread.started","thread_id":"{id}"}}"#
+        )),
+        "{}",
+        shown(&out)
+    );
+}
+
+/// A damaged session file read again and again (a host paging it while it grows) is warned
+/// about once in kelp.log, not once a read: the log does not fill with the same line.
+#[test]
+fn a_damaged_session_is_warned_about_once_however_often_it_is_read() {
+    use std::io::{BufRead, Write};
+    let w = world();
+    let (id, path) = save(w.home.path(), &w.project, "damaged", 0);
+    let mut child = kelp(w.home.path())
+        .arg("app-server")
+        .current_dir(&w.project)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut call = |n: u32, method: &str, params: &str| {
+        writeln!(
+            stdin,
+            r#"{{"id":{n},"method":"{method}","params":{params}}}"#
+        )
+        .unwrap();
+        let wanted = format!("\"id\":{n},");
+        lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|line| line.contains(&wanted))
+            .unwrap()
+    };
+    call(
+        0,
+        "initialize",
+        r#"{"clientInfo":{"name":"host","version":"1"}}"#,
+    );
+    for n in 1..=20 {
+        // The file changes between reads, so each read parses it again.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(format!("{{not json {n}\n").as_bytes())
+            .unwrap();
+        let read = call(
+            n,
+            "thread/read",
+            &format!(r#"{{"threadId":"{id}","includeTurns":true}}"#),
+        );
+        assert!(read.contains("damaged"), "{read}");
+    }
+    // Closing stdin ends the app-server.
+    drop(stdin);
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(w.home.path().join(".local/state/kelp/kelp.log")).unwrap();
+    assert_eq!(log.matches("skipped a session line").count(), 1, "{log}");
 }
 
 /// A conversation open in one kelp is not continued by a second one, which says so: two
