@@ -50,6 +50,9 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
     if let Some(hidden) = policy.describe_hidden() {
         println!("  hidden      {hidden}");
     }
+    if let Some(caches) = policy.describe_caches() {
+        println!("  caches      {caches}");
+    }
     let protected = policy.protected_in(project_dir);
     if !protected.is_empty() {
         let shown: Vec<String> = protected

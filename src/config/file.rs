@@ -44,6 +44,7 @@ pub const KEYS: &[&str] = &[
     "env_drop",
     "ssh_agent",
     "protected_paths",
+    "tool_caches",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -85,6 +86,9 @@ pub struct SecretRules {
     /// Paths in a project, relative to it, that commands may not change in `workspace-write`
     /// besides the default ones (git's config and hooks, `.envrc`, `.vscode`, `.idea`).
     pub protected_paths: Vec<String>,
+    /// `tool_caches`: the package caches commands may fill, each as a copy of their own (the
+    /// defaults when `None`).
+    pub tool_caches: Option<Vec<PathBuf>>,
 }
 
 /// The largest config file read: settings and a few servers take a few KiB.
@@ -195,7 +199,7 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 Some(file) => settings.auth_file = Some(file),
                 None => bad("must be an absolute path or start with ~/"),
             },
-            "hide_paths" | "keep_paths" => {
+            "hide_paths" | "keep_paths" | "tool_caches" => {
                 let list = string_list(item).map(|paths| {
                     paths
                         .iter()
@@ -204,7 +208,10 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 });
                 match list {
                     Some(Some(paths)) if key == "hide_paths" => settings.secrets.hide_paths = paths,
-                    Some(Some(paths)) => settings.secrets.keep_paths = paths,
+                    Some(Some(paths)) if key == "keep_paths" => {
+                        settings.secrets.keep_paths = paths;
+                    }
+                    Some(Some(paths)) => settings.secrets.tool_caches = Some(paths),
                     _ => bad("must be a list of absolute paths or paths starting with ~/"),
                 }
             }
@@ -586,7 +593,8 @@ mod tests {
     #[test]
     fn secret_rules_are_lists_of_paths_and_names() {
         let text = "hide_paths = [\"~/vault\", \"/srv/keys\"]\nkeep_paths = [\"~/.ssh\"]\n\
-                    env_drop = [\"CORP_*\"]\nenv_keep = [\"GH_TOKEN\"]\nssh_agent = true\n";
+                    env_drop = [\"CORP_*\"]\nenv_keep = [\"GH_TOKEN\"]\nssh_agent = true\n\
+                    tool_caches = [\"~/.cargo/registry\"]\n";
         let (settings, warnings) = parse(Path::new("c"), text, Some(Path::new("/home/ana")));
         assert_eq!(warnings, []);
         assert_eq!(
@@ -598,6 +606,7 @@ mod tests {
                 env_keep: vec!["GH_TOKEN".into()],
                 ssh_agent: true,
                 protected_paths: Vec::new(),
+                tool_caches: Some(vec!["/home/ana/.cargo/registry".into()]),
             }
         );
         let (_, warnings) = parse(Path::new("c"), "hide_paths = [\"relative\"]", None);

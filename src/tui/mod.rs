@@ -97,10 +97,14 @@ pub async fn run(
 
 /// The sandbox as `/status` shows it: its mode and layers, then what commands cannot see.
 fn sandbox_report(policy: &SandboxPolicy) -> String {
-    match policy.describe_hidden() {
-        Some(hidden) => format!("{}\nHidden:    {hidden}", policy.describe()),
-        None => policy.describe(),
+    let mut report = policy.describe();
+    if let Some(hidden) = policy.describe_hidden() {
+        report.push_str(&format!("\nHidden:    {hidden}"));
     }
+    if let Some(caches) = policy.describe_caches() {
+        report.push_str(&format!("\nCaches:    {caches}"));
+    }
+    report
 }
 
 impl InitialState {

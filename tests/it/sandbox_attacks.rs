@@ -586,6 +586,87 @@ async fn without_namespaces_landlock_keeps_credentials_terminals_and_shared_memo
     assert!(planted_outside, "{seen}");
 }
 
+/// Package caches fill inside the sandbox, each in a copy of the command's own: an `npm
+/// install` of a packed package (which writes `~/.npm`) works, and what a command writes to a
+/// cache is kept in kelp's layer for the next command, never in the person's cache, where the
+/// tools the person runs later would take it (a changed `build.rs` in cargo's extracted
+/// sources). What configures the tools stays read-only. With the sandbox off, the writes land
+/// in the person's cache.
+#[tokio::test]
+async fn package_caches_fill_in_a_copy_of_their_own() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    for cache in [".npm/_cacache", ".cargo/registry/src"] {
+        std::fs::create_dir_all(victim.home.join(cache)).unwrap();
+    }
+    let npm = std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    let dep = victim.project.join("dep");
+    std::fs::create_dir_all(&dep).unwrap();
+    std::fs::write(
+        dep.join("package.json"),
+        r#"{"name":"dep","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        victim.project.join("package.json"),
+        r#"{"name":"app","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let install = if npm {
+        assert!(
+            std::process::Command::new("npm")
+                .args(["pack", "--silent"])
+                .current_dir(&dep)
+                .env("HOME", &victim.home)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+        "npm install --offline --no-audit --no-fund ./dep/dep-1.0.0.tgz >/dev/null 2>&1 \
+         && echo npm=installed || echo npm=failed"
+    } else {
+        eprintln!("SKIPPED the npm install: npm is not on PATH");
+        "true"
+    };
+    let script = format!(
+        "{install}; echo 'fn main() {{}}' > ~/.cargo/registry/src/build.rs && echo src=written; \
+         echo '[build]' > ~/.cargo/config.toml && echo config=written; echo tried"
+    );
+    let seen = attack(&victim, &script, &["--network", "on"]).await;
+    assert!(
+        seen.contains("tried") && seen.contains("src=written"),
+        "{seen}"
+    );
+    assert!(!seen.contains("config=written"), "{seen}");
+    if npm {
+        assert!(seen.contains("npm=installed"), "{seen}");
+    }
+    let planted = victim.home.join(".cargo/registry/src/build.rs");
+    assert!(!planted.exists(), "the person's cache is as it was");
+    assert!(!victim.home.join(".cargo/config.toml").exists());
+    let layers = victim.home.join(".cache/kelp/tool-caches");
+    let kept: Vec<_> = std::fs::read_dir(&layers)
+        .unwrap()
+        .flatten()
+        .map(|layer| layer.path().join("upper/src/build.rs"))
+        .filter(|file| file.exists())
+        .collect();
+    assert_eq!(kept.len(), 1, "kept in kelp's layer for the next command");
+
+    let seen = attack(&victim, &script, &["--sandbox", "off"]).await;
+    assert!(seen.contains("src=written"), "{seen}");
+    assert!(
+        planted.exists(),
+        "unsandboxed, the person's cache is changed"
+    );
+}
+
 /// Run in the home folder, kelp keeps commands from writing there (a command would add to
 /// `~/.bashrc`), says why, and writes when the person asks for it with a flag.
 #[tokio::test]

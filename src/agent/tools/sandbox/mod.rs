@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
-    RulesetCreated, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, path_beneath_rules,
+    RulesetCreated, RulesetCreatedAttr, RulesetError, Scope, path_beneath_rules,
 };
 
 use super::paths;
@@ -68,7 +68,30 @@ pub struct SandboxPolicy {
     /// Paths in the project that commands may not change in `workspace-write`, relative to it:
     /// [`PROTECTED`] and the config's `protected_paths`.
     pub protected: Vec<String>,
+    /// Package caches a command may fill in `workspace-write`, each as a copy of its own:
+    /// [`TOOL_CACHES`] under the home folder, or the config's `tool_caches`.
+    pub caches: Vec<PathBuf>,
+    /// Where kelp keeps the commands' copies of the caches.
+    pub cache_layers: Option<PathBuf>,
 }
+
+/// The package caches a build fills, under the home folder. A command writes them through a
+/// layer of kelp's own (an overlay in its mount namespace): the tools the person runs later,
+/// outside, never see what a command put there (a changed `build.rs` in cargo's extracted
+/// sources would otherwise run with the person's rights at their next build).
+pub const TOOL_CACHES: [&str; 11] = [
+    ".cargo/registry",
+    ".cargo/git",
+    ".npm",
+    ".cache/pip",
+    ".cache/uv",
+    ".cache/yarn",
+    ".cache/go-build",
+    "go/pkg/mod",
+    ".local/share/pnpm/store",
+    ".m2/repository",
+    ".gradle/caches",
+];
 
 /// What runs later, unsandboxed, and so is read-only to commands by default: git's config and
 /// hooks (`core.fsmonitor`, `pre-commit`), direnv's `.envrc`, editors' task files.
@@ -91,6 +114,8 @@ impl SandboxPolicy {
             secrets: Secrets::default(),
             note: None,
             protected: Vec::new(),
+            caches: Vec::new(),
+            cache_layers: None,
         }
     }
 
@@ -103,7 +128,8 @@ impl SandboxPolicy {
             .filter(|dir| !dir.is_empty())
             .map(PathBuf::from)
             .or_else(|| home.as_ref().map(|home| home.join(".cache")));
-        extra.extend(cache.map(|dir| dir.join("kelp")));
+        let kelp_cache = cache.map(|dir| dir.join("kelp"));
+        extra.extend(kelp_cache.clone());
         Self {
             mode,
             network,
@@ -111,6 +137,11 @@ impl SandboxPolicy {
             secrets: Secrets::defaults(home.as_deref()),
             note: None,
             protected: PROTECTED.map(String::from).to_vec(),
+            caches: home
+                .as_ref()
+                .map(|home| TOOL_CACHES.iter().map(|cache| home.join(cache)).collect())
+                .unwrap_or_default(),
+            cache_layers: kelp_cache.map(|dir| dir.join("tool-caches")),
         }
     }
 
@@ -126,7 +157,38 @@ impl SandboxPolicy {
         policy
             .extra_writable
             .extend(config.writable_roots.iter().cloned());
+        if let Some(caches) = &config.secrets.tool_caches {
+            policy.caches.clone_from(caches);
+        }
         policy
+    }
+
+    /// The caches that exist, each with the folder of kelp's layer over it, for a command in
+    /// `workspace-write`.
+    pub fn cache_layers(&self) -> Vec<namespaces::CacheLayer> {
+        let Some(layers) = self.cache_layers.as_deref() else {
+            return Vec::new();
+        };
+        if self.mode != SandboxMode::WorkspaceWrite {
+            return Vec::new();
+        }
+        self.caches
+            .iter()
+            .filter_map(|cache| std::fs::canonicalize(cache).ok())
+            .filter(|cache| cache.is_dir())
+            .map(|cache| {
+                // One folder per cache, named after its path: `root.cargo%registry`.
+                let name: String = cache
+                    .to_string_lossy()
+                    .chars()
+                    .map(|c| if c == '/' { '%' } else { c })
+                    .collect();
+                namespaces::CacheLayer {
+                    layer: layers.join(name.trim_start_matches('%')),
+                    cache,
+                }
+            })
+            .collect()
     }
 
     /// The protected paths that exist in the project, for a command in `workspace-write`; a
@@ -232,17 +294,44 @@ impl SandboxPolicy {
 
     /// What commands cannot see, for `/status`.
     pub fn describe_hidden(&self) -> Option<String> {
-        if !self.is_active() || support().namespaces.is_err() {
+        if !self.is_active() {
             return None;
+        }
+        let secrets = self.secrets.describe();
+        if support().namespaces.is_err() {
+            // Landlock alone: the same stores unread, the sockets refused whole by seccomp.
+            return support().landlock.is_ok().then(|| {
+                format!(
+                    "{secrets}, /run/user, your terminals and /dev/shm (unreadable); Unix sockets are refused; /tmp is the machine's"
+                )
+            });
         }
         let agent = match &self.secrets.ssh_agent {
             Some(_) => "the ssh agent is theirs to use (ssh_agent = true)",
             None => "the ssh agent is not (ssh_agent = true in config.toml lends it)",
         };
         Some(format!(
-            "{}, /run/user, the session bus, container, VM and screen sockets; /tmp is private; {agent}",
-            self.secrets.describe()
+            "{secrets}, /run/user, the session bus, container, VM and screen sockets; /tmp is private; {agent}"
         ))
+    }
+
+    /// The package caches commands fill, each in a copy of their own, for `/status`; `None`
+    /// where there are none, or no namespaces to lay the copies in.
+    pub fn describe_caches(&self) -> Option<String> {
+        if !self.is_active() || support().namespaces.is_err() {
+            return None;
+        }
+        let shown: Vec<String> = self
+            .cache_layers()
+            .iter()
+            .map(|layer| crate::humanize::home_path(&layer.cache))
+            .collect();
+        (!shown.is_empty()).then(|| {
+            format!(
+                "{} (commands write a copy of their own; tool_caches in config.toml)",
+                shown.join(", ")
+            )
+        })
     }
 
     /// What to tell a person once at start when a layer of the sandbox cannot be had.
@@ -321,8 +410,16 @@ fn probe_landlock() -> Result<i32, String> {
 /// files, which the forked child of a threaded process must not do.
 pub struct PreparedSandbox {
     jail: Option<namespaces::Jail>,
-    landlock: Option<RulesetCreated>,
+    landlock: Option<Landlock>,
     filter: Vec<libc::sock_filter>,
+}
+
+/// A Landlock ruleset made in the parent, and the right to write beneath each cache overlay,
+/// added in the child once the overlays are mounted (a rule names a folder as mounted: the
+/// parent sees only the cache beneath).
+struct Landlock {
+    ruleset: std::os::fd::OwnedFd,
+    write_access: u64,
 }
 
 /// The sandbox could not be set up for a command.
@@ -350,6 +447,7 @@ pub fn prepare(
             policy.network,
             &policy.secrets.present(project_dir),
             &policy.protected_in(project_dir),
+            &policy.cache_layers(),
             policy.secrets.ssh_agent.as_deref(),
             project_dir,
             workdir,
@@ -364,13 +462,13 @@ pub fn prepare(
                 .and_then(|_| namespaces::private_tmp_dir());
             // Without a mount namespace to hide them, Landlock keeps them unread.
             let unreadable = jail.is_none().then(|| unreadable(policy, project_dir));
-            Some(landlock_rules(
-                policy,
-                project_dir,
-                private_tmp,
-                unreadable.as_deref(),
-                abi,
-            )?)
+            let ruleset =
+                landlock_rules(policy, project_dir, private_tmp, unreadable.as_deref(), abi)?;
+            Option::<std::os::fd::OwnedFd>::from(ruleset).map(|ruleset| Landlock {
+                ruleset,
+                // What a writable root gets, as far as this kernel knows the rights.
+                write_access: AccessFs::from_all(ABI::from(abi.min(FS_ABI as i32))).bits(),
+            })
         }
         Err(_) => None,
     };
@@ -514,16 +612,82 @@ impl PreparedSandbox {
                 if let Some(jail) = &jail {
                     jail.enter()?;
                 }
-                if let Some(rules) = landlock.take() {
-                    match rules.restrict_self() {
-                        Ok(status) if status.ruleset != RulesetStatus::NotEnforced => {}
-                        Ok(_) => return Err(std::io::Error::from_raw_os_error(libc::ENOSYS)),
-                        Err(_) => return Err(std::io::Error::last_os_error()),
+                if let Some(landlock) = landlock.take() {
+                    let overlays = jail.iter().flat_map(namespaces::Jail::overlaid);
+                    for cache in overlays {
+                        landlock.grant_overlay(cache);
                     }
+                    landlock.restrict_self()?;
                 }
                 seccomp::Filter::install(&filter)
             });
         }
+    }
+}
+
+impl Landlock {
+    /// Lets the command write beneath the cache at `cache` when an overlay is mounted there
+    /// (one the kernel refused leaves the person's own cache, which stays read-only).
+    ///
+    /// # Safety
+    /// Call only in the forked child: raw system calls on what the parent prepared.
+    unsafe fn grant_overlay(&self, cache: &std::ffi::CStr) {
+        use std::os::fd::AsRawFd;
+        /// `struct landlock_path_beneath_attr`, packed as the kernel reads it.
+        #[repr(C, packed)]
+        struct PathBeneath {
+            allowed_access: u64,
+            parent_fd: i32,
+        }
+        const OVERLAYFS_SUPER_MAGIC: libc::c_long = 0x794c_7630;
+        const LANDLOCK_RULE_PATH_BENEATH: libc::c_long = 1;
+        // SAFETY: open, fstatfs, the rule's system call and close on a C string, a stack
+        // buffer and descriptors; nothing allocates.
+        unsafe {
+            let fd = libc::open(
+                cache.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            );
+            if fd < 0 {
+                return;
+            }
+            let mut fs: libc::statfs = std::mem::zeroed();
+            if libc::fstatfs(fd, &raw mut fs) == 0
+                && libc::c_long::from(fs.f_type as i32) == OVERLAYFS_SUPER_MAGIC
+            {
+                let rule = PathBeneath {
+                    allowed_access: self.write_access,
+                    parent_fd: fd,
+                };
+                libc::syscall(
+                    libc::SYS_landlock_add_rule,
+                    self.ruleset.as_raw_fd() as libc::c_long,
+                    LANDLOCK_RULE_PATH_BENEATH,
+                    &raw const rule,
+                    0 as libc::c_long,
+                );
+            }
+            libc::close(fd);
+        }
+    }
+
+    /// Restricts this process (the command, before exec) to the ruleset: no new privileges
+    /// first, as Landlock requires of an unprivileged process.
+    fn restrict_self(self) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: prctl and the restriction's system call on integers.
+        unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::syscall(
+                    libc::SYS_landlock_restrict_self,
+                    self.ruleset.as_raw_fd() as libc::c_long,
+                    0 as libc::c_long,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -45,6 +45,42 @@ const DAEMON_PATHS: [&str; 17] = [
     "/var/run/screen",
 ];
 
+/// A package cache (`~/.cargo/registry`, `~/.npm` …) and the folder of kelp's layer over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheLayer {
+    /// The cache, as a real path.
+    pub cache: PathBuf,
+    /// Where the command's writes to it go: `upper` and overlayfs's `work` inside.
+    pub layer: PathBuf,
+}
+
+impl CacheLayer {
+    /// The cache and its overlay's options, with the layer's folders made; `None` for a path
+    /// the options cannot carry (overlayfs splits them at `,` and `:`).
+    fn prepare(&self) -> io::Result<Option<(CString, CString)>> {
+        let (upper, work) = (self.layer.join("upper"), self.layer.join("work"));
+        let named = [&self.cache, &upper, &work];
+        if named.iter().any(|path| {
+            let text = path.as_os_str().as_bytes();
+            text.iter().any(|b| matches!(b, b',' | b':' | b'\\'))
+        }) {
+            return Ok(None);
+        }
+        for dir in [&upper, &work] {
+            crate::private_file::create_private_dir(dir)?;
+        }
+        let mut options = b"lowerdir=".to_vec();
+        options.extend(self.cache.as_os_str().as_bytes());
+        options.extend(b",upperdir=");
+        options.extend(upper.as_os_str().as_bytes());
+        options.extend(b",workdir=");
+        options.extend(work.as_os_str().as_bytes());
+        options.extend(b",userxattr");
+        let options = CString::new(options).map_err(|_| io::ErrorKind::InvalidInput)?;
+        Ok(Some((c_path(&self.cache)?, options)))
+    }
+}
+
 /// The user's daemons' sockets and folders: [`DAEMON_PATHS`] and the user's runtime folder.
 pub fn daemon_paths() -> impl Iterator<Item = PathBuf> {
     // SAFETY: getuid cannot fail and touches no memory.
@@ -66,6 +102,10 @@ pub struct Jail {
     hidden_files: Vec<CString>,
     /// Paths in the project bound read-only over themselves (`.git/config`, `.git/hooks` …).
     read_only: Vec<CString>,
+    /// The package caches a command fills as a copy of its own: each cache, and the overlay
+    /// options that put kelp's layer over it (writes go to the layer, the cache stays as it
+    /// was for the tools the person runs outside).
+    overlays: Vec<(CString, CString)>,
     /// The private `/tmp`, and where the project is bound inside it when it lives below `/tmp`.
     tmp: Option<PrivateTmp>,
     workdir: CString,
@@ -113,6 +153,7 @@ impl Jail {
         network: bool,
         hidden: &[PathBuf],
         read_only: &[PathBuf],
+        caches: &[CacheLayer],
         agent: Option<&Path>,
         project_dir: &Path,
         workdir: &Path,
@@ -162,8 +203,13 @@ impl Jail {
             }
             None => None,
         };
+        let overlays = caches
+            .iter()
+            .filter_map(|layer| layer.prepare().transpose())
+            .collect::<io::Result<_>>()?;
         Ok(Self {
             flags: namespace_flags(network),
+            overlays,
             uid_map,
             gid_map,
             hidden_dirs,
@@ -175,6 +221,12 @@ impl Jail {
             tmp,
             workdir: c_path(workdir)?,
         })
+    }
+
+    /// The caches the command gets a copy of its own of: where Landlock must let it write,
+    /// once the overlays are mounted.
+    pub fn overlaid(&self) -> impl Iterator<Item = &CString> {
+        self.overlays.iter().map(|(cache, _)| cache)
     }
 
     /// Whether commands get the private `/tmp`, which keeps the sockets there out of reach.
@@ -266,6 +318,17 @@ impl Jail {
             }
             for path in &self.read_only {
                 bind_read_only(path)?;
+            }
+            // A cache whose overlay the kernel refuses stays read-only: the command runs, and
+            // Landlock grants writes only where an overlay is found.
+            for (cache, options) in &self.overlays {
+                libc::mount(
+                    c"overlay".as_ptr(),
+                    cache.as_ptr(),
+                    c"overlay".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    options.as_ptr().cast(),
+                );
             }
             if let Some(tmp) = &self.tmp {
                 let bind = libc::MS_BIND | libc::MS_REC;
