@@ -586,6 +586,76 @@ async fn without_namespaces_landlock_keeps_credentials_terminals_and_shared_memo
     assert!(planted_outside, "{seen}");
 }
 
+/// In a git worktree a commit writes outside the project (the worktree's folder in the
+/// repository, and the repository's objects, refs and logs): it works in the sandbox, while
+/// the repository's config and hooks, and the worktree's pointers to it, stay as they were.
+/// Unsandboxed the plants take.
+#[tokio::test]
+async fn a_commit_in_a_worktree_works_and_the_repository_stays_safe() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let repo = victim.home.parent().unwrap().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |dir: &Path, args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.email=a@b", "-c", "user.name=a"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", shown(&out));
+    };
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "start"]);
+    std::fs::remove_dir(&victim.project).unwrap();
+    let project = victim.project.to_str().unwrap();
+    git(&repo, &["worktree", "add", "-q", "-b", "feature", project]);
+    let config = repo.join(".git/config");
+    let commondir = repo.join(".git/worktrees/project/commondir");
+    let before = (
+        std::fs::read_to_string(&config).unwrap(),
+        std::fs::read_to_string(&commondir).unwrap(),
+    );
+    let script = format!(
+        "echo hi > notes.txt && git add notes.txt && \
+         git -c user.email=a@b -c user.name=a commit -qm notes && echo committed; \
+         printf '[core]\\n\\tfsmonitor = touch pwned\\n' >> {config}; \
+         echo 'touch pwned' > {hooks}/pre-commit; echo /tmp > {commondir}; echo tried",
+        config = config.display(),
+        hooks = repo.join(".git/hooks").display(),
+        commondir = commondir.display(),
+    );
+    let seen = attack(&victim, &script, &[]).await;
+    assert!(
+        seen.contains("committed") && seen.contains("tried"),
+        "{seen}"
+    );
+    let log = Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args(["log", "--format=%s", "feature"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&log.stdout).starts_with("notes"));
+    let after = (
+        std::fs::read_to_string(&config).unwrap(),
+        std::fs::read_to_string(&commondir).unwrap(),
+    );
+    assert_eq!(after, before, "{seen}");
+    assert!(!repo.join(".git/hooks/pre-commit").exists(), "{seen}");
+
+    attack(&victim, &script, &["--sandbox", "off"]).await;
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("fsmonitor")
+    );
+    assert!(repo.join(".git/hooks/pre-commit").exists());
+}
+
 /// Package caches fill inside the sandbox, each in a copy of the command's own: an `npm
 /// install` of a packed package (which writes `~/.npm`) works, and what a command writes to a
 /// cache is kept in kelp's layer for the next command, never in the person's cache, where the

@@ -191,18 +191,28 @@ impl SandboxPolicy {
             .collect()
     }
 
-    /// The protected paths that exist in the project, for a command in `workspace-write`; a
-    /// worktree's `.git` file (which names where git keeps it) is one too.
+    /// The protected paths that exist in the project, for a command in `workspace-write`; in a
+    /// worktree, its `.git` file and, in the folder git keeps for it, the files that say where
+    /// the repository is and how it is configured.
     pub fn protected_in(&self, project_dir: &Path) -> Vec<PathBuf> {
         if self.mode != SandboxMode::WorkspaceWrite {
             return Vec::new();
         }
-        let git = project_dir.join(".git");
-        let worktree = git.symlink_metadata().is_ok_and(|meta| meta.is_file());
+        let worktree = Worktree::of(project_dir);
+        let pointers = worktree.iter().flat_map(|worktree| {
+            let own = &worktree.git_dir;
+            [
+                project_dir.join(".git"),
+                own.join("commondir"),
+                own.join("gitdir"),
+                own.join("config.worktree"),
+                own.join("hooks"),
+            ]
+        });
         self.protected
             .iter()
             .map(|rel| project_dir.join(rel))
-            .chain(worktree.then_some(git))
+            .chain(pointers)
             .filter(|path| path.symlink_metadata().is_ok())
             .collect()
     }
@@ -246,15 +256,30 @@ impl SandboxPolicy {
         self.mode != SandboxMode::Off && (support.landlock.is_ok() || support.namespaces.is_ok())
     }
 
-    /// Where a command may write, as real paths.
+    /// Where a command may write, as real paths: in a git worktree, also what a commit there
+    /// writes outside it (its own folder in the repository, and the repository's objects, refs
+    /// and logs; not the repository's config or hooks).
     pub fn writable_roots(&self, project_dir: &Path) -> Vec<PathBuf> {
         match self.mode {
             SandboxMode::Off => vec![PathBuf::from("/")],
             SandboxMode::ReadOnly => Vec::new(),
-            SandboxMode::WorkspaceWrite => std::iter::once(project_dir)
-                .chain(self.extra_writable.iter().map(PathBuf::as_path))
-                .map(|dir| paths::real_path(dir).unwrap_or_else(|_| dir.to_path_buf()))
-                .collect(),
+            SandboxMode::WorkspaceWrite => {
+                let worktree = Worktree::of(project_dir);
+                let git = worktree.iter().flat_map(|worktree| {
+                    let common = &worktree.common_dir;
+                    [
+                        worktree.git_dir.clone(),
+                        common.join("objects"),
+                        common.join("refs"),
+                        common.join("logs"),
+                    ]
+                });
+                std::iter::once(project_dir.to_path_buf())
+                    .chain(self.extra_writable.iter().cloned())
+                    .chain(git)
+                    .map(|dir| paths::real_path(&dir).unwrap_or(dir))
+                    .collect()
+            }
         }
     }
 
@@ -534,6 +559,43 @@ fn read_grants(hidden: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
         }
     }
     (listable, readable)
+}
+
+/// Where git keeps a worktree (a project whose `.git` is a file naming a folder inside the
+/// repository's `.git/worktrees/`).
+struct Worktree {
+    /// The worktree's own folder: its `HEAD`, `index` and logs.
+    git_dir: PathBuf,
+    /// The repository's `.git`, shared by its worktrees.
+    common_dir: PathBuf,
+}
+
+impl Worktree {
+    /// The worktree `project_dir` is, read from its `.git` file; `None` for a plain repository
+    /// or none. Its folders become writable, so they are taken only as git lays them out: the
+    /// folder named is `worktrees/NAME` in the repository its `commondir` names, and names this
+    /// `.git` file back in its `gitdir` (which no command could have written: it lies outside
+    /// the project). A `.git` file a command planted to name another folder is passed over.
+    fn of(project_dir: &Path) -> Option<Self> {
+        let pointer = project_dir.join(".git");
+        let line = |path: &Path| {
+            let text = crate::private_file::read_regular(path, 4096).ok()?;
+            let text = String::from_utf8(text).ok()?;
+            Some(text.lines().next()?.trim().to_string())
+        };
+        let real = |path: &Path| std::fs::canonicalize(path).ok();
+        let named = line(&pointer)?;
+        let git_dir = real(&project_dir.join(named.strip_prefix("gitdir:")?.trim()))?;
+        let common_dir = real(&git_dir.join(line(&git_dir.join("commondir"))?))?;
+        let back = line(&git_dir.join("gitdir"))?;
+        let laid_out = git_dir.parent() == Some(&common_dir.join("worktrees"))
+            && real(&git_dir.join(back)) == real(&pointer)
+            && common_dir.is_dir();
+        laid_out.then_some(Self {
+            git_dir,
+            common_dir,
+        })
+    }
 }
 
 /// The Landlock rules: read everywhere (but `unreadable`, when given), write where the mode
@@ -886,6 +948,48 @@ fn user_may_write(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_worktree_is_taken_only_as_git_lays_it_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let (repo, tree) = (base.join("repo"), base.join("tree"));
+        std::fs::create_dir(&repo).unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args(["-c", "user.email=a@b", "-c", "user.name=a"])
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "start"]);
+        git(&["worktree", "add", "-q", "-b", "b", tree.to_str().unwrap()]);
+        let worktree = Worktree::of(&tree).unwrap();
+        assert_eq!(worktree.git_dir, repo.join(".git/worktrees/tree"));
+        assert_eq!(worktree.common_dir, repo.join(".git"));
+        assert!(Worktree::of(&repo).is_none(), "a plain repository");
+
+        // A `.git` file planted in another project to name this worktree's folder does not
+        // make that folder, or the repository's objects, writable there.
+        let planted = base.join("planted");
+        std::fs::create_dir(&planted).unwrap();
+        let named = format!("gitdir: {}\n", worktree.git_dir.display());
+        std::fs::write(planted.join(".git"), named).unwrap();
+        assert!(Worktree::of(&planted).is_none());
+        // Nor a folder that is not a repository's worktree.
+        std::fs::write(
+            planted.join(".git"),
+            format!("gitdir: {}\n", base.display()),
+        )
+        .unwrap();
+        assert!(Worktree::of(&planted).is_none());
+    }
     use super::*;
 
     #[test]
