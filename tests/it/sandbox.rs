@@ -90,7 +90,8 @@ async fn a_sandboxed_command_cannot_write_outside_the_project() {
         Some(
             "the output mentions a refused write to a place outside the sandbox's writable ones, \
              and kelp cannot tell whether the sandbox caused it (workspace-write: commands write \
-             only inside the project, the temp dirs and kelp's cache, and use no network)"
+             only inside the project, the temp dirs, kelp's cache and a copy of the package \
+             caches, and use no network; `--sandbox off` runs commands without the sandbox)"
         )
     );
     assert!(
@@ -162,7 +163,8 @@ async fn a_refused_redirection_is_named_with_the_rule_in_force() {
         Some(
             "the output mentions a refused write to a place outside the sandbox's writable ones, \
              and kelp cannot tell whether the sandbox caused it (read-only: commands write \
-             nowhere, and use no network)"
+             nowhere, and use no network; `--sandbox workspace-write` lets commands write in \
+             the project)"
         ),
         "{}",
         out.text
@@ -195,7 +197,8 @@ async fn a_sandboxed_command_cannot_connect_to_a_loopback_port_unless_network_is
         Some(
             "the output mentions a refused network connection, and kelp cannot tell whether \
              the sandbox caused it (workspace-write: commands write only inside the project, \
-             the temp dirs and kelp's cache, and use no network)"
+             the temp dirs, kelp's cache and a copy of the package caches, and use no network; \
+             `--network on`, or `network = \"on\"` in config.toml, lets commands use it)"
         )
     );
 
@@ -251,7 +254,52 @@ async fn a_refusal_a_command_only_prints_names_no_path() {
     assert!(!note.contains(&*outside.to_string_lossy()), "{note}");
     assert!(!note.contains("blocked by the sandbox"), "{note}");
     assert!(
-        note.contains("kelp cannot tell whether the sandbox caused it"),
+        note.contains("kelp cannot tell whether the sandbox caused it")
+            && note.contains("`--sandbox off` runs commands without the sandbox"),
+        "{note}"
+    );
+
+    // Each kind of refusal names the setting that allows it.
+    let network = sh(
+        &project,
+        SandboxMode::WorkspaceWrite,
+        false,
+        json!("echo 'connect: Permission denied' >&2; exit 1"),
+    )
+    .await;
+    let note = block(&network).expect("a refused connection");
+    assert!(note.contains("`--network on`"), "{note}");
+    let read_only = sh(
+        &project,
+        SandboxMode::ReadOnly,
+        false,
+        json!("echo hi > notes.txt"),
+    )
+    .await;
+    let note = block(&read_only).expect("a refused write");
+    assert!(note.contains("`--sandbox workspace-write`"), "{note}");
+}
+
+/// A write to what runs later, which the sandbox keeps read-only, is said as such: the note
+/// names the kind of path, and that a patch may change it once approved.
+#[tokio::test]
+async fn a_refused_write_to_what_runs_later_says_why() {
+    if !landlock() || sandbox::support().namespaces.is_err() {
+        return;
+    }
+    let (_dir, project, _outside) = dirs();
+    std::fs::create_dir_all(project.join(".git/hooks")).unwrap();
+    let out = sh(
+        &project,
+        SandboxMode::WorkspaceWrite,
+        false,
+        json!("echo 'touch pwned' > .git/hooks/pre-commit"),
+    )
+    .await;
+    assert!(!project.join(".git/hooks/pre-commit").exists());
+    let note = block(&out).expect("the refusal is explained");
+    assert!(
+        note.contains("what runs later") && note.contains("a patch may, once you approve it"),
         "{note}"
     );
 }

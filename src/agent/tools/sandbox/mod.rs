@@ -5,8 +5,8 @@
 //! 1. namespaces ([`namespaces`]): the credential stores and the user's daemons hidden, a
 //!    private `/tmp`, its own process tree, and with the network off no network at all;
 //! 2. Landlock: `workspace-write` lets a command read everywhere and write only beneath the
-//!    project, the temp dirs and kelp's cache (plus the harmless devices such as `/dev/null`),
-//!    `read-only` writes nowhere; with the network off no TCP connect or bind (ABI 4); no
+//!    project, the temp dirs, kelp's cache and a copy of the package caches (plus the harmless
+//!    devices such as `/dev/null`), `read-only` writes nowhere; with the network off no TCP connect or bind (ABI 4); no
 //!    signal to, and no abstract socket of, anything outside (ABI 6);
 //! 3. seccomp ([`seccomp`]): what the other two leave open.
 //!
@@ -829,11 +829,20 @@ pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Op
         return None;
     }
     let roots = policy.writable_roots(workdir);
-    let cannot_tell = |what: &str| {
+    let protected: Vec<PathBuf> = policy
+        .protected_in(workdir)
+        .iter()
+        .map(|path| paths::real_path(path).unwrap_or_else(|_| path.clone()))
+        .collect();
+    let cannot_tell = |what: &str, allows: &str| {
         format!(
-            "the output mentions {what}, and kelp cannot tell whether the sandbox caused it ({})",
+            "the output mentions {what}, and kelp cannot tell whether the sandbox caused it ({}; {allows})",
             policy.rule()
         )
+    };
+    let writes = match policy.mode {
+        SandboxMode::ReadOnly => "`--sandbox workspace-write` lets commands write in the project",
+        _ => "`--sandbox off` runs commands without the sandbox",
     };
     let mut unknown = false;
     for line in output.lines() {
@@ -846,21 +855,31 @@ pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Op
                 .iter()
                 .any(|w| lower.contains(w))
         {
-            return Some(cannot_tell("a refused network connection"));
+            return Some(cannot_tell(
+                "a refused network connection",
+                "`--network on`, or `network = \"on\"` in config.toml, lets commands use it",
+            ));
         }
         let candidates = path_candidates(line);
         unknown |= candidates.is_empty();
         for candidate in candidates {
             let full = paths::resolve(workdir, Path::new(candidate));
             let real = paths::real_path(&full).unwrap_or(full);
+            if protected.iter().any(|path| real.starts_with(path)) {
+                return Some(cannot_tell(
+                    "a refused write to what runs later (git's config and hooks, `.envrc`, editors' tasks, `protected_paths`), which commands may not change",
+                    "a patch may, once you approve it",
+                ));
+            }
             if !roots.iter().any(|root| real.starts_with(root)) && user_may_write(&real) {
                 return Some(cannot_tell(
                     "a refused write to a place outside the sandbox's writable ones",
+                    writes,
                 ));
             }
         }
     }
-    unknown.then(|| cannot_tell("a permission error"))
+    unknown.then(|| cannot_tell("a permission error", writes))
 }
 
 /// How programs word a refusal of the kind the sandbox gives.
@@ -876,7 +895,7 @@ impl SandboxPolicy {
         let writes = match self.mode {
             SandboxMode::ReadOnly => "read-only: commands write nowhere",
             _ => {
-                "workspace-write: commands write only inside the project, the temp dirs and kelp's cache"
+                "workspace-write: commands write only inside the project, the temp dirs, kelp's cache and a copy of the package caches"
             }
         };
         if self.network {
