@@ -457,6 +457,7 @@ impl App {
             self.pane.set_text(&text);
             return;
         }
+        self.pane.answer_running = self.turn_started.is_some();
         let outcome = self.pane.handle_key(key);
         if self.pane.picker_mut(PickerKind::History).is_some() {
             self.search_history();
@@ -464,6 +465,7 @@ impl App {
         match outcome {
             KeyOutcome::Consumed => {}
             KeyOutcome::Submit(text) => self.submit(text),
+            KeyOutcome::Queue(text) => self.queued.push(text),
             KeyOutcome::Command(command) => self.perform(command),
             KeyOutcome::Decided { id, decision } => {
                 self.chat.approval_decided(decision.clone());
@@ -573,7 +575,11 @@ impl App {
             return;
         }
         if self.turn_started.is_some() {
-            self.queued.push(text);
+            // Steering: the model reads it with its next request in this turn (Tab queues
+            // a prompt for after it instead).
+            self.push(CellKind::User(text.clone()));
+            self.chat.transcript.scroll_to_bottom();
+            self.send(Op::Steer(Submission::text(text)));
             return;
         }
         self.push(CellKind::User(text.clone()));

@@ -16,7 +16,8 @@ pub fn text() -> String {
 
 /// The keys part of `/help`.
 const KEYS: &str = "Keys
-  enter             send; while an answer streams, queue it for after
+  enter             send; while an answer runs, add it to its turn
+  tab               while an answer runs, queue it for after
   ctrl+j, alt+enter new line (shift+enter where the terminal tells it)
   ↑ ↓               earlier prompts; ↑ takes a queued prompt back
   ctrl+r            search earlier prompts, past sessions here too

@@ -66,7 +66,10 @@ impl App {
                 Span::styled(format!(" {} ", SPINNER[frame]), theme::accent()),
                 Span::styled("Working", Style::new().bold()),
                 Span::styled(
-                    format!(" · {}s · esc to interrupt", elapsed.as_secs()),
+                    format!(
+                        " · {}s · esc to interrupt · enter adds to it · tab queues",
+                        elapsed.as_secs()
+                    ),
                     theme::dim(),
                 ),
             ])

@@ -223,7 +223,7 @@ async fn sigterm_and_sighup_exit_with_their_statuses_and_the_terminal_restored()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enter_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
+async fn tab_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let slow = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen";
@@ -235,20 +235,20 @@ async fn enter_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
     pty.wait_for("Ask anything", WAIT);
     pty.send("first\r");
     pty.wait_for("one two", WAIT);
-    pty.send("and then the tests\r");
+    pty.send("and then the tests\t");
     let screen = pty.wait_for("↳ queued and then the tests", WAIT);
     assert!(
         screen.contains("sent when the answer ends · ↑ edits"),
         "{screen}"
     );
-    // Up takes it back for editing; Enter queues the edited text again.
+    // Up takes it back for editing; Tab queues the edited text again.
     pty.send("\x1b[A");
     pty.wait_until(
         |s| !s.contains("↳ queued") && s.contains("› and then the tests"),
         WAIT,
         "the queued prompt back in the composer",
     );
-    pty.send(" too\r");
+    pty.send(" too\t");
     pty.wait_for("↳ queued and then the tests too", WAIT);
     let screen = pty.wait_for("Queued one answered.", WAIT);
     assert!(screen.contains("› and then the tests too"), "{screen}");
@@ -264,13 +264,47 @@ async fn enter_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
     fake.push_response(Reply::stall("Thinking about it"));
     pty.send("third\r");
     pty.wait_for("Thinking about it", WAIT);
-    pty.send("never sent\r");
+    pty.send("never sent\t");
     pty.wait_for("↳ queued never sent", WAIT);
     pty.send("\x1b");
     let screen = pty.wait_for("Interrupted", WAIT);
     assert!(screen.contains("› never sent"), "{screen}");
     assert!(!screen.contains("↳ queued"), "{screen}");
     assert_eq!(fake.requests_to("/responses").len(), 3);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// Enter while an answer streams steers it, as Codex: the prompt shows at once and the model
+/// reads it with its next request in the same turn, which goes on with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_while_an_answer_streams_adds_the_prompt_to_its_turn() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let slow = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen";
+    fake.push_responses([
+        Reply::text(slow).delay(Duration::from_millis(120)),
+        Reply::text("Steered and answered."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("first\r");
+    let screen = pty.wait_for("one two", WAIT);
+    assert!(screen.contains("enter adds to it · tab queues"), "{screen}");
+    pty.send("look at the tests too\r");
+    let screen = pty.wait_for("› look at the tests too", WAIT);
+    assert!(!screen.contains("↳ queued"), "{screen}");
+    pty.wait_for("Steered and answered.", WAIT);
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent.len(), 2, "one turn, two requests");
+    assert_eq!(
+        crate::fake_openai::last_user_text(sent[1].json()),
+        "look at the tests too"
+    );
+    assert!(
+        sent[1].json().to_string().contains("fourteen"),
+        "the steered request carries the answer so far"
+    );
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }

@@ -733,7 +733,7 @@ fn queued_prompt_and_a_full_status_line_at_80_columns() {
         &mut app,
         "then fix the failing test in tests/parser.rs, please",
     );
-    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Tab);
     let sent: Vec<Op> = ops(&mut rx);
     assert_eq!(
         sent.iter().filter(|op| matches!(op, Op::Submit(_))).count(),

@@ -217,6 +217,18 @@ impl Composer {
         self.cursor = at;
     }
 
+    /// Takes the text as sent (Enter, or Tab to queue it behind a running answer): remembered
+    /// in the history, the composer empty again; `None` when there is nothing but blanks.
+    pub fn take_sent(&mut self) -> Option<String> {
+        if self.text.trim().is_empty() {
+            return None;
+        }
+        let text = std::mem::take(&mut self.text);
+        self.clear();
+        self.remember(text.clone());
+        Some(text)
+    }
+
     /// Handles a key; see [`ComposerAction`].
     pub fn handle_key(&mut self, key: KeyEvent) -> ComposerAction {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
@@ -226,13 +238,10 @@ impl Composer {
             KeyCode::Enter if shift || alt => self.insert("\n"),
             KeyCode::Char('j') if ctrl => self.insert("\n"),
             KeyCode::Enter => {
-                if self.text.trim().is_empty() {
-                    return ComposerAction::Ignored;
-                }
-                let text = std::mem::take(&mut self.text);
-                self.clear();
-                self.remember(text.clone());
-                return ComposerAction::Submit(text);
+                return match self.take_sent() {
+                    Some(text) => ComposerAction::Submit(text),
+                    None => ComposerAction::Ignored,
+                };
             }
             KeyCode::Char('a') if ctrl => self.move_to(self.line_start()),
             KeyCode::Char('e') if ctrl => self.move_to(self.line_end()),

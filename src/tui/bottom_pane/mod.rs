@@ -78,6 +78,8 @@ pub enum KeyOutcome {
     Command(Command),
     /// The answer to an approval request.
     Decided { id: u64, decision: ApprovalDecision },
+    /// Tab while an answer runs: the composer's text, to send when the answer ends.
+    Queue(String),
 }
 
 /// The composer and the views stacked over it.
@@ -87,6 +89,8 @@ pub struct BottomPane {
     views: Vec<View>,
     /// The highlighted row of the slash popup.
     slash_selected: usize,
+    /// Whether an answer runs, so Tab queues the composer's text behind it.
+    pub answer_running: bool,
     /// The `@` file finder, made when a mention is first typed.
     files: Option<FileFinder>,
     /// Where the finder's files are listed from.
@@ -109,6 +113,7 @@ impl Default for BottomPane {
             composer: Composer::new(),
             views: Vec::new(),
             slash_selected: 0,
+            answer_running: false,
             files: None,
             project_dir: None,
             mention_dismissed: None,
@@ -361,6 +366,13 @@ impl BottomPane {
         match key.code {
             KeyCode::Esc | KeyCode::PageUp | KeyCode::PageDown | KeyCode::Home | KeyCode::End => {
                 return KeyOutcome::Ignored;
+            }
+            // As Codex: Enter adds to the running answer, Tab queues for after it.
+            KeyCode::Tab if key.modifiers.is_empty() && self.answer_running => {
+                return match self.edit(Composer::take_sent) {
+                    Some(text) => KeyOutcome::Queue(text),
+                    None => KeyOutcome::Consumed,
+                };
             }
             KeyCode::Char('o') if ctrl => return KeyOutcome::Ignored,
             _ => {}
