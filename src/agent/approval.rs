@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
+use super::command_rules::{self, CommandRules};
 use super::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
 use super::tools::sandbox::PROTECTED;
 use super::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
@@ -81,6 +82,8 @@ struct Inner {
 struct State {
     mode: ApprovalMode,
     remembered: Remembered,
+    /// The project's prefix rules, kept in `rules.toml`.
+    rules: CommandRules,
     waiting: HashMap<u64, oneshot::Sender<ApprovalDecision>>,
 }
 
@@ -102,6 +105,7 @@ impl Approvals {
                 state: Mutex::new(State {
                     mode,
                     remembered: Remembered::default(),
+                    rules: CommandRules::default(),
                     waiting: HashMap::new(),
                 }),
                 next_id: AtomicU64::new(1),
@@ -136,10 +140,43 @@ impl Approvals {
         self.state().remembered = Remembered::default();
     }
 
+    /// These approvals with the project's prefix rules.
+    pub fn with_rules(self, rules: CommandRules) -> Self {
+        self.state().rules = rules;
+        self
+    }
+
+    /// The project's prefix rules.
+    pub fn rules(&self) -> Vec<Vec<String>> {
+        self.state().rules.prefixes().to_vec()
+    }
+
+    /// Keeps the prefix "always in this project" offers for `call`'s command as a rule.
+    pub fn remember_prefix(&self, call: &ToolCall) -> Result<(), String> {
+        let ToolCall::Shell(args) = call else {
+            return Ok(());
+        };
+        match command_rules::prefix_of(&args.command) {
+            Some(prefix) => self.state().rules.add(prefix),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets one of the project's prefix rules.
+    pub fn remove_rule(&self, prefix: &[String]) -> Result<(), String> {
+        self.state().rules.remove(prefix)
+    }
+
     /// Decides whether `call` may run in `project_dir`.
     pub fn judge(&self, call: &ToolCall, project_dir: &Path) -> Verdict {
         let state = self.state();
-        judge(call, state.mode, &state.remembered, project_dir)
+        judge(
+            call,
+            state.mode,
+            &state.remembered,
+            &state.rules,
+            project_dir,
+        )
     }
 
     /// Remembers an "always" answer about `call`.
@@ -187,6 +224,7 @@ fn judge(
     call: &ToolCall,
     mode: ApprovalMode,
     remembered: &Remembered,
+    rules: &CommandRules,
     project_dir: &Path,
 ) -> Verdict {
     let outside = call.paths_outside(project_dir);
@@ -194,7 +232,8 @@ fn judge(
         ToolCall::Shell(args) => {
             let approved = remembered
                 .commands
-                .contains(&command_key(args, project_dir));
+                .contains(&command_key(args, project_dir))
+                || (rules.allows(&args.command) && outside.is_empty());
             // A command that only reads (`ls`, `git status`…) runs in every mode, as Codex's.
             let reads = super::read_only::only_reads(&args.command);
             if approved || ((mode == ApprovalMode::FullAuto || reads) && outside.is_empty()) {
@@ -203,6 +242,7 @@ fn judge(
                 Verdict::Ask(ApprovalSubject::Command {
                     command: args.command.display(),
                     workdir: shell_workdir(args, project_dir),
+                    always_prefix: command_rules::prefix_of(&args.command),
                 })
             }
         }
@@ -342,7 +382,13 @@ mod tests {
     }
 
     fn verdict(mode: ApprovalMode, c: &ToolCall) -> Verdict {
-        judge(c, mode, &Remembered::default(), Path::new("/proj"))
+        judge(
+            c,
+            mode,
+            &Remembered::default(),
+            &CommandRules::default(),
+            Path::new("/proj"),
+        )
     }
 
     fn asks(v: &Verdict) -> bool {
@@ -444,8 +490,19 @@ mod tests {
             Verdict::Ask(ApprovalSubject::Command {
                 command: "cargo test\necho done".into(),
                 workdir: PathBuf::from("/proj/sub"),
+                always_prefix: None,
             })
         );
+        // One plain command offers its prefix for "always in this project".
+        let plain = call(
+            "shell",
+            serde_json::json!({"command": "cargo test -p kelp"}),
+        );
+        assert!(matches!(
+            verdict(ApprovalMode::Ask, &plain),
+            Verdict::Ask(ApprovalSubject::Command { always_prefix: Some(prefix), .. })
+                if prefix == ["cargo", "test"]
+        ));
     }
 
     #[test]
@@ -483,6 +540,7 @@ mod tests {
             &patch,
             ApprovalMode::Ask,
             &Remembered::default(),
+            &CommandRules::default(),
             dir.path(),
         );
         let v = with_preview(v, &patch, &ToolContext::new(dir.path())).await;

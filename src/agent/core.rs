@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::approval::Approvals;
+use super::command_rules::CommandRules;
 use super::conversation::Conversation;
 use super::protocol::{AuthSummary, Event, Op, Settings, Submission, TurnOutcome};
 use super::turn::{DEFAULT_MAX_STEPS, run_turn_unfinished};
@@ -151,7 +152,13 @@ pub fn spawn(
     let (event_tx, event_rx) = unbounded_channel();
     crate::task::spawn(async move {
         match Core::start(config, options, event_tx.clone()) {
-            Ok(core) => core.run(op_rx).await,
+            Ok(core) => {
+                let rules = core.approvals.rules();
+                if !rules.is_empty() {
+                    let _ = event_tx.send(Event::CommandRules(rules));
+                }
+                core.run(op_rx).await;
+            }
             Err(message) => {
                 let _ = event_tx.send(Event::Error(message));
             }
@@ -334,7 +341,8 @@ impl Core {
             approvals: match options.approver {
                 Approver::Interactive => Approvals::interactive(config.approval),
                 Approver::Unattended => Approvals::unattended(config.approval),
-            },
+            }
+            .with_rules(CommandRules::load(&config.config_dir, &options.project_dir)),
             config,
             options,
             client,
@@ -546,6 +554,14 @@ impl Core {
             Op::SetApprovalMode(mode) => {
                 self.approvals.set_mode(mode);
                 self.remember(Setting::Approval(mode));
+            }
+            Op::RemoveCommandRule(prefix) => {
+                if let Err(e) = self.approvals.remove_rule(&prefix) {
+                    self.events.send(Event::Error(e)).ok();
+                }
+                self.events
+                    .send(Event::CommandRules(self.approvals.rules()))
+                    .ok();
             }
             Op::Override(settings) => self.override_settings(settings),
             Op::SetEffort(effort) => {

@@ -25,6 +25,7 @@
 //!   with the repository's code-running settings off. `files.rs`: a host's own file operations
 //!   (`fs/*`), beneath the folders it opened, through the tools' opener.
 pub mod approval;
+pub mod command_rules;
 pub mod compact;
 pub mod conversation;
 pub mod core;

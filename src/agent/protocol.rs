@@ -85,6 +85,9 @@ pub enum Op {
     SetModel(String),
     /// Change the approval mode.
     SetApprovalMode(ApprovalMode),
+    /// Forget a rule of this project's that lets commands with a prefix run without asking;
+    /// `CommandRules` answers with those left.
+    RemoveCommandRule(Vec<String>),
     /// Use another reasoning effort from the next request on, saved to the config file as the
     /// model is.
     SetEffort(crate::llm::ReasoningEffort),
@@ -165,13 +168,21 @@ pub enum ApprovalDecision {
     No { reason: Option<String> },
     /// Run it, and the same command (or any patch) again for the rest of the session.
     Always,
+    /// Run it, and from now on in this project every plain command that starts as the
+    /// request's `always_prefix` does, kept in `rules.toml` (a command's request only).
+    AlwaysPrefix,
 }
 
 /// What an approval request asks about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApprovalSubject {
-    /// A shell command, in full, with its directory.
-    Command { command: String, workdir: PathBuf },
+    /// A shell command, in full, with its directory, and the prefix "always in this
+    /// project" would let through (`cargo test`), when it is one plain command.
+    Command {
+        command: String,
+        workdir: PathBuf,
+        always_prefix: Option<Vec<String>>,
+    },
     /// A patch: the whole diff, and each file's change with its text before and after.
     Patch {
         diff: String,
@@ -264,6 +275,9 @@ pub enum StopCause {
 /// Something the front end should show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// The rules of this project that let commands run without asking, by prefix (`cargo
+    /// test`): at start, and after one is added or removed.
+    CommandRules(Vec<Vec<String>>),
     /// A turn began, under `id`: the id it is saved with, and the one a reload names it by.
     TurnStarted { id: String },
     /// The files the prompt mentions (`@path`): which went with it, and why others did not.

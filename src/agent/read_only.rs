@@ -36,17 +36,22 @@ const FIND_UNSAFE: &[&str] = &[
     "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls",
 ];
 
+/// The words of `command` when it is one plain command (a script the shell reads as nothing
+/// but words, or an argv); `None` for anything more.
+pub fn command_words(command: &ShellCommand) -> Option<Vec<String>> {
+    match command.script() {
+        Some(script) => plain_words(script),
+        None => match command {
+            ShellCommand::Argv(argv) => Some(argv.clone()),
+            ShellCommand::Script(_) => None,
+        },
+    }
+}
+
 /// Whether `command` only reads: one program of the list, plain arguments.
 pub fn only_reads(command: &ShellCommand) -> bool {
-    let words = match command.script() {
-        Some(script) => match plain_words(script) {
-            Some(words) => words,
-            None => return false,
-        },
-        None => match command {
-            ShellCommand::Argv(argv) => argv.clone(),
-            ShellCommand::Script(_) => return false,
-        },
+    let Some(words) = command_words(command) else {
+        return false;
     };
     let Some((program, args)) = words.split_first() else {
         return false;

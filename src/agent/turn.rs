@@ -515,6 +515,14 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             ctx.approvals.remember(tool, project_dir);
             Prepared::Run(tool.clone(), outside)
         }
+        ApprovalDecision::AlwaysPrefix => {
+            match ctx.approvals.remember_prefix(tool) {
+                Ok(()) => ctx.emit(Event::CommandRules(ctx.approvals.rules())),
+                // The command still runs this once; the rule is not kept, and the person is told.
+                Err(e) => ctx.emit(Event::Error(e)),
+            }
+            Prepared::Run(tool.clone(), outside)
+        }
         ApprovalDecision::No { reason } => declined(denied_output(reason.as_deref())),
     }
 }
@@ -575,7 +583,7 @@ async fn offer_unsandboxed(
         blocked,
     };
     match ask_person(ctx, call_id, subject).await? {
-        ApprovalDecision::Yes | ApprovalDecision::Always => {}
+        ApprovalDecision::Yes | ApprovalDecision::Always | ApprovalDecision::AlwaysPrefix => {}
         ApprovalDecision::No { .. } => return None,
     }
     let unsandboxed = context.clone().with_sandbox(SandboxPolicy::off());

@@ -877,6 +877,7 @@ mod tests {
         let command = |command: &str| ApprovalSubject::Command {
             command: command.into(),
             workdir: PathBuf::from("/p"),
+            always_prefix: None,
         };
         let out = run(vec![
             ask(

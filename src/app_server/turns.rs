@@ -549,9 +549,17 @@ async fn ask_host(
     let mut params = base;
     let (method, extra) = match subject {
         ApprovalSubject::Patch { .. } => ("item/fileChange/requestApproval", json!({})),
-        ApprovalSubject::Command { command, workdir } => (
+        ApprovalSubject::Command {
+            command,
+            workdir,
+            always_prefix,
+        } => (
             "item/commandExecution/requestApproval",
-            json!({ "command": command, "cwd": workdir }),
+            json!({
+                "command": command,
+                "cwd": workdir,
+                "proposedExecpolicyAmendment": always_prefix,
+            }),
         ),
         ApprovalSubject::Unsandboxed {
             command,
@@ -600,13 +608,16 @@ async fn ask_host(
     let answer = answer.await;
     resolved(&out, &asking, id, &thread_id);
     let decision = answer.ok().and_then(Result::ok).and_then(|result| {
-        result
-            .get("decision")
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        let decision = result.get("decision")?;
+        // The one decision that is an object: keep the rule the request proposed.
+        match decision.get("acceptWithExecpolicyAmendment") {
+            Some(_) => Some("acceptWithExecpolicyAmendment".to_string()),
+            None => decision.as_str().map(str::to_string),
+        }
     });
     let (decision, interrupt) = match decision.as_deref() {
         Some("accept") => (ApprovalDecision::Yes, false),
+        Some("acceptWithExecpolicyAmendment") => (ApprovalDecision::AlwaysPrefix, false),
         Some("acceptForSession") => (ApprovalDecision::Always, false),
         Some("cancel") => (ApprovalDecision::No { reason: None }, true),
         _ => (ApprovalDecision::No { reason: None }, false),

@@ -165,6 +165,7 @@ impl App {
                 mcp: Vec::new(),
                 hint: None,
                 context: None,
+                command_rules: Vec::new(),
             },
             models: Vec::new(),
             turn_started: None,
@@ -599,6 +600,7 @@ impl App {
     pub fn handle_core_event(&mut self, event: Event) {
         self.redraw = true;
         match event {
+            Event::CommandRules(rules) => self.status.command_rules = rules,
             Event::TurnStarted { id } => {
                 if let Some(prompt) = self.sent_prompt.take() {
                     self.prompts.push((id, prompt));

@@ -9,6 +9,7 @@ use super::bottom_pane::{Command, PickerKind};
 use super::history_cell::CellKind;
 use super::resume;
 use super::status::{approval_detail, approval_name};
+use crate::agent::command_rules;
 use crate::agent::protocol::{ApprovalMode, Op};
 use crate::llm::ReasoningEffort;
 use crate::llm::types::TokenUsage;
@@ -174,6 +175,12 @@ impl App {
                     detail: approval_detail(mode).to_string(),
                     current: mode == self.status.approval_mode,
                 })
+                // Then the rules kept for this project, each to forget with Enter.
+                .chain(self.status.command_rules.iter().map(|rule| PickerItem {
+                    label: format!("`{}`", command_rules::shown(rule)),
+                    detail: "runs without asking here · enter forgets it".to_string(),
+                    current: false,
+                }))
                 .collect();
                 let picker = Picker::new("Approval mode", items, "");
                 self.pane.open_picker(PickerKind::Approval, picker);
@@ -312,14 +319,22 @@ impl App {
             PickerKind::Rewind => self.rewind_to(index),
             PickerKind::UndoFiles => self.undo_picked(index),
             PickerKind::Approval => {
-                let mode = [
+                let modes = [
                     ApprovalMode::Ask,
                     ApprovalMode::AutoEdit,
                     ApprovalMode::FullAuto,
-                ]
-                .get(index)
-                .copied()
-                .unwrap_or_default();
+                ];
+                let Some(&mode) = modes.get(index) else {
+                    let rule = index - modes.len();
+                    if let Some(rule) = self.status.command_rules.get(rule).cloned() {
+                        self.notice(format!(
+                            "`{}` asks again from now on",
+                            command_rules::shown(&rule)
+                        ));
+                        self.send(Op::RemoveCommandRule(rule));
+                    }
+                    return;
+                };
                 self.status.approval_mode = mode;
                 self.send(Op::SetApprovalMode(mode));
                 self.notice(format!(

@@ -504,7 +504,9 @@ fn approval_lines(
 ) -> Vec<RichLine> {
     let mut out = Vec::new();
     match subject {
-        ApprovalSubject::Command { command, workdir } => {
+        ApprovalSubject::Command {
+            command, workdir, ..
+        } => {
             out.push(asking("Run this command?"));
             command_lines(command, &mut out, expanded);
             out.push(RichLine::plain(Line::from(Span::styled(
@@ -580,6 +582,19 @@ fn approval_lines(
         let (text, style) = match decision {
             ApprovalDecision::Yes => ("✓ approved".to_string(), theme::good()),
             ApprovalDecision::Always => ("✓ approved for this session".to_string(), theme::good()),
+            ApprovalDecision::AlwaysPrefix => {
+                let prefix = match subject {
+                    ApprovalSubject::Command {
+                        always_prefix: Some(prefix),
+                        ..
+                    } => crate::agent::command_rules::shown(prefix),
+                    _ => String::new(),
+                };
+                (
+                    format!("✓ approved, and `{prefix}` runs without asking in this project"),
+                    theme::good(),
+                )
+            }
             ApprovalDecision::No { reason: None } => ("✗ declined".to_string(), theme::bad()),
             ApprovalDecision::No {
                 reason: Some(reason),

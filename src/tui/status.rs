@@ -39,6 +39,8 @@ pub struct Status {
     pub context: Option<(u64, Option<u64>)>,
     /// The MCP servers, as last reported.
     pub mcp: Vec<ServerStatus>,
+    /// This project's rules that let commands run without asking, by prefix.
+    pub command_rules: Vec<Vec<String>>,
 }
 
 impl Status {
@@ -131,6 +133,17 @@ impl Status {
             self.sandbox,
             describe_usage(u),
         );
+        if !self.command_rules.is_empty() {
+            let rules: Vec<String> = self
+                .command_rules
+                .iter()
+                .map(|rule| format!("`{}`", crate::agent::command_rules::shown(rule)))
+                .collect();
+            text.push_str(&format!(
+                "\nAlways:    {} run without asking here (/approval forgets one)",
+                rules.join(", ")
+            ));
+        }
         match self.context {
             Some((used, Some(window))) if window > 0 => text.push_str(&format!(
                 "\nContext:   {} of {} tokens ({}%); compacts itself at {}%, or /compact",

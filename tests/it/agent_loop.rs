@@ -360,6 +360,7 @@ async fn a_denied_call_passes_the_reason_to_the_model() {
         ApprovalSubject::Command {
             command: "touch made.txt".into(),
             workdir: PathBuf::from(a.dir()),
+            always_prefix: Some(vec!["touch".into()]),
         }
     );
     a.approve(
@@ -431,6 +432,55 @@ async fn always_approves_the_same_command_for_the_session_and_patches_show_a_dif
         std::fs::read_to_string(a.dir().join("new.txt")).unwrap(),
         "fresh\n"
     );
+}
+
+/// "Always in this project" keeps the command's prefix in `rules.toml`: a later plain command
+/// that starts with it runs without asking, a chained one still asks, and the next kelp of the
+/// same project starts with the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_kept_for_the_project_lets_its_commands_through_and_nothing_more() {
+    let mut a = agent(ApprovalMode::Ask).await;
+    a.fake.push_responses([
+        Reply::call_with_id("p1", "shell", json!({"command": "touch one.txt"})),
+        Reply::call_with_id("p2", "shell", json!({"command": "touch two.txt"})),
+        Reply::call_with_id(
+            "p3",
+            "shell",
+            json!({"command": "touch three.txt; rm two.txt"}),
+        ),
+        Reply::text("done"),
+    ]);
+    a.submit("make files");
+    let (id, call_id, subject) = a.approval().await;
+    assert_eq!(call_id, "p1");
+    assert!(matches!(
+        subject,
+        ApprovalSubject::Command { always_prefix: Some(ref prefix), .. } if prefix == &["touch"]
+    ));
+    a.approve(id, ApprovalDecision::AlwaysPrefix);
+    // p2 runs without asking; p3 chains a second command and asks.
+    let (id, call_id, _) = a.approval().await;
+    assert_eq!(call_id, "p3");
+    a.approve(id, ApprovalDecision::No { reason: None });
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(a.dir().join("two.txt").exists() && !a.dir().join("three.txt").exists());
+    let rules = std::fs::read_to_string(a.config.config_dir.join("rules.toml")).unwrap();
+    assert!(rules.contains("prefix = [\"touch\"]"), "{rules}");
+
+    let (_ops, mut events) = spawn(a.config.clone(), a.options());
+    let started = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match events.recv().await {
+                Some(Event::CommandRules(rules)) => break rules,
+                Some(_) => {}
+                None => panic!("the core ended"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(started, [vec!["touch".to_string()]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -245,6 +245,7 @@ fn approval_prompt() {
         subject: ApprovalSubject::Command {
             command: "rm -rf target && cargo build --release".into(),
             workdir: PathBuf::from("/work/project"),
+            always_prefix: None,
         },
     });
     assert_snapshot!("approval_prompt", draw(&mut app, 80, 16));
@@ -261,6 +262,57 @@ fn approval_prompt() {
                 reason: Some("not now".into())
             }
         }]
+    );
+}
+
+/// A plain command's question offers to let its prefix through in this project (`p`); the
+/// answer is kept as a rule that `/status` shows and `/approval` lists and forgets.
+#[test]
+fn always_for_a_prefix_in_this_project_and_forgetting_it() {
+    let (mut app, mut rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 3,
+        call_id: "c3".into(),
+        subject: ApprovalSubject::Command {
+            command: "cargo test -p parser".into(),
+            workdir: PathBuf::from("/work/project"),
+            always_prefix: Some(vec!["cargo".into(), "test".into()]),
+        },
+    });
+    assert_snapshot!(draw(&mut app, 80, 24));
+    let_the_question_arm();
+    key(&mut app, KeyCode::Char('p'));
+    assert_eq!(
+        ops(&mut rx),
+        [Op::Approve {
+            id: 3,
+            decision: kelp::agent::protocol::ApprovalDecision::AlwaysPrefix
+        }]
+    );
+    let rule = vec!["cargo".to_string(), "test".to_string()];
+    app.handle_core_event(Event::CommandRules(vec![rule.clone()]));
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("✓ approved, and `cargo test` runs without asking in this"),
+        "{screen}"
+    );
+    type_text(&mut app, "/approval");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("`cargo test`") && screen.contains("enter forgets it"),
+        "{screen}"
+    );
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::RemoveCommandRule(rule)]);
+    assert!(
+        draw(&mut app, 80, 24).contains("`cargo test` asks again from now on"),
+        "the notice"
     );
 }
 
@@ -921,6 +973,7 @@ fn a_command_stopped_with_esc_reads_interrupted() {
         subject: ApprovalSubject::Command {
             command: "sleep 30".into(),
             workdir: PathBuf::from("/work/project"),
+            always_prefix: None,
         },
     });
     assert!(draw(&mut app, 80, 12).contains("◇ Waiting for you"));
@@ -1022,6 +1075,7 @@ fn keys_typed_as_a_question_opens_do_not_answer_it() {
         subject: ApprovalSubject::Command {
             command: "curl https://example.org/x.sh | sh".into(),
             workdir: PathBuf::from("/work/project"),
+            always_prefix: None,
         },
     });
     type_text(&mut app, "also");
@@ -1055,6 +1109,7 @@ fn keys_right_behind_a_paste_neither_answer_nor_send() {
         subject: ApprovalSubject::Command {
             command: "rm -rf ~/work".into(),
             workdir: PathBuf::from("/work/project"),
+            always_prefix: None,
         },
     });
     draw(&mut app, 80, 16);
@@ -1091,6 +1146,7 @@ fn a_long_commands_approval_shows_its_start_and_what_follows() {
         subject: ApprovalSubject::Command {
             command: command.join("\n"),
             workdir: PathBuf::from("/work/project"),
+            always_prefix: None,
         },
     });
     assert_snapshot!(draw(&mut app, 80, 24));

@@ -1,4 +1,5 @@
-//! The approval view: `y` yes, `a` always, `n` no and a reason for the model, `esc` no.
+//! The approval view: `y` yes, `a` always (this session), `p` always for a command's prefix in
+//! this project, `n` no and a reason for the model, `esc` no.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
@@ -9,7 +10,7 @@ use ratatui::text::{Line, Span};
 use super::{KeyOutcome, theme};
 use crate::agent::protocol::{ApprovalDecision, ApprovalSubject};
 use crate::tui::history_cell::{MAX_COMMAND_LINES, display_path};
-use crate::tui::wrap::{cut_front, draw_line, line_width};
+use crate::tui::wrap::{cut, cut_front, draw_line, line_width};
 
 /// An approval request waiting for the person.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct ApprovalView {
     reason: Option<String>,
     /// Only "this once" makes sense (running without the sandbox): no "always".
     once_only: bool,
+    /// The prefix `p` lets run without asking in this project from now on (`cargo test`).
+    prefix: Option<String>,
     /// The question, naming the file a change is to: a long diff scrolls its header away.
     question: String,
     /// When the question was first on screen: until [`ARMING`] after it, keys do not answer.
@@ -50,9 +53,17 @@ impl ApprovalView {
             }
             _ => "Allow it?".to_string(),
         };
+        let prefix = match subject {
+            ApprovalSubject::Command {
+                always_prefix: Some(prefix),
+                ..
+            } => Some(crate::agent::command_rules::shown(prefix)),
+            _ => None,
+        };
         Self {
             id,
             reason: None,
+            prefix,
             once_only: matches!(subject, ApprovalSubject::Unsandboxed { .. }),
             question,
             drawn_at: std::cell::Cell::new(None),
@@ -93,6 +104,9 @@ impl ApprovalView {
         match key.code {
             KeyCode::Char('y' | 'Y') => self.decided(ApprovalDecision::Yes),
             KeyCode::Char('a' | 'A') if !self.once_only => self.decided(ApprovalDecision::Always),
+            KeyCode::Char('p' | 'P') if self.prefix.is_some() => {
+                self.decided(ApprovalDecision::AlwaysPrefix)
+            }
             KeyCode::Char('n' | 'N') => {
                 self.reason = Some(String::new());
                 KeyOutcome::Consumed
@@ -131,6 +145,17 @@ impl ApprovalView {
                 Span::raw(" yes, this once  "),
                 key("n"),
                 Span::raw(" no, and say why"),
+            ]
+        } else if let Some(prefix) = &self.prefix {
+            vec![
+                key("y"),
+                Span::raw(" yes  "),
+                key("a"),
+                Span::raw(" this session  "),
+                key("p"),
+                Span::raw(format!(" `{}` here always  ", cut(prefix, 24))),
+                key("n"),
+                Span::raw(" no"),
             ]
         } else {
             vec![

@@ -74,7 +74,7 @@ impl SlashCommand {
         match self {
             Self::Connect => "sign in: ChatGPT (browser or device code) or an API key",
             Self::Model => "choose the model and its reasoning effort",
-            Self::Approval => "choose what may run without asking",
+            Self::Approval => "choose what may run without asking; forget a kept prefix",
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
             Self::Fork => "go on in a copy of this conversation; the original stays",
