@@ -212,7 +212,11 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     ("account/read", Done),
     ("fuzzyFileSearch", Done),
-    // Not in the schema's stable list, but sent by hosts: kelp lists no background terminals.
+    // Not in the schema's stable list, but sent by hosts: thread/rollback by those written for
+    // earlier Codex releases (the last `numTurns` turns dropped, as thread/revert does), and
+    // the server's permission profiles; kelp lists no background terminals.
+    ("thread/rollback", Done),
+    ("permissionProfile/list", Done),
     (
         "thread/backgroundTerminals/list",
         Nothing(r#"{"data":[],"nextCursor":null}"#),

@@ -255,6 +255,7 @@ impl Server {
             "thread/unsubscribe" => self.threads.unsubscribe(params),
             "thread/compact/start" => self.threads.compact(params),
             "thread/revert" => self.threads.revert(params).await,
+            "thread/rollback" => self.threads.rollback(params).await,
             "turn/start" => turns::start(params, |id| self.threads.thread(id)),
             "turn/interrupt" => turns::interrupt(params, |id| self.threads.thread(id)),
             "turn/steer" => turns::steer(params, |id| self.threads.thread(id)),

@@ -458,19 +458,42 @@ impl Threads {
             before_turn_id: String,
         }
         let asked: Revert = params(raw)?;
-        let thread = self.thread(&asked.thread_id)?;
+        self.rewind(asked.thread_id, RewindTo::Turn(asked.before_turn_id))
+            .await
+    }
+
+    /// `thread/rollback`, as hosts written for earlier Codex releases send it: the last
+    /// `numTurns` turns dropped, on the same rewind as `thread/revert`.
+    pub async fn rollback(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Rollback {
+            thread_id: String,
+            num_turns: usize,
+        }
+        let asked: Rollback = params(raw)?;
+        if asked.num_turns == 0 {
+            return Err(RpcError::invalid_request(
+                "numTurns must be at least 1".to_string(),
+            ));
+        }
+        self.rewind(asked.thread_id, RewindTo::Last(asked.num_turns))
+            .await
+    }
+
+    async fn rewind(&mut self, thread_id: String, to: RewindTo) -> Result<Answer, RpcError> {
+        let thread = self.thread(&thread_id)?;
         let (sender, answer) = tokio::sync::oneshot::channel();
         thread.between_turns()?.reverting = Some(sender);
         thread
             .ops
-            .send(Op::Rewind(RewindTo::Turn(asked.before_turn_id.clone())))
+            .send(Op::Rewind(to))
             .map_err(|_| RpcError::internal("this thread's agent stopped"))?;
         let left = match tokio::time::timeout(REVERT_WAIT, answer).await {
             Ok(Ok(Ok(left))) => left,
             Ok(Ok(Err(why))) => {
                 return Err(RpcError::invalid_request(format!(
-                    "cannot revert {}: {why}",
-                    asked.thread_id
+                    "cannot revert {thread_id}: {why}"
                 )));
             }
             _ => return Err(RpcError::internal("this thread's agent did not answer")),
@@ -483,7 +506,7 @@ impl Threads {
             "itemsBackwardsCursor": cursor,
             "turnsBackwardsCursor": cursor,
         }))
-        .then("thread/reverted", json!({ "threadId": asked.thread_id })))
+        .then("thread/reverted", json!({ "threadId": thread_id })))
     }
 
     /// `mcpServer/tool/call`: one of the thread's MCP tools called for the host, outside any
