@@ -151,6 +151,18 @@ pub fn spawn(
     let (op_tx, op_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
     crate::task::spawn(async move {
+        let folders =
+            crate::config::prompts::folders(&config.config_dir, |name| std::env::var_os(name));
+        let to_client = event_tx.clone();
+        crate::task::spawn(async move {
+            let found =
+                crate::task::spawn_blocking(move || crate::config::prompts::discover(&folders))
+                    .await
+                    .unwrap_or_default();
+            if !found.is_empty() {
+                let _ = to_client.send(Event::CustomPrompts(found));
+            }
+        });
         match Core::start(config, options, event_tx.clone()) {
             Ok(core) => {
                 let rules = core.approvals.rules();

@@ -278,6 +278,8 @@ pub enum Event {
     /// The rules of this project that let commands run without asking, by prefix (`cargo
     /// test`): at start, and after one is added or removed.
     CommandRules(Vec<Vec<String>>),
+    /// The custom prompts found in the prompts folders, for a client to offer as commands.
+    CustomPrompts(Vec<crate::config::prompts::CustomPrompt>),
     /// A turn began, under `id`: the id it is saved with, and the one a reload names it by.
     TurnStarted { id: String },
     /// The files the prompt mentions (`@path`): which went with it, and why others did not.

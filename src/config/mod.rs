@@ -12,6 +12,7 @@ pub mod file;
 pub mod mcp;
 pub mod modes;
 pub mod overrides;
+pub mod prompts;
 pub mod warning;
 
 use std::ffi::OsString;

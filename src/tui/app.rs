@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::bottom_pane::file_finder::FileFinder;
-use super::bottom_pane::slash::SlashCommand;
+use super::bottom_pane::slash::{self, SlashCommand};
 use super::bottom_pane::{BottomPane, Command, KeyOutcome, PickerKind};
 use super::chat::Chat;
 use super::connect::{ConnectDialog, DialogAction};
@@ -561,6 +561,12 @@ impl App {
             self.perform(Command::Slash(command, argument.to_string()));
             return;
         }
+        // A custom prompt goes as the prompt it makes, its arguments filled in.
+        if let Some((prompt, arguments)) = slash::prompt_line(trimmed, &self.pane.prompts) {
+            let expanded = prompt.expand(arguments);
+            self.submit_prompt(expanded);
+            return;
+        }
         if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
             match SlashCommand::parse(trimmed) {
                 Some(command) => self.perform(Command::Slash(command, String::new())),
@@ -575,6 +581,11 @@ impl App {
             self.run_own_command(command);
             return;
         }
+        self.submit_prompt(text);
+    }
+
+    /// Sends `text` to the model: into the running turn when there is one, else as a new one.
+    fn submit_prompt(&mut self, text: String) {
         if self.turn_started.is_some() {
             // Steering: the model reads it with its next request in this turn (Tab queues
             // a prompt for after it instead).
@@ -601,6 +612,7 @@ impl App {
         self.redraw = true;
         match event {
             Event::CommandRules(rules) => self.status.command_rules = rules,
+            Event::CustomPrompts(prompts) => self.pane.prompts = prompts,
             Event::TurnStarted { id } => {
                 if let Some(prompt) = self.sent_prompt.take() {
                     self.prompts.push((id, prompt));

@@ -309,6 +309,48 @@ async fn enter_while_an_answer_streams_adds_the_prompt_to_its_turn() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// Custom prompts in Codex's format, kelp's folder and Codex's: offered in the slash popup with
+/// their description, filled in with what follows the command, and sent as the prompt they
+/// make; one named like a command of kelp's is `/prompts:NAME`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_prompts_are_offered_as_commands_and_filled_in() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let kelp_prompts = home.path().join(".config/kelp/prompts");
+    let codex_prompts = home.path().join(".codex/prompts");
+    std::fs::create_dir_all(&kelp_prompts).unwrap();
+    std::fs::create_dir_all(&codex_prompts).unwrap();
+    std::fs::write(
+        kelp_prompts.join("explain.md"),
+        "---\ndescription: Explain a file briefly\nargument-hint: FILE\n---\nExplain $1 in one line.\n",
+    )
+    .unwrap();
+    std::fs::write(codex_prompts.join("status.md"), "Say what is left to do.\n").unwrap();
+    fake.push_responses([Reply::text("It parses."), Reply::text("Nothing left.")]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/exp");
+    let screen = pty.wait_for("Explain a file briefly FILE", WAIT);
+    assert!(screen.contains("/explain"), "{screen}");
+    pty.send("\t");
+    pty.wait_for("› /explain ", WAIT);
+    pty.send("src/lib.rs\r");
+    pty.wait_for("It parses.", WAIT);
+    pty.send("/prompts:status\r");
+    pty.wait_for("Nothing left.", WAIT);
+    let sent = fake.requests_to("/responses");
+    assert_eq!(
+        crate::fake_openai::last_user_text(sent[0].json()),
+        "Explain src/lib.rs in one line.\n"
+    );
+    assert_eq!(
+        crate::fake_openai::last_user_text(sent[1].json()),
+        "Say what is left to do.\n"
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
 fn raw_text(pty: &crate::pty::Pty) -> String {
     String::from_utf8_lossy(&pty.output()).into_owned()
 }

@@ -89,6 +89,8 @@ pub struct BottomPane {
     views: Vec<View>,
     /// The highlighted row of the slash popup.
     slash_selected: usize,
+    /// The custom prompts the slash popup offers beside kelp's commands.
+    pub prompts: Vec<crate::config::prompts::CustomPrompt>,
     /// Whether an answer runs, so Tab queues the composer's text behind it.
     pub answer_running: bool,
     /// The `@` file finder, made when a mention is first typed.
@@ -113,6 +115,7 @@ impl Default for BottomPane {
             composer: Composer::new(),
             views: Vec::new(),
             slash_selected: 0,
+            prompts: Vec::new(),
             answer_running: false,
             files: None,
             project_dir: None,
@@ -392,25 +395,38 @@ impl BottomPane {
 
     /// The slash popup's keys, while the composer holds the start of a command.
     fn slash_key(&mut self, key: KeyEvent) -> Option<KeyOutcome> {
-        let commands = slash::completions(self.composer.text()).filter(|c| !c.is_empty())?;
-        let n = commands.len();
+        let entries =
+            slash::entries(self.composer.text(), &self.prompts).filter(|c| !c.is_empty())?;
+        let n = entries.len();
         let selected = self.slash_selected.min(n - 1);
-        match key.code {
-            KeyCode::Up => self.slash_selected = (selected + n - 1) % n,
-            KeyCode::Down => self.slash_selected = (selected + 1) % n,
-            KeyCode::Tab => {
-                let command = format!("/{}", commands[selected].name());
+        let prompt = match entries[selected] {
+            slash::Entry::Prompt(index) => self.prompts.get(index),
+            slash::Entry::Command(_) => None,
+        };
+        match (key.code, entries[selected]) {
+            (KeyCode::Up, _) => self.slash_selected = (selected + n - 1) % n,
+            (KeyCode::Down, _) => self.slash_selected = (selected + 1) % n,
+            (KeyCode::Tab, slash::Entry::Command(command)) => {
+                let command = format!("/{}", command.name());
                 self.edit(|composer| composer.set_text(&command));
             }
-            KeyCode::Enter if key.modifiers.is_empty() => {
+            (KeyCode::Enter, slash::Entry::Command(command)) if key.modifiers.is_empty() => {
                 self.edit(Composer::clear);
                 self.slash_selected = 0;
-                return Some(KeyOutcome::Command(Command::Slash(
-                    commands[selected],
-                    String::new(),
-                )));
+                return Some(KeyOutcome::Command(Command::Slash(command, String::new())));
             }
-            KeyCode::Esc => self.edit(Composer::clear),
+            // A prompt that takes arguments waits for them; one that takes none is sent.
+            (KeyCode::Tab | KeyCode::Enter, slash::Entry::Prompt(_)) => {
+                let prompt = prompt?;
+                let line = format!("/{}", slash::command_for(prompt));
+                self.slash_selected = 0;
+                if key.code == KeyCode::Enter && !prompt.takes_arguments() {
+                    self.edit(Composer::clear);
+                    return Some(KeyOutcome::Submit(line));
+                }
+                self.edit(|composer| composer.set_text(&format!("{line} ")));
+            }
+            (KeyCode::Esc, _) => self.edit(Composer::clear),
             _ => return None,
         }
         Some(KeyOutcome::Consumed)
@@ -457,11 +473,12 @@ impl BottomPane {
         let popup = match self.views.last() {
             Some(View::Picker(_, picker)) => Some(picker),
             _ => {
-                slash_popup = slash::completions(self.composer.text())
+                slash_popup = slash::entries(self.composer.text(), &self.prompts)
                     .filter(|c| !c.is_empty())
-                    .map(|commands| {
-                        let mut p = Picker::new("Commands", slash::items(&commands), "");
-                        p.selected = self.slash_selected.min(commands.len() - 1);
+                    .map(|entries| {
+                        let items = slash::items(&entries, &self.prompts);
+                        let mut p = Picker::new("Commands", items, "");
+                        p.selected = self.slash_selected.min(entries.len() - 1);
                         p
                     });
                 slash_popup.as_ref()

@@ -1,6 +1,7 @@
 //! Slash commands and the completion list shown while one is typed.
 
 use super::picker::PickerItem;
+use crate::config::prompts::CustomPrompt;
 
 /// A command the composer understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +122,13 @@ impl SlashCommand {
     }
 }
 
+/// One row of the popup: a command of kelp's, or a custom prompt (by its place in the list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Command(SlashCommand),
+    Prompt(usize),
+}
+
 /// The commands matching what is typed, when it looks like the start of a command.
 pub fn completions(text: &str) -> Option<Vec<SlashCommand>> {
     let typed = text.strip_prefix('/')?;
@@ -134,16 +142,70 @@ pub fn completions(text: &str) -> Option<Vec<SlashCommand>> {
     )
 }
 
-/// Popup rows for `commands`.
-pub fn items(commands: &[SlashCommand]) -> Vec<PickerItem> {
-    commands
+/// [`completions`], then the custom `prompts` whose names match (`/prompts:NAME`, Codex's
+/// form, too); a prompt named as a command of kelp's is offered only in that form.
+pub fn entries(text: &str, prompts: &[CustomPrompt]) -> Option<Vec<Entry>> {
+    let commands = completions(text)?;
+    let typed = text.strip_prefix('/').unwrap_or_default();
+    let typed = typed.strip_prefix("prompts:").unwrap_or(typed);
+    let matching = prompts
         .iter()
-        .map(|c| PickerItem {
-            label: format!("/{}", c.name()),
-            detail: c.description().to_string(),
-            current: false,
+        .enumerate()
+        .filter(|(_, prompt)| prompt.name.starts_with(typed))
+        .map(|(index, _)| Entry::Prompt(index));
+    Some(
+        commands
+            .into_iter()
+            .map(Entry::Command)
+            .chain(matching)
+            .collect(),
+    )
+}
+
+/// Popup rows for `entries`.
+pub fn items(entries: &[Entry], prompts: &[CustomPrompt]) -> Vec<PickerItem> {
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Command(c) => Some(PickerItem {
+                label: format!("/{}", c.name()),
+                detail: c.description().to_string(),
+                current: false,
+            }),
+            Entry::Prompt(index) => prompts.get(*index).map(|prompt| PickerItem {
+                label: format!("/{}", command_for(prompt)),
+                detail: prompt.detail(),
+                current: false,
+            }),
         })
         .collect()
+}
+
+/// The command that runs `prompt`: its name, or `prompts:NAME` where kelp has a command of
+/// that name.
+pub fn command_for(prompt: &CustomPrompt) -> String {
+    if ALL.iter().any(|c| c.name() == prompt.name) || prompt.name == "exit" {
+        format!("prompts:{}", prompt.name)
+    } else {
+        prompt.name.clone()
+    }
+}
+
+/// The custom prompt a command line names, with what follows it: `/explain src/lib.rs` or
+/// `/prompts:explain src/lib.rs`. kelp's own commands come first.
+pub fn prompt_line<'a>(
+    text: &'a str,
+    prompts: &'a [CustomPrompt],
+) -> Option<(&'a CustomPrompt, &'a str)> {
+    let text = text.trim();
+    let (name, arguments) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let name = name.strip_prefix('/')?;
+    let prompt = match name.strip_prefix("prompts:") {
+        Some(name) => prompts.iter().find(|p| p.name == name)?,
+        None if SlashCommand::parse(&format!("/{name}")).is_some() => return None,
+        None => prompts.iter().find(|p| p.name == name)?,
+    };
+    Some((prompt, arguments.trim()))
 }
 
 #[cfg(test)]
