@@ -13,7 +13,7 @@ use super::instructions::{self, InstructionFile};
 use super::protocol::{Replay, RewindTo, Settings};
 use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
-use crate::llm::types::{Item, Role, TokenUsage};
+use crate::llm::types::{Content, Item, Role, TokenUsage};
 use crate::llm::{Prompt, ReasoningEffort, SummaryStyle, models};
 use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
 
@@ -82,10 +82,28 @@ impl Conversation {
         let header = SessionHeader::new(tool_context.project_dir.clone(), model.clone());
         let session = SessionWriter::create(&config.state_dir, header);
         let loaded = instructions::load(&config.config_dir, &tool_context.project_dir);
+        let skills =
+            super::skills::discover(&config.config_dir, &tool_context.project_dir, |name| {
+                std::env::var_os(name)
+            });
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.instruction_files = loaded.files;
         let mut warnings = loaded.warnings;
-        if let Some(message) = loaded.message
+        let mut message = loaded.message;
+        // The skills go last in the instructions message: what each is for and its file.
+        if let Some(text) = super::skills::instructions(&skills.skills) {
+            let part = Content::InputText { text };
+            match &mut message {
+                Some(Item::Message { content, .. }) => content.push(part),
+                _ => {
+                    message = Some(Item::Message {
+                        role: Role::User,
+                        content: vec![part],
+                    });
+                }
+            }
+        }
+        if let Some(message) = message
             && let Err(e) = conversation.record(message)
         {
             warnings.push(e.to_string());

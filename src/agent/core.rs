@@ -532,6 +532,23 @@ impl Core {
             Op::Compact { focus, turn_id } => self.submit(Work::Compact { focus, turn_id }),
             Op::Init => self.init(),
             Op::Diff => self.diff(),
+            Op::ListSkills => {
+                let (config_dir, project_dir) = (
+                    self.config.config_dir.clone(),
+                    self.options.project_dir.clone(),
+                );
+                let events = self.events.clone();
+                crate::task::spawn(async move {
+                    let found = crate::task::spawn_blocking(move || {
+                        super::skills::discover(&config_dir, &project_dir, |name| {
+                            std::env::var_os(name)
+                        })
+                    })
+                    .await
+                    .unwrap_or_default();
+                    let _ = events.send(Event::Skills(found));
+                });
+            }
             Op::Rewind(to) => self.rewind(&to),
             Op::Fork => self.fork(),
             Op::CallMcpTool {

@@ -39,6 +39,7 @@ pub mod protocol;
 pub mod read_only;
 pub mod replay;
 pub mod review;
+pub mod skills;
 pub mod tools;
 pub mod turn;
 pub mod turn_context;

@@ -85,6 +85,8 @@ pub enum Op {
     SetModel(String),
     /// Change the approval mode.
     SetApprovalMode(ApprovalMode),
+    /// List the skills a new conversation here tells the model of; `Skills` answers.
+    ListSkills,
     /// Forget a rule of this project's that lets commands with a prefix run without asking;
     /// `CommandRules` answers with those left.
     RemoveCommandRule(Vec<String>),
@@ -278,6 +280,8 @@ pub enum Event {
     /// The rules of this project that let commands run without asking, by prefix (`cargo
     /// test`): at start, and after one is added or removed.
     CommandRules(Vec<Vec<String>>),
+    /// The skills found for this project (`ListSkills`).
+    Skills(crate::agent::skills::Found),
     /// The custom prompts found in the prompts folders, for a client to offer as commands.
     CustomPrompts(Vec<crate::config::prompts::CustomPrompt>),
     /// A turn began, under `id`: the id it is saved with, and the one a reload names it by.

@@ -429,8 +429,9 @@ struct SkillsParams {
     cwds: Vec<PathBuf>,
 }
 
-/// `skills/list`: kelp has no skills, so each folder asked about has none, and no errors.
-pub fn skills(raw: Value) -> Result<Answer, RpcError> {
+/// `skills/list`: the skills each folder asked about has (the person's and its project's),
+/// and the `SKILL.md` files that are not skills, as Codex lists them.
+pub fn skills(raw: Value, config: &Config) -> Result<Answer, RpcError> {
     let asked: SkillsParams = if raw.is_null() {
         SkillsParams::default()
     } else {
@@ -439,7 +440,30 @@ pub fn skills(raw: Value) -> Result<Answer, RpcError> {
     let data: Vec<Value> = asked
         .cwds
         .iter()
-        .map(|cwd| json!({ "cwd": cwd, "skills": [], "errors": [] }))
+        .map(|cwd| {
+            let found = crate::agent::skills::discover(&config.config_dir, cwd, |name| {
+                std::env::var_os(name)
+            });
+            let skills: Vec<Value> = found
+                .skills
+                .iter()
+                .map(|skill| {
+                    json!({
+                        "name": skill.name,
+                        "description": skill.description,
+                        "path": skill.path,
+                        "scope": skill.scope.as_str(),
+                        "enabled": true,
+                    })
+                })
+                .collect();
+            let errors: Vec<Value> = found
+                .errors
+                .iter()
+                .map(|(path, message)| json!({ "path": path, "message": message }))
+                .collect();
+            json!({ "cwd": cwd, "skills": skills, "errors": errors })
+        })
         .collect();
     Ok(json!({ "data": data }).into())
 }

@@ -239,7 +239,7 @@ impl Server {
             }
             "permissionProfile/list" => Ok(config::permission_profiles()),
 
-            "skills/list" => config::skills(params),
+            "skills/list" => config::skills(params, &self.config),
             "mcpServerStatus/list" => Ok(config::mcp_servers(
                 &self.config,
                 &self.threads.mcp_servers(),

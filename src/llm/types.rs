@@ -65,6 +65,10 @@ pub struct ReasoningSummary {
 /// by the agent, saved in sessions and replayed, but never shown as something the person typed.
 pub const INSTRUCTIONS_HEADING: &str = "# AGENTS.md instructions for ";
 
+/// How the part of the instructions message that lists the skills starts (the message's only
+/// part where there are skills and no `AGENTS.md`).
+pub const SKILLS_HEADING: &str = "# Skills";
+
 /// How a part of a user message that carries a file the person mentioned (`@path`) starts,
 /// followed by the path: the part is sent and saved, but shown as "attached", not as typed text.
 pub const ATTACHMENT_HEADING: &str = "# Attached file (mentioned with @): ";
@@ -86,7 +90,8 @@ impl Item {
                 content,
             } => matches!(
                 content.first(),
-                Some(Content::InputText { text }) if text.starts_with(INSTRUCTIONS_HEADING)
+                Some(Content::InputText { text })
+                    if text.starts_with(INSTRUCTIONS_HEADING) || text.starts_with(SKILLS_HEADING)
             ),
             _ => false,
         }

@@ -613,6 +613,7 @@ impl App {
         match event {
             Event::CommandRules(rules) => self.status.command_rules = rules,
             Event::CustomPrompts(prompts) => self.pane.prompts = prompts,
+            Event::Skills(found) => self.notice(super::status::skills_report(&found)),
             Event::TurnStarted { id } => {
                 if let Some(prompt) = self.sent_prompt.take() {
                     self.prompts.push((id, prompt));

@@ -239,6 +239,7 @@ impl App {
                 let text = crate::mcp::report(&self.status.mcp);
                 self.notice(text);
             }
+            SlashCommand::Skills => self.send(Op::ListSkills),
             SlashCommand::Logout => self.send(Op::Logout),
             SlashCommand::Help => self.notice(super::help::text()),
             SlashCommand::Quit => self.quit(),

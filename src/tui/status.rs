@@ -304,3 +304,27 @@ impl Segment {
         Line::from(spans)
     }
 }
+
+/// `/skills`: each skill the model is told of, with what it is for and its file, then the
+/// `SKILL.md` files that are not skills.
+pub fn skills_report(found: &crate::agent::skills::Found) -> String {
+    if found.skills.is_empty() && found.errors.is_empty() {
+        return "No skills: a skill is a folder with a SKILL.md (front matter: name, description) \
+                in ~/.config/kelp/skills, ~/.codex/skills, or the project's .codex/skills"
+            .to_string();
+    }
+    let mut text = String::from("Skills the model is told of (it reads one when a task fits):");
+    for skill in &found.skills {
+        text.push_str(&format!(
+            "\n  {} ({}): {}\n    {}",
+            skill.name,
+            skill.scope.as_str(),
+            skill.description,
+            display_path(&skill.path)
+        ));
+    }
+    for (path, why) in &found.errors {
+        text.push_str(&format!("\n  not a skill: {}: {why}", display_path(path)));
+    }
+    text
+}

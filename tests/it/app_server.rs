@@ -978,6 +978,25 @@ async fn a_hosts_start_up_sequence_is_answered_in_codex_words() {
         skills,
         json!({"data": [{"cwd": project.path(), "skills": [], "errors": []}]})
     );
+    // The project's skills, in Codex's shape, and a SKILL.md that is not one.
+    let skill = project.path().join(".codex/skills/migrate/SKILL.md");
+    std::fs::create_dir_all(skill.parent().unwrap()).unwrap();
+    std::fs::write(
+        &skill,
+        "---\nname: migrate\ndescription: Write a DB migration\n---\nSteps.\n",
+    )
+    .unwrap();
+    let broken = project.path().join(".codex/skills/draft/SKILL.md");
+    std::fs::create_dir_all(broken.parent().unwrap()).unwrap();
+    std::fs::write(&broken, "no front matter").unwrap();
+    let skills = server.result("skills/list", json!({"cwds": [project.path()]}));
+    let entry = &skills["data"][0];
+    assert_eq!(
+        entry["skills"],
+        json!([{"name": "migrate", "description": "Write a DB migration", "path": skill,
+                "scope": "repo", "enabled": true}])
+    );
+    assert_eq!(entry["errors"][0]["path"], json!(broken));
     let servers = server.result("mcpServerStatus/list", json!({}));
     assert_eq!(servers["data"][0]["name"], "docs");
     assert_eq!(servers["data"][0]["runtimeStatus"], "disabled");

@@ -351,6 +351,51 @@ async fn custom_prompts_are_offered_as_commands_and_filled_in() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// Skills in Codex's format, the person's and the project's: the model is told of each (name,
+/// what it is for, its file) with the first prompt, and `/skills` lists them, and the
+/// `SKILL.md` that is not one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skills_are_told_to_the_model_and_listed() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = home.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        ".config/kelp/skills/pdf/SKILL.md",
+        "---\nname: pdf\ndescription: Fill PDF forms\n---\nUse pdftk.\n",
+    );
+    write(
+        ".codex/skills/migrate/SKILL.md",
+        "---\nname: migrate\ndescription: Write a DB migration\n---\nSteps.\n",
+    );
+    write(".codex/skills/draft/SKILL.md", "no front matter\n");
+    fake.push_response(Reply::text("Noted."));
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("hello\r");
+    pty.wait_for("Noted.", WAIT);
+    let input = fake.requests_to("/responses")[0].json()["input"].to_string();
+    assert!(input.contains("# Skills"), "{input}");
+    assert!(input.contains("- pdf: Fill PDF forms (file: "), "{input}");
+    assert!(
+        input.contains("- migrate: Write a DB migration (file: "),
+        "{input}"
+    );
+    pty.send("/skills\r");
+    let screen = pty.wait_for("not a skill", WAIT);
+    assert!(
+        screen.contains("pdf (user): Fill PDF forms")
+            && screen.contains("~/.config/kelp/skills/pdf/SKILL.md")
+            && screen.contains("draft/SKILL.md: it has no front matter"),
+        "{screen}"
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
 fn raw_text(pty: &crate::pty::Pty) -> String {
     String::from_utf8_lossy(&pty.output()).into_owned()
 }
@@ -949,9 +994,12 @@ async fn a_bang_command_runs_in_the_sandbox_and_esc_stops_it() {
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
     pty.wait_for("Ask anything", WAIT);
     pty.send("!echo own-output-$((6*7))\r");
-    let screen = pty.wait_for("own-output-42", WAIT);
-    assert!(screen.contains("Ran shell echo own-output"), "{screen}");
-    pty.wait_for("exit 0", WAIT);
+    // The output may show while the command still runs: its end is what is waited for.
+    let screen = pty.wait_for("exit 0", WAIT);
+    assert!(
+        screen.contains("own-output-42") && screen.contains("Ran shell echo own-output"),
+        "{screen}"
+    );
     let started = std::time::Instant::now();
     pty.send("!sleep 30\r");
     pty.wait_for("Running shell sleep 30", WAIT);

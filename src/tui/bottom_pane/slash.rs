@@ -15,6 +15,7 @@ pub enum SlashCommand {
     Rename,
     Status,
     Mcp,
+    Skills,
     Diff,
     Init,
     Review,
@@ -26,7 +27,7 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 17] = [
+pub const ALL: [SlashCommand; 18] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
@@ -36,6 +37,7 @@ pub const ALL: [SlashCommand; 17] = [
     SlashCommand::Rename,
     SlashCommand::Status,
     SlashCommand::Mcp,
+    SlashCommand::Skills,
     SlashCommand::Diff,
     SlashCommand::Init,
     SlashCommand::Review,
@@ -59,6 +61,7 @@ impl SlashCommand {
             Self::Rename => "rename",
             Self::Status => "status",
             Self::Mcp => "mcp",
+            Self::Skills => "skills",
             Self::Diff => "diff",
             Self::Init => "init",
             Self::Review => "review",
@@ -82,6 +85,7 @@ impl SlashCommand {
             Self::Rename => "name this conversation (/rename NAME) for the lists",
             Self::Status => "login, model, tokens, limits and AGENTS.md files",
             Self::Mcp => "MCP servers: where each is, and its tools",
+            Self::Skills => "the skills the model is told of (SKILL.md folders)",
             Self::Diff => "what the conversation changed (git diff, or its patches)",
             Self::Init => "have the model write an AGENTS.md for this project",
             Self::Review => "review the current changes (/review WHAT: what to look at)",
