@@ -73,9 +73,6 @@ pub struct ExecArgs {
     /// Refused unless `standard`: kelp has no access programs.
     #[arg(long, value_name = "PROGRAM", hide = true)]
     cyber_access_program: Option<String>,
-    /// Codex's profiles: refused, kelp has none (give the settings with -c or flags).
-    #[arg(long, short = 'p', value_name = "PROFILE")]
-    profile: Option<String>,
     /// The prompt; read from standard input when absent or `-`.
     prompt: Option<String>,
     #[command(subcommand)]
@@ -108,11 +105,6 @@ impl ExecArgs {
     /// What this command line sets before the configuration is read: Codex's exec never asks
     /// and, unless told otherwise, runs commands read-only.
     pub(super) fn apply(&self, overrides: &mut Overrides) -> Result<(), String> {
-        if let Some(profile) = &self.profile {
-            return Err(format!(
-                "--profile {profile}: kelp has no profiles; give the settings with -c or flags"
-            ));
-        }
         if let Some(program) = self.cyber_access_program.as_deref()
             && program != "standard"
         {

@@ -87,6 +87,10 @@ pub struct AgentFlags {
     /// The project directory (default: the current directory).
     #[arg(long = "cd", short = 'C', value_name = "DIR")]
     cd: Option<PathBuf>,
+    /// The config file's [profiles.NAME] laid over its settings, as Codex's profiles (beats
+    /// KELP_PROFILE and the file's own `profile = "NAME"`).
+    #[arg(long, short = 'p', value_name = "NAME")]
+    profile: Option<String>,
 }
 
 impl AgentFlags {
@@ -101,6 +105,7 @@ impl AgentFlags {
             network: after.network.or(self.network),
             codex,
             cd: after.cd.or(self.cd),
+            profile: after.profile.or(self.profile),
         }
     }
 }
@@ -320,6 +325,7 @@ fn run_cli() -> ExitCode {
     overrides.approval = agent.approval.or(overrides.approval);
     overrides.sandbox = agent.sandbox.or(overrides.sandbox);
     overrides.network = agent.network.or(overrides.network);
+    overrides.profile = agent.profile.clone();
     let (config, warnings) = match Config::load(&overrides) {
         Ok(loaded) => loaded,
         Err(e) => return fail(exit::USAGE, &e.to_string()),

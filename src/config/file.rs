@@ -45,6 +45,8 @@ pub const KEYS: &[&str] = &[
     "ssh_agent",
     "protected_paths",
     "tool_caches",
+    "profile",
+    "profiles",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -225,6 +227,11 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 }
                 _ => bad("must be a list of paths relative to the project, such as \".husky\""),
             },
+            // Used before this: a profile's keys are laid over the top level.
+            "profile" if item.as_str().is_some() => {}
+            "profile" => bad("must be the name of a [profiles.NAME] table"),
+            "profiles" if item.is_table_like() => {}
+            "profiles" => bad("must be tables such as [profiles.fast]"),
             "ssh_agent" => match item.as_bool() {
                 Some(on) => settings.secrets.ssh_agent = on,
                 None => bad("must be true or false"),

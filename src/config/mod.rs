@@ -161,6 +161,18 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
         let dirs = Dirs::from_lookup(&lookup)?;
+        // The profile in force is laid over the file's top level first.
+        let profile = overrides.profile.clone().or_else(|| text("KELP_PROFILE"));
+        let profiled =
+            overrides::with_profile(file.map_or("", |(_, body)| body), profile.as_deref())
+                .map_err(|reason| ConfigError::BadValue {
+                    var: "--profile",
+                    reason,
+                })?;
+        let file = match (&profiled, file) {
+            (Some(text), Some((path, _))) => Some((path, text.as_str())),
+            (_, file) => file,
+        };
         // MCP servers given with `-c` are laid over the file's, key by key.
         let merged =
             overrides::with_servers(file.map_or("", |(_, body)| body), &overrides.mcp_servers);

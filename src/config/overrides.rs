@@ -28,6 +28,8 @@ pub struct Overrides {
     pub default_approval: Option<ApprovalMode>,
     /// The sandbox mode when neither a flag, the environment nor the file sets one.
     pub default_sandbox: Option<SandboxMode>,
+    /// `--profile NAME`: the config file's `[profiles.NAME]` laid over its top level.
+    pub profile: Option<String>,
 }
 
 /// What one `-c key=value` did.
@@ -145,9 +147,63 @@ pub fn with_servers(file_text: &str, servers: &[(String, String)]) -> Option<Str
     Some(doc.to_string())
 }
 
+/// The config file's text with the profile in force laid over its top level, as Codex's
+/// profiles work: `profile` (a flag's or the environment's, else the file's own `profile =
+/// "NAME"`) names a `[profiles.NAME]` table whose keys replace the top level's. `Ok(None)`
+/// when no profile is asked for; `Err` names a profile the file does not have.
+pub fn with_profile(file_text: &str, profile: Option<&str>) -> Result<Option<String>, String> {
+    let mut doc: toml_edit::DocumentMut = match file_text.parse() {
+        Ok(doc) => doc,
+        // A file that does not parse is said by its own reader.
+        Err(_) => return Ok(None),
+    };
+    let chosen = profile
+        .map(str::to_string)
+        .or_else(|| doc.get("profile")?.as_str().map(str::to_string));
+    let Some(name) = chosen else {
+        return Ok(None);
+    };
+    let table = doc
+        .get("profiles")
+        .and_then(|profiles| profiles.get(&name))
+        .and_then(toml_edit::Item::as_table_like)
+        .map(|table| {
+            table
+                .iter()
+                .map(|(key, item)| (key.to_string(), item.clone()))
+                .collect::<Vec<_>>()
+        })
+        .ok_or_else(|| format!("the config file has no [profiles.{name}]"))?;
+    doc.remove("profiles");
+    doc.remove("profile");
+    for (key, item) in table {
+        doc.insert(&key, item);
+    }
+    Ok(Some(doc.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_profile_lays_its_keys_over_the_top_level() {
+        let text = "model = \"gpt-5.5\"\nsandbox = \"workspace-write\"\nprofile = \"fast\"\n\
+                    [profiles.fast]\nmodel = \"gpt-5.4-mini\"\nreasoning_effort = \"low\"\n\
+                    [profiles.safe]\nsandbox = \"read-only\"\n";
+        let fast = with_profile(text, None).unwrap().unwrap();
+        assert!(fast.contains("model = \"gpt-5.4-mini\""), "{fast}");
+        assert!(fast.contains("reasoning_effort = \"low\""), "{fast}");
+        assert!(fast.contains("sandbox = \"workspace-write\""), "{fast}");
+        assert!(!fast.contains("profiles"), "{fast}");
+        let safe = with_profile(text, Some("safe")).unwrap().unwrap();
+        assert!(safe.contains("sandbox = \"read-only\"") && safe.contains("gpt-5.5"));
+        assert_eq!(
+            with_profile(text, Some("slow")),
+            Err("the config file has no [profiles.slow]".to_string())
+        );
+        assert_eq!(with_profile("model = \"m\"\n", None), Ok(None));
+    }
 
     #[test]
     fn codex_keys_kelp_has_are_applied_and_others_named() {

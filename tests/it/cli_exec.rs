@@ -243,10 +243,10 @@ async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
         shown(&out)
     );
 
-    // A setting kelp has no feature for.
-    for refused in [
-        &["--config", "web_search=\"live\""][..],
-        &["--profile", "work"][..],
+    // A setting kelp has no feature for, and a profile the config file lacks.
+    for (refused, said) in [
+        (&["--config", "web_search=\"live\""][..], "kelp has no"),
+        (&["--profile", "work"][..], "has no [profiles.work]"),
     ] {
         let mut cmd = kelp_exec(&fake, home.path());
         cmd.current_dir(project.path())
@@ -256,7 +256,7 @@ async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
         assert_eq!(out.status.code(), Some(2), "{refused:?}: {}", shown(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.lines().count() == 1 && stderr.contains("kelp has no"),
+            stderr.lines().count() == 1 && stderr.contains(said),
             "{stderr}"
         );
     }
@@ -279,6 +279,19 @@ async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
     assert!(!message.contains("sk-not-the-right-one"), "{message}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("sk-not-the-right-one"), "{stderr}");
+
+    // `--profile NAME`, as the SDK passes Codex's: the config file's profile is used.
+    let config = home.path().join(".config/kelp/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[profiles.work]\nmodel = \"gpt-5.4-mini\"\n").unwrap();
+    fake.push_response(Reply::text("Profiled."));
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path())
+        .args(["--skip-git-repo-check", "--profile", "work"]);
+    let out = run(cmd, "hi").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let sent = fake.requests_to("/responses").pop().unwrap();
+    assert_eq!(sent.json()["model"], "gpt-5.4-mini");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

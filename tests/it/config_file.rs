@@ -127,10 +127,68 @@ fn unknown_keys_are_named_and_the_rest_is_used() {
     let shown: Vec<_> = warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         shown,
-        [
-            "/c/config.toml:1:1: unknown key `modle` is ignored; did you mean `model`?",
-            "/c/config.toml:3:2: unknown key `profiles` is ignored"
-        ]
+        ["/c/config.toml:1:1: unknown key `modle` is ignored; did you mean `model`?"]
+    );
+}
+
+/// Profiles as Codex has them: `[profiles.NAME]` laid over the top level when `--profile NAME`,
+/// `KELP_PROFILE` or the file's own `profile = "NAME"` chooses it; a flag still beats it, and a
+/// profile the file lacks is an error that names it.
+#[test]
+fn a_chosen_profile_is_laid_over_the_file() {
+    let file = "model = \"m\"\napproval = \"ask\"\n[profiles.fast]\nmodel = \"mini\"\n\
+                approval = \"full-auto\"\nreasoning_effort = \"low\"\n";
+    let load = |vars: &[(&str, &str)], text: &str, overrides: &Overrides| {
+        Config::from_sources(
+            env(vars),
+            Some((Path::new("/c/config.toml"), text)),
+            overrides,
+        )
+    };
+    let plain = load(&[("HOME", "/h")], file, &Overrides::default())
+        .unwrap()
+        .0;
+    assert_eq!(plain.model.as_deref(), Some("m"));
+    let flag = Overrides {
+        profile: Some("fast".into()),
+        ..Overrides::default()
+    };
+    let (fast, warnings) = load(&[("HOME", "/h")], file, &flag).unwrap();
+    assert_eq!(warnings, []);
+    assert_eq!(fast.model.as_deref(), Some("mini"));
+    assert_eq!(fast.approval, ApprovalMode::FullAuto);
+    assert_eq!(fast.reasoning_effort.as_deref(), Some("low"));
+    let by_env = load(
+        &[("HOME", "/h"), ("KELP_PROFILE", "fast")],
+        file,
+        &Overrides::default(),
+    );
+    assert_eq!(by_env.unwrap().0.model.as_deref(), Some("mini"));
+    let default = format!("profile = \"fast\"\n{file}");
+    let by_file = load(&[("HOME", "/h")], &default, &Overrides::default());
+    assert_eq!(by_file.unwrap().0.model.as_deref(), Some("mini"));
+    let beaten = Overrides {
+        model: Some("flagged".into()),
+        ..flag
+    };
+    assert_eq!(
+        load(&[("HOME", "/h")], file, &beaten)
+            .unwrap()
+            .0
+            .model
+            .as_deref(),
+        Some("flagged")
+    );
+    let missing = Overrides {
+        profile: Some("slow".into()),
+        ..Overrides::default()
+    };
+    let error = load(&[("HOME", "/h")], file, &missing)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "--profile is not valid: the config file has no [profiles.slow]"
     );
 }
 
