@@ -17,6 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::tools::opener::{Approved, Opener};
+use crate::config::prompts::{front_field, front_matter};
 
 /// Whose a skill is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,20 +159,12 @@ fn read_skill(file: &Path, opener: Option<&Opener>) -> Result<(String, String), 
         .read_to_end(&mut head)
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&head);
-    let front = text
-        .strip_prefix("---\n")
-        .and_then(|rest| rest.split_once("\n---"))
-        .map(|(front, _)| front)
+    let front = front_matter(&text)
+        .0
         .ok_or("it has no front matter (--- name: … description: … ---)")?;
-    let field = |key: &str| {
-        front.lines().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            let v = v.trim().trim_matches(|c| c == '"' || c == '\'').trim();
-            (k.trim() == key && !v.is_empty()).then(|| v.to_string())
-        })
-    };
-    let name = field("name").ok_or("its front matter has no name")?;
-    let description = field("description").ok_or("its front matter has no description")?;
+    let name = front_field(front, "name").ok_or("its front matter has no name")?;
+    let description =
+        front_field(front, "description").ok_or("its front matter has no description")?;
     let clean = |text: String, max: usize| {
         crate::terminal_text::printable(&text)
             .chars()

@@ -85,23 +85,35 @@ fn is_command_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// A Markdown file's front matter (the lines between a first `---` line and the next), and
+/// the text after it; no front matter, the whole text. Prompts and skills both start so.
+pub fn front_matter(text: &str) -> (Option<&str>, &str) {
+    match text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---"))
+    {
+        Some((front, rest)) => {
+            let body = rest.split_once('\n').map_or("", |(_, body)| body);
+            (Some(front), body)
+        }
+        None => (None, text),
+    }
+}
+
+/// The value of `key: value` in front matter, quotes taken off; `None` when absent or empty.
+pub fn front_field(front: &str, key: &str) -> Option<String> {
+    front.lines().find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        let v = v.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+        (k.trim() == key && !v.is_empty()).then(|| v.to_string())
+    })
+}
+
 /// The prompt `name` from its file's `text`.
 fn parse(name: &str, text: &str) -> CustomPrompt {
-    let (front, body) = match text
-        .strip_prefix("---\n")
-        .and_then(|rest| rest.split_once("\n---\n"))
-    {
-        Some((front, body)) => (front, body),
-        None => ("", text),
-    };
-    let field = |key: &str| {
-        front.lines().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-        })
-    };
+    let (front, body) = front_matter(text);
+    let field = |key: &str| front.and_then(|front| front_field(front, key));
     let description = field("description")
-        .filter(|d| !d.is_empty())
         .or_else(|| {
             body.lines()
                 .map(str::trim)
@@ -112,7 +124,7 @@ fn parse(name: &str, text: &str) -> CustomPrompt {
     CustomPrompt {
         name: name.to_string(),
         description,
-        argument_hint: field("argument-hint").filter(|h| !h.is_empty()),
+        argument_hint: field("argument-hint"),
         body: body.to_string(),
     }
 }
