@@ -1,8 +1,8 @@
 //! Every request method of the Codex app-server protocol (the stable methods of Codex 0.169's
-//! schema) and how kelp serves it: the one table the dispatcher, the unknown-method error and
-//! the README read. A method kelp does is handled in `mod.rs`; one whose feature kelp does not
-//! have gets the answer Codex gives when there is nothing of the kind (an empty list), or a
-//! refusal in words; none gets `unknown variant`.
+//! schema) and how kelp serves it: the one table the dispatcher and the unknown-method error
+//! read (`docs/app-server.md` says the same). A method kelp does is handled in `mod.rs`; one
+//! whose feature kelp does not have gets the answer Codex gives when there is nothing of the
+//! kind (an empty list), or a refusal in words; none gets `unknown variant`.
 
 /// How kelp serves one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -727,7 +727,7 @@ pub fn report(servers: &[ServerStatus]) -> String {
                 [mcp_servers.docs]\n\
                 command = \"docs-mcp\"\n\
                 args = [\"--stdio\"]\n\n\
-                or, for a server over HTTP, url = \"https://…/mcp\" (README: MCP servers)."
+                or, for a server over HTTP, url = \"https://…/mcp\" (docs/mcp.md)."
             .to_string();
     }
     let mut text = String::from("MCP servers");
