@@ -466,6 +466,7 @@ mod tests {
             output: "test a ... FAILED\n".into(),
             total_bytes: 18,
             sandbox_block: Some("the output mentions a permission error".into()),
+            set_aside: None,
         };
         let text = outcome.to_model_text(Duration::from_secs(10));
         assert_eq!(

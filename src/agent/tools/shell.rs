@@ -280,6 +280,9 @@ pub struct ShellOutcome {
     /// The command failed and its output mentions a refusal the sandbox may have caused
     /// ([`sandbox::explain_block`]).
     pub sandbox_block: Option<String>,
+    /// What the command created at a protected path, and kelp moved aside
+    /// ([`sandbox::set_aside_created`]).
+    pub set_aside: Option<String>,
 }
 
 impl ShellOutcome {
@@ -316,6 +319,9 @@ impl ShellOutcome {
             text.push_str(&format!(
                 "Note: {block}. Do the work as the sandbox allows, or ask the user.\n"
             ));
+        }
+        if let Some(set_aside) = &self.set_aside {
+            text.push_str(&format!("Note: {set_aside}.\n"));
         }
         text.push_str("Output:\n");
         if self.output.is_empty() {
@@ -400,6 +406,7 @@ pub async fn run_with_stdin(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     confine(&mut command, sandbox, project_dir, &dir, env)?;
+    let absent_protected = sandbox.absent_protected(project_dir);
 
     let started = Instant::now();
     let mut child = command.spawn().map_err(|source| ShellError::Spawn {
@@ -509,6 +516,7 @@ pub async fn run_with_stdin(
     } else {
         sandbox::explain_block(&output, sandbox, &dir)
     };
+    let set_aside = sandbox::set_aside_created(&absent_protected, project_dir);
     Ok(ShellOutcome {
         exit_code,
         signal,
@@ -519,6 +527,7 @@ pub async fn run_with_stdin(
         total_bytes: capture.total,
         output,
         sandbox_block,
+        set_aside,
     })
 }
 

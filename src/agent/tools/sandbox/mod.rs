@@ -217,6 +217,23 @@ impl SandboxPolicy {
             .collect()
     }
 
+    /// The protected paths of the project that do not exist yet, for a command in
+    /// `workspace-write`: a mount can only cover what exists, so these are looked at again
+    /// when the command ends ([`set_aside_created`]). `.git/commondir` is one: created, it would
+    /// point git at another repository's config.
+    pub fn absent_protected(&self, project_dir: &Path) -> Vec<PathBuf> {
+        if self.mode != SandboxMode::WorkspaceWrite || !self.is_active() {
+            return Vec::new();
+        }
+        self.protected
+            .iter()
+            .map(String::as_str)
+            .chain([".git/commondir"])
+            .map(|rel| project_dir.join(rel))
+            .filter(|path| path.symlink_metadata().is_err())
+            .collect()
+    }
+
     /// The sandbox `config` asks for, for commands of the project at `project_dir`. A project
     /// that is, or holds, the home folder is no place to write freely (a command would append
     /// to `~/.bashrc` or `~/.config/autostart`): `workspace-write` becomes `read-only` there,
@@ -751,6 +768,39 @@ impl Landlock {
         }
         Ok(())
     }
+}
+
+/// What a command created at a protected path that did not exist before it (`absent`, from
+/// [`SandboxPolicy::absent_protected`]) is moved aside, to `NAME.refused-by-kelp`, so nothing
+/// the command wrote runs later unsandboxed (an `.envrc` direnv would load, a `.vscode` task).
+/// The command has ended, and its namespace with it: nothing of it can write again. Returns
+/// the note for the model and the person, if anything was moved.
+pub fn set_aside_created(absent: &[PathBuf], project_dir: &Path) -> Option<String> {
+    let mut moved = Vec::new();
+    for path in absent {
+        if path.symlink_metadata().is_err() {
+            continue;
+        }
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        let mut aside = name.to_os_string();
+        aside.push(".refused-by-kelp");
+        let aside = path.with_file_name(aside);
+        // A rename replaces a file left by an earlier refusal, never one of the person's
+        // elsewhere: both names are in the same folder.
+        let shown = path.strip_prefix(project_dir).unwrap_or(path).display();
+        match std::fs::rename(path, &aside) {
+            Ok(()) => moved.push(format!("{shown}")),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot set aside"),
+        }
+    }
+    (!moved.is_empty()).then(|| {
+        format!(
+            "the command created {}, which runs later outside the sandbox, so kelp moved it aside (NAME.refused-by-kelp); a patch may write it once approved",
+            moved.join(", ")
+        )
+    })
 }
 
 /// Makes `command` start cut off from kelp's terminal and descriptors, on every path (sandboxed,
