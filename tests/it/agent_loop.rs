@@ -1012,9 +1012,8 @@ async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_s
             .await;
         let blocked = "the output mentions a refused write to a place outside the sandbox's \
              writable ones, and kelp cannot tell whether the sandbox caused it (workspace-write: \
-             commands write only inside the project, the temp dirs, kelp's cache and a copy of \
-             the package caches, and use no network; `--sandbox off` runs commands without the \
-             sandbox)"
+             commands write only inside the project, the temp dirs and kelp's cache, and use no \
+             network; `--sandbox off` runs commands without the sandbox)"
             .to_string();
         assert!(seen.contains(&Event::Notice(blocked.clone())), "{seen:?}");
         let Some(Event::ApprovalRequested { id, subject, .. }) = seen.last().cloned() else {

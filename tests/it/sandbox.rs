@@ -90,8 +90,8 @@ async fn a_sandboxed_command_cannot_write_outside_the_project() {
         Some(
             "the output mentions a refused write to a place outside the sandbox's writable ones, \
              and kelp cannot tell whether the sandbox caused it (workspace-write: commands write \
-             only inside the project, the temp dirs, kelp's cache and a copy of the package \
-             caches, and use no network; `--sandbox off` runs commands without the sandbox)"
+             only inside the project, the temp dirs and kelp's cache, and use no network; \
+             `--sandbox off` runs commands without the sandbox)"
         )
     );
     assert!(
@@ -197,8 +197,8 @@ async fn a_sandboxed_command_cannot_connect_to_a_loopback_port_unless_network_is
         Some(
             "the output mentions a refused network connection, and kelp cannot tell whether \
              the sandbox caused it (workspace-write: commands write only inside the project, \
-             the temp dirs, kelp's cache and a copy of the package caches, and use no network; \
-             `--network on`, or `network = \"on\"` in config.toml, lets commands use it)"
+             the temp dirs and kelp's cache, and use no network; `--network on`, or \
+             `network = \"on\"` in config.toml, lets commands use it)"
         )
     );
 

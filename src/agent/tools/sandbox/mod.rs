@@ -5,8 +5,8 @@
 //! 1. namespaces ([`namespaces`]): the credential stores and the user's daemons hidden, a
 //!    private `/tmp`, its own process tree, and with the network off no network at all;
 //! 2. Landlock: `workspace-write` lets a command read everywhere and write only beneath the
-//!    project, the temp dirs, kelp's cache and a copy of the package caches (plus the harmless
-//!    devices such as `/dev/null`), `read-only` writes nowhere; with the network off no TCP connect or bind (ABI 4); no
+//!    project, the temp dirs and kelp's cache (with the network on, a copy of the package
+//!    caches too; plus the harmless devices such as `/dev/null`), `read-only` writes nowhere; with the network off no TCP connect or bind (ABI 4); no
 //!    signal to, and no abstract socket of, anything outside (ABI 6);
 //! 3. seccomp ([`seccomp`]): what the other two leave open.
 //!
@@ -164,12 +164,13 @@ impl SandboxPolicy {
     }
 
     /// The caches that exist, each with the folder of kelp's layer over it, for a command in
-    /// `workspace-write`.
+    /// `workspace-write` with the network on: what fills a cache is a download, and each
+    /// overlay costs a command about a millisecond to mount.
     pub fn cache_layers(&self) -> Vec<namespaces::CacheLayer> {
         let Some(layers) = self.cache_layers.as_deref() else {
             return Vec::new();
         };
-        if self.mode != SandboxMode::WorkspaceWrite {
+        if self.mode != SandboxMode::WorkspaceWrite || !self.network {
             return Vec::new();
         }
         self.caches
@@ -942,16 +943,13 @@ const DENIALS: [&str; 3] = [
 impl SandboxPolicy {
     /// The rule of this mode, in a few words, for a note about what it blocked.
     pub fn rule(&self) -> String {
-        let writes = match self.mode {
-            SandboxMode::ReadOnly => "read-only: commands write nowhere",
-            _ => {
-                "workspace-write: commands write only inside the project, the temp dirs, kelp's cache and a copy of the package caches"
+        match (self.mode, self.network) {
+            (SandboxMode::ReadOnly, true) => "read-only: commands write nowhere".to_string(),
+            (SandboxMode::ReadOnly, false) => {
+                "read-only: commands write nowhere, and use no network".to_string()
             }
-        };
-        if self.network {
-            writes.to_string()
-        } else {
-            format!("{writes}, and use no network")
+            (_, true) => "workspace-write: commands write only inside the project, the temp dirs, kelp's cache and a copy of the package caches".to_string(),
+            (_, false) => "workspace-write: commands write only inside the project, the temp dirs and kelp's cache, and use no network".to_string(),
         }
     }
 }
