@@ -81,7 +81,7 @@ pub struct AgentFlags {
     /// TOML, or else a string. kelp applies model, model_reasoning_effort, approval_policy,
     /// sandbox_mode, sandbox_workspace_write.network_access, openai_base_url and
     /// mcp_servers.NAME.KEY, and refuses a web_search other than "disabled"; other keys are
-    /// logged and ignored. Repeatable; beats the environment and the config file.
+    /// ignored with a warning on stderr. Repeatable; beats the environment and the config file.
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     codex: Vec<String>,
     /// The project directory (default: the current directory).
@@ -346,6 +346,10 @@ fn run_cli() -> ExitCode {
     }
     for key in &ignored {
         tracing::info!(%key, "-c: kelp has no such setting; ignored");
+        // Said where a person or a host's log sees it; the client's screen is its own.
+        if cli.command.is_some() {
+            eprintln!("kelp: warning: -c {key}: kelp has no such setting; ignored");
+        }
     }
     // Only the commands that work on a project need its directory (so `kelp login` works in a
     // folder that has since been deleted).

@@ -280,6 +280,26 @@ async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("sk-not-the-right-one"), "{stderr}");
 
+    // A Codex setting kelp does not have is ignored, and said so on stderr (stdout stays
+    // Codex's events alone).
+    fake.push_response(Reply::text("Ignored."));
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path()).args([
+        "--skip-git-repo-check",
+        "-c",
+        "show_raw_agent_reasoning=true",
+    ]);
+    let out = run(cmd, "hi").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "kelp: warning: -c show_raw_agent_reasoning: kelp has no such setting; ignored"
+        ),
+        "{}",
+        shown(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("{\"type\":\"thread.started\""));
+
     // `--profile NAME`, as the SDK passes Codex's: the config file's profile is used.
     let config = home.path().join(".config/kelp/config.toml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
