@@ -1148,8 +1148,8 @@ fn start_a_turn(
 }
 
 /// The mounts that hide the credential stores cannot be undone from inside: a command that is
-/// root in its namespace (as where kelp runs as root) tries to unmount one, in its own mount
-/// namespace and in a new one; the key stays unread. Landlock refuses a process it restricts
+/// root in its namespace (as where kelp runs as root) tries to unmount one, or move it away, in
+/// its own mount namespace, in a new one, and in a new user namespace; the key stays unread. Landlock refuses a process it restricts
 /// any change of its mounts, and the seccomp filter refuses the mount calls too, for a kernel
 /// without Landlock. Unsandboxed there
 /// is nothing to undo, and the key is read.
@@ -1162,7 +1162,10 @@ async fn a_command_cannot_undo_the_mounts_that_hide_secrets() {
     // Nothing here may touch the machine when run unsandboxed: only ~/.ssh, which is no
     // mount point there, and a mount namespace of its own.
     let script = "umount ~/.ssh 2>&1; umount -l ~/.ssh 2>&1; cat ~/.ssh/id_ed25519; \
-                  unshare -m sh -c 'umount ~/.ssh; cat ~/.ssh/id_ed25519' 2>&1; echo tried";
+                  unshare -m sh -c 'umount ~/.ssh; cat ~/.ssh/id_ed25519' 2>&1; \
+                  unshare -Urm sh -c 'umount ~/.ssh; cat ~/.ssh/id_ed25519' 2>&1; \
+                  mkdir -p moved; unshare -m sh -c 'mount --move ~/.ssh moved; \
+                  cat moved/id_ed25519' 2>&1; echo tried";
     let seen = attack(&victim, script, &[]).await;
     assert!(seen.contains("tried"), "{seen}");
     assert!(!seen.contains(SSH_KEY), "{seen}");
