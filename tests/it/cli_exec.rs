@@ -320,8 +320,11 @@ async fn add_dir_lets_a_sandboxed_command_write_there_too() {
     fake.set_scenario(Scenario::Shell);
     let home = tempfile::tempdir().unwrap();
     let project = tempfile::tempdir().unwrap();
-    // Outside the temp dir, which commands may write anyway (a private one of their own).
-    let extra = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // Outside the temp dir, which commands may write anyway (a private one of their own), and
+    // wherever the checkout lives.
+    let Some(extra) = crate::support::dir_outside_the_sandbox() else {
+        return;
+    };
     let target = extra.path().join("made.txt");
     let command = format!("echo made > {}", target.display());
     for add_dir in [false, true] {
