@@ -312,6 +312,46 @@ fn survivors(argument: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Waits until a process whose argument is `marker` runs (the model's command started).
+async fn until_running(marker: &str) {
+    let started = std::time::Instant::now();
+    while survivors(marker).is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the command never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Signals `child` (kelp) with `signal` and waits for it to end; returns how it ended and the
+/// processes with one of `markers` as an argument still running 3 s later, which are killed.
+async fn stop_and_collect(
+    child: std::process::Child,
+    signal: i32,
+    markers: &[&str],
+) -> (std::process::ExitStatus, Vec<i32>) {
+    // SAFETY: kill takes plain integers.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let mut child = child;
+    let ended = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let left = loop {
+        let left: Vec<i32> = markers.iter().flat_map(|m| survivors(m)).collect();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            break left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    for pid in &left {
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    (ended, left)
+}
+
 /// Two commands of one conversation share their `/tmp`, which is not the machine's.
 #[tokio::test]
 async fn commands_of_a_conversation_share_a_private_tmp() {
@@ -982,36 +1022,10 @@ async fn nothing_kelp_started_outlives_it_whatever_signal_ends_it() {
         let (_fake, mut cmd) = kelp_running(&victim, &script, flags, &prompt).await;
         cmd.stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        let started = std::time::Instant::now();
-        while survivors(&marker).is_empty() {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(15),
-                "the command never started"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        // SAFETY: kill takes plain integers.
-        unsafe { libc::kill(child.id() as i32, signal) };
-        let ended = tokio::task::spawn_blocking(move || child.wait().unwrap())
-            .await
-            .unwrap();
+        let child = cmd.spawn().unwrap();
+        until_running(&marker).await;
+        let (ended, left) = stop_and_collect(child, signal, &[&marker, &prompt]).await;
         assert!(!ended.success(), "signal {signal}: {ended:?}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        let left = loop {
-            let left: Vec<i32> = survivors(&marker)
-                .into_iter()
-                .chain(survivors(&prompt))
-                .collect();
-            if left.is_empty() || std::time::Instant::now() > deadline {
-                break left;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        };
-        for pid in &left {
-            // SAFETY: kill takes plain integers.
-            unsafe { libc::kill(*pid, libc::SIGKILL) };
-        }
         if signal == libc::SIGKILL && sandbox == "off" {
             assert!(
                 !left.is_empty(),
@@ -1061,36 +1075,13 @@ async fn nothing_a_face_started_outlives_it_whatever_signal_ends_it() {
                 let _host = tokio::task::spawn_blocking(move || {
                     start_a_turn(face, &project, stdin, stdout)
                 });
-                let started = std::time::Instant::now();
-                while survivors(&marker).is_empty() {
-                    assert!(
-                        started.elapsed() < std::time::Duration::from_secs(15),
-                        "{face}: the command never started"
-                    );
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                // SAFETY: kill takes plain integers.
-                unsafe { libc::kill(child.id() as i32, signal) };
-                let ended = tokio::task::spawn_blocking(move || child.wait().unwrap())
-                    .await
-                    .unwrap();
+                until_running(&marker).await;
+                let (ended, left) = stop_and_collect(child, signal, &[&marker]).await;
                 assert_eq!(
                     ended.code(),
                     Some(128 + signal),
                     "{face} {signal}: {ended:?}"
                 );
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-                let left = loop {
-                    let left = survivors(&marker);
-                    if left.is_empty() || std::time::Instant::now() > deadline {
-                        break left;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                };
-                for pid in &left {
-                    // SAFETY: kill takes plain integers.
-                    unsafe { libc::kill(*pid, libc::SIGKILL) };
-                }
                 assert!(
                     left.is_empty(),
                     "{face}, signal {signal}, sandbox {sandbox:?}: {left:?} outlived kelp"
