@@ -38,7 +38,7 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
             format!("ABI {abi}: writes, TCP, signals, abstract and Unix sockets")
         }
         Ok(abi) if *abi >= 6 => format!(
-            "ABI {abi}: writes, TCP, signals and abstract sockets (Unix sockets by path need ABI 9, Linux 7.1)"
+            "ABI {abi}: writes, TCP, signals and abstract sockets (Unix sockets by path need ABI 9, Linux 7.1; until then the mounts hide each bound one)"
         ),
         Ok(abi) => format!("ABI {abi}: writes (signals and sockets need ABI 6)"),
         Err(why) => format!("missing: {why}"),

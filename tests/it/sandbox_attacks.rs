@@ -986,6 +986,74 @@ async fn sockets_of_the_persons_agents_are_out_of_reach_unless_lent() {
     );
 }
 
+/// With the network on, a daemon's socket is out of reach wherever it listens, at places no
+/// list names (a socket in a folder of its own in the home folder, one beside the project):
+/// only those in the project, and those the person keeps with `keep_paths`, are reached. With
+/// the sandbox off, every one is: the twin that shows the test can fail.
+#[tokio::test]
+async fn a_daemons_socket_at_a_place_no_list_names_is_out_of_reach() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let places = [
+        (
+            "hidden-agent",
+            victim.home.join(".vendor-agent/run/ctl.sock"),
+        ),
+        ("beside", victim.project.with_file_name("daemon.sock")),
+        ("kept", victim.home.join(".local/db/db.sock")),
+        ("project", victim.project.join("dev.sock")),
+    ];
+    let listeners: Vec<UnixListener> = places
+        .iter()
+        .map(|(_, path)| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let listener = UnixListener::bind(path).unwrap();
+            listener.set_nonblocking(true).unwrap();
+            listener
+        })
+        .collect();
+    let mut script = String::from(
+        "python3 - <<'EOF'\n\
+         import socket\n\
+         def attempt(name, path):\n\
+         \x20   try:\n\
+         \x20       s = socket.socket(socket.AF_UNIX); s.connect(path); print(name, 'REACHED')\n\
+         \x20   except OSError as e:\n\
+         \x20       print(name, 'refused', e.errno)\n",
+    );
+    for (name, path) in &places {
+        script.push_str(&format!("attempt('{name}', '{}')\n", path.display()));
+    }
+    script.push_str("EOF");
+
+    let config = victim.home.join(".config/kelp");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "keep_paths = [\"{}\"]\n",
+            places[2].1.parent().unwrap().display()
+        ),
+    )
+    .unwrap();
+    let seen = attack(&victim, &script, &["--network", "on"]).await;
+    for name in ["hidden-agent", "beside"] {
+        assert!(seen.contains(&format!("{name} refused")), "{name}: {seen}");
+    }
+    for name in ["kept", "project"] {
+        assert!(seen.contains(&format!("{name} REACHED")), "{name}: {seen}");
+    }
+    assert!(listeners[0].accept().is_err() && listeners[1].accept().is_err());
+    assert!(listeners[2].accept().is_ok() && listeners[3].accept().is_ok());
+
+    let seen = attack(&victim, &script, &["--sandbox", "off"]).await;
+    for (name, _) in &places {
+        assert!(seen.contains(&format!("{name} REACHED")), "{name}: {seen}");
+    }
+}
+
 /// `kelp run` ended by a signal while its command runs: nothing kelp started outlives it, not
 /// the command, not the sandbox's copy of kelp that waits for it. SIGTERM, SIGHUP and SIGINT
 /// are handled (the turn is interrupted, its commands killed); SIGKILL cannot be, and the

@@ -268,6 +268,37 @@ impl SandboxPolicy {
         }
     }
 
+    /// The Unix sockets a command with the network on could connect to and may not, as real
+    /// paths, for the namespace to hide: every one bound in kelp's network namespace (a daemon's
+    /// wherever it listens: a password manager's agent, a terminal multiplexer's session, a
+    /// container manager's), but those beneath a place the command may write, in `/tmp` (the
+    /// command's is private, the machine's out of sight), beneath `keep_paths`, already hidden,
+    /// or the ssh agent the person lends. `None` when the table cannot be read whole: then
+    /// commands get no Unix socket at all.
+    fn unreached_sockets(&self, project_dir: &Path, hidden: &[PathBuf]) -> Option<Vec<PathBuf>> {
+        use std::os::unix::fs::FileTypeExt;
+        let real = |path: &Path| paths::real_path(path).unwrap_or_else(|_| path.to_path_buf());
+        let reachable: Vec<PathBuf> = self
+            .writable_roots(project_dir)
+            .into_iter()
+            .chain(self.secrets.kept.iter().map(|path| real(path)))
+            .chain(hidden.iter().map(|path| real(path)))
+            .chain([PathBuf::from("/tmp")])
+            .collect();
+        let agent = self.secrets.ssh_agent.as_deref().map(real);
+        let sockets = namespaces::bound_sockets()?
+            .into_iter()
+            .filter(|bound| !bound.starts_with("/tmp"))
+            .filter_map(|bound| std::fs::canonicalize(bound).ok())
+            .filter(|socket| !reachable.iter().any(|place| socket.starts_with(place)))
+            .filter(|socket| agent.as_ref() != Some(socket))
+            .filter(|socket| {
+                std::fs::metadata(socket).is_ok_and(|meta| meta.file_type().is_socket())
+            })
+            .collect::<Vec<_>>();
+        Some(sockets)
+    }
+
     /// Whether commands run sandboxed: asked for, and some layer possible on this kernel.
     pub fn is_active(&self) -> bool {
         let support = support();
@@ -354,7 +385,7 @@ impl SandboxPolicy {
             None => "the ssh agent is not (ssh_agent = true in config.toml lends it)",
         };
         Some(format!(
-            "{secrets}, /run/user, the session bus, container, VM and screen sockets; /tmp is private; {agent}"
+            "{secrets}, /run/user, and with the network on every daemon's socket outside the project (keep_paths keeps one); /tmp is private; {agent}"
         ))
     }
 
@@ -485,16 +516,34 @@ pub fn prepare(
         return Ok(None);
     }
     let support = support();
+    // Landlock from ABI 9 keeps every socket outside in any case, those bound later included.
+    let landlock_keeps_sockets = support.landlock.as_ref().is_ok_and(|abi| *abi >= 9);
+    let mut sockets_unlisted = false;
     let jail = match support.namespaces {
-        Ok(()) => Some(namespaces::Jail::new(
-            policy.network,
-            &policy.secrets.present(project_dir),
-            &policy.protected_in(project_dir),
-            &policy.cache_layers(),
-            policy.secrets.ssh_agent.as_deref(),
-            project_dir,
-            workdir,
-        )?),
+        Ok(()) => {
+            let hidden = policy.secrets.present(project_dir);
+            let jail = namespaces::Jail::new(
+                policy.network,
+                &hidden,
+                &policy.protected_in(project_dir),
+                &policy.cache_layers(),
+                policy.secrets.ssh_agent.as_deref(),
+                project_dir,
+                workdir,
+            )?;
+            // With the network off, seccomp refuses every socket.
+            if policy.network && !landlock_keeps_sockets {
+                match policy.unreached_sockets(project_dir, &hidden) {
+                    Some(sockets) => Some(jail.hide_sockets(&sockets)?),
+                    None => {
+                        sockets_unlisted = true;
+                        Some(jail)
+                    }
+                }
+            } else {
+                Some(jail)
+            }
+        }
         Err(_) => None,
     };
     let landlock = match support.landlock {
@@ -517,7 +566,7 @@ pub fn prepare(
     };
     let filter = seccomp::Filter {
         deny_sockets: !policy.network,
-        deny_unix: !jail.as_ref().is_some_and(namespaces::Jail::hides_tmp),
+        deny_unix: sockets_unlisted || !jail.as_ref().is_some_and(namespaces::Jail::hides_tmp),
     };
     Ok(Some(PreparedSandbox {
         jail,
@@ -639,12 +688,14 @@ fn landlock_rules(
         ruleset = ruleset.handle_access(AccessNet::from_all(ABI::V4))?;
     }
     // From ABI 9: a Unix socket is reached only beneath the places a command may write (the
-    // project, the private /tmp and the ssh agent bound into it), not a daemon's elsewhere.
+    // project, the private /tmp and the ssh agent bound into it) and the places `keep_paths`
+    // names, not a daemon's elsewhere.
     ruleset = ruleset.handle_access(AccessFs::ResolveUnix)?;
     let sockets: Vec<PathBuf> = policy
         .writable_roots(project_dir)
         .into_iter()
         .chain(private_tmp.map(Path::to_path_buf))
+        .chain(policy.secrets.kept.iter().cloned())
         .collect();
     let (listable, readable, devices) = match unreadable {
         Some(hidden) => {

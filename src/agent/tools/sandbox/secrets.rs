@@ -143,6 +143,9 @@ pub struct Secrets {
     pub env_drop: Vec<String>,
     /// Variable name patterns passed on although they look like credentials.
     pub env_keep: Vec<String>,
+    /// The config's `keep_paths`: not hidden although on the list, and a daemon's socket there
+    /// stays reachable (a database's, say).
+    pub kept: Vec<PathBuf>,
     /// The ssh agent's socket, when the person lets commands use it (`ssh_agent = true` and
     /// `SSH_AUTH_SOCK` set).
     pub ssh_agent: Option<PathBuf>,
@@ -181,6 +184,7 @@ impl Secrets {
             own,
             env_drop: Vec::new(),
             env_keep: Vec::new(),
+            kept: Vec::new(),
             ssh_agent: None,
         }
     }
@@ -216,6 +220,7 @@ impl Secrets {
         secrets.hidden.dedup();
         secrets.env_drop.clone_from(env_drop);
         secrets.env_keep.clone_from(env_keep);
+        secrets.kept.clone_from(keep_paths);
         secrets
     }
 
