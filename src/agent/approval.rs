@@ -6,7 +6,7 @@
 //! - `full-auto`: everything inside the project runs.
 //!
 //! In every mode a patch that writes in a `.git` folder or another protected path (`.envrc`,
-//! `.vscode`, `.idea`) asks (they run later, unsandboxed),
+//! `.vscode`, `.idea`, `.codex`, `.agents/skills`) asks (they run later, unsandboxed),
 //! and an MCP tool runs without asking only when the person said so (`approved_tools`), never on
 //! its server's own word that it only reads.
 //!

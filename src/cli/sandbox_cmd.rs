@@ -44,9 +44,12 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
         Err(why) => format!("missing: {why}"),
     };
     println!("  Landlock    {landlock}");
-    println!(
-        "  seccomp     on: no terminal injection, new user namespace, mount, keyring or io_uring"
-    );
+    match &support.seccomp {
+        Ok(()) => println!(
+            "  seccomp     on: no terminal injection, new user namespace, mount, keyring or io_uring"
+        ),
+        Err(why) => println!("  seccomp     missing: {why}"),
+    }
     if let Some(hidden) = policy.describe_hidden() {
         println!("  hidden      {hidden}");
     }

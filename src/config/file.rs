@@ -86,7 +86,7 @@ pub struct SecretRules {
     /// over ssh); off by default, as the agent signs with every key it holds.
     pub ssh_agent: bool,
     /// Paths in a project, relative to it, that commands may not change in `workspace-write`
-    /// besides the default ones (git's config and hooks, `.envrc`, `.vscode`, `.idea`).
+    /// besides the default ones (git's config and hooks, `.envrc`, `.vscode`, `.idea`, `.codex`, `.agents/skills`).
     pub protected_paths: Vec<String>,
     /// `tool_caches`: the package caches commands may fill, each as a copy of their own (the
     /// defaults when `None`).

