@@ -17,8 +17,8 @@ const COMMANDS: [(&str, &str, Option<&str>); 7] = [
     ("init", "Write an AGENTS.md for this project", None),
     (
         "review",
-        "Review the current changes, and report findings with file and line",
-        Some("what to look at instead (optional)"),
+        "Review the current changes read-only, and report findings with file and line",
+        Some("commit SHA, base BRANCH, or what to look at instead (optional)"),
     ),
     ("diff", "Show what changed in the project (git diff)", None),
     ("status", "The login, model, effort and mode", None),
@@ -31,7 +31,8 @@ const COMMANDS: [(&str, &str, Option<&str>); 7] = [
 pub enum Slash {
     Compact(Option<String>),
     Init,
-    /// A review turn: of the uncommitted changes, or of what the words say.
+    /// A review turn: of the uncommitted changes, or of what the words say (see
+    /// [`crate::agent::review::ReviewTarget::parse`]).
     Review(Option<String>),
     Diff,
     Status,

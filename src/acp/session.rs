@@ -262,11 +262,16 @@ impl Sessions {
             }
             Slash::Init => Op::Init,
             Slash::Review(what) => {
-                let target = match what {
-                    Some(words) => crate::agent::review::ReviewTarget::Custom(words),
-                    None => crate::agent::review::ReviewTarget::Uncommitted,
-                };
-                Op::Submit(Submission::text(target.prompt()))
+                match crate::agent::review::ReviewTarget::parse(what.as_deref().unwrap_or("")) {
+                    Ok(target) => Op::Review {
+                        target,
+                        turn_id: None,
+                    },
+                    Err(why) => {
+                        say(why);
+                        return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
+                    }
+                }
             }
             Slash::Diff => Op::Diff,
             Slash::Status => {

@@ -59,6 +59,9 @@ pub struct Conversation {
     /// The AGENTS.md files this conversation started with (empty for a resumed one: their text
     /// is already in its history).
     instruction_files: Vec<InstructionFile>,
+    /// A reviewer's conversation ([`Conversation::reviewer`]): it reads and reports, and no
+    /// patch of its runs.
+    reviewing: bool,
 }
 
 /// What going back leaves to do: the words of the turn gone back to, for the person to edit and
@@ -109,6 +112,74 @@ impl Conversation {
             warnings.push(e.to_string());
         }
         (conversation, warnings)
+    }
+
+    /// A reviewer beside this conversation (`/review`, `review/start`), as Codex runs one: the
+    /// same model, project and tools, none of the history but the project's instructions (a
+    /// review judges the code, not the talk that made it), commands in a read-only sandbox, no
+    /// `apply_patch` offered or run, and nothing saved: its findings join this conversation
+    /// when it ends.
+    pub fn reviewer(&self) -> Self {
+        let mut tool_context = self.tool_context.clone();
+        tool_context.sandbox.mode = crate::config::SandboxMode::ReadOnly;
+        let history = self
+            .preamble
+            .iter()
+            .chain(&self.history)
+            .filter(|item| item.is_instructions_message())
+            .cloned()
+            .collect();
+        Self {
+            model: self.model.clone(),
+            reasoning_effort: self.reasoning_effort,
+            summary_style: self.summary_style,
+            tool_context,
+            tools: self
+                .tools
+                .iter()
+                .filter(|tool| tool["name"] != "apply_patch")
+                .cloned()
+                .collect(),
+            history,
+            items_base: 0,
+            turns_at_base: crate::session::TurnSplitter::default(),
+            preamble: Vec::new(),
+            notes: Vec::new(),
+            notes_base: 0,
+            session: SessionWriter::unsaved(self.session.header().clone()),
+            usage: TokenUsage::default(),
+            sent_from: 0,
+            summary: None,
+            context_used: 0,
+            context_window_override: self.context_window_override,
+            save_failed: false,
+            instruction_files: Vec::new(),
+            reviewing: true,
+        }
+    }
+
+    /// Whether this is a reviewer's conversation, whose patches never run.
+    pub fn is_reviewer(&self) -> bool {
+        self.reviewing
+    }
+
+    /// The last thing the model answered, as text (a reviewer's findings).
+    pub fn last_answer(&self) -> Option<String> {
+        self.history.iter().rev().find_map(|item| match item {
+            Item::Message {
+                role: Role::Assistant,
+                content,
+            } => Some(
+                content
+                    .iter()
+                    .filter_map(|part| match part {
+                        Content::OutputText { text } => Some(text.as_str()),
+                        _ => None,
+                    })
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
     }
 
     /// Keeps this conversation out of the saved ones: nothing of it is written (an embedding
@@ -195,6 +266,7 @@ impl Conversation {
             context_window_override: config.context_window,
             save_failed: false,
             instruction_files: Vec::new(),
+            reviewing: false,
         }
     }
 

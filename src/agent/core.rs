@@ -233,6 +233,11 @@ enum Work {
         focus: Option<String>,
         turn_id: Option<String>,
     },
+    /// Review code changes beside the conversation.
+    Review {
+        target: crate::agent::review::ReviewTarget,
+        turn_id: Option<String>,
+    },
 }
 
 /// How long a new core may take to say which conversation it holds.
@@ -530,6 +535,7 @@ impl Core {
                 }
             }
             Op::Compact { focus, turn_id } => self.submit(Work::Compact { focus, turn_id }),
+            Op::Review { target, turn_id } => self.submit(Work::Review { target, turn_id }),
             Op::Init => self.init(),
             Op::Diff => self.diff(),
             Op::ListSkills => {
@@ -766,6 +772,9 @@ impl Core {
             let result = match work {
                 Work::Prompt(submission) => {
                     run_turn_unfinished(&mut conversation, &ctx, submission).await
+                }
+                Work::Review { target, turn_id } => {
+                    crate::agent::review::run(&mut conversation, &ctx, &target, turn_id).await
                 }
                 Work::Compact { focus, turn_id } => {
                     let id = turn_id.unwrap_or_else(crate::agent::turn::new_turn_id);

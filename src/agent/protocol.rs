@@ -137,6 +137,14 @@ pub enum Op {
         /// The id the face gave the turn (as `Submission::turn_id`).
         turn_id: Option<String>,
     },
+    /// Review `target` in a turn of its own: a reviewer that reads with a read-only sandbox
+    /// and none of the conversation's talk, whose findings then join the conversation (see
+    /// [`crate::agent::review::run`]).
+    Review {
+        target: crate::agent::review::ReviewTarget,
+        /// The id the face gave the turn (as `Submission::turn_id`).
+        turn_id: Option<String>,
+    },
     /// End the core.
     Shutdown,
 }

@@ -478,6 +478,11 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         saved.declined = true;
         Prepared::Output(output, saved)
     };
+    if conversation.is_reviewer() && matches!(tool, ToolCall::ApplyPatch(_)) {
+        return declined(
+            "denied: this is a review: it reads and reports, and changes no file".into(),
+        );
+    }
     let project_dir = conversation.project_dir();
     let outside = tool.paths_outside(project_dir);
     let mut verdict = ctx.approvals.judge(tool, project_dir);

@@ -266,12 +266,11 @@ pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let answer = answer
         .then("item/started", started)
         .then("item/completed", completed);
-    let submission = Submission {
-        turn_id: Some(turn_id),
-        ..Submission::text(target.prompt())
-    };
     Ok(answer.after(move || {
-        let _ = ops.send(Op::Submit(submission));
+        let _ = ops.send(Op::Review {
+            target,
+            turn_id: Some(turn_id),
+        });
     }))
 }
 

@@ -76,23 +76,25 @@ impl App {
         self.send(Op::RunCommand(command));
     }
 
-    /// `/review [WHAT]`: a turn that reviews the current changes, or what the person says.
+    /// `/review [WHAT]`: a read-only turn of its own that reviews the current changes, a
+    /// commit (`commit SHA`), the changes against a branch (`base BRANCH`), or what the person
+    /// says.
     fn review(&mut self, what: &str) {
         if self.turn_started.is_some() {
             self.push_error("an answer is still coming: /review when it is done".into());
             return;
         }
-        use crate::agent::review::ReviewTarget;
-        let target = match what.trim() {
-            "" => ReviewTarget::Uncommitted,
-            words => ReviewTarget::Custom(words.to_string()),
+        let target = match crate::agent::review::ReviewTarget::parse(what) {
+            Ok(target) => target,
+            Err(why) => return self.push_error(why),
         };
         self.push(CellKind::User(format!("/review {}", target.label())));
         self.chat.transcript.scroll_to_bottom();
         self.conversation_saved = true;
-        self.send(Op::Submit(crate::agent::protocol::Submission::text(
-            target.prompt(),
-        )));
+        self.send(Op::Review {
+            target,
+            turn_id: None,
+        });
     }
 
     /// `/copy`: the last answer as Markdown; `/copy code`: its last code block.

@@ -2912,6 +2912,91 @@ async fn a_host_calls_a_threads_mcp_tool() {
 }
 
 /// `review/start`: a review turn, entered and left as items around what the model found.
+/// A review is a turn apart, as Codex runs one: the reviewer sees none of the thread's talk,
+/// is offered no `apply_patch` and runs none (even in full-auto), and its commands run
+/// read-only; the thread then keeps the request and the findings, so the next turn can act on
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_reads_apart_from_the_talk_and_changes_nothing() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_response(Reply::text("Noted."));
+    server.turn(&thread_id, "remember the word PELICAN-71");
+
+    let patch = "*** Begin Patch\n*** Add File: patched.txt\n+x\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::call_with_id(
+            "s1",
+            "shell",
+            json!({"command": "touch touched.txt; echo ran"}),
+        ),
+        Reply::text("1. notes.txt:1 says 41, not 42."),
+    ]);
+    server.result(
+        "review/start",
+        json!({"threadId": thread_id, "target": {"type": "custom", "instructions": "check notes.txt"}}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "completed",
+        "{seen:#?}"
+    );
+    assert!(
+        !project.path().join("patched.txt").exists(),
+        "a reviewer's patch ran"
+    );
+    let sandboxed = kelp::agent::tools::sandbox::support().landlock.is_ok()
+        || kelp::agent::tools::sandbox::support().namespaces.is_ok();
+    if sandboxed {
+        assert!(
+            !project.path().join("touched.txt").exists(),
+            "a reviewer's command wrote"
+        );
+    }
+    let requests = fake.requests_to("/responses");
+    let review = requests[1].json();
+    let review_text = review.to_string();
+    assert!(review_text.contains("check notes.txt"), "{review_text}");
+    assert!(
+        !review_text.contains("PELICAN-71"),
+        "the reviewer saw the talk"
+    );
+    let tools: Vec<&str> = review["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert!(
+        !tools.contains(&"apply_patch") && tools.contains(&"shell"),
+        "{tools:?}"
+    );
+    let after_patch = requests[2].json().to_string();
+    assert!(after_patch.contains("this is a review"), "{after_patch}");
+
+    fake.push_response(Reply::text("Fixed."));
+    server.turn(&thread_id, "fix what the review found");
+    let next = fake.requests_to("/responses")[4].json().to_string();
+    for kept in [
+        "PELICAN-71",
+        "/review check notes.txt",
+        "notes.txt:1 says 41, not 42.",
+    ] {
+        assert!(next.contains(kept), "{kept}: {next}");
+    }
+    assert!(
+        !next.contains("touch touched.txt"),
+        "the reviewer's calls stay its own"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_is_a_turn_between_review_mode_items() {
     let fake = FakeOpenAi::start().await;

@@ -309,6 +309,39 @@ async fn enter_while_an_answer_streams_adds_the_prompt_to_its_turn() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// `/review commit SHA` is a turn of its own: the reviewer is told the commit, sees none of the
+/// talk before it and runs no patch even in full-auto; the screen shows the request and the
+/// findings. A target with no name is refused in words, and `/exit` quits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_runs_apart_and_read_only_and_exit_quits() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let patch = "*** Begin Patch\n*** Add File: reviewed.txt\n+x\n*** End Patch\n";
+    fake.push_responses([
+        Reply::text("Noted."),
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("1. src/a.rs:2 is off by one."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[("KELP_APPROVAL", "full-auto")]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("remember PELICAN-71\r");
+    pty.wait_for("Noted.", WAIT);
+    pty.send("/review commit\r");
+    pty.wait_for("/review commit needs a commit", WAIT);
+    pty.send("/review commit 0123abcd\r");
+    let screen = pty.wait_for("src/a.rs:2 is off by one.", WAIT);
+    assert!(screen.contains("/review commit 0123abc"), "{screen}");
+    assert!(!home.path().join("reviewed.txt").exists(), "{screen}");
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent.len(), 3);
+    let review = sent[1].json().to_string();
+    assert!(review.contains("commit 0123abcd"), "{review}");
+    assert!(!review.contains("PELICAN-71"), "{review}");
+    assert!(sent[2].json().to_string().contains("this is a review"));
+    pty.send("/exit\r");
+    assert!(pty.wait_exit(WAIT));
+}
+
 /// Custom prompts in Codex's format, kelp's folder and Codex's: offered in the slash popup with
 /// their description, filled in with what follows the command, and sent as the prompt they
 /// make; one named like a command of kelp's is `/prompts:NAME`.

@@ -88,7 +88,7 @@ impl SlashCommand {
             Self::Skills => "the skills the model is told of (SKILL.md folders)",
             Self::Diff => "what the conversation changed (git diff, or its patches)",
             Self::Init => "have the model write an AGENTS.md for this project",
-            Self::Review => "review the current changes (/review WHAT: what to look at)",
+            Self::Review => "review changes, read-only: commit SHA, base BRANCH or words",
             Self::Compact => "summarise the conversation to free the context window",
             Self::Copy => "copy the last answer (/copy code: its last code block)",
             Self::Logout => "remove the login",
