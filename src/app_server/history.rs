@@ -1,7 +1,8 @@
 //! The saved threads as a host reads them (`thread/list`, `thread/read`, `thread/turns/list`,
 //! `thread/items/list`): files only, no core, so each request is served on a task of its own
-//! and a 200 MB session being read holds up no other request. The last history read is kept
-//! while its file is unchanged, for a host paging it.
+//! and a 200 MB session being read holds up no other request. A page reads only its turns'
+//! lines, through an index of the file (where each turn and line lies, not their text) kept
+//! while the file is unchanged: memory follows the page, not the file.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,24 +14,46 @@ use serde_json::{Value, json};
 use super::items::history_turns;
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::Config;
+use crate::session::SessionIndex;
 
 /// The saved threads of a connection: where they are, and the last history read.
 #[derive(Clone)]
 pub struct Saved {
     /// Where kelp keeps its sessions (a config write does not move it).
     state_dir: PathBuf,
-    /// The last saved history read, as turns: a host paging a thread it reloads has its file
-    /// read once, not once a page.
-    history_cache: Arc<Mutex<Option<CachedHistory>>>,
+    /// The index of the last saved session read: a host paging a thread it reloads has the
+    /// sessions searched and its file scanned once, not once a page.
+    index_cache: Arc<Mutex<Option<CachedIndex>>>,
 }
 
-/// A session's history as the protocol's turns, kept for the id a host asked by while the
-/// file keeps its size and time.
-struct CachedHistory {
+/// A session's index, kept for the id a host asked by while the file keeps its size and time.
+struct CachedIndex {
     asked: String,
     summary: crate::session::SessionSummary,
     stamp: FileStamp,
-    turns: Arc<Vec<Value>>,
+    index: Arc<SessionIndex>,
+}
+
+/// How much of a session file is read at a time where a request goes through a whole
+/// thread's items.
+const BYTES_AT_A_TIME: u64 = 1024 * 1024;
+
+/// The turns in `range` of a saved thread, as the protocol's turns.
+fn turn_values(
+    summary: &crate::session::SessionSummary,
+    index: &SessionIndex,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<Value>, crate::session::SessionError> {
+    let log = index.load_turns(range)?;
+    let replay = crate::agent::replay::replay_from(
+        &log.items,
+        log.items_base,
+        log.turns_at_base,
+        &log.notes,
+        &summary.project_dir,
+    );
+    let thread_id = summary.id.to_string();
+    Ok(history_turns(&replay, &thread_id, &summary.project_dir))
 }
 
 /// A file's size and time: what tells a session file that has not changed.
@@ -118,7 +141,7 @@ impl Saved {
     pub fn new(config: &Config) -> Self {
         Self {
             state_dir: config.state_dir.clone(),
-            history_cache: Arc::default(),
+            index_cache: Arc::default(),
         }
     }
 
@@ -208,28 +231,35 @@ impl Saved {
             items_view: Option<String>,
         }
         let asked: Turns = params(raw)?;
-        let (_, saved) = self.history(&asked.thread_id).await?;
-        let mut turns: Vec<&Value> = saved.iter().collect();
-        if asked.sort_direction.as_deref() != Some("asc") {
-            turns.reverse();
-        }
         let page = Page::read(asked.cursor.as_deref(), asked.limit, THREAD_PAGE)?;
+        let newest_first = asked.sort_direction.as_deref() != Some("asc");
+        let (summary, index) = self.indexed(&asked.thread_id).await?;
+        let total = index.turns();
+        let (from, to) = (
+            page.skip.min(total),
+            page.skip.saturating_add(page.size).min(total),
+        );
+        // Only the page's turns are read.
+        let range = if newest_first {
+            total - to..total - from
+        } else {
+            from..to
+        };
+        let mut data = self
+            .blocking(move || turn_values(&summary, &index, range))
+            .await?;
+        if newest_first {
+            data.reverse();
+        }
         let bare = asked.items_view.as_deref() == Some("notLoaded");
-        let data: Vec<Value> = turns
-            .iter()
-            .skip(page.skip)
-            .take(page.size)
-            .map(|turn| {
-                let mut turn = (*turn).clone();
-                if bare {
-                    turn["items"] = json!([]);
-                }
-                turn["itemsView"] = json!(if bare { "notLoaded" } else { "full" });
-                turn
-            })
-            .collect();
-        let next = page.next(page.skip.saturating_add(page.size) < turns.len());
-        let back = backwards(&page, data.len(), turns.len());
+        for turn in &mut data {
+            if bare {
+                turn["items"] = json!([]);
+            }
+            turn["itemsView"] = json!(if bare { "notLoaded" } else { "full" });
+        }
+        let next = page.next(to < total);
+        let back = backwards(&page, data.len(), total);
         Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
     }
 
@@ -246,66 +276,114 @@ impl Saved {
             sort_direction: Option<String>,
         }
         let asked: Items = params(raw)?;
-        let (_, turns) = self.history(&asked.thread_id).await?;
-        let mut entries: Vec<Value> = turns
-            .iter()
-            .filter(|turn| asked.turn_id.as_ref().is_none_or(|id| turn["id"] == *id))
-            .flat_map(|turn| {
-                let turn_id = turn["id"].clone();
-                turn["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(move |item| json!({ "item": item, "turnId": turn_id }))
-            })
-            .collect();
-        if asked.sort_direction.as_deref() == Some("desc") {
-            entries.reverse();
-        }
         // kelp's cursors are offsets; an item anchor starts from the beginning.
         let cursor = asked.cursor.as_ref().and_then(Value::as_str);
         let page = Page::read(cursor, asked.limit, usize::MAX)?;
-        let data: Vec<&Value> = entries.iter().skip(page.skip).take(page.size).collect();
-        let next = page.next(page.skip.saturating_add(page.size) < entries.len());
-        let back = backwards(&page, data.len(), entries.len());
+        let newest_first = asked.sort_direction.as_deref() == Some("desc");
+        let (summary, index) = self.indexed(&asked.thread_id).await?;
+        let turns = match &asked.turn_id {
+            Some(id) => index.position_of(id).map_or(0..0, |at| at..at + 1),
+            None => 0..index.turns(),
+        };
+        // The turns are read a few at a time; only the page's items are kept, and every item
+        // is counted for the cursors.
+        let (data, total) = self
+            .blocking(move || {
+                let mut chunks = index.runs(turns, BYTES_AT_A_TIME);
+                if newest_first {
+                    chunks.reverse();
+                }
+                let (mut data, mut total) = (Vec::new(), 0usize);
+                for chunk in chunks {
+                    let mut entries: Vec<Value> = turn_values(&summary, &index, chunk)?
+                        .into_iter()
+                        .flat_map(|mut turn| {
+                            let turn_id = turn["id"].take();
+                            let items = match turn["items"].take() {
+                                Value::Array(items) => items,
+                                _ => Vec::new(),
+                            };
+                            items
+                                .into_iter()
+                                .map(move |item| json!({ "item": item, "turnId": turn_id.clone() }))
+                        })
+                        .collect();
+                    if newest_first {
+                        entries.reverse();
+                    }
+                    for entry in entries {
+                        if total >= page.skip && data.len() < page.size {
+                            data.push(entry);
+                        }
+                        total += 1;
+                    }
+                }
+                Ok((data, total))
+            })
+            .await?;
+        let next = page.next(page.skip.saturating_add(page.size) < total);
+        let back = backwards(&page, data.len(), total);
         Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
     }
 
-    /// A saved session, and its history as turns. A host paging the thread it asked for last
-    /// has neither the sessions searched nor the file read again while the file is unchanged;
-    /// another thread's read does not wait on the cache while a file loads.
+    /// A saved session, and its whole history as turns (`thread/read` with its turns,
+    /// `thread/resume`): as large as the answer it goes into, and not kept.
     pub async fn history(
         &self,
         thread_id: &str,
-    ) -> Result<(crate::session::SessionSummary, Arc<Vec<Value>>), RpcError> {
+    ) -> Result<(crate::session::SessionSummary, Vec<Value>), RpcError> {
+        let (summary, index) = self.indexed(thread_id).await?;
+        let shown = summary.clone();
+        let turns = self
+            .blocking(move || turn_values(&shown, &index, 0..index.turns()))
+            .await?;
+        Ok((summary, turns))
+    }
+
+    /// Runs `read` (a session file's reading) off the protocol's tasks.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        read: impl FnOnce() -> Result<T, crate::session::SessionError> + Send + 'static,
+    ) -> Result<T, RpcError> {
+        crate::task::spawn_blocking(read)
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?
+            .map_err(|e| RpcError::invalid_request(format!("cannot read the thread: {e}")))
+    }
+
+    /// A saved session and its index. A host paging the thread it asked for last has neither
+    /// the sessions searched nor the file scanned again while the file is unchanged; another
+    /// thread's read does not wait on the cache while a file is scanned.
+    async fn indexed(
+        &self,
+        thread_id: &str,
+    ) -> Result<(crate::session::SessionSummary, Arc<SessionIndex>), RpcError> {
         let state_dir = self.state_dir.clone();
         let wanted = thread_id.to_string();
-        let cache = Arc::clone(&self.history_cache);
+        let cache = Arc::clone(&self.index_cache);
         crate::task::spawn_blocking(move || {
-            let cached = |cache: &Mutex<Option<CachedHistory>>| {
+            let cached = |cache: &Mutex<Option<CachedIndex>>| {
                 let cached = cache.lock().unwrap_or_else(PoisonError::into_inner);
                 let hit = cached.as_ref().filter(|hit| hit.asked == wanted)?;
                 (stamp_of(&hit.summary.path) == Some(hit.stamp))
-                    .then(|| (hit.summary.clone(), Arc::clone(&hit.turns)))
+                    .then(|| (hit.summary.clone(), Arc::clone(&hit.index)))
             };
             if let Some(hit) = cached(&cache) {
                 return Ok(hit);
             }
             let summary = crate::session::find_whole(&state_dir, &wanted)?;
-            // Taken before the read: a write during it shows as a change on the next call.
+            // Taken before the scan: a write during it shows as a change on the next call.
             let stamp = stamp_of(&summary.path);
-            let log = crate::session::SessionLog::load(&summary.path)?;
-            let replay = crate::agent::replay::replay(&log.items, &log.notes, &summary.project_dir);
-            let turns = Arc::new(history_turns(&replay, &wanted, &summary.project_dir));
+            let index = Arc::new(SessionIndex::read(&summary.path)?);
             if let Some(stamp) = stamp {
-                *cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(CachedHistory {
+                *cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(CachedIndex {
                     asked: wanted,
                     summary: summary.clone(),
                     stamp,
-                    turns: Arc::clone(&turns),
+                    index: Arc::clone(&index),
                 });
             }
-            Ok::<_, crate::session::SessionError>((summary, turns))
+            Ok::<_, crate::session::SessionError>((summary, index))
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?

@@ -123,8 +123,10 @@ impl SessionLog {
         let scan = scan(&mut reader, line.len() as u64, path)?;
         let keep_from = scan.keep_from(shown_bytes, shown_turns);
         // Turns begin in the order of the items before them.
-        let turns_before = scan.turns.partition_point(|turn| turn.0 < keep_from);
-        let last_noted = turns_before > 0 && scan.turns[turns_before - 1].2;
+        let turns_before = scan
+            .turns
+            .partition_point(|turn| turn.items_before < keep_from);
+        let last_noted = turns_before > 0 && scan.turns[turns_before - 1].noted;
         let mut log = Self {
             path: path.to_path_buf(),
             header,
@@ -152,32 +154,10 @@ impl SessionLog {
             .map(|(at, line)| (line, Kept::Note(*at)));
         let mut kept: Vec<(&Place, Kept)> = items.chain(notes).collect();
         kept.sort_by_key(|(line, _)| line.offset);
-        // The first pass left the reader at the end.
-        let mut at_offset = scan.end;
-        let mut bytes = Vec::new();
-        for (line, what) in kept {
-            let to = |offset: u64| i64::try_from(offset).unwrap_or(i64::MAX);
-            let skip = to(line.offset) - to(at_offset);
-            reader
-                .seek_relative(skip)
-                .map_err(SessionError::io("read", path))?;
-            bytes.resize(line.len as usize, 0);
-            reader
-                .read_exact(&mut bytes)
-                .map_err(SessionError::io("read", path))?;
-            at_offset = line.offset + u64::from(line.len);
-            // What the first pass took for an entry is not one: read it all the usual way.
-            match what {
-                Kept::Item(index) => match serde_json::from_slice::<Item>(&bytes) {
-                    Ok(item) if index < keep_from => log.preamble.push(item),
-                    Ok(item) => log.items.push(item),
-                    Err(_) => return Self::load(path),
-                },
-                Kept::Note(at) => match serde_json::from_slice::<Note>(&bytes) {
-                    Ok(note) => log.notes.push((at, note)),
-                    Err(_) => return Self::load(path),
-                },
-            }
+        // The first pass left the reader at the end. What it took for an entry and is not one
+        // is read all the usual way.
+        if read_kept(&mut reader, scan.end, &kept, &mut log)? > 0 {
+            return Self::load(path);
         }
         Ok(log)
     }
@@ -227,6 +207,158 @@ struct Place {
     instructions: bool,
 }
 
+/// Reads the `kept` lines (in the file's order) into `log` from `reader`, which stands at
+/// `at_offset`: an item before `log.items_base` into its preamble. Returns how many of them
+/// were no entry after all, which are left out.
+fn read_kept(
+    reader: &mut BufReader<File>,
+    mut at_offset: u64,
+    kept: &[(&Place, Kept)],
+    log: &mut SessionLog,
+) -> Result<usize, SessionError> {
+    let path = log.path.clone();
+    let mut bytes = Vec::new();
+    let mut bad = 0;
+    for (line, what) in kept {
+        let to = |offset: u64| i64::try_from(offset).unwrap_or(i64::MAX);
+        reader
+            .seek_relative(to(line.offset) - to(at_offset))
+            .map_err(SessionError::io("read", &path))?;
+        bytes.resize(line.len as usize, 0);
+        reader
+            .read_exact(&mut bytes)
+            .map_err(SessionError::io("read", &path))?;
+        at_offset = line.offset + u64::from(line.len);
+        match what {
+            Kept::Item(index) => match serde_json::from_slice::<Item>(&bytes) {
+                Ok(item) if *index < log.items_base => log.preamble.push(item),
+                Ok(item) => log.items.push(item),
+                Err(_) => bad += 1,
+            },
+            Kept::Note(at) => match serde_json::from_slice::<Note>(&bytes) {
+                Ok(note) => log.notes.push((*at, note)),
+                Err(_) => bad += 1,
+            },
+        }
+    }
+    Ok(bad)
+}
+
+/// A session file's turns, where each begins and where its lines lie, without their text:
+/// what a host paging a long thread needs to read only the page's lines. Its size follows the
+/// file's lines, not its bytes (some 24 bytes a line).
+#[derive(Debug)]
+pub struct SessionIndex {
+    path: PathBuf,
+    header: SessionHeader,
+    scan: Scan,
+}
+
+impl SessionIndex {
+    /// Reads the file at `path` once through, keeping each line's place and kind.
+    pub fn read(path: &Path) -> Result<Self, SessionError> {
+        let (file, _) = crate::private_file::open_regular(path, MAX_SESSION_BYTES)
+            .map_err(SessionError::io("open", path))?;
+        let mut reader = BufReader::with_capacity(64 * 1024, file);
+        let mut line = Vec::new();
+        reader
+            .read_until(b'\n', &mut line)
+            .map_err(SessionError::io("read", path))?;
+        let header = parse_header(path, &line)?;
+        let scan = scan(&mut reader, line.len() as u64, path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            header,
+            scan,
+        })
+    }
+
+    /// How many turns the conversation has (rewinds applied).
+    pub fn turns(&self) -> usize {
+        self.scan.turns.len()
+    }
+
+    /// Where the turn `id` stands among the turns.
+    pub fn position_of(&self, id: &str) -> Option<usize> {
+        self.scan.turns.iter().position(|turn| turn.id == id)
+    }
+
+    /// `range` of the turns cut into runs of turns of about `bytes` of the file each (a longer
+    /// turn is a run of its own), in order: what a read through many turns holds at a time.
+    pub fn runs(&self, range: std::ops::Range<usize>, bytes: u64) -> Vec<std::ops::Range<usize>> {
+        let turns = &self.scan.turns;
+        let end = range.end.min(turns.len());
+        let offset_of = |turn: usize| turns.get(turn).map_or(self.scan.end, |turn| turn.offset);
+        let mut runs = Vec::new();
+        let mut start = range.start.min(end);
+        while start < end {
+            let mut next = start + 1;
+            while next < end && offset_of(next + 1) - offset_of(start) <= bytes {
+                next += 1;
+            }
+            runs.push(start..next);
+            start = next;
+        }
+        runs
+    }
+
+    /// The turns in `range` (clamped to those there are), read from the file: their items and
+    /// notes, placed as in the whole history, for [`crate::agent::replay::replay_from`].
+    pub fn load_turns(&self, range: std::ops::Range<usize>) -> Result<SessionLog, SessionError> {
+        let turns = &self.scan.turns;
+        let first = range.start.min(turns.len());
+        let last = range.end.clamp(first, turns.len());
+        let offset_of = |turn: usize| turns.get(turn).map_or(self.scan.end, |turn| turn.offset);
+        let (start, end) = (offset_of(first), offset_of(last));
+        let within = |place: &Place| place.offset >= start && place.offset < end;
+        let items_base = self
+            .scan
+            .items
+            .partition_point(|place| place.offset < start);
+        let mut log = SessionLog {
+            path: self.path.clone(),
+            header: self.header.clone(),
+            items: Vec::new(),
+            notes: Vec::new(),
+            skipped_lines: self.scan.skipped_lines,
+            items_base,
+            notes_base: self
+                .scan
+                .notes
+                .partition_point(|(_, place)| place.offset < start),
+            turns_at_base: super::TurnSplitter::after(first, first > 0 && turns[first - 1].noted),
+            preamble: Vec::new(),
+        };
+        let items = (self.scan.items.iter().enumerate())
+            .skip(items_base)
+            .take_while(|(_, place)| place.offset < end)
+            .map(|(index, place)| (place, Kept::Item(index)));
+        let notes = (self.scan.notes.iter())
+            .filter(|(_, place)| within(place))
+            .map(|(at, place)| (place, Kept::Note(*at)));
+        let mut kept: Vec<(&Place, Kept)> = items.chain(notes).collect();
+        kept.sort_by_key(|(line, _)| line.offset);
+        let (file, _) = crate::private_file::open_regular(&self.path, MAX_SESSION_BYTES)
+            .map_err(SessionError::io("open", &self.path))?;
+        let mut reader = BufReader::with_capacity(64 * 1024, file);
+        log.skipped_lines += read_kept(&mut reader, 0, &kept, &mut log)?;
+        Ok(log)
+    }
+}
+
+/// Where a turn begins in a session file.
+#[derive(Debug)]
+struct TurnStart {
+    /// How many items come before it.
+    items_before: usize,
+    /// Its first line's offset.
+    offset: u64,
+    /// Whether it began at a note (so a prompt after it steers it).
+    noted: bool,
+    /// Its id: the one it ran with, or `turn-N` by its place.
+    id: String,
+}
+
 /// A line [`SessionLog::load_recent`] keeps: the item at this index, or a note after this
 /// many items.
 enum Kept {
@@ -241,9 +373,8 @@ struct Scan {
     items: Vec<Place>,
     /// Each note with how many items came before it.
     notes: Vec<(usize, Place)>,
-    /// Where each turn begins, as (items before it, its first line's offset, whether it began
-    /// at a note).
-    turns: Vec<(usize, u64, bool)>,
+    /// Where each turn begins.
+    turns: Vec<TurnStart>,
     /// The items the last compaction left to send from.
     sent_from: usize,
     skipped_lines: usize,
@@ -255,11 +386,11 @@ impl Scan {
     /// that fit `shown_bytes` and `shown_turns` (the newest always).
     fn keep_from(&self, shown_bytes: u64, shown_turns: usize) -> usize {
         let mut first_shown = self.items.len();
-        for (n, (items_before, offset, _)) in self.turns.iter().rev().enumerate() {
-            if n > 0 && (n == shown_turns || self.end - offset > shown_bytes) {
+        for (n, turn) in self.turns.iter().rev().enumerate() {
+            if n > 0 && (n == shown_turns || self.end - turn.offset > shown_bytes) {
                 break;
             }
-            first_shown = *items_before;
+            first_shown = turn.items_before;
         }
         first_shown.min(self.sent_from)
     }
@@ -311,7 +442,7 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
                     Note::Rewound { items, notes } => {
                         scan.items.truncate(*items);
                         scan.notes.truncate(*notes);
-                        scan.turns.retain(|(before, ..)| before < items);
+                        scan.turns.retain(|turn| turn.items_before < *items);
                         compactions.retain(|(note, _)| note < notes);
                         continue;
                     }
@@ -320,8 +451,13 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
                     }
                     _ => {}
                 }
-                if splitter.on_note(&note).is_some() {
-                    scan.turns.push((scan.items.len(), place.offset, true));
+                if let Some(id) = splitter.on_note(&note) {
+                    scan.turns.push(TurnStart {
+                        items_before: scan.items.len(),
+                        offset: place.offset,
+                        noted: true,
+                        id,
+                    });
                 }
                 scan.notes.push((scan.items.len(), place));
             }
@@ -331,8 +467,13 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
                     scan.skipped_lines += 1;
                     continue;
                 };
-                if splitter.on_item(&item).is_some() {
-                    scan.turns.push((scan.items.len(), place.offset, false));
+                if let Some(id) = splitter.on_item(&item) {
+                    scan.turns.push(TurnStart {
+                        items_before: scan.items.len(),
+                        offset: place.offset,
+                        noted: false,
+                        id,
+                    });
                 }
                 scan.items.push(Place {
                     instructions: item.is_instructions_message(),
@@ -341,6 +482,9 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
             }
             _ => scan.items.push(place),
         }
+    }
+    if scan.skipped_lines > 0 && first_warning_for(path) {
+        tracing::warn!(file = %path.display(), lines = scan.skipped_lines, "skipped a session line (and any others of this file, from now on unlogged)");
     }
     scan.end = offset;
     scan.sent_from = compactions

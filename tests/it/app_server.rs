@@ -2660,6 +2660,169 @@ fn a_host_that_stops_reading_leaves_kelp_small_and_loses_nothing() {
     assert!(peak < 64 * 1024, "kelp peaked at {peak} KiB");
 }
 
+/// A saved thread of more turns than are read at a time (some begun at a note with the id they
+/// ran with, one steered, an older stretch numbered by place, a rewind dropping the last
+/// turns), paged every way a host pages it: the pages put together are `thread/read`'s turns,
+/// and its items, in order and reversed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_a_long_thread_put_together_are_the_whole_thread() {
+    use kelp::llm::types::Item;
+    use kelp::session::{Note, SessionHeader, SessionWriter};
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let state = server.home.path().join(".local/state/kelp");
+    let mut writer = SessionWriter::create(&state, SessionHeader::new(project.path(), "gpt-5.5"));
+    for turn in 0..150 {
+        if turn >= 40 {
+            let id = format!("live-{turn}");
+            writer.append_note(&Note::TurnStarted { id }).unwrap();
+        }
+        writer
+            .append(&Item::user_text(format!("question {turn}")))
+            .unwrap();
+        if turn == 70 {
+            writer
+                .append(&Item::user_text("and the tests too"))
+                .unwrap();
+        }
+        writer
+            .append(&Item::assistant_text(format!("answer {turn}")))
+            .unwrap();
+    }
+    // Back to before turn 140: the turns after are gone from every read.
+    let items_before = 40 * 2 + 100 * 2 + 1;
+    let notes_before = 100;
+    writer
+        .append_note(&Note::Rewound {
+            items: items_before,
+            notes: notes_before,
+        })
+        .unwrap();
+    let id = writer.id().to_string();
+    drop(writer);
+
+    let whole = server.result("thread/read", json!({"threadId": id, "includeTurns": true}));
+    let turns = whole["thread"]["turns"].as_array().unwrap().clone();
+    assert_eq!(turns.len(), 140, "{}", turns.len());
+    assert_eq!(turns[0]["id"], "turn-0");
+    assert_eq!(turns[40]["id"], "live-40");
+    assert_eq!(turns[139]["id"], "live-139");
+    assert_eq!(
+        turns[70]["items"].as_array().unwrap().len(),
+        3,
+        "steered in its turn"
+    );
+
+    let page_through = |server: &mut Server, method: &str, extra: Value| {
+        let mut got = Vec::new();
+        let mut cursor = Value::Null;
+        loop {
+            let mut asked = json!({"threadId": id, "limit": 7, "cursor": cursor});
+            asked
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let page = server.result(method, asked);
+            got.extend(page["data"].as_array().unwrap().iter().cloned());
+            cursor = page["nextCursor"].clone();
+            if cursor.is_null() {
+                return got;
+            }
+        }
+    };
+    let strip = |turn: &Value| {
+        let mut turn = turn.clone();
+        turn.as_object_mut().unwrap().remove("itemsView");
+        turn
+    };
+    let ascending = page_through(
+        &mut server,
+        "thread/turns/list",
+        json!({"sortDirection": "asc"}),
+    );
+    assert_eq!(ascending.iter().map(strip).collect::<Vec<_>>(), turns);
+    let mut descending = page_through(
+        &mut server,
+        "thread/turns/list",
+        json!({"sortDirection": "desc"}),
+    );
+    descending.reverse();
+    assert_eq!(descending.iter().map(strip).collect::<Vec<_>>(), turns);
+
+    let items: Vec<Value> = turns
+        .iter()
+        .flat_map(|turn| {
+            let turn_id = turn["id"].clone();
+            turn["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |item| json!({"item": item, "turnId": turn_id}))
+        })
+        .collect();
+    assert_eq!(
+        page_through(&mut server, "thread/items/list", json!({})),
+        items
+    );
+    let mut newest_first = page_through(
+        &mut server,
+        "thread/items/list",
+        json!({"sortDirection": "desc"}),
+    );
+    newest_first.reverse();
+    assert_eq!(newest_first, items);
+    let one_turn = server.result(
+        "thread/items/list",
+        json!({"threadId": id, "turnId": "live-70"}),
+    );
+    assert_eq!(one_turn["data"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        one_turn["data"][1]["item"]["content"][0]["text"],
+        "and the tests too"
+    );
+}
+
+/// A host paging an 80 MB thread a turn at a time costs kelp what the page holds, not what
+/// the file holds: its peak stays under half the file's size (reading the file whole took
+/// several times it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_a_large_thread_costs_the_page_not_the_file() {
+    use kelp::llm::types::Item;
+    use kelp::session::{SessionHeader, SessionWriter};
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let state = server.home.path().join(".local/state/kelp");
+    let mut writer = SessionWriter::create(&state, SessionHeader::new(project.path(), "gpt-5.5"));
+    let long = "a long answer line\n".repeat(55_000);
+    for turn in 0..80 {
+        writer
+            .append(&Item::user_text(format!("question {turn}")))
+            .unwrap();
+        writer.append(&Item::assistant_text(&long)).unwrap();
+    }
+    let file = writer.path().unwrap().to_path_buf();
+    let id = writer.id().to_string();
+    drop(writer);
+    let size_kib = std::fs::metadata(&file).unwrap().len() / 1024;
+    assert!(size_kib > 80 * 1024, "{size_kib} KiB");
+    let mut cursor = Value::Null;
+    for _ in 0..3 {
+        let page = server.result(
+            "thread/turns/list",
+            json!({"threadId": id, "limit": 1, "cursor": cursor, "sortDirection": "desc"}),
+        );
+        assert_eq!(page["data"].as_array().unwrap().len(), 1);
+        cursor = page["nextCursor"].clone();
+    }
+    let items = server.result("thread/items/list", json!({"threadId": id, "limit": 2}));
+    assert_eq!(items["data"][0]["item"]["content"][0]["text"], "question 0");
+    let peak = crate::support::status_kb(server.child.id(), "VmHWM");
+    assert!(
+        peak < size_kib / 2,
+        "kelp peaked at {peak} KiB paging a {size_kib} KiB thread"
+    );
+}
+
 /// Reading a large saved thread is off the protocol loop: a request sent after it is answered
 /// while it is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
