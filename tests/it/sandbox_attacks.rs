@@ -392,7 +392,8 @@ async fn commands_of_a_conversation_share_a_private_tmp() {
     assert!(!Path::new("/tmp").join(&name).exists());
 }
 
-/// The default sandbox is no obstacle to ordinary work: a build and git in the project.
+/// The default sandbox is no obstacle to ordinary work: a build with a path dependency, and
+/// git, in the project.
 #[tokio::test]
 async fn the_default_sandbox_still_builds_a_crate_and_runs_git() {
     let Some(victim) = victim() else { return };
@@ -400,14 +401,26 @@ async fn the_default_sandbox_still_builds_a_crate_and_runs_git() {
         return;
     }
     std::fs::create_dir_all(victim.project.join("src")).unwrap();
+    std::fs::create_dir_all(victim.project.join("helper/src")).unwrap();
     std::fs::write(
         victim.project.join("Cargo.toml"),
-        "[package]\nname = \"small\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        "[package]\nname = \"small\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+         [dependencies]\nhelper = { path = \"helper\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        victim.project.join("helper/Cargo.toml"),
+        "[package]\nname = \"helper\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        victim.project.join("helper/src/lib.rs"),
+        "pub fn said() -> &'static str { \"built and ran\" }\n",
     )
     .unwrap();
     std::fs::write(
         victim.project.join("src/main.rs"),
-        "fn main() { println!(\"built and ran\"); }\n",
+        "fn main() { println!(\"{}\", helper::said()); }\n",
     )
     .unwrap();
     let real_home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
