@@ -7,8 +7,9 @@
 //!   from the prompt to the end of the turn, as notifications per second (median of 5).
 //!
 //! And for the app-server, `thread/list` over 2,000 saved sessions: the first page, and one
-//! folder's (median of 20); and `thread/turns/list` paging a saved session of 2,000 turns, 25 a
-//! page (median of 40 pages).
+//! folder's (median of 20); `thread/turns/list` paging a saved session of 2,000 turns, 25 a
+//! page (median of 40 pages); and the app-server's peak memory paging an 86 MB session of 80
+//! turns a turn at a time.
 //!
 //! These measure; they do not assert timings.
 
@@ -205,6 +206,44 @@ fn main() {
     }
     bench_thread_list(&env);
     bench_turns_list(&env);
+    bench_large_thread_pages(&env);
+}
+
+/// The app-server's peak memory paging a large saved session (80 turns, each a prompt and a
+/// 1 MB answer) a turn at a time, as a host reloading it would: three pages of
+/// `thread/turns/list`, newest first, and a page of `thread/items/list`.
+fn bench_large_thread_pages(env: &[(&str, String)]) {
+    let state = tempfile::tempdir().expect("a temp dir");
+    let kelp_state = state.path().join("kelp");
+    let header = kelp::session::SessionHeader::new("/home/dev/src/project", "gpt-5.5");
+    let mut writer = kelp::session::SessionWriter::create(&kelp_state, header);
+    let long = "a long answer line\n".repeat(55_000);
+    for n in 0..80 {
+        let item = kelp::llm::types::Item::user_text(format!("question {n}"));
+        writer.append(&item).expect("append");
+        writer
+            .append(&kelp::llm::types::Item::assistant_text(long.as_str()))
+            .expect("append");
+    }
+    let size = std::fs::metadata(writer.path().expect("saved")).map_or(0, |meta| meta.len());
+    let thread_id = writer.id().to_string();
+    let mut server = Server::app_server_over(state.path(), env);
+    let idle = support::status_kb(server.child.id(), "VmRSS");
+    let mut cursor = Value::Null;
+    for id in 0..3 {
+        let params =
+            json!({"threadId": thread_id, "limit": 1, "cursor": cursor, "sortDirection": "desc"});
+        let (answer, _) = server.timed_call(200 + id, "thread/turns/list", &params);
+        cursor = answer["result"]["nextCursor"].clone();
+    }
+    let params = json!({"threadId": thread_id, "limit": 2});
+    server.timed_call(210, "thread/items/list", &params);
+    println!(
+        "kelp app-server: paging a {:.0} MB session of 80 turns a turn at a time: peak {} kB ({} kB before)",
+        size as f64 / 1e6,
+        support::status_kb(server.child.id(), "VmHWM"),
+        idle
+    );
 }
 
 /// `thread/turns/list` paging one saved session of 2,000 turns (a prompt and an answer each),

@@ -113,12 +113,7 @@ fn terminal() -> Terminal<TestBackend> {
 
 /// This process's resident memory, in kB.
 fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|kb| kb.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    support::status_kb("self", "VmRSS")
 }
 
 /// One long run in one client: 2,000 turns, each a prompt, a command with 20 KB of output and
@@ -280,9 +275,7 @@ fn bench_keystrokes(streaming: bool) -> Stats {
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    Some(support::status_kb(pid, "VmRSS")).filter(|kb| *kb > 0)
 }
 
 fn bench_launch() {

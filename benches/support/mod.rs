@@ -1,4 +1,5 @@
-//! What the bench binaries share: the median of their samples, and picking rows by name.
+//! What the bench binaries share: the median of their samples, picking rows by name, and a
+//! process's memory figures.
 
 // Each bench binary compiles this module and uses part of it.
 #![allow(dead_code)]
@@ -17,4 +18,15 @@ pub fn row_filter() -> impl Fn(&str) -> bool {
         only.as_deref()
             .is_none_or(|word| name.replace(' ', "").contains(word))
     }
+}
+
+/// A memory figure of `/proc/<process>/status` in kB (`VmRSS`, resident now; `VmHWM`, the
+/// peak); `process` is a pid, or `self`. 0 where it cannot be read.
+pub fn status_kb(process: impl std::fmt::Display, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|kb| kb.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }

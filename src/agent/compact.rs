@@ -8,7 +8,7 @@
 
 use super::conversation::Conversation;
 use super::protocol::Event;
-use super::turn_context::{TurnContext, TurnError, forward_retry};
+use super::turn_context::{TurnContext, TurnError, forward_retry, new_turn_id};
 use crate::llm::LlmError;
 use crate::llm::types::{Item, ResponseEvent, Role};
 
@@ -41,6 +41,23 @@ pub enum Reason {
     Overflow,
     /// The person asked (`/compact`).
     Asked,
+}
+
+/// `/compact` (or `thread/compact/start`): a turn of its own under `turn_id` (one is made when
+/// `None`), saved as one, that compacts the conversation keeping `focus` in particular.
+pub async fn as_asked(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    focus: Option<&str>,
+    turn_id: Option<String>,
+) -> Result<(), TurnError> {
+    let id = turn_id.unwrap_or_else(new_turn_id);
+    ctx.emit(Event::TurnStarted { id: id.clone() });
+    let started = crate::session::Entry::Note(crate::session::Note::TurnStarted { id });
+    if let Some(e) = conversation.record_once_failing(started) {
+        ctx.emit(Event::Error(e.to_string()));
+    }
+    compact(conversation, ctx, Reason::Asked, focus).await
 }
 
 /// Asks the model for a summary (with the person's `focus`, if any) and compacts the

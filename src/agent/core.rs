@@ -774,24 +774,11 @@ impl Core {
                     run_turn_unfinished(&mut conversation, &ctx, submission).await
                 }
                 Work::Review { target, turn_id } => {
-                    crate::agent::review::run(&mut conversation, &ctx, &target, turn_id).await
+                    crate::agent::turn::run_review(&mut conversation, &ctx, &target, turn_id).await
                 }
                 Work::Compact { focus, turn_id } => {
-                    let id = turn_id.unwrap_or_else(crate::agent::turn::new_turn_id);
-                    ctx.events.send(Event::TurnStarted { id: id.clone() }).ok();
-                    if let Some(e) = conversation.record_once_failing(session::Entry::Note(
-                        session::Note::TurnStarted { id },
-                    )) {
-                        ctx.events.send(Event::Error(e.to_string())).ok();
-                    }
-                    let reason = crate::agent::compact::Reason::Asked;
-                    crate::agent::compact::compact(
-                        &mut conversation,
-                        &ctx,
-                        reason,
-                        focus.as_deref(),
-                    )
-                    .await
+                    let focus = focus.as_deref();
+                    crate::agent::compact::as_asked(&mut conversation, &ctx, focus, turn_id).await
                 }
             };
             (Box::new(conversation), outcome_of(&result, ctx.sign_in))

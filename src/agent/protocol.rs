@@ -139,7 +139,7 @@ pub enum Op {
     },
     /// Review `target` in a turn of its own: a reviewer that reads with a read-only sandbox
     /// and none of the conversation's talk, whose findings then join the conversation (see
-    /// [`crate::agent::review::run`]).
+    /// `turn::run_review`).
     Review {
         target: crate::agent::review::ReviewTarget,
         /// The id the face gave the turn (as `Submission::turn_id`).

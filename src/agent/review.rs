@@ -118,50 +118,6 @@ impl ReviewTarget {
     }
 }
 
-/// Runs a review of `target` as a turn of its own beside `conversation`, by its
-/// [`reviewer`](crate::agent::conversation::Conversation::reviewer): the face sees a turn like
-/// any other. The conversation then keeps the request and the findings (not the reviewer's
-/// reads), so the next prompt can say "fix those".
-pub async fn run(
-    conversation: &mut crate::agent::conversation::Conversation,
-    ctx: &crate::agent::turn_context::TurnContext,
-    target: &ReviewTarget,
-    turn_id: Option<String>,
-) -> Result<(), crate::agent::turn_context::TurnError> {
-    use crate::llm::types::Item;
-    use crate::session::{Entry, Note};
-    let mut reviewer = conversation.reviewer();
-    let turn_id = turn_id.unwrap_or_else(crate::agent::turn::new_turn_id);
-    let submission = crate::agent::protocol::Submission {
-        turn_id: Some(turn_id.clone()),
-        ..crate::agent::protocol::Submission::text(target.prompt())
-    };
-    let result = crate::agent::turn::run_turn_unfinished(&mut reviewer, ctx, submission).await;
-    conversation.add_usage(&reviewer.usage());
-    let findings = reviewer
-        .last_answer()
-        .filter(|text| !text.trim().is_empty());
-    // Nothing was asked of a reviewer that never sent a request (no login): nothing to keep.
-    if reviewer.usage() != crate::llm::types::TokenUsage::default() || findings.is_some() {
-        let mut entries = vec![
-            Entry::Note(Note::TurnStarted { id: turn_id }),
-            Entry::Item(Item::user_text(format!("/review {}", target.label()))),
-        ];
-        entries.extend(findings.map(|text| Entry::Item(Item::assistant_text(text))));
-        for entry in entries {
-            if let Some(e) = conversation.record_once_failing(entry) {
-                ctx.emit(crate::agent::protocol::Event::Error(e.to_string()));
-            }
-        }
-    }
-    // The window the face shows is the conversation's again, not the reviewer's.
-    ctx.emit(crate::agent::protocol::Event::ContextUsed {
-        used: conversation.context_used(),
-        window: conversation.context_window(),
-    });
-    result
-}
-
 /// A commit id as people write it: its first seven characters.
 fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)

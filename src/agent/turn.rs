@@ -24,6 +24,7 @@ use super::protocol::{
 };
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use super::turn_context::forward_retry;
+pub use super::turn_context::new_turn_id;
 use super::turn_context::{TurnContext, TurnError, take_steered};
 use crate::config::SandboxMode;
 use crate::llm::types::{Item, ResponseEvent, TokenUsage};
@@ -115,9 +116,48 @@ pub async fn run_turn_unfinished(
     result
 }
 
-/// A new turn's id.
-pub fn new_turn_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// Runs a review of `target` as a turn of its own beside `conversation`, by its
+/// [`reviewer`](Conversation::reviewer): the face sees a turn like
+/// any other. The conversation then keeps the request and the findings (not the reviewer's
+/// reads), so the next prompt can say "fix those".
+pub async fn run_review(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    target: &super::review::ReviewTarget,
+    turn_id: Option<String>,
+) -> Result<(), TurnError> {
+    use crate::llm::types::Item;
+    use crate::session::{Entry, Note};
+    let mut reviewer = conversation.reviewer();
+    let turn_id = turn_id.unwrap_or_else(new_turn_id);
+    let submission = super::protocol::Submission {
+        turn_id: Some(turn_id.clone()),
+        ..super::protocol::Submission::text(target.prompt())
+    };
+    let result = run_turn_unfinished(&mut reviewer, ctx, submission).await;
+    conversation.add_usage(&reviewer.usage());
+    let findings = reviewer
+        .last_answer()
+        .filter(|text| !text.trim().is_empty());
+    // Nothing was asked of a reviewer that never sent a request (no login): nothing to keep.
+    if reviewer.usage() != crate::llm::types::TokenUsage::default() || findings.is_some() {
+        let mut entries = vec![
+            Entry::Note(Note::TurnStarted { id: turn_id }),
+            Entry::Item(Item::user_text(format!("/review {}", target.label()))),
+        ];
+        entries.extend(findings.map(|text| Entry::Item(Item::assistant_text(text))));
+        for entry in entries {
+            if let Some(e) = conversation.record_once_failing(entry) {
+                ctx.emit(super::protocol::Event::Error(e.to_string()));
+            }
+        }
+    }
+    // The window the face shows is the conversation's again, not the reviewer's.
+    ctx.emit(super::protocol::Event::ContextUsed {
+        used: conversation.context_used(),
+        window: conversation.context_window(),
+    });
+    result
 }
 
 /// Saves what an unfinished turn leaves: the answer streamed so far, so the model and the

@@ -11,6 +11,11 @@ use super::protocol::{Event, StopCause, TurnOutcome};
 use crate::llm::types::ResponseEvent;
 use crate::llm::{ErrorCategory, LlmClient, LlmError};
 
+/// A new turn's id.
+pub fn new_turn_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// What a turn needs besides the conversation.
 #[derive(Debug, Clone)]
 pub struct TurnContext {

@@ -303,7 +303,7 @@ impl SessionIndex {
     }
 
     /// The turns in `range` (clamped to those there are), read from the file: their items and
-    /// notes, placed as in the whole history, for [`crate::agent::replay::replay_from`].
+    /// notes, placed as in the whole history, for the replay to start from.
     pub fn load_turns(&self, range: std::ops::Range<usize>) -> Result<SessionLog, SessionError> {
         let turns = &self.scan.turns;
         let first = range.start.min(turns.len());
