@@ -3,7 +3,8 @@
 Usage: codex_acp.py [METHOD]   (api-key, or chat-gpt-device-code)
 
 Against the fake's `coding` scenario the prompt is a command to approve, then a patch to approve
-that writes what it printed to kelp-notes.md.
+that writes what it printed to kelp-notes.md; then `/review-branch main`, whose reviewer tries
+the same and must write nothing.
 """
 import asyncio, os, sys, tempfile
 from pathlib import Path
@@ -94,6 +95,16 @@ async def main(method):
         print("edits as they started:", edits_started_with_diffs(client.updates))
         notes = Path(project) / "kelp-notes.md"
         print("kelp-notes.md:", notes.read_text().strip() if notes.exists() else "(not written)")
+        # A review (codex-acp's /review-branch → review/start): the reviewer's patch must not run.
+        notes.unlink(missing_ok=True)
+        client.updates.clear()
+        client.permissions.clear()
+        review = await conn.prompt(session_id=session.session_id, prompt=[text_block("/review-branch main")])
+        said = "".join(getattr(u.content, "text", "") for u in client.updates if type(u).__name__ == "AgentMessageChunk")
+        print("review stop reason:", review.stop_reason)
+        print("review said:", said[:300].replace("\n", " | "))
+        print("review approvals asked:", [(title[:40], options) for title, _, options in client.permissions])
+        print("review wrote kelp-notes.md:", notes.exists())
     # A second connection, as an editor reopened: list the sessions and load this one.
     client2 = Client()
     async with spawn_agent_process(client2, CODEX_ACP, env=env, cwd=project, use_unstable_protocol=True) as (conn, _):

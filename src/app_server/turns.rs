@@ -420,8 +420,15 @@ pub(super) async fn pump(
             .unwrap_or_default()
     };
     while let Some(event) = events.recv().await {
+        // A review's answer is its `exitedReviewMode` item, as in Codex: no `agentMessage` of
+        // it goes out, or a host would show the findings twice.
+        let reviewing = running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reviewing;
+        let answer_text = matches!(event, Event::TextDelta { .. } | Event::MessageDone { .. });
         // The hot path: the next piece of the message streaming now.
-        if let Some(line) = translator.delta_line(&event, now_ms()) {
+        if !reviewing && let Some(line) = translator.delta_line(&event, now_ms()) {
             out.send_line(line);
             continue;
         }
@@ -493,7 +500,9 @@ pub(super) async fn pump(
             Event::Error(text) => tracing::warn!(thread = %thread_id, "{text}"),
             _ => {}
         }
-        translator.on_event(&turn, event, now_ms(), &mut outgoing);
+        if !(reviewing && answer_text) {
+            translator.on_event(&turn, event, now_ms(), &mut outgoing);
+        }
         for message in outgoing.drain(..) {
             match message {
                 Outgoing::Line(line) => out.send_line(line),
