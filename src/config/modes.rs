@@ -150,14 +150,34 @@ pub fn parse_switch(s: &str) -> Result<bool, String> {
 }
 
 /// How the client calls the person back when a turn ends or waits for them while they look
-/// elsewhere: the terminal's bell, a desktop notification (OSC 9, which tmux passes on), or
-/// nothing.
+/// elsewhere: the terminal's bell, a desktop notification (which tmux passes on), or nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Notify {
     #[default]
     Bell,
+    /// A desktop notification in the form the terminal speaks: OSC 777 where it is known to
+    /// (foot, urxvt, VTE's terminals), else OSC 9 (iTerm2, WezTerm, Ghostty, kitty …).
     Desktop,
+    /// OSC 9 whatever the terminal.
+    Osc9,
+    /// OSC 777 (`notify`) whatever the terminal.
+    Osc777,
     Off,
+}
+
+impl Notify {
+    /// What `Desktop` is for the terminal these variables describe (`TERM`, `VTE_VERSION`);
+    /// the others stay as they are.
+    pub fn for_terminal(self, var: impl Fn(&str) -> Option<String>) -> Self {
+        if self != Self::Desktop {
+            return self;
+        }
+        let term = var("TERM").unwrap_or_default();
+        let speaks_777 = term.starts_with("foot")
+            || term.starts_with("rxvt")
+            || var("VTE_VERSION").is_some_and(|version| !version.is_empty());
+        if speaks_777 { Self::Osc777 } else { Self::Osc9 }
+    }
 }
 
 impl std::str::FromStr for Notify {
@@ -166,10 +186,12 @@ impl std::str::FromStr for Notify {
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         match value.trim().to_ascii_lowercase().as_str() {
             "bell" => Ok(Self::Bell),
-            "desktop" | "osc9" => Ok(Self::Desktop),
+            "desktop" => Ok(Self::Desktop),
+            "osc9" => Ok(Self::Osc9),
+            "osc777" => Ok(Self::Osc777),
             "off" | "false" | "none" => Ok(Self::Off),
             other => Err(format!(
-                "unknown notifications {other:?}: use bell, desktop or off"
+                "unknown notifications {other:?}: use bell, desktop, osc9, osc777 or off"
             )),
         }
     }

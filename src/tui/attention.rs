@@ -1,7 +1,7 @@
 //! Calling the person back: the terminal title says the project and what kelp is doing
 //! (working, waiting for you), and when a turn ends or an approval waits while they look
-//! elsewhere, the bell rings or a desktop notification goes out (OSC 9, wrapped for tmux to
-//! pass on), as configured (`notifications`).
+//! elsewhere, the bell rings or a desktop notification goes out (OSC 9 or OSC 777, wrapped for
+//! tmux to pass on), as configured (`notifications`).
 //!
 //! "Elsewhere" is what the terminal's focus reports say (`focus-events on` in tmux); a terminal
 //! that sends none is taken as unwatched for an approval and for a turn that worked long
@@ -37,10 +37,11 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// Nothing said yet, for the project shown as `project`.
+    /// Nothing said yet, for the project shown as `project`; a `Desktop` notification is sent
+    /// in the form the terminal speaks.
     pub fn new(notify: Notify, project: String, tmux: bool) -> Self {
         Self {
-            notify,
+            notify: notify.for_terminal(|name| std::env::var(name).ok()),
             project,
             tmux,
             focused: None,
@@ -89,9 +90,17 @@ impl Attention {
         match self.notify {
             Notify::Off => String::new(),
             Notify::Bell => "\x07".to_string(),
-            Notify::Desktop => {
-                let clean: String = message.chars().filter(|c| !c.is_control()).collect();
-                let osc = format!("\x1b]9;{clean}\x07");
+            Notify::Desktop | Notify::Osc9 | Notify::Osc777 => {
+                // `;` would end OSC 777's fields early.
+                let clean: String = message
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .map(|c| if c == ';' { ',' } else { c })
+                    .collect();
+                let osc = match self.notify {
+                    Notify::Osc777 => format!("\x1b]777;notify;kelp;{clean}\x07"),
+                    _ => format!("\x1b]9;{clean}\x07"),
+                };
                 if self.tmux {
                     // tmux passes a sequence on when wrapped so, its escapes doubled.
                     format!("\x1bPtmux;{}\x1b\\", osc.replace('\x1b', "\x1b\x1b"))
@@ -143,7 +152,7 @@ mod tests {
         );
 
         // No focus reports: a short turn is watched, a long one or an approval is not.
-        let mut unknown = Attention::new(Notify::Desktop, "~/p".into(), true);
+        let mut unknown = Attention::new(Notify::Osc9, "~/p".into(), true);
         unknown.update(Activity::Working, start);
         let quick = unknown
             .update(Activity::Idle, start + Duration::from_secs(2))
@@ -156,12 +165,54 @@ mod tests {
             "{long:?}"
         );
 
+        let mut foot = Attention::new(Notify::Osc777, "~/a;b".into(), false);
+        foot.focus(false);
+        foot.update(Activity::Working, start);
+        assert!(
+            foot.update(Activity::Waiting, start)
+                .unwrap()
+                .ends_with("\x1b]777;notify;kelp;kelp: waiting for your approval in ~/a,b\x07")
+        );
+
         let mut off = Attention::new(Notify::Off, "~/p".into(), false);
         off.focus(false);
         off.update(Activity::Working, start);
         assert_eq!(
             off.update(Activity::Waiting, start).unwrap(),
             "\x1b]2;waiting for you · kelp · ~/p\x07"
+        );
+    }
+
+    #[test]
+    fn a_desktop_notification_takes_the_form_the_terminal_speaks() {
+        let terminal = |term: &'static str, vte: Option<&'static str>| {
+            move |name: &str| match name {
+                "TERM" => Some(term.to_string()),
+                "VTE_VERSION" => vte.map(str::to_string),
+                _ => None,
+            }
+        };
+        let desktop = Notify::Desktop;
+        assert_eq!(desktop.for_terminal(terminal("foot", None)), Notify::Osc777);
+        assert_eq!(
+            desktop.for_terminal(terminal("rxvt-unicode-256color", None)),
+            Notify::Osc777
+        );
+        assert_eq!(
+            desktop.for_terminal(terminal("xterm-256color", Some("7600"))),
+            Notify::Osc777
+        );
+        assert_eq!(
+            desktop.for_terminal(terminal("xterm-ghostty", None)),
+            Notify::Osc9
+        );
+        assert_eq!(
+            Notify::Osc9.for_terminal(terminal("foot", None)),
+            Notify::Osc9
+        );
+        assert_eq!(
+            Notify::Bell.for_terminal(terminal("foot", None)),
+            Notify::Bell
         );
     }
 }
