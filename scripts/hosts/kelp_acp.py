@@ -1,7 +1,7 @@
 """An ACP client (the agent-client-protocol SDK) driving `kelp acp` as an editor would.
 
 Signs in by device code, opens a session, switches the mode, picks a model and an effort, sends
-a prompt with an image, runs /compact, then, reopened, lists the sessions and loads the one it
+a prompt with an image, runs /compact and two reviews (one refused in words), then, reopened, lists the sessions and loads the one it
 made. Against the fake server (`--scenario coding` or any other).
 """
 import asyncio, base64, os, tempfile
@@ -89,6 +89,12 @@ async def main():
         print("image prompt:", answer.stop_reason)
         answer = await conn.prompt(session_id=session.session_id, prompt=[text_block("/compact")])
         print("/compact:", answer.stop_reason)
+        answer = await conn.prompt(session_id=session.session_id, prompt=[text_block("/review commit")])
+        said = [getattr(u.content, "text", "") for u in client.updates if type(u).__name__ == "AgentMessageChunk"]
+        print("/review commit (no SHA):", answer.stop_reason, "·", said[-1][:80])
+        before = sorted(p.name for p in Path(project).iterdir())
+        answer = await conn.prompt(session_id=session.session_id, prompt=[text_block("/review base main")])
+        print("/review base main:", answer.stop_reason, "· files changed:", sorted(p.name for p in Path(project).iterdir()) != before)
         print("updates:", kinds(client.updates))
         print("approvals asked:", client.permissions)
     client2 = Client()
