@@ -355,7 +355,7 @@ pub enum Event {
     },
     /// A transient failure is being retried ("reconnecting 2/5"). The failed attempt's items
     /// are `voided`: the retry streams the answer again as new items (the rule every face
-    /// follows, in the README's "How it travels").
+    /// follows, in docs/architecture.md's retry rule).
     Retrying {
         attempt: u32,
         max: u32,

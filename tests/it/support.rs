@@ -118,7 +118,7 @@ pub fn dir_outside_the_sandbox() -> Option<tempfile::TempDir> {
 }
 
 /// The one retry scenario every face is tested with: a stream cut after some text, then the
-/// retry's whole answer. The rule (README, "How it travels"): the cut attempt's items are
+/// retry's whole answer. The rule (docs/architecture.md, the retry rule): the cut attempt's items are
 /// void, and the retry's answer comes as a new item with a new id.
 pub mod retry_scenario {
     use crate::fake_openai::Reply;
