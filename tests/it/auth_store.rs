@@ -394,9 +394,19 @@ fn debug_output_never_holds_an_api_key() {
 }
 
 /// opencode's writer, as it behaves: it reads the file without the lock, adds its own entry and
-/// rewrites the file in place (truncate, then write: a reader in between sees it empty).
-fn opencode_like_writer(path: &Path, rounds: usize) {
-    for round in 0..rounds {
+/// rewrites the file in place (truncate, then write: a reader in between sees it empty). It
+/// writes `rounds` rounds, and on until the other writer has saved `meet` times (a loaded
+/// machine slows that one most), at most ten times as many; returns how many it wrote.
+fn opencode_like_writer(
+    path: &Path,
+    rounds: usize,
+    saved: &std::sync::atomic::AtomicUsize,
+    meet: usize,
+) -> usize {
+    let mut round = 0;
+    while round < rounds * 10
+        && (round < rounds || saved.load(std::sync::atomic::Ordering::Relaxed) < meet)
+    {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let mut data: serde_json::Map<String, Value> = match serde_json::from_str(&text) {
             Ok(Value::Object(map)) => map,
@@ -420,7 +430,9 @@ fn opencode_like_writer(path: &Path, rounds: usize) {
         drop(file);
         // Far more often than opencode saves, yet with room for another writer between.
         std::thread::sleep(Duration::from_millis(2));
+        round += 1;
     }
+    round
 }
 
 /// kelp saving logins while opencode rewrites the same file its own way: every entry opencode
@@ -431,24 +443,27 @@ fn kelp_beside_a_writer_like_opencode_loses_no_login() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("auth.json");
     write(&path, "{}\n");
-    let rounds = 400;
+    let saved = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = {
-        let path = path.clone();
-        std::thread::spawn(move || opencode_like_writer(&path, rounds))
+        let (path, saved) = (path.clone(), std::sync::Arc::clone(&saved));
+        std::thread::spawn(move || opencode_like_writer(&path, 400, &saved, 20))
     };
     let store = AuthStore::new(&path);
     let mut saves = 0;
     while !writer.is_finished() {
         let key = format!("sk-kelp-{saves:020}");
         match store.update(|file| file.set_openai(&OpenAiEntry::Api { key: key.clone() })) {
-            Ok(()) => saves += 1,
+            Ok(()) => {
+                saves += 1;
+                saved.store(saves, std::sync::atomic::Ordering::Relaxed);
+            }
             // A file caught half-written for a whole second (a writer descheduled between
             // its two writes) is refused, never overwritten: the save is tried again.
             Err(StoreError::Corrupt { .. } | StoreError::KeptChanging { .. }) => {}
             Err(e) => panic!("{e}"),
         }
     }
-    writer.join().unwrap();
+    let rounds = writer.join().unwrap();
     // opencode's last write may have carried an older kelp entry: one more save after it.
     let last = OpenAiEntry::Api {
         key: "sk-kelp-last-000000000000".into(),
