@@ -419,13 +419,18 @@ pub(super) async fn pump(
             .clone()
             .unwrap_or_default()
     };
+    // Whether the turn running is a review, read once as it starts (`review/start` marks it
+    // before the core begins the turn), not on the deltas' path.
+    let mut reviewing = false;
     while let Some(event) = events.recv().await {
+        if let Event::TurnStarted { .. } = event {
+            reviewing = running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .reviewing;
+        }
         // A review's answer is its `exitedReviewMode` item, as in Codex: no `agentMessage` of
         // it goes out, or a host would show the findings twice.
-        let reviewing = running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .reviewing;
         let answer_text = matches!(event, Event::TextDelta { .. } | Event::MessageDone { .. });
         // The hot path: the next piece of the message streaming now.
         if !reviewing && let Some(line) = translator.delta_line(&event, now_ms()) {
@@ -454,6 +459,7 @@ pub(super) async fn pump(
             Event::TurnStarted { .. } => last_answer.clear(),
             Event::MessageDone { text, .. } => last_answer.clone_from(text),
             Event::TurnFinished(_) => {
+                reviewing = false;
                 let reviewed = {
                     let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
                     running.turn_id = None;
