@@ -476,8 +476,10 @@ fn write_and_rename(
 }
 
 /// Exchanges the new file `temp` with `name`, and keeps the exchange only if what it took out
-/// of the way is still the version `read`; otherwise exchanges them back. On a file system
-/// without exchange, the old file is looked at just before a plain rename instead.
+/// of the way is still the version `read`; otherwise exchanges them back. A file that changed
+/// before the exchange is not exchanged at all: while the new file stands at `name`, another
+/// writer may read it and write its own round into it, which exchanging back would discard. On
+/// a file system without exchange, the old file is looked at just before a plain rename.
 fn exchange_if_still(
     dir: BorrowedFd<'_>,
     temp: &OsStr,
@@ -489,6 +491,11 @@ fn exchange_if_still(
         rustix::fs::statat(dir, at, AtFlags::SYMLINK_NOFOLLOW)
             .is_ok_and(|stat| FileStamp::of_stat(&stat) == read)
     };
+    // Changed already (while the new file was written and synced): nothing is exchanged, so
+    // no reader meets the new file only for it to be taken back.
+    if !is_read(name) {
+        return Ok(false);
+    }
     match rustix::fs::renameat_with(dir, temp, dir, name, RenameFlags::EXCHANGE) {
         Ok(()) if is_read(temp) => Ok(true),
         Ok(()) => {
