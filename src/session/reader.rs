@@ -112,15 +112,7 @@ impl SessionLog {
         shown_bytes: u64,
         shown_turns: usize,
     ) -> Result<Self, SessionError> {
-        let (file, _) = crate::private_file::open_regular(path, MAX_SESSION_BYTES)
-            .map_err(SessionError::io("open", path))?;
-        let mut reader = BufReader::with_capacity(64 * 1024, file);
-        let mut line = Vec::new();
-        reader
-            .read_until(b'\n', &mut line)
-            .map_err(SessionError::io("read", path))?;
-        let header = parse_header(path, &line)?;
-        let scan = scan(&mut reader, line.len() as u64, path)?;
+        let (SessionIndex { header, scan, .. }, mut reader) = SessionIndex::scanned(path)?;
         let keep_from = scan.keep_from(shown_bytes, shown_turns);
         // Turns begin in the order of the items before them.
         let turns_before = scan
@@ -257,6 +249,11 @@ pub struct SessionIndex {
 impl SessionIndex {
     /// Reads the file at `path` once through, keeping each line's place and kind.
     pub fn read(path: &Path) -> Result<Self, SessionError> {
+        Self::scanned(path).map(|(index, _)| index)
+    }
+
+    /// [`Self::read`], and the reader it read with, left at the file's end.
+    fn scanned(path: &Path) -> Result<(Self, BufReader<File>), SessionError> {
         let (file, _) = crate::private_file::open_regular(path, MAX_SESSION_BYTES)
             .map_err(SessionError::io("open", path))?;
         let mut reader = BufReader::with_capacity(64 * 1024, file);
@@ -266,11 +263,12 @@ impl SessionIndex {
             .map_err(SessionError::io("read", path))?;
         let header = parse_header(path, &line)?;
         let scan = scan(&mut reader, line.len() as u64, path)?;
-        Ok(Self {
+        let index = Self {
             path: path.to_path_buf(),
             header,
             scan,
-        })
+        };
+        Ok((index, reader))
     }
 
     /// How many turns the conversation has (rewinds applied).
