@@ -78,10 +78,14 @@ async fn unfinished_answers_stay_marked_on_screen_and_after_resume() {
             "Interrupted — the answer above is incomplete.",
         ],
     );
+    // The usage comes with the reopened conversation, a frame after its notice at the latest.
+    let shown = resumed
+        .wait_until(|s| tokens_on(s).is_some(), WAIT, "the token count")
+        .to_string();
     assert_eq!(
-        tokens_on(&screen).as_deref(),
+        tokens_on(&shown).as_deref(),
         Some(tokens.as_str()),
-        "{screen}"
+        "{shown}"
     );
 
     // The model is told what it had said before each stop.
