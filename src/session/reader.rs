@@ -380,6 +380,18 @@ struct Scan {
 }
 
 impl Scan {
+    /// A turn `id` begins at the line at `offset`, after the items read so far; `noted` if at
+    /// its note.
+    fn begin_turn(&mut self, id: String, offset: u64, noted: bool) {
+        let items_before = self.items.len();
+        self.turns.push(TurnStart {
+            items_before,
+            offset,
+            noted,
+            id,
+        });
+    }
+
     /// The first item kept: since the last compaction, and from the first of the newest turns
     /// that fit `shown_bytes` and `shown_turns` (the newest always).
     fn keep_from(&self, shown_bytes: u64, shown_turns: usize) -> usize {
@@ -450,12 +462,7 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
                     _ => {}
                 }
                 if let Some(id) = splitter.on_note(&note) {
-                    scan.turns.push(TurnStart {
-                        items_before: scan.items.len(),
-                        offset: place.offset,
-                        noted: true,
-                        id,
-                    });
+                    scan.begin_turn(id, place.offset, true);
                 }
                 scan.notes.push((scan.items.len(), place));
             }
@@ -466,12 +473,7 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
                     continue;
                 };
                 if let Some(id) = splitter.on_item(&item) {
-                    scan.turns.push(TurnStart {
-                        items_before: scan.items.len(),
-                        offset: place.offset,
-                        noted: false,
-                        id,
-                    });
+                    scan.begin_turn(id, place.offset, false);
                 }
                 scan.items.push(Place {
                     instructions: item.is_instructions_message(),

@@ -2782,18 +2782,14 @@ async fn pages_of_a_long_thread_put_together_are_the_whole_thread() {
     );
 }
 
-/// A host paging an 80 MB thread a turn at a time costs kelp what the page holds, not what
-/// the file holds: its peak stays under half the file's size (reading the file whole took
-/// several times it).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paging_a_large_thread_costs_the_page_not_the_file() {
+/// A saved thread of `server`'s of 80 turns in `project`, each a question and an answer of
+/// `lines` lines (about 19 bytes each): its id and its file.
+fn save_long_thread(server: &Server, project: &Path, lines: usize) -> (String, PathBuf) {
     use kelp::llm::types::Item;
     use kelp::session::{SessionHeader, SessionWriter};
-    let fake = FakeOpenAi::start().await;
-    let (mut server, project) = logged_in(&fake);
     let state = server.home.path().join(".local/state/kelp");
-    let mut writer = SessionWriter::create(&state, SessionHeader::new(project.path(), "gpt-5.5"));
-    let long = "a long answer line\n".repeat(55_000);
+    let mut writer = SessionWriter::create(&state, SessionHeader::new(project, "gpt-5.5"));
+    let long = "a long answer line\n".repeat(lines);
     for turn in 0..80 {
         writer
             .append(&Item::user_text(format!("question {turn}")))
@@ -2801,8 +2797,17 @@ async fn paging_a_large_thread_costs_the_page_not_the_file() {
         writer.append(&Item::assistant_text(&long)).unwrap();
     }
     let file = writer.path().unwrap().to_path_buf();
-    let id = writer.id().to_string();
-    drop(writer);
+    (writer.id().to_string(), file)
+}
+
+/// A host paging an 80 MB thread a turn at a time costs kelp what the page holds, not what
+/// the file holds: its peak stays under half the file's size (reading the file whole took
+/// several times it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_a_large_thread_costs_the_page_not_the_file() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let (id, file) = save_long_thread(&server, project.path(), 55_000);
     let size_kib = std::fs::metadata(&file).unwrap().len() / 1024;
     assert!(size_kib > 80 * 1024, "{size_kib} KiB");
     let mut cursor = Value::Null;
@@ -2827,21 +2832,9 @@ async fn paging_a_large_thread_costs_the_page_not_the_file() {
 /// while it is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_a_large_thread_holds_up_no_other_request() {
-    use kelp::llm::types::Item;
-    use kelp::session::{SessionHeader, SessionWriter};
     let fake = FakeOpenAi::start().await;
     let (mut server, project) = logged_in(&fake);
-    let state = server.home.path().join(".local/state/kelp");
-    let mut writer = SessionWriter::create(&state, SessionHeader::new(project.path(), "gpt-5.5"));
-    let long = "a long answer line\n".repeat(50_000);
-    for turn in 0..80 {
-        writer
-            .append(&Item::user_text(format!("question {turn}")))
-            .unwrap();
-        writer.append(&Item::assistant_text(&long)).unwrap();
-    }
-    let id = writer.id().to_string();
-    drop(writer);
+    let (id, _) = save_long_thread(&server, project.path(), 50_000);
     let read = server.send("thread/read", json!({"threadId": id, "includeTurns": true}));
     let quick = server.send("permissionProfile/list", json!({}));
     let answered: Vec<i64> = server
