@@ -47,77 +47,92 @@ struct Copy {
     recursive: bool,
 }
 
-/// Serves `fs/<method>` with `raw` params beneath `roots`.
-pub async fn serve(method: &str, roots: Roots, raw: Value) -> Result<Answer, RpcError> {
-    let method = method.to_string();
-    let work = move || -> Result<Value, RpcError> {
-        let done = |result: Result<(), FileOpError>| result.map(|()| json!({})).map_err(refused);
-        match method.as_str() {
-            "fs/readFile" => {
-                let p: PathOnly = params(raw)?;
-                let bytes = roots.read(&p.path).map_err(refused)?;
-                let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-                Ok(json!({ "dataBase64": data }))
-            }
-            "fs/writeFile" => {
-                let p: Write = params(raw)?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(p.data_base64.as_bytes())
-                    .map_err(|e| {
-                        RpcError::invalid_params(format!("Invalid params: dataBase64: {e}"))
-                    })?;
-                done(roots.write(&p.path, &bytes))
-            }
-            "fs/createDirectory" => {
-                let p: CreateDirectory = params(raw)?;
-                done(roots.create_dir(&p.path, p.recursive.unwrap_or(true)))
-            }
-            "fs/getMetadata" => {
-                let p: PathOnly = params(raw)?;
-                let meta = roots.metadata(&p.path).map_err(refused)?;
-                Ok(json!({
-                    "isDirectory": meta.is_directory,
-                    "isFile": meta.is_file,
-                    "isSymlink": meta.is_symlink,
-                    "createdAtMs": meta.created_ms,
-                    "modifiedAtMs": meta.modified_ms,
-                }))
-            }
-            "fs/readDirectory" => {
-                let p: PathOnly = params(raw)?;
-                let entries: Vec<Value> = roots
-                    .read_dir(&p.path)
-                    .map_err(refused)?
-                    .into_iter()
-                    .map(|entry| {
-                        json!({
-                            "fileName": entry.name,
-                            "isDirectory": entry.is_directory,
-                            "isFile": entry.is_file,
-                        })
-                    })
-                    .collect();
-                Ok(json!({ "entries": entries }))
-            }
-            "fs/remove" => {
-                let p: Remove = params(raw)?;
-                done(roots.remove(
-                    &p.path,
-                    p.recursive.unwrap_or(true),
-                    p.force.unwrap_or(true),
-                ))
-            }
-            "fs/copy" => {
-                let p: Copy = params(raw)?;
-                done(roots.copy(&p.source_path, &p.destination_path, p.recursive))
-            }
-            other => Err(RpcError::internal(format!("{other} is not a file method"))),
-        }
-    };
-    let answer = crate::task::spawn_blocking(work)
+/// One file operation's work on a blocking task: `op` reads its params from `raw` and works
+/// beneath `roots`.
+pub async fn blocking(
+    roots: Roots,
+    raw: Value,
+    op: fn(&Roots, Value) -> Result<Value, RpcError>,
+) -> Result<Answer, RpcError> {
+    let answer = crate::task::spawn_blocking(move || op(&roots, raw))
         .await
         .map_err(|e| RpcError::internal(e.to_string()))??;
     Ok(answer.into())
+}
+
+/// An operation that answers nothing but whether it was done.
+fn done(result: Result<(), FileOpError>) -> Result<Value, RpcError> {
+    result.map(|()| json!({})).map_err(refused)
+}
+
+/// `fs/readFile`: the file's bytes, base64.
+pub fn read_file(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+    let p: PathOnly = params(raw)?;
+    let bytes = roots.read(&p.path).map_err(refused)?;
+    let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+    Ok(json!({ "dataBase64": data }))
+}
+
+/// `fs/writeFile`: the base64 bytes written, the file created or replaced.
+pub fn write_file(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+    let p: Write = params(raw)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(p.data_base64.as_bytes())
+        .map_err(|e| RpcError::invalid_params(format!("Invalid params: dataBase64: {e}")))?;
+    done(roots.write(&p.path, &bytes))
+}
+
+/// `fs/createDirectory`, with its parents unless `recursive` is false.
+pub fn create_directory(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+    let p: CreateDirectory = params(raw)?;
+    done(roots.create_dir(&p.path, p.recursive.unwrap_or(true)))
+}
+
+/// `fs/getMetadata`: what the path is, and its times.
+pub fn metadata(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+    let p: PathOnly = params(raw)?;
+    let meta = roots.metadata(&p.path).map_err(refused)?;
+    Ok(json!({
+        "isDirectory": meta.is_directory,
+        "isFile": meta.is_file,
+        "isSymlink": meta.is_symlink,
+        "createdAtMs": meta.created_ms,
+        "modifiedAtMs": meta.modified_ms,
+    }))
+}
+
+/// `fs/readDirectory`: the folder's entries.
+pub fn read_directory(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+    let p: PathOnly = params(raw)?;
+    let entries: Vec<Value> = roots
+        .read_dir(&p.path)
+        .map_err(refused)?
+        .into_iter()
+        .map(|entry| {
+            json!({
+                "fileName": entry.name,
+                "isDirectory": entry.is_directory,
+                "isFile": entry.is_file,
+            })
+        })
+        .collect();
+    Ok(json!({ "entries": entries }))
+}
+
+/// `fs/remove`, a folder with what it holds and a missing path quietly unless told otherwise.
+pub fn remove(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+    let p: Remove = params(raw)?;
+    done(roots.remove(
+        &p.path,
+        p.recursive.unwrap_or(true),
+        p.force.unwrap_or(true),
+    ))
+}
+
+/// `fs/copy`: a file, or a folder when `recursive`.
+pub fn copy(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+    let p: Copy = params(raw)?;
+    done(roots.copy(&p.source_path, &p.destination_path, p.recursive))
 }
 
 /// A failed operation as the error the host shows.

@@ -1,21 +1,40 @@
 //! Every request method of the Codex app-server protocol (the stable methods of Codex 0.169's
-//! schema) and how kelp serves it: the one table the dispatcher and the unknown-method error
-//! read (`docs/app-server.md` says the same). A method kelp does is handled in `mod.rs`; one
-//! whose feature kelp does not have gets the answer Codex gives when there is nothing of the
-//! kind (an empty list), or a refusal in words; none gets `unknown variant`.
+//! schema) and how kelp serves it: the one table the dispatcher reads, method → handler
+//! (`docs/app-server.md` says the same in words). A method kelp does runs its handler, now, in
+//! order, or on a task of its own; one whose feature kelp does not have gets the answer Codex
+//! gives when there is nothing of the kind (an empty list), or a refusal in words; none gets
+//! `unknown variant`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::server::{self, Server, Work};
+use super::wire::{Answer, RpcError};
+use super::{config, exec, fs, turns};
+
+/// A handler's work that borrows the connection, awaited before the next request is read.
+pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + 'a>>;
 
 /// How kelp serves one method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Serve {
-    /// kelp does what Codex does, on its own core (`mod.rs` has the handler).
-    Done,
+    /// kelp does it at once, in order with the connection's other requests.
+    Now(fn(&mut Server, Value) -> Result<Answer, RpcError>),
+    /// kelp does it in order, awaited before the next request (a thread's core starting).
+    InOrder(for<'a> fn(&'a mut Server, Value) -> Pending<'a>),
+    /// kelp does it on a task of its own: it may wait on the network, a person or a file, and
+    /// the connection's other requests are answered meanwhile.
+    Apart(fn(&Server, Value) -> Work),
     /// kelp has nothing of the kind: the answer when there is nothing (JSON).
     Nothing(&'static str),
     /// kelp cannot: refused with this reason.
     Refused(&'static str),
 }
 
-use Serve::{Done, Nothing, Refused};
+use Serve::{Apart, InOrder, Nothing, Now, Refused};
 
 const NO_PLUGINS: &str = "kelp has no plugins, marketplaces or apps";
 const NO_THREAD_EXTRAS: &str = "kelp keeps no goals, attachments, sections or metadata on a \
@@ -23,16 +42,27 @@ const NO_THREAD_EXTRAS: &str = "kelp keeps no goals, attachments, sections or me
 const NO_CHATGPT_EXTRAS: &str = "kelp does not use this part of a ChatGPT account";
 const NO_IMPORT: &str = "kelp imports no other agent's configuration";
 
-/// The methods, in the schema's order.
 pub const METHODS: &[(&str, Serve)] = &[
-    ("initialize", Done),
-    ("thread/start", Done),
-    ("thread/resume", Done),
-    ("thread/fork", Done),
-    ("thread/archive", Done),
-    ("thread/delete", Done),
-    ("thread/unsubscribe", Done),
-    ("thread/name/set", Done),
+    ("initialize", Now(|s, p| s.initialize(p))),
+    ("thread/start", InOrder(|s, p| Box::pin(s.threads.start(p)))),
+    (
+        "thread/resume",
+        InOrder(|s, p| Box::pin(s.threads.resume(p))),
+    ),
+    ("thread/fork", InOrder(|s, p| Box::pin(s.threads.fork(p)))),
+    (
+        "thread/archive",
+        InOrder(|s, p| Box::pin(s.threads.archive(p))),
+    ),
+    (
+        "thread/delete",
+        InOrder(|s, p| Box::pin(s.threads.delete(p))),
+    ),
+    ("thread/unsubscribe", Now(|s, p| s.threads.unsubscribe(p))),
+    (
+        "thread/name/set",
+        InOrder(|s, p| Box::pin(s.threads.set_name(p))),
+    ),
     ("thread/goal/set", Refused(NO_THREAD_EXTRAS)),
     ("thread/goal/get", Nothing(r#"{"goal":null}"#)),
     ("thread/goal/clear", Nothing(r#"{"cleared":false}"#)),
@@ -48,8 +78,11 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     ("thread/attachment/remove", Refused(NO_THREAD_EXTRAS)),
     ("thread/section/move", Refused(NO_THREAD_EXTRAS)),
-    ("thread/unarchive", Done),
-    ("thread/compact/start", Done),
+    (
+        "thread/unarchive",
+        InOrder(|s, p| Box::pin(s.threads.unarchive(p))),
+    ),
+    ("thread/compact/start", Now(|s, p| s.threads.compact(p))),
     (
         "thread/shellCommand",
         Refused("kelp runs a host's commands with command/exec"),
@@ -58,8 +91,17 @@ pub const METHODS: &[(&str, Serve)] = &[
         "thread/approveGuardianDeniedAction",
         Refused("kelp has no guardian reviewer: every approval is the person's"),
     ),
-    ("thread/revert", Done),
-    ("thread/list", Done),
+    (
+        "thread/revert",
+        InOrder(|s, p| Box::pin(s.threads.revert(p))),
+    ),
+    (
+        "thread/list",
+        Apart(|s, p| {
+            let saved = s.threads.saved();
+            Box::pin(async move { saved.list(p).await })
+        }),
+    ),
     (
         "threadSection/list",
         Nothing(r#"{"data":[],"nextCursor":null}"#),
@@ -67,15 +109,33 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("threadSection/create", Refused(NO_THREAD_EXTRAS)),
     ("threadSection/update", Refused(NO_THREAD_EXTRAS)),
     ("threadSection/delete", Refused(NO_THREAD_EXTRAS)),
-    ("thread/loaded/list", Done),
-    ("thread/read", Done),
-    ("thread/turns/list", Done),
-    ("thread/items/list", Done),
+    ("thread/loaded/list", Now(|s, p| s.threads.loaded(p))),
+    (
+        "thread/read",
+        Apart(|s, p| {
+            let saved = s.threads.saved();
+            Box::pin(async move { saved.read(p).await })
+        }),
+    ),
+    (
+        "thread/turns/list",
+        Apart(|s, p| {
+            let saved = s.threads.saved();
+            Box::pin(async move { saved.turns(p).await })
+        }),
+    ),
+    (
+        "thread/items/list",
+        Apart(|s, p| {
+            let saved = s.threads.saved();
+            Box::pin(async move { saved.items(p).await })
+        }),
+    ),
     (
         "thread/inject_items",
         Refused("kelp's history holds only what its turns did"),
     ),
-    ("skills/list", Done),
+    ("skills/list", Now(|s, p| config::skills(p, &s.config))),
     ("skills/extraRoots/set", Refused("kelp has no skills")),
     ("hooks/list", Nothing(r#"{"data":[]}"#)),
     ("marketplace/add", Refused(NO_PLUGINS)),
@@ -96,16 +156,37 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("plugin/share/list", Nothing(r#"{"data":[]}"#)),
     ("plugin/share/checkout", Refused(NO_PLUGINS)),
     ("plugin/share/delete", Refused(NO_PLUGINS)),
-    ("app/read", Done),
+    ("app/read", Now(|_, p| server::app_read(p))),
     ("app/list", Nothing(r#"{"data":[],"nextCursor":null}"#)),
     ("app/installed", Nothing(r#"{"apps":[]}"#)),
-    ("fs/readFile", Done),
-    ("fs/writeFile", Done),
-    ("fs/createDirectory", Done),
-    ("fs/getMetadata", Done),
-    ("fs/readDirectory", Done),
-    ("fs/remove", Done),
-    ("fs/copy", Done),
+    (
+        "fs/readFile",
+        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::read_file))),
+    ),
+    (
+        "fs/writeFile",
+        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::write_file))),
+    ),
+    (
+        "fs/createDirectory",
+        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::create_directory))),
+    ),
+    (
+        "fs/getMetadata",
+        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::metadata))),
+    ),
+    (
+        "fs/readDirectory",
+        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::read_directory))),
+    ),
+    (
+        "fs/remove",
+        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::remove))),
+    ),
+    (
+        "fs/copy",
+        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::copy))),
+    ),
     ("fs/watch", Refused("kelp does not watch files for a host")),
     (
         "fs/unwatch",
@@ -114,15 +195,33 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("skills/config/write", Refused("kelp has no skills")),
     ("plugin/install", Refused(NO_PLUGINS)),
     ("plugin/uninstall", Refused(NO_PLUGINS)),
-    ("turn/start", Done),
-    ("turn/steer", Done),
-    ("turn/interrupt", Done),
-    ("review/start", Done),
-    ("model/list", Done),
+    (
+        "turn/start",
+        Now(|s, p| turns::start(p, |id| s.threads.thread(id))),
+    ),
+    (
+        "turn/steer",
+        Now(|s, p| turns::steer(p, |id| s.threads.thread(id))),
+    ),
+    (
+        "turn/interrupt",
+        Now(|s, p| turns::interrupt(p, |id| s.threads.thread(id))),
+    ),
+    (
+        "review/start",
+        Now(|s, p| turns::review(p, |id| s.threads.thread(id))),
+    ),
+    (
+        "model/list",
+        Apart(|s, p| Box::pin(server::models(s.llm.clone(), s.default_model(), p))),
+    ),
     ("account/gatewayOAuth/read", Refused(NO_CHATGPT_EXTRAS)),
     ("account/gatewayOAuth/login", Refused(NO_CHATGPT_EXTRAS)),
     ("account/gatewayOAuth/cancel", Refused(NO_CHATGPT_EXTRAS)),
-    ("modelProvider/list", Done),
+    (
+        "modelProvider/list",
+        Now(|s, _| Ok(server::model_providers(&s.config))),
+    ),
     (
         "modelProvider/config/write",
         Refused("kelp talks to OpenAI only; its endpoints are set in config.toml"),
@@ -145,13 +244,25 @@ pub const METHODS: &[(&str, Serve)] = &[
             "kelp's MCP servers sign in with the headers or environment config.toml gives them",
         ),
     ),
-    ("config/mcpServer/reload", Done),
-    ("mcpServerStatus/list", Done),
+    (
+        "config/mcpServer/reload",
+        Now(|s, _| {
+            s.reload();
+            Ok(Answer::new(serde_json::json!({})))
+        }),
+    ),
+    (
+        "mcpServerStatus/list",
+        Now(|s, _| Ok(config::mcp_servers(&s.config, &s.threads.mcp_servers()))),
+    ),
     (
         "mcpServer/resource/read",
         Refused("kelp reads no MCP resources; their tools work"),
     ),
-    ("mcpServer/tool/call", Done),
+    (
+        "mcpServer/tool/call",
+        Apart(|s, p| boxed(s.threads.call_mcp_tool(p))),
+    ),
     (
         "windowsSandbox/setupStart",
         Refused("kelp's sandbox is Linux's (namespaces, Landlock, seccomp)"),
@@ -160,11 +271,26 @@ pub const METHODS: &[(&str, Serve)] = &[
         "windowsSandbox/readiness",
         Refused("kelp's sandbox is Linux's (namespaces, Landlock, seccomp)"),
     ),
-    ("account/login/start", Done),
-    ("account/login/cancel", Done),
-    ("account/logout", Done),
+    (
+        "account/login/start",
+        Apart(|s, p| {
+            let (accounts, experimental) = (Arc::clone(&s.accounts), s.experimental);
+            Box::pin(async move { accounts.start(p, experimental).await })
+        }),
+    ),
+    ("account/login/cancel", Now(|s, p| s.accounts.cancel(p))),
+    (
+        "account/logout",
+        Apart(|s, _| {
+            let accounts = Arc::clone(&s.accounts);
+            Box::pin(async move { accounts.logout().await })
+        }),
+    ),
     ("account/securitySetup/read", Nothing(r#"{"notice":null}"#)),
-    ("account/rateLimits/read", Done),
+    (
+        "account/rateLimits/read",
+        Apart(|s, _| Box::pin(server::rate_limits(s.llm.clone(), s.threads.last_limits()))),
+    ),
     (
         "account/rateLimitResetCredit/consume",
         Refused(NO_CHATGPT_EXTRAS),
@@ -186,14 +312,30 @@ pub const METHODS: &[(&str, Serve)] = &[
         "feedback/save",
         Refused("kelp packs no feedback: its log is kelp.log in its state folder"),
     ),
-    ("command/exec", Done),
-    ("command/exec/write", Done),
-    ("command/exec/terminate", Done),
+    (
+        "command/exec",
+        Apart(|s, p| {
+            boxed(exec::exec(
+                s.config.clone(),
+                s.out.clone(),
+                s.processes.clone(),
+                p,
+            ))
+        }),
+    ),
+    (
+        "command/exec/write",
+        Now(|s, p| exec::write(&s.processes, p)),
+    ),
+    (
+        "command/exec/terminate",
+        Now(|s, p| exec::terminate(&s.processes, p)),
+    ),
     (
         "command/exec/resize",
         Refused("kelp's command/exec runs no terminal to resize"),
     ),
-    ("config/read", Done),
+    ("config/read", Now(|s, p| config::read(&s.config, p))),
     ("externalAgentConfig/detect", Nothing(r#"{"items":[]}"#)),
     ("externalAgentConfig/import", Refused(NO_IMPORT)),
     (
@@ -204,19 +346,48 @@ pub const METHODS: &[(&str, Serve)] = &[
         "externalAgentConfig/import/readHistories",
         Nothing(r#"{"connectors":[],"data":[]}"#),
     ),
-    ("config/value/write", Done),
-    ("config/batchWrite", Done),
+    (
+        "config/value/write",
+        Now(|s, p| {
+            let written = config::write_value(&s.config, p);
+            s.reload();
+            written
+        }),
+    ),
+    (
+        "config/batchWrite",
+        Now(|s, p| {
+            let written = config::batch_write(&s.config, p);
+            s.reload();
+            written
+        }),
+    ),
     (
         "configRequirements/read",
         Nothing(r#"{"requirements":null}"#),
     ),
-    ("account/read", Done),
-    ("fuzzyFileSearch", Done),
+    (
+        "account/read",
+        Apart(|s, _| {
+            let accounts = Arc::clone(&s.accounts);
+            Box::pin(async move { accounts.read().await })
+        }),
+    ),
+    (
+        "fuzzyFileSearch",
+        Apart(|_, p| Box::pin(server::fuzzy_file_search(p))),
+    ),
     // Not in the schema's stable list, but sent by hosts: thread/rollback by those written for
     // earlier Codex releases (the last `numTurns` turns dropped, as thread/revert does), and
     // the server's permission profiles; kelp lists no background terminals.
-    ("thread/rollback", Done),
-    ("permissionProfile/list", Done),
+    (
+        "thread/rollback",
+        InOrder(|s, p| Box::pin(s.threads.rollback(p))),
+    ),
+    (
+        "permissionProfile/list",
+        Now(|_, _| Ok(config::permission_profiles())),
+    ),
     (
         "thread/backgroundTerminals/list",
         Nothing(r#"{"data":[],"nextCursor":null}"#),
@@ -233,8 +404,46 @@ pub fn serve(method: &str) -> Option<Serve> {
 
 /// How many methods kelp does, and how many it recognises.
 pub fn counts() -> (usize, usize) {
-    let done = METHODS.iter().filter(|(_, serve)| *serve == Done).count();
+    let done = METHODS
+        .iter()
+        .filter(|(_, serve)| matches!(serve, Now(_) | InOrder(_) | Apart(_)))
+        .count();
     (done, METHODS.len())
+}
+
+/// A method kelp does not do: the answer when there is nothing of the kind, a refusal in
+/// words, or, for a method the protocol does not have, the error that lists those it has.
+pub fn absent(method: &str) -> Result<Answer, RpcError> {
+    match serve(method) {
+        Some(Nothing(answer)) => serde_json::from_str::<Value>(answer)
+            .map(Answer::from)
+            .map_err(|e| RpcError::internal(e.to_string())),
+        Some(Refused(why)) => Err(RpcError::invalid_request(format!(
+            "{method} is not available: {why}"
+        ))),
+        Some(Now(_) | InOrder(_) | Apart(_)) => Err(RpcError::internal(format!(
+            "{method} is served by its handler, not refused"
+        ))),
+        None => Err(RpcError::invalid_request(format!(
+            "Invalid request: unknown variant `{method}`, expected one of {}",
+            METHODS
+                .iter()
+                .map(|(name, _)| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Work that may be refused before it starts, as one piece of work.
+fn boxed<F>(work: Result<F, RpcError>) -> Work
+where
+    F: Future<Output = Result<Answer, RpcError>> + Send + 'static,
+{
+    match work {
+        Ok(work) => Box::pin(work),
+        Err(error) => Box::pin(std::future::ready(Err(error))),
+    }
 }
 
 #[cfg(test)]

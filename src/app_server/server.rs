@@ -1,0 +1,252 @@
+//! One connection's state (its settings, accounts, threads and commands) and the small
+//! handlers that need no file of their own: `initialize`, `model/list`, `modelProvider/list`,
+//! `app/read`, `account/rateLimits/read`, `fuzzyFileSearch`. Which method runs which handler is
+//! `methods.rs`'s table.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::account::{self, Accounts};
+use super::exec;
+use super::items;
+use super::threads::Threads;
+use super::wire::{self, Answer, Out, RpcError, params};
+use crate::auth::ExternalAuth;
+use crate::config::{Config, Overrides};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InitializeParams {
+    client_info: ClientInfo,
+    #[serde(default)]
+    capabilities: Option<Capabilities>,
+}
+
+#[derive(Deserialize)]
+struct ClientInfo {
+    name: String,
+    version: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Capabilities {
+    #[serde(default)]
+    experimental_api: bool,
+}
+
+/// A request's work, served on a task of its own.
+pub type Work = std::pin::Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send>>;
+
+/// One connection's state.
+pub struct Server {
+    pub(super) config: Config,
+    /// The command line's settings, which beat the file when it is read again.
+    pub(super) overrides: Overrides,
+    pub(super) out: Out,
+    pub(super) initialized: bool,
+    pub(super) experimental: bool,
+    /// Shared with the requests served on tasks of their own.
+    pub(super) accounts: Arc<Accounts>,
+    pub(super) threads: Threads,
+    /// Requests made outside a thread (`model/list`), with the connection's credentials.
+    pub(super) llm: crate::llm::LlmClient,
+    /// The `command/exec` commands running with a host's process id.
+    pub(super) processes: exec::Processes,
+}
+
+impl Server {
+    /// A connection writing to `out`, with the command line's `overrides` (after a config
+    /// write, the settings are read again through them, so a flag still beats the file).
+    pub fn new(config: Config, overrides: Overrides, out: Out) -> anyhow::Result<Self> {
+        let http = crate::llm::client::http_client()?;
+        let external = ExternalAuth::new(Arc::new(account::HostTokens(out.clone())));
+        let accounts = Accounts::new(config.clone(), http, out.clone(), external.clone());
+        let llm = crate::llm::LlmClient::with_settings(
+            config.clone(),
+            accounts.manager().clone(),
+            crate::llm::StreamSettings::default(),
+        )?;
+        Ok(Self {
+            accounts: Arc::new(accounts),
+            llm,
+            threads: Threads::new(config.clone(), out.clone(), external),
+            config,
+            overrides,
+            out,
+            initialized: false,
+            experimental: false,
+            processes: exec::Processes::default(),
+        })
+    }
+
+    /// The folders the connection's threads opened, beneath which `fs/*` works.
+    pub(super) fn file_roots(&self) -> crate::agent::files::Roots {
+        crate::agent::files::Roots::new(self.threads.roots())
+    }
+
+    /// A new thread's model.
+    pub(super) fn default_model(&self) -> String {
+        crate::llm::models::choose_model(self.config.model.as_deref())
+    }
+
+    /// Stops what the connection set off: a login a request still waits on, the commands.
+    pub fn stop(&self) {
+        self.accounts.stop();
+        self.processes.stop_all();
+    }
+
+    /// Reads the settings again after a write to the config file: threads started from now on
+    /// use them.
+    pub(super) fn reload(&mut self) {
+        match Config::load(&self.overrides) {
+            Ok((config, warnings)) => {
+                for warning in warnings {
+                    tracing::warn!(%warning, "the config file after a write");
+                }
+                self.threads.set_config(config.clone());
+                self.config = config;
+            }
+            Err(e) => tracing::warn!(error = %e, "the settings could not be read again"),
+        }
+    }
+
+    pub(super) fn initialize(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        if self.initialized {
+            return Err(RpcError::invalid_request("Already initialized"));
+        }
+        let p: InitializeParams = params(raw)?;
+        self.initialized = true;
+        self.experimental = p.capabilities.unwrap_or_default().experimental_api;
+        let term = std::env::var("TERM_PROGRAM")
+            .or_else(|_| std::env::var("TERM"))
+            .unwrap_or_else(|_| "unknown".to_string());
+        let home = crate::private_file::parent_dir(&self.config.auth_file);
+        Ok(json!({
+            "userAgent": format!(
+                "kelp/{} ({}; {}) {term} ({}; {})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                p.client_info.name,
+                p.client_info.version,
+            ),
+            "codexHome": std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf()),
+            "platformFamily": std::env::consts::FAMILY,
+            "platformOs": std::env::consts::OS,
+        })
+        .into())
+    }
+}
+
+/// `modelProvider/list`: kelp's one provider, OpenAI (the Codex backend with a ChatGPT login,
+/// the API with a key), not changeable here.
+pub(super) fn model_providers(config: &Config) -> Answer {
+    json!({
+        "canChangeDefault": false,
+        "defaultProviderId": "openai",
+        "data": [{
+            "id": "openai",
+            "name": "OpenAI",
+            "baseUrl": config.openai_base_url,
+            "canEdit": false,
+            "settings": { "type": "openai" },
+        }],
+    })
+    .into()
+}
+
+/// `app/read`: kelp has no apps, so every id asked for is missing.
+pub(super) fn app_read(raw: Value) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Read {
+        app_ids: Vec<String>,
+    }
+    let asked: Read = params(raw)?;
+    Ok(json!({ "apps": [], "missingAppIds": asked.app_ids }).into())
+}
+
+/// `account/rateLimits/read`: the plan's windows as the backend says them now (kept as the
+/// last snapshot), or, for an API key or when it does not say, the last ones a response
+/// reported (none yet: an empty snapshot).
+pub(super) async fn rate_limits(
+    llm: crate::llm::LlmClient,
+    last: Arc<std::sync::Mutex<Value>>,
+) -> Result<Answer, RpcError> {
+    let fresh = llm
+        .rate_limits()
+        .await
+        .map(|limits| items::rate_limits(&limits));
+    let mut last = last
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(fresh) = fresh {
+        *last = fresh;
+    }
+    Ok(json!({ "rateLimits": *last }).into())
+}
+
+/// Files `fuzzyFileSearch` returns at most, over all its roots.
+const SEARCH_LIMIT: usize = 50;
+
+/// `fuzzyFileSearch`: the files of each root that match the query as the `@` finder matches
+/// them (ignore rules respected), best first.
+pub(super) async fn fuzzy_file_search(raw: Value) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    struct Search {
+        query: String,
+        roots: Vec<std::path::PathBuf>,
+    }
+    let asked: Search = wire::params(raw)?;
+    let files = crate::task::spawn_blocking(move || {
+        let mut files: Vec<Value> = Vec::new();
+        for root in &asked.roots {
+            for found in crate::agent::mentions::search_files(root, &asked.query, SEARCH_LIMIT) {
+                let file_name = found
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                files.push(json!({
+                    "root": root,
+                    "path": found.path,
+                    "file_name": file_name,
+                    "score": found.score,
+                    "indices": found.indices,
+                    "match_type": "file",
+                }));
+            }
+        }
+        files.sort_by(|a, b| b["score"].as_u64().cmp(&a["score"].as_u64()));
+        files.truncate(SEARCH_LIMIT);
+        files
+    })
+    .await
+    .map_err(|e| RpcError::internal(e.to_string()))?;
+    Ok(json!({ "files": files }).into())
+}
+
+/// `model/list`: the login's models (the built-in list for a ChatGPT login when there is no login
+/// yet, so a host can show its picker before signing in); `default` is a new thread's model.
+pub(super) async fn models(
+    llm: crate::llm::LlmClient,
+    default: String,
+    params: Value,
+) -> Result<Answer, RpcError> {
+    let list = match llm.models().await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::info!(error = %e, "model/list without a login: the built-in list");
+            crate::llm::models::ModelList {
+                models: crate::llm::models::builtin_models(crate::llm::LoginKind::ChatGpt),
+                source: crate::llm::models::ModelSource::BuiltIn,
+            }
+        }
+    };
+    super::config::models(&list, &default, params)
+}
