@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::items::{Outgoing, Translator};
+use super::items::Translator;
 use crate::agent::protocol::Event;
 use crate::llm::types::TokenUsage;
 
@@ -128,7 +128,7 @@ impl ExecEvents {
         let mut notes = Vec::new();
         self.translator.on_event(&turn_id, event, 0, &mut notes);
         for note in notes {
-            if let Outgoing::Notify { method, params } = note {
+            if let Ok((method, params)) = note.into_message() {
                 self.on_notification(method, params, out);
             }
         }

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::items::history_turns;
+use super::protocol::{ListPage, Thread, ThreadResponse, Turn, TurnItem};
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::Config;
 use crate::session::SessionIndex;
@@ -43,7 +44,7 @@ fn turn_values(
     summary: &crate::session::SessionSummary,
     index: &SessionIndex,
     range: std::ops::Range<usize>,
-) -> Result<Vec<Value>, crate::session::SessionError> {
+) -> Result<Vec<Turn>, crate::session::SessionError> {
     let log = index.load_turns(range)?;
     let replay = crate::agent::replay::replay_from(
         &log.items,
@@ -65,37 +66,12 @@ fn stamp_of(path: &std::path::Path) -> Option<FileStamp> {
         .ok()
 }
 
-/// A thread as the protocol's `Thread`: a kelp session, its turns left out.
-pub fn thread_value(
-    id: &str,
-    cwd: &std::path::Path,
-    preview: &str,
-    created: i64,
-    updated: i64,
-) -> Value {
-    json!({
-        "id": id,
-        "sessionId": id,
-        "preview": preview,
-        "ephemeral": false,
-        "modelProvider": "openai",
-        "createdAt": created,
-        "updatedAt": updated,
-        "status": { "type": "idle" },
-        "cwd": cwd,
-        "cliVersion": env!("CARGO_PKG_VERSION"),
-        "source": "appServer",
-        "turns": [],
-        "projectId": null,
-    })
-}
-
 /// A saved session as a thread: its first prompt the preview, its start and last write the
 /// times.
 pub fn listed_thread(
     session: &crate::session::SessionSummary,
     names: &HashMap<uuid::Uuid, String>,
-) -> Value {
+) -> Thread {
     let created = session.started_at.timestamp();
     let updated = session
         .modified
@@ -104,8 +80,8 @@ pub fn listed_thread(
         .unwrap_or(created);
     let id = session.id.to_string();
     let preview = session.first_prompt.as_deref().unwrap_or_default();
-    let mut thread = thread_value(&id, &session.project_dir, preview, created, updated);
-    thread["name"] = json!(names.get(&session.id));
+    let mut thread = Thread::new(&id, &session.project_dir, preview, created, updated);
+    thread.name = Some(names.get(&session.id).cloned());
     thread
 }
 
@@ -190,13 +166,16 @@ impl Saved {
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?;
         let more = found.len() > page.size;
-        let data: Vec<Value> = found
+        let data = found
             .iter()
             .take(page.size)
             .map(|session| listed_thread(session, &names))
             .collect();
-        let next = page.next(more);
-        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": null }).into())
+        Answer::of(&ListPage {
+            data,
+            next_cursor: page.next(more),
+            backwards_cursor: None,
+        })
     }
 
     /// `thread/read`: a saved session as a thread, loaded or not; with `includeTurns`, its
@@ -213,9 +192,9 @@ impl Saved {
         let (summary, turns) = self.history(&asked.thread_id).await?;
         let mut thread = listed_thread(&summary, &self.names().await);
         if asked.include_turns {
-            thread["turns"] = json!(turns);
+            thread.turns = turns;
         }
-        Ok(json!({ "thread": thread }).into())
+        Answer::of(&ThreadResponse { thread })
     }
 
     /// `thread/turns/list`: a saved session's turns in pages, newest first unless asked `asc`;
@@ -254,13 +233,15 @@ impl Saved {
         let bare = asked.items_view.as_deref() == Some("notLoaded");
         for turn in &mut data {
             if bare {
-                turn["items"] = json!([]);
+                turn.items.clear();
             }
-            turn["itemsView"] = json!(if bare { "notLoaded" } else { "full" });
+            turn.items_view = Some(if bare { "notLoaded" } else { "full" });
         }
-        let next = page.next(to < total);
-        let back = backwards(&page, data.len(), total);
-        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
+        Answer::of(&ListPage {
+            next_cursor: page.next(to < total),
+            backwards_cursor: backwards(&page, data.len(), total),
+            data,
+        })
     }
 
     /// `thread/items/list`: a saved session's items in pages, oldest first unless asked
@@ -295,17 +276,14 @@ impl Saved {
                 }
                 let (mut data, mut total) = (Vec::new(), 0usize);
                 for chunk in chunks {
-                    let mut entries: Vec<Value> = turn_values(&summary, &index, chunk)?
+                    let mut entries: Vec<TurnItem> = turn_values(&summary, &index, chunk)?
                         .into_iter()
-                        .flat_map(|mut turn| {
-                            let turn_id = turn["id"].take();
-                            let items = match turn["items"].take() {
-                                Value::Array(items) => items,
-                                _ => Vec::new(),
-                            };
-                            items
-                                .into_iter()
-                                .map(move |item| json!({ "item": item, "turnId": turn_id.clone() }))
+                        .flat_map(|turn| {
+                            let turn_id = turn.id;
+                            turn.items.into_iter().map(move |item| TurnItem {
+                                item,
+                                turn_id: turn_id.clone(),
+                            })
                         })
                         .collect();
                     if newest_first {
@@ -321,9 +299,11 @@ impl Saved {
                 Ok((data, total))
             })
             .await?;
-        let next = page.next(page.skip.saturating_add(page.size) < total);
-        let back = backwards(&page, data.len(), total);
-        Ok(json!({ "data": data, "nextCursor": next, "backwardsCursor": back }).into())
+        Answer::of(&ListPage {
+            next_cursor: page.next(page.skip.saturating_add(page.size) < total),
+            backwards_cursor: backwards(&page, data.len(), total),
+            data,
+        })
     }
 
     /// A saved session, and its whole history as turns (`thread/read` with its turns,
@@ -331,7 +311,7 @@ impl Saved {
     pub async fn history(
         &self,
         thread_id: &str,
-    ) -> Result<(crate::session::SessionSummary, Vec<Value>), RpcError> {
+    ) -> Result<(crate::session::SessionSummary, Vec<Turn>), RpcError> {
         let (summary, index) = self.indexed(thread_id).await?;
         let shown = summary.clone();
         let turns = self

@@ -10,6 +10,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::protocol::{
+    self as wire, ActiveFlag, CommandAction, FileUpdateChange, ItemStatus, Message, Notification,
+    PatchChangeKind, PlanStepStatus, RateLimitSnapshot, ThreadItem, ThreadStatus, Turn,
+    TurnPlanStep, TurnStatus,
+};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
     TurnOutcome,
@@ -17,7 +22,7 @@ use crate::agent::protocol::{
 use crate::agent::replay::{Replay, Replayed};
 use crate::agent::tools::apply_patch::diff::TurnDiff;
 use crate::agent::tools::{self, ChangeKind, FileChange};
-use crate::llm::types::{RateLimits, TokenUsage};
+use crate::llm::types::TokenUsage;
 use crate::session::TurnEnd;
 
 /// What the server writes for one event.
@@ -27,6 +32,25 @@ pub enum Outgoing {
     Notify { method: &'static str, params: Value },
     /// A notification already written as a line (a delta: one string escape and a copy).
     Line(String),
+    /// An item's end, kept typed: a history takes the item whole from it.
+    Completed(Box<wire::ItemCompleted>),
+}
+
+impl Outgoing {
+    /// Notification `notification`, its method from its type.
+    pub fn of(notification: impl Notification) -> Self {
+        let (method, params) = notification.into_message();
+        Self::Notify { method, params }
+    }
+
+    /// The notification's method and params, unless it is a line already.
+    pub fn into_message(self) -> Result<(&'static str, Value), String> {
+        match self {
+            Self::Notify { method, params } => Ok((method, params)),
+            Self::Completed(completed) => Ok(completed.into_message()),
+            Self::Line(line) => Err(line),
+        }
+    }
 }
 
 /// A tool call the host sees as an item, while it runs.
@@ -36,10 +60,10 @@ enum ToolItem {
     Command {
         command: String,
         output: String,
-        actions: Vec<Value>,
+        actions: Vec<CommandAction>,
     },
     FileChange {
-        changes: Vec<Value>,
+        changes: Vec<FileUpdateChange>,
     },
     Mcp {
         server: String,
@@ -109,20 +133,24 @@ impl Translator {
             return;
         }
         let thread_id = self.thread_id.clone();
-        let with = |extra: Value| {
-            let mut params = json!({ "threadId": thread_id, "turnId": turn_id });
-            if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
-                params.extend(extra);
-            }
-            params
+        let ids = || (thread_id.clone(), turn_id.to_string());
+        let started = |item: ThreadItem| {
+            let (thread_id, turn_id) = ids();
+            Outgoing::of(wire::ItemStarted {
+                thread_id,
+                turn_id,
+                item,
+                started_at_ms: now_ms,
+            })
         };
-        let started = |item: Value| Outgoing::Notify {
-            method: "item/started",
-            params: with(json!({ "item": item, "startedAtMs": now_ms })),
-        };
-        let completed = |item: Value| Outgoing::Notify {
-            method: "item/completed",
-            params: with(json!({ "item": item, "completedAtMs": now_ms })),
+        let completed = |item: ThreadItem| {
+            let (thread_id, turn_id) = ids();
+            Outgoing::Completed(Box::new(wire::ItemCompleted {
+                thread_id,
+                turn_id,
+                item,
+                completed_at_ms: now_ms,
+            }))
         };
         match event {
             Event::ItemStarted {
@@ -143,10 +171,13 @@ impl Translator {
             }
             Event::ReasoningPartAdded { item, index } => {
                 self.summary_index = index;
-                out.push(Outgoing::Notify {
-                    method: "item/reasoning/summaryPartAdded",
-                    params: with(json!({ "itemId": item, "summaryIndex": index })),
-                });
+                let (thread_id, turn_id) = ids();
+                out.push(Outgoing::of(wire::ReasoningSummaryPartAdded {
+                    thread_id,
+                    turn_id,
+                    item_id: item.to_string(),
+                    summary_index: index,
+                }));
             }
             // A piece of a message that never started (its start went to another turn).
             Event::TextDelta { .. } => {}
@@ -156,12 +187,14 @@ impl Translator {
                 {
                     text.push_str(&delta);
                 }
-                out.push(Outgoing::Notify {
-                    method: "item/reasoning/summaryTextDelta",
-                    params: with(
-                        json!({ "itemId": item, "delta": delta, "summaryIndex": self.summary_index }),
-                    ),
-                });
+                let (thread_id, turn_id) = ids();
+                out.push(Outgoing::of(wire::ReasoningSummaryTextDelta {
+                    thread_id,
+                    turn_id,
+                    item_id: item.to_string(),
+                    delta,
+                    summary_index: self.summary_index,
+                }));
             }
             Event::MessageDone { item, text } => {
                 self.message.take_if(|(open, _)| *open == item);
@@ -204,9 +237,9 @@ impl Translator {
                     self.asked.insert(call_id.clone());
                     out.push(started(self.open_tool(call_id, item)));
                 }
-                out.push(
-                    self.status(json!({ "type": "active", "activeFlags": ["waitingOnApproval"] })),
-                );
+                out.push(self.status(ThreadStatus::Active {
+                    active_flags: vec![ActiveFlag::WaitingOnApproval],
+                }));
             }
             // A refused or withdrawn one ends here: nothing runs.
             Event::ApprovalAnswered {
@@ -217,9 +250,13 @@ impl Translator {
                 if self.asked.remove(&call_id)
                     && let Some(item) = self.tools.remove(&call_id)
                 {
-                    out.push(completed(
-                        self.tool_item(&call_id, &item, "declined", None, None),
-                    ));
+                    out.push(completed(self.tool_item(
+                        &call_id,
+                        &item,
+                        ItemStatus::Declined,
+                        None,
+                        None,
+                    )));
                 }
             }
             // Opened when it asked: what a read, listing or search touches is known now.
@@ -293,51 +330,60 @@ impl Translator {
                     out.push(started(item));
                 }
                 self.diff.add(&changes);
-                out.push(Outgoing::Notify {
-                    method: "turn/diff/updated",
-                    params: with(json!({ "diff": self.diff.unified(&self.cwd) })),
-                });
+                let (thread_id, turn_id) = ids();
+                out.push(Outgoing::of(wire::TurnDiffUpdated {
+                    thread_id,
+                    turn_id,
+                    diff: self.diff.unified(&self.cwd),
+                }));
             }
             Event::ToolOutput { call_id, chunk } => {
                 if let Some(ToolItem::Command { output, .. }) = self.tools.get_mut(&call_id) {
                     output.push_str(&chunk);
-                    out.push(Outgoing::Notify {
-                        method: "item/commandExecution/outputDelta",
-                        params: with(json!({ "itemId": call_id, "delta": chunk })),
-                    });
+                    let (thread_id, turn_id) = ids();
+                    out.push(Outgoing::of(wire::CommandExecutionOutputDelta {
+                        thread_id,
+                        turn_id,
+                        item_id: call_id,
+                        delta: chunk,
+                    }));
                 }
             }
             Event::PlanUpdated {
                 explanation, steps, ..
-            } => out.push(Outgoing::Notify {
-                method: "turn/plan/updated",
-                params: with(json!({
-                    "explanation": explanation,
-                    "plan": steps.iter().map(plan_step).collect::<Vec<_>>(),
-                })),
-            }),
+            } => {
+                let (thread_id, turn_id) = ids();
+                out.push(Outgoing::of(wire::TurnPlanUpdated {
+                    thread_id,
+                    turn_id,
+                    explanation,
+                    plan: steps.iter().map(plan_step).collect(),
+                }));
+            }
             // The turn's compaction, named by its turn (a turn compacts once).
             Event::Compacted { .. } => {
-                let item =
-                    json!({ "type": "contextCompaction", "id": format!("{turn_id}-compaction") });
+                let item = ThreadItem::ContextCompaction {
+                    id: format!("{turn_id}-compaction"),
+                };
                 out.push(started(item.clone()));
                 out.push(completed(item));
-                out.push(Outgoing::Notify {
-                    method: "thread/compacted",
-                    params: with(json!({})),
-                });
+                let (thread_id, turn_id) = ids();
+                out.push(Outgoing::of(wire::ThreadCompacted { thread_id, turn_id }));
             }
             // Outside a turn (a resumed conversation's total) it is only the baseline.
             Event::Usage(total) if turn_id.is_empty() => self.usage = total,
             Event::Usage(total) => {
                 let last = total.minus(&self.usage);
                 self.usage = total;
-                out.push(Outgoing::Notify {
-                    method: "thread/tokenUsage/updated",
-                    params: with(json!({
-                        "tokenUsage": { "total": usage(&total), "last": usage(&last) },
-                    })),
-                });
+                let (thread_id, turn_id) = ids();
+                out.push(Outgoing::of(wire::ThreadTokenUsageUpdated {
+                    thread_id,
+                    turn_id,
+                    token_usage: wire::ThreadTokenUsage {
+                        total: (&total).into(),
+                        last: (&last).into(),
+                    },
+                }));
             }
             Event::ToolFinished {
                 call_id,
@@ -349,7 +395,11 @@ impl Translator {
                     out.push(started(item));
                 }
                 if let Some(item) = self.tools.remove(&call_id) {
-                    let status = if success { "completed" } else { "failed" };
+                    let status = if success {
+                        ItemStatus::Completed
+                    } else {
+                        ItemStatus::Failed
+                    };
                     let item = self.tool_item(&call_id, &item, status, exit_code, Some(duration));
                     out.push(completed(item));
                 }
@@ -359,49 +409,48 @@ impl Translator {
             Event::Retrying { reason, voided, .. } => {
                 self.message.take_if(|(open, _)| voided.contains(open));
                 self.reasoning.take_if(|(open, _)| voided.contains(open));
-                out.push(Outgoing::Notify {
-                    method: "error",
-                    params: with(json!({ "error": { "message": reason }, "willRetry": true })),
-                });
+                let (thread_id, turn_id) = ids();
+                out.push(Outgoing::of(wire::TurnErrorNotification {
+                    thread_id,
+                    turn_id,
+                    error: Message::new(reason),
+                    will_retry: true,
+                }));
             }
-            Event::TurnStarted { .. } => {
-                out.push(self.status(json!({ "type": "active", "activeFlags": [] })))
-            }
-            Event::ApprovalAnswered { .. } => {
-                out.push(self.status(json!({ "type": "active", "activeFlags": [] })));
+            Event::TurnStarted { .. } | Event::ApprovalAnswered { .. } => {
+                out.push(self.status(ThreadStatus::Active {
+                    active_flags: Vec::new(),
+                }));
             }
             // A file or image the prompt could not carry: the person reads why.
             Event::Attached(files) => {
                 for file in files.iter().filter(|file| !file.attached) {
-                    out.push(Outgoing::Notify {
-                        method: "warning",
-                        params: json!({
-                            "threadId": self.thread_id,
-                            "message": format!("{} was left out: {}", file.path, file.detail),
-                        }),
-                    });
+                    out.push(Outgoing::of(wire::Warning {
+                        thread_id: Some(thread_id.clone()),
+                        message: format!("{} was left out: {}", file.path, file.detail),
+                    }));
                 }
             }
             // Something the person must know that is not the turn's failure (the conversation
             // no longer being saved, say): a warning the host shows, the turn going on.
-            Event::Error(message) => out.push(Outgoing::Notify {
-                method: "warning",
-                params: json!({ "threadId": self.thread_id, "message": message }),
-            }),
-            Event::RateLimits(limits) => out.push(Outgoing::Notify {
-                method: "account/rateLimits/updated",
-                params: json!({ "rateLimits": rate_limits(&limits) }),
-            }),
+            Event::Error(message) => out.push(Outgoing::of(wire::Warning {
+                thread_id: Some(thread_id),
+                message,
+            })),
+            Event::RateLimits(limits) => out.push(Outgoing::of(wire::RateLimitsUpdated {
+                rate_limits: RateLimitSnapshot::from(&limits),
+            })),
             Event::TurnFinished(outcome) => {
                 if let TurnOutcome::Failed { message, .. } | TurnOutcome::Stopped { message, .. } =
                     &outcome
                 {
-                    out.push(Outgoing::Notify {
-                        method: "error",
-                        params: with(
-                            json!({ "error": { "message": message }, "willRetry": false }),
-                        ),
-                    });
+                    let (thread_id, turn_id) = ids();
+                    out.push(Outgoing::of(wire::TurnErrorNotification {
+                        thread_id,
+                        turn_id,
+                        error: Message::new(message.clone()),
+                        will_retry: false,
+                    }));
                 }
                 self.message = None;
                 // Cut short: every call still open ends, declined if it never ran.
@@ -410,7 +459,7 @@ impl Translator {
                         out.push(started(self.tool_item(
                             &call_id,
                             item,
-                            "inProgress",
+                            ItemStatus::InProgress,
                             None,
                             None,
                         )));
@@ -418,9 +467,9 @@ impl Translator {
                 }
                 for (call_id, item) in std::mem::take(&mut self.tools) {
                     let status = if self.asked.contains(&call_id) {
-                        "declined"
+                        ItemStatus::Declined
                     } else {
-                        "failed"
+                        ItemStatus::Failed
                     };
                     out.push(completed(
                         self.tool_item(&call_id, &item, status, None, None),
@@ -433,49 +482,44 @@ impl Translator {
                     out.push(completed(reasoning(&item, Some(&text))));
                 }
                 let (status, error) = match outcome {
-                    TurnOutcome::Completed => ("completed", Value::Null),
-                    TurnOutcome::Interrupted => ("interrupted", Value::Null),
+                    TurnOutcome::Completed => (TurnStatus::Completed, None),
+                    TurnOutcome::Interrupted => (TurnStatus::Interrupted, None),
                     TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed { message, .. } => {
-                        ("failed", json!({ "message": message }))
+                        (TurnStatus::Failed, Some(Message::new(message)))
                     }
                 };
-                out.push(Outgoing::Notify {
-                    method: "turn/completed",
-                    params: json!({
-                        "threadId": self.thread_id,
-                        "turn": {
-                            "id": turn_id,
-                            "items": [],
-                            "status": status,
-                            "error": error,
-                            "completedAt": now_ms / 1000,
-                        },
-                    }),
-                });
-                out.push(self.status(json!({ "type": "idle" })));
+                out.push(Outgoing::of(wire::TurnCompleted {
+                    thread_id,
+                    turn: Turn {
+                        error,
+                        completed_at: Some(now_ms / 1000),
+                        ..Turn::new(turn_id, status)
+                    },
+                }));
+                out.push(self.status(ThreadStatus::Idle));
             }
             _ => {}
         }
     }
 
     /// `thread/status/changed` to `status`.
-    fn status(&self, status: Value) -> Outgoing {
-        Outgoing::Notify {
-            method: "thread/status/changed",
-            params: json!({ "threadId": self.thread_id, "status": status }),
-        }
+    fn status(&self, status: ThreadStatus) -> Outgoing {
+        Outgoing::of(wire::ThreadStatusChanged {
+            thread_id: self.thread_id.clone(),
+            status,
+        })
     }
 
     /// A patch's item as it starts, if it waited for its changes.
-    fn start_deferred(&mut self, call_id: &str) -> Option<Value> {
+    fn start_deferred(&mut self, call_id: &str) -> Option<ThreadItem> {
         self.unstarted.remove(call_id).then_some(())?;
         let item = self.tools.get(call_id)?;
-        Some(self.tool_item(call_id, item, "inProgress", None, None))
+        Some(self.tool_item(call_id, item, ItemStatus::InProgress, None, None))
     }
 
     /// Keeps `item` open as call `call_id`; returns it as `item/started` shows it.
-    fn open_tool(&mut self, call_id: String, item: ToolItem) -> Value {
-        let shown = self.tool_item(&call_id, &item, "inProgress", None, None);
+    fn open_tool(&mut self, call_id: String, item: ToolItem) -> ThreadItem {
+        let shown = self.tool_item(&call_id, &item, ItemStatus::InProgress, None, None);
         self.tools.insert(call_id, item);
         shown
     }
@@ -484,101 +528,104 @@ impl Translator {
         &self,
         id: &str,
         item: &ToolItem,
-        status: &str,
+        status: ItemStatus,
         exit_code: Option<i32>,
         duration: Option<Duration>,
-    ) -> Value {
+    ) -> ThreadItem {
+        let duration_ms = duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let id = id.to_string();
         match item {
             ToolItem::Command {
                 command,
                 output,
                 actions,
-            } => json!({
-                "type": "commandExecution",
-                "id": id,
-                "command": command,
-                "commandActions": actions,
-                "cwd": self.cwd,
-                "status": status,
-                "aggregatedOutput": (!output.is_empty()).then_some(output),
-                "exitCode": exit_code,
-                "durationMs": duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            }),
-            ToolItem::FileChange { changes } => json!({
-                "type": "fileChange",
-                "id": id,
-                "changes": changes,
-                "status": status,
-            }),
+            } => ThreadItem::CommandExecution {
+                id,
+                command: command.clone(),
+                command_actions: actions.clone(),
+                cwd: self.cwd.clone(),
+                status,
+                aggregated_output: (!output.is_empty()).then(|| output.clone()),
+                exit_code,
+                duration_ms,
+            },
+            ToolItem::FileChange { changes } => ThreadItem::FileChange {
+                id,
+                changes: changes.clone(),
+                status,
+            },
             ToolItem::Mcp {
                 server,
                 tool,
                 arguments,
-            } => json!({
-                "type": "mcpToolCall",
-                "id": id,
-                "server": server,
-                "tool": tool,
-                "arguments": arguments,
+            } => ThreadItem::McpToolCall {
+                id,
+                server: server.clone(),
+                tool: tool.clone(),
+                arguments: arguments.clone(),
                 // The protocol has no `declined` for an MCP call: it failed, and says why.
-                "status": if status == "declined" { "failed" } else { status },
-                "error": match status {
-                    "declined" => Some(json!({ "message": "the call was declined" })),
-                    "failed" => Some(json!({ "message": "the tool call failed" })),
+                status: match status {
+                    ItemStatus::Declined => ItemStatus::Failed,
+                    other => other,
+                },
+                error: match status {
+                    ItemStatus::Declined => Some(Message::new("the call was declined")),
+                    ItemStatus::Failed => Some(Message::new("the tool call failed")),
                     _ => None,
                 },
-                "durationMs": duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            }),
+                duration_ms,
+            },
         }
     }
 }
 
 /// A read, listing or search as the protocol's `CommandAction`.
-fn command_action(command: &str, facts: CallFacts) -> Value {
+fn command_action(command: &str, facts: CallFacts) -> CommandAction {
+    let command = command.to_string();
     match facts {
-        CallFacts::Read { path } => json!({
-            "type": "read",
-            "command": command,
-            "name": path.file_name().map(|name| name.to_string_lossy()),
-            "path": path,
-        }),
-        CallFacts::List { path } => {
-            json!({ "type": "listFiles", "command": command, "path": path })
-        }
-        CallFacts::Search { query, path } => {
-            json!({ "type": "search", "command": command, "query": query, "path": path })
-        }
-        CallFacts::Mcp { .. } => json!({ "type": "unknown", "command": command }),
+        CallFacts::Read { path } => CommandAction::Read {
+            command,
+            name: path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned()),
+            path,
+        },
+        CallFacts::List { path } => CommandAction::ListFiles { command, path },
+        CallFacts::Search { query, path } => CommandAction::Search {
+            command,
+            query,
+            path,
+        },
+        CallFacts::Mcp { .. } => CommandAction::Unknown { command },
     }
 }
 
 /// A plan step as the protocol's `TurnPlanStep`.
-fn plan_step(step: &PlanStep) -> Value {
+fn plan_step(step: &PlanStep) -> TurnPlanStep {
     let status = match step.status {
-        PlanStatus::Pending => "pending",
-        PlanStatus::InProgress => "inProgress",
-        PlanStatus::Completed => "completed",
+        PlanStatus::Pending => PlanStepStatus::Pending,
+        PlanStatus::InProgress => PlanStepStatus::InProgress,
+        PlanStatus::Completed => PlanStepStatus::Completed,
     };
-    json!({ "step": step.step, "status": status })
+    TurnPlanStep {
+        step: step.step.clone(),
+        status,
+    }
 }
 
-/// Token counts as the protocol's `TokenUsageBreakdown`.
-fn usage(tokens: &TokenUsage) -> Value {
-    json!({
-        "inputTokens": tokens.input_tokens,
-        "cachedInputTokens": tokens.cached_input_tokens,
-        "outputTokens": tokens.output_tokens,
-        "reasoningOutputTokens": tokens.reasoning_output_tokens,
-        "totalTokens": tokens.total_tokens,
-    })
+fn agent_message(id: &str, text: &str) -> ThreadItem {
+    ThreadItem::AgentMessage {
+        id: id.to_string(),
+        text: text.to_string(),
+    }
 }
 
-fn agent_message(id: &str, text: &str) -> Value {
-    json!({ "type": "agentMessage", "id": id, "text": text })
-}
-
-fn reasoning(id: &str, summary: Option<&str>) -> Value {
-    json!({ "type": "reasoning", "id": id, "summary": summary.into_iter().collect::<Vec<_>>(), "content": [] })
+fn reasoning(id: &str, summary: Option<&str>) -> ThreadItem {
+    ThreadItem::Reasoning {
+        id: id.to_string(),
+        summary: summary.into_iter().map(str::to_string).collect(),
+        content: Vec::new(),
+    }
 }
 
 /// `{"method":"item/agentMessage/delta","params":{…,"delta":` for one message.
@@ -602,13 +649,19 @@ fn delta_line(prefix: &str, delta: &str, now_ms: i64) -> String {
 }
 
 /// A changed file as the protocol's `FileUpdateChange`: its path, kind and unified diff.
-fn file_update(change: &FileChange) -> Value {
+fn file_update(change: &FileChange) -> FileUpdateChange {
     let kind = match change.kind {
-        ChangeKind::Add => json!({ "type": "add" }),
-        ChangeKind::Delete => json!({ "type": "delete" }),
-        ChangeKind::Update => json!({ "type": "update", "move_path": change.move_to }),
+        ChangeKind::Add => PatchChangeKind::Add,
+        ChangeKind::Delete => PatchChangeKind::Delete,
+        ChangeKind::Update => PatchChangeKind::Update {
+            move_path: change.move_to.clone(),
+        },
     };
-    json!({ "path": change.path, "kind": kind, "diff": change.diff })
+    FileUpdateChange {
+        path: change.path.clone(),
+        kind,
+        diff: change.diff.clone(),
+    }
 }
 
 /// The person's input to a turn (or its steering) as a `userMessage` item, the host's input
@@ -620,39 +673,42 @@ pub fn user_message(
     input: Value,
     now_ms: i64,
 ) -> [(&'static str, Value); 2] {
-    let id = uuid::Uuid::new_v4().to_string();
-    let item = json!({ "type": "userMessage", "id": id, "content": input });
-    [
-        (
-            "item/started",
-            json!({ "threadId": thread_id, "turnId": turn_id, "item": item, "startedAtMs": now_ms }),
-        ),
-        (
-            "item/completed",
-            json!({ "threadId": thread_id, "turnId": turn_id, "item": item, "completedAtMs": now_ms }),
-        ),
-    ]
+    let item = ThreadItem::UserMessage {
+        id: uuid::Uuid::new_v4().to_string(),
+        content: input,
+    };
+    item_started_and_completed(thread_id, turn_id, item, now_ms)
 }
 
-/// kelp's rate limits as the protocol's sparse `RateLimitSnapshot`.
-pub fn rate_limits(limits: &RateLimits) -> Value {
-    let window = |w: &crate::llm::types::RateLimitWindow| {
-        json!({
-            "usedPercent": w.used_percent.round() as i64,
-            "windowDurationMins": w.window_minutes,
-            "resetsAt": w.resets_at,
-        })
-    };
-    json!({
-        "primary": limits.primary.as_ref().map(window),
-        "secondary": limits.secondary.as_ref().map(window),
-    })
+/// An item that is whole when it begins: its `item/started` and `item/completed`.
+pub fn item_started_and_completed(
+    thread_id: &str,
+    turn_id: &str,
+    item: ThreadItem,
+    now_ms: i64,
+) -> [(&'static str, Value); 2] {
+    [
+        wire::ItemStarted {
+            thread_id: thread_id.to_string(),
+            turn_id: turn_id.to_string(),
+            item: item.clone(),
+            started_at_ms: now_ms,
+        }
+        .into_message(),
+        wire::ItemCompleted {
+            thread_id: thread_id.to_string(),
+            turn_id: turn_id.to_string(),
+            item,
+            completed_at_ms: now_ms,
+        }
+        .into_message(),
+    ]
 }
 
 /// A saved conversation as the protocol's turns, for a host that shows a thread it reloads:
 /// each turn under its saved id, its items as the live notifications completed them (the
 /// replayed events through the live [`Translator`]), after the person's input.
-pub fn history_turns(replay: &Replay, thread_id: &str, cwd: &std::path::Path) -> Vec<Value> {
+pub fn history_turns(replay: &Replay, thread_id: &str, cwd: &std::path::Path) -> Vec<Turn> {
     replay
         .turns
         .iter()
@@ -672,27 +728,37 @@ pub fn history_turns(replay: &Replay, thread_id: &str, cwd: &std::path::Path) ->
                                 .iter()
                                 .map(|url| json!({ "type": "image", "url": url })),
                         );
-                        let id = format!("{}-input-{n}", turn.id);
-                        items.push(json!({ "type": "userMessage", "id": id, "content": content }));
+                        items.push(ThreadItem::UserMessage {
+                            id: format!("{}-input-{n}", turn.id),
+                            content: Value::Array(content),
+                        });
                     }
                     Replayed::Event(event) => {
                         translator.on_event(&turn.id, event.clone(), 0, &mut out);
                         items.extend(out.drain(..).filter_map(|sent| match sent {
-                            Outgoing::Notify {
-                                method: "item/completed",
-                                mut params,
-                            } => Some(params["item"].take()),
+                            Outgoing::Completed(completed) => Some(completed.item),
                             _ => None,
                         }));
                     }
                 }
             }
             let (status, error) = match &turn.ended {
-                None => ("completed", Value::Null),
-                Some((TurnEnd::Interrupted, _)) => ("interrupted", Value::Null),
-                Some((_, message)) => ("failed", json!({ "message": message })),
+                None => (TurnStatus::Completed, None),
+                Some((TurnEnd::Interrupted, _)) => (TurnStatus::Interrupted, None),
+                Some((_, message)) => (
+                    TurnStatus::Failed,
+                    Some(Message::new(
+                        message
+                            .clone()
+                            .unwrap_or_else(|| "the turn failed".to_string()),
+                    )),
+                ),
             };
-            json!({ "id": turn.id, "items": items, "status": status, "error": error })
+            Turn {
+                items,
+                error,
+                ..Turn::new(turn.id.clone(), status)
+            }
         })
         .collect()
 }
@@ -710,16 +776,29 @@ mod tests {
         out
     }
 
-    fn methods(out: &[Outgoing]) -> Vec<String> {
+    /// Each notification as a host reads it: its method and params.
+    fn messages(out: &[Outgoing]) -> Vec<(String, Value)> {
         out.iter()
-            .map(|o| match o {
-                Outgoing::Notify { method, .. } => (*method).to_string(),
-                Outgoing::Line(line) => serde_json::from_str::<Value>(line).unwrap()["method"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
+            .map(|o| match o.clone().into_message() {
+                Ok((method, params)) => (method.to_string(), params),
+                Err(line) => {
+                    let mut message: Value = serde_json::from_str(&line).unwrap();
+                    let method = message["method"].as_str().unwrap().to_string();
+                    (method, message["params"].take())
+                }
             })
             .collect()
+    }
+
+    fn methods(out: &[Outgoing]) -> Vec<String> {
+        messages(out)
+            .into_iter()
+            .map(|(method, _)| method)
+            .collect()
+    }
+
+    fn params(out: &[Outgoing], at: usize) -> Value {
+        messages(out).swap_remove(at).1
     }
 
     #[test]
@@ -774,11 +853,8 @@ mod tests {
             json!({"threadId": "t1", "turnId": "u1", "itemId": "msg_a", "delta": "half \"quoted\""})
         );
         assert_eq!(delta["emittedAtMs"], 1_000);
-        let Outgoing::Notify { params, .. } = &out[4] else {
-            panic!("a notification: {out:?}");
-        };
         assert_eq!(
-            params["item"],
+            params(&out, 4)["item"],
             json!({"type": "agentMessage", "id": "msg_b", "text": "all"})
         );
     }
@@ -814,19 +890,13 @@ mod tests {
                 "item/reasoning/summaryTextDelta",
             ]
         );
-        let index = |at: usize| match &out[at] {
-            Outgoing::Notify { params, .. } => params["summaryIndex"].clone(),
-            other => panic!("{other:?}"),
-        };
+        let index = |at: usize| params(&out, at)["summaryIndex"].clone();
         assert_eq!(
             [index(1), index(2), index(3), index(4)],
             [json!(0), json!(0), json!(1), json!(1)]
         );
-        let Outgoing::Notify { params, .. } = &out[3] else {
-            panic!("{out:?}");
-        };
-        assert_eq!(params["itemId"], "rs_a");
-        assert_eq!(params["threadId"], "t1");
+        assert_eq!(params(&out, 3)["itemId"], "rs_a");
+        assert_eq!(params(&out, 3)["threadId"], "t1");
     }
 
     #[test]
@@ -853,10 +923,7 @@ mod tests {
                 "thread/status/changed"
             ]
         );
-        let Outgoing::Notify { params, .. } = &out[2] else {
-            panic!("{out:?}");
-        };
-        assert_eq!(params["item"]["summary"], json!(["Weighing"]));
+        assert_eq!(params(&out, 2)["item"]["summary"], json!(["Weighing"]));
     }
 
     /// Every item an approval opens ends: a refused MCP call as `failed` (the protocol has no
@@ -918,13 +985,10 @@ mod tests {
             Event::TurnFinished(TurnOutcome::Interrupted),
         ]);
         let items = |method: &str| -> Vec<Value> {
-            out.iter()
-                .filter_map(|o| match o {
-                    Outgoing::Notify { method: m, params } if *m == method => {
-                        Some(params["item"].clone())
-                    }
-                    _ => None,
-                })
+            messages(&out)
+                .into_iter()
+                .filter(|(m, _)| m == method)
+                .map(|(_, mut params)| params["item"].take())
                 .collect()
         };
         let started: Vec<Value> = items("item/started")
@@ -972,7 +1036,8 @@ mod tests {
         ];
         let cwd = std::path::Path::new("/p");
         let turns = history_turns(&crate::agent::replay::replay(&items, &[], cwd), "t1", cwd);
-        assert_eq!(turns.len(), 2);
+        let turns = serde_json::to_value(turns).unwrap();
+        assert_eq!(turns.as_array().unwrap().len(), 2);
         let first = turns[0]["items"].as_array().unwrap();
         let kinds: Vec<&str> = first.iter().map(|i| i["type"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["userMessage", "commandExecution", "agentMessage"]);
@@ -1021,9 +1086,7 @@ mod tests {
                 "thread/status/changed"
             ]
         );
-        let Outgoing::Notify { params, .. } = &out[2] else {
-            panic!("{out:?}");
-        };
+        let params = params(&out, 2);
         assert_eq!(params["item"]["type"], "commandExecution");
         assert_eq!(params["item"]["aggregatedOutput"], "a\n");
         assert_eq!(params["item"]["exitCode"], 0);
@@ -1074,14 +1137,11 @@ mod tests {
                 duration: Duration::from_millis(1),
             },
         ]);
-        let items: Vec<(&str, &Value)> = out
+        let sent = messages(&out);
+        let items: Vec<(&str, &Value)> = sent
             .iter()
-            .filter_map(|sent| match sent {
-                Outgoing::Notify { method, params } if method.starts_with("item/") => {
-                    Some((*method, &params["item"]))
-                }
-                _ => None,
-            })
+            .filter(|(method, _)| method.starts_with("item/"))
+            .map(|(method, params)| (method.as_str(), &params["item"]))
             .collect();
         assert_eq!(items.len(), 4, "{out:?}");
         assert_eq!(items[0].0, "item/started");

@@ -28,6 +28,7 @@ pub mod fs;
 pub mod history;
 pub mod items;
 pub mod methods;
+pub mod protocol;
 pub mod server;
 pub mod threads;
 pub mod turns;

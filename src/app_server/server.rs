@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::account::{self, Accounts};
 use super::exec;
-use super::items;
+use super::protocol::RateLimitSnapshot;
 use super::threads::Threads;
 use super::wire::{self, Answer, Out, RpcError, params};
 use crate::auth::ExternalAuth;
@@ -175,12 +175,12 @@ pub(super) fn app_read(raw: Value) -> Result<Answer, RpcError> {
 /// reported (none yet: an empty snapshot).
 pub(super) async fn rate_limits(
     llm: crate::llm::LlmClient,
-    last: Arc<std::sync::Mutex<Value>>,
+    last: Arc<std::sync::Mutex<RateLimitSnapshot>>,
 ) -> Result<Answer, RpcError> {
     let fresh = llm
         .rate_limits()
         .await
-        .map(|limits| items::rate_limits(&limits));
+        .map(|limits| RateLimitSnapshot::from(&limits));
     let mut last = last
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

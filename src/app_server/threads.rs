@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::history::{Saved, listed_thread, thread_value};
+use super::history::{Saved, listed_thread};
 use super::items::history_turns;
+use super::protocol::{
+    self as wire, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse, ThreadReverted,
+};
 use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump};
 use super::wire::{Answer, Out, Page, RpcError, params};
 use crate::agent::core::{CoreOptions, Opened, open};
@@ -28,7 +31,7 @@ pub struct Threads {
     out: Out,
     threads: HashMap<String, Thread>,
     /// The last rate limits any thread's responses reported, as a protocol snapshot.
-    rate_limits: Arc<Mutex<Value>>,
+    rate_limits: Arc<Mutex<RateLimitSnapshot>>,
     /// The MCP servers as the last thread to report them found them.
     mcp_servers: Arc<Mutex<Vec<ServerStatus>>>,
     /// The connection's external tokens, used by every thread's core while set.
@@ -73,17 +76,18 @@ fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode,
     }
 }
 
-fn sandbox_policy(config: &Config, cwd: &std::path::Path) -> Value {
+fn sandbox_policy(config: &Config, cwd: &std::path::Path) -> SandboxPolicy {
     match config.sandbox {
-        SandboxMode::Off => json!({ "type": "dangerFullAccess" }),
-        SandboxMode::ReadOnly => json!({ "type": "readOnly", "networkAccess": config.network }),
-        SandboxMode::WorkspaceWrite => json!({
-            "type": "workspaceWrite",
-            "writableRoots": [cwd],
-            "networkAccess": config.network,
-            "excludeTmpdirEnvVar": false,
-            "excludeSlashTmp": false,
-        }),
+        SandboxMode::Off => SandboxPolicy::DangerFullAccess,
+        SandboxMode::ReadOnly => SandboxPolicy::ReadOnly {
+            network_access: config.network,
+        },
+        SandboxMode::WorkspaceWrite => SandboxPolicy::WorkspaceWrite {
+            writable_roots: vec![cwd.to_path_buf()],
+            network_access: config.network,
+            exclude_tmpdir_env_var: false,
+            exclude_slash_tmp: false,
+        },
     }
 }
 
@@ -102,7 +106,7 @@ impl Threads {
             config,
             out,
             threads: HashMap::new(),
-            rate_limits: Arc::new(Mutex::new(json!({}))),
+            rate_limits: Arc::default(),
             mcp_servers: Arc::default(),
             external,
         }
@@ -136,7 +140,7 @@ impl Threads {
     }
 
     /// The last rate limits any thread's responses reported, shared.
-    pub fn last_limits(&self) -> Arc<Mutex<Value>> {
+    pub fn last_limits(&self) -> Arc<Mutex<RateLimitSnapshot>> {
         Arc::clone(&self.rate_limits)
     }
 
@@ -157,8 +161,8 @@ impl Threads {
         options.external = Some(self.external.clone());
         options.ephemeral = p.ephemeral.unwrap_or(false);
         let now = chrono::Utc::now().timestamp();
-        let mut shown = thread_value("", &cwd, "", now, now);
-        shown["ephemeral"] = json!(options.ephemeral);
+        let mut shown = wire::Thread::new("", &cwd, "", now, now);
+        shown.ephemeral = options.ephemeral;
         self.open(config, options, shown, false).await
     }
 
@@ -174,10 +178,9 @@ impl Threads {
                     .history(&p.thread_id)
                     .await
                     .map(|(_, turns)| turns);
-                let turns = turns.unwrap_or_default();
-                answer["thread"]["turns"] = json!(turns);
+                answer.thread.turns = turns.unwrap_or_default();
             }
-            return Ok(answer.into());
+            return Answer::of(&answer);
         }
         let summary = self.find(&p.thread_id).await?;
         self.open_saved(p, summary, None).await
@@ -234,7 +237,7 @@ impl Threads {
         options.external = Some(self.external.clone());
         let names = self.saved.names().await;
         let mut shown = listed_thread(&summary, &names);
-        shown["forkedFromId"] = json!(forked_from);
+        shown.forked_from_id = Some(forked_from);
         self.open(config, options, shown, p.exclude_turns).await
     }
 
@@ -244,7 +247,7 @@ impl Threads {
         &mut self,
         config: Config,
         options: CoreOptions,
-        mut thread: Value,
+        mut thread: wire::Thread,
         exclude_turns: bool,
     ) -> Result<Answer, RpcError> {
         let cwd = options.project_dir.clone();
@@ -258,29 +261,31 @@ impl Threads {
             .await
             .map_err(RpcError::internal)?;
         let model = crate::llm::models::choose_model(config.model.as_deref());
-        thread["id"] = json!(id);
-        thread["sessionId"] = json!(id);
-        let opened = json!({
-            "thread": thread,
-            "model": model,
-            "modelProvider": "openai",
-            "cwd": cwd,
-            "approvalPolicy": config.approval.codex_name(),
-            "approvalsReviewer": "user",
-            "sandbox": sandbox_policy(&config, &cwd),
-        });
+        thread.id.clone_from(&id);
+        thread.session_id.clone_from(&id);
+        let opened = ThreadOpened {
+            thread: thread.clone(),
+            model,
+            model_provider: "openai",
+            cwd: cwd.clone(),
+            approval_policy: config.approval.codex_name(),
+            approvals_reviewer: "user",
+            sandbox: sandbox_policy(&config, &cwd),
+            items_backwards_cursor: None,
+            turns_backwards_cursor: None,
+        };
         // A resumed thread's answer carries its history, for the host to show again.
         let mut answered = opened.clone();
         // The history whole in `turns` (Codex's legacy mode), and cursors from its newest
         // entry for a host that pages it backwards instead.
-        answered["thread"]["historyMode"] = json!("legacy");
+        answered.thread.history_mode = Some("legacy");
         let restored = restored.unwrap_or_default();
         if !exclude_turns {
-            answered["thread"]["turns"] = json!(history_turns(&restored, &id, &cwd));
+            answered.thread.turns = history_turns(&restored, &id, &cwd);
         }
         if !restored.turns.is_empty() {
-            answered["itemsBackwardsCursor"] = json!("0");
-            answered["turnsBackwardsCursor"] = json!("0");
+            answered.items_backwards_cursor = Some("0".to_string());
+            answered.turns_backwards_cursor = Some("0".to_string());
         }
         let running = Arc::new(Mutex::new(Running::default()));
         crate::task::spawn(pump(
@@ -304,7 +309,7 @@ impl Threads {
                 opened,
             },
         );
-        Ok(Answer::new(answered).then("thread/started", json!({ "thread": thread })))
+        Ok(Answer::of(&answered)?.notify(wire::ThreadStarted { thread }))
     }
 
     /// `thread/name/set`: names a thread (loaded, saved, or not yet saved); an empty name
@@ -397,7 +402,7 @@ impl Threads {
         .map_err(|e| RpcError::invalid_request(format!("no thread {}: {e}", asked.thread_id)))?;
         let thread = listed_thread(&summary, &names);
         let id = summary.id.to_string();
-        Ok(Answer::new(json!({ "thread": thread }))
+        Ok(Answer::of(&ThreadResponse { thread })?
             .then("thread/unarchived", json!({ "threadId": id })))
     }
 
@@ -498,14 +503,14 @@ impl Threads {
             }
             _ => return Err(RpcError::internal("this thread's agent did not answer")),
         };
-        let mut shown = thread.opened["thread"].clone();
-        shown["turns"] = json!([]);
-        let cursor = (left > 0).then_some("0");
-        Ok(Answer::new(json!({
-            "thread": shown,
-            "itemsBackwardsCursor": cursor,
-            "turnsBackwardsCursor": cursor,
-        }))
+        let mut shown = thread.opened.thread.clone();
+        shown.turns.clear();
+        let cursor = (left > 0).then(|| "0".to_string());
+        Ok(Answer::of(&ThreadReverted {
+            thread: shown,
+            items_backwards_cursor: cursor.clone(),
+            turns_backwards_cursor: cursor,
+        })?
         .then("thread/reverted", json!({ "threadId": thread_id })))
     }
 

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
-use super::items::{Outgoing, Translator, rate_limits, user_message};
+use super::items::{Outgoing, Translator, user_message};
+use super::protocol::RateLimitSnapshot;
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op, Settings, Submission,
@@ -60,7 +61,7 @@ pub struct Thread {
     pub(super) running: Arc<Mutex<Running>>,
     /// How the thread was answered when it opened (its history left out), for a second
     /// `thread/resume` of it.
-    pub(super) opened: Value,
+    pub(super) opened: super::protocol::ThreadOpened,
 }
 
 /// The protocol's approval policy as kelp's approval mode.
@@ -402,7 +403,7 @@ pub(super) async fn pump(
     out: Out,
     place: Where,
     running: Arc<Mutex<Running>>,
-    last_limits: Arc<Mutex<Value>>,
+    last_limits: Arc<Mutex<RateLimitSnapshot>>,
     last_servers: Arc<Mutex<Vec<ServerStatus>>>,
 ) {
     let Where { thread_id, cwd } = place;
@@ -447,7 +448,8 @@ pub(super) async fn pump(
                 subject,
             } => ask = Some((*id, call_id.clone(), subject.clone())),
             Event::RateLimits(limits) => {
-                *last_limits.lock().unwrap_or_else(PoisonError::into_inner) = rate_limits(limits);
+                *last_limits.lock().unwrap_or_else(PoisonError::into_inner) =
+                    RateLimitSnapshot::from(limits);
             }
             Event::McpServers(servers) => {
                 *last_servers.lock().unwrap_or_else(PoisonError::into_inner) = servers.clone();
@@ -512,7 +514,11 @@ pub(super) async fn pump(
         for message in outgoing.drain(..) {
             match message {
                 Outgoing::Line(line) => out.send_line(line),
-                Outgoing::Notify { method, params } => out.notify(method, params),
+                other => {
+                    if let Ok((method, params)) = other.into_message() {
+                        out.notify(method, params);
+                    }
+                }
             }
         }
         if let Some((id, call_id, subject)) = ask {

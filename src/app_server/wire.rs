@@ -33,9 +33,22 @@ impl Answer {
         }
     }
 
+    /// `result` as the protocol's JSON.
+    pub fn of(result: &impl serde::Serialize) -> Result<Self, RpcError> {
+        serde_json::to_value(result)
+            .map(Self::new)
+            .map_err(|e| RpcError::internal(format!("an answer did not serialize: {e}")))
+    }
+
     /// Runs `action` once the answer and its notifications are queued.
     pub fn after(mut self, action: impl FnOnce() + Send + 'static) -> Self {
         self.after = Some(Box::new(action));
+        self
+    }
+
+    /// Sends `notification` right after the answer.
+    pub fn notify(mut self, notification: impl super::protocol::Notification) -> Self {
+        self.then.push(notification.into_message());
         self
     }
 

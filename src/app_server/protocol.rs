@@ -1,0 +1,860 @@
+//! The protocol's shapes kelp writes, as Rust types named as Codex 0.169's schema names them
+//! (`tests/fixtures/codex-app-server-schema/0.169.0/`): a thread's items and turns, and the
+//! notifications that carry them, each knowing its method. The tests below check every shape
+//! against that schema, so a field renamed here fails before a host sees it.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A notification's params, which know the method they go with.
+pub trait Notification: Serialize {
+    const METHOD: &'static str;
+
+    /// The method and its params as JSON.
+    fn into_message(self) -> (&'static str, Value)
+    where
+        Self: Sized,
+    {
+        let params = serde_json::to_value(&self).unwrap_or_else(|e| {
+            // Every shape here serializes (no maps with non-string keys): kelp's mistake.
+            tracing::error!(error = %e, method = Self::METHOD, "a notification did not serialize");
+            Value::Null
+        });
+        (Self::METHOD, params)
+    }
+}
+
+/// An item of a turn: what the person said, what the model said or thought, what it ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ThreadItem {
+    /// The person's input, its items as the host sent them (or as kelp saved them).
+    UserMessage {
+        id: String,
+        content: Value,
+    },
+    AgentMessage {
+        id: String,
+        text: String,
+    },
+    Reasoning {
+        id: String,
+        summary: Vec<String>,
+        content: Vec<String>,
+    },
+    /// A shell command, or a read, listing or search shown as one with its action.
+    CommandExecution {
+        id: String,
+        command: String,
+        command_actions: Vec<CommandAction>,
+        cwd: PathBuf,
+        status: ItemStatus,
+        aggregated_output: Option<String>,
+        exit_code: Option<i32>,
+        duration_ms: Option<u64>,
+    },
+    FileChange {
+        id: String,
+        changes: Vec<FileUpdateChange>,
+        status: ItemStatus,
+    },
+    McpToolCall {
+        id: String,
+        server: String,
+        tool: String,
+        arguments: Value,
+        /// Never `declined`: the protocol has no such status for an MCP call.
+        status: ItemStatus,
+        error: Option<Message>,
+        duration_ms: Option<u64>,
+    },
+    EnteredReviewMode {
+        id: String,
+        review: String,
+    },
+    ExitedReviewMode {
+        id: String,
+        review: String,
+    },
+    ContextCompaction {
+        id: String,
+    },
+}
+
+/// Where an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ItemStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Declined,
+}
+
+/// What a read, listing or search did, for a host that shows it as such.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum CommandAction {
+    Read {
+        command: String,
+        name: Option<String>,
+        path: PathBuf,
+    },
+    ListFiles {
+        command: String,
+        path: PathBuf,
+    },
+    Search {
+        command: String,
+        query: String,
+        path: PathBuf,
+    },
+    Unknown {
+        command: String,
+    },
+}
+
+/// A changed file: its path, kind and unified diff.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileUpdateChange {
+    pub path: PathBuf,
+    pub kind: PatchChangeKind,
+    pub diff: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum PatchChangeKind {
+    Add,
+    Delete,
+    /// `move_path` is snake case in the protocol too.
+    Update {
+        move_path: Option<PathBuf>,
+    },
+}
+
+/// An error said in words (`TurnError`, `McpToolCallError`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub message: String,
+}
+
+impl Message {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// A turn: its items (empty where the notifications carry them), how it ended, and when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Turn {
+    pub id: String,
+    pub items: Vec<ThreadItem>,
+    pub status: TurnStatus,
+    pub error: Option<Message>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<i64>,
+    /// Whether `items` holds the turn's items (`full`) or was left empty (`notLoaded`), where a
+    /// list says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items_view: Option<&'static str>,
+}
+
+impl Turn {
+    /// Turn `id`, its items not given here, in `status`.
+    pub fn new(id: impl Into<String>, status: TurnStatus) -> Self {
+        Self {
+            id: id.into(),
+            items: Vec::new(),
+            status,
+            error: None,
+            started_at: None,
+            completed_at: None,
+            items_view: None,
+        }
+    }
+}
+
+/// A thread: a kelp session, its turns where the answer carries them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Thread {
+    pub id: String,
+    pub session_id: String,
+    pub preview: String,
+    pub ephemeral: bool,
+    pub model_provider: &'static str,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub status: ThreadStatus,
+    pub cwd: PathBuf,
+    pub cli_version: &'static str,
+    pub source: &'static str,
+    pub turns: Vec<Turn>,
+    pub project_id: Option<String>,
+    /// Said when known (a saved thread's name, null when it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forked_from_id: Option<Option<String>>,
+    /// Said in a thread's opening answer: kelp gives the history whole (`legacy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_mode: Option<&'static str>,
+}
+
+impl Thread {
+    /// Thread `id` working in `cwd`, idle, with no turns.
+    pub fn new(id: &str, cwd: &std::path::Path, preview: &str, created: i64, updated: i64) -> Self {
+        Self {
+            id: id.to_string(),
+            session_id: id.to_string(),
+            preview: preview.to_string(),
+            ephemeral: false,
+            model_provider: "openai",
+            created_at: created,
+            updated_at: updated,
+            status: ThreadStatus::Idle,
+            cwd: cwd.to_path_buf(),
+            cli_version: env!("CARGO_PKG_VERSION"),
+            source: "appServer",
+            turns: Vec::new(),
+            project_id: None,
+            name: None,
+            forked_from_id: None,
+            history_mode: None,
+        }
+    }
+}
+
+/// One page of a list, with the cursors either way.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPage<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+    pub backwards_cursor: Option<String>,
+}
+
+/// An answer that is a thread (`thread/read`, `thread/unarchive`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadResponse {
+    pub thread: Thread,
+}
+
+/// How a thread was answered when it opened (`thread/start`, `resume`, `fork`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadOpened {
+    pub thread: Thread,
+    pub model: String,
+    pub model_provider: &'static str,
+    pub cwd: PathBuf,
+    pub approval_policy: &'static str,
+    pub approvals_reviewer: &'static str,
+    pub sandbox: SandboxPolicy,
+    /// Where a host that pages the history backwards starts, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items_backwards_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turns_backwards_cursor: Option<String>,
+}
+
+/// `thread/revert`'s answer: the thread as it is now, and where its history starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadReverted {
+    pub thread: Thread,
+    pub items_backwards_cursor: Option<String>,
+    pub turns_backwards_cursor: Option<String>,
+}
+
+/// kelp's sandbox mode in the protocol's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum SandboxPolicy {
+    DangerFullAccess,
+    ReadOnly {
+        network_access: bool,
+    },
+    WorkspaceWrite {
+        writable_roots: Vec<PathBuf>,
+        network_access: bool,
+        exclude_tmpdir_env_var: bool,
+        exclude_slash_tmp: bool,
+    },
+}
+
+/// `thread/items/list`'s entry: an item and its turn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnItem {
+    pub item: ThreadItem,
+    pub turn_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TurnStatus {
+    InProgress,
+    Completed,
+    Interrupted,
+    Failed,
+}
+
+/// A plan step of `turn/plan/updated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TurnPlanStep {
+    pub step: String,
+    pub status: PlanStepStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PlanStepStatus {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+/// Token counts (`TokenUsageBreakdown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsageBreakdown {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// The conversation's tokens so far, and its last request's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ThreadTokenUsage {
+    pub total: TokenUsageBreakdown,
+    pub last: TokenUsageBreakdown,
+}
+
+/// A thread's state: idle, or working (and perhaps waiting on the person).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ThreadStatus {
+    Idle,
+    Active { active_flags: Vec<ActiveFlag> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ActiveFlag {
+    WaitingOnApproval,
+}
+
+/// The plan's rate-limit windows, those kelp knows (`RateLimitSnapshot`, sparse).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RateLimitSnapshot {
+    pub primary: Option<RateLimitWindow>,
+    pub secondary: Option<RateLimitWindow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitWindow {
+    pub used_percent: i64,
+    pub window_duration_mins: Option<u64>,
+    pub resets_at: Option<i64>,
+}
+
+impl From<&crate::llm::types::RateLimits> for RateLimitSnapshot {
+    fn from(limits: &crate::llm::types::RateLimits) -> Self {
+        let window = |w: &crate::llm::types::RateLimitWindow| RateLimitWindow {
+            used_percent: w.used_percent.round() as i64,
+            window_duration_mins: w.window_minutes,
+            resets_at: w.resets_at,
+        };
+        Self {
+            primary: limits.primary.as_ref().map(window),
+            secondary: limits.secondary.as_ref().map(window),
+        }
+    }
+}
+
+impl From<&crate::llm::types::TokenUsage> for TokenUsageBreakdown {
+    fn from(tokens: &crate::llm::types::TokenUsage) -> Self {
+        Self {
+            input_tokens: tokens.input_tokens,
+            cached_input_tokens: tokens.cached_input_tokens,
+            output_tokens: tokens.output_tokens,
+            reasoning_output_tokens: tokens.reasoning_output_tokens,
+            total_tokens: tokens.total_tokens,
+        }
+    }
+}
+
+/// Declares a notification: its params' struct (camelCase fields) and its method.
+macro_rules! notification {
+    ($(#[$doc:meta])* $name:ident = $method:literal { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            $(pub $field: $ty),*
+        }
+
+        impl Notification for $name {
+            const METHOD: &'static str = $method;
+        }
+    };
+}
+
+notification!(
+    /// An item begins (a message streaming, a command running).
+    ItemStarted = "item/started" {
+        thread_id: String,
+        turn_id: String,
+        item: ThreadItem,
+        started_at_ms: i64,
+    }
+);
+
+notification!(
+    /// An item ends, whole.
+    ItemCompleted = "item/completed" {
+        thread_id: String,
+        turn_id: String,
+        item: ThreadItem,
+        completed_at_ms: i64,
+    }
+);
+
+notification!(
+    /// A new part of a reasoning summary begins.
+    ReasoningSummaryPartAdded = "item/reasoning/summaryPartAdded" {
+        thread_id: String,
+        turn_id: String,
+        item_id: String,
+        summary_index: u32,
+    }
+);
+
+notification!(
+    /// A piece of a reasoning summary's part.
+    ReasoningSummaryTextDelta = "item/reasoning/summaryTextDelta" {
+        thread_id: String,
+        turn_id: String,
+        item_id: String,
+        delta: String,
+        summary_index: u32,
+    }
+);
+
+notification!(
+    /// A piece of a running command's output.
+    CommandExecutionOutputDelta = "item/commandExecution/outputDelta" {
+        thread_id: String,
+        turn_id: String,
+        item_id: String,
+        delta: String,
+    }
+);
+
+notification!(
+    /// The turn's diff so far, one per file over all its patches.
+    TurnDiffUpdated = "turn/diff/updated" {
+        thread_id: String,
+        turn_id: String,
+        diff: String,
+    }
+);
+
+notification!(
+    /// The model's plan, whole, as it stands now.
+    TurnPlanUpdated = "turn/plan/updated" {
+        thread_id: String,
+        turn_id: String,
+        explanation: Option<String>,
+        plan: Vec<TurnPlanStep>,
+    }
+);
+
+notification!(
+    /// The conversation was compacted in this turn.
+    ThreadCompacted = "thread/compacted" {
+        thread_id: String,
+        turn_id: String,
+    }
+);
+
+notification!(
+    /// The tokens after a request.
+    ThreadTokenUsageUpdated = "thread/tokenUsage/updated" {
+        thread_id: String,
+        turn_id: String,
+        token_usage: ThreadTokenUsage,
+    }
+);
+
+notification!(
+    /// A retry on its way (`will_retry`), or why the turn failed.
+    TurnErrorNotification = "error" {
+        thread_id: String,
+        turn_id: String,
+        error: Message,
+        will_retry: bool,
+    }
+);
+
+notification!(
+    /// Something the person should read that does not end the turn.
+    Warning = "warning" {
+        thread_id: Option<String>,
+        message: String,
+    }
+);
+
+notification!(
+    /// A thread opened (started, resumed or forked).
+    ThreadStarted = "thread/started" {
+        thread: Thread,
+    }
+);
+
+notification!(
+    /// A turn began.
+    TurnStarted = "turn/started" {
+        thread_id: String,
+        turn: Turn,
+    }
+);
+
+notification!(
+    /// A turn ended.
+    TurnCompleted = "turn/completed" {
+        thread_id: String,
+        turn: Turn,
+    }
+);
+
+notification!(
+    /// The thread went idle, active, or waits on the person.
+    ThreadStatusChanged = "thread/status/changed" {
+        thread_id: String,
+        status: ThreadStatus,
+    }
+);
+
+notification!(
+    /// The plan's rate-limit windows as they stand.
+    RateLimitsUpdated = "account/rateLimits/updated" {
+        rate_limits: RateLimitSnapshot,
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Checks `(method, params)` against the schema's `ServerNotification`.
+    fn fits(message: (&'static str, Value)) {
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/codex-app-server-schema/0.169.0/ServerNotification.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let (method, params) = message;
+        let instance = json!({ "method": method, "params": params });
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{method}: {errors:?}\n{instance}");
+    }
+
+    fn every_item() -> Vec<ThreadItem> {
+        let command = |status, actions| ThreadItem::CommandExecution {
+            id: "c1".into(),
+            command: "ls".into(),
+            command_actions: actions,
+            cwd: "/p".into(),
+            status,
+            aggregated_output: Some("a\n".into()),
+            exit_code: Some(0),
+            duration_ms: Some(5),
+        };
+        vec![
+            ThreadItem::UserMessage {
+                id: "u".into(),
+                content: json!([{ "type": "text", "text": "hi", "text_elements": [] }]),
+            },
+            ThreadItem::AgentMessage {
+                id: "m".into(),
+                text: "hello".into(),
+            },
+            ThreadItem::Reasoning {
+                id: "r".into(),
+                summary: vec!["thinking".into()],
+                content: Vec::new(),
+            },
+            command(ItemStatus::InProgress, Vec::new()),
+            command(
+                ItemStatus::Declined,
+                vec![
+                    CommandAction::Read {
+                        command: "read a".into(),
+                        name: Some("a".into()),
+                        path: "/p/a".into(),
+                    },
+                    CommandAction::ListFiles {
+                        command: "ls".into(),
+                        path: "/p".into(),
+                    },
+                    CommandAction::Search {
+                        command: "grep x".into(),
+                        query: "x".into(),
+                        path: "/p".into(),
+                    },
+                    CommandAction::Unknown {
+                        command: "make".into(),
+                    },
+                ],
+            ),
+            ThreadItem::FileChange {
+                id: "p".into(),
+                changes: vec![
+                    FileUpdateChange {
+                        path: "/p/a".into(),
+                        kind: PatchChangeKind::Add,
+                        diff: "+a\n".into(),
+                    },
+                    FileUpdateChange {
+                        path: "/p/b".into(),
+                        kind: PatchChangeKind::Delete,
+                        diff: "-b\n".into(),
+                    },
+                    FileUpdateChange {
+                        path: "/p/c".into(),
+                        kind: PatchChangeKind::Update {
+                            move_path: Some("/p/d".into()),
+                        },
+                        diff: "-c\n+d\n".into(),
+                    },
+                ],
+                status: ItemStatus::Completed,
+            },
+            ThreadItem::McpToolCall {
+                id: "t".into(),
+                server: "docs".into(),
+                tool: "search".into(),
+                arguments: json!({ "q": 1 }),
+                status: ItemStatus::Failed,
+                error: Some(Message::new("the call was declined")),
+                duration_ms: None,
+            },
+            ThreadItem::EnteredReviewMode {
+                id: "e".into(),
+                review: "current changes".into(),
+            },
+            ThreadItem::ExitedReviewMode {
+                id: "x".into(),
+                review: "all good".into(),
+            },
+            ThreadItem::ContextCompaction { id: "k".into() },
+        ]
+    }
+
+    #[test]
+    fn every_item_fits_the_schema_as_it_starts_and_completes() {
+        for item in every_item() {
+            fits(
+                ItemStarted {
+                    thread_id: "t".into(),
+                    turn_id: "u".into(),
+                    item: item.clone(),
+                    started_at_ms: 1,
+                }
+                .into_message(),
+            );
+            fits(
+                ItemCompleted {
+                    thread_id: "t".into(),
+                    turn_id: "u".into(),
+                    item,
+                    completed_at_ms: 2,
+                }
+                .into_message(),
+            );
+        }
+    }
+
+    #[test]
+    fn every_notification_fits_the_schema() {
+        let ids = || ("t".to_string(), "u".to_string());
+        let (thread_id, turn_id) = ids();
+        let usage = TokenUsageBreakdown {
+            input_tokens: 10,
+            cached_input_tokens: 2,
+            output_tokens: 3,
+            reasoning_output_tokens: 1,
+            total_tokens: 13,
+        };
+        let turn = |status, error: Option<Message>| Turn {
+            items: every_item(),
+            error,
+            started_at: Some(1),
+            completed_at: Some(2),
+            ..Turn::new("u", status)
+        };
+        let mut thread = Thread::new("t", std::path::Path::new("/p"), "hi", 1, 2);
+        thread.name = Some(None);
+        thread.forked_from_id = Some(Some("s".into()));
+        thread.history_mode = Some("legacy");
+        thread.turns = vec![Turn {
+            items_view: Some("full"),
+            ..turn(TurnStatus::Completed, None)
+        }];
+        let messages = [
+            ThreadStarted { thread }.into_message(),
+            ReasoningSummaryPartAdded {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+                item_id: "r".into(),
+                summary_index: 1,
+            }
+            .into_message(),
+            ReasoningSummaryTextDelta {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+                item_id: "r".into(),
+                delta: "x".into(),
+                summary_index: 1,
+            }
+            .into_message(),
+            CommandExecutionOutputDelta {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+                item_id: "c".into(),
+                delta: "out".into(),
+            }
+            .into_message(),
+            TurnDiffUpdated {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+                diff: "--- a\n+++ b\n".into(),
+            }
+            .into_message(),
+            TurnPlanUpdated {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+                explanation: None,
+                plan: vec![
+                    TurnPlanStep {
+                        step: "read".into(),
+                        status: PlanStepStatus::Completed,
+                    },
+                    TurnPlanStep {
+                        step: "fix".into(),
+                        status: PlanStepStatus::InProgress,
+                    },
+                    TurnPlanStep {
+                        step: "test".into(),
+                        status: PlanStepStatus::Pending,
+                    },
+                ],
+            }
+            .into_message(),
+            ThreadCompacted {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+            }
+            .into_message(),
+            ThreadTokenUsageUpdated {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+                token_usage: ThreadTokenUsage {
+                    total: usage,
+                    last: usage,
+                },
+            }
+            .into_message(),
+            TurnErrorNotification {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+                error: Message::new("cut"),
+                will_retry: true,
+            }
+            .into_message(),
+            Warning {
+                thread_id: None,
+                message: "left out".into(),
+            }
+            .into_message(),
+            TurnStarted {
+                thread_id: thread_id.clone(),
+                turn: Turn {
+                    completed_at: None,
+                    items: Vec::new(),
+                    ..turn(TurnStatus::InProgress, None)
+                },
+            }
+            .into_message(),
+            TurnCompleted {
+                thread_id: thread_id.clone(),
+                turn: turn(TurnStatus::Failed, Some(Message::new("500"))),
+            }
+            .into_message(),
+            TurnCompleted {
+                thread_id: thread_id.clone(),
+                turn: turn(TurnStatus::Interrupted, None),
+            }
+            .into_message(),
+            ThreadStatusChanged {
+                thread_id: thread_id.clone(),
+                status: ThreadStatus::Active {
+                    active_flags: vec![ActiveFlag::WaitingOnApproval],
+                },
+            }
+            .into_message(),
+            ThreadStatusChanged {
+                thread_id,
+                status: ThreadStatus::Idle,
+            }
+            .into_message(),
+            RateLimitsUpdated {
+                rate_limits: RateLimitSnapshot {
+                    primary: Some(RateLimitWindow {
+                        used_percent: 5,
+                        window_duration_mins: Some(300),
+                        resets_at: Some(1),
+                    }),
+                    secondary: None,
+                },
+            }
+            .into_message(),
+        ];
+        for message in messages {
+            fits(message);
+        }
+    }
+}
