@@ -270,10 +270,41 @@ pub struct ThreadOpened {
     pub turns_backwards_cursor: Option<String>,
 }
 
+/// An answer with nothing to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Empty {}
+
+/// `turn/start`'s answer (and `thread/compact/start`'s turn).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TurnResponse {
+    pub turn: Turn,
+}
+
+/// `review/start`'s answer: the review runs inline, on the thread itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewStarted {
+    pub review_thread_id: String,
+    pub turn: Turn,
+}
+
+/// `turn/steer`'s answer: the turn the input joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnSteered {
+    pub turn_id: String,
+}
+
+/// `thread/unsubscribe`'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Unsubscribed {
+    pub status: &'static str,
+}
+
 /// `thread/revert`'s answer: the thread as it is now, and where its history starts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ThreadReverted {
+pub struct ThreadRevertResponse {
     pub thread: Thread,
     pub items_backwards_cursor: Option<String>,
     pub turns_backwards_cursor: Option<String>,
@@ -408,6 +439,48 @@ impl From<&crate::llm::types::TokenUsage> for TokenUsageBreakdown {
     }
 }
 
+/// A request kelp makes of the host, whose params know their method.
+pub trait ServerRequest: Serialize {
+    const METHOD: &'static str;
+}
+
+/// Asks the host to approve a command (or an MCP call or a read, shown as a command).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandExecutionRequestApproval {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub item_id: String,
+    pub started_at_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The rule the person may keep for commands that start so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposed_execpolicy_amendment: Option<Option<Vec<String>>>,
+}
+
+impl ServerRequest for CommandExecutionRequestApproval {
+    const METHOD: &'static str = "item/commandExecution/requestApproval";
+}
+
+/// Asks the host to approve a patch, whose item (with its changes) it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileChangeRequestApproval {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub item_id: String,
+    pub started_at_ms: i64,
+}
+
+impl ServerRequest for FileChangeRequestApproval {
+    const METHOD: &'static str = "item/fileChange/requestApproval";
+}
+
 /// Declares a notification: its params' struct (camelCase fields) and its method.
 macro_rules! notification {
     ($(#[$doc:meta])* $name:ident = $method:literal { $($field:ident: $ty:ty),* $(,)? }) => {
@@ -526,6 +599,42 @@ notification!(
     Warning = "warning" {
         thread_id: Option<String>,
         message: String,
+    }
+);
+
+/// Declares notifications that name only their thread.
+macro_rules! thread_notification {
+    ($($(#[$doc:meta])* $name:ident = $method:literal;)*) => {
+        $(notification!($(#[$doc])* $name = $method { thread_id: String });)*
+    };
+}
+
+thread_notification! {
+    /// A thread moved to the archive.
+    ThreadArchived = "thread/archived";
+    /// A thread came back from the archive.
+    ThreadUnarchived = "thread/unarchived";
+    /// A saved thread was deleted for good.
+    ThreadDeleted = "thread/deleted";
+    /// A thread's core stopped; the thread stays saved.
+    ThreadClosed = "thread/closed";
+    /// A thread went back to before a turn.
+    ThreadReverted = "thread/reverted";
+}
+
+notification!(
+    /// A thread was named (or its name cleared).
+    ThreadNameUpdated = "thread/name/updated" {
+        thread_id: String,
+        thread_name: Option<String>,
+    }
+);
+
+notification!(
+    /// An approval request needs no answer any more.
+    ServerRequestResolved = "serverRequest/resolved" {
+        thread_id: String,
+        request_id: i64,
     }
 );
 
@@ -709,6 +818,62 @@ mod tests {
     }
 
     #[test]
+    fn every_approval_request_fits_the_schema() {
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/codex-app-server-schema/0.169.0/ServerRequest.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let command = CommandExecutionRequestApproval {
+            thread_id: "t".into(),
+            turn_id: "u".into(),
+            item_id: "c".into(),
+            started_at_ms: 1,
+            command: Some("cargo test".into()),
+            cwd: Some("/p".into()),
+            reason: None,
+            proposed_execpolicy_amendment: Some(Some(vec!["cargo".into(), "test".into()])),
+        };
+        let bare = CommandExecutionRequestApproval {
+            cwd: None,
+            reason: Some("reads outside the project: /etc".into()),
+            proposed_execpolicy_amendment: None,
+            ..command.clone()
+        };
+        let patch = FileChangeRequestApproval {
+            thread_id: "t".into(),
+            turn_id: "u".into(),
+            item_id: "p".into(),
+            started_at_ms: 1,
+        };
+        for (method, params) in [
+            (
+                CommandExecutionRequestApproval::METHOD,
+                serde_json::to_value(&command).unwrap(),
+            ),
+            (
+                CommandExecutionRequestApproval::METHOD,
+                serde_json::to_value(&bare).unwrap(),
+            ),
+            (
+                FileChangeRequestApproval::METHOD,
+                serde_json::to_value(&patch).unwrap(),
+            ),
+        ] {
+            let instance = json!({ "id": 1, "method": method, "params": params });
+            let errors: Vec<String> = validator
+                .iter_errors(&instance)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{method}: {errors:?}\n{instance}");
+        }
+    }
+
+    #[test]
     fn every_notification_fits_the_schema() {
         let ids = || ("t".to_string(), "u".to_string());
         let (thread_id, turn_id) = ids();
@@ -736,6 +901,36 @@ mod tests {
         }];
         let messages = [
             ThreadStarted { thread }.into_message(),
+            ThreadArchived {
+                thread_id: thread_id.clone(),
+            }
+            .into_message(),
+            ThreadUnarchived {
+                thread_id: thread_id.clone(),
+            }
+            .into_message(),
+            ThreadDeleted {
+                thread_id: thread_id.clone(),
+            }
+            .into_message(),
+            ThreadClosed {
+                thread_id: thread_id.clone(),
+            }
+            .into_message(),
+            ThreadReverted {
+                thread_id: thread_id.clone(),
+            }
+            .into_message(),
+            ThreadNameUpdated {
+                thread_id: thread_id.clone(),
+                thread_name: None,
+            }
+            .into_message(),
+            ServerRequestResolved {
+                thread_id: thread_id.clone(),
+                request_id: 3,
+            }
+            .into_message(),
             ReasoningSummaryPartAdded {
                 thread_id: thread_id.clone(),
                 turn_id: turn_id.clone(),

@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use super::history::{Saved, listed_thread};
 use super::items::history_turns;
 use super::protocol::{
-    self as wire, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse, ThreadReverted,
+    self as wire, Empty, ListPage, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse,
+    ThreadRevertResponse, Unsubscribed,
 };
-use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump};
+use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
 use super::wire::{Answer, Out, Page, RpcError, params};
 use crate::agent::core::{CoreOptions, Opened, open};
 use crate::agent::protocol::{Op, RewindTo};
@@ -342,10 +343,10 @@ impl Threads {
             other => RpcError::internal(other.to_string()),
         })?;
         let shown = (!name.is_empty()).then_some(name);
-        Ok(Answer::new(json!({})).then(
-            "thread/name/updated",
-            json!({ "threadId": id.to_string(), "threadName": shown }),
-        ))
+        Ok(Answer::of(&Empty {})?.notify(wire::ThreadNameUpdated {
+            thread_id: id.to_string(),
+            thread_name: shown,
+        }))
     }
 
     /// `thread/archive`: the saved session leaves the lists (a loaded thread is let go
@@ -363,7 +364,9 @@ impl Threads {
             .await
             .map_err(|e| RpcError::internal(e.to_string()))?
             .map_err(|e| RpcError::internal(e.to_string()))?;
-        Ok(Answer::new(json!({})).then("thread/archived", json!({ "threadId": id })))
+        Ok(Answer::of(&Empty {})?.notify(wire::ThreadArchived {
+            thread_id: id.to_string(),
+        }))
     }
 
     /// `thread/delete`: a saved or archived session deleted, its core stopped first;
@@ -381,7 +384,9 @@ impl Threads {
             .await
             .map_err(|e| RpcError::internal(e.to_string()))?
             .map_err(|e| RpcError::invalid_request(format!("no thread {id}: {e}")))?;
-        Ok(Answer::new(json!({})).then("thread/deleted", json!({ "threadId": id })))
+        Ok(Answer::of(&Empty {})?.notify(wire::ThreadDeleted {
+            thread_id: id.to_string(),
+        }))
     }
 
     /// `thread/unarchive`: an archived session back among the saved ones;
@@ -402,8 +407,10 @@ impl Threads {
         .map_err(|e| RpcError::invalid_request(format!("no thread {}: {e}", asked.thread_id)))?;
         let thread = listed_thread(&summary, &names);
         let id = summary.id.to_string();
-        Ok(Answer::of(&ThreadResponse { thread })?
-            .then("thread/unarchived", json!({ "threadId": id })))
+        Ok(
+            Answer::of(&ThreadResponse { thread })?
+                .notify(wire::ThreadUnarchived { thread_id: id }),
+        )
     }
 
     /// `thread/loaded/list`: the threads this connection holds a core for, by id.
@@ -428,7 +435,11 @@ impl Threads {
             .copied()
             .collect();
         let next = page.next(page.skip.saturating_add(page.size) < ids.len());
-        Ok(json!({ "data": data, "nextCursor": next }).into())
+        Answer::of(&ListPage {
+            data,
+            next_cursor: next,
+            backwards_cursor: None,
+        })
     }
 
     /// `thread/unsubscribe`: this connection lets the thread go; its core stops (a running
@@ -436,12 +447,18 @@ impl Threads {
     pub fn unsubscribe(&mut self, raw: Value) -> Result<Answer, RpcError> {
         let asked: ThreadOnly = params(raw)?;
         let Some(thread) = self.threads.remove(&asked.thread_id) else {
-            return Ok(json!({ "status": "notLoaded" }).into());
+            return Answer::of(&Unsubscribed {
+                status: "notLoaded",
+            });
         };
         let _ = thread.ops.send(Op::Interrupt);
         let _ = thread.ops.send(Op::Shutdown);
-        Ok(Answer::new(json!({ "status": "unsubscribed" }))
-            .then("thread/closed", json!({ "threadId": asked.thread_id })))
+        Ok(Answer::of(&Unsubscribed {
+            status: "unsubscribed",
+        })?
+        .notify(wire::ThreadClosed {
+            thread_id: asked.thread_id,
+        }))
     }
 
     /// The thread `id` of this connection, for a turn's request.
@@ -506,12 +523,12 @@ impl Threads {
         let mut shown = thread.opened.thread.clone();
         shown.turns.clear();
         let cursor = (left > 0).then(|| "0".to_string());
-        Ok(Answer::of(&ThreadReverted {
+        Ok(Answer::of(&ThreadRevertResponse {
             thread: shown,
             items_backwards_cursor: cursor.clone(),
             turns_backwards_cursor: cursor,
         })?
-        .then("thread/reverted", json!({ "threadId": thread_id })))
+        .notify(wire::ThreadReverted { thread_id }))
     }
 
     /// `mcpServer/tool/call`: one of the thread's MCP tools called for the host, outside any
@@ -568,19 +585,16 @@ impl Threads {
         let asked: ThreadOnly = params(raw)?;
         let thread = self.thread(&asked.thread_id)?;
         let ops = thread.ops.clone();
-        let (_, turn) = begin_turn(thread, &asked.thread_id)?;
-        let turn_id = turn["id"].as_str().map(String::from);
-        Ok(Answer::new(json!({}))
-            .then(
-                "turn/started",
-                json!({ "threadId": asked.thread_id, "turn": turn }),
-            )
-            .after(move || {
+        let turn = begin_turn(thread)?;
+        let turn_id = Some(turn.id.clone());
+        Ok(
+            turn_answer(&Empty {}, &asked.thread_id, turn)?.after(move || {
                 let _ = ops.send(Op::Compact {
                     focus: None,
                     turn_id,
                 });
-            }))
+            }),
+        )
     }
 }
 

@@ -8,12 +8,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
-use super::items::{Outgoing, Translator, user_message};
-use super::protocol::RateLimitSnapshot;
+use super::items::{Outgoing, Translator, item_started_and_completed, user_message};
+use super::protocol::{
+    CommandExecutionRequestApproval, Empty, FileChangeRequestApproval, Notification,
+    RateLimitSnapshot, ReviewStarted, ServerRequest, ServerRequestResolved, ThreadItem, Turn,
+    TurnResponse, TurnStarted, TurnStatus, TurnSteered,
+};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op, Settings, Submission,
@@ -188,17 +192,18 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     });
     let (text, images) = prompt(p.input)?;
     let ops = thread.ops.clone();
-    let (mut answer, turn) = begin_turn(thread, &p.thread_id)?;
-    let turn_id = turn["id"].as_str().unwrap_or_default();
+    let turn = begin_turn(thread)?;
+    let turn_id = turn.id.clone();
+    let mut answer = turn_answer(&TurnResponse { turn: turn.clone() }, &p.thread_id, turn)?;
     let submission = Submission {
         text,
         images,
         output_schema: p.output_schema.filter(|schema| !schema.is_null()),
-        turn_id: Some(turn_id.to_string()),
+        turn_id: Some(turn_id.clone()),
     };
     answer
         .then
-        .extend(user_message(&p.thread_id, turn_id, shown, now_ms()));
+        .extend(user_message(&p.thread_id, &turn_id, shown, now_ms()));
     // Sent once `turn/started` is on its way, so no item of the turn comes before it.
     Ok(answer.after(move || {
         let _ = ops.send(settings);
@@ -246,27 +251,29 @@ pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     };
     let thread = find(&p.thread_id)?;
     let ops = thread.ops.clone();
-    let (mut answer, turn) = begin_turn(thread, &p.thread_id)?;
+    let turn = begin_turn(thread)?;
     thread
         .running
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .reviewing = true;
-    let turn_id = turn["id"].as_str().unwrap_or_default().to_string();
-    let item = json!({ "type": "enteredReviewMode", "id": format!("{turn_id}-review"), "review": target.label() });
-    let at = now_ms();
-    let base = json!({ "threadId": p.thread_id, "turnId": turn_id });
-    let mut started = base.clone();
-    started["item"] = item.clone();
-    started["startedAtMs"] = json!(at);
-    let mut completed = base;
-    completed["item"] = item;
-    completed["completedAtMs"] = json!(at);
-    // `turn/started` (from `begin_turn`) leads; the answer is review/start's own.
-    answer.result = json!({ "reviewThreadId": p.thread_id, "turn": turn });
-    let answer = answer
-        .then("item/started", started)
-        .then("item/completed", completed);
+    let turn_id = turn.id.clone();
+    let item = ThreadItem::EnteredReviewMode {
+        id: format!("{turn_id}-review"),
+        review: target.label(),
+    };
+    let started = ReviewStarted {
+        review_thread_id: p.thread_id.clone(),
+        turn: turn.clone(),
+    };
+    // `turn/started` leads, then the review's first item.
+    let mut answer = turn_answer(&started, &p.thread_id, turn)?;
+    answer.then.extend(item_started_and_completed(
+        &p.thread_id,
+        &turn_id,
+        item,
+        now_ms(),
+    ));
     Ok(answer.after(move || {
         let _ = ops.send(Op::Review {
             target,
@@ -306,7 +313,9 @@ pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
                 .ops
                 .send(Op::Steer(submission))
                 .map_err(|_| RpcError::internal("this thread's agent stopped"))?;
-            let mut answer = Answer::new(json!({ "turnId": turn_id }));
+            let mut answer = Answer::of(&TurnSteered {
+                turn_id: turn_id.clone(),
+            })?;
             answer
                 .then
                 .extend(user_message(&p.thread_id, &turn_id, shown, now_ms()));
@@ -356,7 +365,7 @@ pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError
         .unwrap_or_else(PoisonError::into_inner)
         .turn_id
         .clone();
-    let answer = Answer::new(json!({}));
+    let answer = Answer::of(&Empty {})?;
     if current.as_deref() != Some(p.turn_id.as_str()) {
         return Ok(answer);
     }
@@ -367,26 +376,30 @@ pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError
     }))
 }
 
-/// Marks a turn as running on `thread` (one at a time): the `turn/start` answer with its
-/// `turn/started`, and the turn as the protocol shows it.
-pub(super) fn begin_turn(thread: &Thread, thread_id: &str) -> Result<(Answer, Value), RpcError> {
+/// Marks a turn as running on `thread` (one at a time): the turn as the protocol shows it.
+pub(super) fn begin_turn(thread: &Thread) -> Result<Turn, RpcError> {
     let turn_id = {
         let mut running = thread.between_turns()?;
         let id = Uuid::new_v4().to_string();
         running.turn_id = Some(id.clone());
         id
     };
-    let turn = json!({
-        "id": turn_id,
-        "items": [],
-        "status": "inProgress",
-        "startedAt": chrono::Utc::now().timestamp(),
-    });
-    let answer = Answer::new(json!({ "turn": turn })).then(
-        "turn/started",
-        json!({ "threadId": thread_id, "turn": turn }),
-    );
-    Ok((answer, turn))
+    Ok(Turn {
+        started_at: Some(chrono::Utc::now().timestamp()),
+        ..Turn::new(turn_id, TurnStatus::InProgress)
+    })
+}
+
+/// The answer `result` of a request that began `turn`, followed by its `turn/started`.
+pub(super) fn turn_answer(
+    result: &impl serde::Serialize,
+    thread_id: &str,
+    turn: Turn,
+) -> Result<Answer, RpcError> {
+    Ok(Answer::of(result)?.notify(TurnStarted {
+        thread_id: thread_id.to_string(),
+        turn,
+    }))
 }
 
 /// The thread a pump serves.
@@ -457,7 +470,7 @@ pub(super) async fn pump(
             // Dropped (the turn was interrupted first): the host's request is moot.
             Event::ApprovalAnswered {
                 id, decision: None, ..
-            } => resolved(&out, &asking, *id, &json!(thread_id)),
+            } => resolved(&out, &asking, *id, &thread_id),
             Event::TurnStarted { .. } => last_answer.clear(),
             Event::MessageDone { text, .. } => last_answer.clone_from(text),
             Event::TurnFinished(_) => {
@@ -469,18 +482,15 @@ pub(super) async fn pump(
                 };
                 // A review ends with what it found, before `turn/completed`.
                 if reviewed {
-                    let item = json!({
-                        "type": "exitedReviewMode",
-                        "id": format!("{turn}-reviewed"),
-                        "review": last_answer,
-                    });
-                    let base = json!({ "threadId": thread_id, "turnId": turn, "item": item });
-                    let mut started = base.clone();
-                    started["startedAtMs"] = json!(now_ms());
-                    out.notify("item/started", started);
-                    let mut completed = base;
-                    completed["completedAtMs"] = json!(now_ms());
-                    out.notify("item/completed", completed);
+                    let item = ThreadItem::ExitedReviewMode {
+                        id: format!("{turn}-reviewed"),
+                        review: last_answer.clone(),
+                    };
+                    for (method, params) in
+                        item_started_and_completed(&thread_id, &turn, item, now_ms())
+                    {
+                        out.notify(method, params);
+                    }
                 }
             }
             Event::Rewound(done) => {
@@ -522,11 +532,10 @@ pub(super) async fn pump(
             }
         }
         if let Some((id, call_id, subject)) = ask {
-            let base = json!({ "threadId": thread_id, "turnId": turn });
             crate::task::spawn(ask_host(
                 out.clone(),
                 ops.clone(),
-                base,
+                (thread_id.clone(), turn.clone()),
                 Arc::clone(&asking),
                 id,
                 call_id,
@@ -541,16 +550,18 @@ type Asking = Arc<Mutex<HashMap<u64, i64>>>;
 
 /// Tells the host that the request of approval `id` needs no answer any more (answered, or
 /// dropped when the turn ended first), once.
-fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &Value) {
+fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &str) {
     let request = asking
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .remove(&id);
     if let Some(request_id) = request {
-        out.notify(
-            "serverRequest/resolved",
-            json!({ "threadId": thread_id, "requestId": request_id }),
-        );
+        let (method, params) = ServerRequestResolved {
+            thread_id: thread_id.to_string(),
+            request_id,
+        }
+        .into_message();
+        out.notify(method, params);
     }
 }
 
@@ -559,67 +570,77 @@ fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &Value) {
 async fn ask_host(
     out: Out,
     ops: UnboundedSender<Op>,
-    base: Value,
+    ids: (String, String),
     asking: Asking,
     id: u64,
     call_id: String,
     subject: ApprovalSubject,
 ) {
-    let thread_id = base["threadId"].clone();
-    let mut params = base;
-    let (method, extra) = match subject {
-        ApprovalSubject::Patch { .. } => ("item/fileChange/requestApproval", json!({})),
+    let (thread_id, turn_id) = ids;
+    let started_at_ms = now_ms();
+    let command = |command: String, cwd: Option<PathBuf>, reason: Option<String>| {
+        CommandExecutionRequestApproval {
+            thread_id: thread_id.clone(),
+            turn_id: turn_id.clone(),
+            item_id: call_id.clone(),
+            started_at_ms,
+            command: Some(command),
+            cwd,
+            reason,
+            proposed_execpolicy_amendment: None,
+        }
+    };
+    let request = match subject {
+        ApprovalSubject::Patch { .. } => request(&FileChangeRequestApproval {
+            thread_id: thread_id.clone(),
+            turn_id: turn_id.clone(),
+            item_id: call_id.clone(),
+            started_at_ms,
+        }),
         ApprovalSubject::Command {
-            command,
+            command: shown,
             workdir,
             always_prefix,
-        } => (
-            "item/commandExecution/requestApproval",
-            json!({
-                "command": command,
-                "cwd": workdir,
-                "proposedExecpolicyAmendment": always_prefix,
-            }),
-        ),
+        } => request(&CommandExecutionRequestApproval {
+            proposed_execpolicy_amendment: Some(always_prefix),
+            ..command(shown, Some(workdir), None)
+        }),
         ApprovalSubject::Unsandboxed {
-            command,
+            command: shown,
             workdir,
             blocked,
-        } => (
-            "item/commandExecution/requestApproval",
-            json!({
-                "command": command,
-                "cwd": workdir,
-                "reason": format!("{blocked}; run it again without the sandbox?"),
-            }),
-        ),
+        } => request(&command(
+            shown,
+            Some(workdir),
+            Some(format!("{blocked}; run it again without the sandbox?")),
+        )),
         ApprovalSubject::McpTool {
             server,
             tool,
             arguments,
-        } => (
-            "item/commandExecution/requestApproval",
-            json!({
-                "command": format!("{server}: {tool} {arguments}").trim_end(),
-                "reason": format!("calls the tool `{tool}` of the MCP server `{server}`"),
-            }),
-        ),
-        ApprovalSubject::Read { summary, paths } => (
-            "item/commandExecution/requestApproval",
-            json!({
-                "command": summary,
-                "reason": format!(
-                    "reads outside the project: {}",
-                    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-                ),
-            }),
-        ),
+        } => request(&command(
+            format!("{server}: {tool} {arguments}")
+                .trim_end()
+                .to_string(),
+            None,
+            Some(format!(
+                "calls the tool `{tool}` of the MCP server `{server}`"
+            )),
+        )),
+        ApprovalSubject::Read { summary, paths } => request(&command(
+            summary,
+            None,
+            Some(format!(
+                "reads outside the project: {}",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        )),
     };
-    if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
-        params.extend(extra);
-        params.insert("itemId".into(), json!(call_id));
-        params.insert("startedAtMs".into(), json!(now_ms()));
-    }
+    let (method, params) = request;
     let (request_id, answer) = out.numbered_request(method, params);
     asking
         .lock()
@@ -646,4 +667,12 @@ async fn ask_host(
     if interrupt {
         let _ = ops.send(Op::Interrupt);
     }
+}
+
+/// A request to the host, its method from its type.
+fn request<R: ServerRequest>(params: &R) -> (&'static str, Value) {
+    (
+        R::METHOD,
+        serde_json::to_value(params).unwrap_or(Value::Null),
+    )
 }
