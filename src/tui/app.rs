@@ -17,16 +17,14 @@ use super::bottom_pane::file_finder::FileFinder;
 use super::bottom_pane::slash::{self, SlashCommand};
 use super::bottom_pane::{BottomPane, Command, KeyOutcome, PickerKind};
 use super::chat::Chat;
-use super::connect::{ConnectDialog, DialogAction};
+use super::connect::DialogAction;
 use super::history_cell::{CellKind, display_path};
 use super::overlay::Overlay;
-use super::resume;
+use super::session_state::SessionState;
 use super::status::Status;
-use super::turn_clock::TurnClock;
-use crate::agent::protocol::{ApprovalMode, AuthSummary, Event, Op, Submission, TurnOutcome};
-use crate::auth::login::LoginEvent;
+use super::turn_state::TurnState;
+use crate::agent::protocol::{ApprovalMode, AuthSummary, Op, Submission};
 use crate::llm::types::TokenUsage;
-use crate::session::{SessionSummary, TurnEnd};
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
 
@@ -75,47 +73,27 @@ pub struct App {
     /// What covers the chat and takes the keys (the `/connect` dialog), when open.
     pub(super) overlay: Option<Overlay>,
     pub(super) models: Vec<String>,
-    pub(super) turn_started: Option<TurnClock>,
+    /// The turn running now, and what waits behind it.
+    pub(super) turn: TurnState,
+    /// The conversation shown, and the saved ones `/resume` lists.
+    pub(super) session: SessionState,
     pub(super) headless: bool,
-    /// The saved conversations the `/resume` picker lists.
-    pub(super) sessions: Vec<SessionSummary>,
-    /// `/resume` asked for the list and it has not come.
-    pub(super) awaiting_sessions: bool,
-    /// When the conversation being resumed was last active, for the notice.
-    pub(super) resuming_from: Option<SystemTime>,
     pub(super) quit_armed: bool,
     pub(super) should_quit: bool,
     pub(super) clipboard: Vec<(String, String)>,
     pub(super) redraw: bool,
     pub(super) frozen_time: Option<SystemTime>,
     pub(super) awaiting_highlighter: bool,
-    /// The conversation in use, and whether it has a saved file to resume (a prompt was sent or
-    /// it was resumed).
-    pub(super) conversation: Option<String>,
-    pub(super) conversation_saved: bool,
-    /// Prompts sent while an answer streamed, oldest first: the next goes when the turn ends.
-    pub(super) queued: Vec<String>,
     /// The person chose mouse capture (`mouse = true`).
     pub(super) mouse_capture: bool,
     /// Ctrl+Z was pressed: the loop suspends the process.
     pub(super) suspend: bool,
     /// Ctrl+G was pressed: the loop hands the draft to the person's editor.
     pub(super) edit_requested: bool,
-    /// Commands the person runs themselves (`!cmd`) that have not finished: Esc stops them.
-    pub(super) own_commands: usize,
     /// The prompts the Ctrl+R search shows, newest first.
     pub(super) history_hits: Vec<String>,
-    /// The diffs of the patches applied in this conversation, for `/diff` outside git.
-    pub(super) patches: Vec<String>,
-    /// The prompts that began this conversation's turns, oldest first, with the turns' ids:
-    /// what Esc Esc goes back to.
-    pub(super) prompts: Vec<(String, String)>,
-    /// The prompt sent and waiting for its turn's id.
-    pub(super) sent_prompt: Option<String>,
     /// When Esc was last pressed with nothing to cancel (the first of Esc Esc).
     pub(super) esc_at: Option<Instant>,
-    /// `/fork` was sent: the conversation that comes back is the copy.
-    pub(super) forking: bool,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.
@@ -168,30 +146,20 @@ impl App {
                 command_rules: Vec::new(),
             },
             models: Vec::new(),
-            turn_started: None,
+            turn: TurnState::default(),
+            session: SessionState::default(),
             headless: initial.headless,
-            sessions: Vec::new(),
-            awaiting_sessions: false,
-            resuming_from: None,
             quit_armed: false,
             should_quit: false,
             clipboard: Vec::new(),
             redraw: true,
             frozen_time: None,
             awaiting_highlighter: false,
-            conversation: None,
-            conversation_saved: false,
-            queued: Vec::new(),
             mouse_capture: initial.mouse,
             suspend: false,
             edit_requested: false,
-            own_commands: 0,
             history_hits: Vec::new(),
-            patches: Vec::new(),
-            prompts: Vec::new(),
-            sent_prompt: None,
             esc_at: None,
-            forking: false,
         };
         if app.status.auth.is_none() {
             app.open_connect();
@@ -217,10 +185,7 @@ impl App {
 
     /// How to come back to the conversation after leaving, when it was saved.
     pub fn exit_summary(&self) -> Option<ExitSummary> {
-        let id = self
-            .conversation
-            .clone()
-            .filter(|_| self.conversation_saved)?;
+        let id = self.session.to_resume()?;
         Some(ExitSummary {
             id,
             usage: self.status.usage,
@@ -315,7 +280,7 @@ impl App {
     /// When the app next needs waking without input: the spinner while a turn runs, the
     /// countdown while the device code shows; `None` when idle.
     pub fn next_tick(&self, now: Instant) -> Option<Instant> {
-        if let Some(clock) = self.turn_started {
+        if let Some(clock) = self.turn.clock {
             // Waiting on the person, nothing moves.
             if clock.is_paused() {
                 return None;
@@ -453,12 +418,12 @@ impl App {
         if key.code == KeyCode::Up
             && key.modifiers.is_empty()
             && self.pane.is_idle()
-            && let Some(text) = self.queued.pop()
+            && let Some(text) = self.turn.queued.pop()
         {
             self.pane.set_text(&text);
             return;
         }
-        self.pane.answer_running = self.turn_started.is_some();
+        self.pane.answer_running = self.turn.running();
         let outcome = self.pane.handle_key(key);
         if self.pane.picker_mut(PickerKind::History).is_some() {
             self.search_history();
@@ -466,20 +431,20 @@ impl App {
         match outcome {
             KeyOutcome::Consumed => {}
             KeyOutcome::Submit(text) => self.submit(text),
-            KeyOutcome::Queue(text) => self.queued.push(text),
+            KeyOutcome::Queue(text) => self.turn.queued.push(text),
             KeyOutcome::Command(command) => self.perform(command),
             KeyOutcome::Decided { id, decision } => {
                 self.chat.approval_decided(decision.clone());
                 self.send(Op::Approve { id, decision });
                 if !self.pane.asking()
-                    && let Some(clock) = &mut self.turn_started
+                    && let Some(clock) = &mut self.turn.clock
                 {
                     clock.resume(Instant::now());
                 }
             }
             KeyOutcome::Ignored => match key.code {
-                KeyCode::Esc if self.turn_started.is_some() => self.interrupt(),
-                KeyCode::Esc if self.own_commands > 0 => self.send(Op::Interrupt),
+                KeyCode::Esc if self.turn.running() => self.interrupt(),
+                KeyCode::Esc if self.turn.own_commands > 0 => self.send(Op::Interrupt),
                 KeyCode::Esc if self.pane.is_idle() => self.esc_when_idle(),
                 KeyCode::PageUp => self.chat.transcript.page_up(),
                 KeyCode::PageDown => self.chat.transcript.page_down(),
@@ -501,7 +466,7 @@ impl App {
             self.status.hint = Some("press ctrl+c again to quit".into());
             return;
         }
-        if self.turn_started.is_some() {
+        if self.turn.running() {
             self.interrupt();
             return;
         }
@@ -529,15 +494,15 @@ impl App {
     }
 
     /// Puts every queued prompt back into the composer, after what is typed there.
-    fn unqueue(&mut self) {
-        if self.queued.is_empty() {
+    pub(super) fn unqueue(&mut self) {
+        if self.turn.queued.is_empty() {
             return;
         }
         let mut parts: Vec<String> = Some(self.pane.composer().text().to_string())
             .filter(|t| !t.trim().is_empty())
             .into_iter()
             .collect();
-        parts.append(&mut self.queued);
+        parts.append(&mut self.turn.queued);
         self.pane.set_text(&parts.join("\n"));
     }
 
@@ -555,7 +520,7 @@ impl App {
         }
     }
 
-    fn submit(&mut self, text: String) {
+    pub(super) fn submit(&mut self, text: String) {
         let trimmed = text.trim();
         if let Some((command, argument)) = SlashCommand::parse_with_argument(trimmed) {
             self.perform(Command::Slash(command, argument.to_string()));
@@ -586,7 +551,7 @@ impl App {
 
     /// Sends `text` to the model: into the running turn when there is one, else as a new one.
     fn submit_prompt(&mut self, text: String) {
-        if self.turn_started.is_some() {
+        if self.turn.running() {
             // Steering: the model reads it with its next request in this turn (Tab queues
             // a prompt for after it instead).
             self.push(CellKind::User(text.clone()));
@@ -596,253 +561,13 @@ impl App {
         }
         self.push(CellKind::User(text.clone()));
         self.chat.transcript.scroll_to_bottom();
-        self.conversation_saved = true;
-        self.sent_prompt = Some(text.clone());
+        self.session.saved = true;
+        self.session.sent_prompt = Some(text.clone());
         self.send(Op::Submit(Submission::text(text)));
     }
 
     pub(super) fn push_error(&mut self, message: String) {
         self.push(CellKind::Error(message));
-    }
-
-    // ---- core events ----
-
-    /// Handles an event from the core.
-    pub fn handle_core_event(&mut self, event: Event) {
-        self.redraw = true;
-        match event {
-            Event::CommandRules(rules) => self.status.command_rules = rules,
-            Event::CustomPrompts(prompts) => self.pane.prompts = prompts,
-            Event::Skills(found) => self.notice(super::status::skills_report(&found)),
-            Event::TurnStarted { id } => {
-                if let Some(prompt) = self.sent_prompt.take() {
-                    self.prompts.push((id, prompt));
-                }
-                self.turn_started = Some(TurnClock::start(Instant::now()));
-                self.chat.forget_oldest();
-                self.chat.start_response();
-            }
-            // Cells open with their first piece and stay open until what follows closes them;
-            // an answer to an approval is the person's own, shown when given.
-            // The client calls no MCP tool itself.
-            Event::ItemStarted { .. }
-            | Event::ReasoningDone { .. }
-            | Event::ApprovalAnswered { .. }
-            | Event::McpToolCalled { .. } => {}
-            Event::TextDelta { item, delta } => self.chat.text_delta(&item, &delta),
-            Event::ReasoningDelta { item, delta } => self.chat.reasoning_delta(&item, &delta),
-            // A later part of the summary is a new paragraph.
-            Event::ReasoningPartAdded { item, index } if index > 0 => {
-                self.chat.reasoning_delta(&item, "\n\n");
-            }
-            Event::ReasoningPartAdded { .. } => {}
-            Event::MessageDone { item, text } => {
-                if self.chat.message_done(&item, &text) {
-                    self.awaiting_highlighter = true;
-                }
-            }
-            Event::ToolStarted {
-                call_id,
-                tool,
-                summary,
-                ..
-            } => self.chat.tool_started(call_id, tool, summary),
-            Event::ToolOutput { call_id, chunk } => self.chat.tool_output(&call_id, &chunk),
-            Event::ToolFinished {
-                call_id,
-                success,
-                exit_code,
-                duration,
-            } => {
-                if call_id.starts_with("own-") {
-                    self.own_commands = self.own_commands.saturating_sub(1);
-                }
-                self.chat
-                    .tool_finished(&call_id, success, exit_code, duration);
-            }
-            Event::ApprovalRequested { id, subject, .. } => {
-                if let Some(clock) = &mut self.turn_started {
-                    clock.pause(Instant::now());
-                }
-                self.pane.ask(id, &subject);
-                self.chat.approval_requested(subject);
-            }
-            Event::PlanUpdated {
-                explanation, steps, ..
-            } => self.chat.plan(explanation, steps),
-            Event::Retrying {
-                attempt,
-                max,
-                delay,
-                reason,
-                voided,
-            } => self.chat.retrying(
-                CellKind::Retry {
-                    attempt,
-                    max,
-                    delay,
-                    reason,
-                    settled: false,
-                },
-                voided,
-            ),
-            Event::Usage(usage) => self.status.usage = usage,
-            Event::ContextUsed { used, window } => self.status.context = Some((used, window)),
-            // The context item stays: the `ContextUsed` that follows gives its new size.
-            Event::Compacted { before, automatic } => {
-                let why = if automatic {
-                    "to stay inside the model's context window"
-                } else {
-                    "as asked"
-                };
-                let size = crate::humanize::tokens_aside(before);
-                self.notice(format!(
-                    "Compacted the conversation{size} {why}: the model goes on from a summary; the transcript keeps everything."
-                ));
-            }
-            Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
-            Event::TurnFinished(outcome) => {
-                self.turn_started = None;
-                self.pane.drop_approvals();
-                let partial = self.chat.turn_finished();
-                let ended = match outcome {
-                    TurnOutcome::Completed => None,
-                    TurnOutcome::Interrupted => Some((TurnEnd::Interrupted, None)),
-                    TurnOutcome::Stopped { message, .. } => Some((TurnEnd::Stopped, Some(message))),
-                    TurnOutcome::Failed { message, .. } => Some((TurnEnd::Failed, Some(message))),
-                };
-                let went_on = ended.is_none() || matches!(ended, Some((TurnEnd::Stopped, _)));
-                if let Some((how, message)) = ended {
-                    self.push(resume::ended_early(how, message.as_deref(), partial));
-                }
-                if went_on && !self.queued.is_empty() {
-                    let next = self.queued.remove(0);
-                    self.submit(next);
-                } else {
-                    self.unqueue();
-                }
-            }
-            Event::Login(login) => self.on_login(login),
-            Event::AuthChanged(summary) => self.on_auth_changed(summary),
-            Event::Models { available, current } => {
-                self.models = available;
-                self.status.model = current;
-                let items = self.model_items();
-                if let Some(picker) = self.pane.picker_mut(PickerKind::Model) {
-                    picker.set_items(items);
-                }
-            }
-            Event::Restored(replay) => self.restore(*replay),
-            Event::Rewound(done) => self.on_rewound(done),
-            Event::FilesUndone { restored, refused } => self.on_files_undone(restored, refused),
-            Event::Sessions(sessions) => {
-                self.awaiting_sessions = false;
-                self.sessions = sessions;
-                let items = resume::session_items(&self.sessions, self.now());
-                if let Some(picker) = self.pane.picker_mut(PickerKind::Resume) {
-                    picker.set_items(items);
-                    picker.empty = "no saved conversations in this project yet".into();
-                }
-            }
-            Event::Instructions(files) => {
-                self.status.instructions = Some(files);
-                self.status.instructions_in_history = false;
-            }
-            Event::Conversation { id } => self.conversation = Some(id),
-            Event::FilesChanged { changes, .. } => {
-                self.patches
-                    .extend(changes.into_iter().map(|change| change.diff));
-            }
-            Event::WorkingTreeDiff(diff) => self.show_diff(diff),
-            Event::ApiKeyUnchecked(why) => {
-                let shown = self
-                    .connect_dialog()
-                    .is_some_and(|dialog| dialog.on_key_unchecked(why.clone()));
-                if !shown {
-                    self.push_error(format!("the API key was not saved: {why}"));
-                }
-            }
-            Event::PromptHistory(prompts) => self.pane.add_older_history(prompts),
-            Event::Notice(text) => self.notice(text),
-            Event::McpServers(servers) => self.status.mcp = servers,
-            Event::Attached(files) => {
-                self.push(CellKind::Attached(files));
-            }
-            Event::Error(message) => {
-                self.forking = false;
-                if let Some(dialog) = self.connect_dialog()
-                    && dialog.on_error(message.clone())
-                {
-                    return;
-                }
-                // The list that was asked for will not come: do not leave the picker waiting.
-                if std::mem::take(&mut self.awaiting_sessions) {
-                    self.pane.close_picker(PickerKind::Resume);
-                }
-                self.push_error(message);
-            }
-        }
-    }
-
-    fn on_login(&mut self, event: LoginEvent) {
-        if let LoginEvent::Done(account) = &event {
-            let account = account.clone();
-            self.connected(AuthSummary::ChatGpt(account));
-            return;
-        }
-        match self.connect_dialog() {
-            Some(dialog) => dialog.on_login_event(event),
-            None => {
-                if let LoginEvent::Failed(message) = event {
-                    self.push_error(format!("login failed: {message}"));
-                }
-            }
-        }
-    }
-
-    fn on_auth_changed(&mut self, summary: Option<AuthSummary>) {
-        match summary {
-            Some(summary) => {
-                let in_dialog = self.overlay.is_some();
-                if in_dialog || self.status.auth.as_ref() != Some(&summary) {
-                    self.connected(summary);
-                }
-            }
-            None => {
-                let was = self.status.auth.take();
-                self.models.clear();
-                // The limits were the old login's.
-                self.status.rate_limits = None;
-                if was.is_some() {
-                    self.notice("Logged out. /connect signs in again.");
-                }
-            }
-        }
-    }
-
-    /// Opens `/connect` in the overlay slot.
-    pub(super) fn open_connect(&mut self) {
-        self.overlay = Some(Overlay::Connect(ConnectDialog::new(self.headless)));
-    }
-
-    /// The `/connect` dialog, when it is open.
-    fn connect_dialog(&mut self) -> Option<&mut ConnectDialog> {
-        self.overlay.as_mut().and_then(Overlay::connect)
-    }
-
-    fn connected(&mut self, summary: AuthSummary) {
-        // The core reports a ChatGPT login twice (login done, then auth changed): say it once.
-        if self.status.auth.as_ref() == Some(&summary) && self.overlay.is_none() {
-            return;
-        }
-        self.overlay = None;
-        self.notice(format!("Connected: {}.", summary.describe()));
-        if self.status.auth.as_ref() != Some(&summary) {
-            // Another account: the limits shown were the old one's.
-            self.status.rate_limits = None;
-        }
-        self.status.auth = Some(summary);
-        self.send(Op::RefreshModels);
     }
 
     // ---- drawing ----
@@ -864,8 +589,8 @@ impl App {
         }
 
         let bottom_rows = self.pane.height(main.width, main.height);
-        let activity = u16::from(self.turn_started.is_some());
-        let queue_rows = Self::queue_rows(self.queued.len())
+        let activity = u16::from(self.turn.running());
+        let queue_rows = Self::queue_rows(self.turn.queued.len())
             .min(main.height.saturating_sub(bottom_rows + activity + 1));
         let bottom = Rect::new(
             main.x,

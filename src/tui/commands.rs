@@ -35,13 +35,13 @@ impl App {
                 "Changes in the working tree (git diff HEAD)".to_string(),
                 diff,
             ),
-            None if self.patches.is_empty() => {
+            None if self.session.patches.is_empty() => {
                 self.notice("Not a git repository, and no patch was applied in this conversation.");
                 return;
             }
             None => (
                 "Patches applied in this conversation (not a git repository)".to_string(),
-                self.patches.join("\n"),
+                self.session.patches.join("\n"),
             ),
         };
         self.push(CellKind::Diff { title, diff });
@@ -51,7 +51,7 @@ impl App {
     /// `/compact [focus]`: the model summarises the conversation, and requests go on from the
     /// summary.
     fn compact(&mut self, focus: &str) {
-        if self.turn_started.is_some() {
+        if self.turn.running() {
             self.push_error("an answer is still coming: /compact when it is done".into());
             return;
         }
@@ -66,13 +66,13 @@ impl App {
     /// `!command`: the person's own command, run in the sandbox by the core, shown as a
     /// `shell` call and not sent to the model.
     pub(super) fn run_own_command(&mut self, command: String) {
-        if self.turn_started.is_some() {
+        if self.turn.running() {
             self.push_error("an answer is still coming: run the command when it is done".into());
             return;
         }
         self.push(CellKind::User(format!("!{command}")));
         self.chat.transcript.scroll_to_bottom();
-        self.own_commands += 1;
+        self.turn.own_commands += 1;
         self.send(Op::RunCommand(command));
     }
 
@@ -80,7 +80,7 @@ impl App {
     /// commit (`commit SHA`), the changes against a branch (`base BRANCH`), or what the person
     /// says.
     fn review(&mut self, what: &str) {
-        if self.turn_started.is_some() {
+        if self.turn.running() {
             self.push_error("an answer is still coming: /review when it is done".into());
             return;
         }
@@ -90,7 +90,7 @@ impl App {
         };
         self.push(CellKind::User(format!("/review {}", target.label())));
         self.chat.transcript.scroll_to_bottom();
-        self.conversation_saved = true;
+        self.session.saved = true;
         self.send(Op::Review {
             target,
             turn_id: None,
@@ -188,7 +188,7 @@ impl App {
                 self.pane.open_picker(PickerKind::Approval, picker);
             }
             SlashCommand::New => {
-                if self.turn_started.is_some() {
+                if self.turn.running() {
                     self.send(Op::Interrupt);
                 }
                 self.send(Op::NewConversation);
@@ -197,19 +197,19 @@ impl App {
             }
             SlashCommand::Resume => {
                 self.send(Op::ListSessions);
-                self.awaiting_sessions = true;
+                self.session.awaiting_list = true;
                 let picker = Picker::new(
                     "Resume a conversation",
-                    resume::session_items(&self.sessions, self.now()),
+                    resume::session_items(&self.session.listed, self.now()),
                     "looking for saved conversations…",
                 );
                 self.pane.open_picker(PickerKind::Resume, picker);
             }
             SlashCommand::Fork => {
-                if self.turn_started.is_some() {
+                if self.turn.running() {
                     self.push_error("an answer is still coming: /fork when it is done".into());
                 } else {
-                    self.forking = true;
+                    self.session.forking = true;
                     self.send(Op::Fork);
                 }
             }
@@ -224,11 +224,11 @@ impl App {
             SlashCommand::Compact => self.compact(argument),
             SlashCommand::Diff => self.send(Op::Diff),
             SlashCommand::Init => {
-                if self.turn_started.is_some() {
+                if self.turn.running() {
                     self.push_error("an answer is still coming: /init when it is done".into());
                 } else {
                     self.push(CellKind::User("/init".to_string()));
-                    self.conversation_saved = true;
+                    self.session.saved = true;
                     self.send(Op::Init);
                 }
             }
@@ -250,9 +250,7 @@ impl App {
 
     /// Forgets the transcript and everything that points into it.
     pub(super) fn clear_conversation(&mut self) {
-        self.conversation_saved = false;
-        self.patches.clear();
-        self.prompts.clear();
+        self.session.clear();
         self.chat.clear();
         self.pane.drop_approvals();
         self.status.usage = TokenUsage::default();
@@ -311,11 +309,11 @@ impl App {
                 }
             }
             PickerKind::Resume => {
-                if let Some(session) = self.sessions.get(index) {
-                    if self.turn_started.is_some() {
+                if let Some(session) = self.session.listed.get(index) {
+                    if self.turn.running() {
                         self.send(Op::Interrupt);
                     }
-                    self.resuming_from = Some(resume::last_active(session));
+                    self.session.resuming_from = Some(resume::last_active(session));
                     self.send(Op::Resume(session.path.clone()));
                 }
             }

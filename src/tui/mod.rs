@@ -3,8 +3,11 @@
 //!
 //! - `event_loop.rs`: one `select!` over input, core events, frames, timers; input that arrived
 //!   together is one batch (how a wheel turn is told from a typed arrow); Ctrl+Z suspends here.
-//! - `app.rs`: routing: terminal input and core events in, `Op`s out, the layout, prompts queued
-//!   while an answer streams. `commands.rs`: every slash command and picker choice, as a
+//! - `app.rs`: routing: terminal input in, `Op`s out, the layout. `core_events.rs`: the core's
+//!   events into the app's state.
+//!   `turn_state.rs`: the turn running now (its clock, the prompts queued behind it).
+//!   `session_state.rs`: the conversation shown (its saved id, the prompts Esc Esc goes back
+//!   to, its patches) and the saved ones `/resume` lists. `commands.rs`: every slash command and picker choice, as a
 //!   `Command` value, carried out in one place. `overlay.rs`: the one slot that covers the chat
 //!   and takes the keys (the `/connect` dialog, drawn by `connect/`).
 //! - `bottom_pane/`: the composer and a stack of views over it (`approval.rs`, `picker.rs`,
@@ -33,6 +36,7 @@ pub mod chat;
 pub mod clipboard;
 pub mod commands;
 pub mod connect;
+mod core_events;
 mod editor;
 mod event_loop;
 pub mod frame;
@@ -46,6 +50,7 @@ pub mod qr_view;
 mod reopen;
 pub mod resume;
 mod rewind;
+mod session_state;
 pub mod status;
 pub mod streaming;
 pub mod terminal;
@@ -53,6 +58,7 @@ pub mod theme;
 pub mod transcript;
 pub mod turn_clock;
 mod turn_rows;
+mod turn_state;
 pub mod wrap;
 
 use std::path::PathBuf;

@@ -11,12 +11,12 @@ impl App {
     /// each prompt as the composer sent it, each event through the live path.
     pub(super) fn restore(&mut self, replay: Replay) {
         self.redraw_conversation(replay);
-        self.conversation_saved = true;
+        self.session.saved = true;
         // A fork says so itself.
-        if std::mem::take(&mut self.forking) {
+        if std::mem::take(&mut self.session.forking) {
             return;
         }
-        let notice = match self.resuming_from.take() {
+        let notice = match self.session.resuming_from.take() {
             Some(at) => format!("Resumed the conversation from {}.", resume::local_time(at)),
             None => "Resumed the saved conversation.".to_string(),
         };

@@ -18,7 +18,7 @@ const PROMPT_COLUMNS: usize = 64;
 impl App {
     /// Esc with nothing to cancel: the first arms, the second opens the earlier prompts.
     pub(super) fn esc_when_idle(&mut self) {
-        if self.prompts.is_empty() {
+        if self.session.prompts.is_empty() {
             return;
         }
         let now = Instant::now();
@@ -32,6 +32,7 @@ impl App {
 
     fn open_rewind_picker(&mut self) {
         let items = self
+            .session
             .prompts
             .iter()
             .rev()
@@ -47,10 +48,10 @@ impl App {
 
     /// A prompt picked (counted from the newest): the conversation goes back to before it.
     pub(super) fn rewind_to(&mut self, newest_first: usize) {
-        let Some(at) = self.prompts.len().checked_sub(newest_first + 1) else {
+        let Some(at) = self.session.prompts.len().checked_sub(newest_first + 1) else {
             return;
         };
-        let id = self.prompts[at].0.clone();
+        let id = self.session.prompts[at].0.clone();
         self.send(Op::Rewind(RewindTo::Turn(id)));
     }
 
@@ -65,7 +66,7 @@ impl App {
         let usage = self.status.usage;
         self.redraw_conversation(*rewound.replay);
         self.status.usage = usage;
-        self.conversation_saved = true;
+        self.session.saved = true;
         if let Some(prompt) = &rewound.prompt {
             self.pane.set_text(prompt);
         }
@@ -120,7 +121,7 @@ impl App {
 
     /// The prompts a replayed conversation began its turns with, for the rewind picker.
     pub(super) fn remember_prompts(&mut self, replay: &Replay) {
-        self.prompts = replay
+        self.session.prompts = replay
             .turns
             .iter()
             .filter_map(|turn| {

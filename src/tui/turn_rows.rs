@@ -18,7 +18,7 @@ impl App {
     /// What kelp is doing, for the title and for calling the person back.
     pub fn activity(&self) -> super::attention::Activity {
         use super::attention::Activity;
-        match self.turn_started {
+        match self.turn.clock {
             None => Activity::Idle,
             Some(clock) if clock.is_paused() => Activity::Waiting,
             Some(_) => Activity::Working,
@@ -28,8 +28,8 @@ impl App {
     /// The prompts waiting for the answer to end, newest last, with how to take one back.
     pub(super) fn render_queue(&self, area: Rect, buf: &mut Buffer) {
         let shown = usize::from(area.height);
-        let hidden = self.queued.len().saturating_sub(shown);
-        for (row, text) in self.queued.iter().skip(hidden).enumerate() {
+        let hidden = self.turn.queued.len().saturating_sub(shown);
+        for (row, text) in self.turn.queued.iter().skip(hidden).enumerate() {
             let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             let hint = match (row + 1 == shown, hidden) {
                 (false, _) => String::new(),
@@ -49,11 +49,11 @@ impl App {
     }
 
     pub(super) fn render_activity(&self, area: Rect, buf: &mut Buffer) {
-        let elapsed = match (self.turn_started, self.frozen_time) {
+        let elapsed = match (self.turn.clock, self.frozen_time) {
             (Some(clock), None) => clock.elapsed(Instant::now()),
             _ => Duration::ZERO,
         };
-        let line = if self.turn_started.is_some_and(|c| c.is_paused()) {
+        let line = if self.turn.clock.is_some_and(|c| c.is_paused()) {
             Line::from(vec![
                 Span::styled(" ◇ ", theme::warn()),
                 Span::styled("Waiting for you", Style::new().bold()),

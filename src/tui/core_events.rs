@@ -1,0 +1,249 @@
+//! The core's events as the screen shows them: a turn's text, tools and approvals streaming
+//! into the chat, the status line's figures, logins and the lists pickers wait for. Each event
+//! changes the app's state; drawing follows from it.
+
+use std::time::Instant;
+
+use super::app::App;
+use super::bottom_pane::PickerKind;
+use super::connect::ConnectDialog;
+use super::history_cell::CellKind;
+use super::overlay::Overlay;
+use super::resume;
+use crate::agent::protocol::{AuthSummary, Event, Op, TurnOutcome};
+use crate::auth::login::LoginEvent;
+use crate::session::TurnEnd;
+
+impl App {
+    /// Handles an event from the core.
+    pub fn handle_core_event(&mut self, event: Event) {
+        self.redraw = true;
+        match event {
+            Event::CommandRules(rules) => self.status.command_rules = rules,
+            Event::CustomPrompts(prompts) => self.pane.prompts = prompts,
+            Event::Skills(found) => self.notice(super::status::skills_report(&found)),
+            Event::TurnStarted { id } => {
+                self.session.turn_began(id);
+                self.turn.start(Instant::now());
+                self.chat.forget_oldest();
+                self.chat.start_response();
+            }
+            // Cells open with their first piece and stay open until what follows closes them;
+            // an answer to an approval is the person's own, shown when given.
+            // The client calls no MCP tool itself.
+            Event::ItemStarted { .. }
+            | Event::ReasoningDone { .. }
+            | Event::ApprovalAnswered { .. }
+            | Event::McpToolCalled { .. } => {}
+            Event::TextDelta { item, delta } => self.chat.text_delta(&item, &delta),
+            Event::ReasoningDelta { item, delta } => self.chat.reasoning_delta(&item, &delta),
+            // A later part of the summary is a new paragraph.
+            Event::ReasoningPartAdded { item, index } if index > 0 => {
+                self.chat.reasoning_delta(&item, "\n\n");
+            }
+            Event::ReasoningPartAdded { .. } => {}
+            Event::MessageDone { item, text } => {
+                if self.chat.message_done(&item, &text) {
+                    self.awaiting_highlighter = true;
+                }
+            }
+            Event::ToolStarted {
+                call_id,
+                tool,
+                summary,
+                ..
+            } => self.chat.tool_started(call_id, tool, summary),
+            Event::ToolOutput { call_id, chunk } => self.chat.tool_output(&call_id, &chunk),
+            Event::ToolFinished {
+                call_id,
+                success,
+                exit_code,
+                duration,
+            } => {
+                if call_id.starts_with("own-") {
+                    self.turn.own_commands = self.turn.own_commands.saturating_sub(1);
+                }
+                self.chat
+                    .tool_finished(&call_id, success, exit_code, duration);
+            }
+            Event::ApprovalRequested { id, subject, .. } => {
+                self.turn.pause(Instant::now());
+                self.pane.ask(id, &subject);
+                self.chat.approval_requested(subject);
+            }
+            Event::PlanUpdated {
+                explanation, steps, ..
+            } => self.chat.plan(explanation, steps),
+            Event::Retrying {
+                attempt,
+                max,
+                delay,
+                reason,
+                voided,
+            } => self.chat.retrying(
+                CellKind::Retry {
+                    attempt,
+                    max,
+                    delay,
+                    reason,
+                    settled: false,
+                },
+                voided,
+            ),
+            Event::Usage(usage) => self.status.usage = usage,
+            Event::ContextUsed { used, window } => self.status.context = Some((used, window)),
+            // The context item stays: the `ContextUsed` that follows gives its new size.
+            Event::Compacted { before, automatic } => {
+                let why = if automatic {
+                    "to stay inside the model's context window"
+                } else {
+                    "as asked"
+                };
+                let size = crate::humanize::tokens_aside(before);
+                self.notice(format!(
+                    "Compacted the conversation{size} {why}: the model goes on from a summary; the transcript keeps everything."
+                ));
+            }
+            Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
+            Event::TurnFinished(outcome) => {
+                self.pane.drop_approvals();
+                let partial = self.chat.turn_finished();
+                let ended = match outcome {
+                    TurnOutcome::Completed => None,
+                    TurnOutcome::Interrupted => Some((TurnEnd::Interrupted, None)),
+                    TurnOutcome::Stopped { message, .. } => Some((TurnEnd::Stopped, Some(message))),
+                    TurnOutcome::Failed { message, .. } => Some((TurnEnd::Failed, Some(message))),
+                };
+                let went_on = ended.is_none() || matches!(ended, Some((TurnEnd::Stopped, _)));
+                if let Some((how, message)) = ended {
+                    self.push(resume::ended_early(how, message.as_deref(), partial));
+                }
+                match self.turn.finish(went_on) {
+                    Some(next) => self.submit(next),
+                    None => self.unqueue(),
+                }
+            }
+            Event::Login(login) => self.on_login(login),
+            Event::AuthChanged(summary) => self.on_auth_changed(summary),
+            Event::Models { available, current } => {
+                self.models = available;
+                self.status.model = current;
+                let items = self.model_items();
+                if let Some(picker) = self.pane.picker_mut(PickerKind::Model) {
+                    picker.set_items(items);
+                }
+            }
+            Event::Restored(replay) => self.restore(*replay),
+            Event::Rewound(done) => self.on_rewound(done),
+            Event::FilesUndone { restored, refused } => self.on_files_undone(restored, refused),
+            Event::Sessions(sessions) => {
+                self.session.awaiting_list = false;
+                self.session.listed = sessions;
+                let items = resume::session_items(&self.session.listed, self.now());
+                if let Some(picker) = self.pane.picker_mut(PickerKind::Resume) {
+                    picker.set_items(items);
+                    picker.empty = "no saved conversations in this project yet".into();
+                }
+            }
+            Event::Instructions(files) => {
+                self.status.instructions = Some(files);
+                self.status.instructions_in_history = false;
+            }
+            Event::Conversation { id } => self.session.id = Some(id),
+            Event::FilesChanged { changes, .. } => {
+                self.session
+                    .patches
+                    .extend(changes.into_iter().map(|change| change.diff));
+            }
+            Event::WorkingTreeDiff(diff) => self.show_diff(diff),
+            Event::ApiKeyUnchecked(why) => {
+                let shown = self
+                    .connect_dialog()
+                    .is_some_and(|dialog| dialog.on_key_unchecked(why.clone()));
+                if !shown {
+                    self.push_error(format!("the API key was not saved: {why}"));
+                }
+            }
+            Event::PromptHistory(prompts) => self.pane.add_older_history(prompts),
+            Event::Notice(text) => self.notice(text),
+            Event::McpServers(servers) => self.status.mcp = servers,
+            Event::Attached(files) => {
+                self.push(CellKind::Attached(files));
+            }
+            Event::Error(message) => {
+                self.session.forking = false;
+                if let Some(dialog) = self.connect_dialog()
+                    && dialog.on_error(message.clone())
+                {
+                    return;
+                }
+                // The list that was asked for will not come: do not leave the picker waiting.
+                if std::mem::take(&mut self.session.awaiting_list) {
+                    self.pane.close_picker(PickerKind::Resume);
+                }
+                self.push_error(message);
+            }
+        }
+    }
+
+    fn on_login(&mut self, event: LoginEvent) {
+        if let LoginEvent::Done(account) = &event {
+            let account = account.clone();
+            self.connected(AuthSummary::ChatGpt(account));
+            return;
+        }
+        match self.connect_dialog() {
+            Some(dialog) => dialog.on_login_event(event),
+            None => {
+                if let LoginEvent::Failed(message) = event {
+                    self.push_error(format!("login failed: {message}"));
+                }
+            }
+        }
+    }
+
+    fn on_auth_changed(&mut self, summary: Option<AuthSummary>) {
+        match summary {
+            Some(summary) => {
+                let in_dialog = self.overlay.is_some();
+                if in_dialog || self.status.auth.as_ref() != Some(&summary) {
+                    self.connected(summary);
+                }
+            }
+            None => {
+                let was = self.status.auth.take();
+                self.models.clear();
+                // The limits were the old login's.
+                self.status.rate_limits = None;
+                if was.is_some() {
+                    self.notice("Logged out. /connect signs in again.");
+                }
+            }
+        }
+    }
+
+    /// Opens `/connect` in the overlay slot.
+    pub(super) fn open_connect(&mut self) {
+        self.overlay = Some(Overlay::Connect(ConnectDialog::new(self.headless)));
+    }
+
+    /// The `/connect` dialog, when it is open.
+    fn connect_dialog(&mut self) -> Option<&mut ConnectDialog> {
+        self.overlay.as_mut().and_then(Overlay::connect)
+    }
+
+    fn connected(&mut self, summary: AuthSummary) {
+        // The core reports a ChatGPT login twice (login done, then auth changed): say it once.
+        if self.status.auth.as_ref() == Some(&summary) && self.overlay.is_none() {
+            return;
+        }
+        self.overlay = None;
+        self.notice(format!("Connected: {}.", summary.describe()));
+        if self.status.auth.as_ref() != Some(&summary) {
+            // Another account: the limits shown were the old one's.
+            self.status.rate_limits = None;
+        }
+        self.status.auth = Some(summary);
+        self.send(Op::RefreshModels);
+    }
+}

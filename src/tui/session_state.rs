@@ -1,0 +1,51 @@
+//! The conversation the screen shows, as the app keeps it: which saved session it is, what its
+//! turns began with (for Esc Esc), the patches it applied (for `/diff` outside git), and the
+//! saved conversations `/resume` lists. Nothing here draws.
+
+use std::time::SystemTime;
+
+use crate::session::SessionSummary;
+
+#[derive(Debug, Default)]
+pub(crate) struct SessionState {
+    /// The conversation in use.
+    pub(crate) id: Option<String>,
+    /// Whether it has a saved file to resume (a prompt was sent or it was resumed).
+    pub(crate) saved: bool,
+    /// The diffs of the patches applied in this conversation, for `/diff` outside git.
+    pub(crate) patches: Vec<String>,
+    /// The prompts that began this conversation's turns, oldest first, with the turns' ids:
+    /// what Esc Esc goes back to.
+    pub(crate) prompts: Vec<(String, String)>,
+    /// The prompt sent and waiting for its turn's id.
+    pub(crate) sent_prompt: Option<String>,
+    /// `/fork` was sent: the conversation that comes back is the copy.
+    pub(crate) forking: bool,
+    /// The saved conversations the `/resume` picker lists.
+    pub(crate) listed: Vec<SessionSummary>,
+    /// `/resume` asked for the list and it has not come.
+    pub(crate) awaiting_list: bool,
+    /// When the conversation being resumed was last active, for the notice.
+    pub(crate) resuming_from: Option<SystemTime>,
+}
+
+impl SessionState {
+    /// A turn began under `id`: the prompt that was sent is what it began with.
+    pub(crate) fn turn_began(&mut self, id: String) {
+        if let Some(prompt) = self.sent_prompt.take() {
+            self.prompts.push((id, prompt));
+        }
+    }
+
+    /// Forgets what belonged to the conversation the screen showed.
+    pub(crate) fn clear(&mut self) {
+        self.saved = false;
+        self.patches.clear();
+        self.prompts.clear();
+    }
+
+    /// The id to come back to after leaving, when the conversation was saved.
+    pub(crate) fn to_resume(&self) -> Option<String> {
+        self.id.clone().filter(|_| self.saved)
+    }
+}

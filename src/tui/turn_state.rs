@@ -1,0 +1,40 @@
+//! The turn that runs now, as the app keeps it: its clock (the spinner and elapsed time), the
+//! prompts queued behind it, and the person's own `!` commands still running.
+
+use std::time::Instant;
+
+use super::turn_clock::TurnClock;
+
+#[derive(Debug, Default)]
+pub(crate) struct TurnState {
+    /// Set while a turn runs.
+    pub(crate) clock: Option<TurnClock>,
+    /// Prompts sent while an answer streamed, oldest first: the next goes when the turn ends.
+    pub(crate) queued: Vec<String>,
+    /// Commands the person runs themselves (`!cmd`) that have not finished: Esc stops them.
+    pub(crate) own_commands: usize,
+}
+
+impl TurnState {
+    /// Whether a turn runs now.
+    pub(crate) fn running(&self) -> bool {
+        self.clock.is_some()
+    }
+
+    pub(crate) fn start(&mut self, now: Instant) {
+        self.clock = Some(TurnClock::start(now));
+    }
+
+    /// An approval waits on the person: their time is not the turn's.
+    pub(crate) fn pause(&mut self, now: Instant) {
+        if let Some(clock) = &mut self.clock {
+            clock.pause(now);
+        }
+    }
+
+    /// The turn ended: the prompt queued first, if the next turn should go on with it.
+    pub(crate) fn finish(&mut self, went_on: bool) -> Option<String> {
+        self.clock = None;
+        (went_on && !self.queued.is_empty()).then(|| self.queued.remove(0))
+    }
+}
