@@ -1,6 +1,8 @@
 //! What the person asks of the app, as values: each slash command (with what was typed after
-//! it) and each picker choice is a [`Command`] (the bottom pane's), and [`App::perform`] is the one place that
-//! carries them out. Key handling and core events stay in `app.rs`; what a command does is here.
+//! it) and each picker choice is a [`Command`] (the bottom pane's). What a command does is
+//! worked out from the app's state without changing it, as a list of [`Effect`]s, and
+//! [`App::apply`] is the one place that carries them out: a command can be read, and tested,
+//! as what it asks for. Key handling stays in `app.rs`, core events in `core_events.rs`.
 
 use super::app::App;
 use super::bottom_pane::picker::{Picker, PickerItem};
@@ -14,12 +16,102 @@ use crate::agent::protocol::{ApprovalMode, Op};
 use crate::llm::ReasoningEffort;
 use crate::llm::types::TokenUsage;
 
+/// One thing a command asks of the app, carried out in order by [`App::apply`].
+#[derive(Debug)]
+pub(super) enum Effect {
+    /// An operation for the core.
+    Send(Op),
+    /// A line for the person.
+    Notice(String),
+    /// What went wrong, said as such.
+    Error(String),
+    /// The person's own words shown in the transcript (`/review …`), scrolled to the end.
+    Echo(String),
+    OpenPicker(PickerKind, Picker),
+    OpenConnect,
+    /// A new conversation: the transcript and everything pointing into it go.
+    ClearConversation,
+    /// The conversation has a saved file from now on (a turn of it was asked for).
+    MarkSaved,
+    /// `/resume` waits for the saved conversations' list.
+    AwaitSessions,
+    /// `/fork` was sent: the conversation that comes back is the copy.
+    AwaitFork,
+    /// The conversation picked in `/resume` is coming back; it was last active then.
+    Resuming(std::time::SystemTime),
+    /// Text for the clipboard, and what it is.
+    Copy(String, &'static str),
+    /// Text into the composer, to edit and send.
+    Draft(String),
+    SetModel(String),
+    SetEffort(ReasoningEffort),
+    SetApprovalMode(ApprovalMode),
+    /// Esc Esc's choice: back to the prompt at this index of the picker.
+    Rewind(usize),
+    /// The choice of the offer to undo a rewound turn's file changes.
+    UndoFiles(usize),
+    Quit,
+}
+
+use Effect::{Error, Notice, Send};
+
 impl App {
     /// Carries out `command`.
     pub(super) fn perform(&mut self, command: Command) {
-        match command {
-            Command::Slash(command, argument) => self.run_command(command, &argument),
+        let effects = match command {
+            Command::Slash(command, argument) => self.slash(command, &argument),
             Command::Picked { kind, index, label } => self.picked(kind, index, label),
+        };
+        for effect in effects {
+            self.apply(effect);
+        }
+    }
+
+    /// Carries out one effect: the only place a command changes the app.
+    pub(super) fn apply(&mut self, effect: Effect) {
+        match effect {
+            Send(op) => self.send(op),
+            Notice(text) => self.notice(text),
+            Error(text) => self.push_error(text),
+            Effect::Echo(text) => {
+                self.push(CellKind::User(text));
+                self.chat.transcript.scroll_to_bottom();
+            }
+            Effect::OpenPicker(kind, picker) => self.pane.open_picker(kind, picker),
+            Effect::OpenConnect => self.open_connect(),
+            Effect::ClearConversation => self.clear_conversation(),
+            Effect::MarkSaved => self.session.saved = true,
+            Effect::AwaitSessions => self.session.awaiting_list = true,
+            Effect::AwaitFork => self.session.forking = true,
+            Effect::Resuming(at) => self.session.resuming_from = Some(at),
+            Effect::Copy(text, what) => self.copy(text, what),
+            Effect::Draft(text) => self.pane.set_text(&text),
+            Effect::SetModel(model) => {
+                self.status.model.clone_from(&model);
+                self.send(Op::SetModel(model));
+            }
+            Effect::SetEffort(effort) => {
+                self.status.effort = effort;
+                self.send(Op::SetEffort(effort));
+            }
+            Effect::SetApprovalMode(mode) => {
+                self.status.approval_mode = mode;
+                self.send(Op::SetApprovalMode(mode));
+            }
+            Effect::Rewind(index) => self.rewind_to(index),
+            Effect::UndoFiles(index) => self.undo_picked(index),
+            Effect::Quit => self.quit(),
+        }
+    }
+
+    /// `effects`, unless an answer is still coming: then only why `what` must wait.
+    fn when_idle(&self, what: &str, effects: Vec<Effect>) -> Vec<Effect> {
+        if self.turn.running() {
+            vec![Error(format!(
+                "an answer is still coming: {what} when it is done"
+            ))]
+        } else {
+            effects
         }
     }
 
@@ -50,17 +142,18 @@ impl App {
 
     /// `/compact [focus]`: the model summarises the conversation, and requests go on from the
     /// summary.
-    fn compact(&mut self, focus: &str) {
-        if self.turn.running() {
-            self.push_error("an answer is still coming: /compact when it is done".into());
-            return;
-        }
+    fn compact(&self, focus: &str) -> Vec<Effect> {
         let focus = (!focus.is_empty()).then(|| focus.to_string());
-        self.notice("Compacting the conversation…");
-        self.send(Op::Compact {
-            focus,
-            turn_id: None,
-        });
+        self.when_idle(
+            "/compact",
+            vec![
+                Notice("Compacting the conversation…".into()),
+                Send(Op::Compact {
+                    focus,
+                    turn_id: None,
+                }),
+            ],
+        )
     }
 
     /// `!command`: the person's own command, run in the sandbox by the core, shown as a
@@ -79,30 +172,30 @@ impl App {
     /// `/review [WHAT]`: a read-only turn of its own that reviews the current changes, a
     /// commit (`commit SHA`), the changes against a branch (`base BRANCH`), or what the person
     /// says.
-    fn review(&mut self, what: &str) {
-        if self.turn.running() {
-            self.push_error("an answer is still coming: /review when it is done".into());
-            return;
-        }
+    fn review(&self, what: &str) -> Vec<Effect> {
         let target = match crate::agent::review::ReviewTarget::parse(what) {
             Ok(target) => target,
-            Err(why) => return self.push_error(why),
+            Err(why) => return vec![Error(why)],
         };
-        self.push(CellKind::User(format!("/review {}", target.label())));
-        self.chat.transcript.scroll_to_bottom();
-        self.session.saved = true;
-        self.send(Op::Review {
-            target,
-            turn_id: None,
-        });
+        self.when_idle(
+            "/review",
+            vec![
+                Effect::Echo(format!("/review {}", target.label())),
+                Effect::MarkSaved,
+                Send(Op::Review {
+                    target,
+                    turn_id: None,
+                }),
+            ],
+        )
     }
 
     /// `/copy`: the last answer as Markdown; `/copy code`: its last code block.
-    fn copy_answer(&mut self, what: &str) {
+    fn copy_answer(&self, what: &str) -> Vec<Effect> {
         let answer = self
             .chat
             .transcript
-            .cells_mut()
+            .cells()
             .rev()
             .find_map(|cell| match cell.kind() {
                 CellKind::Assistant(md) if !md.source().trim().is_empty() => {
@@ -111,19 +204,18 @@ impl App {
                 _ => None,
             });
         let Some(answer) = answer else {
-            self.push_error("there is no answer to copy yet".into());
-            return;
+            return vec![Error("there is no answer to copy yet".into())];
         };
-        match what {
-            "" => self.copy(answer, "last answer"),
+        vec![match what {
+            "" => Effect::Copy(answer, "last answer"),
             "code" => match super::markdown::last_code_block(&answer) {
-                Some(code) => self.copy(code, "last code block"),
-                None => self.push_error("the last answer has no code block".into()),
+                Some(code) => Effect::Copy(code, "last code block"),
+                None => Error("the last answer has no code block".into()),
             },
-            other => self.push_error(format!(
+            other => Error(format!(
                 "/copy {other}: use /copy for the last answer or /copy code for its last code block"
             )),
-        }
+        }]
     }
 
     /// Ctrl+R: earlier prompts, this project's earlier sessions included, that contain what
@@ -156,15 +248,17 @@ impl App {
         }
     }
 
-    /// Runs a slash command, with what was typed after it (maybe empty).
-    fn run_command(&mut self, command: SlashCommand, argument: &str) {
+    /// What slash command `command` asks for, with what was typed after it (maybe empty).
+    fn slash(&self, command: SlashCommand, argument: &str) -> Vec<Effect> {
         match command {
-            SlashCommand::Connect => self.open_connect(),
-            SlashCommand::Model => {
-                self.send(Op::RefreshModels);
-                let picker = Picker::new("Model", self.model_items(), "asking for the models…");
-                self.pane.open_picker(PickerKind::Model, picker);
-            }
+            SlashCommand::Connect => vec![Effect::OpenConnect],
+            SlashCommand::Model => vec![
+                Send(Op::RefreshModels),
+                Effect::OpenPicker(
+                    PickerKind::Model,
+                    Picker::new("Model", self.model_items(), "asking for the models…"),
+                ),
+            ],
             SlashCommand::Approval => {
                 let items = [
                     ApprovalMode::Ask,
@@ -185,66 +279,57 @@ impl App {
                 }))
                 .collect();
                 let picker = Picker::new("Approval mode", items, "");
-                self.pane.open_picker(PickerKind::Approval, picker);
+                vec![Effect::OpenPicker(PickerKind::Approval, picker)]
             }
             SlashCommand::New => {
-                if self.turn.running() {
-                    self.send(Op::Interrupt);
-                }
-                self.send(Op::NewConversation);
-                self.clear_conversation();
-                self.notice("New conversation.");
+                let interrupt = self.turn.running().then_some(Send(Op::Interrupt));
+                interrupt
+                    .into_iter()
+                    .chain([
+                        Send(Op::NewConversation),
+                        Effect::ClearConversation,
+                        Notice("New conversation.".into()),
+                    ])
+                    .collect()
             }
-            SlashCommand::Resume => {
-                self.send(Op::ListSessions);
-                self.session.awaiting_list = true;
-                let picker = Picker::new(
-                    "Resume a conversation",
-                    resume::session_items(&self.session.listed, self.now()),
-                    "looking for saved conversations…",
-                );
-                self.pane.open_picker(PickerKind::Resume, picker);
-            }
-            SlashCommand::Fork => {
-                if self.turn.running() {
-                    self.push_error("an answer is still coming: /fork when it is done".into());
-                } else {
-                    self.session.forking = true;
-                    self.send(Op::Fork);
-                }
-            }
-            SlashCommand::Rename if argument.trim().is_empty() => {
-                self.push_error("/rename NAME: give the name (/rename \"\" clears it)".into());
-            }
+            SlashCommand::Resume => vec![
+                Send(Op::ListSessions),
+                Effect::AwaitSessions,
+                Effect::OpenPicker(
+                    PickerKind::Resume,
+                    Picker::new(
+                        "Resume a conversation",
+                        resume::session_items(&self.session.listed, self.now()),
+                        "looking for saved conversations…",
+                    ),
+                ),
+            ],
+            SlashCommand::Fork => self.when_idle("/fork", vec![Effect::AwaitFork, Send(Op::Fork)]),
+            SlashCommand::Rename if argument.trim().is_empty() => vec![Error(
+                "/rename NAME: give the name (/rename \"\" clears it)".into(),
+            )],
             SlashCommand::Rename => {
                 let name = argument.trim().trim_matches('"').to_string();
-                self.send(Op::Rename(name));
+                vec![Send(Op::Rename(name))]
             }
             SlashCommand::Copy => self.copy_answer(argument),
             SlashCommand::Compact => self.compact(argument),
-            SlashCommand::Diff => self.send(Op::Diff),
-            SlashCommand::Init => {
-                if self.turn.running() {
-                    self.push_error("an answer is still coming: /init when it is done".into());
-                } else {
-                    self.push(CellKind::User("/init".to_string()));
-                    self.session.saved = true;
-                    self.send(Op::Init);
-                }
-            }
+            SlashCommand::Diff => vec![Send(Op::Diff)],
+            SlashCommand::Init => self.when_idle(
+                "/init",
+                vec![
+                    Effect::Echo("/init".to_string()),
+                    Effect::MarkSaved,
+                    Send(Op::Init),
+                ],
+            ),
             SlashCommand::Review => self.review(argument),
-            SlashCommand::Status => {
-                let text = self.status.report();
-                self.notice(text);
-            }
-            SlashCommand::Mcp => {
-                let text = crate::mcp::report(&self.status.mcp);
-                self.notice(text);
-            }
-            SlashCommand::Skills => self.send(Op::ListSkills),
-            SlashCommand::Logout => self.send(Op::Logout),
-            SlashCommand::Help => self.notice(super::help::text()),
-            SlashCommand::Quit => self.quit(),
+            SlashCommand::Status => vec![Notice(self.status.report())],
+            SlashCommand::Mcp => vec![Notice(crate::mcp::report(&self.status.mcp))],
+            SlashCommand::Skills => vec![Send(Op::ListSkills)],
+            SlashCommand::Logout => vec![Send(Op::Logout)],
+            SlashCommand::Help => vec![Notice(super::help::text())],
+            SlashCommand::Quit => vec![Effect::Quit],
         }
     }
 
@@ -268,25 +353,23 @@ impl App {
     }
 
     /// Says which model and effort the next turn uses.
-    fn model_notice(&mut self) {
-        let text = format!(
-            "Model: {}, {} reasoning effort",
-            self.status.model,
-            self.status.effort.as_str()
-        );
-        self.notice(text);
+    fn model_notice(model: &str, effort: ReasoningEffort) -> Effect {
+        Notice(format!(
+            "Model: {model}, {} reasoning effort",
+            effort.as_str()
+        ))
     }
 
-    fn picked(&mut self, kind: PickerKind, index: usize, label: String) {
+    /// What choosing entry `index` (shown as `label`) of picker `kind` asks for.
+    fn picked(&self, kind: PickerKind, index: usize, label: String) -> Vec<Effect> {
         match kind {
-            PickerKind::History => {
-                if let Some(text) = self.history_hits.get(index).cloned() {
-                    self.pane.set_text(&text);
-                }
-            }
+            PickerKind::History => self
+                .history_hits
+                .get(index)
+                .map(|text| Effect::Draft(text.clone()))
+                .into_iter()
+                .collect(),
             PickerKind::Model => {
-                self.status.model = label.clone();
-                self.send(Op::SetModel(label));
                 // As Codex's does, the model's effort is asked next (esc keeps the one in use).
                 let items = ReasoningEffort::OFFERED
                     .iter()
@@ -296,54 +379,181 @@ impl App {
                         current: *effort == self.status.effort,
                     })
                     .collect();
-                let title = format!("Reasoning effort for {}", self.status.model);
-                self.pane
-                    .open_picker(PickerKind::Effort, Picker::new(&title, items, ""));
-                self.model_notice();
+                let title = format!("Reasoning effort for {label}");
+                vec![
+                    Effect::SetModel(label.clone()),
+                    Effect::OpenPicker(PickerKind::Effort, Picker::new(&title, items, "")),
+                    Self::model_notice(&label, self.status.effort),
+                ]
             }
-            PickerKind::Effort => {
-                if let Some((effort, _)) = ReasoningEffort::OFFERED.get(index) {
-                    self.status.effort = *effort;
-                    self.send(Op::SetEffort(*effort));
-                    self.model_notice();
+            PickerKind::Effort => match ReasoningEffort::OFFERED.get(index) {
+                Some((effort, _)) => vec![
+                    Effect::SetEffort(*effort),
+                    Self::model_notice(&self.status.model, *effort),
+                ],
+                None => Vec::new(),
+            },
+            PickerKind::Resume => match self.session.listed.get(index) {
+                Some(session) => {
+                    let interrupt = self.turn.running().then_some(Send(Op::Interrupt));
+                    interrupt
+                        .into_iter()
+                        .chain([
+                            Effect::Resuming(resume::last_active(session)),
+                            Send(Op::Resume(session.path.clone())),
+                        ])
+                        .collect()
                 }
-            }
-            PickerKind::Resume => {
-                if let Some(session) = self.session.listed.get(index) {
-                    if self.turn.running() {
-                        self.send(Op::Interrupt);
-                    }
-                    self.session.resuming_from = Some(resume::last_active(session));
-                    self.send(Op::Resume(session.path.clone()));
-                }
-            }
-            PickerKind::Rewind => self.rewind_to(index),
-            PickerKind::UndoFiles => self.undo_picked(index),
+                None => Vec::new(),
+            },
+            PickerKind::Rewind => vec![Effect::Rewind(index)],
+            PickerKind::UndoFiles => vec![Effect::UndoFiles(index)],
             PickerKind::Approval => {
                 let modes = [
                     ApprovalMode::Ask,
                     ApprovalMode::AutoEdit,
                     ApprovalMode::FullAuto,
                 ];
-                let Some(&mode) = modes.get(index) else {
-                    let rule = index - modes.len();
-                    if let Some(rule) = self.status.command_rules.get(rule).cloned() {
-                        self.notice(format!(
-                            "`{}` asks again from now on",
-                            command_rules::shown(&rule)
-                        ));
-                        self.send(Op::RemoveCommandRule(rule));
-                    }
-                    return;
-                };
-                self.status.approval_mode = mode;
-                self.send(Op::SetApprovalMode(mode));
-                self.notice(format!(
-                    "Approval mode: {} — {}",
-                    approval_name(mode),
-                    approval_detail(mode)
-                ));
+                match modes.get(index) {
+                    Some(&mode) => vec![
+                        Effect::SetApprovalMode(mode),
+                        Notice(format!(
+                            "Approval mode: {} — {}",
+                            approval_name(mode),
+                            approval_detail(mode)
+                        )),
+                    ],
+                    None => match self.status.command_rules.get(index - modes.len()) {
+                        Some(rule) => vec![
+                            Notice(format!(
+                                "`{}` asks again from now on",
+                                command_rules::shown(rule)
+                            )),
+                            Send(Op::RemoveCommandRule(rule.clone())),
+                        ],
+                        None => Vec::new(),
+                    },
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+    use super::*;
+    use crate::agent::protocol::AuthSummary;
+    use crate::tui::app::InitialState;
+
+    fn signed_in() -> (App, UnboundedReceiver<Op>) {
+        let (ops, sent) = unbounded_channel();
+        let initial = InitialState {
+            auth: Some(AuthSummary::ApiKey {
+                masked: "sk-…abcd".into(),
+            }),
+            model: "gpt-5.5".into(),
+            effort: ReasoningEffort::default(),
+            project_dir: PathBuf::from("/work/project"),
+            approval_mode: ApprovalMode::default(),
+            sandbox: "workspace-write".into(),
+            headless: false,
+            warning: None,
+            mouse: false,
+            pick_session: false,
+            prompt: None,
+        };
+        (App::new(ops, initial), sent)
+    }
+
+    /// A command that must wait for the answer asks for nothing but saying so while a turn
+    /// runs, and for its work once the turn is over; working it out changes nothing.
+    #[test]
+    fn commands_that_wait_for_the_answer_ask_only_to_say_so_while_it_streams() {
+        let (mut app, mut sent) = signed_in();
+        app.turn.start(Instant::now());
+        for (command, name) in [
+            (SlashCommand::Compact, "/compact"),
+            (SlashCommand::Fork, "/fork"),
+            (SlashCommand::Init, "/init"),
+            (SlashCommand::Review, "/review"),
+        ] {
+            let effects = app.slash(command, "");
+            assert!(
+                matches!(effects.as_slice(), [Error(why)] if why.contains("still coming") && why.contains(name)),
+                "{name}: {effects:?}"
+            );
+        }
+        assert!(
+            sent.try_recv().is_err(),
+            "working a command out sent nothing"
+        );
+        app.turn.finish(false);
+        let effects = app.slash(SlashCommand::Compact, "the parser");
+        assert!(
+            matches!(
+                effects.as_slice(),
+                [Notice(_), Send(Op::Compact { focus: Some(focus), turn_id: None })] if focus == "the parser"
+            ),
+            "{effects:?}"
+        );
+        let effects = app.slash(SlashCommand::Fork, "");
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::AwaitFork, Send(Op::Fork)]
+        ));
+        // Carried out, the fork is sent and awaited.
+        app.perform(Command::Slash(SlashCommand::Fork, String::new()));
+        assert!(matches!(sent.try_recv(), Ok(Op::Fork)));
+        assert!(app.session.forking);
+    }
+
+    #[test]
+    fn picking_a_model_sets_it_and_then_asks_for_its_effort() {
+        let (mut app, mut sent) = signed_in();
+        let effects = app.picked(PickerKind::Model, 1, "gpt-5.4-mini".into());
+        assert!(
+            matches!(
+                effects.as_slice(),
+                [
+                    Effect::SetModel(model),
+                    Effect::OpenPicker(PickerKind::Effort, _),
+                    Notice(said),
+                ] if model == "gpt-5.4-mini" && said.starts_with("Model: gpt-5.4-mini,")
+            ),
+            "{effects:?}"
+        );
+        assert_eq!(
+            app.status.model, "gpt-5.5",
+            "nothing changed before it is carried out"
+        );
+        for effect in effects {
+            app.apply(effect);
+        }
+        assert_eq!(app.status.model, "gpt-5.4-mini");
+        assert!(matches!(sent.try_recv(), Ok(Op::SetModel(model)) if model == "gpt-5.4-mini"));
+    }
+
+    #[test]
+    fn a_new_conversation_stops_the_turn_first() {
+        let (mut app, _sent) = signed_in();
+        app.turn.start(Instant::now());
+        let effects = app.slash(SlashCommand::New, "");
+        assert!(
+            matches!(
+                effects.as_slice(),
+                [
+                    Send(Op::Interrupt),
+                    Send(Op::NewConversation),
+                    Effect::ClearConversation,
+                    Notice(_)
+                ]
+            ),
+            "{effects:?}"
+        );
     }
 }

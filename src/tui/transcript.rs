@@ -58,6 +58,11 @@ impl Transcript {
         self.cells.last_mut()
     }
 
+    /// All cells, to read.
+    pub fn cells(&self) -> impl DoubleEndedIterator<Item = &HistoryCell> {
+        self.cells.iter()
+    }
+
     /// All cells.
     pub fn cells_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut HistoryCell> {
         self.cells.iter_mut()
