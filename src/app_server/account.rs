@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::wire::{Answer, Out, RpcError, params};
+use super::protocol::{
+    Account, AccountRead, AccountUpdated, Empty, LoginCanceled, LoginCompleted, LoginStarted,
+};
+use super::wire::{Answer, Out, RpcError, notify, params};
 use crate::auth::accounts::{self, FirstStep, SignedIn, SignedOut, Stopped};
 use crate::auth::external::TokensFuture;
 use crate::auth::{
@@ -51,22 +54,31 @@ fn plan_type(plan: Option<&str>) -> &'static str {
 
 /// A login the service stopped, as `account/login/completed` saying it ended with `error` (its
 /// own report was stopped first, so it cannot race this one).
-fn stopped(stopped: Stopped<JoinHandle<()>>, error: &str) -> Value {
-    json!({ "loginId": stopped.id, "success": false, "error": error })
+fn stopped(stopped: Stopped<JoinHandle<()>>, error: &str) -> LoginCompleted {
+    LoginCompleted {
+        login_id: Some(stopped.id.to_string()),
+        success: false,
+        error: Some(error.to_string()),
+    }
 }
 
 /// The answer to a login that is done at once (no `loginId`): its type, then
 /// `account/login/completed` and `account/updated` with `auth_mode` and `plan`.
-fn signed_in(login_type: &str, auth_mode: &str, plan: Option<&str>) -> Answer {
-    Answer::new(json!({ "type": login_type }))
-        .then(
-            "account/login/completed",
-            json!({ "loginId": null, "success": true, "error": null }),
-        )
-        .then(
-            "account/updated",
-            json!({ "authMode": auth_mode, "planType": plan }),
-        )
+fn signed_in(
+    started: &LoginStarted,
+    auth_mode: &'static str,
+    plan: Option<&'static str>,
+) -> Result<Answer, RpcError> {
+    Ok(Answer::of(started)?
+        .notify(LoginCompleted {
+            login_id: None,
+            success: true,
+            error: None,
+        })
+        .notify(AccountUpdated {
+            auth_mode: Some(auth_mode),
+            plan_type: plan,
+        }))
 }
 
 /// The error a login ends with when another one replaces it, or a logout ends it.
@@ -177,12 +189,15 @@ impl Accounts {
             .await
             .map_err(|e| RpcError::internal(e.to_string()))?;
         let account = match who {
-            Some(SignedIn::ApiKey { .. }) => json!({ "type": "apiKey" }),
-            Some(SignedIn::ChatGpt(login)) => chatgpt_account(&login.account),
-            Some(SignedIn::HostTokens(account)) => chatgpt_account(&account),
-            None => Value::Null,
+            Some(SignedIn::ApiKey { .. }) => Some(Account::ApiKey),
+            Some(SignedIn::ChatGpt(login)) => Some(chatgpt_account(&login.account)),
+            Some(SignedIn::HostTokens(account)) => Some(chatgpt_account(&account)),
+            None => None,
         };
-        Ok(json!({ "account": account, "requiresOpenaiAuth": true }).into())
+        Answer::of(&AccountRead {
+            account,
+            requires_openai_auth: true,
+        })
     }
 
     /// `account/login/start`.
@@ -198,14 +213,10 @@ impl Accounts {
             {
                 Err(RpcError::invalid_request(EXTERNAL_ACTIVE))
             }
-            LoginParams::Chatgpt {} => self
-                .start_chatgpt(LoginMethod::Browser)
-                .await
-                .map(Answer::new),
-            LoginParams::ChatgptDeviceCode {} => self
-                .start_chatgpt(LoginMethod::Device)
-                .await
-                .map(Answer::new),
+            LoginParams::Chatgpt {} => Answer::of(&self.start_chatgpt(LoginMethod::Browser).await?),
+            LoginParams::ChatgptDeviceCode {} => {
+                Answer::of(&self.start_chatgpt(LoginMethod::Device).await?)
+            }
             LoginParams::ChatgptAuthTokens(_) if !experimental => Err(RpcError::invalid_request(
                 "account/login/start.chatgptAuthTokens requires experimentalApi capability",
             )),
@@ -217,11 +228,11 @@ impl Accounts {
                 let plan = plan_type(tokens.account().plan.as_deref());
                 // In memory only: auth.json is never written in this mode.
                 self.external.set(tokens);
-                Ok(signed_in(
-                    "chatgptAuthTokens",
+                signed_in(
+                    &LoginStarted::ChatgptAuthTokens,
                     "chatgptAuthTokens",
                     Some(plan),
-                ))
+                )
             }
             LoginParams::AmazonBedrock {} | LoginParams::AmazonBedrockAccessKeys {} => {
                 Err(RpcError::invalid_request(
@@ -239,29 +250,28 @@ impl Accounts {
             }
             other => RpcError::internal(other.to_string()),
         })?;
-        Ok(signed_in("apiKey", "apikey", None))
+        signed_in(&LoginStarted::ApiKey, "apikey", None)
     }
 
     /// Starts a ChatGPT login and answers once the host has something to show: the sign-in
     /// URL, or the device code. A failure before that is this request's error.
-    async fn start_chatgpt(&self, method: LoginMethod) -> Result<Value, RpcError> {
+    async fn start_chatgpt(&self, method: LoginMethod) -> Result<LoginStarted, RpcError> {
         // The host opens the URL: a browser must not pop up on the machine kelp runs on.
         let (mut login, replaced) = self.service.start_login(method, false);
         if let Some(replaced) = replaced {
-            self.out
-                .notify("account/login/completed", stopped(replaced, REPLACED));
+            notify(&self.out, stopped(replaced, REPLACED));
         }
         let id = login.id;
         let answer = match login.first_step().await {
-            FirstStep::Browser { url, .. } => {
-                json!({ "type": "chatgpt", "loginId": id, "authUrl": url })
-            }
-            FirstStep::DeviceCode { url, code } => json!({
-                "type": "chatgptDeviceCode",
-                "loginId": id,
-                "verificationUrl": url,
-                "userCode": code,
-            }),
+            FirstStep::Browser { url, .. } => LoginStarted::Chatgpt {
+                login_id: id.to_string(),
+                auth_url: url.to_string(),
+            },
+            FirstStep::DeviceCode { url, code } => LoginStarted::ChatgptDeviceCode {
+                login_id: id.to_string(),
+                verification_url: url.to_string(),
+                user_code: code.to_string(),
+            },
             FirstStep::Ended(LoginOutcome::Failed(message)) if method == LoginMethod::Device => {
                 return Err(RpcError::internal(format!(
                     "failed to request device code: {message}"
@@ -285,17 +295,21 @@ impl Accounts {
                     None,
                 ),
             };
-            out.notify(
-                "account/login/completed",
-                json!({ "loginId": id, "success": success, "error": error }),
+            notify(
+                &out,
+                LoginCompleted {
+                    login_id: Some(id.to_string()),
+                    success,
+                    error,
+                },
             );
             if let Some(account) = account {
-                out.notify(
-                    "account/updated",
-                    json!({
-                        "authMode": "chatgpt",
-                        "planType": plan_type(account.plan.as_deref()),
-                    }),
+                notify(
+                    &out,
+                    AccountUpdated {
+                        auth_mode: Some("chatgpt"),
+                        plan_type: Some(plan_type(account.plan.as_deref())),
+                    },
                 );
             }
         });
@@ -323,12 +337,14 @@ impl Accounts {
         let id = Uuid::parse_str(&login_id)
             .map_err(|_| RpcError::invalid_request(format!("invalid login id: {login_id}")))?;
         let Some(pending) = self.service.stop_login(Some(id)) else {
-            return Ok(json!({ "status": "notFound" }).into());
+            return Answer::of(&LoginCanceled { status: "notFound" });
         };
-        Ok(Answer::new(json!({ "status": "canceled" })).then(
-            "account/login/completed",
-            stopped(pending, "Login server error: Login was not completed"),
-        ))
+        Ok(
+            Answer::of(&LoginCanceled { status: "canceled" })?.notify(stopped(
+                pending,
+                "Login server error: Login was not completed",
+            )),
+        )
     }
 
     /// `account/logout`: revokes a ChatGPT login (best effort) and removes kelp's entry.
@@ -347,20 +363,19 @@ impl Accounts {
         // Said after every logout, as Codex does, even when nothing was stored: the host
         // learns the state, whatever it thought it was. (External tokens are the host's:
         // leaving the mode forgets them, nothing is revoked.)
-        Ok(Answer::new(json!({})).then(
-            "account/updated",
-            json!({ "authMode": null, "planType": null }),
-        ))
+        Ok(Answer::of(&Empty {})?.notify(AccountUpdated {
+            auth_mode: None,
+            plan_type: None,
+        }))
     }
 }
 
 /// A ChatGPT account as `account/read` shows it.
-fn chatgpt_account(account: &crate::auth::Account) -> Value {
-    json!({
-        "type": "chatgpt",
-        "email": account.email,
-        "planType": plan_type(account.plan.as_deref()),
-    })
+fn chatgpt_account(account: &crate::auth::Account) -> Account {
+    Account::Chatgpt {
+        email: account.email.clone(),
+        plan_type: plan_type(account.plan.as_deref()),
+    }
 }
 
 #[cfg(test)]

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::protocol::{CommandExecOutputDelta, CommandExecuted, Empty, ExecStream};
 use super::turns::sandbox_choice;
-use super::wire::{Answer, Out, RpcError, params};
+use super::wire::{Answer, Out, RpcError, notify, params};
 use crate::agent::tools::shell::{self, ShellArgs, ShellCommand};
 use crate::agent::tools::{OutputSink, OutputStream, SandboxPolicy};
 use crate::config::Config;
@@ -130,9 +131,12 @@ pub fn exec(
     let captured: Arc<Mutex<[Captured; 2]>> = Arc::default();
     let sink = {
         let captured = Arc::clone(&captured);
+        // A process id was required above for a host that streams.
         let streaming = p
-            .stream_stdout_stderr
-            .then(|| (out.clone(), p.process_id.clone()));
+            .process_id
+            .clone()
+            .filter(|_| p.stream_stdout_stderr)
+            .map(|id| (out.clone(), id));
         OutputSink::new(move |line| {
             let index = usize::from(line.stream == OutputStream::Stderr);
             let mut all = captured.lock().unwrap_or_else(PoisonError::into_inner);
@@ -152,14 +156,18 @@ pub fn exec(
                 kept.cap_reached = true;
             }
             match &streaming {
-                Some((out, id)) => out.notify(
-                    "command/exec/outputDelta",
-                    json!({
-                        "processId": id,
-                        "stream": if index == 0 { "stdout" } else { "stderr" },
-                        "deltaBase64": STANDARD.encode(text.as_bytes()),
-                        "capReached": kept.cap_reached,
-                    }),
+                Some((out, id)) => notify(
+                    out,
+                    CommandExecOutputDelta {
+                        process_id: id.clone(),
+                        stream: if index == 0 {
+                            ExecStream::Stdout
+                        } else {
+                            ExecStream::Stderr
+                        },
+                        delta_base64: STANDARD.encode(text.as_bytes()),
+                        cap_reached: kept.cap_reached,
+                    },
                 ),
                 None => kept.text.push_str(&text),
             }
@@ -194,7 +202,11 @@ pub fn exec(
             .unwrap_or(-1);
         let [stdout, stderr] =
             std::mem::take(&mut *captured.lock().unwrap_or_else(PoisonError::into_inner));
-        Ok(json!({ "exitCode": exit_code, "stdout": stdout.text, "stderr": stderr.text }).into())
+        Answer::of(&CommandExecuted {
+            exit_code,
+            stdout: stdout.text,
+            stderr: stderr.text,
+        })
     })
 }
 
@@ -231,7 +243,7 @@ pub fn terminate(processes: &Processes, raw: Value) -> Result<Answer, RpcError> 
     let asked: Terminate = params(raw)?;
     processes.with(&asked.process_id, |process| {
         process.cancel.cancel();
-        Ok(json!({}).into())
+        Answer::of(&Empty {})
     })
 }
 
@@ -267,7 +279,7 @@ pub fn write(processes: &Processes, raw: Value) -> Result<Answer, RpcError> {
         if asked.close_stdin {
             process.stdin = None;
         }
-        Ok(json!({}).into())
+        Answer::of(&Empty {})
     })
 }
 

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::protocol::{DirectoryEntry, DirectoryRead, Empty, FileMetadata, FileRead};
 use super::wire::{Answer, RpcError, params};
 use crate::agent::files::{FileOpError, Roots};
 
@@ -52,29 +53,30 @@ struct Copy {
 pub async fn blocking(
     roots: Roots,
     raw: Value,
-    op: fn(&Roots, Value) -> Result<Value, RpcError>,
+    op: fn(&Roots, Value) -> Result<Answer, RpcError>,
 ) -> Result<Answer, RpcError> {
-    let answer = crate::task::spawn_blocking(move || op(&roots, raw))
+    crate::task::spawn_blocking(move || op(&roots, raw))
         .await
-        .map_err(|e| RpcError::internal(e.to_string()))??;
-    Ok(answer.into())
+        .map_err(|e| RpcError::internal(e.to_string()))?
 }
 
 /// An operation that answers nothing but whether it was done.
-fn done(result: Result<(), FileOpError>) -> Result<Value, RpcError> {
-    result.map(|()| json!({})).map_err(refused)
+fn done(result: Result<(), FileOpError>) -> Result<Answer, RpcError> {
+    result.map_err(refused)?;
+    Answer::of(&Empty {})
 }
 
 /// `fs/readFile`: the file's bytes, base64.
-pub fn read_file(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+pub fn read_file(roots: &Roots, raw: Value) -> Result<Answer, RpcError> {
     let p: PathOnly = params(raw)?;
     let bytes = roots.read(&p.path).map_err(refused)?;
-    let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-    Ok(json!({ "dataBase64": data }))
+    Answer::of(&FileRead {
+        data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+    })
 }
 
 /// `fs/writeFile`: the base64 bytes written, the file created or replaced.
-pub fn write_file(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+pub fn write_file(roots: &Roots, raw: Value) -> Result<Answer, RpcError> {
     let p: Write = params(raw)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(p.data_base64.as_bytes())
@@ -83,44 +85,42 @@ pub fn write_file(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
 }
 
 /// `fs/createDirectory`, with its parents unless `recursive` is false.
-pub fn create_directory(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+pub fn create_directory(roots: &Roots, raw: Value) -> Result<Answer, RpcError> {
     let p: CreateDirectory = params(raw)?;
     done(roots.create_dir(&p.path, p.recursive.unwrap_or(true)))
 }
 
 /// `fs/getMetadata`: what the path is, and its times.
-pub fn metadata(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+pub fn metadata(roots: &Roots, raw: Value) -> Result<Answer, RpcError> {
     let p: PathOnly = params(raw)?;
     let meta = roots.metadata(&p.path).map_err(refused)?;
-    Ok(json!({
-        "isDirectory": meta.is_directory,
-        "isFile": meta.is_file,
-        "isSymlink": meta.is_symlink,
-        "createdAtMs": meta.created_ms,
-        "modifiedAtMs": meta.modified_ms,
-    }))
+    Answer::of(&FileMetadata {
+        is_directory: meta.is_directory,
+        is_file: meta.is_file,
+        is_symlink: meta.is_symlink,
+        created_at_ms: meta.created_ms,
+        modified_at_ms: meta.modified_ms,
+    })
 }
 
 /// `fs/readDirectory`: the folder's entries.
-pub fn read_directory(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+pub fn read_directory(roots: &Roots, raw: Value) -> Result<Answer, RpcError> {
     let p: PathOnly = params(raw)?;
-    let entries: Vec<Value> = roots
+    let entries = roots
         .read_dir(&p.path)
         .map_err(refused)?
         .into_iter()
-        .map(|entry| {
-            json!({
-                "fileName": entry.name,
-                "isDirectory": entry.is_directory,
-                "isFile": entry.is_file,
-            })
+        .map(|entry| DirectoryEntry {
+            file_name: entry.name,
+            is_directory: entry.is_directory,
+            is_file: entry.is_file,
         })
         .collect();
-    Ok(json!({ "entries": entries }))
+    Answer::of(&DirectoryRead { entries })
 }
 
 /// `fs/remove`, a folder with what it holds and a missing path quietly unless told otherwise.
-pub fn remove(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+pub fn remove(roots: &Roots, raw: Value) -> Result<Answer, RpcError> {
     let p: Remove = params(raw)?;
     done(roots.remove(
         &p.path,
@@ -130,7 +130,7 @@ pub fn remove(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
 }
 
 /// `fs/copy`: a file, or a folder when `recursive`.
-pub fn copy(roots: &Roots, raw: Value) -> Result<Value, RpcError> {
+pub fn copy(roots: &Roots, raw: Value) -> Result<Answer, RpcError> {
     let p: Copy = params(raw)?;
     done(roots.copy(&p.source_path, &p.destination_path, p.recursive))
 }

@@ -220,7 +220,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("account/gatewayOAuth/cancel", Refused(NO_CHATGPT_EXTRAS)),
     (
         "modelProvider/list",
-        Now(|s, _| Ok(server::model_providers(&s.config))),
+        Now(|s, _| server::model_providers(&s.config)),
     ),
     (
         "modelProvider/config/write",

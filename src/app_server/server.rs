@@ -7,11 +7,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::account::{self, Accounts};
 use super::exec;
-use super::protocol::RateLimitSnapshot;
+use super::protocol::{
+    AppsRead, FileFound, FilesFound, Initialized, ModelProvider, ModelProviders, ProviderSettings,
+    RateLimitSnapshot, RateLimitsRead,
+};
 use super::threads::Threads;
 use super::wire::{self, Answer, Out, RpcError, params};
 use crate::auth::ExternalAuth;
@@ -125,8 +128,8 @@ impl Server {
             .or_else(|_| std::env::var("TERM"))
             .unwrap_or_else(|_| "unknown".to_string());
         let home = crate::private_file::parent_dir(&self.config.auth_file);
-        Ok(json!({
-            "userAgent": format!(
+        Answer::of(&Initialized {
+            user_agent: format!(
                 "kelp/{} ({}; {}) {term} ({}; {})",
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::OS,
@@ -134,29 +137,27 @@ impl Server {
                 p.client_info.name,
                 p.client_info.version,
             ),
-            "codexHome": std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf()),
-            "platformFamily": std::env::consts::FAMILY,
-            "platformOs": std::env::consts::OS,
+            codex_home: std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf()),
+            platform_family: std::env::consts::FAMILY,
+            platform_os: std::env::consts::OS,
         })
-        .into())
     }
 }
 
 /// `modelProvider/list`: kelp's one provider, OpenAI (the Codex backend with a ChatGPT login,
 /// the API with a key), not changeable here.
-pub(super) fn model_providers(config: &Config) -> Answer {
-    json!({
-        "canChangeDefault": false,
-        "defaultProviderId": "openai",
-        "data": [{
-            "id": "openai",
-            "name": "OpenAI",
-            "baseUrl": config.openai_base_url,
-            "canEdit": false,
-            "settings": { "type": "openai" },
+pub(super) fn model_providers(config: &Config) -> Result<Answer, RpcError> {
+    Answer::of(&ModelProviders {
+        can_change_default: false,
+        default_provider_id: "openai",
+        data: vec![ModelProvider {
+            id: "openai",
+            name: "OpenAI",
+            base_url: config.openai_base_url.clone(),
+            can_edit: false,
+            settings: ProviderSettings { kind: "openai" },
         }],
     })
-    .into()
 }
 
 /// `app/read`: kelp has no apps, so every id asked for is missing.
@@ -167,7 +168,10 @@ pub(super) fn app_read(raw: Value) -> Result<Answer, RpcError> {
         app_ids: Vec<String>,
     }
     let asked: Read = params(raw)?;
-    Ok(json!({ "apps": [], "missingAppIds": asked.app_ids }).into())
+    Answer::of(&AppsRead {
+        apps: Vec::new(),
+        missing_app_ids: asked.app_ids,
+    })
 }
 
 /// `account/rateLimits/read`: the plan's windows as the backend says them now (kept as the
@@ -187,7 +191,7 @@ pub(super) async fn rate_limits(
     if let Some(fresh) = fresh {
         *last = fresh;
     }
-    Ok(json!({ "rateLimits": *last }).into())
+    Answer::of(&RateLimitsRead { rate_limits: *last })
 }
 
 /// Files `fuzzyFileSearch` returns at most, over all its roots.
@@ -203,7 +207,7 @@ pub(super) async fn fuzzy_file_search(raw: Value) -> Result<Answer, RpcError> {
     }
     let asked: Search = wire::params(raw)?;
     let files = crate::task::spawn_blocking(move || {
-        let mut files: Vec<Value> = Vec::new();
+        let mut files: Vec<FileFound> = Vec::new();
         for root in &asked.roots {
             for found in crate::agent::mentions::search_files(root, &asked.query, SEARCH_LIMIT) {
                 let file_name = found
@@ -212,23 +216,23 @@ pub(super) async fn fuzzy_file_search(raw: Value) -> Result<Answer, RpcError> {
                     .next()
                     .unwrap_or_default()
                     .to_string();
-                files.push(json!({
-                    "root": root,
-                    "path": found.path,
-                    "file_name": file_name,
-                    "score": found.score,
-                    "indices": found.indices,
-                    "match_type": "file",
-                }));
+                files.push(FileFound {
+                    root: root.clone(),
+                    path: found.path,
+                    file_name,
+                    score: found.score,
+                    indices: found.indices,
+                    match_type: "file",
+                });
             }
         }
-        files.sort_by(|a, b| b["score"].as_u64().cmp(&a["score"].as_u64()));
+        files.sort_by_key(|file| std::cmp::Reverse(file.score));
         files.truncate(SEARCH_LIMIT);
         files
     })
     .await
     .map_err(|e| RpcError::internal(e.to_string()))?;
-    Ok(json!({ "files": files }).into())
+    Answer::of(&FilesFound { files })
 }
 
 /// `model/list`: the login's models (the built-in list for a ChatGPT login when there is no login

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::history::{Saved, listed_thread};
 use super::items::history_turns;
@@ -570,11 +570,10 @@ impl Threads {
             .map_err(|_| RpcError::internal("this thread's agent stopped"))?;
         Ok(async move {
             match answer.await {
-                Ok(Ok((text, success))) => Ok(json!({
-                    "content": [{ "type": "text", "text": text }],
-                    "isError": !success,
-                })
-                .into()),
+                Ok(Ok((text, success))) => Answer::of(&wire::ToolCalled {
+                    content: vec![wire::TextContent::new(text)],
+                    is_error: !success,
+                }),
                 Ok(Err(why)) => Err(RpcError::invalid_request(why)),
                 Err(_) => Err(RpcError::internal("this thread's agent stopped")),
             }

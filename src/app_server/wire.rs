@@ -65,6 +65,12 @@ impl From<Value> for Answer {
     }
 }
 
+/// Writes `notification`, its method from its type.
+pub fn notify(out: &Out, notification: impl super::protocol::Notification) {
+    let (method, params) = notification.into_message();
+    out.notify(method, params);
+}
+
 /// Answers request `id` with `answer` (then its notifications), or the error.
 pub fn reply(out: &Out, id: Value, answer: Result<Answer, RpcError>) {
     match answer {

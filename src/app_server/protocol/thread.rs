@@ -1,30 +1,11 @@
-//! The protocol's shapes kelp writes, as Rust types named as Codex 0.169's schema names them
-//! (`tests/fixtures/codex-app-server-schema/0.169.0/`): a thread's items and turns, and the
-//! notifications that carry them, each knowing its method. The tests below check every shape
-//! against that schema, so a field renamed here fails before a host sees it.
+//! Threads, their turns and items, and the notifications and approval requests that carry them.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::Value;
 
-/// A notification's params, which know the method they go with.
-pub trait Notification: Serialize {
-    const METHOD: &'static str;
-
-    /// The method and its params as JSON.
-    fn into_message(self) -> (&'static str, Value)
-    where
-        Self: Sized,
-    {
-        let params = serde_json::to_value(&self).unwrap_or_else(|e| {
-            // Every shape here serializes (no maps with non-string keys): kelp's mistake.
-            tracing::error!(error = %e, method = Self::METHOD, "a notification did not serialize");
-            Value::Null
-        });
-        (Self::METHOD, params)
-    }
-}
+use super::{Notification, ServerRequest};
 
 /// An item of a turn: what the person said, what the model said or thought, what it ran.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -439,11 +420,6 @@ impl From<&crate::llm::types::TokenUsage> for TokenUsageBreakdown {
     }
 }
 
-/// A request kelp makes of the host, whose params know their method.
-pub trait ServerRequest: Serialize {
-    const METHOD: &'static str;
-}
-
 /// Asks the host to approve a command (or an MCP call or a read, shown as a command).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -479,22 +455,6 @@ pub struct FileChangeRequestApproval {
 
 impl ServerRequest for FileChangeRequestApproval {
     const METHOD: &'static str = "item/fileChange/requestApproval";
-}
-
-/// Declares a notification: its params' struct (camelCase fields) and its method.
-macro_rules! notification {
-    ($(#[$doc:meta])* $name:ident = $method:literal { $($field:ident: $ty:ty),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Serialize)]
-        #[serde(rename_all = "camelCase")]
-        pub struct $name {
-            $(pub $field: $ty),*
-        }
-
-        impl Notification for $name {
-            const METHOD: &'static str = $method;
-        }
-    };
 }
 
 notification!(
@@ -681,25 +641,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Checks `(method, params)` against the schema's `ServerNotification`.
-    fn fits(message: (&'static str, Value)) {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/codex-app-server-schema/0.169.0/ServerNotification.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let (method, params) = message;
-        let instance = json!({ "method": method, "params": params });
-        let errors: Vec<String> = validator
-            .iter_errors(&instance)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(errors.is_empty(), "{method}: {errors:?}\n{instance}");
-    }
+    use crate::app_server::protocol::fits;
 
     fn every_item() -> Vec<ThreadItem> {
         let command = |status, actions| ThreadItem::CommandExecution {
@@ -819,15 +761,6 @@ mod tests {
 
     #[test]
     fn every_approval_request_fits_the_schema() {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/codex-app-server-schema/0.169.0/ServerRequest.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-        let validator = jsonschema::validator_for(&schema).unwrap();
         let command = CommandExecutionRequestApproval {
             thread_id: "t".into(),
             turn_id: "u".into(),
@@ -864,12 +797,11 @@ mod tests {
                 serde_json::to_value(&patch).unwrap(),
             ),
         ] {
-            let instance = json!({ "id": 1, "method": method, "params": params });
-            let errors: Vec<String> = validator
-                .iter_errors(&instance)
-                .map(|e| e.to_string())
-                .collect();
-            assert!(errors.is_empty(), "{method}: {errors:?}\n{instance}");
+            crate::app_server::protocol::fits_schema(
+                "ServerRequest.json",
+                (method, params),
+                Some(1),
+            );
         }
     }
 

@@ -1,0 +1,157 @@
+//! `account/*`: who is signed in, logins as they start and end, and the plan's limits.
+
+use serde::Serialize;
+
+use super::{Notification, RateLimitSnapshot};
+
+/// The account `account/read` shows: an API key, or a ChatGPT login with its plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Account {
+    ApiKey,
+    Chatgpt {
+        email: Option<String>,
+        plan_type: &'static str,
+    },
+}
+
+/// `account/read`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountRead {
+    pub account: Option<Account>,
+    pub requires_openai_auth: bool,
+}
+
+/// `account/login/start`'s answer: done at once, or the step the person takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum LoginStarted {
+    ApiKey,
+    /// The host opens `auth_url` in a browser.
+    Chatgpt {
+        login_id: String,
+        auth_url: String,
+    },
+    /// The person types `user_code` at `verification_url`, on any device.
+    ChatgptDeviceCode {
+        login_id: String,
+        verification_url: String,
+        user_code: String,
+    },
+    /// Tokens the host owns, kept in memory.
+    ChatgptAuthTokens,
+}
+
+/// `account/login/cancel`'s answer: `canceled` or `notFound`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LoginCanceled {
+    pub status: &'static str,
+}
+
+/// `account/rateLimits/read`'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitsRead {
+    pub rate_limits: RateLimitSnapshot,
+}
+
+notification!(
+    /// A login ended: signed in, failed, or cancelled.
+    LoginCompleted = "account/login/completed" {
+        login_id: Option<String>,
+        success: bool,
+        error: Option<String>,
+    }
+);
+
+notification!(
+    /// The login changed: how kelp is signed in now (nothing after a logout).
+    AccountUpdated = "account/updated" {
+        auth_mode: Option<&'static str>,
+        plan_type: Option<&'static str>,
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app_server::protocol::{answer_fits, fits};
+
+    #[test]
+    fn every_account_shape_fits_the_schema() {
+        for account in [
+            None,
+            Some(Account::ApiKey),
+            Some(Account::Chatgpt {
+                email: Some("a@b.c".into()),
+                plan_type: "plus",
+            }),
+        ] {
+            answer_fits(
+                "v2/GetAccountResponse.json",
+                &AccountRead {
+                    account,
+                    requires_openai_auth: true,
+                },
+            );
+        }
+        for started in [
+            LoginStarted::ApiKey,
+            LoginStarted::Chatgpt {
+                login_id: "l".into(),
+                auth_url: "http://127.0.0.1:1455/x".into(),
+            },
+            LoginStarted::ChatgptDeviceCode {
+                login_id: "l".into(),
+                verification_url: "http://127.0.0.1/device".into(),
+                user_code: "ABCD-1234".into(),
+            },
+            LoginStarted::ChatgptAuthTokens,
+        ] {
+            answer_fits("v2/LoginAccountResponse.json", &started);
+        }
+        for status in ["canceled", "notFound"] {
+            answer_fits(
+                "v2/CancelLoginAccountResponse.json",
+                &LoginCanceled { status },
+            );
+        }
+        answer_fits(
+            "v2/GetAccountRateLimitsResponse.json",
+            &RateLimitsRead {
+                rate_limits: RateLimitSnapshot::default(),
+            },
+        );
+        fits(
+            LoginCompleted {
+                login_id: None,
+                success: false,
+                error: Some("cancelled".into()),
+            }
+            .into_message(),
+        );
+        fits(
+            AccountUpdated {
+                auth_mode: Some("chatgpt"),
+                plan_type: Some("pro"),
+            }
+            .into_message(),
+        );
+        fits(
+            AccountUpdated {
+                auth_mode: None,
+                plan_type: None,
+            }
+            .into_message(),
+        );
+    }
+}

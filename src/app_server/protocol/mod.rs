@@ -1,0 +1,103 @@
+//! The protocol's shapes kelp writes, as Rust types named as Codex 0.169's schema names them
+//! (`tests/fixtures/codex-app-server-schema/0.169.0/`), each notification and request knowing
+//! its method. Each file's tests check its shapes against that schema, so a field renamed here
+//! fails before a host sees it.
+//!
+//! - `thread.rs`: threads, turns, items, and the notifications and approval requests that carry
+//!   them.
+//! - `account.rs`: `account/*`'s answers and notifications.
+//! - `host.rs`: what a host asks outside a thread: `fs/*`, `command/exec`, searches, lists.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A notification's params, which know the method they go with.
+pub trait Notification: Serialize {
+    const METHOD: &'static str;
+
+    /// The method and its params as JSON.
+    fn into_message(self) -> (&'static str, Value)
+    where
+        Self: Sized,
+    {
+        let params = serde_json::to_value(&self).unwrap_or_else(|e| {
+            // Every shape here serializes (no maps with non-string keys): kelp's mistake.
+            tracing::error!(error = %e, method = Self::METHOD, "a notification did not serialize");
+            Value::Null
+        });
+        (Self::METHOD, params)
+    }
+}
+
+/// A request kelp makes of the host, whose params know their method.
+pub trait ServerRequest: Serialize {
+    const METHOD: &'static str;
+}
+
+/// Declares a notification: its params' struct (camelCase fields) and its method.
+macro_rules! notification {
+    ($(#[$doc:meta])* $name:ident = $method:literal { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            $(pub $field: $ty),*
+        }
+
+        impl Notification for $name {
+            const METHOD: &'static str = $method;
+        }
+    };
+}
+
+mod account;
+mod host;
+mod thread;
+
+pub use account::*;
+pub use host::*;
+pub use thread::*;
+
+/// Checks `(method, params)` against the schema's `ServerNotification`.
+#[cfg(test)]
+pub(crate) fn fits(message: (&'static str, Value)) {
+    fits_schema("ServerNotification.json", message, None);
+}
+
+/// Checks a message against the vendored schema file `file` (with `id` for a request).
+#[cfg(test)]
+pub(crate) fn fits_schema(file: &str, message: (&'static str, Value), id: Option<i64>) {
+    let path = format!(
+        "{}/tests/fixtures/codex-app-server-schema/0.169.0/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let (method, params) = message;
+    let mut instance = serde_json::json!({ "method": method, "params": params });
+    if let Some(id) = id {
+        instance["id"] = id.into();
+    }
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{method}: {errors:?}\n{instance}");
+}
+
+/// Checks an answer to `schema_file` (under `v2/` or the top) against its response schema.
+#[cfg(test)]
+pub(crate) fn answer_fits(schema_file: &str, answer: &impl Serialize) {
+    let path = format!(
+        "{}/tests/fixtures/codex-app-server-schema/0.169.0/{schema_file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let instance = serde_json::to_value(answer).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:?}\n{instance}");
+}
