@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::protocol::{
+    ConfigLayer, ConfigRead, ConfigWritten, CursorPage, EffortOption, LayerMetadata, LayerName,
+    McpServerStatus, McpTool, ModelInfo, PermissionProfile, Skill, SkillError, SkillsList,
+    SkillsOfFolder,
+};
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::{Config, McpServerConfig, McpTransport, codex_keys};
 use crate::llm::models::ModelList;
@@ -30,7 +35,7 @@ fn codex_key(kelp_key: &str, value: &Value) -> Option<(String, Value)> {
     Some(setting.nested(setting.to_codex(value)?))
 }
 
-/// The user layer: kelp's `config.toml`, its Codex keys, and a version that changes with it.
+/// The user layer: kelp's `config.toml` read through the config module, its Codex keys.
 struct UserLayer {
     file: PathBuf,
     version: String,
@@ -39,62 +44,30 @@ struct UserLayer {
 
 impl UserLayer {
     fn read(config_dir: &Path) -> Self {
-        let file = config_dir.join(crate::config::file::FILE_NAME);
-        let text = crate::config::file::read(&file)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let table: Map<String, Value> = text
-            .parse::<toml_edit::DocumentMut>()
-            .map(|doc| table_json(doc.as_table()))
-            .unwrap_or_default();
-        let config = table
+        let found = crate::config::toml_json::read(config_dir);
+        let config = found
+            .table
             .iter()
             .filter_map(|(key, value)| codex_key(key, value))
             .collect();
         Self {
-            file: std::path::absolute(&file).unwrap_or(file),
-            version: crate::config::file::version(&text),
+            file: found.path,
+            version: found.version,
             config,
         }
     }
 
-    fn name(&self) -> Value {
-        json!({ "type": "user", "file": self.file })
+    fn name(&self) -> LayerName {
+        LayerName::User {
+            file: self.file.clone(),
+        }
     }
-}
 
-/// A TOML table as JSON (dates as their text).
-fn table_json(table: &dyn toml_edit::TableLike) -> Map<String, Value> {
-    table
-        .iter()
-        .filter_map(|(key, item)| Some((key.to_string(), item_json(item)?)))
-        .collect()
-}
-
-fn item_json(item: &toml_edit::Item) -> Option<Value> {
-    match item {
-        toml_edit::Item::None => None,
-        toml_edit::Item::Value(value) => Some(value_json(value)),
-        toml_edit::Item::Table(table) => Some(Value::Object(table_json(table))),
-        toml_edit::Item::ArrayOfTables(tables) => Some(Value::Array(
-            tables
-                .iter()
-                .map(|t| Value::Object(table_json(t)))
-                .collect(),
-        )),
-    }
-}
-
-fn value_json(value: &toml_edit::Value) -> Value {
-    match value {
-        toml_edit::Value::String(s) => json!(s.value()),
-        toml_edit::Value::Integer(i) => json!(i.value()),
-        toml_edit::Value::Float(f) => json!(f.value()),
-        toml_edit::Value::Boolean(b) => json!(b.value()),
-        toml_edit::Value::Datetime(d) => json!(d.value().to_string()),
-        toml_edit::Value::Array(items) => Value::Array(items.iter().map(value_json).collect()),
-        toml_edit::Value::InlineTable(table) => Value::Object(table_json(table)),
+    fn metadata(&self) -> LayerMetadata {
+        LayerMetadata {
+            name: self.name(),
+            version: self.version.clone(),
+        }
     }
 }
 
@@ -114,33 +87,40 @@ pub fn read(config: &Config, raw: Value) -> Result<Answer, RpcError> {
         .filter(|(key, value)| !value.is_null() && user.config.get(*key) != Some(value))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
-    let mut origins = Map::new();
-    for key in effective.keys() {
-        let origin = if session_flags.contains_key(key) {
-            json!({ "name": { "type": "sessionFlags" }, "version": "" })
-        } else if user.config.contains_key(key) {
-            json!({ "name": user.name(), "version": user.version })
-        } else {
-            continue;
+    let origins = effective
+        .keys()
+        .filter_map(|key| {
+            let origin = if session_flags.contains_key(key) {
+                LayerMetadata {
+                    name: LayerName::SessionFlags,
+                    version: String::new(),
+                }
+            } else if user.config.contains_key(key) {
+                user.metadata()
+            } else {
+                return None;
+            };
+            Some((key.clone(), origin))
+        })
+        .collect();
+    let layers = wanted.include_layers.then(|| {
+        let flags = (!session_flags.is_empty()).then(|| ConfigLayer {
+            name: LayerName::SessionFlags,
+            version: String::new(),
+            config: session_flags.clone(),
+        });
+        let file = ConfigLayer {
+            name: user.name(),
+            version: user.version.clone(),
+            config: user.config.clone(),
         };
-        origins.insert(key.clone(), origin);
-    }
-    let mut answer = json!({ "config": effective, "origins": origins });
-    if wanted.include_layers {
-        let mut layers = vec![json!({
-            "name": user.name(),
-            "version": user.version,
-            "config": user.config,
-        })];
-        if !session_flags.is_empty() {
-            layers.insert(
-                0,
-                json!({ "name": { "type": "sessionFlags" }, "version": "", "config": session_flags }),
-            );
-        }
-        answer["layers"] = json!(layers);
-    }
-    Ok(answer.into())
+        flags.into_iter().chain([file]).collect()
+    });
+    Answer::of(&ConfigRead {
+        config: effective,
+        origins,
+        layers,
+    })
 }
 
 #[derive(Deserialize)]
@@ -228,7 +208,11 @@ fn write(
                 }
                 other => RpcError::internal(other.to_string()),
             })?;
-    Ok(json!({ "status": "ok", "version": version, "filePath": path }).into())
+    Answer::of(&ConfigWritten {
+        status: "ok",
+        version,
+        file_path: path,
+    })
 }
 
 /// A Codex setting as kelp's: its key path in kelp's file and the value kelp writes there.
@@ -253,53 +237,8 @@ fn kelp_edit(edit: &EditParams) -> Result<crate::config::file::Edit, String> {
     };
     Ok(crate::config::file::Edit {
         path,
-        value: toml_item(&value),
+        value: crate::config::toml_json::toml_item(&value),
         merge: edit.merge_strategy == Merge::Upsert,
-    })
-}
-
-/// A JSON value as TOML: objects as tables, `null` as no value (the key is removed).
-fn toml_item(value: &Value) -> Option<toml_edit::Item> {
-    match value {
-        Value::Null => None,
-        Value::Object(map) => {
-            let mut table = toml_edit::Table::new();
-            for (key, value) in map {
-                if let Some(item) = toml_item(value) {
-                    table.insert(key, item);
-                }
-            }
-            Some(toml_edit::Item::Table(table))
-        }
-        other => toml_value(other).map(toml_edit::Item::Value),
-    }
-}
-
-fn toml_value(value: &Value) -> Option<toml_edit::Value> {
-    Some(match value {
-        Value::Null => return None,
-        Value::Bool(b) => (*b).into(),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i.into(),
-            None => n.as_f64()?.into(),
-        },
-        Value::String(s) => s.as_str().into(),
-        Value::Array(items) => {
-            let mut array = toml_edit::Array::new();
-            for item in items.iter().filter_map(toml_value) {
-                array.push(item);
-            }
-            array.into()
-        }
-        Value::Object(map) => {
-            let mut table = toml_edit::InlineTable::new();
-            for (key, value) in map {
-                if let Some(value) = toml_value(value) {
-                    table.insert(key, value);
-                }
-            }
-            table.into()
-        }
     })
 }
 
@@ -348,28 +287,29 @@ fn mcp_table(server: &McpServerConfig) -> Value {
 }
 
 /// `permissionProfile/list`: Codex's three built-in profiles, which are kelp's sandbox modes.
-pub fn permission_profiles() -> Answer {
-    json!({
-        "data": [
-            {
-                "id": ":read-only",
-                "description": "Commands read everywhere and write nowhere (kelp's read-only sandbox).",
-                "allowed": true,
-            },
-            {
-                "id": ":workspace",
-                "description": "Commands write only inside the project and the temp folder (kelp's workspace-write sandbox).",
-                "allowed": true,
-            },
-            {
-                "id": ":danger-full-access",
-                "description": "No sandbox: commands run with your full rights, guarded by approvals only.",
-                "allowed": true,
-            },
+pub fn permission_profiles() -> Result<Answer, RpcError> {
+    let profile = |id, description| PermissionProfile {
+        id,
+        description,
+        allowed: true,
+    };
+    Answer::of(&CursorPage {
+        data: vec![
+            profile(
+                ":read-only",
+                "Commands read everywhere and write nowhere (kelp's read-only sandbox).",
+            ),
+            profile(
+                ":workspace",
+                "Commands write only inside the project and the temp folder (kelp's workspace-write sandbox).",
+            ),
+            profile(
+                ":danger-full-access",
+                "No sandbox: commands run with your full rights, guarded by approvals only.",
+            ),
         ],
-        "nextCursor": null,
+        next_cursor: None,
     })
-    .into()
 }
 
 #[derive(Deserialize, Default)]
@@ -393,33 +333,34 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
         params(raw)?
     };
     let page = Page::read(asked.cursor.as_deref(), asked.limit, MODEL_PAGE)?;
-    let efforts: Vec<Value> = ReasoningEffort::OFFERED
+    let efforts: Vec<EffortOption> = ReasoningEffort::OFFERED
         .iter()
-        .map(|(effort, description)| {
-            json!({ "reasoningEffort": effort, "description": description })
+        .map(|(effort, description)| EffortOption {
+            reasoning_effort: *effort,
+            description,
         })
         .collect();
-    let data: Vec<Value> = list
+    let data = list
         .models
         .iter()
         .skip(page.skip)
         .take(page.size)
-        .map(|model| {
-            json!({
-                "id": model,
-                "model": model,
-                "displayName": model,
-                "description": format!("{model}, as your login offers it"),
-                "hidden": false,
-                "supportedReasoningEfforts": efforts,
-                "defaultReasoningEffort": ReasoningEffort::default(),
-                "inputModalities": ["text"],
-                "isDefault": model == default,
-            })
+        .map(|model| ModelInfo {
+            id: model.clone(),
+            model: model.clone(),
+            display_name: model.clone(),
+            description: format!("{model}, as your login offers it"),
+            hidden: false,
+            supported_reasoning_efforts: efforts.clone(),
+            default_reasoning_effort: ReasoningEffort::default(),
+            input_modalities: vec!["text"],
+            is_default: model == default,
         })
         .collect();
-    let next = page.next(page.skip.saturating_add(page.size) < list.models.len());
-    Ok(json!({ "data": data, "nextCursor": next }).into())
+    Answer::of(&CursorPage {
+        data,
+        next_cursor: page.next(page.skip.saturating_add(page.size) < list.models.len()),
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -437,41 +378,46 @@ pub fn skills(raw: Value, config: &Config) -> Result<Answer, RpcError> {
     } else {
         params(raw)?
     };
-    let data: Vec<Value> = asked
+    let data = asked
         .cwds
         .iter()
         .map(|cwd| {
             let found = crate::agent::skills::discover(&config.config_dir, cwd, |name| {
                 std::env::var_os(name)
             });
-            let skills: Vec<Value> = found
+            let skills = found
                 .skills
                 .iter()
-                .map(|skill| {
-                    json!({
-                        "name": skill.name,
-                        "description": skill.description,
-                        "path": skill.path,
-                        "scope": skill.scope.as_str(),
-                        "enabled": true,
-                    })
+                .map(|skill| Skill {
+                    name: skill.name.clone(),
+                    description: skill.description.clone(),
+                    path: skill.path.clone(),
+                    scope: skill.scope.as_str(),
+                    enabled: true,
                 })
                 .collect();
-            let errors: Vec<Value> = found
+            let errors = found
                 .errors
                 .iter()
-                .map(|(path, message)| json!({ "path": path, "message": message }))
+                .map(|(path, message)| SkillError {
+                    path: path.clone(),
+                    message: message.clone(),
+                })
                 .collect();
-            json!({ "cwd": cwd, "skills": skills, "errors": errors })
+            SkillsOfFolder {
+                cwd: cwd.clone(),
+                skills,
+                errors,
+            }
         })
         .collect();
-    Ok(json!({ "data": data }).into())
+    Answer::of(&SkillsList { data })
 }
 
 /// `mcpServerStatus/list`: kelp's MCP servers as the last thread that ran them found them
 /// (`seen`), else as the config file names them, not started yet.
-pub fn mcp_servers(config: &Config, seen: &[ServerStatus]) -> Answer {
-    let data: Vec<Value> = config
+pub fn mcp_servers(config: &Config, seen: &[ServerStatus]) -> Result<Answer, RpcError> {
+    let data = config
         .mcp_servers
         .iter()
         .map(|server| {
@@ -486,23 +432,29 @@ pub fn mcp_servers(config: &Config, seen: &[ServerStatus]) -> Answer {
                 Some(ServerState::Disabled) => ("disabled", Vec::new(), None),
                 None => ("notStarted", Vec::new(), None),
             };
-            let tools: Map<String, Value> = tools
+            let tools = tools
                 .into_iter()
                 .map(|tool| {
-                    let entry = json!({ "name": tool, "inputSchema": { "type": "object" } });
+                    let entry = McpTool {
+                        name: tool.clone(),
+                        input_schema: json!({ "type": "object" }),
+                    };
                     (tool, entry)
                 })
                 .collect();
-            json!({
-                "name": server.name,
-                "authStatus": "unsupported",
-                "runtimeStatus": runtime,
-                "tools": tools,
-                "toolsError": error,
-                "resources": [],
-                "resourceTemplates": [],
-            })
+            McpServerStatus {
+                name: server.name.clone(),
+                auth_status: "unsupported",
+                runtime_status: runtime,
+                tools,
+                tools_error: error,
+                resources: Vec::new(),
+                resource_templates: Vec::new(),
+            }
         })
         .collect();
-    json!({ "data": data, "nextCursor": null }).into()
+    Answer::of(&CursorPage {
+        data,
+        next_cursor: None,
+    })
 }

@@ -253,7 +253,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "mcpServerStatus/list",
-        Now(|s, _| Ok(config::mcp_servers(&s.config, &s.threads.mcp_servers()))),
+        Now(|s, _| config::mcp_servers(&s.config, &s.threads.mcp_servers())),
     ),
     (
         "mcpServer/resource/read",
@@ -386,7 +386,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "permissionProfile/list",
-        Now(|_, _| Ok(config::permission_profiles())),
+        Now(|_, _| config::permission_profiles()),
     ),
     (
         "thread/backgroundTerminals/list",

@@ -13,6 +13,7 @@ pub mod mcp;
 pub mod modes;
 pub mod overrides;
 pub mod prompts;
+pub mod toml_json;
 pub mod warning;
 
 use std::ffi::OsString;

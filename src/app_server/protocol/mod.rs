@@ -7,6 +7,8 @@
 //!   them.
 //! - `account.rs`: `account/*`'s answers and notifications.
 //! - `host.rs`: what a host asks outside a thread: `fs/*`, `command/exec`, searches, lists.
+//! - `settings.rs`: `config/*` and the lists a settings screen shows (models, permission
+//!   profiles, skills, MCP servers).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -52,10 +54,12 @@ macro_rules! notification {
 
 mod account;
 mod host;
+mod settings;
 mod thread;
 
 pub use account::*;
 pub use host::*;
+pub use settings::*;
 pub use thread::*;
 
 /// Checks `(method, params)` against the schema's `ServerNotification`.
