@@ -96,6 +96,8 @@ pub struct Translator {
     usage: TokenUsage,
     /// What the turn's patches changed, for `turn/diff/updated`.
     diff: TurnDiff,
+    /// A patch changed the diff since the last `turn/diff/updated`.
+    diff_unsent: bool,
 }
 
 impl Translator {
@@ -112,6 +114,7 @@ impl Translator {
             unstarted: HashSet::new(),
             usage: TokenUsage::default(),
             diff: TurnDiff::default(),
+            diff_unsent: false,
         }
     }
 
@@ -209,7 +212,13 @@ impl Translator {
             Event::ApprovalRequested {
                 call_id, subject, ..
             } => {
+                let waiting = self.status(ThreadStatus::Active {
+                    active_flags: vec![ActiveFlag::WaitingOnApproval],
+                });
                 if !self.tools.contains_key(&call_id) {
+                    // Codex 0.169 says the thread waits before a command's item starts, and
+                    // after a patch's.
+                    let patch = matches!(subject, ApprovalSubject::Patch { .. });
                     let item = match subject {
                         ApprovalSubject::Patch { changes, .. } => ToolItem::FileChange {
                             changes: changes.iter().map(file_update).collect(),
@@ -235,11 +244,15 @@ impl Translator {
                         },
                     };
                     self.asked.insert(call_id.clone());
-                    out.push(started(self.open_tool(call_id, item)));
+                    let opened = started(self.open_tool(call_id, item));
+                    if patch {
+                        out.extend([opened, waiting]);
+                    } else {
+                        out.extend([waiting, opened]);
+                    }
+                } else {
+                    out.push(waiting);
                 }
-                out.push(self.status(ThreadStatus::Active {
-                    active_flags: vec![ActiveFlag::WaitingOnApproval],
-                }));
             }
             // A refused or withdrawn one ends here: nothing runs.
             Event::ApprovalAnswered {
@@ -329,13 +342,9 @@ impl Translator {
                 if let Some(item) = self.start_deferred(&call_id) {
                     out.push(started(item));
                 }
+                // The turn's diff follows the patch's item's end, as in Codex.
                 self.diff.add(&changes);
-                let (thread_id, turn_id) = ids();
-                out.push(Outgoing::of(wire::TurnDiffUpdated {
-                    thread_id,
-                    turn_id,
-                    diff: self.diff.unified(&self.cwd),
-                }));
+                self.diff_unsent = true;
             }
             Event::ToolOutput { call_id, chunk } => {
                 if let Some(ToolItem::Command { output, .. }) = self.tools.get_mut(&call_id) {
@@ -403,6 +412,7 @@ impl Translator {
                     let item = self.tool_item(&call_id, &item, status, exit_code, Some(duration));
                     out.push(completed(item));
                 }
+                out.extend(self.unsent_diff(turn_id));
             }
             // The voided items are never completed, as Codex leaves an item of a retried
             // stream; the retry's items come under new ids.
@@ -417,7 +427,9 @@ impl Translator {
                     will_retry: true,
                 }));
             }
-            Event::TurnStarted { .. } | Event::ApprovalAnswered { .. } => {
+            // A turn's start says the thread is active before `turn/started` (the face's, as
+            // the turn is asked for); an answer to an approval, that it no longer waits.
+            Event::ApprovalAnswered { .. } => {
                 out.push(self.status(ThreadStatus::Active {
                     active_flags: Vec::new(),
                 }));
@@ -476,11 +488,14 @@ impl Translator {
                     ));
                 }
                 self.asked.clear();
-                self.diff = TurnDiff::default();
                 // Cut short by an interrupt or a failure: it ends with what came.
                 if let Some((item, text)) = self.reasoning.take() {
                     out.push(completed(reasoning(&item, Some(&text))));
                 }
+                out.extend(self.unsent_diff(turn_id));
+                self.diff = TurnDiff::default();
+                // Idle first, then the turn's end, as Codex 0.169 sends them.
+                out.push(self.status(ThreadStatus::Idle));
                 let (status, error) = match outcome {
                     TurnOutcome::Completed => (TurnStatus::Completed, None),
                     TurnOutcome::Interrupted => (TurnStatus::Interrupted, None),
@@ -496,10 +511,20 @@ impl Translator {
                         ..Turn::new(turn_id, status)
                     },
                 }));
-                out.push(self.status(ThreadStatus::Idle));
             }
             _ => {}
         }
+    }
+
+    /// `turn/diff/updated` with the turn's diff, when a patch changed it since the last one.
+    fn unsent_diff(&mut self, turn_id: &str) -> Option<Outgoing> {
+        std::mem::take(&mut self.diff_unsent).then(|| {
+            Outgoing::of(wire::TurnDiffUpdated {
+                thread_id: self.thread_id.clone(),
+                turn_id: turn_id.to_string(),
+                diff: self.diff.unified(&self.cwd),
+            })
+        })
     }
 
     /// `thread/status/changed` to `status`.
@@ -919,8 +944,8 @@ mod tests {
                 "item/started",
                 "item/reasoning/summaryTextDelta",
                 "item/completed",
-                "turn/completed",
-                "thread/status/changed"
+                "thread/status/changed",
+                "turn/completed"
             ]
         );
         assert_eq!(params(&out, 2)["item"]["summary"], json!(["Weighing"]));
@@ -1082,8 +1107,8 @@ mod tests {
                 "item/started",
                 "item/commandExecution/outputDelta",
                 "item/completed",
-                "turn/completed",
-                "thread/status/changed"
+                "thread/status/changed",
+                "turn/completed"
             ]
         );
         let params = params(&out, 2);

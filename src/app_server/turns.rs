@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::items::{Outgoing, Translator, item_started_and_completed, user_message};
 use super::protocol::{
     CommandExecutionRequestApproval, Empty, FileChangeRequestApproval, Notification,
-    RateLimitSnapshot, ReviewStarted, ServerRequest, ServerRequestResolved, ThreadItem, Turn,
-    TurnResponse, TurnStarted, TurnStatus, TurnSteered,
+    RateLimitSnapshot, ReviewStarted, ServerRequest, ServerRequestResolved, ThreadItem,
+    ThreadStatus, ThreadStatusChanged, Turn, TurnResponse, TurnStarted, TurnStatus, TurnSteered,
 };
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::protocol::{
@@ -390,16 +390,24 @@ pub(super) fn begin_turn(thread: &Thread) -> Result<Turn, RpcError> {
     })
 }
 
-/// The answer `result` of a request that began `turn`, followed by its `turn/started`.
+/// The answer `result` of a request that began `turn`, followed by the thread going active
+/// and the turn's `turn/started`, in the order Codex 0.169 sends them.
 pub(super) fn turn_answer(
     result: &impl serde::Serialize,
     thread_id: &str,
     turn: Turn,
 ) -> Result<Answer, RpcError> {
-    Ok(Answer::of(result)?.notify(TurnStarted {
-        thread_id: thread_id.to_string(),
-        turn,
-    }))
+    Ok(Answer::of(result)?
+        .notify(ThreadStatusChanged {
+            thread_id: thread_id.to_string(),
+            status: ThreadStatus::Active {
+                active_flags: Vec::new(),
+            },
+        })
+        .notify(TurnStarted {
+            thread_id: thread_id.to_string(),
+            turn,
+        }))
 }
 
 /// The thread a pump serves.

@@ -704,11 +704,13 @@ async fn a_turn_streams_items_and_asks_before_running_a_command() {
             < position("item/started commandExecution").unwrap(),
         "{methods:#?}"
     );
-    // No approval for an item the host has not seen: the command is an item before it asks.
+    // No approval for an item the host has not seen: the command is an item before it asks,
+    // and, as Codex 0.169 sends it, the thread says it waits just before the item starts.
+    let started = position("item/started commandExecution").unwrap();
     assert_eq!(
-        position("item/started commandExecution").unwrap() + 2,
-        methods.len() - 1,
-        "started, waiting on approval, then the request: {methods:#?}"
+        (started + 1, &methods[started - 1]),
+        (methods.len() - 1, &"thread/status/changed ".to_string()),
+        "waiting on approval, the command's item, then the request: {methods:#?}"
     );
     let user = seen
         .iter()
@@ -1838,15 +1840,32 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
     let thread_id = started["thread"]["id"].clone();
     fake.push_response(Reply::text("Done."));
     let seen = server.turn(&thread_id, "fix the parser");
-    let statuses: Vec<&Value> = seen
+    // The turn's frame in the order Codex 0.169 sends it: the thread goes active before
+    // `turn/started`, and idle before `turn/completed`.
+    let frame: Vec<String> = seen
         .iter()
-        .filter(|m| m["method"] == "thread/status/changed")
-        .map(|m| &m["params"]["status"]["type"])
+        .filter(|m| m.get("id").is_none())
+        .filter_map(|m| {
+            let method = m["method"].as_str()?;
+            match method {
+                "thread/status/changed" => Some(format!(
+                    "status {}",
+                    m["params"]["status"]["type"].as_str().unwrap_or("")
+                )),
+                "turn/started" | "turn/completed" => Some(method.to_string()),
+                _ => None,
+            }
+        })
         .collect();
-    assert_eq!(statuses, ["active"], "{seen:#?}");
     assert_eq!(
-        server.notification("thread/status/changed")["status"],
-        json!({"type": "idle"})
+        frame,
+        [
+            "status active",
+            "turn/started",
+            "status idle",
+            "turn/completed"
+        ],
+        "{seen:#?}"
     );
 
     let unnamed = server.result("thread/read", json!({"threadId": thread_id}));
@@ -2117,6 +2136,18 @@ async fn the_turns_diff_follows_its_patches() {
         .map(|m| m["params"]["diff"].as_str().unwrap())
         .collect();
     assert_eq!(diffs.len(), 2, "{seen:#?}");
+    // Each diff follows its patch's item's end, as Codex 0.169 sends them.
+    let order: Vec<String> = seen
+        .iter()
+        .filter_map(|m| match m["method"].as_str()? {
+            "turn/diff/updated" => Some("diff".to_string()),
+            "item/completed" if m["params"]["item"]["type"] == "fileChange" => {
+                Some(format!("{} done", m["params"]["item"]["id"].as_str()?))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["p1 done", "diff", "p2 done", "diff"], "{seen:#?}");
     assert_eq!(
         diffs[1],
         "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-one\n+three\n"
