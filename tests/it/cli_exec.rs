@@ -353,15 +353,16 @@ async fn add_dir_lets_a_sandboxed_command_write_there_too() {
     }
 }
 
-/// Each flag the README gives `kelp exec` is in its help.
+/// Each flag the manual gives `kelp exec` (`docs/command-line.md`) is in its help.
 #[test]
-fn the_readme_and_exec_help_name_the_same_flags() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let row = readme
+fn the_manual_and_exec_help_name_the_same_flags() {
+    let manual =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/command-line.md"))
+            .unwrap();
+    let row = manual
         .lines()
         .find(|line| line.starts_with("| `kelp exec"))
-        .expect("the README has a row for kelp exec");
+        .expect("the manual has a row for kelp exec");
     let out = kelp(Path::new("/nonexistent"))
         .args(["exec", "--help"])
         .output()
