@@ -41,8 +41,9 @@ pub struct InitialState {
     pub project_dir: PathBuf,
     /// What may run without asking.
     pub approval_mode: ApprovalMode,
-    /// The sandbox commands run in, described (`workspace-write, no network (Landlock ABI 7)`).
-    pub sandbox: String,
+    /// The sandbox commands run in (`workspace-write, no network (Landlock ABI 7)`), as
+    /// `/status` says it.
+    pub sandbox: super::status::SandboxShown,
     /// An SSH session or a machine without a display: the device code is the login to offer.
     pub headless: bool,
     /// A problem found while reading local state (an unreadable auth file), shown at start.

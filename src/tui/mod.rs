@@ -74,6 +74,7 @@ use crate::agent::protocol::{Event, Op};
 use crate::agent::tools::SandboxPolicy;
 use crate::auth::{LoginMethod, detect_method};
 use crate::config::Config;
+use status::SandboxShown;
 
 /// Runs the interactive client until the person quits. The terminal is restored on every way
 /// out, a panic included. Returns why it ended and how to come back to the conversation.
@@ -102,23 +103,13 @@ pub async fn run(
 }
 
 /// The sandbox as `/status` shows it: its mode and layers, then what commands cannot see.
-fn sandbox_report(policy: &SandboxPolicy) -> String {
-    let mut report = policy.describe();
-    if let Some(hidden) = policy.describe_hidden() {
-        report.push_str(&format!("\nHidden:    {hidden}"));
-    }
-    if let Some(caches) = policy.describe_caches() {
-        report.push_str(&format!("\nCaches:    {caches}"));
-    }
-    report
-}
-
 impl InitialState {
     /// What the first frame shows, known before any network call: the stored login and the
     /// model (both from the agent's side), the sandbox, and whether this machine is headless.
     pub fn from_local(config: &Config, project_dir: PathBuf, env_api_key: Option<String>) -> Self {
         let facts = StartFacts::read(config, env_api_key);
-        let sandbox = sandbox_report(&SandboxPolicy::for_project(config, &project_dir));
+        let sandbox =
+            SandboxShown::Policy(Box::new(SandboxPolicy::for_project(config, &project_dir)));
         Self {
             auth: facts.auth,
             model: facts.model,

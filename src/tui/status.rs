@@ -17,6 +17,39 @@ use crate::mcp::{ServerState, ServerStatus};
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
 
+/// The sandbox as `/status` says it: said already, or worked out when asked. Working it out
+/// probes the kernel (two forked children) and looks through the home for the stores it hides:
+/// nothing the first frame needs, so not before it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SandboxShown {
+    Said(String),
+    Policy(Box<crate::agent::tools::SandboxPolicy>),
+}
+
+impl SandboxShown {
+    /// The report: the layers this machine gives, what is hidden, the caches.
+    pub fn text(&self) -> String {
+        let policy = match self {
+            Self::Said(text) => return text.clone(),
+            Self::Policy(policy) => policy,
+        };
+        let mut report = policy.describe();
+        if let Some(hidden) = policy.describe_hidden() {
+            report.push_str(&format!("\nHidden:    {hidden}"));
+        }
+        if let Some(caches) = policy.describe_caches() {
+            report.push_str(&format!("\nCaches:    {caches}"));
+        }
+        report
+    }
+}
+
+impl From<&str> for SandboxShown {
+    fn from(text: &str) -> Self {
+        Self::Said(text.to_string())
+    }
+}
+
 /// What the status line and `/status` show.
 #[derive(Debug)]
 pub struct Status {
@@ -25,8 +58,8 @@ pub struct Status {
     pub effort: crate::llm::ReasoningEffort,
     pub project_dir: PathBuf,
     pub approval_mode: ApprovalMode,
-    /// The sandbox commands run in, described.
-    pub sandbox: String,
+    /// The sandbox commands run in.
+    pub sandbox: SandboxShown,
     pub usage: TokenUsage,
     pub rate_limits: Option<RateLimits>,
     /// The AGENTS.md files of the conversation; `None` until the core reports them.
@@ -130,7 +163,7 @@ impl Status {
             display_path(&self.project_dir),
             approval_name(self.approval_mode),
             approval_detail(self.approval_mode),
-            self.sandbox,
+            self.sandbox.text(),
             describe_usage(u),
         );
         if !self.command_rules.is_empty() {
