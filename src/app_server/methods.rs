@@ -36,6 +36,23 @@ pub enum Serve {
 
 use Serve::{Apart, InOrder, Nothing, Now, Refused};
 
+/// `fs/*`'s operation `op`, on a blocking task beneath the connection's threads' folders.
+macro_rules! file_op {
+    ($op:ident) => {
+        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::$op)))
+    };
+}
+
+/// A saved thread read by `Saved::$read`, on a task of its own: a long file holds up nothing.
+macro_rules! saved_read {
+    ($read:ident) => {
+        Apart(|s, p| {
+            let saved = s.threads.saved();
+            Box::pin(async move { saved.$read(p).await })
+        })
+    };
+}
+
 const NO_PLUGINS: &str = "kelp has no plugins, marketplaces or apps";
 const NO_THREAD_EXTRAS: &str = "kelp keeps no goals, attachments, sections or metadata on a \
                                 thread: its name (thread/name/set) is all";
@@ -95,13 +112,7 @@ pub const METHODS: &[(&str, Serve)] = &[
         "thread/revert",
         InOrder(|s, p| Box::pin(s.threads.revert(p))),
     ),
-    (
-        "thread/list",
-        Apart(|s, p| {
-            let saved = s.threads.saved();
-            Box::pin(async move { saved.list(p).await })
-        }),
-    ),
+    ("thread/list", saved_read!(list)),
     (
         "threadSection/list",
         Nothing(r#"{"data":[],"nextCursor":null}"#),
@@ -110,27 +121,9 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("threadSection/update", Refused(NO_THREAD_EXTRAS)),
     ("threadSection/delete", Refused(NO_THREAD_EXTRAS)),
     ("thread/loaded/list", Now(|s, p| s.threads.loaded(p))),
-    (
-        "thread/read",
-        Apart(|s, p| {
-            let saved = s.threads.saved();
-            Box::pin(async move { saved.read(p).await })
-        }),
-    ),
-    (
-        "thread/turns/list",
-        Apart(|s, p| {
-            let saved = s.threads.saved();
-            Box::pin(async move { saved.turns(p).await })
-        }),
-    ),
-    (
-        "thread/items/list",
-        Apart(|s, p| {
-            let saved = s.threads.saved();
-            Box::pin(async move { saved.items(p).await })
-        }),
-    ),
+    ("thread/read", saved_read!(read)),
+    ("thread/turns/list", saved_read!(turns)),
+    ("thread/items/list", saved_read!(items)),
     (
         "thread/inject_items",
         Refused("kelp's history holds only what its turns did"),
@@ -159,34 +152,13 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("app/read", Now(|_, p| server::app_read(p))),
     ("app/list", Nothing(r#"{"data":[],"nextCursor":null}"#)),
     ("app/installed", Nothing(r#"{"apps":[]}"#)),
-    (
-        "fs/readFile",
-        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::read_file))),
-    ),
-    (
-        "fs/writeFile",
-        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::write_file))),
-    ),
-    (
-        "fs/createDirectory",
-        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::create_directory))),
-    ),
-    (
-        "fs/getMetadata",
-        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::metadata))),
-    ),
-    (
-        "fs/readDirectory",
-        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::read_directory))),
-    ),
-    (
-        "fs/remove",
-        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::remove))),
-    ),
-    (
-        "fs/copy",
-        Apart(|s, p| Box::pin(fs::blocking(s.file_roots(), p, fs::copy))),
-    ),
+    ("fs/readFile", file_op!(read_file)),
+    ("fs/writeFile", file_op!(write_file)),
+    ("fs/createDirectory", file_op!(create_directory)),
+    ("fs/getMetadata", file_op!(metadata)),
+    ("fs/readDirectory", file_op!(read_directory)),
+    ("fs/remove", file_op!(remove)),
+    ("fs/copy", file_op!(copy)),
     ("fs/watch", Refused("kelp does not watch files for a host")),
     (
         "fs/unwatch",
