@@ -14,11 +14,122 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::items::Translator;
 use crate::agent::protocol::Event;
 use crate::llm::types::TokenUsage;
+
+/// One line of `exec --experimental-json`, as the TypeScript SDK's `ThreadEvent` reads it (and
+/// kelp's own streaming pieces, for `kelp run --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum ExecEvent {
+    #[serde(rename = "thread.started")]
+    ThreadStarted { thread_id: String },
+    #[serde(rename = "turn.started")]
+    TurnStarted,
+    #[serde(rename = "item.started")]
+    ItemStarted { item: ExecItem },
+    #[serde(rename = "item.updated")]
+    ItemUpdated { item: ExecItem },
+    #[serde(rename = "item.completed")]
+    ItemCompleted { item: ExecItem },
+    #[serde(rename = "turn.completed")]
+    TurnCompleted { usage: ExecUsage },
+    #[serde(rename = "turn.failed")]
+    TurnFailed { error: Value },
+    /// A retry (`Reconnecting... 2/5 (…)`), or the failure.
+    #[serde(rename = "error")]
+    Error { message: Value },
+    #[serde(rename = "text.delta")]
+    TextDelta { item_id: String, delta: String },
+    #[serde(rename = "reasoning.delta")]
+    ReasoningDelta { item_id: String, delta: String },
+    /// The items a retry voids: it streams them again.
+    #[serde(rename = "retrying")]
+    Retrying { voided: Vec<String> },
+    #[serde(rename = "compacted")]
+    Compacted { tokens_before: u64, automatic: bool },
+}
+
+/// An item under its exec id (`item_N`), the id first as Codex writes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecItem {
+    pub id: String,
+    #[serde(flatten)]
+    pub details: ExecDetails,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ExecDetails {
+    AgentMessage {
+        text: String,
+    },
+    Reasoning {
+        text: String,
+    },
+    CommandExecution {
+        command: Value,
+        aggregated_output: String,
+        exit_code: Value,
+        status: &'static str,
+    },
+    FileChange {
+        changes: Vec<ExecChange>,
+        status: &'static str,
+    },
+    McpToolCall(Box<McpCall>),
+    TodoList {
+        items: Vec<TodoItem>,
+    },
+    /// A warning the turn goes on after.
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct McpCall {
+    pub server: Value,
+    pub tool: Value,
+    pub arguments: Value,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<McpResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecChange {
+    pub path: Value,
+    pub kind: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct McpResult {
+    pub content: Vec<super::protocol::TextContent>,
+    pub structured_content: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TodoItem {
+    pub text: String,
+    pub completed: bool,
+}
+
+/// The turn's usage as the SDK's `Usage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ExecUsage {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_write_input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_output_tokens: u64,
+}
 
 /// The translation state of one `exec` run.
 #[derive(Debug)]
@@ -33,7 +144,7 @@ pub struct ExecEvents {
     /// What each tool call printed, for an MCP call's result.
     outputs: HashMap<String, String>,
     /// The plan of this turn: its item id and its steps as the last update had them.
-    todo: Option<(String, Value)>,
+    todo: Option<(String, Vec<TodoItem>)>,
     /// The conversation's usage when the turn started, and now.
     usage_before: TokenUsage,
     usage: TokenUsage,
@@ -64,8 +175,10 @@ impl ExecEvents {
     }
 
     /// The first line: the thread a later `exec resume` continues.
-    pub fn thread_started(&self) -> Value {
-        json!({ "type": "thread.started", "thread_id": self.thread_id })
+    pub fn thread_started(&self) -> ExecEvent {
+        ExecEvent::ThreadStarted {
+            thread_id: self.thread_id.clone(),
+        }
     }
 
     /// The text of the turn's last answer, for `--output-last-message`.
@@ -74,25 +187,31 @@ impl ExecEvents {
     }
 
     /// The lines `event` makes, appended to `out`.
-    pub fn on_event(&mut self, event: Event, out: &mut Vec<Value>) {
+    pub fn on_event(&mut self, event: Event, out: &mut Vec<ExecEvent>) {
         match &event {
             Event::TurnStarted { id } => {
                 self.turn_id.clone_from(id);
                 self.usage_before = self.usage;
                 self.last_message = None;
-                out.push(json!({ "type": "turn.started" }));
+                out.push(ExecEvent::TurnStarted);
             }
             Event::Usage(total) => self.usage = *total,
             Event::TextDelta { item, delta } => {
                 if self.deltas {
-                    let id = self.exec_id(item);
-                    out.push(json!({ "type": "text.delta", "item_id": id, "delta": delta }));
+                    let item_id = self.exec_id(item);
+                    out.push(ExecEvent::TextDelta {
+                        item_id,
+                        delta: delta.clone(),
+                    });
                 }
                 return;
             }
             Event::ReasoningDelta { item, delta } if self.deltas => {
-                let id = self.exec_id(item);
-                out.push(json!({ "type": "reasoning.delta", "item_id": id, "delta": delta }));
+                let item_id = self.exec_id(item);
+                out.push(ExecEvent::ReasoningDelta {
+                    item_id,
+                    delta: delta.clone(),
+                });
             }
             Event::ToolOutput { call_id, chunk } => self
                 .outputs
@@ -106,22 +225,22 @@ impl ExecEvents {
                 voided,
                 ..
             } => {
-                out.push(json!({
-                    "type": "error",
-                    "message": format!("Reconnecting... {attempt}/{max} ({reason})"),
-                }));
+                out.push(ExecEvent::Error {
+                    message: Value::from(format!("Reconnecting... {attempt}/{max} ({reason})")),
+                });
                 if self.deltas {
-                    let voided: Vec<String> = voided.iter().map(|id| self.exec_id(id)).collect();
-                    out.push(json!({ "type": "retrying", "voided": voided }));
+                    let voided = voided.iter().map(|id| self.exec_id(id)).collect();
+                    out.push(ExecEvent::Retrying { voided });
                 }
                 return;
             }
             Event::Notice(message) => out.push(self.error_item(message)),
-            Event::Compacted { before, automatic } if self.deltas => out.push(json!({
-                "type": "compacted",
-                "tokens_before": before,
-                "automatic": automatic,
-            })),
+            Event::Compacted { before, automatic } if self.deltas => {
+                out.push(ExecEvent::Compacted {
+                    tokens_before: *before,
+                    automatic: *automatic,
+                });
+            }
             _ => {}
         }
         let turn_id = self.turn_id.clone();
@@ -134,37 +253,44 @@ impl ExecEvents {
         }
     }
 
-    fn on_notification(&mut self, method: &str, params: Value, out: &mut Vec<Value>) {
+    fn on_notification(&mut self, method: &str, params: Value, out: &mut Vec<ExecEvent>) {
         match method {
             "item/started" => {
                 if let Some(item) = self.item(&params["item"], false) {
-                    out.push(json!({ "type": "item.started", "item": item }));
+                    out.push(ExecEvent::ItemStarted { item });
                 }
             }
             "item/completed" => {
                 if let Some(item) = self.item(&params["item"], true) {
-                    out.push(json!({ "type": "item.completed", "item": item }));
+                    out.push(ExecEvent::ItemCompleted { item });
                 }
             }
             "turn/plan/updated" => {
-                let steps: Vec<Value> = params["plan"]
+                let steps: Vec<TodoItem> = params["plan"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|step| json!({ "text": step["step"], "completed": step["status"] == "completed" }))
+                    .map(|step| TodoItem {
+                        text: step["step"].as_str().unwrap_or_default().to_string(),
+                        completed: step["status"] == "completed",
+                    })
                     .collect();
-                let kind = if self.todo.is_some() {
-                    "item.updated"
+                let (id, updated) = match &self.todo {
+                    Some((id, _)) => (id.clone(), true),
+                    None => (self.next_id(), false),
+                };
+                let item = ExecItem {
+                    id: id.clone(),
+                    details: ExecDetails::TodoList {
+                        items: steps.clone(),
+                    },
+                };
+                out.push(if updated {
+                    ExecEvent::ItemUpdated { item }
                 } else {
-                    "item.started"
-                };
-                let id = match &self.todo {
-                    Some((id, _)) => id.clone(),
-                    None => self.next_id(),
-                };
-                let item = json!({ "id": id, "type": "todo_list", "items": steps });
-                out.push(json!({ "type": kind, "item": item }));
-                self.todo = Some((id, item["items"].clone()));
+                    ExecEvent::ItemStarted { item }
+                });
+                self.todo = Some((id, steps));
             }
             "warning" => {
                 if let Some(message) = params["message"].as_str() {
@@ -173,23 +299,29 @@ impl ExecEvents {
             }
             // A failure the turn ends with; retries are said from the core's event.
             "error" if params["willRetry"] == false => {
-                out.push(json!({ "type": "error", "message": params["error"]["message"] }));
+                out.push(ExecEvent::Error {
+                    message: params["error"]["message"].clone(),
+                });
             }
             "turn/completed" => {
                 if let Some((id, items)) = self.todo.take() {
-                    let item = json!({ "id": id, "type": "todo_list", "items": items });
-                    out.push(json!({ "type": "item.completed", "item": item }));
+                    let item = ExecItem {
+                        id,
+                        details: ExecDetails::TodoList { items },
+                    };
+                    out.push(ExecEvent::ItemCompleted { item });
                 }
                 let turn = &params["turn"];
                 out.push(match turn["status"].as_str() {
-                    Some("completed") => {
-                        json!({ "type": "turn.completed", "usage": self.turn_usage() })
-                    }
-                    Some("interrupted") => json!({
-                        "type": "turn.failed",
-                        "error": { "message": "the turn was interrupted" },
-                    }),
-                    _ => json!({ "type": "turn.failed", "error": turn["error"] }),
+                    Some("completed") => ExecEvent::TurnCompleted {
+                        usage: self.turn_usage(),
+                    },
+                    Some("interrupted") => ExecEvent::TurnFailed {
+                        error: serde_json::json!({ "message": "the turn was interrupted" }),
+                    },
+                    _ => ExecEvent::TurnFailed {
+                        error: turn["error"].clone(),
+                    },
                 });
             }
             _ => {}
@@ -197,18 +329,18 @@ impl ExecEvents {
     }
 
     /// An app-server item as exec shows it (`completed`: as it ends), if exec shows it then.
-    fn item(&mut self, item: &Value, completed: bool) -> Option<Value> {
+    fn item(&mut self, item: &Value, completed: bool) -> Option<ExecItem> {
         let v2_id = item["id"].as_str()?;
         let status = |item: &Value| match item["status"].as_str() {
             Some("inProgress") => "in_progress",
             Some("completed") => "completed",
             _ => "failed",
         };
-        let shown = match item["type"].as_str()? {
+        let details = match item["type"].as_str()? {
             "agentMessage" if completed => {
-                let text = item["text"].as_str().unwrap_or_default();
-                self.last_message = Some(text.to_string());
-                json!({ "type": "agent_message", "text": text })
+                let text = item["text"].as_str().unwrap_or_default().to_string();
+                self.last_message = Some(text.clone());
+                ExecDetails::AgentMessage { text }
             }
             "reasoning" if completed => {
                 let parts: Vec<&str> = item["summary"]
@@ -220,61 +352,73 @@ impl ExecEvents {
                 if text.is_empty() {
                     return None;
                 }
-                json!({ "type": "reasoning", "text": text })
+                ExecDetails::Reasoning { text }
             }
-            "commandExecution" => json!({
-                "type": "command_execution",
-                "command": item["command"],
-                "aggregated_output": item["aggregatedOutput"].as_str().unwrap_or_default(),
-                "exit_code": item["exitCode"],
-                "status": status(item),
-            }),
-            "fileChange" => json!({
-                "type": "file_change",
-                "changes": item["changes"]
+            "commandExecution" => ExecDetails::CommandExecution {
+                command: item["command"].clone(),
+                aggregated_output: item["aggregatedOutput"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                exit_code: item["exitCode"].clone(),
+                status: status(item),
+            },
+            "fileChange" => ExecDetails::FileChange {
+                changes: item["changes"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|change| json!({ "path": change["path"], "kind": change["kind"]["type"] }))
-                    .collect::<Vec<_>>(),
-                "status": if status(item) == "in_progress" && completed { "failed" } else { status(item) },
-            }),
+                    .map(|change| ExecChange {
+                        path: change["path"].clone(),
+                        kind: change["kind"]["type"].clone(),
+                    })
+                    .collect(),
+                status: if status(item) == "in_progress" && completed {
+                    "failed"
+                } else {
+                    status(item)
+                },
+            },
             "mcpToolCall" => {
-                let mut shown = json!({
-                    "type": "mcp_tool_call",
-                    "server": item["server"],
-                    "tool": item["tool"],
-                    "arguments": item["arguments"],
-                    "status": status(item),
+                let done = completed && status(item) == "completed";
+                let result = done.then(|| McpResult {
+                    content: vec![super::protocol::TextContent::new(
+                        self.outputs.remove(v2_id).unwrap_or_default(),
+                    )],
+                    structured_content: None,
                 });
-                if completed && status(item) == "completed" {
-                    let text = self.outputs.remove(v2_id).unwrap_or_default();
-                    shown["result"] = json!({
-                        "content": [{ "type": "text", "text": text }],
-                        "structured_content": null,
-                    });
-                } else if !item["error"].is_null() {
-                    shown["error"] = json!({ "message": item["error"]["message"] });
-                }
-                shown
+                let error = (!done && !item["error"].is_null())
+                    .then(|| serde_json::json!({ "message": item["error"]["message"] }));
+                ExecDetails::McpToolCall(Box::new(McpCall {
+                    server: item["server"].clone(),
+                    tool: item["tool"].clone(),
+                    arguments: item["arguments"].clone(),
+                    status: status(item),
+                    result,
+                    error,
+                }))
             }
             _ => return None,
         };
         if completed {
             self.outputs.remove(v2_id);
         }
-        // The id first, as Codex writes it.
-        let mut item = json!({ "id": self.exec_id(v2_id) });
-        if let (Some(item), Value::Object(fields)) = (item.as_object_mut(), shown) {
-            item.extend(fields);
-        }
-        Some(item)
+        Some(ExecItem {
+            id: self.exec_id(v2_id),
+            details,
+        })
     }
 
     /// An `error` item: a warning the turn goes on after.
-    fn error_item(&mut self, message: &str) -> Value {
-        let id = self.next_id();
-        json!({ "type": "item.completed", "item": { "id": id, "type": "error", "message": message } })
+    fn error_item(&mut self, message: &str) -> ExecEvent {
+        ExecEvent::ItemCompleted {
+            item: ExecItem {
+                id: self.next_id(),
+                details: ExecDetails::Error {
+                    message: message.to_string(),
+                },
+            },
+        }
     }
 
     /// The exec id of the item the core or translator calls `id`, given on first sight.
@@ -294,15 +438,15 @@ impl ExecEvents {
     }
 
     /// The turn's usage as the SDK's `Usage`.
-    fn turn_usage(&self) -> Value {
+    fn turn_usage(&self) -> ExecUsage {
         let turn = self.usage.minus(&self.usage_before);
-        json!({
-            "input_tokens": turn.input_tokens,
-            "cached_input_tokens": turn.cached_input_tokens,
-            "cache_write_input_tokens": 0,
-            "output_tokens": turn.output_tokens,
-            "reasoning_output_tokens": turn.reasoning_output_tokens,
-        })
+        ExecUsage {
+            input_tokens: turn.input_tokens,
+            cached_input_tokens: turn.cached_input_tokens,
+            cache_write_input_tokens: 0,
+            output_tokens: turn.output_tokens,
+            reasoning_output_tokens: turn.reasoning_output_tokens,
+        }
     }
 }
 
@@ -310,6 +454,7 @@ impl ExecEvents {
 mod tests {
     use super::*;
     use crate::agent::protocol::{CallFacts, ItemKind, PlanStatus, PlanStep};
+    use serde_json::json;
     use std::time::Duration;
 
     fn run(events: Vec<Event>, deltas: bool) -> Vec<Value> {
@@ -318,7 +463,9 @@ mod tests {
         for event in events {
             exec.on_event(event, &mut out);
         }
-        out
+        out.iter()
+            .map(|event| serde_json::to_value(event).unwrap())
+            .collect()
     }
 
     fn plan(done: usize) -> Event {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use kelp::agent::core::CoreOptions;
 use kelp::agent::images::ImageInput;
 use kelp::agent::protocol::{Event, Submission};
-use kelp::app_server::exec_events::ExecEvents;
+use kelp::app_server::exec_events::{ExecEvent, ExecEvents};
 use kelp::config::{ApprovalMode, Config, Overrides, SandboxMode};
 use kelp::terminal_text::json_without_c1;
 use serde_json::Value;
@@ -242,7 +242,7 @@ pub(super) struct JsonLines {
     cwd: PathBuf,
     deltas: bool,
     events: Option<ExecEvents>,
-    lines: Vec<Value>,
+    lines: Vec<ExecEvent>,
 }
 
 impl JsonLines {
@@ -257,8 +257,8 @@ impl JsonLines {
 
     fn write(&mut self) -> io::Result<()> {
         let mut stdout = io::stdout().lock();
-        for value in self.lines.drain(..) {
-            let line = json_without_c1(value.to_string());
+        for event in self.lines.drain(..) {
+            let line = json_without_c1(serde_json::to_string(&event).map_err(io::Error::other)?);
             stdout.write_all(line.as_bytes())?;
             stdout.write_all(b"\n")?;
         }
