@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::items::Translator;
+use super::items::{Outgoing, Translator};
+use super::protocol::{ItemStatus, Message, PatchChangeKind, ThreadItem};
 use crate::agent::protocol::Event;
 use crate::llm::types::TokenUsage;
 
@@ -39,10 +40,10 @@ pub enum ExecEvent {
     #[serde(rename = "turn.completed")]
     TurnCompleted { usage: ExecUsage },
     #[serde(rename = "turn.failed")]
-    TurnFailed { error: Value },
+    TurnFailed { error: Message },
     /// A retry (`Reconnecting... 2/5 (…)`), or the failure.
     #[serde(rename = "error")]
-    Error { message: Value },
+    Error { message: String },
     #[serde(rename = "text.delta")]
     TextDelta { item_id: String, delta: String },
     #[serde(rename = "reasoning.delta")]
@@ -72,9 +73,9 @@ pub enum ExecDetails {
         text: String,
     },
     CommandExecution {
-        command: Value,
+        command: String,
         aggregated_output: String,
-        exit_code: Value,
+        exit_code: Option<i32>,
         status: &'static str,
     },
     FileChange {
@@ -93,20 +94,20 @@ pub enum ExecDetails {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct McpCall {
-    pub server: Value,
-    pub tool: Value,
+    pub server: String,
+    pub tool: String,
     pub arguments: Value,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<McpResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
+    pub error: Option<Message>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExecChange {
-    pub path: Value,
-    pub kind: Value,
+    pub path: PathBuf,
+    pub kind: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -226,7 +227,7 @@ impl ExecEvents {
                 ..
             } => {
                 out.push(ExecEvent::Error {
-                    message: Value::from(format!("Reconnecting... {attempt}/{max} ({reason})")),
+                    message: format!("Reconnecting... {attempt}/{max} ({reason})"),
                 });
                 if self.deltas {
                     let voided = voided.iter().map(|id| self.exec_id(id)).collect();
@@ -247,24 +248,28 @@ impl ExecEvents {
         let mut notes = Vec::new();
         self.translator.on_event(&turn_id, event, 0, &mut notes);
         for note in notes {
-            if let Ok((method, params)) = note.into_message() {
-                self.on_notification(method, params, out);
+            match note {
+                Outgoing::Started(started) => {
+                    if let Some(item) = self.item(&started.item, false) {
+                        out.push(ExecEvent::ItemStarted { item });
+                    }
+                }
+                Outgoing::Completed(completed) => {
+                    if let Some(item) = self.item(&completed.item, true) {
+                        out.push(ExecEvent::ItemCompleted { item });
+                    }
+                }
+                other => {
+                    if let Ok((method, params)) = other.into_message() {
+                        self.on_notification(method, params, out);
+                    }
+                }
             }
         }
     }
 
     fn on_notification(&mut self, method: &str, params: Value, out: &mut Vec<ExecEvent>) {
         match method {
-            "item/started" => {
-                if let Some(item) = self.item(&params["item"], false) {
-                    out.push(ExecEvent::ItemStarted { item });
-                }
-            }
-            "item/completed" => {
-                if let Some(item) = self.item(&params["item"], true) {
-                    out.push(ExecEvent::ItemCompleted { item });
-                }
-            }
             "turn/plan/updated" => {
                 let steps: Vec<TodoItem> = params["plan"]
                     .as_array()
@@ -299,8 +304,9 @@ impl ExecEvents {
             }
             // A failure the turn ends with; retries are said from the core's event.
             "error" if params["willRetry"] == false => {
+                let message = params["error"]["message"].as_str().unwrap_or_default();
                 out.push(ExecEvent::Error {
-                    message: params["error"]["message"].clone(),
+                    message: message.to_string(),
                 });
             }
             "turn/completed" => {
@@ -317,10 +323,14 @@ impl ExecEvents {
                         usage: self.turn_usage(),
                     },
                     Some("interrupted") => ExecEvent::TurnFailed {
-                        error: serde_json::json!({ "message": "the turn was interrupted" }),
+                        error: Message::new("the turn was interrupted"),
                     },
                     _ => ExecEvent::TurnFailed {
-                        error: turn["error"].clone(),
+                        error: Message::new(
+                            turn["error"]["message"]
+                                .as_str()
+                                .unwrap_or("the turn failed"),
+                        ),
                     },
                 });
             }
@@ -329,74 +339,88 @@ impl ExecEvents {
     }
 
     /// An app-server item as exec shows it (`completed`: as it ends), if exec shows it then.
-    fn item(&mut self, item: &Value, completed: bool) -> Option<ExecItem> {
-        let v2_id = item["id"].as_str()?;
-        let status = |item: &Value| match item["status"].as_str() {
-            Some("inProgress") => "in_progress",
-            Some("completed") => "completed",
-            _ => "failed",
+    fn item(&mut self, item: &ThreadItem, completed: bool) -> Option<ExecItem> {
+        let shown = |status: ItemStatus| match status {
+            ItemStatus::InProgress => "in_progress",
+            ItemStatus::Completed => "completed",
+            ItemStatus::Failed | ItemStatus::Declined => "failed",
         };
-        let details = match item["type"].as_str()? {
-            "agentMessage" if completed => {
-                let text = item["text"].as_str().unwrap_or_default().to_string();
+        let (v2_id, details) = match item {
+            ThreadItem::AgentMessage { id, text } if completed => {
                 self.last_message = Some(text.clone());
-                ExecDetails::AgentMessage { text }
+                (id, ExecDetails::AgentMessage { text: text.clone() })
             }
-            "reasoning" if completed => {
-                let parts: Vec<&str> = item["summary"]
-                    .as_array()?
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect();
-                let text = parts.join("\n\n");
+            ThreadItem::Reasoning { id, summary, .. } if completed => {
+                let text = summary.join("\n\n");
                 if text.is_empty() {
                     return None;
                 }
-                ExecDetails::Reasoning { text }
+                (id, ExecDetails::Reasoning { text })
             }
-            "commandExecution" => ExecDetails::CommandExecution {
-                command: item["command"].clone(),
-                aggregated_output: item["aggregatedOutput"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                exit_code: item["exitCode"].clone(),
-                status: status(item),
-            },
-            "fileChange" => ExecDetails::FileChange {
-                changes: item["changes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|change| ExecChange {
-                        path: change["path"].clone(),
-                        kind: change["kind"]["type"].clone(),
-                    })
-                    .collect(),
-                status: if status(item) == "in_progress" && completed {
-                    "failed"
-                } else {
-                    status(item)
+            ThreadItem::CommandExecution {
+                id,
+                command,
+                aggregated_output,
+                exit_code,
+                status,
+                ..
+            } => (
+                id,
+                ExecDetails::CommandExecution {
+                    command: command.clone(),
+                    aggregated_output: aggregated_output.clone().unwrap_or_default(),
+                    exit_code: *exit_code,
+                    status: shown(*status),
                 },
-            },
-            "mcpToolCall" => {
-                let done = completed && status(item) == "completed";
+            ),
+            ThreadItem::FileChange {
+                id,
+                changes,
+                status,
+            } => {
+                let changes = changes
+                    .iter()
+                    .map(|change| ExecChange {
+                        path: change.path.clone(),
+                        kind: match change.kind {
+                            PatchChangeKind::Add => "add",
+                            PatchChangeKind::Delete => "delete",
+                            PatchChangeKind::Update { .. } => "update",
+                        },
+                    })
+                    .collect();
+                // A patch still open as its item ends never applied.
+                let status = match status {
+                    ItemStatus::InProgress if completed => "failed",
+                    other => shown(*other),
+                };
+                (id, ExecDetails::FileChange { changes, status })
+            }
+            ThreadItem::McpToolCall {
+                id,
+                server,
+                tool,
+                arguments,
+                status,
+                error,
+                ..
+            } => {
+                let done = completed && *status == ItemStatus::Completed;
                 let result = done.then(|| McpResult {
                     content: vec![super::protocol::TextContent::new(
-                        self.outputs.remove(v2_id).unwrap_or_default(),
+                        self.outputs.remove(id).unwrap_or_default(),
                     )],
                     structured_content: None,
                 });
-                let error = (!done && !item["error"].is_null())
-                    .then(|| serde_json::json!({ "message": item["error"]["message"] }));
-                ExecDetails::McpToolCall(Box::new(McpCall {
-                    server: item["server"].clone(),
-                    tool: item["tool"].clone(),
-                    arguments: item["arguments"].clone(),
-                    status: status(item),
+                let call = McpCall {
+                    server: server.clone(),
+                    tool: tool.clone(),
+                    arguments: arguments.clone(),
+                    status: shown(*status),
                     result,
-                    error,
-                }))
+                    error: error.clone().filter(|_| !done),
+                };
+                (id, ExecDetails::McpToolCall(Box::new(call)))
             }
             _ => return None,
         };

@@ -29,10 +29,15 @@ use crate::session::TurnEnd;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
     /// A notification.
-    Notify { method: &'static str, params: Value },
+    Notify {
+        method: &'static str,
+        params: Value,
+    },
     /// A notification already written as a line (a delta: one string escape and a copy).
     Line(String),
-    /// An item's end, kept typed: a history takes the item whole from it.
+    /// An item's start and end, kept typed: a history and `kelp exec` take the item whole
+    /// from them, never read back from JSON.
+    Started(Box<wire::ItemStarted>),
     Completed(Box<wire::ItemCompleted>),
 }
 
@@ -47,6 +52,7 @@ impl Outgoing {
     pub fn into_message(self) -> Result<(&'static str, Value), String> {
         match self {
             Self::Notify { method, params } => Ok((method, params)),
+            Self::Started(started) => Ok(started.into_message()),
             Self::Completed(completed) => Ok(completed.into_message()),
             Self::Line(line) => Err(line),
         }
@@ -139,12 +145,12 @@ impl Translator {
         let ids = || (thread_id.clone(), turn_id.to_string());
         let started = |item: ThreadItem| {
             let (thread_id, turn_id) = ids();
-            Outgoing::of(wire::ItemStarted {
+            Outgoing::Started(Box::new(wire::ItemStarted {
                 thread_id,
                 turn_id,
                 item,
                 started_at_ms: now_ms,
-            })
+            }))
         };
         let completed = |item: ThreadItem| {
             let (thread_id, turn_id) = ids();
