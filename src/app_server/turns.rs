@@ -599,34 +599,37 @@ async fn ask_host(
         }
     };
     let request = match subject {
-        ApprovalSubject::Patch { .. } => request(&FileChangeRequestApproval {
+        ApprovalSubject::Patch { .. } => FileChangeRequestApproval {
             thread_id: thread_id.clone(),
             turn_id: turn_id.clone(),
             item_id: call_id.clone(),
             started_at_ms,
-        }),
+        }
+        .into_message(),
         ApprovalSubject::Command {
             command: shown,
             workdir,
             always_prefix,
-        } => request(&CommandExecutionRequestApproval {
+        } => CommandExecutionRequestApproval {
             proposed_execpolicy_amendment: Some(always_prefix),
             ..command(shown, Some(workdir), None)
-        }),
+        }
+        .into_message(),
         ApprovalSubject::Unsandboxed {
             command: shown,
             workdir,
             blocked,
-        } => request(&command(
+        } => command(
             shown,
             Some(workdir),
             Some(format!("{blocked}; run it again without the sandbox?")),
-        )),
+        )
+        .into_message(),
         ApprovalSubject::McpTool {
             server,
             tool,
             arguments,
-        } => request(&command(
+        } => command(
             format!("{server}: {tool} {arguments}")
                 .trim_end()
                 .to_string(),
@@ -634,8 +637,9 @@ async fn ask_host(
             Some(format!(
                 "calls the tool `{tool}` of the MCP server `{server}`"
             )),
-        )),
-        ApprovalSubject::Read { summary, paths } => request(&command(
+        )
+        .into_message(),
+        ApprovalSubject::Read { summary, paths } => command(
             summary,
             None,
             Some(format!(
@@ -646,7 +650,8 @@ async fn ask_host(
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-        )),
+        )
+        .into_message(),
     };
     let (method, params) = request;
     let (request_id, answer) = out.numbered_request(method, params);
@@ -675,12 +680,4 @@ async fn ask_host(
     if interrupt {
         let _ = ops.send(Op::Interrupt);
     }
-}
-
-/// A request to the host, its method from its type.
-fn request<R: ServerRequest>(params: &R) -> (&'static str, Value) {
-    (
-        R::METHOD,
-        serde_json::to_value(params).unwrap_or(Value::Null),
-    )
 }

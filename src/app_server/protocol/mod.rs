@@ -22,18 +22,31 @@ pub trait Notification: Serialize {
     where
         Self: Sized,
     {
-        let params = serde_json::to_value(&self).unwrap_or_else(|e| {
-            // Every shape here serializes (no maps with non-string keys): kelp's mistake.
-            tracing::error!(error = %e, method = Self::METHOD, "a notification did not serialize");
-            Value::Null
-        });
-        (Self::METHOD, params)
+        message(Self::METHOD, &self)
     }
 }
 
 /// A request kelp makes of the host, whose params know their method.
 pub trait ServerRequest: Serialize {
     const METHOD: &'static str;
+
+    /// The method and its params as JSON.
+    fn into_message(self) -> (&'static str, Value)
+    where
+        Self: Sized,
+    {
+        message(Self::METHOD, &self)
+    }
+}
+
+/// `method` with `params` as JSON. Every shape here serializes (no maps with non-string keys):
+/// a failure is kelp's mistake, logged, and the params go as `null`.
+fn message(method: &'static str, params: &impl Serialize) -> (&'static str, Value) {
+    let params = serde_json::to_value(params).unwrap_or_else(|e| {
+        tracing::error!(error = %e, method, "a message to the host did not serialize");
+        Value::Null
+    });
+    (method, params)
 }
 
 /// Declares a notification: its params' struct (camelCase fields) and its method.
