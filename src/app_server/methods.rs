@@ -383,28 +383,28 @@ pub fn counts() -> (usize, usize) {
     (done, METHODS.len())
 }
 
-/// A method kelp does not do: the answer when there is nothing of the kind, a refusal in
-/// words, or, for a method the protocol does not have, the error that lists those it has.
-pub fn absent(method: &str) -> Result<Answer, RpcError> {
-    match serve(method) {
-        Some(Nothing(answer)) => serde_json::from_str::<Value>(answer)
-            .map(Answer::from)
-            .map_err(|e| RpcError::internal(e.to_string())),
-        Some(Refused(why)) => Err(RpcError::invalid_request(format!(
-            "{method} is not available: {why}"
-        ))),
-        Some(Now(_) | InOrder(_) | Apart(_)) => Err(RpcError::internal(format!(
-            "{method} is served by its handler, not refused"
-        ))),
-        None => Err(RpcError::invalid_request(format!(
-            "Invalid request: unknown variant `{method}`, expected one of {}",
-            METHODS
-                .iter()
-                .map(|(name, _)| format!("`{name}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
+/// The answer when kelp has nothing of the kind (the table's JSON).
+pub fn nothing(answer: &str) -> Result<Answer, RpcError> {
+    serde_json::from_str::<Value>(answer)
+        .map(Answer::from)
+        .map_err(|e| RpcError::internal(e.to_string()))
+}
+
+/// `method` refused, in words.
+pub fn refused(method: &str, why: &str) -> RpcError {
+    RpcError::invalid_request(format!("{method} is not available: {why}"))
+}
+
+/// A method the protocol does not have: the error that lists those it has, as Codex's.
+pub fn unknown(method: &str) -> RpcError {
+    RpcError::invalid_request(format!(
+        "Invalid request: unknown variant `{method}`, expected one of {}",
+        METHODS
+            .iter()
+            .map(|(name, _)| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// Work that may be refused before it starts, as one piece of work.

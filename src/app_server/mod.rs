@@ -107,8 +107,8 @@ async fn request(server: &mut Server, id: Value, method: &str, params: Value) {
             let (out, work) = (server.out.clone(), handle(server, params));
             crate::task::spawn(async move { reply(&out, id, work.await) });
         }
-        Some(Serve::Nothing(_) | Serve::Refused(_)) | None => {
-            reply(&server.out, id, methods::absent(method));
-        }
+        Some(Serve::Nothing(answer)) => reply(&server.out, id, methods::nothing(answer)),
+        Some(Serve::Refused(why)) => reply(&server.out, id, Err(methods::refused(method, why))),
+        None => reply(&server.out, id, Err(methods::unknown(method))),
     }
 }
