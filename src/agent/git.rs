@@ -19,8 +19,11 @@ const MAX_DIFF_BYTES: usize = 512 * 1024;
 
 /// Settings that make git run a program, each switched off on the command line (which beats
 /// every configuration file).
-const NO_CODE: [&str; 6] = [
+const NO_CODE: [&str; 7] = [
     "core.fsmonitor=",
+    // A folder that merely looks like a repository (`HEAD`, `objects`, `refs`, `config` a
+    // command could commit) is not taken for one.
+    "safe.bareRepository=explicit",
     "core.hooksPath=/dev/null",
     "diff.external=",
     "core.pager=cat",

@@ -28,6 +28,7 @@ mod compaction;
 mod config_file;
 mod containment;
 mod fake_server;
+mod git_later;
 mod git_safety;
 mod instructions;
 mod llm_errors;

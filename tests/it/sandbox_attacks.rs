@@ -20,13 +20,13 @@ const DB_PASSWORD: &str = "hunter2-9c";
 const PAT: &str = "ghp_pat_secret_77";
 
 /// A home with an ssh key and kelp's login, and a project beside it; neither under `/tmp`.
-struct Victim {
+pub struct Victim {
     _dir: tempfile::TempDir,
-    home: PathBuf,
-    project: PathBuf,
+    pub home: PathBuf,
+    pub project: PathBuf,
 }
 
-fn victim() -> Option<Victim> {
+pub fn victim() -> Option<Victim> {
     let dir = dir_outside_the_sandbox()?;
     let home = dir.path().join("home");
     let project = dir.path().join("project");
@@ -40,7 +40,7 @@ fn victim() -> Option<Victim> {
     })
 }
 
-fn namespaces() -> bool {
+pub fn namespaces() -> bool {
     match &kelp::agent::tools::sandbox::support().namespaces {
         Ok(()) => true,
         Err(reason) => {
@@ -52,7 +52,7 @@ fn namespaces() -> bool {
 
 /// Runs `script` as the model's one command, in `full-auto`, with kelp's own environment
 /// holding credentials; returns what the command printed as the model was sent it.
-async fn attack(victim: &Victim, script: &str, flags: &[&str]) -> String {
+pub async fn attack(victim: &Victim, script: &str, flags: &[&str]) -> String {
     attack_with(victim, script, flags, |_| {}).await
 }
 

@@ -281,7 +281,7 @@ pub struct ShellOutcome {
     /// ([`sandbox::explain_block`]).
     pub sandbox_block: Option<String>,
     /// What the command created at a protected path, and kelp moved aside
-    /// ([`sandbox::set_aside_created`]).
+    /// ([`sandbox::LeftBehind::set_aside`]).
     pub set_aside: Option<String>,
 }
 
@@ -405,8 +405,7 @@ pub async fn run_with_stdin(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    confine(&mut command, sandbox, project_dir, &dir, env)?;
-    let absent_protected = sandbox.absent_protected(project_dir);
+    let left_behind = confine(&mut command, sandbox, project_dir, &dir, env)?;
 
     let started = Instant::now();
     let mut child = command.spawn().map_err(|source| ShellError::Spawn {
@@ -516,7 +515,7 @@ pub async fn run_with_stdin(
     } else {
         sandbox::explain_block(&output, sandbox, &dir)
     };
-    let set_aside = sandbox::set_aside_created(&absent_protected, project_dir);
+    let set_aside = left_behind.set_aside(project_dir);
     Ok(ShellOutcome {
         exit_code,
         signal,
@@ -535,14 +534,15 @@ pub async fn run_with_stdin(
 /// with `env` laid over it (a host's overrides, never the model's; `None` unsets), a session and
 /// process group of its own with no terminal and no descriptor past 0, 1 and 2, and the sandbox
 /// of `sandbox` for the project at `project_dir`, entered in `dir`. Everything kelp starts on
-/// the project's behalf (its own git included) goes through here.
+/// the project's behalf (its own git included) goes through here. Returns what the command
+/// could leave behind, to look at when it ends.
 pub fn confine(
     command: &mut Command,
     sandbox: &SandboxPolicy,
     project_dir: &Path,
     dir: &Path,
     env: &[(String, Option<String>)],
-) -> Result<(), SandboxError> {
+) -> Result<sandbox::LeftBehind, SandboxError> {
     // The model chooses the commands, so kelp's own key and whatever credentials the user
     // exported must not be one `env` away from the transcript, sandbox or not.
     for (name, value) in std::env::vars_os() {
@@ -557,7 +557,8 @@ pub fn confine(
         };
     }
     sandbox::detach(command);
-    let prepared = sandbox::prepare(sandbox, project_dir, dir)?;
+    let left_behind = sandbox.left_behind(project_dir);
+    let prepared = sandbox::prepare(sandbox, project_dir, dir, &left_behind)?;
     // The agent the person lent: found where the sandbox binds it, else where it is.
     if let Some(socket) = &sandbox.secrets.ssh_agent {
         let inside = prepared
@@ -568,7 +569,7 @@ pub fn confine(
     if let Some(rules) = prepared {
         rules.install(command);
     }
-    Ok(())
+    Ok(left_behind)
 }
 
 /// Reads once from an open pipe; `None` at end of file or on error.

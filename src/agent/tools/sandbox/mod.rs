@@ -13,6 +13,7 @@
 //! Each layer the kernel refuses is said once and shown by `/status`; the others still hold.
 
 mod namespaces;
+mod repositories;
 mod rules;
 mod seccomp;
 pub mod secrets;
@@ -25,6 +26,7 @@ use landlock::{ABI, Access, AccessFs, RulesetError};
 use super::paths;
 use crate::config::{Config, SandboxMode};
 pub use namespaces::remove_private_tmp;
+pub use repositories::{Repositories, is_plain_config};
 use rules::{FS_ABI, Landlock, landlock_rules, probe_landlock, unreadable};
 pub use secrets::Secrets;
 
@@ -214,9 +216,9 @@ impl SandboxPolicy {
 
     /// The protected paths of the project that do not exist yet, for a command in
     /// `workspace-write`: a mount can only cover what exists, so these are looked at again
-    /// when the command ends ([`set_aside_created`]). `.git/commondir` is one: created, it would
-    /// point git at another repository's config.
-    pub fn absent_protected(&self, project_dir: &Path) -> Vec<PathBuf> {
+    /// when the command ends ([`LeftBehind::set_aside`]). `.git/commondir` is one: created, it
+    /// would point git at another repository's config.
+    fn absent_protected(&self, project_dir: &Path) -> Vec<PathBuf> {
         if self.mode != SandboxMode::WorkspaceWrite || !self.is_active() {
             return Vec::new();
         }
@@ -495,6 +497,7 @@ pub fn prepare(
     policy: &SandboxPolicy,
     project_dir: &Path,
     workdir: &Path,
+    left: &LeftBehind,
 ) -> Result<Option<PreparedSandbox>, SandboxError> {
     if !policy.is_active() {
         return Ok(None);
@@ -506,10 +509,21 @@ pub fn prepare(
     let jail = match support.namespaces {
         Ok(()) => {
             let hidden = policy.secrets.present(project_dir);
+            let mut read_only = policy.protected_in(project_dir);
+            let mut pinned = Vec::new();
+            if let Some(repositories) = &left.repositories {
+                read_only.extend(repositories.read_only());
+                pinned = repositories.folders();
+            }
+            read_only.sort();
+            read_only.dedup();
             let jail = namespaces::Jail::new(
                 policy.network,
                 &hidden,
-                &policy.protected_in(project_dir),
+                namespaces::KeptAsWas {
+                    pinned: &pinned,
+                    read_only: &read_only,
+                },
                 &policy.cache_layers(),
                 policy.secrets.ssh_agent.as_deref(),
                 project_dir,
@@ -634,37 +648,71 @@ impl PreparedSandbox {
     }
 }
 
-/// What a command created at a protected path that did not exist before it (`absent`, from
-/// [`SandboxPolicy::absent_protected`]) is moved aside, to `NAME.refused-by-kelp`, so nothing
-/// the command wrote runs later unsandboxed (an `.envrc` direnv would load, a `.vscode` task).
-/// The command has ended, and its namespace with it: nothing of it can write again. Returns
-/// the note for the model and the person, if anything was moved.
-pub fn set_aside_created(absent: &[PathBuf], project_dir: &Path) -> Option<String> {
-    let mut moved = Vec::new();
-    for path in absent {
-        if path.symlink_metadata().is_err() {
-            continue;
+/// What a command in `workspace-write` could leave that runs later, looked at before it starts
+/// ([`SandboxPolicy::left_behind`]) and again when it ends ([`LeftBehind::set_aside`]).
+#[derive(Debug, Default)]
+pub struct LeftBehind {
+    /// The protected paths that do not exist yet: a mount can only cover what exists.
+    absent: Vec<PathBuf>,
+    /// The project's repositories as the command found them.
+    repositories: Option<Repositories>,
+}
+
+impl SandboxPolicy {
+    /// What a command about to run in `project_dir` could leave behind: nothing to look at
+    /// unless it may write there, sandboxed.
+    pub fn left_behind(&self, project_dir: &Path) -> LeftBehind {
+        if self.mode != SandboxMode::WorkspaceWrite || !self.is_active() {
+            return LeftBehind::default();
         }
-        let Some(name) = path.file_name() else {
-            continue;
-        };
-        let mut aside = name.to_os_string();
-        aside.push(".refused-by-kelp");
-        let aside = path.with_file_name(aside);
-        // A rename replaces a file left by an earlier refusal, never one of the person's
-        // elsewhere: both names are in the same folder.
-        let shown = path.strip_prefix(project_dir).unwrap_or(path).display();
-        match std::fs::rename(path, &aside) {
-            Ok(()) => moved.push(format!("{shown}")),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot set aside"),
+        let repositories = Repositories::scan(project_dir);
+        let mut absent = self.absent_protected(project_dir);
+        absent.extend(repositories.absent());
+        absent.sort();
+        absent.dedup();
+        LeftBehind {
+            absent,
+            repositories: Some(repositories),
         }
     }
-    (!moved.is_empty()).then(|| {
-        format!(
-            "the command created {}, which runs later outside the sandbox, so kelp moved it aside (NAME.refused-by-kelp); a patch may write it once approved",
-            moved.join(", ")
-        )
-    })
+}
+
+impl LeftBehind {
+    /// Once the command has ended (and its namespace with it: nothing of it can write again),
+    /// moves aside what it created that runs later unsandboxed: a protected path that did not
+    /// exist before (an `.envrc` direnv would load, a `.vscode` task, a repository's
+    /// `commondir`), to `NAME.refused-by-kelp`, and a `.git` that is new beneath the project,
+    /// unless it is what `git init` or `git clone` makes. Returns the note for the model and
+    /// the person, if anything was moved.
+    pub fn set_aside(&self, project_dir: &Path) -> Option<String> {
+        let mut moved = Vec::new();
+        for path in &self.absent {
+            if path.symlink_metadata().is_err() {
+                continue;
+            }
+            let shown = path.strip_prefix(project_dir).unwrap_or(path).display();
+            match repositories::set_aside(path) {
+                Ok(()) => moved.push(format!("{shown}")),
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot set aside"),
+            }
+        }
+        if let Some(repositories) = &self.repositories {
+            moved.extend(
+                repositories
+                    .set_aside_new(project_dir)
+                    .into_iter()
+                    .map(|git| {
+                        format!("{git} (a repository whose settings or hooks git would run)")
+                    }),
+            );
+        }
+        (!moved.is_empty()).then(|| {
+            format!(
+                "the command created {}, which runs later outside the sandbox, so kelp moved it aside (NAME.refused-by-kelp); a patch may write it once approved",
+                moved.join(", ")
+            )
+        })
+    }
 }
 
 /// Makes `command` start cut off from kelp's terminal and descriptors, on every path (sandboxed,

@@ -138,6 +138,14 @@ pub fn parse_socket_table(table: &[u8]) -> Vec<PathBuf> {
 /// commands use it.
 pub const AGENT_SOCKET: &str = "kelp-ssh-agent.sock";
 
+/// What a command may not change in the project: folders bound over themselves (each
+/// repository's `.git`: a mount point can be neither renamed nor removed), then paths bound
+/// read-only over themselves (`.git/config`, `.envrc` …).
+pub struct KeptAsWas<'a> {
+    pub pinned: &'a [PathBuf],
+    pub read_only: &'a [PathBuf],
+}
+
 /// The namespaces and mounts of one command, prepared in the parent: the forked child must not
 /// allocate.
 pub struct Jail {
@@ -146,6 +154,9 @@ pub struct Jail {
     gid_map: CString,
     hidden_dirs: Vec<CString>,
     hidden_files: Vec<CString>,
+    /// Folders in the project bound over themselves, so they can be neither renamed nor
+    /// removed (each repository's `.git`).
+    pinned: Vec<CString>,
     /// Paths in the project bound read-only over themselves (`.git/config`, `.git/hooks` …).
     read_only: Vec<CString>,
     /// The package caches a command fills as a copy of its own: each cache, and the overlay
@@ -198,7 +209,7 @@ impl Jail {
     pub fn new(
         network: bool,
         hidden: &[PathBuf],
-        read_only: &[PathBuf],
+        kept: KeptAsWas<'_>,
         caches: &[CacheLayer],
         agent: Option<&Path>,
         project_dir: &Path,
@@ -260,7 +271,13 @@ impl Jail {
             gid_map,
             hidden_dirs,
             hidden_files,
-            read_only: read_only
+            pinned: kept
+                .pinned
+                .iter()
+                .map(|path| c_path(path))
+                .collect::<io::Result<_>>()?,
+            read_only: kept
+                .read_only
                 .iter()
                 .map(|path| c_path(path))
                 .collect::<io::Result<_>>()?,
@@ -369,6 +386,15 @@ impl Jail {
                     no_data,
                 );
                 check_mount(mounted)?;
+            }
+            for folder in &self.pinned {
+                check_mount(libc::mount(
+                    folder.as_ptr(),
+                    folder.as_ptr(),
+                    null,
+                    libc::MS_BIND,
+                    no_data,
+                ))?;
             }
             for path in &self.read_only {
                 bind_read_only(path)?;
