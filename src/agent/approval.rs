@@ -235,7 +235,8 @@ fn judge(
                 .contains(&command_key(args, project_dir))
                 || (rules.allows(&args.command) && outside.is_empty());
             // A command that only reads (`ls`, `git status`…) runs in every mode, as Codex's.
-            let reads = super::read_only::only_reads(&args.command);
+            let workdir = shell_workdir(args, project_dir);
+            let reads = super::read_only::only_reads(&args.command, project_dir, &workdir);
             if approved || ((mode == ApprovalMode::FullAuto || reads) && outside.is_empty()) {
                 Verdict::Run
             } else {

@@ -25,13 +25,134 @@ pub const FILE_NAME: &str = "rules.toml";
 /// The largest rules file read.
 const MAX_RULES_BYTES: u64 = 256 * 1024;
 
-/// Programs that run whatever their arguments say (a shell, an interpreter, a wrapper): for
-/// them the rule offered is the whole command, never the program alone.
+/// Programs that run code given in their arguments (a shell, an interpreter, a wrapper, a
+/// program with an option that runs another): for them the rule offered is the whole command,
+/// never the program alone. A versioned name (`python3.11`, `perl5.36`, `tclsh8.6`) is matched
+/// by its stem.
 const RUNS_ANYTHING: &[&str] = &[
-    "sh", "bash", "zsh", "dash", "fish", "env", "xargs", "sudo", "doas", "nohup", "timeout",
-    "nice", "exec", "eval", "python", "python3", "node", "deno", "bun", "perl", "ruby", "php",
-    "npx", "bunx", "uvx", "pipx", "find", "watch", "time", "strace", "ssh", "docker", "podman",
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ksh",
+    "mksh",
+    "fish",
+    "csh",
+    "tcsh",
+    "ash",
+    "busybox",
+    "env",
+    "xargs",
+    "sudo",
+    "doas",
+    "su",
+    "nohup",
+    "timeout",
+    "nice",
+    "ionice",
+    "exec",
+    "eval",
+    "command",
+    "builtin",
+    "python",
+    "pypy",
+    "ipython",
+    "node",
+    "nodejs",
+    "deno",
+    "bun",
+    "perl",
+    "ruby",
+    "irb",
+    "php",
+    "lua",
+    "luajit",
+    "tclsh",
+    "wish",
+    "expect",
+    "R",
+    "Rscript",
+    "julia",
+    "osascript",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "sed",
+    "find",
+    "make",
+    "gmake",
+    "cmake",
+    "npx",
+    "bunx",
+    "uvx",
+    "pipx",
+    "watch",
+    "time",
+    "strace",
+    "ltrace",
+    "gdb",
+    "valgrind",
+    "ssh",
+    "docker",
+    "podman",
+    "parallel",
+    "flock",
+    "setsid",
+    "unshare",
+    "nsenter",
+    "chroot",
+    "script",
+    "stdbuf",
+    "taskset",
+    "chrt",
+    "vi",
+    "vim",
+    "nvim",
+    "emacs",
+    "less",
+    "man",
+    "rg",
+    "fd",
+    "tar",
+    "rsync",
+    "zip",
+    "sqlite",
+    "psql",
+    "mysql",
 ];
+
+/// Steps of a program that run whatever program or code follows them (`npm exec`, `uv run`,
+/// `bundle exec`): the whole command too.
+const RUNS_WHAT_FOLLOWS: &[(&str, &str)] = &[
+    ("npm", "exec"),
+    ("npm", "x"),
+    ("pnpm", "exec"),
+    ("pnpm", "dlx"),
+    ("yarn", "exec"),
+    ("yarn", "dlx"),
+    ("uv", "run"),
+    ("uv", "tool"),
+    ("poetry", "run"),
+    ("pipenv", "run"),
+    ("pdm", "run"),
+    ("hatch", "run"),
+    ("rye", "run"),
+    ("pixi", "run"),
+    ("conda", "run"),
+    ("mamba", "run"),
+    ("bundle", "exec"),
+    ("nix", "run"),
+    ("nix", "shell"),
+    ("nix", "develop"),
+    ("git", "submodule"),
+    ("kubectl", "exec"),
+];
+
+/// `python3.11` → `python`: a program's name without the version after it.
+fn stem(program: &str) -> &str {
+    program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-')
+}
 
 /// How many words a prefix offered for "always" has at most.
 const MAX_PREFIX_WORDS: usize = 3;
@@ -121,14 +242,15 @@ impl CommandRules {
 /// The prefix "always" offers for `command`: its program and the words after it that name
 /// what it does (`cargo test`, `git commit`, `npm run build`), up to the first option, path or
 /// value, at most three words; the whole command for a program that runs whatever it is given
-/// (`python3 x.py`, `sh -c …`). `None` when the command is more than one plain command.
+/// (`python3 x.py`, `sh -c …`, `uv run …`) or names no step (`pytest -x`, `git -C . log`).
+/// `None` when the command is more than one plain command.
 pub fn prefix_of(command: &ShellCommand) -> Option<Vec<String>> {
     let words = command_words(command)?;
     let program = words.first()?;
     if program.contains('/') {
         return None;
     }
-    if RUNS_ANYTHING.contains(&program.as_str()) {
+    if RUNS_ANYTHING.contains(&stem(program)) || RUNS_ANYTHING.contains(&program.as_str()) {
         return Some(words);
     }
     let names_a_step = |word: &&String| {
@@ -141,6 +263,14 @@ pub fn prefix_of(command: &ShellCommand) -> Option<Vec<String>> {
         .take(MAX_PREFIX_WORDS)
         .cloned()
         .collect();
+    // A program with no step named (`pytest -x`, `git -C . log`) is kept only as this very
+    // command: its options and arguments are what it does.
+    let runs_what_follows = prefix
+        .get(1)
+        .is_some_and(|step| RUNS_WHAT_FOLLOWS.contains(&(program.as_str(), step.as_str())));
+    if prefix.len() < 2 || runs_what_follows {
+        return Some(words);
+    }
     Some(prefix)
 }
 
@@ -210,10 +340,32 @@ mod tests {
         assert_eq!(offered("npm run build").as_deref(), Some("npm run build"));
         assert_eq!(offered("git commit -m 'x'").as_deref(), Some("git commit"));
         assert_eq!(offered("make").as_deref(), Some("make"));
-        assert_eq!(offered("pytest tests/unit").as_deref(), Some("pytest"));
+        assert_eq!(offered("make test").as_deref(), Some("make test"));
+        assert_eq!(
+            offered("pytest tests/unit").as_deref(),
+            Some("pytest tests/unit")
+        );
         // An interpreter runs what it is given: only this very command.
         assert_eq!(offered("python3 x.py").as_deref(), Some("python3 x.py"));
         assert_eq!(offered("env FOO=1 make").as_deref(), Some("env FOO=1 make"));
+        // Never a bare interpreter, versioned or not, nor a program without its step, nor a
+        // step that runs what follows it.
+        for whole in [
+            "awk '{print $1}' f",
+            "python3.11 -c 'print(1)'",
+            "tclsh8.6 x.tcl",
+            "perl5.36 -e 1",
+            "git -C . log",
+            "xargs -0 rm",
+            "find . -name x",
+            "rg -n needle",
+            "uv run pytest",
+            "npm exec evil",
+            "bundle exec rake",
+        ] {
+            let command = script(whole);
+            assert_eq!(prefix_of(&command), command_words(&command), "{whole}");
+        }
         // More than one plain command has no prefix to offer.
         for complex in [
             "cargo test && rm -rf x",

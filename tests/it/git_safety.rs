@@ -123,3 +123,70 @@ async fn a_patch_into_git_asks_in_every_mode() {
     let config = std::fs::read_to_string(dir.join(".git/config")).unwrap();
     assert!(!config.contains("fsmonitor"), "{config}");
 }
+
+/// A folder git takes for a repository of its own (plain files a patch could write: `HEAD`,
+/// `objects`, `refs`, and a `config` whose file-system monitor runs a program) and a reader
+/// whose option runs a program: in `ask` neither runs unasked, while `git status` in the
+/// project's own repository does. The twin, in `full-auto` unsandboxed, shows the folder's
+/// config runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_command_runs_unasked_only_where_it_only_reads() {
+    let plant = |dir: &Path| {
+        git(dir, &["init", "-q"]);
+        for folder in ["sub/objects", "sub/refs/heads"] {
+            std::fs::create_dir_all(dir.join(folder)).unwrap();
+        }
+        std::fs::write(dir.join("sub/HEAD"), "ref: refs/heads/main\n").unwrap();
+        let marker = dir.join("PWNED");
+        let config = format!(
+            "[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ..\n\tfsmonitor = touch {}; false\n",
+            marker.display()
+        );
+        std::fs::write(dir.join("sub/config"), config).unwrap();
+        std::fs::write(dir.join("tool"), "#!/bin/sh\ntouch PWNED-TOOL\n").unwrap();
+        marker
+    };
+    let calls = |agent: &Agent| {
+        agent.fake.push_responses([
+            Reply::call_with_id(
+                "bare",
+                "shell",
+                json!({ "command": ["git", "status"], "workdir": "sub" }),
+            ),
+            Reply::call_with_id(
+                "rg",
+                "shell",
+                json!({ "command": "rg --hostname-bin=./tool --hyperlink-format=default --color=always x" }),
+            ),
+            Reply::call_with_id("own", "shell", json!({ "command": "git status --short" })),
+            Reply::text("done"),
+        ]);
+    };
+
+    let mut agent = agent_setup(|config, _| config.approval = ApprovalMode::Ask).await;
+    let marker = plant(agent.dir());
+    calls(&agent);
+    agent.submit("look around");
+    for expected in ["git status", "--hostname-bin"] {
+        let (id, _, subject) = agent.approval().await;
+        let ApprovalSubject::Command { command, .. } = subject else {
+            panic!("not a command: {subject:?}");
+        };
+        assert!(command.contains(expected), "{command}");
+        agent.approve(id, ApprovalDecision::No { reason: None });
+    }
+    let (_, outcome) = agent.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(!marker.exists());
+
+    let mut agent = agent_setup(|config, _| {
+        config.approval = ApprovalMode::FullAuto;
+        config.sandbox = SandboxMode::Off;
+    })
+    .await;
+    let marker = plant(agent.dir());
+    calls(&agent);
+    agent.submit("look around");
+    agent.finish_turn().await;
+    assert!(marker.exists(), "git read the folder's config and ran it");
+}
