@@ -45,6 +45,7 @@ pub const KEYS: &[&str] = &[
     "ssh_agent",
     "protected_paths",
     "tool_caches",
+    "max_command_timeout_ms",
     "profile",
     "profiles",
 ];
@@ -91,6 +92,9 @@ pub struct SecretRules {
     /// `tool_caches`: the package caches commands may fill, each as a copy of their own (the
     /// defaults when `None`).
     pub tool_caches: Option<Vec<PathBuf>>,
+    /// `max_command_timeout_ms`: the longest a model's command may ask to run (an hour when
+    /// `None`).
+    pub max_command_timeout_ms: Option<u64>,
 }
 
 /// The largest config file read: settings and a few servers take a few KiB.
@@ -232,6 +236,10 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
             "profile" => bad("must be the name of a [profiles.NAME] table"),
             "profiles" if item.is_table_like() => {}
             "profiles" => bad("must be tables such as [profiles.fast]"),
+            "max_command_timeout_ms" => match item.as_integer().map(u64::try_from) {
+                Some(Ok(ms)) if ms > 0 => settings.secrets.max_command_timeout_ms = Some(ms),
+                _ => bad("must be a number of milliseconds above 0, such as 3600000"),
+            },
             "ssh_agent" => match item.as_bool() {
                 Some(on) => settings.secrets.ssh_agent = on,
                 None => bad("must be true or false"),
@@ -614,6 +622,7 @@ mod tests {
                 ssh_agent: true,
                 protected_paths: Vec::new(),
                 tool_caches: Some(vec!["/home/ana/.cargo/registry".into()]),
+                max_command_timeout_ms: None,
             }
         );
         let (_, warnings) = parse(Path::new("c"), "hide_paths = [\"relative\"]", None);

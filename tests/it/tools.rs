@@ -126,6 +126,47 @@ async fn shell_timeout_is_reported() {
     assert!(out.text.starts_with("Command timed out after 200 ms"));
 }
 
+/// A model that asks for a day is held to the ceiling, and told so.
+#[tokio::test]
+async fn a_commands_timeout_is_held_to_the_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = context(dir.path());
+    ctx.sandbox.max_timeout = Duration::from_millis(300);
+    let call = ToolCall::parse(
+        "shell",
+        r#"{"command":["sleep","30"],"timeout_ms":86400000}"#,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = execute(
+        &call,
+        &ctx,
+        &OutputSink::none(),
+        CancellationToken::new(),
+        &[],
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(out.timed_out);
+    assert!(
+        out.text.starts_with(
+            "Note: the command asked for a timeout of 86400000 ms, above the limit of 300 ms"
+        ),
+        "{}",
+        out.text
+    );
+    assert!(
+        out.text.contains("Command timed out after 300 ms"),
+        "{}",
+        out.text
+    );
+    assert_eq!(
+        kelp::agent::tools::sandbox::DEFAULT_MAX_TIMEOUT,
+        Duration::from_secs(3600),
+        "an hour unless the config says otherwise"
+    );
+}
+
 #[tokio::test]
 async fn cancel_stops_a_running_command_at_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -574,7 +574,27 @@ pub async fn execute(
             })
             .await
         }
-        ToolCall::Shell(args) => {
+        ToolCall::Shell(asked) => {
+            // The model's ask is held to the ceiling, and it is told when it was lowered.
+            let ceiling = ctx.sandbox.max_timeout;
+            let lowered = (asked.timeout() > ceiling).then(|| {
+                format!(
+                    "Note: the command asked for a timeout of {} ms, above the limit of {} ms (max_command_timeout_ms in config.toml), so it ran with the limit.\n",
+                    asked.timeout().as_millis(),
+                    ceiling.as_millis()
+                )
+            });
+            let held;
+            let args = match lowered {
+                Some(_) => {
+                    held = shell::ShellArgs {
+                        timeout_ms: Some(u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX)),
+                        ..asked.clone()
+                    };
+                    &held
+                }
+                None => asked,
+            };
             match shell::run(
                 args,
                 &ctx.project_dir,
@@ -587,7 +607,7 @@ pub async fn execute(
             .await
             {
                 Ok(outcome) => ToolOutput {
-                    text: outcome.to_model_text(args.timeout()),
+                    text: lowered.unwrap_or_default() + &outcome.to_model_text(args.timeout()),
                     success: outcome.success(),
                     exit_code: outcome.exit_code,
                     duration: outcome.duration,

@@ -59,7 +59,12 @@ pub struct SandboxPolicy {
     pub caches: Vec<PathBuf>,
     /// Where kelp keeps the commands' copies of the caches.
     pub cache_layers: Option<PathBuf>,
+    /// The longest a model's command may ask to run (`max_command_timeout_ms`).
+    pub max_timeout: std::time::Duration,
 }
+
+/// How long a model's command may ask to run unless `max_command_timeout_ms` says otherwise.
+pub const DEFAULT_MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The package caches a build fills, under the home folder. A command writes them through a
 /// layer of kelp's own (an overlay in its mount namespace): the tools the person runs later,
@@ -112,6 +117,7 @@ impl SandboxPolicy {
             protected: Vec::new(),
             caches: Vec::new(),
             cache_layers: None,
+            max_timeout: DEFAULT_MAX_TIMEOUT,
         }
     }
 
@@ -138,6 +144,7 @@ impl SandboxPolicy {
                 .map(|home| TOOL_CACHES.iter().map(|cache| home.join(cache)).collect())
                 .unwrap_or_default(),
             cache_layers: kelp_cache.map(|dir| dir.join("tool-caches")),
+            max_timeout: DEFAULT_MAX_TIMEOUT,
         }
     }
 
@@ -155,6 +162,9 @@ impl SandboxPolicy {
             .extend(config.writable_roots.iter().cloned());
         if let Some(caches) = &config.secrets.tool_caches {
             policy.caches.clone_from(caches);
+        }
+        if let Some(ms) = config.secrets.max_command_timeout_ms {
+            policy.max_timeout = std::time::Duration::from_millis(ms);
         }
         policy
     }
