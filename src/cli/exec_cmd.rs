@@ -199,23 +199,119 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     } else {
         Box::new(TextPrinter::last_only())
     };
+    // Its folder is held from before the turn: the model's commands may swap the folder or
+    // the file for a link while it runs.
+    let last_message = match args
+        .output_last_message
+        .as_deref()
+        .map(HeldPath::hold)
+        .transpose()
+    {
+        Ok(held) => held,
+        Err((path, e)) => {
+            return fail(
+                exit::USAGE,
+                &format!("--output-last-message {}: {e}", path.display()),
+            );
+        }
+    };
     let driven = run_cmd::drive(config, options, submission, resumed, printer.as_mut());
-    if let Some(path) = &args.output_last_message {
+    if let Some(held) = &last_message {
         let last = printer.last_message().unwrap_or_default();
         if last.is_empty() {
             eprintln!(
                 "kelp: warning: no answer to write; {} is left empty",
-                path.display()
+                held.shown.display()
             );
         }
-        if let Err(e) = std::fs::write(path, last) {
+        if let Err(e) = held.write(last.as_bytes()) {
             return fail(
                 exit::FAILURE,
-                &format!("cannot write {}: {e}", path.display()),
+                &format!("cannot write {}: {e}", held.shown.display()),
             );
         }
     }
     driven.exit_code()
+}
+
+/// A file named on the command line that kelp writes after a turn: its folder opened before
+/// the turn and held, and the file's name opened in it without following a link, unless it
+/// was that very link before the turn (the person's own).
+struct HeldPath {
+    folder: std::fs::File,
+    name: std::ffi::CString,
+    shown: PathBuf,
+    /// The link the name was before the turn, by device and inode.
+    link_before: Option<(u64, u64)>,
+}
+
+impl HeldPath {
+    fn hold(path: &Path) -> Result<Self, (PathBuf, std::io::Error)> {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let failed = |e| (path.to_path_buf(), e);
+        let name = path
+            .file_name()
+            .ok_or_else(|| failed(std::io::ErrorKind::InvalidInput.into()))?;
+        let folder = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(kelp::private_file::parent_dir(path))
+            .map_err(failed)?;
+        let link_before = std::fs::symlink_metadata(path)
+            .ok()
+            .filter(|meta| meta.file_type().is_symlink())
+            .map(|meta| (meta.dev(), meta.ino()));
+        Ok(Self {
+            folder,
+            name: std::ffi::CString::new(name.as_bytes())
+                .map_err(|_| failed(std::io::ErrorKind::InvalidInput.into()))?,
+            shown: path.to_path_buf(),
+            link_before,
+        })
+    }
+
+    /// Writes `bytes` as the file's whole content: a regular file only (never a FIFO that
+    /// would hold kelp), and through a link only where it was the person's before the turn.
+    fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let folder = self.folder.as_raw_fd();
+        // SAFETY: fstatat on a held descriptor and a NUL-terminated name into a zeroed struct.
+        let same_link = self.link_before.is_some_and(|before| unsafe {
+            let mut now: libc::stat = std::mem::zeroed();
+            libc::fstatat(
+                folder,
+                self.name.as_ptr(),
+                &raw mut now,
+                libc::AT_SYMLINK_NOFOLLOW,
+            ) == 0
+                && (now.st_mode & libc::S_IFMT) == libc::S_IFLNK
+                && (now.st_dev, now.st_ino) == before
+        });
+        let mut flags = libc::O_WRONLY | libc::O_CREAT | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        if !same_link {
+            flags |= libc::O_NOFOLLOW;
+        }
+        // SAFETY: openat on a held descriptor and a NUL-terminated name.
+        let fd = unsafe { libc::openat(folder, self.name.as_ptr(), flags, 0o666 as libc::c_uint) };
+        if fd < 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::ELOOP) => std::io::Error::other(
+                    "it became a link during the turn, and kelp does not write through it",
+                ),
+                _ => e,
+            });
+        }
+        // SAFETY: `fd` was just opened and is owned here alone.
+        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other("it is not a regular file"));
+        }
+        file.set_len(0)?;
+        file.write_all(bytes)
+    }
 }
 
 /// Whether `dir` or a folder above it holds `.git` (a repository or a worktree's file).

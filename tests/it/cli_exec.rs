@@ -402,3 +402,39 @@ async fn by_default_exec_never_asks_and_changes_no_file() {
     assert!(refusal.contains("read-only"), "{refusal}");
     assert!(!project.path().join("kelp-notes.md").exists());
 }
+
+/// `-o FILE` where the model's command made `FILE` a link to a file outside (a stand-in for
+/// `~/.bashrc`): kelp does not write through it, says so and fails; a link that was the
+/// person's before the turn is theirs to write through.
+#[tokio::test]
+async fn the_last_message_never_follows_a_link_made_during_the_turn() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_scenario(Scenario::Shell);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let Some(outside) = crate::support::dir_outside_the_sandbox() else {
+        return;
+    };
+    let bashrc = outside.path().join("bashrc");
+    std::fs::write(&bashrc, "original\n").unwrap();
+    let exec = || {
+        let mut cmd = kelp_exec(&fake, home.path());
+        cmd.current_dir(project.path())
+            .args(["--skip-git-repo-check", "--sandbox", "workspace-write"])
+            .args(["-o", "answer.txt"]);
+        cmd
+    };
+    let out = run(exec(), &format!("ln -s {} answer.txt", bashrc.display())).await;
+    assert!(!out.status.success(), "{}", shown(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("answer.txt: it became a link during the turn"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&bashrc).unwrap(), "original\n");
+
+    // The person's own link, there before the turn, is followed.
+    let out = run(exec(), "true").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_ne!(std::fs::read_to_string(&bashrc).unwrap(), "original\n");
+}
