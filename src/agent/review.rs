@@ -23,15 +23,28 @@ behaviour, missing error handling), most severe first, each with its file and li
 matters, and say plainly when you find none.";
 
 impl ReviewTarget {
-    /// A name or revision a review passes to git, refused when git would take it for an
-    /// option or it holds what no ref holds.
+    /// A name or revision a review passes to git, and names in the prompt the model is told to
+    /// run: refused when git would take it for an option, when it breaks git's rules for a ref
+    /// name (`git check-ref-format`: no `..`, `@{`, `//`, a part starting with `.`, a `.lock`
+    /// end), or when it holds anything but letters, digits and `. _ / @ ^ ~ + -`, so no shell
+    /// the model runs it through expands any of it (`main$(touch x)`).
     fn checked(what: &str, value: &str) -> Result<String, String> {
         let value = value.trim();
+        let plain = |c: char| c.is_ascii_alphanumeric() || "._/@^~+-".contains(c);
+        let breaks_git_rules = value.contains("..")
+            || value.contains("@{")
+            || value.contains("//")
+            || value.ends_with('/')
+            || value.ends_with(".lock")
+            || value.split('/').any(|part| part.starts_with('.'));
         if value.is_empty()
             || value.starts_with('-')
-            || value.chars().any(|c| c.is_whitespace() || c.is_control())
+            || breaks_git_rules
+            || !value.chars().all(plain)
         {
-            return Err(format!("{what} {value:?} is not a git {what}"));
+            return Err(format!(
+                "{what} {value:?} is not a git {what} (letters, digits and . _ / @ ^ ~ + - only)"
+            ));
         }
         Ok(value.to_string())
     }
@@ -152,9 +165,26 @@ mod tests {
 
     #[test]
     fn names_git_would_take_for_options_are_refused() {
-        for bad in ["", "-o/tmp/x", "--output=/tmp/x", "main branch", "a\nb"] {
+        for bad in [
+            "",
+            "-o/tmp/x",
+            "--output=/tmp/x",
+            "main branch",
+            "a\nb",
+            "main$(touch${IFS}PWNED)",
+            "main`id`",
+            "main;id",
+            "a..b",
+            "main@{-1}",
+            ".hidden",
+            "x.lock",
+            "'main'",
+        ] {
             assert!(ReviewTarget::base_branch(bad).is_err(), "{bad:?}");
             assert!(ReviewTarget::commit(bad, None).is_err(), "{bad:?}");
+        }
+        for good in ["main", "origin/main", "release-1.2", "HEAD~2", "v1.0^"] {
+            assert!(ReviewTarget::base_branch(good).is_ok(), "{good:?}");
         }
         let target = ReviewTarget::commit("0123456789abcdef", Some("Fix it".into())).unwrap();
         assert_eq!(target.label(), "commit 0123456: Fix it");

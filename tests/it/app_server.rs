@@ -3243,5 +3243,12 @@ async fn a_review_is_a_turn_between_review_mode_items() {
         json!({"threadId": thread_id, "target": {"type": "baseBranch", "branch": "--output=/tmp/x"}}),
     );
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    // So is one a shell would expand, a valid ref name though it is, in the prompt the model is
+    // told to run.
+    let (refused, _) = server.call(
+        "review/start",
+        json!({"threadId": thread_id, "target": {"type": "baseBranch", "branch": "main$(touch${IFS}PWNED)"}}),
+    );
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
     assert_eq!(fake.requests_to("/responses").len(), 1);
 }
