@@ -219,10 +219,10 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     if let Some(held) = &last_message {
         let last = printer.last_message().unwrap_or_default();
         if last.is_empty() {
-            eprintln!(
+            super::say_err(&format!(
                 "kelp: warning: no answer to write; {} is left empty",
                 held.shown.display()
-            );
+            ));
         }
         if let Err(e) = held.write(last.as_bytes()) {
             return fail(

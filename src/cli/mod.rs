@@ -281,7 +281,7 @@ pub fn main() -> ExitCode {
     kelp::agent::tools::sandbox::remove_private_tmp();
     // Files of kelp's that were open to other users and were made private, not yet said.
     for note in kelp::private_file::take_tightened() {
-        eprintln!("kelp: warning: {note}");
+        say_err(&format!("kelp: warning: {note}"));
     }
     code
 }
@@ -335,9 +335,9 @@ fn run_cli() -> ExitCode {
     if cli.command.is_some() {
         for line in &warning_lines {
             if line.starts_with(' ') {
-                eprintln!("{line}");
+                say_err(line);
             } else {
-                eprintln!("kelp: warning: {line}");
+                say_err(&format!("kelp: warning: {line}"));
             }
         }
     }
@@ -348,7 +348,9 @@ fn run_cli() -> ExitCode {
         tracing::info!(%key, "-c: kelp has no such setting; ignored");
         // Said where a person or a host's log sees it; the client's screen is its own.
         if cli.command.is_some() {
-            eprintln!("kelp: warning: -c {key}: kelp has no such setting; ignored");
+            say_err(&format!(
+                "kelp: warning: -c {key}: kelp has no such setting; ignored"
+            ));
         }
     }
     // Only the commands that work on a project need its directory (so `kelp login` works in a
@@ -562,6 +564,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 
 /// Prints a one-line error on stderr and returns `code`.
 pub fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("kelp: {message}");
+    say_err(&format!("kelp: {message}"));
     ExitCode::from(code)
+}
+
+/// Writes `line` to stderr through the terminal filter: what kelp says may carry a folder's,
+/// a file's, a host's or a model's words, whose control characters would act on the terminal.
+pub fn say_err(line: &str) {
+    eprintln!("{}", kelp::terminal_text::printable_lines(line));
+}
+
+/// Writes `line` to stdout through the terminal filter (see [`say_err`]).
+pub fn say(line: &str) {
+    println!("{}", kelp::terminal_text::printable_lines(line));
 }

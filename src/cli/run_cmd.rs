@@ -198,7 +198,7 @@ pub(super) fn drive(
         .block_on(async {
             let mut core = core::open(config.clone(), options).await?;
             for notice in &core.notices {
-                eprintln!("kelp: warning: {notice}");
+                super::say_err(&format!("kelp: warning: {notice}"));
             }
             if let Err(e) = printer.session(&core.id, resumed) {
                 return Ok((None, Err(e), core.id));

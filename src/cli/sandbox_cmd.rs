@@ -2,6 +2,13 @@
 //! missing, what commands of this project may not see or change, and a command actually run in
 //! it, so a sandbox that cannot start is found before a turn needs it.
 
+/// A line of the report, through the terminal filter: it names folders.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        super::say(&format!($($arg)*))
+    };
+}
+
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -18,13 +25,13 @@ use super::runtime;
 pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
     let policy = SandboxPolicy::for_project(config, project_dir);
     let support = sandbox::support();
-    println!(
+    say!(
         "Commands in {}: {}",
         project_dir.display(),
         policy.describe()
     );
     if let Some(note) = &policy.note {
-        println!("  note        {note}");
+        say!("  note        {note}");
     }
     let namespaces = match &support.namespaces {
         Ok(()) => {
@@ -32,7 +39,7 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
         }
         Err(why) => format!("missing: {why}"),
     };
-    println!("  namespaces  {namespaces}");
+    say!("  namespaces  {namespaces}");
     let landlock = match &support.landlock {
         Ok(abi) if *abi >= 9 => {
             format!("ABI {abi}: writes, TCP, signals, abstract and Unix sockets")
@@ -43,18 +50,18 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
         Ok(abi) => format!("ABI {abi}: writes (signals and sockets need ABI 6)"),
         Err(why) => format!("missing: {why}"),
     };
-    println!("  Landlock    {landlock}");
+    say!("  Landlock    {landlock}");
     match &support.seccomp {
-        Ok(()) => println!(
+        Ok(()) => say!(
             "  seccomp     on: no terminal injection, new user namespace, mount, keyring or io_uring"
         ),
-        Err(why) => println!("  seccomp     missing: {why}"),
+        Err(why) => say!("  seccomp     missing: {why}"),
     }
     if let Some(hidden) = policy.describe_hidden() {
-        println!("  hidden      {hidden}");
+        say!("  hidden      {hidden}");
     }
     if let Some(caches) = policy.describe_caches() {
-        println!("  caches      {caches}");
+        say!("  caches      {caches}");
     }
     let protected = policy.protected_in(project_dir);
     if !protected.is_empty() {
@@ -67,12 +74,12 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
                     .to_string()
             })
             .collect();
-        println!("  read-only   {}", shown.join(", "));
+        say!("  read-only   {}", shown.join(", "));
     }
     let ran = run_probe(&policy, project_dir);
     match &ran {
-        Ok(ms) => println!("  a command   ran in it in {ms:.1} ms"),
-        Err(why) => println!("  a command   did not run: {why}"),
+        Ok(ms) => say!("  a command   ran in it in {ms:.1} ms"),
+        Err(why) => say!("  a command   did not run: {why}"),
     }
     let complete =
         policy.mode == SandboxMode::Off || (support.namespaces.is_ok() && support.landlock.is_ok());

@@ -37,7 +37,8 @@ pub fn list(
     let mut out = std::io::stdout().lock();
     if json {
         for summary in sessions {
-            if writeln!(out, "{}", to_json(&summary)).is_err() {
+            let line = kelp::terminal_text::json_without_c1(to_json(&summary).to_string());
+            if writeln!(out, "{line}").is_err() {
                 break; // the reader went away (`| head`)
             }
         }
@@ -45,10 +46,11 @@ pub fn list(
     }
     let rows = sessions;
     if rows.is_empty() {
-        eprintln!("{}", none_here(project_dir, all));
+        super::say_err(&none_here(project_dir, all));
         return ExitCode::SUCCESS;
     }
-    let _ = out.write_all(table(&rows, home().as_deref()).as_bytes());
+    let table = table(&rows, home().as_deref());
+    let _ = out.write_all(kelp::terminal_text::printable_lines(&table).as_bytes());
     ExitCode::SUCCESS
 }
 

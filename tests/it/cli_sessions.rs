@@ -418,3 +418,50 @@ fn a_conversation_open_elsewhere_is_not_written_by_a_second_kelp() {
         "free once the first lets go"
     );
 }
+
+/// A first prompt and a folder name holding escape sequences (OSC 52 setting the clipboard, a
+/// screen clear, a title, a hyperlink, and a C1 CSI): `kelp sessions` prints none of them raw,
+/// in the table or the JSON, and neither does the line saying a folder has none.
+#[test]
+fn what_sessions_prints_from_files_and_folders_reaches_no_terminal_raw() {
+    let world = world();
+    let hostile = world.home.path().join("work/x\x1b]0;owned\x07y\x1b[2J");
+    std::fs::create_dir_all(&hostile).unwrap();
+    let prompt = "look \x1b]52;c;cm0gLXJmIH4=\x07 here \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\ \u{9b}31m red";
+    save(world.home.path(), &hostile, prompt, 0);
+    let raw = |bytes: &[u8]| bytes.contains(&0x1b) || bytes.contains(&0x07);
+    let c1 = |text: &str| text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c));
+    for args in [&["sessions", "--all"][..], &["sessions", "--all", "--json"]] {
+        let out = kelp(world.home.path())
+            .current_dir(&hostile)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", shown(&out));
+        assert!(
+            !raw(&out.stdout),
+            "{args:?}: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(!c1(&text), "{args:?}: {text:?}");
+        assert!(text.contains("look"), "{text}");
+    }
+    let none = world.home.path().join("work/\x1b]52;c;cm0=\x07none");
+    std::fs::create_dir_all(&none).unwrap();
+    let out = kelp(world.home.path())
+        .current_dir(&none)
+        .arg("sessions")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no saved session"),
+        "{}",
+        shown(&out)
+    );
+    assert!(
+        !raw(&out.stderr),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
