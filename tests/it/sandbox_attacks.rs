@@ -1364,3 +1364,32 @@ async fn what_runs_later_is_read_only_and_git_still_commits() {
     );
     assert!(victim.project.join(".git/hooks/pre-commit").exists());
 }
+
+/// The runtime folder where `XDG_RUNTIME_DIR` says it is, not under `/run/user`: podman's login
+/// there is out of a command's reach. Unsandboxed the command reads it.
+#[tokio::test]
+async fn the_runtime_folder_is_hidden_where_the_variable_says() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let runtime = victim.home.join("runtime");
+    std::fs::create_dir_all(runtime.join("containers")).unwrap();
+    std::fs::write(
+        runtime.join("containers/auth.json"),
+        "{\"auths\":{\"r\":{\"auth\":\"PODMAN-LOGIN-31\"}}}",
+    )
+    .unwrap();
+    let script = format!(
+        "cat {}/containers/auth.json; echo finished",
+        runtime.display()
+    );
+    let with_runtime = |cmd: &mut Command| {
+        cmd.env("XDG_RUNTIME_DIR", &runtime);
+    };
+    let seen = attack_with(&victim, &script, &[], with_runtime).await;
+    assert!(seen.contains("finished"), "{seen}");
+    assert!(!seen.contains("PODMAN-LOGIN-31"), "{seen}");
+    let seen = attack_with(&victim, &script, &["--sandbox", "off"], with_runtime).await;
+    assert!(seen.contains("PODMAN-LOGIN-31"), "{seen}");
+}

@@ -82,11 +82,30 @@ impl CacheLayer {
     }
 }
 
-/// The user's daemons' sockets and folders: [`DAEMON_PATHS`] and the user's runtime folder.
-pub fn daemon_paths() -> impl Iterator<Item = PathBuf> {
+/// The user's daemons' sockets and folders: [`DAEMON_PATHS`] and the user's runtime folder,
+/// both at `/run/user/<uid>` and where `XDG_RUNTIME_DIR` says it is (podman's and docker's
+/// logins, the session bus and gpg-agent live there), unless that folder holds `project_dir`
+/// or the home folder, which a command must still see.
+pub fn daemon_paths(project_dir: &Path) -> impl Iterator<Item = PathBuf> {
     // SAFETY: getuid cannot fail and touches no memory.
     let run_user = PathBuf::from(format!("/run/user/{}", unsafe { libc::getuid() }));
-    DAEMON_PATHS.iter().map(PathBuf::from).chain([run_user])
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let real = |path: &Path| super::paths::real_path(path).unwrap_or_else(|_| path.to_path_buf());
+    let (project, home) = (real(project_dir), home.as_deref().map(real));
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| real(&dir))
+        .filter(|dir| {
+            dir != Path::new("/")
+                && !project.starts_with(dir)
+                && !home.as_ref().is_some_and(|home| home.starts_with(dir))
+        });
+    DAEMON_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .chain([run_user])
+        .chain(runtime)
 }
 
 /// The largest socket table read: a busy desktop's is some 100 KiB. A longer one (a command
@@ -218,7 +237,7 @@ impl Jail {
         let (uid_map, gid_map) = id_maps();
         let mut hidden_dirs = Vec::new();
         let mut hidden_files = Vec::new();
-        for path in hidden.iter().cloned().chain(daemon_paths()) {
+        for path in hidden.iter().cloned().chain(daemon_paths(project_dir)) {
             // Mounting follows links, so a link's target is what gets covered.
             match std::fs::metadata(&path) {
                 Ok(meta) if meta.is_dir() => hidden_dirs.push(c_path(&path)?),

@@ -72,7 +72,7 @@ pub(super) fn unreadable(policy: &SandboxPolicy, project_dir: &Path) -> Vec<Path
         .secrets
         .present(project_dir)
         .into_iter()
-        .chain(namespaces::daemon_paths())
+        .chain(namespaces::daemon_paths(project_dir))
         .chain(SHARED_DEVICES.map(PathBuf::from))
         .filter_map(|path| std::fs::canonicalize(path).ok())
         .collect()
