@@ -231,6 +231,14 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
             );
         }
     }
+    // As Codex's exec: a stdout that cannot be written ends the run with a failure, a closed
+    // pipe included (`kelp run`, for scripts, takes `| head` as the reader's choice).
+    if let Err(e) = &driven.printed {
+        return fail(
+            exit::FAILURE,
+            &format!("cannot write the events ({e}): the turn was stopped"),
+        );
+    }
     driven.exit_code()
 }
 

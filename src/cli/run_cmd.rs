@@ -221,6 +221,12 @@ pub(super) fn drive(
                 };
                 if printed.is_ok() {
                     printed = printer.print(event);
+                    // Nobody reads the turn any more: stop it as Ctrl-C would (its commands
+                    // killed, the conversation saved) rather than run the model's commands
+                    // for no one.
+                    if printed.is_err() {
+                        let _ = core.ops.send(Op::Interrupt);
+                    }
                 }
                 if ended.is_some() {
                     outcome = ended;

@@ -438,3 +438,47 @@ async fn the_last_message_never_follows_a_link_made_during_the_turn() {
     assert!(out.status.success(), "{}", shown(&out));
     assert_ne!(std::fs::read_to_string(&bashrc).unwrap(), "original\n");
 }
+
+/// A host that stops reading: once `kelp exec --json` cannot write an event, the turn stops as
+/// Ctrl-C would (the model's command killed before it could finish), and the exit is a
+/// failure, as Codex's exec stops at its first failed write.
+#[tokio::test]
+async fn a_closed_stdout_stops_the_turn_and_fails() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let fake = FakeOpenAi::start().await;
+    fake.set_scenario(Scenario::Shell);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let marker = project.path().join("finished");
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path())
+        .args(["--skip-git-repo-check", "--sandbox", "workspace-write"])
+        .arg("sleep 3 && touch finished")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert!(first.contains("thread.started"), "{first}");
+        drop(stdout);
+        let started = std::time::Instant::now();
+        let out = child.wait_with_output().unwrap();
+        (out, started.elapsed())
+    })
+    .await
+    .unwrap();
+    let (out, took) = out;
+    assert!(!out.status.success(), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the turn was stopped"),
+        "{}",
+        shown(&out)
+    );
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert!(!marker.exists(), "the command ran on for no one");
+}
