@@ -558,6 +558,103 @@ fn remove_stale_temps(dir: &Path, prefix: &std::ffi::OsStr) {
     }
 }
 
+/// Removes `path` and, when it is a folder, everything beneath it, never following a link:
+/// on a stack of its own and with one folder held open at a time, so a tree of any depth (one
+/// command makes a chain tens of thousands deep) costs neither recursion nor descriptors. It
+/// climbs back with `..`, each step checked against the folder it came down through, so a
+/// folder moved meanwhile stops it rather than leading it elsewhere.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    let Some(name) = path.file_name() else {
+        return Err(io::ErrorKind::InvalidInput.into());
+    };
+    let parent = open_folder(rustix::fs::CWD, parent_dir(path).as_os_str())?;
+    remove_tree_at(parent.as_fd(), name)
+}
+
+/// [`remove_tree`] of `name` in the folder `dir`.
+pub fn remove_tree_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    use rustix::fs::{AtFlags, FileType};
+    let is_folder = |at: BorrowedFd<'_>, name: &OsStr| {
+        rustix::fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Directory)
+    };
+    if !is_folder(dir, name) {
+        return Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?);
+    }
+    // Each level, from the top down: the folder's identity, its name, and the names in it not
+    // yet removed. Only the deepest is held open.
+    let mut current = open_folder(dir, name)?;
+    let mut levels = vec![(
+        identity(&current)?,
+        name.to_os_string(),
+        names_in(&current)?,
+    )];
+    loop {
+        let Some((_, _, names)) = levels.last_mut() else {
+            return Ok(());
+        };
+        if let Some(child) = names.pop() {
+            if is_folder(current.as_fd(), &child) {
+                let inner = open_folder(current.as_fd(), &child)?;
+                levels.push((identity(&inner)?, child, names_in(&inner)?));
+                current = inner;
+            } else {
+                rustix::fs::unlinkat(&current, child.as_os_str(), AtFlags::empty())?;
+            }
+            continue;
+        }
+        let Some((_, own, _)) = levels.pop() else {
+            return Ok(());
+        };
+        match levels.last() {
+            Some((above, _, _)) => {
+                let parent = open_folder(current.as_fd(), OsStr::new(".."))?;
+                if identity(&parent)? != *above {
+                    return Err(io::Error::other(
+                        "a folder was moved while it was being removed",
+                    ));
+                }
+                rustix::fs::unlinkat(&parent, own.as_os_str(), AtFlags::REMOVEDIR)?;
+                current = parent;
+            }
+            None => {
+                rustix::fs::unlinkat(dir, own.as_os_str(), AtFlags::REMOVEDIR)?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn open_folder(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+fn identity(folder: &std::os::fd::OwnedFd) -> io::Result<(u64, u64)> {
+    let stat = rustix::fs::fstat(folder)?;
+    Ok((stat.st_dev, stat.st_ino))
+}
+
+/// The names in the open folder, `.` and `..` left out.
+fn names_in(folder: &std::os::fd::OwnedFd) -> io::Result<Vec<std::ffi::OsString>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut names = Vec::new();
+    let mut listing = rustix::fs::Dir::read_from(folder)?;
+    while let Some(entry) = listing.read() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsStr::from_bytes(name).to_os_string());
+        }
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

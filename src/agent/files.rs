@@ -187,7 +187,7 @@ impl Roots {
         };
         let removed = if is_dir_at(&dir, &name) {
             if recursive {
-                remove_tree(&dir, &name)
+                crate::private_file::remove_tree_at(dir.as_fd(), &name)
             } else {
                 rustix::fs::unlinkat(&dir, &name, AtFlags::REMOVEDIR).map_err(io::Error::from)
             }
@@ -211,6 +211,16 @@ impl Roots {
             return Err(io_error(from)(io::Error::new(
                 io::ErrorKind::IsADirectory,
                 "a folder is copied with recursive: true",
+            )));
+        }
+        // A folder copied into itself would copy its own copy, again and again.
+        let real = |path: &Path| {
+            crate::agent::tools::paths::real_path(path).unwrap_or_else(|_| path.to_path_buf())
+        };
+        if is_dir_at(&from_dir, &from_name) && real(to).starts_with(real(from)) {
+            return Err(io_error(from)(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a folder cannot be copied into itself",
             )));
         }
         copy_at(&from_dir, &from_name, &to_dir, &to_name).map_err(io_error(from))
@@ -249,22 +259,53 @@ fn open_dir_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<OwnedFd> {
     )?)
 }
 
-/// Removes the folder `name` in `dir` and everything in it, one descriptor at a time.
-fn remove_tree(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
-    let inner = open_dir_at(dir.as_fd(), name)?;
-    for child in names_in(&inner)? {
-        if is_dir_at(&inner, OsStr::new(&child)) {
-            remove_tree(&inner, OsStr::new(&child))?;
-        } else {
-            rustix::fs::unlinkat(&inner, child.as_str(), AtFlags::empty())?;
-        }
-    }
-    Ok(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
+/// How deep a folder tree is copied: each level holds two descriptors open, and a tree deeper
+/// than this (one command makes a chain thousands deep) is refused in words rather than walked
+/// out of descriptors.
+const MAX_DEPTH: usize = 200;
+
+fn too_deep() -> io::Error {
+    io::Error::other(format!(
+        "the folder is more than {MAX_DEPTH} folders deep; kelp copies no deeper (a command can copy it)"
+    ))
 }
 
 /// Copies `name` in `from` to `to_name` in `to`: a file's bytes and mode, a link as a link,
-/// a folder with all it holds.
+/// a folder with all it holds, walked on a stack of its own.
 fn copy_at(from: &OwnedFd, name: &OsStr, to: &OwnedFd, to_name: &OsStr) -> io::Result<()> {
+    let Some(folders) = copy_entry(from, name, to, to_name)? else {
+        return Ok(());
+    };
+    // Each level: the source folder and its copy held open, and the names still to copy.
+    let mut levels = vec![folders];
+    loop {
+        let depth = levels.len();
+        let Some((source, target, names)) = levels.last_mut() else {
+            break;
+        };
+        let Some(child) = names.pop() else {
+            levels.pop();
+            continue;
+        };
+        let child = OsStr::new(&child);
+        if let Some(folders) = copy_entry(source, child, target, child)? {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep());
+            }
+            levels.push(folders);
+        }
+    }
+    Ok(())
+}
+
+/// Copies one entry; for a folder, makes its copy and returns both held open with the names
+/// in the source, for the caller to copy next.
+fn copy_entry(
+    from: &OwnedFd,
+    name: &OsStr,
+    to: &OwnedFd,
+    to_name: &OsStr,
+) -> io::Result<Option<(OwnedFd, OwnedFd, Vec<String>)>> {
     let stat = rustix::fs::statat(from, name, AtFlags::SYMLINK_NOFOLLOW)?;
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::Directory => {
@@ -274,14 +315,13 @@ fn copy_at(from: &OwnedFd, name: &OsStr, to: &OwnedFd, to_name: &OsStr) -> io::R
             }
             let source = open_dir_at(from.as_fd(), name)?;
             let target = open_dir_at(to.as_fd(), to_name)?;
-            for child in names_in(&source)? {
-                copy_at(&source, OsStr::new(&child), &target, OsStr::new(&child))?;
-            }
-            Ok(())
+            let names = names_in(&source)?;
+            Ok(Some((source, target, names)))
         }
         FileType::Symlink => {
             let target = rustix::fs::readlinkat(from, name, Vec::new())?;
-            Ok(rustix::fs::symlinkat(target.as_c_str(), to, to_name)?)
+            rustix::fs::symlinkat(target.as_c_str(), to, to_name)?;
+            Ok(None)
         }
         FileType::RegularFile => {
             let file = std::fs::File::from(rustix::fs::openat(
@@ -300,9 +340,10 @@ fn copy_at(from: &OwnedFd, name: &OsStr, to: &OwnedFd, to_name: &OsStr) -> io::R
             }
             let mode = std::os::unix::fs::PermissionsExt::from_mode(stat.st_mode & 0o7777);
             crate::private_file::replace_in(to.as_fd(), to_name, &bytes, Some(&mode))
-                .map_err(|e| io::Error::other(e.to_string()))
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            Ok(None)
         }
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 

@@ -3252,3 +3252,64 @@ async fn a_review_is_a_turn_between_review_mode_items() {
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
     assert_eq!(fake.requests_to("/responses").len(), 1);
 }
+
+/// A chain of `depth` folders named `d` beneath `dir`, made a step at a time from the one
+/// before (a path that deep is far past what one system call takes).
+fn deep_chain(dir: &Path, depth: usize) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut at = std::fs::File::open(dir).unwrap();
+    for _ in 0..depth {
+        // SAFETY: mkdirat and openat on a held descriptor and a static name.
+        let next = unsafe {
+            assert_eq!(libc::mkdirat(at.as_raw_fd(), c"d".as_ptr(), 0o755), 0);
+            let fd = libc::openat(
+                at.as_raw_fd(),
+                c"d".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            );
+            assert!(fd >= 0);
+            OwnedFd::from_raw_fd(fd)
+        };
+        at = std::fs::File::from(next);
+    }
+}
+
+/// Walks over depth a host or a command chose: a folder copied into itself and a chain 5,000
+/// deep copied are refused in words, one 15,000 deep is removed, and the server answers the
+/// next request: nothing aborts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_folders_are_refused_in_words_and_the_server_lives() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let root = project.path().canonicalize().unwrap();
+    server.result("thread/start", json!({ "cwd": root }));
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    let refused = |answer: &Value, words: &str| {
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{answer}");
+    };
+    let (answer, _) = server.call(
+        "fs/copy",
+        json!({ "sourcePath": root.join("a"), "destinationPath": root.join("a/b/c"), "recursive": true }),
+    );
+    refused(&answer, "cannot be copied into itself");
+    assert!(!root.join("a/b/c").exists());
+
+    deep_chain(&root.join("a"), 5_000);
+    let (answer, _) = server.call(
+        "fs/copy",
+        json!({ "sourcePath": root.join("a"), "destinationPath": root.join("copy"), "recursive": true }),
+    );
+    refused(&answer, "folders deep");
+    std::fs::create_dir(root.join("deep")).unwrap();
+    deep_chain(&root.join("deep"), 15_000);
+    server.result("fs/remove", json!({ "path": root.join("deep") }));
+    assert!(!root.join("deep").exists(), "removed, however deep");
+
+    server.result("fs/remove", json!({ "path": root.join("a") }));
+    let listed = server.result("fs/readDirectory", json!({ "path": root }));
+    assert!(
+        listed["entries"].is_array(),
+        "the server still answers: {listed}"
+    );
+}

@@ -667,7 +667,8 @@ pub fn private_tmp_dir() -> Option<&'static Path> {
 /// Removes the private `/tmp` of this kelp's commands, if one was made: at exit.
 pub fn remove_private_tmp() {
     if let Some(Some(dir)) = PRIVATE_TMP.get() {
-        let _ = std::fs::remove_dir_all(dir);
+        // What commands left there is theirs to shape: a chain of folders of any depth.
+        let _ = crate::private_file::remove_tree(dir);
     }
 }
 
