@@ -46,6 +46,7 @@ pub const KEYS: &[&str] = &[
     "protected_paths",
     "tool_caches",
     "max_command_timeout_ms",
+    "private_tmp_max_mb",
     "profile",
     "profiles",
 ];
@@ -95,6 +96,9 @@ pub struct SecretRules {
     /// `max_command_timeout_ms`: the longest a model's command may ask to run (an hour when
     /// `None`).
     pub max_command_timeout_ms: Option<u64>,
+    /// `private_tmp_max_mb`: the most the commands' private `/tmp` may hold when a command
+    /// ends (1024 MB when `None`).
+    pub private_tmp_max_mb: Option<u64>,
 }
 
 /// The largest config file read: settings and a few servers take a few KiB.
@@ -239,6 +243,10 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
             "max_command_timeout_ms" => match item.as_integer().map(u64::try_from) {
                 Some(Ok(ms)) if ms > 0 => settings.secrets.max_command_timeout_ms = Some(ms),
                 _ => bad("must be a number of milliseconds above 0, such as 3600000"),
+            },
+            "private_tmp_max_mb" => match item.as_integer().map(u64::try_from) {
+                Some(Ok(mb)) if mb > 0 => settings.secrets.private_tmp_max_mb = Some(mb),
+                _ => bad("must be a number of megabytes above 0, such as 1024"),
             },
             "ssh_agent" => match item.as_bool() {
                 Some(on) => settings.secrets.ssh_agent = on,
@@ -623,6 +631,7 @@ mod tests {
                 protected_paths: Vec::new(),
                 tool_caches: Some(vec!["/home/ana/.cargo/registry".into()]),
                 max_command_timeout_ms: None,
+                private_tmp_max_mb: None,
             }
         );
         let (_, warnings) = parse(Path::new("c"), "hide_paths = [\"relative\"]", None);

@@ -1393,3 +1393,61 @@ async fn the_runtime_folder_is_hidden_where_the_variable_says() {
     let seen = attack_with(&victim, &script, &["--sandbox", "off"], with_runtime).await;
     assert!(seen.contains("PODMAN-LOGIN-31"), "{seen}");
 }
+
+/// A kelp killed outright (SIGKILL: no time to clean up) leaves its commands' private `/tmp`
+/// behind; the next kelp to run a command removes it, as no live kelp holds its lock.
+#[tokio::test]
+async fn a_killed_kelps_private_tmp_is_swept_by_the_next() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let script = "head -c 300000 /dev/zero > /tmp/left-behind && sleep 30";
+    let (_fake, mut cmd) = kelp_running(&victim, script, &[], "go").await;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let private = (0..100)
+        .map(|n| PathBuf::from(format!("/tmp/kelp-{pid}-{n}")))
+        .collect::<Vec<_>>();
+    let started = std::time::Instant::now();
+    let left = loop {
+        if let Some(dir) = private.iter().find(|dir| dir.join("left-behind").exists()) {
+            break dir.clone();
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(left.exists(), "SIGKILL leaves it");
+    attack(&victim, "echo next", &[]).await;
+    assert!(!left.exists(), "the next kelp swept it");
+}
+
+/// The private `/tmp` lives on the machine's disk: past `private_tmp_max_mb` when a command
+/// ends, kelp empties it and says so. Unsandboxed there is no private `/tmp` to hold.
+#[tokio::test]
+async fn the_private_tmp_is_held_to_its_cap() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() {
+        return;
+    }
+    let config = victim.home.join(".config/kelp/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "private_tmp_max_mb = 1\n").unwrap();
+    let seen = attack(
+        &victim,
+        "head -c 3000000 /dev/urandom > /tmp/big && echo filled",
+        &[],
+    )
+    .await;
+    assert!(seen.contains("filled"), "{seen}");
+    assert!(
+        seen.contains("private /tmp held more than 1 MB") && seen.contains("emptied it"),
+        "{seen}"
+    );
+}

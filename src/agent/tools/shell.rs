@@ -515,7 +515,13 @@ pub async fn run_with_stdin(
     } else {
         sandbox::explain_block(&output, sandbox, &dir)
     };
-    let set_aside = left_behind.set_aside(project_dir);
+    let set_aside = match (
+        left_behind.set_aside(project_dir),
+        sandbox::hold_private_tmp_to(sandbox.tmp_cap),
+    ) {
+        (Some(moved), Some(emptied)) => Some(format!("{moved}; {emptied}")),
+        (moved, emptied) => moved.or(emptied),
+    };
     Ok(ShellOutcome {
         exit_code,
         signal,

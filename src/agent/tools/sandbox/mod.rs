@@ -25,7 +25,7 @@ use landlock::{ABI, Access, AccessFs, RulesetError};
 
 use super::paths;
 use crate::config::{Config, SandboxMode};
-pub use namespaces::remove_private_tmp;
+pub use namespaces::{hold_private_tmp_to, remove_private_tmp};
 pub use repositories::{Repositories, is_plain_config};
 use rules::{FS_ABI, Landlock, landlock_rules, probe_landlock, unreadable};
 pub use secrets::Secrets;
@@ -61,7 +61,13 @@ pub struct SandboxPolicy {
     pub cache_layers: Option<PathBuf>,
     /// The longest a model's command may ask to run (`max_command_timeout_ms`).
     pub max_timeout: std::time::Duration,
+    /// The most the commands' private `/tmp` may hold, in bytes, when a command ends
+    /// (`private_tmp_max_mb`).
+    pub tmp_cap: u64,
 }
+
+/// What the commands' private `/tmp` may hold unless `private_tmp_max_mb` says otherwise.
+pub const DEFAULT_TMP_CAP_MB: u64 = 1024;
 
 /// How long a model's command may ask to run unless `max_command_timeout_ms` says otherwise.
 pub const DEFAULT_MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -118,6 +124,7 @@ impl SandboxPolicy {
             caches: Vec::new(),
             cache_layers: None,
             max_timeout: DEFAULT_MAX_TIMEOUT,
+            tmp_cap: DEFAULT_TMP_CAP_MB * 1024 * 1024,
         }
     }
 
@@ -145,6 +152,7 @@ impl SandboxPolicy {
                 .unwrap_or_default(),
             cache_layers: kelp_cache.map(|dir| dir.join("tool-caches")),
             max_timeout: DEFAULT_MAX_TIMEOUT,
+            tmp_cap: DEFAULT_TMP_CAP_MB * 1024 * 1024,
         }
     }
 
@@ -165,6 +173,9 @@ impl SandboxPolicy {
         }
         if let Some(ms) = config.secrets.max_command_timeout_ms {
             policy.max_timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(mb) = config.secrets.private_tmp_max_mb {
+            policy.tmp_cap = mb.saturating_mul(1024 * 1024);
         }
         policy
     }
