@@ -149,6 +149,50 @@ const RUNS_WHAT_FOLLOWS: &[(&str, &str)] = &[
     ("kubectl", "exec"),
 ];
 
+/// Programs whose step says what they do (git and the package managers): kept without one,
+/// any later use of them would run unasked, so the whole command is offered instead.
+const NEEDS_A_STEP: &[&str] = &[
+    "git",
+    "npm",
+    "pnpm",
+    "yarn",
+    "cargo",
+    "go",
+    "pip",
+    "uv",
+    "poetry",
+    "pipenv",
+    "pdm",
+    "hatch",
+    "rye",
+    "pixi",
+    "conda",
+    "mamba",
+    "gem",
+    "bundle",
+    "mvn",
+    "gradle",
+    "dotnet",
+    "composer",
+    "nix",
+    "brew",
+    "apt",
+    "apt-get",
+    "dnf",
+    "yum",
+    "pacman",
+    "kubectl",
+    "helm",
+    "terraform",
+    "swift",
+    "stack",
+    "cabal",
+    "mix",
+    "dune",
+    "opam",
+    "zig",
+];
+
 /// `python3.11` → `python`: a program's name without the version after it.
 fn stem(program: &str) -> &str {
     program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-')
@@ -263,12 +307,13 @@ pub fn prefix_of(command: &ShellCommand) -> Option<Vec<String>> {
         .take(MAX_PREFIX_WORDS)
         .cloned()
         .collect();
-    // A program with no step named (`pytest -x`, `git -C . log`) is kept only as this very
-    // command: its options and arguments are what it does.
+    // git and the package managers without a step named (`git -C . log`, `cargo --config …`)
+    // are kept only as this very command: their options are what they do.
     let runs_what_follows = prefix
         .get(1)
         .is_some_and(|step| RUNS_WHAT_FOLLOWS.contains(&(program.as_str(), step.as_str())));
-    if prefix.len() < 2 || runs_what_follows {
+    let needs_a_step = NEEDS_A_STEP.contains(&stem(program)) && prefix.len() < 2;
+    if needs_a_step || runs_what_follows {
         return Some(words);
     }
     Some(prefix)
@@ -341,10 +386,7 @@ mod tests {
         assert_eq!(offered("git commit -m 'x'").as_deref(), Some("git commit"));
         assert_eq!(offered("make").as_deref(), Some("make"));
         assert_eq!(offered("make test").as_deref(), Some("make test"));
-        assert_eq!(
-            offered("pytest tests/unit").as_deref(),
-            Some("pytest tests/unit")
-        );
+        assert_eq!(offered("pytest tests/unit").as_deref(), Some("pytest"));
         // An interpreter runs what it is given: only this very command.
         assert_eq!(offered("python3 x.py").as_deref(), Some("python3 x.py"));
         assert_eq!(offered("env FOO=1 make").as_deref(), Some("env FOO=1 make"));
@@ -356,6 +398,8 @@ mod tests {
             "tclsh8.6 x.tcl",
             "perl5.36 -e 1",
             "git -C . log",
+            "cargo --config x=1 build",
+            "pip3 -q install x",
             "xargs -0 rm",
             "find . -name x",
             "rg -n needle",

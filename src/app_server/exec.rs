@@ -62,7 +62,10 @@ struct ExecParams {
 /// What one stream of a command wrote, up to its cap.
 #[derive(Default)]
 struct Captured {
-    text: String,
+    /// What was kept of the stream, when it is answered at the end rather than streamed.
+    text: Vec<u8>,
+    /// How many of the stream's bytes were passed on, streamed or kept.
+    bytes: usize,
     cap_reached: bool,
 }
 
@@ -137,24 +140,19 @@ pub fn exec(
             .clone()
             .filter(|_| p.stream_stdout_stderr)
             .map(|id| (out.clone(), id));
-        OutputSink::new(move |line| {
-            let index = usize::from(line.stream == OutputStream::Stderr);
+        // The command's bytes as it wrote them, up to the host's cap on each stream, as
+        // Codex's: nothing cut from the middle, nothing added.
+        OutputSink::bytes(move |stream, bytes| {
+            let index = usize::from(stream == OutputStream::Stderr);
             let mut all = captured.lock().unwrap_or_else(PoisonError::into_inner);
             let kept = &mut all[index];
             if kept.cap_reached {
                 return;
             }
-            let mut text = line.text;
-            text.push('\n');
-            if kept.text.len() + text.len() > cap {
-                let room = cap.saturating_sub(kept.text.len());
-                let cut = (0..=room)
-                    .rev()
-                    .find(|&at| text.is_char_boundary(at))
-                    .unwrap_or(0);
-                text.truncate(cut);
-                kept.cap_reached = true;
-            }
+            let room = cap.saturating_sub(kept.bytes);
+            let taken = &bytes[..bytes.len().min(room)];
+            kept.bytes += taken.len();
+            kept.cap_reached = taken.len() < bytes.len();
             match &streaming {
                 Some((out, id)) => notify(
                     out,
@@ -165,11 +163,11 @@ pub fn exec(
                         } else {
                             ExecStream::Stderr
                         },
-                        delta_base64: STANDARD.encode(text.as_bytes()),
+                        delta_base64: STANDARD.encode(taken),
                         cap_reached: kept.cap_reached,
                     },
                 ),
-                None => kept.text.push_str(&text),
+                None => kept.text.extend_from_slice(taken),
             }
         })
     };
@@ -204,8 +202,8 @@ pub fn exec(
             std::mem::take(&mut *captured.lock().unwrap_or_else(PoisonError::into_inner));
         Answer::of(&CommandExecuted {
             exit_code,
-            stdout: stdout.text,
-            stderr: stderr.text,
+            stdout: String::from_utf8_lossy(&stdout.text).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr.text).into_owned(),
         })
     })
 }

@@ -3313,3 +3313,62 @@ async fn deep_folders_are_refused_in_words_and_the_server_lives() {
         "the server still answers: {listed}"
     );
 }
+
+/// `command/exec`'s output as Codex gives it: all of `seq 1 100000` (589 kB), the host's cap
+/// where it asks for one, `capReached` on the delta it cut, a last line without a newline left
+/// without one, and nothing in the command's streams that it did not write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_exec_gives_the_output_whole_up_to_the_hosts_cap() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let expected: String = (1..=100_000).map(|n| format!("{n}\n")).collect();
+    let all = server.result(
+        "command/exec",
+        json!({"command": ["seq", "1", "100000"], "cwd": project.path()}),
+    );
+    assert_eq!(all["stdout"].as_str().unwrap().len(), expected.len());
+    assert_eq!(all["stdout"], expected);
+    assert_eq!(all["stderr"], "", "nothing invented: {}", all["stderr"]);
+
+    let capped = server.result(
+        "command/exec",
+        json!({"command": ["sh", "-c", "seq 1 100000; printf end"], "cwd": project.path(),
+               "outputBytesCap": 1000}),
+    );
+    assert_eq!(capped["stdout"], expected[..1000]);
+    let whole = server.result(
+        "command/exec",
+        json!({"command": ["sh", "-c", "seq 1 100000; printf end"], "cwd": project.path(),
+               "disableOutputCap": true}),
+    );
+    assert_eq!(whole["stdout"], format!("{expected}end"));
+
+    let id = server.send(
+        "command/exec",
+        json!({"command": ["seq", "1", "100000"], "cwd": project.path(),
+               "processId": "s1", "streamStdoutStderr": true, "outputBytesCap": 200000}),
+    );
+    let seen = server.until(|m| m["id"] == id);
+    let deltas: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "command/exec/outputDelta")
+        .map(|m| &m["params"])
+        .collect();
+    let streamed: Vec<u8> = deltas
+        .iter()
+        .flat_map(|d| {
+            base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                d["deltaBase64"].as_str().unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(streamed, expected.as_bytes()[..200_000]);
+    assert_eq!(deltas.last().unwrap()["capReached"], true);
+    assert!(
+        deltas[..deltas.len() - 1]
+            .iter()
+            .all(|d| d["capReached"] == false)
+    );
+}

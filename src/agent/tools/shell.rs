@@ -189,7 +189,19 @@ pub struct OutputLine {
 /// The callback runs on the task reading the pipes, so it must not block: send on an
 /// unbounded channel or similar.
 #[derive(Clone, Default)]
-pub struct OutputSink(Option<Arc<dyn Fn(OutputLine) + Send + Sync>>);
+pub struct OutputSink(Option<Receiver>);
+
+/// Takes a command's bytes as they come, by stream.
+type TakesBytes = dyn Fn(OutputStream, &[u8]) + Send + Sync;
+
+/// What an [`OutputSink`] passes the output to.
+#[derive(Clone)]
+enum Receiver {
+    /// Line by line, bounded per call (see [`Live`]).
+    Lines(Arc<dyn Fn(OutputLine) + Send + Sync>),
+    /// Every byte as it is read, unbounded and unchanged: the receiver holds its own cap.
+    Bytes(Arc<TakesBytes>),
+}
 
 impl OutputSink {
     /// A sink that drops everything.
@@ -199,7 +211,13 @@ impl OutputSink {
 
     /// A sink that calls `f` for every line.
     pub fn new(f: impl Fn(OutputLine) + Send + Sync + 'static) -> Self {
-        Self(Some(Arc::new(f)))
+        Self(Some(Receiver::Lines(Arc::new(f))))
+    }
+
+    /// A sink that calls `f` with every chunk of bytes as the command writes it, nothing cut,
+    /// split or added (a host's `command/exec`, which asks for its own cap).
+    pub fn bytes(f: impl Fn(OutputStream, &[u8]) + Send + Sync + 'static) -> Self {
+        Self(Some(Receiver::Bytes(Arc::new(f))))
     }
 
     /// A sink that forwards every line to a channel; lines are dropped once the receiver is gone.
@@ -210,12 +228,23 @@ impl OutputSink {
     }
 
     fn emit(&self, stream: OutputStream, bytes: &[u8]) {
-        if let Some(f) = &self.0 {
+        if let Some(Receiver::Lines(f)) = &self.0 {
             let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
             f(OutputLine {
                 stream,
                 text: String::from_utf8_lossy(bytes).into_owned(),
             });
+        }
+    }
+
+    /// Passes `bytes` on whole when the receiver takes bytes; `false` when it takes lines.
+    fn emit_bytes(&self, stream: OutputStream, bytes: &[u8]) -> bool {
+        match &self.0 {
+            Some(Receiver::Bytes(f)) => {
+                f(stream, bytes);
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -453,14 +482,18 @@ pub async fn run_with_stdin(
             read = read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match read {
                 Some(n) => {
                     capture.push(&out_buf[..n]);
-                    out_lines.push(&out_buf[..n], &mut live);
+                    if !sink.emit_bytes(OutputStream::Stdout, &out_buf[..n]) {
+                        out_lines.push(&out_buf[..n], &mut live);
+                    }
                 }
                 None => stdout = None,
             },
             read = read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match read {
                 Some(n) => {
                     capture.push(&err_buf[..n]);
-                    err_lines.push(&err_buf[..n], &mut live);
+                    if !sink.emit_bytes(OutputStream::Stderr, &err_buf[..n]) {
+                        err_lines.push(&err_buf[..n], &mut live);
+                    }
                 }
                 None => stderr = None,
             },
@@ -491,11 +524,15 @@ pub async fn run_with_stdin(
         let _ = tokio::time::timeout(KILL_DRAIN, async {
             while let Some(n) = read_some(&mut stdout, &mut out_buf).await {
                 capture.push(&out_buf[..n]);
-                out_lines.push(&out_buf[..n], &mut live);
+                if !sink.emit_bytes(OutputStream::Stdout, &out_buf[..n]) {
+                    out_lines.push(&out_buf[..n], &mut live);
+                }
             }
             while let Some(n) = read_some(&mut stderr, &mut err_buf).await {
                 capture.push(&err_buf[..n]);
-                err_lines.push(&err_buf[..n], &mut live);
+                if !sink.emit_bytes(OutputStream::Stderr, &err_buf[..n]) {
+                    err_lines.push(&err_buf[..n], &mut live);
+                }
             }
         })
         .await;
