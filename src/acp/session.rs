@@ -751,7 +751,7 @@ async fn pump(
                 }
                 // Something the person must know that is not the turn's failure (the
                 // conversation no longer being saved, say): said in the conversation.
-                Event::Error(message) => {
+                Event::Error(message) | Event::RunsLater(message) => {
                     tracing::warn!(session = %id, "{message}");
                     send(super::commands::said(format!("\n\n⚠ {message}\n\n")));
                 }

@@ -412,6 +412,10 @@ pub enum Event {
     Conversation { id: String },
     /// A message for the person that belongs to no turn.
     Notice(String),
+    /// What the person should read where they look, on every face, that does not stop the
+    /// turn: a command or patch left a file that the person's own tools run later (a
+    /// `.cargo/config.toml` naming a `rustc-wrapper`, an `.npmrc` naming a `script-shell`).
+    RunsLater(String),
     /// The MCP servers and where each is, after any change (`/mcp` lists them).
     McpServers(Vec<crate::mcp::ServerStatus>),
     /// An error that belongs to no turn, one readable line.

@@ -467,6 +467,7 @@ mod tests {
             total_bytes: 18,
             sandbox_block: Some("the output mentions a permission error".into()),
             set_aside: None,
+            runs_later: None,
         };
         let text = outcome.to_model_text(Duration::from_secs(10));
         assert_eq!(

@@ -721,6 +721,21 @@ async fn execute(
         exit_code: output.exit_code,
         duration: output.duration,
     });
+    let runs_later = match &output.detail {
+        ToolDetail::Shell(outcome) => outcome.runs_later.clone(),
+        ToolDetail::Patch(changes) => {
+            let paths: Vec<&std::path::Path> = changes
+                .iter()
+                .flat_map(|change| std::iter::once(&change.path).chain(&change.move_to))
+                .map(PathBuf::as_path)
+                .collect();
+            tools::runs_later::touched_by_patch(&paths, &conversation.tool_context().project_dir)
+        }
+        ToolDetail::Plan(_) | ToolDetail::None => None,
+    };
+    if let Some(note) = runs_later {
+        ctx.emit(Event::RunsLater(note));
+    }
     saved.success = output.success;
     saved.exit_code = output.exit_code;
     saved.duration_ms = u64::try_from(output.duration.as_millis()).unwrap_or(u64::MAX);

@@ -235,7 +235,9 @@ impl ExecEvents {
                 }
                 return;
             }
-            Event::Notice(message) => out.push(self.error_item(message)),
+            Event::Notice(message) | Event::RunsLater(message) => {
+                out.push(self.error_item(message));
+            }
             Event::Compacted { before, automatic } if self.deltas => {
                 out.push(ExecEvent::Compacted {
                     tokens_before: *before,

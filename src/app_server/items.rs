@@ -451,10 +451,12 @@ impl Translator {
             }
             // Something the person must know that is not the turn's failure (the conversation
             // no longer being saved, say): a warning the host shows, the turn going on.
-            Event::Error(message) => out.push(Outgoing::of(wire::Warning {
-                thread_id: Some(thread_id),
-                message,
-            })),
+            Event::Error(message) | Event::RunsLater(message) => {
+                out.push(Outgoing::of(wire::Warning {
+                    thread_id: Some(thread_id),
+                    message,
+                }));
+            }
             Event::RateLimits(limits) => out.push(Outgoing::of(wire::RateLimitsUpdated {
                 rate_limits: RateLimitSnapshot::from(&limits),
             })),

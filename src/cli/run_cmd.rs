@@ -401,6 +401,10 @@ impl Printer for TextPrinter {
                 eprintln!("kelp: note: {}", printable(text));
                 Ok(())
             }
+            Event::RunsLater(text) => {
+                eprintln!("kelp: warning: {}", printable(text));
+                Ok(())
+            }
             Event::Attached(files) => {
                 for file in files {
                     if file.attached {

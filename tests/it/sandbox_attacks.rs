@@ -67,7 +67,7 @@ async fn attack_with(
 }
 
 /// [`attack_with`], returning what the command printed and what kelp wrote on stderr.
-async fn attack_seen(
+pub async fn attack_seen(
     victim: &Victim,
     script: &str,
     flags: &[&str],

@@ -11,6 +11,7 @@ pub mod list_dir;
 pub mod opener;
 pub mod paths;
 pub mod read_file;
+pub mod runs_later;
 pub mod sandbox;
 pub mod shell;
 pub mod spec;

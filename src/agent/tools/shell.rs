@@ -312,6 +312,9 @@ pub struct ShellOutcome {
     /// What the command created at a protected path, and kelp moved aside
     /// ([`sandbox::LeftBehind::set_aside`]).
     pub set_aside: Option<String>,
+    /// What the command created or changed that the person's own tools run later
+    /// ([`super::runs_later`]), to say where the person looks.
+    pub runs_later: Option<String>,
 }
 
 impl ShellOutcome {
@@ -348,6 +351,9 @@ impl ShellOutcome {
             text.push_str(&format!(
                 "Note: {block}. Do the work as the sandbox allows, or ask the user.\n"
             ));
+        }
+        if let Some(runs_later) = &self.runs_later {
+            text.push_str(&format!("Note: {runs_later}.\n"));
         }
         if let Some(set_aside) = &self.set_aside {
             text.push_str(&format!("Note: {set_aside}.\n"));
@@ -435,6 +441,7 @@ pub async fn run_with_stdin(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let left_behind = confine(&mut command, sandbox, project_dir, &dir, env)?;
+    let runs_later = super::runs_later::Watch::before(project_dir);
 
     let started = Instant::now();
     let mut child = command.spawn().map_err(|source| ShellError::Spawn {
@@ -570,6 +577,7 @@ pub async fn run_with_stdin(
         output,
         sandbox_block,
         set_aside,
+        runs_later: runs_later.after(project_dir),
     })
 }
 
