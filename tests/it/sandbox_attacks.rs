@@ -870,14 +870,61 @@ async fn package_caches_fill_in_a_copy_of_their_own() {
     let planted = victim.home.join(".cargo/registry/src/build.rs");
     assert!(!planted.exists(), "the person's cache is as it was");
     assert!(!victim.home.join(".cargo/config.toml").exists());
-    let layers = victim.home.join(".cache/kelp/tool-caches");
+    let layers = kelp::agent::tools::sandbox::layers_of(
+        &victim.home.join(".local/state/kelp"),
+        &victim.project,
+    );
     let kept: Vec<_> = std::fs::read_dir(&layers)
         .unwrap()
         .flatten()
         .map(|layer| layer.path().join("upper/src/build.rs"))
         .filter(|file| file.exists())
         .collect();
-    assert_eq!(kept.len(), 1, "kept in kelp's layer for the next command");
+    assert_eq!(
+        kept.len(),
+        1,
+        "kept in this project's layer for its next command"
+    );
+
+    // The next command of the same project finds it; one with the network off cannot reach
+    // the layer at all, nor can another project's command, which has a layer of its own.
+    let seen = attack(
+        &victim,
+        "ls ~/.cargo/registry/src; echo x >> ~/.cargo/registry/src/build.rs && echo appended; echo tried",
+        &[],
+    )
+    .await;
+    assert!(
+        seen.contains("tried") && !seen.contains("appended"),
+        "{seen}"
+    );
+    let layer_file = kept[0].clone();
+    let seen = attack(
+        &victim,
+        &format!(
+            "echo x >> {} && echo appended; ls ~/.local/state/kelp; echo tried",
+            layer_file.display()
+        ),
+        &[],
+    )
+    .await;
+    assert!(
+        seen.contains("tried") && !seen.contains("appended"),
+        "{seen}"
+    );
+    let other = Victim {
+        project: victim.home.parent().unwrap().join("other"),
+        ..victim
+    };
+    std::fs::create_dir_all(&other.project).unwrap();
+    let seen = attack(
+        &other,
+        "cat ~/.cargo/registry/src/build.rs && echo found; echo tried",
+        &["--network", "on"],
+    )
+    .await;
+    assert!(seen.contains("tried") && !seen.contains("found"), "{seen}");
+    let victim = other;
 
     let seen = attack(&victim, &script, &["--sandbox", "off"]).await;
     assert!(seen.contains("src=written"), "{seen}");

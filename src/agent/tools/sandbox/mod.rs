@@ -57,7 +57,9 @@ pub struct SandboxPolicy {
     /// Package caches a command may fill in `workspace-write`, each as a copy of its own:
     /// [`TOOL_CACHES`] under the home folder, or the config's `tool_caches`.
     pub caches: Vec<PathBuf>,
-    /// Where kelp keeps the commands' copies of the caches.
+    /// Where kelp keeps the commands' copies of the caches, for this project alone: beneath
+    /// kelp's state folder, which commands cannot see, so only the overlay a command with the
+    /// network on gets writes there.
     pub cache_layers: Option<PathBuf>,
     /// The longest a model's command may ask to run (`max_command_timeout_ms`).
     pub max_timeout: std::time::Duration,
@@ -150,7 +152,8 @@ impl SandboxPolicy {
                 .as_ref()
                 .map(|home| TOOL_CACHES.iter().map(|cache| home.join(cache)).collect())
                 .unwrap_or_default(),
-            cache_layers: kelp_cache.map(|dir| dir.join("tool-caches")),
+            // Per project, and only once the project is known (`for_project`).
+            cache_layers: None,
             max_timeout: DEFAULT_MAX_TIMEOUT,
             tmp_cap: DEFAULT_TMP_CAP_MB * 1024 * 1024,
         }
@@ -258,6 +261,7 @@ impl SandboxPolicy {
     /// with a note saying why, unless the person chose the mode with a flag.
     pub fn for_project(config: &Config, project_dir: &Path) -> Self {
         let mut policy = Self::for_config(config);
+        policy.cache_layers = Some(layers_of(&config.state_dir, project_dir));
         let home = std::env::var_os("HOME").filter(|home| !home.is_empty());
         if policy.mode == SandboxMode::WorkspaceWrite
             && !config.sandbox_chosen
@@ -424,9 +428,14 @@ impl SandboxPolicy {
             .iter()
             .map(|layer| crate::humanize::home_path(&layer.cache))
             .collect();
+        let layers = self
+            .cache_layers
+            .as_deref()
+            .map(crate::humanize::home_path)
+            .unwrap_or_default();
         (!shown.is_empty()).then(|| {
             format!(
-                "{} (commands write a copy of their own; tool_caches in config.toml)",
+                "{} (with the network on, commands write a copy of this project's own, kept in {layers}: remove that folder to empty it; tool_caches in config.toml)",
                 shown.join(", ")
             )
         })
@@ -667,6 +676,22 @@ impl PreparedSandbox {
             });
         }
     }
+}
+
+/// Where the commands of `project_dir` keep their copies of the package caches: one folder per
+/// project beneath kelp's state folder, named after the project's real path
+/// (`tool-caches/home%ana%app`), so what one project's commands put in a cache (a `build.rs`
+/// in cargo's sources) is never built by another's.
+pub fn layers_of(state_dir: &Path, project_dir: &Path) -> PathBuf {
+    let real = paths::real_path(project_dir).unwrap_or_else(|_| project_dir.to_path_buf());
+    let name: String = real
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c == '/' { '%' } else { c })
+        .collect();
+    state_dir
+        .join("tool-caches")
+        .join(name.trim_start_matches('%'))
 }
 
 /// What a command in `workspace-write` could leave that runs later, looked at before it starts

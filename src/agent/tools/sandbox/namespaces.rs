@@ -387,6 +387,18 @@ impl Jail {
         // SAFETY: see `enter`.
         unsafe {
             mount_private_devices()?;
+            // The overlays first: their layers lie in kelp's state folder, which is hidden
+            // next. A cache whose overlay the kernel refuses stays read-only: the command runs,
+            // and Landlock grants writes only where an overlay is found.
+            for (cache, options) in &self.overlays {
+                libc::mount(
+                    c"overlay".as_ptr(),
+                    cache.as_ptr(),
+                    c"overlay".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    options.as_ptr().cast(),
+                );
+            }
             for dir in &self.hidden_dirs {
                 let mounted = libc::mount(
                     c"tmpfs".as_ptr(),
@@ -418,17 +430,6 @@ impl Jail {
             }
             for path in &self.read_only {
                 bind_read_only(path)?;
-            }
-            // A cache whose overlay the kernel refuses stays read-only: the command runs, and
-            // Landlock grants writes only where an overlay is found.
-            for (cache, options) in &self.overlays {
-                libc::mount(
-                    c"overlay".as_ptr(),
-                    cache.as_ptr(),
-                    c"overlay".as_ptr(),
-                    libc::MS_NOSUID | libc::MS_NODEV,
-                    options.as_ptr().cast(),
-                );
             }
             if let Some(tmp) = &self.tmp {
                 let bind = libc::MS_BIND | libc::MS_REC;
