@@ -32,6 +32,9 @@ pub struct ApprovalView {
 /// when it opens must not approve a command with the `a` of "also".
 pub const ARMING: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// The gap between two keys that ends a burst of typing: a key after it starts a new one.
+pub const TYPING_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl ApprovalView {
     /// The view asking about request `id` for `subject`, with paths shown from `project_dir`.
     pub fn new(id: u64, subject: &ApprovalSubject, project_dir: Option<&std::path::Path>) -> Self {
@@ -68,6 +71,11 @@ impl ApprovalView {
             question,
             drawn_at: std::cell::Cell::new(None),
         }
+    }
+
+    /// When the question was first on screen, if it has been.
+    pub fn drawn_at(&self) -> Option<std::time::Instant> {
+        self.drawn_at.get()
     }
 
     /// Whether keys answer the question: it has been on screen for [`ARMING`].

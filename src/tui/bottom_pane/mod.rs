@@ -17,7 +17,7 @@ use ratatui::layout::{Position, Rect};
 use super::theme;
 use crate::agent::protocol::ApprovalDecision;
 use crate::tui::wrap::draw_line;
-use approval::ApprovalView;
+use approval::{ApprovalView, TYPING_PAUSE};
 use composer::{Composer, ComposerAction};
 use file_finder::FileFinder;
 use picker::{Picker, PickerAction};
@@ -104,6 +104,9 @@ pub struct BottomPane {
     /// When text was last pasted: keys right behind a paste (an early end-of-paste marker lets
     /// a paste type them) neither answer a question nor send the prompt.
     pasted_at: Option<std::time::Instant>,
+    /// When the keys typed without a pause of [`TYPING_PAUSE`] began, and when the last came:
+    /// a burst under way as a question opens is meant for the composer.
+    burst: Option<(std::time::Instant, std::time::Instant)>,
 }
 
 /// How long after a paste keys are held to be part of it.
@@ -122,6 +125,7 @@ impl Default for BottomPane {
             mention_dismissed: None,
             followed: None,
             pasted_at: None,
+            burst: None,
         }
     }
 }
@@ -311,10 +315,29 @@ impl BottomPane {
     /// Routes a key by the precedence in the module docs.
     pub fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome {
         let after_paste = self.pasted_at.is_some_and(|at| at.elapsed() < AFTER_PASTE);
-        let unarmed = matches!(self.views.last(), Some(View::Approval(a)) if !a.armed());
         // Only keys that could answer or send are held back; scrolling and Ctrl+O still work.
         let answers = matches!(key.code, KeyCode::Char(_) | KeyCode::Enter | KeyCode::Esc)
             && !key.modifiers.contains(KeyModifiers::CONTROL);
+        let now = std::time::Instant::now();
+        if answers {
+            let began = match self.burst {
+                Some((began, last)) if now.duration_since(last) < TYPING_PAUSE => began,
+                _ => now,
+            };
+            self.burst = Some((began, now));
+        }
+        // A question takes no answer until it has been on screen a while, nor from a burst of
+        // typing that was under way when it opened: someone typing a sentence at 80 ms a key
+        // is still typing long after it arms, and the `a` of "also" would approve.
+        let typed_ahead = |approval: &ApprovalView| {
+            self.burst
+                .zip(approval.drawn_at())
+                .is_some_and(|((began, _), drawn)| began < drawn)
+        };
+        let unarmed = matches!(
+            self.views.last(),
+            Some(View::Approval(a)) if !a.armed() || (answers && typed_ahead(a))
+        );
         if (after_paste || unarmed) && answers {
             // Typed ahead of the question, or carried in by a paste: meant for the composer,
             // never an answer. Enter sends nothing then either.
