@@ -721,8 +721,13 @@ async fn execute(
         exit_code: output.exit_code,
         duration: output.duration,
     });
+    // What a command or patch left that runs later, and what kelp moved aside of it: said to
+    // the person as well as to the model.
     let runs_later = match &output.detail {
-        ToolDetail::Shell(outcome) => outcome.runs_later.clone(),
+        ToolDetail::Shell(outcome) => match (&outcome.runs_later, &outcome.set_aside) {
+            (Some(later), Some(aside)) => Some(format!("{later}; {aside}")),
+            (later, aside) => later.clone().or_else(|| aside.clone()),
+        },
         ToolDetail::Patch(changes) => {
             let paths: Vec<&std::path::Path> = changes
                 .iter()
