@@ -223,7 +223,7 @@ pub fn recent_prompts(
     let mut count = 0;
     for summary in list_sessions(state_dir, Some(project_dir)).take(sessions) {
         let Ok((file, _)) =
-            crate::private_file::open_regular(&summary.path, super::reader::MAX_SESSION_BYTES)
+            crate::private_file::open_regular(&summary.path, super::reader::READ_BY_PAGES)
         else {
             continue;
         };

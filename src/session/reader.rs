@@ -48,8 +48,13 @@ fn first_warning_for(path: &Path) -> bool {
         .insert(path.to_path_buf())
 }
 
-/// The largest session file read whole.
+/// The largest session file read whole (only [`SessionLog::load`] does).
 pub const MAX_SESSION_BYTES: u64 = 1 << 30;
+
+/// The size of the session files read a line or a page at a time, which hold only what they
+/// keep: any. The writer appends whatever a conversation grows to, and a conversation the
+/// readers refused would be out of the person's reach.
+pub const READ_BY_PAGES: u64 = u64::MAX;
 
 impl SessionLog {
     /// Reads the session file at `path`. Only an unreadable file or a missing header is an
@@ -254,7 +259,7 @@ impl SessionIndex {
 
     /// [`Self::read`], and the reader it read with, left at the file's end.
     fn scanned(path: &Path) -> Result<(Self, BufReader<File>), SessionError> {
-        let (file, _) = crate::private_file::open_regular(path, MAX_SESSION_BYTES)
+        let (file, _) = crate::private_file::open_regular(path, READ_BY_PAGES)
             .map_err(SessionError::io("open", path))?;
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut line = Vec::new();
@@ -336,7 +341,7 @@ impl SessionIndex {
             .map(|(at, place)| (place, Kept::Note(*at)));
         let mut kept: Vec<(&Place, Kept)> = items.chain(notes).collect();
         kept.sort_by_key(|(line, _)| line.offset);
-        let (file, _) = crate::private_file::open_regular(&self.path, MAX_SESSION_BYTES)
+        let (file, _) = crate::private_file::open_regular(&self.path, READ_BY_PAGES)
             .map_err(SessionError::io("open", &self.path))?;
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         log.skipped_lines += read_kept(&mut reader, 0, &kept, &mut log)?;
@@ -496,7 +501,7 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
 
 /// Reads only the header line of the file at `path`, and the open file (for its metadata).
 pub(super) fn read_header(path: &Path) -> Result<(SessionHeader, File), SessionError> {
-    let (file, _) = crate::private_file::open_regular(path, MAX_SESSION_BYTES)
+    let (file, _) = crate::private_file::open_regular(path, READ_BY_PAGES)
         .map_err(SessionError::io("open", path))?;
     let mut line = Vec::with_capacity(512);
     BufReader::with_capacity(1024, (&file).take(MAX_HEADER_BYTES))
