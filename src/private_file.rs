@@ -625,7 +625,8 @@ pub fn remove_tree_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     }
 }
 
-fn open_folder(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<std::os::fd::OwnedFd> {
+/// Opens the folder `name` in `dir`, refusing a link.
+pub fn open_folder(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<std::os::fd::OwnedFd> {
     use rustix::fs::{Mode, OFlags};
     Ok(rustix::fs::openat(
         dir,
@@ -641,7 +642,7 @@ fn identity(folder: &std::os::fd::OwnedFd) -> io::Result<(u64, u64)> {
 }
 
 /// The names in the open folder, `.` and `..` left out.
-fn names_in(folder: &std::os::fd::OwnedFd) -> io::Result<Vec<std::ffi::OsString>> {
+pub fn names_in(folder: &std::os::fd::OwnedFd) -> io::Result<Vec<std::ffi::OsString>> {
     use std::os::unix::ffi::OsStrExt;
     let mut names = Vec::new();
     let mut listing = rustix::fs::Dir::read_from(folder)?;

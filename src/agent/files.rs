@@ -5,10 +5,12 @@
 
 use std::ffi::OsStr;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+
+use crate::private_file::{names_in, open_folder};
 
 use super::tools::opener::{AccessError, Approved, Opener};
 use super::tools::paths;
@@ -164,13 +166,13 @@ impl Roots {
             .map_err(io_error(path))?;
         let mut entries = Vec::new();
         for name in names_in(&dir).map_err(io_error(path))? {
-            let kind = rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+            let kind = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
                 .map(|stat| FileType::from_raw_mode(stat.st_mode))
                 .ok();
             entries.push(Entry {
                 is_directory: kind == Some(FileType::Directory),
                 is_file: kind == Some(FileType::RegularFile),
-                name,
+                name: name.to_string_lossy().into_owned(),
             });
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -236,29 +238,6 @@ fn is_dir_at(dir: &OwnedFd, name: &OsStr) -> bool {
         .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Directory)
 }
 
-/// The names in the open folder `dir`, `.` and `..` left out.
-fn names_in(dir: &OwnedFd) -> io::Result<Vec<String>> {
-    let mut names = Vec::new();
-    let mut listing = rustix::fs::Dir::read_from(dir)?;
-    while let Some(entry) = listing.read() {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if name != "." && name != ".." {
-            names.push(name);
-        }
-    }
-    Ok(names)
-}
-
-/// Opens the folder `name` in `dir`, refusing a link.
-fn open_dir_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<OwnedFd> {
-    Ok(rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?)
-}
-
 /// How deep a folder tree is copied: each level holds two descriptors open, and a tree deeper
 /// than this (one command makes a chain thousands deep) is refused in words rather than walked
 /// out of descriptors.
@@ -287,8 +266,7 @@ fn copy_at(from: &OwnedFd, name: &OsStr, to: &OwnedFd, to_name: &OsStr) -> io::R
             levels.pop();
             continue;
         };
-        let child = OsStr::new(&child);
-        if let Some(folders) = copy_entry(source, child, target, child)? {
+        if let Some(folders) = copy_entry(source, &child, target, &child)? {
             if depth >= MAX_DEPTH {
                 return Err(too_deep());
             }
@@ -305,7 +283,7 @@ fn copy_entry(
     name: &OsStr,
     to: &OwnedFd,
     to_name: &OsStr,
-) -> io::Result<Option<(OwnedFd, OwnedFd, Vec<String>)>> {
+) -> io::Result<Option<(OwnedFd, OwnedFd, Vec<std::ffi::OsString>)>> {
     let stat = rustix::fs::statat(from, name, AtFlags::SYMLINK_NOFOLLOW)?;
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::Directory => {
@@ -313,8 +291,8 @@ fn copy_entry(
                 Err(rustix::io::Errno::EXIST) if is_dir_at(to, to_name) => {}
                 other => other?,
             }
-            let source = open_dir_at(from.as_fd(), name)?;
-            let target = open_dir_at(to.as_fd(), to_name)?;
+            let source = open_folder(from.as_fd(), name)?;
+            let target = open_folder(to.as_fd(), to_name)?;
             let names = names_in(&source)?;
             Ok(Some((source, target, names)))
         }
