@@ -737,7 +737,7 @@ impl LeftBehind {
                 continue;
             }
             let shown = path.strip_prefix(project_dir).unwrap_or(path).display();
-            match repositories::set_aside(path) {
+            match repositories::set_aside(project_dir, path) {
                 Ok(()) => moved.push(format!("{shown}")),
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot set aside"),
             }

@@ -235,7 +235,7 @@ impl Repositories {
                 continue;
             }
             let shown = found.path.strip_prefix(project_dir).unwrap_or(&found.path);
-            match set_aside(&found.path) {
+            match set_aside(project_dir, &found.path) {
                 Ok(()) => moved.push(shown.display().to_string()),
                 Err(e) => {
                     tracing::warn!(path = %found.path.display(), error = %e, "cannot set aside")
@@ -259,23 +259,47 @@ fn instructions(git_dir: &Path) -> impl Iterator<Item = PathBuf> + '_ {
         .chain(worktrees)
 }
 
-/// Renames `path` to `NAME.refused-by-kelp` beside it (with a number where that name is
-/// taken), so nothing of it is read as a repository and the person can look at it.
-pub fn set_aside(path: &Path) -> std::io::Result<()> {
-    let Some(name) = path.file_name() else {
+/// Renames `path`, beneath `project_dir`, to `NAME.refused-by-kelp` beside it (with a number
+/// where that name is taken), so nothing of it is read as a repository and the person can look
+/// at it. The folder it lies in is reached from the project a folder at a time, following no
+/// link: a folder swapped for a link meanwhile (by a command of another thread) leads the
+/// rename nowhere outside.
+pub fn set_aside(project_dir: &Path, path: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsFd;
+    let (Some(name), Ok(within)) = (path.file_name(), path.strip_prefix(project_dir)) else {
         return Err(std::io::ErrorKind::InvalidInput.into());
     };
+    // The project as the person named it, links and all; beneath it, no link.
+    let mut folder = rustix::fs::openat(
+        rustix::fs::CWD,
+        project_dir,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    for part in within.parent().into_iter().flat_map(Path::components) {
+        folder = crate::private_file::open_folder(folder.as_fd(), part.as_os_str())?;
+    }
     for attempt in 1..=100 {
         let mut aside = name.to_os_string();
         aside.push(".refused-by-kelp");
         if attempt > 1 {
             aside.push(format!("-{attempt}"));
         }
-        let aside = path.with_file_name(aside);
-        if aside.symlink_metadata().is_ok() {
+        if rustix::fs::statat(
+            &folder,
+            aside.as_os_str(),
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .is_ok()
+        {
             continue;
         }
-        return std::fs::rename(path, aside);
+        return Ok(rustix::fs::renameat(
+            &folder,
+            name,
+            &folder,
+            aside.as_os_str(),
+        )?);
     }
     Err(std::io::ErrorKind::AlreadyExists.into())
 }
@@ -446,5 +470,23 @@ mod tests {
         let found = Repositories::scan(dir.path());
         assert_eq!(found.folders(), vec![dir.path().join(".git")]);
         assert_eq!(found.read_only(), vec![at.join(".git")]);
+    }
+
+    /// A folder on the way swapped for a link to another project leads the rename nowhere:
+    /// that project's `.git` stays as it was.
+    #[test]
+    fn setting_aside_follows_no_link_beneath_the_project() {
+        let project = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::create_dir(other.path().join(".git")).unwrap();
+        std::os::unix::fs::symlink(other.path(), project.path().join("a")).unwrap();
+        assert!(set_aside(project.path(), &project.path().join("a/.git")).is_err());
+        assert!(other.path().join(".git").is_dir());
+
+        std::fs::create_dir_all(project.path().join("b/.git")).unwrap();
+        std::fs::create_dir_all(project.path().join("b/.git.refused-by-kelp")).unwrap();
+        set_aside(project.path(), &project.path().join("b/.git")).unwrap();
+        assert!(project.path().join("b/.git.refused-by-kelp-2").is_dir());
+        assert!(!project.path().join("b/.git").exists());
     }
 }
