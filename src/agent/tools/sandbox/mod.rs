@@ -742,22 +742,29 @@ impl LeftBehind {
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot set aside"),
             }
         }
+        let mut looked_everywhere = true;
         if let Some(repositories) = &self.repositories {
+            let (repositories, complete) = repositories.set_aside_new(project_dir);
+            looked_everywhere = complete;
             moved.extend(
-                repositories
-                    .set_aside_new(project_dir)
-                    .into_iter()
-                    .map(|git| {
-                        format!("{git} (a repository whose settings or hooks git would run)")
-                    }),
+                repositories.into_iter().map(|git| {
+                    format!("{git} (a repository whose settings or hooks git would run)")
+                }),
             );
         }
-        (!moved.is_empty()).then(|| {
+        let moved = (!moved.is_empty()).then(|| {
             format!(
                 "the command created {}, which runs later outside the sandbox, so kelp moved it aside (NAME.refused-by-kelp); a patch may write it once approved",
                 moved.join(", ")
             )
-        })
+        });
+        let unlooked = (!looked_everywhere).then(|| {
+            "the project holds more folders than kelp looks through for repositories a command made, so one past them may be there: look before you run git in this project".to_string()
+        });
+        match (moved, unlooked) {
+            (Some(moved), Some(unlooked)) => Some(format!("{moved}; {unlooked}")),
+            (moved, unlooked) => moved.or(unlooked),
+        }
     }
 }
 

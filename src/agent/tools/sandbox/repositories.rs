@@ -75,12 +75,14 @@ struct Walk {
 
 impl Walk {
     /// The `.git` entries beneath `root` now, reading again only the folders that changed.
-    fn refresh(&mut self, root: &Path) -> Repositories {
+    fn refresh(&mut self, root: &Path, max_folders: usize) -> Repositories {
         let mut found = Vec::new();
         let mut seen = HashMap::with_capacity(self.folders.len());
         let mut stack = vec![root.to_path_buf()];
+        let mut complete = true;
         while let Some(folder) = stack.pop() {
-            if seen.len() >= MAX_FOLDERS {
+            if seen.len() >= max_folders {
+                complete = false;
                 tracing::warn!(
                     project = %root.display(),
                     "the project has more than {MAX_FOLDERS} folders; the scan for repositories stopped there"
@@ -106,7 +108,7 @@ impl Walk {
         // What was not met again is gone.
         self.folders = seen;
         found.sort_by(|a, b| a.path.cmp(&b.path));
-        Repositories { found }
+        Repositories { found, complete }
     }
 }
 
@@ -158,6 +160,9 @@ fn read_folder(folder: &Path, id: (u64, u64), changed: (i64, i64)) -> Read {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Repositories {
     found: Vec<Found>,
+    /// Whether the walk reached every folder: a command could make more than it walks to hide
+    /// a repository past them, and then that is said, never passed over in silence.
+    complete: bool,
 }
 
 impl Repositories {
@@ -183,7 +188,7 @@ impl Repositories {
                 kept.len() - 1
             }
         };
-        kept[at].1.refresh(project_dir)
+        kept[at].1.refresh(project_dir, MAX_FOLDERS)
     }
 
     /// The repositories' folders, each to be bound over itself: a mount point can be neither
@@ -223,9 +228,11 @@ impl Repositories {
 
     /// Moves aside every `.git` beneath `project_dir` that was not here (by identity, not by
     /// name) when `self` was taken, unless it is a repository such as `git init` or `git clone`
-    /// makes; returns the moved ones, relative to the project.
-    pub fn set_aside_new(&self, project_dir: &Path) -> Vec<String> {
+    /// makes; returns the moved ones, relative to the project, and whether every folder was
+    /// looked in.
+    pub fn set_aside_new(&self, project_dir: &Path) -> (Vec<String>, bool) {
         let now = Self::scan(project_dir);
+        let complete = now.complete;
         let mut moved = Vec::new();
         for found in now.found {
             if self.found.iter().any(|before| before.id == found.id) {
@@ -242,7 +249,7 @@ impl Repositories {
                 }
             }
         }
-        moved
+        (moved, complete)
     }
 }
 
@@ -488,5 +495,17 @@ mod tests {
         set_aside(project.path(), &project.path().join("b/.git")).unwrap();
         assert!(project.path().join("b/.git.refused-by-kelp-2").is_dir());
         assert!(!project.path().join("b/.git").exists());
+    }
+
+    /// A walk cut short says so, so a repository hidden past the folders it reads is never
+    /// passed over in silence.
+    #[test]
+    fn a_walk_cut_short_says_so() {
+        let project = tempfile::tempdir().unwrap();
+        for folder in ["a", "b", "c", "d"] {
+            std::fs::create_dir(project.path().join(folder)).unwrap();
+        }
+        assert!(!Walk::default().refresh(project.path(), 3).complete);
+        assert!(Walk::default().refresh(project.path(), 10).complete);
     }
 }
