@@ -9,7 +9,9 @@
 //! And for the app-server, `thread/list` over 2,000 saved sessions: the first page, and one
 //! folder's (median of 20); `thread/turns/list` paging a saved session of 2,000 turns, 25 a
 //! page (median of 40 pages); and the app-server's peak memory paging an 86 MB session of 80
-//! turns a turn at a time.
+//! turns a turn at a time. A conversation of over 1 GiB reopened: `thread/resume` and
+//! `session/load`, time to the answer and peak memory against a fresh thread's (median of 3),
+//! and `thread/read` with every turn, its peak against the file's size.
 //!
 //! These measure; they do not assert timings.
 
@@ -207,6 +209,98 @@ fn main() {
     bench_thread_list(&env);
     bench_turns_list(&env);
     bench_large_thread_pages(&env);
+    bench_gigabyte_conversation(&env);
+}
+
+/// A conversation past 1 GiB (24,000 turns of a command's 20 KB output, compacted every 100,
+/// then never compacted) reopened on each face: the time to the answer and the peak memory,
+/// against a fresh thread on the same face; and the app-server's `thread/read` of all the
+/// turns of the first.
+fn bench_gigabyte_conversation(env: &[(&str, String)]) {
+    bench_gigabyte_conversation_compacted(env, 100);
+    bench_gigabyte_conversation_compacted(env, 0);
+}
+
+fn bench_gigabyte_conversation_compacted(env: &[(&str, String)], compact_every: usize) {
+    let state = tempfile::tempdir().expect("a temp dir");
+    let project = state.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let (id, bytes) =
+        support::long_session(&state.path().join("kelp"), &project, 24_000, compact_every);
+    let compacted = if compact_every == 0 {
+        "never compacted"
+    } else {
+        "compacted every 100 turns"
+    };
+    let mut env = env.to_vec();
+    env.push(("XDG_STATE_HOME", state.path().display().to_string()));
+    let gib = bytes as f64 / f64::from(1 << 30);
+    for face in [Face::AppServer, Face::Acp] {
+        let (mut fresh, mut resumed, mut times) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let mut server = Server::start(face, &env);
+            server.send(face.initialize());
+            server.read();
+            let (open, opened) = match face {
+                Face::AppServer => (
+                    json!({"id": 5, "method": "thread/start", "params": {"cwd": project}}),
+                    json!({"id": 6, "method": "thread/resume", "params": {"threadId": id}}),
+                ),
+                Face::Acp => (
+                    json!({"jsonrpc": "2.0", "id": 5, "method": "session/new", "params": {"cwd": project, "mcpServers": []}}),
+                    json!({"jsonrpc": "2.0", "id": 6, "method": "session/load", "params": {"sessionId": id, "cwd": project, "mcpServers": []}}),
+                ),
+            };
+            server.send(open);
+            server.until(|m| m["id"] == 5);
+            fresh.push(support::status_kb(server.child.id(), "VmHWM"));
+            drop(server);
+            let mut server = Server::start(face, &env);
+            server.send(face.initialize());
+            server.read();
+            let sent = Instant::now();
+            server.send(opened);
+            let answer = loop {
+                let message = server.read();
+                if message["id"] == 6 {
+                    break message;
+                }
+            };
+            times.push(sent.elapsed().as_secs_f64() * 1e3);
+            assert!(answer.get("error").is_none(), "reopened: {answer}");
+            resumed.push(support::status_kb(server.child.id(), "VmHWM"));
+        }
+        let (fresh, resumed) = (median(fresh), median(resumed));
+        println!(
+            "kelp {}: a {gib:.2} GiB conversation ({compacted}) reopened in a median {:.0} ms of 3; peak {resumed} kB ({:.2}× a fresh thread's {fresh} kB)",
+            face.command(),
+            median(times),
+            resumed as f64 / fresh as f64
+        );
+    }
+    if compact_every == 0 {
+        return;
+    }
+    // Every turn in one answer: its text is held, the history besides it never.
+    let mut server = Server::start(Face::AppServer, &env);
+    server.send(Face::AppServer.initialize());
+    server.read();
+    let sent = Instant::now();
+    server.send(
+        json!({"id": 7, "method": "thread/read", "params": {"threadId": id, "includeTurns": true}}),
+    );
+    let mut line = String::new();
+    while !line.starts_with(r#"{"id":7,"#) {
+        line.clear();
+        server.stdout.read_line(&mut line).expect("read");
+    }
+    println!(
+        "kelp app-server: thread/read of every turn of the {gib:.2} GiB conversation: {:.1} s, a {:.0} MB answer, peak {} kB ({:.2}× the file)",
+        sent.elapsed().as_secs_f64(),
+        line.len() as f64 / 1e6,
+        support::status_kb(server.child.id(), "VmHWM"),
+        support::status_kb(server.child.id(), "VmHWM") as f64 * 1024.0 / bytes as f64
+    );
 }
 
 /// The app-server's peak memory paging a large saved session (80 turns, each a prompt and a

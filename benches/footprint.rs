@@ -122,7 +122,8 @@ fn main() {
     // A long conversation reopened: time to its drawn screen, and memory once idle.
     let project = home.path().join("project");
     std::fs::create_dir_all(&project).unwrap();
-    let (id, bytes) = long_session(home.path(), &project, 2_300);
+    let kelp_state = home.path().join(".local/state/kelp");
+    let (id, bytes) = support::long_session(&kelp_state, &project, 2_300, 100);
     let mut resumed = Vec::new();
     for _ in 0..3 {
         let start = Instant::now();
@@ -143,67 +144,27 @@ fn main() {
         bytes as f64 / 1e6,
         memory as f64 / total as f64
     );
-}
 
-/// Writes a saved conversation of `turns` turns (each a prompt, a reasoning summary, a command
-/// with 20 KB of output and an answer; a compaction every 100) into `home`'s state folder;
-/// returns its id and size.
-fn long_session(home: &std::path::Path, project: &std::path::Path, turns: usize) -> (String, u64) {
-    use serde_json::json;
-    use std::io::Write;
-    let id = uuid::Uuid::new_v4().to_string();
-    let dir = home.join(".local/state/kelp/sessions/2026/01/01");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("2026-01-01T00-00-00.000Z-{id}.jsonl"));
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut line = |value: serde_json::Value| writeln!(out, "{value}").unwrap();
-    line(
-        json!({"kelp_session": 1, "id": id, "project_dir": project, "model": "gpt-5.5",
-        "started_at": "2026-01-01T00:00:00.000Z", "kelp_version": "0.1.0",
-        "first_prompt": "turn 0: run the tests and fix what fails"}),
-    );
-    let output = format!("{}\n", "x".repeat(79)).repeat(250);
-    let mut items = 0;
-    for turn in 0..turns {
-        line(json!({"type": "kelp_turn", "id": format!("t-{turn}")}));
-        line(
-            json!({"type": "message", "role": "user", "content": [{"type": "input_text",
-            "text": format!("turn {turn}: run the tests and fix what fails")}]}),
-        );
-        line(
-            json!({"type": "reasoning", "summary": [{"type": "summary_text",
-            "text": "Running the tests first. ".repeat(20)}], "encrypted_content": "g".repeat(2000)}),
-        );
-        line(
-            json!({"type": "function_call", "name": "shell", "call_id": format!("c{turn}"),
-            "arguments": json!({"command": ["cargo", "test"]}).to_string()}),
-        );
-        line(
-            json!({"type": "function_call_output", "call_id": format!("c{turn}"),
-            "output": format!("Exit code: 0\nWall time: 1.2 seconds\nOutput:\n{output}")}),
-        );
-        line(
-            json!({"type": "kelp_call", "call_id": format!("c{turn}"), "tool": "shell",
-            "summary": "cargo test", "success": true, "exit_code": 0, "duration_ms": 1200,
-            "output": output}),
-        );
-        line(
-            json!({"type": "message", "role": "assistant", "content": [{"type": "output_text",
-            "text": "The tests pass now. ".repeat(50)}]}),
-        );
-        items += 5;
-        line(
-            json!({"type": "kelp_usage", "usage": {"input_tokens": 1000, "cached_input_tokens": 0,
-            "output_tokens": 100, "reasoning_output_tokens": 0, "total_tokens": 1100},
-            "context_used": 50_000}),
-        );
-        if turn % 100 == 99 {
-            line(
-                json!({"type": "kelp_compacted", "summary": "We ran the tests. ".repeat(40),
-                "sent_from": items, "automatic": true}),
-            );
-        }
+    // Past 1 GiB: the peak counts too, the file read once through from end to end.
+    let (id, bytes) = support::long_session(&kelp_state, &project, 24_000, 100);
+    let mut resumed = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut kelp =
+            pty::Pty::spawn_in(bin, &["--resume", &id], home.path(), &project, &env, 80, 24);
+        kelp.wait_for("Resumed the", Duration::from_secs(60));
+        let drawn = start.elapsed().as_secs_f64() * 1e3;
+        std::thread::sleep(Duration::from_secs(2));
+        let pid = kelp.pid().expect("kelp's pid");
+        resumed.push((support::status_kb(pid, "VmHWM"), drawn));
+        kelp.send("\x04");
+        kelp.wait_exit(Duration::from_secs(10));
     }
-    out.into_inner().unwrap().sync_all().unwrap();
-    (id, std::fs::metadata(&path).unwrap().len())
+    let peak = median(resumed.iter().map(|(kb, _)| *kb).collect());
+    let drawn = median(resumed.iter().map(|(_, ms)| *ms).collect());
+    println!(
+        "a {:.2} GiB session (24,000 turns) resumed at 80×24: drawn in a median {drawn:.0} ms of 3; peak {peak} kB ({:.1}× a fresh client idle)",
+        bytes as f64 / f64::from(1 << 30),
+        peak as f64 / total as f64
+    );
 }

@@ -231,6 +231,18 @@ impl Out {
         self.send(self.message([("id", id), ("result", result)]));
     }
 
+    /// Answers request `id` with `result`, serialised already: the line is made around it
+    /// where it lies, so an answer of a long thread's history is held once, not copied.
+    pub fn respond_serialized(&self, id: &Value, mut result: String) {
+        let head = match self.dialect {
+            Dialect::JsonRpc2 => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"#),
+            Dialect::Codex => format!(r#"{{"id":{id},"result":"#),
+        };
+        result.insert_str(0, &head);
+        result.push('}');
+        self.send_line(result);
+    }
+
     /// Answers request `id` with an error object as the face shapes it.
     pub fn fail(&self, id: Value, error: Value) {
         self.send(self.message([("id", id), ("error", error)]));

@@ -58,18 +58,45 @@ pub async fn write_lines(
 ) {
     let mut batch = String::new();
     while let Some(line) = lines.recv().await {
-        batch.push_str(&line);
-        batch.push('\n');
-        while batch.len() < WRITE_BATCH
-            && let Ok(line) = lines.try_recv()
-        {
-            batch.push_str(&line);
-            batch.push('\n');
+        let mut next = Some(line);
+        while let Some(line) = next.take() {
+            // A line as large as a batch (a long thread's history) is written from where it
+            // is, never copied: it may be half a gigabyte.
+            if line.len() >= WRITE_BATCH {
+                if !write_batch(&mut out, &mut batch, &backlog).await
+                    || out.write_all(line.as_bytes()).await.is_err()
+                {
+                    return;
+                }
+                batch.push('\n');
+                backlog.done(line.len());
+            } else {
+                batch.push_str(&line);
+                batch.push('\n');
+            }
+            if batch.len() < WRITE_BATCH {
+                next = lines.try_recv().ok();
+            }
         }
-        if out.write_all(batch.as_bytes()).await.is_err() || out.flush().await.is_err() {
-            break;
+        if !write_batch(&mut out, &mut batch, &backlog).await {
+            return;
         }
-        backlog.done(batch.len());
-        batch.clear();
     }
+}
+
+/// Writes and empties `batch` (nothing when it is empty); `false` when stdout is gone.
+async fn write_batch(
+    out: &mut (impl AsyncWrite + Unpin),
+    batch: &mut String,
+    backlog: &Backlog,
+) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    if out.write_all(batch.as_bytes()).await.is_err() || out.flush().await.is_err() {
+        return false;
+    }
+    backlog.done(batch.len());
+    batch.clear();
+    true
 }

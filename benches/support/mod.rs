@@ -1,5 +1,5 @@
-//! What the bench binaries share: the median of their samples, picking rows by name, and a
-//! process's memory figures.
+//! What the bench binaries share: the median of their samples, picking rows by name, a
+//! process's memory figures, and a long saved conversation.
 
 // Each bench binary compiles this module and uses part of it.
 #![allow(dead_code)]
@@ -29,4 +29,72 @@ pub fn status_kb(process: impl std::fmt::Display, field: &str) -> u64 {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|kb| kb.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// Writes a saved conversation of `turns` turns (each a prompt, a reasoning summary, a command
+/// with 20 KB of output and an answer; a compaction every `compact_every` turns, none when 0)
+/// into kelp's state folder `kelp_state`; returns its id and size.
+pub fn long_session(
+    kelp_state: &std::path::Path,
+    project: &std::path::Path,
+    turns: usize,
+    compact_every: usize,
+) -> (String, u64) {
+    use serde_json::json;
+    use std::io::Write;
+    let id = uuid::Uuid::new_v4().to_string();
+    let dir = kelp_state.join("sessions/2026/01/01");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("2026-01-01T00-00-00.000Z-{id}.jsonl"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut line = |value: serde_json::Value| writeln!(out, "{value}").unwrap();
+    line(
+        json!({"kelp_session": 1, "id": id, "project_dir": project, "model": "gpt-5.5",
+        "started_at": "2026-01-01T00:00:00.000Z", "kelp_version": "0.1.0",
+        "first_prompt": "turn 0: run the tests and fix what fails"}),
+    );
+    let output = format!("{}\n", "x".repeat(79)).repeat(250);
+    let mut items = 0;
+    for turn in 0..turns {
+        line(json!({"type": "kelp_turn", "id": format!("t-{turn}")}));
+        line(
+            json!({"type": "message", "role": "user", "content": [{"type": "input_text",
+            "text": format!("turn {turn}: run the tests and fix what fails")}]}),
+        );
+        line(
+            json!({"type": "reasoning", "summary": [{"type": "summary_text",
+            "text": "Running the tests first. ".repeat(20)}], "encrypted_content": "g".repeat(2000)}),
+        );
+        line(
+            json!({"type": "function_call", "name": "shell", "call_id": format!("c{turn}"),
+            "arguments": json!({"command": ["cargo", "test"]}).to_string()}),
+        );
+        line(
+            json!({"type": "function_call_output", "call_id": format!("c{turn}"),
+            "output": format!("Exit code: 0\nWall time: 1.2 seconds\nOutput:\n{output}")}),
+        );
+        line(
+            json!({"type": "kelp_call", "call_id": format!("c{turn}"), "tool": "shell",
+            "summary": "cargo test", "success": true, "exit_code": 0, "duration_ms": 1200,
+            "output": output}),
+        );
+        line(
+            json!({"type": "message", "role": "assistant", "content": [{"type": "output_text",
+            "text": "The tests pass now. ".repeat(50)}]}),
+        );
+        items += 5;
+        line(
+            json!({"type": "kelp_usage", "usage": {"input_tokens": 1000, "cached_input_tokens": 0,
+            "output_tokens": 100, "reasoning_output_tokens": 0, "total_tokens": 1100},
+            "context_used": 50_000}),
+        );
+        if compact_every > 0 && turn % compact_every == compact_every - 1 {
+            line(
+                json!({"type": "kelp_compacted", "summary": "We ran the tests. ".repeat(40),
+                "sent_from": items, "automatic": true}),
+            );
+        }
+    }
+    out.into_inner().unwrap().sync_all().unwrap();
+    (id, std::fs::metadata(&path).unwrap().len())
 }

@@ -24,6 +24,15 @@ const BEFORE_COMPACTION: &str = "only the saved file keeps what came before it; 
 /// What a call interrupted by a crash gets as its output when the conversation is resumed.
 const LOST_OUTPUT: &str = "aborted: kelp stopped before this call finished";
 
+/// What the model is told in place of the part of a resumed conversation too long to send.
+const LEFT_OUT: &str = "The earlier part of this conversation was longer than any context \
+window takes and is left out; only its most recent turns follow.";
+
+/// What the person is told when a resumed conversation is sent only in its newest part.
+pub const LEFT_OUT_NOTICE: &str = "This conversation is longer than a request can carry (it \
+was not compacted in time): the model is sent its newest turns only; the saved conversation \
+keeps them all. /compact summarises what is sent.";
+
 /// A conversation: history, model, tools, project and session file.
 #[derive(Debug)]
 pub struct Conversation {
@@ -50,6 +59,9 @@ pub struct Conversation {
     sent_from: usize,
     /// The summary a compaction replaced the items before `sent_from` with.
     summary: Option<String>,
+    /// Whether the items since the last compaction were more than a request carries when the
+    /// conversation was resumed, and the older of them are not sent.
+    left_out: bool,
     /// Tokens the last request took (its input and output): how full the window is.
     context_used: u64,
     /// The configured context window, which beats what kelp knows of the model.
@@ -149,6 +161,7 @@ impl Conversation {
             session: SessionWriter::unsaved(self.session.header().clone()),
             usage: TokenUsage::default(),
             sent_from: 0,
+            left_out: false,
             summary: None,
             context_used: 0,
             context_window_override: self.context_window_override,
@@ -210,6 +223,17 @@ impl Conversation {
             conversation.summary = Some(summary);
             conversation.sent_from = sent_from.min(log.items_base + log.items.len());
         }
+        // More since the last compaction than any request could carry: the newest part is
+        // sent, and the model is told the rest was left out.
+        if let Some(cut) = log.sent_cut {
+            let earlier = conversation
+                .summary
+                .take()
+                .map(|summary| format!("{summary}\n\n"));
+            conversation.summary = Some(format!("{}{LEFT_OUT}", earlier.unwrap_or_default()));
+            conversation.sent_from = cut.min(log.items_base + log.items.len());
+            conversation.left_out = true;
+        }
         let mut shown = super::replay::newest(super::replay::replay_from(
             &log.items,
             log.items_base,
@@ -261,6 +285,7 @@ impl Conversation {
             session,
             usage: TokenUsage::default(),
             sent_from: 0,
+            left_out: false,
             summary: None,
             context_used: 0,
             context_window_override: config.context_window,
@@ -327,6 +352,12 @@ impl Conversation {
     /// The history in memory, in order: all of it, or since the last compaction.
     pub fn history(&self) -> &[Item] {
         &self.history
+    }
+
+    /// Whether the older items since the last compaction are left out of the requests (there
+    /// were more than a request carries when it was resumed).
+    pub fn left_out(&self) -> bool {
+        self.left_out
     }
 
     /// How many items of the whole history come before [`Conversation::history`].
@@ -492,6 +523,12 @@ impl Conversation {
                 self.sent_from = 0;
             }
         }
+        // What was left out at the resume stays out: it is not held to be sent.
+        if self.left_out && self.sent_from < self.items_base {
+            let earlier = self.summary.take().map(|summary| format!("{summary}\n\n"));
+            self.summary = Some(format!("{}{LEFT_OUT}", earlier.unwrap_or_default()));
+            self.sent_from = self.items_base;
+        }
         self.context_used = 0;
         let saved = self.session.append_note(&Note::Rewound { items, notes });
         if let Err(e) = saved {
@@ -575,6 +612,7 @@ impl Conversation {
                 _ => self.history.len(),
             };
         self.summary = Some(summary.clone());
+        self.left_out = false;
         self.context_used = 0;
         let failed = self.record_once_failing(Entry::Note(Note::Compacted {
             summary,
@@ -706,6 +744,54 @@ mod tests {
         );
         let saved = SessionLog::load(&path).unwrap();
         assert_eq!(saved.items, resumed.history());
+    }
+
+    #[test]
+    fn a_resumed_conversation_past_what_a_request_carries_sends_its_newest_turns() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::for_origin("http://127.0.0.1:9", dir.path());
+        let mut writer =
+            SessionWriter::create(&config.state_dir, SessionHeader::new(dir.path(), "gpt-5.5"));
+        let instructions = Item::user_text("# AGENTS.md instructions for /p\n\nbe brief");
+        writer.append(&instructions).unwrap();
+        // Never compacted: 1 MiB a turn, past what any request carries.
+        let turns = (crate::session::MAX_SENT_BYTES / (1 << 20)) as usize + 6;
+        let output = "o".repeat(1 << 20);
+        for n in 0..turns {
+            writer
+                .append_note(&Note::TurnStarted {
+                    id: format!("t{n}"),
+                })
+                .unwrap();
+            writer
+                .append(&Item::user_text(format!("turn {n}")))
+                .unwrap();
+            writer.append(&Item::assistant_text(&output)).unwrap();
+        }
+        let path = writer.path().unwrap().to_path_buf();
+        drop(writer);
+
+        let (resumed, _) = Conversation::resume(&config, &path).unwrap();
+        assert!(resumed.left_out());
+        let input = resumed.prompt().input;
+        assert_eq!(input[0], instructions, "the instructions stay");
+        assert!(input[1].text().contains(LEFT_OUT), "{:?}", input[1]);
+        let sent_turns = (input.len() - 2) / 2;
+        assert!(
+            sent_turns > 0 && sent_turns < turns,
+            "{sent_turns} of {turns}"
+        );
+        assert_eq!(
+            input[2],
+            Item::user_text(format!("turn {}", turns - sent_turns))
+        );
+        let sent: usize = input.iter().map(|item| item.text().len()).sum();
+        assert!(sent as u64 <= crate::session::MAX_SENT_BYTES, "{sent}");
+        assert_eq!(
+            input.last(),
+            Some(&Item::assistant_text(&output)),
+            "the newest turn is sent"
+        );
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct CoreOptions {
     pub sign_in: Option<&'static str>,
     /// MCP servers for this agent besides the config file's (an ACP session's).
     pub mcp_servers: Vec<crate::config::McpServerConfig>,
+    /// Whether the prompts of the project's saved conversations are read for a composer's
+    /// history (`Event::PromptHistory`): only a face with a composer wants them.
+    pub prompt_history: bool,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -78,6 +81,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("editor", &self.editor)
             .field("sign_in", &self.sign_in)
             .field("mcp_servers", &self.mcp_servers)
+            .field("prompt_history", &self.prompt_history)
             .finish()
     }
 }
@@ -100,6 +104,7 @@ impl CoreOptions {
             editor: None,
             sign_in: None,
             mcp_servers: Vec::new(),
+            prompt_history: false,
         }
     }
 }
@@ -395,7 +400,9 @@ impl Core {
             core.emit(Event::Notice(warning));
         }
         core.conversation = Some(conversation);
-        core.send_prompt_history();
+        if core.options.prompt_history {
+            core.send_prompt_history();
+        }
         Ok(core)
     }
 
@@ -446,6 +453,11 @@ impl Core {
                 conversation.set_mcp(self.mcp.clone());
                 self.model = conversation.model().to_string();
                 self.emit(Event::Restored(Box::new(shown)));
+                if conversation.left_out() {
+                    self.emit(Event::Notice(
+                        crate::agent::conversation::LEFT_OUT_NOTICE.to_string(),
+                    ));
+                }
                 self.emit(Event::Conversation {
                     id: conversation.id().to_string(),
                 });

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::items::history_turns;
-use super::protocol::{ListPage, Thread, ThreadResponse, Turn, TurnItem};
+use super::protocol::{ListPage, Thread, ThreadResponse, Turn, TurnItem, Turns};
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::Config;
 use crate::session::SessionIndex;
@@ -55,6 +55,36 @@ fn turn_values(
     );
     let thread_id = summary.id.to_string();
     Ok(history_turns(&replay, &thread_id, &summary.project_dir))
+}
+
+/// A saved thread's turns as an answer carries them whole (`thread/read` with its turns,
+/// `thread/resume` of a thread held): read from the file a run of about [`BYTES_AT_A_TIME`] at
+/// a time while they are serialised, so what is held is the answer's text, never the history
+/// besides.
+#[derive(Debug, Clone)]
+pub struct SavedTurns {
+    summary: crate::session::SessionSummary,
+    index: Arc<SessionIndex>,
+}
+
+impl SavedTurns {
+    /// Whether both read the same index of the same file.
+    pub fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.index, &other.index)
+    }
+}
+
+impl serde::Serialize for SavedTurns {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut turns = serializer.serialize_seq(Some(self.index.turns()))?;
+        for run in self.index.runs(0..self.index.turns(), BYTES_AT_A_TIME) {
+            for turn in turn_values(&self.summary, &self.index, run).map_err(S::Error::custom)? {
+                turns.serialize_element(&turn)?;
+            }
+        }
+        turns.end()
+    }
 }
 
 /// A file's size and time: what tells a session file that has not changed.
@@ -194,7 +224,7 @@ impl Saved {
         if asked.include_turns {
             thread.turns = turns;
         }
-        Answer::of(&ThreadResponse { thread })
+        Answer::of_read(ThreadResponse { thread }).await
     }
 
     /// `thread/turns/list`: a saved session's turns in pages, newest first unless asked `asc`;
@@ -307,16 +337,16 @@ impl Saved {
     }
 
     /// A saved session, and its whole history as turns (`thread/read` with its turns,
-    /// `thread/resume`): as large as the answer it goes into, and not kept.
+    /// `thread/resume` of a thread held), read while the answer is serialised.
     pub async fn history(
         &self,
         thread_id: &str,
-    ) -> Result<(crate::session::SessionSummary, Vec<Turn>), RpcError> {
+    ) -> Result<(crate::session::SessionSummary, Turns), RpcError> {
         let (summary, index) = self.indexed(thread_id).await?;
-        let shown = summary.clone();
-        let turns = self
-            .blocking(move || turn_values(&shown, &index, 0..index.turns()))
-            .await?;
+        let turns = Turns::Saved(SavedTurns {
+            summary: summary.clone(),
+            index,
+        });
         Ok((summary, turns))
     }
 

@@ -181,7 +181,7 @@ impl Threads {
                     .map(|(_, turns)| turns);
                 answer.thread.turns = turns.unwrap_or_default();
             }
-            return Answer::of(&answer);
+            return Answer::of_read(answer).await;
         }
         let summary = self.find(&p.thread_id).await?;
         self.open_saved(p, summary, None).await
@@ -282,7 +282,7 @@ impl Threads {
         answered.thread.history_mode = Some("legacy");
         let restored = restored.unwrap_or_default();
         if !exclude_turns {
-            answered.thread.turns = history_turns(&restored, &id, &cwd);
+            answered.thread.turns = history_turns(&restored, &id, &cwd).into();
         }
         if !restored.turns.is_empty() {
             answered.items_backwards_cursor = Some("0".to_string());
@@ -521,7 +521,7 @@ impl Threads {
             _ => return Err(RpcError::internal("this thread's agent did not answer")),
         };
         let mut shown = thread.opened.thread.clone();
-        shown.turns.clear();
+        shown.turns = wire::Turns::default();
         let cursor = (left > 0).then(|| "0".to_string());
         Ok(Answer::of(&ThreadRevertResponse {
             thread: shown,

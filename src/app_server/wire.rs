@@ -6,10 +6,11 @@ use serde_json::Value;
 
 pub use crate::jsonrpc::{Incoming, Out, RpcError, now_ms, parse_line};
 
-/// A method's answer, the notifications that follow it in order, and what to do once it is on
-/// its way (so what that sets off is reported after the answer, never before).
+/// A method's answer (its result serialised), the notifications that follow it in order, and
+/// what to do once it is on its way (so what that sets off is reported after the answer, never
+/// before).
 pub struct Answer {
-    pub result: Value,
+    pub result: String,
     pub then: Vec<(&'static str, Value)>,
     pub after: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -26,6 +27,10 @@ impl std::fmt::Debug for Answer {
 impl Answer {
     /// `result`, with nothing after it.
     pub fn new(result: Value) -> Self {
+        Self::serialized(result.to_string())
+    }
+
+    fn serialized(result: String) -> Self {
         Self {
             result,
             then: Vec::new(),
@@ -33,11 +38,22 @@ impl Answer {
         }
     }
 
-    /// `result` as the protocol's JSON.
+    /// `result` as the protocol's JSON, serialised straight from it (no tree of values in
+    /// between).
     pub fn of(result: &impl serde::Serialize) -> Result<Self, RpcError> {
-        serde_json::to_value(result)
-            .map(Self::new)
+        serde_json::to_string(result)
+            .map(Self::serialized)
             .map_err(|e| RpcError::internal(format!("an answer did not serialize: {e}")))
+    }
+
+    /// [`Answer::of`] on a blocking thread, for a result whose serialising reads a file (a
+    /// saved thread's turns).
+    pub async fn of_read(result: impl serde::Serialize + Send + 'static) -> Result<Self, RpcError> {
+        crate::task::spawn_blocking(move || serde_json::to_string(&result))
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?
+            .map(Self::serialized)
+            .map_err(|e| RpcError::invalid_request(format!("cannot read the thread: {e}")))
     }
 
     /// Runs `action` once the answer and its notifications are queued.
@@ -75,7 +91,7 @@ pub fn notify(out: &Out, notification: impl super::protocol::Notification) {
 pub fn reply(out: &Out, id: Value, answer: Result<Answer, RpcError>) {
     match answer {
         Ok(answer) => {
-            out.respond(id, answer.result);
+            out.respond_serialized(&id, answer.result);
             for (method, params) in answer.then {
                 out.notify(method, params);
             }

@@ -531,6 +531,7 @@ fn interactive(
     options.resume = start.session;
     options.env_api_key = env_api_key;
     options.sign_in = Some("/connect");
+    options.prompt_history = true;
     let result = runtime.block_on(async {
         let (ops, events) = kelp::agent::core::spawn(config.clone(), options);
         kelp::tui::run(&config, ops, events, initial).await

@@ -210,40 +210,165 @@ fn children(dir: &Path, depth: usize) -> Vec<PathBuf> {
 }
 
 /// The prompts typed in `project_dir`'s saved conversations, oldest first, at most `max`, from
-/// the newest `sessions` conversations: the composer's history across sessions. Lines are
-/// scanned, and only those of user messages parsed, so large tool outputs cost little.
+/// the newest `sessions` conversations: the composer's history across sessions. Each file is
+/// read from its end, back to where it has given enough (at most [`PROMPT_SCAN_BYTES`]), and
+/// only the lines of user messages are parsed: a gigabyte of tool output costs nothing.
 pub fn recent_prompts(
     state_dir: &Path,
     project_dir: &Path,
     sessions: usize,
     max: usize,
 ) -> Vec<String> {
-    use std::io::BufRead;
-    let mut newest_first: Vec<Vec<String>> = Vec::new();
-    let mut count = 0;
+    let mut newest_first: Vec<String> = Vec::new();
     for summary in list_sessions(state_dir, Some(project_dir)).take(sessions) {
         let Ok((file, _)) =
             crate::private_file::open_regular(&summary.path, super::reader::READ_BY_PAGES)
         else {
             continue;
         };
-        let prompts: Vec<String> = std::io::BufReader::new(file)
-            .lines()
-            .map_while(Result::ok)
-            .filter(|line| line.contains(r#""role":"user""#))
-            .filter_map(|line| serde_json::from_str::<crate::llm::types::Item>(&line).ok())
-            .filter(|item| !item.is_instructions_message())
-            .map(|item| item.typed_text())
-            .filter(|text| !text.trim().is_empty())
-            .collect();
-        count += prompts.len();
-        newest_first.push(prompts);
-        if count >= max {
+        let wanted = max - newest_first.len();
+        newest_first.extend(prompts_from_the_end(&file, wanted));
+        if newest_first.len() >= max {
             break;
         }
     }
-    let mut all: Vec<String> = newest_first.into_iter().rev().flatten().collect();
-    let excess = all.len().saturating_sub(max);
-    all.drain(..excess);
-    all
+    newest_first.reverse();
+    newest_first
+}
+
+/// The most of a session file [`recent_prompts`] reads, from its end.
+const PROMPT_SCAN_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How much of a session file is read at a time, from its end.
+const PROMPT_SCAN_CHUNK: u64 = 256 * 1024;
+
+/// The longest line looked at for a prompt; a longer one is a tool's output, or a paste no
+/// one recalls with Up.
+const MAX_PROMPT_LINE: usize = 1024 * 1024;
+
+/// Up to `wanted` prompts typed in the session `file`, newest first, read from its end.
+fn prompts_from_the_end(file: &std::fs::File, wanted: usize) -> Vec<String> {
+    use std::os::unix::fs::FileExt;
+    let mut prompts = Vec::new();
+    let Ok(len) = file.metadata().map(|meta| meta.len()) else {
+        return prompts;
+    };
+    let stop = len.saturating_sub(PROMPT_SCAN_BYTES);
+    let mut end = len;
+    // The start of the line read last: its beginning lies in the chunk before.
+    let mut partial: Vec<u8> = Vec::new();
+    let mut chunk = Vec::new();
+    while end > stop && prompts.len() < wanted {
+        let start = end.saturating_sub(PROMPT_SCAN_CHUNK).max(stop);
+        chunk.resize((end - start) as usize, 0);
+        if file.read_exact_at(&mut chunk, start).is_err() {
+            break;
+        }
+        chunk.extend_from_slice(&partial);
+        // Unless this is the file's start (or the scan's), the first line goes on before it.
+        let first_whole = match chunk.iter().position(|b| *b == b'\n') {
+            Some(newline) if start > 0 => newline + 1,
+            _ if start > 0 => chunk.len(),
+            _ => 0,
+        };
+        for line in chunk[first_whole..].rsplit(|b| *b == b'\n') {
+            if prompts.len() < wanted
+                && let Some(prompt) = typed_prompt(line)
+            {
+                prompts.push(prompt);
+            }
+        }
+        partial.clear();
+        if chunk[..first_whole].len() <= MAX_PROMPT_LINE {
+            partial.extend_from_slice(&chunk[..first_whole]);
+        }
+        end = start;
+    }
+    prompts
+}
+
+/// The text a person typed, when `line` is a user message that is not the project's
+/// instructions.
+fn typed_prompt(line: &[u8]) -> Option<String> {
+    const USER: &[u8] = br#""role":"user""#;
+    if line.len() > MAX_PROMPT_LINE || !line.windows(USER.len()).any(|at| at == USER) {
+        return None;
+    }
+    let item = serde_json::from_slice::<crate::llm::types::Item>(line).ok()?;
+    let text = (!item.is_instructions_message()).then(|| item.typed_text())?;
+    (!text.trim().is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::types::Item;
+    use std::io::Write;
+
+    /// A session body of `prompts` prompts, each followed by a tool output of `output` bytes;
+    /// the instructions message first.
+    fn session_lines(prompts: usize, output: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut line = |item: &Item| {
+            serde_json::to_writer(&mut bytes, item).unwrap();
+            bytes.push(b'\n');
+        };
+        line(&Item::user_text(
+            "# AGENTS.md instructions for /p\n\n<INSTRUCTIONS>\nbe kind\n</INSTRUCTIONS>",
+        ));
+        for n in 0..prompts {
+            line(&Item::user_text(format!("prompt {n}")));
+            line(&Item::FunctionCallOutput {
+                call_id: format!("c{n}"),
+                output: "x".repeat(output),
+            });
+        }
+        bytes
+    }
+
+    fn file_of(bytes: &[u8]) -> std::fs::File {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        file
+    }
+
+    #[test]
+    fn prompts_are_read_from_the_end_across_chunks_newest_first() {
+        // Outputs of odd sizes put the chunk boundaries inside prompt lines and outputs alike.
+        let file = file_of(&session_lines(300, 7_919));
+        let all = prompts_from_the_end(&file, usize::MAX);
+        let expected: Vec<String> = (0..300).rev().map(|n| format!("prompt {n}")).collect();
+        assert_eq!(
+            all, expected,
+            "every prompt once, the instructions left out"
+        );
+        assert_eq!(
+            prompts_from_the_end(&file, 3),
+            ["prompt 299", "prompt 298", "prompt 297"]
+        );
+    }
+
+    #[test]
+    fn a_prompt_after_a_line_longer_than_a_chunk_is_found_and_the_long_line_passed_over() {
+        let file = file_of(&session_lines(4, 3 * PROMPT_SCAN_CHUNK as usize));
+        assert_eq!(
+            prompts_from_the_end(&file, usize::MAX),
+            ["prompt 3", "prompt 2", "prompt 1", "prompt 0"]
+        );
+    }
+
+    #[test]
+    fn only_the_end_of_a_huge_session_is_read() {
+        // The prompts older than the scan's reach stay unread.
+        let per_turn = 1024 * 1024;
+        let turns = (PROMPT_SCAN_BYTES as usize / per_turn) + 8;
+        let file = file_of(&session_lines(turns, per_turn));
+        let found = prompts_from_the_end(&file, usize::MAX);
+        assert!(
+            found.len() < turns && found.len() >= turns - 9,
+            "{}",
+            found.len()
+        );
+        assert_eq!(found[0], format!("prompt {}", turns - 1));
+    }
 }

@@ -32,7 +32,7 @@ pub use list::{
     SessionSummary, Sessions, find, find_under, find_whole, latest_for, list_sessions, list_under,
     recent_prompts,
 };
-pub use reader::{SessionIndex, SessionLog};
+pub use reader::{MAX_SENT_BYTES, SessionIndex, SessionLog};
 pub use turns::TurnSplitter;
 pub use writer::{SessionWriter, title_of};
 

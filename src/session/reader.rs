@@ -34,7 +34,18 @@ pub struct SessionLog {
     pub turns_at_base: super::TurnSplitter,
     /// The instruction messages (AGENTS.md) among the items before `items_base`.
     pub preamble: Vec<Item>,
+    /// Where the items to send start when those since the last compaction were more than
+    /// [`MAX_SENT_BYTES`] and the older ones were left out: more than any model's context
+    /// window takes, which no request could carry.
+    pub sent_cut: Option<usize>,
 }
+
+/// The most of a file's bytes since its last compaction a resumed conversation holds to send.
+/// About half a file's bytes are the items sent, half kelp's notes of them (a command's output
+/// is in both), so this holds about the text of the largest context window of the models kelp
+/// offers (400,000 tokens, some 1.6 MB): a request of more would be refused. A conversation
+/// grows past it only when compaction did not run.
+pub const MAX_SENT_BYTES: u64 = 3 * 1024 * 1024;
 
 /// Whether `path`'s bad lines are not yet logged by this process: a damaged file read on every
 /// page of a listing would otherwise fill the log with the same warning.
@@ -104,6 +115,7 @@ impl SessionLog {
             notes_base: 0,
             turns_at_base: super::TurnSplitter::default(),
             preamble: Vec::new(),
+            sent_cut: None,
         })
     }
 
@@ -117,8 +129,26 @@ impl SessionLog {
         shown_bytes: u64,
         shown_turns: usize,
     ) -> Result<Self, SessionError> {
-        let (SessionIndex { header, scan, .. }, mut reader) = SessionIndex::scanned(path)?;
-        let keep_from = scan.keep_from(shown_bytes, shown_turns);
+        // A kept line the quick scan took for an entry and is not one: the file is scanned
+        // again parsing every line, and at the last read whole.
+        for strict in [false, true] {
+            if let Some(log) = Self::load_recent_by(path, shown_bytes, shown_turns, strict)? {
+                return Ok(log);
+            }
+        }
+        Self::load(path)
+    }
+
+    /// [`Self::load_recent`] after a scan that parses every line (`strict`) or reads most by
+    /// their heads; `None` when a kept line is no entry.
+    fn load_recent_by(
+        path: &Path,
+        shown_bytes: u64,
+        shown_turns: usize,
+        strict: bool,
+    ) -> Result<Option<Self>, SessionError> {
+        let (SessionIndex { header, scan, .. }, mut reader) = SessionIndex::scanned(path, strict)?;
+        let (keep_from, sent_cut) = scan.keep_from(shown_bytes, shown_turns);
         // Turns begin in the order of the items before them.
         let turns_before = scan
             .turns
@@ -135,6 +165,7 @@ impl SessionLog {
             // A file from before turns had ids names them by their place, counted from its start.
             turns_at_base: super::TurnSplitter::after(turns_before, last_noted),
             preamble: Vec::new(),
+            sent_cut,
         };
         // The kept lines in the file's order, read in one pass forward: items and notes
         // interleave in the file, and each is where its list puts it.
@@ -151,12 +182,11 @@ impl SessionLog {
             .map(|(at, line)| (line, Kept::Note(*at)));
         let mut kept: Vec<(&Place, Kept)> = items.chain(notes).collect();
         kept.sort_by_key(|(line, _)| line.offset);
-        // The first pass left the reader at the end. What it took for an entry and is not one
-        // is read all the usual way.
+        // The first pass left the reader at the end.
         if read_kept(&mut reader, scan.end, &kept, &mut log)? > 0 {
-            return Self::load(path);
+            return Ok(None);
         }
-        Ok(log)
+        Ok(Some(log))
     }
 
     /// The token usage last recorded (zero for a conversation saved without one).
@@ -254,11 +284,12 @@ pub struct SessionIndex {
 impl SessionIndex {
     /// Reads the file at `path` once through, keeping each line's place and kind.
     pub fn read(path: &Path) -> Result<Self, SessionError> {
-        Self::scanned(path).map(|(index, _)| index)
+        Self::scanned(path, false).map(|(index, _)| index)
     }
 
-    /// [`Self::read`], and the reader it read with, left at the file's end.
-    fn scanned(path: &Path) -> Result<(Self, BufReader<File>), SessionError> {
+    /// [`Self::read`], parsing every line when `strict`, and the reader it read with, left at
+    /// the file's end.
+    fn scanned(path: &Path, strict: bool) -> Result<(Self, BufReader<File>), SessionError> {
         let (file, _) = crate::private_file::open_regular(path, READ_BY_PAGES)
             .map_err(SessionError::io("open", path))?;
         let mut reader = BufReader::with_capacity(64 * 1024, file);
@@ -267,7 +298,7 @@ impl SessionIndex {
             .read_until(b'\n', &mut line)
             .map_err(SessionError::io("read", path))?;
         let header = parse_header(path, &line)?;
-        let scan = scan(&mut reader, line.len() as u64, path)?;
+        let scan = scan(&mut reader, line.len() as u64, path, strict)?;
         let index = Self {
             path: path.to_path_buf(),
             header,
@@ -331,6 +362,7 @@ impl SessionIndex {
                 .partition_point(|(_, place)| place.offset < start),
             turns_at_base: super::TurnSplitter::after(first, first > 0 && turns[first - 1].noted),
             preamble: Vec::new(),
+            sent_cut: None,
         };
         let items = (self.scan.items.iter().enumerate())
             .skip(items_base)
@@ -398,22 +430,47 @@ impl Scan {
     }
 
     /// The first item kept: since the last compaction, and from the first of the newest turns
-    /// that fit `shown_bytes` and `shown_turns` (the newest always).
-    fn keep_from(&self, shown_bytes: u64, shown_turns: usize) -> usize {
+    /// that fit `shown_bytes` and `shown_turns` (the newest always); and where the items to
+    /// send are cut, when those since the compaction are more than [`MAX_SENT_BYTES`] (from
+    /// the first of the newest turns that fit it).
+    fn keep_from(&self, shown_bytes: u64, shown_turns: usize) -> (usize, Option<usize>) {
         let mut first_shown = self.items.len();
+        let mut first_sendable = self.items.len();
+        let mut showing = true;
         for (n, turn) in self.turns.iter().rev().enumerate() {
-            if n > 0 && (n == shown_turns || self.end - turn.offset > shown_bytes) {
+            let after = self.end - turn.offset;
+            if n == 0 || after <= MAX_SENT_BYTES {
+                first_sendable = turn.items_before;
+            }
+            showing &= n == 0 || (n < shown_turns && after <= shown_bytes);
+            if showing {
+                first_shown = turn.items_before;
+            } else if after > MAX_SENT_BYTES {
                 break;
             }
-            first_shown = turn.items_before;
         }
-        first_shown.min(self.sent_from)
+        let sent_bytes = self
+            .items
+            .get(self.sent_from)
+            .map_or(0, |item| self.end - item.offset);
+        let sent_cut = (sent_bytes > MAX_SENT_BYTES && first_sendable > self.sent_from)
+            .then_some(first_sendable);
+        (
+            first_shown.min(sent_cut.unwrap_or(self.sent_from)),
+            sent_cut,
+        )
     }
 }
 
 /// The first pass of [`SessionLog::load_recent`]: each line's kind and place, parsing only
-/// what decides where turns begin (kelp's small notes, the person's messages).
-fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, SessionError> {
+/// what decides where turns begin (kelp's small notes, the person's messages), or every line
+/// when `strict`.
+fn scan(
+    reader: &mut impl BufRead,
+    start: u64,
+    path: &Path,
+    strict: bool,
+) -> Result<Scan, SessionError> {
     #[derive(serde::Deserialize)]
     struct Probe {
         #[serde(rename = "type")]
@@ -443,9 +500,23 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
         if line.trim_ascii().is_empty() {
             continue;
         }
-        let Ok(probe) = serde_json::from_slice::<Probe>(&line) else {
-            scan.skipped_lines += 1;
-            continue;
+        let by_head = if strict {
+            None
+        } else {
+            kind_by_its_head(&line)
+        };
+        let probe = match by_head {
+            Some(kind) => Probe {
+                kind: kind.to_string(),
+                role: None,
+            },
+            None => match serde_json::from_slice::<Probe>(&line) {
+                Ok(probe) => probe,
+                Err(_) => {
+                    scan.skipped_lines += 1;
+                    continue;
+                }
+            },
         };
         match probe.kind.as_str() {
             "kelp_rewound" | "kelp_turn" | "kelp_compacted" => {
@@ -497,6 +568,27 @@ fn scan(reader: &mut impl BufRead, start: u64, path: &Path) -> Result<Scan, Sess
         .map_or(0, |(_, sent_from)| *sent_from)
         .min(scan.items.len());
     Ok(scan)
+}
+
+/// The kind of a line whose kind alone says where it goes (a tool's output, a call, reasoning,
+/// the model's message, most of kelp's notes), read off its head as kelp writes every entry
+/// (`{"type":"<kind>",…}`, the tag first) without reading the rest: these lines are nearly all
+/// of a long file's bytes. `None` for a line that must be parsed (a person's message, a note
+/// that moves turns or items) or is not so shaped. A line taken so and damaged after its head
+/// is found when it is read, if it is kept ([`SessionLog::load_recent`] then reads the file
+/// the strict way); one not kept counts as the item the writer counted when it wrote it.
+fn kind_by_its_head(line: &[u8]) -> Option<&str> {
+    let rest = line.strip_prefix(br#"{"type":""#)?;
+    let end = rest.iter().take(64).position(|b| *b == b'"')?;
+    let kind = std::str::from_utf8(&rest[..end]).ok()?;
+    let after = &rest[end + 1..];
+    let shaped = line.trim_ascii_end().ends_with(b"}") && after.starts_with(b",");
+    let decided = match kind {
+        "kelp_rewound" | "kelp_turn" | "kelp_compacted" => false,
+        "message" => after.starts_with(br#","role":"assistant""#),
+        _ => kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+    };
+    (shaped && decided).then_some(kind)
 }
 
 /// Reads only the header line of the file at `path`, and the open file (for its metadata).
@@ -575,6 +667,54 @@ mod tests {
             "{}",
             lines[3]
         );
+    }
+
+    #[test]
+    fn a_kept_line_damaged_after_its_head_is_left_out_as_a_whole_load_leaves_it() {
+        let state = tempfile::tempdir().unwrap();
+        let path = state.path().join("s.jsonl");
+        let lines = [
+            serde_json::to_string(&SessionHeader::new("/p", "m")).unwrap(),
+            serde_json::to_string(&Note::TurnStarted { id: "t-0".into() }).unwrap(),
+            serde_json::to_string(&Item::user_text("go")).unwrap(),
+            r#"{"type":"function_call_output","call_id":"c","output":"cut short}"#.to_string(),
+            serde_json::to_string(&Item::assistant_text("done")).unwrap(),
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let whole = SessionLog::load(&path).unwrap();
+        assert_eq!(whole.skipped_lines, 1);
+        let recent = SessionLog::load_recent(&path, u64::MAX, 100).unwrap();
+        assert_eq!(recent.items, whole.items);
+        assert_eq!(recent.notes, whole.notes);
+        assert_eq!(recent.skipped_lines, 1);
+    }
+
+    #[test]
+    fn kinds_read_by_the_head_are_those_kelp_writes_and_no_others() {
+        let output = serde_json::to_string(&Item::FunctionCallOutput {
+            call_id: "c".into(),
+            output: "ok".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            kind_by_its_head(output.as_bytes()),
+            Some("function_call_output")
+        );
+        let answer = serde_json::to_string(&Item::assistant_text("hi")).unwrap();
+        assert_eq!(kind_by_its_head(answer.as_bytes()), Some("message"));
+        // What moves turns or items is parsed, and so is what is not shaped as kelp writes.
+        let prompt = serde_json::to_string(&Item::user_text("hi")).unwrap();
+        let turn = serde_json::to_string(&Note::TurnStarted { id: "t".into() }).unwrap();
+        for line in [
+            prompt.as_str(),
+            turn.as_str(),
+            r#"{"type":"message","content":[],"role":"assistant"}"#,
+            r#"{"type":"reasoning","summary":[]"#,
+            r#" {"type":"reasoning","summary":[]}"#,
+            r#"{"type":"Reasoning","summary":[]}"#,
+        ] {
+            assert_eq!(kind_by_its_head(line.as_bytes()), None, "{line}");
+        }
     }
 
     #[test]

@@ -2859,6 +2859,33 @@ async fn paging_a_large_thread_costs_the_page_not_the_file() {
     );
 }
 
+/// A host reading every turn of a large thread at once costs kelp the answer's text, never
+/// the history besides it: the turns are read a run at a time while the answer is written, and
+/// the answer goes out from where it was made (a tree of values and its copies took 3.6 times
+/// the file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_every_turn_of_a_large_thread_holds_the_answer_not_the_history() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let (id, file) = save_long_thread(&server, project.path(), 20_000);
+    let size_kib = std::fs::metadata(&file).unwrap().len() / 1024;
+    let before = crate::support::status_kb(server.child.id(), "VmHWM");
+    let read = server.result("thread/read", json!({"threadId": id, "includeTurns": true}));
+    let turns = read["thread"]["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 80);
+    let last = &turns[79]["items"];
+    assert_eq!(last[0]["content"][0]["text"], "question 79");
+    assert_eq!(
+        last[1]["text"].as_str().map(str::len),
+        Some("a long answer line\n".len() * 20_000)
+    );
+    let peak = crate::support::status_kb(server.child.id(), "VmHWM");
+    assert!(
+        peak - before < size_kib * 5 / 4,
+        "kelp peaked at {peak} KiB ({before} KiB before) answering every turn of a {size_kib} KiB thread"
+    );
+}
+
 /// Reading a large saved thread is off the protocol loop: a request sent after it is answered
 /// while it is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -182,7 +182,7 @@ pub struct Thread {
     pub cwd: PathBuf,
     pub cli_version: &'static str,
     pub source: &'static str,
-    pub turns: Vec<Turn>,
+    pub turns: Turns,
     pub project_id: Option<String>,
     /// Said when known (a saved thread's name, null when it has none).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,11 +209,50 @@ impl Thread {
             cwd: cwd.to_path_buf(),
             cli_version: env!("CARGO_PKG_VERSION"),
             source: "appServer",
-            turns: Vec::new(),
+            turns: Turns::default(),
             project_id: None,
             name: None,
             forked_from_id: None,
             history_mode: None,
+        }
+    }
+}
+
+/// A thread's turns as an answer carries them: built, or a saved thread's read from its file
+/// while the answer is written, a few at a time, so a long history is never held whole.
+#[derive(Debug, Clone)]
+pub enum Turns {
+    Built(Vec<Turn>),
+    Saved(crate::app_server::history::SavedTurns),
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Self::Built(Vec::new())
+    }
+}
+
+impl From<Vec<Turn>> for Turns {
+    fn from(turns: Vec<Turn>) -> Self {
+        Self::Built(turns)
+    }
+}
+
+impl PartialEq for Turns {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Built(one), Self::Built(other)) => one == other,
+            (Self::Saved(one), Self::Saved(other)) => one.same_as(other),
+            _ => false,
+        }
+    }
+}
+
+impl Serialize for Turns {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Built(turns) => turns.serialize(serializer),
+            Self::Saved(saved) => saved.serialize(serializer),
         }
     }
 }
@@ -827,10 +866,10 @@ mod tests {
         thread.name = Some(None);
         thread.forked_from_id = Some(Some("s".into()));
         thread.history_mode = Some("legacy");
-        thread.turns = vec![Turn {
+        thread.turns = Turns::Built(vec![Turn {
             items_view: Some("full"),
             ..turn(TurnStatus::Completed, None)
-        }];
+        }]);
         let messages = [
             ThreadStarted { thread }.into_message(),
             ThreadArchived {
