@@ -391,11 +391,14 @@ impl Translator {
                 Vec::new(),
             ),
             ApprovalSubject::Unsandboxed {
-                command, blocked, ..
+                command,
+                blocked,
+                requested,
+                ..
             } => (
                 describe(tools::shell::NAME, command, &[], &self.project_dir),
-                vec![text_content(format!(
-                    "{blocked}; run it again without the sandbox?"
+                vec![text_content(ApprovalSubject::unsandboxed_question(
+                    blocked, *requested,
                 ))],
             ),
             ApprovalSubject::Patch { changes, .. } => {

@@ -1,9 +1,15 @@
 //! Whether a tool call may run without asking, and the asking itself.
 //!
 //! The rules, by [`ApprovalMode`]:
-//! - `ask`: read-only tools run; `shell` and `apply_patch` ask.
-//! - `auto-edit`: patches inside the project run too; `shell` asks.
-//! - `full-auto`: everything inside the project runs.
+//! - `ask` (Codex's `untrusted`): read-only tools and commands known to only read run;
+//!   other commands and `apply_patch` ask.
+//! - `auto-edit`: patches inside the project run too; other commands ask.
+//! - `full-auto` (Codex's `on-request`): commands run in the sandbox and patches inside the
+//!   project apply; what goes beyond asks.
+//! - `never`: as `full-auto`, and what would ask is refused (the turn sees to that).
+//!
+//! A command the model asks to run outside the sandbox (`sandbox_permissions:
+//! "require_escalated"`) asks in every mode, every time.
 //!
 //! In every mode a patch that writes in a `.git` folder or another protected path (`.envrc`,
 //! `.vscode`, `.idea`, `.codex`, `.agents/skills`) asks (they run later, unsandboxed),
@@ -229,6 +235,22 @@ fn judge(
 ) -> Verdict {
     let outside = call.paths_outside(project_dir);
     match call {
+        // Outside the sandbox is a person's to allow, every time: nothing remembered and no
+        // mode lets it through.
+        ToolCall::Shell(args) if args.asks_to_leave_the_sandbox() => {
+            Verdict::Ask(ApprovalSubject::Unsandboxed {
+                command: args.command.display(),
+                workdir: shell_workdir(args, project_dir),
+                blocked: args
+                    .justification
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|why| !why.is_empty())
+                    .unwrap_or("the model gives no reason")
+                    .to_string(),
+                requested: true,
+            })
+        }
         ToolCall::Shell(args) => {
             let approved = remembered
                 .commands
@@ -237,7 +259,8 @@ fn judge(
             // A command that only reads (`ls`, `git status`…) runs in every mode, as Codex's.
             let workdir = shell_workdir(args, project_dir);
             let reads = super::read_only::only_reads(&args.command, project_dir, &workdir);
-            if approved || ((mode == ApprovalMode::FullAuto || reads) && outside.is_empty()) {
+            let sandboxed_runs = matches!(mode, ApprovalMode::FullAuto | ApprovalMode::Never);
+            if approved || ((sandboxed_runs || reads) && outside.is_empty()) {
                 Verdict::Run
             } else {
                 Verdict::Ask(ApprovalSubject::Command {
@@ -262,7 +285,7 @@ fn judge(
             let tool = &call.tool;
             // The server's own `readOnlyHint` is its word, not the person's: it lifts nothing.
             let trusted = tool.approved
-                || mode == ApprovalMode::FullAuto
+                || matches!(mode, ApprovalMode::FullAuto | ApprovalMode::Never)
                 || remembered.mcp_tools.contains(&mcp_key(tool));
             if trusted {
                 Verdict::Run
@@ -422,6 +445,9 @@ mod tests {
         assert_eq!(verdict(ApprovalMode::AutoEdit, &patch), Verdict::Run);
         assert_eq!(verdict(ApprovalMode::FullAuto, &shell), Verdict::Run);
         assert_eq!(verdict(ApprovalMode::FullAuto, &patch), Verdict::Run);
+        // `never` lets through what `full-auto` does; what would ask, the turn refuses.
+        assert_eq!(verdict(ApprovalMode::Never, &shell), Verdict::Run);
+        assert_eq!(verdict(ApprovalMode::Never, &patch), Verdict::Run);
     }
 
     #[test]

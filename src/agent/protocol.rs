@@ -209,14 +209,30 @@ pub enum ApprovalSubject {
         tool: String,
         arguments: String,
     },
-    /// A command the sandbox stopped, to run once more without it.
+    /// A command to run without the sandbox: one the sandbox stopped, to run once more, or
+    /// one the model asks to run outside it (`sandbox_permissions: "require_escalated"`).
     Unsandboxed {
         command: String,
         workdir: PathBuf,
-        /// What the output mentions, in words that claim nothing kelp cannot know: `the output
-        /// mentions a permission error, and kelp cannot tell whether the sandbox caused it (…)`.
+        /// Why: what the output of the stopped run mentions, in words that claim nothing kelp
+        /// cannot know (`the output mentions a permission error, and kelp cannot tell whether
+        /// the sandbox caused it (…)`), or the model's own question (`justification`).
         blocked: String,
+        /// The model asked before any run: `blocked` is its question.
+        requested: bool,
     },
+}
+
+impl ApprovalSubject {
+    /// The question of an [`ApprovalSubject::Unsandboxed`], as a face that has one line for it
+    /// says it.
+    pub fn unsandboxed_question(blocked: &str, requested: bool) -> String {
+        if requested {
+            format!("{blocked} (the model asks to run this outside the sandbox)")
+        } else {
+            format!("{blocked}; run it again without the sandbox?")
+        }
+    }
 }
 
 /// One step of the model's plan.

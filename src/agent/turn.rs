@@ -53,6 +53,22 @@ fn unattended_denial(
             "the sandbox is read-only (rerun with --sandbox workspace-write)".to_string(),
         );
     }
+    if tool.asks_to_leave_the_sandbox() {
+        return (
+            "denied: running a command outside the sandbox needs the user's approval, and \
+             none can be asked for here; do without it"
+                .to_string(),
+            "the model asked to run it outside the sandbox, which only a person can allow"
+                .to_string(),
+        );
+    }
+    if mode.never_asks() {
+        return (
+            "denied: it needs the user's approval, and the approval policy is never".to_string(),
+            "it needs approval, and the approval policy is never (/permissions changes it)"
+                .to_string(),
+        );
+    }
     if outside {
         // No mode lets a path outside the project through without a person.
         return (
@@ -513,6 +529,16 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             return Prepared::Output(message.clone(), saved);
         }
     };
+    // With no sandbox there is none to leave: the request is a plain command.
+    let unconfined;
+    let tool = if tool.asks_to_leave_the_sandbox()
+        && conversation.tool_context().sandbox.mode == SandboxMode::Off
+    {
+        unconfined = tool.in_the_sandbox();
+        &unconfined
+    } else {
+        tool
+    };
     let declined = |output: String| {
         let mut saved = refused(&call.call_id, tool.name(), &tool.arguments_summary());
         saved.declined = true;
@@ -542,7 +568,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         // `with_preview` turns every patch into `Ask` or `Fail`; nothing else reaches here.
         Verdict::AskPatch => return declined("the patch could not be previewed".into()),
     };
-    if !ctx.approvals.is_interactive() {
+    if !ctx.approvals.is_interactive() || ctx.approvals.mode().never_asks() {
         let (output, note) =
             unattended_denial(ctx.approvals.mode(), tool, !outside.is_empty(), read_only);
         ctx.emit(Event::Notice(format!(
@@ -618,7 +644,11 @@ async fn offer_unsandboxed(
     };
     let blocked = outcome.sandbox_block.clone()?;
     ctx.emit(Event::Notice(blocked.clone()));
-    if ctx.approvals.mode() != ApprovalMode::Ask || !ctx.approvals.is_interactive() {
+    // Asked once when it ran outside already; never when nobody may be asked.
+    if tool.asks_to_leave_the_sandbox()
+        || ctx.approvals.mode().never_asks()
+        || !ctx.approvals.is_interactive()
+    {
         return None;
     }
     let context = conversation.tool_context();
@@ -626,6 +656,7 @@ async fn offer_unsandboxed(
         command: args.command.display(),
         workdir: context.resolve(args.workdir.as_deref().unwrap_or(".")),
         blocked,
+        requested: false,
     };
     match ask_person(ctx, call_id, subject).await? {
         ApprovalDecision::Yes | ApprovalDecision::Always | ApprovalDecision::AlwaysPrefix => {}
@@ -681,9 +712,16 @@ async fn execute(
         }
         _ => OutputSink::none(),
     };
+    // A command the person allowed outside the sandbox runs without it.
+    let unsandboxed = tool.asks_to_leave_the_sandbox().then(|| {
+        conversation
+            .tool_context()
+            .clone()
+            .with_sandbox(SandboxPolicy::off())
+    });
     let mut output = tools::execute(
         tool,
-        conversation.tool_context(),
+        unsandboxed.as_ref().unwrap_or(conversation.tool_context()),
         &sink,
         ctx.cancel.child_token(),
         allowed_outside,

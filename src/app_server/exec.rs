@@ -172,13 +172,12 @@ pub fn exec(
         })
     };
     let args = ShellArgs {
-        command: ShellCommand::Argv(p.command),
-        workdir: None,
         timeout_ms: Some(if p.disable_timeout {
             u64::MAX / 4
         } else {
             p.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
         }),
+        ..ShellArgs::new(ShellCommand::Argv(p.command))
     };
     Ok(async move {
         let _registered = registered;

@@ -1004,6 +1004,7 @@ mod tests {
                     command: "touch /etc/x".into(),
                     workdir: PathBuf::from("/p"),
                     blocked: "the output mentions a permission error".into(),
+                    requested: false,
                 },
             ),
             answer("c1", Some(ApprovalDecision::No { reason: None })),

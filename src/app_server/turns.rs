@@ -619,10 +619,11 @@ async fn ask_host(
             command: shown,
             workdir,
             blocked,
+            requested,
         } => command(
             shown,
             Some(workdir),
-            Some(format!("{blocked}; run it again without the sandbox?")),
+            Some(ApprovalSubject::unsandboxed_question(&blocked, requested)),
         )
         .into_message(),
         ApprovalSubject::McpTool {

@@ -55,12 +55,6 @@ pub struct ExecArgs {
     /// Run outside a git repository (Codex's exec refuses to by default; so does kelp's).
     #[arg(long)]
     skip_git_repo_check: bool,
-    /// Commands may write the project (workspace-write), still never asking.
-    #[arg(long, conflicts_with = "dangerously_bypass_approvals_and_sandbox")]
-    full_auto: bool,
-    /// No sandbox and no approvals: commands run with your full rights.
-    #[arg(long, alias = "yolo")]
-    dangerously_bypass_approvals_and_sandbox: bool,
     /// Save nothing of the conversation.
     #[arg(long)]
     ephemeral: bool,
@@ -112,15 +106,9 @@ impl ExecArgs {
                 "--cyber-access-program {program}: kelp has no access programs"
             ));
         }
+        // --full-auto (workspace-write) and --yolo are every agent command's flags.
         overrides.default_approval = Some(ApprovalMode::FullAuto);
         overrides.default_sandbox = Some(SandboxMode::ReadOnly);
-        if self.full_auto {
-            overrides.sandbox = overrides.sandbox.or(Some(SandboxMode::WorkspaceWrite));
-        }
-        if self.dangerously_bypass_approvals_and_sandbox {
-            overrides.sandbox = Some(SandboxMode::Off);
-            overrides.approval = Some(ApprovalMode::FullAuto);
-        }
         for dir in &self.add_dir {
             let dir = std::fs::canonicalize(dir)
                 .map_err(|e| format!("--add-dir {}: {e}", dir.display()))?;

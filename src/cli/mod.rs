@@ -66,9 +66,25 @@ pub struct AgentFlags {
     /// The model to use (beats KELP_MODEL and the config file).
     #[arg(long, short = 'm', value_name = "MODEL")]
     model: Option<String>,
-    /// What the agent may do without asking: ask, auto-edit or full-auto.
-    #[arg(long, value_name = "MODE", value_parser = parse_approval)]
+    /// What the agent may do without asking: Codex's untrusted (kelp's ask), on-request
+    /// (full-auto: commands run in the sandbox, asks to go beyond it) or never; or kelp's
+    /// auto-edit (patches apply, commands ask).
+    #[arg(
+        long,
+        short = 'a',
+        visible_alias = "ask-for-approval",
+        value_name = "POLICY",
+        value_parser = parse_approval
+    )]
     approval: Option<ApprovalMode>,
+    /// Commands run in the sandbox and patches apply without asking: -a on-request with
+    /// --sandbox workspace-write (either may still be given).
+    #[arg(long, conflicts_with = "dangerously_bypass_approvals_and_sandbox")]
+    full_auto: bool,
+    /// No sandbox and no approvals: the model's commands run with your full rights, unasked.
+    /// Only inside a machine or container that is itself the boundary.
+    #[arg(long, visible_alias = "yolo")]
+    dangerously_bypass_approvals_and_sandbox: bool,
     /// What a command the model runs may touch: workspace-write (write only inside the project,
     /// the temp dir and kelp's cache), read-only, or off (Codex's danger-full-access). Enforced
     /// by the kernel (namespaces that hide credentials, Landlock, seccomp).
@@ -101,6 +117,10 @@ impl AgentFlags {
         Self {
             model: after.model.or(self.model),
             approval: after.approval.or(self.approval),
+            full_auto: after.full_auto || self.full_auto,
+            dangerously_bypass_approvals_and_sandbox: after
+                .dangerously_bypass_approvals_and_sandbox
+                || self.dangerously_bypass_approvals_and_sandbox,
             sandbox: after.sandbox.or(self.sandbox),
             network: after.network.or(self.network),
             codex,
@@ -324,6 +344,13 @@ fn run_cli() -> ExitCode {
     overrides.model = agent.model.clone().or(overrides.model);
     overrides.approval = agent.approval.or(overrides.approval);
     overrides.sandbox = agent.sandbox.or(overrides.sandbox);
+    if agent.dangerously_bypass_approvals_and_sandbox {
+        overrides.approval = Some(ApprovalMode::Never);
+        overrides.sandbox = Some(SandboxMode::Off);
+    } else if agent.full_auto {
+        overrides.approval = overrides.approval.or(Some(ApprovalMode::FullAuto));
+        overrides.sandbox = overrides.sandbox.or(Some(SandboxMode::WorkspaceWrite));
+    }
     overrides.network = agent.network.or(overrides.network);
     overrides.profile = agent.profile.clone();
     let (config, warnings) = match Config::load(&overrides) {

@@ -94,9 +94,9 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
 fn run_probe(policy: &SandboxPolicy, project_dir: &Path) -> Result<f64, String> {
     let runtime = runtime().map_err(|_| "no runtime to run it on".to_string())?;
     let args = ShellArgs {
-        command: ShellCommand::Argv(vec!["true".to_string()]),
         workdir: None,
         timeout_ms: Some(10_000),
+        ..ShellArgs::new(ShellCommand::Argv(vec!["true".to_string()]))
     };
     let started = Instant::now();
     let outcome = runtime.block_on(shell::run(

@@ -149,7 +149,7 @@ mod tests {
         for (codex, given, kelp) in [
             ("model", json!("gpt-5.4"), json!("gpt-5.4")),
             ("model_reasoning_effort", json!("HIGH"), json!("high")),
-            ("approval_policy", json!("on-request"), json!("auto-edit")),
+            ("approval_policy", json!("on-request"), json!("full-auto")),
             ("sandbox_mode", json!("danger-full-access"), json!("off")),
             (
                 "sandbox_workspace_write.network_access",

@@ -2,39 +2,45 @@
 //! runs without asking) and the sandbox (what a command may touch once it runs). They live
 //! here, below the agent, because the config file, the flags and every front end share them.
 
-/// How much the agent may do without asking.
+/// How much the agent may do without asking: Codex's approval policies, and kelp's `auto-edit`
+/// between the first two.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ApprovalMode {
-    /// Read-only tools run; `shell` and `apply_patch` ask.
+    /// Codex's `untrusted`: what is known to only read runs; other commands and patches ask.
     #[default]
     Ask,
-    /// `apply_patch` inside the project runs; `shell` asks.
+    /// kelp's own: patches inside the project apply; commands that do more than read ask.
     AutoEdit,
-    /// Everything inside the project runs.
+    /// Codex's `on-request`: commands run in the sandbox and patches inside the project apply
+    /// without asking; what needs more than the sandbox gives (a command run outside it, a
+    /// path outside the project, a protected path) asks.
     FullAuto,
+    /// Codex's `never`: as `on-request`, but nothing asks: what would is refused, and the
+    /// model is told.
+    Never,
 }
 
 impl ApprovalMode {
     /// Every mode, in the order a picker shows them.
-    pub const ALL: [ApprovalMode; 3] = [Self::Ask, Self::AutoEdit, Self::FullAuto];
+    pub const ALL: [ApprovalMode; 4] = [Self::Ask, Self::AutoEdit, Self::FullAuto, Self::Never];
 
-    /// The mode's name in flags and the config file: `ask`, `auto-edit`, `full-auto`.
+    /// The mode's name in flags and the config file: `ask`, `auto-edit`, `full-auto`, `never`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ask => "ask",
             Self::AutoEdit => "auto-edit",
             Self::FullAuto => "full-auto",
+            Self::Never => "never",
         }
     }
 
-    /// The mode's name as Codex's `approval_policy`: `untrusted` asks before commands and
-    /// edits, `on-request` lets edits inside the project through, `never` runs everything
-    /// inside it.
+    /// The mode's name as Codex's `approval_policy`. `auto-edit`, which Codex has not, is said
+    /// as `untrusted`, the policy that asks before the commands it asks before.
     pub fn codex_name(self) -> &'static str {
         match self {
-            Self::Ask => "untrusted",
-            Self::AutoEdit => "on-request",
-            Self::FullAuto => "never",
+            Self::Ask | Self::AutoEdit => "untrusted",
+            Self::FullAuto => "on-request",
+            Self::Never => "never",
         }
     }
 
@@ -43,10 +49,15 @@ impl ApprovalMode {
     pub fn from_codex(policy: &str) -> Option<Self> {
         match policy {
             "untrusted" => Some(Self::Ask),
-            "on-request" | "on-failure" => Some(Self::AutoEdit),
-            "never" => Some(Self::FullAuto),
+            "on-request" | "on-failure" => Some(Self::FullAuto),
+            "never" => Some(Self::Never),
             _ => None,
         }
+    }
+
+    /// Whether nobody is asked in this mode: what would ask is refused.
+    pub fn never_asks(self) -> bool {
+        self == Self::Never
     }
 }
 
@@ -59,10 +70,17 @@ impl std::fmt::Display for ApprovalMode {
 impl std::str::FromStr for ApprovalMode {
     type Err = String;
 
-    /// Parses `ask`, `auto-edit` or `full-auto` (case and `_`/`-` do not matter).
+    /// Parses kelp's names (`ask`, `auto-edit`, `full-auto`, `never`) and Codex's
+    /// (`untrusted`, `on-request`, `on-failure`); case and `_`/`-` do not matter.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         by_name(s, Self::ALL, Self::as_str)
-            .ok_or_else(|| format!("{s:?} is not an approval mode (ask, auto-edit, full-auto)"))
+            .or_else(|| Self::from_codex(&s.trim().to_ascii_lowercase().replace('_', "-")))
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not an approval mode (ask, auto-edit, full-auto, never, or Codex's \
+                     untrusted, on-request)"
+                )
+            })
     }
 }
 

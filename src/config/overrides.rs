@@ -235,7 +235,7 @@ mod tests {
         );
         assert_eq!(flags.model.as_deref(), Some("gpt-5.4"));
         assert_eq!(flags.reasoning_effort.as_deref(), Some("high"));
-        assert_eq!(flags.approval, Some(ApprovalMode::FullAuto));
+        assert_eq!(flags.approval, Some(ApprovalMode::Never));
         assert_eq!(flags.sandbox, Some(SandboxMode::ReadOnly));
         assert_eq!(flags.network, Some(true));
         assert_eq!(

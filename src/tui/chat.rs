@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::history_cell::{CellKind, HistoryCell, ToolCall, ToolEnd};
+use super::history_cell::{CellKind, HistoryCell, ShownChange, ToolCall, ToolEnd};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
 use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, ItemId, PlanStep};
@@ -163,8 +163,23 @@ impl Chat {
             summary,
             output: String::new(),
             finished: None,
+            changes: Vec::new(),
         }));
         self.tool_cells.insert(call_id, index);
+    }
+
+    /// The files a running patch changed, shown with its diff once it ends.
+    pub fn files_changed(
+        &mut self,
+        call_id: &str,
+        changes: &[crate::agent::tools::apply_patch::FileChange],
+    ) {
+        if let Some(&index) = self.tool_cells.get(call_id)
+            && let Some(cell) = self.transcript.get_mut(index)
+            && let CellKind::Tool(call) = cell.kind_mut()
+        {
+            call.changes = changes.iter().map(ShownChange::of).collect();
+        }
     }
 
     /// Output of a running tool; the oldest goes past [`MAX_TOOL_OUTPUT`].

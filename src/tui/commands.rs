@@ -260,24 +260,20 @@ impl App {
                 ),
             ],
             SlashCommand::Approval => {
-                let items = [
-                    ApprovalMode::Ask,
-                    ApprovalMode::AutoEdit,
-                    ApprovalMode::FullAuto,
-                ]
-                .into_iter()
-                .map(|mode| PickerItem {
-                    label: approval_name(mode).to_string(),
-                    detail: approval_detail(mode).to_string(),
-                    current: mode == self.status.approval_mode,
-                })
-                // Then the rules kept for this project, each to forget with Enter.
-                .chain(self.status.command_rules.iter().map(|rule| PickerItem {
-                    label: format!("`{}`", command_rules::shown(rule)),
-                    detail: "runs without asking here · enter forgets it".to_string(),
-                    current: false,
-                }))
-                .collect();
+                let items = ApprovalMode::ALL
+                    .into_iter()
+                    .map(|mode| PickerItem {
+                        label: approval_name(mode).to_string(),
+                        detail: approval_detail(mode).to_string(),
+                        current: mode == self.status.approval_mode,
+                    })
+                    // Then the rules kept for this project, each to forget with Enter.
+                    .chain(self.status.command_rules.iter().map(|rule| PickerItem {
+                        label: format!("`{}`", command_rules::shown(rule)),
+                        detail: "runs without asking here · enter forgets it".to_string(),
+                        current: false,
+                    }))
+                    .collect();
                 let picker = Picker::new("Approval mode", items, "");
                 vec![Effect::OpenPicker(PickerKind::Approval, picker)]
             }
@@ -409,11 +405,7 @@ impl App {
             PickerKind::Rewind => vec![Effect::Rewind(index)],
             PickerKind::UndoFiles => vec![Effect::UndoFiles(index)],
             PickerKind::Approval => {
-                let modes = [
-                    ApprovalMode::Ask,
-                    ApprovalMode::AutoEdit,
-                    ApprovalMode::FullAuto,
-                ];
+                let modes = ApprovalMode::ALL;
                 match modes.get(index) {
                     Some(&mode) => vec![
                         Effect::SetApprovalMode(mode),

@@ -150,7 +150,8 @@ impl App {
                 self.status.instructions_in_history = false;
             }
             Event::Conversation { id } => self.session.id = Some(id),
-            Event::FilesChanged { changes, .. } => {
+            Event::FilesChanged { call_id, changes } => {
+                self.chat.files_changed(&call_id, &changes);
                 self.session
                     .patches
                     .extend(changes.into_iter().map(|change| change.diff));

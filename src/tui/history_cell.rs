@@ -64,6 +64,76 @@ pub struct ToolCall {
     pub summary: String,
     pub output: String,
     pub finished: Option<ToolEnd>,
+    /// The files a patch changed, each with its diff: shown instead of the call's line.
+    pub changes: Vec<ShownChange>,
+}
+
+/// A file a patch changed, as the transcript shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownChange {
+    /// `Edited`, `Added`, `Deleted`.
+    pub verb: &'static str,
+    /// The file as the diff names it (`a.rs`, or `old.rs → new.rs` for a move).
+    pub path: String,
+    pub added: usize,
+    pub removed: usize,
+    /// The diff's changed lines with their context, without its headers (`⋮` between hunks).
+    pub hunks: String,
+}
+
+impl ShownChange {
+    /// `change` as shown: its counts and names read off its diff.
+    pub fn of(change: &crate::agent::tools::apply_patch::FileChange) -> Self {
+        use crate::agent::tools::apply_patch::ChangeKind;
+        let mut from = None;
+        let mut to = None;
+        let (mut added, mut removed) = (0, 0);
+        let mut hunks = String::new();
+        for line in change.diff.lines() {
+            if let Some(name) = line.strip_prefix("--- ") {
+                from = name.strip_prefix("a/").map(str::to_string);
+            } else if let Some(name) = line.strip_prefix("+++ ") {
+                to = name.strip_prefix("b/").map(str::to_string);
+            } else if line.starts_with("@@") {
+                // Hunks are told apart as Codex does, without their line numbers.
+                if !hunks.is_empty() {
+                    hunks.push_str("⋮\n");
+                }
+            } else if !line.starts_with("diff --git ") {
+                added += usize::from(line.starts_with('+'));
+                removed += usize::from(line.starts_with('-'));
+                hunks.push_str(line);
+                hunks.push('\n');
+            }
+        }
+        let shown =
+            |name: Option<String>| name.unwrap_or_else(|| crate::humanize::home_path(&change.path));
+        let (verb, path) = match change.kind {
+            ChangeKind::Add => ("Added", shown(to)),
+            ChangeKind::Delete => ("Deleted", shown(from)),
+            ChangeKind::Update => match (from, to) {
+                (Some(from), Some(to)) if from != to => ("Edited", format!("{from} → {to}")),
+                (from, to) => ("Edited", shown(to.or(from))),
+            },
+        };
+        Self {
+            verb,
+            path,
+            added,
+            removed,
+            hunks,
+        }
+    }
+
+    /// `(+1 −1)`: what was added and removed, the zero side left out of an added or deleted
+    /// file.
+    fn counts(&self) -> String {
+        match (self.added, self.removed) {
+            (added, 0) if self.verb == "Added" => format!("(+{added})"),
+            (0, removed) if self.verb == "Deleted" => format!("(−{removed})"),
+            (added, removed) => format!("(+{added} −{removed})"),
+        }
+    }
 }
 
 /// How a tool call ended.
@@ -370,7 +440,53 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The most diff lines a patch shows until details are shown (ctrl+o).
+const COLLAPSED_DIFF_LINES: usize = 16;
+
+/// A patch that changed files: each file's line, `• Edited calc.py (+1 −1)`, and its changed
+/// lines, folded past [`COLLAPSED_DIFF_LINES`] until details are shown.
+fn patch_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
+    let mut out = Vec::new();
+    let limit = if expanded {
+        EXPANDED_OUTPUT_LINES
+    } else {
+        COLLAPSED_DIFF_LINES
+    };
+    let mut shown = 0;
+    let mut hidden = 0;
+    for change in &call.changes {
+        out.push(hanging(
+            vec![
+                Span::styled("• ", theme::good()),
+                Span::styled(format!("{} ", change.verb), Style::new().bold()),
+                Span::raw(change.path.clone()),
+                Span::styled(format!(" {}", change.counts()), theme::dim()),
+            ],
+            "    ",
+        ));
+        let lines = change.hunks.trim_end().lines().count();
+        let room = limit.saturating_sub(shown).min(lines);
+        if room > 0 {
+            let kept: Vec<&str> = change.hunks.lines().take(room).collect();
+            diff_lines(&kept.join("\n"), &mut out);
+        }
+        shown += room;
+        hidden += lines - room;
+    }
+    if hidden > 0 {
+        let hint = if expanded { "" } else { " (ctrl+o to expand)" };
+        out.push(RichLine::plain(Line::from(Span::styled(
+            format!("  … {hidden} more lines{hint}"),
+            theme::dim(),
+        ))));
+    }
+    out
+}
+
 fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
+    if !call.changes.is_empty() && call.finished.is_some_and(|end| end.success) {
+        return patch_lines(call, expanded);
+    }
     let verb = match (&call.finished, call.tool.as_str()) {
         (None, _) => "Running",
         (Some(_), "shell") => "Ran",
@@ -562,8 +678,13 @@ fn approval_lines(
             command,
             workdir,
             blocked,
+            requested,
         } => {
-            out.push(asking("Run it again without the sandbox?"));
+            out.push(asking(if *requested {
+                "Run this command outside the sandbox?"
+            } else {
+                "Run it again without the sandbox?"
+            }));
             out.push(hanging(
                 vec![Span::raw("  "), Span::raw(blocked.clone())],
                 "  ",
@@ -672,6 +793,7 @@ mod tests {
             tool: "shell".into(),
             summary: "seq 10".into(),
             output: (1..=10).map(|i| format!("{i}\n")).collect(),
+            changes: Vec::new(),
             finished: Some(ToolEnd {
                 success: true,
                 exit_code: Some(0),
@@ -689,5 +811,50 @@ mod tests {
         assert_eq!(shown[2], "  │ 6");
         assert_eq!(shown[7], "  └ ✓ exit 0 · 1.5s");
         assert_eq!(cell.height(60, true), 13);
+    }
+
+    #[test]
+    fn a_long_patch_is_folded_with_a_count_and_shown_whole_when_expanded() {
+        use crate::agent::tools::apply_patch::{ChangeKind, FileChange};
+        let body: String = (1..=30).map(|i| format!("+line {i}\n")).collect();
+        let change = FileChange {
+            kind: ChangeKind::Add,
+            path: "/p/notes.txt".into(),
+            move_to: None,
+            diff: format!("--- /dev/null\n+++ b/notes.txt\n@@ -0,0 +1,30 @@\n{body}"),
+            old_text: None,
+            new_text: Some(body.clone()),
+        };
+        let mut cell = HistoryCell::new(CellKind::Tool(ToolCall {
+            call_id: "p".into(),
+            tool: "apply_patch".into(),
+            summary: "notes.txt".into(),
+            output: String::new(),
+            changes: vec![ShownChange::of(&change)],
+            finished: Some(ToolEnd {
+                success: true,
+                exit_code: None,
+                interrupted: false,
+                duration: None,
+            }),
+        }));
+        let shown = |cell: &mut HistoryCell, expanded| -> Vec<String> {
+            cell.lines(80, expanded)
+                .iter()
+                .map(|l| l.to_string())
+                .collect()
+        };
+        let folded = shown(&mut cell, false);
+        assert_eq!(folded[0], "• Added notes.txt (+30)");
+        assert_eq!(folded[1], "  +line 1");
+        assert_eq!(folded[COLLAPSED_DIFF_LINES], "  +line 16");
+        assert_eq!(
+            folded[COLLAPSED_DIFF_LINES + 1],
+            "  … 14 more lines (ctrl+o to expand)"
+        );
+        assert_eq!(folded[COLLAPSED_DIFF_LINES + 2..], [""], "a blank row after the cell");
+        let whole = shown(&mut cell, true);
+        assert_eq!(whole[30], "  +line 30");
+        assert_eq!(whole[31..], [""], "nothing folded");
     }
 }

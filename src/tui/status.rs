@@ -277,19 +277,23 @@ pub fn describe_usage(u: &TokenUsage) -> String {
     )
 }
 
+/// A mode's name as the client shows it: kelp's, with Codex's where it has one of its own.
 pub fn approval_name(mode: ApprovalMode) -> &'static str {
     match mode {
-        ApprovalMode::Ask => "ask",
+        ApprovalMode::Ask => "ask (untrusted)",
         ApprovalMode::AutoEdit => "auto-edit",
-        ApprovalMode::FullAuto => "full-auto",
+        ApprovalMode::FullAuto => "full-auto (on-request)",
+        ApprovalMode::Never => "never",
     }
 }
 
+/// What a mode runs without asking, in a few words (they fit 80 columns beside its name).
 pub fn approval_detail(mode: ApprovalMode) -> &'static str {
     match mode {
-        ApprovalMode::Ask => "ask before commands and edits",
-        ApprovalMode::AutoEdit => "edit files in the project freely, ask before commands",
-        ApprovalMode::FullAuto => "run everything inside the project without asking",
+        ApprovalMode::Ask => "ask before edits and most commands",
+        ApprovalMode::AutoEdit => "edits apply; commands ask",
+        ApprovalMode::FullAuto => "sandboxed commands and edits run unasked",
+        ApprovalMode::Never => "never asks; what would ask is refused",
     }
 }
 

@@ -1025,6 +1025,7 @@ async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_s
                 command: command.clone(),
                 workdir: PathBuf::from(a.dir()),
                 blocked,
+                requested: false,
             }
         );
         assert!(!target.exists(), "the sandboxed run wrote outside");
@@ -1049,6 +1050,78 @@ async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_s
             .starts_with("The first run failed with a refusal the sandbox may have caused; the user let it run again"),
         "{}",
         output_for(&inputs[2], "s2")
+    );
+}
+
+/// In `full-auto` (Codex's on-request) a command runs in the sandbox unasked; one the model
+/// asks to run outside it (`sandbox_permissions: "require_escalated"`) asks with the model's
+/// question, and once allowed runs without the sandbox (its write outside the project lands).
+/// In `never` the same request is refused, unasked, and the model is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_the_model_asks_to_run_outside_the_sandbox_asks_in_every_mode() {
+    if kelp::agent::tools::sandbox::support().landlock.is_err() {
+        eprintln!("no sandbox on this kernel; nothing to test");
+        return;
+    }
+    let Some(outside) = crate::support::dir_outside_the_sandbox() else {
+        return;
+    };
+    let target = outside.path().join("made.txt");
+    let command = format!("echo x > {}", target.display());
+    let escalated = json!({
+        "command": command,
+        "sandbox_permissions": "require_escalated",
+        "justification": "Write the build stamp outside the project?"
+    });
+    let mut a = agent(ApprovalMode::FullAuto).await;
+    a.fake.push_responses([
+        Reply::call_with_id("s0", "shell", json!({ "command": "touch inside.txt" })),
+        Reply::call_with_id("s1", "shell", escalated.clone()),
+        Reply::text("done"),
+    ]);
+    a.submit("stamp it");
+    let (id, call_id, subject) = a.approval().await;
+    assert_eq!(call_id, "s1", "the sandboxed command ran unasked");
+    assert!(a.project.path().join("inside.txt").exists());
+    assert_eq!(
+        subject,
+        ApprovalSubject::Unsandboxed {
+            command: command.clone(),
+            workdir: a.project.path().canonicalize().unwrap(),
+            blocked: "Write the build stamp outside the project?".into(),
+            requested: true,
+        }
+    );
+    assert!(!target.exists(), "nothing ran before the answer");
+    a.approve(id, ApprovalDecision::Yes);
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(
+        target.exists(),
+        "the allowed command ran outside the sandbox"
+    );
+    std::fs::remove_file(&target).unwrap();
+
+    let mut a = agent(ApprovalMode::Never).await;
+    a.fake.push_responses([
+        Reply::call_with_id("s1", "shell", escalated),
+        Reply::text("done"),
+    ]);
+    a.submit("stamp it");
+    let (seen, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::ApprovalRequested { .. })),
+        "never asks"
+    );
+    assert!(!target.exists());
+    assert!(
+        a.last_output("s1")
+            .contains("outside the sandbox needs the user's approval"),
+        "{}",
+        a.last_output("s1")
     );
 }
 

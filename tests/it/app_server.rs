@@ -887,7 +887,7 @@ async fn a_hosts_start_up_sequence_is_answered_in_codex_words() {
     std::fs::create_dir_all(&config_dir).unwrap();
     std::fs::write(
         config_dir.join("config.toml"),
-        "# kept\nmodel = \"gpt-5.4\"\napproval = \"auto-edit\"\n\n[mcp_servers.docs]\nurl = \"http://127.0.0.1:9/mcp\"\nenabled = false\n",
+        "# kept\nmodel = \"gpt-5.4\"\napproval = \"full-auto\"\n\n[mcp_servers.docs]\nurl = \"http://127.0.0.1:9/mcp\"\nenabled = false\n",
     )
     .unwrap();
     let mut server = Server::start_in(&fake, home);
@@ -1423,7 +1423,7 @@ async fn config_writes_keep_the_file_and_apply_to_new_threads() {
         ]}),
     );
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("approval = \"full-auto\""), "{text}");
+    assert!(text.contains("approval = \"never\""), "{text}");
     assert!(text.contains("[mcp_servers.docs]"), "{text}");
     assert!(text.starts_with("# my settings\n"), "{text}");
     let (unknown, _) = server.call(

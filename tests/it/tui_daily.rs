@@ -892,6 +892,69 @@ async fn diff_shows_the_working_tree_or_the_conversations_patches() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// Under `-a on-request` a patch applies without a dialog and shows as Codex shows it, its
+/// file's line with the counts and the changed lines, at 80×24 over SSH: live, and the same
+/// when the conversation is reopened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_patch_shows_its_diff_live_and_reopened() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("calc.py"),
+        "def add(a, b):\n    return a - b\n",
+    )
+    .unwrap();
+    std::fs::write(home.path().join("old.txt"), "gone\n").unwrap();
+    let patch = "*** Begin Patch\n*** Update File: calc.py\n@@\n def add(a, b):\n-    return a - b\n+    return a + b\n*** Delete File: old.txt\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Fixed the sum."),
+    ]);
+    let shown = [
+        " • Edited calc.py (+1 −1)",
+        "    def add(a, b):",
+        "   -    return a - b",
+        "   +    return a + b",
+        " • Deleted old.txt (−1)",
+        "   -gone",
+    ];
+    let mut pty = over_ssh(&fake, home.path(), &["-a", "on-request"], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("fix add\r");
+    let screen = pty.wait_for("Fixed the sum.", WAIT);
+    assert_rows_in_order(&screen, &shown);
+    assert!(!screen.contains("Apply this change?"), "{screen}");
+    assert!(!screen.contains("✓ done"), "{screen}");
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("calc.py")).unwrap(),
+        "def add(a, b):\n    return a + b\n"
+    );
+    pty.send("/quit\r");
+    assert!(pty.wait_exit(WAIT));
+    drop(pty);
+
+    let mut resumed = over_ssh(&fake, home.path(), &["--continue"], &[]);
+    let screen = resumed.wait_for("Resumed the saved conversation.", WAIT);
+    assert_rows_in_order(&screen, &shown);
+    resumed.send("\x04");
+    assert!(resumed.wait_exit(WAIT));
+}
+
+/// Each of `rows` is a row of `screen` (trailing blanks aside), one after the other.
+fn assert_rows_in_order(screen: &str, rows: &[&str]) {
+    let on_screen: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    let at = on_screen.iter().position(|row| *row == rows[0]);
+    let Some(at) = at else {
+        panic!("{:?} is not a row of the screen:\n{screen}", rows[0]);
+    };
+    assert_eq!(
+        on_screen.get(at..at + rows.len()),
+        Some(rows),
+        "the rows after {:?} differ:\n{screen}",
+        rows[0]
+    );
+}
+
 /// Every line of `wanted` is on `screen`.
 fn assert_shows(screen: &str, wanted: &[&str]) {
     for line in wanted {

@@ -305,7 +305,7 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
         screen.contains("`cargo test`") && screen.contains("enter forgets it"),
         "{screen}"
     );
-    for _ in 0..3 {
+    for _ in 0..kelp::config::ApprovalMode::ALL.len() {
         key(&mut app, KeyCode::Down);
     }
     key(&mut app, KeyCode::Enter);

@@ -85,9 +85,9 @@ impl Core {
                 })
             };
             let args = ShellArgs {
-                command: ShellCommand::Script(command),
                 workdir: None,
                 timeout_ms: Some(OWN_COMMAND_TIMEOUT_MS),
+                ..ShellArgs::new(ShellCommand::Script(command))
             };
             let ran = shell::run(
                 &args,

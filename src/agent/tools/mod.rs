@@ -202,6 +202,22 @@ pub enum ToolParseError {
 }
 
 impl ToolCall {
+    /// Whether this is a command the model asks to run outside the sandbox.
+    pub fn asks_to_leave_the_sandbox(&self) -> bool {
+        matches!(self, Self::Shell(args) if args.asks_to_leave_the_sandbox())
+    }
+
+    /// This call without a request to leave the sandbox (where there is no sandbox to leave).
+    pub fn in_the_sandbox(&self) -> Self {
+        match self {
+            Self::Shell(args) => Self::Shell(shell::ShellArgs {
+                sandbox_permissions: None,
+                with_escalated_permissions: None,
+                ..args.clone()
+            }),
+            other => other.clone(),
+        }
+    }
     /// Parses a `function_call` item's `name` and `arguments` (a JSON string), for kelp's own
     /// tools.
     pub fn parse(name: &str, arguments: &str) -> Result<Self, ToolParseError> {

@@ -45,9 +45,37 @@ pub struct ShellArgs {
     /// Milliseconds before the command's process group is killed.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// `require_escalated`: the model asks to run the command outside the sandbox (Codex's
+    /// parameter); a person is asked, with `justification`.
+    #[serde(default)]
+    pub sandbox_permissions: Option<String>,
+    /// Codex's older word for the same request.
+    #[serde(default)]
+    pub with_escalated_permissions: Option<bool>,
+    /// The model's question to the person when it asks to leave the sandbox.
+    #[serde(default)]
+    pub justification: Option<String>,
 }
 
 impl ShellArgs {
+    /// `command`, run in the project with the default timeout, in the sandbox.
+    pub fn new(command: ShellCommand) -> Self {
+        Self {
+            command,
+            workdir: None,
+            timeout_ms: None,
+            sandbox_permissions: None,
+            with_escalated_permissions: None,
+            justification: None,
+        }
+    }
+
+    /// Whether the model asks to run this command outside the sandbox.
+    pub fn asks_to_leave_the_sandbox(&self) -> bool {
+        self.sandbox_permissions.as_deref() == Some("require_escalated")
+            || self.with_escalated_permissions == Some(true)
+    }
+
     /// How long the command may run.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
@@ -848,9 +876,9 @@ mod tests {
 
     fn script(s: &str) -> ShellArgs {
         ShellArgs {
-            command: ShellCommand::Script(s.to_string()),
             workdir: None,
             timeout_ms: None,
+            ..ShellArgs::new(ShellCommand::Script(s.to_string()))
         }
     }
 
@@ -914,9 +942,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         let args = ShellArgs {
-            command: ShellCommand::Argv(vec!["pwd".to_string()]),
             workdir: Some("sub".to_string()),
             timeout_ms: None,
+            ..ShellArgs::new(ShellCommand::Argv(vec!["pwd".to_string()]))
         };
         let outcome = run_in(dir.path(), &args).await;
         assert!(outcome.success());
@@ -927,17 +955,23 @@ mod tests {
         // script: exec'ing a just-written file races with forks in other test threads.)
         std::os::unix::fs::symlink("/bin/echo", dir.path().join("sub/say")).unwrap();
         let args = ShellArgs {
-            command: ShellCommand::Argv(vec!["./say".to_string(), "hello from sub".to_string()]),
             workdir: Some("sub".to_string()),
             timeout_ms: None,
+            ..ShellArgs::new(ShellCommand::Argv(vec![
+                "./say".to_string(),
+                "hello from sub".to_string(),
+            ]))
         };
         assert_eq!(run_in(dir.path(), &args).await.output, "hello from sub\n");
 
         // No shell in between: `$HOME` stays literal.
         let args = ShellArgs {
-            command: ShellCommand::Argv(vec!["echo".to_string(), "$HOME".to_string()]),
             workdir: None,
             timeout_ms: None,
+            ..ShellArgs::new(ShellCommand::Argv(vec![
+                "echo".to_string(),
+                "$HOME".to_string(),
+            ]))
         };
         assert_eq!(run_in(dir.path(), &args).await.output, "$HOME\n");
     }
@@ -946,9 +980,9 @@ mod tests {
     async fn start_failures_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let args = ShellArgs {
-            command: ShellCommand::Argv(vec!["/definitely/not/here".to_string()]),
             workdir: None,
             timeout_ms: None,
+            ..ShellArgs::new(ShellCommand::Argv(vec!["/definitely/not/here".to_string()]))
         };
         let err = run(
             &args,

@@ -86,6 +86,18 @@ const SHELL_PARAMETERS: &str = r#"{
             "type": "integer",
             "minimum": 1,
             "description": "Milliseconds before the command is killed. Default: 120000."
+        },
+        "sandbox_permissions": {
+            "type": "string",
+            "enum": [
+                "use_default",
+                "require_escalated"
+            ],
+            "description": "`require_escalated` to ask the user to run this command outside the sandbox (it needs the network, or to write outside the project); say why in `justification`. Default: use_default."
+        },
+        "justification": {
+            "type": "string",
+            "description": "With require_escalated: a short question for the user, such as \"Download the crate index to build the project?\""
         }
     },
     "required": [
