@@ -64,6 +64,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             warning: None,
             mouse: false,
             pick_session: false,
+            ask_trust: None,
             prompt: None,
         },
     );

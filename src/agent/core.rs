@@ -21,7 +21,7 @@ use super::turn::{DEFAULT_MAX_STEPS, run_turn_unfinished};
 use super::turn_context::{Steered, TurnContext, outcome_of, take_steered};
 use crate::auth::login::LoginMethod;
 use crate::auth::{Accounts, AuthManager, ExternalAuth, SaveKeyError, mask_key};
-use crate::config::{self, Config, Setting};
+use crate::config::{Config, Setting};
 use crate::llm::types::Item;
 use crate::llm::{LlmClient, StreamSettings, models};
 use crate::mcp::{McpManager, McpUpdate};
@@ -29,6 +29,7 @@ use crate::session;
 
 mod history;
 mod host;
+mod settings;
 
 /// How the core starts, besides the configuration.
 #[derive(Clone)]
@@ -602,6 +603,7 @@ impl Core {
                 self.approvals.set_mode(mode);
                 self.remember(Setting::Approval(mode));
             }
+            Op::TrustProject(trusted) => self.trust_project(trusted),
             Op::RemoveCommandRule(prefix) => {
                 if let Err(e) = self.approvals.remove_rule(&prefix) {
                     self.events.send(Event::Error(e)).ok();
@@ -687,42 +689,6 @@ impl Core {
                 ))
                 .ok();
         }
-    }
-
-    /// `Op::Override`: a host's settings for the turns from now on, not saved.
-    fn override_settings(&mut self, settings: Settings) {
-        let Settings {
-            model,
-            approval,
-            effort,
-            summary,
-            sandbox,
-        } = settings;
-        if let Some(model) = model {
-            self.use_model(model);
-        }
-        if let Some(mode) = approval {
-            self.approvals.set_mode(mode);
-        }
-        self.chosen = Settings {
-            model: None,
-            approval: None,
-            effort: effort.or(self.chosen.effort),
-            summary: summary.or(self.chosen.summary),
-            sandbox: sandbox.or(self.chosen.sandbox),
-        };
-        if let Some(conversation) = &mut self.conversation {
-            conversation.apply(&self.chosen);
-        }
-    }
-
-    fn use_model(&mut self, model: String) {
-        if let Some(conversation) = &mut self.conversation {
-            conversation.set_model(model.clone());
-        }
-        // A conversation resumed from now on uses it too, as the picker says.
-        self.config.model = Some(model.clone());
-        self.model = model;
     }
 
     /// `/diff`: the project's `git diff HEAD`, by git confined as a command is.
@@ -896,35 +862,6 @@ impl Core {
             };
             let _ = events.send(event);
         });
-    }
-
-    /// Saves a choice made in the front end to the config file, keeping the rest of it.
-    fn remember(&mut self, setting: Setting) {
-        let settings = self.settings.get_or_insert_with(|| {
-            let (tx, rx) = unbounded_channel();
-            crate::task::spawn(save_settings(
-                self.config.config_dir.clone(),
-                rx,
-                self.events.clone(),
-            ));
-            tx
-        });
-        let _ = settings.send(setting);
-    }
-}
-
-/// Saves settings one at a time in the order they were chosen.
-async fn save_settings(
-    config_dir: PathBuf,
-    mut settings: UnboundedReceiver<Setting>,
-    events: UnboundedSender<Event>,
-) {
-    while let Some(setting) = settings.recv().await {
-        let dir = config_dir.clone();
-        let saved = crate::task::spawn_blocking(move || config::save_setting(&dir, &setting)).await;
-        if let Ok(Err(e)) = saved {
-            let _ = events.send(Event::Notice(format!("could not save the setting: {e}")));
-        }
     }
 }
 

@@ -85,6 +85,9 @@ pub enum Op {
     SetModel(String),
     /// Change the approval mode.
     SetApprovalMode(ApprovalMode),
+    /// The person's answer to the trust question for the project (its git repository's root,
+    /// or the folder): kept in the config file, and the modes it sets applied from now on.
+    TrustProject(bool),
     /// List the skills a new conversation here tells the model of; `Skills` answers.
     ListSkills,
     /// Forget a rule of this project's that lets commands with a prefix run without asking;

@@ -120,15 +120,20 @@ impl ExecArgs {
 
 /// Runs `kelp exec` for the project in `project_dir`.
 pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
-    if !args.skip_git_repo_check && !in_git_repository(project_dir) {
+    let trusted = config.trust_of(project_dir) == Some(true);
+    if !args.skip_git_repo_check && !trusted && !in_git_repository(project_dir) {
         return fail(
             exit::FAILURE,
-            &format!(
-                "{} is not inside a git repository; pass --skip-git-repo-check to run here anyway",
-                project_dir.display()
-            ),
+            "Not inside a trusted directory and --skip-git-repo-check was not specified.",
         );
     }
+    // In a trusted folder the model's patches apply, as Codex's exec does there: its commands
+    // may write the project.
+    let mut config = config.clone();
+    if trusted && config.trust_decides {
+        config.sandbox = SandboxMode::WorkspaceWrite;
+    }
+    let config = &config;
     if let Err(code) = run_cmd::check_effort(config) {
         return code;
     }

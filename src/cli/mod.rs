@@ -525,7 +525,7 @@ struct Start {
 
 /// `kelp` with no command: the TUI over the core.
 fn interactive(
-    config: Config,
+    mut config: Config,
     project_dir: PathBuf,
     start: Start,
     config_warnings: Vec<String>,
@@ -541,6 +541,11 @@ fn interactive(
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
+    // The trust kept for the folder sets the modes nothing else chose; with none kept, the
+    // client asks.
+    let trust = config.apply_trust(&project_dir);
+    let ask_trust =
+        (trust.is_none() && config.trust_decides).then(|| kelp::config::trust_root(&project_dir));
     let env_api_key = std::env::var("OPENAI_API_KEY").ok();
     let mut initial =
         kelp::tui::InitialState::from_local(&config, project_dir.clone(), env_api_key.clone());
@@ -553,6 +558,7 @@ fn interactive(
         initial.warning = Some(text);
     }
     initial.pick_session = start.pick_session;
+    initial.ask_trust = ask_trust;
     initial.prompt = start.prompt;
     let mut options = CoreOptions::new(project_dir);
     options.resume = start.session;

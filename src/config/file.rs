@@ -49,6 +49,7 @@ pub const KEYS: &[&str] = &[
     "private_tmp_max_mb",
     "profile",
     "profiles",
+    "projects",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -72,6 +73,8 @@ pub struct FileSettings {
     pub mcp_servers: Vec<super::mcp::McpServerConfig>,
     /// What the sandbox keeps from commands besides its defaults, and what it lets through.
     pub secrets: SecretRules,
+    /// `[projects."PATH"] trust_level = "trusted" | "untrusted"`, as Codex keeps it.
+    pub projects: Vec<(PathBuf, bool)>,
 }
 
 /// The config's say over what commands may not see: `hide_paths` and `keep_paths` (files and
@@ -162,7 +165,27 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
             },
             "approval" => match string.map(str::parse::<ApprovalMode>) {
                 Some(Ok(mode)) => settings.approval = Some(mode),
-                _ => bad("must be \"ask\", \"auto-edit\" or \"full-auto\""),
+                _ => bad(
+                    "must be \"ask\", \"auto-edit\", \"full-auto\" or \"never\" (or Codex's \"untrusted\", \"on-request\")",
+                ),
+            },
+            "projects" => match item.as_table_like() {
+                Some(projects) => {
+                    for (dir, entry) in projects.iter() {
+                        let level = entry
+                            .as_table_like()
+                            .and_then(|project| project.get("trust_level"))
+                            .and_then(|level| level.as_str());
+                        match level {
+                            Some("trusted") => settings.projects.push((dir.into(), true)),
+                            Some("untrusted") => settings.projects.push((dir.into(), false)),
+                            _ => bad(&format!(
+                                "[projects.{dir:?}] trust_level must be \"trusted\" or \"untrusted\""
+                            )),
+                        }
+                    }
+                }
+                None => bad("must be [projects.\"PATH\"] tables"),
             },
             "sandbox" => match string.map(str::parse::<SandboxMode>) {
                 Some(Ok(mode)) => settings.sandbox = Some(mode),
@@ -333,15 +356,23 @@ pub enum Setting {
     ReasoningEffort(String),
     /// `/approval`.
     Approval(ApprovalMode),
+    /// The answer to the trust question (or `/permissions`) for a folder: `[projects."PATH"]
+    /// trust_level`.
+    Trust { root: PathBuf, trusted: bool },
 }
 
 impl Setting {
-    /// The key the setting is stored under.
-    pub fn key(&self) -> &'static str {
+    /// The key path the setting is stored under.
+    pub fn path(&self) -> Vec<String> {
         match self {
-            Self::Model(_) => "model",
-            Self::ReasoningEffort(_) => "reasoning_effort",
-            Self::Approval(_) => "approval",
+            Self::Model(_) => vec!["model".into()],
+            Self::ReasoningEffort(_) => vec!["reasoning_effort".into()],
+            Self::Approval(_) => vec!["approval".into()],
+            Self::Trust { root, .. } => vec![
+                "projects".into(),
+                root.to_string_lossy().into_owned(),
+                "trust_level".into(),
+            ],
         }
     }
 
@@ -349,6 +380,8 @@ impl Setting {
         match self {
             Self::Model(s) | Self::ReasoningEffort(s) => s,
             Self::Approval(mode) => mode.as_str(),
+            Self::Trust { trusted: true, .. } => "trusted",
+            Self::Trust { trusted: false, .. } => "untrusted",
         }
     }
 }
@@ -384,7 +417,7 @@ pub enum SaveError {
 /// points. A file that does not parse is left untouched and reported.
 pub fn save_setting(config_dir: &Path, setting: &Setting) -> Result<(), SaveError> {
     let edit = Edit {
-        path: vec![setting.key().to_string()],
+        path: setting.path(),
         value: Some(Item::Value(Value::from(setting.value()))),
         merge: false,
     };
@@ -495,10 +528,15 @@ fn apply(doc: &mut DocumentMut, edit: &Edit) -> Result<(), &'static str> {
         return Ok(());
     }
     let mut table = doc.as_table_mut();
-    for part in parents {
-        let entry = table
-            .entry(part)
-            .or_insert_with(|| Item::Table(toml_edit::Table::new()));
+    for (depth, part) in parents.iter().enumerate() {
+        // A table made only to hold the next one is written as its header alone
+        // (`[projects."/src/app"]`, never an empty `[projects]` above it).
+        let holds_a_table = depth + 1 < parents.len();
+        let entry = table.entry(part).or_insert_with(|| {
+            let mut new = toml_edit::Table::new();
+            new.set_implicit(holds_a_table);
+            Item::Table(new)
+        });
         if let Some(inline) = entry.as_inline_table().cloned() {
             *entry = Item::Table(inline.into_table());
         }
@@ -609,8 +647,40 @@ mod tests {
         );
         assert_eq!(
             warnings[1].to_string(),
-            "/c/config.toml:2:1: `approval` must be \"ask\", \"auto-edit\" or \"full-auto\"; it is ignored"
+            "/c/config.toml:2:1: `approval` must be \"ask\", \"auto-edit\", \"full-auto\" or \"never\" (or Codex's \"untrusted\", \"on-request\"); it is ignored"
         );
+    }
+
+    #[test]
+    fn a_folders_trust_is_kept_as_codex_keeps_it_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "# mine\nmodel = \"gpt-5.5\"\n").unwrap();
+        for (root, trusted) in [("/src/app", true), ("/tmp/x.y", false), ("/src/app", true)] {
+            let setting = Setting::Trust {
+                root: root.into(),
+                trusted,
+            };
+            save_setting(dir.path(), &setting).unwrap();
+        }
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert!(text.starts_with("# mine\nmodel = \"gpt-5.5\"\n"), "{text}");
+        assert!(
+            text.contains("[projects.\"/src/app\"]\ntrust_level = \"trusted\""),
+            "{text}"
+        );
+        assert!(!text.contains("[projects]"), "{text}");
+        let (settings, warnings) = parse(&dir.path().join(FILE_NAME), &text, None);
+        assert_eq!(warnings, []);
+        assert_eq!(
+            settings.projects,
+            [("/src/app".into(), true), ("/tmp/x.y".into(), false)]
+        );
+        let (_, warnings) = parse(
+            Path::new("/c/config.toml"),
+            "[projects.\"/p\"]\ntrust_level = \"sure\"\n",
+            None,
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 
     #[test]

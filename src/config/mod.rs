@@ -86,6 +86,13 @@ pub struct Config {
     /// The sandbox mode came from a flag (`--sandbox`, `-c sandbox_mode=…`), not a default:
     /// the person chose it for this run, even in a folder where kelp would choose otherwise.
     pub sandbox_chosen: bool,
+    /// Neither the approval mode nor the sandbox was set by a flag, the environment or the
+    /// file: the trust kept for the project decides them ([`Config::apply_trust`]), and the
+    /// client asks for it where none is kept.
+    pub trust_decides: bool,
+    /// `[projects."PATH"] trust_level`: the folders the person trusts (`true`) or not, as
+    /// Codex keeps them.
+    pub projects: Vec<(PathBuf, bool)>,
     /// Whether sandboxed commands may open TCP connections.
     pub network: bool,
     /// Whether the TUI captures the mouse (wheel and clicks) instead of leaving selection to
@@ -312,6 +319,13 @@ impl Config {
             reasoning_effort,
             approval,
             sandbox_chosen: overrides.sandbox.is_some(),
+            trust_decides: overrides.approval.is_none()
+                && overrides.sandbox.is_none()
+                && text("KELP_APPROVAL").is_none()
+                && text("KELP_SANDBOX").is_none()
+                && from_file.approval.is_none()
+                && from_file.sandbox.is_none(),
+            projects: from_file.projects,
             sandbox,
             network,
             mouse,
@@ -342,6 +356,8 @@ impl Config {
             approval: ApprovalMode::default(),
             sandbox: SandboxMode::default(),
             sandbox_chosen: false,
+            trust_decides: false,
+            projects: Vec::new(),
             network: false,
             mouse: false,
             theme: modes::Theme::default(),
@@ -357,6 +373,57 @@ impl Config {
     pub fn log_file(&self) -> PathBuf {
         self.state_dir.join("kelp.log")
     }
+
+    /// The trust kept for `project_dir`: its own entry, else that of the root of the git
+    /// repository it is in (which decides for its subfolders); `None` when none is kept.
+    pub fn trust_of(&self, project_dir: &Path) -> Option<bool> {
+        let kept = |dir: &Path| {
+            self.projects
+                .iter()
+                .find(|(path, _)| path == dir)
+                .map(|(_, trusted)| *trusted)
+        };
+        kept(project_dir).or_else(|| kept(&trust_root(project_dir)))
+    }
+
+    /// Lays the trust kept for `project_dir` over the modes no flag, variable or file set: a
+    /// trusted folder's commands run in the sandbox and its patches apply unasked (`full-auto`,
+    /// Codex's on-request); one not trusted asks before edits and commands, and its commands
+    /// only read. Returns the trust, when one is kept.
+    pub fn apply_trust(&mut self, project_dir: &Path) -> Option<bool> {
+        let trusted = self.trust_of(project_dir)?;
+        if self.trust_decides {
+            self.set_trust(trusted);
+        }
+        Some(trusted)
+    }
+
+    /// The modes of a folder trusted or not (see [`Config::apply_trust`]).
+    pub fn set_trust(&mut self, trusted: bool) {
+        let (approval, sandbox) = Self::modes_of_trust(trusted);
+        self.approval = approval;
+        self.sandbox = sandbox.unwrap_or(self.sandbox);
+    }
+
+    /// The approval mode of a folder trusted or not, and the sandbox it sets (`None`: the
+    /// default stays, `workspace-write`, read-only where the project holds the home folder).
+    pub fn modes_of_trust(trusted: bool) -> (ApprovalMode, Option<SandboxMode>) {
+        if trusted {
+            (ApprovalMode::FullAuto, None)
+        } else {
+            (ApprovalMode::Ask, Some(SandboxMode::ReadOnly))
+        }
+    }
+}
+
+/// Where the trust of `project_dir` is kept: the root of the git repository it is in (the
+/// nearest folder up with a `.git`), else the folder itself.
+pub fn trust_root(project_dir: &Path) -> PathBuf {
+    project_dir
+        .ancestors()
+        .find(|dir| dir.join(".git").symlink_metadata().is_ok())
+        .unwrap_or(project_dir)
+        .to_path_buf()
 }
 
 /// The folders kelp's paths derive from, read from the environment alone.

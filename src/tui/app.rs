@@ -52,6 +52,9 @@ pub struct InitialState {
     pub mouse: bool,
     /// Open the picker of this project's saved conversations (`kelp --resume`).
     pub pick_session: bool,
+    /// Ask whether this folder (the root of its git repository, as shown) is trusted: no
+    /// trust is kept for it, and no flag, variable or setting chose the modes.
+    pub ask_trust: Option<PathBuf>,
     /// A prompt to send at once (`kelp "fix the bug"`); it waits in the composer while there
     /// is no login yet.
     pub prompt: Option<String>,
@@ -174,8 +177,12 @@ impl App {
         if initial.pick_session {
             app.perform(Command::Slash(SlashCommand::Resume, String::new()));
         }
+        let asks_trust = initial.ask_trust.is_some();
+        if let Some(root) = initial.ask_trust {
+            app.ask_trust(&root);
+        }
         if let Some(prompt) = initial.prompt.filter(|p| !p.trim().is_empty()) {
-            if app.status.auth.is_some() && !initial.pick_session {
+            if app.status.auth.is_some() && !initial.pick_session && !asks_trust {
                 app.submit(prompt);
             } else {
                 app.pane.set_text(&prompt);

@@ -46,6 +46,8 @@ pub(super) enum Effect {
     SetModel(String),
     SetEffort(ReasoningEffort),
     SetApprovalMode(ApprovalMode),
+    /// The mode another choice set (the trust question's), for the status to show.
+    ShowApprovalMode(ApprovalMode),
     /// Esc Esc's choice: back to the prompt at this index of the picker.
     Rewind(usize),
     /// The choice of the offer to undo a rewound turn's file changes.
@@ -98,6 +100,7 @@ impl App {
                 self.status.approval_mode = mode;
                 self.send(Op::SetApprovalMode(mode));
             }
+            Effect::ShowApprovalMode(mode) => self.status.approval_mode = mode,
             Effect::Rewind(index) => self.rewind_to(index),
             Effect::UndoFiles(index) => self.undo_picked(index),
             Effect::Quit => self.quit(),
@@ -267,6 +270,12 @@ impl App {
                         detail: approval_detail(mode).to_string(),
                         current: mode == self.status.approval_mode,
                     })
+                    // Then the folder's trust, kept in the config as Codex keeps it.
+                    .chain(TRUST_CHOICES.iter().map(|(label, detail)| PickerItem {
+                        label: (*label).to_string(),
+                        detail: (*detail).to_string(),
+                        current: false,
+                    }))
                     // Then the rules kept for this project, each to forget with Enter.
                     .chain(self.status.command_rules.iter().map(|rule| PickerItem {
                         label: format!("`{}`", command_rules::shown(rule)),
@@ -404,8 +413,10 @@ impl App {
             },
             PickerKind::Rewind => vec![Effect::Rewind(index)],
             PickerKind::UndoFiles => vec![Effect::UndoFiles(index)],
+            PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::Approval => {
                 let modes = ApprovalMode::ALL;
+                let trust = index.checked_sub(modes.len());
                 match modes.get(index) {
                     Some(&mode) => vec![
                         Effect::SetApprovalMode(mode),
@@ -415,7 +426,14 @@ impl App {
                             approval_detail(mode)
                         )),
                     ],
-                    None => match self.status.command_rules.get(index - modes.len()) {
+                    None if trust.is_some_and(|at| at < TRUST_CHOICES.len()) => {
+                        self.trust_picked(trust == Some(0))
+                    }
+                    None => match self
+                        .status
+                        .command_rules
+                        .get(index - modes.len() - TRUST_CHOICES.len())
+                    {
                         Some(rule) => vec![
                             Notice(format!(
                                 "`{}` asks again from now on",
@@ -429,7 +447,30 @@ impl App {
             }
         }
     }
+
+    /// The folder trusted or not, by the first start's question or `/permissions`.
+    fn trust_picked(&self, trusted: bool) -> Vec<Effect> {
+        let (mode, _) = crate::config::Config::modes_of_trust(trusted);
+        let said = if trusted {
+            "Trusted — the model's commands run in the sandbox and its edits apply \
+             without asking; it asks to go beyond the sandbox. /permissions changes it."
+        } else {
+            "Not trusted — commands only read, and edits and commands ask first. \
+             /permissions changes it."
+        };
+        vec![
+            Effect::ShowApprovalMode(mode),
+            Send(Op::TrustProject(trusted)),
+            Notice(said.into()),
+        ]
+    }
 }
+
+/// `/permissions`' choices about the folder's trust, after the modes.
+const TRUST_CHOICES: [(&str, &str); 2] = [
+    ("trust this folder", "full-auto here from now on (kept)"),
+    ("do not trust it", "ask; commands only read (kept)"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -457,6 +498,7 @@ mod tests {
             warning: None,
             mouse: false,
             pick_session: false,
+            ask_trust: None,
             prompt: None,
         };
         (App::new(ops, initial), sent)

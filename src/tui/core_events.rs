@@ -224,6 +224,28 @@ impl App {
         }
     }
 
+    /// The first start in a folder kelp has no trust kept for: the question Codex asks, the
+    /// folder (its git repository's root) named.
+    pub(super) fn ask_trust(&mut self, root: &std::path::Path) {
+        use super::bottom_pane::PickerKind;
+        use super::bottom_pane::picker::{Picker, PickerItem};
+        let items = vec![
+            PickerItem {
+                label: "Yes, trust it".into(),
+                detail: "commands run in the sandbox, edits apply unasked".into(),
+                current: false,
+            },
+            PickerItem {
+                label: "No".into(),
+                detail: "commands only read; edits and commands ask".into(),
+                current: false,
+            },
+        ];
+        let title = format!("Trust the files in {}?", crate::humanize::home_path(root));
+        self.pane
+            .open_picker(PickerKind::Trust, Picker::new(&title, items, ""));
+    }
+
     /// Opens `/connect` in the overlay slot.
     pub(super) fn open_connect(&mut self) {
         self.overlay = Some(Overlay::Connect(ConnectDialog::new(self.headless)));

@@ -852,7 +852,11 @@ mod tests {
             folded[COLLAPSED_DIFF_LINES + 1],
             "  … 14 more lines (ctrl+o to expand)"
         );
-        assert_eq!(folded[COLLAPSED_DIFF_LINES + 2..], [""], "a blank row after the cell");
+        assert_eq!(
+            folded[COLLAPSED_DIFF_LINES + 2..],
+            [""],
+            "a blank row after the cell"
+        );
         let whole = shown(&mut cell, true);
         assert_eq!(whole[30], "  +line 30");
         assert_eq!(whole[31..], [""], "nothing folded");

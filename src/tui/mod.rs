@@ -121,6 +121,7 @@ impl InitialState {
             warning: facts.warning,
             mouse: config.mouse,
             pick_session: false,
+            ask_trust: None,
             prompt: None,
         }
     }

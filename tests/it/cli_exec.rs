@@ -225,6 +225,51 @@ async fn exec_resume_continues_the_thread_with_a_schema_and_the_last_message() {
     assert!(input.contains("which word?") && input.contains("and now?"));
 }
 
+/// In a folder the person trusts (kept in the config as Codex keeps it), `kelp exec` needs no
+/// git repository and applies the model's patch unasked, as `codex exec` does there; in a git
+/// repository not trusted, its commands only read and the patch is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_in_a_trusted_folder_applies_the_models_patch() {
+    let fake = FakeOpenAi::start().await;
+    let patch = "*** Begin Patch\n*** Add File: fixed.txt\n+done\n*** End Patch\n";
+    let home = tempfile::tempdir().unwrap();
+    let trusted = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[projects.{:?}]\ntrust_level = \"trusted\"\n",
+            trusted.path().canonicalize().unwrap()
+        ),
+    )
+    .unwrap();
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Fixed."),
+    ]);
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(trusted.path());
+    let out = run(cmd, "fix it").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(
+        std::fs::read_to_string(trusted.path().join("fixed.txt")).unwrap(),
+        "done\n"
+    );
+
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Could not."),
+    ]);
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(repo.path());
+    let out = run(cmd, "fix it").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(!repo.path().join("fixed.txt").exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
     let fake = FakeOpenAi::start().await;
@@ -238,7 +283,9 @@ async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(out.stdout.is_empty());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--skip-git-repo-check"),
+        String::from_utf8_lossy(&out.stderr).contains(
+            "Not inside a trusted directory and --skip-git-repo-check was not specified."
+        ),
         "{}",
         shown(&out)
     );

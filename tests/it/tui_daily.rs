@@ -940,6 +940,65 @@ async fn an_applied_patch_shows_its_diff_live_and_reopened() {
     assert!(resumed.wait_exit(WAIT));
 }
 
+/// The first start in a git project asks Codex's question once, for the repository's root;
+/// once trusted, the model's commands run in the sandbox and its patch applies with no dialog,
+/// and the answer is kept in the config as Codex keeps it. `-a untrusted` asks again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trust_question_comes_once_and_a_trusted_folder_runs_unasked() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let repo = home.path().join("proj");
+    let sub = repo.join("sub");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(&sub).unwrap();
+    let patch = "*** Begin Patch\n*** Add File: notes.txt\n+kept\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("s1", "shell", json!({"command": "touch x && ls"})),
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("All done."),
+    ]);
+    let cd = sub.to_str().unwrap();
+    let unset = [("KELP_APPROVAL", "")];
+    let mut pty = over_ssh(&fake, home.path(), &["--cd", cd], &unset);
+    pty.wait_for("Trust the files in ~/proj?", WAIT);
+    pty.send("\r");
+    pty.wait_for("Trusted — the model's commands", WAIT);
+    pty.send("go\r");
+    let screen = pty.wait_for("All done.", WAIT);
+    assert!(!screen.contains("Run this command?"), "{screen}");
+    assert!(!screen.contains("Apply this change?"), "{screen}");
+    assert!(screen.contains("• Added notes.txt (+1)"), "{screen}");
+    assert!(sub.join("x").exists() && sub.join("notes.txt").exists());
+    pty.send("/quit\r");
+    assert!(pty.wait_exit(WAIT));
+    drop(pty);
+    let config = std::fs::read_to_string(home.path().join(".config/kelp/config.toml")).unwrap();
+    let root = repo.canonicalize().unwrap();
+    assert!(
+        config.contains(&format!("[projects.{:?}]\ntrust_level = \"trusted\"", root)),
+        "{config}"
+    );
+
+    let mut pty = over_ssh(&fake, home.path(), &["--cd", cd], &unset);
+    let screen = pty.wait_for("Ask anything", WAIT);
+    assert!(!screen.contains("Trust the files"), "asked once: {screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+    drop(pty);
+
+    fake.push_responses([
+        Reply::call_with_id("s2", "shell", json!({"command": "touch y"})),
+        Reply::text("Asked."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &["--cd", cd, "-a", "untrusted"], &unset);
+    let screen = pty.wait_for("Ask anything", WAIT);
+    assert!(!screen.contains("Trust the files"), "{screen}");
+    pty.send("again\r");
+    pty.wait_for("Run this command?", WAIT);
+    assert!(!sub.join("y").exists());
+    pty.send("\x04");
+}
+
 /// Each of `rows` is a row of `screen` (trailing blanks aside), one after the other.
 fn assert_rows_in_order(screen: &str, rows: &[&str]) {
     let on_screen: Vec<&str> = screen.lines().map(str::trim_end).collect();

@@ -39,6 +39,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         warning: None,
         mouse: false,
         pick_session: false,
+        ask_trust: None,
         prompt: None,
     };
     change(&mut initial);
@@ -305,7 +306,8 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
         screen.contains("`cargo test`") && screen.contains("enter forgets it"),
         "{screen}"
     );
-    for _ in 0..kelp::config::ApprovalMode::ALL.len() {
+    // The modes, then the two trust choices, then the rule.
+    for _ in 0..kelp::config::ApprovalMode::ALL.len() + 2 {
         key(&mut app, KeyCode::Down);
     }
     key(&mut app, KeyCode::Enter);

@@ -71,6 +71,9 @@ impl Pty {
                 "http://127.0.0.1:9/backend-api/codex",
             ),
             ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+            // The approval mode chosen, as a person who set one in their config: the folder's
+            // trust is not asked for unless a test clears it (`KELP_APPROVAL=""`).
+            ("KELP_APPROVAL", "ask"),
         ] {
             cmd.env(k, v);
         }

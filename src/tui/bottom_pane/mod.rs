@@ -42,6 +42,8 @@ pub enum PickerKind {
     Rewind,
     /// After going back: undo the file changes made from there on, or keep them.
     UndoFiles,
+    /// The first start in a folder: trust it or not.
+    Trust,
 }
 
 /// A view over the composer.

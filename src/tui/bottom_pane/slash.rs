@@ -78,7 +78,7 @@ impl SlashCommand {
         match self {
             Self::Connect => "sign in: ChatGPT (browser or device code) or an API key",
             Self::Model => "choose the model and its reasoning effort",
-            Self::Approval => "choose what may run without asking; forget a kept prefix",
+            Self::Approval => "what runs unasked, this folder's trust (/permissions)",
             Self::New => "start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
             Self::Fork => "go on in a copy of this conversation; the original stays",
@@ -97,14 +97,21 @@ impl SlashCommand {
         }
     }
 
-    /// The command named exactly by `text` (`/model`, with surrounding spaces allowed).
+    /// The name Codex gives the command, where it differs: what its users type.
+    pub fn codex_name(self) -> Option<&'static str> {
+        match self {
+            Self::Quit => Some("exit"),
+            Self::Approval => Some("permissions"),
+            _ => None,
+        }
+    }
+
+    /// The command named exactly by `text` (`/model`, with surrounding spaces allowed), by
+    /// its name or Codex's.
     pub fn parse(text: &str) -> Option<Self> {
         let name = text.trim().strip_prefix('/')?;
-        // Codex's name for leaving, which its users type.
-        if name == "exit" {
-            return Some(Self::Quit);
-        }
-        ALL.into_iter().find(|c| c.name() == name)
+        ALL.into_iter()
+            .find(|c| c.name() == name || c.codex_name() == Some(name))
     }
 
     /// Whether the command reads what follows its name (`/copy code`, `/compact FOCUS`).
@@ -141,7 +148,10 @@ pub fn completions(text: &str) -> Option<Vec<SlashCommand>> {
     }
     Some(
         ALL.into_iter()
-            .filter(|c| c.name().starts_with(typed))
+            .filter(|c| {
+                c.name().starts_with(typed)
+                    || (!typed.is_empty() && c.codex_name().is_some_and(|n| n.starts_with(typed)))
+            })
             .collect(),
     )
 }
