@@ -124,19 +124,10 @@ fn main() {
     std::fs::create_dir_all(&project).unwrap();
     let kelp_state = home.path().join(".local/state/kelp");
     let (id, bytes) = support::long_session(&kelp_state, &project, 2_300, 100);
-    let mut resumed = Vec::new();
-    for _ in 0..3 {
-        let start = Instant::now();
-        let mut kelp =
-            pty::Pty::spawn_in(bin, &["--resume", &id], home.path(), &project, &env, 80, 24);
-        kelp.wait_for("Resumed the", Duration::from_secs(20));
-        let drawn = start.elapsed().as_secs_f64() * 1e3;
-        std::thread::sleep(Duration::from_secs(2));
-        let (file, anon) = rss_tree_kb(kelp.pid().expect("kelp's pid"));
-        resumed.push((file + anon, drawn));
-        kelp.send("\x04");
-        kelp.wait_exit(Duration::from_secs(10));
-    }
+    let resumed = resumed_three_times(bin, &id, home.path(), &project, &env, |pid| {
+        let (file, anon) = rss_tree_kb(pid);
+        file + anon
+    });
     let memory = median(resumed.iter().map(|(kb, _)| *kb).collect());
     let drawn = median(resumed.iter().map(|(_, ms)| *ms).collect());
     println!(
@@ -147,19 +138,9 @@ fn main() {
 
     // Past 1 GiB: the peak counts too, the file read once through from end to end.
     let (id, bytes) = support::long_session(&kelp_state, &project, 24_000, 100);
-    let mut resumed = Vec::new();
-    for _ in 0..3 {
-        let start = Instant::now();
-        let mut kelp =
-            pty::Pty::spawn_in(bin, &["--resume", &id], home.path(), &project, &env, 80, 24);
-        kelp.wait_for("Resumed the", Duration::from_secs(60));
-        let drawn = start.elapsed().as_secs_f64() * 1e3;
-        std::thread::sleep(Duration::from_secs(2));
-        let pid = kelp.pid().expect("kelp's pid");
-        resumed.push((support::status_kb(pid, "VmHWM"), drawn));
-        kelp.send("\x04");
-        kelp.wait_exit(Duration::from_secs(10));
-    }
+    let resumed = resumed_three_times(bin, &id, home.path(), &project, &env, |pid| {
+        support::status_kb(pid, "VmHWM")
+    });
     let peak = median(resumed.iter().map(|(kb, _)| *kb).collect());
     let drawn = median(resumed.iter().map(|(_, ms)| *ms).collect());
     println!(
@@ -167,4 +148,28 @@ fn main() {
         bytes as f64 / f64::from(1 << 30),
         peak as f64 / total as f64
     );
+}
+
+/// `kelp --resume id` at 80×24, three times: each run's `measure` of the process 2 s after the
+/// conversation is drawn (kB), and the milliseconds to that screen.
+fn resumed_three_times(
+    bin: &std::path::Path,
+    id: &str,
+    home: &std::path::Path,
+    project: &std::path::Path,
+    env: &[(&str, &str)],
+    measure: impl Fn(u32) -> u64,
+) -> Vec<(u64, f64)> {
+    let mut resumed = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut kelp = pty::Pty::spawn_in(bin, &["--resume", id], home, project, env, 80, 24);
+        kelp.wait_for("Resumed the", Duration::from_secs(60));
+        let drawn = start.elapsed().as_secs_f64() * 1e3;
+        std::thread::sleep(Duration::from_secs(2));
+        resumed.push((measure(kelp.pid().expect("kelp's pid")), drawn));
+        kelp.send("\x04");
+        kelp.wait_exit(Duration::from_secs(10));
+    }
+    resumed
 }

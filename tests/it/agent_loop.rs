@@ -983,19 +983,26 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
     );
 }
 
+/// A folder outside what the sandbox lets commands write, the file a command would make there,
+/// and that command; `None` (said) where this kernel has no sandbox to test.
+fn a_write_outside_the_sandbox() -> Option<(tempfile::TempDir, PathBuf, String)> {
+    if kelp::agent::tools::sandbox::support().landlock.is_err() {
+        eprintln!("no sandbox on this kernel; nothing to test");
+        return None;
+    }
+    let outside = crate::support::dir_outside_the_sandbox()?;
+    let target = outside.path().join("made.txt");
+    let command = format!("echo x > {}", target.display());
+    Some((outside, target, command))
+}
+
 /// In `ask` mode, a command the sandbox stopped is shown plainly, and a person may let it run
 /// once more without the sandbox; declined, the model is told what was blocked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_says_so() {
-    if kelp::agent::tools::sandbox::support().landlock.is_err() {
-        eprintln!("no sandbox on this kernel; nothing to test");
-        return;
-    }
-    let Some(outside) = crate::support::dir_outside_the_sandbox() else {
+    let Some((_outside, target, command)) = a_write_outside_the_sandbox() else {
         return;
     };
-    let target = outside.path().join("made.txt");
-    let command = format!("echo x > {}", target.display());
     let mut a = agent(ApprovalMode::Ask).await;
     a.fake.push_responses([
         Reply::call_with_id("s1", "shell", json!({ "command": command })),
@@ -1059,15 +1066,9 @@ async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_s
 /// In `never` the same request is refused, unasked, and the model is told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_the_model_asks_to_run_outside_the_sandbox_asks_in_every_mode() {
-    if kelp::agent::tools::sandbox::support().landlock.is_err() {
-        eprintln!("no sandbox on this kernel; nothing to test");
-        return;
-    }
-    let Some(outside) = crate::support::dir_outside_the_sandbox() else {
+    let Some((_outside, target, command)) = a_write_outside_the_sandbox() else {
         return;
     };
-    let target = outside.path().join("made.txt");
-    let command = format!("echo x > {}", target.display());
     let escalated = json!({
         "command": command,
         "sandbox_permissions": "require_escalated",
