@@ -312,8 +312,12 @@ impl TextPrinter {
 }
 
 impl Printer for TextPrinter {
-    /// The answer is the output: the session is named at the end, on a terminal's stderr.
-    fn session(&mut self, _id: &str, _resumed: bool) -> io::Result<()> {
+    /// The answer is the output: `kelp run` names the session at the end, on a terminal's
+    /// stderr; `kelp exec` on stderr as it starts, as Codex's exec does.
+    fn session(&mut self, id: &str, _resumed: bool) -> io::Result<()> {
+        if self.last_only {
+            writeln!(io::stderr(), "session id: {id}")?;
+        }
         Ok(())
     }
 

@@ -543,9 +543,13 @@ impl App {
         if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
             match SlashCommand::parse(trimmed) {
                 Some(command) => self.perform(Command::Slash(command, String::new())),
-                None => self.push_error(format!(
-                    "unknown command {trimmed}: /help lists the commands"
-                )),
+                None => {
+                    self.push_error(format!(
+                        "unknown command {trimmed}: /help lists the commands"
+                    ));
+                    // What was typed stays, to be mended rather than typed again.
+                    self.pane.set_text(trimmed);
+                }
             };
             return;
         }

@@ -286,7 +286,7 @@ impl App {
                 let picker = Picker::new("Approval mode", items, "");
                 vec![Effect::OpenPicker(PickerKind::Approval, picker)]
             }
-            SlashCommand::New => {
+            SlashCommand::New | SlashCommand::Clear => {
                 let interrupt = self.turn.running().then_some(Send(Op::Interrupt));
                 interrupt
                     .into_iter()
@@ -329,7 +329,7 @@ impl App {
                 ],
             ),
             SlashCommand::Review => self.review(argument),
-            SlashCommand::Status => vec![Notice(self.status.report())],
+            SlashCommand::Status => vec![Notice(self.status.report(self.session.id.as_deref()))],
             SlashCommand::Mcp => vec![Notice(crate::mcp::report(&self.status.mcp))],
             SlashCommand::Skills => vec![Send(Op::ListSkills)],
             SlashCommand::Logout => vec![Send(Op::Logout)],

@@ -149,8 +149,8 @@ impl Status {
         }
     }
 
-    /// The `/status` report.
-    pub fn report(&self) -> String {
+    /// The `/status` report; `session` is the conversation's id once it has one.
+    pub fn report(&self, session: Option<&str>) -> String {
         let login = match &self.auth {
             Some(summary) => summary.describe(),
             None => "not connected (/connect)".to_string(),
@@ -166,6 +166,10 @@ impl Status {
             self.sandbox.text(),
             describe_usage(u),
         );
+        text.push_str(&format!(
+            "\nSession:   {}",
+            session.unwrap_or("none yet (the first prompt starts one)")
+        ));
         if !self.command_rules.is_empty() {
             let rules: Vec<String> = self
                 .command_rules

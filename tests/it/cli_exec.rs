@@ -194,6 +194,14 @@ async fn exec_resume_continues_the_thread_with_a_schema_and_the_last_message() {
         String::from_utf8_lossy(&out.stdout),
         "{\"word\":\"kelp\"}\n"
     );
+    // Without --json the session is named on stderr as the run starts, as Codex's exec names
+    // it (after the note that the prompt is read from stdin).
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().nth(1),
+        Some(format!("session id: {thread_id}").as_str()),
+        "{}",
+        shown(&out)
+    );
     assert_eq!(
         std::fs::read_to_string(&last_file).unwrap(),
         "{\"word\":\"kelp\"}"

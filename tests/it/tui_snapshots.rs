@@ -482,7 +482,7 @@ fn slash_popup_filters_as_you_type() {
     assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
     // A window too short for all of them says how many are out of sight.
     let short = draw(&mut app, 80, 12);
-    assert!(short.contains("esc close · ↓ 10 more"), "{short}");
+    assert!(short.contains("esc close · ↓ 11 more"), "{short}");
     type_text(&mut app, "lo");
     assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
 }
@@ -1247,4 +1247,35 @@ fn a_burst_of_typing_under_way_as_a_question_opens_never_answers_it() {
         screen.contains("please do it and also check yes"),
         "{screen}"
     );
+}
+
+/// An unknown command is said, and what was typed stays in the composer to be mended; `/clear`
+/// starts a new conversation as `/new` does, and `/status` names the conversation.
+#[test]
+fn an_unknown_command_keeps_its_text_and_clear_starts_anew() {
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "/modle");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("unknown command /modle: /help lists the commands"),
+        "{screen}"
+    );
+    assert!(screen.contains("› /modle"), "the text stays: {screen}");
+    for _ in 0.."/modle".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    app.handle_core_event(Event::Conversation {
+        id: "0193-kelp-session".into(),
+    });
+    type_text(&mut app, "/status");
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        draw(&mut app, 80, 24).contains("Session:   0193-kelp-session"),
+        "/status names the conversation"
+    );
+    type_text(&mut app, "/clear");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::NewConversation]);
+    assert!(draw(&mut app, 80, 24).contains("New conversation."));
 }

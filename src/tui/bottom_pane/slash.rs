@@ -10,6 +10,7 @@ pub enum SlashCommand {
     Model,
     Approval,
     New,
+    Clear,
     Resume,
     Fork,
     Rename,
@@ -27,11 +28,12 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 18] = [
+pub const ALL: [SlashCommand; 19] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
     SlashCommand::New,
+    SlashCommand::Clear,
     SlashCommand::Resume,
     SlashCommand::Fork,
     SlashCommand::Rename,
@@ -56,6 +58,7 @@ impl SlashCommand {
             Self::Model => "model",
             Self::Approval => "approval",
             Self::New => "new",
+            Self::Clear => "clear",
             Self::Resume => "resume",
             Self::Fork => "fork",
             Self::Rename => "rename",
@@ -80,6 +83,7 @@ impl SlashCommand {
             Self::Model => "choose the model and its reasoning effort",
             Self::Approval => "what runs unasked, this folder's trust (/permissions)",
             Self::New => "start a new conversation",
+            Self::Clear => "clear the screen and start a new conversation",
             Self::Resume => "continue a saved conversation of this project",
             Self::Fork => "go on in a copy of this conversation; the original stays",
             Self::Rename => "name this conversation (/rename NAME) for the lists",
