@@ -180,7 +180,14 @@ impl HistoryCell {
             | CellKind::Error(text)
             | CellKind::Notice(text) => text.len(),
             CellKind::Assistant(md) => md.source().len(),
-            CellKind::Tool(call) => call.output.len() + call.summary.len(),
+            CellKind::Tool(call) => {
+                let changes: usize = call
+                    .changes
+                    .iter()
+                    .map(|c| c.hunks.len() + c.path.len())
+                    .sum();
+                call.output.len() + call.summary.len() + changes
+            }
             CellKind::Diff { diff, .. } => diff.len(),
             CellKind::Approval { .. }
             | CellKind::Plan { .. }
@@ -844,6 +851,8 @@ mod tests {
                 .map(|l| l.to_string())
                 .collect()
         };
+        // The diff counts toward the transcript's bound as the text it is.
+        assert!(cell.text_bytes() > body.len(), "{}", cell.text_bytes());
         let folded = shown(&mut cell, false);
         assert_eq!(folded[0], "• Added notes.txt (+30)");
         assert_eq!(folded[1], "  +line 1");
