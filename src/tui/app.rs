@@ -22,6 +22,7 @@ use super::history_cell::{CellKind, display_path};
 use super::overlay::Overlay;
 use super::session_state::SessionState;
 use super::status::Status;
+use super::streaming::StreamingMarkdown;
 use super::turn_state::TurnState;
 use crate::agent::protocol::{ApprovalMode, AuthSummary, Op, Submission};
 use crate::llm::types::TokenUsage;
@@ -274,9 +275,20 @@ impl App {
     /// The highlighter loaded: draw the code blocks that were drawn plain again, in colour.
     pub fn on_highlighter_ready(&mut self) {
         self.awaiting_highlighter = false;
+        self.rerender_answers(StreamingMarkdown::has_plain_code);
+    }
+
+    /// The terminal said its background and it is not the one the first frame assumed: the
+    /// code blocks coloured for the other one are coloured again.
+    pub fn on_background_changed(&mut self) {
+        self.rerender_answers(StreamingMarkdown::has_coloured_code);
+    }
+
+    /// Renders again the answers `stale` picks.
+    fn rerender_answers(&mut self, stale: fn(&StreamingMarkdown) -> bool) {
         for cell in self.chat.transcript.cells_mut() {
             if let CellKind::Assistant(md) = cell.kind()
-                && md.has_plain_code()
+                && stale(md)
                 && let CellKind::Assistant(md) = cell.kind_mut()
             {
                 md.rerender();

@@ -2,43 +2,42 @@
 //! The query goes out with a device-attributes request (DA1) behind it, which every terminal
 //! answers: a terminal that does not know OSC 11 is told apart by its DA1 answer arriving alone,
 //! so only one that answers nothing at all costs the timeout.
+//!
+//! The first frame never waits for it: the UI draws with the last answer (kept in the state
+//! folder) or the default, asks once the frame is up, and re-colours if the answer differs.
+//! Keys typed while the answer is awaited are read with it and handed on ([`typed_keys`]).
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read};
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 
 use super::highlight::Background;
 
 /// OSC 11 asking for the background, then DA1.
-const QUERY: &[u8] = b"\x1b]11;?\x1b\\\x1b[c";
+pub const QUERY: &[u8] = b"\x1b]11;?\x1b\\\x1b[c";
 
-/// The most an answer is read: a colour and the device attributes are a few dozen bytes.
-const MAX_ANSWER: usize = 256;
+/// The most read while waiting: the answers are a few dozen bytes, the rest is typing.
+const MAX_ANSWER: usize = 4096;
 
-/// Asks the terminal on stdin/stdout, waiting at most `timeout`; `None` when it does not say
-/// (not a terminal, `TERM=dumb`, no colour in the answer, no answer in time). Run before the UI
-/// reads input: the answer comes in on stdin.
-pub fn ask(timeout: Duration) -> Option<Background> {
+/// The file in the state folder that keeps the terminal's last answer.
+const REMEMBERED: &str = "terminal-background";
+
+/// Whether the terminal can be asked: stdin and stdout are a terminal that is not `dumb`.
+pub fn can_ask() -> bool {
     let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-    if dumb || !io::stdin().is_terminal() || !io::stdout().is_terminal() {
-        return None;
-    }
-    crossterm::terminal::enable_raw_mode().ok()?;
-    let answer = exchange(timeout);
-    let _ = crossterm::terminal::disable_raw_mode();
-    parse(&answer?)
+    !dumb && io::stdin().is_terminal() && io::stdout().is_terminal()
 }
 
-/// Sends the query and reads until the DA1 answer ends what came back, or `timeout`.
-fn exchange(timeout: Duration) -> Option<Vec<u8>> {
-    let mut out = io::stdout().lock();
-    out.write_all(QUERY).ok()?;
-    out.flush().ok()?;
+/// Reads stdin (raw mode on, [`QUERY`] sent) until the DA1 answer has come, or `timeout`.
+pub fn read_answer(timeout: Duration) -> Vec<u8> {
     let stdin = io::stdin();
     let fd = stdin.as_raw_fd();
     let deadline = Instant::now() + timeout;
     let mut answer = Vec::new();
-    while !ends_with_device_attributes(&answer) && answer.len() < MAX_ANSWER {
+    while device_attributes_end(&answer).is_none() && answer.len() < MAX_ANSWER {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
@@ -57,26 +56,153 @@ fn exchange(timeout: Duration) -> Option<Vec<u8>> {
             }
             break;
         }
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 256];
         match stdin.lock().read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => answer.extend_from_slice(&buf[..n]),
         }
     }
-    Some(answer)
+    answer
 }
 
-/// Whether `bytes` end with a DA1 answer (`ESC [ ? … c`).
-fn ends_with_device_attributes(bytes: &[u8]) -> bool {
-    bytes.ends_with(b"c")
-        && bytes
-            .windows(3)
-            .rposition(|w| w == b"\x1b[?")
-            .is_some_and(|at| {
-                bytes[at + 3..bytes.len() - 1]
-                    .iter()
-                    .all(|b| b.is_ascii_digit() || *b == b';')
+/// Where the first complete DA1 answer (`ESC [ ? digits;… c`) in `bytes` ends.
+fn device_attributes_end(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = bytes[from..].windows(3).position(|w| w == b"\x1b[?") {
+        let start = from + at + 3;
+        let body = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b';')
+            .count();
+        if bytes.get(start + body) == Some(&b'c') {
+            return Some(start + body + 1);
+        }
+        from = start;
+    }
+    None
+}
+
+/// What was read while waiting, apart: the background the terminal said, and the bytes left
+/// around its answers, which the person typed meanwhile.
+pub fn split(bytes: &[u8]) -> (Option<Background>, Vec<u8>) {
+    let background = parse(bytes);
+    let mut typed = bytes.to_vec();
+    if let Some(start) = typed.windows(5).position(|w| w == b"\x1b]11;") {
+        let end = typed[start..]
+            .iter()
+            .enumerate()
+            .find_map(|(i, b)| match b {
+                0x07 => Some(i + 1),
+                b'\\' if i > 0 && typed[start + i - 1] == 0x1b => Some(i + 1),
+                _ => None,
             })
+            .map_or(typed.len(), |end| start + end);
+        typed.drain(start..end);
+    }
+    if let Some(end) = device_attributes_end(&typed)
+        && let Some(start) = typed[..end].windows(3).rposition(|w| w == b"\x1b[?")
+    {
+        typed.drain(start..end);
+    }
+    (background, typed)
+}
+
+/// Keys in bytes typed while the answer was awaited: text, Enter, Tab, Backspace, Esc and
+/// Ctrl+letter, as the input reader would have read them. Other escape sequences (arrows,
+/// function keys) are dropped: they move nothing yet at that point.
+pub fn typed_keys(bytes: &[u8]) -> Vec<Event> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut keys = Vec::new();
+    let mut chars = text.chars().peekable();
+    let key = |code| Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' | '\n' => keys.push(key(KeyCode::Enter)),
+            '\t' => keys.push(key(KeyCode::Tab)),
+            '\x7f' | '\x08' => keys.push(key(KeyCode::Backspace)),
+            '\x1b' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    // Parameters and intermediates, then one final byte.
+                    for c in chars.by_ref() {
+                        if ('\x40'..='\x7e').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some('O') => {
+                    chars.next();
+                    chars.next();
+                }
+                _ => keys.push(key(KeyCode::Esc)),
+            },
+            '\x01'..='\x1a' => keys.push(Event::Key(KeyEvent::new(
+                KeyCode::Char(char::from(b'a' + (c as u8 - 1))),
+                KeyModifiers::CONTROL,
+            ))),
+            c if !c.is_control() => keys.push(key(KeyCode::Char(c))),
+            _ => {}
+        }
+    }
+    keys
+}
+
+/// Takes out of `events` an OSC 11 answer that came after the wait for it ended, which the input
+/// reader decodes as Alt+`]`, the text of the colour, then Ctrl+G (BEL) or Alt+`\`: typed into
+/// the composer it would be noise.
+pub fn drop_late_answer(events: &mut Vec<Event>) {
+    let key = |event: &Event| match event {
+        Event::Key(key) => Some((key.code, key.modifiers)),
+        _ => None,
+    };
+    let Some(start) = events.windows(4).position(|w| {
+        let keys: Vec<_> = w.iter().map(key).collect();
+        keys == [
+            Some((KeyCode::Char(']'), KeyModifiers::ALT)),
+            Some((KeyCode::Char('1'), KeyModifiers::NONE)),
+            Some((KeyCode::Char('1'), KeyModifiers::NONE)),
+            Some((KeyCode::Char(';'), KeyModifiers::NONE)),
+        ]
+    }) else {
+        return;
+    };
+    let end = events[start..]
+        .iter()
+        .position(|event| {
+            matches!(
+                key(event),
+                Some((KeyCode::Char('g'), KeyModifiers::CONTROL))
+                    | Some((KeyCode::Char('\\'), KeyModifiers::ALT))
+            )
+        })
+        .map_or(events.len(), |at| start + at + 1);
+    events.drain(start..end);
+}
+
+/// The terminal's answer the last time kelp asked, kept in `state_dir`.
+pub fn remembered(state_dir: &Path) -> Option<Background> {
+    match std::fs::read_to_string(state_dir.join(REMEMBERED))
+        .ok()?
+        .trim()
+    {
+        "light" => Some(Background::Light),
+        "dark" => Some(Background::Dark),
+        _ => None,
+    }
+}
+
+/// Keeps the terminal's answer for the next start; a failure only costs that start a re-colour.
+pub fn remember(state_dir: &Path, background: Background) {
+    if remembered(state_dir) == Some(background) {
+        return;
+    }
+    let shade = match background {
+        Background::Light => "light",
+        Background::Dark => "dark",
+    };
+    if crate::private_file::create_private_dir(state_dir).is_ok() {
+        let _ = crate::private_file::replace(&state_dir.join(REMEMBERED), shade.as_bytes());
+    }
 }
 
 /// The background in a terminal's answer: `ESC ] 11 ; rgb:RRRR/GGGG/BBBB` ended by BEL or
@@ -167,11 +293,95 @@ mod tests {
 
     #[test]
     fn the_device_attributes_end_the_answer() {
-        assert!(ends_with_device_attributes(
-            b"\x1b]11;rgb:0/0/0\x07\x1b[?62;22c"
-        ));
-        assert!(ends_with_device_attributes(b"\x1b[?1;2c"));
-        assert!(!ends_with_device_attributes(b"\x1b]11;rgb:0/0/0\x07"));
-        assert!(!ends_with_device_attributes(b"abc"));
+        assert_eq!(
+            device_attributes_end(b"\x1b]11;rgb:0/0/0\x07\x1b[?62;22c"),
+            Some(24)
+        );
+        assert_eq!(device_attributes_end(b"\x1b[?1;2cab"), Some(7));
+        assert_eq!(device_attributes_end(b"\x1b]11;rgb:0/0/0\x07"), None);
+        assert_eq!(device_attributes_end(b"\x1b[?1;2"), None);
+        assert_eq!(device_attributes_end(b"abc"), None);
+    }
+
+    #[test]
+    fn keys_typed_around_the_answers_are_kept_as_keys() {
+        let (background, typed) = split(b"hi\x1b]11;rgb:ffff/ffff/ffff\x1b\\\x1b[?62;22cthere\r");
+        assert_eq!(background, Some(Background::Light));
+        assert_eq!(typed, b"hithere\r");
+        let (background, typed) = split(b"a\x1b[?62;22c\x7fb");
+        assert_eq!(background, None);
+        assert_eq!(typed, b"a\x7fb");
+
+        let keys = typed_keys("é\x1b[A\x04\x7f\r\x1b".as_bytes());
+        let codes: Vec<(KeyCode, KeyModifiers)> = keys
+            .iter()
+            .map(|event| match event {
+                Event::Key(key) => (key.code, key.modifiers),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (KeyCode::Char('é'), KeyModifiers::NONE),
+                (KeyCode::Char('d'), KeyModifiers::CONTROL),
+                (KeyCode::Backspace, KeyModifiers::NONE),
+                (KeyCode::Enter, KeyModifiers::NONE),
+                (KeyCode::Esc, KeyModifiers::NONE),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_answer_that_comes_late_is_not_typed() {
+        use crossterm::event::KeyEventKind;
+        // What the input reader makes of `ESC ] 11;rgb:ffff/ffff/ffff ESC \` between two keys.
+        let mut events = typed_keys(b"a");
+        events.push(Event::Key(KeyEvent::new(
+            KeyCode::Char(']'),
+            KeyModifiers::ALT,
+        )));
+        events.extend(typed_keys(b"11;rgb:ffff/ffff/ffff"));
+        events.push(Event::Key(KeyEvent::new(
+            KeyCode::Char('\\'),
+            KeyModifiers::ALT,
+        )));
+        events.extend(typed_keys(b"b"));
+        drop_late_answer(&mut events);
+        let text: String = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Key(key) if key.kind == KeyEventKind::Press => match key.code {
+                    KeyCode::Char(c) => Some(c),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "ab");
+        // Ended by BEL, which the reader reads as Ctrl+G.
+        let mut events = vec![Event::Key(KeyEvent::new(
+            KeyCode::Char(']'),
+            KeyModifiers::ALT,
+        ))];
+        events.extend(typed_keys(b"11;rgb:0/0/0\x07x"));
+        drop_late_answer(&mut events);
+        assert_eq!(events, typed_keys(b"x"));
+    }
+
+    #[test]
+    fn the_last_answer_is_kept_for_the_next_start() {
+        let state = tempfile::tempdir().unwrap();
+        assert_eq!(remembered(state.path()), None);
+        remember(&state.path().join("kelp"), Background::Light);
+        assert_eq!(
+            remembered(&state.path().join("kelp")),
+            Some(Background::Light)
+        );
+        remember(&state.path().join("kelp"), Background::Dark);
+        assert_eq!(
+            remembered(&state.path().join("kelp")),
+            Some(Background::Dark)
+        );
     }
 }

@@ -1,18 +1,21 @@
 //! The one loop: terminal input, core events, frames and timers meet in a single `select!`.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
 use tokio::time::sleep_until;
 
 use super::app::App;
 use super::attention::Attention;
 use super::bottom_pane::file_finder;
 use super::frame::FrameScheduler;
+use super::highlight::{Background, BackgroundSource};
 use super::terminal::{self, Tui};
-use super::{clipboard, editor, highlight, hyperlink};
+use super::{background, clipboard, editor, highlight, hyperlink};
 use crate::agent::protocol::Event;
 
 /// Core events handled before the next look at the keyboard, so a flood of deltas cannot
@@ -28,14 +31,23 @@ pub enum Ended {
     Signal(i32),
 }
 
-/// Runs the UI until it quits, the core goes away or a signal ends it.
+/// What the terminal said while the first frame was up: its background, if it answered, and
+/// the bytes typed meanwhile.
+type BackgroundAnswer = (Option<Background>, Vec<u8>);
+
+/// Runs the UI until it quits, the core goes away or a signal ends it. With `ask_background`
+/// (the state folder where its answer is kept), the terminal is asked its background once the
+/// first frame is drawn; the keyboard is read once the answer is in.
 pub async fn run_loop(
     terminal: &mut Tui,
     app: &mut App,
     events: &mut UnboundedReceiver<Event>,
     attention: &mut Attention,
+    mut ask_background: Option<PathBuf>,
 ) -> anyhow::Result<Ended> {
-    let mut input = EventStream::new();
+    // The input reader would take the terminal's answer for keys: it starts after the answer.
+    let mut input = ask_background.is_none().then(EventStream::new);
+    let mut asking: Option<JoinHandle<BackgroundAnswer>> = None;
     let mut frames = FrameScheduler::new();
     let mut mouse = app.wants_mouse();
     terminal::set_mouse(mouse)?;
@@ -62,6 +74,12 @@ pub async fn run_loop(
                 hyperlink::mark(frame.buffer_mut());
             })?;
             frames.drawn(now);
+            if let Some(state_dir) = ask_background.take() {
+                asking = ask_after_first_frame(terminal, state_dir);
+                if asking.is_none() {
+                    input = Some(EventStream::new());
+                }
+            }
         }
         if app.should_quit() {
             return Ok(Ended::Quit);
@@ -72,7 +90,7 @@ pub async fn run_loop(
         let finding_files = app.finding_files();
         tokio::select! {
             biased;
-            event = input.next() => match event {
+            event = next_input(&mut input) => match event {
                 Some(Ok(event)) => {
                     // What arrived together is read together: a wheel turn in the alternate
                     // screen is a burst of arrow keys in one read.
@@ -85,6 +103,7 @@ pub async fn run_loop(
                     {
                         batch.push(crossterm::event::read()?);
                     }
+                    background::drop_late_answer(&mut batch);
                     for event in &batch {
                         match event {
                             TermEvent::FocusGained => attention.focus(true),
@@ -97,6 +116,20 @@ pub async fn run_loop(
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(Ended::Quit),
             },
+            answer = background_answer(&mut asking) => {
+                asking = None;
+                input = Some(EventStream::new());
+                let (shade, typed) = answer;
+                if let Some(shade) = shade
+                    && highlight::set_background(shade, BackgroundSource::Terminal)
+                {
+                    app.on_background_changed();
+                }
+                let keys = background::typed_keys(&typed);
+                if !keys.is_empty() {
+                    app.handle_terminal_events(keys);
+                }
+            }
             event = events.recv() => match event {
                 Some(event) => {
                     app.handle_core_event(event);
@@ -133,4 +166,40 @@ pub async fn run_loop(
             terminal::set_mouse(mouse)?;
         }
     }
+}
+
+/// The next terminal event, once the input reader runs.
+async fn next_input(input: &mut Option<EventStream>) -> Option<std::io::Result<TermEvent>> {
+    match input {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The terminal's answer, once it is asked.
+async fn background_answer(asking: &mut Option<JoinHandle<BackgroundAnswer>>) -> BackgroundAnswer {
+    match asking {
+        Some(reading) => reading.await.unwrap_or_default(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends the background query and reads the answer on a blocking thread, which keeps it in
+/// `state_dir` for the next start; `None` when the query could not be sent.
+fn ask_after_first_frame(
+    terminal: &mut Tui,
+    state_dir: PathBuf,
+) -> Option<JoinHandle<BackgroundAnswer>> {
+    use std::io::Write;
+    let out = terminal.backend_mut();
+    out.write_all(background::QUERY).ok()?;
+    out.flush().ok()?;
+    Some(tokio::task::spawn_blocking(move || {
+        let read = background::read_answer(terminal::BACKGROUND_QUERY_TIMEOUT);
+        let (shade, typed) = background::split(&read);
+        if let Some(shade) = shade {
+            background::remember(&state_dir, shade);
+        }
+        (shade, typed)
+    }))
 }

@@ -18,9 +18,22 @@ const MAX_HIGHLIGHT_BYTES: usize = 32 * 1024;
 
 struct Highlighter {
     syntaxes: SyntaxSet,
-    /// The theme's scope selectors, built once: building them for every code block was most of
-    /// what starting to colour a block cost (1.3% of the 1 MiB stream bench).
-    styler: Styler<'static>,
+    /// The two themes a background can ask for, dark then light.
+    themes: [Theme; 2],
+    /// Each theme's scope selectors, built once when first used: building them for every code
+    /// block was most of what starting to colour a block cost (1.3% of the 1 MiB stream bench).
+    stylers: [OnceLock<Styler<'static>>; 2],
+}
+
+impl Highlighter {
+    /// The styler for the background as it is now known.
+    fn styler(&'static self) -> &'static Styler<'static> {
+        let at = match background() {
+            Some((Background::Light, _)) => 1,
+            _ => 0,
+        };
+        self.stylers[at].get_or_init(|| Styler::new(&self.themes[at]))
+    }
 }
 
 static HIGHLIGHTER: OnceLock<Highlighter> = OnceLock::new();
@@ -74,28 +87,41 @@ pub enum BackgroundSource {
     Terminal,
     /// `COLORFGBG` said it.
     Colorfgbg,
+    /// The terminal's answer the last time kelp asked, until it answers again.
+    Remembered,
     /// Nothing said: dark, the commoner.
     Assumed,
 }
 
-static BACKGROUND: OnceLock<(Background, BackgroundSource)> = OnceLock::new();
+static BACKGROUND: std::sync::Mutex<Option<(Background, BackgroundSource)>> =
+    std::sync::Mutex::new(None);
 
-/// Sets the background before the highlighter loads (later calls change nothing).
-pub fn set_background(background: Background, source: BackgroundSource) {
-    let _ = BACKGROUND.set((background, source));
+/// Sets the background the code colours are chosen for; a later answer (the terminal's) may
+/// change it. Returns whether the shade changed, when blocks coloured for the other one must
+/// be coloured again.
+pub fn set_background(background: Background, source: BackgroundSource) -> bool {
+    let mut known = BACKGROUND
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let changed = known.is_some_and(|(was, _)| was != background);
+    *known = Some((background, source));
+    changed
 }
 
-/// The background the code colours were chosen for, and how it was learnt.
+/// The background the code colours are chosen for, and how it was learnt.
 pub fn background() -> Option<(Background, BackgroundSource)> {
-    BACKGROUND.get().copied()
+    *BACKGROUND
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The background a `theme` setting names. `auto` asks the terminal (`ask_terminal`, OSC 11:
-/// `COLORFGBG` is not forwarded over SSH), then reads `COLORFGBG` (`fg;bg`, set by many
-/// terminals: background colours 7 and 9–15 are light), else assumes dark.
+/// The background to draw the first frame with, known without asking anything: what a `theme`
+/// setting names; for `auto`, `COLORFGBG` (`fg;bg`, set by many terminals, not forwarded over
+/// SSH: background colours 7 and 9–15 are light), then the terminal's last answer, else dark.
+/// The terminal is asked once the frame is up (OSC 11), and its answer wins.
 pub fn background_for(
     theme: crate::config::modes::Theme,
-    ask_terminal: impl FnOnce() -> Option<Background>,
+    remembered: Option<Background>,
     colorfgbg: Option<&str>,
 ) -> (Background, BackgroundSource) {
     use crate::config::modes::Theme;
@@ -103,16 +129,14 @@ pub fn background_for(
         Theme::Dark => (Background::Dark, BackgroundSource::Setting),
         Theme::Light => (Background::Light, BackgroundSource::Setting),
         Theme::Auto => {
-            if let Some(answered) = ask_terminal() {
-                return (answered, BackgroundSource::Terminal);
-            }
             let bg = colorfgbg
                 .and_then(|v| v.rsplit(';').next())
                 .and_then(|bg| bg.trim().parse::<u8>().ok());
-            match bg {
-                Some(7 | 9..=15) => (Background::Light, BackgroundSource::Colorfgbg),
-                Some(_) => (Background::Dark, BackgroundSource::Colorfgbg),
-                None => (Background::Dark, BackgroundSource::Assumed),
+            match (bg, remembered) {
+                (Some(7 | 9..=15), _) => (Background::Light, BackgroundSource::Colorfgbg),
+                (Some(_), _) => (Background::Dark, BackgroundSource::Colorfgbg),
+                (None, Some(last)) => (last, BackgroundSource::Remembered),
+                (None, None) => (Background::Dark, BackgroundSource::Assumed),
             }
         }
     }
@@ -121,16 +145,11 @@ pub fn background_for(
 fn load() -> Highlighter {
     let syntaxes = SyntaxSet::load_defaults_newlines();
     let mut themes = ThemeSet::load_defaults();
-    let name = match background() {
-        Some((Background::Light, _)) => "InspiredGitHub",
-        _ => "base16-ocean.dark",
-    };
-    // The styler borrows the theme for the life of the process, like the highlighter.
-    static THEME: OnceLock<Theme> = OnceLock::new();
-    let theme = THEME.get_or_init(|| themes.themes.remove(name).unwrap_or_default());
+    let mut take = |name: &str| themes.themes.remove(name).unwrap_or_default();
     Highlighter {
         syntaxes,
-        styler: Styler::new(theme),
+        themes: [take("base16-ocean.dark"), take("InspiredGitHub")],
+        stylers: [OnceLock::new(), OnceLock::new()],
     }
 }
 
@@ -154,7 +173,9 @@ pub fn highlight(lang: &str, code: &str) -> Option<Vec<Line<'static>>> {
 pub struct LineHighlighter {
     parse: ParseState,
     style: HighlightState,
-    loaded: &'static Highlighter,
+    syntaxes: &'static SyntaxSet,
+    /// The styler the block began with: a block keeps its colours if the background changes.
+    styler: &'static Styler<'static>,
     /// Bytes highlighted so far; past [`MAX_HIGHLIGHT_BYTES`] lines stay plain.
     bytes: usize,
     /// The block so far and its coloured lines, handed to [`highlight`] when the block closes
@@ -205,8 +226,9 @@ impl LineHighlighter {
         let syntax = h.syntaxes.find_syntax_by_token(token)?;
         Some(Self {
             parse: ParseState::new(syntax),
-            style: HighlightState::new(&h.styler, ScopeStack::new()),
-            loaded: h,
+            style: HighlightState::new(h.styler(), ScopeStack::new()),
+            syntaxes: &h.syntaxes,
+            styler: h.styler(),
             bytes: 0,
             lang: lang.to_string(),
             text: String::new(),
@@ -229,13 +251,9 @@ impl LineHighlighter {
         if self.bytes > MAX_HIGHLIGHT_BYTES {
             return None;
         }
-        let ops = self
-            .parse
-            .parse_line(source_line, &self.loaded.syntaxes)
-            .ok()?;
+        let ops = self.parse.parse_line(source_line, self.syntaxes).ok()?;
         self.text.push_str(source_line);
-        let ranges =
-            HighlightIterator::new(&mut self.style, &ops, source_line, &self.loaded.styler);
+        let ranges = HighlightIterator::new(&mut self.style, &ops, source_line, self.styler);
         let spans: Vec<Span<'static>> = ranges
             .map(|(style, text)| {
                 let fg = style.foreground;
@@ -285,44 +303,58 @@ mod tests {
     }
 
     #[test]
-    fn the_background_comes_from_the_setting_then_the_terminal_then_colorfgbg() {
+    fn the_first_background_comes_from_the_setting_then_colorfgbg_then_the_last_answer() {
         use crate::config::modes::Theme;
         use BackgroundSource::*;
-        let silent = || None;
-        let light = || Some(Background::Light);
-        let asked = std::cell::Cell::new(false);
-        let noted = || {
-            asked.set(true);
-            Some(Background::Dark)
-        };
+        let light = Some(Background::Light);
         assert_eq!(
-            background_for(Theme::Light, silent, None),
+            background_for(Theme::Light, None, None),
             (Background::Light, Setting)
         );
         assert_eq!(
-            background_for(Theme::Dark, noted, Some("0;15")),
+            background_for(Theme::Dark, light, Some("0;15")),
             (Background::Dark, Setting)
         );
-        assert!(!asked.get(), "a set theme asks nothing of the terminal");
         assert_eq!(
             background_for(Theme::Auto, light, Some("15;0")),
-            (Background::Light, Terminal)
-        );
-        assert_eq!(
-            background_for(Theme::Auto, silent, Some("0;15")),
-            (Background::Light, Colorfgbg)
-        );
-        assert_eq!(
-            background_for(Theme::Auto, silent, Some("0;default;7")),
-            (Background::Light, Colorfgbg)
-        );
-        assert_eq!(
-            background_for(Theme::Auto, silent, Some("15;0")),
             (Background::Dark, Colorfgbg)
         );
         assert_eq!(
-            background_for(Theme::Auto, silent, None),
+            background_for(Theme::Auto, None, Some("0;15")),
+            (Background::Light, Colorfgbg)
+        );
+        assert_eq!(
+            background_for(Theme::Auto, None, Some("0;default;7")),
+            (Background::Light, Colorfgbg)
+        );
+        assert_eq!(
+            background_for(Theme::Auto, light, None),
+            (Background::Light, Remembered)
+        );
+        assert_eq!(
+            background_for(Theme::Auto, None, None),
             (Background::Dark, Assumed)
         );
+    }
+
+    #[test]
+    fn a_block_begun_for_one_background_keeps_its_colours_and_the_next_takes_the_new_ones() {
+        load_now();
+        set_background(Background::Dark, BackgroundSource::Assumed);
+        let code = "fn main() { let x = 1; }";
+        let dark = highlight("rust", code).unwrap();
+        let mut open = LineHighlighter::new("rust").unwrap();
+        assert!(set_background(
+            Background::Light,
+            BackgroundSource::Terminal
+        ));
+        let light = highlight("rust", code).unwrap();
+        assert_ne!(dark, light, "a light background gets other colours");
+        assert_eq!(open.line("fn main() { let x = 1; }\n").unwrap(), dark[0]);
+        assert!(!set_background(
+            Background::Light,
+            BackgroundSource::Terminal
+        ));
+        set_background(Background::Dark, BackgroundSource::Assumed);
     }
 }

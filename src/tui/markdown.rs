@@ -15,6 +15,8 @@ use crate::tui::theme;
 pub struct Rendered {
     /// A code block with a language was drawn plain because the highlighter was not ready.
     pub plain_code: bool,
+    /// A code block was coloured for the background known then.
+    pub coloured_code: bool,
 }
 
 /// Renders `src` to logical lines appended to `out`. `highlight` asks for syntax colours in code
@@ -434,6 +436,7 @@ impl Renderer<'_> {
         };
         match highlighted {
             Some(lines) => {
+                self.rendered.coloured_code = true;
                 for line in lines {
                     self.emit(line.spans);
                 }

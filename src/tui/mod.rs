@@ -85,18 +85,28 @@ pub async fn run(
     initial: InitialState,
 ) -> anyhow::Result<(Ended, Option<ExitSummary>)> {
     let colorfgbg = std::env::var("COLORFGBG").ok();
-    let (background, source) = highlight::background_for(
-        config.theme,
-        || theme::colors().then(terminal::ask_background).flatten(),
-        colorfgbg.as_deref(),
-    );
-    highlight::set_background(background, source);
+    let auto = config.theme == crate::config::modes::Theme::Auto;
+    let remembered = auto
+        .then(|| background::remembered(&config.state_dir))
+        .flatten();
+    let (shade, source) = highlight::background_for(config.theme, remembered, colorfgbg.as_deref());
+    highlight::set_background(shade, source);
+    // Asked once the first frame is up, never before it.
+    let ask_background =
+        (auto && theme::colors() && background::can_ask()).then(|| config.state_dir.clone());
     let (mut terminal, guard) = terminal::enter()?;
     let project = history_cell::display_path(&initial.project_dir);
     let tmux = std::env::var_os("TMUX").is_some_and(|value| !value.is_empty());
     let mut attention = attention::Attention::new(config.notifications, project, tmux);
     let mut app = App::new(ops.clone(), initial);
-    let result = event_loop::run_loop(&mut terminal, &mut app, &mut events, &mut attention).await;
+    let result = event_loop::run_loop(
+        &mut terminal,
+        &mut app,
+        &mut events,
+        &mut attention,
+        ask_background,
+    )
+    .await;
     drop(guard);
     let _ = ops.send(Op::Shutdown);
     Ok((result?, app.exit_summary()))

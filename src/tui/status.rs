@@ -225,6 +225,7 @@ impl Status {
                 BackgroundSource::Setting => "the theme setting",
                 BackgroundSource::Terminal => "the terminal's answer",
                 BackgroundSource::Colorfgbg => "COLORFGBG",
+                BackgroundSource::Remembered => "the terminal's last answer",
                 BackgroundSource::Assumed => "assumed; set theme = \"light\" if not",
             };
             text.push_str(&format!(

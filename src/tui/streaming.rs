@@ -26,6 +26,7 @@ pub struct StreamingMarkdown {
     /// The final lines of the open block (the one starting at `committed`).
     open: OpenBlock,
     plain_code: bool,
+    coloured_code: bool,
     finished: bool,
     wrapped: Wrapped,
 }
@@ -250,6 +251,11 @@ impl StreamingMarkdown {
         self.plain_code
     }
 
+    /// Whether a code block was coloured for a background that may since have changed.
+    pub fn has_coloured_code(&self) -> bool {
+        self.coloured_code
+    }
+
     /// Appends a delta.
     pub fn push(&mut self, delta: &str) {
         self.source.push_str(delta);
@@ -337,6 +343,7 @@ impl StreamingMarkdown {
         let mut lines = Vec::new();
         let rendered = markdown::render(chunk, true, &mut lines);
         self.plain_code |= rendered.plain_code;
+        self.coloured_code |= rendered.coloured_code;
         if !lines.is_empty() && !self.blocks.is_empty() {
             self.blocks.push(RichLine::default());
         }

@@ -47,15 +47,10 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// How long to wait for the terminal to say its background. A terminal that cannot answer is
-/// told apart at once (see `background`), so only one that answers nothing at all costs this;
-/// over a slow SSH link an answer takes a round trip.
-const BACKGROUND_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// The terminal's background, asked before the UI takes over the terminal.
-pub fn ask_background() -> Option<crate::tui::highlight::Background> {
-    crate::tui::background::ask(BACKGROUND_QUERY_TIMEOUT)
-}
+/// How long to wait for the terminal to say its background, the first frame already up. A
+/// terminal that cannot answer is told apart at once (see `background`), so only one that
+/// answers nothing at all costs this; over a slow SSH link an answer takes a round trip.
+pub const BACKGROUND_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Raw mode, the alternate screen, bracketed paste, disambiguated keys (Shift+Enter) and the
 /// wheel as arrow keys; the panic hook that undoes it is installed first.

@@ -199,4 +199,22 @@ proptest! {
         let answer = format!("\x1b]11;rgb:{}{end}\x1b[?62;22c", hex.join("/"));
         prop_assert!(kelp::tui::background::parse(answer.as_bytes()).is_some(), "{answer:?}");
     }
+
+    /// Keys typed around the answer: any bytes split and read as keys without a panic, and the
+    /// answers taken out of text typed either side of them leave exactly that text.
+    #[test]
+    fn typing_around_the_background_answer_is_kept_whole(
+        noise in prop::collection::vec(any::<u8>(), 0..128),
+        before in "[a-z ]{0,12}",
+        after in "[a-z ]{0,12}",
+    ) {
+        let (_, typed) = kelp::tui::background::split(&noise);
+        let _ = kelp::tui::background::typed_keys(&typed);
+        let mut events = kelp::tui::background::typed_keys(&noise);
+        kelp::tui::background::drop_late_answer(&mut events);
+        let read = format!("{before}\x1b]11;rgb:ffff/0/0\x1b\\\x1b[?62;22c{after}");
+        let (shade, typed) = kelp::tui::background::split(read.as_bytes());
+        prop_assert!(shade.is_some());
+        prop_assert_eq!(typed, format!("{before}{after}").into_bytes());
+    }
 }

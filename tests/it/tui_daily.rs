@@ -537,11 +537,56 @@ async fn a_light_background_answered_over_osc_11_picks_light_code_colours() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 
-    // A terminal that does not answer leaves the dark default, and says how to change it.
+    // A terminal that does not answer, where none answered before, leaves the dark default,
+    // and says how to change it.
+    let home = tempfile::tempdir().unwrap();
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
     pty.wait_for("Ask anything", WAIT);
     pty.send("/status\r");
     pty.wait_for("for a dark background (assumed;", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// Over a slow link the first frame does not wait for the terminal's background: it is drawn
+/// with the default (or the last answer), keys typed before the answer arrives are kept, and
+/// code already on screen takes the colours of the answer when it comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_frame_never_waits_for_the_terminals_background() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let slow_light = [
+        (crate::pty::BACKGROUND, "rgb:ffff/ffff/ffff"),
+        (crate::pty::ANSWER_DELAY_MS, "1400"),
+    ];
+    let mut pty = over_ssh(&fake, home.path(), &["hello"], &slow_light);
+    // The answer, with a code block, streams and is coloured for the assumed dark background
+    // long before the terminal answers.
+    let coloured =
+        |pty: &crate::pty::Pty| matches!(pty.colour_of("fn main"), Some(vt100::Color::Rgb(..)));
+    pty.wait_until(
+        |_| coloured(&pty),
+        Duration::from_millis(1300),
+        "the code block coloured before the terminal answers",
+    );
+    let dark = pty.colour_of("fn main");
+    pty.send("typed early");
+    pty.wait_for("typed early", WAIT);
+    pty.wait_until(
+        |_| coloured(&pty) && pty.colour_of("fn main") != dark,
+        WAIT,
+        "the code block coloured for a light background",
+    );
+    pty.send("\x15/status\r");
+    pty.wait_for("for a light background (the terminal's answer)", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+
+    // The next start in a terminal that says nothing keeps the last answer.
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/status\r");
+    pty.wait_for("for a light background (the terminal's last answer)", WAIT);
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
@@ -14,6 +14,9 @@ pub struct Pty {
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
     parser: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
+    /// How many reads of output the parser has taken, and a wake-up for each: waits end as
+    /// soon as the screen may have changed, not at the next poll.
+    reads: Arc<(Mutex<u64>, Condvar)>,
     _master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
@@ -22,6 +25,11 @@ pub struct Pty {
 /// terminals leave it. The device-attributes query (DA1) is always answered, as every
 /// terminal does.
 pub const BACKGROUND: &str = "PTY_BACKGROUND";
+
+/// Also for the terminal: how many milliseconds it takes to answer a query, as a terminal at the
+/// far end of an SSH link does (a round trip); without it, it answers at once.
+#[allow(dead_code)]
+pub const ANSWER_DELAY_MS: &str = "PTY_ANSWER_DELAY_MS";
 
 impl Pty {
     /// Starts `program` with `args` in a `cols`×`rows` terminal, with a private HOME (also the
@@ -78,9 +86,12 @@ impl Pty {
             cmd.env(k, v);
         }
         let mut background = None;
+        let mut answer_delay = Duration::ZERO;
         for (k, v) in env {
             if *k == BACKGROUND {
                 background = Some(v.to_string());
+            } else if *k == ANSWER_DELAY_MS {
+                answer_delay = Duration::from_millis(v.parse().expect("a delay in ms"));
             } else {
                 cmd.env(k, v);
             }
@@ -96,8 +107,10 @@ impl Pty {
             0,
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));
+        let reads = Arc::new((Mutex::new(0u64), Condvar::new()));
         {
             let parser = Arc::clone(&parser);
+            let reads = Arc::clone(&reads);
             let raw = Arc::clone(&raw);
             let writer = Arc::clone(&writer);
             std::thread::spawn(move || {
@@ -116,10 +129,21 @@ impl Pty {
                         queries_answered(&raw[from..], new_at, background.as_deref())
                     };
                     parser.lock().unwrap().process(&buf[..n]);
+                    *reads.0.lock().unwrap() += 1;
+                    reads.1.notify_all();
                     if !answers.is_empty() {
-                        let mut writer = writer.lock().unwrap();
-                        let _ = writer.write_all(answers.as_bytes());
-                        let _ = writer.flush();
+                        let writer = Arc::clone(&writer);
+                        let answer = move || {
+                            std::thread::sleep(answer_delay);
+                            let mut writer = writer.lock().unwrap();
+                            let _ = writer.write_all(answers.as_bytes());
+                            let _ = writer.flush();
+                        };
+                        if answer_delay.is_zero() {
+                            answer();
+                        } else {
+                            std::thread::spawn(answer);
+                        }
                     }
                 }
             });
@@ -129,6 +153,7 @@ impl Pty {
             writer,
             parser,
             raw,
+            reads,
             _master: pair.master,
         }
     }
@@ -219,6 +244,24 @@ impl Pty {
         (colored, bold)
     }
 
+    /// The foreground colour of the first cell of `needle` where it first shows on screen.
+    #[allow(dead_code)]
+    pub fn colour_of(&self, needle: &str) -> Option<vt100::Color> {
+        let parser = self.parser.lock().unwrap();
+        let screen = parser.screen();
+        let (_, cols) = screen.size();
+        let (row, line) = screen
+            .rows(0, cols.get())
+            .enumerate()
+            .find(|(_, line)| line.contains(needle))?;
+        let col = line[..line.find(needle)?].chars().count();
+        Some(
+            screen
+                .cell(u16::try_from(row).ok()?, u16::try_from(col).ok()?)?
+                .fgcolor(),
+        )
+    }
+
     /// Whether the alternate screen is active.
     pub fn alternate_screen(&self) -> bool {
         self.parser.lock().unwrap().screen().alternate_screen()
@@ -239,14 +282,24 @@ impl Pty {
     pub fn wait_until(&self, done: impl Fn(&str) -> bool, timeout: Duration, what: &str) -> String {
         let start = Instant::now();
         loop {
+            let seen = *self.reads.0.lock().unwrap();
             let screen = self.screen();
             if done(&screen) {
                 return screen;
             }
-            if start.elapsed() > timeout {
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
                 panic!("timed out waiting for {what:?}; the screen shows:\n{screen}");
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // Until the next output, or a while: `done` may also wait on the world outside.
+            let reads = self.reads.0.lock().unwrap();
+            let _ = self
+                .reads
+                .1
+                .wait_timeout_while(reads, left.min(Duration::from_millis(50)), |now| {
+                    *now == seen
+                })
+                .unwrap();
         }
     }
 
