@@ -66,6 +66,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             pick_session: false,
             ask_trust: None,
             prompt: None,
+            config_file: "/home/ana/.config/kelp/config.toml".into(),
         },
     );
     (app, rx)

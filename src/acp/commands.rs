@@ -4,7 +4,7 @@
 
 use agent_client_protocol_schema::v1::{
     AvailableCommand, AvailableCommandInput, AvailableCommandsUpdate, ContentBlock, ContentChunk,
-    SessionUpdate, TextContent, UnstructuredCommandInput,
+    MessageId, SessionUpdate, TextContent, UnstructuredCommandInput,
 };
 
 /// The commands: name, what it does, and the hint for what may follow it.
@@ -74,11 +74,12 @@ pub fn parse(text: &str) -> Option<Slash> {
     })
 }
 
-/// `text` as an answer the editor shows.
+/// `text` as a message of its own the editor shows: never run on with the answer before it.
 pub fn said(text: String) -> SessionUpdate {
-    SessionUpdate::AgentMessageChunk(ContentChunk::new(ContentBlock::Text(TextContent::new(
-        text,
-    ))))
+    SessionUpdate::AgentMessageChunk(
+        ContentChunk::new(ContentBlock::Text(TextContent::new(text)))
+            .message_id(Some(MessageId::new(uuid::Uuid::new_v4().to_string()))),
+    )
 }
 
 #[cfg(test)]

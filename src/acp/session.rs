@@ -298,18 +298,30 @@ impl Sessions {
             }
             Slash::Mcp => {
                 // Its columns as they are: a block of text, not a paragraph.
-                let report =
-                    crate::mcp::report(&session.mcp.lock().unwrap_or_else(PoisonError::into_inner));
+                let report = crate::mcp::report(
+                    &session.mcp.lock().unwrap_or_else(PoisonError::into_inner),
+                    &face.config.config_dir.join(crate::config::file::FILE_NAME),
+                );
                 say(format!("```text\n{}\n```\n", report.trim_end()));
                 return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
             }
             Slash::Logout => {
                 let face = Arc::clone(face);
                 drop(turn);
+                let (cx, session_id) = (reply.cx.clone(), session_id.to_string());
                 return answer_later(reply, async move {
-                    face.accounts.sign_out().await.map_err(|e| {
-                        Error::internal_error().data(format!("could not sign out: {e}"))
-                    })?;
+                    let text = match face.accounts.sign_out().await {
+                        Ok(signed_out) => signed_out_words(
+                            &signed_out,
+                            &face.config.auth_file,
+                            std::env::var_os("OPENAI_API_KEY").is_some_and(|key| !key.is_empty()),
+                        ),
+                        Err(e) => format!("⚠ Could not sign out: {e}"),
+                    };
+                    cx.notify(SessionNotification::new(
+                        session_id,
+                        super::commands::said(text),
+                    ));
                     Ok(PromptResponse::new(StopReason::EndTurn))
                 });
             }
@@ -426,6 +438,39 @@ fn prompt_parts(blocks: Vec<ContentBlock>) -> Result<(String, Vec<ImageInput>), 
     Ok((parts.join("\n"), images))
 }
 
+/// What `/logout` did, in words: what was removed, and whether `OPENAI_API_KEY` (which nothing
+/// can sign out) still signs kelp in.
+fn signed_out_words(
+    signed_out: &crate::auth::SignedOut,
+    auth_file: &std::path::Path,
+    env_key: bool,
+) -> String {
+    use crate::auth::SignedOut;
+    let file = crate::humanize::home_path(auth_file);
+    let mut text = match signed_out {
+        SignedOut::HostTokens => {
+            "Signed out: the editor's ChatGPT tokens are forgotten.".to_string()
+        }
+        SignedOut::Stored(report) if report.removed => {
+            let mut text = format!("Signed out: the login is removed from {file}.");
+            if let Some(Err(_)) = &report.revoked {
+                text.push_str(" (ChatGPT could not be told to revoke it; it is gone here anyway.)");
+            }
+            text
+        }
+        SignedOut::Stored(_) => format!("No login was stored in {file}: nothing to sign out."),
+    };
+    if env_key {
+        text.push_str(
+            " OPENAI_API_KEY is set where the editor starts kelp, so kelp still signs in with \
+             it: a key from the environment cannot be signed out; unset it there to stop using it.",
+        );
+    } else {
+        text.push_str(" Sign in again from the editor's agent menu, or with `kelp login`.");
+    }
+    text
+}
+
 /// An error for a session request, as one line.
 fn session_error(message: impl Into<String>) -> Error {
     Error::internal_error().data(message.into())
@@ -443,13 +488,20 @@ async fn signed_in(face: &Face) -> Result<AuthSummary, Error> {
     match (facts.auth, facts.warning) {
         (Some(auth), _) => Ok(auth),
         // An auth file that cannot be read says why, or the sign-in would seem to vanish.
-        (None, Some(warning)) => Err(Error::auth_required().data(warning)),
+        (None, Some(warning)) => Err(sign_in_needed("the auth file cannot be read", &warning)),
         // The words say how: without them a client tells the person to install the agent.
-        (None, None) => Err(Error::auth_required().data(
-            "not signed in: sign in with ChatGPT (in the browser or by device code) or an \
-             OpenAI API key, or run `kelp login` in a terminal",
+        (None, None) => Err(sign_in_needed(
+            "not signed in",
+            "Sign in with ChatGPT (in the browser or by device code) or an OpenAI API key, or \
+             run `kelp login` in a terminal.",
         )),
     }
+}
+
+/// ACP's "Authentication required", its data an object as clients read it: a short `reason`
+/// and the `details` that say what to do.
+fn sign_in_needed(reason: &str, details: &str) -> Error {
+    Error::auth_required().data(serde_json::json!({ "reason": reason, "details": details }))
 }
 
 /// A project directory from the client: absolute, existing, canonical.
@@ -661,8 +713,10 @@ async fn sleep_until(due: Option<Instant>) {
     }
 }
 
-/// How a turn's end answers its prompt.
-fn answer(outcome: TurnOutcome) -> Result<PromptResponse, Error> {
+/// How a turn's end answers its prompt. A failed turn ends as a turn does, its reason said as a
+/// message of its own first (`said`), as codex-acp does: a JSON-RPC error would read in an
+/// editor as the agent failing to run, never the reason.
+fn answer(outcome: &TurnOutcome) -> (Option<String>, PromptResponse) {
     let reason = match outcome {
         TurnOutcome::Completed => StopReason::EndTurn,
         TurnOutcome::Interrupted => StopReason::Cancelled,
@@ -671,12 +725,20 @@ fn answer(outcome: TurnOutcome) -> Result<PromptResponse, Error> {
             StopCause::Refusal => StopReason::Refusal,
             StopCause::StepLimit => StopReason::MaxTurnRequests,
         },
-        TurnOutcome::Failed { message, .. } => {
-            return Err(Error::new(crate::jsonrpc::INTERNAL_ERROR as i32, message));
+        TurnOutcome::Failed { message, category } => {
+            let mut said = super::updates::failure_note(message);
+            if *category == crate::llm::ErrorCategory::Auth {
+                said.push_str(SIGN_IN_AGAIN);
+            }
+            return (Some(said), PromptResponse::new(StopReason::EndTurn));
         }
     };
-    Ok(PromptResponse::new(reason))
+    (None, PromptResponse::new(reason))
 }
+
+/// What follows a failure that signing in again mends.
+const SIGN_IN_AGAIN: &str = "\n\nSign in again: choose a way to sign in from the editor's \
+                             agent menu, or run `kelp login` in a terminal.";
 
 /// Turns one session's core events into notifications, for as long as the core runs.
 async fn pump(
@@ -729,7 +791,9 @@ async fn pump(
                     if let Some(turn) = session.take_turn() {
                         // Permission requests of the turn still open stop waiting.
                         turn.cancelled.cancel();
-                        turn.reply.send(answer(outcome));
+                        let (said, response) = answer(&outcome);
+                        said.map(super::commands::said).into_iter().for_each(send);
+                        turn.reply.send(Ok(response));
                     }
                 }
                 Event::McpServers(servers) => {
@@ -818,4 +882,50 @@ async fn ask(
         id: approval,
         decision,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::SignedOut;
+    use crate::auth::manager::LogoutReport;
+
+    #[test]
+    fn logout_says_what_it_removed_and_that_an_environment_key_stays() {
+        let file = std::path::Path::new("/srv/kelp/auth.json");
+        let removed = SignedOut::Stored(LogoutReport {
+            removed: true,
+            revoked: None,
+        });
+        let said = signed_out_words(&removed, file, false);
+        assert!(
+            said.starts_with("Signed out: the login is removed from /srv/kelp/auth.json.")
+                && said.contains("kelp login"),
+            "{said}"
+        );
+        let nothing = SignedOut::Stored(LogoutReport {
+            removed: false,
+            revoked: None,
+        });
+        let said = signed_out_words(&nothing, file, true);
+        assert!(said.starts_with("No login was stored"), "{said}");
+        assert!(
+            said.contains("OPENAI_API_KEY is set") && said.contains("cannot be signed out"),
+            "{said}"
+        );
+        assert!(!said.contains("kelp login"), "{said}");
+    }
+
+    #[test]
+    fn a_failed_turn_ends_as_a_turn_with_its_reason_and_a_lost_login_says_how_back() {
+        let (said, response) = answer(&TurnOutcome::Failed {
+            message: "the login expired".into(),
+            category: crate::llm::ErrorCategory::Auth,
+        });
+        assert_eq!(response.stop_reason, StopReason::EndTurn);
+        let said = said.unwrap();
+        assert!(said.starts_with("⚠ the login expired") && said.contains("kelp login"));
+        let (said, response) = answer(&TurnOutcome::Interrupted);
+        assert_eq!((said, response.stop_reason), (None, StopReason::Cancelled));
+    }
 }

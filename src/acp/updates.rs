@@ -20,6 +20,7 @@ use crate::agent::protocol::{
 use crate::agent::replay::{Replay, Replayed};
 use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::humanize;
+use crate::session::TurnEnd;
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
 const OUTPUT_SHOWN: usize = 64 * 1024;
@@ -313,9 +314,7 @@ impl Translator {
                     "Compacted the conversation{} onto a summary {why}: the model goes on from it.\n",
                     crate::humanize::tokens_aside(before)
                 );
-                vec![SessionUpdate::AgentMessageChunk(ContentChunk::new(
-                    ContentBlock::from(text),
-                ))]
+                vec![super::commands::said(text)]
             }
             // How full the context window is, after each response and a compaction.
             Event::ContextUsed {
@@ -522,8 +521,31 @@ pub fn replay(replay: &Replay, project_dir: &Path) -> Vec<SessionUpdate> {
             }
         }
         updates.extend(translator.end_turn());
+        if let Some(note) = turn
+            .ended
+            .as_ref()
+            .and_then(|(how, message)| ended(*how, message))
+        {
+            updates.push(super::commands::said(note));
+        }
     }
     updates
+}
+
+/// How a saved turn that did not finish ended, as the editor was told when it ran.
+fn ended(how: TurnEnd, message: &Option<String>) -> Option<String> {
+    match (how, message) {
+        (TurnEnd::Failed, Some(message)) => Some(failure_note(message)),
+        (TurnEnd::Failed, None) => Some(failure_note("the turn failed")),
+        (TurnEnd::Stopped, Some(message)) => Some(format!("⚠ {message}")),
+        (TurnEnd::Interrupted, _) => Some("Interrupted.".to_string()),
+        (TurnEnd::Stopped, None) => None,
+    }
+}
+
+/// A failed turn as the message that ends it.
+pub fn failure_note(message: &str) -> String {
+    format!("⚠ {message}")
 }
 
 #[cfg(test)]

@@ -101,6 +101,12 @@ pub async fn run_turn_unfinished(
     ctx.emit(Event::TurnStarted {
         id: turn_id.clone(),
     });
+    // With no login at all, no request can go out: the turn fails before the prompt is
+    // recorded, and records nothing (not even how it ended, which would read as the end of
+    // the turn before), so a conversation that never started leaves no session behind.
+    if let Err(e @ crate::auth::AuthError::NotLoggedIn) = ctx.client.auth().credential().await {
+        return Err(TurnError::Llm(e.into()));
+    }
     let mut partial = PartialAnswer::default();
     let result = steps(conversation, ctx, submission, turn_id, &mut partial).await;
     if let Err(e) = &result {
@@ -240,11 +246,6 @@ async fn steps(
         output_schema,
         turn_id: _,
     } = submission;
-    // With no login at all, no request can go out: the turn fails before the prompt is
-    // recorded, so a conversation that never started leaves no session behind.
-    if let Err(e @ crate::auth::AuthError::NotLoggedIn) = ctx.client.auth().credential().await {
-        return Err(TurnError::Llm(e.into()));
-    }
     record(
         conversation,
         ctx,

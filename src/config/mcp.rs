@@ -176,7 +176,7 @@ impl McpServerConfig {
 }
 
 /// Every key a server's table may hold.
-const SERVER_KEYS: &[&str] = &[
+pub const SERVER_KEYS: &[&str] = &[
     "command",
     "args",
     "env",

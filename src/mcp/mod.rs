@@ -721,14 +721,17 @@ fn keep_stderr(name: String, err: tokio::process::ChildStderr, tail: Arc<StderrT
 }
 
 /// The `/mcp` report: each server, where it is and its tools.
-pub fn report(servers: &[ServerStatus]) -> String {
+pub fn report(servers: &[ServerStatus], config_file: &std::path::Path) -> String {
     if servers.is_empty() {
-        return "No MCP servers. Add one to config.toml, for example:\n\n\
-                [mcp_servers.docs]\n\
-                command = \"docs-mcp\"\n\
-                args = [\"--stdio\"]\n\n\
-                or, for a server over HTTP, url = \"https://…/mcp\" (docs/mcp.md)."
-            .to_string();
+        return format!(
+            "No MCP servers. Add one to {}, for example:\n\n\
+             [mcp_servers.docs]\n\
+             command = \"docs-mcp\"\n\
+             args = [\"--stdio\"]\n\n\
+             or, for a server over HTTP, url = \"https://…/mcp\". A server's table takes: {}.",
+            crate::humanize::home_path(config_file),
+            crate::config::mcp::SERVER_KEYS.join(", ")
+        );
     }
     let mut text = String::from("MCP servers");
     for server in servers {

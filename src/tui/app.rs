@@ -59,6 +59,8 @@ pub struct InitialState {
     /// A prompt to send at once (`kelp "fix the bug"`); it waits in the composer while there
     /// is no login yet.
     pub prompt: Option<String>,
+    /// The config file kelp reads, named where the person is told to add to it.
+    pub config_file: PathBuf,
 }
 
 /// How often the spinner moves while a turn runs.
@@ -146,6 +148,7 @@ impl App {
                 instructions: None,
                 instructions_in_history: false,
                 mcp: Vec::new(),
+                config_file: initial.config_file,
                 hint: None,
                 context: None,
                 command_rules: Vec::new(),

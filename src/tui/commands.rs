@@ -330,7 +330,10 @@ impl App {
             ),
             SlashCommand::Review => self.review(argument),
             SlashCommand::Status => vec![Notice(self.status.report(self.session.id.as_deref()))],
-            SlashCommand::Mcp => vec![Notice(crate::mcp::report(&self.status.mcp))],
+            SlashCommand::Mcp => vec![Notice(crate::mcp::report(
+                &self.status.mcp,
+                &self.status.config_file,
+            ))],
             SlashCommand::Skills => vec![Send(Op::ListSkills)],
             SlashCommand::Logout => vec![Send(Op::Logout)],
             SlashCommand::Help => vec![Notice(super::help::text())],
@@ -500,6 +503,7 @@ mod tests {
             pick_session: false,
             ask_trust: None,
             prompt: None,
+            config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
         };
         (App::new(ops, initial), sent)
     }

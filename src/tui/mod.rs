@@ -133,6 +133,7 @@ impl InitialState {
             pick_session: false,
             ask_trust: None,
             prompt: None,
+            config_file: config.config_dir.join(crate::config::file::FILE_NAME),
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct Status {
     pub context: Option<(u64, Option<u64>)>,
     /// The MCP servers, as last reported.
     pub mcp: Vec<ServerStatus>,
+    /// The config file, where `/mcp` says a server is added.
+    pub config_file: PathBuf,
     /// This project's rules that let commands run without asking, by prefix.
     pub command_rules: Vec<Vec<String>>,
 }

@@ -400,11 +400,15 @@ async fn a_device_code_login_goes_through_url_elicitation() {
             .unwrap_err();
         assert_eq!(i32::from(refused.code), -32000);
         assert_eq!(refused.message, "Authentication required");
-        // With words that say how to sign in, not that the agent is missing.
-        let said = refused.data.unwrap().to_string();
+        // With words that say how to sign in, not that the agent is missing: an object with
+        // the reason and the details, as clients read it.
+        let data = refused.data.unwrap();
+        assert_eq!(data["reason"], "not signed in", "{data}");
         assert!(
-            said.contains("not signed in") && said.contains("kelp login"),
-            "{said}"
+            data["details"]
+                .as_str()
+                .is_some_and(|d| d.contains("kelp login")),
+            "{data}"
         );
 
         let login = cx.send_request(AuthenticateRequest::new("chatgpt-device-code"));
@@ -1056,6 +1060,112 @@ async fn a_loaded_session_replays_its_conversation() {
     .await;
     let last = fake.requests_to("/responses").last().unwrap().body.clone();
     assert!(last.contains("The notes say 42."), "{last}");
+}
+
+/// Each agent message's id, in order, with its text: notes must not run on with the answer
+/// before them.
+fn messages(updates: &[SessionUpdate]) -> Vec<(Option<String>, String)> {
+    let mut messages: Vec<(Option<String>, String)> = Vec::new();
+    for update in updates {
+        if let SessionUpdate::AgentMessageChunk(chunk) = update
+            && let ContentBlock::Text(t) = &chunk.content
+        {
+            let id = chunk.message_id.as_ref().map(|id| id.0.to_string());
+            match messages.last_mut() {
+                Some((last, text)) if *last == id && id.is_some() => text.push_str(&t.text),
+                _ => messages.push((id, t.text.clone())),
+            }
+        }
+    }
+    messages
+}
+
+/// A turn the backend refuses, and a prompt after `/logout`, end as turns with the reason as a
+/// message of its own (a JSON-RPC error reads in an editor as the agent failing to start);
+/// `/logout` says what it did; a reloaded session shows the failure as its own message again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_turn_and_a_logout_are_said_as_messages_and_come_back_on_load() {
+    let fake = FakeOpenAi::start().await;
+    let home = home_with_a_key(&fake);
+    let project = tempfile::tempdir().unwrap();
+    let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
+    fake.push_responses([
+        Reply::text("Hello."),
+        Reply::http(
+            400,
+            json!({"error": {"message": "The prompt is not allowed.", "type": "invalid_request_error", "code": null}}),
+        ),
+    ]);
+    let session = kelp
+        .client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+            initialize(&cx, ClientCapabilities::new()).await;
+            let session = new_session(&cx, project.path()).await?;
+            prompt(&cx, &session, "hi").await?;
+            let answer = prompt(&cx, &session, "something refused").await?;
+            assert_eq!(answer.stop_reason, StopReason::EndTurn);
+            let said = messages(&seen.updates());
+            assert_eq!(
+                said.len(),
+                2,
+                "the answer, then the failure apart: {said:?}"
+            );
+            assert_eq!(said[0].1, "Hello.");
+            assert!(
+                said[1].1.starts_with("⚠ ") && said[1].1.contains("The prompt is not allowed."),
+                "{said:?}"
+            );
+
+            let answer = prompt(&cx, &session, "/logout").await?;
+            assert_eq!(answer.stop_reason, StopReason::EndTurn);
+            let said = message_text(&seen.updates());
+            assert!(
+                said.contains(
+                    "Signed out: the login is removed from ~/.local/share/kelp/auth.json."
+                ) && said.contains("kelp login"),
+                "{said}"
+            );
+            // Signed out, a prompt is a turn that says how to sign in again.
+            let requests = fake.requests_to("/responses").len();
+            let answer = prompt(&cx, &session, "still there?").await?;
+            assert_eq!(answer.stop_reason, StopReason::EndTurn);
+            let said = message_text(&seen.updates());
+            assert!(
+                said.starts_with("⚠ ") && said.contains("kelp login"),
+                "{said}"
+            );
+            assert_eq!(
+                fake.requests_to("/responses").len(),
+                requests,
+                "nothing sent"
+            );
+            Ok(session)
+        })
+        .await;
+    drop(kelp);
+
+    // The next agent, signed in again: the refused turn comes back as its own message.
+    let home_again = home_with_a_key(&fake);
+    std::fs::copy(
+        home_again.path().join(".local/share/kelp/auth.json"),
+        home.path().join(".local/share/kelp/auth.json"),
+    )
+    .unwrap();
+    let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        cx.send_request(LoadSessionRequest::new(session.clone(), project.path()))
+            .block_task()
+            .await?;
+        let said = messages(&seen.updates());
+        let failure = said
+            .iter()
+            .position(|(_, text)| text.contains("The prompt is not allowed."))
+            .unwrap_or_else(|| panic!("the failure replayed: {said:?}"));
+        assert!(failure > 0 && said[failure - 1].1 == "Hello.", "{said:?}");
+        assert!(said[failure].1.starts_with("⚠ "), "{said:?}");
+        Ok(())
+    })
+    .await;
 }
 
 /// `session/fork`: a copy under a new id that goes on separately; the original's file stays.

@@ -226,7 +226,7 @@ async fn the_status_lists_ready_servers_their_tools_and_what_was_left_out() {
         ["bad_schema: its input schema is of type \"string\", not an object"]
     );
     assert_eq!(last[1].state, ServerState::Disabled);
-    let report = kelp::mcp::report(&last);
+    let report = kelp::mcp::report(&last, std::path::Path::new("/c/config.toml"));
     assert!(
         report.contains("tests · stdio: ") && report.contains("ready, 3 tools: echo, lookup, wait"),
         "{report}"

@@ -41,6 +41,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         pick_session: false,
         ask_trust: None,
         prompt: None,
+        config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
     };
     change(&mut initial);
     let mut app = App::new(tx, initial);
