@@ -2,6 +2,8 @@
 //! settings a mode stands for. A mode holds for the session (`session/set_mode`), not the
 //! config file.
 
+use std::path::Path;
+
 use agent_client_protocol_schema::v1::{SessionMode, SessionModeState};
 
 use crate::agent::protocol::Settings;
@@ -99,6 +101,58 @@ pub fn ids() -> String {
         .join(", ")
 }
 
+/// The file in the state folder that keeps each session's chosen mode, so `session/load` in a
+/// later agent finds it as it was left: `{"SESSION_ID": "MODE_ID", …}`.
+const KEPT: &str = "acp-modes.json";
+
+/// The most sessions whose mode is kept; the oldest choices go first.
+const MAX_KEPT: usize = 500;
+
+/// The mode chosen for `session_id` in an earlier agent, if it is one kelp has.
+pub fn kept(state_dir: &Path, session_id: &str) -> Option<&'static str> {
+    let modes = read_kept(state_dir);
+    let chosen = modes.iter().find(|(id, _)| id == session_id)?;
+    id_of(&chosen.1)
+}
+
+/// Keeps `mode` as the one chosen for `session_id` (best effort: a failure only costs the
+/// choice on a later load).
+pub fn keep(state_dir: &Path, session_id: &str, mode: &str) {
+    if crate::private_file::create_private_dir(state_dir).is_err() {
+        return;
+    }
+    let Ok(_lock) = crate::private_file::lock_beside(&state_dir.join(KEPT)) else {
+        return;
+    };
+    let mut modes = read_kept(state_dir);
+    modes.retain(|(id, _)| id != session_id);
+    modes.push((session_id.to_string(), mode.to_string()));
+    let excess = modes.len().saturating_sub(MAX_KEPT);
+    modes.drain(..excess);
+    let object: serde_json::Map<String, serde_json::Value> = modes
+        .into_iter()
+        .map(|(id, mode)| (id, serde_json::Value::String(mode)))
+        .collect();
+    let _ = crate::private_file::replace(
+        &state_dir.join(KEPT),
+        serde_json::Value::Object(object).to_string().as_bytes(),
+    );
+}
+
+/// The kept choices, oldest first; a missing or damaged file keeps none.
+fn read_kept(state_dir: &Path) -> Vec<(String, String)> {
+    let Ok(bytes) = crate::private_file::read_private(&state_dir.join(KEPT), 1 << 20) else {
+        return Vec::new();
+    };
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes) {
+        Ok(object) => object
+            .into_iter()
+            .filter_map(|(id, mode)| Some((id, mode.as_str()?.to_string())))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +170,26 @@ mod tests {
         assert!(settings("yolo", &config).is_none());
         config.approval = ApprovalMode::AutoEdit;
         assert_eq!(initial(&config), "auto-edit");
+    }
+
+    #[test]
+    fn a_chosen_mode_is_kept_per_session_and_the_oldest_go_past_the_bound() {
+        let state = tempfile::tempdir().unwrap();
+        assert_eq!(kept(state.path(), "s1"), None);
+        keep(state.path(), "s1", "full-auto");
+        keep(state.path(), "s2", "read-only");
+        keep(state.path(), "s1", "auto-edit");
+        assert_eq!(kept(state.path(), "s1"), Some("auto-edit"));
+        assert_eq!(kept(state.path(), "s2"), Some("read-only"));
+        let full: serde_json::Map<String, serde_json::Value> = (0..MAX_KEPT)
+            .map(|i| (format!("n{i}"), serde_json::json!("ask")))
+            .collect();
+        std::fs::write(state.path().join(KEPT), serde_json::to_vec(&full).unwrap()).unwrap();
+        keep(state.path(), "s3", "full-auto");
+        assert_eq!(kept(state.path(), "n0"), None, "the oldest went");
+        assert_eq!(kept(state.path(), "n1"), Some("ask"));
+        assert_eq!(kept(state.path(), "s3"), Some("full-auto"));
+        std::fs::write(state.path().join(KEPT), "not json").unwrap();
+        assert_eq!(kept(state.path(), "n1"), None);
     }
 }

@@ -220,6 +220,9 @@ impl Sessions {
             .map_err(|_| session_error("this session's agent stopped"))?;
         let notify = |update| cx.notify(SessionNotification::new(session_id.to_string(), update));
         if id == "mode" {
+            // Written before the answer (a small file, a rare request): an agent stopped right
+            // after still finds the choice.
+            super::modes::keep(&config.state_dir, session_id, mode);
             notify(SessionUpdate::CurrentModeUpdate(CurrentModeUpdate::new(
                 mode,
             )));
@@ -698,7 +701,17 @@ async fn reopen(
                 cx.notify(SessionNotification::new(opened.id.clone(), update));
             }
         }
-        let choices = Choices::initial(&face.config, Some(&auth));
+        let mut choices = Choices::initial(&face.config, Some(&auth));
+        // The mode chosen for it before, in this agent or an earlier one, is its mode again.
+        let state_dir = face.config.state_dir.clone();
+        let kept = crate::task::spawn_blocking(move || super::modes::kept(&state_dir, &wanted))
+            .await
+            .ok()
+            .flatten();
+        if let Some(mode) = kept.filter(|mode| *mode != choices.mode) {
+            let op = choices.choose("mode", mode, &face.config)?;
+            let _ = opened.ops.send(op);
+        }
         face.sessions
             .add(opened, cx, summary.project_dir, choices.clone());
         Ok(choices)

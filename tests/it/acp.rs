@@ -963,6 +963,10 @@ async fn a_loaded_session_replays_its_conversation() {
                 initialize(&cx, ClientCapabilities::new()).await;
                 let session = new_session(&cx, project.path()).await?;
                 prompt(&cx, &session, "what do the notes say?").await?;
+                // The mode chosen is the session's: a later load finds it.
+                cx.send_request(SetSessionModeRequest::new(session.clone(), "full-auto"))
+                    .block_task()
+                    .await?;
                 Ok(session)
             },
         )
@@ -971,7 +975,10 @@ async fn a_loaded_session_replays_its_conversation() {
 
     // A new agent process, the same home: the session comes back, updates first.
     let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
-    fake.push_response(Reply::text("Still 42."));
+    fake.push_responses([
+        Reply::call_with_id("t1", "shell", json!({"command": "touch made.txt"})),
+        Reply::text("Still 42."),
+    ]);
     kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
         initialize(&cx, ClientCapabilities::new()).await;
         // Named by part of its id, or from another folder: refused, with the reason.
@@ -1000,9 +1007,17 @@ async fn a_loaded_session_replays_its_conversation() {
             seen.updates().is_empty(),
             "nothing replayed for a refused load"
         );
-        cx.send_request(LoadSessionRequest::new(session.clone(), project.path()))
+        let loaded = cx
+            .send_request(LoadSessionRequest::new(session.clone(), project.path()))
             .block_task()
             .await?;
+        assert_eq!(
+            loaded
+                .modes
+                .map(|modes| modes.current_mode_id.0.to_string()),
+            Some("full-auto".to_string()),
+            "the mode chosen before the load"
+        );
         let replayed = seen.updates();
         let user: String = replayed
             .iter()
@@ -1052,9 +1067,12 @@ async fn a_loaded_session_replays_its_conversation() {
             tokio::time::sleep(Duration::from_millis(10)).await;
             later.extend(seen.updates());
         }
-        // And it goes on: the next request carries the history.
+        // And it goes on: the next request carries the history, and in full-auto the
+        // model's command runs in the sandbox without asking.
         let answer = prompt(&cx, &session, "still?").await?;
         assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        assert!(seen.permissions.lock().unwrap().is_empty(), "nothing asked");
+        assert!(project.path().join("made.txt").exists());
         Ok(())
     })
     .await;
