@@ -275,6 +275,39 @@ fn hanging(spans: Vec<Span<'static>>, hang: &str) -> RichLine {
     }
 }
 
+/// A reasoning summary, its Markdown rendered (a bold title, not `**Title**`) and faint: folded,
+/// its first line and `…` when more follows.
+fn reasoning_lines(text: &str, expanded: bool) -> Vec<RichLine> {
+    let mut rendered = Vec::new();
+    super::markdown::render(text.trim(), false, &mut rendered);
+    let faint = theme::dim().patch(theme::emphasis());
+    let mut lines = rendered.into_iter().map(|mut line| {
+        for span in line.line.spans.iter_mut().chain(line.hang.iter_mut()) {
+            span.style = faint.patch(span.style);
+        }
+        line
+    });
+    let Some(mut first) = lines.next() else {
+        return Vec::new();
+    };
+    first.line.spans.insert(0, Span::styled("✻ ", theme::dim()));
+    first.hang.insert(0, Span::raw("  "));
+    let mut out = vec![first];
+    let mut rest = lines
+        .filter(|line| expanded || line.line.width() > 0)
+        .peekable();
+    if expanded {
+        out.extend(rest.map(|mut line| {
+            line.line.spans.insert(0, Span::raw("  "));
+            line.hang.insert(0, Span::raw("  "));
+            line
+        }));
+    } else if rest.peek().is_some() {
+        out[0].line.spans.push(Span::styled(" …", theme::dim()));
+    }
+    out
+}
+
 fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
     match kind {
         CellKind::User(text) => text
@@ -293,26 +326,7 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             })
             .collect(),
         CellKind::Assistant(_) => Vec::new(),
-        CellKind::Reasoning(text) => {
-            let style = theme::dim().patch(theme::emphasis());
-            let mut lines = text.trim().split('\n');
-            let first = lines.next().unwrap_or_default().to_string();
-            let mut out = vec![hanging(
-                vec![Span::styled("✻ ", theme::dim()), Span::styled(first, style)],
-                "  ",
-            )];
-            if expanded {
-                out.extend(lines.map(|l| {
-                    hanging(
-                        vec![Span::raw("  "), Span::styled(l.to_string(), style)],
-                        "  ",
-                    )
-                }));
-            } else if lines.next().is_some() {
-                out[0].line.spans.push(Span::styled(" …", theme::dim()));
-            }
-            out
-        }
+        CellKind::Reasoning(text) => reasoning_lines(text, expanded),
         CellKind::Tool(call) => tool_lines(call, expanded),
         CellKind::Approval { subject, decision } => {
             approval_lines(subject, decision.as_ref(), expanded)

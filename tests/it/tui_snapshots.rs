@@ -663,6 +663,30 @@ fn status_lists_the_agents_files() {
     assert_snapshot!(draw(&mut app, 80, 16));
 }
 
+/// A reasoning summary is Markdown: its bold title reads as a title, never `**Title**`; folded
+/// to that title, and whole with Ctrl+O.
+#[test]
+fn a_reasoning_summary_is_rendered_as_markdown() {
+    let (mut app, _rx) = logged_in();
+    type_text(&mut app, "Explain the parser");
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
+    app.handle_core_event(thinking(
+        "rs_1",
+        "**Checking the parser**\n\nThe header is read *twice*, in `parse_header`.",
+    ));
+    let folded = draw(&mut app, 80, 10);
+    assert!(folded.contains("✻ Checking the parser …"), "{folded}");
+    assert!(
+        !folded.contains("**") && !folded.contains("twice"),
+        "{folded}"
+    );
+    app.handle_key(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::CONTROL));
+    let whole = draw(&mut app, 80, 10);
+    assert!(!whole.contains('*') && !whole.contains('`'), "{whole}");
+    assert_snapshot!(whole);
+}
+
 #[test]
 fn a_retry_keeps_the_partial_answer_until_the_next_attempt_streams() {
     let (mut app, _rx) = logged_in();
