@@ -154,21 +154,22 @@ pub fn spawn(
     config: Config,
     options: CoreOptions,
 ) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
+    spawn_after(config, options, std::future::ready(()))
+}
+
+/// [`spawn`], the core's start (its HTTP client and the system's certificates, the project's
+/// rules, skills and prompts) held until `after` ends: the client's first frame does not share
+/// the machine with it. `Op`s sent meanwhile wait.
+pub fn spawn_after(
+    config: Config,
+    options: CoreOptions,
+    after: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
     let (op_tx, op_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
     crate::task::spawn(async move {
-        let folders =
-            crate::config::prompts::folders(&config.config_dir, |name| std::env::var_os(name));
-        let to_client = event_tx.clone();
-        crate::task::spawn(async move {
-            let found =
-                crate::task::spawn_blocking(move || crate::config::prompts::discover(&folders))
-                    .await
-                    .unwrap_or_default();
-            if !found.is_empty() {
-                let _ = to_client.send(Event::CustomPrompts(found));
-            }
-        });
+        after.await;
+        find_prompts(&config.config_dir, event_tx.clone());
         match Core::start(config, options, event_tx.clone()) {
             Ok(core) => {
                 let rules = core.approvals.rules();
@@ -183,6 +184,18 @@ pub fn spawn(
         }
     });
     (op_tx, event_rx)
+}
+
+/// Reads the custom prompts of the prompts folders beside `config_dir` on a blocking thread,
+/// and sends them as `CustomPrompts`.
+fn find_prompts(config_dir: &std::path::Path, events: UnboundedSender<Event>) {
+    let folders = crate::config::prompts::folders(config_dir, |name| std::env::var_os(name));
+    crate::task::spawn(async move {
+        let found = crate::task::spawn_blocking(move || crate::config::prompts::discover(&folders))
+            .await
+            .unwrap_or_default();
+        let _ = events.send(Event::CustomPrompts(found));
+    });
 }
 
 /// Starts the MCP servers of the config and of `options` on tasks of their own, their
@@ -551,6 +564,7 @@ impl Core {
             Op::Review { target, turn_id } => self.submit(Work::Review { target, turn_id }),
             Op::Init => self.init(),
             Op::Diff => self.diff(),
+            Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone()),
             Op::ListSkills => {
                 let (config_dir, project_dir) = (
                     self.config.config_dir.clone(),

@@ -90,6 +90,9 @@ pub enum Op {
     TrustProject(bool),
     /// List the skills a new conversation here tells the model of; `Skills` answers.
     ListSkills,
+    /// Look in the prompts folders again (a file may have been added since the start);
+    /// `CustomPrompts` answers.
+    FindPrompts,
     /// Forget a rule of this project's that lets commands with a prefix run without asking;
     /// `CommandRules` answers with those left.
     RemoveCommandRule(Vec<String>),

@@ -566,8 +566,11 @@ fn interactive(
     options.sign_in = Some("/connect");
     options.prompt_history = true;
     let result = runtime.block_on(async {
-        let (ops, events) = kelp::agent::core::spawn(config.clone(), options);
-        kelp::tui::run(&config, ops, events, initial).await
+        let (first_frame, drawn) = tokio::sync::oneshot::channel();
+        let (ops, events) = kelp::agent::core::spawn_after(config.clone(), options, async {
+            let _ = drawn.await;
+        });
+        kelp::tui::run(&config, ops, events, initial, Some(first_frame)).await
     });
     // Background work (a clipboard tool, a blocking read) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

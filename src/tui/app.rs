@@ -447,7 +447,12 @@ impl App {
             return;
         }
         self.pane.answer_running = self.turn.running();
+        let was_slash = self.pane.composer().text() == "/";
         let outcome = self.pane.handle_key(key);
+        // The slash popup opens: a prompt file added since the start is offered too.
+        if !was_slash && self.pane.composer().text() == "/" {
+            self.send(Op::FindPrompts);
+        }
         if self.pane.picker_mut(PickerKind::History).is_some() {
             self.search_history();
         }

@@ -37,13 +37,15 @@ type BackgroundAnswer = (Option<Background>, Vec<u8>);
 
 /// Runs the UI until it quits, the core goes away or a signal ends it. With `ask_background`
 /// (the state folder where its answer is kept), the terminal is asked its background once the
-/// first frame is drawn; the keyboard is read once the answer is in.
+/// first frame is drawn; the keyboard is read once the answer is in. `first_frame` is told
+/// when the first frame is out.
 pub async fn run_loop(
     terminal: &mut Tui,
     app: &mut App,
     events: &mut UnboundedReceiver<Event>,
     attention: &mut Attention,
     mut ask_background: Option<PathBuf>,
+    mut first_frame: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<Ended> {
     // The input reader would take the terminal's answer for keys: it starts after the answer.
     let mut input = ask_background.is_none().then(EventStream::new);
@@ -69,11 +71,14 @@ pub async fn run_loop(
         if let Some(at) = frames.deadline(now)
             && at <= now
         {
-            terminal.draw(|frame| {
+            terminal::draw_whole(terminal, |frame| {
                 app.render(frame);
                 hyperlink::mark(frame.buffer_mut());
             })?;
             frames.drawn(now);
+            if let Some(drawn) = first_frame.take() {
+                let _ = drawn.send(());
+            }
             if let Some(state_dir) = ask_background.take() {
                 asking = ask_after_first_frame(terminal, state_dir);
                 if asking.is_none() {

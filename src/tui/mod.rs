@@ -83,6 +83,7 @@ pub async fn run(
     ops: UnboundedSender<Op>,
     mut events: UnboundedReceiver<Event>,
     initial: InitialState,
+    first_frame: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<(Ended, Option<ExitSummary>)> {
     let colorfgbg = std::env::var("COLORFGBG").ok();
     let auto = config.theme == crate::config::modes::Theme::Auto;
@@ -105,6 +106,7 @@ pub async fn run(
         &mut events,
         &mut attention,
         ask_background,
+        first_frame,
     )
     .await;
     drop(guard);

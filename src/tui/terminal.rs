@@ -104,8 +104,18 @@ pub fn hand_over<T>(terminal: &mut Tui, mouse: bool, work: impl FnOnce() -> T) -
     // The alternate screen comes back blank: a blank frame makes ratatui's idea of the screen
     // match, so the next frame draws every cell. (`Terminal::clear` would ask the terminal for
     // the cursor position, an answer the input reader takes first.)
-    terminal.draw(|frame| frame.buffer_mut().reset())?;
+    draw_whole(terminal, |frame| frame.buffer_mut().reset())?;
     Ok(done)
+}
+
+/// Draws a frame as one synchronized update (DEC mode 2026): a terminal that knows it shows
+/// the frame whole, never half of it, which a slow SSH link would otherwise let it show; one
+/// that does not ignores the mode.
+pub fn draw_whole(terminal: &mut Tui, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<()> {
+    use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+    crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    terminal.draw(render)?;
+    execute!(terminal.backend_mut(), EndSynchronizedUpdate)
 }
 
 /// Turns mouse reporting on or off.

@@ -375,6 +375,15 @@ async fn custom_prompts_are_offered_as_commands_and_filled_in() {
     pty.wait_for("It parses.", WAIT);
     pty.send("/prompts:status\r");
     pty.wait_for("Nothing left.", WAIT);
+    // A prompt file added while kelp runs is offered the next time the popup opens.
+    std::fs::write(
+        kelp_prompts.join("fresh.md"),
+        "---\ndescription: Added while running\n---\nSay hello.\n",
+    )
+    .unwrap();
+    pty.send("/fre");
+    pty.wait_for("Added while running", WAIT);
+    pty.send("\x15");
     let sent = fake.requests_to("/responses");
     assert_eq!(
         crate::fake_openai::last_user_text(sent[0].json()),
@@ -728,9 +737,13 @@ async fn over_ssh_a_browser_program_is_run() {
     }
     let url = std::fs::read_to_string(&opened).expect("the BROWSER program ran");
     assert!(url.contains("/oauth/authorize?"), "{url}");
-    // What a selection of the screen copies: the URL whole, its rows one wrapped line.
-    let screen = pty.screen();
-    assert!(screen.contains(&url), "the URL is cut on screen:\n{screen}");
+    // What a selection of the screen copies: the URL whole, its rows one wrapped line (once
+    // the frame after the program's start is drawn).
+    pty.wait_until(
+        |screen| screen.contains(&url),
+        WAIT,
+        "the whole URL on screen",
+    );
     pty.send("\x1b");
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));

@@ -115,10 +115,14 @@ fn retrying(attempt: u32, delay_ms: u64, voided: &[&str]) -> Event {
     }
 }
 
+/// What the app sent, but the look for new prompt files each opening of the slash popup sends
+/// (`custom_prompts_are_offered_as_commands_and_filled_in` shows what it is for).
 fn ops(rx: &mut UnboundedReceiver<Op>) -> Vec<Op> {
     let mut out = Vec::new();
     while let Ok(op) = rx.try_recv() {
-        out.push(op);
+        if op != Op::FindPrompts {
+            out.push(op);
+        }
     }
     out
 }

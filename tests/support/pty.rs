@@ -283,8 +283,10 @@ impl Pty {
         let start = Instant::now();
         loop {
             let seen = *self.reads.0.lock().unwrap();
+            // Mid-frame (a synchronized update begun and not ended) the screen is half drawn,
+            // as a terminal that knows the mode never shows it: wait for the frame's end.
             let screen = self.screen();
-            if done(&screen) {
+            if !self.mid_frame() && done(&screen) {
                 return screen;
             }
             let left = timeout.saturating_sub(start.elapsed());
@@ -300,6 +302,17 @@ impl Pty {
                     *now == seen
                 })
                 .unwrap();
+        }
+    }
+
+    /// Whether the output ends inside a synchronized update (DEC mode 2026).
+    fn mid_frame(&self) -> bool {
+        let raw = self.raw.lock().unwrap();
+        let last = |needle: &[u8]| raw.windows(needle.len()).rposition(|w| w == needle);
+        match (last(b"\x1b[?2026h"), last(b"\x1b[?2026l")) {
+            (Some(begun), Some(ended)) => begun > ended,
+            (Some(_), None) => true,
+            _ => false,
         }
     }
 
