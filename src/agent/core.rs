@@ -564,6 +564,7 @@ impl Core {
             Op::Review { target, turn_id } => self.submit(Work::Review { target, turn_id }),
             Op::Init => self.init(),
             Op::Diff => self.diff(),
+            Op::ListRevisions => self.revisions(),
             Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone()),
             Op::ListSkills => {
                 let (config_dir, project_dir) = (
@@ -707,16 +708,40 @@ impl Core {
 
     /// `/diff`: the project's `git diff HEAD`, by git confined as a command is.
     fn diff(&self) {
-        let project_dir = self.options.project_dir.clone();
-        let events = self.events.clone();
-        let sandbox = match &self.conversation {
-            Some(conversation) => conversation.tool_context().sandbox.clone(),
-            None => crate::agent::tools::sandbox::SandboxPolicy::for_config(&self.config),
-        };
+        let (project_dir, sandbox, events) = self.git_context();
         crate::task::spawn(async move {
             let diff = super::git::working_tree_diff(&project_dir, &sandbox).await;
             let _ = events.send(Event::WorkingTreeDiff(diff));
         });
+    }
+
+    /// `/review`'s pickers: the repository's commits and branches.
+    fn revisions(&self) {
+        let (project_dir, sandbox, events) = self.git_context();
+        crate::task::spawn(async move {
+            let found = super::git::revisions(&project_dir, &sandbox).await;
+            let _ = events.send(Event::Revisions(found));
+        });
+    }
+
+    /// What git runs with for the person's own commands: the project, the conversation's
+    /// sandbox (git makes it read-only), and where the answer goes.
+    fn git_context(
+        &self,
+    ) -> (
+        PathBuf,
+        crate::agent::tools::sandbox::SandboxPolicy,
+        UnboundedSender<Event>,
+    ) {
+        let sandbox = match &self.conversation {
+            Some(conversation) => conversation.tool_context().sandbox.clone(),
+            None => crate::agent::tools::sandbox::SandboxPolicy::for_config(&self.config),
+        };
+        (
+            self.options.project_dir.clone(),
+            sandbox,
+            self.events.clone(),
+        )
     }
 
     /// `/init`: a turn that asks for an `AGENTS.md`, unless the project has one.

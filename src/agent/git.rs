@@ -10,6 +10,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
+use super::protocol::Revisions;
 use super::tools::sandbox::SandboxPolicy;
 use super::tools::shell;
 use crate::config::SandboxMode;
@@ -69,6 +70,53 @@ pub async fn working_tree_diff(dir: &Path, sandbox: &SandboxPolicy) -> Option<St
         text.push_str("\n… the rest is cut; run `git diff HEAD` to see it all\n");
     }
     Some(text)
+}
+
+/// How many commits `/review`'s picker offers.
+const MAX_COMMITS: &str = "100";
+
+/// The recent commits and local branches of the repository `dir` is in, git run as in
+/// [`working_tree_diff`]; `None` outside a git repository.
+pub async fn revisions(dir: &Path, sandbox: &SandboxPolicy) -> Option<Revisions> {
+    let sandbox = match sandbox.mode {
+        SandboxMode::Off => sandbox.clone(),
+        _ => sandbox.clone().with_mode(SandboxMode::ReadOnly, false),
+    };
+    let git = Git { dir, sandbox };
+    git.run(&[], &["rev-parse", "--is-inside-work-tree"])
+        .await?;
+    // A repository without a commit yet has no log: no commits, not a failure.
+    let log = git
+        .run(
+            &[],
+            &["log", "--no-color", "--format=%h%x09%s", "-n", MAX_COMMITS],
+        )
+        .await
+        .unwrap_or_default();
+    let commits = log
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(sha, subject)| (sha.to_string(), subject.to_string()))
+        .collect();
+    let current = git
+        .run(&[], &["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .await
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty());
+    let branches = git
+        .run(&[], &["branch", "--no-color", "--format=%(refname:short)"])
+        .await
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && Some(*name) != current.as_deref())
+        .map(str::to_string)
+        .collect();
+    Some(Revisions {
+        commits,
+        branches,
+        current,
+    })
 }
 
 /// git in one folder, confined.

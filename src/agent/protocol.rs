@@ -123,6 +123,9 @@ pub enum Op {
     ListSessions,
     /// Show what the conversation changed: the answer is `Event::WorkingTreeDiff`.
     Diff,
+    /// The repository's recent commits and local branches, for `/review`'s pickers: the
+    /// answer is `Event::Revisions`.
+    ListRevisions,
     /// Ask the model to write an `AGENTS.md` for the project (through the usual patch
     /// approval); refused with an error when one exists.
     Init,
@@ -422,6 +425,9 @@ pub enum Event {
     /// `git diff HEAD` of the project, untracked files listed after it; `None` when the project
     /// is not in a git repository (or git cannot run).
     WorkingTreeDiff(Option<String>),
+    /// The project's recent commits and local branches; `None` when the project is not in a
+    /// git repository (or git cannot run).
+    Revisions(Option<Revisions>),
     /// Prompts typed in this project's earlier conversations, oldest first, for the
     /// composer's history.
     PromptHistory(Vec<String>),
@@ -530,3 +536,14 @@ pub enum ItemKind {
 
 /// The login as the status line shows it.
 pub use crate::auth::AuthSummary;
+
+/// What a review can be of in the project's repository.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Revisions {
+    /// The newest commits first: the short id and the subject.
+    pub commits: Vec<(String, String)>,
+    /// The local branches but the one checked out.
+    pub branches: Vec<String>,
+    /// The branch checked out, if any.
+    pub current: Option<String>,
+}

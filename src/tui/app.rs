@@ -80,6 +80,8 @@ pub struct App {
     /// What covers the chat and takes the keys (the `/connect` dialog), when open.
     pub(super) overlay: Option<Overlay>,
     pub(super) models: Vec<String>,
+    /// The repository's commits and branches, for `/review`'s pickers.
+    pub(super) revisions: crate::agent::protocol::Revisions,
     /// The turn running now, and what waits behind it.
     pub(super) turn: TurnState,
     /// The conversation shown, and the saved ones `/resume` lists.
@@ -154,6 +156,7 @@ impl App {
                 command_rules: Vec::new(),
             },
             models: Vec::new(),
+            revisions: Default::default(),
             turn: TurnState::default(),
             session: SessionState::default(),
             headless: initial.headless,

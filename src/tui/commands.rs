@@ -57,6 +57,20 @@ pub(super) enum Effect {
 
 use Effect::{Error, Notice, Send};
 
+/// `/review`'s choices, in `review_picked`'s order, as Codex offers them.
+const REVIEW_CHOICES: [(&str, &str); 4] = [
+    (
+        "Review uncommitted changes",
+        "staged, unstaged and untracked files",
+    ),
+    ("Review a commit", "one from the log"),
+    (
+        "Review against a base branch",
+        "what this branch changed since it left one",
+    ),
+    ("Custom review instructions", "type what to look at"),
+];
+
 impl App {
     /// Carries out `command`.
     pub(super) fn perform(&mut self, command: Command) {
@@ -176,7 +190,15 @@ impl App {
     /// commit (`commit SHA`), the changes against a branch (`base BRANCH`), or what the person
     /// says.
     fn review(&self, what: &str) -> Vec<Effect> {
-        let target = match crate::agent::review::ReviewTarget::parse(what) {
+        self.review_target(crate::agent::review::ReviewTarget::parse(what))
+    }
+
+    /// A review of `target` as a turn, or why it cannot be.
+    fn review_target(
+        &self,
+        target: Result<crate::agent::review::ReviewTarget, String>,
+    ) -> Vec<Effect> {
+        let target = match target {
             Ok(target) => target,
             Err(why) => return vec![Error(why)],
         };
@@ -328,6 +350,23 @@ impl App {
                     Send(Op::Init),
                 ],
             ),
+            SlashCommand::Review if argument.trim().is_empty() => {
+                let items = REVIEW_CHOICES
+                    .iter()
+                    .map(|(label, detail)| PickerItem {
+                        label: (*label).to_string(),
+                        detail: (*detail).to_string(),
+                        current: false,
+                    })
+                    .collect();
+                self.when_idle(
+                    "/review",
+                    vec![Effect::OpenPicker(
+                        PickerKind::Review,
+                        Picker::new("What to review", items, ""),
+                    )],
+                )
+            }
             SlashCommand::Review => self.review(argument),
             SlashCommand::Status => vec![Notice(self.status.report(self.session.id.as_deref()))],
             SlashCommand::Mcp => vec![Notice(crate::mcp::report(
@@ -417,6 +456,19 @@ impl App {
             PickerKind::Rewind => vec![Effect::Rewind(index)],
             PickerKind::UndoFiles => vec![Effect::UndoFiles(index)],
             PickerKind::Trust => self.trust_picked(index == 0),
+            PickerKind::Review => self.review_picked(index),
+            PickerKind::ReviewCommit => match self.revisions.commits.get(index) {
+                Some((sha, subject)) => self.review_target(
+                    crate::agent::review::ReviewTarget::commit(sha, Some(subject.clone())),
+                ),
+                None => Vec::new(),
+            },
+            PickerKind::ReviewBranch => match self.revisions.branches.get(index) {
+                Some(branch) => {
+                    self.review_target(crate::agent::review::ReviewTarget::base_branch(branch))
+                }
+                None => Vec::new(),
+            },
             PickerKind::Approval => {
                 let modes = ApprovalMode::ALL;
                 let trust = index.checked_sub(modes.len());
@@ -449,6 +501,22 @@ impl App {
                 }
             }
         }
+    }
+
+    /// `/review`'s first picker: the working tree at once; a commit or a base branch from the
+    /// repository (their picker opens while git is asked); or instructions typed after
+    /// `/review` in the composer.
+    fn review_picked(&self, index: usize) -> Vec<Effect> {
+        let (kind, title) = match index {
+            0 => return self.review(""),
+            1 => (PickerKind::ReviewCommit, "Review a commit"),
+            2 => (PickerKind::ReviewBranch, "Review against a base branch"),
+            _ => return vec![Effect::Draft("/review ".to_string())],
+        };
+        vec![
+            Effect::OpenPicker(kind, Picker::new(title, Vec::new(), "asking git…")),
+            Send(Op::ListRevisions),
+        ]
     }
 
     /// The folder trusted or not, by the first start's question or `/permissions`.

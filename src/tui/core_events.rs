@@ -125,6 +125,7 @@ impl App {
             }
             Event::Login(login) => self.on_login(login),
             Event::AuthChanged(summary) => self.on_auth_changed(summary),
+            Event::Revisions(found) => self.on_revisions(found),
             Event::Models { available, current } => {
                 self.models = available;
                 self.status.model = current;
@@ -185,6 +186,67 @@ impl App {
                 }
                 self.push_error(message);
             }
+        }
+    }
+
+    /// The repository's commits and branches: `/review`'s open picker lists them.
+    fn on_revisions(&mut self, found: Option<crate::agent::protocol::Revisions>) {
+        use crate::terminal_text::printable;
+        use crate::tui::bottom_pane::picker::PickerItem;
+        let outside = "not a git repository: /review reviews the uncommitted files only here";
+        let empty = match &found {
+            None => outside,
+            Some(_) => "",
+        };
+        self.revisions = found.unwrap_or_default();
+        let commits = self
+            .revisions
+            .commits
+            .iter()
+            .map(|(sha, subject)| PickerItem {
+                label: sha.clone(),
+                detail: printable(subject).into_owned(),
+                current: false,
+            })
+            .collect();
+        if let Some(picker) = self.pane.picker_mut(PickerKind::ReviewCommit) {
+            picker.set_items(commits);
+            picker.empty = if empty.is_empty() {
+                "no commits yet"
+            } else {
+                empty
+            }
+            .into();
+        }
+        let here = match &self.revisions.current {
+            Some(branch) => printable(branch).into_owned(),
+            None => "the checked-out commit".to_string(),
+        };
+        let branches = self
+            .revisions
+            .branches
+            .iter()
+            .map(|branch| PickerItem {
+                label: printable(branch).into_owned(),
+                detail: format!("what {here} changed since it left {}", printable(branch)),
+                current: false,
+            })
+            .collect();
+        // The usual base first under the cursor.
+        let usual = self
+            .revisions
+            .branches
+            .iter()
+            .position(|branch| matches!(branch.as_str(), "main" | "master"));
+        if let Some(picker) = self.pane.picker_mut(PickerKind::ReviewBranch) {
+            picker.set_items(branches);
+            picker.selected = usual.unwrap_or(0);
+            picker.empty = if empty.is_empty() {
+                "no other local branch"
+            } else {
+                empty
+            }
+            .into();
         }
     }
 

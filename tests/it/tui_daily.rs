@@ -346,6 +346,71 @@ async fn review_runs_apart_and_read_only_and_exit_quits() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// `/review` with nothing after it opens Codex's choices: a commit picked from the log, a base
+/// branch picked from the branches, or instructions typed after `/review`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_with_nothing_after_it_picks_what_to_review() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .arg("-C")
+            .arg(home.path())
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(home.path().join("a.txt"), "one\n").unwrap();
+    git(&["add", "a.txt"]);
+    git(&["commit", "-qm", "first commit"]);
+    git(&["checkout", "-qb", "feature"]);
+    std::fs::write(home.path().join("a.txt"), "two\n").unwrap();
+    git(&["commit", "-qam", "the feature itself"]);
+    fake.push_responses([
+        Reply::text("The commit looks right."),
+        Reply::text("The branch looks right."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/review\r");
+    pty.wait_for("Review uncommitted changes", WAIT);
+    pty.send("\x1b[B\r");
+    let screen = pty.wait_for("the feature itself", WAIT);
+    assert!(screen.contains("first commit"), "{screen}");
+    pty.send("\r");
+    pty.wait_for("The commit looks right.", WAIT);
+    let sent = fake.requests_to("/responses");
+    let review = sent.last().unwrap().json().to_string();
+    assert!(
+        review.contains("introduced by commit") && review.contains("the feature itself"),
+        "{review}"
+    );
+
+    pty.send("/review\r");
+    pty.wait_for("Review against a base branch", WAIT);
+    pty.send("\x1b[B\x1b[B\r");
+    pty.wait_for("what feature changed since it left main", WAIT);
+    pty.send("\r");
+    pty.wait_for("The branch looks right.", WAIT);
+    let review = fake
+        .requests_to("/responses")
+        .last()
+        .unwrap()
+        .json()
+        .to_string();
+    assert!(review.contains("base branch 'main'"), "{review}");
+
+    pty.send("/review\r");
+    pty.wait_for("Custom review instructions", WAIT);
+    pty.send("\x1b[B\x1b[B\x1b[B\r");
+    pty.wait_for("› /review ", WAIT);
+    pty.send("\x15\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
 /// Custom prompts in Codex's format, kelp's folder and Codex's: offered in the slash popup with
 /// their description, filled in with what follows the command, and sent as the prompt they
 /// make; one named like a command of kelp's is `/prompts:NAME`.

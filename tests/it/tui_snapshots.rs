@@ -667,6 +667,39 @@ fn status_lists_the_agents_files() {
     assert_snapshot!(draw(&mut app, 80, 16));
 }
 
+/// `/review` alone: Codex's four choices, then the commits git lists, in an 80-column window.
+#[test]
+fn review_pickers() {
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "/review");
+    key(&mut app, KeyCode::Enter);
+    assert_snapshot!("review_choices", draw(&mut app, 80, 12));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::ListRevisions]);
+    assert!(draw(&mut app, 80, 12).contains("asking git…"));
+    app.handle_core_event(Event::Revisions(Some(kelp::agent::protocol::Revisions {
+        commits: vec![
+            ("5d0d4ed".into(), "Parse each header once\x1b[31m".into()),
+            ("add3650".into(), "First commit".into()),
+        ],
+        branches: vec!["main".into()],
+        current: Some("feature".into()),
+    })));
+    let screen = draw(&mut app, 80, 12);
+    assert!(
+        !screen.contains('\x1b'),
+        "a subject's escapes are not drawn"
+    );
+    assert_snapshot!("review_commits", screen);
+    key(&mut app, KeyCode::Enter);
+    let sent = ops(&mut rx);
+    assert!(
+        matches!(&sent[..], [Op::Review { target: kelp::agent::review::ReviewTarget::Commit { sha, .. }, .. }] if sha == "5d0d4ed"),
+        "{sent:?}"
+    );
+}
+
 /// A reasoning summary is Markdown: its bold title reads as a title, never `**Title**`; folded
 /// to that title, and whole with Ctrl+O.
 #[test]

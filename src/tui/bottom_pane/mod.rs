@@ -44,6 +44,12 @@ pub enum PickerKind {
     UndoFiles,
     /// The first start in a folder: trust it or not.
     Trust,
+    /// `/review` with nothing after it: what to review.
+    Review,
+    /// `/review`'s commit, from the log.
+    ReviewCommit,
+    /// `/review`'s base branch.
+    ReviewBranch,
 }
 
 /// A view over the composer.
