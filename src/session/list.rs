@@ -29,6 +29,8 @@ pub struct SessionSummary {
     pub modified: Option<SystemTime>,
     /// The name the person gave it (`/rename`), once [`SessionSummary::named`] looked.
     pub name: Option<String>,
+    /// The conversation it was forked from.
+    pub forked_from: Option<Uuid>,
 }
 
 impl SessionSummary {
@@ -46,6 +48,7 @@ impl SessionSummary {
             size: meta.len(),
             modified: meta.modified().ok(),
             name: None,
+            forked_from: header.forked_from,
         })
     }
 

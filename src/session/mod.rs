@@ -135,6 +135,9 @@ pub struct SessionHeader {
     /// The first line of the first prompt, cut to [`FIRST_PROMPT_CHARS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_prompt: Option<String>,
+    /// The conversation this one is a fork of (`/fork`), which lists name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<Uuid>,
 }
 
 impl SessionHeader {
@@ -148,6 +151,7 @@ impl SessionHeader {
             started_at: Utc::now(),
             kelp_version: env!("CARGO_PKG_VERSION").to_string(),
             first_prompt: None,
+            forked_from: None,
         }
     }
 

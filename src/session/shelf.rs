@@ -123,6 +123,7 @@ pub fn fork(
         id: Uuid::new_v4(),
         started_at: Utc::now(),
         kelp_version: env!("CARGO_PKG_VERSION").to_string(),
+        forked_from: Some(old.id),
         ..old
     };
     let path = header.file_path(state_dir);

@@ -332,9 +332,20 @@ impl App {
                 ),
             ],
             SlashCommand::Fork => self.when_idle("/fork", vec![Effect::AwaitFork, Send(Op::Fork)]),
-            SlashCommand::Rename if argument.trim().is_empty() => vec![Error(
-                "/rename NAME: give the name (/rename \"\" clears it)".into(),
-            )],
+            // The name to edit in the composer: the first prompt's line, as the lists show an
+            // unnamed conversation.
+            SlashCommand::Rename if argument.trim().is_empty() => {
+                let suggested = self
+                    .session
+                    .prompts
+                    .first()
+                    .and_then(|(_, prompt)| crate::session::title_of(prompt))
+                    .unwrap_or_default();
+                vec![
+                    Effect::Draft(format!("/rename {suggested}")),
+                    Notice("Edit the name and press enter (/rename \"\" clears it).".to_string()),
+                ]
+            }
             SlashCommand::Rename => {
                 let name = argument.trim().trim_matches('"').to_string();
                 vec![Send(Op::Rename(name))]

@@ -5,6 +5,8 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Local, Utc};
 
+use unicode_width::UnicodeWidthStr;
+
 use super::bottom_pane::picker::PickerItem;
 use super::history_cell::CellKind;
 use super::wrap::cut;
@@ -12,6 +14,9 @@ use crate::session::{SessionSummary, TurnEnd};
 
 /// Columns of the first prompt a picker row shows.
 const PROMPT_COLUMNS: usize = 56;
+
+/// Columns of the title of the conversation a fork came from.
+const FORK_TITLE_COLUMNS: usize = 24;
 
 /// The line that says a turn ended before the model finished; `partial` when an answer above
 /// it was cut short, so nobody takes it for the whole one.
@@ -40,8 +45,26 @@ pub fn session_items(sessions: &[SessionSummary], now: SystemTime) -> Vec<Picker
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .unwrap_or("(no prompt)");
+            // A fork says which conversation it came from: by its title when that one is
+            // listed too, else by its id's start; the prompt gives it the room.
+            let fork_note = session.forked_from.map(|origin| {
+                let title = sessions
+                    .iter()
+                    .find(|listed| listed.id == origin)
+                    .and_then(SessionSummary::title)
+                    .map(|title| format!("“{}”", cut(title.trim(), FORK_TITLE_COLUMNS)))
+                    .unwrap_or_else(|| origin.to_string()[..8].to_string());
+                format!("(fork of {title})")
+            });
+            let label = match &fork_note {
+                Some(note) => {
+                    let room = PROMPT_COLUMNS.saturating_sub(note.width() + 1);
+                    format!("{} {note}", cut(prompt, room))
+                }
+                None => cut(prompt, PROMPT_COLUMNS),
+            };
             PickerItem {
-                label: cut(prompt, PROMPT_COLUMNS),
+                label,
                 detail: format!("{} · {}", age(last_active(session), now), session.model),
                 current: false,
             }

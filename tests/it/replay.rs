@@ -239,6 +239,15 @@ async fn a_conversation_is_named_and_forked() {
     exchange(&mut app, &mut ops, &mut agent, finished).await;
     let notice = |e: &Event| matches!(e, Event::Notice(_) | Event::Error(_));
 
+    // Without a name, the first prompt's line waits in the composer to be edited.
+    type_in(&mut app, "/rename");
+    press(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("› /rename first question"), "{screen}");
+    app.handle_key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    ));
     type_in(&mut app, "/rename parser work");
     press(&mut app, KeyCode::Enter);
     exchange(&mut app, &mut ops, &mut agent, notice).await;
@@ -282,6 +291,10 @@ async fn a_conversation_is_named_and_forked() {
     assert!(
         picker.contains("first question"),
         "the fork, by its prompt: {picker}"
+    );
+    assert!(
+        picker.contains("(fork of “parser work”)"),
+        "the fork, marked with its origin: {picker}"
     );
 }
 

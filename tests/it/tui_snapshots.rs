@@ -588,6 +588,7 @@ fn session(prompt: Option<&str>, minutes_ago: u64, model: &str) -> SessionSummar
         size: 4096,
         modified: Some(modified),
         name: None,
+        forked_from: None,
     }
 }
 
