@@ -67,6 +67,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             ask_trust: None,
             prompt: None,
             config_file: "/home/ana/.config/kelp/config.toml".into(),
+            images: Vec::new(),
         },
     );
     (app, rx)

@@ -54,6 +54,9 @@ pub struct Cli {
     /// A prompt to send as the client starts (`kelp "fix the failing test"`).
     #[arg(value_name = "PROMPT")]
     prompt: Option<String>,
+    /// Attach an image to the first prompt (repeatable, or comma-separated).
+    #[arg(long, short = 'i', value_name = "FILE", value_delimiter = ',')]
+    image: Vec<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -404,6 +407,12 @@ fn run_cli() -> ExitCode {
         (false, Some(Some(id))) => Some(ResumeRequest::Id(id)),
         (false, _) => None,
     };
+    if !cli.image.is_empty() && command.is_some() {
+        return fail(
+            exit::USAGE,
+            "-i/--image goes with the interactive client (`kelp -i FILE`) or after `kelp exec`",
+        );
+    }
     if (resume.is_some() || pick_session) && command.is_some() {
         return fail(
             exit::USAGE,
@@ -428,6 +437,7 @@ fn run_cli() -> ExitCode {
                 session,
                 pick_session,
                 prompt: cli.prompt,
+                images: cli.image,
             };
             interactive(config, project_dir, start, warning_lines)
         }
@@ -521,6 +531,8 @@ struct Start {
     session: Option<PathBuf>,
     pick_session: bool,
     prompt: Option<String>,
+    /// Images for the first prompt, as given (`-i`).
+    images: Vec<PathBuf>,
 }
 
 /// `kelp` with no command: the TUI over the core.
@@ -560,6 +572,15 @@ fn interactive(
     initial.pick_session = start.pick_session;
     initial.ask_trust = ask_trust;
     initial.prompt = start.prompt;
+    // Named from where kelp was started, as a shell completes them; a file that is not there
+    // is said now, not after the first prompt went without it.
+    for image in start.images {
+        let path = std::path::absolute(&image).unwrap_or(image);
+        if !path.is_file() {
+            return fail(exit::USAGE, &format!("-i {}: no such file", path.display()));
+        }
+        initial.images.push(path);
+    }
     let mut options = CoreOptions::new(project_dir);
     options.resume = start.session;
     options.env_api_key = env_api_key;

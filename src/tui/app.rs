@@ -61,6 +61,8 @@ pub struct InitialState {
     pub prompt: Option<String>,
     /// The config file kelp reads, named where the person is told to add to it.
     pub config_file: PathBuf,
+    /// Images that go with the first prompt (`kelp -i FILE`).
+    pub images: Vec<PathBuf>,
 }
 
 /// How often the spinner moves while a turn runs.
@@ -82,6 +84,8 @@ pub struct App {
     pub(super) models: Vec<String>,
     /// The repository's commits and branches, for `/review`'s pickers.
     pub(super) revisions: crate::agent::protocol::Revisions,
+    /// Images that go with the next prompt (`kelp -i FILE`).
+    pub(super) pending_images: Vec<PathBuf>,
     /// The turn running now, and what waits behind it.
     pub(super) turn: TurnState,
     /// The conversation shown, and the saved ones `/resume` lists.
@@ -157,6 +161,7 @@ impl App {
             },
             models: Vec::new(),
             revisions: Default::default(),
+            pending_images: initial.images,
             turn: TurnState::default(),
             session: SessionState::default(),
             headless: initial.headless,
@@ -183,6 +188,14 @@ impl App {
         }
         if initial.pick_session {
             app.perform(Command::Slash(SlashCommand::Resume, String::new()));
+        }
+        if !app.pending_images.is_empty() {
+            let names: Vec<String> = app
+                .pending_images
+                .iter()
+                .map(|path| display_path(path))
+                .collect();
+            app.notice(format!("With your first prompt: {}", names.join(", ")));
         }
         let asks_trust = initial.ask_trust.is_some();
         if let Some(root) = initial.ask_trust {
@@ -598,7 +611,14 @@ impl App {
         self.chat.transcript.scroll_to_bottom();
         self.session.saved = true;
         self.session.sent_prompt = Some(text.clone());
-        self.send(Op::Submit(Submission::text(text)));
+        let images = std::mem::take(&mut self.pending_images)
+            .into_iter()
+            .map(crate::agent::images::ImageInput::File)
+            .collect();
+        self.send(Op::Submit(Submission {
+            images,
+            ..Submission::text(text)
+        }));
     }
 
     pub(super) fn push_error(&mut self, message: String) {

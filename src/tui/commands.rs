@@ -583,6 +583,7 @@ mod tests {
             ask_trust: None,
             prompt: None,
             config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
+            images: Vec::new(),
         };
         (App::new(ops, initial), sent)
     }

@@ -136,6 +136,7 @@ impl InitialState {
             ask_trust: None,
             prompt: None,
             config_file: config.config_dir.join(crate::config::file::FILE_NAME),
+            images: Vec::new(),
         }
     }
 }

@@ -346,6 +346,52 @@ async fn review_runs_apart_and_read_only_and_exit_quits() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// `kelp -i FILE "PROMPT"`: the image goes with the first prompt, as under `kelp exec -i`; a
+/// file that is not there is said before the client starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_given_on_the_command_line_goes_with_the_first_prompt() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("shot.png"),
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01",
+    )
+    .unwrap();
+    fake.push_responses([Reply::text("A tiny picture."), Reply::text("Plain words.")]);
+    let mut pty = over_ssh(
+        &fake,
+        home.path(),
+        &["-i", "shot.png", "what is this?"],
+        &[],
+    );
+    pty.wait_for("A tiny picture.", WAIT);
+    pty.send("and now?\r");
+    pty.wait_for("Plain words.", WAIT);
+    let sent = fake.requests_to("/responses");
+    let first = sent[0].json().to_string();
+    assert!(
+        first.contains("input_image") && first.contains("data:image/png;base64,"),
+        "{first}"
+    );
+    let last_user = &sent[1].json()["input"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(!last_user.contains("input_image"), "once only: {last_user}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+
+    let mut pty = over_ssh(&fake, home.path(), &["-i", "missing.png"], &[]);
+    assert_eq!(pty.wait_exit_code(WAIT), 2);
+    assert!(
+        pty.screen().contains("missing.png: no such file"),
+        "{}",
+        pty.screen()
+    );
+}
+
 /// `/review` with nothing after it opens Codex's choices: a commit picked from the log, a base
 /// branch picked from the branches, or instructions typed after `/review`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

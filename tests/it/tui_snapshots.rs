@@ -42,6 +42,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         ask_trust: None,
         prompt: None,
         config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
+        images: Vec::new(),
     };
     change(&mut initial);
     let mut app = App::new(tx, initial);
