@@ -35,13 +35,7 @@ const NO_CODE: [&str; 7] = [
 /// `git diff HEAD` in `dir` (staged and unstaged changes), then the untracked files; `None`
 /// outside a git repository. `sandbox` is the conversation's: git runs in it read-only.
 pub async fn working_tree_diff(dir: &Path, sandbox: &SandboxPolicy) -> Option<String> {
-    let sandbox = match sandbox.mode {
-        SandboxMode::Off => sandbox.clone(),
-        _ => sandbox.clone().with_mode(SandboxMode::ReadOnly, false),
-    };
-    let git = Git { dir, sandbox };
-    git.run(&[], &["rev-parse", "--is-inside-work-tree"])
-        .await?;
+    let git = Git::in_repository(dir, sandbox).await?;
     let filters = git.filter_overrides().await;
     let diff = |base: &'static str| {
         let filters = &filters;
@@ -78,13 +72,7 @@ const MAX_COMMITS: &str = "100";
 /// The recent commits and local branches of the repository `dir` is in, git run as in
 /// [`working_tree_diff`]; `None` outside a git repository.
 pub async fn revisions(dir: &Path, sandbox: &SandboxPolicy) -> Option<Revisions> {
-    let sandbox = match sandbox.mode {
-        SandboxMode::Off => sandbox.clone(),
-        _ => sandbox.clone().with_mode(SandboxMode::ReadOnly, false),
-    };
-    let git = Git { dir, sandbox };
-    git.run(&[], &["rev-parse", "--is-inside-work-tree"])
-        .await?;
+    let git = Git::in_repository(dir, sandbox).await?;
     // A repository without a commit yet has no log: no commits, not a failure.
     let log = git
         .run(
@@ -125,7 +113,20 @@ struct Git<'a> {
     sandbox: SandboxPolicy,
 }
 
-impl Git<'_> {
+impl<'a> Git<'a> {
+    /// git in `dir`, in the conversation's `sandbox` made read-only; `None` when `dir` is not
+    /// in a git repository (or git cannot run).
+    async fn in_repository(dir: &'a Path, sandbox: &SandboxPolicy) -> Option<Self> {
+        let sandbox = match sandbox.mode {
+            SandboxMode::Off => sandbox.clone(),
+            _ => sandbox.clone().with_mode(SandboxMode::ReadOnly, false),
+        };
+        let git = Git { dir, sandbox };
+        git.run(&[], &["rev-parse", "--is-inside-work-tree"])
+            .await?;
+        Some(git)
+    }
+
     /// Runs git with `settings` (`name=value`) and `args`; its stdout when it succeeds.
     async fn run(&self, settings: &[String], args: &[&str]) -> Option<String> {
         let mut command = Command::new("git");
