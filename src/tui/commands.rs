@@ -328,7 +328,8 @@ impl App {
                         "Resume a conversation",
                         resume::session_items(&self.session.listed, self.now()),
                         "looking for saved conversations…",
-                    ),
+                    )
+                    .searchable(),
                 ),
             ],
             SlashCommand::Fork => self.when_idle("/fork", vec![Effect::AwaitFork, Send(Op::Fork)]),
@@ -521,11 +522,14 @@ impl App {
         let (kind, title) = match index {
             0 => return self.review(""),
             1 => (PickerKind::ReviewCommit, "Review a commit"),
-            2 => (PickerKind::ReviewBranch, "Review against a base branch"),
+            2 => (PickerKind::ReviewBranch, "Review against a branch"),
             _ => return vec![Effect::Draft("/review ".to_string())],
         };
         vec![
-            Effect::OpenPicker(kind, Picker::new(title, Vec::new(), "asking git…")),
+            Effect::OpenPicker(
+                kind,
+                Picker::new(title, Vec::new(), "asking git…").searchable(),
+            ),
             Send(Op::ListRevisions),
         ]
     }

@@ -296,6 +296,15 @@ async fn a_conversation_is_named_and_forked() {
         picker.contains("(fork of “parser work”)"),
         "the fork, marked with its origin: {picker}"
     );
+    // Typing searches the list: only the fork's prompt has these words.
+    type_in(&mut app, "first q");
+    let found = draw(&mut app, 80, 24);
+    assert!(found.contains("“first q”"), "{found}");
+    assert_eq!(
+        found.matches(" · gpt-5.5  ").count(),
+        1,
+        "one row left: {found}"
+    );
 }
 
 /// One long run keeps a bounded transcript: past a few MiB the oldest turns leave it, and its

@@ -365,7 +365,7 @@ impl BottomPane {
                     (outcome, close)
                 }
                 View::Picker(kind, picker) => match picker.handle_key(key) {
-                    PickerAction::Chosen(index) => match picker.items.get(index) {
+                    PickerAction::Chosen(index) => match picker.row(index) {
                         Some(item) => (
                             KeyOutcome::Command(Command::Picked {
                                 kind: *kind,

@@ -46,6 +46,17 @@ pub struct Picker {
     pub selected: usize,
     /// Shown when there are no rows.
     pub empty: String,
+    /// Type to search, when the picker offers it ([`Picker::searchable`]).
+    search: Option<Search>,
+}
+
+/// A picker's search as its query is typed: every row, and which of them `items` shows, best
+/// match first (nucleo's fuzzy score over the label and the detail).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Search {
+    query: String,
+    all: Vec<PickerItem>,
+    shown: Vec<usize>,
 }
 
 /// Rows a picker shows at most: the 14 slash commands, all of them at once in an 80×24 window
@@ -61,17 +72,96 @@ impl Picker {
             items,
             selected,
             empty: empty.to_string(),
+            search: None,
         }
     }
 
-    /// Replaces the rows, keeping the selection on the current item.
-    pub fn set_items(&mut self, items: Vec<PickerItem>) {
-        self.selected = items.iter().position(|i| i.current).unwrap_or(0);
-        self.items = items;
+    /// The same picker, its rows searched as a query is typed (Backspace takes a character
+    /// back); the index a choice reports is the row's among all of them.
+    pub fn searchable(mut self) -> Self {
+        self.search = Some(Search {
+            shown: (0..self.items.len()).collect(),
+            all: self.items.clone(),
+            query: String::new(),
+        });
+        self
     }
 
-    /// Handles ↑/↓, Enter and Esc.
+    /// Replaces the rows, keeping the selection on the current item (and the query typed).
+    pub fn set_items(&mut self, items: Vec<PickerItem>) {
+        self.selected = items.iter().position(|i| i.current).unwrap_or(0);
+        match &mut self.search {
+            Some(search) => {
+                search.all = items;
+                self.refilter();
+            }
+            None => self.items = items,
+        }
+    }
+
+    /// Row `at` among all the picker's rows (a choice's index), the ones a search hides too.
+    pub fn row(&self, at: usize) -> Option<&PickerItem> {
+        match &self.search {
+            Some(search) => search.all.get(at),
+            None => self.items.get(at),
+        }
+    }
+
+    /// Shows the rows the query matches, best first, the best selected.
+    fn refilter(&mut self) {
+        let Some(search) = &mut self.search else {
+            return;
+        };
+        if search.query.is_empty() {
+            search.shown = (0..search.all.len()).collect();
+        } else {
+            use nucleo::pattern::{CaseMatching, Normalization, Pattern};
+            let pattern = Pattern::parse(&search.query, CaseMatching::Smart, Normalization::Smart);
+            let mut matcher = nucleo::Matcher::new(nucleo::Config::DEFAULT);
+            let mut text = Vec::new();
+            let mut scored: Vec<(usize, u32)> = search
+                .all
+                .iter()
+                .enumerate()
+                .filter_map(|(at, item)| {
+                    let haystack = format!("{} {}", item.label, item.detail);
+                    let score =
+                        pattern.score(nucleo::Utf32Str::new(&haystack, &mut text), &mut matcher)?;
+                    Some((at, score))
+                })
+                .collect();
+            // Best first; equal scores keep the list's order (newest first for sessions).
+            scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            search.shown = scored.into_iter().map(|(at, _)| at).collect();
+            self.selected = 0;
+        }
+        self.items = search
+            .shown
+            .iter()
+            .map(|&at| search.all[at].clone())
+            .collect();
+        self.selected = self.selected.min(self.items.len().saturating_sub(1));
+    }
+
+    /// Handles ↑/↓, Enter and Esc, and typing when the picker is searchable.
     pub fn handle_key(&mut self, key: KeyEvent) -> PickerAction {
+        if let Some(search) = &mut self.search {
+            let plain = !key.modifiers.intersects(
+                crossterm::event::KeyModifiers::CONTROL | crossterm::event::KeyModifiers::ALT,
+            );
+            match key.code {
+                KeyCode::Char(c) if plain => {
+                    search.query.push(c);
+                    self.refilter();
+                    return PickerAction::Moved;
+                }
+                KeyCode::Backspace if search.query.pop().is_some() => {
+                    self.refilter();
+                    return PickerAction::Moved;
+                }
+                _ => {}
+            }
+        }
         let n = self.items.len();
         match key.code {
             KeyCode::Up if n > 0 => {
@@ -82,7 +172,15 @@ impl Picker {
                 self.selected = (self.selected + 1) % n;
                 PickerAction::Moved
             }
-            KeyCode::Enter if n > 0 => PickerAction::Chosen(self.selected.min(n - 1)),
+            KeyCode::Enter if n > 0 => {
+                let at = self.selected.min(n - 1);
+                let at = self
+                    .search
+                    .as_ref()
+                    .and_then(|search| search.shown.get(at).copied())
+                    .unwrap_or(at);
+                PickerAction::Chosen(at)
+            }
             KeyCode::Esc => PickerAction::Closed,
             _ => PickerAction::Ignored,
         }
@@ -109,10 +207,19 @@ impl Picker {
         if below > 0 {
             more.push(format!("↓ {below} more"));
         }
-        let mut title = vec![
-            Span::styled(format!(" {} ", self.title), Style::new().bold()),
-            Span::styled("↑↓ move · enter choose · esc close", dim),
-        ];
+        let mut title = vec![Span::styled(
+            format!(" {} ", self.title),
+            Style::new().bold(),
+        )];
+        match self.search.as_ref().map(|search| search.query.as_str()) {
+            Some("") => title.push(Span::styled("type to search · ", dim)),
+            Some(query) => {
+                title.push(Span::styled(format!("“{query}” "), theme::accent()));
+                title.push(Span::styled("· ", dim));
+            }
+            None => {}
+        }
+        title.push(Span::styled("↑↓ move · enter choose · esc close", dim));
         if !more.is_empty() {
             title.push(Span::styled(
                 format!(" · {}", more.join(" · ")),
@@ -121,7 +228,11 @@ impl Picker {
         }
         draw_line(buf, area.x, area.y, &Line::from(title), area.width);
         if self.items.is_empty() {
-            let line = Line::styled(format!("   {}", self.empty), dim);
+            let empty = match self.search.as_ref().map(|search| search.query.as_str()) {
+                Some(query) if !query.is_empty() => format!("nothing matches “{query}”"),
+                _ => self.empty.clone(),
+            };
+            let line = Line::styled(format!("   {empty}"), dim);
             draw_line(buf, area.x, area.y + 1, &line, area.width);
             return;
         }
@@ -179,5 +290,46 @@ mod tests {
             p.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
             PickerAction::Chosen(0)
         );
+    }
+
+    #[test]
+    fn a_searchable_picker_shows_the_best_matches_and_chooses_among_all_rows() {
+        let item = |label: &str, detail: &str| PickerItem {
+            label: label.into(),
+            detail: detail.into(),
+            current: false,
+        };
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        let mut p = Picker::new(
+            "Resume",
+            vec![
+                item("fix the login", "2m ago"),
+                item("parser: read headers once", "1h ago"),
+                item("write the docs", "2d ago"),
+            ],
+            "none",
+        )
+        .searchable();
+        for c in "hdrs".chars() {
+            assert_eq!(p.handle_key(key(KeyCode::Char(c))), PickerAction::Moved);
+        }
+        assert_eq!(p.items.len(), 1, "{:?}", p.items);
+        assert_eq!(p.items[0].label, "parser: read headers once");
+        assert_eq!(p.handle_key(key(KeyCode::Enter)), PickerAction::Chosen(1));
+        assert_eq!(
+            p.row(1).map(|row| row.label.as_str()),
+            Some("parser: read headers once")
+        );
+        for _ in 0..4 {
+            p.handle_key(key(KeyCode::Backspace));
+        }
+        assert_eq!(p.items.len(), 3, "the whole list again");
+        p.handle_key(key(KeyCode::Char('z')));
+        p.handle_key(key(KeyCode::Char('z')));
+        assert!(p.items.is_empty());
+        assert_eq!(p.handle_key(key(KeyCode::Enter)), PickerAction::Ignored);
+        // Rows that arrive later are searched with the query typed.
+        p.set_items(vec![item("zz top", "now")]);
+        assert_eq!(p.items.len(), 1);
     }
 }
