@@ -890,6 +890,7 @@ impl Core {
                         if let Some(model) = &chosen {
                             summary.model = crate::llm::models::choose_model(Some(model));
                         }
+                        summary.last_exchange = session::last_exchange(&summary.path);
                         summary
                     });
                 session::shelf::named(&state_dir, listed)

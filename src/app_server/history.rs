@@ -343,10 +343,10 @@ impl Saved {
         thread_id: &str,
     ) -> Result<(crate::session::SessionSummary, Turns), RpcError> {
         let (summary, index) = self.indexed(thread_id).await?;
-        let turns = Turns::Saved(SavedTurns {
+        let turns = Turns::Saved(Box::new(SavedTurns {
             summary: summary.clone(),
             index,
-        });
+        }));
         Ok((summary, turns))
     }
 

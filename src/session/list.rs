@@ -31,6 +31,8 @@ pub struct SessionSummary {
     pub name: Option<String>,
     /// The conversation it was forked from.
     pub forked_from: Option<Uuid>,
+    /// Its last prompt and answer, once [`last_exchange`] looked (the client's picker).
+    pub last_exchange: Option<LastExchange>,
 }
 
 impl SessionSummary {
@@ -49,6 +51,7 @@ impl SessionSummary {
             modified: meta.modified().ok(),
             name: None,
             forked_from: header.forked_from,
+            last_exchange: None,
         })
     }
 
@@ -251,21 +254,81 @@ const MAX_PROMPT_LINE: usize = 1024 * 1024;
 
 /// Up to `wanted` prompts typed in the session `file`, newest first, read from its end.
 fn prompts_from_the_end(file: &std::fs::File, wanted: usize) -> Vec<String> {
-    use std::os::unix::fs::FileExt;
     let mut prompts = Vec::new();
-    let Ok(len) = file.metadata().map(|meta| meta.len()) else {
+    if wanted == 0 {
         return prompts;
+    }
+    lines_from_the_end(file, PROMPT_SCAN_BYTES, |line| {
+        if let Some(prompt) = typed_prompt(line) {
+            prompts.push(prompt);
+        }
+        prompts.len() < wanted
+    });
+    prompts
+}
+
+/// The most of a session file [`last_exchange`] reads, from its end.
+const EXCHANGE_SCAN_BYTES: u64 = 1024 * 1024;
+
+/// The conversation's last exchange, for a picker's preview: the last prompt typed and the
+/// first answer after it, read from the end of the session file at `path` (at most 1 MiB).
+pub fn last_exchange(path: &Path) -> Option<LastExchange> {
+    let (file, _) = crate::private_file::open_regular(path, super::reader::READ_BY_PAGES).ok()?;
+    let mut answer = None;
+    let mut prompt = None;
+    lines_from_the_end(&file, EXCHANGE_SCAN_BYTES, |line| {
+        if let Some(typed) = typed_prompt(line) {
+            prompt = Some(typed);
+            return false;
+        }
+        // The earliest answer after the prompt: the last one seen going backwards.
+        if let Some(text) = answer_text(line) {
+            answer = Some(text);
+        }
+        true
+    });
+    Some(LastExchange {
+        prompt: prompt?,
+        answer,
+    })
+}
+
+/// The text of an answer, when `line` is one.
+fn answer_text(line: &[u8]) -> Option<String> {
+    const ASSISTANT: &[u8] = br#""role":"assistant""#;
+    if line.len() > MAX_PROMPT_LINE || !line.windows(ASSISTANT.len()).any(|at| at == ASSISTANT) {
+        return None;
+    }
+    let item = serde_json::from_slice::<crate::llm::types::Item>(line).ok()?;
+    let text = item.typed_text();
+    (!text.trim().is_empty()).then_some(text)
+}
+
+/// A conversation's last prompt and what was answered to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastExchange {
+    pub prompt: String,
+    pub answer: Option<String>,
+}
+
+/// Calls `visit` with the lines of `file` from its end, up to `max_bytes` back, a chunk at a
+/// time; it goes on while `visit` says so. A line longer than [`MAX_PROMPT_LINE`] is passed
+/// over.
+fn lines_from_the_end(file: &std::fs::File, max_bytes: u64, mut visit: impl FnMut(&[u8]) -> bool) {
+    use std::os::unix::fs::FileExt;
+    let Ok(len) = file.metadata().map(|meta| meta.len()) else {
+        return;
     };
-    let stop = len.saturating_sub(PROMPT_SCAN_BYTES);
+    let stop = len.saturating_sub(max_bytes);
     let mut end = len;
     // The start of the line read last: its beginning lies in the chunk before.
     let mut partial: Vec<u8> = Vec::new();
     let mut chunk = Vec::new();
-    while end > stop && prompts.len() < wanted {
+    while end > stop {
         let start = end.saturating_sub(PROMPT_SCAN_CHUNK).max(stop);
         chunk.resize((end - start) as usize, 0);
         if file.read_exact_at(&mut chunk, start).is_err() {
-            break;
+            return;
         }
         chunk.extend_from_slice(&partial);
         // Unless this is the file's start (or the scan's), the first line goes on before it.
@@ -275,10 +338,8 @@ fn prompts_from_the_end(file: &std::fs::File, wanted: usize) -> Vec<String> {
             _ => 0,
         };
         for line in chunk[first_whole..].rsplit(|b| *b == b'\n') {
-            if prompts.len() < wanted
-                && let Some(prompt) = typed_prompt(line)
-            {
-                prompts.push(prompt);
+            if !visit(line) {
+                return;
             }
         }
         partial.clear();
@@ -287,7 +348,6 @@ fn prompts_from_the_end(file: &std::fs::File, wanted: usize) -> Vec<String> {
         }
         end = start;
     }
-    prompts
 }
 
 /// The text a person typed, when `line` is a user message that is not the project's
@@ -333,6 +393,36 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(bytes).unwrap();
         file
+    }
+
+    #[test]
+    fn the_last_exchange_is_read_from_the_end_past_long_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let mut bytes = session_lines(1, 10);
+        let mut line = |item: &Item| {
+            serde_json::to_writer(&mut bytes, item).unwrap();
+            bytes.push(b'\n');
+        };
+        line(&Item::assistant_text("one"));
+        line(&Item::user_text("second"));
+        line(&Item::FunctionCallOutput {
+            call_id: "c".into(),
+            output: "x".repeat(300 * 1024),
+        });
+        line(&Item::assistant_text("two"));
+        line(&Item::assistant_text("three"));
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            last_exchange(&path),
+            Some(LastExchange {
+                prompt: "second".into(),
+                answer: Some("two".into()),
+            })
+        );
+        // The instructions alone are no exchange.
+        std::fs::write(&path, session_lines(0, 10)).unwrap();
+        assert_eq!(last_exchange(&path), None);
     }
 
     #[test]

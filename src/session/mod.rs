@@ -29,8 +29,8 @@ use thiserror::Error;
 use uuid::Uuid;
 
 pub use list::{
-    SessionSummary, Sessions, find, find_under, find_whole, latest_for, list_sessions, list_under,
-    recent_prompts,
+    LastExchange, SessionSummary, Sessions, find, find_under, find_whole, last_exchange,
+    latest_for, list_sessions, list_under, recent_prompts,
 };
 pub use reader::{MAX_SENT_BYTES, SessionIndex, SessionLog};
 pub use turns::TurnSplitter;

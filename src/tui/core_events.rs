@@ -141,8 +141,10 @@ impl App {
                 self.session.awaiting_list = false;
                 self.session.listed = sessions;
                 let items = resume::session_items(&self.session.listed, self.now());
+                let previews = resume::session_previews(&self.session.listed);
                 if let Some(picker) = self.pane.picker_mut(PickerKind::Resume) {
                     picker.set_items(items);
+                    picker.set_previews(previews);
                     picker.empty = "no saved conversations in this project yet".into();
                 }
             }

@@ -72,6 +72,32 @@ pub fn session_items(sessions: &[SessionSummary], now: SystemTime) -> Vec<Picker
         .collect()
 }
 
+/// Each conversation's last exchange, for the picker to show under the selected one: the last
+/// prompt and the first line of its answer, on one line each.
+pub fn session_previews(sessions: &[SessionSummary]) -> Vec<Vec<String>> {
+    let first_line = |text: &str| {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default();
+        crate::terminal_text::printable(line).into_owned()
+    };
+    sessions
+        .iter()
+        .map(|session| match &session.last_exchange {
+            Some(exchange) => {
+                let mut lines = vec![format!("last asked: {}", first_line(&exchange.prompt))];
+                if let Some(answer) = &exchange.answer {
+                    lines.push(format!("answered:   {}", first_line(answer)));
+                }
+                lines
+            }
+            None => Vec::new(),
+        })
+        .collect()
+}
+
 /// When the conversation was last written to, or else when it started.
 pub fn last_active(session: &SessionSummary) -> SystemTime {
     session

@@ -590,6 +590,7 @@ fn session(prompt: Option<&str>, minutes_ago: u64, model: &str) -> SessionSummar
         modified: Some(modified),
         name: None,
         forked_from: None,
+        last_exchange: None,
     }
 }
 
@@ -600,9 +601,21 @@ fn resume_picker() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(ops(&mut rx), [Op::ListSessions]);
     assert_snapshot!("resume_picker_waiting", draw(&mut app, 80, 16));
+    // The selected one shows its last exchange under the list.
+    let mut renamed = session(
+        Some(
+            "Rename the config module to settings and update every import that uses it across the crate",
+        ),
+        150,
+        "gpt-5.4",
+    );
+    renamed.last_exchange = Some(kelp::session::LastExchange {
+        prompt: "and the tests?\nthey import it too".into(),
+        answer: Some("Updated 4 test files; all pass.\n\nDetails follow.".into()),
+    });
     app.handle_core_event(Event::Sessions(vec![
         session(Some("Why does the parser test fail?"), 3, "gpt-5.5"),
-        session(Some("Rename the config module to settings and update every import that uses it across the crate"), 150, "gpt-5.4"),
+        renamed,
         session(None, 3 * 24 * 60, "gpt-5.5"),
     ]));
     key(&mut app, KeyCode::Down);

@@ -223,7 +223,7 @@ impl Thread {
 #[derive(Debug, Clone)]
 pub enum Turns {
     Built(Vec<Turn>),
-    Saved(crate::app_server::history::SavedTurns),
+    Saved(Box<crate::app_server::history::SavedTurns>),
 }
 
 impl Default for Turns {

@@ -48,7 +48,13 @@ pub struct Picker {
     pub empty: String,
     /// Type to search, when the picker offers it ([`Picker::searchable`]).
     search: Option<Search>,
+    /// Lines shown under the list for the selected row, by its index among all rows (the last
+    /// exchange of a conversation to resume); none when empty.
+    previews: Vec<Vec<String>>,
 }
+
+/// Rows a preview takes at most.
+const PREVIEW_ROWS: usize = 2;
 
 /// A picker's search as its query is typed: every row, and which of them `items` shows, best
 /// match first (nucleo's fuzzy score over the label and the detail).
@@ -73,7 +79,33 @@ impl Picker {
             selected,
             empty: empty.to_string(),
             search: None,
+            previews: Vec::new(),
         }
+    }
+
+    /// Sets the lines shown under the list for each row (by its index among all rows).
+    pub fn set_previews(&mut self, previews: Vec<Vec<String>>) {
+        self.previews = previews;
+    }
+
+    /// The preview of the selected row.
+    fn preview(&self) -> &[String] {
+        let at = self
+            .search
+            .as_ref()
+            .and_then(|search| search.shown.get(self.selected).copied())
+            .unwrap_or(self.selected);
+        self.previews.get(at).map_or(&[], Vec::as_slice)
+    }
+
+    /// Rows kept under the list for previews: the most any row has.
+    fn preview_rows(&self) -> usize {
+        self.previews
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+            .min(PREVIEW_ROWS)
     }
 
     /// The same picker, its rows searched as a query is typed (Backspace takes a character
@@ -188,7 +220,7 @@ impl Picker {
 
     /// Rows the picker needs (title + list).
     pub fn height(&self) -> u16 {
-        let rows = self.items.len().clamp(1, MAX_ROWS);
+        let rows = self.items.len().clamp(1, MAX_ROWS) + self.preview_rows();
         u16::try_from(rows + 1).unwrap_or(2)
     }
 
@@ -196,7 +228,10 @@ impl Picker {
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
         Clear.render(area, buf);
         let dim = theme::dim();
-        let visible = usize::from(area.height.saturating_sub(1));
+        let preview_rows = self
+            .preview_rows()
+            .min(usize::from(area.height.saturating_sub(2)));
+        let visible = usize::from(area.height.saturating_sub(1)) - preview_rows;
         let first = (self.selected + 1).saturating_sub(visible);
         // Rows out of sight are said, so nobody takes the list for all there is.
         let below = self.items.len().saturating_sub(first + visible);
@@ -267,6 +302,17 @@ impl Picker {
             ]);
             let y = area.y + 1 + u16::try_from(row).unwrap_or(0);
             draw_line(buf, area.x, y, &line, area.width);
+        }
+        let below_list = area.y + area.height - u16::try_from(preview_rows).unwrap_or(0);
+        for (row, text) in self.preview().iter().take(preview_rows).enumerate() {
+            let line = Line::styled(format!("   {text}"), dim.italic());
+            draw_line(
+                buf,
+                area.x,
+                below_list + u16::try_from(row).unwrap_or(0),
+                &line,
+                area.width,
+            );
         }
     }
 }
