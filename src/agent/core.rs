@@ -169,7 +169,7 @@ pub fn spawn_after(
     let (event_tx, event_rx) = unbounded_channel();
     crate::task::spawn(async move {
         after.await;
-        find_prompts(&config.config_dir, event_tx.clone());
+        find_prompts(&config.config_dir, event_tx.clone(), false);
         match Core::start(config, options, event_tx.clone()) {
             Ok(core) => {
                 let rules = core.approvals.rules();
@@ -187,14 +187,17 @@ pub fn spawn_after(
 }
 
 /// Reads the custom prompts of the prompts folders beside `config_dir` on a blocking thread,
-/// and sends them as `CustomPrompts`.
-fn find_prompts(config_dir: &std::path::Path, events: UnboundedSender<Event>) {
+/// and sends them as `CustomPrompts`: even none when `asked` (one may have been removed), else
+/// only some.
+fn find_prompts(config_dir: &std::path::Path, events: UnboundedSender<Event>, asked: bool) {
     let folders = crate::config::prompts::folders(config_dir, |name| std::env::var_os(name));
     crate::task::spawn(async move {
         let found = crate::task::spawn_blocking(move || crate::config::prompts::discover(&folders))
             .await
             .unwrap_or_default();
-        let _ = events.send(Event::CustomPrompts(found));
+        if asked || !found.is_empty() {
+            let _ = events.send(Event::CustomPrompts(found));
+        }
     });
 }
 
@@ -565,7 +568,7 @@ impl Core {
             Op::Init => self.init(),
             Op::Diff => self.diff(),
             Op::ListRevisions => self.revisions(),
-            Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone()),
+            Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone(), true),
             Op::ListSkills => {
                 let (config_dir, project_dir) = (
                     self.config.config_dir.clone(),
