@@ -1909,6 +1909,10 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
         json!({"threadId": fork_id, "includeTurns": true}),
     );
     assert_eq!(one["thread"]["turns"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        one["thread"]["forkedFromId"], thread_id,
+        "kept with the fork"
+    );
     fake.push_response(Reply::text("Differently."));
     server.turn(&fork_id, "now differently");
     let original = server.result(
