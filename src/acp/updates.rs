@@ -532,7 +532,8 @@ pub fn replay(replay: &Replay, project_dir: &Path) -> Vec<SessionUpdate> {
     updates
 }
 
-/// How a saved turn that did not finish ended, as the editor was told when it ran.
+/// How a saved turn that did not finish ended, said as a note of its own (live, the prompt's
+/// stop reason said it, and a failure's message).
 fn ended(how: TurnEnd, message: &Option<String>) -> Option<String> {
     match (how, message) {
         (TurnEnd::Failed, Some(message)) => Some(failure_note(message)),

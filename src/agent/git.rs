@@ -91,8 +91,12 @@ pub async fn revisions(dir: &Path, sandbox: &SandboxPolicy) -> Option<Revisions>
         .await
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty());
+    // The branches themselves: `git branch` would list a detached HEAD as "(HEAD detached …)".
     let branches = git
-        .run(&[], &["branch", "--no-color", "--format=%(refname:short)"])
+        .run(
+            &[],
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads/"],
+        )
         .await
         .unwrap_or_default()
         .lines()

@@ -7,7 +7,7 @@
 //! folder) or the default, asks once the frame is up, and re-colours if the answer differs.
 //! Keys typed while the answer is awaited are read with it and handed on ([`typed_keys`]).
 
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, IsTerminal};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,8 +19,9 @@ use super::highlight::Background;
 /// OSC 11 asking for the background, then DA1.
 pub const QUERY: &[u8] = b"\x1b]11;?\x1b\\\x1b[c";
 
-/// The most read while waiting: the answers are a few dozen bytes, the rest is typing.
-const MAX_ANSWER: usize = 4096;
+/// The most read while waiting: the answers are a few dozen bytes, the rest is typing or a
+/// paste, which is kept whole up to this.
+const MAX_ANSWER: usize = 1024 * 1024;
 
 /// The file in the state folder that keeps the terminal's last answer.
 const REMEMBERED: &str = "terminal-background";
@@ -56,10 +57,16 @@ pub fn read_answer(timeout: Duration) -> Vec<u8> {
             }
             break;
         }
-        let mut buf = [0u8; 256];
-        match stdin.lock().read(&mut buf) {
-            Ok(0) | Err(_) => break,
+        // Read from the descriptor itself: stdin's own buffer would keep what it read ahead
+        // from crossterm's reader, which reads the descriptor too.
+        let mut buf = [0u8; 4096];
+        // SAFETY: `buf` is valid for writes of its length for the duration of the call.
+        let read = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match usize::try_from(read) {
+            Ok(0) => break,
             Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
         }
     }
     answer
@@ -107,44 +114,108 @@ pub fn split(bytes: &[u8]) -> (Option<Background>, Vec<u8>) {
     (background, typed)
 }
 
-/// Keys in bytes typed while the answer was awaited: text, Enter, Tab, Backspace, Esc and
-/// Ctrl+letter, as the input reader would have read them. Other escape sequences (arrows,
-/// function keys) are dropped: they move nothing yet at that point.
+/// Keys in bytes typed while the answer was awaited, as the input reader would have read them:
+/// text, Enter, Tab, Backspace, Esc and Ctrl+letter (plain, or as the disambiguated `CSI … u`
+/// keys the terminal sends once kelp asked for them), and a bracketed paste as one paste.
+/// Other escape sequences (arrows, function keys) are dropped: they move nothing yet then.
 pub fn typed_keys(bytes: &[u8]) -> Vec<Event> {
+    const PASTE_START: &[u8] = b"\x1b[200~";
+    const PASTE_END: &[u8] = b"\x1b[201~";
+    let mut keys = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // A paste, whole, between its markers (to the end when the end is not there yet).
+        if let Some(at) = rest
+            .windows(PASTE_START.len())
+            .position(|w| w == PASTE_START)
+        {
+            keys.extend(keys_of(&rest[..at]));
+            let pasted = &rest[at + PASTE_START.len()..];
+            let end = pasted
+                .windows(PASTE_END.len())
+                .position(|w| w == PASTE_END)
+                .unwrap_or(pasted.len());
+            keys.push(Event::Paste(
+                String::from_utf8_lossy(&pasted[..end]).into_owned(),
+            ));
+            rest = pasted.get(end + PASTE_END.len()..).unwrap_or_default();
+        } else {
+            keys.extend(keys_of(rest));
+            rest = &[];
+        }
+    }
+    keys
+}
+
+/// The keys in typed bytes that hold no paste.
+fn keys_of(bytes: &[u8]) -> Vec<Event> {
     let text = String::from_utf8_lossy(bytes);
     let mut keys = Vec::new();
     let mut chars = text.chars().peekable();
-    let key = |code| Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    let key = |code, modifiers| Event::Key(KeyEvent::new(code, modifiers));
     while let Some(c) = chars.next() {
         match c {
-            '\r' | '\n' => keys.push(key(KeyCode::Enter)),
-            '\t' => keys.push(key(KeyCode::Tab)),
-            '\x7f' | '\x08' => keys.push(key(KeyCode::Backspace)),
+            '\r' | '\n' => keys.push(key(KeyCode::Enter, KeyModifiers::NONE)),
+            '\t' => keys.push(key(KeyCode::Tab, KeyModifiers::NONE)),
+            '\x7f' | '\x08' => keys.push(key(KeyCode::Backspace, KeyModifiers::NONE)),
             '\x1b' => match chars.peek() {
                 Some('[') => {
                     chars.next();
                     // Parameters and intermediates, then one final byte.
+                    let mut params = String::new();
                     for c in chars.by_ref() {
                         if ('\x40'..='\x7e').contains(&c) {
+                            if c == 'u' {
+                                keys.extend(disambiguated(&params));
+                            }
                             break;
                         }
+                        params.push(c);
                     }
                 }
                 Some('O') => {
                     chars.next();
                     chars.next();
                 }
-                _ => keys.push(key(KeyCode::Esc)),
+                _ => keys.push(key(KeyCode::Esc, KeyModifiers::NONE)),
             },
-            '\x01'..='\x1a' => keys.push(Event::Key(KeyEvent::new(
+            '\x01'..='\x1a' => keys.push(key(
                 KeyCode::Char(char::from(b'a' + (c as u8 - 1))),
                 KeyModifiers::CONTROL,
-            ))),
-            c if !c.is_control() => keys.push(key(KeyCode::Char(c))),
+            )),
+            c if !c.is_control() => keys.push(key(KeyCode::Char(c), KeyModifiers::NONE)),
             _ => {}
         }
     }
     keys
+}
+
+/// A key sent as `CSI code[;modifiers] u` (the keyboard protocol's disambiguated keys).
+fn disambiguated(params: &str) -> Option<Event> {
+    let mut fields = params.split(';');
+    let code: u32 = fields.next()?.split(':').next()?.parse().ok()?;
+    let mask = fields
+        .next()
+        .and_then(|m| m.split(':').next()?.parse::<u8>().ok())
+        .map_or(0, |m| m.saturating_sub(1));
+    let mut modifiers = KeyModifiers::NONE;
+    for (bit, modifier) in [
+        (1, KeyModifiers::SHIFT),
+        (2, KeyModifiers::ALT),
+        (4, KeyModifiers::CONTROL),
+    ] {
+        if mask & bit != 0 {
+            modifiers |= modifier;
+        }
+    }
+    let code = match code {
+        27 => KeyCode::Esc,
+        13 => KeyCode::Enter,
+        9 => KeyCode::Tab,
+        127 => KeyCode::Backspace,
+        other => KeyCode::Char(char::from_u32(other)?),
+    };
+    Some(Event::Key(KeyEvent::new(code, modifiers)))
 }
 
 /// Takes out of `events` an OSC 11 answer that came after the wait for it ended, which the input
@@ -329,6 +400,25 @@ mod tests {
                 (KeyCode::Enter, KeyModifiers::NONE),
                 (KeyCode::Esc, KeyModifiers::NONE),
             ]
+        );
+    }
+
+    #[test]
+    fn a_paste_and_disambiguated_keys_typed_meanwhile_read_as_the_reader_reads_them() {
+        let keys = typed_keys(b"a\x1b[200~two\nlines\x1b[201~\x1b[27u\x1b[99;5u");
+        assert_eq!(
+            keys,
+            [
+                Event::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
+                Event::Paste("two\nlines".into()),
+                Event::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+                Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            ]
+        );
+        // A paste whose end has not come yet is still one paste.
+        assert_eq!(
+            typed_keys(b"\x1b[200~cut sh"),
+            [Event::Paste("cut sh".into())]
         );
     }
 

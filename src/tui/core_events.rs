@@ -242,7 +242,10 @@ impl App {
             .position(|branch| matches!(branch.as_str(), "main" | "master"));
         if let Some(picker) = self.pane.picker_mut(PickerKind::ReviewBranch) {
             picker.set_items(branches);
-            picker.selected = usual.unwrap_or(0);
+            // Unless a search typed meanwhile chose what shows.
+            if !picker.searching() {
+                picker.selected = usual.unwrap_or(0);
+            }
             picker.empty = if empty.is_empty() {
                 "no other local branch"
             } else {

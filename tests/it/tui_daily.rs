@@ -449,6 +449,24 @@ async fn review_with_nothing_after_it_picks_what_to_review() {
         .to_string();
     assert!(review.contains("base branch 'main'"), "{review}");
 
+    // With HEAD detached, the branches are the branches, not git's "(HEAD detached at …)".
+    git(&["checkout", "-q", "--detach"]);
+    pty.send("/review\r");
+    pty.wait_for("Review against a base branch", WAIT);
+    pty.send("\x1b[B\x1b[B\r");
+    let screen = pty.wait_for(
+        "what the checked-out commit changed since it left main",
+        WAIT,
+    );
+    assert!(screen.contains("feature"), "{screen}");
+    assert!(!screen.contains("(HEAD"), "{screen}");
+    pty.send("\x1b");
+    pty.wait_until(
+        |screen| !screen.contains("Review against a branch"),
+        WAIT,
+        "the picker closed",
+    );
+
     pty.send("/review\r");
     pty.wait_for("Custom review instructions", WAIT);
     pty.send("\x1b[B\x1b[B\x1b[B\r");

@@ -131,6 +131,13 @@ impl Picker {
         }
     }
 
+    /// Whether a search query is typed.
+    pub fn searching(&self) -> bool {
+        self.search
+            .as_ref()
+            .is_some_and(|search| !search.query.is_empty())
+    }
+
     /// Row `at` among all the picker's rows (a choice's index), the ones a search hides too.
     pub fn row(&self, at: usize) -> Option<&PickerItem> {
         match &self.search {
