@@ -267,11 +267,16 @@ fn prompts_from_the_end(file: &std::fs::File, wanted: usize) -> Vec<String> {
     prompts
 }
 
-/// The most of a session file [`last_exchange`] reads, from its end.
-const EXCHANGE_SCAN_BYTES: u64 = 1024 * 1024;
+/// The most of a session file [`last_exchange`] reads, from its end: one chunk, as a list reads
+/// it for each of its conversations.
+const EXCHANGE_SCAN_BYTES: u64 = PROMPT_SCAN_CHUNK;
 
-/// The conversation's last exchange, for a picker's preview: the last prompt typed and the
-/// first answer after it, read from the end of the session file at `path` (at most 1 MiB).
+/// The most of the prompt and of the answer a preview keeps.
+const EXCHANGE_CHARS: usize = 240;
+
+/// The conversation's last exchange, for a picker's preview: the first line of the last prompt
+/// typed and of the first answer after it, read from the end of the session file at `path`
+/// (at most 256 KiB).
 pub fn last_exchange(path: &Path) -> Option<LastExchange> {
     let (file, _) = crate::private_file::open_regular(path, super::reader::READ_BY_PAGES).ok()?;
     let mut answer = None;
@@ -287,9 +292,17 @@ pub fn last_exchange(path: &Path) -> Option<LastExchange> {
         }
         true
     });
+    let first_line = |text: String| {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default();
+        line.chars().take(EXCHANGE_CHARS).collect::<String>()
+    };
     Some(LastExchange {
-        prompt: prompt?,
-        answer,
+        prompt: first_line(prompt?),
+        answer: answer.map(first_line),
     })
 }
 
@@ -408,7 +421,7 @@ mod tests {
         line(&Item::user_text("second"));
         line(&Item::FunctionCallOutput {
             call_id: "c".into(),
-            output: "x".repeat(300 * 1024),
+            output: "x".repeat(200 * 1024),
         });
         line(&Item::assistant_text("two"));
         line(&Item::assistant_text("three"));
@@ -420,8 +433,10 @@ mod tests {
                 answer: Some("two".into()),
             })
         );
-        // The instructions alone are no exchange.
+        // The instructions alone are no exchange; nor is a prompt past the bound read.
         std::fs::write(&path, session_lines(0, 10)).unwrap();
+        assert_eq!(last_exchange(&path), None);
+        std::fs::write(&path, session_lines(1, EXCHANGE_SCAN_BYTES as usize)).unwrap();
         assert_eq!(last_exchange(&path), None);
     }
 

@@ -75,14 +75,8 @@ pub fn session_items(sessions: &[SessionSummary], now: SystemTime) -> Vec<Picker
 /// Each conversation's last exchange, for the picker to show under the selected one: the last
 /// prompt and the first line of its answer, on one line each.
 pub fn session_previews(sessions: &[SessionSummary]) -> Vec<Vec<String>> {
-    let first_line = |text: &str| {
-        let line = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or_default();
-        crate::terminal_text::printable(line).into_owned()
-    };
+    // `last_exchange` keeps first lines only; what they hold is the model's and the person's.
+    let first_line = |text: &str| crate::terminal_text::printable(text).into_owned();
     sessions
         .iter()
         .map(|session| match &session.last_exchange {

@@ -610,8 +610,8 @@ fn resume_picker() {
         "gpt-5.4",
     );
     renamed.last_exchange = Some(kelp::session::LastExchange {
-        prompt: "and the tests?\nthey import it too".into(),
-        answer: Some("Updated 4 test files; all pass.\n\nDetails follow.".into()),
+        prompt: "and the tests?".into(),
+        answer: Some("Updated 4 test files; all pass.".into()),
     });
     app.handle_core_event(Event::Sessions(vec![
         session(Some("Why does the parser test fail?"), 3, "gpt-5.5"),
