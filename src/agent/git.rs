@@ -20,8 +20,10 @@ const MAX_DIFF_BYTES: usize = 512 * 1024;
 
 /// Settings that make git run a program, each switched off on the command line (which beats
 /// every configuration file).
-const NO_CODE: [&str; 7] = [
+const NO_CODE: [&str; 8] = [
     "core.fsmonitor=",
+    // `git log` would check each signature with the `gpg.program` the repository names.
+    "log.showSignature=false",
     // A folder that merely looks like a repository (`HEAD`, `objects`, `refs`, `config` a
     // command could commit) is not taken for one.
     "safe.bareRepository=explicit",

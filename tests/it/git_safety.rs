@@ -1,5 +1,5 @@
 //! A repository is the model's to write: `.git/config` and `.gitattributes` can name programs
-//! git runs. The git kelp runs itself (`/diff`) runs none of them, sandbox or not, and a patch
+//! git runs. The git kelp runs itself (`/diff`, `/review`'s lists) runs none of them, sandbox or not, and a patch
 //! into `.git` asks in every mode.
 
 use std::path::Path;
@@ -42,9 +42,50 @@ fn booby_trapped_repository(dir: &Path, marker: &Path) {
         ("filter.trap.required", "true".to_string()),
         ("diff.trap.command", run.clone()),
         ("diff.trap.textconv", format!("{run}; cat")),
+        // `git log` checks each commit's signature with the program the config names (a
+        // program, not a shell line).
+        ("log.showSignature", "true".to_string()),
+        ("gpg.program", gpg_trap(dir, &run)),
     ] {
         git(dir, &["config", key, &value]);
     }
+}
+
+/// A program that runs `run` when git calls it to check a signature.
+fn gpg_trap(dir: &Path, run: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(".git").join("trap-gpg");
+    std::fs::write(&path, format!("#!/bin/sh\n{run}\nexit 1\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// Puts a commit carrying a (made-up) signature on top of `dir`'s branch.
+fn signed_commit_on_top(dir: &Path) {
+    let out = |args: &[&str]| {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    };
+    let (tree, parent) = (
+        out(&["rev-parse", "HEAD^{tree}"]),
+        out(&["rev-parse", "HEAD"]),
+    );
+    let commit = format!(
+        "tree {tree}\nparent {parent}\nauthor t <t@example.com> 0 +0000\ncommitter t \
+         <t@example.com> 0 +0000\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n abc\n \
+         -----END PGP SIGNATURE-----\n\nsigned\n"
+    );
+    let path = dir.join(".git").join("signed-commit");
+    std::fs::write(&path, commit).unwrap();
+    let sha = out(&["hash-object", "-t", "commit", "-w", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    out(&["update-ref", "HEAD", &sha]);
 }
 
 async fn diff(agent: &mut Agent) -> Option<String> {
@@ -82,6 +123,25 @@ async fn diff_runs_no_program_the_repository_names() {
         assert!(
             !marker.exists(),
             "{sandbox}: /diff ran a program the repository names"
+        );
+
+        // `/review`'s lists of commits and branches: a signed commit on top, whose signature
+        // plain `git log` checks with the program the config names.
+        signed_commit_on_top(&dir);
+        let mut plain = Command::new("git");
+        plain.arg("-C").arg(&dir).args(["log", "-n", "1"]);
+        let _ = plain.output().unwrap();
+        assert!(marker.exists(), "plain git log runs the signature program");
+        std::fs::remove_file(&marker).unwrap();
+        agent.send(Op::ListRevisions);
+        let seen = agent.until(|e| matches!(e, Event::Revisions(_))).await;
+        let Some(Event::Revisions(Some(found))) = seen.last() else {
+            panic!("{sandbox}: the revisions of a repository: {seen:?}");
+        };
+        assert_eq!(found.commits.len(), 2, "{sandbox}: {found:?}");
+        assert!(
+            !marker.exists(),
+            "{sandbox}: /review's lists ran a program the repository names"
         );
     }
 }
