@@ -1,6 +1,6 @@
 //! The fake OpenAI server, standalone: try every kelp login and a streamed answer offline.
 //!
-//! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool|shell|mcp]
+//! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool|shell|coding|mcp|search]
 //! [--manual-approve]`
 
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
@@ -23,7 +23,8 @@ struct Args {
     port: u16,
     /// What `/responses` answers: echo, reasoning, large (1 MiB of 16-byte deltas), tool
     /// (calls read_file once, then answers), shell, coding (the prompt as a command, then a
-    /// patch writing its output to kelp-notes.md) or mcp (calls `tests__echo`).
+    /// patch writing its output to kelp-notes.md), mcp (calls `tests__echo`) or search (a web
+    /// search for the prompt when the request offers the tool).
     #[arg(long, env = "KELP_FAKE_SCENARIO", default_value = "echo", value_parser = parse_scenario)]
     scenario: Scenario,
     /// Approve device codes only when their page is opened, not after 3 s.
@@ -36,7 +37,7 @@ struct Args {
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
     Scenario::from_name(name).ok_or_else(|| {
-        format!("unknown scenario {name:?}: use echo, reasoning, large, tool, shell, coding or mcp")
+        format!("unknown scenario {name:?}: use echo, reasoning, large, tool, shell, coding, mcp or search")
     })
 }
 

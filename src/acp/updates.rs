@@ -302,6 +302,40 @@ impl Translator {
                     call_id, fields,
                 ))]
             }
+            // A web search of the model's is a fetch the client can show, as codex-acp's.
+            Event::WebSearchStarted { item } => {
+                self.calls.insert(item.to_string(), Call::default());
+                vec![SessionUpdate::ToolCall(
+                    ToolCall::new(item.to_string(), "Searching the web")
+                        .kind(ToolKind::Fetch)
+                        .status(ToolCallStatus::InProgress),
+                )]
+            }
+            Event::WebSearchDone { item, action } => {
+                let query = action.detail();
+                let title = if query.is_empty() {
+                    "Searched the web".to_string()
+                } else {
+                    format!("Searched: {query}")
+                };
+                let raw = serde_json::json!({ "query": query, "action": action });
+                if self.calls.remove(&*item).is_none() {
+                    return vec![SessionUpdate::ToolCall(
+                        ToolCall::new(item.to_string(), title)
+                            .kind(ToolKind::Fetch)
+                            .status(ToolCallStatus::Completed)
+                            .raw_input(raw),
+                    )];
+                }
+                let fields = ToolCallUpdateFields::new()
+                    .status(ToolCallStatus::Completed)
+                    .title(title)
+                    .raw_input(raw);
+                vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+                    item.to_string(),
+                    fields,
+                ))]
+            }
             Event::PlanUpdated { steps, .. } => vec![plan(&steps)],
             // A compaction is said, as the client shows no item for it.
             Event::Compacted { before, automatic } => {

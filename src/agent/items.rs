@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::protocol::{Event, ItemId, ItemKind};
 use super::turn_context::TurnContext;
-use crate::llm::types::{Item, Role};
+use crate::llm::types::{Item, Role, WebSearchAction};
 
 /// The items the attempt in flight has started.
 #[derive(Debug, Default)]
@@ -16,6 +16,8 @@ pub(crate) struct AttemptItems {
     message: Option<ItemId>,
     /// The reasoning summary streaming now, and its text so far.
     reasoning: Option<(ItemId, String)>,
+    /// The web search running now.
+    web_search: Option<ItemId>,
     /// Every item this attempt started, in order: what a retry voids.
     started: Vec<ItemId>,
 }
@@ -39,7 +41,7 @@ impl AttemptItems {
         if let Some((item, _)) = &self.reasoning {
             return item.clone();
         }
-        let item = self.start(ctx, "rs", ItemKind::Reasoning);
+        let item = self.start(ctx, "rs", Some(ItemKind::Reasoning));
         self.reasoning = Some((item.clone(), String::new()));
         item
     }
@@ -56,10 +58,36 @@ impl AttemptItems {
         }
     }
 
-    /// An output item is complete: an answer or a reasoning summary ends (one that never
-    /// streamed starts and ends here).
+    /// An output item begins: a web search starts (answers and summaries start with their
+    /// first piece).
+    pub fn added(&mut self, ctx: &TurnContext, item: &Item) {
+        if let Item::WebSearchCall { .. } = item {
+            self.end_reasoning(ctx);
+            let id = self.start(ctx, "ws", None);
+            ctx.emit(Event::WebSearchStarted { item: id.clone() });
+            self.web_search = Some(id);
+        }
+    }
+
+    /// An output item is complete: an answer, a reasoning summary or a web search ends (one
+    /// that never streamed starts and ends here).
     pub fn done(&mut self, ctx: &TurnContext, item: &Item) {
         match item {
+            Item::WebSearchCall { action, .. } => {
+                let id = match self.web_search.take() {
+                    Some(id) => id,
+                    None => {
+                        self.end_reasoning(ctx);
+                        let id = self.start(ctx, "ws", None);
+                        ctx.emit(Event::WebSearchStarted { item: id.clone() });
+                        id
+                    }
+                };
+                ctx.emit(Event::WebSearchDone {
+                    item: id,
+                    action: action.clone().unwrap_or(WebSearchAction::Other),
+                });
+            }
             Item::Message {
                 role: Role::Assistant,
                 ..
@@ -86,7 +114,7 @@ impl AttemptItems {
                 match &mut self.reasoning {
                     Some((_, text)) => *text = whole,
                     None => {
-                        let id = self.start(ctx, "rs", ItemKind::Reasoning);
+                        let id = self.start(ctx, "rs", Some(ItemKind::Reasoning));
                         self.reasoning = Some((id, whole));
                     }
                 }
@@ -113,7 +141,7 @@ impl AttemptItems {
         if let Some(item) = &self.message {
             return item.clone();
         }
-        let item = self.start(ctx, "msg", ItemKind::AgentMessage);
+        let item = self.start(ctx, "msg", Some(ItemKind::AgentMessage));
         self.message = Some(item.clone());
         item
     }
@@ -124,13 +152,16 @@ impl AttemptItems {
         }
     }
 
-    fn start(&mut self, ctx: &TurnContext, prefix: &str, kind: ItemKind) -> ItemId {
+    /// A new item of this attempt; one that streams text (`kind`) is said to have started.
+    fn start(&mut self, ctx: &TurnContext, prefix: &str, kind: Option<ItemKind>) -> ItemId {
         let item: ItemId = format!("{prefix}_{}", Uuid::new_v4().simple()).into();
         self.started.push(item.clone());
-        ctx.emit(Event::ItemStarted {
-            item: item.clone(),
-            kind,
-        });
+        if let Some(kind) = kind {
+            ctx.emit(Event::ItemStarted {
+                item: item.clone(),
+                kind,
+            });
+        }
         item
     }
 }

@@ -335,6 +335,13 @@ pub enum Event {
     MessageDone { item: ItemId, text: String },
     /// The reasoning summary `item` is complete: its whole text.
     ReasoningDone { item: ItemId, text: String },
+    /// The model began a web search (the Responses API's own tool; nothing runs here).
+    WebSearchStarted { item: ItemId },
+    /// The web search ended: what it did (`WebSearchAction::detail` says it in words).
+    WebSearchDone {
+        item: ItemId,
+        action: crate::llm::types::WebSearchAction,
+    },
     /// A tool call (an item, its id `call_id`) began; `summary` is what it works on (path,
     /// command, files), without the tool's name.
     ToolStarted {

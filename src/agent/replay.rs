@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::protocol::{Event, ItemId, ItemKind, PlanStep};
 pub use super::protocol::{Replay, Replayed, ReplayedTurn, SavedPrompt};
 use super::tools::{self, FileChange, ToolCall};
-use crate::llm::types::{Content, Item, Role};
+use crate::llm::types::{Content, Item, Role, WebSearchAction};
 use crate::session::record::{CallRecord, ChangeKind};
 use crate::session::{Note, TurnSplitter};
 
@@ -248,6 +248,14 @@ impl<'a> State<'a> {
                 call_id,
             } => {
                 self.calls.insert(call_id, (name, arguments));
+            }
+            Item::WebSearchCall { action, .. } => {
+                let id = item_id(index);
+                self.event(Event::WebSearchStarted { item: id.clone() });
+                self.event(Event::WebSearchDone {
+                    item: id,
+                    action: action.clone().unwrap_or(WebSearchAction::Other),
+                });
             }
             Item::FunctionCallOutput { call_id, output } => {
                 let Some((name, arguments)) = self.calls.remove(call_id.as_str()) else {

@@ -104,8 +104,12 @@ pub async fn run_turn_unfinished(
     // With no login at all, no request can go out: the turn fails before the prompt is
     // recorded, and records nothing (not even how it ended, which would read as the end of
     // the turn before), so a conversation that never started leaves no session behind.
-    if let Err(e @ crate::auth::AuthError::NotLoggedIn) = ctx.client.auth().credential().await {
-        return Err(TurnError::Llm(e.into()));
+    if let Err(
+        e @ (LlmError::Auth(crate::auth::AuthError::NotLoggedIn)
+        | LlmError::ProviderKeyMissing { .. }),
+    ) = ctx.client.credential().await
+    {
+        return Err(TurnError::Llm(e));
     }
     let mut partial = PartialAnswer::default();
     let result = steps(conversation, ctx, submission, turn_id, &mut partial).await;
@@ -272,7 +276,14 @@ async fn steps(
             },
             None => Vec::new(),
         };
-        let mut prompt = conversation.prompt_with(tools::spec::mcp_specs(&mcp_tools));
+        let web_search = ctx
+            .client
+            .config()
+            .web_search_for(conversation.tool_context().sandbox.mode);
+        let mut prompt = conversation.prompt_with(
+            tools::spec::mcp_specs(&mcp_tools)
+                .chain(crate::llm::request::web_search_tool(web_search)),
+        );
         prompt.output_schema.clone_from(&output_schema);
         *partial = PartialAnswer::default();
         let response = tokio::select! {
@@ -408,7 +419,8 @@ async fn stream_response(
                 shown.completed(ctx);
                 return Ok(Response { items, usage });
             }
-            ResponseEvent::Created | ResponseEvent::OutputItemAdded(_) => {}
+            ResponseEvent::OutputItemAdded(item) => shown.added(ctx, &item),
+            ResponseEvent::Created => {}
         }
     }
     // The stream ends without `Completed` only after an error, unless its task died.

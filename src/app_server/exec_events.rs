@@ -90,6 +90,11 @@ pub enum ExecDetails {
     Error {
         message: String,
     },
+    /// A web search of the model's; its action as the Responses API says it.
+    WebSearch {
+        query: String,
+        action: crate::llm::types::WebSearchAction,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -423,6 +428,18 @@ impl ExecEvents {
                     error: error.clone().filter(|_| !done),
                 };
                 (id, ExecDetails::McpToolCall(Box::new(call)))
+            }
+            ThreadItem::WebSearch { id, query, action } => {
+                use super::protocol::WebSearchAction as Wire;
+                use crate::llm::types::WebSearchAction as Model;
+                let action = match action.clone().unwrap_or(Wire::Other) {
+                    Wire::Search { query, queries } => Model::Search { query, queries },
+                    Wire::OpenPage { url } => Model::OpenPage { url },
+                    Wire::FindInPage { url, pattern } => Model::FindInPage { url, pattern },
+                    Wire::Other => Model::Other,
+                };
+                let query = query.clone();
+                (id, ExecDetails::WebSearch { query, action })
             }
             _ => return None,
         };

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::protocol::{
     self as wire, ActiveFlag, CommandAction, FileUpdateChange, ItemStatus, Message, Notification,
     PatchChangeKind, PlanStepStatus, RateLimitSnapshot, ThreadItem, ThreadStatus, Turn,
-    TurnPlanStep, TurnStatus,
+    TurnPlanStep, TurnStatus, WebSearchAction,
 };
 use crate::agent::protocol::{
     ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
@@ -213,6 +213,17 @@ impl Translator {
                 self.reasoning.take_if(|(open, _)| *open == item);
                 out.push(completed(reasoning(&item, Some(&text))));
             }
+            // As Codex's: the search starts with nothing said, and ends with what it did.
+            Event::WebSearchStarted { item } => out.push(started(ThreadItem::WebSearch {
+                id: item.to_string(),
+                query: String::new(),
+                action: Some(WebSearchAction::Other),
+            })),
+            Event::WebSearchDone { item, action } => out.push(completed(ThreadItem::WebSearch {
+                id: item.to_string(),
+                query: action.detail(),
+                action: Some((&action).into()),
+            })),
             // No approval comes for an item the host has not seen: a call that asks is an item
             // from then on (a patch with its changes), so the host shows what it approves.
             Event::ApprovalRequested {

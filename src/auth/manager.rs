@@ -240,7 +240,9 @@ impl AuthManager {
             return external.refresh().await.map_err(AuthError::RefreshFailed);
         }
         match rejected {
-            Credential::ApiKey { .. } => Err(AuthError::ApiKeyRejected),
+            Credential::ApiKey { .. } | Credential::Provider { .. } => {
+                Err(AuthError::ApiKeyRejected)
+            }
             Credential::ChatGpt { access_token, .. } => {
                 self.refresh(Stale::Rejected {
                     access: access_token,

@@ -69,6 +69,9 @@ pub enum Credential {
         access_token: String,
         account_id: Option<String>,
     },
+    /// A model provider's own key (its `env_key`, or `experimental_bearer_token`), or none:
+    /// what a provider that does not take kelp's login is sent.
+    Provider { key: Option<String> },
 }
 
 impl std::fmt::Debug for Credential {
@@ -82,6 +85,10 @@ impl std::fmt::Debug for Credential {
                 .debug_struct("ChatGpt")
                 .field("access_token", &"<redacted>")
                 .field("account_id", account_id)
+                .finish(),
+            Self::Provider { key } => f
+                .debug_struct("Provider")
+                .field("key", &key.as_deref().map(mask_key))
                 .finish(),
         }
     }

@@ -96,10 +96,14 @@ pub struct AgentFlags {
     /// Let sandboxed commands open network connections (default: off).
     #[arg(long, value_name = "ON|OFF", num_args = 0..=1, default_missing_value = "on", value_parser = parse_switch)]
     network: Option<bool>,
+    /// Let the model search the web live (web_search = "live"; the default is "cached", answers
+    /// from OpenAI's index without live access).
+    #[arg(long)]
+    search: bool,
     /// A Codex setting, as hosts written for Codex pass it (`-c model="gpt-5.4"`): the value is
     /// TOML, or else a string. kelp applies model, model_reasoning_effort, approval_policy,
-    /// sandbox_mode, sandbox_workspace_write.network_access, openai_base_url and
-    /// mcp_servers.NAME.KEY, and refuses a web_search other than "disabled"; other keys are
+    /// sandbox_mode, sandbox_workspace_write.network_access, openai_base_url, web_search,
+    /// model_provider, model_providers.NAME[.KEY] and mcp_servers.NAME.KEY; other keys are
     /// ignored with a warning on stderr. Repeatable; beats the environment and the config file.
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     codex: Vec<String>,
@@ -126,6 +130,7 @@ impl AgentFlags {
                 || self.dangerously_bypass_approvals_and_sandbox,
             sandbox: after.sandbox.or(self.sandbox),
             network: after.network.or(self.network),
+            search: after.search || self.search,
             codex,
             cd: after.cd.or(self.cd),
             profile: after.profile.or(self.profile),
@@ -355,6 +360,9 @@ fn run_cli() -> ExitCode {
         overrides.sandbox = overrides.sandbox.or(Some(SandboxMode::WorkspaceWrite));
     }
     overrides.network = agent.network.or(overrides.network);
+    if agent.search {
+        overrides.web_search = Some(kelp::config::WebSearch::Live);
+    }
     overrides.profile = agent.profile.clone();
     let (config, warnings) = match Config::load(&overrides) {
         Ok(loaded) => loaded,

@@ -390,6 +390,10 @@ impl Printer for TextPrinter {
                 eprintln!("kelp: ▸ {} {}", printable(tool), printable(summary));
                 Ok(())
             }
+            Event::WebSearchDone { action, .. } => {
+                eprintln!("kelp: ▸ web search {}", printable(&action.detail()));
+                Ok(())
+            }
             Event::ToolFinished {
                 success: false,
                 exit_code,

@@ -38,6 +38,9 @@ pub const KEYS: &[&str] = &[
     "callback_port",
     "auth_file",
     "mcp_servers",
+    "model_provider",
+    "model_providers",
+    "web_search",
     "hide_paths",
     "keep_paths",
     "env_keep",
@@ -71,6 +74,12 @@ pub struct FileSettings {
     pub auth_file: Option<PathBuf>,
     /// `[mcp_servers.NAME]`, in the file's order.
     pub mcp_servers: Vec<super::mcp::McpServerConfig>,
+    /// `model_provider = "NAME"`: the provider requests go to.
+    pub model_provider: Option<String>,
+    /// `[model_providers.NAME]`, in the file's order.
+    pub model_providers: Vec<super::providers::ModelProvider>,
+    /// `web_search = "live" | "cached" | "disabled"`.
+    pub web_search: Option<modes::WebSearch>,
     /// What the sandbox keeps from commands besides its defaults, and what it lets through.
     pub secrets: SecretRules,
     /// `[projects."PATH"] trust_level = "trusted" | "untrusted"`, as Codex keeps it.
@@ -279,6 +288,19 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 Some(names) if key == "env_drop" => settings.secrets.env_drop = names,
                 Some(names) => settings.secrets.env_keep = names,
                 None => bad("must be a list of variable names such as \"GITHUB_*\""),
+            },
+            "model_provider" => match string {
+                Some(id) => settings.model_provider = Some(id.to_string()),
+                None => bad("must be the name of a provider in quotes, such as \"openai\""),
+            },
+            super::providers::KEY => {
+                let (providers, mut found) = super::providers::parse(path, text, item);
+                settings.model_providers = providers;
+                warnings.append(&mut found);
+            }
+            "web_search" => match string.map(str::parse::<modes::WebSearch>) {
+                Some(Ok(mode)) => settings.web_search = Some(mode),
+                _ => bad("must be \"live\", \"cached\" or \"disabled\""),
             },
             super::mcp::KEY => {
                 let (servers, mut found) = super::mcp::parse(path, text, item, home);

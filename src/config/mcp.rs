@@ -400,7 +400,7 @@ fn server(
 
 /// `key`'s value as `parse` reads it; a value it cannot read is warned about through `bad` as
 /// not being what was `wanted`, and is `None` like a missing one.
-fn read<T>(
+pub(super) fn read<T>(
     table: &dyn toml_edit::TableLike,
     key: &str,
     parse: impl Fn(&Item) -> Option<T>,
@@ -415,7 +415,7 @@ fn read<T>(
     value
 }
 
-fn nonempty_string(item: &Item) -> Option<String> {
+pub(super) fn nonempty_string(item: &Item) -> Option<String> {
     item.as_str()
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -431,7 +431,7 @@ fn strings(item: &Item) -> Option<Vec<String>> {
 }
 
 /// A table of string values, in order.
-fn pairs(item: &Item) -> Option<Vec<(String, String)>> {
+pub(super) fn pairs(item: &Item) -> Option<Vec<(String, String)>> {
     let table = item.as_table_like()?;
     table
         .iter()

@@ -13,6 +13,7 @@ pub mod mcp;
 pub mod modes;
 pub mod overrides;
 pub mod prompts;
+pub mod providers;
 pub mod toml_json;
 pub mod warning;
 
@@ -23,8 +24,9 @@ use thiserror::Error;
 
 pub use file::{ConfigWarning, SaveError, Setting, save_setting};
 pub use mcp::{McpServerConfig, McpTransport};
-pub use modes::{ApprovalMode, SandboxMode};
+pub use modes::{ApprovalMode, SandboxMode, WebSearch};
 pub use overrides::{CodexKey, Overrides};
+pub use providers::ModelProvider;
 
 /// The public OAuth client id shared by Codex CLI and opencode.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
@@ -56,6 +58,9 @@ pub enum ConfigError {
     NoHome { var: &'static str },
     #[error("{var} is not valid: {reason}")]
     BadValue { var: &'static str, reason: String },
+    /// The provider asked for cannot be used: the reason, which names it.
+    #[error("{0}")]
+    Provider(String),
 }
 
 /// Everything kelp needs to know about its surroundings.
@@ -106,6 +111,13 @@ pub struct Config {
     pub context_window: Option<u64>,
     /// The MCP servers of the config file, in its order.
     pub mcp_servers: Vec<McpServerConfig>,
+    /// The provider requests go to (`model_provider`; the built-in `openai` by default).
+    pub model_provider: ModelProvider,
+    /// Every provider there is: the built-in ones, then the config's.
+    pub model_providers: Vec<ModelProvider>,
+    /// Whether the model may search the web, and how, when a flag, `-c` or the file says
+    /// (see [`Config::web_search_for`]).
+    pub web_search: Option<WebSearch>,
     /// The config file's additions to, and exceptions from, what commands may not see.
     pub secrets: file::SecretRules,
     /// Folders commands may write besides the project (`--add-dir`).
@@ -181,9 +193,8 @@ impl Config {
             (Some(text), Some((path, _))) => Some((path, text.as_str())),
             (_, file) => file,
         };
-        // MCP servers given with `-c` are laid over the file's, key by key.
-        let merged =
-            overrides::with_servers(file.map_or("", |(_, body)| body), &overrides.mcp_servers);
+        // MCP servers and model providers given with `-c` are laid over the file's, key by key.
+        let merged = overrides::with_tables(file.map_or("", |(_, body)| body), &overrides.tables);
         let file = match (&merged, file) {
             (Some(text), Some((path, _))) => Some((path, text.as_str())),
             (Some(text), None) => Some((Path::new("-c"), text.as_str())),
@@ -299,6 +310,15 @@ impl Config {
             ),
             None => from_file.context_window,
         };
+        let model_providers = providers::all(&from_file.model_providers);
+        let provider_id = overrides
+            .model_provider
+            .clone()
+            .or(from_file.model_provider)
+            .unwrap_or_else(|| providers::OPENAI.to_string());
+        let model_provider =
+            providers::choose(&provider_id, &model_providers).map_err(ConfigError::Provider)?;
+        let web_search = overrides.web_search.or(from_file.web_search);
         let theme = match text("KELP_THEME") {
             Some(value) => value.parse().map_err(|reason| ConfigError::BadValue {
                 var: "KELP_THEME",
@@ -333,6 +353,9 @@ impl Config {
             notifications: from_file.notifications.unwrap_or_default(),
             context_window,
             mcp_servers: from_file.mcp_servers,
+            model_provider,
+            model_providers,
+            web_search,
             secrets: from_file.secrets,
             writable_roots: overrides.writable_roots.clone(),
         };
@@ -364,8 +387,21 @@ impl Config {
             notifications: modes::Notify::default(),
             context_window: None,
             mcp_servers: Vec::new(),
+            model_provider: ModelProvider::openai(),
+            model_providers: providers::built_in(),
+            web_search: None,
             secrets: file::SecretRules::default(),
             writable_roots: Vec::new(),
+        }
+    }
+
+    /// The web search a turn offers when its commands run under `sandbox`: the one chosen,
+    /// else cached, or live where commands run without a sandbox at all (as Codex chooses).
+    pub fn web_search_for(&self, sandbox: SandboxMode) -> WebSearch {
+        match self.web_search {
+            Some(mode) => mode,
+            None if sandbox == SandboxMode::Off => WebSearch::Live,
+            None => WebSearch::Cached,
         }
     }
 

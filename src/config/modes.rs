@@ -237,3 +237,37 @@ impl std::str::FromStr for Theme {
         }
     }
 }
+
+/// Whether the model may search the web, through the Responses API's own `web_search` tool:
+/// `live` fetches pages now, `cached` answers from OpenAI's index only (no live access), as
+/// Codex's modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WebSearch {
+    Live,
+    #[default]
+    Cached,
+    Disabled,
+}
+
+impl WebSearch {
+    /// Every mode, as the config names them.
+    pub const ALL: [WebSearch; 3] = [Self::Live, Self::Cached, Self::Disabled];
+
+    /// The mode's name: `live`, `cached` or `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Cached => "cached",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+impl std::str::FromStr for WebSearch {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        by_name(value, Self::ALL, Self::as_str)
+            .ok_or_else(|| format!("{value:?} is not a web search mode (live, cached or disabled)"))
+    }
+}

@@ -2,7 +2,7 @@
 //! own flags, and Codex's `-c key=value` (what hosts written for Codex pass), whose keys kelp
 //! has are applied and the rest named back to be logged.
 
-use super::modes::{ApprovalMode, SandboxMode};
+use super::modes::{ApprovalMode, SandboxMode, WebSearch};
 
 /// Values given on the command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,9 +17,13 @@ pub struct Overrides {
     pub sandbox: Option<SandboxMode>,
     /// `--network`, or `-c sandbox_workspace_write.network_access=…`.
     pub network: Option<bool>,
-    /// `-c mcp_servers.NAME.KEY=…`: each key under `mcp_servers` (`docs.args`) and its value
-    /// as given, laid over the config file's `[mcp_servers.NAME]` tables.
-    pub mcp_servers: Vec<(String, String)>,
+    /// `-c mcp_servers.NAME.KEY=…` and `-c model_providers.NAME[.KEY]=…`: each key path
+    /// (`mcp_servers.docs.args`) and its value as given, laid over the config file's tables.
+    pub tables: Vec<(String, String)>,
+    /// `-c model_provider=…`: the provider requests go to.
+    pub model_provider: Option<String>,
+    /// `--search` (live), or `-c web_search=…`.
+    pub web_search: Option<WebSearch>,
     /// `-c openai_base_url=…`: the OpenAI API base (beats `OPENAI_BASE_URL`).
     pub openai_base_url: Option<String>,
     /// `--add-dir`: folders commands may write besides the project.
@@ -83,25 +87,28 @@ impl Overrides {
                         .map_err(|reason| format!("-c openai_base_url={url}: {reason}"))?,
                 );
             }
-            // kelp has no web search tool: off is what it does, anything else it cannot.
+            "model_provider" => self.model_provider = Some(text()?),
             "web_search" => {
                 let mode = text()?;
-                if mode != "disabled" {
-                    return Err(format!(
-                        "-c web_search={mode}: kelp has no web search; only \"disabled\" is possible"
-                    ));
-                }
+                self.web_search = Some(
+                    mode.parse()
+                        .map_err(|why| format!("-c web_search: {why}"))?,
+                );
             }
-            _ => match key.strip_prefix("mcp_servers.") {
-                Some(path) => {
-                    let parts: Vec<&str> = path.split('.').collect();
-                    if parts.len() < 2 || parts.iter().any(|part| part.is_empty()) {
-                        return Err(format!(
-                            "-c {key}: a server name and a setting are needed (mcp_servers.NAME.KEY)"
-                        ));
-                    }
-                    self.mcp_servers.push((path.to_string(), raw.to_string()));
+            // Codex's older switches for the same tool.
+            "features.web_search_request" | "tools.web_search" => match value.as_bool() {
+                Some(on) => {
+                    self.web_search = Some(if on {
+                        WebSearch::Live
+                    } else {
+                        WebSearch::Disabled
+                    })
                 }
+                None => return Err(format!("-c {key}: expected true or false")),
+            },
+            _ => match table_key(key) {
+                Some(Err(why)) => return Err(format!("-c {key}: {why}")),
+                Some(Ok(())) => self.tables.push((key.to_string(), raw.to_string())),
                 None => return Ok(CodexKey::Ignored(key.to_string())),
             },
         }
@@ -122,25 +129,42 @@ fn toml_value(raw: &str) -> toml_edit::Value {
         .unwrap_or_else(|| raw.into())
 }
 
-/// Lays the `-c` server keys over the config file's text: each key given on the command line
-/// replaces the file's, the rest of the file stays as it is.
-pub fn with_servers(file_text: &str, servers: &[(String, String)]) -> Option<String> {
-    if servers.is_empty() {
+/// Whether `key` is a path into a table `-c` may set (`mcp_servers.NAME.KEY`,
+/// `model_providers.NAME` or `model_providers.NAME.KEY`); `Err` says what is missing.
+fn table_key(key: &str) -> Option<Result<(), &'static str>> {
+    let (top, path) = key.split_once('.')?;
+    let least = match top {
+        super::mcp::KEY => 2,
+        super::providers::KEY => 1,
+        _ => return None,
+    };
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.len() < least || parts.iter().any(|part| part.is_empty()) {
+        return Some(Err(if least == 2 {
+            "a server name and a setting are needed (mcp_servers.NAME.KEY)"
+        } else {
+            "a provider name is needed (model_providers.NAME or model_providers.NAME.KEY)"
+        }));
+    }
+    Some(Ok(()))
+}
+
+/// Lays the table keys given with `-c` over the config file's text: each key given on the
+/// command line replaces the file's, the rest of the file stays as it is.
+pub fn with_tables(file_text: &str, keys: &[(String, String)]) -> Option<String> {
+    if keys.is_empty() {
         return None;
     }
     let mut doc: toml_edit::DocumentMut = file_text.parse().unwrap_or_default();
-    for (path, raw) in servers {
-        let mut table = doc
-            .entry("mcp_servers")
-            .or_insert_with(toml_edit::table)
-            .as_table_mut()?;
+    for (path, raw) in keys {
         let parts: Vec<&str> = path.split('.').collect();
         let (last, parents) = parts.split_last()?;
+        let mut table: &mut dyn toml_edit::TableLike = doc.as_table_mut();
         for part in parents {
             table = table
                 .entry(part)
                 .or_insert_with(toml_edit::table)
-                .as_table_mut()?;
+                .as_table_like_mut()?;
         }
         table.insert(last, toml_edit::Item::Value(toml_value(raw)));
     }
@@ -239,12 +263,55 @@ mod tests {
         assert_eq!(flags.sandbox, Some(SandboxMode::ReadOnly));
         assert_eq!(flags.network, Some(true));
         assert_eq!(
-            flags.mcp_servers,
-            [("docs.args".to_string(), "[\"--port\", \"9\"]".to_string())]
+            flags.tables,
+            [(
+                "mcp_servers.docs.args".to_string(),
+                "[\"--port\", \"9\"]".to_string()
+            )]
         );
         assert!(flags.set_codex("approval_policy=sometimes").is_err());
         assert!(flags.set_codex("no-equals-sign").is_err());
         assert!(flags.set_codex("mcp_servers.docs").is_err());
+    }
+
+    #[test]
+    fn providers_and_web_search_are_taken_as_the_sdk_passes_them() {
+        let mut flags = Overrides::default();
+        // The TypeScript SDK flattens its config object into dotted keys.
+        for pair in [
+            "model_provider=\"mock\"",
+            "model_providers.mock.name=\"Mock provider for test\"",
+            "model_providers.mock.base_url=\"http://127.0.0.1:9/v1\"",
+            "model_providers.mock.wire_api=\"responses\"",
+            "model_providers.other={ name = \"O\", base_url = \"http://127.0.0.1:8/v1\" }",
+            "model_providers.other.env_key=\"O_KEY\"",
+            "web_search=\"live\"",
+        ] {
+            assert_eq!(flags.set_codex(pair), Ok(CodexKey::Applied), "{pair}");
+        }
+        assert_eq!(flags.model_provider.as_deref(), Some("mock"));
+        assert_eq!(flags.web_search, Some(WebSearch::Live));
+        let merged: toml::Table =
+            toml::from_str(&with_tables("model = \"m\"\n", &flags.tables).unwrap()).unwrap();
+        assert_eq!(
+            merged["model_providers"]["mock"]["name"].as_str(),
+            Some("Mock provider for test")
+        );
+        assert_eq!(
+            merged["model_providers"]["other"]["env_key"].as_str(),
+            Some("O_KEY")
+        );
+        assert_eq!(
+            merged["model_providers"]["other"]["name"].as_str(),
+            Some("O")
+        );
+        assert_eq!(
+            flags.set_codex("features.web_search_request=false"),
+            Ok(CodexKey::Applied)
+        );
+        assert_eq!(flags.web_search, Some(WebSearch::Disabled));
+        assert!(flags.set_codex("web_search=\"sometimes\"").is_err());
+        assert!(flags.set_codex("model_providers.=1").is_err());
     }
 
     #[test]
@@ -256,7 +323,7 @@ mod tests {
             .set_codex("mcp_servers.new.url=\"http://127.0.0.1:9/mcp\"")
             .unwrap();
         let merged: toml::Table =
-            toml::from_str(&with_servers(file, &flags.mcp_servers).unwrap()).unwrap();
+            toml::from_str(&with_tables(file, &flags.tables).unwrap()).unwrap();
         assert_eq!(merged["model"].as_str(), Some("m"));
         assert_eq!(
             merged["mcp_servers"]["docs"]["command"].as_str(),
@@ -264,6 +331,6 @@ mod tests {
         );
         assert_eq!(merged["mcp_servers"]["docs"]["args"][0].as_str(), Some("b"));
         assert!(merged["mcp_servers"]["new"]["url"].is_str());
-        assert_eq!(with_servers(file, &[]), None);
+        assert_eq!(with_tables(file, &[]), None);
     }
 }

@@ -22,7 +22,7 @@ use super::models::{ModelCache, ModelList};
 use super::request::{self, Prompt};
 use super::sse::{self, SseEvent, StreamError};
 use super::types::{RateLimitWindow, RateLimits, ResponseEvent};
-use crate::auth::{AuthError, AuthManager, Credential};
+use crate::auth::{AuthManager, Credential};
 use crate::config::Config;
 
 /// Timing and retry limits of streaming; the defaults are what a person wants, tests shorten them.
@@ -30,12 +30,28 @@ use crate::config::Config;
 pub struct StreamSettings {
     /// How long the stream may stay silent before the attempt counts as cut (Codex: 300 s).
     pub idle_timeout: Duration,
-    /// Retries after transient failures, per response.
+    /// Retries after transient failures of the stream once it began, per response.
     pub max_retries: u32,
+    /// Retries of a request the server refused for a while (5xx, 429) or never answered.
+    pub max_request_retries: u32,
     /// The first backoff; each retry doubles it, ±10 % jitter.
     pub base_backoff: Duration,
     /// The longest wait kelp sits through by itself for a rate limit; longer is an error.
     pub max_rate_limit_wait: Duration,
+}
+
+impl StreamSettings {
+    /// These limits with the model provider's own laid over them.
+    pub fn for_provider(mut self, provider: &crate::config::ModelProvider) -> Self {
+        if let Some(ms) = provider.stream_idle_timeout_ms {
+            self.idle_timeout = Duration::from_millis(ms);
+        }
+        self.max_retries = provider.stream_retries().unwrap_or(self.max_retries);
+        self.max_request_retries = provider
+            .request_retries()
+            .unwrap_or(self.max_request_retries);
+        self
+    }
 }
 
 impl Default for StreamSettings {
@@ -43,6 +59,7 @@ impl Default for StreamSettings {
         Self {
             idle_timeout: Duration::from_secs(300),
             max_retries: 5,
+            max_request_retries: 5,
             base_backoff: Duration::from_millis(200),
             max_rate_limit_wait: Duration::from_secs(120),
         }
@@ -98,6 +115,7 @@ impl LlmClient {
         auth: AuthManager,
         settings: StreamSettings,
     ) -> Result<Self, LlmError> {
+        let settings = settings.for_provider(&config.model_provider);
         Ok(Self {
             inner: Arc::new(Inner {
                 http: http_client()?,
@@ -124,9 +142,20 @@ impl LlmClient {
         &self.inner.auth
     }
 
+    /// What requests to the model provider in use are sent with: kelp's login for a provider
+    /// that takes it (the built-in `openai`), else the provider's own key, or none. Never
+    /// kelp's login for any other provider.
+    pub async fn credential(&self) -> Result<Credential, LlmError> {
+        let provider = &self.inner.config.model_provider;
+        if provider.requires_openai_auth {
+            return Ok(self.auth().credential().await?);
+        }
+        request::provider_credential(provider, |name| std::env::var(name).ok())
+    }
+
     /// The models the current login can use (see [`ModelCache::list`]).
-    pub async fn models(&self) -> Result<ModelList, AuthError> {
-        let credential = self.auth().credential().await?;
+    pub async fn models(&self) -> Result<ModelList, LlmError> {
+        let credential = self.credential().await?;
         let inner = &self.inner;
         Ok(ModelCache::list(&inner.models, &inner.http, &inner.config, &credential).await)
     }
@@ -134,7 +163,7 @@ impl LlmClient {
     /// The ChatGPT plan's usage windows now, asked of the backend; `None` for an API key or
     /// when it does not say.
     pub async fn rate_limits(&self) -> Option<super::types::RateLimits> {
-        let credential = self.auth().credential().await.ok()?;
+        let credential = self.credential().await.ok()?;
         super::limits::fetch(&self.inner.http, &self.inner.config, &credential).await
     }
 
@@ -198,14 +227,24 @@ impl Drop for ResponseStream {
 
 /// How one attempt ended, short of success.
 enum AttemptEnd {
-    Verdict(Verdict),
+    /// What to do, and whether the request or its stream failed.
+    Verdict(Verdict, Phase),
     /// Nobody listens any more.
     Gone,
 }
 
-impl From<Verdict> for AttemptEnd {
-    fn from(v: Verdict) -> Self {
-        Self::Verdict(v)
+/// Where an attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before the stream began: no answer, or a refusal.
+    Request,
+    /// After the stream began.
+    Stream,
+}
+
+impl Verdict {
+    fn at(self, phase: Phase) -> AttemptEnd {
+        AttemptEnd::Verdict(self, phase)
     }
 }
 
@@ -230,17 +269,26 @@ impl Exchange {
     async fn attempts(&self) -> Result<(), LlmError> {
         let settings = &self.client.inner.settings;
         let auth = &self.client.inner.auth;
-        let mut credential = auth.credential().await?;
+        let mut credential = self.client.credential().await?;
+        let provider = &self.client.inner.config.model_provider;
         let mut refreshed = false;
-        let mut retries = 0;
+        // Retries of refused requests and of cut streams are counted apart, as a provider
+        // may limit them apart.
+        let (mut request_retries, mut stream_retries) = (0, 0);
         loop {
             let ctx = RequestContext {
                 model: self.model.clone(),
                 login: request::login_kind(&credential),
+                provider: provider.id.clone(),
+                provider_key_fix: request::provider_key_fix(provider),
             };
-            let verdict = match self.attempt(&credential, &ctx).await {
+            let (verdict, phase) = match self.attempt(&credential, &ctx).await {
                 Ok(()) | Err(AttemptEnd::Gone) => return Ok(()),
-                Err(AttemptEnd::Verdict(verdict)) => verdict,
+                Err(AttemptEnd::Verdict(verdict, phase)) => (verdict, phase),
+            };
+            let (retries, max_retries) = match phase {
+                Phase::Request => (&mut request_retries, settings.max_request_retries),
+                Phase::Stream => (&mut stream_retries, settings.max_retries),
             };
             match verdict {
                 Verdict::Fatal(error) => return Err(error),
@@ -255,13 +303,15 @@ impl Exchange {
                     reason,
                     error,
                 } => {
+                    let done = *retries;
                     let give_up = |error| match error {
-                        LlmError::Transient { reason, .. } => {
-                            LlmError::Transient { reason, retries }
-                        }
+                        LlmError::Transient { reason, .. } => LlmError::Transient {
+                            reason,
+                            retries: done,
+                        },
                         other => other,
                     };
-                    if retries >= settings.max_retries {
+                    if *retries >= max_retries {
                         return Err(give_up(error));
                     }
                     let delay = match delay {
@@ -269,13 +319,15 @@ impl Exchange {
                             return Err(give_up(error));
                         }
                         Some(asked) => asked,
-                        None => crate::random::backoff(settings.base_backoff, retries + 1),
+                        None => crate::random::backoff(settings.base_backoff, *retries + 1),
                     };
-                    retries += 1;
-                    tracing::info!(retries, ?delay, %reason, "retrying the response");
+                    *retries += 1;
+                    // The person is told how many times in all.
+                    let attempt = request_retries + stream_retries;
+                    tracing::info!(attempt, ?delay, %reason, "retrying the response");
                     let event = ResponseEvent::Retrying {
-                        attempt: retries,
-                        max: settings.max_retries,
+                        attempt,
+                        max: max_retries,
                         delay,
                         reason,
                     };
@@ -299,11 +351,15 @@ impl Exchange {
         let request = inner
             .http
             .post(request::responses_url(&inner.config, credential))
-            .headers(request::stream_headers(credential, self.conversation_id))
+            .headers(request::stream_headers(
+                &inner.config,
+                credential,
+                self.conversation_id,
+            ))
             .body(self.body.clone());
         let response = match tokio::time::timeout(idle, request.send()).await {
-            Err(_) => return Err(idle_verdict(idle).into()),
-            Ok(Err(e)) => return Err(network_verdict(e).into()),
+            Err(_) => return Err(idle_verdict(idle).at(Phase::Request)),
+            Ok(Err(e)) => return Err(network_verdict(e).at(Phase::Request)),
             Ok(Ok(response)) => response,
         };
         let status = response.status();
@@ -314,17 +370,20 @@ impl Exchange {
             let headers = response.headers().clone();
             let body = read_error_body(response, idle).await;
             tracing::info!(status = status.as_u16(), "the server refused the request");
-            return Err(classify_status(status.as_u16(), &headers, &body, ctx).into());
+            return Err(classify_status(status.as_u16(), &headers, &body, ctx).at(Phase::Request));
         }
 
         let mut events = std::pin::pin!(sse::events(response.bytes_stream()));
         loop {
             let event = match tokio::time::timeout(idle, events.next()).await {
-                Err(_) => return Err(idle_verdict(idle).into()),
-                Ok(None) => return Err(cut_verdict().into()),
-                Ok(Some(Err(StreamError::Transport(e)))) => return Err(network_verdict(e).into()),
+                Err(_) => return Err(idle_verdict(idle).at(Phase::Stream)),
+                Ok(None) => return Err(cut_verdict().at(Phase::Stream)),
+                Ok(Some(Err(StreamError::Transport(e)))) => {
+                    return Err(network_verdict(e).at(Phase::Stream));
+                }
                 Ok(Some(Err(StreamError::Malformed))) => {
-                    return Err(transient("the server sent a malformed event stream".into()).into());
+                    return Err(transient("the server sent a malformed event stream".into())
+                        .at(Phase::Stream));
                 }
                 Ok(Some(Ok(event))) => event,
             };
@@ -337,10 +396,10 @@ impl Exchange {
                 }
                 SseEvent::Response(event) => event,
                 SseEvent::Failed(error) | SseEvent::Error(error) => {
-                    return Err(classify_stream_error(&error, ctx).into());
+                    return Err(classify_stream_error(&error, ctx).at(Phase::Stream));
                 }
                 SseEvent::Incomplete { reason } => {
-                    return Err(Verdict::Fatal(LlmError::Incomplete { reason }).into());
+                    return Err(Verdict::Fatal(LlmError::Incomplete { reason }).at(Phase::Stream));
                 }
             };
             self.emit(event).await?;

@@ -18,6 +18,8 @@ pub enum LoginKind {
     ChatGpt,
     /// An API key against the OpenAI API.
     ApiKey,
+    /// A model provider's own key, or none.
+    Provider,
 }
 
 impl std::fmt::Display for LoginKind {
@@ -25,6 +27,7 @@ impl std::fmt::Display for LoginKind {
         f.write_str(match self {
             Self::ChatGpt => "your ChatGPT login",
             Self::ApiKey => "your API key",
+            Self::Provider => "this model provider",
         })
     }
 }
@@ -58,6 +61,16 @@ pub enum LlmError {
     /// The API key was refused.
     #[error("the API key was rejected: check it and sign in again")]
     BadApiKey,
+    /// The model provider's variable for its key is not set.
+    #[error("Missing environment variable: `{var}` (the key of model provider `{provider}`).{}", instructions.as_deref().map(|i| format!(" {i}")).unwrap_or_default())]
+    ProviderKeyMissing {
+        provider: String,
+        var: String,
+        instructions: Option<String>,
+    },
+    /// The model provider refused the request's key (or that none was sent).
+    #[error("model provider `{provider}` refused the request (HTTP 401): {fix}")]
+    ProviderRefused { provider: String, fix: String },
     /// The model cannot be used with this login.
     #[error("the model {model} is not available with {login}: pick another model")]
     ModelNotAvailable { model: String, login: LoginKind },
@@ -110,9 +123,12 @@ impl LlmError {
     /// The category of this error.
     pub fn category(&self) -> ErrorCategory {
         match self {
-            Self::Auth(_) | Self::LoginExpired | Self::BadApiKey | Self::UsageNotIncluded => {
-                ErrorCategory::Auth
-            }
+            Self::Auth(_)
+            | Self::LoginExpired
+            | Self::BadApiKey
+            | Self::UsageNotIncluded
+            | Self::ProviderKeyMissing { .. }
+            | Self::ProviderRefused { .. } => ErrorCategory::Auth,
             Self::RateLimited { .. } | Self::UsageLimitReached { .. } | Self::QuotaExceeded => {
                 ErrorCategory::Limit
             }
@@ -313,6 +329,10 @@ impl ServerError {
 pub struct RequestContext {
     pub model: String,
     pub login: LoginKind,
+    /// The model provider's id, for what its refusals say.
+    pub provider: String,
+    /// How to mend a key the provider refused (which variable holds it).
+    pub provider_key_fix: String,
 }
 
 /// What to do about a failed attempt.
@@ -345,6 +365,10 @@ pub fn classify_status(
         401 => match ctx.login {
             LoginKind::ChatGpt => Verdict::Unauthorized,
             LoginKind::ApiKey => Verdict::Fatal(LlmError::BadApiKey),
+            LoginKind::Provider => Verdict::Fatal(LlmError::ProviderRefused {
+                provider: ctx.provider.clone(),
+                fix: ctx.provider_key_fix.clone(),
+            }),
         },
         429 => rate_limited(retry_after(headers).or_else(|| error.try_again_in())),
         404 if error.mentions_unsupported_model() || error.message.is_none() => {
@@ -515,6 +539,8 @@ mod tests {
         RequestContext {
             model: "gpt-5.5".into(),
             login,
+            provider: "mock".into(),
+            provider_key_fix: "check MOCK_KEY".into(),
         }
     }
 
@@ -591,6 +617,17 @@ mod tests {
         assert!(matches!(e, LlmError::BadApiKey));
         assert!(!e.to_string().contains("sk-abc"));
         assert_eq!(e.category(), ErrorCategory::Auth);
+
+        let e = fatal(
+            401,
+            r#"{"error":{"message":"Incorrect API key provided: sk-abc","code":"invalid_api_key"}}"#,
+            Provider,
+        );
+        assert_eq!(
+            e.to_string(),
+            "model provider `mock` refused the request (HTTP 401): check MOCK_KEY"
+        );
+        assert!(!e.wants_sign_in(), "kelp's login is not the provider's");
 
         let e = fatal(
             400,

@@ -56,7 +56,7 @@ pub async fn fetch(
     config: &Config,
     credential: &Credential,
 ) -> Option<RateLimits> {
-    if matches!(credential, Credential::ApiKey { .. }) {
+    if !matches!(credential, Credential::ChatGpt { .. }) {
         return None;
     }
     let response = http

@@ -134,6 +134,8 @@ pub fn builtin_models(login: LoginKind) -> Vec<String> {
     let list = match login {
         LoginKind::ChatGpt => CHATGPT_MODELS,
         LoginKind::ApiKey => API_KEY_MODELS,
+        // Another provider's models are its own: only its list says them.
+        LoginKind::Provider => &[],
     };
     list.iter().map(|m| m.to_string()).collect()
 }
@@ -148,6 +150,7 @@ pub fn parse_model_list(body: &Value, login: LoginKind) -> Vec<String> {
     let keep = match login {
         LoginKind::ChatGpt => is_codex_enabled,
         LoginKind::ApiKey => is_responses_model,
+        LoginKind::Provider => |_: &str| true,
     };
     let mut models: Vec<String> = Vec::new();
     for entry in entries.into_iter().flatten() {
@@ -176,6 +179,8 @@ fn cache_key(credential: &Credential) -> String {
             let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
             format!("api:{short}")
         }
+        // One client talks to one provider.
+        Credential::Provider { .. } => "provider".to_string(),
     }
 }
 
@@ -224,10 +229,9 @@ async fn fetch_models(
     credential: &Credential,
     login: LoginKind,
 ) -> Option<Vec<String>> {
-    let url = format!("{}/models", request::base_url(config, credential));
     let response = http
-        .get(url)
-        .headers(request::auth_headers(credential))
+        .get(request::endpoint(config, credential, "models"))
+        .headers(request::headers(config, credential))
         .timeout(LIST_TIMEOUT)
         .send()
         .await;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::error::LoginKind;
 use super::types::Item;
 use crate::auth::Credential;
-use crate::config::{Config, ORIGINATOR};
+use crate::config::{Config, ModelProvider, ORIGINATOR};
 
 /// kelp's system prompt, with `{cwd}` where the working directory goes.
 const INSTRUCTIONS_TEMPLATE: &str = include_str!("../../assets/instructions.md");
@@ -160,6 +160,18 @@ impl Prompt {
     }
 }
 
+/// The Responses API's own web search tool, as Codex offers it: `cached` answers from
+/// OpenAI's index without live access; `disabled` offers no tool.
+pub fn web_search_tool(mode: crate::config::WebSearch) -> Option<Value> {
+    use crate::config::WebSearch;
+    let live = match mode {
+        WebSearch::Disabled => return None,
+        WebSearch::Cached => false,
+        WebSearch::Live => true,
+    };
+    Some(serde_json::json!({ "type": "web_search", "external_web_access": live }))
+}
+
 /// Whether `model` reasons (and so takes `reasoning` and returns encrypted reasoning): every
 /// gpt-5 model, the o-series and the codex models.
 pub fn is_reasoning_model(model: &str) -> bool {
@@ -248,20 +260,113 @@ pub fn login_kind(credential: &Credential) -> LoginKind {
     match credential {
         Credential::ApiKey { .. } => LoginKind::ApiKey,
         Credential::ChatGpt { .. } => LoginKind::ChatGpt,
+        Credential::Provider { .. } => LoginKind::Provider,
     }
 }
 
-/// The base URL a credential talks to.
+/// The base URL a request goes to: the model provider's, else (the built-in `openai`) the
+/// one of the login: the Codex backend for ChatGPT, the OpenAI API for a key.
 pub fn base_url<'c>(config: &'c Config, credential: &Credential) -> &'c str {
-    match credential {
-        Credential::ApiKey { .. } => &config.openai_base_url,
-        Credential::ChatGpt { .. } => &config.codex_base_url,
+    match (&config.model_provider.base_url, credential) {
+        (Some(base), _) => base,
+        (None, Credential::ChatGpt { .. }) => &config.codex_base_url,
+        (None, _) => &config.openai_base_url,
+    }
+}
+
+/// The URL of `path` under the base, with the provider's query parameters (Azure's
+/// `api-version`).
+pub fn endpoint(config: &Config, credential: &Credential, path: &str) -> String {
+    let url = format!("{}/{path}", base_url(config, credential));
+    let params = &config.model_provider.query_params;
+    if params.is_empty() {
+        return url;
+    }
+    match url::Url::parse(&url) {
+        Ok(mut parsed) => {
+            parsed.query_pairs_mut().extend_pairs(params);
+            parsed.into()
+        }
+        Err(_) => url,
     }
 }
 
 /// `POST` target of a response request.
 pub fn responses_url(config: &Config, credential: &Credential) -> String {
-    format!("{}/responses", base_url(config, credential))
+    endpoint(config, credential, "responses")
+}
+
+/// What a provider that does not take kelp's login is sent: its `env_key`'s value (an error
+/// when the variable is not set), else its `experimental_bearer_token`, else no key at all.
+/// `var` reads the environment.
+pub fn provider_credential(
+    provider: &ModelProvider,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Credential, super::LlmError> {
+    if let Some(name) = &provider.env_key {
+        return match var(name).filter(|value| !value.trim().is_empty()) {
+            Some(key) => Ok(Credential::Provider {
+                key: Some(key.trim().to_string()),
+            }),
+            None => Err(super::LlmError::ProviderKeyMissing {
+                provider: provider.id.clone(),
+                var: name.clone(),
+                instructions: provider.env_key_instructions.clone(),
+            }),
+        };
+    }
+    Ok(Credential::Provider {
+        key: provider.bearer_token.clone(),
+    })
+}
+
+/// How to mend a key `provider` refused, for the error that says so.
+pub fn provider_key_fix(provider: &ModelProvider) -> String {
+    match (&provider.env_key, &provider.bearer_token) {
+        (Some(var), _) => format!("check the key in {var}"),
+        (None, Some(_)) => "check its experimental_bearer_token".to_string(),
+        (None, None) => "no key was sent: set env_key in its [model_providers] table".to_string(),
+    }
+}
+
+/// The model provider's own headers: `http_headers` as written, and `env_http_headers` from
+/// the variables that are set (`var` reads the environment). A name or value a header cannot
+/// hold is left out.
+pub fn provider_headers(
+    provider: &ModelProvider,
+    var: impl Fn(&str) -> Option<String>,
+) -> HeaderMap {
+    let from_env = provider
+        .env_http_headers
+        .iter()
+        .filter_map(|(name, variable)| {
+            Some((name, var(variable).filter(|v| !v.trim().is_empty())?))
+        });
+    let mut headers = HeaderMap::new();
+    for (name, value) in provider
+        .http_headers
+        .iter()
+        .map(|(name, value)| (name, value.clone()))
+        .chain(from_env)
+    {
+        if let (Ok(name), Ok(mut value)) = (
+            reqwest::header::HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value),
+        ) {
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
+
+/// The headers of every request to the provider in use: the login's, then the provider's.
+pub fn headers(config: &Config, credential: &Credential) -> HeaderMap {
+    let mut headers = auth_headers(credential);
+    headers.extend(provider_headers(&config.model_provider, |name| {
+        std::env::var(name).ok()
+    }));
+    headers
 }
 
 /// `User-Agent`: `kelp/<version> (<os>; <arch>) <terminal>`.
@@ -305,13 +410,16 @@ fn originator() -> HeaderValue {
 pub fn auth_headers(credential: &Credential) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let (token, account) = match credential {
-        Credential::ApiKey { key } => (key.as_str(), None),
+        Credential::ApiKey { key } => (Some(key.as_str()), None),
         Credential::ChatGpt {
             access_token,
             account_id,
-        } => (access_token.as_str(), account_id.as_deref()),
+        } => (Some(access_token.as_str()), account_id.as_deref()),
+        Credential::Provider { key } => (key.as_deref(), None),
     };
-    if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+    if let Some(token) = token
+        && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}"))
+    {
         value.set_sensitive(true);
         headers.insert(AUTHORIZATION, value);
     }
@@ -326,8 +434,12 @@ pub fn auth_headers(credential: &Credential) -> HeaderMap {
 }
 
 /// All headers of a streaming response request.
-pub fn stream_headers(credential: &Credential, conversation_id: Uuid) -> HeaderMap {
-    let mut headers = auth_headers(credential);
+pub fn stream_headers(
+    config: &Config,
+    credential: &Credential,
+    conversation_id: Uuid,
+) -> HeaderMap {
+    let mut headers = headers(config, credential);
     headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(id) = HeaderValue::from_str(&conversation_id.to_string()) {
@@ -396,6 +508,64 @@ mod tests {
         for field in ["previous_response_id", "max_output_tokens", "temperature"] {
             assert!(body.get(field).is_none(), "{field}");
         }
+    }
+
+    #[test]
+    fn web_search_is_the_native_tool_live_or_cached() {
+        use crate::config::WebSearch;
+        assert_eq!(
+            web_search_tool(WebSearch::Live),
+            Some(serde_json::json!({"type": "web_search", "external_web_access": true}))
+        );
+        assert_eq!(
+            web_search_tool(WebSearch::Cached),
+            Some(serde_json::json!({"type": "web_search", "external_web_access": false}))
+        );
+        assert_eq!(web_search_tool(WebSearch::Disabled), None);
+    }
+
+    #[test]
+    fn a_provider_gets_its_own_key_its_headers_and_its_query() {
+        let mut provider = ModelProvider::at("azure", "Azure", Some("https://a.example/v1"));
+        provider.env_key = Some("AZURE_KEY".into());
+        provider.env_key_instructions = Some("Ask ops for one.".into());
+        provider.http_headers = vec![("X-Team".into(), "core".into())];
+        provider.env_http_headers = vec![
+            ("X-Trace".into(), "TRACE".into()),
+            ("X-Unset".into(), "UNSET".into()),
+        ];
+        let env = |name: &str| match name {
+            "AZURE_KEY" => Some("az-key".to_string()),
+            "TRACE" => Some("t-1".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            provider_credential(&provider, env).unwrap(),
+            Credential::Provider {
+                key: Some("az-key".into())
+            }
+        );
+        let missing = provider_credential(&provider, |_| None).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "Missing environment variable: `AZURE_KEY` (the key of model provider `azure`). Ask ops for one."
+        );
+        let headers = provider_headers(&provider, env);
+        assert_eq!(headers["x-team"], "core");
+        assert_eq!(headers["x-trace"], "t-1");
+        assert!(headers.get("x-unset").is_none());
+        // No key anywhere: nothing is sent, not kelp's login.
+        let open = ModelProvider::at("local", "Local", Some("http://127.0.0.1:9/v1"));
+        let credential = provider_credential(&open, env).unwrap();
+        assert!(auth_headers(&credential).get(AUTHORIZATION).is_none());
+
+        let mut config = Config::for_origin("http://127.0.0.1:1", Path::new("/t"));
+        provider.query_params = vec![("api-version".into(), "2025-04-01 preview".into())];
+        config.model_provider = provider;
+        assert_eq!(
+            responses_url(&config, &credential),
+            "https://a.example/v1/responses?api-version=2025-04-01+preview"
+        );
     }
 
     #[test]

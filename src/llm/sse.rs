@@ -563,6 +563,7 @@ pub fn decode_all(chunks: impl IntoIterator<Item = Bytes>) -> Vec<SseEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::types::WebSearchAction;
 
     fn deltas(chunks: &[&[u8]]) -> Vec<SseEvent> {
         decode_all(chunks.iter().map(|c| Bytes::copy_from_slice(c)))
@@ -754,8 +755,23 @@ mod tests {
                 }
             )))
         );
+        // A web search is kept, its action as the server said it (sources left out).
         assert_eq!(
-            ev(r#"{"type":"response.output_item.done","item":{"type":"web_search_call"}}"#),
+            ev(
+                r#"{"type":"response.output_item.done","item":{"id":"ws_1","type":"web_search_call","status":"completed","action":{"type":"search","query":"rust","sources":[{"type":"url","url":"https://x"}]}}}"#
+            ),
+            Some(SseEvent::Response(ResponseEvent::OutputItemDone(
+                Item::WebSearchCall {
+                    status: Some("completed".into()),
+                    action: Some(WebSearchAction::Search {
+                        query: Some("rust".into()),
+                        queries: None
+                    })
+                }
+            )))
+        );
+        assert_eq!(
+            ev(r#"{"type":"response.output_item.done","item":{"type":"image_generation_call"}}"#),
             None
         );
         assert_eq!(

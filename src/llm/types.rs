@@ -25,6 +25,67 @@ pub enum Item {
     },
     /// What a tool call produced, matched by `call_id`.
     FunctionCallOutput { call_id: String, output: String },
+    /// A web search the model ran with the Responses API's own tool: nothing runs here; the
+    /// item is kept so the model sees its search again, as Codex keeps it.
+    WebSearchCall {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<WebSearchAction>,
+    },
+}
+
+/// What a web search did: searched (one query or several), opened a page, or looked for a
+/// pattern in one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WebSearchAction {
+    Search {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        queries: Option<Vec<String>>,
+    },
+    OpenPage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
+    FindInPage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pattern: Option<String>,
+    },
+    /// An action kelp has no words for.
+    #[serde(other)]
+    Other,
+}
+
+impl WebSearchAction {
+    /// The search in a few words, as Codex says it: the query (the first of several, then
+    /// ` ...`), the page opened, or `'pattern' in page`; empty for another action.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Search {
+                query: Some(query), ..
+            } if !query.is_empty() => query.clone(),
+            Self::Search {
+                queries: Some(queries),
+                ..
+            } => match queries.as_slice() {
+                [] => String::new(),
+                [one] => one.clone(),
+                [first, ..] => format!("{first} ..."),
+            },
+            Self::Search { .. } | Self::Other => String::new(),
+            Self::OpenPage { url } => url.clone().unwrap_or_default(),
+            Self::FindInPage { url, pattern } => match (pattern, url) {
+                (Some(pattern), Some(url)) => format!("'{pattern}' in {url}"),
+                (Some(pattern), None) => format!("'{pattern}'"),
+                (None, url) => url.clone().unwrap_or_default(),
+            },
+        }
+    }
 }
 
 /// Who wrote a message.

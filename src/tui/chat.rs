@@ -168,6 +168,26 @@ impl Chat {
         self.tool_cells.insert(call_id, index);
     }
 
+    /// A web search of the model's: started (`None`), then what it looked for.
+    pub fn web_search(&mut self, item: &ItemId, query: Option<String>) {
+        if let Some(&index) = self.tool_cells.get(&**item)
+            && let Some(cell) = self.transcript.get_mut(index)
+            && let CellKind::WebSearch(shown) = cell.kind_mut()
+        {
+            *shown = query;
+            self.tool_cells.remove(&**item);
+            return;
+        }
+        self.attempt_streams();
+        self.assistant_cell = None;
+        self.reasoning_cell = None;
+        let running = query.is_none();
+        let index = self.push(CellKind::WebSearch(query));
+        if running {
+            self.tool_cells.insert(item.to_string(), index);
+        }
+    }
+
     /// The files a running patch changed, shown with its diff once it ends.
     pub fn files_changed(
         &mut self,

@@ -54,6 +54,10 @@ impl App {
                 ..
             } => self.chat.tool_started(call_id, tool, summary),
             Event::ToolOutput { call_id, chunk } => self.chat.tool_output(&call_id, &chunk),
+            Event::WebSearchStarted { item } => self.chat.web_search(&item, None),
+            Event::WebSearchDone { item, action } => {
+                self.chat.web_search(&item, Some(action.detail()));
+            }
             Event::ToolFinished {
                 call_id,
                 success,

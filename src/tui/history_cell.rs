@@ -54,6 +54,9 @@ pub enum CellKind {
     Diff { title: String, diff: String },
     /// The files a prompt mentioned with `@`: attached, or left out and why.
     Attached(Vec<Attachment>),
+    /// A web search of the model's: `None` while it runs, then what it looked for (empty
+    /// when the server did not say).
+    WebSearch(Option<String>),
 }
 
 /// A tool call and what it printed.
@@ -189,6 +192,7 @@ impl HistoryCell {
                 call.output.len() + call.summary.len() + changes
             }
             CellKind::Diff { diff, .. } => diff.len(),
+            CellKind::WebSearch(query) => query.as_ref().map_or(0, String::len),
             CellKind::Approval { .. }
             | CellKind::Plan { .. }
             | CellKind::Retry { .. }
@@ -328,6 +332,19 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
         CellKind::Assistant(_) => Vec::new(),
         CellKind::Reasoning(text) => reasoning_lines(text, expanded),
         CellKind::Tool(call) => tool_lines(call, expanded),
+        CellKind::WebSearch(query) => {
+            let (bullet, words) = match query.as_deref() {
+                None => (Span::styled("• ", theme::warn()), "Searching the web"),
+                Some("") => (Span::styled("• ", theme::good()), "Searched the web"),
+                Some(_) => (Span::styled("• ", theme::good()), "Searched:"),
+            };
+            let mut spans = vec![bullet, Span::styled(words, Style::new().bold())];
+            if let Some(query) = query.as_deref().filter(|q| !q.is_empty()) {
+                spans.push(Span::raw(" "));
+                spans.push(Span::raw(one_line(query)));
+            }
+            vec![hanging(spans, "    ")]
+        }
         CellKind::Approval { subject, decision } => {
             approval_lines(subject, decision.as_ref(), expanded)
         }

@@ -300,7 +300,10 @@ async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
 
     // A setting kelp has no feature for, and a profile the config file lacks.
     for (refused, said) in [
-        (&["--config", "web_search=\"live\""][..], "kelp has no"),
+        (
+            &["--config", "web_search=\"sometimes\""][..],
+            "is not a web search mode",
+        ),
         (&["--profile", "work"][..], "has no [profiles.work]"),
     ] {
         let mut cmd = kelp_exec(&fake, home.path());

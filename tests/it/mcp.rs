@@ -86,7 +86,7 @@ fn offered(agent: &Agent) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["name"].as_str().unwrap().to_string())
+        .filter_map(|t| Some(t["name"].as_str()?.to_string()))
         .collect()
 }
 

@@ -50,7 +50,7 @@ fn manager(fake: &FakeOpenAi, auth_file: &Path) -> AuthManager {
 fn access_of(credential: &Credential) -> &str {
     match credential {
         Credential::ChatGpt { access_token, .. } => access_token,
-        Credential::ApiKey { .. } => panic!("a ChatGPT credential expected"),
+        other => panic!("a ChatGPT credential expected, not {other:?}"),
     }
 }
 

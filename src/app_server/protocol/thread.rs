@@ -66,6 +66,43 @@ pub enum ThreadItem {
     ContextCompaction {
         id: String,
     },
+    /// A web search of the model's (the Responses API's own tool): started with an empty
+    /// query, completed with what it looked for.
+    WebSearch {
+        id: String,
+        query: String,
+        action: Option<WebSearchAction>,
+    },
+}
+
+/// What a web search did, in the app-server's words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum WebSearchAction {
+    Search {
+        query: Option<String>,
+        queries: Option<Vec<String>>,
+    },
+    OpenPage {
+        url: Option<String>,
+    },
+    FindInPage {
+        url: Option<String>,
+        pattern: Option<String>,
+    },
+    Other,
+}
+
+impl From<&crate::llm::types::WebSearchAction> for WebSearchAction {
+    fn from(action: &crate::llm::types::WebSearchAction) -> Self {
+        use crate::llm::types::WebSearchAction as Model;
+        match action.clone() {
+            Model::Search { query, queries } => Self::Search { query, queries },
+            Model::OpenPage { url } => Self::OpenPage { url },
+            Model::FindInPage { url, pattern } => Self::FindInPage { url, pattern },
+            Model::Other => Self::Other,
+        }
+    }
 }
 
 /// Where an item stands.
@@ -771,6 +808,34 @@ mod tests {
                 review: "all good".into(),
             },
             ThreadItem::ContextCompaction { id: "k".into() },
+            ThreadItem::WebSearch {
+                id: "w0".into(),
+                query: String::new(),
+                action: Some(WebSearchAction::Other),
+            },
+            ThreadItem::WebSearch {
+                id: "w1".into(),
+                query: "rust 2024".into(),
+                action: Some(WebSearchAction::Search {
+                    query: Some("rust 2024".into()),
+                    queries: None,
+                }),
+            },
+            ThreadItem::WebSearch {
+                id: "w2".into(),
+                query: "'x' in https://e".into(),
+                action: Some(WebSearchAction::FindInPage {
+                    url: Some("https://e".into()),
+                    pattern: Some("x".into()),
+                }),
+            },
+            ThreadItem::WebSearch {
+                id: "w3".into(),
+                query: "https://e".into(),
+                action: Some(WebSearchAction::OpenPage {
+                    url: Some("https://e".into()),
+                }),
+            },
         ]
     }
 

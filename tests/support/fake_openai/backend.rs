@@ -45,8 +45,10 @@ fn check_chatgpt(shared: &Shared, headers: &HeaderMap) -> Result<String, JsonRep
 
 /// Checks an API key; `Err` is the 401 to answer.
 fn check_api_key(shared: &Shared, headers: &HeaderMap) -> Result<(), JsonReply> {
+    let config = shared.lock().config.clone();
     let message = match bearer(headers) {
-        Some(key) if key == shared.lock().config.api_key => return Ok(()),
+        _ if config.open_api => return Ok(()),
+        Some(key) if key == config.api_key => return Ok(()),
         Some(_) => "Incorrect API key provided",
         None => "You didn't provide an API key.",
     };

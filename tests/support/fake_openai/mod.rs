@@ -97,6 +97,8 @@ pub struct Config {
     pub access_token_lifetime: Duration,
     /// The one key `/v1` accepts.
     pub api_key: String,
+    /// `/v1` answers whatever key is sent, or none, as a local server does.
+    pub open_api: bool,
     /// `interval` of the usercode answer, sent as given: `json!("5")` (the real shape) or `json!(5)`.
     pub device_interval: Value,
     /// false: `/deviceauth/usercode` answers 404.
@@ -126,6 +128,7 @@ impl Default for Config {
             user_id: "user_fake_123".into(),
             access_token_lifetime: Duration::from_secs(3600),
             api_key: DEFAULT_API_KEY.into(),
+            open_api: false,
             device_interval: json!("5"),
             device_login_enabled: true,
             device_usercode_alias: false,

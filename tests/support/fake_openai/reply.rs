@@ -123,6 +123,10 @@ pub(super) enum Item {
         /// A freeform tool's call (`custom_tool_call`): `arguments` is its raw input.
         custom: bool,
     },
+    /// A search with the Responses API's own web search tool, for `query`.
+    WebSearch {
+        query: String,
+    },
 }
 
 /// How a streamed reply ends.
@@ -404,6 +408,18 @@ impl Reply {
         self.push(Item::Reasoning {
             summary: summary.into(),
             encrypted_content,
+        })
+    }
+
+    /// A web search for `query` (the server's own tool: nothing for the client to run).
+    pub fn web_search(query: impl Into<String>) -> Self {
+        Self::empty().and_web_search(query)
+    }
+
+    /// Adds a web search for `query`.
+    pub fn and_web_search(self, query: impl Into<String>) -> Self {
+        self.push(Item::WebSearch {
+            query: query.into(),
         })
     }
 

@@ -319,6 +319,7 @@ fn item_id(index: usize, item: &Item) -> String {
         Item::Message { .. } => "msg",
         Item::Reasoning { .. } => "rs",
         Item::Call { .. } => "fc",
+        Item::WebSearch { .. } => "ws",
     };
     format!("{prefix}_fake_{index}_{}", uuid::Uuid::new_v4().simple())
 }
@@ -334,6 +335,25 @@ fn item_events(
     let id = id.to_string();
     let (added, text, delta_type, start, finish): (Value, Arc<str>, &str, Vec<Value>, Vec<Value>) =
         match item {
+            // No deltas: the server searches, saying where it stands.
+            Item::WebSearch { .. } => (
+                json!({"id": id, "type": "web_search_call", "status": "in_progress"}),
+                Arc::from(""),
+                "",
+                ["in_progress", "searching"]
+                    .iter()
+                    .map(|stage| {
+                        json!({
+                            "type": format!("response.web_search_call.{stage}"),
+                            "item_id": id, "output_index": index
+                        })
+                    })
+                    .collect(),
+                vec![json!({
+                    "type": "response.web_search_call.completed", "item_id": id,
+                    "output_index": index
+                })],
+            ),
             Item::Message { text } => (
                 json!({"id": id, "type": "message", "status": "in_progress", "content": [], "role": "assistant"}),
                 Arc::clone(text),
@@ -419,7 +439,7 @@ fn item_events(
     let position = match item {
         Item::Message { .. } => json!({"content_index": 0}),
         Item::Reasoning { .. } => json!({"summary_index": 0}),
-        Item::Call { .. } => json!({}),
+        Item::Call { .. } | Item::WebSearch { .. } => json!({}),
     };
     let delta_id = id.clone();
     let delta_text = Arc::clone(&text);
@@ -443,6 +463,12 @@ fn item_events(
 /// The authoritative item, as in `response.output_item.done` and `response.output`.
 fn done_item(id: &str, item: &Item) -> Value {
     match item {
+        Item::WebSearch { query } => json!({
+            "id": id, "type": "web_search_call", "status": "completed",
+            "action": {"type": "search", "query": query, "sources": [
+                {"type": "url", "url": "https://example.com/search-result"}
+            ]}
+        }),
         Item::Message { text } => json!({
             "id": id, "type": "message", "status": "completed", "role": "assistant",
             "content": [{"type": "output_text", "annotations": [], "text": &**text}]
@@ -496,6 +522,7 @@ fn estimate_usage(items: &[(String, Item)]) -> Usage {
             Item::Message { text } => output += tokens(text.len()),
             Item::Call { arguments, .. } => output += tokens(arguments.len()),
             Item::Reasoning { summary, .. } => reasoning += tokens(summary.len()),
+            Item::WebSearch { query } => output += tokens(query.len()),
         }
     }
     Usage {

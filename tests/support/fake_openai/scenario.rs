@@ -25,6 +25,9 @@ pub enum Scenario {
     /// Calls the MCP tool `tests__echo` (the test MCP server named `tests`) with the prompt,
     /// then answers with what it returned.
     Mcp,
+    /// Searches the web for the prompt with the Responses API's own tool when the request
+    /// offers it (saying whether live or cached), then answers; says so when it is not offered.
+    Search,
 }
 
 impl Scenario {
@@ -38,6 +41,7 @@ impl Scenario {
             "shell" => Some(Self::Shell),
             "mcp" => Some(Self::Mcp),
             "coding" => Some(Self::Coding),
+            "search" => Some(Self::Search),
             _ => None,
         }
     }
@@ -87,6 +91,18 @@ impl Scenario {
                     }
                 }
                 _ => Reply::text("Done: the command ran, and what it printed is in kelp-notes.md."),
+            },
+            Self::Search => match web_search_tool(body) {
+                Some(tool) => {
+                    let how = if tool["external_web_access"] == true {
+                        "live"
+                    } else {
+                        "cached"
+                    };
+                    Reply::web_search(&user)
+                        .and_text(format!("Searched the web ({how}) for: {user}"))
+                }
+                None => Reply::text("Web search is off: I answer from what I know."),
             },
             Self::Mcp => match last_tool_output(body) {
                 Some(output) => Reply::text(format!("The MCP tool said: {output}")),
@@ -142,6 +158,14 @@ fn declares(body: &Value, name: &str) -> bool {
     body["tools"]
         .as_array()
         .is_some_and(|tools| tools.iter().any(|tool| tool["name"] == name))
+}
+
+/// The request's native web search tool, if it offers one.
+fn web_search_tool(body: &Value) -> Option<&Value> {
+    body["tools"]
+        .as_array()?
+        .iter()
+        .find(|tool| tool["type"] == "web_search")
 }
 
 /// Whether the request declares `name` as a freeform (custom) tool.
