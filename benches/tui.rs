@@ -52,6 +52,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
     let app = App::new(
         tx,
         InitialState {
+            provider: None,
             auth: Some(AuthSummary::ApiKey {
                 masked: "sk-…abcd".into(),
             }),

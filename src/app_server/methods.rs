@@ -196,11 +196,11 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "modelProvider/config/write",
-        Refused("kelp talks to OpenAI only; its endpoints are set in config.toml"),
+        Refused("kelp's model providers are set in its config.toml ([model_providers.NAME])"),
     ),
     (
         "modelProvider/capabilities/read",
-        Nothing(r#"{"imageGeneration":false,"webSearch":false}"#),
+        Now(|_, _| server::provider_capabilities()),
     ),
     (
         "experimentalFeature/list",

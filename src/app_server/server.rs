@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::account::{self, Accounts};
 use super::exec;
 use super::protocol::{
-    AppsRead, FileFound, FilesFound, Initialized, ModelProvider, ModelProviders, ProviderSettings,
-    RateLimitSnapshot, RateLimitsRead,
+    AppsRead, FileFound, FilesFound, GatewayAuth, Initialized, ModelProvider, ModelProviders,
+    ProviderCapabilities, ProviderSettings, RateLimitSnapshot, RateLimitsRead,
 };
 use super::threads::Threads;
 use super::wire::{self, Answer, Out, RpcError, params};
@@ -144,19 +144,56 @@ impl Server {
     }
 }
 
-/// `modelProvider/list`: kelp's one provider, OpenAI (the Codex backend with a ChatGPT login,
-/// the API with a key), not changeable here.
+/// `modelProvider/list`: the built-in providers and the config's, and the one in use (set in
+/// the config, not here).
 pub(super) fn model_providers(config: &Config) -> Result<Answer, RpcError> {
+    let data = config
+        .model_providers
+        .iter()
+        .map(|provider| {
+            let settings = if provider.is_openai() {
+                ProviderSettings::Openai
+            } else {
+                ProviderSettings::CustomGateway {
+                    auth: match (&provider.env_key, provider.requires_openai_auth) {
+                        (_, true) => GatewayAuth::ExternallyConfigured,
+                        (Some(var), false) => GatewayAuth::EnvironmentVariable {
+                            env_key: var.clone(),
+                        },
+                        (None, false) if provider.bearer_token.is_some() => {
+                            GatewayAuth::ExternallyConfigured
+                        }
+                        (None, false) => GatewayAuth::None,
+                    },
+                }
+            };
+            ModelProvider {
+                id: provider.id.clone(),
+                name: provider.name.clone(),
+                base_url: Some(
+                    provider
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| config.openai_base_url.clone()),
+                ),
+                can_edit: false,
+                settings,
+            }
+        })
+        .collect();
     Answer::of(&ModelProviders {
         can_change_default: false,
-        default_provider_id: "openai",
-        data: vec![ModelProvider {
-            id: "openai",
-            name: "OpenAI",
-            base_url: config.openai_base_url.clone(),
-            can_edit: false,
-            settings: ProviderSettings { kind: "openai" },
-        }],
+        default_provider_id: config.model_provider.id.clone(),
+        data,
+    })
+}
+
+/// `modelProvider/capabilities/read`: what the provider in use offers through kelp: the
+/// native web search, no image generation.
+pub(super) fn provider_capabilities() -> Result<Answer, RpcError> {
+    Answer::of(&ProviderCapabilities {
+        image_generation: false,
+        web_search: true,
     })
 }
 

@@ -264,10 +264,11 @@ impl Threads {
         let model = crate::llm::models::choose_model(config.model.as_deref());
         thread.id.clone_from(&id);
         thread.session_id.clone_from(&id);
+        thread.model_provider.clone_from(&config.model_provider.id);
         let opened = ThreadOpened {
             thread: thread.clone(),
             model,
-            model_provider: "openai",
+            model_provider: config.model_provider.id.clone(),
             cwd: cwd.clone(),
             approval_policy: config.approval.codex_name(),
             approvals_reviewer: "user",

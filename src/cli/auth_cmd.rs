@@ -386,6 +386,27 @@ pub fn status(config: &Config) -> ExitCode {
         Err(e) => return fail(exit::FAILURE, &e),
     };
     let file = kelp::humanize::home_path(&config.auth_file);
+    let provider = &config.model_provider;
+    if !provider.is_openai() {
+        println!(
+            "Provider:  {}",
+            provider.describe(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+        );
+        // Its key is its own: kelp's login is not what it needs.
+        if !provider.requires_openai_auth {
+            let missing = provider
+                .env_key
+                .as_deref()
+                .filter(|var| std::env::var_os(var).is_none_or(|v| v.is_empty()));
+            return match missing {
+                Some(var) => fail(
+                    exit::FAILURE,
+                    &format!("{var} is not set: requests to {} need it", provider.name),
+                ),
+                None => ExitCode::SUCCESS,
+            };
+        }
+    }
     match accounts.signed_in_now() {
         Ok(Some(who)) => {
             match who {

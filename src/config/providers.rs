@@ -126,6 +126,20 @@ impl ModelProvider {
         }
     }
 
+    /// The provider in a line, for `/status`, `kelp auth status` and `kelp doctor`: its name
+    /// and id, where requests go, and what they carry (`is_set` says whether a variable is).
+    pub fn describe(&self, is_set: impl Fn(&str) -> bool) -> String {
+        let base = self.base_url.as_deref().unwrap_or("the login's endpoint");
+        let key = match (&self.env_key, &self.bearer_token) {
+            _ if self.requires_openai_auth => "kelp's login".to_string(),
+            (Some(var), _) if is_set(var) => format!("the key in {var}"),
+            (Some(var), _) => format!("the key in {var}, which is not set"),
+            (None, Some(_)) => "its experimental_bearer_token".to_string(),
+            (None, None) => "no key".to_string(),
+        };
+        format!("{} ({}) at {base}, with {key}", self.name, self.id)
+    }
+
     /// Whether this is the built-in `openai` provider.
     pub fn is_openai(&self) -> bool {
         self.id == OPENAI

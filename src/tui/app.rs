@@ -32,6 +32,9 @@ use crate::tui::wrap::draw_line;
 /// What the first frame needs, read from local state before any network call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitialState {
+    /// The model provider in a line, when it is not the built-in `openai` (whose login is the
+    /// status line's).
+    pub provider: Option<String>,
     /// The login, if one is stored (or `OPENAI_API_KEY` is set).
     pub auth: Option<AuthSummary>,
     /// The model requests will use.
@@ -143,6 +146,7 @@ impl App {
             pane: BottomPane::in_project(initial.project_dir.clone()),
             overlay: None,
             status: Status {
+                provider: initial.provider,
                 auth: initial.auth,
                 model: initial.model,
                 effort: initial.effort,
@@ -177,7 +181,8 @@ impl App {
             history_hits: Vec::new(),
             esc_at: None,
         };
-        if app.status.auth.is_none() {
+        // Another provider takes no login of kelp's.
+        if app.status.auth.is_none() && app.status.provider.is_none() {
             app.open_connect();
         }
         if let Some(warning) = initial.warning {

@@ -572,6 +572,7 @@ mod tests {
     fn signed_in() -> (App, UnboundedReceiver<Op>) {
         let (ops, sent) = unbounded_channel();
         let initial = InitialState {
+            provider: None,
             auth: Some(AuthSummary::ApiKey {
                 masked: "sk-…abcd".into(),
             }),

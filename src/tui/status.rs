@@ -53,6 +53,8 @@ impl From<&str> for SandboxShown {
 /// What the status line and `/status` show.
 #[derive(Debug)]
 pub struct Status {
+    /// The model provider in a line, when it is not the built-in `openai`.
+    pub provider: Option<String>,
     pub auth: Option<AuthSummary>,
     pub model: String,
     pub effort: crate::llm::ReasoningEffort,
@@ -84,9 +86,14 @@ impl Status {
     /// the limits, the login, the tokens, the model); a hint, which explains what a key just
     /// did, never goes.
     pub fn render_line(&self, area: Rect, buf: &mut Buffer) {
-        let login = match &self.auth {
-            Some(summary) => Segment::new(summary.describe(), theme::good(), 2),
-            None => Segment::new("not connected · /connect", theme::warn(), 2),
+        let login = match (&self.provider, &self.auth) {
+            (Some(provider), _) => Segment::new(
+                provider.split(" (").next().unwrap_or(provider).to_string(),
+                theme::good(),
+                2,
+            ),
+            (None, Some(summary)) => Segment::new(summary.describe(), theme::good(), 2),
+            (None, None) => Segment::new("not connected · /connect", theme::warn(), 2),
         };
         let mut left = vec![
             login,
@@ -158,7 +165,11 @@ impl Status {
             None => "not connected (/connect)".to_string(),
         };
         let u = &self.usage;
-        let mut text = format!(
+        let mut text = match &self.provider {
+            Some(provider) => format!("Provider:  {provider}\n"),
+            None => String::new(),
+        };
+        text += &format!(
             "Login:     {login}\nModel:     {}, {} reasoning effort\nDirectory: {}\nApproval:  {} — {}\nSandbox:   {}\nTokens:    {}",
             self.model,
             self.effort.as_str(),

@@ -40,6 +40,7 @@ mod mentions;
 mod opener_prop;
 mod parsers_prop;
 mod patch_races;
+mod providers;
 mod refresh;
 mod replay;
 mod sandbox;

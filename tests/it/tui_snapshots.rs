@@ -29,6 +29,7 @@ pub(crate) fn app_with(auth: Option<AuthSummary>, headless: bool) -> (App, Unbou
 fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiver<Op>) {
     let (tx, rx) = unbounded_channel();
     let mut initial = InitialState {
+        provider: None,
         auth: None,
         model: "gpt-5.5".into(),
         effort: Default::default(),

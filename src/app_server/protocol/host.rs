@@ -92,29 +92,51 @@ pub struct FileFound {
     pub match_type: &'static str,
 }
 
-/// `modelProvider/list`'s answer: kelp's one provider.
+/// `modelProvider/list`'s answer: the providers of the config, and the one in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelProviders {
     pub can_change_default: bool,
-    pub default_provider_id: &'static str,
+    pub default_provider_id: String,
     pub data: Vec<ModelProvider>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelProvider {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub base_url: String,
+    pub id: String,
+    pub name: String,
+    pub base_url: Option<String>,
     pub can_edit: bool,
     pub settings: ProviderSettings,
 }
 
+/// What a provider is: OpenAI's own, or another endpoint and where its key comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ProviderSettings {
+    Openai,
+    CustomGateway { auth: GatewayAuth },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "camelCase")]
+pub enum GatewayAuth {
+    /// Nothing is sent.
+    None,
+    /// The key in a variable.
+    #[serde(rename_all = "camelCase")]
+    EnvironmentVariable { env_key: String },
+    /// Set up elsewhere: the config's own token, or kelp's login.
+    ExternallyConfigured,
+}
+
+/// `modelProvider/capabilities/read`'s answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ProviderSettings {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
+#[serde(rename_all = "camelCase")]
+pub struct ProviderCapabilities {
+    pub image_generation: bool,
+    pub web_search: bool,
 }
 
 /// `app/read`'s answer: kelp has no apps, so every id asked for is missing.
@@ -223,14 +245,43 @@ mod tests {
             "v2/ModelProviderListResponse.json",
             &ModelProviders {
                 can_change_default: false,
-                default_provider_id: "openai",
-                data: vec![ModelProvider {
-                    id: "openai",
-                    name: "OpenAI",
-                    base_url: "http://127.0.0.1:1/v1".into(),
-                    can_edit: false,
-                    settings: ProviderSettings { kind: "openai" },
-                }],
+                default_provider_id: "mock".into(),
+                data: vec![
+                    ModelProvider {
+                        id: "openai".into(),
+                        name: "OpenAI".into(),
+                        base_url: Some("http://127.0.0.1:1/v1".into()),
+                        can_edit: false,
+                        settings: ProviderSettings::Openai,
+                    },
+                    ModelProvider {
+                        id: "mock".into(),
+                        name: "Mock".into(),
+                        base_url: Some("http://127.0.0.1:2/v1".into()),
+                        can_edit: false,
+                        settings: ProviderSettings::CustomGateway {
+                            auth: GatewayAuth::EnvironmentVariable {
+                                env_key: "MOCK_KEY".into(),
+                            },
+                        },
+                    },
+                    ModelProvider {
+                        id: "local".into(),
+                        name: "Local".into(),
+                        base_url: None,
+                        can_edit: false,
+                        settings: ProviderSettings::CustomGateway {
+                            auth: GatewayAuth::None,
+                        },
+                    },
+                ],
+            },
+        );
+        answer_fits(
+            "v2/ModelProviderCapabilitiesReadResponse.json",
+            &ProviderCapabilities {
+                image_generation: false,
+                web_search: true,
             },
         );
         answer_fits(
