@@ -109,10 +109,21 @@ impl ExecArgs {
         // --full-auto (workspace-write) and --yolo are every agent command's flags.
         overrides.default_approval = Some(ApprovalMode::FullAuto);
         overrides.default_sandbox = Some(SandboxMode::ReadOnly);
+        // A folder that is not there is left out with a warning, as Codex's exec goes on.
         for dir in &self.add_dir {
-            let dir = std::fs::canonicalize(dir)
-                .map_err(|e| format!("--add-dir {}: {e}", dir.display()))?;
-            overrides.writable_roots.push(dir);
+            match std::fs::canonicalize(dir) {
+                Ok(dir) => overrides.writable_roots.push(dir),
+                Err(e) => {
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => "no such folder".to_string(),
+                        _ => e.to_string(),
+                    };
+                    super::say_err(&format!(
+                        "kelp: warning: --add-dir {}: {why}; it is left out",
+                        dir.display()
+                    ));
+                }
+            }
         }
         Ok(())
     }

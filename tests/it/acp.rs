@@ -1864,3 +1864,42 @@ async fn a_conversation_that_cannot_be_saved_is_said_in_the_editor() {
     })
     .await;
 }
+
+/// The model's web search is a fetch tool call the editor shows, started then completed with
+/// what it looked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_search_is_a_fetch_tool_call() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_response(Reply::web_search("zed acp spec").and_text("Found it."));
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let session = new_session(&cx, project.path()).await?;
+        let answer = prompt(&cx, &session, "look it up").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        let updates = seen.updates();
+        let started = updates
+            .iter()
+            .find_map(|u| match u {
+                SessionUpdate::ToolCall(call) => Some(call.clone()),
+                _ => None,
+            })
+            .expect("a tool call");
+        assert_eq!(started.kind, ToolKind::Fetch);
+        assert_eq!(started.title, "Searching the web");
+        let id = started.tool_call_id.0.to_string();
+        let calls = tool_updates(&updates, &id);
+        assert_eq!(final_status(&calls), Some(ToolCallStatus::Completed));
+        let SessionUpdate::ToolCallUpdate(done) = calls.last().unwrap() else {
+            panic!("an update: {calls:?}");
+        };
+        assert_eq!(done.fields.title.as_deref(), Some("Searched: zed acp spec"));
+        assert_eq!(
+            done.fields.raw_input.as_ref().unwrap()["query"],
+            "zed acp spec"
+        );
+        assert_eq!(message_text(&updates), "Found it.");
+        Ok(())
+    })
+    .await;
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::fake_openai::{Config as FakeConfig, DeviceApproval, FakeOpenAi, Reply};
+use crate::fake_openai::{Config as FakeConfig, DeviceApproval, FakeOpenAi, Reply, Scenario};
 use crate::support::retry_scenario;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -3402,4 +3402,92 @@ async fn command_exec_gives_the_output_whole_up_to_the_hosts_cap() {
             .iter()
             .all(|d| d["capReached"] == false)
     );
+}
+
+/// The model's web search is Codex's `webSearch` item, live and read back; the providers of
+/// the config are listed with the one in use, and what it can do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_search_is_an_item_and_the_providers_are_listed() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_scenario(Scenario::Search);
+    let args = [
+        "--search",
+        "-c",
+        "model_providers.gateway={ name = \"Gateway\", base_url = \"http://127.0.0.1:9/v1\", env_key = \"GATEWAY_KEY\" }",
+        "app-server",
+    ];
+    let mut server = Server::start_with(&fake, tempfile::tempdir().unwrap(), &args, &[]);
+    server.initialize(false);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    assert_eq!(started["modelProvider"], "openai");
+    let thread_id = started["thread"]["id"].clone();
+    let seen = server.turn(&thread_id, "rust 2024 edition");
+    let items = |method: &str| -> Vec<Value> {
+        seen.iter()
+            .filter(|m| m["method"] == method && m["params"]["item"]["type"] == "webSearch")
+            .map(|m| m["params"]["item"].clone())
+            .collect()
+    };
+    let begun = items("item/started");
+    assert_eq!(begun.len(), 1, "{seen:?}");
+    assert_eq!(begun[0]["query"], "");
+    let done = items("item/completed");
+    assert_eq!(done[0]["id"], begun[0]["id"]);
+    assert_eq!(done[0]["query"], "rust 2024 edition");
+    assert_eq!(
+        done[0]["action"],
+        json!({"type": "search", "query": "rust 2024 edition", "queries": null})
+    );
+    let order: Vec<&str> = seen
+        .iter()
+        .filter(|m| m["method"] == "item/started")
+        .map(|m| m["params"]["item"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["userMessage", "webSearch", "agentMessage"]);
+    // --search: live, as the request said.
+    let body = fake.requests_to("/responses").pop().unwrap().json().clone();
+    assert!(
+        body["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "web_search", "external_web_access": true})),
+        "{body}"
+    );
+    // Read back, the search is where it was.
+    let read = server.result(
+        "thread/read",
+        json!({"threadId": thread_id, "includeTurns": true}),
+    );
+    let kinds: Vec<&str> = read["thread"]["turns"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["userMessage", "webSearch", "agentMessage"]);
+    assert_eq!(
+        read["thread"]["turns"][0]["items"][1]["query"],
+        "rust 2024 edition"
+    );
+
+    let providers = server.result("modelProvider/list", json!({}));
+    assert_eq!(providers["defaultProviderId"], "openai");
+    let gateway = providers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "gateway")
+        .expect("the config's provider");
+    assert_eq!(gateway["name"], "Gateway");
+    assert_eq!(
+        gateway["settings"],
+        json!({"type": "customGateway", "auth": {"mode": "environmentVariable", "envKey": "GATEWAY_KEY"}})
+    );
+    let capabilities = server.result("modelProvider/capabilities/read", json!({}));
+    assert_eq!(capabilities["webSearch"], true);
 }

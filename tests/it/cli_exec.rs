@@ -540,3 +540,107 @@ async fn a_closed_stdout_stops_the_turn_and_fails() {
     std::thread::sleep(std::time::Duration::from_millis(3500));
     assert!(!marker.exists(), "the command ran on for no one");
 }
+
+/// Web search as the SDK asks for it: `web_search` live, cached (the default) or disabled puts
+/// the Responses API's own tool in the request or leaves it out, and a search is Codex's
+/// `web_search` item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_search_is_offered_as_asked_and_a_search_is_an_item() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_scenario(Scenario::Search);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    for (given, tool) in [
+        (
+            Some("live"),
+            Some(json!({"type": "web_search", "external_web_access": true})),
+        ),
+        (
+            None,
+            Some(json!({"type": "web_search", "external_web_access": false})),
+        ),
+        (Some("disabled"), None),
+    ] {
+        let mut cmd = kelp_exec(&fake, home.path());
+        cmd.current_dir(project.path()).arg("--skip-git-repo-check");
+        if let Some(mode) = given {
+            cmd.arg("--config").arg(format!("web_search=\"{mode}\""));
+        }
+        let out = run(cmd, "tokio release notes").await;
+        assert!(out.status.success(), "{given:?}: {}", shown(&out));
+        let body = fake.requests_to("/responses").pop().unwrap().json().clone();
+        let offered: Vec<&Value> = body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["type"] == "web_search")
+            .collect();
+        assert_eq!(offered.first().copied(), tool.as_ref(), "{given:?}");
+        let events = events(&out);
+        let searched: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["item"]["type"] == "web_search")
+            .collect();
+        if tool.is_none() {
+            assert!(searched.is_empty(), "{events:?}");
+            continue;
+        }
+        assert_eq!(
+            outline(&events),
+            [
+                "thread.started",
+                "turn.started",
+                "item.started web_search -",
+                "item.completed web_search -",
+                "item.completed agent_message -",
+                "turn.completed"
+            ]
+        );
+        assert_eq!(searched[1]["item"]["query"], "tokio release notes");
+        assert_eq!(
+            searched[1]["item"]["action"],
+            json!({"type": "search", "query": "tokio release notes"})
+        );
+        assert_eq!(searched[0]["item"]["id"], searched[1]["item"]["id"]);
+    }
+}
+
+/// A turn the server fails ends with Codex's `turn.failed` and exit 1; a folder given to
+/// `--add-dir` that is not there is a warning, as Codex's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_turn_is_turn_failed_and_a_missing_add_dir_a_warning() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    fake.push_response(
+        Reply::text("Half an answer").then_fail("invalid_prompt", "The prompt was flagged."),
+    );
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path()).args([
+        "--skip-git-repo-check",
+        "--add-dir",
+        "/no/such/folder/here",
+    ]);
+    let out = run(cmd, "hi").await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--add-dir /no/such/folder/here: no such folder; it is left out"),
+        "{stderr}"
+    );
+    let events = events(&out);
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "turn.failed", "{events:?}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("The prompt was flagged."),
+        "{last}"
+    );
+    assert_eq!(
+        fake.requests_to("/responses").len(),
+        1,
+        "a refusal is not retried"
+    );
+}

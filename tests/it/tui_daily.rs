@@ -1363,3 +1363,28 @@ async fn a_bang_command_runs_in_the_sandbox_and_esc_stops_it() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// `--search`: the model searches the web live, and the transcript says what it looked for,
+/// at 80 columns over SSH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_search_shows_what_it_looked_for() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_response(
+        Reply::web_search("ratatui 0.30 release notes").and_text("It shipped in May."),
+    );
+    let pty = over_ssh(&fake, home.path(), &["--search", "when did it ship?"], &[]);
+    let screen = pty.wait_for("It shipped in May.", WAIT);
+    assert!(
+        screen.contains("• Searched: ratatui 0.30 release notes"),
+        "{screen}"
+    );
+    let body = fake.requests_to("/responses")[0].json().clone();
+    assert!(
+        body["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "web_search", "external_web_access": true})),
+        "{body}"
+    );
+}
