@@ -32,9 +32,8 @@ use crate::tui::wrap::draw_line;
 /// What the first frame needs, read from local state before any network call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitialState {
-    /// The model provider in a line, when it is not the built-in `openai` (whose login is the
-    /// status line's).
-    pub provider: Option<String>,
+    /// The model provider, when it is not the built-in `openai`.
+    pub provider: Option<super::status::ProviderShown>,
     /// The login, if one is stored (or `OPENAI_API_KEY` is set).
     pub auth: Option<AuthSummary>,
     /// The model requests will use.
@@ -182,7 +181,8 @@ impl App {
             esc_at: None,
         };
         // Another provider takes no login of kelp's.
-        if app.status.auth.is_none() && app.status.provider.is_none() {
+        let own_key = app.status.provider.as_ref().is_some_and(|p| p.own_key);
+        if app.status.auth.is_none() && !own_key {
             app.open_connect();
         }
         if let Some(warning) = initial.warning {

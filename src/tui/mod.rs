@@ -122,10 +122,8 @@ impl InitialState {
         let facts = StartFacts::read(config, env_api_key);
         let sandbox =
             SandboxShown::Policy(Box::new(SandboxPolicy::for_project(config, &project_dir)));
-        let provider = &config.model_provider;
         Self {
-            provider: (!provider.is_openai())
-                .then(|| provider.describe(|var| std::env::var_os(var).is_some())),
+            provider: status::ProviderShown::of(&config.model_provider),
             auth: facts.auth,
             model: facts.model,
             effort: crate::agent::conversation::parse_effort(config.reasoning_effort.as_deref()),

@@ -53,8 +53,8 @@ impl From<&str> for SandboxShown {
 /// What the status line and `/status` show.
 #[derive(Debug)]
 pub struct Status {
-    /// The model provider in a line, when it is not the built-in `openai`.
-    pub provider: Option<String>,
+    /// The model provider, when it is not the built-in `openai`.
+    pub provider: Option<ProviderShown>,
     pub auth: Option<AuthSummary>,
     pub model: String,
     pub effort: crate::llm::ReasoningEffort,
@@ -80,6 +80,28 @@ pub struct Status {
     pub command_rules: Vec<Vec<String>>,
 }
 
+/// A model provider other than the built-in `openai`, as the status shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderShown {
+    /// What people call it.
+    pub name: String,
+    /// It, where it is and what it is sent, in a line.
+    pub line: String,
+    /// It takes its own key (or none), not kelp's login.
+    pub own_key: bool,
+}
+
+impl ProviderShown {
+    /// How `provider` shows, unless it is the built-in `openai`.
+    pub fn of(provider: &crate::config::ModelProvider) -> Option<Self> {
+        (!provider.is_openai()).then(|| Self {
+            name: provider.name.clone(),
+            line: provider.describe(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty())),
+            own_key: !provider.requires_openai_auth,
+        })
+    }
+}
+
 impl Status {
     /// Draws the status line: the login, model and folder on the left; a hint, or the tokens
     /// and limits, on the right. What does not fit goes, least important first (the folder,
@@ -87,13 +109,11 @@ impl Status {
     /// did, never goes.
     pub fn render_line(&self, area: Rect, buf: &mut Buffer) {
         let login = match (&self.provider, &self.auth) {
-            (Some(provider), _) => Segment::new(
-                provider.split(" (").next().unwrap_or(provider).to_string(),
-                theme::good(),
-                2,
-            ),
-            (None, Some(summary)) => Segment::new(summary.describe(), theme::good(), 2),
-            (None, None) => Segment::new("not connected · /connect", theme::warn(), 2),
+            (Some(provider), _) if provider.own_key => {
+                Segment::new(provider.name.clone(), theme::good(), 2)
+            }
+            (_, Some(summary)) => Segment::new(summary.describe(), theme::good(), 2),
+            (_, None) => Segment::new("not connected · /connect", theme::warn(), 2),
         };
         let mut left = vec![
             login,
@@ -160,13 +180,16 @@ impl Status {
 
     /// The `/status` report; `session` is the conversation's id once it has one.
     pub fn report(&self, session: Option<&str>) -> String {
-        let login = match &self.auth {
-            Some(summary) => summary.describe(),
-            None => "not connected (/connect)".to_string(),
+        let login = match (&self.auth, &self.provider) {
+            (Some(summary), _) => summary.describe(),
+            (None, Some(provider)) if provider.own_key => {
+                "none (the provider takes its own key)".to_string()
+            }
+            (None, _) => "not connected (/connect)".to_string(),
         };
         let u = &self.usage;
         let mut text = match &self.provider {
-            Some(provider) => format!("Provider:  {provider}\n"),
+            Some(provider) => format!("Provider:  {}\n", provider.line),
             None => String::new(),
         };
         text += &format!(

@@ -1357,3 +1357,26 @@ fn an_unknown_command_keeps_its_text_and_clear_starts_anew() {
     assert_eq!(ops(&mut rx), [Op::NewConversation]);
     assert!(draw(&mut app, 80, 24).contains("New conversation."));
 }
+
+/// Another model provider with its own key: no sign-in dialog opens, the status line names
+/// it where the login goes, and `/status` says where requests go and what they carry.
+#[test]
+fn a_provider_with_its_own_key_takes_the_logins_place() {
+    let mut provider = kelp::config::ModelProvider::at(
+        "azure",
+        "Azure OpenAI",
+        Some("https://team.openai.azure.com/openai/v1"),
+    );
+    provider.env_key = Some("KELP_TEST_UNSET_AZURE_KEY".into());
+    let (mut app, _rx) = app_starting(|initial| {
+        initial.provider = kelp::tui::status::ProviderShown::of(&provider);
+    });
+    let first = draw(&mut app, 80, 8);
+    assert!(
+        !first.contains("Connect"),
+        "no sign-in for this provider:\n{first}"
+    );
+    type_text(&mut app, "/status");
+    key(&mut app, KeyCode::Enter);
+    assert_snapshot!(draw(&mut app, 80, 17));
+}
