@@ -10,6 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::fake_openai::{FakeOpenAi, Scenario};
+use crate::llm_stream::{Login, write_login};
 use crate::support::{NOWHERE, shown};
 
 /// `tests/sdk`, with its packages installed (`npm ci`, as `.ci/run` does first).
@@ -36,8 +37,10 @@ fn png() -> Vec<u8> {
     bytes
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_codex_sdk_drives_kelp_exec() {
+/// Runs `drive.mjs` against a fake in the `coding` scenario: the fake as OpenAI, or with
+/// `inline` as a custom provider the SDK gives inline (a ChatGPT login of kelp's stored
+/// beside it, which must not reach it). Returns the fake, once every step passed.
+async fn drive(inline: bool) -> FakeOpenAi {
     let sdk = sdk_dir();
     let fake = FakeOpenAi::start().await;
     fake.set_scenario(Scenario::Coding);
@@ -56,9 +59,15 @@ async fn the_codex_sdk_drives_kelp_exec() {
         .env("KELP_AUTH_FILE", home.path().join("auth.json"))
         .env("SDK_CODEX_PATH", env!("CARGO_BIN_EXE_kelp"))
         .env("SDK_BASE_URL", fake.api_base_url())
-        .env("SDK_API_KEY", fake.api_key())
         .env("SDK_WORKDIR", &workdir)
         .env("SDK_IMAGE", &image);
+    if inline {
+        write_login(&home.path().join("auth.json"), &fake, Login::ChatGpt);
+        node.env("SDK_PROVIDER", "inline")
+            .env("SDK_PROVIDER_KEY", fake.api_key());
+    } else {
+        node.env("SDK_API_KEY", fake.api_key());
+    }
     let out = tokio::task::spawn_blocking(move || node.output().unwrap())
         .await
         .unwrap();
@@ -71,16 +80,22 @@ async fn the_codex_sdk_drives_kelp_exec() {
         "resumeThread",
         "outputSchema",
         "image",
+        "webSearch",
         "abort",
     ] {
         assert!(said.contains(&format!("ok {step}\n")), "{said}");
     }
     assert!(said.ends_with("all passed\n"), "{said}");
+    fake
+}
 
-    // Six turns of three requests, and the aborted one's first: all with the SDK's key (the
-    // only login there is), base URL and originator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_codex_sdk_drives_kelp_exec() {
+    let fake = drive(false).await;
+    // Six turns of three requests, two web searches of one, and the aborted turn's first: all
+    // with the SDK's key (the only login there is), base URL and originator.
     let requests = fake.requests_to("/responses");
-    assert_eq!(requests.len(), 6 * 3 + 1);
+    assert_eq!(requests.len(), 6 * 3 + 2 + 1);
     for request in &requests {
         assert_eq!(request.path, "/v1/responses");
         let bearer = format!("Bearer {}", fake.api_key());
@@ -103,4 +118,40 @@ async fn the_codex_sdk_drives_kelp_exec() {
         .filter(|r| r.body.contains("\"input_image\"") && r.body.contains("data:image/png;base64,"))
         .count();
     assert_eq!(with_image, 3, "the image goes with its turn's requests");
+}
+
+/// The SDK's own tests' way in: the fake as a provider given inline (`model_provider` and
+/// `model_providers.mock.*`), its key from the variable it names; kelp's stored ChatGPT login
+/// never reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_codex_sdk_drives_kelp_exec_against_a_provider_given_inline() {
+    let fake = drive(true).await;
+    let requests = fake.requests_to("/responses");
+    assert_eq!(requests.len(), 6 * 3 + 2 + 1);
+    let bearer = format!("Bearer {}", fake.api_key());
+    for request in &requests {
+        assert_eq!(request.path, "/v1/responses");
+        assert_eq!(request.header("authorization"), Some(bearer.as_str()));
+        assert!(request.header("chatgpt-account-id").is_none());
+    }
+    // Live search where the thread asked for it, none where it turned it off.
+    let searches: Vec<&Value> = requests
+        .iter()
+        .filter_map(|r| {
+            r.json()["tools"]
+                .as_array()?
+                .iter()
+                .find(|tool| tool["type"] == "web_search")
+        })
+        .collect();
+    assert!(
+        searches
+            .iter()
+            .any(|tool| tool["external_web_access"] == true)
+    );
+    assert_eq!(
+        searches.len(),
+        requests.len() - 1,
+        "one thread turned it off"
+    );
 }

@@ -6,8 +6,13 @@
 // The fake OpenAI server's `coding` scenario answers each prompt by running it as a command,
 // then writing what it printed to kelp-notes.md with a patch, then saying it is done.
 //
+// A prompt `search …` is a web search when the thread allows one, as the SDK's options ask.
+//
 // Environment: SDK_CODEX_PATH (the binary), SDK_BASE_URL (the fake's /v1), SDK_API_KEY,
-// SDK_WORKDIR (a git-less folder), SDK_IMAGE (a PNG), SDK_MODEL (optional).
+// SDK_WORKDIR (a git-less folder), SDK_IMAGE (a PNG), SDK_MODEL (optional). With
+// SDK_PROVIDER=inline the fake is a custom model provider given inline, as the SDK's own tests
+// give theirs, its key read from SDK_PROVIDER_KEY; otherwise it is OpenAI at SDK_BASE_URL
+// with the key SDK_API_KEY.
 // Prints one line per check passed, then `all passed`; exits 1 at the first failure.
 
 import assert from "node:assert/strict";
@@ -22,11 +27,28 @@ const env = (name) => {
 };
 const workdir = env("SDK_WORKDIR");
 const notes = path.join(workdir, "kelp-notes.md");
-const codex = new Codex({
-  codexPathOverride: env("SDK_CODEX_PATH"),
-  baseUrl: env("SDK_BASE_URL"),
-  apiKey: env("SDK_API_KEY"),
-});
+const inline = process.env.SDK_PROVIDER === "inline";
+const codex = inline
+  ? new Codex({
+      codexPathOverride: env("SDK_CODEX_PATH"),
+      config: {
+        model_provider: "mock",
+        model_providers: {
+          mock: {
+            name: "Mock provider for test",
+            base_url: env("SDK_BASE_URL"),
+            wire_api: "responses",
+            env_key: "SDK_PROVIDER_KEY",
+            supports_websockets: false,
+          },
+        },
+      },
+    })
+  : new Codex({
+      codexPathOverride: env("SDK_CODEX_PATH"),
+      baseUrl: env("SDK_BASE_URL"),
+      apiKey: env("SDK_API_KEY"),
+    });
 const threadOptions = {
   model: process.env.SDK_MODEL || undefined,
   workingDirectory: workdir,
@@ -135,6 +157,20 @@ checkCodingTurn(
   "with-image",
 );
 passed("image");
+
+// Web search, live and then off, as the SDK's options ask for it.
+const searching = codex.startThread({ ...threadOptions, webSearchMode: "live" });
+const searched = await searching.run("search tokio release notes");
+assert.deepEqual(kinds(searched.items), ["web_search", "agent_message"]);
+const search = searched.items.find((item) => item.type === "web_search");
+assert.equal(search.query, "search tokio release notes");
+assert.deepEqual(search.action, { type: "search", query: "search tokio release notes" });
+assert.equal(searched.finalResponse, "Searched the web (live) for: search tokio release notes");
+const offline = codex.startThread({ ...threadOptions, webSearchEnabled: false });
+const unsearched = await offline.run("search tokio release notes");
+assert.deepEqual(kinds(unsearched.items), ["agent_message"]);
+assert.equal(unsearched.finalResponse, "Web search is off: I answer from what I know.");
+passed("webSearch");
 
 // Abort while a command runs: the turn stops and the command does not outlive it.
 const controller = new AbortController();

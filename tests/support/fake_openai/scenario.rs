@@ -20,7 +20,8 @@ pub enum Scenario {
     /// Runs the prompt as a `shell` command, then answers with what it printed.
     Shell,
     /// A day's work in one prompt: runs it as a `shell` command, writes what it printed to
-    /// `kelp-notes.md` with `apply_patch`, then answers (a command and a patch to approve).
+    /// `kelp-notes.md` with `apply_patch`, then answers (a command and a patch to approve). A
+    /// prompt that starts with `search ` is answered as [`Scenario::Search`] answers it.
     Coding,
     /// Calls the MCP tool `tests__echo` (the test MCP server named `tests`) with the prompt,
     /// then answers with what it returned.
@@ -73,6 +74,7 @@ impl Scenario {
             },
             // The tools as the client declares them: kelp's `shell`, or Codex's `exec_command`
             // and its freeform `apply_patch`, so the same scenario drives either.
+            Self::Coding if user.starts_with("search ") => Self::Search.reply(body),
             Self::Coding => match (tool_outputs_since_user(body), last_tool_output(body)) {
                 (0, _) if declares(body, "exec_command") => {
                     Reply::text("Running it.").and_call("exec_command", json!({ "cmd": user }))
