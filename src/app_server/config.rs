@@ -262,6 +262,13 @@ fn effective(config: &Config) -> Map<String, Value> {
         out.insert(key, value);
     }
     out.insert("mcp_servers".into(), Value::Object(servers));
+    // Only a choice is said: the built-in provider is no one's setting.
+    if !config.model_provider.is_openai() {
+        out.insert("model_provider".into(), json!(config.model_provider.id));
+    }
+    if let Some(mode) = config.web_search {
+        out.insert("web_search".into(), json!(mode.as_str()));
+    }
     out
 }
 
