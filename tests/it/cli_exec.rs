@@ -643,4 +643,21 @@ async fn a_failed_turn_is_turn_failed_and_a_missing_add_dir_a_warning() {
         1,
         "a refusal is not retried"
     );
+
+    // A rate limit longer than kelp waits by itself fails the turn the same way.
+    fake.push_response(Reply::rate_limited(3600));
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path()).arg("--skip-git-repo-check");
+    let out = run(cmd, "hi").await;
+    assert_eq!(out.status.code(), Some(4), "{}", shown(&out));
+    let limited = self::events(&out);
+    let last = limited.last().unwrap();
+    assert_eq!(last["type"], "turn.failed", "{limited:?}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit"),
+        "{last}"
+    );
 }
