@@ -1,5 +1,6 @@
-//! The command line: `kelp`, `kelp login`, `kelp logout`, `kelp auth status`, `kelp sessions`,
-//! `kelp resume`, `kelp run`, `kelp exec`, `kelp app-server`, `kelp acp`, `kelp sandbox check`.
+//! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`, `kelp sessions`,
+//! `kelp resume`, `kelp run`, `kelp exec`, `kelp app-server`, `kelp acp`, `kelp sandbox check`,
+//! `kelp completion`, and Codex's verbs kelp does not have, refused in words.
 
 mod auth_cmd;
 mod exec_cmd;
@@ -179,6 +180,81 @@ enum Command {
     /// The command sandbox on this machine.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Print the completion script of SHELL (bash, zsh, fish, elvish or powershell): for
+    /// bash, `kelp completion bash > ~/.local/share/bash-completion/completions/kelp`.
+    Completion {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Codex's verbs kelp does not serve: said in one line, never sent to the model as a
+    /// prompt (`kelp -- apply` sends the word).
+    #[command(
+        hide = true,
+        name = "apply",
+        aliases = ["a", "cloud", "plugin", "features", "update", "agents", "remote-control",
+                   "exec-server", "queue", "migrate-rollouts"]
+    )]
+    CodexOnly {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
+}
+
+/// Codex's verbs that kelp does not serve, and what kelp offers instead.
+const CODEX_ONLY: [(&str, &str); 11] = [
+    (
+        "apply",
+        "kelp applies the model's patches in the project as it works (Esc Esc undoes them); it has no Codex Cloud diffs to apply",
+    ),
+    (
+        "a",
+        "kelp applies the model's patches in the project as it works (Esc Esc undoes them); it has no Codex Cloud diffs to apply",
+    ),
+    (
+        "cloud",
+        "kelp works on this machine; it has no Codex Cloud tasks",
+    ),
+    (
+        "plugin",
+        "kelp has no plugins: MCP servers ([mcp_servers] in config.toml) and skills give the model tools",
+    ),
+    (
+        "features",
+        "kelp has no feature flags: its settings are in ~/.config/kelp/config.toml",
+    ),
+    (
+        "update",
+        "kelp does not update itself: install the new release the way you installed this one",
+    ),
+    (
+        "agents",
+        "kelp has no sub-agents: one agent works on the project, with the tools and skills it has",
+    ),
+    (
+        "remote-control",
+        "kelp has no remote control: `kelp app-server` serves hosts, `kelp acp` editors",
+    ),
+    (
+        "exec-server",
+        "kelp has no exec server: `kelp exec` runs a prompt, `kelp app-server` serves hosts",
+    ),
+    (
+        "queue",
+        "kelp has no queue: a prompt typed while a turn runs waits its turn in the client",
+    ),
+    (
+        "migrate-rollouts",
+        "kelp keeps its own conversations (`kelp sessions` lists them); Codex's stay Codex's",
+    ),
+];
+
+/// The Codex verb the command line names (the first word that is one), and what kelp says
+/// about it.
+fn codex_only_verb() -> (&'static str, &'static str) {
+    std::env::args()
+        .skip(1)
+        .find_map(|arg| CODEX_ONLY.iter().find(|(verb, _)| *verb == arg).copied())
+        .unwrap_or(CODEX_ONLY[0])
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +309,9 @@ struct SessionsArgs {
 
 #[derive(Debug, Args)]
 struct LoginArgs {
+    /// `kelp login status`: Codex's name for `kelp auth status`.
+    #[command(subcommand)]
+    action: Option<LoginAction>,
     /// Read an OpenAI API key from standard input, check it with one request to the OpenAI
     /// API, and store it.
     #[arg(long, conflicts_with_all = ["browser", "device"])]
@@ -291,6 +370,12 @@ enum SandboxCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum LoginAction {
+    /// Show which login is active (as `kelp auth status`).
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
 enum AuthCommand {
     /// Show which login is active and where the auth file is (never a token). Exits 1 when not
     /// logged in.
@@ -316,6 +401,26 @@ pub fn main() -> ExitCode {
 
 fn run_cli() -> ExitCode {
     let mut cli = Cli::parse();
+    // Nothing to configure: these only say something.
+    match &cli.command {
+        Some(Command::Completion { shell }) => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "kelp", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::CodexOnly { .. }) => {
+            let (verb, instead) = codex_only_verb();
+            return fail(
+                exit::USAGE,
+                &format!(
+                    "`{verb}` is a Codex command kelp does not have: {instead} (`kelp -- {verb}` \
+                     sends the word as a prompt)"
+                ),
+            );
+        }
+        _ => {}
+    }
     // The agent's flags, from before the command and after it (these win).
     let after = match &mut cli.command {
         Some(Command::Run(args)) => std::mem::take(&mut args.agent),
@@ -449,6 +554,10 @@ fn run_cli() -> ExitCode {
             };
             interactive(config, project_dir, start, warning_lines)
         }
+        Some(Command::Login(LoginArgs {
+            action: Some(LoginAction::Status),
+            ..
+        })) => auth_cmd::status(&config),
         Some(Command::Login(args)) => auth_cmd::login(&config, args.choice()),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
@@ -477,6 +586,8 @@ fn run_cli() -> ExitCode {
             },
         ),
         Some(Command::Acp(_)) => serve_stdio(config, kelp::acp::serve),
+        // Answered before the configuration was read.
+        Some(Command::Completion { .. } | Command::CodexOnly { .. }) => ExitCode::SUCCESS,
     }
 }
 

@@ -354,3 +354,31 @@ fn an_auth_file_and_state_folder_open_to_others_are_made_private_with_a_warning(
     let again = status();
     assert!(again.stderr.is_empty(), "{}", shown(&again));
 }
+
+/// Codex's names: `kelp login status` is `kelp auth status`; `kelp completion SHELL` prints
+/// the shell's completion script, made from the command line itself.
+#[test]
+fn login_status_and_completion_scripts() {
+    let home = tempfile::tempdir().unwrap();
+    let said = |args: &[&str]| kelp(home.path()).args(args).output().unwrap();
+    let login = said(&["login", "status"]);
+    let auth = said(&["auth", "status"]);
+    assert_eq!(login.status.code(), Some(1));
+    assert_eq!(login.stdout, auth.stdout);
+    assert!(String::from_utf8_lossy(&login.stdout).starts_with("Not logged in."));
+    let bash = said(&["completion", "bash"]);
+    assert!(bash.status.success());
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(
+        script.contains("_kelp()") && script.contains("exec"),
+        "{script}"
+    );
+    let zsh = said(&["completion", "zsh"]);
+    assert!(String::from_utf8_lossy(&zsh.stdout).starts_with("#compdef kelp"));
+    for shell in ["fish", "elvish", "powershell"] {
+        let out = said(&["completion", shell]);
+        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
+    }
+    let wrong = said(&["completion", "tcsh"]);
+    assert_eq!(wrong.status.code(), Some(2));
+}

@@ -1388,3 +1388,36 @@ async fn a_web_search_shows_what_it_looked_for() {
         "{body}"
     );
 }
+
+/// Codex's verbs kelp does not serve, typed in a terminal: each is said in a line and exits 2,
+/// and none reaches the model as a prompt; `kelp -- WORD` still sends the word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_verbs_kelp_lacks_are_refused_never_sent() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    for verb in [
+        "apply",
+        "cloud",
+        "plugin",
+        "features",
+        "update",
+        "agents",
+        "remote-control",
+        "exec-server",
+        "queue",
+        "migrate-rollouts",
+    ] {
+        let mut pty = over_ssh(&fake, home.path(), &[verb, "--some-flag"], &[]);
+        assert_eq!(pty.wait_exit_code(WAIT), 2, "{verb}: {}", pty.screen());
+        let screen = pty.screen();
+        assert!(
+            screen.contains(&format!("`{verb}` is a Codex command kelp does not have")),
+            "{screen}"
+        );
+    }
+    assert!(fake.requests_to("/responses").is_empty());
+    fake.push_response(Reply::text("Applying what, exactly?"));
+    let pty = over_ssh(&fake, home.path(), &["--", "apply"], &[]);
+    pty.wait_for("Applying what, exactly?", WAIT);
+    assert_eq!(fake.requests_to("/responses").len(), 1);
+}
