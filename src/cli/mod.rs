@@ -180,6 +180,29 @@ enum Command {
     /// The command sandbox on this machine.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Copy a saved conversation into a new one and continue the copy in the client, as
+    /// Codex's `fork`: the one with ID (or an id prefix, or its name), or the newest of this
+    /// directory with --last.
+    Fork(ForkArgs),
+    /// Archive a saved conversation (by id, id prefix or name): it leaves `kelp sessions`,
+    /// `--continue` and the pickers until unarchived, and stays readable.
+    Archive {
+        #[arg(value_name = "ID|NAME")]
+        session: String,
+    },
+    /// Bring an archived conversation back among the saved ones.
+    Unarchive {
+        #[arg(value_name = "ID|NAME")]
+        session: String,
+    },
+    /// Delete a saved or archived conversation for good; asks first on a terminal.
+    Delete {
+        #[arg(value_name = "ID|NAME")]
+        session: String,
+        /// Delete without asking (for scripts).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Print the completion script of SHELL (bash, zsh, fish, elvish or powershell): for
     /// bash, `kelp completion bash > ~/.local/share/bash-completion/completions/kelp`.
     Completion {
@@ -265,6 +288,22 @@ struct ResumeArgs {
     #[arg(value_name = "ID", conflicts_with = "last")]
     id: Option<String>,
     /// The newest conversation of this directory (as `--continue`).
+    #[arg(long)]
+    last: bool,
+}
+
+#[derive(Debug, Args)]
+struct ForkArgs {
+    #[command(flatten)]
+    agent: AgentFlags,
+    /// The conversation's id, an id prefix, or its name.
+    #[arg(
+        value_name = "ID|NAME",
+        required_unless_present = "last",
+        conflicts_with = "last"
+    )]
+    session: Option<String>,
+    /// The newest conversation of this directory.
     #[arg(long)]
     last: bool,
 }
@@ -428,6 +467,7 @@ fn run_cli() -> ExitCode {
         Some(Command::AppServer(args)) => std::mem::take(&mut args.agent),
         Some(Command::Acp(args)) => std::mem::take(&mut args.agent),
         Some(Command::Resume(args)) => std::mem::take(&mut args.agent),
+        Some(Command::Fork(args)) => std::mem::take(&mut args.agent),
         Some(Command::Sessions(args)) => AgentFlags {
             cd: args.cd.take(),
             ..AgentFlags::default()
@@ -554,6 +594,26 @@ fn run_cli() -> ExitCode {
             };
             interactive(config, project_dir, start, warning_lines)
         }
+        Some(Command::Fork(args)) => {
+            let project_dir = match project_dir() {
+                Ok(dir) => dir,
+                Err(code) => return code,
+            };
+            let copy = match sessions_cmd::fork(&config, &project_dir, args.session.as_deref()) {
+                Ok(copy) => copy,
+                Err(code) => return code,
+            };
+            let start = Start {
+                session: Some(copy),
+                pick_session: false,
+                prompt: None,
+                images: Vec::new(),
+            };
+            interactive(config, project_dir, start, warning_lines)
+        }
+        Some(Command::Archive { session }) => sessions_cmd::archive(&config, &session),
+        Some(Command::Unarchive { session }) => sessions_cmd::unarchive(&config, &session),
+        Some(Command::Delete { session, yes }) => sessions_cmd::delete(&config, &session, yes),
         Some(Command::Login(LoginArgs {
             action: Some(LoginAction::Status),
             ..

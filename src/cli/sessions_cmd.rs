@@ -33,11 +33,20 @@ pub fn list(
     let filter = (!all).then_some(project_dir);
     let sessions =
         session::list_sessions(&config.state_dir, filter).take(limit.unwrap_or(usize::MAX));
-    let sessions = session::shelf::named(&config.state_dir, sessions);
+    let mut sessions = session::shelf::named(&config.state_dir, sessions);
+    // Every session: the archived ones too, after the others and marked.
+    let archived_from = sessions.len();
+    if all {
+        let archived = session::list_under(&session::shelf::archived_dir(&config.state_dir), None)
+            .take(limit.unwrap_or(usize::MAX).saturating_sub(archived_from));
+        sessions.extend(session::shelf::named(&config.state_dir, archived));
+    }
     let mut out = std::io::stdout().lock();
     if json {
-        for summary in sessions {
-            let line = kelp::terminal_text::json_without_c1(to_json(&summary).to_string());
+        for (at, summary) in sessions.iter().enumerate() {
+            let mut object = to_json(summary);
+            object["archived"] = serde_json::json!(at >= archived_from);
+            let line = kelp::terminal_text::json_without_c1(object.to_string());
             if writeln!(out, "{line}").is_err() {
                 break; // the reader went away (`| head`)
             }
@@ -49,7 +58,7 @@ pub fn list(
         super::say_err(&none_here(project_dir, all));
         return ExitCode::SUCCESS;
     }
-    let table = table(&rows, home().as_deref());
+    let table = table(&rows, archived_from, home().as_deref());
     let _ = out.write_all(kelp::terminal_text::printable_lines(&table).as_bytes());
     ExitCode::SUCCESS
 }
@@ -67,6 +76,153 @@ pub fn resolve(
         ResumeRequest::Id(id) => session::find(&config.state_dir, id)
             .map(|s| s.path)
             .map_err(|e| fail(exit::FAILURE, &e.to_string())),
+    }
+}
+
+/// Where a session a person names is looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shelf {
+    Saved,
+    Archived,
+}
+
+/// The session `wanted` names (an id, a prefix of one, or a name) on `shelf`, or the exit
+/// code after saying why not.
+fn named_session(config: &Config, wanted: &str, shelf: Shelf) -> Result<SessionSummary, ExitCode> {
+    let root = match shelf {
+        Shelf::Saved => session::sessions_dir(&config.state_dir),
+        Shelf::Archived => session::shelf::archived_dir(&config.state_dir),
+    };
+    session::shelf::find_by_id_or_name(&config.state_dir, &root, wanted).map_err(|e| {
+        let hint = match shelf {
+            Shelf::Saved => "`kelp sessions --all` lists them",
+            Shelf::Archived => "`kelp sessions --all` lists them, the archived ones marked",
+        };
+        fail(exit::FAILURE, &format!("{e} ({hint})"))
+    })
+}
+
+/// A session as a person recognises it: its name or first prompt, and its short id.
+fn called(session: &SessionSummary) -> String {
+    let short = &session.id.to_string()[..8];
+    match session.title() {
+        Some(title) => {
+            let title: String = title.chars().take(60).collect();
+            format!(
+                "“{}” ({short})",
+                kelp::terminal_text::printable_lines(&title).trim_end()
+            )
+        }
+        None => short.to_string(),
+    }
+}
+
+/// `kelp fork ID|NAME` or `kelp fork --last`: copies the conversation into a new one and
+/// returns the copy's file, for the client to open.
+pub fn fork(
+    config: &Config,
+    project_dir: &Path,
+    wanted: Option<&str>,
+) -> Result<PathBuf, ExitCode> {
+    let source = match wanted {
+        Some(wanted) => named_session(config, wanted, Shelf::Saved)?,
+        None => session::latest_for(&config.state_dir, project_dir)
+            .ok_or_else(|| fail(exit::FAILURE, &none_here(project_dir, false)))?,
+    };
+    let source = session::shelf::named(&config.state_dir, [source])
+        .pop()
+        .expect("one session in, one out");
+    let copy = session::shelf::fork(&config.state_dir, &source, None)
+        .map_err(|e| fail(exit::FAILURE, &e.to_string()))?;
+    super::say_err(&format!(
+        "kelp: forked {} into a new conversation",
+        called(&source)
+    ));
+    Ok(copy)
+}
+
+/// `kelp archive ID|NAME`.
+pub fn archive(config: &Config, wanted: &str) -> ExitCode {
+    let found = match named_session(config, wanted, Shelf::Saved) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let found = session::shelf::named(&config.state_dir, [found])
+        .pop()
+        .expect("one");
+    match session::shelf::archive(&config.state_dir, &found) {
+        Ok(_) => {
+            println!(
+                "Archived {}: it leaves the lists until `kelp unarchive {}`.",
+                called(&found),
+                &found.id.to_string()[..8]
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(exit::FAILURE, &e.to_string()),
+    }
+}
+
+/// `kelp unarchive ID|NAME`.
+pub fn unarchive(config: &Config, wanted: &str) -> ExitCode {
+    let found = match named_session(config, wanted, Shelf::Archived) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    match session::shelf::unarchive(&config.state_dir, &found.id.to_string()) {
+        Ok(back) => {
+            let back = session::shelf::named(&config.state_dir, [back])
+                .pop()
+                .expect("one");
+            println!("Unarchived {}: it is back in the lists.", called(&back));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(exit::FAILURE, &e.to_string()),
+    }
+}
+
+/// `kelp delete ID|NAME [--yes]`: asks on a terminal unless `yes`; refuses to go unasked
+/// anywhere else.
+pub fn delete(config: &Config, wanted: &str, yes: bool) -> ExitCode {
+    use std::io::IsTerminal;
+    let found = match named_session(config, wanted, Shelf::Saved)
+        .or_else(|_| named_session(config, wanted, Shelf::Archived))
+    {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let found = session::shelf::named(&config.state_dir, [found])
+        .pop()
+        .expect("one");
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return fail(
+                exit::USAGE,
+                &format!(
+                    "kelp delete asks before it deletes {}: answer on a terminal, or give --yes",
+                    called(&found)
+                ),
+            );
+        }
+        eprint!(
+            "Delete {} for good? Its history cannot come back. [y/N] ",
+            called(&found)
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err()
+            || !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+        {
+            eprintln!("Nothing deleted.");
+            return ExitCode::from(exit::FAILURE);
+        }
+    }
+    match session::shelf::delete(&config.state_dir, &found.id.to_string()) {
+        Ok(_) => {
+            println!("Deleted {}.", called(&found));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(exit::FAILURE, &e.to_string()),
     }
 }
 
@@ -101,15 +257,20 @@ fn to_json(s: &SessionSummary) -> serde_json::Value {
 }
 
 /// A plain table, columns padded to their widest cell; the prompt last, cut to fit a line.
-fn table(rows: &[SessionSummary], home: Option<&Path>) -> String {
+/// The rows from `archived_from` on are archived sessions, marked so.
+fn table(rows: &[SessionSummary], archived_from: usize, home: Option<&Path>) -> String {
     let now = Utc::now();
     let cells: Vec<[String; 5]> = rows
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(at, s)| {
             let prompt = s.title().unwrap_or("");
             let mut cut: String = prompt.chars().take(PROMPT_CHARS).collect();
             if cut.len() < prompt.len() {
                 cut.push('…');
+            }
+            if at >= archived_from {
+                cut.insert_str(0, "(archived) ");
             }
             [
                 s.id.to_string()[..8].to_string(),

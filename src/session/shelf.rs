@@ -59,6 +59,40 @@ pub fn archive(state_dir: &Path, session: &SessionSummary) -> Result<PathBuf, Se
     )
 }
 
+/// The session a person names under `root` (the saved or the archived ones): by its id or a
+/// prefix of it, else by the name it was given (`kelp archive "parser fix"`). A name two
+/// sessions share is ambiguous, as a short prefix is.
+pub fn find_by_id_or_name(
+    state_dir: &Path,
+    root: &Path,
+    wanted: &str,
+) -> Result<SessionSummary, SessionError> {
+    match super::list::find_under(root, wanted) {
+        Err(SessionError::NoMatch(_)) => {}
+        found => return found,
+    }
+    let wanted = wanted.trim();
+    let ids: Vec<Uuid> = names(state_dir)
+        .into_iter()
+        .filter(|(_, name)| name == wanted)
+        .map(|(id, _)| id)
+        .collect();
+    let mut found = ids
+        .iter()
+        .filter_map(|id| super::list::find_under(root, &id.to_string()).ok());
+    match (found.next(), found.next()) {
+        (Some(_), Some(_)) => Err(SessionError::Ambiguous {
+            id: wanted.to_string(),
+            count: ids.len(),
+        }),
+        (Some(mut one), None) => {
+            one.name = Some(wanted.to_string());
+            Ok(one)
+        }
+        (None, _) => Err(SessionError::NoMatch(wanted.to_string())),
+    }
+}
+
 /// Deletes the session whose id is `id`, saved or archived: its file goes for good.
 pub fn delete(state_dir: &Path, id: &str) -> Result<PathBuf, SessionError> {
     if uuid::Uuid::try_parse(id.trim()).is_err() {

@@ -465,3 +465,104 @@ fn what_sessions_prints_from_files_and_folders_reaches_no_terminal_raw() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `kelp fork`, `archive`, `unarchive` and `delete`, by id prefix or by name: a fork opens the
+/// client on a new conversation that says where it came from; an archived conversation
+/// leaves the list and `--continue` until unarchived, and `--all` shows it marked; delete
+/// asks on a terminal, refuses to go unasked elsewhere, and `--yes` is for scripts.
+#[test]
+fn sessions_are_forked_archived_unarchived_and_deleted_from_the_command_line() {
+    let w = world();
+    let home = w.home.path();
+    let (fix, _) = save(home, &w.project, "fix the parser", 2);
+    let (docs, docs_path) = save(home, &w.project, "write the docs", 1);
+    let state = home.join(".local/state/kelp");
+    kelp::session::shelf::set_name(&state, docs, "docs day").unwrap();
+    let run = |args: &[&str]| {
+        kelp(home)
+            .current_dir(&w.project)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let listed = |args: &[&str]| String::from_utf8_lossy(&run(args).stdout).to_string();
+
+    // A fork by name: the client opens on the copy, a new conversation beside the source.
+    resumes_in_the_tui(home, &["fork", "docs day"], "write the docs");
+    let all: Vec<Value> = listed(&["sessions", "--json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(docs_path.exists(), "the source stays");
+
+    // Archived by id prefix: gone from the list and from --continue's choice, marked in --all.
+    let short = &fix.to_string()[..8];
+    let out = run(&["archive", short]);
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Archived “fix the parser”"),
+        "{}",
+        shown(&out)
+    );
+    assert!(!listed(&["sessions"]).contains("fix the parser"));
+    let every = listed(&["sessions", "--all"]);
+    assert!(every.contains("(archived) fix the parser"), "{every}");
+    let out = run(&["archive", short]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "already archived: {}",
+        shown(&out)
+    );
+    let out = run(&["unarchive", short]);
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(listed(&["sessions"]).contains("fix the parser"));
+
+    // Delete: not unasked without a terminal; --yes deletes, by name.
+    let out = run(&["delete", "docs day"]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("give --yes"),
+        "{}",
+        shown(&out)
+    );
+    assert!(docs_path.exists());
+    let out = run(&["delete", "docs day", "--yes"]);
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(!docs_path.exists());
+    let out = run(&["delete", "no such thing", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no session matches"),
+        "{}",
+        shown(&out)
+    );
+}
+
+/// On a terminal `kelp delete` asks, and anything but yes keeps the conversation.
+#[test]
+fn delete_asks_on_a_terminal() {
+    let w = world();
+    let home = w.home.path();
+    let (id, path) = save(home, &w.project, "keep me", 0);
+    let short = id.to_string()[..8].to_string();
+    for (answer, kept) in [("n\r", true), ("y\r", false)] {
+        let mut pty = crate::pty::Pty::spawn(
+            Path::new(env!("CARGO_BIN_EXE_kelp")),
+            &["delete", &short],
+            home,
+            &[],
+            100,
+            10,
+        );
+        pty.wait_for(
+            "for good? Its history cannot come back. [y/N]",
+            std::time::Duration::from_secs(10),
+        );
+        pty.send(answer);
+        let code = pty.wait_exit_code(std::time::Duration::from_secs(10));
+        assert_eq!(path.exists(), kept, "{answer:?}: {}", pty.screen());
+        assert_eq!(code, if kept { 1 } else { 0 });
+    }
+}
