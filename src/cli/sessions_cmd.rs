@@ -102,6 +102,14 @@ fn named_session(config: &Config, wanted: &str, shelf: Shelf) -> Result<SessionS
     })
 }
 
+/// `session` with the name it was given, if any.
+fn with_name(config: &Config, mut session: SessionSummary) -> SessionSummary {
+    session.name = session::shelf::names(&config.state_dir)
+        .remove(&session.id)
+        .or(session.name);
+    session
+}
+
 /// A session as a person recognises it: its name or first prompt, and its short id.
 fn called(session: &SessionSummary) -> String {
     let short = &session.id.to_string()[..8];
@@ -129,9 +137,7 @@ pub fn fork(
         None => session::latest_for(&config.state_dir, project_dir)
             .ok_or_else(|| fail(exit::FAILURE, &none_here(project_dir, false)))?,
     };
-    let source = session::shelf::named(&config.state_dir, [source])
-        .pop()
-        .expect("one session in, one out");
+    let source = with_name(config, source);
     let copy = session::shelf::fork(&config.state_dir, &source, None)
         .map_err(|e| fail(exit::FAILURE, &e.to_string()))?;
     super::say_err(&format!(
@@ -147,9 +153,7 @@ pub fn archive(config: &Config, wanted: &str) -> ExitCode {
         Ok(found) => found,
         Err(code) => return code,
     };
-    let found = session::shelf::named(&config.state_dir, [found])
-        .pop()
-        .expect("one");
+    let found = with_name(config, found);
     match session::shelf::archive(&config.state_dir, &found) {
         Ok(_) => {
             println!(
@@ -171,9 +175,7 @@ pub fn unarchive(config: &Config, wanted: &str) -> ExitCode {
     };
     match session::shelf::unarchive(&config.state_dir, &found.id.to_string()) {
         Ok(back) => {
-            let back = session::shelf::named(&config.state_dir, [back])
-                .pop()
-                .expect("one");
+            let back = with_name(config, back);
             println!("Unarchived {}: it is back in the lists.", called(&back));
             ExitCode::SUCCESS
         }
@@ -191,9 +193,7 @@ pub fn delete(config: &Config, wanted: &str, yes: bool) -> ExitCode {
         Ok(found) => found,
         Err(code) => return code,
     };
-    let found = session::shelf::named(&config.state_dir, [found])
-        .pop()
-        .expect("one");
+    let found = with_name(config, found);
     if !yes {
         if !std::io::stdin().is_terminal() {
             return fail(
