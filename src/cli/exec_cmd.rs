@@ -219,7 +219,13 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
             );
         }
     };
-    let driven = run_cmd::drive(config, options, submission, resumed, printer.as_mut());
+    let driven = run_cmd::drive(
+        config,
+        options,
+        kelp::agent::protocol::Op::Submit(submission),
+        resumed,
+        printer.as_mut(),
+    );
     if let Some(held) = &last_message {
         let last = printer.last_message().unwrap_or_default();
         if last.is_empty() {

@@ -180,6 +180,10 @@ enum Command {
     /// The command sandbox on this machine.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Review code changes without the client, as Codex's `review`: the working tree's changes
+    /// (the default), the branch against --base BRANCH, one --commit SHA, or your own
+    /// instructions; the findings go to stdout (--json: exec's events).
+    Review(run_cmd::ReviewArgs),
     /// Copy a saved conversation into a new one and continue the copy in the client, as
     /// Codex's `fork`: the one with ID (or an id prefix, or its name), or the newest of this
     /// directory with --last.
@@ -468,6 +472,7 @@ fn run_cli() -> ExitCode {
         Some(Command::Acp(args)) => std::mem::take(&mut args.agent),
         Some(Command::Resume(args)) => std::mem::take(&mut args.agent),
         Some(Command::Fork(args)) => std::mem::take(&mut args.agent),
+        Some(Command::Review(args)) => std::mem::take(&mut args.agent),
         Some(Command::Sessions(args)) => AgentFlags {
             cd: args.cd.take(),
             ..AgentFlags::default()
@@ -611,6 +616,10 @@ fn run_cli() -> ExitCode {
             };
             interactive(config, project_dir, start, warning_lines)
         }
+        Some(Command::Review(args)) => match project_dir() {
+            Ok(dir) => run_cmd::review(&config, &dir, args),
+            Err(code) => code,
+        },
         Some(Command::Archive { session }) => sessions_cmd::archive(&config, &session),
         Some(Command::Unarchive { session }) => sessions_cmd::unarchive(&config, &session),
         Some(Command::Delete { session, yes }) => sessions_cmd::delete(&config, &session, yes),

@@ -79,7 +79,7 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
     let driven = drive(
         config,
         options,
-        Submission::text(text),
+        Op::Submit(Submission::text(text)),
         resumed,
         printer.as_mut(),
     );
@@ -169,12 +169,68 @@ impl Driven {
     }
 }
 
-/// Runs one turn of `submission` on the core `options` open (nobody there to approve: what
+/// What `kelp review` was asked to review.
+#[derive(Debug, clap::Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub(super) agent: super::AgentFlags,
+    /// Print exec's JSON events, one per line, instead of the findings' text.
+    #[arg(long)]
+    json: bool,
+    /// The working tree's changes: staged, unstaged and untracked (the default).
+    #[arg(long, conflicts_with_all = ["base", "commit"])]
+    uncommitted: bool,
+    /// The current branch's changes against BRANCH.
+    #[arg(long, value_name = "BRANCH", conflicts_with = "commit")]
+    base: Option<String>,
+    /// One commit's changes.
+    #[arg(long, value_name = "SHA")]
+    commit: Option<String>,
+    /// The reviewer's own instructions instead of a target (`kelp review "check the locking"`).
+    #[arg(value_name = "INSTRUCTIONS", conflicts_with_all = ["uncommitted", "base", "commit"])]
+    instructions: Option<String>,
+}
+
+/// Runs `kelp review`: the review turn without the client, its findings on stdout.
+pub fn review(config: &Config, project_dir: &Path, args: ReviewArgs) -> ExitCode {
+    use kelp::agent::review::ReviewTarget;
+    let target = match (&args.base, &args.commit, &args.instructions) {
+        (Some(branch), _, _) => ReviewTarget::base_branch(branch),
+        (_, Some(sha), _) => ReviewTarget::commit(sha, None),
+        (_, _, Some(words)) if !words.trim().is_empty() => {
+            Ok(ReviewTarget::Custom(words.trim().to_string()))
+        }
+        _ => Ok(ReviewTarget::Uncommitted),
+    };
+    let target = match target {
+        Ok(target) => target,
+        Err(why) => return fail(exit::USAGE, &why),
+    };
+    let mut printer: Box<dyn Printer> = if args.json {
+        Box::new(super::exec_cmd::JsonLines::new(project_dir, false))
+    } else {
+        Box::new(TextPrinter::default())
+    };
+    let first = Op::Review {
+        target,
+        turn_id: None,
+    };
+    drive(
+        config,
+        CoreOptions::new(project_dir),
+        first,
+        false,
+        printer.as_mut(),
+    )
+    .exit_code()
+}
+
+/// Runs one turn of `first` (a prompt, a review) on the core `options` open (nobody there to approve: what
 /// would ask is denied, and the model told how to rerun), showing its events with `printer`.
 pub(super) fn drive(
     config: &Config,
     mut options: CoreOptions,
-    submission: Submission,
+    first: Op,
     resumed: bool,
     printer: &mut dyn Printer,
 ) -> Driven {
@@ -211,7 +267,7 @@ pub(super) fn drive(
                 kelp::task::stop_requested().await;
                 let _ = interrupt.send(Op::Interrupt);
             });
-            let _ = core.ops.send(Op::Submit(submission));
+            let _ = core.ops.send(first);
             let mut printed = Ok(());
             let mut outcome = None;
             while let Some(event) = core.events.recv().await {

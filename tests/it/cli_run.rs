@@ -544,3 +544,71 @@ async fn a_flood_of_output_keeps_kelp_small() {
         );
     }
 }
+
+/// `kelp review`, as Codex's: the review turn without the client, its target from the flags
+/// (the working tree by default), the findings on stdout, exec's events with `--json`; a
+/// revision git would take for an option is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_runs_without_the_client_and_prints_the_findings() {
+    let fake = FakeOpenAi::start().await;
+    let project = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=k", "-c", "user.email=k@e"])
+            .args(args)
+            .current_dir(project.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", shown(&out));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(project.path().join("a.txt"), "one\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "first"]);
+    std::fs::write(project.path().join("a.txt"), "two\n").unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (&[], "Review the current code changes"),
+        (&["--commit", "HEAD"], "introduced by commit HEAD"),
+        (
+            &["check the error handling only"],
+            "check the error handling only",
+        ),
+    ];
+    for (args, asked) in cases {
+        fake.push_response(Reply::text("No problems found."));
+        let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+        cmd.current_dir(project.path()).arg("review").args(args);
+        let out = output(cmd).await;
+        assert!(out.status.success(), "{args:?}: {}", shown(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("No problems found."),
+            "{}",
+            shown(&out)
+        );
+        let request = fake.requests_to("/responses").pop().unwrap();
+        assert!(request.body.contains(asked), "{args:?}: {}", request.body);
+    }
+    fake.push_response(Reply::text("One finding."));
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.current_dir(project.path())
+        .args(["review", "--json", "--base", "main"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.first().unwrap()["type"], "thread.started");
+    assert_eq!(lines.last().unwrap()["type"], "turn.completed");
+    assert!(
+        lines.iter().any(|e| e["item"]["text"] == "One finding."),
+        "{lines:?}"
+    );
+    let sent = fake.requests_to("/responses").len();
+    let (_home, mut cmd) = kelp_for(&fake, Login::ApiKey);
+    cmd.current_dir(project.path())
+        .args(["review", "--base", "--upload-pack=evil"]);
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert_eq!(fake.requests_to("/responses").len(), sent);
+}
