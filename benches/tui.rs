@@ -53,6 +53,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
         tx,
         InitialState {
             provider: None,
+            settings_from: Vec::new(),
             auth: Some(AuthSummary::ApiKey {
                 masked: "sk-…abcd".into(),
             }),

@@ -86,6 +86,93 @@ pub struct FileSettings {
     pub projects: Vec<(PathBuf, bool)>,
 }
 
+impl FileSettings {
+    /// These settings laid over those of a file read below this one (`lower`: Codex's): each
+    /// value this file sets wins, and the tables (MCP servers, model providers, projects' trust)
+    /// are joined, this file's entry winning by name. What commands may not see is this
+    /// file's alone (Codex's has no such settings).
+    pub fn over(self, lower: FileSettings) -> FileSettings {
+        let mut mcp_servers = self.mcp_servers;
+        for server in lower.mcp_servers {
+            if !mcp_servers.iter().any(|known| known.name == server.name) {
+                mcp_servers.push(server);
+            }
+        }
+        let mut model_providers = self.model_providers;
+        for provider in lower.model_providers {
+            if !model_providers.iter().any(|known| known.id == provider.id) {
+                model_providers.push(provider);
+            }
+        }
+        let mut projects = self.projects;
+        for (dir, trusted) in lower.projects {
+            if !projects.iter().any(|(known, _)| *known == dir) {
+                projects.push((dir, trusted));
+            }
+        }
+        FileSettings {
+            model: self.model.or(lower.model),
+            reasoning_effort: self.reasoning_effort.or(lower.reasoning_effort),
+            approval: self.approval.or(lower.approval),
+            sandbox: self.sandbox.or(lower.sandbox),
+            network: self.network.or(lower.network),
+            mouse: self.mouse.or(lower.mouse),
+            theme: self.theme.or(lower.theme),
+            notifications: self.notifications.or(lower.notifications),
+            context_window: self.context_window.or(lower.context_window),
+            auth_issuer: self.auth_issuer.or(lower.auth_issuer),
+            codex_base_url: self.codex_base_url.or(lower.codex_base_url),
+            openai_base_url: self.openai_base_url.or(lower.openai_base_url),
+            callback_port: self.callback_port.or(lower.callback_port),
+            auth_file: self.auth_file.or(lower.auth_file),
+            mcp_servers,
+            model_provider: self.model_provider.or(lower.model_provider),
+            model_providers,
+            web_search: self.web_search.or(lower.web_search),
+            secrets: self.secrets,
+            projects,
+        }
+    }
+
+    /// The settings both kelp and Codex have that this file sets, under the names it uses
+    /// (`dialect`'s).
+    pub fn shared_keys(&self, dialect: Dialect) -> Vec<&'static str> {
+        let codex = dialect == Dialect::Codex;
+        [
+            (self.model.is_some(), "model", "model"),
+            (
+                self.reasoning_effort.is_some(),
+                "reasoning_effort",
+                "model_reasoning_effort",
+            ),
+            (self.approval.is_some(), "approval", "approval_policy"),
+            (self.sandbox.is_some(), "sandbox", "sandbox_mode"),
+            (
+                self.network.is_some(),
+                "network",
+                "sandbox_workspace_write.network_access",
+            ),
+            (
+                self.model_provider.is_some(),
+                "model_provider",
+                "model_provider",
+            ),
+            (self.web_search.is_some(), "web_search", "web_search"),
+            (!self.mcp_servers.is_empty(), "mcp_servers", "mcp_servers"),
+            (
+                !self.model_providers.is_empty(),
+                "model_providers",
+                "model_providers",
+            ),
+            (!self.projects.is_empty(), "projects", "projects"),
+        ]
+        .into_iter()
+        .filter(|(set, _, _)| *set)
+        .map(|(_, kelp, codex_name)| if codex { codex_name } else { kelp })
+        .collect()
+    }
+}
+
 /// The config's say over what commands may not see: `hide_paths` and `keep_paths` (files and
 /// folders, added to or taken from the credential stores hidden by default), `env_drop` and
 /// `env_keep` (variable names, `*` matching any run of characters, added to or taken from the
@@ -133,9 +220,47 @@ pub fn read(path: &Path) -> Result<Option<String>, ConfigWarning> {
     }
 }
 
+/// Whose config file a text is: kelp's own, or Codex's, read for the settings both have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Kelp,
+    Codex,
+}
+
+/// The kelp key a key of Codex's config file is read as; `None` for Codex's own settings,
+/// which kelp leaves alone (without a warning: they are not mistakes).
+fn codex_key(key: &str) -> Option<&str> {
+    Some(match key {
+        "model_reasoning_effort" => "reasoning_effort",
+        "approval_policy" => "approval",
+        "sandbox_mode" => "sandbox",
+        "model"
+        | "mcp_servers"
+        | "model_provider"
+        | "model_providers"
+        | "projects"
+        | "web_search"
+        | "profile"
+        | "profiles"
+        | "sandbox_workspace_write" => key,
+        _ => return None,
+    })
+}
+
 /// Parses the file's `text` (read from `path`, named in warnings). `home` expands a leading
 /// `~/` in `auth_file`.
 pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec<ConfigWarning>) {
+    parse_as(Dialect::Kelp, path, text, home)
+}
+
+/// [`parse`] of kelp's file, or of Codex's (`dialect`): its keys are read under kelp's names
+/// and its other settings skipped.
+pub fn parse_as(
+    dialect: Dialect,
+    path: &Path,
+    text: &str,
+    home: Option<&Path>,
+) -> (FileSettings, Vec<ConfigWarning>) {
     let mut settings = FileSettings::default();
     let mut warnings = Vec::new();
     // The parsed document keeps where each value is, for the warnings about MCP servers.
@@ -146,10 +271,17 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
             return (settings, warnings);
         }
     };
-    for (key, item) in doc.iter() {
+    for (written, item) in doc.iter() {
+        let key = match dialect {
+            Dialect::Kelp => written,
+            Dialect::Codex => match codex_key(written) {
+                Some(key) => key,
+                None => continue,
+            },
+        };
         let (line, column) = line_column(
             text,
-            doc.key(key)
+            doc.key(written)
                 .and_then(|k| k.span())
                 .map_or(0, |span| span.start),
         );
@@ -158,7 +290,7 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 path: path.to_path_buf(),
                 line,
                 column,
-                key: key.to_string(),
+                key: written.to_string(),
                 reason: reason.to_string(),
             })
         };
@@ -297,6 +429,14 @@ pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec
                 let (providers, mut found) = super::providers::parse(path, text, item);
                 settings.model_providers = providers;
                 warnings.append(&mut found);
+            }
+            // Codex's `[sandbox_workspace_write] network_access`.
+            "sandbox_workspace_write" if dialect == Dialect::Codex => {
+                match item.get("network_access").map(|v| v.as_bool()) {
+                    Some(Some(on)) => settings.network = Some(on),
+                    Some(None) => bad("network_access must be true or false"),
+                    None => {}
+                }
             }
             "web_search" => match string.map(str::parse::<modes::WebSearch>) {
                 Some(Ok(mode)) => settings.web_search = Some(mode),

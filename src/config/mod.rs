@@ -115,6 +115,9 @@ pub struct Config {
     pub model_provider: ModelProvider,
     /// Every provider there is: the built-in ones, then the config's.
     pub model_providers: Vec<ModelProvider>,
+    /// The config files read and the settings kelp and Codex share that each set (under the
+    /// file's own names), kelp's first.
+    pub settings_from: Vec<(PathBuf, Vec<&'static str>)>,
     /// Whether the model may search the web, and how, when a flag, `-c` or the file says
     /// (see [`Config::web_search_for`]).
     pub web_search: Option<WebSearch>,
@@ -147,15 +150,28 @@ impl Config {
         let config_dir = Dirs::from_lookup(&lookup)?.config_dir;
         let path = config_dir.join(file::FILE_NAME);
         let sandbox_from_env = lookup("KELP_SANDBOX").is_some_and(|v| !v.is_empty());
-        let (mut config, mut warnings) = match file::read(&path) {
-            Ok(Some(text)) => Self::from_sources(lookup, Some((&path, &text)), overrides)?,
-            Ok(None) => Self::from_sources(lookup, None, overrides)?,
+        let mut unread = Vec::new();
+        let mut read = |path: &Path| match file::read(path) {
+            Ok(text) => text,
             Err(warning) => {
-                let (config, mut warnings) = Self::from_sources(lookup, None, overrides)?;
-                warnings.insert(0, warning);
-                (config, warnings)
+                unread.push(warning);
+                None
             }
         };
+        let kelp_text = read(&path);
+        // Codex's file, below kelp's, for the settings both have; kelp never writes it.
+        let codex_path = codex_config_file(&lookup);
+        let codex_text = codex_path.as_deref().and_then(&mut read);
+        let codex = codex_path.as_deref().zip(codex_text.as_deref());
+        let (config, mut warnings) = Self::from_files(
+            lookup,
+            kelp_text.as_deref().map(|text| (path.as_path(), text)),
+            codex,
+            overrides,
+        )?;
+        let mut config = config;
+        unread.append(&mut warnings);
+        let mut warnings = unread;
         // A file that did not load may have asked for a stricter sandbox than the default: a
         // broken file never loosens what commands may do.
         let unloaded = warnings.iter().any(|w| {
@@ -175,20 +191,48 @@ impl Config {
         file: Option<(&Path, &str)>,
         overrides: &Overrides,
     ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        Self::from_files(lookup, file, None, overrides)
+    }
+
+    /// [`Config::from_sources`] with Codex's config file (`codex`: its path and text) read
+    /// below kelp's, for the settings both have.
+    pub fn from_files(
+        lookup: impl Fn(&str) -> Option<OsString>,
+        file: Option<(&Path, &str)>,
+        codex: Option<(&Path, &str)>,
+        overrides: &Overrides,
+    ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
         let text = |name: &str| {
             lookup(name)
                 .map(|v| v.to_string_lossy().trim().to_string())
                 .filter(|v| !v.is_empty())
         };
         let dirs = Dirs::from_lookup(&lookup)?;
-        // The profile in force is laid over the file's top level first.
+        // The profile in force is laid over each file's top level first; a profile asked for
+        // may be in either file.
         let profile = overrides.profile.clone().or_else(|| text("KELP_PROFILE"));
+        let codex_profiled =
+            codex.map(|(_, body)| overrides::with_profile(body, profile.as_deref()));
+        let codex_has_it = matches!(codex_profiled, Some(Ok(Some(_))));
         let profiled =
-            overrides::with_profile(file.map_or("", |(_, body)| body), profile.as_deref())
-                .map_err(|reason| ConfigError::BadValue {
-                    var: "--profile",
-                    reason,
-                })?;
+            match overrides::with_profile(file.map_or("", |(_, body)| body), profile.as_deref()) {
+                Err(_) if codex_has_it => Ok(None),
+                other => other,
+            }
+            .map_err(|reason| ConfigError::BadValue {
+                var: "--profile",
+                reason,
+            })?;
+        let codex_text = match (&codex_profiled, codex) {
+            (Some(Ok(Some(text))), Some((path, _))) => Some((path, text.as_str())),
+            (_, codex) => codex,
+        };
+        let (from_codex, mut codex_warnings) = match codex_text {
+            Some((path, body)) => {
+                file::parse_as(file::Dialect::Codex, path, body, dirs.home.as_deref())
+            }
+            None => Default::default(),
+        };
         let file = match (&profiled, file) {
             (Some(text), Some((path, _))) => Some((path, text.as_str())),
             (_, file) => file,
@@ -200,10 +244,24 @@ impl Config {
             (Some(text), None) => Some((Path::new("-c"), text.as_str())),
             (None, file) => file,
         };
-        let (from_file, warnings) = match file {
+        let (from_file, mut warnings) = match file {
             Some((path, body)) => file::parse(path, body, dirs.home.as_deref()),
             None => Default::default(),
         };
+        warnings.append(&mut codex_warnings);
+        let mut settings_from = Vec::new();
+        for (source, settings, dialect) in [
+            (file, &from_file, file::Dialect::Kelp),
+            (codex, &from_codex, file::Dialect::Codex),
+        ] {
+            if let Some((path, _)) = source {
+                let keys = settings.shared_keys(dialect);
+                if !keys.is_empty() {
+                    settings_from.push((path.to_path_buf(), keys));
+                }
+            }
+        }
+        let from_file = from_file.over(from_codex);
 
         let endpoint =
             |var: &'static str, file_value: Option<String>, default: &str| match text(var) {
@@ -355,6 +413,7 @@ impl Config {
             mcp_servers: from_file.mcp_servers,
             model_provider,
             model_providers,
+            settings_from,
             web_search,
             secrets: from_file.secrets,
             writable_roots: overrides.writable_roots.clone(),
@@ -389,6 +448,7 @@ impl Config {
             mcp_servers: Vec::new(),
             model_provider: ModelProvider::openai(),
             model_providers: providers::built_in(),
+            settings_from: Vec::new(),
             web_search: None,
             secrets: file::SecretRules::default(),
             writable_roots: Vec::new(),
@@ -450,6 +510,18 @@ impl Config {
             (ApprovalMode::Ask, Some(SandboxMode::ReadOnly))
         }
     }
+}
+
+/// Codex's config file: `$CODEX_HOME/config.toml`, else `~/.codex/config.toml`.
+fn codex_config_file(lookup: &impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let dir = match lookup("CODEX_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+    {
+        Some(dir) if dir.is_absolute() => dir,
+        _ => PathBuf::from(lookup("HOME").filter(|v| !v.is_empty())?).join(".codex"),
+    };
+    Some(dir.join("config.toml"))
 }
 
 /// Where the trust of `project_dir` is kept: the root of the git repository it is in (the

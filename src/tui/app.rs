@@ -34,6 +34,8 @@ use crate::tui::wrap::draw_line;
 pub struct InitialState {
     /// The model provider, when it is not the built-in `openai`.
     pub provider: Option<super::status::ProviderShown>,
+    /// The config files read and the shared settings each set.
+    pub settings_from: Vec<(PathBuf, Vec<&'static str>)>,
     /// The login, if one is stored (or `OPENAI_API_KEY` is set).
     pub auth: Option<AuthSummary>,
     /// The model requests will use.
@@ -146,6 +148,7 @@ impl App {
             overlay: None,
             status: Status {
                 provider: initial.provider,
+                settings_from: initial.settings_from,
                 auth: initial.auth,
                 model: initial.model,
                 effort: initial.effort,

@@ -573,6 +573,7 @@ mod tests {
         let (ops, sent) = unbounded_channel();
         let initial = InitialState {
             provider: None,
+            settings_from: Vec::new(),
             auth: Some(AuthSummary::ApiKey {
                 masked: "sk-…abcd".into(),
             }),

@@ -124,6 +124,7 @@ impl InitialState {
             SandboxShown::Policy(Box::new(SandboxPolicy::for_project(config, &project_dir)));
         Self {
             provider: status::ProviderShown::of(&config.model_provider),
+            settings_from: config.settings_from.clone(),
             auth: facts.auth,
             model: facts.model,
             effort: crate::agent::conversation::parse_effort(config.reasoning_effort.as_deref()),

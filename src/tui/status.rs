@@ -55,6 +55,8 @@ impl From<&str> for SandboxShown {
 pub struct Status {
     /// The model provider, when it is not the built-in `openai`.
     pub provider: Option<ProviderShown>,
+    /// The config files read and the shared settings each set (kelp's, then Codex's).
+    pub settings_from: Vec<(PathBuf, Vec<&'static str>)>,
     pub auth: Option<AuthSummary>,
     pub model: String,
     pub effort: crate::llm::ReasoningEffort,
@@ -206,6 +208,14 @@ impl Status {
             "\nSession:   {}",
             session.unwrap_or("none yet (the first prompt starts one)")
         ));
+        if !self.settings_from.is_empty() {
+            let files: Vec<String> = self
+                .settings_from
+                .iter()
+                .map(|(path, keys)| format!("{} ({})", display_path(path), keys.join(", ")))
+                .collect();
+            text.push_str(&format!("\nSettings:  {}", files.join("; ")));
+        }
         if !self.command_rules.is_empty() {
             let rules: Vec<String> = self
                 .command_rules

@@ -322,3 +322,123 @@ fn a_file_that_does_not_load_never_loosens_the_sandbox() {
     let (config, _) = Config::load_with(env(&with_env), &Overrides::default()).unwrap();
     assert_eq!(config.sandbox, SandboxMode::WorkspaceWrite);
 }
+
+/// Codex's `config.toml` is read below kelp's, for the settings both have: kelp's file wins
+/// key by key, tables are joined, Codex's own settings are left alone without a word, a
+/// profile may live in either file, and what is wrong in Codex's file names Codex's file.
+#[test]
+fn codexs_config_is_read_below_kelps_and_named_where_it_is_wrong() {
+    let home = tempfile::tempdir().unwrap();
+    let codex_home = home.path().join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    let codex_file = codex_home.join("config.toml");
+    std::fs::write(
+        &codex_file,
+        r#"
+model = "codex-model"
+model_reasoning_effort = "High"
+approval_policy = "never"
+sandbox_mode = "read-only"
+notify = ["notify-send"]
+web_search = "live"
+
+[sandbox_workspace_write]
+network_access = true
+
+[tui]
+theme = "whatever"
+
+[mcp_servers.docs]
+command = "docs-mcp"
+
+[mcp_servers.shared]
+command = "codex-shared"
+
+[model_providers.gateway]
+name = "Gateway"
+base_url = "http://127.0.0.1:9/v1"
+
+[projects."/work/app"]
+trust_level = "trusted"
+
+[profiles.deep]
+model_reasoning_effort = "xhigh"
+sandbox_mode = "nonsense"
+"#,
+    )
+    .unwrap();
+    let kelp_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&kelp_dir).unwrap();
+    let kelp_file = kelp_dir.join("config.toml");
+    std::fs::write(
+        &kelp_file,
+        "model = \"kelp-model\"\n[mcp_servers.shared]\ncommand = \"kelp-shared\"\n",
+    )
+    .unwrap();
+    let home_text = home.path().to_str().unwrap().to_string();
+    let codex_text = codex_home.to_str().unwrap().to_string();
+    let vars = [
+        ("HOME", home_text.as_str()),
+        ("CODEX_HOME", codex_text.as_str()),
+    ];
+    let (config, warnings) = Config::load_with(env(&vars), &Overrides::default()).unwrap();
+    assert_eq!(warnings, [], "Codex's own settings are not mistakes");
+    assert_eq!(config.model.as_deref(), Some("kelp-model"));
+    assert_eq!(config.reasoning_effort.as_deref(), Some("high"));
+    assert_eq!(config.approval, ApprovalMode::Never);
+    assert_eq!(config.sandbox, SandboxMode::ReadOnly);
+    assert!(config.network);
+    assert_eq!(config.web_search, Some(kelp::config::WebSearch::Live));
+    let servers: Vec<(&str, String)> = config
+        .mcp_servers
+        .iter()
+        .map(|s| (s.name.as_str(), format!("{:?}", s.transport)))
+        .collect();
+    assert_eq!(servers.len(), 2, "{servers:?}");
+    assert!(
+        servers
+            .iter()
+            .any(|(name, how)| *name == "shared" && how.contains("kelp-shared"))
+    );
+    assert!(config.model_providers.iter().any(|p| p.id == "gateway"));
+    assert_eq!(config.trust_of(Path::new("/work/app")), Some(true));
+    assert_eq!(
+        config.settings_from,
+        [
+            (kelp_file.clone(), vec!["model", "mcp_servers"]),
+            (
+                codex_file.clone(),
+                vec![
+                    "model",
+                    "model_reasoning_effort",
+                    "approval_policy",
+                    "sandbox_mode",
+                    "sandbox_workspace_write.network_access",
+                    "web_search",
+                    "mcp_servers",
+                    "model_providers",
+                    "projects"
+                ]
+            )
+        ]
+    );
+
+    // A profile only Codex's file has; its bad value is named in Codex's file.
+    let deep = Overrides {
+        profile: Some("deep".into()),
+        ..Overrides::default()
+    };
+    let (config, warnings) = Config::load_with(env(&vars), &deep).unwrap();
+    assert_eq!(config.reasoning_effort.as_deref(), Some("xhigh"));
+    let said: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("codex-home/config.toml") && said[0].contains("`sandbox_mode`"),
+        "{said:?}"
+    );
+    let missing = Overrides {
+        profile: Some("nowhere".into()),
+        ..Overrides::default()
+    };
+    assert!(Config::load_with(env(&vars), &missing).is_err());
+}

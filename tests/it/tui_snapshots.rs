@@ -30,6 +30,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
     let (tx, rx) = unbounded_channel();
     let mut initial = InitialState {
         provider: None,
+        settings_from: Vec::new(),
         auth: None,
         model: "gpt-5.5".into(),
         effort: Default::default(),
