@@ -3,6 +3,7 @@
 //! `kelp completion`, and Codex's verbs kelp does not have, refused in words.
 
 mod auth_cmd;
+mod doctor_cmd;
 mod exec_cmd;
 mod run_cmd;
 mod sandbox_cmd;
@@ -180,6 +181,17 @@ enum Command {
     /// The command sandbox on this machine.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Check this installation, as a bug report wants it: the binary, the login (never a
+    /// token), the config files and their mistakes, the sandbox's layers, the terminal, each
+    /// MCP server, and whether each endpoint answers. Exit 0 when all is well, 1 otherwise.
+    Doctor {
+        /// One JSON object instead of the lines.
+        #[arg(long)]
+        json: bool,
+        /// The project directory (default: the current directory).
+        #[arg(long = "cd", short = 'C', value_name = "DIR")]
+        cd: Option<PathBuf>,
+    },
     /// Review code changes without the client, as Codex's `review`: the working tree's changes
     /// (the default), the branch against --base BRANCH, one --commit SHA, or your own
     /// instructions; the findings go to stdout (--json: exec's events).
@@ -477,6 +489,10 @@ fn run_cli() -> ExitCode {
             cd: args.cd.take(),
             ..AgentFlags::default()
         },
+        Some(Command::Doctor { cd, .. }) => AgentFlags {
+            cd: cd.take(),
+            ..AgentFlags::default()
+        },
         Some(Command::Sandbox(SandboxCommand::Check { cd })) => AgentFlags {
             cd: cd.take(),
             ..AgentFlags::default()
@@ -616,6 +632,10 @@ fn run_cli() -> ExitCode {
             };
             interactive(config, project_dir, start, warning_lines)
         }
+        Some(Command::Doctor { json, .. }) => match project_dir() {
+            Ok(dir) => doctor_cmd::doctor(&config, &dir, &warning_lines, json),
+            Err(code) => code,
+        },
         Some(Command::Review(args)) => match project_dir() {
             Ok(dir) => run_cmd::review(&config, &dir, args),
             Err(code) => code,

@@ -512,6 +512,11 @@ impl Config {
     }
 }
 
+/// Codex's config file as this process's environment places it.
+pub fn codex_config_path() -> Option<PathBuf> {
+    codex_config_file(&|name: &str| std::env::var_os(name))
+}
+
 /// Codex's config file: `$CODEX_HOME/config.toml`, else `~/.codex/config.toml`.
 fn codex_config_file(lookup: &impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
     let dir = match lookup("CODEX_HOME")

@@ -483,7 +483,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// A reqwest error in plain words; its URL is dropped because it says nothing new.
-pub(crate) fn network_words(e: &reqwest::Error) -> &'static str {
+pub fn network_words(e: &reqwest::Error) -> &'static str {
     if e.is_connect() {
         "could not connect to the server"
     } else if e.is_timeout() {

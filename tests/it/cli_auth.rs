@@ -382,3 +382,66 @@ fn login_status_and_completion_scripts() {
     let wrong = said(&["completion", "tcsh"]);
     assert_eq!(wrong.status.code(), Some(2));
 }
+
+/// `kelp doctor`: all well with a key and endpoints that answer (exit 0); `--json` is one
+/// object with each part; no login, an endpoint that does not answer, or a bad config value is
+/// a ✗ and exit 1; a key never shows whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_says_what_is_well_and_what_is_not() {
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let doctor = |args: &[&str], env: &[(&str, String)]| {
+        let mut cmd = kelp(home.path());
+        cmd.envs(fake.env()).arg("doctor").args(args);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        cmd.output().unwrap()
+    };
+    let key = ("OPENAI_API_KEY", fake.api_key());
+    let out = tokio::task::block_in_place(|| doctor(&[], std::slice::from_ref(&key)));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    // The sandbox's layers are this machine's: only they may make it less than well.
+    let sandbox_well = said.contains("✓ sandbox");
+    assert_eq!(out.status.success(), sandbox_well, "{}", shown(&out));
+    for line in [
+        "✓ kelp",
+        "✓ login     API key sk-…",
+        "✓ config",
+        "✓ network",
+    ] {
+        assert!(said.contains(line), "{line}: {said}");
+    }
+    assert!(!said.contains(&fake.api_key()), "{said}");
+
+    let out = tokio::task::block_in_place(|| doctor(&["--json"], std::slice::from_ref(&key)));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for part in [
+        "kelp", "login", "config", "sandbox", "terminal", "mcp", "network",
+    ] {
+        assert!(report[part]["ok"].is_boolean(), "{part}: {report}");
+    }
+    assert_eq!(report["login"]["kind"], "api_key");
+    assert_eq!(report["network"]["endpoints"][0]["ok"], true);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&fake.api_key()));
+
+    // No login, a dead endpoint, a bad value: each a ✗.
+    std::fs::create_dir_all(home.path().join(".config/kelp")).unwrap();
+    std::fs::write(
+        home.path().join(".config/kelp/config.toml"),
+        "approval = \"sometimes\"\n",
+    )
+    .unwrap();
+    let dead = ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1".to_string());
+    let out = tokio::task::block_in_place(|| doctor(&[], &[dead]));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "✗ login     not signed in",
+        "✗ config",
+        "`approval`",
+        "✗ network",
+    ] {
+        assert!(said.contains(line), "{line}: {said}");
+    }
+}
