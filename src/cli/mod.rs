@@ -5,6 +5,7 @@
 mod auth_cmd;
 mod doctor_cmd;
 mod exec_cmd;
+mod mcp_cmd;
 mod run_cmd;
 mod sandbox_cmd;
 mod sessions_cmd;
@@ -192,6 +193,9 @@ enum Command {
         #[arg(long = "cd", short = 'C', value_name = "DIR")]
         cd: Option<PathBuf>,
     },
+    /// The MCP servers of kelp's config file, as Codex's `mcp`: add, list, get, remove.
+    #[command(subcommand)]
+    Mcp(mcp_cmd::McpCommand),
     /// Review code changes without the client, as Codex's `review`: the working tree's changes
     /// (the default), the branch against --base BRANCH, one --commit SHA, or your own
     /// instructions; the findings go to stdout (--json: exec's events).
@@ -632,6 +636,7 @@ fn run_cli() -> ExitCode {
             };
             interactive(config, project_dir, start, warning_lines)
         }
+        Some(Command::Mcp(command)) => mcp_cmd::mcp(&config, command),
         Some(Command::Doctor { json, .. }) => match project_dir() {
             Ok(dir) => doctor_cmd::doctor(&config, &dir, &warning_lines, json),
             Err(code) => code,

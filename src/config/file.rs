@@ -693,7 +693,7 @@ fn apply(doc: &mut DocumentMut, edit: &Edit) -> Result<(), &'static str> {
     for (depth, part) in parents.iter().enumerate() {
         // A table made only to hold the next one is written as its header alone
         // (`[projects."/src/app"]`, never an empty `[projects]` above it).
-        let holds_a_table = depth + 1 < parents.len();
+        let holds_a_table = depth + 1 < parents.len() || matches!(edit.value, Some(Item::Table(_)));
         let entry = table.entry(part).or_insert_with(|| {
             let mut new = toml_edit::Table::new();
             new.set_implicit(holds_a_table);

@@ -579,7 +579,7 @@ impl Dirs {
 }
 
 /// Checks an endpoint override and trims its trailing slashes; the error is the reason.
-pub(crate) fn check_endpoint(value: &str) -> Result<String, String> {
+pub fn check_endpoint(value: &str) -> Result<String, String> {
     let parsed = url::Url::parse(value).map_err(|e| e.to_string())?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err("the scheme must be http or https".into());

@@ -551,3 +551,105 @@ async fn configured_headers_go_only_to_the_configured_origin() {
         "the header followed the redirect: {seen:?}"
     );
 }
+
+/// `kelp mcp`, as Codex's: add a program and a URL to kelp's config file (and replace one),
+/// list and get them (no variable's value shown), remove one; a server only Codex's file has
+/// is listed but never removed from it; `login` says in words what kelp cannot do.
+#[test]
+fn kelp_mcp_adds_lists_gets_and_removes_servers() {
+    let home = tempfile::tempdir().unwrap();
+    let codex = home.path().join(".codex");
+    std::fs::create_dir_all(&codex).unwrap();
+    std::fs::write(
+        codex.join("config.toml"),
+        "[mcp_servers.codex_only]\ncommand = \"codex-server\"\n",
+    )
+    .unwrap();
+    let mcp = |args: &[&str]| {
+        crate::support::kelp(home.path())
+            .arg("mcp")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = mcp(&[
+        "add",
+        "docs",
+        "--env",
+        "DOCS_TOKEN=s3cret",
+        "--",
+        "docs-mcp",
+        "--stdio",
+    ]);
+    assert!(out.status.success(), "{}", shown(&out));
+    let out = mcp(&[
+        "add",
+        "tracker",
+        "--url",
+        "https://mcp.example.com/mcp",
+        "--bearer-token-env-var",
+        "TRACKER_TOKEN",
+    ]);
+    assert!(out.status.success(), "{}", shown(&out));
+    let file = home.path().join(".config/kelp/config.toml");
+    let written: toml::Table = toml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(
+        written["mcp_servers"]["docs"]["args"].as_array().unwrap()[0].as_str(),
+        Some("--stdio")
+    );
+    assert_eq!(
+        written["mcp_servers"]["tracker"]["bearer_token_env_var"].as_str(),
+        Some("TRACKER_TOKEN")
+    );
+
+    let listed = mcp(&["list", "--json"]);
+    let all: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["docs", "tracker", "codex_only"]);
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("s3cret"));
+    let table = String::from_utf8_lossy(&mcp(&["list"]).stdout).to_string();
+    assert!(
+        table.contains("docs-mcp --stdio") && table.contains("https://mcp.example.com/mcp"),
+        "{table}"
+    );
+    let got = mcp(&["get", "tracker", "--json"]);
+    let tracker: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(tracker["transport"]["type"], "streamable_http");
+    assert_eq!(mcp(&["get", "nothing"]).status.code(), Some(1));
+
+    // Added again: replaced, not doubled.
+    let out = mcp(&["add", "docs", "--", "other-docs"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("Replaced"),
+        "{}",
+        shown(&out)
+    );
+
+    let out = mcp(&["remove", "docs"]);
+    assert!(out.status.success(), "{}", shown(&out));
+    let out = mcp(&["remove", "codex_only"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Codex's config file"),
+        "{}",
+        shown(&out)
+    );
+    let left: toml::Table = toml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(left["mcp_servers"].get("docs").is_none());
+    assert!(left["mcp_servers"].get("tracker").is_some());
+
+    let out = mcp(&["add", "bad name", "--", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = mcp(&["login", "tracker"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("OAuth"),
+        "{}",
+        shown(&out)
+    );
+}

@@ -1,0 +1,335 @@
+//! `kelp mcp`, as Codex's: add, list, get and remove the MCP servers of kelp's config file.
+//! The list is every server kelp starts (kelp's file, then Codex's below it); only kelp's own
+//! file is ever written.
+
+use std::process::ExitCode;
+
+use kelp::config::file::{Edit, edit_file};
+use kelp::config::{Config, McpServerConfig, McpTransport};
+use serde_json::{Value, json};
+use toml_edit::{Array, InlineTable, Item, Table};
+
+use super::{exit, fail};
+
+/// What `kelp mcp` was asked to do.
+#[derive(Debug, clap::Subcommand)]
+pub enum McpCommand {
+    /// Add a server to kelp's config file: a program kelp starts (`kelp mcp add docs --
+    /// docs-mcp --stdio`), or one at a URL (`--url https://…/mcp`).
+    Add(AddArgs),
+    /// List the servers kelp starts, from kelp's config file and Codex's.
+    List {
+        /// One JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one server's settings.
+    Get {
+        name: String,
+        /// One JSON object instead of the lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a server from kelp's config file.
+    Remove { name: String },
+    /// Sign in to a server with OAuth (not in kelp yet: said in words).
+    Login { name: String },
+    /// Sign out of a server's OAuth login (not in kelp yet: said in words).
+    Logout { name: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The server's name: the prefix of its tools' names.
+    name: String,
+    /// A variable set for a program the server is (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", conflicts_with = "url")]
+    env: Vec<String>,
+    /// The server's URL (streamable HTTP), instead of a program.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// With --url: the variable that holds the bearer token to send.
+    #[arg(long, value_name = "VAR", requires = "url")]
+    bearer_token_env_var: Option<String>,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// Runs `kelp mcp …`.
+pub fn mcp(config: &Config, command: McpCommand) -> ExitCode {
+    match command {
+        McpCommand::Add(args) => add(config, args),
+        McpCommand::List { json } => list(config, json),
+        McpCommand::Get { name, json } => get(config, &name, json),
+        McpCommand::Remove { name } => remove(config, &name),
+        McpCommand::Login { name } | McpCommand::Logout { name } => fail(
+            exit::USAGE,
+            &format!(
+                "`{name}`: kelp cannot sign in to MCP servers with OAuth yet; a server that takes \
+                 a token works with `kelp mcp add {name} --url URL --bearer-token-env-var VAR`"
+            ),
+        ),
+    }
+}
+
+fn kelp_file(config: &Config) -> String {
+    kelp::humanize::home_path(&config.config_dir.join(kelp::config::file::FILE_NAME))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn add(config: &Config, args: AddArgs) -> ExitCode {
+    if !valid_name(&args.name) {
+        return fail(
+            exit::USAGE,
+            &format!(
+                "{:?} is not a server name: letters, digits, - and _ only",
+                args.name
+            ),
+        );
+    }
+    let mut table = Table::new();
+    match (&args.url, args.command.split_first()) {
+        (Some(_), Some(_)) => {
+            return fail(
+                exit::USAGE,
+                "give the server a program (after --) or a --url, not both",
+            );
+        }
+        (None, None) => {
+            return fail(
+                exit::USAGE,
+                "give the server a program (`kelp mcp add NAME -- COMMAND ARGS…`) or a --url",
+            );
+        }
+        (Some(url), None) => {
+            if let Err(why) = kelp::config::check_endpoint(url) {
+                return fail(exit::USAGE, &format!("--url {url}: {why}"));
+            }
+            table.insert("url", toml_edit::value(url.as_str()));
+            if let Some(var) = &args.bearer_token_env_var {
+                table.insert("bearer_token_env_var", toml_edit::value(var.as_str()));
+            }
+        }
+        (None, Some((program, rest))) => {
+            table.insert("command", toml_edit::value(program.as_str()));
+            if !rest.is_empty() {
+                let mut list = Array::new();
+                for arg in rest {
+                    list.push(arg.as_str());
+                }
+                table.insert("args", toml_edit::value(list));
+            }
+            if !args.env.is_empty() {
+                let mut env = InlineTable::new();
+                for pair in &args.env {
+                    let Some((key, value)) = pair.split_once('=') else {
+                        return fail(exit::USAGE, &format!("--env {pair}: expected KEY=VALUE"));
+                    };
+                    env.insert(key.trim(), value.into());
+                }
+                table.insert("env", toml_edit::value(env));
+            }
+        }
+    }
+    let replaced = config.mcp_servers.iter().any(|s| s.name == args.name);
+    let edit = Edit {
+        path: vec!["mcp_servers".into(), args.name.clone()],
+        value: Some(Item::Table(table)),
+        merge: false,
+    };
+    match edit_file(&config.config_dir, &[edit], None) {
+        Ok(_) => {
+            let verb = if replaced { "Replaced" } else { "Added" };
+            println!(
+                "{verb} MCP server `{}` in {}; it starts with the next session.",
+                args.name,
+                kelp_file(config)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(exit::FAILURE, &e.to_string()),
+    }
+}
+
+/// A server as Codex's `mcp list --json` shows it. Values of variables and headers are left
+/// out: they may be secrets.
+fn to_json(server: &McpServerConfig) -> Value {
+    let transport = match &server.transport {
+        McpTransport::Stdio {
+            command,
+            args,
+            env,
+            env_vars,
+            cwd,
+        } => json!({
+            "type": "stdio",
+            "command": command,
+            "args": args,
+            "env": env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            "env_vars": env_vars,
+            "cwd": cwd,
+        }),
+        McpTransport::Http {
+            url,
+            headers,
+            env_headers,
+            bearer_token_env_var,
+        } => json!({
+            "type": "streamable_http",
+            "url": url,
+            "bearer_token_env_var": bearer_token_env_var,
+            "http_headers": headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            "env_http_headers": env_headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        }),
+    };
+    json!({
+        "name": server.name,
+        "enabled": server.enabled,
+        "transport": transport,
+        "startup_timeout_sec": server.startup_timeout.as_secs_f64(),
+        "tool_timeout_sec": server.tool_timeout.as_secs_f64(),
+        "enabled_tools": server.enabled_tools,
+        "disabled_tools": server.disabled_tools,
+        "approved_tools": server.approved_tools,
+    })
+}
+
+/// `command args` or the URL.
+fn endpoint(server: &McpServerConfig) -> String {
+    match &server.transport {
+        McpTransport::Stdio { command, args, .. } => std::iter::once(command.as_str())
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        McpTransport::Http { url, .. } => url.clone(),
+    }
+}
+
+fn list(config: &Config, as_json: bool) -> ExitCode {
+    if as_json {
+        let all: Vec<Value> = config.mcp_servers.iter().map(to_json).collect();
+        super::say(&Value::Array(all).to_string());
+        return ExitCode::SUCCESS;
+    }
+    if config.mcp_servers.is_empty() {
+        super::say(&format!(
+            "No MCP servers. Add one with `kelp mcp add NAME -- COMMAND ARGS…` (or --url URL); \
+             they are kept in {}.",
+            kelp_file(config)
+        ));
+        return ExitCode::SUCCESS;
+    }
+    let width = config
+        .mcp_servers
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    super::say(&format!(
+        "{:<width$}  {:<8}  COMMAND OR URL",
+        "NAME", "STATUS"
+    ));
+    for server in &config.mcp_servers {
+        let status = if server.enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
+        super::say(&format!(
+            "{:<width$}  {status:<8}  {}",
+            server.name,
+            endpoint(server)
+        ));
+    }
+    ExitCode::SUCCESS
+}
+
+fn get(config: &Config, name: &str, as_json: bool) -> ExitCode {
+    let Some(server) = config.mcp_servers.iter().find(|s| s.name == name) else {
+        return fail(
+            exit::FAILURE,
+            &format!("no MCP server `{name}` (`kelp mcp list` lists them)"),
+        );
+    };
+    if as_json {
+        super::say(&to_json(server).to_string());
+        return ExitCode::SUCCESS;
+    }
+    let facts = to_json(server);
+    super::say(&server.name);
+    super::say(&format!("  enabled: {}", server.enabled));
+    if let Some(transport) = facts["transport"].as_object() {
+        for (key, value) in transport {
+            if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
+                continue;
+            }
+            let shown = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            super::say(&format!("  {key}: {shown}"));
+        }
+    }
+    super::say(&format!(
+        "  startup timeout: {} s, tool timeout: {} s",
+        server.startup_timeout.as_secs_f64(),
+        server.tool_timeout.as_secs_f64()
+    ));
+    ExitCode::SUCCESS
+}
+
+fn remove(config: &Config, name: &str) -> ExitCode {
+    let path = config.config_dir.join(kelp::config::file::FILE_NAME);
+    let in_kelps = config
+        .settings_from
+        .iter()
+        .find(|(file, _)| *file == path)
+        .is_some_and(|_| server_in_file(&path, name));
+    if !in_kelps {
+        let elsewhere = config.mcp_servers.iter().any(|s| s.name == name);
+        return fail(
+            exit::FAILURE,
+            &if elsewhere {
+                format!(
+                    "MCP server `{name}` is in Codex's config file, which kelp does not write: \
+                     remove it there"
+                )
+            } else {
+                format!("no MCP server `{name}` in {}", kelp_file(config))
+            },
+        );
+    }
+    let edit = Edit {
+        path: vec!["mcp_servers".into(), name.to_string()],
+        value: None,
+        merge: false,
+    };
+    match edit_file(&config.config_dir, &[edit], None) {
+        Ok(_) => {
+            println!("Removed MCP server `{name}` from {}.", kelp_file(config));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(exit::FAILURE, &e.to_string()),
+    }
+}
+
+/// Whether kelp's file at `path` has a `[mcp_servers.NAME]` table.
+fn server_in_file(path: &std::path::Path, name: &str) -> bool {
+    kelp::config::file::read(path)
+        .ok()
+        .flatten()
+        .and_then(|text| text.parse::<toml_edit::DocumentMut>().ok())
+        .is_some_and(|doc| {
+            doc.get("mcp_servers")
+                .and_then(|servers| servers.get(name))
+                .is_some()
+        })
+}
