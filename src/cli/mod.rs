@@ -1,6 +1,8 @@
-//! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`, `kelp sessions`,
-//! `kelp resume`, `kelp run`, `kelp exec`, `kelp app-server`, `kelp acp`, `kelp sandbox check`,
-//! `kelp completion`, and Codex's verbs kelp does not have, refused in words.
+//! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`,
+//! `kelp sessions`, `kelp resume`, `kelp fork`, `kelp archive`, `kelp unarchive`, `kelp delete`,
+//! `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
+//! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
+//! refused in words.
 
 mod auth_cmd;
 mod doctor_cmd;
