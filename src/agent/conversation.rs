@@ -97,10 +97,12 @@ impl Conversation {
         let header = SessionHeader::new(tool_context.project_dir.clone(), model.clone());
         let session = SessionWriter::create(&config.state_dir, header);
         let loaded = instructions::load(&config.config_dir, &tool_context.project_dir);
-        let skills =
-            super::skills::discover(&config.config_dir, &tool_context.project_dir, |name| {
-                std::env::var_os(name)
-            });
+        let skills = super::skills::discover(
+            &config.config_dir,
+            &config.skills,
+            &tool_context.project_dir,
+            |name| std::env::var_os(name),
+        );
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.instruction_files = loaded.files;
         let mut warnings = loaded.warnings;

@@ -570,14 +570,15 @@ impl Core {
             Op::ListRevisions => self.revisions(),
             Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone(), true),
             Op::ListSkills => {
-                let (config_dir, project_dir) = (
+                let (config_dir, settings, project_dir) = (
                     self.config.config_dir.clone(),
+                    self.config.skills.clone(),
                     self.options.project_dir.clone(),
                 );
                 let events = self.events.clone();
                 crate::task::spawn(async move {
                     let found = crate::task::spawn_blocking(move || {
-                        super::skills::discover(&config_dir, &project_dir, |name| {
+                        super::skills::discover(&config_dir, &settings, &project_dir, |name| {
                             std::env::var_os(name)
                         })
                     })

@@ -49,7 +49,10 @@ pub struct Skill {
 /// What was found: the skills, and the files that could not be read as one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Found {
+    /// The skills the model is told of.
     pub skills: Vec<Skill>,
+    /// The skills turned off in the config (`[[skills.config]] enabled = false`).
+    pub off: Vec<Skill>,
     /// A `SKILL.md` that is not a skill, and why.
     pub errors: Vec<(PathBuf, String)>,
 }
@@ -66,10 +69,27 @@ const MAX_DEPTH: usize = 3;
 const MAX_NAME: usize = 64;
 const MAX_DESCRIPTION: usize = 1024;
 
-/// The skills of `project_dir`, with the person's from `config_dir` and Codex's home (found
-/// through `lookup`, the environment).
+/// The skills of `project_dir`, with the person's from `config_dir`, Codex's home (found
+/// through `lookup`, the environment) and `settings`' extra folders; those `settings` turn off
+/// are set apart.
 pub fn discover(
     config_dir: &Path,
+    settings: &crate::config::modes::SkillSettings,
+    project_dir: &Path,
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Found {
+    let mut found = discover_all(config_dir, &settings.extra_roots, project_dir, lookup);
+    let (on, off) = std::mem::take(&mut found.skills)
+        .into_iter()
+        .partition(|skill| !settings.is_off(&skill.name, &skill.path));
+    found.skills = on;
+    found.off = off;
+    found
+}
+
+fn discover_all(
+    config_dir: &Path,
+    extra_roots: &[PathBuf],
     project_dir: &Path,
     lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
 ) -> Found {
@@ -79,7 +99,8 @@ pub fn discover(
         .or_else(|| lookup("HOME").map(|home| PathBuf::from(home).join(".codex")));
     let mut found = Found::default();
     let user = std::iter::once(config_dir.join("skills"))
-        .chain(codex_home.map(|home| home.join("skills")));
+        .chain(codex_home.map(|home| home.join("skills")))
+        .chain(extra_roots.iter().cloned());
     for folder in user {
         scan(&folder, None, Scope::User, &mut found);
     }
@@ -245,7 +266,7 @@ mod tests {
         std::fs::create_dir_all(&leak).unwrap();
         std::os::unix::fs::symlink(base.join("secret/SKILL.md"), leak.join("SKILL.md")).unwrap();
         let lookup = |name: &str| (name == "CODEX_HOME").then(|| codex.clone().into_os_string());
-        let found = discover(&config, &project, lookup);
+        let found = discover(&config, &Default::default(), &project, lookup);
         let names: Vec<(&str, Scope)> = found
             .skills
             .iter()
@@ -272,6 +293,20 @@ mod tests {
                 ".agents/skills/leak/SKILL.md"
             ]
         );
+        // Turned off by name, and a folder of more: the one is set apart, the other found.
+        let extra = base.join("team-skills");
+        write(&extra.join("deploy/SKILL.md"), &skill("deploy", "Ship it"));
+        let settings = crate::config::modes::SkillSettings {
+            extra_roots: vec![extra],
+            off: vec![crate::config::modes::SkillOff {
+                path: None,
+                name: Some("pdf".into()),
+            }],
+        };
+        let chosen = discover(&config, &settings, &project, lookup);
+        let on: Vec<&str> = chosen.skills.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(on, ["release", "deploy", "migrate"]);
+        assert_eq!(chosen.off[0].name, "pdf");
         let told = instructions(&found.skills).unwrap();
         assert!(
             told.contains("- migrate: Write a DB migration (file: "),

@@ -389,19 +389,24 @@ pub fn skills(raw: Value, config: &Config) -> Result<Answer, RpcError> {
         .cwds
         .iter()
         .map(|cwd| {
-            let found = crate::agent::skills::discover(&config.config_dir, cwd, |name| {
-                std::env::var_os(name)
-            });
-            let skills = found
-                .skills
-                .iter()
-                .map(|skill| Skill {
+            let found =
+                crate::agent::skills::discover(&config.config_dir, &config.skills, cwd, |name| {
+                    std::env::var_os(name)
+                });
+            let shown = |enabled: bool| {
+                move |skill: &crate::agent::skills::Skill| Skill {
                     name: skill.name.clone(),
                     description: skill.description.clone(),
                     path: skill.path.clone(),
                     scope: skill.scope.as_str(),
-                    enabled: true,
-                })
+                    enabled,
+                }
+            };
+            let skills = found
+                .skills
+                .iter()
+                .map(shown(true))
+                .chain(found.off.iter().map(shown(false)))
                 .collect();
             let errors = found
                 .errors

@@ -12,8 +12,9 @@ use serde_json::Value;
 use super::account::{self, Accounts};
 use super::exec;
 use super::protocol::{
-    AppsRead, FileFound, FilesFound, GatewayAuth, Initialized, ModelProvider, ModelProviders,
-    ProviderCapabilities, ProviderSettings, RateLimitSnapshot, RateLimitsRead,
+    AppsRead, FileFound, FilesFound, GatewayAuth, HooksList, HooksOfFolder, Initialized,
+    ModelProvider, ModelProviders, ProviderCapabilities, ProviderSettings, RateLimitSnapshot,
+    RateLimitsRead,
 };
 use super::threads::Threads;
 use super::wire::{self, Answer, Out, RpcError, params};
@@ -106,7 +107,9 @@ impl Server {
     /// use them.
     pub(super) fn reload(&mut self) {
         match Config::load(&self.overrides) {
-            Ok((config, warnings)) => {
+            Ok((mut config, warnings)) => {
+                // The host's extra skill folders are this connection's, not the file's.
+                config.skills.extra_roots = self.config.skills.extra_roots.clone();
                 for warning in warnings {
                     tracing::warn!(%warning, "the config file after a write");
                 }
@@ -115,6 +118,52 @@ impl Server {
             }
             Err(e) => tracing::warn!(error = %e, "the settings could not be read again"),
         }
+    }
+
+    /// `skills/extraRoots/set`: more folders to find skills in, for this connection's
+    /// `skills/list` and the threads it starts from now on.
+    pub(super) fn set_skill_roots(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Roots {
+            extra_roots: Vec<std::path::PathBuf>,
+        }
+        let asked: Roots = params(raw)?;
+        if let Some(relative) = asked.extra_roots.iter().find(|root| !root.is_absolute()) {
+            return Err(RpcError::invalid_params(format!(
+                "{} is not an absolute path",
+                relative.display()
+            )));
+        }
+        self.config.skills.extra_roots = asked.extra_roots;
+        self.threads.set_config(self.config.clone());
+        Answer::of(&serde_json::json!({}))
+    }
+
+    /// `skills/config/write`: turns a skill (by path or name) on or off in kelp's config
+    /// file, as Codex keeps it; threads started from now on follow it.
+    pub(super) fn write_skill_config(&mut self, raw: Value) -> Result<Answer, RpcError> {
+        #[derive(Deserialize)]
+        struct Write {
+            enabled: bool,
+            name: Option<String>,
+            path: Option<std::path::PathBuf>,
+        }
+        let asked: Write = params(raw)?;
+        if asked.name.is_none() && asked.path.is_none() {
+            return Err(RpcError::invalid_params(
+                "give the skill's path or its name".to_string(),
+            ));
+        }
+        crate::config::file::set_skill_enabled(
+            &self.config.config_dir,
+            asked.path.as_deref(),
+            asked.name.as_deref(),
+            asked.enabled,
+        )
+        .map_err(|e| RpcError::internal(e.to_string()))?;
+        self.reload();
+        Answer::of(&serde_json::json!({ "effectiveEnabled": asked.enabled }))
     }
 
     pub(super) fn initialize(&mut self, raw: Value) -> Result<Answer, RpcError> {
@@ -194,6 +243,37 @@ pub(super) fn provider_capabilities() -> Result<Answer, RpcError> {
     Answer::of(&ProviderCapabilities {
         image_generation: false,
         web_search: true,
+    })
+}
+
+/// `hooks/list`: one entry per folder asked about (the server's own folder when none is),
+/// each empty: kelp runs no hooks.
+pub(super) fn hooks_list(raw: Value) -> Result<Answer, RpcError> {
+    #[derive(Deserialize, Default)]
+    struct Asked {
+        #[serde(default)]
+        cwds: Vec<std::path::PathBuf>,
+    }
+    let asked: Asked = if raw.is_null() {
+        Asked::default()
+    } else {
+        params(raw)?
+    };
+    let cwds = if asked.cwds.is_empty() {
+        std::env::current_dir().into_iter().collect()
+    } else {
+        asked.cwds
+    };
+    Answer::of(&HooksList {
+        data: cwds
+            .into_iter()
+            .map(|cwd| HooksOfFolder {
+                cwd,
+                hooks: Vec::new(),
+                errors: Vec::new(),
+                warnings: Vec::new(),
+            })
+            .collect(),
     })
 }
 

@@ -41,6 +41,7 @@ pub const KEYS: &[&str] = &[
     "model_provider",
     "model_providers",
     "web_search",
+    "skills",
     "hide_paths",
     "keep_paths",
     "env_keep",
@@ -80,6 +81,8 @@ pub struct FileSettings {
     pub model_providers: Vec<super::providers::ModelProvider>,
     /// `web_search = "live" | "cached" | "disabled"`.
     pub web_search: Option<modes::WebSearch>,
+    /// `[[skills.config]]` entries with `enabled = false`, as Codex keeps them.
+    pub skills_off: Vec<modes::SkillOff>,
     /// What the sandbox keeps from commands besides its defaults, and what it lets through.
     pub secrets: SecretRules,
     /// `[projects."PATH"] trust_level = "trusted" | "untrusted"`, as Codex keeps it.
@@ -129,6 +132,11 @@ impl FileSettings {
             model_provider: self.model_provider.or(lower.model_provider),
             model_providers,
             web_search: self.web_search.or(lower.web_search),
+            skills_off: self
+                .skills_off
+                .into_iter()
+                .chain(lower.skills_off)
+                .collect(),
             secrets: self.secrets,
             projects,
         }
@@ -171,6 +179,56 @@ impl FileSettings {
         .map(|(_, kelp, codex_name)| if codex { codex_name } else { kelp })
         .collect()
     }
+}
+
+/// Turns the skill at `path` (or called `name`) on or off in kelp's config file, as Codex
+/// keeps it: a `[[skills.config]]` entry with `enabled = false` while off, none while on.
+pub fn set_skill_enabled(
+    config_dir: &Path,
+    path: Option<&Path>,
+    name: Option<&str>,
+    enabled: bool,
+) -> Result<PathBuf, SaveError> {
+    let key = || SaveError::Key {
+        key: "skills.config".into(),
+        why: "is not an array of [[skills.config]] tables",
+    };
+    edit_document(config_dir, None, |doc| {
+        let skills = doc
+            .entry("skills")
+            .or_insert_with(|| {
+                let mut table = toml_edit::Table::new();
+                table.set_implicit(true);
+                Item::Table(table)
+            })
+            .as_table_mut()
+            .ok_or_else(key)?;
+        let entries = skills
+            .entry("config")
+            .or_insert_with(|| Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+            .as_array_of_tables_mut()
+            .ok_or_else(key)?;
+        let path_text = path.map(|p| p.display().to_string());
+        entries.retain(|entry| {
+            let same_path = path_text.is_some()
+                && entry.get("path").and_then(Item::as_str) == path_text.as_deref();
+            let same_name = name.is_some() && entry.get("name").and_then(Item::as_str) == name;
+            !(same_path || same_name)
+        });
+        if !enabled {
+            let mut entry = toml_edit::Table::new();
+            if let Some(path) = &path_text {
+                entry.insert("path", toml_edit::value(path.as_str()));
+            }
+            if let Some(name) = name {
+                entry.insert("name", toml_edit::value(name));
+            }
+            entry.insert("enabled", toml_edit::value(false));
+            entries.push(entry);
+        }
+        Ok(())
+    })
+    .map(|(path, _)| path)
 }
 
 /// The config's say over what commands may not see: `hide_paths` and `keep_paths` (files and
@@ -242,7 +300,8 @@ fn codex_key(key: &str) -> Option<&str> {
         | "web_search"
         | "profile"
         | "profiles"
-        | "sandbox_workspace_write" => key,
+        | "sandbox_workspace_write"
+        | "skills" => key,
         _ => return None,
     })
 }
@@ -438,6 +497,31 @@ pub fn parse_as(
                     None => {}
                 }
             }
+            // Codex's `[[skills.config]] path = "…" | name = "…", enabled = false`.
+            "skills" => match item
+                .get("config")
+                .map(|entries| entries.as_array_of_tables())
+            {
+                None => {}
+                Some(Some(entries)) => {
+                    for entry in entries {
+                        if entry.get("enabled").and_then(Item::as_bool) != Some(false) {
+                            continue;
+                        }
+                        let path = entry
+                            .get("path")
+                            .and_then(Item::as_str)
+                            .and_then(|p| expand_home(p, home));
+                        let name = entry.get("name").and_then(Item::as_str).map(str::to_string);
+                        if path.is_none() && name.is_none() {
+                            bad("[[skills.config]] needs a path or a name");
+                            continue;
+                        }
+                        settings.skills_off.push(modes::SkillOff { path, name });
+                    }
+                }
+                Some(None) => bad("config must be [[skills.config]] tables"),
+            },
             "web_search" => match string.map(str::parse::<modes::WebSearch>) {
                 Some(Ok(mode)) => settings.web_search = Some(mode),
                 _ => bad("must be \"live\", \"cached\" or \"disabled\""),
@@ -613,6 +697,24 @@ pub fn edit_file(
     edits: &[Edit],
     expected: Option<&str>,
 ) -> Result<(PathBuf, String), SaveError> {
+    edit_document(config_dir, expected, |doc| {
+        for edit in edits {
+            apply(doc, edit).map_err(|why| SaveError::Key {
+                key: edit.path.join("."),
+                why,
+            })?;
+        }
+        Ok(())
+    })
+}
+
+/// [`edit_file`] with the change made by `change` on the parsed document, under the file's
+/// lock: for a change that depends on what the file holds (an entry of an array of tables).
+pub fn edit_document(
+    config_dir: &Path,
+    expected: Option<&str>,
+    change: impl FnOnce(&mut DocumentMut) -> Result<(), SaveError>,
+) -> Result<(PathBuf, String), SaveError> {
     let link = config_dir.join(FILE_NAME);
     let path = std::fs::canonicalize(&link).unwrap_or(link);
     let io_err = |action: &'static str, source: io::Error| SaveError::Io {
@@ -649,12 +751,7 @@ pub fn edit_file(
             message,
         }
     })?;
-    for edit in edits {
-        apply(&mut doc, edit).map_err(|why| SaveError::Key {
-            key: edit.path.join("."),
-            why,
-        })?;
-    }
+    change(&mut doc)?;
     let after = doc.to_string();
     // What is written must be what kelp reads back: a file its reader refuses would be
     // ignored whole, every setting in it with it.

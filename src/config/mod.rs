@@ -115,6 +115,8 @@ pub struct Config {
     pub model_provider: ModelProvider,
     /// Every provider there is: the built-in ones, then the config's.
     pub model_providers: Vec<ModelProvider>,
+    /// Skills turned off, and more folders to find them in.
+    pub skills: modes::SkillSettings,
     /// The config files read and the settings kelp and Codex share that each set (under the
     /// file's own names), kelp's first.
     pub settings_from: Vec<(PathBuf, Vec<&'static str>)>,
@@ -414,6 +416,10 @@ impl Config {
             model_provider,
             model_providers,
             settings_from,
+            skills: modes::SkillSettings {
+                extra_roots: Vec::new(),
+                off: from_file.skills_off,
+            },
             web_search,
             secrets: from_file.secrets,
             writable_roots: overrides.writable_roots.clone(),
@@ -449,6 +455,7 @@ impl Config {
             model_provider: ModelProvider::openai(),
             model_providers: providers::built_in(),
             settings_from: Vec::new(),
+            skills: modes::SkillSettings::default(),
             web_search: None,
             secrets: file::SecretRules::default(),
             writable_roots: Vec::new(),

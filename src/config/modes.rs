@@ -238,6 +238,31 @@ impl std::str::FromStr for Theme {
     }
 }
 
+/// Which skills the model is told of besides the usual folders, and which not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkillSettings {
+    /// More folders to look for skills in (a host's `skills/extraRoots/set`).
+    pub extra_roots: Vec<std::path::PathBuf>,
+    /// Skills turned off (`[[skills.config]] enabled = false`), by path or by name.
+    pub off: Vec<SkillOff>,
+}
+
+/// A skill turned off: the one at `path`, or every one called `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkillOff {
+    pub path: Option<std::path::PathBuf>,
+    pub name: Option<String>,
+}
+
+impl SkillSettings {
+    /// Whether the skill called `name`, at `path`, is turned off.
+    pub fn is_off(&self, name: &str, path: &std::path::Path) -> bool {
+        self.off
+            .iter()
+            .any(|off| off.path.as_deref() == Some(path) || off.name.as_deref() == Some(name))
+    }
+}
+
 /// Whether the model may search the web, through the Responses API's own `web_search` tool:
 /// `live` fetches pages now, `cached` answers from OpenAI's index only (no live access), as
 /// Codex's modes.

@@ -3491,3 +3491,93 @@ async fn a_web_search_is_an_item_and_the_providers_are_listed() {
     let capabilities = server.result("modelProvider/capabilities/read", json!({}));
     assert_eq!(capabilities["webSearch"], true);
 }
+
+/// The small answers hosts read: `hooks/list` one (empty) entry per folder asked; skills
+/// turned off and on with `skills/config/write` (kept in kelp's config file as Codex keeps
+/// them, and left out of what a new thread tells the model), and more skill folders with
+/// `skills/extraRoots/set`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_are_listed_per_folder_and_skills_turned_off_and_found_in_more_folders() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let other = tempfile::tempdir().unwrap();
+    let hooks = server.result(
+        "hooks/list",
+        json!({"cwds": [project.path(), other.path()]}),
+    );
+    assert_eq!(hooks["data"].as_array().unwrap().len(), 2);
+    assert_eq!(hooks["data"][1]["cwd"], json!(other.path()));
+    assert_eq!(hooks["data"][0]["hooks"], json!([]));
+
+    let skill = |dir: &Path, name: &str, what: &str| {
+        let folder = dir.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("SKILL.md"),
+            format!("---\nname: {name}\ndescription: {what}\n---\nSteps.\n"),
+        )
+        .unwrap();
+        folder.join("SKILL.md")
+    };
+    let release = skill(
+        &project.path().join(".agents/skills"),
+        "release",
+        "Cut a release",
+    );
+    let listed = |server: &mut Server| -> Vec<(String, bool)> {
+        let list = server.result("skills/list", json!({"cwds": [project.path()]}));
+        list["data"][0]["skills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["enabled"] == true,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(listed(&mut server), [("release".to_string(), true)]);
+    server.result(
+        "skills/config/write",
+        json!({"path": release, "enabled": false}),
+    );
+    assert_eq!(listed(&mut server), [("release".to_string(), false)]);
+    let file =
+        std::fs::read_to_string(server.home.path().join(".config/kelp/config.toml")).unwrap();
+    assert!(
+        file.contains("[[skills.config]]") && file.contains("enabled = false"),
+        "{file}"
+    );
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    fake.push_response(Reply::text("ok"));
+    server.turn(&started["thread"]["id"], "hi");
+    let body = fake.requests_to("/responses").pop().unwrap().body;
+    assert!(
+        !body.contains("Cut a release"),
+        "a skill turned off is not told"
+    );
+    server.result(
+        "skills/config/write",
+        json!({"path": release, "enabled": true}),
+    );
+    assert_eq!(listed(&mut server), [("release".to_string(), true)]);
+
+    let extra = tempfile::tempdir().unwrap();
+    skill(extra.path(), "deploy", "Ship it");
+    server.result(
+        "skills/extraRoots/set",
+        json!({"extraRoots": [extra.path()]}),
+    );
+    let names: Vec<String> = listed(&mut server).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["deploy", "release"]);
+    let (refused, _) = server.call("skills/extraRoots/set", json!({"extraRoots": ["relative"]}));
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("absolute"),
+        "{refused}"
+    );
+}

@@ -94,6 +94,21 @@ pub struct SkillsList {
     pub data: Vec<SkillsOfFolder>,
 }
 
+/// `hooks/list`'s answer: one entry per folder asked about. kelp runs no hooks, so each is
+/// empty; a host's hooks view reads it as Codex's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HooksList {
+    pub data: Vec<HooksOfFolder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HooksOfFolder {
+    pub cwd: PathBuf,
+    pub hooks: Vec<serde_json::Value>,
+    pub errors: Vec<SkillError>,
+    pub warnings: Vec<String>,
+}
+
 /// The skills a folder has, and the `SKILL.md` files that are not skills.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkillsOfFolder {
@@ -212,6 +227,17 @@ mod tests {
                     is_default: true,
                 }],
                 next_cursor: Some("50".into()),
+            },
+        );
+        answer_fits(
+            "v2/HooksListResponse.json",
+            &HooksList {
+                data: vec![HooksOfFolder {
+                    cwd: "/p".into(),
+                    hooks: Vec::new(),
+                    errors: Vec::new(),
+                    warnings: Vec::new(),
+                }],
             },
         );
         answer_fits(
