@@ -227,6 +227,7 @@ fn start_mcp(
         servers,
         http.clone(),
         project_dir,
+        Some(crate::mcp::oauth::store_path(&config.auth_file)),
         move |update| {
             if let Some(events) = events.upgrade() {
                 let _ = events.send(match update {

@@ -456,7 +456,7 @@ pub fn mcp_servers(config: &Config, seen: &[ServerStatus]) -> Result<Answer, Rpc
                 .collect();
             McpServerStatus {
                 name: server.name.clone(),
-                auth_status: "unsupported",
+                auth_status: auth_status(config, server),
                 runtime_status: runtime,
                 tools,
                 tools_error: error,
@@ -469,4 +469,24 @@ pub fn mcp_servers(config: &Config, seen: &[ServerStatus]) -> Result<Answer, Rpc
         data,
         next_cursor: None,
     })
+}
+
+/// A server's sign-in as Codex's `authStatus` says it: a program kelp starts takes none; a
+/// server over HTTP has a token from a variable, a kept OAuth login, or neither.
+fn auth_status(config: &Config, server: &McpServerConfig) -> &'static str {
+    match &server.transport {
+        McpTransport::Stdio { .. } => "unsupported",
+        McpTransport::Http {
+            bearer_token_env_var: Some(_),
+            ..
+        } => "bearerToken",
+        McpTransport::Http { url, .. } => {
+            let store = crate::mcp::oauth::store_path(&config.auth_file);
+            if crate::mcp::oauth::stored(&store, &server.name, url).is_some() {
+                "oAuth"
+            } else {
+                "notLoggedIn"
+            }
+        }
+    }
 }

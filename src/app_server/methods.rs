@@ -212,9 +212,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "mcpServer/oauth/login",
-        Refused(
-            "kelp's MCP servers sign in with the headers or environment config.toml gives them",
-        ),
+        Apart(|s, p| Box::pin(server::mcp_login(s.config.clone(), s.out.clone(), p))),
     ),
     (
         "config/mcpServer/reload",

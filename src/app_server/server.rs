@@ -246,6 +246,59 @@ pub(super) fn provider_capabilities() -> Result<Answer, RpcError> {
     })
 }
 
+/// `mcpServer/oauth/login`: starts the OAuth sign-in of a server over HTTP (as `kelp mcp
+/// login`), answers with the page the host opens, and says how it ended with
+/// `mcpServer/oauthLogin/completed`.
+pub(super) async fn mcp_login(config: Config, out: Out, raw: Value) -> Result<Answer, RpcError> {
+    use crate::config::McpTransport;
+    #[derive(Deserialize)]
+    struct Login {
+        name: String,
+    }
+    let asked: Login = params(raw)?;
+    let url = match config.mcp_servers.iter().find(|s| s.name == asked.name) {
+        Some(server) => match &server.transport {
+            McpTransport::Http { url, .. } => url.clone(),
+            McpTransport::Stdio { .. } => {
+                return Err(RpcError::invalid_params(format!(
+                    "MCP server `{}` is a program kelp starts: it takes no sign-in",
+                    asked.name
+                )));
+            }
+        },
+        None => {
+            return Err(RpcError::invalid_params(format!(
+                "no MCP server `{}` in the config",
+                asked.name
+            )));
+        }
+    };
+    let http = crate::llm::client::http_client().map_err(|e| RpcError::internal(e.to_string()))?;
+    let pending = crate::mcp::oauth::begin(&http, &url)
+        .await
+        .map_err(|why| RpcError::internal(format!("MCP server `{}`: {why}", asked.name)))?;
+    let login_id = uuid::Uuid::new_v4().to_string();
+    let authorization_url = pending.authorize_url.clone();
+    let store = crate::mcp::oauth::store_path(&config.auth_file);
+    let (name, id) = (asked.name, login_id.clone());
+    crate::task::spawn(async move {
+        let ended = pending.finish(&http, &store, &name).await;
+        wire::notify(
+            &out,
+            crate::app_server::protocol::McpLoginCompleted {
+                name,
+                login_id: Some(id),
+                success: ended.is_ok(),
+                error: ended.err(),
+            },
+        );
+    });
+    Answer::of(&serde_json::json!({
+        "authorizationUrl": authorization_url,
+        "loginId": login_id,
+    }))
+}
+
 /// `hooks/list`: one entry per folder asked about (the server's own folder when none is),
 /// each empty: kelp runs no hooks.
 pub(super) fn hooks_list(raw: Value) -> Result<Answer, RpcError> {

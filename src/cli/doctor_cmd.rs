@@ -309,6 +309,7 @@ async fn mcp_servers(config: &Config, project_dir: &Path) -> Part {
         config.mcp_servers.clone(),
         http,
         project_dir.to_path_buf(),
+        Some(kelp::mcp::oauth::store_path(&config.auth_file)),
         |_| {},
     );
     // Each server within its own startup timeout.
@@ -342,7 +343,8 @@ async fn mcp_servers(config: &Config, project_dir: &Path) -> Part {
                 )
             }
         };
-        let mut entry = json!({ "name": status.name, "endpoint": status.endpoint });
+        let auth = auth_of(config, &status.name);
+        let mut entry = json!({ "name": status.name, "endpoint": status.endpoint, "auth": auth });
         if let (Some(entry), Some(state)) = (entry.as_object_mut(), state.as_object()) {
             entry.extend(state.clone());
         }
@@ -354,6 +356,29 @@ async fn mcp_servers(config: &Config, project_dir: &Path) -> Part {
         ok,
         said,
         facts: json!({ "servers": servers }),
+    }
+}
+
+/// How server `name` is signed in to: `oauth` (a kept login), `bearer_token` (a variable's),
+/// `none`, or `unsupported` (a program kelp starts).
+fn auth_of(config: &Config, name: &str) -> &'static str {
+    let Some(server) = config.mcp_servers.iter().find(|s| s.name == name) else {
+        return "none";
+    };
+    match &server.transport {
+        kelp::config::McpTransport::Stdio { .. } => "unsupported",
+        kelp::config::McpTransport::Http {
+            bearer_token_env_var: Some(_),
+            ..
+        } => "bearer_token",
+        kelp::config::McpTransport::Http { url, .. } => {
+            let store = kelp::mcp::oauth::store_path(&config.auth_file);
+            if kelp::mcp::oauth::stored(&store, name, url).is_some() {
+                "oauth"
+            } else {
+                "none"
+            }
+        }
     }
 }
 

@@ -32,9 +32,10 @@ pub enum McpCommand {
     },
     /// Remove a server from kelp's config file.
     Remove { name: String },
-    /// Sign in to a server with OAuth (not in kelp yet: said in words).
+    /// Sign in to a server over HTTP with OAuth: prints the page to open (and opens it on a
+    /// desktop); the tokens are kept in mcp-auth.json beside auth.json, never in config.toml.
     Login { name: String },
-    /// Sign out of a server's OAuth login (not in kelp yet: said in words).
+    /// Forget a server's OAuth login.
     Logout { name: String },
 }
 
@@ -63,13 +64,8 @@ pub fn mcp(config: &Config, command: McpCommand) -> ExitCode {
         McpCommand::List { json } => list(config, json),
         McpCommand::Get { name, json } => get(config, &name, json),
         McpCommand::Remove { name } => remove(config, &name),
-        McpCommand::Login { name } | McpCommand::Logout { name } => fail(
-            exit::USAGE,
-            &format!(
-                "`{name}`: kelp cannot sign in to MCP servers with OAuth yet; a server that takes \
-                 a token works with `kelp mcp add {name} --url URL --bearer-token-env-var VAR`"
-            ),
-        ),
+        McpCommand::Login { name } => login(config, &name),
+        McpCommand::Logout { name } => logout(config, &name),
     }
 }
 
@@ -318,6 +314,77 @@ fn remove(config: &Config, name: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(exit::FAILURE, &e.to_string()),
+    }
+}
+
+fn login(config: &Config, name: &str) -> ExitCode {
+    let url = match config.mcp_servers.iter().find(|s| s.name == name) {
+        Some(McpServerConfig {
+            transport: McpTransport::Http { url, .. },
+            ..
+        }) => url.clone(),
+        Some(_) => {
+            return fail(
+                exit::USAGE,
+                &format!("MCP server `{name}` is a program kelp starts: it takes no sign-in"),
+            );
+        }
+        None => {
+            return fail(
+                exit::FAILURE,
+                &format!("no MCP server `{name}` (`kelp mcp list` lists them)"),
+            );
+        }
+    };
+    let runtime = match super::runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let http = match kelp::llm::client::http_client() {
+        Ok(http) => http,
+        Err(e) => return fail(exit::FAILURE, &format!("cannot set up HTTP: {e}")),
+    };
+    let store = kelp::mcp::oauth::store_path(&config.auth_file);
+    let done = runtime.block_on(async {
+        let pending = kelp::mcp::oauth::begin(&http, &url).await?;
+        println!("Sign in to MCP server `{name}`: open this page in a browser on this machine:\n");
+        println!("  {}\n", pending.authorize_url);
+        if kelp::auth::browser::opens_here() {
+            let _ = webbrowser::open(&pending.authorize_url);
+        }
+        println!(
+            "Waiting for the sign-in (at most {} minutes; Ctrl+C to stop)…",
+            kelp::mcp::oauth::LOGIN_TIMEOUT.as_secs() / 60
+        );
+        tokio::select! {
+            done = pending.finish(&http, &store, name) => done,
+            _ = kelp::task::stop_requested() => Err("stopped".to_string()),
+        }
+    });
+    match done {
+        Ok(()) => {
+            println!(
+                "Signed in to MCP server `{name}`; the login is kept in {}.",
+                kelp::humanize::home_path(&store)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(why) => fail(exit::AUTH, &format!("MCP server `{name}`: {why}")),
+    }
+}
+
+fn logout(config: &Config, name: &str) -> ExitCode {
+    let store = kelp::mcp::oauth::store_path(&config.auth_file);
+    match kelp::mcp::oauth::logout(&store, name) {
+        Ok(true) => {
+            println!("Signed out of MCP server `{name}`.");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!("No login of MCP server `{name}` was kept; nothing to sign out.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(exit::FAILURE, &e),
     }
 }
 

@@ -8,6 +8,7 @@
 //! again in the background. A call has its server's `tool_timeout_sec`; a call that times out
 //! or is cancelled is abandoned, and `rmcp` tells the server with `notifications/cancelled`.
 
+pub mod oauth;
 pub mod tools;
 
 use std::collections::HashMap;
@@ -79,6 +80,8 @@ pub struct ServerStatus {
     pub state: ServerState,
     /// Tools left out, each with why (a schema the Responses API refuses).
     pub skipped: Vec<String>,
+    /// How a server over HTTP is signed in to (`None`: a program kelp starts).
+    pub auth: Option<&'static str>,
 }
 
 /// What the manager tells its owner.
@@ -123,6 +126,8 @@ impl Eq for McpManager {}
 struct Inner {
     servers: Vec<Arc<Server>>,
     http: reqwest::Client,
+    /// The OAuth logins of servers over HTTP (`mcp-auth.json`), when there are any to use.
+    logins: Option<PathBuf>,
     /// Where stdio servers run unless their entry says otherwise.
     project_dir: PathBuf,
     notify: Notify,
@@ -198,6 +203,7 @@ impl McpManager {
         servers: Vec<McpServerConfig>,
         http: reqwest::Client,
         project_dir: PathBuf,
+        logins: Option<PathBuf>,
         notify: impl Fn(McpUpdate) + Send + Sync + 'static,
     ) -> Self {
         let servers: Vec<Arc<Server>> = servers
@@ -224,6 +230,7 @@ impl McpManager {
             inner: Arc::new(Inner {
                 servers,
                 http,
+                logins,
                 project_dir,
                 notify: Arc::new(notify),
             }),
@@ -235,6 +242,30 @@ impl McpManager {
         }
         manager.send_statuses();
         manager
+    }
+
+    /// How `config`'s server is signed in to, when it is one over HTTP.
+    fn auth_of(&self, config: &McpServerConfig) -> Option<&'static str> {
+        let McpTransport::Http {
+            url,
+            bearer_token_env_var,
+            ..
+        } = &config.transport
+        else {
+            return None;
+        };
+        Some(if bearer_token_env_var.is_some() {
+            "a bearer token from its variable"
+        } else if self
+            .inner
+            .logins
+            .as_deref()
+            .is_some_and(|store| oauth::stored(store, &config.name, url).is_some())
+        {
+            "signed in with OAuth (`kelp mcp logout` forgets it)"
+        } else {
+            "no sign-in (`kelp mcp login` signs in where the server wants one)"
+        })
     }
 
     /// Every server's status, in the config's order.
@@ -249,6 +280,7 @@ impl McpManager {
                     endpoint: endpoint(&server.config.transport),
                     state: status.state.clone(),
                     skipped: status.skipped.clone(),
+                    auth: self.auth_of(&server.config),
                 }
             })
             .collect()
@@ -272,6 +304,7 @@ impl McpManager {
                     &server.config,
                     &manager.inner.http,
                     &manager.inner.project_dir,
+                    manager.inner.logins.as_deref(),
                 ),
             )
             .await
@@ -530,7 +563,9 @@ async fn connect(
     config: &McpServerConfig,
     http: &reqwest::Client,
     project_dir: &std::path::Path,
+    logins: Option<&std::path::Path>,
 ) -> Result<Link, String> {
+    let mut signed_in = false;
     let stderr = Arc::new(StderrTail::default());
     let wire = match &config.transport {
         McpTransport::Stdio {
@@ -584,6 +619,11 @@ async fn connect(
                     .filter(|t| !t.trim().is_empty())
                     .ok_or_else(|| format!("needs a bearer token in ${var}, which is not set"))?;
                 transport_config = transport_config.auth_header(token);
+            } else if let Some(store) = logins
+                && let Some(token) = oauth::access_token(http, store, &config.name, url).await
+            {
+                signed_in = true;
+                transport_config = transport_config.auth_header(token);
             }
             let mut all = HashMap::new();
             let from_env = env_headers.iter().filter_map(|(name, var)| {
@@ -608,6 +648,17 @@ async fn connect(
         Ok(service) => service,
         Err(e) => {
             stderr.read_to_end().await;
+            // A server over HTTP that refuses kelp for want of a sign-in says how to give one.
+            let refused = matches!(config.transport, McpTransport::Http { .. })
+                && ["401", "Unauthorized", "unauthorized", "Auth"]
+                    .iter()
+                    .any(|word| e.to_string().contains(word));
+            if refused && !signed_in {
+                return Err(format!(
+                    "needs a sign-in: run `kelp mcp login {}` ({e})",
+                    config.name
+                ));
+            }
             return Err(match stderr.last_line() {
                 Some(line) => format!("did not start: {e} ({line})"),
                 None => format!("did not start: {e}"),
@@ -751,6 +802,9 @@ pub fn report(servers: &[ServerStatus], config_file: &std::path::Path) -> String
                 };
                 text.push_str(&format!("\n  ready, {count}: {}", tools.join(", ")));
             }
+        }
+        if let Some(auth) = server.auth {
+            text.push_str(&format!("\n  auth: {auth}"));
         }
         for skipped in &server.skipped {
             text.push_str(&format!("\n  left out: {skipped}"));

@@ -3581,3 +3581,53 @@ async fn hooks_are_listed_per_folder_and_skills_turned_off_and_found_in_more_fol
         "{refused}"
     );
 }
+
+/// A host signs in to an MCP server behind OAuth: `mcpServer/oauth/login` answers with the
+/// page to open, `mcpServer/oauthLogin/completed` says it went through, and
+/// `mcpServerStatus/list` says `oAuth` where it said `notLoggedIn`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_signs_in_to_an_mcp_server_with_oauth() {
+    let fake = FakeOpenAi::start().await;
+    let (url, _oauth) = crate::mcp_oauth::start(None).await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!("[mcp_servers.secure]\nurl = \"{url}\"\n"),
+    )
+    .unwrap();
+    let mut server = Server::start_in(&fake, home);
+    server.initialize(false);
+    let auth = |server: &mut Server| {
+        let list = server.result("mcpServerStatus/list", json!({}));
+        list["data"][0]["authStatus"].as_str().unwrap().to_string()
+    };
+    assert_eq!(auth(&mut server), "notLoggedIn");
+    let started = server.result("mcpServer/oauth/login", json!({"name": "secure"}));
+    let page = started["authorizationUrl"].as_str().unwrap().to_string();
+    let browser = kelp::llm::client::http_client().unwrap();
+    let approved = browser.get(&page).send().await.unwrap();
+    let callback = approved.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        browser
+            .get(&callback)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let done = server.notification("mcpServer/oauthLogin/completed");
+    assert_eq!(done["name"], "secure");
+    assert_eq!(done["success"], true, "{done}");
+    assert_eq!(done["loginId"], started["loginId"]);
+    assert_eq!(auth(&mut server), "oAuth");
+    let (refused, _) = server.call("mcpServer/oauth/login", json!({"name": "nowhere"}));
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no MCP server")
+    );
+}

@@ -6,6 +6,8 @@
 
 #[path = "../support/fake_openai/mod.rs"]
 mod fake_openai;
+#[path = "../support/mcp_oauth.rs"]
+mod mcp_oauth;
 #[path = "../support/mcp_server.rs"]
 mod mcp_server;
 #[path = "../support/opener_tree.rs"]

@@ -554,7 +554,7 @@ async fn configured_headers_go_only_to_the_configured_origin() {
 
 /// `kelp mcp`, as Codex's: add a program and a URL to kelp's config file (and replace one),
 /// list and get them (no variable's value shown), remove one; a server only Codex's file has
-/// is listed but never removed from it; `login` says in words what kelp cannot do.
+/// is listed but never removed from it; `login` refuses what takes no sign-in.
 #[test]
 fn kelp_mcp_adds_lists_gets_and_removes_servers() {
     let home = tempfile::tempdir().unwrap();
@@ -645,11 +645,143 @@ fn kelp_mcp_adds_lists_gets_and_removes_servers() {
 
     let out = mcp(&["add", "bad name", "--", "x"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = mcp(&["login", "tracker"]);
+    // A program kelp starts takes no sign-in; one that is not there, neither.
+    let out = mcp(&["login", "codex_only"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("OAuth"),
+        String::from_utf8_lossy(&out.stderr).contains("takes no sign-in"),
         "{}",
         shown(&out)
     );
+    assert_eq!(mcp(&["login", "nothing"]).status.code(), Some(1));
+    let out = mcp(&["logout", "tracker"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing to sign out"),
+        "{}",
+        shown(&out)
+    );
+}
+
+/// `kelp mcp login` against a server behind OAuth, as the MCP authorization spec has it:
+/// discovery from the server's 401, registration, PKCE, the loopback callback; the tokens kept
+/// in `mcp-auth.json` (private), never in `config.toml`; the server then works with the token,
+/// a token past its end is refreshed before use, and `logout` forgets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_server_is_signed_in_to_used_refreshed_and_signed_out_of() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, oauth) = crate::mcp_oauth::start(Some(dir.path().join("mcp.log"))).await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!("[mcp_servers.secure]\nurl = \"{url}\"\n"),
+    )
+    .unwrap();
+    let kelp = |args: &[&str]| {
+        let mut cmd = crate::support::kelp(home.path());
+        cmd.env("SSH_CONNECTION", "10.0.0.1 1 10.0.0.2 22")
+            .args(args);
+        cmd
+    };
+    let mcp_state = |cmd: std::process::Command| async move {
+        let out = output(cmd).await;
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", shown(&out)));
+        report["mcp"]["servers"][0].clone()
+    };
+
+    // Not signed in: the server does not start, and says how to sign in.
+    let before = mcp_state(kelp(&["doctor", "--json"])).await;
+    assert_eq!(before["state"], "failed", "{before}");
+    assert!(
+        before["reason"]
+            .as_str()
+            .unwrap()
+            .contains("kelp mcp login secure"),
+        "{before}"
+    );
+
+    // The sign-in: the page kelp prints is opened (here by a plain HTTP client, which follows
+    // the authorization server's redirect to kelp's callback).
+    let mut login = kelp(&["mcp", "login", "secure"]);
+    login
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // The page is read from what kelp prints, and the rest is read on, as a terminal would.
+    let (found, page) = std::sync::mpsc::channel();
+    let drained = std::thread::spawn(move || {
+        let mut said = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.trim().strip_prefix("http") {
+                let _ = found.send(format!("http{rest}"));
+            }
+            said.push(line);
+        }
+        said
+    });
+    let page = tokio::task::spawn_blocking(move || page.recv().expect("an authorization page"))
+        .await
+        .unwrap();
+    assert!(page.contains("code_challenge_method=S256"), "{page}");
+    // kelp's HTTP client follows no redirect: the browser's step is taken by hand.
+    let browser = kelp::llm::client::http_client().unwrap();
+    let approved = browser.get(&page).send().await.unwrap();
+    assert_eq!(approved.status().as_u16(), 302);
+    let callback = approved.headers()["location"].to_str().unwrap().to_string();
+    assert!(callback.starts_with("http://127.0.0.1:"), "{callback}");
+    let landed = browser.get(&callback).send().await.unwrap();
+    assert!(landed.status().is_success());
+    assert!(landed.text().await.unwrap().contains("Signed in"));
+    let done = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(done.status.success(), "{}", shown(&done));
+    let said = drained.join().unwrap().join("\n");
+    assert!(said.contains("Signed in to MCP server `secure`"), "{said}");
+
+    let store = home.path().join(".local/share/kelp/mcp-auth.json");
+    let kept = std::fs::read_to_string(&store).unwrap();
+    assert!(
+        kept.contains("\"secure\"") && kept.contains("access-"),
+        "{kept}"
+    );
+    assert_eq!(
+        std::fs::metadata(&store).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let config = std::fs::read_to_string(config_dir.join("config.toml")).unwrap();
+    assert!(
+        !config.contains("access-") && !config.contains("refresh-"),
+        "{config}"
+    );
+
+    // Used: the server starts with the token and lists its tools.
+    let after = mcp_state(kelp(&["doctor", "--json"])).await;
+    assert_eq!(after["state"], "ready", "{after}");
+    assert_eq!(after["auth"], "oauth", "{after}");
+    let first_token = oauth.lock().unwrap().valid_tokens[0].clone();
+    assert!(oauth.lock().unwrap().bearers_seen.contains(&first_token));
+
+    // A token past its end is refreshed before use.
+    let mut all: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    all["secure"]["expires_at_ms"] = serde_json::json!(1);
+    std::fs::write(&store, all.to_string()).unwrap();
+    let refreshed = mcp_state(kelp(&["doctor", "--json"])).await;
+    assert_eq!(refreshed["state"], "ready", "{refreshed}");
+    assert_eq!(oauth.lock().unwrap().refreshes, 1);
+    let newest = oauth.lock().unwrap().valid_tokens.last().unwrap().clone();
+    assert_ne!(newest, first_token);
+    assert!(std::fs::read_to_string(&store).unwrap().contains(&newest));
+
+    // Signed out: forgotten, and the server needs a sign-in again.
+    let out = output(kelp(&["mcp", "logout", "secure"])).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(!std::fs::read_to_string(&store).unwrap().contains("secure"));
+    let gone = mcp_state(kelp(&["doctor", "--json"])).await;
+    assert_eq!(gone["state"], "failed", "{gone}");
 }

@@ -213,6 +213,7 @@ fn mcp_approval_and_the_servers() {
     let (mut app, _rx) = logged_in();
     app.handle_core_event(Event::McpServers(vec![
         ServerStatus {
+            auth: None,
             name: "tracker".into(),
             endpoint: "http: https://mcp.tracker.example/mcp".into(),
             state: ServerState::Ready {
@@ -221,6 +222,7 @@ fn mcp_approval_and_the_servers() {
             skipped: vec!["bulk_edit: its input schema is of type \"array\", not an object".into()],
         },
         ServerStatus {
+            auth: None,
             name: "docs".into(),
             endpoint: "stdio: docs-mcp --stdio".into(),
             state: ServerState::Failed {

@@ -74,6 +74,16 @@ notification!(
 );
 
 notification!(
+    /// An MCP server's OAuth sign-in ended (`mcpServer/oauth/login`).
+    McpLoginCompleted = "mcpServer/oauthLogin/completed" {
+        name: String,
+        login_id: Option<String>,
+        success: bool,
+        error: Option<String>,
+    }
+);
+
+notification!(
     /// The login changed: how kelp is signed in now (nothing after a logout).
     AccountUpdated = "account/updated" {
         auth_mode: Option<&'static str>,
