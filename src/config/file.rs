@@ -498,6 +498,9 @@ pub fn parse_as(
                 }
             }
             // Codex's `[[skills.config]] path = "…" | name = "…", enabled = false`.
+            "skills" if !item.is_table_like() => {
+                bad("must be a table ([[skills.config]] entries)");
+            }
             "skills" => match item
                 .get("config")
                 .map(|entries| entries.as_array_of_tables())

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use toml_edit::{Item, Value};
 
-use super::warning::{ConfigWarning, expand_home, line_column};
+use super::warning::{ConfigWarning, expand_home};
 
 /// The table that holds the servers.
 pub const KEY: &str = "mcp_servers";
@@ -202,48 +202,9 @@ pub fn parse(
     item: &Item,
     home: Option<&Path>,
 ) -> (Vec<McpServerConfig>, Vec<ConfigWarning>) {
-    let mut servers = Vec::new();
-    let mut warnings = Vec::new();
-    let mut warn = |span: Option<std::ops::Range<usize>>, message: String| {
-        let (line, column) = line_column(text, span.map_or(0, |s| s.start));
-        warnings.push(ConfigWarning::BadEntry {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message,
-        });
-    };
-    let Some(table) = item.as_table_like() else {
-        warn(
-            item.span(),
-            format!("`{KEY}` must be a table of servers ([{KEY}.NAME]); it is ignored"),
-        );
-        return (servers, warnings);
-    };
-    for (name, entry) in table.iter() {
-        let span = entry
-            .span()
-            .or_else(|| table.key(name).and_then(|k| k.span()));
-        let Some(entry) = entry.as_table_like() else {
-            warn(
-                span,
-                format!("MCP server `{name}` must be a table ([{KEY}.{name}]); it is left out"),
-            );
-            continue;
-        };
-        match server(name, entry, home, &mut warn) {
-            Ok(server) => servers.push(server),
-            Err(reason) => warn(
-                span,
-                format!("MCP server `{name}` {reason}; it is left out"),
-            ),
-        }
-    }
-    warnings.sort_by_key(|warning| match warning {
-        ConfigWarning::BadEntry { line, column, .. } => (*line, *column),
-        _ => (0, 0),
-    });
-    (servers, warnings)
+    super::warning::named_tables(path, text, item, KEY, "MCP server", |name, entry, warn| {
+        server(name, entry, home, warn).map_err(|reason| format!("{reason}; it is left out"))
+    })
 }
 
 /// One server's table; `Err` says why the whole server is left out. Problems with single keys

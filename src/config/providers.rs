@@ -26,7 +26,7 @@ use std::path::Path;
 use toml_edit::Item;
 
 use super::mcp::{nonempty_string, pairs, read};
-use super::warning::{ConfigWarning, line_column};
+use super::warning::ConfigWarning;
 
 /// The table that holds the providers.
 pub const KEY: &str = "model_providers";
@@ -231,54 +231,22 @@ pub const PROVIDER_KEYS: &[&str] = &[
 /// Reads the `[model_providers]` table `item` of the file at `path` (its `text` gives lines
 /// and columns). Every problem is one warning; a provider that cannot be read is left out.
 pub fn parse(path: &Path, text: &str, item: &Item) -> (Vec<ModelProvider>, Vec<ConfigWarning>) {
-    let mut providers = Vec::new();
-    let mut warnings = Vec::new();
-    let mut warn = |span: Option<std::ops::Range<usize>>, message: String| {
-        let (line, column) = line_column(text, span.map_or(0, |s| s.start));
-        warnings.push(ConfigWarning::BadEntry {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message,
-        });
-    };
-    let Some(table) = item.as_table_like() else {
-        warn(
-            item.span(),
-            format!("`{KEY}` must be a table of providers ([{KEY}.NAME]); it is ignored"),
-        );
-        return (providers, warnings);
-    };
-    for (id, entry) in table.iter() {
-        let span = entry
-            .span()
-            .or_else(|| table.key(id).and_then(|k| k.span()));
-        let Some(entry) = entry.as_table_like() else {
-            warn(
-                span,
-                format!("model provider `{id}` must be a table ([{KEY}.{id}]); it is left out"),
-            );
-            continue;
-        };
-        if id == OPENAI {
-            warn(
-                span,
-                format!(
-                    "model provider `{OPENAI}` is built in and cannot be redefined (set \
-                     openai_base_url to move it); [{KEY}.{OPENAI}] is ignored"
-                ),
-            );
-            continue;
-        }
-        match provider(id, entry, &mut warn) {
-            Ok(provider) => providers.push(provider),
-            Err(reason) => warn(
-                span,
-                format!("model provider `{id}` {reason}; it is left out"),
-            ),
-        }
-    }
-    (providers, warnings)
+    super::warning::named_tables(
+        path,
+        text,
+        item,
+        KEY,
+        "model provider",
+        |id, entry, warn| {
+            if id == OPENAI {
+                return Err(format!(
+                    "is built in and cannot be redefined (set openai_base_url to move it); \
+                 [{KEY}.{OPENAI}] is ignored"
+                ));
+            }
+            provider(id, entry, warn).map_err(|reason| format!("{reason}; it is left out"))
+        },
+    )
 }
 
 /// One provider's table; `Err` says why it is left out. A key that cannot be read is warned

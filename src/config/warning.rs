@@ -149,6 +149,67 @@ pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// Where in the file a warning points: a span of its text.
+pub type Span = Option<std::ops::Range<usize>>;
+
+/// Reads a table of named entries (`[KEY.NAME]`, the MCP servers or the model providers) of
+/// the file at `path` (its `text` gives lines and columns): `read` makes each entry of its
+/// table, or says why it is left out (`Err`), and warns of single keys through the `warn` it
+/// is given. `noun` names an entry in the warnings (`MCP server`). Entries come out in the
+/// file's order; the warnings in the order of their places.
+pub fn named_tables<T>(
+    path: &Path,
+    text: &str,
+    item: &toml_edit::Item,
+    key: &str,
+    noun: &str,
+    mut read: impl FnMut(
+        &str,
+        &dyn toml_edit::TableLike,
+        &mut dyn FnMut(Span, String),
+    ) -> Result<T, String>,
+) -> (Vec<T>, Vec<ConfigWarning>) {
+    let mut entries = Vec::new();
+    let mut warnings = Vec::new();
+    let mut warn = |span: Span, message: String| {
+        let (line, column) = line_column(text, span.map_or(0, |s| s.start));
+        warnings.push(ConfigWarning::BadEntry {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        });
+    };
+    let Some(table) = item.as_table_like() else {
+        warn(
+            item.span(),
+            format!("`{key}` must be a table of them ([{key}.NAME]); it is ignored"),
+        );
+        return (entries, warnings);
+    };
+    for (name, entry) in table.iter() {
+        let span = entry
+            .span()
+            .or_else(|| table.key(name).and_then(|k| k.span()));
+        let Some(entry) = entry.as_table_like() else {
+            warn(
+                span,
+                format!("{noun} `{name}` must be a table ([{key}.{name}]); it is left out"),
+            );
+            continue;
+        };
+        match read(name, entry, &mut warn) {
+            Ok(read) => entries.push(read),
+            Err(reason) => warn(span, format!("{noun} `{name}` {reason}")),
+        }
+    }
+    warnings.sort_by_key(|warning| match warning {
+        ConfigWarning::BadEntry { line, column, .. } => (*line, *column),
+        _ => (0, 0),
+    });
+    (entries, warnings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
