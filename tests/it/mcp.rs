@@ -664,8 +664,9 @@ fn kelp_mcp_adds_lists_gets_and_removes_servers() {
 
 /// `kelp mcp login` against a server behind OAuth, as the MCP authorization spec has it:
 /// discovery from the server's 401, registration, PKCE, the loopback callback; the tokens kept
-/// in `mcp-auth.json` (private), never in `config.toml`; the server then works with the token,
-/// a token past its end is refreshed before use, and `logout` forgets it.
+/// in `mcp-auth.json` (private), never in `config.toml`; the server then starts and a tool call
+/// of the model's goes through with the token, a token past its end is refreshed before use,
+/// and `logout` forgets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oauth_server_is_signed_in_to_used_refreshed_and_signed_out_of() {
     use std::io::{BufRead, BufReader};
@@ -677,12 +678,15 @@ async fn an_oauth_server_is_signed_in_to_used_refreshed_and_signed_out_of() {
     std::fs::create_dir_all(&config_dir).unwrap();
     std::fs::write(
         config_dir.join("config.toml"),
-        format!("[mcp_servers.secure]\nurl = \"{url}\"\n"),
+        format!("[mcp_servers.secure]\nurl = \"{url}\"\napproved_tools = [\"echo\"]\n"),
     )
     .unwrap();
+    let model = FakeOpenAi::start().await;
     let kelp = |args: &[&str]| {
         let mut cmd = crate::support::kelp(home.path());
         cmd.env("SSH_CONNECTION", "10.0.0.1 1 10.0.0.2 22")
+            .env("OPENAI_API_KEY", model.api_key())
+            .env("OPENAI_BASE_URL", model.api_base_url())
             .args(args);
         cmd
     };
@@ -766,6 +770,15 @@ async fn an_oauth_server_is_signed_in_to_used_refreshed_and_signed_out_of() {
     assert_eq!(after["auth"], "oauth", "{after}");
     let first_token = oauth.lock().unwrap().valid_tokens[0].clone();
     assert!(oauth.lock().unwrap().bearers_seen.contains(&first_token));
+    // A tool call of the model's goes through with the token.
+    model.push_responses([
+        Reply::call_with_id("call_s", "secure__echo", json!({"text": "with the token"})),
+        Reply::text("done"),
+    ]);
+    let out = output(kelp(&["run", "use the secure tool"])).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let sent = model.requests_to("/responses").pop().unwrap().body;
+    assert!(sent.contains("echo: with the token"), "{sent}");
 
     // A token past its end is refreshed before use.
     let mut all: serde_json::Value = serde_json::from_str(&kept).unwrap();
