@@ -66,6 +66,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             warning: None,
             mouse: false,
             pick_session: false,
+            fork_picked: false,
             ask_trust: None,
             prompt: None,
             config_file: "/home/ana/.config/kelp/config.toml".into(),

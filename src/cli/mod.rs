@@ -319,11 +319,7 @@ struct ForkArgs {
     #[command(flatten)]
     agent: AgentFlags,
     /// The conversation's id, an id prefix, or its name.
-    #[arg(
-        value_name = "ID|NAME",
-        required_unless_present = "last",
-        conflicts_with = "last"
-    )]
+    #[arg(value_name = "ID|NAME", conflicts_with = "last")]
     session: Option<String>,
     /// The newest conversation of this directory.
     #[arg(long)]
@@ -616,6 +612,7 @@ fn run_cli() -> ExitCode {
             let start = Start {
                 session,
                 pick_session,
+                fork_picked: false,
                 prompt: cli.prompt,
                 images: cli.image,
             };
@@ -626,6 +623,17 @@ fn run_cli() -> ExitCode {
                 Ok(dir) => dir,
                 Err(code) => return code,
             };
+            // Neither an id nor --last: pick one in the client, as Codex's `fork` does.
+            if args.session.is_none() && !args.last {
+                let start = Start {
+                    session: None,
+                    pick_session: true,
+                    fork_picked: true,
+                    prompt: None,
+                    images: Vec::new(),
+                };
+                return interactive(config, project_dir, start, warning_lines);
+            }
             let copy = match sessions_cmd::fork(&config, &project_dir, args.session.as_deref()) {
                 Ok(copy) => copy,
                 Err(code) => return code,
@@ -633,6 +641,7 @@ fn run_cli() -> ExitCode {
             let start = Start {
                 session: Some(copy),
                 pick_session: false,
+                fork_picked: false,
                 prompt: None,
                 images: Vec::new(),
             };
@@ -745,6 +754,8 @@ fn project_dir(cd: Option<&Path>) -> Result<PathBuf, String> {
 struct Start {
     session: Option<PathBuf>,
     pick_session: bool,
+    /// With `pick_session`: fork the conversation picked.
+    fork_picked: bool,
     prompt: Option<String>,
     /// Images for the first prompt, as given (`-i`).
     images: Vec<PathBuf>,
@@ -785,6 +796,7 @@ fn interactive(
         initial.warning = Some(text);
     }
     initial.pick_session = start.pick_session;
+    initial.fork_picked = start.fork_picked;
     initial.ask_trust = ask_trust;
     initial.prompt = start.prompt;
     // Named from where kelp was started, as a shell completes them; a file that is not there

@@ -57,6 +57,8 @@ pub struct InitialState {
     pub mouse: bool,
     /// Open the picker of this project's saved conversations (`kelp --resume`).
     pub pick_session: bool,
+    /// With `pick_session`: the conversation picked is forked (`kelp fork` with no id).
+    pub fork_picked: bool,
     /// Ask whether this folder (the root of its git repository, as shown) is trusted: no
     /// trust is kept for it, and no flag, variable or setting chose the modes.
     pub ask_trust: Option<PathBuf>,
@@ -195,6 +197,7 @@ impl App {
             app.push(CellKind::Error(warning));
         }
         if initial.pick_session {
+            app.session.fork_picked = initial.fork_picked;
             app.perform(Command::Slash(SlashCommand::Resume, String::new()));
         }
         if !app.pending_images.is_empty() {

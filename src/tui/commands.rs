@@ -586,6 +586,7 @@ mod tests {
             warning: None,
             mouse: false,
             pick_session: false,
+            fork_picked: false,
             ask_trust: None,
             prompt: None,
             config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),

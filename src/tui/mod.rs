@@ -135,6 +135,7 @@ impl InitialState {
             warning: facts.warning,
             mouse: config.mouse,
             pick_session: false,
+            fork_picked: false,
             ask_trust: None,
             prompt: None,
             config_file: config.config_dir.join(crate::config::file::FILE_NAME),

@@ -21,6 +21,12 @@ impl App {
             None => "Resumed the saved conversation.".to_string(),
         };
         self.notice(notice);
+        if std::mem::take(&mut self.session.fork_picked) {
+            self.perform(super::bottom_pane::Command::Slash(
+                super::bottom_pane::slash::SlashCommand::Fork,
+                String::new(),
+            ));
+        }
     }
 
     /// Draws `replay` in place of the transcript.

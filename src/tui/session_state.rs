@@ -21,6 +21,8 @@ pub(crate) struct SessionState {
     pub(crate) sent_prompt: Option<String>,
     /// `/fork` was sent: the conversation that comes back is the copy.
     pub(crate) forking: bool,
+    /// The conversation picked next is forked once it is back (`kelp fork` with no id).
+    pub(crate) fork_picked: bool,
     /// The saved conversations the `/resume` picker lists.
     pub(crate) listed: Vec<SessionSummary>,
     /// `/resume` asked for the list and it has not come.

@@ -566,3 +566,40 @@ fn delete_asks_on_a_terminal() {
         assert_eq!(code, if kept { 1 } else { 0 });
     }
 }
+
+/// `kelp fork` with neither an id nor `--last`: the client opens on the picker of this
+/// directory's conversations, as Codex's `fork` does, and the one picked is forked.
+#[test]
+fn fork_alone_picks_the_conversation_to_fork() {
+    let w = world();
+    let home = w.home.path();
+    save(home, &w.project, "fix the parser", 2);
+    save(home, &w.project, "write the docs", 1);
+    let mut pty = crate::pty::Pty::spawn(
+        Path::new(env!("CARGO_BIN_EXE_kelp")),
+        &["fork", "--cd", w.project.to_str().unwrap()],
+        home,
+        &[("OPENAI_API_KEY", "sk-test-0000000000001234")],
+        100,
+        24,
+    );
+    pty.wait_for("fix the parser", std::time::Duration::from_secs(10));
+    pty.send("\r");
+    pty.wait_for("› write the docs", std::time::Duration::from_secs(10));
+    let state = home.join(".local/state/kelp");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let forked = loop {
+        let all: Vec<_> = kelp::session::list_sessions(&state, None).collect();
+        if let Some(copy) = all.iter().find(|s| s.forked_from.is_some()) {
+            break copy.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fork among {all:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(forked.first_prompt.as_deref(), Some("write the docs"));
+    pty.send("\x04");
+    assert!(pty.wait_exit(std::time::Duration::from_secs(10)));
+}

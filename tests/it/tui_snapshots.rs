@@ -41,6 +41,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         warning: None,
         mouse: false,
         pick_session: false,
+        fork_picked: false,
         ask_trust: None,
         prompt: None,
         config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
