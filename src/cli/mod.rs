@@ -236,8 +236,10 @@ enum Command {
     #[command(
         hide = true,
         name = "apply",
-        aliases = ["a", "cloud", "plugin", "features", "update", "agents", "remote-control",
-                   "exec-server", "queue", "migrate-rollouts"]
+        aliases = [
+            "a", "cloud", "plugin", "features", "update", "agents", "remote-control",
+            "exec-server", "queue", "migrate-rollouts", "mcp-server"
+        ]
     )]
     CodexOnly {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
@@ -246,7 +248,7 @@ enum Command {
 }
 
 /// Codex's verbs that kelp does not serve, and what kelp offers instead.
-const CODEX_ONLY: [(&str, &str); 11] = [
+const CODEX_ONLY: [(&str, &str); 12] = [
     (
         "apply",
         "kelp applies the model's patches in the project as it works (Esc Esc undoes them); it has no Codex Cloud diffs to apply",
@@ -286,6 +288,10 @@ const CODEX_ONLY: [(&str, &str); 11] = [
     (
         "queue",
         "kelp has no queue: a prompt typed while a turn runs waits its turn in the client",
+    ),
+    (
+        "mcp-server",
+        "kelp is not an MCP server: `kelp acp` serves editors and `kelp app-server` hosts",
     ),
     (
         "migrate-rollouts",

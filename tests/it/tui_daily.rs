@@ -1406,6 +1406,7 @@ async fn codex_verbs_kelp_lacks_are_refused_never_sent() {
         "exec-server",
         "queue",
         "migrate-rollouts",
+        "mcp-server",
     ] {
         let mut pty = over_ssh(&fake, home.path(), &[verb, "--some-flag"], &[]);
         assert_eq!(pty.wait_exit_code(WAIT), 2, "{verb}: {}", pty.screen());
