@@ -471,22 +471,14 @@ pub fn mcp_servers(config: &Config, seen: &[ServerStatus]) -> Result<Answer, Rpc
     })
 }
 
-/// A server's sign-in as Codex's `authStatus` says it: a program kelp starts takes none; a
-/// server over HTTP has a token from a variable, a kept OAuth login, or neither.
+/// A server's sign-in as Codex's `authStatus` says it.
 fn auth_status(config: &Config, server: &McpServerConfig) -> &'static str {
-    match &server.transport {
-        McpTransport::Stdio { .. } => "unsupported",
-        McpTransport::Http {
-            bearer_token_env_var: Some(_),
-            ..
-        } => "bearerToken",
-        McpTransport::Http { url, .. } => {
-            let store = crate::mcp::oauth::store_path(&config.auth_file);
-            if crate::mcp::oauth::stored(&store, &server.name, url).is_some() {
-                "oAuth"
-            } else {
-                "notLoggedIn"
-            }
-        }
+    use crate::mcp::oauth::{self, AuthState};
+    let store = oauth::store_path(&config.auth_file);
+    match oauth::auth_state(server, Some(&store)) {
+        AuthState::Unsupported => "unsupported",
+        AuthState::BearerToken => "bearerToken",
+        AuthState::OAuth => "oAuth",
+        AuthState::None => "notLoggedIn",
     }
 }

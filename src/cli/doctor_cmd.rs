@@ -362,23 +362,16 @@ async fn mcp_servers(config: &Config, project_dir: &Path) -> Part {
 /// How server `name` is signed in to: `oauth` (a kept login), `bearer_token` (a variable's),
 /// `none`, or `unsupported` (a program kelp starts).
 fn auth_of(config: &Config, name: &str) -> &'static str {
+    use kelp::mcp::oauth::{self, AuthState};
     let Some(server) = config.mcp_servers.iter().find(|s| s.name == name) else {
         return "none";
     };
-    match &server.transport {
-        kelp::config::McpTransport::Stdio { .. } => "unsupported",
-        kelp::config::McpTransport::Http {
-            bearer_token_env_var: Some(_),
-            ..
-        } => "bearer_token",
-        kelp::config::McpTransport::Http { url, .. } => {
-            let store = kelp::mcp::oauth::store_path(&config.auth_file);
-            if kelp::mcp::oauth::stored(&store, name, url).is_some() {
-                "oauth"
-            } else {
-                "none"
-            }
-        }
+    let store = oauth::store_path(&config.auth_file);
+    match oauth::auth_state(server, Some(&store)) {
+        AuthState::Unsupported => "unsupported",
+        AuthState::BearerToken => "bearer_token",
+        AuthState::OAuth => "oauth",
+        AuthState::None => "none",
     }
 }
 

@@ -197,17 +197,6 @@ fn to_json(server: &McpServerConfig) -> Value {
     })
 }
 
-/// `command args` or the URL.
-fn endpoint(server: &McpServerConfig) -> String {
-    match &server.transport {
-        McpTransport::Stdio { command, args, .. } => std::iter::once(command.as_str())
-            .chain(args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        McpTransport::Http { url, .. } => url.clone(),
-    }
-}
-
 fn list(config: &Config, as_json: bool) -> ExitCode {
     if as_json {
         let all: Vec<Value> = config.mcp_servers.iter().map(to_json).collect();
@@ -242,7 +231,7 @@ fn list(config: &Config, as_json: bool) -> ExitCode {
         super::say(&format!(
             "{:<width$}  {status:<8}  {}",
             server.name,
-            endpoint(server)
+            kelp::mcp::endpoint(&server.transport)
         ));
     }
     ExitCode::SUCCESS

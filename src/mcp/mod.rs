@@ -246,26 +246,14 @@ impl McpManager {
 
     /// How `config`'s server is signed in to, when it is one over HTTP.
     fn auth_of(&self, config: &McpServerConfig) -> Option<&'static str> {
-        let McpTransport::Http {
-            url,
-            bearer_token_env_var,
-            ..
-        } = &config.transport
-        else {
-            return None;
-        };
-        Some(if bearer_token_env_var.is_some() {
-            "a bearer token from its variable"
-        } else if self
-            .inner
-            .logins
-            .as_deref()
-            .is_some_and(|store| oauth::stored(store, &config.name, url).is_some())
-        {
-            "signed in with OAuth (`kelp mcp logout` forgets it)"
-        } else {
-            "no sign-in (`kelp mcp login` signs in where the server wants one)"
-        })
+        match oauth::auth_state(config, self.inner.logins.as_deref()) {
+            oauth::AuthState::Unsupported => None,
+            oauth::AuthState::BearerToken => Some("a bearer token from its variable"),
+            oauth::AuthState::OAuth => Some("signed in with OAuth (`kelp mcp logout` forgets it)"),
+            oauth::AuthState::None => {
+                Some("no sign-in (`kelp mcp login` signs in where the server wants one)")
+            }
+        }
     }
 
     /// Every server's status, in the config's order.
@@ -524,7 +512,8 @@ impl CallOutcome {
 }
 
 /// `stdio: command args` or `http: url`, for `/mcp`.
-fn endpoint(transport: &McpTransport) -> String {
+/// `stdio: command args` or `http: url`, as `/mcp` and `kelp mcp list` show a server.
+pub fn endpoint(transport: &McpTransport) -> String {
     match transport {
         McpTransport::Stdio { command, args, .. } => {
             let mut text = format!("stdio: {command}");

@@ -61,15 +61,35 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-/// Where a server's login stands, for `/mcp`, `kelp mcp list` and the app-server.
+/// Where a server's sign-in stands, for `/mcp`, `kelp doctor` and the app-server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthState {
+    /// A program kelp starts: it takes no sign-in.
+    Unsupported,
     /// Signed in with OAuth.
     OAuth,
     /// A token from a variable (`bearer_token_env_var`).
     BearerToken,
-    /// Nothing: the server may not need it.
+    /// Nothing kept: the server may not need it.
     None,
+}
+
+/// How `server` is signed in to, with the logins kept in `store` (none given: none kept).
+pub fn auth_state(server: &crate::config::McpServerConfig, store: Option<&Path>) -> AuthState {
+    use crate::config::McpTransport;
+    match &server.transport {
+        McpTransport::Stdio { .. } => AuthState::Unsupported,
+        McpTransport::Http {
+            bearer_token_env_var: Some(_),
+            ..
+        } => AuthState::BearerToken,
+        McpTransport::Http { url, .. } => {
+            match store.and_then(|store| stored(store, &server.name, url)) {
+                Some(_) => AuthState::OAuth,
+                None => AuthState::None,
+            }
+        }
+    }
 }
 
 fn now_ms() -> u64 {
