@@ -827,9 +827,15 @@ async fn over_ssh_the_browser_login_opens_nothing_and_says_so() {
     let mut pty = over_ssh(&fake, home.path(), &[], &[("OPENAI_API_KEY", "")]);
     pty.wait_for("How do you want to sign in?", WAIT);
     pty.send("1");
-    let screen = pty.wait_for("No browser can open here", WAIT);
+    // The view is painted in more than one write: wait for its last line as well as its first.
+    let screen = pty.wait_until(
+        |screen| {
+            screen.contains("No browser can open here") && screen.contains("/oauth/authorize?")
+        },
+        WAIT,
+        "the browser login's URL",
+    );
     assert!(!screen.contains("should open"), "{screen}");
-    assert!(screen.contains("/oauth/authorize?"), "{screen}");
     pty.send("\x1b");
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
