@@ -119,16 +119,22 @@ impl Pty {
                     if n == 0 {
                         break;
                     }
-                    // The log first: whatever a test sees on the screen is then in the log
-                    // too, when it reads the log next.
+                    // The log and the screen advance together under the parser's lock: a
+                    // test that holds it sees a screen and a log of the same bytes (a frame's
+                    // end in the log is then on the screen too), and whatever a test sees on
+                    // the screen is in the log when it reads the log next.
                     let answers = {
-                        let mut raw = raw.lock().unwrap();
-                        let from = raw.len().saturating_sub(8);
-                        let new_at = raw.len() - from;
-                        raw.extend_from_slice(&buf[..n]);
-                        queries_answered(&raw[from..], new_at, background.as_deref())
+                        let mut parser = parser.lock().unwrap();
+                        let answers = {
+                            let mut raw = raw.lock().unwrap();
+                            let from = raw.len().saturating_sub(8);
+                            let new_at = raw.len() - from;
+                            raw.extend_from_slice(&buf[..n]);
+                            queries_answered(&raw[from..], new_at, background.as_deref())
+                        };
+                        parser.process(&buf[..n]);
+                        answers
                     };
-                    parser.lock().unwrap().process(&buf[..n]);
                     *reads.0.lock().unwrap() += 1;
                     reads.1.notify_all();
                     if !answers.is_empty() {
@@ -285,8 +291,11 @@ impl Pty {
             let seen = *self.reads.0.lock().unwrap();
             // Mid-frame (a synchronized update begun and not ended) the screen is half drawn,
             // as a terminal that knows the mode never shows it: wait for the frame's end.
-            let screen = self.screen();
-            if !self.mid_frame() && done(&screen) {
+            let (screen, mid_frame) = {
+                let parser = self.parser.lock().unwrap();
+                (parser.screen().contents(), self.mid_frame())
+            };
+            if !mid_frame && done(&screen) {
                 return screen;
             }
             let left = timeout.saturating_sub(start.elapsed());
