@@ -28,9 +28,6 @@ struct ReadParams {
 /// kelp's `config.toml` keys with a Codex name, and how a value is said there (the one table
 /// in `config::codex_keys`), nested under its Codex key path.
 fn codex_key(kelp_key: &str, value: &Value) -> Option<(String, Value)> {
-    if kelp_key == "mcp_servers" {
-        return Some((kelp_key.to_string(), value.clone()));
-    }
     let setting = codex_keys::by_kelp(kelp_key)?;
     Some(setting.nested(setting.to_codex(value)?))
 }
@@ -45,11 +42,28 @@ struct UserLayer {
 impl UserLayer {
     fn read(config_dir: &Path) -> Self {
         let found = crate::config::toml_json::read(config_dir);
-        let config = found
+        let mut config: Map<String, Value> = found
             .table
             .iter()
             .filter_map(|(key, value)| codex_key(key, value))
             .collect();
+        // The file's servers as the settings in use show them, through the same reader and
+        // the same table: the values of their variables and headers (secrets, often) are never
+        // said, and a server the file holds is not mistaken for a flag's.
+        if found.table.contains_key("mcp_servers") {
+            let text = crate::config::file::read(&found.path)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            let (settings, _) = crate::config::file::parse(&found.path, &text, home.as_deref());
+            let servers = settings
+                .mcp_servers
+                .iter()
+                .map(|server| (server.name.clone(), mcp_table(server)))
+                .collect();
+            config.insert("mcp_servers".into(), Value::Object(servers));
+        }
         Self {
             file: found.path,
             version: found.version,

@@ -887,7 +887,7 @@ async fn a_hosts_start_up_sequence_is_answered_in_codex_words() {
     std::fs::create_dir_all(&config_dir).unwrap();
     std::fs::write(
         config_dir.join("config.toml"),
-        "# kept\nmodel = \"gpt-5.4\"\napproval = \"full-auto\"\n\n[mcp_servers.docs]\nurl = \"http://127.0.0.1:9/mcp\"\nenabled = false\n",
+        "# kept\nmodel = \"gpt-5.4\"\napproval = \"full-auto\"\n\n[mcp_servers.docs]\nurl = \"http://127.0.0.1:9/mcp\"\nenabled = false\nhttp_headers = { X-Key = \"s3cret-header\" }\n\n[mcp_servers.tools]\ncommand = \"tools-mcp\"\nenabled = false\nenv = { API_TOKEN = \"s3cret-env\" }\n",
     )
     .unwrap();
     let mut server = Server::start_in(&fake, home);
@@ -931,6 +931,14 @@ async fn a_hosts_start_up_sequence_is_answered_in_codex_words() {
     );
     assert_eq!(user["config"]["approval_policy"], "on-request");
     assert_eq!(user["version"], layered["origins"]["model"]["version"]);
+    // The servers' variables and headers are the person's secrets: no layer says their values,
+    // and the file's servers are the file's, not a flag's.
+    assert_eq!(
+        user["config"]["mcp_servers"]["tools"]["command"],
+        "tools-mcp"
+    );
+    assert_eq!(layered["origins"]["mcp_servers"]["name"]["type"], "user");
+    assert!(!layered.to_string().contains("s3cret"), "{layered}");
 
     server.result(
         "account/login/start",
