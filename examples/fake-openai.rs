@@ -23,8 +23,9 @@ struct Args {
     port: u16,
     /// What `/responses` answers: echo, reasoning, large (1 MiB of 16-byte deltas), tool
     /// (calls read_file once, then answers), shell, coding (the prompt as a command, then a
-    /// patch writing its output to kelp-notes.md), mcp (calls `tests__echo`) or search (a web
-    /// search for the prompt when the request offers the tool).
+    /// patch writing its output to kelp-notes.md), mcp (calls `tests__echo`), search (a web
+    /// search for the prompt when the request offers the tool) or goal (a step per turn toward
+    /// a goal, complete at the third).
     #[arg(long, env = "KELP_FAKE_SCENARIO", default_value = "echo", value_parser = parse_scenario)]
     scenario: Scenario,
     /// Approve device codes only when their page is opened, not after 3 s.

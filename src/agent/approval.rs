@@ -304,7 +304,8 @@ fn judge(
         ToolCall::ReadFile(_)
         | ToolCall::ListDir(_)
         | ToolCall::GrepFiles(_)
-        | ToolCall::UpdatePlan(_) => {
+        | ToolCall::UpdatePlan(_)
+        | ToolCall::Goal(_) => {
             if outside.iter().all(|p| remembered.read_paths.contains(p)) {
                 Verdict::Run
             } else {

@@ -15,6 +15,7 @@ use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Content, Item, Role, TokenUsage};
 use crate::llm::{Prompt, ReasoningEffort, SummaryStyle, models};
+use crate::session::goal::{Goal, GoalCell, GoalStatus};
 use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
 
 /// Why a rewind cannot go back past the last compaction, and what can.
@@ -74,6 +75,8 @@ pub struct Conversation {
     /// A reviewer's conversation ([`Conversation::reviewer`]): it reads and reports, and no
     /// patch of its runs.
     reviewing: bool,
+    /// The goal as the session file last noted it: a change since is noted next.
+    saved_goal: Option<Goal>,
 }
 
 /// What going back leaves to do: the words of the turn gone back to, for the person to edit and
@@ -84,9 +87,14 @@ pub struct Rewind {
     pub changes: Vec<crate::session::record::SavedChange>,
 }
 
-/// Where tools run: `project_dir`, with the sandbox the configuration asks for.
+/// Where tools run: `project_dir`, with the sandbox the configuration asks for, and a goal
+/// cell of the conversation's own.
 fn tool_context(config: &Config, project_dir: &Path) -> ToolContext {
-    ToolContext::new(project_dir).with_sandbox(SandboxPolicy::for_project(config, project_dir))
+    ToolContext {
+        goal: Some(GoalCell::default()),
+        ..ToolContext::new(project_dir)
+            .with_sandbox(SandboxPolicy::for_project(config, project_dir))
+    }
 }
 
 impl Conversation {
@@ -136,6 +144,7 @@ impl Conversation {
     pub fn reviewer(&self) -> Self {
         let mut tool_context = self.tool_context.clone();
         tool_context.sandbox.mode = crate::config::SandboxMode::ReadOnly;
+        tool_context.goal = None;
         let history = self
             .preamble
             .iter()
@@ -170,6 +179,7 @@ impl Conversation {
             save_failed: false,
             instruction_files: Vec::new(),
             reviewing: true,
+            saved_goal: None,
         }
     }
 
@@ -221,6 +231,8 @@ impl Conversation {
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.usage = log.usage();
         conversation.context_used = log.context_used();
+        conversation.saved_goal = log.goal();
+        conversation.goal_cell().put(log.goal());
         if let Some((summary, sent_from)) = log.compacted() {
             conversation.summary = Some(summary);
             conversation.sent_from = sent_from.min(log.items_base + log.items.len());
@@ -244,6 +256,7 @@ impl Conversation {
             &log.header.project_dir,
         ));
         shown.has_instructions |= !log.preamble.is_empty();
+        shown.goal = log.goal();
         conversation.history = log.items;
         conversation.notes = log.notes;
         conversation.items_base = log.items_base;
@@ -294,6 +307,7 @@ impl Conversation {
             save_failed: false,
             instruction_files: Vec::new(),
             reviewing: false,
+            saved_goal: None,
         }
     }
 
@@ -418,6 +432,23 @@ impl Conversation {
         self.session.path().map(Path::to_path_buf)
     }
 
+    /// The conversation's goal, shared with its turns' tools (a reviewer has none of its own:
+    /// an empty cell).
+    pub fn goal_cell(&self) -> GoalCell {
+        self.tool_context.goal.clone().unwrap_or_default()
+    }
+
+    /// The goal, when it changed since the session file last noted it: the note to write now
+    /// (`None` inside: cleared).
+    pub fn goal_unsaved(&mut self) -> Option<Option<Goal>> {
+        let now = self.goal_cell().get();
+        if now == self.saved_goal || self.reviewing {
+            return None;
+        }
+        self.saved_goal.clone_from(&now);
+        Some(now)
+    }
+
     /// Token usage summed over the conversation.
     pub fn usage(&self) -> TokenUsage {
         self.usage
@@ -533,6 +564,17 @@ impl Conversation {
         }
         self.context_used = 0;
         let saved = self.session.append_note(&Note::Rewound { items, notes });
+        // A goal noted in the turns gone back from is noted again when the core next looks:
+        // the goal stays as it is (it belongs to the conversation, not to a turn).
+        self.saved_goal = self
+            .notes
+            .iter()
+            .rev()
+            .find_map(|(_, note)| match note {
+                Note::Goal { goal } => Some(goal.clone()),
+                _ => None,
+            })
+            .flatten();
         if let Err(e) = saved {
             return Err(format!("went back, but the session file missed it: {e}"));
         }
@@ -639,6 +681,14 @@ impl Conversation {
         let mut prompt = Prompt::new(self.model.clone(), &self.tool_context.project_dir);
         prompt.input = self.sent_history();
         prompt.tools = self.tools.clone();
+        // The goal tools, while there is a goal to work toward.
+        if self
+            .goal_cell()
+            .get()
+            .is_some_and(|goal| goal.status == GoalStatus::Active)
+        {
+            prompt.tools.extend(super::tools::goal_tools::specs());
+        }
         prompt.parallel_tool_calls = true;
         prompt.reasoning_effort = self.reasoning_effort;
         prompt.summary = self.summary_style;

@@ -27,6 +27,7 @@ use crate::llm::{LlmClient, StreamSettings, models};
 use crate::mcp::{McpManager, McpUpdate};
 use crate::session;
 
+mod goal;
 mod history;
 mod host;
 mod settings;
@@ -327,6 +328,12 @@ type Ended = (Box<Conversation>, TurnOutcome);
 struct RunningTurn {
     cancel: CancellationToken,
     task: JoinHandle<Ended>,
+    /// The conversation's goal, reachable while the turn holds the conversation.
+    goal: crate::session::goal::GoalCell,
+    /// Where the turn began, when it works toward an active goal.
+    toward_goal: Option<goal::GoalTurn>,
+    /// kelp began it (toward the goal), not a face: a prompt sent meanwhile joins it.
+    from_kelp: bool,
 }
 
 struct Core {
@@ -498,7 +505,7 @@ impl Core {
     }
 
     async fn run(mut self, mut ops: UnboundedReceiver<Op>) {
-        loop {
+        'ops: loop {
             let next = match self.running.as_mut() {
                 Some(turn) => tokio::select! {
                     op = ops.recv() => Next::Op(op),
@@ -510,8 +517,16 @@ impl Core {
                 Next::Op(Some(Op::Shutdown) | None) => break,
                 Next::Op(Some(op)) => self.handle(op).await,
                 Next::TurnEnded(joined) => {
-                    self.running = None;
                     self.take_back(joined);
+                    // What the faces sent meanwhile goes first: a prompt beats the goal's next
+                    // turn, which then waits for the prompt's turn to end.
+                    while let Ok(op) = ops.try_recv() {
+                        if op == Op::Shutdown {
+                            break 'ops;
+                        }
+                        self.handle(op).await;
+                    }
+                    self.continue_goal();
                 }
             }
         }
@@ -521,12 +536,17 @@ impl Core {
     /// Takes the conversation back from a finished turn task, then tells the front end the
     /// turn is over — only now is the core ready for the next prompt.
     fn take_back(&mut self, joined: Result<Ended, tokio::task::JoinError>) {
+        let toward_goal = self.running.take().and_then(|turn| turn.toward_goal);
         let outcome = match joined {
             Ok((mut conversation, outcome)) => {
                 conversation.set_model(self.model.clone());
                 conversation.apply(&self.chosen);
                 self.conversation = Some(*conversation);
                 self.keep_late_steers();
+                self.account_goal(toward_goal, &outcome);
+                if let Some(conversation) = &mut self.conversation {
+                    super::turn::note_goal(conversation, &self.events);
+                }
                 outcome
             }
             Err(e) => {
@@ -545,9 +565,9 @@ impl Core {
 
     /// Cancels the running turn, if any, and waits until it handed the conversation back.
     async fn stop_turn(&mut self) {
-        if let Some(turn) = self.running.take() {
+        if let Some(turn) = self.running.as_mut() {
             turn.cancel.cancel();
-            let joined = turn.task.await;
+            let joined = (&mut turn.task).await;
             self.take_back(joined);
         }
     }
@@ -555,15 +575,7 @@ impl Core {
     async fn handle(&mut self, op: Op) {
         match op {
             Op::Submit(submission) => self.submit(Work::Prompt(submission)),
-            Op::Steer(submission) => {
-                self.steered
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(submission);
-                if self.running.is_none() {
-                    self.keep_late_steers();
-                }
-            }
+            Op::Steer(submission) => self.handle_steer(submission),
             Op::Compact { focus, turn_id } => self.submit(Work::Compact { focus, turn_id }),
             Op::Review { target, turn_id } => self.submit(Work::Review { target, turn_id }),
             Op::Init => self.init(),
@@ -597,6 +609,8 @@ impl Core {
                 arguments,
             } => self.call_mcp_tool(id, server, tool, arguments),
             Op::Rename(name) => self.rename(&name),
+            Op::SetGoal(change) => self.set_goal(change),
+            Op::ClearGoal => self.clear_goal(),
             Op::UndoRewound => self.undo_rewound(),
             Op::Interrupt => {
                 if let Some(turn) = &self.running {
@@ -682,7 +696,18 @@ impl Core {
         }
     }
 
-    /// The model the next turn uses (a running turn keeps its own).
+    /// `Op::Steer`: input for the running turn's next request; with none running, it joins
+    /// the conversation for the next prompt.
+    fn handle_steer(&mut self, submission: Submission) {
+        self.steered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(submission);
+        if self.running.is_none() {
+            self.keep_late_steers();
+        }
+    }
+
     /// Input that came to steer a turn that had ended: it joins the conversation, so the model
     /// reads it with the next prompt; nothing the person sent is lost.
     fn keep_late_steers(&mut self) {
@@ -711,44 +736,6 @@ impl Core {
         }
     }
 
-    /// `/diff`: the project's `git diff HEAD`, by git confined as a command is.
-    fn diff(&self) {
-        let (project_dir, sandbox, events) = self.git_context();
-        crate::task::spawn(async move {
-            let diff = super::git::working_tree_diff(&project_dir, &sandbox).await;
-            let _ = events.send(Event::WorkingTreeDiff(diff));
-        });
-    }
-
-    /// `/review`'s pickers: the repository's commits and branches.
-    fn revisions(&self) {
-        let (project_dir, sandbox, events) = self.git_context();
-        crate::task::spawn(async move {
-            let found = super::git::revisions(&project_dir, &sandbox).await;
-            let _ = events.send(Event::Revisions(found));
-        });
-    }
-
-    /// What git runs with for the person's own commands: the project, the conversation's
-    /// sandbox (git makes it read-only), and where the answer goes.
-    fn git_context(
-        &self,
-    ) -> (
-        PathBuf,
-        crate::agent::tools::sandbox::SandboxPolicy,
-        UnboundedSender<Event>,
-    ) {
-        let sandbox = match &self.conversation {
-            Some(conversation) => conversation.tool_context().sandbox.clone(),
-            None => crate::agent::tools::sandbox::SandboxPolicy::for_config(&self.config),
-        };
-        (
-            self.options.project_dir.clone(),
-            sandbox,
-            self.events.clone(),
-        )
-    }
-
     /// `/init`: a turn that asks for an `AGENTS.md`, unless the project has one.
     fn init(&mut self) {
         let Some(conversation) = &self.conversation else {
@@ -771,15 +758,29 @@ impl Core {
     }
 
     fn submit(&mut self, work: Work) {
+        // The person's prompt during a turn kelp began toward the goal joins that turn, as
+        // input added to it: the goal's turns never stand in the person's way.
+        if let (Some(turn), Work::Prompt(submission)) = (&self.running, &work)
+            && turn.from_kelp
+            && !submission.from_kelp
+        {
+            let Work::Prompt(submission) = work else {
+                return;
+            };
+            return self.handle_steer(submission);
+        }
         if self.running.is_some() {
             self.emit(Event::Error(
                 "a turn is already running: wait for it to finish or interrupt it".to_string(),
             ));
             return;
         }
+        let toward_goal = self.goal_turn_start();
         let Some(mut conversation) = self.conversation.take() else {
             return;
         };
+        let goal = conversation.goal_cell();
+        let from_kelp = matches!(&work, Work::Prompt(submission) if submission.from_kelp);
         let cancel = CancellationToken::new();
         let ctx = TurnContext {
             client: self.client.clone(),
@@ -805,7 +806,13 @@ impl Core {
             };
             (Box::new(conversation), outcome_of(&result, ctx.sign_in))
         });
-        self.running = Some(RunningTurn { cancel, task });
+        self.running = Some(RunningTurn {
+            cancel,
+            task,
+            goal,
+            toward_goal,
+            from_kelp,
+        });
     }
 
     /// Lists the login's models in the background; the answer arrives as `Event::Models`.

@@ -31,6 +31,9 @@ pub struct Submission {
     /// The id the face gave the turn (the app-server's `turn/start` answer); the core makes
     /// one when `None`. It is saved with the turn and named in `TurnStarted`.
     pub turn_id: Option<String>,
+    /// The words are kelp's, not the person's (a goal's next turn): the model reads them as a
+    /// developer message, and no face shows them as a prompt.
+    pub from_kelp: bool,
 }
 
 impl Submission {
@@ -139,6 +142,12 @@ pub enum Op {
     /// Undo the file changes of the turns the last rewind dropped, where the files are still
     /// as those changes left them. Answered with `FilesUndone`.
     UndoRewound,
+    /// Set the conversation's goal, or change it (its status, its budget): the core starts
+    /// working toward an active goal at once when no turn runs. `GoalUpdated` answers; a
+    /// change that cannot be is an `Error`.
+    SetGoal(crate::session::goal::GoalChange),
+    /// Clear the conversation's goal; `GoalCleared` answers.
+    ClearGoal,
     /// Compact the conversation now: the model summarises it (keeping `focus` in particular)
     /// and later requests carry the summary instead of the old items. Runs as a turn.
     Compact {
@@ -455,6 +464,11 @@ pub enum Event {
     McpServers(Vec<crate::mcp::ServerStatus>),
     /// An error that belongs to no turn, one readable line.
     Error(String),
+    /// The conversation's goal changed: set, marked by the model, paused by an interrupt, or
+    /// its spending counted at a turn's end.
+    GoalUpdated(crate::session::goal::Goal),
+    /// The conversation's goal was cleared.
+    GoalCleared,
     /// The answer to `Op::CallMcpTool` `id`: the tool's text and whether it succeeded, or why
     /// it could not be called.
     McpToolCalled {
@@ -475,6 +489,8 @@ pub struct Replay {
     pub has_instructions: bool,
     /// Turns before these that are not shown again (the session file keeps them).
     pub earlier_turns: usize,
+    /// The conversation's goal, as last saved.
+    pub goal: Option<crate::session::goal::Goal>,
 }
 
 /// One turn: what the person sent and the events that followed, in order.

@@ -140,7 +140,8 @@ impl<'a> State<'a> {
                 self.replay.usage = *usage;
                 self.replay.context_used = *context_used;
             }
-            Note::TurnStarted { .. } | Note::Call(_) | Note::Rewound { .. } => {}
+            Note::TurnStarted { .. } | Note::Call(_) | Note::Rewound { .. } | Note::Goal { .. } => {
+            }
         }
     }
 

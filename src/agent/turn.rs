@@ -249,13 +249,18 @@ async fn steps(
         images,
         output_schema,
         turn_id: _,
+        from_kelp,
     } = submission;
     record(
         conversation,
         ctx,
         Entry::Note(Note::TurnStarted { id: turn_id }),
     );
-    add_user_message(conversation, ctx, text, images).await?;
+    if from_kelp {
+        record(conversation, ctx, Entry::Item(Item::developer_text(text)));
+    } else {
+        add_user_message(conversation, ctx, text, images).await?;
+    }
     let mcp = conversation.tool_context().mcp.clone();
     if let Some(mcp) = &mcp {
         mcp.revive();
@@ -338,6 +343,7 @@ async fn steps(
                 record(conversation, ctx, Entry::Note(Note::Call(Box::new(ran))));
             }
         }
+        note_goal(conversation, &ctx.events);
         if ctx.cancel.is_cancelled() {
             return Err(TurnError::Interrupted);
         }
@@ -370,6 +376,26 @@ async fn add_user_message(
     }
     record(conversation, ctx, Entry::Item(message));
     Ok(())
+}
+
+/// Notes the goal in the session file and tells the faces, when it changed (the model marked
+/// it, or the person did while the turn ran).
+pub fn note_goal(
+    conversation: &mut Conversation,
+    events: &tokio::sync::mpsc::UnboundedSender<Event>,
+) {
+    if let Some(goal) = conversation.goal_unsaved() {
+        let note = Entry::Note(Note::Goal { goal: goal.clone() });
+        if let Some(e) = conversation.record_once_failing(note) {
+            let _ = events.send(Event::Error(format!(
+                "the conversation is not being saved: {e}"
+            )));
+        }
+        let _ = events.send(match goal {
+            Some(goal) => Event::GoalUpdated(goal),
+            None => Event::GoalCleared,
+        });
+    }
 }
 
 fn record(conversation: &mut Conversation, ctx: &TurnContext, entry: Entry) {

@@ -468,6 +468,16 @@ impl Translator {
                     message,
                 }));
             }
+            Event::GoalUpdated(goal) => out.push(Outgoing::of(wire::ThreadGoalUpdated {
+                thread_id: thread_id.clone(),
+                turn_id: (!turn_id.is_empty()).then(|| turn_id.to_string()),
+                goal: wire::ThreadGoal { thread_id, goal },
+            })),
+            Event::GoalCleared => {
+                out.push(Outgoing::of(wire::ThreadGoalClearedNotification {
+                    thread_id,
+                }));
+            }
             Event::RateLimits(limits) => out.push(Outgoing::of(wire::RateLimitsUpdated {
                 rate_limits: RateLimitSnapshot::from(&limits),
             })),

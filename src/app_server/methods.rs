@@ -54,8 +54,8 @@ macro_rules! saved_read {
 }
 
 const NO_PLUGINS: &str = "kelp has no plugins, marketplaces or apps";
-const NO_THREAD_EXTRAS: &str = "kelp keeps no goals, attachments, sections or metadata on a \
-                                thread: its name (thread/name/set) is all";
+const NO_THREAD_EXTRAS: &str = "kelp keeps no attachments, sections or metadata on a thread: \
+                                its name (thread/name/set) and goal (thread/goal/set) are all";
 const NO_CHATGPT_EXTRAS: &str = "kelp does not use this part of a ChatGPT account";
 const NO_IMPORT: &str = "kelp imports no other agent's configuration";
 
@@ -80,9 +80,12 @@ pub const METHODS: &[(&str, Serve)] = &[
         "thread/name/set",
         InOrder(|s, p| Box::pin(s.threads.set_name(p))),
     ),
-    ("thread/goal/set", Refused(NO_THREAD_EXTRAS)),
-    ("thread/goal/get", Nothing(r#"{"goal":null}"#)),
-    ("thread/goal/clear", Nothing(r#"{"cleared":false}"#)),
+    ("thread/goal/set", Now(|s, p| s.threads.set_goal(p))),
+    (
+        "thread/goal/get",
+        InOrder(|s, p| Box::pin(s.threads.get_goal(p))),
+    ),
+    ("thread/goal/clear", Now(|s, p| s.threads.clear_goal(p))),
     ("thread/metadata/update", Refused(NO_THREAD_EXTRAS)),
     ("thread/attachment/add", Refused(NO_THREAD_EXTRAS)),
     (

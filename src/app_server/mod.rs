@@ -25,6 +25,7 @@ pub mod config;
 pub mod exec;
 pub mod exec_events;
 pub mod fs;
+pub mod goals;
 pub mod history;
 pub mod items;
 pub mod methods;

@@ -212,7 +212,7 @@ impl Threads {
     }
 
     /// The saved session whose id is `id`, whole.
-    async fn find(&self, id: &str) -> Result<crate::session::SessionSummary, RpcError> {
+    pub(super) async fn find(&self, id: &str) -> Result<crate::session::SessionSummary, RpcError> {
         let state_dir = self.config.state_dir.clone();
         let wanted = id.to_string();
         crate::task::spawn_blocking(move || crate::session::find_whole(&state_dir, &wanted))
@@ -289,7 +289,10 @@ impl Threads {
             answered.items_backwards_cursor = Some("0".to_string());
             answered.turns_backwards_cursor = Some("0".to_string());
         }
-        let running = Arc::new(Mutex::new(Running::default()));
+        let running = Arc::new(Mutex::new(Running {
+            goal: restored.goal.clone(),
+            ..Running::default()
+        }));
         crate::task::spawn(pump(
             events,
             ops.clone(),

@@ -39,6 +39,8 @@ pub(super) struct Running {
     pub(super) next_mcp_call: u64,
     /// The running turn is a review (`review/start`): it ends with an `exitedReviewMode` item.
     pub(super) reviewing: bool,
+    /// The thread's goal as the core last reported it.
+    pub(super) goal: Option<crate::session::goal::Goal>,
 }
 
 /// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.
@@ -200,6 +202,7 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         images,
         output_schema: p.output_schema.filter(|schema| !schema.is_null()),
         turn_id: Some(turn_id.clone()),
+        from_kelp: false,
     };
     answer
         .then
@@ -445,11 +448,24 @@ pub(super) async fn pump(
     // before the core begins the turn), not on the deltas' path.
     let mut reviewing = false;
     while let Some(event) = events.recv().await {
-        if let Event::TurnStarted { .. } = event {
-            reviewing = running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .reviewing;
+        if let Event::TurnStarted { id } = &event {
+            let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+            reviewing = running.reviewing;
+            // A turn the core began itself (toward the thread's goal): the host learns of it
+            // as of one it started.
+            if running.turn_id.is_none() {
+                running.turn_id = Some(id.clone());
+                let turn = Turn {
+                    started_at: Some(chrono::Utc::now().timestamp()),
+                    ..Turn::new(id.clone(), TurnStatus::InProgress)
+                };
+                for (method, params) in turn_answer(&Empty {}, &thread_id, turn)
+                    .map(|answer| answer.then)
+                    .unwrap_or_default()
+                {
+                    out.notify(method, params);
+                }
+            }
         }
         // A review's answer is its `exitedReviewMode` item, as in Codex: no `agentMessage` of
         // it goes out, or a host would show the findings twice.
@@ -474,6 +490,12 @@ pub(super) async fn pump(
             }
             Event::McpServers(servers) => {
                 *last_servers.lock().unwrap_or_else(PoisonError::into_inner) = servers.clone();
+            }
+            Event::GoalUpdated(goal) => {
+                running.lock().unwrap_or_else(PoisonError::into_inner).goal = Some(goal.clone());
+            }
+            Event::GoalCleared => {
+                running.lock().unwrap_or_else(PoisonError::into_inner).goal = None;
             }
             // Dropped (the turn was interrupted first): the host's request is moot.
             Event::ApprovalAnswered {

@@ -197,6 +197,7 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
         images: images.into_iter().map(ImageInput::File).collect(),
         output_schema,
         turn_id: None,
+        from_kelp: false,
     };
     let mut printer: Box<dyn Printer> = if args.json {
         Box::new(JsonLines::new(project_dir, false))

@@ -178,6 +178,14 @@ impl Item {
         }
     }
 
+    /// A developer message with one text part: kelp's words to the model, not the person's.
+    pub fn developer_text(text: impl Into<String>) -> Self {
+        Self::Message {
+            role: Role::Developer,
+            content: vec![Content::InputText { text: text.into() }],
+        }
+    }
+
     /// An assistant message with one text part.
     pub fn assistant_text(text: impl Into<String>) -> Self {
         Self::Message {

@@ -13,6 +13,7 @@
 //! `shelf.rs` archives, forks and names them; `record.rs` is what a tool call saves beside its
 //! output, `turns.rs` where saved turns begin.
 
+pub mod goal;
 mod list;
 mod reader;
 pub mod record;
@@ -98,6 +99,10 @@ pub enum Note {
     /// one stay; what follows goes on from there.
     #[serde(rename = "kelp_rewound")]
     Rewound { items: usize, notes: usize },
+    /// The conversation's goal as it is from here on (set, marked, its spending counted), or
+    /// `None`: cleared.
+    #[serde(rename = "kelp_goal")]
+    Goal { goal: Option<goal::Goal> },
 }
 
 fn is_zero(n: &u64) -> bool {

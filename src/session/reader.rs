@@ -38,6 +38,8 @@ pub struct SessionLog {
     /// [`MAX_SENT_BYTES`] and the older ones were left out: more than any model's context
     /// window takes, which no request could carry.
     pub sent_cut: Option<usize>,
+    /// The last goal note, when it lies before `notes` (a goal set many turns ago).
+    pub earlier_goal: Option<Note>,
 }
 
 /// The most of a file's bytes since its last compaction a resumed conversation holds to send.
@@ -116,6 +118,7 @@ impl SessionLog {
             turns_at_base: super::TurnSplitter::default(),
             preamble: Vec::new(),
             sent_cut: None,
+            earlier_goal: None,
         })
     }
 
@@ -166,6 +169,7 @@ impl SessionLog {
             turns_at_base: super::TurnSplitter::after(turns_before, last_noted),
             preamble: Vec::new(),
             sent_cut,
+            earlier_goal: None,
         };
         // The kept lines in the file's order, read in one pass forward: items and notes
         // interleave in the file, and each is where its list puts it.
@@ -180,7 +184,14 @@ impl SessionLog {
             .iter()
             .filter(|(at, _)| *at >= keep_from)
             .map(|(at, line)| (line, Kept::Note(*at)));
-        let mut kept: Vec<(&Place, Kept)> = items.chain(notes).collect();
+        // A goal set before the turns kept is still the conversation's.
+        let notes_base = log.notes_base;
+        let earlier_goal = scan
+            .goal_notes
+            .last()
+            .filter(|index| **index < notes_base)
+            .map(|index| (&scan.notes[*index].1, Kept::EarlierGoal));
+        let mut kept: Vec<(&Place, Kept)> = items.chain(notes).chain(earlier_goal).collect();
         kept.sort_by_key(|(line, _)| line.offset);
         // The first pass left the reader at the end.
         if read_kept(&mut reader, scan.end, &kept, &mut log)? > 0 {
@@ -212,6 +223,20 @@ impl SessionLog {
                 _ => None,
             })
             .unwrap_or_default()
+    }
+
+    /// The conversation's goal as last saved (`None`: none, or cleared).
+    pub fn goal(&self) -> Option<super::goal::Goal> {
+        self.notes
+            .iter()
+            .rev()
+            .map(|(_, note)| note)
+            .chain(&self.earlier_goal)
+            .find_map(|note| match note {
+                Note::Goal { goal } => Some(goal.clone()),
+                _ => None,
+            })
+            .flatten()
     }
 
     /// The last compaction: its summary, and the index of the first item sent after it.
@@ -264,6 +289,10 @@ fn read_kept(
             },
             Kept::Note(at) => match serde_json::from_slice::<Note>(&bytes) {
                 Ok(note) => log.notes.push((*at, note)),
+                Err(_) => bad += 1,
+            },
+            Kept::EarlierGoal => match serde_json::from_slice::<Note>(&bytes) {
+                Ok(note) => log.earlier_goal = Some(note),
                 Err(_) => bad += 1,
             },
         }
@@ -363,6 +392,7 @@ impl SessionIndex {
             turns_at_base: super::TurnSplitter::after(first, first > 0 && turns[first - 1].noted),
             preamble: Vec::new(),
             sent_cut: None,
+            earlier_goal: None,
         };
         let items = (self.scan.items.iter().enumerate())
             .skip(items_base)
@@ -399,6 +429,8 @@ struct TurnStart {
 enum Kept {
     Item(usize),
     Note(usize),
+    /// The last goal note, from before the notes kept.
+    EarlierGoal,
 }
 
 /// A session file's lines by kind and place, rewinds applied: what [`SessionLog::load_recent`]
@@ -408,6 +440,8 @@ struct Scan {
     items: Vec<Place>,
     /// Each note with how many items came before it.
     notes: Vec<(usize, Place)>,
+    /// Which of `notes` are goal notes, by their index there.
+    goal_notes: Vec<usize>,
     /// Where each turn begins.
     turns: Vec<TurnStart>,
     /// The items the last compaction left to send from.
@@ -528,6 +562,7 @@ fn scan(
                     Note::Rewound { items, notes } => {
                         scan.items.truncate(*items);
                         scan.notes.truncate(*notes);
+                        scan.goal_notes.retain(|index| index < notes);
                         scan.turns.retain(|turn| turn.items_before < *items);
                         compactions.retain(|(note, _)| note < notes);
                         continue;
@@ -542,7 +577,12 @@ fn scan(
                 }
                 scan.notes.push((scan.items.len(), place));
             }
-            kind if kind.starts_with("kelp_") => scan.notes.push((scan.items.len(), place)),
+            kind if kind.starts_with("kelp_") => {
+                if kind == "kelp_goal" {
+                    scan.goal_notes.push(scan.notes.len());
+                }
+                scan.notes.push((scan.items.len(), place));
+            }
             "message" if probe.role.as_deref() == Some("user") => {
                 let Ok(item) = serde_json::from_slice::<Item>(&line) else {
                     scan.skipped_lines += 1;

@@ -143,8 +143,10 @@ impl SessionWriter {
                 // Everything stays queued until the file exists: a failed creation leaves the
                 // state pending and the next append rewrites the file whole, first prompt included.
                 waiting.push(entry);
+                // A goal set before any prompt names the conversation, and saves it.
                 let prompt = waiting.iter().find_map(|entry| match entry {
                     Entry::Item(item) => first_prompt(item),
+                    Entry::Note(Note::Goal { goal: Some(goal) }) => title_of(&goal.objective),
                     Entry::Note(_) => None,
                 });
                 let Some(prompt) = prompt else {

@@ -166,6 +166,7 @@ impl App {
                 hint: None,
                 context: None,
                 command_rules: Vec::new(),
+                goal: None,
             },
             models: Vec::new(),
             revisions: Default::default(),

@@ -347,6 +347,18 @@ impl App {
                     Notice("Edit the name and press enter (/rename \"\" clears it).".to_string()),
                 ]
             }
+            SlashCommand::Goal => {
+                use super::goal_view::GoalAsk;
+                match super::goal_view::command(self.status.goal.as_ref(), argument) {
+                    GoalAsk::Say(text) => vec![Notice(text)],
+                    GoalAsk::Refuse(text) => vec![Error(text)],
+                    GoalAsk::Send { op, echo: None } => vec![Send(op)],
+                    GoalAsk::Send {
+                        op,
+                        echo: Some(echo),
+                    } => vec![Effect::Echo(echo), Effect::MarkSaved, Send(op)],
+                }
+            }
             SlashCommand::Rename => {
                 let name = argument.trim().trim_matches('"').to_string();
                 vec![Send(Op::Rename(name))]
@@ -398,6 +410,7 @@ impl App {
         self.chat.clear();
         self.pane.drop_approvals();
         self.status.usage = TokenUsage::default();
+        self.status.goal = None;
     }
 
     pub(super) fn model_items(&self) -> Vec<PickerItem> {

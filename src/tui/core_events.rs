@@ -13,6 +13,7 @@ use super::resume;
 use crate::agent::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use crate::auth::login::LoginEvent;
 use crate::session::TurnEnd;
+use crate::session::goal::GoalStatus;
 
 impl App {
     /// Handles an event from the core.
@@ -122,6 +123,11 @@ impl App {
                 if let Some((how, message)) = ended {
                     self.push(resume::ended_early(how, message.as_deref(), partial));
                 }
+                if std::mem::take(&mut self.turn.goal_stopped)
+                    && let Some(goal) = &self.status.goal
+                {
+                    self.notice(super::goal_view::stopped(goal));
+                }
                 match self.turn.finish(went_on) {
                     Some(next) => self.submit(next),
                     None => self.unqueue(),
@@ -157,6 +163,23 @@ impl App {
                 self.status.instructions_in_history = false;
             }
             Event::Conversation { id } => self.session.id = Some(id),
+            Event::GoalUpdated(goal) => {
+                // A goal that stopped says why, once, where the person looks: at the turn's
+                // end (its spending counted), or now when no turn runs.
+                let was = self.status.goal.as_ref().map(|g| (g.status, g.created_at));
+                let stopped = goal.status != GoalStatus::Active
+                    && was != Some((goal.status, goal.created_at));
+                let say_now = stopped && !self.turn.running();
+                self.turn.goal_stopped |= stopped && self.turn.running();
+                if say_now {
+                    self.notice(super::goal_view::stopped(&goal));
+                }
+                self.status.goal = Some(goal);
+            }
+            Event::GoalCleared => {
+                self.status.goal = None;
+                self.notice("Goal cleared.".to_string());
+            }
             Event::FilesChanged { call_id, changes } => {
                 self.chat.files_changed(&call_id, &changes);
                 self.session

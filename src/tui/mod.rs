@@ -40,6 +40,7 @@ mod core_events;
 mod editor;
 mod event_loop;
 pub mod frame;
+mod goal_view;
 pub mod help;
 pub mod highlight;
 pub mod history_cell;

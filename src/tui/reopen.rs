@@ -10,7 +10,9 @@ impl App {
     /// Shows a resumed conversation in place of the current transcript, drawn as it was live:
     /// each prompt as the composer sent it, each event through the live path.
     pub(super) fn restore(&mut self, replay: Replay) {
+        let goal = replay.goal.clone();
         self.redraw_conversation(replay);
+        self.status.goal = goal;
         self.session.saved = true;
         // A fork says so itself.
         if std::mem::take(&mut self.session.forking) {

@@ -64,7 +64,10 @@ impl App {
         };
         // The tokens spent stay spent: the usage shown is kept.
         let usage = self.status.usage;
+        // The goal is the conversation's, not a turn's: going back keeps it.
+        let goal = self.status.goal.take();
         self.redraw_conversation(*rewound.replay);
+        self.status.goal = goal;
         self.status.usage = usage;
         self.session.saved = true;
         if let Some(prompt) = &rewound.prompt {

@@ -80,6 +80,8 @@ pub struct Status {
     pub config_file: PathBuf,
     /// This project's rules that let commands run without asking, by prefix.
     pub command_rules: Vec<Vec<String>>,
+    /// The conversation's goal, shown while there is one.
+    pub goal: Option<crate::session::goal::Goal>,
 }
 
 /// A model provider other than the built-in `openai`, as the status shows it.
@@ -126,6 +128,10 @@ impl Status {
             Some(hint) => vec![Segment::new(hint.clone(), theme::warn(), u8::MAX)],
             None => {
                 let mut parts = Vec::new();
+                if let Some(goal) = &self.goal {
+                    // Codex's words; the goal outranks the figures while it runs.
+                    parts.push(Segment::new(goal.footer(), theme::accent(), 6));
+                }
                 if let Some((used, Some(window))) = self.context
                     && window > 0
                 {
@@ -208,6 +214,17 @@ impl Status {
             "\nSession:   {}",
             session.unwrap_or("none yet (the first prompt starts one)")
         ));
+        if let Some(goal) = &self.goal {
+            text.push_str(&format!(
+                "\nGoal:      {} — {}{}",
+                goal.objective,
+                goal.footer(),
+                match goal.token_budget {
+                    Some(budget) => format!(", budget {}", humanize::count(budget)),
+                    None => String::new(),
+                }
+            ));
+        }
         if !self.settings_from.is_empty() {
             let files: Vec<String> = self
                 .settings_from

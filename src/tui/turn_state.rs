@@ -13,6 +13,8 @@ pub(crate) struct TurnState {
     pub(crate) queued: Vec<String>,
     /// Commands the person runs themselves (`!cmd`) that have not finished: Esc stops them.
     pub(crate) own_commands: usize,
+    /// The goal stopped during the turn: said when the turn ends, with what it spent in all.
+    pub(crate) goal_stopped: bool,
 }
 
 impl TurnState {

@@ -169,7 +169,7 @@ impl Schema {
 }
 
 /// `kelp app-server` on pipes: every line it writes is parsed and checked before a test sees it.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<Value>,
@@ -181,17 +181,17 @@ struct Server {
 }
 
 impl Server {
-    fn start(fake: &FakeOpenAi) -> Self {
+    pub(crate) fn start(fake: &FakeOpenAi) -> Self {
         Self::start_in(fake, tempfile::tempdir().unwrap())
     }
 
     /// [`Server::start`] with `home` prepared by the test (a config file, say).
-    fn start_in(fake: &FakeOpenAi, home: tempfile::TempDir) -> Self {
+    pub(crate) fn start_in(fake: &FakeOpenAi, home: tempfile::TempDir) -> Self {
         Self::start_with(fake, home, &["app-server", "--listen", "stdio://"], &[])
     }
 
     /// [`Server::start_in`] with the command line `args`, and `env` over the fake's endpoints.
-    fn start_with(
+    pub(crate) fn start_with(
         fake: &FakeOpenAi,
         home: tempfile::TempDir,
         args: &[&str],
@@ -251,7 +251,7 @@ impl Server {
     }
 
     /// Sends a request; returns its id.
-    fn send(&mut self, method: &str, params: Value) -> i64 {
+    pub(crate) fn send(&mut self, method: &str, params: Value) -> i64 {
         self.next_id += 1;
         let id = self.next_id;
         self.methods
@@ -262,7 +262,7 @@ impl Server {
         id
     }
 
-    fn next(&self) -> Value {
+    pub(crate) fn next(&self) -> Value {
         match self.lines.recv_timeout(WAIT) {
             Ok(message) => {
                 let mut recent = self.recent.lock().unwrap();
@@ -281,7 +281,7 @@ impl Server {
     }
 
     /// Messages up to and including the first `stop` accepts.
-    fn until(&self, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+    pub(crate) fn until(&self, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
         let mut seen = Vec::new();
         loop {
             let message = self.next();
@@ -295,21 +295,21 @@ impl Server {
 
     /// Sends a request and waits for its answer (`result` or `error`), returning what came
     /// before it too.
-    fn call(&mut self, method: &str, params: Value) -> (Value, Vec<Value>) {
+    pub(crate) fn call(&mut self, method: &str, params: Value) -> (Value, Vec<Value>) {
         let id = self.send(method, params);
         let mut seen = self.until(|m| m["id"] == id && m.get("method").is_none());
         let answer = seen.pop().unwrap();
         (answer, seen)
     }
 
-    fn result(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) fn result(&mut self, method: &str, params: Value) -> Value {
         let (answer, _) = self.call(method, params);
         assert!(answer.get("error").is_none(), "{method}: {answer}");
         answer["result"].clone()
     }
 
     /// Runs a text turn on `thread_id` and returns what came up to `turn/completed`.
-    fn turn(&mut self, thread_id: &Value, text: &str) -> Vec<Value> {
+    pub(crate) fn turn(&mut self, thread_id: &Value, text: &str) -> Vec<Value> {
         self.result(
             "turn/start",
             json!({"threadId": thread_id, "input": [{"type": "text", "text": text}]}),
@@ -317,12 +317,12 @@ impl Server {
         self.until(|m| m["method"] == "turn/completed")
     }
 
-    fn notification(&self, method: &str) -> Value {
+    pub(crate) fn notification(&self, method: &str) -> Value {
         let seen = self.until(|m| m["method"] == method && m.get("id").is_none());
         seen.last().unwrap()["params"].clone()
     }
 
-    fn initialize(&mut self, experimental: bool) -> Value {
+    pub(crate) fn initialize(&mut self, experimental: bool) -> Value {
         let result = self.result(
             "initialize",
             json!({
@@ -339,7 +339,7 @@ impl Server {
     }
 
     /// The server stopped (stdin closed) and a new one started over the same home folder.
-    fn restarted(mut self, fake: &FakeOpenAi) -> Self {
+    pub(crate) fn restarted(mut self, fake: &FakeOpenAi) -> Self {
         let home = std::mem::replace(&mut self.home, tempfile::tempdir().unwrap());
         let (_, clean) = self.close();
         assert!(clean, "the server exits cleanly");
@@ -637,7 +637,7 @@ fn logged_in_with_the_test_mcp_server(fake: &FakeOpenAi) -> (Server, tempfile::T
     (server, tempfile::tempdir().unwrap())
 }
 
-fn logged_in(fake: &FakeOpenAi) -> (Server, tempfile::TempDir) {
+pub(crate) fn logged_in(fake: &FakeOpenAi) -> (Server, tempfile::TempDir) {
     let mut server = Server::start(fake);
     server.initialize(false);
     server.result(

@@ -32,6 +32,7 @@ mod containment;
 mod fake_server;
 mod git_later;
 mod git_safety;
+mod goals;
 mod instructions;
 mod llm_errors;
 mod llm_stream;

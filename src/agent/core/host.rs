@@ -1,5 +1,6 @@
 //! What a host or the person asks of the core outside a turn: a call of one of the thread's
-//! MCP tools, a command the person runs themselves (`!cmd`).
+//! MCP tools, a command the person runs themselves (`!cmd`), the git reads of `/diff` and
+//! `/review`'s pickers.
 
 use serde_json::Value;
 
@@ -7,6 +8,44 @@ use super::Core;
 use crate::agent::protocol::Event;
 
 impl Core {
+    /// `/diff`: the project's `git diff HEAD`, by git confined as a command is.
+    pub(super) fn diff(&self) {
+        let (project_dir, sandbox, events) = self.git_context();
+        crate::task::spawn(async move {
+            let diff = crate::agent::git::working_tree_diff(&project_dir, &sandbox).await;
+            let _ = events.send(Event::WorkingTreeDiff(diff));
+        });
+    }
+
+    /// `/review`'s pickers: the repository's commits and branches.
+    pub(super) fn revisions(&self) {
+        let (project_dir, sandbox, events) = self.git_context();
+        crate::task::spawn(async move {
+            let found = crate::agent::git::revisions(&project_dir, &sandbox).await;
+            let _ = events.send(Event::Revisions(found));
+        });
+    }
+
+    /// What git runs with for the person's own commands: the project, the conversation's
+    /// sandbox (git makes it read-only), and where the answer goes.
+    fn git_context(
+        &self,
+    ) -> (
+        std::path::PathBuf,
+        crate::agent::tools::sandbox::SandboxPolicy,
+        tokio::sync::mpsc::UnboundedSender<Event>,
+    ) {
+        let sandbox = match &self.conversation {
+            Some(conversation) => conversation.tool_context().sandbox.clone(),
+            None => crate::agent::tools::sandbox::SandboxPolicy::for_config(&self.config),
+        };
+        (
+            self.options.project_dir.clone(),
+            sandbox,
+            self.events.clone(),
+        )
+    }
+
     /// Calls `tool` of the MCP server `server` with `arguments`, off the core's loop; the
     /// answer is `Event::McpToolCalled { id, .. }`.
     pub(super) fn call_mcp_tool(

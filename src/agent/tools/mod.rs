@@ -6,6 +6,7 @@
 //! [`ToolCall::touched_paths`] and, for patches, [`ApplyPatchCall::preview`], then [`execute`].
 
 pub mod apply_patch;
+pub mod goal_tools;
 pub mod grep_files;
 pub mod list_dir;
 pub mod opener;
@@ -103,6 +104,8 @@ pub struct ToolContext {
     pub editor: Option<Editor>,
     /// The MCP servers whose tools the model may call.
     pub mcp: Option<McpManager>,
+    /// The conversation's goal, which the goal tools read and mark.
+    pub goal: Option<crate::session::goal::GoalCell>,
 }
 
 impl ToolContext {
@@ -117,6 +120,7 @@ impl ToolContext {
             sandbox: SandboxPolicy::off(),
             editor: None,
             mcp: None,
+            goal: None,
         }
     }
 
@@ -173,6 +177,8 @@ pub enum ToolCall {
     ApplyPatch(ApplyPatchCall),
     /// Replace the task plan.
     UpdatePlan(PlanUpdate),
+    /// Read the conversation's goal, or mark it complete or blocked.
+    Goal(goal_tools::GoalCall),
     /// A tool of an MCP server (boxed: it is much larger than the others).
     Mcp(Box<McpCall>),
 }
@@ -235,6 +241,13 @@ impl ToolCall {
             list_dir::NAME => Ok(Self::ListDir(from_json(arguments)?)),
             grep_files::NAME => Ok(Self::GrepFiles(from_json(arguments)?)),
             update_plan::NAME => Ok(Self::UpdatePlan(from_json(arguments)?)),
+            goal_tools::GET | goal_tools::UPDATE => {
+                match goal_tools::GoalCall::parse(name, arguments) {
+                    Some(Ok(call)) => Ok(Self::Goal(call)),
+                    Some(Err(e)) => Err(e.into()),
+                    None => Err(ToolParseError::Unsupported(name.to_string())),
+                }
+            }
             shell::NAME => {
                 let args: ShellArgs = from_json(arguments)?;
                 // Codex models often run `apply_patch` through the shell; there is no such
@@ -277,6 +290,7 @@ impl ToolCall {
             Self::Shell(_) => shell::NAME,
             Self::ApplyPatch(_) => apply_patch::NAME,
             Self::UpdatePlan(_) => update_plan::NAME,
+            Self::Goal(call) => call.name(),
             Self::Mcp(call) => &call.tool.exposed,
         }
     }
@@ -284,7 +298,11 @@ impl ToolCall {
     /// Whether the call only reads (or only updates the plan): no approval needed for that.
     pub fn is_read_only(&self) -> bool {
         match self {
-            Self::ReadFile(_) | Self::ListDir(_) | Self::GrepFiles(_) | Self::UpdatePlan(_) => true,
+            Self::ReadFile(_)
+            | Self::ListDir(_)
+            | Self::GrepFiles(_)
+            | Self::UpdatePlan(_)
+            | Self::Goal(_) => true,
             Self::Mcp(call) => call.tool.read_only,
             Self::Shell(_) | Self::ApplyPatch(_) => false,
         }
@@ -294,7 +312,11 @@ impl ToolCall {
     pub fn summary(&self) -> String {
         // Commands, patches and plans read better after a colon: `shell: cargo test`.
         let separator = match self {
-            Self::Shell(_) | Self::ApplyPatch(_) | Self::UpdatePlan(_) | Self::Mcp(_) => ": ",
+            Self::Shell(_)
+            | Self::ApplyPatch(_)
+            | Self::UpdatePlan(_)
+            | Self::Goal(_)
+            | Self::Mcp(_) => ": ",
             _ => " ",
         };
         format!("{}{separator}{}", self.name(), self.arguments_summary())
@@ -346,6 +368,7 @@ impl ToolCall {
                 1 => "1 step".to_string(),
                 n => format!("{n} steps"),
             },
+            Self::Goal(call) => call.summary(),
             Self::Mcp(call) => match &call.arguments {
                 Some(arguments) if !arguments.is_empty() => {
                     one_line(&serde_json::Value::Object(arguments.clone()).to_string())
@@ -374,7 +397,9 @@ impl ToolCall {
                 tool: call.tool.name.clone(),
                 arguments: serde_json::Value::Object(call.arguments.clone().unwrap_or_default()),
             },
-            Self::Shell(_) | Self::ApplyPatch(_) | Self::UpdatePlan(_) => return None,
+            Self::Shell(_) | Self::ApplyPatch(_) | Self::UpdatePlan(_) | Self::Goal(_) => {
+                return None;
+            }
         })
     }
 
@@ -389,7 +414,7 @@ impl ToolCall {
             Self::GrepFiles(args) => vec![resolve(args.path.as_deref().unwrap_or("."))],
             Self::Shell(args) => vec![resolve(args.workdir.as_deref().unwrap_or("."))],
             Self::ApplyPatch(call) => call.paths(project_dir),
-            Self::UpdatePlan(_) | Self::Mcp(_) => Vec::new(),
+            Self::UpdatePlan(_) | Self::Goal(_) | Self::Mcp(_) => Vec::new(),
         }
     }
 
@@ -636,6 +661,13 @@ pub async fn execute(
             }
         }
         ToolCall::ApplyPatch(patch) => apply_patch_in(patch, ctx, allowed_outside, started).await,
+        ToolCall::Goal(call) => {
+            let (text, success) = call.run(ctx.goal.as_ref());
+            ToolOutput {
+                success,
+                ..ToolOutput::ok(text, started.elapsed())
+            }
+        }
         ToolCall::UpdatePlan(plan) => ToolOutput {
             detail: ToolDetail::Plan(plan.clone()),
             ..ToolOutput::ok(update_plan::OUTPUT.to_string(), started.elapsed())

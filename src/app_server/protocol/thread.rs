@@ -666,6 +666,43 @@ notification!(
     }
 );
 
+/// A thread's goal as the protocol shows it: kelp's goal with its thread.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadGoal {
+    pub thread_id: String,
+    #[serde(flatten)]
+    pub goal: crate::session::goal::Goal,
+}
+
+/// `thread/goal/set` and `thread/goal/get`'s answer (`goal` null: none).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalAnswer {
+    pub goal: Option<ThreadGoal>,
+}
+
+/// `thread/goal/clear`'s answer: whether there was a goal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalCleared {
+    pub cleared: bool,
+}
+
+notification!(
+    /// A thread's goal changed: set, marked, paused, or its spending counted at a turn's end.
+    ThreadGoalUpdated = "thread/goal/updated" {
+        thread_id: String,
+        turn_id: Option<String>,
+        goal: ThreadGoal,
+    }
+);
+
+notification!(
+    /// A thread's goal was cleared.
+    ThreadGoalClearedNotification = "thread/goal/cleared" {
+        thread_id: String,
+    }
+);
+
 notification!(
     /// An approval request needs no answer any more.
     ServerRequestResolved = "serverRequest/resolved" {
@@ -909,6 +946,35 @@ mod tests {
         }
     }
 
+    fn a_goal() -> ThreadGoal {
+        let change = crate::session::goal::GoalChange {
+            objective: Some("ship".into()),
+            token_budget: Some(Some(50_000)),
+            ..Default::default()
+        };
+        ThreadGoal {
+            thread_id: "t".into(),
+            goal: crate::session::goal::Goal::changed(None, change, 1).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_goal_answers_fit_the_schema() {
+        let some = GoalAnswer {
+            goal: Some(a_goal()),
+        };
+        crate::app_server::protocol::answer_fits("v2/ThreadGoalSetResponse.json", &some);
+        crate::app_server::protocol::answer_fits("v2/ThreadGoalGetResponse.json", &some);
+        crate::app_server::protocol::answer_fits(
+            "v2/ThreadGoalGetResponse.json",
+            &GoalAnswer { goal: None },
+        );
+        crate::app_server::protocol::answer_fits(
+            "v2/ThreadGoalClearResponse.json",
+            &GoalCleared { cleared: true },
+        );
+    }
+
     #[test]
     fn every_notification_fits_the_schema() {
         let ids = || ("t".to_string(), "u".to_string());
@@ -960,6 +1026,16 @@ mod tests {
             ThreadNameUpdated {
                 thread_id: thread_id.clone(),
                 thread_name: None,
+            }
+            .into_message(),
+            ThreadGoalUpdated {
+                thread_id: thread_id.clone(),
+                turn_id: None,
+                goal: a_goal(),
+            }
+            .into_message(),
+            ThreadGoalClearedNotification {
+                thread_id: thread_id.clone(),
             }
             .into_message(),
             ServerRequestResolved {

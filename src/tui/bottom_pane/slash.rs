@@ -14,6 +14,7 @@ pub enum SlashCommand {
     Resume,
     Fork,
     Rename,
+    Goal,
     Status,
     Mcp,
     Skills,
@@ -28,7 +29,7 @@ pub enum SlashCommand {
 }
 
 /// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 19] = [
+pub const ALL: [SlashCommand; 20] = [
     SlashCommand::Connect,
     SlashCommand::Model,
     SlashCommand::Approval,
@@ -37,6 +38,7 @@ pub const ALL: [SlashCommand; 19] = [
     SlashCommand::Resume,
     SlashCommand::Fork,
     SlashCommand::Rename,
+    SlashCommand::Goal,
     SlashCommand::Status,
     SlashCommand::Mcp,
     SlashCommand::Skills,
@@ -62,6 +64,7 @@ impl SlashCommand {
             Self::Resume => "resume",
             Self::Fork => "fork",
             Self::Rename => "rename",
+            Self::Goal => "goal",
             Self::Status => "status",
             Self::Mcp => "mcp",
             Self::Skills => "skills",
@@ -87,6 +90,7 @@ impl SlashCommand {
             Self::Resume => "continue a saved conversation of this project",
             Self::Fork => "go on in a copy of this conversation; the original stays",
             Self::Rename => "name this conversation (/rename NAME) for the lists",
+            Self::Goal => "work toward an objective turn after turn (/goal TEXT [50k])",
             Self::Status => "login, model, tokens, limits and AGENTS.md files",
             Self::Mcp => "MCP servers: where each is, and its tools",
             Self::Skills => "the skills the model is told of (SKILL.md folders)",
@@ -122,7 +126,7 @@ impl SlashCommand {
     pub fn takes_argument(self) -> bool {
         matches!(
             self,
-            Self::Copy | Self::Compact | Self::Rename | Self::Review
+            Self::Copy | Self::Compact | Self::Rename | Self::Review | Self::Goal
         )
     }
 

@@ -29,6 +29,10 @@ pub enum Scenario {
     /// Searches the web for the prompt with the Responses API's own tool when the request
     /// offers it (saying whether live or cached), then answers; says so when it is not offered.
     Search,
+    /// Works toward a goal: each turn the client starts toward it (a request offering
+    /// `update_goal`) answers with a step done, and the third marks it complete; a prompt is
+    /// echoed.
+    Goal,
 }
 
 impl Scenario {
@@ -43,6 +47,7 @@ impl Scenario {
             "mcp" => Some(Self::Mcp),
             "coding" => Some(Self::Coding),
             "search" => Some(Self::Search),
+            "goal" => Some(Self::Goal),
             _ => None,
         }
     }
@@ -106,6 +111,15 @@ impl Scenario {
                 }
                 None => Reply::text("Web search is off: I answer from what I know."),
             },
+            Self::Goal => match last_tool_output(body) {
+                Some(_) => Reply::text("The goal is met: every step is done."),
+                None if !declares(body, "update_goal") => Reply::echo(&user),
+                None => match continuations(body) {
+                    turn if turn >= 3 => Reply::text("The last step is done.")
+                        .and_call("update_goal", json!({ "status": "complete" })),
+                    turn => Reply::text(format!("Step {turn} of the goal is done.")),
+                },
+            },
             Self::Mcp => match last_tool_output(body) {
                 Some(output) => Reply::text(format!("The MCP tool said: {output}")),
                 None => Reply::text("Asking the MCP server.")
@@ -139,6 +153,17 @@ pub fn last_user_text(body: &Value) -> String {
             _ => String::new(),
         })
         .unwrap_or_default()
+}
+
+/// How many messages of the client's own (developer messages) the conversation holds: the
+/// turns it started toward a goal.
+fn continuations(body: &Value) -> usize {
+    body["input"].as_array().map_or(0, |input| {
+        input
+            .iter()
+            .filter(|item| item["role"] == "developer")
+            .count()
+    })
 }
 
 /// How many tool outputs came since the last user message.

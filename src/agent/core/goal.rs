@@ -1,0 +1,125 @@
+//! The core's side of a goal (`session::goal`): setting and clearing it, counting each turn's
+//! spending against it, and starting the next turn toward it when one ends.
+
+use std::time::Instant;
+
+use super::{Core, Work};
+use crate::agent::protocol::{Event, Submission, TurnOutcome};
+use crate::llm::ErrorCategory;
+use crate::llm::types::TokenUsage;
+use crate::session::goal::{self, Goal, GoalCell, GoalChange, GoalStatus};
+
+/// Where a turn toward a goal began: the goal (by when it was made), the conversation's usage
+/// and the time, so its end counts what it spent.
+pub(super) struct GoalTurn {
+    created_at: i64,
+    usage: TokenUsage,
+    started: Instant,
+}
+
+impl Core {
+    /// The goal's cell: the conversation's, or the running turn's while one holds it.
+    fn goal_cell(&self) -> Option<GoalCell> {
+        match (&self.conversation, &self.running) {
+            (Some(conversation), _) => Some(conversation.goal_cell()),
+            (None, Some(turn)) => Some(turn.goal.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// `Op::SetGoal`: the goal changed as asked, noted and said; an active goal starts
+    /// being worked on when no turn runs.
+    pub(super) fn set_goal(&mut self, change: GoalChange) {
+        let Some(cell) = self.goal_cell() else {
+            return;
+        };
+        let changed = Goal::changed(cell.get().as_ref(), change, goal::now());
+        match changed {
+            Ok(goal) => {
+                cell.put(Some(goal.clone()));
+                self.note_goal(Event::GoalUpdated(goal));
+                self.continue_goal();
+            }
+            Err(e) => self.emit(Event::Error(e)),
+        }
+    }
+
+    /// `Op::ClearGoal`.
+    pub(super) fn clear_goal(&mut self) {
+        if let Some(cell) = self.goal_cell() {
+            cell.put(None);
+            self.note_goal(Event::GoalCleared);
+        }
+    }
+
+    /// Tells the faces of a change to the goal, and notes it in the session file when the
+    /// conversation is here (a running turn notes it when its calls end, or the core when
+    /// the turn hands the conversation back).
+    fn note_goal(&mut self, event: Event) {
+        match &mut self.conversation {
+            Some(conversation) => {
+                crate::agent::turn::note_goal(conversation, &self.events);
+            }
+            None => self.emit(event),
+        }
+    }
+
+    /// Where a turn toward the active goal begins, for [`Core::account_goal`] to count from.
+    pub(super) fn goal_turn_start(&self) -> Option<GoalTurn> {
+        let conversation = self.conversation.as_ref()?;
+        let goal = conversation.goal_cell().get()?;
+        (goal.status == GoalStatus::Active).then(|| GoalTurn {
+            created_at: goal.created_at,
+            usage: conversation.usage(),
+            started: Instant::now(),
+        })
+    }
+
+    /// A turn that began toward the goal ended: what it spent is counted, and how it ended
+    /// may stop the goal (an interrupt pauses it, a failure blocks it, a usage limit limits
+    /// it). Then the goal is noted and said, before the turn's end.
+    pub(super) fn account_goal(&mut self, start: Option<GoalTurn>, outcome: &TurnOutcome) {
+        let (Some(start), Some(conversation)) = (start, &mut self.conversation) else {
+            return;
+        };
+        let cell = conversation.goal_cell();
+        {
+            let mut held = cell.lock();
+            let Some(goal) = held.as_mut().filter(|g| g.created_at == start.created_at) else {
+                return;
+            };
+            let spent = conversation.usage().minus(&start.usage);
+            goal.account(&spent, start.started.elapsed().as_secs(), goal::now());
+            if goal.status == GoalStatus::Active {
+                goal.status = match outcome {
+                    TurnOutcome::Completed | TurnOutcome::Stopped { .. } => GoalStatus::Active,
+                    TurnOutcome::Interrupted => GoalStatus::Paused,
+                    TurnOutcome::Failed {
+                        category: ErrorCategory::Limit,
+                        ..
+                    } => GoalStatus::UsageLimited,
+                    TurnOutcome::Failed { .. } => GoalStatus::Blocked,
+                };
+            }
+        }
+        crate::agent::turn::note_goal(conversation, &self.events);
+    }
+
+    /// Starts the next turn toward the goal, when it is active and nothing else runs.
+    pub(super) fn continue_goal(&mut self) {
+        if self.running.is_some() {
+            return;
+        }
+        let Some(goal) = self.goal_cell().and_then(|cell| cell.get()) else {
+            return;
+        };
+        if goal.status != GoalStatus::Active {
+            return;
+        }
+        self.submit(Work::Prompt(Submission {
+            text: goal.continuation(),
+            from_kelp: true,
+            ..Submission::default()
+        }));
+    }
+}

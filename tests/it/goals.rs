@@ -1,0 +1,191 @@
+//! Goals over the app-server, as hosts written for Codex 0.169 drive them: set, worked toward
+//! turn after turn until the budget is spent or the model marks it complete, paused by an
+//! interrupt, kept across a restart, cleared. Every line is checked against Codex's schema.
+
+use serde_json::{Value, json};
+
+use crate::app_server::{Server, logged_in};
+use crate::fake_openai::{FakeOpenAi, Reply};
+
+const CONTINUE: &str = "Continue working toward the active goal.";
+
+fn started_thread(server: &mut Server, project: &tempfile::TempDir) -> String {
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    started["thread"]["id"].as_str().unwrap().to_string()
+}
+
+fn methods(messages: &[Value]) -> Vec<&str> {
+    messages
+        .iter()
+        .filter_map(|m| m["method"].as_str())
+        .collect()
+}
+
+/// Whether a request to the model carried the goal's continuation, and offered the goal tools.
+fn continues_the_goal(request: &Value) -> bool {
+    let said = request["input"].as_array().unwrap().iter().any(|item| {
+        item["role"] == "developer"
+            && item["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains(CONTINUE)
+    });
+    let offered = request["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|tool| tool["name"] == "update_goal");
+    said && offered
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_goal_runs_turns_until_its_budget_is_spent_and_outlives_a_restart() {
+    let fake = FakeOpenAi::start().await;
+    // Each answer costs about 100 tokens (the fake's estimate): three turns spend 250.
+    fake.set_fallback(|_| Reply::text("Still working on it."));
+    let (mut server, project) = logged_in(&fake);
+    let thread_id = started_thread(&mut server, &project);
+
+    let set = server.result(
+        "thread/goal/set",
+        json!({"threadId": thread_id, "objective": "make the tests pass", "tokenBudget": 250}),
+    );
+    assert_eq!(set["goal"]["status"], "active");
+    assert_eq!(set["goal"]["tokenBudget"], 250);
+    assert_eq!(set["goal"]["threadId"], thread_id.as_str());
+
+    // The core starts the turns itself; the host learns of each as of its own.
+    let seen = server.until(|m| {
+        m["method"] == "thread/goal/updated" && m["params"]["goal"]["status"] == "budgetLimited"
+    });
+    let turns = methods(&seen)
+        .iter()
+        .filter(|m| **m == "turn/started")
+        .count();
+    assert_eq!(turns, 3, "{:#?}", methods(&seen));
+    let spent = seen.last().unwrap()["params"].clone();
+    assert!(
+        spent["goal"]["tokensUsed"].as_u64().unwrap() >= 250,
+        "{spent}"
+    );
+    assert!(
+        spent["turnId"].is_string(),
+        "said within the turn that spent it: {spent}"
+    );
+    let after = server.until(|m| m["method"] == "turn/completed");
+    assert_eq!(
+        after.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+    // Spent: no turn follows.
+    let (read, between) = server.call("thread/goal/get", json!({"threadId": thread_id}));
+    assert!(!methods(&between).contains(&"turn/started"), "{between:#?}");
+    assert_eq!(read["result"]["goal"]["status"], "budgetLimited");
+    let requests = fake.requests_to("/responses");
+    assert_eq!(requests.len(), 3);
+    assert!(requests.iter().all(|r| continues_the_goal(r.json())));
+    let first = requests[0].json().to_string();
+    assert!(
+        first.contains("make the tests pass") && first.contains("of 250"),
+        "{first}"
+    );
+
+    // After a restart: read from the saved thread, then resumed, then cleared.
+    let mut server = server.restarted(&fake);
+    server.initialize(false);
+    let saved = server.result("thread/goal/get", json!({"threadId": thread_id}));
+    assert_eq!(saved["goal"], read["result"]["goal"]);
+    server.result("thread/resume", json!({"threadId": thread_id}));
+    let resumed = server.result("thread/goal/get", json!({"threadId": thread_id}));
+    assert_eq!(resumed["goal"], read["result"]["goal"]);
+    let cleared = server.result("thread/goal/clear", json!({"threadId": thread_id}));
+    assert_eq!(cleared, json!({"cleared": true}));
+    let note = server.notification("thread/goal/cleared");
+    assert_eq!(note["threadId"], thread_id.as_str());
+    let none = server.result("thread/goal/get", json!({"threadId": thread_id}));
+    assert_eq!(none["goal"], Value::Null);
+    let again = server.result("thread/goal/clear", json!({"threadId": thread_id}));
+    assert_eq!(again, json!({"cleared": false}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_marks_its_goal_complete_and_an_interrupt_pauses_one() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_responses([
+        Reply::call("update_goal", json!({"status": "complete"})),
+        Reply::text("Done: every test passes."),
+    ]);
+    let (mut server, project) = logged_in(&fake);
+    let thread_id = started_thread(&mut server, &project);
+    server.result(
+        "thread/goal/set",
+        json!({"threadId": thread_id, "objective": "make the tests pass"}),
+    );
+    let seen = server.until(|m| {
+        m["method"] == "thread/goal/updated" && m["params"]["goal"]["status"] == "complete"
+    });
+    assert!(methods(&seen).contains(&"turn/started"));
+    server.until(|m| m["method"] == "turn/completed");
+    let (read, between) = server.call("thread/goal/get", json!({"threadId": thread_id}));
+    assert!(!methods(&between).contains(&"turn/started"), "{between:#?}");
+    assert_eq!(read["result"]["goal"]["status"], "complete");
+    // What the model was told when it marked it.
+    let requests = fake.requests_to("/responses");
+    let output = requests[1].json()["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "function_call_output")
+        .unwrap()["output"]
+        .to_string();
+    assert!(output.contains(r#"\"status\":\"complete\""#), "{output}");
+
+    // A new objective, a turn that hangs, an interrupt: the goal is paused, nothing follows.
+    fake.push_response(Reply::stall("Looking"));
+    server.result(
+        "thread/goal/set",
+        json!({"threadId": thread_id, "objective": "write the docs"}),
+    );
+    let started = server.notification("turn/started");
+    let turn_id = started["turn"]["id"].clone();
+    // The request is out (its reply began) before the interrupt.
+    server.notification("item/agentMessage/delta");
+    server.result(
+        "turn/interrupt",
+        json!({"threadId": thread_id, "turnId": turn_id}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let paused = seen
+        .iter()
+        .find(|m| m["method"] == "thread/goal/updated")
+        .expect("the goal's update comes before the turn's end");
+    assert_eq!(paused["params"]["goal"]["status"], "paused");
+    assert_eq!(paused["params"]["goal"]["objective"], "write the docs");
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "interrupted"
+    );
+    // Resumed by the host, the work goes on.
+    fake.push_response(Reply::call("update_goal", json!({"status": "blocked"})));
+    fake.push_response(Reply::text("I need the docs' audience."));
+    server.result(
+        "thread/goal/set",
+        json!({"threadId": thread_id, "status": "active"}),
+    );
+    server.until(|m| {
+        m["method"] == "thread/goal/updated" && m["params"]["goal"]["status"] == "blocked"
+    });
+    server.until(|m| m["method"] == "turn/completed");
+    // Refused in words: a budget of nothing, a change to no goal.
+    let (refused, _) = server.call(
+        "thread/goal/set",
+        json!({"threadId": thread_id, "tokenBudget": 0}),
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 0"),
+        "{refused}"
+    );
+}
