@@ -8,7 +8,7 @@ use agent_client_protocol_schema::v1::{
 };
 
 /// The commands: name, what it does, and the hint for what may follow it.
-const COMMANDS: [(&str, &str, Option<&str>); 7] = [
+const COMMANDS: [(&str, &str, Option<&str>); 8] = [
     (
         "compact",
         "Summarise the conversation so far to free the context window",
@@ -21,6 +21,11 @@ const COMMANDS: [(&str, &str, Option<&str>); 7] = [
         Some("commit SHA, base BRANCH, or what to look at instead (optional)"),
     ),
     ("diff", "Show what changed in the project (git diff)", None),
+    (
+        "goal",
+        "Work toward an objective turn after turn, until it is met or its budget is spent",
+        Some("OBJECTIVE [BUDGET such as 50k], or pause, resume, clear"),
+    ),
     ("status", "The login, model, effort and mode", None),
     ("mcp", "The MCP servers and their tools", None),
     ("logout", "Sign kelp out", None),
@@ -35,6 +40,8 @@ pub enum Slash {
     /// [`crate::agent::review::ReviewTarget::parse`]).
     Review(Option<String>),
     Diff,
+    /// `/goal` and what follows it.
+    Goal(String),
     Status,
     Mcp,
     Logout,
@@ -67,6 +74,7 @@ pub fn parse(text: &str) -> Option<Slash> {
         "init" => Slash::Init,
         "review" => Slash::Review((!argument.is_empty()).then(|| argument.to_string())),
         "diff" => Slash::Diff,
+        "goal" => Slash::Goal(argument.to_string()),
         "status" => Slash::Status,
         "mcp" => Slash::Mcp,
         "logout" => Slash::Logout,
@@ -94,6 +102,10 @@ mod tests {
             Some(Slash::Compact(Some("the API design".into())))
         );
         assert_eq!(parse("/diff"), Some(Slash::Diff));
+        assert_eq!(
+            parse("/goal ship it 50k"),
+            Some(Slash::Goal("ship it 50k".into()))
+        );
         assert_eq!(parse("/usr/bin is on the PATH"), None);
         assert_eq!(parse("fix /init"), None);
     }

@@ -8,7 +8,8 @@
 //!   `initialize`.
 //! - `auth.rs`: the sign-in methods offered, `authenticate` over the account service
 //!   (`auth::accounts`), device codes by URL elicitation.
-//! - `session.rs`: one agent core per session, permission requests, stop reasons.
+//! - `session.rs`: one agent core per session, its prompts and commands; `pump.rs`: its events
+//!   as updates, permission requests, stop reasons.
 //!   `modes.rs`: kelp's approval modes as the session's modes; `options.rs`: mode, model and
 //!   effort as config options. `history.rs`: `session/list`
 //!   and `session/delete`.
@@ -22,6 +23,7 @@ pub mod editor;
 pub mod history;
 pub mod modes;
 pub mod options;
+mod pump;
 pub mod session;
 pub mod updates;
 

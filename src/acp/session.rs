@@ -1,73 +1,38 @@
 //! `session/*`: each ACP session is one agent core (the one the TUI drives), reached through
 //! its `Op`/`Event` channels; the session id is the kelp session id, so `session/load` takes
-//! what `kelp sessions` lists. A pump per session turns the core's events into
+//! what `kelp sessions` lists. A pump per session (`pump.rs`) turns the core's events into
 //! `session/update` notifications, asks the client about approvals with
 //! `session/request_permission`, and answers the prompt when its turn ends.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_client_protocol_schema::v1::{
-    CLIENT_METHOD_NAMES, ConfigOptionUpdate, ContentBlock, CurrentModeUpdate,
-    EmbeddedResourceResource, Error, ForkSessionRequest, ForkSessionResponse, LoadSessionRequest,
-    LoadSessionResponse, McpServer, NewSessionRequest, NewSessionResponse, PromptRequest,
-    PromptResponse, RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
-    ResumeSessionRequest, ResumeSessionResponse, SessionConfigOption, SessionConfigOptionValue,
-    SessionInfoUpdate, SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
+    ConfigOptionUpdate, ContentBlock, CurrentModeUpdate, EmbeddedResourceResource, Error,
+    ForkSessionRequest, ForkSessionResponse, LoadSessionRequest, LoadSessionResponse, McpServer,
+    NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, ResumeSessionRequest,
+    ResumeSessionResponse, SessionConfigOption, SessionConfigOptionValue, SessionInfoUpdate,
+    SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
     SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse, StopReason,
 };
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::commands::Slash;
 use super::options::Choices;
-use super::updates::{Translator, decision};
+use super::pump::{Session, Turn};
+use super::updates::Translator;
 use super::{Connection, Face, Reply, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
-use crate::agent::protocol::{
-    AuthSummary, Event, ImageInput, Op, StopCause, Submission, TurnOutcome,
-};
+use crate::agent::protocol::{AuthSummary, ImageInput, Op, Submission};
 use crate::agent::replay::Replayed;
 use crate::config::{McpServerConfig, McpTransport};
+use crate::session::goal::{Goal, GoalWords};
 
 /// How long the sessions get to stop their turns when the client goes away.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
-
-/// The most events handled before buffered command output goes out.
-const BURST: usize = 256;
-
-/// A prompt waiting for its turn to end.
-struct Turn {
-    reply: Reply,
-    /// Cancelled by `session/cancel`: a permission request still open stops waiting.
-    cancelled: CancellationToken,
-}
-
-/// One session: its core and the prompt it runs.
-struct Session {
-    ops: UnboundedSender<Op>,
-    turn: Mutex<Option<Turn>>,
-    /// The session's mode, model and effort (`options.rs`).
-    choices: Mutex<Choices>,
-    /// Whether the editor has the session's title: its first prompt's first line.
-    titled: std::sync::atomic::AtomicBool,
-    /// The project it works in.
-    project_dir: PathBuf,
-    /// The MCP servers as the core last reported them, for `/mcp`.
-    mcp: Mutex<Vec<crate::mcp::ServerStatus>>,
-}
-
-impl Session {
-    fn take_turn(&self) -> Option<Turn> {
-        self.turn
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-}
 
 /// A session and the task that pumps its events.
 type Running = (Arc<Session>, JoinHandle<()>);
@@ -113,13 +78,14 @@ impl Sessions {
             titled: titled.into(),
             project_dir: project_dir.clone(),
             mcp: Mutex::default(),
+            goal: Mutex::new(restored.as_ref().and_then(|replay| replay.goal.clone())),
         });
         // The slash commands the editor offers in its prompt box.
         cx.notify(SessionNotification::new(
             id.clone(),
             super::commands::offered(),
         ));
-        let pump = crate::task::spawn(pump(
+        let pump = crate::task::spawn(super::pump::pump(
             events,
             cx,
             id.clone(),
@@ -253,6 +219,38 @@ impl Sessions {
             ));
         };
         let op = match slash {
+            Slash::Goal(argument) => {
+                let known = session
+                    .goal
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let (op, said, works) = goal_command(known.as_ref(), &argument);
+                if let Some(text) = said {
+                    say(text);
+                }
+                match op {
+                    // Work starts: the prompt is answered when the goal stops.
+                    Some(op) if works => {
+                        if session.ops.send(op).is_err() {
+                            return reply.fail(
+                                Error::internal_error().data("this session's agent stopped"),
+                            );
+                        }
+                        *turn = Some(Turn {
+                            reply,
+                            cancelled: CancellationToken::new(),
+                            toward_goal: true,
+                        });
+                        return;
+                    }
+                    Some(op) => {
+                        let _ = session.ops.send(op);
+                    }
+                    None => {}
+                }
+                return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
+            }
             Slash::Compact(focus) => Op::Compact {
                 focus,
                 turn_id: None,
@@ -335,6 +333,7 @@ impl Sessions {
         *turn = Some(Turn {
             reply,
             cancelled: CancellationToken::new(),
+            toward_goal: false,
         });
     }
 
@@ -382,6 +381,7 @@ impl Sessions {
         *turn = Some(Turn {
             reply,
             cancelled: CancellationToken::new(),
+            toward_goal: false,
         });
     }
 
@@ -718,183 +718,44 @@ async fn reopen(
     }
 }
 
-/// Waits until `due`, or for ever without one.
-async fn sleep_until(due: Option<Instant>) {
-    match due {
-        Some(due) => tokio::time::sleep_until(due.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// How a turn's end answers its prompt. A failed turn ends as a turn does, its reason said as a
-/// message of its own first (`said`), as codex-acp does: a JSON-RPC error would read in an
-/// editor as the agent failing to run, never the reason.
-fn answer(outcome: &TurnOutcome) -> (Option<String>, PromptResponse) {
-    let reason = match outcome {
-        TurnOutcome::Completed => StopReason::EndTurn,
-        TurnOutcome::Interrupted => StopReason::Cancelled,
-        TurnOutcome::Stopped { cause, .. } => match cause {
-            StopCause::OutputLimit => StopReason::MaxTokens,
-            StopCause::Refusal => StopReason::Refusal,
-            StopCause::StepLimit => StopReason::MaxTurnRequests,
-        },
-        TurnOutcome::Failed { message, category } => {
-            let mut said = super::updates::failure_note(message);
-            if *category == crate::llm::ErrorCategory::Auth {
-                said.push_str(SIGN_IN_AGAIN);
-            }
-            return (Some(said), PromptResponse::new(StopReason::EndTurn));
+/// `/goal ARGUMENT` in an editor, given the goal known now: the operation for the core, what
+/// to say at once, and whether work toward the goal starts (the prompt then waits for the
+/// goal to stop).
+fn goal_command(known: Option<&Goal>, argument: &str) -> (Option<Op>, Option<String>, bool) {
+    let words = GoalWords::parse(argument);
+    match (&words, known) {
+        (GoalWords::Show, None) => (
+            None,
+            Some(
+                "No goal yet: `/goal OBJECTIVE [BUDGET]` sets one (a budget such as 50k tokens)."
+                    .to_string(),
+            ),
+            false,
+        ),
+        (GoalWords::Show, Some(goal)) => (
+            None,
+            Some(format!("**Goal:** {}\n\n{}", goal.objective, goal.footer())),
+            false,
+        ),
+        (GoalWords::Pause | GoalWords::Resume | GoalWords::Clear, None) => (
+            None,
+            Some(format!("There is no goal to {}.", argument.trim())),
+            false,
+        ),
+        (GoalWords::Clear, Some(_)) => (
+            Some(Op::ClearGoal),
+            Some("Goal cleared.".to_string()),
+            false,
+        ),
+        (GoalWords::Pause, Some(_)) => (
+            words.change().map(Op::SetGoal),
+            Some("Goal paused: `/goal resume` goes on.".to_string()),
+            false,
+        ),
+        (GoalWords::Resume | GoalWords::Set { .. }, _) => {
+            (words.change().map(Op::SetGoal), None, true)
         }
-    };
-    (None, PromptResponse::new(reason))
-}
-
-/// What follows a failure that signing in again mends.
-const SIGN_IN_AGAIN: &str = "\n\nSign in again: choose a way to sign in from the editor's \
-                             agent menu, or run `kelp login` in a terminal.";
-
-/// Turns one session's core events into notifications, for as long as the core runs.
-async fn pump(
-    mut events: UnboundedReceiver<Event>,
-    cx: Connection,
-    id: String,
-    session: Arc<Session>,
-    mut translator: Translator,
-) {
-    let send = |update: SessionUpdate| cx.notify(SessionNotification::new(id.clone(), update));
-    loop {
-        // Command output waits for its turn (see `OUTPUT_EVERY`); events do not.
-        let due = translator.next_flush();
-        let first = tokio::select! {
-            event = events.recv() => event,
-            () = sleep_until(due) => {
-                translator.flush(Some(Instant::now())).into_iter().for_each(send);
-                continue;
-            }
-        };
-        let Some(first) = first else { break };
-        let mut next = Some(first);
-        let mut handled = 0;
-        while let Some(event) = next.take() {
-            match event {
-                Event::ApprovalRequested {
-                    id: approval,
-                    call_id,
-                    subject,
-                } => {
-                    let (announce, tool_call, options) = translator.approval(&call_id, &subject);
-                    announce.into_iter().for_each(send);
-                    let cancelled = session
-                        .turn
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .as_ref()
-                        .map_or_else(CancellationToken::new, |turn| turn.cancelled.clone());
-                    let request = RequestPermissionRequest::new(id.clone(), tool_call, options);
-                    crate::task::spawn(ask(
-                        cx.clone(),
-                        session.ops.clone(),
-                        request,
-                        approval,
-                        cancelled,
-                    ));
-                }
-                Event::TurnFinished(outcome) => {
-                    translator.end_turn().into_iter().for_each(send);
-                    if let Some(turn) = session.take_turn() {
-                        // Permission requests of the turn still open stop waiting.
-                        turn.cancelled.cancel();
-                        let (said, response) = answer(&outcome);
-                        said.map(super::commands::said).into_iter().for_each(send);
-                        turn.reply.send(Ok(response));
-                    }
-                }
-                Event::McpServers(servers) => {
-                    *session.mcp.lock().unwrap_or_else(PoisonError::into_inner) = servers;
-                }
-                // `/diff`'s answer.
-                Event::WorkingTreeDiff(diff) => {
-                    let text = match diff {
-                        Some(diff) if !diff.trim().is_empty() => format!("```diff\n{diff}\n```"),
-                        Some(_) => "No changes in the project.".to_string(),
-                        None => "The project is not a git repository: there is no diff to show."
-                            .to_string(),
-                    };
-                    send(super::commands::said(text));
-                    if let Some(turn) = session.take_turn() {
-                        turn.reply
-                            .send(Ok(PromptResponse::new(StopReason::EndTurn)));
-                    }
-                }
-                // Something the person must know that is not the turn's failure (the
-                // conversation no longer being saved, say): said in the conversation.
-                Event::Error(message) | Event::RunsLater(message) => {
-                    tracing::warn!(session = %id, "{message}");
-                    send(super::commands::said(format!("\n\n⚠ {message}\n\n")));
-                }
-                Event::Notice(message) => tracing::info!(session = %id, "{message}"),
-                other => translator.on_event(other).into_iter().for_each(send),
-            }
-            handled += 1;
-            if handled < BURST {
-                next = events.try_recv().ok();
-            }
-        }
-        translator
-            .flush(Some(Instant::now()))
-            .into_iter()
-            .for_each(send);
     }
-    // The core is gone: a prompt still waiting gets an answer.
-    if let Some(turn) = session.take_turn() {
-        turn.reply
-            .fail(session_error("this session's agent stopped"));
-    }
-}
-
-/// Asks the client about one approval and hands the decision to the core. A cancelled turn
-/// has already dropped the approval: then the answer is not waited for.
-async fn ask(
-    cx: Connection,
-    ops: UnboundedSender<Op>,
-    request: RequestPermissionRequest,
-    approval: u64,
-    cancelled: CancellationToken,
-) {
-    let answer = cx.request::<RequestPermissionResponse>(
-        CLIENT_METHOD_NAMES.session_request_permission,
-        request,
-    );
-    // A cancelled turn has dropped the approval: its answer, whenever it comes, is moot.
-    let reply = tokio::select! {
-        biased;
-        () = cancelled.cancelled() => return,
-        reply = answer => reply,
-    };
-    if cancelled.is_cancelled() {
-        return;
-    }
-    let chosen = match reply {
-        Ok(reply) => match reply.outcome {
-            RequestPermissionOutcome::Selected(selected) => Some(selected.option_id.0.to_string()),
-            // The client cancelled the prompt turn (its session/cancel may come after this).
-            _ => {
-                let _ = ops.send(Op::Interrupt);
-                return;
-            }
-        },
-        Err(e) => {
-            tracing::info!(error = %e.message, "the permission request failed");
-            None
-        }
-    };
-    // A refusal shows as the failed call when the core says it was answered (`updates.rs`),
-    // once.
-    let decision = decision(chosen.as_deref());
-    let _ = ops.send(Op::Approve {
-        id: approval,
-        decision,
-    });
 }
 
 #[cfg(test)]
@@ -927,18 +788,5 @@ mod tests {
             "{said}"
         );
         assert!(!said.contains("kelp login"), "{said}");
-    }
-
-    #[test]
-    fn a_failed_turn_ends_as_a_turn_with_its_reason_and_a_lost_login_says_how_back() {
-        let (said, response) = answer(&TurnOutcome::Failed {
-            message: "the login expired".into(),
-            category: crate::llm::ErrorCategory::Auth,
-        });
-        assert_eq!(response.stop_reason, StopReason::EndTurn);
-        let said = said.unwrap();
-        assert!(said.starts_with("⚠ the login expired") && said.contains("kelp login"));
-        let (said, response) = answer(&TurnOutcome::Interrupted);
-        assert_eq!((said, response.stop_reason), (None, StopReason::Cancelled));
     }
 }

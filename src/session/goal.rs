@@ -189,6 +189,80 @@ impl Goal {
     }
 }
 
+/// What the person typed after `/goal` (in the client or an editor): a goal to set with an
+/// optional budget, or one of the words that change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GoalWords {
+    Show,
+    Pause,
+    Resume,
+    Clear,
+    /// A new objective (the same one keeps its spending), with the budget its last word gave.
+    Set {
+        objective: String,
+        budget: Option<u64>,
+    },
+}
+
+impl GoalWords {
+    /// Reads `/goal`'s argument: nothing, `pause`, `resume`, `clear`, or an objective whose
+    /// last word may be a budget with a unit (`50k`, `1.5m`, `20000t`); a bare number stays
+    /// in the objective (`fix issue 42`).
+    pub fn parse(argument: &str) -> Self {
+        match argument.trim() {
+            "" => Self::Show,
+            "pause" => Self::Pause,
+            "resume" => Self::Resume,
+            "clear" => Self::Clear,
+            text => {
+                let (objective, budget) = split_budget(text);
+                Self::Set {
+                    objective: objective.to_string(),
+                    budget,
+                }
+            }
+        }
+    }
+
+    /// The change it asks of the goal (`None` for showing it).
+    pub fn change(&self) -> Option<GoalChange> {
+        let status = |status| GoalChange {
+            status: Some(status),
+            ..GoalChange::default()
+        };
+        match self {
+            Self::Show | Self::Clear => None,
+            Self::Pause => Some(status(GoalStatus::Paused)),
+            Self::Resume => Some(status(GoalStatus::Active)),
+            Self::Set { objective, budget } => Some(GoalChange {
+                objective: Some(objective.clone()),
+                token_budget: Some(*budget),
+                status: Some(GoalStatus::Active),
+            }),
+        }
+    }
+}
+
+/// The objective and the budget its last word gives, if any.
+fn split_budget(text: &str) -> (&str, Option<u64>) {
+    let Some((objective, last)) = text.rsplit_once(char::is_whitespace) else {
+        return (text, None);
+    };
+    let lower = last.to_ascii_lowercase();
+    let (number, scale) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1_000.0),
+        Some('m') => (&lower[..lower.len() - 1], 1_000_000.0),
+        Some('t') => (&lower[..lower.len() - 1], 1.0),
+        _ => return (text, None),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() && !objective.trim().is_empty() => {
+            (objective.trim_end(), Some((n * scale).round() as u64))
+        }
+        _ => (text, None),
+    }
+}
+
 /// Tokens counted against a budget: the input not read from the cache, plus the output.
 pub fn tokens_counted(usage: &TokenUsage) -> u64 {
     usage
@@ -336,6 +410,31 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("update_goal"), "{text}");
+    }
+
+    #[test]
+    fn a_budget_is_a_last_word_with_a_unit_and_a_bare_number_stays_in_the_objective() {
+        let set = |objective: &str, budget| GoalWords::Set {
+            objective: objective.to_string(),
+            budget,
+        };
+        assert_eq!(
+            GoalWords::parse("make ci green 50k"),
+            set("make ci green", Some(50_000))
+        );
+        assert_eq!(
+            GoalWords::parse("port it 1.5M"),
+            set("port it", Some(1_500_000))
+        );
+        assert_eq!(GoalWords::parse(" tidy 20000t "), set("tidy", Some(20_000)));
+        assert_eq!(GoalWords::parse("fix issue 42"), set("fix issue 42", None));
+        assert_eq!(GoalWords::parse("50k"), set("50k", None));
+        assert_eq!(GoalWords::parse(" pause "), GoalWords::Pause);
+        assert_eq!(GoalWords::parse(""), GoalWords::Show);
+        let change = GoalWords::parse("ship it 10k").change().unwrap();
+        assert_eq!(change.token_budget, Some(Some(10_000)));
+        assert_eq!(change.status, Some(GoalStatus::Active));
+        assert_eq!(GoalWords::Clear.change(), None);
     }
 
     #[test]

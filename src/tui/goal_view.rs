@@ -3,7 +3,7 @@
 
 use crate::agent::protocol::Op;
 use crate::humanize;
-use crate::session::goal::{Goal, GoalChange, GoalStatus};
+use crate::session::goal::{Goal, GoalStatus, GoalWords};
 
 /// How `/goal` is used, said when it is used wrongly.
 pub const USAGE: &str = "/goal OBJECTIVE [BUDGET] sets a goal (a budget such as 50k or 1.5m \
@@ -23,63 +23,25 @@ pub(super) enum GoalAsk {
 
 /// What `/goal ARGUMENT` asks for, given the goal now.
 pub(super) fn command(current: Option<&Goal>, argument: &str) -> GoalAsk {
-    let argument = argument.trim();
-    let status = |status| {
-        Op::SetGoal(GoalChange {
-            status: Some(status),
-            ..GoalChange::default()
-        })
-    };
-    match (argument, current) {
-        ("", None) => GoalAsk::Say(format!("No goal yet. {USAGE}.")),
-        ("", Some(goal)) => GoalAsk::Say(report(goal)),
-        ("pause" | "resume" | "clear", None) => {
-            GoalAsk::Refuse(format!("there is no goal to {argument}"))
+    let words = GoalWords::parse(argument);
+    match (&words, current) {
+        (GoalWords::Show, None) => GoalAsk::Say(format!("No goal yet. {USAGE}.")),
+        (GoalWords::Show, Some(goal)) => GoalAsk::Say(report(goal)),
+        (GoalWords::Pause | GoalWords::Resume | GoalWords::Clear, None) => {
+            GoalAsk::Refuse(format!("there is no goal to {}", argument.trim()))
         }
-        ("pause", Some(_)) => GoalAsk::Send {
-            op: status(GoalStatus::Paused),
-            echo: None,
-        },
-        ("resume", Some(_)) => GoalAsk::Send {
-            op: status(GoalStatus::Active),
-            echo: Some("/goal resume".to_string()),
-        },
-        ("clear", Some(_)) => GoalAsk::Send {
+        (GoalWords::Clear, Some(_)) => GoalAsk::Send {
             op: Op::ClearGoal,
             echo: None,
         },
-        (text, _) => {
-            let (objective, budget) = split_budget(text);
-            GoalAsk::Send {
-                op: Op::SetGoal(GoalChange {
-                    objective: Some(objective.to_string()),
-                    token_budget: Some(budget),
-                    status: Some(GoalStatus::Active),
-                }),
-                echo: Some(format!("/goal {text}")),
-            }
-        }
-    }
-}
-
-/// The objective and the budget its last word gives (`50k`, `1.5m`, `20000t`), if any: a
-/// bare number stays in the objective (`fix issue 42`).
-fn split_budget(text: &str) -> (&str, Option<u64>) {
-    let Some((objective, last)) = text.rsplit_once(char::is_whitespace) else {
-        return (text, None);
-    };
-    let lower = last.to_ascii_lowercase();
-    let (number, scale) = match lower.chars().last() {
-        Some('k') => (&lower[..lower.len() - 1], 1_000.0),
-        Some('m') => (&lower[..lower.len() - 1], 1_000_000.0),
-        Some('t') => (&lower[..lower.len() - 1], 1.0),
-        _ => return (text, None),
-    };
-    match number.parse::<f64>() {
-        Ok(n) if n > 0.0 && n.is_finite() && !objective.trim().is_empty() => {
-            (objective.trim_end(), Some((n * scale).round() as u64))
-        }
-        _ => (text, None),
+        (GoalWords::Pause, Some(_)) => GoalAsk::Send {
+            op: Op::SetGoal(words.change().unwrap_or_default()),
+            echo: None,
+        },
+        (GoalWords::Resume | GoalWords::Set { .. }, _) => GoalAsk::Send {
+            op: Op::SetGoal(words.change().unwrap_or_default()),
+            echo: Some(format!("/goal {}", argument.trim())),
+        },
     }
 }
 
@@ -138,19 +100,6 @@ pub(super) fn stopped(goal: &Goal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_budget_is_a_last_word_with_a_unit_and_a_bare_number_stays_in_the_objective() {
-        assert_eq!(
-            split_budget("make ci green 50k"),
-            ("make ci green", Some(50_000))
-        );
-        assert_eq!(split_budget("port it 1.5M"), ("port it", Some(1_500_000)));
-        assert_eq!(split_budget("tidy 20000t"), ("tidy", Some(20_000)));
-        assert_eq!(split_budget("fix issue 42"), ("fix issue 42", None));
-        assert_eq!(split_budget("50k"), ("50k", None));
-        assert_eq!(split_budget("write a talk"), ("write a talk", None));
-    }
 
     #[test]
     fn the_subcommands_need_a_goal_and_an_objective_sets_one_active() {

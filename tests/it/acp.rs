@@ -1783,7 +1783,7 @@ async fn slash_commands_are_offered_and_run() {
         assert_eq!(
             offered,
             [
-                "compact", "init", "review", "diff", "status", "mcp", "logout"
+                "compact", "init", "review", "diff", "goal", "status", "mcp", "logout"
             ]
         );
 
@@ -1899,6 +1899,42 @@ async fn a_web_search_is_a_fetch_tool_call() {
             "zed acp spec"
         );
         assert_eq!(message_text(&updates), "Found it.");
+        Ok(())
+    })
+    .await;
+}
+
+/// `/goal` in an editor: offered as a command, its prompt answered when the goal stops (here
+/// at its budget, after turns the agent began itself), and read back with a bare `/goal`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_goal_prompt_is_answered_when_the_goal_stops() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_responses([
+        Reply::text("Step one is done.").usage(300, 0, 20, 0),
+        Reply::text("Step two is done.").usage(300, 0, 20, 0),
+    ]);
+    kelp.client(Elicit::Accept, vec![], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let session = new_session(&cx, project.path()).await?;
+        let offered = until(&seen, |u| {
+            matches!(u, SessionUpdate::AvailableCommandsUpdate(_))
+        })
+        .await;
+        let Some(SessionUpdate::AvailableCommandsUpdate(commands)) = offered.last() else {
+            unreachable!()
+        };
+        assert!(commands.available_commands.iter().any(|c| c.name == "goal"));
+        let answer = prompt(&cx, &session, "/goal tidy the parser 600t").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        let text = message_text(&seen.updates());
+        let at = |part: &str| text.find(part).unwrap_or_else(|| panic!("{part}: {text}"));
+        assert!(at("Step one is done.") < at("Step two is done."));
+        assert!(at("Step two is done.") < at("Goal unmet (640 / 600)"));
+        assert_eq!(fake.requests_to("/responses").len(), 2);
+        prompt(&cx, &session, "/goal").await?;
+        let text = message_text(&seen.updates());
+        assert!(text.contains("**Goal:** tidy the parser"), "{text}");
         Ok(())
     })
     .await;

@@ -1428,3 +1428,43 @@ async fn codex_verbs_kelp_lacks_are_refused_never_sent() {
     pty.wait_for("Applying what, exactly?", WAIT);
     assert_eq!(fake.requests_to("/responses").len(), 1);
 }
+
+/// `/goal` with a small budget at 80×24 over SSH: the client works turn after turn without a
+/// prompt, the footer counts the budget, and the goal stops when it is spent, saying so; then
+/// a new goal is paused by Esc.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_goal_runs_turns_until_its_budget_is_spent_and_esc_pauses_one() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::text("Step one is done.").usage(300, 0, 20, 0),
+        Reply::text("Step two is done.").usage(300, 0, 20, 0),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/goal tidy the parser 600t\r");
+    let screen = pty.wait_for("Goal stopped: its budget of 600 tokens is spent", WAIT);
+    let at = |text: &str| {
+        screen
+            .find(text)
+            .unwrap_or_else(|| panic!("{text}:\n{screen}"))
+    };
+    assert!(at("› /goal tidy the parser 600t") < at("Step one is done."));
+    assert!(at("Step one is done.") < at("Step two is done."));
+    assert!(at("Step two is done.") < at("Goal stopped"));
+    assert!(screen.contains("Goal unmet (640 / 600)"), "{screen}");
+    assert_eq!(fake.requests_to("/responses").len(), 2);
+
+    fake.push_response(Reply::stall("Reading the docs"));
+    pty.send("/goal write the docs\r");
+    pty.wait_for("Reading the docs", WAIT);
+    pty.wait_for("Pursuing goal", WAIT);
+    pty.send("\x1b");
+    let screen = pty.wait_for("Goal paused", WAIT);
+    assert!(screen.contains("/goal resume"), "{screen}");
+    pty.send("/goal\r");
+    let screen = pty.wait_for("Goal: write the docs", WAIT);
+    assert!(screen.contains("Status: paused"), "{screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

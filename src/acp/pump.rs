@@ -1,0 +1,319 @@
+//! A session (its core and the prompt it runs) and its pump: the core's events as
+//! `session/update` notifications (through the [`Translator`]), the client asked about
+//! approvals with `session/request_permission`, and the prompt answered when its turn ends (a
+//! `/goal` prompt when its goal stops).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use agent_client_protocol_schema::v1::{
+    CLIENT_METHOD_NAMES, Error, PromptResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, SessionNotification, SessionUpdate, StopReason,
+};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio_util::sync::CancellationToken;
+
+use super::options::Choices;
+use super::updates::{Translator, decision};
+use super::{Connection, Reply};
+use crate::agent::protocol::{Event, Op, StopCause, TurnOutcome};
+use crate::session::goal::GoalStatus;
+
+/// The most events handled before buffered command output goes out.
+const BURST: usize = 256;
+
+/// A prompt waiting for its turn to end.
+pub(super) struct Turn {
+    pub(super) reply: Reply,
+    /// Cancelled by `session/cancel`: a permission request still open stops waiting.
+    pub(super) cancelled: CancellationToken,
+    /// A `/goal` prompt: answered when the goal stops being worked on, not at the end of the
+    /// first of its turns.
+    pub(super) toward_goal: bool,
+}
+
+/// One session: its core and the prompt it runs.
+pub(super) struct Session {
+    pub(super) ops: UnboundedSender<Op>,
+    pub(super) turn: Mutex<Option<Turn>>,
+    /// The session's mode, model and effort (`options.rs`).
+    pub(super) choices: Mutex<Choices>,
+    /// Whether the editor has the session's title: its first prompt's first line.
+    pub(super) titled: std::sync::atomic::AtomicBool,
+    /// The project it works in.
+    pub(super) project_dir: PathBuf,
+    /// The MCP servers as the core last reported them, for `/mcp`.
+    pub(super) mcp: Mutex<Vec<crate::mcp::ServerStatus>>,
+    /// The conversation's goal as the core last reported it, for `/goal`.
+    pub(super) goal: Mutex<Option<crate::session::goal::Goal>>,
+}
+
+impl Session {
+    /// Whether the prompt running is a `/goal` whose goal is still being worked on.
+    pub(super) fn waits_for_goal(&self) -> bool {
+        let toward_goal = self
+            .turn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|turn| turn.toward_goal);
+        toward_goal
+            && self
+                .goal
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .is_some_and(|goal| goal.status == GoalStatus::Active)
+    }
+
+    /// Answers a `/goal` prompt whose goal stopped with no turn running.
+    pub(super) fn answer_goal_prompt(&self) {
+        let mut turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        if turn.as_ref().is_some_and(|turn| turn.toward_goal)
+            && let Some(turn) = turn.take()
+        {
+            turn.cancelled.cancel();
+            turn.reply
+                .send(Ok(PromptResponse::new(StopReason::EndTurn)));
+        }
+    }
+
+    pub(super) fn take_turn(&self) -> Option<Turn> {
+        self.turn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// Waits until `due`, or for ever without one.
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How a turn's end answers its prompt. A failed turn ends as a turn does, its reason said as a
+/// message of its own first (`said`), as codex-acp does: a JSON-RPC error would read in an
+/// editor as the agent failing to run, never the reason.
+pub(super) fn answer(outcome: &TurnOutcome) -> (Option<String>, PromptResponse) {
+    let reason = match outcome {
+        TurnOutcome::Completed => StopReason::EndTurn,
+        TurnOutcome::Interrupted => StopReason::Cancelled,
+        TurnOutcome::Stopped { cause, .. } => match cause {
+            StopCause::OutputLimit => StopReason::MaxTokens,
+            StopCause::Refusal => StopReason::Refusal,
+            StopCause::StepLimit => StopReason::MaxTurnRequests,
+        },
+        TurnOutcome::Failed { message, category } => {
+            let mut said = super::updates::failure_note(message);
+            if *category == crate::llm::ErrorCategory::Auth {
+                said.push_str(SIGN_IN_AGAIN);
+            }
+            return (Some(said), PromptResponse::new(StopReason::EndTurn));
+        }
+    };
+    (None, PromptResponse::new(reason))
+}
+
+/// What follows a failure that signing in again mends.
+const SIGN_IN_AGAIN: &str = "\n\nSign in again: choose a way to sign in from the editor's \
+                             agent menu, or run `kelp login` in a terminal.";
+
+/// Turns one session's core events into notifications, for as long as the core runs.
+pub(super) async fn pump(
+    mut events: UnboundedReceiver<Event>,
+    cx: Connection,
+    id: String,
+    session: Arc<Session>,
+    mut translator: Translator,
+) {
+    let send = |update: SessionUpdate| cx.notify(SessionNotification::new(id.clone(), update));
+    // Whether the core runs a turn now (one it began toward the goal too).
+    let mut core_turn = false;
+    loop {
+        // Command output waits for its turn (see `OUTPUT_EVERY`); events do not.
+        let due = translator.next_flush();
+        let first = tokio::select! {
+            event = events.recv() => event,
+            () = sleep_until(due) => {
+                translator.flush(Some(Instant::now())).into_iter().for_each(send);
+                continue;
+            }
+        };
+        let Some(first) = first else { break };
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some(event) = next.take() {
+            match event {
+                Event::ApprovalRequested {
+                    id: approval,
+                    call_id,
+                    subject,
+                } => {
+                    let (announce, tool_call, options) = translator.approval(&call_id, &subject);
+                    announce.into_iter().for_each(send);
+                    let cancelled = session
+                        .turn
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .as_ref()
+                        .map_or_else(CancellationToken::new, |turn| turn.cancelled.clone());
+                    let request = RequestPermissionRequest::new(id.clone(), tool_call, options);
+                    crate::task::spawn(ask(
+                        cx.clone(),
+                        session.ops.clone(),
+                        request,
+                        approval,
+                        cancelled,
+                    ));
+                }
+                Event::TurnFinished(outcome) => {
+                    translator.end_turn().into_iter().for_each(send);
+                    core_turn = false;
+                    // A `/goal` prompt goes on through the goal's next turns.
+                    if !session.waits_for_goal()
+                        && let Some(turn) = session.take_turn()
+                    {
+                        // Permission requests of the turn still open stop waiting.
+                        turn.cancelled.cancel();
+                        let (said, response) = answer(&outcome);
+                        said.map(super::commands::said).into_iter().for_each(send);
+                        turn.reply.send(Ok(response));
+                    }
+                }
+                Event::TurnStarted { id: started } => {
+                    core_turn = true;
+                    translator
+                        .on_event(Event::TurnStarted { id: started })
+                        .into_iter()
+                        .for_each(send);
+                }
+                Event::GoalUpdated(goal) => {
+                    let stopped = goal.status != GoalStatus::Active;
+                    if stopped {
+                        send(super::commands::said(format!("\n\n{}\n\n", goal.footer())));
+                    }
+                    *session.goal.lock().unwrap_or_else(PoisonError::into_inner) = Some(goal);
+                    // Stopped between turns (a budget already spent): the prompt is answered.
+                    if stopped && !core_turn {
+                        session.answer_goal_prompt();
+                    }
+                }
+                Event::GoalCleared => {
+                    *session.goal.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                    if !core_turn {
+                        session.answer_goal_prompt();
+                    }
+                }
+                Event::McpServers(servers) => {
+                    *session.mcp.lock().unwrap_or_else(PoisonError::into_inner) = servers;
+                }
+                // `/diff`'s answer.
+                Event::WorkingTreeDiff(diff) => {
+                    let text = match diff {
+                        Some(diff) if !diff.trim().is_empty() => format!("```diff\n{diff}\n```"),
+                        Some(_) => "No changes in the project.".to_string(),
+                        None => "The project is not a git repository: there is no diff to show."
+                            .to_string(),
+                    };
+                    send(super::commands::said(text));
+                    if let Some(turn) = session.take_turn() {
+                        turn.reply
+                            .send(Ok(PromptResponse::new(StopReason::EndTurn)));
+                    }
+                }
+                // Something the person must know that is not the turn's failure (the
+                // conversation no longer being saved, say): said in the conversation.
+                Event::Error(message) | Event::RunsLater(message) => {
+                    tracing::warn!(session = %id, "{message}");
+                    send(super::commands::said(format!("\n\n⚠ {message}\n\n")));
+                    // A `/goal` the core refused starts no turn.
+                    if !core_turn {
+                        session.answer_goal_prompt();
+                    }
+                }
+                Event::Notice(message) => tracing::info!(session = %id, "{message}"),
+                other => translator.on_event(other).into_iter().for_each(send),
+            }
+            handled += 1;
+            if handled < BURST {
+                next = events.try_recv().ok();
+            }
+        }
+        translator
+            .flush(Some(Instant::now()))
+            .into_iter()
+            .for_each(send);
+    }
+    // The core is gone: a prompt still waiting gets an answer.
+    if let Some(turn) = session.take_turn() {
+        turn.reply
+            .fail(Error::internal_error().data("this session's agent stopped"));
+    }
+}
+
+/// Asks the client about one approval and hands the decision to the core. A cancelled turn
+/// has already dropped the approval: then the answer is not waited for.
+async fn ask(
+    cx: Connection,
+    ops: UnboundedSender<Op>,
+    request: RequestPermissionRequest,
+    approval: u64,
+    cancelled: CancellationToken,
+) {
+    let answer = cx.request::<RequestPermissionResponse>(
+        CLIENT_METHOD_NAMES.session_request_permission,
+        request,
+    );
+    // A cancelled turn has dropped the approval: its answer, whenever it comes, is moot.
+    let reply = tokio::select! {
+        biased;
+        () = cancelled.cancelled() => return,
+        reply = answer => reply,
+    };
+    if cancelled.is_cancelled() {
+        return;
+    }
+    let chosen = match reply {
+        Ok(reply) => match reply.outcome {
+            RequestPermissionOutcome::Selected(selected) => Some(selected.option_id.0.to_string()),
+            // The client cancelled the prompt turn (its session/cancel may come after this).
+            _ => {
+                let _ = ops.send(Op::Interrupt);
+                return;
+            }
+        },
+        Err(e) => {
+            tracing::info!(error = %e.message, "the permission request failed");
+            None
+        }
+    };
+    // A refusal shows as the failed call when the core says it was answered (`updates.rs`),
+    // once.
+    let decision = decision(chosen.as_deref());
+    let _ = ops.send(Op::Approve {
+        id: approval,
+        decision,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_turn_ends_as_a_turn_with_its_reason_and_a_lost_login_says_how_back() {
+        let (said, response) = answer(&TurnOutcome::Failed {
+            message: "the login expired".into(),
+            category: crate::llm::ErrorCategory::Auth,
+        });
+        assert_eq!(response.stop_reason, StopReason::EndTurn);
+        let said = said.unwrap();
+        assert!(said.starts_with("⚠ the login expired") && said.contains("kelp login"));
+        let (said, response) = answer(&TurnOutcome::Interrupted);
+        assert_eq!((said, response.stop_reason), (None, StopReason::Cancelled));
+    }
+}
