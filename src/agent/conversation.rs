@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::instructions::{self, InstructionFile};
-use super::protocol::{Replay, RewindTo, Settings};
+use super::protocol::{CollaborationMode, Replay, RewindTo, Settings};
 use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Content, Item, Role, TokenUsage};
@@ -28,6 +28,15 @@ const LOST_OUTPUT: &str = "aborted: kelp stopped before this call finished";
 /// What the model is told in place of the part of a resumed conversation too long to send.
 const LEFT_OUT: &str = "The earlier part of this conversation was longer than any context \
 window takes and is left out; only its most recent turns follow.";
+
+/// What the model is told in plan mode, after kelp's instructions.
+const PLAN_INSTRUCTIONS: &str = "\n\n# Plan mode\n\nYou are in plan mode: plan the work, do not \
+do it. Read, list, search and run commands that only look (the sandbox is read-only: nothing \
+you run can change a file); no patch can be applied. Ask the person about what only they can \
+decide. Then answer with the plan: keep the checklist up to date with `update_plan`, and end \
+with the plan in full between `<proposed_plan>` and `</proposed_plan>`: the steps, the files \
+each touches, and how the result will be checked. Do not ask whether to proceed: the person \
+says \"implement the plan\" when they want it done.";
 
 /// What the person is told when a resumed conversation is sent only in its newest part.
 pub const LEFT_OUT_NOTICE: &str = "This conversation is longer than a request can carry (it \
@@ -77,6 +86,8 @@ pub struct Conversation {
     reviewing: bool,
     /// The goal as the session file last noted it: a change since is noted next.
     saved_goal: Option<Goal>,
+    /// Plan mode: the sandbox chosen for working, kept while commands only read.
+    planning: Option<(crate::config::SandboxMode, bool)>,
 }
 
 /// What going back leaves to do: the words of the turn gone back to, for the person to edit and
@@ -180,6 +191,7 @@ impl Conversation {
             instruction_files: Vec::new(),
             reviewing: true,
             saved_goal: None,
+            planning: None,
         }
     }
 
@@ -308,6 +320,7 @@ impl Conversation {
             instruction_files: Vec::new(),
             reviewing: false,
             saved_goal: None,
+            planning: None,
         }
     }
 
@@ -341,8 +354,42 @@ impl Conversation {
             self.summary_style = summary;
         }
         if let Some((mode, network)) = settings.sandbox {
-            self.tool_context.sandbox = self.tool_context.sandbox.clone().with_mode(mode, network);
+            match &mut self.planning {
+                // Planning keeps commands read-only: the choice waits for the work.
+                Some(kept) => *kept = (mode, network),
+                None => {
+                    self.tool_context.sandbox =
+                        self.tool_context.sandbox.clone().with_mode(mode, network);
+                }
+            }
         }
+        if let Some(mode) = settings.mode {
+            self.set_mode(mode);
+        }
+    }
+
+    /// Plans (commands read only, no patch offered or run) or works again.
+    fn set_mode(&mut self, mode: CollaborationMode) {
+        let sandbox = &self.tool_context.sandbox;
+        match (mode, self.planning) {
+            (CollaborationMode::Plan, None) => {
+                self.planning = Some((sandbox.mode, sandbox.network));
+                let network = sandbox.network;
+                self.tool_context.sandbox = sandbox
+                    .clone()
+                    .with_mode(crate::config::SandboxMode::ReadOnly, network);
+            }
+            (CollaborationMode::Default, Some((mode, network))) => {
+                self.tool_context.sandbox = sandbox.clone().with_mode(mode, network);
+                self.planning = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the conversation is in plan mode.
+    pub fn is_planning(&self) -> bool {
+        self.planning.is_some()
     }
 
     /// Reads and writes files through `editor` from now on (or the disk again with `None`).
@@ -681,6 +728,10 @@ impl Conversation {
         let mut prompt = Prompt::new(self.model.clone(), &self.tool_context.project_dir);
         prompt.input = self.sent_history();
         prompt.tools = self.tools.clone();
+        if self.is_planning() {
+            prompt.tools.retain(|tool| tool["name"] != "apply_patch");
+            prompt.instructions.push_str(PLAN_INSTRUCTIONS);
+        }
         // The goal tools, while there is a goal to work toward.
         if self
             .goal_cell()

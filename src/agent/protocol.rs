@@ -56,6 +56,47 @@ pub struct Settings {
     pub summary: Option<crate::llm::SummaryStyle>,
     /// How much commands may write, and whether they reach the network.
     pub sandbox: Option<(crate::config::SandboxMode, bool)>,
+    /// Plan first, or work: Codex's collaboration modes.
+    pub mode: Option<CollaborationMode>,
+}
+
+/// How the agent works with the person (Codex's collaboration modes): it does the work, or it
+/// plans it first (read-only commands, no patch offered or run, a plan for an answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CollaborationMode {
+    #[default]
+    Default,
+    Plan,
+}
+
+impl CollaborationMode {
+    /// Both, in the order Shift+Tab goes through them.
+    pub const ALL: [Self; 2] = [Self::Default, Self::Plan];
+
+    /// The wire name (`default`, `plan`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Plan => "plan",
+        }
+    }
+
+    /// The mode named `name`, with Codex's older names for the default one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "default" | "code" | "execute" | "pair_programming" | "custom" => Some(Self::Default),
+            "plan" => Some(Self::Plan),
+            _ => None,
+        }
+    }
+
+    /// The next one, for Shift+Tab.
+    pub fn next(self) -> Self {
+        match self {
+            Self::Default => Self::Plan,
+            Self::Plan => Self::Default,
+        }
+    }
 }
 
 /// A request from the front end to the core.

@@ -588,6 +588,11 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             "denied: this is a review: it reads and reports, and changes no file".into(),
         );
     }
+    if conversation.is_planning() && matches!(tool, ToolCall::ApplyPatch(_)) {
+        return declined(
+            "denied: this is plan mode: it plans and changes no file; give the plan instead".into(),
+        );
+    }
     let project_dir = conversation.project_dir();
     let outside = tool.paths_outside(project_dir);
     let mut verdict = ctx.approvals.judge(tool, project_dir);

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::server::{self, Server, Work};
 use super::wire::{Answer, RpcError};
-use super::{config, exec, fs, turns};
+use super::{config, exec, fs, thread_settings, turns};
 
 /// A handler's work that borrows the connection, awaited before the next request is read.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + 'a>>;
@@ -364,6 +364,31 @@ pub const METHODS: &[(&str, Serve)] = &[
     (
         "thread/backgroundTerminals/list",
         Nothing(r#"{"data":[],"nextCursor":null}"#),
+    ),
+    // Codex's experimental API, which codex-acp 2.6 and other hosts call.
+    (
+        "collaborationMode/list",
+        Now(|_, _| thread_settings::presets()),
+    ),
+    (
+        "thread/settings/update",
+        Now(|s, p| s.threads.update_settings(p)),
+    ),
+    (
+        "turn/settings/update",
+        Refused(
+            "kelp changes settings between turns, not within one: thread/settings/update sets them for the next turn",
+        ),
+    ),
+    (
+        "thread/backgroundTerminals/terminate",
+        Refused(
+            "kelp runs no background terminals: a command ends with its turn, or turn/interrupt ends it",
+        ),
+    ),
+    (
+        "thread/sample",
+        Refused("kelp samples no thread: thread/read gives the whole of it"),
     ),
 ];
 

@@ -31,6 +31,7 @@ pub mod items;
 pub mod methods;
 pub mod protocol;
 pub mod server;
+pub mod thread_settings;
 pub mod threads;
 pub mod turns;
 pub mod wire;

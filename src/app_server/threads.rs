@@ -78,14 +78,19 @@ fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode,
 }
 
 fn sandbox_policy(config: &Config, cwd: &std::path::Path) -> SandboxPolicy {
-    match config.sandbox {
+    policy_of(config.sandbox, config.network, cwd)
+}
+
+/// kelp's sandbox mode and network switch as the protocol's policy for a thread in `cwd`.
+pub(super) fn policy_of(mode: SandboxMode, network: bool, cwd: &std::path::Path) -> SandboxPolicy {
+    match mode {
         SandboxMode::Off => SandboxPolicy::DangerFullAccess,
         SandboxMode::ReadOnly => SandboxPolicy::ReadOnly {
-            network_access: config.network,
+            network_access: network,
         },
         SandboxMode::WorkspaceWrite => SandboxPolicy::WorkspaceWrite {
             writable_roots: vec![cwd.to_path_buf()],
-            network_access: config.network,
+            network_access: network,
             exclude_tmpdir_env_var: false,
             exclude_slash_tmp: false,
         },
@@ -468,6 +473,13 @@ impl Threads {
     /// The thread `id` of this connection, for a turn's request.
     pub fn thread(&self, id: &str) -> Result<&Thread, RpcError> {
         self.threads.get(id).ok_or_else(|| {
+            RpcError::invalid_request(format!("no thread {id}: start or resume it first"))
+        })
+    }
+
+    /// [`Threads::thread`], to change what its answers say.
+    pub fn thread_mut(&mut self, id: &str) -> Result<&mut Thread, RpcError> {
+        self.threads.get_mut(id).ok_or_else(|| {
             RpcError::invalid_request(format!("no thread {id}: start or resume it first"))
         })
     }

@@ -20,7 +20,8 @@ use super::protocol::{
 };
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ImageInput, Op, Settings, Submission,
+    ApprovalDecision, ApprovalMode, ApprovalSubject, CollaborationMode, Event, ImageInput, Op,
+    Settings, Submission,
 };
 use crate::agent::review::ReviewTarget;
 use crate::config::SandboxMode;
@@ -41,6 +42,9 @@ pub(super) struct Running {
     pub(super) reviewing: bool,
     /// The thread's goal as the core last reported it.
     pub(super) goal: Option<crate::session::goal::Goal>,
+    /// The collaboration mode and effort a host last chose (`thread/settings/update`).
+    pub(super) mode: CollaborationMode,
+    pub(super) effort: Option<crate::llm::ReasoningEffort>,
 }
 
 /// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.
@@ -109,6 +113,49 @@ struct TurnParams {
     /// For this turn only: the final answer as JSON that follows this schema.
     #[serde(default)]
     output_schema: Option<Value>,
+    /// Plan or work, for this turn and the thread's next ones (with its model and effort).
+    #[serde(default)]
+    collaboration_mode: Option<ModeChoice>,
+}
+
+/// Codex's `CollaborationMode`: the mode, and the model and effort that go with it.
+#[derive(Deserialize)]
+pub(super) struct ModeChoice {
+    mode: String,
+    #[serde(default)]
+    settings: ModeSettings,
+}
+
+#[derive(Deserialize, Default)]
+struct ModeSettings {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    reasoning_effort: Option<String>,
+}
+
+impl ModeChoice {
+    /// The mode and its settings as kelp's, laid over `settings` (they take precedence, as in
+    /// Codex).
+    pub(super) fn over(self, mut settings: Settings) -> Result<Settings, RpcError> {
+        let mode = CollaborationMode::from_name(&self.mode).ok_or_else(|| {
+            RpcError::invalid_params(format!(
+                "Invalid params: collaborationMode.mode: kelp has \"default\" and \"plan\", not {:?}",
+                self.mode
+            ))
+        })?;
+        settings.mode = Some(mode);
+        if let Some(model) = self.settings.model.filter(|m| !m.trim().is_empty()) {
+            settings.model = Some(model);
+        }
+        if let Some(effort) = parsed(
+            self.settings.reasoning_effort.as_deref(),
+            "reasoning_effort",
+        )? {
+            settings.effort = Some(effort);
+        }
+        Ok(settings)
+    }
 }
 
 #[derive(Deserialize)]
@@ -178,20 +225,32 @@ impl<'a, F: FnOnce(&str) -> Result<&'a Thread, RpcError>> Find<'a> for F {}
 pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let shown = raw.get("input").cloned().unwrap_or_default();
     let p: TurnParams = params(raw)?;
-    let thread = find(&p.thread_id)?;
     let approval = match &p.approval_policy {
         Some(policy) if !policy.is_null() => {
             Some(approval_mode(Some(policy), ApprovalMode::default())?)
         }
         _ => None,
     };
-    let settings = Op::Override(Settings {
+    let mut settings = Settings {
         model: p.model.clone(),
         approval,
         effort: parsed(p.effort.as_deref(), "effort")?,
         summary: parsed(p.summary.as_deref(), "summary")?,
         sandbox: p.sandbox_policy.as_ref().map(sandbox_choice).transpose()?,
-    });
+        mode: None,
+    };
+    if let Some(choice) = p.collaboration_mode {
+        settings = choice.over(settings)?;
+    }
+    let thread = find(&p.thread_id)?;
+    if let Some(mode) = settings.mode {
+        thread
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .mode = mode;
+    }
+    let settings = Op::Override(settings);
     let (text, images) = prompt(p.input)?;
     let ops = thread.ops.clone();
     let turn = begin_turn(thread)?;
@@ -333,7 +392,7 @@ pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
 }
 
 /// A per-turn word kelp reads (`effort`, `summary`), or the error that names what it takes.
-fn parsed<T: std::str::FromStr<Err = String>>(
+pub(super) fn parsed<T: std::str::FromStr<Err = String>>(
     word: Option<&str>,
     field: &str,
 ) -> Result<Option<T>, RpcError> {

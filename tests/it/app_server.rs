@@ -91,6 +91,15 @@ impl Schema {
                 "config/mcpServer/reload",
                 "v2/McpServerRefreshResponse.json",
             ),
+            // Codex's experimental API (`generate-json-schema --experimental`).
+            (
+                "collaborationMode/list",
+                "v2/CollaborationModeListResponse.json",
+            ),
+            (
+                "thread/settings/update",
+                "v2/ThreadSettingsUpdateResponse.json",
+            ),
             (
                 "externalAgentConfig/import/readHistories",
                 "v2/ExternalAgentConfigImportHistoriesReadResponse.json",

@@ -189,3 +189,114 @@ async fn the_model_marks_its_goal_complete_and_an_interrupt_pauses_one() {
         "{refused}"
     );
 }
+
+fn offers(request: &Value, tool: &str) -> bool {
+    request["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == tool)
+}
+
+/// Plan mode as codex-acp 2.6 switches it: the presets listed, the thread switched with
+/// `thread/settings/update`, a plan turn that changes nothing (its command read-only, its
+/// patch declined, no patch tool offered), then back to the default mode to implement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_turn_changes_nothing_and_the_default_mode_implements() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let modes = server.result("collaborationMode/list", json!({}));
+    let names: Vec<&str> = modes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["plan", "default"]);
+    // Nothing asks: what the sandbox lets run, runs.
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].as_str().unwrap().to_string();
+    let plan = json!({"mode": "plan", "settings": {"model": "gpt-5.5", "reasoning_effort": null, "developer_instructions": null}});
+    let (answer, _) = server.call(
+        "thread/settings/update",
+        json!({"threadId": thread_id, "collaborationMode": plan}),
+    );
+    assert_eq!(answer["result"], json!({}));
+    let said = server.notification("thread/settings/updated");
+    assert_eq!(said["threadSettings"]["collaborationMode"]["mode"], "plan");
+
+    fake.push_responses([
+        Reply::call("shell", json!({"command": "touch made.txt"})),
+        Reply::call(
+            "apply_patch",
+            json!({"input": "*** Begin Patch\n*** Add File: notes.md\n+hello\n*** End Patch\n"}),
+        ),
+        Reply::call(
+            "update_plan",
+            json!({"plan": [{"step": "write notes.md", "status": "pending"}]}),
+        ),
+        Reply::text("<proposed_plan>\n1. Write notes.md\n</proposed_plan>"),
+    ]);
+    let seen = server.turn(&json!(thread_id), "plan the notes");
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+    // The command ran, in a sandbox that let it write nothing.
+    let command = seen
+        .iter()
+        .find(|m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "commandExecution"
+        })
+        .expect("the command's item");
+    assert_ne!(command["params"]["item"]["exitCode"], 0, "{command}");
+    assert!(!project.path().join("made.txt").exists());
+    assert!(!project.path().join("notes.md").exists());
+    assert!(methods(&seen).contains(&"turn/plan/updated"), "{seen:#?}");
+    let requests = fake.requests_to("/responses");
+    assert!(requests.iter().all(|r| !offers(r.json(), "apply_patch")));
+    let instructions = requests[0].json()["instructions"].as_str().unwrap();
+    assert!(instructions.contains("# Plan mode"), "{instructions}");
+    let declined = requests[2].json()["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|item| item["type"] == "function_call_output")
+        .unwrap()["output"]
+        .to_string();
+    assert!(declined.contains("plan mode"), "{declined}");
+
+    // "Implement the plan": the default mode, its tools and sandbox back.
+    server.result(
+        "thread/settings/update",
+        json!({"threadId": thread_id, "collaborationMode": {"mode": "default", "settings": {"model": "gpt-5.5"}}}),
+    );
+    fake.push_response(Reply::text("Implementing it."));
+    server.turn(&json!(thread_id), "Implement the plan.");
+    let last = fake.requests_to("/responses").pop().unwrap();
+    assert!(offers(last.json(), "apply_patch"));
+    assert!(
+        !last.json()["instructions"]
+            .as_str()
+            .unwrap()
+            .contains("# Plan mode")
+    );
+
+    // What Codex hosts call beyond the stable schema is answered in words.
+    for (method, words) in [
+        ("turn/settings/update", "between turns"),
+        (
+            "thread/backgroundTerminals/terminate",
+            "no background terminals",
+        ),
+        ("thread/sample", "samples no thread"),
+    ] {
+        let (refused, _) = server.call(method, json!({"threadId": thread_id, "turnId": "t"}));
+        let message = refused["error"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{method}: {message}");
+    }
+}

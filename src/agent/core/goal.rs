@@ -66,7 +66,8 @@ impl Core {
 
     /// Where a turn toward the active goal begins, for [`Core::account_goal`] to count from.
     pub(super) fn goal_turn_start(&self) -> Option<GoalTurn> {
-        let conversation = self.conversation.as_ref()?;
+        // A plan turn is not spent on the goal (as in Codex).
+        let conversation = self.conversation.as_ref().filter(|c| !c.is_planning())?;
         let goal = conversation.goal_cell().get()?;
         (goal.status == GoalStatus::Active).then(|| GoalTurn {
             created_at: goal.created_at,
@@ -107,7 +108,9 @@ impl Core {
 
     /// Starts the next turn toward the goal, when it is active and nothing else runs.
     pub(super) fn continue_goal(&mut self) {
-        if self.running.is_some() {
+        // Plan mode plans and waits for the person: the goal goes on once they implement.
+        let planning = self.conversation.as_ref().is_some_and(|c| c.is_planning());
+        if self.running.is_some() || planning {
             return;
         }
         let Some(goal) = self.goal_cell().and_then(|cell| cell.get()) else {

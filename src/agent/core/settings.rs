@@ -31,6 +31,7 @@ impl Core {
             effort,
             summary,
             sandbox,
+            mode,
         } = settings;
         if let Some(model) = model {
             self.use_model(model);
@@ -44,6 +45,7 @@ impl Core {
             effort: effort.or(self.chosen.effort),
             summary: summary.or(self.chosen.summary),
             sandbox: sandbox.or(self.chosen.sandbox),
+            mode: mode.or(self.chosen.mode),
         };
         if let Some(conversation) = &mut self.conversation {
             conversation.apply(&self.chosen);

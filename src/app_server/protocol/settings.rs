@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::Notification;
 use crate::llm::request::ReasoningEffort;
 
 /// A page of a list that pages one way.
@@ -151,6 +152,29 @@ pub struct McpTool {
     pub name: String,
     pub input_schema: Value,
 }
+
+/// A thread's settings for its turns from now on, as `thread/settings/updated` says them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadSettings {
+    pub approval_policy: &'static str,
+    pub approvals_reviewer: &'static str,
+    /// Codex's `CollaborationMode`: `{mode, settings: {model, reasoning_effort, …}}`.
+    pub collaboration_mode: Value,
+    pub cwd: PathBuf,
+    pub model: String,
+    pub model_provider: String,
+    pub sandbox_policy: super::SandboxPolicy,
+    pub effort: Option<&'static str>,
+}
+
+notification!(
+    /// A thread's settings changed (`thread/settings/update`).
+    ThreadSettingsUpdated = "thread/settings/updated" {
+        thread_id: String,
+        thread_settings: ThreadSettings,
+    }
+);
 
 #[cfg(test)]
 mod tests {
