@@ -1,4 +1,4 @@
-//! kelp's approval modes as ACP session modes: what an editor's mode picker lists, and the
+//! kelp's approval modes, and plan mode, as ACP session modes: what an editor's mode picker lists, and the
 //! settings a mode stands for. A mode holds for the session (`session/set_mode`), not the
 //! config file.
 
@@ -6,7 +6,7 @@ use std::path::Path;
 
 use agent_client_protocol_schema::v1::{SessionMode, SessionModeState};
 
-use crate::agent::protocol::Settings;
+use crate::agent::protocol::{CollaborationMode, Settings};
 use crate::config::{ApprovalMode, Config, SandboxMode};
 
 /// One mode: its id, name, what it lets through, and kelp's settings for it.
@@ -14,39 +14,54 @@ struct Mode {
     id: &'static str,
     name: &'static str,
     description: &'static str,
-    approval: ApprovalMode,
+    /// `None`: the config file's.
+    approval: Option<ApprovalMode>,
     /// `None`: the sandbox the config file names.
     sandbox: Option<SandboxMode>,
+    /// Codex's plan mode: the model plans and changes nothing.
+    plan: bool,
 }
 
-const MODES: [Mode; 4] = [
+const MODES: [Mode; 5] = [
     Mode {
         id: "read-only",
         name: "Read only",
         description: "Reads and searches; commands run in a read-only sandbox, edits ask",
-        approval: ApprovalMode::Ask,
+        approval: Some(ApprovalMode::Ask),
         sandbox: Some(SandboxMode::ReadOnly),
+        plan: false,
     },
     Mode {
         id: "ask",
         name: "Ask",
         description: "Reads run; every command and edit asks first",
-        approval: ApprovalMode::Ask,
+        approval: Some(ApprovalMode::Ask),
         sandbox: None,
+        plan: false,
     },
     Mode {
         id: "auto-edit",
         name: "Auto edit",
         description: "Edits inside the project run; commands ask first",
-        approval: ApprovalMode::AutoEdit,
+        approval: Some(ApprovalMode::AutoEdit),
         sandbox: None,
+        plan: false,
     },
     Mode {
         id: "full-auto",
         name: "Full auto",
         description: "Edits and commands inside the project run without asking, in the sandbox",
-        approval: ApprovalMode::FullAuto,
+        approval: Some(ApprovalMode::FullAuto),
         sandbox: None,
+        plan: false,
+    },
+    Mode {
+        id: "plan",
+        name: "Plan",
+        description: "Plans without changing anything: commands only read, no edit; the answer is a plan",
+        approval: None,
+        sandbox: None,
+        plan: true,
     },
 ];
 
@@ -54,7 +69,7 @@ const MODES: [Mode; 4] = [
 pub fn initial(config: &Config) -> &'static str {
     MODES
         .iter()
-        .find(|mode| mode.sandbox.is_none() && mode.approval == config.approval)
+        .find(|mode| mode.sandbox.is_none() && mode.approval == Some(config.approval))
         .map_or("ask", |mode| mode.id)
 }
 
@@ -73,8 +88,13 @@ pub fn settings(id: &str, config: &Config) -> Option<Settings> {
     let sandbox = mode.sandbox.unwrap_or(config.sandbox);
     let network = mode.sandbox.is_none() && config.network;
     Some(Settings {
-        approval: Some(mode.approval),
+        approval: mode.approval.or(Some(config.approval)),
         sandbox: Some((sandbox, network)),
+        mode: Some(if mode.plan {
+            CollaborationMode::Plan
+        } else {
+            CollaborationMode::Default
+        }),
         ..Settings::default()
     })
 }
@@ -168,6 +188,10 @@ mod tests {
         let full = settings("full-auto", &config).unwrap();
         assert_eq!(full.sandbox, Some((config.sandbox, true)));
         assert!(settings("yolo", &config).is_none());
+        assert_eq!(full.mode, Some(CollaborationMode::Default));
+        let plan = settings("plan", &config).unwrap();
+        assert_eq!(plan.mode, Some(CollaborationMode::Plan));
+        assert_eq!(plan.approval, Some(config.approval));
         config.approval = ApprovalMode::AutoEdit;
         assert_eq!(initial(&config), "auto-edit");
     }

@@ -167,6 +167,7 @@ impl App {
                 context: None,
                 command_rules: Vec::new(),
                 goal: None,
+                mode: Default::default(),
             },
             models: Vec::new(),
             revisions: Default::default(),
@@ -502,6 +503,8 @@ impl App {
                 KeyCode::Esc if self.turn.running() => self.interrupt(),
                 KeyCode::Esc if self.turn.own_commands > 0 => self.send(Op::Interrupt),
                 KeyCode::Esc if self.pane.is_idle() => self.esc_when_idle(),
+                // As Codex: Shift+Tab goes through the collaboration modes.
+                KeyCode::BackTab if self.pane.is_idle() => self.cycle_mode(),
                 KeyCode::PageUp => self.chat.transcript.page_up(),
                 KeyCode::PageDown => self.chat.transcript.page_down(),
                 KeyCode::Home => self.chat.transcript.scroll_to_top(),

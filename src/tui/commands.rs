@@ -52,6 +52,8 @@ pub(super) enum Effect {
     Rewind(usize),
     /// The choice of the offer to undo a rewound turn's file changes.
     UndoFiles(usize),
+    /// The choice of the offer to implement a proposed plan.
+    Implement(usize),
     Quit,
 }
 
@@ -117,6 +119,7 @@ impl App {
             Effect::ShowApprovalMode(mode) => self.status.approval_mode = mode,
             Effect::Rewind(index) => self.rewind_to(index),
             Effect::UndoFiles(index) => self.undo_picked(index),
+            Effect::Implement(index) => self.plan_picked(index),
             Effect::Quit => self.quit(),
         }
     }
@@ -480,6 +483,7 @@ impl App {
             },
             PickerKind::Rewind => vec![Effect::Rewind(index)],
             PickerKind::UndoFiles => vec![Effect::UndoFiles(index)],
+            PickerKind::ImplementPlan => vec![Effect::Implement(index)],
             PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::Review => self.review_picked(index),
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {

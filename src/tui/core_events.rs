@@ -44,6 +44,7 @@ impl App {
             }
             Event::ReasoningPartAdded { .. } => {}
             Event::MessageDone { item, text } => {
+                self.turn.last_answer = Some(text.clone());
                 if self.chat.message_done(&item, &text) {
                     self.awaiting_highlighter = true;
                 }
@@ -120,6 +121,7 @@ impl App {
                     TurnOutcome::Failed { message, .. } => Some((TurnEnd::Failed, Some(message))),
                 };
                 let went_on = ended.is_none() || matches!(ended, Some((TurnEnd::Stopped, _)));
+                let completed = ended.is_none();
                 if let Some((how, message)) = ended {
                     self.push(resume::ended_early(how, message.as_deref(), partial));
                 }
@@ -128,8 +130,13 @@ impl App {
                 {
                     self.notice(super::goal_view::stopped(goal));
                 }
+                let answer = self.turn.last_answer.take();
                 match self.turn.finish(went_on) {
                     Some(next) => self.submit(next),
+                    None if completed => {
+                        self.unqueue();
+                        self.offer_implementation(answer.as_deref());
+                    }
                     None => self.unqueue(),
                 }
             }

@@ -41,7 +41,8 @@ pub fn render(src: &str, highlight: bool, out: &mut Vec<RichLine>) -> Rendered {
         rendered: Rendered::default(),
     };
     r.start_len = r.out.len();
-    for event in Parser::new_ext(without_row_start(src), options) {
+    let src = with_plan_heading(without_row_start(src));
+    for event in Parser::new_ext(&src, options) {
         r.event(event);
     }
     r.flush();
@@ -50,6 +51,18 @@ pub fn render(src: &str, highlight: bool, out: &mut Vec<RichLine>) -> Rendered {
 
 /// `src` without a last line that is only the `|` a table row starts with: an answer cut
 /// (or still streaming) there would show a stray pipe below the table.
+/// A plan mode answer's plan (`<proposed_plan>` … `</proposed_plan>`, Codex's tags) under a
+/// heading of its own, its tags not shown.
+fn with_plan_heading(src: &str) -> std::borrow::Cow<'_, str> {
+    if !src.contains("proposed_plan>") {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    std::borrow::Cow::Owned(
+        src.replace("<proposed_plan>", "\n### Proposed plan\n\n")
+            .replace("</proposed_plan>", "\n"),
+    )
+}
+
 fn without_row_start(src: &str) -> &str {
     let start = src.rfind('\n').map_or(0, |i| i + 1);
     let last = &src[start..];

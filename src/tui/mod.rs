@@ -47,6 +47,7 @@ pub mod history_cell;
 pub mod hyperlink;
 pub mod markdown;
 pub mod overlay;
+mod plan_mode;
 pub mod qr_view;
 mod reopen;
 pub mod resume;

@@ -82,6 +82,8 @@ pub struct Status {
     pub command_rules: Vec<Vec<String>>,
     /// The conversation's goal, shown while there is one.
     pub goal: Option<crate::session::goal::Goal>,
+    /// Plan first, or work (Shift+Tab).
+    pub mode: crate::agent::protocol::CollaborationMode,
 }
 
 /// A model provider other than the built-in `openai`, as the status shows it.
@@ -119,11 +121,20 @@ impl Status {
             (_, Some(summary)) => Segment::new(summary.describe(), theme::good(), 2),
             (_, None) => Segment::new("not connected · /connect", theme::warn(), 2),
         };
-        let mut left = vec![
-            login,
+        let mut left = vec![login];
+        // The mode outranks everything while it is not the default: it changes what the
+        // model may do.
+        if self.mode == crate::agent::protocol::CollaborationMode::Plan {
+            left.push(Segment::new(
+                "plan mode (shift+tab)".to_string(),
+                theme::warn(),
+                u8::MAX,
+            ));
+        }
+        left.extend([
             Segment::new(self.model.clone(), theme::accent(), 5),
             Segment::new(display_path(&self.project_dir), theme::dim(), 0),
-        ];
+        ]);
         let mut right = match &self.hint {
             Some(hint) => vec![Segment::new(hint.clone(), theme::warn(), u8::MAX)],
             None => {
@@ -210,6 +221,9 @@ impl Status {
             self.sandbox.text(),
             describe_usage(u),
         );
+        if self.mode == crate::agent::protocol::CollaborationMode::Plan {
+            text.push_str("\nMode:      plan (commands only read, no patch; shift+tab works)");
+        }
         text.push_str(&format!(
             "\nSession:   {}",
             session.unwrap_or("none yet (the first prompt starts one)")

@@ -15,6 +15,8 @@ pub(crate) struct TurnState {
     pub(crate) own_commands: usize,
     /// The goal stopped during the turn: said when the turn ends, with what it spent in all.
     pub(crate) goal_stopped: bool,
+    /// The turn's last answer, for plan mode's offer when the turn ends.
+    pub(crate) last_answer: Option<String>,
 }
 
 impl TurnState {

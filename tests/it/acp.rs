@@ -1558,7 +1558,7 @@ async fn modes_titles_usage_and_the_session_list() {
         let modes = created.modes.expect("modes listed");
         assert_eq!(modes.current_mode_id.0.as_ref(), "ask");
         let ids: Vec<&str> = modes.available_modes.iter().map(|m| m.id.0.as_ref()).collect();
-        assert_eq!(ids, ["read-only", "ask", "auto-edit", "full-auto"]);
+        assert_eq!(ids, ["read-only", "ask", "auto-edit", "full-auto", "plan"]);
         cx.send_request(SetSessionModeRequest::new(session.clone(), "full-auto"))
             .block_task()
             .await?;
@@ -1575,6 +1575,21 @@ async fn modes_titles_usage_and_the_session_list() {
         let updates = seen.updates();
         assert!(updates.iter().any(|u| matches!(u,
             SessionUpdate::CurrentModeUpdate(m) if m.current_mode_id.0.as_ref() == "full-auto")));
+        // Plan mode, as codex-acp offers it: no patch tool, the model told to plan.
+        cx.send_request(SetSessionModeRequest::new(session.clone(), "plan"))
+            .block_task()
+            .await?;
+        fake.push_response(Reply::text("<proposed_plan>\n1. Write it\n</proposed_plan>"));
+        prompt(&cx, &session, "plan the notes").await?;
+        let planned = fake.requests_to("/responses").pop().unwrap();
+        let offered: Vec<&str> = planned.json()["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert!(!offered.contains(&"apply_patch"), "{offered:?}");
+        assert!(planned.json()["instructions"].as_str().unwrap().contains("# Plan mode"));
         let titles: Vec<_> = updates
             .iter()
             .filter_map(|u| match u {

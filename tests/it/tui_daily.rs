@@ -1468,3 +1468,49 @@ async fn a_goal_runs_turns_until_its_budget_is_spent_and_esc_pauses_one() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// Plan mode at 80×24 over SSH, as Codex has it: Shift+Tab into it (the footer says so), a
+/// plan turn offered no patch tool, its plan under a heading, and the offer to implement it,
+/// which goes back to the default mode and sends "Implement the plan.".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_tab_plans_and_the_plan_is_implemented_in_the_default_mode() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::call(
+            "update_plan",
+            json!({"plan": [{"step": "Add the greeting", "status": "pending"}]}),
+        ),
+        Reply::text("<proposed_plan>\n1. Add the greeting to main.rs\n</proposed_plan>"),
+        Reply::text("Implementing it now."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("\x1b[Z");
+    pty.wait_for("plan mode (shift+tab)", WAIT);
+    pty.send("add a greeting\r");
+    let screen = pty.wait_for("Implement this plan?", WAIT);
+    assert!(screen.contains("Proposed plan"), "{screen}");
+    assert!(!screen.contains("<proposed_plan>"), "{screen}");
+    pty.send("\r");
+    let screen = pty.wait_for("Implementing it now.", WAIT);
+    assert!(!screen.contains("plan mode (shift+tab)"), "{screen}");
+    let requests = fake.requests_to("/responses");
+    let offers_patch = |i: usize| {
+        requests[i].json()["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "apply_patch")
+    };
+    assert!(!offers_patch(0) && !offers_patch(1));
+    assert!(offers_patch(2));
+    assert!(
+        requests[2]
+            .json()
+            .to_string()
+            .contains("Implement the plan.")
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

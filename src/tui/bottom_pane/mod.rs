@@ -50,6 +50,8 @@ pub enum PickerKind {
     ReviewCommit,
     /// `/review`'s base branch.
     ReviewBranch,
+    /// A plan turn proposed a plan: implement it, or go on planning.
+    ImplementPlan,
 }
 
 /// A view over the composer.

@@ -55,6 +55,26 @@ impl Scenario {
     /// The reply to the request `body`.
     pub fn reply(self, body: &Value) -> Reply {
         let user = last_user_text(body);
+        // In plan mode (a client that says so in its instructions), every scenario plans.
+        if body["instructions"]
+            .as_str()
+            .is_some_and(|text| text.contains("# Plan mode"))
+        {
+            return match last_tool_output(body) {
+                Some(_) => Reply::text(format!(
+                    "Here is the plan.\n\n<proposed_plan>\n1. Read what `{user}` touches.\n\
+                     2. Make the change.\n3. Run the tests.\n</proposed_plan>"
+                )),
+                None => Reply::text("Planning it.").and_call(
+                    "update_plan",
+                    json!({"plan": [
+                        {"step": "Read the code", "status": "completed"},
+                        {"step": "Make the change", "status": "pending"},
+                        {"step": "Run the tests", "status": "pending"}
+                    ]}),
+                ),
+            };
+        }
         match self {
             Self::Echo => Reply::echo(&user),
             Self::Reasoning => {

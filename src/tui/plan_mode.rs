@@ -1,0 +1,72 @@
+//! Plan mode in the client, as in Codex: Shift+Tab goes between the default mode and plan
+//! mode between turns, the footer says which, and a plan turn that ends with a proposed plan
+//! offers to implement it.
+
+use super::app::App;
+use super::bottom_pane::PickerKind;
+use super::bottom_pane::picker::{Picker, PickerItem};
+use crate::agent::protocol::{CollaborationMode, Op, Settings};
+
+/// What a plan turn that proposed a plan offers, in `plan_picked`'s order.
+const IMPLEMENT_CHOICES: [(&str, &str); 2] = [
+    ("Yes, implement this plan", "in the default mode"),
+    ("No, stay in plan mode", "go on planning"),
+];
+
+/// What the person types for them, as Codex sends it.
+const IMPLEMENT: &str = "Implement the plan.";
+
+impl App {
+    /// Shift+Tab: the next mode, between turns.
+    pub(super) fn cycle_mode(&mut self) {
+        if self.turn.running() {
+            self.status.hint = Some("the mode changes between turns".into());
+            return;
+        }
+        self.set_mode(self.status.mode.next());
+        self.notice(match self.status.mode {
+            CollaborationMode::Plan => {
+                "Plan mode: the model plans and changes nothing (commands only read, no patch); \
+                 shift+tab goes back."
+            }
+            CollaborationMode::Default => "Default mode: the model does the work.",
+        });
+    }
+
+    fn set_mode(&mut self, mode: CollaborationMode) {
+        self.status.mode = mode;
+        self.send(Op::Override(Settings {
+            mode: Some(mode),
+            ..Settings::default()
+        }));
+    }
+
+    /// A turn ended: in plan mode, with a plan proposed, the offer to implement it.
+    pub(super) fn offer_implementation(&mut self, answer: Option<&str>) {
+        if self.status.mode != CollaborationMode::Plan
+            || !answer.is_some_and(|text| text.contains("<proposed_plan>"))
+        {
+            return;
+        }
+        let items = IMPLEMENT_CHOICES
+            .iter()
+            .map(|(label, detail)| PickerItem {
+                label: (*label).to_string(),
+                detail: (*detail).to_string(),
+                current: false,
+            })
+            .collect();
+        self.pane.open_picker(
+            PickerKind::ImplementPlan,
+            Picker::new("Implement this plan?", items, ""),
+        );
+    }
+
+    /// The choice of the offer.
+    pub(super) fn plan_picked(&mut self, index: usize) {
+        if index == 0 {
+            self.set_mode(CollaborationMode::Default);
+            self.submit(IMPLEMENT.to_string());
+        }
+    }
+}
