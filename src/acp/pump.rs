@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use agent_client_protocol_schema::v1::{
-    CLIENT_METHOD_NAMES, Error, PromptResponse, RequestPermissionOutcome, RequestPermissionRequest,
-    RequestPermissionResponse, SessionNotification, SessionUpdate, StopReason,
+    CLIENT_METHOD_NAMES, Error, PermissionOption, PermissionOptionKind, PromptResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
+    SessionNotification, SessionUpdate, StopReason, ToolCallUpdate, ToolCallUpdateFields, ToolKind,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
@@ -170,6 +171,26 @@ pub(super) async fn pump(
                         cancelled,
                     ));
                 }
+                Event::QuestionsAsked {
+                    id: asked,
+                    call_id,
+                    questions,
+                } => {
+                    let cancelled = session
+                        .turn
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .as_ref()
+                        .map_or_else(CancellationToken::new, |turn| turn.cancelled.clone());
+                    crate::task::spawn(ask_questions(
+                        cx.clone(),
+                        session.ops.clone(),
+                        (id.clone(), call_id),
+                        asked,
+                        questions,
+                        cancelled,
+                    ));
+                }
                 Event::TurnFinished(outcome) => {
                     translator.end_turn().into_iter().for_each(send);
                     core_turn = false;
@@ -297,6 +318,72 @@ async fn ask(
     let _ = ops.send(Op::Approve {
         id: approval,
         decision,
+    });
+}
+
+/// Puts the model's questions to the person as permission requests, one at a time, each
+/// choice an option; the labels chosen go back to the core. A dismissed question ends the
+/// asking (the model goes on without the answers).
+async fn ask_questions(
+    cx: Connection,
+    ops: UnboundedSender<Op>,
+    ids: (String, String),
+    asked: u64,
+    questions: Vec<crate::agent::tools::user_input::Question>,
+    cancelled: CancellationToken,
+) {
+    let (session_id, call_id) = ids;
+    let mut answers = Vec::new();
+    for question in questions {
+        let fields = ToolCallUpdateFields::new()
+            .kind(ToolKind::Think)
+            .title(format!("{}: {}", question.header, question.question));
+        let options = question
+            .options
+            .iter()
+            .enumerate()
+            .map(|(index, choice)| {
+                PermissionOption::new(
+                    index.to_string(),
+                    format!("{} — {}", choice.label, choice.description),
+                    PermissionOptionKind::AllowOnce,
+                )
+            })
+            .collect();
+        let request = RequestPermissionRequest::new(
+            session_id.clone(),
+            ToolCallUpdate::new(call_id.clone(), fields),
+            options,
+        );
+        let reply = tokio::select! {
+            biased;
+            () = cancelled.cancelled() => return,
+            reply = cx.request::<RequestPermissionResponse>(
+                CLIENT_METHOD_NAMES.session_request_permission,
+                request,
+            ) => reply,
+        };
+        let chosen = match reply.map(|reply| reply.outcome) {
+            Ok(RequestPermissionOutcome::Selected(selected)) => selected
+                .option_id
+                .0
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| question.options.get(index)),
+            _ => None,
+        };
+        let Some(choice) = chosen else {
+            let _ = ops.send(Op::AnswerQuestions {
+                id: asked,
+                answers: None,
+            });
+            return;
+        };
+        answers.push((question.id, vec![choice.label.clone()]));
+    }
+    let _ = ops.send(Op::AnswerQuestions {
+        id: asked,
+        answers: Some(answers),
     });
 }
 

@@ -35,6 +35,7 @@ use tokio::sync::oneshot;
 use super::command_rules::{self, CommandRules};
 use super::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
 use super::tools::sandbox::PROTECTED;
+use super::tools::user_input::Answers;
 use super::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
 
 /// What a `kelp run` call that needs approval gets as its output, before the mode that would
@@ -91,6 +92,8 @@ struct State {
     /// The project's prefix rules, kept in `rules.toml`.
     rules: CommandRules,
     waiting: HashMap<u64, oneshot::Sender<ApprovalDecision>>,
+    /// The model's questions waiting for the person's answers.
+    questions: HashMap<u64, oneshot::Sender<Option<Answers>>>,
 }
 
 impl Approvals {
@@ -113,6 +116,7 @@ impl Approvals {
                     remembered: Remembered::default(),
                     rules: CommandRules::default(),
                     waiting: HashMap::new(),
+                    questions: HashMap::new(),
                 }),
                 next_id: AtomicU64::new(1),
             }),
@@ -213,7 +217,26 @@ impl Approvals {
 
     /// Drops a request nobody will answer any more (its turn was cancelled).
     pub fn withdraw(&self, id: u64) {
-        self.state().waiting.remove(&id);
+        let mut state = self.state();
+        state.waiting.remove(&id);
+        state.questions.remove(&id);
+    }
+
+    /// Registers the model's questions (ids shared with approval requests) and returns the id
+    /// and where the answers arrive.
+    pub fn register_questions(&self) -> (u64, oneshot::Receiver<Option<Answers>>) {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.state().questions.insert(id, tx);
+        (id, rx)
+    }
+
+    /// Delivers the person's answers; `false` when no questions with `id` wait.
+    pub fn answer_questions(&self, id: u64, answers: Option<Answers>) -> bool {
+        match self.state().questions.remove(&id) {
+            Some(tx) => tx.send(answers).is_ok(),
+            None => false,
+        }
     }
 
     /// Delivers a person's answer; `false` when no request with `id` is waiting.
@@ -305,7 +328,8 @@ fn judge(
         | ToolCall::ListDir(_)
         | ToolCall::GrepFiles(_)
         | ToolCall::UpdatePlan(_)
-        | ToolCall::Goal(_) => {
+        | ToolCall::Goal(_)
+        | ToolCall::AskPerson(_) => {
             if outside.iter().all(|p| remembered.read_paths.contains(p)) {
                 Verdict::Run
             } else {

@@ -730,6 +730,7 @@ impl Conversation {
         prompt.tools = self.tools.clone();
         if self.is_planning() {
             prompt.tools.retain(|tool| tool["name"] != "apply_patch");
+            prompt.tools.push(super::tools::user_input::spec());
             prompt.instructions.push_str(PLAN_INSTRUCTIONS);
         }
         // The goal tools, while there is a goal to work toward.

@@ -624,6 +624,11 @@ impl Core {
                     self.emit(Event::Error(format!("no approval request {id} is waiting")));
                 }
             }
+            Op::AnswerQuestions { id, answers } => {
+                if !self.approvals.answer_questions(id, answers) {
+                    self.emit(Event::Error(format!("no questions {id} are waiting")));
+                }
+            }
             Op::NewConversation => {
                 self.stop_turn().await;
                 self.approvals.forget_session();

@@ -123,6 +123,12 @@ pub enum Op {
     Interrupt,
     /// Answer an approval request.
     Approve { id: u64, decision: ApprovalDecision },
+    /// Answer the model's questions (`QuestionsAsked`): each question's id and the answers
+    /// given; `None` when the person would not answer.
+    AnswerQuestions {
+        id: u64,
+        answers: Option<crate::agent::tools::user_input::Answers>,
+    },
     /// Start a fresh conversation.
     NewConversation,
     /// Use another model from the next turn on (a running turn keeps its model).
@@ -422,6 +428,13 @@ pub enum Event {
         id: u64,
         call_id: String,
         subject: ApprovalSubject,
+    },
+    /// The model asks the person questions (`request_user_input`); the turn waits for
+    /// `Op::AnswerQuestions` with the same `id`.
+    QuestionsAsked {
+        id: u64,
+        call_id: String,
+        questions: Vec<crate::agent::tools::user_input::Question>,
     },
     /// An approval request was answered (`None`: withdrawn, the turn was interrupted first).
     ApprovalAnswered {

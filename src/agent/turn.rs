@@ -588,6 +588,9 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             "denied: this is a review: it reads and reports, and changes no file".into(),
         );
     }
+    if let ToolCall::AskPerson(questions) = tool {
+        return ask_questions(ctx, call, questions.clone()).await;
+    }
     if conversation.is_planning() && matches!(tool, ToolCall::ApplyPatch(_)) {
         return declined(
             "denied: this is plan mode: it plans and changes no file; give the plan instead".into(),
@@ -639,6 +642,49 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             Prepared::Run(tool.clone(), outside)
         }
         ApprovalDecision::No { reason } => declined(denied_output(reason.as_deref())),
+    }
+}
+
+/// The model's questions, put to the person: their answers are the call's output. Nobody to
+/// ask (`kelp run`, `exec`), or no answer, and the model is told to go on without.
+async fn ask_questions(
+    ctx: &TurnContext,
+    call: &PlannedCall,
+    questions: Vec<tools::user_input::Question>,
+) -> Prepared {
+    let mut saved = refused(&call.call_id, &call.name, &call.name);
+    let unanswered = |saved: CallRecord, why: &str| {
+        Prepared::Output(
+            format!(
+                "the person did not answer ({why}): go on with your best judgement and say what you assumed"
+            ),
+            saved,
+        )
+    };
+    if !ctx.approvals.is_interactive() {
+        return unanswered(saved, "nobody is here to ask");
+    }
+    let (id, answer) = ctx.approvals.register_questions();
+    ctx.emit(Event::QuestionsAsked {
+        id,
+        call_id: call.call_id.clone(),
+        questions,
+    });
+    let answers = tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => {
+            ctx.approvals.withdraw(id);
+            return Prepared::Cancelled;
+        }
+        answers = answer => answers.ok().flatten(),
+    };
+    match answers {
+        Some(answers) => {
+            saved.success = true;
+            saved.declined = false;
+            Prepared::Output(tools::user_input::output(&answers), saved)
+        }
+        None => unanswered(saved, "they declined"),
     }
 }
 

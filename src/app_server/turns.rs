@@ -16,7 +16,8 @@ use super::items::{Outgoing, Translator, item_started_and_completed, user_messag
 use super::protocol::{
     CommandExecutionRequestApproval, Empty, FileChangeRequestApproval, Notification,
     RateLimitSnapshot, ReviewStarted, ServerRequest, ServerRequestResolved, ThreadItem,
-    ThreadStatus, ThreadStatusChanged, Turn, TurnResponse, TurnStarted, TurnStatus, TurnSteered,
+    ThreadStatus, ThreadStatusChanged, ToolRequestUserInput, Turn, TurnResponse, TurnStarted,
+    TurnStatus, TurnSteered, UserInputQuestion,
 };
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::protocol::{
@@ -543,6 +544,20 @@ pub(super) async fn pump(
                 call_id,
                 subject,
             } => ask = Some((*id, call_id.clone(), subject.clone())),
+            Event::QuestionsAsked {
+                id,
+                call_id,
+                questions,
+            } => {
+                crate::task::spawn(ask_questions(
+                    out.clone(),
+                    ops.clone(),
+                    (thread_id.clone(), turn.clone()),
+                    *id,
+                    call_id.clone(),
+                    questions.clone(),
+                ));
+            }
             Event::RateLimits(limits) => {
                 *last_limits.lock().unwrap_or_else(PoisonError::into_inner) =
                     RateLimitSnapshot::from(limits);
@@ -632,6 +647,59 @@ pub(super) async fn pump(
             ));
         }
     }
+}
+
+/// Puts the model's questions to the host (`item/tool/requestUserInput`) and hands the answers
+/// to the core; an error or no answer is none.
+async fn ask_questions(
+    out: Out,
+    ops: UnboundedSender<Op>,
+    ids: (String, String),
+    id: u64,
+    call_id: String,
+    questions: Vec<crate::agent::tools::user_input::Question>,
+) {
+    #[derive(Deserialize)]
+    struct Given {
+        answers: HashMap<String, Answer>,
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        answers: Vec<String>,
+    }
+    let (thread_id, turn_id) = ids;
+    let order: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
+    let (method, params) = ToolRequestUserInput {
+        thread_id,
+        turn_id,
+        item_id: call_id,
+        questions: questions
+            .into_iter()
+            .map(|q| UserInputQuestion {
+                id: q.id,
+                header: q.header,
+                question: q.question,
+                is_other: true,
+                is_secret: false,
+                options: q.options,
+            })
+            .collect(),
+        is_blocking: true,
+    }
+    .into_message();
+    let (_, answer) = out.numbered_request(method, params);
+    let answers = answer
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|result| serde_json::from_value::<Given>(result).ok())
+        .map(|mut given| {
+            order
+                .iter()
+                .filter_map(|id| Some((id.clone(), given.answers.remove(id)?.answers)))
+                .collect()
+        });
+    let _ = ops.send(Op::AnswerQuestions { id, answers });
 }
 
 /// The approval requests out with the host: the core's approval id, and the request's id.

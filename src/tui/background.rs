@@ -165,8 +165,17 @@ fn keys_of(bytes: &[u8]) -> Vec<Event> {
                     let mut params = String::new();
                     for c in chars.by_ref() {
                         if ('\x40'..='\x7e').contains(&c) {
-                            if c == 'u' {
-                                keys.extend(disambiguated(&params));
+                            match c {
+                                'u' => keys.extend(disambiguated(&params)),
+                                // Shift+Tab (plan mode's key) and the arrows, unmodified.
+                                'Z' => keys.push(key(KeyCode::BackTab, KeyModifiers::SHIFT)),
+                                'A' if params.is_empty() => {
+                                    keys.push(key(KeyCode::Up, KeyModifiers::NONE));
+                                }
+                                'B' if params.is_empty() => {
+                                    keys.push(key(KeyCode::Down, KeyModifiers::NONE));
+                                }
+                                _ => {}
                             }
                             break;
                         }
@@ -383,7 +392,7 @@ mod tests {
         assert_eq!(background, None);
         assert_eq!(typed, b"a\x7fb");
 
-        let keys = typed_keys("é\x1b[A\x04\x7f\r\x1b".as_bytes());
+        let keys = typed_keys("é\x1b[A\x04\x7f\r\x1b[Z\x1b[1;5C\x1b".as_bytes());
         let codes: Vec<(KeyCode, KeyModifiers)> = keys
             .iter()
             .map(|event| match event {
@@ -395,9 +404,11 @@ mod tests {
             codes,
             [
                 (KeyCode::Char('é'), KeyModifiers::NONE),
+                (KeyCode::Up, KeyModifiers::NONE),
                 (KeyCode::Char('d'), KeyModifiers::CONTROL),
                 (KeyCode::Backspace, KeyModifiers::NONE),
                 (KeyCode::Enter, KeyModifiers::NONE),
+                (KeyCode::BackTab, KeyModifiers::SHIFT),
                 (KeyCode::Esc, KeyModifiers::NONE),
             ]
         );

@@ -54,6 +54,8 @@ pub(super) enum Effect {
     UndoFiles(usize),
     /// The choice of the offer to implement a proposed plan.
     Implement(usize),
+    /// The choice for the model's question being asked.
+    Answer(String),
     Quit,
 }
 
@@ -120,6 +122,7 @@ impl App {
             Effect::Rewind(index) => self.rewind_to(index),
             Effect::UndoFiles(index) => self.undo_picked(index),
             Effect::Implement(index) => self.plan_picked(index),
+            Effect::Answer(label) => self.question_answered(label),
             Effect::Quit => self.quit(),
         }
     }
@@ -484,6 +487,7 @@ impl App {
             PickerKind::Rewind => vec![Effect::Rewind(index)],
             PickerKind::UndoFiles => vec![Effect::UndoFiles(index)],
             PickerKind::ImplementPlan => vec![Effect::Implement(index)],
+            PickerKind::Question => vec![Effect::Answer(label)],
             PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::Review => self.review_picked(index),
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {

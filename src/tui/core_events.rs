@@ -77,6 +77,11 @@ impl App {
                 self.pane.ask(id, &subject);
                 self.chat.approval_requested(subject);
             }
+            Event::QuestionsAsked { id, questions, .. } => {
+                self.turn.pause(Instant::now());
+                self.turn.asked = Some((id, questions, Vec::new()));
+                self.ask_next_question();
+            }
             Event::PlanUpdated {
                 explanation, steps, ..
             } => self.chat.plan(explanation, steps),
@@ -113,6 +118,10 @@ impl App {
             Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
             Event::TurnFinished(outcome) => {
                 self.pane.drop_approvals();
+                // Questions the turn no longer waits for.
+                if self.turn.asked.take().is_some() {
+                    self.pane.close_picker(PickerKind::Question);
+                }
                 let partial = self.chat.turn_finished();
                 let ended = match outcome {
                     TurnOutcome::Completed => None,

@@ -1,6 +1,7 @@
 //! Plan mode in the client, as in Codex: Shift+Tab goes between the default mode and plan
-//! mode between turns, the footer says which, and a plan turn that ends with a proposed plan
-//! offers to implement it.
+//! mode between turns, the footer says which, a plan turn that ends with a proposed plan
+//! offers to implement it, and the model's questions (`request_user_input`) are asked one
+//! picker at a time.
 
 use super::app::App;
 use super::bottom_pane::PickerKind;
@@ -60,6 +61,58 @@ impl App {
             PickerKind::ImplementPlan,
             Picker::new("Implement this plan?", items, ""),
         );
+    }
+
+    /// Opens the picker of the next unanswered question, or sends the answers when none is
+    /// left.
+    pub(super) fn ask_next_question(&mut self) {
+        let Some((id, questions, answers)) = &self.turn.asked else {
+            return;
+        };
+        let Some(question) = questions.get(answers.len()) else {
+            let (id, answers) = (*id, answers.clone());
+            self.turn.asked = None;
+            self.send(Op::AnswerQuestions {
+                id,
+                answers: Some(answers),
+            });
+            return;
+        };
+        let items = question
+            .options
+            .iter()
+            .map(|choice| PickerItem {
+                label: choice.label.clone(),
+                detail: choice.description.clone(),
+                current: false,
+            })
+            .collect();
+        let title = format!(
+            "{} ({}/{}): {}",
+            question.header,
+            answers.len() + 1,
+            questions.len(),
+            question.question
+        );
+        self.pane
+            .open_picker(PickerKind::Question, Picker::new(&title, items, ""));
+    }
+
+    /// The person chose `label` for the question asked.
+    pub(super) fn question_answered(&mut self, label: String) {
+        let asked = self
+            .turn
+            .asked
+            .as_mut()
+            .and_then(|(_, questions, answers)| {
+                let question = questions.get(answers.len())?;
+                answers.push((question.id.clone(), vec![label.clone()]));
+                Some(question.header.clone())
+            });
+        if let Some(header) = asked {
+            self.notice(format!("{header}: {label}"));
+        }
+        self.ask_next_question();
     }
 
     /// The choice of the offer.

@@ -17,6 +17,12 @@ pub(crate) struct TurnState {
     pub(crate) goal_stopped: bool,
     /// The turn's last answer, for plan mode's offer when the turn ends.
     pub(crate) last_answer: Option<String>,
+    /// The model's questions being answered: their id, the questions, the answers so far.
+    pub(crate) asked: Option<(
+        u64,
+        Vec<crate::agent::tools::user_input::Question>,
+        crate::agent::tools::user_input::Answers,
+    )>,
 }
 
 impl TurnState {

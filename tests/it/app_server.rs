@@ -248,7 +248,7 @@ impl Server {
         }
     }
 
-    fn send_raw(&mut self, line: &str) {
+    pub(crate) fn send_raw(&mut self, line: &str) {
         self.send_bytes(line.as_bytes());
     }
 

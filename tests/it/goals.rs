@@ -300,3 +300,59 @@ async fn a_plan_turn_changes_nothing_and_the_default_mode_implements() {
         assert!(message.contains(words), "{method}: {message}");
     }
 }
+
+/// The model asks the person in plan mode (`request_user_input`): the host is asked with
+/// `item/tool/requestUserInput`, and its answers are what the model reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_asks_the_host_a_question_in_plan_mode() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let thread_id = started_thread(&mut server, &project);
+    server.result(
+        "thread/settings/update",
+        json!({"threadId": thread_id, "collaborationMode": {"mode": "plan", "settings": {"model": "gpt-5.5"}}}),
+    );
+    fake.push_responses([
+        Reply::call(
+            "request_user_input",
+            json!({"questions": [{"id": "db", "header": "Database", "question": "Which database?",
+                "options": [{"label": "Postgres (Recommended)", "description": "what prod runs"},
+                            {"label": "SQLite", "description": "one file"}]}]}),
+        ),
+        Reply::text("<proposed_plan>\n1. Use SQLite\n</proposed_plan>"),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "plan the storage"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "item/tool/requestUserInput");
+    let request = seen.last().unwrap();
+    let question = &request["params"]["questions"][0];
+    assert_eq!(question["question"], "Which database?");
+    assert_eq!(question["options"][1]["label"], "SQLite");
+    assert_eq!(question["isOther"], true);
+    server.send_raw(
+        &json!({"id": request["id"], "result": {"answers": {"db": {"answers": ["SQLite"]}}}})
+            .to_string(),
+    );
+    server.until(|m| m["method"] == "turn/completed");
+    let requests = fake.requests_to("/responses");
+    assert!(
+        requests[0].json()["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "request_user_input"),
+        "offered in plan mode"
+    );
+    let output = requests[1].json()["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "function_call_output")
+        .unwrap()["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(output, r#"{"answers":{"db":{"answers":["SQLite"]}}}"#);
+}

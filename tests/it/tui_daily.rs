@@ -1514,3 +1514,41 @@ async fn shift_tab_plans_and_the_plan_is_implemented_in_the_default_mode() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// The model's question in plan mode at 80×24: a picker of its choices, the one chosen read
+/// back by the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_question_is_a_picker_and_its_answer_goes_back() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::call(
+            "request_user_input",
+            json!({"questions": [{"id": "db", "header": "Database", "question": "Which database?",
+                "options": [{"label": "Postgres (Recommended)", "description": "what prod runs"},
+                            {"label": "SQLite", "description": "one file"}]}]}),
+        ),
+        Reply::text("Then SQLite it is."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("\x1b[Z");
+    pty.wait_for("plan mode (shift+tab)", WAIT);
+    pty.send("plan the storage\r");
+    let screen = pty.wait_for("Database (1/1): Which database?", WAIT);
+    assert!(screen.contains("Postgres (Recommended)"), "{screen}");
+    pty.send("\x1b[B");
+    pty.send("\r");
+    pty.wait_for("Then SQLite it is.", WAIT);
+    let requests = fake.requests_to("/responses");
+    assert!(
+        requests[1]
+            .json()
+            .to_string()
+            .contains(r#"{\"answers\":{\"db\":{\"answers\":[\"SQLite\"]}}}"#),
+        "{}",
+        requests[1].json()
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

@@ -17,6 +17,7 @@ pub mod sandbox;
 pub mod shell;
 pub mod spec;
 pub mod update_plan;
+pub mod user_input;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
@@ -179,6 +180,8 @@ pub enum ToolCall {
     UpdatePlan(PlanUpdate),
     /// Read the conversation's goal, or mark it complete or blocked.
     Goal(goal_tools::GoalCall),
+    /// Ask the person questions (the turn asks them; nothing runs here).
+    AskPerson(Vec<user_input::Question>),
     /// A tool of an MCP server (boxed: it is much larger than the others).
     Mcp(Box<McpCall>),
 }
@@ -196,6 +199,9 @@ pub enum ToolParseError {
     /// No tool has this name.
     #[error("unsupported call: {0}")]
     Unsupported(String),
+    /// The arguments parse but cannot be used: why.
+    #[error("{0}")]
+    Invalid(String),
     /// The arguments are not valid JSON or do not fit the tool's schema.
     #[error("failed to parse function arguments: {0}")]
     Arguments(#[from] serde_json::Error),
@@ -241,6 +247,9 @@ impl ToolCall {
             list_dir::NAME => Ok(Self::ListDir(from_json(arguments)?)),
             grep_files::NAME => Ok(Self::GrepFiles(from_json(arguments)?)),
             update_plan::NAME => Ok(Self::UpdatePlan(from_json(arguments)?)),
+            user_input::NAME => user_input::parse(arguments)
+                .map(Self::AskPerson)
+                .map_err(ToolParseError::Invalid),
             goal_tools::GET | goal_tools::UPDATE => {
                 match goal_tools::GoalCall::parse(name, arguments) {
                     Some(Ok(call)) => Ok(Self::Goal(call)),
@@ -291,6 +300,7 @@ impl ToolCall {
             Self::ApplyPatch(_) => apply_patch::NAME,
             Self::UpdatePlan(_) => update_plan::NAME,
             Self::Goal(call) => call.name(),
+            Self::AskPerson(_) => user_input::NAME,
             Self::Mcp(call) => &call.tool.exposed,
         }
     }
@@ -302,7 +312,8 @@ impl ToolCall {
             | Self::ListDir(_)
             | Self::GrepFiles(_)
             | Self::UpdatePlan(_)
-            | Self::Goal(_) => true,
+            | Self::Goal(_)
+            | Self::AskPerson(_) => true,
             Self::Mcp(call) => call.tool.read_only,
             Self::Shell(_) | Self::ApplyPatch(_) => false,
         }
@@ -316,6 +327,7 @@ impl ToolCall {
             | Self::ApplyPatch(_)
             | Self::UpdatePlan(_)
             | Self::Goal(_)
+            | Self::AskPerson(_)
             | Self::Mcp(_) => ": ",
             _ => " ",
         };
@@ -369,6 +381,11 @@ impl ToolCall {
                 n => format!("{n} steps"),
             },
             Self::Goal(call) => call.summary(),
+            Self::AskPerson(questions) => questions
+                .iter()
+                .map(|q| q.question.as_str())
+                .collect::<Vec<_>>()
+                .join(" · "),
             Self::Mcp(call) => match &call.arguments {
                 Some(arguments) if !arguments.is_empty() => {
                     one_line(&serde_json::Value::Object(arguments.clone()).to_string())
@@ -397,7 +414,11 @@ impl ToolCall {
                 tool: call.tool.name.clone(),
                 arguments: serde_json::Value::Object(call.arguments.clone().unwrap_or_default()),
             },
-            Self::Shell(_) | Self::ApplyPatch(_) | Self::UpdatePlan(_) | Self::Goal(_) => {
+            Self::Shell(_)
+            | Self::ApplyPatch(_)
+            | Self::UpdatePlan(_)
+            | Self::Goal(_)
+            | Self::AskPerson(_) => {
                 return None;
             }
         })
@@ -414,7 +435,7 @@ impl ToolCall {
             Self::GrepFiles(args) => vec![resolve(args.path.as_deref().unwrap_or("."))],
             Self::Shell(args) => vec![resolve(args.workdir.as_deref().unwrap_or("."))],
             Self::ApplyPatch(call) => call.paths(project_dir),
-            Self::UpdatePlan(_) | Self::Goal(_) | Self::Mcp(_) => Vec::new(),
+            Self::UpdatePlan(_) | Self::Goal(_) | Self::AskPerson(_) | Self::Mcp(_) => Vec::new(),
         }
     }
 
@@ -661,6 +682,11 @@ pub async fn execute(
             }
         }
         ToolCall::ApplyPatch(patch) => apply_patch_in(patch, ctx, allowed_outside, started).await,
+        // The turn asks the questions before a call would run (`turn::prepare`).
+        ToolCall::AskPerson(_) => ToolOutput::failure(
+            "request_user_input is answered by the person, not run".to_string(),
+            started.elapsed(),
+        ),
         ToolCall::Goal(call) => {
             let (text, success) = call.run(ctx.goal.as_ref());
             ToolOutput {

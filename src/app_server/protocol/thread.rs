@@ -533,6 +533,33 @@ impl ServerRequest for FileChangeRequestApproval {
     const METHOD: &'static str = "item/fileChange/requestApproval";
 }
 
+/// Asks the host to put the model's questions to the person (`request_user_input`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolRequestUserInput {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub item_id: String,
+    pub questions: Vec<UserInputQuestion>,
+    pub is_blocking: bool,
+}
+
+/// One question, as Codex asks it: the person may always answer in their own words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInputQuestion {
+    pub id: String,
+    pub header: String,
+    pub question: String,
+    pub is_other: bool,
+    pub is_secret: bool,
+    pub options: Vec<crate::agent::tools::user_input::Choice>,
+}
+
+impl ServerRequest for ToolRequestUserInput {
+    const METHOD: &'static str = "item/tool/requestUserInput";
+}
+
 notification!(
     /// An item begins (a message streaming, a command running).
     ItemStarted = "item/started" {
@@ -937,6 +964,24 @@ mod tests {
                 FileChangeRequestApproval::METHOD,
                 serde_json::to_value(&patch).unwrap(),
             ),
+            ToolRequestUserInput {
+                thread_id: "t".into(),
+                turn_id: "u".into(),
+                item_id: "c".into(),
+                questions: vec![UserInputQuestion {
+                    id: "db".into(),
+                    header: "Database".into(),
+                    question: "Which one?".into(),
+                    is_other: true,
+                    is_secret: false,
+                    options: vec![crate::agent::tools::user_input::Choice {
+                        label: "Postgres".into(),
+                        description: "what prod runs".into(),
+                    }],
+                }],
+                is_blocking: true,
+            }
+            .into_message(),
         ] {
             crate::app_server::protocol::fits_schema(
                 "ServerRequest.json",

@@ -52,6 +52,8 @@ pub enum PickerKind {
     ReviewBranch,
     /// A plan turn proposed a plan: implement it, or go on planning.
     ImplementPlan,
+    /// One of the model's questions (`request_user_input`).
+    Question,
 }
 
 /// A view over the composer.
