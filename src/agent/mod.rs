@@ -2,7 +2,8 @@
 //!
 //! - `core.rs`: the task (`Op`s in, `Event`s out), `core::open` for the faces, `StartFacts` for a
 //!   first frame; `core/history.rs` its work on the history between turns (rewind, undo, fork,
-//!   rename). `protocol.rs`: the `Op`/`Event` contract every face uses.
+//!   rename); `core/goal.rs` the turns it starts toward a goal and their spending.
+//!   `protocol.rs`: the `Op`/`Event` contract every face uses.
 //! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
 //!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
 //!   how it fails, the retry a face sees). `items.rs`: each answer and reasoning summary as an

@@ -10,6 +10,8 @@
 //! - `threads.rs`: one agent core per thread (`thread/*`). `history.rs`: the saved sessions
 //!   as a host's history, read on tasks of their own. `turns.rs`: `turn/*`, the core's events pumped out as items, its approvals as
 //!   server requests to the host.
+//! - `goals.rs`: `thread/goal/*`. `thread_settings.rs`: `collaborationMode/list` and
+//!   `thread/settings/update`.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
 //! - `methods.rs`: the one table of every request method of the protocol and how kelp serves

@@ -11,7 +11,8 @@
 //! The pieces a front end uses: [`SessionWriter`] records a conversation (new or resumed),
 //! [`SessionLog::load`] reads one back, [`list_sessions`], [`latest_for`] and [`find`] pick one;
 //! `shelf.rs` archives, forks and names them; `record.rs` is what a tool call saves beside its
-//! output, `turns.rs` where saved turns begin.
+//! output, `turns.rs` where saved turns begin, `goal.rs` a conversation's goal (its statuses,
+//! changes and spending).
 
 pub mod goal;
 mod list;

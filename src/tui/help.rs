@@ -18,6 +18,7 @@ pub fn text() -> String {
 const KEYS: &str = "Keys
   enter             send; while an answer runs, add it to its turn
   tab               while an answer runs, queue it for after
+  shift+tab         plan mode and back (the model plans, changes nothing)
   ctrl+j, alt+enter new line (shift+enter where the terminal tells it)
   ↑ ↓               earlier prompts; ↑ takes a queued prompt back
   ctrl+r            search earlier prompts, past sessions here too

@@ -26,7 +26,8 @@
 //!   over OSC 11), `clipboard.rs` (OSC 52, tmux, the display's
 //!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out),
 //!   `editor.rs` (Ctrl+G: the draft in `$VISUAL`/`$EDITOR`), `attention.rs` (the window title, and the bell or notification when a turn ends or waits
-//!   while the person looks elsewhere).
+//!   while the person looks elsewhere), `goal_view.rs` (`/goal`), `plan_mode.rs` (Shift+Tab,
+//!   the offer to implement a plan, the model's questions as pickers).
 
 pub mod app;
 pub mod attention;
