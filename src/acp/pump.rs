@@ -68,6 +68,15 @@ impl Session {
                 .is_some_and(|goal| goal.status == GoalStatus::Active)
     }
 
+    /// What cancels the running prompt's requests to the client (a fresh token with none).
+    fn turn_cancelled(&self) -> CancellationToken {
+        self.turn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or_else(CancellationToken::new, |turn| turn.cancelled.clone())
+    }
+
     /// Answers a `/goal` prompt whose goal stopped with no turn running.
     pub(super) fn answer_goal_prompt(&self) {
         let mut turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
@@ -156,12 +165,7 @@ pub(super) async fn pump(
                 } => {
                     let (announce, tool_call, options) = translator.approval(&call_id, &subject);
                     announce.into_iter().for_each(send);
-                    let cancelled = session
-                        .turn
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .as_ref()
-                        .map_or_else(CancellationToken::new, |turn| turn.cancelled.clone());
+                    let cancelled = session.turn_cancelled();
                     let request = RequestPermissionRequest::new(id.clone(), tool_call, options);
                     crate::task::spawn(ask(
                         cx.clone(),
@@ -176,12 +180,7 @@ pub(super) async fn pump(
                     call_id,
                     questions,
                 } => {
-                    let cancelled = session
-                        .turn
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .as_ref()
-                        .map_or_else(CancellationToken::new, |turn| turn.cancelled.clone());
+                    let cancelled = session.turn_cancelled();
                     crate::task::spawn(ask_questions(
                         cx.clone(),
                         session.ops.clone(),

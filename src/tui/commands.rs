@@ -299,11 +299,7 @@ impl App {
                         current: mode == self.status.approval_mode,
                     })
                     // Then the folder's trust, kept in the config as Codex keeps it.
-                    .chain(TRUST_CHOICES.iter().map(|(label, detail)| PickerItem {
-                        label: (*label).to_string(),
-                        detail: (*detail).to_string(),
-                        current: false,
-                    }))
+                    .chain(PickerItem::choices(&TRUST_CHOICES))
                     // Then the rules kept for this project, each to forget with Enter.
                     .chain(self.status.command_rules.iter().map(|rule| PickerItem {
                         label: format!("`{}`", command_rules::shown(rule)),
@@ -381,14 +377,7 @@ impl App {
                 ],
             ),
             SlashCommand::Review if argument.trim().is_empty() => {
-                let items = REVIEW_CHOICES
-                    .iter()
-                    .map(|(label, detail)| PickerItem {
-                        label: (*label).to_string(),
-                        detail: (*detail).to_string(),
-                        current: false,
-                    })
-                    .collect();
+                let items = PickerItem::choices(&REVIEW_CHOICES);
                 self.when_idle(
                     "/review",
                     vec![Effect::OpenPicker(

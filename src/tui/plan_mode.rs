@@ -49,14 +49,7 @@ impl App {
         {
             return;
         }
-        let items = IMPLEMENT_CHOICES
-            .iter()
-            .map(|(label, detail)| PickerItem {
-                label: (*label).to_string(),
-                detail: (*detail).to_string(),
-                current: false,
-            })
-            .collect();
+        let items = PickerItem::choices(&IMPLEMENT_CHOICES);
         self.pane.open_picker(
             PickerKind::ImplementPlan,
             Picker::new("Implement this plan?", items, ""),

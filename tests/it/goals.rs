@@ -14,6 +14,19 @@ fn started_thread(server: &mut Server, project: &tempfile::TempDir) -> String {
     started["thread"]["id"].as_str().unwrap().to_string()
 }
 
+/// The output of the first tool call a request to the model carries.
+fn tool_output(request: &Value) -> String {
+    request["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "function_call_output")
+        .unwrap()["output"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 fn methods(messages: &[Value]) -> Vec<&str> {
     messages
         .iter()
@@ -131,14 +144,8 @@ async fn the_model_marks_its_goal_complete_and_an_interrupt_pauses_one() {
     assert_eq!(read["result"]["goal"]["status"], "complete");
     // What the model was told when it marked it.
     let requests = fake.requests_to("/responses");
-    let output = requests[1].json()["input"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["type"] == "function_call_output")
-        .unwrap()["output"]
-        .to_string();
-    assert!(output.contains(r#"\"status\":\"complete\""#), "{output}");
+    let output = tool_output(requests[1].json());
+    assert!(output.contains(r#""status":"complete""#), "{output}");
 
     // A new objective, a turn that hangs, an interrupt: the goal is paused, nothing follows.
     fake.push_response(Reply::stall("Looking"));
@@ -313,12 +320,7 @@ async fn the_model_asks_the_host_a_question_in_plan_mode() {
         json!({"threadId": thread_id, "collaborationMode": {"mode": "plan", "settings": {"model": "gpt-5.5"}}}),
     );
     fake.push_responses([
-        Reply::call(
-            "request_user_input",
-            json!({"questions": [{"id": "db", "header": "Database", "question": "Which database?",
-                "options": [{"label": "Postgres (Recommended)", "description": "what prod runs"},
-                            {"label": "SQLite", "description": "one file"}]}]}),
-        ),
+        crate::support::which_database(),
         Reply::text("<proposed_plan>\n1. Use SQLite\n</proposed_plan>"),
     ]);
     server.result(
@@ -345,14 +347,6 @@ async fn the_model_asks_the_host_a_question_in_plan_mode() {
             .any(|t| t["name"] == "request_user_input"),
         "offered in plan mode"
     );
-    let output = requests[1].json()["input"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["type"] == "function_call_output")
-        .unwrap()["output"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let output = tool_output(requests[1].json());
     assert_eq!(output, r#"{"answers":{"db":{"answers":["SQLite"]}}}"#);
 }

@@ -170,3 +170,14 @@ pub fn status_kb(process: impl std::fmt::Display, field: &str) -> u64 {
         .and_then(|kb| kb.split_whitespace().next()?.parse().ok())
         .unwrap()
 }
+
+/// The model's question in plan mode (`request_user_input`): which database, Postgres
+/// recommended or SQLite.
+pub fn which_database() -> crate::fake_openai::Reply {
+    crate::fake_openai::Reply::call(
+        "request_user_input",
+        serde_json::json!({"questions": [{"id": "db", "header": "Database", "question": "Which database?",
+            "options": [{"label": "Postgres (Recommended)", "description": "what prod runs"},
+                        {"label": "SQLite", "description": "one file"}]}]}),
+    )
+}

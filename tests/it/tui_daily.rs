@@ -1522,12 +1522,7 @@ async fn the_models_question_is_a_picker_and_its_answer_goes_back() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     fake.push_responses([
-        Reply::call(
-            "request_user_input",
-            json!({"questions": [{"id": "db", "header": "Database", "question": "Which database?",
-                "options": [{"label": "Postgres (Recommended)", "description": "what prod runs"},
-                            {"label": "SQLite", "description": "one file"}]}]}),
-        ),
+        crate::support::which_database(),
         Reply::text("Then SQLite it is."),
     ]);
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);

@@ -22,6 +22,20 @@ pub struct PickerItem {
     pub current: bool,
 }
 
+impl PickerItem {
+    /// Fixed choices (a label and its explanation each), none of them in use.
+    pub fn choices(choices: &[(&str, &str)]) -> Vec<Self> {
+        choices
+            .iter()
+            .map(|(label, detail)| Self {
+                label: (*label).to_string(),
+                detail: (*detail).to_string(),
+                current: false,
+            })
+            .collect()
+    }
+}
+
 /// What a key did to a picker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PickerAction {
