@@ -95,6 +95,22 @@ async def main(method):
         print("edits as they started:", edits_started_with_diffs(client.updates))
         notes = Path(project) / "kelp-notes.md"
         print("kelp-notes.md:", notes.read_text().strip() if notes.exists() else "(not written)")
+        # Plan mode, as codex-acp switches it (its `collaboration_mode` option, sent as
+        # thread/settings/update): the plan turn writes nothing, then back to the default.
+        options = [o.id for o in (session.config_options or [])]
+        print("config options:", options)
+        if "collaboration_mode" in options:
+            notes.unlink(missing_ok=True)
+            client.updates.clear()
+            client.permissions.clear()
+            await conn.set_config_option(config_id="collaboration_mode", session_id=session.session_id, value="plan")
+            planned = await conn.prompt(session_id=session.session_id, prompt=[text_block("echo planned")])
+            said = "".join(getattr(u.content, "text", "") for u in client.updates if type(u).__name__ == "AgentMessageChunk")
+            print("plan stop reason:", planned.stop_reason)
+            print("plan said:", said[:300].replace("\n", " | "))
+            print("plan updates:", sorted({type(u).__name__ for u in client.updates}))
+            print("plan wrote kelp-notes.md:", notes.exists())
+            await conn.set_config_option(config_id="collaboration_mode", session_id=session.session_id, value="default")
         # A review (codex-acp's /review-branch → review/start): the reviewer's patch must not run.
         notes.unlink(missing_ok=True)
         client.updates.clear()

@@ -112,6 +112,7 @@ pub fn listed_thread(
     let preview = session.first_prompt.as_deref().unwrap_or_default();
     let mut thread = Thread::new(&id, &session.project_dir, preview, created, updated);
     thread.name = Some(names.get(&session.id).cloned());
+    thread.path = Some(session.path.clone());
     // A fork says where it came from, as its header keeps it.
     if let Some(origin) = session.forked_from {
         thread.forked_from_id = Some(Some(origin.to_string()));

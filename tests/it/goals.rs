@@ -106,6 +106,13 @@ async fn a_goal_runs_turns_until_its_budget_is_spent_and_outlives_a_restart() {
     // After a restart: read from the saved thread, then resumed, then cleared.
     let mut server = server.restarted(&fake);
     server.initialize(false);
+    // A saved thread says where it is kept: the Python SDK will not start a goal without it.
+    let kept = server.result("thread/read", json!({"threadId": thread_id}));
+    let path = kept["thread"]["path"].as_str().unwrap();
+    assert!(
+        path.ends_with(".jsonl") && std::path::Path::new(path).exists(),
+        "{kept}"
+    );
     let saved = server.result("thread/goal/get", json!({"threadId": thread_id}));
     assert_eq!(saved["goal"], read["result"]["goal"]);
     server.result("thread/resume", json!({"threadId": thread_id}));

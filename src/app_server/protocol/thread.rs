@@ -221,6 +221,8 @@ pub struct Thread {
     pub source: &'static str,
     pub turns: Turns,
     pub project_id: Option<String>,
+    /// The session file, once the thread is saved (hosts check it before a goal).
+    pub path: Option<PathBuf>,
     /// Said when known (a saved thread's name, null when it has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<Option<String>>,
@@ -248,6 +250,7 @@ impl Thread {
             source: "appServer",
             turns: Turns::default(),
             project_id: None,
+            path: None,
             name: None,
             forked_from_id: None,
             history_mode: None,
