@@ -1954,3 +1954,48 @@ async fn a_goal_prompt_is_answered_when_the_goal_stops() {
     })
     .await;
 }
+
+/// The model's question in plan mode, in an editor: a permission request whose options are its
+/// choices; the one picked is what the model reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_question_is_asked_as_a_permission_request() {
+    let fake = FakeOpenAi::start().await;
+    let (mut kelp, project) = logged_in(&fake).await;
+    fake.push_responses([
+        crate::support::which_database(),
+        Reply::text("Then SQLite it is."),
+    ]);
+    kelp.client(Elicit::Accept, vec![Some("1")], async |cx, seen, _ch| {
+        initialize(&cx, ClientCapabilities::new()).await;
+        let session = new_session(&cx, project.path()).await?;
+        cx.send_request(SetSessionModeRequest::new(session.clone(), "plan"))
+            .block_task()
+            .await?;
+        let answer = prompt(&cx, &session, "plan the storage").await?;
+        assert_eq!(answer.stop_reason, StopReason::EndTurn);
+        let asked = seen.permissions.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1);
+        let title = asked[0].tool_call.fields.title.clone().unwrap_or_default();
+        assert_eq!(title, "Database: Which database?");
+        let names: Vec<&str> = asked[0].options.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Postgres (Recommended) — what prod runs",
+                "SQLite — one file"
+            ]
+        );
+        assert!(message_text(&seen.updates()).contains("Then SQLite it is."));
+        Ok(())
+    })
+    .await;
+    let requests = fake.requests_to("/responses");
+    assert!(
+        requests[1]
+            .json()
+            .to_string()
+            .contains(r#"{\"answers\":{\"db\":{\"answers\":[\"SQLite\"]}}}"#),
+        "{}",
+        requests[1].json()
+    );
+}
