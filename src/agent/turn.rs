@@ -266,6 +266,9 @@ async fn steps(
         mcp.revive();
     }
     let max_steps = ctx.max_steps.max(1);
+    // Where the turn's spending starts, for a goal's budget running out within it.
+    let usage_at_start = conversation.usage();
+    let mut told_to_wrap_up = false;
     let mut compacted = false;
     for _ in 0..max_steps {
         // What the person added meanwhile goes before the next request.
@@ -344,6 +347,19 @@ async fn steps(
             }
         }
         note_goal(conversation, &ctx.events);
+        // A goal's budget spent within the turn: the model is told once to wrap up (the
+        // goal is counted and stopped when the turn ends).
+        if !told_to_wrap_up
+            && let Some(goal) = conversation.goal_cell().get()
+            && goal.spent_with(&conversation.usage().minus(&usage_at_start))
+        {
+            told_to_wrap_up = true;
+            record(
+                conversation,
+                ctx,
+                Entry::Item(Item::developer_text(goal.wrap_up())),
+            );
+        }
         if ctx.cancel.is_cancelled() {
             return Err(TurnError::Interrupted);
         }

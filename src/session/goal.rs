@@ -124,6 +124,25 @@ impl Goal {
             .is_some_and(|budget| self.tokens_used >= budget)
     }
 
+    /// Whether an active goal's budget is spent once `turn` (a running turn's usage so far) is
+    /// counted too.
+    pub fn spent_with(&self, turn: &TokenUsage) -> bool {
+        self.status == GoalStatus::Active
+            && self.token_budget.is_some_and(|budget| {
+                self.tokens_used.saturating_add(tokens_counted(turn)) >= budget
+            })
+    }
+
+    /// What the model is told when the budget runs out within a turn.
+    pub fn wrap_up(&self) -> String {
+        format!(
+            "The goal's token budget ({} tokens) is spent. Do not start new work toward it: \
+             finish what is in hand, leave the project in a working state, and end this turn \
+             with what was done and what is left. The goal stops when this turn ends.",
+            self.token_budget.unwrap_or_default()
+        )
+    }
+
     /// The tokens left, when there is a budget.
     pub fn remaining(&self) -> Option<u64> {
         self.token_budget
@@ -379,6 +398,26 @@ mod tests {
         assert_eq!(
             Goal::changed(Some(&goal), raised, 3).unwrap().status,
             GoalStatus::Active
+        );
+    }
+
+    #[test]
+    fn a_running_turn_spends_the_budget_with_what_was_counted_before() {
+        let mut goal = Goal::changed(None, set("refactor", Some(1_000)), 0).unwrap();
+        goal.tokens_used = 600;
+        let turn = |output| TokenUsage {
+            input_tokens: 300,
+            cached_input_tokens: 100,
+            output_tokens: output,
+            ..TokenUsage::default()
+        };
+        assert!(!goal.spent_with(&turn(100)));
+        assert!(goal.spent_with(&turn(200)));
+        assert!(goal.wrap_up().contains("1000 tokens"));
+        goal.status = GoalStatus::Paused;
+        assert!(
+            !goal.spent_with(&turn(200)),
+            "only an active goal is wrapped up"
         );
     }
 

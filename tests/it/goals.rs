@@ -357,3 +357,57 @@ async fn the_model_asks_the_host_a_question_in_plan_mode() {
     let output = tool_output(requests[1].json());
     assert_eq!(output, r#"{"answers":{"db":{"answers":["SQLite"]}}}"#);
 }
+
+/// A budget spent within a turn: the model is told once to wrap up before its next request,
+/// the turn ends, and the goal stops there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_spent_within_a_turn_tells_the_model_to_wrap_up() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].as_str().unwrap().to_string();
+    fake.push_responses([
+        Reply::call("shell", json!({"command": "true"})).usage(400, 0, 10, 0),
+        Reply::call("shell", json!({"command": "true"})).usage(400, 0, 10, 0),
+        Reply::text("Wrapped up: the parser is half done.").usage(400, 0, 10, 0),
+    ]);
+    server.result(
+        "thread/goal/set",
+        json!({"threadId": thread_id, "objective": "rewrite the parser", "tokenBudget": 300}),
+    );
+    let seen = server.until(|m| {
+        m["method"] == "thread/goal/updated" && m["params"]["goal"]["status"] == "budgetLimited"
+    });
+    assert_eq!(
+        methods(&seen)
+            .iter()
+            .filter(|m| **m == "turn/started")
+            .count(),
+        1
+    );
+    server.until(|m| m["method"] == "turn/completed");
+    let told = |request: &crate::fake_openai::Recorded| {
+        request.json()["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| {
+                item["role"] == "developer"
+                    && item["content"][0]["text"]
+                        .as_str()
+                        .unwrap()
+                        .contains("budget (300 tokens) is spent")
+            })
+            .count()
+    };
+    let requests = fake.requests_to("/responses");
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        requests.iter().map(told).collect::<Vec<_>>(),
+        [0, 1, 1],
+        "told once, after the first response spent it"
+    );
+}
