@@ -225,9 +225,23 @@ impl Sessions {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone();
-                let (op, said, works) = goal_command(known.as_ref(), &argument);
+                let (op, said, mut works) = goal_command(known.as_ref(), &argument);
                 if let Some(text) = said {
                     say(text);
+                }
+                // Plan mode changes nothing: the goal's work waits for another mode.
+                let planning = session
+                    .choices
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .mode
+                    == "plan";
+                if works && planning {
+                    works = false;
+                    say(
+                        "The goal is set; its work starts when the session leaves plan mode."
+                            .to_string(),
+                    );
                 }
                 match op {
                     // Work starts: the prompt is answered when the goal stops.

@@ -454,6 +454,8 @@ impl Core {
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
         conversation.set_editor(self.options.editor.clone());
         conversation.set_mcp(self.mcp.clone());
+        // A host's or the person's choices hold for the next conversation too (plan mode).
+        conversation.apply(&self.chosen);
         if self.options.ephemeral {
             conversation.unsaved();
         }
@@ -476,6 +478,7 @@ impl Core {
             Ok((mut conversation, shown)) => {
                 conversation.set_editor(self.options.editor.clone());
                 conversation.set_mcp(self.mcp.clone());
+                conversation.apply(&self.chosen);
                 self.model = conversation.model().to_string();
                 self.emit(Event::Restored(Box::new(shown)));
                 if conversation.left_out() {
@@ -545,7 +548,7 @@ impl Core {
                 self.keep_late_steers();
                 self.account_goal(toward_goal, &outcome);
                 if let Some(conversation) = &mut self.conversation {
-                    super::turn::note_goal(conversation, &self.events);
+                    super::goal_notes::note_goal(conversation, &self.events);
                 }
                 outcome
             }
@@ -613,8 +616,10 @@ impl Core {
             Op::ClearGoal => self.clear_goal(),
             Op::UndoRewound => self.undo_rewound(),
             Op::Interrupt => {
-                if let Some(turn) = &self.running {
-                    turn.cancel.cancel();
+                match &self.running {
+                    Some(turn) => turn.cancel.cancel(),
+                    // Between a goal's turns: the next one does not start.
+                    None => self.pause_goal(),
                 }
                 std::mem::take(&mut self.own_commands).cancel();
             }
@@ -768,6 +773,8 @@ impl Core {
         if let (Some(turn), Work::Prompt(submission)) = (&self.running, &work)
             && turn.from_kelp
             && !submission.from_kelp
+            && submission.turn_id.is_none()
+            && submission.output_schema.is_none()
         {
             let Work::Prompt(submission) = work else {
                 return;

@@ -2,7 +2,8 @@
 //!
 //! - `core.rs`: the task (`Op`s in, `Event`s out), `core::open` for the faces, `StartFacts` for a
 //!   first frame; `core/history.rs` its work on the history between turns (rewind, undo, fork,
-//!   rename); `core/goal.rs` the turns it starts toward a goal and their spending.
+//!   rename); `core/goal.rs` the turns it starts toward a goal and their spending;
+//!   `goal_notes.rs` what a turn does for the goal (notes, the budget's wrap-up).
 //!   `protocol.rs`: the `Op`/`Event` contract every face uses.
 //! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
 //!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
@@ -32,6 +33,7 @@ pub mod conversation;
 pub mod core;
 pub mod files;
 mod git;
+pub mod goal_notes;
 pub mod images;
 pub mod instructions;
 pub(crate) mod items;

@@ -16,6 +16,7 @@ use futures_util::future::join_all;
 use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::compact;
 use super::conversation::Conversation;
+use super::goal_notes::{WrapUp, note_goal};
 use super::images::ImageInput;
 use super::items::AttemptItems;
 use super::mentions;
@@ -266,9 +267,7 @@ async fn steps(
         mcp.revive();
     }
     let max_steps = ctx.max_steps.max(1);
-    // Where the turn's spending starts, for a goal's budget running out within it.
-    let usage_at_start = conversation.usage();
-    let mut told_to_wrap_up = false;
+    let mut wrap_up = WrapUp::from(conversation.usage());
     let mut compacted = false;
     for _ in 0..max_steps {
         // What the person added meanwhile goes before the next request.
@@ -347,19 +346,7 @@ async fn steps(
             }
         }
         note_goal(conversation, &ctx.events);
-        // A goal's budget spent within the turn: the model is told once to wrap up (the
-        // goal is counted and stopped when the turn ends).
-        if !told_to_wrap_up
-            && let Some(goal) = conversation.goal_cell().get()
-            && goal.spent_with(&conversation.usage().minus(&usage_at_start))
-        {
-            told_to_wrap_up = true;
-            record(
-                conversation,
-                ctx,
-                Entry::Item(Item::developer_text(goal.wrap_up())),
-            );
-        }
+        wrap_up.check(conversation, &ctx.events);
         if ctx.cancel.is_cancelled() {
             return Err(TurnError::Interrupted);
         }
@@ -392,26 +379,6 @@ async fn add_user_message(
     }
     record(conversation, ctx, Entry::Item(message));
     Ok(())
-}
-
-/// Notes the goal in the session file and tells the faces, when it changed (the model marked
-/// it, or the person did while the turn ran).
-pub fn note_goal(
-    conversation: &mut Conversation,
-    events: &tokio::sync::mpsc::UnboundedSender<Event>,
-) {
-    if let Some(goal) = conversation.goal_unsaved() {
-        let note = Entry::Note(Note::Goal { goal: goal.clone() });
-        if let Some(e) = conversation.record_once_failing(note) {
-            let _ = events.send(Event::Error(format!(
-                "the conversation is not being saved: {e}"
-            )));
-        }
-        let _ = events.send(match goal {
-            Some(goal) => Event::GoalUpdated(goal),
-            None => Event::GoalCleared,
-        });
-    }
 }
 
 fn record(conversation: &mut Conversation, ctx: &TurnContext, entry: Entry) {
@@ -607,9 +574,16 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
     if let ToolCall::AskPerson(questions) = tool {
         return ask_questions(ctx, call, questions.clone()).await;
     }
-    if conversation.is_planning() && matches!(tool, ToolCall::ApplyPatch(_)) {
+    // Plan mode changes nothing: no patch, no MCP tool that may write, no command outside
+    // the read-only sandbox.
+    let writes = match tool {
+        ToolCall::ApplyPatch(_) => true,
+        ToolCall::Mcp(call) => !call.tool.read_only,
+        other => other.asks_to_leave_the_sandbox(),
+    };
+    if conversation.is_planning() && writes {
         return declined(
-            "denied: this is plan mode: it plans and changes no file; give the plan instead".into(),
+            "denied: this is plan mode: it plans and changes nothing; give the plan instead".into(),
         );
     }
     let project_dir = conversation.project_dir();
@@ -750,8 +724,10 @@ async fn offer_unsandboxed(
     };
     let blocked = outcome.sandbox_block.clone()?;
     ctx.emit(Event::Notice(blocked.clone()));
-    // Asked once when it ran outside already; never when nobody may be asked.
+    // Asked once when it ran outside already; never when nobody may be asked, nor in plan
+    // mode, which keeps commands in the read-only sandbox.
     if tool.asks_to_leave_the_sandbox()
+        || conversation.is_planning()
         || ctx.approvals.mode().never_asks()
         || !ctx.approvals.is_interactive()
     {

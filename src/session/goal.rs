@@ -253,9 +253,10 @@ impl GoalWords {
             Self::Show | Self::Clear => None,
             Self::Pause => Some(status(GoalStatus::Paused)),
             Self::Resume => Some(status(GoalStatus::Active)),
+            // No budget word keeps the budget the goal has (a new goal has none).
             Self::Set { objective, budget } => Some(GoalChange {
                 objective: Some(objective.clone()),
-                token_budget: Some(*budget),
+                token_budget: budget.map(Some),
                 status: Some(GoalStatus::Active),
             }),
         }
@@ -474,6 +475,11 @@ mod tests {
         assert_eq!(change.token_budget, Some(Some(10_000)));
         assert_eq!(change.status, Some(GoalStatus::Active));
         assert_eq!(GoalWords::Clear.change(), None);
+        // No budget word: the budget the goal has stays.
+        assert_eq!(
+            GoalWords::parse("ship it").change().unwrap().token_budget,
+            None
+        );
     }
 
     #[test]

@@ -485,6 +485,13 @@ impl App {
         if self.pane.picker_mut(PickerKind::History).is_some() {
             self.search_history();
         }
+        // The model's question put away unanswered: the turn goes on without the answers.
+        if self.turn.asked.is_some()
+            && self.pane.picker_mut(PickerKind::Question).is_none()
+            && !matches!(outcome, KeyOutcome::Command(_))
+        {
+            self.questions_dismissed();
+        }
         match outcome {
             KeyOutcome::Consumed => {}
             KeyOutcome::Submit(text) => self.submit(text),

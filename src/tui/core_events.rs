@@ -178,7 +178,14 @@ impl App {
                 self.status.instructions = Some(files);
                 self.status.instructions_in_history = false;
             }
-            Event::Conversation { id } => self.session.id = Some(id),
+            Event::Conversation { id } => {
+                // A new conversation (not one just restored, which brought its goal) has none:
+                // a late word about the old one's goal is not this one's.
+                if !std::mem::take(&mut self.session.restored_now) {
+                    self.status.goal = None;
+                }
+                self.session.id = Some(id);
+            }
             Event::GoalUpdated(goal) => {
                 // A goal that stopped says why, once, where the person looks: at the turn's
                 // end (its spending counted), or now when no turn runs.

@@ -91,6 +91,14 @@ impl App {
             .open_picker(PickerKind::Question, Picker::new(&title, items, ""));
     }
 
+    /// The person put the question away: none of them is answered.
+    pub(super) fn questions_dismissed(&mut self) {
+        if let Some((id, _, _)) = self.turn.asked.take() {
+            self.notice("Not answered: the model goes on without your answers.");
+            self.send(Op::AnswerQuestions { id, answers: None });
+        }
+    }
+
     /// The person chose `label` for the question asked.
     pub(super) fn question_answered(&mut self, label: String) {
         let asked = self

@@ -13,6 +13,7 @@ impl App {
         let goal = replay.goal.clone();
         self.redraw_conversation(replay);
         self.status.goal = goal;
+        self.session.restored_now = true;
         self.session.saved = true;
         // A fork says so itself.
         if std::mem::take(&mut self.session.forking) {

@@ -10,6 +10,9 @@ use crate::session::SessionSummary;
 pub(crate) struct SessionState {
     /// The conversation in use.
     pub(crate) id: Option<String>,
+    /// A conversation was just restored: the next `Conversation` event names it (its goal
+    /// came with it).
+    pub(crate) restored_now: bool,
     /// Whether it has a saved file to resume (a prompt was sent or it was resumed).
     pub(crate) saved: bool,
     /// The diffs of the patches applied in this conversation, for `/diff` outside git.

@@ -1547,3 +1547,42 @@ async fn the_models_question_is_a_picker_and_its_answer_goes_back() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// Plan mode holds for a new conversation, and a question put away with Esc lets the model go
+/// on without the answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_mode_outlives_new_and_an_unanswered_question_lets_the_model_go_on() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        crate::support::which_database(),
+        Reply::text("I will assume Postgres."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("\x1b[Z");
+    pty.wait_for("plan mode (shift+tab)", WAIT);
+    pty.send("/new\r");
+    pty.wait_for("New conversation.", WAIT);
+    pty.send("plan the storage\r");
+    pty.wait_for("Database (1/1): Which database?", WAIT);
+    pty.send("\x1b");
+    let screen = pty.wait_for("I will assume Postgres.", WAIT);
+    assert!(screen.contains("Not answered"), "{screen}");
+    let requests = fake.requests_to("/responses");
+    let first = requests[0].json();
+    assert!(
+        first["instructions"]
+            .as_str()
+            .unwrap()
+            .contains("# Plan mode"),
+        "plan mode after /new"
+    );
+    assert!(
+        requests[1].json().to_string().contains("did not answer"),
+        "{}",
+        requests[1].json()
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

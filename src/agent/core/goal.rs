@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{Core, Work};
-use crate::agent::protocol::{Event, Submission, TurnOutcome};
+use crate::agent::protocol::{Event, StopCause, Submission, TurnOutcome};
 use crate::llm::ErrorCategory;
 use crate::llm::types::TokenUsage;
 use crate::session::goal::{self, Goal, GoalCell, GoalChange, GoalStatus};
@@ -37,7 +37,15 @@ impl Core {
         match changed {
             Ok(goal) => {
                 cell.put(Some(goal.clone()));
+                let waits = goal.status == GoalStatus::Active
+                    && self.conversation.as_ref().is_some_and(|c| c.is_planning());
                 self.note_goal(Event::GoalUpdated(goal));
+                if waits {
+                    self.emit(Event::Notice(
+                        "The goal waits for plan mode to end: its work starts in the default mode."
+                            .to_string(),
+                    ));
+                }
                 self.continue_goal();
             }
             Err(e) => self.emit(Event::Error(e)),
@@ -58,7 +66,7 @@ impl Core {
     fn note_goal(&mut self, event: Event) {
         match &mut self.conversation {
             Some(conversation) => {
-                crate::agent::turn::note_goal(conversation, &self.events);
+                crate::agent::goal_notes::note_goal(conversation, &self.events);
             }
             None => self.emit(event),
         }
@@ -80,6 +88,10 @@ impl Core {
     /// may stop the goal (an interrupt pauses it, a failure blocks it, a usage limit limits
     /// it). Then the goal is noted and said, before the turn's end.
     pub(super) fn account_goal(&mut self, start: Option<GoalTurn>, outcome: &TurnOutcome) {
+        // The person stopped a turn that was not the goal's: the goal waits for them too.
+        if start.is_none() && *outcome == TurnOutcome::Interrupted {
+            return self.pause_goal();
+        }
         let (Some(start), Some(conversation)) = (start, &mut self.conversation) else {
             return;
         };
@@ -93,6 +105,11 @@ impl Core {
             goal.account(&spent, start.started.elapsed().as_secs(), goal::now());
             if goal.status == GoalStatus::Active {
                 goal.status = match outcome {
+                    // A refusal would be refused again: the person is needed.
+                    TurnOutcome::Stopped {
+                        cause: StopCause::Refusal,
+                        ..
+                    } => GoalStatus::Blocked,
                     TurnOutcome::Completed | TurnOutcome::Stopped { .. } => GoalStatus::Active,
                     TurnOutcome::Interrupted => GoalStatus::Paused,
                     TurnOutcome::Failed {
@@ -103,7 +120,28 @@ impl Core {
                 };
             }
         }
-        crate::agent::turn::note_goal(conversation, &self.events);
+        crate::agent::goal_notes::note_goal(conversation, &self.events);
+    }
+
+    /// An interrupt with no goal turn to stop: an active goal is paused, noted and said.
+    pub(super) fn pause_goal(&mut self) {
+        let Some(cell) = self.goal_cell() else {
+            return;
+        };
+        let paused = {
+            let mut held = cell.lock();
+            match held.as_mut() {
+                Some(goal) if goal.status == GoalStatus::Active => {
+                    goal.status = GoalStatus::Paused;
+                    goal.updated_at = goal::now();
+                    Some(goal.clone())
+                }
+                _ => None,
+            }
+        };
+        if let Some(goal) = paused {
+            self.note_goal(Event::GoalUpdated(goal));
+        }
     }
 
     /// Starts the next turn toward the goal, when it is active and nothing else runs.

@@ -37,6 +37,10 @@ impl Core {
             }),
         };
         self.emit(Event::Rewound(done));
+        // The goal stays as it is: noted again if the turns gone back from held its notes.
+        if let Some(conversation) = &mut self.conversation {
+            crate::agent::goal_notes::note_goal(conversation, &self.events);
+        }
     }
 
     /// Continues in a copy of the conversation: the original's file stays as it was.

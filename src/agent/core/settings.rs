@@ -50,6 +50,10 @@ impl Core {
         if let Some(conversation) = &mut self.conversation {
             conversation.apply(&self.chosen);
         }
+        // Back to work: a goal set while planning starts now.
+        if mode == Some(crate::agent::protocol::CollaborationMode::Default) {
+            self.continue_goal();
+        }
     }
 
     pub(super) fn use_model(&mut self, model: String) {
