@@ -1,40 +1,9 @@
 #!/bin/sh
 # Runs goals_and_modes.py against kelp or the real Codex, each in a network namespace of its own
-# (loopback only) with the fake server:
+# (loopback only) with the fake server, as turn_order.sh runs its turn:
 #
 #   unshare -rn scripts/hosts/goals_and_modes.sh kelp  [SCENARIO]
 #   unshare -rn scripts/hosts/goals_and_modes.sh codex [SCENARIO]   # CODEX: path to codex 0.169
 #
 # SCENARIO is the fake's (default `goal`: a step per turn, complete at the third).
-set -e
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-who=${1:-kelp}
-scenario=${2:-goal}
-work=$(mktemp -d)
-mkdir -p "$work/project" && git -C "$work/project" init -q
-ip link set lo up
-"$root/target/debug/examples/fake-openai" --port 8765 --scenario "$scenario" >"$work/fake.log" 2>&1 &
-fake=$!
-trap 'kill $fake 2>/dev/null; rm -rf "$work"' EXIT
-sleep 0.5
-export PROJECT="$work/project" OPENAI_API_KEY=sk-test-kelp-0000000000000000abcd
-if [ "$who" = codex ]; then
-  mkdir -p "$work/codex"
-  cat >"$work/codex/config.toml" <<TOML
-model = "gpt-5.5"
-model_provider = "fake"
-check_for_update_on_startup = false
-
-[model_providers.fake]
-name = "fake"
-base_url = "http://127.0.0.1:8765/v1"
-env_key = "OPENAI_API_KEY"
-wire_api = "responses"
-TOML
-  CODEX_HOME="$work/codex" python3 "$here/goals_and_modes.py" "${CODEX:-codex}" app-server
-else
-  HOME="$work" OPENAI_BASE_URL=http://127.0.0.1:8765/v1 KELP_AUTH_ISSUER=http://127.0.0.1:8765 \
-    KELP_CODEX_BASE_URL=http://127.0.0.1:8765/backend-api/codex \
-    python3 "$here/goals_and_modes.py" "$root/target/debug/kelp" app-server
-fi
+DRIVER=goals_and_modes.py exec "$(dirname "$0")/turn_order.sh" "${1:-kelp}" "${2:-goal}"

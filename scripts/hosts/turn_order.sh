@@ -6,6 +6,7 @@
 #   unshare -rn scripts/hosts/turn_order.sh codex [SCENARIO]   # CODEX: path to codex 0.169
 #
 # SCENARIO is the fake's (default `coding`: a command, then a patch, both asked about).
+# DRIVER is the script that drives the server (default `turn_order.py`).
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -32,9 +33,9 @@ base_url = "http://127.0.0.1:8765/v1"
 env_key = "OPENAI_API_KEY"
 wire_api = "responses"
 TOML
-  CODEX_HOME="$work/codex" python3 "$here/turn_order.py" "${CODEX:-codex}" app-server
+  CODEX_HOME="$work/codex" python3 "$here/${DRIVER:-turn_order.py}" "${CODEX:-codex}" app-server
 else
   HOME="$work" OPENAI_BASE_URL=http://127.0.0.1:8765/v1 KELP_AUTH_ISSUER=http://127.0.0.1:8765 \
     KELP_CODEX_BASE_URL=http://127.0.0.1:8765/backend-api/codex \
-    python3 "$here/turn_order.py" "$root/target/debug/kelp" app-server
+    python3 "$here/${DRIVER:-turn_order.py}" "$root/target/debug/kelp" app-server
 fi
