@@ -51,12 +51,9 @@ impl UserLayer {
         // the same table: the values of their variables and headers (secrets, often) are never
         // said, and a server the file holds is not mistaken for a flag's.
         if found.table.contains_key("mcp_servers") {
-            let text = crate::config::file::read(&found.path)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
             let home = std::env::var_os("HOME").map(PathBuf::from);
-            let (settings, _) = crate::config::file::parse(&found.path, &text, home.as_deref());
+            let (settings, _) =
+                crate::config::file::parse(&found.path, &found.text, home.as_deref());
             let servers = settings
                 .mcp_servers
                 .iter()

@@ -14,6 +14,8 @@ pub struct FileAsJson {
     pub path: PathBuf,
     pub version: String,
     pub table: Map<String, Value>,
+    /// The file's text, for a reader that parses it further (empty when there is none).
+    pub text: String,
 }
 
 /// Reads `config_dir`'s `config.toml` as JSON. A missing, unreadable or broken file reads as
@@ -29,6 +31,7 @@ pub fn read(config_dir: &Path) -> FileAsJson {
         path: std::path::absolute(&path).unwrap_or(path),
         version: file::version(&text),
         table,
+        text,
     }
 }
 
