@@ -1989,13 +1989,5 @@ async fn the_models_question_is_asked_as_a_permission_request() {
         Ok(())
     })
     .await;
-    let requests = fake.requests_to("/responses");
-    assert!(
-        requests[1]
-            .json()
-            .to_string()
-            .contains(r#"{\"answers\":{\"db\":{\"answers\":[\"SQLite\"]}}}"#),
-        "{}",
-        requests[1].json()
-    );
+    crate::support::assert_sqlite_was_answered(&fake);
 }

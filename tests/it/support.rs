@@ -181,3 +181,17 @@ pub fn which_database() -> crate::fake_openai::Reply {
                         {"label": "SQLite", "description": "one file"}]}]}),
     )
 }
+
+/// The model's second request carries the answer "SQLite" to [`which_database`], in Codex's
+/// shape.
+pub fn assert_sqlite_was_answered(fake: &crate::fake_openai::FakeOpenAi) {
+    let requests = fake.requests_to("/responses");
+    assert!(
+        requests[1]
+            .json()
+            .to_string()
+            .contains(r#"{\"answers\":{\"db\":{\"answers\":[\"SQLite\"]}}}"#),
+        "{}",
+        requests[1].json()
+    );
+}

@@ -1535,15 +1535,7 @@ async fn the_models_question_is_a_picker_and_its_answer_goes_back() {
     pty.send("\x1b[B");
     pty.send("\r");
     pty.wait_for("Then SQLite it is.", WAIT);
-    let requests = fake.requests_to("/responses");
-    assert!(
-        requests[1]
-            .json()
-            .to_string()
-            .contains(r#"{\"answers\":{\"db\":{\"answers\":[\"SQLite\"]}}}"#),
-        "{}",
-        requests[1].json()
-    );
+    crate::support::assert_sqlite_was_answered(&fake);
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
