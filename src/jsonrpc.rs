@@ -177,16 +177,84 @@ struct Note<'a, P> {
     emitted_at_ms: Option<i64>,
 }
 
-/// Where everything a face says goes: a queue to the one task that writes stdout, and kelp's
-/// own requests waiting for their answers.
+/// Where everything a face says goes: a queue to the one task that writes to its client (or
+/// to each client of an [`Audience`]), and kelp's own requests waiting for their answers.
 #[derive(Debug, Clone)]
 pub struct Out {
-    lines: mpsc::UnboundedSender<String>,
-    /// What waits to be written, which holds back the reading of the client's input.
-    backlog: Arc<crate::stdio::Backlog>,
+    sink: Sink,
     waiting: Waiting,
     next_id: Arc<AtomicI64>,
     dialect: Dialect,
+}
+
+#[derive(Debug, Clone)]
+enum Sink {
+    /// One client's queue.
+    Client {
+        lines: mpsc::UnboundedSender<String>,
+        /// What waits to be written, which holds back the reading of the client's input.
+        backlog: Arc<crate::stdio::Backlog>,
+    },
+    /// Every client of an audience: a line goes to each, a request to one.
+    Audience(Audience),
+}
+
+/// The clients that hear about one thing (a thread, or the whole server): each joins with
+/// the [`Out`] of its connection and an id of the caller's choosing.
+#[derive(Debug, Clone, Default)]
+pub struct Audience {
+    members: Arc<Mutex<Vec<(u64, Out)>>>,
+}
+
+impl Audience {
+    /// `client` hears from now on, through `out` (once, however often it joins).
+    pub fn join(&self, client: u64, out: &Out) {
+        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        if !members.iter().any(|(id, _)| *id == client) {
+            members.push((client, out.clone()));
+        }
+    }
+
+    /// `client` hears no more; `true` when it was a member.
+    pub fn leave(&self, client: u64) -> bool {
+        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = members.len();
+        members.retain(|(id, _)| *id != client);
+        members.len() != before
+    }
+
+    /// Whether `client` hears.
+    pub fn has(&self, client: u64) -> bool {
+        self.clients().contains(&client)
+    }
+
+    /// The clients that hear, in the order they joined.
+    pub fn clients(&self) -> Vec<u64> {
+        let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        members.iter().map(|(id, _)| *id).collect()
+    }
+
+    /// The [`Out`] of `client` if it hears, else of the first that does.
+    fn chosen(&self, client: Option<u64>) -> Option<Out> {
+        let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        let preferred = members.iter().find(|(id, _)| Some(*id) == client);
+        preferred.or(members.first()).map(|(_, out)| out.clone())
+    }
+
+    fn each(&self) -> Vec<Out> {
+        let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        members.iter().map(|(_, out)| out.clone()).collect()
+    }
+
+    /// An [`Out`] that speaks to every member, in `dialect`.
+    pub fn out(&self, dialect: Dialect) -> Out {
+        Out {
+            sink: Sink::Audience(self.clone()),
+            waiting: Arc::default(),
+            next_id: Arc::new(AtomicI64::new(0)),
+            dialect,
+        }
+    }
 }
 
 impl Out {
@@ -194,8 +262,10 @@ impl Out {
     pub fn new(dialect: Dialect) -> (Self, mpsc::UnboundedReceiver<String>) {
         let (lines, rx) = mpsc::unbounded_channel();
         let out = Self {
-            lines,
-            backlog: Arc::default(),
+            sink: Sink::Client {
+                lines,
+                backlog: Arc::default(),
+            },
             waiting: Arc::default(),
             next_id: Arc::new(AtomicI64::new(0)),
             dialect,
@@ -203,10 +273,32 @@ impl Out {
         (out, rx)
     }
 
+    /// The bytes queued for this client and not yet written (nothing waits for an audience:
+    /// each member counts its own).
+    pub fn backlog(&self) -> Arc<crate::stdio::Backlog> {
+        match &self.sink {
+            Sink::Client { backlog, .. } => Arc::clone(backlog),
+            Sink::Audience(_) => Arc::default(),
+        }
+    }
+
     /// Sends a line already serialised (the hot path of streamed deltas).
     pub fn send_line(&self, line: String) {
-        self.backlog.add(line.len() + 1);
-        let _ = self.lines.send(line);
+        match &self.sink {
+            Sink::Client { lines, backlog } => {
+                backlog.add(line.len() + 1);
+                let _ = lines.send(line);
+            }
+            Sink::Audience(audience) => {
+                let mut members = audience.each();
+                if let Some(last) = members.pop() {
+                    for member in members {
+                        member.send_line(line.clone());
+                    }
+                    last.send_line(line);
+                }
+            }
+        }
     }
 
     /// A message of this dialect, its fields after the `"jsonrpc"` one (when there is one).
@@ -283,6 +375,23 @@ impl Out {
         method: &str,
         params: Value,
     ) -> (i64, oneshot::Receiver<ClientAnswer>) {
+        self.request_to(None, method, params)
+    }
+
+    /// [`Out::numbered_request`]; from an audience's `Out`, to `client` when it hears, else to
+    /// the first member (with no member, the request ends unanswered).
+    pub fn request_to(
+        &self,
+        client: Option<u64>,
+        method: &str,
+        params: Value,
+    ) -> (i64, oneshot::Receiver<ClientAnswer>) {
+        if let Sink::Audience(audience) = &self.sink {
+            return match audience.chosen(client) {
+                Some(member) => member.numbered_request(method, params),
+                None => (-1, oneshot::channel().1),
+            };
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.waiting
@@ -332,7 +441,7 @@ impl Stdout {
         let writer = crate::task::spawn(crate::stdio::write_lines(
             lines,
             tokio::io::stdout(),
-            Arc::clone(&out.backlog),
+            out.backlog(),
         ));
         (out, Self { writer })
     }
@@ -346,7 +455,7 @@ impl Stdout {
 }
 
 /// How many bytes of output may wait for the client before its input is no longer read.
-const MAX_BACKLOG: usize = 8 * 1024 * 1024;
+pub const MAX_BACKLOG: usize = 8 * 1024 * 1024;
 
 /// Why a face stopped serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,12 +473,13 @@ pub enum Stopped {
 pub async fn serve_stdin(out: &Out, mut handle: impl AsyncFnMut(&str)) -> std::io::Result<Stopped> {
     let mut input = BufReader::new(tokio::io::stdin());
     let mut bytes = Vec::new();
+    let backlog = out.backlog();
     let read = async {
         loop {
             bytes.clear();
             // A client that stops reading kelp's output is not read from either, until it
             // does: what waits for it stays bounded, and none of it is dropped.
-            out.backlog.below(MAX_BACKLOG).await;
+            backlog.below(MAX_BACKLOG).await;
             match input.read_until(b'\n', &mut bytes).await {
                 Ok(0) => break Ok(Stopped::InputClosed),
                 Ok(_) => match std::str::from_utf8(&bytes) {

@@ -30,7 +30,7 @@ impl Backlog {
     }
 
     /// `n` bytes went out.
-    fn done(&self, n: usize) {
+    pub fn done(&self, n: usize) {
         self.bytes.fetch_sub(n, Ordering::Relaxed);
         self.drained.notify_waiters();
     }

@@ -60,13 +60,23 @@ const NO_CHATGPT_EXTRAS: &str = "kelp does not use this part of a ChatGPT accoun
 const NO_IMPORT: &str = "kelp imports no other agent's configuration";
 
 pub const METHODS: &[(&str, Serve)] = &[
-    ("initialize", Now(|s, p| s.initialize(p))),
-    ("thread/start", InOrder(|s, p| Box::pin(s.threads.start(p)))),
+    // Answered by the connection, which keeps whether it was.
+    (
+        "initialize",
+        Now(|s, p| s.initialize(p).map(|(answer, _)| answer)),
+    ),
+    (
+        "thread/start",
+        InOrder(|s, p| Box::pin(s.threads.start(s.caller.clone(), p))),
+    ),
     (
         "thread/resume",
-        InOrder(|s, p| Box::pin(s.threads.resume(p))),
+        InOrder(|s, p| Box::pin(s.threads.resume(s.caller.clone(), p))),
     ),
-    ("thread/fork", InOrder(|s, p| Box::pin(s.threads.fork(p)))),
+    (
+        "thread/fork",
+        InOrder(|s, p| Box::pin(s.threads.fork(s.caller.clone(), p))),
+    ),
     (
         "thread/archive",
         InOrder(|s, p| Box::pin(s.threads.archive(p))),
@@ -75,7 +85,10 @@ pub const METHODS: &[(&str, Serve)] = &[
         "thread/delete",
         InOrder(|s, p| Box::pin(s.threads.delete(p))),
     ),
-    ("thread/unsubscribe", Now(|s, p| s.threads.unsubscribe(p))),
+    (
+        "thread/unsubscribe",
+        Now(|s, p| s.threads.unsubscribe(&s.caller, p)),
+    ),
     (
         "thread/name/set",
         InOrder(|s, p| Box::pin(s.threads.set_name(p))),
@@ -172,7 +185,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("plugin/uninstall", Refused(NO_PLUGINS)),
     (
         "turn/start",
-        Now(|s, p| turns::start(p, |id| s.threads.thread(id))),
+        Now(|s, p| turns::start(p, s.caller.id, |id| s.threads.thread(id))),
     ),
     (
         "turn/steer",
@@ -184,7 +197,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "review/start",
-        Now(|s, p| turns::review(p, |id| s.threads.thread(id))),
+        Now(|s, p| turns::review(p, s.caller.id, |id| s.threads.thread(id))),
     ),
     (
         "model/list",
@@ -215,7 +228,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "mcpServer/oauth/login",
-        Apart(|s, p| Box::pin(server::mcp_login(s.config.clone(), s.out.clone(), p))),
+        Apart(|s, p| Box::pin(server::mcp_login(s.config.clone(), s.caller.out.clone(), p))),
     ),
     (
         "config/mcpServer/reload",
@@ -247,7 +260,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     (
         "account/login/start",
         Apart(|s, p| {
-            let (accounts, experimental) = (Arc::clone(&s.accounts), s.experimental);
+            let (accounts, experimental) = (Arc::clone(&s.accounts), s.caller.experimental);
             Box::pin(async move { accounts.start(p, experimental).await })
         }),
     ),
@@ -290,7 +303,7 @@ pub const METHODS: &[(&str, Serve)] = &[
         Apart(|s, p| {
             boxed(exec::exec(
                 s.config.clone(),
-                s.out.clone(),
+                s.caller.out.clone(),
                 s.processes.clone(),
                 p,
             ))

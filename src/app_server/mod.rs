@@ -38,14 +38,16 @@ pub mod threads;
 pub mod turns;
 pub mod wire;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::Value;
 
 use methods::Serve;
-use server::Server;
+use server::{Caller, Server};
 use wire::{Incoming, RpcError, parse_line, reply};
 
 use crate::config::{Config, Overrides};
-use crate::jsonrpc::{Dialect, Stdout, Stopped, serve_stdin};
+use crate::jsonrpc::{Dialect, Out, Stdout, Stopped, serve_stdin};
 
 /// Serves the protocol on stdin and stdout until stdin closes or a signal stops kelp; then
 /// everything running (logins, turns, commands) is cancelled.
@@ -57,62 +59,144 @@ pub async fn serve(config: Config) -> anyhow::Result<Stopped> {
 /// again through them, so a flag still beats the file.
 pub async fn serve_with(config: Config, overrides: Overrides) -> anyhow::Result<Stopped> {
     let (out, stdout) = Stdout::open(Dialect::Codex);
-    let mut server = Server::new(config, overrides, out.clone())?;
+    let hub = Hub::new(config, overrides)?;
+    let mut connection = hub.connect(out.clone()).await;
     let read = serve_stdin(&out, async |line: &str| {
-        handle_line(&mut server, line).await
+        hub.handle_line(&mut connection, line).await;
     })
     .await;
     tracing::info!(?read, "the app-server stops");
-    // A login a request still waits on stops with the connection.
-    server.stop();
-    drop(server);
+    // The one client is gone: what it set off stops with it.
+    hub.stop().await;
+    drop((hub, connection));
     stdout.close(out).await;
     read.map_err(|e| anyhow::anyhow!("reading the host app's input: {e}"))
 }
 
-async fn handle_line(server: &mut Server, line: &str) {
-    match parse_line(line) {
-        Err((id, error)) => server.out.error(id, error),
-        Ok(Incoming::Notification { method, .. }) => {
-            tracing::debug!(%method, "notification from the client");
-        }
-        Ok(Incoming::Response { id, result }) => {
-            if !server.out.answer(&id, result) {
-                tracing::warn!(%id, "an answer to no request of ours");
-            }
-        }
-        Ok(Incoming::Request { id, method, params }) => request(server, id, &method, params).await,
+/// The server and its clients: each connection initializes and is answered on its own; the
+/// threads, accounts and settings are shared.
+pub struct Hub {
+    server: tokio::sync::Mutex<Server>,
+    next_client: AtomicU64,
+}
+
+/// One client's connection: its lines, and whether it has initialized.
+pub struct Connection {
+    caller: Caller,
+    initialized: bool,
+}
+
+impl Connection {
+    /// The id the server knows this client by.
+    pub fn id(&self) -> u64 {
+        self.caller.id
     }
 }
 
-/// Serves request `id` by the method's row in [`methods::METHODS`]: before `initialize`, only
-/// that is served.
-async fn request(server: &mut Server, id: Value, method: &str, params: Value) {
-    if !server.initialized && method != "initialize" {
-        reply(
-            &server.out,
-            id,
-            Err(RpcError::invalid_request("Not initialized")),
-        );
-        return;
+impl Hub {
+    /// A server with no client yet, with the command line's `overrides`.
+    pub fn new(config: Config, overrides: Overrides) -> anyhow::Result<Self> {
+        Ok(Self {
+            server: tokio::sync::Mutex::new(Server::new(config, overrides)?),
+            next_client: AtomicU64::new(1),
+        })
     }
-    match methods::serve(method) {
-        Some(Serve::Now(handle)) => {
-            let answer = handle(server, params);
-            reply(&server.out, id, answer);
+
+    /// A client connected, writing to `out`: it hears what concerns every client at once, and
+    /// a thread's events once it starts or resumes it.
+    pub async fn connect(&self, out: Out) -> Connection {
+        let id = self.next_client.fetch_add(1, Ordering::Relaxed);
+        self.server.lock().await.everyone.join(id, &out);
+        Connection {
+            caller: Caller {
+                id,
+                out,
+                experimental: false,
+            },
+            initialized: false,
         }
-        Some(Serve::InOrder(handle)) => {
-            let answer = handle(server, params).await;
-            reply(&server.out, id, answer);
+    }
+
+    /// The client of `connection` went away: its requests waiting for an answer end
+    /// unanswered, and it hears no more. Its threads' turns run on to their end.
+    pub async fn disconnect(&self, connection: Connection) {
+        connection.caller.out.forget_requests();
+        let mut server = self.server.lock().await;
+        server.everyone.leave(connection.id());
+        server.threads.leave(connection.id());
+    }
+
+    /// Stops everything the server set off: logins, commands, every thread's turn.
+    pub async fn stop(&self) {
+        let mut server = self.server.lock().await;
+        server.stop();
+        server.threads.shut_down();
+    }
+
+    /// Serves one line from the client of `connection`.
+    pub async fn handle_line(&self, connection: &mut Connection, line: &str) {
+        let out = &connection.caller.out;
+        match parse_line(line) {
+            Err((id, error)) => out.error(id, error),
+            Ok(Incoming::Notification { method, .. }) => {
+                tracing::debug!(%method, "notification from the client");
+            }
+            Ok(Incoming::Response { id, result }) => {
+                if !out.answer(&id, result) {
+                    tracing::warn!(%id, "an answer to no request of ours");
+                }
+            }
+            Ok(Incoming::Request { id, method, params }) => {
+                self.request(connection, id, &method, params).await;
+            }
         }
-        // A request that may wait on the network or a person runs on a task of its own: the
-        // others are answered meanwhile.
-        Some(Serve::Apart(handle)) => {
-            let (out, work) = (server.out.clone(), handle(server, params));
-            crate::task::spawn(async move { reply(&out, id, work.await) });
+    }
+
+    /// Serves request `id` by the method's row in [`methods::METHODS`]: before `initialize`,
+    /// only that is served, once per connection.
+    async fn request(&self, connection: &mut Connection, id: Value, method: &str, params: Value) {
+        let out = connection.caller.out.clone();
+        let mut server = self.server.lock().await;
+        if method == "initialize" {
+            if connection.initialized {
+                reply(
+                    &out,
+                    id,
+                    Err(RpcError::invalid_request("Already initialized")),
+                );
+                return;
+            }
+            let answer = server.initialize(params).map(|(answer, experimental)| {
+                connection.initialized = true;
+                connection.caller.experimental = experimental;
+                answer
+            });
+            reply(&out, id, answer);
+            return;
         }
-        Some(Serve::Nothing(answer)) => reply(&server.out, id, methods::nothing(answer)),
-        Some(Serve::Refused(why)) => reply(&server.out, id, Err(methods::refused(method, why))),
-        None => reply(&server.out, id, Err(methods::unknown(method))),
+        if !connection.initialized {
+            reply(&out, id, Err(RpcError::invalid_request("Not initialized")));
+            return;
+        }
+        server.caller = connection.caller.clone();
+        match methods::serve(method) {
+            Some(Serve::Now(handle)) => {
+                let answer = handle(&mut server, params);
+                reply(&out, id, answer);
+            }
+            Some(Serve::InOrder(handle)) => {
+                let answer = handle(&mut server, params).await;
+                reply(&out, id, answer);
+            }
+            // A request that may wait on the network or a person runs on a task of its own:
+            // the others are answered meanwhile.
+            Some(Serve::Apart(handle)) => {
+                let work = handle(&server, params);
+                crate::task::spawn(async move { reply(&out, id, work.await) });
+            }
+            Some(Serve::Nothing(answer)) => reply(&out, id, methods::nothing(answer)),
+            Some(Serve::Refused(why)) => reply(&out, id, Err(methods::refused(method, why))),
+            None => reply(&out, id, Err(methods::unknown(method))),
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! One connection's state (its settings, accounts, threads and commands) and the small
+//! The server's state (its settings, accounts, threads and commands) and the small
 //! handlers that need no file of their own: `initialize`, `model/list`, `modelProvider/list`,
 //! `app/read`, `account/rateLimits/read`, `fuzzyFileSearch`. Which method runs which handler is
 //! `methods.rs`'s table.
@@ -20,6 +20,7 @@ use super::threads::Threads;
 use super::wire::{self, Answer, Out, RpcError, params};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, Overrides};
+use crate::jsonrpc::{Audience, Dialect};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,14 +46,24 @@ struct Capabilities {
 /// A request's work, served on a task of its own.
 pub type Work = std::pin::Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send>>;
 
-/// One connection's state.
+/// The client whose request is being served: its connection's id and lines.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: u64,
+    pub out: Out,
+    /// It asked for Codex's experimental API when it initialized.
+    pub experimental: bool,
+}
+
+/// The server's state, shared by its connections.
 pub struct Server {
     pub(super) config: Config,
     /// The command line's settings, which beat the file when it is read again.
     pub(super) overrides: Overrides,
-    pub(super) out: Out,
-    pub(super) initialized: bool,
-    pub(super) experimental: bool,
+    /// The client whose request is being served (set before each request).
+    pub(super) caller: Caller,
+    /// Every connected client: what concerns the server as a whole (an account's login).
+    pub(super) everyone: Audience,
     /// Shared with the requests served on tasks of their own.
     pub(super) accounts: Arc<Accounts>,
     pub(super) threads: Threads,
@@ -63,12 +74,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// A connection writing to `out`, with the command line's `overrides` (after a config
+    /// A server with no client yet, with the command line's `overrides` (after a config
     /// write, the settings are read again through them, so a flag still beats the file).
-    pub fn new(config: Config, overrides: Overrides, out: Out) -> anyhow::Result<Self> {
+    pub fn new(config: Config, overrides: Overrides) -> anyhow::Result<Self> {
         let http = crate::llm::client::http_client()?;
-        let external = ExternalAuth::new(Arc::new(account::HostTokens(out.clone())));
-        let accounts = Accounts::new(config.clone(), http, out.clone(), external.clone());
+        let everyone = Audience::default();
+        let all = everyone.out(Dialect::Codex);
+        let external = ExternalAuth::new(Arc::new(account::HostTokens(all.clone())));
+        let accounts = Accounts::new(config.clone(), http, all.clone(), external.clone());
         let llm = crate::llm::LlmClient::with_settings(
             config.clone(),
             accounts.manager().clone(),
@@ -77,12 +90,15 @@ impl Server {
         Ok(Self {
             accounts: Arc::new(accounts),
             llm,
-            threads: Threads::new(config.clone(), out.clone(), external),
+            threads: Threads::new(config.clone(), external),
             config,
             overrides,
-            out,
-            initialized: false,
-            experimental: false,
+            caller: Caller {
+                id: 0,
+                out: all,
+                experimental: false,
+            },
+            everyone,
             processes: exec::Processes::default(),
         })
     }
@@ -166,13 +182,10 @@ impl Server {
         Answer::of(&serde_json::json!({ "effectiveEnabled": asked.enabled }))
     }
 
-    pub(super) fn initialize(&mut self, raw: Value) -> Result<Answer, RpcError> {
-        if self.initialized {
-            return Err(RpcError::invalid_request("Already initialized"));
-        }
+    /// `initialize`: the answer, and whether the client asked for the experimental API.
+    pub(super) fn initialize(&self, raw: Value) -> Result<(Answer, bool), RpcError> {
         let p: InitializeParams = params(raw)?;
-        self.initialized = true;
-        self.experimental = p.capabilities.unwrap_or_default().experimental_api;
+        let experimental = p.capabilities.unwrap_or_default().experimental_api;
         let term = std::env::var("TERM_PROGRAM")
             .or_else(|_| std::env::var("TERM"))
             .unwrap_or_else(|_| "unknown".to_string());
@@ -190,6 +203,7 @@ impl Server {
             platform_family: std::env::consts::FAMILY,
             platform_os: std::env::consts::OS,
         })
+        .map(|answer| (answer, experimental))
     }
 }
 

@@ -15,21 +15,22 @@ use super::protocol::{
     self as wire, Empty, ListPage, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse,
     ThreadRevertResponse, Unsubscribed,
 };
+use super::server::Caller;
 use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
-use super::wire::{Answer, Out, Page, RpcError, params};
+use super::wire::{Answer, Page, RpcError, params};
 use crate::agent::core::{CoreOptions, Opened, open};
 use crate::agent::protocol::{Op, RewindTo};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
+use crate::jsonrpc::{Audience, Dialect};
 use crate::mcp::ServerStatus;
 
 /// How long `thread/revert` waits for the thread's agent: it only cuts its history.
 const REVERT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Every thread of the connection.
+/// Every thread the server holds a core for, shared by its clients.
 pub struct Threads {
     config: Config,
-    out: Out,
     threads: HashMap<String, Thread>,
     /// The last rate limits any thread's responses reported, as a protocol snapshot.
     rate_limits: Arc<Mutex<RateLimitSnapshot>>,
@@ -106,11 +107,10 @@ struct ThreadOnly {
 
 impl Threads {
     /// No threads yet.
-    pub fn new(config: Config, out: Out, external: ExternalAuth) -> Self {
+    pub fn new(config: Config, external: ExternalAuth) -> Self {
         Self {
             saved: Saved::new(&config),
             config,
-            out,
             threads: HashMap::new(),
             rate_limits: Arc::default(),
             mcp_servers: Arc::default(),
@@ -150,8 +150,8 @@ impl Threads {
         Arc::clone(&self.rate_limits)
     }
 
-    /// `thread/start`: a new conversation, saved as a kelp session.
-    pub async fn start(&mut self, raw: Value) -> Result<Answer, RpcError> {
+    /// `thread/start`: a new conversation, saved as a kelp session; `caller` hears its events.
+    pub async fn start(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
         let p: StartParams = params(raw)?;
         let mut config = self.config.clone();
         config.model = p.model.or(config.model);
@@ -169,14 +169,17 @@ impl Threads {
         let now = chrono::Utc::now().timestamp();
         let mut shown = wire::Thread::new("", &cwd, "", now, now);
         shown.ephemeral = options.ephemeral;
-        self.open(config, options, shown, false).await
+        self.open(caller, config, options, shown, false).await
     }
 
-    /// `thread/resume`: a saved kelp session, by its whole id. A thread this
-    /// connection holds already is answered from its core (never two cores on one file).
-    pub async fn resume(&mut self, raw: Value) -> Result<Answer, RpcError> {
+    /// `thread/resume`: a saved kelp session, by its whole id; `caller` hears its events. A
+    /// thread the server holds already (another client's, or one whose turn outlived its
+    /// client) is answered from its core, never two cores on one file, and a turn running on
+    /// it goes on live.
+    pub async fn resume(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
         let p: ResumeParams = params(raw)?;
         if let Some(thread) = self.threads.get(&p.thread_id) {
+            thread.audience.join(caller.id, &caller.out);
             let mut answer = thread.opened.clone();
             if !p.exclude_turns {
                 let turns = self
@@ -189,12 +192,12 @@ impl Threads {
             return Answer::of_read(answer).await;
         }
         let summary = self.find(&p.thread_id).await?;
-        self.open_saved(p, summary, None).await
+        self.open_saved(caller, p, summary, None).await
     }
 
     /// `thread/fork`: a copy of a saved session under a new id, opened as a new thread; the
     /// original stays as it was.
-    pub async fn fork(&mut self, raw: Value) -> Result<Answer, RpcError> {
+    pub async fn fork(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
         let p: ResumeParams = params(raw)?;
         let source = self.find(&p.thread_id).await?;
         let through = p.last_turn_id.clone();
@@ -213,7 +216,7 @@ impl Threads {
             e => RpcError::internal(format!("could not fork {}: {e}", p.thread_id)),
         })?;
         let from = source.id.to_string();
-        self.open_saved(p, copy, Some(from)).await
+        self.open_saved(caller, p, copy, Some(from)).await
     }
 
     /// The saved session whose id is `id`, whole.
@@ -229,6 +232,7 @@ impl Threads {
     /// Opens the saved session `summary` as a thread with `p`'s settings.
     async fn open_saved(
         &mut self,
+        caller: Caller,
         p: ResumeParams,
         summary: crate::session::SessionSummary,
         forked_from: Option<String>,
@@ -244,18 +248,21 @@ impl Threads {
         let names = self.saved.names().await;
         let mut shown = listed_thread(&summary, &names);
         shown.forked_from_id = Some(forked_from);
-        self.open(config, options, shown, p.exclude_turns).await
+        self.open(caller, config, options, shown, p.exclude_turns)
+            .await
     }
 
     /// Opens a core for a thread shown as `thread` (its id filled in here); the answer carries
     /// the history unless `exclude_turns`.
     async fn open(
         &mut self,
+        caller: Caller,
         config: Config,
         options: CoreOptions,
         mut thread: wire::Thread,
         exclude_turns: bool,
     ) -> Result<Answer, RpcError> {
+        self.let_go_unheard();
         let cwd = options.project_dir.clone();
         let Opened {
             ops,
@@ -298,10 +305,12 @@ impl Threads {
             goal: restored.goal.clone(),
             ..Running::default()
         }));
+        let audience = Audience::default();
+        audience.join(caller.id, &caller.out);
         crate::task::spawn(pump(
             events,
             ops.clone(),
-            self.out.clone(),
+            audience.out(Dialect::Codex),
             Where {
                 thread_id: id.clone(),
                 cwd: cwd.clone(),
@@ -317,6 +326,7 @@ impl Threads {
                 cwd: cwd.clone(),
                 running,
                 opened,
+                audience,
             },
         );
         Ok(Answer::of(&answered)?.notify(wire::ThreadStarted { thread }))
@@ -365,8 +375,7 @@ impl Threads {
         let summary = self.find(&asked.thread_id).await?;
         let id = summary.id.to_string();
         if let Some(thread) = self.threads.remove(&id) {
-            let _ = thread.ops.send(Op::Interrupt);
-            let _ = thread.ops.send(Op::Shutdown);
+            thread.stop();
         }
         let state_dir = self.config.state_dir.clone();
         crate::task::spawn_blocking(move || crate::session::shelf::archive(&state_dir, &summary))
@@ -384,8 +393,7 @@ impl Threads {
         let asked: ThreadOnly = params(raw)?;
         let id = asked.thread_id.trim().to_string();
         if let Some(thread) = self.threads.remove(&id) {
-            let _ = thread.ops.send(Op::Interrupt);
-            let _ = thread.ops.send(Op::Shutdown);
+            thread.stop();
         }
         let state_dir = self.config.state_dir.clone();
         let wanted = id.clone();
@@ -422,7 +430,7 @@ impl Threads {
         )
     }
 
-    /// `thread/loaded/list`: the threads this connection holds a core for, by id.
+    /// `thread/loaded/list`: the threads the server holds a core for, by id.
     pub fn loaded(&self, raw: Value) -> Result<Answer, RpcError> {
         #[derive(Deserialize, Default)]
         struct Paging {
@@ -451,23 +459,67 @@ impl Threads {
         })
     }
 
-    /// `thread/unsubscribe`: this connection lets the thread go; its core stops (a running
-    /// turn is interrupted), and the session stays saved for `thread/resume`.
-    pub fn unsubscribe(&mut self, raw: Value) -> Result<Answer, RpcError> {
+    /// `thread/unsubscribe`: the client hears no more of the thread. When it was the last,
+    /// the thread's core stops (a running turn is interrupted), and the session stays saved
+    /// for `thread/resume`.
+    pub fn unsubscribe(&mut self, caller: &Caller, raw: Value) -> Result<Answer, RpcError> {
         let asked: ThreadOnly = params(raw)?;
-        let Some(thread) = self.threads.remove(&asked.thread_id) else {
+        let Some(thread) = self.threads.get(&asked.thread_id) else {
             return Answer::of(&Unsubscribed {
                 status: "notLoaded",
             });
         };
-        let _ = thread.ops.send(Op::Interrupt);
-        let _ = thread.ops.send(Op::Shutdown);
-        Ok(Answer::of(&Unsubscribed {
+        if !thread.audience.leave(caller.id) {
+            return Answer::of(&Unsubscribed {
+                status: "notSubscribed",
+            });
+        }
+        let answer = Answer::of(&Unsubscribed {
             status: "unsubscribed",
-        })?
-        .notify(wire::ThreadClosed {
+        })?;
+        if !thread.audience.clients().is_empty() {
+            return Ok(answer);
+        }
+        if let Some(thread) = self.threads.remove(&asked.thread_id) {
+            thread.stop();
+        }
+        Ok(answer.notify(wire::ThreadClosed {
             thread_id: asked.thread_id,
         }))
+    }
+
+    /// Client `client` is gone: it hears no thread. A thread no client hears any more stops
+    /// unless a turn runs on it: that turn runs to its end, saved, for a client to resume.
+    pub fn leave(&mut self, client: u64) {
+        for thread in self.threads.values() {
+            thread.audience.leave(client);
+        }
+        self.let_go_unheard();
+    }
+
+    /// Stops the cores of the threads no client hears and no turn runs on.
+    fn let_go_unheard(&mut self) {
+        self.threads.retain(|id, thread| {
+            let idle = thread
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .turn_id
+                .is_none();
+            let kept = !idle || !thread.audience.clients().is_empty();
+            if !kept {
+                tracing::info!(thread = %id, "no client hears the thread: its core stops");
+                thread.stop();
+            }
+            kept
+        });
+    }
+
+    /// Stops every thread's core, interrupting its turn.
+    pub fn shut_down(&mut self) {
+        for (_, thread) in self.threads.drain() {
+            thread.stop();
+        }
     }
 
     /// The thread `id` of this connection, for a turn's request.
@@ -600,24 +652,21 @@ impl Threads {
         let asked: ThreadOnly = params(raw)?;
         let thread = self.thread(&asked.thread_id)?;
         let ops = thread.ops.clone();
-        let turn = begin_turn(thread)?;
+        let turn = begin_turn(thread, None)?;
         let turn_id = Some(turn.id.clone());
-        Ok(
-            turn_answer(&Empty {}, &asked.thread_id, turn)?.after(move || {
+        Ok(turn_answer(&Empty {}, &asked.thread_id, turn)?
+            .heard_by(thread.heard_by())
+            .after(move || {
                 let _ = ops.send(Op::Compact {
                     focus: None,
                     turn_id,
                 });
-            }),
-        )
+            }))
     }
 }
 
 impl Drop for Threads {
     fn drop(&mut self) {
-        for thread in self.threads.values() {
-            let _ = thread.ops.send(Op::Interrupt);
-            let _ = thread.ops.send(Op::Shutdown);
-        }
+        self.shut_down();
     }
 }

@@ -33,6 +33,8 @@ use crate::mcp::ServerStatus;
 #[derive(Debug, Default)]
 pub(super) struct Running {
     pub(super) turn_id: Option<String>,
+    /// The client that started the running turn: its approvals are put to it while it hears.
+    pub(super) started_by: Option<u64>,
     /// A `thread/revert` waiting for the core: how many turns are left, or why it could not.
     pub(super) reverting: Option<tokio::sync::oneshot::Sender<Result<usize, String>>>,
     /// The host's MCP tool calls waiting for the core, by the id they were sent with.
@@ -52,6 +54,17 @@ pub(super) struct Running {
 pub(super) type McpCallWaiter = tokio::sync::oneshot::Sender<Result<(String, bool), String>>;
 
 impl Thread {
+    /// Stops the thread's core, interrupting the turn it runs.
+    pub(super) fn stop(&self) {
+        let _ = self.ops.send(Op::Interrupt);
+        let _ = self.ops.send(Op::Shutdown);
+    }
+
+    /// What every client of the thread hears, as one `Out`.
+    pub(super) fn heard_by(&self) -> Out {
+        self.audience.out(crate::jsonrpc::Dialect::Codex)
+    }
+
     /// The thread's state, when no turn runs on it; refused while one does.
     pub(super) fn between_turns(&self) -> Result<std::sync::MutexGuard<'_, Running>, RpcError> {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
@@ -64,9 +77,11 @@ impl Thread {
     }
 }
 
-/// A thread of the connection: its core's ops, and the turn it runs.
+/// A thread the server holds: its core's ops, the turn it runs, and the clients that hear it.
 pub struct Thread {
     pub(super) ops: UnboundedSender<Op>,
+    /// The clients that started or resumed it and have not let it go.
+    pub(super) audience: crate::jsonrpc::Audience,
     /// The folder the thread works in: a root the host's `fs/*` may reach.
     pub(super) cwd: std::path::PathBuf,
     pub(super) running: Arc<Mutex<Running>>,
@@ -223,7 +238,7 @@ pub trait Find<'a>: FnOnce(&str) -> Result<&'a Thread, RpcError> {}
 impl<'a, F: FnOnce(&str) -> Result<&'a Thread, RpcError>> Find<'a> for F {}
 
 /// `turn/start`: sends the prompt; the turn's events stream as notifications.
-pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+pub fn start<'a>(raw: Value, caller: u64, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let shown = raw.get("input").cloned().unwrap_or_default();
     let p: TurnParams = params(raw)?;
     let approval = match &p.approval_policy {
@@ -254,9 +269,10 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let settings = Op::Override(settings);
     let (text, images) = prompt(p.input)?;
     let ops = thread.ops.clone();
-    let turn = begin_turn(thread)?;
+    let turn = begin_turn(thread, Some(caller))?;
     let turn_id = turn.id.clone();
-    let mut answer = turn_answer(&TurnResponse { turn: turn.clone() }, &p.thread_id, turn)?;
+    let mut answer = turn_answer(&TurnResponse { turn: turn.clone() }, &p.thread_id, turn)?
+        .heard_by(thread.heard_by());
     let submission = Submission {
         text,
         images,
@@ -277,7 +293,7 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
 /// `review/start`: a turn on the thread that reviews `target` (review mode): its
 /// `enteredReviewMode` item comes right after `turn/started`, and its `exitedReviewMode`,
 /// with the review's text, before `turn/completed`.
-pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+pub fn review<'a>(raw: Value, caller: u64, find: impl Find<'a>) -> Result<Answer, RpcError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Review {
@@ -314,7 +330,7 @@ pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     };
     let thread = find(&p.thread_id)?;
     let ops = thread.ops.clone();
-    let turn = begin_turn(thread)?;
+    let turn = begin_turn(thread, Some(caller))?;
     thread
         .running
         .lock()
@@ -330,7 +346,7 @@ pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         turn: turn.clone(),
     };
     // `turn/started` leads, then the review's first item.
-    let mut answer = turn_answer(&started, &p.thread_id, turn)?;
+    let mut answer = turn_answer(&started, &p.thread_id, turn)?.heard_by(thread.heard_by());
     answer.then.extend(item_started_and_completed(
         &p.thread_id,
         &turn_id,
@@ -439,12 +455,14 @@ pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError
     }))
 }
 
-/// Marks a turn as running on `thread` (one at a time): the turn as the protocol shows it.
-pub(super) fn begin_turn(thread: &Thread) -> Result<Turn, RpcError> {
+/// Marks a turn as running on `thread` (one at a time), started by client `by`: the turn as
+/// the protocol shows it.
+pub(super) fn begin_turn(thread: &Thread, by: Option<u64>) -> Result<Turn, RpcError> {
     let turn_id = {
         let mut running = thread.between_turns()?;
         let id = Uuid::new_v4().to_string();
         running.turn_id = Some(id.clone());
+        running.started_by = by;
         id
     };
     Ok(Turn {
@@ -582,6 +600,7 @@ pub(super) async fn pump(
                 let reviewed = {
                     let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
                     running.turn_id = None;
+                    running.started_by = None;
                     std::mem::take(&mut running.reviewing)
                 };
                 // A review ends with what it found, before `turn/completed`.
@@ -636,8 +655,12 @@ pub(super) async fn pump(
             }
         }
         if let Some((id, call_id, subject)) = ask {
+            let starter = running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .started_by;
             crate::task::spawn(ask_host(
-                out.clone(),
+                (out.clone(), starter),
                 ops.clone(),
                 (thread_id.clone(), turn.clone()),
                 Arc::clone(&asking),
@@ -722,10 +745,12 @@ fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &str) {
     }
 }
 
-/// Asks the host about an approval request and hands its decision to the core. `cancel`
-/// denies and interrupts the turn; no answer, or an error, denies.
+/// Asks the host about an approval request (the client that started the turn, while it hears
+/// the thread; else the first that does) and hands its decision to the core. `cancel` denies
+/// and interrupts the turn; no answer, or an error, denies: so does a client that goes away
+/// before answering.
 async fn ask_host(
-    out: Out,
+    (out, starter): (Out, Option<u64>),
     ops: UnboundedSender<Op>,
     ids: (String, String),
     asking: Asking,
@@ -804,7 +829,7 @@ async fn ask_host(
         .into_message(),
     };
     let (method, params) = request;
-    let (request_id, answer) = out.numbered_request(method, params);
+    let (request_id, answer) = out.request_to(starter, method, params);
     asking
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -12,6 +12,8 @@ pub use crate::jsonrpc::{Incoming, Out, RpcError, now_ms, parse_line};
 pub struct Answer {
     pub result: String,
     pub then: Vec<(&'static str, Value)>,
+    /// Who hears the notifications, when not only the client that asked (a thread's clients).
+    pub heard_by: Option<Out>,
     pub after: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -34,6 +36,7 @@ impl Answer {
         Self {
             result,
             then: Vec::new(),
+            heard_by: None,
             after: None,
         }
     }
@@ -59,6 +62,13 @@ impl Answer {
     /// Runs `action` once the answer and its notifications are queued.
     pub fn after(mut self, action: impl FnOnce() + Send + 'static) -> Self {
         self.after = Some(Box::new(action));
+        self
+    }
+
+    /// Sends the notifications to `out`'s clients (the one that asked among them), not only
+    /// to the one that asked.
+    pub fn heard_by(mut self, out: Out) -> Self {
+        self.heard_by = Some(out);
         self
     }
 
@@ -92,8 +102,9 @@ pub fn reply(out: &Out, id: Value, answer: Result<Answer, RpcError>) {
     match answer {
         Ok(answer) => {
             out.respond_serialized(&id, answer.result);
+            let heard_by = answer.heard_by.as_ref().unwrap_or(out);
             for (method, params) in answer.then {
-                out.notify(method, params);
+                heard_by.notify(method, params);
             }
             if let Some(action) = answer.after {
                 action();
