@@ -702,19 +702,37 @@ fn delta_line(prefix: &str, delta: &str, now_ms: i64) -> String {
     line
 }
 
-/// A changed file as the protocol's `FileUpdateChange`: its path, kind and unified diff.
+/// A changed file as the protocol's `FileUpdateChange`, as Codex fills it: a new file's text,
+/// a deleted file's text, or an update's hunks (no `---`/`+++` header, which a host would
+/// show as changed lines), with where a move took it.
 fn file_update(change: &FileChange) -> FileUpdateChange {
-    let kind = match change.kind {
-        ChangeKind::Add => PatchChangeKind::Add,
-        ChangeKind::Delete => PatchChangeKind::Delete,
-        ChangeKind::Update => PatchChangeKind::Update {
-            move_path: change.move_to.clone(),
-        },
+    let hunks = || {
+        let start = change.diff.find("\n@@").map_or(0, |at| at + 1);
+        change.diff[start..].to_string()
+    };
+    let (kind, diff) = match change.kind {
+        ChangeKind::Add => (
+            PatchChangeKind::Add,
+            change.new_text.clone().unwrap_or_else(hunks),
+        ),
+        ChangeKind::Delete => (
+            PatchChangeKind::Delete,
+            change.old_text.clone().unwrap_or_else(hunks),
+        ),
+        ChangeKind::Update => (
+            PatchChangeKind::Update {
+                move_path: change.move_to.clone(),
+            },
+            match &change.move_to {
+                Some(to) => format!("{}\n\nMoved to: {}", hunks(), to.display()),
+                None => hunks(),
+            },
+        ),
     };
     FileUpdateChange {
         path: change.path.clone(),
         kind,
-        diff: change.diff.clone(),
+        diff,
     }
 }
 
@@ -1147,6 +1165,36 @@ mod tests {
         assert_eq!(params["item"]["exitCode"], 0);
         assert_eq!(params["item"]["durationMs"], 5);
         assert_eq!(params["item"]["cwd"], "/p");
+    }
+
+    #[test]
+    fn changes_are_shaped_as_codex_sends_them() {
+        let change = |kind, diff: &str, move_to: Option<&str>| FileChange {
+            kind,
+            path: PathBuf::from("/p/a.rs"),
+            move_to: move_to.map(PathBuf::from),
+            diff: diff.into(),
+            old_text: Some("old\n".into()),
+            new_text: Some("new\n".into()),
+        };
+        let update = "--- a/a.rs\n+++ b/a.rs\n@@ -1 +1 @@\n-old\n+new\n";
+        assert_eq!(
+            file_update(&change(ChangeKind::Update, update, None)).diff,
+            "@@ -1 +1 @@\n-old\n+new\n"
+        );
+        assert_eq!(
+            file_update(&change(ChangeKind::Update, update, Some("/p/b.rs"))).diff,
+            "@@ -1 +1 @@\n-old\n+new\n\n\nMoved to: /p/b.rs"
+        );
+        let added = "--- /dev/null\n+++ b/a.rs\n@@ -0,0 +1 @@\n+new\n";
+        assert_eq!(
+            file_update(&change(ChangeKind::Add, added, None)).diff,
+            "new\n"
+        );
+        assert_eq!(
+            file_update(&change(ChangeKind::Delete, added, None)).diff,
+            "old\n"
+        );
     }
 
     #[test]

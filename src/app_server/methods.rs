@@ -16,7 +16,7 @@ use super::wire::{Answer, RpcError};
 use super::{config, exec, fs, thread_settings, turns};
 
 /// A handler's work that borrows the connection, awaited before the next request is read.
-pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + 'a>>;
+pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send + 'a>>;
 
 /// How kelp serves one method.
 #[derive(Debug, Clone, Copy)]

@@ -30,6 +30,7 @@ pub mod fs;
 pub mod goals;
 pub mod history;
 pub mod items;
+pub mod listen;
 pub mod methods;
 pub mod protocol;
 pub mod server;

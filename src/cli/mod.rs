@@ -4,6 +4,7 @@
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words.
 
+mod app_server_cmd;
 mod auth_cmd;
 mod doctor_cmd;
 mod exec_cmd;
@@ -175,9 +176,10 @@ enum Command {
     /// Codex's `exec` on kelp, for hosts built on `codex exec --experimental-json` (the Codex
     /// SDK): one prompt, Codex's JSON events with --json, `exec resume ID | --last`.
     Exec(Box<exec_cmd::ExecArgs>),
-    /// Serve the Codex app-server protocol (JSON-RPC, one object per line) on stdin and stdout,
-    /// for host apps and editor extensions that embed kelp.
-    AppServer(AppServerArgs),
+    /// Serve the Codex app-server protocol (JSON-RPC) for host apps and editor extensions that
+    /// embed kelp: on stdin and stdout, or as a server on a Unix socket or a port that clients
+    /// (`kelp --remote`, `codex --remote`, an editor over SSH) come and go from.
+    AppServer(app_server_cmd::AppServerArgs),
     /// Serve the Agent Client Protocol on stdin and stdout, for editors such as Zed that run
     /// kelp as a coding agent.
     Acp(AcpArgs),
@@ -340,18 +342,6 @@ struct AcpArgs {
     /// its terminal sign-in (the same as `kelp login --device`).
     #[arg(long)]
     device_login: bool,
-}
-
-#[derive(Debug, Args)]
-struct AppServerArgs {
-    #[command(flatten)]
-    agent: AgentFlags,
-    /// Where to serve: only `stdio://` (the default).
-    #[arg(long, value_name = "URL", default_value = "stdio://")]
-    listen: String,
-    /// Accepted for hosts written for Codex; kelp sends no analytics.
-    #[arg(long, hide = true)]
-    analytics_default_enabled: bool,
 }
 
 #[derive(Debug, Args)]
@@ -688,7 +678,7 @@ fn run_cli() -> ExitCode {
             Ok(dir) => exec_cmd::exec(&config, &dir, *args),
             Err(code) => code,
         },
-        Some(Command::AppServer(args)) => app_server(config, overrides, &args.listen),
+        Some(Command::AppServer(args)) => app_server_cmd::app_server(config, overrides, args),
         Some(Command::Acp(args)) if args.device_login => auth_cmd::login(
             &config,
             auth_cmd::LoginChoice::ChatGpt {
@@ -702,22 +692,9 @@ fn run_cli() -> ExitCode {
     }
 }
 
-/// `kelp app-server`: serves until stdin closes, then exits 0.
-fn app_server(config: Config, overrides: Overrides, listen: &str) -> ExitCode {
-    if listen != "stdio://" {
-        return fail(
-            exit::USAGE,
-            &format!("--listen {listen}: kelp app-server serves stdio:// only"),
-        );
-    }
-    serve_stdio(config, move |config| {
-        kelp::app_server::serve_with(config, overrides)
-    })
-}
-
 /// Runs an embedding face on stdin and stdout until stdin closes, then exits 0; stopped by a
 /// signal, it exits 128 + the signal's number, as a shell reports it.
-fn serve_stdio<F>(config: Config, serve: impl FnOnce(Config) -> F) -> ExitCode
+pub(crate) fn serve_stdio<F>(config: Config, serve: impl FnOnce(Config) -> F) -> ExitCode
 where
     F: std::future::Future<Output = anyhow::Result<kelp::jsonrpc::Stopped>>,
 {

@@ -18,6 +18,7 @@ mod pty;
 mod acp;
 mod agent_loop;
 mod app_server;
+mod app_server_remote;
 mod architecture;
 mod auth_store;
 mod cli_auth;

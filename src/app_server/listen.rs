@@ -1,0 +1,588 @@
+//! `kelp app-server --listen unix://[PATH] | ws://HOST:PORT`: the protocol over WebSocket, as
+//! Codex's app-server serves it, for clients that stay while their connections come and go (an
+//! editor over SSH, `kelp --remote`, `codex --remote`).
+//!
+//! - Every connection is HTTP/1.1 first (hyper's server): `GET /readyz` and `/healthz` answer
+//!   200; an upgrade to WebSocket (tungstenite's framing) carries one JSON-RPC message per
+//!   text frame; anything else is a 400.
+//! - A WebSocket upgrade that carries an `Origin` header comes from a web page in the person's
+//!   browser, which may reach any loopback port: refused (403) before any JSON-RPC.
+//! - `--ws-auth capability-token` (a token file, or its SHA-256): an upgrade without
+//!   `Authorization: Bearer TOKEN` or with another token gets 401. A TCP listener beyond
+//!   loopback refuses to start without one.
+//! - A Unix socket lives in kelp's private runtime folder (0700, the person's own) with mode
+//!   0600; `unix://PATH` makes PATH a link to it, as Codex does. A socket left by a server that
+//!   died is replaced; one a live server answers on is not.
+//!
+//! Each connection is a client of the one [`Hub`]: threads are shared, and a client that goes
+//! away leaves its threads' turns running.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::Hub;
+use crate::config::{Config, Overrides};
+use crate::jsonrpc::{Dialect, MAX_BACKLOG, Out, RpcError, Stopped};
+
+/// Where `kelp app-server` serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// One client on stdin and stdout (the default).
+    Stdio,
+    /// A Unix socket: at this path (a link to kelp's socket), or kelp's own.
+    Unix(Option<PathBuf>),
+    /// A TCP port.
+    Ws(SocketAddr),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, String> {
+        if url == "stdio://" || url == "stdio" {
+            return Ok(Self::Stdio);
+        }
+        if let Some(path) = url.strip_prefix("unix://") {
+            return Ok(Self::Unix((!path.is_empty()).then(|| PathBuf::from(path))));
+        }
+        if let Some(address) = url.strip_prefix("ws://") {
+            let address = address.trim_end_matches('/');
+            return address
+                .parse()
+                .map(Self::Ws)
+                .map_err(|_| format!("{url}: give an address and a port, as ws://127.0.0.1:4500"));
+        }
+        Err(format!(
+            "{url}: kelp serves stdio://, unix://[PATH] or ws://HOST:PORT"
+        ))
+    }
+}
+
+/// Who may open a WebSocket: anyone who reaches the listener, or the holder of a token (kept
+/// as its SHA-256 only).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Access {
+    Open,
+    Token([u8; 32]),
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Open => "Open",
+            Self::Token(_) => "Token(…)",
+        })
+    }
+}
+
+impl Access {
+    /// The token read from `file` (its surrounding whitespace trimmed), which must be the
+    /// person's own and not readable by others.
+    pub fn token_file(file: &Path) -> Result<Self, String> {
+        if !file.is_absolute() {
+            return Err(format!(
+                "--ws-token-file {}: give an absolute path",
+                file.display()
+            ));
+        }
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("--ws-token-file {}: {e}", file.display()))?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(format!(
+                "--ws-token-file {}: the file is empty",
+                file.display()
+            ));
+        }
+        Ok(Self::Token(Sha256::digest(token.as_bytes()).into()))
+    }
+
+    /// The token's SHA-256 as 64 hex digits.
+    pub fn token_sha256(hex: &str) -> Result<Self, String> {
+        let hex = hex.trim();
+        let digits: Option<Vec<u8>> = (hex.len() == 64)
+            .then(|| {
+                (0..32)
+                    .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+                    .collect()
+            })
+            .flatten();
+        let digits =
+            digits.ok_or("--ws-token-sha256: give the token's SHA-256 as 64 hex digits")?;
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&digits);
+        Ok(Self::Token(hash))
+    }
+
+    /// Whether `authorization` (the header's value) lets its holder in. The token presented is
+    /// hashed and the hashes compared in constant time.
+    fn admits(&self, authorization: Option<&HeaderValue>) -> bool {
+        let Self::Token(expected) = self else {
+            return true;
+        };
+        let Some(token) = authorization
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        presented
+            .iter()
+            .zip(expected)
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
+    }
+}
+
+/// Serves `listen` until a signal stops kelp; then every client's work is stopped, and the
+/// socket (and its link) removed.
+pub async fn serve(
+    config: Config,
+    overrides: Overrides,
+    listen: Listen,
+    access: Access,
+) -> anyhow::Result<Stopped> {
+    let hub = Arc::new(Hub::new(config, overrides)?);
+    let gate = Arc::new(Gate {
+        hub: Arc::clone(&hub),
+        access,
+    });
+    let stopped = match listen {
+        Listen::Stdio => anyhow::bail!("stdio:// is served by app_server::serve_with"),
+        Listen::Ws(address) => {
+            if !address.ip().is_loopback() && gate.access == Access::Open {
+                anyhow::bail!(
+                    "--listen ws://{address}: a listener beyond this machine needs --ws-auth capability-token and a token"
+                );
+            }
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| anyhow::anyhow!("--listen ws://{address}: {e}"))?;
+            let bound = listener.local_addr()?;
+            eprintln!("kelp app-server listening on ws://{bound}");
+            eprintln!("  readyz: http://{bound}/readyz");
+            eprintln!("  healthz: http://{bound}/healthz");
+            if bound.ip().is_loopback() {
+                eprintln!("  binds localhost only (use SSH port-forwarding for remote access)");
+            }
+            tokio::select! {
+                () = accept_tcp(listener, gate) => 0,
+                signal = crate::task::stop_requested() => signal,
+            }
+        }
+        Listen::Unix(link) => {
+            let socket = Socket::bind(link.as_deref())?;
+            eprintln!(
+                "kelp app-server listening on unix://{}",
+                socket.shown().display()
+            );
+            tokio::select! {
+                () = accept_unix(&socket.listener, gate) => 0,
+                signal = crate::task::stop_requested() => signal,
+            }
+        }
+    };
+    tracing::info!(signal = stopped, "the app-server stops listening");
+    hub.stop().await;
+    Ok(Stopped::Signal(stopped))
+}
+
+/// What every connection passes through before it is a client.
+struct Gate {
+    hub: Arc<Hub>,
+    access: Access,
+}
+
+async fn accept_tcp(listener: tokio::net::TcpListener, gate: Arc<Gate>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                crate::task::spawn(http(stream, Arc::clone(&gate)));
+            }
+            Err(error) => pause_after(&error).await,
+        }
+    }
+}
+
+async fn accept_unix(listener: &tokio::net::UnixListener, gate: Arc<Gate>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                crate::task::spawn(http(stream, Arc::clone(&gate)));
+            }
+            Err(error) => pause_after(&error).await,
+        }
+    }
+}
+
+/// A failed accept (out of file descriptors, usually) is logged and tried again shortly.
+async fn pause_after(error: &std::io::Error) {
+    tracing::warn!(%error, "the app-server could not accept a connection");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+}
+
+/// Serves one connection's HTTP requests, until one of them becomes a WebSocket.
+async fn http<S>(stream: S, gate: Arc<Gate>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let gate = Arc::clone(&gate);
+        async move { Ok::<_, Infallible>(route(gate, request)) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "an app-server connection ended");
+    }
+}
+
+type Response = hyper::Response<Full<Bytes>>;
+
+fn status(code: StatusCode, body: &'static str) -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = code;
+    if !body.is_empty() {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    response
+}
+
+fn route(gate: Arc<Gate>, mut request: Request<Incoming>) -> Response {
+    let headers = request.headers();
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return match (request.method(), request.uri().path()) {
+            (&hyper::Method::GET, "/readyz" | "/healthz") => status(StatusCode::OK, ""),
+            _ => status(StatusCode::BAD_REQUEST, "Bad Request\n"),
+        };
+    }
+    if headers.contains_key(header::ORIGIN) {
+        tracing::warn!("a WebSocket from a web page (it sent Origin) was refused");
+        return status(
+            StatusCode::FORBIDDEN,
+            "Forbidden: web pages may not connect to kelp's app-server\n",
+        );
+    }
+    if !gate.access.admits(headers.get(header::AUTHORIZATION)) {
+        tracing::warn!("a WebSocket without the right token was refused");
+        return status(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: no Sec-WebSocket-Key\n",
+        );
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let upgraded = hyper::upgrade::on(&mut request);
+    crate::task::spawn(async move {
+        match upgraded.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(frame_limits()),
+                )
+                .await;
+                client(&gate.hub, socket).await;
+            }
+            Err(error) => tracing::info!(%error, "a WebSocket upgrade failed"),
+        }
+    });
+    let mut response = status(StatusCode::SWITCHING_PROTOCOLS, "");
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+
+/// The largest message a client may send: a prompt with its images, well within.
+const MAX_MESSAGE: usize = 64 << 20;
+
+fn frame_limits() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
+/// One client over a WebSocket: each text frame a JSON-RPC message to the hub, each line kelp
+/// says a text frame back, until either side closes.
+pub async fn client<S>(hub: &Hub, socket: WebSocketStream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sink, mut frames) = socket.split();
+    let (out, mut lines) = Out::new(Dialect::Codex);
+    let backlog = out.backlog();
+    let written = Arc::clone(&backlog);
+    let writer = crate::task::spawn(async move {
+        while let Some(line) = lines.recv().await {
+            let size = line.len() + 1;
+            if sink.send(Message::text(line)).await.is_err() {
+                break;
+            }
+            written.done(size);
+        }
+        let _ = sink.close().await;
+    });
+    let mut connection = hub.connect(out.clone()).await;
+    tracing::info!(
+        client = connection.id(),
+        "a client connected over WebSocket"
+    );
+    loop {
+        // A client that stops reading is not read from either, until it does.
+        backlog.below(MAX_BACKLOG).await;
+        let Some(frame) = frames.next().await else {
+            break;
+        };
+        match frame {
+            Ok(Message::Text(text)) => {
+                hub.handle_line(&mut connection, text.as_str().trim_end())
+                    .await;
+            }
+            Ok(Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
+                Ok(text) => hub.handle_line(&mut connection, text.trim_end()).await,
+                Err(_) => out.error(serde_json::Value::Null, RpcError::not_utf8()),
+            },
+            Ok(Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::info!(%error, "a client's WebSocket failed");
+                break;
+            }
+        }
+    }
+    tracing::info!(client = connection.id(), "a client went away");
+    hub.disconnect(connection).await;
+    drop(out);
+    // What the client can no longer read is not waited for.
+    writer.abort();
+}
+
+/// The listening Unix socket, removed (with the link to it) when dropped.
+struct Socket {
+    listener: tokio::net::UnixListener,
+    path: PathBuf,
+    link: Option<PathBuf>,
+}
+
+impl Socket {
+    /// Binds kelp's socket in its private runtime folder, and `link` to it when given.
+    fn bind(link: Option<&Path>) -> anyhow::Result<Self> {
+        let folder = runtime_folder()?;
+        let name = match link {
+            None => "app-server.sock".to_string(),
+            Some(link) => {
+                let absolute = std::path::absolute(link)?;
+                let hash = Sha256::digest(absolute.as_os_str().as_encoded_bytes());
+                let short: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("app-server-{short}.sock")
+            }
+        };
+        let path = folder.join(name);
+        clear_stale(&path)?;
+        let listener = tokio::net::UnixListener::bind(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let mut socket = Self {
+            listener,
+            path,
+            link: None,
+        };
+        if let Some(link) = link {
+            clear_stale(link)?;
+            std::os::unix::fs::symlink(&socket.path, link)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", link.display()))?;
+            socket.link = Some(link.to_path_buf());
+        }
+        Ok(socket)
+    }
+
+    /// The path clients are told to use.
+    fn shown(&self) -> &Path {
+        self.link.as_deref().unwrap_or(&self.path)
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let Some(link) = &self.link {
+            let _ = std::fs::remove_file(link);
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The path of kelp's own app-server socket, which `kelp app-server proxy` reaches by default.
+pub fn default_socket() -> anyhow::Result<PathBuf> {
+    Ok(runtime_folder()?.join("app-server.sock"))
+}
+
+/// kelp's runtime folder: `$XDG_RUNTIME_DIR/kelp`, else `/tmp/kelp-UID`; made 0700, and
+/// refused when it is a link or another user's (a planted folder would see the socket).
+fn runtime_folder() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let folder = match std::env::var_os("XDG_RUNTIME_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("kelp"),
+        None => PathBuf::from(format!("/tmp/kelp-{uid}")),
+    };
+    crate::private_file::create_private_dir(&folder)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", folder.display()))?;
+    let meta = std::fs::symlink_metadata(&folder)?;
+    if !meta.is_dir() || meta.uid() != uid {
+        anyhow::bail!(
+            "{} is not a folder of this user's: kelp will not put its socket there",
+            folder.display()
+        );
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(folder)
+}
+
+/// Removes a socket (or a link to one) at `path` that no server answers on; refuses one a live
+/// server answers on, and anything that is not a socket or a link.
+fn clear_stale(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let kind = meta.file_type();
+    if !kind.is_socket() && !kind.is_symlink() {
+        anyhow::bail!(
+            "{} exists and is not a socket: kelp leaves it as it is",
+            path.display()
+        );
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        anyhow::bail!(
+            "{}: an app-server already listens there (`kelp app-server proxy` reaches it)",
+            path.display()
+        );
+    }
+    std::fs::remove_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// `kelp app-server proxy`: this process's stdin and stdout, one JSON-RPC message per line,
+/// carried to the app-server listening on `socket` (kelp's own by default) and back, until
+/// either side closes: `ssh host kelp app-server proxy` serves a host on another machine.
+pub async fn proxy(socket: Option<PathBuf>) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let path = match socket {
+        Some(path) => path,
+        None => default_socket()?,
+    };
+    let stream = tokio::net::UnixStream::connect(&path).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e} (is `kelp app-server --listen unix://` running?)",
+            path.display()
+        )
+    })?;
+    let (socket, _) = tokio_tungstenite::client_async_with_config(
+        "ws://localhost/",
+        stream,
+        Some(frame_limits()),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let (mut sink, mut frames) = socket.split();
+    let upstream = async {
+        let mut input = BufReader::new(tokio::io::stdin()).lines();
+        while let Some(line) = input.next_line().await? {
+            if !line.trim().is_empty() {
+                sink.send(Message::text(line)).await?;
+            }
+        }
+        let _ = sink.close().await;
+        anyhow::Ok(())
+    };
+    let downstream = async {
+        let mut stdout = tokio::io::stdout();
+        while let Some(frame) = frames.next().await {
+            let text = match frame? {
+                Message::Text(text) => text.as_str().to_string(),
+                Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            stdout.write_all(text.as_bytes()).await?;
+            stdout.write_all(b"\n").await?;
+            stdout.flush().await?;
+        }
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        ended = upstream => ended,
+        ended = downstream => ended,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_urls_are_read_as_codex_writes_them() {
+        assert_eq!("stdio://".parse::<Listen>(), Ok(Listen::Stdio));
+        assert_eq!("unix://".parse::<Listen>(), Ok(Listen::Unix(None)));
+        assert_eq!(
+            "unix:///tmp/a.sock".parse::<Listen>(),
+            Ok(Listen::Unix(Some(PathBuf::from("/tmp/a.sock"))))
+        );
+        assert_eq!(
+            "ws://127.0.0.1:4500".parse::<Listen>(),
+            Ok(Listen::Ws("127.0.0.1:4500".parse().unwrap()))
+        );
+        assert!("ws://localhost".parse::<Listen>().is_err());
+        assert!("http://127.0.0.1:1".parse::<Listen>().is_err());
+    }
+
+    #[test]
+    fn only_the_token_admits() {
+        let hash = Sha256::digest(b"s3cret-token");
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        let access = Access::token_sha256(&hex).unwrap();
+        let header = |value: &str| HeaderValue::from_str(value).unwrap();
+        assert!(access.admits(Some(&header("Bearer s3cret-token"))));
+        assert!(!access.admits(Some(&header("Bearer s3cret-tokem"))));
+        assert!(!access.admits(Some(&header("s3cret-token"))));
+        assert!(!access.admits(None));
+        assert!(Access::Open.admits(None));
+        assert!(Access::token_sha256("abc").is_err());
+        assert!(!format!("{access:?}").contains(&hex[..8]));
+    }
+}

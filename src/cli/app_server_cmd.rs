@@ -1,0 +1,100 @@
+//! `kelp app-server`: the Codex app-server protocol on stdin and stdout (the default), or as a
+//! server on a Unix socket or a port (`--listen`), and `kelp app-server proxy`, which carries
+//! stdio to that socket.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use kelp::app_server::listen::{Access, Listen};
+use kelp::config::{Config, Overrides};
+
+use super::{AgentFlags, exit, fail, runtime, serve_stdio};
+
+#[derive(Debug, Args)]
+pub struct AppServerArgs {
+    #[command(flatten)]
+    pub agent: AgentFlags,
+    /// Where to serve: `stdio://` (the default: one host on stdin and stdout), `unix://[PATH]`
+    /// (a socket of the person's own; PATH a link to it), or `ws://HOST:PORT`. The last two
+    /// speak WebSocket, as Codex's app-server does, and answer `GET /readyz` and `/healthz`.
+    #[arg(long, value_name = "URL", default_value = "stdio://")]
+    listen: Listen,
+    /// How a WebSocket client proves it may connect: `capability-token`, with --ws-token-file
+    /// or --ws-token-sha256 (a listener beyond loopback needs one).
+    #[arg(long, value_name = "MODE")]
+    ws_auth: Option<WsAuth>,
+    /// The file holding the token a client sends as `Authorization: Bearer TOKEN` (absolute).
+    #[arg(long, value_name = "FILE", requires = "ws_auth")]
+    ws_token_file: Option<PathBuf>,
+    /// The SHA-256 of that token, as 64 hex digits, instead of the file.
+    #[arg(
+        long,
+        value_name = "HEX",
+        requires = "ws_auth",
+        conflicts_with = "ws_token_file"
+    )]
+    ws_token_sha256: Option<String>,
+    /// Accepted for hosts written for Codex; kelp sends no analytics.
+    #[arg(long, hide = true)]
+    analytics_default_enabled: bool,
+    #[command(subcommand)]
+    action: Option<AppServerCommand>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum WsAuth {
+    CapabilityToken,
+}
+
+#[derive(Debug, Subcommand)]
+enum AppServerCommand {
+    /// Carry stdin and stdout to a running `kelp app-server --listen unix://` (one JSON-RPC
+    /// message per line): `ssh HOST kelp app-server proxy` serves a host on another machine.
+    Proxy {
+        /// The server's socket (default: kelp's own, as `--listen unix://` makes it).
+        #[arg(long, value_name = "PATH")]
+        sock: Option<PathBuf>,
+    },
+}
+
+/// Serves as `args` say until stdin closes (stdio) or a signal stops kelp.
+pub fn app_server(config: Config, overrides: Overrides, args: AppServerArgs) -> ExitCode {
+    if let Some(AppServerCommand::Proxy { sock }) = args.action {
+        return run(kelp::app_server::listen::proxy(sock));
+    }
+    let access = match (args.ws_auth, args.ws_token_file, args.ws_token_sha256) {
+        (None, ..) => Ok(Access::Open),
+        (Some(WsAuth::CapabilityToken), Some(file), None) => Access::token_file(&file),
+        (Some(WsAuth::CapabilityToken), None, Some(hex)) => Access::token_sha256(&hex),
+        (Some(WsAuth::CapabilityToken), ..) => {
+            Err("--ws-auth capability-token needs --ws-token-file or --ws-token-sha256".into())
+        }
+    };
+    let access = match access {
+        Ok(access) => access,
+        Err(why) => return fail(exit::USAGE, &why),
+    };
+    match args.listen {
+        Listen::Stdio => serve_stdio(config, move |config| {
+            kelp::app_server::serve_with(config, overrides)
+        }),
+        listen => serve_stdio(config, move |config| {
+            kelp::app_server::listen::serve(config, overrides, listen, access)
+        }),
+    }
+}
+
+/// Runs `work` to its end: exit 0, or 1 with its error in one line.
+fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let ended = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match ended {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
+    }
+}

@@ -1,0 +1,460 @@
+//! `kelp app-server --listen unix://… | ws://…`, the real binary, its clients over WebSocket
+//! (every message checked against Codex 0.169's schema, as over pipes): what the listener
+//! answers before any JSON-RPC, the socket's privacy, clients sharing a thread, a turn that
+//! outlives its client, and `kelp app-server proxy`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::app_server::Server;
+use crate::fake_openai::{FakeOpenAi, Reply};
+
+const TOKEN: &str = "kelp-test-capability-token-0123456789";
+
+/// `kelp app-server --listen …` with `args`, and where it said it listens.
+struct Listening {
+    child: Child,
+    address: String,
+    home: tempfile::TempDir,
+    runtime: tempfile::TempDir,
+}
+
+impl Listening {
+    fn start(fake: &FakeOpenAi, args: &[&str]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let runtime = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kelp"))
+            .arg("app-server")
+            .args(args)
+            .env_clear()
+            .env("HOME", home.path())
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "kelp=debug")
+            .envs(fake.env())
+            .current_dir(home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        stderr.read_line(&mut first).unwrap();
+        let address = first
+            .trim()
+            .strip_prefix("kelp app-server listening on ")
+            .unwrap_or_else(|| panic!("the first line says where: {first:?}"))
+            .to_string();
+        // The rest of what it says is drained, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        });
+        Self {
+            child,
+            address,
+            home,
+            runtime,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.address.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// A client over WebSocket with `headers`: its messages checked, or the HTTP status that
+    /// refused it.
+    fn client(&self, headers: &[(&str, &str)]) -> Result<Server, u16> {
+        connect(&self.address, headers)
+    }
+
+    /// A client that signs in with the fake's API key.
+    fn signed_in(&self, fake: &FakeOpenAi, headers: &[(&str, &str)]) -> Server {
+        let mut client = self.client(headers).expect("a client connects");
+        client.initialize(false);
+        client.result(
+            "account/login/start",
+            json!({"type": "apiKey", "apiKey": fake.api_key()}),
+        );
+        client
+    }
+
+    /// Stops it as a service manager does (SIGTERM), and waits.
+    fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill on a child of ours that has not been waited for.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Connects to `address` (`ws://…` or `unix://PATH`) on a thread of its own: the client's lines
+/// go out as text frames, and the frames that come are its lines.
+fn connect(address: &str, headers: &[(&str, &str)]) -> Result<Server, u16> {
+    let (request_url, unix) = match address.strip_prefix("unix://") {
+        Some(path) => ("ws://localhost/".to_string(), Some(PathBuf::from(path))),
+        None => (address.to_string(), None),
+    };
+    let mut request = request_url.into_client_request().unwrap();
+    for (name, value) in headers {
+        let name =
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let (input, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let (opened_tx, opened) = std::sync::mpsc::channel::<Result<(), u16>>();
+    let tcp = address.strip_prefix("ws://").map(str::to_string);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            use tokio_tungstenite::tungstenite::Error;
+            let handshake = match (unix, tcp) {
+                (Some(path), _) => {
+                    let stream = tokio::net::UnixStream::connect(path).await.unwrap();
+                    tokio_tungstenite::client_async(request, stream)
+                        .await
+                        .map(|(socket, _)| socket.split())
+                        .map(|(sink, stream)| (sink.left_sink(), stream.left_stream()))
+                }
+                (None, Some(host)) => {
+                    let stream = tokio::net::TcpStream::connect(host.trim_end_matches('/'))
+                        .await
+                        .unwrap();
+                    tokio_tungstenite::client_async(request, stream)
+                        .await
+                        .map(|(socket, _)| socket.split())
+                        .map(|(sink, stream)| (sink.right_sink(), stream.right_stream()))
+                }
+                (None, None) => unreachable!(),
+            };
+            let (mut sink, mut frames) = match handshake {
+                Ok(split) => split,
+                Err(Error::Http(response)) => {
+                    let _ = opened_tx.send(Err(response.status().as_u16()));
+                    return;
+                }
+                Err(e) => panic!("the WebSocket handshake failed: {e}"),
+            };
+            let _ = opened_tx.send(Ok(()));
+            loop {
+                tokio::select! {
+                    line = outgoing.recv() => match line {
+                        Some(line) => sink.send(Message::text(line)).await.unwrap(),
+                        // The test dropped the client: the connection goes, as a killed one.
+                        None => return,
+                    },
+                    frame = frames.next() => match frame {
+                        Some(Ok(Message::Text(text))) => {
+                            if lines_tx.send(text.as_str().to_string()).is_err() {
+                                return;
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        _ => return,
+                    },
+                }
+            }
+        });
+    });
+    opened
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the handshake ends")?;
+    Ok(Server::client(input, lines.into_iter()))
+}
+
+/// A plain HTTP/1.1 request to `port`: the status and body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+fn token_file(dir: &Path) -> PathBuf {
+    let file = dir.join("token");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    file
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_listener_answers_as_codex_and_lets_in_only_the_token() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = token_file(dir.path());
+    let server = Listening::start(
+        &fake,
+        &[
+            "--listen",
+            "ws://127.0.0.1:0",
+            "--ws-auth",
+            "capability-token",
+            "--ws-token-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    let port = server.port();
+    assert_eq!(http_get(port, "/readyz"), (200, String::new()));
+    assert_eq!(http_get(port, "/healthz"), (200, String::new()));
+    assert_eq!(http_get(port, "/").0, 400);
+
+    // Before any JSON-RPC: no token, a wrong one, or a web page's Origin are refused.
+    assert_eq!(server.client(&[]).err(), Some(401));
+    let wrong = format!("Bearer {TOKEN}x");
+    assert_eq!(server.client(&[("Authorization", &wrong)]).err(), Some(401));
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(
+        server
+            .client(&[
+                ("Authorization", &bearer),
+                ("Origin", "http://attacker.example")
+            ])
+            .err(),
+        Some(403)
+    );
+
+    // The token's holder is a client as over stdio: a turn answers.
+    let mut client = server.signed_in(&fake, &[("Authorization", &bearer)]);
+    let project = tempfile::tempdir().unwrap();
+    let started = client.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_responses([Reply::text("Hello over the socket.")]);
+    let seen = client.turn(&thread_id, "hi");
+    assert!(
+        seen.iter().any(|m| m["method"] == "item/completed"
+            && m["params"]["item"]["text"] == "Hello over the socket."),
+        "{seen:#?}"
+    );
+    // A second connection initializes on its own.
+    let mut second = server.client(&[("Authorization", &bearer)]).unwrap();
+    let (early, _) = second.call("account/read", json!({}));
+    assert_eq!(early["error"]["message"], "Not initialized");
+    second.initialize(false);
+    drop((client, second));
+    assert_eq!(server.stop().code(), Some(128 + libc::SIGTERM));
+}
+
+#[test]
+fn a_listener_beyond_loopback_needs_a_token_and_bad_addresses_are_named() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kelp"))
+            .arg("app-server")
+            .args(args)
+            .env("HOME", tempfile::tempdir().unwrap().path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let open = run(&["--listen", "ws://0.0.0.0:0"]);
+    assert!(!open.status.success());
+    let said = String::from_utf8_lossy(&open.stderr);
+    assert!(said.contains("needs --ws-auth capability-token"), "{said}");
+    assert_eq!(said.lines().count(), 1, "{said}");
+
+    let bad = run(&["--listen", "tcp://127.0.0.1:1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.contains("kelp serves stdio://, unix://[PATH] or ws://HOST:PORT"),
+        "{said}"
+    );
+    let no_token = run(&[
+        "--listen",
+        "ws://127.0.0.1:0",
+        "--ws-auth",
+        "capability-token",
+    ]);
+    assert_eq!(no_token.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&no_token.stderr).contains("--ws-token-file"),
+        "{no_token:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("kelp.sock");
+    let server = Listening::start(&fake, &["--listen", &format!("unix://{}", link.display())]);
+    assert_eq!(server.address, format!("unix://{}", link.display()));
+    // The link leads to a socket only its owner may use, in a folder only its owner may enter.
+    let target = std::fs::read_link(&link).expect("the path is a link");
+    let socket = std::fs::metadata(&target).unwrap();
+    assert!(socket.file_type().is_socket());
+    assert_eq!(socket.mode() & 0o777, 0o600);
+    assert!(target.starts_with(server.runtime.path().join("kelp")));
+    let folder = std::fs::metadata(target.parent().unwrap()).unwrap();
+    assert_eq!(folder.mode() & 0o777, 0o700);
+
+    let project = tempfile::tempdir().unwrap();
+    let mut first = server.signed_in(&fake, &[]);
+    let started = first.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "untrusted"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    let mut second = server.signed_in(&fake, &[]);
+    second.result("thread/resume", json!({"threadId": thread_id}));
+
+    // The second client's turn: both see it, and its approval is put to the second.
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch asked.txt"})),
+        Reply::text("Made it."),
+    ]);
+    second.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "make it"}]}),
+    );
+    let asked = second.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request = asked.last().unwrap();
+    second.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
+    let mut seen_by_second = asked.clone();
+    seen_by_second.extend(second.until(|m| m["method"] == "turn/completed"));
+    let seen_by_first = first.until(|m| m["method"] == "turn/completed");
+    for seen in [&seen_by_first, &seen_by_second] {
+        assert!(
+            seen.iter().any(|m| m["method"] == "turn/started"),
+            "{seen:#?}"
+        );
+        assert!(
+            seen.iter()
+                .any(|m| m["method"] == "item/completed"
+                    && m["params"]["item"]["text"] == "Made it."),
+            "{seen:#?}"
+        );
+    }
+    assert!(
+        !seen_by_first
+            .iter()
+            .any(|m| m["method"] == "item/commandExecution/requestApproval"),
+        "the approval went to the client that started the turn only"
+    );
+    assert!(project.path().join("asked.txt").exists());
+
+    // The first client starts a long turn and goes away in the middle of it.
+    fake.push_responses([
+        Reply::call_with_id(
+            "c2",
+            "shell",
+            json!({"command": "sleep 2; touch waited.txt"}),
+        ),
+        Reply::text("Waited."),
+    ]);
+    first.result(
+        "turn/start",
+        json!({"threadId": thread_id, "approvalPolicy": "never",
+               "input": [{"type": "text", "text": "wait"}]}),
+    );
+    first.until(|m| {
+        m["method"] == "item/started" && m["params"]["item"]["type"] == "commandExecution"
+    });
+    drop(first);
+    drop(second);
+    // A new client resumes the thread while the turn runs, and sees it end live.
+    let mut third = server.signed_in(&fake, &[]);
+    let resumed = third.result("thread/resume", json!({"threadId": thread_id}));
+    assert_eq!(resumed["thread"]["id"], thread_id);
+    let seen = third.until(|m| m["method"] == "turn/completed");
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+    assert!(
+        seen.iter()
+            .any(|m| m["method"] == "item/completed" && m["params"]["item"]["text"] == "Waited."),
+        "{seen:#?}"
+    );
+    assert!(project.path().join("waited.txt").exists());
+    // It is saved: a read gives both turns.
+    let read = third.result(
+        "thread/read",
+        json!({"threadId": thread_id, "includeTurns": true}),
+    );
+    assert_eq!(
+        read["thread"]["turns"].as_array().unwrap().len(),
+        2,
+        "{read}"
+    );
+
+    // Stopped, it takes its socket and link with it.
+    drop(third);
+    assert!(!server.stop().success());
+    assert!(!link.exists() && std::fs::symlink_metadata(&link).is_err());
+    assert!(!target.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_carries_a_hosts_lines_to_the_socket_and_back() {
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "unix://"]);
+    let socket = server.runtime.path().join("kelp/app-server.sock");
+    assert_eq!(server.address, format!("unix://{}", socket.display()));
+    // A second server on the same socket is refused, in a line.
+    let again = Command::new(env!("CARGO_BIN_EXE_kelp"))
+        .args(["app-server", "--listen", "unix://"])
+        .env("HOME", server.home.path())
+        .env("XDG_RUNTIME_DIR", server.runtime.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already listens there"),
+        "{again:?}"
+    );
+
+    let mut proxy = Command::new(env!("CARGO_BIN_EXE_kelp"))
+        .args(["app-server", "proxy"])
+        .env("HOME", server.home.path())
+        .env("XDG_RUNTIME_DIR", server.runtime.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = proxy.stdin.take().unwrap();
+    let mut stdout = BufReader::new(proxy.stdout.take().unwrap());
+    writeln!(
+        stdin,
+        r#"{{"id":1,"method":"initialize","params":{{"clientInfo":{{"name":"host","version":"1"}}}}}}"#
+    )
+    .unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let answer: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(answer["id"], 1);
+    assert!(
+        answer["result"]["userAgent"]
+            .as_str()
+            .unwrap()
+            .contains("(host; 1)"),
+        "{answer}"
+    );
+    // The host closes its input: the proxy ends.
+    drop(stdin);
+    assert!(proxy.wait().unwrap().success());
+}
