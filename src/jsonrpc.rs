@@ -163,8 +163,38 @@ pub fn now_ms() -> i64 {
 /// The client's answer to one of kelp's requests: its `result`, or its `error` object.
 pub type ClientAnswer = Result<Value, Value>;
 
-/// Kelp's requests waiting for their answers, by id.
-type Waiting = Arc<Mutex<HashMap<i64, oneshot::Sender<ClientAnswer>>>>;
+/// Kelp's requests waiting for their answers, by id, shared by every client of one server:
+/// an answer from any of them reaches the request, whichever client it was put to.
+#[derive(Debug, Clone, Default)]
+pub struct Requests {
+    waiting: Arc<Mutex<HashMap<i64, Waiter>>>,
+    next_id: Arc<AtomicI64>,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    /// The one client asked, or none when every client of an audience was.
+    client: Option<u64>,
+    answer: oneshot::Sender<ClientAnswer>,
+}
+
+impl Requests {
+    /// A new request's id, and where its answer will come.
+    fn register(&self, client: Option<u64>) -> (i64, oneshot::Receiver<ClientAnswer>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (answer, rx) = oneshot::channel();
+        self.lock().insert(id, Waiter { client, answer });
+        (id, rx)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Waiter>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_waiting(&self, id: i64) -> bool {
+        self.lock().contains_key(&id)
+    }
+}
 
 /// A notification as written: `params` serialised straight into the line.
 #[derive(Serialize)]
@@ -182,8 +212,9 @@ struct Note<'a, P> {
 #[derive(Debug, Clone)]
 pub struct Out {
     sink: Sink,
-    waiting: Waiting,
-    next_id: Arc<AtomicI64>,
+    requests: Requests,
+    /// The client this `Out` writes to, as its server knows it (0 for a face's one client).
+    client: u64,
     dialect: Dialect,
 }
 
@@ -195,63 +226,88 @@ enum Sink {
         /// What waits to be written, which holds back the reading of the client's input.
         backlog: Arc<crate::stdio::Backlog>,
     },
-    /// Every client of an audience: a line goes to each, a request to one.
+    /// Every client of an audience: a line goes to each, and a request too (the first answer
+    /// counts).
     Audience(Audience),
 }
 
-/// The clients that hear about one thing (a thread, or the whole server): each joins with
-/// the [`Out`] of its connection and an id of the caller's choosing.
-#[derive(Debug, Clone, Default)]
+/// The clients that hear about one thing (a thread, or the whole server), each through the
+/// [`Out`] of its connection. A request to an audience goes to every member, and again to
+/// each that joins before it is answered: whoever answers first decides.
+#[derive(Debug, Clone)]
 pub struct Audience {
-    members: Arc<Mutex<Vec<(u64, Out)>>>,
+    members: Arc<Mutex<Vec<Out>>>,
+    /// The requests put to the audience, as written, for members that join later.
+    asked: Arc<Mutex<Vec<(i64, String)>>>,
+    requests: Requests,
 }
 
 impl Audience {
-    /// `client` hears from now on, through `out` (once, however often it joins).
-    pub fn join(&self, client: u64, out: &Out) {
-        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
-        if !members.iter().any(|(id, _)| *id == client) {
-            members.push((client, out.clone()));
+    /// No member yet; its requests are answered through `requests`.
+    pub fn new(requests: &Requests) -> Self {
+        Self {
+            members: Arc::default(),
+            asked: Arc::default(),
+            requests: requests.clone(),
         }
     }
 
-    /// `client` hears no more; `true` when it was a member.
+    /// `out`'s client hears from now on (once, however often it joins), and is put the
+    /// requests still waiting for an answer.
+    pub fn join(&self, out: &Out) {
+        {
+            let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+            if members.iter().any(|member| member.client == out.client) {
+                return;
+            }
+            members.push(out.clone());
+        }
+        for line in self.still_asked() {
+            out.send_line(line);
+        }
+    }
+
+    /// Client `client` hears no more; `true` when it was a member.
     pub fn leave(&self, client: u64) -> bool {
         let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
         let before = members.len();
-        members.retain(|(id, _)| *id != client);
+        members.retain(|member| member.client != client);
         members.len() != before
     }
 
-    /// Whether `client` hears.
-    pub fn has(&self, client: u64) -> bool {
-        self.clients().contains(&client)
-    }
-
-    /// The clients that hear, in the order they joined.
-    pub fn clients(&self) -> Vec<u64> {
-        let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
-        members.iter().map(|(id, _)| *id).collect()
-    }
-
-    /// The [`Out`] of `client` if it hears, else of the first that does.
-    fn chosen(&self, client: Option<u64>) -> Option<Out> {
-        let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
-        let preferred = members.iter().find(|(id, _)| Some(*id) == client);
-        preferred.or(members.first()).map(|(_, out)| out.clone())
+    /// Whether no client hears.
+    pub fn is_empty(&self) -> bool {
+        self.members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
     }
 
     fn each(&self) -> Vec<Out> {
-        let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
-        members.iter().map(|(_, out)| out.clone()).collect()
+        self.members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The requests put to the audience and not answered yet, as written.
+    fn still_asked(&self) -> Vec<String> {
+        let mut asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
+        asked.retain(|(id, _)| self.requests.is_waiting(*id));
+        asked.iter().map(|(_, line)| line.clone()).collect()
+    }
+
+    /// The requests its members answer.
+    pub fn requests(&self) -> &Requests {
+        &self.requests
     }
 
     /// An [`Out`] that speaks to every member, in `dialect`.
     pub fn out(&self, dialect: Dialect) -> Out {
         Out {
             sink: Sink::Audience(self.clone()),
-            waiting: Arc::default(),
-            next_id: Arc::new(AtomicI64::new(0)),
+            requests: self.requests.clone(),
+            client: 0,
             dialect,
         }
     }
@@ -260,17 +316,40 @@ impl Audience {
 impl Out {
     /// An `Out` that writes `dialect`, and the receiving end of its lines.
     pub fn new(dialect: Dialect) -> (Self, mpsc::UnboundedReceiver<String>) {
+        Self::client_of(&Requests::default(), 0, dialect)
+    }
+
+    /// An `Out` to client `client` of a server whose requests are `requests`, and the receiving
+    /// end of its lines.
+    pub fn client_of(
+        requests: &Requests,
+        client: u64,
+        dialect: Dialect,
+    ) -> (Self, mpsc::UnboundedReceiver<String>) {
         let (lines, rx) = mpsc::unbounded_channel();
         let out = Self {
             sink: Sink::Client {
                 lines,
                 backlog: Arc::default(),
             },
-            waiting: Arc::default(),
-            next_id: Arc::new(AtomicI64::new(0)),
+            requests: requests.clone(),
+            client,
             dialect,
         };
         (out, rx)
+    }
+
+    /// The same lines, to client `client` of a server whose requests are `requests` (before any
+    /// request went out through it).
+    pub fn as_client_of(mut self, requests: &Requests, client: u64) -> Self {
+        self.requests = requests.clone();
+        self.client = client;
+        self
+    }
+
+    /// The client this `Out` writes to, as its server knows it.
+    pub fn client(&self) -> u64 {
+        self.client
     }
 
     /// The bytes queued for this client and not yet written (nothing waits for an audience:
@@ -369,63 +448,53 @@ impl Out {
         self.numbered_request(method, params).1
     }
 
-    /// [`Out::request`], with the id the request went out under.
+    /// [`Out::request`], with the id the request went out under. An audience's request goes
+    /// to every member (and to each that joins before the answer); with no member, it waits
+    /// for one.
     pub fn numbered_request(
         &self,
         method: &str,
         params: Value,
     ) -> (i64, oneshot::Receiver<ClientAnswer>) {
-        self.request_to(None, method, params)
-    }
-
-    /// [`Out::numbered_request`]; from an audience's `Out`, to `client` when it hears, else to
-    /// the first member (with no member, the request ends unanswered).
-    pub fn request_to(
-        &self,
-        client: Option<u64>,
-        method: &str,
-        params: Value,
-    ) -> (i64, oneshot::Receiver<ClientAnswer>) {
-        if let Sink::Audience(audience) = &self.sink {
-            return match audience.chosen(client) {
-                Some(member) => member.numbered_request(method, params),
-                None => (-1, oneshot::channel().1),
-            };
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.waiting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, tx);
-        self.send(self.message([
+        let asked = match &self.sink {
+            Sink::Client { .. } => Some(self.client),
+            Sink::Audience(_) => None,
+        };
+        let (id, rx) = self.requests.register(asked);
+        let message = self.message([
             ("id", id.into()),
             ("method", method.into()),
             ("params", params),
-        ]));
+        ]);
+        // Serialising a Value cannot fail.
+        let line = serde_json::to_string(&message).unwrap_or_default();
+        if let Sink::Audience(audience) = &self.sink {
+            audience
+                .asked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((id, line.clone()));
+        }
+        self.send_line(line);
         (id, rx)
     }
 
     /// Delivers the client's answer to one of kelp's requests; `false` for an id nobody waits
-    /// for.
+    /// for (answered already, by this client or another).
     pub fn answer(&self, id: &Value, result: ClientAnswer) -> bool {
         let Some(id) = id.as_i64() else {
             return false;
         };
-        let waiting = self
-            .waiting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
-        waiting.is_some_and(|tx| tx.send(result).is_ok())
+        let waiting = self.requests.lock().remove(&id);
+        waiting.is_some_and(|waiter| waiter.answer.send(result).is_ok())
     }
 
-    /// Drops every request still waiting: the client is gone, no answer will come.
+    /// Drops every request put to this client alone and still waiting: it is gone, no answer
+    /// will come. A request put to an audience waits for another member.
     pub fn forget_requests(&self) {
-        self.waiting
+        self.requests
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+            .retain(|_, waiter| waiter.client != Some(self.client));
     }
 }
 

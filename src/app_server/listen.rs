@@ -4,12 +4,14 @@
 //!
 //! - Every connection is HTTP/1.1 first (hyper's server): `GET /readyz` and `/healthz` answer
 //!   200; an upgrade to WebSocket (tungstenite's framing) carries one JSON-RPC message per
-//!   text frame; anything else is a 400.
-//! - A WebSocket upgrade that carries an `Origin` header comes from a web page in the person's
-//!   browser, which may reach any loopback port: refused (403) before any JSON-RPC.
-//! - `--ws-auth capability-token` (a token file, or its SHA-256): an upgrade without
-//!   `Authorization: Bearer TOKEN` or with another token gets 401. A TCP listener beyond
-//!   loopback refuses to start without one.
+//!   text frame (frames up to 16 MiB, messages up to 64 MiB, as Codex's); anything else is a
+//!   400.
+//! - A request that carries an `Origin` header comes from a web page in the person's browser,
+//!   which may reach any loopback port: refused (403) before any JSON-RPC.
+//! - `--ws-auth capability-token` (a token file, or its SHA-256), on a TCP listener: an upgrade
+//!   without `Authorization: Bearer TOKEN` or with another token gets 401. A TCP listener
+//!   beyond loopback refuses to start without one. A Unix socket's guard is its mode, as in
+//!   Codex.
 //! - A Unix socket lives in kelp's private runtime folder (0700, the person's own) with mode
 //!   0600; `unix://PATH` makes PATH a link to it, as Codex does. A socket left by a server that
 //!   died is replaced; one a live server answers on is not.
@@ -128,24 +130,34 @@ impl Access {
         Ok(Self::Token(hash))
     }
 
-    /// Whether `authorization` (the header's value) lets its holder in. The token presented is
-    /// hashed and the hashes compared in constant time.
-    fn admits(&self, authorization: Option<&HeaderValue>) -> bool {
+    /// Whether `authorization` (the header's value) lets its holder in, or why not in Codex's
+    /// words. The token presented is hashed and the hashes compared in constant time.
+    fn admits(&self, authorization: Option<&HeaderValue>) -> Result<(), &'static str> {
         let Self::Token(expected) = self else {
-            return true;
+            return Ok(());
         };
-        let Some(token) = authorization
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-        else {
-            return false;
+        let Some(value) = authorization else {
+            return Err("missing websocket bearer token");
         };
-        let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-        presented
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, token)| {
+                scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+            })
+            .map(|(_, token)| token.trim())
+            .ok_or("invalid authorization header")?;
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let differ = presented
             .iter()
             .zip(expected)
-            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
-            == 0
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b));
+        if differ == 0 {
+            Ok(())
+        } else {
+            Err("invalid websocket bearer token")
+        }
     }
 }
 
@@ -158,14 +170,23 @@ pub async fn serve(
     access: Access,
 ) -> anyhow::Result<Stopped> {
     let hub = Arc::new(Hub::new(config, overrides)?);
-    let gate = Arc::new(Gate {
-        hub: Arc::clone(&hub),
-        access,
+    let sweeper = Arc::clone(&hub);
+    let sweeping = crate::task::spawn(async move {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            sweeper.sweep(UNLOAD_AFTER).await;
+        }
     });
+    let gate = |access| {
+        Arc::new(Gate {
+            hub: Arc::clone(&hub),
+            access,
+        })
+    };
     let stopped = match listen {
         Listen::Stdio => anyhow::bail!("stdio:// is served by app_server::serve_with"),
         Listen::Ws(address) => {
-            if !address.ip().is_loopback() && gate.access == Access::Open {
+            if !address.ip().is_loopback() && access == Access::Open {
                 anyhow::bail!(
                     "--listen ws://{address}: a listener beyond this machine needs --ws-auth capability-token and a token"
                 );
@@ -174,33 +195,43 @@ pub async fn serve(
                 .await
                 .map_err(|e| anyhow::anyhow!("--listen ws://{address}: {e}"))?;
             let bound = listener.local_addr()?;
-            eprintln!("kelp app-server listening on ws://{bound}");
+            eprintln!("kelp app-server (WebSockets)");
+            eprintln!("  listening on: ws://{bound}");
             eprintln!("  readyz: http://{bound}/readyz");
             eprintln!("  healthz: http://{bound}/healthz");
             if bound.ip().is_loopback() {
-                eprintln!("  binds localhost only (use SSH port-forwarding for remote access)");
+                eprintln!(
+                    "  note: binds localhost only (use SSH port-forwarding for remote access)"
+                );
+            } else {
+                eprintln!("  note: websocket auth is required for non-localhost listeners");
             }
             tokio::select! {
-                () = accept_tcp(listener, gate) => 0,
+                () = accept_tcp(listener, gate(access)) => 0,
                 signal = crate::task::stop_requested() => signal,
             }
         }
         Listen::Unix(link) => {
             let socket = Socket::bind(link.as_deref())?;
-            eprintln!(
-                "kelp app-server listening on unix://{}",
-                socket.shown().display()
-            );
+            eprintln!("kelp app-server (WebSockets)");
+            eprintln!("  listening on: unix://{}", socket.shown().display());
             tokio::select! {
-                () = accept_unix(&socket.listener, gate) => 0,
+                () = accept_unix(&socket.listener, gate(Access::Open)) => 0,
                 signal = crate::task::stop_requested() => signal,
             }
         }
     };
     tracing::info!(signal = stopped, "the app-server stops listening");
+    sweeping.abort();
     hub.stop().await;
     Ok(Stopped::Signal(stopped))
 }
+
+/// How long a thread no client hears, with no turn running, stays loaded for one to come back
+/// (Codex's `thread_unload_delay_secs`).
+const UNLOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often the threads are looked over for that.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What every connection passes through before it is a client.
 struct Gate {
@@ -256,6 +287,10 @@ where
 
 type Response = hyper::Response<Full<Bytes>>;
 
+/// The most bytes of one frame a client may send, which the upgrade's answer says as Codex's
+/// does.
+const MAX_FRAME: usize = 16 << 20;
+
 fn status(code: StatusCode, body: &'static str) -> Response {
     let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = code;
@@ -270,6 +305,10 @@ fn status(code: StatusCode, body: &'static str) -> Response {
 
 fn route(gate: Arc<Gate>, mut request: Request<Incoming>) -> Response {
     let headers = request.headers();
+    if headers.contains_key(header::ORIGIN) {
+        tracing::warn!("a request from a web page (it sent Origin) was refused");
+        return status(StatusCode::FORBIDDEN, "");
+    }
     let upgrade = headers
         .get(header::UPGRADE)
         .and_then(|value| value.to_str().ok())
@@ -277,19 +316,15 @@ fn route(gate: Arc<Gate>, mut request: Request<Incoming>) -> Response {
     if !upgrade {
         return match (request.method(), request.uri().path()) {
             (&hyper::Method::GET, "/readyz" | "/healthz") => status(StatusCode::OK, ""),
-            _ => status(StatusCode::BAD_REQUEST, "Bad Request\n"),
+            _ => status(
+                StatusCode::BAD_REQUEST,
+                "Connection header did not include 'upgrade'",
+            ),
         };
     }
-    if headers.contains_key(header::ORIGIN) {
-        tracing::warn!("a WebSocket from a web page (it sent Origin) was refused");
-        return status(
-            StatusCode::FORBIDDEN,
-            "Forbidden: web pages may not connect to kelp's app-server\n",
-        );
-    }
-    if !gate.access.admits(headers.get(header::AUTHORIZATION)) {
-        tracing::warn!("a WebSocket without the right token was refused");
-        return status(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    if let Err(why) = gate.access.admits(headers.get(header::AUTHORIZATION)) {
+        tracing::warn!("a WebSocket was refused: {why}");
+        return status(StatusCode::UNAUTHORIZED, why);
     }
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
         return status(
@@ -317,6 +352,10 @@ fn route(gate: Arc<Gate>, mut request: Request<Incoming>) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(
+        "x-codex-websocket-max-unfragmented-message-bytes",
+        HeaderValue::from(MAX_FRAME),
+    );
     if let Ok(accept) = HeaderValue::from_str(&accept) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
@@ -329,7 +368,7 @@ const MAX_MESSAGE: usize = 64 << 20;
 fn frame_limits() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_FRAME))
 }
 
 /// One client over a WebSocket: each text frame a JSON-RPC message to the hub, each line kelp
@@ -497,11 +536,13 @@ fn clear_stale(path: &Path) -> anyhow::Result<()> {
     std::fs::remove_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// `kelp app-server proxy`: this process's stdin and stdout, one JSON-RPC message per line,
-/// carried to the app-server listening on `socket` (kelp's own by default) and back, until
-/// either side closes: `ssh host kelp app-server proxy` serves a host on another machine.
+/// `kelp app-server proxy`: this process's stdin and stdout carried to the app-server listening
+/// on `socket` (kelp's own by default) and back, until either side closes, so `ssh host kelp
+/// app-server proxy` serves a host on another machine. A host that speaks WebSocket itself
+/// (its first bytes an HTTP request, as the hosts of Codex's proxy send) gets the bytes as they
+/// are; one that writes a JSON-RPC message per line has each carried as a frame.
 pub async fn proxy(socket: Option<PathBuf>) -> anyhow::Result<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::AsyncReadExt;
     let path = match socket {
         Some(path) => path,
         None => default_socket()?,
@@ -512,6 +553,53 @@ pub async fn proxy(socket: Option<PathBuf>) -> anyhow::Result<()> {
             path.display()
         )
     })?;
+    let mut stdin = tokio::io::stdin();
+    let mut first = Vec::with_capacity(4);
+    while first.len() < 4 {
+        let mut byte = [0u8; 4];
+        let want = 4 - first.len();
+        match stdin.read(&mut byte[..want]).await? {
+            0 => break,
+            n => first.extend_from_slice(&byte[..n]),
+        }
+    }
+    let input = std::io::Cursor::new(first.clone()).chain(stdin);
+    if first == b"GET " {
+        relay(stream, input).await
+    } else {
+        frames(stream, input, &path).await
+    }
+}
+
+/// The host's bytes to the socket and the socket's to stdout, as they are; done when the
+/// server closes.
+async fn relay(
+    stream: tokio::net::UnixStream,
+    mut input: impl AsyncRead + Unpin,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let (mut from_server, mut to_server) = stream.into_split();
+    let upstream = async {
+        let _ = tokio::io::copy(&mut input, &mut to_server).await;
+        let _ = to_server.shutdown().await;
+        std::future::pending::<()>().await;
+    };
+    let mut stdout = tokio::io::stdout();
+    tokio::select! {
+        copied = tokio::io::copy(&mut from_server, &mut stdout) => copied.map(drop)?,
+        () = upstream => {}
+    }
+    stdout.flush().await?;
+    Ok(())
+}
+
+/// Each line of the host's a text frame to the server, each frame of the server's a line.
+async fn frames(
+    stream: tokio::net::UnixStream,
+    input: impl AsyncRead + Unpin,
+    path: &Path,
+) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let (socket, _) = tokio_tungstenite::client_async_with_config(
         "ws://localhost/",
         stream,
@@ -521,7 +609,7 @@ pub async fn proxy(socket: Option<PathBuf>) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let (mut sink, mut frames) = socket.split();
     let upstream = async {
-        let mut input = BufReader::new(tokio::io::stdin()).lines();
+        let mut input = BufReader::new(input).lines();
         while let Some(line) = input.next_line().await? {
             if !line.trim().is_empty() {
                 sink.send(Message::text(line)).await?;
@@ -577,11 +665,25 @@ mod tests {
         let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
         let access = Access::token_sha256(&hex).unwrap();
         let header = |value: &str| HeaderValue::from_str(value).unwrap();
-        assert!(access.admits(Some(&header("Bearer s3cret-token"))));
-        assert!(!access.admits(Some(&header("Bearer s3cret-tokem"))));
-        assert!(!access.admits(Some(&header("s3cret-token"))));
-        assert!(!access.admits(None));
-        assert!(Access::Open.admits(None));
+        assert_eq!(access.admits(Some(&header("Bearer s3cret-token"))), Ok(()));
+        assert_eq!(
+            access.admits(Some(&header("bearer  s3cret-token "))),
+            Ok(())
+        );
+        assert_eq!(
+            access.admits(Some(&header("Bearer s3cret-tokem"))),
+            Err("invalid websocket bearer token")
+        );
+        assert_eq!(
+            access.admits(Some(&header("Basic czNjcmV0"))),
+            Err("invalid authorization header")
+        );
+        assert_eq!(
+            access.admits(Some(&header("Bearer"))),
+            Err("invalid authorization header")
+        );
+        assert_eq!(access.admits(None), Err("missing websocket bearer token"));
+        assert_eq!(Access::Open.admits(None), Ok(()));
         assert!(Access::token_sha256("abc").is_err());
         assert!(!format!("{access:?}").contains(&hex[..8]));
     }

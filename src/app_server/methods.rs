@@ -185,7 +185,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("plugin/uninstall", Refused(NO_PLUGINS)),
     (
         "turn/start",
-        Now(|s, p| turns::start(p, s.caller.id, |id| s.threads.thread(id))),
+        Now(|s, p| turns::start(p, |id| s.threads.thread(id))),
     ),
     (
         "turn/steer",
@@ -197,7 +197,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "review/start",
-        Now(|s, p| turns::review(p, s.caller.id, |id| s.threads.thread(id))),
+        Now(|s, p| turns::review(p, |id| s.threads.thread(id))),
     ),
     (
         "model/list",

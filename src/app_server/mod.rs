@@ -107,7 +107,9 @@ impl Hub {
     /// a thread's events once it starts or resumes it.
     pub async fn connect(&self, out: Out) -> Connection {
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
-        self.server.lock().await.everyone.join(id, &out);
+        let server = self.server.lock().await;
+        let out = out.as_client_of(&server.requests, id);
+        server.everyone.join(&out);
         Connection {
             caller: Caller {
                 id,
@@ -125,6 +127,11 @@ impl Hub {
         let mut server = self.server.lock().await;
         server.everyone.leave(connection.id());
         server.threads.leave(connection.id());
+    }
+
+    /// Unloads the threads no client has heard for `after` with no turn running.
+    pub async fn sweep(&self, after: std::time::Duration) {
+        self.server.lock().await.threads.sweep(after);
     }
 
     /// Stops everything the server set off: logins, commands, every thread's turn.

@@ -20,7 +20,7 @@ use super::threads::Threads;
 use super::wire::{self, Answer, Out, RpcError, params};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, Overrides};
-use crate::jsonrpc::{Audience, Dialect};
+use crate::jsonrpc::{Audience, Dialect, Requests};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -64,6 +64,8 @@ pub struct Server {
     pub(super) caller: Caller,
     /// Every connected client: what concerns the server as a whole (an account's login).
     pub(super) everyone: Audience,
+    /// The server's requests waiting for an answer from any client.
+    pub(super) requests: Requests,
     /// Shared with the requests served on tasks of their own.
     pub(super) accounts: Arc<Accounts>,
     pub(super) threads: Threads,
@@ -78,7 +80,8 @@ impl Server {
     /// write, the settings are read again through them, so a flag still beats the file).
     pub fn new(config: Config, overrides: Overrides) -> anyhow::Result<Self> {
         let http = crate::llm::client::http_client()?;
-        let everyone = Audience::default();
+        let requests = Requests::default();
+        let everyone = Audience::new(&requests);
         let all = everyone.out(Dialect::Codex);
         let external = ExternalAuth::new(Arc::new(account::HostTokens(all.clone())));
         let accounts = Accounts::new(config.clone(), http, all.clone(), external.clone());
@@ -90,7 +93,7 @@ impl Server {
         Ok(Self {
             accounts: Arc::new(accounts),
             llm,
-            threads: Threads::new(config.clone(), external),
+            threads: Threads::new(config.clone(), external, &everyone),
             config,
             overrides,
             caller: Caller {
@@ -99,6 +102,7 @@ impl Server {
                 experimental: false,
             },
             everyone,
+            requests,
             processes: exec::Processes::default(),
         })
     }

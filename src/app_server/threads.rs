@@ -17,12 +17,12 @@ use super::protocol::{
 };
 use super::server::Caller;
 use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
-use super::wire::{Answer, Page, RpcError, params};
+use super::wire::{Answer, Out, Page, RpcError, notify as wire_notify, params};
 use crate::agent::core::{CoreOptions, Opened, open};
 use crate::agent::protocol::{Op, RewindTo};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
-use crate::jsonrpc::{Audience, Dialect};
+use crate::jsonrpc::{Audience, Dialect, Requests};
 use crate::mcp::ServerStatus;
 
 /// How long `thread/revert` waits for the thread's agent: it only cuts its history.
@@ -40,6 +40,10 @@ pub struct Threads {
     external: ExternalAuth,
     /// The saved threads, read for a host off the protocol loop.
     saved: Saved,
+    /// The server's requests, which the threads' audiences put to their clients.
+    requests: Requests,
+    /// Every client: a thread's start and close concern them all, as in Codex.
+    everyone: Out,
 }
 
 #[derive(Deserialize)]
@@ -107,8 +111,10 @@ struct ThreadOnly {
 
 impl Threads {
     /// No threads yet.
-    pub fn new(config: Config, external: ExternalAuth) -> Self {
+    pub fn new(config: Config, external: ExternalAuth, everyone: &Audience) -> Self {
         Self {
+            requests: everyone.requests().clone(),
+            everyone: everyone.out(Dialect::Codex),
             saved: Saved::new(&config),
             config,
             threads: HashMap::new(),
@@ -179,8 +185,8 @@ impl Threads {
     pub async fn resume(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
         let p: ResumeParams = params(raw)?;
         if let Some(thread) = self.threads.get(&p.thread_id) {
-            thread.audience.join(caller.id, &caller.out);
             let mut answer = thread.opened.clone();
+            let audience = thread.audience.clone();
             if !p.exclude_turns {
                 let turns = self
                     .saved
@@ -189,7 +195,10 @@ impl Threads {
                     .map(|(_, turns)| turns);
                 answer.thread.turns = turns.unwrap_or_default();
             }
-            return Answer::of_read(answer).await;
+            // It hears from after the answer on: the requests still waiting come then too.
+            return Ok(Answer::of_read(answer)
+                .await?
+                .after(move || audience.join(&caller.out)));
         }
         let summary = self.find(&p.thread_id).await?;
         self.open_saved(caller, p, summary, None).await
@@ -262,7 +271,6 @@ impl Threads {
         mut thread: wire::Thread,
         exclude_turns: bool,
     ) -> Result<Answer, RpcError> {
-        self.let_go_unheard();
         let cwd = options.project_dir.clone();
         let Opened {
             ops,
@@ -305,8 +313,8 @@ impl Threads {
             goal: restored.goal.clone(),
             ..Running::default()
         }));
-        let audience = Audience::default();
-        audience.join(caller.id, &caller.out);
+        let audience = Audience::new(&self.requests);
+        audience.join(&caller.out);
         crate::task::spawn(pump(
             events,
             ops.clone(),
@@ -327,9 +335,12 @@ impl Threads {
                 running,
                 opened,
                 audience,
+                unheard_since: None,
             },
         );
-        Ok(Answer::of(&answered)?.notify(wire::ThreadStarted { thread }))
+        Ok(Answer::of(&answered)?
+            .notify(wire::ThreadStarted { thread })
+            .heard_by(self.everyone.clone()))
     }
 
     /// `thread/name/set`: names a thread (loaded, saved, or not yet saved); an empty name
@@ -477,41 +488,54 @@ impl Threads {
         let answer = Answer::of(&Unsubscribed {
             status: "unsubscribed",
         })?;
-        if !thread.audience.clients().is_empty() {
+        // Another client hears it, or its turn runs on: it stays, until swept.
+        if !thread.unheard() {
             return Ok(answer);
         }
         if let Some(thread) = self.threads.remove(&asked.thread_id) {
             thread.stop();
         }
-        Ok(answer.notify(wire::ThreadClosed {
-            thread_id: asked.thread_id,
-        }))
+        Ok(answer
+            .notify(wire::ThreadClosed {
+                thread_id: asked.thread_id,
+            })
+            .heard_by(self.everyone.clone()))
     }
 
-    /// Client `client` is gone: it hears no thread. A thread no client hears any more stops
-    /// unless a turn runs on it: that turn runs to its end, saved, for a client to resume.
+    /// Client `client` is gone: it hears no thread. A turn it started runs to its end, saved;
+    /// a thread no client hears stays loaded a while for one to come back ([`Threads::sweep`]).
     pub fn leave(&mut self, client: u64) {
         for thread in self.threads.values() {
             thread.audience.leave(client);
         }
-        self.let_go_unheard();
     }
 
-    /// Stops the cores of the threads no client hears and no turn runs on.
-    fn let_go_unheard(&mut self) {
+    /// Stops the cores of the threads no client has heard for `after` with no turn running,
+    /// as Codex unloads them, and tells every client (`everyone`) they are closed.
+    pub fn sweep(&mut self, after: std::time::Duration) {
+        let everyone = &self.everyone;
+        let now = std::time::Instant::now();
         self.threads.retain(|id, thread| {
-            let idle = thread
-                .running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .turn_id
-                .is_none();
-            let kept = !idle || !thread.audience.clients().is_empty();
-            if !kept {
-                tracing::info!(thread = %id, "no client hears the thread: its core stops");
-                thread.stop();
+            if !thread.unheard() {
+                thread.unheard_since = None;
+                return true;
             }
-            kept
+            let since = *thread.unheard_since.get_or_insert(now);
+            if now.duration_since(since) < after {
+                return true;
+            }
+            tracing::info!(thread = %id, "no client heard the thread a while: its core stops");
+            thread.stop();
+            let thread_id = id.clone();
+            wire_notify(
+                everyone,
+                wire::ThreadStatusChanged {
+                    thread_id: thread_id.clone(),
+                    status: wire::ThreadStatus::NotLoaded,
+                },
+            );
+            wire_notify(everyone, wire::ThreadClosed { thread_id });
+            false
         });
     }
 
@@ -652,7 +676,7 @@ impl Threads {
         let asked: ThreadOnly = params(raw)?;
         let thread = self.thread(&asked.thread_id)?;
         let ops = thread.ops.clone();
-        let turn = begin_turn(thread, None)?;
+        let turn = begin_turn(thread)?;
         let turn_id = Some(turn.id.clone());
         Ok(turn_answer(&Empty {}, &asked.thread_id, turn)?
             .heard_by(thread.heard_by())

@@ -33,8 +33,6 @@ use crate::mcp::ServerStatus;
 #[derive(Debug, Default)]
 pub(super) struct Running {
     pub(super) turn_id: Option<String>,
-    /// The client that started the running turn: its approvals are put to it while it hears.
-    pub(super) started_by: Option<u64>,
     /// A `thread/revert` waiting for the core: how many turns are left, or why it could not.
     pub(super) reverting: Option<tokio::sync::oneshot::Sender<Result<usize, String>>>,
     /// The host's MCP tool calls waiting for the core, by the id they were sent with.
@@ -60,6 +58,17 @@ impl Thread {
         let _ = self.ops.send(Op::Shutdown);
     }
 
+    /// Whether no client hears the thread and no turn runs on it.
+    pub(super) fn unheard(&self) -> bool {
+        self.audience.is_empty()
+            && self
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .turn_id
+                .is_none()
+    }
+
     /// What every client of the thread hears, as one `Out`.
     pub(super) fn heard_by(&self) -> Out {
         self.audience.out(crate::jsonrpc::Dialect::Codex)
@@ -82,6 +91,8 @@ pub struct Thread {
     pub(super) ops: UnboundedSender<Op>,
     /// The clients that started or resumed it and have not let it go.
     pub(super) audience: crate::jsonrpc::Audience,
+    /// Since when no client has heard it with no turn running, while that lasts.
+    pub(super) unheard_since: Option<std::time::Instant>,
     /// The folder the thread works in: a root the host's `fs/*` may reach.
     pub(super) cwd: std::path::PathBuf,
     pub(super) running: Arc<Mutex<Running>>,
@@ -238,7 +249,7 @@ pub trait Find<'a>: FnOnce(&str) -> Result<&'a Thread, RpcError> {}
 impl<'a, F: FnOnce(&str) -> Result<&'a Thread, RpcError>> Find<'a> for F {}
 
 /// `turn/start`: sends the prompt; the turn's events stream as notifications.
-pub fn start<'a>(raw: Value, caller: u64, find: impl Find<'a>) -> Result<Answer, RpcError> {
+pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let shown = raw.get("input").cloned().unwrap_or_default();
     let p: TurnParams = params(raw)?;
     let approval = match &p.approval_policy {
@@ -269,7 +280,7 @@ pub fn start<'a>(raw: Value, caller: u64, find: impl Find<'a>) -> Result<Answer,
     let settings = Op::Override(settings);
     let (text, images) = prompt(p.input)?;
     let ops = thread.ops.clone();
-    let turn = begin_turn(thread, Some(caller))?;
+    let turn = begin_turn(thread)?;
     let turn_id = turn.id.clone();
     let mut answer = turn_answer(&TurnResponse { turn: turn.clone() }, &p.thread_id, turn)?
         .heard_by(thread.heard_by());
@@ -293,7 +304,7 @@ pub fn start<'a>(raw: Value, caller: u64, find: impl Find<'a>) -> Result<Answer,
 /// `review/start`: a turn on the thread that reviews `target` (review mode): its
 /// `enteredReviewMode` item comes right after `turn/started`, and its `exitedReviewMode`,
 /// with the review's text, before `turn/completed`.
-pub fn review<'a>(raw: Value, caller: u64, find: impl Find<'a>) -> Result<Answer, RpcError> {
+pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Review {
@@ -330,7 +341,7 @@ pub fn review<'a>(raw: Value, caller: u64, find: impl Find<'a>) -> Result<Answer
     };
     let thread = find(&p.thread_id)?;
     let ops = thread.ops.clone();
-    let turn = begin_turn(thread, Some(caller))?;
+    let turn = begin_turn(thread)?;
     thread
         .running
         .lock()
@@ -455,14 +466,12 @@ pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError
     }))
 }
 
-/// Marks a turn as running on `thread` (one at a time), started by client `by`: the turn as
-/// the protocol shows it.
-pub(super) fn begin_turn(thread: &Thread, by: Option<u64>) -> Result<Turn, RpcError> {
+/// Marks a turn as running on `thread` (one at a time): the turn as the protocol shows it.
+pub(super) fn begin_turn(thread: &Thread) -> Result<Turn, RpcError> {
     let turn_id = {
         let mut running = thread.between_turns()?;
         let id = Uuid::new_v4().to_string();
         running.turn_id = Some(id.clone());
-        running.started_by = by;
         id
     };
     Ok(Turn {
@@ -600,7 +609,6 @@ pub(super) async fn pump(
                 let reviewed = {
                     let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
                     running.turn_id = None;
-                    running.started_by = None;
                     std::mem::take(&mut running.reviewing)
                 };
                 // A review ends with what it found, before `turn/completed`.
@@ -655,12 +663,8 @@ pub(super) async fn pump(
             }
         }
         if let Some((id, call_id, subject)) = ask {
-            let starter = running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .started_by;
             crate::task::spawn(ask_host(
-                (out.clone(), starter),
+                out.clone(),
                 ops.clone(),
                 (thread_id.clone(), turn.clone()),
                 Arc::clone(&asking),
@@ -745,12 +749,11 @@ fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &str) {
     }
 }
 
-/// Asks the host about an approval request (the client that started the turn, while it hears
-/// the thread; else the first that does) and hands its decision to the core. `cancel` denies
-/// and interrupts the turn; no answer, or an error, denies: so does a client that goes away
-/// before answering.
+/// Asks the thread's clients about an approval request and hands the first decision to the
+/// core. `cancel` denies and interrupts the turn; an error denies. With no client there, the
+/// turn waits for one to resume the thread and answer, as in Codex.
 async fn ask_host(
-    (out, starter): (Out, Option<u64>),
+    out: Out,
     ops: UnboundedSender<Op>,
     ids: (String, String),
     asking: Asking,
@@ -829,7 +832,7 @@ async fn ask_host(
         .into_message(),
     };
     let (method, params) = request;
-    let (request_id, answer) = out.request_to(starter, method, params);
+    let (request_id, answer) = out.numbered_request(method, params);
     asking
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -46,13 +46,19 @@ impl Listening {
             .spawn()
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        stderr.read_line(&mut first).unwrap();
-        let address = first
-            .trim()
-            .strip_prefix("kelp app-server listening on ")
-            .unwrap_or_else(|| panic!("the first line says where: {first:?}"))
-            .to_string();
+        let mut said = String::new();
+        let address = loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "it says where it listens: {said}"
+            );
+            said.push_str(&line);
+            if let Some(address) = line.trim().strip_prefix("listening on: ") {
+                break address.to_string();
+            }
+        };
+        assert!(said.starts_with("kelp app-server (WebSockets)\n"), "{said}");
         // The rest of what it says is drained, so it never blocks on a full pipe.
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut stderr, &mut std::io::sink());
@@ -70,8 +76,8 @@ impl Listening {
     }
 
     /// A client over WebSocket with `headers`: its messages checked, or the HTTP status that
-    /// refused it.
-    fn client(&self, headers: &[(&str, &str)]) -> Result<Server, u16> {
+    /// refused it, with the body.
+    fn client(&self, headers: &[(&str, &str)]) -> Result<Server, (u16, String)> {
         connect(&self.address, headers)
     }
 
@@ -103,7 +109,7 @@ impl Drop for Listening {
 
 /// Connects to `address` (`ws://…` or `unix://PATH`) on a thread of its own: the client's lines
 /// go out as text frames, and the frames that come are its lines.
-fn connect(address: &str, headers: &[(&str, &str)]) -> Result<Server, u16> {
+fn connect(address: &str, headers: &[(&str, &str)]) -> Result<Server, (u16, String)> {
     let (request_url, unix) = match address.strip_prefix("unix://") {
         Some(path) => ("ws://localhost/".to_string(), Some(PathBuf::from(path))),
         None => (address.to_string(), None),
@@ -116,7 +122,7 @@ fn connect(address: &str, headers: &[(&str, &str)]) -> Result<Server, u16> {
     }
     let (input, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<String>();
     let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    let (opened_tx, opened) = std::sync::mpsc::channel::<Result<(), u16>>();
+    let (opened_tx, opened) = std::sync::mpsc::channel::<Result<(), (u16, String)>>();
     let tcp = address.strip_prefix("ws://").map(str::to_string);
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -147,7 +153,9 @@ fn connect(address: &str, headers: &[(&str, &str)]) -> Result<Server, u16> {
             let (mut sink, mut frames) = match handshake {
                 Ok(split) => split,
                 Err(Error::Http(response)) => {
-                    let _ = opened_tx.send(Err(response.status().as_u16()));
+                    let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or(&[]))
+                        .into_owned();
+                    let _ = opened_tx.send(Err((response.status().as_u16(), body)));
                     return;
                 }
                 Err(e) => panic!("the WebSocket handshake failed: {e}"),
@@ -179,12 +187,12 @@ fn connect(address: &str, headers: &[(&str, &str)]) -> Result<Server, u16> {
     Ok(Server::client(input, lines.into_iter()))
 }
 
-/// A plain HTTP/1.1 request to `port`: the status and body.
-fn http_get(port: u16, path: &str) -> (u16, String) {
+/// A plain HTTP/1.1 request to `port` with `extra` header lines: the status and body.
+fn http_get(port: u16, path: &str, extra: &str) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();
@@ -217,14 +225,31 @@ async fn a_websocket_listener_answers_as_codex_and_lets_in_only_the_token() {
         ],
     );
     let port = server.port();
-    assert_eq!(http_get(port, "/readyz"), (200, String::new()));
-    assert_eq!(http_get(port, "/healthz"), (200, String::new()));
-    assert_eq!(http_get(port, "/").0, 400);
+    assert_eq!(http_get(port, "/readyz", ""), (200, String::new()));
+    assert_eq!(http_get(port, "/healthz", ""), (200, String::new()));
+    assert_eq!(
+        http_get(port, "/", ""),
+        (400, "Connection header did not include 'upgrade'".into())
+    );
+    // A web page (its request carries Origin) reaches nothing, not even the probes.
+    let page = "Origin: http://attacker.example\r\n";
+    assert_eq!(http_get(port, "/readyz", page), (403, String::new()));
 
     // Before any JSON-RPC: no token, a wrong one, or a web page's Origin are refused.
-    assert_eq!(server.client(&[]).err(), Some(401));
+    let refused = |status: u16, body: &str| Some((status, body.to_string()));
+    assert_eq!(
+        server.client(&[]).err(),
+        refused(401, "missing websocket bearer token")
+    );
     let wrong = format!("Bearer {TOKEN}x");
-    assert_eq!(server.client(&[("Authorization", &wrong)]).err(), Some(401));
+    assert_eq!(
+        server.client(&[("Authorization", &wrong)]).err(),
+        refused(401, "invalid websocket bearer token")
+    );
+    assert_eq!(
+        server.client(&[("Authorization", "Basic a2VscA==")]).err(),
+        refused(401, "invalid authorization header")
+    );
     let bearer = format!("Bearer {TOKEN}");
     assert_eq!(
         server
@@ -233,7 +258,7 @@ async fn a_websocket_listener_answers_as_codex_and_lets_in_only_the_token() {
                 ("Origin", "http://attacker.example")
             ])
             .err(),
-        Some(403)
+        refused(403, "")
     );
 
     // The token's holder is a client as over stdio: a turn answers.
@@ -321,7 +346,8 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
     let mut second = server.signed_in(&fake, &[]);
     second.result("thread/resume", json!({"threadId": thread_id}));
 
-    // The second client's turn: both see it, and its approval is put to the second.
+    // The second client's turn: both see it and are asked, as in Codex; the first answer
+    // decides.
     fake.push_responses([
         Reply::call_with_id("c1", "shell", json!({"command": "touch asked.txt"})),
         Reply::text("Made it."),
@@ -331,11 +357,15 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
         json!({"threadId": thread_id, "input": [{"type": "text", "text": "make it"}]}),
     );
     let asked = second.until(|m| m["method"] == "item/commandExecution/requestApproval");
-    let request = asked.last().unwrap();
-    second.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
+    let request = asked.last().unwrap().clone();
+    let mut seen_by_first = first.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    assert_eq!(seen_by_first.last().unwrap()["id"], request["id"]);
+    first.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
+    // Too late: the first answer decided.
+    second.send_raw(&json!({"id": request["id"], "result": {"decision": "decline"}}).to_string());
     let mut seen_by_second = asked.clone();
     seen_by_second.extend(second.until(|m| m["method"] == "turn/completed"));
-    let seen_by_first = first.until(|m| m["method"] == "turn/completed");
+    seen_by_first.extend(first.until(|m| m["method"] == "turn/completed"));
     for seen in [&seen_by_first, &seen_by_second] {
         assert!(
             seen.iter().any(|m| m["method"] == "turn/started"),
@@ -348,13 +378,38 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
             "{seen:#?}"
         );
     }
-    assert!(
-        !seen_by_first
-            .iter()
-            .any(|m| m["method"] == "item/commandExecution/requestApproval"),
-        "the approval went to the client that started the turn only"
-    );
+    for seen in [&seen_by_first, &seen_by_second] {
+        assert!(
+            seen.iter().any(|m| m["method"] == "serverRequest/resolved"
+                && m["params"]["requestId"] == request["id"]),
+            "{seen:#?}"
+        );
+    }
     assert!(project.path().join("asked.txt").exists());
+
+    // A question nobody is there to answer waits for a client that resumes the thread: it is
+    // put to that client again, under the same id.
+    fake.push_responses([
+        Reply::call_with_id("c3", "shell", json!({"command": "touch later.txt"})),
+        Reply::text("Made it later."),
+    ]);
+    second.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "later"}]}),
+    );
+    let asked = second.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request_id = asked.last().unwrap()["id"].clone();
+    first.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    drop((first, second));
+    let mut back = server.signed_in(&fake, &[]);
+    let (resumed, _) = back.call("thread/resume", json!({"threadId": thread_id}));
+    assert!(resumed.get("error").is_none(), "{resumed}");
+    let again = back.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    assert_eq!(again.last().unwrap()["id"], request_id);
+    back.send_raw(&json!({"id": request_id, "result": {"decision": "accept"}}).to_string());
+    back.until(|m| m["method"] == "turn/completed");
+    assert!(project.path().join("later.txt").exists());
+    let mut first = back;
 
     // The first client starts a long turn and goes away in the middle of it.
     fake.push_responses([
@@ -374,7 +429,6 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
         m["method"] == "item/started" && m["params"]["item"]["type"] == "commandExecution"
     });
     drop(first);
-    drop(second);
     // A new client resumes the thread while the turn runs, and sees it end live.
     let mut third = server.signed_in(&fake, &[]);
     let resumed = third.result("thread/resume", json!({"threadId": thread_id}));
@@ -397,7 +451,7 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
     );
     assert_eq!(
         read["thread"]["turns"].as_array().unwrap().len(),
-        2,
+        3,
         "{read}"
     );
 
@@ -457,4 +511,39 @@ async fn the_proxy_carries_a_hosts_lines_to_the_socket_and_back() {
     // The host closes its input: the proxy ends.
     drop(stdin);
     assert!(proxy.wait().unwrap().success());
+
+    // A host that speaks WebSocket itself, as Codex's proxy carries it: the bytes go as they
+    // are, the upgrade and the frames alike.
+    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_kelp"))
+        .args(["app-server", "proxy", "--sock"])
+        .arg(&socket)
+        .env("HOME", server.home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdio = tokio::io::join(proxy.stdout.take().unwrap(), proxy.stdin.take().unwrap());
+    let (mut socket, _) = tokio_tungstenite::client_async("ws://localhost/rpc", stdio)
+        .await
+        .expect("the upgrade crosses the proxy");
+    socket
+        .send(Message::text(
+            r#"{"id":"initialize","method":"initialize","params":{"clientInfo":{"name":"codex-tui","version":"0.169.0"}}}"#,
+        ))
+        .await
+        .unwrap();
+    let answer = loop {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(text) => break serde_json::from_str::<Value>(text.as_str()).unwrap(),
+            _ => continue,
+        }
+    };
+    assert_eq!(answer["id"], "initialize");
+    assert!(answer["result"]["codexHome"].is_string(), "{answer}");
+    socket.close(None).await.unwrap();
+    drop(socket);
+    let ended = tokio::time::timeout(Duration::from_secs(10), proxy.wait())
+        .await
+        .expect("the proxy ends with the connection");
+    assert!(ended.unwrap().success());
 }

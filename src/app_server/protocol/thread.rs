@@ -448,8 +448,12 @@ pub struct ThreadTokenUsage {
     rename_all_fields = "camelCase"
 )]
 pub enum ThreadStatus {
+    /// The server holds no core for it any more (no client heard it a while).
+    NotLoaded,
     Idle,
-    Active { active_flags: Vec<ActiveFlag> },
+    Active {
+        active_flags: Vec<ActiveFlag>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
