@@ -215,7 +215,7 @@ impl Saved {
 
     /// `thread/read`: a saved session as a thread, loaded or not; with `includeTurns`, its
     /// history as turns.
-    pub async fn read(&self, raw: Value) -> Result<Answer, RpcError> {
+    pub async fn read(&self, raw: Value, loaded: Option<Thread>) -> Result<Answer, RpcError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Read {
@@ -224,7 +224,12 @@ impl Saved {
             include_turns: bool,
         }
         let asked: Read = params(raw)?;
-        let (summary, turns) = self.history(&asked.thread_id).await?;
+        let (summary, turns) = match (self.history(&asked.thread_id).await, loaded) {
+            (Ok(found), _) => found,
+            // A thread started and not saved yet (no turn so far): as it was opened.
+            (Err(_), Some(thread)) => return Answer::of(&ThreadResponse { thread }),
+            (Err(e), None) => return Err(e),
+        };
         let mut thread = listed_thread(&summary, &self.names().await);
         if asked.include_turns {
             thread.turns = turns;

@@ -137,7 +137,13 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("threadSection/update", Refused(NO_THREAD_EXTRAS)),
     ("threadSection/delete", Refused(NO_THREAD_EXTRAS)),
     ("thread/loaded/list", Now(|s, p| s.threads.loaded(p))),
-    ("thread/read", saved_read!(read)),
+    (
+        "thread/read",
+        Apart(|s, p| {
+            let (saved, loaded) = (s.threads.saved(), s.threads.opened(&p));
+            Box::pin(async move { saved.read(p, loaded).await })
+        }),
+    ),
     ("thread/turns/list", saved_read!(turns)),
     ("thread/items/list", saved_read!(items)),
     (
@@ -378,7 +384,11 @@ pub const METHODS: &[(&str, Serve)] = &[
         "thread/backgroundTerminals/list",
         Nothing(r#"{"data":[],"nextCursor":null}"#),
     ),
-    // Codex's experimental API, which codex-acp 2.6 and other hosts call.
+    // Codex's experimental API, which codex-acp 2.6, Codex's own client and other hosts call.
+    (
+        "account/bedrock/checkGovCloudRequirements",
+        Nothing(r#"{"isGovCloud":false,"shouldWarn":false}"#),
+    ),
     (
         "collaborationMode/list",
         Now(|_, _| thread_settings::presets()),

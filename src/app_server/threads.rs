@@ -546,6 +546,14 @@ impl Threads {
         }
     }
 
+    /// The loaded thread a request names (`threadId`), as it was opened, without its turns.
+    pub fn opened(&self, raw: &Value) -> Option<wire::Thread> {
+        let id = raw.get("threadId")?.as_str()?;
+        let mut thread = self.threads.get(id)?.opened.thread.clone();
+        thread.turns = wire::Turns::default();
+        Some(thread)
+    }
+
     /// The thread `id` of this connection, for a turn's request.
     pub fn thread(&self, id: &str) -> Result<&Thread, RpcError> {
         self.threads.get(id).ok_or_else(|| {
