@@ -1,6 +1,6 @@
 //! `kelp app-server`: the core behind the Codex app-server protocol (JSON-RPC over stdio, one
-//! object per line), so a host written for Codex can embed kelp. Stdout carries protocol lines
-//! only; logs go to the log file.
+//! object per line, or over WebSocket to several clients), so a host written for Codex can embed
+//! kelp. Stdout carries protocol lines only; logs go to the log file.
 //!
 //! - `wire.rs`: an answer with the notifications that follow it, parameters read with the Codex
 //!   server's errors.
@@ -19,6 +19,8 @@
 //!   nothing of the kind, or refused in words. `server.rs`: one connection's state and the
 //!   handlers too small for a file of their own. `fs.rs`: `fs/*`, the protocol's words over
 //!   `agent::files`.
+//! - `listen.rs`: `--listen unix://` and `ws://`: the protocol over WebSocket for clients that
+//!   come and go (each a [`Connection`] of the one [`Hub`]), and `kelp app-server proxy`.
 //! - `exec_events.rs`: those notifications as the JSON lines of Codex's `exec
 //!   --experimental-json`, for `kelp exec` and `kelp run --json`.
 
