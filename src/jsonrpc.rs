@@ -489,6 +489,15 @@ impl Out {
         waiting.is_some_and(|waiter| waiter.answer.send(result).is_ok())
     }
 
+    /// Drops request `id` unanswered: it no longer needs an answer (its turn ended first). A
+    /// client that joins the audience later is not asked it.
+    pub fn cancel_request(&self, id: i64) {
+        self.requests.lock().remove(&id);
+        if let Sink::Audience(audience) = &self.sink {
+            audience.still_asked();
+        }
+    }
+
     /// Drops every request put to this client alone and still waiting: it is gone, no answer
     /// will come. A request put to an audience waits for another member.
     pub fn forget_requests(&self) {

@@ -21,12 +21,27 @@ const WRITE_BATCH: usize = 64 * 1024;
 pub struct Backlog {
     bytes: AtomicUsize,
     drained: Notify,
+    grown: Notify,
 }
 
 impl Backlog {
     /// `n` more bytes wait to be written.
     pub fn add(&self, n: usize) {
         self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.grown.notify_waiters();
+    }
+
+    /// Returns once more than `limit` bytes wait: a client that has stopped reading.
+    pub async fn above(&self, limit: usize) {
+        loop {
+            let grown = self.grown.notified();
+            tokio::pin!(grown);
+            grown.as_mut().enable();
+            if self.bytes.load(Ordering::Relaxed) > limit {
+                return;
+            }
+            grown.await;
+        }
     }
 
     /// `n` bytes went out.

@@ -29,7 +29,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
@@ -195,8 +195,21 @@ pub async fn serve(
                 .await
                 .map_err(|e| anyhow::anyhow!("--listen ws://{address}: {e}"))?;
             let bound = listener.local_addr()?;
+            // Any process of any user reaches a loopback port (and a sandboxed command with
+            // the network, too): without a token of the person's, kelp makes one.
+            let made = match access {
+                Access::Open => Some(MadeToken::new(bound.port())?),
+                Access::Token(_) => None,
+            };
+            let access = made.as_ref().map_or(access, |made| made.access.clone());
             eprintln!("kelp app-server (WebSockets)");
             eprintln!("  listening on: ws://{bound}");
+            if let Some(made) = &made {
+                eprintln!(
+                    "  auth: send Authorization: Bearer with the token in {} (kelp made it; --ws-auth capability-token sets your own)",
+                    made.path.display()
+                );
+            }
             eprintln!("  readyz: http://{bound}/readyz");
             eprintln!("  healthz: http://{bound}/healthz");
             if bound.ip().is_loopback() {
@@ -212,6 +225,11 @@ pub async fn serve(
             }
         }
         Listen::Unix(link) => {
+            if access != Access::Open {
+                eprintln!(
+                    "kelp app-server: a Unix socket asks no token: its mode lets only you in"
+                );
+            }
             let socket = Socket::bind(link.as_deref())?;
             eprintln!("kelp app-server (WebSockets)");
             eprintln!("  listening on: unix://{}", socket.shown().display());
@@ -277,7 +295,10 @@ where
         let gate = Arc::clone(&gate);
         async move { Ok::<_, Infallible>(route(gate, request)) }
     });
+    // A connection that never finishes its request is let go, so idle ones cannot pile up.
     let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_WAIT)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     if let Err(error) = connection.await {
@@ -362,6 +383,13 @@ fn route(gate: Arc<Gate>, mut request: Request<Incoming>) -> Response {
     response
 }
 
+/// How long a connection may take to send its request's head.
+const HEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How much may wait for a client that has stopped reading before it is let go: what the
+/// server says is not dropped for it, and not held without end either.
+const MAX_CLIENT_BACKLOG: usize = 64 << 20;
+
 /// The largest message a client may send: a prompt with its images, well within.
 const MAX_MESSAGE: usize = 64 << 20;
 
@@ -381,7 +409,7 @@ where
     let (out, mut lines) = Out::new(Dialect::Codex);
     let backlog = out.backlog();
     let written = Arc::clone(&backlog);
-    let writer = crate::task::spawn(async move {
+    let mut writer = crate::task::spawn(async move {
         while let Some(line) = lines.recv().await {
             let size = line.len() + 1;
             if sink.send(Message::text(line)).await.is_err() {
@@ -397,9 +425,20 @@ where
         "a client connected over WebSocket"
     );
     loop {
-        // A client that stops reading is not read from either, until it does.
-        backlog.below(MAX_BACKLOG).await;
-        let Some(frame) = frames.next().await else {
+        let frame = tokio::select! {
+            // A client that stops reading is not read from either, until it does.
+            frame = async {
+                backlog.below(MAX_BACKLOG).await;
+                frames.next().await
+            } => frame,
+            // Its socket failed: nothing more reaches it.
+            _ = &mut writer => break,
+            () = backlog.above(MAX_CLIENT_BACKLOG) => {
+                tracing::warn!(client = connection.id(), "a client stopped reading: let go");
+                break;
+            }
+        };
+        let Some(frame) = frame else {
             break;
         };
         match frame {
@@ -424,6 +463,41 @@ where
     drop(out);
     // What the client can no longer read is not waited for.
     writer.abort();
+}
+
+/// A token kelp made for a TCP listener given none, kept in a file of the person's only (in
+/// the runtime folder) for their clients to read, and removed with the listener.
+struct MadeToken {
+    path: PathBuf,
+    access: Access,
+}
+
+impl MadeToken {
+    fn new(port: u16) -> anyhow::Result<Self> {
+        use std::io::Write;
+        let token: String = crate::random::bytes::<32>()?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let path = runtime_folder()?.join(format!("app-server-ws-{port}.token"));
+        let _ = std::fs::remove_file(&path);
+        let mut file = crate::private_file::private_open_options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        writeln!(file, "{token}")?;
+        Ok(Self {
+            access: Access::Token(Sha256::digest(token.as_bytes()).into()),
+            path,
+        })
+    }
+}
+
+impl Drop for MadeToken {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// The listening Unix socket, removed (with the link to it) when dropped.
@@ -476,7 +550,10 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        if let Some(link) = &self.link {
+        // The link only while it still leads here: what another put in its place stays.
+        if let Some(link) = &self.link
+            && std::fs::read_link(link).is_ok_and(|to| to == self.path)
+        {
             let _ = std::fs::remove_file(link);
         }
         let _ = std::fs::remove_file(&self.path);

@@ -70,8 +70,9 @@ pub async fn serve_with(config: Config, overrides: Overrides) -> anyhow::Result<
     .await;
     tracing::info!(?read, "the app-server stops");
     // The one client is gone: what it set off stops with it.
+    hub.disconnect(connection).await;
     hub.stop().await;
-    drop((hub, connection));
+    drop(hub);
     stdout.close(out).await;
     read.map_err(|e| anyhow::anyhow!("reading the host app's input: {e}"))
 }
@@ -105,13 +106,12 @@ impl Hub {
         })
     }
 
-    /// A client connected, writing to `out`: it hears what concerns every client at once, and
-    /// a thread's events once it starts or resumes it.
+    /// A client connected, writing to `out`: once it initializes it hears what concerns every
+    /// client, and a thread's events once it starts or resumes it.
     pub async fn connect(&self, out: Out) -> Connection {
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
         let server = self.server.lock().await;
         let out = out.as_client_of(&server.requests, id);
-        server.everyone.join(&out);
         Connection {
             caller: Caller {
                 id,
@@ -181,6 +181,9 @@ impl Hub {
                 connection.caller.experimental = experimental;
                 answer
             });
+            if connection.initialized {
+                server.everyone.join(&connection.caller.out);
+            }
             reply(&out, id, answer);
             return;
         }

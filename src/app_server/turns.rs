@@ -740,6 +740,8 @@ fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &str) {
         .unwrap_or_else(PoisonError::into_inner)
         .remove(&id);
     if let Some(request_id) = request {
+        // An answer removed it already; an interrupt leaves it to be dropped here.
+        out.cancel_request(request_id);
         let (method, params) = ServerRequestResolved {
             thread_id: thread_id.to_string(),
             request_id,

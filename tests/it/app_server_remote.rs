@@ -22,6 +22,8 @@ const TOKEN: &str = "kelp-test-capability-token-0123456789";
 struct Listening {
     child: Child,
     address: String,
+    /// What it said on stderr as it started.
+    said: String,
     home: tempfile::TempDir,
     runtime: tempfile::TempDir,
 }
@@ -47,17 +49,20 @@ impl Listening {
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut said = String::new();
-        let address = loop {
+        let mut address = None;
+        // Where it listens, and for a port what to probe it with and how to get in.
+        while !said.contains("readyz:") && !said.contains("listening on: unix://") {
             let mut line = String::new();
             assert!(
                 stderr.read_line(&mut line).unwrap() > 0,
                 "it says where it listens: {said}"
             );
             said.push_str(&line);
-            if let Some(address) = line.trim().strip_prefix("listening on: ") {
-                break address.to_string();
+            if let Some(found) = line.trim().strip_prefix("listening on: ") {
+                address = Some(found.to_string());
             }
-        };
+        }
+        let address = address.unwrap();
         assert!(said.starts_with("kelp app-server (WebSockets)\n"), "{said}");
         // The rest of what it says is drained, so it never blocks on a full pipe.
         std::thread::spawn(move || {
@@ -66,6 +71,7 @@ impl Listening {
         Self {
             child,
             address,
+            said,
             home,
             runtime,
         }
@@ -361,9 +367,10 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
     let mut seen_by_first = first.until(|m| m["method"] == "item/commandExecution/requestApproval");
     assert_eq!(seen_by_first.last().unwrap()["id"], request["id"]);
     first.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
+    let mut seen_by_second = asked.clone();
+    seen_by_second.extend(second.until(|m| m["method"] == "serverRequest/resolved"));
     // Too late: the first answer decided.
     second.send_raw(&json!({"id": request["id"], "result": {"decision": "decline"}}).to_string());
-    let mut seen_by_second = asked.clone();
     seen_by_second.extend(second.until(|m| m["method"] == "turn/completed"));
     seen_by_first.extend(first.until(|m| m["method"] == "turn/completed"));
     for seen in [&seen_by_first, &seen_by_second] {
@@ -546,4 +553,38 @@ async fn the_proxy_carries_a_hosts_lines_to_the_socket_and_back() {
         .await
         .expect("the proxy ends with the connection");
     assert!(ended.unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_given_no_token_gets_one_only_its_owner_can_read() {
+    use std::os::unix::fs::MetadataExt;
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "ws://127.0.0.1:0"]);
+    let file = server
+        .runtime
+        .path()
+        .join(format!("kelp/app-server-ws-{}.token", server.port()));
+    assert!(
+        server.said.contains(&file.display().to_string()),
+        "{}",
+        server.said
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !server.said.contains(token.trim()),
+        "the token itself is never said"
+    );
+    assert_eq!(
+        server.client(&[]).err(),
+        Some((401, "missing websocket bearer token".to_string()))
+    );
+    let bearer = format!("Bearer {}", token.trim());
+    let mut client = server
+        .client(&[("Authorization", &bearer)])
+        .expect("the token's reader gets in");
+    client.initialize(false);
+    drop(client);
+    server.stop();
+    assert!(!file.exists(), "the token goes with the listener");
 }
