@@ -480,12 +480,18 @@ impl Out {
     }
 
     /// Delivers the client's answer to one of kelp's requests; `false` for an id nobody waits
-    /// for (answered already, by this client or another).
+    /// for (answered already, by this client or another), or one put to another client alone.
     pub fn answer(&self, id: &Value, result: ClientAnswer) -> bool {
         let Some(id) = id.as_i64() else {
             return false;
         };
-        let waiting = self.requests.lock().remove(&id);
+        let waiting = {
+            let mut requests = self.requests.lock();
+            let ours = requests
+                .get(&id)
+                .is_some_and(|waiter| waiter.client.is_none_or(|asked| asked == self.client));
+            if ours { requests.remove(&id) } else { None }
+        };
         waiting.is_some_and(|waiter| waiter.answer.send(result).is_ok())
     }
 
@@ -668,6 +674,37 @@ mod tests {
             (&plain[3]["id"], &plain[3]["method"]),
             (&json!(0), &json!("fs/read_text_file"))
         );
+    }
+
+    #[tokio::test]
+    async fn an_audiences_request_is_put_to_each_member_and_the_first_answer_decides() {
+        let requests = Requests::default();
+        let (one, mut one_lines) = Out::client_of(&requests, 1, Dialect::Codex);
+        let (two, mut two_lines) = Out::client_of(&requests, 2, Dialect::Codex);
+        let audience = Audience::new(&requests);
+        audience.join(&one);
+        let (id, answer) = audience
+            .out(Dialect::Codex)
+            .numbered_request("ask", json!({}));
+        // One that joins before the answer is asked too, under the same id.
+        audience.join(&two);
+        let asked = |lines: &mut mpsc::UnboundedReceiver<String>| {
+            serde_json::from_str::<Value>(&lines.try_recv().unwrap()).unwrap()["id"].clone()
+        };
+        assert_eq!(asked(&mut one_lines), json!(id));
+        assert_eq!(asked(&mut two_lines), json!(id));
+        assert!(two.answer(&json!(id), Ok(json!("two"))));
+        assert!(!one.answer(&json!(id), Ok(json!("one"))), "too late");
+        assert_eq!(answer.await.unwrap(), Ok(json!("two")));
+        // A request put to one client alone is that client's to answer, and goes when it does.
+        let (alone, _answer) = one.numbered_request("mine", json!({}));
+        assert!(!two.answer(&json!(alone), Ok(json!("not yours"))));
+        one.forget_requests();
+        assert!(!one.answer(&json!(alone), Ok(json!("gone"))));
+        // A member that joins after the answer is not asked again.
+        let (three, mut three_lines) = Out::client_of(&requests, 3, Dialect::Codex);
+        audience.join(&three);
+        assert!(three_lines.try_recv().is_err());
     }
 
     #[tokio::test]
