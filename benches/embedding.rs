@@ -13,6 +13,9 @@
 //! `session/load`, time to the answer and peak memory against a fresh thread's (median of 3),
 //! and `thread/read` with every turn, its peak against the file's size.
 //!
+//! The deltas again through `kelp app-server --listen ws://` to a WebSocket client
+//! (`cargo bench --bench embedding websocket` runs only that and the app-server's own).
+//!
 //! These measure; they do not assert timings.
 
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
@@ -203,9 +206,16 @@ fn main() {
     let fake = rt.block_on(fake_openai::FakeOpenAi::start());
     let mut env = fake.env();
     env.push(("OPENAI_API_KEY", fake.api_key()));
+    // `cargo bench --bench embedding websocket` runs only that one.
+    if std::env::args().any(|arg| arg == "websocket") {
+        bench(Face::AppServer, &fake, &env);
+        bench_websocket_deltas(&fake, &env);
+        return;
+    }
     for face in [Face::AppServer, Face::Acp] {
         bench(face, &fake, &env);
     }
+    bench_websocket_deltas(&fake, &env);
     bench_thread_list(&env);
     bench_turns_list(&env);
     bench_large_thread_pages(&env);
@@ -419,6 +429,99 @@ fn bench_thread_list(env: &[(&str, String)]) {
             median(took)
         );
     }
+}
+
+/// The deltas of [`bench`], through `kelp app-server --listen ws://` to a client over a
+/// WebSocket on loopback (median of 5).
+fn bench_websocket_deltas(fake: &fake_openai::FakeOpenAi, env: &[(&str, String)]) {
+    use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
+    let deltas = 65_536;
+    let mut rates = Vec::new();
+    for _ in 0..5 {
+        let home = tempfile::tempdir().expect("a temp home");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kelp"))
+            .args(["app-server", "--listen", "ws://127.0.0.1:0"])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("XDG_RUNTIME_DIR", home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .current_dir(home.path())
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kelp starts");
+        let mut said = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut address = String::new();
+        while !address.starts_with("ws://") {
+            let mut line = String::new();
+            assert!(said.read_line(&mut line).expect("stderr") > 0, "it listens");
+            if let Some(found) = line.trim().strip_prefix("listening on: ") {
+                address = found.to_string();
+            }
+        }
+        let port = address.rsplit(':').next().expect("a port");
+        let token =
+            std::fs::read_to_string(home.path().join(format!("kelp/app-server-ws-{port}.token")))
+                .expect("the token kelp made");
+        let mut request = address.as_str().into_client_request().expect("a request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", token.trim())
+                .parse()
+                .expect("a header"),
+        );
+        let stream =
+            std::net::TcpStream::connect(address.trim_start_matches("ws://")).expect("the port");
+        let (mut socket, _) = tungstenite::client(request, stream).expect("the upgrade");
+        let send = |socket: &mut tungstenite::WebSocket<_>, message: Value| {
+            socket
+                .send(Message::text(message.to_string()))
+                .expect("a frame out");
+        };
+        let until = |socket: &mut tungstenite::WebSocket<std::net::TcpStream>, needle: &str| {
+            let mut frames = 0;
+            loop {
+                let Message::Text(text) = socket.read().expect("a frame in") else {
+                    continue;
+                };
+                frames += 1;
+                if text.as_str().contains(needle) {
+                    return (frames, text.as_str().to_string());
+                }
+            }
+        };
+        send(&mut socket, Face::AppServer.initialize());
+        until(&mut socket, "\"userAgent\"");
+        send(
+            &mut socket,
+            json!({"id": 2, "method": "account/login/start", "params": {"type": "apiKey", "apiKey": fake.api_key()}}),
+        );
+        until(&mut socket, "\"account/updated\"");
+        send(
+            &mut socket,
+            json!({"id": 3, "method": "thread/start", "params": {}}),
+        );
+        let (_, answer) = until(&mut socket, "\"thread\":{");
+        let answer: Value = serde_json::from_str(&answer).expect("JSON");
+        let thread_id = answer["result"]["thread"]["id"].clone();
+        fake.push_response(fake_openai::Reply::text("x".repeat(deltas)).delta_chars(1));
+        let start = Instant::now();
+        send(
+            &mut socket,
+            json!({"id": 4, "method": "turn/start", "params": {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}}),
+        );
+        let (frames, _) = until(&mut socket, "\"turn/completed\"");
+        let took = start.elapsed().as_secs_f64();
+        assert!(frames > deltas, "every delta arrived");
+        rates.push(deltas as f64 / took);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    println!(
+        "kelp app-server --listen ws://: {deltas} one-character deltas, fake → SSE → core → WebSocket frames: median {:.0} deltas/s (5 runs)",
+        median(rates)
+    );
 }
 
 fn bench(face: Face, fake: &fake_openai::FakeOpenAi, env: &[(&str, String)]) {

@@ -33,15 +33,7 @@ impl Backlog {
 
     /// Returns once more than `limit` bytes wait: a client that has stopped reading.
     pub async fn above(&self, limit: usize) {
-        loop {
-            let grown = self.grown.notified();
-            tokio::pin!(grown);
-            grown.as_mut().enable();
-            if self.bytes.load(Ordering::Relaxed) > limit {
-                return;
-            }
-            grown.await;
-        }
+        self.until(&self.grown, |waiting| waiting > limit).await;
     }
 
     /// `n` bytes went out.
@@ -52,14 +44,20 @@ impl Backlog {
 
     /// Returns once at most `limit` bytes wait (at once, usually).
     pub async fn below(&self, limit: usize) {
+        self.until(&self.drained, |waiting| waiting <= limit).await;
+    }
+
+    /// Returns once `reached` holds of the bytes waiting, looked at again each time `change`
+    /// is notified.
+    async fn until(&self, change: &Notify, reached: impl Fn(usize) -> bool) {
         loop {
-            let drained = self.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if self.bytes.load(Ordering::Relaxed) <= limit {
+            let changed = change.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if reached(self.bytes.load(Ordering::Relaxed)) {
                 return;
             }
-            drained.await;
+            changed.await;
         }
     }
 }

@@ -383,6 +383,9 @@ fn route(gate: Arc<Gate>, mut request: Request<Incoming>) -> Response {
     response
 }
 
+/// The most bytes of frames written before one flush.
+const WRITE_BATCH: usize = 64 << 10;
+
 /// How long a connection may take to send its request's head.
 const HEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -409,13 +412,24 @@ where
     let (out, mut lines) = Out::new(Dialect::Codex);
     let backlog = out.backlog();
     let written = Arc::clone(&backlog);
+    // A burst of lines (a stream of deltas) goes out as frames written together, one flush.
     let mut writer = crate::task::spawn(async move {
-        while let Some(line) = lines.recv().await {
-            let size = line.len() + 1;
-            if sink.send(Message::text(line)).await.is_err() {
+        'connection: while let Some(line) = lines.recv().await {
+            let mut batch = 0;
+            let mut next = Some(line);
+            while let Some(line) = next.take() {
+                batch += line.len() + 1;
+                if sink.feed(Message::text(line)).await.is_err() {
+                    break 'connection;
+                }
+                if batch < WRITE_BATCH {
+                    next = lines.try_recv().ok();
+                }
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
-            written.done(size);
+            written.done(batch);
         }
         let _ = sink.close().await;
     });
