@@ -702,3 +702,81 @@ impl Drop for Threads {
         self.shut_down();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jsonrpc::Out;
+
+    /// A thread held with no core behind it: its ops come to the receiver.
+    fn held(threads: &mut Threads, id: &str) -> tokio::sync::mpsc::UnboundedReceiver<Op> {
+        let (ops, received) = tokio::sync::mpsc::unbounded_channel();
+        let cwd = std::path::PathBuf::from("/p");
+        let thread = wire::Thread::new(id, &cwd, "", 0, 0);
+        threads.threads.insert(
+            id.to_string(),
+            Thread {
+                ops,
+                cwd: cwd.clone(),
+                running: Arc::default(),
+                opened: ThreadOpened {
+                    thread,
+                    model: "m".into(),
+                    model_provider: "openai".into(),
+                    cwd: cwd.clone(),
+                    approval_policy: "never",
+                    approvals_reviewer: "user",
+                    sandbox: SandboxPolicy::DangerFullAccess,
+                    items_backwards_cursor: None,
+                    turns_backwards_cursor: None,
+                },
+                audience: Audience::new(&threads.requests),
+                unheard_since: None,
+            },
+        );
+        received
+    }
+
+    #[test]
+    fn a_thread_no_client_hears_unloads_after_the_delay_and_every_client_is_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let everyone = Audience::new(&Requests::default());
+        let (watcher, mut told) = Out::client_of(everyone.requests(), 9, Dialect::Codex);
+        everyone.join(&watcher);
+        let config = Config::for_origin("http://127.0.0.1:9", dir.path());
+        let mut threads = Threads::new(config, ExternalAuth::default(), &everyone);
+        let mut unheard = held(&mut threads, "unheard");
+        let _heard = held(&mut threads, "heard");
+        let (client, _lines) = Out::client_of(&threads.requests, 1, Dialect::Codex);
+        threads.threads["heard"].audience.join(&client);
+        let mut busy = held(&mut threads, "busy");
+        threads.threads["busy"].running.lock().unwrap().turn_id = Some("t".into());
+
+        // Not yet: the delay starts when the thread is first found unheard.
+        threads.sweep(std::time::Duration::from_secs(60));
+        assert_eq!(threads.threads.len(), 3);
+        threads.sweep(std::time::Duration::ZERO);
+        assert!(!threads.threads.contains_key("unheard"));
+        assert!(threads.threads.contains_key("heard") && threads.threads.contains_key("busy"));
+        assert!(matches!(unheard.try_recv(), Ok(Op::Interrupt)));
+        assert!(matches!(unheard.try_recv(), Ok(Op::Shutdown)));
+        assert!(busy.try_recv().is_err(), "a running turn is never cut");
+        let said: Vec<Value> = std::iter::from_fn(|| told.try_recv().ok())
+            .map(|line| serde_json::from_str(&line).unwrap())
+            .collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert_eq!(said[0]["method"], "thread/status/changed");
+        assert_eq!(said[0]["params"]["status"]["type"], "notLoaded");
+        assert_eq!(said[1]["method"], "thread/closed");
+        assert_eq!(said[1]["params"]["threadId"], "unheard");
+
+        // The client leaves: its thread is unheard now, and goes at the next sweep past the
+        // delay; the busy one waits for its turn's end.
+        threads.leave(1);
+        threads.sweep(std::time::Duration::ZERO);
+        assert!(!threads.threads.contains_key("heard"));
+        threads.threads["busy"].running.lock().unwrap().turn_id = None;
+        threads.sweep(std::time::Duration::ZERO);
+        assert!(threads.threads.is_empty());
+    }
+}
