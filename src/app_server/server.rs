@@ -195,8 +195,11 @@ impl Server {
             .unwrap_or_else(|_| "unknown".to_string());
         let home = crate::private_file::parent_dir(&self.config.auth_file);
         Answer::of(&Initialized {
+            // kelp's version with `+kelp` as its build: a client that compares it with its own
+            // Codex release (Codex's, connected with `--remote`) sees a build of another line,
+            // not an older Codex to update.
             user_agent: format!(
-                "kelp/{} ({}; {}) {term} ({}; {})",
+                "kelp/{}+kelp ({}; {}) {term} ({}; {})",
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::OS,
                 std::env::consts::ARCH,

@@ -421,7 +421,12 @@ async fn the_handshake_errors_and_framing_follow_the_real_server() {
 
     let init = server.initialize(false);
     assert!(
-        init["userAgent"].as_str().unwrap().starts_with("kelp/"),
+        // A build of its own line (`+kelp`), so Codex's client, comparing releases, does not
+        // take kelp for an older Codex.
+        init["userAgent"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("kelp/{}+kelp (", env!("CARGO_PKG_VERSION"))),
         "{init}"
     );
     assert!(
