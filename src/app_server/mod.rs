@@ -46,8 +46,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 
 use methods::Serve;
-use server::{Caller, Server};
-use wire::{Incoming, RpcError, parse_line, reply};
+use server::Server;
+use wire::{Caller, Incoming, RpcError, parse_line, reply};
 
 use crate::config::{Config, Overrides};
 use crate::jsonrpc::{Dialect, Out, Stdout, Stopped, serve_stdin};

@@ -17,7 +17,7 @@ use super::protocol::{
     RateLimitsRead,
 };
 use super::threads::Threads;
-use super::wire::{self, Answer, Out, RpcError, params};
+use super::wire::{self, Answer, Caller, Out, RpcError, params};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, Overrides};
 use crate::jsonrpc::{Audience, Dialect, Requests};
@@ -45,15 +45,6 @@ struct Capabilities {
 
 /// A request's work, served on a task of its own.
 pub type Work = std::pin::Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send>>;
-
-/// The client whose request is being served: its connection's id and lines.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub id: u64,
-    pub out: Out,
-    /// It asked for Codex's experimental API when it initialized.
-    pub experimental: bool,
-}
 
 /// The server's state, shared by its connections.
 pub struct Server {

@@ -15,9 +15,8 @@ use super::protocol::{
     self as wire, Empty, ListPage, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse,
     ThreadRevertResponse, Unsubscribed,
 };
-use super::server::Caller;
 use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
-use super::wire::{Answer, Out, Page, RpcError, notify as wire_notify, params};
+use super::wire::{Answer, Caller, Out, Page, RpcError, notify as wire_notify, params};
 use crate::agent::core::{CoreOptions, Opened, open};
 use crate::agent::protocol::{Op, RewindTo};
 use crate::auth::ExternalAuth;

@@ -1,10 +1,19 @@
 //! The app-server's side of the JSON-RPC lines ([`crate::jsonrpc`], in its Codex dialect): a
-//! method's [`Answer`] with the notifications that follow it, and parameters read with the
-//! error the Codex app-server gives.
+//! method's [`Answer`] with the notifications that follow it, the [`Caller`] it answers, and
+//! parameters read with the error the Codex app-server gives.
 
 use serde_json::Value;
 
 pub use crate::jsonrpc::{Incoming, Out, RpcError, now_ms, parse_line};
+
+/// The client whose request is being served: its connection's id and lines.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: u64,
+    pub out: Out,
+    /// It asked for Codex's experimental API when it initialized.
+    pub experimental: bool,
+}
 
 /// A method's answer (its result serialised), the notifications that follow it in order, and
 /// what to do once it is on its way (so what that sets off is reported after the answer, never
