@@ -186,6 +186,18 @@ impl Threads {
         if let Some(thread) = self.threads.get(&p.thread_id) {
             let mut answer = thread.opened.clone();
             let audience = thread.audience.clone();
+            // A turn another client started, or one that outlived its client, runs on.
+            let running = thread
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .turn_id
+                .is_some();
+            if running {
+                answer.thread.status = wire::ThreadStatus::Active {
+                    active_flags: Vec::new(),
+                };
+            }
             if !p.exclude_turns {
                 let turns = self
                     .saved

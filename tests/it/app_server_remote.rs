@@ -440,6 +440,10 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
     let mut third = server.signed_in(&fake, &[]);
     let resumed = third.result("thread/resume", json!({"threadId": thread_id}));
     assert_eq!(resumed["thread"]["id"], thread_id);
+    assert_eq!(
+        resumed["thread"]["status"]["type"], "active",
+        "the turn runs on: {resumed}"
+    );
     let seen = third.until(|m| m["method"] == "turn/completed");
     assert_eq!(
         seen.last().unwrap()["params"]["turn"]["status"],
