@@ -92,8 +92,8 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
-    /// The token read from `file` (its surrounding whitespace trimmed), which must be the
-    /// person's own and not readable by others.
+    /// The token read from `file`, an absolute path (its surrounding whitespace trimmed, as
+    /// Codex reads it).
     pub fn token_file(file: &Path) -> Result<Self, String> {
         if !file.is_absolute() {
             return Err(format!(
