@@ -187,13 +187,7 @@ impl Threads {
             let mut answer = thread.opened.clone();
             let audience = thread.audience.clone();
             // A turn another client started, or one that outlived its client, runs on.
-            let running = thread
-                .running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .turn_id
-                .is_some();
-            if running {
+            if thread.running_turn().is_some() {
                 answer.thread.status = wire::ThreadStatus::Active {
                     active_flags: Vec::new(),
                 };

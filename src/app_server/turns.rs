@@ -58,15 +58,18 @@ impl Thread {
         let _ = self.ops.send(Op::Shutdown);
     }
 
+    /// The id of the turn running on the thread, if one is.
+    pub(super) fn running_turn(&self) -> Option<String> {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .turn_id
+            .clone()
+    }
+
     /// Whether no client hears the thread and no turn runs on it.
     pub(super) fn unheard(&self) -> bool {
-        self.audience.is_empty()
-            && self
-                .running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .turn_id
-                .is_none()
+        self.audience.is_empty() && self.running_turn().is_none()
     }
 
     /// What every client of the thread hears, as one `Out`.
@@ -385,13 +388,7 @@ pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let shown = raw.get("input").cloned().unwrap_or_default();
     let p: Steer = params(raw)?;
     let thread = find(&p.thread_id)?;
-    let running = thread
-        .running
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .turn_id
-        .clone();
-    match running {
+    match thread.running_turn() {
         Some(turn_id) if turn_id == p.expected_turn_id => {
             let (text, images) = prompt(p.input)?;
             let submission = Submission {
@@ -449,14 +446,8 @@ pub(super) fn sandbox_choice(policy: &Value) -> Result<(SandboxMode, bool), RpcE
 pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let p: InterruptParams = params(raw)?;
     let thread = find(&p.thread_id)?;
-    let current = thread
-        .running
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .turn_id
-        .clone();
     let answer = Answer::of(&Empty {})?;
-    if current.as_deref() != Some(p.turn_id.as_str()) {
+    if thread.running_turn().as_deref() != Some(p.turn_id.as_str()) {
         return Ok(answer);
     }
     // After the answer: the turn's `turn/completed` follows it.
