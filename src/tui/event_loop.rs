@@ -55,6 +55,7 @@ pub async fn run_loop(
     terminal::set_mouse(mouse)?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let hangup_unsignalled = terminal::HangupWatch::on_stdin();
 
     loop {
         if app.take_redraw() {
@@ -153,6 +154,7 @@ pub async fn run_loop(
             _ = file_finder::ready().notified(), if finding_files => app.on_files_ready(),
             _ = term.recv() => return Ok(Ended::Signal(libc::SIGTERM)),
             _ = hangup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),
+            _ = terminal_hung_up(&hangup_unsignalled) => return Ok(Ended::Signal(libc::SIGHUP)),
         }
         if app.take_suspend() {
             terminal::suspend(terminal, mouse)?;
@@ -177,6 +179,14 @@ pub async fn run_loop(
 async fn next_input(input: &mut Option<EventStream>) -> Option<std::io::Result<TermEvent>> {
     match input {
         Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The terminal hanging up without a SIGHUP; never when it is not watched.
+async fn terminal_hung_up(watch: &Option<terminal::HangupWatch>) {
+    match watch {
+        Some(watch) => watch.hung_up().await,
         None => std::future::pending().await,
     }
 }

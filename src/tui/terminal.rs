@@ -142,6 +142,58 @@ pub fn restore() {
     let _ = disable_raw_mode();
 }
 
+/// Notices the terminal going away when no SIGHUP says so (a parent that keeps the hangup to
+/// itself, such as a tracer, or a client that is not the terminal's session). crossterm's reader
+/// then reads end-of-file over and over and never reports it, so the client would spin; the
+/// watch asks the kernel instead. It wakes only when the terminal has input or hangs up: an idle
+/// client pays nothing.
+pub struct HangupWatch(tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>);
+
+impl HangupWatch {
+    /// Watches standard input when it is the terminal; `None` when it is not.
+    pub fn on_stdin() -> Option<Self> {
+        use std::os::fd::AsFd;
+        let stdin = io::stdin();
+        if !crossterm::tty::IsTty::is_tty(&stdin) {
+            return None;
+        }
+        let fd = stdin.as_fd().try_clone_to_owned().ok()?;
+        // SAFETY: an `OwnedFd` is open and keeps its one descriptor until it is dropped.
+        unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+        }
+        .ok()
+        .map(Self)
+    }
+
+    /// Returns once the terminal has hung up.
+    pub async fn hung_up(&self) {
+        loop {
+            let Ok(mut ready) = self.0.readable().await else {
+                return std::future::pending().await;
+            };
+            if is_hung_up(self.0.get_ref()) {
+                return;
+            }
+            // Keys to read, which are crossterm's: wait for the next change.
+            ready.clear_ready();
+        }
+    }
+}
+
+/// Whether the terminal behind `fd` has hung up, asked without reading from it.
+fn is_hung_up(fd: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one pollfd that outlives the call, and a zero timeout.
+    let found = unsafe { libc::poll(&mut poll, 1, 0) };
+    found == 1 && poll.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

@@ -226,6 +226,113 @@ async fn sigterm_and_sighup_exit_with_their_statuses_and_the_terminal_restored()
     }
 }
 
+/// A terminal that goes away with no SIGHUP for the client (it is not the terminal's session,
+/// as under a parent that keeps the hangup to itself) ends the client as a hangup does, with the
+/// conversation saved, instead of leaving it spinning on end-of-file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_gone_without_a_hangup_signal_ends_the_client_as_sighup_does() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+
+    let fake = FakeOpenAi::start().await;
+    fake.push_response(Reply::text("Ready."));
+    let home = tempfile::tempdir().unwrap();
+    let (mut master, slave) = {
+        let (mut master, mut slave) = (0, 0);
+        let size = libc::winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty writes two descriptors, which are owned from here on.
+        let opened = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
+        };
+        assert_eq!(opened, 0);
+        for fd in [master, slave] {
+            // SAFETY: fcntl(2) on a descriptor just opened. Not inherited: a client holding the
+            // terminal's other end would keep the terminal from ever going away.
+            assert_eq!(
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
+                0
+            );
+        }
+        // SAFETY: both were just opened and nothing else owns them.
+        unsafe {
+            (
+                std::fs::File::from(OwnedFd::from_raw_fd(master)),
+                OwnedFd::from_raw_fd(slave),
+            )
+        }
+    };
+    let mut kelp = std::process::Command::new(env!("CARGO_BIN_EXE_kelp"));
+    kelp.env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm-256color")
+        .env("KELP_APPROVAL", "ask")
+        .env("OPENAI_API_KEY", fake.api_key())
+        .env("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22")
+        .envs(fake.env())
+        .current_dir(home.path())
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    // SAFETY: setsid(2) alone between fork and exec: a session of its own with no controlling
+    // terminal, so closing the terminal signals nobody.
+    unsafe {
+        kelp.pre_exec(|| match libc::setsid() {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        });
+    }
+    let mut child = kelp.spawn().unwrap();
+    drop(kelp);
+
+    let rows = std::num::NonZeroU16::new(24).unwrap();
+    let cols = std::num::NonZeroU16::new(80).unwrap();
+    let mut screen = vt100::Parser::new(rows, cols, 0);
+    let mut read_until = |master: &mut std::fs::File, text: &str| {
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut buf = [0u8; 8192];
+        while !screen.screen().contents().contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {text:?} in {}",
+                screen.screen().contents()
+            );
+            let n = master.read(&mut buf).unwrap();
+            screen.process(&buf[..n]);
+        }
+    };
+    read_until(&mut master, "Ask anything");
+    master.write_all(b"hello\r").unwrap();
+    read_until(&mut master, "Ready.");
+    drop(master);
+
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the client outlived its terminal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(129), "{status:?}");
+    saved_session_id(home.path());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tab_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
     let fake = FakeOpenAi::start().await;
