@@ -32,9 +32,12 @@ pub enum Serve {
     Nothing(&'static str),
     /// kelp cannot: refused with this reason.
     Refused(&'static str),
+    /// The connection's handshake (`initialize`): answered by the connection, which keeps
+    /// whether it was and what the client asked for.
+    Handshake,
 }
 
-use Serve::{Apart, InOrder, Nothing, Now, Refused};
+use Serve::{Apart, Handshake, InOrder, Nothing, Now, Refused};
 
 /// `fs/*`'s operation `op`, on a blocking task beneath the connection's threads' folders.
 macro_rules! file_op {
@@ -60,11 +63,7 @@ const NO_CHATGPT_EXTRAS: &str = "kelp does not use this part of a ChatGPT accoun
 const NO_IMPORT: &str = "kelp imports no other agent's configuration";
 
 pub const METHODS: &[(&str, Serve)] = &[
-    // Answered by the connection, which keeps whether it was.
-    (
-        "initialize",
-        Now(|s, p| s.initialize(p).map(|(answer, _)| answer)),
-    ),
+    ("initialize", Handshake),
     (
         "thread/start",
         InOrder(|s, p| Box::pin(s.threads.start(s.caller.clone(), p))),
@@ -298,7 +297,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "feedback/upload",
-        Refused("kelp sends no feedback anywhere: feedback/save writes it here"),
+        Refused("kelp sends no feedback anywhere: its log is kelp.log in its state folder"),
     ),
     (
         "feedback/save",
@@ -427,7 +426,7 @@ pub fn serve(method: &str) -> Option<Serve> {
 pub fn counts() -> (usize, usize) {
     let done = METHODS
         .iter()
-        .filter(|(_, serve)| matches!(serve, Now(_) | InOrder(_) | Apart(_)))
+        .filter(|(_, serve)| matches!(serve, Now(_) | InOrder(_) | Apart(_) | Handshake))
         .count();
     (done, METHODS.len())
 }
@@ -483,6 +482,19 @@ mod tests {
                 let value: serde_json::Value = serde_json::from_str(answer)
                     .unwrap_or_else(|e| panic!("{name}: {answer}: {e}"));
                 assert!(value.is_object(), "{name}");
+            }
+        }
+    }
+
+    /// A host told to use another method must find that one served.
+    #[test]
+    fn no_refusal_points_to_a_method_that_is_refused_too() {
+        for (name, serve) in METHODS {
+            let Refused(why) = serve else { continue };
+            for (other, other_serve) in METHODS {
+                if matches!(other_serve, Refused(_)) {
+                    assert!(!why.contains(other), "{name} points to {other}: {why}");
+                }
             }
         }
     }

@@ -167,49 +167,43 @@ impl Hub {
     async fn request(&self, connection: &mut Connection, id: Value, method: &str, params: Value) {
         let out = connection.caller.out.clone();
         let mut server = self.server.lock().await;
-        if method == "initialize" {
-            if connection.initialized {
-                reply(
-                    &out,
-                    id,
-                    Err(RpcError::invalid_request("Already initialized")),
-                );
-                return;
-            }
-            let answer = server.initialize(params).map(|(answer, experimental)| {
-                connection.initialized = true;
-                connection.caller.experimental = experimental;
-                answer
-            });
-            if connection.initialized {
-                server.everyone.join(&connection.caller.out);
-            }
-            reply(&out, id, answer);
-            return;
-        }
-        if !connection.initialized {
-            reply(&out, id, Err(RpcError::invalid_request("Not initialized")));
-            return;
-        }
         server.caller = connection.caller.clone();
-        match methods::serve(method) {
-            Some(Serve::Now(handle)) => {
+        match (methods::serve(method), connection.initialized) {
+            (Some(Serve::Handshake), false) => {
+                let answer = server.initialize(params).map(|(answer, experimental)| {
+                    connection.initialized = true;
+                    connection.caller.experimental = experimental;
+                    answer
+                });
+                if connection.initialized {
+                    server.everyone.join(&connection.caller.out);
+                }
+                reply(&out, id, answer);
+            }
+            (Some(Serve::Handshake), true) => {
+                let already = RpcError::invalid_request("Already initialized");
+                reply(&out, id, Err(already));
+            }
+            (_, false) => reply(&out, id, Err(RpcError::invalid_request("Not initialized"))),
+            (Some(Serve::Now(handle)), true) => {
                 let answer = handle(&mut server, params);
                 reply(&out, id, answer);
             }
-            Some(Serve::InOrder(handle)) => {
+            (Some(Serve::InOrder(handle)), true) => {
                 let answer = handle(&mut server, params).await;
                 reply(&out, id, answer);
             }
             // A request that may wait on the network or a person runs on a task of its own:
             // the others are answered meanwhile.
-            Some(Serve::Apart(handle)) => {
+            (Some(Serve::Apart(handle)), true) => {
                 let work = handle(&server, params);
                 crate::task::spawn(async move { reply(&out, id, work.await) });
             }
-            Some(Serve::Nothing(answer)) => reply(&out, id, methods::nothing(answer)),
-            Some(Serve::Refused(why)) => reply(&out, id, Err(methods::refused(method, why))),
-            None => reply(&out, id, Err(methods::unknown(method))),
+            (Some(Serve::Nothing(answer)), true) => reply(&out, id, methods::nothing(answer)),
+            (Some(Serve::Refused(why)), true) => {
+                reply(&out, id, Err(methods::refused(method, why)));
+            }
+            (None, true) => reply(&out, id, Err(methods::unknown(method))),
         }
     }
 }
