@@ -283,6 +283,9 @@ async fn steps(
             },
             None => Vec::new(),
         };
+        if let Some((name, why)) = mcp.as_ref().and_then(|mcp| mcp.required_down()) {
+            return Err(TurnError::RequiredMcpServer(name, why));
+        }
         let web_search = ctx
             .client
             .config()

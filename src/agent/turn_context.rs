@@ -68,6 +68,9 @@ pub enum TurnError {
     /// The person interrupted it.
     #[error("interrupted")]
     Interrupted,
+    /// An MCP server the config marks `required` did not start: its name, and why.
+    #[error("the MCP server `{0}` is required (`required = true`) and did not start: {1}")]
+    RequiredMcpServer(String, String),
 }
 
 impl TurnError {
@@ -99,6 +102,10 @@ impl TurnError {
             Self::Llm(e) => TurnOutcome::Failed {
                 message: e.to_string(),
                 category: e.category(),
+            },
+            Self::RequiredMcpServer(..) => TurnOutcome::Failed {
+                message: self.to_string(),
+                category: ErrorCategory::Other,
             },
         }
     }

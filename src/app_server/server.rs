@@ -262,31 +262,24 @@ pub(super) fn provider_capabilities() -> Result<Answer, RpcError> {
 /// login`), answers with the page the host opens, and says how it ended with
 /// `mcpServer/oauthLogin/completed`.
 pub(super) async fn mcp_login(config: Config, out: Out, raw: Value) -> Result<Answer, RpcError> {
-    use crate::config::McpTransport;
     #[derive(Deserialize)]
     struct Login {
         name: String,
+        #[serde(default)]
+        scopes: Option<Vec<String>>,
     }
     let asked: Login = params(raw)?;
-    let url = match config.mcp_servers.iter().find(|s| s.name == asked.name) {
-        Some(server) => match &server.transport {
-            McpTransport::Http { url, .. } => url.clone(),
-            McpTransport::Stdio { .. } => {
-                return Err(RpcError::invalid_params(format!(
-                    "MCP server `{}` is a program kelp starts: it takes no sign-in",
-                    asked.name
-                )));
-            }
-        },
-        None => {
-            return Err(RpcError::invalid_params(format!(
-                "no MCP server `{}` in the config",
-                asked.name
-            )));
-        }
-    };
+    let (url, scopes) =
+        crate::config::mcp::sign_in_target(&config.mcp_servers, &asked.name, asked.scopes)
+            .map_err(|why| {
+                RpcError::invalid_params(crate::config::mcp::no_sign_in_message(
+                    why,
+                    &asked.name,
+                    "in the config",
+                ))
+            })?;
     let http = crate::llm::client::http_client().map_err(|e| RpcError::internal(e.to_string()))?;
-    let pending = crate::mcp::oauth::begin(&http, &url)
+    let pending = crate::mcp::oauth::begin(&http, &url, &scopes)
         .await
         .map_err(|why| RpcError::internal(format!("MCP server `{}`: {why}", asked.name)))?;
     let login_id = uuid::Uuid::new_v4().to_string();

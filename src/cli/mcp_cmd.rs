@@ -34,7 +34,13 @@ pub enum McpCommand {
     Remove { name: String },
     /// Sign in to a server over HTTP with OAuth: prints the page to open (and opens it on a
     /// desktop); the tokens are kept in mcp-auth.json beside auth.json, never in config.toml.
-    Login { name: String },
+    Login {
+        name: String,
+        /// OAuth scopes to ask for, comma-separated (else the server entry's `scopes`, else
+        /// the server's own).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+    },
     /// Forget a server's OAuth login.
     Logout { name: String },
 }
@@ -64,7 +70,7 @@ pub fn mcp(config: &Config, command: McpCommand) -> ExitCode {
         McpCommand::List { json } => list(config, json),
         McpCommand::Get { name, json } => get(config, &name, json),
         McpCommand::Remove { name } => remove(config, &name),
-        McpCommand::Login { name } => login(config, &name),
+        McpCommand::Login { name, scopes } => login(config, &name, scopes),
         McpCommand::Logout { name } => logout(config, &name),
     }
 }
@@ -306,22 +312,18 @@ fn remove(config: &Config, name: &str) -> ExitCode {
     }
 }
 
-fn login(config: &Config, name: &str) -> ExitCode {
-    let url = match config.mcp_servers.iter().find(|s| s.name == name) {
-        Some(McpServerConfig {
-            transport: McpTransport::Http { url, .. },
-            ..
-        }) => url.clone(),
-        Some(_) => {
+fn login(config: &Config, name: &str, scopes: Option<Vec<String>>) -> ExitCode {
+    use kelp::config::mcp::{NoSignIn, no_sign_in_message, sign_in_target};
+    let (url, scopes) = match sign_in_target(&config.mcp_servers, name, scopes) {
+        Ok(target) => target,
+        Err(why) => {
+            let code = match why {
+                NoSignIn::Program => exit::USAGE,
+                NoSignIn::Unknown => exit::FAILURE,
+            };
             return fail(
-                exit::USAGE,
-                &format!("MCP server `{name}` is a program kelp starts: it takes no sign-in"),
-            );
-        }
-        None => {
-            return fail(
-                exit::FAILURE,
-                &format!("no MCP server `{name}` (`kelp mcp list` lists them)"),
+                code,
+                &no_sign_in_message(why, name, "(`kelp mcp list` lists them)"),
             );
         }
     };
@@ -335,7 +337,7 @@ fn login(config: &Config, name: &str) -> ExitCode {
     };
     let store = kelp::mcp::oauth::store_path(&config.auth_file);
     let done = runtime.block_on(async {
-        let pending = kelp::mcp::oauth::begin(&http, &url).await?;
+        let pending = kelp::mcp::oauth::begin(&http, &url, &scopes).await?;
         println!("Sign in to MCP server `{name}`: open this page in a browser on this machine:\n");
         println!("  {}\n", pending.authorize_url);
         if kelp::auth::browser::opens_here() {

@@ -54,6 +54,10 @@ pub struct McpServerConfig {
     pub disabled_tools: Vec<String>,
     /// These tools run without asking, as read-only ones do.
     pub approved_tools: Vec<String>,
+    /// The OAuth scopes `kelp mcp login` asks for (Codex's `scopes`); none: the server's own.
+    pub scopes: Vec<String>,
+    /// A turn fails, saying why, while this server cannot start (Codex's `required`).
+    pub required: bool,
 }
 
 /// How a server is reached.
@@ -157,6 +161,8 @@ impl McpServerConfig {
             enabled_tools: None,
             disabled_tools: Vec::new(),
             approved_tools: Vec::new(),
+            scopes: Vec::new(),
+            required: false,
         }
     }
 
@@ -175,6 +181,44 @@ impl McpServerConfig {
     }
 }
 
+/// Why a server cannot be signed in to with OAuth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSignIn {
+    /// No server has the name.
+    Unknown,
+    /// It is a program kelp starts, not a server over HTTP.
+    Program,
+}
+
+/// The server `name` of `servers` that `kelp mcp login` and a host's `mcpServer/oauth/login`
+/// sign in to: its URL, and the scopes to ask for (`asked` when given, else its `scopes`).
+pub fn sign_in_target(
+    servers: &[McpServerConfig],
+    name: &str,
+    asked: Option<Vec<String>>,
+) -> Result<(String, Vec<String>), NoSignIn> {
+    let server = servers
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or(NoSignIn::Unknown)?;
+    match &server.transport {
+        McpTransport::Http { url, .. } => {
+            Ok((url.clone(), asked.unwrap_or_else(|| server.scopes.clone())))
+        }
+        McpTransport::Stdio { .. } => Err(NoSignIn::Program),
+    }
+}
+
+/// What a face says when `name` takes no sign-in: `unknown` for a name no server has.
+pub fn no_sign_in_message(why: NoSignIn, name: &str, unknown: &str) -> String {
+    match why {
+        NoSignIn::Unknown => format!("no MCP server `{name}` {unknown}"),
+        NoSignIn::Program => {
+            format!("MCP server `{name}` is a program kelp starts: it takes no sign-in")
+        }
+    }
+}
+
 /// Every key a server's table may hold.
 pub const SERVER_KEYS: &[&str] = &[
     "command",
@@ -188,7 +232,10 @@ pub const SERVER_KEYS: &[&str] = &[
     "bearer_token_env_var",
     "enabled",
     "startup_timeout_sec",
+    "startup_timeout_ms",
     "tool_timeout_sec",
+    "scopes",
+    "required",
     "enabled_tools",
     "disabled_tools",
     "approved_tools",
@@ -219,7 +266,15 @@ fn server(
         return Err("needs a name".to_string());
     }
     for (key, _) in table.iter() {
-        if !SERVER_KEYS.contains(&key) {
+        if key == "bearer_token" {
+            warn(
+                table.key(key).and_then(|k| k.span()),
+                format!(
+                    "MCP server `{name}`: a token written in the file is not read; put it in a \
+                     variable and name that in `bearer_token_env_var`"
+                ),
+            );
+        } else if !SERVER_KEYS.contains(&key) {
             warn(
                 table.key(key).and_then(|k| k.span()),
                 format!("MCP server `{name}`: `{key}` is not a setting kelp knows; it is ignored"),
@@ -327,10 +382,26 @@ fn server(
         }
     }
     let mut server = McpServerConfig::with(name.to_string(), transport);
-    if let Some(item) = get("enabled") {
-        match item.as_bool() {
-            Some(enabled) => server.enabled = enabled,
-            None => bad("enabled", item, "must be true or false"),
+    for (key, slot) in [
+        ("enabled", &mut server.enabled),
+        ("required", &mut server.required),
+    ] {
+        if let Some(item) = get(key) {
+            match item.as_bool() {
+                Some(value) => *slot = value,
+                None => bad(key, item, "must be true or false"),
+            }
+        }
+    }
+    // Codex's older name, in milliseconds; the one in seconds wins when both are set.
+    if let (Some(item), None) = (get("startup_timeout_ms"), get("startup_timeout_sec")) {
+        match item.as_integer().and_then(|ms| u64::try_from(ms).ok()) {
+            Some(ms @ 1..=86_400_000) => server.startup_timeout = Duration::from_millis(ms),
+            _ => bad(
+                "startup_timeout_ms",
+                item,
+                "must be a number of milliseconds, more than 0",
+            ),
         }
     }
     for (key, slot) in [
@@ -356,6 +427,14 @@ fn server(
     server.enabled_tools = list("enabled_tools");
     server.disabled_tools = list("disabled_tools").unwrap_or_default();
     server.approved_tools = list("approved_tools").unwrap_or_default();
+    server.scopes = read(
+        table,
+        "scopes",
+        strings,
+        "must be an array of OAuth scopes",
+        &mut bad,
+    )
+    .unwrap_or_default();
     Ok(server)
 }
 
@@ -506,6 +585,34 @@ url = \"http://127.0.0.1/\"\n";
                 "/c/config.toml:10:1: MCP server `both` sets both `command` and `url`: choose one; it is left out",
             ]
         );
+    }
+
+    #[test]
+    fn codexs_own_keys_are_read_and_an_inline_token_is_refused_in_words() {
+        let text = "[mcp_servers.docs]\n\
+command = \"docs-mcp\"\n\
+startup_timeout_ms = 2500\n\
+required = true\n\
+\n\
+[mcp_servers.tracker]\n\
+url = \"http://127.0.0.1:9/mcp\"\n\
+scopes = [\"read\", \"write\"]\n\
+startup_timeout_sec = 3\n\
+startup_timeout_ms = 9000\n\
+bearer_token = \"tok-in-the-file\"\n";
+        let (servers, warnings) = parse_text(text);
+        assert_eq!(servers[0].startup_timeout, Duration::from_millis(2500));
+        assert!(servers[0].required && servers[0].scopes.is_empty());
+        assert_eq!(servers[1].startup_timeout, Duration::from_secs(3));
+        assert_eq!(servers[1].scopes, ["read", "write"]);
+        assert!(!servers[1].required);
+        assert_eq!(
+            warnings,
+            [
+                "/c/config.toml:11:1: MCP server `tracker`: a token written in the file is not read; put it in a variable and name that in `bearer_token_env_var`"
+            ]
+        );
+        assert!(!format!("{servers:?}").contains("tok-in-the-file"));
     }
 
     #[test]

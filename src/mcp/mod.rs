@@ -435,6 +435,22 @@ impl McpManager {
             .collect()
     }
 
+    /// A server marked `required` that is enabled and did not start, and why: a turn does not
+    /// go on without it.
+    pub fn required_down(&self) -> Option<(String, String)> {
+        self.inner.servers.iter().find_map(|server| {
+            if !server.config.required {
+                return None;
+            }
+            match &lock(&server.status).state {
+                ServerState::Failed { reason } => {
+                    Some((server.config.name.clone(), reason.clone()))
+                }
+                _ => None,
+            }
+        })
+    }
+
     /// Calls `tool` with `arguments`. Errors, timeouts and a server that stops are a failed
     /// result with a message for the model, never an error of the turn. Dropping the future
     /// (a cancelled turn) abandons the call, and rmcp tells the server with

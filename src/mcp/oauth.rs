@@ -329,9 +329,15 @@ pub struct Pending {
     server_url: String,
 }
 
-/// Starts the sign-in to the server at `server_url`: discovers, registers kelp, and opens the
-/// loopback callback. Open [`Pending::authorize_url`] and await [`Pending::finish`].
-pub async fn begin(http: &reqwest::Client, server_url: &str) -> Result<Pending, String> {
+/// Starts the sign-in to the server at `server_url`, asking for `scopes` (none: the ones the
+/// server gives by default): discovers, registers kelp, and opens the loopback callback. Open
+/// [`Pending::authorize_url`] and await [`Pending::finish`].
+pub async fn begin(
+    http: &reqwest::Client,
+    server_url: &str,
+    scopes: &[String],
+) -> Result<Pending, String> {
+    let scope = scopes.join(" ");
     let endpoints = discover(http, server_url).await?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
@@ -341,15 +347,19 @@ pub async fn begin(http: &reqwest::Client, server_url: &str) -> Result<Pending, 
     let registration = endpoints.registration.clone().ok_or(
         "the authorization server takes no registration, and kelp has no client id for it",
     )?;
+    let mut metadata = serde_json::json!({
+        "client_name": "kelp",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    if !scope.is_empty() {
+        metadata["scope"] = scope.clone().into();
+    }
     let answer = http
         .post(&registration)
-        .json(&serde_json::json!({
-            "client_name": "kelp",
-            "redirect_uris": [redirect_uri],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
-        }))
+        .json(&metadata)
         .timeout(REQUEST_TIMEOUT)
         .send()
         .await
@@ -387,6 +397,9 @@ pub async fn begin(http: &reqwest::Client, server_url: &str) -> Result<Pending, 
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", &state)
         .append_pair("resource", server_url);
+    if !scope.is_empty() {
+        authorize_url.query_pairs_mut().append_pair("scope", &scope);
+    }
     Ok(Pending {
         authorize_url: authorize_url.into(),
         listener,

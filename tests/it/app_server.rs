@@ -3659,8 +3659,12 @@ async fn a_host_signs_in_to_an_mcp_server_with_oauth() {
         list["data"][0]["authStatus"].as_str().unwrap().to_string()
     };
     assert_eq!(auth(&mut server), "notLoggedIn");
-    let started = server.result("mcpServer/oauth/login", json!({"name": "secure"}));
+    let started = server.result(
+        "mcpServer/oauth/login",
+        json!({"name": "secure", "scopes": ["tools", "files"]}),
+    );
     let page = started["authorizationUrl"].as_str().unwrap().to_string();
+    assert!(page.contains("&scope=tools+files"), "{page}");
     let browser = kelp::llm::client::http_client().unwrap();
     let approved = browser.get(&page).send().await.unwrap();
     let callback = approved.headers()["location"].to_str().unwrap().to_string();

@@ -311,6 +311,27 @@ async fn a_server_that_never_starts_times_out_once_and_the_turn_goes_on() {
     );
 }
 
+/// A server the config marks `required` (Codex's key) that cannot start fails the turn in words
+/// before anything reaches the model; one not required is gone without, as above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_required_server_that_cannot_start_fails_the_turn_before_the_model_is_asked() {
+    let mut docs = McpServerConfig::stdio("docs", "/nonexistent/docs-mcp", Vec::new());
+    docs.required = true;
+    let mut a = mcp_agent(ApprovalMode::Ask, vec![docs]).await;
+    a.submit("hello");
+    let (_, outcome) = a.finish_turn().await;
+    let TurnOutcome::Failed { message, .. } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        message.starts_with(
+            "the MCP server `docs` is required (`required = true`) and did not start: "
+        ),
+        "{message}"
+    );
+    assert!(a.fake.requests_to("/responses").is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_mid_call_is_a_tool_error_and_the_next_turn_restarts_the_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -678,7 +699,10 @@ async fn an_oauth_server_is_signed_in_to_used_refreshed_and_signed_out_of() {
     std::fs::create_dir_all(&config_dir).unwrap();
     std::fs::write(
         config_dir.join("config.toml"),
-        format!("[mcp_servers.secure]\nurl = \"{url}\"\napproved_tools = [\"echo\"]\n"),
+        format!(
+            "[mcp_servers.secure]\nurl = \"{url}\"\napproved_tools = [\"echo\"]\n\
+             scopes = [\"tools\"]\n"
+        ),
     )
     .unwrap();
     let model = FakeOpenAi::start().await;
@@ -732,6 +756,10 @@ async fn an_oauth_server_is_signed_in_to_used_refreshed_and_signed_out_of() {
         .await
         .unwrap();
     assert!(page.contains("code_challenge_method=S256"), "{page}");
+    assert!(
+        page.contains("&scope=tools"),
+        "the entry's scopes are asked for: {page}"
+    );
     // kelp's HTTP client follows no redirect: the browser's step is taken by hand.
     let browser = kelp::llm::client::http_client().unwrap();
     let approved = browser.get(&page).send().await.unwrap();
