@@ -528,11 +528,26 @@ fn run_cli() -> ExitCode {
         overrides.web_search = Some(kelp::config::WebSearch::Live);
     }
     overrides.profile = agent.profile.clone();
-    let (config, warnings) = match Config::load(&overrides) {
+    let mut provider_problem = None;
+    let loaded = match Config::load(&overrides) {
+        // The doctor says what is wrong with the provider, and checks the rest, instead of
+        // stopping at it.
+        Err(kelp::config::ConfigError::Provider(why))
+            if matches!(cli.command, Some(Command::Doctor { .. })) =>
+        {
+            provider_problem = Some(why);
+            let mut built_in = overrides.clone();
+            built_in.model_provider = Some(kelp::config::providers::OPENAI.to_string());
+            Config::load(&built_in)
+        }
+        other => other,
+    };
+    let (config, warnings) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
     };
-    let warning_lines = kelp::config::warning::report(&warnings);
+    let mut warning_lines = kelp::config::warning::report(&warnings);
+    warning_lines.extend(provider_problem);
     // The interactive client shows them on its own screen.
     if cli.command.is_some() {
         for line in &warning_lines {

@@ -252,17 +252,27 @@ impl Config {
         };
         warnings.append(&mut codex_warnings);
         let mut settings_from = Vec::new();
-        for (source, settings, dialect) in [
-            (file, &from_file, file::Dialect::Kelp),
-            (codex, &from_codex, file::Dialect::Codex),
+        for (source, settings, dialect, above) in [
+            (file, &from_file, file::Dialect::Kelp, None),
+            (codex, &from_codex, file::Dialect::Codex, Some(&from_file)),
         ] {
             if let Some((path, _)) = source {
-                let keys = settings.shared_keys(dialect);
+                let keys = settings.shared_keys(dialect, above);
                 if !keys.is_empty() {
                     settings_from.push((path.to_path_buf(), keys));
                 }
             }
         }
+        // Where the provider in force was chosen, for the error when it cannot be used.
+        let provider_chosen_in = if overrides.model_provider.is_some() {
+            "-c model_provider".to_string()
+        } else if let (Some((path, _)), Some(_)) = (file, &from_file.model_provider) {
+            path.display().to_string()
+        } else if let (Some((path, _)), Some(_)) = (codex, &from_codex.model_provider) {
+            path.display().to_string()
+        } else {
+            String::new()
+        };
         let from_file = from_file.over(from_codex);
 
         let endpoint =
@@ -376,8 +386,12 @@ impl Config {
             .clone()
             .or(from_file.model_provider)
             .unwrap_or_else(|| providers::OPENAI.to_string());
-        let model_provider =
-            providers::choose(&provider_id, &model_providers).map_err(ConfigError::Provider)?;
+        let model_provider = providers::choose(&provider_id, &model_providers).map_err(|why| {
+            ConfigError::Provider(match provider_chosen_in.as_str() {
+                "" => why,
+                source => format!("{source}: {why}"),
+            })
+        })?;
         let web_search = overrides.web_search.or(from_file.web_search);
         let theme = match text("KELP_THEME") {
             Some(value) => value.parse().map_err(|reason| ConfigError::BadValue {

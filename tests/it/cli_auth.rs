@@ -444,4 +444,24 @@ async fn doctor_says_what_is_well_and_what_is_not() {
     ] {
         assert!(said.contains(line), "{line}: {said}");
     }
+
+    // A provider kelp cannot use stops every other verb; the doctor says it, naming the file
+    // that chose it, and checks the rest.
+    let config_file = home.path().join(".config/kelp/config.toml");
+    std::fs::write(
+        &config_file,
+        "model_provider = \"legacy\"\n[model_providers.legacy]\nname = \"Legacy\"\n\
+         base_url = \"http://127.0.0.1:9/v1\"\nwire_api = \"chat\"\n",
+    )
+    .unwrap();
+    let out = tokio::task::block_in_place(|| doctor(&["--json"], std::slice::from_ref(&key)));
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["config"]["ok"], false, "{report}");
+    let warned = report["config"]["warnings"].to_string();
+    assert!(
+        warned.contains(&config_file.display().to_string()) && warned.contains("chat"),
+        "{warned}"
+    );
+    assert_eq!(report["login"]["kind"], "api_key", "{report}");
 }

@@ -409,7 +409,6 @@ sandbox_mode = "nonsense"
             (
                 codex_file.clone(),
                 vec![
-                    "model",
                     "model_reasoning_effort",
                     "approval_policy",
                     "sandbox_mode",
@@ -441,4 +440,18 @@ sandbox_mode = "nonsense"
         ..Overrides::default()
     };
     assert!(Config::load_with(env(&vars), &missing).is_err());
+
+    // A provider Codex's file chooses that kelp cannot use is refused naming that file.
+    std::fs::write(
+        &codex_file,
+        "model_provider = \"legacy\"\n[model_providers.legacy]\nname = \"Legacy\"\n\
+         base_url = \"http://127.0.0.1:9/v1\"\nwire_api = \"chat\"\n",
+    )
+    .unwrap();
+    let refused = Config::load_with(env(&vars), &Overrides::default()).unwrap_err();
+    let said = refused.to_string();
+    assert!(
+        said.starts_with(&format!("{}: ", codex_file.display())) && said.contains("chat"),
+        "{said}"
+    );
 }

@@ -764,6 +764,44 @@ async fn copy_sends_the_answer_or_its_code_and_urls_are_hyperlinks() {
     assert!(pty.wait_exit(WAIT));
 }
 
+/// `/status` names the file whose value is in force: a setting both kelp's file and Codex's set
+/// is kelp's, and Codex's file is named only for what it decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_names_the_file_each_setting_comes_from() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    for (dir, text) in [
+        (".config/kelp", "model = \"kelp-model\"\n"),
+        (
+            ".codex",
+            "model = \"codex-model\"\nmodel_reasoning_effort = \"high\"\n",
+        ),
+    ] {
+        std::fs::create_dir_all(home.path().join(dir)).unwrap();
+        std::fs::write(home.path().join(dir).join("config.toml"), text).unwrap();
+    }
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/status\r");
+    let screen = pty.wait_for("Settings:", WAIT);
+    let settings: String = screen
+        .split("Settings:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        settings.starts_with(
+            "~/.config/kelp/config.toml (model); ~/.codex/config.toml (model_reasoning_effort)"
+        ),
+        "{screen}"
+    );
+    assert!(screen.contains("kelp-model"), "{screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
 /// Over SSH, where `COLORFGBG` does not travel, kelp asks the terminal for its background
 /// (OSC 11): a light one gets code colours made for a light background.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
