@@ -89,6 +89,11 @@ pub enum Shelf {
 /// The session `wanted` names (an id, a prefix of one, or a name) on `shelf`, or the exit
 /// code after saying why not.
 fn named_session(config: &Config, wanted: &str, shelf: Shelf) -> Result<SessionSummary, ExitCode> {
+    looked_up(config, wanted, shelf).map_err(|why| fail(exit::FAILURE, &why))
+}
+
+/// The session `wanted` on `shelf`, or why none is, in words (said by the caller).
+fn looked_up(config: &Config, wanted: &str, shelf: Shelf) -> Result<SessionSummary, String> {
     let root = match shelf {
         Shelf::Saved => session::sessions_dir(&config.state_dir),
         Shelf::Archived => session::shelf::archived_dir(&config.state_dir),
@@ -98,7 +103,7 @@ fn named_session(config: &Config, wanted: &str, shelf: Shelf) -> Result<SessionS
             Shelf::Saved => "`kelp sessions --all` lists them",
             Shelf::Archived => "`kelp sessions --all` lists them, the archived ones marked",
         };
-        fail(exit::FAILURE, &format!("{e} ({hint})"))
+        format!("{e} ({hint})")
     })
 }
 
@@ -187,11 +192,12 @@ pub fn unarchive(config: &Config, wanted: &str) -> ExitCode {
 /// anywhere else.
 pub fn delete(config: &Config, wanted: &str, yes: bool) -> ExitCode {
     use std::io::IsTerminal;
-    let found = match named_session(config, wanted, Shelf::Saved)
-        .or_else(|_| named_session(config, wanted, Shelf::Archived))
+    // Saved or archived: a miss on the first shelf is said only when the second misses too.
+    let found = match looked_up(config, wanted, Shelf::Saved)
+        .or_else(|_| looked_up(config, wanted, Shelf::Archived))
     {
         Ok(found) => found,
-        Err(code) => return code,
+        Err(why) => return fail(exit::FAILURE, &why),
     };
     let found = with_name(config, found);
     if !yes {

@@ -22,10 +22,16 @@ fn save(home: &Path, project: &Path, prompt: &str, days_ago: i64) -> (uuid::Uuid
 /// Starts the interactive client with `args` and checks it shows the transcript of the session
 /// whose first prompt is `prompt` (the client itself needs a terminal).
 fn resumes_in_the_tui(home: &Path, args: &[&str], prompt: &str) {
-    let mut pty = crate::pty::Pty::spawn(
+    resumes_in_the_tui_in(home, home, args, prompt);
+}
+
+/// [`resumes_in_the_tui`] started in `cwd`.
+fn resumes_in_the_tui_in(home: &Path, cwd: &Path, args: &[&str], prompt: &str) {
+    let mut pty = crate::pty::Pty::spawn_in(
         Path::new(env!("CARGO_BIN_EXE_kelp")),
         args,
         home,
+        cwd,
         &[("OPENAI_API_KEY", "sk-test-0000000000001234")],
         250,
         20,
@@ -538,6 +544,18 @@ fn sessions_are_forked_archived_unarchived_and_deleted_from_the_command_line() {
         "{}",
         shown(&out)
     );
+
+    // An archived conversation is deleted as well, without a word about not finding it.
+    let out = run(&["archive", short]);
+    assert!(out.status.success(), "{}", shown(&out));
+    let out = run(&["delete", short, "--yes"]);
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{}", shown(&out));
+    assert!(!listed(&["sessions", "--all"]).contains("fix the parser"));
+
+    // --last forks this folder's latest: the fork of the docs, the one conversation left.
+    resumes_in_the_tui_in(home, &w.project, &["fork", "--last"], "write the docs");
+    assert_eq!(listed(&["sessions", "--json"]).lines().count(), 2);
 }
 
 /// On a terminal `kelp delete` asks, and anything but yes keeps the conversation.
