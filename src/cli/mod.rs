@@ -175,6 +175,7 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Codex's `exec` on kelp, for hosts built on `codex exec --experimental-json` (the Codex
     /// SDK): one prompt, Codex's JSON events with --json, `exec resume ID | --last`.
+    #[command(visible_alias = "e")]
     Exec(Box<exec_cmd::ExecArgs>),
     /// Serve the Codex app-server protocol (JSON-RPC) for host apps and editor extensions that
     /// embed kelp: on stdin and stdout, or as a server on a Unix socket or a port that clients
@@ -230,7 +231,7 @@ enum Command {
     /// Print the completion script of SHELL (bash, zsh, fish, elvish or powershell): for
     /// bash, `kelp completion bash > ~/.local/share/bash-completion/completions/kelp`.
     Completion {
-        #[arg(value_name = "SHELL")]
+        #[arg(value_name = "SHELL", default_value = "bash")]
         shell: clap_complete::Shell,
     },
     /// Codex's verbs kelp does not serve: said in one line, never sent to the model as a
@@ -240,7 +241,8 @@ enum Command {
         name = "apply",
         aliases = [
             "a", "cloud", "plugin", "features", "update", "agents", "remote-control",
-            "exec-server", "queue", "migrate-rollouts", "mcp-server"
+            "exec-server", "queue", "migrate-rollouts", "mcp-server", "debug", "execpolicy",
+            "cloud-tasks", "responses-api-proxy", "stdio-to-uds", "migrate-nfs-db"
         ]
     )]
     CodexOnly {
@@ -250,7 +252,7 @@ enum Command {
 }
 
 /// Codex's verbs that kelp does not serve, and what kelp offers instead.
-const CODEX_ONLY: [(&str, &str); 12] = [
+const CODEX_ONLY: [(&str, &str); 18] = [
     (
         "apply",
         "kelp applies the model's patches in the project as it works (Esc Esc undoes them); it has no Codex Cloud diffs to apply",
@@ -298,6 +300,30 @@ const CODEX_ONLY: [(&str, &str); 12] = [
     (
         "migrate-rollouts",
         "kelp keeps its own conversations (`kelp sessions` lists them); Codex's stay Codex's",
+    ),
+    (
+        "migrate-nfs-db",
+        "kelp keeps no SQLite database: its conversations are files (`kelp sessions` lists them)",
+    ),
+    (
+        "debug",
+        "kelp's log is kelp.log in its state folder; `kelp doctor` checks the install, `kelp sandbox check` the sandbox",
+    ),
+    (
+        "execpolicy",
+        "kelp keeps the command prefixes you allow per project (\"always\" in an approval); `kelp sandbox` runs a command in the sandbox",
+    ),
+    (
+        "cloud-tasks",
+        "kelp works on this machine; it has no Codex Cloud tasks",
+    ),
+    (
+        "responses-api-proxy",
+        "kelp runs no proxy: it reads its key or login itself (model_providers in config.toml for another endpoint)",
+    ),
+    (
+        "stdio-to-uds",
+        "`kelp app-server proxy --sock PATH` relays stdio to kelp's app-server socket",
     ),
 ];
 

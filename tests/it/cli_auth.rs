@@ -381,6 +381,8 @@ fn login_status_and_completion_scripts() {
     }
     let wrong = said(&["completion", "tcsh"]);
     assert_eq!(wrong.status.code(), Some(2));
+    // No shell named: bash's, as Codex's.
+    assert_eq!(said(&["completion"]).stdout, bash.stdout);
 }
 
 /// `kelp doctor`: all well with a key and endpoints that answer (exit 0); `--json` is one

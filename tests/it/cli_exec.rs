@@ -661,3 +661,30 @@ async fn a_failed_turn_is_turn_failed_and_a_missing_add_dir_a_warning() {
         "{last}"
     );
 }
+
+/// `kelp e` is `kelp exec`, as Codex's alias.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_is_exec() {
+    let fake = FakeOpenAi::start().await;
+    fake.push_response(Reply::text("Short for exec."));
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = kelp(home.path());
+    cmd.current_dir(home.path())
+        .env("OPENAI_API_KEY", fake.api_key())
+        .env("OPENAI_BASE_URL", fake.api_base_url())
+        .args(["e", "--json", "--skip-git-repo-check", "hello"]);
+    let out = run(cmd, "").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let events = events(&out);
+    assert_eq!(
+        events.last().unwrap()["type"],
+        "turn.completed",
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["item"]["text"] == "Short for exec."),
+        "{events:?}"
+    );
+}

@@ -1558,6 +1558,12 @@ async fn codex_verbs_kelp_lacks_are_refused_never_sent() {
         "queue",
         "migrate-rollouts",
         "mcp-server",
+        "debug",
+        "execpolicy",
+        "cloud-tasks",
+        "responses-api-proxy",
+        "stdio-to-uds",
+        "migrate-nfs-db",
     ] {
         let mut pty = over_ssh(&fake, home.path(), &[verb, "--some-flag"], &[]);
         assert_eq!(pty.wait_exit_code(WAIT), 2, "{verb}: {}", pty.screen());
@@ -1568,10 +1574,24 @@ async fn codex_verbs_kelp_lacks_are_refused_never_sent() {
         );
     }
     assert!(fake.requests_to("/responses").is_empty());
+    // Codex's alias says what kelp offers instead, in one line.
+    let out = crate::support::kelp(home.path()).arg("a").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "kelp: `a` is a Codex command kelp does not have: kelp applies the model's patches in \
+         the project as it works (Esc Esc undoes them); it has no Codex Cloud diffs to apply \
+         (`kelp -- a` sends the word as a prompt)\n"
+    );
+    // A prompt with more words than the verb is a prompt.
+    fake.push_response(Reply::text("Which fix?"));
+    let pty = over_ssh(&fake, home.path(), &["apply the fix"], &[]);
+    pty.wait_for("Which fix?", WAIT);
+    assert_eq!(fake.requests_to("/responses").len(), 1);
     fake.push_response(Reply::text("Applying what, exactly?"));
     let pty = over_ssh(&fake, home.path(), &["--", "apply"], &[]);
     pty.wait_for("Applying what, exactly?", WAIT);
-    assert_eq!(fake.requests_to("/responses").len(), 1);
+    assert_eq!(fake.requests_to("/responses").len(), 2);
 }
 
 /// `/goal` with a small budget at 80×24 over SSH: the client works turn after turn without a
