@@ -484,12 +484,9 @@ pub fn mcp_servers(config: &Config, seen: &[ServerStatus]) -> Result<Answer, Rpc
 
 /// A server's sign-in as Codex's `authStatus` says it.
 fn auth_status(config: &Config, server: &McpServerConfig) -> &'static str {
-    use crate::mcp::oauth::{self, AuthState};
+    use crate::mcp::oauth;
     let store = oauth::store_path(&config.auth_file);
-    match oauth::auth_state(server, Some(&store)) {
-        AuthState::Unsupported => "unsupported",
-        AuthState::BearerToken => "bearerToken",
-        AuthState::OAuth => "oAuth",
-        AuthState::None => "notLoggedIn",
-    }
+    oauth::auth_state(server, Some(&store))
+        .as_codex_says()
+        .app_server
 }

@@ -160,9 +160,15 @@ fn add(config: &Config, args: AddArgs) -> ExitCode {
     }
 }
 
+/// How `server` is signed in to, in Codex's words.
+fn auth_of(config: &Config, server: &McpServerConfig) -> kelp::mcp::oauth::AuthWords {
+    let store = kelp::mcp::oauth::store_path(&config.auth_file);
+    kelp::mcp::oauth::auth_state(server, Some(&store)).as_codex_says()
+}
+
 /// A server as Codex's `mcp list --json` shows it. Values of variables and headers are left
 /// out: they may be secrets.
-fn to_json(server: &McpServerConfig) -> Value {
+fn to_json(config: &Config, server: &McpServerConfig) -> Value {
     let transport = match &server.transport {
         McpTransport::Stdio {
             command,
@@ -200,12 +206,17 @@ fn to_json(server: &McpServerConfig) -> Value {
         "enabled_tools": server.enabled_tools,
         "disabled_tools": server.disabled_tools,
         "approved_tools": server.approved_tools,
+        "auth_status": auth_of(config, server).json,
     })
 }
 
 fn list(config: &Config, as_json: bool) -> ExitCode {
     if as_json {
-        let all: Vec<Value> = config.mcp_servers.iter().map(to_json).collect();
+        let all: Vec<Value> = config
+            .mcp_servers
+            .iter()
+            .map(|server| to_json(config, server))
+            .collect();
         super::say(&Value::Array(all).to_string());
         return ExitCode::SUCCESS;
     }
@@ -225,8 +236,8 @@ fn list(config: &Config, as_json: bool) -> ExitCode {
         .unwrap_or(4)
         .max(4);
     super::say(&format!(
-        "{:<width$}  {:<8}  COMMAND OR URL",
-        "NAME", "STATUS"
+        "{:<width$}  {:<8}  {:<13}  COMMAND OR URL",
+        "NAME", "STATUS", "AUTH"
     ));
     for server in &config.mcp_servers {
         let status = if server.enabled {
@@ -235,8 +246,9 @@ fn list(config: &Config, as_json: bool) -> ExitCode {
             "disabled"
         };
         super::say(&format!(
-            "{:<width$}  {status:<8}  {}",
+            "{:<width$}  {status:<8}  {:<13}  {}",
             server.name,
+            auth_of(config, server).label,
             kelp::mcp::endpoint(&server.transport)
         ));
     }
@@ -251,12 +263,13 @@ fn get(config: &Config, name: &str, as_json: bool) -> ExitCode {
         );
     };
     if as_json {
-        super::say(&to_json(server).to_string());
+        super::say(&to_json(config, server).to_string());
         return ExitCode::SUCCESS;
     }
-    let facts = to_json(server);
+    let facts = to_json(config, server);
     super::say(&server.name);
     super::say(&format!("  enabled: {}", server.enabled));
+    super::say(&format!("  auth: {}", auth_of(config, server).label));
     if let Some(transport) = facts["transport"].as_object() {
         for (key, value) in transport {
             if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {

@@ -74,6 +74,35 @@ pub enum AuthState {
     None,
 }
 
+impl AuthState {
+    /// Codex's words for it: in `mcp list --json`, in the app-server's `mcpServerStatus/list`,
+    /// and in its table.
+    pub fn as_codex_says(self) -> AuthWords {
+        let (json, app_server, label) = match self {
+            Self::Unsupported => ("unsupported", "unsupported", "Unsupported"),
+            Self::OAuth => ("o_auth", "oAuth", "OAuth"),
+            Self::BearerToken => ("bearer_token", "bearerToken", "Bearer token"),
+            Self::None => ("not_logged_in", "notLoggedIn", "Not logged in"),
+        };
+        AuthWords {
+            json,
+            app_server,
+            label,
+        }
+    }
+}
+
+/// An [`AuthState`] as each of Codex's faces names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthWords {
+    /// `codex mcp list --json`'s `auth_status`.
+    pub json: &'static str,
+    /// The app-server's `authStatus`.
+    pub app_server: &'static str,
+    /// `codex mcp list`'s table.
+    pub label: &'static str,
+}
+
 /// How `server` is signed in to, with the logins kept in `store` (none given: none kept).
 pub fn auth_state(server: &crate::config::McpServerConfig, store: Option<&Path>) -> AuthState {
     use crate::config::McpTransport;

@@ -632,10 +632,24 @@ fn kelp_mcp_adds_lists_gets_and_removes_servers() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["docs", "tracker", "codex_only"]);
+    let auth: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["auth_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(auth, ["unsupported", "bearer_token", "unsupported"]);
     assert!(!String::from_utf8_lossy(&listed.stdout).contains("s3cret"));
     let table = String::from_utf8_lossy(&mcp(&["list"]).stdout).to_string();
     assert!(
         table.contains("docs-mcp --stdio") && table.contains("https://mcp.example.com/mcp"),
+        "{table}"
+    );
+    assert!(
+        table.lines().next().unwrap().contains(" AUTH ")
+            && table
+                .lines()
+                .any(|l| l.starts_with("tracker") && l.contains("Bearer token")),
         "{table}"
     );
     let got = mcp(&["get", "tracker", "--json"]);
