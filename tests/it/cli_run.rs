@@ -566,8 +566,9 @@ async fn review_runs_without_the_client_and_prints_the_findings() {
     git(&["add", "."]);
     git(&["commit", "-qm", "first"]);
     std::fs::write(project.path().join("a.txt"), "two\n").unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&[], "Review the current code changes"),
+        (&["--uncommitted"], "Review the current code changes"),
         (&["--commit", "HEAD"], "introduced by commit HEAD"),
         (
             &["check the error handling only"],

@@ -214,7 +214,7 @@ fn mcp_approval_and_the_servers() {
     let (mut app, _rx) = logged_in();
     app.handle_core_event(Event::McpServers(vec![
         ServerStatus {
-            auth: None,
+            auth: Some("signed in with OAuth (`kelp mcp logout` forgets it)"),
             name: "tracker".into(),
             endpoint: "http: https://mcp.tracker.example/mcp".into(),
             state: ServerState::Ready {
