@@ -91,6 +91,8 @@ pub struct Accounts {
     out: Out,
     /// Tokens the host handed in, shared with every thread's core.
     external: ExternalAuth,
+    /// Whether the provider in use takes kelp's login: one with its own key needs none.
+    requires_openai_auth: bool,
 }
 
 /// Asks the host for new tokens after a 401, with the protocol's server request.
@@ -172,6 +174,7 @@ impl Accounts {
             service: accounts::Accounts::from_config(&config, http, env_api_key, host),
             out,
             external,
+            requires_openai_auth: config.model_provider.requires_openai_auth,
         }
     }
 
@@ -181,8 +184,15 @@ impl Accounts {
         self.service.manager()
     }
 
-    /// `account/read`: the stored login (or `OPENAI_API_KEY`), never a secret.
+    /// `account/read`: the stored login (or `OPENAI_API_KEY`), never a secret; none, and no
+    /// sign-in asked for, while the provider in use has a key of its own (as Codex answers).
     pub async fn read(&self) -> Result<Answer, RpcError> {
+        if !self.requires_openai_auth {
+            return Answer::of(&AccountRead {
+                account: None,
+                requires_openai_auth: false,
+            });
+        }
         let who = self
             .service
             .signed_in()

@@ -3547,6 +3547,62 @@ async fn a_web_search_is_an_item_and_the_providers_are_listed() {
     assert_eq!(capabilities["webSearch"], true);
 }
 
+/// A host of a server on a provider with its own key (another fake, its own variable) is
+/// asked for no sign-in, as Codex's `account/read` says; the provider is the one listed as in
+/// use, and a turn goes to it with its key while kelp's stored login reaches nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_on_a_provider_with_its_own_key_is_asked_for_no_sign_in_and_turns_go_to_it() {
+    let openai = FakeOpenAi::start().await;
+    let provider_key = "sk-provider-only-0000000000000000wxyz";
+    let provider = FakeOpenAi::start_with(crate::fake_openai::Config {
+        api_key: provider_key.into(),
+        ..crate::fake_openai::Config::default()
+    })
+    .await;
+    provider.push_response(Reply::text("From the gateway."));
+    let inline = format!(
+        "model_providers.gateway={{ name = \"Gateway\", base_url = \"{}\", env_key = \"GATEWAY_KEY\" }}",
+        provider.api_base_url()
+    );
+    let args = [
+        "-c",
+        "model_provider=\"gateway\"",
+        "-c",
+        inline.as_str(),
+        "app-server",
+    ];
+    let env = [
+        ("GATEWAY_KEY", provider_key.to_string()),
+        ("OPENAI_API_KEY", openai.api_key()),
+    ];
+    let mut server = Server::start_with(&openai, tempfile::tempdir().unwrap(), &args, &env);
+    server.initialize(false);
+    let account = server.result("account/read", json!({"refreshToken": false}));
+    assert_eq!(
+        account,
+        json!({"account": null, "requiresOpenaiAuth": false}),
+        "{account}"
+    );
+    let providers = server.result("modelProvider/list", json!({}));
+    assert_eq!(providers["defaultProviderId"], "gateway", "{providers}");
+    let project = tempfile::tempdir().unwrap();
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    assert_eq!(started["modelProvider"], "gateway");
+    let seen = server.turn(&started["thread"]["id"], "hello");
+    assert!(
+        seen.iter()
+            .any(|m| m["params"]["item"]["text"] == "From the gateway."),
+        "{seen:?}"
+    );
+    let sent = provider.requests_to("/responses");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(format!("Bearer {provider_key}").as_str())
+    );
+    assert!(openai.requests_to("/responses").is_empty());
+}
+
 /// The small answers hosts read: `hooks/list` one (empty) entry per folder asked; skills
 /// turned off and on with `skills/config/write` (kept in kelp's config file as Codex keeps
 /// them, and left out of what a new thread tells the model), and more skill folders with
