@@ -455,3 +455,33 @@ sandbox_mode = "nonsense"
         "{said}"
     );
 }
+
+/// A profile chooses the provider and the web search, as Codex's profiles do; without it the
+/// file's top level holds.
+#[test]
+fn a_profile_chooses_the_provider_and_the_web_search() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "web_search = \"disabled\"\n\
+         [model_providers.gateway]\nname = \"Gateway\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+         [profiles.gw]\nmodel_provider = \"gateway\"\nweb_search = \"cached\"\n",
+    )
+    .unwrap();
+    let home_text = home.path().to_str().unwrap().to_string();
+    let vars = [("HOME", home_text.as_str())];
+    let (plain, _) = Config::load_with(env(&vars), &Overrides::default()).unwrap();
+    assert_eq!(plain.model_provider.id, "openai");
+    assert_eq!(plain.web_search, Some(kelp::config::WebSearch::Disabled));
+    let gw = Overrides {
+        profile: Some("gw".into()),
+        ..Overrides::default()
+    };
+    let (profiled, warnings) = Config::load_with(env(&vars), &gw).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(profiled.model_provider.id, "gateway");
+    assert_eq!(profiled.model_provider.name, "Gateway");
+    assert_eq!(profiled.web_search, Some(kelp::config::WebSearch::Cached));
+}

@@ -237,6 +237,22 @@ async fn a_providers_retry_limits_and_idle_timeout_are_its_own() {
         "{}",
         shown(&out)
     );
+
+    // Cut twice: its one stream retry is spent (the default would try five times), and the
+    // turn fails.
+    servers.provider.push_responses([
+        Reply::stall("waiting"),
+        Reply::stall("waiting again"),
+        Reply::text("never asked for"),
+    ]);
+    let out = run(servers.exec(&["--json", "once more"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert_eq!(servers.provider.requests_to("/responses").len(), 6);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(r#""type":"turn.failed""#),
+        "{}",
+        shown(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
