@@ -466,4 +466,37 @@ async fn doctor_says_what_is_well_and_what_is_not() {
         "{warned}"
     );
     assert_eq!(report["login"]["kind"], "api_key", "{report}");
+
+    // A ChatGPT login: its kind, account and expiry, never a token; the terminal as it is.
+    std::fs::remove_file(&config_file).unwrap();
+    let auth_file = home.path().join(".local/share/kelp/auth.json");
+    std::fs::create_dir_all(auth_file.parent().unwrap()).unwrap();
+    let tokens =
+        crate::llm_stream::write_login(&auth_file, &fake, crate::llm_stream::Login::ChatGpt)
+            .unwrap();
+    let terminal = [
+        ("TERM", "xterm-256color".to_string()),
+        ("TMUX", "/tmp/tmux-0/default,1,0".to_string()),
+        ("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22".to_string()),
+    ];
+    let out = tokio::task::block_in_place(|| doctor(&["--json"], &terminal));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["login"]["kind"], "chatgpt", "{report}");
+    assert_eq!(report["login"]["account_id"], tokens.account_id.as_str());
+    assert_eq!(
+        report["login"]["expires_at"].as_i64(),
+        Some(tokens.expires_at_ms / 1000),
+        "{report}"
+    );
+    for secret in [
+        &tokens.access_token,
+        &tokens.refresh_token,
+        &tokens.id_token,
+    ] {
+        assert!(!text.contains(secret.as_str()), "a token in {text}");
+    }
+    assert_eq!(report["terminal"]["term"], "xterm-256color");
+    assert_eq!(report["terminal"]["tmux"], true);
+    assert_eq!(report["terminal"]["ssh"], true);
 }
