@@ -394,14 +394,15 @@ impl McpManager {
 
     /// The tools of every server that is up. Waits for servers on their first start or
     /// starting again after they stopped (each bounded by its startup timeout); a server that
-    /// failed to start last time is skipped until it is up.
+    /// failed to start last time is skipped until it is up, unless it is required.
     pub async fn tools(&self) -> Vec<McpTool> {
         let mut found = Vec::new();
         for (slot, server) in self.inner.servers.iter().enumerate() {
+            // A required server is waited for on every try: the turn does not go on without it.
             let wait = {
                 let status = lock(&server.status);
                 matches!(status.state, ServerState::Starting)
-                    && (status.reported.is_none() || status.was_up)
+                    && (status.reported.is_none() || status.was_up || server.config.required)
             };
             let link = if wait {
                 server.link.lock().await.clone()
