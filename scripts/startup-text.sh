@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Remakes link/startup-text.txt: the functions kelp runs from launch to its first idle frame,
+# which a release build lays out side by side (see build.rs). Run it after changes to what the
+# client does at start, then rebuild; the budget it serves is in docs/benchmarks.md.
+#
+# Needs tmux, valgrind (callgrind) and perf. Each round builds the release binary (its linker
+# map lands in target/release/build/kelp-*/out/kelp.map), runs it to its first idle frame at
+# 80×24 with SSH_CONNECTION set, and adds the functions it touched:
+#   round 1: every function a run under callgrind entered;
+#   later rounds: the functions behind the page faults of a real run (perf), which catch code
+#   valgrind's run took another way around (the sandbox's probes, the CPU's own fast paths).
+# It stops when a round finds nothing new, after four rounds at most.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LIST=link/startup-text.txt
+WORK=$(mktemp -d)
+trap 'tmux kill-session -t kelp-startup 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+# Runs "$@" (kelp, under a tool) in an 80×24 tmux window until the client's first frame, then
+# waits for it to settle. Leaves the window open.
+run_to_idle() {
+  mkdir -p "$WORK/home/project"
+  tmux kill-session -t kelp-startup 2>/dev/null || true
+  tmux new-session -d -s kelp-startup -x 80 -y 24 \
+    "cd '$WORK/home/project' && env -i PATH='$PATH' TERM=xterm-256color HOME='$WORK/home' \
+     SSH_CONNECTION='10.0.0.1 50000 10.0.0.2 22' OPENAI_API_KEY=sk-startup-text-000000000000 \
+     OPENAI_BASE_URL=http://127.0.0.1:9/v1 KELP_AUTH_ISSUER=http://127.0.0.1:9 \
+     KELP_CODEX_BASE_URL=http://127.0.0.1:9/codex KELP_APPROVAL=ask $* ; sleep 60"
+  for _ in $(seq 1 600); do
+    tmux capture-pane -p -t kelp-startup | grep -q "Ask anything" && break
+    sleep 0.1
+  done
+  sleep "${SETTLE:-3}"
+}
+
+map() { ls -t target/release/build/kelp-*/out/kelp.map | head -1; }
+
+add_names() {
+  python3 scripts/startup_text.py "$(map)" "$@" > "$WORK/names"
+  python3 - "$LIST" "$WORK/names" <<'PY'
+import sys
+kept = [l.strip() for l in open(sys.argv[1]) if l.strip()]
+seen, added = set(kept), 0
+for name in (l.strip() for l in open(sys.argv[2])):
+    if name and name not in seen:
+        seen.add(name); kept.append(name); added += 1
+open(sys.argv[1], "w").write("\n".join(kept) + "\n")
+print(added)
+PY
+}
+
+: > "$LIST"
+cargo build --release
+BIN=$PWD/target/release/kelp
+SETTLE=10 run_to_idle valgrind --tool=callgrind --demangle=no \
+  --callgrind-out-file="$WORK/callgrind.%p" "$BIN"
+pkill -TERM -f "callgrind.*$BIN" || true
+sleep 5
+# The functions entered in kelp's own code: callgrind names them by address in a stripped
+# binary ("fn=(id) 0x…", under the "ob" of the binary).
+python3 - "$BIN" "$WORK"/callgrind.* > "$WORK/entered" <<'PY'
+import re, sys
+binary, objects, names = sys.argv[1], {}, {}
+for path in sys.argv[2:]:
+    current = None
+    for line in open(path, errors="replace"):
+        m = re.match(r"^(c?ob)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+        if m:
+            kind, key, name = m.groups()
+            if name: objects[key] = name
+            if kind == "ob": current = objects.get(key)
+            continue
+        m = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+        if m:
+            kind, key, name = m.groups()
+            if name: names[key] = name
+            if kind == "fn" and current == binary and names[key].startswith("0x"):
+                print(names[key].split("'")[0])
+PY
+echo "round 1: $(add_names "$WORK/entered") functions"
+
+for round in 2 3 4; do
+  cargo build --release
+  run_to_idle perf record -q --clockid=monotonic -e page-faults -c 1 -d -o "$WORK/faults.data" -- "$BIN"
+  PID=$(pgrep -f "^$BIN$" | head -1)
+  BASE=$(awk -v b="$BIN" '$6==b && $3=="00000000" {split($1,r,"-"); print r[1]; exit}' "/proc/$PID/maps")
+  MARK=$(python3 -c 'import time; print(time.monotonic())')
+  kill -TERM "$PID"
+  sleep 2
+  # Faults before the idle mark, at the binary's own addresses.
+  perf script -i "$WORK/faults.data" -F time,addr 2>/dev/null | python3 -c "
+import sys
+base, mark = int('$BASE', 16), $MARK
+for line in sys.stdin:
+    time, address = line.split()
+    address = int(address, 16)
+    if float(time.rstrip(':')) <= mark and base <= address < base + (1 << 26):
+        print(hex(address - base))" > "$WORK/faulted"
+  added=$(add_names "$WORK/faulted")
+  echo "round $round: $added functions"
+  [ "$added" = 0 ] && break
+done
+cargo build --release
+wc -l "$LIST"
