@@ -170,6 +170,7 @@ pub async fn serve(
     access: Access,
 ) -> anyhow::Result<Stopped> {
     let hub = Arc::new(Hub::new(config, overrides)?);
+    hub.sweep_unheard().await;
     let sweeper = Arc::clone(&hub);
     let sweeping = crate::task::spawn(async move {
         loop {

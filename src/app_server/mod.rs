@@ -131,6 +131,15 @@ impl Hub {
         server.threads.leave(connection.id());
     }
 
+    /// Leaves the threads no client hears to [`Hub::sweep`], which the caller runs from now on.
+    pub async fn sweep_unheard(&self) {
+        self.server
+            .lock()
+            .await
+            .threads
+            .leave_unheard_to_the_sweep();
+    }
+
     /// Unloads the threads no client has heard for `after` with no turn running.
     pub async fn sweep(&self, after: std::time::Duration) {
         self.server.lock().await.threads.sweep(after);

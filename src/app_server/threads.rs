@@ -43,6 +43,10 @@ pub struct Threads {
     requests: Requests,
     /// Every client: a thread's start and close concern them all, as in Codex.
     everyone: Out,
+    /// Whether a sweeper unloads the threads no client hears ([`Threads::sweep`]): then the
+    /// last client's `thread/unsubscribe` leaves the thread to it, as Codex waits its 60 s for
+    /// a client to come back; without one (stdio: the one client) the thread stops at once.
+    swept: bool,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +124,7 @@ impl Threads {
             rate_limits: Arc::default(),
             mcp_servers: Arc::default(),
             external,
+            swept: false,
         }
     }
 
@@ -493,8 +498,8 @@ impl Threads {
         let answer = Answer::of(&Unsubscribed {
             status: "unsubscribed",
         })?;
-        // Another client hears it, or its turn runs on: it stays, until swept.
-        if !thread.unheard() {
+        // Another client hears it, or its turn runs on, or the sweep unloads it in its time.
+        if !thread.unheard() || self.swept {
             return Ok(answer);
         }
         if let Some(thread) = self.threads.remove(&asked.thread_id) {
@@ -513,6 +518,11 @@ impl Threads {
         for thread in self.threads.values() {
             thread.audience.leave(client);
         }
+    }
+
+    /// From now on a thread no client hears is left to [`Threads::sweep`].
+    pub fn leave_unheard_to_the_sweep(&mut self) {
+        self.swept = true;
     }
 
     /// Stops the cores of the threads no client has heard for `after` with no turn running,

@@ -466,6 +466,15 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
         "{read}"
     );
 
+    // The last client to unsubscribe leaves the thread loaded for a while (Codex's 60 s), so
+    // a client that comes back finds it as it was; nobody is told it closed.
+    let left = third.result("thread/unsubscribe", json!({"threadId": thread_id}));
+    assert_eq!(left["status"], "unsubscribed");
+    let loaded = third.result("thread/loaded/list", json!({}));
+    assert_eq!(loaded["data"], json!([thread_id]), "{loaded}");
+    let again = third.result("thread/unsubscribe", json!({"threadId": thread_id}));
+    assert_eq!(again["status"], "notSubscribed");
+
     // Stopped, it takes its socket and link with it.
     drop(third);
     assert!(!server.stop().success());
