@@ -332,6 +332,7 @@ impl Threads {
             Where {
                 thread_id: id.clone(),
                 cwd: cwd.clone(),
+                everyone: self.everyone.clone(),
             },
             Arc::clone(&running),
             Arc::clone(&self.rate_limits),
@@ -346,6 +347,7 @@ impl Threads {
                 opened,
                 audience,
                 unheard_since: None,
+                everyone: self.everyone.clone(),
             },
         );
         Ok(Answer::of(&answered)?
@@ -703,6 +705,7 @@ impl Threads {
         let turn_id = Some(turn.id.clone());
         Ok(turn_answer(&Empty {}, &asked.thread_id, turn)?
             .heard_by(thread.heard_by())
+            .status_heard_by(thread.everyone.clone())
             .after(move || {
                 let _ = ops.send(Op::Compact {
                     focus: None,
@@ -747,6 +750,7 @@ mod tests {
                 },
                 audience: Audience::new(&threads.requests),
                 unheard_since: None,
+                everyone: threads.everyone.clone(),
             },
         );
         received

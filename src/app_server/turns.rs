@@ -102,6 +102,8 @@ pub struct Thread {
     /// How the thread was answered when it opened (its history left out), for a second
     /// `thread/resume` of it.
     pub(super) opened: super::protocol::ThreadOpened,
+    /// Every client: the thread's status concerns them all, as in Codex.
+    pub(super) everyone: Out,
 }
 
 /// The protocol's approval policy as kelp's approval mode.
@@ -286,7 +288,8 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let turn = begin_turn(thread)?;
     let turn_id = turn.id.clone();
     let mut answer = turn_answer(&TurnResponse { turn: turn.clone() }, &p.thread_id, turn)?
-        .heard_by(thread.heard_by());
+        .heard_by(thread.heard_by())
+        .status_heard_by(thread.everyone.clone());
     let submission = Submission {
         text,
         images,
@@ -360,7 +363,9 @@ pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         turn: turn.clone(),
     };
     // `turn/started` leads, then the review's first item.
-    let mut answer = turn_answer(&started, &p.thread_id, turn)?.heard_by(thread.heard_by());
+    let mut answer = turn_answer(&started, &p.thread_id, turn)?
+        .heard_by(thread.heard_by())
+        .status_heard_by(thread.everyone.clone());
     answer.then.extend(item_started_and_completed(
         &p.thread_id,
         &turn_id,
@@ -495,6 +500,8 @@ pub(super) fn turn_answer(
 pub(super) struct Where {
     pub(super) thread_id: String,
     pub(super) cwd: PathBuf,
+    /// Every client, which hears the thread's status.
+    pub(super) everyone: Out,
 }
 
 /// Turns one thread's core events into notifications (through the [`Translator`]) and asks
@@ -508,7 +515,11 @@ pub(super) async fn pump(
     last_limits: Arc<Mutex<RateLimitSnapshot>>,
     last_servers: Arc<Mutex<Vec<ServerStatus>>>,
 ) {
-    let Where { thread_id, cwd } = place;
+    let Where {
+        thread_id,
+        cwd,
+        everyone,
+    } = place;
     let mut translator = Translator::new(thread_id.clone(), cwd);
     let mut outgoing = Vec::new();
     let asking = Asking::default();
@@ -541,7 +552,8 @@ pub(super) async fn pump(
                     .map(|answer| answer.then)
                     .unwrap_or_default()
                 {
-                    out.notify(method, params);
+                    super::wire::status_or_rest(method, Some(&everyone), &out)
+                        .notify(method, params);
                 }
             }
         }
@@ -648,7 +660,8 @@ pub(super) async fn pump(
                 Outgoing::Line(line) => out.send_line(line),
                 other => {
                     if let Ok((method, params)) = other.into_message() {
-                        out.notify(method, params);
+                        super::wire::status_or_rest(method, Some(&everyone), &out)
+                            .notify(method, params);
                     }
                 }
             }

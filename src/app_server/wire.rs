@@ -23,6 +23,8 @@ pub struct Answer {
     pub then: Vec<(&'static str, Value)>,
     /// Who hears the notifications, when not only the client that asked (a thread's clients).
     pub heard_by: Option<Out>,
+    /// Who hears a `thread/status/changed` among them: every client, as Codex tells them all.
+    pub status_heard_by: Option<Out>,
     pub after: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -46,6 +48,7 @@ impl Answer {
             result,
             then: Vec::new(),
             heard_by: None,
+            status_heard_by: None,
             after: None,
         }
     }
@@ -81,6 +84,13 @@ impl Answer {
         self
     }
 
+    /// Sends a thread's `thread/status/changed` among the notifications to `out` (every
+    /// client) rather than to those that hear the rest.
+    pub fn status_heard_by(mut self, out: Out) -> Self {
+        self.status_heard_by = Some(out);
+        self
+    }
+
     /// Sends `notification` right after the answer.
     pub fn notify(mut self, notification: impl super::protocol::Notification) -> Self {
         self.then.push(notification.into_message());
@@ -106,6 +116,16 @@ pub fn notify(out: &Out, notification: impl super::protocol::Notification) {
     out.notify(method, params);
 }
 
+/// Who hears notification `method`: `status` (every client) for a thread's status when it is
+/// given, else `rest`.
+pub fn status_or_rest<'a>(method: &str, status: Option<&'a Out>, rest: &'a Out) -> &'a Out {
+    use super::protocol::Notification;
+    match status {
+        Some(status) if method == super::protocol::ThreadStatusChanged::METHOD => status,
+        _ => rest,
+    }
+}
+
 /// Answers request `id` with `answer` (then its notifications), or the error.
 pub fn reply(out: &Out, id: Value, answer: Result<Answer, RpcError>) {
     match answer {
@@ -113,7 +133,8 @@ pub fn reply(out: &Out, id: Value, answer: Result<Answer, RpcError>) {
             out.respond_serialized(&id, answer.result);
             let heard_by = answer.heard_by.as_ref().unwrap_or(out);
             for (method, params) in answer.then {
-                heard_by.notify(method, params);
+                status_or_rest(method, answer.status_heard_by.as_ref(), heard_by)
+                    .notify(method, params);
             }
             if let Some(action) = answer.after {
                 action();

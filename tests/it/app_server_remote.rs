@@ -351,6 +351,8 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
     let thread_id = started["thread"]["id"].clone();
     let mut second = server.signed_in(&fake, &[]);
     second.result("thread/resume", json!({"threadId": thread_id}));
+    // A client on no thread hears every thread's status, as in Codex, and nothing of its turns.
+    let watcher = server.signed_in(&fake, &[]);
 
     // The second client's turn: both see it and are asked, as in Codex; the first answer
     // decides.
@@ -393,6 +395,24 @@ async fn clients_share_a_thread_and_its_turn_outlives_the_client_that_started_it
         );
     }
     assert!(project.path().join("asked.txt").exists());
+    let watched = watcher.until(|m| {
+        m["method"] == "thread/status/changed" && m["params"]["status"]["type"] == "idle"
+    });
+    assert!(
+        watched
+            .iter()
+            .any(|m| m["method"] == "thread/status/changed"
+                && m["params"]["threadId"] == thread_id
+                && m["params"]["status"]["type"] == "active"),
+        "{watched:#?}"
+    );
+    assert!(
+        !watched
+            .iter()
+            .any(|m| m["method"] == "turn/started" || m["method"] == "item/started"),
+        "{watched:#?}"
+    );
+    drop(watcher);
 
     // A question nobody is there to answer waits for a client that resumes the thread: it is
     // put to that client again, under the same id.
