@@ -178,10 +178,12 @@ pub async fn serve(
             sweeper.sweep(UNLOAD_AFTER).await;
         }
     });
+    let clients = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     let gate = |access| {
         Arc::new(Gate {
             hub: Arc::clone(&hub),
             access,
+            clients: Arc::clone(&clients),
         })
     };
     let stopped = match listen {
@@ -256,7 +258,14 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 struct Gate {
     hub: Arc<Hub>,
     access: Access,
+    /// A permit per client, [`MAX_CLIENTS`] in all: a process that opens connection after
+    /// connection cannot make the server hold a queue for each without end.
+    clients: Arc<tokio::sync::Semaphore>,
 }
+
+/// The most clients served at once (editors, terminals, phones): far above what a person
+/// uses, far below what would strain the server.
+const MAX_CLIENTS: usize = 64;
 
 async fn accept_tcp(listener: tokio::net::TcpListener, gate: Arc<Gate>) {
     loop {
@@ -354,9 +363,17 @@ fn route(gate: Arc<Gate>, mut request: Request<Incoming>) -> Response {
             "Bad Request: no Sec-WebSocket-Key\n",
         );
     };
+    let Ok(permit) = Arc::clone(&gate.clients).try_acquire_owned() else {
+        tracing::warn!("a WebSocket was refused: {MAX_CLIENTS} clients are connected");
+        return status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many clients are connected: try again when one has left\n",
+        );
+    };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let upgraded = hyper::upgrade::on(&mut request);
     crate::task::spawn(async move {
+        let _permit = permit;
         match upgraded.await {
             Ok(upgraded) => {
                 let socket = WebSocketStream::from_raw_socket(

@@ -621,3 +621,40 @@ async fn a_port_given_no_token_gets_one_only_its_owner_can_read() {
     server.stop();
     assert!(!file.exists(), "the token goes with the listener");
 }
+
+/// A process that opens connection after connection is turned away past 64 clients, in words,
+/// and a client gets in again once one has left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_past_the_cap_are_turned_away_until_one_leaves() {
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "unix://"]);
+    let mut clients: Vec<Server> = (0..64)
+        .map(|n| {
+            server
+                .client(&[])
+                .unwrap_or_else(|e| panic!("client {n}: {e:?}"))
+        })
+        .collect();
+    let Err((code, said)) = server.client(&[]) else {
+        panic!("a 65th client got in");
+    };
+    assert_eq!(code, 503);
+    assert_eq!(
+        said,
+        "too many clients are connected: try again when one has left\n"
+    );
+    // The server still serves the clients it has.
+    clients[0].initialize(false);
+    drop(clients.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let again = loop {
+        match server.client(&[]) {
+            Ok(client) => break client,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("no place once a client left: {e:?}"),
+        }
+    };
+    drop((again, clients));
+}
