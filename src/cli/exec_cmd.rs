@@ -1,22 +1,19 @@
 //! `kelp exec`: Codex's `exec` on kelp, so a host built on `codex exec --experimental-json`
 //! (the TypeScript `@openai/codex-sdk`, providers built on it) runs kelp by changing the
 //! binary's path. The command line the SDK builds, Codex's JSON lines
-//! ([`ExecEvents`]), its defaults (never asks, read-only sandbox), `CODEX_API_KEY`, and
+//! ([`kelp::app_server::exec_events::ExecEvents`]), its defaults (never asks, read-only sandbox), `CODEX_API_KEY`, and
 //! `exec resume ID | --last`. A turn runs as `kelp run`'s does ([`run_cmd::drive`]).
 
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kelp::agent::core::CoreOptions;
 use kelp::agent::images::ImageInput;
-use kelp::agent::protocol::{Event, Submission};
-use kelp::app_server::exec_events::{ExecEvent, ExecEvents};
+use kelp::agent::protocol::Submission;
 use kelp::config::{ApprovalMode, Config, Overrides, SandboxMode};
-use kelp::terminal_text::json_without_c1;
 use serde_json::Value;
 
-use super::run_cmd::{self, Printer, TextPrinter};
+use super::run_cmd::{self, JsonLines, Printer, TextPrinter};
 use super::sessions_cmd::{self, ResumeRequest};
 use super::{exit, fail};
 
@@ -348,55 +345,5 @@ fn read_schema(path: &Path) -> Result<Value, String> {
         Ok(schema @ Value::Object(_)) => Ok(schema),
         Ok(_) => Err(format!("{}: the schema must be a JSON object", named())),
         Err(e) => Err(format!("{}: not JSON: {e}", named())),
-    }
-}
-
-/// Codex's exec events on stdout, one JSON object per line; with `deltas` (`kelp run --json`)
-/// also kelp's streaming pieces.
-pub(super) struct JsonLines {
-    cwd: PathBuf,
-    deltas: bool,
-    events: Option<ExecEvents>,
-    lines: Vec<ExecEvent>,
-}
-
-impl JsonLines {
-    pub(super) fn new(cwd: &Path, deltas: bool) -> Self {
-        Self {
-            cwd: cwd.to_path_buf(),
-            deltas,
-            events: None,
-            lines: Vec::new(),
-        }
-    }
-
-    fn write(&mut self) -> io::Result<()> {
-        let mut stdout = io::stdout().lock();
-        for event in self.lines.drain(..) {
-            let line = json_without_c1(serde_json::to_string(&event).map_err(io::Error::other)?);
-            stdout.write_all(line.as_bytes())?;
-            stdout.write_all(b"\n")?;
-        }
-        stdout.flush()
-    }
-}
-
-impl Printer for JsonLines {
-    fn session(&mut self, id: &str, _resumed: bool) -> io::Result<()> {
-        let events = ExecEvents::new(id, self.cwd.clone(), self.deltas);
-        self.lines.push(events.thread_started());
-        self.events = Some(events);
-        self.write()
-    }
-
-    fn print(&mut self, event: Event) -> io::Result<()> {
-        if let Some(events) = &mut self.events {
-            events.on_event(event, &mut self.lines);
-        }
-        self.write()
-    }
-
-    fn last_message(&self) -> Option<&str> {
-        self.events.as_ref()?.last_message()
     }
 }

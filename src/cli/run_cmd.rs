@@ -7,14 +7,15 @@
 //! turn's outcome and the error category it carries.
 
 use std::io::{self, IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kelp::agent::core::{self, Approver, CoreOptions};
 use kelp::agent::protocol::{Event, Op, Submission, TurnOutcome};
+use kelp::app_server::exec_events::{ExecEvent, ExecEvents};
 use kelp::config::Config;
 use kelp::llm::{ErrorCategory, ReasoningEffort};
-use kelp::terminal_text::{printable, printable_lines};
+use kelp::terminal_text::{json_without_c1, printable, printable_lines};
 
 use super::sessions_cmd::{self, ResumeRequest};
 use super::{exit, fail};
@@ -72,7 +73,7 @@ pub fn run(config: &Config, project_dir: &Path, args: RunArgs) -> ExitCode {
     let mut options = CoreOptions::new(project_dir);
     options.resume = resume;
     let mut printer: Box<dyn Printer> = if args.json {
-        Box::new(super::exec_cmd::JsonLines::new(project_dir, true))
+        Box::new(JsonLines::new(project_dir, true))
     } else {
         Box::new(TextPrinter::default())
     };
@@ -207,7 +208,7 @@ pub fn review(config: &Config, project_dir: &Path, args: ReviewArgs) -> ExitCode
         Err(why) => return fail(exit::USAGE, &why),
     };
     let mut printer: Box<dyn Printer> = if args.json {
-        Box::new(super::exec_cmd::JsonLines::new(project_dir, false))
+        Box::new(JsonLines::new(project_dir, false))
     } else {
         Box::new(TextPrinter::default())
     };
@@ -501,5 +502,55 @@ impl Printer for TextPrinter {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// Codex's exec events on stdout, one JSON object per line; with `deltas` (`kelp run --json`)
+/// also kelp's streaming pieces.
+pub(super) struct JsonLines {
+    cwd: PathBuf,
+    deltas: bool,
+    events: Option<ExecEvents>,
+    lines: Vec<ExecEvent>,
+}
+
+impl JsonLines {
+    pub(super) fn new(cwd: &Path, deltas: bool) -> Self {
+        Self {
+            cwd: cwd.to_path_buf(),
+            deltas,
+            events: None,
+            lines: Vec::new(),
+        }
+    }
+
+    fn write(&mut self) -> io::Result<()> {
+        let mut stdout = io::stdout().lock();
+        for event in self.lines.drain(..) {
+            let line = json_without_c1(serde_json::to_string(&event).map_err(io::Error::other)?);
+            stdout.write_all(line.as_bytes())?;
+            stdout.write_all(b"\n")?;
+        }
+        stdout.flush()
+    }
+}
+
+impl Printer for JsonLines {
+    fn session(&mut self, id: &str, _resumed: bool) -> io::Result<()> {
+        let events = ExecEvents::new(id, self.cwd.clone(), self.deltas);
+        self.lines.push(events.thread_started());
+        self.events = Some(events);
+        self.write()
+    }
+
+    fn print(&mut self, event: Event) -> io::Result<()> {
+        if let Some(events) = &mut self.events {
+            events.on_event(event, &mut self.lines);
+        }
+        self.write()
+    }
+
+    fn last_message(&self) -> Option<&str> {
+        self.events.as_ref()?.last_message()
     }
 }

@@ -30,9 +30,19 @@ const LAYERS: &[(&str, u8)] = &[
     ("acp", 6),
 ];
 
-/// Every `.rs` file under `src/` (the binary's `cli/` and `main.rs` aside: they use the library
-/// as a crate), by module path, with its text before its test module.
+/// Every `.rs` file of the library under `src/` (the binary's `cli/` and `main.rs` aside: they
+/// use the library as a crate), by module path, with its text before its test module.
 fn sources() -> BTreeMap<Vec<String>, (String, String)> {
+    sources_where(|rel| rel != "cli" && rel != "main.rs")
+}
+
+/// The binary's files, `main.rs` and `cli/`, as [`sources`] gives the library's.
+fn binary_sources() -> BTreeMap<Vec<String>, (String, String)> {
+    sources_where(|rel| rel == "main.rs" || rel == "cli" || rel.starts_with("cli/"))
+}
+
+/// The `.rs` files under `src/` whose path from there `take` takes (a folder's first).
+fn sources_where(take: impl Fn(&str) -> bool) -> BTreeMap<Vec<String>, (String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = BTreeMap::new();
     let mut todo = vec![root.clone()];
@@ -44,7 +54,7 @@ fn sources() -> BTreeMap<Vec<String>, (String, String)> {
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
-            if rel == "cli" || rel == "main.rs" {
+            if !take(&rel) {
                 continue;
             }
             if path.is_dir() {
@@ -55,7 +65,10 @@ fn sources() -> BTreeMap<Vec<String>, (String, String)> {
                 continue;
             };
             let mut module: Vec<String> = stem.split('/').map(str::to_string).collect();
-            if matches!(module.last().map(String::as_str), Some("mod" | "lib")) {
+            if matches!(
+                module.last().map(String::as_str),
+                Some("mod" | "lib" | "main")
+            ) {
                 module.pop();
             }
             let text = std::fs::read_to_string(&path).unwrap();
@@ -163,21 +176,27 @@ fn file_of<'a>(
         .find_map(|n| files.get(&path[..n]).map(|(rel, _)| rel.as_str()))
 }
 
-/// Which file imports which.
+/// Which file of the library imports which.
 fn imports() -> BTreeMap<String, BTreeSet<String>> {
-    let files = sources();
+    imports_among(&sources())
+}
+
+/// Which of `files` imports which.
+fn imports_among(
+    files: &BTreeMap<Vec<String>, (String, String)>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut graph = BTreeMap::new();
-    for (module, (rel, code)) in &files {
+    for (module, (rel, code)) in files {
         // A folder's `mod.rs` (and `lib.rs`) names its children from itself, a file from its
         // folder.
-        let here: Vec<String> = if rel.ends_with("mod.rs") || rel == "lib.rs" {
+        let here: Vec<String> = if rel.ends_with("mod.rs") || rel == "lib.rs" || rel == "main.rs" {
             module.iter().cloned().chain([String::new()]).collect()
         } else {
             module.clone()
         };
         let targets: BTreeSet<String> = named_paths(code, &here)
             .iter()
-            .filter_map(|path| file_of(path, &files))
+            .filter_map(|path| file_of(path, files))
             .filter(|target| target != rel)
             .map(str::to_string)
             .collect();
@@ -229,6 +248,29 @@ fn no_two_files_import_each_other_around_a_loop() {
     assert!(graph.len() > 100, "read {} files", graph.len());
     let found = loops(&graph);
     assert!(found.is_empty(), "files around a loop: {found:?}");
+    // The binary's command line too: each verb's file imports the shared ones, never back.
+    let binary = imports_among(&binary_sources());
+    assert!(
+        binary.contains_key("cli/exec_cmd.rs") && binary.len() > 8,
+        "{binary:?}"
+    );
+    assert!(
+        binary["cli/exec_cmd.rs"].contains("cli/run_cmd.rs"),
+        "the reader follows super:: in cli/: {binary:?}"
+    );
+    let found: Vec<Vec<String>> = loops(&binary)
+        .into_iter()
+        // `cli/mod.rs` dispatches to every verb and they use its helpers: the root of the
+        // command line, as `lib.rs` is the library's.
+        .map(|members| {
+            members
+                .into_iter()
+                .filter(|f| f != "cli/mod.rs")
+                .collect::<Vec<_>>()
+        })
+        .filter(|members| members.len() > 1)
+        .collect();
+    assert!(found.is_empty(), "cli files around a loop: {found:?}");
 }
 
 /// Imports that go to another folder of the same layer or above, as `from -> to`.
