@@ -355,7 +355,43 @@ impl Translator {
                 used,
                 window: Some(size),
             } => vec![SessionUpdate::UsageUpdate(UsageUpdate::new(used, size))],
-            _ => Vec::new(),
+            // Events this face does not show: each new one must be placed here or given
+            // an arm of its own.
+            Event::ReasoningPartAdded { .. }
+            // (An approval allowed or unanswered: the call's own update says how it went.)
+            | Event::ApprovalAnswered { .. }
+            | Event::ContextUsed { window: None, .. }
+            | Event::CommandRules(..)
+            | Event::Skills(..)
+            | Event::CustomPrompts(..)
+            | Event::TurnStarted { .. }
+            | Event::Attached(..)
+            | Event::ItemStarted { .. }
+            | Event::ApprovalRequested { .. }
+            | Event::QuestionsAsked { .. }
+            | Event::Usage(..)
+            | Event::RateLimits(..)
+            | Event::TurnFinished(..)
+            | Event::Login(..)
+            | Event::ApiKeyUnchecked(..)
+            | Event::AuthChanged(..)
+            | Event::Models { .. }
+            | Event::Restored(..)
+            | Event::Rewound(..)
+            | Event::FilesUndone { .. }
+            | Event::WorkingTreeDiff(..)
+            | Event::Revisions(..)
+            | Event::PromptHistory(..)
+            | Event::Sessions(..)
+            | Event::Instructions(..)
+            | Event::Conversation { .. }
+            | Event::Notice(..)
+            | Event::RunsLater(..)
+            | Event::McpServers(..)
+            | Event::Error(..)
+            | Event::GoalUpdated(..)
+            | Event::GoalCleared
+            | Event::McpToolCalled { .. } => Vec::new(),
         }
     }
 

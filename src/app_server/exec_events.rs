@@ -249,7 +249,48 @@ impl ExecEvents {
                     automatic: *automatic,
                 });
             }
-            _ => {}
+            // Events this face does not show (the streaming pieces among them when not
+            // `deltas`): each new one must be placed here or given an arm of its own.
+            Event::ReasoningDelta { .. }
+            | Event::Compacted { .. }
+            | Event::Error(_)
+            | Event::CommandRules(..)
+            | Event::Skills(..)
+            | Event::CustomPrompts(..)
+            | Event::Attached(..)
+            | Event::ItemStarted { .. }
+            | Event::ReasoningPartAdded { .. }
+            | Event::MessageDone { .. }
+            | Event::ReasoningDone { .. }
+            | Event::WebSearchStarted { .. }
+            | Event::WebSearchDone { .. }
+            | Event::ToolStarted { .. }
+            | Event::FilesChanged { .. }
+            | Event::ToolFinished { .. }
+            | Event::ApprovalRequested { .. }
+            | Event::QuestionsAsked { .. }
+            | Event::ApprovalAnswered { .. }
+            | Event::PlanUpdated { .. }
+            | Event::ContextUsed { .. }
+            | Event::RateLimits(..)
+            | Event::TurnFinished(..)
+            | Event::Login(..)
+            | Event::ApiKeyUnchecked(..)
+            | Event::AuthChanged(..)
+            | Event::Models { .. }
+            | Event::Restored(..)
+            | Event::Rewound(..)
+            | Event::FilesUndone { .. }
+            | Event::WorkingTreeDiff(..)
+            | Event::Revisions(..)
+            | Event::PromptHistory(..)
+            | Event::Sessions(..)
+            | Event::Instructions(..)
+            | Event::Conversation { .. }
+            | Event::McpServers(..)
+            | Event::GoalUpdated(..)
+            | Event::GoalCleared
+            | Event::McpToolCalled { .. } => {}
         }
         let turn_id = self.turn_id.clone();
         let mut notes = Vec::new();

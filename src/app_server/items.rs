@@ -541,7 +541,30 @@ impl Translator {
                     },
                 }));
             }
-            _ => {}
+            // Events this face does not show: each new one must be placed here or given
+            // an arm of its own.
+            Event::CommandRules(..)
+            | Event::Skills(..)
+            | Event::CustomPrompts(..)
+            | Event::TurnStarted { .. }
+            | Event::QuestionsAsked { .. }
+            | Event::ContextUsed { .. }
+            | Event::Login(..)
+            | Event::ApiKeyUnchecked(..)
+            | Event::AuthChanged(..)
+            | Event::Models { .. }
+            | Event::Restored(..)
+            | Event::Rewound(..)
+            | Event::FilesUndone { .. }
+            | Event::WorkingTreeDiff(..)
+            | Event::Revisions(..)
+            | Event::PromptHistory(..)
+            | Event::Sessions(..)
+            | Event::Instructions(..)
+            | Event::Conversation { .. }
+            | Event::Notice(..)
+            | Event::McpServers(..)
+            | Event::McpToolCalled { .. } => {}
         }
     }
 
