@@ -352,7 +352,7 @@ impl Threads {
         );
         Ok(Answer::of(&answered)?
             .notify(wire::ThreadStarted { thread })
-            .heard_by(self.everyone.clone()))
+            .every_client(self.everyone.clone()))
     }
 
     /// `thread/name/set`: names a thread (loaded, saved, or not yet saved); an empty name
@@ -511,7 +511,7 @@ impl Threads {
             .notify(wire::ThreadClosed {
                 thread_id: asked.thread_id,
             })
-            .heard_by(self.everyone.clone()))
+            .every_client(self.everyone.clone()))
     }
 
     /// Client `client` is gone: it hears no thread. A turn it started runs to its end, saved;
@@ -705,7 +705,7 @@ impl Threads {
         let turn_id = Some(turn.id.clone());
         Ok(turn_answer(&Empty {}, &asked.thread_id, turn)?
             .heard_by(thread.heard_by())
-            .status_heard_by(thread.everyone.clone())
+            .every_client(thread.everyone.clone())
             .after(move || {
                 let _ = ops.send(Op::Compact {
                     focus: None,

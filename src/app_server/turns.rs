@@ -289,7 +289,7 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let turn_id = turn.id.clone();
     let mut answer = turn_answer(&TurnResponse { turn: turn.clone() }, &p.thread_id, turn)?
         .heard_by(thread.heard_by())
-        .status_heard_by(thread.everyone.clone());
+        .every_client(thread.everyone.clone());
     let submission = Submission {
         text,
         images,
@@ -365,7 +365,7 @@ pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     // `turn/started` leads, then the review's first item.
     let mut answer = turn_answer(&started, &p.thread_id, turn)?
         .heard_by(thread.heard_by())
-        .status_heard_by(thread.everyone.clone());
+        .every_client(thread.everyone.clone());
     answer.then.extend(item_started_and_completed(
         &p.thread_id,
         &turn_id,
@@ -552,8 +552,7 @@ pub(super) async fn pump(
                     .map(|answer| answer.then)
                     .unwrap_or_default()
                 {
-                    super::wire::status_or_rest(method, Some(&everyone), &out)
-                        .notify(method, params);
+                    super::wire::audience(method, Some(&everyone), &out).notify(method, params);
                 }
             }
         }
@@ -660,8 +659,7 @@ pub(super) async fn pump(
                 Outgoing::Line(line) => out.send_line(line),
                 other => {
                     if let Ok((method, params)) = other.into_message() {
-                        super::wire::status_or_rest(method, Some(&everyone), &out)
-                            .notify(method, params);
+                        super::wire::audience(method, Some(&everyone), &out).notify(method, params);
                     }
                 }
             }

@@ -23,8 +23,9 @@ pub struct Answer {
     pub then: Vec<(&'static str, Value)>,
     /// Who hears the notifications, when not only the client that asked (a thread's clients).
     pub heard_by: Option<Out>,
-    /// Who hears a `thread/status/changed` among them: every client, as Codex tells them all.
-    pub status_heard_by: Option<Out>,
+    /// Every client, which hears the notifications Codex sends to all
+    /// ([`super::protocol::to_every_client`]) when they are among them.
+    pub every_client: Option<Out>,
     pub after: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -48,7 +49,7 @@ impl Answer {
             result,
             then: Vec::new(),
             heard_by: None,
-            status_heard_by: None,
+            every_client: None,
             after: None,
         }
     }
@@ -84,10 +85,10 @@ impl Answer {
         self
     }
 
-    /// Sends a thread's `thread/status/changed` among the notifications to `out` (every
-    /// client) rather than to those that hear the rest.
-    pub fn status_heard_by(mut self, out: Out) -> Self {
-        self.status_heard_by = Some(out);
+    /// Sends the notifications meant for every client ([`super::protocol::to_every_client`])
+    /// to `everyone`, the rest as [`Answer::heard_by`] says.
+    pub fn every_client(mut self, everyone: Out) -> Self {
+        self.every_client = Some(everyone);
         self
     }
 
@@ -116,12 +117,11 @@ pub fn notify(out: &Out, notification: impl super::protocol::Notification) {
     out.notify(method, params);
 }
 
-/// Who hears notification `method`: `status` (every client) for a thread's status when it is
-/// given, else `rest`.
-pub fn status_or_rest<'a>(method: &str, status: Option<&'a Out>, rest: &'a Out) -> &'a Out {
-    use super::protocol::Notification;
-    match status {
-        Some(status) if method == super::protocol::ThreadStatusChanged::METHOD => status,
+/// Who hears notification `method`: `everyone` (when given) for one Codex sends to every
+/// client, else `rest`.
+pub fn audience<'a>(method: &str, everyone: Option<&'a Out>, rest: &'a Out) -> &'a Out {
+    match everyone {
+        Some(everyone) if super::protocol::to_every_client(method) => everyone,
         _ => rest,
     }
 }
@@ -133,8 +133,7 @@ pub fn reply(out: &Out, id: Value, answer: Result<Answer, RpcError>) {
             out.respond_serialized(&id, answer.result);
             let heard_by = answer.heard_by.as_ref().unwrap_or(out);
             for (method, params) in answer.then {
-                status_or_rest(method, answer.status_heard_by.as_ref(), heard_by)
-                    .notify(method, params);
+                audience(method, answer.every_client.as_ref(), heard_by).notify(method, params);
             }
             if let Some(action) = answer.after {
                 action();

@@ -49,6 +49,17 @@ fn message(method: &'static str, params: &impl Serialize) -> (&'static str, Valu
     (method, params)
 }
 
+/// The notifications Codex sends to every initialized client, not only to those that hear the
+/// thread they are about: a thread starting, changing status, and closing.
+pub fn to_every_client(method: &str) -> bool {
+    [
+        ThreadStarted::METHOD,
+        ThreadStatusChanged::METHOD,
+        ThreadClosed::METHOD,
+    ]
+    .contains(&method)
+}
+
 /// Declares a notification: its params' struct (camelCase fields) and its method.
 macro_rules! notification {
     ($(#[$doc:meta])* $name:ident = $method:literal { $($field:ident: $ty:ty),* $(,)? }) => {
