@@ -91,8 +91,6 @@ pub struct Accounts {
     out: Out,
     /// Tokens the host handed in, shared with every thread's core.
     external: ExternalAuth,
-    /// Whether the provider in use takes kelp's login: one with its own key needs none.
-    requires_openai_auth: bool,
 }
 
 /// Asks the host for new tokens after a 401, with the protocol's server request.
@@ -174,7 +172,6 @@ impl Accounts {
             service: accounts::Accounts::from_config(&config, http, env_api_key, host),
             out,
             external,
-            requires_openai_auth: config.model_provider.requires_openai_auth,
         }
     }
 
@@ -185,9 +182,10 @@ impl Accounts {
     }
 
     /// `account/read`: the stored login (or `OPENAI_API_KEY`), never a secret; none, and no
-    /// sign-in asked for, while the provider in use has a key of its own (as Codex answers).
-    pub async fn read(&self) -> Result<Answer, RpcError> {
-        if !self.requires_openai_auth {
+    /// sign-in asked for, while the provider in use has a key of its own (without
+    /// `requires_openai_auth`), as Codex answers.
+    pub async fn read(&self, requires_openai_auth: bool) -> Result<Answer, RpcError> {
+        if !requires_openai_auth {
             return Answer::of(&AccountRead {
                 account: None,
                 requires_openai_auth: false,

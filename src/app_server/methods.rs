@@ -361,7 +361,9 @@ pub const METHODS: &[(&str, Serve)] = &[
         "account/read",
         Apart(|s, _| {
             let accounts = Arc::clone(&s.accounts);
-            Box::pin(async move { accounts.read().await })
+            // The provider in use now: a config written since may have changed it.
+            let requires_openai_auth = s.config.model_provider.requires_openai_auth;
+            Box::pin(async move { accounts.read(requires_openai_auth).await })
         }),
     ),
     (
