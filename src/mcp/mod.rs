@@ -345,8 +345,13 @@ impl McpManager {
         };
         tracing::warn!(server = %server.config.name, %reason, "MCP server unavailable");
         if say {
+            let then = if server.config.required {
+                "turns fail until it starts (required = true)"
+            } else {
+                "kelp goes on without it"
+            };
             (self.inner.notify)(McpUpdate::Problem(format!(
-                "MCP server `{}` {reason}; kelp goes on without it",
+                "MCP server `{}` {reason}; {then}",
                 server.config.name
             )));
         }

@@ -320,9 +320,11 @@ async fn a_required_server_that_cannot_start_fails_the_turn_before_the_model_is_
     let mut a = mcp_agent(ApprovalMode::Ask, vec![docs]).await;
     // The first turn may come before or after the first start failed (and is started again):
     // the second surely comes after.
+    let mut said = Vec::new();
     for prompt in ["hello", "again"] {
         a.submit(prompt);
-        let (_, outcome) = a.finish_turn().await;
+        let (events, outcome) = a.finish_turn().await;
+        said.extend(notices(&events).into_iter().cloned());
         let TurnOutcome::Failed { message, .. } = outcome else {
             panic!("{prompt}: {outcome:?}");
         };
@@ -334,6 +336,12 @@ async fn a_required_server_that_cannot_start_fails_the_turn_before_the_model_is_
         );
     }
     assert!(a.fake.requests_to("/responses").is_empty());
+    // Said once, and not as if kelp went on without it.
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].ends_with("; turns fail until it starts (required = true)"),
+        "{said:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
