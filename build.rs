@@ -7,7 +7,7 @@
 //! needing `GLIBC_ABI_DT_RELR`, so one copied to an older system says so when it starts rather
 //! than crashing. Elsewhere (another C library, a cross build, an older glibc) nothing changes.
 //!
-//! A release build for x86-64 Linux, linked by LLD (Rust's default there), also lays out the
+//! A release build for x86-64 Linux, linked by LLD (Rust's default there from 1.90), also lays out the
 //! functions a client runs from launch to its first idle frame side by side at the front of
 //! the code (`link/startup-text.txt`, `--symbol-ordering-file`). The kernel maps a program's
 //! code in 64 kB windows around each page it touches: scattered through 8 MB, those ~0.8 MB of
@@ -26,18 +26,43 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,-z,pack-relative-relocs");
     }
     println!("cargo:rerun-if-changed={STARTUP_TEXT}");
-    if var("TARGET") == "x86_64-unknown-linux-gnu" && var("PROFILE") == "release" {
+    println!("cargo:rerun-if-env-changed=KELP_LINK_MAP");
+    if var("TARGET") == "x86_64-unknown-linux-gnu"
+        && var("PROFILE") == "release"
+        && links_with_lld(&var("RUSTC"), &var("CARGO_ENCODED_RUSTFLAGS"))
+    {
         let list = std::path::Path::new(&var("CARGO_MANIFEST_DIR")).join(STARTUP_TEXT);
         println!(
             "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
             list.display()
         );
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
-        // The linker's map of the binary (each function's address), for
-        // `scripts/startup-text.sh` to name the functions a run touched.
-        let map = std::path::Path::new(&var("OUT_DIR")).join("kelp.map");
-        println!("cargo:rustc-link-arg-bins=-Wl,-Map={}", map.display());
+        // The linker's map of the binary (each function's address), where
+        // `scripts/startup-text.sh` asks for it, to name the functions a run touched.
+        if let Ok(map) = std::env::var("KELP_LINK_MAP") {
+            println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
+        }
     }
+}
+
+/// Whether the binary is linked by LLD: Rust's own default on x86-64 Linux from 1.90, unless
+/// the flags choose another linker (GNU ld knows no `--symbol-ordering-file`).
+fn links_with_lld(rustc: &str, flags: &str) -> bool {
+    if flags.contains("linker") || flags.contains("fuse-ld") {
+        return flags.contains("fuse-ld=lld");
+    }
+    let Ok(output) = Command::new(rustc).arg("-V").output() else {
+        return false;
+    };
+    // `rustc 1.95.0 (59807616e 2026-04-14)`
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut version = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .split(['.', '-'])
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    (version.next().unwrap_or(0), version.next().unwrap_or(0)) >= (1, 90)
 }
 
 /// The functions run from launch to the first idle frame, one symbol a line.

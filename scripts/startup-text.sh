@@ -4,7 +4,7 @@
 # client does at start, then rebuild; the budget it serves is in docs/benchmarks.md.
 #
 # Needs tmux, valgrind (callgrind) and perf. Each round builds the release binary (its linker
-# map lands in target/release/build/kelp-*/out/kelp.map), runs it to its first idle frame at
+# map written where KELP_LINK_MAP says), runs it to its first idle frame at
 # 80×24 with SSH_CONNECTION set, and adds the functions it touched:
 #   round 1: every function a run under callgrind entered;
 #   later rounds: the functions behind the page faults of a real run (perf), which catch code
@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LIST=link/startup-text.txt
 WORK=$(mktemp -d)
+export KELP_LINK_MAP="$WORK/kelp.map"
 trap 'tmux kill-session -t kelp-startup 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 # Runs "$@" (kelp, under a tool) in an 80×24 tmux window until the client's first frame, then
@@ -33,7 +34,7 @@ run_to_idle() {
   sleep "${SETTLE:-3}"
 }
 
-map() { ls -t target/release/build/kelp-*/out/kelp.map | head -1; }
+map() { echo "$KELP_LINK_MAP"; }
 
 add_names() {
   python3 scripts/startup_text.py "$(map)" "$@" > "$WORK/names"
@@ -54,7 +55,7 @@ cargo build --release
 BIN=$PWD/target/release/kelp
 SETTLE=10 run_to_idle valgrind --tool=callgrind --demangle=no \
   --callgrind-out-file="$WORK/callgrind.%p" "$BIN"
-pkill -TERM -f "callgrind.*$BIN" || true
+pkill -TERM -f "valgrind --tool=callgrind .*--callgrind-out-file=$WORK/" || true
 sleep 5
 # The functions entered in kelp's own code: callgrind names them by address in a stripped
 # binary ("fn=(id) 0x…", under the "ob" of the binary).

@@ -3,7 +3,7 @@
 
     startup_text.py MAP ADDRESSES... > names
 
-MAP is the linker's map of the binary (target/release/build/kelp-*/out/kelp.map); each
+MAP is the linker's map of the binary (written where KELP_LINK_MAP says, see build.rs); each
 ADDRESSES file holds one address a line, as the binary's own (link-time) addresses: those of
 the functions a run under callgrind entered, or of the page faults `perf record -e page-faults
 -d` saw. Prints, once each, the symbol of every function section holding one of them (what
