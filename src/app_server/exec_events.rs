@@ -249,8 +249,9 @@ impl ExecEvents {
                     automatic: *automatic,
                 });
             }
-            // Events this face does not show (the streaming pieces among them when not
-            // `deltas`): each new one must be placed here or given an arm of its own.
+            // Events with no line of exec's own here (the streaming pieces too, when not
+            // `deltas`); the items the app-server's translator makes of them still show
+            // below. Each new event must be placed here or given an arm of its own.
             Event::ReasoningDelta { .. }
             | Event::Compacted { .. }
             | Event::Error(_)
