@@ -71,6 +71,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             prompt: None,
             config_file: "/home/ana/.config/kelp/config.toml".into(),
             images: Vec::new(),
+            server: None,
         },
     );
     (app, rx)

@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod private_file;
 pub mod qr;
 pub mod random;
+pub mod remote;
 pub mod secret;
 pub mod session;
 pub mod stdio;

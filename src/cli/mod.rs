@@ -63,6 +63,15 @@ pub struct Cli {
     /// Attach an image to the first prompt (repeatable, or comma-separated).
     #[arg(long, short = 'i', value_name = "FILE", value_delimiter = ',')]
     image: Vec<PathBuf>,
+    /// Run the client on an app-server, kelp's or Codex's, instead of an agent of its own:
+    /// unix:///PATH (what `kelp app-server --listen unix://` says) or ws://HOST:PORT. Turns run
+    /// there and go on when the client goes; `kelp --remote ADDR resume` comes back to them.
+    #[arg(long, value_name = "ADDR")]
+    remote: Option<String>,
+    /// The environment variable that holds the app-server's token (its --ws-token-file),
+    /// sent as a bearer token; only to a unix socket or a loopback address.
+    #[arg(long, value_name = "VAR", requires = "remote")]
+    remote_auth_token_env: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -626,6 +635,13 @@ fn run_cli() -> ExitCode {
             "-i/--image goes with the interactive client (`kelp -i FILE`) or after `kelp exec`",
         );
     }
+    if cli.remote.is_some() && command.is_some() {
+        return fail(
+            exit::USAGE,
+            "--remote attaches the interactive client (`kelp --remote ADDR`, or `kelp --remote ADDR \
+             resume`); give no other command with it",
+        );
+    }
     if (resume.is_some() || pick_session) && command.is_some() {
         return fail(
             exit::USAGE,
@@ -639,6 +655,35 @@ fn run_cli() -> ExitCode {
                 Ok(dir) => dir,
                 Err(code) => return code,
             };
+            if let Some(address) = &cli.remote {
+                let open = match resume {
+                    Some(ResumeRequest::Latest) => kelp::remote::Open::Newest,
+                    Some(ResumeRequest::Id(id)) => kelp::remote::Open::Thread(id),
+                    None => kelp::remote::Open::New,
+                };
+                let wanted = kelp::remote::Wanted {
+                    project_dir: project_dir.clone(),
+                    model: overrides.model.clone(),
+                    approval: Some(config.approval),
+                    sandbox: Some(config.sandbox),
+                    effort: None,
+                    open,
+                };
+                let remote =
+                    match remote_core(address, cli.remote_auth_token_env.as_deref(), wanted) {
+                        Ok(remote) => remote,
+                        Err(message) => return fail(exit::USAGE, &message),
+                    };
+                let start = Start {
+                    session: None,
+                    pick_session,
+                    fork_picked: false,
+                    prompt: cli.prompt,
+                    images: cli.image,
+                    remote: Some(remote),
+                };
+                return interactive(config, project_dir, start, warning_lines);
+            }
             let session = match &resume {
                 Some(request) => match sessions_cmd::resolve(&config, &project_dir, request) {
                     Ok(path) => Some(path),
@@ -652,6 +697,7 @@ fn run_cli() -> ExitCode {
                 fork_picked: false,
                 prompt: cli.prompt,
                 images: cli.image,
+                remote: None,
             };
             interactive(config, project_dir, start, warning_lines)
         }
@@ -668,6 +714,7 @@ fn run_cli() -> ExitCode {
                     fork_picked: true,
                     prompt: None,
                     images: Vec::new(),
+                    remote: None,
                 };
                 return interactive(config, project_dir, start, warning_lines);
             }
@@ -681,6 +728,7 @@ fn run_cli() -> ExitCode {
                 fork_picked: false,
                 prompt: None,
                 images: Vec::new(),
+                remote: None,
             };
             interactive(config, project_dir, start, warning_lines)
         }
@@ -783,6 +831,8 @@ struct Start {
     prompt: Option<String>,
     /// Images for the first prompt, as given (`-i`).
     images: Vec<PathBuf>,
+    /// The app-server to run on (`--remote`), instead of a core here.
+    remote: Option<RemoteCore>,
 }
 
 /// `kelp` with no command: the TUI over the core.
@@ -805,9 +855,10 @@ fn interactive(
     };
     // The trust kept for the folder sets the modes nothing else chose; with none kept, the
     // client asks.
+    // On a server, its own config keeps the folder's trust.
     let trust = config.apply_trust(&project_dir);
-    let ask_trust =
-        (trust.is_none() && config.trust_decides).then(|| kelp::config::trust_root(&project_dir));
+    let ask_trust = (trust.is_none() && config.trust_decides && start.remote.is_none())
+        .then(|| kelp::config::trust_root(&project_dir));
     let env_api_key = std::env::var("OPENAI_API_KEY").ok();
     let mut initial =
         kelp::tui::InitialState::from_local(&config, project_dir.clone(), env_api_key.clone());
@@ -837,11 +888,21 @@ fn interactive(
     options.env_api_key = env_api_key;
     options.sign_in = Some("/connect");
     options.prompt_history = true;
+    if let Some(remote) = &start.remote {
+        // The server holds the login and runs the commands: what this machine has is not it.
+        initial.server = Some(remote.target.to_string());
+        initial.auth = None;
+        initial.sandbox = "as the app-server runs its commands".into();
+    }
     let result = runtime.block_on(async {
         let (first_frame, drawn) = tokio::sync::oneshot::channel();
-        let (ops, events) = kelp::agent::core::spawn_after(config.clone(), options, async {
+        let drawn = async {
             let _ = drawn.await;
-        });
+        };
+        let (ops, events) = match start.remote {
+            Some(remote) => kelp::remote::spawn(remote.target, remote.token, remote.wanted, drawn),
+            None => kelp::agent::core::spawn_after(config.clone(), options, drawn),
+        };
         kelp::tui::run(&config, ops, events, initial, Some(first_frame)).await
     });
     // Background work (a clipboard tool, a blocking read) must not keep the process alive.
@@ -886,4 +947,44 @@ pub fn say_err(line: &str) {
 /// Writes `line` to stdout through the terminal filter (see [`say_err`]).
 pub fn say(line: &str) {
     println!("{}", kelp::terminal_text::printable_lines(line));
+}
+
+/// What `--remote ADDR` and `--remote-auth-token-env VAR` ask for, checked before the screen
+/// changes.
+fn remote_core(
+    address: &str,
+    token_env: Option<&str>,
+    wanted: kelp::remote::Wanted,
+) -> Result<RemoteCore, String> {
+    let target: kelp::remote::Target = address.parse().map_err(|e| format!("--remote {e}"))?;
+    let token = match token_env {
+        Some(name) => match std::env::var(name) {
+            Ok(token) if !token.trim().is_empty() => Some(kelp::secret::Secret::from(token.trim())),
+            _ => {
+                return Err(format!(
+                    "--remote-auth-token-env {name}: the variable is not set (or empty)"
+                ));
+            }
+        },
+        None => None,
+    };
+    if token.is_some() && !target.keeps_a_token_private() {
+        return Err(format!(
+            "--remote {target}: a token goes only to a unix socket or a loopback address; over \
+             plain ws:// to another machine it would cross the network in clear (tunnel it over SSH)"
+        ));
+    }
+    Ok(RemoteCore {
+        target,
+        token,
+        wanted,
+    })
+}
+
+/// The app-server the client runs on, and what it asks of it.
+#[derive(Debug)]
+struct RemoteCore {
+    target: kelp::remote::Target,
+    token: Option<kelp::secret::Secret>,
+    wanted: kelp::remote::Wanted,
 }

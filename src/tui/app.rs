@@ -69,6 +69,9 @@ pub struct InitialState {
     pub config_file: PathBuf,
     /// Images that go with the first prompt (`kelp -i FILE`).
     pub images: Vec<PathBuf>,
+    /// The app-server the agent runs on (`kelp --remote ADDR`), which holds the login: the
+    /// client asks for none at start.
+    pub server: Option<String>,
 }
 
 /// How often the spinner moves while a turn runs.
@@ -122,6 +125,8 @@ pub struct ExitSummary {
     pub id: String,
     /// Token usage of the conversation.
     pub usage: TokenUsage,
+    /// The app-server it ran on (`--remote`), which the way back names.
+    pub server: Option<String>,
 }
 
 impl ExitSummary {
@@ -135,7 +140,13 @@ impl ExitSummary {
                 super::status::describe_usage(u)
             ));
         }
-        text.push_str(&format!("To continue it: kelp --resume {}\n", self.id));
+        match &self.server {
+            Some(server) => text.push_str(&format!(
+                "To continue it: kelp --remote {server} resume {}\n",
+                self.id
+            )),
+            None => text.push_str(&format!("To continue it: kelp --resume {}\n", self.id)),
+        }
         text
     }
 }
@@ -150,6 +161,7 @@ impl App {
             overlay: None,
             status: Status {
                 provider: initial.provider,
+                server: initial.server,
                 settings_from: initial.settings_from,
                 auth: initial.auth,
                 model: initial.model,
@@ -189,7 +201,7 @@ impl App {
         };
         // Another provider takes no login of kelp's.
         let own_key = app.status.provider.as_ref().is_some_and(|p| p.own_key);
-        if app.status.auth.is_none() && !own_key {
+        if app.status.auth.is_none() && !own_key && app.status.server.is_none() {
             app.open_connect();
         }
         if let Some(warning) = initial.warning {
@@ -230,6 +242,7 @@ impl App {
         Some(ExitSummary {
             id,
             usage: self.status.usage,
+            server: self.status.server.clone(),
         })
     }
 

@@ -601,6 +601,7 @@ mod tests {
             prompt: None,
             config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
             images: Vec::new(),
+            server: None,
         };
         (App::new(ops, initial), sent)
     }

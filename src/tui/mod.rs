@@ -143,6 +143,7 @@ impl InitialState {
             prompt: None,
             config_file: config.config_dir.join(crate::config::file::FILE_NAME),
             images: Vec::new(),
+            server: None,
         }
     }
 }

@@ -55,6 +55,8 @@ impl From<&str> for SandboxShown {
 pub struct Status {
     /// The model provider, when it is not the built-in `openai`.
     pub provider: Option<ProviderShown>,
+    /// The app-server the agent runs on (`--remote`).
+    pub server: Option<String>,
     /// The config files read and the shared settings each set (kelp's, then Codex's).
     pub settings_from: Vec<(PathBuf, Vec<&'static str>)>,
     pub auth: Option<AuthSummary>,
@@ -207,10 +209,13 @@ impl Status {
             (None, _) => "not connected (/connect)".to_string(),
         };
         let u = &self.usage;
-        let mut text = match &self.provider {
-            Some(provider) => format!("Provider:  {}\n", provider.line),
+        let mut text = match &self.server {
+            Some(server) => format!("Server:    {server} (the agent runs there)\n"),
             None => String::new(),
         };
+        if let Some(provider) = &self.provider {
+            text += &format!("Provider:  {}\n", provider.line);
+        }
         text += &format!(
             "Login:     {login}\nModel:     {}, {} reasoning effort\nDirectory: {}\nApproval:  {} — {}\nSandbox:   {}\nTokens:    {}",
             self.model,

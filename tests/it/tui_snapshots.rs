@@ -46,6 +46,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         prompt: None,
         config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
         images: Vec::new(),
+        server: None,
     };
     change(&mut initial);
     let mut app = App::new(tx, initial);

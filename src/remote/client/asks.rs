@@ -1,0 +1,147 @@
+//! What the server asks of the person (a command or a patch to approve, the model's questions),
+//! put to them as the core puts it, and their answer sent back in Codex's words.
+
+use serde_json::{Value, json};
+
+use super::{Remote, Waiting, WaitingKind, decode};
+use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Event};
+use crate::remote::wire;
+
+impl Remote {
+    pub(super) fn on_request(&mut self, request: Value, method: &str, params: Value) {
+        self.next_wait += 1;
+        let id = self.next_wait;
+        match method {
+            "item/commandExecution/requestApproval" => {
+                let Some(asked) = decode::<wire::CommandApproval>(params) else {
+                    return self.refuse(request, "the request's params were not understood");
+                };
+                let command = asked.command.unwrap_or_default();
+                let workdir = asked.cwd.unwrap_or_else(|| self.wanted.project_dir.clone());
+                let subject = match asked.reason {
+                    Some(reason) if reason.contains("sandbox") => ApprovalSubject::Unsandboxed {
+                        command,
+                        workdir,
+                        blocked: reason,
+                        requested: true,
+                    },
+                    _ => ApprovalSubject::Command {
+                        command,
+                        workdir,
+                        always_prefix: asked.proposed_execpolicy_amendment.clone(),
+                    },
+                };
+                self.waiting.insert(
+                    id,
+                    Waiting {
+                        request,
+                        kind: WaitingKind::Command {
+                            prefix: asked.proposed_execpolicy_amendment,
+                        },
+                    },
+                );
+                self.emit(Event::ApprovalRequested {
+                    id,
+                    call_id: asked.item_id,
+                    subject,
+                });
+            }
+            "item/fileChange/requestApproval" => {
+                let Some(asked) = decode::<wire::PatchApproval>(params) else {
+                    return self.refuse(request, "the request's params were not understood");
+                };
+                let changes = self.calls.changes_of(&asked.item_id);
+                let diff = changes.iter().map(|c| c.diff.as_str()).collect::<String>();
+                self.waiting.insert(
+                    id,
+                    Waiting {
+                        request,
+                        kind: WaitingKind::Patch,
+                    },
+                );
+                self.emit(Event::ApprovalRequested {
+                    id,
+                    call_id: asked.item_id,
+                    subject: ApprovalSubject::Patch { diff, changes },
+                });
+            }
+            "item/tool/requestUserInput" => {
+                let Some(asked) = decode::<Questions>(params) else {
+                    return self.refuse(request, "the request's params were not understood");
+                };
+                self.waiting.insert(
+                    id,
+                    Waiting {
+                        request,
+                        kind: WaitingKind::Questions,
+                    },
+                );
+                let questions = asked
+                    .questions
+                    .into_iter()
+                    .map(|q| crate::agent::tools::user_input::Question {
+                        id: q.id,
+                        header: q.header,
+                        question: q.question,
+                        options: q.options.unwrap_or_default(),
+                    })
+                    .collect();
+                self.emit(Event::QuestionsAsked {
+                    id,
+                    call_id: asked.item_id,
+                    questions,
+                });
+            }
+            _ => self.refuse(request, &format!("{method} is not something kelp answers")),
+        }
+    }
+
+    fn refuse(&mut self, request: Value, message: &str) {
+        self.outgoing.push(json!({
+            "jsonrpc": "2.0",
+            "id": request,
+            "error": {"code": -32601, "message": message},
+        }));
+    }
+
+    /// The person's answer to an approval, as the server reads it.
+    pub(super) fn decide(&mut self, id: u64, decision: ApprovalDecision) {
+        let Some(waiting) = self.waiting.remove(&id) else {
+            self.emit(Event::Error(format!("no approval request {id} is waiting")));
+            return;
+        };
+        let decision = match (decision, &waiting.kind) {
+            (ApprovalDecision::Yes, _) => json!("accept"),
+            (ApprovalDecision::Always, _) => json!("acceptForSession"),
+            (
+                ApprovalDecision::AlwaysPrefix,
+                WaitingKind::Command {
+                    prefix: Some(prefix),
+                },
+            ) => {
+                json!({"acceptWithExecpolicyAmendment": {"execpolicy_amendment": prefix}})
+            }
+            (ApprovalDecision::AlwaysPrefix, _) => json!("acceptForSession"),
+            (ApprovalDecision::No { .. }, _) => json!("decline"),
+        };
+        self.answer(waiting.request, json!({"decision": decision}));
+    }
+}
+
+/// `item/tool/requestUserInput`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Questions {
+    item_id: String,
+    questions: Vec<Question>,
+}
+
+#[derive(serde::Deserialize)]
+struct Question {
+    id: String,
+    #[serde(default)]
+    header: String,
+    question: String,
+    #[serde(default)]
+    options: Option<Vec<crate::agent::tools::user_input::Choice>>,
+}

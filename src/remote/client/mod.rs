@@ -1,0 +1,1024 @@
+//! The client's side of one connection to an app-server: the `Op`s a face sends become the
+//! server's requests, and its notifications, requests and answers become the `Event`s the core
+//! would have sent. Nothing here touches a socket: messages in are handed to
+//! [`Remote::on_message`], and those to send are taken with [`Remote::take_outgoing`], so the
+//! whole translation is tested with plain JSON.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::items;
+
+mod asks;
+mod notifications;
+use super::wire;
+use crate::agent::protocol::{Event, Op, Settings, TurnOutcome};
+use crate::auth::AuthSummary;
+use crate::auth::login::LoginEvent;
+use crate::config::ApprovalMode;
+
+/// What the client asks of the server when it starts, and the settings it chose (its flags
+/// and config), which go with the thread it opens and each turn.
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    pub project_dir: PathBuf,
+    pub model: Option<String>,
+    pub approval: Option<ApprovalMode>,
+    pub sandbox: Option<crate::config::SandboxMode>,
+    pub effort: Option<crate::llm::ReasoningEffort>,
+    /// The thread to open: a saved one by id, the newest of the folder, or a new one.
+    pub open: Open,
+}
+
+/// Which thread the client opens at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Open {
+    #[default]
+    New,
+    Thread(String),
+    Newest,
+}
+
+/// What an answer the client waits for is to.
+#[derive(Debug)]
+enum Asked {
+    Initialize,
+    Account {
+        login_done: bool,
+    },
+    Models,
+    Opened {
+        restore: bool,
+    },
+    Sessions {
+        resume_newest: bool,
+    },
+    TurnStarted,
+    Login,
+    KeySaved(String),
+    LoggedOut,
+    /// An answer with nothing to show but a failure, said as `what` failed.
+    Quiet(&'static str),
+}
+
+/// A request of the server's that waits for the person.
+#[derive(Debug)]
+struct Waiting {
+    request: Value,
+    kind: WaitingKind,
+}
+
+#[derive(Debug)]
+enum WaitingKind {
+    Command { prefix: Option<Vec<String>> },
+    Patch,
+    Questions,
+}
+
+/// The translation's state between messages.
+pub struct Remote {
+    events: UnboundedSender<Event>,
+    wanted: Wanted,
+    outgoing: Vec<Value>,
+    next_id: u64,
+    asked: HashMap<u64, Asked>,
+    thread: Option<String>,
+    turn: Option<String>,
+    /// Prompts sent before the thread was open, sent once it is.
+    held: Vec<Op>,
+    next_wait: u64,
+    waiting: HashMap<u64, Waiting>,
+    /// The tool calls under way.
+    calls: items::Calls,
+    /// Why the running turn failed, as the `error` notification said it.
+    failure: Option<wire::Said>,
+    /// The conversations last listed, by the path a face names them by.
+    listed: HashMap<PathBuf, String>,
+    models: Vec<String>,
+    model: String,
+    login: Option<String>,
+    context_used: u64,
+}
+
+impl Remote {
+    pub fn new(wanted: Wanted, events: UnboundedSender<Event>) -> Self {
+        Self {
+            events,
+            calls: items::Calls::new(wanted.project_dir.clone()),
+            model: wanted.model.clone().unwrap_or_default(),
+            wanted,
+            outgoing: Vec::new(),
+            next_id: 0,
+            asked: HashMap::new(),
+            thread: None,
+            turn: None,
+            held: Vec::new(),
+            next_wait: 0,
+            waiting: HashMap::new(),
+            failure: None,
+            listed: HashMap::new(),
+            models: Vec::new(),
+            login: None,
+            context_used: 0,
+        }
+    }
+
+    /// The handshake, which every other request follows.
+    pub fn start(&mut self) {
+        let info = json!({
+            "clientInfo": {"name": "kelp", "title": "kelp", "version": env!("CARGO_PKG_VERSION")},
+            "capabilities": {"experimentalApi": true},
+        });
+        self.request("initialize", info, Asked::Initialize);
+    }
+
+    /// The messages to send, in order.
+    pub fn take_outgoing(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.outgoing)
+    }
+
+    /// Whether a turn is running on the server.
+    pub fn turn_running(&self) -> bool {
+        self.turn.is_some()
+    }
+
+    /// The thread in use, once open.
+    pub fn thread(&self) -> Option<&str> {
+        self.thread.as_deref()
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    fn request(&mut self, method: &str, params: Value, asked: Asked) {
+        self.next_id += 1;
+        self.asked.insert(self.next_id, asked);
+        let mut message = json!({"jsonrpc": "2.0", "id": self.next_id, "method": method});
+        // A method that takes nothing takes no params at all (`account/logout`).
+        if !params.is_null() {
+            message["params"] = params;
+        }
+        self.outgoing.push(message);
+    }
+
+    fn answer(&mut self, id: Value, result: Value) {
+        self.outgoing
+            .push(json!({"jsonrpc": "2.0", "id": id, "result": result}));
+    }
+
+    /// A request the face sent, translated.
+    pub fn on_op(&mut self, op: Op) {
+        if self.thread.is_none()
+            && matches!(op, Op::Submit(_) | Op::Compact { .. } | Op::Review { .. })
+        {
+            self.held.push(op);
+            return;
+        }
+        let thread = self.thread.clone().unwrap_or_default();
+        match op {
+            Op::Submit(submission) => {
+                let mut params = self.turn_settings();
+                params["threadId"] = json!(thread);
+                params["input"] =
+                    wire::user_input(&submission.text, &image_paths(&submission.images));
+                if let Some(schema) = submission.output_schema {
+                    params["outputSchema"] = schema;
+                }
+                self.request("turn/start", params, Asked::TurnStarted);
+            }
+            Op::Steer(submission) => match self.turn.clone() {
+                Some(turn) => {
+                    let input =
+                        wire::user_input(&submission.text, &image_paths(&submission.images));
+                    let params =
+                        json!({"threadId": thread, "expectedTurnId": turn, "input": input});
+                    self.request("turn/steer", params, Asked::Quiet("adding to the turn"));
+                }
+                None => self.on_op(Op::Submit(submission)),
+            },
+            Op::Interrupt => {
+                if let Some(turn) = self.turn.clone() {
+                    let params = json!({"threadId": thread, "turnId": turn});
+                    self.request("turn/interrupt", params, Asked::Quiet("stopping the turn"));
+                }
+            }
+            Op::Approve { id, decision } => self.decide(id, decision),
+            Op::AnswerQuestions { id, answers } => match self.waiting.remove(&id) {
+                Some(waiting) => {
+                    let answers: serde_json::Map<String, Value> = answers
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(question, given)| (question, json!({"answers": given})))
+                        .collect();
+                    self.answer(waiting.request, json!({"answers": answers}));
+                }
+                None => self.emit(Event::Error(format!("no questions {id} are waiting"))),
+            },
+            Op::NewConversation => self.open_thread(),
+            Op::SetModel(model) => {
+                self.wanted.model = Some(model.clone());
+                self.model = model.clone();
+                self.emit(Event::Models {
+                    available: self.models.clone(),
+                    current: model,
+                });
+            }
+            Op::SetApprovalMode(mode) => self.wanted.approval = Some(mode),
+            Op::SetEffort(effort) => self.wanted.effort = Some(effort),
+            Op::Override(settings) => self.override_settings(settings),
+            // The server's own config keeps the folder's trust; the client asked nothing.
+            Op::TrustProject(_) => {}
+            Op::RefreshModels => self.request("model/list", json!({}), Asked::Models),
+            Op::StartLogin(method) => {
+                let kind = match method {
+                    crate::auth::LoginMethod::Device => "chatgptDeviceCode",
+                    crate::auth::LoginMethod::Browser => "chatgpt",
+                };
+                self.request("account/login/start", json!({"type": kind}), Asked::Login);
+            }
+            Op::CancelLogin => {
+                if let Some(login) = self.login.take() {
+                    self.request(
+                        "account/login/cancel",
+                        json!({"loginId": login}),
+                        Asked::Quiet("cancelling the sign-in"),
+                    );
+                }
+                self.emit(Event::Login(LoginEvent::Cancelled));
+            }
+            Op::SaveApiKey { key, .. } => {
+                let masked = crate::auth::mask_key(key.expose());
+                let params = json!({"type": "apiKey", "apiKey": key.expose()});
+                self.request("account/login/start", params, Asked::KeySaved(masked));
+            }
+            Op::Logout => self.request("account/logout", Value::Null, Asked::LoggedOut),
+            Op::ListSessions => self.list_sessions(false),
+            Op::Resume(path) => match self.listed.get(&path).cloned() {
+                Some(id) => self.resume(&id),
+                None => self.emit(Event::Error(format!(
+                    "{}: not a conversation the server listed",
+                    path.display()
+                ))),
+            },
+            Op::Fork => {
+                let params = json!({"threadId": thread});
+                self.request("thread/fork", params, Asked::Opened { restore: true });
+            }
+            Op::Rename(name) => {
+                let params = json!({"threadId": thread, "name": name});
+                self.request("thread/name/set", params, Asked::Quiet("renaming"));
+            }
+            Op::Compact { .. } => {
+                let params = json!({"threadId": thread});
+                self.request("thread/compact/start", params, Asked::Quiet("compacting"));
+            }
+            Op::Review { target, .. } => {
+                let params = json!({"threadId": thread, "target": wire::review_target(&target)});
+                self.request("review/start", params, Asked::TurnStarted);
+            }
+            Op::FindPrompts => {}
+            Op::Shutdown => {}
+            Op::RunCommand(_)
+            | Op::CallMcpTool { .. }
+            | Op::ListSkills
+            | Op::RemoveCommandRule(_)
+            | Op::Diff
+            | Op::ListRevisions
+            | Op::Init
+            | Op::Rewind(_)
+            | Op::UndoRewound
+            | Op::SetGoal(_)
+            | Op::ClearGoal
+            | Op::PasteLoginRedirect(_) => self.emit(Event::Error(
+                "not available in a client attached to an app-server (--remote); run kelp without \
+                 --remote for it"
+                    .to_string(),
+            )),
+        }
+    }
+
+    /// The settings a turn carries: what the person chose here, in Codex's names.
+    fn turn_settings(&self) -> Value {
+        let mut params = json!({"cwd": self.wanted.project_dir});
+        if let Some(model) = &self.wanted.model {
+            params["model"] = json!(model);
+        }
+        if let Some(mode) = self.wanted.approval {
+            params["approvalPolicy"] = json!(mode.codex_name());
+        }
+        if let Some(effort) = self.wanted.effort {
+            params["effort"] = json!(effort.as_str());
+        }
+        params
+    }
+
+    fn override_settings(&mut self, settings: Settings) {
+        if let Some(model) = settings.model {
+            self.wanted.model = Some(model);
+        }
+        if let Some(approval) = settings.approval {
+            self.wanted.approval = Some(approval);
+        }
+        if let Some(effort) = settings.effort {
+            self.wanted.effort = Some(effort);
+        }
+        if let Some((sandbox, _)) = settings.sandbox {
+            self.wanted.sandbox = Some(sandbox);
+        }
+    }
+
+    fn open_thread(&mut self) {
+        let mut params = json!({"cwd": self.wanted.project_dir});
+        if let Some(model) = &self.wanted.model {
+            params["model"] = json!(model);
+        }
+        if let Some(mode) = self.wanted.approval {
+            params["approvalPolicy"] = json!(mode.codex_name());
+        }
+        if let Some(sandbox) = self.wanted.sandbox {
+            params["sandbox"] = json!(sandbox.codex_name());
+        }
+        self.request("thread/start", params, Asked::Opened { restore: false });
+    }
+
+    fn resume(&mut self, id: &str) {
+        let params = json!({"threadId": id, "cwd": self.wanted.project_dir});
+        self.request("thread/resume", params, Asked::Opened { restore: true });
+    }
+
+    fn list_sessions(&mut self, resume_newest: bool) {
+        let params = json!({
+            "cwd": self.wanted.project_dir,
+            "limit": if resume_newest { 1 } else { 100 },
+            "sortKey": "updated_at",
+        });
+        self.request("thread/list", params, Asked::Sessions { resume_newest });
+    }
+
+    /// A message from the server.
+    pub fn on_message(&mut self, text: &str) {
+        tracing::trace!(message = %text, "from the app-server");
+        let message: wire::Incoming = match serde_json::from_str(text) {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::warn!(error = %e, "an app-server message that is not JSON-RPC");
+                return;
+            }
+        };
+        match (message.id, message.method) {
+            (Some(id), Some(method)) => self.on_request(id, &method, message.params),
+            (None, Some(method)) => self.on_notification(&method, message.params),
+            (Some(id), None) => {
+                let Some(asked) = id.as_u64().and_then(|id| self.asked.remove(&id)) else {
+                    return;
+                };
+                match message.error {
+                    Some(error) => self.on_refused(asked, error.message),
+                    None => self.on_answer(asked, message.result.unwrap_or(Value::Null)),
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn on_refused(&mut self, asked: Asked, message: String) {
+        match asked {
+            Asked::Initialize => self.emit(Event::Error(format!(
+                "the app-server refused the connection: {message}"
+            ))),
+            Asked::TurnStarted => {
+                self.turn = None;
+                self.emit(Event::TurnFinished(TurnOutcome::Failed {
+                    category: notifications::category_of(&message, None),
+                    message,
+                }))
+            }
+            Asked::Login => self.emit(Event::Login(LoginEvent::Failed(message))),
+            Asked::KeySaved(_) => self.emit(Event::ApiKeyUnchecked(message)),
+            Asked::Opened { .. } if self.thread.is_none() => self.emit(Event::Error(format!(
+                "cannot open a conversation: {message}"
+            ))),
+            Asked::Opened { .. } => self.emit(Event::Error(format!(
+                "cannot resume the conversation: {message}"
+            ))),
+            Asked::Sessions { .. } => self.emit(Event::Error(format!(
+                "could not list saved conversations: {message}"
+            ))),
+            Asked::Account { .. } | Asked::Models => {
+                tracing::debug!(%message, "the app-server did not answer a start-up request")
+            }
+            Asked::LoggedOut => self.emit(Event::Error(format!("could not log out: {message}"))),
+            Asked::Quiet(what) => self.emit(Event::Error(format!("{what}: {message}"))),
+        }
+    }
+
+    fn on_answer(&mut self, asked: Asked, result: Value) {
+        match asked {
+            Asked::Initialize => {
+                self.outgoing
+                    .push(json!({"jsonrpc": "2.0", "method": "initialized"}));
+                self.request(
+                    "account/read",
+                    json!({}),
+                    Asked::Account { login_done: false },
+                );
+                self.request("model/list", json!({}), Asked::Models);
+                match std::mem::take(&mut self.wanted.open) {
+                    Open::New => self.open_thread(),
+                    Open::Thread(id) => self.resume(&id),
+                    Open::Newest => self.list_sessions(true),
+                }
+            }
+            Asked::Account { login_done } => {
+                let Some(read) = decode::<wire::AccountRead>(result) else {
+                    return;
+                };
+                let summary = auth_summary(read);
+                if login_done {
+                    let account = match &summary {
+                        Some(AuthSummary::ChatGpt(account)) => account.clone(),
+                        _ => crate::auth::jwt::Account::default(),
+                    };
+                    self.emit(Event::Login(LoginEvent::Done(account)));
+                }
+                self.emit(Event::AuthChanged(summary));
+            }
+            Asked::Models => {
+                let Some(list) = decode::<wire::ModelList>(result) else {
+                    return;
+                };
+                if self.model.is_empty()
+                    && let Some(default) = list.data.iter().find(|m| m.is_default)
+                {
+                    self.model = default.model.clone();
+                }
+                self.models = list.data.into_iter().map(|m| m.model).collect();
+                self.emit(Event::Models {
+                    available: self.models.clone(),
+                    current: self.model.clone(),
+                });
+            }
+            Asked::Opened { restore } => {
+                let Some(opened) = decode::<wire::ThreadOpened>(result) else {
+                    return;
+                };
+                self.opened(opened, restore);
+            }
+            Asked::Sessions { resume_newest } => {
+                let Some(list) = decode::<wire::ThreadList>(result) else {
+                    return;
+                };
+                if resume_newest {
+                    match list.data.first() {
+                        Some(thread) => self.resume(&thread.id.clone()),
+                        None => {
+                            self.emit(Event::Notice(
+                                "no saved conversation of this folder on the server: a new one \
+                                 starts"
+                                    .to_string(),
+                            ));
+                            self.open_thread();
+                        }
+                    }
+                    return;
+                }
+                let sessions = list
+                    .data
+                    .into_iter()
+                    .filter_map(|thread| {
+                        let summary = items::session_summary(thread)?;
+                        self.listed
+                            .insert(summary.path.clone(), summary.id.to_string());
+                        Some(summary)
+                    })
+                    .collect();
+                self.emit(Event::Sessions(sessions));
+            }
+            Asked::TurnStarted => {
+                if let Some(opened) = decode::<wire::TurnOpened>(result) {
+                    self.turn_started(opened.turn.id);
+                }
+            }
+            Asked::Login => {
+                let Some(started) = decode::<wire::LoginStarted>(result) else {
+                    return;
+                };
+                let step = match started {
+                    wire::LoginStarted::ChatgptDeviceCode {
+                        login_id,
+                        verification_url,
+                        user_code,
+                    } => {
+                        self.login = Some(login_id);
+                        LoginEvent::DeviceCode {
+                            verification_url,
+                            user_code,
+                            expires_at: SystemTime::now() + Duration::from_secs(15 * 60),
+                        }
+                    }
+                    wire::LoginStarted::Chatgpt { login_id, auth_url } => {
+                        self.login = Some(login_id);
+                        LoginEvent::BrowserWaiting {
+                            authorize_url: auth_url,
+                            port: 0,
+                            opening: false,
+                        }
+                    }
+                    wire::LoginStarted::ApiKey | wire::LoginStarted::Other => return,
+                };
+                self.emit(Event::Login(step));
+            }
+            Asked::KeySaved(masked) => {
+                self.emit(Event::AuthChanged(Some(AuthSummary::ApiKey { masked })));
+                self.request("model/list", json!({}), Asked::Models);
+            }
+            Asked::LoggedOut => self.emit(Event::AuthChanged(None)),
+            Asked::Quiet(_) => {}
+        }
+    }
+
+    /// A thread opened: started, resumed or forked.
+    fn opened(&mut self, opened: wire::ThreadOpened, restore: bool) {
+        let thread = opened.thread;
+        if let Some(model) = opened.model.filter(|m| !m.is_empty()) {
+            self.model = model.clone();
+            self.emit(Event::Models {
+                available: self.models.clone(),
+                current: model,
+            });
+        }
+        self.thread = Some(thread.id.clone());
+        self.turn = None;
+        let running = thread
+            .turns
+            .last()
+            .filter(|turn| turn.status == wire::TurnStatus::InProgress)
+            .map(|turn| turn.id.clone());
+        if restore {
+            let replay = self.calls.replay(&thread.turns);
+            self.emit(Event::Restored(Box::new(replay)));
+        }
+        self.emit(Event::Conversation {
+            id: thread.id.clone(),
+        });
+        // Rejoined while its turn runs: its items from here on come live.
+        if let Some(turn) = running {
+            self.turn_started(turn);
+        }
+        for op in std::mem::take(&mut self.held) {
+            self.on_op(op);
+        }
+    }
+
+    fn turn_started(&mut self, id: String) {
+        if self.turn.as_deref() != Some(id.as_str()) {
+            self.turn = Some(id.clone());
+            self.failure = None;
+            self.emit(Event::TurnStarted { id });
+        }
+    }
+
+    /// Whether a notification about `thread` is this client's to show.
+    fn ours(&self, thread: &str) -> bool {
+        self.thread.as_deref() == Some(thread)
+    }
+}
+
+/// `value` as `T`, or `None` with the reason logged (a server newer or older than the client).
+fn decode<T: DeserializeOwned>(value: Value) -> Option<T> {
+    serde_json::from_value(value)
+        .map_err(|e| tracing::warn!(error = %e, "an app-server message not understood"))
+        .ok()
+}
+
+fn image_paths(images: &[crate::agent::images::ImageInput]) -> Vec<PathBuf> {
+    images
+        .iter()
+        .filter_map(|image| match image {
+            crate::agent::images::ImageInput::File(path) => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn auth_summary(read: wire::AccountRead) -> Option<AuthSummary> {
+    match read.account {
+        Some(wire::Account::Chatgpt { email, plan_type }) => {
+            Some(AuthSummary::ChatGpt(crate::auth::jwt::Account {
+                email,
+                plan: plan_type,
+                ..Default::default()
+            }))
+        }
+        Some(wire::Account::ApiKey | wire::Account::Other) => Some(AuthSummary::ApiKey {
+            masked: "kept by the server".to_string(),
+        }),
+        // A provider with its own key: nothing to sign in to.
+        None if !read.requires_openai_auth => Some(AuthSummary::ApiKey {
+            masked: "of the server's provider".to_string(),
+        }),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::protocol::{
+        ApprovalDecision, ApprovalSubject, ItemKind, Replayed, Submission,
+    };
+    use crate::llm::ErrorCategory;
+    use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+    const THREAD: &str = "0199a213-81c0-7800-8aa1-bbab2a035a53";
+
+    /// A client past its handshake, with thread `THREAD` open, and the events it sent.
+    fn connected() -> (Remote, UnboundedReceiver<Event>) {
+        let (events, received) = unbounded_channel();
+        let wanted = Wanted {
+            project_dir: PathBuf::from("/work/proj"),
+            approval: Some(ApprovalMode::Ask),
+            sandbox: Some(crate::config::SandboxMode::WorkspaceWrite),
+            ..Wanted::default()
+        };
+        let mut remote = Remote::new(wanted, events);
+        remote.start();
+        let sent = remote.take_outgoing();
+        fit(&sent);
+        assert_eq!(sent[0]["method"], "initialize");
+        remote.on_message(
+            &json!({"id": sent[0]["id"], "result": {"userAgent": "codex"}}).to_string(),
+        );
+        let sent = remote.take_outgoing();
+        fit(&sent[1..]);
+        let methods: Vec<&str> = sent.iter().map(|m| m["method"].as_str().unwrap()).collect();
+        assert_eq!(
+            methods,
+            ["initialized", "account/read", "model/list", "thread/start"]
+        );
+        assert_eq!(sent[3]["params"]["approvalPolicy"], "untrusted");
+        assert_eq!(sent[3]["params"]["sandbox"], "workspace-write");
+        let opened = json!({"id": sent[3]["id"], "result": {
+            "thread": {"id": THREAD, "preview": "", "cwd": "/work/proj", "turns": []},
+            "model": "gpt-5.5",
+        }});
+        remote.on_message(&opened.to_string());
+        (remote, received)
+    }
+
+    /// Each of `requests` is one Codex's schema allows.
+    fn fit(requests: &[Value]) {
+        let path = format!(
+            "{}/tests/fixtures/codex-app-server-schema/0.169.0/ClientRequest.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        for message in requests {
+            let mut checked = json!({"method": message["method"], "id": message["id"]});
+            if let Some(params) = message.get("params") {
+                checked["params"] = params.clone();
+            }
+            let errors: Vec<String> = validator
+                .iter_errors(&checked)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{errors:?}\n{checked}");
+        }
+    }
+
+    fn drain(events: &mut UnboundedReceiver<Event>) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            out.push(event);
+        }
+        out
+    }
+
+    fn note(method: &str, params: Value) -> String {
+        json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string()
+    }
+
+    #[test]
+    fn every_request_the_client_makes_fits_codexs_schema() {
+        let (mut remote, _events) = connected();
+        let ops = [
+            Op::Submit(Submission {
+                images: vec![crate::agent::images::ImageInput::File("/tmp/a.png".into())],
+                ..Submission::text("fix it")
+            }),
+            Op::SetModel("gpt-5.4".into()),
+            Op::SetEffort(crate::llm::ReasoningEffort::High),
+            Op::Submit(Submission::text("again")),
+            Op::NewConversation,
+            Op::ListSessions,
+            Op::Fork,
+            Op::Rename("the bug".into()),
+            Op::Compact {
+                focus: None,
+                turn_id: None,
+            },
+            Op::Review {
+                target: crate::agent::review::ReviewTarget::BaseBranch("main".into()),
+                turn_id: None,
+            },
+            Op::StartLogin(crate::auth::LoginMethod::Device),
+            Op::StartLogin(crate::auth::LoginMethod::Browser),
+            Op::SaveApiKey {
+                key: "sk-test-0000abcd".into(),
+                unchecked: false,
+            },
+            Op::Logout,
+            Op::RefreshModels,
+        ];
+        for op in ops {
+            remote.on_op(op);
+        }
+        remote.turn = Some("turn-1".into());
+        remote.on_op(Op::Steer(Submission::text("and the tests")));
+        remote.on_op(Op::Interrupt);
+        remote.login = Some("login-1".into());
+        remote.on_op(Op::CancelLogin);
+        let sent = remote.take_outgoing();
+        let methods: Vec<&str> = sent.iter().map(|m| m["method"].as_str().unwrap()).collect();
+        assert_eq!(
+            methods,
+            [
+                "turn/start",
+                "turn/start",
+                "thread/start",
+                "thread/list",
+                "thread/fork",
+                "thread/name/set",
+                "thread/compact/start",
+                "review/start",
+                "account/login/start",
+                "account/login/start",
+                "account/login/start",
+                "account/logout",
+                "model/list",
+                "turn/steer",
+                "turn/interrupt",
+                "account/login/cancel",
+            ]
+        );
+        fit(&sent);
+        // What the person chose goes with the next turn, in Codex's names.
+        assert_eq!(sent[1]["params"]["model"], "gpt-5.4");
+        assert_eq!(sent[1]["params"]["effort"], "high");
+        assert_eq!(sent[0]["params"]["input"][1]["type"], "localImage");
+    }
+
+    #[test]
+    fn a_turn_told_in_codexs_notifications_is_the_cores_events_in_order() {
+        let (mut remote, mut events) = connected();
+        drain(&mut events);
+        let turn = json!({"id": "turn-1", "items": [], "status": "inProgress", "error": null});
+        for message in [
+            note("turn/started", json!({"threadId": THREAD, "turn": turn})),
+            note(
+                "item/started",
+                json!({"threadId": THREAD, "turnId": "turn-1",
+                "item": {"type": "agentMessage", "id": "m1", "text": ""}}),
+            ),
+            note(
+                "item/agentMessage/delta",
+                json!({"threadId": THREAD, "turnId": "turn-1",
+                "itemId": "m1", "delta": "Fixing"}),
+            ),
+            // Another thread's words are not this client's.
+            note(
+                "item/agentMessage/delta",
+                json!({"threadId": "other", "turnId": "t",
+                "itemId": "m9", "delta": "no"}),
+            ),
+            note(
+                "item/completed",
+                json!({"threadId": THREAD, "turnId": "turn-1",
+                "item": {"type": "agentMessage", "id": "m1", "text": "Fixing it."}}),
+            ),
+            note(
+                "item/started",
+                json!({"threadId": THREAD, "turnId": "turn-1",
+                "item": {"type": "commandExecution", "id": "c1", "command": "cargo test",
+                    "cwd": "/work/proj", "status": "inProgress", "commandActions": []}}),
+            ),
+            note(
+                "item/commandExecution/outputDelta",
+                json!({"threadId": THREAD,
+                "turnId": "turn-1", "itemId": "c1", "delta": "ok\n"}),
+            ),
+            note(
+                "item/completed",
+                json!({"threadId": THREAD, "turnId": "turn-1",
+                "item": {"type": "commandExecution", "id": "c1", "command": "cargo test",
+                    "cwd": "/work/proj", "status": "failed", "exitCode": 101,
+                    "durationMs": 1200, "aggregatedOutput": "ok\n"}}),
+            ),
+            note(
+                "error",
+                json!({"threadId": THREAD, "turnId": "turn-1", "willRetry": true,
+                "error": {"message": "Reconnecting... 2/5", "additionalDetails": "stream cut"}}),
+            ),
+            note(
+                "error",
+                json!({"threadId": THREAD, "turnId": "turn-1", "willRetry": false,
+                "error": {"message": "Your session expired: sign in again.",
+                    "codexErrorInfo": "unauthorized"}}),
+            ),
+            note(
+                "turn/completed",
+                json!({"threadId": THREAD, "turn":
+                {"id": "turn-1", "items": [], "status": "failed", "error": null}}),
+            ),
+        ] {
+            remote.on_message(&message);
+        }
+        let events = drain(&mut events);
+        assert_eq!(
+            events,
+            [
+                Event::TurnStarted {
+                    id: "turn-1".into()
+                },
+                Event::ItemStarted {
+                    item: "m1".into(),
+                    kind: ItemKind::AgentMessage
+                },
+                Event::TextDelta {
+                    item: "m1".into(),
+                    delta: "Fixing".into()
+                },
+                Event::MessageDone {
+                    item: "m1".into(),
+                    text: "Fixing it.".into()
+                },
+                Event::ToolStarted {
+                    call_id: "c1".into(),
+                    tool: "shell".into(),
+                    summary: "cargo test".into(),
+                    paths: vec!["/work/proj".into()],
+                    facts: None,
+                },
+                Event::ToolOutput {
+                    call_id: "c1".into(),
+                    chunk: "ok\n".into()
+                },
+                Event::ToolFinished {
+                    call_id: "c1".into(),
+                    success: false,
+                    exit_code: Some(101),
+                    duration: Duration::from_millis(1200),
+                },
+                Event::Retrying {
+                    attempt: 2,
+                    max: 5,
+                    delay: Duration::ZERO,
+                    reason: "stream cut".into(),
+                    voided: Vec::new(),
+                },
+                Event::TurnFinished(TurnOutcome::Failed {
+                    message: "Your session expired: sign in again.".into(),
+                    category: ErrorCategory::Auth,
+                }),
+            ]
+        );
+        assert!(!remote.turn_running());
+    }
+
+    #[test]
+    fn approvals_are_asked_with_what_they_are_about_and_answered_in_codexs_words() {
+        let (mut remote, mut events) = connected();
+        remote.on_message(&note(
+            "item/started",
+            json!({"threadId": THREAD, "turnId": "t",
+            "item": {"type": "fileChange", "id": "p1", "status": "inProgress", "changes": [
+                {"path": "/work/proj/new.txt", "kind": {"type": "add"}, "diff": "one\ntwo\n"},
+                {"path": "/work/proj/calc.py", "kind": {"type": "update", "move_path": null},
+                 "diff": "@@ -1 +1 @@\n-a - b\n+a + b\n"},
+            ]}}),
+        ));
+        remote.on_message(
+            &json!({"id": 40, "method": "item/fileChange/requestApproval",
+            "params": {"threadId": THREAD, "turnId": "t", "itemId": "p1"}})
+            .to_string(),
+        );
+        remote.on_message(
+            &json!({"id": "s-41", "method": "item/commandExecution/requestApproval",
+            "params": {"threadId": THREAD, "turnId": "t", "itemId": "c2", "command": "cargo test",
+                "cwd": "/work/proj", "proposedExecpolicyAmendment": ["cargo", "test"]}})
+            .to_string(),
+        );
+        remote.on_message(
+            &json!({"id": 42, "method": "item/permissions/requestApproval",
+            "params": {}})
+            .to_string(),
+        );
+        let events = drain(&mut events);
+        let asked: Vec<(u64, &ApprovalSubject)> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::ApprovalRequested { id, subject, .. } => Some((*id, subject)),
+                _ => None,
+            })
+            .collect();
+        let [
+            (patch_id, ApprovalSubject::Patch { diff, changes }),
+            (command_id, command),
+        ] = asked[..]
+        else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            diff,
+            "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1,2 @@\n+one\n+two\n\
+             --- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-a - b\n+a + b\n"
+        );
+        assert_eq!(changes[0].new_text.as_deref(), Some("one\ntwo\n"));
+        assert_eq!(
+            command,
+            &ApprovalSubject::Command {
+                command: "cargo test".into(),
+                workdir: "/work/proj".into(),
+                always_prefix: Some(vec!["cargo".into(), "test".into()]),
+            }
+        );
+        remote.on_op(Op::Approve {
+            id: command_id,
+            decision: ApprovalDecision::AlwaysPrefix,
+        });
+        remote.on_op(Op::Approve {
+            id: patch_id,
+            decision: ApprovalDecision::No { reason: None },
+        });
+        let sent = remote.take_outgoing();
+        assert_eq!(sent[0]["id"], 42);
+        assert_eq!(sent[0]["error"]["code"], -32601);
+        assert_eq!(
+            sent[1],
+            json!({"jsonrpc": "2.0", "id": "s-41", "result": {"decision":
+                {"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["cargo", "test"]}}}})
+        );
+        assert_eq!(
+            sent[2],
+            json!({"jsonrpc": "2.0", "id": 40, "result": {"decision": "decline"}})
+        );
+    }
+
+    #[test]
+    fn a_resumed_thread_is_replayed_and_its_running_turn_followed() {
+        let (events, mut received) = unbounded_channel();
+        let mut remote = Remote::new(
+            Wanted {
+                project_dir: PathBuf::from("/work/proj"),
+                open: Open::Thread(THREAD.into()),
+                ..Wanted::default()
+            },
+            events,
+        );
+        remote.start();
+        remote.take_outgoing();
+        remote.on_message(&json!({"id": 1, "result": {}}).to_string());
+        let sent = remote.take_outgoing();
+        assert_eq!(sent[3]["method"], "thread/resume");
+        assert_eq!(sent[3]["params"]["threadId"], THREAD);
+        remote.on_op(Op::Submit(Submission::text(
+            "held until the thread is open",
+        )));
+        assert!(remote.take_outgoing().is_empty());
+        let thread = json!({"id": THREAD, "cwd": "/work/proj", "turns": [
+            {"id": "t1", "status": "completed", "items": [
+                {"type": "userMessage", "id": "u1", "content": [{"type": "text", "text": "hi"}]},
+                {"type": "agentMessage", "id": "a1", "text": "Hello."},
+            ]},
+            {"id": "t2", "status": "inProgress", "items": [
+                {"type": "userMessage", "id": "u2", "content": [{"type": "text", "text": "go"}]},
+            ]},
+        ]});
+        remote.on_message(&json!({"id": sent[3]["id"], "result": {"thread": thread}}).to_string());
+        let events = drain(&mut received);
+        let Event::Restored(replay) = &events[0] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(replay.turns.len(), 2);
+        assert_eq!(
+            replay.turns[0].entries[1],
+            Replayed::Event(Event::ItemStarted {
+                item: "a1".into(),
+                kind: ItemKind::AgentMessage
+            })
+        );
+        assert!(matches!(&replay.turns[1].entries[0], Replayed::Prompt(p) if p.text == "go"));
+        assert_eq!(events[1], Event::Conversation { id: THREAD.into() });
+        assert_eq!(events[2], Event::TurnStarted { id: "t2".into() });
+        assert!(remote.turn_running());
+        let sent = remote.take_outgoing();
+        assert_eq!(sent[0]["method"], "turn/start", "the held prompt goes now");
+    }
+}
