@@ -135,7 +135,19 @@ fn answer(shared: &Shared, request: &Value) -> Response {
     };
     let reply = reply.unwrap_or_else(|| fallback(request));
     let model = request["model"].as_str().unwrap_or("gpt-5.5");
-    shared.announce(&format!("responses: answering a request for {model}"));
+    let tools: Vec<&str> = request["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|tool| tool["name"].as_str().or(tool["type"].as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    shared.announce(&format!(
+        "responses: answering a request for {model} (tools: {})",
+        tools.join(", ")
+    ));
     respond::respond(
         reply,
         model,

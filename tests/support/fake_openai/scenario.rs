@@ -97,12 +97,15 @@ impl Scenario {
                 )),
                 None => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
             },
-            // The tools as the client declares them: kelp's `shell`, or Codex's `exec_command`
-            // and its freeform `apply_patch`, so the same scenario drives either.
+            // The tools as the client declares them: kelp's `shell`, or Codex's `exec_command` (or
+            // `shell_command`) and its freeform `apply_patch`, so the same scenario drives either.
             Self::Coding if user.starts_with("search ") => Self::Search.reply(body),
             Self::Coding => match (tool_outputs_since_user(body), last_tool_output(body)) {
                 (0, _) if declares(body, "exec_command") => {
                     Reply::text("Running it.").and_call("exec_command", json!({ "cmd": user }))
+                }
+                (0, _) if declares(body, "shell_command") => {
+                    Reply::text("Running it.").and_call("shell_command", json!({ "command": user }))
                 }
                 (0, _) => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
                 (1, Some(output)) => {
