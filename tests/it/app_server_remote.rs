@@ -658,3 +658,196 @@ async fn clients_past_the_cap_are_turned_away_until_one_leaves() {
     };
     drop((again, clients));
 }
+
+/// `kelp --remote ADDR` with `args`, in an 80×24 SSH window working in `project`.
+fn remote_client(address: &str, home: &Path, project: &Path, args: &[&str]) -> crate::pty::Pty {
+    remote_client_with(address, home, project, args, &[])
+}
+
+fn remote_client_with(
+    address: &str,
+    home: &Path,
+    project: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> crate::pty::Pty {
+    let mut all = vec!["--remote", address];
+    all.extend_from_slice(args);
+    let mut env = env.to_vec();
+    env.push(("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22"));
+    crate::pty::Pty::spawn_in(
+        Path::new(env!("CARGO_BIN_EXE_kelp")),
+        &all,
+        home,
+        project,
+        &env,
+        80,
+        24,
+    )
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The client on a server over its unix socket: a turn with an approval runs there, in the
+/// client's folder; a client killed while the server waits on its approval leaves the turn
+/// running, and the next one (`--continue`) is asked again and sees the turn end; leaving names
+/// the way back through the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_on_a_server_runs_turns_there_and_comes_back_to_one_its_terminal_left() {
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "unix://"]);
+    drop(server.signed_in(&fake, &[]));
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch remote.txt"})),
+        Reply::text("Made it on the server."),
+    ]);
+    let mut client = remote_client(
+        &server.address,
+        home.path(),
+        project.path(),
+        &["-a", "untrusted"],
+    );
+    client.wait_for("Connected: API key kept by the server.", WAIT);
+    client.send("make it\r");
+    client.wait_for("Allow it?", WAIT);
+    assert!(!project.path().join("remote.txt").exists());
+    // Keys in an approval's first moment are not taken as its answer.
+    std::thread::sleep(Duration::from_millis(600));
+    client.send("y");
+    let screen = client.wait_for("Made it on the server.", WAIT);
+    assert!(screen.contains("• Ran shell touch remote.txt"), "{screen}");
+    assert!(project.path().join("remote.txt").exists());
+    client.send("/status\r");
+    let screen = client.wait_for("Sandbox:   as the app-server runs its commands", WAIT);
+    assert!(screen.contains("• Server:    unix:///"), "{screen}");
+    assert!(
+        screen.contains("Login:     API key kept by the server"),
+        "{screen}"
+    );
+    assert!(!screen.contains("sk-test"), "no key on screen: {screen}");
+
+    // Killed while the server waits on its approval: the turn stays there.
+    fake.push_responses([
+        Reply::call_with_id("c2", "shell", json!({"command": "touch later.txt"})),
+        Reply::text("Made it later."),
+    ]);
+    client.send("again\r");
+    client.wait_for("touch later.txt", WAIT);
+    client.wait_for("Allow it?", WAIT);
+    drop(client);
+    let mut back = remote_client(
+        &server.address,
+        home.path(),
+        project.path(),
+        &["--continue"],
+    );
+    back.wait_for("Resumed the saved conversation.", WAIT);
+    back.wait_for("Allow it?", WAIT);
+    std::thread::sleep(Duration::from_millis(600));
+    back.send("y");
+    let screen = back.wait_for("Made it later.", WAIT);
+    assert!(screen.contains("• Ran shell touch later.txt"), "{screen}");
+    assert!(project.path().join("later.txt").exists());
+    back.send("/quit\r");
+    assert!(back.wait_exit(WAIT));
+    let said = String::from_utf8_lossy(&back.output()).into_owned();
+    assert!(
+        said.contains(&format!(
+            "To continue it: kelp --remote {} resume ",
+            server.address
+        )),
+        "{said}"
+    );
+}
+
+/// Over a port, the token goes as a bearer token: the wrong one is said as refused (401), the
+/// right one connects; a token never goes in clear to another machine, and an address kelp
+/// cannot reach is said in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_sends_its_token_only_where_it_stays_private() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = token_file(dir.path());
+    let server = Listening::start(
+        &fake,
+        &[
+            "--listen",
+            "ws://127.0.0.1:0",
+            "--ws-auth",
+            "capability-token",
+            "--ws-token-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    drop(server.signed_in(&fake, &[("Authorization", &format!("Bearer {TOKEN}"))]));
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let with_token = ["--remote-auth-token-env", "KELP_TEST_TOKEN"];
+    let wrong = remote_client_with(
+        &server.address,
+        home.path(),
+        project.path(),
+        &with_token,
+        &[("KELP_TEST_TOKEN", "not-the-token")],
+    );
+    let screen = wrong.wait_for("refused the token (401)", WAIT);
+    assert!(!screen.contains("not-the-token"), "{screen}");
+    drop(wrong);
+    fake.push_responses([Reply::text("Hello through the port.")]);
+    let mut right = remote_client_with(
+        &server.address,
+        home.path(),
+        project.path(),
+        &with_token,
+        &[("KELP_TEST_TOKEN", TOKEN)],
+    );
+    right.wait_for("Connected: API key kept by the server.", WAIT);
+    right.send("hello\r");
+    right.wait_for("Hello through the port.", WAIT);
+    drop(right);
+
+    let refused = |args: &[&str], env: &[(&str, &str)]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_kelp"))
+            .args(args)
+            .env_clear()
+            .env("HOME", home.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let said = refused(
+        &[
+            "--remote",
+            "ws://192.0.2.7:4500",
+            "--remote-auth-token-env",
+            "T",
+        ],
+        &[("T", TOKEN)],
+    );
+    assert!(said.contains("would cross the network in clear"), "{said}");
+    assert!(!said.contains(TOKEN));
+    let said = refused(
+        &[
+            "--remote",
+            "ws://127.0.0.1:1",
+            "--remote-auth-token-env",
+            "T",
+        ],
+        &[],
+    );
+    assert!(
+        said.contains("--remote-auth-token-env T: the variable is not set"),
+        "{said}"
+    );
+    let said = refused(&["--remote", "http://127.0.0.1:1"], &[]);
+    assert!(
+        said.contains("give unix:///PATH or ws://HOST:PORT"),
+        "{said}"
+    );
+    let said = refused(&["--remote", "unix:///tmp/x.sock", "exec", "hi"], &[]);
+    assert!(said.contains("give no other command with it"), "{said}");
+}
