@@ -98,3 +98,60 @@ fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode 
         Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
 }
+
+/// The person's own app-server on this machine (`server = "per-user"`): the one listening on
+/// kelp's socket, or one started now, apart from this terminal's session so that it outlives
+/// it. Its address, or why there is none, in one line.
+pub(crate) fn per_user_server(config: &Config) -> Result<String, String> {
+    use std::os::unix::process::CommandExt;
+    let socket = kelp::app_server::listen::default_socket().map_err(|e| format!("{e:#}"))?;
+    let address = format!("unix://{}", socket.display());
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        return Ok(address);
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find kelp itself: {e}"))?;
+    let log = config.state_dir.join("app-server.log");
+    let _ = kelp::private_file::create_private_dir(&config.state_dir);
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut server = std::process::Command::new(exe);
+    server
+        .args(["app-server", "--listen", &address])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr);
+    // SAFETY: setsid is async-signal-safe and touches nothing of the parent's. A session of its
+    // own: no terminal's hangup reaches the server.
+    unsafe {
+        server.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = server
+        .spawn()
+        .map_err(|e| format!("cannot start the per-user app-server: {e}"))?;
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(5) {
+        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            return Ok(address);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "the per-user app-server stopped at start ({status}): see {}",
+                log.display()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(format!(
+        "the per-user app-server did not listen on {} within 5 s: see {}",
+        socket.display(),
+        log.display()
+    ))
+}

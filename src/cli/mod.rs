@@ -655,9 +655,28 @@ fn run_cli() -> ExitCode {
                 Ok(dir) => dir,
                 Err(code) => return code,
             };
-            if let Some(address) = &cli.remote {
+            let over_ssh = ["SSH_CONNECTION", "SSH_TTY"]
+                .iter()
+                .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+            let per_user = cli.remote.is_none() && config.server.per_user(over_ssh);
+            let address = match (&cli.remote, per_user) {
+                (Some(address), _) => Some(address.clone()),
+                (None, true) => match app_server_cmd::per_user_server(&config) {
+                    Ok(address) => Some(address),
+                    Err(message) => return fail(exit::FAILURE, &message),
+                },
+                (None, false) => None,
+            };
+            if let Some(address) = &address {
                 let open = match resume {
                     Some(ResumeRequest::Latest) => kelp::remote::Open::Newest,
+                    // The server is this machine's: an id prefix or a name is found here.
+                    Some(ResumeRequest::Id(id)) if per_user => {
+                        match kelp::session::find(&config.state_dir, &id) {
+                            Ok(found) => kelp::remote::Open::Thread(found.id.to_string()),
+                            Err(e) => return fail(exit::FAILURE, &e.to_string()),
+                        }
+                    }
                     Some(ResumeRequest::Id(id)) => kelp::remote::Open::Thread(id),
                     None => kelp::remote::Open::New,
                 };

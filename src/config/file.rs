@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "mouse",
     "theme",
     "notifications",
+    "server",
     "context_window",
     "auth_issuer",
     "codex_base_url",
@@ -67,6 +68,7 @@ pub struct FileSettings {
     pub mouse: Option<bool>,
     pub theme: Option<Theme>,
     pub notifications: Option<modes::Notify>,
+    pub server: Option<modes::Server>,
     pub context_window: Option<u64>,
     pub auth_issuer: Option<String>,
     pub codex_base_url: Option<String>,
@@ -122,6 +124,7 @@ impl FileSettings {
             mouse: self.mouse.or(lower.mouse),
             theme: self.theme.or(lower.theme),
             notifications: self.notifications.or(lower.notifications),
+            server: self.server.or(lower.server),
             context_window: self.context_window.or(lower.context_window),
             auth_issuer: self.auth_issuer.or(lower.auth_issuer),
             codex_base_url: self.codex_base_url.or(lower.codex_base_url),
@@ -416,6 +419,10 @@ pub fn parse_as(
             "theme" => match string.map(str::parse::<Theme>) {
                 Some(Ok(theme)) => settings.theme = Some(theme),
                 _ => bad("must be \"auto\", \"dark\" or \"light\""),
+            },
+            "server" => match string.map(str::parse::<modes::Server>) {
+                Some(Ok(server)) => settings.server = Some(server),
+                _ => bad("must be \"none\", \"per-user\" or \"over-ssh\""),
             },
             "notifications" => match string.map(str::parse::<modes::Notify>) {
                 Some(Ok(notify)) => settings.notifications = Some(notify),

@@ -107,6 +107,8 @@ pub struct Config {
     pub theme: modes::Theme,
     /// How the client calls the person back when a turn ends or waits while they look away.
     pub notifications: modes::Notify,
+    /// Where the interactive client's agent runs (`server`, `KELP_SERVER`).
+    pub server: modes::Server,
     /// The model's context window in tokens, when kelp's own knowledge of it should not apply.
     pub context_window: Option<u64>,
     /// The MCP servers of the config file, in its order.
@@ -359,6 +361,13 @@ impl Config {
             }
             (None, None) => from_file.network.unwrap_or(false),
         };
+        let server = match text("KELP_SERVER") {
+            Some(value) => value.parse().map_err(|reason| ConfigError::BadValue {
+                var: "KELP_SERVER",
+                reason,
+            })?,
+            None => from_file.server.unwrap_or_default(),
+        };
         let mouse = match text("KELP_MOUSE") {
             Some(value) => modes::parse_switch(&value).map_err(|reason| ConfigError::BadValue {
                 var: "KELP_MOUSE",
@@ -425,6 +434,7 @@ impl Config {
             mouse,
             theme,
             notifications: from_file.notifications.unwrap_or_default(),
+            server,
             context_window,
             mcp_servers: from_file.mcp_servers,
             model_provider,
@@ -464,6 +474,7 @@ impl Config {
             mouse: false,
             theme: modes::Theme::default(),
             notifications: modes::Notify::default(),
+            server: modes::Server::default(),
             context_window: None,
             mcp_servers: Vec::new(),
             model_provider: ModelProvider::openai(),

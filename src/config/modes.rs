@@ -167,6 +167,46 @@ pub fn parse_switch(s: &str) -> Result<bool, String> {
     }
 }
 
+/// Where the interactive client's agent runs: in the client, or in a kelp app-server of the
+/// person's own on this machine (started when none runs), whose turns outlive the terminal: a
+/// dropped SSH connection leaves a turn running, and `kelp resume` comes back to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Server {
+    /// In the client (the default).
+    #[default]
+    None,
+    /// Always in the per-user server.
+    PerUser,
+    /// In the per-user server when the client runs in an SSH session.
+    OverSsh,
+}
+
+impl Server {
+    /// Whether the client runs on the per-user server, given whether it is in an SSH session.
+    pub fn per_user(self, over_ssh: bool) -> bool {
+        match self {
+            Self::None => false,
+            Self::PerUser => true,
+            Self::OverSsh => over_ssh,
+        }
+    }
+}
+
+impl std::str::FromStr for Server {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "none" | "off" => Ok(Self::None),
+            "per-user" => Ok(Self::PerUser),
+            "over-ssh" => Ok(Self::OverSsh),
+            other => Err(format!(
+                "unknown server {other:?}: use none, per-user or over-ssh"
+            )),
+        }
+    }
+}
+
 /// How the client calls the person back when a turn ends or waits for them while they look
 /// elsewhere: the terminal's bell, a desktop notification (which tmux passes on), or nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

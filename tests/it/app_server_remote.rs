@@ -851,3 +851,102 @@ async fn the_client_sends_its_token_only_where_it_stays_private() {
     let said = refused(&["--remote", "unix:///tmp/x.sock", "exec", "hi"], &[]);
     assert!(said.contains("give no other command with it"), "{said}");
 }
+
+/// Ends the processes whose command line names `needle` (a per-user server a test started,
+/// which outlives its client by design).
+fn end_processes_naming(needle: &str) -> usize {
+    let mut ended = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(line) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&line).contains(needle) {
+            // SAFETY: kill on a process of this test's own making.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            ended += 1;
+        }
+    }
+    ended
+}
+
+/// `server = "over-ssh"`: in an SSH session the client starts a server of the person's own
+/// (reused by the next client) whose turn goes on when the terminal goes, and `kelp resume
+/// --last` comes back to it; outside SSH the client keeps its own agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_ssh_the_client_runs_on_a_per_user_server_that_outlives_the_terminal() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let key = fake.api_key();
+    let runtime_dir = runtime.path().to_str().unwrap().to_string();
+    let mut env: Vec<(&str, String)> = fake.env();
+    env.extend([
+        ("OPENAI_API_KEY", key.clone()),
+        ("XDG_RUNTIME_DIR", runtime_dir.clone()),
+        ("KELP_SERVER", "over-ssh".to_string()),
+        ("KELP_APPROVAL", "ask".to_string()),
+    ]);
+    let client = |args: &[&str], ssh: bool| {
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if ssh {
+            env.push(("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22"));
+        }
+        crate::pty::Pty::spawn_in(
+            Path::new(env!("CARGO_BIN_EXE_kelp")),
+            args,
+            home.path(),
+            project.path(),
+            &env,
+            80,
+            24,
+        )
+    };
+    let socket = runtime.path().join("kelp/app-server.sock");
+    let address = format!("unix://{}", socket.display());
+    // Ended however the test ends: the server outlives its clients by design.
+    struct Ends<'a>(&'a str);
+    impl Drop for Ends<'_> {
+        fn drop(&mut self) {
+            end_processes_naming(self.0);
+        }
+    }
+    let _ends = Ends(&address);
+
+    // Outside SSH: the client's own agent, no server.
+    let mut local = client(&[], false);
+    local.wait_for("Ask anything", WAIT);
+    local.send("/status\r");
+    let screen = local.wait_for("Login:", WAIT);
+    assert!(!screen.contains("Server:"), "{screen}");
+    assert!(!socket.exists());
+    drop(local);
+
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch outlived.txt"})),
+        Reply::text("Done while you were away."),
+    ]);
+    let mut first = client(&[], true);
+    first.wait_for("Connected: API key kept by the server.", WAIT);
+    assert!(socket.exists(), "the client started the per-user server");
+    first.send("make it\r");
+    first.wait_for("Allow it?", WAIT);
+    drop(first);
+
+    let mut back = client(&["resume", "--last"], true);
+    back.wait_for("Resumed the saved conversation.", WAIT);
+    back.wait_for("Allow it?", WAIT);
+    std::thread::sleep(Duration::from_millis(600));
+    back.send("y");
+    back.wait_for("Done while you were away.", WAIT);
+    assert!(project.path().join("outlived.txt").exists());
+    drop(back);
+    assert_eq!(
+        end_processes_naming(&address),
+        1,
+        "one server served both clients"
+    );
+}

@@ -446,6 +446,12 @@ impl Remote {
                         _ => crate::auth::jwt::Account::default(),
                     };
                     self.emit(Event::Login(LoginEvent::Done(account)));
+                } else if summary.is_none() {
+                    self.emit(Event::Notice(
+                        "The app-server is not signed in: /connect signs it in (the login is the \
+                         server's, for every client of it)."
+                            .to_string(),
+                    ));
                 }
                 self.emit(Event::AuthChanged(summary));
             }
