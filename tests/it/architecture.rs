@@ -404,5 +404,8 @@ fn the_readme_map_says_what_each_folder_says_of_itself() {
         .unwrap()
         .filter(|entry| entry.as_ref().unwrap().path().is_dir())
         .count();
-    assert_eq!(folders, on_disk, "the README's map lists every folder of src/");
+    assert_eq!(
+        folders, on_disk,
+        "the README's map lists every folder of src/"
+    );
 }
