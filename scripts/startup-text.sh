@@ -6,7 +6,8 @@
 # Needs tmux, valgrind (callgrind) and perf. Each round builds the release binary (its linker
 # map written where KELP_LINK_MAP says), runs it to its first idle frame at
 # 80×24 with SSH_CONNECTION set, and adds the functions it touched:
-#   round 1: every function a run under callgrind entered;
+#   round 1: every function a run under callgrind entered: the client's, then those of a
+#   client on an app-server (`--remote`) and of the server;
 #   later rounds: the functions behind the page faults of a real run (perf), which catch code
 #   valgrind's run took another way around (the sandbox's probes, the CPU's own fast paths).
 # It stops when a round finds nothing new, after four rounds at most.
@@ -53,8 +54,21 @@ PY
 : > "$LIST"
 cargo build --release
 BIN=$PWD/target/release/kelp
-SETTLE=10 run_to_idle valgrind --tool=callgrind --demangle=no \
-  --callgrind-out-file="$WORK/callgrind.%p" "$BIN"
+CALLGRIND=(valgrind --tool=callgrind --demangle=no --callgrind-out-file="$WORK/callgrind.%p")
+SETTLE=10 run_to_idle "${CALLGRIND[@]}" "$BIN"
+pkill -TERM -f "valgrind --tool=callgrind .*--callgrind-out-file=$WORK/" || true
+sleep 5
+# Then a client on a server (`--remote`, `server = "over-ssh"`) and the app-server it runs on,
+# both of this binary: their idle paths are laid out behind the lone client's, so a pair stays
+# near one client's memory each.
+mkdir -p "$WORK/home/run"
+(cd "$WORK/home" && env -i PATH="$PATH" HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/home/run" \
+  OPENAI_API_KEY=sk-startup-text-000000000000 OPENAI_BASE_URL=http://127.0.0.1:9/v1 \
+  KELP_AUTH_ISSUER=http://127.0.0.1:9 KELP_CODEX_BASE_URL=http://127.0.0.1:9/codex \
+  "${CALLGRIND[@]}" "$BIN" app-server --listen unix:// > /dev/null 2>&1 &)
+SOCKET="$WORK/home/run/kelp/app-server.sock"
+for _ in $(seq 1 600); do [ -S "$SOCKET" ] && break; sleep 0.1; done
+SETTLE=10 run_to_idle "${CALLGRIND[@]}" "$BIN" --remote "unix://$SOCKET"
 pkill -TERM -f "valgrind --tool=callgrind .*--callgrind-out-file=$WORK/" || true
 sleep 5
 # The functions entered in kelp's own code: callgrind names them by address in a stripped
