@@ -8,8 +8,9 @@
 # 80×24 with SSH_CONNECTION set, and adds the functions it touched:
 #   round 1: every function a run under callgrind entered: the client's, then those of a
 #   client on an app-server (`--remote`) and of the server;
-#   later rounds: the functions behind the page faults of a real run (perf), which catch code
-#   valgrind's run took another way around (the sandbox's probes, the CPU's own fast paths).
+#   later rounds: the functions behind the page faults of real runs of the three (perf), which
+#   catch code valgrind's runs took another way around (the sandbox's probes, the CPU's own fast
+#   paths, a server that answered its client only after valgrind's settling time).
 # It stops when a round finds nothing new, after four rounds at most.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,23 +95,52 @@ for path in sys.argv[2:]:
 PY
 echo "round 1: $(add_names "$WORK/entered") functions"
 
-for round in 2 3 4; do
-  cargo build --release
-  run_to_idle perf record -q --clockid=monotonic -e page-faults -c 1 -d -o "$WORK/faults.data" -- "$BIN"
-  PID=$(pgrep -f "^$BIN$" | head -1)
-  BASE=$(awk -v b="$BIN" '$6==b && $3=="00000000" {split($1,r,"-"); print r[1]; exit}' "/proc/$PID/maps")
-  MARK=$(python3 -c 'import time; print(time.monotonic())')
-  kill -TERM "$PID"
-  sleep 2
-  # Faults before the idle mark, at the binary's own addresses.
-  perf script -i "$WORK/faults.data" -F time,addr 2>/dev/null | python3 -c "
+# The binary's faulted code addresses in perf's record $1 of the process $2 (whose mapping
+# says where the binary starts), before the idle mark $3, one offset a line.
+faulted() {
+  local base
+  base=$(awk -v b="$BIN" '$6==b && $3=="00000000" {split($1,r,"-"); print r[1]; exit}' "/proc/$2/maps")
+  echo "$1 $base $3"
+}
+offsets() {
+  perf script -i "$1" -F time,addr 2>/dev/null | python3 -c "
 import sys
-base, mark = int('$BASE', 16), $MARK
+base, mark = int('$2', 16), $3
 for line in sys.stdin:
     time, address = line.split()
     address = int(address, 16)
     if float(time.rstrip(':')) <= mark and base <= address < base + (1 << 26):
-        print(hex(address - base))" > "$WORK/faulted"
+        print(hex(address - base))"
+}
+
+PERF=(perf record -q --clockid=monotonic -e page-faults -c 1 -d)
+for round in 2 3 4; do
+  cargo build --release
+  : > "$WORK/faulted"
+  # The lone client.
+  run_to_idle "${PERF[@]}" -o "$WORK/faults.data" -- "$BIN"
+  PID=$(pgrep -f "^$BIN$" | head -1)
+  LONE=$(faulted "$WORK/faults.data" "$PID" "$(python3 -c 'import time; print(time.monotonic())')")
+  kill -TERM "$PID"
+  sleep 2
+  # A server and a client on it.
+  rm -f "$SOCKET"
+  (cd "$WORK/home" && env -i PATH="$PATH" HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/home/run" \
+    OPENAI_API_KEY=sk-startup-text-000000000000 OPENAI_BASE_URL=http://127.0.0.1:9/v1 \
+    KELP_AUTH_ISSUER=http://127.0.0.1:9 KELP_CODEX_BASE_URL=http://127.0.0.1:9/codex \
+    "${PERF[@]}" -o "$WORK/server.data" -- "$BIN" app-server --listen unix:// > /dev/null 2>&1 &)
+  for _ in $(seq 1 100); do [ -S "$SOCKET" ] && break; sleep 0.1; done
+  run_to_idle "${PERF[@]}" -o "$WORK/remote.data" -- "$BIN" --remote "unix://$SOCKET"
+  MARK=$(python3 -c 'import time; print(time.monotonic())')
+  SERVER=$(pgrep -f "^$BIN app-server --listen unix://$" | head -1)
+  CLIENT=$(pgrep -f "^$BIN --remote" | head -1)
+  PAIR=("$(faulted "$WORK/server.data" "$SERVER" "$MARK")" "$(faulted "$WORK/remote.data" "$CLIENT" "$MARK")")
+  kill -TERM "$CLIENT" "$SERVER"
+  sleep 3
+  for run in "$LONE" "${PAIR[@]}"; do
+    # shellcheck disable=SC2086
+    offsets $run >> "$WORK/faulted"
+  done
   added=$(add_names "$WORK/faulted")
   echo "round $round: $added functions"
   [ "$added" = 0 ] && break
