@@ -17,6 +17,7 @@ pub mod private_file;
 pub mod qr;
 pub mod random;
 pub mod remote;
+pub mod sandbox;
 pub mod secret;
 pub mod session;
 pub mod stdio;

@@ -43,7 +43,7 @@ impl EditorFiles for ClientFiles {
     fn read(&self, path: PathBuf) -> BoxFuture<'static, Result<String, String>> {
         let cx = self.cx.clone();
         let session = self.session();
-        let outside = crate::agent::tools::paths::outside(&self.project_dir, &path).is_some();
+        let outside = crate::sandbox::paths::outside(&self.project_dir, &path).is_some();
         Box::pin(async move {
             if outside {
                 return Err("outside the project: read from the disk".to_string());

@@ -34,9 +34,9 @@ use tokio::sync::oneshot;
 
 use super::command_rules::{self, CommandRules};
 use super::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
-use super::tools::sandbox::PROTECTED;
 use super::tools::user_input::Answers;
 use super::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
+use crate::sandbox::PROTECTED;
 
 /// What a `kelp run` call that needs approval gets as its output, before the mode that would
 /// allow it.

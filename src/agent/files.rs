@@ -217,7 +217,7 @@ impl Roots {
         }
         // A folder copied into itself would copy its own copy, again and again.
         let real = |path: &Path| {
-            crate::agent::tools::paths::real_path(path).unwrap_or_else(|_| path.to_path_buf())
+            crate::sandbox::paths::real_path(path).unwrap_or_else(|_| path.to_path_buf())
         };
         if is_dir_at(&from_dir, &from_name) && real(to).starts_with(real(from)) {
             return Err(io_error(from)(io::Error::new(

@@ -11,9 +11,9 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use super::protocol::Revisions;
-use super::tools::sandbox::SandboxPolicy;
 use super::tools::shell;
 use crate::config::SandboxMode;
+use crate::sandbox::SandboxPolicy;
 
 /// The most of a diff `/diff` shows; the rest is cut with a note.
 const MAX_DIFF_BYTES: usize = 512 * 1024;

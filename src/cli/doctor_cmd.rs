@@ -7,10 +7,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kelp::agent::tools::sandbox::{self, SandboxPolicy};
 use kelp::auth::{Accounts, SignedIn};
 use kelp::config::{Config, SandboxMode};
 use kelp::mcp::{McpManager, ServerState};
+use kelp::sandbox::{self, SandboxPolicy};
 use serde_json::{Value, json};
 
 /// How long an endpoint may take to answer before it counts as not answering.

@@ -479,7 +479,7 @@ pub fn main() -> ExitCode {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
     let code = run_cli();
-    kelp::agent::tools::sandbox::remove_private_tmp();
+    kelp::sandbox::remove_private_tmp();
     // Files of kelp's that were open to other users and were made private, not yet said.
     for note in kelp::private_file::take_tightened() {
         say_err(&format!("kelp: warning: {note}"));

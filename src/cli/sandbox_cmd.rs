@@ -14,9 +14,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use kelp::agent::tools::OutputSink;
-use kelp::agent::tools::sandbox::{self, SandboxPolicy};
 use kelp::agent::tools::shell::{self, ShellArgs, ShellCommand};
 use kelp::config::{Config, SandboxMode};
+use kelp::sandbox::{self, SandboxPolicy};
 use tokio_util::sync::CancellationToken;
 
 use super::runtime;

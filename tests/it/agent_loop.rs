@@ -987,7 +987,7 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
 /// A folder outside what the sandbox lets commands write, the file a command would make there,
 /// and that command; `None` (said) where this kernel has no sandbox to test.
 fn a_write_outside_the_sandbox() -> Option<(tempfile::TempDir, PathBuf, String)> {
-    if kelp::agent::tools::sandbox::support().landlock.is_err() {
+    if kelp::sandbox::support().landlock.is_err() {
         eprintln!("no sandbox on this kernel; nothing to test");
         return None;
     }

@@ -3225,8 +3225,8 @@ async fn a_review_reads_apart_from_the_talk_and_changes_nothing() {
         !project.path().join("patched.txt").exists(),
         "a reviewer's patch ran"
     );
-    let sandboxed = kelp::agent::tools::sandbox::support().landlock.is_ok()
-        || kelp::agent::tools::sandbox::support().namespaces.is_ok();
+    let sandboxed =
+        kelp::sandbox::support().landlock.is_ok() || kelp::sandbox::support().namespaces.is_ok();
     if sandboxed {
         assert!(
             !project.path().join("touched.txt").exists(),

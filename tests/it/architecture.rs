@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("auth", 2),
     ("llm", 3),
     ("mcp", 3),
+    ("sandbox", 2),
     ("session", 4),
     ("agent", 5),
     ("tui", 6),

@@ -41,7 +41,7 @@ pub fn victim() -> Option<Victim> {
 }
 
 pub fn namespaces() -> bool {
-    match &kelp::agent::tools::sandbox::support().namespaces {
+    match &kelp::sandbox::support().namespaces {
         Ok(()) => true,
         Err(reason) => {
             eprintln!("SKIPPED: this machine forbids the sandbox's namespaces ({reason})");
@@ -602,7 +602,7 @@ async fn the_persons_terminals_and_shared_memory_are_not_in_the_sandbox() {
 #[tokio::test]
 async fn without_namespaces_landlock_keeps_credentials_terminals_and_shared_memory() {
     let Some(victim) = victim() else { return };
-    if kelp::agent::tools::sandbox::support().landlock.is_err() {
+    if kelp::sandbox::support().landlock.is_err() {
         eprintln!("SKIPPED: this kernel has no Landlock");
         return;
     }
@@ -624,8 +624,7 @@ async fn without_namespaces_landlock_keeps_credentials_terminals_and_shared_memo
         shared = shared.display(),
         planted = planted.display()
     );
-    let no_namespaces =
-        |cmd: &mut Command| _ = cmd.env(kelp::agent::tools::sandbox::NO_NAMESPACES_VAR, "1");
+    let no_namespaces = |cmd: &mut Command| _ = cmd.env(kelp::sandbox::NO_NAMESPACES_VAR, "1");
     let seen = attack_with(&victim, &script, &[], no_namespaces).await;
     let planted_inside = planted.exists();
     let _ = std::fs::remove_file(&planted);
@@ -660,12 +659,11 @@ async fn without_namespaces_landlock_keeps_credentials_terminals_and_shared_memo
 #[tokio::test]
 async fn without_seccomp_no_namespace_is_made_and_landlock_keeps_the_secrets() {
     let Some(victim) = victim() else { return };
-    if kelp::agent::tools::sandbox::support().landlock.is_err() {
+    if kelp::sandbox::support().landlock.is_err() {
         eprintln!("SKIPPED: this kernel has no Landlock");
         return;
     }
-    let no_seccomp =
-        |cmd: &mut Command| _ = cmd.env(kelp::agent::tools::sandbox::NO_SECCOMP_VAR, "1");
+    let no_seccomp = |cmd: &mut Command| _ = cmd.env(kelp::sandbox::NO_SECCOMP_VAR, "1");
     let mut check = Command::new(env!("CARGO_BIN_EXE_kelp"));
     check
         .args(["sandbox", "check"])
@@ -870,10 +868,7 @@ async fn package_caches_fill_in_a_copy_of_their_own() {
     let planted = victim.home.join(".cargo/registry/src/build.rs");
     assert!(!planted.exists(), "the person's cache is as it was");
     assert!(!victim.home.join(".cargo/config.toml").exists());
-    let layers = kelp::agent::tools::sandbox::layers_of(
-        &victim.home.join(".local/state/kelp"),
-        &victim.project,
-    );
+    let layers = kelp::sandbox::layers_of(&victim.home.join(".local/state/kelp"), &victim.project);
     let kept: Vec<_> = std::fs::read_dir(&layers)
         .unwrap()
         .flatten()
@@ -967,7 +962,7 @@ async fn the_home_folder_as_the_project_is_read_only_unless_chosen() {
 /// passes.
 #[tokio::test]
 async fn every_kind_of_secret_at_its_usual_places_is_out_of_reach() {
-    use kelp::agent::tools::sandbox::secrets::KINDS;
+    use kelp::sandbox::secrets::KINDS;
     let Some(victim) = victim() else { return };
     if !namespaces() {
         return;

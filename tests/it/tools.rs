@@ -161,7 +161,7 @@ async fn a_commands_timeout_is_held_to_the_ceiling() {
         out.text
     );
     assert_eq!(
-        kelp::agent::tools::sandbox::DEFAULT_MAX_TIMEOUT,
+        kelp::sandbox::DEFAULT_MAX_TIMEOUT,
         Duration::from_secs(3600),
         "an hour unless the config says otherwise"
     );

@@ -32,12 +32,12 @@ impl Core {
         &self,
     ) -> (
         std::path::PathBuf,
-        crate::agent::tools::sandbox::SandboxPolicy,
+        crate::sandbox::SandboxPolicy,
         tokio::sync::mpsc::UnboundedSender<Event>,
     ) {
         let sandbox = match &self.conversation {
             Some(conversation) => conversation.tool_context().sandbox.clone(),
-            None => crate::agent::tools::sandbox::SandboxPolicy::for_config(&self.config),
+            None => crate::sandbox::SandboxPolicy::for_config(&self.config),
         };
         (
             self.options.project_dir.clone(),

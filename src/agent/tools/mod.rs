@@ -10,10 +10,8 @@ pub mod goal_tools;
 pub mod grep_files;
 pub mod list_dir;
 pub mod opener;
-pub mod paths;
 pub mod read_file;
 pub mod runs_later;
-pub mod sandbox;
 pub mod shell;
 pub mod spec;
 pub mod update_plan;
@@ -30,15 +28,15 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::sandbox::SandboxPolicy;
+pub use crate::sandbox::paths::{self, is_inside, real_path};
 pub use crate::session::record::CallFacts;
 pub use apply_patch::{
     ApplyPatchCall, ChangeKind, FileChange, PatchError, PatchParseError, PatchPreview,
 };
 pub use grep_files::GrepFilesArgs;
 pub use list_dir::ListDirArgs;
-pub use paths::{is_inside, real_path};
 pub use read_file::ReadFileArgs;
-pub use sandbox::SandboxPolicy;
 pub use shell::{OutputLine, OutputSink, OutputStream, ShellArgs, ShellCommand, ShellOutcome};
 pub use spec::tool_specs;
 pub use update_plan::{PlanItem, PlanUpdate, StepStatus};

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::paths;
-use super::sandbox::{self, SandboxError, SandboxPolicy};
+use crate::sandbox::{self, SandboxError, SandboxPolicy};
 
 /// The tool's name on the wire.
 pub const NAME: &str = "shell";

@@ -16,8 +16,8 @@ use super::{
     Applied, ChangeKind, FileChange, MAX_FILE_BYTES, MAX_PATCH_BYTES, Overlay, PatchError,
 };
 use crate::agent::tools::opener::{AccessError, Opener};
-use crate::agent::tools::paths;
 use crate::humanize;
+use crate::sandbox::paths;
 
 /// What an update or a removal says of a folder where it expected a file.
 const NOT_A_FILE: &str = "is a directory, not a file";

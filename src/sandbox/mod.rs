@@ -1,4 +1,6 @@
-//! The kernel sandbox for the commands the model writes. Approval is a prompt, not a boundary:
+//! The kernel sandbox for the commands the model writes: a floor of its own beneath the tools,
+//! which promises that a command it starts sees and changes only what its policy gives.
+//! Approval is a prompt, not a boundary:
 //! in `auto-edit` and `full-auto` a command runs with the user's rights, so each one runs in
 //! layers set up in the child between fork and exec (kelp itself is never restricted):
 //!
@@ -13,6 +15,7 @@
 //! Each layer the kernel refuses is said once and shown by `/status`; the others still hold.
 
 mod namespaces;
+pub mod paths;
 mod repositories;
 mod rules;
 mod seccomp;
@@ -23,7 +26,6 @@ use std::sync::OnceLock;
 
 use landlock::{ABI, Access, AccessFs, RulesetError};
 
-use super::paths;
 use crate::config::{Config, SandboxMode};
 pub use namespaces::{hold_private_tmp_to, remove_private_tmp};
 pub use repositories::{Repositories, is_plain_config};
