@@ -37,8 +37,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use kelp::agent::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use kelp::llm::types::Item;
+use kelp::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use kelp::tui::{App, InitialState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -228,7 +228,7 @@ fn bench_stream() -> (Duration, usize) {
     let mut term = terminal();
     let start = Instant::now();
     app.handle_core_event(Event::TurnStarted { id: "u1".into() });
-    let item: kelp::agent::protocol::ItemId = "msg_stream".into();
+    let item: kelp::protocol::ItemId = "msg_stream".into();
     let mut frames = 0;
     for (n, chunk) in text.as_bytes().chunks(16).enumerate() {
         app.handle_core_event(Event::TextDelta {
@@ -260,7 +260,7 @@ fn bench_keystrokes(streaming: bool) -> Stats {
         app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     }
     term.draw(|f| app.render(f)).expect("draw");
-    let item: kelp::agent::protocol::ItemId = "msg_typing".into();
+    let item: kelp::protocol::ItemId = "msg_typing".into();
     let mut samples = Vec::new();
     for i in 0..2000 {
         if streaming {

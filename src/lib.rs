@@ -14,6 +14,7 @@ pub mod llm;
 pub mod logging;
 pub mod mcp;
 pub mod private_file;
+pub mod protocol;
 pub mod qr;
 pub mod random;
 pub mod remote;

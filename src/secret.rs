@@ -55,7 +55,7 @@ mod tests {
         let secret = Secret::from("sk-proj-SECRET0123456789");
         assert_eq!(format!("{secret:?}"), "<redacted>");
         assert_eq!(secret.expose(), "sk-proj-SECRET0123456789");
-        let op = crate::agent::protocol::Op::SaveApiKey {
+        let op = crate::protocol::Op::SaveApiKey {
             key: secret,
             unchecked: false,
         };

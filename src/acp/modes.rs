@@ -6,8 +6,8 @@ use std::path::Path;
 
 use agent_client_protocol_schema::v1::{SessionMode, SessionModeState};
 
-use crate::agent::protocol::{CollaborationMode, Settings};
 use crate::config::{ApprovalMode, Config, SandboxMode};
+use crate::protocol::{CollaborationMode, Settings};
 
 /// One mode: its id, name, what it lets through, and kelp's settings for it.
 struct Mode {

@@ -7,9 +7,9 @@ use agent_client_protocol_schema::v1::{
 };
 
 use super::modes;
-use crate::agent::protocol::{AuthSummary, Op};
 use crate::config::Config;
 use crate::llm::ReasoningEffort;
+use crate::protocol::{AuthSummary, Op};
 
 /// What a session has chosen, and the models it may choose from.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::options::Choices;
 use super::updates::{Translator, decision};
 use super::{Connection, Reply};
-use crate::agent::protocol::{Event, Op, StopCause, TurnOutcome};
+use crate::protocol::{Event, Op, StopCause, TurnOutcome};
 use crate::session::goal::GoalStatus;
 
 /// The most events handled before buffered command output goes out.

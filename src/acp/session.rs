@@ -26,9 +26,9 @@ use super::pump::{Session, Turn};
 use super::updates::Translator;
 use super::{Connection, Face, Reply, answer_later};
 use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
-use crate::agent::protocol::{AuthSummary, ImageInput, Op, Submission};
 use crate::agent::replay::Replayed;
 use crate::config::{McpServerConfig, McpTransport};
+use crate::protocol::{AuthSummary, ImageInput, Op, Submission};
 use crate::session::goal::{Goal, GoalWords};
 
 /// How long the sessions get to stop their turns when the client goes away.

@@ -14,12 +14,10 @@ use agent_client_protocol_schema::v1::{
     ToolKind, UsageUpdate,
 };
 
-use crate::agent::protocol::{
-    ApprovalDecision, ApprovalSubject, Event, ItemId, PlanStatus, PlanStep,
-};
 use crate::agent::replay::{Replay, Replayed};
 use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::humanize;
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ItemId, PlanStatus, PlanStep};
 use crate::session::TurnEnd;
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.

@@ -33,9 +33,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::command_rules::{self, CommandRules};
-use super::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
 use super::tools::user_input::Answers;
 use super::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
+use crate::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
 use crate::sandbox::PROTECTED;
 
 /// What a `kelp run` call that needs approval gets as its output, before the mode that would

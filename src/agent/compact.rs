@@ -7,10 +7,10 @@
 //! the summary while its transcript still shows everything.
 
 use super::conversation::Conversation;
-use super::protocol::Event;
 use super::turn_context::{TurnContext, TurnError, forward_retry, new_turn_id};
 use crate::llm::LlmError;
 use crate::llm::types::{Item, ResponseEvent, Role};
+use crate::protocol::Event;
 
 /// How full the window may get, in percent of it, before a finished turn compacts.
 pub const THRESHOLD_PERCENT: u64 = 85;

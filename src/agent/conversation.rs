@@ -10,11 +10,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::instructions::{self, InstructionFile};
-use super::protocol::{CollaborationMode, Replay, RewindTo, Settings};
 use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Content, Item, Role, TokenUsage};
 use crate::llm::{Prompt, ReasoningEffort, SummaryStyle, models};
+use crate::protocol::{CollaborationMode, Replay, RewindTo, Settings};
 use crate::session::goal::{Goal, GoalCell, GoalStatus};
 use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
 

@@ -16,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 use super::approval::Approvals;
 use super::command_rules::CommandRules;
 use super::conversation::Conversation;
-use super::protocol::{AuthSummary, Event, Op, Settings, Submission, TurnOutcome};
 use super::turn::{DEFAULT_MAX_STEPS, run_turn_unfinished};
 use super::turn_context::{Steered, TurnContext, outcome_of, take_steered};
 use crate::auth::login::LoginMethod;
@@ -25,6 +24,7 @@ use crate::config::{Config, Setting};
 use crate::llm::types::Item;
 use crate::llm::{LlmClient, StreamSettings, models};
 use crate::mcp::{McpManager, McpUpdate};
+use crate::protocol::{AuthSummary, Event, Op, Settings, Submission, TurnOutcome};
 use crate::session;
 
 mod goal;

@@ -10,9 +10,9 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::protocol::Revisions;
 use super::tools::shell;
 use crate::config::SandboxMode;
+use crate::protocol::Revisions;
 use crate::sandbox::SandboxPolicy;
 
 /// The most of a diff `/diff` shows; the rest is cut with a note.

@@ -5,8 +5,8 @@
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::conversation::Conversation;
-use super::protocol::Event;
 use crate::llm::types::{Item, TokenUsage};
+use crate::protocol::Event;
 use crate::session::{Entry, Note};
 
 /// Notes the goal in the session file and tells the faces, when it changed (the model marked

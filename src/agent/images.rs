@@ -5,27 +5,17 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::llm::types::Content;
+pub use crate::protocol::ImageInput;
 
 /// The largest image kelp sends: the Responses API takes at most 50 MB of images in one
 /// request, and a screenshot is far below this.
 pub const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
-
-/// An image the person (or their host or editor) adds to a prompt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageInput {
-    /// An `https:` or `data:` URL, sent as it is.
-    Url(String),
-    /// A file on this machine, named by the host (any path: the person chose it).
-    File(PathBuf),
-    /// Base64 bytes with their MIME type, as an editor sends a pasted image.
-    Data { mime_type: String, base64: String },
-}
 
 impl ImageInput {
     /// How the image is named to the person: its path, its URL (data left out), or its type.

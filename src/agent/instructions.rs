@@ -22,17 +22,7 @@ pub const FILE_NAME: &str = "AGENTS.md";
 pub const MAX_BYTES: usize = 32 * 1024;
 /// How every instruction part begins; marks the message as instructions, not a prompt.
 use crate::llm::types::INSTRUCTIONS_HEADING as HEADING;
-
-/// One instruction file that was found, for `/status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstructionFile {
-    /// Where it is.
-    pub path: PathBuf,
-    /// Its size.
-    pub bytes: u64,
-    /// How many of its bytes were sent (fewer than `bytes` when the cap cut it).
-    pub included: u64,
-}
+pub use crate::protocol::InstructionFile;
 
 impl InstructionFile {
     /// Whether the cap left part of it out.

@@ -5,9 +5,9 @@
 
 use uuid::Uuid;
 
-use super::protocol::{Event, ItemId, ItemKind};
 use super::turn_context::TurnContext;
 use crate::llm::types::{Item, Role, WebSearchAction};
+use crate::protocol::{Event, ItemId, ItemKind};
 
 /// The items the attempt in flight has started.
 #[derive(Debug, Default)]

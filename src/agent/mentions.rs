@@ -12,6 +12,7 @@ use super::images::{self, ImageInput};
 use super::tools::opener::{AccessError, Approved, Opener};
 use super::tools::{paths, read_file, walk};
 use crate::llm::types::{ATTACHMENT_HEADING, Content, IMAGE_HEADING, Item, Role};
+pub use crate::protocol::Attachment;
 
 /// The files of one prompt together carry at most this much text: one `read_file` call's worth.
 pub const MAX_ATTACHED_BYTES: usize = read_file::MAX_OUTPUT_BYTES;
@@ -23,17 +24,6 @@ pub const MAX_LISTED_FILES: usize = 500_000;
 /// Characters that end a sentence rather than a path: `see @src/main.rs.` mentions `src/main.rs`
 /// unless a file is really named with the dot.
 const TRAILING_PUNCTUATION: &[char] = &['.', ',', ';', ':', '!', '?', ')', ']', '}', '\'', '"'];
-
-/// A file mentioned in a prompt, and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attachment {
-    /// The path as written (without the `@`).
-    pub path: String,
-    /// Whether its text went with the prompt.
-    pub attached: bool,
-    /// For a person: "52 lines", "the first 2000 lines", or why it was left out.
-    pub detail: String,
-}
 
 /// The words of `text` that mention something: `@path` at the start or after white space, or
 /// `@"a path"` for one with spaces; each once, in order.

@@ -4,7 +4,6 @@
 //!   first frame; `core/history.rs` its work on the history between turns (rewind, undo, fork,
 //!   rename); `core/goal.rs` the turns it starts toward a goal and their spending;
 //!   `goal_notes.rs` what a turn does for the goal (notes, the budget's wrap-up).
-//!   `protocol.rs`: the `Op`/`Event` contract every face uses.
 //! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
 //!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
 //!   how it fails, the retry a face sees). `items.rs`: each answer and reasoning summary as an
@@ -38,7 +37,6 @@ pub mod images;
 pub mod instructions;
 pub(crate) mod items;
 pub mod mentions;
-pub mod protocol;
 pub mod read_only;
 pub mod replay;
 pub mod review;

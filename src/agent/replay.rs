@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::protocol::{Event, ItemId, ItemKind, PlanStep};
-pub use super::protocol::{Replay, Replayed, ReplayedTurn, SavedPrompt};
 use super::tools::{self, FileChange, ToolCall};
 use crate::llm::types::{Content, Item, Role, WebSearchAction};
+use crate::protocol::{Event, ItemId, ItemKind, PlanStep};
+pub use crate::protocol::{Replay, Replayed, ReplayedTurn, SavedPrompt};
 use crate::session::record::{CallRecord, ChangeKind};
 use crate::session::{Note, TurnSplitter};
 

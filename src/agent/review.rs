@@ -1,19 +1,7 @@
 //! Review mode: a turn that reviews code changes instead of making them (the TUI's `/review`,
 //! the app-server's `review/start`). The model reads the changes with its own tools (`git
 //! diff` in the sandbox), so the prompt stays short and the turn bounded, as in Codex.
-
-/// What a review looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReviewTarget {
-    /// The working tree: staged, unstaged and untracked files.
-    Uncommitted,
-    /// The current branch against `branch`.
-    BaseBranch(String),
-    /// One commit, with the title a host shows it by.
-    Commit { sha: String, title: Option<String> },
-    /// The person's own instructions.
-    Custom(String),
-}
+pub use crate::protocol::ReviewTarget;
 
 /// How a reviewer works, before what to review.
 const GUIDANCE: &str = "You are reviewing code changes, not making them: do not edit files or \

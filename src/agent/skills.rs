@@ -18,13 +18,7 @@ use std::path::{Path, PathBuf};
 
 use super::tools::opener::{Approved, Opener};
 use crate::config::prompts::{front_field, front_matter};
-
-/// Whose a skill is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    User,
-    Repo,
-}
+pub use crate::protocol::{Found, Scope, Skill};
 
 impl Scope {
     /// The protocol's word for it.
@@ -34,27 +28,6 @@ impl Scope {
             Self::Repo => "repo",
         }
     }
-}
-
-/// One skill found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skill {
-    pub name: String,
-    pub description: String,
-    /// Its `SKILL.md`.
-    pub path: PathBuf,
-    pub scope: Scope,
-}
-
-/// What was found: the skills, and the files that could not be read as one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Found {
-    /// The skills the model is told of.
-    pub skills: Vec<Skill>,
-    /// The skills turned off in the config (`[[skills.config]] enabled = false`).
-    pub off: Vec<Skill>,
-    /// A `SKILL.md` that is not a skill, and why.
-    pub errors: Vec<(PathBuf, String)>,
 }
 
 /// The name of a skill's file.

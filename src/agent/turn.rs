@@ -20,9 +20,6 @@ use super::goal_notes::{WrapUp, note_goal};
 use super::images::ImageInput;
 use super::items::AttemptItems;
 use super::mentions;
-use super::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, Submission, TurnOutcome,
-};
 use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use super::turn_context::forward_retry;
 pub use super::turn_context::new_turn_id;
@@ -31,6 +28,9 @@ use crate::config::SandboxMode;
 use crate::llm::types::{Item, ResponseEvent, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
+use crate::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, Submission, TurnOutcome,
+};
 use crate::session::record::CallRecord;
 use crate::session::{Entry, Note, TurnEnd};
 
@@ -157,9 +157,9 @@ pub async fn run_review(
     use crate::session::{Entry, Note};
     let mut reviewer = conversation.reviewer();
     let turn_id = turn_id.unwrap_or_else(new_turn_id);
-    let submission = super::protocol::Submission {
+    let submission = crate::protocol::Submission {
         turn_id: Some(turn_id.clone()),
-        ..super::protocol::Submission::text(target.prompt())
+        ..crate::protocol::Submission::text(target.prompt())
     };
     let result = run_turn_unfinished(&mut reviewer, ctx, submission).await;
     conversation.add_usage(&reviewer.usage());
@@ -175,12 +175,12 @@ pub async fn run_review(
         entries.extend(findings.map(|text| Entry::Item(Item::assistant_text(text))));
         for entry in entries {
             if let Some(e) = conversation.record_once_failing(entry) {
-                ctx.emit(super::protocol::Event::Error(e.to_string()));
+                ctx.emit(crate::protocol::Event::Error(e.to_string()));
             }
         }
     }
     // The window the face shows is the conversation's again, not the reviewer's.
-    ctx.emit(super::protocol::Event::ContextUsed {
+    ctx.emit(crate::protocol::Event::ContextUsed {
         used: conversation.context_used(),
         window: conversation.context_window(),
     });

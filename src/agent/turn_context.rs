@@ -7,9 +7,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::approval::Approvals;
-use super::protocol::{Event, StopCause, TurnOutcome};
 use crate::llm::types::ResponseEvent;
 use crate::llm::{ErrorCategory, LlmClient, LlmError};
+use crate::protocol::{Event, StopCause, TurnOutcome};
 
 /// A new turn's id.
 pub fn new_turn_id() -> String {
@@ -36,10 +36,10 @@ pub struct TurnContext {
 }
 
 /// What the person adds while a turn runs, waiting for the turn's next request.
-pub type Steered = std::sync::Arc<std::sync::Mutex<Vec<super::protocol::Submission>>>;
+pub type Steered = std::sync::Arc<std::sync::Mutex<Vec<crate::protocol::Submission>>>;
 
 /// Takes what waits in `steered`, oldest first.
-pub fn take_steered(steered: &Steered) -> Vec<super::protocol::Submission> {
+pub fn take_steered(steered: &Steered) -> Vec<crate::protocol::Submission> {
     std::mem::take(
         &mut *steered
             .lock()
@@ -129,7 +129,7 @@ pub fn outcome_of(result: &Result<(), TurnError>, sign_in: Option<&str>) -> Turn
 pub(crate) fn forward_retry(
     ctx: &TurnContext,
     event: ResponseEvent,
-    voided: Vec<crate::agent::protocol::ItemId>,
+    voided: Vec<crate::protocol::ItemId>,
 ) {
     if let ResponseEvent::Retrying {
         attempt,

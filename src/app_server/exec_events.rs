@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::items::{Outgoing, Translator};
 use super::protocol::{ItemStatus, Message, PatchChangeKind, ThreadItem};
-use crate::agent::protocol::Event;
 use crate::llm::types::TokenUsage;
+use crate::protocol::Event;
 
 /// One line of `exec --experimental-json`, as the TypeScript SDK's `ThreadEvent` reads it (and
 /// kelp's own streaming pieces, for `kelp run --json`).
@@ -538,7 +538,7 @@ impl ExecEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::protocol::{CallFacts, ItemKind, PlanStatus, PlanStep};
+    use crate::protocol::{CallFacts, ItemKind, PlanStatus, PlanStep};
     use serde_json::json;
     use std::time::Duration;
 
@@ -580,8 +580,8 @@ mod tests {
 
     #[test]
     fn a_turn_reads_as_codex_exec_writes_it() {
-        let reasoning: crate::agent::protocol::ItemId = "rs_1".into();
-        let answer: crate::agent::protocol::ItemId = "msg_1".into();
+        let reasoning: crate::protocol::ItemId = "rs_1".into();
+        let answer: crate::protocol::ItemId = "msg_1".into();
         let out = run(
             vec![
                 // A resumed conversation's total before the turn: not this turn's usage.
@@ -643,7 +643,7 @@ mod tests {
                     text: "Done".into(),
                 },
                 Event::Usage(usage(1300, 130)),
-                Event::TurnFinished(crate::agent::protocol::TurnOutcome::Completed),
+                Event::TurnFinished(crate::protocol::TurnOutcome::Completed),
             ],
             false,
         );
@@ -673,7 +673,7 @@ mod tests {
 
     #[test]
     fn kelps_run_adds_the_deltas_and_a_cut_turn_fails() {
-        let answer: crate::agent::protocol::ItemId = "msg_1".into();
+        let answer: crate::protocol::ItemId = "msg_1".into();
         let out = run(
             vec![
                 Event::TurnStarted { id: "u-1".into() },
@@ -685,7 +685,7 @@ mod tests {
                     item: answer.clone(),
                     delta: "Hal".into(),
                 },
-                Event::TurnFinished(crate::agent::protocol::TurnOutcome::Interrupted),
+                Event::TurnFinished(crate::protocol::TurnOutcome::Interrupted),
             ],
             true,
         );

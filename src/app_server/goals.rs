@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::protocol::{GoalAnswer, GoalCleared, ThreadGoal};
 use super::threads::Threads;
 use super::wire::{Answer, RpcError, params};
-use crate::agent::protocol::Op;
+use crate::protocol::Op;
 use crate::session::goal::{self, Goal, GoalChange, GoalStatus};
 
 #[derive(Deserialize)]

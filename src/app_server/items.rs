@@ -15,14 +15,14 @@ use super::protocol::{
     PatchChangeKind, PlanStepStatus, RateLimitSnapshot, ThreadItem, ThreadStatus, Turn,
     TurnPlanStep, TurnStatus, WebSearchAction,
 };
-use crate::agent::protocol::{
-    ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
-    TurnOutcome,
-};
 use crate::agent::replay::{Replay, Replayed};
 use crate::agent::tools::apply_patch::diff::TurnDiff;
 use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::llm::types::TokenUsage;
+use crate::protocol::{
+    ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
+    TurnOutcome,
+};
 use crate::session::TurnEnd;
 
 /// What the server writes for one event.

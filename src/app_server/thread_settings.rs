@@ -12,7 +12,7 @@ use super::protocol::{Empty, ThreadSettings, ThreadSettingsUpdated};
 use super::threads::{Threads, policy_of};
 use super::turns::{ModeChoice, approval_mode, parsed, sandbox_choice};
 use super::wire::{Answer, RpcError, params};
-use crate::agent::protocol::{Op, Settings};
+use crate::protocol::{Op, Settings};
 
 /// `collaborationMode/list`: Codex's two presets, plan first, as Codex lists them.
 pub fn presets() -> Result<Answer, RpcError> {

@@ -18,11 +18,11 @@ use super::protocol::{
 use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
 use super::wire::{Answer, Caller, Out, Page, RpcError, notify as wire_notify, params};
 use crate::agent::core::{CoreOptions, Opened, open};
-use crate::agent::protocol::{Op, RewindTo};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, SandboxMode};
 use crate::jsonrpc::{Audience, Dialect, Requests};
 use crate::mcp::ServerStatus;
+use crate::protocol::{Op, RewindTo};
 
 /// How long `thread/revert` waits for the thread's agent: it only cuts its history.
 const REVERT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);

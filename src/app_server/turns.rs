@@ -20,13 +20,13 @@ use super::protocol::{
     TurnStatus, TurnSteered, UserInputQuestion,
 };
 use super::wire::{Answer, Out, RpcError, now_ms, params};
-use crate::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, CollaborationMode, Event, ImageInput, Op,
-    Settings, Submission,
-};
 use crate::agent::review::ReviewTarget;
 use crate::config::SandboxMode;
 use crate::mcp::ServerStatus;
+use crate::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, CollaborationMode, Event, ImageInput, Op,
+    Settings, Submission,
+};
 
 /// The turn a thread is running, shared with the task that turns its events into
 /// notifications.

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use kelp::agent::core::CoreOptions;
 use kelp::agent::images::ImageInput;
-use kelp::agent::protocol::Submission;
 use kelp::config::{ApprovalMode, Config, Overrides, SandboxMode};
+use kelp::protocol::Submission;
 use serde_json::Value;
 
 use super::run_cmd::{self, JsonLines, Printer, TextPrinter};
@@ -220,7 +220,7 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     let driven = run_cmd::drive(
         config,
         options,
-        kelp::agent::protocol::Op::Submit(submission),
+        kelp::protocol::Op::Submit(submission),
         resumed,
         printer.as_mut(),
     );

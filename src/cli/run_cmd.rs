@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kelp::agent::core::{self, Approver, CoreOptions};
-use kelp::agent::protocol::{Event, Op, Submission, TurnOutcome};
 use kelp::app_server::exec_events::{ExecEvent, ExecEvents};
 use kelp::config::Config;
 use kelp::llm::{ErrorCategory, ReasoningEffort};
+use kelp::protocol::{Event, Op, Submission, TurnOutcome};
 use kelp::terminal_text::{json_without_c1, printable, printable_lines};
 
 use super::sessions_cmd::{self, ResumeRequest};
@@ -332,7 +332,7 @@ pub(super) struct TextPrinter {
     /// The message printing now has printed some text, by deltas.
     streamed: bool,
     /// The answers printed since the last retry, which a retry may void.
-    printed: Vec<kelp::agent::protocol::ItemId>,
+    printed: Vec<kelp::protocol::ItemId>,
     /// Whether stdout's last byte was not a newline.
     mid_line: bool,
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use super::wire::{self, Item, ItemStatus};
-use crate::agent::protocol::{Event, ItemKind, Replay, Replayed, ReplayedTurn, SavedPrompt};
 use crate::agent::tools::FileChange;
+use crate::protocol::{Event, ItemKind, Replay, Replayed, ReplayedTurn, SavedPrompt};
 
 /// The tool calls of the thread in hand, between their start and their end.
 #[derive(Debug, Default)]

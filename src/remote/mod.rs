@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub use client::{Open, Wanted};
 
-use crate::agent::protocol::{Event, Op, TurnOutcome};
+use crate::protocol::{Event, Op, TurnOutcome};
 use crate::secret::Secret;
 
 /// Where the app-server listens.

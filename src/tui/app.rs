@@ -24,8 +24,8 @@ use super::session_state::SessionState;
 use super::status::Status;
 use super::streaming::StreamingMarkdown;
 use super::turn_state::TurnState;
-use crate::agent::protocol::{ApprovalMode, AuthSummary, Op, Submission};
 use crate::llm::types::TokenUsage;
+use crate::protocol::{ApprovalMode, AuthSummary, Op, Submission};
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
 
@@ -92,7 +92,7 @@ pub struct App {
     pub(super) overlay: Option<Overlay>,
     pub(super) models: Vec<String>,
     /// The repository's commits and branches, for `/review`'s pickers.
-    pub(super) revisions: crate::agent::protocol::Revisions,
+    pub(super) revisions: crate::protocol::Revisions,
     /// Images that go with the next prompt (`kelp -i FILE`).
     pub(super) pending_images: Vec<PathBuf>,
     /// The turn running now, and what waits behind it.

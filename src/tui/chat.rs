@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::history_cell::{CellKind, HistoryCell, ShownChange, ToolCall, ToolEnd};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
-use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, ItemId, PlanStep};
 use crate::humanize;
+use crate::protocol::{ApprovalDecision, ApprovalSubject, ItemId, PlanStep};
 
 /// Tool output kept per call; older output is dropped from the front.
 const MAX_TOOL_OUTPUT: usize = 256 * 1024;

@@ -12,9 +12,9 @@ use super::history_cell::CellKind;
 use super::resume;
 use super::status::{approval_detail, approval_name};
 use crate::agent::command_rules;
-use crate::agent::protocol::{ApprovalMode, Op};
 use crate::llm::ReasoningEffort;
 use crate::llm::types::TokenUsage;
+use crate::protocol::{ApprovalMode, Op};
 
 /// One thing a command asks of the app, carried out in order by [`App::apply`].
 #[derive(Debug)]
@@ -576,7 +576,7 @@ mod tests {
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
     use super::*;
-    use crate::agent::protocol::AuthSummary;
+    use crate::protocol::AuthSummary;
     use crate::tui::app::InitialState;
 
     fn signed_in() -> (App, UnboundedReceiver<Op>) {

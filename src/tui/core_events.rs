@@ -10,8 +10,8 @@ use super::connect::ConnectDialog;
 use super::history_cell::CellKind;
 use super::overlay::Overlay;
 use super::resume;
-use crate::agent::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use crate::auth::login::LoginEvent;
+use crate::protocol::{AuthSummary, Event, Op, TurnOutcome};
 use crate::session::TurnEnd;
 use crate::session::goal::GoalStatus;
 
@@ -242,7 +242,7 @@ impl App {
     }
 
     /// The repository's commits and branches: `/review`'s open picker lists them.
-    fn on_revisions(&mut self, found: Option<crate::agent::protocol::Revisions>) {
+    fn on_revisions(&mut self, found: Option<crate::protocol::Revisions>) {
         use crate::terminal_text::printable;
         use crate::tui::bottom_pane::picker::PickerItem;
         let outside = "not a git repository: /review reviews the uncommitted files only here";

@@ -16,7 +16,7 @@ use super::frame::FrameScheduler;
 use super::highlight::{Background, BackgroundSource};
 use super::terminal::{self, Tui};
 use super::{background, clipboard, editor, highlight, hyperlink};
-use crate::agent::protocol::Event;
+use crate::protocol::Event;
 
 /// Core events handled before the next look at the keyboard, so a flood of deltas cannot
 /// starve input.

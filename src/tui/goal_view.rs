@@ -1,8 +1,8 @@
 //! `/goal`: what the person types (an objective with an optional budget, or `pause`,
 //! `resume`, `clear`), and how a goal is said when it is shown or stops.
 
-use crate::agent::protocol::Op;
 use crate::humanize;
+use crate::protocol::Op;
 use crate::session::goal::{Goal, GoalStatus, GoalWords};
 
 /// How `/goal` is used, said when it is used wrongly.

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 
 use super::streaming::StreamingMarkdown;
 use super::wrap::{RichLine, wrap_into};
-use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Attachment, PlanStatus, PlanStep};
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Attachment, PlanStatus, PlanStep};
 use crate::tui::theme;
 
 /// Output lines a collapsed tool call shows.

@@ -9,7 +9,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::connect::{ConnectDialog, DialogAction};
-use crate::agent::protocol::Op;
+use crate::protocol::Op;
 
 /// What the slot holds.
 #[derive(Debug)]

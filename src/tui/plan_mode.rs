@@ -6,7 +6,7 @@
 use super::app::App;
 use super::bottom_pane::PickerKind;
 use super::bottom_pane::picker::{Picker, PickerItem};
-use crate::agent::protocol::{CollaborationMode, Op, Settings};
+use crate::protocol::{CollaborationMode, Op, Settings};
 
 /// What a plan turn that proposed a plan offers, in `plan_picked`'s order.
 const IMPLEMENT_CHOICES: [(&str, &str); 2] = [

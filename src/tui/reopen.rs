@@ -4,7 +4,7 @@
 use super::app::App;
 use super::history_cell::CellKind;
 use super::resume;
-use crate::agent::protocol::{Attachment, Replay, Replayed};
+use crate::protocol::{Attachment, Replay, Replayed};
 
 impl App {
     /// Shows a resumed conversation in place of the current transcript, drawn as it was live:

@@ -8,7 +8,7 @@ use super::app::App;
 use super::bottom_pane::PickerKind;
 use super::bottom_pane::picker::{Picker, PickerItem};
 use super::wrap::cut;
-use crate::agent::protocol::{Op, Replay, Replayed, RewindTo, Rewound};
+use crate::protocol::{Op, Replay, Replayed, RewindTo, Rewound};
 
 /// How soon the second Esc must follow the first.
 const DOUBLE_ESC: Duration = Duration::from_millis(1000);

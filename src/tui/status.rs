@@ -10,10 +10,10 @@ use unicode_width::UnicodeWidthStr;
 
 use super::history_cell::display_path;
 use crate::agent::instructions::InstructionFile;
-use crate::agent::protocol::{ApprovalMode, AuthSummary};
 use crate::humanize;
 use crate::llm::types::{RateLimitWindow, RateLimits, TokenUsage};
 use crate::mcp::{ServerState, ServerStatus};
+use crate::protocol::{ApprovalMode, AuthSummary};
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
 
@@ -85,7 +85,7 @@ pub struct Status {
     /// The conversation's goal, shown while there is one.
     pub goal: Option<crate::session::goal::Goal>,
     /// Plan first, or work (Shift+Tab).
-    pub mode: crate::agent::protocol::CollaborationMode,
+    pub mode: crate::protocol::CollaborationMode,
 }
 
 /// A model provider other than the built-in `openai`, as the status shows it.
@@ -126,7 +126,7 @@ impl Status {
         let mut left = vec![login];
         // The mode outranks everything while it is not the default: it changes what the
         // model may do.
-        if self.mode == crate::agent::protocol::CollaborationMode::Plan {
+        if self.mode == crate::protocol::CollaborationMode::Plan {
             left.push(Segment::new(
                 "plan mode (shift+tab)".to_string(),
                 theme::warn(),
@@ -226,7 +226,7 @@ impl Status {
             self.sandbox.text(),
             describe_usage(u),
         );
-        if self.mode == crate::agent::protocol::CollaborationMode::Plan {
+        if self.mode == crate::protocol::CollaborationMode::Plan {
             text.push_str("\nMode:      plan (commands only read, no patch; shift+tab works)");
         }
         text.push_str(&format!(

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kelp::agent::core::{CoreOptions, spawn};
-use kelp::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, CallFacts, Event, Op, StopCause, Submission,
-    TurnOutcome,
-};
 use kelp::agent::replay::Replayed;
 use kelp::agent::turn::NOT_STARTED_OUTPUT;
 use kelp::auth::{AuthStore, OpenAiEntry};
 use kelp::config::Config;
 use kelp::llm::StreamSettings;
+use kelp::protocol::{
+    ApprovalDecision, ApprovalMode, ApprovalSubject, CallFacts, Event, Op, StopCause, Submission,
+    TurnOutcome,
+};
 use kelp::session::{SessionLog, list_sessions};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -757,7 +757,7 @@ async fn api_keys_are_saved_and_removed_and_models_listed() {
     let Event::AuthChanged(Some(summary)) = a.next().await else {
         panic!("expected the new login");
     };
-    let kelp::agent::protocol::AuthSummary::ApiKey { masked } = summary else {
+    let kelp::protocol::AuthSummary::ApiKey { masked } = summary else {
         panic!("expected an API key login");
     };
     assert!(

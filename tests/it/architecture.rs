@@ -25,11 +25,12 @@ const LAYERS: &[(&str, u8)] = &[
     ("mcp", 3),
     ("sandbox", 2),
     ("session", 4),
-    ("agent", 5),
-    ("tui", 6),
-    ("app_server", 6),
-    ("acp", 6),
-    ("remote", 6),
+    ("protocol", 5),
+    ("agent", 6),
+    ("tui", 7),
+    ("app_server", 7),
+    ("acp", 7),
+    ("remote", 7),
 ];
 
 /// Every `.rs` file of the library under `src/` (the binary's `cli/` and `main.rs` aside: they

@@ -5,10 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use kelp::agent::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome,
-};
 use kelp::config::SandboxMode;
+use kelp::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome};
 use serde_json::json;
 
 use crate::agent_loop::{Agent, agent_setup};

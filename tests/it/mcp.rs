@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kelp::agent::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, TurnOutcome};
 use kelp::config::{McpServerConfig, McpTransport};
 use kelp::mcp::ServerState;
+use kelp::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, TurnOutcome};
 use serde_json::json;
 
 use crate::agent_loop::{Agent, agent_setup, output_for};

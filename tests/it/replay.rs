@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kelp::agent::core::spawn;
-use kelp::agent::protocol::{ApprovalMode, Event, Op};
+use kelp::protocol::{ApprovalMode, Event, Op};
 use kelp::session::list_sessions;
 use serde_json::{Value, json};
 
@@ -339,9 +339,7 @@ fn a_long_run_keeps_a_bounded_transcript() {
             exit_code: Some(0),
             duration: Duration::from_millis(5),
         });
-        app.handle_core_event(Event::TurnFinished(
-            kelp::agent::protocol::TurnOutcome::Completed,
-        ));
+        app.handle_core_event(Event::TurnFinished(kelp::protocol::TurnOutcome::Completed));
     }
     press(&mut app, KeyCode::Home);
     let top = draw(&mut app, 80, 24);

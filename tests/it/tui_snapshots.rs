@@ -6,12 +6,12 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use kelp::agent::instructions::InstructionFile;
-use kelp::agent::protocol::{
+use kelp::auth::login::LoginEvent;
+use kelp::llm::types::{Content, Item, ReasoningSummary, Role};
+use kelp::protocol::{
     ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, Submission,
     TurnOutcome,
 };
-use kelp::auth::login::LoginEvent;
-use kelp::llm::types::{Content, Item, ReasoningSummary, Role};
 use kelp::session::SessionSummary;
 use kelp::tui::{App, InitialState};
 use ratatui::Terminal;
@@ -271,7 +271,7 @@ fn approval_prompt() {
         ops(&mut rx),
         [Op::Approve {
             id: 7,
-            decision: kelp::agent::protocol::ApprovalDecision::No {
+            decision: kelp::protocol::ApprovalDecision::No {
                 reason: Some("not now".into())
             }
         }]
@@ -300,7 +300,7 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
         ops(&mut rx),
         [Op::Approve {
             id: 3,
-            decision: kelp::agent::protocol::ApprovalDecision::AlwaysPrefix
+            decision: kelp::protocol::ApprovalDecision::AlwaysPrefix
         }]
     );
     let rule = vec!["cargo".to_string(), "test".to_string()];
@@ -699,7 +699,7 @@ fn review_pickers() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(ops(&mut rx), [Op::ListRevisions]);
     assert!(draw(&mut app, 80, 12).contains("asking git…"));
-    app.handle_core_event(Event::Revisions(Some(kelp::agent::protocol::Revisions {
+    app.handle_core_event(Event::Revisions(Some(kelp::protocol::Revisions {
         commits: vec![
             ("5d0d4ed".into(), "Parse each header once\x1b[31m".into()),
             ("add3650".into(), "First commit".into()),
@@ -1175,7 +1175,7 @@ fn keys_typed_as_a_question_opens_do_not_answer_it() {
         ops(&mut rx),
         [Op::Approve {
             id: 9,
-            decision: kelp::agent::protocol::ApprovalDecision::No { reason: None }
+            decision: kelp::protocol::ApprovalDecision::No { reason: None }
         }]
     );
     let screen = draw(&mut app, 80, 16);
@@ -1322,7 +1322,7 @@ fn a_burst_of_typing_under_way_as_a_question_opens_never_answers_it() {
         ops(&mut rx),
         [Op::Approve {
             id: 11,
-            decision: kelp::agent::protocol::ApprovalDecision::No { reason: None }
+            decision: kelp::protocol::ApprovalDecision::No { reason: None }
         }]
     );
     let screen = draw(&mut app, 80, 16);

@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use super::{Core, Work};
-use crate::agent::protocol::{Event, StopCause, Submission, TurnOutcome};
 use crate::llm::ErrorCategory;
 use crate::llm::types::TokenUsage;
+use crate::protocol::{Event, StopCause, Submission, TurnOutcome};
 use crate::session::goal::{self, Goal, GoalCell, GoalChange, GoalStatus};
 
 /// Where a turn toward a goal began: the goal (by when it was made), the conversation's usage

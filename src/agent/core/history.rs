@@ -3,12 +3,12 @@
 
 use super::Core;
 use crate::agent::conversation::Conversation;
-use crate::agent::protocol::Event;
+use crate::protocol::Event;
 use crate::session;
 
 impl Core {
     /// Goes back to before a turn, between turns only.
-    pub(super) fn rewind(&mut self, to: &crate::agent::protocol::RewindTo) {
+    pub(super) fn rewind(&mut self, to: &crate::protocol::RewindTo) {
         let done = match &mut self.conversation {
             None => Err("a turn is running: interrupt it or wait for it first".to_string()),
             Some(conversation) => conversation.rewind(to).map(|rewind| {
@@ -23,7 +23,7 @@ impl Core {
                     }
                 }
                 self.rewound_changes = rewind.changes;
-                crate::agent::protocol::Rewound {
+                crate::protocol::Rewound {
                     replay: Box::new(crate::agent::replay::replay_from(
                         conversation.history(),
                         conversation.items_base(),

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::Core;
-use crate::agent::protocol::Event;
+use crate::protocol::Event;
 
 impl Core {
     /// `/diff`: the project's `git diff HEAD`, by git confined as a command is.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::Core;
-use crate::agent::protocol::{Event, Settings};
 use crate::config::{self, Config, Setting};
+use crate::protocol::{Event, Settings};
 
 impl Core {
     /// The person's answer about the project's trust: kept in the config file, and the modes
@@ -51,7 +51,7 @@ impl Core {
             conversation.apply(&self.chosen);
         }
         // Back to work: a goal set while planning starts now.
-        if mode == Some(crate::agent::protocol::CollaborationMode::Default) {
+        if mode == Some(crate::protocol::CollaborationMode::Default) {
             self.continue_goal();
         }
     }

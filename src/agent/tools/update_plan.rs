@@ -71,6 +71,24 @@ impl TryFrom<RawPlan> for PlanUpdate {
     }
 }
 
+impl crate::protocol::PlanStep {
+    /// The steps of an `update_plan` call.
+    pub fn all_of(update: &PlanUpdate) -> Vec<Self> {
+        update
+            .plan
+            .iter()
+            .map(|item| crate::protocol::PlanStep {
+                step: item.step.clone(),
+                status: match item.status {
+                    StepStatus::Pending => crate::protocol::PlanStatus::Pending,
+                    StepStatus::InProgress => crate::protocol::PlanStatus::InProgress,
+                    StepStatus::Completed => crate::protocol::PlanStatus::Completed,
+                },
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

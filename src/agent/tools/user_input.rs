@@ -2,7 +2,8 @@
 //! few choices (Codex's tool, offered in plan mode). The turn waits for the answers; an
 //! interrupt ends the wait.
 
-use serde::{Deserialize, Serialize};
+pub use crate::protocol::{Answers, Choice, Question};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub const NAME: &str = "request_user_input";
@@ -49,25 +50,6 @@ const PARAMETERS: &str = r#"{
     "required": ["questions"],
     "additionalProperties": false
 }"#;
-
-/// One question and its choices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Question {
-    pub id: String,
-    pub header: String,
-    pub question: String,
-    pub options: Vec<Choice>,
-}
-
-/// One choice of a question.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Choice {
-    pub label: String,
-    pub description: String,
-}
-
-/// The person's answers, by question id (each a list: Codex's shape).
-pub type Answers = Vec<(String, Vec<String>)>;
 
 #[derive(Deserialize)]
 struct Args {

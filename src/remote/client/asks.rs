@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Remote, Waiting, WaitingKind, decode};
-use crate::agent::protocol::{ApprovalDecision, ApprovalSubject, Event};
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Event};
 use crate::remote::wire;
 
 impl Remote {

@@ -17,10 +17,10 @@ use super::items;
 mod asks;
 mod notifications;
 use super::wire;
-use crate::agent::protocol::{Event, Op, Settings, TurnOutcome};
 use crate::auth::AuthSummary;
 use crate::auth::login::LoginEvent;
 use crate::config::ApprovalMode;
+use crate::protocol::{Event, Op, Settings, TurnOutcome};
 
 /// What the client asks of the server when it starts, and the settings it chose (its flags
 /// and config), which go with the thread it opens and each turn.
@@ -636,10 +636,8 @@ fn auth_summary(read: wire::AccountRead) -> Option<AuthSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::protocol::{
-        ApprovalDecision, ApprovalSubject, ItemKind, Replayed, Submission,
-    };
     use crate::llm::ErrorCategory;
+    use crate::protocol::{ApprovalDecision, ApprovalSubject, ItemKind, Replayed, Submission};
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
     const THREAD: &str = "0199a213-81c0-7800-8aa1-bbab2a035a53";

@@ -5,9 +5,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Asked, Remote, decode};
-use crate::agent::protocol::{Event, PlanStatus, PlanStep, TurnOutcome};
 use crate::auth::login::LoginEvent;
 use crate::llm::ErrorCategory;
+use crate::protocol::{Event, PlanStatus, PlanStep, TurnOutcome};
 use crate::remote::wire;
 
 impl Remote {
@@ -63,7 +63,7 @@ impl Remote {
                 if !self.ours(&delta.thread_id) {
                     return;
                 }
-                let item: crate::agent::protocol::ItemId = delta.item_id.as_str().into();
+                let item: crate::protocol::ItemId = delta.item_id.as_str().into();
                 let event = match method {
                     "item/agentMessage/delta" => Event::TextDelta {
                         item,

@@ -8,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::{KeyOutcome, theme};
-use crate::agent::protocol::{ApprovalDecision, ApprovalSubject};
+use crate::protocol::{ApprovalDecision, ApprovalSubject};
 use crate::tui::history_cell::{MAX_COMMAND_LINES, display_path};
 use crate::tui::wrap::{cut, cut_front, draw_line, line_width};
 

@@ -15,7 +15,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
 use super::theme;
-use crate::agent::protocol::ApprovalDecision;
+use crate::protocol::ApprovalDecision;
 use crate::tui::wrap::draw_line;
 use approval::{ApprovalView, TYPING_PAUSE};
 use composer::{Composer, ComposerAction};
@@ -283,7 +283,7 @@ impl BottomPane {
     }
 
     /// Asks about approval request `id` for `subject`, over everything else.
-    pub fn ask(&mut self, id: u64, subject: &crate::agent::protocol::ApprovalSubject) {
+    pub fn ask(&mut self, id: u64, subject: &crate::protocol::ApprovalSubject) {
         let view = ApprovalView::new(id, subject, self.project_dir.as_deref());
         self.views.push(View::Approval(view));
     }

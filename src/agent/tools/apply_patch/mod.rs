@@ -91,24 +91,8 @@ pub(crate) fn written_note(written: &[String], not_written: &[String]) -> String
     }
 }
 
+pub use crate::protocol::FileChange;
 pub use crate::session::record::ChangeKind;
-
-/// One file's change, as previewed or applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileChange {
-    /// Add, delete or update.
-    pub kind: ChangeKind,
-    /// The file, absolute.
-    pub path: PathBuf,
-    /// Where an update moves the file, absolute.
-    pub move_to: Option<PathBuf>,
-    /// The unified diff of this change, with paths as shown to the user.
-    pub diff: String,
-    /// The whole text before the change: `None` for a new file, or one that is not UTF-8.
-    pub old_text: Option<String>,
-    /// The whole text after it: `None` for a deleted file.
-    pub new_text: Option<String>,
-}
 
 impl FileChange {
     /// The change as a session saves it: what the faces show, and what undoing it needs.

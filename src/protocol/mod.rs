@@ -1,5 +1,7 @@
-//! The channel contract between a face (the TUI, `kelp run`/`exec`, the app-server's and ACP's
-//! threads) and the core: faces send `Op`s and receive `Event`s. What a face does beyond its
+//! The contract between a face and the core, as plain values beneath both: the faces (the TUI,
+//! `kelp run`/`exec`, the app-server's and ACP's threads, a client on a server) send `Op`s and
+//! receive `Event`s; `values.rs` holds what they carry (images, a patch's changes, review
+//! targets, the skills found, the model's questions). What a face does beyond its
 //! own protocol goes through the services below it: the account service (`auth::accounts`)
 //! for logins, the saved sessions (`session`), a host's files (`agent::files`), a command only
 //! through the tools' sandboxed shell; a face never opens auth.json or talks to OpenAI itself.
@@ -7,16 +9,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::agent::images::ImageInput;
-use crate::agent::instructions::InstructionFile;
-pub use crate::agent::mentions::Attachment;
-pub use crate::agent::tools::CallFacts;
-use crate::agent::tools::FileChange;
+mod values;
+
 use crate::auth::login::{LoginEvent, LoginMethod};
 use crate::llm::ErrorCategory;
 use crate::llm::types::{RateLimits, TokenUsage};
 use crate::secret::Secret;
 use crate::session::SessionSummary;
+pub use crate::session::record::CallFacts;
+pub use values::*;
 
 /// What the person sends to start a turn.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -125,10 +126,7 @@ pub enum Op {
     Approve { id: u64, decision: ApprovalDecision },
     /// Answer the model's questions (`QuestionsAsked`): each question's id and the answers
     /// given; `None` when the person would not answer.
-    AnswerQuestions {
-        id: u64,
-        answers: Option<crate::agent::tools::user_input::Answers>,
-    },
+    AnswerQuestions { id: u64, answers: Option<Answers> },
     /// Start a fresh conversation.
     NewConversation,
     /// Use another model from the next turn on (a running turn keeps its model).
@@ -206,7 +204,7 @@ pub enum Op {
     /// and none of the conversation's talk, whose findings then join the conversation (see
     /// `turn::run_review`).
     Review {
-        target: crate::agent::review::ReviewTarget,
+        target: ReviewTarget,
         /// The id the face gave the turn (as `Submission::turn_id`).
         turn_id: Option<String>,
     },
@@ -307,25 +305,6 @@ pub struct PlanStep {
     pub status: PlanStatus,
 }
 
-impl PlanStep {
-    /// The steps of an `update_plan` call.
-    pub fn all_of(update: &crate::agent::tools::PlanUpdate) -> Vec<Self> {
-        use crate::agent::tools::StepStatus;
-        update
-            .plan
-            .iter()
-            .map(|item| Self {
-                step: item.step.clone(),
-                status: match item.status {
-                    StepStatus::Pending => PlanStatus::Pending,
-                    StepStatus::InProgress => PlanStatus::InProgress,
-                    StepStatus::Completed => PlanStatus::Completed,
-                },
-            })
-            .collect()
-    }
-}
-
 /// The state of a plan step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanStatus {
@@ -370,7 +349,7 @@ pub enum Event {
     /// test`): at start, and after one is added or removed.
     CommandRules(Vec<Vec<String>>),
     /// The skills found for this project (`ListSkills`).
-    Skills(crate::agent::skills::Found),
+    Skills(Found),
     /// The custom prompts found in the prompts folders, for a client to offer as commands.
     CustomPrompts(Vec<crate::config::prompts::CustomPrompt>),
     /// A turn began, under `id`: the id it is saved with, and the one a reload names it by.
@@ -434,7 +413,7 @@ pub enum Event {
     QuestionsAsked {
         id: u64,
         call_id: String,
-        questions: Vec<crate::agent::tools::user_input::Question>,
+        questions: Vec<Question>,
     },
     /// An approval request was answered (`None`: withdrawn, the turn was interrupted first).
     ApprovalAnswered {
