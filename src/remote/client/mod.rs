@@ -303,8 +303,9 @@ impl Remote {
         }
     }
 
-    /// The settings a turn carries: what the person chose here, in Codex's names.
-    fn turn_settings(&self) -> Value {
+    /// What the person chose here that a thread and each turn carry, in Codex's names: the
+    /// folder, the model, the approval policy.
+    fn chosen(&self) -> Value {
         let mut params = json!({"cwd": self.wanted.project_dir});
         if let Some(model) = &self.wanted.model {
             params["model"] = json!(model);
@@ -312,6 +313,12 @@ impl Remote {
         if let Some(mode) = self.wanted.approval {
             params["approvalPolicy"] = json!(mode.codex_name());
         }
+        params
+    }
+
+    /// The settings a turn carries: the choices, and the effort.
+    fn turn_settings(&self) -> Value {
+        let mut params = self.chosen();
         if let Some(effort) = self.wanted.effort {
             params["effort"] = json!(effort.as_str());
         }
@@ -334,13 +341,7 @@ impl Remote {
     }
 
     fn open_thread(&mut self) {
-        let mut params = json!({"cwd": self.wanted.project_dir});
-        if let Some(model) = &self.wanted.model {
-            params["model"] = json!(model);
-        }
-        if let Some(mode) = self.wanted.approval {
-            params["approvalPolicy"] = json!(mode.codex_name());
-        }
+        let mut params = self.chosen();
         if let Some(sandbox) = self.wanted.sandbox {
             params["sandbox"] = json!(sandbox.codex_name());
         }
