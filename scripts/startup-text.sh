@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 LIST=link/startup-text.txt
 WORK=$(mktemp -d)
 export KELP_LINK_MAP="$WORK/kelp.map"
-trap 'tmux kill-session -t kelp-startup 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# The servers it starts (under valgrind or perf) name $WORK in their arguments.
+trap 'tmux kill-session -t kelp-startup 2>/dev/null || true; pkill -TERM -f "$WORK" || true; rm -rf "$WORK"' EXIT
 
 # Runs "$@" (kelp, under a tool) in an 80×24 tmux window until the client's first frame, then
 # waits for it to settle. Leaves the window open.
@@ -57,7 +58,7 @@ cargo build --release
 BIN=$PWD/target/release/kelp
 CALLGRIND=(valgrind --tool=callgrind --demangle=no --callgrind-out-file="$WORK/callgrind.%p")
 SETTLE=10 run_to_idle "${CALLGRIND[@]}" "$BIN"
-pkill -TERM -f "valgrind --tool=callgrind .*--callgrind-out-file=$WORK/" || true
+pkill -TERM -f "valgrind[.a-z]* --tool=callgrind .*--callgrind-out-file=$WORK/" || true
 sleep 5
 # Then a client on a server (`--remote`, `server = "over-ssh"`) and the app-server it runs on,
 # both of this binary: their idle paths are laid out behind the lone client's, so a pair stays
@@ -70,7 +71,7 @@ mkdir -p "$WORK/home/run"
 SOCKET="$WORK/home/run/kelp/app-server.sock"
 for _ in $(seq 1 600); do [ -S "$SOCKET" ] && break; sleep 0.1; done
 SETTLE=10 run_to_idle "${CALLGRIND[@]}" "$BIN" --remote "unix://$SOCKET"
-pkill -TERM -f "valgrind --tool=callgrind .*--callgrind-out-file=$WORK/" || true
+pkill -TERM -f "valgrind[.a-z]* --tool=callgrind .*--callgrind-out-file=$WORK/" || true
 sleep 5
 # The functions entered in kelp's own code: callgrind names them by address in a stripped
 # binary ("fn=(id) 0x…", under the "ob" of the binary).
