@@ -987,12 +987,9 @@ fn remote_core(
         },
         None => None,
     };
-    if token.is_some() && !target.keeps_a_token_private() {
-        return Err(format!(
-            "--remote {target}: a token goes only to a unix socket or a loopback address; over \
-             plain ws:// to another machine it would cross the network in clear (tunnel it over SSH)"
-        ));
-    }
+    target
+        .may_carry(token.as_ref())
+        .map_err(|why| format!("--remote {why}"))?;
     Ok(RemoteCore {
         target,
         token,

@@ -79,8 +79,20 @@ impl std::fmt::Display for Target {
 }
 
 impl Target {
-    /// Whether a token may go there: a unix socket, or a loopback address.
-    pub fn keeps_a_token_private(&self) -> bool {
+    /// Whether `token` may go there, or why not: a token goes only to a unix socket or a
+    /// loopback address. Checked as the command line is read and again before connecting.
+    pub fn may_carry(&self, token: Option<&Secret>) -> Result<(), String> {
+        if token.is_none() || self.keeps_a_token_private() {
+            return Ok(());
+        }
+        Err(format!(
+            "{self}: a token goes only to a unix socket or a loopback address; over plain ws:// \
+             to another machine it would cross the network in clear (reach it through an SSH \
+             tunnel instead)"
+        ))
+    }
+
+    fn keeps_a_token_private(&self) -> bool {
         match self {
             Self::Unix(_) => true,
             Self::Ws { host, .. } => {
@@ -205,13 +217,7 @@ type Connection = tokio_tungstenite::WebSocketStream<Box<dyn Stream>>;
 
 /// Connects and upgrades, the token (if any) as `Authorization: Bearer`.
 async fn connect(target: &Target, token: Option<&Secret>) -> Result<Connection, String> {
-    if token.is_some() && !target.keeps_a_token_private() {
-        return Err(format!(
-            "{target}: a token goes only to a unix socket or a loopback address; over plain \
-             ws:// to another machine it would cross the network in clear (reach it through an \
-             SSH tunnel instead)"
-        ));
-    }
+    target.may_carry(token)?;
     let url = match target {
         Target::Unix(_) => "ws://localhost/".to_string(),
         Target::Ws { .. } => format!("{target}/"),
