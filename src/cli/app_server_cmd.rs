@@ -2,7 +2,7 @@
 //! server on a Unix socket or a port (`--listen`), and `kelp app-server proxy`, which carries
 //! stdio to that socket.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -99,19 +99,24 @@ fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode 
     }
 }
 
-/// The person's own app-server on this machine (`server = "per-user"`): the one listening on
-/// kelp's socket, or one started now, apart from this terminal's session so that it outlives
-/// it. Its address, or why there is none, in one line.
-pub(crate) fn per_user_server(config: &Config) -> Result<String, String> {
+/// Where the person's own app-server on this machine listens (`server = "per-user"`):
+/// kelp's socket.
+pub(crate) fn per_user_socket() -> Result<PathBuf, String> {
+    kelp::app_server::listen::default_socket().map_err(|e| format!("{e:#}"))
+}
+
+/// The per-user server on `socket`: the one listening there, or one started now, apart from
+/// this terminal's session so that it outlives it; or why there is none, in one line. Run after
+/// the client's first frame: a server that starts does not hold the screen back.
+pub(crate) fn ensure_per_user_server(socket: &Path, state_dir: &Path) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
-    let socket = kelp::app_server::listen::default_socket().map_err(|e| format!("{e:#}"))?;
     let address = format!("unix://{}", socket.display());
-    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-        return Ok(address);
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        return Ok(());
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find kelp itself: {e}"))?;
-    let log = config.state_dir.join("app-server.log");
-    let _ = kelp::private_file::create_private_dir(&config.state_dir);
+    let log = state_dir.join("app-server.log");
+    let _ = kelp::private_file::create_private_dir(state_dir);
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -138,8 +143,8 @@ pub(crate) fn per_user_server(config: &Config) -> Result<String, String> {
         .map_err(|e| format!("cannot start the per-user app-server: {e}"))?;
     let started = std::time::Instant::now();
     while started.elapsed() < std::time::Duration::from_secs(5) {
-        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-            return Ok(address);
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!(

@@ -659,10 +659,16 @@ fn run_cli() -> ExitCode {
                 .iter()
                 .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
             let per_user = cli.remote.is_none() && config.server.per_user(over_ssh);
+            // The per-user server is started, if need be, once the first frame is up.
+            let mut per_user_socket = None;
             let address = match (&cli.remote, per_user) {
                 (Some(address), _) => Some(address.clone()),
-                (None, true) => match app_server_cmd::per_user_server(&config) {
-                    Ok(address) => Some(address),
+                (None, true) => match app_server_cmd::per_user_socket() {
+                    Ok(socket) => {
+                        let address = format!("unix://{}", socket.display());
+                        per_user_socket = Some(socket);
+                        Some(address)
+                    }
                     Err(message) => return fail(exit::FAILURE, &message),
                 },
                 (None, false) => None,
@@ -688,11 +694,12 @@ fn run_cli() -> ExitCode {
                     effort: None,
                     open,
                 };
-                let remote =
+                let mut remote =
                     match remote_core(address, cli.remote_auth_token_env.as_deref(), wanted) {
                         Ok(remote) => remote,
                         Err(message) => return fail(exit::USAGE, &message),
                     };
+                remote.start_server = per_user_socket;
                 let start = Start {
                     session: None,
                     pick_session,
@@ -915,12 +922,25 @@ fn interactive(
     }
     let result = runtime.block_on(async {
         let (first_frame, drawn) = tokio::sync::oneshot::channel();
-        let drawn = async {
-            let _ = drawn.await;
-        };
         let (ops, events) = match start.remote {
-            Some(remote) => kelp::remote::spawn(remote.target, remote.token, remote.wanted, drawn),
-            None => kelp::agent::core::spawn_after(config.clone(), options, drawn),
+            Some(remote) => {
+                let state_dir = config.state_dir.clone();
+                let ready = async move {
+                    let _ = drawn.await;
+                    let Some(socket) = remote.start_server else {
+                        return Ok(());
+                    };
+                    kelp::task::spawn_blocking(move || {
+                        app_server_cmd::ensure_per_user_server(&socket, &state_dir)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the per-user app-server: {e}")))
+                };
+                kelp::remote::spawn(remote.target, remote.token, remote.wanted, ready)
+            }
+            None => kelp::agent::core::spawn_after(config.clone(), options, async {
+                let _ = drawn.await;
+            }),
         };
         kelp::tui::run(&config, ops, events, initial, Some(first_frame)).await
     });
@@ -994,6 +1014,7 @@ fn remote_core(
         target,
         token,
         wanted,
+        start_server: None,
     })
 }
 
@@ -1003,4 +1024,6 @@ struct RemoteCore {
     target: kelp::remote::Target,
     token: Option<kelp::secret::Secret>,
     wanted: kelp::remote::Wanted,
+    /// The per-user server's socket, to listen on once the first frame is up.
+    start_server: Option<PathBuf>,
 }

@@ -106,19 +106,24 @@ impl Target {
 }
 
 /// The client's core, an app-server at `target`: the same channels as
-/// [`crate::agent::core::spawn_after`], the connection made once `after` ends (the first
-/// frame is up).
+/// [`crate::agent::core::spawn_after`], the connection made once `ready` ends (the first
+/// frame is up, and the server started where the client starts it), or why it cannot be.
 pub fn spawn(
     target: Target,
     token: Option<Secret>,
     wanted: Wanted,
-    after: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
 ) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
     let (op_tx, op_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
     crate::task::spawn(async move {
-        after.await;
-        run(target, token, wanted, op_rx, event_tx).await;
+        match ready.await {
+            Ok(()) => run(target, token, wanted, op_rx, event_tx).await,
+            Err(why) => {
+                let _ = event_tx.send(Event::Error(why));
+                gone(&target, op_rx, &event_tx).await;
+            }
+        }
     });
     (op_tx, event_rx)
 }
