@@ -14,10 +14,11 @@ use uuid::Uuid;
 
 use super::items::{Outgoing, Translator, item_started_and_completed, user_message};
 use super::protocol::{
-    CommandExecutionRequestApproval, Empty, FileChangeRequestApproval, Notification,
+    ApprovalResponse, ApprovalResponseDecision, CommandExecutionRequestApproval, Empty,
+    FileChangeRequestApproval, NetworkPolicyAmendment, NetworkPolicyRuleAction, Notification,
     RateLimitSnapshot, ReviewStarted, ServerRequest, ServerRequestResolved, ThreadItem,
-    ThreadStatus, ThreadStatusChanged, ToolRequestUserInput, Turn, TurnResponse, TurnStarted,
-    TurnStatus, TurnSteered, UserInputQuestion,
+    ThreadStatus, ThreadStatusChanged, ToolRequestUserInput, ToolRequestUserInputResponse, Turn,
+    TurnResponse, TurnStarted, TurnStatus, TurnSteered, UserInputQuestion,
 };
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::agent::review::ReviewTarget;
@@ -688,14 +689,6 @@ async fn ask_questions(
     call_id: String,
     questions: Vec<crate::agent::tools::user_input::Question>,
 ) {
-    #[derive(Deserialize)]
-    struct Given {
-        answers: HashMap<String, Answer>,
-    }
-    #[derive(Deserialize)]
-    struct Answer {
-        answers: Vec<String>,
-    }
     let (thread_id, turn_id) = ids;
     let order: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
     let (method, params) = ToolRequestUserInput {
@@ -721,7 +714,7 @@ async fn ask_questions(
         .await
         .ok()
         .and_then(Result::ok)
-        .and_then(|result| serde_json::from_value::<Given>(result).ok())
+        .and_then(|result| serde_json::from_value::<ToolRequestUserInputResponse>(result).ok())
         .map(|mut given| {
             order
                 .iter()
@@ -843,20 +836,31 @@ async fn ask_host(
         .insert(id, request_id);
     let answer = answer.await;
     resolved(&out, &asking, id, &thread_id);
-    let decision = answer.ok().and_then(Result::ok).and_then(|result| {
-        let decision = result.get("decision")?;
-        // The one decision that is an object: keep the rule the request proposed.
-        match decision.get("acceptWithExecpolicyAmendment") {
-            Some(_) => Some("acceptWithExecpolicyAmendment".to_string()),
-            None => decision.as_str().map(str::to_string),
+    // An error, or an answer kelp cannot read, is a no.
+    let answer = answer
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|result| serde_json::from_value::<ApprovalResponse>(result).ok())
+        .map(|response| response.decision);
+    let (decision, interrupt) = match answer {
+        Some(ApprovalResponseDecision::Accept) => (ApprovalDecision::Yes, false),
+        Some(ApprovalResponseDecision::AcceptWithExecpolicyAmendment { .. }) => {
+            (ApprovalDecision::AlwaysPrefix, false)
         }
-    });
-    let (decision, interrupt) = match decision.as_deref() {
-        Some("accept") => (ApprovalDecision::Yes, false),
-        Some("acceptWithExecpolicyAmendment") => (ApprovalDecision::AlwaysPrefix, false),
-        Some("acceptForSession") => (ApprovalDecision::Always, false),
-        Some("cancel") => (ApprovalDecision::No { reason: None }, true),
-        _ => (ApprovalDecision::No { reason: None }, false),
+        Some(ApprovalResponseDecision::AcceptForSession) => (ApprovalDecision::Always, false),
+        Some(ApprovalResponseDecision::ApplyNetworkPolicyAmendment {
+            network_policy_amendment:
+                NetworkPolicyAmendment {
+                    action: NetworkPolicyRuleAction::Allow,
+                    ..
+                },
+        }) => (ApprovalDecision::Yes, false),
+        Some(ApprovalResponseDecision::Cancel) => (ApprovalDecision::No { reason: None }, true),
+        Some(
+            ApprovalResponseDecision::Decline
+            | ApprovalResponseDecision::ApplyNetworkPolicyAmendment { .. },
+        )
+        | None => (ApprovalDecision::No { reason: None }, false),
     };
     let _ = ops.send(Op::Approve { id, decision });
     if interrupt {

@@ -526,6 +526,50 @@ impl ServerRequest for CommandExecutionRequestApproval {
     const METHOD: &'static str = "item/commandExecution/requestApproval";
 }
 
+/// The host's answer to an approval request (command, patch, MCP call or read), as Codex's
+/// `CommandExecutionApprovalDecision` and `FileChangeApprovalDecision` spell it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ApprovalResponse {
+    pub decision: ApprovalResponseDecision,
+}
+
+/// What the person chose; a string but for the two that carry a rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalResponseDecision {
+    Accept,
+    /// Run it, and what is like it, without asking again this session.
+    AcceptForSession,
+    /// Run it, and keep the rule the request proposed for commands that start so.
+    AcceptWithExecpolicyAmendment {
+        #[serde(default)]
+        execpolicy_amendment: Vec<String>,
+    },
+    /// A rule for a network host, which kelp has no network approvals to keep yet: a yes to
+    /// this command when it allows, a no when it denies.
+    ApplyNetworkPolicyAmendment {
+        network_policy_amendment: NetworkPolicyAmendment,
+    },
+    /// No, and the turn goes on.
+    Decline,
+    /// No, and the turn stops.
+    Cancel,
+}
+
+/// A host's network rule: allow or deny `host`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct NetworkPolicyAmendment {
+    pub host: String,
+    pub action: NetworkPolicyRuleAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NetworkPolicyRuleAction {
+    Allow,
+    Deny,
+}
+
 /// Asks the host to approve a patch, whose item (with its changes) it has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -561,6 +605,18 @@ pub struct UserInputQuestion {
     pub is_other: bool,
     pub is_secret: bool,
     pub options: Vec<crate::agent::tools::user_input::Choice>,
+}
+
+/// The host's answers to the model's questions, by question id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ToolRequestUserInputResponse {
+    pub answers: std::collections::HashMap<String, ToolRequestUserInputAnswer>,
+}
+
+/// One question's answers: the options chosen, or the person's own words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ToolRequestUserInputAnswer {
+    pub answers: Vec<String>,
 }
 
 impl ServerRequest for ToolRequestUserInput {
@@ -1214,6 +1270,54 @@ mod tests {
         ];
         for message in messages {
             fits(message);
+        }
+    }
+
+    #[test]
+    fn every_approval_decision_codex_names_is_read_and_anything_else_is_not() {
+        let read = |decision: Value| {
+            serde_json::from_value::<ApprovalResponse>(json!({ "decision": decision }))
+                .map(|response| response.decision)
+        };
+        assert_eq!(
+            read(json!("accept")).unwrap(),
+            ApprovalResponseDecision::Accept
+        );
+        assert_eq!(
+            read(json!("acceptForSession")).unwrap(),
+            ApprovalResponseDecision::AcceptForSession
+        );
+        assert_eq!(
+            read(
+                json!({"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["npm", "test"]}})
+            )
+            .unwrap(),
+            ApprovalResponseDecision::AcceptWithExecpolicyAmendment {
+                execpolicy_amendment: vec!["npm".into(), "test".into()]
+            }
+        );
+        assert_eq!(
+            read(json!({"applyNetworkPolicyAmendment": {
+                "network_policy_amendment": {"host": "crates.io", "action": "deny"}
+            }}))
+            .unwrap(),
+            ApprovalResponseDecision::ApplyNetworkPolicyAmendment {
+                network_policy_amendment: NetworkPolicyAmendment {
+                    host: "crates.io".into(),
+                    action: NetworkPolicyRuleAction::Deny,
+                }
+            }
+        );
+        assert_eq!(
+            read(json!("decline")).unwrap(),
+            ApprovalResponseDecision::Decline
+        );
+        assert_eq!(
+            read(json!("cancel")).unwrap(),
+            ApprovalResponseDecision::Cancel
+        );
+        for unreadable in [json!("yes"), json!(true), json!({"accept": 1}), json!(null)] {
+            assert!(read(unreadable.clone()).is_err(), "{unreadable} was read");
         }
     }
 }
