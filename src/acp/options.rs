@@ -27,7 +27,7 @@ impl Choices {
             Some(AuthSummary::ApiKey { .. }) => crate::llm::LoginKind::ApiKey,
             _ => crate::llm::LoginKind::ChatGpt,
         };
-        let model = crate::llm::models::choose_model(config.model.as_deref());
+        let model = config.model_in_use();
         let mut models = crate::llm::models::builtin_models(login);
         if !models.contains(&model) {
             models.insert(0, model.clone());

@@ -235,10 +235,7 @@ impl Conversation {
             super::replay::SHOWN_TURNS,
         )?;
         let session = SessionWriter::reopen(path)?;
-        let model = match &config.model {
-            Some(model) => models::choose_model(Some(model)),
-            None => log.header.model.clone(),
-        };
+        let model = config.model_or(Some(&log.header.model));
         let tool_context = tool_context(config, &log.header.project_dir);
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.usage = log.usage();

@@ -22,7 +22,7 @@ use crate::auth::login::LoginMethod;
 use crate::auth::{Accounts, AuthManager, ExternalAuth, SaveKeyError, mask_key};
 use crate::config::{Config, Setting};
 use crate::llm::types::Item;
-use crate::llm::{LlmClient, StreamSettings, models};
+use crate::llm::{LlmClient, StreamSettings};
 use crate::mcp::{McpManager, McpUpdate};
 use crate::protocol::{AuthSummary, Event, Op, Settings, Submission, TurnOutcome};
 use crate::session;
@@ -143,7 +143,7 @@ impl StartFacts {
             };
         Self {
             auth,
-            model: models::choose_model(config.model.as_deref()),
+            model: config.model_in_use(),
             warning,
         }
     }
@@ -382,7 +382,7 @@ impl Core {
         let accounts = std::sync::Arc::new(Accounts::new(&config, auth.clone(), http.clone()));
         let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
             .map_err(|e| e.to_string())?;
-        let model = models::choose_model(config.model.as_deref());
+        let model = config.model_in_use();
         let mcp = start_mcp(&config, &options, &http, &events);
         let mut core = Self {
             approvals: match options.approver {
@@ -905,15 +905,13 @@ impl Core {
         let project_dir = self.options.project_dir.clone();
         let events = self.events.clone();
         // Each shows the model it will go on with: the one chosen, else the one it was saved with.
-        let chosen = self.config.model.clone();
+        let config = self.config.clone();
         crate::task::spawn(async move {
             let listed = crate::task::spawn_blocking(move || {
                 let listed = session::list_sessions(&state_dir, Some(&project_dir))
                     .take(MAX_LISTED_SESSIONS)
                     .map(|mut summary| {
-                        if let Some(model) = &chosen {
-                            summary.model = crate::llm::models::choose_model(Some(model));
-                        }
+                        summary.model = config.model_or(Some(&summary.model));
                         summary.last_exchange = session::last_exchange(&summary.path);
                         summary
                     });

@@ -105,7 +105,7 @@ impl Server {
 
     /// A new thread's model.
     pub(super) fn default_model(&self) -> String {
-        crate::llm::models::choose_model(self.config.model.as_deref())
+        self.config.model_in_use()
     }
 
     /// Stops what the connection set off: a login a request still waits on, the commands.

@@ -291,7 +291,7 @@ impl Threads {
         } = open(config.clone(), options)
             .await
             .map_err(RpcError::internal)?;
-        let model = crate::llm::models::choose_model(config.model.as_deref());
+        let model = config.model_in_use();
         thread.id.clone_from(&id);
         thread.session_id.clone_from(&id);
         thread.model_provider.clone_from(&config.model_provider.id);

@@ -131,6 +131,10 @@ pub struct Config {
     pub writable_roots: Vec<PathBuf>,
 }
 
+/// The model used when nobody chose one: the newest Codex-enabled model, which is also served
+/// to API keys, so one default fits both logins and a switch of login keeps the model.
+pub const DEFAULT_MODEL: &str = "gpt-5.5";
+
 impl Config {
     /// Reads the configuration through `lookup` only (no config file), so tests need not touch
     /// the process environment.
@@ -497,6 +501,24 @@ impl Config {
         }
     }
 
+    /// The model a conversation uses: the one asked for (flag, environment or config file),
+    /// else `saved` (the model a resumed conversation was saved with), else kelp's
+    /// [`DEFAULT_MODEL`]. Every face and the core ask this, so they never disagree.
+    pub fn model_or(&self, saved: Option<&str>) -> String {
+        fn given(model: Option<&str>) -> Option<&str> {
+            model.map(str::trim).filter(|m| !m.is_empty())
+        }
+        given(self.model.as_deref())
+            .or(given(saved))
+            .unwrap_or(DEFAULT_MODEL)
+            .to_string()
+    }
+
+    /// The model a new conversation uses ([`Config::model_or`] with nothing saved).
+    pub fn model_in_use(&self) -> String {
+        self.model_or(None)
+    }
+
     /// The log file in the state dir.
     pub fn log_file(&self) -> PathBuf {
         self.state_dir.join("kelp.log")
@@ -655,6 +677,20 @@ mod tests {
             c.log_file(),
             PathBuf::from("/home/ana/.local/state/kelp/kelp.log")
         );
+    }
+
+    #[test]
+    fn the_model_asked_for_beats_the_saved_one_which_beats_the_default() {
+        let mut c = config(&[("HOME", "/home/ana")]).unwrap();
+        c.model = None;
+        assert_eq!(c.model_in_use(), DEFAULT_MODEL);
+        assert_eq!(c.model_or(Some("o3")), "o3");
+        assert_eq!(c.model_or(Some(" ")), DEFAULT_MODEL);
+        c.model = Some("gpt-5.4".into());
+        assert_eq!(c.model_in_use(), "gpt-5.4");
+        assert_eq!(c.model_or(Some("o3")), "gpt-5.4");
+        c.model = Some("  ".into());
+        assert_eq!(c.model_or(Some("o3")), "o3");
     }
 
     #[test]

@@ -26,22 +26,10 @@ pub const API_KEY_MODELS: &[&str] = &[
     "o4-mini",
     "o3",
 ];
-/// The model used when nobody chose one: the newest Codex-enabled model, which is also served
-/// to API keys, so one default fits both logins and a switch of login keeps the model.
-pub const DEFAULT_MODEL: &str = "gpt-5.5";
+pub use crate::config::DEFAULT_MODEL;
 
 /// How long the model list may take; it is never worth holding anything up for.
 const LIST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The model to use: the one asked for (`Config::model`: flag, environment or config file),
-/// else the default.
-pub fn choose_model(asked: Option<&str>) -> String {
-    asked
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .unwrap_or(DEFAULT_MODEL)
-        .to_string()
-}
 
 /// Whether a ChatGPT login can use `model`: gpt-5.4 and newer, and gpt-5.3-codex-spark.
 pub fn is_codex_enabled(model: &str) -> bool {
@@ -335,10 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn the_asked_model_beats_the_default() {
-        assert_eq!(choose_model(Some("o3")), "o3");
-        assert_eq!(choose_model(Some(" ")), DEFAULT_MODEL);
-        assert_eq!(choose_model(None), DEFAULT_MODEL);
+    fn the_built_in_lists_hold_only_models_their_login_serves() {
         assert!(CHATGPT_MODELS.iter().all(|m| is_codex_enabled(m)));
         assert!(API_KEY_MODELS.iter().all(|m| is_responses_model(m)));
     }
