@@ -7,238 +7,32 @@
 //! a queued prompt would run against a history its author has not seen yet. `TurnFinished`
 //! is sent only once the conversation is back, so a front end may submit on seeing it.
 
-use std::path::PathBuf;
-
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::approval::Approvals;
 use super::command_rules::CommandRules;
 use super::conversation::Conversation;
-use super::turn::{DEFAULT_MAX_STEPS, run_turn_unfinished};
+use super::turn::run_turn_unfinished;
 use super::turn_context::{Steered, TurnContext, outcome_of, take_steered};
-use crate::auth::login::LoginMethod;
-use crate::auth::{Accounts, AuthManager, ExternalAuth, SaveKeyError, mask_key};
+use crate::auth::{Accounts, AuthManager};
 use crate::config::{Config, Setting};
+use crate::llm::LlmClient;
 use crate::llm::types::Item;
-use crate::llm::{LlmClient, StreamSettings};
-use crate::mcp::{McpManager, McpUpdate};
-use crate::protocol::{AuthSummary, Event, Op, Settings, Submission, TurnOutcome};
-use crate::session;
+use crate::mcp::McpManager;
+use crate::protocol::{Event, Op, Settings, Submission, TurnOutcome};
 
 mod goal;
 mod history;
 mod host;
+mod logins;
+mod sessions;
 mod settings;
+mod start;
 
-/// How the core starts, besides the configuration.
-#[derive(Clone)]
-pub struct CoreOptions {
-    /// The project the agent works in.
-    pub project_dir: PathBuf,
-    /// A session file to continue instead of starting a new conversation.
-    pub resume: Option<PathBuf>,
-    /// Whether a session file that cannot be read gives a new conversation (said as an error
-    /// first), or stops the core before it starts.
-    pub new_if_resume_fails: bool,
-    /// Save nothing of the conversation: it is never listed or resumed.
-    pub ephemeral: bool,
-    /// Who answers the calls that ask: a person through `Op::Approve`, or nobody.
-    pub approver: Approver,
-    /// Streaming timeouts and retries.
-    pub stream: StreamSettings,
-    /// The most requests one turn makes.
-    pub max_steps: usize,
-    /// `OPENAI_API_KEY`, used when the auth file holds no login.
-    pub env_api_key: Option<String>,
-    /// `env_api_key` beats the stored login (`kelp exec`'s `CODEX_API_KEY`, as Codex's exec).
-    pub env_api_key_first: bool,
-    /// ChatGPT tokens an embedding host hands in; used instead of auth.json while set.
-    pub external: Option<ExternalAuth>,
-    /// The editor holding the project's files, when the front end has one.
-    pub editor: Option<crate::agent::tools::Editor>,
-    /// Where the front end signs in (`/connect`), named after a failure that needs it.
-    pub sign_in: Option<&'static str>,
-    /// MCP servers for this agent besides the config file's (an ACP session's).
-    pub mcp_servers: Vec<crate::config::McpServerConfig>,
-    /// Whether the prompts of the project's saved conversations are read for a composer's
-    /// history (`Event::PromptHistory`): only a face with a composer wants them.
-    pub prompt_history: bool,
-}
-
-impl std::fmt::Debug for CoreOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CoreOptions")
-            .field("project_dir", &self.project_dir)
-            .field("resume", &self.resume)
-            .field("new_if_resume_fails", &self.new_if_resume_fails)
-            .field("ephemeral", &self.ephemeral)
-            .field("approver", &self.approver)
-            .field("stream", &self.stream)
-            .field("max_steps", &self.max_steps)
-            .field("env_api_key", &self.env_api_key.as_deref().map(mask_key))
-            .field("env_api_key_first", &self.env_api_key_first)
-            .field("external", &self.external)
-            .field("editor", &self.editor)
-            .field("sign_in", &self.sign_in)
-            .field("mcp_servers", &self.mcp_servers)
-            .field("prompt_history", &self.prompt_history)
-            .finish()
-    }
-}
-
-impl CoreOptions {
-    /// Options for a new conversation in `project_dir`, with the default limits and the
-    /// process's `OPENAI_API_KEY`.
-    pub fn new(project_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            project_dir: project_dir.into(),
-            resume: None,
-            new_if_resume_fails: true,
-            ephemeral: false,
-            approver: Approver::Interactive,
-            stream: StreamSettings::default(),
-            max_steps: DEFAULT_MAX_STEPS,
-            env_api_key: std::env::var("OPENAI_API_KEY").ok(),
-            env_api_key_first: false,
-            external: None,
-            editor: None,
-            sign_in: None,
-            mcp_servers: Vec::new(),
-            prompt_history: false,
-        }
-    }
-}
-
-/// Who answers the tool calls that ask for approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Approver {
-    /// A person, through `Op::Approve` after an `ApprovalRequested`.
-    Interactive,
-    /// Nobody (`kelp run`): what would ask is denied, and the model told how to allow it.
-    Unattended,
-}
-
-/// What a front end can show before the core has started or any network call was made: the
-/// stored login, the model a turn will use, and a problem reading the auth file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StartFacts {
-    /// The login, if one is stored (or `OPENAI_API_KEY` is set).
-    pub auth: Option<AuthSummary>,
-    /// The model requests will use: the same choice the core makes.
-    pub model: String,
-    /// The auth file could not be read.
-    pub warning: Option<String>,
-}
-
-impl StartFacts {
-    /// Reads the auth file once; never prints a secret.
-    pub fn read(config: &Config, env_api_key: Option<String>) -> Self {
-        let store = crate::auth::AuthStore::new(&config.auth_file);
-        let (auth, warning) =
-            match crate::auth::accounts::stored_or_env(&store, env_api_key.as_deref()) {
-                Ok(who) => (who.map(|who| who.summary()), None),
-                Err(e) => (None, Some(e.to_string())),
-            };
-        Self {
-            auth,
-            model: config.model_in_use(),
-            warning,
-        }
-    }
-}
-
-/// Starts the core on the current tokio runtime; returns where to send `Op`s and where its
-/// `Event`s arrive. The core ends on `Op::Shutdown` or when the `Op` sender is dropped.
-pub fn spawn(
-    config: Config,
-    options: CoreOptions,
-) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
-    spawn_after(config, options, std::future::ready(()))
-}
-
-/// [`spawn`], the core's start (its HTTP client and the system's certificates, the project's
-/// rules, skills and prompts) held until `after` ends: the client's first frame does not share
-/// the machine with it. `Op`s sent meanwhile wait.
-pub fn spawn_after(
-    config: Config,
-    options: CoreOptions,
-    after: impl std::future::Future<Output = ()> + Send + 'static,
-) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
-    let (op_tx, op_rx) = unbounded_channel();
-    let (event_tx, event_rx) = unbounded_channel();
-    crate::task::spawn(async move {
-        after.await;
-        find_prompts(&config.config_dir, event_tx.clone(), false);
-        match Core::start(config, options, event_tx.clone()) {
-            Ok(core) => {
-                let rules = core.approvals.rules();
-                if !rules.is_empty() {
-                    let _ = event_tx.send(Event::CommandRules(rules));
-                }
-                core.run(op_rx).await;
-            }
-            Err(message) => {
-                let _ = event_tx.send(Event::Error(message));
-            }
-        }
-    });
-    (op_tx, event_rx)
-}
-
-/// Reads the custom prompts of the prompts folders beside `config_dir` on a blocking thread,
-/// and sends them as `CustomPrompts`: even none when `asked` (one may have been removed), else
-/// only some.
-fn find_prompts(config_dir: &std::path::Path, events: UnboundedSender<Event>, asked: bool) {
-    let folders = crate::config::prompts::folders(config_dir, |name| std::env::var_os(name));
-    crate::task::spawn(async move {
-        let found = crate::task::spawn_blocking(move || crate::config::prompts::discover(&folders))
-            .await
-            .unwrap_or_default();
-        if asked || !found.is_empty() {
-            let _ = events.send(Event::CustomPrompts(found));
-        }
-    });
-}
-
-/// Starts the MCP servers of the config and of `options` on tasks of their own, their
-/// statuses and failures becoming `events` (`McpServers`, `Notice`). The servers hold the
-/// sender weakly: a front end's event stream still ends when the agent is done. `None` when
-/// there are none.
-fn start_mcp(
-    config: &Config,
-    options: &CoreOptions,
-    http: &reqwest::Client,
-    events: &UnboundedSender<Event>,
-) -> Option<McpManager> {
-    let servers: Vec<_> = config
-        .mcp_servers
-        .iter()
-        .chain(&options.mcp_servers)
-        .cloned()
-        .collect();
-    if servers.is_empty() {
-        return None;
-    }
-    let events = events.downgrade();
-    let project_dir = &options.project_dir;
-    let project_dir = std::path::absolute(project_dir).unwrap_or_else(|_| project_dir.into());
-    Some(McpManager::start(
-        servers,
-        http.clone(),
-        project_dir,
-        Some(crate::mcp::oauth::store_path(&config.auth_file)),
-        move |update| {
-            if let Some(events) = events.upgrade() {
-                let _ = events.send(match update {
-                    McpUpdate::Servers(list) => Event::McpServers(list),
-                    McpUpdate::Problem(text) => Event::Notice(text),
-                });
-            }
-        },
-    ))
-}
+pub use start::{Approver, CoreOptions, Opened, StartFacts, open, spawn, spawn_after};
+use start::{find_prompts, start_mcp};
 
 /// The prompt `/init` sends.
 const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this project, for coding agents \
@@ -263,57 +57,6 @@ enum Work {
         turn_id: Option<String>,
     },
 }
-
-/// How long a new core may take to say which conversation it holds.
-const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// A core that has said which conversation it holds: what an embedding face needs before it
-/// answers the host.
-pub struct Opened {
-    /// Where `Op`s go.
-    pub ops: UnboundedSender<Op>,
-    /// The core's events from here on.
-    pub events: UnboundedReceiver<Event>,
-    /// The conversation's session id.
-    pub id: String,
-    /// A resumed conversation's turns, to replay to the host.
-    pub restored: Option<Box<super::replay::Replay>>,
-    /// What the core said before the conversation started (an instruction file it could not
-    /// read, say), for the face to pass on.
-    pub notices: Vec<String>,
-}
-
-/// Starts a core (as [`spawn`]) and waits until it has started or resumed its conversation.
-/// An error is one readable line: the core could not start, or did not in time.
-pub async fn open(config: Config, options: CoreOptions) -> Result<Opened, String> {
-    let (ops, mut events) = spawn(config, options);
-    let mut restored = None;
-    let mut notices = Vec::new();
-    let id = tokio::time::timeout(OPEN_TIMEOUT, async {
-        while let Some(event) = events.recv().await {
-            match event {
-                Event::Conversation { id } => return Ok(id),
-                Event::Restored(replay) => restored = Some(replay),
-                Event::Notice(text) => notices.push(text),
-                Event::Error(message) => return Err(message),
-                other => tracing::debug!(?other, "before the conversation started"),
-            }
-        }
-        Err("the agent stopped before the conversation started".to_string())
-    })
-    .await
-    .map_err(|_| "the agent did not start in time".to_string())??;
-    Ok(Opened {
-        ops,
-        events,
-        id,
-        restored,
-        notices,
-    })
-}
-
-/// How many saved conversations the `/resume` picker offers.
-const MAX_LISTED_SESSIONS: usize = 50;
 
 /// What woke the core.
 enum Next {
@@ -429,20 +172,6 @@ impl Core {
             core.send_prompt_history();
         }
         Ok(core)
-    }
-
-    /// Reads the prompts of this project's saved conversations in the background, for the
-    /// composer's history; the answer arrives as `Event::PromptHistory`.
-    fn send_prompt_history(&self) {
-        let state_dir = self.config.state_dir.clone();
-        let project_dir = self.options.project_dir.clone();
-        let events = self.events.clone();
-        crate::task::spawn_blocking(move || {
-            let prompts = crate::session::recent_prompts(&state_dir, &project_dir, 50, 500);
-            if !prompts.is_empty() {
-                let _ = events.send(Event::PromptHistory(prompts));
-            }
-        });
     }
 
     fn emit(&self, event: Event) {
@@ -825,124 +554,5 @@ impl Core {
             toward_goal,
             from_kelp,
         });
-    }
-
-    /// Lists the login's models in the background; the answer arrives as `Event::Models`.
-    fn refresh_models(&self) {
-        crate::task::spawn(self.model_refresh().run());
-    }
-
-    fn save_api_key(&self, raw: &str, unchecked: bool) {
-        let raw = raw.to_string();
-        let accounts = self.accounts.clone();
-        let events = self.events.clone();
-        let refresh = self.model_refresh();
-        let client = self.client.clone();
-        crate::task::spawn(async move {
-            // A key a person typed is checked first, unless they chose to save it unchecked.
-            let saved = if unchecked {
-                accounts.save_api_key(&raw).await
-            } else {
-                let check = |key: String| async move { client.check_api_key(&key).await };
-                accounts.check_and_save_api_key(&raw, check).await
-            };
-            let event = match saved {
-                Ok(masked) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
-                Err(SaveKeyError::Unchecked(why)) => Event::ApiKeyUnchecked(why),
-                Err(e) => Event::Error(e.to_string()),
-            };
-            let saved = matches!(event, Event::AuthChanged(_));
-            if events.send(event).is_ok() && saved {
-                refresh.run().await;
-            }
-        });
-    }
-
-    fn model_refresh(&self) -> ModelRefresh {
-        ModelRefresh {
-            client: self.client.clone(),
-            events: self.events.clone(),
-            current: self.model.clone(),
-        }
-    }
-
-    /// Revokes a ChatGPT login (best effort) and removes the entry.
-    fn logout(&self) {
-        let accounts = self.accounts.clone();
-        let events = self.events.clone();
-        crate::task::spawn(async move {
-            let event = match accounts.sign_out().await {
-                Ok(_) => Event::AuthChanged(None),
-                Err(e) => Event::Error(format!("could not log out: {e}")),
-            };
-            let _ = events.send(event);
-        });
-    }
-
-    /// Starts a ChatGPT login; its steps arrive as `Event::Login`, and the model list is
-    /// refreshed once it is saved. A new login replaces (and so cancels) a running one.
-    fn start_login(&mut self, method: LoginMethod) {
-        let (mut login, _replaced) = self.accounts.start_login(method, true);
-        let events = self.events.clone();
-        let refresh = self.model_refresh();
-        crate::task::spawn(async move {
-            while let Some(step) = login.steps.recv().await {
-                let done = matches!(step, crate::auth::login::LoginEvent::Done(_));
-                if events.send(Event::Login(step)).is_err() {
-                    return;
-                }
-                if done {
-                    refresh.run().await;
-                    return;
-                }
-            }
-        });
-    }
-
-    /// Lists this project's saved conversations off the core task (it reads file headers).
-    fn list_sessions(&self) {
-        let state_dir = self.config.state_dir.clone();
-        let project_dir = self.options.project_dir.clone();
-        let events = self.events.clone();
-        // Each shows the model it will go on with: the one chosen, else the one it was saved with.
-        let config = self.config.clone();
-        crate::task::spawn(async move {
-            let listed = crate::task::spawn_blocking(move || {
-                let listed = session::list_sessions(&state_dir, Some(&project_dir))
-                    .take(MAX_LISTED_SESSIONS)
-                    .map(|mut summary| {
-                        summary.model = config.model_or(Some(&summary.model));
-                        summary.last_exchange = session::last_exchange(&summary.path);
-                        summary
-                    });
-                session::shelf::named(&state_dir, listed)
-            })
-            .await;
-            let event = match listed {
-                Ok(sessions) => Event::Sessions(sessions),
-                Err(_) => Event::Error("could not list saved conversations".to_string()),
-            };
-            let _ = events.send(event);
-        });
-    }
-}
-
-/// What a model list refresh needs, detached from the core.
-struct ModelRefresh {
-    client: LlmClient,
-    events: UnboundedSender<Event>,
-    current: String,
-}
-
-impl ModelRefresh {
-    async fn run(self) {
-        let event = match self.client.models().await {
-            Ok(list) => Event::Models {
-                available: list.models,
-                current: self.current,
-            },
-            Err(e) => Event::Error(e.to_string()),
-        };
-        let _ = self.events.send(event);
     }
 }

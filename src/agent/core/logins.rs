@@ -1,0 +1,104 @@
+//! The core's side of logins: saving a key, signing in and out through the accounts service,
+//! and the model list each new login refreshes.
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::Core;
+use crate::auth::SaveKeyError;
+use crate::auth::login::LoginMethod;
+use crate::llm::LlmClient;
+use crate::protocol::{AuthSummary, Event};
+
+impl Core {
+    /// Lists the login's models in the background; the answer arrives as `Event::Models`.
+    pub(super) fn refresh_models(&self) {
+        crate::task::spawn(self.model_refresh().run());
+    }
+
+    pub(super) fn save_api_key(&self, raw: &str, unchecked: bool) {
+        let raw = raw.to_string();
+        let accounts = self.accounts.clone();
+        let events = self.events.clone();
+        let refresh = self.model_refresh();
+        let client = self.client.clone();
+        crate::task::spawn(async move {
+            // A key a person typed is checked first, unless they chose to save it unchecked.
+            let saved = if unchecked {
+                accounts.save_api_key(&raw).await
+            } else {
+                let check = |key: String| async move { client.check_api_key(&key).await };
+                accounts.check_and_save_api_key(&raw, check).await
+            };
+            let event = match saved {
+                Ok(masked) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
+                Err(SaveKeyError::Unchecked(why)) => Event::ApiKeyUnchecked(why),
+                Err(e) => Event::Error(e.to_string()),
+            };
+            let saved = matches!(event, Event::AuthChanged(_));
+            if events.send(event).is_ok() && saved {
+                refresh.run().await;
+            }
+        });
+    }
+
+    pub(super) fn model_refresh(&self) -> ModelRefresh {
+        ModelRefresh {
+            client: self.client.clone(),
+            events: self.events.clone(),
+            current: self.model.clone(),
+        }
+    }
+
+    /// Revokes a ChatGPT login (best effort) and removes the entry.
+    pub(super) fn logout(&self) {
+        let accounts = self.accounts.clone();
+        let events = self.events.clone();
+        crate::task::spawn(async move {
+            let event = match accounts.sign_out().await {
+                Ok(_) => Event::AuthChanged(None),
+                Err(e) => Event::Error(format!("could not log out: {e}")),
+            };
+            let _ = events.send(event);
+        });
+    }
+
+    /// Starts a ChatGPT login; its steps arrive as `Event::Login`, and the model list is
+    /// refreshed once it is saved. A new login replaces (and so cancels) a running one.
+    pub(super) fn start_login(&mut self, method: LoginMethod) {
+        let (mut login, _replaced) = self.accounts.start_login(method, true);
+        let events = self.events.clone();
+        let refresh = self.model_refresh();
+        crate::task::spawn(async move {
+            while let Some(step) = login.steps.recv().await {
+                let done = matches!(step, crate::auth::login::LoginEvent::Done(_));
+                if events.send(Event::Login(step)).is_err() {
+                    return;
+                }
+                if done {
+                    refresh.run().await;
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// What a model list refresh needs, detached from the core.
+pub(super) struct ModelRefresh {
+    client: LlmClient,
+    events: UnboundedSender<Event>,
+    current: String,
+}
+
+impl ModelRefresh {
+    async fn run(self) {
+        let event = match self.client.models().await {
+            Ok(list) => Event::Models {
+                available: list.models,
+                current: self.current,
+            },
+            Err(e) => Event::Error(e.to_string()),
+        };
+        let _ = self.events.send(event);
+    }
+}

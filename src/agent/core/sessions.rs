@@ -1,0 +1,52 @@
+//! The core's reads of the saved conversations beside its own: the `/resume` list and the
+//! composer's prompt history, both off the core task.
+
+use super::Core;
+use crate::protocol::Event;
+use crate::session;
+
+/// How many saved conversations the `/resume` picker offers.
+pub(super) const MAX_LISTED_SESSIONS: usize = 50;
+
+impl Core {
+    /// Reads the prompts of this project's saved conversations in the background, for the
+    /// composer's history; the answer arrives as `Event::PromptHistory`.
+    pub(super) fn send_prompt_history(&self) {
+        let state_dir = self.config.state_dir.clone();
+        let project_dir = self.options.project_dir.clone();
+        let events = self.events.clone();
+        crate::task::spawn_blocking(move || {
+            let prompts = crate::session::recent_prompts(&state_dir, &project_dir, 50, 500);
+            if !prompts.is_empty() {
+                let _ = events.send(Event::PromptHistory(prompts));
+            }
+        });
+    }
+
+    /// Lists this project's saved conversations off the core task (it reads file headers).
+    pub(super) fn list_sessions(&self) {
+        let state_dir = self.config.state_dir.clone();
+        let project_dir = self.options.project_dir.clone();
+        let events = self.events.clone();
+        // Each shows the model it will go on with: the one chosen, else the one it was saved with.
+        let config = self.config.clone();
+        crate::task::spawn(async move {
+            let listed = crate::task::spawn_blocking(move || {
+                let listed = session::list_sessions(&state_dir, Some(&project_dir))
+                    .take(MAX_LISTED_SESSIONS)
+                    .map(|mut summary| {
+                        summary.model = config.model_or(Some(&summary.model));
+                        summary.last_exchange = session::last_exchange(&summary.path);
+                        summary
+                    });
+                session::shelf::named(&state_dir, listed)
+            })
+            .await;
+            let event = match listed {
+                Ok(sessions) => Event::Sessions(sessions),
+                Err(_) => Event::Error("could not list saved conversations".to_string()),
+            };
+            let _ = events.send(event);
+        });
+    }
+}
