@@ -1,0 +1,96 @@
+//! The flags of an agent's work, which every command that runs one takes, before the command
+//! or after it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use kelp::config::{ApprovalMode, SandboxMode};
+
+/// The settings of an agent's work: given before the command (`kelp --model m run …`) or after
+/// it, by the commands that run an agent (the client, `run`, `app-server`, `acp`); the login
+/// commands take none of them.
+#[derive(Debug, Default, Clone, Args)]
+pub struct AgentFlags {
+    /// The model to use (beats KELP_MODEL and the config file).
+    #[arg(long, short = 'm', value_name = "MODEL")]
+    pub(super) model: Option<String>,
+    /// What the agent may do without asking: Codex's untrusted (kelp's ask), on-request
+    /// (full-auto: commands run in the sandbox, asks to go beyond it) or never; or kelp's
+    /// auto-edit (patches apply, commands ask).
+    #[arg(
+        long,
+        short = 'a',
+        visible_alias = "ask-for-approval",
+        value_name = "POLICY",
+        value_parser = parse_approval
+    )]
+    pub(super) approval: Option<ApprovalMode>,
+    /// Commands run in the sandbox and patches apply without asking: -a on-request with
+    /// --sandbox workspace-write (either may still be given).
+    #[arg(long, conflicts_with = "dangerously_bypass_approvals_and_sandbox")]
+    pub(super) full_auto: bool,
+    /// No sandbox and no approvals: the model's commands run with your full rights, unasked.
+    /// Only inside a machine or container that is itself the boundary.
+    #[arg(long, visible_alias = "yolo")]
+    pub(super) dangerously_bypass_approvals_and_sandbox: bool,
+    /// What a command the model runs may touch: workspace-write (write only inside the project,
+    /// the temp dir and kelp's cache), read-only, or off (Codex's danger-full-access). Enforced
+    /// by the kernel (namespaces that hide credentials, Landlock, seccomp).
+    #[arg(long, short = 's', value_name = "MODE", value_parser = parse_sandbox)]
+    pub(super) sandbox: Option<SandboxMode>,
+    /// Let sandboxed commands open network connections (default: off).
+    #[arg(long, value_name = "ON|OFF", num_args = 0..=1, default_missing_value = "on", value_parser = parse_switch)]
+    pub(super) network: Option<bool>,
+    /// Let the model search the web live (web_search = "live"; the default is "cached", answers
+    /// from OpenAI's index without live access).
+    #[arg(long)]
+    pub(super) search: bool,
+    /// A Codex setting, as hosts written for Codex pass it (`-c model="gpt-5.4"`): the value is
+    /// TOML, or else a string. kelp applies model, model_reasoning_effort, approval_policy,
+    /// sandbox_mode, sandbox_workspace_write.network_access, openai_base_url, web_search,
+    /// model_provider, model_providers.NAME[.KEY] and mcp_servers.NAME.KEY; other keys are
+    /// ignored with a warning on stderr. Repeatable; beats the environment and the config file.
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub(super) codex: Vec<String>,
+    /// The project directory (default: the current directory).
+    #[arg(long = "cd", short = 'C', value_name = "DIR")]
+    pub(super) cd: Option<PathBuf>,
+    /// The config file's [profiles.NAME] laid over its settings, as Codex's profiles (beats
+    /// KELP_PROFILE and the file's own `profile = "NAME"`).
+    #[arg(long, short = 'p', value_name = "NAME")]
+    pub(super) profile: Option<String>,
+}
+
+impl AgentFlags {
+    /// These flags, with `after` (given after the command) winning over them.
+    pub(super) fn merged(self, after: AgentFlags) -> Self {
+        let mut codex = self.codex;
+        codex.extend(after.codex);
+        Self {
+            model: after.model.or(self.model),
+            approval: after.approval.or(self.approval),
+            full_auto: after.full_auto || self.full_auto,
+            dangerously_bypass_approvals_and_sandbox: after
+                .dangerously_bypass_approvals_and_sandbox
+                || self.dangerously_bypass_approvals_and_sandbox,
+            sandbox: after.sandbox.or(self.sandbox),
+            network: after.network.or(self.network),
+            search: after.search || self.search,
+            codex,
+            cd: after.cd.or(self.cd),
+            profile: after.profile.or(self.profile),
+        }
+    }
+}
+
+fn parse_approval(value: &str) -> Result<ApprovalMode, String> {
+    value.parse()
+}
+
+fn parse_sandbox(value: &str) -> Result<SandboxMode, String> {
+    value.parse()
+}
+
+fn parse_switch(value: &str) -> Result<bool, String> {
+    kelp::config::modes::parse_switch(value)
+}
