@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::options::Choices;
 use super::updates::{Translator, decision};
 use super::{Connection, Reply};
+use crate::agent::host_asks::{self, Verdict};
 use crate::protocol::{Event, Op, StopCause, TurnOutcome};
 use crate::session::goal::GoalStatus;
 
@@ -167,13 +168,13 @@ pub(super) async fn pump(
                     announce.into_iter().for_each(send);
                     let cancelled = session.turn_cancelled();
                     let request = RequestPermissionRequest::new(id.clone(), tool_call, options);
-                    crate::task::spawn(ask(
+                    ask(
                         cx.clone(),
                         session.ops.clone(),
                         request,
                         approval,
                         cancelled,
-                    ));
+                    );
                 }
                 Event::QuestionsAsked {
                     id: asked,
@@ -181,14 +182,14 @@ pub(super) async fn pump(
                     questions,
                 } => {
                     let cancelled = session.turn_cancelled();
-                    crate::task::spawn(ask_questions(
+                    ask_questions(
                         cx.clone(),
                         session.ops.clone(),
                         (id.clone(), call_id),
                         asked,
                         questions,
                         cancelled,
-                    ));
+                    );
                 }
                 Event::TurnFinished(outcome) => {
                     translator.end_turn().into_iter().for_each(send);
@@ -275,55 +276,44 @@ pub(super) async fn pump(
     }
 }
 
-/// Asks the client about one approval and hands the decision to the core. A cancelled turn
-/// has already dropped the approval: then the answer is not waited for.
-async fn ask(
+/// Asks the client about one approval; the decision goes to the core (`host_asks`). A
+/// cancelled turn has already dropped the approval: then the answer is not waited for.
+fn ask(
     cx: Connection,
     ops: UnboundedSender<Op>,
     request: RequestPermissionRequest,
     approval: u64,
     cancelled: CancellationToken,
 ) {
-    let answer = cx.request::<RequestPermissionResponse>(
-        CLIENT_METHOD_NAMES.session_request_permission,
-        request,
-    );
-    // A cancelled turn has dropped the approval: its answer, whenever it comes, is moot.
-    let reply = tokio::select! {
-        biased;
-        () = cancelled.cancelled() => return,
-        reply = answer => reply,
-    };
-    if cancelled.is_cancelled() {
-        return;
-    }
-    let chosen = match reply {
-        Ok(reply) => match reply.outcome {
-            RequestPermissionOutcome::Selected(selected) => Some(selected.option_id.0.to_string()),
-            // The client cancelled the prompt turn (its session/cancel may come after this).
-            _ => {
-                let _ = ops.send(Op::Interrupt);
-                return;
+    host_asks::approval(ops, approval, cancelled, async move {
+        let answer = cx.request::<RequestPermissionResponse>(
+            CLIENT_METHOD_NAMES.session_request_permission,
+            request,
+        );
+        let chosen = match answer.await {
+            Ok(reply) => match reply.outcome {
+                RequestPermissionOutcome::Selected(selected) => {
+                    Some(selected.option_id.0.to_string())
+                }
+                // The client cancelled the prompt turn (its session/cancel may come after
+                // this).
+                _ => return Some(Verdict::Stop),
+            },
+            Err(e) => {
+                tracing::info!(error = %e.message, "the permission request failed");
+                None
             }
-        },
-        Err(e) => {
-            tracing::info!(error = %e.message, "the permission request failed");
-            None
-        }
-    };
-    // A refusal shows as the failed call when the core says it was answered (`updates.rs`),
-    // once.
-    let decision = decision(chosen.as_deref());
-    let _ = ops.send(Op::Approve {
-        id: approval,
-        decision,
+        };
+        // A refusal shows as the failed call when the core says it was answered
+        // (`updates.rs`), once.
+        Some(Verdict::Decided(decision(chosen.as_deref())))
     });
 }
 
 /// Puts the model's questions to the person as permission requests, one at a time, each
 /// choice an option; the labels chosen go back to the core. A dismissed question ends the
 /// asking (the model goes on without the answers).
-async fn ask_questions(
+fn ask_questions(
     cx: Connection,
     ops: UnboundedSender<Op>,
     ids: (String, String),
@@ -332,57 +322,47 @@ async fn ask_questions(
     cancelled: CancellationToken,
 ) {
     let (session_id, call_id) = ids;
-    let mut answers = Vec::new();
-    for question in questions {
-        let fields = ToolCallUpdateFields::new()
-            .kind(ToolKind::Think)
-            .title(format!("{}: {}", question.header, question.question));
-        let options = question
-            .options
-            .iter()
-            .enumerate()
-            .map(|(index, choice)| {
-                PermissionOption::new(
-                    index.to_string(),
-                    format!("{} — {}", choice.label, choice.description),
-                    PermissionOptionKind::AllowOnce,
+    host_asks::questions(ops, asked, cancelled, async move {
+        let mut answers = Vec::new();
+        for question in questions {
+            let fields = ToolCallUpdateFields::new()
+                .kind(ToolKind::Think)
+                .title(format!("{}: {}", question.header, question.question));
+            let options = question
+                .options
+                .iter()
+                .enumerate()
+                .map(|(index, choice)| {
+                    PermissionOption::new(
+                        index.to_string(),
+                        format!("{} — {}", choice.label, choice.description),
+                        PermissionOptionKind::AllowOnce,
+                    )
+                })
+                .collect();
+            let request = RequestPermissionRequest::new(
+                session_id.clone(),
+                ToolCallUpdate::new(call_id.clone(), fields),
+                options,
+            );
+            let reply = cx
+                .request::<RequestPermissionResponse>(
+                    CLIENT_METHOD_NAMES.session_request_permission,
+                    request,
                 )
-            })
-            .collect();
-        let request = RequestPermissionRequest::new(
-            session_id.clone(),
-            ToolCallUpdate::new(call_id.clone(), fields),
-            options,
-        );
-        let reply = tokio::select! {
-            biased;
-            () = cancelled.cancelled() => return,
-            reply = cx.request::<RequestPermissionResponse>(
-                CLIENT_METHOD_NAMES.session_request_permission,
-                request,
-            ) => reply,
-        };
-        let chosen = match reply.map(|reply| reply.outcome) {
-            Ok(RequestPermissionOutcome::Selected(selected)) => selected
-                .option_id
-                .0
-                .parse::<usize>()
-                .ok()
-                .and_then(|index| question.options.get(index)),
-            _ => None,
-        };
-        let Some(choice) = chosen else {
-            let _ = ops.send(Op::AnswerQuestions {
-                id: asked,
-                answers: None,
-            });
-            return;
-        };
-        answers.push((question.id, vec![choice.label.clone()]));
-    }
-    let _ = ops.send(Op::AnswerQuestions {
-        id: asked,
-        answers: Some(answers),
+                .await;
+            let chosen = match reply.map(|reply| reply.outcome) {
+                Ok(RequestPermissionOutcome::Selected(selected)) => selected
+                    .option_id
+                    .0
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|index| question.options.get(index)),
+                _ => None,
+            };
+            answers.push((question.id, vec![chosen?.label.clone()]));
+        }
+        Some(answers)
     });
 }
 

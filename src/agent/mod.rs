@@ -33,6 +33,7 @@ pub mod core;
 pub mod files;
 mod git;
 pub mod goal_notes;
+pub mod host_asks;
 pub mod images;
 pub mod instructions;
 pub(crate) mod items;

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::items::{Outgoing, Translator, item_started_and_completed, user_message};
@@ -21,6 +22,7 @@ use super::protocol::{
     TurnResponse, TurnStarted, TurnStatus, TurnSteered, UserInputQuestion,
 };
 use super::wire::{Answer, Out, RpcError, now_ms, params};
+use crate::agent::host_asks::{self, Verdict};
 use crate::agent::review::ReviewTarget;
 use crate::config::SandboxMode;
 use crate::mcp::ServerStatus;
@@ -579,14 +581,14 @@ pub(super) async fn pump(
                 call_id,
                 questions,
             } => {
-                crate::task::spawn(ask_questions(
+                ask_questions(
                     out.clone(),
                     ops.clone(),
                     (thread_id.clone(), turn.clone()),
                     *id,
                     call_id.clone(),
                     questions.clone(),
-                ));
+                );
             }
             Event::RateLimits(limits) => {
                 *last_limits.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -666,7 +668,7 @@ pub(super) async fn pump(
             }
         }
         if let Some((id, call_id, subject)) = ask {
-            crate::task::spawn(ask_host(
+            ask_host(
                 out.clone(),
                 ops.clone(),
                 (thread_id.clone(), turn.clone()),
@@ -674,14 +676,14 @@ pub(super) async fn pump(
                 id,
                 call_id,
                 subject,
-            ));
+            );
         }
     }
 }
 
-/// Puts the model's questions to the host (`item/tool/requestUserInput`) and hands the answers
-/// to the core; an error or no answer is none.
-async fn ask_questions(
+/// Puts the model's questions to the host (`item/tool/requestUserInput`); the answers go to
+/// the core (`host_asks`), an error or no answer as none.
+fn ask_questions(
     out: Out,
     ops: UnboundedSender<Op>,
     ids: (String, String),
@@ -710,18 +712,17 @@ async fn ask_questions(
     }
     .into_message();
     let (_, answer) = out.numbered_request(method, params);
-    let answers = answer
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .and_then(|result| serde_json::from_value::<ToolRequestUserInputResponse>(result).ok())
-        .map(|mut given| {
+    host_asks::questions(ops, id, CancellationToken::new(), async move {
+        let mut given =
+            serde_json::from_value::<ToolRequestUserInputResponse>(answer.await.ok()?.ok()?)
+                .ok()?;
+        Some(
             order
                 .iter()
                 .filter_map(|id| Some((id.clone(), given.answers.remove(id)?.answers)))
-                .collect()
-        });
-    let _ = ops.send(Op::AnswerQuestions { id, answers });
+                .collect(),
+        )
+    });
 }
 
 /// The approval requests out with the host: the core's approval id, and the request's id.
@@ -746,10 +747,10 @@ fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &str) {
     }
 }
 
-/// Asks the thread's clients about an approval request and hands the first decision to the
-/// core. `cancel` denies and interrupts the turn; an error denies. With no client there, the
-/// turn waits for one to resume the thread and answer, as in Codex.
-async fn ask_host(
+/// Asks the thread's clients about an approval request; the first decision goes to the core
+/// (`host_asks`). `cancel` denies and interrupts the turn; an error denies. With no client
+/// there, the turn waits for one to resume the thread and answer, as in Codex.
+fn ask_host(
     out: Out,
     ops: UnboundedSender<Op>,
     ids: (String, String),
@@ -834,36 +835,33 @@ async fn ask_host(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(id, request_id);
-    let answer = answer.await;
-    resolved(&out, &asking, id, &thread_id);
-    // An error, or an answer kelp cannot read, is a no.
-    let answer = answer
-        .ok()
-        .and_then(Result::ok)
-        .and_then(|result| serde_json::from_value::<ApprovalResponse>(result).ok())
-        .map(|response| response.decision);
-    let (decision, interrupt) = match answer {
-        Some(ApprovalResponseDecision::Accept) => (ApprovalDecision::Yes, false),
-        Some(ApprovalResponseDecision::AcceptWithExecpolicyAmendment { .. }) => {
-            (ApprovalDecision::AlwaysPrefix, false)
+    host_asks::approval(ops, id, CancellationToken::new(), async move {
+        let answer = answer.await;
+        resolved(&out, &asking, id, &thread_id);
+        let response = serde_json::from_value::<ApprovalResponse>(answer.ok()?.ok()?).ok()?;
+        Some(verdict(response.decision))
+    });
+}
+
+/// What the core takes a host's decision for.
+fn verdict(decision: ApprovalResponseDecision) -> Verdict {
+    use ApprovalResponseDecision as Host;
+    match decision {
+        Host::Accept => Verdict::Decided(ApprovalDecision::Yes),
+        Host::AcceptWithExecpolicyAmendment { .. } => {
+            Verdict::Decided(ApprovalDecision::AlwaysPrefix)
         }
-        Some(ApprovalResponseDecision::AcceptForSession) => (ApprovalDecision::Always, false),
-        Some(ApprovalResponseDecision::ApplyNetworkPolicyAmendment {
+        Host::AcceptForSession => Verdict::Decided(ApprovalDecision::Always),
+        Host::ApplyNetworkPolicyAmendment {
             network_policy_amendment:
                 NetworkPolicyAmendment {
                     action: NetworkPolicyRuleAction::Allow,
                     ..
                 },
-        }) => (ApprovalDecision::Yes, false),
-        Some(ApprovalResponseDecision::Cancel) => (ApprovalDecision::No { reason: None }, true),
-        Some(
-            ApprovalResponseDecision::Decline
-            | ApprovalResponseDecision::ApplyNetworkPolicyAmendment { .. },
-        )
-        | None => (ApprovalDecision::No { reason: None }, false),
-    };
-    let _ = ops.send(Op::Approve { id, decision });
-    if interrupt {
-        let _ = ops.send(Op::Interrupt);
+        } => Verdict::Decided(ApprovalDecision::Yes),
+        Host::Cancel => Verdict::Stop,
+        Host::Decline | Host::ApplyNetworkPolicyAmendment { .. } => {
+            Verdict::Decided(ApprovalDecision::No { reason: None })
+        }
     }
 }
