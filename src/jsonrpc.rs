@@ -35,8 +35,8 @@ pub enum Dialect {
     JsonRpc2,
 }
 
-/// A JSON-RPC error to send back: a code and one line.
-#[derive(Debug, Clone, PartialEq)]
+/// A JSON-RPC error to send back (or one a peer answered with): a code and one line.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RpcError {
     pub code: i64,
     pub message: String,

@@ -109,9 +109,8 @@ impl TokenSource for HostTokens {
                     .map_err(|e| format!("the host app's new ChatGPT tokens are unusable: {e}")),
                 Ok(Err(error)) => Err(format!(
                     "the host app did not refresh the ChatGPT tokens: {}",
-                    error["message"]
-                        .as_str()
-                        .unwrap_or("it answered with an error")
+                    serde_json::from_value::<crate::jsonrpc::RpcError>(error)
+                        .map_or_else(|_| "it answered with an error".into(), |e| e.message)
                 )),
                 Err(_) => Err("the host app went away before refreshing the ChatGPT tokens".into()),
             }
