@@ -24,4 +24,5 @@ pub mod session;
 pub mod stdio;
 pub mod task;
 pub mod terminal_text;
+pub mod tools;
 pub mod tui;

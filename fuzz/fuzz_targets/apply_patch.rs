@@ -1,7 +1,7 @@
 //! The apply_patch grammar: any text parses or is refused, and a parse stays bounded.
 #![no_main]
 
-use kelp::agent::tools::ApplyPatchCall;
+use kelp::tools::ApplyPatchCall;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: String| {

@@ -14,7 +14,7 @@ use agent_client_protocol_schema::v1::{
 use futures_util::future::BoxFuture;
 
 use super::Connection;
-use crate::agent::tools::{Editor, EditorFiles};
+use crate::tools::{Editor, EditorFiles};
 
 /// How long the editor may take to read or write a file before kelp gives up on it (a read
 /// then falls back to the disk).

@@ -15,10 +15,10 @@ use agent_client_protocol_schema::v1::{
 };
 
 use crate::agent::replay::{Replay, Replayed};
-use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::humanize;
 use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ItemId, PlanStatus, PlanStep};
 use crate::session::TurnEnd;
+use crate::tools::{self, ChangeKind, FileChange};
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
 const OUTPUT_SHOWN: usize = 64 * 1024;

@@ -33,10 +33,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::command_rules::{self, CommandRules};
-use super::tools::user_input::Answers;
-use super::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
 use crate::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
 use crate::sandbox::PROTECTED;
+use crate::tools::user_input::Answers;
+use crate::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
 
 /// What a `kelp run` call that needs approval gets as its output, before the mode that would
 /// allow it.

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use super::read_only::command_words;
-use super::tools::ShellCommand;
+use crate::tools::ShellCommand;
 
 /// The file's name in the config folder.
 pub const FILE_NAME: &str = "rules.toml";

@@ -10,13 +10,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::instructions::{self, InstructionFile};
-use super::tools::{SandboxPolicy, ToolContext, tool_specs};
 use crate::config::Config;
 use crate::llm::types::{Content, Item, Role, TokenUsage};
 use crate::llm::{Prompt, ReasoningEffort, SummaryStyle, models};
 use crate::protocol::{CollaborationMode, Replay, RewindTo, Settings};
 use crate::session::goal::{Goal, GoalCell, GoalStatus};
 use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
+use crate::tools::{SandboxPolicy, ToolContext, tool_specs};
 
 /// Why a rewind cannot go back past the last compaction, and what can.
 const BEFORE_COMPACTION: &str = "only the saved file keeps what came before it; fork the \
@@ -390,7 +390,7 @@ impl Conversation {
     }
 
     /// Reads and writes files through `editor` from now on (or the disk again with `None`).
-    pub fn set_editor(&mut self, editor: Option<super::tools::Editor>) {
+    pub fn set_editor(&mut self, editor: Option<crate::tools::Editor>) {
         self.tool_context = self.tool_context.clone().with_editor(editor);
     }
 
@@ -727,7 +727,7 @@ impl Conversation {
         prompt.tools = self.tools.clone();
         if self.is_planning() {
             prompt.tools.retain(|tool| tool["name"] != "apply_patch");
-            prompt.tools.push(super::tools::user_input::spec());
+            prompt.tools.push(crate::tools::user_input::spec());
             prompt.instructions.push_str(PLAN_INSTRUCTIONS);
         }
         // The goal tools, while there is a goal to work toward.
@@ -736,7 +736,7 @@ impl Conversation {
             .get()
             .is_some_and(|goal| goal.status == GoalStatus::Active)
         {
-            prompt.tools.extend(super::tools::goal_tools::specs());
+            prompt.tools.extend(crate::tools::goal_tools::specs());
         }
         prompt.parallel_tool_calls = true;
         prompt.reasoning_effort = self.reasoning_effort;

@@ -12,8 +12,8 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::private_file::{names_in, open_folder};
 
-use super::tools::opener::{AccessError, Approved, Opener};
-use super::tools::paths;
+use crate::tools::opener::{AccessError, Approved, Opener};
+use crate::tools::paths;
 
 /// The largest file `read` returns: a host reads sources and settings, not disk images.
 pub const MAX_READ_BYTES: u64 = 64 << 20;

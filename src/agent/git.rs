@@ -10,10 +10,10 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::tools::shell;
 use crate::config::SandboxMode;
 use crate::protocol::Revisions;
 use crate::sandbox::SandboxPolicy;
+use crate::tools::shell;
 
 /// The most of a diff `/diff` shows; the rest is cut with a note.
 const MAX_DIFF_BYTES: usize = 512 * 1024;

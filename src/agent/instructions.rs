@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::tools::opener::{Approved, Opener};
 use crate::llm::types::{Content, Item, Role};
+use crate::tools::opener::{Approved, Opener};
 
 /// The instruction files' name.
 pub const FILE_NAME: &str = "AGENTS.md";

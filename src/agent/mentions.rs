@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::images::{self, ImageInput};
-use super::tools::opener::{AccessError, Approved, Opener};
-use super::tools::{paths, read_file, walk};
 use crate::llm::types::{ATTACHMENT_HEADING, Content, IMAGE_HEADING, Item, Role};
 pub use crate::protocol::Attachment;
+use crate::tools::opener::{AccessError, Approved, Opener};
+use crate::tools::{paths, read_file, walk};
 
 /// The files of one prompt together carry at most this much text: one `read_file` call's worth.
 pub const MAX_ATTACHED_BYTES: usize = read_file::MAX_OUTPUT_BYTES;

@@ -1,8 +1,10 @@
 //! The agent core: one task owns a conversation, front ends send `Op`s and receive `Event`s.
 //!
-//! - `core.rs`: the task (`Op`s in, `Event`s out), `core::open` for the faces, `StartFacts` for a
-//!   first frame; `core/history.rs` its work on the history between turns (rewind, undo, fork,
-//!   rename); `core/goal.rs` the turns it starts toward a goal and their spending;
+//! - `core.rs`: the task (`Op`s in, `Event`s out); `core/start.rs` its options, `spawn`,
+//!   `core::open` for the faces and `StartFacts` for a first frame; `core/logins.rs` keys,
+//!   sign-ins and the model list through the accounts service; `core/sessions.rs` the saved
+//!   conversations it lists; `core/history.rs` its work on the history between turns (rewind,
+//!   undo, fork, rename); `core/goal.rs` the turns it starts toward a goal and their spending;
 //!   `goal_notes.rs` what a turn does for the goal (notes, the budget's wrap-up).
 //! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
 //!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
@@ -17,14 +19,11 @@
 //! - `mentions.rs`: `@path` in a prompt, the files going with the message as extra parts;
 //!   `images.rs`: images (a host's file or URL, an editor's data, `@shot.png`) as image input.
 //!   `instructions.rs`: `AGENTS.md` from `~/.config/kelp/`, then the git root down to the project.
-//! - `approval.rs`: the modes and asking. `tools/`: `opener.rs` is the one way a tool reaches a
-//!   file (beneath the project root held open, or an approved real path with no link on the way,
-//!   never waiting on a FIFO); `paths.rs` judges where a path leads, for approval;
-//!   `apply_patch/` is `parse.rs` (the grammar), `seek.rs` (where a hunk fits), `plan.rs` (every
-//!   file's new state, then the writes), `diff.rs` (the previews), `undo.rs` (saved patches put back); `shell.rs` runs a command in
-//!   the sandbox. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is and
-//!   with the repository's code-running settings off. `files.rs`: a host's own file operations
-//!   (`fs/*`), beneath the folders it opened, through the tools' opener.
+//! - `approval.rs`: the modes and asking (the tools themselves are `crate::tools`, the floor
+//!   beneath). `host_asks.rs`: how a face that asks a host (the app-server, ACP) hands the
+//!   core the answers. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is
+//!   and with the repository's code-running settings off. `files.rs`: a host's own file
+//!   operations (`fs/*`), beneath the folders it opened, through the tools' opener.
 pub mod approval;
 pub mod command_rules;
 pub mod compact;
@@ -42,6 +41,5 @@ pub mod read_only;
 pub mod replay;
 pub mod review;
 pub mod skills;
-pub mod tools;
 pub mod turn;
 pub mod turn_context;

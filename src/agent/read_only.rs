@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::tools::{ShellCommand, paths};
+use crate::tools::{ShellCommand, paths};
 
 /// What an option takes after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::tools::{self, FileChange, ToolCall};
 use crate::llm::types::{Content, Item, Role, WebSearchAction};
 use crate::protocol::{Event, ItemId, ItemKind, PlanStep};
 pub use crate::protocol::{Replay, Replayed, ReplayedTurn, SavedPrompt};
 use crate::session::record::{CallRecord, ChangeKind};
 use crate::session::{Note, TurnSplitter};
+use crate::tools::{self, FileChange, ToolCall};
 
 /// The most text of the turns a reopened conversation shows again.
 pub const SHOWN_BYTES: usize = 1 << 20;
@@ -459,9 +459,9 @@ fn parse_shell_result(text: &str) -> Option<ShellResult<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::tools::ShellOutcome;
     use crate::session::TurnEnd;
     use crate::session::record::SavedChange;
+    use crate::tools::ShellOutcome;
 
     #[test]
     fn shell_results_are_read_back_from_the_text_the_model_got() {

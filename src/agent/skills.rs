@@ -16,9 +16,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::tools::opener::{Approved, Opener};
 use crate::config::prompts::{front_field, front_matter};
 pub use crate::protocol::{Found, Scope, Skill};
+use crate::tools::opener::{Approved, Opener};
 
 impl Scope {
     /// The protocol's word for it.

@@ -20,7 +20,6 @@ use super::goal_notes::{WrapUp, note_goal};
 use super::images::ImageInput;
 use super::items::AttemptItems;
 use super::mentions;
-use super::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use super::turn_context::forward_retry;
 pub use super::turn_context::new_turn_id;
 use super::turn_context::{TurnContext, TurnError, take_steered};
@@ -33,6 +32,7 @@ use crate::protocol::{
 };
 use crate::session::record::CallRecord;
 use crate::session::{Entry, Note, TurnEnd};
+use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 
 /// How many requests one turn may make before it stops, unless told otherwise.
 pub const DEFAULT_MAX_STEPS: usize = 100;

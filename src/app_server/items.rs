@@ -16,14 +16,14 @@ use super::protocol::{
     TurnPlanStep, TurnStatus, WebSearchAction,
 };
 use crate::agent::replay::{Replay, Replayed};
-use crate::agent::tools::apply_patch::diff::TurnDiff;
-use crate::agent::tools::{self, ChangeKind, FileChange};
 use crate::llm::types::TokenUsage;
 use crate::protocol::{
     ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
     TurnOutcome,
 };
 use crate::session::TurnEnd;
+use crate::tools::apply_patch::diff::TurnDiff;
+use crate::tools::{self, ChangeKind, FileChange};
 
 /// What the server writes for one event.
 #[derive(Debug, Clone, PartialEq)]

@@ -689,7 +689,7 @@ fn ask_questions(
     ids: (String, String),
     id: u64,
     call_id: String,
-    questions: Vec<crate::agent::tools::user_input::Question>,
+    questions: Vec<crate::tools::user_input::Question>,
 ) {
     let (thread_id, turn_id) = ids;
     let order: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();

@@ -13,10 +13,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use kelp::agent::tools::OutputSink;
-use kelp::agent::tools::shell::{self, ShellArgs, ShellCommand};
 use kelp::config::{Config, SandboxMode};
 use kelp::sandbox::{self, SandboxPolicy};
+use kelp::tools::OutputSink;
+use kelp::tools::shell::{self, ShellArgs, ShellCommand};
 use tokio_util::sync::CancellationToken;
 
 use super::runtime;

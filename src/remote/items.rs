@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use super::wire::{self, Item, ItemStatus};
-use crate::agent::tools::FileChange;
 use crate::protocol::{Event, ItemKind, Replay, Replayed, ReplayedTurn, SavedPrompt};
+use crate::tools::FileChange;
 
 /// The tool calls of the thread in hand, between their start and their end.
 #[derive(Debug, Default)]
@@ -311,7 +311,7 @@ fn shown_path(path: &Path, project: &Path) -> String {
 /// A changed file as the server says it (a new file's text, a deleted one's, an update's
 /// hunks), as the unified diff a face draws.
 fn file_change(change: wire::Change, project: &Path) -> FileChange {
-    use crate::agent::tools::apply_patch::ChangeKind;
+    use crate::tools::apply_patch::ChangeKind;
     let path = if change.path.is_absolute() {
         change.path
     } else {

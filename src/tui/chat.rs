@@ -192,7 +192,7 @@ impl Chat {
     pub fn files_changed(
         &mut self,
         call_id: &str,
-        changes: &[crate::agent::tools::apply_patch::FileChange],
+        changes: &[crate::tools::apply_patch::FileChange],
     ) {
         if let Some(&index) = self.tool_cells.get(call_id)
             && let Some(cell) = self.transcript.get_mut(index)

@@ -86,8 +86,8 @@ pub struct ShownChange {
 
 impl ShownChange {
     /// `change` as shown: its counts and names read off its diff.
-    pub fn of(change: &crate::agent::tools::apply_patch::FileChange) -> Self {
-        use crate::agent::tools::apply_patch::ChangeKind;
+    pub fn of(change: &crate::tools::apply_patch::FileChange) -> Self {
+        use crate::tools::apply_patch::ChangeKind;
         let mut from = None;
         let mut to = None;
         let (mut added, mut removed) = (0, 0);
@@ -853,7 +853,7 @@ mod tests {
 
     #[test]
     fn a_long_patch_is_folded_with_a_count_and_shown_whole_when_expanded() {
-        use crate::agent::tools::apply_patch::{ChangeKind, FileChange};
+        use crate::tools::apply_patch::{ChangeKind, FileChange};
         let body: String = (1..=30).map(|i| format!("+line {i}\n")).collect();
         let change = FileChange {
             kind: ChangeKind::Add,

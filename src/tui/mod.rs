@@ -73,10 +73,10 @@ pub use bottom_pane::file_finder::FileFinder;
 pub use event_loop::Ended;
 
 use crate::agent::core::StartFacts;
-use crate::agent::tools::SandboxPolicy;
 use crate::auth::{LoginMethod, detect_method};
 use crate::config::Config;
 use crate::protocol::{Event, Op};
+use crate::tools::SandboxPolicy;
 use status::SandboxShown;
 
 /// Runs the interactive client until the person quits. The terminal is restored on every way

@@ -23,7 +23,7 @@ use crate::tui::wrap::draw_line;
 #[derive(Debug, Clone, PartialEq)]
 pub enum SandboxShown {
     Said(String),
-    Policy(Box<crate::agent::tools::SandboxPolicy>),
+    Policy(Box<crate::tools::SandboxPolicy>),
 }
 
 impl SandboxShown {

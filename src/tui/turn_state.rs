@@ -20,8 +20,8 @@ pub(crate) struct TurnState {
     /// The model's questions being answered: their id, the questions, the answers so far.
     pub(crate) asked: Option<(
         u64,
-        Vec<crate::agent::tools::user_input::Question>,
-        crate::agent::tools::user_input::Answers,
+        Vec<crate::tools::user_input::Question>,
+        crate::tools::user_input::Answers,
     )>,
 }
 

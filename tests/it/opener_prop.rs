@@ -24,9 +24,9 @@ fn the_check_opens_what_lies_inside() {
     let tree = opener_tree::build(&bytes);
     assert!(tree.project.join("a").is_dir());
     assert!(tree.project.join("c").is_symlink(), "{:?}", tree.queries);
-    let opener = kelp::agent::tools::opener::Opener::new(
+    let opener = kelp::tools::opener::Opener::new(
         &tree.project,
-        kelp::agent::tools::opener::Approved::Only(Vec::new()),
+        kelp::tools::opener::Approved::Only(Vec::new()),
     )
     .unwrap();
     assert!(opener.open(&tree.project.join("c/b")).is_ok());

@@ -5,11 +5,11 @@
 //! rewrites an entry it cannot parse. (`fuzz/` runs the same entry points under libFuzzer.)
 
 use bytes::Bytes;
-use kelp::agent::tools::ApplyPatchCall;
 use kelp::auth::store::{AuthFile, AuthStore, OpenAiEntry};
 use kelp::llm::sse::{self, SseEvent};
 use kelp::llm::types::ResponseEvent;
 use kelp::session::SessionLog;
+use kelp::tools::ApplyPatchCall;
 use kelp::tui::streaming::StreamingMarkdown;
 use proptest::prelude::*;
 use unicode_width::UnicodeWidthStr;

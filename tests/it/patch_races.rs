@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use kelp::agent::tools::{ApplyPatchCall, OutputSink, ToolCall, ToolContext, ToolOutput, execute};
+use kelp::tools::{ApplyPatchCall, OutputSink, ToolCall, ToolContext, ToolOutput, execute};
 use tokio_util::sync::CancellationToken;
 
 /// Files the long patch adds before the one the racer aims at.

@@ -5,11 +5,11 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use kelp::agent::tools::{
-    OutputSink, SandboxPolicy, ToolCall, ToolContext, ToolDetail, ToolOutput, execute,
-};
 use kelp::config::SandboxMode;
 use kelp::sandbox;
+use kelp::tools::{
+    OutputSink, SandboxPolicy, ToolCall, ToolContext, ToolDetail, ToolOutput, execute,
+};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kelp::agent::tools::{
+use kelp::tools::{
     OutputSink, OutputStream, ToolCall, ToolContext, ToolDetail, ToolOutput, execute,
 };
 use tokio::sync::mpsc;
@@ -284,7 +284,7 @@ async fn a_path_swapped_for_an_outside_link_after_the_check_is_refused() {
     std::fs::write(project.join("notes.txt"), "inside\n").unwrap();
 
     let read = ToolCall::parse("read_file", r#"{"path":"notes.txt"}"#).unwrap();
-    let patch = kelp::agent::tools::ApplyPatchCall::parse(
+    let patch = kelp::tools::ApplyPatchCall::parse(
         "*** Begin Patch\n*** Update File: notes.txt\n@@\n-outside\n+changed\n*** End Patch\n"
             .to_string(),
         None,

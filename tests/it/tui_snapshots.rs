@@ -334,7 +334,7 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
 /// its `+`/`-` (the snapshot is the text, as `NO_COLOR` shows it).
 #[test]
 fn patch_approval_names_the_file_and_wrapped_rows_keep_their_marker() {
-    use kelp::agent::tools::{ChangeKind, FileChange};
+    use kelp::tools::{ChangeKind, FileChange};
     let (mut app, _rx) = logged_in();
     app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     let mut diff =

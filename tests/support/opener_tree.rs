@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use kelp::agent::tools::opener::{self, Approved, Links, Opener, Resolver};
+use kelp::tools::opener::{self, Approved, Links, Opener, Resolver};
 use rustix::fs::{Mode, OFlags};
 
 /// Names the nodes and the queries are made of.

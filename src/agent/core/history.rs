@@ -101,7 +101,7 @@ impl Core {
         };
         let events = self.events.clone();
         crate::task::spawn_blocking(move || {
-            let done = crate::agent::tools::apply_patch::undo::undo(&changes, &project_dir);
+            let done = crate::tools::apply_patch::undo::undo(&changes, &project_dir);
             let _ = events.send(Event::FilesUndone {
                 restored: done.restored,
                 refused: done.refused,

@@ -96,7 +96,7 @@ impl Core {
     /// sandbox, a scrubbed environment), off the core's loop; it shows as a `shell` call and
     /// is not sent to the model.
     pub(super) fn run_own_command(&mut self, command: String) {
-        use crate::agent::tools::{OutputSink, ShellArgs, ShellCommand, shell};
+        use crate::tools::{OutputSink, ShellArgs, ShellCommand, shell};
         let Some(conversation) = &self.conversation else {
             return self.emit(Event::Error(
                 "a turn is running: run the command when it is done".to_string(),

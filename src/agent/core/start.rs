@@ -39,7 +39,7 @@ pub struct CoreOptions {
     /// ChatGPT tokens an embedding host hands in; used instead of auth.json while set.
     pub external: Option<ExternalAuth>,
     /// The editor holding the project's files, when the front end has one.
-    pub editor: Option<crate::agent::tools::Editor>,
+    pub editor: Option<crate::tools::Editor>,
     /// Where the front end signs in (`/connect`), named after a failure that needs it.
     pub sign_in: Option<&'static str>,
     /// MCP servers for this agent besides the config file's (an ACP session's).

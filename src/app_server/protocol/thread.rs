@@ -604,7 +604,7 @@ pub struct UserInputQuestion {
     pub question: String,
     pub is_other: bool,
     pub is_secret: bool,
-    pub options: Vec<crate::agent::tools::user_input::Choice>,
+    pub options: Vec<crate::tools::user_input::Choice>,
 }
 
 /// The host's answers to the model's questions, by question id.
@@ -1037,7 +1037,7 @@ mod tests {
                     question: "Which one?".into(),
                     is_other: true,
                     is_secret: false,
-                    options: vec![crate::agent::tools::user_input::Choice {
+                    options: vec![crate::tools::user_input::Choice {
                         label: "Postgres".into(),
                         description: "what prod runs".into(),
                     }],

@@ -79,7 +79,7 @@ impl Remote {
                 let questions = asked
                     .questions
                     .into_iter()
-                    .map(|q| crate::agent::tools::user_input::Question {
+                    .map(|q| crate::tools::user_input::Question {
                         id: q.id,
                         header: q.header,
                         question: q.question,
@@ -143,5 +143,5 @@ struct Question {
     header: String,
     question: String,
     #[serde(default)]
-    options: Option<Vec<crate::agent::tools::user_input::Choice>>,
+    options: Option<Vec<crate::tools::user_input::Choice>>,
 }

@@ -15,9 +15,9 @@ use super::seek::{Text, apply_replacements, find_replacements};
 use super::{
     Applied, ChangeKind, FileChange, MAX_FILE_BYTES, MAX_PATCH_BYTES, Overlay, PatchError,
 };
-use crate::agent::tools::opener::{AccessError, Opener};
 use crate::humanize;
 use crate::sandbox::paths;
+use crate::tools::opener::{AccessError, Opener};
 
 /// What an update or a removal says of a folder where it expected a file.
 const NOT_A_FILE: &str = "is a directory, not a file";
@@ -264,7 +264,7 @@ impl Plan {
             return Err(verify(shown, folder));
         }
         if !meta.is_file() {
-            let kind = crate::agent::tools::opener::kind_of(&meta);
+            let kind = crate::tools::opener::kind_of(&meta);
             return Err(verify(
                 shown,
                 &format!("is {kind}, not a regular file; apply_patch edits regular files only"),

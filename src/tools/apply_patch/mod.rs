@@ -289,7 +289,7 @@ pub fn preview(input: &str, project_dir: &Path) -> Result<PatchPreview, PatchErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::tools::ShellCommand;
+    use crate::tools::ShellCommand;
 
     #[test]
     fn typographic_punctuation_matches_what_a_model_types() {

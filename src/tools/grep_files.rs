@@ -260,7 +260,7 @@ mod tests {
         args: &GrepFilesArgs,
         cancel: &CancellationToken,
     ) -> Result<String, GrepError> {
-        let opener = Opener::new(project_dir, crate::agent::tools::opener::Approved::Any);
+        let opener = Opener::new(project_dir, crate::tools::opener::Approved::Any);
         super::search(&opener.unwrap(), root, args, cancel)
     }
 

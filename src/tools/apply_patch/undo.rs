@@ -130,7 +130,7 @@ fn read_text(opener: &Opener, path: &Path) -> Result<Option<(String, Metadata)>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::tools::apply_patch::{ApplyPatchCall, FileChange};
+    use crate::tools::apply_patch::{ApplyPatchCall, FileChange};
 
     /// Applies `patch` in `dir` as the tool does and returns its changes as saved.
     fn applied(dir: &Path, patch: &str) -> Vec<SavedChange> {

@@ -4,6 +4,14 @@
 //! A turn loop uses it in three steps: [`ToolCall::parse`] the `function_call` item (an error's
 //! text is the output the model gets), ask for approval using [`ToolCall::is_read_only`],
 //! [`ToolCall::touched_paths`] and, for patches, [`ApplyPatchCall::preview`], then [`execute`].
+//!
+//! A floor of its own, beneath the conversation task (`agent/`) and above the sandbox it starts
+//! commands in: `opener.rs` is the one way a tool reaches a file (beneath the project root held
+//! open, or an approved real path with no link on the way, never waiting on a FIFO);
+//! `sandbox::paths` judges where a path leads, for approval; `apply_patch/` is `parse.rs` (the
+//! grammar), `seek.rs` (where a hunk fits), `plan.rs` (every file's new state, then the writes),
+//! `diff.rs` (the previews), `undo.rs` (saved patches put back); `shell.rs` runs a command in
+//! the sandbox; `runs_later.rs` names the files the person's own tools run later.
 
 pub mod apply_patch;
 pub mod goal_tools;
