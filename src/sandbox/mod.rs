@@ -13,9 +13,13 @@
 //! 3. seccomp ([`seccomp`]): what the other two leave open.
 //!
 //! Each layer the kernel refuses is said once and shown by `/status`; the others still hold.
+//!
+//! [`proxy`] is the proxy, run by kelp outside the sandbox, through which a command may reach
+//! the domains the person allows and nothing else.
 
 mod namespaces;
 pub mod paths;
+pub mod proxy;
 mod repositories;
 mod rules;
 mod seccomp;

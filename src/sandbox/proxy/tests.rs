@@ -1,0 +1,242 @@
+//! The proxy over real sockets: a registry on loopback, names resolved through a test's map,
+//! the command's side a Unix socket as in the sandbox.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::net::{TcpListener, UnixListener, UnixStream};
+
+use super::*;
+
+/// Names resolved through a map, as a test says.
+struct MapResolver(HashMap<String, Vec<IpAddr>>);
+
+impl Resolve for MapResolver {
+    fn resolve(&self, host: &str, port: u16) -> Pending<io::Result<Vec<SocketAddr>>> {
+        let found = self.0.get(host).map(|ips| {
+            ips.iter()
+                .map(|ip| SocketAddr::new(*ip, port))
+                .collect::<Vec<_>>()
+        });
+        Box::pin(async move {
+            found.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such name"))
+        })
+    }
+}
+
+/// A registry on loopback that answers every request with its request line.
+async fn registry() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap_or(0) == 1
+                {
+                    head.push(byte[0]);
+                }
+                let line = String::from_utf8_lossy(&head);
+                let line = line.lines().next().unwrap_or_default().to_string();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{line}",
+                    line.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+struct Setup {
+    socket: std::path::PathBuf,
+    proxy: Arc<Proxy>,
+    port: u16,
+    asked: Arc<AtomicUsize>,
+    _dir: tempfile::TempDir,
+}
+
+/// The proxy on a Unix socket with `allowed` and `denied` (`PORT` standing for the
+/// registry's port), `registry.test` and `home.test` both leading to the registry on loopback.
+async fn setup(allowed: &[&str], denied: &[&str], answer: Option<bool>) -> Setup {
+    let port = registry().await;
+    let list = |entries: &[&str]| {
+        entries
+            .iter()
+            .map(|e| e.replace("PORT", &port.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let (rules, problems) = DomainRules::new(&list(allowed), &list(denied));
+    assert!(problems.is_empty(), "{problems:?}");
+    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+    let resolver = MapResolver(HashMap::from([
+        ("registry.test".to_string(), vec![loopback]),
+        ("home.test".to_string(), vec![loopback]),
+        ("other.test".to_string(), vec![loopback]),
+    ]));
+    let asked = Arc::new(AtomicUsize::new(0));
+    let ask: Option<Ask> = answer.map(|yes| {
+        let asked = Arc::clone(&asked);
+        Arc::new(move |_target: Target| -> Pending<bool> {
+            asked.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                yes
+            })
+        }) as Ask
+    });
+    let proxy = Proxy::new(rules, Arc::new(resolver), ask);
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("proxy.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    tokio::spawn(Arc::clone(&proxy).serve(listener));
+    Setup {
+        socket,
+        proxy,
+        port,
+        asked,
+        _dir: dir,
+    }
+}
+
+/// Sends `bytes` through the proxy and reads until it closes.
+async fn exchange(socket: &std::path::Path, bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&exchange_bytes(socket, bytes).await).into_owned()
+}
+
+async fn exchange_bytes(socket: &std::path::Path, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = UnixStream::connect(socket).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out))
+        .await
+        .expect("the proxy answers")
+        .unwrap();
+    out
+}
+
+/// A CONNECT to `host`, then a GET through the tunnel.
+async fn fetch(setup: &Setup, host: &str) -> String {
+    let port = setup.port;
+    let request = format!(
+        "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\nGET /crate HTTP/1.1\r\nHost: {host}\r\n\r\n"
+    );
+    exchange(&setup.socket, request.as_bytes()).await
+}
+
+#[tokio::test]
+async fn an_allowed_host_is_reached_through_a_tunnel_and_a_plain_request() {
+    let setup = setup(&["registry.test:PORT"], &[], None).await;
+    let answer = fetch(&setup, "registry.test").await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK"),
+        "{answer}"
+    );
+    assert!(answer.ends_with("GET /crate HTTP/1.1"), "{answer}");
+    // A plain request goes to the server in origin form.
+    let plain = format!(
+        "GET http://registry.test:{}/simple/kelp/ HTTP/1.1\r\nHost: registry.test\r\n\r\n",
+        setup.port
+    );
+    let answer = exchange(&setup.socket, plain.as_bytes()).await;
+    assert!(answer.ends_with("GET /simple/kelp/ HTTP/1.1"), "{answer}");
+    assert_eq!(
+        setup.proxy.contacts().reached,
+        BTreeSet::from(["registry.test".to_string()])
+    );
+}
+
+#[tokio::test]
+async fn a_denied_or_unlisted_host_gets_a_403_that_says_why() {
+    let setup = setup(&["*.test"], &["registry.test"], None).await;
+    let answer = fetch(&setup, "registry.test").await;
+    assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
+    assert!(
+        answer.ends_with("kelp's sandbox: registry.test is on denied_domains (`registry.test`)\n"),
+        "{answer}"
+    );
+    let answer = fetch(&setup, "example.org").await;
+    assert!(
+        answer.contains("example.org is not on allowed_domains\n"),
+        "{answer}"
+    );
+    let contacts = setup.proxy.contacts();
+    assert!(contacts.reached.is_empty());
+    assert_eq!(
+        contacts.refused.keys().collect::<Vec<_>>(),
+        ["example.org", "registry.test"]
+    );
+}
+
+#[tokio::test]
+async fn a_name_that_leads_home_is_refused_after_it_is_resolved() {
+    // Allowed by a wildcard, but it resolves to loopback: refused, as an address is.
+    let setup = setup(&["*.test", "127.0.0.1"], &[], None).await;
+    let answer = fetch(&setup, "home.test").await;
+    assert!(
+        answer
+            .contains("home.test resolves to 127.0.0.1, an address on this machine or its network"),
+        "{answer}"
+    );
+    let answer = fetch(&setup, "127.0.0.1").await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_first_contact_is_asked_once_and_the_answer_kept() {
+    let refusing = setup(&[], &[], Some(false)).await;
+    let (a, b) = tokio::join!(fetch(&refusing, "home.test"), fetch(&refusing, "home.test"));
+    for answer in [a, b] {
+        assert!(
+            answer.contains("home.test is not on allowed_domains, and the person did not allow it"),
+            "{answer}"
+        );
+    }
+    assert_eq!(refusing.asked.load(Ordering::SeqCst), 1);
+
+    // Allowed: reached, but still not at home (no entry names its port).
+    let allowing = setup(&[], &[], Some(true)).await;
+    let answer = fetch(&allowing, "other.test").await;
+    assert!(answer.contains("resolves to 127.0.0.1"), "{answer}");
+    fetch(&allowing, "other.test").await;
+    assert_eq!(allowing.asked.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn socks5_carries_an_allowed_host_and_refuses_by_its_ruleset() {
+    let setup = setup(&["registry.test:PORT"], &["other.test"], None).await;
+    let socks = |host: &str| {
+        let mut bytes = vec![5, 1, 0, 5, 1, 0, 3, host.len() as u8];
+        bytes.extend_from_slice(host.as_bytes());
+        bytes.extend_from_slice(&setup.port.to_be_bytes());
+        bytes
+    };
+    let mut allowed = socks("registry.test");
+    allowed.extend_from_slice(b"GET /x HTTP/1.1\r\nHost: registry.test\r\n\r\n");
+    let answer = exchange(&setup.socket, &allowed).await;
+    let bytes = answer.as_bytes();
+    assert_eq!(&bytes[..12], &[5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert!(answer.ends_with("GET /x HTTP/1.1"), "{answer}");
+
+    let mut stream = UnixStream::connect(&setup.socket).await.unwrap();
+    stream.write_all(&socks("other.test")).await.unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(reply, [5, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
+}
+
+#[tokio::test]
+async fn bytes_no_client_sends_are_answered_and_closed() {
+    let setup = setup(&["*.test"], &[], None).await;
+    let answer = exchange(
+        &setup.socket,
+        b"GET https://registry.test/ HTTP/1.1\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request"), "{answer}");
+    // SOCKS5 with only a password method offered: no method the proxy serves.
+    let answer = exchange_bytes(&setup.socket, &[5, 1, 2]).await;
+    assert_eq!(answer, [5, 0xff]);
+    assert!(setup.proxy.contacts().reached.is_empty());
+}
