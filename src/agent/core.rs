@@ -31,8 +31,10 @@ mod sessions;
 mod settings;
 mod start;
 
-pub use start::{Approver, CoreOptions, Opened, StartFacts, open, spawn, spawn_after};
-use start::{find_prompts, start_mcp};
+use start::start_mcp;
+pub use start::{
+    Approver, CoreOptions, Opened, StartFacts, find_prompts, open, spawn, spawn_after,
+};
 
 /// The prompt `/init` sends.
 const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this project, for coding agents \

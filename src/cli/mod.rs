@@ -507,7 +507,14 @@ fn interactive(
                     .await
                     .unwrap_or_else(|e| Err(format!("the per-user app-server: {e}")))
                 };
-                kelp::remote::spawn(remote.target, remote.token, remote.wanted, ready)
+                let config_dir = config.config_dir.clone();
+                kelp::remote::spawn(
+                    remote.target,
+                    remote.token,
+                    remote.wanted,
+                    config_dir,
+                    ready,
+                )
             }
             None => kelp::agent::core::spawn_after(config.clone(), options, async {
                 let _ = drawn.await;

@@ -112,36 +112,49 @@ pub fn spawn(
     target: Target,
     token: Option<Secret>,
     wanted: Wanted,
+    config_dir: PathBuf,
     ready: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
 ) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
     let (op_tx, op_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
     crate::task::spawn(async move {
-        match ready.await {
-            Ok(()) => run(target, token, wanted, op_rx, event_tx).await,
+        let ready = ready.await;
+        // The person's own custom prompts, found where they are once the first frame is up,
+        // as a local core finds them: the client expands them before the words go out.
+        crate::agent::core::find_prompts(&config_dir, event_tx.clone(), false);
+        let place = Place { target, config_dir };
+        match ready {
+            Ok(()) => run(place, token, wanted, op_rx, event_tx).await,
             Err(why) => {
                 let _ = event_tx.send(Event::Error(why));
-                gone(&target, op_rx, &event_tx).await;
+                gone(&place, op_rx, &event_tx).await;
             }
         }
     });
     (op_tx, event_rx)
 }
 
+/// Where the client is: the server it talks to, and the folder of the person's own config.
+struct Place {
+    target: Target,
+    config_dir: PathBuf,
+}
+
 /// Holds the connection until the face ends or the server goes; then answers what the face
 /// still sends by saying the server is gone.
 async fn run(
-    target: Target,
+    place: Place,
     token: Option<Secret>,
     wanted: Wanted,
     mut ops: UnboundedReceiver<Op>,
     events: UnboundedSender<Event>,
 ) {
-    let socket = match connect(&target, token.as_ref()).await {
+    let target = &place.target;
+    let socket = match connect(target, token.as_ref()).await {
         Ok(socket) => socket,
         Err(why) => {
             let _ = events.send(Event::Error(why));
-            return gone(&target, ops, &events).await;
+            return gone(&place, ops, &events).await;
         }
     };
     let (mut sink, mut frames) = socket.split();
@@ -158,6 +171,9 @@ async fn run(
                 None | Some(Op::Shutdown) => {
                     let _ = sink.close().await;
                     return;
+                }
+                Some(Op::FindPrompts) => {
+                    crate::agent::core::find_prompts(&place.config_dir, events.clone(), true);
                 }
                 Some(op) => remote.on_op(op),
             },
@@ -189,14 +205,14 @@ async fn run(
             "lost the app-server at {target} ({lost}); {resume}"
         )));
     }
-    gone(&target, ops, &events).await
+    gone(&place, ops, &events).await
 }
 
 /// After the connection is gone: each request the face makes is answered with why nothing
 /// happens, so no turn waits forever.
-async fn gone(target: &Target, mut ops: UnboundedReceiver<Op>, events: &UnboundedSender<Event>) {
+async fn gone(place: &Place, mut ops: UnboundedReceiver<Op>, events: &UnboundedSender<Event>) {
     while let Some(op) = ops.recv().await {
-        let why = format!("not connected to the app-server at {target}");
+        let why = format!("not connected to the app-server at {}", place.target);
         let event = match op {
             Op::Shutdown => return,
             Op::Submit(_) | Op::Compact { .. } | Op::Review { .. } => {
@@ -206,7 +222,11 @@ async fn gone(target: &Target, mut ops: UnboundedReceiver<Op>, events: &Unbounde
                 })
             }
             // Sent by the face on its own (at start, as a picker opens): said once already.
-            Op::FindPrompts | Op::ListSkills | Op::RefreshModels | Op::ListSessions => continue,
+            Op::FindPrompts => {
+                crate::agent::core::find_prompts(&place.config_dir, events.clone(), true);
+                continue;
+            }
+            Op::ListSkills | Op::RefreshModels | Op::ListSessions => continue,
             _ => Event::Error(why),
         };
         let _ = events.send(event);

@@ -330,6 +330,10 @@ impl Status {
             None if self.instructions_in_history => {
                 text.push_str("\nAGENTS.md: as loaded when this conversation started")
             }
+            // The server reads the project's instructions and does not say which.
+            None if self.server.is_some() => {
+                text.push_str("\nAGENTS.md: as the app-server reads them")
+            }
             None => text.push_str("\nAGENTS.md: not loaded yet"),
             Some([]) => text.push_str("\nAGENTS.md: none found"),
             Some(files) => {

@@ -703,6 +703,14 @@ async fn the_client_on_a_server_runs_turns_there_and_comes_back_to_one_its_termi
         Reply::call_with_id("c1", "shell", json!({"command": "touch remote.txt"})),
         Reply::text("Made it on the server."),
     ]);
+    // The person's own custom prompts are the client's to find, as a local client's are.
+    let prompts = home.path().join(".config/kelp/prompts");
+    std::fs::create_dir_all(&prompts).unwrap();
+    std::fs::write(
+        prompts.join("explain.md"),
+        "---\ndescription: Explain a file briefly\n---\nExplain $1.\n",
+    )
+    .unwrap();
     let mut client = remote_client(
         &server.address,
         home.path(),
@@ -710,6 +718,9 @@ async fn the_client_on_a_server_runs_turns_there_and_comes_back_to_one_its_termi
         &["-a", "untrusted"],
     );
     client.wait_for("Connected: API key kept by the server.", WAIT);
+    client.send("/exp");
+    client.wait_for("Explain a file briefly", WAIT);
+    client.send("\x15");
     client.send("make it\r");
     client.wait_for("Allow it?", WAIT);
     assert!(!project.path().join("remote.txt").exists());
@@ -727,6 +738,10 @@ async fn the_client_on_a_server_runs_turns_there_and_comes_back_to_one_its_termi
         "{screen}"
     );
     assert!(!screen.contains("sk-test"), "no key on screen: {screen}");
+    assert!(
+        screen.contains("AGENTS.md: as the app-server reads them"),
+        "{screen}"
+    );
 
     // Killed while the server waits on its approval: the turn stays there.
     fake.push_responses([

@@ -172,11 +172,7 @@ pub fn spawn_after(
 /// Reads the custom prompts of the prompts folders beside `config_dir` on a blocking thread,
 /// and sends them as `CustomPrompts`: even none when `asked` (one may have been removed), else
 /// only some.
-pub(super) fn find_prompts(
-    config_dir: &std::path::Path,
-    events: UnboundedSender<Event>,
-    asked: bool,
-) {
+pub fn find_prompts(config_dir: &std::path::Path, events: UnboundedSender<Event>, asked: bool) {
     let folders = crate::config::prompts::folders(config_dir, |name| std::env::var_os(name));
     crate::task::spawn(async move {
         let found = crate::task::spawn_blocking(move || crate::config::prompts::discover(&folders))
