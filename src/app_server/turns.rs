@@ -652,7 +652,41 @@ pub(super) async fn pump(
             }
             Event::Notice(text) => tracing::info!(thread = %thread_id, "{text}"),
             Event::Error(text) => tracing::warn!(thread = %thread_id, "{text}"),
-            _ => {}
+            // Nothing to do beside their translation.
+            Event::CommandRules(_)
+            | Event::Skills(_)
+            | Event::CustomPrompts(_)
+            | Event::Attached { .. }
+            | Event::ItemStarted { .. }
+            | Event::TextDelta { .. }
+            | Event::ReasoningDelta { .. }
+            | Event::ReasoningPartAdded { .. }
+            | Event::ReasoningDone { .. }
+            | Event::WebSearchStarted { .. }
+            | Event::WebSearchDone { .. }
+            | Event::ToolStarted { .. }
+            | Event::ToolOutput { .. }
+            | Event::FilesChanged { .. }
+            | Event::ToolFinished { .. }
+            | Event::ApprovalAnswered { .. }
+            | Event::PlanUpdated { .. }
+            | Event::Retrying { .. }
+            | Event::Usage(_)
+            | Event::ContextUsed { .. }
+            | Event::Compacted { .. }
+            | Event::Login(_)
+            | Event::ApiKeyUnchecked(_)
+            | Event::AuthChanged(_)
+            | Event::Models { .. }
+            | Event::Restored(_)
+            | Event::FilesUndone { .. }
+            | Event::WorkingTreeDiff(_)
+            | Event::Revisions { .. }
+            | Event::PromptHistory(_)
+            | Event::Sessions(_)
+            | Event::Instructions(_)
+            | Event::Conversation { .. }
+            | Event::RunsLater(_) => {}
         }
         if !(reviewing && answer_text) {
             translator.on_event(&turn, event, now_ms(), &mut outgoing);

@@ -272,9 +272,10 @@ pub(super) fn drive(
             let mut printed = Ok(());
             let mut outcome = None;
             while let Some(event) = core.events.recv().await {
-                let ended = match &event {
-                    Event::TurnFinished(ended) => Some(ended.clone()),
-                    _ => None,
+                let ended = if let Event::TurnFinished(ended) = &event {
+                    Some(ended.clone())
+                } else {
+                    None
                 };
                 if printed.is_ok() {
                     printed = printer.print(event);
@@ -386,20 +387,21 @@ impl Printer for TextPrinter {
         if let Event::MessageDone { text, .. } = &event {
             self.last_message = Some(text.clone());
         }
+        // Only the last message goes to stdout, once the turn is done; each message goes to
+        // stderr as it ends. Every other event prints as it does without the flag (below).
         if self.last_only {
-            match &event {
-                Event::TextDelta { .. } => return Ok(()),
-                Event::MessageDone { text, .. } => {
-                    eprintln!("{}", printable_lines(text.trim_end()));
-                    return Ok(());
-                }
-                Event::TurnFinished(TurnOutcome::Completed) => {
-                    let last = self.last_message.take().unwrap_or_default();
-                    self.out(&last)?;
-                    self.last_message = Some(last);
-                    return self.end_line();
-                }
-                _ => {}
+            if let Event::TextDelta { .. } = &event {
+                return Ok(());
+            }
+            if let Event::MessageDone { text, .. } = &event {
+                eprintln!("{}", printable_lines(text.trim_end()));
+                return Ok(());
+            }
+            if let Event::TurnFinished(TurnOutcome::Completed) = &event {
+                let last = self.last_message.take().unwrap_or_default();
+                self.out(&last)?;
+                self.last_message = Some(last);
+                return self.end_line();
             }
         }
         match &event {
@@ -500,7 +502,44 @@ impl Printer for TextPrinter {
                 eprintln!("kelp: {}", printable(text));
                 Ok(())
             }
-            _ => Ok(()),
+            // Not shown: the reasoning, a tool's output and success, the plan and what only an
+            // interactive face or a host asks for.
+            Event::ToolFinished { .. }
+            | Event::CommandRules(_)
+            | Event::Skills(_)
+            | Event::CustomPrompts(_)
+            | Event::TurnStarted { .. }
+            | Event::ItemStarted { .. }
+            | Event::ReasoningDelta { .. }
+            | Event::ReasoningPartAdded { .. }
+            | Event::ReasoningDone { .. }
+            | Event::WebSearchStarted { .. }
+            | Event::ToolOutput { .. }
+            | Event::FilesChanged { .. }
+            | Event::ApprovalRequested { .. }
+            | Event::QuestionsAsked { .. }
+            | Event::ApprovalAnswered { .. }
+            | Event::PlanUpdated { .. }
+            | Event::Usage(_)
+            | Event::ContextUsed { .. }
+            | Event::RateLimits(_)
+            | Event::Login(_)
+            | Event::ApiKeyUnchecked(_)
+            | Event::AuthChanged(_)
+            | Event::Models { .. }
+            | Event::Restored(_)
+            | Event::Rewound(_)
+            | Event::FilesUndone { .. }
+            | Event::WorkingTreeDiff(_)
+            | Event::Revisions { .. }
+            | Event::PromptHistory(_)
+            | Event::Sessions(_)
+            | Event::Instructions(_)
+            | Event::Conversation { .. }
+            | Event::McpServers(_)
+            | Event::GoalUpdated(_)
+            | Event::GoalCleared
+            | Event::McpToolCalled { .. } => Ok(()),
         }
     }
 }
