@@ -153,7 +153,12 @@ impl<'a> Git<'a> {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true);
-        shell::confine(&mut command, &self.sandbox, self.dir, self.dir, &[]).ok()?;
+        // kelp's own git reads the repository; it reaches no domain.
+        let sandbox = SandboxPolicy {
+            domains: None,
+            ..self.sandbox.clone()
+        };
+        shell::confine(&mut command, &sandbox, self.dir, self.dir, &[]).ok()?;
         let out = command.output().await.ok()?;
         out.status
             .success()

@@ -250,7 +250,13 @@ fn sandbox_layers(config: &Config, project_dir: &Path) -> Part {
         ],
         facts: json!({
             "mode": policy.mode.as_str(),
-            "network": policy.network,
+            "network": match (policy.network, &policy.domains) {
+                (true, _) => "on",
+                (false, Some(_)) => "domains",
+                (false, None) => "off",
+            },
+            "allowed_domains": policy.domains.as_ref().map(|_| &config.allowed_domains),
+            "denied_domains": policy.domains.as_ref().map(|_| &config.denied_domains),
             "namespaces": namespaces,
             "landlock": landlock,
             "seccomp": seccomp,

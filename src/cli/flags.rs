@@ -38,9 +38,11 @@ pub struct AgentFlags {
     /// by the kernel (namespaces that hide credentials, Landlock, seccomp).
     #[arg(long, short = 's', value_name = "MODE", value_parser = parse_sandbox)]
     pub(super) sandbox: Option<SandboxMode>,
-    /// Let sandboxed commands open network connections (default: off).
-    #[arg(long, value_name = "ON|OFF", num_args = 0..=1, default_missing_value = "on", value_parser = parse_switch)]
-    pub(super) network: Option<bool>,
+    /// Let sandboxed commands open network connections (default: off), or reach only the
+    /// domains of allowed_domains (the package registries unless the config says otherwise)
+    /// through kelp's proxy.
+    #[arg(long, value_name = "ON|OFF|DOMAINS", num_args = 0..=1, default_missing_value = "on", value_parser = parse_network)]
+    pub(super) network: Option<kelp::config::modes::Network>,
     /// Let the model search the web live (web_search = "live"; the default is "cached", answers
     /// from OpenAI's index without live access).
     #[arg(long)]
@@ -91,6 +93,6 @@ fn parse_sandbox(value: &str) -> Result<SandboxMode, String> {
     value.parse()
 }
 
-fn parse_switch(value: &str) -> Result<bool, String> {
-    kelp::config::modes::parse_switch(value)
+fn parse_network(value: &str) -> Result<kelp::config::modes::Network, String> {
+    kelp::config::modes::parse_network(value)
 }

@@ -28,6 +28,8 @@ pub const KEYS: &[&str] = &[
     "approval",
     "sandbox",
     "network",
+    "allowed_domains",
+    "denied_domains",
     "mouse",
     "theme",
     "notifications",
@@ -64,7 +66,11 @@ pub struct FileSettings {
     pub reasoning_effort: Option<String>,
     pub approval: Option<ApprovalMode>,
     pub sandbox: Option<SandboxMode>,
-    pub network: Option<bool>,
+    pub network: Option<modes::Network>,
+    /// The domains commands may reach with `network = "domains"` (`*.crates.io` for those
+    /// beneath), and those they may not (which win).
+    pub allowed_domains: Option<Vec<String>>,
+    pub denied_domains: Option<Vec<String>>,
     pub mouse: Option<bool>,
     pub theme: Option<Theme>,
     pub notifications: Option<modes::Notify>,
@@ -121,6 +127,8 @@ impl FileSettings {
             approval: self.approval.or(lower.approval),
             sandbox: self.sandbox.or(lower.sandbox),
             network: self.network.or(lower.network),
+            allowed_domains: self.allowed_domains.or(lower.allowed_domains),
+            denied_domains: self.denied_domains.or(lower.denied_domains),
             mouse: self.mouse.or(lower.mouse),
             theme: self.theme.or(lower.theme),
             notifications: self.notifications.or(lower.notifications),
@@ -407,12 +415,26 @@ pub fn parse_as(
                 Some(Ok(mode)) => settings.sandbox = Some(mode),
                 _ => bad("must be \"workspace-write\", \"read-only\" or \"off\""),
             },
-            "network" | "mouse" => match item
+            "network" => match item
+                .as_bool()
+                .map(|on| Ok(modes::Network::from(on)))
+                .or_else(|| string.map(modes::parse_network))
+            {
+                Some(Ok(network)) => settings.network = Some(network),
+                _ => bad("must be true, false or \"domains\""),
+            },
+            "allowed_domains" | "denied_domains" => match string_list(item) {
+                Some(domains) if key == "allowed_domains" => {
+                    settings.allowed_domains = Some(domains)
+                }
+                Some(domains) => settings.denied_domains = Some(domains),
+                None => bad("must be a list of domains, such as [\"crates.io\", \"*.crates.io\"]"),
+            },
+            "mouse" => match item
                 .as_bool()
                 .map(Ok)
                 .or_else(|| string.map(modes::parse_switch))
             {
-                Some(Ok(on)) if key == "network" => settings.network = Some(on),
                 Some(Ok(on)) => settings.mouse = Some(on),
                 _ => bad("must be true or false"),
             },
@@ -512,7 +534,7 @@ pub fn parse_as(
             // Codex's `[sandbox_workspace_write] network_access`.
             "sandbox_workspace_write" if dialect == Dialect::Codex => {
                 match item.get("network_access").map(|v| v.as_bool()) {
-                    Some(Some(on)) => settings.network = Some(on),
+                    Some(Some(on)) => settings.network = Some(modes::Network::from(on)),
                     Some(None) => bad("network_access must be true or false"),
                     None => {}
                 }

@@ -98,8 +98,16 @@ pub struct Config {
     /// `[projects."PATH"] trust_level`: the folders the person trusts (`true`) or not, as
     /// Codex keeps them.
     pub projects: Vec<(PathBuf, bool)>,
-    /// Whether sandboxed commands may open TCP connections.
+    /// Whether sandboxed commands may open TCP connections anywhere.
     pub network: bool,
+    /// `network = "domains"`: commands reach only the domains of `allowed_domains` (and those
+    /// the person allows as they come), through kelp's proxy. `network` is then off.
+    pub network_domains: bool,
+    /// The domains commands may reach in that mode: the package registries unless the config
+    /// says otherwise.
+    pub allowed_domains: Vec<String>,
+    /// The domains they may never reach, whatever else allows them.
+    pub denied_domains: Vec<String>,
     /// Whether the TUI captures the mouse (wheel and clicks) instead of leaving selection to
     /// the terminal.
     pub mouse: bool,
@@ -130,6 +138,25 @@ pub struct Config {
     /// Folders commands may write besides the project (`--add-dir`).
     pub writable_roots: Vec<PathBuf>,
 }
+
+/// The package registries of the common ecosystems, which commands reach with
+/// `network = "domains"` unless `allowed_domains` says otherwise: Rust, JavaScript, Python, Go,
+/// Java and Ruby.
+pub const DEFAULT_ALLOWED_DOMAINS: &[&str] = &[
+    "crates.io",
+    "*.crates.io",
+    "static.rust-lang.org",
+    "registry.npmjs.org",
+    "registry.yarnpkg.com",
+    "pypi.org",
+    "files.pythonhosted.org",
+    "proxy.golang.org",
+    "sum.golang.org",
+    "repo1.maven.org",
+    "repo.maven.apache.org",
+    "rubygems.org",
+    "index.rubygems.org",
+];
 
 /// The model used when nobody chose one: the newest Codex-enabled model, which is also served
 /// to API keys, so one default fits both logins and a switch of login keeps the model.
@@ -356,15 +383,22 @@ impl Config {
                 .unwrap_or_default(),
         };
         let network = match (overrides.network, text("KELP_NETWORK")) {
-            (Some(allowed), _) => allowed,
+            (Some(network), _) => network,
             (None, Some(value)) => {
-                modes::parse_switch(&value).map_err(|reason| ConfigError::BadValue {
+                modes::parse_network(&value).map_err(|reason| ConfigError::BadValue {
                     var: "KELP_NETWORK",
                     reason,
                 })?
             }
-            (None, None) => from_file.network.unwrap_or(false),
+            (None, None) => from_file.network.unwrap_or_default(),
         };
+        let allowed_domains = from_file.allowed_domains.unwrap_or_else(|| {
+            DEFAULT_ALLOWED_DOMAINS
+                .iter()
+                .map(|domain| domain.to_string())
+                .collect()
+        });
+        let denied_domains = from_file.denied_domains.unwrap_or_default();
         let server = match text("KELP_SERVER") {
             Some(value) => value.parse().map_err(|reason| ConfigError::BadValue {
                 var: "KELP_SERVER",
@@ -434,7 +468,10 @@ impl Config {
                 && from_file.sandbox.is_none(),
             projects: from_file.projects,
             sandbox,
-            network,
+            network: network == modes::Network::On,
+            network_domains: network == modes::Network::Domains,
+            allowed_domains,
+            denied_domains,
             mouse,
             theme,
             notifications: from_file.notifications.unwrap_or_default(),
@@ -475,6 +512,9 @@ impl Config {
             trust_decides: false,
             projects: Vec::new(),
             network: false,
+            network_domains: false,
+            allowed_domains: Vec::new(),
+            denied_domains: Vec::new(),
             mouse: false,
             theme: modes::Theme::default(),
             notifications: modes::Notify::default(),

@@ -158,6 +158,34 @@ fn by_name<T: Copy, const N: usize>(
     all.into_iter().find(|mode| name(*mode) == wanted)
 }
 
+/// How far a sandboxed command's network reaches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Network {
+    /// None at all (the default).
+    #[default]
+    Off,
+    /// Through kelp's proxy, to the domains the person allows (`allowed_domains`), nothing else.
+    Domains,
+    /// Everywhere.
+    On,
+}
+
+impl From<bool> for Network {
+    fn from(on: bool) -> Self {
+        if on { Self::On } else { Self::Off }
+    }
+}
+
+/// Parses the network setting: a yes/no ([`parse_switch`]) or `domains`.
+pub fn parse_network(s: &str) -> Result<Network, String> {
+    if s.trim().eq_ignore_ascii_case("domains") {
+        return Ok(Network::Domains);
+    }
+    parse_switch(s)
+        .map(Network::from)
+        .map_err(|_| format!("{s:?} is not on, off or domains"))
+}
+
 /// Parses a yes/no setting: `true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0`.
 pub fn parse_switch(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {

@@ -16,7 +16,7 @@ pub struct Overrides {
     /// `--sandbox`, or `-c sandbox_mode=…`.
     pub sandbox: Option<SandboxMode>,
     /// `--network`, or `-c sandbox_workspace_write.network_access=…`.
-    pub network: Option<bool>,
+    pub network: Option<super::modes::Network>,
     /// `-c mcp_servers.NAME.KEY=…` and `-c model_providers.NAME[.KEY]=…`: each key path
     /// (`mcp_servers.docs.args`) and its value as given, laid over the config file's tables.
     pub tables: Vec<(String, String)>,
@@ -75,7 +75,7 @@ impl Overrides {
                 "reasoning_effort" => self.reasoning_effort = Some(text()),
                 "approval" => self.approval = text().parse().ok(),
                 "sandbox" => self.sandbox = text().parse().ok(),
-                _ => self.network = kelp.as_bool(),
+                _ => self.network = kelp.as_bool().map(super::modes::Network::from),
             }
             return Ok(CodexKey::Applied);
         }
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(flags.reasoning_effort.as_deref(), Some("high"));
         assert_eq!(flags.approval, Some(ApprovalMode::Never));
         assert_eq!(flags.sandbox, Some(SandboxMode::ReadOnly));
-        assert_eq!(flags.network, Some(true));
+        assert_eq!(flags.network, Some(crate::config::modes::Network::On));
         assert_eq!(
             flags.tables,
             [(

@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 use landlock::{ABI, Access, AccessFs, RulesetError};
 
 use crate::config::{Config, SandboxMode};
-pub use namespaces::{hold_private_tmp_to, remove_private_tmp};
+pub use namespaces::{PROXY_PORT, hold_private_tmp_to, remove_private_tmp};
 pub use repositories::{Repositories, is_plain_config};
 use rules::{FS_ABI, Landlock, landlock_rules, probe_landlock, unreadable};
 pub use secrets::Secrets;
@@ -72,7 +72,68 @@ pub struct SandboxPolicy {
     /// The most the commands' private `/tmp` may hold, in bytes, when a command ends
     /// (`private_tmp_max_mb`).
     pub tmp_cap: u64,
+    /// `network = "domains"`: with the network otherwise off, commands reach kelp's proxy,
+    /// which lets them through to the domains the person allows.
+    pub domains: Option<Domains>,
 }
+
+/// kelp's proxy for commands whose network reaches only some domains: one per kelp, made from
+/// the config's lists the first time a command needs it.
+#[derive(Clone)]
+pub struct Domains(pub std::sync::Arc<proxy::Proxy>);
+
+impl Domains {
+    /// This kelp's proxy, made from `config`'s `allowed_domains` and `denied_domains` the
+    /// first time (an entry it cannot read is logged and left out).
+    pub fn of(config: &Config) -> Self {
+        static PROXY: std::sync::OnceLock<std::sync::Arc<proxy::Proxy>> =
+            std::sync::OnceLock::new();
+        let proxy = PROXY.get_or_init(|| {
+            let (rules, problems) =
+                proxy::rules::DomainRules::new(&config.allowed_domains, &config.denied_domains);
+            for problem in problems {
+                tracing::warn!("{problem}");
+            }
+            proxy::Proxy::new(rules, std::sync::Arc::new(proxy::SystemResolver), None)
+        });
+        Self(std::sync::Arc::clone(proxy))
+    }
+}
+
+impl Domains {
+    /// The lists' sizes and the hosts reached and refused so far, in a line.
+    pub fn summary(&self) -> String {
+        let (allowed, denied) = self.0.list_sizes();
+        let contacts = self.0.contacts();
+        let hosts = |set: Vec<&String>| match set.len() {
+            0 => "none".to_string(),
+            _ => set
+                .iter()
+                .map(|host| host.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        format!(
+            "{allowed} allowed, {denied} denied; reached: {}; refused: {}",
+            hosts(contacts.reached.iter().collect()),
+            hosts(contacts.refused.keys().collect())
+        )
+    }
+}
+
+impl std::fmt::Debug for Domains {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Domains")
+    }
+}
+
+impl PartialEq for Domains {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Domains {}
 
 /// What the commands' private `/tmp` may hold unless `private_tmp_max_mb` says otherwise.
 pub const DEFAULT_TMP_CAP_MB: u64 = 1024;
@@ -133,6 +194,7 @@ impl SandboxPolicy {
             cache_layers: None,
             max_timeout: DEFAULT_MAX_TIMEOUT,
             tmp_cap: DEFAULT_TMP_CAP_MB * 1024 * 1024,
+            domains: None,
         }
     }
 
@@ -162,6 +224,7 @@ impl SandboxPolicy {
             cache_layers: None,
             max_timeout: DEFAULT_MAX_TIMEOUT,
             tmp_cap: DEFAULT_TMP_CAP_MB * 1024 * 1024,
+            domains: None,
         }
     }
 
@@ -186,7 +249,16 @@ impl SandboxPolicy {
         if let Some(mb) = config.secrets.private_tmp_max_mb {
             policy.tmp_cap = mb.saturating_mul(1024 * 1024);
         }
+        if config.network_domains && !config.network && config.sandbox != SandboxMode::Off {
+            policy.domains = Some(Domains::of(config));
+        }
         policy
+    }
+
+    /// Whether a command may download anything: the network on, or some domains through the
+    /// proxy.
+    pub fn downloads(&self) -> bool {
+        self.network || self.domains.is_some()
     }
 
     /// The caches that exist, each with the folder of kelp's layer over it, for a command in
@@ -196,7 +268,7 @@ impl SandboxPolicy {
         let Some(layers) = self.cache_layers.as_deref() else {
             return Vec::new();
         };
-        if self.mode != SandboxMode::WorkspaceWrite || !self.network {
+        if self.mode != SandboxMode::WorkspaceWrite || !self.downloads() {
             return Vec::new();
         }
         self.caches
@@ -361,10 +433,14 @@ impl SandboxPolicy {
 
     /// One line for `/status` and help: the mode and the layers the kernel enforces.
     pub fn describe(&self) -> String {
-        let network = if self.network {
-            "network allowed"
-        } else {
-            "no network"
+        let network = match (&self.domains, self.network) {
+            (_, true) => "network allowed".to_string(),
+            (Some(domains), false) if support().namespaces.is_ok() => format!(
+                "network only to the allowed domains, through kelp's proxy ({})",
+                domains.summary()
+            ),
+            (Some(_), false) => "no network (reaching some domains needs namespaces)".to_string(),
+            (None, false) => "no network".to_string(),
         };
         if self.mode == SandboxMode::Off {
             return "off: commands run with your full rights".to_string();
@@ -512,6 +588,8 @@ pub fn support() -> &'static Support {
 /// Everything one command's sandbox needs, built in the parent: building allocates and opens
 /// files, which the forked child of a threaded process must not do.
 pub struct PreparedSandbox {
+    /// With some domains reachable: what serves the proxy once the command has started.
+    proxy: Option<ProxyHandoff>,
     jail: Option<namespaces::Jail>,
     landlock: Option<Landlock>,
     /// The seccomp program; `None` where the kernel refuses filters.
@@ -542,6 +620,7 @@ pub fn prepare(
     // Landlock from ABI 9 keeps every socket outside in any case, those bound later included.
     let landlock_keeps_sockets = support.landlock.as_ref().is_ok_and(|abi| *abi >= 9);
     let mut sockets_unlisted = false;
+    let mut handoff = None;
     let jail = match support.namespaces {
         Ok(()) => {
             let hidden = policy.secrets.present(project_dir);
@@ -553,7 +632,7 @@ pub fn prepare(
             }
             read_only.sort();
             read_only.dedup();
-            let jail = namespaces::Jail::new(
+            let mut jail = namespaces::Jail::new(
                 policy.network,
                 &hidden,
                 namespaces::KeptAsWas {
@@ -565,6 +644,15 @@ pub fn prepare(
                 project_dir,
                 workdir,
             )?;
+            // Some domains: the command's namespace hands kelp a listener to serve the proxy on.
+            if let (false, Some(domains)) = (policy.network, &policy.domains) {
+                let (parent, child) = std::os::unix::net::UnixStream::pair()?;
+                jail.hand_proxy_listener_to(child);
+                handoff = Some(ProxyHandoff {
+                    parent,
+                    proxy: std::sync::Arc::clone(&domains.0),
+                });
+            }
             // With the network off, seccomp refuses every socket.
             if policy.network && !landlock_keeps_sockets {
                 match policy.unreached_sockets(project_dir, &hidden) {
@@ -598,14 +686,19 @@ pub fn prepare(
         }
         Err(_) => None,
     };
+    // Through the proxy, a command needs an IP socket (its namespace has only the loopback,
+    // where the proxy listens), never a Unix one (a daemon's socket leads out of it).
     let filter = seccomp::Filter {
-        deny_sockets: !policy.network,
-        deny_unix: sockets_unlisted || !jail.as_ref().is_some_and(namespaces::Jail::hides_tmp),
+        deny_sockets: !policy.network && handoff.is_none(),
+        deny_unix: sockets_unlisted
+            || handoff.is_some()
+            || !jail.as_ref().is_some_and(namespaces::Jail::hides_tmp),
     };
     Ok(Some(PreparedSandbox {
         jail,
         landlock,
         filter: support.seccomp.is_ok().then(|| filter.program()),
+        proxy: handoff,
     }))
 }
 
@@ -654,11 +747,13 @@ impl PreparedSandbox {
     }
 
     /// Makes `command` enter its sandbox just before it execs; if that fails, it never runs.
-    pub fn install(self, command: &mut tokio::process::Command) {
+    /// With some domains reachable, what to serve the proxy with once it has started.
+    pub fn install(self, command: &mut tokio::process::Command) -> Option<ProxyHandoff> {
         let Self {
             jail,
             mut landlock,
             filter,
+            proxy,
         } = self;
         // SAFETY: the hook runs in the forked child; it makes raw system calls on what was
         // prepared here, moves the ruleset out of its slot and allocates nothing (its errors
@@ -681,6 +776,70 @@ impl PreparedSandbox {
                 }
             });
         }
+        proxy
+    }
+}
+
+/// What a command whose network reaches only some domains needs once it has started: the
+/// socket its network namespace sent the proxy's listener over, and the proxy.
+pub struct ProxyHandoff {
+    parent: std::os::unix::net::UnixStream,
+    proxy: std::sync::Arc<proxy::Proxy>,
+}
+
+/// The proxy serving one command, until this is dropped (the command ended).
+pub struct ServingProxy(tokio::task::JoinHandle<()>);
+
+impl Drop for ServingProxy {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl ProxyHandoff {
+    /// Takes the listener the started command's namespace made and serves the proxy on it;
+    /// `None` when none came (the command did not start).
+    pub fn serve(self) -> Option<ServingProxy> {
+        let listener = receive_listener(&self.parent)?;
+        listener.set_nonblocking(true).ok()?;
+        let listener = tokio::net::TcpListener::from_std(listener).ok()?;
+        Some(ServingProxy(crate::task::spawn(
+            std::sync::Arc::clone(&self.proxy).serve_tcp(listener),
+        )))
+    }
+}
+
+/// The listener sent over `socket` (`SCM_RIGHTS`), already there: the namespace sends it
+/// before the command execs, and the command has started.
+fn receive_listener(socket: &std::os::unix::net::UnixStream) -> Option<std::net::TcpListener> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut byte = [0u8; 1];
+    let mut part = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u64; 4];
+    // SAFETY: recvmsg writes into the buffers the header points to, of the sizes it gives; the
+    // descriptor it hands over is ours to own.
+    unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &raw mut part;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = std::mem::size_of_val(&control);
+        let flags = libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC;
+        if libc::recvmsg(socket.as_raw_fd(), &raw mut message, flags) != 1 {
+            return None;
+        }
+        let header = libc::CMSG_FIRSTHDR(&raw const message);
+        if header.is_null()
+            || (*header).cmsg_level != libc::SOL_SOCKET
+            || (*header).cmsg_type != libc::SCM_RIGHTS
+        {
+            return None;
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<libc::c_int>());
+        Some(std::net::TcpListener::from_raw_fd(fd))
     }
 }
 
@@ -913,13 +1072,19 @@ const DENIALS: [&str; 3] = [
 impl SandboxPolicy {
     /// The rule of this mode, in a few words, for a note about what it blocked.
     pub fn rule(&self) -> String {
-        match (self.mode, self.network) {
-            (SandboxMode::ReadOnly, true) => "read-only: commands write nowhere".to_string(),
-            (SandboxMode::ReadOnly, false) => {
+        const DOMAINS: &str = "reach only the domains of allowed_domains, through kelp's proxy \
+                               (which answers a refusal with its reason)";
+        match (self.mode, self.network, self.domains.is_some()) {
+            (SandboxMode::ReadOnly, true, _) => "read-only: commands write nowhere".to_string(),
+            (SandboxMode::ReadOnly, false, true) => {
+                format!("read-only: commands write nowhere, and {DOMAINS}")
+            }
+            (SandboxMode::ReadOnly, false, false) => {
                 "read-only: commands write nowhere, and use no network".to_string()
             }
-            (_, true) => "workspace-write: commands write only inside the project, the temp dirs, kelp's cache and a copy of the package caches".to_string(),
-            (_, false) => "workspace-write: commands write only inside the project, the temp dirs and kelp's cache, and use no network".to_string(),
+            (_, true, _) => "workspace-write: commands write only inside the project, the temp dirs, kelp's cache and a copy of the package caches".to_string(),
+            (_, false, true) => format!("workspace-write: commands write only inside the project, the temp dirs, kelp's cache and a copy of the package caches, and {DOMAINS}"),
+            (_, false, false) => "workspace-write: commands write only inside the project, the temp dirs and kelp's cache, and use no network".to_string(),
         }
     }
 }

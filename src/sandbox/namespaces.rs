@@ -186,7 +186,14 @@ pub struct Jail {
     /// The private `/tmp`, and where the project is bound inside it when it lives below `/tmp`.
     tmp: Option<PrivateTmp>,
     workdir: CString,
+    /// With the network reaching only some domains: the socket that gets the listener the
+    /// command reaches kelp's proxy on, made in the command's network namespace.
+    proxy_to: Option<std::os::unix::net::UnixStream>,
 }
+
+/// The port a command reaches kelp's proxy on, inside its own network namespace (where nothing
+/// else listens): `HTTP_PROXY=http://127.0.0.1:3128`.
+pub const PROXY_PORT: u16 = 3128;
 
 struct PrivateTmp {
     dir: CString,
@@ -303,7 +310,15 @@ impl Jail {
                 .collect::<io::Result<_>>()?,
             tmp,
             workdir: c_path(workdir)?,
+            proxy_to: None,
         })
+    }
+
+    /// Makes the command's network namespace hand a listener on `127.0.0.1:PROXY_PORT` to the
+    /// other end of `socket` (one end of a Unix socket pair, open until the command starts),
+    /// so kelp serves its proxy there while the command has no other route out.
+    pub fn hand_proxy_listener_to(&mut self, socket: std::os::unix::net::UnixStream) {
+        self.proxy_to = Some(socket);
     }
 
     /// Also hides `sockets`, each bound over by an empty file: a connection finds no one.
@@ -343,6 +358,9 @@ impl Jail {
         // parent; nothing allocates, as a forked child of a threaded process must not.
         unsafe {
             enter_namespaces(self.flags, &self.uid_map, &self.gid_map).map_err(|(_, e)| e)?;
+            if let Some(socket) = &self.proxy_to {
+                hand_out_listener(std::os::fd::AsRawFd::as_raw_fd(socket))?;
+            }
             self.mount_all()?;
             let init = libc::fork();
             if init < 0 {
@@ -597,6 +615,78 @@ unsafe fn write_file(path: &std::ffi::CStr, text: &std::ffi::CStr) -> bool {
 
 /// Closes every descriptor but the standard three: the waiting processes must not hold the
 /// pipe through which the parent learns that the command's exec happened.
+/// In a new network namespace: brings its loopback up, listens on `127.0.0.1:PROXY_PORT` and
+/// sends the listener over `socket` (`SCM_RIGHTS`), then closes both here. Raw system calls on
+/// the stack only, as in the rest of the forked child.
+unsafe fn hand_out_listener(socket: c_int) -> io::Result<()> {
+    let fail = |fd: c_int| {
+        let error = io::Error::last_os_error();
+        // SAFETY: close takes an integer.
+        unsafe { libc::close(fd) };
+        Err(error)
+    };
+    // SAFETY: system calls on stack values of the sizes the kernel reads.
+    unsafe {
+        let probe = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if probe < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut request: libc::ifreq = std::mem::zeroed();
+        request.ifr_name[0] = b'l' as libc::c_char;
+        request.ifr_name[1] = b'o' as libc::c_char;
+        if libc::ioctl(probe, libc::SIOCGIFFLAGS, &raw mut request) < 0 {
+            return fail(probe);
+        }
+        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(probe, libc::SIOCSIFFLAGS, &raw const request) < 0 {
+            return fail(probe);
+        }
+        libc::close(probe);
+        let listener = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if listener < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let address = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: PROXY_PORT.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if libc::bind(listener, (&raw const address).cast(), size) != 0
+            || libc::listen(listener, 128) != 0
+        {
+            return fail(listener);
+        }
+        // One byte of data, with the listener as the message's rights.
+        let mut byte = [0u8; 1];
+        let mut part = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut control = [0u64; 4];
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &raw mut part;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) as usize;
+        let header = libc::CMSG_FIRSTHDR(&raw const message);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<c_int>(), listener);
+        let sent = libc::sendmsg(socket, &raw const message, libc::MSG_NOSIGNAL);
+        libc::close(listener);
+        libc::close(socket);
+        if sent != 1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 unsafe fn close_inherited() {
     // SAFETY: close_range and close take integers.
     unsafe {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
     RulesetCreated, RulesetCreatedAttr, RulesetError, Scope, path_beneath_rules,
 };
 
@@ -165,8 +165,12 @@ pub(super) fn landlock_rules(
                 .collect(),
         ),
     };
-    ruleset
-        .create()?
+    let mut created = ruleset.create()?;
+    if !policy.network && policy.domains.is_some() && abi >= 4 {
+        // The one TCP connection a command may make: to kelp's proxy, in its own namespace.
+        created = created.add_rule(NetPort::new(namespaces::PROXY_PORT, AccessNet::ConnectTcp))?;
+    }
+    created
         .add_rules(path_beneath_rules(listable, AccessFs::ReadDir))?
         .add_rules(path_beneath_rules(readable, AccessFs::from_read(FS_ABI)))?
         .add_rules(path_beneath_rules(devices, all))?

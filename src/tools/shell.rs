@@ -468,7 +468,7 @@ pub async fn run_with_stdin(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let left_behind = confine(&mut command, sandbox, project_dir, &dir, env)?;
+    let Confined { left_behind, proxy } = confine(&mut command, sandbox, project_dir, &dir, env)?;
     let runs_later = super::runs_later::Watch::before(project_dir);
 
     let started = Instant::now();
@@ -476,6 +476,8 @@ pub async fn run_with_stdin(
         program: program.clone(),
         source,
     })?;
+    // Served for as long as the command runs: dropped when this returns.
+    let _proxy = proxy.and_then(sandbox::ProxyHandoff::serve);
     let mut group = GroupKiller::new(child.id());
     // The writer ends when the sender is dropped (stdin closes) or the command stops reading.
     if let (Some(mut chunks), Some(mut pipe)) = (stdin, child.stdin.take()) {
@@ -621,7 +623,7 @@ pub fn confine(
     project_dir: &Path,
     dir: &Path,
     env: &[(String, Option<String>)],
-) -> Result<sandbox::LeftBehind, SandboxError> {
+) -> Result<Confined, SandboxError> {
     // The model chooses the commands, so kelp's own key and whatever credentials the user
     // exported must not be one `env` away from the transcript, sandbox or not.
     for (name, value) in std::env::vars_os() {
@@ -645,10 +647,40 @@ pub fn confine(
             .and_then(sandbox::PreparedSandbox::agent_socket);
         command.env("SSH_AUTH_SOCK", inside.as_deref().unwrap_or(socket));
     }
-    if let Some(rules) = prepared {
-        rules.install(command);
+    let proxy = prepared.and_then(|rules| rules.install(command));
+    if proxy.is_some() {
+        // Every tool's way of naming a proxy, to the one in the command's namespace (SOCKS5 on
+        // the same port): a name is resolved by the proxy, which the command cannot do.
+        let http = format!("http://127.0.0.1:{}", sandbox::PROXY_PORT);
+        let socks = format!("socks5h://127.0.0.1:{}", sandbox::PROXY_PORT);
+        for name in PROXY_VARIABLES {
+            command.env(name, &http);
+        }
+        command.env("ALL_PROXY", &socks).env("all_proxy", &socks);
+        command.env_remove("NO_PROXY").env_remove("no_proxy");
     }
-    Ok(left_behind)
+    Ok(Confined { left_behind, proxy })
+}
+
+/// The variables the common tools read a proxy from: curl's and most others', npm's, pip's,
+/// cargo's, yarn's.
+const PROXY_VARIABLES: [&str; 9] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "npm_config_proxy",
+    "npm_config_https_proxy",
+    "PIP_PROXY",
+    "CARGO_HTTP_PROXY",
+    "YARN_HTTPS_PROXY",
+];
+
+/// A command made ready to run confined: what it could leave behind, to look at when it ends,
+/// and with some domains reachable, what serves it the proxy once it has started.
+pub struct Confined {
+    pub left_behind: sandbox::LeftBehind,
+    pub proxy: Option<sandbox::ProxyHandoff>,
 }
 
 /// Reads once from an open pipe; `None` at end of file or on error.

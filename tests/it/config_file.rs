@@ -78,7 +78,7 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
         model: Some("flag-model".into()),
         approval: Some(ApprovalMode::Ask),
         sandbox: Some(SandboxMode::WorkspaceWrite),
-        network: Some(true),
+        network: Some(true.into()),
         ..Overrides::default()
     };
     let (from_flags, _) = Config::from_sources(&with_env, Some((path, FILE)), &flags).unwrap();

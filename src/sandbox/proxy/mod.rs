@@ -85,6 +85,14 @@ impl Proxy {
         })
     }
 
+    /// How many entries the allow-list and the deny-list hold.
+    pub fn list_sizes(&self) -> (usize, usize) {
+        self.rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sizes()
+    }
+
     /// What commands reached and what was refused so far.
     pub fn contacts(&self) -> Contacts {
         self.contacts
@@ -96,6 +104,19 @@ impl Proxy {
     /// Serves every connection `listener` accepts, each on a task of its own, until the
     /// listener fails.
     pub async fn serve(self: Arc<Self>, listener: tokio::net::UnixListener) {
+        while let Ok((stream, _)) = listener.accept().await {
+            let proxy = Arc::clone(&self);
+            crate::task::spawn(async move {
+                if let Err(e) = proxy.carry(stream).await {
+                    tracing::debug!(error = %e, "a proxied connection ended");
+                }
+            });
+        }
+    }
+
+    /// Serves every connection `listener` accepts (a command's, in its own network
+    /// namespace), each on a task of its own, until the listener fails or the task is ended.
+    pub async fn serve_tcp(self: Arc<Self>, listener: tokio::net::TcpListener) {
         while let Ok((stream, _)) = listener.accept().await {
             let proxy = Arc::clone(&self);
             crate::task::spawn(async move {

@@ -4,24 +4,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The package registries of the common ecosystems, reachable unless the person says
-/// otherwise: Rust, JavaScript, Python, Go, Java and Ruby.
-pub const DEFAULT_ALLOWED: &[&str] = &[
-    "crates.io",
-    "*.crates.io",
-    "static.rust-lang.org",
-    "registry.npmjs.org",
-    "registry.yarnpkg.com",
-    "pypi.org",
-    "files.pythonhosted.org",
-    "proxy.golang.org",
-    "sum.golang.org",
-    "repo1.maven.org",
-    "repo.maven.apache.org",
-    "rubygems.org",
-    "index.rubygems.org",
-];
-
 /// One entry of a list: a name, or every name beneath one (`*.crates.io`, which is not
 /// `crates.io` itself), with a port when it names only that one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +123,11 @@ impl DomainRules {
             .collect();
         let denied = read(denied, "denied_domains");
         (Self { allowed, denied }, problems)
+    }
+
+    /// How many entries each list holds: allowed, denied.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.allowed.len(), self.denied.len())
     }
 
     /// Adds a host the person allowed while kelp runs (a first contact answered yes).
@@ -296,7 +283,10 @@ mod tests {
 
     #[test]
     fn the_default_list_reads_whole() {
-        let list: Vec<String> = DEFAULT_ALLOWED.iter().map(|s| s.to_string()).collect();
+        let list: Vec<String> = crate::config::DEFAULT_ALLOWED_DOMAINS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (rules, problems) = DomainRules::new(&list, &[]);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(
