@@ -177,4 +177,60 @@ fn main() {
             assert!(out.success, "{}", out.text);
         });
     }
+
+    // What the proxy of `network = "domains"` adds to a download: 100 MB from a server on
+    // loopback, read straight from it and through the proxy (a CONNECT tunnel from its Unix
+    // socket, as a command's connection goes through it).
+    const DOWNLOAD: usize = 100 * 1024 * 1024;
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let chunk = vec![7u8; 1024 * 1024];
+        for mut stream in server.incoming().flatten() {
+            for _ in 0..DOWNLOAD / chunk.len() {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let (rules, _) =
+        kelp::sandbox::proxy::rules::DomainRules::new(&[format!("127.0.0.1:{port}")], &[]);
+    let proxy = kelp::sandbox::proxy::Proxy::new(
+        rules,
+        std::sync::Arc::new(kelp::sandbox::proxy::SystemResolver),
+        None,
+    );
+    let socket = dir.path().join("proxy.sock");
+    runtime.block_on(async {
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        tokio::spawn(proxy.serve(listener));
+    });
+    let read_all = |mut stream: Box<dyn std::io::Read>| {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0;
+        loop {
+            match stream.read(&mut buf).unwrap() {
+                0 => break total,
+                n => total += n,
+            }
+        }
+    };
+    row("download 100 MB from loopback, directly", 5, &mut || {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        assert_eq!(read_all(Box::new(stream)), DOWNLOAD);
+    });
+    row("download 100 MB through the domains proxy", 5, &mut || {
+        use std::io::{BufRead, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        write!(stream, "CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n").unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let buffered = reader.buffer().len();
+        assert_eq!(buffered + read_all(Box::new(reader.into_inner())), DOWNLOAD);
+    });
 }

@@ -106,6 +106,10 @@ impl Overrides {
                 }
                 None => return Err(format!("-c {key}: expected true or false")),
             },
+            // kelp's lists for `network = "domains"`, laid over the file's as a table key is.
+            "allowed_domains" | "denied_domains" => {
+                self.tables.push((key.to_string(), raw.to_string()))
+            }
             _ => match table_key(key) {
                 Some(Err(why)) => return Err(format!("-c {key}: {why}")),
                 Some(Ok(())) => self.tables.push((key.to_string(), raw.to_string())),

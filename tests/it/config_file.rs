@@ -485,3 +485,54 @@ fn a_profile_chooses_the_provider_and_the_web_search() {
     assert_eq!(profiled.model_provider.name, "Gateway");
     assert_eq!(profiled.web_search, Some(kelp::config::WebSearch::Cached));
 }
+
+/// `network = "domains"` and its lists: the file's, a profile's, `-c`'s over them, and the
+/// package registries when nothing names any; `KELP_NETWORK=domains` and a bad value said.
+#[test]
+fn the_domains_a_command_may_reach_come_from_the_file_a_profile_and_c() {
+    let path = Path::new("/home/ana/.config/kelp/config.toml");
+    let home = [("HOME", "/home/ana")];
+    let file = r#"
+network = "domains"
+allowed_domains = ["crates.io", "*.crates.io"]
+denied_domains = ["evil.example"]
+
+[profiles.python]
+allowed_domains = ["pypi.org", "files.pythonhosted.org"]
+"#;
+    let (config, warnings) =
+        Config::from_sources(env(&home), Some((path, file)), &Overrides::default()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(config.network_domains && !config.network);
+    assert_eq!(config.allowed_domains, ["crates.io", "*.crates.io"]);
+    assert_eq!(config.denied_domains, ["evil.example"]);
+
+    let mut profiled = Overrides {
+        profile: Some("python".into()),
+        ..Overrides::default()
+    };
+    let (config, _) = Config::from_sources(env(&home), Some((path, file)), &profiled).unwrap();
+    assert_eq!(
+        config.allowed_domains,
+        ["pypi.org", "files.pythonhosted.org"]
+    );
+    profiled
+        .set_codex(r#"allowed_domains=["localhost:4873"]"#)
+        .unwrap();
+    let (config, _) = Config::from_sources(env(&home), Some((path, file)), &profiled).unwrap();
+    assert_eq!(config.allowed_domains, ["localhost:4873"]);
+    assert_eq!(config.denied_domains, ["evil.example"]);
+
+    let by_env = [("HOME", "/home/ana"), ("KELP_NETWORK", "domains")];
+    let (config, _) = Config::from_sources(env(&by_env), None, &Overrides::default()).unwrap();
+    assert!(config.network_domains);
+    assert!(
+        config
+            .allowed_domains
+            .iter()
+            .any(|d| d == "registry.npmjs.org")
+    );
+    let bad = [("HOME", "/home/ana"), ("KELP_NETWORK", "some")];
+    let err = Config::from_sources(env(&bad), None, &Overrides::default()).unwrap_err();
+    assert!(err.to_string().contains("not on, off or domains"), "{err}");
+}
