@@ -788,11 +788,24 @@ pub struct ProxyHandoff {
 }
 
 /// The proxy serving one command, until this is dropped (the command ended).
-pub struct ServingProxy(tokio::task::JoinHandle<()>);
+pub struct ServingProxy {
+    task: tokio::task::JoinHandle<()>,
+    refusals: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServingProxy {
+    /// Why the proxy refused what this command asked for, once each.
+    pub fn refusals(&self) -> Vec<String> {
+        self.refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
 
 impl Drop for ServingProxy {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
@@ -803,9 +816,12 @@ impl ProxyHandoff {
         let listener = receive_listener(&self.parent)?;
         listener.set_nonblocking(true).ok()?;
         let listener = tokio::net::TcpListener::from_std(listener).ok()?;
-        Some(ServingProxy(crate::task::spawn(
-            std::sync::Arc::clone(&self.proxy).serve_tcp(listener),
-        )))
+        let refusals = std::sync::Arc::default();
+        let task = crate::task::spawn(
+            std::sync::Arc::clone(&self.proxy)
+                .serve_tcp(listener, std::sync::Arc::clone(&refusals)),
+        );
+        Some(ServingProxy { task, refusals })
     }
 }
 

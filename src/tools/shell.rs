@@ -477,7 +477,7 @@ pub async fn run_with_stdin(
         source,
     })?;
     // Served for as long as the command runs: dropped when this returns.
-    let _proxy = proxy.and_then(sandbox::ProxyHandoff::serve);
+    let proxy = proxy.and_then(sandbox::ProxyHandoff::serve);
     let mut group = GroupKiller::new(child.id());
     // The writer ends when the sender is dropped (stdin closes) or the command stops reading.
     if let (Some(mut chunks), Some(mut pipe)) = (stdin, child.stdin.take()) {
@@ -584,8 +584,19 @@ pub async fn run_with_stdin(
 
     let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
     let output = capture.render();
+    let refused = proxy
+        .as_ref()
+        .map(sandbox::ServingProxy::refusals)
+        .unwrap_or_default();
     let sandbox_block = if exit_code == Some(0) || cancelled {
         None
+    } else if !refused.is_empty() {
+        // What the proxy refused, in its words: a tunnel's 403 rarely reaches the output.
+        Some(format!(
+            "kelp's proxy refused it: {} ({})",
+            refused.join("; "),
+            sandbox.rule()
+        ))
     } else {
         sandbox::explain_block(&output, sandbox, &dir)
     };

@@ -362,7 +362,7 @@ fn registry(count: usize) -> u16 {
 
 /// With `network = "domains"` a command reaches the hosts the lists allow through kelp's proxy
 /// (the tools finding it in their usual variables) and nothing else: a denied host gets the
-/// reason, a name that resolves to the machine is refused unless an entry names its port, and
+/// reason (and the model is told it when the command fails), a name that resolves to the machine is refused unless an entry names its port, and
 /// a connection that skips the proxy goes nowhere; with the network fully on, it arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
@@ -428,6 +428,13 @@ async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
     // a plain request gets the reason as the answer's body.
     let denied = run("curl -s https://blocked.example/".into()).await;
     assert!(!denied.success, "{}", denied.text);
+    assert!(
+        denied.text.contains(
+            "Note: kelp's proxy refused it: blocked.example is on denied_domains (`blocked.example`)"
+        ),
+        "the model is told why: {}",
+        denied.text
+    );
     let denied = run("curl -s http://blocked.example/".into()).await;
     assert!(
         denied

@@ -116,11 +116,17 @@ impl Proxy {
 
     /// Serves every connection `listener` accepts (a command's, in its own network
     /// namespace), each on a task of its own, until the listener fails or the task is ended.
-    pub async fn serve_tcp(self: Arc<Self>, listener: tokio::net::TcpListener) {
+    /// What it refused is also noted in `refusals`: the command's own, to tell the model.
+    pub async fn serve_tcp(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        refusals: Arc<Mutex<Vec<String>>>,
+    ) {
         while let Ok((stream, _)) = listener.accept().await {
             let proxy = Arc::clone(&self);
+            let refusals = Arc::clone(&refusals);
             crate::task::spawn(async move {
-                if let Err(e) = proxy.carry(stream).await {
+                if let Err(e) = proxy.carry_noting(stream, Some(&refusals)).await {
                     tracing::debug!(error = %e, "a proxied connection ended");
                 }
             });
@@ -128,7 +134,19 @@ impl Proxy {
     }
 
     /// One connection: its opening read, judged, and the bytes carried both ways.
-    pub async fn carry<S>(&self, mut client: S) -> io::Result<()>
+    pub async fn carry<S>(&self, client: S) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.carry_noting(client, None).await
+    }
+
+    /// [`Proxy::carry`], a refusal's reason also pushed onto `refusals`.
+    async fn carry_noting<S>(
+        &self,
+        mut client: S,
+        refusals: Option<&Mutex<Vec<String>>>,
+    ) -> io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -138,7 +156,7 @@ impl Proxy {
             return Ok(());
         }
         if buf[0] == 5 {
-            return self.carry_socks(client, buf).await;
+            return self.carry_socks(client, buf, refusals).await;
         }
         let (request, used) = loop {
             match request::http_request(&buf) {
@@ -152,7 +170,7 @@ impl Proxy {
             }
         };
         let HttpRequest { target, head } = request;
-        let addresses = match self.judge(&target).await {
+        let addresses = match self.judge(&target, refusals).await {
             Ok(addresses) => addresses,
             Err(why) => return refuse_http(&mut client, 403, &why).await,
         };
@@ -173,7 +191,12 @@ impl Proxy {
         Ok(())
     }
 
-    async fn carry_socks<S>(&self, mut client: S, mut buf: Vec<u8>) -> io::Result<()>
+    async fn carry_socks<S>(
+        &self,
+        mut client: S,
+        mut buf: Vec<u8>,
+        refusals: Option<&Mutex<Vec<String>>>,
+    ) -> io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -213,7 +236,7 @@ impl Proxy {
                 }
             }
         };
-        let addresses = match self.judge(&target).await {
+        let addresses = match self.judge(&target, refusals).await {
             Ok(addresses) => addresses,
             // Connection not allowed by ruleset.
             Err(_) => return socks_reply(&mut client, 2).await,
@@ -229,8 +252,18 @@ impl Proxy {
     }
 
     /// Where `target` may be reached, or why it may not; either is noted in the contacts.
-    async fn judge(&self, target: &Target) -> Result<Vec<SocketAddr>, String> {
+    async fn judge(
+        &self,
+        target: &Target,
+        refusals: Option<&Mutex<Vec<String>>>,
+    ) -> Result<Vec<SocketAddr>, String> {
         let judged = self.judgement(target).await;
+        if let (Err(why), Some(refusals)) = (&judged, refusals) {
+            let mut refusals = refusals.lock().unwrap_or_else(PoisonError::into_inner);
+            if !refusals.contains(why) {
+                refusals.push(why.clone());
+            }
+        }
         let mut contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
         match &judged {
             Ok(_) => {
