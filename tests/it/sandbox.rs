@@ -475,3 +475,126 @@ async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
         "with the network on, it arrives"
     );
 }
+
+/// An npm registry on loopback with one package, `kelp-demo` (its `index.js` exports 42),
+/// serving every request of every connection.
+fn npm_registry(dir: &Path) -> u16 {
+    let package = dir.join("package");
+    std::fs::create_dir_all(&package).unwrap();
+    std::fs::write(
+        package.join("package.json"),
+        r#"{"name":"kelp-demo","version":"1.0.0","main":"index.js"}"#,
+    )
+    .unwrap();
+    std::fs::write(package.join("index.js"), "module.exports = 42;\n").unwrap();
+    let tarball = dir.join("kelp-demo-1.0.0.tgz");
+    let packed = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(dir)
+        .arg("package")
+        .status()
+        .unwrap();
+    assert!(packed.success());
+    let tarball = std::fs::read(&tarball).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let metadata = format!(
+        r#"{{"name":"kelp-demo","dist-tags":{{"latest":"1.0.0"}},"versions":{{"1.0.0":{{"name":"kelp-demo","version":"1.0.0","main":"index.js","dist":{{"tarball":"http://localhost:{port}/kelp-demo/-/kelp-demo-1.0.0.tgz"}}}}}}}}"#
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (metadata, tarball) = (metadata.clone(), tarball.clone());
+            std::thread::spawn(move || {
+                use std::io::{BufRead, Write};
+                let mut reader = std::io::BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                        header.clear();
+                    }
+                    let path = line.split(' ').nth(1).unwrap_or_default();
+                    let (status, body) = if path.ends_with(".tgz") {
+                        ("200 OK", tarball.clone())
+                    } else if path.trim_matches('/') == "kelp-demo" {
+                        ("200 OK", metadata.clone().into_bytes())
+                    } else {
+                        ("404 Not Found", Vec::new())
+                    };
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let stream = reader.get_mut();
+                    if stream.write_all(head.as_bytes()).is_err()
+                        || stream.write_all(&body).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// `npm install` from a registry on loopback works with the network reaching only that
+/// registry: npm finds the proxy in its own variable, and the package installs and runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_installs_from_an_allowed_registry_through_the_proxy() {
+    let npm = std::process::Command::new("npm").arg("--version").output();
+    if !landlock()
+        || !matches!(sandbox::support().landlock, Ok(abi) if abi >= 4)
+        || sandbox::support().namespaces.is_err()
+        || !npm.is_ok_and(|out| out.status.success())
+    {
+        return;
+    }
+    let (dir, project, _outside) = dirs();
+    let port = npm_registry(&dir.path().join("registry"));
+    std::fs::write(
+        project.join("package.json"),
+        r#"{"name":"app","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let (rules, _) = sandbox::proxy::rules::DomainRules::new(&[format!("localhost:{port}")], &[]);
+    let proxy = sandbox::proxy::Proxy::new(
+        rules,
+        std::sync::Arc::new(sandbox::proxy::SystemResolver),
+        None,
+    );
+    let ctx = ToolContext {
+        shell: "/bin/sh".into(),
+        ..ToolContext::new(&project)
+    }
+    .with_sandbox(SandboxPolicy {
+        domains: Some(sandbox::Domains(std::sync::Arc::clone(&proxy))),
+        ..SandboxPolicy::new(SandboxMode::WorkspaceWrite, false)
+    });
+    let install = format!(
+        "npm install kelp-demo --registry http://localhost:{port}/ --cache .npm-cache \
+         --no-audit --no-fund --no-update-notifier && node -e 'console.log(require(\"kelp-demo\"))'"
+    );
+    let call = ToolCall::parse(
+        "shell",
+        &json!({ "command": ["bash", "-c", install], "timeout_ms": 120_000 }).to_string(),
+    )
+    .unwrap();
+    let out = execute(
+        &call,
+        &ctx,
+        &OutputSink::none(),
+        CancellationToken::new(),
+        &[],
+    )
+    .await;
+    assert!(out.success, "{}", out.text);
+    assert!(out.text.contains("\n42\n"), "{}", out.text);
+    assert!(project.join("node_modules/kelp-demo/index.js").is_file());
+    assert!(proxy.contacts().reached.contains("localhost"));
+}
