@@ -476,8 +476,52 @@ async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
     );
 }
 
-/// An npm registry on loopback with one package, `kelp-demo` (its `index.js` exports 42),
-/// serving every request of every connection.
+/// Serves `files` by exact path on `listener`, every request of every connection (404 for the
+/// rest), for as long as the test runs.
+fn serve_files(listener: TcpListener, files: std::collections::HashMap<String, Vec<u8>>) {
+    let files = std::sync::Arc::new(files);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let files = std::sync::Arc::clone(&files);
+            std::thread::spawn(move || {
+                use std::io::{BufRead, Write};
+                let mut reader = std::io::BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                        header.clear();
+                    }
+                    // A request in absolute form (`GET http://host/path`, as a proxy passes
+                    // on a connection's later requests) names the same path, as HTTP/1.1 says.
+                    let target = line.split(' ').nth(1).unwrap_or_default();
+                    let path = target
+                        .strip_prefix("http://")
+                        .and_then(|rest| rest.find('/').map(|at| &rest[at..]))
+                        .unwrap_or(target);
+                    let (status, body) = match files.get(path) {
+                        Some(body) => ("200 OK", body.as_slice()),
+                        None => ("404 Not Found", &[][..]),
+                    };
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let stream = reader.get_mut();
+                    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// An npm registry on loopback with one package, `kelp-demo` (its `index.js` exports 42).
 fn npm_registry(dir: &Path) -> u16 {
     let package = dir.join("package");
     std::fs::create_dir_all(&package).unwrap();
@@ -497,49 +541,68 @@ fn npm_registry(dir: &Path) -> u16 {
         .status()
         .unwrap();
     assert!(packed.success());
-    let tarball = std::fs::read(&tarball).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let tgz = "/kelp-demo/-/kelp-demo-1.0.0.tgz";
     let metadata = format!(
-        r#"{{"name":"kelp-demo","dist-tags":{{"latest":"1.0.0"}},"versions":{{"1.0.0":{{"name":"kelp-demo","version":"1.0.0","main":"index.js","dist":{{"tarball":"http://localhost:{port}/kelp-demo/-/kelp-demo-1.0.0.tgz"}}}}}}}}"#
+        r#"{{"name":"kelp-demo","dist-tags":{{"latest":"1.0.0"}},"versions":{{"1.0.0":{{"name":"kelp-demo","version":"1.0.0","main":"index.js","dist":{{"tarball":"http://localhost:{port}{tgz}"}}}}}}}}"#
     );
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let (metadata, tarball) = (metadata.clone(), tarball.clone());
-            std::thread::spawn(move || {
-                use std::io::{BufRead, Write};
-                let mut reader = std::io::BufReader::new(stream);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut header = String::new();
-                    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                        header.clear();
-                    }
-                    let path = line.split(' ').nth(1).unwrap_or_default();
-                    let (status, body) = if path.ends_with(".tgz") {
-                        ("200 OK", tarball.clone())
-                    } else if path.trim_matches('/') == "kelp-demo" {
-                        ("200 OK", metadata.clone().into_bytes())
-                    } else {
-                        ("404 Not Found", Vec::new())
-                    };
-                    let head = format!(
-                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    let stream = reader.get_mut();
-                    if stream.write_all(head.as_bytes()).is_err()
-                        || stream.write_all(&body).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    serve_files(
+        listener,
+        std::collections::HashMap::from([
+            ("/kelp-demo".to_string(), metadata.into_bytes()),
+            (tgz.to_string(), std::fs::read(&tarball).unwrap()),
+        ]),
+    );
+    port
+}
+
+/// A sparse cargo registry on loopback with one crate, `kdemo` (`kdemo::answer()` is 42),
+/// packaged here by cargo itself.
+fn cargo_registry(dir: &Path) -> u16 {
+    let source = dir.join("kdemo");
+    std::fs::create_dir_all(source.join("src")).unwrap();
+    std::fs::write(
+        source.join("Cargo.toml"),
+        "[package]\nname = \"kdemo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+         description = \"d\"\nlicense = \"MIT\"\n",
+    )
+    .unwrap();
+    std::fs::write(source.join("src/lib.rs"), "pub fn answer() -> u32 { 42 }\n").unwrap();
+    let packaged = std::process::Command::new("cargo")
+        .args(["package", "--offline", "--no-verify", "--allow-dirty", "-q"])
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .current_dir(&source)
+        .status()
+        .unwrap();
+    assert!(packaged.success());
+    let krate = std::fs::read(dir.join("target/package/kdemo-0.1.0.crate")).unwrap();
+    let sum = std::process::Command::new("sha256sum")
+        .arg(dir.join("target/package/kdemo-0.1.0.crate"))
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let sum = sum.split_whitespace().next().unwrap().to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    serve_files(
+        listener,
+        std::collections::HashMap::from([
+            (
+                "/index/config.json".to_string(),
+                format!(r#"{{"dl":"http://localhost:{port}/dl/{{crate}}/{{version}}/download"}}"#)
+                    .into_bytes(),
+            ),
+            (
+                "/index/kd/em/kdemo".to_string(),
+                format!(
+                    r#"{{"name":"kdemo","vers":"0.1.0","deps":[],"cksum":"{sum}","features":{{}},"yanked":false}}"#
+                )
+                .into_bytes(),
+            ),
+            ("/dl/kdemo/0.1.0/download".to_string(), krate),
+        ]),
+    );
     port
 }
 
@@ -596,5 +659,72 @@ async fn npm_installs_from_an_allowed_registry_through_the_proxy() {
     assert!(out.success, "{}", out.text);
     assert!(out.text.contains("\n42\n"), "{}", out.text);
     assert!(project.join("node_modules/kelp-demo/index.js").is_file());
+    assert!(proxy.contacts().reached.contains("localhost"));
+}
+
+/// `cargo build` of a crate with a dependency from a registry on loopback works with the
+/// network reaching only that registry: cargo finds the proxy in its own variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cargo_builds_with_a_dependency_from_an_allowed_registry_through_the_proxy() {
+    if !landlock()
+        || !matches!(sandbox::support().landlock, Ok(abi) if abi >= 4)
+        || sandbox::support().namespaces.is_err()
+    {
+        return;
+    }
+    let (dir, project, _outside) = dirs();
+    let port = cargo_registry(&dir.path().join("registry"));
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::create_dir_all(project.join(".cargo")).unwrap();
+    std::fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nkdemo = \"0.1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("src/main.rs"),
+        "fn main() { println!(\"answer {}\", kdemo::answer()); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join(".cargo/config.toml"),
+        format!(
+            "[source.crates-io]\nreplace-with = \"local\"\n\n[source.local]\n\
+             registry = \"sparse+http://localhost:{port}/index/\"\n"
+        ),
+    )
+    .unwrap();
+    let (rules, _) = sandbox::proxy::rules::DomainRules::new(&[format!("localhost:{port}")], &[]);
+    let proxy = sandbox::proxy::Proxy::new(
+        rules,
+        std::sync::Arc::new(sandbox::proxy::SystemResolver),
+        None,
+    );
+    let ctx = ToolContext {
+        shell: "/bin/sh".into(),
+        ..ToolContext::new(&project)
+    }
+    .with_sandbox(SandboxPolicy {
+        domains: Some(sandbox::Domains(std::sync::Arc::clone(&proxy))),
+        ..SandboxPolicy::new(SandboxMode::WorkspaceWrite, false)
+    });
+    // Its own cargo home and target in the project: the test's are not the command's to fill.
+    let build = "CARGO_HOME=$PWD/.cargo-home CARGO_TARGET_DIR=$PWD/target cargo run -q";
+    let call = ToolCall::parse(
+        "shell",
+        &json!({ "command": ["bash", "-c", build], "timeout_ms": 300_000 }).to_string(),
+    )
+    .unwrap();
+    let out = execute(
+        &call,
+        &ctx,
+        &OutputSink::none(),
+        CancellationToken::new(),
+        &[],
+    )
+    .await;
+    assert!(out.success, "{}", out.text);
+    assert!(out.text.contains("answer 42"), "{}", out.text);
     assert!(proxy.contacts().reached.contains("localhost"));
 }
