@@ -334,6 +334,48 @@ fn sandbox_check_names_the_layers_and_runs_a_command_in_them() {
     }
 }
 
+/// kelp's proxy for `network = "domains"` with these lists (resolving names as the system
+/// does), and a context whose commands reach the network only through it.
+fn through_proxy(
+    project: &Path,
+    allowed: &[String],
+    denied: &[String],
+) -> (std::sync::Arc<sandbox::proxy::Proxy>, ToolContext) {
+    let (rules, problems) = sandbox::proxy::rules::DomainRules::new(allowed, denied);
+    assert!(problems.is_empty(), "{problems:?}");
+    let proxy = sandbox::proxy::Proxy::new(
+        rules,
+        std::sync::Arc::new(sandbox::proxy::SystemResolver),
+        None,
+    );
+    let ctx = ToolContext {
+        shell: "/bin/sh".into(),
+        ..ToolContext::new(project)
+    }
+    .with_sandbox(SandboxPolicy {
+        domains: Some(sandbox::Domains(std::sync::Arc::clone(&proxy))),
+        ..SandboxPolicy::new(SandboxMode::WorkspaceWrite, false)
+    });
+    (proxy, ctx)
+}
+
+/// `script` run by bash as the model's command, in `ctx`, given `timeout_ms`.
+async fn bash_in(ctx: &ToolContext, script: &str, timeout_ms: u64) -> ToolOutput {
+    let call = ToolCall::parse(
+        "shell",
+        &json!({ "command": ["bash", "-c", script], "timeout_ms": timeout_ms }).to_string(),
+    )
+    .unwrap();
+    execute(
+        &call,
+        ctx,
+        &OutputSink::none(),
+        CancellationToken::new(),
+        &[],
+    )
+    .await
+}
+
 /// A registry on the host's loopback answering every request with its request line, for
 /// `count` connections.
 fn registry(count: usize) -> u16 {
@@ -378,44 +420,15 @@ async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
     let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
     elsewhere.set_nonblocking(true).unwrap();
     let other = elsewhere.local_addr().unwrap().port();
-    let lists = |entries: &[String]| entries.to_vec();
-    let (rules, problems) = sandbox::proxy::rules::DomainRules::new(
-        &lists(&["localhost".into(), format!("localhost:{port}")]),
-        &lists(&["blocked.example".into()]),
+    let (proxy, ctx) = through_proxy(
+        &project,
+        &["localhost".into(), format!("localhost:{port}")],
+        &["blocked.example".into()],
     );
-    assert!(problems.is_empty(), "{problems:?}");
-    let proxy = sandbox::proxy::Proxy::new(
-        rules,
-        std::sync::Arc::new(sandbox::proxy::SystemResolver),
-        None,
-    );
-    let policy = SandboxPolicy {
-        domains: Some(sandbox::Domains(std::sync::Arc::clone(&proxy))),
-        ..SandboxPolicy::new(SandboxMode::WorkspaceWrite, false)
+    let run = |script: String| {
+        let ctx = &ctx;
+        async move { bash_in(ctx, &script, 10_000).await }
     };
-    let run = |command: String| {
-        let ctx = ToolContext {
-            shell: "/bin/sh".into(),
-            ..ToolContext::new(&project)
-        }
-        .with_sandbox(policy.clone());
-        async move {
-            let call = ToolCall::parse(
-                "shell",
-                &json!({ "command": ["bash", "-c", command] }).to_string(),
-            )
-            .unwrap();
-            execute(
-                &call,
-                &ctx,
-                &OutputSink::none(),
-                CancellationToken::new(),
-                &[],
-            )
-            .await
-        }
-    };
-
     let allowed = run(format!("curl -s http://localhost:{port}/crate")).await;
     assert!(allowed.success, "{}", allowed.text);
     assert!(
@@ -625,37 +638,12 @@ async fn npm_installs_from_an_allowed_registry_through_the_proxy() {
         r#"{"name":"app","version":"1.0.0"}"#,
     )
     .unwrap();
-    let (rules, _) = sandbox::proxy::rules::DomainRules::new(&[format!("localhost:{port}")], &[]);
-    let proxy = sandbox::proxy::Proxy::new(
-        rules,
-        std::sync::Arc::new(sandbox::proxy::SystemResolver),
-        None,
-    );
-    let ctx = ToolContext {
-        shell: "/bin/sh".into(),
-        ..ToolContext::new(&project)
-    }
-    .with_sandbox(SandboxPolicy {
-        domains: Some(sandbox::Domains(std::sync::Arc::clone(&proxy))),
-        ..SandboxPolicy::new(SandboxMode::WorkspaceWrite, false)
-    });
+    let (proxy, ctx) = through_proxy(&project, &[format!("localhost:{port}")], &[]);
     let install = format!(
         "npm install kelp-demo --registry http://localhost:{port}/ --cache .npm-cache \
          --no-audit --no-fund --no-update-notifier && node -e 'console.log(require(\"kelp-demo\"))'"
     );
-    let call = ToolCall::parse(
-        "shell",
-        &json!({ "command": ["bash", "-c", install], "timeout_ms": 120_000 }).to_string(),
-    )
-    .unwrap();
-    let out = execute(
-        &call,
-        &ctx,
-        &OutputSink::none(),
-        CancellationToken::new(),
-        &[],
-    )
-    .await;
+    let out = bash_in(&ctx, &install, 120_000).await;
     assert!(out.success, "{}", out.text);
     assert!(out.text.contains("\n42\n"), "{}", out.text);
     assert!(project.join("node_modules/kelp-demo/index.js").is_file());
@@ -695,35 +683,10 @@ async fn cargo_builds_with_a_dependency_from_an_allowed_registry_through_the_pro
         ),
     )
     .unwrap();
-    let (rules, _) = sandbox::proxy::rules::DomainRules::new(&[format!("localhost:{port}")], &[]);
-    let proxy = sandbox::proxy::Proxy::new(
-        rules,
-        std::sync::Arc::new(sandbox::proxy::SystemResolver),
-        None,
-    );
-    let ctx = ToolContext {
-        shell: "/bin/sh".into(),
-        ..ToolContext::new(&project)
-    }
-    .with_sandbox(SandboxPolicy {
-        domains: Some(sandbox::Domains(std::sync::Arc::clone(&proxy))),
-        ..SandboxPolicy::new(SandboxMode::WorkspaceWrite, false)
-    });
+    let (proxy, ctx) = through_proxy(&project, &[format!("localhost:{port}")], &[]);
     // Its own cargo home and target in the project: the test's are not the command's to fill.
     let build = "CARGO_HOME=$PWD/.cargo-home CARGO_TARGET_DIR=$PWD/target cargo run -q";
-    let call = ToolCall::parse(
-        "shell",
-        &json!({ "command": ["bash", "-c", build], "timeout_ms": 300_000 }).to_string(),
-    )
-    .unwrap();
-    let out = execute(
-        &call,
-        &ctx,
-        &OutputSink::none(),
-        CancellationToken::new(),
-        &[],
-    )
-    .await;
+    let out = bash_in(&ctx, build, 300_000).await;
     assert!(out.success, "{}", out.text);
     assert!(out.text.contains("answer 42"), "{}", out.text);
     assert!(proxy.contacts().reached.contains("localhost"));
