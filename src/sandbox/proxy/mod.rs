@@ -10,9 +10,11 @@
 //! allow-list entry names that very host and port. A refusal is an answer the command can
 //! report: a 403 whose body says why, or SOCKS5's "not allowed by ruleset".
 //!
+//! - `handoff.rs`: the proxy as commands get it, one per kelp, served on each command's listener.
 //! - `request.rs`: the first bytes a command sends, read without trusting them.
 //! - `rules.rs`: the lists, and which addresses are public.
 
+pub mod handoff;
 pub mod request;
 pub mod rules;
 
