@@ -54,6 +54,9 @@ impl Resolve for SystemResolver {
 /// for the rest of the session.
 pub type Ask = Arc<dyn Fn(Target) -> Pending<bool> + Send + Sync>;
 
+/// The most connections one command has carried at once (each holds 128 KiB of buffers).
+const MAX_CONNECTIONS: usize = 128;
+
 /// How long a command may take to say where it goes, and a connection to be made.
 const OPENING_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -124,13 +127,23 @@ impl Proxy {
         listener: tokio::net::TcpListener,
         refusals: Arc<Mutex<Vec<String>>>,
     ) {
-        while let Ok((stream, _)) = listener.accept().await {
+        // Each connection holds two copy buffers in kelp: a command opening thousands must
+        // wait for its own to end, not fill kelp's memory.
+        let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let Ok(permit) = Arc::clone(&open).acquire_owned().await else {
+                return;
+            };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let proxy = Arc::clone(&self);
             let refusals = Arc::clone(&refusals);
             crate::task::spawn(async move {
                 if let Err(e) = proxy.carry_noting(stream, Some(&refusals)).await {
                     tracing::debug!(error = %e, "a proxied connection ended");
                 }
+                drop(permit);
             });
         }
     }

@@ -240,3 +240,31 @@ async fn bytes_no_client_sends_are_answered_and_closed() {
     assert_eq!(answer, [5, 0xff]);
     assert!(setup.proxy.contacts().reached.is_empty());
 }
+
+#[tokio::test]
+async fn a_command_has_at_most_so_many_connections_carried_at_once() {
+    let setup = setup(&[], &[], None).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(Arc::clone(&setup.proxy).serve_tcp(listener, Arc::default()));
+    // As many as it carries, each saying nothing yet.
+    let mut open = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        open.push(TcpStream::connect(address).await.unwrap());
+    }
+    let mut next = TcpStream::connect(address).await.unwrap();
+    next.write_all(b"CONNECT example.org:443 HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    let waited =
+        tokio::time::timeout(Duration::from_millis(300), next.read_exact(&mut answer)).await;
+    assert!(waited.is_err(), "answered past the limit");
+    // One ends: the next is carried (here, refused in words).
+    drop(open.pop());
+    tokio::time::timeout(Duration::from_secs(5), next.read_exact(&mut answer))
+        .await
+        .expect("answered once one ended")
+        .unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 403");
+}
