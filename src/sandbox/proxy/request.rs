@@ -91,7 +91,9 @@ pub fn socks_request(buf: &[u8]) -> Parsed<Target> {
 pub struct HttpRequest {
     pub target: Target,
     /// `CONNECT`: a tunnel. Otherwise a plain request to forward, whose head `head` is, as
-    /// the server must get it (its line in origin form).
+    /// the server must get it: its line in origin form, and `Connection: close` in place of
+    /// the client's hop-by-hop headers, so the connection carries this one request and the
+    /// client's next, which may name another host, comes on a connection judged anew.
     pub head: Option<Vec<u8>>,
 }
 
@@ -146,8 +148,19 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
     let Some(target) = authority(authority_text, Some(80)) else {
         return Parsed::Bad("the URI names no host");
     };
-    let mut rewritten = format!("{method} {path} {version}").into_bytes();
-    rewritten.extend_from_slice(&head[line_end..]);
+    let mut rewritten = format!("{method} {path} {version}\r\n").into_bytes();
+    for header in head[line_end..end].split(|b| *b == b'\n') {
+        let header = header.strip_suffix(b"\r").unwrap_or(header);
+        let name = header.split(|b| *b == b':').next().unwrap_or_default();
+        let hop_by_hop = [&b"connection"[..], b"proxy-connection", b"keep-alive"]
+            .iter()
+            .any(|hop| name.trim_ascii().eq_ignore_ascii_case(hop));
+        if !header.is_empty() && !hop_by_hop {
+            rewritten.extend_from_slice(header);
+            rewritten.extend_from_slice(b"\r\n");
+        }
+    }
+    rewritten.extend_from_slice(b"Connection: close\r\n\r\n");
     Parsed::Done(
         HttpRequest {
             target,
@@ -256,8 +269,8 @@ mod tests {
                 connect.len()
             )
         );
-        let get =
-            b"GET http://Mirror.Test:8080/simple/x/ HTTP/1.1\r\nHost: mirror.test\r\n\r\nbody";
+        let get = b"GET http://Mirror.Test:8080/simple/x/ HTTP/1.1\r\nHost: mirror.test\r\n\
+            Proxy-Connection: keep-alive\r\nAccept: */*\r\nconnection:Keep-Alive\r\n\r\nbody";
         let Parsed::Done(request, used) = http_request(get) else {
             panic!("not read");
         };
@@ -265,14 +278,17 @@ mod tests {
         assert_eq!(request.target, target("mirror.test", 8080));
         assert_eq!(
             request.head.unwrap(),
-            b"GET /simple/x/ HTTP/1.1\r\nHost: mirror.test\r\n\r\n"
+            b"GET /simple/x/ HTTP/1.1\r\nHost: mirror.test\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
         let bare = b"GET http://example.com HTTP/1.0\r\n\r\n";
         let Parsed::Done(request, _) = http_request(bare) else {
             panic!("not read");
         };
         assert_eq!(request.target, target("example.com", 80));
-        assert_eq!(request.head.unwrap(), b"GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(
+            request.head.unwrap(),
+            b"GET / HTTP/1.0\r\nConnection: close\r\n\r\n"
+        );
         let v6 = b"CONNECT [::1]:8443 HTTP/1.1\r\n\r\n";
         assert!(
             matches!(http_request(v6), Parsed::Done(HttpRequest { target: t, .. }, _) if t == target("::1", 8443))
