@@ -200,12 +200,11 @@ fn main() {
     let proxy = kelp::sandbox::proxy::Proxy::new(
         rules,
         std::sync::Arc::new(kelp::sandbox::proxy::SystemResolver),
-        None,
     );
     let socket = dir.path().join("proxy.sock");
     runtime.block_on(async {
         let listener = tokio::net::UnixListener::bind(&socket).unwrap();
-        tokio::spawn(proxy.serve(listener));
+        tokio::spawn(proxy.serve(listener, kelp::sandbox::proxy::CommandScope::new(None)));
     });
     let read_all = |mut stream: Box<dyn std::io::Read>| {
         let mut buf = vec![0u8; 256 * 1024];

@@ -29,6 +29,8 @@ pub const OUTPUT_EVERY: Duration = Duration::from_millis(150);
 /// The permission options, by id.
 const ALLOW_ONCE: &str = "allow_once";
 const ALLOW_ALWAYS: &str = "allow_always";
+/// A host a command asks to reach, kept for the project.
+const ALLOW_IN_PROJECT: &str = "allow_in_project";
 const REJECT: &str = "reject";
 
 /// A text content block.
@@ -468,6 +470,15 @@ impl Translator {
                     blocked, *requested,
                 ))],
             ),
+            ApprovalSubject::Network {
+                host,
+                port,
+                command,
+                ..
+            } => (
+                describe(tools::shell::NAME, command, &[], &self.project_dir),
+                vec![text_content(ApprovalSubject::network_question(host, *port))],
+            ),
             ApprovalSubject::Patch { changes, .. } => {
                 let paths: Vec<PathBuf> = changes
                     .iter()
@@ -544,16 +555,25 @@ impl Translator {
             ApprovalSubject::Patch { .. } => Some("Allow all edits in this session"),
             ApprovalSubject::Read { .. } => Some("Always allow reading there"),
             ApprovalSubject::McpTool { .. } => Some("Always allow this tool"),
+            ApprovalSubject::Network { .. } => Some("Allow it for this session"),
             ApprovalSubject::Unsandboxed { .. } => None,
         };
         let once = match subject {
             ApprovalSubject::Unsandboxed { .. } => "Run without the sandbox, once",
+            ApprovalSubject::Network { .. } => "Allow it for this command",
             _ => "Allow once",
         };
         let mut options = vec![option(ALLOW_ONCE, once, PermissionOptionKind::AllowOnce)];
         options.extend(
             always.map(|name| option(ALLOW_ALWAYS, name, PermissionOptionKind::AllowAlways)),
         );
+        if let ApprovalSubject::Network { host, .. } = subject {
+            options.push(option(
+                ALLOW_IN_PROJECT,
+                &format!("Always allow {host} in this project"),
+                PermissionOptionKind::AllowAlways,
+            ));
+        }
         options.push(option(REJECT, "Reject", PermissionOptionKind::RejectOnce));
         (
             announce,
@@ -569,6 +589,7 @@ pub fn decision(option_id: Option<&str>) -> ApprovalDecision {
     match option_id {
         Some(ALLOW_ONCE) => ApprovalDecision::Yes,
         Some(ALLOW_ALWAYS) => ApprovalDecision::Always,
+        Some(ALLOW_IN_PROJECT) => ApprovalDecision::AlwaysPrefix,
         _ => ApprovalDecision::No { reason: None },
     }
 }
@@ -666,5 +687,53 @@ mod tests {
         let shown = serde_json::to_string(&t.flush(None)).unwrap();
         assert!(shown.contains("the end"), "{}", &shown[shown.len() - 100..]);
         assert!(t.next_flush().is_none());
+    }
+
+    /// A running command's first contact with a host: the call the editor already shows is
+    /// asked about, and its options are this command, this session and this project, each read
+    /// back as the core's decision.
+    #[test]
+    fn a_host_a_command_asks_to_reach_offers_the_command_the_session_and_the_project() {
+        let mut t = Translator::new(PathBuf::from("/p"));
+        started(&mut t, "c1");
+        let subject = ApprovalSubject::Network {
+            host: "pypi.example".into(),
+            port: 443,
+            via: crate::sandbox::proxy::Via::Https,
+            command: "pip install x".into(),
+            workdir: PathBuf::from("/p"),
+        };
+        let (announce, call, options) = t.approval("c1", &subject);
+        assert!(announce.is_none(), "the editor has the call already");
+        let shown = serde_json::to_string(&call).unwrap();
+        assert!(
+            shown.contains("Let commands reach pypi.example:443? It is not on allowed_domains"),
+            "{shown}"
+        );
+        let read: Vec<(String, ApprovalDecision)> = options
+            .iter()
+            .map(|option| {
+                let id = option.option_id.to_string();
+                (option.name.clone(), decision(Some(id.as_str())))
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                (
+                    "Allow it for this command".to_string(),
+                    ApprovalDecision::Yes
+                ),
+                (
+                    "Allow it for this session".to_string(),
+                    ApprovalDecision::Always
+                ),
+                (
+                    "Always allow pypi.example in this project".to_string(),
+                    ApprovalDecision::AlwaysPrefix
+                ),
+                ("Reject".to_string(), ApprovalDecision::No { reason: None }),
+            ]
+        );
     }
 }

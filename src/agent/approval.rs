@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::command_rules::{self, CommandRules};
-use crate::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject};
+use crate::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, ProjectRule};
 use crate::sandbox::PROTECTED;
 use crate::tools::user_input::Answers;
 use crate::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
@@ -68,6 +68,8 @@ struct Remembered {
     read_paths: HashSet<PathBuf>,
     /// `slot\0tool` of MCP tools that run without asking.
     mcp_tools: HashSet<String>,
+    /// Hosts no list names that commands may reach (`network = "domains"`).
+    hosts: HashSet<String>,
 }
 
 /// The approval state shared by the core and the running turn: the mode (switchable while a
@@ -156,9 +158,9 @@ impl Approvals {
         self
     }
 
-    /// The project's prefix rules.
-    pub fn rules(&self) -> Vec<Vec<String>> {
-        self.state().rules.prefixes().to_vec()
+    /// The project's rules: command prefixes and hosts.
+    pub fn rules(&self) -> Vec<ProjectRule> {
+        self.state().rules.rules().to_vec()
     }
 
     /// Keeps the prefix "always in this project" offers for `call`'s command as a rule.
@@ -167,14 +169,33 @@ impl Approvals {
             return Ok(());
         };
         match command_rules::prefix_of(&args.command) {
-            Some(prefix) => self.state().rules.add(prefix),
+            Some(prefix) => self.state().rules.add(ProjectRule::Prefix(prefix)),
             None => Ok(()),
         }
     }
 
-    /// Forgets one of the project's prefix rules.
-    pub fn remove_rule(&self, prefix: &[String]) -> Result<(), String> {
-        self.state().rules.remove(prefix)
+    /// Forgets one of the project's rules.
+    pub fn remove_rule(&self, rule: &ProjectRule) -> Result<(), String> {
+        self.state().rules.remove(rule)
+    }
+
+    /// Whether commands may reach `host`, a host no list names, without asking: the person
+    /// allowed it for this conversation or, kept in `rules.toml`, for this project.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let state = self.state();
+        state.remembered.hosts.contains(host) || state.rules.allows_host(host)
+    }
+
+    /// Lets commands reach `host` for the rest of the conversation.
+    pub fn remember_host(&self, host: &str) {
+        self.state().remembered.hosts.insert(host.to_string());
+    }
+
+    /// Lets commands reach `host` in this project from now on, kept in `rules.toml` (and for
+    /// this conversation even when it cannot be kept).
+    pub fn keep_host(&self, host: &str) -> Result<(), String> {
+        self.remember_host(host);
+        self.state().rules.add(ProjectRule::Host(host.to_string()))
     }
 
     /// Decides whether `call` may run in `project_dir`.

@@ -1,5 +1,7 @@
 //! Commands a person let run without asking in one project, by the words they start with
-//! (`cargo test`, `npm run build`), as Codex's "don't ask again for commands that start with …".
+//! (`cargo test`, `npm run build`), as Codex's "don't ask again for commands that start with …";
+//! and the hosts they let commands reach there (`network = "domains"`), as Codex's network
+//! policy amendment.
 //!
 //! They live in `rules.toml` in kelp's config folder, which commands can neither read nor write
 //! (a rule kept in the project would be the model's to add), one `[[allow]]` table a rule:
@@ -8,6 +10,10 @@
 //! [[allow]]
 //! project = "/home/ana/app"
 //! prefix = ["cargo", "test"]
+//!
+//! [[allow]]
+//! project = "/home/ana/app"
+//! host = "registry.example.com"
 //! ```
 //!
 //! A rule matches a command only when the command is one plain command (the parse of
@@ -17,6 +23,7 @@
 use std::path::{Path, PathBuf};
 
 use super::read_only::command_words;
+use crate::protocol::ProjectRule;
 use crate::tools::ShellCommand;
 
 /// The file's name in the config folder.
@@ -207,7 +214,7 @@ pub struct CommandRules {
     /// `rules.toml`; `None` keeps the rules in memory only (a library user, a test).
     file: Option<PathBuf>,
     project: PathBuf,
-    prefixes: Vec<Vec<String>>,
+    rules: Vec<ProjectRule>,
 }
 
 impl CommandRules {
@@ -215,11 +222,11 @@ impl CommandRules {
     /// read gives no rules (and a warning in the log), never a failure.
     pub fn load(config_dir: &Path, project: &Path) -> Self {
         let file = config_dir.join(FILE_NAME);
-        let prefixes = read(&file)
+        let rules = read(&file)
             .map(|all| {
                 all.into_iter()
                     .filter(|(for_project, _)| for_project == project)
-                    .map(|(_, prefix)| prefix)
+                    .map(|(_, rule)| rule)
                     .collect()
             })
             .unwrap_or_else(|e| {
@@ -229,13 +236,13 @@ impl CommandRules {
         Self {
             file: Some(file),
             project: project.to_path_buf(),
-            prefixes,
+            rules,
         }
     }
 
-    /// The rules, each a prefix of words.
-    pub fn prefixes(&self) -> &[Vec<String>] {
-        &self.prefixes
+    /// The rules, in the order they were added.
+    pub fn rules(&self) -> &[ProjectRule] {
+        &self.rules
     }
 
     /// Whether a rule lets `command` run without asking.
@@ -243,30 +250,42 @@ impl CommandRules {
         let Some(words) = command_words(command) else {
             return false;
         };
-        self.prefixes
-            .iter()
-            .any(|prefix| !prefix.is_empty() && words.starts_with(prefix))
+        self.rules.iter().any(|rule| match rule {
+            ProjectRule::Prefix(prefix) => !prefix.is_empty() && words.starts_with(prefix),
+            ProjectRule::Host(_) => false,
+        })
     }
 
-    /// Adds `prefix` for this project and keeps it in the file (re-read under its lock, so
+    /// Whether a rule lets commands reach `host` (as the proxy names it: lowercase).
+    pub fn allows_host(&self, host: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| matches!(rule, ProjectRule::Host(allowed) if allowed == host))
+    }
+
+    /// Adds `rule` for this project and keeps it in the file (re-read under its lock, so
     /// rules another kelp added meanwhile stay).
-    pub fn add(&mut self, prefix: Vec<String>) -> Result<(), String> {
-        if prefix.is_empty() || self.prefixes.contains(&prefix) {
+    pub fn add(&mut self, rule: ProjectRule) -> Result<(), String> {
+        let empty = match &rule {
+            ProjectRule::Prefix(prefix) => prefix.is_empty(),
+            ProjectRule::Host(host) => host.is_empty(),
+        };
+        if empty || self.rules.contains(&rule) {
             return Ok(());
         }
-        self.prefixes.push(prefix.clone());
-        self.rewrite(|all, project| all.push((project.to_path_buf(), prefix)))
+        self.rules.push(rule.clone());
+        self.rewrite(|all, project| all.push((project.to_path_buf(), rule)))
     }
 
-    /// Removes `prefix` from this project's rules, here and in the file.
-    pub fn remove(&mut self, prefix: &[String]) -> Result<(), String> {
-        self.prefixes.retain(|rule| rule != prefix);
-        self.rewrite(|all, project| all.retain(|(p, rule)| !(p == project && rule == prefix)))
+    /// Removes `rule` from this project's rules, here and in the file.
+    pub fn remove(&mut self, rule: &ProjectRule) -> Result<(), String> {
+        self.rules.retain(|kept| kept != rule);
+        self.rewrite(|all, project| all.retain(|(p, kept)| !(p == project && kept == rule)))
     }
 
     fn rewrite(
         &self,
-        change: impl FnOnce(&mut Vec<(PathBuf, Vec<String>)>, &Path),
+        change: impl FnOnce(&mut Vec<(PathBuf, ProjectRule)>, &Path),
     ) -> Result<(), String> {
         let Some(file) = &self.file else {
             return Ok(());
@@ -325,7 +344,7 @@ pub fn shown(prefix: &[String]) -> String {
 }
 
 /// Every rule in `file`, with its project; no file is no rules.
-fn read(file: &Path) -> Result<Vec<(PathBuf, Vec<String>)>, String> {
+fn read(file: &Path) -> Result<Vec<(PathBuf, ProjectRule)>, String> {
     let bytes = match crate::private_file::read_private(file, MAX_RULES_BYTES) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -341,32 +360,43 @@ fn read(file: &Path) -> Result<Vec<(PathBuf, Vec<String>)>, String> {
         .iter()
         .filter_map(|table| {
             let project = table.get("project")?.as_str()?;
-            let prefix = table
-                .get("prefix")?
-                .as_array()?
-                .iter()
-                .map(|word| word.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()?;
-            Some((PathBuf::from(project), prefix))
+            let rule = match table.get("host") {
+                Some(host) => ProjectRule::Host(host.as_str()?.to_ascii_lowercase()),
+                None => ProjectRule::Prefix(
+                    table
+                        .get("prefix")?
+                        .as_array()?
+                        .iter()
+                        .map(|word| word.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()?,
+                ),
+            };
+            Some((PathBuf::from(project), rule))
         })
         .collect())
 }
 
 /// The file's text for `all` the rules, with a note on what it is.
-fn render(all: &[(PathBuf, Vec<String>)]) -> String {
+fn render(all: &[(PathBuf, ProjectRule)]) -> String {
     let mut doc = toml_edit::DocumentMut::new();
     let mut tables = toml_edit::ArrayOfTables::new();
-    for (project, prefix) in all {
+    for (project, rule) in all {
         let mut table = toml_edit::Table::new();
         table["project"] = toml_edit::value(project.to_string_lossy().as_ref());
-        let words: toml_edit::Array = prefix.iter().map(String::as_str).collect();
-        table["prefix"] = toml_edit::value(words);
+        match rule {
+            ProjectRule::Prefix(prefix) => {
+                let words: toml_edit::Array = prefix.iter().map(String::as_str).collect();
+                table["prefix"] = toml_edit::value(words);
+            }
+            ProjectRule::Host(host) => table["host"] = toml_edit::value(host.as_str()),
+        }
         tables.push(table);
     }
     doc["allow"] = toml_edit::Item::ArrayOfTables(tables);
     format!(
-        "# Commands kelp runs without asking, by project: a plain command whose words start with\n\
-         # a prefix. Added by \"always\" in the approval dialog; /approval lists and removes them.\n{doc}"
+        "# What kelp lets through without asking, by project: a plain command whose words start\n\
+         # with a prefix, or a host commands reach through its proxy. Added by \"always here\" in\n\
+         # the approval dialog; /approval lists and removes them.\n{doc}"
     )
 }
 
@@ -426,7 +456,10 @@ mod tests {
         let rules = CommandRules {
             file: None,
             project: PathBuf::from("/p"),
-            prefixes: vec![vec!["cargo".into(), "test".into()]],
+            rules: vec![
+                ProjectRule::Prefix(vec!["cargo".into(), "test".into()]),
+                ProjectRule::Host("cargo".into()),
+            ],
         };
         for allowed in ["cargo test", "cargo test -p kelp", "cargo 'test' --all"] {
             assert!(rules.allows(&script(allowed)), "{allowed}");
@@ -459,27 +492,40 @@ mod tests {
     fn rules_are_kept_per_project_and_the_file_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         let (app, lib) = (Path::new("/home/ana/app"), Path::new("/home/ana/lib"));
+        let prefix =
+            |words: &[&str]| ProjectRule::Prefix(words.iter().map(|w| w.to_string()).collect());
         let mut rules = CommandRules::load(dir.path(), app);
-        rules.add(vec!["cargo".into(), "test".into()]).unwrap();
+        rules.add(prefix(&["cargo", "test"])).unwrap();
+        rules.add(prefix(&["npm", "run", "lint"])).unwrap();
         rules
-            .add(vec!["npm".into(), "run".into(), "lint".into()])
+            .add(ProjectRule::Host("registry.example".into()))
             .unwrap();
         let mut other = CommandRules::load(dir.path(), lib);
-        other.add(vec!["make".into()]).unwrap();
+        other.add(prefix(&["make"])).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
         assert!(text.contains("project = \"/home/ana/app\""), "{text}");
         assert!(text.contains("prefix = [\"cargo\", \"test\"]"), "{text}");
+        assert!(text.contains("host = \"registry.example\""), "{text}");
 
         let mut again = CommandRules::load(dir.path(), app);
-        assert_eq!(again.prefixes().len(), 2);
+        assert_eq!(again.rules().len(), 3);
         assert!(again.allows(&script("npm run lint --fix")));
         assert!(!again.allows(&script("make")), "another project's rule");
-        again.remove(&["cargo".into(), "test".into()]).unwrap();
+        assert!(again.allows_host("registry.example"));
+        assert!(!again.allows_host("example"));
+        assert!(!CommandRules::load(dir.path(), lib).allows_host("registry.example"));
+        again.remove(&prefix(&["cargo", "test"])).unwrap();
         let reread = CommandRules::load(dir.path(), app);
-        assert_eq!(reread.prefixes(), [vec!["npm", "run", "lint"]]);
         assert_eq!(
-            CommandRules::load(dir.path(), lib).prefixes(),
-            [vec!["make"]]
+            reread.rules(),
+            [
+                prefix(&["npm", "run", "lint"]),
+                ProjectRule::Host("registry.example".into())
+            ]
+        );
+        assert_eq!(
+            CommandRules::load(dir.path(), lib).rules(),
+            [prefix(&["make"])]
         );
     }
 
@@ -489,8 +535,10 @@ mod tests {
         let file = dir.path().join(FILE_NAME);
         std::fs::write(&file, "[[allow]\nbroken").unwrap();
         let mut rules = CommandRules::load(dir.path(), Path::new("/p"));
-        assert!(rules.prefixes().is_empty());
-        let error = rules.add(vec!["make".into()]).unwrap_err();
+        assert!(rules.rules().is_empty());
+        let error = rules
+            .add(ProjectRule::Prefix(vec!["make".into()]))
+            .unwrap_err();
         assert!(error.starts_with("cannot keep the rule"), "{error}");
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "[[allow]\nbroken");
     }

@@ -379,8 +379,8 @@ impl Core {
                 self.remember(Setting::Approval(mode));
             }
             Op::TrustProject(trusted) => self.trust_project(trusted),
-            Op::RemoveCommandRule(prefix) => {
-                if let Err(e) = self.approvals.remove_rule(&prefix) {
+            Op::RemoveCommandRule(rule) => {
+                if let Err(e) = self.approvals.remove_rule(&rule) {
                     self.events.send(Event::Error(e)).ok();
                 }
                 self.events

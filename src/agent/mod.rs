@@ -20,11 +20,13 @@
 //!   `images.rs`: images (a host's file or URL, an editor's data, `@shot.png`) as image input.
 //!   `instructions.rs`: `AGENTS.md` from `~/.config/kelp/`, then the git root down to the project.
 //! - `approval.rs`: the modes and asking (the tools themselves are `crate::tools`, the floor
-//!   beneath). `host_asks.rs`: how a face that asks a host (the app-server, ACP) hands the
+//!   beneath); `asks.rs`: what a turn puts to the person while a call runs (an approval, a
+//!   host a command asks to reach, a run outside the sandbox). `host_asks.rs`: how a face that asks a host (the app-server, ACP) hands the
 //!   core the answers. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is
 //!   and with the repository's code-running settings off. `files.rs`: a host's own file
 //!   operations (`fs/*`), beneath the folders it opened, through the tools' opener.
 pub mod approval;
+mod asks;
 pub mod command_rules;
 pub mod compact;
 pub mod conversation;

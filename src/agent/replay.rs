@@ -475,6 +475,7 @@ mod tests {
             output: "test a ... FAILED\n".into(),
             total_bytes: 18,
             sandbox_block: Some("the output mentions a permission error".into()),
+            network_refused_by_person: false,
             set_aside: None,
             runs_later: None,
         };

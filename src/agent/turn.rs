@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
+use super::asks::{ask_person, network_asker, offer_unsandboxed};
 use super::compact;
 use super::conversation::Conversation;
 use super::goal_notes::{WrapUp, note_goal};
@@ -27,9 +28,7 @@ use crate::config::SandboxMode;
 use crate::llm::types::{Item, ResponseEvent, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
-use crate::protocol::{
-    ApprovalDecision, ApprovalMode, ApprovalSubject, Event, PlanStep, Submission, TurnOutcome,
-};
+use crate::protocol::{ApprovalDecision, ApprovalMode, Event, PlanStep, Submission, TurnOutcome};
 use crate::session::record::CallRecord;
 use crate::session::{Entry, Note, TurnEnd};
 use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
@@ -681,88 +680,6 @@ async fn ask_questions(
     }
 }
 
-/// Asks a person about `subject` and waits for the answer; `None` when the turn is cancelled
-/// first.
-async fn ask_person(
-    ctx: &TurnContext,
-    call_id: &str,
-    subject: ApprovalSubject,
-) -> Option<ApprovalDecision> {
-    let (id, answer) = ctx.approvals.register();
-    ctx.emit(Event::ApprovalRequested {
-        id,
-        call_id: call_id.to_string(),
-        subject,
-    });
-    let decision = tokio::select! {
-        biased;
-        () = ctx.cancel.cancelled() => {
-            ctx.approvals.withdraw(id);
-            None
-        }
-        decision = answer => Some(decision.unwrap_or(ApprovalDecision::No { reason: None })),
-    };
-    ctx.emit(Event::ApprovalAnswered {
-        id,
-        call_id: call_id.to_string(),
-        decision: decision.clone(),
-    });
-    decision
-}
-
-/// After a sandboxed command failed with a refusal in its output, in `ask` mode: says what the
-/// output mentions (never that the sandbox did it, which kelp cannot know), and offers to run it
-/// once more without the sandbox. Returns the output of that second run, if a person allowed it.
-async fn offer_unsandboxed(
-    conversation: &Conversation,
-    ctx: &TurnContext,
-    call_id: &str,
-    tool: &ToolCall,
-    output: &tools::ToolOutput,
-    sink: &OutputSink,
-    allowed_outside: &[PathBuf],
-) -> Option<tools::ToolOutput> {
-    let (ToolCall::Shell(args), ToolDetail::Shell(outcome)) = (tool, &output.detail) else {
-        return None;
-    };
-    let blocked = outcome.sandbox_block.clone()?;
-    ctx.emit(Event::Notice(blocked.clone()));
-    // Asked once when it ran outside already; never when nobody may be asked, nor in plan
-    // mode, which keeps commands in the read-only sandbox.
-    if tool.asks_to_leave_the_sandbox()
-        || conversation.is_planning()
-        || ctx.approvals.mode().never_asks()
-        || !ctx.approvals.is_interactive()
-    {
-        return None;
-    }
-    let context = conversation.tool_context();
-    let subject = ApprovalSubject::Unsandboxed {
-        command: args.command.display(),
-        workdir: context.resolve(args.workdir.as_deref().unwrap_or(".")),
-        blocked,
-        requested: false,
-    };
-    match ask_person(ctx, call_id, subject).await? {
-        ApprovalDecision::Yes | ApprovalDecision::Always | ApprovalDecision::AlwaysPrefix => {}
-        ApprovalDecision::No { .. } => return None,
-    }
-    let unsandboxed = context.clone().with_sandbox(SandboxPolicy::off());
-    let mut rerun = tools::execute(
-        tool,
-        &unsandboxed,
-        sink,
-        ctx.cancel.child_token(),
-        allowed_outside,
-    )
-    .await;
-    rerun.text = format!(
-        "The first run failed with a refusal the sandbox may have caused; the user let it run again without the sandbox.\n{}",
-        rerun.text
-    );
-    Some(rerun)
-}
-
 /// Runs one approved call, reporting its start, live output and end.
 async fn execute(
     conversation: &Conversation,
@@ -797,16 +714,30 @@ async fn execute(
         }
         _ => OutputSink::none(),
     };
-    // A command the person allowed outside the sandbox runs without it.
-    let unsandboxed = tool.asks_to_leave_the_sandbox().then(|| {
-        conversation
-            .tool_context()
-            .clone()
-            .with_sandbox(SandboxPolicy::off())
-    });
+    // A command the person allowed outside the sandbox runs without it; one that reaches some
+    // domains asks the person about a host no list names.
+    let context = conversation.tool_context();
+    let changed = match (tool, &context.sandbox.domains) {
+        _ if tool.asks_to_leave_the_sandbox() => {
+            Some(context.clone().with_sandbox(SandboxPolicy::off()))
+        }
+        (ToolCall::Shell(args), Some(domains)) => {
+            let asker = network_asker(
+                ctx,
+                call_id,
+                args.command.display(),
+                context.resolve(args.workdir.as_deref().unwrap_or(".")),
+            );
+            Some(context.clone().with_sandbox(SandboxPolicy {
+                domains: Some(domains.asking(asker)),
+                ..context.sandbox.clone()
+            }))
+        }
+        _ => None,
+    };
     let mut output = tools::execute(
         tool,
-        unsandboxed.as_ref().unwrap_or(conversation.tool_context()),
+        changed.as_ref().unwrap_or(context),
         &sink,
         ctx.cancel.child_token(),
         allowed_outside,

@@ -242,6 +242,7 @@ impl Translator {
                         },
                         ApprovalSubject::Command { command, .. }
                         | ApprovalSubject::Unsandboxed { command, .. }
+                        | ApprovalSubject::Network { command, .. }
                         | ApprovalSubject::Read {
                             summary: command, ..
                         } => ToolItem::Command {

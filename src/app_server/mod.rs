@@ -8,8 +8,9 @@
 //! - `config.rs`: what a host reads before its first screen and its settings screen writes:
 //!   `config/*`, `permissionProfile/list`, `model/list`, `skills/list`, `mcpServerStatus/list`.
 //! - `threads.rs`: one agent core per thread (`thread/*`). `history.rs`: the saved sessions
-//!   as a host's history, read on tasks of their own. `turns.rs`: `turn/*`, the core's events pumped out as items, its approvals as
-//!   server requests to the host.
+//!   as a host's history, read on tasks of their own. `turns.rs`: `turn/*`, the core's events
+//!   pumped out as items; `asks.rs`: its approvals and the model's questions as server
+//!   requests to the host, and the answers back.
 //! - `goals.rs`: `thread/goal/*`. `thread_settings.rs`: `collaborationMode/list` and
 //!   `thread/settings/update`.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
@@ -25,6 +26,7 @@
 //!   --experimental-json`, for `kelp exec` and `kelp run --json`.
 
 pub mod account;
+mod asks;
 pub mod config;
 pub mod exec;
 pub mod exec_events;

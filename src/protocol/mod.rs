@@ -141,9 +141,9 @@ pub enum Op {
     /// Look in the prompts folders again (a file may have been added since the start);
     /// `CustomPrompts` answers.
     FindPrompts,
-    /// Forget a rule of this project's that lets commands with a prefix run without asking;
-    /// `CommandRules` answers with those left.
-    RemoveCommandRule(Vec<String>),
+    /// Forget a rule of this project's that lets commands with a prefix run, or reach a
+    /// host, without asking; `CommandRules` answers with those left.
+    RemoveCommandRule(ProjectRule),
     /// Use another reasoning effort from the next request on, saved to the config file as the
     /// model is.
     SetEffort(crate::llm::ReasoningEffort),
@@ -235,14 +235,16 @@ pub struct Rewound {
 /// A person's answer to an approval request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApprovalDecision {
-    /// Run it this once.
+    /// Run it this once (a host: this command may reach it).
     Yes,
     /// Do not run it; the optional reason is passed to the model.
     No { reason: Option<String> },
-    /// Run it, and the same command (or any patch) again for the rest of the session.
+    /// Run it, and the same command (or any patch) again for the rest of the session (a host:
+    /// every command of the session may reach it).
     Always,
     /// Run it, and from now on in this project every plain command that starts as the
-    /// request's `always_prefix` does, kept in `rules.toml` (a command's request only).
+    /// request's `always_prefix` does (a host: commands here reach it), kept in `rules.toml`
+    /// (a command's or a host's request only).
     AlwaysPrefix,
 }
 
@@ -284,6 +286,16 @@ pub enum ApprovalSubject {
         /// The model asked before any run: `blocked` is its question.
         requested: bool,
     },
+    /// A running command's first contact with a host no list names (`network = "domains"`):
+    /// may it reach it?
+    Network {
+        host: String,
+        port: u16,
+        via: crate::sandbox::proxy::Via,
+        /// The command, in full, and where it runs.
+        command: String,
+        workdir: PathBuf,
+    },
 }
 
 impl ApprovalSubject {
@@ -294,6 +306,38 @@ impl ApprovalSubject {
             format!("{blocked} (the model asks to run this outside the sandbox)")
         } else {
             format!("{blocked}; run it again without the sandbox?")
+        }
+    }
+
+    /// The question of an [`ApprovalSubject::Network`], in one line.
+    pub fn network_question(host: &str, port: u16) -> String {
+        format!("Let commands reach {host}:{port}? It is not on allowed_domains")
+    }
+}
+
+/// What a person let through without asking in one project, kept in `rules.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ProjectRule {
+    /// Plain commands whose words start with these (`cargo test`) run.
+    Prefix(Vec<String>),
+    /// Commands reach this host through kelp's proxy (`network = "domains"`).
+    Host(String),
+}
+
+impl ProjectRule {
+    /// The rule as a person reads it: `` `cargo test` `` or `example.com`.
+    pub fn shown(&self) -> String {
+        match self {
+            Self::Prefix(words) => format!("`{}`", words.join(" ")),
+            Self::Host(host) => host.clone(),
+        }
+    }
+
+    /// What the rule lets through, after [`ProjectRule::shown`].
+    pub fn what(&self) -> &'static str {
+        match self {
+            Self::Prefix(_) => "runs without asking here",
+            Self::Host(_) => "reached by commands here",
         }
     }
 }
@@ -346,8 +390,8 @@ pub enum StopCause {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The rules of this project that let commands run without asking, by prefix (`cargo
-    /// test`): at start, and after one is added or removed.
-    CommandRules(Vec<Vec<String>>),
+    /// test`), or reach a host: at start, and after one is added or removed.
+    CommandRules(Vec<ProjectRule>),
     /// The skills found for this project (`ListSkills`).
     Skills(Found),
     /// The custom prompts found in the prompts folders, for a client to offer as commands.

@@ -480,6 +480,37 @@ pub struct CommandApproval {
     pub reason: Option<String>,
     #[serde(default)]
     pub proposed_execpolicy_amendment: Option<Vec<String>>,
+    /// Present when a running command asks to reach a host no list names.
+    #[serde(default)]
+    pub network_approval_context: Option<NetworkContext>,
+}
+
+/// The host a command asks to reach, and how (`http`, `https`, `socks5Tcp`, `socks5Udp`).
+#[derive(Debug, Deserialize)]
+pub struct NetworkContext {
+    pub host: String,
+    pub protocol: String,
+}
+
+impl NetworkContext {
+    /// How the command asked, as kelp's proxy names it.
+    pub fn via(&self) -> crate::sandbox::proxy::Via {
+        use crate::sandbox::proxy::Via;
+        match self.protocol.as_str() {
+            "http" => Via::Http,
+            "https" => Via::Https,
+            _ => Via::Socks5,
+        }
+    }
+
+    /// The port the command asked for: the end of the `network-access` target Codex shows as
+    /// the command (`https://host:443`), else the protocol's own.
+    pub fn port(&self, command: &str) -> u16 {
+        command
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or(if self.protocol == "http" { 80 } else { 443 })
+    }
 }
 
 /// `item/fileChange/requestApproval`.

@@ -591,10 +591,7 @@ pub fn prepare(
             if let (false, Some(domains)) = (policy.network, &policy.domains) {
                 let (parent, child) = std::os::unix::net::UnixStream::pair()?;
                 jail.hand_proxy_listener_to(child);
-                handoff = Some(ProxyHandoff {
-                    parent,
-                    proxy: std::sync::Arc::clone(&domains.0),
-                });
+                handoff = Some(domains.handoff(parent));
             }
             // With the network off, seccomp refuses every socket.
             if policy.network && !landlock_keeps_sockets {

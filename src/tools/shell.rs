@@ -335,8 +335,11 @@ pub struct ShellOutcome {
     /// Total bytes the command wrote.
     pub total_bytes: u64,
     /// The command failed and its output mentions a refusal the sandbox may have caused
-    /// ([`sandbox::explain_block`]).
+    /// ([`sandbox::explain_block`]), or kelp's proxy refused it a host.
     pub sandbox_block: Option<String>,
+    /// The person said no to a host the command tried to reach: running it again without
+    /// the sandbox is not offered.
+    pub network_refused_by_person: bool,
     /// What the command created at a protected path, and kelp moved aside
     /// ([`sandbox::LeftBehind::set_aside`]).
     pub set_aside: Option<String>,
@@ -588,13 +591,15 @@ pub async fn run_with_stdin(
         .as_ref()
         .map(sandbox::ServingProxy::refusals)
         .unwrap_or_default();
+    let network_refused_by_person = refused.iter().any(|refusal| refusal.by_person);
     let sandbox_block = if exit_code == Some(0) || cancelled {
         None
     } else if !refused.is_empty() {
         // What the proxy refused, in its words: a tunnel's 403 rarely reaches the output.
+        let whys: Vec<&str> = refused.iter().map(|refusal| refusal.why.as_str()).collect();
         Some(format!(
             "kelp's proxy refused it: {} ({})",
-            refused.join("; "),
+            whys.join("; "),
             sandbox.rule()
         ))
     } else {
@@ -617,6 +622,7 @@ pub async fn run_with_stdin(
         total_bytes: capture.total,
         output,
         sandbox_block,
+        network_refused_by_person,
         set_aside,
         runs_later: runs_later.after(project_dir),
     })

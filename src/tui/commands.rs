@@ -11,7 +11,6 @@ use super::bottom_pane::{Command, PickerKind};
 use super::history_cell::CellKind;
 use super::resume;
 use super::status::{approval_detail, approval_name};
-use crate::agent::command_rules;
 use crate::llm::ReasoningEffort;
 use crate::llm::types::TokenUsage;
 use crate::protocol::{ApprovalMode, Op};
@@ -302,8 +301,8 @@ impl App {
                     .chain(PickerItem::choices(&TRUST_CHOICES))
                     // Then the rules kept for this project, each to forget with Enter.
                     .chain(self.status.command_rules.iter().map(|rule| PickerItem {
-                        label: format!("`{}`", command_rules::shown(rule)),
-                        detail: "runs without asking here · enter forgets it".to_string(),
+                        label: rule.shown(),
+                        detail: format!("{} · enter forgets it", rule.what()),
                         current: false,
                     }))
                     .collect();
@@ -512,10 +511,7 @@ impl App {
                         .get(index - modes.len() - TRUST_CHOICES.len())
                     {
                         Some(rule) => vec![
-                            Notice(format!(
-                                "`{}` asks again from now on",
-                                command_rules::shown(rule)
-                            )),
+                            Notice(format!("{} asks again from now on", rule.shown())),
                             Send(Op::RemoveCommandRule(rule.clone())),
                         ],
                         None => Vec::new(),

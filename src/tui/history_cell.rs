@@ -213,7 +213,8 @@ impl HistoryCell {
             CellKind::Approval {
                 subject:
                     ApprovalSubject::Command { command, .. }
-                    | ApprovalSubject::Unsandboxed { command, .. },
+                    | ApprovalSubject::Unsandboxed { command, .. }
+                    | ApprovalSubject::Network { command, .. },
                 ..
             } => command.split('\n').count() > MAX_COMMAND_LINES,
             _ => false,
@@ -736,12 +737,49 @@ fn approval_lines(
                 theme::dim(),
             ))));
         }
+        ApprovalSubject::Network {
+            host,
+            port,
+            via,
+            command,
+            workdir,
+        } => {
+            out.push(asking(&format!("Let this command reach {host}?")));
+            out.push(hanging(
+                vec![Span::raw(format!(
+                    "  it asks for {host}:{port} ({}), which is not on allowed_domains",
+                    via.name()
+                ))],
+                "  ",
+            ));
+            command_lines(command, &mut out, expanded);
+            out.push(RichLine::plain(Line::from(Span::styled(
+                format!("  in {}", display_path(workdir)),
+                theme::dim(),
+            ))));
+        }
     }
     if let Some(decision) = decision {
-        let (text, style) = match decision {
-            ApprovalDecision::Yes => ("✓ approved".to_string(), theme::good()),
-            ApprovalDecision::Always => ("✓ approved for this session".to_string(), theme::good()),
-            ApprovalDecision::AlwaysPrefix => {
+        let host = match subject {
+            ApprovalSubject::Network { host, .. } => Some(host),
+            _ => None,
+        };
+        let (text, style) = match (decision, host) {
+            (ApprovalDecision::Yes, Some(_)) => {
+                ("✓ allowed for this command".to_string(), theme::good())
+            }
+            (ApprovalDecision::Always, Some(_)) => {
+                ("✓ allowed for this session".to_string(), theme::good())
+            }
+            (ApprovalDecision::AlwaysPrefix, Some(host)) => (
+                format!("✓ allowed, and commands reach {host} in this project"),
+                theme::good(),
+            ),
+            (ApprovalDecision::Yes, None) => ("✓ approved".to_string(), theme::good()),
+            (ApprovalDecision::Always, None) => {
+                ("✓ approved for this session".to_string(), theme::good())
+            }
+            (ApprovalDecision::AlwaysPrefix, None) => {
                 let prefix = match subject {
                     ApprovalSubject::Command {
                         always_prefix: Some(prefix),
@@ -754,10 +792,13 @@ fn approval_lines(
                     theme::good(),
                 )
             }
-            ApprovalDecision::No { reason: None } => ("✗ declined".to_string(), theme::bad()),
-            ApprovalDecision::No {
-                reason: Some(reason),
-            } => (format!("✗ declined: {}", one_line(reason)), theme::bad()),
+            (ApprovalDecision::No { reason: None }, _) => ("✗ declined".to_string(), theme::bad()),
+            (
+                ApprovalDecision::No {
+                    reason: Some(reason),
+                },
+                _,
+            ) => (format!("✗ declined: {}", one_line(reason)), theme::bad()),
         };
         out.push(hanging(
             vec![Span::raw("  "), Span::styled(text, style)],

@@ -81,7 +81,7 @@ pub struct Status {
     /// The config file, where `/mcp` says a server is added.
     pub config_file: PathBuf,
     /// This project's rules that let commands run without asking, by prefix.
-    pub command_rules: Vec<Vec<String>>,
+    pub command_rules: Vec<crate::protocol::ProjectRule>,
     /// The conversation's goal, shown while there is one.
     pub goal: Option<crate::session::goal::Goal>,
     /// Plan first, or work (Shift+Tab).
@@ -253,14 +253,25 @@ impl Status {
             text.push_str(&format!("\nSettings:  {}", files.join("; ")));
         }
         if !self.command_rules.is_empty() {
-            let rules: Vec<String> = self
-                .command_rules
-                .iter()
-                .map(|rule| format!("`{}`", crate::agent::command_rules::shown(rule)))
-                .collect();
+            use crate::protocol::ProjectRule;
+            let listed = |host: bool| -> Vec<String> {
+                self.command_rules
+                    .iter()
+                    .filter(|rule| matches!(rule, ProjectRule::Host(_)) == host)
+                    .map(ProjectRule::shown)
+                    .collect()
+            };
+            let said: Vec<String> = [
+                (listed(false), "run without asking here"),
+                (listed(true), "reached by commands here"),
+            ]
+            .into_iter()
+            .filter(|(rules, _)| !rules.is_empty())
+            .map(|(rules, what)| format!("{} {what}", rules.join(", ")))
+            .collect();
             text.push_str(&format!(
-                "\nAlways:    {} run without asking here (/approval forgets one)",
-                rules.join(", ")
+                "\nAlways:    {} (/approval forgets one)",
+                said.join("; ")
             ));
         }
         match self.context {

@@ -481,7 +481,12 @@ async fn a_prefix_kept_for_the_project_lets_its_commands_through_and_nothing_mor
     })
     .await
     .unwrap();
-    assert_eq!(started, [vec!["touch".to_string()]]);
+    assert_eq!(
+        started,
+        [kelp::protocol::ProjectRule::Prefix(vec![
+            "touch".to_string()
+        ])]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

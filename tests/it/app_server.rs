@@ -3746,3 +3746,107 @@ async fn a_host_signs_in_to_an_mcp_server_with_oauth() {
             .contains("no MCP server")
     );
 }
+
+/// With `network = "domains"`, a command's first contact with a host no list names is asked as
+/// Codex asks it: a command approval on the command's item with `networkApprovalContext` and
+/// the rules to allow or deny the host; the rule to allow it is kept for the project.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_asks_to_reach_a_host_as_codex_asks_it() {
+    if !matches!(kelp::sandbox::support().landlock, Ok(abi) if abi >= 4)
+        || kelp::sandbox::support().namespaces.is_err()
+        || !Path::new("/usr/bin/curl").exists()
+    {
+        return;
+    }
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        "sandbox = \"workspace-write\"\nnetwork = \"domains\"\nallowed_domains = []\n",
+    )
+    .unwrap();
+    let mut server = Server::start_in(&fake, home);
+    server.initialize(false);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = crate::support::dir_outside_the_sandbox().unwrap();
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "on-request"}),
+    );
+    let thread_id = started["thread"]["id"].as_str().unwrap().to_string();
+    fake.push_responses([
+        Reply::call_with_id(
+            "c1",
+            "shell",
+            json!({"command": ["curl", "-sf", "http://kept.example/index"]}),
+        ),
+        Reply::text("It could not be reached."),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "fetch it"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    assert!(
+        seen.iter().any(|m| m["method"] == "item/started"
+            && m["params"]["item"]["id"] == "c1"
+            && m["params"]["item"]["type"] == "commandExecution"),
+        "the command runs before it asks"
+    );
+    let request = seen.last().unwrap();
+    let params = &request["params"];
+    assert_eq!(params["itemId"], "c1");
+    assert_eq!(params["command"], "network-access http://kept.example:80");
+    assert_eq!(params["reason"], "kept.example is not on allowed_domains");
+    assert_eq!(
+        params["networkApprovalContext"],
+        json!({"host": "kept.example", "protocol": "http"})
+    );
+    assert_eq!(
+        params["proposedNetworkPolicyAmendments"],
+        json!([
+            {"host": "kept.example", "action": "allow"},
+            {"host": "kept.example", "action": "deny"}
+        ])
+    );
+    server.send_raw(
+        &json!({"id": request["id"], "result": {"decision": {"applyNetworkPolicyAmendment": {
+            "network_policy_amendment": {"host": "kept.example", "action": "allow"}
+        }}}})
+        .to_string(),
+    );
+    // Allowed, the name does not resolve here: the proxy's refusal offers a run outside the
+    // sandbox, declined.
+    let seen = server.until(|m| {
+        m["method"] == "item/commandExecution/requestApproval" || m["method"] == "turn/completed"
+    });
+    let last = seen.last().unwrap();
+    if last["method"] == "item/commandExecution/requestApproval" {
+        assert!(
+            last["params"].get("networkApprovalContext").is_none(),
+            "{last}"
+        );
+        server.send_raw(&json!({"id": last["id"], "result": {"decision": "decline"}}).to_string());
+        server.notification("turn/completed");
+    }
+    let rules =
+        std::fs::read_to_string(server.home.path().join(".config/kelp/rules.toml")).unwrap();
+    assert!(rules.contains("host = \"kept.example\""), "{rules}");
+    let sent = fake.requests_to("/responses");
+    let output = sent.last().unwrap().json()["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "function_call_output" && i["call_id"] == "c1")
+        .map(|i| i["output"].as_str().unwrap().to_string())
+        .unwrap();
+    assert!(
+        output.contains("kept.example could not be resolved"),
+        "{output}"
+    );
+}

@@ -323,6 +323,7 @@ fn the_reader_finds_the_imports_a_file_names() {
     assert_eq!(
         loops(&looped),
         vec![vec![
+            "agent/asks.rs".to_string(),
             "agent/compact.rs".to_string(),
             "agent/items.rs".to_string(),
             "agent/turn.rs".to_string(),

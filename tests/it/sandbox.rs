@@ -11,6 +11,9 @@ use kelp::tools::{
     OutputSink, SandboxPolicy, ToolCall, ToolContext, ToolDetail, ToolOutput, execute,
 };
 use serde_json::json;
+
+use crate::agent_loop::output_for;
+use crate::fake_openai::Reply;
 use tokio_util::sync::CancellationToken;
 
 /// A project and an outside folder, neither under a temp dir (those are writable).
@@ -343,17 +346,14 @@ fn through_proxy(
 ) -> (std::sync::Arc<sandbox::proxy::Proxy>, ToolContext) {
     let (rules, problems) = sandbox::proxy::rules::DomainRules::new(allowed, denied);
     assert!(problems.is_empty(), "{problems:?}");
-    let proxy = sandbox::proxy::Proxy::new(
-        rules,
-        std::sync::Arc::new(sandbox::proxy::SystemResolver),
-        None,
-    );
+    let proxy =
+        sandbox::proxy::Proxy::new(rules, std::sync::Arc::new(sandbox::proxy::SystemResolver));
     let ctx = ToolContext {
         shell: "/bin/sh".into(),
         ..ToolContext::new(project)
     }
     .with_sandbox(SandboxPolicy {
-        domains: Some(sandbox::Domains(std::sync::Arc::clone(&proxy))),
+        domains: Some(sandbox::Domains::new(std::sync::Arc::clone(&proxy))),
         ..SandboxPolicy::new(SandboxMode::WorkspaceWrite, false)
     });
     (proxy, ctx)
@@ -404,8 +404,9 @@ fn registry(count: usize) -> u16 {
 
 /// With `network = "domains"` a command reaches the hosts the lists allow through kelp's proxy
 /// (the tools finding it in their usual variables) and nothing else: a denied host gets the
-/// reason (and the model is told it when the command fails), a name that resolves to the machine is refused unless an entry names its port, and
-/// a connection that skips the proxy goes nowhere; with the network fully on, it arrives.
+/// reason (and the model is told it when the command fails), a name that resolves to the
+/// machine is refused unless an entry names its port, and a connection that skips the proxy
+/// goes nowhere. Each has its twin with the network fully on, where all of them arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
     if !landlock()
@@ -420,10 +421,12 @@ async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
     let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
     elsewhere.set_nonblocking(true).unwrap();
     let other = elsewhere.local_addr().unwrap().port();
+    // `*.localhost` is loopback to curl itself, so the twins with the network fully on reach
+    // the registry under the denied name too.
     let (proxy, ctx) = through_proxy(
         &project,
         &["localhost".into(), format!("localhost:{port}")],
-        &["blocked.example".into()],
+        &["blocked.localhost".into()],
     );
     let run = |script: String| {
         let ctx = &ctx;
@@ -439,20 +442,20 @@ async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
 
     // A tunnel (https) is refused with the reason in its 403, which curl reports as a failure;
     // a plain request gets the reason as the answer's body.
-    let denied = run("curl -s https://blocked.example/".into()).await;
+    let denied = run(format!("curl -s https://blocked.localhost:{port}/")).await;
     assert!(!denied.success, "{}", denied.text);
     assert!(
         denied.text.contains(
-            "Note: kelp's proxy refused it: blocked.example is on denied_domains (`blocked.example`)"
+            "Note: kelp's proxy refused it: blocked.localhost is on denied_domains (`blocked.localhost`)"
         ),
         "the model is told why: {}",
         denied.text
     );
-    let denied = run("curl -s http://blocked.example/".into()).await;
+    let denied = run(format!("curl -s http://blocked.localhost:{port}/denied")).await;
     assert!(
         denied
             .text
-            .contains("kelp's sandbox: blocked.example is on denied_domains"),
+            .contains("kelp's sandbox: blocked.localhost is on denied_domains"),
         "{}",
         denied.text
     );
@@ -470,11 +473,41 @@ async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
     let contacts = proxy.contacts();
     assert!(contacts.reached.contains("localhost"), "{contacts:?}");
     assert!(
-        contacts.refused.contains_key("blocked.example"),
+        contacts.refused.contains_key("blocked.localhost"),
         "{contacts:?}"
     );
 
-    // The twin with the network fully on: the connection that skips the proxy arrives.
+    // The twins with the network fully on: the allowed fetch, the denied name and the name
+    // that leads home all arrive, and so does the connection that skips the proxy.
+    let on = |script: String| {
+        let project = &project;
+        async move {
+            sh(
+                project,
+                SandboxMode::WorkspaceWrite,
+                true,
+                json!(["bash", "-c", script]),
+            )
+            .await
+        }
+    };
+    let allowed = on(format!("curl -s http://localhost:{port}/crate")).await;
+    assert!(
+        allowed.text.contains("GET /crate HTTP/1.1"),
+        "{}",
+        allowed.text
+    );
+    let denied = on(format!("curl -s http://blocked.localhost:{port}/denied")).await;
+    assert!(
+        denied.text.contains("GET /denied HTTP/1.1"),
+        "{}",
+        denied.text
+    );
+    on(format!("curl -s -m 1 http://localhost:{other}/")).await;
+    assert!(
+        elsewhere.accept().is_ok(),
+        "the name that leads home arrives"
+    );
     let open = sh(
         &project,
         SandboxMode::WorkspaceWrite,
@@ -690,4 +723,159 @@ async fn cargo_builds_with_a_dependency_from_an_allowed_registry_through_the_pro
     assert!(out.success, "{}", out.text);
     assert!(out.text.contains("answer 42"), "{}", out.text);
     assert!(proxy.contacts().reached.contains("localhost"));
+}
+
+/// With `network = "domains"`, a running command's first contact with a host no list names is
+/// put to the person, with the host, its port, how it asks and the command: "this session"
+/// lets the conversation's next command through unasked, a no (with why) reaches the model and
+/// offers no run outside the sandbox, "always here" is kept in `rules.toml` and holds for the
+/// project's next conversation, where `never` refuses the rest unasked. An allowed name that
+/// leads home is still refused after the yes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
+    use kelp::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, ProjectRule};
+    if !landlock()
+        || !matches!(sandbox::support().landlock, Ok(abi) if abi >= 4)
+        || sandbox::support().namespaces.is_err()
+        || !Path::new("/usr/bin/curl").exists()
+    {
+        return;
+    }
+    let home_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut a = crate::agent_loop::agent_setup(|config, _| {
+        config.approval = ApprovalMode::FullAuto;
+        config.sandbox = SandboxMode::WorkspaceWrite;
+        config.network = false;
+        config.network_domains = true;
+        config.allowed_domains = Vec::new();
+        config.denied_domains = Vec::new();
+    })
+    .await;
+    let curl = |url: &str| json!({ "command": ["curl", "-sf", url] });
+    let home = format!("http://localhost:{home_port}/a");
+    a.fake.push_responses([
+        Reply::call_with_id("s1", "shell", curl(&home)),
+        Reply::call_with_id("s2", "shell", curl(&home)),
+        Reply::call_with_id("s3", "shell", curl("https://refused.example/")),
+        Reply::call_with_id("s4", "shell", curl("http://kept.example/")),
+        Reply::text("done"),
+    ]);
+    a.submit("fetch them");
+
+    let (id, call_id, subject) = a.approval().await;
+    assert_eq!(call_id, "s1");
+    assert_eq!(
+        subject,
+        ApprovalSubject::Network {
+            host: "localhost".into(),
+            port: home_port,
+            via: sandbox::proxy::Via::Http,
+            command: format!("curl -sf {home}"),
+            workdir: a.dir().to_path_buf(),
+        }
+    );
+    a.approve(id, ApprovalDecision::Always);
+    // Every question after, in order: a refusal that is the proxy's own offers a run outside
+    // the sandbox (declined here); s2 reaches the host unasked; s3's no offers nothing more.
+    let mut asked = Vec::new();
+    for _ in 0..5 {
+        let (id, call_id, subject) = a.approval().await;
+        let decision = match &subject {
+            ApprovalSubject::Network { host, .. } if host == "refused.example" => {
+                ApprovalDecision::No {
+                    reason: Some("not that one".into()),
+                }
+            }
+            ApprovalSubject::Network { .. } => ApprovalDecision::AlwaysPrefix,
+            _ => ApprovalDecision::No { reason: None },
+        };
+        let kind = match subject {
+            ApprovalSubject::Network {
+                host, port, via, ..
+            } => format!("{host}:{port} {via:?}"),
+            ApprovalSubject::Unsandboxed { .. } => "unsandboxed".to_string(),
+            other => format!("{other:?}"),
+        };
+        asked.push(format!("{call_id} {kind}"));
+        a.approve(id, decision);
+    }
+    assert_eq!(
+        asked,
+        [
+            "s1 unsandboxed",
+            "s2 unsandboxed",
+            "s3 refused.example:443 Https",
+            "s4 kept.example:80 Http",
+            "s4 unsandboxed"
+        ]
+    );
+    a.finish_turn().await;
+    let inputs = a.inputs();
+    let home_refused = "kelp's proxy refused it: localhost resolves to 127.0.0.1, an address on this machine or its network";
+    for (at, call) in [(1, "s1"), (2, "s2")] {
+        let output = output_for(&inputs[at], call);
+        assert!(output.contains(home_refused), "{call}: {output}");
+    }
+    let output = output_for(&inputs[3], "s3");
+    assert!(
+        output.contains(
+            "refused.example is not on allowed_domains, and the person did not allow it: not that one"
+        ),
+        "{output}"
+    );
+    let output = output_for(&inputs[4], "s4");
+    assert!(
+        output.contains("kept.example could not be resolved"),
+        "{output}"
+    );
+    let rules = std::fs::read_to_string(a.config.config_dir.join("rules.toml")).unwrap();
+    assert!(rules.contains("host = \"kept.example\""), "{rules}");
+
+    // The project's next conversation, never asking: the kept host passes unasked (and fails
+    // only to resolve), another is refused unasked, and the model is told why.
+    let mut config = a.config.clone();
+    config.approval = ApprovalMode::Never;
+    let (ops, mut events) = kelp::agent::core::spawn(config, a.options());
+    a.fake.push_responses([
+        Reply::call_with_id("n1", "shell", curl("http://kept.example/")),
+        Reply::call_with_id("n2", "shell", curl("http://other.example/")),
+        Reply::text("done"),
+    ]);
+    ops.send(kelp::protocol::Op::Submit(
+        kelp::protocol::Submission::text("again"),
+    ))
+    .unwrap();
+    let mut rules = None;
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(30), events.recv())
+            .await
+            .expect("the turn goes on")
+            .expect("the core runs");
+        assert!(
+            !matches!(event, Event::ApprovalRequested { .. }),
+            "asked in never: {event:?}"
+        );
+        match event {
+            Event::CommandRules(kept) => rules = Some(kept),
+            Event::TurnFinished(_) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(rules, Some(vec![ProjectRule::Host("kept.example".into())]));
+    let inputs = a.inputs();
+    let last = inputs.last().unwrap();
+    let output = output_for(last, "n1");
+    assert!(
+        output.contains("kept.example could not be resolved"),
+        "{output}"
+    );
+    let output = output_for(last, "n2");
+    assert!(
+        output.contains("kelp's proxy refused it: other.example is not on allowed_domains ("),
+        "{output}"
+    );
 }

@@ -9,8 +9,8 @@ use kelp::agent::instructions::InstructionFile;
 use kelp::auth::login::LoginEvent;
 use kelp::llm::types::{Content, Item, ReasoningSummary, Role};
 use kelp::protocol::{
-    ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, Submission,
-    TurnOutcome,
+    ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, ProjectRule,
+    Submission, TurnOutcome,
 };
 use kelp::session::SessionSummary;
 use kelp::tui::{App, InitialState};
@@ -303,7 +303,7 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
             decision: kelp::protocol::ApprovalDecision::AlwaysPrefix
         }]
     );
-    let rule = vec!["cargo".to_string(), "test".to_string()];
+    let rule = ProjectRule::Prefix(vec!["cargo".to_string(), "test".to_string()]);
     app.handle_core_event(Event::CommandRules(vec![rule.clone()]));
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     let screen = draw(&mut app, 80, 24);
@@ -326,6 +326,80 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
     assert_eq!(ops(&mut rx), [Op::RemoveCommandRule(rule)]);
     assert!(
         draw(&mut app, 80, 24).contains("`cargo test` asks again from now on"),
+        "the notice"
+    );
+}
+
+/// A running command's first contact with a host no list names: the question says the host,
+/// the port and the command; `y` is this command, `a` the session, `p` the project, kept as a
+/// rule that `/status` shows and `/approval` lists and forgets.
+#[test]
+fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
+    let (mut app, mut rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
+    app.handle_core_event(Event::ToolStarted {
+        call_id: "c4".into(),
+        tool: "shell".into(),
+        summary: "npm install left-pad".into(),
+        paths: Vec::new(),
+        facts: None,
+    });
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 4,
+        call_id: "c4".into(),
+        subject: ApprovalSubject::Network {
+            host: "registry.npmjs.example".into(),
+            port: 443,
+            via: kelp::sandbox::proxy::Via::Https,
+            command: "npm install left-pad".into(),
+            workdir: PathBuf::from("/work/project"),
+        },
+    });
+    assert_snapshot!(draw(&mut app, 80, 24));
+    let_the_question_arm();
+    key(&mut app, KeyCode::Char('p'));
+    assert_eq!(
+        ops(&mut rx),
+        [Op::Approve {
+            id: 4,
+            decision: kelp::protocol::ApprovalDecision::AlwaysPrefix
+        }]
+    );
+    let rule = ProjectRule::Host("registry.npmjs.example".into());
+    app.handle_core_event(Event::CommandRules(vec![
+        ProjectRule::Prefix(vec!["make".into()]),
+        rule.clone(),
+    ]));
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("✓ allowed, and commands reach registry.npmjs.example in this"),
+        "{screen}"
+    );
+    type_text(&mut app, "/status");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 100, 40);
+    assert!(
+        screen.contains(
+            "`make` run without asking here; registry.npmjs.example reached by commands here"
+        ),
+        "{screen}"
+    );
+    type_text(&mut app, "/approval");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("registry.npmjs.example") && screen.contains("reached by commands here"),
+        "{screen}"
+    );
+    // The modes, then the two trust choices, then the two rules.
+    for _ in 0..kelp::config::ApprovalMode::ALL.len() + 3 {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::RemoveCommandRule(rule)]);
+    assert!(
+        draw(&mut app, 80, 24).contains("registry.npmjs.example asks again from now on"),
         "the notice"
     );
 }

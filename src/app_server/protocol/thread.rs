@@ -520,6 +520,40 @@ pub struct CommandExecutionRequestApproval {
     /// The rule the person may keep for commands that start so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proposed_execpolicy_amendment: Option<Option<Vec<String>>>,
+    /// A running command's first contact with a host no list names: the host, and how.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_approval_context: Option<NetworkApprovalContext>,
+    /// The rules for that host the person may keep: allow it, or deny it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposed_network_policy_amendments: Option<Vec<NetworkPolicyAmendment>>,
+}
+
+/// The host a command asks to reach, as Codex's network approval names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkApprovalContext {
+    pub host: String,
+    pub protocol: NetworkApprovalProtocol,
+}
+
+/// How the command asked for the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NetworkApprovalProtocol {
+    Http,
+    Https,
+    Socks5Tcp,
+    Socks5Udp,
+}
+
+impl From<crate::sandbox::proxy::Via> for NetworkApprovalProtocol {
+    fn from(via: crate::sandbox::proxy::Via) -> Self {
+        use crate::sandbox::proxy::Via;
+        match via {
+            Via::Http => Self::Http,
+            Via::Https => Self::Https,
+            Via::Socks5 => Self::Socks5Tcp,
+        }
+    }
 }
 
 impl ServerRequest for CommandExecutionRequestApproval {
@@ -545,8 +579,8 @@ pub enum ApprovalResponseDecision {
         #[serde(default)]
         execpolicy_amendment: Vec<String>,
     },
-    /// A rule for a network host, which kelp has no network approvals to keep yet: a yes to
-    /// this command when it allows, a no when it denies.
+    /// A rule for a network host: allowing keeps the host for the project (a yes, to a
+    /// request about anything but a host); denying is a no.
     ApplyNetworkPolicyAmendment {
         network_policy_amendment: NetworkPolicyAmendment,
     },
@@ -557,13 +591,13 @@ pub enum ApprovalResponseDecision {
 }
 
 /// A host's network rule: allow or deny `host`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct NetworkPolicyAmendment {
     pub host: String,
     pub action: NetworkPolicyRuleAction,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum NetworkPolicyRuleAction {
     Allow,
@@ -1001,11 +1035,34 @@ mod tests {
             cwd: Some("/p".into()),
             reason: None,
             proposed_execpolicy_amendment: Some(Some(vec!["cargo".into(), "test".into()])),
+            network_approval_context: None,
+            proposed_network_policy_amendments: None,
         };
         let bare = CommandExecutionRequestApproval {
             cwd: None,
             reason: Some("reads outside the project: /etc".into()),
             proposed_execpolicy_amendment: None,
+            ..command.clone()
+        };
+        let network = CommandExecutionRequestApproval {
+            command: Some("network-access https://example.com:443".into()),
+            reason: Some("example.com is not on allowed_domains".into()),
+            proposed_execpolicy_amendment: None,
+            network_approval_context: Some(NetworkApprovalContext {
+                host: "example.com".into(),
+                protocol: crate::sandbox::proxy::Via::Https.into(),
+            }),
+            proposed_network_policy_amendments: Some(
+                [
+                    NetworkPolicyRuleAction::Allow,
+                    NetworkPolicyRuleAction::Deny,
+                ]
+                .map(|action| NetworkPolicyAmendment {
+                    host: "example.com".into(),
+                    action,
+                })
+                .to_vec(),
+            ),
             ..command.clone()
         };
         let patch = FileChangeRequestApproval {
@@ -1022,6 +1079,10 @@ mod tests {
             (
                 CommandExecutionRequestApproval::METHOD,
                 serde_json::to_value(&bare).unwrap(),
+            ),
+            (
+                CommandExecutionRequestApproval::METHOD,
+                serde_json::to_value(&network).unwrap(),
             ),
             (
                 FileChangeRequestApproval::METHOD,

@@ -18,28 +18,37 @@ impl Remote {
                 };
                 let command = asked.command.unwrap_or_default();
                 let workdir = asked.cwd.unwrap_or_else(|| self.wanted.project_dir.clone());
-                let subject = match asked.reason {
-                    Some(reason) if reason.contains("sandbox") => ApprovalSubject::Unsandboxed {
+                let mut kind = WaitingKind::Command {
+                    prefix: asked.proposed_execpolicy_amendment.clone(),
+                };
+                let subject = match (asked.network_approval_context, asked.reason) {
+                    (Some(network), _) => {
+                        kind = WaitingKind::Network {
+                            host: network.host.clone(),
+                        };
+                        ApprovalSubject::Network {
+                            port: network.port(&command),
+                            via: network.via(),
+                            host: network.host,
+                            command,
+                            workdir,
+                        }
+                    }
+                    (None, Some(reason)) if reason.contains("sandbox") => {
+                        ApprovalSubject::Unsandboxed {
+                            command,
+                            workdir,
+                            blocked: reason,
+                            requested: true,
+                        }
+                    }
+                    (None, _) => ApprovalSubject::Command {
                         command,
                         workdir,
-                        blocked: reason,
-                        requested: true,
-                    },
-                    _ => ApprovalSubject::Command {
-                        command,
-                        workdir,
-                        always_prefix: asked.proposed_execpolicy_amendment.clone(),
+                        always_prefix: asked.proposed_execpolicy_amendment,
                     },
                 };
-                self.waiting.insert(
-                    id,
-                    Waiting {
-                        request,
-                        kind: WaitingKind::Command {
-                            prefix: asked.proposed_execpolicy_amendment,
-                        },
-                    },
-                );
+                self.waiting.insert(id, Waiting { request, kind });
                 self.emit(Event::ApprovalRequested {
                     id,
                     call_id: asked.item_id,
@@ -121,6 +130,11 @@ impl Remote {
             ) => {
                 json!({"acceptWithExecpolicyAmendment": {"execpolicy_amendment": prefix}})
             }
+            (ApprovalDecision::AlwaysPrefix, WaitingKind::Network { host }) => json!({
+                "applyNetworkPolicyAmendment": {
+                    "network_policy_amendment": {"host": host, "action": "allow"}
+                }
+            }),
             (ApprovalDecision::AlwaysPrefix, _) => json!("acceptForSession"),
             (ApprovalDecision::No { .. }, _) => json!("decline"),
         };

@@ -75,7 +75,13 @@ struct Waiting {
 
 #[derive(Debug)]
 enum WaitingKind {
-    Command { prefix: Option<Vec<String>> },
+    Command {
+        prefix: Option<Vec<String>>,
+    },
+    /// A command's first contact with a host: "always here" is the rule that allows it.
+    Network {
+        host: String,
+    },
     Patch,
     Questions,
 }
@@ -973,6 +979,48 @@ mod tests {
         assert_eq!(
             sent[2],
             json!({"jsonrpc": "2.0", "id": 40, "result": {"decision": "decline"}})
+        );
+    }
+
+    /// A command's first contact with a host, as Codex asks it (`networkApprovalContext`):
+    /// the person is asked about the host, and "always here" goes back as the rule to allow it.
+    #[test]
+    fn a_host_a_command_asks_to_reach_is_put_as_a_host_and_kept_as_codexs_rule() {
+        let (mut remote, mut events) = connected();
+        remote.on_message(
+            &json!({"id": 43, "method": "item/commandExecution/requestApproval",
+            "params": {"threadId": THREAD, "turnId": "t", "itemId": "c3",
+                "command": "network-access https://pypi.example:8443", "cwd": "/work/proj",
+                "reason": "pypi.example is not in the allowed_domains",
+                "networkApprovalContext": {"host": "pypi.example", "protocol": "https"},
+                "proposedNetworkPolicyAmendments": [{"host": "pypi.example", "action": "allow"}]}})
+            .to_string(),
+        );
+        let events = drain(&mut events);
+        let Some(Event::ApprovalRequested { id, subject, .. }) = events.last().cloned() else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            subject,
+            ApprovalSubject::Network {
+                host: "pypi.example".into(),
+                port: 8443,
+                via: crate::sandbox::proxy::Via::Https,
+                command: "network-access https://pypi.example:8443".into(),
+                workdir: "/work/proj".into(),
+            }
+        );
+        remote.on_op(Op::Approve {
+            id,
+            decision: ApprovalDecision::AlwaysPrefix,
+        });
+        assert_eq!(
+            remote.take_outgoing(),
+            [json!({"jsonrpc": "2.0", "id": 43, "result": {"decision": {
+                "applyNetworkPolicyAmendment": {
+                    "network_policy_amendment": {"host": "pypi.example", "action": "allow"}
+                }
+            }}})]
         );
     }
 

@@ -4,14 +4,50 @@
 
 use crate::config::Config;
 
-use super::Proxy;
+use super::{Ask, CommandScope, Proxy, Refusal};
 
 /// kelp's proxy for commands whose network reaches only some domains: one per kelp, made from
-/// the config's lists the first time a command needs it.
+/// the config's lists the first time a command needs it; and whom a command asks about a host
+/// no list names (a turn's asker, put in for each command; none refuses such hosts).
 #[derive(Clone)]
-pub struct Domains(pub std::sync::Arc<Proxy>);
+pub struct Domains {
+    proxy: std::sync::Arc<Proxy>,
+    ask: Option<Ask>,
+}
 
 impl Domains {
+    /// Commands reach the network through `proxy`, nobody asked about a host no list names.
+    pub fn new(proxy: std::sync::Arc<Proxy>) -> Self {
+        Self { proxy, ask: None }
+    }
+
+    /// The same proxy, a first contact put to `ask`.
+    #[must_use]
+    pub fn asking(&self, ask: Ask) -> Self {
+        Self {
+            proxy: std::sync::Arc::clone(&self.proxy),
+            ask: Some(ask),
+        }
+    }
+
+    /// The proxy itself.
+    pub fn proxy(&self) -> &std::sync::Arc<Proxy> {
+        &self.proxy
+    }
+
+    /// What a command started now needs to be served the proxy, given the socket its
+    /// namespace sends the listener over.
+    pub(in crate::sandbox) fn handoff(
+        &self,
+        parent: std::os::unix::net::UnixStream,
+    ) -> ProxyHandoff {
+        ProxyHandoff {
+            parent,
+            proxy: std::sync::Arc::clone(&self.proxy),
+            ask: self.ask.clone(),
+        }
+    }
+
     /// This kelp's proxy, made from `config`'s `allowed_domains` and `denied_domains` the
     /// first time (an entry it cannot read is logged and left out).
     pub fn of(config: &Config) -> Self {
@@ -22,17 +58,17 @@ impl Domains {
             for problem in problems {
                 tracing::warn!("{problem}");
             }
-            Proxy::new(rules, std::sync::Arc::new(super::SystemResolver), None)
+            Proxy::new(rules, std::sync::Arc::new(super::SystemResolver))
         });
-        Self(std::sync::Arc::clone(proxy))
+        Self::new(std::sync::Arc::clone(proxy))
     }
 }
 
 impl Domains {
     /// The lists' sizes and the hosts reached and refused so far, in a line.
     pub fn summary(&self) -> String {
-        let (allowed, denied) = self.0.list_sizes();
-        let contacts = self.0.contacts();
+        let (allowed, denied) = self.proxy.list_sizes();
+        let contacts = self.proxy.contacts();
         let hosts = |set: Vec<&String>| match set.len() {
             0 => "none".to_string(),
             _ => set
@@ -57,32 +93,30 @@ impl std::fmt::Debug for Domains {
 
 impl PartialEq for Domains {
     fn eq(&self, other: &Self) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0)
+        std::sync::Arc::ptr_eq(&self.proxy, &other.proxy)
     }
 }
 
 impl Eq for Domains {}
 
 /// What a command whose network reaches only some domains needs once it has started: the
-/// socket its network namespace sent the proxy's listener over, and the proxy.
+/// socket its network namespace sent the proxy's listener over, the proxy, and whom it asks.
 pub struct ProxyHandoff {
-    pub(in crate::sandbox) parent: std::os::unix::net::UnixStream,
-    pub(in crate::sandbox) proxy: std::sync::Arc<Proxy>,
+    parent: std::os::unix::net::UnixStream,
+    proxy: std::sync::Arc<Proxy>,
+    ask: Option<Ask>,
 }
 
 /// The proxy serving one command, until this is dropped (the command ended).
 pub struct ServingProxy {
     task: tokio::task::JoinHandle<()>,
-    refusals: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    scope: std::sync::Arc<CommandScope>,
 }
 
 impl ServingProxy {
     /// Why the proxy refused what this command asked for, once each.
-    pub fn refusals(&self) -> Vec<String> {
-        self.refusals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    pub fn refusals(&self) -> Vec<Refusal> {
+        self.scope.refusals()
     }
 }
 
@@ -99,12 +133,11 @@ impl ProxyHandoff {
         let listener = receive_listener(&self.parent)?;
         listener.set_nonblocking(true).ok()?;
         let listener = tokio::net::TcpListener::from_std(listener).ok()?;
-        let refusals = std::sync::Arc::default();
+        let scope = CommandScope::new(self.ask);
         let task = crate::task::spawn(
-            std::sync::Arc::clone(&self.proxy)
-                .serve_tcp(listener, std::sync::Arc::clone(&refusals)),
+            std::sync::Arc::clone(&self.proxy).serve_tcp(listener, std::sync::Arc::clone(&scope)),
         );
-        Some(ServingProxy { task, refusals })
+        Some(ServingProxy { task, scope })
     }
 }
 

@@ -50,9 +50,106 @@ impl Resolve for SystemResolver {
     }
 }
 
-/// Asks the person whether commands may reach a host no list names: `true` lets it through
-/// for the rest of the session.
-pub type Ask = Arc<dyn Fn(Target) -> Pending<bool> + Send + Sync>;
+/// How a command asked to reach a host, as Codex's network approval names the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A plain `http://` request, forwarded.
+    Http,
+    /// A `CONNECT` tunnel (https, or anything a client tunnels).
+    Https,
+    /// A SOCKS5 `CONNECT`.
+    Socks5,
+}
+
+impl Via {
+    /// The protocol as a person reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+            Self::Socks5 => "SOCKS5",
+        }
+    }
+}
+
+/// A host no list names, which a command tried to reach: put to whoever answers for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstContact {
+    pub host: String,
+    pub port: u16,
+    pub via: Via,
+}
+
+/// What the one who answers for a command said of a [`FirstContact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The command may reach the host.
+    Allowed,
+    /// The person said no; the reason they gave, if any, is passed on to the model.
+    Refused(Option<String>),
+    /// Nobody could be asked (no person, or a policy that never asks).
+    Unasked,
+}
+
+/// Asks about a command's first contact with a host no list names. The answer holds for the
+/// rest of that command; whatever it keeps beyond (a session, a project) is the asker's.
+pub type Ask = Arc<dyn Fn(FirstContact) -> Pending<Answer> + Send + Sync>;
+
+/// Why the proxy refused a connection, and whether it was the person's own no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub why: String,
+    pub by_person: bool,
+}
+
+/// What the proxy keeps for one command: whom it asks about a first contact, the answers
+/// (one question a host: its other connections wait for that answer), and what it refused.
+#[derive(Default)]
+pub struct CommandScope {
+    ask: Option<Ask>,
+    answered: tokio::sync::Mutex<HashMap<String, Answer>>,
+    refusals: Mutex<Vec<Refusal>>,
+}
+
+impl CommandScope {
+    /// A command's scope whose first contacts are put to `ask` (refused without one).
+    pub fn new(ask: Option<Ask>) -> Arc<Self> {
+        Arc::new(Self {
+            ask,
+            ..Self::default()
+        })
+    }
+
+    /// Why the proxy refused what this command asked for, once each.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        self.refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn note(&self, refusal: Refusal) {
+        let mut refusals = self.refusals.lock().unwrap_or_else(PoisonError::into_inner);
+        if !refusals.contains(&refusal) {
+            refusals.push(refusal);
+        }
+    }
+
+    /// The answer about `contact`, asked once for this command.
+    async fn first_contact(&self, contact: FirstContact) -> Answer {
+        let Some(ask) = &self.ask else {
+            return Answer::Unasked;
+        };
+        let mut answered = self.answered.lock().await;
+        if let Some(answer) = answered.get(&contact.host) {
+            return answer.clone();
+        }
+        let host = contact.host.clone();
+        let answer = ask(contact).await;
+        answered.insert(host, answer.clone());
+        answer
+    }
+}
 
 /// The most connections one command has carried at once (each holds 128 KiB of buffers).
 const MAX_CONNECTIONS: usize = 128;
@@ -68,34 +165,27 @@ pub struct Contacts {
     pub refused: BTreeMap<String, String>,
 }
 
-/// One session's proxy: its lists, its resolver, whom it asks, and what it saw.
+/// One kelp's proxy: its lists, its resolver, and what it saw. Whom it asks about a host no
+/// list names is each command's ([`CommandScope`]).
 pub struct Proxy {
-    rules: Mutex<DomainRules>,
+    rules: DomainRules,
     resolver: Arc<dyn Resolve>,
-    ask: Option<Ask>,
-    /// First contacts the person answered: the host, and whether it may be reached.
-    answered: tokio::sync::Mutex<HashMap<String, bool>>,
     contacts: Mutex<Contacts>,
 }
 
 impl Proxy {
-    /// A proxy judging by `rules`; hosts no list names are put to `ask`, or refused without it.
-    pub fn new(rules: DomainRules, resolver: Arc<dyn Resolve>, ask: Option<Ask>) -> Arc<Self> {
+    /// A proxy judging by `rules`, resolving names through `resolver`.
+    pub fn new(rules: DomainRules, resolver: Arc<dyn Resolve>) -> Arc<Self> {
         Arc::new(Self {
-            rules: Mutex::new(rules),
+            rules,
             resolver,
-            ask,
-            answered: tokio::sync::Mutex::default(),
             contacts: Mutex::default(),
         })
     }
 
     /// How many entries the allow-list and the deny-list hold.
     pub fn list_sizes(&self) -> (usize, usize) {
-        self.rules
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .sizes()
+        self.rules.sizes()
     }
 
     /// What commands reached and what was refused so far.
@@ -106,13 +196,18 @@ impl Proxy {
             .clone()
     }
 
-    /// Serves every connection `listener` accepts, each on a task of its own, until the
-    /// listener fails.
-    pub async fn serve(self: Arc<Self>, listener: tokio::net::UnixListener) {
+    /// Serves every connection `listener` accepts for the command of `scope`, each on a task
+    /// of its own, until the listener fails.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::UnixListener,
+        scope: Arc<CommandScope>,
+    ) {
         while let Ok((stream, _)) = listener.accept().await {
             let proxy = Arc::clone(&self);
+            let scope = Arc::clone(&scope);
             crate::task::spawn(async move {
-                if let Err(e) = proxy.carry(stream).await {
+                if let Err(e) = proxy.carry(stream, &scope).await {
                     tracing::debug!(error = %e, "a proxied connection ended");
                 }
             });
@@ -121,11 +216,11 @@ impl Proxy {
 
     /// Serves every connection `listener` accepts (a command's, in its own network
     /// namespace), each on a task of its own, until the listener fails or the task is ended.
-    /// What it refused is also noted in `refusals`: the command's own, to tell the model.
+    /// What it refused is noted in `scope`: the command's own, to tell the model.
     pub async fn serve_tcp(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
-        refusals: Arc<Mutex<Vec<String>>>,
+        scope: Arc<CommandScope>,
     ) {
         // Each connection holds two copy buffers in kelp: a command opening thousands must
         // wait for its own to end, not fill kelp's memory.
@@ -138,9 +233,9 @@ impl Proxy {
                 return;
             };
             let proxy = Arc::clone(&self);
-            let refusals = Arc::clone(&refusals);
+            let scope = Arc::clone(&scope);
             crate::task::spawn(async move {
-                if let Err(e) = proxy.carry_noting(stream, Some(&refusals)).await {
+                if let Err(e) = proxy.carry(stream, &scope).await {
                     tracing::debug!(error = %e, "a proxied connection ended");
                 }
                 drop(permit);
@@ -148,20 +243,9 @@ impl Proxy {
         }
     }
 
-    /// One connection: its opening read, judged, and the bytes carried both ways.
-    pub async fn carry<S>(&self, client: S) -> io::Result<()>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        self.carry_noting(client, None).await
-    }
-
-    /// [`Proxy::carry`], a refusal's reason also pushed onto `refusals`.
-    async fn carry_noting<S>(
-        &self,
-        mut client: S,
-        refusals: Option<&Mutex<Vec<String>>>,
-    ) -> io::Result<()>
+    /// One connection of the command of `scope`: its opening read, judged, and the bytes
+    /// carried both ways.
+    pub async fn carry<S>(&self, mut client: S, scope: &CommandScope) -> io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -171,7 +255,7 @@ impl Proxy {
             return Ok(());
         }
         if buf[0] == 5 {
-            return self.carry_socks(client, buf, refusals).await;
+            return self.carry_socks(client, buf, scope).await;
         }
         let (request, used) = loop {
             match request::http_request(&buf) {
@@ -185,7 +269,12 @@ impl Proxy {
             }
         };
         let HttpRequest { target, head } = request;
-        let addresses = match self.judge(&target, refusals).await {
+        let via = if head.is_some() {
+            Via::Http
+        } else {
+            Via::Https
+        };
+        let addresses = match self.judge(&target, via, scope).await {
             Ok(addresses) => addresses,
             Err(why) => return refuse_http(&mut client, 403, &why).await,
         };
@@ -210,7 +299,7 @@ impl Proxy {
         &self,
         mut client: S,
         mut buf: Vec<u8>,
-        refusals: Option<&Mutex<Vec<String>>>,
+        scope: &CommandScope,
     ) -> io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -251,7 +340,7 @@ impl Proxy {
                 }
             }
         };
-        let addresses = match self.judge(&target, refusals).await {
+        let addresses = match self.judge(&target, Via::Socks5, scope).await {
             Ok(addresses) => addresses,
             // Connection not allowed by ruleset.
             Err(_) => return socks_reply(&mut client, 2).await,
@@ -266,55 +355,69 @@ impl Proxy {
         Ok(())
     }
 
-    /// Where `target` may be reached, or why it may not; either is noted in the contacts.
+    /// Where `target` may be reached, or why it may not; either is noted in the contacts, and
+    /// a refusal in the command's `scope` too.
     async fn judge(
         &self,
         target: &Target,
-        refusals: Option<&Mutex<Vec<String>>>,
+        via: Via,
+        scope: &CommandScope,
     ) -> Result<Vec<SocketAddr>, String> {
-        let judged = self.judgement(target).await;
-        if let (Err(why), Some(refusals)) = (&judged, refusals) {
-            let mut refusals = refusals.lock().unwrap_or_else(PoisonError::into_inner);
-            if !refusals.contains(why) {
-                refusals.push(why.clone());
-            }
-        }
+        let judged = self.judgement(target, via, scope).await;
         let mut contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
-        match &judged {
-            Ok(_) => {
+        match judged {
+            Ok(addresses) => {
                 contacts.reached.insert(target.host.clone());
+                Ok(addresses)
             }
-            Err(why) => {
-                contacts.refused.insert(target.host.clone(), why.clone());
+            Err(refusal) => {
+                contacts
+                    .refused
+                    .insert(target.host.clone(), refusal.why.clone());
+                let why = refusal.why.clone();
+                scope.note(refusal);
+                Err(why)
             }
         }
-        judged
     }
 
-    async fn judgement(&self, target: &Target) -> Result<Vec<SocketAddr>, String> {
+    async fn judgement(
+        &self,
+        target: &Target,
+        via: Via,
+        scope: &CommandScope,
+    ) -> Result<Vec<SocketAddr>, Refusal> {
         let host = &target.host;
-        let judged = self
-            .rules
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .judge(host, target.port);
-        let local = match judged {
+        let refused = |why: String| Refusal {
+            why,
+            by_person: false,
+        };
+        let local = match self.rules.judge(host, target.port) {
             Judged::Denied(entry) => {
-                return Err(format!("{host} is on denied_domains (`{entry}`)"));
+                return Err(refused(format!("{host} is on denied_domains (`{entry}`)")));
             }
             Judged::Allowed { local } => local,
             Judged::Unlisted => {
-                if !self.first_contact(target).await {
-                    return Err(format!(
-                        "{host} is not on allowed_domains{}",
-                        if self.ask.is_some() {
-                            ", and the person did not allow it"
-                        } else {
-                            ""
-                        }
-                    ));
+                let contact = FirstContact {
+                    host: host.clone(),
+                    port: target.port,
+                    via,
+                };
+                match scope.first_contact(contact).await {
+                    Answer::Allowed => false,
+                    Answer::Unasked => {
+                        return Err(refused(format!("{host} is not on allowed_domains")));
+                    }
+                    Answer::Refused(reason) => {
+                        let because = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                        return Err(Refusal {
+                            why: format!(
+                                "{host} is not on allowed_domains, and the person did not allow it{because}"
+                            ),
+                            by_person: true,
+                        });
+                    }
                 }
-                false
             }
         };
         let addresses = match host.parse::<IpAddr>() {
@@ -323,40 +426,19 @@ impl Proxy {
                 .resolver
                 .resolve(host, target.port)
                 .await
-                .map_err(|e| format!("{host} could not be resolved: {e}"))?,
+                .map_err(|e| refused(format!("{host} could not be resolved: {e}")))?,
         };
         let (public, home): (Vec<SocketAddr>, Vec<SocketAddr>) = addresses
             .into_iter()
             .partition(|address| local || rules::is_public(address.ip()));
         match (public.is_empty(), home.first()) {
             (false, _) => Ok(public),
-            (true, Some(home)) => Err(format!(
+            (true, Some(home)) => Err(refused(format!(
                 "{host} resolves to {}, an address on this machine or its network",
                 home.ip()
-            )),
-            (true, None) => Err(format!("{host} resolves to no address")),
+            ))),
+            (true, None) => Err(refused(format!("{host} resolves to no address"))),
         }
-    }
-
-    /// The person's answer about a host no list names, asked once a session (one question
-    /// at a time: connections to the same host wait for the first answer).
-    async fn first_contact(&self, target: &Target) -> bool {
-        let Some(ask) = &self.ask else {
-            return false;
-        };
-        let mut answered = self.answered.lock().await;
-        if let Some(allowed) = answered.get(&target.host) {
-            return *allowed;
-        }
-        let allowed = ask(target.clone()).await;
-        answered.insert(target.host.clone(), allowed);
-        if allowed {
-            self.rules
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .allow(&target.host);
-        }
-        allowed
     }
 }
 

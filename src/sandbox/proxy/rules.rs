@@ -130,13 +130,6 @@ impl DomainRules {
         (self.allowed.len(), self.denied.len())
     }
 
-    /// Adds a host the person allowed while kelp runs (a first contact answered yes).
-    pub fn allow(&mut self, host: &str) {
-        if let Ok(pattern) = Pattern::parse(host) {
-            self.allowed.push(pattern);
-        }
-    }
-
     /// What the lists say of `host` on `port`.
     pub fn judge(&self, host: &str, port: u16) -> Judged {
         let host = host.trim_end_matches('.').to_ascii_lowercase();

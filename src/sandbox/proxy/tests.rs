@@ -1,8 +1,6 @@
 //! The proxy over real sockets: a registry on loopback, names resolved through a test's map,
 //! the command's side a Unix socket as in the sandbox.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 
 use super::*;
@@ -52,14 +50,16 @@ async fn registry() -> u16 {
 struct Setup {
     socket: std::path::PathBuf,
     proxy: Arc<Proxy>,
+    scope: Arc<CommandScope>,
     port: u16,
-    asked: Arc<AtomicUsize>,
+    asked: Arc<Mutex<Vec<FirstContact>>>,
     _dir: tempfile::TempDir,
 }
 
 /// The proxy on a Unix socket with `allowed` and `denied` (`PORT` standing for the
-/// registry's port), `registry.test` and `home.test` both leading to the registry on loopback.
-async fn setup(allowed: &[&str], denied: &[&str], answer: Option<bool>) -> Setup {
+/// registry's port), `registry.test` and `home.test` both leading to the registry on loopback,
+/// serving one command whose first contacts get `answer` (nobody asked without one).
+async fn setup(allowed: &[&str], denied: &[&str], answer: Option<Answer>) -> Setup {
     let port = registry().await;
     let list = |entries: &[&str]| {
         entries
@@ -75,25 +75,28 @@ async fn setup(allowed: &[&str], denied: &[&str], answer: Option<bool>) -> Setup
         ("home.test".to_string(), vec![loopback]),
         ("other.test".to_string(), vec![loopback]),
     ]));
-    let asked = Arc::new(AtomicUsize::new(0));
-    let ask: Option<Ask> = answer.map(|yes| {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let ask: Option<Ask> = answer.map(|answer| {
         let asked = Arc::clone(&asked);
-        Arc::new(move |_target: Target| -> Pending<bool> {
-            asked.fetch_add(1, Ordering::SeqCst);
+        Arc::new(move |contact: FirstContact| -> Pending<Answer> {
+            asked.lock().unwrap().push(contact);
+            let answer = answer.clone();
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                yes
+                answer
             })
         }) as Ask
     });
-    let proxy = Proxy::new(rules, Arc::new(resolver), ask);
+    let proxy = Proxy::new(rules, Arc::new(resolver));
+    let scope = CommandScope::new(ask);
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("proxy.sock");
     let listener = UnixListener::bind(&socket).unwrap();
-    tokio::spawn(Arc::clone(&proxy).serve(listener));
+    tokio::spawn(Arc::clone(&proxy).serve(listener, Arc::clone(&scope)));
     Setup {
         socket,
         proxy,
+        scope,
         port,
         asked,
         _dir: dir,
@@ -184,23 +187,93 @@ async fn a_name_that_leads_home_is_refused_after_it_is_resolved() {
 }
 
 #[tokio::test]
-async fn a_first_contact_is_asked_once_and_the_answer_kept() {
-    let refusing = setup(&[], &[], Some(false)).await;
+async fn a_first_contact_is_asked_once_a_command_and_the_answer_kept() {
+    let refusing = setup(&[], &[], Some(Answer::Refused(Some("not today".into())))).await;
     let (a, b) = tokio::join!(fetch(&refusing, "home.test"), fetch(&refusing, "home.test"));
     for answer in [a, b] {
         assert!(
-            answer.contains("home.test is not on allowed_domains, and the person did not allow it"),
+            answer.contains(
+                "home.test is not on allowed_domains, and the person did not allow it: not today"
+            ),
             "{answer}"
         );
     }
-    assert_eq!(refusing.asked.load(Ordering::SeqCst), 1);
+    // Asked once, with the host, its port and how the command asked for it.
+    assert_eq!(
+        *refusing.asked.lock().unwrap(),
+        [FirstContact {
+            host: "home.test".into(),
+            port: refusing.port,
+            via: Via::Https,
+        }]
+    );
+    let refusals = refusing.scope.refusals();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(refusals[0].by_person, "{refusals:?}");
 
     // Allowed: reached, but still not at home (no entry names its port).
-    let allowing = setup(&[], &[], Some(true)).await;
+    let allowing = setup(&[], &[], Some(Answer::Allowed)).await;
     let answer = fetch(&allowing, "other.test").await;
     assert!(answer.contains("resolves to 127.0.0.1"), "{answer}");
-    fetch(&allowing, "other.test").await;
-    assert_eq!(allowing.asked.load(Ordering::SeqCst), 1);
+    let plain = format!(
+        "GET http://other.test:{}/ HTTP/1.1\r\nHost: other.test\r\n\r\n",
+        allowing.port
+    );
+    exchange(&allowing.socket, plain.as_bytes()).await;
+    assert_eq!(allowing.asked.lock().unwrap().len(), 1);
+    assert!(
+        allowing.scope.refusals().iter().all(|r| !r.by_person),
+        "the home refusal is the proxy's own"
+    );
+
+    // Nobody to ask: refused in the words of the lists, and not the person's no.
+    let unasked = setup(&[], &[], Some(Answer::Unasked)).await;
+    let answer = fetch(&unasked, "other.test").await;
+    assert!(
+        answer.ends_with("kelp's sandbox: other.test is not on allowed_domains\n"),
+        "{answer}"
+    );
+    assert!(!unasked.scope.refusals()[0].by_person);
+
+    // A SOCKS5 contact says so.
+    let socks = setup(&[], &[], Some(Answer::Refused(None))).await;
+    let mut bytes = vec![5, 1, 0, 5, 1, 0, 3, 10];
+    bytes.extend_from_slice(b"other.test");
+    bytes.extend_from_slice(&443u16.to_be_bytes());
+    let reply = exchange_bytes(&socks.socket, &bytes).await;
+    assert_eq!(reply, [5, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(socks.asked.lock().unwrap()[0].via, Via::Socks5);
+}
+
+/// A plain request goes to the host it names with `Connection: close`: the client's next
+/// request, which may name another host, comes on a new connection, judged anew.
+#[tokio::test]
+async fn a_plain_request_carries_one_request_a_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (rules, _) = DomainRules::new(&[format!("127.0.0.1:{port}")], &[]);
+    let proxy = Proxy::new(rules, Arc::new(SystemResolver));
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let carried = tokio::spawn(async move { proxy.carry(server, &CommandScope::default()).await });
+    let mut client = client;
+    client
+        .write_all(
+            format!(
+                "GET http://127.0.0.1:{port}/a HTTP/1.1\r\nHost: x\r\nProxy-Connection: keep-alive\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let (mut stream, _) = listener.accept().await.unwrap();
+    let mut head = vec![0u8; 256];
+    let n = stream.read(&mut head).await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&head[..n]),
+        "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    drop((stream, client));
+    carried.await.unwrap().ok();
 }
 
 #[tokio::test]
@@ -246,7 +319,7 @@ async fn a_command_has_at_most_so_many_connections_carried_at_once() {
     let setup = setup(&[], &[], None).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(Arc::clone(&setup.proxy).serve_tcp(listener, Arc::default()));
+    tokio::spawn(Arc::clone(&setup.proxy).serve_tcp(listener, CommandScope::new(None)));
     // As many as it carries, each saying nothing yet.
     let mut open = Vec::new();
     for _ in 0..MAX_CONNECTIONS {

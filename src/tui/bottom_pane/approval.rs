@@ -1,5 +1,6 @@
 //! The approval view: `y` yes, `a` always (this session), `p` always for a command's prefix in
-//! this project, `n` no and a reason for the model, `esc` no.
+//! this project, `n` no and a reason for the model, `esc` no. For a host a command asks to
+//! reach: `y` this command, `a` this session, `p` always in this project.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
@@ -22,6 +23,8 @@ pub struct ApprovalView {
     once_only: bool,
     /// The prefix `p` lets run without asking in this project from now on (`cargo test`).
     prefix: Option<String>,
+    /// A host a command asks to reach: `y` is for this command, `p` keeps it for the project.
+    host: bool,
     /// The question, naming the file a change is to: a long diff scrolls its header away.
     question: String,
     /// When the question was first on screen: until [`ARMING`] after it, keys do not answer.
@@ -54,6 +57,7 @@ impl ApprovalView {
             {
                 format!("Run all {} lines?", command.split('\n').count())
             }
+            ApprovalSubject::Network { host, .. } => format!("Reach {host}?"),
             _ => "Allow it?".to_string(),
         };
         let prefix = match subject {
@@ -67,6 +71,7 @@ impl ApprovalView {
             id,
             reason: None,
             prefix,
+            host: matches!(subject, ApprovalSubject::Network { .. }),
             once_only: matches!(subject, ApprovalSubject::Unsandboxed { .. }),
             question,
             drawn_at: std::cell::Cell::new(None),
@@ -112,7 +117,7 @@ impl ApprovalView {
         match key.code {
             KeyCode::Char('y' | 'Y') => self.decided(ApprovalDecision::Yes),
             KeyCode::Char('a' | 'A') if !self.once_only => self.decided(ApprovalDecision::Always),
-            KeyCode::Char('p' | 'P') if self.prefix.is_some() => {
+            KeyCode::Char('p' | 'P') if self.prefix.is_some() || self.host => {
                 self.decided(ApprovalDecision::AlwaysPrefix)
             }
             KeyCode::Char('n' | 'N') => {
@@ -153,6 +158,17 @@ impl ApprovalView {
                 Span::raw(" yes, this once  "),
                 key("n"),
                 Span::raw(" no, and say why"),
+            ]
+        } else if self.host {
+            vec![
+                key("y"),
+                Span::raw(" this command  "),
+                key("a"),
+                Span::raw(" session  "),
+                key("p"),
+                Span::raw(" always here  "),
+                key("n"),
+                Span::raw(" no"),
             ]
         } else if let Some(prefix) = &self.prefix {
             vec![

@@ -1,0 +1,146 @@
+//! What a turn puts to the person while it runs a call: an approval and its answer, a host a
+//! running command asks to reach (`network = "domains"`), and a second run without the sandbox
+//! of a command whose output shows a refusal.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::conversation::Conversation;
+use super::turn_context::TurnContext;
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Event};
+use crate::sandbox::proxy::{Answer, Ask, FirstContact};
+use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
+
+/// Asks a person about `subject` and waits for the answer; `None` when the turn is cancelled
+/// first.
+pub(super) async fn ask_person(
+    ctx: &TurnContext,
+    call_id: &str,
+    subject: ApprovalSubject,
+) -> Option<ApprovalDecision> {
+    let (id, answer) = ctx.approvals.register();
+    ctx.emit(Event::ApprovalRequested {
+        id,
+        call_id: call_id.to_string(),
+        subject,
+    });
+    let decision = tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => {
+            ctx.approvals.withdraw(id);
+            None
+        }
+        decision = answer => Some(decision.unwrap_or(ApprovalDecision::No { reason: None })),
+    };
+    ctx.emit(Event::ApprovalAnswered {
+        id,
+        call_id: call_id.to_string(),
+        decision: decision.clone(),
+    });
+    decision
+}
+
+/// Whom a command that reaches some domains asks about a host no list names: a host the
+/// person allowed for the conversation or the project passes; otherwise the person is asked,
+/// as about any call (nobody in `never`, nor where nobody is there to ask).
+pub(super) fn network_asker(
+    ctx: &TurnContext,
+    call_id: &str,
+    command: String,
+    workdir: PathBuf,
+) -> Ask {
+    let (ctx, call_id) = (ctx.clone(), call_id.to_string());
+    Arc::new(move |contact: FirstContact| {
+        let (ctx, call_id) = (ctx.clone(), call_id.clone());
+        let subject = ApprovalSubject::Network {
+            host: contact.host.clone(),
+            port: contact.port,
+            via: contact.via,
+            command: command.clone(),
+            workdir: workdir.clone(),
+        };
+        Box::pin(async move {
+            let approvals = &ctx.approvals;
+            if approvals.host_allowed(&contact.host) {
+                return Answer::Allowed;
+            }
+            if !approvals.is_interactive() || approvals.mode().never_asks() {
+                return Answer::Unasked;
+            }
+            match ask_person(&ctx, &call_id, subject).await {
+                // The turn was cancelled: the command is being stopped.
+                None => Answer::Refused(None),
+                Some(ApprovalDecision::Yes) => Answer::Allowed,
+                Some(ApprovalDecision::Always) => {
+                    approvals.remember_host(&contact.host);
+                    Answer::Allowed
+                }
+                Some(ApprovalDecision::AlwaysPrefix) => {
+                    match approvals.keep_host(&contact.host) {
+                        Ok(()) => ctx.emit(Event::CommandRules(approvals.rules())),
+                        // Reached this conversation still; the rule is not kept, and the
+                        // person is told.
+                        Err(e) => ctx.emit(Event::Error(e)),
+                    }
+                    Answer::Allowed
+                }
+                Some(ApprovalDecision::No { reason }) => Answer::Refused(reason),
+            }
+        })
+    })
+}
+
+/// After a sandboxed command failed with a refusal in its output, in `ask` mode: says what the
+/// output mentions (never that the sandbox did it, which kelp cannot know), and offers to run it
+/// once more without the sandbox. Returns the output of that second run, if a person allowed it.
+pub(super) async fn offer_unsandboxed(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    call_id: &str,
+    tool: &ToolCall,
+    output: &tools::ToolOutput,
+    sink: &OutputSink,
+    allowed_outside: &[PathBuf],
+) -> Option<tools::ToolOutput> {
+    let (ToolCall::Shell(args), ToolDetail::Shell(outcome)) = (tool, &output.detail) else {
+        return None;
+    };
+    let blocked = outcome.sandbox_block.clone()?;
+    ctx.emit(Event::Notice(blocked.clone()));
+    // Asked once when it ran outside already; never when nobody may be asked, nor in plan
+    // mode, which keeps commands in the read-only sandbox; nor when the person refused it a
+    // host just now (outside the sandbox it would reach it).
+    if tool.asks_to_leave_the_sandbox()
+        || outcome.network_refused_by_person
+        || conversation.is_planning()
+        || ctx.approvals.mode().never_asks()
+        || !ctx.approvals.is_interactive()
+    {
+        return None;
+    }
+    let context = conversation.tool_context();
+    let subject = ApprovalSubject::Unsandboxed {
+        command: args.command.display(),
+        workdir: context.resolve(args.workdir.as_deref().unwrap_or(".")),
+        blocked,
+        requested: false,
+    };
+    match ask_person(ctx, call_id, subject).await? {
+        ApprovalDecision::Yes | ApprovalDecision::Always | ApprovalDecision::AlwaysPrefix => {}
+        ApprovalDecision::No { .. } => return None,
+    }
+    let unsandboxed = context.clone().with_sandbox(SandboxPolicy::off());
+    let mut rerun = tools::execute(
+        tool,
+        &unsandboxed,
+        sink,
+        ctx.cancel.child_token(),
+        allowed_outside,
+    )
+    .await;
+    rerun.text = format!(
+        "The first run failed with a refusal the sandbox may have caused; the user let it run again without the sandbox.\n{}",
+        rerun.text
+    );
+    Some(rerun)
+}

@@ -1,0 +1,254 @@
+//! The core's questions to a thread's host: its approval requests as
+//! `item/commandExecution/requestApproval` (a command, an MCP call, a read, a host a command
+//! asks to reach, as Codex asks each) and `item/fileChange/requestApproval`, the model's
+//! questions as `item/tool/requestUserInput`, and the host's answers back to the core.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{
+    ApprovalResponse, ApprovalResponseDecision, CommandExecutionRequestApproval,
+    FileChangeRequestApproval, NetworkApprovalContext, NetworkPolicyAmendment,
+    NetworkPolicyRuleAction, Notification, ServerRequest, ServerRequestResolved,
+    ToolRequestUserInput, ToolRequestUserInputResponse, UserInputQuestion,
+};
+use super::wire::{Out, now_ms};
+use crate::agent::host_asks::{self, Verdict};
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Op};
+
+/// Puts the model's questions to the host (`item/tool/requestUserInput`); the answers go to
+/// the core (`host_asks`), an error or no answer as none.
+pub(super) fn ask_questions(
+    out: Out,
+    ops: UnboundedSender<Op>,
+    ids: (String, String),
+    id: u64,
+    call_id: String,
+    questions: Vec<crate::tools::user_input::Question>,
+) {
+    let (thread_id, turn_id) = ids;
+    let order: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
+    let (method, params) = ToolRequestUserInput {
+        thread_id,
+        turn_id,
+        item_id: call_id,
+        questions: questions
+            .into_iter()
+            .map(|q| UserInputQuestion {
+                id: q.id,
+                header: q.header,
+                question: q.question,
+                is_other: true,
+                is_secret: false,
+                options: q.options,
+            })
+            .collect(),
+        is_blocking: true,
+    }
+    .into_message();
+    let (_, answer) = out.numbered_request(method, params);
+    host_asks::questions(ops, id, CancellationToken::new(), async move {
+        let mut given =
+            serde_json::from_value::<ToolRequestUserInputResponse>(answer.await.ok()?.ok()?)
+                .ok()?;
+        Some(
+            order
+                .iter()
+                .filter_map(|id| Some((id.clone(), given.answers.remove(id)?.answers)))
+                .collect(),
+        )
+    });
+}
+
+/// The approval requests out with the host: the core's approval id, and the request's id.
+pub(super) type Asking = Arc<Mutex<HashMap<u64, i64>>>;
+
+/// Tells the host that the request of approval `id` needs no answer any more (answered, or
+/// dropped when the turn ended first), once.
+pub(super) fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &str) {
+    let request = asking
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+    if let Some(request_id) = request {
+        // An answer removed it already; an interrupt leaves it to be dropped here.
+        out.cancel_request(request_id);
+        let (method, params) = ServerRequestResolved {
+            thread_id: thread_id.to_string(),
+            request_id,
+        }
+        .into_message();
+        out.notify(method, params);
+    }
+}
+
+/// Asks the thread's clients about an approval request; the first decision goes to the core
+/// (`host_asks`). `cancel` denies and interrupts the turn; an error denies. With no client
+/// there, the turn waits for one to resume the thread and answer, as in Codex.
+pub(super) fn ask_host(
+    out: Out,
+    ops: UnboundedSender<Op>,
+    ids: (String, String),
+    asking: Asking,
+    id: u64,
+    call_id: String,
+    subject: ApprovalSubject,
+) {
+    let (thread_id, turn_id) = ids;
+    let started_at_ms = now_ms();
+    let command = |command: String, cwd: Option<PathBuf>, reason: Option<String>| {
+        CommandExecutionRequestApproval {
+            thread_id: thread_id.clone(),
+            turn_id: turn_id.clone(),
+            item_id: call_id.clone(),
+            started_at_ms,
+            command: Some(command),
+            cwd,
+            reason,
+            proposed_execpolicy_amendment: None,
+            network_approval_context: None,
+            proposed_network_policy_amendments: None,
+        }
+    };
+    let network = matches!(subject, ApprovalSubject::Network { .. });
+    let request = match subject {
+        ApprovalSubject::Patch { .. } => FileChangeRequestApproval {
+            thread_id: thread_id.clone(),
+            turn_id: turn_id.clone(),
+            item_id: call_id.clone(),
+            started_at_ms,
+        }
+        .into_message(),
+        ApprovalSubject::Command {
+            command: shown,
+            workdir,
+            always_prefix,
+        } => CommandExecutionRequestApproval {
+            proposed_execpolicy_amendment: Some(always_prefix),
+            ..command(shown, Some(workdir), None)
+        }
+        .into_message(),
+        ApprovalSubject::Unsandboxed {
+            command: shown,
+            workdir,
+            blocked,
+            requested,
+        } => command(
+            shown,
+            Some(workdir),
+            Some(ApprovalSubject::unsandboxed_question(&blocked, requested)),
+        )
+        .into_message(),
+        ApprovalSubject::McpTool {
+            server,
+            tool,
+            arguments,
+        } => command(
+            format!("{server}: {tool} {arguments}")
+                .trim_end()
+                .to_string(),
+            None,
+            Some(format!(
+                "calls the tool `{tool}` of the MCP server `{server}`"
+            )),
+        )
+        .into_message(),
+        // As Codex asks it: the command a host shows is `network-access` and the target, the
+        // rules it may keep are to allow or deny the host.
+        ApprovalSubject::Network {
+            host,
+            port,
+            via,
+            workdir,
+            ..
+        } => {
+            let scheme = match via {
+                crate::sandbox::proxy::Via::Http => "http",
+                crate::sandbox::proxy::Via::Https => "https",
+                crate::sandbox::proxy::Via::Socks5 => "socks5h",
+            };
+            CommandExecutionRequestApproval {
+                network_approval_context: Some(NetworkApprovalContext {
+                    host: host.clone(),
+                    protocol: via.into(),
+                }),
+                proposed_network_policy_amendments: Some(
+                    [
+                        NetworkPolicyRuleAction::Allow,
+                        NetworkPolicyRuleAction::Deny,
+                    ]
+                    .map(|action| NetworkPolicyAmendment {
+                        host: host.clone(),
+                        action,
+                    })
+                    .to_vec(),
+                ),
+                ..command(
+                    format!("network-access {scheme}://{host}:{port}"),
+                    Some(workdir),
+                    Some(format!("{host} is not on allowed_domains")),
+                )
+            }
+            .into_message()
+        }
+        ApprovalSubject::Read { summary, paths } => command(
+            summary,
+            None,
+            Some(format!(
+                "reads outside the project: {}",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        )
+        .into_message(),
+    };
+    let (method, params) = request;
+    let (request_id, answer) = out.numbered_request(method, params);
+    asking
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id, request_id);
+    host_asks::approval(ops, id, CancellationToken::new(), async move {
+        let answer = answer.await;
+        resolved(&out, &asking, id, &thread_id);
+        let response = serde_json::from_value::<ApprovalResponse>(answer.ok()?.ok()?).ok()?;
+        Some(verdict(response.decision, network))
+    });
+}
+
+/// What the core takes a host's decision for; `network`: the request was about a host.
+fn verdict(decision: ApprovalResponseDecision, network: bool) -> Verdict {
+    use ApprovalResponseDecision as Host;
+    match decision {
+        Host::ApplyNetworkPolicyAmendment {
+            network_policy_amendment:
+                NetworkPolicyAmendment {
+                    action: NetworkPolicyRuleAction::Allow,
+                    ..
+                },
+        } if network => Verdict::Decided(ApprovalDecision::AlwaysPrefix),
+        Host::Accept => Verdict::Decided(ApprovalDecision::Yes),
+        Host::AcceptWithExecpolicyAmendment { .. } => {
+            Verdict::Decided(ApprovalDecision::AlwaysPrefix)
+        }
+        Host::AcceptForSession => Verdict::Decided(ApprovalDecision::Always),
+        Host::ApplyNetworkPolicyAmendment {
+            network_policy_amendment:
+                NetworkPolicyAmendment {
+                    action: NetworkPolicyRuleAction::Allow,
+                    ..
+                },
+        } => Verdict::Decided(ApprovalDecision::Yes),
+        Host::Cancel => Verdict::Stop,
+        Host::Decline | Host::ApplyNetworkPolicyAmendment { .. } => {
+            Verdict::Decided(ApprovalDecision::No { reason: None })
+        }
+    }
+}
