@@ -68,8 +68,8 @@ pub(super) fn network_asker(
                 return Answer::Unasked;
             }
             match ask_person(&ctx, &call_id, subject).await {
-                // The turn was cancelled: the command is being stopped.
-                None => Answer::Refused(None),
+                // The turn was cancelled: the command is being stopped, and nobody said no.
+                None => Answer::Unasked,
                 Some(ApprovalDecision::Yes) => Answer::Allowed,
                 Some(ApprovalDecision::Always) => {
                     approvals.remember_host(&contact.host);

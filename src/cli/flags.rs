@@ -40,7 +40,7 @@ pub struct AgentFlags {
     pub(super) sandbox: Option<SandboxMode>,
     /// Let sandboxed commands open network connections (default: off), or reach only the
     /// domains of allowed_domains (the package registries unless the config says otherwise)
-    /// through kelp's proxy.
+    /// and those you allow when a command first asks, through kelp's proxy.
     #[arg(long, value_name = "ON|OFF|DOMAINS", num_args = 0..=1, default_missing_value = "on", value_parser = parse_network)]
     pub(super) network: Option<kelp::config::modes::Network>,
     /// Let the model search the web live (web_search = "live"; the default is "cached", answers

@@ -949,8 +949,9 @@ const DENIALS: [&str; 3] = [
 impl SandboxPolicy {
     /// The rule of this mode, in a few words, for a note about what it blocked.
     pub fn rule(&self) -> String {
-        const DOMAINS: &str = "reach only the domains of allowed_domains, through kelp's proxy \
-                               (which answers a refusal with its reason)";
+        const DOMAINS: &str = "reach only the domains of allowed_domains and those the person \
+                               allows, through kelp's proxy (which answers a refusal with its \
+                               reason)";
         match (self.mode, self.network, self.domains.is_some()) {
             (SandboxMode::ReadOnly, true, _) => "read-only: commands write nowhere".to_string(),
             (SandboxMode::ReadOnly, false, true) => {
