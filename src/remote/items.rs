@@ -22,6 +22,8 @@ pub struct Calls {
     changes: HashMap<String, Vec<FileChange>>,
     /// Commands whose output streamed (their end does not show it again).
     streamed: HashSet<String>,
+    /// Each running command, for a question asked while it runs (a host it asks to reach).
+    commands: HashMap<String, String>,
 }
 
 impl Calls {
@@ -40,6 +42,11 @@ impl Calls {
     /// The changes of the patch `id`, as its start said them.
     pub fn changes_of(&self, id: &str) -> Vec<FileChange> {
         self.changes.get(id).cloned().unwrap_or_default()
+    }
+
+    /// The running command `id`, as its start said it.
+    pub fn command_of(&self, id: &str) -> Option<String> {
+        self.commands.get(id).cloned()
     }
 
     /// Output of the command `id` streamed: its end does not repeat it.
@@ -105,6 +112,7 @@ impl Calls {
                 id, command, cwd, ..
             } => {
                 self.begun.insert(id.clone(), Instant::now());
+                self.commands.insert(id.clone(), command.clone());
                 vec![Event::ToolStarted {
                     call_id: id,
                     tool: "shell".to_string(),
@@ -173,6 +181,7 @@ impl Calls {
                 duration_ms,
                 ..
             } => {
+                self.commands.remove(&id);
                 let mut events = Vec::new();
                 if !self.streamed.remove(&id)
                     && let Some(output) = aggregated_output.filter(|o| !o.is_empty())

@@ -26,11 +26,13 @@ impl Remote {
                         kind = WaitingKind::Network {
                             host: network.host.clone(),
                         };
+                        // The running command the host asks for, where this client saw it
+                        // start; else the `network-access` target Codex asks with.
                         ApprovalSubject::Network {
                             port: network.port(&command),
                             via: network.via(),
                             host: network.host,
-                            command,
+                            command: self.calls.command_of(&asked.item_id).unwrap_or(command),
                             workdir,
                         }
                     }

@@ -987,6 +987,12 @@ mod tests {
     #[test]
     fn a_host_a_command_asks_to_reach_is_put_as_a_host_and_kept_as_codexs_rule() {
         let (mut remote, mut events) = connected();
+        remote.on_message(&note(
+            "item/started",
+            json!({"threadId": THREAD, "turnId": "t",
+            "item": {"type": "commandExecution", "id": "c3", "command": "pip install x",
+                "cwd": "/work/proj", "status": "inProgress", "commandActions": []}}),
+        ));
         remote.on_message(
             &json!({"id": 43, "method": "item/commandExecution/requestApproval",
             "params": {"threadId": THREAD, "turnId": "t", "itemId": "c3",
@@ -1006,7 +1012,7 @@ mod tests {
                 host: "pypi.example".into(),
                 port: 8443,
                 via: crate::sandbox::proxy::Via::Https,
-                command: "network-access https://pypi.example:8443".into(),
+                command: "pip install x".into(),
                 workdir: "/work/proj".into(),
             }
         );
