@@ -195,6 +195,15 @@ impl Server {
         Self::start_in(fake, tempfile::tempdir().unwrap())
     }
 
+    /// [`Server::start`] in a home whose `config.toml` is `config`.
+    pub(crate) fn with_config(fake: &FakeOpenAi, config: &str) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let config_dir = home.path().join(".config/kelp");
+        std::fs::create_dir_all(&config_dir).unwrap();
+        std::fs::write(config_dir.join("config.toml"), config).unwrap();
+        Self::start_in(fake, home)
+    }
+
     /// [`Server::start`] with `home` prepared by the test (a config file, say).
     pub(crate) fn start_in(fake: &FakeOpenAi, home: tempfile::TempDir) -> Self {
         Self::start_with(fake, home, &["app-server", "--listen", "stdio://"], &[])
@@ -666,18 +675,13 @@ async fn a_second_login_cancels_the_first_and_cancel_frees_the_port() {
 /// A thread over a fresh project, logged in with the fake's API key.
 /// [`logged_in`], with the test MCP server (`tests`) in the config file.
 fn logged_in_with_the_test_mcp_server(fake: &FakeOpenAi) -> (Server, tempfile::TempDir) {
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join(".config/kelp");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
-        format!(
+    let mut server = Server::with_config(
+        fake,
+        &format!(
             "[mcp_servers.tests]\ncommand = {:?}\n",
             crate::mcp::server_binary().display().to_string()
         ),
-    )
-    .unwrap();
-    let mut server = Server::start_in(fake, home);
+    );
     server.initialize(false);
     server.result(
         "account/login/start",
@@ -931,15 +935,10 @@ async fn a_reasoning_summary_is_an_item_of_its_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hosts_start_up_sequence_is_answered_in_codex_words() {
     let fake = FakeOpenAi::start().await;
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join(".config/kelp");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
+    let mut server = Server::with_config(
+        &fake,
         "# kept\nmodel = \"gpt-5.4\"\napproval = \"full-auto\"\n\n[mcp_servers.docs]\nurl = \"http://127.0.0.1:9/mcp\"\nenabled = false\nhttp_headers = { X-Key = \"s3cret-header\" }\n\n[mcp_servers.tools]\ncommand = \"tools-mcp\"\nenabled = false\nenv = { API_TOKEN = \"s3cret-env\" }\n",
-    )
-    .unwrap();
-    let mut server = Server::start_in(&fake, home);
+    );
     server.initialize(true);
     let project = tempfile::tempdir().unwrap();
 
@@ -3700,15 +3699,8 @@ async fn hooks_are_listed_per_folder_and_skills_turned_off_and_found_in_more_fol
 async fn a_host_signs_in_to_an_mcp_server_with_oauth() {
     let fake = FakeOpenAi::start().await;
     let (url, _oauth) = crate::mcp_oauth::start(None).await;
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join(".config/kelp");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
-        format!("[mcp_servers.secure]\nurl = \"{url}\"\n"),
-    )
-    .unwrap();
-    let mut server = Server::start_in(&fake, home);
+    let mut server =
+        Server::with_config(&fake, &format!("[mcp_servers.secure]\nurl = \"{url}\"\n"));
     server.initialize(false);
     let auth = |server: &mut Server| {
         let list = server.result("mcpServerStatus/list", json!({}));
@@ -3759,15 +3751,10 @@ async fn a_command_asks_to_reach_a_host_as_codex_asks_it() {
         return;
     }
     let fake = FakeOpenAi::start().await;
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join(".config/kelp");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
+    let mut server = Server::with_config(
+        &fake,
         "sandbox = \"workspace-write\"\nnetwork = \"domains\"\nallowed_domains = []\n",
-    )
-    .unwrap();
-    let mut server = Server::start_in(&fake, home);
+    );
     server.initialize(false);
     server.result(
         "account/login/start",

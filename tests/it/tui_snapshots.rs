@@ -311,23 +311,32 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
         screen.contains("✓ approved, and `cargo test` runs without asking in this"),
         "{screen}"
     );
-    type_text(&mut app, "/approval");
-    key(&mut app, KeyCode::Enter);
-    let screen = draw(&mut app, 80, 24);
+    forget_in_approval(&mut app, &mut rx, 0, &rule, "runs without asking here");
+}
+
+/// `/approval` lists the project's rules after the modes and the two trust choices: the rule
+/// at `index` among them shows what it lets through, and Enter forgets it, with a notice.
+fn forget_in_approval(
+    app: &mut App,
+    rx: &mut UnboundedReceiver<Op>,
+    index: usize,
+    rule: &ProjectRule,
+    what: &str,
+) {
+    type_text(app, "/approval");
+    key(app, KeyCode::Enter);
+    let screen = draw(app, 80, 24);
     assert!(
-        screen.contains("`cargo test`") && screen.contains("enter forgets it"),
+        screen.contains(&rule.shown()) && screen.contains(&format!("{what} · enter forgets it")),
         "{screen}"
     );
-    // The modes, then the two trust choices, then the rule.
-    for _ in 0..kelp::config::ApprovalMode::ALL.len() + 2 {
-        key(&mut app, KeyCode::Down);
+    for _ in 0..kelp::config::ApprovalMode::ALL.len() + 2 + index {
+        key(app, KeyCode::Down);
     }
-    key(&mut app, KeyCode::Enter);
-    assert_eq!(ops(&mut rx), [Op::RemoveCommandRule(rule)]);
-    assert!(
-        draw(&mut app, 80, 24).contains("`cargo test` asks again from now on"),
-        "the notice"
-    );
+    key(app, KeyCode::Enter);
+    assert_eq!(ops(rx), [Op::RemoveCommandRule(rule.clone())]);
+    let notice = format!("{} asks again from now on", rule.shown());
+    assert!(draw(app, 80, 24).contains(&notice), "the notice");
 }
 
 /// A running command's first contact with a host no list names: the question says the host,
@@ -385,23 +394,7 @@ fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
         ),
         "{screen}"
     );
-    type_text(&mut app, "/approval");
-    key(&mut app, KeyCode::Enter);
-    let screen = draw(&mut app, 80, 24);
-    assert!(
-        screen.contains("registry.npmjs.example") && screen.contains("reached by commands here"),
-        "{screen}"
-    );
-    // The modes, then the two trust choices, then the two rules.
-    for _ in 0..kelp::config::ApprovalMode::ALL.len() + 3 {
-        key(&mut app, KeyCode::Down);
-    }
-    key(&mut app, KeyCode::Enter);
-    assert_eq!(ops(&mut rx), [Op::RemoveCommandRule(rule)]);
-    assert!(
-        draw(&mut app, 80, 24).contains("registry.npmjs.example asks again from now on"),
-        "the notice"
-    );
+    forget_in_approval(&mut app, &mut rx, 1, &rule, "reached by commands here");
 }
 
 /// A long change: its header scrolls away, so the question names the file; a wrapped row keeps

@@ -152,45 +152,41 @@ impl ApprovalView {
             self.drawn_at.set(Some(std::time::Instant::now()));
         }
         let key = |k: &str| Span::styled(k.to_string(), theme::warn().bold());
-        let keys = if self.once_only {
+        let choices: Vec<(&str, String)> = if self.once_only {
             vec![
-                key("y"),
-                Span::raw(" yes, this once  "),
-                key("n"),
-                Span::raw(" no, and say why"),
+                ("y", "yes, this once".into()),
+                ("n", "no, and say why".into()),
             ]
         } else if self.host {
             vec![
-                key("y"),
-                Span::raw(" this command  "),
-                key("a"),
-                Span::raw(" session  "),
-                key("p"),
-                Span::raw(" always here  "),
-                key("n"),
-                Span::raw(" no"),
+                ("y", "this command".into()),
+                ("a", "session".into()),
+                ("p", "always here".into()),
+                ("n", "no".into()),
             ]
         } else if let Some(prefix) = &self.prefix {
             vec![
-                key("y"),
-                Span::raw(" yes  "),
-                key("a"),
-                Span::raw(" this session  "),
-                key("p"),
-                Span::raw(format!(" `{}` here always  ", cut(prefix, 24))),
-                key("n"),
-                Span::raw(" no"),
+                ("y", "yes".into()),
+                ("a", "this session".into()),
+                ("p", format!("`{}` here always", cut(prefix, 24))),
+                ("n", "no".into()),
             ]
         } else {
             vec![
-                key("y"),
-                Span::raw(" yes  "),
-                key("a"),
-                Span::raw(" always (this session)  "),
-                key("n"),
-                Span::raw(" no, and say why"),
+                ("y", "yes".into()),
+                ("a", "always (this session)".into()),
+                ("n", "no, and say why".into()),
             ]
         };
+        let last = choices.len() - 1;
+        let keys: Vec<Span> = choices
+            .into_iter()
+            .enumerate()
+            .flat_map(|(at, (letter, what))| {
+                let gap = if at == last { "" } else { "  " };
+                [key(letter), Span::raw(format!(" {what}{gap}"))]
+            })
+            .collect();
         // The keys always show whole; a long path gives up its front, never the file's name.
         let room = usize::from(area.width)
             .saturating_sub(line_width(&Line::from(keys.clone())) + 1)
