@@ -3,8 +3,10 @@
 //! no route out, speaks HTTP (`CONNECT`, or a plain `http://` request) or SOCKS5 to it.
 //!
 //! Every connection is judged before it is made ([`rules`]): the deny-list wins, the allow-list
-//! lets a host through, and a host on neither is put to the person once a session (refused
-//! where nobody can be asked). A name is resolved here, not by the command, and the addresses
+//! lets a host through, and a host on neither is put to whoever answers for the command, once
+//! a command ([`CommandScope`]: refused where nobody can be asked, after the person refused the
+//! command a host, and past a number of hosts). A name is resolved here, not by the command,
+//! and the addresses
 //! it leads to must be out on the internet: a name that resolves to the person's machine or
 //! network is refused after resolution (no DNS rebinding into their services), unless an
 //! allow-list entry names that very host and port. A refusal is an answer the command can
@@ -107,8 +109,20 @@ pub struct Refusal {
 #[derive(Default)]
 pub struct CommandScope {
     ask: Option<Ask>,
-    answered: tokio::sync::Mutex<HashMap<String, Answer>>,
+    answered: tokio::sync::Mutex<Answers>,
     refusals: Mutex<Vec<Refusal>>,
+}
+
+/// The most hosts no list names that one command is asked about: past them the rest are
+/// refused unasked, so a command cannot bury the person in questions.
+const MAX_FIRST_CONTACTS: usize = 16;
+
+/// The answers one command got: by host, and whether the person refused it a host (then its
+/// other hosts are refused unasked: one no ends the questions).
+#[derive(Default)]
+struct Answers {
+    by_host: HashMap<String, Answer>,
+    refused: bool,
 }
 
 impl CommandScope {
@@ -135,19 +149,48 @@ impl CommandScope {
         }
     }
 
-    /// The answer about `contact`, asked once for this command.
-    async fn first_contact(&self, contact: FirstContact) -> Answer {
-        let Some(ask) = &self.ask else {
-            return Answer::Unasked;
-        };
-        let mut answered = self.answered.lock().await;
-        if let Some(answer) = answered.get(&contact.host) {
-            return answer.clone();
-        }
+    /// Whether the command may reach `contact`, a host no list names: asked once for this
+    /// command, or why not.
+    async fn first_contact(&self, contact: FirstContact) -> Result<(), Refusal> {
         let host = contact.host.clone();
-        let answer = ask(contact).await;
-        answered.insert(host, answer.clone());
-        answer
+        let unlisted = |and: &str, by_person: bool| {
+            Err(Refusal {
+                why: format!("{host} is not on allowed_domains{and}"),
+                by_person,
+            })
+        };
+        let Some(ask) = &self.ask else {
+            return unlisted("", false);
+        };
+        let mut answers = self.answered.lock().await;
+        let answer = match answers.by_host.get(&host) {
+            Some(answer) => answer.clone(),
+            None if answers.refused => {
+                return unlisted(", and the person refused this command another host", true);
+            }
+            None if answers.by_host.len() >= MAX_FIRST_CONTACTS => {
+                return unlisted(
+                    &format!(
+                        ", and this command asked for {MAX_FIRST_CONTACTS} such hosts already"
+                    ),
+                    false,
+                );
+            }
+            None => {
+                let answer = ask(contact).await;
+                answers.refused |= matches!(answer, Answer::Refused(_));
+                answers.by_host.insert(host.clone(), answer.clone());
+                answer
+            }
+        };
+        match answer {
+            Answer::Allowed => Ok(()),
+            Answer::Unasked => unlisted("", false),
+            Answer::Refused(reason) => {
+                let because = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                unlisted(&format!(", and the person did not allow it{because}"), true)
+            }
+        }
     }
 }
 
@@ -403,21 +446,8 @@ impl Proxy {
                     port: target.port,
                     via,
                 };
-                match scope.first_contact(contact).await {
-                    Answer::Allowed => false,
-                    Answer::Unasked => {
-                        return Err(refused(format!("{host} is not on allowed_domains")));
-                    }
-                    Answer::Refused(reason) => {
-                        let because = reason.map(|r| format!(": {r}")).unwrap_or_default();
-                        return Err(Refusal {
-                            why: format!(
-                                "{host} is not on allowed_domains, and the person did not allow it{because}"
-                            ),
-                            by_person: true,
-                        });
-                    }
-                }
+                scope.first_contact(contact).await?;
+                false
             }
         };
         let addresses = match host.parse::<IpAddr>() {

@@ -245,6 +245,42 @@ async fn a_first_contact_is_asked_once_a_command_and_the_answer_kept() {
     assert_eq!(socks.asked.lock().unwrap()[0].via, Via::Socks5);
 }
 
+/// One no ends a command's questions: its other hosts are refused unasked, as the person's
+/// no; and a command that keeps finding new hosts is asked about so many, then refused.
+#[tokio::test]
+async fn one_no_ends_a_commands_questions_and_their_number_is_bounded() {
+    let refusing = setup(&[], &[], Some(Answer::Refused(None))).await;
+    fetch(&refusing, "home.test").await;
+    let answer = fetch(&refusing, "other.test").await;
+    assert!(
+        answer.contains(
+            "other.test is not on allowed_domains, and the person refused this command another host"
+        ),
+        "{answer}"
+    );
+    assert_eq!(refusing.asked.lock().unwrap().len(), 1);
+    assert!(refusing.scope.refusals().iter().all(|r| r.by_person));
+
+    let allowing = setup(&[], &[], Some(Answer::Allowed)).await;
+    for at in 0..MAX_FIRST_CONTACTS {
+        fetch(&allowing, &format!("host{at}.test")).await;
+    }
+    let answer = fetch(&allowing, "one-more.test").await;
+    assert!(
+        answer.contains(&format!(
+            "one-more.test is not on allowed_domains, and this command asked for {MAX_FIRST_CONTACTS} such hosts already"
+        )),
+        "{answer}"
+    );
+    assert_eq!(allowing.asked.lock().unwrap().len(), MAX_FIRST_CONTACTS);
+    // A host it was asked about is still answered as it was.
+    let again = fetch(&allowing, "host0.test").await;
+    assert!(
+        again.contains("host0.test could not be resolved"),
+        "{again}"
+    );
+}
+
 /// A plain request goes to the host it names with `Connection: close`: the client's next
 /// request, which may name another host, comes on a new connection, judged anew.
 #[tokio::test]
