@@ -63,6 +63,25 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
     if let Some(caches) = policy.describe_caches() {
         say!("  caches      {caches}");
     }
+    if policy.domains.is_some() && !policy.network {
+        let listed = |list: &[String]| match list {
+            [] => "none".to_string(),
+            entries => entries.join(", "),
+        };
+        say!("  domains     allowed: {}", listed(&config.allowed_domains));
+        say!("              denied: {}", listed(&config.denied_domains));
+        let kept: Vec<String> =
+            kelp::agent::command_rules::CommandRules::load(&config.config_dir, project_dir)
+                .rules()
+                .iter()
+                .filter(|rule| matches!(rule, kelp::protocol::ProjectRule::Host(_)))
+                .map(kelp::protocol::ProjectRule::shown)
+                .collect();
+        say!(
+            "              allowed here when a command asked: {}",
+            listed(&kept)
+        );
+    }
     let protected = policy.protected_in(project_dir);
     if !protected.is_empty() {
         let shown: Vec<String> = protected

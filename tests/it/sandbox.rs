@@ -337,6 +337,44 @@ fn sandbox_check_names_the_layers_and_runs_a_command_in_them() {
     }
 }
 
+/// With `network = "domains"`, `kelp sandbox check` lists the domains commands may reach and
+/// the hosts the person allowed for this project when a command asked.
+#[test]
+fn sandbox_check_lists_the_domains_and_the_hosts_kept_for_the_project() {
+    if sandbox::support().namespaces.is_err() {
+        return;
+    }
+    let (_dir, project, _outside) = dirs();
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        "allowed_domains = [\"crates.io\", \"*.crates.io\"]\ndenied_domains = []\n",
+    )
+    .unwrap();
+    let project = std::fs::canonicalize(&project).unwrap();
+    std::fs::write(
+        config_dir.join("rules.toml"),
+        format!(
+            "[[allow]]\nproject = {:?}\nhost = \"mirror.example\"\n\n[[allow]]\nproject = \"/elsewhere\"\nhost = \"other.example\"\n",
+            project.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = crate::support::kelp(home.path())
+        .env("KELP_NETWORK", "domains")
+        .args(["sandbox", "check", "--cd"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    let text = crate::support::shown(&out);
+    assert!(
+        text.contains("  domains     allowed: crates.io, *.crates.io\n              denied: none\n              allowed here when a command asked: mirror.example\n"),
+        "{text}"
+    );
+}
+
 /// kelp's proxy for `network = "domains"` with these lists (resolving names as the system
 /// does), and a context whose commands reach the network only through it.
 fn through_proxy(
