@@ -859,6 +859,81 @@ async fn tool_calls_ask_permission_and_stream_their_content() {
     assert!(last.contains("denied by the user"), "{last}");
 }
 
+/// With `network = "domains"`, a running command's first contact with a host no list names
+/// asks on the command's own call: this command, this session, always in this project, or
+/// reject; the project's choice is kept in `rules.toml`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_a_command_asks_to_reach_is_asked_on_its_call() {
+    if !matches!(kelp::sandbox::support().landlock, Ok(abi) if abi >= 4)
+        || kelp::sandbox::support().namespaces.is_err()
+        || !Path::new("/usr/bin/curl").exists()
+    {
+        return;
+    }
+    let fake = FakeOpenAi::start().await;
+    let home = home_with_a_key(&fake);
+    let mut kelp = Kelp::start_at(
+        &fake,
+        home.path(),
+        &[
+            ("KELP_NETWORK", "domains"),
+            ("KELP_SANDBOX", "workspace-write"),
+            ("KELP_APPROVAL", "full-auto"),
+        ],
+    );
+    let project = crate::support::dir_outside_the_sandbox().unwrap();
+    fake.push_responses([
+        Reply::call_with_id(
+            "c1",
+            "shell",
+            json!({"command": ["curl", "-sf", "http://kept.example/"]}),
+        ),
+        Reply::text("It could not be reached."),
+    ]);
+    // Kept for the project; then the proxy's own refusal (the name does not resolve here)
+    // offers a run outside the sandbox, rejected.
+    kelp.client(
+        Elicit::Accept,
+        vec![Some("allow_in_project"), Some("reject")],
+        async |cx, seen, _ch| {
+            initialize(&cx, ClientCapabilities::new()).await;
+            let session = new_session(&cx, project.path()).await?;
+            prompt(&cx, &session, "fetch it").await?;
+            let permissions = seen.permissions.lock().unwrap().clone();
+            assert_eq!(permissions.len(), 2, "{permissions:#?}");
+            let asked = &permissions[0];
+            assert_eq!(asked.tool_call.tool_call_id.0.as_ref(), "c1");
+            let options: Vec<(String, String)> = asked
+                .options
+                .iter()
+                .map(|o| (o.option_id.0.to_string(), o.name.clone()))
+                .collect();
+            assert_eq!(
+                options,
+                [
+                    ("allow_once", "Allow it for this command"),
+                    ("allow_always", "Allow it for this session"),
+                    (
+                        "allow_in_project",
+                        "Always allow kept.example in this project"
+                    ),
+                    ("reject", "Reject"),
+                ]
+                .map(|(id, name)| (id.to_string(), name.to_string()))
+            );
+            let shown = serde_json::to_string(&asked.tool_call).unwrap();
+            assert!(
+                shown.contains("Let commands reach kept.example:80? It is not on allowed_domains"),
+                "{shown}"
+            );
+            Ok(())
+        },
+    )
+    .await;
+    let rules = std::fs::read_to_string(home.path().join(".config/kelp/rules.toml")).unwrap();
+    assert!(rules.contains("host = \"kept.example\""), "{rules}");
+}
+
 /// Waits until the client has seen an update that `wanted` picks, and returns all seen.
 async fn until(seen: &Seen, wanted: impl Fn(&SessionUpdate) -> bool) -> Vec<SessionUpdate> {
     let deadline = Instant::now() + Duration::from_secs(10);
