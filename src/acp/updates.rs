@@ -29,8 +29,9 @@ pub const OUTPUT_EVERY: Duration = Duration::from_millis(150);
 /// The permission options, by id.
 const ALLOW_ONCE: &str = "allow_once";
 const ALLOW_ALWAYS: &str = "allow_always";
-/// A host a command asks to reach, kept for the project.
+/// A host a command asks to reach, allowed or refused for the project.
 const ALLOW_IN_PROJECT: &str = "allow_in_project";
+const REJECT_IN_PROJECT: &str = "reject_in_project";
 const REJECT: &str = "reject";
 
 /// A text content block.
@@ -575,6 +576,13 @@ impl Translator {
             ));
         }
         options.push(option(REJECT, "Reject", PermissionOptionKind::RejectOnce));
+        if let ApprovalSubject::Network { host, .. } = subject {
+            options.push(option(
+                REJECT_IN_PROJECT,
+                &format!("Never allow {host} in this project"),
+                PermissionOptionKind::RejectAlways,
+            ));
+        }
         (
             announce,
             ToolCallUpdate::new(call_id.to_string(), fields),
@@ -590,6 +598,7 @@ pub fn decision(option_id: Option<&str>) -> ApprovalDecision {
         Some(ALLOW_ONCE) => ApprovalDecision::Yes,
         Some(ALLOW_ALWAYS) => ApprovalDecision::Always,
         Some(ALLOW_IN_PROJECT) => ApprovalDecision::AlwaysPrefix,
+        Some(REJECT_IN_PROJECT) => ApprovalDecision::NeverHere,
         _ => ApprovalDecision::No { reason: None },
     }
 }
@@ -733,6 +742,10 @@ mod tests {
                     ApprovalDecision::AlwaysPrefix
                 ),
                 ("Reject".to_string(), ApprovalDecision::No { reason: None }),
+                (
+                    "Never allow pypi.example in this project".to_string(),
+                    ApprovalDecision::NeverHere
+                ),
             ]
         );
     }

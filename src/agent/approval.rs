@@ -70,6 +70,8 @@ struct Remembered {
     mcp_tools: HashSet<String>,
     /// Hosts no list names that commands may reach (`network = "domains"`).
     hosts: HashSet<String>,
+    /// Hosts commands are refused unasked ("never here", kept in `rules.toml` too).
+    refused_hosts: HashSet<String>,
 }
 
 /// The approval state shared by the core and the running turn: the mode (switchable while a
@@ -196,6 +198,20 @@ impl Approvals {
     pub fn keep_host(&self, host: &str) -> Result<(), String> {
         self.remember_host(host);
         self.state().rules.add(ProjectRule::Host(host.to_string()))
+    }
+
+    /// Whether commands are refused `host` unasked: the person said "never here".
+    pub fn host_refused(&self, host: &str) -> bool {
+        let state = self.state();
+        state.remembered.refused_hosts.contains(host) || state.rules.refuses_host(host)
+    }
+
+    /// Refuses commands `host` in this project from now on, kept in `rules.toml` (and for this
+    /// conversation even when it cannot be kept).
+    pub fn refuse_host(&self, host: &str) -> Result<(), String> {
+        let mut state = self.state();
+        state.remembered.refused_hosts.insert(host.to_string());
+        state.rules.add(ProjectRule::RefusedHost(host.to_string()))
     }
 
     /// Decides whether `call` may run in `project_dir`.

@@ -61,6 +61,11 @@ pub(super) fn network_asker(
         };
         Box::pin(async move {
             let approvals = &ctx.approvals;
+            if approvals.host_refused(&contact.host) {
+                return Answer::Refused(Some(
+                    "it is refused in this project (/approval forgets that)".to_string(),
+                ));
+            }
             if approvals.host_allowed(&contact.host) {
                 return Answer::Allowed;
             }
@@ -75,14 +80,24 @@ pub(super) fn network_asker(
                     approvals.remember_host(&contact.host);
                     Answer::Allowed
                 }
-                Some(ApprovalDecision::AlwaysPrefix) => {
-                    match approvals.keep_host(&contact.host) {
+                Some(decision @ (ApprovalDecision::AlwaysPrefix | ApprovalDecision::NeverHere)) => {
+                    let allowed = decision == ApprovalDecision::AlwaysPrefix;
+                    let kept = if allowed {
+                        approvals.keep_host(&contact.host)
+                    } else {
+                        approvals.refuse_host(&contact.host)
+                    };
+                    match kept {
                         Ok(()) => ctx.emit(Event::CommandRules(approvals.rules())),
-                        // Reached this conversation still; the rule is not kept, and the
+                        // It holds for this conversation still; the rule is not kept, and the
                         // person is told.
                         Err(e) => ctx.emit(Event::Error(e)),
                     }
-                    Answer::Allowed
+                    if allowed {
+                        Answer::Allowed
+                    } else {
+                        Answer::Refused(None)
+                    }
                 }
                 Some(ApprovalDecision::No { reason }) => Answer::Refused(reason),
             }
@@ -127,7 +142,7 @@ pub(super) async fn offer_unsandboxed(
     };
     match ask_person(ctx, call_id, subject).await? {
         ApprovalDecision::Yes | ApprovalDecision::Always | ApprovalDecision::AlwaysPrefix => {}
-        ApprovalDecision::No { .. } => return None,
+        ApprovalDecision::No { .. } | ApprovalDecision::NeverHere => return None,
     }
     let unsandboxed = context.clone().with_sandbox(SandboxPolicy::off());
     let mut rerun = tools::execute(

@@ -14,6 +14,10 @@
 //! [[allow]]
 //! project = "/home/ana/app"
 //! host = "registry.example.com"
+//!
+//! [[refuse]]
+//! project = "/home/ana/app"
+//! host = "tracker.example.com"
 //! ```
 //!
 //! A rule matches a command only when the command is one plain command (the parse of
@@ -252,8 +256,15 @@ impl CommandRules {
         };
         self.rules.iter().any(|rule| match rule {
             ProjectRule::Prefix(prefix) => !prefix.is_empty() && words.starts_with(prefix),
-            ProjectRule::Host(_) => false,
+            ProjectRule::Host(_) | ProjectRule::RefusedHost(_) => false,
         })
+    }
+
+    /// Whether a rule refuses commands `host` (as the proxy names it: lowercase).
+    pub fn refuses_host(&self, host: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| matches!(rule, ProjectRule::RefusedHost(refused) if refused == host))
     }
 
     /// Whether a rule lets commands reach `host` (as the proxy names it: lowercase).
@@ -268,7 +279,7 @@ impl CommandRules {
     pub fn add(&mut self, rule: ProjectRule) -> Result<(), String> {
         let empty = match &rule {
             ProjectRule::Prefix(prefix) => prefix.is_empty(),
-            ProjectRule::Host(host) => host.is_empty(),
+            ProjectRule::Host(host) | ProjectRule::RefusedHost(host) => host.is_empty(),
         };
         if empty || self.rules.contains(&rule) {
             return Ok(());
@@ -353,11 +364,18 @@ fn read(file: &Path) -> Result<Vec<(PathBuf, ProjectRule)>, String> {
     let text = String::from_utf8(bytes).map_err(|e| e.to_string())?;
     let doc = toml_edit::Document::parse(text.as_str())
         .map_err(|e| format!("{}: {}", file.display(), e.message()))?;
-    let Some(tables) = doc.get("allow").and_then(|item| item.as_array_of_tables()) else {
-        return Ok(Vec::new());
+    let tables = |name: &str| {
+        doc.get(name)
+            .and_then(|item| item.as_array_of_tables())
+            .into_iter()
+            .flat_map(|tables| tables.iter())
     };
-    Ok(tables
-        .iter()
+    let refused = tables("refuse").filter_map(|table| {
+        let project = table.get("project")?.as_str()?;
+        let host = table.get("host")?.as_str()?.to_ascii_lowercase();
+        Some((PathBuf::from(project), ProjectRule::RefusedHost(host)))
+    });
+    Ok(tables("allow")
         .filter_map(|table| {
             let project = table.get("project")?.as_str()?;
             let rule = match table.get("host") {
@@ -373,13 +391,17 @@ fn read(file: &Path) -> Result<Vec<(PathBuf, ProjectRule)>, String> {
             };
             Some((PathBuf::from(project), rule))
         })
+        .chain(refused)
         .collect())
 }
 
 /// The file's text for `all` the rules, with a note on what it is.
 fn render(all: &[(PathBuf, ProjectRule)]) -> String {
     let mut doc = toml_edit::DocumentMut::new();
-    let mut tables = toml_edit::ArrayOfTables::new();
+    let (mut allowed, mut refused) = (
+        toml_edit::ArrayOfTables::new(),
+        toml_edit::ArrayOfTables::new(),
+    );
     for (project, rule) in all {
         let mut table = toml_edit::Table::new();
         table["project"] = toml_edit::value(project.to_string_lossy().as_ref());
@@ -387,16 +409,27 @@ fn render(all: &[(PathBuf, ProjectRule)]) -> String {
             ProjectRule::Prefix(prefix) => {
                 let words: toml_edit::Array = prefix.iter().map(String::as_str).collect();
                 table["prefix"] = toml_edit::value(words);
+                allowed.push(table);
             }
-            ProjectRule::Host(host) => table["host"] = toml_edit::value(host.as_str()),
+            ProjectRule::Host(host) => {
+                table["host"] = toml_edit::value(host.as_str());
+                allowed.push(table);
+            }
+            ProjectRule::RefusedHost(host) => {
+                table["host"] = toml_edit::value(host.as_str());
+                refused.push(table);
+            }
         }
-        tables.push(table);
     }
-    doc["allow"] = toml_edit::Item::ArrayOfTables(tables);
+    doc["allow"] = toml_edit::Item::ArrayOfTables(allowed);
+    if !refused.is_empty() {
+        doc["refuse"] = toml_edit::Item::ArrayOfTables(refused);
+    }
     format!(
         "# What kelp lets through without asking, by project: a plain command whose words start\n\
-         # with a prefix, or a host commands reach through its proxy. Added by \"always here\" in\n\
-         # the approval dialog; /approval lists and removes them.\n{doc}"
+         # with a prefix, or a host commands reach through its proxy; and the hosts commands are\n\
+         # refused. Added by \"always here\" and \"never here\" in the approval dialog; /approval\n\
+         # lists and removes them.\n{doc}"
     )
 }
 
@@ -500,15 +533,25 @@ mod tests {
         rules
             .add(ProjectRule::Host("registry.example".into()))
             .unwrap();
+        rules
+            .add(ProjectRule::RefusedHost("tracker.example".into()))
+            .unwrap();
         let mut other = CommandRules::load(dir.path(), lib);
         other.add(prefix(&["make"])).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
         assert!(text.contains("project = \"/home/ana/app\""), "{text}");
         assert!(text.contains("prefix = [\"cargo\", \"test\"]"), "{text}");
         assert!(text.contains("host = \"registry.example\""), "{text}");
+        assert!(
+            text.contains("[[refuse]]\nproject = \"/home/ana/app\"\nhost = \"tracker.example\""),
+            "{text}"
+        );
 
         let mut again = CommandRules::load(dir.path(), app);
-        assert_eq!(again.rules().len(), 3);
+        assert_eq!(again.rules().len(), 4);
+        assert!(again.refuses_host("tracker.example"));
+        assert!(!again.allows_host("tracker.example"));
+        assert!(!again.refuses_host("registry.example"));
         assert!(again.allows(&script("npm run lint --fix")));
         assert!(!again.allows(&script("make")), "another project's rule");
         assert!(again.allows_host("registry.example"));
@@ -520,7 +563,8 @@ mod tests {
             reread.rules(),
             [
                 prefix(&["npm", "run", "lint"]),
-                ProjectRule::Host("registry.example".into())
+                ProjectRule::Host("registry.example".into()),
+                ProjectRule::RefusedHost("tracker.example".into())
             ]
         );
         assert_eq!(

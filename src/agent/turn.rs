@@ -634,6 +634,8 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             Prepared::Run(tool.clone(), outside)
         }
         ApprovalDecision::No { reason } => declined(denied_output(reason.as_deref())),
+        // Only a host is refused for good; about a call it is a plain no.
+        ApprovalDecision::NeverHere => declined(denied_output(None)),
     }
 }
 

@@ -234,6 +234,13 @@ fn verdict(decision: ApprovalResponseDecision, network: bool) -> Verdict {
                     ..
                 },
         } if network => Verdict::Decided(ApprovalDecision::AlwaysPrefix),
+        Host::ApplyNetworkPolicyAmendment {
+            network_policy_amendment:
+                NetworkPolicyAmendment {
+                    action: NetworkPolicyRuleAction::Deny,
+                    ..
+                },
+        } if network => Verdict::Decided(ApprovalDecision::NeverHere),
         Host::Accept => Verdict::Decided(ApprovalDecision::Yes),
         Host::AcceptWithExecpolicyAmendment { .. } => {
             Verdict::Decided(ApprovalDecision::AlwaysPrefix)

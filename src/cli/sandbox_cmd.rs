@@ -70,16 +70,23 @@ pub fn check(config: &Config, project_dir: &Path) -> ExitCode {
         };
         say!("  domains     allowed: {}", listed(&config.allowed_domains));
         say!("              denied: {}", listed(&config.denied_domains));
-        let kept: Vec<String> =
-            kelp::agent::command_rules::CommandRules::load(&config.config_dir, project_dir)
+        use kelp::protocol::ProjectRule;
+        let rules = kelp::agent::command_rules::CommandRules::load(&config.config_dir, project_dir);
+        let kept = |wanted: fn(&ProjectRule) -> bool| -> Vec<String> {
+            rules
                 .rules()
                 .iter()
-                .filter(|rule| matches!(rule, kelp::protocol::ProjectRule::Host(_)))
-                .map(kelp::protocol::ProjectRule::shown)
-                .collect();
+                .filter(|rule| wanted(rule))
+                .map(ProjectRule::shown)
+                .collect()
+        };
         say!(
             "              allowed here when a command asked: {}",
-            listed(&kept)
+            listed(&kept(|rule| matches!(rule, ProjectRule::Host(_))))
+        );
+        say!(
+            "              refused here when a command asked: {}",
+            listed(&kept(|rule| matches!(rule, ProjectRule::RefusedHost(_))))
         );
     }
     let protected = policy.protected_in(project_dir);

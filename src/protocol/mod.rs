@@ -246,6 +246,9 @@ pub enum ApprovalDecision {
     /// request's `always_prefix` does (a host: commands here reach it), kept in `rules.toml`
     /// (a command's or a host's request only).
     AlwaysPrefix,
+    /// Do not run it, and from now on in this project commands are refused the request's
+    /// host unasked, kept in `rules.toml` (a host's request only; any other is a plain no).
+    NeverHere,
 }
 
 /// What an approval request asks about.
@@ -315,13 +318,15 @@ impl ApprovalSubject {
     }
 }
 
-/// What a person let through without asking in one project, kept in `rules.toml`.
+/// What a person decided for good in one project, kept in `rules.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ProjectRule {
     /// Plain commands whose words start with these (`cargo test`) run.
     Prefix(Vec<String>),
     /// Commands reach this host through kelp's proxy (`network = "domains"`).
     Host(String),
+    /// Commands are refused this host unasked.
+    RefusedHost(String),
 }
 
 impl ProjectRule {
@@ -329,15 +334,16 @@ impl ProjectRule {
     pub fn shown(&self) -> String {
         match self {
             Self::Prefix(words) => format!("`{}`", words.join(" ")),
-            Self::Host(host) => host.clone(),
+            Self::Host(host) | Self::RefusedHost(host) => host.clone(),
         }
     }
 
-    /// What the rule lets through, after [`ProjectRule::shown`].
+    /// What the rule does, after [`ProjectRule::shown`].
     pub fn what(&self) -> &'static str {
         match self {
             Self::Prefix(_) => "runs without asking here",
             Self::Host(_) => "reached by commands here",
+            Self::RefusedHost(_) => "refused to commands here",
         }
     }
 }

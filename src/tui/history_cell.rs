@@ -775,6 +775,11 @@ fn approval_lines(
                 format!("✓ allowed, and commands reach {host} in this project"),
                 theme::good(),
             ),
+            (ApprovalDecision::NeverHere, Some(host)) => (
+                format!("✗ declined, and commands are refused {host} in this project"),
+                theme::bad(),
+            ),
+            (ApprovalDecision::NeverHere, None) => ("✗ declined".to_string(), theme::bad()),
             (ApprovalDecision::Yes, None) => ("✓ approved".to_string(), theme::good()),
             (ApprovalDecision::Always, None) => {
                 ("✓ approved for this session".to_string(), theme::good())

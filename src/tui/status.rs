@@ -254,18 +254,23 @@ impl Status {
         }
         if !self.command_rules.is_empty() {
             use crate::protocol::ProjectRule;
-            let listed = |host: bool| -> Vec<String> {
+            let listed = |kind: std::mem::Discriminant<ProjectRule>| -> Vec<String> {
                 self.command_rules
                     .iter()
-                    .filter(|rule| matches!(rule, ProjectRule::Host(_)) == host)
+                    .filter(|rule| std::mem::discriminant(*rule) == kind)
                     .map(ProjectRule::shown)
                     .collect()
             };
             let said: Vec<String> = [
-                (listed(false), "run without asking here"),
-                (listed(true), "reached by commands here"),
+                (ProjectRule::Prefix(Vec::new()), "run without asking here"),
+                (ProjectRule::Host(String::new()), "reached by commands here"),
+                (
+                    ProjectRule::RefusedHost(String::new()),
+                    "refused to commands here",
+                ),
             ]
             .into_iter()
+            .map(|(kind, what)| (listed(std::mem::discriminant(&kind)), what))
             .filter(|(rules, _)| !rules.is_empty())
             .map(|(rules, what)| format!("{} {what}", rules.join(", ")))
             .collect();

@@ -918,6 +918,10 @@ async fn a_host_a_command_asks_to_reach_is_asked_on_its_call() {
                         "Always allow kept.example in this project"
                     ),
                     ("reject", "Reject"),
+                    (
+                        "reject_in_project",
+                        "Never allow kept.example in this project",
+                    ),
                 ]
                 .map(|(id, name)| (id.to_string(), name.to_string()))
             );

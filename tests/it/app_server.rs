@@ -3836,4 +3836,57 @@ async fn a_command_asks_to_reach_a_host_as_codex_asks_it() {
         output.contains("kept.example could not be resolved"),
         "{output}"
     );
+
+    // The rule to deny a host is kept too: the next command is refused it unasked.
+    let output_of = |call: &str| {
+        let sent = fake.requests_to("/responses");
+        sent.last().unwrap().json()["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == "function_call_output" && i["call_id"] == call)
+            .map(|i| i["output"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let curl = |call: &str| {
+        Reply::call_with_id(
+            call,
+            "shell",
+            json!({"command": ["curl", "-sf", "https://tracker.example/"]}),
+        )
+    };
+    fake.push_responses([curl("c2"), curl("c3"), Reply::text("Refused.")]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "track it"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request = seen.last().unwrap();
+    assert_eq!(request["params"]["itemId"], "c2");
+    server.send_raw(
+        &json!({"id": request["id"], "result": {"decision": {"applyNetworkPolicyAmendment": {
+            "network_policy_amendment": {"host": "tracker.example", "action": "deny"}
+        }}}})
+        .to_string(),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    assert!(
+        !seen
+            .iter()
+            .any(|m| m["method"] == "item/commandExecution/requestApproval"),
+        "refused unasked, and no run outside the sandbox offered"
+    );
+    let rules =
+        std::fs::read_to_string(server.home.path().join(".config/kelp/rules.toml")).unwrap();
+    assert!(
+        rules.contains("[[refuse]]") && rules.contains("host = \"tracker.example\""),
+        "{rules}"
+    );
+    assert!(
+        output_of("c3").contains(
+            "tracker.example is not on allowed_domains, and the person did not allow it: it is refused in this project"
+        ),
+        "{}",
+        output_of("c3")
+    );
 }

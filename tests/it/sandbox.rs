@@ -357,7 +357,7 @@ fn sandbox_check_lists_the_domains_and_the_hosts_kept_for_the_project() {
     std::fs::write(
         config_dir.join("rules.toml"),
         format!(
-            "[[allow]]\nproject = {:?}\nhost = \"mirror.example\"\n\n[[allow]]\nproject = \"/elsewhere\"\nhost = \"other.example\"\n",
+            "[[allow]]\nproject = {0:?}\nhost = \"mirror.example\"\n\n[[allow]]\nproject = \"/elsewhere\"\nhost = \"other.example\"\n\n[[refuse]]\nproject = {0:?}\nhost = \"tracker.example\"\n",
             project.display().to_string()
         ),
     )
@@ -370,7 +370,7 @@ fn sandbox_check_lists_the_domains_and_the_hosts_kept_for_the_project() {
         .unwrap();
     let text = crate::support::shown(&out);
     assert!(
-        text.contains("  domains     allowed: crates.io, *.crates.io\n              denied: none\n              allowed here when a command asked: mirror.example\n"),
+        text.contains("  domains     allowed: crates.io, *.crates.io\n              denied: none\n              allowed here when a command asked: mirror.example\n              refused here when a command asked: tracker.example\n"),
         "{text}"
     );
 }

@@ -314,6 +314,46 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
     forget_in_approval(&mut app, &mut rx, 0, &rule, "runs without asking here");
 }
 
+/// `x` refuses a host a command asks to reach in this project from now on, and says so.
+#[test]
+fn a_host_refused_here_for_good_says_so() {
+    let (mut app, mut rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
+    let subject = ApprovalSubject::Network {
+        host: "tracker.example".into(),
+        port: 443,
+        via: kelp::sandbox::proxy::Via::Https,
+        command: "curl https://tracker.example/".into(),
+        workdir: PathBuf::from("/work/project"),
+    };
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 5,
+        call_id: "c5".into(),
+        subject,
+    });
+    draw(&mut app, 80, 24);
+    let_the_question_arm();
+    key(&mut app, KeyCode::Char('x'));
+    let decision = kelp::protocol::ApprovalDecision::NeverHere;
+    assert_eq!(
+        ops(&mut rx),
+        [Op::Approve {
+            id: 5,
+            decision: decision.clone()
+        }]
+    );
+    app.handle_core_event(Event::ApprovalAnswered {
+        id: 5,
+        call_id: "c5".into(),
+        decision: Some(decision),
+    });
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("✗ declined, and commands are refused tracker.example in this"),
+        "{screen}"
+    );
+}
+
 /// `/approval` lists the project's rules after the modes and the two trust choices: the rule
 /// at `index` among them shows what it lets through, and Enter forgets it, with a notice.
 fn forget_in_approval(
@@ -340,8 +380,8 @@ fn forget_in_approval(
 }
 
 /// A running command's first contact with a host no list names: the question says the host,
-/// the port and the command; `y` is this command, `a` the session, `p` the project, kept as a
-/// rule that `/status` shows and `/approval` lists and forgets.
+/// the port and the command; `y` is this command, `a` the session, `p` the project (`x` never
+/// in it), kept as a rule that `/status` shows and `/approval` lists and forgets.
 #[test]
 fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
     let (mut app, mut rx) = logged_in();
@@ -378,6 +418,7 @@ fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
     app.handle_core_event(Event::CommandRules(vec![
         ProjectRule::Prefix(vec!["make".into()]),
         rule.clone(),
+        ProjectRule::RefusedHost("tracker.example".into()),
     ]));
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     let screen = draw(&mut app, 80, 24);
@@ -390,8 +431,8 @@ fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
     let screen = draw(&mut app, 100, 40);
     assert!(
         screen.contains(
-            "`make` run without asking here; registry.npmjs.example reached by commands here"
-        ),
+            "`make` run without asking here; registry.npmjs.example reached by commands here;"
+        ) && screen.contains("tracker.example refused to commands here"),
         "{screen}"
     );
     forget_in_approval(&mut app, &mut rx, 1, &rule, "reached by commands here");

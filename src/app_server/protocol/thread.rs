@@ -579,8 +579,8 @@ pub enum ApprovalResponseDecision {
         #[serde(default)]
         execpolicy_amendment: Vec<String>,
     },
-    /// A rule for a network host: allowing keeps the host for the project (a yes, to a
-    /// request about anything but a host); denying is a no.
+    /// A rule for a network host, kept for the project: allow it (a yes, to a request about
+    /// anything but a host) or refuse it (a no).
     ApplyNetworkPolicyAmendment {
         network_policy_amendment: NetworkPolicyAmendment,
     },

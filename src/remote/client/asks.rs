@@ -138,6 +138,12 @@ impl Remote {
                 }
             }),
             (ApprovalDecision::AlwaysPrefix, _) => json!("acceptForSession"),
+            (ApprovalDecision::NeverHere, WaitingKind::Network { host }) => json!({
+                "applyNetworkPolicyAmendment": {
+                    "network_policy_amendment": {"host": host, "action": "deny"}
+                }
+            }),
+            (ApprovalDecision::NeverHere, _) => json!("decline"),
             (ApprovalDecision::No { .. }, _) => json!("decline"),
         };
         self.answer(waiting.request, json!({"decision": decision}));

@@ -1002,9 +1002,9 @@ mod tests {
                 "proposedNetworkPolicyAmendments": [{"host": "pypi.example", "action": "allow"}]}})
             .to_string(),
         );
-        let events = drain(&mut events);
-        let Some(Event::ApprovalRequested { id, subject, .. }) = events.last().cloned() else {
-            panic!("{events:?}");
+        let seen = drain(&mut events);
+        let Some(Event::ApprovalRequested { id, subject, .. }) = seen.last().cloned() else {
+            panic!("{seen:?}");
         };
         assert_eq!(
             subject,
@@ -1027,6 +1027,29 @@ mod tests {
                     "network_policy_amendment": {"host": "pypi.example", "action": "allow"}
                 }
             }}})]
+        );
+        // "Never here" is the rule that denies it.
+        remote.on_message(
+            &json!({"id": 44, "method": "item/commandExecution/requestApproval",
+            "params": {"threadId": THREAD, "turnId": "t", "itemId": "c4",
+                "command": "network-access http://tracker.example:80",
+                "networkApprovalContext": {"host": "tracker.example", "protocol": "http"}}})
+            .to_string(),
+        );
+        let Some(Event::ApprovalRequested { id, subject, .. }) = drain(&mut events).pop() else {
+            panic!("not asked");
+        };
+        assert!(
+            matches!(&subject, ApprovalSubject::Network { host, port: 80, .. } if host == "tracker.example"),
+            "{subject:?}"
+        );
+        remote.on_op(Op::Approve {
+            id,
+            decision: ApprovalDecision::NeverHere,
+        });
+        assert_eq!(
+            remote.take_outgoing()[0]["result"]["decision"]["applyNetworkPolicyAmendment"]["network_policy_amendment"],
+            json!({"host": "tracker.example", "action": "deny"})
         );
     }
 

@@ -1,6 +1,6 @@
 //! The approval view: `y` yes, `a` always (this session), `p` always for a command's prefix in
 //! this project, `n` no and a reason for the model, `esc` no. For a host a command asks to
-//! reach: `y` this command, `a` this session, `p` always in this project.
+//! reach: `y` this command, `a` this session, `p` always in this project, `x` never in it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
@@ -120,6 +120,7 @@ impl ApprovalView {
             KeyCode::Char('p' | 'P') if self.prefix.is_some() || self.host => {
                 self.decided(ApprovalDecision::AlwaysPrefix)
             }
+            KeyCode::Char('x' | 'X') if self.host => self.decided(ApprovalDecision::NeverHere),
             KeyCode::Char('n' | 'N') => {
                 self.reason = Some(String::new());
                 KeyOutcome::Consumed
@@ -162,6 +163,7 @@ impl ApprovalView {
                 ("y", "this command".into()),
                 ("a", "session".into()),
                 ("p", "always here".into()),
+                ("x", "never".into()),
                 ("n", "no".into()),
             ]
         } else if let Some(prefix) = &self.prefix {
