@@ -176,9 +176,19 @@ impl Approvals {
         }
     }
 
-    /// Forgets one of the project's rules.
+    /// Forgets one of the project's rules (a host's, for this conversation too).
     pub fn remove_rule(&self, rule: &ProjectRule) -> Result<(), String> {
-        self.state().rules.remove(rule)
+        let mut state = self.state();
+        match rule {
+            ProjectRule::Host(host) => {
+                state.remembered.hosts.remove(host);
+            }
+            ProjectRule::RefusedHost(host) => {
+                state.remembered.refused_hosts.remove(host);
+            }
+            ProjectRule::Prefix(_) => {}
+        }
+        state.rules.remove(rule)
     }
 
     /// Whether commands may reach `host`, a host no list names, without asking: the person
@@ -193,11 +203,15 @@ impl Approvals {
         self.state().remembered.hosts.insert(host.to_string());
     }
 
-    /// Lets commands reach `host` in this project from now on, kept in `rules.toml` (and for
-    /// this conversation even when it cannot be kept).
+    /// Lets commands reach `host` in this project from now on, kept in `rules.toml` (or for
+    /// this conversation only, when it cannot be kept).
     pub fn keep_host(&self, host: &str) -> Result<(), String> {
-        self.remember_host(host);
-        self.state().rules.add(ProjectRule::Host(host.to_string()))
+        let mut state = self.state();
+        let kept = state.rules.add(ProjectRule::Host(host.to_string()));
+        if kept.is_err() {
+            state.remembered.hosts.insert(host.to_string());
+        }
+        kept
     }
 
     /// Whether commands are refused `host` unasked: the person said "never here".
@@ -206,12 +220,15 @@ impl Approvals {
         state.remembered.refused_hosts.contains(host) || state.rules.refuses_host(host)
     }
 
-    /// Refuses commands `host` in this project from now on, kept in `rules.toml` (and for this
-    /// conversation even when it cannot be kept).
+    /// Refuses commands `host` in this project from now on, kept in `rules.toml` (or for this
+    /// conversation only, when it cannot be kept).
     pub fn refuse_host(&self, host: &str) -> Result<(), String> {
         let mut state = self.state();
-        state.remembered.refused_hosts.insert(host.to_string());
-        state.rules.add(ProjectRule::RefusedHost(host.to_string()))
+        let kept = state.rules.add(ProjectRule::RefusedHost(host.to_string()));
+        if kept.is_err() {
+            state.remembered.refused_hosts.insert(host.to_string());
+        }
+        kept
     }
 
     /// Decides whether `call` may run in `project_dir`.
@@ -465,6 +482,33 @@ mod tests {
 
     fn call(name: &str, args: serde_json::Value) -> ToolCall {
         ToolCall::parse(name, &args.to_string()).unwrap()
+    }
+
+    /// A host kept or refused for the project holds until the rule is forgotten, and not a
+    /// moment after: forgetting it in `/approval` takes effect in this conversation too.
+    #[test]
+    fn a_host_kept_or_refused_here_holds_until_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let approvals = Approvals::interactive(ApprovalMode::FullAuto)
+            .with_rules(CommandRules::load(dir.path(), Path::new("/p")));
+        approvals.keep_host("mirror.example").unwrap();
+        approvals.refuse_host("tracker.example").unwrap();
+        assert!(approvals.host_allowed("mirror.example"));
+        assert!(approvals.host_refused("tracker.example"));
+        assert!(!approvals.host_allowed("tracker.example"));
+        approvals
+            .remove_rule(&ProjectRule::Host("mirror.example".into()))
+            .unwrap();
+        approvals
+            .remove_rule(&ProjectRule::RefusedHost("tracker.example".into()))
+            .unwrap();
+        assert!(!approvals.host_allowed("mirror.example"));
+        assert!(!approvals.host_refused("tracker.example"));
+        // For this conversation only, until it ends.
+        approvals.remember_host("session.example");
+        assert!(approvals.host_allowed("session.example"));
+        approvals.forget_session();
+        assert!(!approvals.host_allowed("session.example"));
     }
 
     fn verdict(mode: ApprovalMode, c: &ToolCall) -> Verdict {

@@ -10,13 +10,15 @@ use super::turn_context::TurnContext;
 use crate::protocol::{ApprovalDecision, ApprovalSubject, Event};
 use crate::sandbox::proxy::{Answer, Ask, FirstContact};
 use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
+use tokio_util::sync::CancellationToken;
 
-/// Asks a person about `subject` and waits for the answer; `None` when the turn is cancelled
-/// first.
+/// Asks a person about `subject` and waits for the answer; `None` when `until` (the turn, or
+/// what the question is about) is cancelled first, and the question is withdrawn.
 pub(super) async fn ask_person(
     ctx: &TurnContext,
     call_id: &str,
     subject: ApprovalSubject,
+    until: &CancellationToken,
 ) -> Option<ApprovalDecision> {
     let (id, answer) = ctx.approvals.register();
     ctx.emit(Event::ApprovalRequested {
@@ -26,7 +28,7 @@ pub(super) async fn ask_person(
     });
     let decision = tokio::select! {
         biased;
-        () = ctx.cancel.cancelled() => {
+        () = until.cancelled() => {
             ctx.approvals.withdraw(id);
             None
         }
@@ -40,18 +42,38 @@ pub(super) async fn ask_person(
     decision
 }
 
-/// Whom a command that reaches some domains asks about a host no list names: a host the
-/// person allowed for the conversation or the project passes; otherwise the person is asked,
-/// as about any call (nobody in `never`, nor where nobody is there to ask).
+/// The most hosts no list names that one command puts to the person: past them the rest are
+/// refused unasked, so a command cannot bury the person in questions.
+const MAX_HOST_QUESTIONS: usize = 16;
+
+/// What one command's questions about hosts have come to: how many were put to the person,
+/// whether the person refused one (then the rest are refused unasked: one no ends them), and
+/// the lock that puts them one at a time.
+#[derive(Default)]
+struct HostQuestions {
+    asked: std::sync::atomic::AtomicUsize,
+    refused: std::sync::atomic::AtomicBool,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+/// Whom a command that reaches some domains asks about a host no list names: a host the person
+/// refused or allowed for the project, or allowed for the conversation, is answered so
+/// unasked; otherwise the person is asked, as about any call (nobody in `never`, nor where
+/// nobody is there to ask), until `command_done` (the command ended: the question is
+/// withdrawn).
 pub(super) fn network_asker(
     ctx: &TurnContext,
     call_id: &str,
     command: String,
     workdir: PathBuf,
+    command_done: CancellationToken,
 ) -> Ask {
+    use std::sync::atomic::Ordering;
     let (ctx, call_id) = (ctx.clone(), call_id.to_string());
+    let questions = Arc::new(HostQuestions::default());
     Arc::new(move |contact: FirstContact| {
-        let (ctx, call_id) = (ctx.clone(), call_id.clone());
+        let (ctx, call_id, done) = (ctx.clone(), call_id.clone(), command_done.clone());
+        let questions = Arc::clone(&questions);
         let subject = ApprovalSubject::Network {
             host: contact.host.clone(),
             port: contact.port,
@@ -61,20 +83,39 @@ pub(super) fn network_asker(
         };
         Box::pin(async move {
             let approvals = &ctx.approvals;
-            if approvals.host_refused(&contact.host) {
-                return Answer::Refused(Some(
-                    "it is refused in this project (/approval forgets that)".to_string(),
-                ));
-            }
-            if approvals.host_allowed(&contact.host) {
-                return Answer::Allowed;
+            let known = |approvals: &super::approval::Approvals| {
+                if approvals.host_refused(&contact.host) {
+                    Some(Answer::Refused(Some(
+                        "it is refused in this project (/approval forgets that)".to_string(),
+                    )))
+                } else {
+                    approvals
+                        .host_allowed(&contact.host)
+                        .then_some(Answer::Allowed)
+                }
+            };
+            if let Some(answer) = known(approvals) {
+                return answer;
             }
             if !approvals.is_interactive() || approvals.mode().never_asks() {
-                return Answer::Unasked;
+                return Answer::Unasked(None);
             }
-            match ask_person(&ctx, &call_id, subject).await {
-                // The turn was cancelled: the command is being stopped, and nobody said no.
-                None => Answer::Unasked,
+            let _one = questions.one_at_a_time.lock().await;
+            // Answered meanwhile, by this command's last question or another conversation's.
+            if let Some(answer) = known(approvals) {
+                return answer;
+            }
+            if questions.refused.load(Ordering::Relaxed) {
+                return Answer::Refused(Some("they refused this command another host".to_string()));
+            }
+            if questions.asked.fetch_add(1, Ordering::Relaxed) >= MAX_HOST_QUESTIONS {
+                return Answer::Unasked(Some(format!(
+                    "this command asked about {MAX_HOST_QUESTIONS} such hosts already"
+                )));
+            }
+            let answer = match ask_person(&ctx, &call_id, subject, &done).await {
+                // The turn was cancelled or the command ended: nobody said no.
+                None => return Answer::Unasked(None),
                 Some(ApprovalDecision::Yes) => Answer::Allowed,
                 Some(ApprovalDecision::Always) => {
                     approvals.remember_host(&contact.host);
@@ -100,7 +141,11 @@ pub(super) fn network_asker(
                     }
                 }
                 Some(ApprovalDecision::No { reason }) => Answer::Refused(reason),
+            };
+            if matches!(answer, Answer::Refused(_)) {
+                questions.refused.store(true, Ordering::Relaxed);
             }
+            answer
         })
     })
 }
@@ -140,7 +185,7 @@ pub(super) async fn offer_unsandboxed(
         blocked,
         requested: false,
     };
-    match ask_person(ctx, call_id, subject).await? {
+    match ask_person(ctx, call_id, subject, &ctx.cancel).await? {
         ApprovalDecision::Yes | ApprovalDecision::Always | ApprovalDecision::AlwaysPrefix => {}
         ApprovalDecision::No { .. } | ApprovalDecision::NeverHere => return None,
     }

@@ -616,7 +616,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         )));
         return declined(output);
     }
-    let Some(decision) = ask_person(ctx, &call.call_id, subject).await else {
+    let Some(decision) = ask_person(ctx, &call.call_id, subject, &ctx.cancel).await else {
         return Prepared::Cancelled;
     };
     match decision {
@@ -719,6 +719,10 @@ async fn execute(
     // A command the person allowed outside the sandbox runs without it; one that reaches some
     // domains asks the person about a host no list names.
     let context = conversation.tool_context();
+    // Ends with the call (or the turn): a question about a host the command asked to reach is
+    // withdrawn when the command is gone.
+    let call_done = ctx.cancel.child_token();
+    let _call_done = call_done.clone().drop_guard();
     let changed = match (tool, &context.sandbox.domains) {
         _ if tool.asks_to_leave_the_sandbox() => {
             Some(context.clone().with_sandbox(SandboxPolicy::off()))
@@ -729,6 +733,7 @@ async fn execute(
                 call_id,
                 args.command.display(),
                 context.resolve(args.workdir.as_deref().unwrap_or(".")),
+                call_done.clone(),
             );
             Some(context.clone().with_sandbox(SandboxPolicy {
                 domains: Some(domains.asking(asker)),
@@ -745,6 +750,7 @@ async fn execute(
         allowed_outside,
     )
     .await;
+    call_done.cancel();
     if let Some(rerun) = offer_unsandboxed(
         conversation,
         ctx,

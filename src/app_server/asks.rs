@@ -114,7 +114,11 @@ pub(super) fn ask_host(
             proposed_network_policy_amendments: None,
         }
     };
-    let network = matches!(subject, ApprovalSubject::Network { .. });
+    // The host a rule the host answers with must name, for it to be kept.
+    let network = match &subject {
+        ApprovalSubject::Network { host, .. } => Some(host.clone()),
+        _ => None,
+    };
     let request = match subject {
         ApprovalSubject::Patch { .. } => FileChangeRequestApproval {
             thread_id: thread_id.clone(),
@@ -188,7 +192,14 @@ pub(super) fn ask_host(
                     .to_vec(),
                 ),
                 ..command(
-                    format!("network-access {scheme}://{host}:{port}"),
+                    format!(
+                        "network-access {scheme}://{}:{port}",
+                        if host.contains(':') {
+                            format!("[{host}]")
+                        } else {
+                            host.clone()
+                        }
+                    ),
                     Some(workdir),
                     Some(format!("{host} is not on allowed_domains")),
                 )
@@ -219,29 +230,38 @@ pub(super) fn ask_host(
         let answer = answer.await;
         resolved(&out, &asking, id, &thread_id);
         let response = serde_json::from_value::<ApprovalResponse>(answer.ok()?.ok()?).ok()?;
-        Some(verdict(response.decision, network))
+        Some(verdict(response.decision, network.as_deref()))
     });
 }
 
-/// What the core takes a host's decision for; `network`: the request was about a host.
-fn verdict(decision: ApprovalResponseDecision, network: bool) -> Verdict {
+/// What the core takes a host's decision for; `network`: the host the request was about. A
+/// network rule is kept only for that host: one naming another is a yes or a no, this once.
+fn verdict(decision: ApprovalResponseDecision, network: Option<&str>) -> Verdict {
     use ApprovalResponseDecision as Host;
     match decision {
         Host::ApplyNetworkPolicyAmendment {
             network_policy_amendment:
                 NetworkPolicyAmendment {
                     action: NetworkPolicyRuleAction::Allow,
-                    ..
+                    host,
                 },
-        } if network => Verdict::Decided(ApprovalDecision::AlwaysPrefix),
+        } if network.is_some_and(|asked| asked.eq_ignore_ascii_case(&host)) => {
+            Verdict::Decided(ApprovalDecision::AlwaysPrefix)
+        }
         Host::ApplyNetworkPolicyAmendment {
             network_policy_amendment:
                 NetworkPolicyAmendment {
                     action: NetworkPolicyRuleAction::Deny,
-                    ..
+                    host,
                 },
-        } if network => Verdict::Decided(ApprovalDecision::NeverHere),
+        } if network.is_some_and(|asked| asked.eq_ignore_ascii_case(&host)) => {
+            Verdict::Decided(ApprovalDecision::NeverHere)
+        }
         Host::Accept => Verdict::Decided(ApprovalDecision::Yes),
+        // A command rule answers a command; to a question about a host it is a yes once.
+        Host::AcceptWithExecpolicyAmendment { .. } if network.is_some() => {
+            Verdict::Decided(ApprovalDecision::Yes)
+        }
         Host::AcceptWithExecpolicyAmendment { .. } => {
             Verdict::Decided(ApprovalDecision::AlwaysPrefix)
         }
@@ -256,6 +276,58 @@ fn verdict(decision: ApprovalResponseDecision, network: bool) -> Verdict {
         Host::Cancel => Verdict::Stop,
         Host::Decline | Host::ApplyNetworkPolicyAmendment { .. } => {
             Verdict::Decided(ApprovalDecision::No { reason: None })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A network rule is kept only for the host the request asked about; one naming another is
+    /// a yes or a no this once, and a command rule answering a host is a yes once.
+    #[test]
+    fn a_network_rule_is_kept_only_for_the_host_asked_about() {
+        use NetworkPolicyRuleAction::{Allow, Deny};
+        let rule = |host: &str, action| ApprovalResponseDecision::ApplyNetworkPolicyAmendment {
+            network_policy_amendment: NetworkPolicyAmendment {
+                host: host.into(),
+                action,
+            },
+        };
+        let decided = |verdict: Verdict| match verdict {
+            Verdict::Decided(decision) => Some(decision),
+            _ => None,
+        };
+        let no = ApprovalDecision::No { reason: None };
+        for (answer, asked, wanted) in [
+            (
+                rule("pypi.example", Allow),
+                Some("pypi.example"),
+                ApprovalDecision::AlwaysPrefix,
+            ),
+            (
+                rule("PyPI.example", Deny),
+                Some("pypi.example"),
+                ApprovalDecision::NeverHere,
+            ),
+            (
+                rule("*.example", Allow),
+                Some("pypi.example"),
+                ApprovalDecision::Yes,
+            ),
+            (rule("*.example", Deny), Some("pypi.example"), no.clone()),
+            (rule("pypi.example", Allow), None, ApprovalDecision::Yes),
+            (rule("pypi.example", Deny), None, no),
+            (
+                ApprovalResponseDecision::AcceptWithExecpolicyAmendment {
+                    execpolicy_amendment: vec!["curl".into()],
+                },
+                Some("pypi.example"),
+                ApprovalDecision::Yes,
+            ),
+        ] {
+            assert_eq!(decided(verdict(answer, asked)), Some(wanted), "{asked:?}");
         }
     }
 }

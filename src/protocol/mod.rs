@@ -312,9 +312,12 @@ impl ApprovalSubject {
         }
     }
 
-    /// The question of an [`ApprovalSubject::Network`], in one line.
+    /// The question of an [`ApprovalSubject::Network`], in one line: the answer is about the
+    /// host, whatever the port.
     pub fn network_question(host: &str, port: u16) -> String {
-        format!("Let commands reach {host}:{port}? It is not on allowed_domains")
+        format!(
+            "Let commands reach {host} (any port; this one asks for {port})? It is not on allowed_domains"
+        )
     }
 }
 

@@ -503,11 +503,17 @@ impl NetworkContext {
         }
     }
 
-    /// The port the command asked for: the end of the `network-access` target Codex shows as
-    /// the command (`https://host:443`), else the protocol's own.
+    /// The port the command asked for: the one of the `network-access` target Codex shows as
+    /// the command (`network-access https://host:443`, `[v6]:port`, a path after it), else
+    /// the protocol's own.
     pub fn port(&self, command: &str) -> u16 {
-        command
-            .rsplit_once(':')
+        let authority = command
+            .strip_prefix("network-access ")
+            .and_then(|target| target.split_once("://"))
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default());
+        authority
+            .and_then(|authority| authority.rsplit_once(':'))
+            .filter(|(host, _)| !host.starts_with('[') || host.ends_with(']'))
             .and_then(|(_, port)| port.parse().ok())
             .unwrap_or(if self.protocol == "http" { 80 } else { 443 })
     }

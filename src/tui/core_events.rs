@@ -32,6 +32,17 @@ impl App {
             // Cells open with their first piece and stay open until what follows closes them;
             // an answer to an approval is the person's own, shown when given.
             // The client calls no MCP tool itself.
+            // Withdrawn while the turn goes on: a command that asked to reach a host ended
+            // before the answer.
+            Event::ApprovalAnswered {
+                id, decision: None, ..
+            } if self.turn.running() => {
+                if self.pane.drop_approval(id) {
+                    self.notice(
+                        "The command ended before the question about its host was answered.",
+                    );
+                }
+            }
             Event::ItemStarted { .. }
             | Event::ReasoningDone { .. }
             | Event::ApprovalAnswered { .. }

@@ -747,7 +747,7 @@ fn approval_lines(
             out.push(asking(&format!("Let this command reach {host}?")));
             out.push(hanging(
                 vec![Span::raw(format!(
-                    "  it asks for {host}:{port} ({}), which is not on allowed_domains",
+                    "  it asks for {host}:{port} ({}), which is not on allowed_domains; an answer holds for every port of {host}",
                     via.name()
                 ))],
                 "  ",

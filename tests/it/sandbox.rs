@@ -800,6 +800,11 @@ async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
         Reply::call_with_id("s2", "shell", curl(&home)),
         Reply::call_with_id("s3", "shell", curl("https://refused.example/")),
         Reply::call_with_id("s4", "shell", curl("http://kept.example/")),
+        Reply::call_with_id(
+            "s5",
+            "shell",
+            json!({ "command": "curl -sf http://one.example/; curl -sf http://two.example/" }),
+        ),
         Reply::text("done"),
     ]);
     a.submit("fetch them");
@@ -820,10 +825,12 @@ async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
     // Every question after, in order: a refusal that is the proxy's own offers a run outside
     // the sandbox (declined here); s2 reaches the host unasked; s3's no offers nothing more.
     let mut asked = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         let (id, call_id, subject) = a.approval().await;
         let decision = match &subject {
-            ApprovalSubject::Network { host, .. } if host == "refused.example" => {
+            ApprovalSubject::Network { host, .. }
+                if host == "refused.example" || host == "one.example" =>
+            {
                 ApprovalDecision::No {
                     reason: Some("not that one".into()),
                 }
@@ -848,7 +855,8 @@ async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
             "s2 unsandboxed",
             "s3 refused.example:443 Https",
             "s4 kept.example:80 Http",
-            "s4 unsandboxed"
+            "s4 unsandboxed",
+            "s5 one.example:80 Http"
         ]
     );
     a.finish_turn().await;
@@ -868,6 +876,14 @@ async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
     let output = output_for(&inputs[4], "s4");
     assert!(
         output.contains("kept.example could not be resolved"),
+        "{output}"
+    );
+    // One no ends a command's questions: its next host is refused unasked.
+    let output = output_for(&inputs[5], "s5");
+    assert!(
+        output.contains(
+            "two.example is not on allowed_domains, and the person did not allow it: they refused this command another host"
+        ),
         "{output}"
     );
     let rules = std::fs::read_to_string(a.config.config_dir.join("rules.toml")).unwrap();

@@ -1053,6 +1053,29 @@ mod tests {
         );
     }
 
+    /// The port of a host's question is read from the target Codex asks with.
+    #[test]
+    fn the_port_of_a_hosts_question_is_read_from_codexs_target() {
+        let context = |protocol: &str| wire::NetworkContext {
+            host: "h".into(),
+            protocol: protocol.into(),
+        };
+        assert_eq!(
+            context("https").port("network-access https://h:8443/x"),
+            8443
+        );
+        assert_eq!(
+            context("https").port("network-access https://[::1]:9443"),
+            9443
+        );
+        assert_eq!(context("https").port("network-access https://[::1]"), 443);
+        assert_eq!(context("http").port("curl http://h:1234"), 80);
+        assert_eq!(
+            context("socks5Tcp").port("network-access socks5-tcp://h:1080"),
+            1080
+        );
+    }
+
     #[test]
     fn a_resumed_thread_is_replayed_and_its_running_turn_followed() {
         let (events, mut received) = unbounded_channel();

@@ -4,9 +4,8 @@
 //!
 //! Every connection is judged before it is made ([`rules`]): the deny-list wins, the allow-list
 //! lets a host through, and a host on neither is put to whoever answers for the command, once
-//! a command ([`CommandScope`]: refused where nobody can be asked, after the person refused the
-//! command a host, and past a number of hosts). A name is resolved here, not by the command,
-//! and the addresses
+//! a host for each command ([`CommandScope`]; refused where nobody can be asked). A name is
+//! resolved here, not by the command, and the addresses
 //! it leads to must be out on the internet: a name that resolves to the person's machine or
 //! network is refused after resolution (no DNS rebinding into their services), unless an
 //! allow-list entry names that very host and port. A refusal is an answer the command can
@@ -89,12 +88,14 @@ pub enum Answer {
     Allowed,
     /// The person said no; the reason they gave, if any, is passed on to the model.
     Refused(Option<String>),
-    /// Nobody could be asked (no person, or a policy that never asks).
-    Unasked,
+    /// Nobody was asked (no person, a policy that never asks, the command ended first); why,
+    /// when there is more to say than the lists.
+    Unasked(Option<String>),
 }
 
-/// Asks about a command's first contact with a host no list names. The answer holds for the
-/// rest of that command; whatever it keeps beyond (a session, a project) is the asker's.
+/// Asks about a command's first contact with a host no list names. The proxy asks once a host
+/// for each command and keeps the answer for the command's other connections there; whatever
+/// is kept beyond (a session, a project), how many are asked and one at a time, is the asker's.
 pub type Ask = Arc<dyn Fn(FirstContact) -> Pending<Answer> + Send + Sync>;
 
 /// Why the proxy refused a connection, and whether it was the person's own no.
@@ -104,25 +105,17 @@ pub struct Refusal {
     pub by_person: bool,
 }
 
-/// What the proxy keeps for one command: whom it asks about a first contact, the answers
-/// (one question a host: its other connections wait for that answer), and what it refused.
+/// The most refusals one command keeps to tell the model; past them it counts them.
+const MAX_REFUSALS_KEPT: usize = 8;
+
+/// What the proxy keeps for one command: whom it asks about a first contact, the answer for
+/// each host (its connections there wait for the one question; other hosts do not), and what
+/// it refused.
 #[derive(Default)]
 pub struct CommandScope {
     ask: Option<Ask>,
-    answered: tokio::sync::Mutex<Answers>,
-    refusals: Mutex<Vec<Refusal>>,
-}
-
-/// The most hosts no list names that one command is asked about: past them the rest are
-/// refused unasked, so a command cannot bury the person in questions.
-const MAX_FIRST_CONTACTS: usize = 16;
-
-/// The answers one command got: by host, and whether the person refused it a host (then its
-/// other hosts are refused unasked: one no ends the questions).
-#[derive(Default)]
-struct Answers {
-    by_host: HashMap<String, Answer>,
-    refused: bool,
+    answers: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Answer>>>>,
+    refusals: Mutex<(Vec<Refusal>, usize)>,
 }
 
 impl CommandScope {
@@ -134,65 +127,67 @@ impl CommandScope {
         })
     }
 
-    /// Why the proxy refused what this command asked for, once each.
+    /// Why the proxy refused what this command asked for, once each (the first few, and how
+    /// many more).
     pub fn refusals(&self) -> Vec<Refusal> {
-        self.refusals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let (kept, more) = &*self.refusals.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut refusals = kept.clone();
+        if *more > 0 {
+            refusals.push(Refusal {
+                why: format!("{more} more refused"),
+                by_person: false,
+            });
+        }
+        refusals
     }
 
     fn note(&self, refusal: Refusal) {
-        let mut refusals = self.refusals.lock().unwrap_or_else(PoisonError::into_inner);
-        if !refusals.contains(&refusal) {
-            refusals.push(refusal);
+        let (kept, more) = &mut *self.refusals.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.contains(&refusal) {
+            return;
+        }
+        if kept.len() < MAX_REFUSALS_KEPT {
+            kept.push(refusal);
+        } else {
+            *more += 1;
         }
     }
 
-    /// Whether the command may reach `contact`, a host no list names: asked once for this
-    /// command, or why not.
+    /// Whether the command may reach `contact`, a host no list names: asked once a host for
+    /// this command, or why not.
     async fn first_contact(&self, contact: FirstContact) -> Result<(), Refusal> {
         let host = contact.host.clone();
-        let unlisted = |and: &str, by_person: bool| {
+        let unlisted = |and: String, by_person: bool| {
             Err(Refusal {
                 why: format!("{host} is not on allowed_domains{and}"),
                 by_person,
             })
         };
         let Some(ask) = &self.ask else {
-            return unlisted("", false);
+            return unlisted(String::new(), false);
         };
-        let mut answers = self.answered.lock().await;
-        let answer = match answers.by_host.get(&host) {
-            Some(answer) => answer.clone(),
-            None if answers.refused => {
-                return unlisted(", and the person refused this command another host", true);
-            }
-            None if answers.by_host.len() >= MAX_FIRST_CONTACTS => {
-                return unlisted(
-                    &format!(
-                        ", and this command asked for {MAX_FIRST_CONTACTS} such hosts already"
-                    ),
-                    false,
-                );
-            }
-            None => {
-                let answer = ask(contact).await;
-                answers.refused |= matches!(answer, Answer::Refused(_));
-                answers.by_host.insert(host.clone(), answer.clone());
-                answer
-            }
-        };
+        let cell = Arc::clone(
+            self.answers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(host.clone())
+                .or_default(),
+        );
+        let answer = cell.get_or_init(|| ask(contact)).await.clone();
         match answer {
             Answer::Allowed => Ok(()),
-            Answer::Unasked => unlisted("", false),
+            Answer::Unasked(None) => unlisted(String::new(), false),
+            Answer::Unasked(Some(why)) => unlisted(format!(" ({why})"), false),
             Answer::Refused(reason) => {
                 let because = reason.map(|r| format!(": {r}")).unwrap_or_default();
-                unlisted(&format!(", and the person did not allow it{because}"), true)
+                unlisted(format!(", and the person did not allow it{because}"), true)
             }
         }
     }
 }
+
+/// The most hosts reached and refused kept for `/status` and `kelp doctor`.
+const MAX_CONTACTS_KEPT: usize = 256;
 
 /// The most connections one command has carried at once (each holds 128 KiB of buffers).
 const MAX_CONNECTIONS: usize = 128;
@@ -408,15 +403,22 @@ impl Proxy {
     ) -> Result<Vec<SocketAddr>, String> {
         let judged = self.judgement(target, via, scope).await;
         let mut contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
+        // What kelp shows of them, kept to so many hosts: a command trying name after name
+        // does not grow kelp's memory.
+        let room = contacts.reached.len() + contacts.refused.len() < MAX_CONTACTS_KEPT;
         match judged {
             Ok(addresses) => {
-                contacts.reached.insert(target.host.clone());
+                if room {
+                    contacts.reached.insert(target.host.clone());
+                }
                 Ok(addresses)
             }
             Err(refusal) => {
-                contacts
-                    .refused
-                    .insert(target.host.clone(), refusal.why.clone());
+                if room {
+                    contacts
+                        .refused
+                        .insert(target.host.clone(), refusal.why.clone());
+                }
                 let why = refusal.why.clone();
                 scope.note(refusal);
                 Err(why)

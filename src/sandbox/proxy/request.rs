@@ -177,10 +177,11 @@ fn authority(text: &str, default: Option<u16>) -> Option<Target> {
     }
     let (host, port) = if let Some(v6) = text.strip_prefix('[') {
         let (host, rest) = v6.split_once(']')?;
-        host.parse::<std::net::Ipv6Addr>().ok()?;
+        // One spelling of each address, as the lists and the person's answers name it.
+        let host = host.parse::<std::net::Ipv6Addr>().ok()?.to_string();
         match rest.strip_prefix(':') {
-            Some(port) => (host.to_string(), port.parse().ok()?),
-            None if rest.is_empty() => (host.to_string(), default?),
+            Some(port) => (host, port.parse().ok()?),
+            None if rest.is_empty() => (host, default?),
             None => return None,
         }
     } else {
@@ -193,7 +194,10 @@ fn authority(text: &str, default: Option<u16>) -> Option<Target> {
 }
 
 /// A host name's bytes as a lowercase name without a trailing dot, if they are one (letters,
-/// digits, `-`, `_` and dots; an IPv4 address is one too).
+/// digits, `-`, `_` and dots), or an IPv4 address in its one dotted spelling. A name whose
+/// last label is a number or hex (`134744072`, `0x7f.1`, `010.0.0.1`) is refused: no domain
+/// ends so, and the system's resolver reads it as an address in another spelling, which the
+/// lists and the person would not recognise.
 fn host_name(bytes: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?.trim_end_matches('.');
     let fine = !text.is_empty()
@@ -204,7 +208,18 @@ fn host_name(bytes: &[u8]) -> Option<String> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
-    fine.then(|| text.to_ascii_lowercase())
+    if !fine {
+        return None;
+    }
+    let text = text.to_ascii_lowercase();
+    let last = text.rsplit('.').next().unwrap_or_default();
+    if last.bytes().all(|b| b.is_ascii_digit()) || last.starts_with("0x") {
+        return text
+            .parse::<std::net::Ipv4Addr>()
+            .ok()
+            .map(|ip| ip.to_string());
+    }
+    Some(text)
 }
 
 #[cfg(test)]
@@ -292,6 +307,20 @@ mod tests {
         let v6 = b"CONNECT [::1]:8443 HTTP/1.1\r\n\r\n";
         assert!(
             matches!(http_request(v6), Parsed::Done(HttpRequest { target: t, .. }, _) if t == target("::1", 8443))
+        );
+        // An address has one spelling; a number that is not one is no name.
+        assert!(
+            matches!(http_request(b"CONNECT [2001:DB8:0::1]:443 HTTP/1.1\r\n\r\n"), Parsed::Done(HttpRequest { target: t, .. }, _) if t == target("2001:db8::1", 443))
+        );
+        for numeric in ["134744072", "0x08080808", "0x7f.1", "010.0.0.1", "1.2.3.04"] {
+            let connect = format!("CONNECT {numeric}:443 HTTP/1.1\r\n\r\n");
+            assert!(
+                matches!(http_request(connect.as_bytes()), Parsed::Bad(_)),
+                "{numeric}"
+            );
+        }
+        assert!(
+            matches!(http_request(b"CONNECT 8.8.8.8:443 HTTP/1.1\r\n\r\n"), Parsed::Done(HttpRequest { target: t, .. }, _) if t == target("8.8.8.8", 443))
         );
         for bad in [
             &b"GET https://example.com/ HTTP/1.1\r\n\r\n"[..],

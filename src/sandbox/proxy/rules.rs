@@ -186,8 +186,16 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         // Unique local (fc00::/7) and link-local (fe80::/10).
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
-        // IPv4-compatible and NAT64-embedded forms of addresses judged above.
-        || ip.to_ipv4().is_some_and(|v4| !is_public_v4(v4)))
+        // IPv4-compatible and NAT64 forms (64:ff9b::/96, 64:ff9b:1::/48, the address in the
+        // last 32 bits) of addresses judged above.
+        || ip.to_ipv4().is_some_and(|v4| !is_public_v4(v4))
+        || (nat64(ip) && !is_public_v4(Ipv4Addr::from_bits(ip.to_bits() as u32))))
+}
+
+/// Whether `ip` is in a NAT64 prefix, which carries an IPv4 address in its last 32 bits.
+fn nat64(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]) || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
 }
 
 #[cfg(test)]
@@ -309,6 +317,9 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::c0a8:101",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -317,6 +328,7 @@ mod tests {
             "151.101.1.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }

@@ -227,7 +227,7 @@ async fn a_first_contact_is_asked_once_a_command_and_the_answer_kept() {
     );
 
     // Nobody to ask: refused in the words of the lists, and not the person's no.
-    let unasked = setup(&[], &[], Some(Answer::Unasked)).await;
+    let unasked = setup(&[], &[], Some(Answer::Unasked(None))).await;
     let answer = fetch(&unasked, "other.test").await;
     assert!(
         answer.ends_with("kelp's sandbox: other.test is not on allowed_domains\n"),
@@ -245,39 +245,53 @@ async fn a_first_contact_is_asked_once_a_command_and_the_answer_kept() {
     assert_eq!(socks.asked.lock().unwrap()[0].via, Via::Socks5);
 }
 
-/// One no ends a command's questions: its other hosts are refused unasked, as the person's
-/// no; and a command that keeps finding new hosts is asked about so many, then refused.
+/// A command's question about one host holds up its connections there and no other: a host
+/// answered while it waits is reached at once.
 #[tokio::test]
-async fn one_no_ends_a_commands_questions_and_their_number_is_bounded() {
-    let refusing = setup(&[], &[], Some(Answer::Refused(None))).await;
-    fetch(&refusing, "home.test").await;
-    let answer = fetch(&refusing, "other.test").await;
-    assert!(
-        answer.contains(
-            "other.test is not on allowed_domains, and the person refused this command another host"
-        ),
-        "{answer}"
+async fn a_question_about_one_host_holds_up_no_other() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let slow = Arc::new(tokio::sync::Mutex::new(Some(rx)));
+    let ask: Ask = Arc::new(move |contact: FirstContact| -> Pending<Answer> {
+        let slow = Arc::clone(&slow);
+        Box::pin(async move {
+            if contact.host == "slow.test" {
+                let waiting = slow.lock().await.take();
+                if let Some(rx) = waiting {
+                    let _ = rx.await;
+                }
+            }
+            Answer::Unasked(Some("a test says so".into()))
+        })
+    });
+    let (rules, _) = DomainRules::new(&[], &[]);
+    let proxy = Proxy::new(rules, Arc::new(SystemResolver));
+    let scope = CommandScope::new(Some(ask));
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("proxy.sock");
+    tokio::spawn(
+        Arc::clone(&proxy).serve(UnixListener::bind(&socket).unwrap(), Arc::clone(&scope)),
     );
-    assert_eq!(refusing.asked.lock().unwrap().len(), 1);
-    assert!(refusing.scope.refusals().iter().all(|r| r.by_person));
-
-    let allowing = setup(&[], &[], Some(Answer::Allowed)).await;
-    for at in 0..MAX_FIRST_CONTACTS {
-        fetch(&allowing, &format!("host{at}.test")).await;
-    }
-    let answer = fetch(&allowing, "one-more.test").await;
+    let waiting = tokio::spawn({
+        let socket = socket.clone();
+        async move { exchange(&socket, b"CONNECT slow.test:443 HTTP/1.1\r\n\r\n").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let other = tokio::time::timeout(
+        Duration::from_secs(2),
+        exchange(&socket, b"CONNECT quick.test:443 HTTP/1.1\r\n\r\n"),
+    )
+    .await
+    .expect("answered while the other question waits");
     assert!(
-        answer.contains(&format!(
-            "one-more.test is not on allowed_domains, and this command asked for {MAX_FIRST_CONTACTS} such hosts already"
-        )),
-        "{answer}"
+        other.ends_with("quick.test is not on allowed_domains (a test says so)\n"),
+        "{other}"
     );
-    assert_eq!(allowing.asked.lock().unwrap().len(), MAX_FIRST_CONTACTS);
-    // A host it was asked about is still answered as it was.
-    let again = fetch(&allowing, "host0.test").await;
+    assert!(!waiting.is_finished());
+    tx.send(()).unwrap();
+    let slow = waiting.await.unwrap();
     assert!(
-        again.contains("host0.test could not be resolved"),
-        "{again}"
+        slow.contains("slow.test is not on allowed_domains"),
+        "{slow}"
     );
 }
 

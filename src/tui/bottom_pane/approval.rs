@@ -78,6 +78,16 @@ impl ApprovalView {
         }
     }
 
+    /// The request this view asks about.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether it asks about a host a command wants to reach.
+    pub fn is_host(&self) -> bool {
+        self.host
+    }
+
     /// When the question was first on screen, if it has been.
     pub fn drawn_at(&self) -> Option<std::time::Instant> {
         self.drawn_at.get()

@@ -295,6 +295,17 @@ impl BottomPane {
             .any(|view| matches!(view, View::Approval(_)))
     }
 
+    /// Drops the approval request `id`, withdrawn (what it asked about is gone); whether it
+    /// asked about a host a command wanted to reach.
+    pub fn drop_approval(&mut self, id: u64) -> bool {
+        let host = self.views.iter().any(
+            |view| matches!(view, View::Approval(asked) if asked.id() == id && asked.is_host()),
+        );
+        self.views
+            .retain(|view| !matches!(view, View::Approval(asked) if asked.id() == id));
+        host
+    }
+
     /// Drops an approval request nobody will answer any more (its turn ended).
     pub fn drop_approvals(&mut self) {
         self.views.retain(|view| !matches!(view, View::Approval(_)));
