@@ -258,6 +258,11 @@ impl Chat {
         }
     }
 
+    /// The waiting approval was withdrawn unanswered: its cell keeps no decision.
+    pub fn approval_withdrawn(&mut self) {
+        self.approval_cell = None;
+    }
+
     /// The plan, replacing the one just above if that is the last cell.
     pub fn plan(&mut self, explanation: Option<String>, steps: Vec<PlanStep>) {
         self.replace_last_or_push(CellKind::Plan { explanation, steps }, |kind| {

@@ -38,6 +38,7 @@ impl App {
                 id, decision: None, ..
             } if self.turn.running() => {
                 if self.pane.drop_approval(id) {
+                    self.chat.approval_withdrawn();
                     self.notice(
                         "The command ended before the question about its host was answered.",
                     );

@@ -354,6 +354,38 @@ fn a_host_refused_here_for_good_says_so() {
     );
 }
 
+/// A question about a host whose command ended first is withdrawn: the view closes, the cell
+/// keeps no answer, and a notice says why.
+#[test]
+fn a_question_about_a_host_is_withdrawn_when_its_command_ends() {
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 6,
+        call_id: "c6".into(),
+        subject: ApprovalSubject::Network {
+            host: "slow.example".into(),
+            port: 443,
+            via: kelp::sandbox::proxy::Via::Https,
+            command: "timeout 2 curl https://slow.example/".into(),
+            workdir: PathBuf::from("/work/project"),
+        },
+    });
+    assert!(draw(&mut app, 80, 24).contains("Reach slow.example?"));
+    app.handle_core_event(Event::ApprovalAnswered {
+        id: 6,
+        call_id: "c6".into(),
+        decision: None,
+    });
+    let screen = draw(&mut app, 80, 24);
+    assert!(!screen.contains("Reach slow.example?"), "{screen}");
+    assert!(!screen.contains("declined"), "{screen}");
+    assert!(
+        screen.contains("The command ended before the question about its host was answered."),
+        "{screen}"
+    );
+}
+
 /// `/approval` lists the project's rules after the modes and the two trust choices: the rule
 /// at `index` among them shows what it lets through, and Enter forgets it, with a notice.
 fn forget_in_approval(
