@@ -203,13 +203,19 @@ impl Approvals {
         self.state().remembered.hosts.insert(host.to_string());
     }
 
-    /// Lets commands reach `host` in this project from now on, kept in `rules.toml` (or for
-    /// this conversation only, when it cannot be kept).
-    pub fn keep_host(&self, host: &str) -> Result<(), String> {
+    /// Keeps a host's rule (`Host`: commands reach it; `RefusedHost`: they are refused it) for
+    /// this project from now on in `rules.toml`, or for this conversation only when it cannot
+    /// be kept.
+    pub fn keep_host_rule(&self, rule: ProjectRule) -> Result<(), String> {
         let mut state = self.state();
-        let kept = state.rules.add(ProjectRule::Host(host.to_string()));
+        let kept = state.rules.add(rule.clone());
         if kept.is_err() {
-            state.remembered.hosts.insert(host.to_string());
+            let remembered = &mut state.remembered;
+            match rule {
+                ProjectRule::Host(host) => remembered.hosts.insert(host),
+                ProjectRule::RefusedHost(host) => remembered.refused_hosts.insert(host),
+                ProjectRule::Prefix(_) => false,
+            };
         }
         kept
     }
@@ -218,17 +224,6 @@ impl Approvals {
     pub fn host_refused(&self, host: &str) -> bool {
         let state = self.state();
         state.remembered.refused_hosts.contains(host) || state.rules.refuses_host(host)
-    }
-
-    /// Refuses commands `host` in this project from now on, kept in `rules.toml` (or for this
-    /// conversation only, when it cannot be kept).
-    pub fn refuse_host(&self, host: &str) -> Result<(), String> {
-        let mut state = self.state();
-        let kept = state.rules.add(ProjectRule::RefusedHost(host.to_string()));
-        if kept.is_err() {
-            state.remembered.refused_hosts.insert(host.to_string());
-        }
-        kept
     }
 
     /// Decides whether `call` may run in `project_dir`.
@@ -491,8 +486,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let approvals = Approvals::interactive(ApprovalMode::FullAuto)
             .with_rules(CommandRules::load(dir.path(), Path::new("/p")));
-        approvals.keep_host("mirror.example").unwrap();
-        approvals.refuse_host("tracker.example").unwrap();
+        approvals
+            .keep_host_rule(ProjectRule::Host("mirror.example".into()))
+            .unwrap();
+        approvals
+            .keep_host_rule(ProjectRule::RefusedHost("tracker.example".into()))
+            .unwrap();
         assert!(approvals.host_allowed("mirror.example"));
         assert!(approvals.host_refused("tracker.example"));
         assert!(!approvals.host_allowed("tracker.example"));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::conversation::Conversation;
 use super::turn_context::TurnContext;
-use crate::protocol::{ApprovalDecision, ApprovalSubject, Event};
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ProjectRule};
 use crate::sandbox::proxy::{Answer, Ask, FirstContact};
 use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use tokio_util::sync::CancellationToken;
@@ -123,12 +123,13 @@ pub(super) fn network_asker(
                 }
                 Some(decision @ (ApprovalDecision::AlwaysPrefix | ApprovalDecision::NeverHere)) => {
                     let allowed = decision == ApprovalDecision::AlwaysPrefix;
-                    let kept = if allowed {
-                        approvals.keep_host(&contact.host)
+                    let host = contact.host.clone();
+                    let rule = if allowed {
+                        ProjectRule::Host(host)
                     } else {
-                        approvals.refuse_host(&contact.host)
+                        ProjectRule::RefusedHost(host)
                     };
-                    match kept {
+                    match approvals.keep_host_rule(rule) {
                         Ok(()) => ctx.emit(Event::CommandRules(approvals.rules())),
                         // It holds for this conversation still; the rule is not kept, and the
                         // person is told.

@@ -240,22 +240,12 @@ fn verdict(decision: ApprovalResponseDecision, network: Option<&str>) -> Verdict
     use ApprovalResponseDecision as Host;
     match decision {
         Host::ApplyNetworkPolicyAmendment {
-            network_policy_amendment:
-                NetworkPolicyAmendment {
-                    action: NetworkPolicyRuleAction::Allow,
-                    host,
-                },
+            network_policy_amendment: NetworkPolicyAmendment { action, host },
         } if network.is_some_and(|asked| asked.eq_ignore_ascii_case(&host)) => {
-            Verdict::Decided(ApprovalDecision::AlwaysPrefix)
-        }
-        Host::ApplyNetworkPolicyAmendment {
-            network_policy_amendment:
-                NetworkPolicyAmendment {
-                    action: NetworkPolicyRuleAction::Deny,
-                    host,
-                },
-        } if network.is_some_and(|asked| asked.eq_ignore_ascii_case(&host)) => {
-            Verdict::Decided(ApprovalDecision::NeverHere)
+            Verdict::Decided(match action {
+                NetworkPolicyRuleAction::Allow => ApprovalDecision::AlwaysPrefix,
+                NetworkPolicyRuleAction::Deny => ApprovalDecision::NeverHere,
+            })
         }
         Host::Accept => Verdict::Decided(ApprovalDecision::Yes),
         // A command rule answers a command; to a question about a host it is a yes once.
