@@ -303,13 +303,15 @@ impl CommandRules {
         };
         let failed = |e: &dyn std::fmt::Display| format!("cannot keep the rule: {e}");
         let _lock = crate::private_file::lock_beside(file).map_err(|e| failed(&e))?;
-        let mut all = match read(file) {
-            Ok(all) => all,
+        let was = match read_doc(file) {
+            Ok(was) => was,
             // Never write over a file kelp cannot read: the person's rules would be lost.
             Err(e) => return Err(failed(&e)),
         };
+        let mut all = was.as_ref().map(rules_in).unwrap_or_default();
         change(&mut all, &self.project);
-        crate::private_file::replace(file, render(&all).as_bytes()).map_err(|e| failed(&e))
+        crate::private_file::replace(file, render(was.as_ref(), &all).as_bytes())
+            .map_err(|e| failed(&e))
     }
 }
 
@@ -356,52 +358,79 @@ pub fn shown(prefix: &[String]) -> String {
 
 /// Every rule in `file`, with its project; no file is no rules.
 fn read(file: &Path) -> Result<Vec<(PathBuf, ProjectRule)>, String> {
+    Ok(read_doc(file)?.as_ref().map(rules_in).unwrap_or_default())
+}
+
+/// The file as TOML; `None` when there is none.
+fn read_doc(file: &Path) -> Result<Option<toml_edit::DocumentMut>, String> {
     let bytes = match crate::private_file::read_private(file, MAX_RULES_BYTES) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
     let text = String::from_utf8(bytes).map_err(|e| e.to_string())?;
-    let doc = toml_edit::Document::parse(text.as_str())
-        .map_err(|e| format!("{}: {}", file.display(), e.message()))?;
-    let tables = |name: &str| {
-        doc.get(name)
-            .and_then(|item| item.as_array_of_tables())
-            .into_iter()
-            .flat_map(|tables| tables.iter())
-    };
-    let refused = tables("refuse").filter_map(|table| {
-        let project = table.get("project")?.as_str()?;
-        let host = table.get("host")?.as_str()?.to_ascii_lowercase();
-        Some((PathBuf::from(project), ProjectRule::RefusedHost(host)))
-    });
-    Ok(tables("allow")
-        .filter_map(|table| {
-            let project = table.get("project")?.as_str()?;
-            let rule = match table.get("host") {
-                Some(host) => ProjectRule::Host(host.as_str()?.to_ascii_lowercase()),
-                None => ProjectRule::Prefix(
-                    table
-                        .get("prefix")?
-                        .as_array()?
-                        .iter()
-                        .map(|word| word.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()?,
-                ),
-            };
-            Some((PathBuf::from(project), rule))
-        })
-        .chain(refused)
-        .collect())
+    text.parse::<toml_edit::DocumentMut>()
+        .map(Some)
+        .map_err(|e| format!("{}: {}", file.display(), e.message()))
 }
 
-/// The file's text for `all` the rules, with a note on what it is.
-fn render(all: &[(PathBuf, ProjectRule)]) -> String {
+/// The tables of the array `name` (`allow`, `refuse`) in `doc`.
+fn tables<'a>(
+    doc: &'a toml_edit::DocumentMut,
+    name: &str,
+) -> impl Iterator<Item = &'a toml_edit::Table> {
+    doc.get(name)
+        .and_then(|item| item.as_array_of_tables())
+        .into_iter()
+        .flat_map(|tables| tables.iter())
+}
+
+/// The rule a table of `[[allow]]` (or, `refused`, of `[[refuse]]`) holds, with its project;
+/// `None` for a table of another shape (a later kelp's, or a hand's), which is kept as it is.
+fn rule_of(table: &toml_edit::Table, refused: bool) -> Option<(PathBuf, ProjectRule)> {
+    let project = PathBuf::from(table.get("project")?.as_str()?);
+    let host = table
+        .get("host")
+        .map(|host| host.as_str().map(str::to_ascii_lowercase));
+    let rule = match (refused, host) {
+        (true, Some(host)) => ProjectRule::RefusedHost(host?),
+        (true, None) => return None,
+        (false, Some(host)) => ProjectRule::Host(host?),
+        (false, None) => ProjectRule::Prefix(
+            table
+                .get("prefix")?
+                .as_array()?
+                .iter()
+                .map(|word| word.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+    };
+    Some((project, rule))
+}
+
+/// Every rule `doc` holds that kelp reads, with its project.
+fn rules_in(doc: &toml_edit::DocumentMut) -> Vec<(PathBuf, ProjectRule)> {
+    tables(doc, "allow")
+        .filter_map(|table| rule_of(table, false))
+        .chain(tables(doc, "refuse").filter_map(|table| rule_of(table, true)))
+        .collect()
+}
+
+/// The file's text for `all` the rules, with a note on what it is; what `was` held that kelp
+/// does not read (other keys, tables of another shape) is kept as it was.
+fn render(was: Option<&toml_edit::DocumentMut>, all: &[(PathBuf, ProjectRule)]) -> String {
     let mut doc = toml_edit::DocumentMut::new();
     let (mut allowed, mut refused) = (
         toml_edit::ArrayOfTables::new(),
         toml_edit::ArrayOfTables::new(),
     );
+    if let Some(was) = was {
+        for (key, item) in was.iter() {
+            if key != "allow" && key != "refuse" {
+                doc[key] = item.clone();
+            }
+        }
+    }
     for (project, rule) in all {
         let mut table = toml_edit::Table::new();
         table["project"] = toml_edit::value(project.to_string_lossy().as_ref());
@@ -418,6 +447,18 @@ fn render(all: &[(PathBuf, ProjectRule)]) -> String {
             ProjectRule::RefusedHost(host) => {
                 table["host"] = toml_edit::value(host.as_str());
                 refused.push(table);
+            }
+        }
+    }
+    for (name, refusing, kept) in [
+        ("allow", false, &mut allowed),
+        ("refuse", true, &mut refused),
+    ] {
+        for table in was.into_iter().flat_map(|was| tables(was, name)) {
+            if rule_of(table, refusing).is_none() {
+                let mut table = table.clone();
+                table.decor_mut().clear();
+                kept.push(table);
             }
         }
     }
@@ -571,6 +612,34 @@ mod tests {
             CommandRules::load(dir.path(), lib).rules(),
             [prefix(&["make"])]
         );
+    }
+
+    /// What kelp does not read in the file (a key, a table of another shape) stays through
+    /// its writes.
+    #[test]
+    fn what_kelp_does_not_read_in_the_file_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &file,
+            "version = 2\n\n[[allow]]\nproject = \"/p\"\nscript = \"later\"\n\n[[refuse]]\nproject = \"/p\"\npattern = \"*.example\"\n",
+        )
+        .unwrap();
+        let mut rules = CommandRules::load(dir.path(), Path::new("/p"));
+        assert!(rules.rules().is_empty());
+        rules.add(ProjectRule::Host("kept.example".into())).unwrap();
+        rules
+            .remove(&ProjectRule::Host("kept.example".into()))
+            .unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        for kept in [
+            "version = 2",
+            "script = \"later\"",
+            "pattern = \"*.example\"",
+        ] {
+            assert!(text.contains(kept), "{kept} lost: {text}");
+        }
+        assert!(!text.contains("kept.example"), "{text}");
     }
 
     #[test]
