@@ -515,11 +515,7 @@ impl Translator {
                 },
                 vec![text_content(format!(
                     "Reads outside the project: {}",
-                    paths
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    ApprovalSubject::outside_paths(paths)
                 ))],
             ),
         }

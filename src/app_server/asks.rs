@@ -211,11 +211,7 @@ pub(super) fn ask_host(
             None,
             Some(format!(
                 "reads outside the project: {}",
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                ApprovalSubject::outside_paths(&paths)
             )),
         )
         .into_message(),

@@ -312,6 +312,15 @@ impl ApprovalSubject {
         }
     }
 
+    /// The outside paths of an [`ApprovalSubject::Read`], as a face lists them in one line.
+    pub fn outside_paths(paths: &[PathBuf]) -> String {
+        paths
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The question of an [`ApprovalSubject::Network`], in one line: the answer is about the
     /// host, whatever the port.
     pub fn network_question(host: &str, port: u16) -> String {
