@@ -11,8 +11,9 @@
 //! A command the model asks to run outside the sandbox (`sandbox_permissions:
 //! "require_escalated"`) asks in every mode, every time.
 //!
-//! In every mode a patch that writes in a `.git` folder or another protected path (`.envrc`,
-//! `.vscode`, `.idea`, `.codex`, `.agents/skills`) asks (they run later, unsandboxed),
+//! In every mode a patch that writes in a `.git` folder, in a folder git takes for a
+//! repository by what it holds (`HEAD`, `objects`, `refs`), or another protected path
+//! (`.envrc`, `.vscode`, `.idea`, `.codex`, `.agents/skills`) asks (they run later, unsandboxed),
 //! and an MCP tool runs without asking only when the person said so (`approved_tools`), never on
 //! its server's own word that it only reads.
 //!
@@ -344,10 +345,12 @@ fn judge(
         }
         ToolCall::ApplyPatch(_) => {
             let trusted = mode != ApprovalMode::Ask || remembered.patches;
-            let protected = call
-                .touched_paths(project_dir)
-                .iter()
-                .any(|path| is_protected(project_dir, path));
+            let touched = call.touched_paths(project_dir);
+            let protected = touched.iter().any(|path| is_protected(project_dir, path))
+                || crate::sandbox::patch_makes_a_repository(
+                    &paths::normalize(project_dir),
+                    &touched,
+                );
             if trusted && outside.is_empty() && !protected {
                 return Verdict::Run;
             }

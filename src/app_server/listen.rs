@@ -161,14 +161,27 @@ impl Access {
     }
 }
 
+/// How a listener lets clients in, and what they may ask.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub access: Access,
+    /// Whether a client over a TCP port may ask for commands without the sandbox
+    /// (`--ws-allow-full-access`); one over the Unix socket always may.
+    pub tcp_full_access: bool,
+}
+
 /// Serves `listen` until a signal stops kelp; then every client's work is stopped, and the
 /// socket (and its link) removed.
 pub async fn serve(
     config: Config,
     overrides: Overrides,
     listen: Listen,
-    access: Access,
+    options: Options,
 ) -> anyhow::Result<Stopped> {
+    let Options {
+        access,
+        tcp_full_access,
+    } = options;
     let hub = Arc::new(Hub::new(config, overrides)?);
     hub.sweep_unheard().await;
     let sweeper = Arc::clone(&hub);
@@ -179,10 +192,11 @@ pub async fn serve(
         }
     });
     let clients = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
-    let gate = |access| {
+    let gate = |access, full_access| {
         Arc::new(Gate {
             hub: Arc::clone(&hub),
             access,
+            full_access,
             clients: Arc::clone(&clients),
         })
     };
@@ -223,7 +237,7 @@ pub async fn serve(
                 eprintln!("  note: websocket auth is required for non-localhost listeners");
             }
             tokio::select! {
-                () = accept_tcp(listener, gate(access)) => 0,
+                () = accept_tcp(listener, gate(access, tcp_full_access)) => 0,
                 signal = crate::task::stop_requested() => signal,
             }
         }
@@ -237,7 +251,7 @@ pub async fn serve(
             eprintln!("kelp app-server (WebSockets)");
             eprintln!("  listening on: unix://{}", socket.shown().display());
             tokio::select! {
-                () = accept_unix(&socket.listener, gate(Access::Open)) => 0,
+                () = accept_unix(&socket.listener, gate(Access::Open, true)) => 0,
                 signal = crate::task::stop_requested() => signal,
             }
         }
@@ -258,6 +272,8 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 struct Gate {
     hub: Arc<Hub>,
     access: Access,
+    /// Whether its clients may ask for commands without the sandbox.
+    full_access: bool,
     /// A permit per client, [`MAX_CLIENTS`] in all: a process that opens connection after
     /// connection cannot make the server hold a queue for each without end.
     clients: Arc<tokio::sync::Semaphore>,
@@ -382,7 +398,7 @@ fn route(gate: Arc<Gate>, mut request: Request<Incoming>) -> Response {
                     Some(frame_limits()),
                 )
                 .await;
-                client(&gate.hub, socket).await;
+                client(&gate.hub, socket, gate.full_access).await;
             }
             Err(error) => tracing::info!(%error, "a WebSocket upgrade failed"),
         }
@@ -422,7 +438,7 @@ fn frame_limits() -> WebSocketConfig {
 
 /// One client over a WebSocket: each text frame a JSON-RPC message to the hub, each line kelp
 /// says a text frame back, until either side closes.
-pub async fn client<S>(hub: &Hub, socket: WebSocketStream<S>)
+pub async fn client<S>(hub: &Hub, socket: WebSocketStream<S>, full_access: bool)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -451,7 +467,7 @@ where
         }
         let _ = sink.close().await;
     });
-    let mut connection = hub.connect(out.clone()).await;
+    let mut connection = hub.connect(out.clone(), full_access).await;
     tracing::info!(
         client = connection.id(),
         "a client connected over WebSocket"
@@ -597,29 +613,9 @@ pub fn default_socket() -> anyhow::Result<PathBuf> {
     Ok(runtime_folder()?.join("app-server.sock"))
 }
 
-/// kelp's runtime folder: `$XDG_RUNTIME_DIR/kelp`, else `/tmp/kelp-UID`; made 0700, and
-/// refused when it is a link or another user's (a planted folder would see the socket).
+/// kelp's runtime folder ([`crate::config::runtime`]): its own, 0700.
 fn runtime_folder() -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    let folder = match std::env::var_os("XDG_RUNTIME_DIR").filter(|dir| !dir.is_empty()) {
-        Some(dir) => PathBuf::from(dir).join("kelp"),
-        None => PathBuf::from(format!("/tmp/kelp-{uid}")),
-    };
-    crate::private_file::create_private_dir(&folder)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", folder.display()))?;
-    let meta = std::fs::symlink_metadata(&folder)?;
-    if !meta.is_dir() || meta.uid() != uid {
-        anyhow::bail!(
-            "{} is not a folder of this user's: kelp will not put its socket there",
-            folder.display()
-        );
-    }
-    if meta.permissions().mode() & 0o077 != 0 {
-        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(folder)
+    crate::config::runtime::runtime_folder().map_err(anyhow::Error::msg)
 }
 
 /// Removes a socket (or a link to one) at `path` that no server answers on; refuses one a live

@@ -65,7 +65,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Stopped> {
 pub async fn serve_with(config: Config, overrides: Overrides) -> anyhow::Result<Stopped> {
     let (out, stdout) = Stdout::open(Dialect::Codex);
     let hub = Hub::new(config, overrides)?;
-    let mut connection = hub.connect(out.clone()).await;
+    let mut connection = hub.connect(out.clone(), true).await;
     let read = serve_stdin(&out, async |line: &str| {
         hub.handle_line(&mut connection, line).await;
     })
@@ -109,8 +109,9 @@ impl Hub {
     }
 
     /// A client connected, writing to `out`: once it initializes it hears what concerns every
-    /// client, and a thread's events once it starts or resumes it.
-    pub async fn connect(&self, out: Out) -> Connection {
+    /// client, and a thread's events once it starts or resumes it. `full_access`: whether it
+    /// may ask for commands without the sandbox.
+    pub async fn connect(&self, out: Out, full_access: bool) -> Connection {
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
         let server = self.server.lock().await;
         let out = out.as_client_of(&server.requests, id);
@@ -119,6 +120,7 @@ impl Hub {
                 id,
                 out,
                 experimental: false,
+                full_access,
             },
             initialized: false,
         }
@@ -177,6 +179,13 @@ impl Hub {
     /// only that is served, once per connection.
     async fn request(&self, connection: &mut Connection, id: Value, method: &str, params: Value) {
         let out = connection.caller.out.clone();
+        if !connection.caller.full_access && wire::asks_for_full_access(&params) {
+            tracing::warn!(%method, "a client over a TCP port asked for commands without the sandbox");
+            let why = RpcError::invalid_request(
+                "kelp's app-server runs no command without the sandbox for a client over a TCP port (any process holding the token reaches it, a sandboxed command with the network among them): connect over its Unix socket, or start it with --ws-allow-full-access",
+            );
+            return reply(&out, id, Err(why));
+        }
         let mut server = self.server.lock().await;
         server.caller = connection.caller.clone();
         match (methods::serve(method), connection.initialized) {

@@ -91,6 +91,7 @@ impl Server {
                 id: 0,
                 out: all,
                 experimental: false,
+                full_access: false,
             },
             everyone,
             requests,

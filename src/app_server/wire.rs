@@ -13,6 +13,52 @@ pub struct Caller {
     pub out: Out,
     /// It asked for Codex's experimental API when it initialized.
     pub experimental: bool,
+    /// It may ask for commands without the sandbox: a host on stdio or the person's own Unix
+    /// socket may; a client over a TCP port only when the server was started allowing it.
+    pub full_access: bool,
+}
+
+/// Whether a request's `params` ask for commands without the sandbox anywhere: a `sandbox` or
+/// `sandbox_mode` Codex names as full access, a `sandboxPolicy` of `dangerFullAccess` or
+/// `externalSandbox` (the host's own, which leaves commands unsandboxed here), or a config
+/// edit that writes such a `sandbox_mode`. The person's words (`input`) are not read.
+pub fn asks_for_full_access(params: &Value) -> bool {
+    let unsandboxed = |value: &Value| {
+        value.as_str().is_some_and(|name| {
+            crate::config::SandboxMode::from_codex(name) == Some(crate::config::SandboxMode::Off)
+                || name == "off"
+        })
+    };
+    let mut stack = vec![params];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(fields) => {
+                for (key, field) in fields {
+                    let asks = match key.as_str() {
+                        "input" => continue,
+                        "sandbox" | "sandbox_mode" | "sandboxMode" => unsandboxed(field),
+                        "sandboxPolicy" | "sandbox_policy" => matches!(
+                            field["type"].as_str(),
+                            Some("dangerFullAccess" | "externalSandbox")
+                        ),
+                        "keyPath" => {
+                            field.as_str().is_some_and(|path| {
+                                path == "sandbox_mode" || path.ends_with(".sandbox_mode")
+                            }) && fields.get("value").is_some_and(unsandboxed)
+                        }
+                        _ => false,
+                    };
+                    if asks {
+                        return true;
+                    }
+                    stack.push(field);
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// A method's answer (its result serialised), the notifications that follow it in order, and

@@ -35,6 +35,12 @@ pub struct AppServerArgs {
         conflicts_with = "ws_token_file"
     )]
     ws_token_sha256: Option<String>,
+    /// Let a client over a TCP port (`ws://`) ask for commands without the sandbox
+    /// (`dangerFullAccess` or `externalSandbox` in `thread/start`, `turn/start` or
+    /// `command/exec`): refused otherwise, since any process that holds the token, a
+    /// sandboxed command with the network among them, reaches a loopback port.
+    #[arg(long)]
+    ws_allow_full_access: bool,
     /// Accepted for hosts written for Codex; kelp sends no analytics.
     #[arg(long, hide = true)]
     analytics_default_enabled: bool,
@@ -63,9 +69,9 @@ pub fn app_server(config: Config, overrides: Overrides, args: AppServerArgs) -> 
     if let Some(AppServerCommand::Proxy { sock }) = args.action {
         return run(kelp::app_server::listen::proxy(sock));
     }
-    let access = match (args.ws_auth, args.ws_token_file, args.ws_token_sha256) {
+    let access = match (args.ws_auth, &args.ws_token_file, args.ws_token_sha256) {
         (None, ..) => Ok(Access::Open),
-        (Some(WsAuth::CapabilityToken), Some(file), None) => Access::token_file(&file),
+        (Some(WsAuth::CapabilityToken), Some(file), None) => Access::token_file(file),
         (Some(WsAuth::CapabilityToken), None, Some(hex)) => Access::token_sha256(&hex),
         (Some(WsAuth::CapabilityToken), ..) => {
             Err("--ws-auth capability-token needs --ws-token-file or --ws-token-sha256".into())
@@ -75,12 +81,29 @@ pub fn app_server(config: Config, overrides: Overrides, args: AppServerArgs) -> 
         Ok(access) => access,
         Err(why) => return fail(exit::USAGE, &why),
     };
+    // While the listener lives, every command sandbox of the person's hides its token file.
+    let _record = match (&args.listen, &args.ws_token_file) {
+        (Listen::Ws(_), Some(file)) => match kelp::config::runtime::TokenFileRecord::write(file) {
+            Ok(record) => Some(record),
+            Err(why) => {
+                return fail(
+                    exit::FAILURE,
+                    &format!("cannot note the token file for the sandbox to hide: {why}"),
+                );
+            }
+        },
+        _ => None,
+    };
+    let options = kelp::app_server::listen::Options {
+        access,
+        tcp_full_access: args.ws_allow_full_access,
+    };
     match args.listen {
         Listen::Stdio => serve_stdio(config, move |config| {
             kelp::app_server::serve_with(config, overrides)
         }),
         listen => serve_stdio(config, move |config| {
-            kelp::app_server::listen::serve(config, overrides, listen, access)
+            kelp::app_server::listen::serve(config, overrides, listen, options)
         }),
     }
 }

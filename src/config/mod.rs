@@ -14,6 +14,7 @@ pub mod modes;
 pub mod overrides;
 pub mod prompts;
 pub mod providers;
+pub mod runtime;
 pub mod toml_json;
 pub mod warning;
 

@@ -33,7 +33,7 @@ use landlock::{ABI, Access, AccessFs, RulesetError};
 use crate::config::{Config, SandboxMode};
 pub use namespaces::{PROXY_PORT, hold_private_tmp_to, remove_private_tmp};
 pub use proxy::handoff::{Domains, ProxyHandoff, ServingProxy};
-pub use repositories::{Repositories, is_plain_config};
+pub use repositories::{Repositories, is_plain_config, patch_makes_a_repository};
 use rules::{FS_ABI, Landlock, landlock_rules, probe_landlock, unreadable};
 pub use secrets::Secrets;
 
@@ -242,14 +242,7 @@ impl SandboxPolicy {
         }
         let worktree = Worktree::of(project_dir);
         let pointers = worktree.iter().flat_map(|worktree| {
-            let own = &worktree.git_dir;
-            [
-                project_dir.join(".git"),
-                own.join("commondir"),
-                own.join("gitdir"),
-                own.join("config.worktree"),
-                own.join("hooks"),
-            ]
+            std::iter::once(project_dir.join(".git")).chain(worktree.instructions())
         });
         self.protected
             .iter()
@@ -263,16 +256,30 @@ impl SandboxPolicy {
     /// `workspace-write`: a mount can only cover what exists, so these are looked at again
     /// when the command ends ([`LeftBehind::set_aside`]). `.git/commondir` is one: created, it
     /// would point git at another repository's config.
-    fn absent_protected(&self, project_dir: &Path) -> Vec<PathBuf> {
+    /// In a worktree, so are the instructions git would read in the worktree's own folder
+    /// outside the project (its `config.worktree`, once `extensions.worktreeConfig` is on),
+    /// each with that folder to be reached from. Each path comes with the folder it is reached
+    /// from when moved aside.
+    fn absent_protected(&self, project_dir: &Path) -> Vec<(PathBuf, PathBuf)> {
         if self.mode != SandboxMode::WorkspaceWrite || !self.is_active() {
             return Vec::new();
         }
-        self.protected
+        let in_project = self
+            .protected
             .iter()
             .map(String::as_str)
             .chain([".git/commondir"])
-            .map(|rel| project_dir.join(rel))
-            .filter(|path| path.symlink_metadata().is_err())
+            .map(|rel| (project_dir.to_path_buf(), project_dir.join(rel)));
+        let in_worktree = Worktree::of(project_dir).into_iter().flat_map(|worktree| {
+            let own = worktree.git_dir.clone();
+            worktree
+                .instructions()
+                .map(move |path| (own.clone(), path))
+                .collect::<Vec<_>>()
+        });
+        in_project
+            .chain(in_worktree)
+            .filter(|(_, path)| path.symlink_metadata().is_err())
             .collect()
     }
 
@@ -652,6 +659,16 @@ struct Worktree {
 }
 
 impl Worktree {
+    /// What git reads in the worktree's own folder as instructions, which the folder being
+    /// writable (a commit there writes its `HEAD` and index) must not make writable: where the
+    /// repository is (`commondir`, `gitdir`), the worktree's own config (`config.worktree`), and
+    /// `hooks` and `info` (its sparse-checkout).
+    fn instructions(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        ["commondir", "gitdir", "config.worktree", "hooks", "info"]
+            .into_iter()
+            .map(|name| self.git_dir.join(name))
+    }
+
     /// The worktree `project_dir` is, read from its `.git` file; `None` for a plain repository
     /// or none. Its folders become writable, so they are taken only as git lays them out: the
     /// folder named is `worktrees/NAME` in the repository its `commondir` names, and names this
@@ -740,8 +757,9 @@ pub fn layers_of(state_dir: &Path, project_dir: &Path) -> PathBuf {
 /// ([`SandboxPolicy::left_behind`]) and again when it ends ([`LeftBehind::set_aside`]).
 #[derive(Debug, Default)]
 pub struct LeftBehind {
-    /// The protected paths that do not exist yet: a mount can only cover what exists.
-    absent: Vec<PathBuf>,
+    /// The protected paths that do not exist yet (a mount can only cover what exists), each
+    /// with the folder it is reached from when moved aside.
+    absent: Vec<(PathBuf, PathBuf)>,
     /// The project's repositories as the command found them.
     repositories: Option<Repositories>,
 }
@@ -755,7 +773,12 @@ impl SandboxPolicy {
         }
         let repositories = Repositories::scan(project_dir);
         let mut absent = self.absent_protected(project_dir);
-        absent.extend(repositories.absent());
+        absent.extend(
+            repositories
+                .absent()
+                .into_iter()
+                .map(|path| (project_dir.to_path_buf(), path)),
+        );
         absent.sort();
         absent.dedup();
         LeftBehind {
@@ -774,13 +797,13 @@ impl LeftBehind {
     /// the person, if anything was moved.
     pub fn set_aside(&self, project_dir: &Path) -> Option<String> {
         let mut moved = Vec::new();
-        for path in &self.absent {
+        for (from, path) in &self.absent {
             if path.symlink_metadata().is_err() {
                 continue;
             }
             let shown = path.strip_prefix(project_dir).unwrap_or(path).display();
-            match repositories::set_aside(project_dir, path) {
-                Ok(()) => moved.push(format!("{shown}")),
+            match repositories::set_aside(from, path) {
+                Ok(_) => moved.push(format!("{shown}")),
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot set aside"),
             }
         }
@@ -788,11 +811,7 @@ impl LeftBehind {
         if let Some(repositories) = &self.repositories {
             let (repositories, complete) = repositories.set_aside_new(project_dir);
             looked_everywhere = complete;
-            moved.extend(
-                repositories.into_iter().map(|git| {
-                    format!("{git} (a repository whose settings or hooks git would run)")
-                }),
-            );
+            moved.extend(repositories);
         }
         let moved = (!moved.is_empty()).then(|| {
             format!(

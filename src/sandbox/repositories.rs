@@ -11,6 +11,13 @@
 //! neither renamed away nor removed and then replaced), those parts of it are bound read-only,
 //! and a `.git` that is new when the command ends is moved aside unless it is what `git init`
 //! or `git clone` makes (a config of plain settings, sample hooks only).
+//!
+//! A folder needs no `.git` to be a repository: git's discovery takes any folder holding
+//! `HEAD`, `objects` and `refs` (or `HEAD` and a `commondir`) for one, bare, in it and in every
+//! folder beneath it (`safe.bareRepository` is `all` unless the person set it). Such a folder is
+//! found by the same walk, at any depth, the project's root included, and kept as a `.git` is:
+//! its instructions read-only, and, when a command makes it one, its `HEAD` moved aside so git
+//! takes it for a repository no more.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -39,14 +46,40 @@ const WORKTREE_INSTRUCTIONS: [&str; 3] = ["commondir", "gitdir", "config.worktre
 /// The most folders one scan walks: a larger tree is scanned that far, and said in the log.
 const MAX_FOLDERS: usize = 200_000;
 
-/// One `.git` found: a repository's folder, or a file or link that names one.
+/// What makes a found path a repository for git.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A `.git` folder.
+    GitFolder,
+    /// A `.git` file or link, which names a repository elsewhere.
+    GitPointer,
+    /// A folder git takes for a bare repository by what it holds (`HEAD`, `objects`, `refs`):
+    /// the path is the folder itself.
+    Bare,
+}
+
+/// One repository found: a `.git` folder, a file or link that names one, or a folder git
+/// takes for one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Found {
     path: PathBuf,
     /// Device and inode of the entry itself (a link's own): the same path with another
     /// identity is a new repository.
     id: (u64, u64),
-    folder: bool,
+    kind: Kind,
+}
+
+impl Found {
+    /// Whether the path is a repository's folder, whose instructions lie inside it.
+    fn is_folder(&self) -> bool {
+        self.kind != Kind::GitPointer
+    }
+}
+
+/// The entries that make a folder a repository for git's discovery (`is_git_directory`):
+/// `HEAD`, and `objects` and `refs`, or a `commondir` that names where those are.
+fn holds_a_repository(has: impl Fn(&str) -> bool) -> bool {
+    has("HEAD") && ((has("objects") && has("refs")) || has("commondir"))
 }
 
 /// A folder of the project as it was last read.
@@ -130,6 +163,7 @@ fn read_folder(folder: &Path, id: (u64, u64), changed: (i64, i64)) -> Read {
     let read_at = SystemTime::now();
     let mut subfolders = Vec::new();
     let mut gits = Vec::new();
+    let mut names = Vec::new();
     for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
         let Ok(kind) = entry.file_type() else {
             continue;
@@ -140,12 +174,31 @@ fn read_folder(folder: &Path, id: (u64, u64), changed: (i64, i64)) -> Read {
                 gits.push(Found {
                     path: entry.path(),
                     id: (meta.dev(), meta.ino()),
-                    folder: kind.is_dir(),
+                    kind: if kind.is_dir() {
+                        Kind::GitFolder
+                    } else {
+                        Kind::GitPointer
+                    },
                 });
             }
-        } else if kind.is_dir() {
-            subfolders.push(name);
+            continue;
         }
+        if kind.is_dir() {
+            subfolders.push(name.clone());
+        }
+        if ["HEAD", "objects", "refs", "commondir"]
+            .map(OsString::from)
+            .contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    if holds_a_repository(|name| names.iter().any(|held| held == name)) {
+        gits.push(Found {
+            path: folder.to_path_buf(),
+            id,
+            kind: Kind::Bare,
+        });
     }
     Read {
         id,
@@ -193,10 +246,13 @@ impl Repositories {
 
     /// The repositories' folders, each to be bound over itself: a mount point can be neither
     /// renamed nor removed, so no command swaps a repository for one of its own.
+    /// A folder git takes for a repository by what it holds is not pinned: it is a folder of
+    /// the project, which builds remove and make again; one swapped meanwhile is new, and
+    /// judged so when the command ends.
     pub fn folders(&self) -> Vec<PathBuf> {
         self.found
             .iter()
-            .filter(|found| found.folder)
+            .filter(|found| found.kind == Kind::GitFolder)
             .map(|found| found.path.clone())
             .collect()
     }
@@ -206,7 +262,7 @@ impl Repositories {
     pub fn read_only(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for found in &self.found {
-            if !found.folder {
+            if !found.is_folder() {
                 out.push(found.path.clone());
                 continue;
             }
@@ -220,37 +276,101 @@ impl Repositories {
     pub fn absent(&self) -> Vec<PathBuf> {
         self.found
             .iter()
-            .filter(|found| found.folder)
+            .filter(|found| found.is_folder())
             .flat_map(|found| INSTRUCTIONS.map(|name| found.path.join(name)))
             .filter(|path| path.symlink_metadata().is_err())
             .collect()
     }
 
-    /// Moves aside every `.git` beneath `project_dir` that was not here (by identity, not by
-    /// name) when `self` was taken, unless it is a repository such as `git init` or `git clone`
-    /// makes; returns the moved ones, relative to the project, and whether every folder was
-    /// looked in.
+    /// Moves aside every repository beneath `project_dir` that was not here (by identity and
+    /// kind, not by name) when `self` was taken, unless it is one such as `git init` or `git
+    /// clone` makes: a `.git` whole, and of a folder git takes for a repository by what it
+    /// holds, its `HEAD`. A `.git` folder moved aside has its `HEAD` moved too, so git takes it
+    /// for a repository no more either. Returns the moved ones, relative to the project, and
+    /// whether every folder was looked in.
     pub fn set_aside_new(&self, project_dir: &Path) -> (Vec<String>, bool) {
         let now = Self::scan(project_dir);
         let complete = now.complete;
         let mut moved = Vec::new();
         for found in now.found {
-            if self.found.iter().any(|before| before.id == found.id) {
+            let known = |before: &Found| before.id == found.id && before.kind == found.kind;
+            if self.found.iter().any(known) {
                 continue;
             }
-            if found.folder && is_plain_repository(&found.path) {
+            if found.is_folder() && is_plain_repository(&found.path) {
                 continue;
             }
-            let shown = found.path.strip_prefix(project_dir).unwrap_or(&found.path);
-            match set_aside(project_dir, &found.path) {
-                Ok(()) => moved.push(shown.display().to_string()),
+            let path = match found.kind {
+                Kind::Bare => found.path.join("HEAD"),
+                Kind::GitFolder | Kind::GitPointer => found.path.clone(),
+            };
+            let shown = path.strip_prefix(project_dir).unwrap_or(&path);
+            match set_aside(project_dir, &path) {
+                Ok(aside) => {
+                    if found.kind == Kind::GitFolder
+                        && let Err(e) = set_aside(project_dir, &aside.join("HEAD"))
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!(path = %aside.display(), error = %e, "cannot set HEAD aside");
+                    }
+                    moved.push(match found.kind {
+                        Kind::Bare => format!(
+                            "{} (it made a folder git takes for a repository, whose settings or hooks git would run)",
+                            shown.display()
+                        ),
+                        Kind::GitFolder | Kind::GitPointer => format!(
+                            "{} (a repository whose settings or hooks git would run)",
+                            shown.display()
+                        ),
+                    });
+                }
                 Err(e) => {
-                    tracing::warn!(path = %found.path.display(), error = %e, "cannot set aside")
+                    tracing::warn!(path = %path.display(), error = %e, "cannot set aside")
                 }
             }
         }
         (moved, complete)
     }
+}
+
+/// Whether writing `written` (a patch's paths, resolved, beneath `project_dir`) would make a
+/// folder one git takes for a repository by what it holds, or write what git reads in such a
+/// folder: a patch there asks in every mode, as one into a `.git` does. A folder counts when
+/// it holds, on disk or through the patch, `HEAD` and `objects` and `refs` (or a `commondir`),
+/// and the patch writes one of those or one of its instructions.
+pub fn patch_makes_a_repository(project_dir: &Path, written: &[PathBuf]) -> bool {
+    const PARTS: [&str; 10] = [
+        "HEAD",
+        "objects",
+        "refs",
+        "commondir",
+        "config",
+        "config.worktree",
+        "hooks",
+        "info",
+        "modules",
+        "worktrees",
+    ];
+    written.iter().any(|path| {
+        path.ancestors()
+            .skip(1)
+            .take_while(|folder| folder.starts_with(project_dir))
+            .any(|folder| {
+                let Ok(within) = path.strip_prefix(folder) else {
+                    return false;
+                };
+                let touches_a_part = within
+                    .components()
+                    .next()
+                    .is_some_and(|first| PARTS.iter().any(|part| first.as_os_str() == *part));
+                let has = |name: &str| {
+                    let entry = folder.join(name);
+                    entry.symlink_metadata().is_ok()
+                        || written.iter().any(|other| other.starts_with(&entry))
+                };
+                touches_a_part && holds_a_repository(has)
+            })
+    })
 }
 
 /// The instructions of the repository whose folder is `git_dir`, and of its worktrees.
@@ -270,8 +390,8 @@ fn instructions(git_dir: &Path) -> impl Iterator<Item = PathBuf> + '_ {
 /// where that name is taken), so nothing of it is read as a repository and the person can look
 /// at it. The folder it lies in is reached from the project a folder at a time, following no
 /// link: a folder swapped for a link meanwhile (by a command of another thread) leads the
-/// rename nowhere outside.
-pub fn set_aside(project_dir: &Path, path: &Path) -> std::io::Result<()> {
+/// rename nowhere outside. Returns where it was put.
+pub fn set_aside(project_dir: &Path, path: &Path) -> std::io::Result<PathBuf> {
     use std::os::fd::AsFd;
     let (Some(name), Ok(within)) = (path.file_name(), path.strip_prefix(project_dir)) else {
         return Err(std::io::ErrorKind::InvalidInput.into());
@@ -301,12 +421,8 @@ pub fn set_aside(project_dir: &Path, path: &Path) -> std::io::Result<()> {
         {
             continue;
         }
-        return Ok(rustix::fs::renameat(
-            &folder,
-            name,
-            &folder,
-            aside.as_os_str(),
-        )?);
+        rustix::fs::renameat(&folder, name, &folder, aside.as_os_str())?;
+        return Ok(path.with_file_name(aside));
     }
     Err(std::io::ErrorKind::AlreadyExists.into())
 }
@@ -495,6 +611,113 @@ mod tests {
         set_aside(project.path(), &project.path().join("b/.git")).unwrap();
         assert!(project.path().join("b/.git.refused-by-kelp-2").is_dir());
         assert!(!project.path().join("b/.git").exists());
+    }
+
+    /// A folder holding `HEAD`, `objects` and `refs` is a repository to git, at any depth and
+    /// at the project's root: its instructions are read-only, and one a command makes, unless
+    /// plain, has its `HEAD` moved aside.
+    #[test]
+    fn a_folder_git_takes_for_a_repository_is_found_without_a_git() {
+        let project = tempfile::tempdir().unwrap();
+        let root = project.path();
+        let make = |folder: &Path, config: &str| {
+            std::fs::create_dir_all(folder.join("objects")).unwrap();
+            std::fs::create_dir_all(folder.join("refs/heads")).unwrap();
+            std::fs::write(folder.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+            std::fs::write(folder.join("config"), config).unwrap();
+        };
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        // Two of the three make no repository.
+        std::fs::create_dir_all(root.join("a/objects")).unwrap();
+        std::fs::create_dir_all(root.join("a/refs")).unwrap();
+        let before = Walk::default().refresh(root, 100);
+        assert!(before.found.is_empty(), "{before:?}");
+
+        let planted = "[core]\n\tfsmonitor = touch pwned\n";
+        make(&root.join("a/b/c"), planted);
+        make(root, planted);
+        std::fs::create_dir_all(root.join("plain")).unwrap();
+        make(&root.join("plain"), "[core]\n\tbare = true\n");
+        let mut walk = Walk::default();
+        let now = walk.refresh(root, 100);
+        let bare: Vec<&Path> = now.found.iter().map(|f| f.path.as_path()).collect();
+        assert_eq!(bare, [root, &root.join("a/b/c"), &root.join("plain")]);
+        assert!(now.read_only().contains(&root.join("a/b/c/config")));
+        assert!(now.absent().contains(&root.join("hooks")));
+        assert!(
+            now.folders().is_empty(),
+            "a folder of the project is not pinned"
+        );
+
+        // Made by a command: the planted ones lose their HEAD, the plain one stays.
+        let (moved, complete) = before.set_aside_new(root);
+        assert!(complete);
+        assert_eq!(moved.len(), 2, "{moved:?}");
+        assert!(
+            moved
+                .iter()
+                .all(|m| m.contains("HEAD (it made a folder git takes"))
+        );
+        assert!(root.join("HEAD.refused-by-kelp").is_file());
+        assert!(root.join("a/b/c/HEAD.refused-by-kelp").is_file());
+        assert!(root.join("plain/HEAD").is_file());
+        // There when the command started, it is not the command's to lose.
+        make(&root.join("a/b/c"), planted);
+        let (moved, _) = Repositories::scan(root).set_aside_new(root);
+        assert!(moved.is_empty(), "{moved:?}");
+    }
+
+    /// A patch that writes the four files of a repository, or into one git takes for one, is
+    /// told apart from one that writes a folder named `refs` or `config` alone.
+    #[test]
+    fn a_patch_that_makes_a_repository_is_told() {
+        let project = tempfile::tempdir().unwrap();
+        let root = project.path();
+        let paths = |names: &[&str]| names.iter().map(|n| root.join(n)).collect::<Vec<_>>();
+        let four = paths(&[
+            "pkg/HEAD",
+            "pkg/objects/x",
+            "pkg/refs/heads/main",
+            "pkg/config",
+        ]);
+        assert!(patch_makes_a_repository(root, &four));
+        let at_root = paths(&["HEAD", "objects/x", "refs/heads/main", "config"]);
+        assert!(patch_makes_a_repository(root, &at_root));
+        assert!(!patch_makes_a_repository(
+            root,
+            &paths(&["pkg/config", "pkg/refs/x"])
+        ));
+        assert!(!patch_makes_a_repository(
+            root,
+            &paths(&["docs/HEAD", "src/config"])
+        ));
+        // Once a folder holds the three, a patch to its config asks.
+        std::fs::create_dir_all(root.join("pkg/objects")).unwrap();
+        std::fs::create_dir_all(root.join("pkg/refs")).unwrap();
+        std::fs::write(root.join("pkg/HEAD"), "ref: refs/heads/main\n").unwrap();
+        assert!(patch_makes_a_repository(root, &paths(&["pkg/config"])));
+        assert!(patch_makes_a_repository(
+            root,
+            &paths(&["pkg/hooks/pre-commit"])
+        ));
+        assert!(!patch_makes_a_repository(root, &paths(&["pkg/README.md"])));
+    }
+
+    /// A `.git` moved aside is no repository for git either: its `HEAD` goes aside with it.
+    #[test]
+    fn a_git_folder_moved_aside_loses_its_head_too() {
+        let project = tempfile::tempdir().unwrap();
+        let before = Repositories::scan(project.path());
+        let git = project.path().join("sub/.git");
+        std::fs::create_dir_all(git.join("objects")).unwrap();
+        std::fs::create_dir_all(git.join("refs")).unwrap();
+        std::fs::write(git.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(git.join("config"), "[core]\n\tpager = touch pwned\n").unwrap();
+        let (moved, _) = before.set_aside_new(project.path());
+        assert_eq!(moved.len(), 1, "{moved:?}");
+        let aside = project.path().join("sub/.git.refused-by-kelp");
+        assert!(aside.join("HEAD.refused-by-kelp").is_file());
+        assert!(!aside.join("HEAD").exists());
     }
 
     /// A walk cut short says so, so a repository hidden past the folders it reads is never

@@ -238,10 +238,14 @@ impl Secrets {
 
     /// The hidden paths worth hiding around a command in `project_dir`: those that exist, and
     /// never one that holds the project or the home folder (hiding those would hide everything).
+    /// The token files of the person's app-server listeners are among them, read anew for
+    /// each command: a listener started after the conversation is hidden too (a command that
+    /// read its token could ask the listener for a command outside the sandbox).
     pub fn present(&self, project_dir: &Path) -> Vec<PathBuf> {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         self.hidden
             .iter()
+            .chain(&crate::config::runtime::listener_token_files())
             .filter(|path| path.is_absolute() && path.parent().is_some())
             .filter(|path| !project_dir.starts_with(path))
             .filter(|path| home.as_deref().is_none_or(|home| !home.starts_with(path)))

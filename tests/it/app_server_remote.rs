@@ -965,3 +965,128 @@ async fn over_ssh_the_client_runs_on_a_per_user_server_that_outlives_the_termina
         "one server served both clients"
     );
 }
+
+/// The person's listener on a port reads its token from a file of theirs (docs' own example):
+/// a sandboxed command of another kelp, with the network on, cannot read that file while the
+/// listener runs, so it cannot become the listener's client. With the sandbox off it can (the
+/// attack is real).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listeners_token_file_is_hidden_from_every_command() {
+    let Some(victim) = crate::sandbox_attacks::victim() else {
+        return;
+    };
+    if !crate::sandbox_attacks::namespaces() {
+        return;
+    }
+    let fake = FakeOpenAi::start().await;
+    let file = victim.home.join(".kelp-token");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    let server = Listening::start(
+        &fake,
+        &[
+            "--listen",
+            "ws://127.0.0.1:0",
+            "--ws-auth",
+            "capability-token",
+            "--ws-token-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    let runtime = server.runtime.path().to_path_buf();
+    let script = "cat ~/.kelp-token; echo finished";
+    let read = |flags: &'static [&'static str]| {
+        let runtime = runtime.clone();
+        crate::sandbox_attacks::attack_seen(&victim, script, flags, move |cmd| {
+            cmd.env("XDG_RUNTIME_DIR", &runtime);
+        })
+    };
+    let (seen, _) = read(&["--network", "on"]).await;
+    assert!(seen.contains("finished"), "{seen}");
+    assert!(
+        !seen.contains(TOKEN),
+        "a command read the listener's token: {seen}"
+    );
+    let (seen, _) = read(&["--sandbox", "off"]).await;
+    assert!(seen.contains(TOKEN), "unsandboxed, it reads it: {seen}");
+    drop(server);
+}
+
+/// A client over a TCP port, even with the token, cannot have commands run without the
+/// sandbox: not in `command/exec`, `thread/start` or `turn/start`, nor by writing the setting;
+/// the server started with `--ws-allow-full-access` lets it (the twin).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_a_port_cannot_ask_for_commands_outside_the_sandbox() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = token_file(dir.path());
+    let bearer = format!("Bearer {TOKEN}");
+    let project = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    let exec = json!({"command": ["touch", outside], "cwd": project.path(),
+                      "sandboxPolicy": {"type": "dangerFullAccess"}});
+    let args = |more: &'static [&'static str]| {
+        let mut args = vec![
+            "--listen",
+            "ws://127.0.0.1:0",
+            "--ws-auth",
+            "capability-token",
+            "--ws-token-file",
+            file.to_str().unwrap(),
+        ];
+        args.extend(more);
+        args
+    };
+
+    let server = Listening::start(&fake, &args(&[]));
+    let mut client = server.signed_in(&fake, &[("Authorization", &bearer)]);
+    let refused = |answer: &Value| {
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|why| why.contains("--ws-allow-full-access"))
+    };
+    let (answer, _) = client.call("command/exec", exec.clone());
+    assert!(refused(&answer), "{answer}");
+    assert!(!outside.exists());
+    let external = json!({"command": ["true"], "cwd": project.path(),
+                          "sandboxPolicy": {"type": "externalSandbox", "networkAccess": "enabled"}});
+    let (answer, _) = client.call("command/exec", external);
+    assert!(refused(&answer), "{answer}");
+    let (answer, _) = client.call(
+        "thread/start",
+        json!({"cwd": project.path(), "sandbox": "danger-full-access"}),
+    );
+    assert!(refused(&answer), "{answer}");
+    let started = client.result("thread/start", json!({"cwd": project.path()}));
+    let thread_id = started["thread"]["id"].clone();
+    let (answer, _) = client.call(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "hi"}],
+               "sandboxPolicy": {"type": "dangerFullAccess"}}),
+    );
+    assert!(refused(&answer), "{answer}");
+    let (answer, _) = client.call(
+        "config/value/write",
+        json!({"keyPath": "sandbox_mode", "value": "danger-full-access", "mergeStrategy": "replace"}),
+    );
+    assert!(refused(&answer), "{answer}");
+    // The person's words are not read for it: a prompt may say the name.
+    fake.push_responses([Reply::text("Noted.")]);
+    let seen = client.turn(&thread_id, "what is dangerFullAccess?");
+    assert!(
+        seen.iter().any(|m| m["method"] == "turn/completed"),
+        "{seen:#?}"
+    );
+    // A sandboxed command runs as ever.
+    let ran = client.result(
+        "command/exec",
+        json!({"command": ["true"], "cwd": project.path()}),
+    );
+    assert_eq!(ran["exitCode"], 0, "{ran}");
+    drop((client, server));
+
+    let server = Listening::start(&fake, &args(&["--ws-allow-full-access"]));
+    let mut client = server.signed_in(&fake, &[("Authorization", &bearer)]);
+    let ran = client.result("command/exec", exec);
+    assert_eq!(ran["exitCode"], 0, "{ran}");
+    assert!(outside.exists(), "allowed, it runs outside the sandbox");
+}

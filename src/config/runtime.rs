@@ -1,0 +1,152 @@
+//! kelp's runtime folder, where a running app-server keeps its socket and the tokens of its
+//! listeners, and where each listener says which token file it reads, so that every command
+//! sandbox, of any kelp of the person's, hides it.
+//!
+//! The folder is `$XDG_RUNTIME_DIR/kelp`, else `kelp/run` in kelp's state folder: a folder
+//! under the person's home that only they can make (never a name in `/tmp` another user could
+//! make first). Commands see neither: the runtime folder and the state folder are hidden.
+
+use std::path::{Path, PathBuf};
+
+/// The folder, made 0700 if it is missing; refused when it is a link or another user's (a
+/// planted folder would see the socket).
+pub fn runtime_folder() -> Result<PathBuf, String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let folder = runtime_folder_path()?;
+    crate::private_file::create_private_dir(&folder)
+        .map_err(|e| format!("{}: {e}", folder.display()))?;
+    let meta =
+        std::fs::symlink_metadata(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(format!(
+            "{} is not a folder of this user's: kelp will not put its socket there",
+            folder.display()
+        ));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", folder.display()))?;
+    }
+    Ok(folder)
+}
+
+/// Where the folder is, as the environment says: `$XDG_RUNTIME_DIR/kelp`, else
+/// `$XDG_STATE_HOME/kelp/run`, else `~/.local/state/kelp/run`.
+pub fn runtime_folder_path() -> Result<PathBuf, String> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+    };
+    if let Some(dir) = var("XDG_RUNTIME_DIR") {
+        return Ok(dir.join("kelp"));
+    }
+    let state = var("XDG_STATE_HOME")
+        .or_else(|| var("HOME").map(|home| home.join(".local/state")))
+        .ok_or(
+            "neither XDG_RUNTIME_DIR nor HOME is set: kelp has no folder of yours for its socket",
+        )?;
+    Ok(state.join("kelp").join("run"))
+}
+
+/// The folder of the listeners' records in `runtime`: one file per listening server, holding
+/// the path of the token file it reads.
+fn listeners_in(runtime: &Path) -> PathBuf {
+    runtime.join("listeners")
+}
+
+/// A running listener's record of its token file: written when it starts listening, removed
+/// when it stops (a server killed outright leaves it, and its file stays hidden, which costs
+/// nothing).
+#[derive(Debug)]
+pub struct TokenFileRecord {
+    record: PathBuf,
+}
+
+impl TokenFileRecord {
+    /// Records that this process's listener reads its token from `token_file` (absolute).
+    pub fn write(token_file: &Path) -> Result<Self, String> {
+        Self::write_in(&runtime_folder()?, token_file)
+    }
+
+    fn write_in(runtime: &Path, token_file: &Path) -> Result<Self, String> {
+        use std::io::Write;
+        use std::os::unix::ffi::OsStrExt;
+        let folder = listeners_in(runtime);
+        crate::private_file::create_private_dir(&folder)
+            .map_err(|e| format!("{}: {e}", folder.display()))?;
+        let record = folder.join(format!("{}.token-file", std::process::id()));
+        let mut file = crate::private_file::private_open_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&record)
+            .map_err(|e| format!("{}: {e}", record.display()))?;
+        file.write_all(token_file.as_os_str().as_bytes())
+            .map_err(|e| format!("{}: {e}", record.display()))?;
+        Ok(Self { record })
+    }
+}
+
+impl Drop for TokenFileRecord {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.record);
+    }
+}
+
+/// The most records read: far more listeners than a person runs.
+const MAX_RECORDS: usize = 256;
+
+/// The token files the person's listeners read, as their records name them (and as real
+/// paths, where a link leads elsewhere): each hidden from every command.
+pub fn listener_token_files() -> Vec<PathBuf> {
+    match runtime_folder_path() {
+        Ok(runtime) => token_files_in(&runtime),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn token_files_in(runtime: &Path) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(listeners_in(runtime))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(MAX_RECORDS)
+    {
+        let Ok(bytes) = crate::private_file::read_regular(&entry.path(), 4096) else {
+            continue;
+        };
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
+        if !path.is_absolute() {
+            continue;
+        }
+        if let Ok(real) = std::fs::canonicalize(&path)
+            && real != path
+        {
+            files.push(real);
+        }
+        files.push(path);
+    }
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record names its token file while its listener lives, and goes with it.
+    #[test]
+    fn a_listeners_record_names_its_token_file_while_it_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "t\n").unwrap();
+        let record = TokenFileRecord::write_in(dir.path(), &token).unwrap();
+        assert_eq!(token_files_in(dir.path()), [token.canonicalize().unwrap()]);
+        drop(record);
+        assert!(token_files_in(dir.path()).is_empty());
+    }
+}
