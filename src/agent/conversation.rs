@@ -369,12 +369,14 @@ impl Conversation {
     fn set_mode(&mut self, mode: CollaborationMode) {
         let sandbox = &self.tool_context.sandbox;
         match (mode, self.planning) {
+            // Planning reads: its commands get no network (or only the allowed domains,
+            // through the proxy), so an unasked command reaches none of the person's
+            // loopback services.
             (CollaborationMode::Plan, None) => {
                 self.planning = Some((sandbox.mode, sandbox.network));
-                let network = sandbox.network;
                 self.tool_context.sandbox = sandbox
                     .clone()
-                    .with_mode(crate::config::SandboxMode::ReadOnly, network);
+                    .with_mode(crate::config::SandboxMode::ReadOnly, false);
             }
             (CollaborationMode::Default, Some((mode, network))) => {
                 self.tool_context.sandbox = sandbox.clone().with_mode(mode, network);

@@ -227,7 +227,15 @@ impl Status {
             describe_usage(u),
         );
         if self.mode == crate::protocol::CollaborationMode::Plan {
-            text.push_str("\nMode:      plan (commands only read, no patch; shift+tab works)");
+            let network = match &self.sandbox {
+                SandboxShown::Policy(policy) if policy.domains.is_some() => {
+                    "the network only to the allowed domains"
+                }
+                _ => "no network",
+            };
+            text.push_str(&format!(
+                "\nMode:      plan (commands only read, with {network}; no patch; shift+tab works)"
+            ));
         }
         text.push_str(&format!(
             "\nSession:   {}",

@@ -1090,3 +1090,50 @@ async fn a_client_over_a_port_cannot_ask_for_commands_outside_the_sandbox() {
     assert_eq!(ran["exitCode"], 0, "{ran}");
     assert!(outside.exists(), "allowed, it runs outside the sandbox");
 }
+
+/// With `XDG_RUNTIME_DIR` unset, the runtime folder is one under the person's home that only
+/// they can make: another user who made `/tmp/kelp-UID` first stops nothing, and sees nothing.
+#[test]
+fn without_a_runtime_folder_the_socket_lives_under_the_home() {
+    let home = tempfile::tempdir().unwrap();
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let planted = PathBuf::from(format!("/tmp/kelp-{uid}"));
+    let made_here = std::fs::create_dir(&planted).is_ok();
+    if made_here && uid == 0 {
+        // Another user's, as an attacker on the machine would leave it.
+        std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kelp"))
+        .args(["app-server", "--listen", "unix://"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("listening on:") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        said.push_str(&line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if made_here {
+        let _ = std::fs::remove_dir(&planted);
+    }
+    let folder = home.path().join(".local/state/kelp/run");
+    assert!(
+        said.contains(&format!("unix://{}/app-server.sock", folder.display())),
+        "{said}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

@@ -411,3 +411,78 @@ async fn a_budget_spent_within_a_turn_tells_the_model_to_wrap_up() {
         "told once, after the first response spent it"
     );
 }
+
+/// The output of the last tool call the newest request to the model carries.
+fn last_tool_output(fake: &FakeOpenAi) -> String {
+    let request = fake.requests_to("/responses").pop().unwrap();
+    request.json()["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|item| item["type"] == "function_call_output")
+        .unwrap()["output"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Plan mode's commands, which run unasked, reach none of the person's loopback services even
+/// where the network is on for the work: a plan turn's connection to a port on this machine
+/// never arrives, and the same command in the default mode does (the twin).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_turns_commands_get_no_network() {
+    let fake = FakeOpenAi::start().await;
+    let mut server = Server::start_with(
+        &fake,
+        tempfile::tempdir().unwrap(),
+        &["app-server", "--listen", "stdio://", "--network", "on"],
+        &[],
+    );
+    server.initialize(false);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    service.set_nonblocking(true).unwrap();
+    let port = service.local_addr().unwrap().port();
+    let connect = format!("bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' && echo reached");
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never", "sandbox": "workspace-write"}),
+    );
+    let thread_id = started["thread"]["id"].as_str().unwrap().to_string();
+    let mode = |name: &str| json!({"threadId": thread_id, "collaborationMode": {"mode": name, "settings": {"model": "gpt-5.5"}}});
+    fake.push_responses([
+        Reply::call("shell", json!({"command": connect})),
+        Reply::text("Done."),
+    ]);
+    server.turn(&json!(thread_id), "connect");
+    let output = last_tool_output(&fake);
+    assert!(output.contains("reached"), "the service is there: {output}");
+    assert!(service.accept().is_ok());
+    server.result("thread/settings/update", mode("plan"));
+    fake.push_responses([
+        Reply::call("shell", json!({"command": connect})),
+        Reply::text("<proposed_plan>\n1. Nothing\n</proposed_plan>"),
+    ]);
+    server.turn(&json!(thread_id), "look around");
+    let output = last_tool_output(&fake);
+    assert!(!output.contains("reached"), "{output}");
+    assert!(
+        service.accept().is_err(),
+        "a plan turn's command reached the service"
+    );
+
+    server.result("thread/settings/update", mode("default"));
+    fake.push_responses([
+        Reply::call("shell", json!({"command": connect})),
+        Reply::text("Done."),
+    ]);
+    server.turn(&json!(thread_id), "connect");
+    let output = last_tool_output(&fake);
+    assert!(output.contains("reached"), "{output}");
+    assert!(service.accept().is_ok(), "in the default mode it arrives");
+}
