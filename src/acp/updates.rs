@@ -564,18 +564,24 @@ impl Translator {
         options.extend(
             always.map(|name| option(ALLOW_ALWAYS, name, PermissionOptionKind::AllowAlways)),
         );
-        if let ApprovalSubject::Network { host, .. } = subject {
+        let rule = match subject {
+            ApprovalSubject::Network { host, port, .. } => {
+                Some(ApprovalSubject::network_rule(host, *port))
+            }
+            _ => None,
+        };
+        if let Some(rule) = &rule {
             options.push(option(
                 ALLOW_IN_PROJECT,
-                &format!("Always allow {host} in this project"),
+                &format!("Always allow {rule} in this project"),
                 PermissionOptionKind::AllowAlways,
             ));
         }
         options.push(option(REJECT, "Reject", PermissionOptionKind::RejectOnce));
-        if let ApprovalSubject::Network { host, .. } = subject {
+        if let Some(rule) = &rule {
             options.push(option(
                 REJECT_IN_PROJECT,
-                &format!("Never allow {host} in this project"),
+                &format!("Never allow {rule} in this project"),
                 PermissionOptionKind::RejectAlways,
             ));
         }
@@ -712,7 +718,7 @@ mod tests {
         assert!(announce.is_none(), "the editor has the call already");
         let shown = serde_json::to_string(&call).unwrap();
         assert!(
-            shown.contains("Let commands reach pypi.example (any port; this one asks for 443)? It is not on allowed_domains"),
+            shown.contains("Let commands reach pypi.example (ports 80 and 443; this one asks for 443)? It is not on allowed_domains"),
             "{shown}"
         );
         let read: Vec<(String, ApprovalDecision)> = options

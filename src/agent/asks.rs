@@ -83,15 +83,16 @@ pub(super) fn network_asker(
         };
         Box::pin(async move {
             let approvals = &ctx.approvals;
+            // An answer holds for the web's ports of the host, or for the one port asked.
+            let rule = crate::sandbox::proxy::rules::host_rule(&contact.host, contact.port);
             let known = |approvals: &super::approval::Approvals| {
-                if approvals.host_refused(&contact.host) {
+                // A host refused without a port is refused on every port.
+                if approvals.host_refused(&contact.host) || approvals.host_refused(&rule) {
                     Some(Answer::Refused(Some(
                         "it is refused in this project (/approval forgets that)".to_string(),
                     )))
                 } else {
-                    approvals
-                        .host_allowed(&contact.host)
-                        .then_some(Answer::Allowed)
+                    approvals.host_allowed(&rule).then_some(Answer::Allowed)
                 }
             };
             if let Some(answer) = known(approvals) {
@@ -118,16 +119,15 @@ pub(super) fn network_asker(
                 None => return Answer::Unasked(None),
                 Some(ApprovalDecision::Yes) => Answer::Allowed,
                 Some(ApprovalDecision::Always) => {
-                    approvals.remember_host(&contact.host);
+                    approvals.remember_host(&rule);
                     Answer::Allowed
                 }
                 Some(decision @ (ApprovalDecision::AlwaysPrefix | ApprovalDecision::NeverHere)) => {
                     let allowed = decision == ApprovalDecision::AlwaysPrefix;
-                    let host = contact.host.clone();
                     let rule = if allowed {
-                        ProjectRule::Host(host)
+                        ProjectRule::Host(rule)
                     } else {
-                        ProjectRule::RefusedHost(host)
+                        ProjectRule::RefusedHost(rule)
                     };
                     match approvals.keep_host_rule(rule) {
                         Ok(()) => ctx.emit(Event::CommandRules(approvals.rules())),

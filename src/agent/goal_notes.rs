@@ -42,6 +42,12 @@ impl From<TokenUsage> for WrapUp {
 }
 
 impl WrapUp {
+    /// Whether the model was told to wrap up: a call it makes after that is not run, and the
+    /// turn ends (the budget is a cap, not a hint).
+    pub fn told(&self) -> bool {
+        self.told
+    }
+
     /// When the budget is spent with what the turn used so far: the model is told, once, to
     /// wrap up (the goal is counted and stopped when the turn ends).
     pub fn check(&mut self, conversation: &mut Conversation, events: &UnboundedSender<Event>) {

@@ -36,6 +36,10 @@ use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 /// How many requests one turn may make before it stops, unless told otherwise.
 pub const DEFAULT_MAX_STEPS: usize = 100;
 
+/// The output of a call the model made after it was told the goal's budget is spent.
+pub const BUDGET_SPENT_OUTPUT: &str =
+    "not run: the goal's token budget is spent, so the turn ends here";
+
 /// The output of a call that never started because the turn was interrupted first.
 pub const NOT_STARTED_OUTPUT: &str = "cancelled: the turn was interrupted before this call ran";
 
@@ -334,6 +338,21 @@ async fn steps(
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
         if calls.is_empty() && !steered {
+            return Ok(());
+        }
+        // Told the budget is spent, the model still calls tools: each call is answered so and
+        // not run, and the turn ends here, with no request more.
+        if wrap_up.told() && !calls.is_empty() {
+            for call in calls {
+                let item = Item::FunctionCallOutput {
+                    call_id: call.call_id,
+                    output: BUDGET_SPENT_OUTPUT.to_string(),
+                };
+                record(conversation, ctx, Entry::Item(item));
+            }
+            ctx.emit(Event::Notice(
+                "the goal's token budget is spent: the model's next tool calls were not run, and the turn ends".to_string(),
+            ));
             return Ok(());
         }
         let outputs = run_calls(conversation, ctx, &calls).await;

@@ -116,7 +116,9 @@ pub(super) fn ask_host(
     };
     // The host a rule the host answers with must name, for it to be kept.
     let network = match &subject {
-        ApprovalSubject::Network { host, .. } => Some(host.clone()),
+        ApprovalSubject::Network { host, port, .. } => {
+            Some(ApprovalSubject::network_rule(host, *port))
+        }
         _ => None,
     };
     let request = match subject {
@@ -180,13 +182,14 @@ pub(super) fn ask_host(
                     host: host.clone(),
                     protocol: via.into(),
                 }),
+                // A rule holds for the web's ports of the host, or names the other port.
                 proposed_network_policy_amendments: Some(
                     [
                         NetworkPolicyRuleAction::Allow,
                         NetworkPolicyRuleAction::Deny,
                     ]
                     .map(|action| NetworkPolicyAmendment {
-                        host: host.clone(),
+                        host: ApprovalSubject::network_rule(&host, port),
                         action,
                     })
                     .to_vec(),

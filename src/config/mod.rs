@@ -625,11 +625,27 @@ fn codex_config_file(lookup: &impl Fn(&str) -> Option<OsString>) -> Option<PathB
 }
 
 /// Where the trust of `project_dir` is kept: the root of the git repository it is in (the
-/// nearest folder up with a `.git`), else the folder itself.
+/// nearest folder up with a `.git`), else the folder itself. The home folder, or a folder that
+/// holds it, is never the root of a folder beneath it: a dotfiles repository trusted once would
+/// otherwise trust every archive extracted under `~/Downloads`.
 pub fn trust_root(project_dir: &Path) -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from);
+    trust_root_below(project_dir, home.as_deref())
+}
+
+fn trust_root_below(project_dir: &Path, home: Option<&Path>) -> PathBuf {
+    let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let home = home.map(real);
+    let holds_home = |dir: &Path| {
+        home.as_ref()
+            .is_some_and(|home| home.starts_with(real(dir)))
+    };
     project_dir
         .ancestors()
         .find(|dir| dir.join(".git").symlink_metadata().is_ok())
+        .filter(|root| *root == project_dir || !holds_home(root))
         .unwrap_or(project_dir)
         .to_path_buf()
 }
@@ -692,6 +708,28 @@ pub fn check_endpoint(value: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// A home folder that is a git repository (dotfiles) is not the trust root of a folder
+    /// beneath it; a repository beneath the home still is its folders' root.
+    #[test]
+    fn the_home_folder_is_never_the_trust_root_of_a_folder_beneath_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let evil = home.join("Downloads/evil");
+        let repo = home.join("src/app");
+        std::fs::create_dir_all(home.join(".git")).unwrap();
+        std::fs::create_dir_all(&evil).unwrap();
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("lib")).unwrap();
+        assert_eq!(trust_root_below(&evil, Some(&home)), evil);
+        assert_eq!(trust_root_below(&home, Some(&home)), home);
+        assert_eq!(trust_root_below(&repo.join("lib"), Some(&home)), repo);
+        // The twin: with the home elsewhere, the repository above decides.
+        assert_eq!(
+            trust_root_below(&evil, Some(&dir.path().join("elsewhere"))),
+            home
+        );
+    }
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, OsString> = vars

@@ -301,14 +301,33 @@ pub enum ApprovalSubject {
     },
 }
 
+/// The most characters of the model's justification a question shows: four rows at most at
+/// 60 columns.
+pub const MAX_MODELS_WORDS: usize = 160;
+
 impl ApprovalSubject {
     /// The question of an [`ApprovalSubject::Unsandboxed`], as a face that has one line for it
     /// says it.
     pub fn unsandboxed_question(blocked: &str, requested: bool) -> String {
         if requested {
-            format!("{blocked} (the model asks to run this outside the sandbox)")
+            format!(
+                "the model asks to run this outside the sandbox, saying: {}",
+                Self::models_words(blocked)
+            )
         } else {
             format!("{blocked}; run it again without the sandbox?")
+        }
+    }
+
+    /// The model's own words about a call (its justification), as a question shows them: on
+    /// one line, each run of whitespace one space, at most [`MAX_MODELS_WORDS`] characters,
+    /// so they can draw no line of their own (a fake command, a fake "in DIR" under it) and
+    /// push nothing off the screen.
+    pub fn models_words(text: &str) -> String {
+        let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        match collapsed.char_indices().nth(MAX_MODELS_WORDS) {
+            Some((cut, _)) => format!("{}…", &collapsed[..cut]),
+            None => collapsed,
         }
     }
 
@@ -322,11 +341,19 @@ impl ApprovalSubject {
     }
 
     /// The question of an [`ApprovalSubject::Network`], in one line: the answer is about the
-    /// host, whatever the port.
+    /// host on the web's ports (80 and 443), or about the one other port asked.
     pub fn network_question(host: &str, port: u16) -> String {
+        let rule = Self::network_rule(host, port);
         format!(
-            "Let commands reach {host} (any port; this one asks for {port})? It is not on allowed_domains"
+            "Let commands reach {rule} ({}; this one asks for {port})? It is not on allowed_domains",
+            crate::sandbox::proxy::rules::rule_ports(&rule)
         )
+    }
+
+    /// What an answer about a host a command asked to reach keeps: the host for the web's
+    /// ports, `host:port` for another.
+    pub fn network_rule(host: &str, port: u16) -> String {
+        crate::sandbox::proxy::rules::host_rule(host, port)
     }
 }
 

@@ -724,10 +724,15 @@ fn approval_lines(
             } else {
                 "Run it again without the sandbox?"
             }));
-            out.push(hanging(
-                vec![Span::raw("  "), Span::raw(blocked.clone())],
-                "  ",
-            ));
+            // kelp's own words about a refusal go first; the model's justification comes after
+            // the command and where it runs, set apart and cut short, so it can draw no fake
+            // command above the real one nor push the question off the screen.
+            if !*requested {
+                out.push(hanging(
+                    vec![Span::raw("  "), Span::raw(blocked.clone())],
+                    "  ",
+                ));
+            }
             command_lines(command, &mut out, expanded);
             out.push(RichLine::plain(Line::from(Span::styled(
                 format!(
@@ -736,6 +741,18 @@ fn approval_lines(
                 ),
                 theme::dim(),
             ))));
+            if *requested {
+                out.push(hanging(
+                    vec![
+                        Span::styled("  the model says: ", theme::dim()),
+                        Span::styled(
+                            ApprovalSubject::models_words(blocked),
+                            theme::dim().italic(),
+                        ),
+                    ],
+                    "    ",
+                ));
+            }
         }
         ApprovalSubject::Network {
             host,
@@ -744,11 +761,13 @@ fn approval_lines(
             command,
             workdir,
         } => {
-            out.push(asking(&format!("Let this command reach {host}?")));
+            let rule = ApprovalSubject::network_rule(host, *port);
+            out.push(asking(&format!("Let this command reach {rule}?")));
             out.push(hanging(
                 vec![Span::raw(format!(
-                    "  it asks for {host}:{port} ({}), which is not on allowed_domains; an answer holds for every port of {host}",
-                    via.name()
+                    "  it asks for {host}:{port} ({}), which is not on allowed_domains; an answer holds for {} of {host}",
+                    via.name(),
+                    crate::sandbox::proxy::rules::rule_ports(&rule),
                 ))],
                 "  ",
             ));
@@ -761,7 +780,9 @@ fn approval_lines(
     }
     if let Some(decision) = decision {
         let host = match subject {
-            ApprovalSubject::Network { host, .. } => Some(host),
+            ApprovalSubject::Network { host, port, .. } => {
+                Some(ApprovalSubject::network_rule(host, *port))
+            }
             _ => None,
         };
         let (text, style) = match (decision, host) {

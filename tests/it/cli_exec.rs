@@ -688,3 +688,49 @@ async fn e_is_exec() {
         "{events:?}"
     );
 }
+
+/// A home folder that is a git repository (dotfiles), trusted once, does not trust a folder
+/// beneath it that is no repository of its own (an archive extracted in `~/Downloads`): there
+/// `kelp exec` refuses the model's patch as in any folder not trusted. Trusted itself (the
+/// twin), the folder takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_home_repository_trusts_no_folder_beneath_it() {
+    let fake = FakeOpenAi::start().await;
+    let patch = "*** Begin Patch\n*** Add File: fixed.txt\n+done\n*** End Patch\n";
+    let home = tempfile::tempdir().unwrap();
+    let home_dir = home.path().canonicalize().unwrap();
+    std::fs::create_dir(home_dir.join(".git")).unwrap();
+    let evil = home_dir.join("Downloads/evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    let config_dir = home_dir.join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let trust = |folders: &[&Path]| {
+        let text: String = folders
+            .iter()
+            .map(|dir| format!("[projects.{dir:?}]\ntrust_level = \"trusted\"\n"))
+            .collect();
+        std::fs::write(config_dir.join("config.toml"), text).unwrap();
+    };
+    let exec = async |fake: &FakeOpenAi| {
+        fake.push_responses([
+            Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+            Reply::text("Done."),
+        ]);
+        let mut cmd = kelp_exec(fake, &home_dir);
+        cmd.current_dir(&evil);
+        let out = run(cmd, "fix it").await;
+        assert!(out.status.success(), "{}", shown(&out));
+    };
+    trust(&[&home_dir]);
+    exec(&fake).await;
+    assert!(
+        !evil.join("fixed.txt").exists(),
+        "the home's trust reached a folder beneath it"
+    );
+    trust(&[&home_dir, &evil]);
+    exec(&fake).await;
+    assert_eq!(
+        std::fs::read_to_string(evil.join("fixed.txt")).unwrap(),
+        "done\n"
+    );
+}

@@ -371,7 +371,6 @@ async fn a_budget_spent_within_a_turn_tells_the_model_to_wrap_up() {
     let thread_id = started["thread"]["id"].as_str().unwrap().to_string();
     fake.push_responses([
         Reply::call("shell", json!({"command": "true"})).usage(400, 0, 10, 0),
-        Reply::call("shell", json!({"command": "true"})).usage(400, 0, 10, 0),
         Reply::text("Wrapped up: the parser is half done.").usage(400, 0, 10, 0),
     ]);
     server.result(
@@ -389,27 +388,64 @@ async fn a_budget_spent_within_a_turn_tells_the_model_to_wrap_up() {
         1
     );
     server.until(|m| m["method"] == "turn/completed");
-    let told = |request: &crate::fake_openai::Recorded| {
-        request.json()["input"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|item| {
-                item["role"] == "developer"
-                    && item["content"][0]["text"]
-                        .as_str()
-                        .unwrap()
-                        .contains("budget (300 tokens) is spent")
-            })
-            .count()
-    };
     let requests = fake.requests_to("/responses");
-    assert_eq!(requests.len(), 3);
+    assert_eq!(requests.len(), 2);
     assert_eq!(
-        requests.iter().map(told).collect::<Vec<_>>(),
-        [0, 1, 1],
+        requests.iter().map(told_to_wrap_up).collect::<Vec<_>>(),
+        [0, 1],
         "told once, after the first response spent it"
     );
+}
+
+/// How many times a request tells the model the budget is spent.
+fn told_to_wrap_up(request: &crate::fake_openai::Recorded) -> usize {
+    request.json()["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| {
+            item["role"] == "developer"
+                && item["content"][0]["text"]
+                    .as_str()
+                    .is_some_and(|text| text.contains("is spent"))
+        })
+        .count()
+}
+
+/// The budget is a cap: a model told to wrap up that keeps calling tools ends the turn at its
+/// next call (answered "budget spent", not run, and no request more), where it once took every
+/// response the model had; `thread/goal/get` counts the tokens really used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_keeps_calling_tools_past_its_budget_is_stopped() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project) = logged_in(&fake);
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].as_str().unwrap().to_string();
+    let marker = project.path().join("ran");
+    let call = json!({"command": format!("echo x >> {}", marker.display())});
+    fake.push_responses((0..30).map(|_| Reply::call("shell", call.clone()).usage(1_000, 0, 0, 0)));
+    server.result(
+        "thread/goal/set",
+        json!({"threadId": thread_id, "objective": "keep going", "tokenBudget": 2000}),
+    );
+    server.until(|m| {
+        m["method"] == "thread/goal/updated" && m["params"]["goal"]["status"] == "budgetLimited"
+    });
+    server.until(|m| m["method"] == "turn/completed");
+    let requests = fake.requests_to("/responses");
+    assert_eq!(requests.len(), 3, "no request after the wrap-up's answer");
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert_eq!(
+        ran.lines().count(),
+        2,
+        "the call after the wrap-up is not run"
+    );
+    let goal = server.result("thread/goal/get", json!({"threadId": thread_id}));
+    assert_eq!(goal["goal"]["tokensUsed"], 3000, "{goal}");
+    assert_eq!(goal["goal"]["status"], "budgetLimited");
 }
 
 /// The output of the last tool call the newest request to the model carries.

@@ -498,10 +498,11 @@ async fn with_some_domains_a_command_reaches_only_those_through_the_proxy() {
         denied.text
     );
 
+    // `localhost` without a port is allowed on the web's ports only; the port kept is another.
     let home = run(format!("curl -s http://localhost:{other}/")).await;
     assert!(
         home.text
-            .contains("localhost resolves to 127.0.0.1, an address on this machine or its network"),
+            .contains(&format!("localhost:{other} is not on allowed_domains")),
         "{}",
         home.text
     );
@@ -931,5 +932,112 @@ async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
     assert!(
         output.contains("kelp's proxy refused it: other.example is not on allowed_domains ("),
         "{output}"
+    );
+}
+
+/// A server that keeps the first bytes of each connection, for a test to read.
+fn first_bytes_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = std::sync::Arc::clone(&heard);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        for mut stream in listener.incoming().flatten() {
+            let mut first = vec![0u8; 8192];
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let n = stream.read(&mut first).unwrap_or(0);
+            keep.lock().unwrap().push(first[..n].to_vec());
+        }
+    });
+    (port, heard)
+}
+
+/// The domains proxy judges what a tunnel carries, not only where it goes: curl asked (as a
+/// hostile README would have it) to send `attacker.example`'s TLS through a tunnel to the
+/// allowed host (`--connect-to`) is refused, its ClientHello never reaching the server, and
+/// the model is told why; the honest request (the twin) reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_to_an_allowed_host_carries_no_other_servers_tls() {
+    if !landlock()
+        || !matches!(sandbox::support().landlock, Ok(abi) if abi >= 4)
+        || sandbox::support().namespaces.is_err()
+    {
+        return;
+    }
+    let (_dir, project, _outside) = dirs();
+    let (port, heard) = first_bytes_server();
+    let (proxy, ctx) = through_proxy(&project, &[format!("localhost:{port}")], &[]);
+    let fronted = bash_in(
+        &ctx,
+        &format!(
+            "curl -sSk --max-time 5 --connect-to attacker.example:443:localhost:{port} https://attacker.example/"
+        ),
+        10_000,
+    )
+    .await;
+    assert!(!fronted.success, "{}", fronted.text);
+    assert!(
+        fronted.text.contains(&format!(
+            "a tunnel to localhost:{port} asked TLS for attacker.example, another server"
+        )),
+        "the model is told why: {}",
+        fronted.text
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        heard.lock().unwrap().iter().all(|bytes| bytes.is_empty()),
+        "the server heard none of it"
+    );
+    assert!(proxy.contacts().refused.contains_key("localhost"));
+
+    let honest = bash_in(
+        &ctx,
+        &format!("curl -sSk --max-time 5 https://localhost:{port}/"),
+        10_000,
+    )
+    .await;
+    assert!(!honest.text.contains("asked TLS for"), "{}", honest.text);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        heard
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|bytes| bytes.first() == Some(&0x16)),
+        "the honest ClientHello reached the server: {}",
+        honest.text
+    );
+}
+
+/// An allowed domain named without a port is allowed on the web's ports only: a tunnel to
+/// another of its ports (its SSH, its database) is refused with the reason; the entry naming
+/// that port (the twin) lets it through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_domain_is_reached_on_the_webs_ports_only() {
+    if !landlock()
+        || !matches!(sandbox::support().landlock, Ok(abi) if abi >= 4)
+        || sandbox::support().namespaces.is_err()
+    {
+        return;
+    }
+    let (_dir, project, _outside) = dirs();
+    let port = registry(1);
+    let fetch = format!("curl -s http://localhost:{port}/crate");
+    let (_, ctx) = through_proxy(&project, &["localhost".into()], &[]);
+    let refused = bash_in(&ctx, &fetch, 10_000).await;
+    assert!(
+        refused.text.contains(&format!(
+            "kelp's sandbox: localhost:{port} is not on allowed_domains"
+        )),
+        "{}",
+        refused.text
+    );
+    let (_, ctx) = through_proxy(&project, &[format!("localhost:{port}")], &[]);
+    let reached = bash_in(&ctx, &fetch, 10_000).await;
+    assert!(
+        reached.text.contains("GET /crate HTTP/1.1"),
+        "{}",
+        reached.text
     );
 }

@@ -109,8 +109,8 @@ pub struct Refusal {
 const MAX_REFUSALS_KEPT: usize = 8;
 
 /// What the proxy keeps for one command: whom it asks about a first contact, the answer for
-/// each host (its connections there wait for the one question; other hosts do not), and what
-/// it refused.
+/// each host (its connections there wait for the one question; other hosts do not; a port
+/// beyond the web's is a host of its own, [`rules::host_rule`]), and what it refused.
 #[derive(Default)]
 pub struct CommandScope {
     ask: Option<Ask>,
@@ -156,7 +156,7 @@ impl CommandScope {
     /// Whether the command may reach `contact`, a host no list names: asked once a host for
     /// this command, or why not.
     async fn first_contact(&self, contact: FirstContact) -> Result<(), Refusal> {
-        let host = contact.host.clone();
+        let host = rules::host_rule(&contact.host, contact.port);
         let unlisted = |and: String, by_person: bool| {
             Err(Refusal {
                 why: format!("{host} is not on allowed_domains{and}"),
@@ -306,12 +306,28 @@ impl Proxy {
                 }
             }
         };
-        let HttpRequest { target, head } = request;
+        let HttpRequest {
+            target,
+            head,
+            host_header,
+            body,
+        } = request;
         let via = if head.is_some() {
             Via::Http
         } else {
             Via::Https
         };
+        // A server behind a CDN goes by the Host header's name, not the URL the proxy judged
+        // (the port is the URL's, whatever the header says: the connection is made there).
+        if let Some(named) = host_header.filter(|named| named.host != target.host) {
+            let why = format!(
+                "the request's Host header names {}, not {}, the host of its URL",
+                named.host,
+                shown(&target)
+            );
+            self.note_refusal(&target, why.clone(), scope);
+            return refuse_http(&mut client, 403, &why).await;
+        }
         let addresses = match self.judge(&target, via, scope).await {
             Ok(addresses) => addresses,
             Err(why) => return refuse_http(&mut client, 403, &why).await,
@@ -321,16 +337,109 @@ impl Proxy {
             return refuse_http(&mut client, 502, &why).await;
         };
         match head {
+            // One request, its body and no more of the client's bytes: a second request on
+            // the connection, which may name another host, never reaches this server.
+            Some(head) => {
+                server.write_all(&head).await?;
+                let arrived = &buf[used..];
+                let now = arrived
+                    .len()
+                    .min(usize::try_from(body).unwrap_or(usize::MAX));
+                server.write_all(&arrived[..now]).await?;
+                carry_one_request(client, server, body - now as u64).await
+            }
             None => {
                 client
                     .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await?;
+                let mut opening = buf[used..].to_vec();
+                if let Err(why) = self
+                    .tunnel_may_open(&mut client, &mut opening, &target)
                     .await?
+                {
+                    self.note_refusal(&target, why, scope);
+                    return client.write_all(&TLS_ACCESS_DENIED).await;
+                }
+                server.write_all(&opening).await?;
+                splice(&mut client, &mut server).await?;
+                Ok(())
             }
-            Some(head) => server.write_all(&head).await?,
         }
-        server.write_all(&buf[used..]).await?;
-        splice(&mut client, &mut server).await?;
-        Ok(())
+    }
+
+    /// Reads a tunnel's opening onto `opening` and judges it: a TLS ClientHello must name the
+    /// judged host (or none, for an address), since a server behind a CDN goes by the name
+    /// it names; a tunnel to the web's ports carries TLS only (a plain request is made
+    /// through the proxy, where it is judged); to another port, allowed by name and port,
+    /// anything.
+    async fn tunnel_may_open<S>(
+        &self,
+        client: &mut S,
+        opening: &mut Vec<u8>,
+        target: &Target,
+    ) -> io::Result<Result<(), String>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        loop {
+            match request::tunnel_opening(opening) {
+                Parsed::More => {
+                    if opening.len() >= request::MAX_CLIENT_HELLO + 64 {
+                        return Ok(Err("its TLS opening is too long".to_string()));
+                    }
+                    if read_more(client, opening).await? == 0 {
+                        return Ok(Err("it closed before it said anything".to_string()));
+                    }
+                }
+                Parsed::Bad(why) => {
+                    return Ok(Err(format!("a tunnel to {}: {why}", shown(target))));
+                }
+                Parsed::Done(request::TunnelOpening::Tls(Some(name)), _) => {
+                    return Ok(if name == target.host {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "a tunnel to {} asked TLS for {name}, another server",
+                            shown(target)
+                        ))
+                    });
+                }
+                Parsed::Done(request::TunnelOpening::Tls(None), _) => {
+                    return Ok(if target.host.parse::<IpAddr>().is_ok() {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "a tunnel to {} asked TLS for no server name",
+                            shown(target)
+                        ))
+                    });
+                }
+                Parsed::Done(request::TunnelOpening::NotTls, _) => {
+                    return Ok(if rules::WEB_PORTS.contains(&target.port) {
+                        Err(format!(
+                            "a tunnel to {} carries no TLS (a plain http:// request goes through the proxy as one)",
+                            shown(target)
+                        ))
+                    } else {
+                        Ok(())
+                    });
+                }
+            }
+        }
+    }
+
+    /// Notes a refusal made after the lists judged `target` (what its request or tunnel
+    /// carried), as [`Proxy::judge`] notes its own.
+    fn note_refusal(&self, target: &Target, why: String, scope: &CommandScope) {
+        let mut contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
+        if contacts.reached.len() + contacts.refused.len() < MAX_CONTACTS_KEPT {
+            contacts.refused.insert(target.host.clone(), why.clone());
+        }
+        drop(contacts);
+        scope.note(Refusal {
+            why,
+            by_person: false,
+        });
     }
 
     async fn carry_socks<S>(
@@ -388,7 +497,15 @@ impl Proxy {
             return socks_reply(&mut client, 4).await;
         };
         socks_reply(&mut client, 0).await?;
-        server.write_all(&buf[used..]).await?;
+        let mut opening = buf[used..].to_vec();
+        if let Err(why) = self
+            .tunnel_may_open(&mut client, &mut opening, &target)
+            .await?
+        {
+            self.note_refusal(&target, why, scope);
+            return client.write_all(&TLS_ACCESS_DENIED).await;
+        }
+        server.write_all(&opening).await?;
         splice(&mut client, &mut server).await?;
         Ok(())
     }
@@ -503,6 +620,64 @@ where
     tokio::io::copy_bidirectional_with_sizes(client, server, PIECE, PIECE).await?;
     Ok(())
 }
+
+/// Carries one plain request's last `body` bytes to `server`, and its answer back, its head
+/// saying `Connection: close`, until the server ends it. Whatever else the client sends is not
+/// carried: a client that speaks again on the connection (its next request, which may name
+/// another host) has it closed, and makes that request anew.
+async fn carry_one_request<C>(client: C, server: TcpStream, body: u64) -> io::Result<()>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    const PIECE: usize = 64 * 1024;
+    let (client_read, mut client_write) = tokio::io::split(client);
+    let (server_read, mut server_write) = server.into_split();
+    let up = async {
+        let mut client_read = client_read;
+        let mut rest = tokio::io::BufReader::with_capacity(PIECE, (&mut client_read).take(body));
+        tokio::io::copy_buf(&mut rest, &mut server_write).await?;
+        // Past the body: a byte more is another request, never carried.
+        let mut more = [0u8; 1];
+        match client_read.read(&mut more).await? {
+            0 => std::future::pending::<io::Result<()>>().await,
+            _ => Ok(()),
+        }
+    };
+    let down = async {
+        let mut server_read = server_read;
+        let mut head = Vec::with_capacity(1024);
+        let mut piece = [0u8; 4096];
+        loop {
+            if let Some((rewritten, used)) = request::closing_answer_head(&head) {
+                client_write.write_all(&rewritten).await?;
+                client_write.write_all(&head[used..]).await?;
+                break;
+            }
+            if head.len() >= request::MAX_HEAD {
+                client_write.write_all(&head).await?;
+                break;
+            }
+            let n = server_read.read(&mut piece).await?;
+            if n == 0 {
+                client_write.write_all(&head).await?;
+                return client_write.shutdown().await;
+            }
+            head.extend_from_slice(&piece[..n]);
+        }
+        let mut answer = tokio::io::BufReader::with_capacity(PIECE, server_read);
+        tokio::io::copy_buf(&mut answer, &mut client_write).await?;
+        client_write.shutdown().await
+    };
+    // The answer's end is the request's, and so is the client's next word.
+    tokio::select! {
+        spoke_again = up => spoke_again,
+        answered = down => answered,
+    }
+}
+
+/// What a refused tunnel's client reads: by then it speaks TLS, so TLS's own fatal alert,
+/// access denied, which its library reports as such (`tlsv1 alert access denied`).
+const TLS_ACCESS_DENIED: [u8; 7] = [0x15, 3, 3, 0, 2, 2, 49];
 
 /// The first of `addresses` that takes a connection.
 async fn connect(addresses: &[SocketAddr]) -> Option<TcpStream> {

@@ -91,10 +91,17 @@ pub fn socks_request(buf: &[u8]) -> Parsed<Target> {
 pub struct HttpRequest {
     pub target: Target,
     /// `CONNECT`: a tunnel. Otherwise a plain request to forward, whose head `head` is, as
-    /// the server must get it: its line in origin form, and `Connection: close` in place of
-    /// the client's hop-by-hop headers, so the connection carries this one request and the
-    /// client's next, which may name another host, comes on a connection judged anew.
+    /// the server must get it: its line in origin form, the judged host as its `Host`, and
+    /// `Connection: close` in place of the client's hop-by-hop headers, so the connection
+    /// carries this one request and the client's next, which may name another host, comes on
+    /// a connection judged anew.
     pub head: Option<Vec<u8>>,
+    /// The host the client's own `Host` header named, when it named one: a server behind a
+    /// CDN goes by it, so one that is not the URL's is refused.
+    pub host_header: Option<Target>,
+    /// How many bytes of body follow the head (its `Content-Length`): all that is carried to
+    /// the server of the client's bytes.
+    pub body: u64,
 }
 
 /// An HTTP request's head: `CONNECT host:port HTTP/1.1`, or a request with an absolute
@@ -130,7 +137,15 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
     }
     if method == "CONNECT" {
         return match authority(uri, None) {
-            Some(target) => Parsed::Done(HttpRequest { target, head: None }, end),
+            Some(target) => Parsed::Done(
+                HttpRequest {
+                    target,
+                    head: None,
+                    host_header: None,
+                    body: 0,
+                },
+                end,
+            ),
             None => Parsed::Bad("CONNECT names no host and port"),
         };
     }
@@ -148,14 +163,57 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
     let Some(target) = authority(authority_text, Some(80)) else {
         return Parsed::Bad("the URI names no host");
     };
-    let mut rewritten = format!("{method} {path} {version}\r\n").into_bytes();
+    let shown_host = match (target.host.contains(':'), target.port) {
+        (false, 80) => target.host.clone(),
+        (false, port) => format!("{}:{port}", target.host),
+        (true, 80) => format!("[{}]", target.host),
+        (true, port) => format!("[{}]:{port}", target.host),
+    };
+    let mut rewritten = format!("{method} {path} {version}\r\nHost: {shown_host}\r\n").into_bytes();
+    let (mut host_header, mut body) = (None, None);
     for header in head[line_end..end].split(|b| *b == b'\n') {
         let header = header.strip_suffix(b"\r").unwrap_or(header);
-        let name = header.split(|b| *b == b':').next().unwrap_or_default();
+        if header.is_empty() {
+            continue;
+        }
+        let (name, value) = match header.iter().position(|b| *b == b':') {
+            Some(at) => (header[..at].trim_ascii(), header[at + 1..].trim_ascii()),
+            None => return Parsed::Bad("a header line without a colon"),
+        };
+        let is = |wanted: &[u8]| name.eq_ignore_ascii_case(wanted);
+        if is(b"host") {
+            if host_header.is_some() {
+                return Parsed::Bad("two Host headers");
+            }
+            let named = std::str::from_utf8(value)
+                .ok()
+                .and_then(|value| authority(value, Some(80)));
+            let Some(named) = named else {
+                return Parsed::Bad("the Host header names no host");
+            };
+            host_header = Some(named);
+            continue;
+        }
+        if is(b"transfer-encoding") {
+            return Parsed::Bad(
+                "kelp's proxy carries a plain http:// request's body only with a Content-Length (send it over https)",
+            );
+        }
+        if is(b"content-length") {
+            let length = std::str::from_utf8(value)
+                .ok()
+                .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|text| text.parse::<u64>().ok());
+            match (length, body) {
+                (Some(length), None) => body = Some(length),
+                (Some(length), Some(before)) if length == before => {}
+                _ => return Parsed::Bad("a Content-Length that is no one length"),
+            }
+        }
         let hop_by_hop = [&b"connection"[..], b"proxy-connection", b"keep-alive"]
             .iter()
-            .any(|hop| name.trim_ascii().eq_ignore_ascii_case(hop));
-        if !header.is_empty() && !hop_by_hop {
+            .any(|hop| is(hop));
+        if !hop_by_hop {
             rewritten.extend_from_slice(header);
             rewritten.extend_from_slice(b"\r\n");
         }
@@ -165,9 +223,153 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
         HttpRequest {
             target,
             head: Some(rewritten),
+            host_header,
+            body: body.unwrap_or(0),
         },
         end,
     )
+}
+
+/// A server's answer head as the client gets it: its hop-by-hop `Connection` and
+/// `Keep-Alive` headers replaced by `Connection: close`, so the client makes its next request
+/// on a new connection, judged anew, whatever the server would keep open. `None` until the
+/// head is whole; the head as it came when it is no HTTP/1 head.
+pub fn closing_answer_head(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = &buf[..end];
+    if !head.starts_with(b"HTTP/1.") {
+        return Some((head.to_vec(), end));
+    }
+    let mut rewritten = Vec::with_capacity(end + 20);
+    for (i, line) in head[..end - 2].split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let name = line
+            .split(|b| *b == b':')
+            .next()
+            .unwrap_or_default()
+            .trim_ascii();
+        let hop = i > 0
+            && (name.eq_ignore_ascii_case(b"connection")
+                || name.eq_ignore_ascii_case(b"keep-alive"));
+        if !line.is_empty() && !hop {
+            rewritten.extend_from_slice(line);
+            rewritten.extend_from_slice(b"\r\n");
+        }
+    }
+    rewritten.extend_from_slice(b"Connection: close\r\n\r\n");
+    Some((rewritten, end))
+}
+
+/// The largest TLS ClientHello read to find the server it names: far above any client's
+/// (a post-quantum key share makes one of some 1.8 KiB).
+pub const MAX_CLIENT_HELLO: usize = 16 * 1024;
+
+/// What a tunnel's first bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TunnelOpening {
+    /// A TLS ClientHello, and the server name it asks for (SNI), if it names one.
+    Tls(Option<String>),
+    /// Anything else: the tunnel does not carry TLS.
+    NotTls,
+}
+
+/// Reads a tunnel's opening: a TLS ClientHello (its handshake message may span records) and
+/// the host name of its `server_name` extension, without decrypting anything (there is
+/// nothing to decrypt yet). Names are read as [`host_name`] reads them, so they compare with
+/// the judged host.
+pub fn tunnel_opening(buf: &[u8]) -> Parsed<TunnelOpening> {
+    match buf.first() {
+        None => return Parsed::More,
+        Some(0x16) => {}
+        Some(_) => return Parsed::Done(TunnelOpening::NotTls, 0),
+    }
+    // The handshake bytes of the records so far.
+    let mut handshake = Vec::new();
+    let mut at = 0;
+    let wanted = loop {
+        let Some(header) = buf.get(at..at + 5) else {
+            return Parsed::More;
+        };
+        if header[0] != 0x16 || header[1] != 3 {
+            return Parsed::Bad("a TLS record that is no handshake");
+        }
+        let length = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        let Some(fragment) = buf.get(at + 5..at + 5 + length) else {
+            return Parsed::More;
+        };
+        handshake.extend_from_slice(fragment);
+        at += 5 + length;
+        if handshake.len() >= 4 {
+            if handshake[0] != 1 {
+                return Parsed::Bad("a TLS handshake that is no ClientHello");
+            }
+            let wanted = usize::from(handshake[1]) << 16
+                | usize::from(handshake[2]) << 8
+                | usize::from(handshake[3]);
+            if wanted > MAX_CLIENT_HELLO {
+                return Parsed::Bad("a ClientHello too long");
+            }
+            if handshake.len() >= 4 + wanted {
+                break wanted;
+            }
+        }
+        if at >= MAX_CLIENT_HELLO + 5 * 8 {
+            return Parsed::Bad("a ClientHello too long");
+        }
+    };
+    match server_name(&handshake[4..4 + wanted]) {
+        Ok(name) => Parsed::Done(TunnelOpening::Tls(name), at),
+        Err(why) => Parsed::Bad(why),
+    }
+}
+
+/// The host name a ClientHello's body asks for, if it names one.
+fn server_name(hello: &[u8]) -> Result<Option<String>, &'static str> {
+    const BAD: &str = "a ClientHello cut short";
+    let mut rest = hello.get(2 + 32..).ok_or(BAD)?;
+    let take = |rest: &mut &[u8], length_bytes: usize| -> Result<Vec<u8>, &'static str> {
+        let length = rest
+            .get(..length_bytes)
+            .ok_or(BAD)?
+            .iter()
+            .fold(0usize, |n, b| n << 8 | usize::from(*b));
+        let field = rest.get(length_bytes..length_bytes + length).ok_or(BAD)?;
+        let field = field.to_vec();
+        *rest = &rest[length_bytes + length..];
+        Ok(field)
+    };
+    take(&mut rest, 1)?; // session id
+    take(&mut rest, 2)?; // cipher suites
+    take(&mut rest, 1)?; // compression methods
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let extensions = take(&mut rest, 2)?;
+    let mut extensions = extensions.as_slice();
+    while !extensions.is_empty() {
+        let kind = extensions.get(..2).ok_or(BAD)?;
+        let kind = u16::from_be_bytes([kind[0], kind[1]]);
+        extensions = &extensions[2..];
+        let data = take(&mut extensions, 2)?;
+        if kind != 0 {
+            continue;
+        }
+        let mut names = data.as_slice();
+        let list = take(&mut names, 2)?;
+        let mut list: &[u8] = &list;
+        while !list.is_empty() {
+            let name_type = list[0];
+            list = &list[1..];
+            let name = take(&mut list, 2)?;
+            if name_type == 0 {
+                return host_name(&name)
+                    .map(Some)
+                    .ok_or("a ClientHello whose server name is no host name");
+            }
+        }
+        return Ok(None);
+    }
+    Ok(None)
 }
 
 /// `host:port` (or `[v6]:port`); `default` when the port may be left out.
@@ -223,7 +425,7 @@ fn host_name(bytes: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -270,6 +472,68 @@ mod tests {
         ));
     }
 
+    /// The ClientHello rustls, as a client, opens a connection to `host` with.
+    pub fn client_hello(host: &str) -> Vec<u8> {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap();
+        let mut connection =
+            rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+        let mut hello = Vec::new();
+        connection.write_tls(&mut hello).unwrap();
+        hello
+    }
+
+    #[test]
+    fn a_tunnels_opening_is_tls_or_not_and_a_hello_without_a_name_says_so() {
+        assert_eq!(
+            tunnel_opening(b"SSH-2.0-OpenSSH_9.6\r\n"),
+            Parsed::Done(TunnelOpening::NotTls, 0)
+        );
+        assert_eq!(tunnel_opening(b""), Parsed::More);
+        // An address as the name: rustls sends no server name for it.
+        let hello = {
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            let name = rustls::pki_types::ServerName::try_from("192.0.2.1").unwrap();
+            let mut connection =
+                rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+            let mut hello = Vec::new();
+            connection.write_tls(&mut hello).unwrap();
+            hello
+        };
+        assert_eq!(
+            tunnel_opening(&hello),
+            Parsed::Done(TunnelOpening::Tls(None), hello.len())
+        );
+        assert!(matches!(
+            tunnel_opening(&[0x16, 3, 1, 0, 4, 2, 0, 0, 0]),
+            Parsed::Bad(_)
+        ));
+    }
+
+    #[test]
+    fn an_answers_head_says_connection_close() {
+        let (head, used) = closing_answer_head(
+            b"HTTP/1.1 200 OK\r\nconnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nok",
+        )
+        .unwrap();
+        assert_eq!(
+            head,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(used, 85);
+        assert_eq!(closing_answer_head(b"HTTP/1.1 200 OK\r\n"), None);
+    }
+
     #[test]
     fn connect_and_plain_http_requests_name_their_host() {
         let connect = b"CONNECT index.crates.io:443 HTTP/1.1\r\nHost: index.crates.io:443\r\n\r\n";
@@ -279,7 +543,9 @@ mod tests {
             Parsed::Done(
                 HttpRequest {
                     target: target("index.crates.io", 443),
-                    head: None
+                    head: None,
+                    host_header: None,
+                    body: 0,
                 },
                 connect.len()
             )
@@ -293,8 +559,9 @@ mod tests {
         assert_eq!(request.target, target("mirror.test", 8080));
         assert_eq!(
             request.head.unwrap(),
-            b"GET /simple/x/ HTTP/1.1\r\nHost: mirror.test\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+            b"GET /simple/x/ HTTP/1.1\r\nHost: mirror.test:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
+        assert_eq!(request.host_header, Some(target("mirror.test", 80)));
         let bare = b"GET http://example.com HTTP/1.0\r\n\r\n";
         let Parsed::Done(request, _) = http_request(bare) else {
             panic!("not read");
@@ -302,8 +569,9 @@ mod tests {
         assert_eq!(request.target, target("example.com", 80));
         assert_eq!(
             request.head.unwrap(),
-            b"GET / HTTP/1.0\r\nConnection: close\r\n\r\n"
+            b"GET / HTTP/1.0\r\nHost: example.com\r\nConnection: close\r\n\r\n"
         );
+        assert_eq!(request.host_header, None);
         let v6 = b"CONNECT [::1]:8443 HTTP/1.1\r\n\r\n";
         assert!(
             matches!(http_request(v6), Parsed::Done(HttpRequest { target: t, .. }, _) if t == target("::1", 8443))
@@ -363,6 +631,44 @@ mod tests {
             if let Parsed::Done(r, used) = http_request(&bytes) {
                 prop_assert!(used <= bytes.len() && fine(&r.target));
             }
+            if let Parsed::Done(_, used) = tunnel_opening(&bytes) {
+                prop_assert!(used <= bytes.len());
+            }
+            // As a TLS record, the same bytes: read or refused, never past them.
+            let mut record = vec![0x16, 3, 1];
+            record.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+            record.extend_from_slice(&bytes);
+            if let Parsed::Done(_, used) = tunnel_opening(&record) {
+                prop_assert!(used <= record.len());
+            }
+            if let Some((head, used)) = closing_answer_head(&bytes) {
+                prop_assert!(used <= bytes.len() && head.ends_with(b"\r\n\r\n"));
+            }
+        }
+
+        /// A real client's ClientHello (rustls's) names its server, read whole; cut anywhere
+        /// before its end, it asks for more; split over two records, it reads the same.
+        #[test]
+        fn a_client_hello_names_its_server(host in "[a-z]{1,20}(\\.[a-z]{1,10}){1,3}", cut in 0usize..4000) {
+            let hello = client_hello(&host);
+            prop_assert_eq!(
+                tunnel_opening(&hello),
+                Parsed::Done(TunnelOpening::Tls(Some(host.clone())), hello.len())
+            );
+            let cut = cut % hello.len();
+            prop_assert_eq!(tunnel_opening(&hello[..cut]), Parsed::More);
+            let body = &hello[5..];
+            let half = body.len() / 2;
+            let mut split = Vec::new();
+            for part in [&body[..half], &body[half..]] {
+                split.extend_from_slice(&[0x16, 3, 1]);
+                split.extend_from_slice(&(part.len() as u16).to_be_bytes());
+                split.extend_from_slice(part);
+            }
+            prop_assert_eq!(
+                tunnel_opening(&split),
+                Parsed::Done(TunnelOpening::Tls(Some(host)), split.len())
+            );
         }
 
         /// A request cut anywhere before its end is `More`, never a wrong answer.
@@ -372,7 +678,7 @@ mod tests {
             let cut = cut % text.len();
             prop_assert_eq!(http_request(&text.as_bytes()[..cut]), Parsed::More);
             let whole = http_request(text.as_bytes());
-            prop_assert_eq!(whole, Parsed::Done(HttpRequest { target: Target { host, port }, head: None }, text.len()));
+            prop_assert_eq!(whole, Parsed::Done(HttpRequest { target: Target { host, port }, head: None, host_header: None, body: 0 }, text.len()));
         }
     }
 }

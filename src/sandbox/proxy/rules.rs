@@ -4,8 +4,34 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// The ports an entry without one allows: the web's. An allowed registry is no door to the
+/// same host's SSH, mail or database ports.
+pub const WEB_PORTS: [u16; 2] = [80, 443];
+
+/// How a host and port a command asked for are kept once the person answers: the host alone
+/// for the web's ports (allowing both, as a list entry without a port does), `host:port`
+/// (`[v6]:port`) for any other, which allows that port alone.
+pub fn host_rule(host: &str, port: u16) -> String {
+    if WEB_PORTS.contains(&port) {
+        host.to_string()
+    } else if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The ports a kept rule allows, as a person reads them.
+pub fn rule_ports(rule: &str) -> String {
+    match Pattern::parse(rule).ok().and_then(|pattern| pattern.port) {
+        Some(port) => format!("port {port} only"),
+        None => "ports 80 and 443".to_string(),
+    }
+}
+
 /// One entry of a list: a name, or every name beneath one (`*.crates.io`, which is not
-/// `crates.io` itself), with a port when it names only that one.
+/// `crates.io` itself), with a port when it names only that one; without one, an allow-list
+/// entry allows the web's ports ([`WEB_PORTS`]) and a deny-list entry denies every port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     /// Lowercase, without a trailing dot.
@@ -60,9 +86,14 @@ impl Pattern {
         })
     }
 
-    /// Whether `host` (lowercase, no trailing dot) on `port` is one this entry names.
-    fn covers(&self, host: &str, port: u16) -> bool {
-        if self.port.is_some_and(|only| only != port) {
+    /// Whether `host` (lowercase, no trailing dot) on `port` is one this entry names; an entry
+    /// without a port names `any_port` (the deny-list's), else the web's.
+    fn covers(&self, host: &str, port: u16, any_port: bool) -> bool {
+        let port_named = match self.port {
+            Some(only) => only == port,
+            None => any_port || WEB_PORTS.contains(&port),
+        };
+        if !port_named {
             return false;
         }
         if self.wildcard {
@@ -133,13 +164,17 @@ impl DomainRules {
     /// What the lists say of `host` on `port`.
     pub fn judge(&self, host: &str, port: u16) -> Judged {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if let Some((_, entry)) = self.denied.iter().find(|(p, _)| p.covers(&host, port)) {
+        if let Some((_, entry)) = self
+            .denied
+            .iter()
+            .find(|(p, _)| p.covers(&host, port, true))
+        {
             return Judged::Denied(entry.clone());
         }
         match self
             .allowed
             .iter()
-            .filter(|p| p.covers(&host, port))
+            .filter(|p| p.covers(&host, port, false))
             .fold(None, |local: Option<bool>, p| {
                 Some(local.unwrap_or(false) || p.names_a_local_service())
             }) {
@@ -253,13 +288,47 @@ mod tests {
         );
         assert_eq!(rules.judge("localhost", 5432), Judged::Unlisted);
         assert_eq!(
-            rules.judge("db.internal", 5432),
+            rules.judge("db.internal", 443),
             Judged::Allowed { local: false }
         );
         assert_eq!(
             rules.judge("mirror.lan", 80),
             Judged::Allowed { local: false }
         );
+    }
+
+    /// An entry without a port allows the web's ports only: an allowed registry's SSH, mail
+    /// or database port is no way out. `host:port` allows that port; a denied name is denied
+    /// on every port.
+    #[test]
+    fn an_entry_without_a_port_allows_the_webs_ports_only() {
+        let rules = rules(
+            &["registry.npmjs.org", "git.example:22"],
+            &["tracker.example"],
+        );
+        for port in [80, 443] {
+            assert_eq!(
+                rules.judge("registry.npmjs.org", port),
+                Judged::Allowed { local: false }
+            );
+        }
+        for port in [22, 25, 6379, 8080] {
+            assert_eq!(rules.judge("registry.npmjs.org", port), Judged::Unlisted);
+        }
+        assert_eq!(
+            rules.judge("git.example", 22),
+            Judged::Allowed { local: true }
+        );
+        assert_eq!(rules.judge("git.example", 443), Judged::Unlisted);
+        assert_eq!(
+            rules.judge("tracker.example", 6379),
+            Judged::Denied("tracker.example".into())
+        );
+        assert_eq!(host_rule("pypi.org", 443), "pypi.org");
+        assert_eq!(host_rule("pypi.org", 8080), "pypi.org:8080");
+        assert_eq!(host_rule("2001:db8::1", 22), "[2001:db8::1]:22");
+        assert_eq!(rule_ports("pypi.org"), "ports 80 and 443");
+        assert_eq!(rule_ports("pypi.org:8080"), "port 8080 only");
     }
 
     #[test]
@@ -340,7 +409,7 @@ mod tests {
         #[test]
         fn a_pattern_covers_only_what_it_names(entry in "\\PC{0,40}", host in "[a-z0-9.-]{1,30}") {
             if let Ok(pattern) = Pattern::parse(&entry)
-                && pattern.covers(&host, 443)
+                && pattern.covers(&host, 443, false)
             {
                 if pattern.wildcard {
                     let beneath = format!(".{}", pattern.name);

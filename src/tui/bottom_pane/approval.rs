@@ -57,7 +57,9 @@ impl ApprovalView {
             {
                 format!("Run all {} lines?", command.split('\n').count())
             }
-            ApprovalSubject::Network { host, .. } => format!("Reach {host}?"),
+            ApprovalSubject::Network { host, port, .. } => {
+                format!("Reach {}?", ApprovalSubject::network_rule(host, *port))
+            }
             _ => "Allow it?".to_string(),
         };
         let prefix = match subject {
