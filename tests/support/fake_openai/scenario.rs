@@ -95,7 +95,21 @@ impl Scenario {
                     "The command said:\n\n```\n{}\n```\n",
                     output.lines().take(12).collect::<Vec<_>>().join("\n")
                 )),
-                None => Reply::text("Running it.").and_call("shell", json!({ "command": user })),
+                // `outside WHY -- COMMAND`: the model asks to run COMMAND outside the sandbox,
+                // saying WHY (to try that question).
+                None => match user
+                    .strip_prefix("outside ")
+                    .and_then(|rest| rest.split_once(" -- "))
+                {
+                    Some((why, command)) => Reply::text("Running it outside.").and_call(
+                        "shell",
+                        json!({ "command": command, "sandbox_permissions": "require_escalated",
+                                "justification": why }),
+                    ),
+                    None => {
+                        Reply::text("Running it.").and_call("shell", json!({ "command": user }))
+                    }
+                },
             },
             // The tools as the client declares them: kelp's `shell`, or Codex's `exec_command` (or
             // `shell_command`) and its freeform `apply_patch`, so the same scenario drives either.
