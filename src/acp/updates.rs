@@ -718,7 +718,7 @@ mod tests {
         assert!(announce.is_none(), "the editor has the call already");
         let shown = serde_json::to_string(&call).unwrap();
         assert!(
-            shown.contains("Let commands reach pypi.example (ports 80 and 443; this one asks for 443)? It is not on allowed_domains"),
+            shown.contains("Let commands reach pypi.example on ports 80 and 443 (this one asks for 443)? It is not on allowed_domains"),
             "{shown}"
         );
         let read: Vec<(String, ApprovalDecision)> = options

@@ -343,11 +343,13 @@ impl ApprovalSubject {
     /// The question of an [`ApprovalSubject::Network`], in one line: the answer is about the
     /// host on the web's ports (80 and 443), or about the one other port asked.
     pub fn network_question(host: &str, port: u16) -> String {
-        let rule = Self::network_rule(host, port);
-        format!(
-            "Let commands reach {rule} ({}; this one asks for {port})? It is not on allowed_domains",
-            crate::sandbox::proxy::rules::rule_ports(&rule)
-        )
+        let ports = crate::sandbox::proxy::rules::rule_ports(&Self::network_rule(host, port));
+        let asked = if crate::sandbox::proxy::rules::WEB_PORTS.contains(&port) {
+            format!(" (this one asks for {port})")
+        } else {
+            String::new()
+        };
+        format!("Let commands reach {host} {ports}{asked}? It is not on allowed_domains")
     }
 
     /// What an answer about a host a command asked to reach keeps: the host for the web's

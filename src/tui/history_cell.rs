@@ -765,7 +765,7 @@ fn approval_lines(
             out.push(asking(&format!("Let this command reach {rule}?")));
             out.push(hanging(
                 vec![Span::raw(format!(
-                    "  it asks for {host}:{port} ({}), which is not on allowed_domains; an answer holds for {} of {host}",
+                    "  it asks for {host}:{port} ({}), which is not on allowed_domains; an answer holds for {host} {}",
                     via.name(),
                     crate::sandbox::proxy::rules::rule_ports(&rule),
                 ))],

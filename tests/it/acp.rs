@@ -927,7 +927,7 @@ async fn a_host_a_command_asks_to_reach_is_asked_on_its_call() {
             );
             let shown = serde_json::to_string(&asked.tool_call).unwrap();
             assert!(
-                shown.contains("Let commands reach kept.example (ports 80 and 443; this one asks for 80)? It is not on allowed_domains"),
+                shown.contains("Let commands reach kept.example on ports 80 and 443 (this one asks for 80)? It is not on allowed_domains"),
                 "{shown}"
             );
             Ok(())

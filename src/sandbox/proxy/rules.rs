@@ -21,11 +21,12 @@ pub fn host_rule(host: &str, port: u16) -> String {
     }
 }
 
-/// The ports a kept rule allows, as a person reads them.
+/// The ports a kept rule allows, as a person reads them after the host: `on ports 80 and
+/// 443`, `on port 8080 only`.
 pub fn rule_ports(rule: &str) -> String {
     match Pattern::parse(rule).ok().and_then(|pattern| pattern.port) {
-        Some(port) => format!("port {port} only"),
-        None => "ports 80 and 443".to_string(),
+        Some(port) => format!("on port {port} only"),
+        None => "on ports 80 and 443".to_string(),
     }
 }
 
@@ -327,8 +328,8 @@ mod tests {
         assert_eq!(host_rule("pypi.org", 443), "pypi.org");
         assert_eq!(host_rule("pypi.org", 8080), "pypi.org:8080");
         assert_eq!(host_rule("2001:db8::1", 22), "[2001:db8::1]:22");
-        assert_eq!(rule_ports("pypi.org"), "ports 80 and 443");
-        assert_eq!(rule_ports("pypi.org:8080"), "port 8080 only");
+        assert_eq!(rule_ports("pypi.org"), "on ports 80 and 443");
+        assert_eq!(rule_ports("pypi.org:8080"), "on port 8080 only");
     }
 
     #[test]
