@@ -280,6 +280,12 @@ impl App {
 
     /// What slash command `command` asks for, with what was typed after it (maybe empty).
     fn slash(&self, command: SlashCommand, argument: &str) -> Vec<Effect> {
+        if !command.spec().during_turn && self.turn.running() {
+            return vec![Error(format!(
+                "an answer is still coming: /{} when it is done",
+                command.name()
+            ))];
+        }
         match command {
             SlashCommand::Connect => vec![Effect::OpenConnect],
             SlashCommand::Model => vec![
@@ -333,7 +339,7 @@ impl App {
                     .searchable(),
                 ),
             ],
-            SlashCommand::Fork => self.when_idle("/fork", vec![Effect::AwaitFork, Send(Op::Fork)]),
+            SlashCommand::Fork => vec![Effect::AwaitFork, Send(Op::Fork)],
             // The name to edit in the composer: the first prompt's line, as the lists show an
             // unnamed conversation.
             SlashCommand::Rename if argument.trim().is_empty() => {
@@ -367,23 +373,17 @@ impl App {
             SlashCommand::Copy => self.copy_answer(argument),
             SlashCommand::Compact => self.compact(argument),
             SlashCommand::Diff => vec![Send(Op::Diff)],
-            SlashCommand::Init => self.when_idle(
-                "/init",
-                vec![
-                    Effect::Echo("/init".to_string()),
-                    Effect::MarkSaved,
-                    Send(Op::Init),
-                ],
-            ),
+            SlashCommand::Init => vec![
+                Effect::Echo("/init".to_string()),
+                Effect::MarkSaved,
+                Send(Op::Init),
+            ],
             SlashCommand::Review if argument.trim().is_empty() => {
                 let items = PickerItem::choices(&REVIEW_CHOICES);
-                self.when_idle(
-                    "/review",
-                    vec![Effect::OpenPicker(
-                        PickerKind::Review,
-                        Picker::new("What to review", items, ""),
-                    )],
-                )
+                vec![Effect::OpenPicker(
+                    PickerKind::Review,
+                    Picker::new("What to review", items, ""),
+                )]
             }
             SlashCommand::Review => self.review(argument),
             SlashCommand::Status => vec![Notice(self.status.report(self.session.id.as_deref()))],

@@ -1,6 +1,9 @@
 //! The proxy that carries a sandboxed command's network when it may reach some domains and
-//! nothing else: kelp runs it outside the sandbox on a Unix socket, and the command, which has
-//! no route out, speaks HTTP (`CONNECT`, or a plain `http://` request) or SOCKS5 to it.
+//! nothing else: kelp runs it outside the sandbox, serving the TCP listener the command's
+//! network namespace makes on its loopback and hands over (`handoff.rs`), and the command,
+//! which has no route out, speaks HTTP (`CONNECT`, or a plain `http://` request) or SOCKS5 to
+//! it. What a connection carries is judged too: a plain request's `Host`, one request a
+//! connection, a tunnel's TLS server name.
 //!
 //! Every connection is judged before it is made ([`rules`]): the deny-list wins, the allow-list
 //! lets a host through, and a host on neither is put to whoever answers for the command, once
@@ -352,17 +355,8 @@ impl Proxy {
                 client
                     .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
                     .await?;
-                let mut opening = buf[used..].to_vec();
-                if let Err(why) = self
-                    .tunnel_may_open(&mut client, &mut opening, &target)
-                    .await?
-                {
-                    self.note_refusal(&target, why, scope);
-                    return client.write_all(&TLS_ACCESS_DENIED).await;
-                }
-                server.write_all(&opening).await?;
-                splice(&mut client, &mut server).await?;
-                Ok(())
+                self.carry_tunnel(client, server, buf[used..].to_vec(), &target, scope)
+                    .await
             }
         }
     }
@@ -492,17 +486,34 @@ impl Proxy {
             // Connection not allowed by ruleset.
             Err(_) => return socks_reply(&mut client, 2).await,
         };
-        let Some(mut server) = connect(&addresses).await else {
+        let Some(server) = connect(&addresses).await else {
             // Host unreachable.
             return socks_reply(&mut client, 4).await;
         };
         socks_reply(&mut client, 0).await?;
-        let mut opening = buf[used..].to_vec();
+        self.carry_tunnel(client, server, buf[used..].to_vec(), &target, scope)
+            .await
+    }
+
+    /// A tunnel the client was told is open: its opening (`opening`, what came with the
+    /// request, and more as it comes) judged, then the bytes carried both ways; refused with
+    /// TLS's alert, and noted, when it carries what was not judged.
+    async fn carry_tunnel<S>(
+        &self,
+        mut client: S,
+        mut server: TcpStream,
+        mut opening: Vec<u8>,
+        target: &Target,
+        scope: &CommandScope,
+    ) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         if let Err(why) = self
-            .tunnel_may_open(&mut client, &mut opening, &target)
+            .tunnel_may_open(&mut client, &mut opening, target)
             .await?
         {
-            self.note_refusal(&target, why, scope);
+            self.note_refusal(target, why, scope);
             return client.write_all(&TLS_ACCESS_DENIED).await;
         }
         server.write_all(&opening).await?;

@@ -496,20 +496,7 @@ pub(crate) mod tests {
         );
         assert_eq!(tunnel_opening(b""), Parsed::More);
         // An address as the name: rustls sends no server name for it.
-        let hello = {
-            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            let name = rustls::pki_types::ServerName::try_from("192.0.2.1").unwrap();
-            let mut connection =
-                rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
-            let mut hello = Vec::new();
-            connection.write_tls(&mut hello).unwrap();
-            hello
-        };
+        let hello = client_hello("192.0.2.1");
         assert_eq!(
             tunnel_opening(&hello),
             Parsed::Done(TunnelOpening::Tls(None), hello.len())

@@ -3,131 +3,123 @@
 use super::picker::PickerItem;
 use crate::config::prompts::CustomPrompt;
 
-/// A command the composer understands.
+/// What the composer knows of one command: everything about it but what it does (that is
+/// `App::slash`'s, one arm per command).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlashCommand {
-    Connect,
-    Model,
-    Approval,
-    New,
-    Clear,
-    Resume,
-    Fork,
-    Rename,
-    Goal,
-    Status,
-    Mcp,
-    Skills,
-    Diff,
-    Init,
-    Review,
-    Compact,
-    Copy,
-    Logout,
-    Help,
-    Quit,
+pub struct Spec {
+    /// The name without the slash.
+    pub name: &'static str,
+    /// The name Codex gives it, where it differs: what its users type.
+    pub codex_name: Option<&'static str>,
+    /// What it does, in a few words, for the popup and `/help`.
+    pub about: &'static str,
+    /// What it reads after its name, as the popup hints it (`[FOCUS]`); `None`: nothing.
+    pub argument: Option<&'static str>,
+    /// Whether it may run while an answer streams; one that may not says so and waits.
+    pub during_turn: bool,
 }
 
-/// Every command, in the order the popup lists them.
-pub const ALL: [SlashCommand; 20] = [
-    SlashCommand::Connect,
-    SlashCommand::Model,
-    SlashCommand::Approval,
-    SlashCommand::New,
-    SlashCommand::Clear,
-    SlashCommand::Resume,
-    SlashCommand::Fork,
-    SlashCommand::Rename,
-    SlashCommand::Goal,
-    SlashCommand::Status,
-    SlashCommand::Mcp,
-    SlashCommand::Skills,
-    SlashCommand::Diff,
-    SlashCommand::Init,
-    SlashCommand::Review,
-    SlashCommand::Compact,
-    SlashCommand::Copy,
-    SlashCommand::Logout,
-    SlashCommand::Help,
-    SlashCommand::Quit,
-];
+/// Declares the commands once: the enum, the popup's order and each one's [`Spec`].
+macro_rules! slash_commands {
+    ($($variant:ident: $name:literal $(or $codex:literal)?, $about:literal,
+       argument $argument:expr, during_turn $during:literal;)*) => {
+        /// A command the composer understands.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum SlashCommand {
+            $($variant,)*
+        }
+
+        /// Every command, in the order the popup lists them.
+        pub const ALL: &[SlashCommand] = &[$(SlashCommand::$variant,)*];
+
+        impl SlashCommand {
+            /// What the composer knows of it.
+            pub fn spec(self) -> Spec {
+                match self {
+                    $(Self::$variant => Spec {
+                        name: $name,
+                        codex_name: None $(.or(Some($codex)))?,
+                        about: $about,
+                        argument: $argument,
+                        during_turn: $during,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+slash_commands! {
+    Connect: "connect", "sign in: ChatGPT (browser or device code) or an API key",
+        argument None, during_turn true;
+    Model: "model", "choose the model and its reasoning effort",
+        argument None, during_turn true;
+    Approval: "approval" or "permissions", "what runs unasked, this folder's trust (/permissions)",
+        argument None, during_turn true;
+    New: "new", "start a new conversation",
+        argument None, during_turn true;
+    Clear: "clear", "clear the screen and start a new conversation",
+        argument None, during_turn true;
+    Resume: "resume", "continue a saved conversation of this project",
+        argument None, during_turn true;
+    Fork: "fork", "go on in a copy of this conversation; the original stays",
+        argument None, during_turn false;
+    Rename: "rename", "name this conversation (/rename NAME) for the lists",
+        argument Some("[NAME]"), during_turn true;
+    Goal: "goal", "work toward an objective turn after turn (/goal TEXT [50k])",
+        argument Some("[OBJECTIVE [BUDGET]]"), during_turn true;
+    Status: "status", "login, model, tokens, limits and AGENTS.md files",
+        argument None, during_turn true;
+    Mcp: "mcp", "MCP servers: where each is, and its tools",
+        argument None, during_turn true;
+    Skills: "skills", "the skills the model is told of (SKILL.md folders)",
+        argument None, during_turn true;
+    Diff: "diff", "what the conversation changed (git diff, or its patches)",
+        argument None, during_turn true;
+    Init: "init", "have the model write an AGENTS.md for this project",
+        argument None, during_turn false;
+    Review: "review", "review changes, read-only: commit SHA, base BRANCH or words",
+        argument Some("[WHAT]"), during_turn false;
+    Compact: "compact", "summarise the conversation to free the context window",
+        argument Some("[FOCUS]"), during_turn false;
+    Copy: "copy", "copy the last answer (/copy code: its last code block)",
+        argument Some("[code]"), during_turn true;
+    Logout: "logout", "remove the login",
+        argument None, during_turn true;
+    Help: "help", "keys and commands",
+        argument None, during_turn true;
+    Quit: "quit" or "exit", "leave kelp (/exit too)",
+        argument None, during_turn true;
+}
 
 impl SlashCommand {
     /// The name without the slash.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Connect => "connect",
-            Self::Model => "model",
-            Self::Approval => "approval",
-            Self::New => "new",
-            Self::Clear => "clear",
-            Self::Resume => "resume",
-            Self::Fork => "fork",
-            Self::Rename => "rename",
-            Self::Goal => "goal",
-            Self::Status => "status",
-            Self::Mcp => "mcp",
-            Self::Skills => "skills",
-            Self::Diff => "diff",
-            Self::Init => "init",
-            Self::Review => "review",
-            Self::Compact => "compact",
-            Self::Copy => "copy",
-            Self::Logout => "logout",
-            Self::Help => "help",
-            Self::Quit => "quit",
-        }
+        self.spec().name
     }
 
     /// What it does, in a few words.
     pub fn description(self) -> &'static str {
-        match self {
-            Self::Connect => "sign in: ChatGPT (browser or device code) or an API key",
-            Self::Model => "choose the model and its reasoning effort",
-            Self::Approval => "what runs unasked, this folder's trust (/permissions)",
-            Self::New => "start a new conversation",
-            Self::Clear => "clear the screen and start a new conversation",
-            Self::Resume => "continue a saved conversation of this project",
-            Self::Fork => "go on in a copy of this conversation; the original stays",
-            Self::Rename => "name this conversation (/rename NAME) for the lists",
-            Self::Goal => "work toward an objective turn after turn (/goal TEXT [50k])",
-            Self::Status => "login, model, tokens, limits and AGENTS.md files",
-            Self::Mcp => "MCP servers: where each is, and its tools",
-            Self::Skills => "the skills the model is told of (SKILL.md folders)",
-            Self::Diff => "what the conversation changed (git diff, or its patches)",
-            Self::Init => "have the model write an AGENTS.md for this project",
-            Self::Review => "review changes, read-only: commit SHA, base BRANCH or words",
-            Self::Compact => "summarise the conversation to free the context window",
-            Self::Copy => "copy the last answer (/copy code: its last code block)",
-            Self::Logout => "remove the login",
-            Self::Help => "keys and commands",
-            Self::Quit => "leave kelp (/exit too)",
-        }
+        self.spec().about
     }
 
     /// The name Codex gives the command, where it differs: what its users type.
     pub fn codex_name(self) -> Option<&'static str> {
-        match self {
-            Self::Quit => Some("exit"),
-            Self::Approval => Some("permissions"),
-            _ => None,
-        }
+        self.spec().codex_name
     }
 
     /// The command named exactly by `text` (`/model`, with surrounding spaces allowed), by
     /// its name or Codex's.
     pub fn parse(text: &str) -> Option<Self> {
         let name = text.trim().strip_prefix('/')?;
-        ALL.into_iter()
+        ALL.iter()
+            .copied()
             .find(|c| c.name() == name || c.codex_name() == Some(name))
     }
 
     /// Whether the command reads what follows its name (`/copy code`, `/compact FOCUS`).
     pub fn takes_argument(self) -> bool {
-        matches!(
-            self,
-            Self::Copy | Self::Compact | Self::Rename | Self::Review | Self::Goal
-        )
+        self.spec().argument.is_some()
     }
 
     /// A command line that names a command taking an argument, and that argument (trimmed,
@@ -155,7 +147,8 @@ pub fn completions(text: &str) -> Option<Vec<SlashCommand>> {
         return None;
     }
     Some(
-        ALL.into_iter()
+        ALL.iter()
+            .copied()
             .filter(|c| {
                 c.name().starts_with(typed)
                     || (!typed.is_empty() && c.codex_name().is_some_and(|n| n.starts_with(typed)))
