@@ -25,6 +25,14 @@
 //!   core the answers. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is
 //!   and with the repository's code-running settings off. `files.rs`: a host's own file
 //!   operations (`fs/*`), beneath the folders it opened, through the tools' opener.
+//!
+//! Its other files:
+//! - `command_rules.rs`: commands a person let run without asking in one project, by the words they
+//!   start with (`cargo test`, `npm run build`), as Codex's "don't ask again for commands that
+//!   start with …".
+//! - `read_only.rs`: commands that only read, which run without asking in every mode (`ls`, `cat`,
+//!   `rg`, `git status`…).
+//! - `skills.rs`: skills, in Codex's format.
 pub mod approval;
 mod asks;
 pub mod command_rules;

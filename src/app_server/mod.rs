@@ -24,6 +24,11 @@
 //!   come and go (each a [`Connection`] of the one [`Hub`]), and `kelp app-server proxy`.
 //! - `exec_events.rs`: those notifications as the JSON lines of Codex's `exec
 //!   --experimental-json`, for `kelp exec` and `kelp run --json`.
+//!
+//! Its other files:
+//! - `protocol/`: the protocol's shapes kelp writes, as Rust types named as Codex 0.169's schema
+//!   names them (`tests/fixtures/codex-app-server-schema/0.169.0/`), each notification and request
+//!   knowing its method.
 
 pub mod account;
 mod asks;

@@ -3,6 +3,19 @@
 //! `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words.
+//!
+//! Its other files:
+//! - `app_server_cmd.rs`: `kelp app-server`.
+//! - `args.rs`: the command line's shape as clap reads it.
+//! - `auth_cmd.rs`: `kelp login`, `kelp logout`, `kelp auth status`.
+//! - `doctor_cmd.rs`: `kelp doctor [--json]`.
+//! - `exec_cmd.rs`: `kelp exec`.
+//! - `flags.rs`: the flags of an agent's work, which every command that runs one takes, before the
+//!   command or after it.
+//! - `mcp_cmd.rs`: `kelp mcp`, as Codex's.
+//! - `run_cmd.rs`: `kelp run`.
+//! - `sandbox_cmd.rs`: `kelp sandbox check`.
+//! - `sessions_cmd.rs`: `kelp sessions`, and turning `--resume`/`--continue` into a session file.
 
 mod app_server_cmd;
 mod args;

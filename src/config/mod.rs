@@ -6,6 +6,20 @@
 //! overrides may also live in `config.toml` (see [`file`]). Precedence, highest first: command
 //! line flag, environment variable, config file, built-in default. `codex_keys.rs` is the one
 //! table of the settings Codex and kelp both have, for `-c` and the app-server's config methods.
+//!
+//! Its other files:
+//! - `mcp.rs`: `[mcp_servers.NAME]` tables.
+//! - `modes.rs`: the modes a person picks for how far the agent may go on its own.
+//! - `overrides.rs`: values given on the command line, which beat the environment and the config
+//!   file.
+//! - `prompts.rs`: custom prompts, in Codex's format.
+//! - `providers.rs`: model providers as Codex reads them.
+//! - `runtime.rs`: kelp's runtime folder, where a running app-server keeps its socket and the
+//!   tokens of its listeners, and where each listener says which token file it reads, so that every
+//!   command sandbox, of any kelp of the person's, hides it.
+//! - `toml_json.rs`: `config.toml` as JSON and back, for a host that reads and writes settings as
+//!   JSON (the app-server's `config/*`).
+//! - `warning.rs`: what kelp could not use in its config file, and where.
 
 pub mod codex_keys;
 pub mod file;

@@ -7,6 +7,11 @@
 //! (a crash, a closed connection), is reported once and left out; the next turn starts it
 //! again in the background. A call has its server's `tool_timeout_sec`; a call that times out
 //! or is cancelled is abandoned, and `rmcp` tells the server with `notifications/cancelled`.
+//!
+//! Its other files:
+//! - `oauth.rs`: signing in to an MCP server over streamable HTTP with OAuth, as the MCP
+//!   authorization spec has it.
+//! - `tools.rs`: what the model sees of MCP tools, and what it gets back.
 
 pub mod oauth;
 pub mod tools;

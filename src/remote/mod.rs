@@ -8,6 +8,13 @@
 //! back, and the turn goes on there to its end, to be seen again with `kelp --remote ADDR
 //! resume`. A token (`--remote-auth-token-env VAR`) goes only to a unix socket or a loopback
 //! address: over any other plain `ws://` it would cross the network in clear.
+//!
+//! Its other files:
+//! - `items.rs`: the items of a thread as the server tells them (`item/started`, `item/completed`,
+//!   a resumed thread's turns) become the events the core sends for the same things.
+//! - `wire.rs`: what an app-server sends a client, decoded as typed values, and the requests the
+//!   client makes of it.
+//! - `client/`: the client's side of one connection to an app-server.
 
 mod client;
 mod items;

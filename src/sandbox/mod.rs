@@ -16,6 +16,13 @@
 //!
 //! [`proxy`] is the proxy, run by kelp outside the sandbox, through which a command may reach
 //! the domains the person allows and nothing else.
+//!
+//! Its other files:
+//! - `paths.rs`: where a tool's path points.
+//! - `repositories.rs`: the git repositories a project holds, at any depth, and the parts of each
+//!   that git reads as instructions.
+//! - `rules.rs`: Landlock's part of the sandbox.
+//! - `secrets.rs`: what a command must not see, whatever it is allowed to write.
 
 mod namespaces;
 pub mod paths;

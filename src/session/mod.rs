@@ -13,6 +13,11 @@
 //! `shelf.rs` archives, forks and names them; `record.rs` is what a tool call saves beside its
 //! output, `turns.rs` where saved turns begin, `goal.rs` a conversation's goal (its statuses,
 //! changes and spending).
+//!
+//! Its other files:
+//! - `list.rs`: finding saved conversations.
+//! - `reader.rs`: reading a saved conversation back.
+//! - `writer.rs`: recording a conversation as it happens.
 
 pub mod goal;
 mod list;

@@ -12,6 +12,16 @@
 //! grammar), `seek.rs` (where a hunk fits), `plan.rs` (every file's new state, then the writes),
 //! `diff.rs` (the previews), `undo.rs` (saved patches put back); `shell.rs` runs a command in
 //! the sandbox; `runs_later.rs` names the files the person's own tools run later.
+//!
+//! Its other files:
+//! - `goal_tools.rs`: `get_goal` and `update_goal`.
+//! - `grep_files.rs`: `grep_files`.
+//! - `list_dir.rs`: `list_dir`.
+//! - `read_file.rs`: `read_file`.
+//! - `spec.rs`: the tool definitions sent to the model.
+//! - `update_plan.rs`: `update_plan`.
+//! - `user_input.rs`: `request_user_input`.
+//! - `walk.rs`: the project's walk, as every tool and the `@` finder see it.
 
 pub mod apply_patch;
 pub mod goal_tools;

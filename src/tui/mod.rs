@@ -28,6 +28,12 @@
 //!   `editor.rs` (Ctrl+G: the draft in `$VISUAL`/`$EDITOR`), `attention.rs` (the window title, and the bell or notification when a turn ends or waits
 //!   while the person looks elsewhere), `goal_view.rs` (`/goal`), `plan_mode.rs` (Shift+Tab,
 //!   the offer to implement a plan, the model's questions as pickers).
+//!
+//! Its other files:
+//! - `terminal.rs`: taking over the terminal and always giving it back.
+//! - `turn_rows.rs`: the rows between the transcript and the composer while a turn runs.
+//! - `wrap.rs`: word wrapping of styled lines to a width, with a hanging prefix for continuation
+//!   lines.
 
 pub mod app;
 pub mod attention;

@@ -414,3 +414,51 @@ fn the_readme_map_says_what_each_folder_says_of_itself() {
         "the README's map lists every folder of src/"
     );
 }
+
+/// Each folder's module doc names every file and folder in it (`name.rs`, `` `name` ``,
+/// `name/`), so a reader who opens the folder's `mod.rs` finds every room.
+#[test]
+fn each_folders_doc_names_every_file_in_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut unnamed = Vec::new();
+    let mut folders = vec![src.clone()];
+    while let Some(folder) = folders.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        entries.sort();
+        folders.extend(entries.iter().filter(|path| path.is_dir()).cloned());
+        let Ok(module) = std::fs::read_to_string(folder.join("mod.rs")) else {
+            continue;
+        };
+        let doc: String = module
+            .lines()
+            .filter_map(|line| line.strip_prefix("//!"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for entry in &entries {
+            let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+            let stem = match name.strip_suffix(".rs") {
+                Some(stem) if stem != "mod" => stem.to_string(),
+                Some(_) => continue,
+                None if entry.is_dir() => name.clone(),
+                None => continue,
+            };
+            let named = [
+                format!("`{stem}`"),
+                format!("{stem}.rs"),
+                format!("{stem}/`"),
+            ]
+            .iter()
+            .any(|form| doc.contains(form.as_str()));
+            if !named {
+                unnamed.push(entry.strip_prefix(&src).unwrap().display().to_string());
+            }
+        }
+    }
+    assert!(
+        unnamed.is_empty(),
+        "files their folder's module doc does not name: {unnamed:?}"
+    );
+}

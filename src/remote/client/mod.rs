@@ -3,6 +3,12 @@
 //! would have sent. Nothing here touches a socket: messages in are handed to
 //! [`Remote::on_message`], and those to send are taken with [`Remote::take_outgoing`], so the
 //! whole translation is tested with plain JSON.
+//!
+//! Its other files:
+//! - `asks.rs`: what the server asks of the person (a command or a patch to approve, the model's
+//!   questions), put to them as the core puts it, and their answer sent back in Codex's words.
+//! - `notifications.rs`: the server's notifications about the thread in hand, as the events the
+//!   core would send.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

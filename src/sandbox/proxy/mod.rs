@@ -17,6 +17,9 @@
 //! - `handoff.rs`: the proxy as commands get it, one per kelp, served on each command's listener.
 //! - `request.rs`: the first bytes a command sends, read without trusting them.
 //! - `rules.rs`: the lists, and which addresses are public.
+//!
+//! Its other files:
+//! - `tests.rs`: the proxy over real sockets.
 
 pub mod handoff;
 pub mod request;

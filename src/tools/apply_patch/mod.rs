@@ -11,6 +11,13 @@
 //! *** End of File           optionally, to anchor the hunk at the end of the file
 //! *** End Patch
 //! ```
+//!
+//! Its other files:
+//! - `diff.rs`: the unified diffs a preview shows.
+//! - `parse.rs`: the `*** Begin Patch` grammar.
+//! - `plan.rs`: a patch applied in memory.
+//! - `seek.rs`: where a hunk fits in a file.
+//! - `undo.rs`: undoing saved patches.
 
 pub mod diff;
 mod parse;

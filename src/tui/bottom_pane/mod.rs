@@ -3,6 +3,13 @@
 //! the composer holds a command; then the app's own keys; then the composer. So the precedence
 //! is written here once, for keys and for drawing alike. (The `/connect` dialog covers the
 //! whole screen and comes before all of this, in the app.)
+//!
+//! Its other files:
+//! - `approval.rs`: the approval view.
+//! - `composer.rs`: the prompt editor.
+//! - `file_finder.rs`: the `@` file finder.
+//! - `picker.rs`: a list to pick from, drawn above the composer.
+//! - `slash.rs`: slash commands and the completion list shown while one is typed.
 
 pub mod approval;
 pub mod composer;
