@@ -100,12 +100,35 @@ impl Drop for TokenFileRecord {
 const MAX_RECORDS: usize = 256;
 
 /// The token files the person's listeners read, as their records name them (and as real
-/// paths, where a link leads elsewhere): each hidden from every command.
+/// paths, where a link leads elsewhere): each hidden from every command. Every place a kelp
+/// of the person's may keep its runtime folder is read, not only this process's: a server
+/// started by the session manager (with `XDG_RUNTIME_DIR`) and a client in a shell without it
+/// see each other's listeners.
 pub fn listener_token_files() -> Vec<PathBuf> {
-    match runtime_folder_path() {
-        Ok(runtime) => token_files_in(&runtime),
-        Err(_) => Vec::new(),
-    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+    };
+    let mut places: Vec<PathBuf> = [
+        var("XDG_RUNTIME_DIR").map(|dir| dir.join("kelp")),
+        Some(PathBuf::from(format!("/run/user/{uid}/kelp"))),
+        var("XDG_STATE_HOME").map(|dir| dir.join("kelp/run")),
+        var("HOME").map(|home| home.join(".local/state/kelp/run")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    places.dedup();
+    let mut files: Vec<PathBuf> = places
+        .iter()
+        .flat_map(|place| token_files_in(place))
+        .collect();
+    files.sort();
+    files.dedup();
+    files
 }
 
 fn token_files_in(runtime: &Path) -> Vec<PathBuf> {

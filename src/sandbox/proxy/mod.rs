@@ -664,7 +664,12 @@ where
         loop {
             if let Some((rewritten, used)) = request::closing_answer_head(&head) {
                 client_write.write_all(&rewritten).await?;
-                client_write.write_all(&head[used..]).await?;
+                head.drain(..used);
+                // An informational answer: the final one's head is still to come.
+                if rewritten.get(9) == Some(&b'1') && rewritten.starts_with(b"HTTP/1.") {
+                    continue;
+                }
+                client_write.write_all(&head).await?;
                 break;
             }
             if head.len() >= request::MAX_HEAD {

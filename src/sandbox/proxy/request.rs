@@ -234,10 +234,14 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
 /// `Keep-Alive` headers replaced by `Connection: close`, so the client makes its next request
 /// on a new connection, judged anew, whatever the server would keep open. `None` until the
 /// head is whole; the head as it came when it is no HTTP/1 head.
+///
+/// An informational answer (`100 Continue`, `103 Early Hints`) goes as it came: the answer
+/// after it is the one rewritten.
 pub fn closing_answer_head(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = &buf[..end];
-    if !head.starts_with(b"HTTP/1.") {
+    let informational = head.len() > 9 && head.starts_with(b"HTTP/1.") && head[9] == b'1';
+    if !head.starts_with(b"HTTP/1.") || informational {
         return Some((head.to_vec(), end));
     }
     let mut rewritten = Vec::with_capacity(end + 20);
@@ -519,6 +523,12 @@ pub(crate) mod tests {
         );
         assert_eq!(used, 85);
         assert_eq!(closing_answer_head(b"HTTP/1.1 200 OK\r\n"), None);
+        let (head, used) =
+            closing_answer_head(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n").unwrap();
+        assert_eq!(
+            (head.as_slice(), used),
+            (&b"HTTP/1.1 100 Continue\r\n\r\n"[..], 25)
+        );
     }
 
     #[test]
