@@ -175,15 +175,29 @@ pub struct Requests {
 struct Waiter {
     /// The one client asked, or none when every client of an audience was.
     client: Option<u64>,
+    /// A yes lets something run without the sandbox: only a client that may ask for that may
+    /// give it.
+    full_access: bool,
     answer: oneshot::Sender<ClientAnswer>,
 }
 
 impl Requests {
     /// A new request's id, and where its answer will come.
-    fn register(&self, client: Option<u64>) -> (i64, oneshot::Receiver<ClientAnswer>) {
+    fn register(
+        &self,
+        client: Option<u64>,
+        full_access: bool,
+    ) -> (i64, oneshot::Receiver<ClientAnswer>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (answer, rx) = oneshot::channel();
-        self.lock().insert(id, Waiter { client, answer });
+        self.lock().insert(
+            id,
+            Waiter {
+                client,
+                full_access,
+                answer,
+            },
+        );
         (id, rx)
     }
 
@@ -456,11 +470,22 @@ impl Out {
         method: &str,
         params: Value,
     ) -> (i64, oneshot::Receiver<ClientAnswer>) {
+        self.numbered_request_granting(method, params, false)
+    }
+
+    /// [`Out::numbered_request`] for a request whose yes grants `full_access`: a run without
+    /// the sandbox ([`Out::grants_full_access`]).
+    pub fn numbered_request_granting(
+        &self,
+        method: &str,
+        params: Value,
+        full_access: bool,
+    ) -> (i64, oneshot::Receiver<ClientAnswer>) {
         let asked = match &self.sink {
             Sink::Client { .. } => Some(self.client),
             Sink::Audience(_) => None,
         };
-        let (id, rx) = self.requests.register(asked);
+        let (id, rx) = self.requests.register(asked, full_access);
         let message = self.message([
             ("id", id.into()),
             ("method", method.into()),
@@ -477,6 +502,16 @@ impl Out {
         }
         self.send_line(line);
         (id, rx)
+    }
+
+    /// Whether a yes to request `id`, still waiting, lets something run without the sandbox.
+    pub fn grants_full_access(&self, id: &Value) -> bool {
+        id.as_i64().is_some_and(|id| {
+            self.requests
+                .lock()
+                .get(&id)
+                .is_some_and(|waiter| waiter.full_access)
+        })
     }
 
     /// Delivers the client's answer to one of kelp's requests; `false` for an id nobody waits

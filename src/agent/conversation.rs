@@ -154,7 +154,11 @@ impl Conversation {
     /// when it ends.
     pub fn reviewer(&self) -> Self {
         let mut tool_context = self.tool_context.clone();
-        tool_context.sandbox.mode = crate::config::SandboxMode::ReadOnly;
+        // A review reads: its commands run unasked, so they reach no network (at most the
+        // allowed domains), as plan mode's.
+        tool_context.sandbox = tool_context
+            .sandbox
+            .with_mode(crate::config::SandboxMode::ReadOnly, false);
         tool_context.goal = None;
         let history = self
             .preamble

@@ -121,6 +121,8 @@ pub(super) fn ask_host(
         }
         _ => None,
     };
+    // A yes runs the command without the sandbox: only a client that may ask for that gives it.
+    let grants_full_access = matches!(subject, ApprovalSubject::Unsandboxed { .. });
     let request = match subject {
         ApprovalSubject::Patch { .. } => FileChangeRequestApproval {
             thread_id: thread_id.clone(),
@@ -220,7 +222,7 @@ pub(super) fn ask_host(
         .into_message(),
     };
     let (method, params) = request;
-    let (request_id, answer) = out.numbered_request(method, params);
+    let (request_id, answer) = out.numbered_request_granting(method, params, grants_full_access);
     asking
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -169,7 +169,16 @@ impl Hub {
             Ok(Incoming::Notification { method, .. }) => {
                 tracing::debug!(%method, "notification from the client");
             }
-            Ok(Incoming::Response { id, result }) => {
+            Ok(Incoming::Response { id, mut result }) => {
+                // A client that may not ask for a run without the sandbox may not grant one
+                // either: its answer to that question is a no.
+                if !connection.caller.full_access && out.grants_full_access(&id) {
+                    tracing::warn!(%id, "a client over a TCP port answered a question about running without the sandbox: taken as a no");
+                    result = Err(serde_json::json!({
+                        "code": -32600,
+                        "message": "a client over a TCP port may not let a command run without the sandbox"
+                    }));
+                }
                 if !out.answer(&id, result) {
                     tracing::warn!(%id, "an answer to no request of ours");
                 }
@@ -187,7 +196,7 @@ impl Hub {
         if !connection.caller.full_access && wire::asks_for_full_access(&params) {
             tracing::warn!(%method, "a client over a TCP port asked for commands without the sandbox");
             let why = RpcError::invalid_request(
-                "kelp's app-server runs no command without the sandbox for a client over a TCP port (any process holding the token reaches it, a sandboxed command with the network among them): connect over its Unix socket, or start it with --ws-allow-full-access",
+                "kelp's app-server runs no command without the sandbox, nor adds an MCP server, for a client over a TCP port (any process holding the token reaches it, a sandboxed command with the network among them): connect over its Unix socket, or start it with --ws-allow-full-access",
             );
             return reply(&out, id, Err(why));
         }

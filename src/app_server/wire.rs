@@ -20,8 +20,10 @@ pub struct Caller {
 
 /// Whether a request's `params` ask for commands without the sandbox anywhere: a `sandbox` or
 /// `sandbox_mode` Codex names as full access, a `sandboxPolicy` of `dangerFullAccess` or
-/// `externalSandbox` (the host's own, which leaves commands unsandboxed here), or a config
-/// edit that writes such a `sandbox_mode`. The person's words (`input`) are not read.
+/// `externalSandbox` (the host's own, which leaves commands unsandboxed here), a config edit
+/// that writes such a `sandbox_mode`, or an MCP server (`mcp_servers`, in a config or an edit
+/// of one), whose command runs with the person's rights. The person's words (`input`) are not
+/// read.
 pub fn asks_for_full_access(params: &Value) -> bool {
     let unsandboxed = |value: &Value| {
         value.as_str().is_some_and(|name| {
@@ -41,11 +43,13 @@ pub fn asks_for_full_access(params: &Value) -> bool {
                             field["type"].as_str(),
                             Some("dangerFullAccess" | "externalSandbox")
                         ),
-                        "keyPath" => {
-                            field.as_str().is_some_and(|path| {
-                                path == "sandbox_mode" || path.ends_with(".sandbox_mode")
-                            }) && fields.get("value").is_some_and(unsandboxed)
-                        }
+                        "mcp_servers" | "mcpServers" => true,
+                        "keyPath" => field.as_str().is_some_and(|path| {
+                            path == "mcp_servers"
+                                || path.starts_with("mcp_servers.")
+                                || ((path == "sandbox_mode" || path.ends_with(".sandbox_mode"))
+                                    && fields.get("value").is_some_and(unsandboxed))
+                        }),
                         _ => false,
                     };
                     if asks {

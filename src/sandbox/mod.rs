@@ -668,12 +668,20 @@ struct Worktree {
 impl Worktree {
     /// What git reads in the worktree's own folder as instructions, which the folder being
     /// writable (a commit there writes its `HEAD` and index) must not make writable: where the
-    /// repository is (`commondir`, `gitdir`), the worktree's own config (`config.worktree`), and
-    /// `hooks` and `info` (its sparse-checkout).
+    /// repository is (`commondir`, `gitdir`), the worktree's own config (`config.worktree`),
+    /// `hooks`, `info` (its sparse-checkout) and `modules` (its submodules' repositories, whose
+    /// configs the person's `git status` in the worktree reads).
     fn instructions(&self) -> impl Iterator<Item = PathBuf> + '_ {
-        ["commondir", "gitdir", "config.worktree", "hooks", "info"]
-            .into_iter()
-            .map(|name| self.git_dir.join(name))
+        [
+            "commondir",
+            "gitdir",
+            "config.worktree",
+            "hooks",
+            "info",
+            "modules",
+        ]
+        .into_iter()
+        .map(|name| self.git_dir.join(name))
     }
 
     /// The worktree `project_dir` is, read from its `.git` file; `None` for a plain repository

@@ -338,7 +338,16 @@ impl Repositories {
 /// folder: a patch there asks in every mode, as one into a `.git` does. A folder counts when
 /// it holds, on disk or through the patch, `HEAD` and `objects` and `refs` (or a `commondir`),
 /// and the patch writes one of those or one of its instructions.
+///
+/// Paths are judged as written and where their links lead (`lnk/HEAD` with `lnk` a link to
+/// `pkg` writes `pkg/HEAD`).
 pub fn patch_makes_a_repository(project_dir: &Path, written: &[PathBuf]) -> bool {
+    let real = |path: &Path| super::paths::real_path(path).unwrap_or_else(|_| path.to_path_buf());
+    let led_to: Vec<PathBuf> = written.iter().map(|path| real(path)).collect();
+    makes_a_repository(project_dir, written) || makes_a_repository(&real(project_dir), &led_to)
+}
+
+fn makes_a_repository(project_dir: &Path, written: &[PathBuf]) -> bool {
     const PARTS: [&str; 10] = [
         "HEAD",
         "objects",
@@ -406,10 +415,18 @@ pub fn set_aside(project_dir: &Path, path: &Path) -> std::io::Result<PathBuf> {
     for part in within.parent().into_iter().flat_map(Path::components) {
         folder = crate::private_file::open_folder(folder.as_fd(), part.as_os_str())?;
     }
-    for attempt in 1..=100 {
+    // The names a command could take first to make the move fail run out at 100; then one
+    // made of random bytes, which it cannot guess.
+    for attempt in 1..=101 {
         let mut aside = name.to_os_string();
         aside.push(".refused-by-kelp");
-        if attempt > 1 {
+        if attempt == 101 {
+            let random: String = crate::random::bytes::<8>()?
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            aside.push(format!("-{random}"));
+        } else if attempt > 1 {
             aside.push(format!("-{attempt}"));
         }
         if rustix::fs::statat(
@@ -611,6 +628,15 @@ mod tests {
         set_aside(project.path(), &project.path().join("b/.git")).unwrap();
         assert!(project.path().join("b/.git.refused-by-kelp-2").is_dir());
         assert!(!project.path().join("b/.git").exists());
+        // Every numbered name taken first: a name of random bytes still moves it.
+        std::fs::create_dir_all(project.path().join("c/.git")).unwrap();
+        std::fs::create_dir(project.path().join("c/.git.refused-by-kelp")).unwrap();
+        for n in 2..=100 {
+            std::fs::create_dir(project.path().join(format!("c/.git.refused-by-kelp-{n}")))
+                .unwrap();
+        }
+        let aside = set_aside(project.path(), &project.path().join("c/.git")).unwrap();
+        assert!(aside.is_dir() && !project.path().join("c/.git").exists());
     }
 
     /// A folder holding `HEAD`, `objects` and `refs` is a repository to git, at any depth and
@@ -701,6 +727,11 @@ mod tests {
             &paths(&["pkg/hooks/pre-commit"])
         ));
         assert!(!patch_makes_a_repository(root, &paths(&["pkg/README.md"])));
+        // Through a link: `lnk/HEAD` is `other/HEAD`, beside the patch's `other/objects`.
+        std::fs::create_dir(root.join("other")).unwrap();
+        std::os::unix::fs::symlink(root.join("other"), root.join("lnk")).unwrap();
+        let linked = paths(&["lnk/HEAD", "other/objects/x", "other/refs/heads/main"]);
+        assert!(patch_makes_a_repository(root, &linked));
     }
 
     /// A `.git` moved aside is no repository for git either: its `HEAD` goes aside with it.

@@ -1069,6 +1069,35 @@ async fn a_client_over_a_port_cannot_ask_for_commands_outside_the_sandbox() {
         json!({"keyPath": "sandbox_mode", "value": "danger-full-access", "mergeStrategy": "replace"}),
     );
     assert!(refused(&answer), "{answer}");
+    // Nor an MCP server, whose command runs with the person's rights.
+    let (answer, _) = client.call(
+        "config/value/write",
+        json!({"keyPath": "mcp_servers.x", "value": {"command": "touch", "args": [outside]},
+               "mergeStrategy": "upsert"}),
+    );
+    assert!(refused(&answer), "{answer}");
+    // Nor may it say yes when the model asks to run a command outside the sandbox: its yes is
+    // taken as a no, and the command does not run.
+    fake.push_responses([
+        Reply::call(
+            "shell",
+            json!({"command": format!("touch {}", outside.display()),
+                   "sandbox_permissions": "require_escalated", "justification": "needed"}),
+        ),
+        Reply::text("Declined, then."),
+    ]);
+    client.send(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
+    );
+    let seen = client.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request = seen.last().unwrap();
+    client.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
+    client.until(|m| m["method"] == "turn/completed");
+    assert!(
+        !outside.exists(),
+        "a port's client let a command out of the sandbox"
+    );
     // The person's words are not read for it: a prompt may say the name.
     fake.push_responses([Reply::text("Noted.")]);
     let seen = client.turn(&thread_id, "what is dangerFullAccess?");
@@ -1089,6 +1118,26 @@ async fn a_client_over_a_port_cannot_ask_for_commands_outside_the_sandbox() {
     let ran = client.result("command/exec", exec);
     assert_eq!(ran["exitCode"], 0, "{ran}");
     assert!(outside.exists(), "allowed, it runs outside the sandbox");
+    // And its yes to the model's ask lets the command out.
+    std::fs::remove_file(&outside).unwrap();
+    let started = client.result("thread/start", json!({"cwd": project.path()}));
+    fake.push_responses([
+        Reply::call(
+            "shell",
+            json!({"command": format!("touch {}", outside.display()),
+                   "sandbox_permissions": "require_escalated", "justification": "needed"}),
+        ),
+        Reply::text("Ran it."),
+    ]);
+    client.send(
+        "turn/start",
+        json!({"threadId": started["thread"]["id"], "input": [{"type": "text", "text": "go"}]}),
+    );
+    let seen = client.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request = seen.last().unwrap();
+    client.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
+    client.until(|m| m["method"] == "turn/completed");
+    assert!(outside.exists(), "allowed, its yes lets the command out");
 }
 
 /// With `XDG_RUNTIME_DIR` unset, the runtime folder is one under the person's home that only

@@ -37,11 +37,23 @@ impl Remote {
                         }
                     }
                     (None, Some(reason)) if reason.contains("sandbox") => {
+                        // kelp's server says which: its own words about a refusal, or the
+                        // model's ask in its words.
+                        let (blocked, requested) = match (
+                            reason.strip_suffix("; run it again without the sandbox?"),
+                            reason.strip_prefix(
+                                "the model asks to run this outside the sandbox, saying: ",
+                            ),
+                        ) {
+                            (Some(refusal), _) => (refusal.to_string(), false),
+                            (None, Some(words)) => (words.to_string(), true),
+                            (None, None) => (reason, true),
+                        };
                         ApprovalSubject::Unsandboxed {
                             command,
                             workdir,
-                            blocked: reason,
-                            requested: true,
+                            blocked,
+                            requested,
                         }
                     }
                     (None, _) => ApprovalSubject::Command {

@@ -198,6 +198,10 @@ const MAX_CONTACTS_KEPT: usize = 256;
 /// The most connections one command has carried at once (each holds 128 KiB of buffers).
 const MAX_CONNECTIONS: usize = 128;
 
+/// How long a tunnel to a port beyond the web's waits for its client's first word before it
+/// takes the server for the one that speaks first.
+const SERVER_SPEAKS_FIRST: Duration = Duration::from_millis(300);
+
 /// How long a command may take to say where it goes, and a connection to be made.
 const OPENING_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -378,6 +382,18 @@ impl Proxy {
     where
         S: AsyncRead + Unpin,
     {
+        // On a port beyond the web's the server may speak first (SSH, SMTP, a database): a
+        // client that says nothing for a moment is carried as it is.
+        if !rules::WEB_PORTS.contains(&target.port) && opening.is_empty() {
+            match tokio::time::timeout(SERVER_SPEAKS_FIRST, read_more(client, opening)).await {
+                Err(_) => return Ok(Ok(())),
+                Ok(read) => {
+                    if read? == 0 {
+                        return Ok(Err("it closed before it said anything".to_string()));
+                    }
+                }
+            }
+        }
         loop {
             match request::tunnel_opening(opening) {
                 Parsed::More => {

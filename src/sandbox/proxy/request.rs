@@ -122,6 +122,16 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
         return Parsed::Bad("the request head is too long");
     }
     let head = &buf[..end];
+    // Every line ends in CRLF: a bare LF or CR is a line break to some servers and none to
+    // this reader, which would hide a header from it.
+    let lone = head.iter().enumerate().any(|(at, b)| match b {
+        b'\n' => at == 0 || head[at - 1] != b'\r',
+        b'\r' => head.get(at + 1) != Some(&b'\n'),
+        _ => false,
+    });
+    if lone {
+        return Parsed::Bad("a line of the request head ends without CRLF");
+    }
     let line_end = head.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
     let Ok(line) = std::str::from_utf8(&head[..line_end]) else {
         return Parsed::Bad("the request line is not text");
@@ -132,7 +142,10 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
     else {
         return Parsed::Bad("not an HTTP request line");
     };
-    if !version.starts_with("HTTP/1.") || method.is_empty() {
+    if !matches!(version, "HTTP/1.0" | "HTTP/1.1")
+        || method.is_empty()
+        || line.bytes().any(|b| b.is_ascii_control())
+    {
         return Parsed::Bad("not an HTTP/1 request");
     }
     if method == "CONNECT" {
@@ -350,30 +363,39 @@ fn server_name(hello: &[u8]) -> Result<Option<String>, &'static str> {
     }
     let extensions = take(&mut rest, 2)?;
     let mut extensions = extensions.as_slice();
+    let mut named = None;
+    let mut seen_server_name = false;
     while !extensions.is_empty() {
         let kind = extensions.get(..2).ok_or(BAD)?;
         let kind = u16::from_be_bytes([kind[0], kind[1]]);
         extensions = &extensions[2..];
         let data = take(&mut extensions, 2)?;
-        if kind != 0 {
-            continue;
-        }
-        let mut names = data.as_slice();
-        let list = take(&mut names, 2)?;
-        let mut list: &[u8] = &list;
-        while !list.is_empty() {
-            let name_type = list[0];
-            list = &list[1..];
-            let name = take(&mut list, 2)?;
-            if name_type == 0 {
-                return host_name(&name)
-                    .map(Some)
-                    .ok_or("a ClientHello whose server name is no host name");
+        match kind {
+            // Encrypted Client Hello: the server a CDN routes to is in the encrypted inner
+            // hello, which the outer name says nothing of.
+            0xfe0d => return Err("a ClientHello whose server name is encrypted (ECH)"),
+            0 if seen_server_name => return Err("a ClientHello that names two servers"),
+            0 => {
+                seen_server_name = true;
+                let mut names = data.as_slice();
+                let list = take(&mut names, 2)?;
+                let mut list: &[u8] = &list;
+                while !list.is_empty() && named.is_none() {
+                    let name_type = list[0];
+                    list = &list[1..];
+                    let name = take(&mut list, 2)?;
+                    if name_type == 0 {
+                        named = Some(
+                            host_name(&name)
+                                .ok_or("a ClientHello whose server name is no host name")?,
+                        );
+                    }
+                }
             }
+            _ => {}
         }
-        return Ok(None);
     }
-    Ok(None)
+    Ok(named)
 }
 
 /// `host:port` (or `[v6]:port`); `default` when the port may be left out.
@@ -606,6 +628,18 @@ pub(crate) mod tests {
             http_request(&vec![b'a'; MAX_HEAD]),
             Parsed::Bad("the request head is too long")
         ));
+        // A header hidden behind a bare LF or CR, which some servers take for a line break.
+        for hidden in [
+            &b"GET http://ok.test/ HTTP/1.1\nHost: evil.test\r\n\r\n"[..],
+            b"GET http://ok.test/ HTTP/1.1\r\nAccept: */*\rHost: evil.test\r\n\r\n",
+            b"GET http://ok.test/ HTTP/1.1\r\nAccept: */*\nHost: evil.test\r\n\r\n",
+        ] {
+            assert!(
+                matches!(http_request(hidden), Parsed::Bad(_)),
+                "{}",
+                String::from_utf8_lossy(hidden)
+            );
+        }
     }
 
     proptest! {

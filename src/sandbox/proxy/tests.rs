@@ -533,7 +533,11 @@ async fn a_tunnel_whose_hello_names_another_server_is_refused() {
             .any(|bytes| bytes.first() == Some(&0x16)),
         "the honest hello reached the server"
     );
-    // Another port, allowed by name and port: SSH is carried as it is.
+    // Another port, allowed by name and port: SSH is carried as it is, and so is a client that
+    // waits for the server to speak first (SMTP, a database).
     let (_, refusals) = tunnel(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()).await;
     assert!(refusals.is_empty(), "{refusals:?}");
+    let (answer, refusals) = tunnel(Vec::new()).await;
+    assert!(refusals.is_empty(), "{refusals:?}");
+    assert_eq!(answer, b"HTTP/1.1 200 Connection established\r\n\r\n");
 }
