@@ -1493,3 +1493,86 @@ async fn the_private_tmp_is_held_to_its_cap() {
         "{seen}"
     );
 }
+
+/// A server on loopback that answers each request with the `Host` it was sent (and keeps
+/// what came first on each connection, to say whether a TLS hello reached it).
+fn host_echo() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = std::sync::Arc::clone(&heard);
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut first = vec![0u8; 8192];
+            let n = stream.read(&mut first).unwrap_or(0);
+            let text = String::from_utf8_lossy(&first[..n]).into_owned();
+            keep.lock().unwrap().push(first[..n].to_vec());
+            let host = text
+                .lines()
+                .find_map(|line| line.strip_prefix("Host: "))
+                .unwrap_or("none")
+                .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{host}",
+                host.len()
+            );
+        }
+    });
+    (port, heard)
+}
+
+/// Through the real binary with `--network domains` and the one allowed host a server on
+/// loopback (named with its port, as the person's mirror would be): a request whose `Host`
+/// names another site, and a tunnel whose TLS hello does, are refused with the reason, and the
+/// model is told; the honest request (the twin) reaches the server and is carried as judged.
+#[tokio::test]
+async fn the_proxy_carries_only_what_it_judged_through_the_real_binary() {
+    let Some(victim) = victim() else { return };
+    if !namespaces() || !matches!(kelp::sandbox::support().landlock, Ok(abi) if abi >= 4) {
+        return;
+    }
+    let (port, heard) = host_echo();
+    let allowed = format!("allowed_domains=[\"localhost:{port}\"]");
+    let flags = ["--network", "domains", "-c", allowed.as_str()];
+    let script = format!(
+        "curl -s -H 'Host: attacker.example' http://localhost:{port}/leak; echo; \
+         curl -sSk --max-time 5 --connect-to attacker.example:443:localhost:{port} \
+         https://attacker.example/; echo; curl -s http://localhost:{port}/honest; echo; \
+         echo done; exit 1"
+    );
+    let seen = attack(&victim, &script, &flags).await;
+    assert!(seen.contains("done"), "{seen}");
+    assert!(
+        seen.contains(&format!(
+            "kelp's sandbox: the request's Host header names attacker.example, not localhost:{port}"
+        )),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(&format!(
+            "a tunnel to localhost:{port} asked TLS for attacker.example, another server"
+        )),
+        "the model is told why: {seen}"
+    );
+    assert!(
+        seen.contains(&format!("localhost:{port}\n")),
+        "the honest one: {seen}"
+    );
+    let told_attacker = || {
+        heard
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|first| String::from_utf8_lossy(first).contains("attacker.example"))
+    };
+    assert!(
+        !told_attacker(),
+        "the server heard nothing of the attacker's name"
+    );
+    // The twin: with the network fully on, no proxy judges, and the server hears the name.
+    attack(&victim, &script, &["--network", "on"]).await;
+    assert!(told_attacker(), "unproxied, the attack reaches the server");
+}
