@@ -1078,22 +1078,7 @@ async fn a_client_over_a_port_cannot_ask_for_commands_outside_the_sandbox() {
     assert!(refused(&answer), "{answer}");
     // Nor may it say yes when the model asks to run a command outside the sandbox: its yes is
     // taken as a no, and the command does not run.
-    fake.push_responses([
-        Reply::call(
-            "shell",
-            json!({"command": format!("touch {}", outside.display()),
-                   "sandbox_permissions": "require_escalated", "justification": "needed"}),
-        ),
-        Reply::text("Declined, then."),
-    ]);
-    client.send(
-        "turn/start",
-        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
-    );
-    let seen = client.until(|m| m["method"] == "item/commandExecution/requestApproval");
-    let request = seen.last().unwrap();
-    client.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
-    client.until(|m| m["method"] == "turn/completed");
+    says_yes_to_leaving_the_sandbox(&mut client, &fake, &thread_id, &outside);
     assert!(
         !outside.exists(),
         "a port's client let a command out of the sandbox"
@@ -1121,23 +1106,34 @@ async fn a_client_over_a_port_cannot_ask_for_commands_outside_the_sandbox() {
     // And its yes to the model's ask lets the command out.
     std::fs::remove_file(&outside).unwrap();
     let started = client.result("thread/start", json!({"cwd": project.path()}));
+    says_yes_to_leaving_the_sandbox(&mut client, &fake, &started["thread"]["id"], &outside);
+    assert!(outside.exists(), "allowed, its yes lets the command out");
+}
+
+/// A turn of `thread_id` whose model asks to run `touch OUTSIDE` outside the sandbox, and the
+/// client's yes to it.
+fn says_yes_to_leaving_the_sandbox(
+    client: &mut Server,
+    fake: &FakeOpenAi,
+    thread_id: &Value,
+    outside: &Path,
+) {
     fake.push_responses([
         Reply::call(
             "shell",
             json!({"command": format!("touch {}", outside.display()),
                    "sandbox_permissions": "require_escalated", "justification": "needed"}),
         ),
-        Reply::text("Ran it."),
+        Reply::text("Done."),
     ]);
     client.send(
         "turn/start",
-        json!({"threadId": started["thread"]["id"], "input": [{"type": "text", "text": "go"}]}),
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
     );
     let seen = client.until(|m| m["method"] == "item/commandExecution/requestApproval");
     let request = seen.last().unwrap();
     client.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
     client.until(|m| m["method"] == "turn/completed");
-    assert!(outside.exists(), "allowed, its yes lets the command out");
 }
 
 /// With `XDG_RUNTIME_DIR` unset, the runtime folder is one under the person's home that only
