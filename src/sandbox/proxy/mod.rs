@@ -327,37 +327,21 @@ impl Proxy {
         } else {
             Via::Https
         };
-        // A server behind a CDN goes by the Host header's name, not the URL the proxy judged
-        // (the port is the URL's, whatever the header says: the connection is made there).
-        if let Some(named) = host_header.filter(|named| named.host != target.host) {
-            let why = format!(
-                "the request's Host header names {}, not {}, the host of its URL",
-                named.host,
-                shown(&target)
-            );
-            self.note_refusal(&target, why.clone(), scope);
+        if let Err(why) = self.same_host(host_header.as_ref(), &target, scope) {
             return refuse_http(&mut client, 403, &why).await;
         }
         let addresses = match self.judge(&target, via, scope).await {
             Ok(addresses) => addresses,
             Err(why) => return refuse_http(&mut client, 403, &why).await,
         };
-        let Some(mut server) = connect(&addresses).await else {
+        let Some(server) = connect(&addresses).await else {
             let why = format!("{} did not answer", shown(&target));
             return refuse_http(&mut client, 502, &why).await;
         };
         match head {
             // One request, its body and no more of the client's bytes: a second request on
             // the connection, which may name another host, never reaches this server.
-            Some(head) => {
-                server.write_all(&head).await?;
-                let arrived = &buf[used..];
-                let now = arrived
-                    .len()
-                    .min(usize::try_from(body).unwrap_or(usize::MAX));
-                server.write_all(&arrived[..now]).await?;
-                carry_one_request(client, server, body - now as u64).await
-            }
+            Some(head) => carry_one_request(client, server, &head, &buf[used..], body).await,
             None => {
                 client
                     .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -378,7 +362,7 @@ impl Proxy {
         client: &mut S,
         opening: &mut Vec<u8>,
         target: &Target,
-    ) -> io::Result<Result<(), String>>
+    ) -> io::Result<Result<Carry, String>>
     where
         S: AsyncRead + Unpin,
     {
@@ -386,7 +370,7 @@ impl Proxy {
         // client that says nothing for a moment is carried as it is.
         if !rules::WEB_PORTS.contains(&target.port) && opening.is_empty() {
             match tokio::time::timeout(SERVER_SPEAKS_FIRST, read_more(client, opening)).await {
-                Err(_) => return Ok(Ok(())),
+                Err(_) => return Ok(Ok(Carry::Whole)),
                 Ok(read) => {
                     if read? == 0 {
                         return Ok(Err("it closed before it said anything".to_string()));
@@ -409,7 +393,7 @@ impl Proxy {
                 }
                 Parsed::Done(request::TunnelOpening::Tls(Some(name)), _) => {
                     return Ok(if name == target.host {
-                        Ok(())
+                        Ok(Carry::Whole)
                     } else {
                         Err(format!(
                             "a tunnel to {} asked TLS for {name}, another server",
@@ -419,7 +403,7 @@ impl Proxy {
                 }
                 Parsed::Done(request::TunnelOpening::Tls(None), _) => {
                     return Ok(if target.host.parse::<IpAddr>().is_ok() {
-                        Ok(())
+                        Ok(Carry::Whole)
                     } else {
                         Err(format!(
                             "a tunnel to {} asked TLS for no server name",
@@ -428,13 +412,10 @@ impl Proxy {
                     });
                 }
                 Parsed::Done(request::TunnelOpening::NotTls, _) => {
-                    return Ok(if rules::WEB_PORTS.contains(&target.port) {
-                        Err(format!(
-                            "a tunnel to {} carries no TLS (a plain http:// request goes through the proxy as one)",
-                            shown(target)
-                        ))
-                    } else {
-                        Ok(())
+                    return Ok(match target.port {
+                        80 => Ok(Carry::OneRequest),
+                        443 => Err(format!("a tunnel to {} carries no TLS", shown(target))),
+                        _ => Ok(Carry::Whole),
                     });
                 }
             }
@@ -528,16 +509,71 @@ impl Proxy {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        if let Err(why) = self
+        match self
             .tunnel_may_open(&mut client, &mut opening, target)
             .await?
         {
-            self.note_refusal(target, why, scope);
-            return client.write_all(&TLS_ACCESS_DENIED).await;
+            Err(why) => {
+                self.note_refusal(target, why, scope);
+                client.write_all(&TLS_ACCESS_DENIED).await
+            }
+            Ok(Carry::Whole) => {
+                server.write_all(&opening).await?;
+                splice(&mut client, &mut server).await?;
+                Ok(())
+            }
+            // Plain http through a tunnel to port 80 (as undici's proxy agent sends it): one
+            // request, judged as a plain one is.
+            Ok(Carry::OneRequest) => loop {
+                match request::tunneled_request(&opening, target) {
+                    Parsed::More => {
+                        if read_more(&mut client, &mut opening).await? == 0 {
+                            return Ok(());
+                        }
+                    }
+                    Parsed::Bad(why) => return refuse_http(&mut client, 400, why).await,
+                    Parsed::Done(request, used) => {
+                        if let Err(why) =
+                            self.same_host(request.host_header.as_ref(), target, scope)
+                        {
+                            return refuse_http(&mut client, 403, &why).await;
+                        }
+                        let head = request.head.unwrap_or_default();
+                        return carry_one_request(
+                            client,
+                            server,
+                            &head,
+                            &opening[used..],
+                            request.body,
+                        )
+                        .await;
+                    }
+                }
+            },
         }
-        server.write_all(&opening).await?;
-        splice(&mut client, &mut server).await?;
-        Ok(())
+    }
+
+    /// Whether a plain request's own `Host` names the host judged: a server behind a CDN goes
+    /// by that name, not the URL's (the port is the URL's, whatever the header says: the
+    /// connection is made there). A refusal is noted, and its reason returned.
+    fn same_host(
+        &self,
+        host_header: Option<&Target>,
+        target: &Target,
+        scope: &CommandScope,
+    ) -> Result<(), String> {
+        match host_header.filter(|named| named.host != target.host) {
+            None => Ok(()),
+            Some(named) => {
+                let why = format!(
+                    "the request's Host header names {}, not {}, the host of its URL",
+                    named.host,
+                    shown(target)
+                );
+                self.note_refusal(target, why.clone(), scope);
+                Err(why)
+            }
+        }
     }
 
     /// Where `target` may be reached, or why it may not; either is noted in the contacts, and
@@ -651,15 +687,28 @@ where
     Ok(())
 }
 
-/// Carries one plain request's last `body` bytes to `server`, and its answer back, its head
-/// saying `Connection: close`, until the server ends it. Whatever else the client sends is not
-/// carried: a client that speaks again on the connection (its next request, which may name
-/// another host) has it closed, and makes that request anew.
-async fn carry_one_request<C>(client: C, server: TcpStream, body: u64) -> io::Result<()>
+/// Carries one plain request to `server`: its `head`, the `body` bytes of it (those in
+/// `arrived` first), and its answer back, its head saying `Connection: close`, until the server
+/// ends it. Whatever else the client sends is not carried: a client that speaks again on the
+/// connection (its next request, which may name another host) has it closed, and makes that
+/// request anew.
+async fn carry_one_request<C>(
+    client: C,
+    mut server: TcpStream,
+    head: &[u8],
+    arrived: &[u8],
+    body: u64,
+) -> io::Result<()>
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     const PIECE: usize = 64 * 1024;
+    server.write_all(head).await?;
+    let now = arrived
+        .len()
+        .min(usize::try_from(body).unwrap_or(usize::MAX));
+    server.write_all(&arrived[..now]).await?;
+    let body = body - now as u64;
     let (client_read, mut client_write) = tokio::io::split(client);
     let (server_read, mut server_write) = server.into_split();
     let up = async {
@@ -708,6 +757,14 @@ where
         spoke_again = up => spoke_again,
         answered = down => answered,
     }
+}
+
+/// How an opened tunnel is carried.
+enum Carry {
+    /// Every byte, both ways.
+    Whole,
+    /// One plain request, judged as a plain one is, and its answer.
+    OneRequest,
 }
 
 /// What a refused tunnel's client reads: by then it speaks TLS, so TLS's own fatal alert,

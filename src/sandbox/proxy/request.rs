@@ -107,6 +107,16 @@ pub struct HttpRequest {
 /// An HTTP request's head: `CONNECT host:port HTTP/1.1`, or a request with an absolute
 /// `http://` URI. The head ends at the first empty line, within [`MAX_HEAD`].
 pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
+    request_head(buf, None)
+}
+
+/// A plain request sent through a tunnel to `target` (as a client that tunnels `http://`
+/// sends it): its path only, forwarded as [`http_request`] forwards one, to the tunnel's host.
+pub fn tunneled_request(buf: &[u8], target: &Target) -> Parsed<HttpRequest> {
+    request_head(buf, Some(target))
+}
+
+fn request_head(buf: &[u8], tunnel: Option<&Target>) -> Parsed<HttpRequest> {
     let Some(end) = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -148,7 +158,7 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
     {
         return Parsed::Bad("not an HTTP/1 request");
     }
-    if method == "CONNECT" {
+    if method == "CONNECT" && tunnel.is_none() {
         return match authority(uri, None) {
             Some(target) => Parsed::Done(
                 HttpRequest {
@@ -162,19 +172,26 @@ pub fn http_request(buf: &[u8]) -> Parsed<HttpRequest> {
             None => Parsed::Bad("CONNECT names no host and port"),
         };
     }
-    let Some(rest) = uri
-        .get(..7)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
-        .map(|_| &uri[7..])
-    else {
-        return Parsed::Bad("only http:// is forwarded; https goes through CONNECT");
-    };
-    let (authority_text, path) = match rest.find('/') {
-        Some(at) => (&rest[..at], &rest[at..]),
-        None => (rest, "/"),
-    };
-    let Some(target) = authority(authority_text, Some(80)) else {
-        return Parsed::Bad("the URI names no host");
+    let (target, path) = match tunnel {
+        Some(target) if uri.starts_with('/') && method != "CONNECT" => (target.clone(), uri),
+        Some(_) => return Parsed::Bad("a request in a tunnel names its path only"),
+        None => {
+            let Some(rest) = uri
+                .get(..7)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+                .map(|_| &uri[7..])
+            else {
+                return Parsed::Bad("only http:// is forwarded; https goes through CONNECT");
+            };
+            let (authority_text, path) = match rest.find('/') {
+                Some(at) => (&rest[..at], &rest[at..]),
+                None => (rest, "/"),
+            };
+            let Some(target) = authority(authority_text, Some(80)) else {
+                return Parsed::Bad("the URI names no host");
+            };
+            (target, path)
+        }
     };
     let shown_host = match (target.host.contains(':'), target.port) {
         (false, 80) => target.host.clone(),
@@ -531,6 +548,32 @@ pub(crate) mod tests {
             tunnel_opening(&[0x16, 3, 1, 0, 4, 2, 0, 0, 0]),
             Parsed::Bad(_)
         ));
+    }
+
+    /// Through a tunnel a request names its path; it goes to the tunnel's host as a plain one
+    /// does, and the Host it names is kept for the proxy to judge.
+    #[test]
+    fn a_request_in_a_tunnel_goes_to_the_tunnels_host() {
+        let tunnel = target("registry.test", 80);
+        let Parsed::Done(request, used) = tunneled_request(
+            b"GET /pkg HTTP/1.1\r\nHost: registry.test\r\nConnection: keep-alive\r\n\r\n",
+            &tunnel,
+        ) else {
+            panic!("not read");
+        };
+        assert_eq!(used, 66);
+        assert_eq!(request.target, tunnel);
+        assert_eq!(request.host_header, Some(tunnel.clone()));
+        assert_eq!(
+            request.head.unwrap(),
+            b"GET /pkg HTTP/1.1\r\nHost: registry.test\r\nConnection: close\r\n\r\n"
+        );
+        for bad in [
+            &b"GET http://other.test/ HTTP/1.1\r\n\r\n"[..],
+            b"CONNECT other.test:80 HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(matches!(tunneled_request(bad, &tunnel), Parsed::Bad(_)));
+        }
     }
 
     #[test]

@@ -541,3 +541,72 @@ async fn a_tunnel_whose_hello_names_another_server_is_refused() {
     assert!(refusals.is_empty(), "{refusals:?}");
     assert_eq!(answer, b"HTTP/1.1 200 Connection established\r\n\r\n");
 }
+
+/// Plain http through a tunnel to port 80 (as undici's proxy agent sends it) is carried as a
+/// plain request is: to the tunnel's host alone, one request, and a `Host` naming another
+/// server refused with the reason.
+#[tokio::test]
+async fn plain_http_through_a_tunnel_to_port_80_is_judged_as_a_plain_request() {
+    // A server on port 80 of another loopback address; where the test may not bind one, there
+    // is nothing to try.
+    let Ok(listener) = TcpListener::bind("127.0.0.2:80").await else {
+        eprintln!("SKIPPED: port 80 of 127.0.0.2 cannot be bound here");
+        return;
+    };
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = vec![0u8; 4096];
+                let n = stream.read(&mut head).await.unwrap_or(0);
+                let line = String::from_utf8_lossy(&head[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}",
+                    line.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let (rules, _) = DomainRules::new(&["registry.test:80".to_string()], &[]);
+    let resolver = MapResolver(HashMap::from([(
+        "registry.test".to_string(),
+        vec!["127.0.0.2".parse().unwrap()],
+    )]));
+    let proxy = Proxy::new(rules, Arc::new(resolver));
+    let through = |request: &'static str| {
+        let proxy = Arc::clone(&proxy);
+        async move {
+            let scope = CommandScope::new(None);
+            let (mut client, server) = tokio::io::duplex(64 * 1024);
+            let carried = {
+                let scope = Arc::clone(&scope);
+                tokio::spawn(async move { proxy.carry(server, &scope).await })
+            };
+            let mut bytes = b"CONNECT registry.test:80 HTTP/1.1\r\n\r\n".to_vec();
+            bytes.extend_from_slice(request.as_bytes());
+            client.write_all(&bytes).await.unwrap();
+            let mut answer = Vec::new();
+            tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut answer))
+                .await
+                .expect("the answer ends")
+                .unwrap();
+            carried.await.unwrap().unwrap();
+            String::from_utf8_lossy(&answer).into_owned()
+        }
+    };
+    let honest = through("GET /pkg HTTP/1.1\r\nHost: registry.test\r\n\r\n").await;
+    assert!(
+        honest.ends_with("Connection: close\r\n\r\nGET /pkg HTTP/1.1"),
+        "{honest}"
+    );
+    let fronted = through("GET /leak HTTP/1.1\r\nHost: attacker.example\r\n\r\n").await;
+    assert!(
+        fronted.contains("403 Forbidden")
+            && fronted.contains("the request's Host header names attacker.example"),
+        "{fronted}"
+    );
+}
