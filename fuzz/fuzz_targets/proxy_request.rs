@@ -21,7 +21,7 @@ fuzz_target!(|bytes: &[u8]| {
     if let Parsed::Done(_, used) = tunnel_opening(bytes) {
         assert!(used <= bytes.len());
     }
-    if let Some((_, used)) = closing_answer_head(bytes) {
-        assert!(used <= bytes.len());
+    if let Some(answer) = closing_answer_head(bytes) {
+        assert!(answer.used <= bytes.len());
     }
 });

@@ -727,11 +727,10 @@ where
         let mut head = Vec::with_capacity(1024);
         let mut piece = [0u8; 4096];
         loop {
-            if let Some((rewritten, used)) = request::closing_answer_head(&head) {
-                client_write.write_all(&rewritten).await?;
-                head.drain(..used);
-                // An informational answer: the final one's head is still to come.
-                if rewritten.get(9) == Some(&b'1') && rewritten.starts_with(b"HTTP/1.") {
+            if let Some(answer) = request::closing_answer_head(&head) {
+                client_write.write_all(&answer.head).await?;
+                head.drain(..answer.used);
+                if answer.informational {
                     continue;
                 }
                 client_write.write_all(&head).await?;
