@@ -197,10 +197,8 @@ fn bench_restore(items: usize) -> Stats {
         let (mut app, _rx) = new_app();
         let mut term = terminal();
         let start = Instant::now();
-        let event = Event::Restored(Box::new(kelp::agent::replay::replay(
-            &history,
-            &[],
-            std::path::Path::new("/p"),
+        let event = Event::Reply(kelp::protocol::Reply::Restored(Box::new(
+            kelp::agent::replay::replay(&history, &[], std::path::Path::new("/p")),
         )));
         app.handle_core_event(event);
         term.draw(|f| app.render(f)).expect("draw");

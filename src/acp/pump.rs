@@ -229,11 +229,11 @@ pub(super) async fn pump(
                         session.answer_goal_prompt();
                     }
                 }
-                Event::McpServers(servers) => {
+                Event::Reply(crate::protocol::Reply::McpServers(servers)) => {
                     *session.mcp.lock().unwrap_or_else(PoisonError::into_inner) = servers;
                 }
                 // `/diff`'s answer.
-                Event::WorkingTreeDiff(diff) => {
+                Event::Reply(crate::protocol::Reply::WorkingTreeDiff(diff)) => {
                     let text = match diff {
                         Some(diff) if !diff.trim().is_empty() => format!("```diff\n{diff}\n```"),
                         Some(_) => "No changes in the project.".to_string(),

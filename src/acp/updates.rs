@@ -362,9 +362,7 @@ impl Translator {
             // (An approval allowed or unanswered: the call's own update says how it went.)
             | Event::ApprovalAnswered { .. }
             | Event::ContextUsed { window: None, .. }
-            | Event::CommandRules(..)
-            | Event::Skills(..)
-            | Event::CustomPrompts(..)
+            | Event::Reply(_)
             | Event::TurnStarted { .. }
             | Event::Attached(..)
             | Event::ItemStarted { .. }
@@ -373,22 +371,8 @@ impl Translator {
             | Event::Usage(..)
             | Event::RateLimits(..)
             | Event::TurnFinished(..)
-            | Event::Login(..)
-            | Event::ApiKeyUnchecked(..)
-            | Event::AuthChanged(..)
-            | Event::Models { .. }
-            | Event::Restored(..)
-            | Event::Rewound(..)
-            | Event::FilesUndone { .. }
-            | Event::WorkingTreeDiff(..)
-            | Event::Revisions(..)
-            | Event::PromptHistory(..)
-            | Event::Sessions(..)
-            | Event::Instructions(..)
-            | Event::Conversation { .. }
             | Event::Notice(..)
             | Event::RunsLater(..)
-            | Event::McpServers(..)
             | Event::Error(..)
             | Event::GoalUpdated(..)
             | Event::GoalCleared

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::conversation::Conversation;
 use super::turn_context::TurnContext;
-use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ProjectRule};
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ProjectRule, Reply};
 use crate::sandbox::proxy::{Answer, Ask, FirstContact};
 use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 use tokio_util::sync::CancellationToken;
@@ -130,7 +130,7 @@ pub(super) fn network_asker(
                         ProjectRule::RefusedHost(rule)
                     };
                     match approvals.keep_host_rule(rule) {
-                        Ok(()) => ctx.emit(Event::CommandRules(approvals.rules())),
+                        Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(approvals.rules()))),
                         // It holds for this conversation still; the rule is not kept, and the
                         // person is told.
                         Err(e) => ctx.emit(Event::Error(e)),

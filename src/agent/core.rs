@@ -21,7 +21,7 @@ use crate::config::{Config, Setting};
 use crate::llm::LlmClient;
 use crate::llm::types::Item;
 use crate::mcp::McpManager;
-use crate::protocol::{Event, Op, Settings, Submission, TurnOutcome};
+use crate::protocol::{Event, Op, Reply, Settings, Submission, TurnOutcome};
 
 mod goal;
 mod history;
@@ -193,12 +193,12 @@ impl Core {
         for warning in warnings {
             self.emit(Event::Notice(warning));
         }
-        self.emit(Event::Instructions(
+        self.emit(Event::Reply(Reply::Instructions(
             conversation.instruction_files().to_vec(),
-        ));
-        self.emit(Event::Conversation {
+        )));
+        self.emit(Event::Reply(Reply::Conversation {
             id: conversation.id().to_string(),
-        });
+        }));
         conversation
     }
 
@@ -211,15 +211,15 @@ impl Core {
                 conversation.set_mcp(self.mcp.clone());
                 conversation.apply(&self.chosen);
                 self.model = conversation.model().to_string();
-                self.emit(Event::Restored(Box::new(shown)));
+                self.emit(Event::Reply(Reply::Restored(Box::new(shown))));
                 if conversation.left_out() {
                     self.emit(Event::Notice(
                         crate::agent::conversation::LEFT_OUT_NOTICE.to_string(),
                     ));
                 }
-                self.emit(Event::Conversation {
+                self.emit(Event::Reply(Reply::Conversation {
                     id: conversation.id().to_string(),
-                });
+                }));
                 if conversation.usage() != crate::llm::types::TokenUsage::default() {
                     self.emit(Event::Usage(conversation.usage()));
                 }
@@ -331,7 +331,7 @@ impl Core {
                     })
                     .await
                     .unwrap_or_default();
-                    let _ = events.send(Event::Skills(found));
+                    let _ = events.send(Event::Reply(Reply::Skills(found)));
                 });
             }
             Op::Rewind(to) => self.rewind(&to),
@@ -384,7 +384,7 @@ impl Core {
                     self.events.send(Event::Error(e)).ok();
                 }
                 self.events
-                    .send(Event::CommandRules(self.approvals.rules()))
+                    .send(Event::Reply(Reply::CommandRules(self.approvals.rules())))
                     .ok();
             }
             Op::Override(settings) => self.override_settings(settings),

@@ -28,7 +28,9 @@ use crate::config::SandboxMode;
 use crate::llm::types::{Item, ResponseEvent, TokenUsage};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
-use crate::protocol::{ApprovalDecision, ApprovalMode, Event, PlanStep, Submission, TurnOutcome};
+use crate::protocol::{
+    ApprovalDecision, ApprovalMode, Event, PlanStep, Reply, Submission, TurnOutcome,
+};
 use crate::session::record::CallRecord;
 use crate::session::{Entry, Note, TurnEnd};
 use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
@@ -646,7 +648,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         }
         ApprovalDecision::AlwaysPrefix => {
             match ctx.approvals.remember_prefix(tool) {
-                Ok(()) => ctx.emit(Event::CommandRules(ctx.approvals.rules())),
+                Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(ctx.approvals.rules()))),
                 // The command still runs this once; the rule is not kept, and the person is told.
                 Err(e) => ctx.emit(Event::Error(e)),
             }

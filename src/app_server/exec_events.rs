@@ -255,9 +255,7 @@ impl ExecEvents {
             Event::ReasoningDelta { .. }
             | Event::Compacted { .. }
             | Event::Error(_)
-            | Event::CommandRules(..)
-            | Event::Skills(..)
-            | Event::CustomPrompts(..)
+            | Event::Reply(_)
             | Event::Attached(..)
             | Event::ItemStarted { .. }
             | Event::ReasoningPartAdded { .. }
@@ -275,20 +273,6 @@ impl ExecEvents {
             | Event::ContextUsed { .. }
             | Event::RateLimits(..)
             | Event::TurnFinished(..)
-            | Event::Login(..)
-            | Event::ApiKeyUnchecked(..)
-            | Event::AuthChanged(..)
-            | Event::Models { .. }
-            | Event::Restored(..)
-            | Event::Rewound(..)
-            | Event::FilesUndone { .. }
-            | Event::WorkingTreeDiff(..)
-            | Event::Revisions(..)
-            | Event::PromptHistory(..)
-            | Event::Sessions(..)
-            | Event::Instructions(..)
-            | Event::Conversation { .. }
-            | Event::McpServers(..)
             | Event::GoalUpdated(..)
             | Event::GoalCleared
             | Event::McpToolCalled { .. } => {}

@@ -544,27 +544,11 @@ impl Translator {
             }
             // Events this face does not show: each new one must be placed here or given
             // an arm of its own.
-            Event::CommandRules(..)
-            | Event::Skills(..)
-            | Event::CustomPrompts(..)
+            Event::Reply(_)
             | Event::TurnStarted { .. }
             | Event::QuestionsAsked { .. }
             | Event::ContextUsed { .. }
-            | Event::Login(..)
-            | Event::ApiKeyUnchecked(..)
-            | Event::AuthChanged(..)
-            | Event::Models { .. }
-            | Event::Restored(..)
-            | Event::Rewound(..)
-            | Event::FilesUndone { .. }
-            | Event::WorkingTreeDiff(..)
-            | Event::Revisions(..)
-            | Event::PromptHistory(..)
-            | Event::Sessions(..)
-            | Event::Instructions(..)
-            | Event::Conversation { .. }
             | Event::Notice(..)
-            | Event::McpServers(..)
             | Event::McpToolCalled { .. } => {}
         }
     }

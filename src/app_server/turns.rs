@@ -22,7 +22,7 @@ use crate::agent::review::ReviewTarget;
 use crate::config::SandboxMode;
 use crate::mcp::ServerStatus;
 use crate::protocol::{
-    ApprovalMode, CollaborationMode, Event, ImageInput, Op, Settings, Submission,
+    ApprovalMode, CollaborationMode, Event, ImageInput, Op, Reply, Settings, Submission,
 };
 
 /// The turn a thread is running, shared with the task that turns its events into
@@ -588,7 +588,7 @@ pub(super) async fn pump(
                 *last_limits.lock().unwrap_or_else(PoisonError::into_inner) =
                     RateLimitSnapshot::from(limits);
             }
-            Event::McpServers(servers) => {
+            Event::Reply(Reply::McpServers(servers)) => {
                 *last_servers.lock().unwrap_or_else(PoisonError::into_inner) = servers.clone();
             }
             Event::GoalUpdated(goal) => {
@@ -623,7 +623,7 @@ pub(super) async fn pump(
                     }
                 }
             }
-            Event::Rewound(done) => {
+            Event::Reply(Reply::Rewound(done)) => {
                 let waiting = running
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -647,9 +647,7 @@ pub(super) async fn pump(
             Event::Notice(text) => tracing::info!(thread = %thread_id, "{text}"),
             Event::Error(text) => tracing::warn!(thread = %thread_id, "{text}"),
             // Nothing to do beside their translation.
-            Event::CommandRules(_)
-            | Event::Skills(_)
-            | Event::CustomPrompts(_)
+            Event::Reply(_)
             | Event::Attached { .. }
             | Event::ItemStarted { .. }
             | Event::TextDelta { .. }
@@ -668,18 +666,6 @@ pub(super) async fn pump(
             | Event::Usage(_)
             | Event::ContextUsed { .. }
             | Event::Compacted { .. }
-            | Event::Login(_)
-            | Event::ApiKeyUnchecked(_)
-            | Event::AuthChanged(_)
-            | Event::Models { .. }
-            | Event::Restored(_)
-            | Event::FilesUndone { .. }
-            | Event::WorkingTreeDiff(_)
-            | Event::Revisions { .. }
-            | Event::PromptHistory(_)
-            | Event::Sessions(_)
-            | Event::Instructions(_)
-            | Event::Conversation { .. }
             | Event::RunsLater(_) => {}
         }
         if !(reviewing && answer_text) {

@@ -505,9 +505,7 @@ impl Printer for TextPrinter {
             // Not shown: the reasoning, a tool's output and success, the plan and what only an
             // interactive face or a host asks for.
             Event::ToolFinished { .. }
-            | Event::CommandRules(_)
-            | Event::Skills(_)
-            | Event::CustomPrompts(_)
+            | Event::Reply(_)
             | Event::TurnStarted { .. }
             | Event::ItemStarted { .. }
             | Event::ReasoningDelta { .. }
@@ -523,20 +521,6 @@ impl Printer for TextPrinter {
             | Event::Usage(_)
             | Event::ContextUsed { .. }
             | Event::RateLimits(_)
-            | Event::Login(_)
-            | Event::ApiKeyUnchecked(_)
-            | Event::AuthChanged(_)
-            | Event::Models { .. }
-            | Event::Restored(_)
-            | Event::Rewound(_)
-            | Event::FilesUndone { .. }
-            | Event::WorkingTreeDiff(_)
-            | Event::Revisions { .. }
-            | Event::PromptHistory(_)
-            | Event::Sessions(_)
-            | Event::Instructions(_)
-            | Event::Conversation { .. }
-            | Event::McpServers(_)
             | Event::GoalUpdated(_)
             | Event::GoalCleared
             | Event::McpToolCalled { .. } => Ok(()),

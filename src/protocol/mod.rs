@@ -169,10 +169,10 @@ pub enum Op {
     Resume(PathBuf),
     /// Ask for this project's saved conversations, newest first (the `/resume` picker).
     ListSessions,
-    /// Show what the conversation changed: the answer is `Event::WorkingTreeDiff`.
+    /// Show what the conversation changed: the answer is `Reply::WorkingTreeDiff`.
     Diff,
     /// The repository's recent commits and local branches, for `/review`'s pickers: the
-    /// answer is `Event::Revisions`.
+    /// answer is `Reply::Revisions`.
     ListRevisions,
     /// Ask the model to write an `AGENTS.md` for the project (through the usual patch
     /// approval); refused with an error when one exists.
@@ -436,13 +436,6 @@ pub enum StopCause {
 /// Something the front end should show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// The rules of this project that let commands run without asking, by prefix (`cargo
-    /// test`), or reach a host: at start, and after one is added or removed.
-    CommandRules(Vec<ProjectRule>),
-    /// The skills found for this project (`ListSkills`).
-    Skills(Found),
-    /// The custom prompts found in the prompts folders, for a client to offer as commands.
-    CustomPrompts(Vec<crate::config::prompts::CustomPrompt>),
     /// A turn began, under `id`: the id it is saved with, and the one a reload names it by.
     TurnStarted { id: String },
     /// The files the prompt mentions (`@path`): which went with it, and why others did not.
@@ -540,52 +533,12 @@ pub enum Event {
     RateLimits(RateLimits),
     /// A turn ended.
     TurnFinished(TurnOutcome),
-    /// A step of a running login.
-    Login(LoginEvent),
-    /// A new API key could not be checked (no network, a server error): the reason, one line.
-    /// Nothing was saved; sending the key again `unchecked` saves it.
-    ApiKeyUnchecked(String),
-    /// The login changed (`None`: logged out). The string describes it for the status line.
-    AuthChanged(Option<AuthSummary>),
-    /// The models of the current login, and the one in use.
-    Models {
-        available: Vec<String>,
-        current: String,
-    },
-    /// A saved conversation was resumed: its turns as the events they sent live, to be drawn
-    /// as the transcript.
-    Restored(Box<Replay>),
-    /// The answer to `Rewind`: done, or why not in one line.
-    Rewound(Result<Rewound, String>),
-    /// The answer to `UndoRewound`: the files put back, and those left as they are with why.
-    FilesUndone {
-        restored: Vec<String>,
-        refused: Vec<(String, String)>,
-    },
-    /// `git diff HEAD` of the project, untracked files listed after it; `None` when the project
-    /// is not in a git repository (or git cannot run).
-    WorkingTreeDiff(Option<String>),
-    /// The project's recent commits and local branches; `None` when the project is not in a
-    /// git repository (or git cannot run).
-    Revisions(Option<Revisions>),
-    /// Prompts typed in this project's earlier conversations, oldest first, for the
-    /// composer's history.
-    PromptHistory(Vec<String>),
-    /// This project's saved conversations, newest first.
-    Sessions(Vec<SessionSummary>),
-    /// The project instruction files (AGENTS.md) loaded for the conversation, for `/status`.
-    Instructions(Vec<InstructionFile>),
-    /// The conversation now in use (started or resumed): its session id, which `--resume` and
-    /// embedding hosts name it by.
-    Conversation { id: String },
     /// A message for the person that belongs to no turn.
     Notice(String),
     /// What the person should read where they look, on every face, that does not stop the
     /// turn: a command or patch left a file that the person's own tools run later (a
     /// `.cargo/config.toml` naming a `rustc-wrapper`, an `.npmrc` naming a `script-shell`).
     RunsLater(String),
-    /// The MCP servers and where each is, after any change (`/mcp` lists them).
-    McpServers(Vec<crate::mcp::ServerStatus>),
     /// An error that belongs to no turn, one readable line.
     Error(String),
     /// The conversation's goal changed: set, marked by the model, paused by an interrupt, or
@@ -599,6 +552,9 @@ pub enum Event {
         id: u64,
         outcome: Result<(String, bool), String>,
     },
+    /// What answers a face's own request (`ListSessions`, `Diff`, a login) or choice (a rule
+    /// added), apart from the turn's stream; kept in order with it.
+    Reply(Reply),
 }
 
 /// A reopened conversation, turn by turn.
@@ -693,4 +649,64 @@ pub struct Revisions {
     pub branches: Vec<String>,
     /// The branch checked out, if any.
     pub current: Option<String>,
+}
+
+/// What the core says back to a face's own request: the sessions it asked for, a diff, the
+/// steps of a login it started. Not an event of any turn, so a face that never asks for one
+/// matches none of them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The rules of this project that let commands run without asking, by prefix (`cargo
+    /// test`), or reach a host: at start, and after one is added or removed.
+    CommandRules(Vec<ProjectRule>),
+    /// The skills found for this project (`ListSkills`).
+    Skills(Found),
+    /// The custom prompts found in the prompts folders, for a client to offer as commands.
+    CustomPrompts(Vec<crate::config::prompts::CustomPrompt>),
+    /// A step of a running login.
+    Login(LoginEvent),
+    /// A new API key could not be checked (no network, a server error): the reason, one line.
+    /// Nothing was saved; sending the key again `unchecked` saves it.
+    ApiKeyUnchecked(String),
+    /// The login changed (`None`: logged out). The string describes it for the status line.
+    AuthChanged(Option<AuthSummary>),
+    /// The models of the current login, and the one in use.
+    Models {
+        available: Vec<String>,
+        current: String,
+    },
+    /// A saved conversation was resumed: its turns as the events they sent live, to be drawn
+    /// as the transcript.
+    Restored(Box<Replay>),
+    /// The answer to `Rewind`: done, or why not in one line.
+    Rewound(Result<Rewound, String>),
+    /// The answer to `UndoRewound`: the files put back, and those left as they are with why.
+    FilesUndone {
+        restored: Vec<String>,
+        refused: Vec<(String, String)>,
+    },
+    /// `git diff HEAD` of the project, untracked files listed after it; `None` when the project
+    /// is not in a git repository (or git cannot run).
+    WorkingTreeDiff(Option<String>),
+    /// The project's recent commits and local branches; `None` when the project is not in a
+    /// git repository (or git cannot run).
+    Revisions(Option<Revisions>),
+    /// Prompts typed in this project's earlier conversations, oldest first, for the
+    /// composer's history.
+    PromptHistory(Vec<String>),
+    /// This project's saved conversations, newest first.
+    Sessions(Vec<SessionSummary>),
+    /// The project instruction files (AGENTS.md) loaded for the conversation, for `/status`.
+    Instructions(Vec<InstructionFile>),
+    /// The conversation now in use (started or resumed): its session id, which `--resume` and
+    /// embedding hosts name it by.
+    Conversation { id: String },
+    /// The MCP servers and where each is, after any change (`/mcp` lists them).
+    McpServers(Vec<crate::mcp::ServerStatus>),
+}
+
+impl From<Reply> for Event {
+    fn from(reply: Reply) -> Self {
+        Event::Reply(reply)
+    }
 }

@@ -11,7 +11,7 @@ use super::history_cell::CellKind;
 use super::overlay::Overlay;
 use super::resume;
 use crate::auth::login::LoginEvent;
-use crate::protocol::{AuthSummary, Event, Op, TurnOutcome};
+use crate::protocol::{AuthSummary, Event, Op, Reply, TurnOutcome};
 use crate::session::TurnEnd;
 use crate::session::goal::GoalStatus;
 
@@ -20,9 +20,6 @@ impl App {
     pub fn handle_core_event(&mut self, event: Event) {
         self.redraw = true;
         match event {
-            Event::CommandRules(rules) => self.status.command_rules = rules,
-            Event::CustomPrompts(prompts) => self.pane.prompts = prompts,
-            Event::Skills(found) => self.notice(super::status::skills_report(&found)),
             Event::TurnStarted { id } => {
                 self.session.turn_began(id);
                 self.turn.start(Instant::now());
@@ -161,43 +158,6 @@ impl App {
                     None => self.unqueue(),
                 }
             }
-            Event::Login(login) => self.on_login(login),
-            Event::AuthChanged(summary) => self.on_auth_changed(summary),
-            Event::Revisions(found) => self.on_revisions(found),
-            Event::Models { available, current } => {
-                self.models = available;
-                self.status.model = current;
-                let items = self.model_items();
-                if let Some(picker) = self.pane.picker_mut(PickerKind::Model) {
-                    picker.set_items(items);
-                }
-            }
-            Event::Restored(replay) => self.restore(*replay),
-            Event::Rewound(done) => self.on_rewound(done),
-            Event::FilesUndone { restored, refused } => self.on_files_undone(restored, refused),
-            Event::Sessions(sessions) => {
-                self.session.awaiting_list = false;
-                self.session.listed = sessions;
-                let items = resume::session_items(&self.session.listed, self.now());
-                let previews = resume::session_previews(&self.session.listed);
-                if let Some(picker) = self.pane.picker_mut(PickerKind::Resume) {
-                    picker.set_items(items);
-                    picker.set_previews(previews);
-                    picker.empty = "no saved conversations in this project yet".into();
-                }
-            }
-            Event::Instructions(files) => {
-                self.status.instructions = Some(files);
-                self.status.instructions_in_history = false;
-            }
-            Event::Conversation { id } => {
-                // A new conversation (not one just restored, which brought its goal) has none:
-                // a late word about the old one's goal is not this one's.
-                if !std::mem::take(&mut self.session.restored_now) {
-                    self.status.goal = None;
-                }
-                self.session.id = Some(id);
-            }
             Event::GoalUpdated(goal) => {
                 // A goal that stopped says why, once, where the person looks: at the turn's
                 // end (its spending counted), or now when no turn runs.
@@ -221,19 +181,8 @@ impl App {
                     .patches
                     .extend(changes.into_iter().map(|change| change.diff));
             }
-            Event::WorkingTreeDiff(diff) => self.show_diff(diff),
-            Event::ApiKeyUnchecked(why) => {
-                let shown = self
-                    .connect_dialog()
-                    .is_some_and(|dialog| dialog.on_key_unchecked(why.clone()));
-                if !shown {
-                    self.push_error(format!("the API key was not saved: {why}"));
-                }
-            }
-            Event::PromptHistory(prompts) => self.pane.add_older_history(prompts),
             Event::Notice(text) => self.notice(text),
             Event::RunsLater(text) => self.push_error(text),
-            Event::McpServers(servers) => self.status.mcp = servers,
             Event::Attached(files) => {
                 self.push(CellKind::Attached(files));
             }
@@ -250,6 +199,64 @@ impl App {
                 }
                 self.push_error(message);
             }
+            Event::Reply(reply) => self.on_reply(reply),
+        }
+    }
+
+    /// Handles the core's answer to something this face asked for or chose.
+    fn on_reply(&mut self, reply: Reply) {
+        match reply {
+            Reply::CommandRules(rules) => self.status.command_rules = rules,
+            Reply::CustomPrompts(prompts) => self.pane.prompts = prompts,
+            Reply::Skills(found) => self.notice(super::status::skills_report(&found)),
+            Reply::Login(login) => self.on_login(login),
+            Reply::AuthChanged(summary) => self.on_auth_changed(summary),
+            Reply::Revisions(found) => self.on_revisions(found),
+            Reply::Models { available, current } => {
+                self.models = available;
+                self.status.model = current;
+                let items = self.model_items();
+                if let Some(picker) = self.pane.picker_mut(PickerKind::Model) {
+                    picker.set_items(items);
+                }
+            }
+            Reply::Restored(replay) => self.restore(*replay),
+            Reply::Rewound(done) => self.on_rewound(done),
+            Reply::FilesUndone { restored, refused } => self.on_files_undone(restored, refused),
+            Reply::Sessions(sessions) => {
+                self.session.awaiting_list = false;
+                self.session.listed = sessions;
+                let items = resume::session_items(&self.session.listed, self.now());
+                let previews = resume::session_previews(&self.session.listed);
+                if let Some(picker) = self.pane.picker_mut(PickerKind::Resume) {
+                    picker.set_items(items);
+                    picker.set_previews(previews);
+                    picker.empty = "no saved conversations in this project yet".into();
+                }
+            }
+            Reply::Instructions(files) => {
+                self.status.instructions = Some(files);
+                self.status.instructions_in_history = false;
+            }
+            Reply::Conversation { id } => {
+                // A new conversation (not one just restored, which brought its goal) has none:
+                // a late word about the old one's goal is not this one's.
+                if !std::mem::take(&mut self.session.restored_now) {
+                    self.status.goal = None;
+                }
+                self.session.id = Some(id);
+            }
+            Reply::WorkingTreeDiff(diff) => self.show_diff(diff),
+            Reply::ApiKeyUnchecked(why) => {
+                let shown = self
+                    .connect_dialog()
+                    .is_some_and(|dialog| dialog.on_key_unchecked(why.clone()));
+                if !shown {
+                    self.push_error(format!("the API key was not saved: {why}"));
+                }
+            }
+            Reply::PromptHistory(prompts) => self.pane.add_older_history(prompts),
+            Reply::McpServers(servers) => self.status.mcp = servers,
         }
     }
 

@@ -68,15 +68,23 @@ pub(crate) async fn agent_setup(setup: impl FnOnce(&mut Config, &mut CoreOptions
     // servers' first statuses may come before.
     let first = loop {
         let event = tokio::time::timeout(Duration::from_secs(15), events.recv()).await;
-        if !matches!(event, Ok(Some(Event::McpServers(_)))) {
+        if !matches!(
+            event,
+            Ok(Some(Event::Reply(kelp::protocol::Reply::McpServers(_))))
+        ) {
             break event;
         }
     };
-    assert_eq!(first.ok().flatten(), Some(Event::Instructions(Vec::new())));
+    assert_eq!(
+        first.ok().flatten(),
+        Some(Event::Reply(
+            kelp::protocol::Reply::Instructions(Vec::new())
+        ))
+    );
     // Then which conversation it holds: its session id.
     let second = tokio::time::timeout(Duration::from_secs(15), events.recv()).await;
     assert!(
-        matches!(second.ok().flatten(), Some(Event::Conversation { id }) if uuid::Uuid::parse_str(&id).is_ok())
+        matches!(second.ok().flatten(), Some(Event::Reply(kelp::protocol::Reply::Conversation { id })) if uuid::Uuid::parse_str(&id).is_ok())
     );
     Agent {
         fake,
@@ -473,7 +481,7 @@ async fn a_prefix_kept_for_the_project_lets_its_commands_through_and_nothing_mor
     let started = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
             match events.recv().await {
-                Some(Event::CommandRules(rules)) => break rules,
+                Some(Event::Reply(kelp::protocol::Reply::CommandRules(rules))) => break rules,
                 Some(_) => {}
                 None => panic!("the core ended"),
             }
@@ -737,7 +745,10 @@ fn no_login_stored(config: &Config) -> bool {
 async fn api_keys_are_saved_and_removed_and_models_listed() {
     let mut a = agent(ApprovalMode::Ask).await;
     a.ops.send(Op::Logout).unwrap();
-    assert_eq!(a.next().await, Event::AuthChanged(None));
+    assert_eq!(
+        a.next().await,
+        Event::Reply(kelp::protocol::Reply::AuthChanged(None))
+    );
     assert!(no_login_stored(&a.config));
 
     let save = |key: &str| Op::SaveApiKey {
@@ -759,7 +770,7 @@ async fn api_keys_are_saved_and_removed_and_models_listed() {
     assert!(no_login_stored(&a.config));
 
     a.ops.send(save(&a.fake.api_key())).unwrap();
-    let Event::AuthChanged(Some(summary)) = a.next().await else {
+    let Event::Reply(kelp::protocol::Reply::AuthChanged(Some(summary))) = a.next().await else {
         panic!("expected the new login");
     };
     let kelp::protocol::AuthSummary::ApiKey { masked } = summary else {
@@ -769,7 +780,7 @@ async fn api_keys_are_saved_and_removed_and_models_listed() {
         masked.ends_with("abcd") && !masked.contains("0000000000"),
         "{masked}"
     );
-    let Event::Models { available, current } = a.next().await else {
+    let Event::Reply(kelp::protocol::Reply::Models { available, current }) = a.next().await else {
         panic!("expected the model list after a login");
     };
     assert!(available.contains(&"gpt-4.1".to_string()), "{available:?}");
@@ -783,7 +794,9 @@ async fn a_device_login_through_the_core_saves_the_login_and_lists_its_models() 
     let mut a = agent(ApprovalMode::Ask).await;
     a.fake.configure(|c| c.device_interval = json!("1"));
     a.ops.send(Op::StartLogin(LoginMethod::Device)).unwrap();
-    let Event::Login(LoginEvent::DeviceCode { user_code, .. }) = a.next().await else {
+    let Event::Reply(kelp::protocol::Reply::Login(LoginEvent::DeviceCode { user_code, .. })) =
+        a.next().await
+    else {
         panic!("expected the device code first");
     };
     a.fake.approve_device(&user_code);
@@ -791,11 +804,13 @@ async fn a_device_login_through_the_core_saves_the_login_and_lists_its_models() 
         .until(|e| {
             matches!(
                 e,
-                Event::Login(LoginEvent::Done(_)) | Event::Login(LoginEvent::Failed(_))
+                Event::Reply(kelp::protocol::Reply::Login(LoginEvent::Done(_)))
+                    | Event::Reply(kelp::protocol::Reply::Login(LoginEvent::Failed(_)))
             )
         })
         .await;
-    let Some(Event::Login(LoginEvent::Done(account))) = seen.last() else {
+    let Some(Event::Reply(kelp::protocol::Reply::Login(LoginEvent::Done(account)))) = seen.last()
+    else {
         panic!("the login did not finish: {seen:?}");
     };
     assert_eq!(account.email.as_deref(), Some("dev@example.com"));
@@ -806,7 +821,7 @@ async fn a_device_login_through_the_core_saves_the_login_and_lists_its_models() 
     };
     assert_eq!(entry.account_id.as_deref(), Some("acct_fake_123"));
     // The model list now comes from the Codex backend of the new login.
-    let Event::Models { available, .. } = a.next().await else {
+    let Event::Reply(kelp::protocol::Reply::Models { available, .. }) = a.next().await else {
         panic!("expected the model list after the login");
     };
     assert!(available.contains(&"gpt-5.5".to_string()), "{available:?}");
@@ -829,11 +844,16 @@ async fn cancelling_a_browser_login_in_the_core_ends_it() {
     unsafe { std::env::set_var("BROWSER", "true") };
     let mut a = agent(ApprovalMode::Ask).await;
     a.ops.send(Op::StartLogin(LoginMethod::Browser)).unwrap();
-    let Event::Login(LoginEvent::BrowserWaiting { port, .. }) = a.next().await else {
+    let Event::Reply(kelp::protocol::Reply::Login(LoginEvent::BrowserWaiting { port, .. })) =
+        a.next().await
+    else {
         panic!("expected the browser to be waited for");
     };
     a.ops.send(Op::CancelLogin).unwrap();
-    assert_eq!(a.next().await, Event::Login(LoginEvent::Cancelled));
+    assert_eq!(
+        a.next().await,
+        Event::Reply(kelp::protocol::Reply::Login(LoginEvent::Cancelled))
+    );
     // The browser command is forked while the listener is open, and a child holds a copy of it
     // until its exec closes it: allow that moment, but the port must come free.
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
@@ -911,19 +931,22 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
     a.finish_turn().await;
 
     a.ops.send(Op::NewConversation).unwrap();
-    assert_eq!(a.next().await, Event::Instructions(Vec::new()));
-    let Event::Conversation { id: second } = a.next().await else {
+    assert_eq!(
+        a.next().await,
+        Event::Reply(kelp::protocol::Reply::Instructions(Vec::new()))
+    );
+    let Event::Reply(kelp::protocol::Reply::Conversation { id: second }) = a.next().await else {
         panic!("expected the new conversation's id");
     };
     a.ops.send(Op::ListSessions).unwrap();
-    let Event::Sessions(sessions) = a.next().await else {
+    let Event::Reply(kelp::protocol::Reply::Sessions(sessions)) = a.next().await else {
         panic!("expected the saved conversations");
     };
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     assert_eq!(sessions[0].first_prompt.as_deref(), Some("first question"));
 
     a.ops.send(Op::Resume(sessions[0].path.clone())).unwrap();
-    let Event::Restored(replay) = a.next().await else {
+    let Event::Reply(kelp::protocol::Reply::Restored(replay)) = a.next().await else {
         panic!("expected the restored transcript");
     };
     assert_eq!(replay.turns.len(), 1);
@@ -940,9 +963,9 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
     assert_eq!(shown, ["first question", "first answer"]);
     assert_eq!(
         a.next().await,
-        Event::Conversation {
+        Event::Reply(kelp::protocol::Reply::Conversation {
             id: sessions[0].id.to_string()
-        },
+        }),
         "the resumed conversation keeps its id"
     );
     let Event::Usage(usage) = a.next().await else {
@@ -958,7 +981,7 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
         "how full the window was when it was saved"
     );
     assert_ne!(second, sessions[0].id.to_string());
-    let Event::Models { current, .. } = a.next().await else {
+    let Event::Reply(kelp::protocol::Reply::Models { current, .. }) = a.next().await else {
         panic!("expected the model of the resumed conversation");
     };
     assert_eq!(current, "gpt-5.5");
@@ -978,7 +1001,7 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
     a.ops.send(Op::SetModel("gpt-5.4".into())).unwrap();
     a.ops.send(Op::ListSessions).unwrap();
     let sessions = loop {
-        if let Event::Sessions(sessions) = a.next().await {
+        if let Event::Reply(kelp::protocol::Reply::Sessions(sessions)) = a.next().await {
             break sessions;
         }
     };

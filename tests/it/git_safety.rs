@@ -89,10 +89,10 @@ fn signed_commit_on_top(dir: &Path) {
 async fn diff(agent: &mut Agent) -> Option<String> {
     agent.send(Op::Diff);
     let seen = agent
-        .until(|e| matches!(e, Event::WorkingTreeDiff(_)))
+        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::WorkingTreeDiff(_))))
         .await;
     match seen.last() {
-        Some(Event::WorkingTreeDiff(diff)) => diff.clone(),
+        Some(Event::Reply(kelp::protocol::Reply::WorkingTreeDiff(diff))) => diff.clone(),
         _ => unreachable!(),
     }
 }
@@ -132,8 +132,10 @@ async fn diff_runs_no_program_the_repository_names() {
         assert!(marker.exists(), "plain git log runs the signature program");
         std::fs::remove_file(&marker).unwrap();
         agent.send(Op::ListRevisions);
-        let seen = agent.until(|e| matches!(e, Event::Revisions(_))).await;
-        let Some(Event::Revisions(Some(found))) = seen.last() else {
+        let seen = agent
+            .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Revisions(_))))
+            .await;
+        let Some(Event::Reply(kelp::protocol::Reply::Revisions(Some(found)))) = seen.last() else {
             panic!("{sandbox}: the revisions of a repository: {seen:?}");
         };
         assert_eq!(found.commits.len(), 2, "{sandbox}: {found:?}");

@@ -61,7 +61,7 @@ fn last_statuses(events: &[Event]) -> Vec<kelp::mcp::ServerStatus> {
         .iter()
         .rev()
         .find_map(|e| match e {
-            Event::McpServers(list) => Some(list.clone()),
+            Event::Reply(kelp::protocol::Reply::McpServers(list)) => Some(list.clone()),
             _ => None,
         })
         .expect("the servers' statuses")

@@ -112,7 +112,7 @@ async fn a_reopened_conversation_is_drawn_as_it_was_live() {
             .await
             .unwrap()
             .unwrap();
-        let restored = matches!(event, Event::Restored(_));
+        let restored = matches!(event, Event::Reply(kelp::protocol::Reply::Restored(_)));
         reopened.handle_core_event(event);
         if restored {
             break;
@@ -190,7 +190,7 @@ async fn esc_esc_goes_back_to_a_prompt_and_undoes_its_file_changes() {
     assert!(picker.contains("second question"), "{picker}");
     press(&mut app, KeyCode::Enter);
     exchange(&mut app, &mut ops, &mut agent, |e| {
-        matches!(e, Event::Rewound(_))
+        matches!(e, Event::Reply(kelp::protocol::Reply::Rewound(_)))
     })
     .await;
     let offer = draw(&mut app, 80, 24);
@@ -198,7 +198,7 @@ async fn esc_esc_goes_back_to_a_prompt_and_undoes_its_file_changes() {
     assert!(!offer.contains("Second answer."), "{offer}");
     press(&mut app, KeyCode::Enter);
     exchange(&mut app, &mut ops, &mut agent, |e| {
-        matches!(e, Event::FilesUndone { .. })
+        matches!(e, Event::Reply(kelp::protocol::Reply::FilesUndone { .. }))
     })
     .await;
     let read = |name: &str| std::fs::read_to_string(agent.dir().join(name)).ok();
@@ -280,7 +280,7 @@ async fn a_conversation_is_named_and_forked() {
     type_in(&mut app, "/resume");
     press(&mut app, KeyCode::Enter);
     exchange(&mut app, &mut ops, &mut agent, |e| {
-        matches!(e, Event::Sessions(_))
+        matches!(e, Event::Reply(kelp::protocol::Reply::Sessions(_)))
     })
     .await;
     let picker = draw(&mut app, 80, 24);

@@ -915,7 +915,7 @@ async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
             "asked in never: {event:?}"
         );
         match event {
-            Event::CommandRules(kept) => rules = Some(kept),
+            Event::Reply(kelp::protocol::Reply::CommandRules(kept)) => rules = Some(kept),
             Event::TurnFinished(_) => break,
             _ => {}
         }

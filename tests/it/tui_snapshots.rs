@@ -9,7 +9,7 @@ use kelp::agent::instructions::InstructionFile;
 use kelp::auth::login::LoginEvent;
 use kelp::llm::types::{Content, Item, ReasoningSummary, Role};
 use kelp::protocol::{
-    ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, ProjectRule,
+    ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, ProjectRule, Reply,
     Submission, TurnOutcome,
 };
 use kelp::session::SessionSummary;
@@ -213,7 +213,7 @@ fn tool_call_and_plan() {
 fn mcp_approval_and_the_servers() {
     use kelp::mcp::{ServerState, ServerStatus};
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::McpServers(vec![
+    app.handle_core_event(Event::Reply(Reply::McpServers(vec![
         ServerStatus {
             auth: Some("signed in with OAuth (`kelp mcp logout` forgets it)"),
             name: "tracker".into(),
@@ -232,7 +232,7 @@ fn mcp_approval_and_the_servers() {
             },
             skipped: Vec::new(),
         },
-    ]));
+    ])));
     type_text(&mut app, "/mcp");
     key(&mut app, KeyCode::Enter);
     app.handle_core_event(Event::TurnStarted { id: "u1".into() });
@@ -304,7 +304,7 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
         }]
     );
     let rule = ProjectRule::Prefix(vec!["cargo".to_string(), "test".to_string()]);
-    app.handle_core_event(Event::CommandRules(vec![rule.clone()]));
+    app.handle_core_event(Event::Reply(Reply::CommandRules(vec![rule.clone()])));
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     let screen = draw(&mut app, 80, 24);
     assert!(
@@ -447,11 +447,11 @@ fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
         }]
     );
     let rule = ProjectRule::Host("registry.npmjs.example".into());
-    app.handle_core_event(Event::CommandRules(vec![
+    app.handle_core_event(Event::Reply(Reply::CommandRules(vec![
         ProjectRule::Prefix(vec!["make".into()]),
         rule.clone(),
         ProjectRule::RefusedHost("tracker.example".into()),
-    ]));
+    ])));
     app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
     let screen = draw(&mut app, 80, 24);
     assert!(
@@ -522,14 +522,14 @@ fn connect_browser_waiting() {
         ops(&mut rx),
         [Op::StartLogin(kelp::auth::login::LoginMethod::Browser)]
     );
-    app.handle_core_event(Event::Login(LoginEvent::BrowserWaiting {
+    app.handle_core_event(Event::Reply(Reply::Login(LoginEvent::BrowserWaiting {
         authorize_url: "https://auth.openai.com/oauth/authorize?response_type=code&client_id=app_EMoamEEZ73f0CkXaXp7hrann&redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback&scope=openid%20profile%20email%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=af0ifjsldkj".into(),
         port: 1455,
         opening: true,
-    }));
+    })));
     assert_snapshot!(draw(&mut app, 80, 24));
     // Opening failed: the screen stops promising a browser.
-    app.handle_core_event(Event::Login(LoginEvent::BrowserNotOpened));
+    app.handle_core_event(Event::Reply(Reply::Login(LoginEvent::BrowserNotOpened)));
     let screen = draw(&mut app, 80, 24);
     assert!(
         screen.contains("No browser can open here. Open this URL in a browser on any machine"),
@@ -545,11 +545,11 @@ fn connect_browser_waiting() {
 fn device_app() -> App {
     let (mut app, _rx) = app_with(None, true);
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::Login(LoginEvent::DeviceCode {
+    app.handle_core_event(Event::Reply(Reply::Login(LoginEvent::DeviceCode {
         verification_url: "https://auth.openai.com/codex/device".into(),
         user_code: "WDJB-27561".into(),
         expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + 14 * 60 + 32),
-    }));
+    })));
     app
 }
 
@@ -610,9 +610,11 @@ fn connect_api_key_masked() {
             unchecked: false
         }]
     );
-    app.handle_core_event(Event::AuthChanged(Some(AuthSummary::ApiKey {
-        masked: "sk-…abcd".into(),
-    })));
+    app.handle_core_event(Event::Reply(Reply::AuthChanged(Some(
+        AuthSummary::ApiKey {
+            masked: "sk-…abcd".into(),
+        },
+    ))));
     assert_eq!(ops(&mut rx), [Op::RefreshModels]);
     assert_snapshot!("connect_api_key_done", draw(&mut app, 80, 12));
 }
@@ -621,9 +623,9 @@ fn connect_api_key_masked() {
 fn connect_error_offers_other_methods() {
     let (mut app, _rx) = app_with(None, false);
     key(&mut app, KeyCode::Char('2'));
-    app.handle_core_event(Event::Login(LoginEvent::Failed(
+    app.handle_core_event(Event::Reply(Reply::Login(LoginEvent::Failed(
         "device code login is not enabled for this workspace: turn on device code login in ChatGPT settings → Security".into(),
-    )));
+    ))));
     assert_snapshot!(draw(&mut app, 80, 24));
 }
 
@@ -645,7 +647,7 @@ fn model_picker() {
     type_text(&mut app, "/model");
     key(&mut app, KeyCode::Enter);
     assert_eq!(ops(&mut rx), [Op::RefreshModels]);
-    app.handle_core_event(Event::Models {
+    app.handle_core_event(Event::Reply(Reply::Models {
         available: vec![
             "gpt-5.5".into(),
             "gpt-5.4".into(),
@@ -653,7 +655,7 @@ fn model_picker() {
             "gpt-5.3-codex-spark".into(),
         ],
         current: "gpt-5.5".into(),
-    });
+    }));
     key(&mut app, KeyCode::Down);
     assert_snapshot!(draw(&mut app, 80, 20));
     key(&mut app, KeyCode::Enter);
@@ -704,10 +706,12 @@ fn restored_transcript() {
     app.handle_core_event(Event::Notice(
         "an earlier line that resuming replaces".into(),
     ));
-    app.handle_core_event(Event::Restored(Box::new(kelp::agent::replay::replay(
-        &restored_history(),
-        &[],
-        std::path::Path::new("/work/project"),
+    app.handle_core_event(Event::Reply(Reply::Restored(Box::new(
+        kelp::agent::replay::replay(
+            &restored_history(),
+            &[],
+            std::path::Path::new("/work/project"),
+        ),
     ))));
     let screen = draw(&mut app, 80, 26);
     assert!(!screen.contains("AGENTS.md instructions"), "{screen}");
@@ -759,11 +763,11 @@ fn resume_picker() {
         prompt: "and the tests?".into(),
         answer: Some("Updated 4 test files; all pass.".into()),
     });
-    app.handle_core_event(Event::Sessions(vec![
+    app.handle_core_event(Event::Reply(Reply::Sessions(vec![
         session(Some("Why does the parser test fail?"), 3, "gpt-5.5"),
         renamed,
         session(None, 3 * 24 * 60, "gpt-5.5"),
-    ]));
+    ])));
     key(&mut app, KeyCode::Down);
     assert_snapshot!("resume_picker", draw(&mut app, 80, 16));
     key(&mut app, KeyCode::Enter);
@@ -772,13 +776,15 @@ fn resume_picker() {
         [Op::Resume(PathBuf::from("/state/sessions/150.jsonl"))]
     );
     // The core answers with the history; the notice says when the conversation was.
-    app.handle_core_event(Event::Restored(Box::new(kelp::agent::replay::replay(
-        &[
-            Item::user_text("Rename the config module"),
-            Item::assistant_text("Done."),
-        ],
-        &[],
-        std::path::Path::new("/work/project"),
+    app.handle_core_event(Event::Reply(Reply::Restored(Box::new(
+        kelp::agent::replay::replay(
+            &[
+                Item::user_text("Rename the config module"),
+                Item::assistant_text("Done."),
+            ],
+            &[],
+            std::path::Path::new("/work/project"),
+        ),
     ))));
     let screen = draw(&mut app, 80, 16);
     assert!(screen.contains("› Rename the config module"), "{screen}");
@@ -790,7 +796,7 @@ fn resume_picker() {
     // Esc closes the picker without resuming.
     type_text(&mut app, "/resume");
     key(&mut app, KeyCode::Enter);
-    app.handle_core_event(Event::Sessions(Vec::new()));
+    app.handle_core_event(Event::Reply(Reply::Sessions(Vec::new())));
     assert!(draw(&mut app, 80, 16).contains("no saved conversations in this project yet"));
     key(&mut app, KeyCode::Esc);
     assert_eq!(ops(&mut rx), [Op::ListSessions]);
@@ -811,7 +817,7 @@ fn resume_picker() {
 #[test]
 fn status_lists_the_agents_files() {
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::Instructions(vec![
+    app.handle_core_event(Event::Reply(Reply::Instructions(vec![
         InstructionFile {
             path: PathBuf::from("/work/AGENTS.md"),
             bytes: 812,
@@ -822,7 +828,7 @@ fn status_lists_the_agents_files() {
             bytes: 40_960,
             included: 31_955,
         },
-    ]));
+    ])));
     type_text(&mut app, "/status");
     key(&mut app, KeyCode::Enter);
     assert_snapshot!(draw(&mut app, 80, 16));
@@ -839,14 +845,16 @@ fn review_pickers() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(ops(&mut rx), [Op::ListRevisions]);
     assert!(draw(&mut app, 80, 12).contains("asking git…"));
-    app.handle_core_event(Event::Revisions(Some(kelp::protocol::Revisions {
-        commits: vec![
-            ("5d0d4ed".into(), "Parse each header once\x1b[31m".into()),
-            ("add3650".into(), "First commit".into()),
-        ],
-        branches: vec!["main".into()],
-        current: Some("feature".into()),
-    })));
+    app.handle_core_event(Event::Reply(Reply::Revisions(Some(
+        kelp::protocol::Revisions {
+            commits: vec![
+                ("5d0d4ed".into(), "Parse each header once\x1b[31m".into()),
+                ("add3650".into(), "First commit".into()),
+            ],
+            branches: vec!["main".into()],
+            current: Some("feature".into()),
+        },
+    ))));
     let screen = draw(&mut app, 80, 12);
     assert!(
         !screen.contains('\x1b'),
@@ -1045,9 +1053,9 @@ fn diff_of_the_working_tree() {
     type_text(&mut app, "/diff");
     key(&mut app, KeyCode::Enter);
     assert!(ops(&mut rx).contains(&Op::Diff));
-    app.handle_core_event(Event::WorkingTreeDiff(Some(
+    app.handle_core_event(Event::Reply(Reply::WorkingTreeDiff(Some(
         "diff --git a/src/main.rs b/src/main.rs\n--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1 +1 @@\n-fn main() {}\n+fn main() { run(); }\n\nUntracked files:\n  src/new.rs\n".into(),
-    )));
+    ))));
     assert_snapshot!(draw(&mut app, 80, 16));
 }
 
@@ -1258,7 +1266,7 @@ fn the_status_line_drops_old_limits_and_keeps_the_context_through_compact() {
     let screen = draw(&mut app, 120, 6);
     assert!(screen.contains("2% context"), "{screen}");
 
-    app.handle_core_event(Event::AuthChanged(None));
+    app.handle_core_event(Event::Reply(Reply::AuthChanged(None)));
     let screen = draw(&mut app, 120, 6);
     assert!(!screen.contains("limit"), "{screen}");
 }
@@ -1488,9 +1496,9 @@ fn an_unknown_command_keeps_its_text_and_clear_starts_anew() {
     for _ in 0.."/modle".len() {
         key(&mut app, KeyCode::Backspace);
     }
-    app.handle_core_event(Event::Conversation {
+    app.handle_core_event(Event::Reply(Reply::Conversation {
         id: "0193-kelp-session".into(),
-    });
+    }));
     type_text(&mut app, "/status");
     key(&mut app, KeyCode::Enter);
     assert!(

@@ -3,7 +3,7 @@
 
 use super::Core;
 use crate::agent::conversation::Conversation;
-use crate::protocol::Event;
+use crate::protocol::{Event, Reply};
 use crate::session;
 
 impl Core {
@@ -36,7 +36,7 @@ impl Core {
                 }
             }),
         };
-        self.emit(Event::Rewound(done));
+        self.emit(Event::Reply(Reply::Rewound(done)));
         // The goal stays as it is: noted again if the turns gone back from held its notes.
         if let Some(conversation) = &mut self.conversation {
             crate::agent::goal_notes::note_goal(conversation, &self.events);
@@ -102,10 +102,10 @@ impl Core {
         let events = self.events.clone();
         crate::task::spawn_blocking(move || {
             let done = crate::tools::apply_patch::undo::undo(&changes, &project_dir);
-            let _ = events.send(Event::FilesUndone {
+            let _ = events.send(Event::Reply(Reply::FilesUndone {
                 restored: done.restored,
                 refused: done.refused,
-            });
+            }));
         });
     }
 }

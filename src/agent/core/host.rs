@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::Core;
-use crate::protocol::Event;
+use crate::protocol::{Event, Reply};
 
 impl Core {
     /// `/diff`: the project's `git diff HEAD`, by git confined as a command is.
@@ -13,7 +13,7 @@ impl Core {
         let (project_dir, sandbox, events) = self.git_context();
         crate::task::spawn(async move {
             let diff = crate::agent::git::working_tree_diff(&project_dir, &sandbox).await;
-            let _ = events.send(Event::WorkingTreeDiff(diff));
+            let _ = events.send(Event::Reply(Reply::WorkingTreeDiff(diff)));
         });
     }
 
@@ -22,7 +22,7 @@ impl Core {
         let (project_dir, sandbox, events) = self.git_context();
         crate::task::spawn(async move {
             let found = crate::agent::git::revisions(&project_dir, &sandbox).await;
-            let _ = events.send(Event::Revisions(found));
+            let _ = events.send(Event::Reply(Reply::Revisions(found)));
         });
     }
 

@@ -7,10 +7,10 @@ use super::Core;
 use crate::auth::SaveKeyError;
 use crate::auth::login::LoginMethod;
 use crate::llm::LlmClient;
-use crate::protocol::{AuthSummary, Event};
+use crate::protocol::{AuthSummary, Event, Reply};
 
 impl Core {
-    /// Lists the login's models in the background; the answer arrives as `Event::Models`.
+    /// Lists the login's models in the background; the answer arrives as `Event::Reply(Reply::Models)`.
     pub(super) fn refresh_models(&self) {
         crate::task::spawn(self.model_refresh().run());
     }
@@ -30,11 +30,13 @@ impl Core {
                 accounts.check_and_save_api_key(&raw, check).await
             };
             let event = match saved {
-                Ok(masked) => Event::AuthChanged(Some(AuthSummary::ApiKey { masked })),
-                Err(SaveKeyError::Unchecked(why)) => Event::ApiKeyUnchecked(why),
+                Ok(masked) => {
+                    Event::Reply(Reply::AuthChanged(Some(AuthSummary::ApiKey { masked })))
+                }
+                Err(SaveKeyError::Unchecked(why)) => Event::Reply(Reply::ApiKeyUnchecked(why)),
                 Err(e) => Event::Error(e.to_string()),
             };
-            let saved = matches!(event, Event::AuthChanged(_));
+            let saved = matches!(event, Event::Reply(Reply::AuthChanged(_)));
             if events.send(event).is_ok() && saved {
                 refresh.run().await;
             }
@@ -55,14 +57,14 @@ impl Core {
         let events = self.events.clone();
         crate::task::spawn(async move {
             let event = match accounts.sign_out().await {
-                Ok(_) => Event::AuthChanged(None),
+                Ok(_) => Event::Reply(Reply::AuthChanged(None)),
                 Err(e) => Event::Error(format!("could not log out: {e}")),
             };
             let _ = events.send(event);
         });
     }
 
-    /// Starts a ChatGPT login; its steps arrive as `Event::Login`, and the model list is
+    /// Starts a ChatGPT login; its steps arrive as `Event::Reply(Reply::Login)`, and the model list is
     /// refreshed once it is saved. A new login replaces (and so cancels) a running one.
     pub(super) fn start_login(&mut self, method: LoginMethod) {
         let (mut login, _replaced) = self.accounts.start_login(method, true);
@@ -71,7 +73,7 @@ impl Core {
         crate::task::spawn(async move {
             while let Some(step) = login.steps.recv().await {
                 let done = matches!(step, crate::auth::login::LoginEvent::Done(_));
-                if events.send(Event::Login(step)).is_err() {
+                if events.send(Event::Reply(Reply::Login(step))).is_err() {
                     return;
                 }
                 if done {
@@ -93,10 +95,10 @@ pub(super) struct ModelRefresh {
 impl ModelRefresh {
     async fn run(self) {
         let event = match self.client.models().await {
-            Ok(list) => Event::Models {
+            Ok(list) => Event::Reply(Reply::Models {
                 available: list.models,
                 current: self.current,
-            },
+            }),
             Err(e) => Event::Error(e.to_string()),
         };
         let _ = self.events.send(event);

@@ -2,7 +2,7 @@
 //! composer's prompt history, both off the core task.
 
 use super::Core;
-use crate::protocol::Event;
+use crate::protocol::{Event, Reply};
 use crate::session;
 
 /// How many saved conversations the `/resume` picker offers.
@@ -10,7 +10,7 @@ pub(super) const MAX_LISTED_SESSIONS: usize = 50;
 
 impl Core {
     /// Reads the prompts of this project's saved conversations in the background, for the
-    /// composer's history; the answer arrives as `Event::PromptHistory`.
+    /// composer's history; the answer arrives as `Event::Reply(Reply::PromptHistory)`.
     pub(super) fn send_prompt_history(&self) {
         let state_dir = self.config.state_dir.clone();
         let project_dir = self.options.project_dir.clone();
@@ -18,7 +18,7 @@ impl Core {
         crate::task::spawn_blocking(move || {
             let prompts = crate::session::recent_prompts(&state_dir, &project_dir, 50, 500);
             if !prompts.is_empty() {
-                let _ = events.send(Event::PromptHistory(prompts));
+                let _ = events.send(Event::Reply(Reply::PromptHistory(prompts)));
             }
         });
     }
@@ -43,7 +43,7 @@ impl Core {
             })
             .await;
             let event = match listed {
-                Ok(sessions) => Event::Sessions(sessions),
+                Ok(sessions) => Event::Reply(Reply::Sessions(sessions)),
                 Err(_) => Event::Error("could not list saved conversations".to_string()),
             };
             let _ = events.send(event);

@@ -12,7 +12,7 @@ use crate::auth::{ExternalAuth, mask_key};
 use crate::config::Config;
 use crate::llm::StreamSettings;
 use crate::mcp::{McpManager, McpUpdate};
-use crate::protocol::{AuthSummary, Event, Op};
+use crate::protocol::{AuthSummary, Event, Op, Reply};
 
 /// How the core starts, besides the configuration.
 #[derive(Clone)]
@@ -45,7 +45,7 @@ pub struct CoreOptions {
     /// MCP servers for this agent besides the config file's (an ACP session's).
     pub mcp_servers: Vec<crate::config::McpServerConfig>,
     /// Whether the prompts of the project's saved conversations are read for a composer's
-    /// history (`Event::PromptHistory`): only a face with a composer wants them.
+    /// history (`Event::Reply(Reply::PromptHistory)`): only a face with a composer wants them.
     pub prompt_history: bool,
 }
 
@@ -157,7 +157,7 @@ pub fn spawn_after(
             Ok(core) => {
                 let rules = core.approvals.rules();
                 if !rules.is_empty() {
-                    let _ = event_tx.send(Event::CommandRules(rules));
+                    let _ = event_tx.send(Event::Reply(Reply::CommandRules(rules)));
                 }
                 core.run(op_rx).await;
             }
@@ -179,7 +179,7 @@ pub fn find_prompts(config_dir: &std::path::Path, events: UnboundedSender<Event>
             .await
             .unwrap_or_default();
         if asked || !found.is_empty() {
-            let _ = events.send(Event::CustomPrompts(found));
+            let _ = events.send(Event::Reply(Reply::CustomPrompts(found)));
         }
     });
 }
@@ -214,7 +214,7 @@ pub(super) fn start_mcp(
         move |update| {
             if let Some(events) = events.upgrade() {
                 let _ = events.send(match update {
-                    McpUpdate::Servers(list) => Event::McpServers(list),
+                    McpUpdate::Servers(list) => Event::Reply(Reply::McpServers(list)),
                     McpUpdate::Problem(text) => Event::Notice(text),
                 });
             }
@@ -250,8 +250,8 @@ pub async fn open(config: Config, options: CoreOptions) -> Result<Opened, String
     let id = tokio::time::timeout(OPEN_TIMEOUT, async {
         while let Some(event) = events.recv().await {
             match event {
-                Event::Conversation { id } => return Ok(id),
-                Event::Restored(replay) => restored = Some(replay),
+                Event::Reply(Reply::Conversation { id }) => return Ok(id),
+                Event::Reply(Reply::Restored(replay)) => restored = Some(replay),
                 Event::Notice(text) => notices.push(text),
                 Event::Error(message) => return Err(message),
                 other => tracing::debug!(?other, "before the conversation started"),

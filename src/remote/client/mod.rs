@@ -26,7 +26,7 @@ use super::wire;
 use crate::auth::AuthSummary;
 use crate::auth::login::LoginEvent;
 use crate::config::ApprovalMode;
-use crate::protocol::{Event, Op, Settings, TurnOutcome};
+use crate::protocol::{Event, Op, Reply, Settings, TurnOutcome};
 
 /// What the client asks of the server when it starts, and the settings it chose (its flags
 /// and config), which go with the thread it opens and each turn.
@@ -236,10 +236,10 @@ impl Remote {
             Op::SetModel(model) => {
                 self.wanted.model = Some(model.clone());
                 self.model = model.clone();
-                self.emit(Event::Models {
+                self.emit(Event::Reply(Reply::Models {
                     available: self.models.clone(),
                     current: model,
-                });
+                }));
             }
             Op::SetApprovalMode(mode) => self.wanted.approval = Some(mode),
             Op::SetEffort(effort) => self.wanted.effort = Some(effort),
@@ -262,7 +262,7 @@ impl Remote {
                         Asked::Quiet("cancelling the sign-in"),
                     );
                 }
-                self.emit(Event::Login(LoginEvent::Cancelled));
+                self.emit(Event::Reply(Reply::Login(LoginEvent::Cancelled)));
             }
             Op::SaveApiKey { key, .. } => {
                 let masked = crate::auth::mask_key(key.expose());
@@ -412,8 +412,8 @@ impl Remote {
                     message,
                 }))
             }
-            Asked::Login => self.emit(Event::Login(LoginEvent::Failed(message))),
-            Asked::KeySaved(_) => self.emit(Event::ApiKeyUnchecked(message)),
+            Asked::Login => self.emit(Event::Reply(Reply::Login(LoginEvent::Failed(message)))),
+            Asked::KeySaved(_) => self.emit(Event::Reply(Reply::ApiKeyUnchecked(message))),
             Asked::Opened { .. } if self.thread.is_none() => self.emit(Event::Error(format!(
                 "cannot open a conversation: {message}"
             ))),
@@ -458,7 +458,7 @@ impl Remote {
                         Some(AuthSummary::ChatGpt(account)) => account.clone(),
                         _ => crate::auth::jwt::Account::default(),
                     };
-                    self.emit(Event::Login(LoginEvent::Done(account)));
+                    self.emit(Event::Reply(Reply::Login(LoginEvent::Done(account))));
                 } else if summary.is_none() {
                     self.emit(Event::Notice(
                         "The app-server is not signed in: /connect signs it in (the login is the \
@@ -466,7 +466,7 @@ impl Remote {
                             .to_string(),
                     ));
                 }
-                self.emit(Event::AuthChanged(summary));
+                self.emit(Event::Reply(Reply::AuthChanged(summary)));
             }
             Asked::Models => {
                 let Some(list) = decode::<wire::ModelList>(result) else {
@@ -478,10 +478,10 @@ impl Remote {
                     self.model = default.model.clone();
                 }
                 self.models = list.data.into_iter().map(|m| m.model).collect();
-                self.emit(Event::Models {
+                self.emit(Event::Reply(Reply::Models {
                     available: self.models.clone(),
                     current: self.model.clone(),
-                });
+                }));
             }
             Asked::Opened { restore } => {
                 let Some(opened) = decode::<wire::ThreadOpened>(result) else {
@@ -517,7 +517,7 @@ impl Remote {
                         Some(summary)
                     })
                     .collect();
-                self.emit(Event::Sessions(sessions));
+                self.emit(Event::Reply(Reply::Sessions(sessions)));
             }
             Asked::TurnStarted => {
                 if let Some(opened) = decode::<wire::TurnOpened>(result) {
@@ -551,13 +551,15 @@ impl Remote {
                     }
                     wire::LoginStarted::ApiKey | wire::LoginStarted::Other => return,
                 };
-                self.emit(Event::Login(step));
+                self.emit(Event::Reply(Reply::Login(step)));
             }
             Asked::KeySaved(masked) => {
-                self.emit(Event::AuthChanged(Some(AuthSummary::ApiKey { masked })));
+                self.emit(Event::Reply(Reply::AuthChanged(Some(
+                    AuthSummary::ApiKey { masked },
+                ))));
                 self.request("model/list", json!({}), Asked::Models);
             }
-            Asked::LoggedOut => self.emit(Event::AuthChanged(None)),
+            Asked::LoggedOut => self.emit(Event::Reply(Reply::AuthChanged(None))),
             Asked::Quiet(_) => {}
         }
     }
@@ -567,10 +569,10 @@ impl Remote {
         let thread = opened.thread;
         if let Some(model) = opened.model.filter(|m| !m.is_empty()) {
             self.model = model.clone();
-            self.emit(Event::Models {
+            self.emit(Event::Reply(Reply::Models {
                 available: self.models.clone(),
                 current: model,
-            });
+            }));
         }
         self.thread = Some(thread.id.clone());
         self.turn = None;
@@ -581,11 +583,11 @@ impl Remote {
             .map(|turn| turn.id.clone());
         if restore {
             let replay = self.calls.replay(&thread.turns);
-            self.emit(Event::Restored(Box::new(replay)));
+            self.emit(Event::Reply(Reply::Restored(Box::new(replay))));
         }
-        self.emit(Event::Conversation {
+        self.emit(Event::Reply(Reply::Conversation {
             id: thread.id.clone(),
-        });
+        }));
         // Rejoined while its turn runs: its items from here on come live.
         if let Some(turn) = running {
             self.turn_started(turn);
@@ -1114,7 +1116,7 @@ mod tests {
         ]});
         remote.on_message(&json!({"id": sent[3]["id"], "result": {"thread": thread}}).to_string());
         let events = drain(&mut received);
-        let Event::Restored(replay) = &events[0] else {
+        let Event::Reply(Reply::Restored(replay)) = &events[0] else {
             panic!("{events:?}");
         };
         assert_eq!(replay.turns.len(), 2);
@@ -1126,7 +1128,10 @@ mod tests {
             })
         );
         assert!(matches!(&replay.turns[1].entries[0], Replayed::Prompt(p) if p.text == "go"));
-        assert_eq!(events[1], Event::Conversation { id: THREAD.into() });
+        assert_eq!(
+            events[1],
+            Event::Reply(Reply::Conversation { id: THREAD.into() })
+        );
         assert_eq!(events[2], Event::TurnStarted { id: "t2".into() });
         assert!(remote.turn_running());
         let sent = remote.take_outgoing();

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Asked, Remote, decode};
 use crate::auth::login::LoginEvent;
 use crate::llm::ErrorCategory;
-use crate::protocol::{Event, PlanStatus, PlanStep, TurnOutcome};
+use crate::protocol::{Event, PlanStatus, PlanStep, Reply, TurnOutcome};
 use crate::remote::wire;
 
 impl Remote {
@@ -166,7 +166,7 @@ impl Remote {
                     let why = done
                         .error
                         .unwrap_or_else(|| "the sign-in did not finish".to_string());
-                    self.emit(Event::Login(LoginEvent::Failed(why)));
+                    self.emit(Event::Reply(Reply::Login(LoginEvent::Failed(why))));
                 }
             }
             "account/updated" => self.request(
