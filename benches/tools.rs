@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kelp::agent::mentions::{list_project_files, user_message};
-use kelp::config::SandboxMode;
+use kelp::protocol::SandboxMode;
 use kelp::sandbox::Repositories;
 use kelp::tools::{OutputSink, SandboxPolicy, ToolCall, ToolContext, execute};
 use support::{median, row_filter};

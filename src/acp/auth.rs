@@ -16,7 +16,8 @@ use agent_client_protocol_schema::v1::{
 use serde_json::{Value, json};
 
 use super::{Connection, Face, Reply, answer_later};
-use crate::auth::{FirstStep, LoginMethod, LoginOutcome, SaveKeyError, SignedIn};
+use crate::auth::{FirstStep, LoginOutcome, SaveKeyError, SignedIn};
+use crate::protocol::LoginMethod;
 
 /// ChatGPT in a browser on the agent's machine.
 pub const CHATGPT: &str = "chatgpt";

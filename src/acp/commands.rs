@@ -37,7 +37,7 @@ pub enum Slash {
     Compact(Option<String>),
     Init,
     /// A review turn: of the uncommitted changes, or of what the words say (see
-    /// [`crate::agent::review::ReviewTarget::parse`]).
+    /// [`crate::protocol::ReviewTarget::parse`]).
     Review(Option<String>),
     Diff,
     /// `/goal` and what follows it.

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use agent_client_protocol_schema::v1::{SessionMode, SessionModeState};
 
-use crate::config::{ApprovalMode, Config, SandboxMode};
+use crate::config::Config;
+
+use crate::protocol::{ApprovalMode, SandboxMode};
 use crate::protocol::{CollaborationMode, Settings};
 
 /// One mode: its id, name, what it lets through, and kelp's settings for it.

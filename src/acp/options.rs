@@ -8,7 +8,7 @@ use agent_client_protocol_schema::v1::{
 
 use super::modes;
 use crate::config::Config;
-use crate::llm::ReasoningEffort;
+use crate::protocol::ReasoningEffort;
 use crate::protocol::{AuthSummary, Op};
 
 /// What a session has chosen, and the models it may choose from.

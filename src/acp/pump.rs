@@ -19,8 +19,8 @@ use super::options::Choices;
 use super::updates::{Translator, decision};
 use super::{Connection, Reply};
 use crate::agent::host_asks::{self, Verdict};
+use crate::protocol::GoalStatus;
 use crate::protocol::{Event, Op, StopCause, TurnOutcome};
-use crate::session::goal::GoalStatus;
 
 /// The most events handled before buffered command output goes out.
 const BURST: usize = 256;
@@ -46,9 +46,9 @@ pub(super) struct Session {
     /// The project it works in.
     pub(super) project_dir: PathBuf,
     /// The MCP servers as the core last reported them, for `/mcp`.
-    pub(super) mcp: Mutex<Vec<crate::mcp::ServerStatus>>,
+    pub(super) mcp: Mutex<Vec<crate::protocol::ServerStatus>>,
     /// The conversation's goal as the core last reported it, for `/goal`.
-    pub(super) goal: Mutex<Option<crate::session::goal::Goal>>,
+    pub(super) goal: Mutex<Option<crate::protocol::Goal>>,
 }
 
 impl Session {
@@ -120,7 +120,7 @@ pub(super) fn answer(outcome: &TurnOutcome) -> (Option<String>, PromptResponse) 
         },
         TurnOutcome::Failed { message, category } => {
             let mut said = super::updates::failure_note(message);
-            if *category == crate::llm::ErrorCategory::Auth {
+            if *category == crate::protocol::ErrorCategory::Auth {
                 said.push_str(SIGN_IN_AGAIN);
             }
             return (Some(said), PromptResponse::new(StopReason::EndTurn));
@@ -374,7 +374,7 @@ mod tests {
     fn a_failed_turn_ends_as_a_turn_with_its_reason_and_a_lost_login_says_how_back() {
         let (said, response) = answer(&TurnOutcome::Failed {
             message: "the login expired".into(),
-            category: crate::llm::ErrorCategory::Auth,
+            category: crate::protocol::ErrorCategory::Auth,
         });
         assert_eq!(response.stop_reason, StopReason::EndTurn);
         let said = said.unwrap();

@@ -25,11 +25,12 @@ use super::options::Choices;
 use super::pump::{Session, Turn};
 use super::updates::Translator;
 use super::{Connection, Face, Reply, answer_later};
-use crate::agent::core::{CoreOptions, Opened, StartFacts, open};
-use crate::agent::replay::Replayed;
+use crate::agent::core::start::{CoreOptions, Opened, StartFacts, open};
 use crate::config::{McpServerConfig, McpTransport};
+use crate::protocol::Goal;
+use crate::protocol::Replayed;
 use crate::protocol::{AuthSummary, ImageInput, Op, Submission};
-use crate::session::goal::{Goal, GoalWords};
+use crate::session::goal::GoalWords;
 
 /// How long the sessions get to stop their turns when the client goes away.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
@@ -277,7 +278,7 @@ impl Sessions {
             }
             Slash::Init => Op::Init,
             Slash::Review(what) => {
-                match crate::agent::review::ReviewTarget::parse(what.as_deref().unwrap_or("")) {
+                match crate::protocol::ReviewTarget::parse(what.as_deref().unwrap_or("")) {
                     Ok(target) => Op::Review {
                         target,
                         turn_id: None,
@@ -650,7 +651,7 @@ pub fn fork(face: Arc<Face>, request: ForkSessionRequest, reply: Reply) {
                 )));
             }
             let path = crate::session::shelf::fork(&state_dir, &source, None)?;
-            crate::session::SessionSummary::read(&path)
+            crate::protocol::SessionSummary::read(&path)
         })
         .await
         .map_err(|e| session_error(e.to_string()))?

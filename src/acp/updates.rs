@@ -14,11 +14,12 @@ use agent_client_protocol_schema::v1::{
     ToolKind, UsageUpdate,
 };
 
-use crate::agent::replay::{Replay, Replayed};
 use crate::humanize;
+use crate::protocol::ChangeKind;
+use crate::protocol::TurnEnd;
 use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ItemId, PlanStatus, PlanStep};
-use crate::session::TurnEnd;
-use crate::tools::{self, ChangeKind, FileChange};
+use crate::protocol::{Replay, Replayed};
+use crate::{tools, tools::FileChange};
 
 /// The most command output a tool call shows: the tail, so the end of a long build is there.
 const OUTPUT_SHOWN: usize = 64 * 1024;
@@ -462,7 +463,9 @@ impl Translator {
                 ..
             } => (
                 describe(tools::shell::NAME, command, &[], &self.project_dir),
-                vec![text_content(ApprovalSubject::network_question(host, *port))],
+                vec![text_content(
+                    crate::sandbox::proxy::rules::network_question(host, *port),
+                )],
             ),
             ApprovalSubject::Patch { changes, .. } => {
                 let paths: Vec<PathBuf> = changes
@@ -550,7 +553,7 @@ impl Translator {
         );
         let rule = match subject {
             ApprovalSubject::Network { host, port, .. } => {
-                Some(ApprovalSubject::network_rule(host, *port))
+                Some(crate::sandbox::proxy::rules::host_rule(host, *port))
             }
             _ => None,
         };
@@ -694,7 +697,7 @@ mod tests {
         let subject = ApprovalSubject::Network {
             host: "pypi.example".into(),
             port: 443,
-            via: crate::sandbox::proxy::Via::Https,
+            via: crate::protocol::Via::Https,
             command: "pip install x".into(),
             workdir: PathBuf::from("/p"),
         };

@@ -157,7 +157,7 @@ fn drop_oldest(input: &mut Vec<Item>) {
 async fn summary_of(
     ctx: &TurnContext,
     prompt: &crate::llm::Prompt,
-) -> Result<(String, Option<crate::llm::types::TokenUsage>), LlmError> {
+) -> Result<(String, Option<crate::protocol::TokenUsage>), LlmError> {
     let mut stream = ctx.client.stream(prompt);
     let mut text = String::new();
     while let Some(event) = stream.next_event().await {

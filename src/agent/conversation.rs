@@ -9,12 +9,17 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::instructions::{self, InstructionFile};
+use super::instructions;
+
 use crate::config::Config;
-use crate::llm::types::{Content, Item, Role, TokenUsage};
-use crate::llm::{Prompt, ReasoningEffort, SummaryStyle, models};
+use crate::llm::types::{Content, Item, Role};
+use crate::llm::{Prompt, models};
+use crate::protocol::InstructionFile;
+use crate::protocol::TokenUsage;
 use crate::protocol::{CollaborationMode, Replay, RewindTo, Settings};
-use crate::session::goal::{Goal, GoalCell, GoalStatus};
+use crate::protocol::{Goal, GoalStatus};
+use crate::protocol::{ReasoningEffort, SummaryStyle};
+use crate::session::goal::GoalCell;
 use crate::session::{Entry, Note, SessionError, SessionHeader, SessionLog, SessionWriter};
 use crate::tools::{SandboxPolicy, ToolContext, tool_specs};
 
@@ -87,7 +92,7 @@ pub struct Conversation {
     /// The goal as the session file last noted it: a change since is noted next.
     saved_goal: Option<Goal>,
     /// Plan mode: the sandbox chosen for working, kept while commands only read.
-    planning: Option<(crate::config::SandboxMode, bool)>,
+    planning: Option<(crate::protocol::SandboxMode, bool)>,
 }
 
 /// What going back leaves to do: the words of the turn gone back to, for the person to edit and
@@ -158,7 +163,7 @@ impl Conversation {
         // allowed domains), as plan mode's.
         tool_context.sandbox = tool_context
             .sandbox
-            .with_mode(crate::config::SandboxMode::ReadOnly, false);
+            .with_mode(crate::protocol::SandboxMode::ReadOnly, false);
         tool_context.goal = None;
         let history = self
             .preamble
@@ -380,7 +385,7 @@ impl Conversation {
                 self.planning = Some((sandbox.mode, sandbox.network));
                 self.tool_context.sandbox = sandbox
                     .clone()
-                    .with_mode(crate::config::SandboxMode::ReadOnly, false);
+                    .with_mode(crate::protocol::SandboxMode::ReadOnly, false);
             }
             (CollaborationMode::Default, Some((mode, network))) => {
                 self.tool_context.sandbox = sandbox.clone().with_mode(mode, network);

@@ -29,12 +29,9 @@ mod host;
 mod logins;
 mod sessions;
 mod settings;
-mod start;
+pub mod start;
 
-use start::start_mcp;
-pub use start::{
-    Approver, CoreOptions, Opened, StartFacts, find_prompts, open, spawn, spawn_after,
-};
+use start::{Approver, CoreOptions, find_prompts, start_mcp};
 
 /// The prompt `/init` sends.
 const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this project, for coding agents \
@@ -55,7 +52,7 @@ enum Work {
     },
     /// Review code changes beside the conversation.
     Review {
-        target: crate::agent::review::ReviewTarget,
+        target: crate::protocol::ReviewTarget,
         turn_id: Option<String>,
     },
 }
@@ -220,7 +217,7 @@ impl Core {
                 self.emit(Event::Reply(Reply::Conversation {
                     id: conversation.id().to_string(),
                 }));
-                if conversation.usage() != crate::llm::types::TokenUsage::default() {
+                if conversation.usage() != crate::protocol::TokenUsage::default() {
                     self.emit(Event::Usage(conversation.usage()));
                 }
                 // How full the window was when it was saved, for a face to show at once.
@@ -290,7 +287,7 @@ impl Core {
                 TurnOutcome::Failed {
                     message: "the turn failed unexpectedly; a new conversation was started"
                         .to_string(),
-                    category: crate::llm::ErrorCategory::Other,
+                    category: crate::protocol::ErrorCategory::Other,
                 }
             }
         };

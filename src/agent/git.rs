@@ -10,8 +10,8 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use crate::config::SandboxMode;
 use crate::protocol::Revisions;
+use crate::protocol::SandboxMode;
 use crate::sandbox::SandboxPolicy;
 use crate::tools::shell;
 

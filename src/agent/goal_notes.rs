@@ -5,8 +5,9 @@
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::conversation::Conversation;
-use crate::llm::types::{Item, TokenUsage};
+use crate::llm::types::Item;
 use crate::protocol::Event;
+use crate::protocol::TokenUsage;
 use crate::session::{Entry, Note};
 
 /// Notes the goal in the session file and tells the faces, when it changed (the model marked

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::llm::types::Content;
-pub use crate::protocol::ImageInput;
+use crate::protocol::ImageInput;
 
 /// The largest image kelp sends: the Responses API takes at most 50 MB of images in one
 /// request, and a screenshot is far below this.

@@ -22,7 +22,7 @@ pub const FILE_NAME: &str = "AGENTS.md";
 pub const MAX_BYTES: usize = 32 * 1024;
 /// How every instruction part begins; marks the message as instructions, not a prompt.
 use crate::llm::types::INSTRUCTIONS_HEADING as HEADING;
-pub use crate::protocol::InstructionFile;
+use crate::protocol::InstructionFile;
 
 impl InstructionFile {
     /// Whether the cap left part of it out.

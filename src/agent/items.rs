@@ -6,7 +6,8 @@
 use uuid::Uuid;
 
 use super::turn_context::TurnContext;
-use crate::llm::types::{Item, Role, WebSearchAction};
+use crate::llm::types::{Item, Role};
+use crate::protocol::WebSearchAction;
 use crate::protocol::{Event, ItemId, ItemKind};
 
 /// The items the attempt in flight has started.

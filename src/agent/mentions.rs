@@ -8,9 +8,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::images::{self, ImageInput};
+use super::images;
+
 use crate::llm::types::{ATTACHMENT_HEADING, Content, IMAGE_HEADING, Item, Role};
-pub use crate::protocol::Attachment;
+use crate::protocol::Attachment;
+use crate::protocol::ImageInput;
 use crate::tools::opener::{AccessError, Approved, Opener};
 use crate::tools::{paths, read_file, walk};
 

@@ -10,10 +10,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::llm::types::{Content, Item, Role, WebSearchAction};
+use crate::llm::types::{Content, Item, Role};
+
+use crate::protocol::ChangeKind;
+use crate::protocol::WebSearchAction;
 use crate::protocol::{Event, ItemId, ItemKind, PlanStep};
-pub use crate::protocol::{Replay, Replayed, ReplayedTurn, SavedPrompt};
-use crate::session::record::{CallRecord, ChangeKind};
+use crate::protocol::{Replay, Replayed, ReplayedTurn, SavedPrompt};
+use crate::session::record::CallRecord;
 use crate::session::{Note, TurnSplitter};
 use crate::tools::{self, FileChange, ToolCall};
 
@@ -459,7 +462,7 @@ fn parse_shell_result(text: &str) -> Option<ShellResult<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::TurnEnd;
+    use crate::protocol::TurnEnd;
     use crate::session::record::SavedChange;
     use crate::tools::ShellOutcome;
 

@@ -1,7 +1,7 @@
 //! Review mode: a turn that reviews code changes instead of making them (the TUI's `/review`,
 //! the app-server's `review/start`). The model reads the changes with its own tools (`git
 //! diff` in the sandbox), so the prompt stays short and the turn bounded, as in Codex.
-pub use crate::protocol::ReviewTarget;
+use crate::protocol::ReviewTarget;
 
 /// How a reviewer works, before what to review.
 const GUIDANCE: &str = "You are reviewing code changes, not making them: do not edit files or \

@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::config::prompts::{front_field, front_matter};
-pub use crate::protocol::{Found, Scope, Skill};
+use crate::protocol::{Found, Scope, Skill};
 use crate::tools::opener::{Approved, Opener};
 
 impl Scope {

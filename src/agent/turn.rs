@@ -18,21 +18,23 @@ use super::asks::{ask_person, network_asker, offer_unsandboxed};
 use super::compact;
 use super::conversation::Conversation;
 use super::goal_notes::{WrapUp, note_goal};
-use super::images::ImageInput;
 use super::items::AttemptItems;
 use super::mentions;
 use super::turn_context::forward_retry;
-pub use super::turn_context::new_turn_id;
+use super::turn_context::new_turn_id;
 use super::turn_context::{TurnContext, TurnError, take_steered};
-use crate::config::SandboxMode;
-use crate::llm::types::{Item, ResponseEvent, TokenUsage};
+use crate::llm::types::{Item, ResponseEvent};
 use crate::llm::{LlmClient, LlmError};
 use crate::mcp::McpTool;
+use crate::protocol::ImageInput;
+use crate::protocol::SandboxMode;
+use crate::protocol::TokenUsage;
+use crate::protocol::TurnEnd;
 use crate::protocol::{
     ApprovalDecision, ApprovalMode, Event, PlanStep, Reply, Submission, TurnOutcome,
 };
 use crate::session::record::CallRecord;
-use crate::session::{Entry, Note, TurnEnd};
+use crate::session::{Entry, Note};
 use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
 
 /// How many requests one turn may make before it stops, unless told otherwise.
@@ -155,7 +157,7 @@ pub async fn run_turn_unfinished(
 pub async fn run_review(
     conversation: &mut Conversation,
     ctx: &TurnContext,
-    target: &super::review::ReviewTarget,
+    target: &crate::protocol::ReviewTarget,
     turn_id: Option<String>,
 ) -> Result<(), TurnError> {
     use crate::llm::types::Item;
@@ -172,7 +174,7 @@ pub async fn run_review(
         .last_answer()
         .filter(|text| !text.trim().is_empty());
     // Nothing was asked of a reviewer that never sent a request (no login): nothing to keep.
-    if reviewer.usage() != crate::llm::types::TokenUsage::default() || findings.is_some() {
+    if reviewer.usage() != crate::protocol::TokenUsage::default() || findings.is_some() {
         let mut entries = vec![
             Entry::Note(Note::TurnStarted { id: turn_id }),
             Entry::Item(Item::user_text(format!("/review {}", target.label()))),

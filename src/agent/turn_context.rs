@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::approval::Approvals;
 use crate::llm::types::ResponseEvent;
-use crate::llm::{ErrorCategory, LlmClient, LlmError};
+use crate::llm::{LlmClient, LlmError};
+use crate::protocol::ErrorCategory;
 use crate::protocol::{Event, StopCause, TurnOutcome};
 
 /// A new turn's id.

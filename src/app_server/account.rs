@@ -13,10 +13,9 @@ use super::protocol::{
 use super::wire::{Answer, Out, RpcError, notify, params};
 use crate::auth::accounts::{self, FirstStep, SignedIn, SignedOut, Stopped};
 use crate::auth::external::TokensFuture;
-use crate::auth::{
-    ExternalAuth, ExternalTokens, LoginMethod, LoginOutcome, SaveKeyError, TokenSource,
-};
+use crate::auth::{ExternalAuth, ExternalTokens, LoginOutcome, SaveKeyError, TokenSource};
 use crate::config::Config;
+use crate::protocol::LoginMethod;
 
 /// The plan names the protocol knows; anything else is `unknown`.
 const PLAN_TYPES: &[&str] = &[
@@ -378,7 +377,7 @@ impl Accounts {
 }
 
 /// A ChatGPT account as `account/read` shows it.
-fn chatgpt_account(account: &crate::auth::Account) -> Account {
+fn chatgpt_account(account: &crate::protocol::Account) -> Account {
     Account::Chatgpt {
         email: account.email.clone(),
         plan_type: plan_type(account.plan.as_deref()),

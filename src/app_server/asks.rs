@@ -117,7 +117,7 @@ pub(super) fn ask_host(
     // The host a rule the host answers with must name, for it to be kept.
     let network = match &subject {
         ApprovalSubject::Network { host, port, .. } => {
-            Some(ApprovalSubject::network_rule(host, *port))
+            Some(crate::sandbox::proxy::rules::host_rule(host, *port))
         }
         _ => None,
     };
@@ -175,9 +175,9 @@ pub(super) fn ask_host(
             ..
         } => {
             let scheme = match via {
-                crate::sandbox::proxy::Via::Http => "http",
-                crate::sandbox::proxy::Via::Https => "https",
-                crate::sandbox::proxy::Via::Socks5 => "socks5h",
+                crate::protocol::Via::Http => "http",
+                crate::protocol::Via::Https => "https",
+                crate::protocol::Via::Socks5 => "socks5h",
             };
             CommandExecutionRequestApproval {
                 network_approval_context: Some(NetworkApprovalContext {
@@ -191,7 +191,7 @@ pub(super) fn ask_host(
                         NetworkPolicyRuleAction::Deny,
                     ]
                     .map(|action| NetworkPolicyAmendment {
-                        host: ApprovalSubject::network_rule(&host, port),
+                        host: crate::sandbox::proxy::rules::host_rule(&host, port),
                         action,
                     })
                     .to_vec(),

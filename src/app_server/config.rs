@@ -15,8 +15,8 @@ use super::protocol::{
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::{Config, McpServerConfig, McpTransport, codex_keys};
 use crate::llm::models::ModelList;
-use crate::llm::request::ReasoningEffort;
-use crate::mcp::{ServerState, ServerStatus};
+use crate::protocol::ReasoningEffort;
+use crate::protocol::{ServerState, ServerStatus};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -405,7 +405,7 @@ pub fn skills(raw: Value, config: &Config) -> Result<Answer, RpcError> {
                     std::env::var_os(name)
                 });
             let shown = |enabled: bool| {
-                move |skill: &crate::agent::skills::Skill| Skill {
+                move |skill: &crate::protocol::Skill| Skill {
                     name: skill.name.clone(),
                     description: skill.description.clone(),
                     path: skill.path.clone(),

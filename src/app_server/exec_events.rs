@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::items::{Outgoing, Translator};
 use super::protocol::{ItemStatus, Message, PatchChangeKind, ThreadItem};
-use crate::llm::types::TokenUsage;
 use crate::protocol::Event;
+use crate::protocol::TokenUsage;
 
 /// One line of `exec --experimental-json`, as the TypeScript SDK's `ThreadEvent` reads it (and
 /// kelp's own streaming pieces, for `kelp run --json`).
@@ -93,7 +93,7 @@ pub enum ExecDetails {
     /// A web search of the model's; its action as the Responses API says it.
     WebSearch {
         query: String,
-        action: crate::llm::types::WebSearchAction,
+        action: crate::protocol::WebSearchAction,
     },
 }
 
@@ -457,7 +457,7 @@ impl ExecEvents {
             }
             ThreadItem::WebSearch { id, query, action } => {
                 use super::protocol::WebSearchAction as Wire;
-                use crate::llm::types::WebSearchAction as Model;
+                use crate::protocol::WebSearchAction as Model;
                 let action = match action.clone().unwrap_or(Wire::Other) {
                     Wire::Search { query, queries } => Model::Search { query, queries },
                     Wire::OpenPage { url } => Model::OpenPage { url },

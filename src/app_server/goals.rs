@@ -12,7 +12,8 @@ use super::protocol::{GoalAnswer, GoalCleared, ThreadGoal};
 use super::threads::Threads;
 use super::wire::{Answer, RpcError, params};
 use crate::protocol::Op;
-use crate::session::goal::{self, Goal, GoalChange, GoalStatus};
+use crate::protocol::{Goal, GoalChange, GoalStatus};
+use crate::session::goal;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

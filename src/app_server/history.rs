@@ -30,7 +30,7 @@ pub struct Saved {
 /// A session's index, kept for the id a host asked by while the file keeps its size and time.
 struct CachedIndex {
     asked: String,
-    summary: crate::session::SessionSummary,
+    summary: crate::protocol::SessionSummary,
     stamp: FileStamp,
     index: Arc<SessionIndex>,
 }
@@ -41,7 +41,7 @@ const BYTES_AT_A_TIME: u64 = 1024 * 1024;
 
 /// The turns in `range` of a saved thread, as the protocol's turns.
 fn turn_values(
-    summary: &crate::session::SessionSummary,
+    summary: &crate::protocol::SessionSummary,
     index: &SessionIndex,
     range: std::ops::Range<usize>,
 ) -> Result<Vec<Turn>, crate::session::SessionError> {
@@ -63,7 +63,7 @@ fn turn_values(
 /// besides.
 #[derive(Debug, Clone)]
 pub struct SavedTurns {
-    summary: crate::session::SessionSummary,
+    summary: crate::protocol::SessionSummary,
     index: Arc<SessionIndex>,
 }
 
@@ -99,7 +99,7 @@ fn stamp_of(path: &std::path::Path) -> Option<FileStamp> {
 /// A saved session as a thread: its first prompt the preview, its start and last write the
 /// times.
 pub fn listed_thread(
-    session: &crate::session::SessionSummary,
+    session: &crate::protocol::SessionSummary,
     names: &HashMap<uuid::Uuid, String>,
 ) -> Thread {
     let created = session.started_at.timestamp();
@@ -351,7 +351,7 @@ impl Saved {
     pub async fn history(
         &self,
         thread_id: &str,
-    ) -> Result<(crate::session::SessionSummary, Turns), RpcError> {
+    ) -> Result<(crate::protocol::SessionSummary, Turns), RpcError> {
         let (summary, index) = self.indexed(thread_id).await?;
         let turns = Turns::Saved(Box::new(SavedTurns {
             summary: summary.clone(),
@@ -377,7 +377,7 @@ impl Saved {
     async fn indexed(
         &self,
         thread_id: &str,
-    ) -> Result<(crate::session::SessionSummary, Arc<SessionIndex>), RpcError> {
+    ) -> Result<(crate::protocol::SessionSummary, Arc<SessionIndex>), RpcError> {
         let state_dir = self.state_dir.clone();
         let wanted = thread_id.to_string();
         let cache = Arc::clone(&self.index_cache);

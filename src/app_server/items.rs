@@ -15,15 +15,16 @@ use super::protocol::{
     PatchChangeKind, PlanStepStatus, RateLimitSnapshot, ThreadItem, ThreadStatus, Turn,
     TurnPlanStep, TurnStatus, WebSearchAction,
 };
-use crate::agent::replay::{Replay, Replayed};
-use crate::llm::types::TokenUsage;
+use crate::protocol::ChangeKind;
+use crate::protocol::TokenUsage;
+use crate::protocol::TurnEnd;
 use crate::protocol::{
     ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
     TurnOutcome,
 };
-use crate::session::TurnEnd;
+use crate::protocol::{Replay, Replayed};
 use crate::tools::apply_patch::diff::TurnDiff;
-use crate::tools::{self, ChangeKind, FileChange};
+use crate::{tools, tools::FileChange};
 
 /// What the server writes for one event.
 #[derive(Debug, Clone, PartialEq)]

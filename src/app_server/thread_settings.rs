@@ -48,7 +48,7 @@ impl Threads {
         let approval = match &asked.approval_policy {
             Some(policy) if !policy.is_null() => Some(approval_mode(
                 Some(policy),
-                crate::config::ApprovalMode::default(),
+                crate::protocol::ApprovalMode::default(),
             )?),
             _ => None,
         };

@@ -17,11 +17,12 @@ use super::protocol::{
 };
 use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
 use super::wire::{Answer, Caller, Out, Page, RpcError, notify as wire_notify, params};
-use crate::agent::core::{CoreOptions, Opened, open};
+use crate::agent::core::start::{CoreOptions, Opened, open};
 use crate::auth::ExternalAuth;
-use crate::config::{Config, SandboxMode};
+use crate::config::Config;
 use crate::jsonrpc::{Audience, Dialect, Requests};
-use crate::mcp::ServerStatus;
+use crate::protocol::SandboxMode;
+use crate::protocol::ServerStatus;
 use crate::protocol::{Op, RewindTo};
 
 /// How long `thread/revert` waits for the thread's agent: it only cuts its history.
@@ -224,7 +225,7 @@ impl Threads {
         let original = source.clone();
         let copy = crate::task::spawn_blocking(move || {
             let path = crate::session::shelf::fork(&state_dir, &original, through.as_deref())?;
-            crate::session::SessionSummary::read(&path)
+            crate::protocol::SessionSummary::read(&path)
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?
@@ -239,7 +240,7 @@ impl Threads {
     }
 
     /// The saved session whose id is `id`, whole.
-    pub(super) async fn find(&self, id: &str) -> Result<crate::session::SessionSummary, RpcError> {
+    pub(super) async fn find(&self, id: &str) -> Result<crate::protocol::SessionSummary, RpcError> {
         let state_dir = self.config.state_dir.clone();
         let wanted = id.to_string();
         crate::task::spawn_blocking(move || crate::session::find_whole(&state_dir, &wanted))
@@ -253,7 +254,7 @@ impl Threads {
         &mut self,
         caller: Caller,
         p: ResumeParams,
-        summary: crate::session::SessionSummary,
+        summary: crate::protocol::SessionSummary,
         forked_from: Option<String>,
     ) -> Result<Answer, RpcError> {
         let mut config = self.config.clone();

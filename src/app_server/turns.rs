@@ -18,9 +18,9 @@ use super::protocol::{
     TurnResponse, TurnStarted, TurnStatus, TurnSteered,
 };
 use super::wire::{Answer, Out, RpcError, now_ms, params};
-use crate::agent::review::ReviewTarget;
-use crate::config::SandboxMode;
-use crate::mcp::ServerStatus;
+use crate::protocol::ReviewTarget;
+use crate::protocol::SandboxMode;
+use crate::protocol::ServerStatus;
 use crate::protocol::{
     ApprovalMode, CollaborationMode, Event, ImageInput, Op, Reply, Settings, Submission,
 };
@@ -39,10 +39,10 @@ pub(super) struct Running {
     /// The running turn is a review (`review/start`): it ends with an `exitedReviewMode` item.
     pub(super) reviewing: bool,
     /// The thread's goal as the core last reported it.
-    pub(super) goal: Option<crate::session::goal::Goal>,
+    pub(super) goal: Option<crate::protocol::Goal>,
     /// The collaboration mode and effort a host last chose (`thread/settings/update`).
     pub(super) mode: CollaborationMode,
-    pub(super) effort: Option<crate::llm::ReasoningEffort>,
+    pub(super) effort: Option<crate::protocol::ReasoningEffort>,
 }
 
 /// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.

@@ -27,7 +27,8 @@ pub struct Caller {
 pub fn asks_for_full_access(params: &Value) -> bool {
     let unsandboxed = |value: &Value| {
         value.as_str().is_some_and(|name| {
-            crate::config::SandboxMode::from_codex(name) == Some(crate::config::SandboxMode::Off)
+            crate::protocol::SandboxMode::from_codex(name)
+                == Some(crate::protocol::SandboxMode::Off)
                 || name == "off"
         })
     };

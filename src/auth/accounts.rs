@@ -10,14 +10,13 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::external::ExternalAuth;
-use super::login::{
-    Account, LoginEvent, LoginHandle, LoginMethod, LoginOptions, LoginOutcome, PasteError,
-    start_login_with,
-};
+use super::login::{LoginHandle, LoginOptions, LoginOutcome, PasteError, start_login_with};
 use super::manager::{AuthManager, LogoutReport, StoredLogin};
 use super::store::{AuthStore, OpenAiEntry, StoreError};
 use super::{AuthError, CredentialSource, SaveKeyError, mask_key, validate_api_key, with_store};
 use crate::config::Config;
+use crate::protocol::AuthSummary;
+use crate::protocol::{Account, LoginEvent, LoginMethod};
 
 /// Names one login for as long as it runs (the app-server's `loginId`).
 pub type LoginId = Uuid;
@@ -47,15 +46,6 @@ impl SignedIn {
             },
         }
     }
-}
-
-/// The login as a face shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthSummary {
-    /// A ChatGPT login.
-    ChatGpt(Account),
-    /// An API key, already masked (`sk-…abcd`).
-    ApiKey { masked: String },
 }
 
 impl AuthSummary {

@@ -19,11 +19,13 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::flow::{Account, Flow, LoginError, LoginEvent, LoginOptions, Pasted};
+use super::flow::{Flow, LoginError, LoginOptions, Pasted};
+
 use super::oauth;
 use super::pkce::Pkce;
 use crate::config::{CLIENT_ID, ORIGINATOR};
 use crate::humanize;
+use crate::protocol::{Account, LoginEvent};
 
 /// The page the browser lands on after a successful login.
 const SUCCESS_PAGE: &str = include_str!("../../assets/success.html");

@@ -6,10 +6,13 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::flow::{Account, Flow, LoginError, LoginEvent};
+use super::flow::{Flow, LoginError};
+
 use super::oauth::{self, OAuthError};
 use super::pkce;
 use crate::config::CLIENT_ID;
+use crate::protocol::DeviceCode;
+use crate::protocol::{Account, LoginEvent};
 
 /// Used when the server sends no usable `interval`.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -21,17 +24,6 @@ const MAX_INTERVAL: Duration = Duration::from_secs(60);
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The issuer's answer to `usercode`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceCode {
-    /// Identifies this login when polling.
-    pub device_auth_id: String,
-    /// The code the person types at the verification URL.
-    pub user_code: String,
-    /// How long to wait between polls.
-    pub interval: Duration,
-}
 
 #[derive(Deserialize)]
 struct UserCodeBody {

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::Credential;
-use super::jwt::{self, Account};
+use super::jwt;
+use crate::protocol::Account;
 
 /// How long kelp waits for the host to hand in new tokens.
 pub const HOST_WAIT: Duration = Duration::from_secs(10);

@@ -4,7 +4,7 @@
 //! loop.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
@@ -12,36 +12,7 @@ use tokio::sync::{mpsc, watch};
 use super::oauth::OAuthError;
 use super::store::{AuthStore, StoreError};
 use crate::config::{Config, FALLBACK_CALLBACK_PORT};
-
-pub use super::jwt::Account;
-
-/// What a running login reports, in order, so a UI can show each step as soon as it is known.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LoginEvent {
-    /// The browser flow waits for the callback; the URL is always shown too. `opening`: a
-    /// browser is being opened here (not over SSH without a display, not with `NO_BROWSER`).
-    BrowserWaiting {
-        authorize_url: String,
-        port: u16,
-        opening: bool,
-    },
-    /// Opening the browser here failed: the URL must be opened by hand.
-    BrowserNotOpened,
-    /// The device flow has a code; polling goes on in the background.
-    DeviceCode {
-        verification_url: String,
-        user_code: String,
-        expires_at: SystemTime,
-    },
-    /// The code arrived and is being exchanged for tokens.
-    Exchanging,
-    /// The login is saved.
-    Done(Account),
-    /// The login ended with a message a person can act on.
-    Failed(String),
-    /// The user cancelled; everything the login held is released.
-    Cancelled,
-}
+use crate::protocol::{Account, LoginEvent};
 
 /// How a login ended; the same as its last [`LoginEvent`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -113,14 +113,6 @@ pub fn login_claims(id_token: Option<&str>, access_token: &str) -> Claims {
     }
 }
 
-/// Who is logged in, read from the token claims (PROTOCOL.md §4).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Account {
-    pub email: Option<String>,
-    pub plan: Option<String>,
-    pub account_id: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

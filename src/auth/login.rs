@@ -13,18 +13,10 @@ use super::pkce::{self, Pkce};
 use super::store::AuthStore;
 use super::{browser, device};
 use crate::config::Config;
+use crate::protocol::{LoginEvent, LoginMethod};
 
-/// The two ChatGPT login methods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginMethod {
-    /// Authorization code + PKCE with a local callback server.
-    Browser,
-    /// The device-code flow, for SSH and headless machines.
-    Device,
-}
-
-pub use super::flow::{Account, LoginError, LoginEvent, LoginOptions, LoginOutcome, PasteError};
 pub(crate) use super::flow::{Flow, Pasted};
+pub use super::flow::{LoginError, LoginOptions, LoginOutcome, PasteError};
 
 /// A running login. Dropping it cancels the login.
 pub struct LoginHandle {

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::external::ExternalAuth;
-use super::jwt::Account;
 use super::oauth::{self, now_ms};
 use super::refresh::{self, RetryPolicy, Stale};
 use super::store::{AuthStore, OAuthEntry, OpenAiEntry};
 use super::{Credential, CredentialSource, jwt, with_store};
 use crate::config::Config;
+use crate::protocol::Account;
 
 /// Refresh before use when the access token has less than this left.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);

@@ -27,14 +27,12 @@ pub mod pkce;
 pub mod refresh;
 pub mod store;
 
-pub use accounts::{
-    Accounts, AuthSummary, FirstStep, KeyCheck, Login, LoginId, SignedIn, SignedOut,
-};
+pub use accounts::{Accounts, FirstStep, KeyCheck, Login, LoginId, SignedIn, SignedOut};
 pub use error::AuthError;
 pub use external::{ExternalAuth, ExternalTokens, TokenSource};
 pub use login::{
-    Account, LoginError, LoginEvent, LoginHandle, LoginMethod, LoginOptions, LoginOutcome,
-    PasteError, detect_method, start_login, start_login_with,
+    LoginError, LoginHandle, LoginOptions, LoginOutcome, PasteError, detect_method, start_login,
+    start_login_with,
 };
 pub use manager::{AuthManager, StoredLogin};
 pub use store::{AuthFile, AuthStore, OAuthEntry, OpenAiEntry, StoreError};

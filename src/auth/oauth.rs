@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use thiserror::Error;
 
 use super::jwt;
-use super::jwt::Account;
 use super::store::{AuthStore, OAuthEntry, OpenAiEntry, StoreError};
 use crate::config::CLIENT_ID;
+use crate::protocol::Account;
 
 /// How long one token request may take.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);

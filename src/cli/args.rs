@@ -304,7 +304,7 @@ pub(super) struct LoginArgs {
 impl LoginArgs {
     pub(super) fn choice(&self) -> super::auth_cmd::LoginChoice {
         use super::auth_cmd::LoginChoice;
-        use kelp::auth::LoginMethod;
+        use kelp::protocol::LoginMethod;
         if self.with_api_key {
             LoginChoice::ApiKey {
                 check: !self.no_check,

@@ -4,11 +4,13 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use kelp::auth::{
-    self, Account, Accounts, CredentialSource, LoginEvent, LoginHandle, LoginMethod, LoginOutcome,
-    SaveKeyError, SignedIn, SignedOut, StoredLogin,
+use kelp::{
+    auth, auth::Accounts, auth::CredentialSource, auth::LoginHandle, auth::LoginOutcome,
+    auth::SaveKeyError, auth::SignedIn, auth::SignedOut, auth::StoredLogin,
 };
+
 use kelp::config::Config;
+use kelp::protocol::{Account, LoginEvent, LoginMethod};
 use kelp::qr::QrCells;
 use tokio::sync::mpsc;
 

@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kelp::auth::{Accounts, SignedIn};
-use kelp::config::{Config, SandboxMode};
-use kelp::mcp::{McpManager, ServerState};
+use kelp::config::Config;
+use kelp::mcp::McpManager;
+use kelp::protocol::SandboxMode;
+use kelp::protocol::ServerState;
 use kelp::sandbox::{self, SandboxPolicy};
 use serde_json::{Value, json};
 

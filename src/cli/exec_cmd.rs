@@ -7,10 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kelp::agent::core::CoreOptions;
-use kelp::agent::images::ImageInput;
-use kelp::config::{ApprovalMode, Config, Overrides, SandboxMode};
+use kelp::agent::core::start::CoreOptions;
+use kelp::config::{Config, Overrides};
+use kelp::protocol::ImageInput;
 use kelp::protocol::Submission;
+use kelp::protocol::{ApprovalMode, SandboxMode};
 use serde_json::Value;
 
 use super::run_cmd::{self, JsonLines, Printer, TextPrinter};

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use kelp::config::{ApprovalMode, SandboxMode};
+use kelp::protocol::{ApprovalMode, SandboxMode};
 
 /// The settings of an agent's work: given before the command (`kelp --model m run …`) or after
 /// it, by the commands that run an agent (the client, `run`, `app-server`, `acp`); the login

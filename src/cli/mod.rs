@@ -32,9 +32,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use kelp::agent::core::CoreOptions;
-use kelp::config::{ApprovalMode, SandboxMode};
+use kelp::agent::core::start::CoreOptions;
 use kelp::config::{CodexKey, Config, Overrides};
+use kelp::protocol::{ApprovalMode, SandboxMode};
 
 use args::*;
 use flags::AgentFlags;
@@ -381,7 +381,7 @@ fn run_cli() -> ExitCode {
         Some(Command::Acp(args)) if args.device_login => auth_cmd::login(
             &config,
             auth_cmd::LoginChoice::ChatGpt {
-                method: Some(kelp::auth::LoginMethod::Device),
+                method: Some(kelp::protocol::LoginMethod::Device),
                 qr: false,
             },
         ),
@@ -529,7 +529,7 @@ fn interactive(
                     ready,
                 )
             }
-            None => kelp::agent::core::spawn_after(config.clone(), options, async {
+            None => kelp::agent::core::start::spawn_after(config.clone(), options, async {
                 let _ = drawn.await;
             }),
         };

@@ -10,10 +10,10 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kelp::agent::core::{self, Approver, CoreOptions};
+use kelp::agent::core::start::{self as core, Approver, CoreOptions};
 use kelp::app_server::exec_events::{ExecEvent, ExecEvents};
 use kelp::config::Config;
-use kelp::llm::{ErrorCategory, ReasoningEffort};
+use kelp::protocol::{ErrorCategory, ReasoningEffort};
 use kelp::protocol::{Event, Op, Submission, TurnOutcome};
 use kelp::terminal_text::{json_without_c1, printable, printable_lines};
 
@@ -194,7 +194,7 @@ pub struct ReviewArgs {
 
 /// Runs `kelp review`: the review turn without the client, its findings on stdout.
 pub fn review(config: &Config, project_dir: &Path, args: ReviewArgs) -> ExitCode {
-    use kelp::agent::review::ReviewTarget;
+    use kelp::protocol::ReviewTarget;
     let target = match (&args.base, &args.commit, &args.instructions) {
         (Some(branch), _, _) => ReviewTarget::base_branch(branch),
         (_, Some(sha), _) => ReviewTarget::commit(sha, None),

@@ -13,7 +13,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use kelp::config::{Config, SandboxMode};
+use kelp::config::Config;
+
+use kelp::protocol::SandboxMode;
 use kelp::sandbox::{self, SandboxPolicy};
 use kelp::tools::OutputSink;
 use kelp::tools::shell::{self, ShellArgs, ShellCommand};

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use chrono::{SecondsFormat, Utc};
 use kelp::config::Config;
-use kelp::session::{self, SessionSummary};
+use kelp::protocol::SessionSummary;
+use kelp::session;
 
 use super::{exit, fail};
 

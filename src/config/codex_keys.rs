@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::modes::{ApprovalMode, SandboxMode};
+use crate::protocol::{ApprovalMode, SandboxMode};
 
 /// How a setting's value is said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use toml_edit::{DocumentMut, Item, Value};
 
-use super::modes::{self, ApprovalMode, SandboxMode, Theme};
+use super::{modes, modes::Theme};
+
 pub use super::warning::ConfigWarning;
 use super::warning::{expand_home, line_column};
 use crate::private_file;
+use crate::protocol::{ApprovalMode, SandboxMode};
 
 /// The file's name inside the config dir.
 pub const FILE_NAME: &str = "config.toml";

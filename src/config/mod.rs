@@ -39,7 +39,9 @@ use thiserror::Error;
 
 pub use file::{ConfigWarning, SaveError, Setting, save_setting};
 pub use mcp::{McpServerConfig, McpTransport};
-pub use modes::{ApprovalMode, SandboxMode, WebSearch};
+pub use modes::WebSearch;
+
+use crate::protocol::{ApprovalMode, SandboxMode};
 pub use overrides::{CodexKey, Overrides};
 pub use providers::ModelProvider;
 

@@ -2,23 +2,7 @@
 //! runs without asking) and the sandbox (what a command may touch once it runs). They live
 //! here, below the agent, because the config file, the flags and every front end share them.
 
-/// How much the agent may do without asking: Codex's approval policies, and kelp's `auto-edit`
-/// between the first two.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ApprovalMode {
-    /// Codex's `untrusted`: what is known to only read runs; other commands and patches ask.
-    #[default]
-    Ask,
-    /// kelp's own: patches inside the project apply; commands that do more than read ask.
-    AutoEdit,
-    /// Codex's `on-request`: commands run in the sandbox and patches inside the project apply
-    /// without asking; what needs more than the sandbox gives (a command run outside it, a
-    /// path outside the project, a protected path) asks.
-    FullAuto,
-    /// Codex's `never`: as `on-request`, but nothing asks: what would is refused, and the
-    /// model is told.
-    Never,
-}
+use crate::protocol::{ApprovalMode, SandboxMode};
 
 impl ApprovalMode {
     /// Every mode, in the order a picker shows them.
@@ -82,18 +66,6 @@ impl std::str::FromStr for ApprovalMode {
                 )
             })
     }
-}
-
-/// What the kernel sandbox lets a command the model writes touch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SandboxMode {
-    /// Read everywhere; write only to the project, the temp dir and kelp's cache.
-    #[default]
-    WorkspaceWrite,
-    /// Read everywhere, write nowhere.
-    ReadOnly,
-    /// No sandbox: commands run with the user's full rights, guarded by approvals only.
-    Off,
 }
 
 impl SandboxMode {

@@ -2,7 +2,9 @@
 //! own flags, and Codex's `-c key=value` (what hosts written for Codex pass), whose keys kelp
 //! has are applied and the rest named back to be logged.
 
-use super::modes::{ApprovalMode, SandboxMode, WebSearch};
+use super::modes::WebSearch;
+
+use crate::protocol::{ApprovalMode, SandboxMode};
 
 /// Values given on the command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,20 +7,8 @@
 //! words (quotes group them), `$ARGUMENTS` for all of them, `$NAME` for a `NAME=value` given,
 //! and `$$` for a dollar sign.
 
+use crate::protocol::CustomPrompt;
 use std::path::{Path, PathBuf};
-
-/// One prompt file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomPrompt {
-    /// The command's name: the file's name without `.md`.
-    pub name: String,
-    /// What the popup says of it: the front matter's `description`, else the body's first line.
-    pub description: String,
-    /// The front matter's `argument-hint` (`[FILE] [FOCUS]`), when there is one.
-    pub argument_hint: Option<String>,
-    /// The prompt, front matter left out.
-    pub body: String,
-}
 
 /// The largest prompt file read.
 const MAX_PROMPT_BYTES: u64 = 64 * 1024;

@@ -21,9 +21,10 @@ use super::error::{
 use super::models::{ModelCache, ModelList};
 use super::request::{self, Prompt};
 use super::sse::{self, SseEvent, StreamError};
-use super::types::{RateLimitWindow, RateLimits, ResponseEvent};
+use super::types::ResponseEvent;
 use crate::auth::{AuthManager, Credential};
 use crate::config::Config;
+use crate::protocol::{RateLimitWindow, RateLimits};
 
 /// Timing and retry limits of streaming; the defaults are what a person wants, tests shorten them.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,7 +163,7 @@ impl LlmClient {
 
     /// The ChatGPT plan's usage windows now, asked of the backend; `None` for an API key or
     /// when it does not say.
-    pub async fn rate_limits(&self) -> Option<super::types::RateLimits> {
+    pub async fn rate_limits(&self) -> Option<crate::protocol::RateLimits> {
         let credential = self.credential().await.ok()?;
         super::limits::fetch(&self.inner.http, &self.inner.config, &credential).await
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::auth::AuthError;
+use crate::protocol::ErrorCategory;
 
 /// Which kind of login a request used; errors name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,17 +101,6 @@ pub enum LlmError {
         "the server's TLS certificate is {0}, so nothing was sent: check the endpoint, or add the authority of a proxy that intercepts TLS to this machine's trust store"
     )]
     UntrustedCertificate(String),
-}
-
-/// What a front end does about an error: scripts get a distinct exit code for each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCategory {
-    /// Log in again, or with something else.
-    Auth,
-    /// Wait, or raise a limit.
-    Limit,
-    /// Anything else.
-    Other,
 }
 
 impl LlmError {

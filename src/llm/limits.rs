@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::request;
-use super::types::{RateLimitWindow, RateLimits};
 use crate::auth::Credential;
 use crate::config::Config;
+use crate::protocol::{RateLimitWindow, RateLimits};
 
 /// How long the question may take: a usage screen waits on it.
 const LIMITS_TIMEOUT: Duration = Duration::from_secs(10);

@@ -20,6 +20,6 @@ pub mod sse;
 pub mod types;
 
 pub use client::{LlmClient, ResponseStream, StreamSettings};
-pub use error::{ErrorCategory, LlmError, LoginKind};
-pub use request::{Prompt, ReasoningEffort, SummaryStyle};
+pub use error::{LlmError, LoginKind};
+pub use request::Prompt;
 pub use types::ResponseEvent;

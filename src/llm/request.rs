@@ -11,6 +11,7 @@ use super::error::LoginKind;
 use super::types::Item;
 use crate::auth::Credential;
 use crate::config::{Config, ModelProvider, ORIGINATOR};
+use crate::protocol::{ReasoningEffort, SummaryStyle};
 
 /// kelp's system prompt, with `{cwd}` where the working directory goes.
 const INSTRUCTIONS_TEMPLATE: &str = include_str!("../../assets/instructions.md");
@@ -18,18 +19,6 @@ const INSTRUCTIONS_TEMPLATE: &str = include_str!("../../assets/instructions.md")
 /// kelp's system prompt for a session working in `cwd`.
 pub fn instructions(cwd: &Path) -> String {
     INSTRUCTIONS_TEMPLATE.replace("{cwd}", &cwd.display().to_string())
-}
-
-/// How hard a reasoning model thinks before it answers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReasoningEffort {
-    Minimal,
-    Low,
-    #[default]
-    Medium,
-    High,
-    XHigh,
 }
 
 impl ReasoningEffort {
@@ -87,18 +76,6 @@ impl std::str::FromStr for ReasoningEffort {
             }
         })
     }
-}
-
-/// How much of its reasoning a reasoning model sums up for the person.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SummaryStyle {
-    #[default]
-    Auto,
-    Concise,
-    Detailed,
-    /// No summary is asked for.
-    None,
 }
 
 impl std::str::FromStr for SummaryStyle {

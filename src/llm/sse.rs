@@ -21,7 +21,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ServerError;
-use super::types::{Item, ResponseEvent, TokenUsage};
+use super::types::{Item, ResponseEvent};
+use crate::protocol::TokenUsage;
 
 /// About how much of a network chunk is handed to the framer at once. The framer copies the
 /// rest of the piece after every line, so the copying grows with the piece and the per-piece
@@ -563,7 +564,7 @@ pub fn decode_all(chunks: impl IntoIterator<Item = Bytes>) -> Vec<SseEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::types::WebSearchAction;
+    use crate::protocol::WebSearchAction;
 
     fn deltas(chunks: &[&[u8]]) -> Vec<SseEvent> {
         decode_all(chunks.iter().map(|c| Bytes::copy_from_slice(c)))

@@ -1,5 +1,6 @@
 //! The data the Responses API speaks, shared by the agent and the UI.
 
+use crate::protocol::{RateLimits, TokenUsage, WebSearchAction};
 use serde::{Deserialize, Serialize};
 
 /// One item of conversation history, replayed statelessly as the request's `input`
@@ -33,32 +34,6 @@ pub enum Item {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         action: Option<WebSearchAction>,
     },
-}
-
-/// What a web search did: searched (one query or several), opened a page, or looked for a
-/// pattern in one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum WebSearchAction {
-    Search {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        query: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        queries: Option<Vec<String>>,
-    },
-    OpenPage {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        url: Option<String>,
-    },
-    FindInPage {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        url: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pattern: Option<String>,
-    },
-    /// An action kelp has no words for.
-    #[serde(other)]
-    Other,
 }
 
 impl WebSearchAction {
@@ -248,16 +223,6 @@ impl Item {
     }
 }
 
-/// Token counts of one response (`response.completed` → `usage`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenUsage {
-    pub input_tokens: u64,
-    pub cached_input_tokens: u64,
-    pub output_tokens: u64,
-    pub reasoning_output_tokens: u64,
-    pub total_tokens: u64,
-}
-
 impl TokenUsage {
     /// What this running total grew by since `earlier` (zero where it did not).
     pub fn minus(&self, earlier: &TokenUsage) -> TokenUsage {
@@ -282,22 +247,6 @@ impl TokenUsage {
         self.reasoning_output_tokens += other.reasoning_output_tokens;
         self.total_tokens += other.total_tokens;
     }
-}
-
-/// One rate-limit window from the `x-codex-{primary,secondary}-*` headers.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RateLimitWindow {
-    pub used_percent: f64,
-    pub window_minutes: Option<u64>,
-    /// Epoch seconds.
-    pub resets_at: Option<i64>,
-}
-
-/// The rate limits the Codex backend reported with a response.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct RateLimits {
-    pub primary: Option<RateLimitWindow>,
-    pub secondary: Option<RateLimitWindow>,
 }
 
 /// What a streaming response reports to its caller, in order.

@@ -33,6 +33,7 @@ use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 
 use crate::config::{McpServerConfig, McpTransport};
+use crate::protocol::{ServerState, ServerStatus};
 
 /// The most of a server's stderr kept, to say why it stopped.
 const STDERR_TAIL: usize = 2 * 1024;
@@ -61,32 +62,6 @@ pub struct McpTool {
     pub read_only: bool,
     /// The config lets it run without asking (`approved_tools`).
     pub approved: bool,
-}
-
-/// Where a server is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerState {
-    /// `enabled = false`.
-    Disabled,
-    /// Starting, or started again.
-    Starting,
-    /// Connected; the names of the tools it offers.
-    Ready { tools: Vec<String> },
-    /// It did not start, or it stopped; why.
-    Failed { reason: String },
-}
-
-/// A server, as `/mcp` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerStatus {
-    pub name: String,
-    /// `stdio: command args` or `http: url`.
-    pub endpoint: String,
-    pub state: ServerState,
-    /// Tools left out, each with why (a schema the Responses API refuses).
-    pub skipped: Vec<String>,
-    /// How a server over HTTP is signed in to (`None`: a program kelp starts).
-    pub auth: Option<&'static str>,
 }
 
 /// What the manager tells its owner.

@@ -1,7 +1,9 @@
 //! The contract between a face and the core, as plain values beneath both: the faces (the TUI,
 //! `kelp run`/`exec`, the app-server's and ACP's threads, a client on a server) send `Op`s and
-//! receive `Event`s; `values.rs` holds what they carry (images, a patch's changes, review
-//! targets, the skills found, the model's questions). What a face does beyond its
+//! receive `Event`s and `Reply`s; `values.rs` holds what they carry (images, a patch's changes,
+//! review targets, the skills found, the model's questions), `account.rs` the login's values,
+//! `model.rs` the model server's, `saved.rs` a saved conversation's, `settings.rs` the modes
+//! and servers a face sets. The contract imports no floor above it: those floors import it. What a face does beyond its
 //! own protocol goes through the services below it: the account service (`auth::accounts`)
 //! for logins, the saved sessions (`session`), a host's files (`agent::files`), a command only
 //! through the tools' sandboxed shell; a face never opens auth.json or talks to OpenAI itself.
@@ -9,14 +11,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod account;
+mod model;
+mod saved;
+mod settings;
 mod values;
 
-use crate::auth::login::{LoginEvent, LoginMethod};
-use crate::llm::ErrorCategory;
-use crate::llm::types::{RateLimits, TokenUsage};
 use crate::secret::Secret;
-use crate::session::SessionSummary;
-pub use crate::session::record::CallFacts;
+pub use account::*;
+pub use model::*;
+pub use saved::*;
+pub use settings::*;
 pub use values::*;
 
 /// What the person sends to start a turn.
@@ -53,10 +58,10 @@ impl Submission {
 pub struct Settings {
     pub model: Option<String>,
     pub approval: Option<ApprovalMode>,
-    pub effort: Option<crate::llm::ReasoningEffort>,
-    pub summary: Option<crate::llm::SummaryStyle>,
+    pub effort: Option<crate::protocol::ReasoningEffort>,
+    pub summary: Option<crate::protocol::SummaryStyle>,
     /// How much commands may write, and whether they reach the network.
-    pub sandbox: Option<(crate::config::SandboxMode, bool)>,
+    pub sandbox: Option<(crate::protocol::SandboxMode, bool)>,
     /// Plan first, or work: Codex's collaboration modes.
     pub mode: Option<CollaborationMode>,
 }
@@ -146,7 +151,7 @@ pub enum Op {
     RemoveCommandRule(ProjectRule),
     /// Use another reasoning effort from the next request on, saved to the config file as the
     /// model is.
-    SetEffort(crate::llm::ReasoningEffort),
+    SetEffort(crate::protocol::ReasoningEffort),
     /// Settings for this conversation from the next turn on, not saved to the config file (an
     /// embedding host's per-turn choice).
     Override(Settings),
@@ -190,7 +195,7 @@ pub enum Op {
     /// Set the conversation's goal, or change it (its status, its budget): the core starts
     /// working toward an active goal at once when no turn runs. `GoalUpdated` answers; a
     /// change that cannot be is an `Error`.
-    SetGoal(crate::session::goal::GoalChange),
+    SetGoal(crate::protocol::GoalChange),
     /// Clear the conversation's goal; `GoalCleared` answers.
     ClearGoal,
     /// Compact the conversation now: the model summarises it (keeping `focus` in particular)
@@ -211,8 +216,6 @@ pub enum Op {
     /// End the core.
     Shutdown,
 }
-
-pub use crate::config::ApprovalMode;
 
 /// Where a rewind goes back to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,7 +297,7 @@ pub enum ApprovalSubject {
     Network {
         host: String,
         port: u16,
-        via: crate::sandbox::proxy::Via,
+        via: crate::protocol::Via,
         /// The command, in full, and where it runs.
         command: String,
         workdir: PathBuf,
@@ -338,24 +341,6 @@ impl ApprovalSubject {
             .map(|path| path.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    }
-
-    /// The question of an [`ApprovalSubject::Network`], in one line: the answer is about the
-    /// host on the web's ports (80 and 443), or about the one other port asked.
-    pub fn network_question(host: &str, port: u16) -> String {
-        let ports = crate::sandbox::proxy::rules::rule_ports(&Self::network_rule(host, port));
-        let asked = if crate::sandbox::proxy::rules::WEB_PORTS.contains(&port) {
-            format!(" (this one asks for {port})")
-        } else {
-            String::new()
-        };
-        format!("Let commands reach {host} {ports}{asked}? It is not on allowed_domains")
-    }
-
-    /// What an answer about a host a command asked to reach keeps: the host for the web's
-    /// ports, `host:port` for another.
-    pub fn network_rule(host: &str, port: u16) -> String {
-        crate::sandbox::proxy::rules::host_rule(host, port)
     }
 }
 
@@ -459,7 +444,7 @@ pub enum Event {
     /// The web search ended: what it did (`WebSearchAction::detail` says it in words).
     WebSearchDone {
         item: ItemId,
-        action: crate::llm::types::WebSearchAction,
+        action: crate::protocol::WebSearchAction,
     },
     /// A tool call (an item, its id `call_id`) began; `summary` is what it works on (path,
     /// command, files), without the tool's name.
@@ -543,7 +528,7 @@ pub enum Event {
     Error(String),
     /// The conversation's goal changed: set, marked by the model, paused by an interrupt, or
     /// its spending counted at a turn's end.
-    GoalUpdated(crate::session::goal::Goal),
+    GoalUpdated(crate::protocol::Goal),
     /// The conversation's goal was cleared.
     GoalCleared,
     /// The answer to `Op::CallMcpTool` `id`: the tool's text and whether it succeeded, or why
@@ -570,7 +555,7 @@ pub struct Replay {
     /// Turns before these that are not shown again (the session file keeps them).
     pub earlier_turns: usize,
     /// The conversation's goal, as last saved.
-    pub goal: Option<crate::session::goal::Goal>,
+    pub goal: Option<crate::protocol::Goal>,
 }
 
 /// One turn: what the person sent and the events that followed, in order.
@@ -580,7 +565,7 @@ pub struct ReplayedTurn {
     pub entries: Vec<Replayed>,
     /// How the turn ended when it did not finish: an interruption, an early stop or a failure,
     /// with the line that was shown.
-    pub ended: Option<(crate::session::TurnEnd, Option<String>)>,
+    pub ended: Option<(crate::protocol::TurnEnd, Option<String>)>,
 }
 
 /// A step of a replayed turn.
@@ -637,9 +622,6 @@ pub enum ItemKind {
     Reasoning,
 }
 
-/// The login as the status line shows it.
-pub use crate::auth::AuthSummary;
-
 /// What a review can be of in the project's repository.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Revisions {
@@ -662,7 +644,7 @@ pub enum Reply {
     /// The skills found for this project (`ListSkills`).
     Skills(Found),
     /// The custom prompts found in the prompts folders, for a client to offer as commands.
-    CustomPrompts(Vec<crate::config::prompts::CustomPrompt>),
+    CustomPrompts(Vec<crate::protocol::CustomPrompt>),
     /// A step of a running login.
     Login(LoginEvent),
     /// A new API key could not be checked (no network, a server error): the reason, one line.
@@ -702,7 +684,7 @@ pub enum Reply {
     /// embedding hosts name it by.
     Conversation { id: String },
     /// The MCP servers and where each is, after any change (`/mcp` lists them).
-    McpServers(Vec<crate::mcp::ServerStatus>),
+    McpServers(Vec<crate::protocol::ServerStatus>),
 }
 
 impl From<Reply> for Event {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::session::record::ChangeKind;
+use super::ChangeKind;
 
 /// An image the person (or their host or editor) adds to a prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -76,10 +76,10 @@ impl Calls {
                 }
                 let ended = match turn.status {
                     wire::TurnStatus::Interrupted => {
-                        Some((crate::session::TurnEnd::Interrupted, None))
+                        Some((crate::protocol::TurnEnd::Interrupted, None))
                     }
                     wire::TurnStatus::Failed => Some((
-                        crate::session::TurnEnd::Failed,
+                        crate::protocol::TurnEnd::Failed,
                         turn.error.as_ref().map(|e| e.message.clone()),
                     )),
                     _ => None,
@@ -283,12 +283,12 @@ fn saved_prompt(content: &[Value], steer: bool) -> SavedPrompt {
 
 /// A listed thread as the picker shows a saved conversation; `None` for one whose id is not
 /// a conversation id.
-pub fn session_summary(thread: wire::Thread) -> Option<crate::session::SessionSummary> {
+pub fn session_summary(thread: wire::Thread) -> Option<crate::protocol::SessionSummary> {
     let id = uuid::Uuid::parse_str(&thread.id).ok()?;
     let at = |secs: i64| chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
     let first_prompt = Some(thread.preview.lines().next().unwrap_or("").to_string())
         .filter(|line| !line.is_empty());
-    Some(crate::session::SessionSummary {
+    Some(crate::protocol::SessionSummary {
         id,
         path: thread
             .path
@@ -320,7 +320,7 @@ fn shown_path(path: &Path, project: &Path) -> String {
 /// A changed file as the server says it (a new file's text, a deleted one's, an update's
 /// hunks), as the unified diff a face draws.
 fn file_change(change: wire::Change, project: &Path) -> FileChange {
-    use crate::tools::apply_patch::ChangeKind;
+    use crate::protocol::ChangeKind;
     let path = if change.path.is_absolute() {
         change.path
     } else {

@@ -113,7 +113,7 @@ impl Target {
 }
 
 /// The client's core, an app-server at `target`: the same channels as
-/// [`crate::agent::core::spawn_after`], the connection made once `ready` ends (the first
+/// [`crate::agent::core::start::spawn_after`], the connection made once `ready` ends (the first
 /// frame is up, and the server started where the client starts it), or why it cannot be.
 pub fn spawn(
     target: Target,
@@ -128,7 +128,7 @@ pub fn spawn(
         let ready = ready.await;
         // The person's own custom prompts, found where they are once the first frame is up,
         // as a local core finds them: the client expands them before the words go out.
-        crate::agent::core::find_prompts(&config_dir, event_tx.clone(), false);
+        crate::agent::core::start::find_prompts(&config_dir, event_tx.clone(), false);
         let place = Place { target, config_dir };
         match ready {
             Ok(()) => run(place, token, wanted, op_rx, event_tx).await,
@@ -180,7 +180,7 @@ async fn run(
                     return;
                 }
                 Some(Op::FindPrompts) => {
-                    crate::agent::core::find_prompts(&place.config_dir, events.clone(), true);
+                    crate::agent::core::start::find_prompts(&place.config_dir, events.clone(), true);
                 }
                 Some(op) => remote.on_op(op),
             },
@@ -205,7 +205,7 @@ async fn run(
         );
         let _ = events.send(Event::TurnFinished(TurnOutcome::Failed {
             message,
-            category: crate::llm::ErrorCategory::Other,
+            category: crate::protocol::ErrorCategory::Other,
         }));
     } else {
         let _ = events.send(Event::Error(format!(
@@ -225,12 +225,12 @@ async fn gone(place: &Place, mut ops: UnboundedReceiver<Op>, events: &UnboundedS
             Op::Submit(_) | Op::Compact { .. } | Op::Review { .. } => {
                 Event::TurnFinished(TurnOutcome::Failed {
                     message: why,
-                    category: crate::llm::ErrorCategory::Other,
+                    category: crate::protocol::ErrorCategory::Other,
                 })
             }
             // Sent by the face on its own (at start, as a picker opens): said once already.
             Op::FindPrompts => {
-                crate::agent::core::find_prompts(&place.config_dir, events.clone(), true);
+                crate::agent::core::start::find_prompts(&place.config_dir, events.clone(), true);
                 continue;
             }
             Op::ListSkills | Op::RefreshModels | Op::ListSessions => continue,

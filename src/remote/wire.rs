@@ -174,7 +174,7 @@ pub enum SearchAction {
     Other,
 }
 
-impl From<SearchAction> for crate::llm::types::WebSearchAction {
+impl From<SearchAction> for crate::protocol::WebSearchAction {
     fn from(action: SearchAction) -> Self {
         match action {
             SearchAction::Search { query, queries } => Self::Search { query, queries },
@@ -386,7 +386,7 @@ pub struct Tokens {
     pub total_tokens: u64,
 }
 
-impl From<Tokens> for crate::llm::types::TokenUsage {
+impl From<Tokens> for crate::protocol::TokenUsage {
     fn from(tokens: Tokens) -> Self {
         Self {
             input_tokens: tokens.input_tokens,
@@ -423,9 +423,9 @@ pub struct LimitWindow {
     pub resets_at: Option<i64>,
 }
 
-impl From<Limits> for crate::llm::types::RateLimits {
+impl From<Limits> for crate::protocol::RateLimits {
     fn from(limits: Limits) -> Self {
-        let window = |w: LimitWindow| crate::llm::types::RateLimitWindow {
+        let window = |w: LimitWindow| crate::protocol::RateLimitWindow {
             used_percent: w.used_percent,
             window_minutes: w.window_duration_mins,
             resets_at: w.resets_at,
@@ -494,8 +494,8 @@ pub struct NetworkContext {
 
 impl NetworkContext {
     /// How the command asked, as kelp's proxy names it.
-    pub fn via(&self) -> crate::sandbox::proxy::Via {
-        use crate::sandbox::proxy::Via;
+    pub fn via(&self) -> crate::protocol::Via {
+        use crate::protocol::Via;
         match self.protocol.as_str() {
             "http" => Via::Http,
             "https" => Via::Https,
@@ -538,8 +538,8 @@ pub fn user_input(text: &str, images: &[PathBuf]) -> Value {
 }
 
 /// A review target as `review/start` names it.
-pub fn review_target(target: &crate::agent::review::ReviewTarget) -> Value {
-    use crate::agent::review::ReviewTarget;
+pub fn review_target(target: &crate::protocol::ReviewTarget) -> Value {
+    use crate::protocol::ReviewTarget;
     match target {
         ReviewTarget::Uncommitted => json!({"type": "uncommittedChanges"}),
         ReviewTarget::BaseBranch(branch) => json!({"type": "baseBranch", "branch": branch}),

@@ -39,7 +39,9 @@ use std::sync::OnceLock;
 
 use landlock::{ABI, Access, AccessFs, RulesetError};
 
-use crate::config::{Config, SandboxMode};
+use crate::config::Config;
+
+use crate::protocol::SandboxMode;
 pub use namespaces::{PROXY_PORT, hold_private_tmp_to, remove_private_tmp};
 pub use proxy::handoff::{Domains, ProxyHandoff, ServingProxy};
 pub use repositories::{Repositories, is_plain_config, patch_makes_a_repository};

@@ -10,7 +10,7 @@ use landlock::{
 };
 
 use super::{SandboxPolicy, namespaces};
-use crate::config::SandboxMode;
+use crate::protocol::SandboxMode;
 
 /// The filesystem rights kelp asks for: ABI 5 adds device ioctls, so a program that opens
 /// `/dev/tty` itself still works.

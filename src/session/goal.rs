@@ -10,30 +10,11 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::{Deserialize, Serialize};
-
-use crate::llm::types::TokenUsage;
+use crate::protocol::TokenUsage;
+use crate::protocol::{Goal, GoalChange, GoalStatus};
 
 /// The longest objective, in characters (Codex's limit).
 pub const MAX_OBJECTIVE_CHARS: usize = 4_000;
-
-/// Where a goal stands (Codex's statuses, by their wire names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum GoalStatus {
-    /// Being worked on: each turn's end starts the next.
-    Active,
-    /// Set aside by the person (an interrupt pauses it too); `resume` goes on.
-    Paused,
-    /// The model cannot go on without the person, or a turn failed.
-    Blocked,
-    /// The account's usage limit stopped it.
-    UsageLimited,
-    /// Its token budget is spent.
-    BudgetLimited,
-    /// The model marked it achieved.
-    Complete,
-}
 
 impl GoalStatus {
     /// The wire name.
@@ -47,32 +28,6 @@ impl GoalStatus {
             Self::Complete => "complete",
         }
     }
-}
-
-/// A goal and what was spent on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Goal {
-    pub objective: String,
-    pub status: GoalStatus,
-    /// The most tokens it may take; `None`: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_budget: Option<u64>,
-    pub tokens_used: u64,
-    pub time_used_seconds: u64,
-    /// Seconds since the epoch.
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// A change asked of the goal; `None` keeps what is there.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct GoalChange {
-    /// A new objective starts a new goal (its spending from zero); the same one keeps it.
-    pub objective: Option<String>,
-    pub status: Option<GoalStatus>,
-    /// `Some(None)` removes the budget.
-    pub token_budget: Option<Option<u64>>,
 }
 
 impl Goal {

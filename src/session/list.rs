@@ -1,39 +1,9 @@
 //! Finding saved conversations: newest first, reading only what the caller consumes.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
-
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::{SessionError, id_from_file_name, id_text_of_file_name, reader, sessions_dir};
-
-/// One saved conversation as a list shows it; built from the header line and file metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionSummary {
-    /// The conversation id.
-    pub id: Uuid,
-    /// The session file.
-    pub path: PathBuf,
-    /// The project directory it ran in.
-    pub project_dir: PathBuf,
-    /// The model at the start.
-    pub model: String,
-    /// When it started.
-    pub started_at: DateTime<Utc>,
-    /// The first line of the first prompt.
-    pub first_prompt: Option<String>,
-    /// The file's size in bytes.
-    pub size: u64,
-    /// When the file was last written (the last activity).
-    pub modified: Option<SystemTime>,
-    /// The name the person gave it (`/rename`), once [`SessionSummary::named`] looked.
-    pub name: Option<String>,
-    /// The conversation it was forked from.
-    pub forked_from: Option<Uuid>,
-    /// Its last prompt and answer, once [`last_exchange`] looked (the client's picker).
-    pub last_exchange: Option<LastExchange>,
-}
+use crate::protocol::{LastExchange, SessionSummary};
 
 impl SessionSummary {
     /// Reads the summary of the session file at `path` (its first line only).
@@ -315,13 +285,6 @@ fn answer_text(line: &[u8]) -> Option<String> {
     let item = serde_json::from_slice::<crate::llm::types::Item>(line).ok()?;
     let text = item.typed_text();
     (!text.trim().is_empty()).then_some(text)
-}
-
-/// A conversation's last prompt and what was answered to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastExchange {
-    pub prompt: String,
-    pub answer: Option<String>,
 }
 
 /// Calls `visit` with the lines of `file` from its end, up to `max_bytes` back, a chunk at a

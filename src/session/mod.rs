@@ -30,14 +30,15 @@ mod writer;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::protocol::TurnEnd;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
 pub use list::{
-    LastExchange, SessionSummary, Sessions, find, find_under, find_whole, last_exchange,
-    latest_for, list_sessions, list_under, recent_prompts,
+    Sessions, find, find_under, find_whole, last_exchange, latest_for, list_sessions, list_under,
+    recent_prompts,
 };
 pub use reader::{MAX_SENT_BYTES, SessionIndex, SessionLog};
 pub use turns::TurnSplitter;
@@ -89,7 +90,7 @@ pub enum Note {
     /// The conversation's token usage so far, written when a turn ends.
     #[serde(rename = "kelp_usage")]
     Usage {
-        usage: crate::llm::types::TokenUsage,
+        usage: crate::protocol::TokenUsage,
         /// Tokens the last request took: how full the context window was.
         #[serde(default, skip_serializing_if = "is_zero")]
         context_used: u64,
@@ -108,23 +109,11 @@ pub enum Note {
     /// The conversation's goal as it is from here on (set, marked, its spending counted), or
     /// `None`: cleared.
     #[serde(rename = "kelp_goal")]
-    Goal { goal: Option<goal::Goal> },
+    Goal { goal: Option<crate::protocol::Goal> },
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
-}
-
-/// How an unfinished turn ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TurnEnd {
-    /// The person interrupted it.
-    Interrupted,
-    /// The model stopped early (output limit, refusal, step limit).
-    Stopped,
-    /// It failed.
-    Failed,
 }
 
 /// The first line of a session file: what the conversation is, without reading the rest.

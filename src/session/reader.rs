@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::{Entry, Note, SessionError, SessionHeader};
-use crate::llm::types::{Item, TokenUsage};
+use crate::llm::types::Item;
+use crate::protocol::TokenUsage;
 
 /// The longest header line read; a header is a few hundred bytes.
 const MAX_HEADER_BYTES: u64 = 64 * 1024;
@@ -226,7 +227,7 @@ impl SessionLog {
     }
 
     /// The conversation's goal as last saved (`None`: none, or cleared).
-    pub fn goal(&self) -> Option<super::goal::Goal> {
+    pub fn goal(&self) -> Option<crate::protocol::Goal> {
         self.notes
             .iter()
             .rev()
@@ -652,7 +653,7 @@ fn parse_header(path: &Path, line: &[u8]) -> Result<SessionHeader, SessionError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::TurnEnd;
+    use crate::protocol::TurnEnd;
 
     #[test]
     fn notes_are_read_beside_the_items_they_follow() {

@@ -5,41 +5,8 @@
 
 use std::path::PathBuf;
 
+use crate::protocol::{CallFacts, ChangeKind};
 use serde::{Deserialize, Serialize};
-
-/// What a call reads, lists, searches or asks an MCP server, for a face that shows each kind
-/// its own way (the app-server's command actions and MCP items).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CallFacts {
-    Read {
-        path: PathBuf,
-    },
-    List {
-        path: PathBuf,
-    },
-    Search {
-        query: String,
-        path: PathBuf,
-    },
-    Mcp {
-        server: String,
-        tool: String,
-        arguments: serde_json::Value,
-    },
-}
-
-/// What kind of change a patch makes to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeKind {
-    /// A new file.
-    Add,
-    /// A removed file.
-    Delete,
-    /// A changed (possibly moved) file.
-    Update,
-}
 
 impl ChangeKind {
     /// The letter Codex prints for this kind: `A`, `D` or `M`.

@@ -16,8 +16,10 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{SessionError, SessionHeader, SessionSummary, reader, sessions_dir};
+use super::{SessionError, SessionHeader, reader, sessions_dir};
+
 use crate::private_file;
+use crate::protocol::SessionSummary;
 
 /// The most of the names file that is read: thousands of renames.
 const MAX_NAMES_BYTES: u64 = 8 * 1024 * 1024;

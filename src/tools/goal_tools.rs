@@ -5,7 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::session::goal::{self, GoalCell, GoalStatus};
+use crate::session::{goal, goal::GoalCell};
+
+use crate::protocol::GoalStatus;
 
 pub const GET: &str = "get_goal";
 pub const UPDATE: &str = "update_goal";
@@ -134,7 +136,7 @@ pub fn specs() -> [Value; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::goal::{Goal, GoalChange};
+    use crate::protocol::{Goal, GoalChange};
 
     fn active() -> GoalCell {
         let change = GoalChange {

@@ -46,12 +46,11 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+use crate::protocol::CallFacts;
 pub use crate::sandbox::SandboxPolicy;
 pub use crate::sandbox::paths::{self, is_inside, real_path};
-pub use crate::session::record::CallFacts;
-pub use apply_patch::{
-    ApplyPatchCall, ChangeKind, FileChange, PatchError, PatchParseError, PatchPreview,
-};
+
+pub use apply_patch::{ApplyPatchCall, FileChange, PatchError, PatchParseError, PatchPreview};
 pub use grep_files::GrepFilesArgs;
 pub use list_dir::ListDirArgs;
 pub use read_file::ReadFileArgs;

@@ -24,7 +24,7 @@ use super::session_state::SessionState;
 use super::status::Status;
 use super::streaming::StreamingMarkdown;
 use super::turn_state::TurnState;
-use crate::llm::types::TokenUsage;
+use crate::protocol::TokenUsage;
 use crate::protocol::{ApprovalMode, AuthSummary, Op, Submission};
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
@@ -41,7 +41,7 @@ pub struct InitialState {
     /// The model requests will use.
     pub model: String,
     /// The reasoning effort requests ask for.
-    pub effort: crate::llm::ReasoningEffort,
+    pub effort: crate::protocol::ReasoningEffort,
     /// The project the agent works in.
     pub project_dir: PathBuf,
     /// What may run without asking.
@@ -648,7 +648,7 @@ impl App {
         self.session.sent_prompt = Some(text.clone());
         let images = std::mem::take(&mut self.pending_images)
             .into_iter()
-            .map(crate::agent::images::ImageInput::File)
+            .map(crate::protocol::ImageInput::File)
             .collect();
         self.send(Op::Submit(Submission {
             images,

@@ -11,8 +11,8 @@ use super::bottom_pane::{Command, PickerKind};
 use super::history_cell::CellKind;
 use super::resume;
 use super::status::{approval_detail, approval_name};
-use crate::llm::ReasoningEffort;
-use crate::llm::types::TokenUsage;
+use crate::protocol::ReasoningEffort;
+use crate::protocol::TokenUsage;
 use crate::protocol::{ApprovalMode, Op};
 
 /// One thing a command asks of the app, carried out in order by [`App::apply`].
@@ -195,14 +195,11 @@ impl App {
     /// commit (`commit SHA`), the changes against a branch (`base BRANCH`), or what the person
     /// says.
     fn review(&self, what: &str) -> Vec<Effect> {
-        self.review_target(crate::agent::review::ReviewTarget::parse(what))
+        self.review_target(crate::protocol::ReviewTarget::parse(what))
     }
 
     /// A review of `target` as a turn, or why it cannot be.
-    fn review_target(
-        &self,
-        target: Result<crate::agent::review::ReviewTarget, String>,
-    ) -> Vec<Effect> {
+    fn review_target(&self, target: Result<crate::protocol::ReviewTarget, String>) -> Vec<Effect> {
         let target = match target {
             Ok(target) => target,
             Err(why) => return vec![Error(why)],
@@ -479,14 +476,15 @@ impl App {
             PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::Review => self.review_picked(index),
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {
-                Some((sha, subject)) => self.review_target(
-                    crate::agent::review::ReviewTarget::commit(sha, Some(subject.clone())),
-                ),
+                Some((sha, subject)) => self.review_target(crate::protocol::ReviewTarget::commit(
+                    sha,
+                    Some(subject.clone()),
+                )),
                 None => Vec::new(),
             },
             PickerKind::ReviewBranch => match self.revisions.branches.get(index) {
                 Some(branch) => {
-                    self.review_target(crate::agent::review::ReviewTarget::base_branch(branch))
+                    self.review_target(crate::protocol::ReviewTarget::base_branch(branch))
                 }
                 None => Vec::new(),
             },

@@ -10,10 +10,10 @@ use super::connect::ConnectDialog;
 use super::history_cell::CellKind;
 use super::overlay::Overlay;
 use super::resume;
-use crate::auth::login::LoginEvent;
+use crate::protocol::GoalStatus;
+use crate::protocol::LoginEvent;
+use crate::protocol::TurnEnd;
 use crate::protocol::{AuthSummary, Event, Op, Reply, TurnOutcome};
-use crate::session::TurnEnd;
-use crate::session::goal::GoalStatus;
 
 impl App {
     /// Handles an event from the core.

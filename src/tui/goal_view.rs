@@ -3,7 +3,8 @@
 
 use crate::humanize;
 use crate::protocol::Op;
-use crate::session::goal::{Goal, GoalStatus, GoalWords};
+use crate::protocol::{Goal, GoalStatus};
+use crate::session::goal::GoalWords;
 
 /// How `/goal` is used, said when it is used wrongly.
 pub const USAGE: &str = "/goal OBJECTIVE [BUDGET] sets a goal (a budget such as 50k or 1.5m \

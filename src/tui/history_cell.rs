@@ -87,7 +87,7 @@ pub struct ShownChange {
 impl ShownChange {
     /// `change` as shown: its counts and names read off its diff.
     pub fn of(change: &crate::tools::apply_patch::FileChange) -> Self {
-        use crate::tools::apply_patch::ChangeKind;
+        use crate::protocol::ChangeKind;
         let mut from = None;
         let mut to = None;
         let (mut added, mut removed) = (0, 0);
@@ -761,7 +761,7 @@ fn approval_lines(
             command,
             workdir,
         } => {
-            let rule = ApprovalSubject::network_rule(host, *port);
+            let rule = crate::sandbox::proxy::rules::host_rule(host, *port);
             out.push(asking(&format!("Let this command reach {rule}?")));
             out.push(hanging(
                 vec![Span::raw(format!(
@@ -781,7 +781,7 @@ fn approval_lines(
     if let Some(decision) = decision {
         let host = match subject {
             ApprovalSubject::Network { host, port, .. } => {
-                Some(ApprovalSubject::network_rule(host, *port))
+                Some(crate::sandbox::proxy::rules::host_rule(host, *port))
             }
             _ => None,
         };
@@ -920,7 +920,8 @@ mod tests {
 
     #[test]
     fn a_long_patch_is_folded_with_a_count_and_shown_whole_when_expanded() {
-        use crate::tools::apply_patch::{ChangeKind, FileChange};
+        use crate::protocol::ChangeKind;
+        use crate::tools::apply_patch::FileChange;
         let body: String = (1..=30).map(|i| format!("+line {i}\n")).collect();
         let change = FileChange {
             kind: ChangeKind::Add,

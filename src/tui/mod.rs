@@ -78,9 +78,10 @@ pub use app::{App, ExitSummary, InitialState};
 pub use bottom_pane::file_finder::FileFinder;
 pub use event_loop::Ended;
 
-use crate::agent::core::StartFacts;
-use crate::auth::{LoginMethod, detect_method};
+use crate::agent::core::start::StartFacts;
+use crate::auth::detect_method;
 use crate::config::Config;
+use crate::protocol::LoginMethod;
 use crate::protocol::{Event, Op};
 use crate::tools::SandboxPolicy;
 use status::SandboxShown;

@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 use super::bottom_pane::picker::PickerItem;
 use super::history_cell::CellKind;
 use super::wrap::cut;
-use crate::session::{SessionSummary, TurnEnd};
+use crate::protocol::{SessionSummary, TurnEnd};
 
 /// Columns of the first prompt a picker row shows.
 const PROMPT_COLUMNS: usize = 56;

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use crate::session::SessionSummary;
+use crate::protocol::SessionSummary;
 
 #[derive(Debug, Default)]
 pub(crate) struct SessionState {

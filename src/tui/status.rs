@@ -9,11 +9,11 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 use super::history_cell::display_path;
-use crate::agent::instructions::InstructionFile;
 use crate::humanize;
-use crate::llm::types::{RateLimitWindow, RateLimits, TokenUsage};
-use crate::mcp::{ServerState, ServerStatus};
+use crate::protocol::InstructionFile;
 use crate::protocol::{ApprovalMode, AuthSummary};
+use crate::protocol::{RateLimitWindow, RateLimits, TokenUsage};
+use crate::protocol::{ServerState, ServerStatus};
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
 
@@ -61,7 +61,7 @@ pub struct Status {
     pub settings_from: Vec<(PathBuf, Vec<&'static str>)>,
     pub auth: Option<AuthSummary>,
     pub model: String,
-    pub effort: crate::llm::ReasoningEffort,
+    pub effort: crate::protocol::ReasoningEffort,
     pub project_dir: PathBuf,
     pub approval_mode: ApprovalMode,
     /// The sandbox commands run in.
@@ -83,7 +83,7 @@ pub struct Status {
     /// This project's rules that let commands run without asking, by prefix.
     pub command_rules: Vec<crate::protocol::ProjectRule>,
     /// The conversation's goal, shown while there is one.
-    pub goal: Option<crate::session::goal::Goal>,
+    pub goal: Option<crate::protocol::Goal>,
     /// Plan first, or work (Shift+Tab).
     pub mode: crate::protocol::CollaborationMode,
 }
@@ -459,7 +459,7 @@ impl Segment {
 
 /// `/skills`: each skill the model is told of, with what it is for and its file, then the
 /// `SKILL.md` files that are not skills.
-pub fn skills_report(found: &crate::agent::skills::Found) -> String {
+pub fn skills_report(found: &crate::protocol::Found) -> String {
     if found.skills.is_empty() && found.errors.is_empty() {
         return "No skills: a skill is a folder with a SKILL.md (front matter: name, description) \
                 in ~/.config/kelp/skills, ~/.codex/skills, or the project's .codex/skills"

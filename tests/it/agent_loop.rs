@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kelp::agent::core::{CoreOptions, spawn};
-use kelp::agent::replay::Replayed;
+use kelp::agent::core::start::{CoreOptions, spawn};
 use kelp::agent::turn::NOT_STARTED_OUTPUT;
 use kelp::auth::{AuthStore, OpenAiEntry};
 use kelp::config::Config;
 use kelp::llm::StreamSettings;
+use kelp::protocol::Replayed;
 use kelp::protocol::{
     ApprovalDecision, ApprovalMode, ApprovalSubject, CallFacts, Event, Op, StopCause, Submission,
     TurnOutcome,
@@ -790,7 +790,7 @@ async fn api_keys_are_saved_and_removed_and_models_listed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_login_through_the_core_saves_the_login_and_lists_its_models() {
-    use kelp::auth::login::{LoginEvent, LoginMethod};
+    use kelp::protocol::{LoginEvent, LoginMethod};
     let mut a = agent(ApprovalMode::Ask).await;
     a.fake.configure(|c| c.device_interval = json!("1"));
     a.ops.send(Op::StartLogin(LoginMethod::Device)).unwrap();
@@ -838,7 +838,7 @@ async fn a_device_login_through_the_core_saves_the_login_and_lists_its_models() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_browser_login_in_the_core_ends_it() {
-    use kelp::auth::login::{LoginEvent, LoginMethod};
+    use kelp::protocol::{LoginEvent, LoginMethod};
     // SAFETY: nextest runs every test in its own process, so no other thread reads the
     // environment concurrently; `true` stands in for a browser so none opens.
     unsafe { std::env::set_var("BROWSER", "true") };

@@ -19,13 +19,13 @@ const LAYERS: &[(&str, u8)] = &[
     ("task", 0),
     ("stdio", 0),
     ("jsonrpc", 1),
-    ("config", 1),
-    ("auth", 2),
-    ("llm", 3),
-    ("mcp", 3),
-    ("sandbox", 2),
-    ("session", 4),
-    ("protocol", 5),
+    ("protocol", 1),
+    ("config", 2),
+    ("auth", 3),
+    ("llm", 4),
+    ("mcp", 4),
+    ("sandbox", 3),
+    ("session", 5),
     ("tools", 6),
     ("agent", 7),
     ("tui", 8),
@@ -461,4 +461,21 @@ fn each_folders_doc_names_every_file_in_it() {
         unnamed.is_empty(),
         "files their folder's module doc does not name: {unnamed:?}"
     );
+}
+
+/// The contract has one door: no module of the agent re-exports a value (`pub use`), so a face
+/// names each by the floor that defines it.
+#[test]
+fn the_agent_opens_no_second_door_to_the_contract() {
+    let doors: Vec<String> = sources()
+        .values()
+        .filter(|(path, _)| path.starts_with("agent/"))
+        .flat_map(|(path, code)| {
+            code.lines()
+                .filter(|line| line.trim_start().starts_with("pub use "))
+                .map(move |line| format!("{path}: {}", line.trim()))
+        })
+        .collect();
+    assert!(sources().len() > 100);
+    assert!(doors.is_empty(), "re-exports in agent/: {doors:?}");
 }

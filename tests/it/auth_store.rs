@@ -386,7 +386,7 @@ fn debug_output_never_holds_an_api_key() {
     let config = kelp::config::Config::for_origin("http://127.0.0.1:9", dir.path());
     let manager = kelp::auth::AuthManager::new(&config, crate::support::http(), Some(key.into()));
     assert!(!format!("{manager:?}").contains(key));
-    let mut options = kelp::agent::core::CoreOptions::new(dir.path());
+    let mut options = kelp::agent::core::start::CoreOptions::new(dir.path());
     options.env_api_key = Some(key.into());
     let shown = format!("{options:?}");
     assert!(!shown.contains(key), "{shown}");

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
 
-use kelp::config::{
-    ApprovalMode, Config, ConfigWarning, Overrides, SandboxMode, Setting, save_setting,
-};
+use kelp::config::{Config, ConfigWarning, Overrides, Setting, save_setting};
+
+use kelp::protocol::{ApprovalMode, SandboxMode};
 
 use crate::support::{kelp, shown};
 

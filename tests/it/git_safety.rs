@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use kelp::config::SandboxMode;
+use kelp::protocol::SandboxMode;
 use kelp::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, Op, TurnOutcome};
 use serde_json::json;
 

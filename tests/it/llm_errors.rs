@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use chrono::{Local, TimeZone};
 use kelp::llm::types::ResponseEvent;
-use kelp::llm::{ErrorCategory, LlmError, StreamSettings};
+use kelp::llm::{LlmError, StreamSettings};
+use kelp::protocol::ErrorCategory;
 use serde_json::json;
 
 use crate::fake_openai::{FakeOpenAi, JsonReply, Reply};

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use kelp::auth::AuthManager;
 use kelp::config::Config;
 use kelp::llm::models::ModelSource;
-use kelp::llm::types::{Item, RateLimitWindow, ReasoningSummary, ResponseEvent, TokenUsage};
+use kelp::llm::types::{Item, ReasoningSummary, ResponseEvent};
 use kelp::llm::{LlmClient, LlmError, Prompt, StreamSettings};
+use kelp::protocol::{RateLimitWindow, TokenUsage};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -300,7 +301,7 @@ fn wire_prompt() -> (Prompt, Vec<Value>) {
     let mut p = prompt("what is here?");
     p.tools = tools.clone();
     p.parallel_tool_calls = true;
-    p.reasoning_effort = kelp::llm::ReasoningEffort::High;
+    p.reasoning_effort = kelp::protocol::ReasoningEffort::High;
     (p, tools)
 }
 

@@ -4,9 +4,9 @@
 use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
-use kelp::auth::{
-    LoginEvent, LoginHandle, LoginMethod, LoginOptions, LoginOutcome, PasteError, start_login_with,
-};
+use kelp::auth::{LoginHandle, LoginOptions, LoginOutcome, PasteError, start_login_with};
+
+use kelp::protocol::{LoginEvent, LoginMethod};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use kelp::auth::{LoginEvent, LoginHandle, LoginMethod, LoginOutcome, start_login_with};
+use kelp::auth::{LoginHandle, LoginOutcome, start_login_with};
+
+use kelp::protocol::{LoginEvent, LoginMethod};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 

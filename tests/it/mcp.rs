@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kelp::config::{McpServerConfig, McpTransport};
-use kelp::mcp::ServerState;
+use kelp::protocol::ServerState;
 use kelp::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, Event, TurnOutcome};
 use serde_json::json;
 
@@ -56,7 +56,7 @@ async fn logged(log: &Path, prefix: &str) -> Vec<String> {
 }
 
 /// The last statuses of the servers among `events`.
-fn last_statuses(events: &[Event]) -> Vec<kelp::mcp::ServerStatus> {
+fn last_statuses(events: &[Event]) -> Vec<kelp::protocol::ServerStatus> {
     events
         .iter()
         .rev()

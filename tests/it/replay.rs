@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kelp::agent::core::spawn;
+use kelp::agent::core::start::spawn;
 use kelp::protocol::{ApprovalMode, Event, Op};
 use kelp::session::list_sessions;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use kelp::config::SandboxMode;
+use kelp::protocol::SandboxMode;
 use kelp::sandbox;
 use kelp::tools::{
     OutputSink, SandboxPolicy, ToolCall, ToolContext, ToolDetail, ToolOutput, execute,
@@ -817,7 +817,7 @@ async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
         ApprovalSubject::Network {
             host: "localhost".into(),
             port: home_port,
-            via: sandbox::proxy::Via::Http,
+            via: kelp::protocol::Via::Http,
             command: format!("curl -sf {home}"),
             workdir: a.dir().to_path_buf(),
         }
@@ -894,7 +894,7 @@ async fn a_host_no_list_names_is_put_to_the_person_and_kept_as_they_say() {
     // only to resolve), another is refused unasked, and the model is told why.
     let mut config = a.config.clone();
     config.approval = ApprovalMode::Never;
-    let (ops, mut events) = kelp::agent::core::spawn(config, a.options());
+    let (ops, mut events) = kelp::agent::core::start::spawn(config, a.options());
     a.fake.push_responses([
         Reply::call_with_id("n1", "shell", curl("http://kept.example/")),
         Reply::call_with_id("n2", "shell", curl("http://other.example/")),

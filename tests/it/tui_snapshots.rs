@@ -5,14 +5,14 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
-use kelp::agent::instructions::InstructionFile;
-use kelp::auth::login::LoginEvent;
 use kelp::llm::types::{Content, Item, ReasoningSummary, Role};
+use kelp::protocol::InstructionFile;
+use kelp::protocol::LoginEvent;
+use kelp::protocol::SessionSummary;
 use kelp::protocol::{
     ApprovalSubject, Attachment, AuthSummary, Event, Op, PlanStatus, PlanStep, ProjectRule, Reply,
     Submission, TurnOutcome,
 };
-use kelp::session::SessionSummary;
 use kelp::tui::{App, InitialState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -211,7 +211,7 @@ fn tool_call_and_plan() {
 
 #[test]
 fn mcp_approval_and_the_servers() {
-    use kelp::mcp::{ServerState, ServerStatus};
+    use kelp::protocol::{ServerState, ServerStatus};
     let (mut app, _rx) = logged_in();
     app.handle_core_event(Event::Reply(Reply::McpServers(vec![
         ServerStatus {
@@ -322,7 +322,7 @@ fn a_host_refused_here_for_good_says_so() {
     let subject = ApprovalSubject::Network {
         host: "tracker.example".into(),
         port: 443,
-        via: kelp::sandbox::proxy::Via::Https,
+        via: kelp::protocol::Via::Https,
         command: "curl https://tracker.example/".into(),
         workdir: PathBuf::from("/work/project"),
     };
@@ -366,7 +366,7 @@ fn a_question_about_a_host_is_withdrawn_when_its_command_ends() {
         subject: ApprovalSubject::Network {
             host: "slow.example".into(),
             port: 443,
-            via: kelp::sandbox::proxy::Via::Https,
+            via: kelp::protocol::Via::Https,
             command: "timeout 2 curl https://slow.example/".into(),
             workdir: PathBuf::from("/work/project"),
         },
@@ -402,7 +402,7 @@ fn forget_in_approval(
         screen.contains(&rule.shown()) && screen.contains(&format!("{what} · enter forgets it")),
         "{screen}"
     );
-    for _ in 0..kelp::config::ApprovalMode::ALL.len() + 2 + index {
+    for _ in 0..kelp::protocol::ApprovalMode::ALL.len() + 2 + index {
         key(app, KeyCode::Down);
     }
     key(app, KeyCode::Enter);
@@ -431,7 +431,7 @@ fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
         subject: ApprovalSubject::Network {
             host: "registry.npmjs.example".into(),
             port: 443,
-            via: kelp::sandbox::proxy::Via::Https,
+            via: kelp::protocol::Via::Https,
             command: "npm install left-pad".into(),
             workdir: PathBuf::from("/work/project"),
         },
@@ -474,7 +474,8 @@ fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
 /// its `+`/`-` (the snapshot is the text, as `NO_COLOR` shows it).
 #[test]
 fn patch_approval_names_the_file_and_wrapped_rows_keep_their_marker() {
-    use kelp::tools::{ChangeKind, FileChange};
+    use kelp::protocol::ChangeKind;
+    use kelp::tools::FileChange;
     let (mut app, _rx) = logged_in();
     app.handle_core_event(Event::TurnStarted { id: "u1".into() });
     let mut diff =
@@ -520,7 +521,7 @@ fn connect_browser_waiting() {
     key(&mut app, KeyCode::Char('1'));
     assert_eq!(
         ops(&mut rx),
-        [Op::StartLogin(kelp::auth::login::LoginMethod::Browser)]
+        [Op::StartLogin(kelp::protocol::LoginMethod::Browser)]
     );
     app.handle_core_event(Event::Reply(Reply::Login(LoginEvent::BrowserWaiting {
         authorize_url: "https://auth.openai.com/oauth/authorize?response_type=code&client_id=app_EMoamEEZ73f0CkXaXp7hrann&redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback&scope=openid%20profile%20email%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=af0ifjsldkj".into(),
@@ -759,7 +760,7 @@ fn resume_picker() {
         150,
         "gpt-5.4",
     );
-    renamed.last_exchange = Some(kelp::session::LastExchange {
+    renamed.last_exchange = Some(kelp::protocol::LastExchange {
         prompt: "and the tests?".into(),
         answer: Some("Updated 4 test files; all pass.".into()),
     });
@@ -864,7 +865,7 @@ fn review_pickers() {
     key(&mut app, KeyCode::Enter);
     let sent = ops(&mut rx);
     assert!(
-        matches!(&sent[..], [Op::Review { target: kelp::agent::review::ReviewTarget::Commit { sha, .. }, .. }] if sha == "5d0d4ed"),
+        matches!(&sent[..], [Op::Review { target: kelp::protocol::ReviewTarget::Commit { sha, .. }, .. }] if sha == "5d0d4ed"),
         "{sent:?}"
     );
 }
@@ -983,25 +984,25 @@ fn a_retry_keeps_earlier_tool_calls_and_their_indices() {
 #[test]
 fn queued_prompt_and_a_full_status_line_at_80_columns() {
     let (mut app, mut rx) = app_with(
-        Some(AuthSummary::ChatGpt(kelp::auth::jwt::Account {
+        Some(AuthSummary::ChatGpt(kelp::protocol::Account {
             email: Some("ada.lovelace@analytical-engines.example".into()),
             plan: Some("pro".into()),
             account_id: None,
         })),
         false,
     );
-    let window = |used_percent, window_minutes| kelp::llm::types::RateLimitWindow {
+    let window = |used_percent, window_minutes| kelp::protocol::RateLimitWindow {
         used_percent,
         window_minutes: Some(window_minutes),
         resets_at: None,
     };
-    app.handle_core_event(Event::Usage(kelp::llm::types::TokenUsage {
+    app.handle_core_event(Event::Usage(kelp::protocol::TokenUsage {
         input_tokens: 3000,
         output_tokens: 300,
         total_tokens: 3300,
         ..Default::default()
     }));
-    app.handle_core_event(Event::RateLimits(kelp::llm::types::RateLimits {
+    app.handle_core_event(Event::RateLimits(kelp::protocol::RateLimits {
         primary: Some(window(12.0, 300)),
         secondary: Some(window(40.0, 7 * 24 * 60)),
     }));
@@ -1239,8 +1240,8 @@ fn a_command_stopped_with_esc_reads_interrupted() {
 #[test]
 fn the_status_line_drops_old_limits_and_keeps_the_context_through_compact() {
     let (mut app, _rx) = logged_in();
-    app.handle_core_event(Event::RateLimits(kelp::llm::types::RateLimits {
-        primary: Some(kelp::llm::types::RateLimitWindow {
+    app.handle_core_event(Event::RateLimits(kelp::protocol::RateLimits {
+        primary: Some(kelp::protocol::RateLimitWindow {
             used_percent: 12.0,
             window_minutes: Some(300),
             resets_at: None,

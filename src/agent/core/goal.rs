@@ -4,10 +4,11 @@
 use std::time::Instant;
 
 use super::{Core, Work};
-use crate::llm::ErrorCategory;
-use crate::llm::types::TokenUsage;
+use crate::protocol::ErrorCategory;
+use crate::protocol::TokenUsage;
 use crate::protocol::{Event, StopCause, Submission, TurnOutcome};
-use crate::session::goal::{self, Goal, GoalCell, GoalChange, GoalStatus};
+use crate::protocol::{Goal, GoalChange, GoalStatus};
+use crate::session::{goal, goal::GoalCell};
 
 /// Where a turn toward a goal began: the goal (by when it was made), the conversation's usage
 /// and the time, so its end counts what it spent.

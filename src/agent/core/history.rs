@@ -56,7 +56,7 @@ impl Core {
             ));
         };
         let original = conversation.id();
-        let copied = session::SessionSummary::read(&path)
+        let copied = crate::protocol::SessionSummary::read(&path)
             .and_then(|summary| session::shelf::fork(&self.config.state_dir, &summary, None));
         match copied {
             Ok(copy) => match self.resumed(&copy) {

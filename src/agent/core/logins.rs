@@ -5,8 +5,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::Core;
 use crate::auth::SaveKeyError;
-use crate::auth::login::LoginMethod;
 use crate::llm::LlmClient;
+use crate::protocol::LoginMethod;
 use crate::protocol::{AuthSummary, Event, Reply};
 
 impl Core {
@@ -72,7 +72,7 @@ impl Core {
         let refresh = self.model_refresh();
         crate::task::spawn(async move {
             while let Some(step) = login.steps.recv().await {
-                let done = matches!(step, crate::auth::login::LoginEvent::Done(_));
+                let done = matches!(step, crate::protocol::LoginEvent::Done(_));
                 if events.send(Event::Reply(Reply::Login(step))).is_err() {
                     return;
                 }

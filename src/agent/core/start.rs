@@ -235,7 +235,7 @@ pub struct Opened {
     /// The conversation's session id.
     pub id: String,
     /// A resumed conversation's turns, to replay to the host.
-    pub restored: Option<Box<crate::agent::replay::Replay>>,
+    pub restored: Option<Box<crate::protocol::Replay>>,
     /// What the core said before the conversation started (an instruction file it could not
     /// read, say), for the face to pass on.
     pub notices: Vec<String>,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Notification;
-use crate::llm::request::ReasoningEffort;
+use crate::protocol::ReasoningEffort;
 
 /// A page of a list that pages one way.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -93,9 +93,9 @@ pub enum WebSearchAction {
     Other,
 }
 
-impl From<&crate::llm::types::WebSearchAction> for WebSearchAction {
-    fn from(action: &crate::llm::types::WebSearchAction) -> Self {
-        use crate::llm::types::WebSearchAction as Model;
+impl From<&crate::protocol::WebSearchAction> for WebSearchAction {
+    fn from(action: &crate::protocol::WebSearchAction) -> Self {
+        use crate::protocol::WebSearchAction as Model;
         match action.clone() {
             Model::Search { query, queries } => Self::Search { query, queries },
             Model::OpenPage { url } => Self::OpenPage { url },
@@ -477,9 +477,9 @@ pub struct RateLimitWindow {
     pub resets_at: Option<i64>,
 }
 
-impl From<&crate::llm::types::RateLimits> for RateLimitSnapshot {
-    fn from(limits: &crate::llm::types::RateLimits) -> Self {
-        let window = |w: &crate::llm::types::RateLimitWindow| RateLimitWindow {
+impl From<&crate::protocol::RateLimits> for RateLimitSnapshot {
+    fn from(limits: &crate::protocol::RateLimits) -> Self {
+        let window = |w: &crate::protocol::RateLimitWindow| RateLimitWindow {
             used_percent: w.used_percent.round() as i64,
             window_duration_mins: w.window_minutes,
             resets_at: w.resets_at,
@@ -491,8 +491,8 @@ impl From<&crate::llm::types::RateLimits> for RateLimitSnapshot {
     }
 }
 
-impl From<&crate::llm::types::TokenUsage> for TokenUsageBreakdown {
-    fn from(tokens: &crate::llm::types::TokenUsage) -> Self {
+impl From<&crate::protocol::TokenUsage> for TokenUsageBreakdown {
+    fn from(tokens: &crate::protocol::TokenUsage) -> Self {
         Self {
             input_tokens: tokens.input_tokens,
             cached_input_tokens: tokens.cached_input_tokens,
@@ -545,9 +545,9 @@ pub enum NetworkApprovalProtocol {
     Socks5Udp,
 }
 
-impl From<crate::sandbox::proxy::Via> for NetworkApprovalProtocol {
-    fn from(via: crate::sandbox::proxy::Via) -> Self {
-        use crate::sandbox::proxy::Via;
+impl From<crate::protocol::Via> for NetworkApprovalProtocol {
+    fn from(via: crate::protocol::Via) -> Self {
+        use crate::protocol::Via;
         match via {
             Via::Http => Self::Http,
             Via::Https => Self::Https,
@@ -796,7 +796,7 @@ notification!(
 pub struct ThreadGoal {
     pub thread_id: String,
     #[serde(flatten)]
-    pub goal: crate::session::goal::Goal,
+    pub goal: crate::protocol::Goal,
 }
 
 /// `thread/goal/set` and `thread/goal/get`'s answer (`goal` null: none).
@@ -1050,7 +1050,7 @@ mod tests {
             proposed_execpolicy_amendment: None,
             network_approval_context: Some(NetworkApprovalContext {
                 host: "example.com".into(),
-                protocol: crate::sandbox::proxy::Via::Https.into(),
+                protocol: crate::protocol::Via::Https.into(),
             }),
             proposed_network_policy_amendments: Some(
                 [
@@ -1116,14 +1116,14 @@ mod tests {
     }
 
     fn a_goal() -> ThreadGoal {
-        let change = crate::session::goal::GoalChange {
+        let change = crate::protocol::GoalChange {
             objective: Some("ship".into()),
             token_budget: Some(Some(50_000)),
             ..Default::default()
         };
         ThreadGoal {
             thread_id: "t".into(),
-            goal: crate::session::goal::Goal::changed(None, change, 1).unwrap(),
+            goal: crate::protocol::Goal::changed(None, change, 1).unwrap(),
         }
     }
 

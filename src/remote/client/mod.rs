@@ -23,9 +23,9 @@ use super::items;
 mod asks;
 mod notifications;
 use super::wire;
-use crate::auth::AuthSummary;
-use crate::auth::login::LoginEvent;
-use crate::config::ApprovalMode;
+use crate::protocol::ApprovalMode;
+use crate::protocol::AuthSummary;
+use crate::protocol::LoginEvent;
 use crate::protocol::{Event, Op, Reply, Settings, TurnOutcome};
 
 /// What the client asks of the server when it starts, and the settings it chose (its flags
@@ -35,8 +35,8 @@ pub struct Wanted {
     pub project_dir: PathBuf,
     pub model: Option<String>,
     pub approval: Option<ApprovalMode>,
-    pub sandbox: Option<crate::config::SandboxMode>,
-    pub effort: Option<crate::llm::ReasoningEffort>,
+    pub sandbox: Option<crate::protocol::SandboxMode>,
+    pub effort: Option<crate::protocol::ReasoningEffort>,
     /// The thread to open: a saved one by id, the newest of the folder, or a new one.
     pub open: Open,
 }
@@ -249,8 +249,8 @@ impl Remote {
             Op::RefreshModels => self.request("model/list", json!({}), Asked::Models),
             Op::StartLogin(method) => {
                 let kind = match method {
-                    crate::auth::LoginMethod::Device => "chatgptDeviceCode",
-                    crate::auth::LoginMethod::Browser => "chatgpt",
+                    crate::protocol::LoginMethod::Device => "chatgptDeviceCode",
+                    crate::protocol::LoginMethod::Browser => "chatgpt",
                 };
                 self.request("account/login/start", json!({"type": kind}), Asked::Login);
             }
@@ -456,7 +456,7 @@ impl Remote {
                 if login_done {
                     let account = match &summary {
                         Some(AuthSummary::ChatGpt(account)) => account.clone(),
-                        _ => crate::auth::jwt::Account::default(),
+                        _ => crate::protocol::Account::default(),
                     };
                     self.emit(Event::Reply(Reply::Login(LoginEvent::Done(account))));
                 } else if summary.is_none() {
@@ -618,11 +618,11 @@ fn decode<T: DeserializeOwned>(value: Value) -> Option<T> {
         .ok()
 }
 
-fn image_paths(images: &[crate::agent::images::ImageInput]) -> Vec<PathBuf> {
+fn image_paths(images: &[crate::protocol::ImageInput]) -> Vec<PathBuf> {
     images
         .iter()
         .filter_map(|image| match image {
-            crate::agent::images::ImageInput::File(path) => Some(path.clone()),
+            crate::protocol::ImageInput::File(path) => Some(path.clone()),
             _ => None,
         })
         .collect()
@@ -631,7 +631,7 @@ fn image_paths(images: &[crate::agent::images::ImageInput]) -> Vec<PathBuf> {
 fn auth_summary(read: wire::AccountRead) -> Option<AuthSummary> {
     match read.account {
         Some(wire::Account::Chatgpt { email, plan_type }) => {
-            Some(AuthSummary::ChatGpt(crate::auth::jwt::Account {
+            Some(AuthSummary::ChatGpt(crate::protocol::Account {
                 email,
                 plan: plan_type,
                 ..Default::default()
@@ -651,7 +651,7 @@ fn auth_summary(read: wire::AccountRead) -> Option<AuthSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::ErrorCategory;
+    use crate::protocol::ErrorCategory;
     use crate::protocol::{ApprovalDecision, ApprovalSubject, ItemKind, Replayed, Submission};
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -663,7 +663,7 @@ mod tests {
         let wanted = Wanted {
             project_dir: PathBuf::from("/work/proj"),
             approval: Some(ApprovalMode::Ask),
-            sandbox: Some(crate::config::SandboxMode::WorkspaceWrite),
+            sandbox: Some(crate::protocol::SandboxMode::WorkspaceWrite),
             ..Wanted::default()
         };
         let mut remote = Remote::new(wanted, events);
@@ -729,11 +729,11 @@ mod tests {
         let (mut remote, _events) = connected();
         let ops = [
             Op::Submit(Submission {
-                images: vec![crate::agent::images::ImageInput::File("/tmp/a.png".into())],
+                images: vec![crate::protocol::ImageInput::File("/tmp/a.png".into())],
                 ..Submission::text("fix it")
             }),
             Op::SetModel("gpt-5.4".into()),
-            Op::SetEffort(crate::llm::ReasoningEffort::High),
+            Op::SetEffort(crate::protocol::ReasoningEffort::High),
             Op::Submit(Submission::text("again")),
             Op::NewConversation,
             Op::ListSessions,
@@ -744,11 +744,11 @@ mod tests {
                 turn_id: None,
             },
             Op::Review {
-                target: crate::agent::review::ReviewTarget::BaseBranch("main".into()),
+                target: crate::protocol::ReviewTarget::BaseBranch("main".into()),
                 turn_id: None,
             },
-            Op::StartLogin(crate::auth::LoginMethod::Device),
-            Op::StartLogin(crate::auth::LoginMethod::Browser),
+            Op::StartLogin(crate::protocol::LoginMethod::Device),
+            Op::StartLogin(crate::protocol::LoginMethod::Browser),
             Op::SaveApiKey {
                 key: "sk-test-0000abcd".into(),
                 unchecked: false,
@@ -1019,7 +1019,7 @@ mod tests {
             ApprovalSubject::Network {
                 host: "pypi.example".into(),
                 port: 8443,
-                via: crate::sandbox::proxy::Via::Https,
+                via: crate::protocol::Via::Https,
                 command: "pip install x".into(),
                 workdir: "/work/proj".into(),
             }

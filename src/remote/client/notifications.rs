@@ -5,8 +5,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Asked, Remote, decode};
-use crate::auth::login::LoginEvent;
-use crate::llm::ErrorCategory;
+use crate::protocol::ErrorCategory;
+use crate::protocol::LoginEvent;
 use crate::protocol::{Event, PlanStatus, PlanStep, Reply, TurnOutcome};
 use crate::remote::wire;
 

@@ -36,6 +36,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::protocol::Via;
 use request::{HttpRequest, Parsed, Target};
 use rules::{DomainRules, Judged};
 
@@ -55,17 +56,6 @@ impl Resolve for SystemResolver {
         let host = host.to_string();
         Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
     }
-}
-
-/// How a command asked to reach a host, as Codex's network approval names the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// A plain `http://` request, forwarded.
-    Http,
-    /// A `CONNECT` tunnel (https, or anything a client tunnels).
-    Https,
-    /// A SOCKS5 `CONNECT`.
-    Socks5,
 }
 
 impl Via {

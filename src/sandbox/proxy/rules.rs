@@ -30,6 +30,18 @@ pub fn rule_ports(rule: &str) -> String {
     }
 }
 
+/// The question of a host a command asked to reach, in one line: the answer is about the host
+/// on the web's ports (80 and 443), or about the one other port asked.
+pub fn network_question(host: &str, port: u16) -> String {
+    let ports = rule_ports(&host_rule(host, port));
+    let asked = if WEB_PORTS.contains(&port) {
+        format!(" (this one asks for {port})")
+    } else {
+        String::new()
+    };
+    format!("Let commands reach {host} {ports}{asked}? It is not on allowed_domains")
+}
+
 /// One entry of a list: a name, or every name beneath one (`*.crates.io`, which is not
 /// `crates.io` itself), with a port when it names only that one; without one, an allow-list
 /// entry allows the web's ports ([`WEB_PORTS`]) and a deny-list entry denies every port.

@@ -104,7 +104,7 @@ impl TurnDiff {
     pub fn add(&mut self, changes: &[super::FileChange]) {
         for change in changes {
             let before = match change.kind {
-                super::ChangeKind::Add => None,
+                crate::protocol::ChangeKind::Add => None,
                 _ => change.old_text.clone(),
             };
             let moved = change.move_to.is_some();
@@ -134,8 +134,9 @@ impl TurnDiff {
 
 #[cfg(test)]
 mod turn_diff_tests {
-    use super::super::{ChangeKind, FileChange};
+    use super::super::FileChange;
     use super::*;
+    use crate::protocol::ChangeKind;
     use std::path::{Path, PathBuf};
 
     fn change(kind: ChangeKind, path: &str, old: Option<&str>, new: Option<&str>) -> FileChange {

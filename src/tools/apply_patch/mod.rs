@@ -99,7 +99,6 @@ pub(crate) fn written_note(written: &[String], not_written: &[String]) -> String
 }
 
 pub use crate::protocol::FileChange;
-pub use crate::session::record::ChangeKind;
 
 impl FileChange {
     /// The change as a session saves it: what the faces show, and what undoing it needs.
@@ -296,6 +295,7 @@ pub fn preview(input: &str, project_dir: &Path) -> Result<PatchPreview, PatchErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ChangeKind;
     use crate::tools::ShellCommand;
 
     #[test]

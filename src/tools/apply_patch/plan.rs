@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 use super::diff::{added_diff, deleted_diff, update_diff};
 use super::parse::{FileOp, Patch};
 use super::seek::{Text, apply_replacements, find_replacements};
-use super::{
-    Applied, ChangeKind, FileChange, MAX_FILE_BYTES, MAX_PATCH_BYTES, Overlay, PatchError,
-};
+use super::{Applied, FileChange, MAX_FILE_BYTES, MAX_PATCH_BYTES, Overlay, PatchError};
 use crate::humanize;
+use crate::protocol::ChangeKind;
 use crate::sandbox::paths;
 use crate::tools::opener::{AccessError, Opener};
 

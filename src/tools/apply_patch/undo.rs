@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::super::opener::{Approved, Opener};
 use super::plan::{reason, remove_files, write_file};
-use crate::session::record::{ChangeKind, MAX_UNDO_BYTES, SavedChange, sha256_hex};
+use crate::protocol::ChangeKind;
+use crate::session::record::{MAX_UNDO_BYTES, SavedChange, sha256_hex};
 
 /// What an undo did.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -58,7 +58,10 @@ impl ApprovalView {
                 format!("Run all {} lines?", command.split('\n').count())
             }
             ApprovalSubject::Network { host, port, .. } => {
-                format!("Reach {}?", ApprovalSubject::network_rule(host, *port))
+                format!(
+                    "Reach {}?",
+                    crate::sandbox::proxy::rules::host_rule(host, *port)
+                )
             }
             _ => "Allow it?".to_string(),
         };

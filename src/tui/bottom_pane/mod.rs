@@ -109,7 +109,7 @@ pub struct BottomPane {
     /// The highlighted row of the slash popup.
     slash_selected: usize,
     /// The custom prompts the slash popup offers beside kelp's commands.
-    pub prompts: Vec<crate::config::prompts::CustomPrompt>,
+    pub prompts: Vec<crate::protocol::CustomPrompt>,
     /// Whether an answer runs, so Tab queues the composer's text behind it.
     pub answer_running: bool,
     /// The `@` file finder, made when a mention is first typed.

@@ -1,7 +1,7 @@
 //! Slash commands and the completion list shown while one is typed.
 
 use super::picker::PickerItem;
-use crate::config::prompts::CustomPrompt;
+use crate::protocol::CustomPrompt;
 
 /// What the composer knows of one command: everything about it but what it does (that is
 /// `App::slash`'s, one arm per command).

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::qr_view::QrView;
-use crate::auth::login::{LoginEvent, LoginMethod};
 use crate::protocol::Op;
+use crate::protocol::{LoginEvent, LoginMethod};
 use crate::secret::Secret;
 
 /// The three ways to connect, in the order the dialog lists them.
