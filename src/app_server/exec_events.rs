@@ -17,8 +17,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::items::{Outgoing, Translator};
+use super::items::Translator;
 use super::protocol::{ItemStatus, Message, PatchChangeKind, ThreadItem};
+use super::shapes::Outgoing;
 use crate::protocol::Event;
 use crate::protocol::TokenUsage;
 

@@ -11,54 +11,19 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::protocol::{
-    self as wire, ActiveFlag, CommandAction, FileUpdateChange, ItemStatus, Message, Notification,
-    PatchChangeKind, PlanStepStatus, RateLimitSnapshot, ThreadItem, ThreadStatus, Turn,
-    TurnPlanStep, TurnStatus, WebSearchAction,
+    self as wire, ActiveFlag, CommandAction, FileUpdateChange, ItemStatus, Message,
+    RateLimitSnapshot, ThreadItem, ThreadStatus, Turn, TurnStatus, WebSearchAction,
 };
-use crate::protocol::ChangeKind;
-use crate::protocol::TokenUsage;
-use crate::protocol::TurnEnd;
+use super::shapes::{
+    At, Outgoing, agent_message, command_action, delta_line, delta_prefix, file_update, reasoning,
+    web_search,
+};
 use crate::protocol::{
-    ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, PlanStatus, PlanStep,
-    TurnOutcome,
+    ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, Replay, Replayed,
+    TokenUsage, TurnEnd, TurnOutcome,
 };
-use crate::protocol::{Replay, Replayed};
 use crate::tools::apply_patch::diff::TurnDiff;
 use crate::{tools, tools::FileChange};
-
-/// What the server writes for one event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outgoing {
-    /// A notification.
-    Notify {
-        method: &'static str,
-        params: Value,
-    },
-    /// A notification already written as a line (a delta: one string escape and a copy).
-    Line(String),
-    /// An item's start and end, kept typed: a history and `kelp exec` take the item whole
-    /// from them, never read back from JSON.
-    Started(Box<wire::ItemStarted>),
-    Completed(Box<wire::ItemCompleted>),
-}
-
-impl Outgoing {
-    /// Notification `notification`, its method from its type.
-    pub fn of(notification: impl Notification) -> Self {
-        let (method, params) = notification.into_message();
-        Self::Notify { method, params }
-    }
-
-    /// The notification's method and params, unless it is a line already.
-    pub fn into_message(self) -> Result<(&'static str, Value), String> {
-        match self {
-            Self::Notify { method, params } => Ok((method, params)),
-            Self::Started(started) => Ok(started.into_message()),
-            Self::Completed(completed) => Ok(completed.into_message()),
-            Self::Line(line) => Err(line),
-        }
-    }
-}
 
 /// A tool call the host sees as an item, while it runs.
 #[derive(Debug)]
@@ -142,407 +107,88 @@ impl Translator {
             out.push(Outgoing::Line(line));
             return;
         }
-        let thread_id = self.thread_id.clone();
-        let ids = || (thread_id.clone(), turn_id.to_string());
-        let started = |item: ThreadItem| {
-            let (thread_id, turn_id) = ids();
-            Outgoing::Started(Box::new(wire::ItemStarted {
-                thread_id,
-                turn_id,
-                item,
-                started_at_ms: now_ms,
-            }))
-        };
-        let completed = |item: ThreadItem| {
-            let (thread_id, turn_id) = ids();
-            Outgoing::Completed(Box::new(wire::ItemCompleted {
-                thread_id,
-                turn_id,
-                item,
-                completed_at_ms: now_ms,
-            }))
+        let at = At {
+            thread_id: self.thread_id.clone(),
+            turn_id: turn_id.to_string(),
+            now_ms,
         };
         match event {
-            Event::ItemStarted {
-                item,
-                kind: ItemKind::AgentMessage,
-            } => {
-                out.push(started(agent_message(&item, "")));
-                let prefix = delta_prefix(&self.thread_id, turn_id, &item);
-                self.message = Some((item, prefix));
-            }
-            Event::ItemStarted {
-                item,
-                kind: ItemKind::Reasoning,
-            } => {
-                out.push(started(reasoning(&item, None)));
-                self.reasoning = Some((item, String::new()));
-                self.summary_index = 0;
-            }
+            Event::ItemStarted { item, kind } => self.on_item_started(&at, item, kind, out),
             Event::ReasoningPartAdded { item, index } => {
                 self.summary_index = index;
-                let (thread_id, turn_id) = ids();
-                out.push(Outgoing::of(wire::ReasoningSummaryPartAdded {
-                    thread_id,
-                    turn_id,
-                    item_id: item.to_string(),
-                    summary_index: index,
-                }));
+                out.push(at.summary_part(&item, index));
             }
             // A piece of a message that never started (its start went to another turn).
             Event::TextDelta { .. } => {}
-            Event::ReasoningDelta { item, delta } => {
-                if let Some((open, text)) = &mut self.reasoning
-                    && *open == item
-                {
-                    text.push_str(&delta);
-                }
-                let (thread_id, turn_id) = ids();
-                out.push(Outgoing::of(wire::ReasoningSummaryTextDelta {
-                    thread_id,
-                    turn_id,
-                    item_id: item.to_string(),
-                    delta,
-                    summary_index: self.summary_index,
-                }));
-            }
+            Event::ReasoningDelta { item, delta } => self.on_reasoning_delta(at, item, delta, out),
             Event::MessageDone { item, text } => {
                 self.message.take_if(|(open, _)| *open == item);
-                out.push(completed(agent_message(&item, &text)));
+                out.push(at.completed(agent_message(&item, &text)));
             }
             Event::ReasoningDone { item, text } => {
                 self.reasoning.take_if(|(open, _)| *open == item);
-                out.push(completed(reasoning(&item, Some(&text))));
+                out.push(at.completed(reasoning(&item, Some(&text))));
             }
             // As Codex's: the search starts with nothing said, and ends with what it did.
-            Event::WebSearchStarted { item } => out.push(started(ThreadItem::WebSearch {
+            Event::WebSearchStarted { item } => out.push(at.started(ThreadItem::WebSearch {
                 id: item.to_string(),
                 query: String::new(),
                 action: Some(WebSearchAction::Other),
             })),
-            Event::WebSearchDone { item, action } => out.push(completed(ThreadItem::WebSearch {
-                id: item.to_string(),
-                query: action.detail(),
-                action: Some((&action).into()),
-            })),
-            // No approval comes for an item the host has not seen: a call that asks is an item
-            // from then on (a patch with its changes), so the host shows what it approves.
+            Event::WebSearchDone { item, action } => {
+                out.push(at.completed(web_search(&item, &action)))
+            }
             Event::ApprovalRequested {
                 call_id, subject, ..
-            } => {
-                let waiting = self.status(ThreadStatus::Active {
-                    active_flags: vec![ActiveFlag::WaitingOnApproval],
-                });
-                if !self.tools.contains_key(&call_id) {
-                    // Codex 0.169 says the thread waits before a command's item starts, and
-                    // after a patch's.
-                    let patch = matches!(subject, ApprovalSubject::Patch { .. });
-                    let item = match subject {
-                        ApprovalSubject::Patch { changes, .. } => ToolItem::FileChange {
-                            changes: changes.iter().map(file_update).collect(),
-                        },
-                        ApprovalSubject::Command { command, .. }
-                        | ApprovalSubject::Unsandboxed { command, .. }
-                        | ApprovalSubject::Network { command, .. }
-                        | ApprovalSubject::Read {
-                            summary: command, ..
-                        } => ToolItem::Command {
-                            command,
-                            output: String::new(),
-                            actions: Vec::new(),
-                        },
-                        ApprovalSubject::McpTool {
-                            server,
-                            tool,
-                            arguments,
-                        } => ToolItem::Mcp {
-                            server,
-                            tool,
-                            arguments: serde_json::from_str(&arguments)
-                                .unwrap_or_else(|_| json!({})),
-                        },
-                    };
-                    self.asked.insert(call_id.clone());
-                    let opened = started(self.open_tool(call_id, item));
-                    if patch {
-                        out.extend([opened, waiting]);
-                    } else {
-                        out.extend([waiting, opened]);
-                    }
-                } else {
-                    out.push(waiting);
-                }
-            }
-            // A refused or withdrawn one ends here: nothing runs.
+            } => self.on_approval_requested(&at, call_id, subject, out),
             Event::ApprovalAnswered {
-                call_id,
-                decision: None | Some(ApprovalDecision::No { .. }),
-                ..
-            } => {
-                if self.asked.remove(&call_id)
-                    && let Some(item) = self.tools.remove(&call_id)
-                {
-                    out.push(completed(self.tool_item(
-                        &call_id,
-                        &item,
-                        ItemStatus::Declined,
-                        None,
-                        None,
-                    )));
-                }
-            }
-            // Opened when it asked: what a read, listing or search touches is known now.
-            Event::ToolStarted { call_id, facts, .. } if self.tools.contains_key(&call_id) => {
-                self.asked.remove(&call_id);
-                if let (
-                    Some(ToolItem::Command {
-                        command, actions, ..
-                    }),
-                    Some(facts),
-                ) = (self.tools.get_mut(&call_id), facts)
-                    && actions.is_empty()
-                    && !matches!(facts, CallFacts::Mcp { .. })
-                {
-                    *actions = vec![command_action(command, facts)];
-                }
-            }
+                call_id, decision, ..
+            } => self.on_answered(&at, &call_id, decision.as_ref(), out),
             Event::ToolStarted {
                 call_id,
                 tool,
                 summary,
                 facts,
                 ..
-            } => {
-                let item = match (tool.as_str(), facts) {
-                    (tools::shell::NAME, _) => ToolItem::Command {
-                        command: summary,
-                        output: String::new(),
-                        actions: Vec::new(),
-                    },
-                    (tools::apply_patch::NAME, _) => {
-                        self.unstarted.insert(call_id.clone());
-                        self.tools.insert(
-                            call_id,
-                            ToolItem::FileChange {
-                                changes: Vec::new(),
-                            },
-                        );
-                        return;
-                    }
-                    (
-                        _,
-                        Some(CallFacts::Mcp {
-                            server,
-                            tool,
-                            arguments,
-                        }),
-                    ) => ToolItem::Mcp {
-                        server,
-                        tool,
-                        arguments,
-                    },
-                    (_, Some(facts)) => {
-                        let command = format!("{tool} {summary}");
-                        ToolItem::Command {
-                            actions: vec![command_action(&command, facts)],
-                            command,
-                            output: String::new(),
-                        }
-                    }
-                    (_, None) => return,
-                };
-                out.push(started(self.open_tool(call_id, item)));
-            }
+            } => self.on_tool_started(&at, call_id, &tool, summary, facts, out),
             Event::FilesChanged { call_id, changes } => {
-                if let Some(ToolItem::FileChange { changes: listed }) = self.tools.get_mut(&call_id)
-                {
-                    *listed = changes.iter().map(file_update).collect();
-                }
-                if let Some(item) = self.start_deferred(&call_id) {
-                    out.push(started(item));
-                }
-                // The turn's diff follows the patch's item's end, as in Codex.
-                self.diff.add(&changes);
-                self.diff_unsent = true;
+                self.on_files_changed(&at, &call_id, &changes, out)
             }
             Event::ToolOutput { call_id, chunk } => {
                 if let Some(ToolItem::Command { output, .. }) = self.tools.get_mut(&call_id) {
                     output.push_str(&chunk);
-                    let (thread_id, turn_id) = ids();
-                    out.push(Outgoing::of(wire::CommandExecutionOutputDelta {
-                        thread_id,
-                        turn_id,
-                        item_id: call_id,
-                        delta: chunk,
-                    }));
+                    out.push(at.output(call_id, chunk));
                 }
-            }
-            Event::PlanUpdated {
-                explanation, steps, ..
-            } => {
-                let (thread_id, turn_id) = ids();
-                out.push(Outgoing::of(wire::TurnPlanUpdated {
-                    thread_id,
-                    turn_id,
-                    explanation,
-                    plan: steps.iter().map(plan_step).collect(),
-                }));
-            }
-            // The turn's compaction, named by its turn (a turn compacts once).
-            Event::Compacted { .. } => {
-                let item = ThreadItem::ContextCompaction {
-                    id: format!("{turn_id}-compaction"),
-                };
-                out.push(started(item.clone()));
-                out.push(completed(item));
-                let (thread_id, turn_id) = ids();
-                out.push(Outgoing::of(wire::ThreadCompacted { thread_id, turn_id }));
-            }
-            // Outside a turn (a resumed conversation's total) it is only the baseline.
-            Event::Usage(total) if turn_id.is_empty() => self.usage = total,
-            Event::Usage(total) => {
-                let last = total.minus(&self.usage);
-                self.usage = total;
-                let (thread_id, turn_id) = ids();
-                out.push(Outgoing::of(wire::ThreadTokenUsageUpdated {
-                    thread_id,
-                    turn_id,
-                    token_usage: wire::ThreadTokenUsage {
-                        total: (&total).into(),
-                        last: (&last).into(),
-                    },
-                }));
             }
             Event::ToolFinished {
                 call_id,
                 success,
                 exit_code,
                 duration,
-            } => {
-                if let Some(item) = self.start_deferred(&call_id) {
-                    out.push(started(item));
-                }
-                if let Some(item) = self.tools.remove(&call_id) {
-                    let status = if success {
-                        ItemStatus::Completed
-                    } else {
-                        ItemStatus::Failed
-                    };
-                    let item = self.tool_item(&call_id, &item, status, exit_code, Some(duration));
-                    out.push(completed(item));
-                }
-                out.extend(self.unsent_diff(turn_id));
-            }
-            // The voided items are never completed, as Codex leaves an item of a retried
-            // stream; the retry's items come under new ids.
-            Event::Retrying { reason, voided, .. } => {
-                self.message.take_if(|(open, _)| voided.contains(open));
-                self.reasoning.take_if(|(open, _)| voided.contains(open));
-                let (thread_id, turn_id) = ids();
-                out.push(Outgoing::of(wire::TurnErrorNotification {
-                    thread_id,
-                    turn_id,
-                    error: Message::new(reason),
-                    will_retry: true,
-                }));
-            }
-            // A turn's start says the thread is active before `turn/started` (the face's, as
-            // the turn is asked for); an answer to an approval, that it no longer waits.
-            Event::ApprovalAnswered { .. } => {
-                out.push(self.status(ThreadStatus::Active {
-                    active_flags: Vec::new(),
-                }));
-            }
-            // A file or image the prompt could not carry: the person reads why.
-            Event::Attached(files) => {
-                for file in files.iter().filter(|file| !file.attached) {
-                    out.push(Outgoing::of(wire::Warning {
-                        thread_id: Some(thread_id.clone()),
-                        message: format!("{} was left out: {}", file.path, file.detail),
-                    }));
-                }
-            }
+            } => self.on_tool_finished(&at, &call_id, success, exit_code, duration, out),
+            Event::PlanUpdated {
+                explanation, steps, ..
+            } => out.push(at.plan(explanation, &steps)),
+            Event::Compacted { .. } => at.compacted(out),
+            Event::Usage(total) => self.on_usage(at, total, out),
+            Event::Retrying { reason, voided, .. } => self.on_retrying(at, reason, &voided, out),
+            Event::Attached(files) => out.extend(
+                files
+                    .iter()
+                    .filter(|file| !file.attached)
+                    .map(|file| at.warning(format!("{} was left out: {}", file.path, file.detail))),
+            ),
             // Something the person must know that is not the turn's failure (the conversation
             // no longer being saved, say): a warning the host shows, the turn going on.
-            Event::Error(message) | Event::RunsLater(message) => {
-                out.push(Outgoing::of(wire::Warning {
-                    thread_id: Some(thread_id),
-                    message,
-                }));
-            }
-            Event::GoalUpdated(goal) => out.push(Outgoing::of(wire::ThreadGoalUpdated {
-                thread_id: thread_id.clone(),
-                turn_id: (!turn_id.is_empty()).then(|| turn_id.to_string()),
-                goal: wire::ThreadGoal { thread_id, goal },
+            Event::Error(message) | Event::RunsLater(message) => out.push(at.warning(message)),
+            Event::GoalUpdated(goal) => out.push(at.goal(goal)),
+            Event::GoalCleared => out.push(Outgoing::of(wire::ThreadGoalClearedNotification {
+                thread_id: at.thread_id,
             })),
-            Event::GoalCleared => {
-                out.push(Outgoing::of(wire::ThreadGoalClearedNotification {
-                    thread_id,
-                }));
-            }
             Event::RateLimits(limits) => out.push(Outgoing::of(wire::RateLimitsUpdated {
                 rate_limits: RateLimitSnapshot::from(&limits),
             })),
-            Event::TurnFinished(outcome) => {
-                if let TurnOutcome::Failed { message, .. } | TurnOutcome::Stopped { message, .. } =
-                    &outcome
-                {
-                    let (thread_id, turn_id) = ids();
-                    out.push(Outgoing::of(wire::TurnErrorNotification {
-                        thread_id,
-                        turn_id,
-                        error: Message::new(message.clone()),
-                        will_retry: false,
-                    }));
-                }
-                self.message = None;
-                // Cut short: every call still open ends, declined if it never ran.
-                for call_id in std::mem::take(&mut self.unstarted) {
-                    if let Some(item) = self.tools.get(&call_id) {
-                        out.push(started(self.tool_item(
-                            &call_id,
-                            item,
-                            ItemStatus::InProgress,
-                            None,
-                            None,
-                        )));
-                    }
-                }
-                for (call_id, item) in std::mem::take(&mut self.tools) {
-                    let status = if self.asked.contains(&call_id) {
-                        ItemStatus::Declined
-                    } else {
-                        ItemStatus::Failed
-                    };
-                    out.push(completed(
-                        self.tool_item(&call_id, &item, status, None, None),
-                    ));
-                }
-                self.asked.clear();
-                // Cut short by an interrupt or a failure: it ends with what came.
-                if let Some((item, text)) = self.reasoning.take() {
-                    out.push(completed(reasoning(&item, Some(&text))));
-                }
-                out.extend(self.unsent_diff(turn_id));
-                self.diff = TurnDiff::default();
-                // Idle first, then the turn's end, as Codex 0.169 sends them.
-                out.push(self.status(ThreadStatus::Idle));
-                let (status, error) = match outcome {
-                    TurnOutcome::Completed => (TurnStatus::Completed, None),
-                    TurnOutcome::Interrupted => (TurnStatus::Interrupted, None),
-                    TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed { message, .. } => {
-                        (TurnStatus::Failed, Some(Message::new(message)))
-                    }
-                };
-                out.push(Outgoing::of(wire::TurnCompleted {
-                    thread_id,
-                    turn: Turn {
-                        error,
-                        completed_at: Some(now_ms / 1000),
-                        ..Turn::new(turn_id, status)
-                    },
-                }));
-            }
+            Event::TurnFinished(outcome) => self.on_turn_finished(&at, outcome, out),
             // Events this face does not show: each new one must be placed here or given
             // an arm of its own.
             Event::Reply(_)
@@ -552,6 +198,296 @@ impl Translator {
             | Event::Notice(..)
             | Event::McpToolCalled { .. } => {}
         }
+    }
+
+    fn on_item_started(&mut self, at: &At, item: ItemId, kind: ItemKind, out: &mut Vec<Outgoing>) {
+        match kind {
+            ItemKind::AgentMessage => {
+                out.push(at.started(agent_message(&item, "")));
+                let prefix = delta_prefix(&self.thread_id, &at.turn_id, &item);
+                self.message = Some((item, prefix));
+            }
+            ItemKind::Reasoning => {
+                out.push(at.started(reasoning(&item, None)));
+                self.reasoning = Some((item, String::new()));
+                self.summary_index = 0;
+            }
+        }
+    }
+
+    fn on_reasoning_delta(&mut self, at: At, item: ItemId, delta: String, out: &mut Vec<Outgoing>) {
+        if let Some((open, text)) = &mut self.reasoning
+            && *open == item
+        {
+            text.push_str(&delta);
+        }
+        out.push(Outgoing::of(wire::ReasoningSummaryTextDelta {
+            thread_id: at.thread_id,
+            turn_id: at.turn_id,
+            item_id: item.to_string(),
+            delta,
+            summary_index: self.summary_index,
+        }));
+    }
+
+    /// No approval comes for an item the host has not seen: a call that asks is an item from
+    /// then on (a patch with its changes), so the host shows what it approves.
+    fn on_approval_requested(
+        &mut self,
+        at: &At,
+        call_id: String,
+        subject: ApprovalSubject,
+        out: &mut Vec<Outgoing>,
+    ) {
+        let waiting = self.status(ThreadStatus::Active {
+            active_flags: vec![ActiveFlag::WaitingOnApproval],
+        });
+        if self.tools.contains_key(&call_id) {
+            out.push(waiting);
+            return;
+        }
+        // Codex 0.169 says the thread waits before a command's item starts, and after a
+        // patch's.
+        let patch = matches!(subject, ApprovalSubject::Patch { .. });
+        let item = match subject {
+            ApprovalSubject::Patch { changes, .. } => ToolItem::FileChange {
+                changes: changes.iter().map(file_update).collect(),
+            },
+            ApprovalSubject::Command { command, .. }
+            | ApprovalSubject::Unsandboxed { command, .. }
+            | ApprovalSubject::Network { command, .. }
+            | ApprovalSubject::Read {
+                summary: command, ..
+            } => ToolItem::Command {
+                command,
+                output: String::new(),
+                actions: Vec::new(),
+            },
+            ApprovalSubject::McpTool {
+                server,
+                tool,
+                arguments,
+            } => ToolItem::Mcp {
+                server,
+                tool,
+                arguments: serde_json::from_str(&arguments).unwrap_or_else(|_| json!({})),
+            },
+        };
+        self.asked.insert(call_id.clone());
+        let opened = at.started(self.open_tool(call_id, item));
+        if patch {
+            out.extend([opened, waiting]);
+        } else {
+            out.extend([waiting, opened]);
+        }
+    }
+
+    /// A refused or withdrawn approval ends its item here: nothing runs. Another answer says
+    /// the thread no longer waits.
+    fn on_answered(
+        &mut self,
+        at: &At,
+        call_id: &str,
+        decision: Option<&ApprovalDecision>,
+        out: &mut Vec<Outgoing>,
+    ) {
+        if !matches!(decision, None | Some(ApprovalDecision::No { .. })) {
+            out.push(self.status(ThreadStatus::Active {
+                active_flags: Vec::new(),
+            }));
+        } else if self.asked.remove(call_id)
+            && let Some(item) = self.tools.remove(call_id)
+        {
+            let item = self.tool_item(call_id, &item, ItemStatus::Declined, None, None);
+            out.push(at.completed(item));
+        }
+    }
+
+    fn on_tool_started(
+        &mut self,
+        at: &At,
+        call_id: String,
+        tool: &str,
+        summary: String,
+        facts: Option<CallFacts>,
+        out: &mut Vec<Outgoing>,
+    ) {
+        // Opened when it asked: what a read, listing or search touches is known now.
+        if self.tools.contains_key(&call_id) {
+            self.asked.remove(&call_id);
+            if let (
+                Some(ToolItem::Command {
+                    command, actions, ..
+                }),
+                Some(facts),
+            ) = (self.tools.get_mut(&call_id), facts)
+                && actions.is_empty()
+                && !matches!(facts, CallFacts::Mcp { .. })
+            {
+                *actions = vec![command_action(command, facts)];
+            }
+            return;
+        }
+        let item = match (tool, facts) {
+            (tools::shell::NAME, _) => ToolItem::Command {
+                command: summary,
+                output: String::new(),
+                actions: Vec::new(),
+            },
+            (tools::apply_patch::NAME, _) => {
+                self.unstarted.insert(call_id.clone());
+                let changes = Vec::new();
+                self.tools.insert(call_id, ToolItem::FileChange { changes });
+                return;
+            }
+            (
+                _,
+                Some(CallFacts::Mcp {
+                    server,
+                    tool,
+                    arguments,
+                }),
+            ) => ToolItem::Mcp {
+                server,
+                tool,
+                arguments,
+            },
+            (_, Some(facts)) => {
+                let command = format!("{tool} {summary}");
+                ToolItem::Command {
+                    actions: vec![command_action(&command, facts)],
+                    command,
+                    output: String::new(),
+                }
+            }
+            (_, None) => return,
+        };
+        out.push(at.started(self.open_tool(call_id, item)));
+    }
+
+    fn on_files_changed(
+        &mut self,
+        at: &At,
+        call_id: &str,
+        changes: &[FileChange],
+        out: &mut Vec<Outgoing>,
+    ) {
+        if let Some(ToolItem::FileChange { changes: listed }) = self.tools.get_mut(call_id) {
+            *listed = changes.iter().map(file_update).collect();
+        }
+        if let Some(item) = self.start_deferred(call_id) {
+            out.push(at.started(item));
+        }
+        // The turn's diff follows the patch's item's end, as in Codex.
+        self.diff.add(changes);
+        self.diff_unsent = true;
+    }
+
+    fn on_tool_finished(
+        &mut self,
+        at: &At,
+        call_id: &str,
+        success: bool,
+        exit_code: Option<i32>,
+        duration: Duration,
+        out: &mut Vec<Outgoing>,
+    ) {
+        if let Some(item) = self.start_deferred(call_id) {
+            out.push(at.started(item));
+        }
+        if let Some(item) = self.tools.remove(call_id) {
+            let status = if success {
+                ItemStatus::Completed
+            } else {
+                ItemStatus::Failed
+            };
+            let item = self.tool_item(call_id, &item, status, exit_code, Some(duration));
+            out.push(at.completed(item));
+        }
+        out.extend(self.unsent_diff(&at.turn_id));
+    }
+
+    /// Outside a turn (a resumed conversation's total) the usage is only the baseline.
+    fn on_usage(&mut self, at: At, total: TokenUsage, out: &mut Vec<Outgoing>) {
+        if at.turn_id.is_empty() {
+            self.usage = total;
+            return;
+        }
+        let last = total.minus(&self.usage);
+        self.usage = total;
+        out.push(Outgoing::of(wire::ThreadTokenUsageUpdated {
+            thread_id: at.thread_id,
+            turn_id: at.turn_id,
+            token_usage: wire::ThreadTokenUsage {
+                total: (&total).into(),
+                last: (&last).into(),
+            },
+        }));
+    }
+
+    /// The voided items are never completed, as Codex leaves an item of a retried stream; the
+    /// retry's items come under new ids.
+    fn on_retrying(&mut self, at: At, reason: String, voided: &[ItemId], out: &mut Vec<Outgoing>) {
+        self.message.take_if(|(open, _)| voided.contains(open));
+        self.reasoning.take_if(|(open, _)| voided.contains(open));
+        out.push(Outgoing::of(wire::TurnErrorNotification {
+            thread_id: at.thread_id,
+            turn_id: at.turn_id,
+            error: Message::new(reason),
+            will_retry: true,
+        }));
+    }
+
+    fn on_turn_finished(&mut self, at: &At, outcome: TurnOutcome, out: &mut Vec<Outgoing>) {
+        if let TurnOutcome::Failed { message, .. } | TurnOutcome::Stopped { message, .. } = &outcome
+        {
+            out.push(Outgoing::of(wire::TurnErrorNotification {
+                thread_id: at.thread_id.clone(),
+                turn_id: at.turn_id.clone(),
+                error: Message::new(message.clone()),
+                will_retry: false,
+            }));
+        }
+        self.message = None;
+        // Cut short: every call still open ends, declined if it never ran.
+        for call_id in std::mem::take(&mut self.unstarted) {
+            if let Some(item) = self.tools.get(&call_id) {
+                let item = self.tool_item(&call_id, item, ItemStatus::InProgress, None, None);
+                out.push(at.started(item));
+            }
+        }
+        for (call_id, item) in std::mem::take(&mut self.tools) {
+            let status = if self.asked.contains(&call_id) {
+                ItemStatus::Declined
+            } else {
+                ItemStatus::Failed
+            };
+            out.push(at.completed(self.tool_item(&call_id, &item, status, None, None)));
+        }
+        self.asked.clear();
+        // Cut short by an interrupt or a failure: it ends with what came.
+        if let Some((item, text)) = self.reasoning.take() {
+            out.push(at.completed(reasoning(&item, Some(&text))));
+        }
+        out.extend(self.unsent_diff(&at.turn_id));
+        self.diff = TurnDiff::default();
+        // Idle first, then the turn's end, as Codex 0.169 sends them.
+        out.push(self.status(ThreadStatus::Idle));
+        let (status, error) = match outcome {
+            TurnOutcome::Completed => (TurnStatus::Completed, None),
+            TurnOutcome::Interrupted => (TurnStatus::Interrupted, None),
+            TurnOutcome::Stopped { message, .. } | TurnOutcome::Failed { message, .. } => {
+                (TurnStatus::Failed, Some(Message::new(message)))
+            }
+        };
+        out.push(Outgoing::of(wire::TurnCompleted {
+            thread_id: at.thread_id.clone(),
+            turn: Turn {
+                error,
+                completed_at: Some(at.now_ms / 1000),
+                ..Turn::new(&at.turn_id, status)
+            },
+        }));
     }
 
     /// `turn/diff/updated` with the turn's diff, when a patch changed it since the last one.
@@ -642,150 +578,6 @@ impl Translator {
     }
 }
 
-/// A read, listing or search as the protocol's `CommandAction`.
-fn command_action(command: &str, facts: CallFacts) -> CommandAction {
-    let command = command.to_string();
-    match facts {
-        CallFacts::Read { path } => CommandAction::Read {
-            command,
-            name: path
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned()),
-            path,
-        },
-        CallFacts::List { path } => CommandAction::ListFiles { command, path },
-        CallFacts::Search { query, path } => CommandAction::Search {
-            command,
-            query,
-            path,
-        },
-        CallFacts::Mcp { .. } => CommandAction::Unknown { command },
-    }
-}
-
-/// A plan step as the protocol's `TurnPlanStep`.
-fn plan_step(step: &PlanStep) -> TurnPlanStep {
-    let status = match step.status {
-        PlanStatus::Pending => PlanStepStatus::Pending,
-        PlanStatus::InProgress => PlanStepStatus::InProgress,
-        PlanStatus::Completed => PlanStepStatus::Completed,
-    };
-    TurnPlanStep {
-        step: step.step.clone(),
-        status,
-    }
-}
-
-fn agent_message(id: &str, text: &str) -> ThreadItem {
-    ThreadItem::AgentMessage {
-        id: id.to_string(),
-        text: text.to_string(),
-    }
-}
-
-fn reasoning(id: &str, summary: Option<&str>) -> ThreadItem {
-    ThreadItem::Reasoning {
-        id: id.to_string(),
-        summary: summary.into_iter().map(str::to_string).collect(),
-        content: Vec::new(),
-    }
-}
-
-/// `{"method":"item/agentMessage/delta","params":{…,"delta":` for one message.
-fn delta_prefix(thread_id: &str, turn_id: &str, item_id: &str) -> String {
-    let quoted = |s: &str| Value::String(s.to_string()).to_string();
-    format!(
-        r#"{{"method":"item/agentMessage/delta","params":{{"threadId":{},"turnId":{},"itemId":{},"delta":"#,
-        quoted(thread_id),
-        quoted(turn_id),
-        quoted(item_id)
-    )
-}
-
-/// The whole delta notification: the message's prefix, the delta, and the time.
-fn delta_line(prefix: &str, delta: &str, now_ms: i64) -> String {
-    let mut line = String::with_capacity(prefix.len() + delta.len() + 40);
-    line.push_str(prefix);
-    line.push_str(&Value::String(delta.to_string()).to_string());
-    line.push_str(&format!(r#"}},"emittedAtMs":{now_ms}}}"#));
-    line
-}
-
-/// A changed file as the protocol's `FileUpdateChange`, as Codex fills it: a new file's text,
-/// a deleted file's text, or an update's hunks (no `---`/`+++` header, which a host would
-/// show as changed lines), with where a move took it.
-fn file_update(change: &FileChange) -> FileUpdateChange {
-    let hunks = || {
-        let start = change.diff.find("\n@@").map_or(0, |at| at + 1);
-        change.diff[start..].to_string()
-    };
-    let (kind, diff) = match change.kind {
-        ChangeKind::Add => (
-            PatchChangeKind::Add,
-            change.new_text.clone().unwrap_or_else(hunks),
-        ),
-        ChangeKind::Delete => (
-            PatchChangeKind::Delete,
-            change.old_text.clone().unwrap_or_else(hunks),
-        ),
-        ChangeKind::Update => (
-            PatchChangeKind::Update {
-                move_path: change.move_to.clone(),
-            },
-            match &change.move_to {
-                Some(to) => format!("{}\n\nMoved to: {}", hunks(), to.display()),
-                None => hunks(),
-            },
-        ),
-    };
-    FileUpdateChange {
-        path: change.path.clone(),
-        kind,
-        diff,
-    }
-}
-
-/// The person's input to a turn (or its steering) as a `userMessage` item, the host's input
-/// items as it sent them, under a new id: `item/started` and `item/completed` at once, whole when
-/// it arrives.
-pub fn user_message(
-    thread_id: &str,
-    turn_id: &str,
-    input: Value,
-    now_ms: i64,
-) -> [(&'static str, Value); 2] {
-    let item = ThreadItem::UserMessage {
-        id: uuid::Uuid::new_v4().to_string(),
-        content: input,
-    };
-    item_started_and_completed(thread_id, turn_id, item, now_ms)
-}
-
-/// An item that is whole when it begins: its `item/started` and `item/completed`.
-pub fn item_started_and_completed(
-    thread_id: &str,
-    turn_id: &str,
-    item: ThreadItem,
-    now_ms: i64,
-) -> [(&'static str, Value); 2] {
-    [
-        wire::ItemStarted {
-            thread_id: thread_id.to_string(),
-            turn_id: turn_id.to_string(),
-            item: item.clone(),
-            started_at_ms: now_ms,
-        }
-        .into_message(),
-        wire::ItemCompleted {
-            thread_id: thread_id.to_string(),
-            turn_id: turn_id.to_string(),
-            item,
-            completed_at_ms: now_ms,
-        }
-        .into_message(),
-    ]
-}
-
 /// A saved conversation as the protocol's turns, for a host that shows a thread it reloads:
 /// each turn under its saved id, its items as the live notifications completed them (the
 /// replayed events through the live [`Translator`]), after the person's input.
@@ -847,6 +639,7 @@ pub fn history_turns(replay: &Replay, thread_id: &str, cwd: &std::path::Path) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ChangeKind;
 
     fn run(events: Vec<Event>) -> Vec<Outgoing> {
         let mut translator = Translator::new("t1".into(), PathBuf::from("/p"));

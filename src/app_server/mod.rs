@@ -8,13 +8,16 @@
 //! - `config.rs`: what a host reads before its first screen and its settings screen writes:
 //!   `config/*`, `permissionProfile/list`, `model/list`, `skills/list`, `mcpServerStatus/list`.
 //! - `threads.rs`: one agent core per thread (`thread/*`). `history.rs`: the saved sessions
-//!   as a host's history, read on tasks of their own. `turns.rs`: `turn/*`, the core's events
-//!   pumped out as items; `asks.rs`: its approvals and the model's questions as server
-//!   requests to the host, and the answers back.
+//!   as a host's history, read on tasks of their own. `turns.rs`: `turn/*`, and the pump that
+//!   carries a thread's events out; `turn_path.rs`: what each event does, the running turn's
+//!   state (a turn the core began itself, a review, the goal, what waits on the core) owned in
+//!   one place and tested without I/O; `asks.rs`: its approvals and the model's questions as
+//!   server requests to the host, and the answers back.
 //! - `goals.rs`: `thread/goal/*`. `thread_settings.rs`: `collaborationMode/list` and
 //!   `thread/settings/update`.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
-//! - `items.rs`: core events as items and notifications, a pure translator tested without I/O.
+//! - `items.rs`: core events as items and notifications, a pure translator tested without I/O;
+//!   `shapes.rs`: what each item and notification is made of, as pure functions.
 //! - `methods.rs`: the one table of every request method of the protocol and how kelp serves
 //!   it: its handler (now, in order, or on a task of its own), an empty answer where kelp has
 //!   nothing of the kind, or refused in words. `server.rs`: one connection's state and the
@@ -43,8 +46,10 @@ pub mod listen;
 pub mod methods;
 pub mod protocol;
 pub mod server;
+pub mod shapes;
 pub mod thread_settings;
 pub mod threads;
+pub mod turn_path;
 pub mod turns;
 pub mod wire;
 

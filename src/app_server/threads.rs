@@ -15,7 +15,8 @@ use super::protocol::{
     self as wire, Empty, ListPage, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse,
     ThreadRevertResponse, Unsubscribed,
 };
-use super::turns::{Running, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
+use super::turn_path::Running;
+use super::turns::{Reported, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
 use super::wire::{Answer, Caller, Out, Page, RpcError, notify as wire_notify, params};
 use crate::agent::core::start::{CoreOptions, Opened, open};
 use crate::auth::ExternalAuth;
@@ -336,8 +337,10 @@ impl Threads {
                 everyone: self.everyone.clone(),
             },
             Arc::clone(&running),
-            Arc::clone(&self.rate_limits),
-            Arc::clone(&self.mcp_servers),
+            Reported {
+                limits: Arc::clone(&self.rate_limits),
+                servers: Arc::clone(&self.mcp_servers),
+            },
         ));
         self.threads.insert(
             id,

@@ -12,41 +12,17 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
 use super::asks::{Asking, ask_host, ask_questions, resolved};
-use super::items::{Outgoing, Translator, item_started_and_completed, user_message};
 use super::protocol::{
-    Empty, RateLimitSnapshot, ReviewStarted, ThreadItem, ThreadStatus, ThreadStatusChanged, Turn,
-    TurnResponse, TurnStarted, TurnStatus, TurnSteered,
+    Empty, RateLimitSnapshot, ReviewStarted, ThreadItem, Turn, TurnResponse, TurnStatus,
+    TurnSteered,
 };
+use super::shapes::{Outgoing, item_started_and_completed, turn_began, user_message};
+use super::turn_path::{Running, Step, TurnPath};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
-use crate::protocol::ReviewTarget;
-use crate::protocol::SandboxMode;
-use crate::protocol::ServerStatus;
 use crate::protocol::{
-    ApprovalMode, CollaborationMode, Event, ImageInput, Op, Reply, Settings, Submission,
+    ApprovalMode, CollaborationMode, Event, ImageInput, Op, ReviewTarget, SandboxMode,
+    ServerStatus, Settings, Submission,
 };
-
-/// The turn a thread is running, shared with the task that turns its events into
-/// notifications.
-#[derive(Debug, Default)]
-pub(super) struct Running {
-    pub(super) turn_id: Option<String>,
-    /// A `thread/revert` waiting for the core: how many turns are left, or why it could not.
-    pub(super) reverting: Option<tokio::sync::oneshot::Sender<Result<usize, String>>>,
-    /// The host's MCP tool calls waiting for the core, by the id they were sent with.
-    pub(super) mcp_calls: std::collections::HashMap<u64, McpCallWaiter>,
-    /// The id of the next one.
-    pub(super) next_mcp_call: u64,
-    /// The running turn is a review (`review/start`): it ends with an `exitedReviewMode` item.
-    pub(super) reviewing: bool,
-    /// The thread's goal as the core last reported it.
-    pub(super) goal: Option<crate::protocol::Goal>,
-    /// The collaboration mode and effort a host last chose (`thread/settings/update`).
-    pub(super) mode: CollaborationMode,
-    pub(super) effort: Option<crate::protocol::ReasoningEffort>,
-}
-
-/// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.
-pub(super) type McpCallWaiter = tokio::sync::oneshot::Sender<Result<(String, bool), String>>;
 
 impl Thread {
     /// Stops the thread's core, interrupting the turn it runs.
@@ -480,17 +456,8 @@ pub(super) fn turn_answer(
     thread_id: &str,
     turn: Turn,
 ) -> Result<Answer, RpcError> {
-    Ok(Answer::of(result)?
-        .notify(ThreadStatusChanged {
-            thread_id: thread_id.to_string(),
-            status: ThreadStatus::Active {
-                active_flags: Vec::new(),
-            },
-        })
-        .notify(TurnStarted {
-            thread_id: thread_id.to_string(),
-            turn,
-        }))
+    let (active, started) = turn_began(thread_id, turn);
+    Ok(Answer::of(result)?.notify(active).notify(started))
 }
 
 /// The thread a pump serves.
@@ -501,196 +468,89 @@ pub(super) struct Where {
     pub(super) everyone: Out,
 }
 
-/// Turns one thread's core events into notifications (through the [`Translator`]) and asks
-/// the host about approvals, for as long as the core runs.
+/// What the server keeps of what its threads report: the last rate limits and MCP servers.
+pub(super) struct Reported {
+    pub(super) limits: Arc<Mutex<RateLimitSnapshot>>,
+    pub(super) servers: Arc<Mutex<Vec<ServerStatus>>>,
+}
+
+/// Carries one thread's core events to its clients, for as long as the core runs: the
+/// [`TurnPath`] says what each event does, this task does it (writes the notifications, asks
+/// the host).
 pub(super) async fn pump(
     mut events: UnboundedReceiver<Event>,
     ops: UnboundedSender<Op>,
     out: Out,
     place: Where,
     running: Arc<Mutex<Running>>,
-    last_limits: Arc<Mutex<RateLimitSnapshot>>,
-    last_servers: Arc<Mutex<Vec<ServerStatus>>>,
+    reported: Reported,
 ) {
     let Where {
         thread_id,
         cwd,
         everyone,
     } = place;
-    let mut translator = Translator::new(thread_id.clone(), cwd);
-    let mut outgoing = Vec::new();
+    let mut path = TurnPath::new(thread_id.clone(), cwd);
     let asking = Asking::default();
-    // The turn's last answer: what a review found.
-    let mut last_answer = String::new();
-    let turn_id = || {
-        running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .turn_id
-            .clone()
-            .unwrap_or_default()
-    };
-    // Whether the turn running is a review, read once as it starts (`review/start` marks it
-    // before the core begins the turn), not on the deltas' path.
-    let mut reviewing = false;
     while let Some(event) = events.recv().await {
-        if let Event::TurnStarted { id } = &event {
-            let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
-            reviewing = running.reviewing;
-            // A turn the core began itself (toward the thread's goal): the host learns of it
-            // as of one it started.
-            if running.turn_id.is_none() {
-                running.turn_id = Some(id.clone());
-                let turn = Turn {
-                    started_at: Some(chrono::Utc::now().timestamp()),
-                    ..Turn::new(id.clone(), TurnStatus::InProgress)
-                };
-                for (method, params) in turn_answer(&Empty {}, &thread_id, turn)
-                    .map(|answer| answer.then)
-                    .unwrap_or_default()
-                {
-                    super::wire::audience(method, Some(&everyone), &out).notify(method, params);
-                }
-            }
-        }
-        // A review's answer is its `exitedReviewMode` item, as in Codex: no `agentMessage` of
-        // it goes out, or a host would show the findings twice.
-        let answer_text = matches!(event, Event::TextDelta { .. } | Event::MessageDone { .. });
         // The hot path: the next piece of the message streaming now.
-        if !reviewing && let Some(line) = translator.delta_line(&event, now_ms()) {
+        if let Some(line) = path.delta_line(&event, now_ms()) {
             out.send_line(line);
             continue;
         }
-        let turn = turn_id();
-        // Asked after the translation is out: a patch's item, with its changes, comes first.
-        let mut ask = None;
-        match &event {
-            Event::ApprovalRequested {
-                id,
-                call_id,
-                subject,
-            } => ask = Some((*id, call_id.clone(), subject.clone())),
-            Event::QuestionsAsked {
-                id,
-                call_id,
-                questions,
-            } => {
-                ask_questions(
-                    out.clone(),
-                    ops.clone(),
-                    (thread_id.clone(), turn.clone()),
-                    *id,
-                    call_id.clone(),
-                    questions.clone(),
-                );
-            }
-            Event::RateLimits(limits) => {
-                *last_limits.lock().unwrap_or_else(PoisonError::into_inner) =
-                    RateLimitSnapshot::from(limits);
-            }
-            Event::Reply(Reply::McpServers(servers)) => {
-                *last_servers.lock().unwrap_or_else(PoisonError::into_inner) = servers.clone();
-            }
-            Event::GoalUpdated(goal) => {
-                running.lock().unwrap_or_else(PoisonError::into_inner).goal = Some(goal.clone());
-            }
-            Event::GoalCleared => {
-                running.lock().unwrap_or_else(PoisonError::into_inner).goal = None;
-            }
-            // Dropped (the turn was interrupted first): the host's request is moot.
-            Event::ApprovalAnswered {
-                id, decision: None, ..
-            } => resolved(&out, &asking, *id, &thread_id),
-            Event::TurnStarted { .. } => last_answer.clear(),
-            Event::MessageDone { text, .. } => last_answer.clone_from(text),
-            Event::TurnFinished(_) => {
-                reviewing = false;
-                let reviewed = {
-                    let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
-                    running.turn_id = None;
-                    std::mem::take(&mut running.reviewing)
-                };
-                // A review ends with what it found, before `turn/completed`.
-                if reviewed {
-                    let item = ThreadItem::ExitedReviewMode {
-                        id: format!("{turn}-reviewed"),
-                        review: last_answer.clone(),
-                    };
-                    for (method, params) in
-                        item_started_and_completed(&thread_id, &turn, item, now_ms())
-                    {
-                        out.notify(method, params);
-                    }
-                }
-            }
-            Event::Reply(Reply::Rewound(done)) => {
-                let waiting = running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .reverting
-                    .take();
-                if let Some(waiting) = waiting {
-                    let left = done.as_ref().map(|r| r.replay.turns.len());
-                    let _ = waiting.send(left.map_err(Clone::clone));
-                }
-            }
-            Event::McpToolCalled { id, outcome } => {
-                let waiting = running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .mcp_calls
-                    .remove(id);
-                if let Some(waiting) = waiting {
-                    let _ = waiting.send(outcome.clone());
-                }
-            }
-            Event::Notice(text) => tracing::info!(thread = %thread_id, "{text}"),
-            Event::Error(text) => tracing::warn!(thread = %thread_id, "{text}"),
-            // Nothing to do beside their translation.
-            Event::Reply(_)
-            | Event::Attached { .. }
-            | Event::ItemStarted { .. }
-            | Event::TextDelta { .. }
-            | Event::ReasoningDelta { .. }
-            | Event::ReasoningPartAdded { .. }
-            | Event::ReasoningDone { .. }
-            | Event::WebSearchStarted { .. }
-            | Event::WebSearchDone { .. }
-            | Event::ToolStarted { .. }
-            | Event::ToolOutput { .. }
-            | Event::FilesChanged { .. }
-            | Event::ToolFinished { .. }
-            | Event::ApprovalAnswered { .. }
-            | Event::PlanUpdated { .. }
-            | Event::Retrying { .. }
-            | Event::Usage(_)
-            | Event::ContextUsed { .. }
-            | Event::Compacted { .. }
-            | Event::RunsLater(_) => {}
-        }
-        if !(reviewing && answer_text) {
-            translator.on_event(&turn, event, now_ms(), &mut outgoing);
-        }
-        for message in outgoing.drain(..) {
-            match message {
-                Outgoing::Line(line) => out.send_line(line),
-                other => {
-                    if let Ok((method, params)) = other.into_message() {
+        let steps = {
+            let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+            path.on_event(event, &mut running, now_ms())
+        };
+        for step in steps {
+            match step {
+                Step::Send(Outgoing::Line(line)) => out.send_line(line),
+                Step::Send(message) => {
+                    if let Ok((method, params)) = message.into_message() {
                         super::wire::audience(method, Some(&everyone), &out).notify(method, params);
                     }
                 }
+                Step::Ask {
+                    turn,
+                    id,
+                    call_id,
+                    subject,
+                } => ask_host(
+                    out.clone(),
+                    ops.clone(),
+                    (thread_id.clone(), turn),
+                    Arc::clone(&asking),
+                    id,
+                    call_id,
+                    subject,
+                ),
+                Step::Questions {
+                    turn,
+                    id,
+                    call_id,
+                    questions,
+                } => ask_questions(
+                    out.clone(),
+                    ops.clone(),
+                    (thread_id.clone(), turn),
+                    id,
+                    call_id,
+                    questions,
+                ),
+                Step::Resolved(id) => resolved(&out, &asking, id, &thread_id),
+                Step::Limits(limits) => {
+                    *reported
+                        .limits
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = limits;
+                }
+                Step::Servers(servers) => {
+                    *reported
+                        .servers
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = servers;
+                }
             }
-        }
-        if let Some((id, call_id, subject)) = ask {
-            ask_host(
-                out.clone(),
-                ops.clone(),
-                (thread_id.clone(), turn.clone()),
-                Arc::clone(&asking),
-                id,
-                call_id,
-                subject,
-            );
         }
     }
 }

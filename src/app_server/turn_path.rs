@@ -1,0 +1,442 @@
+//! One thread's core events on their way to its clients: the [`Translator`]'s notifications,
+//! and what the thread keeps of a running turn beside them (a turn the core began itself, taken
+//! up as one the host started; a review, whose answer is its `exitedReviewMode` item; the goal;
+//! a revert or a host's MCP call waiting for the core). Pure: an event in, the [`Step`]s out,
+//! no I/O, so it is tested event by event; the pump only carries the steps out.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use tokio::sync::oneshot;
+
+use super::items::Translator;
+use super::protocol::{RateLimitSnapshot, ThreadItem, Turn, TurnStatus};
+use super::shapes::{Outgoing, item_started_and_completed, turn_began};
+use crate::protocol::{
+    ApprovalSubject, CollaborationMode, Event, Goal, Question, ReasoningEffort, Reply, ServerStatus,
+};
+
+/// What a thread's request handlers share with its [`TurnPath`]: the turn running, and what
+/// waits on the core. The handlers write what they asked for; the path writes what the core
+/// did.
+#[derive(Debug, Default)]
+pub(super) struct Running {
+    pub(super) turn_id: Option<String>,
+    /// A `thread/revert` waiting for the core: how many turns are left, or why it could not.
+    pub(super) reverting: Option<oneshot::Sender<Result<usize, String>>>,
+    /// The host's MCP tool calls waiting for the core, by the id they were sent with.
+    pub(super) mcp_calls: HashMap<u64, McpCallWaiter>,
+    /// The id of the next one.
+    pub(super) next_mcp_call: u64,
+    /// The running turn is a review (`review/start`): it ends with an `exitedReviewMode` item.
+    pub(super) reviewing: bool,
+    /// The thread's goal as the core last reported it.
+    pub(super) goal: Option<Goal>,
+    /// The collaboration mode and effort a host last chose (`thread/settings/update`).
+    pub(super) mode: CollaborationMode,
+    pub(super) effort: Option<ReasoningEffort>,
+}
+
+/// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.
+pub(super) type McpCallWaiter = oneshot::Sender<Result<(String, bool), String>>;
+
+/// What the pump does for one event, in order.
+#[derive(Debug)]
+pub(super) enum Step {
+    /// A notification for the thread's clients (or every client, for a method Codex sends to
+    /// all).
+    Send(Outgoing),
+    /// Ask the host about approval `id` of turn `turn`.
+    Ask {
+        turn: String,
+        id: u64,
+        call_id: String,
+        subject: ApprovalSubject,
+    },
+    /// Ask the host the model's questions `id` of turn `turn`.
+    Questions {
+        turn: String,
+        id: u64,
+        call_id: String,
+        questions: Vec<Question>,
+    },
+    /// The host's request about approval `id` needs no answer any more.
+    Resolved(u64),
+    /// The rate limits the server last reported, for `account/rateLimits/read`.
+    Limits(RateLimitSnapshot),
+    /// The MCP servers as the thread's core last found them.
+    Servers(Vec<ServerStatus>),
+}
+
+/// The state of one thread's running turn, between the core and the thread's clients.
+#[derive(Debug)]
+pub(super) struct TurnPath {
+    thread_id: String,
+    translator: Translator,
+    /// Whether the turn running is a review, read once as it starts (`review/start` marks it
+    /// before the core begins the turn), not on the deltas' path.
+    reviewing: bool,
+    /// The turn's last answer: what a review found.
+    last_answer: String,
+}
+
+impl TurnPath {
+    pub(super) fn new(thread_id: String, cwd: PathBuf) -> Self {
+        Self {
+            translator: Translator::new(thread_id.clone(), cwd),
+            thread_id,
+            reviewing: false,
+            last_answer: String::new(),
+        }
+    }
+
+    /// The hot path: the line for the next piece of the message streaming now, if `event` is
+    /// one and goes out (a review's answer does not).
+    pub(super) fn delta_line(&self, event: &Event, now_ms: i64) -> Option<String> {
+        (!self.reviewing)
+            .then(|| self.translator.delta_line(event, now_ms))
+            .flatten()
+    }
+
+    /// What `event` does, at `now_ms`, with what the handlers share in `running`.
+    pub(super) fn on_event(
+        &mut self,
+        event: Event,
+        running: &mut Running,
+        now_ms: i64,
+    ) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if let Event::TurnStarted { id } = &event {
+            self.turn_started(id, running, &mut steps);
+        }
+        let turn = running.turn_id.clone().unwrap_or_default();
+        // Asked after the translation is out: a patch's item, with its changes, comes first.
+        let mut ask = None;
+        match &event {
+            Event::ApprovalRequested {
+                id,
+                call_id,
+                subject,
+            } => {
+                ask = Some(Step::Ask {
+                    turn: turn.clone(),
+                    id: *id,
+                    call_id: call_id.clone(),
+                    subject: subject.clone(),
+                })
+            }
+            Event::QuestionsAsked {
+                id,
+                call_id,
+                questions,
+            } => steps.push(Step::Questions {
+                turn: turn.clone(),
+                id: *id,
+                call_id: call_id.clone(),
+                questions: questions.clone(),
+            }),
+            Event::RateLimits(limits) => steps.push(Step::Limits(limits.into())),
+            Event::Reply(Reply::McpServers(servers)) => steps.push(Step::Servers(servers.clone())),
+            Event::GoalUpdated(goal) => running.goal = Some(goal.clone()),
+            Event::GoalCleared => running.goal = None,
+            // Dropped (the turn was interrupted first): the host's request is moot.
+            Event::ApprovalAnswered {
+                id, decision: None, ..
+            } => steps.push(Step::Resolved(*id)),
+            Event::MessageDone { text, .. } => self.last_answer.clone_from(text),
+            Event::TurnFinished(_) => self.turn_finished(&turn, running, now_ms, &mut steps),
+            Event::Reply(Reply::Rewound(done)) => {
+                if let Some(waiting) = running.reverting.take() {
+                    let left = done.as_ref().map(|rewound| rewound.replay.turns.len());
+                    let _ = waiting.send(left.map_err(Clone::clone));
+                }
+            }
+            Event::McpToolCalled { id, outcome } => {
+                if let Some(waiting) = running.mcp_calls.remove(id) {
+                    let _ = waiting.send(outcome.clone());
+                }
+            }
+            Event::Notice(text) => tracing::info!(thread = %self.thread_id, "{text}"),
+            Event::Error(text) => tracing::warn!(thread = %self.thread_id, "{text}"),
+            // The rest is the translator's alone.
+            _ => {}
+        }
+        // A review's answer is its `exitedReviewMode` item, as in Codex: no `agentMessage` of
+        // it goes out, or a host would show the findings twice.
+        let answer_text = matches!(event, Event::TextDelta { .. } | Event::MessageDone { .. });
+        if !(self.reviewing && answer_text) {
+            let mut outgoing = Vec::new();
+            self.translator
+                .on_event(&turn, event, now_ms, &mut outgoing);
+            steps.extend(outgoing.into_iter().map(Step::Send));
+        }
+        steps.extend(ask);
+        steps
+    }
+
+    /// A turn begins: a review or not, and, when the core began it itself (toward the thread's
+    /// goal), the host learns of it as of one it started.
+    fn turn_started(&mut self, id: &str, running: &mut Running, steps: &mut Vec<Step>) {
+        self.reviewing = running.reviewing;
+        self.last_answer.clear();
+        if running.turn_id.is_some() {
+            return;
+        }
+        running.turn_id = Some(id.to_string());
+        let turn = Turn {
+            started_at: Some(chrono::Utc::now().timestamp()),
+            ..Turn::new(id, TurnStatus::InProgress)
+        };
+        let (active, started) = turn_began(&self.thread_id, turn);
+        steps.extend([
+            Step::Send(Outgoing::of(active)),
+            Step::Send(Outgoing::of(started)),
+        ]);
+    }
+
+    /// The turn `turn` ends: a review with what it found, before `turn/completed`.
+    fn turn_finished(
+        &mut self,
+        turn: &str,
+        running: &mut Running,
+        now_ms: i64,
+        steps: &mut Vec<Step>,
+    ) {
+        self.reviewing = false;
+        running.turn_id = None;
+        if std::mem::take(&mut running.reviewing) {
+            let item = ThreadItem::ExitedReviewMode {
+                id: format!("{turn}-reviewed"),
+                review: self.last_answer.clone(),
+            };
+            steps.extend(
+                item_started_and_completed(&self.thread_id, turn, item, now_ms)
+                    .into_iter()
+                    .map(|(method, params)| Step::Send(Outgoing::Notify { method, params })),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::protocol::{ItemKind, TurnOutcome};
+
+    /// Each step as the pump would carry it: a notification's method and params, or what it
+    /// asks or records, in words.
+    fn said(steps: Vec<Step>) -> Vec<(String, Value)> {
+        steps
+            .into_iter()
+            .map(|step| match step {
+                Step::Send(message) => {
+                    let (method, params) = match message.into_message() {
+                        Ok(message) => message,
+                        Err(line) => {
+                            let value: Value = serde_json::from_str(&line).unwrap();
+                            let method = value["method"].as_str().unwrap().to_string();
+                            return (method, value["params"].clone());
+                        }
+                    };
+                    (method.to_string(), params)
+                }
+                Step::Ask { turn, id, .. } => (format!("ask {id}"), Value::String(turn)),
+                Step::Questions { turn, id, .. } => {
+                    (format!("questions {id}"), Value::String(turn))
+                }
+                Step::Resolved(id) => (format!("resolved {id}"), Value::Null),
+                Step::Limits(_) => ("limits".into(), Value::Null),
+                Step::Servers(servers) => ("servers".into(), servers.len().into()),
+            })
+            .collect()
+    }
+
+    fn methods(steps: Vec<Step>) -> Vec<String> {
+        said(steps).into_iter().map(|(method, _)| method).collect()
+    }
+
+    fn path() -> TurnPath {
+        TurnPath::new("th".into(), PathBuf::from("/p"))
+    }
+
+    fn message(path: &mut TurnPath, running: &mut Running, text: &str) -> Vec<String> {
+        let item: crate::protocol::ItemId = Arc::from("m1");
+        let mut out = methods(path.on_event(
+            Event::ItemStarted {
+                item: item.clone(),
+                kind: ItemKind::AgentMessage,
+            },
+            running,
+            1,
+        ));
+        let delta = Event::TextDelta {
+            item: item.clone(),
+            delta: text.into(),
+        };
+        // As the pump: a delta on the hot path, or through the path.
+        match path.delta_line(&delta, 2) {
+            Some(_) => out.push("delta line".to_string()),
+            None => out.extend(methods(path.on_event(delta, running, 2))),
+        }
+        out.extend(methods(path.on_event(
+            Event::MessageDone {
+                item,
+                text: text.into(),
+            },
+            running,
+            3,
+        )));
+        out
+    }
+
+    #[test]
+    fn a_turn_the_core_began_itself_is_announced_as_one_the_host_started() {
+        let mut path = path();
+        let mut running = Running::default();
+        let steps = said(path.on_event(Event::TurnStarted { id: "t1".into() }, &mut running, 0));
+        assert_eq!(
+            steps.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
+            ["thread/status/changed", "turn/started"]
+        );
+        assert_eq!(steps[1].1["turn"]["id"], "t1");
+        assert_eq!(running.turn_id.as_deref(), Some("t1"));
+
+        // One the host started (its handler set the id) is announced by the handler alone.
+        let mut running = Running {
+            turn_id: Some("t2".into()),
+            ..Running::default()
+        };
+        assert!(
+            methods(path.on_event(Event::TurnStarted { id: "t2".into() }, &mut running, 0))
+                .is_empty()
+        );
+        let finished =
+            methods(path.on_event(Event::TurnFinished(TurnOutcome::Completed), &mut running, 5));
+        assert_eq!(finished, ["thread/status/changed", "turn/completed"]);
+        assert_eq!(running.turn_id, None);
+    }
+
+    #[test]
+    fn a_reviews_answer_is_its_exited_review_mode_item_and_no_message() {
+        let mut path = path();
+        let mut running = Running {
+            turn_id: Some("r1".into()),
+            reviewing: true,
+            ..Running::default()
+        };
+        path.on_event(Event::TurnStarted { id: "r1".into() }, &mut running, 0);
+        let streamed = message(&mut path, &mut running, "two findings");
+        assert_eq!(
+            streamed,
+            ["item/started"],
+            "only the empty message's start goes out"
+        );
+        let end = said(path.on_event(Event::TurnFinished(TurnOutcome::Completed), &mut running, 9));
+        let sent: Vec<_> = end.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(
+            sent,
+            [
+                "item/started",
+                "item/completed",
+                "thread/status/changed",
+                "turn/completed"
+            ]
+        );
+        assert_eq!(end[1].1["item"]["type"], "exitedReviewMode");
+        assert_eq!(end[1].1["item"]["review"], "two findings");
+        assert!(!running.reviewing, "the next turn is no review");
+
+        // The next turn's answer goes out as a message again, its deltas on the hot path.
+        running.turn_id = Some("t2".into());
+        path.on_event(Event::TurnStarted { id: "t2".into() }, &mut running, 10);
+        assert_eq!(
+            message(&mut path, &mut running, "hi"),
+            ["item/started", "delta line", "item/completed"]
+        );
+    }
+
+    #[test]
+    fn approvals_and_questions_are_asked_of_the_host_after_the_item_they_are_about() {
+        let mut path = path();
+        let mut running = Running {
+            turn_id: Some("t1".into()),
+            ..Running::default()
+        };
+        let asked = said(path.on_event(
+            Event::ApprovalRequested {
+                id: 7,
+                call_id: "c1".into(),
+                subject: ApprovalSubject::Command {
+                    command: "rm -rf build".into(),
+                    workdir: PathBuf::from("/p"),
+                    always_prefix: None,
+                },
+            },
+            &mut running,
+            1,
+        ));
+        let sent: Vec<_> = asked.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(sent, ["thread/status/changed", "item/started", "ask 7"]);
+        assert_eq!(asked[2].1, "t1");
+        let questions = methods(path.on_event(
+            Event::QuestionsAsked {
+                id: 8,
+                call_id: "c2".into(),
+                questions: Vec::new(),
+            },
+            &mut running,
+            2,
+        ));
+        assert_eq!(questions, ["questions 8"]);
+        // Withdrawn by an interrupt: the host's request is resolved, the item declined.
+        let withdrawn = methods(path.on_event(
+            Event::ApprovalAnswered {
+                id: 7,
+                call_id: "c1".into(),
+                decision: None,
+            },
+            &mut running,
+            3,
+        ));
+        assert_eq!(withdrawn, ["resolved 7", "item/completed"]);
+    }
+
+    #[test]
+    fn the_goal_and_what_waits_on_the_core_are_kept_for_the_handlers() {
+        let mut path = path();
+        let mut running = Running::default();
+        let goal = Goal {
+            objective: "ship it".into(),
+            status: crate::protocol::GoalStatus::Active,
+            token_budget: None,
+            tokens_used: 0,
+            time_used_seconds: 0,
+            created_at: 0,
+            updated_at: 0,
+        };
+        path.on_event(Event::GoalUpdated(goal.clone()), &mut running, 0);
+        assert_eq!(running.goal, Some(goal));
+        path.on_event(Event::GoalCleared, &mut running, 0);
+        assert_eq!(running.goal, None);
+
+        let (sender, mut answer) = oneshot::channel();
+        running.mcp_calls.insert(3, sender);
+        path.on_event(
+            Event::McpToolCalled {
+                id: 3,
+                outcome: Ok(("done".into(), true)),
+            },
+            &mut running,
+            0,
+        );
+        assert_eq!(answer.try_recv().unwrap(), Ok(("done".to_string(), true)));
+        assert!(running.mcp_calls.is_empty());
+
+        let servers = path.on_event(Event::Reply(Reply::McpServers(Vec::new())), &mut running, 0);
+        assert_eq!(methods(servers), ["servers"]);
+    }
+}
