@@ -26,3 +26,4 @@ pub mod task;
 pub mod terminal_text;
 pub mod tools;
 pub mod tui;
+pub mod wire;

@@ -318,7 +318,7 @@ fn ask_questions(
     ops: UnboundedSender<Op>,
     ids: (String, String),
     asked: u64,
-    questions: Vec<crate::tools::user_input::Question>,
+    questions: Vec<crate::protocol::Question>,
     cancelled: CancellationToken,
 ) {
     let (session_id, call_id) = ids;

@@ -34,9 +34,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::command_rules::{self, CommandRules};
+use crate::protocol::Answers;
 use crate::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, ProjectRule};
 use crate::sandbox::PROTECTED;
-use crate::tools::user_input::Answers;
 use crate::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
 
 /// What a `kelp run` call that needs approval gets as its output, before the mode that would

@@ -667,7 +667,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
 async fn ask_questions(
     ctx: &TurnContext,
     call: &PlannedCall,
-    questions: Vec<tools::user_input::Question>,
+    questions: Vec<crate::protocol::Question>,
 ) -> Prepared {
     let mut saved = refused(&call.call_id, &call.name, &call.name);
     let unanswered = |saved: CallRecord, why: &str| {

@@ -7,15 +7,15 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::protocol::{
-    Account, AccountRead, AccountUpdated, Empty, LoginCanceled, LoginCompleted, LoginStarted,
-};
 use super::wire::{Answer, Out, RpcError, notify, params};
 use crate::auth::accounts::{self, FirstStep, SignedIn, SignedOut, Stopped};
 use crate::auth::external::TokensFuture;
 use crate::auth::{ExternalAuth, ExternalTokens, LoginOutcome, SaveKeyError, TokenSource};
 use crate::config::Config;
 use crate::protocol::LoginMethod;
+use crate::wire::{
+    Account, AccountRead, AccountUpdated, Empty, LoginCanceled, LoginCompleted, LoginStarted,
+};
 
 /// The plan names the protocol knows; anything else is `unknown`.
 const PLAN_TYPES: &[&str] = &[

@@ -10,15 +10,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{
+use super::wire::{Out, now_ms};
+use crate::agent::host_asks::{self, Verdict};
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Op};
+use crate::wire::{
     ApprovalResponse, ApprovalResponseDecision, CommandExecutionRequestApproval,
     FileChangeRequestApproval, NetworkApprovalContext, NetworkPolicyAmendment,
     NetworkPolicyRuleAction, Notification, ServerRequest, ServerRequestResolved,
     ToolRequestUserInput, ToolRequestUserInputResponse, UserInputQuestion,
 };
-use super::wire::{Out, now_ms};
-use crate::agent::host_asks::{self, Verdict};
-use crate::protocol::{ApprovalDecision, ApprovalSubject, Op};
 
 /// Puts the model's questions to the host (`item/tool/requestUserInput`); the answers go to
 /// the core (`host_asks`), an error or no answer as none.
@@ -28,7 +28,7 @@ pub(super) fn ask_questions(
     ids: (String, String),
     id: u64,
     call_id: String,
-    questions: Vec<crate::tools::user_input::Question>,
+    questions: Vec<crate::protocol::Question>,
 ) {
     let (thread_id, turn_id) = ids;
     let order: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();

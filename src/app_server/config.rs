@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::protocol::{
-    ConfigLayer, ConfigRead, ConfigWritten, CursorPage, EffortOption, LayerMetadata, LayerName,
-    McpServerStatus, McpTool, ModelInfo, PermissionProfile, Skill, SkillError, SkillsList,
-    SkillsOfFolder,
-};
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::{Config, McpServerConfig, McpTransport, codex_keys};
 use crate::llm::models::ModelList;
 use crate::protocol::ReasoningEffort;
 use crate::protocol::{ServerState, ServerStatus};
+use crate::wire::{
+    ConfigLayer, ConfigRead, ConfigWritten, CursorPage, EffortOption, LayerMetadata, LayerName,
+    McpServerStatus, McpTool, ModelInfo, PermissionProfile, Skill, SkillError, SkillsList,
+    SkillsOfFolder,
+};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

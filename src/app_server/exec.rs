@@ -14,12 +14,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{CommandExecOutputDelta, CommandExecuted, Empty, ExecStream};
 use super::turns::sandbox_choice;
 use super::wire::{Answer, Out, RpcError, notify, params};
 use crate::config::Config;
 use crate::tools::shell::{self, ShellArgs, ShellCommand};
 use crate::tools::{OutputSink, OutputStream, SandboxPolicy};
+use crate::wire::{CommandExecOutputDelta, CommandExecuted, Empty, ExecStream};
 
 /// The most output kept of each stream when the host names no cap.
 const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;

@@ -18,10 +18,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::items::Translator;
-use super::protocol::{ItemStatus, Message, PatchChangeKind, ThreadItem};
 use super::shapes::Outgoing;
 use crate::protocol::Event;
 use crate::protocol::TokenUsage;
+use crate::wire::{ItemStatus, Message, PatchChangeKind, ThreadItem};
 
 /// One line of `exec --experimental-json`, as the TypeScript SDK's `ThreadEvent` reads it (and
 /// kelp's own streaming pieces, for `kelp run --json`).
@@ -118,7 +118,7 @@ pub struct ExecChange {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct McpResult {
-    pub content: Vec<super::protocol::TextContent>,
+    pub content: Vec<crate::wire::TextContent>,
     pub structured_content: Option<Value>,
 }
 
@@ -441,7 +441,7 @@ impl ExecEvents {
             } => {
                 let done = completed && *status == ItemStatus::Completed;
                 let result = done.then(|| McpResult {
-                    content: vec![super::protocol::TextContent::new(
+                    content: vec![crate::wire::TextContent::new(
                         self.outputs.remove(id).unwrap_or_default(),
                     )],
                     structured_content: None,
@@ -457,8 +457,8 @@ impl ExecEvents {
                 (id, ExecDetails::McpToolCall(Box::new(call)))
             }
             ThreadItem::WebSearch { id, query, action } => {
-                use super::protocol::WebSearchAction as Wire;
                 use crate::protocol::WebSearchAction as Model;
+                use crate::wire::WebSearchAction as Wire;
                 let action = match action.clone().unwrap_or(Wire::Other) {
                     Wire::Search { query, queries } => Model::Search { query, queries },
                     Wire::OpenPage { url } => Model::OpenPage { url },

@@ -7,9 +7,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::protocol::{DirectoryEntry, DirectoryRead, Empty, FileMetadata, FileRead};
 use super::wire::{Answer, RpcError, params};
 use crate::agent::files::{FileOpError, Roots};
+use crate::wire::{DirectoryEntry, DirectoryRead, Empty, FileMetadata, FileRead};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,12 +8,12 @@ use std::sync::PoisonError;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::protocol::{GoalAnswer, GoalCleared, ThreadGoal};
 use super::threads::Threads;
 use super::wire::{Answer, RpcError, params};
 use crate::protocol::Op;
 use crate::protocol::{Goal, GoalChange, GoalStatus};
 use crate::session::goal;
+use crate::wire::{GoalAnswer, GoalCleared, ThreadGoal};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::items::history_turns;
-use super::protocol::{ListPage, Thread, ThreadResponse, Turn, TurnItem, Turns};
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::Config;
 use crate::session::SessionIndex;
+use crate::wire::{ListPage, Thread, ThreadResponse, Turn, TurnItem, Turns};
 
 /// The saved threads of a connection: where they are, and the last history read.
 #[derive(Clone)]
@@ -67,23 +67,22 @@ pub struct SavedTurns {
     index: Arc<SessionIndex>,
 }
 
-impl SavedTurns {
-    /// Whether both read the same index of the same file.
-    pub fn same_as(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.index, &other.index)
+impl crate::wire::TurnSource for SavedTurns {
+    fn count(&self) -> usize {
+        self.index.turns()
     }
-}
 
-impl serde::Serialize for SavedTurns {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        let mut turns = serializer.serialize_seq(Some(self.index.turns()))?;
-        for run in self.index.runs(0..self.index.turns(), BYTES_AT_A_TIME) {
-            for turn in turn_values(&self.summary, &self.index, run).map_err(S::Error::custom)? {
-                turns.serialize_element(&turn)?;
-            }
-        }
-        turns.end()
+    fn runs(&self) -> Box<dyn Iterator<Item = Result<Vec<Turn>, String>> + '_> {
+        Box::new(
+            self.index
+                .runs(0..self.index.turns(), BYTES_AT_A_TIME)
+                .into_iter()
+                .map(|run| turn_values(&self.summary, &self.index, run).map_err(|e| e.to_string())),
+        )
+    }
+
+    fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.index).cast()
     }
 }
 
@@ -353,7 +352,7 @@ impl Saved {
         thread_id: &str,
     ) -> Result<(crate::protocol::SessionSummary, Turns), RpcError> {
         let (summary, index) = self.indexed(thread_id).await?;
-        let turns = Turns::Saved(Box::new(SavedTurns {
+        let turns = Turns::Saved(Arc::new(SavedTurns {
             summary: summary.clone(),
             index,
         }));

@@ -10,10 +10,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::protocol::{
-    self as wire, ActiveFlag, CommandAction, FileUpdateChange, ItemStatus, Message,
-    RateLimitSnapshot, ThreadItem, ThreadStatus, Turn, TurnStatus, WebSearchAction,
-};
 use super::shapes::{
     At, Outgoing, agent_message, command_action, delta_line, delta_prefix, file_update, reasoning,
     web_search,
@@ -23,6 +19,10 @@ use crate::protocol::{
     TokenUsage, TurnEnd, TurnOutcome,
 };
 use crate::tools::apply_patch::diff::TurnDiff;
+use crate::wire::{
+    self as wire, ActiveFlag, CommandAction, FileUpdateChange, ItemStatus, Message,
+    RateLimitSnapshot, ThreadItem, ThreadStatus, Turn, TurnStatus, WebSearchAction,
+};
 use crate::{tools, tools::FileChange};
 
 /// A tool call the host sees as an item, while it runs.

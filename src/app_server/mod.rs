@@ -28,10 +28,8 @@
 //! - `exec_events.rs`: those notifications as the JSON lines of Codex's `exec
 //!   --experimental-json`, for `kelp exec` and `kelp run --json`.
 //!
-//! Its other files:
-//! - `protocol/`: the protocol's shapes kelp writes, as Rust types named as Codex 0.169's schema
-//!   names them (`tests/fixtures/codex-app-server-schema/0.169.0/`), each notification and request
-//!   knowing its method.
+//! The protocol's shapes are a floor below the faces, `wire/`: this face writes them and
+//! `kelp --remote` reads them.
 
 pub mod account;
 mod asks;
@@ -44,7 +42,6 @@ pub mod history;
 pub mod items;
 pub mod listen;
 pub mod methods;
-pub mod protocol;
 pub mod server;
 pub mod shapes;
 pub mod thread_settings;

@@ -11,16 +11,16 @@ use serde_json::Value;
 
 use super::account::{self, Accounts};
 use super::exec;
-use super::protocol::{
-    AppsRead, FileFound, FilesFound, GatewayAuth, HooksList, HooksOfFolder, Initialized,
-    ModelProvider, ModelProviders, ProviderCapabilities, ProviderSettings, RateLimitSnapshot,
-    RateLimitsRead,
-};
 use super::threads::Threads;
 use super::wire::{self, Answer, Caller, Out, RpcError, params};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, Overrides};
 use crate::jsonrpc::{Audience, Dialect, Requests};
+use crate::wire::{
+    AppsRead, FileFound, FilesFound, GatewayAuth, HooksList, HooksOfFolder, Initialized,
+    ModelProvider, ModelProviders, ProviderCapabilities, ProviderSettings, RateLimitSnapshot,
+    RateLimitsRead,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -291,7 +291,7 @@ pub(super) async fn mcp_login(config: Config, out: Out, raw: Value) -> Result<An
         let ended = pending.finish(&http, &store, &name).await;
         wire::notify(
             &out,
-            crate::app_server::protocol::McpLoginCompleted {
+            crate::wire::McpLoginCompleted {
                 name,
                 login_id: Some(id),
                 success: ended.is_ok(),

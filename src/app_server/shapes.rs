@@ -5,12 +5,12 @@
 
 use serde_json::Value;
 
-use super::protocol::{
+use crate::protocol::{CallFacts, ChangeKind, PlanStatus, PlanStep};
+use crate::tools::FileChange;
+use crate::wire::{
     self as wire, CommandAction, FileUpdateChange, Notification, PatchChangeKind, PlanStepStatus,
     ThreadItem, ThreadStatus, ThreadStatusChanged, Turn, TurnPlanStep, TurnStarted,
 };
-use crate::protocol::{CallFacts, ChangeKind, PlanStatus, PlanStep};
-use crate::tools::FileChange;
 
 /// What the server writes for one event.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,11 +8,11 @@ use std::sync::PoisonError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::protocol::{Empty, ThreadSettings, ThreadSettingsUpdated};
 use super::threads::{Threads, policy_of};
 use super::turns::{ModeChoice, approval_mode, parsed, sandbox_choice};
 use super::wire::{Answer, RpcError, params};
 use crate::protocol::{Op, Settings};
+use crate::wire::{Empty, ThreadSettings, ThreadSettingsUpdated};
 
 /// `collaborationMode/list`: Codex's two presets, plan first, as Codex lists them.
 pub fn presets() -> Result<Answer, RpcError> {

@@ -11,10 +11,6 @@ use serde_json::Value;
 
 use super::history::{Saved, listed_thread};
 use super::items::history_turns;
-use super::protocol::{
-    self as wire, Empty, ListPage, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse,
-    ThreadRevertResponse, Unsubscribed,
-};
 use super::turn_path::Running;
 use super::turns::{Reported, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
 use super::wire::{Answer, Caller, Out, Page, RpcError, notify as wire_notify, params};
@@ -25,6 +21,10 @@ use crate::jsonrpc::{Audience, Dialect, Requests};
 use crate::protocol::SandboxMode;
 use crate::protocol::ServerStatus;
 use crate::protocol::{Op, RewindTo};
+use crate::wire::{
+    self as wire, Empty, ListPage, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse,
+    ThreadRevertResponse, Unsubscribed,
+};
 
 /// How long `thread/revert` waits for the thread's agent: it only cuts its history.
 const REVERT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use tokio::sync::oneshot;
 
 use super::items::Translator;
-use super::protocol::{RateLimitSnapshot, ThreadItem, Turn, TurnStatus};
 use super::shapes::{Outgoing, item_started_and_completed, turn_began};
 use crate::protocol::{
     ApprovalSubject, CollaborationMode, Event, Goal, Question, ReasoningEffort, Reply, ServerStatus,
 };
+use crate::wire::{RateLimitSnapshot, ThreadItem, Turn, TurnStatus};
 
 /// What a thread's request handlers share with its [`TurnPath`]: the turn running, and what
 /// waits on the core. The handlers write what they asked for; the path writes what the core

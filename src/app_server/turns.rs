@@ -12,16 +12,16 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
 use super::asks::{Asking, ask_host, ask_questions, resolved};
-use super::protocol::{
-    Empty, RateLimitSnapshot, ReviewStarted, ThreadItem, Turn, TurnResponse, TurnStatus,
-    TurnSteered,
-};
 use super::shapes::{Outgoing, item_started_and_completed, turn_began, user_message};
 use super::turn_path::{Running, Step, TurnPath};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::protocol::{
     ApprovalMode, CollaborationMode, Event, ImageInput, Op, ReviewTarget, SandboxMode,
     ServerStatus, Settings, Submission,
+};
+use crate::wire::{
+    Empty, RateLimitSnapshot, ReviewStarted, ThreadItem, Turn, TurnResponse, TurnStatus,
+    TurnSteered,
 };
 
 impl Thread {
@@ -74,7 +74,7 @@ pub struct Thread {
     pub(super) running: Arc<Mutex<Running>>,
     /// How the thread was answered when it opened (its history left out), for a second
     /// `thread/resume` of it.
-    pub(super) opened: super::protocol::ThreadOpened,
+    pub(super) opened: crate::wire::ThreadOpened,
     /// Every client: the thread's status concerns them all, as in Codex.
     pub(super) everyone: Out,
 }

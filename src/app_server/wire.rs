@@ -75,7 +75,7 @@ pub struct Answer {
     /// Who hears the notifications, when not only the client that asked (a thread's clients).
     pub heard_by: Option<Out>,
     /// Every client, which hears the notifications Codex sends to all
-    /// ([`super::protocol::to_every_client`]) when they are among them.
+    /// ([`crate::wire::to_every_client`]) when they are among them.
     pub every_client: Option<Out>,
     pub after: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -136,7 +136,7 @@ impl Answer {
         self
     }
 
-    /// Sends the notifications meant for every client ([`super::protocol::to_every_client`])
+    /// Sends the notifications meant for every client ([`crate::wire::to_every_client`])
     /// to `everyone`, the rest as [`Answer::heard_by`] says.
     pub fn every_client(mut self, everyone: Out) -> Self {
         self.every_client = Some(everyone);
@@ -144,7 +144,7 @@ impl Answer {
     }
 
     /// Sends `notification` right after the answer.
-    pub fn notify(mut self, notification: impl super::protocol::Notification) -> Self {
+    pub fn notify(mut self, notification: impl crate::wire::Notification) -> Self {
         self.then.push(notification.into_message());
         self
     }
@@ -163,7 +163,7 @@ impl From<Value> for Answer {
 }
 
 /// Writes `notification`, its method from its type.
-pub fn notify(out: &Out, notification: impl super::protocol::Notification) {
+pub fn notify(out: &Out, notification: impl crate::wire::Notification) {
     let (method, params) = notification.into_message();
     out.notify(method, params);
 }
@@ -172,7 +172,7 @@ pub fn notify(out: &Out, notification: impl super::protocol::Notification) {
 /// client, else `rest`.
 pub fn audience<'a>(method: &str, everyone: Option<&'a Out>, rest: &'a Out) -> &'a Out {
     match everyone {
-        Some(everyone) if super::protocol::to_every_client(method) => everyone,
+        Some(everyone) if crate::wire::to_every_client(method) => everyone,
         _ => rest,
     }
 }

@@ -20,8 +20,8 @@ pub(crate) struct TurnState {
     /// The model's questions being answered: their id, the questions, the answers so far.
     pub(crate) asked: Option<(
         u64,
-        Vec<crate::tools::user_input::Question>,
-        crate::tools::user_input::Answers,
+        Vec<crate::protocol::Question>,
+        crate::protocol::Answers,
     )>,
 }
 

@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("session", 5),
     ("tools", 6),
     ("agent", 7),
+    ("wire", 3),
     ("tui", 8),
     ("app_server", 8),
     ("acp", 8),

@@ -102,7 +102,7 @@ impl Remote {
                 let questions = asked
                     .questions
                     .into_iter()
-                    .map(|q| crate::tools::user_input::Question {
+                    .map(|q| crate::protocol::Question {
                         id: q.id,
                         header: q.header,
                         question: q.question,
@@ -177,5 +177,5 @@ struct Question {
     header: String,
     question: String,
     #[serde(default)]
-    options: Option<Vec<crate::tools::user_input::Choice>>,
+    options: Option<Vec<crate::protocol::Choice>>,
 }

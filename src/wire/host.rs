@@ -171,7 +171,7 @@ impl TextContent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app_server::protocol::{Empty, answer_fits, fits};
+    use crate::wire::{Empty, answer_fits, fits};
 
     #[test]
     fn every_host_answer_fits_the_schema() {

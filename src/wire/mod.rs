@@ -1,6 +1,7 @@
-//! The protocol's shapes kelp writes, as Rust types named as Codex 0.169's schema names them
+//! Codex's app-server protocol as plain values: the shapes the app-server writes and a client
+//! on a server reads, as Rust types named as Codex 0.169's schema names them
 //! (`tests/fixtures/codex-app-server-schema/0.169.0/`), each notification and request knowing
-//! its method. Each file's tests check its shapes against that schema, so a field renamed here
+//! its method, free of any server's state. Each file's tests check its shapes against that schema, so a field renamed here
 //! fails before a host sees it.
 //!
 //! - `thread.rs`: threads, turns, items, and the notifications and approval requests that carry

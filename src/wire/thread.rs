@@ -263,7 +263,17 @@ impl Thread {
 #[derive(Debug, Clone)]
 pub enum Turns {
     Built(Vec<Turn>),
-    Saved(Box<crate::app_server::history::SavedTurns>),
+    Saved(std::sync::Arc<dyn TurnSource>),
+}
+
+/// Turns read while an answer is written: a saved thread's, from its file, a run at a time.
+pub trait TurnSource: std::fmt::Debug + Send + Sync {
+    /// How many turns there are.
+    fn count(&self) -> usize;
+    /// Each run of turns, in order, or why one could not be read.
+    fn runs(&self) -> Box<dyn Iterator<Item = Result<Vec<Turn>, String>> + '_>;
+    /// What tells two sources of the same turns (the index they read).
+    fn identity(&self) -> *const ();
 }
 
 impl Default for Turns {
@@ -282,7 +292,7 @@ impl PartialEq for Turns {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::Built(one), Self::Built(other)) => one == other,
-            (Self::Saved(one), Self::Saved(other)) => one.same_as(other),
+            (Self::Saved(one), Self::Saved(other)) => one.identity() == other.identity(),
             _ => false,
         }
     }
@@ -292,7 +302,16 @@ impl Serialize for Turns {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Built(turns) => turns.serialize(serializer),
-            Self::Saved(saved) => saved.serialize(serializer),
+            Self::Saved(saved) => {
+                use serde::ser::{Error, SerializeSeq};
+                let mut turns = serializer.serialize_seq(Some(saved.count()))?;
+                for run in saved.runs() {
+                    for turn in run.map_err(S::Error::custom)? {
+                        turns.serialize_element(&turn)?;
+                    }
+                }
+                turns.end()
+            }
         }
     }
 }
@@ -638,7 +657,7 @@ pub struct UserInputQuestion {
     pub question: String,
     pub is_other: bool,
     pub is_secret: bool,
-    pub options: Vec<crate::tools::user_input::Choice>,
+    pub options: Vec<crate::protocol::Choice>,
 }
 
 /// The host's answers to the model's questions, by question id.
@@ -878,7 +897,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::app_server::protocol::fits;
+    use crate::wire::fits;
 
     fn every_item() -> Vec<ThreadItem> {
         let command = |status, actions| ThreadItem::CommandExecution {
@@ -1098,7 +1117,7 @@ mod tests {
                     question: "Which one?".into(),
                     is_other: true,
                     is_secret: false,
-                    options: vec![crate::tools::user_input::Choice {
+                    options: vec![crate::protocol::Choice {
                         label: "Postgres".into(),
                         description: "what prod runs".into(),
                     }],
@@ -1107,11 +1126,7 @@ mod tests {
             }
             .into_message(),
         ] {
-            crate::app_server::protocol::fits_schema(
-                "ServerRequest.json",
-                (method, params),
-                Some(1),
-            );
+            crate::wire::fits_schema("ServerRequest.json", (method, params), Some(1));
         }
     }
 
@@ -1132,13 +1147,10 @@ mod tests {
         let some = GoalAnswer {
             goal: Some(a_goal()),
         };
-        crate::app_server::protocol::answer_fits("v2/ThreadGoalSetResponse.json", &some);
-        crate::app_server::protocol::answer_fits("v2/ThreadGoalGetResponse.json", &some);
-        crate::app_server::protocol::answer_fits(
-            "v2/ThreadGoalGetResponse.json",
-            &GoalAnswer { goal: None },
-        );
-        crate::app_server::protocol::answer_fits(
+        crate::wire::answer_fits("v2/ThreadGoalSetResponse.json", &some);
+        crate::wire::answer_fits("v2/ThreadGoalGetResponse.json", &some);
+        crate::wire::answer_fits("v2/ThreadGoalGetResponse.json", &GoalAnswer { goal: None });
+        crate::wire::answer_fits(
             "v2/ThreadGoalClearResponse.json",
             &GoalCleared { cleared: true },
         );

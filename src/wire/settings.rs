@@ -179,7 +179,7 @@ notification!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app_server::protocol::answer_fits;
+    use crate::wire::answer_fits;
     use serde_json::json;
 
     #[test]

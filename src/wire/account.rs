@@ -94,7 +94,7 @@ notification!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app_server::protocol::{answer_fits, fits};
+    use crate::wire::{answer_fits, fits};
 
     #[test]
     fn every_account_shape_fits_the_schema() {
