@@ -9,7 +9,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use kelp::app_server::listen::{Access, Listen};
 use kelp::config::{Config, Overrides};
 
-use super::{AgentFlags, exit, fail, runtime, serve_stdio};
+use super::common::{exit, fail, runtime, serve_stdio};
+use super::flags::AgentFlags;
 
 #[derive(Debug, Args)]
 pub struct AppServerArgs {

@@ -14,7 +14,7 @@ use kelp::protocol::{Account, LoginEvent, LoginMethod};
 use kelp::qr::QrCells;
 use tokio::sync::mpsc;
 
-use super::{exit, fail};
+use super::common::{exit, fail};
 
 /// Which login `kelp login` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

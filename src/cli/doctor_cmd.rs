@@ -29,7 +29,7 @@ struct Part {
 
 /// Runs the checks for `project_dir`; `warnings` are the config's, as read at start.
 pub fn doctor(config: &Config, project_dir: &Path, warnings: &[String], json: bool) -> ExitCode {
-    let runtime = match super::runtime() {
+    let runtime = match super::common::runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
@@ -53,7 +53,7 @@ pub fn doctor(config: &Config, project_dir: &Path, warnings: &[String], json: bo
             }
             object.insert(part.name.into(), facts);
         }
-        super::say(&kelp::terminal_text::json_without_c1(
+        super::common::say(&kelp::terminal_text::json_without_c1(
             Value::Object(object).to_string(),
         ));
     } else {
@@ -61,13 +61,13 @@ pub fn doctor(config: &Config, project_dir: &Path, warnings: &[String], json: bo
             let mark = if part.ok { "✓" } else { "✗" };
             let mut lines = part.said.iter();
             if let Some(first) = lines.next() {
-                super::say(&format!("{mark} {:<9} {first}", part.name));
+                super::common::say(&format!("{mark} {:<9} {first}", part.name));
             }
             for line in lines {
-                super::say(&format!("  {:<9} {line}", ""));
+                super::common::say(&format!("  {:<9} {line}", ""));
             }
         }
-        super::say(if well {
+        super::common::say(if well {
             "All is well."
         } else {
             "Something needs a look (✗ above)."

@@ -14,9 +14,9 @@ use kelp::protocol::Submission;
 use kelp::protocol::{ApprovalMode, SandboxMode};
 use serde_json::Value;
 
+use super::common::{exit, fail};
 use super::run_cmd::{self, JsonLines, Printer, TextPrinter};
 use super::sessions_cmd::{self, ResumeRequest};
-use super::{exit, fail};
 
 /// What `kelp exec` was asked to do.
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,7 @@ SIGINT, SIGTERM or SIGHUP (running commands are killed)."
 )]
 pub struct ExecArgs {
     #[command(flatten)]
-    pub(super) agent: super::AgentFlags,
+    pub(super) agent: super::flags::AgentFlags,
     /// Print Codex's JSON events, one per line, instead of the last answer.
     #[arg(long, alias = "experimental-json")]
     json: bool,
@@ -116,7 +116,7 @@ impl ExecArgs {
                         std::io::ErrorKind::NotFound => "no such folder".to_string(),
                         _ => e.to_string(),
                     };
-                    super::say_err(&format!(
+                    super::common::say_err(&format!(
                         "kelp: warning: --add-dir {}: {why}; it is left out",
                         dir.display()
                     ));
@@ -228,7 +228,7 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     if let Some(held) = &last_message {
         let last = printer.last_message().unwrap_or_default();
         if last.is_empty() {
-            super::say_err(&format!(
+            super::common::say_err(&format!(
                 "kelp: warning: no answer to write; {} is left empty",
                 held.shown.display()
             ));

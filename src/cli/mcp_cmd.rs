@@ -9,7 +9,7 @@ use kelp::config::{Config, McpServerConfig, McpTransport};
 use serde_json::{Value, json};
 use toml_edit::{Array, InlineTable, Item, Table};
 
-use super::{exit, fail};
+use super::common::{exit, fail};
 
 /// What `kelp mcp` was asked to do.
 #[derive(Debug, clap::Subcommand)]
@@ -217,11 +217,11 @@ fn list(config: &Config, as_json: bool) -> ExitCode {
             .iter()
             .map(|server| to_json(config, server))
             .collect();
-        super::say(&Value::Array(all).to_string());
+        super::common::say(&Value::Array(all).to_string());
         return ExitCode::SUCCESS;
     }
     if config.mcp_servers.is_empty() {
-        super::say(&format!(
+        super::common::say(&format!(
             "No MCP servers. Add one with `kelp mcp add NAME -- COMMAND ARGS…` (or --url URL); \
              they are kept in {}.",
             kelp_file(config)
@@ -235,7 +235,7 @@ fn list(config: &Config, as_json: bool) -> ExitCode {
         .max()
         .unwrap_or(4)
         .max(4);
-    super::say(&format!(
+    super::common::say(&format!(
         "{:<width$}  {:<8}  {:<13}  COMMAND OR URL",
         "NAME", "STATUS", "AUTH"
     ));
@@ -245,7 +245,7 @@ fn list(config: &Config, as_json: bool) -> ExitCode {
         } else {
             "disabled"
         };
-        super::say(&format!(
+        super::common::say(&format!(
             "{:<width$}  {status:<8}  {:<13}  {}",
             server.name,
             auth_of(config, server).label,
@@ -263,13 +263,13 @@ fn get(config: &Config, name: &str, as_json: bool) -> ExitCode {
         );
     };
     if as_json {
-        super::say(&to_json(config, server).to_string());
+        super::common::say(&to_json(config, server).to_string());
         return ExitCode::SUCCESS;
     }
     let facts = to_json(config, server);
-    super::say(&server.name);
-    super::say(&format!("  enabled: {}", server.enabled));
-    super::say(&format!("  auth: {}", auth_of(config, server).label));
+    super::common::say(&server.name);
+    super::common::say(&format!("  enabled: {}", server.enabled));
+    super::common::say(&format!("  auth: {}", auth_of(config, server).label));
     if let Some(transport) = facts["transport"].as_object() {
         for (key, value) in transport {
             if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
@@ -279,10 +279,10 @@ fn get(config: &Config, name: &str, as_json: bool) -> ExitCode {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            super::say(&format!("  {key}: {shown}"));
+            super::common::say(&format!("  {key}: {shown}"));
         }
     }
-    super::say(&format!(
+    super::common::say(&format!(
         "  startup timeout: {} s, tool timeout: {} s",
         server.startup_timeout.as_secs_f64(),
         server.tool_timeout.as_secs_f64()
@@ -340,7 +340,7 @@ fn login(config: &Config, name: &str, scopes: Option<Vec<String>>) -> ExitCode {
             );
         }
     };
-    let runtime = match super::runtime() {
+    let runtime = match super::common::runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };

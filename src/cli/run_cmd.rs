@@ -17,8 +17,8 @@ use kelp::protocol::{ErrorCategory, ReasoningEffort};
 use kelp::protocol::{Event, Op, Submission, TurnOutcome};
 use kelp::terminal_text::{json_without_c1, printable, printable_lines};
 
+use super::common::{exit, fail};
 use super::sessions_cmd::{self, ResumeRequest};
-use super::{exit, fail};
 
 /// Where a person signs in from the command line, named after a failure that needs it.
 const SIGN_IN: &str = "`kelp login`";
@@ -27,7 +27,7 @@ const SIGN_IN: &str = "`kelp login`";
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub(super) agent: super::AgentFlags,
+    pub(super) agent: super::flags::AgentFlags,
     /// Print one JSON event per line instead of the answer's text.
     #[arg(long)]
     json: bool,
@@ -174,7 +174,7 @@ impl Driven {
 #[derive(Debug, clap::Args)]
 pub struct ReviewArgs {
     #[command(flatten)]
-    pub(super) agent: super::AgentFlags,
+    pub(super) agent: super::flags::AgentFlags,
     /// Print exec's JSON events, one per line, instead of the findings' text.
     #[arg(long)]
     json: bool,
@@ -255,7 +255,7 @@ pub(super) fn drive(
         .block_on(async {
             let mut core = core::open(config.clone(), options).await?;
             for notice in &core.notices {
-                super::say_err(&format!("kelp: warning: {notice}"));
+                super::common::say_err(&format!("kelp: warning: {notice}"));
             }
             if let Err(e) = printer.session(&core.id, resumed) {
                 return Ok((None, Err(e), core.id));

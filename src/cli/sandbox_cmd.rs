@@ -5,7 +5,7 @@
 /// A line of the report, through the terminal filter: it names folders.
 macro_rules! say {
     ($($arg:tt)*) => {
-        super::say(&format!($($arg)*))
+        super::common::say(&format!($($arg)*))
     };
 }
 
@@ -21,7 +21,7 @@ use kelp::tools::OutputSink;
 use kelp::tools::shell::{self, ShellArgs, ShellCommand};
 use tokio_util::sync::CancellationToken;
 
-use super::runtime;
+use super::common::runtime;
 
 /// Prints the check; exits 0 when every layer is on and a command ran, 1 otherwise.
 pub fn check(config: &Config, project_dir: &Path) -> ExitCode {

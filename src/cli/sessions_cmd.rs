@@ -9,7 +9,7 @@ use kelp::config::Config;
 use kelp::protocol::SessionSummary;
 use kelp::session;
 
-use super::{exit, fail};
+use super::common::{exit, fail};
 
 /// How many characters of the first prompt the table shows.
 const PROMPT_CHARS: usize = 72;
@@ -56,7 +56,7 @@ pub fn list(
     }
     let rows = sessions;
     if rows.is_empty() {
-        super::say_err(&none_here(project_dir, all));
+        super::common::say_err(&none_here(project_dir, all));
         return ExitCode::SUCCESS;
     }
     let table = table(&rows, archived_from, home().as_deref());
@@ -146,7 +146,7 @@ pub fn fork(
     let source = with_name(config, source);
     let copy = session::shelf::fork(&config.state_dir, &source, None)
         .map_err(|e| fail(exit::FAILURE, &e.to_string()))?;
-    super::say_err(&format!(
+    super::common::say_err(&format!(
         "kelp: forked {} into a new conversation",
         called(&source)
     ));

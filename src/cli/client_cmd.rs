@@ -1,0 +1,375 @@
+//! The interactive client as the command line starts it: `kelp`, `kelp resume`, `kelp fork`,
+//! `--resume`/`--continue`, `-i`, a prompt, and `--remote` (a server's core instead of one
+//! here).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use kelp::agent::core::start::CoreOptions;
+use kelp::config::{Config, Overrides};
+
+use super::app_server_cmd;
+use super::args::{Cli, Command, ForkArgs};
+use super::common::{exit, fail, runtime};
+use super::sessions_cmd::{self, ResumeRequest};
+
+/// What the command line asks of the client: a conversation to resume or to pick, a first
+/// prompt and its images, the server to run on.
+pub(super) struct Asked {
+    resume: Option<ResumeRequest>,
+    pick_session: bool,
+    prompt: Option<String>,
+    images: Vec<PathBuf>,
+    remote: Option<String>,
+    remote_auth_token_env: Option<String>,
+}
+
+/// Takes what the client is asked for from `cli`, and the command left (`kelp resume …` is
+/// `--resume …`, or `--continue`, as Codex users type it: no command is left); flags that go
+/// with the client alone are refused with another command.
+pub(super) fn asked(cli: &mut Cli) -> Result<(Asked, Option<Command>), ExitCode> {
+    let (mut resume_flag, mut continue_flag, mut command) =
+        (cli.resume.take(), cli.continue_, cli.command.take());
+    if let Some(Command::Resume(args)) = &command {
+        if resume_flag.is_some() || continue_flag {
+            return Err(fail(
+                exit::USAGE,
+                "give `kelp resume` or --resume/--continue, not both",
+            ));
+        }
+        continue_flag = args.last;
+        resume_flag = (!args.last).then(|| args.id.clone());
+        command = None;
+    }
+    // `--resume` without an id: the client opens with the picker of this directory's.
+    let pick_session = !continue_flag && matches!(resume_flag, Some(None));
+    let resume = match (continue_flag, resume_flag) {
+        (true, _) => Some(ResumeRequest::Latest),
+        (false, Some(Some(id))) => Some(ResumeRequest::Id(id)),
+        (false, _) => None,
+    };
+    let refused = if command.is_none() {
+        None
+    } else if !cli.image.is_empty() {
+        Some("-i/--image goes with the interactive client (`kelp -i FILE`) or after `kelp exec`")
+    } else if cli.remote.is_some() {
+        Some(
+            "--remote attaches the interactive client (`kelp --remote ADDR`, or `kelp --remote \
+             ADDR resume`); give no other command with it",
+        )
+    } else if resume.is_some() || pick_session {
+        Some("--resume and --continue start the interactive client; give no command with them")
+    } else {
+        None
+    };
+    if let Some(why) = refused {
+        return Err(fail(exit::USAGE, why));
+    }
+    let asked = Asked {
+        resume,
+        pick_session,
+        prompt: cli.prompt.take(),
+        images: std::mem::take(&mut cli.image),
+        remote: cli.remote.take(),
+        remote_auth_token_env: cli.remote_auth_token_env.take(),
+    };
+    Ok((asked, command))
+}
+
+/// `kelp` (and `kelp resume`): the client in `project_dir`, on a core here or on a server's.
+pub(super) fn client(
+    config: Config,
+    overrides: &Overrides,
+    project_dir: PathBuf,
+    cli: Asked,
+    warning_lines: Vec<String>,
+) -> ExitCode {
+    let resume = cli.resume;
+    let pick_session = cli.pick_session;
+    let over_ssh = ["SSH_CONNECTION", "SSH_TTY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+    let per_user = cli.remote.is_none() && config.server.per_user(over_ssh);
+    // The per-user server is started, if need be, once the first frame is up.
+    let mut per_user_socket = None;
+    let address = match (&cli.remote, per_user) {
+        (Some(address), _) => Some(address.clone()),
+        (None, true) => match app_server_cmd::per_user_socket() {
+            Ok(socket) => {
+                let address = format!("unix://{}", socket.display());
+                per_user_socket = Some(socket);
+                Some(address)
+            }
+            Err(message) => return fail(exit::FAILURE, &message),
+        },
+        (None, false) => None,
+    };
+    if let Some(address) = &address {
+        let open = match resume {
+            Some(ResumeRequest::Latest) => kelp::remote::Open::Newest,
+            // The server is this machine's: an id prefix or a name is found here.
+            Some(ResumeRequest::Id(id)) if per_user => {
+                match kelp::session::find(&config.state_dir, &id) {
+                    Ok(found) => kelp::remote::Open::Thread(found.id.to_string()),
+                    Err(e) => return fail(exit::FAILURE, &e.to_string()),
+                }
+            }
+            Some(ResumeRequest::Id(id)) => kelp::remote::Open::Thread(id),
+            None => kelp::remote::Open::New,
+        };
+        let wanted = kelp::remote::Wanted {
+            project_dir: project_dir.clone(),
+            model: overrides.model.clone(),
+            approval: Some(config.approval),
+            sandbox: Some(config.sandbox),
+            effort: None,
+            open,
+        };
+        let mut remote = match remote_core(address, cli.remote_auth_token_env.as_deref(), wanted) {
+            Ok(remote) => remote,
+            Err(message) => return fail(exit::USAGE, &message),
+        };
+        remote.start_server = per_user_socket;
+        let start = Start {
+            session: None,
+            pick_session,
+            fork_picked: false,
+            prompt: cli.prompt,
+            images: cli.images,
+            remote: Some(remote),
+        };
+        return interactive(config, project_dir, start, warning_lines);
+    }
+    let session = match &resume {
+        Some(request) => match sessions_cmd::resolve(&config, &project_dir, request) {
+            Ok(path) => Some(path),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let start = Start {
+        session,
+        pick_session,
+        fork_picked: false,
+        prompt: cli.prompt,
+        images: cli.images,
+        remote: None,
+    };
+    interactive(config, project_dir, start, warning_lines)
+}
+
+/// `kelp fork`: a copy of a saved conversation, continued in the client, or the picker.
+pub(super) fn fork(
+    config: Config,
+    project_dir: PathBuf,
+    args: ForkArgs,
+    warning_lines: Vec<String>,
+) -> ExitCode {
+    // Neither an id nor --last: pick one in the client, as Codex's `fork` does.
+    if args.session.is_none() && !args.last {
+        let start = Start {
+            session: None,
+            pick_session: true,
+            fork_picked: true,
+            prompt: None,
+            images: Vec::new(),
+            remote: None,
+        };
+        return interactive(config, project_dir, start, warning_lines);
+    }
+    let copy = match sessions_cmd::fork(&config, &project_dir, args.session.as_deref()) {
+        Ok(copy) => copy,
+        Err(code) => return code,
+    };
+    let start = Start {
+        session: Some(copy),
+        pick_session: false,
+        fork_picked: false,
+        prompt: None,
+        images: Vec::new(),
+        remote: None,
+    };
+    interactive(config, project_dir, start, warning_lines)
+}
+
+/// How the interactive client starts: in a saved conversation, with the picker of them open,
+/// with a prompt sent.
+#[derive(Debug, Default)]
+struct Start {
+    session: Option<PathBuf>,
+    pick_session: bool,
+    /// With `pick_session`: fork the conversation picked.
+    fork_picked: bool,
+    prompt: Option<String>,
+    /// Images for the first prompt, as given (`-i`).
+    images: Vec<PathBuf>,
+    /// The app-server to run on (`--remote`), instead of a core here.
+    remote: Option<RemoteCore>,
+}
+
+/// What the client's first screen starts with: the folder's trust (applied, or to ask), the
+/// configuration's warnings, the first prompt and its images, the server it runs on.
+fn first_screen(
+    config: &mut Config,
+    project_dir: &std::path::Path,
+    start: &mut Start,
+    config_warnings: Vec<String>,
+) -> Result<kelp::tui::InitialState, ExitCode> {
+    let env_api_key = std::env::var("OPENAI_API_KEY").ok();
+    // The trust kept for the folder sets the modes nothing else chose; with none kept, the
+    // client asks.
+    // On a server, its own config keeps the folder's trust.
+    let trust = config.apply_trust(project_dir);
+    let ask_trust = (trust.is_none() && config.trust_decides && start.remote.is_none())
+        .then(|| kelp::config::trust_root(project_dir));
+    let mut initial =
+        kelp::tui::InitialState::from_local(config, project_dir.to_path_buf(), env_api_key);
+    // The alternate screen would hide what was printed before it: show config problems inside.
+    if !config_warnings.is_empty() {
+        let mut text = config_warnings.join("\n");
+        if let Some(warning) = initial.warning.take() {
+            text = format!("{warning}\n{text}");
+        }
+        initial.warning = Some(text);
+    }
+    initial.pick_session = start.pick_session;
+    initial.fork_picked = start.fork_picked;
+    initial.ask_trust = ask_trust;
+    initial.prompt = start.prompt.take();
+    // Named from where kelp was started, as a shell completes them; a file that is not there
+    // is said now, not after the first prompt went without it.
+    for image in std::mem::take(&mut start.images) {
+        let path = std::path::absolute(&image).unwrap_or(image);
+        if !path.is_file() {
+            return Err(fail(
+                exit::USAGE,
+                &format!("-i {}: no such file", path.display()),
+            ));
+        }
+        initial.images.push(path);
+    }
+    if let Some(remote) = &start.remote {
+        // The server holds the login and runs the commands: what this machine has is not it.
+        initial.server = Some(remote.target.to_string());
+        initial.auth = None;
+        initial.sandbox = "as the app-server runs its commands".into();
+    }
+    Ok(initial)
+}
+
+/// `kelp` with no command: the TUI over the core.
+fn interactive(
+    mut config: Config,
+    project_dir: PathBuf,
+    mut start: Start,
+    config_warnings: Vec<String>,
+) -> ExitCode {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return fail(
+            exit::USAGE,
+            "the interactive client needs a terminal; see `kelp --help` for the other commands",
+        );
+    }
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let env_api_key = std::env::var("OPENAI_API_KEY").ok();
+    let initial = match first_screen(&mut config, &project_dir, &mut start, config_warnings) {
+        Ok(initial) => initial,
+        Err(code) => return code,
+    };
+    let mut options = CoreOptions::new(project_dir);
+    options.resume = start.session;
+    options.env_api_key = env_api_key;
+    options.sign_in = Some("/connect");
+    options.prompt_history = true;
+    let result = runtime.block_on(async {
+        let (first_frame, drawn) = tokio::sync::oneshot::channel();
+        let (ops, events) = match start.remote {
+            Some(remote) => {
+                let state_dir = config.state_dir.clone();
+                let ready = async move {
+                    let _ = drawn.await;
+                    let Some(socket) = remote.start_server else {
+                        return Ok(());
+                    };
+                    kelp::task::spawn_blocking(move || {
+                        app_server_cmd::ensure_per_user_server(&socket, &state_dir)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the per-user app-server: {e}")))
+                };
+                let config_dir = config.config_dir.clone();
+                kelp::remote::spawn(
+                    remote.target,
+                    remote.token,
+                    remote.wanted,
+                    config_dir,
+                    ready,
+                )
+            }
+            None => kelp::agent::core::start::spawn_after(config.clone(), options, async {
+                let _ = drawn.await;
+            }),
+        };
+        kelp::tui::run(&config, ops, events, initial, Some(first_frame)).await
+    });
+    // Background work (a clipboard tool, a blocking read) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        Ok((ended, summary)) => {
+            if let Some(summary) = summary {
+                // The terminal may be gone (SIGHUP): nothing to report then.
+                let _ =
+                    std::io::Write::write_all(&mut std::io::stdout(), summary.lines().as_bytes());
+            }
+            match ended {
+                kelp::tui::Ended::Quit => ExitCode::SUCCESS,
+                kelp::tui::Ended::Signal(n) => ExitCode::from(128u8.saturating_add(n as u8)),
+            }
+        }
+        Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
+    }
+}
+
+/// What `--remote ADDR` and `--remote-auth-token-env VAR` ask for, checked before the screen
+/// changes.
+fn remote_core(
+    address: &str,
+    token_env: Option<&str>,
+    wanted: kelp::remote::Wanted,
+) -> Result<RemoteCore, String> {
+    let target: kelp::remote::Target = address.parse().map_err(|e| format!("--remote {e}"))?;
+    let token = match token_env {
+        Some(name) => match std::env::var(name) {
+            Ok(token) if !token.trim().is_empty() => Some(kelp::secret::Secret::from(token.trim())),
+            _ => {
+                return Err(format!(
+                    "--remote-auth-token-env {name}: the variable is not set (or empty)"
+                ));
+            }
+        },
+        None => None,
+    };
+    target
+        .may_carry(token.as_ref())
+        .map_err(|why| format!("--remote {why}"))?;
+    Ok(RemoteCore {
+        target,
+        token,
+        wanted,
+        start_server: None,
+    })
+}
+
+/// The app-server the client runs on, and what it asks of it.
+#[derive(Debug)]
+struct RemoteCore {
+    target: kelp::remote::Target,
+    token: Option<kelp::secret::Secret>,
+    wanted: kelp::remote::Wanted,
+    /// The per-user server's socket, to listen on once the first frame is up.
+    start_server: Option<PathBuf>,
+}

@@ -1,0 +1,66 @@
+//! What every verb of the command line uses: the exit codes, the async runtime, and lines said
+//! through the terminal filter.
+
+use std::process::ExitCode;
+
+use kelp::config::Config;
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    /// Something went wrong that is not covered below.
+    pub const FAILURE: u8 = 1;
+    /// The command line was wrong (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// Not logged in, or the login failed, expired or was rejected.
+    pub const AUTH: u8 = 3;
+    /// A rate limit, usage limit or quota stopped the request.
+    pub const LIMIT: u8 = 4;
+    /// The person cancelled (Ctrl+C), as shells report SIGINT.
+    pub const CANCELLED: u8 = 130;
+}
+
+/// The async runtime of a command: two workers, all drivers on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| fail(exit::FAILURE, &format!("cannot start: {e}")))
+}
+
+/// Prints a one-line error on stderr and returns `code`.
+pub fn fail(code: u8, message: &str) -> ExitCode {
+    say_err(&format!("kelp: {message}"));
+    ExitCode::from(code)
+}
+
+/// Writes `line` to stderr through the terminal filter: what kelp says may carry a folder's,
+/// a file's, a host's or a model's words, whose control characters would act on the terminal.
+pub fn say_err(line: &str) {
+    eprintln!("{}", kelp::terminal_text::printable_lines(line));
+}
+
+/// Writes `line` to stdout through the terminal filter (see [`say_err`]).
+pub fn say(line: &str) {
+    println!("{}", kelp::terminal_text::printable_lines(line));
+}
+
+/// Runs an embedding face on stdin and stdout until stdin closes, then exits 0; stopped by a
+/// signal, it exits 128 + the signal's number, as a shell reports it.
+pub fn serve_stdio<F>(config: Config, serve: impl FnOnce(Config) -> F) -> ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<kelp::jsonrpc::Stopped>>,
+{
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(serve(config));
+    // Logins, turns and commands still running are cancelled, not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(kelp::jsonrpc::Stopped::InputClosed) => ExitCode::SUCCESS,
+        Ok(kelp::jsonrpc::Stopped::Signal(signal)) => ExitCode::from(128 + signal as u8),
+        Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
+    }
+}
