@@ -2,7 +2,6 @@
 //! login runs at a time; a new one stops the one pending, which completes with
 //! `success: false` before the new one is answered.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -13,6 +12,7 @@ use crate::auth::external::TokensFuture;
 use crate::auth::{ExternalAuth, ExternalTokens, LoginOutcome, SaveKeyError, TokenSource};
 use crate::config::Config;
 use crate::protocol::LoginMethod;
+use crate::wire::requests::{AuthTokens, LoginCancelParams, LoginStartParams};
 use crate::wire::{
     Account, AccountRead, AccountUpdated, Empty, LoginCanceled, LoginCompleted, LoginStarted,
 };
@@ -103,8 +103,8 @@ impl TokenSource for HostTokens {
         );
         Box::pin(async move {
             match answer.await {
-                Ok(Ok(result)) => serde_json::from_value::<TokensParams>(result)
-                    .map(TokensParams::into_tokens)
+                Ok(Ok(result)) => serde_json::from_value::<AuthTokens>(result)
+                    .map(external_tokens)
                     .map_err(|e| format!("the host app's new ChatGPT tokens are unusable: {e}")),
                 Ok(Err(error)) => Err(format!(
                     "the host app did not refresh the ChatGPT tokens: {}",
@@ -117,48 +117,17 @@ impl TokenSource for HostTokens {
     }
 }
 
-/// ChatGPT tokens as the protocol carries them.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TokensParams {
-    access_token: String,
-    chatgpt_account_id: String,
-    #[serde(default)]
-    chatgpt_plan_type: Option<String>,
-}
-
-impl TokensParams {
-    fn into_tokens(self) -> ExternalTokens {
-        ExternalTokens {
-            access_token: self.access_token,
-            account_id: self.chatgpt_account_id,
-            plan: self.chatgpt_plan_type,
-        }
+/// ChatGPT tokens as the protocol carries them, as the auth service takes them.
+fn external_tokens(tokens: AuthTokens) -> ExternalTokens {
+    ExternalTokens {
+        access_token: tokens.access_token.expose().to_string(),
+        account_id: tokens.chatgpt_account_id,
+        plan: tokens.chatgpt_plan_type,
     }
 }
 
 /// What the real server answers a browser or device login while external tokens are in use.
 const EXTERNAL_ACTIVE: &str = "External auth is active. Use account/login/start (chatgptAuthTokens) to update it or account/logout to clear it.";
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-enum LoginParams {
-    #[serde(rename_all = "camelCase")]
-    ApiKey {
-        api_key: String,
-    },
-    Chatgpt {},
-    ChatgptDeviceCode {},
-    ChatgptAuthTokens(TokensParams),
-    AmazonBedrock {},
-    AmazonBedrockAccessKeys {},
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CancelParams {
-    login_id: String,
-}
 
 impl Accounts {
     /// Accounts for `config`, over the process's one HTTP client, with the connection's
@@ -208,26 +177,30 @@ impl Accounts {
 
     /// `account/login/start`.
     pub async fn start(&self, raw: Value, experimental: bool) -> Result<Answer, RpcError> {
-        let login: LoginParams = params(raw)?;
+        let login: LoginStartParams = params(raw)?;
         match login {
-            LoginParams::ApiKey { api_key } => {
+            LoginStartParams::ApiKey { api_key } => {
                 self.cancel_pending();
-                self.save_api_key(api_key).await
+                self.save_api_key(api_key.expose().to_string()).await
             }
-            LoginParams::Chatgpt {} | LoginParams::ChatgptDeviceCode {}
+            LoginStartParams::Chatgpt {} | LoginStartParams::ChatgptDeviceCode {}
                 if self.external.is_active() =>
             {
                 Err(RpcError::invalid_request(EXTERNAL_ACTIVE))
             }
-            LoginParams::Chatgpt {} => Answer::of(&self.start_chatgpt(LoginMethod::Browser).await?),
-            LoginParams::ChatgptDeviceCode {} => {
+            LoginStartParams::Chatgpt {} => {
+                Answer::of(&self.start_chatgpt(LoginMethod::Browser).await?)
+            }
+            LoginStartParams::ChatgptDeviceCode {} => {
                 Answer::of(&self.start_chatgpt(LoginMethod::Device).await?)
             }
-            LoginParams::ChatgptAuthTokens(_) if !experimental => Err(RpcError::invalid_request(
-                "account/login/start.chatgptAuthTokens requires experimentalApi capability",
-            )),
-            LoginParams::ChatgptAuthTokens(params) => {
-                let tokens = params.into_tokens().checked().map_err(|why| {
+            LoginStartParams::ChatgptAuthTokens(_) if !experimental => {
+                Err(RpcError::invalid_request(
+                    "account/login/start.chatgptAuthTokens requires experimentalApi capability",
+                ))
+            }
+            LoginStartParams::ChatgptAuthTokens(params) => {
+                let tokens = external_tokens(params).checked().map_err(|why| {
                     RpcError::invalid_params(format!("failed to set external auth: {why}"))
                 })?;
                 self.cancel_pending();
@@ -240,7 +213,7 @@ impl Accounts {
                     Some(plan),
                 )
             }
-            LoginParams::AmazonBedrock {} | LoginParams::AmazonBedrockAccessKeys {} => {
+            LoginStartParams::AmazonBedrock {} | LoginStartParams::AmazonBedrockAccessKeys {} => {
                 Err(RpcError::invalid_request(
                     "kelp signs in to OpenAI only: Amazon Bedrock is not supported",
                 ))
@@ -339,7 +312,7 @@ impl Accounts {
     /// `account/login/cancel`: answered first, then the login's completion, as the real server
     /// orders them.
     pub fn cancel(&self, raw: Value) -> Result<Answer, RpcError> {
-        let CancelParams { login_id } = params(raw)?;
+        let LoginCancelParams { login_id } = params(raw)?;
         let id = Uuid::parse_str(&login_id)
             .map_err(|_| RpcError::invalid_request(format!("invalid login id: {login_id}")))?;
         let Some(pending) = self.service.stop_login(Some(id)) else {

@@ -12,6 +12,7 @@ use crate::config::{Config, McpServerConfig, McpTransport, codex_keys};
 use crate::llm::models::ModelList;
 use crate::protocol::ReasoningEffort;
 use crate::protocol::{ServerState, ServerStatus};
+use crate::wire::requests::ModelListParams;
 use crate::wire::{
     ConfigLayer, ConfigRead, ConfigWritten, CursorPage, EffortOption, LayerMetadata, LayerName,
     McpServerStatus, McpTool, ModelInfo, PermissionProfile, Skill, SkillError, SkillsList,
@@ -330,13 +331,6 @@ pub fn permission_profiles() -> Result<Answer, RpcError> {
     })
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ModelParams {
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
 /// How many models one `model/list` page holds when the host names no limit.
 const MODEL_PAGE: usize = 50;
 
@@ -345,8 +339,8 @@ const MODEL_PAGE: usize = 50;
 /// each with the efforts kelp sends and its default, in pages; `default` is the one a new
 /// thread uses.
 pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, RpcError> {
-    let asked: ModelParams = if raw.is_null() {
-        ModelParams::default()
+    let asked: ModelListParams = if raw.is_null() {
+        ModelListParams::default()
     } else {
         params(raw)?
     };

@@ -15,6 +15,7 @@ use super::items::history_turns;
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::Config;
 use crate::session::SessionIndex;
+use crate::wire::requests::{CwdFilter, ThreadListParams};
 use crate::wire::{ListPage, Thread, ThreadResponse, Turn, TurnItem, Turns};
 
 /// The saved threads of a connection: where they are, and the last history read.
@@ -126,23 +127,6 @@ fn backwards(page: &Page, shown: usize, total: usize) -> Option<String> {
 }
 
 /// `thread/list`'s `cwd`: one folder or several.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum CwdFilter {
-    One(PathBuf),
-    Many(Vec<PathBuf>),
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ListParams {
-    cursor: Option<String>,
-    limit: Option<u32>,
-    cwd: Option<CwdFilter>,
-    #[serde(default)]
-    archived: Option<bool>,
-}
-
 /// How many threads one `thread/list` page holds when the host names no limit.
 const THREAD_PAGE: usize = 25;
 
@@ -166,8 +150,8 @@ impl Saved {
     /// `thread/list`: kelp's saved (or archived) sessions, newest first, in pages (the cursor
     /// is how many came before), only those of the `cwd` folders when named.
     pub async fn list(&self, raw: Value) -> Result<Answer, RpcError> {
-        let asked: ListParams = if raw.is_null() {
-            ListParams::default()
+        let asked: ThreadListParams = if raw.is_null() {
+            ThreadListParams::default()
         } else {
             params(raw)?
         };

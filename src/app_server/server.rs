@@ -16,32 +16,12 @@ use super::wire::{self, Answer, Caller, Out, RpcError, params};
 use crate::auth::ExternalAuth;
 use crate::config::{Config, Overrides};
 use crate::jsonrpc::{Audience, Dialect, Requests};
+use crate::wire::requests::InitializeParams;
 use crate::wire::{
     AppsRead, FileFound, FilesFound, GatewayAuth, HooksList, HooksOfFolder, Initialized,
     ModelProvider, ModelProviders, ProviderCapabilities, ProviderSettings, RateLimitSnapshot,
     RateLimitsRead,
 };
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InitializeParams {
-    client_info: ClientInfo,
-    #[serde(default)]
-    capabilities: Option<Capabilities>,
-}
-
-#[derive(Deserialize)]
-struct ClientInfo {
-    name: String,
-    version: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Capabilities {
-    #[serde(default)]
-    experimental_api: bool,
-}
 
 /// A request's work, served on a task of its own.
 pub type Work = std::pin::Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send>>;

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::threads::{Threads, policy_of};
-use super::turns::{ModeChoice, approval_mode, parsed, sandbox_choice};
+use super::turns::{approval_mode, mode_over, parsed, sandbox_choice};
 use super::wire::{Answer, RpcError, params};
 use crate::protocol::{Op, Settings};
+use crate::wire::requests::ModeChoice;
 use crate::wire::{Empty, ThreadSettings, ThreadSettingsUpdated};
 
 /// `collaborationMode/list`: Codex's two presets, plan first, as Codex lists them.
@@ -66,7 +67,7 @@ impl Threads {
             mode: None,
         };
         if let Some(choice) = asked.collaboration_mode {
-            settings = choice.over(settings)?;
+            settings = mode_over(choice, settings)?;
         }
         let thread = self.thread_mut(&asked.thread_id)?;
         // What the thread's answers say from now on.

@@ -21,6 +21,9 @@ use crate::jsonrpc::{Audience, Dialect, Requests};
 use crate::protocol::SandboxMode;
 use crate::protocol::ServerStatus;
 use crate::protocol::{Op, RewindTo};
+use crate::wire::requests::{
+    ThreadCompactStartParams, ThreadResumeParams, ThreadSetNameParams, ThreadStartParams,
+};
 use crate::wire::{
     self as wire, Empty, ListPage, RateLimitSnapshot, SandboxPolicy, ThreadOpened, ThreadResponse,
     ThreadRevertResponse, Unsubscribed,
@@ -49,33 +52,6 @@ pub struct Threads {
     /// last client's `thread/unsubscribe` leaves the thread to it, as Codex waits its 60 s for
     /// a client to come back; without one (stdio: the one client) the thread stops at once.
     swept: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StartParams {
-    cwd: Option<PathBuf>,
-    model: Option<String>,
-    approval_policy: Option<Value>,
-    sandbox: Option<String>,
-    /// Not saved: never listed, never resumed.
-    #[serde(default)]
-    ephemeral: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ResumeParams {
-    thread_id: String,
-    approval_policy: Option<Value>,
-    model: Option<String>,
-    sandbox: Option<String>,
-    /// The answer's thread without its turns (the host pages them).
-    #[serde(default)]
-    exclude_turns: bool,
-    /// `thread/fork`: the last turn to keep, as `thread/read` names it (`turn-2`).
-    #[serde(default)]
-    last_turn_id: Option<String>,
 }
 
 fn sandbox_mode(name: Option<&str>, default: SandboxMode) -> Result<SandboxMode, RpcError> {
@@ -164,7 +140,7 @@ impl Threads {
 
     /// `thread/start`: a new conversation, saved as a kelp session; `caller` hears its events.
     pub async fn start(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
-        let p: StartParams = params(raw)?;
+        let p: ThreadStartParams = params(raw)?;
         let mut config = self.config.clone();
         config.model = p.model.or(config.model);
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
@@ -189,7 +165,7 @@ impl Threads {
     /// client) is answered from its core, never two cores on one file, and a turn running on
     /// it goes on live.
     pub async fn resume(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
-        let p: ResumeParams = params(raw)?;
+        let p: ThreadResumeParams = params(raw)?;
         if let Some(thread) = self.threads.get(&p.thread_id) {
             let mut answer = thread.opened.clone();
             let audience = thread.audience.clone();
@@ -219,7 +195,7 @@ impl Threads {
     /// `thread/fork`: a copy of a saved session under a new id, opened as a new thread; the
     /// original stays as it was.
     pub async fn fork(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
-        let p: ResumeParams = params(raw)?;
+        let p: ThreadResumeParams = params(raw)?;
         let source = self.find(&p.thread_id).await?;
         let through = p.last_turn_id.clone();
         let state_dir = self.config.state_dir.clone();
@@ -254,7 +230,7 @@ impl Threads {
     async fn open_saved(
         &mut self,
         caller: Caller,
-        p: ResumeParams,
+        p: ThreadResumeParams,
         summary: crate::protocol::SessionSummary,
         forked_from: Option<String>,
     ) -> Result<Answer, RpcError> {
@@ -362,13 +338,7 @@ impl Threads {
     /// `thread/name/set`: names a thread (loaded, saved, or not yet saved); an empty name
     /// clears it. `thread/name/updated` follows.
     pub async fn set_name(&self, raw: Value) -> Result<Answer, RpcError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct SetName {
-            thread_id: String,
-            name: String,
-        }
-        let asked: SetName = params(raw)?;
+        let asked: ThreadSetNameParams = params(raw)?;
         let id = match self.threads.contains_key(&asked.thread_id) {
             true => asked.thread_id.parse().ok(),
             false => Some(self.find(&asked.thread_id).await?.id),
@@ -702,7 +672,7 @@ impl Threads {
     }
 
     pub fn compact(&mut self, raw: Value) -> Result<Answer, RpcError> {
-        let asked: ThreadOnly = params(raw)?;
+        let asked: ThreadCompactStartParams = params(raw)?;
         let thread = self.thread(&asked.thread_id)?;
         let ops = thread.ops.clone();
         let turn = begin_turn(thread)?;

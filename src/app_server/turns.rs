@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
@@ -18,6 +17,10 @@ use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::protocol::{
     ApprovalMode, CollaborationMode, Event, ImageInput, Op, ReviewTarget, SandboxMode,
     ServerStatus, Settings, Submission,
+};
+use crate::wire::requests::{
+    ModeChoice, ReviewStartParams, ReviewTargetParams, TurnInterruptParams, TurnStartParams,
+    TurnSteerParams, UserInput,
 };
 use crate::wire::{
     Empty, RateLimitSnapshot, ReviewStarted, ThreadItem, Turn, TurnResponse, TurnStatus,
@@ -97,115 +100,48 @@ pub(super) fn approval_mode(
         })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TurnParams {
-    thread_id: String,
-    input: Vec<InputItem>,
-    /// The model for this turn and the thread's next ones.
-    #[serde(default)]
-    model: Option<String>,
-    /// The approval policy for this turn and the thread's next ones.
-    #[serde(default)]
-    approval_policy: Option<Value>,
-    /// These three too: for this turn and the thread's next ones.
-    #[serde(default)]
-    effort: Option<String>,
-    #[serde(default)]
-    summary: Option<String>,
-    #[serde(default)]
-    sandbox_policy: Option<Value>,
-    /// For this turn only: the final answer as JSON that follows this schema.
-    #[serde(default)]
-    output_schema: Option<Value>,
-    /// Plan or work, for this turn and the thread's next ones (with its model and effort).
-    #[serde(default)]
-    collaboration_mode: Option<ModeChoice>,
-}
-
-/// Codex's `CollaborationMode`: the mode, and the model and effort that go with it.
-#[derive(Deserialize)]
-pub(super) struct ModeChoice {
-    mode: String,
-    #[serde(default)]
-    settings: ModeSettings,
-}
-
-#[derive(Deserialize, Default)]
-struct ModeSettings {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    reasoning_effort: Option<String>,
-}
-
-impl ModeChoice {
-    /// The mode and its settings as kelp's, laid over `settings` (they take precedence, as in
-    /// Codex).
-    pub(super) fn over(self, mut settings: Settings) -> Result<Settings, RpcError> {
-        let mode = CollaborationMode::from_name(&self.mode).ok_or_else(|| {
-            RpcError::invalid_params(format!(
-                "Invalid params: collaborationMode.mode: kelp has \"default\" and \"plan\", not {:?}",
-                self.mode
-            ))
-        })?;
-        settings.mode = Some(mode);
-        if let Some(model) = self.settings.model.filter(|m| !m.trim().is_empty()) {
-            settings.model = Some(model);
-        }
-        if let Some(effort) = parsed(
-            self.settings.reasoning_effort.as_deref(),
-            "reasoning_effort",
-        )? {
-            settings.effort = Some(effort);
-        }
-        Ok(settings)
+/// The mode `choice` and its settings as kelp's, laid over `settings` (they take precedence,
+/// as in Codex).
+pub(super) fn mode_over(choice: ModeChoice, mut settings: Settings) -> Result<Settings, RpcError> {
+    let mode = CollaborationMode::from_name(&choice.mode).ok_or_else(|| {
+        RpcError::invalid_params(format!(
+            "Invalid params: collaborationMode.mode: kelp has \"default\" and \"plan\", not {:?}",
+            choice.mode
+        ))
+    })?;
+    settings.mode = Some(mode);
+    if let Some(model) = choice.settings.model.filter(|m| !m.trim().is_empty()) {
+        settings.model = Some(model);
     }
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-enum InputItem {
-    Text {
-        text: String,
-    },
-    /// By URL; an uploaded file's id is the service's, which kelp does not use.
-    Image {
-        url: Option<String>,
-    },
-    LocalImage {
-        path: PathBuf,
-    },
-    /// A file (`@path`), or an app or plugin kelp does not have (its name is in the text).
-    Mention {
-        path: String,
-    },
-    /// Skills are not kelp's: the text names the skill, and it goes as text.
-    Skill {},
-    #[serde(other)]
-    Other,
+    if let Some(effort) = parsed(
+        choice.settings.reasoning_effort.as_deref(),
+        "reasoning_effort",
+    )? {
+        settings.effort = Some(effort);
+    }
+    Ok(settings)
 }
 
 /// A turn's input as kelp's prompt: the texts (and mentioned files as `@path`), and the images.
-fn prompt(input: Vec<InputItem>) -> Result<(String, Vec<ImageInput>), RpcError> {
+fn prompt(input: Vec<UserInput>) -> Result<(String, Vec<ImageInput>), RpcError> {
     let mut text = Vec::new();
     let mut images = Vec::new();
     for item in input {
         match item {
-            InputItem::Text { text: t } => text.push(t),
-            InputItem::Image { url: Some(url) } => images.push(ImageInput::Url(url)),
-            InputItem::Image { .. } => {
+            UserInput::Text { text: t, .. } => text.push(t),
+            UserInput::Image { url: Some(url) } => images.push(ImageInput::Url(url)),
+            UserInput::Image { .. } => {
                 return Err(RpcError::invalid_params(
                     "Invalid params: input: kelp takes an image by its url or a localImage path",
                 ));
             }
-            InputItem::LocalImage { path } => images.push(ImageInput::File(path)),
-            InputItem::Mention { path } if !path.contains("://") => {
+            UserInput::LocalImage { path } => images.push(ImageInput::File(path)),
+            UserInput::Mention { path } if !path.contains("://") => {
                 text.push(crate::agent::mentions::mention_of(&path));
             }
-            InputItem::Mention { path } => tracing::info!(%path, "a mention kelp has no app for"),
-            InputItem::Skill {} => tracing::info!("a skill input: kelp has no skills"),
-            InputItem::Other => {
+            UserInput::Mention { path } => tracing::info!(%path, "a mention kelp has no app for"),
+            UserInput::Skill {} => tracing::info!("a skill input: kelp has no skills"),
+            UserInput::Other => {
                 return Err(RpcError::invalid_params(
                     "Invalid params: input: kelp takes text, images and mentions, not audio",
                 ));
@@ -215,13 +151,6 @@ fn prompt(input: Vec<InputItem>) -> Result<(String, Vec<ImageInput>), RpcError> 
     Ok((text.join("\n"), images))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InterruptParams {
-    thread_id: String,
-    turn_id: String,
-}
-
 /// The thread a turn's request names, found among the connection's.
 pub trait Find<'a>: FnOnce(&str) -> Result<&'a Thread, RpcError> {}
 impl<'a, F: FnOnce(&str) -> Result<&'a Thread, RpcError>> Find<'a> for F {}
@@ -229,7 +158,7 @@ impl<'a, F: FnOnce(&str) -> Result<&'a Thread, RpcError>> Find<'a> for F {}
 /// `turn/start`: sends the prompt; the turn's events stream as notifications.
 pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let shown = raw.get("input").cloned().unwrap_or_default();
-    let p: TurnParams = params(raw)?;
+    let p: TurnStartParams = params(raw)?;
     let approval = match &p.approval_policy {
         Some(policy) if !policy.is_null() => {
             Some(approval_mode(Some(policy), ApprovalMode::default())?)
@@ -245,7 +174,7 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         mode: None,
     };
     if let Some(choice) = p.collaboration_mode {
-        settings = choice.over(settings)?;
+        settings = mode_over(choice, settings)?;
     }
     let thread = find(&p.thread_id)?;
     if let Some(mode) = settings.mode {
@@ -284,22 +213,7 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
 /// `enteredReviewMode` item comes right after `turn/started`, and its `exitedReviewMode`,
 /// with the review's text, before `turn/completed`.
 pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Review {
-        thread_id: String,
-        target: Target,
-        delivery: Option<String>,
-    }
-    #[derive(Deserialize)]
-    #[serde(tag = "type", rename_all = "camelCase")]
-    enum Target {
-        UncommittedChanges,
-        BaseBranch { branch: String },
-        Commit { sha: String, title: Option<String> },
-        Custom { instructions: String },
-    }
-    let p: Review = params(raw)?;
+    let p: ReviewStartParams = params(raw)?;
     if p.delivery
         .as_deref()
         .is_some_and(|delivery| delivery != "inline")
@@ -310,13 +224,17 @@ pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
     }
     let invalid = |why: String| RpcError::invalid_params(format!("Invalid params: target: {why}"));
     let target = match p.target {
-        Target::UncommittedChanges => ReviewTarget::Uncommitted,
-        Target::BaseBranch { branch } => ReviewTarget::base_branch(&branch).map_err(invalid)?,
-        Target::Commit { sha, title } => ReviewTarget::commit(&sha, title).map_err(invalid)?,
-        Target::Custom { instructions } if instructions.trim().is_empty() => {
+        ReviewTargetParams::UncommittedChanges => ReviewTarget::Uncommitted,
+        ReviewTargetParams::BaseBranch { branch } => {
+            ReviewTarget::base_branch(&branch).map_err(invalid)?
+        }
+        ReviewTargetParams::Commit { sha, title } => {
+            ReviewTarget::commit(&sha, title).map_err(invalid)?
+        }
+        ReviewTargetParams::Custom { instructions } if instructions.trim().is_empty() => {
             return Err(invalid("empty instructions".to_string()));
         }
-        Target::Custom { instructions } => ReviewTarget::Custom(instructions),
+        ReviewTargetParams::Custom { instructions } => ReviewTarget::Custom(instructions),
     };
     let thread = find(&p.thread_id)?;
     let ops = thread.ops.clone();
@@ -356,15 +274,8 @@ pub fn review<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
 /// `turn/steer`: input added to the running turn, which the model reads with the turn's next
 /// request; refused unless `expectedTurnId` is the turn running now.
 pub fn steer<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Steer {
-        thread_id: String,
-        expected_turn_id: String,
-        input: Vec<InputItem>,
-    }
     let shown = raw.get("input").cloned().unwrap_or_default();
-    let p: Steer = params(raw)?;
+    let p: TurnSteerParams = params(raw)?;
     let thread = find(&p.thread_id)?;
     match thread.running_turn() {
         Some(turn_id) if turn_id == p.expected_turn_id => {
@@ -422,7 +333,7 @@ pub(super) fn sandbox_choice(policy: &Value) -> Result<(SandboxMode, bool), RpcE
 /// `turn/interrupt`: stops the stream and kills running commands; `turn/completed` with
 /// `interrupted` follows.
 pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    let p: InterruptParams = params(raw)?;
+    let p: TurnInterruptParams = params(raw)?;
     let thread = find(&p.thread_id)?;
     let answer = Answer::of(&Empty {})?;
     if thread.running_turn().as_deref() != Some(p.turn_id.as_str()) {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// One message from the server: a request (`id` and `method`), a notification (`method`), or
 /// the answer to one of the client's requests (`id` and `result` or `error`).
@@ -524,30 +524,4 @@ impl NetworkContext {
 #[serde(rename_all = "camelCase")]
 pub struct PatchApproval {
     pub item_id: String,
-}
-
-/// The person's words (and images) as `UserInput` items.
-pub fn user_input(text: &str, images: &[PathBuf]) -> Value {
-    let mut input = vec![json!({"type": "text", "text": text, "text_elements": []})];
-    input.extend(
-        images
-            .iter()
-            .map(|path| json!({"type": "localImage", "path": path})),
-    );
-    Value::Array(input)
-}
-
-/// A review target as `review/start` names it.
-pub fn review_target(target: &crate::protocol::ReviewTarget) -> Value {
-    use crate::protocol::ReviewTarget;
-    match target {
-        ReviewTarget::Uncommitted => json!({"type": "uncommittedChanges"}),
-        ReviewTarget::BaseBranch(branch) => json!({"type": "baseBranch", "branch": branch}),
-        ReviewTarget::Commit { sha, title } => {
-            json!({"type": "commit", "sha": sha, "title": title})
-        }
-        ReviewTarget::Custom(instructions) => {
-            json!({"type": "custom", "instructions": instructions})
-        }
-    }
 }

@@ -8,6 +8,7 @@
 //!   them.
 //! - `account.rs`: `account/*`'s answers and notifications.
 //! - `host.rs`: what a host asks outside a thread: `fs/*`, `command/exec`, searches, lists.
+//! - `requests.rs`: the requests a client sends, one params type per method, serde both ways.
 //! - `settings.rs`: `config/*` and the lists a settings screen shows (models, permission
 //!   profiles, skills, MCP servers).
 
@@ -79,6 +80,7 @@ macro_rules! notification {
 
 mod account;
 mod host;
+pub mod requests;
 mod settings;
 mod thread;
 

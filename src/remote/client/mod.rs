@@ -27,6 +27,10 @@ use crate::protocol::ApprovalMode;
 use crate::protocol::AuthSummary;
 use crate::protocol::LoginEvent;
 use crate::protocol::{Event, Op, Reply, Settings, TurnOutcome};
+use crate::wire::requests::{
+    self, LoginStartParams, ModelListParams, Request, ThreadResumeParams, ThreadStartParams,
+    TurnStartParams, UserInput,
+};
 
 /// What the client asks of the server when it starts, and the settings it chose (its flags
 /// and config), which go with the thread it opens and each turn.
@@ -142,11 +146,17 @@ impl Remote {
 
     /// The handshake, which every other request follows.
     pub fn start(&mut self) {
-        let info = json!({
-            "clientInfo": {"name": "kelp", "title": "kelp", "version": env!("CARGO_PKG_VERSION")},
-            "capabilities": {"experimentalApi": true},
-        });
-        self.request("initialize", info, Asked::Initialize);
+        let info = requests::InitializeParams {
+            client_info: requests::ClientInfo {
+                name: "kelp".to_string(),
+                title: Some("kelp".to_string()),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            capabilities: Some(requests::Capabilities {
+                experimental_api: true,
+            }),
+        };
+        self.request(&info, Asked::Initialize);
     }
 
     /// The messages to send, in order.
@@ -168,13 +178,15 @@ impl Remote {
         let _ = self.events.send(event);
     }
 
-    fn request(&mut self, method: &str, params: Value, asked: Asked) {
+    fn request<R: Request>(&mut self, params: &R, asked: Asked) {
         self.next_id += 1;
         self.asked.insert(self.next_id, asked);
-        let mut message = json!({"jsonrpc": "2.0", "id": self.next_id, "method": method});
+        let mut message = json!({"jsonrpc": "2.0", "id": self.next_id, "method": R::METHOD});
         // A method that takes nothing takes no params at all (`account/logout`).
-        if !params.is_null() {
-            message["params"] = params;
+        match serde_json::to_value(params) {
+            Ok(Value::Null) => {}
+            Ok(params) => message["params"] = params,
+            Err(e) => tracing::warn!(error = %e, method = R::METHOD, "params not written"),
         }
         self.outgoing.push(message);
     }
@@ -195,29 +207,41 @@ impl Remote {
         let thread = self.thread.clone().unwrap_or_default();
         match op {
             Op::Submit(submission) => {
-                let mut params = self.turn_settings();
-                params["threadId"] = json!(thread);
-                params["input"] =
-                    wire::user_input(&submission.text, &image_paths(&submission.images));
-                if let Some(schema) = submission.output_schema {
-                    params["outputSchema"] = schema;
-                }
-                self.request("turn/start", params, Asked::TurnStarted);
+                let params = TurnStartParams {
+                    thread_id: thread,
+                    input: UserInput::prompt(&submission.text, &image_paths(&submission.images)),
+                    cwd: Some(self.wanted.project_dir.clone()),
+                    model: self.wanted.model.clone(),
+                    approval_policy: self.approval_policy(),
+                    effort: self.wanted.effort.map(|effort| effort.as_str().to_string()),
+                    summary: None,
+                    sandbox_policy: None,
+                    output_schema: submission.output_schema,
+                    collaboration_mode: None,
+                };
+                self.request(&params, Asked::TurnStarted);
             }
             Op::Steer(submission) => match self.turn.clone() {
                 Some(turn) => {
-                    let input =
-                        wire::user_input(&submission.text, &image_paths(&submission.images));
-                    let params =
-                        json!({"threadId": thread, "expectedTurnId": turn, "input": input});
-                    self.request("turn/steer", params, Asked::Quiet("adding to the turn"));
+                    let params = requests::TurnSteerParams {
+                        thread_id: thread,
+                        expected_turn_id: turn,
+                        input: UserInput::prompt(
+                            &submission.text,
+                            &image_paths(&submission.images),
+                        ),
+                    };
+                    self.request(&params, Asked::Quiet("adding to the turn"));
                 }
                 None => self.on_op(Op::Submit(submission)),
             },
             Op::Interrupt => {
                 if let Some(turn) = self.turn.clone() {
-                    let params = json!({"threadId": thread, "turnId": turn});
-                    self.request("turn/interrupt", params, Asked::Quiet("stopping the turn"));
+                    let params = requests::TurnInterruptParams {
+                        thread_id: thread,
+                        turn_id: turn,
+                    };
+                    self.request(&params, Asked::Quiet("stopping the turn"));
                 }
             }
             Op::Approve { id, decision } => self.decide(id, decision),
@@ -246,30 +270,27 @@ impl Remote {
             Op::Override(settings) => self.override_settings(settings),
             // The server's own config keeps the folder's trust; the client asked nothing.
             Op::TrustProject(_) => {}
-            Op::RefreshModels => self.request("model/list", json!({}), Asked::Models),
+            Op::RefreshModels => self.request(&ModelListParams::default(), Asked::Models),
             Op::StartLogin(method) => {
-                let kind = match method {
-                    crate::protocol::LoginMethod::Device => "chatgptDeviceCode",
-                    crate::protocol::LoginMethod::Browser => "chatgpt",
+                let params = match method {
+                    crate::protocol::LoginMethod::Device => LoginStartParams::ChatgptDeviceCode {},
+                    crate::protocol::LoginMethod::Browser => LoginStartParams::Chatgpt {},
                 };
-                self.request("account/login/start", json!({"type": kind}), Asked::Login);
+                self.request(&params, Asked::Login);
             }
             Op::CancelLogin => {
                 if let Some(login) = self.login.take() {
-                    self.request(
-                        "account/login/cancel",
-                        json!({"loginId": login}),
-                        Asked::Quiet("cancelling the sign-in"),
-                    );
+                    let params = requests::LoginCancelParams { login_id: login };
+                    self.request(&params, Asked::Quiet("cancelling the sign-in"));
                 }
                 self.emit(Event::Reply(Reply::Login(LoginEvent::Cancelled)));
             }
             Op::SaveApiKey { key, .. } => {
                 let masked = crate::auth::mask_key(key.expose());
-                let params = json!({"type": "apiKey", "apiKey": key.expose()});
-                self.request("account/login/start", params, Asked::KeySaved(masked));
+                let params = LoginStartParams::ApiKey { api_key: key };
+                self.request(&params, Asked::KeySaved(masked));
             }
-            Op::Logout => self.request("account/logout", Value::Null, Asked::LoggedOut),
+            Op::Logout => self.request(&requests::LogoutParams, Asked::LoggedOut),
             Op::ListSessions => self.list_sessions(false),
             Op::Resume(path) => match self.listed.get(&path).cloned() {
                 Some(id) => self.resume(&id),
@@ -279,20 +300,30 @@ impl Remote {
                 ))),
             },
             Op::Fork => {
-                let params = json!({"threadId": thread});
-                self.request("thread/fork", params, Asked::Opened { restore: true });
+                let params = requests::ThreadForkParams(ThreadResumeParams {
+                    thread_id: thread,
+                    ..ThreadResumeParams::default()
+                });
+                self.request(&params, Asked::Opened { restore: true });
             }
             Op::Rename(name) => {
-                let params = json!({"threadId": thread, "name": name});
-                self.request("thread/name/set", params, Asked::Quiet("renaming"));
+                let params = requests::ThreadSetNameParams {
+                    thread_id: thread,
+                    name,
+                };
+                self.request(&params, Asked::Quiet("renaming"));
             }
             Op::Compact { .. } => {
-                let params = json!({"threadId": thread});
-                self.request("thread/compact/start", params, Asked::Quiet("compacting"));
+                let params = requests::ThreadCompactStartParams { thread_id: thread };
+                self.request(&params, Asked::Quiet("compacting"));
             }
             Op::Review { target, .. } => {
-                let params = json!({"threadId": thread, "target": wire::review_target(&target)});
-                self.request("review/start", params, Asked::TurnStarted);
+                let params = requests::ReviewStartParams {
+                    thread_id: thread,
+                    target: (&target).into(),
+                    delivery: None,
+                };
+                self.request(&params, Asked::TurnStarted);
             }
             Op::FindPrompts => {}
             Op::Shutdown => {}
@@ -315,26 +346,11 @@ impl Remote {
         }
     }
 
-    /// What the person chose here that a thread and each turn carry, in Codex's names: the
-    /// folder, the model, the approval policy.
-    fn chosen(&self) -> Value {
-        let mut params = json!({"cwd": self.wanted.project_dir});
-        if let Some(model) = &self.wanted.model {
-            params["model"] = json!(model);
-        }
-        if let Some(mode) = self.wanted.approval {
-            params["approvalPolicy"] = json!(mode.codex_name());
-        }
-        params
-    }
-
-    /// The settings a turn carries: the choices, and the effort.
-    fn turn_settings(&self) -> Value {
-        let mut params = self.chosen();
-        if let Some(effort) = self.wanted.effort {
-            params["effort"] = json!(effort.as_str());
-        }
-        params
+    /// The approval policy the person chose here, in Codex's name.
+    fn approval_policy(&self) -> Option<Value> {
+        self.wanted
+            .approval
+            .map(|mode| Value::String(mode.codex_name().to_string()))
     }
 
     fn override_settings(&mut self, settings: Settings) {
@@ -353,25 +369,36 @@ impl Remote {
     }
 
     fn open_thread(&mut self) {
-        let mut params = self.chosen();
-        if let Some(sandbox) = self.wanted.sandbox {
-            params["sandbox"] = json!(sandbox.codex_name());
-        }
-        self.request("thread/start", params, Asked::Opened { restore: false });
+        let params = ThreadStartParams {
+            cwd: Some(self.wanted.project_dir.clone()),
+            model: self.wanted.model.clone(),
+            approval_policy: self.approval_policy(),
+            sandbox: self
+                .wanted
+                .sandbox
+                .map(|mode| mode.codex_name().to_string()),
+            ephemeral: None,
+        };
+        self.request(&params, Asked::Opened { restore: false });
     }
 
     fn resume(&mut self, id: &str) {
-        let params = json!({"threadId": id, "cwd": self.wanted.project_dir});
-        self.request("thread/resume", params, Asked::Opened { restore: true });
+        let params = ThreadResumeParams {
+            thread_id: id.to_string(),
+            cwd: Some(self.wanted.project_dir.clone()),
+            ..ThreadResumeParams::default()
+        };
+        self.request(&params, Asked::Opened { restore: true });
     }
 
     fn list_sessions(&mut self, resume_newest: bool) {
-        let params = json!({
-            "cwd": self.wanted.project_dir,
-            "limit": if resume_newest { 1 } else { 100 },
-            "sortKey": "updated_at",
-        });
-        self.request("thread/list", params, Asked::Sessions { resume_newest });
+        let params = requests::ThreadListParams {
+            cwd: Some(requests::CwdFilter::One(self.wanted.project_dir.clone())),
+            limit: Some(if resume_newest { 1 } else { 100 }),
+            sort_key: Some("updated_at".to_string()),
+            ..requests::ThreadListParams::default()
+        };
+        self.request(&params, Asked::Sessions { resume_newest });
     }
 
     /// A message from the server.
@@ -436,12 +463,9 @@ impl Remote {
             Asked::Initialize => {
                 self.outgoing
                     .push(json!({"jsonrpc": "2.0", "method": "initialized"}));
-                self.request(
-                    "account/read",
-                    json!({}),
-                    Asked::Account { login_done: false },
-                );
-                self.request("model/list", json!({}), Asked::Models);
+                let asked = Asked::Account { login_done: false };
+                self.request(&requests::AccountReadParams::default(), asked);
+                self.request(&ModelListParams::default(), Asked::Models);
                 match std::mem::take(&mut self.wanted.open) {
                     Open::New => self.open_thread(),
                     Open::Thread(id) => self.resume(&id),
@@ -557,7 +581,7 @@ impl Remote {
                 self.emit(Event::Reply(Reply::AuthChanged(Some(
                     AuthSummary::ApiKey { masked },
                 ))));
-                self.request("model/list", json!({}), Asked::Models);
+                self.request(&ModelListParams::default(), Asked::Models);
             }
             Asked::LoggedOut => self.emit(Event::Reply(Reply::AuthChanged(None))),
             Asked::Quiet(_) => {}

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Asked, Remote, decode};
 use crate::protocol::ErrorCategory;
 use crate::protocol::LoginEvent;
 use crate::protocol::{Event, PlanStatus, PlanStep, Reply, TurnOutcome};
 use crate::remote::wire;
+use crate::wire::requests;
 
 impl Remote {
     pub(super) fn on_notification(&mut self, method: &str, params: Value) {
@@ -156,12 +157,9 @@ impl Remote {
                     return;
                 };
                 if done.success {
-                    self.request(
-                        "account/read",
-                        json!({}),
-                        Asked::Account { login_done: true },
-                    );
-                    self.request("model/list", json!({}), Asked::Models);
+                    let asked = Asked::Account { login_done: true };
+                    self.request(&requests::AccountReadParams::default(), asked);
+                    self.request(&requests::ModelListParams::default(), Asked::Models);
                 } else {
                     let why = done
                         .error
@@ -170,8 +168,7 @@ impl Remote {
                 }
             }
             "account/updated" => self.request(
-                "account/read",
-                json!({}),
+                &requests::AccountReadParams::default(),
                 Asked::Account { login_done: false },
             ),
             _ => {}
