@@ -186,6 +186,8 @@ impl Hub {
                 }
             }
             Ok(Incoming::Request { id, method, params }) => {
+                // The method alone: params may carry a key or a token.
+                tracing::debug!(%method, "request from the client");
                 self.request(connection, id, &method, params).await;
             }
         }
