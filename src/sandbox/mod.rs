@@ -18,6 +18,9 @@
 //! the domains the person allows and nothing else.
 //!
 //! Its other files:
+//! - `explain.rs`: why a command's output says it was refused, in words.
+//! - `left_behind.rs`: what a command could leave that runs later, set aside when it ends; where
+//!   a project's commands keep their copies of the package caches.
 //! - `paths.rs`: where a tool's path points.
 //! - `repositories.rs`: the git repositories a project holds, at any depth, and the parts of each
 //!   that git reads as instructions.
@@ -25,6 +28,8 @@
 //! - `secrets.rs`: what a command must not see, whatever it is allowed to write.
 //! - `worktree.rs`: where git keeps a linked worktree, and what of it git reads as instructions.
 
+mod explain;
+mod left_behind;
 mod namespaces;
 pub mod paths;
 pub mod proxy;
@@ -42,6 +47,8 @@ use landlock::{ABI, Access, AccessFs, RulesetError};
 use crate::config::Config;
 
 use crate::protocol::SandboxMode;
+pub use explain::explain_block;
+pub use left_behind::{LeftBehind, layers_of};
 pub use namespaces::{PROXY_PORT, hold_private_tmp_to, remove_private_tmp};
 pub use proxy::handoff::{Domains, ProxyHandoff, ServingProxy};
 pub use repositories::{Repositories, is_plain_config, patch_makes_a_repository};
@@ -702,98 +709,6 @@ impl PreparedSandbox {
     }
 }
 
-/// Where the commands of `project_dir` keep their copies of the package caches: one folder per
-/// project beneath kelp's state folder, named after the project's real path
-/// (`tool-caches/home%ana%app`), so what one project's commands put in a cache (a `build.rs`
-/// in cargo's sources) is never built by another's.
-pub fn layers_of(state_dir: &Path, project_dir: &Path) -> PathBuf {
-    let real = paths::real_path(project_dir).unwrap_or_else(|_| project_dir.to_path_buf());
-    let name: String = real
-        .to_string_lossy()
-        .chars()
-        .map(|c| if c == '/' { '%' } else { c })
-        .collect();
-    state_dir
-        .join("tool-caches")
-        .join(name.trim_start_matches('%'))
-}
-
-/// What a command in `workspace-write` could leave that runs later, looked at before it starts
-/// ([`SandboxPolicy::left_behind`]) and again when it ends ([`LeftBehind::set_aside`]).
-#[derive(Debug, Default)]
-pub struct LeftBehind {
-    /// The protected paths that do not exist yet (a mount can only cover what exists), each
-    /// with the folder it is reached from when moved aside.
-    absent: Vec<(PathBuf, PathBuf)>,
-    /// The project's repositories as the command found them.
-    repositories: Option<Repositories>,
-}
-
-impl SandboxPolicy {
-    /// What a command about to run in `project_dir` could leave behind: nothing to look at
-    /// unless it may write there, sandboxed.
-    pub fn left_behind(&self, project_dir: &Path) -> LeftBehind {
-        if self.mode != SandboxMode::WorkspaceWrite || !self.is_active() {
-            return LeftBehind::default();
-        }
-        let repositories = Repositories::scan(project_dir);
-        let mut absent = self.absent_protected(project_dir);
-        absent.extend(
-            repositories
-                .absent()
-                .into_iter()
-                .map(|path| (project_dir.to_path_buf(), path)),
-        );
-        absent.sort();
-        absent.dedup();
-        LeftBehind {
-            absent,
-            repositories: Some(repositories),
-        }
-    }
-}
-
-impl LeftBehind {
-    /// Once the command has ended (and its namespace with it: nothing of it can write again),
-    /// moves aside what it created that runs later unsandboxed: a protected path that did not
-    /// exist before (an `.envrc` direnv would load, a `.vscode` task, a repository's
-    /// `commondir`), to `NAME.refused-by-kelp`, and a `.git` that is new beneath the project,
-    /// unless it is what `git init` or `git clone` makes. Returns the note for the model and
-    /// the person, if anything was moved.
-    pub fn set_aside(&self, project_dir: &Path) -> Option<String> {
-        let mut moved = Vec::new();
-        for (from, path) in &self.absent {
-            if path.symlink_metadata().is_err() {
-                continue;
-            }
-            let shown = path.strip_prefix(project_dir).unwrap_or(path).display();
-            match repositories::set_aside(from, path) {
-                Ok(_) => moved.push(format!("{shown}")),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot set aside"),
-            }
-        }
-        let mut looked_everywhere = true;
-        if let Some(repositories) = &self.repositories {
-            let (repositories, complete) = repositories.set_aside_new(project_dir);
-            looked_everywhere = complete;
-            moved.extend(repositories);
-        }
-        let moved = (!moved.is_empty()).then(|| {
-            format!(
-                "the command created {}, which runs later outside the sandbox, so kelp moved it aside (NAME.refused-by-kelp); a patch may write it once approved",
-                moved.join(", ")
-            )
-        });
-        let unlooked = (!looked_everywhere).then(|| {
-            "the project holds more folders than kelp looks through for repositories a command made, so one past them may be there: look before you run git in this project".to_string()
-        });
-        match (moved, unlooked) {
-            (Some(moved), Some(unlooked)) => Some(format!("{moved}; {unlooked}")),
-            (moved, unlooked) => moved.or(unlooked),
-        }
-    }
-}
-
 /// Makes `command` start cut off from kelp's terminal and descriptors, on every path (sandboxed,
 /// with a layer missing, or with the sandbox off): a session of its own (a new process group
 /// too, which the killers signal), so it has no controlling terminal and `/dev/tty` does not
@@ -855,165 +770,11 @@ unsafe fn close_inherited_at_exec() {
     }
 }
 
-/// What to tell the person and the model when a sandboxed command's output mentions a refusal
-/// of the kind the sandbox gives, with the rule of the mode in force; `None` when nothing
-/// points there.
-///
-/// The output is the command's to write: a script can print `EACCES: permission denied, mkdir
-/// '~/.npm'` having tried nothing. Neither Landlock nor the seccomp filter tells an
-/// unprivileged process what it refused, so kelp never names a path or says the sandbox did
-/// it: it says what the output mentions and that it cannot tell. Paths are still read, to stay
-/// quiet about refusals the sandbox cannot have caused (inside a writable place, or a file the
-/// person could not write either).
-pub fn explain_block(output: &str, policy: &SandboxPolicy, workdir: &Path) -> Option<String> {
-    if !policy.is_active() {
-        return None;
-    }
-    let roots = policy.writable_roots(workdir);
-    let protected: Vec<PathBuf> = policy
-        .protected_in(workdir)
-        .iter()
-        .map(|path| paths::real_path(path).unwrap_or_else(|_| path.clone()))
-        .collect();
-    let cannot_tell = |what: &str, allows: &str| {
-        format!(
-            "the output mentions {what}, and kelp cannot tell whether the sandbox caused it ({}; {allows})",
-            policy.rule()
-        )
-    };
-    let writes = match policy.mode {
-        SandboxMode::ReadOnly => "`--sandbox workspace-write` lets commands write in the project",
-        _ => "`--sandbox off` runs commands without the sandbox",
-    };
-    let mut unknown = false;
-    for line in output.lines() {
-        let lower = line.to_ascii_lowercase();
-        if !DENIALS.iter().any(|denial| lower.contains(denial)) {
-            continue;
-        }
-        if !policy.network
-            && ["connect", "bind", "socket", "network"]
-                .iter()
-                .any(|w| lower.contains(w))
-        {
-            return Some(cannot_tell(
-                "a refused network connection",
-                "`--network on`, or `network = \"on\"` in config.toml, lets commands use it",
-            ));
-        }
-        let candidates = path_candidates(line);
-        unknown |= candidates.is_empty();
-        for candidate in candidates {
-            let full = paths::resolve(workdir, Path::new(candidate));
-            let real = paths::real_path(&full).unwrap_or(full);
-            if protected.iter().any(|path| real.starts_with(path)) {
-                return Some(cannot_tell(
-                    "a refused write to what runs later (git's config and hooks, `.envrc`, editors' tasks, `protected_paths`), which commands may not change",
-                    "a patch may, once you approve it",
-                ));
-            }
-            if !roots.iter().any(|root| real.starts_with(root)) && user_may_write(&real) {
-                return Some(cannot_tell(
-                    "a refused write to a place outside the sandbox's writable ones",
-                    writes,
-                ));
-            }
-        }
-    }
-    unknown.then(|| cannot_tell("a permission error", writes))
-}
-
-/// How programs word a refusal of the kind the sandbox gives.
-const DENIALS: [&str; 3] = [
-    "permission denied",
-    "operation not permitted",
-    "read-only file system",
-];
-
-impl SandboxPolicy {
-    /// The rule of this mode, in a few words, for a note about what it blocked.
-    pub fn rule(&self) -> String {
-        const DOMAINS: &str = "reach only the domains of allowed_domains and those the person \
-                               allows, through kelp's proxy (which answers a refusal with its \
-                               reason)";
-        match (self.mode, self.network, self.domains.is_some()) {
-            (SandboxMode::ReadOnly, true, _) => "read-only: commands write nowhere".to_string(),
-            (SandboxMode::ReadOnly, false, true) => {
-                format!("read-only: commands write nowhere, and {DOMAINS}")
-            }
-            (SandboxMode::ReadOnly, false, false) => {
-                "read-only: commands write nowhere, and use no network".to_string()
-            }
-            (_, true, _) => "workspace-write: commands write only inside the project, the temp dirs, kelp's cache and a copy of the package caches".to_string(),
-            (_, false, true) => format!("workspace-write: commands write only inside the project, the temp dirs, kelp's cache and a copy of the package caches, and {DOMAINS}"),
-            (_, false, false) => "workspace-write: commands write only inside the project, the temp dirs and kelp's cache, and use no network".to_string(),
-        }
-    }
-}
-
-/// Quoted strings and words that look like paths, in the forms tools print them: quoted ones
-/// first, then bare words from the end of the line (the path sits next to the error, the
-/// program's own name at the start).
-fn path_candidates(line: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    for (open, close) in [('\'', '\''), ('‘', '’'), ('"', '"'), ('`', '\'')] {
-        let mut rest = line;
-        while let Some(start) = rest.find(open) {
-            let after = &rest[start + open.len_utf8()..];
-            let Some(end) = after.find(close) else { break };
-            let quoted = &after[..end];
-            if !quoted.is_empty() && !quoted.contains(char::is_whitespace) {
-                out.push(quoted);
-            }
-            rest = &after[end + close.len_utf8()..];
-        }
-    }
-    // The word just before the refusal, as shells print it: `bash: line 1: made.txt:
-    // Permission denied`, `cannot create made.txt: Permission denied`.
-    let lower = line.to_ascii_lowercase();
-    if let Some(at) = DENIALS
-        .iter()
-        .find_map(|denial| lower.find(&format!(": {denial}")))
-    {
-        let before = line[..at].rsplit(": ").next().unwrap_or("");
-        let word = before.rsplit(char::is_whitespace).next().unwrap_or("");
-        let word = word.trim_matches(|c| matches!(c, '\'' | '"' | '`' | '‘' | '’'));
-        if !word.is_empty() && !word.starts_with('[') && !out.contains(&word) {
-            out.push(word);
-        }
-    }
-    // Then absolute paths from the end, past the program's own name at the start.
-    let after_program = line.split_once(": ").map_or(line, |(_, rest)| rest);
-    out.extend(
-        after_program
-            .split(|c: char| c.is_whitespace() || c == ':' || c == ',')
-            .filter(|word| word.starts_with('/'))
-            .rev(),
-    );
-    out
-}
-
-/// Whether the user could write `path` (or create it in its folder) without the sandbox:
-/// Landlock does not hook `access(2)`, so this tells its denials from ordinary ones.
-fn user_may_write(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let writable = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes()).is_ok_and(|c| {
-            // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
-            unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
-        })
-    };
-    if path.exists() {
-        writable(path)
-    } else {
-        path.parent().is_some_and(writable)
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
     use super::*;
+    use explain::path_candidates;
 
     #[test]
     fn paths_are_found_in_the_usual_error_shapes() {
