@@ -73,12 +73,14 @@ impl crate::wire::TurnSource for SavedTurns {
         self.index.turns()
     }
 
-    fn runs(&self) -> Box<dyn Iterator<Item = Result<Vec<Turn>, String>> + '_> {
+    fn runs(
+        &self,
+    ) -> Box<dyn Iterator<Item = Result<Vec<Turn>, crate::wire::TurnSourceError>> + '_> {
         Box::new(
             self.index
                 .runs(0..self.index.turns(), BYTES_AT_A_TIME)
                 .into_iter()
-                .map(|run| turn_values(&self.summary, &self.index, run).map_err(|e| e.to_string())),
+                .map(|run| turn_values(&self.summary, &self.index, run).map_err(Into::into)),
         )
     }
 

@@ -90,22 +90,29 @@ pub enum Shelf {
 /// The session `wanted` names (an id, a prefix of one, or a name) on `shelf`, or the exit
 /// code after saying why not.
 fn named_session(config: &Config, wanted: &str, shelf: Shelf) -> Result<SessionSummary, ExitCode> {
-    looked_up(config, wanted, shelf).map_err(|why| fail(exit::FAILURE, &why))
+    looked_up(config, wanted, shelf).map_err(|e| fail(exit::FAILURE, &not_found(&e, shelf)))
 }
 
-/// The session `wanted` on `shelf`, or why none is, in words (said by the caller).
-fn looked_up(config: &Config, wanted: &str, shelf: Shelf) -> Result<SessionSummary, String> {
+/// The session `wanted` on `shelf`, or why none is.
+fn looked_up(
+    config: &Config,
+    wanted: &str,
+    shelf: Shelf,
+) -> Result<SessionSummary, session::SessionError> {
     let root = match shelf {
         Shelf::Saved => session::sessions_dir(&config.state_dir),
         Shelf::Archived => session::shelf::archived_dir(&config.state_dir),
     };
-    session::shelf::find_by_id_or_name(&config.state_dir, &root, wanted).map_err(|e| {
-        let hint = match shelf {
-            Shelf::Saved => "`kelp sessions --all` lists them",
-            Shelf::Archived => "`kelp sessions --all` lists them, the archived ones marked",
-        };
-        format!("{e} ({hint})")
-    })
+    session::shelf::find_by_id_or_name(&config.state_dir, &root, wanted)
+}
+
+/// Why no session was found on `shelf`, with where to look, in one line.
+fn not_found(e: &session::SessionError, shelf: Shelf) -> String {
+    let hint = match shelf {
+        Shelf::Saved => "`kelp sessions --all` lists them",
+        Shelf::Archived => "`kelp sessions --all` lists them, the archived ones marked",
+    };
+    format!("{e} ({hint})")
 }
 
 /// `session` with the name it was given, if any.
@@ -193,10 +200,15 @@ pub fn unarchive(config: &Config, wanted: &str) -> ExitCode {
 /// anywhere else.
 pub fn delete(config: &Config, wanted: &str, yes: bool) -> ExitCode {
     use std::io::IsTerminal;
-    // Saved or archived: a miss on the first shelf is said only when the second misses too.
-    let found = match looked_up(config, wanted, Shelf::Saved)
-        .or_else(|_| looked_up(config, wanted, Shelf::Archived))
-    {
+    // Saved or archived: a miss on the first shelf is said only when the second misses too;
+    // any other trouble with the first (two sessions by that name) is said as it is.
+    let found = match looked_up(config, wanted, Shelf::Saved) {
+        Err(session::SessionError::NoMatch(_)) => {
+            looked_up(config, wanted, Shelf::Archived).map_err(|e| not_found(&e, Shelf::Archived))
+        }
+        other => other.map_err(|e| not_found(&e, Shelf::Saved)),
+    };
+    let found = match found {
         Ok(found) => found,
         Err(why) => return fail(exit::FAILURE, &why),
     };

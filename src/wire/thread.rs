@@ -266,12 +266,15 @@ pub enum Turns {
     Saved(std::sync::Arc<dyn TurnSource>),
 }
 
+/// Why a run of saved turns could not be read (the file's own error).
+pub type TurnSourceError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Turns read while an answer is written: a saved thread's, from its file, a run at a time.
 pub trait TurnSource: std::fmt::Debug + Send + Sync {
     /// How many turns there are.
     fn count(&self) -> usize;
     /// Each run of turns, in order, or why one could not be read.
-    fn runs(&self) -> Box<dyn Iterator<Item = Result<Vec<Turn>, String>> + '_>;
+    fn runs(&self) -> Box<dyn Iterator<Item = Result<Vec<Turn>, TurnSourceError>> + '_>;
     /// What tells two sources of the same turns (the index they read).
     fn identity(&self) -> *const ();
 }
