@@ -211,7 +211,7 @@ fn write(
         .collect::<Result<Vec<_>, _>>()
         .map_err(RpcError::invalid_params)?;
     let (path, version) =
-        crate::config::file::edit_file(&config.config_dir, &kelp_edits, expected.as_deref())
+        crate::config::edit::edit_file(&config.config_dir, &kelp_edits, expected.as_deref())
             .map_err(|e| match e {
                 crate::config::SaveError::Changed { .. }
                 | crate::config::SaveError::Key { .. }
@@ -228,7 +228,7 @@ fn write(
 }
 
 /// A Codex setting as kelp's: its key path in kelp's file and the value kelp writes there.
-fn kelp_edit(edit: &EditParams) -> Result<crate::config::file::Edit, String> {
+fn kelp_edit(edit: &EditParams) -> Result<crate::config::edit::Edit, String> {
     let unknown = || {
         format!(
             "kelp has no setting {}: it takes {}",
@@ -247,7 +247,7 @@ fn kelp_edit(edit: &EditParams) -> Result<crate::config::file::Edit, String> {
         };
         (vec![setting.kelp.to_string()], value)
     };
-    Ok(crate::config::file::Edit {
+    Ok(crate::config::edit::Edit {
         path,
         value: crate::config::toml_json::toml_item(&value),
         merge: edit.merge_strategy == Merge::Upsert,

@@ -147,7 +147,7 @@ impl Server {
                 "give the skill's path or its name".to_string(),
             ));
         }
-        crate::config::file::set_skill_enabled(
+        crate::config::edit::set_skill_enabled(
             &self.config.config_dir,
             asked.path.as_deref(),
             asked.name.as_deref(),

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use kelp::config::file::{Edit, edit_file};
+use kelp::config::edit::{Edit, edit_file};
 use kelp::config::{Config, McpServerConfig, McpTransport};
 use serde_json::{Value, json};
 use toml_edit::{Array, InlineTable, Item, Table};

@@ -8,6 +8,7 @@
 //! table of the settings Codex and kelp both have, for `-c` and the app-server's config methods.
 //!
 //! Its other files:
+//! - `edit.rs`: saving a choice in `config.toml` without disturbing the rest of it.
 //! - `mcp.rs`: `[mcp_servers.NAME]` tables.
 //! - `modes.rs`: the modes a person picks for how far the agent may go on its own.
 //! - `overrides.rs`: values given on the command line, which beat the environment and the config
@@ -22,6 +23,7 @@
 //! - `warning.rs`: what kelp could not use in its config file, and where.
 
 pub mod codex_keys;
+pub mod edit;
 pub mod file;
 pub mod mcp;
 pub mod modes;
@@ -37,7 +39,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub use file::{ConfigWarning, SaveError, Setting, save_setting};
+pub use edit::{SaveError, Setting, save_setting};
+pub use file::ConfigWarning;
 pub use mcp::{McpServerConfig, McpTransport};
 pub use modes::WebSearch;
 

@@ -29,7 +29,7 @@ pub fn read(config_dir: &Path) -> FileAsJson {
         .unwrap_or_default();
     FileAsJson {
         path: std::path::absolute(&path).unwrap_or(path),
-        version: file::version(&text),
+        version: super::edit::version(&text),
         table,
         text,
     }
