@@ -7,6 +7,8 @@
 //! - `thread.rs`: threads, turns, items, and the notifications and approval requests that carry
 //!   them.
 //! - `account.rs`: `account/*`'s answers and notifications.
+//! - `host_asks.rs`: what the server asks the host (approvals, the model's questions) and its
+//!   answers.
 //! - `host.rs`: what a host asks outside a thread: `fs/*`, `command/exec`, searches, lists.
 //! - `requests.rs`: the requests a client sends, one params type per method, serde both ways.
 //! - `settings.rs`: `config/*` and the lists a settings screen shows (models, permission
@@ -80,12 +82,14 @@ macro_rules! notification {
 
 mod account;
 mod host;
+mod host_asks;
 pub mod requests;
 mod settings;
 mod thread;
 
 pub use account::*;
 pub use host::*;
+pub use host_asks::*;
 pub use settings::*;
 pub use thread::*;
 
