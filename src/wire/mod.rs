@@ -4,8 +4,7 @@
 //! its method, free of any server's state. Each file's tests check its shapes against that schema, so a field renamed here
 //! fails before a host sees it.
 //!
-//! - `thread.rs`: threads, turns, items, and the notifications and approval requests that carry
-//!   them.
+//! - `thread.rs`: threads, turns, items, and the notifications that carry them.
 //! - `account.rs`: `account/*`'s answers and notifications.
 //! - `host_asks.rs`: what the server asks the host (approvals, the model's questions) and its
 //!   answers.
