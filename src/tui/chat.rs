@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::history_cell::{CellKind, HistoryCell, ShownChange, ToolCall, ToolEnd};
+use super::call_lines::{ShownChange, ToolCall, ToolEnd};
+use super::history_cell::{CellKind, HistoryCell};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
 use crate::humanize;

@@ -16,7 +16,8 @@
 //!   composer.
 //! - `chat.rs`: the transcript and the turn streaming into it; a retry's voided items go when the
 //!   retry streams, and an answer cut short stays, marked. `transcript.rs` + `history_cell.rs`:
-//!   cells with cached wrapped lines, only visible ones drawn. `streaming.rs` + `markdown.rs`:
+//!   cells with cached wrapped lines, only visible ones drawn; `call_lines.rs`: a tool call and
+//!   an approval question as lines. `streaming.rs` + `markdown.rs`:
 //!   Markdown re-parsed only for the open block. `highlight.rs`: syntect, loaded in the
 //!   background.
 //! - `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
@@ -39,6 +40,7 @@ pub mod app;
 pub mod attention;
 pub mod background;
 pub mod bottom_pane;
+pub mod call_lines;
 pub mod chat;
 pub mod clipboard;
 pub mod commands;
@@ -106,7 +108,7 @@ pub async fn run(
     let ask_background =
         (auto && theme::colors() && background::can_ask()).then(|| config.state_dir.clone());
     let (mut terminal, guard) = terminal::enter()?;
-    let project = history_cell::display_path(&initial.project_dir);
+    let project = call_lines::display_path(&initial.project_dir);
     let tmux = std::env::var_os("TMUX").is_some_and(|value| !value.is_empty());
     let mut attention = attention::Attention::new(config.notifications, project, tmux);
     let mut app = App::new(ops.clone(), initial);

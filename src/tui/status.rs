@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
-use super::history_cell::display_path;
+use super::call_lines::display_path;
 use crate::humanize;
 use crate::protocol::InstructionFile;
 use crate::protocol::{ApprovalMode, AuthSummary};

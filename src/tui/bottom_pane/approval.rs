@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 
 use super::{KeyOutcome, theme};
 use crate::protocol::{ApprovalDecision, ApprovalSubject};
-use crate::tui::history_cell::{MAX_COMMAND_LINES, display_path};
+use crate::tui::call_lines::{MAX_COMMAND_LINES, display_path};
 use crate::tui::wrap::{cut, cut_front, draw_line, line_width};
 
 /// An approval request waiting for the person.
