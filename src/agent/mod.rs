@@ -7,7 +7,8 @@
 //!   undo, fork, rename); `core/goal.rs` the turns it starts toward a goal and their spending;
 //!   `goal_notes.rs` what a turn does for the goal (notes, the budget's wrap-up).
 //! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
-//!   step limit 100). `turn_context.rs`: what the loop and compaction share (the turn's context,
+//!   step limit 100); `calls.rs`: one step's calls, parsed, judged, asked and run, each
+//!   answered once in call order. `turn_context.rs`: what the loop and compaction share (the turn's context,
 //!   how it fails, the retry a face sees). `items.rs`: each answer and reasoning summary as an
 //!   item with an id when it starts, grows and completes, and the ids a retry voids.
 //! - `review.rs`: review mode, a turn that reviews changes (uncommitted, against a branch, a
@@ -35,6 +36,7 @@
 //! - `skills.rs`: skills, in Codex's format.
 pub mod approval;
 mod asks;
+pub mod calls;
 pub mod command_rules;
 pub mod compact;
 pub mod conversation;

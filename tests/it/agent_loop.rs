@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use kelp::agent::calls::NOT_STARTED_OUTPUT;
 use kelp::agent::core::start::{CoreOptions, spawn};
-use kelp::agent::turn::NOT_STARTED_OUTPUT;
 use kelp::auth::{AuthStore, OpenAiEntry};
 use kelp::config::Config;
 use kelp::llm::StreamSettings;

@@ -324,6 +324,7 @@ fn the_reader_finds_the_imports_a_file_names() {
         loops(&looped),
         vec![vec![
             "agent/asks.rs".to_string(),
+            "agent/calls.rs".to_string(),
             "agent/compact.rs".to_string(),
             "agent/items.rs".to_string(),
             "agent/turn.rs".to_string(),

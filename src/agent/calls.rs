@@ -1,0 +1,464 @@
+//! The model's calls of one step: each parsed, prepared (judged by the approval mode, asked
+//! of the person where it must be, refused where nobody can say yes), then run, the reading
+//! ones side by side, and each answered once, in call order.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
+use super::asks::{ask_person, network_asker, offer_unsandboxed};
+use super::conversation::Conversation;
+use super::turn_context::TurnContext;
+use crate::llm::types::Item;
+use crate::mcp::McpTool;
+use crate::protocol::{ApprovalDecision, ApprovalMode, Event, PlanStep, Reply, SandboxMode};
+use crate::session::record::CallRecord;
+use crate::tools::{self, OutputSink, SandboxPolicy, ToolCall, ToolDetail};
+
+/// The output of a call that never started because the turn was interrupted first.
+pub const NOT_STARTED_OUTPUT: &str = "cancelled: the turn was interrupted before this call ran";
+
+/// What a call that would ask gets with nobody to ask: its output for the model, and a note
+/// for the person that names what would allow it (never the mode already in use).
+fn unattended_denial(
+    mode: ApprovalMode,
+    tool: &ToolCall,
+    outside: bool,
+    read_only: bool,
+) -> (String, String) {
+    if read_only && matches!(tool, ToolCall::ApplyPatch(_)) {
+        return (
+            "denied: the sandbox is read-only, so no file may change".to_string(),
+            "the sandbox is read-only (rerun with --sandbox workspace-write)".to_string(),
+        );
+    }
+    if tool.asks_to_leave_the_sandbox() {
+        return (
+            "denied: running a command outside the sandbox needs the user's approval, and \
+             none can be asked for here; do without it"
+                .to_string(),
+            "the model asked to run it outside the sandbox, which only a person can allow"
+                .to_string(),
+        );
+    }
+    if mode.never_asks() {
+        return (
+            "denied: it needs the user's approval, and the approval policy is never".to_string(),
+            "it needs approval, and the approval policy is never (/permissions changes it)"
+                .to_string(),
+        );
+    }
+    if outside {
+        // No mode lets a path outside the project through without a person.
+        return (
+            "denied: it touches paths outside the project and nobody is here to approve it"
+                .to_string(),
+            "it touches paths outside the project, which only a person can allow: run it in \
+             the interactive client, or give a --cd that contains those paths"
+                .to_string(),
+        );
+    }
+    let needed = match (tool, mode) {
+        (ToolCall::ApplyPatch(_), ApprovalMode::Ask) => "auto-edit",
+        _ => "full-auto",
+    };
+    (
+        format!("{DENIED_NO_ONE_TO_ASK} (--approval {needed})"),
+        format!("it needs approval and nobody is here to give it (rerun with --approval {needed})"),
+    )
+}
+
+/// A function call of the response, parsed.
+pub(super) struct PlannedCall {
+    pub(super) call_id: String,
+    name: String,
+    /// The typed call, or the output the model gets for a call that cannot run.
+    parsed: Result<ToolCall, String>,
+}
+
+impl PlannedCall {
+    pub(super) fn from_item(item: &Item, mcp_tools: &[McpTool]) -> Option<Self> {
+        match item {
+            Item::FunctionCall {
+                name,
+                arguments,
+                call_id,
+            } => Some(Self {
+                call_id: call_id.clone(),
+                name: name.clone(),
+                parsed: ToolCall::parse_with(name, arguments, mcp_tools).map_err(|e| e.to_string()),
+            }),
+            _ => None,
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.parsed.as_ref().is_ok_and(ToolCall::is_read_only)
+    }
+}
+
+/// What a call comes to before it runs.
+enum Prepared {
+    /// Run it; the outside paths it was judged with (approved, remembered, or none).
+    Run(ToolCall, Vec<PathBuf>),
+    /// It does not run: its output for the model, and what is saved of it.
+    Output(String, CallRecord),
+    Cancelled,
+}
+
+/// What a call comes to: its output for the model, and what is saved of it (nothing for a call
+/// the turn never reached).
+type CallResult = (String, Option<CallRecord>);
+
+/// Runs the calls of one response: consecutive read-only calls together, others one by one.
+/// Returns one output per call, in call order.
+pub(super) async fn run_calls(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    calls: &[PlannedCall],
+) -> Vec<CallResult> {
+    let mut outputs: Vec<Option<CallResult>> = vec![None; calls.len()];
+    let mut start = 0;
+    'batches: while start < calls.len() && !ctx.cancel.is_cancelled() {
+        let end = if calls[start].is_read_only() {
+            calls[start..]
+                .iter()
+                .position(|c| !c.is_read_only())
+                .map_or(calls.len(), |n| start + n)
+        } else {
+            start + 1
+        };
+        let mut runnable = Vec::new();
+        for (index, call) in calls.iter().enumerate().take(end).skip(start) {
+            match prepare(conversation, ctx, call).await {
+                Prepared::Run(tool, outside) => runnable.push((index, tool, outside)),
+                Prepared::Output(text, saved) => outputs[index] = Some((text, Some(saved))),
+                Prepared::Cancelled => break 'batches,
+            }
+        }
+        let results = join_all(runnable.iter().map(|(index, tool, outside)| {
+            execute(conversation, ctx, &calls[*index].call_id, tool, outside)
+        }))
+        .await;
+        for ((index, _, _), output) in runnable.iter().zip(results) {
+            outputs[*index] = Some(output);
+        }
+        start = end;
+    }
+    outputs
+        .into_iter()
+        .map(|output| output.unwrap_or_else(|| (NOT_STARTED_OUTPUT.to_string(), None)))
+        .collect()
+}
+
+/// Parses and judges a call, asking a person when the rules say so.
+async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedCall) -> Prepared {
+    let tool = match &call.parsed {
+        Ok(tool) => tool,
+        Err(message) => {
+            ctx.emit(Event::ToolStarted {
+                call_id: call.call_id.clone(),
+                tool: call.name.clone(),
+                summary: call.name.clone(),
+                paths: Vec::new(),
+                facts: None,
+            });
+            ctx.emit(Event::ToolOutput {
+                call_id: call.call_id.clone(),
+                chunk: format!("{message}\n"),
+            });
+            ctx.emit(Event::ToolFinished {
+                call_id: call.call_id.clone(),
+                success: false,
+                exit_code: None,
+                duration: Duration::ZERO,
+            });
+            let saved = CallRecord {
+                output: format!("{message}\n"),
+                ..refused(&call.call_id, &call.name, &call.name)
+            };
+            return Prepared::Output(message.clone(), saved);
+        }
+    };
+    // With no sandbox there is none to leave: the request is a plain command.
+    let unconfined;
+    let tool = if tool.asks_to_leave_the_sandbox()
+        && conversation.tool_context().sandbox.mode == SandboxMode::Off
+    {
+        unconfined = tool.in_the_sandbox();
+        &unconfined
+    } else {
+        tool
+    };
+    let declined = |output: String| {
+        let mut saved = refused(&call.call_id, tool.name(), &tool.arguments_summary());
+        saved.declined = true;
+        Prepared::Output(output, saved)
+    };
+    if conversation.is_reviewer() && matches!(tool, ToolCall::ApplyPatch(_)) {
+        return declined(
+            "denied: this is a review: it reads and reports, and changes no file".into(),
+        );
+    }
+    if let ToolCall::AskPerson(questions) = tool {
+        return ask_questions(ctx, call, questions.clone()).await;
+    }
+    // Plan mode changes nothing: no patch, no MCP tool that may write, no command outside
+    // the read-only sandbox.
+    let writes = match tool {
+        ToolCall::ApplyPatch(_) => true,
+        ToolCall::Mcp(call) => !call.tool.read_only,
+        other => other.asks_to_leave_the_sandbox(),
+    };
+    if conversation.is_planning() && writes {
+        return declined(
+            "denied: this is plan mode: it plans and changes nothing; give the plan instead".into(),
+        );
+    }
+    let project_dir = conversation.project_dir();
+    let outside = tool.paths_outside(project_dir);
+    let mut verdict = ctx.approvals.judge(tool, project_dir);
+    // In a read-only sandbox the person chose, nothing changes a file unasked: a patch asks in
+    // every mode, as Codex's read-only does. (The read-only kelp falls back to in a home folder,
+    // with a note, guards commands against start-up files; patches are shown as ever.)
+    let sandbox = &conversation.tool_context().sandbox;
+    let read_only = sandbox.mode == SandboxMode::ReadOnly && sandbox.note.is_none();
+    if read_only && verdict == Verdict::Run && matches!(tool, ToolCall::ApplyPatch(_)) {
+        verdict = Verdict::AskPatch;
+    }
+    let verdict = with_preview(verdict, tool, conversation.tool_context()).await;
+    let subject = match verdict {
+        Verdict::Run => return Prepared::Run(tool.clone(), outside),
+        Verdict::Fail(message) => return declined(message),
+        Verdict::Ask(subject) => subject,
+        // `with_preview` turns every patch into `Ask` or `Fail`; nothing else reaches here.
+        Verdict::AskPatch => return declined("the patch could not be previewed".into()),
+    };
+    if !ctx.approvals.is_interactive() || ctx.approvals.mode().never_asks() {
+        let (output, note) =
+            unattended_denial(ctx.approvals.mode(), tool, !outside.is_empty(), read_only);
+        ctx.emit(Event::Notice(format!(
+            "denied `{}`: {note}",
+            tool.summary()
+        )));
+        return declined(output);
+    }
+    let Some(decision) = ask_person(ctx, &call.call_id, subject, &ctx.cancel).await else {
+        return Prepared::Cancelled;
+    };
+    match decision {
+        ApprovalDecision::Yes => Prepared::Run(tool.clone(), outside),
+        ApprovalDecision::Always => {
+            ctx.approvals.remember(tool, project_dir);
+            Prepared::Run(tool.clone(), outside)
+        }
+        ApprovalDecision::AlwaysPrefix => {
+            match ctx.approvals.remember_prefix(tool) {
+                Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(ctx.approvals.rules()))),
+                // The command still runs this once; the rule is not kept, and the person is told.
+                Err(e) => ctx.emit(Event::Error(e)),
+            }
+            Prepared::Run(tool.clone(), outside)
+        }
+        ApprovalDecision::No { reason } => declined(denied_output(reason.as_deref())),
+        // Only a host is refused for good; about a call it is a plain no.
+        ApprovalDecision::NeverHere => declined(denied_output(None)),
+    }
+}
+
+/// The model's questions, put to the person: their answers are the call's output. Nobody to
+/// ask (`kelp run`, `exec`), or no answer, and the model is told to go on without.
+async fn ask_questions(
+    ctx: &TurnContext,
+    call: &PlannedCall,
+    questions: Vec<crate::protocol::Question>,
+) -> Prepared {
+    let mut saved = refused(&call.call_id, &call.name, &call.name);
+    let unanswered = |saved: CallRecord, why: &str| {
+        Prepared::Output(
+            format!(
+                "the person did not answer ({why}): go on with your best judgement and say what you assumed"
+            ),
+            saved,
+        )
+    };
+    if !ctx.approvals.is_interactive() {
+        return unanswered(saved, "nobody is here to ask");
+    }
+    let (id, answer) = ctx.approvals.register_questions();
+    ctx.emit(Event::QuestionsAsked {
+        id,
+        call_id: call.call_id.clone(),
+        questions,
+    });
+    let answers = tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => {
+            ctx.approvals.withdraw(id);
+            return Prepared::Cancelled;
+        }
+        answers = answer => answers.ok().flatten(),
+    };
+    match answers {
+        Some(answers) => {
+            saved.success = true;
+            saved.declined = false;
+            Prepared::Output(tools::user_input::output(&answers), saved)
+        }
+        None => unanswered(saved, "they declined"),
+    }
+}
+
+/// Runs one approved call, reporting its start, live output and end.
+async fn execute(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    call_id: &str,
+    tool: &ToolCall,
+    allowed_outside: &[PathBuf],
+) -> CallResult {
+    let project_dir = conversation.project_dir();
+    let mut saved = CallRecord {
+        paths: tool.touched_paths(project_dir),
+        facts: tool.facts(project_dir),
+        ..refused(call_id, tool.name(), &tool.arguments_summary())
+    };
+    ctx.emit(Event::ToolStarted {
+        call_id: call_id.to_string(),
+        tool: saved.tool.clone(),
+        summary: saved.summary.clone(),
+        paths: saved.paths.clone(),
+        facts: saved.facts.clone(),
+    });
+    let sink = match tool {
+        ToolCall::Shell(_) => {
+            let events = ctx.events.clone();
+            let call_id = call_id.to_string();
+            OutputSink::new(move |line| {
+                let _ = events.send(Event::ToolOutput {
+                    call_id: call_id.clone(),
+                    chunk: format!("{}\n", line.text),
+                });
+            })
+        }
+        _ => OutputSink::none(),
+    };
+    // A command the person allowed outside the sandbox runs without it; one that reaches some
+    // domains asks the person about a host no list names.
+    let context = conversation.tool_context();
+    // Ends with the call (or the turn): a question about a host the command asked to reach is
+    // withdrawn when the command is gone.
+    let call_done = ctx.cancel.child_token();
+    let _call_done = call_done.clone().drop_guard();
+    let changed = match (tool, &context.sandbox.domains) {
+        _ if tool.asks_to_leave_the_sandbox() => {
+            Some(context.clone().with_sandbox(SandboxPolicy::off()))
+        }
+        (ToolCall::Shell(args), Some(domains)) => {
+            let asker = network_asker(
+                ctx,
+                call_id,
+                args.command.display(),
+                context.resolve(args.workdir.as_deref().unwrap_or(".")),
+                call_done.clone(),
+            );
+            Some(context.clone().with_sandbox(SandboxPolicy {
+                domains: Some(domains.asking(asker)),
+                ..context.sandbox.clone()
+            }))
+        }
+        _ => None,
+    };
+    let mut output = tools::execute(
+        tool,
+        changed.as_ref().unwrap_or(context),
+        &sink,
+        ctx.cancel.child_token(),
+        allowed_outside,
+    )
+    .await;
+    call_done.cancel();
+    if let Some(rerun) = offer_unsandboxed(
+        conversation,
+        ctx,
+        call_id,
+        tool,
+        &output,
+        &sink,
+        allowed_outside,
+    )
+    .await
+    {
+        output = rerun;
+    }
+    if let ToolDetail::Patch(changes) = &output.detail {
+        ctx.emit(Event::FilesChanged {
+            call_id: call_id.to_string(),
+            changes: changes.clone(),
+        });
+    }
+    if let ToolDetail::Plan(plan) = &output.detail {
+        ctx.emit(Event::PlanUpdated {
+            call_id: call_id.to_string(),
+            explanation: plan.explanation.clone(),
+            steps: PlanStep::all_of(plan),
+        });
+    }
+    ctx.emit(Event::ToolFinished {
+        call_id: call_id.to_string(),
+        success: output.success,
+        exit_code: output.exit_code,
+        duration: output.duration,
+    });
+    // What a command or patch left that runs later, and what kelp moved aside of it: said to
+    // the person as well as to the model.
+    let runs_later = match &output.detail {
+        ToolDetail::Shell(outcome) => match (&outcome.runs_later, &outcome.set_aside) {
+            (Some(later), Some(aside)) => Some(format!("{later}; {aside}")),
+            (later, aside) => later.clone().or_else(|| aside.clone()),
+        },
+        ToolDetail::Patch(changes) => {
+            let paths: Vec<&std::path::Path> = changes
+                .iter()
+                .flat_map(|change| std::iter::once(&change.path).chain(&change.move_to))
+                .map(PathBuf::as_path)
+                .collect();
+            tools::runs_later::touched_by_patch(&paths, &conversation.tool_context().project_dir)
+        }
+        ToolDetail::Plan(_) | ToolDetail::None => None,
+    };
+    if let Some(note) = runs_later {
+        ctx.emit(Event::RunsLater(note));
+    }
+    saved.success = output.success;
+    saved.exit_code = output.exit_code;
+    saved.duration_ms = u64::try_from(output.duration.as_millis()).unwrap_or(u64::MAX);
+    match output.detail {
+        ToolDetail::Shell(outcome) => saved.output = outcome.output,
+        ToolDetail::Patch(changes) => {
+            saved.changes = changes.iter().map(tools::FileChange::saved).collect();
+        }
+        ToolDetail::Plan(_) | ToolDetail::None => {}
+    }
+    (output.text, Some(saved))
+}
+
+/// What is saved of a call that did not run (refused, or not a call kelp could read); the
+/// fields of one that ran are filled in as it ends.
+fn refused(call_id: &str, tool: &str, summary: &str) -> CallRecord {
+    CallRecord {
+        call_id: call_id.to_string(),
+        tool: tool.to_string(),
+        summary: summary.to_string(),
+        paths: Vec::new(),
+        facts: None,
+        success: false,
+        exit_code: None,
+        duration_ms: 0,
+        output: String::new(),
+        changes: Vec::new(),
+        declined: false,
+    }
+}
