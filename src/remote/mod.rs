@@ -12,8 +12,8 @@
 //! Its other files:
 //! - `items.rs`: the items of a thread as the server tells them (`item/started`, `item/completed`,
 //!   a resumed thread's turns) become the events the core sends for the same things.
-//! - `wire.rs`: what an app-server sends a client, decoded as typed values, and the requests the
-//!   client makes of it.
+//! - `wire.rs`: what an app-server sends a client, decoded as typed values (the requests the
+//!   client makes are the `wire` floor's, which the app-server reads).
 //! - `client/`: the client's side of one connection to an app-server.
 
 mod client;

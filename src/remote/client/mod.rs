@@ -1,10 +1,11 @@
 //! The client's side of one connection to an app-server: the `Op`s a face sends become the
 //! server's requests, and its notifications, requests and answers become the `Event`s the core
-//! would have sent. Nothing here touches a socket: messages in are handed to
+//! would have sent; the requests are `wire::requests`' types. Nothing here touches a socket: messages in are handed to
 //! [`Remote::on_message`], and those to send are taken with [`Remote::take_outgoing`], so the
 //! whole translation is tested with plain JSON.
 //!
 //! Its other files:
+//! - `answers.rs`: the server's answers to the client's requests, and its refusals, as events.
 //! - `asks.rs`: what the server asks of the person (a command or a patch to approve, the model's
 //!   questions), put to them as the core puts it, and their answer sent back in Codex's words.
 //! - `notifications.rs`: the server's notifications about the thread in hand, as the events the
@@ -12,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -20,13 +20,13 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::items;
 
+mod answers;
 mod asks;
 mod notifications;
 use super::wire;
 use crate::protocol::ApprovalMode;
-use crate::protocol::AuthSummary;
 use crate::protocol::LoginEvent;
-use crate::protocol::{Event, Op, Reply, Settings, TurnOutcome};
+use crate::protocol::{Event, Op, Reply, Settings};
 use crate::wire::requests::{
     self, LoginStartParams, ModelListParams, Request, ThreadResumeParams, ThreadStartParams,
     TurnStartParams, UserInput,
@@ -427,200 +427,6 @@ impl Remote {
         }
     }
 
-    fn on_refused(&mut self, asked: Asked, message: String) {
-        match asked {
-            Asked::Initialize => self.emit(Event::Error(format!(
-                "the app-server refused the connection: {message}"
-            ))),
-            Asked::TurnStarted => {
-                self.turn = None;
-                self.emit(Event::TurnFinished(TurnOutcome::Failed {
-                    category: notifications::category_of(&message, None),
-                    message,
-                }))
-            }
-            Asked::Login => self.emit(Event::Reply(Reply::Login(LoginEvent::Failed(message)))),
-            Asked::KeySaved(_) => self.emit(Event::Reply(Reply::ApiKeyUnchecked(message))),
-            Asked::Opened { .. } if self.thread.is_none() => self.emit(Event::Error(format!(
-                "cannot open a conversation: {message}"
-            ))),
-            Asked::Opened { .. } => self.emit(Event::Error(format!(
-                "cannot resume the conversation: {message}"
-            ))),
-            Asked::Sessions { .. } => self.emit(Event::Error(format!(
-                "could not list saved conversations: {message}"
-            ))),
-            Asked::Account { .. } | Asked::Models => {
-                tracing::debug!(%message, "the app-server did not answer a start-up request")
-            }
-            Asked::LoggedOut => self.emit(Event::Error(format!("could not log out: {message}"))),
-            Asked::Quiet(what) => self.emit(Event::Error(format!("{what}: {message}"))),
-        }
-    }
-
-    fn on_answer(&mut self, asked: Asked, result: Value) {
-        match asked {
-            Asked::Initialize => {
-                self.outgoing
-                    .push(json!({"jsonrpc": "2.0", "method": "initialized"}));
-                let asked = Asked::Account { login_done: false };
-                self.request(&requests::AccountReadParams::default(), asked);
-                self.request(&ModelListParams::default(), Asked::Models);
-                match std::mem::take(&mut self.wanted.open) {
-                    Open::New => self.open_thread(),
-                    Open::Thread(id) => self.resume(&id),
-                    Open::Newest => self.list_sessions(true),
-                }
-            }
-            Asked::Account { login_done } => {
-                let Some(read) = decode::<wire::AccountRead>(result) else {
-                    return;
-                };
-                let summary = auth_summary(read);
-                if login_done {
-                    let account = match &summary {
-                        Some(AuthSummary::ChatGpt(account)) => account.clone(),
-                        _ => crate::protocol::Account::default(),
-                    };
-                    self.emit(Event::Reply(Reply::Login(LoginEvent::Done(account))));
-                } else if summary.is_none() {
-                    self.emit(Event::Notice(
-                        "The app-server is not signed in: /connect signs it in (the login is the \
-                         server's, for every client of it)."
-                            .to_string(),
-                    ));
-                }
-                self.emit(Event::Reply(Reply::AuthChanged(summary)));
-            }
-            Asked::Models => {
-                let Some(list) = decode::<wire::ModelList>(result) else {
-                    return;
-                };
-                if self.model.is_empty()
-                    && let Some(default) = list.data.iter().find(|m| m.is_default)
-                {
-                    self.model = default.model.clone();
-                }
-                self.models = list.data.into_iter().map(|m| m.model).collect();
-                self.emit(Event::Reply(Reply::Models {
-                    available: self.models.clone(),
-                    current: self.model.clone(),
-                }));
-            }
-            Asked::Opened { restore } => {
-                let Some(opened) = decode::<wire::ThreadOpened>(result) else {
-                    return;
-                };
-                self.opened(opened, restore);
-            }
-            Asked::Sessions { resume_newest } => {
-                let Some(list) = decode::<wire::ThreadList>(result) else {
-                    return;
-                };
-                if resume_newest {
-                    match list.data.first() {
-                        Some(thread) => self.resume(&thread.id.clone()),
-                        None => {
-                            self.emit(Event::Notice(
-                                "no saved conversation of this folder on the server: a new one \
-                                 starts"
-                                    .to_string(),
-                            ));
-                            self.open_thread();
-                        }
-                    }
-                    return;
-                }
-                let sessions = list
-                    .data
-                    .into_iter()
-                    .filter_map(|thread| {
-                        let summary = items::session_summary(thread)?;
-                        self.listed
-                            .insert(summary.path.clone(), summary.id.to_string());
-                        Some(summary)
-                    })
-                    .collect();
-                self.emit(Event::Reply(Reply::Sessions(sessions)));
-            }
-            Asked::TurnStarted => {
-                if let Some(opened) = decode::<wire::TurnOpened>(result) {
-                    self.turn_started(opened.turn.id);
-                }
-            }
-            Asked::Login => {
-                let Some(started) = decode::<wire::LoginStarted>(result) else {
-                    return;
-                };
-                let step = match started {
-                    wire::LoginStarted::ChatgptDeviceCode {
-                        login_id,
-                        verification_url,
-                        user_code,
-                    } => {
-                        self.login = Some(login_id);
-                        LoginEvent::DeviceCode {
-                            verification_url,
-                            user_code,
-                            expires_at: SystemTime::now() + Duration::from_secs(15 * 60),
-                        }
-                    }
-                    wire::LoginStarted::Chatgpt { login_id, auth_url } => {
-                        self.login = Some(login_id);
-                        LoginEvent::BrowserWaiting {
-                            authorize_url: auth_url,
-                            port: 0,
-                            opening: false,
-                        }
-                    }
-                    wire::LoginStarted::ApiKey | wire::LoginStarted::Other => return,
-                };
-                self.emit(Event::Reply(Reply::Login(step)));
-            }
-            Asked::KeySaved(masked) => {
-                self.emit(Event::Reply(Reply::AuthChanged(Some(
-                    AuthSummary::ApiKey { masked },
-                ))));
-                self.request(&ModelListParams::default(), Asked::Models);
-            }
-            Asked::LoggedOut => self.emit(Event::Reply(Reply::AuthChanged(None))),
-            Asked::Quiet(_) => {}
-        }
-    }
-
-    /// A thread opened: started, resumed or forked.
-    fn opened(&mut self, opened: wire::ThreadOpened, restore: bool) {
-        let thread = opened.thread;
-        if let Some(model) = opened.model.filter(|m| !m.is_empty()) {
-            self.model = model.clone();
-            self.emit(Event::Reply(Reply::Models {
-                available: self.models.clone(),
-                current: model,
-            }));
-        }
-        self.thread = Some(thread.id.clone());
-        self.turn = None;
-        let running = thread
-            .turns
-            .last()
-            .filter(|turn| turn.status == wire::TurnStatus::InProgress)
-            .map(|turn| turn.id.clone());
-        if restore {
-            let replay = self.calls.replay(&thread.turns);
-            self.emit(Event::Reply(Reply::Restored(Box::new(replay))));
-        }
-        self.emit(Event::Reply(Reply::Conversation {
-            id: thread.id.clone(),
-        }));
-        // Rejoined while its turn runs: its items from here on come live.
-        if let Some(turn) = running {
-            self.turn_started(turn);
-        }
-        for op in std::mem::take(&mut self.held) {
-            self.on_op(op);
-        }
-    }
-
     fn turn_started(&mut self, id: String) {
         if self.turn.as_deref() != Some(id.as_str()) {
             self.turn = Some(id.clone());
@@ -652,31 +458,13 @@ fn image_paths(images: &[crate::protocol::ImageInput]) -> Vec<PathBuf> {
         .collect()
 }
 
-fn auth_summary(read: wire::AccountRead) -> Option<AuthSummary> {
-    match read.account {
-        Some(wire::Account::Chatgpt { email, plan_type }) => {
-            Some(AuthSummary::ChatGpt(crate::protocol::Account {
-                email,
-                plan: plan_type,
-                ..Default::default()
-            }))
-        }
-        Some(wire::Account::ApiKey | wire::Account::Other) => Some(AuthSummary::ApiKey {
-            masked: "kept by the server".to_string(),
-        }),
-        // A provider with its own key: nothing to sign in to.
-        None if !read.requires_openai_auth => Some(AuthSummary::ApiKey {
-            masked: "of the server's provider".to_string(),
-        }),
-        None => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::ErrorCategory;
+    use crate::protocol::TurnOutcome;
     use crate::protocol::{ApprovalDecision, ApprovalSubject, ItemKind, Replayed, Submission};
+    use std::time::Duration;
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
     const THREAD: &str = "0199a213-81c0-7800-8aa1-bbab2a035a53";
