@@ -1,7 +1,8 @@
 //! What an app-server sends a client, decoded as typed values (the requests it makes are
-//! `crate::wire::requests`). The shapes are Codex 0.169's (`tests/fixtures/codex-app-server-schema/`), read
-//! leniently: a field the client does not use may be missing or new, and an item or a
-//! notification it does not know is passed over, so a newer server still drives it.
+//! `crate::wire::requests`). The shapes are Codex 0.169's
+//! (`tests/fixtures/codex-app-server-schema/`), read leniently: a field the client does not use
+//! may be missing or new, and an item or a notification it does not know is passed over, so a
+//! newer server still drives it.
 
 use std::path::PathBuf;
 
