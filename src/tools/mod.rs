@@ -11,7 +11,7 @@
 //! `sandbox::paths` judges where a path leads, for approval; `apply_patch/` is `parse.rs` (the
 //! grammar), `seek.rs` (where a hunk fits), `plan.rs` (every file's new state, then the writes),
 //! `diff.rs` (the previews), `undo.rs` (saved patches put back); `shell.rs` runs a command in
-//! the sandbox; `runs_later.rs` names the files the person's own tools run later.
+//! the sandbox, `output.rs` keeps and streams what it prints; `runs_later.rs` names the files the person's own tools run later.
 //!
 //! Its other files:
 //! - `goal_tools.rs`: `get_goal` and `update_goal`.
@@ -28,6 +28,7 @@ pub mod goal_tools;
 pub mod grep_files;
 pub mod list_dir;
 pub mod opener;
+pub mod output;
 pub mod read_file;
 pub mod runs_later;
 pub mod shell;
@@ -53,8 +54,9 @@ pub use crate::sandbox::paths::{self, is_inside, real_path};
 pub use apply_patch::{ApplyPatchCall, FileChange, PatchError, PatchParseError, PatchPreview};
 pub use grep_files::GrepFilesArgs;
 pub use list_dir::ListDirArgs;
+pub use output::{OutputLine, OutputSink, OutputStream};
 pub use read_file::ReadFileArgs;
-pub use shell::{OutputLine, OutputSink, OutputStream, ShellArgs, ShellCommand, ShellOutcome};
+pub use shell::{ShellArgs, ShellCommand, ShellOutcome};
 pub use spec::tool_specs;
 pub use update_plan::{PlanItem, PlanUpdate, StepStatus};
 
