@@ -22,6 +22,7 @@
 //! - `left_behind.rs`: what a command could leave that runs later, set aside when it ends; where
 //!   a project's commands keep their copies of the package caches.
 //! - `paths.rs`: where a tool's path points.
+//! - `private_tmp.rs`: the private `/tmp` of this kelp's commands, held, capped and swept.
 //! - `repositories.rs`: the git repositories a project holds, at any depth, and the parts of each
 //!   that git reads as instructions.
 //! - `rules.rs`: Landlock's part of the sandbox.
@@ -32,6 +33,7 @@ mod explain;
 mod left_behind;
 mod namespaces;
 pub mod paths;
+mod private_tmp;
 pub mod proxy;
 mod repositories;
 mod rules;
@@ -49,7 +51,8 @@ use crate::config::Config;
 use crate::protocol::SandboxMode;
 pub use explain::explain_block;
 pub use left_behind::{LeftBehind, layers_of};
-pub use namespaces::{PROXY_PORT, hold_private_tmp_to, remove_private_tmp};
+pub use namespaces::PROXY_PORT;
+pub use private_tmp::{hold_private_tmp_to, remove_private_tmp};
 pub use proxy::handoff::{Domains, ProxyHandoff, ServingProxy};
 pub use repositories::{Repositories, is_plain_config, patch_makes_a_repository};
 use rules::{FS_ABI, Landlock, landlock_rules, probe_landlock, unreadable};
@@ -639,7 +642,7 @@ pub fn prepare(
             let private_tmp = jail
                 .as_ref()
                 .filter(|jail| jail.hides_tmp())
-                .and_then(|_| namespaces::private_tmp_dir());
+                .and_then(|_| private_tmp::private_tmp_dir());
             // Without a mount namespace to hide them, Landlock keeps them unread.
             let unreadable = jail.is_none().then(|| unreadable(policy, project_dir));
             let ruleset =
