@@ -263,70 +263,12 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
         let dirs = Dirs::from_lookup(&lookup)?;
-        // The profile in force is laid over each file's top level first; a profile asked for
-        // may be in either file.
-        let profile = overrides.profile.clone().or_else(|| text("KELP_PROFILE"));
-        let codex_profiled =
-            codex.map(|(_, body)| overrides::with_profile(body, profile.as_deref()));
-        let codex_has_it = matches!(codex_profiled, Some(Ok(Some(_))));
-        let profiled =
-            match overrides::with_profile(file.map_or("", |(_, body)| body), profile.as_deref()) {
-                Err(_) if codex_has_it => Ok(None),
-                other => other,
-            }
-            .map_err(|reason| ConfigError::BadValue {
-                var: "--profile",
-                reason,
-            })?;
-        let codex_text = match (&codex_profiled, codex) {
-            (Some(Ok(Some(text))), Some((path, _))) => Some((path, text.as_str())),
-            (_, codex) => codex,
-        };
-        let (from_codex, mut codex_warnings) = match codex_text {
-            Some((path, body)) => {
-                file::parse_as(file::Dialect::Codex, path, body, dirs.home.as_deref())
-            }
-            None => Default::default(),
-        };
-        let file = match (&profiled, file) {
-            (Some(text), Some((path, _))) => Some((path, text.as_str())),
-            (_, file) => file,
-        };
-        // MCP servers and model providers given with `-c` are laid over the file's, key by key.
-        let merged = overrides::with_tables(file.map_or("", |(_, body)| body), &overrides.tables);
-        let file = match (&merged, file) {
-            (Some(text), Some((path, _))) => Some((path, text.as_str())),
-            (Some(text), None) => Some((Path::new("-c"), text.as_str())),
-            (None, file) => file,
-        };
-        let (from_file, mut warnings) = match file {
-            Some((path, body)) => file::parse(path, body, dirs.home.as_deref()),
-            None => Default::default(),
-        };
-        warnings.append(&mut codex_warnings);
-        let mut settings_from = Vec::new();
-        for (source, settings, dialect, above) in [
-            (file, &from_file, file::Dialect::Kelp, None),
-            (codex, &from_codex, file::Dialect::Codex, Some(&from_file)),
-        ] {
-            if let Some((path, _)) = source {
-                let keys = settings.shared_keys(dialect, above);
-                if !keys.is_empty() {
-                    settings_from.push((path.to_path_buf(), keys));
-                }
-            }
-        }
-        // Where the provider in force was chosen, for the error when it cannot be used.
-        let provider_chosen_in = if overrides.model_provider.is_some() {
-            "-c model_provider".to_string()
-        } else if let (Some((path, _)), Some(_)) = (file, &from_file.model_provider) {
-            path.display().to_string()
-        } else if let (Some((path, _)), Some(_)) = (codex, &from_codex.model_provider) {
-            path.display().to_string()
-        } else {
-            String::new()
-        };
-        let from_file = from_file.over(from_codex);
+        let Layered {
+            settings: from_file,
+            warnings,
+            settings_from,
+            provider_chosen_in,
+        } = Layered::read(&text, file, codex, overrides, dirs.home.as_deref())?;
 
         let endpoint =
             |var: &'static str, file_value: Option<String>, default: &str| match text(var) {
@@ -380,37 +322,25 @@ impl Config {
             .clone()
             .or_else(|| text("KELP_REASONING_EFFORT").map(|v| v.to_ascii_lowercase()))
             .or(from_file.reasoning_effort);
-        let approval = match (overrides.approval, text("KELP_APPROVAL")) {
-            (Some(mode), _) => mode,
-            (None, Some(value)) => value.parse().map_err(|reason| ConfigError::BadValue {
-                var: "KELP_APPROVAL",
-                reason,
-            })?,
-            (None, None) => from_file
-                .approval
+        let approval = match overrides.approval {
+            Some(mode) => mode,
+            None => var(&text, "KELP_APPROVAL", str::parse)?
+                .or(from_file.approval)
                 .or(overrides.default_approval)
                 .unwrap_or_default(),
         };
-        let sandbox = match (overrides.sandbox, text("KELP_SANDBOX")) {
-            (Some(mode), _) => mode,
-            (None, Some(value)) => value.parse().map_err(|reason| ConfigError::BadValue {
-                var: "KELP_SANDBOX",
-                reason,
-            })?,
-            (None, None) => from_file
-                .sandbox
+        let sandbox = match overrides.sandbox {
+            Some(mode) => mode,
+            None => var(&text, "KELP_SANDBOX", str::parse)?
+                .or(from_file.sandbox)
                 .or(overrides.default_sandbox)
                 .unwrap_or_default(),
         };
-        let network = match (overrides.network, text("KELP_NETWORK")) {
-            (Some(network), _) => network,
-            (None, Some(value)) => {
-                modes::parse_network(&value).map_err(|reason| ConfigError::BadValue {
-                    var: "KELP_NETWORK",
-                    reason,
-                })?
-            }
-            (None, None) => from_file.network.unwrap_or_default(),
+        let network = match overrides.network {
+            Some(network) => network,
+            None => var(&text, "KELP_NETWORK", modes::parse_network)?
+                .or(from_file.network)
+                .unwrap_or_default(),
         };
         let allowed_domains = from_file.allowed_domains.unwrap_or_else(|| {
             DEFAULT_ALLOWED_DOMAINS
@@ -419,20 +349,12 @@ impl Config {
                 .collect()
         });
         let denied_domains = from_file.denied_domains.unwrap_or_default();
-        let server = match text("KELP_SERVER") {
-            Some(value) => value.parse().map_err(|reason| ConfigError::BadValue {
-                var: "KELP_SERVER",
-                reason,
-            })?,
-            None => from_file.server.unwrap_or_default(),
-        };
-        let mouse = match text("KELP_MOUSE") {
-            Some(value) => modes::parse_switch(&value).map_err(|reason| ConfigError::BadValue {
-                var: "KELP_MOUSE",
-                reason,
-            })?,
-            None => from_file.mouse.unwrap_or(false),
-        };
+        let server = var(&text, "KELP_SERVER", str::parse)?
+            .or(from_file.server)
+            .unwrap_or_default();
+        let mouse = var(&text, "KELP_MOUSE", modes::parse_switch)?
+            .or(from_file.mouse)
+            .unwrap_or(false);
         let context_window = match text("KELP_CONTEXT_WINDOW") {
             Some(value) => Some(
                 value
@@ -460,13 +382,9 @@ impl Config {
             })
         })?;
         let web_search = overrides.web_search.or(from_file.web_search);
-        let theme = match text("KELP_THEME") {
-            Some(value) => value.parse().map_err(|reason| ConfigError::BadValue {
-                var: "KELP_THEME",
-                reason,
-            })?,
-            None => from_file.theme.unwrap_or_default(),
-        };
+        let theme = var(&text, "KELP_THEME", str::parse)?
+            .or(from_file.theme)
+            .unwrap_or_default();
 
         let config = Self {
             auth_issuer,
@@ -721,6 +639,106 @@ pub fn check_endpoint(value: &str) -> Result<String, String> {
         return Err("it must not have a query or fragment".into());
     }
     Ok(value.trim_end_matches('/').to_string())
+}
+
+/// Variable `name` of the environment (`text`) read by `parse`, if it is set; a value `parse`
+/// refuses is an error that names the variable.
+fn var<T>(
+    text: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    text(name)
+        .map(|value| parse(&value).map_err(|reason| ConfigError::BadValue { var: name, reason }))
+        .transpose()
+}
+
+/// kelp's config file laid over Codex's, with the profile in force and the tables `-c` gave.
+struct Layered {
+    settings: file::FileSettings,
+    warnings: Vec<ConfigWarning>,
+    /// Each file and the settings of both that it gave.
+    settings_from: Vec<(PathBuf, Vec<&'static str>)>,
+    /// Where the provider in force was chosen, for the error when it cannot be used.
+    provider_chosen_in: String,
+}
+
+impl Layered {
+    fn read(
+        text: &impl Fn(&str) -> Option<String>,
+        file: Option<(&Path, &str)>,
+        codex: Option<(&Path, &str)>,
+        overrides: &Overrides,
+        home: Option<&Path>,
+    ) -> Result<Self, ConfigError> {
+        // The profile in force is laid over each file's top level first; a profile asked for
+        // may be in either file.
+        let profile = overrides.profile.clone().or_else(|| text("KELP_PROFILE"));
+        let codex_profiled =
+            codex.map(|(_, body)| overrides::with_profile(body, profile.as_deref()));
+        let codex_has_it = matches!(codex_profiled, Some(Ok(Some(_))));
+        let profiled =
+            match overrides::with_profile(file.map_or("", |(_, body)| body), profile.as_deref()) {
+                Err(_) if codex_has_it => Ok(None),
+                other => other,
+            }
+            .map_err(|reason| ConfigError::BadValue {
+                var: "--profile",
+                reason,
+            })?;
+        let codex_text = match (&codex_profiled, codex) {
+            (Some(Ok(Some(text))), Some((path, _))) => Some((path, text.as_str())),
+            (_, codex) => codex,
+        };
+        let (from_codex, mut codex_warnings) = match codex_text {
+            Some((path, body)) => file::parse_as(file::Dialect::Codex, path, body, home),
+            None => Default::default(),
+        };
+        let file = match (&profiled, file) {
+            (Some(text), Some((path, _))) => Some((path, text.as_str())),
+            (_, file) => file,
+        };
+        // MCP servers and model providers given with `-c` are laid over the file's, key by key.
+        let merged = overrides::with_tables(file.map_or("", |(_, body)| body), &overrides.tables);
+        let file = match (&merged, file) {
+            (Some(text), Some((path, _))) => Some((path, text.as_str())),
+            (Some(text), None) => Some((Path::new("-c"), text.as_str())),
+            (None, file) => file,
+        };
+        let (from_file, mut warnings) = match file {
+            Some((path, body)) => file::parse(path, body, home),
+            None => Default::default(),
+        };
+        warnings.append(&mut codex_warnings);
+        let mut settings_from = Vec::new();
+        for (source, settings, dialect, above) in [
+            (file, &from_file, file::Dialect::Kelp, None),
+            (codex, &from_codex, file::Dialect::Codex, Some(&from_file)),
+        ] {
+            if let Some((path, _)) = source {
+                let keys = settings.shared_keys(dialect, above);
+                if !keys.is_empty() {
+                    settings_from.push((path.to_path_buf(), keys));
+                }
+            }
+        }
+        // Where the provider in force was chosen, for the error when it cannot be used.
+        let provider_chosen_in = if overrides.model_provider.is_some() {
+            "-c model_provider".to_string()
+        } else if let (Some((path, _)), Some(_)) = (file, &from_file.model_provider) {
+            path.display().to_string()
+        } else if let (Some((path, _)), Some(_)) = (codex, &from_codex.model_provider) {
+            path.display().to_string()
+        } else {
+            String::new()
+        };
+        Ok(Self {
+            settings: from_file.over(from_codex),
+            warnings,
+            settings_from,
+            provider_chosen_in,
+        })
+    }
 }
 
 #[cfg(test)]
