@@ -26,21 +26,12 @@ impl App {
                 self.chat.forget_oldest();
                 self.chat.start_response();
             }
+            Event::ApprovalAnswered {
+                id, decision: None, ..
+            } if self.turn.running() => self.on_withdrawn(id),
             // Cells open with their first piece and stay open until what follows closes them;
             // an answer to an approval is the person's own, shown when given.
             // The client calls no MCP tool itself.
-            // Withdrawn while the turn goes on: a command that asked to reach a host ended
-            // before the answer.
-            Event::ApprovalAnswered {
-                id, decision: None, ..
-            } if self.turn.running() => {
-                if self.pane.drop_approval(id) {
-                    self.chat.approval_withdrawn();
-                    self.notice(
-                        "The command ended before the question about its host was answered.",
-                    );
-                }
-            }
             Event::ItemStarted { .. }
             | Event::ReasoningDone { .. }
             | Event::ApprovalAnswered { .. }
@@ -81,16 +72,8 @@ impl App {
                 self.chat
                     .tool_finished(&call_id, success, exit_code, duration);
             }
-            Event::ApprovalRequested { id, subject, .. } => {
-                self.turn.pause(Instant::now());
-                self.pane.ask(id, &subject);
-                self.chat.approval_requested(subject);
-            }
-            Event::QuestionsAsked { id, questions, .. } => {
-                self.turn.pause(Instant::now());
-                self.turn.asked = Some((id, questions, Vec::new()));
-                self.ask_next_question();
-            }
+            Event::ApprovalRequested { id, subject, .. } => self.on_approval_requested(id, subject),
+            Event::QuestionsAsked { id, questions, .. } => self.on_questions(id, questions),
             Event::PlanUpdated {
                 explanation, steps, ..
             } => self.chat.plan(explanation, steps),
@@ -100,77 +83,16 @@ impl App {
                 delay,
                 reason,
                 voided,
-            } => self.chat.retrying(
-                CellKind::Retry {
-                    attempt,
-                    max,
-                    delay,
-                    reason,
-                    settled: false,
-                },
-                voided,
-            ),
+            } => {
+                let retry = CellKind::retry(attempt, max, delay, reason);
+                self.chat.retrying(retry, voided)
+            }
             Event::Usage(usage) => self.status.usage = usage,
             Event::ContextUsed { used, window } => self.status.context = Some((used, window)),
-            // The context item stays: the `ContextUsed` that follows gives its new size.
-            Event::Compacted { before, automatic } => {
-                let why = if automatic {
-                    "to stay inside the model's context window"
-                } else {
-                    "as asked"
-                };
-                let size = crate::humanize::tokens_aside(before);
-                self.notice(format!(
-                    "Compacted the conversation{size} {why}: the model goes on from a summary; the transcript keeps everything."
-                ));
-            }
+            Event::Compacted { before, automatic } => self.on_compacted(before, automatic),
             Event::RateLimits(limits) => self.status.rate_limits = Some(limits),
-            Event::TurnFinished(outcome) => {
-                self.pane.drop_approvals();
-                // Questions the turn no longer waits for.
-                if self.turn.asked.take().is_some() {
-                    self.pane.close_picker(PickerKind::Question);
-                }
-                let partial = self.chat.turn_finished();
-                let ended = match outcome {
-                    TurnOutcome::Completed => None,
-                    TurnOutcome::Interrupted => Some((TurnEnd::Interrupted, None)),
-                    TurnOutcome::Stopped { message, .. } => Some((TurnEnd::Stopped, Some(message))),
-                    TurnOutcome::Failed { message, .. } => Some((TurnEnd::Failed, Some(message))),
-                };
-                let went_on = ended.is_none() || matches!(ended, Some((TurnEnd::Stopped, _)));
-                let completed = ended.is_none();
-                if let Some((how, message)) = ended {
-                    self.push(resume::ended_early(how, message.as_deref(), partial));
-                }
-                if std::mem::take(&mut self.turn.goal_stopped)
-                    && let Some(goal) = &self.status.goal
-                {
-                    self.notice(super::goal_view::stopped(goal));
-                }
-                let answer = self.turn.last_answer.take();
-                match self.turn.finish(went_on) {
-                    Some(next) => self.submit(next),
-                    None if completed => {
-                        self.unqueue();
-                        self.offer_implementation(answer.as_deref());
-                    }
-                    None => self.unqueue(),
-                }
-            }
-            Event::GoalUpdated(goal) => {
-                // A goal that stopped says why, once, where the person looks: at the turn's
-                // end (its spending counted), or now when no turn runs.
-                let was = self.status.goal.as_ref().map(|g| (g.status, g.created_at));
-                let stopped = goal.status != GoalStatus::Active
-                    && was != Some((goal.status, goal.created_at));
-                let say_now = stopped && !self.turn.running();
-                self.turn.goal_stopped |= stopped && self.turn.running();
-                if say_now {
-                    self.notice(super::goal_view::stopped(&goal));
-                }
-                self.status.goal = Some(goal);
-            }
+            Event::TurnFinished(outcome) => self.on_turn_finished(outcome),
+            Event::GoalUpdated(goal) => self.on_goal_updated(goal),
             Event::GoalCleared => {
                 self.status.goal = None;
                 self.notice("Goal cleared.".to_string());
@@ -186,21 +108,109 @@ impl App {
             Event::Attached(files) => {
                 self.push(CellKind::Attached(files));
             }
-            Event::Error(message) => {
-                self.session.forking = false;
-                if let Some(dialog) = self.connect_dialog()
-                    && dialog.on_error(message.clone())
-                {
-                    return;
-                }
-                // The list that was asked for will not come: do not leave the picker waiting.
-                if std::mem::take(&mut self.session.awaiting_list) {
-                    self.pane.close_picker(PickerKind::Resume);
-                }
-                self.push_error(message);
-            }
+            Event::Error(message) => self.on_error(message),
             Event::Reply(reply) => self.on_reply(reply),
         }
+    }
+
+    /// The turn waits for the person's yes or no: the clock pauses, the question opens.
+    fn on_approval_requested(&mut self, id: u64, subject: crate::protocol::ApprovalSubject) {
+        self.turn.pause(Instant::now());
+        self.pane.ask(id, &subject);
+        self.chat.approval_requested(subject);
+    }
+
+    /// The model asks the person questions: the clock pauses, the first one opens.
+    fn on_questions(&mut self, id: u64, questions: Vec<crate::protocol::Question>) {
+        self.turn.pause(Instant::now());
+        self.turn.asked = Some((id, questions, Vec::new()));
+        self.ask_next_question();
+    }
+
+    /// An approval withdrawn while the turn goes on: a command that asked to reach a host
+    /// ended before the answer.
+    fn on_withdrawn(&mut self, id: u64) {
+        if self.pane.drop_approval(id) {
+            self.chat.approval_withdrawn();
+            self.notice("The command ended before the question about its host was answered.");
+        }
+    }
+
+    /// The turn ended: what waited on it goes, an early end says why, and the next queued
+    /// prompt (or the goal's next turn) goes out.
+    fn on_turn_finished(&mut self, outcome: TurnOutcome) {
+        self.pane.drop_approvals();
+        // Questions the turn no longer waits for.
+        if self.turn.asked.take().is_some() {
+            self.pane.close_picker(PickerKind::Question);
+        }
+        let partial = self.chat.turn_finished();
+        let ended = match outcome {
+            TurnOutcome::Completed => None,
+            TurnOutcome::Interrupted => Some((TurnEnd::Interrupted, None)),
+            TurnOutcome::Stopped { message, .. } => Some((TurnEnd::Stopped, Some(message))),
+            TurnOutcome::Failed { message, .. } => Some((TurnEnd::Failed, Some(message))),
+        };
+        let went_on = ended.is_none() || matches!(ended, Some((TurnEnd::Stopped, _)));
+        let completed = ended.is_none();
+        if let Some((how, message)) = ended {
+            self.push(resume::ended_early(how, message.as_deref(), partial));
+        }
+        if std::mem::take(&mut self.turn.goal_stopped)
+            && let Some(goal) = &self.status.goal
+        {
+            self.notice(super::goal_view::stopped(goal));
+        }
+        let answer = self.turn.last_answer.take();
+        match self.turn.finish(went_on) {
+            Some(next) => self.submit(next),
+            None if completed => {
+                self.unqueue();
+                self.offer_implementation(answer.as_deref());
+            }
+            None => self.unqueue(),
+        }
+    }
+
+    fn on_goal_updated(&mut self, goal: crate::protocol::Goal) {
+        // A goal that stopped says why, once, where the person looks: at the turn's
+        // end (its spending counted), or now when no turn runs.
+        let was = self.status.goal.as_ref().map(|g| (g.status, g.created_at));
+        let stopped =
+            goal.status != GoalStatus::Active && was != Some((goal.status, goal.created_at));
+        let say_now = stopped && !self.turn.running();
+        self.turn.goal_stopped |= stopped && self.turn.running();
+        if say_now {
+            self.notice(super::goal_view::stopped(&goal));
+        }
+        self.status.goal = Some(goal);
+    }
+
+    /// The context item stays: the `ContextUsed` that follows gives its new size.
+    fn on_compacted(&mut self, before: u64, automatic: bool) {
+        let why = if automatic {
+            "to stay inside the model's context window"
+        } else {
+            "as asked"
+        };
+        let size = crate::humanize::tokens_aside(before);
+        self.notice(format!(
+            "Compacted the conversation{size} {why}: the model goes on from a summary; the transcript keeps everything."
+        ));
+    }
+
+    fn on_error(&mut self, message: String) {
+        self.session.forking = false;
+        if let Some(dialog) = self.connect_dialog()
+            && dialog.on_error(message.clone())
+        {
+            return;
+        }
+        // The list that was asked for will not come: do not leave the picker waiting.
+        if std::mem::take(&mut self.session.awaiting_list) {
+            self.pane.close_picker(PickerKind::Resume);
+        }
+        self.push_error(message);
     }
 
     /// Handles the core's answer to something this face asked for or chose.

@@ -71,6 +71,19 @@ pub struct HistoryCell {
     cache: Option<Cache>,
 }
 
+impl CellKind {
+    /// A retry's line while it waits: `reconnecting attempt/max`, the reason, the delay.
+    pub fn retry(attempt: u32, max: u32, delay: Duration, reason: String) -> Self {
+        Self::Retry {
+            attempt,
+            max,
+            delay,
+            reason,
+            settled: false,
+        }
+    }
+}
+
 impl HistoryCell {
     /// A cell showing `kind`.
     pub fn new(kind: CellKind) -> Self {
