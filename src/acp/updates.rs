@@ -230,80 +230,23 @@ impl Translator {
                 summary,
                 paths,
                 ..
-            } => {
-                // The plan shows as a plan, not as a tool call.
-                if tool == tools::update_plan::NAME {
-                    return Vec::new();
-                }
-                let shown = describe(&tool, &summary, &paths, &self.project_dir);
-                if self.calls.contains_key(&call_id) {
-                    let fields = ToolCallUpdateFields::new()
-                        .status(ToolCallStatus::InProgress)
-                        .kind(shown.kind)
-                        .title(shown.title)
-                        .locations(shown.locations);
-                    return vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
-                        call_id, fields,
-                    ))];
-                }
-                self.calls.insert(call_id.clone(), Call::default());
-                vec![SessionUpdate::ToolCall(
-                    ToolCall::new(call_id, shown.title)
-                        .kind(shown.kind)
-                        .status(ToolCallStatus::InProgress)
-                        .locations(shown.locations),
-                )]
-            }
+            } => self.tool_started(call_id, &tool, &summary, &paths),
             Event::ToolOutput { call_id, chunk } => {
                 if let Some(call) = self.calls.get_mut(&call_id) {
                     call.push_output(&chunk);
                 }
                 Vec::new()
             }
-            Event::FilesChanged { call_id, changes } => {
-                if !self.calls.contains_key(&call_id) {
-                    return Vec::new();
-                }
-                let fields = ToolCallUpdateFields::new()
-                    .kind(patch_kind(&changes))
-                    .content(diffs(&changes));
-                vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
-                    call_id, fields,
-                ))]
-            }
+            Event::FilesChanged { call_id, changes } => self.files_changed(call_id, &changes),
             // Refused: failed now, not again when the turn ends.
             Event::ApprovalAnswered {
                 call_id,
                 decision: Some(ApprovalDecision::No { .. }),
                 ..
-            } => {
-                if self.calls.remove(&call_id).is_none() {
-                    return Vec::new();
-                }
-                let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);
-                vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
-                    call_id, fields,
-                ))]
-            }
+            } => self.refused(call_id),
             Event::ToolFinished {
                 call_id, success, ..
-            } => {
-                let Some(call) = self.calls.remove(&call_id) else {
-                    return Vec::new();
-                };
-                let status = if success {
-                    ToolCallStatus::Completed
-                } else {
-                    ToolCallStatus::Failed
-                };
-                let mut fields = ToolCallUpdateFields::new().status(status);
-                if call.unsent {
-                    fields = fields.content(vec![output_content(&call.output)]);
-                }
-                vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
-                    call_id, fields,
-                ))]
-            }
+            } => self.tool_finished(call_id, success),
             // A web search of the model's is a fetch the client can show, as codex-acp's.
             Event::WebSearchStarted { item } => {
                 self.calls.insert(item.to_string(), Call::default());
@@ -313,45 +256,10 @@ impl Translator {
                         .status(ToolCallStatus::InProgress),
                 )]
             }
-            Event::WebSearchDone { item, action } => {
-                let query = action.detail();
-                let title = if query.is_empty() {
-                    "Searched the web".to_string()
-                } else {
-                    format!("Searched: {query}")
-                };
-                let raw = serde_json::json!({ "query": query, "action": action });
-                if self.calls.remove(&*item).is_none() {
-                    return vec![SessionUpdate::ToolCall(
-                        ToolCall::new(item.to_string(), title)
-                            .kind(ToolKind::Fetch)
-                            .status(ToolCallStatus::Completed)
-                            .raw_input(raw),
-                    )];
-                }
-                let fields = ToolCallUpdateFields::new()
-                    .status(ToolCallStatus::Completed)
-                    .title(title)
-                    .raw_input(raw);
-                vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
-                    item.to_string(),
-                    fields,
-                ))]
-            }
+            Event::WebSearchDone { item, action } => self.web_search_done(&item, &action),
             Event::PlanUpdated { steps, .. } => vec![plan(&steps)],
             // A compaction is said, as the client shows no item for it.
-            Event::Compacted { before, automatic } => {
-                let why = if automatic {
-                    "to stay inside the context window"
-                } else {
-                    "as asked"
-                };
-                let text = format!(
-                    "Compacted the conversation{} onto a summary {why}: the model goes on from it.\n",
-                    crate::humanize::tokens_aside(before)
-                );
-                vec![super::commands::said(text)]
-            }
+            Event::Compacted { before, automatic } => vec![compacted(before, automatic)],
             // How full the context window is, after each response and a compaction.
             Event::ContextUsed {
                 used,
@@ -379,6 +287,112 @@ impl Translator {
             | Event::GoalCleared
             | Event::McpToolCalled { .. } => Vec::new(),
         }
+    }
+
+    /// A call began: its line, or the update of the line its approval opened. The plan shows
+    /// as a plan, not as a tool call.
+    fn tool_started(
+        &mut self,
+        call_id: String,
+        tool: &str,
+        summary: &str,
+        paths: &[std::path::PathBuf],
+    ) -> Vec<SessionUpdate> {
+        if tool == tools::update_plan::NAME {
+            return Vec::new();
+        }
+        let shown = describe(tool, summary, paths, &self.project_dir);
+        if self.calls.contains_key(&call_id) {
+            let fields = ToolCallUpdateFields::new()
+                .status(ToolCallStatus::InProgress)
+                .kind(shown.kind)
+                .title(shown.title)
+                .locations(shown.locations);
+            return vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+                call_id, fields,
+            ))];
+        }
+        self.calls.insert(call_id.clone(), Call::default());
+        vec![SessionUpdate::ToolCall(
+            ToolCall::new(call_id, shown.title)
+                .kind(shown.kind)
+                .status(ToolCallStatus::InProgress)
+                .locations(shown.locations),
+        )]
+    }
+
+    /// A call ended: its status, and the output no update carried yet.
+    fn tool_finished(&mut self, call_id: String, success: bool) -> Vec<SessionUpdate> {
+        let Some(call) = self.calls.remove(&call_id) else {
+            return Vec::new();
+        };
+        let status = if success {
+            ToolCallStatus::Completed
+        } else {
+            ToolCallStatus::Failed
+        };
+        let mut fields = ToolCallUpdateFields::new().status(status);
+        if call.unsent {
+            fields = fields.content(vec![output_content(&call.output)]);
+        }
+        vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+            call_id, fields,
+        ))]
+    }
+
+    /// A web search ended: what it looked for, on the line its start opened (or a new one).
+    fn web_search_done(
+        &mut self,
+        item: &ItemId,
+        action: &crate::protocol::WebSearchAction,
+    ) -> Vec<SessionUpdate> {
+        let query = action.detail();
+        let title = if query.is_empty() {
+            "Searched the web".to_string()
+        } else {
+            format!("Searched: {query}")
+        };
+        let raw = serde_json::json!({ "query": query, "action": action });
+        if self.calls.remove(&**item).is_none() {
+            return vec![SessionUpdate::ToolCall(
+                ToolCall::new(item.to_string(), title)
+                    .kind(ToolKind::Fetch)
+                    .status(ToolCallStatus::Completed)
+                    .raw_input(raw),
+            )];
+        }
+        let fields = ToolCallUpdateFields::new()
+            .status(ToolCallStatus::Completed)
+            .title(title)
+            .raw_input(raw);
+        vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+            item.to_string(),
+            fields,
+        ))]
+    }
+
+    /// A patch's files, with their diffs, on its line.
+    fn files_changed(&mut self, call_id: String, changes: &[FileChange]) -> Vec<SessionUpdate> {
+        if !self.calls.contains_key(&call_id) {
+            return Vec::new();
+        }
+        let fields = ToolCallUpdateFields::new()
+            .kind(patch_kind(changes))
+            .content(diffs(changes));
+        vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+            call_id, fields,
+        ))]
+    }
+
+    /// A call the person refused: failed now, not again when the turn ends.
+    fn refused(&mut self, call_id: String) -> Vec<SessionUpdate> {
+        if self.calls.remove(&call_id).is_none() {
+            return Vec::new();
+        }
+        let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Failed);
+        vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+            call_id, fields,
+        ))]
     }
 
     /// A piece of the message or thought `item`.
@@ -634,6 +648,20 @@ fn ended(how: TurnEnd, message: &Option<String>) -> Option<String> {
 /// A failed turn as the message that ends it.
 pub fn failure_note(message: &str) -> String {
     format!("⚠ {message}")
+}
+
+/// A compaction, said as the client shows no item for it.
+fn compacted(before: u64, automatic: bool) -> SessionUpdate {
+    let why = if automatic {
+        "to stay inside the context window"
+    } else {
+        "as asked"
+    };
+    let text = format!(
+        "Compacted the conversation{} onto a summary {why}: the model goes on from it.\n",
+        crate::humanize::tokens_aside(before)
+    );
+    super::commands::said(text)
 }
 
 #[cfg(test)]
