@@ -37,80 +37,12 @@ impl Remote {
                     }
                 }
             }
-            "item/completed" => {
-                if let Some(note) = decode::<wire::ItemNote>(params)
-                    && self.ours(&note.thread_id)
-                {
-                    // A call begun before this client joined the thread: shown whole.
-                    if let Some(id) = note.item.call_id()
-                        && !self.calls.known(id)
-                    {
-                        for event in self.calls.started(note.item.clone()) {
-                            self.emit(event);
-                        }
-                    }
-                    for event in self.calls.completed(note.item) {
-                        self.emit(event);
-                    }
-                }
-            }
+            "item/completed" => self.item_completed(params),
             "item/agentMessage/delta"
             | "item/reasoning/summaryTextDelta"
             | "item/reasoning/summaryPartAdded"
-            | "item/commandExecution/outputDelta" => {
-                let Some(delta) = decode::<wire::Delta>(params) else {
-                    return;
-                };
-                if !self.ours(&delta.thread_id) {
-                    return;
-                }
-                let item: crate::protocol::ItemId = delta.item_id.as_str().into();
-                let event = match method {
-                    "item/agentMessage/delta" => Event::TextDelta {
-                        item,
-                        delta: delta.delta,
-                    },
-                    "item/reasoning/summaryTextDelta" => Event::ReasoningDelta {
-                        item,
-                        delta: delta.delta,
-                    },
-                    "item/reasoning/summaryPartAdded" => Event::ReasoningPartAdded {
-                        item,
-                        index: delta.summary_index,
-                    },
-                    _ => {
-                        self.calls.output_streamed(&delta.item_id);
-                        Event::ToolOutput {
-                            call_id: delta.item_id,
-                            chunk: delta.delta,
-                        }
-                    }
-                };
-                self.emit(event);
-            }
-            "turn/plan/updated" => {
-                if let Some(note) = decode::<wire::PlanNote>(params)
-                    && self.ours(&note.thread_id)
-                {
-                    let steps = note
-                        .plan
-                        .into_iter()
-                        .map(|step| PlanStep {
-                            step: step.step,
-                            status: match step.status.as_str() {
-                                "completed" => PlanStatus::Completed,
-                                "inProgress" => PlanStatus::InProgress,
-                                _ => PlanStatus::Pending,
-                            },
-                        })
-                        .collect();
-                    self.emit(Event::PlanUpdated {
-                        call_id: format!("plan-{}", note.turn_id),
-                        explanation: note.explanation,
-                        steps,
-                    });
-                }
-            }
+            | "item/commandExecution/outputDelta" => self.delta(method, params),
+            "turn/plan/updated" => self.plan_updated(params),
             "thread/tokenUsage/updated" => {
                 if let Some(note) = decode::<wire::UsageNote>(params)
                     && self.ours(&note.thread_id)
@@ -151,27 +83,107 @@ impl Remote {
                     self.emit(Event::Notice(note.message));
                 }
             }
-            "account/login/completed" => {
-                self.login = None;
-                let Some(done) = decode::<wire::LoginDone>(params) else {
-                    return;
-                };
-                if done.success {
-                    let asked = Asked::Account { login_done: true };
-                    self.request(&requests::AccountReadParams::default(), asked);
-                    self.request(&requests::ModelListParams::default(), Asked::Models);
-                } else {
-                    let why = done
-                        .error
-                        .unwrap_or_else(|| "the sign-in did not finish".to_string());
-                    self.emit(Event::Reply(Reply::Login(LoginEvent::Failed(why))));
-                }
-            }
+            "account/login/completed" => self.login_completed(params),
             "account/updated" => self.request(
                 &requests::AccountReadParams::default(),
                 Asked::Account { login_done: false },
             ),
             _ => {}
+        }
+    }
+
+    /// `item/completed`: a call begun before this client joined the thread is shown whole.
+    fn item_completed(&mut self, params: Value) {
+        if let Some(note) = decode::<wire::ItemNote>(params)
+            && self.ours(&note.thread_id)
+        {
+            // A call begun before this client joined the thread: shown whole.
+            if let Some(id) = note.item.call_id()
+                && !self.calls.known(id)
+            {
+                for event in self.calls.started(note.item.clone()) {
+                    self.emit(event);
+                }
+            }
+            for event in self.calls.completed(note.item) {
+                self.emit(event);
+            }
+        }
+    }
+
+    /// A piece of an answer, of a reasoning summary, or of a command's output.
+    fn delta(&mut self, method: &str, params: Value) {
+        let Some(delta) = decode::<wire::Delta>(params) else {
+            return;
+        };
+        if !self.ours(&delta.thread_id) {
+            return;
+        }
+        let item: crate::protocol::ItemId = delta.item_id.as_str().into();
+        let event = match method {
+            "item/agentMessage/delta" => Event::TextDelta {
+                item,
+                delta: delta.delta,
+            },
+            "item/reasoning/summaryTextDelta" => Event::ReasoningDelta {
+                item,
+                delta: delta.delta,
+            },
+            "item/reasoning/summaryPartAdded" => Event::ReasoningPartAdded {
+                item,
+                index: delta.summary_index,
+            },
+            _ => {
+                self.calls.output_streamed(&delta.item_id);
+                Event::ToolOutput {
+                    call_id: delta.item_id,
+                    chunk: delta.delta,
+                }
+            }
+        };
+        self.emit(event);
+    }
+
+    /// `turn/plan/updated`: the model's plan, its steps' statuses in kelp's words.
+    fn plan_updated(&mut self, params: Value) {
+        if let Some(note) = decode::<wire::PlanNote>(params)
+            && self.ours(&note.thread_id)
+        {
+            let steps = note
+                .plan
+                .into_iter()
+                .map(|step| PlanStep {
+                    step: step.step,
+                    status: match step.status.as_str() {
+                        "completed" => PlanStatus::Completed,
+                        "inProgress" => PlanStatus::InProgress,
+                        _ => PlanStatus::Pending,
+                    },
+                })
+                .collect();
+            self.emit(Event::PlanUpdated {
+                call_id: format!("plan-{}", note.turn_id),
+                explanation: note.explanation,
+                steps,
+            });
+        }
+    }
+
+    /// `account/login/completed`: the account and the models read again, or why it failed.
+    fn login_completed(&mut self, params: Value) {
+        self.login = None;
+        let Some(done) = decode::<wire::LoginDone>(params) else {
+            return;
+        };
+        if done.success {
+            let asked = Asked::Account { login_done: true };
+            self.request(&requests::AccountReadParams::default(), asked);
+            self.request(&requests::ModelListParams::default(), Asked::Models);
+        } else {
+            let why = done
+                .error
+                .unwrap_or_else(|| "the sign-in did not finish".to_string());
+            self.emit(Event::Reply(Reply::Login(LoginEvent::Failed(why))));
         }
     }
 
