@@ -206,56 +206,11 @@ impl Remote {
         }
         let thread = self.thread.clone().unwrap_or_default();
         match op {
-            Op::Submit(submission) => {
-                let params = TurnStartParams {
-                    thread_id: thread,
-                    input: UserInput::prompt(&submission.text, &image_paths(&submission.images)),
-                    cwd: Some(self.wanted.project_dir.clone()),
-                    model: self.wanted.model.clone(),
-                    approval_policy: self.approval_policy(),
-                    effort: self.wanted.effort.map(|effort| effort.as_str().to_string()),
-                    summary: None,
-                    sandbox_policy: None,
-                    output_schema: submission.output_schema,
-                    collaboration_mode: None,
-                };
-                self.request(&params, Asked::TurnStarted);
-            }
-            Op::Steer(submission) => match self.turn.clone() {
-                Some(turn) => {
-                    let params = requests::TurnSteerParams {
-                        thread_id: thread,
-                        expected_turn_id: turn,
-                        input: UserInput::prompt(
-                            &submission.text,
-                            &image_paths(&submission.images),
-                        ),
-                    };
-                    self.request(&params, Asked::Quiet("adding to the turn"));
-                }
-                None => self.on_op(Op::Submit(submission)),
-            },
-            Op::Interrupt => {
-                if let Some(turn) = self.turn.clone() {
-                    let params = requests::TurnInterruptParams {
-                        thread_id: thread,
-                        turn_id: turn,
-                    };
-                    self.request(&params, Asked::Quiet("stopping the turn"));
-                }
-            }
+            Op::Submit(submission) => self.submit(thread, submission),
+            Op::Steer(submission) => self.steer(thread, submission),
+            Op::Interrupt => self.interrupt(thread),
             Op::Approve { id, decision } => self.decide(id, decision),
-            Op::AnswerQuestions { id, answers } => match self.waiting.remove(&id) {
-                Some(waiting) => {
-                    let answers: serde_json::Map<String, Value> = answers
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(question, given)| (question, json!({"answers": given})))
-                        .collect();
-                    self.answer(waiting.request, json!({"answers": answers}));
-                }
-                None => self.emit(Event::Error(format!("no questions {id} are waiting"))),
-            },
+            Op::AnswerQuestions { id, answers } => self.answer_questions(id, answers),
             Op::NewConversation => self.open_thread(),
             Op::SetModel(model) => {
                 self.wanted.model = Some(model.clone());
@@ -271,20 +226,8 @@ impl Remote {
             // The server's own config keeps the folder's trust; the client asked nothing.
             Op::TrustProject(_) => {}
             Op::RefreshModels => self.request(&ModelListParams::default(), Asked::Models),
-            Op::StartLogin(method) => {
-                let params = match method {
-                    crate::protocol::LoginMethod::Device => LoginStartParams::ChatgptDeviceCode {},
-                    crate::protocol::LoginMethod::Browser => LoginStartParams::Chatgpt {},
-                };
-                self.request(&params, Asked::Login);
-            }
-            Op::CancelLogin => {
-                if let Some(login) = self.login.take() {
-                    let params = requests::LoginCancelParams { login_id: login };
-                    self.request(&params, Asked::Quiet("cancelling the sign-in"));
-                }
-                self.emit(Event::Reply(Reply::Login(LoginEvent::Cancelled)));
-            }
+            Op::StartLogin(method) => self.start_login(method),
+            Op::CancelLogin => self.cancel_login(),
             Op::SaveApiKey { key, .. } => {
                 let masked = crate::auth::mask_key(key.expose());
                 let params = LoginStartParams::ApiKey { api_key: key };
@@ -344,6 +287,78 @@ impl Remote {
                     .to_string(),
             )),
         }
+    }
+
+    /// `turn/start` with the person's words and images and the settings chosen here.
+    fn submit(&mut self, thread: String, submission: crate::protocol::Submission) {
+        let params = TurnStartParams {
+            thread_id: thread,
+            input: UserInput::prompt(&submission.text, &image_paths(&submission.images)),
+            cwd: Some(self.wanted.project_dir.clone()),
+            model: self.wanted.model.clone(),
+            approval_policy: self.approval_policy(),
+            effort: self.wanted.effort.map(|effort| effort.as_str().to_string()),
+            summary: None,
+            sandbox_policy: None,
+            output_schema: submission.output_schema,
+            collaboration_mode: None,
+        };
+        self.request(&params, Asked::TurnStarted);
+    }
+
+    /// `account/login/start` by the browser or a device code.
+    fn start_login(&mut self, method: crate::protocol::LoginMethod) {
+        let params = match method {
+            crate::protocol::LoginMethod::Device => LoginStartParams::ChatgptDeviceCode {},
+            crate::protocol::LoginMethod::Browser => LoginStartParams::Chatgpt {},
+        };
+        self.request(&params, Asked::Login);
+    }
+
+    /// `account/login/cancel` for the sign-in under way, if any.
+    fn cancel_login(&mut self) {
+        if let Some(login) = self.login.take() {
+            let params = requests::LoginCancelParams { login_id: login };
+            self.request(&params, Asked::Quiet("cancelling the sign-in"));
+        }
+        self.emit(Event::Reply(Reply::Login(LoginEvent::Cancelled)));
+    }
+
+    /// `turn/steer` into the turn running, or a new turn when none is.
+    fn steer(&mut self, thread: String, submission: crate::protocol::Submission) {
+        let Some(turn) = self.turn.clone() else {
+            return self.on_op(Op::Submit(submission));
+        };
+        let params = requests::TurnSteerParams {
+            thread_id: thread,
+            expected_turn_id: turn,
+            input: UserInput::prompt(&submission.text, &image_paths(&submission.images)),
+        };
+        self.request(&params, Asked::Quiet("adding to the turn"));
+    }
+
+    /// `turn/interrupt` of the turn running, if one is.
+    fn interrupt(&mut self, thread: String) {
+        if let Some(turn) = self.turn.clone() {
+            let params = requests::TurnInterruptParams {
+                thread_id: thread,
+                turn_id: turn,
+            };
+            self.request(&params, Asked::Quiet("stopping the turn"));
+        }
+    }
+
+    /// The person's answers to the server's questions `id`, in Codex's words.
+    fn answer_questions(&mut self, id: u64, answers: Option<crate::protocol::Answers>) {
+        let Some(waiting) = self.waiting.remove(&id) else {
+            return self.emit(Event::Error(format!("no questions {id} are waiting")));
+        };
+        let answers: serde_json::Map<String, Value> = answers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(question, given)| (question, json!({"answers": given})))
+            .collect();
+        self.answer(waiting.request, json!({"answers": answers}));
     }
 
     /// The approval policy the person chose here, in Codex's name.
