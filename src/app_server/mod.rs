@@ -24,7 +24,7 @@
 //!   handlers too small for a file of their own. `fs.rs`: `fs/*`, the protocol's words over
 //!   `agent::files`.
 //! - `listen.rs`: `--listen unix://` and `ws://`: the protocol over WebSocket for clients that
-//!   come and go (each a [`Connection`] of the one [`Hub`]), and `kelp app-server proxy`.
+//!   come and go (each a [`Connection`] of the one [`Hub`]); `relay.rs`: `kelp app-server proxy`.
 //! - `exec_events.rs`: those notifications as the JSON lines of Codex's `exec
 //!   --experimental-json`, for `kelp exec` and `kelp run --json`.
 //!
@@ -42,6 +42,7 @@ pub mod history;
 pub mod items;
 pub mod listen;
 pub mod methods;
+pub mod relay;
 pub mod server;
 pub mod shapes;
 pub mod thread_settings;

@@ -68,7 +68,7 @@ enum AppServerCommand {
 /// Serves as `args` say until stdin closes (stdio) or a signal stops kelp.
 pub fn app_server(config: Config, overrides: Overrides, args: AppServerArgs) -> ExitCode {
     if let Some(AppServerCommand::Proxy { sock }) = args.action {
-        return run(kelp::app_server::listen::proxy(sock));
+        return run(kelp::app_server::relay::proxy(sock));
     }
     let access = match (args.ws_auth, &args.ws_token_file, args.ws_token_sha256) {
         (None, ..) => Ok(Access::Open),
