@@ -214,8 +214,8 @@ fn first_screen(
     project_dir: &std::path::Path,
     start: &mut Start,
     config_warnings: Vec<String>,
+    env_api_key: Option<String>,
 ) -> Result<kelp::tui::InitialState, ExitCode> {
-    let env_api_key = std::env::var("OPENAI_API_KEY").ok();
     // The trust kept for the folder sets the modes nothing else chose; with none kept, the
     // client asks.
     // On a server, its own config keeps the folder's trust.
@@ -276,7 +276,13 @@ fn interactive(
         Err(code) => return code,
     };
     let env_api_key = std::env::var("OPENAI_API_KEY").ok();
-    let initial = match first_screen(&mut config, &project_dir, &mut start, config_warnings) {
+    let initial = match first_screen(
+        &mut config,
+        &project_dir,
+        &mut start,
+        config_warnings,
+        env_api_key.clone(),
+    ) {
         Ok(initial) => initial,
         Err(code) => return code,
     };
