@@ -288,6 +288,20 @@ fn server(
             format!("MCP server `{name}`: `{key}` {reason}; it is ignored"),
         );
     };
+    let transport = transport(table, home, &mut bad)?;
+    let mut server = McpServerConfig::with(name.to_string(), transport);
+    read_limits(&mut server, table, &mut bad);
+    Ok(server)
+}
+
+/// How the server is reached: a command (stdio) or a URL (HTTP), with the keys of that kind;
+/// keys of the other kind are warned about. `Err` when neither or both are set.
+fn transport(
+    table: &dyn toml_edit::TableLike,
+    home: Option<&Path>,
+    bad: &mut dyn FnMut(&str, &Item, &str),
+) -> Result<McpTransport, String> {
+    let mut bad = bad;
     let get = |key: &str| table.get(key);
     let command = read(
         table,
@@ -381,7 +395,17 @@ fn server(
             bad(key, item, "is for HTTP servers (with `url`)");
         }
     }
-    let mut server = McpServerConfig::with(name.to_string(), transport);
+    Ok(transport)
+}
+
+/// Whether the server is on and required, its time limits and its tool lists.
+fn read_limits(
+    server: &mut McpServerConfig,
+    table: &dyn toml_edit::TableLike,
+    bad: &mut dyn FnMut(&str, &Item, &str),
+) {
+    let mut bad = bad;
+    let get = |key: &str| table.get(key);
     for (key, slot) in [
         ("enabled", &mut server.enabled),
         ("required", &mut server.required),
@@ -435,7 +459,6 @@ fn server(
         &mut bad,
     )
     .unwrap_or_default();
-    Ok(server)
 }
 
 /// `key`'s value as `parse` reads it; a value it cannot read is warned about through `bad` as

@@ -257,11 +257,7 @@ impl Config {
         codex: Option<(&Path, &str)>,
         overrides: &Overrides,
     ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
-        let text = |name: &str| {
-            lookup(name)
-                .map(|v| v.to_string_lossy().trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let text = |name: &str| trimmed(lookup(name));
         let dirs = Dirs::from_lookup(&lookup)?;
         let Layered {
             settings: from_file,
@@ -270,48 +266,20 @@ impl Config {
             provider_chosen_in,
         } = Layered::read(&text, file, codex, overrides, dirs.home.as_deref())?;
 
-        let endpoint =
-            |var: &'static str, file_value: Option<String>, default: &str| match text(var) {
-                Some(value) => check_endpoint(&value).map_err(|reason| ConfigError::BadUrl {
-                    var,
-                    value,
-                    reason,
-                }),
-                None => Ok(file_value.unwrap_or_else(|| default.to_string())),
-            };
-        let auth_issuer = endpoint(
-            "KELP_AUTH_ISSUER",
-            from_file.auth_issuer,
-            DEFAULT_AUTH_ISSUER,
-        )?;
-        let codex_base_url = endpoint(
-            "KELP_CODEX_BASE_URL",
-            from_file.codex_base_url,
-            DEFAULT_CODEX_BASE_URL,
-        )?;
-        let openai_base_url = match &overrides.openai_base_url {
-            Some(url) => url.clone(),
-            None => endpoint(
-                "OPENAI_BASE_URL",
-                from_file.openai_base_url,
-                DEFAULT_OPENAI_BASE_URL,
-            )?,
-        };
-        let callback_port = match text("KELP_CALLBACK_PORT") {
-            None => from_file.callback_port.unwrap_or(DEFAULT_CALLBACK_PORT),
-            Some(value) => value.parse().map_err(|_| ConfigError::BadPort {
-                var: "KELP_CALLBACK_PORT",
-                value,
-            })?,
-        };
-        let auth_file = match lookup("KELP_AUTH_FILE").filter(|v| !v.is_empty()) {
-            Some(file) => PathBuf::from(file),
-            None => match from_file.auth_file {
-                Some(file) => file,
-                None => dirs.data_dir()?.join("kelp").join("auth.json"),
-            },
-        };
+        let Endpoints {
+            auth_issuer,
+            codex_base_url,
+            openai_base_url,
+            callback_port,
+            auth_file,
+        } = Endpoints::read(&text, &lookup, &from_file, overrides, &dirs)?;
 
+        let Modes {
+            approval,
+            sandbox,
+            network,
+            trust_decides,
+        } = Modes::read(&text, &from_file, overrides)?;
         let model = overrides
             .model
             .clone()
@@ -322,112 +290,65 @@ impl Config {
             .clone()
             .or_else(|| text("KELP_REASONING_EFFORT").map(|v| v.to_ascii_lowercase()))
             .or(from_file.reasoning_effort);
-        let approval = match overrides.approval {
-            Some(mode) => mode,
-            None => var(&text, "KELP_APPROVAL", str::parse)?
-                .or(from_file.approval)
-                .or(overrides.default_approval)
-                .unwrap_or_default(),
-        };
-        let sandbox = match overrides.sandbox {
-            Some(mode) => mode,
-            None => var(&text, "KELP_SANDBOX", str::parse)?
-                .or(from_file.sandbox)
-                .or(overrides.default_sandbox)
-                .unwrap_or_default(),
-        };
-        let network = match overrides.network {
-            Some(network) => network,
-            None => var(&text, "KELP_NETWORK", modes::parse_network)?
-                .or(from_file.network)
-                .unwrap_or_default(),
-        };
-        let allowed_domains = from_file.allowed_domains.unwrap_or_else(|| {
-            DEFAULT_ALLOWED_DOMAINS
-                .iter()
-                .map(|domain| domain.to_string())
-                .collect()
-        });
-        let denied_domains = from_file.denied_domains.unwrap_or_default();
         let server = var(&text, "KELP_SERVER", str::parse)?
             .or(from_file.server)
             .unwrap_or_default();
         let mouse = var(&text, "KELP_MOUSE", modes::parse_switch)?
             .or(from_file.mouse)
             .unwrap_or(false);
-        let context_window = match text("KELP_CONTEXT_WINDOW") {
-            Some(value) => Some(
-                value
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|tokens| *tokens >= 1_000)
-                    .ok_or_else(|| ConfigError::BadValue {
-                        var: "KELP_CONTEXT_WINDOW",
-                        reason: format!("{value:?} is not a number of tokens, 1000 or more"),
-                    })?,
-            ),
-            None => from_file.context_window,
-        };
+        let context_window = context_window(&text, from_file.context_window)?;
         let model_providers = providers::all(&from_file.model_providers);
-        let provider_id = overrides
-            .model_provider
-            .clone()
-            .or(from_file.model_provider)
-            .unwrap_or_else(|| providers::OPENAI.to_string());
-        let model_provider = providers::choose(&provider_id, &model_providers).map_err(|why| {
-            ConfigError::Provider(match provider_chosen_in.as_str() {
-                "" => why,
-                source => format!("{source}: {why}"),
-            })
-        })?;
-        let web_search = overrides.web_search.or(from_file.web_search);
+        let model_provider = chosen_provider(
+            overrides,
+            from_file.model_provider.clone(),
+            &model_providers,
+            &provider_chosen_in,
+        )?;
         let theme = var(&text, "KELP_THEME", str::parse)?
             .or(from_file.theme)
             .unwrap_or_default();
 
-        let config = Self {
-            auth_issuer,
-            codex_base_url,
-            openai_base_url,
-            callback_port,
-            auth_file,
-            state_dir: dirs.state_dir,
-            config_dir: dirs.config_dir,
-            model,
-            reasoning_effort,
-            approval,
-            sandbox_chosen: overrides.sandbox.is_some(),
-            trust_decides: overrides.approval.is_none()
-                && overrides.sandbox.is_none()
-                && text("KELP_APPROVAL").is_none()
-                && text("KELP_SANDBOX").is_none()
-                && from_file.approval.is_none()
-                && from_file.sandbox.is_none(),
-            projects: from_file.projects,
-            sandbox,
-            network: network == modes::Network::On,
-            network_domains: network == modes::Network::Domains,
-            allowed_domains,
-            denied_domains,
-            mouse,
-            theme,
-            notifications: from_file.notifications.unwrap_or_default(),
-            server,
-            context_window,
-            mcp_servers: from_file.mcp_servers,
-            model_provider,
-            model_providers,
-            settings_from,
-            skills: modes::SkillSettings {
-                extra_roots: Vec::new(),
-                off: from_file.skills_off,
+        Ok((
+            Self {
+                auth_issuer,
+                codex_base_url,
+                openai_base_url,
+                callback_port,
+                auth_file,
+                state_dir: dirs.state_dir,
+                config_dir: dirs.config_dir,
+                model,
+                reasoning_effort,
+                approval,
+                sandbox_chosen: overrides.sandbox.is_some(),
+                trust_decides,
+                projects: from_file.projects,
+                sandbox,
+                network: network == modes::Network::On,
+                network_domains: network == modes::Network::Domains,
+                allowed_domains: from_file
+                    .allowed_domains
+                    .unwrap_or_else(default_allowed_domains),
+                denied_domains: from_file.denied_domains.unwrap_or_default(),
+                mouse,
+                theme,
+                notifications: from_file.notifications.unwrap_or_default(),
+                server,
+                context_window,
+                mcp_servers: from_file.mcp_servers,
+                model_provider,
+                model_providers,
+                settings_from,
+                skills: modes::SkillSettings {
+                    extra_roots: Vec::new(),
+                    off: from_file.skills_off,
+                },
+                web_search: overrides.web_search.or(from_file.web_search),
+                secrets: from_file.secrets,
+                writable_roots: overrides.writable_roots.clone(),
             },
-            web_search,
-            secrets: from_file.secrets,
-            writable_roots: overrides.writable_roots.clone(),
-        };
-        Ok((config, warnings))
+            warnings,
+        ))
     }
 
     /// A configuration whose endpoints all live on one origin (the fake server) and whose
@@ -624,6 +545,184 @@ impl Dirs {
     fn data_dir(&self) -> Result<PathBuf, ConfigError> {
         self.data_home.clone()
     }
+}
+
+/// Where kelp signs in and sends requests, and where the login is kept: flags, then the
+/// environment, then the file, then the defaults.
+struct Endpoints {
+    auth_issuer: String,
+    codex_base_url: String,
+    openai_base_url: String,
+    callback_port: u16,
+    auth_file: PathBuf,
+}
+
+impl Endpoints {
+    fn read(
+        text: &impl Fn(&str) -> Option<String>,
+        lookup: &impl Fn(&str) -> Option<OsString>,
+        from_file: &file::FileSettings,
+        overrides: &Overrides,
+        dirs: &Dirs,
+    ) -> Result<Self, ConfigError> {
+        let endpoint =
+            |var: &'static str, file_value: Option<String>, default: &str| match text(var) {
+                Some(value) => check_endpoint(&value).map_err(|reason| ConfigError::BadUrl {
+                    var,
+                    value,
+                    reason,
+                }),
+                None => Ok(file_value.unwrap_or_else(|| default.to_string())),
+            };
+        let auth_issuer = endpoint(
+            "KELP_AUTH_ISSUER",
+            from_file.auth_issuer.clone(),
+            DEFAULT_AUTH_ISSUER,
+        )?;
+        let codex_base_url = endpoint(
+            "KELP_CODEX_BASE_URL",
+            from_file.codex_base_url.clone(),
+            DEFAULT_CODEX_BASE_URL,
+        )?;
+        let openai_base_url = match &overrides.openai_base_url {
+            Some(url) => url.clone(),
+            None => endpoint(
+                "OPENAI_BASE_URL",
+                from_file.openai_base_url.clone(),
+                DEFAULT_OPENAI_BASE_URL,
+            )?,
+        };
+        let callback_port = match text("KELP_CALLBACK_PORT") {
+            None => from_file.callback_port.unwrap_or(DEFAULT_CALLBACK_PORT),
+            Some(value) => value.parse().map_err(|_| ConfigError::BadPort {
+                var: "KELP_CALLBACK_PORT",
+                value,
+            })?,
+        };
+        let auth_file = match lookup("KELP_AUTH_FILE").filter(|v| !v.is_empty()) {
+            Some(file) => PathBuf::from(file),
+            None => match from_file.auth_file.clone() {
+                Some(file) => file,
+                None => dirs.data_dir()?.join("kelp").join("auth.json"),
+            },
+        };
+
+        Ok(Self {
+            auth_issuer,
+            codex_base_url,
+            openai_base_url,
+            callback_port,
+            auth_file,
+        })
+    }
+}
+
+/// What runs unasked, how commands are fenced and whether they reach the network: flags, then
+/// the environment, then the file, then the defaults a folder's trust gives.
+struct Modes {
+    approval: ApprovalMode,
+    sandbox: SandboxMode,
+    network: modes::Network,
+    /// Nothing chose approval or sandbox, so the folder's trust picks them.
+    trust_decides: bool,
+}
+
+impl Modes {
+    fn read(
+        text: &impl Fn(&str) -> Option<String>,
+        from_file: &file::FileSettings,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let approval = match overrides.approval {
+            Some(mode) => mode,
+            None => var(&text, "KELP_APPROVAL", str::parse)?
+                .or(from_file.approval)
+                .or(overrides.default_approval)
+                .unwrap_or_default(),
+        };
+        let sandbox = match overrides.sandbox {
+            Some(mode) => mode,
+            None => var(&text, "KELP_SANDBOX", str::parse)?
+                .or(from_file.sandbox)
+                .or(overrides.default_sandbox)
+                .unwrap_or_default(),
+        };
+        let network = match overrides.network {
+            Some(network) => network,
+            None => var(&text, "KELP_NETWORK", modes::parse_network)?
+                .or(from_file.network)
+                .unwrap_or_default(),
+        };
+        let trust_decides = overrides.approval.is_none()
+            && overrides.sandbox.is_none()
+            && text("KELP_APPROVAL").is_none()
+            && text("KELP_SANDBOX").is_none()
+            && from_file.approval.is_none()
+            && from_file.sandbox.is_none();
+        Ok(Self {
+            approval,
+            sandbox,
+            network,
+            trust_decides,
+        })
+    }
+}
+
+/// The provider named by the flag or the file (OpenAI when neither names one), among
+/// `model_providers`; the error says which file chose a provider that is not there.
+fn chosen_provider(
+    overrides: &Overrides,
+    from_file: Option<String>,
+    model_providers: &[ModelProvider],
+    chosen_in: &str,
+) -> Result<ModelProvider, ConfigError> {
+    let provider_id = overrides
+        .model_provider
+        .clone()
+        .or(from_file)
+        .unwrap_or_else(|| providers::OPENAI.to_string());
+    providers::choose(&provider_id, model_providers).map_err(|why| {
+        ConfigError::Provider(match chosen_in {
+            "" => why,
+            source => format!("{source}: {why}"),
+        })
+    })
+}
+
+/// A variable's value, trimmed; `None` when unset or blank.
+fn trimmed(value: Option<OsString>) -> Option<String> {
+    value
+        .map(|v| v.to_string_lossy().trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// [`DEFAULT_ALLOWED_DOMAINS`] as the list a config holds.
+fn default_allowed_domains() -> Vec<String> {
+    DEFAULT_ALLOWED_DOMAINS
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+
+/// `KELP_CONTEXT_WINDOW` over the file's `context_window`.
+fn context_window(
+    text: &impl Fn(&str) -> Option<String>,
+    from_file: Option<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    Ok(match text("KELP_CONTEXT_WINDOW") {
+        Some(value) => Some(
+            value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|tokens| *tokens >= 1_000)
+                .ok_or_else(|| ConfigError::BadValue {
+                    var: "KELP_CONTEXT_WINDOW",
+                    reason: format!("{value:?} is not a number of tokens, 1000 or more"),
+                })?,
+        ),
+        None => from_file,
+    })
 }
 
 /// Checks an endpoint override and trims its trailing slashes; the error is the reason.
