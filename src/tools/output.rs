@@ -106,7 +106,6 @@ impl std::fmt::Debug for OutputSink {
     }
 }
 
-/// Why a command could not be started.
 /// Keeps the first `HEAD_BYTES` and last `TAIL_BYTES` of a stream, counting the rest.
 #[derive(Default)]
 pub(super) struct Capture {
@@ -267,5 +266,47 @@ impl<'a> Live<'a> {
         }
         self.tail_bytes = 0;
         self.hidden = 0;
+    }
+}
+
+/// Everything done with a running command's output: kept for the model in a [`Capture`], and
+/// shown as it comes, as raw bytes where the sink takes them and as bounded lines otherwise.
+pub(super) struct Received<'a> {
+    sink: &'a OutputSink,
+    capture: Capture,
+    out_lines: LineSplitter,
+    err_lines: LineSplitter,
+    live: Live<'a>,
+}
+
+impl<'a> Received<'a> {
+    pub(super) fn new(sink: &'a OutputSink) -> Self {
+        Self {
+            sink,
+            capture: Capture::default(),
+            out_lines: LineSplitter::new(OutputStream::Stdout),
+            err_lines: LineSplitter::new(OutputStream::Stderr),
+            live: Live::new(sink),
+        }
+    }
+
+    /// `bytes` read from `stream`.
+    pub(super) fn took(&mut self, stream: OutputStream, bytes: &[u8]) {
+        self.capture.push(bytes);
+        if !self.sink.emit_bytes(stream, bytes) {
+            let lines = match stream {
+                OutputStream::Stdout => &mut self.out_lines,
+                OutputStream::Stderr => &mut self.err_lines,
+            };
+            lines.push(bytes, &mut self.live);
+        }
+    }
+
+    /// Shows the last unfinished lines and what was left out; what was kept.
+    pub(super) fn finish(mut self) -> Capture {
+        self.out_lines.flush(&mut self.live);
+        self.err_lines.flush(&mut self.live);
+        self.live.finish();
+        self.capture
     }
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::output::{Capture, LineSplitter, Live, OutputSink, OutputStream};
+use super::output::{Capture, OutputSink, OutputStream, Received};
 use super::paths;
 use crate::sandbox::{self, SandboxError, SandboxPolicy};
 
@@ -341,21 +341,7 @@ pub async fn run_with_stdin(
         });
     }
     let timeout = args.timeout();
-    let (program, rest): (String, Vec<String>) = match &args.command {
-        ShellCommand::Script(script) => (
-            shell.display().to_string(),
-            vec!["-c".to_string(), script.clone()],
-        ),
-        ShellCommand::Argv(argv) => match argv.split_first() {
-            // `./gradlew` means the one in the working directory, not in kelp's own: which one
-            // a relative path with a `/` picks is otherwise left to the platform.
-            Some((program, rest)) if program.contains('/') && Path::new(program).is_relative() => {
-                (dir.join(program).display().to_string(), rest.to_vec())
-            }
-            Some((program, rest)) => (program.clone(), rest.to_vec()),
-            None => return Err(ShellError::EmptyCommand),
-        },
-    };
+    let (program, rest) = program_and_args(&args.command, shell, &dir)?;
 
     let mut command = Command::new(&program);
     command
@@ -391,13 +377,73 @@ pub async fn run_with_stdin(
             }
         });
     }
+    let Ended {
+        status,
+        timed_out,
+        cancelled,
+        killed_leftovers,
+        capture,
+    } = watch(&mut child, &mut group, sink, timeout, &cancel).await?;
+    group.disarm();
+
+    let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
+    let output = capture.render();
+    let refused = proxy
+        .as_ref()
+        .map(sandbox::ServingProxy::refusals)
+        .unwrap_or_default();
+    let network_refused_by_person = refused.iter().any(|refusal| refusal.by_person);
+    let sandbox_block = if exit_code == Some(0) || cancelled {
+        None
+    } else {
+        why_blocked(&refused, &output, sandbox, &dir)
+    };
+    let set_aside = match (
+        left_behind.set_aside(project_dir),
+        sandbox::hold_private_tmp_to(sandbox.tmp_cap),
+    ) {
+        (Some(moved), Some(emptied)) => Some(format!("{moved}; {emptied}")),
+        (moved, emptied) => moved.or(emptied),
+    };
+    Ok(ShellOutcome {
+        exit_code,
+        signal,
+        duration: started.elapsed(),
+        timed_out,
+        cancelled,
+        killed_leftovers,
+        total_bytes: capture.total,
+        output,
+        sandbox_block,
+        network_refused_by_person,
+        set_aside,
+        runs_later: runs_later.after(project_dir),
+    })
+}
+
+/// How a command's run ended, and what it wrote.
+struct Ended {
+    status: Option<ExitStatus>,
+    timed_out: bool,
+    cancelled: bool,
+    killed_leftovers: bool,
+    capture: Capture,
+}
+
+/// Reads the command's output until it exits and its pipes close, or its time runs out,
+/// `cancel` fires, or what it left running outlives [`DRAIN_GRACE`]; in those three cases its
+/// group is killed and what it wrote before dying is still collected, briefly.
+async fn watch(
+    child: &mut tokio::process::Child,
+    group: &mut GroupKiller,
+    sink: &OutputSink,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Ended, ShellError> {
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
 
-    let mut capture = Capture::default();
-    let mut out_lines = LineSplitter::new(OutputStream::Stdout);
-    let mut err_lines = LineSplitter::new(OutputStream::Stderr);
-    let mut live = Live::new(sink);
+    let mut received = Received::new(sink);
     let mut out_buf = vec![0u8; 8192];
     let mut err_buf = vec![0u8; 8192];
 
@@ -418,21 +464,11 @@ pub async fn run_with_stdin(
         }
         tokio::select! {
             read = read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match read {
-                Some(n) => {
-                    capture.push(&out_buf[..n]);
-                    if !sink.emit_bytes(OutputStream::Stdout, &out_buf[..n]) {
-                        out_lines.push(&out_buf[..n], &mut live);
-                    }
-                }
+                Some(n) => received.took(OutputStream::Stdout, &out_buf[..n]),
                 None => stdout = None,
             },
             read = read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match read {
-                Some(n) => {
-                    capture.push(&err_buf[..n]);
-                    if !sink.emit_bytes(OutputStream::Stderr, &err_buf[..n]) {
-                        err_lines.push(&err_buf[..n], &mut live);
-                    }
-                }
+                Some(n) => received.took(OutputStream::Stderr, &err_buf[..n]),
                 None => stderr = None,
             },
             waited = child.wait(), if status.is_none() => {
@@ -461,16 +497,10 @@ pub async fn run_with_stdin(
         // The group is dead; collect what it wrote before dying, but never wait long.
         let _ = tokio::time::timeout(KILL_DRAIN, async {
             while let Some(n) = read_some(&mut stdout, &mut out_buf).await {
-                capture.push(&out_buf[..n]);
-                if !sink.emit_bytes(OutputStream::Stdout, &out_buf[..n]) {
-                    out_lines.push(&out_buf[..n], &mut live);
-                }
+                received.took(OutputStream::Stdout, &out_buf[..n]);
             }
             while let Some(n) = read_some(&mut stderr, &mut err_buf).await {
-                capture.push(&err_buf[..n]);
-                if !sink.emit_bytes(OutputStream::Stderr, &err_buf[..n]) {
-                    err_lines.push(&err_buf[..n], &mut live);
-                }
+                received.took(OutputStream::Stderr, &err_buf[..n]);
             }
         })
         .await;
@@ -478,52 +508,56 @@ pub async fn run_with_stdin(
     if status.is_none() {
         status = Some(child.wait().await.map_err(ShellError::Wait)?);
     }
-    group.disarm();
-    out_lines.flush(&mut live);
-    err_lines.flush(&mut live);
-    live.finish();
-
-    let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
-    let output = capture.render();
-    let refused = proxy
-        .as_ref()
-        .map(sandbox::ServingProxy::refusals)
-        .unwrap_or_default();
-    let network_refused_by_person = refused.iter().any(|refusal| refusal.by_person);
-    let sandbox_block = if exit_code == Some(0) || cancelled {
-        None
-    } else if !refused.is_empty() {
-        // What the proxy refused, in its words: a tunnel's 403 rarely reaches the output.
-        let whys: Vec<&str> = refused.iter().map(|refusal| refusal.why.as_str()).collect();
-        Some(format!(
-            "kelp's proxy refused it: {} ({})",
-            whys.join("; "),
-            sandbox.rule()
-        ))
-    } else {
-        sandbox::explain_block(&output, sandbox, &dir)
-    };
-    let set_aside = match (
-        left_behind.set_aside(project_dir),
-        sandbox::hold_private_tmp_to(sandbox.tmp_cap),
-    ) {
-        (Some(moved), Some(emptied)) => Some(format!("{moved}; {emptied}")),
-        (moved, emptied) => moved.or(emptied),
-    };
-    Ok(ShellOutcome {
-        exit_code,
-        signal,
-        duration: started.elapsed(),
+    Ok(Ended {
+        status,
         timed_out,
         cancelled,
         killed_leftovers,
-        total_bytes: capture.total,
-        output,
-        sandbox_block,
-        network_refused_by_person,
-        set_aside,
-        runs_later: runs_later.after(project_dir),
+        capture: received.finish(),
     })
+}
+
+/// What to start: the shell with `-c` for a script, or the argv's program (a relative path with
+/// a `/` taken from `dir`) with the rest.
+fn program_and_args(
+    command: &ShellCommand,
+    shell: &Path,
+    dir: &Path,
+) -> Result<(String, Vec<String>), ShellError> {
+    Ok(match command {
+        ShellCommand::Script(script) => (
+            shell.display().to_string(),
+            vec!["-c".to_string(), script.clone()],
+        ),
+        ShellCommand::Argv(argv) => match argv.split_first() {
+            // `./gradlew` means the one in the working directory, not in kelp's own: which one
+            // a relative path with a `/` picks is otherwise left to the platform.
+            Some((program, rest)) if program.contains('/') && Path::new(program).is_relative() => {
+                (dir.join(program).display().to_string(), rest.to_vec())
+            }
+            Some((program, rest)) => (program.clone(), rest.to_vec()),
+            None => return Err(ShellError::EmptyCommand),
+        },
+    })
+}
+
+/// What the sandbox stopped, for a command that failed: what the proxy refused, in its words
+/// (a tunnel's 403 rarely reaches the output), or what the output says was denied.
+fn why_blocked(
+    refused: &[sandbox::proxy::Refusal],
+    output: &str,
+    sandbox: &SandboxPolicy,
+    dir: &Path,
+) -> Option<String> {
+    if refused.is_empty() {
+        return sandbox::explain_block(output, sandbox, dir);
+    }
+    let whys: Vec<&str> = refused.iter().map(|refusal| refusal.why.as_str()).collect();
+    Some(format!(
+        "kelp's proxy refused it: {} ({})",
+        whys.join("; "),
+        sandbox.rule()
+    ))
 }
 
 /// Makes `command` run as the model's commands run: the environment scrubbed of credentials
