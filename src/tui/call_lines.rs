@@ -348,27 +348,7 @@ pub(super) fn approval_lines(
             tool,
             arguments,
         } => {
-            out.push(asking("Call this MCP tool?"));
-            out.push(hanging(
-                vec![
-                    Span::styled("  ", theme::dim()),
-                    Span::raw(format!("{tool} · server {server}")),
-                ],
-                "    ",
-            ));
-            let lines: Vec<&str> = arguments.lines().collect();
-            for line in lines.iter().take(MAX_ARGUMENT_LINES) {
-                out.push(hanging(
-                    vec![Span::styled(format!("    {line}"), theme::dim())],
-                    "      ",
-                ));
-            }
-            if lines.len() > MAX_ARGUMENT_LINES {
-                out.push(RichLine::plain(Line::from(Span::styled(
-                    format!("    … {} more lines", lines.len() - MAX_ARGUMENT_LINES),
-                    theme::dim(),
-                ))));
-            }
+            mcp_tool_lines(server, tool, arguments, &mut out);
         }
         ApprovalSubject::Unsandboxed {
             command,
@@ -376,40 +356,7 @@ pub(super) fn approval_lines(
             blocked,
             requested,
         } => {
-            out.push(asking(if *requested {
-                "Run this command outside the sandbox?"
-            } else {
-                "Run it again without the sandbox?"
-            }));
-            // kelp's own words about a refusal go first; the model's justification comes after
-            // the command and where it runs, set apart and cut short, so it can draw no fake
-            // command above the real one nor push the question off the screen.
-            if !*requested {
-                out.push(hanging(
-                    vec![Span::raw("  "), Span::raw(blocked.clone())],
-                    "  ",
-                ));
-            }
-            command_lines(command, &mut out, expanded);
-            out.push(RichLine::plain(Line::from(Span::styled(
-                format!(
-                    "  in {} · with your full rights, this once",
-                    display_path(workdir)
-                ),
-                theme::dim(),
-            ))));
-            if *requested {
-                out.push(hanging(
-                    vec![
-                        Span::styled("  the model says: ", theme::dim()),
-                        Span::styled(
-                            ApprovalSubject::models_words(blocked),
-                            theme::dim().italic(),
-                        ),
-                    ],
-                    "    ",
-                ));
-            }
+            unsandboxed_lines(command, workdir, blocked, *requested, expanded, &mut out);
         }
         ApprovalSubject::Network {
             host,
@@ -436,59 +383,132 @@ pub(super) fn approval_lines(
         }
     }
     if let Some(decision) = decision {
-        let host = match subject {
-            ApprovalSubject::Network { host, port, .. } => {
-                Some(crate::sandbox::proxy::rules::host_rule(host, *port))
-            }
-            _ => None,
-        };
-        let (text, style) = match (decision, host) {
-            (ApprovalDecision::Yes, Some(_)) => {
-                ("✓ allowed for this command".to_string(), theme::good())
-            }
-            (ApprovalDecision::Always, Some(_)) => {
-                ("✓ allowed for this session".to_string(), theme::good())
-            }
-            (ApprovalDecision::AlwaysPrefix, Some(host)) => (
-                format!("✓ allowed, and commands reach {host} in this project"),
-                theme::good(),
-            ),
-            (ApprovalDecision::NeverHere, Some(host)) => (
-                format!("✗ declined, and commands are refused {host} in this project"),
-                theme::bad(),
-            ),
-            (ApprovalDecision::NeverHere, None) => ("✗ declined".to_string(), theme::bad()),
-            (ApprovalDecision::Yes, None) => ("✓ approved".to_string(), theme::good()),
-            (ApprovalDecision::Always, None) => {
-                ("✓ approved for this session".to_string(), theme::good())
-            }
-            (ApprovalDecision::AlwaysPrefix, None) => {
-                let prefix = match subject {
-                    ApprovalSubject::Command {
-                        always_prefix: Some(prefix),
-                        ..
-                    } => crate::agent::command_rules::shown(prefix),
-                    _ => String::new(),
-                };
-                (
-                    format!("✓ approved, and `{prefix}` runs without asking in this project"),
-                    theme::good(),
-                )
-            }
-            (ApprovalDecision::No { reason: None }, _) => ("✗ declined".to_string(), theme::bad()),
-            (
-                ApprovalDecision::No {
-                    reason: Some(reason),
-                },
-                _,
-            ) => (format!("✗ declined: {}", one_line(reason)), theme::bad()),
-        };
+        out.push(decision_line(subject, decision));
+    }
+    out
+}
+
+/// A command to run outside the sandbox: asked for by the model (`requested`, with its words
+/// as `blocked`) or offered again after the sandbox `blocked` it.
+fn unsandboxed_lines(
+    command: &str,
+    workdir: &std::path::Path,
+    blocked: &str,
+    requested: bool,
+    expanded: bool,
+    out: &mut Vec<RichLine>,
+) {
+    out.push(asking(if requested {
+        "Run this command outside the sandbox?"
+    } else {
+        "Run it again without the sandbox?"
+    }));
+    // kelp's own words about a refusal go first; the model's justification comes after
+    // the command and where it runs, set apart and cut short, so it can draw no fake
+    // command above the real one nor push the question off the screen.
+    if !requested {
         out.push(hanging(
-            vec![Span::raw("  "), Span::styled(text, style)],
+            vec![Span::raw("  "), Span::raw(blocked.to_string())],
             "  ",
         ));
     }
-    out
+    command_lines(command, out, expanded);
+    out.push(RichLine::plain(Line::from(Span::styled(
+        format!(
+            "  in {} · with your full rights, this once",
+            display_path(workdir)
+        ),
+        theme::dim(),
+    ))));
+    if requested {
+        out.push(hanging(
+            vec![
+                Span::styled("  the model says: ", theme::dim()),
+                Span::styled(
+                    ApprovalSubject::models_words(blocked),
+                    theme::dim().italic(),
+                ),
+            ],
+            "    ",
+        ));
+    }
+}
+
+/// What the person answered, under the question.
+fn decision_line(subject: &ApprovalSubject, decision: &ApprovalDecision) -> RichLine {
+    let host = match subject {
+        ApprovalSubject::Network { host, port, .. } => {
+            Some(crate::sandbox::proxy::rules::host_rule(host, *port))
+        }
+        _ => None,
+    };
+    let (text, style) = match (decision, host) {
+        (ApprovalDecision::Yes, Some(_)) => {
+            ("✓ allowed for this command".to_string(), theme::good())
+        }
+        (ApprovalDecision::Always, Some(_)) => {
+            ("✓ allowed for this session".to_string(), theme::good())
+        }
+        (ApprovalDecision::AlwaysPrefix, Some(host)) => (
+            format!("✓ allowed, and commands reach {host} in this project"),
+            theme::good(),
+        ),
+        (ApprovalDecision::NeverHere, Some(host)) => (
+            format!("✗ declined, and commands are refused {host} in this project"),
+            theme::bad(),
+        ),
+        (ApprovalDecision::NeverHere, None) => ("✗ declined".to_string(), theme::bad()),
+        (ApprovalDecision::Yes, None) => ("✓ approved".to_string(), theme::good()),
+        (ApprovalDecision::Always, None) => {
+            ("✓ approved for this session".to_string(), theme::good())
+        }
+        (ApprovalDecision::AlwaysPrefix, None) => {
+            let prefix = match subject {
+                ApprovalSubject::Command {
+                    always_prefix: Some(prefix),
+                    ..
+                } => crate::agent::command_rules::shown(prefix),
+                _ => String::new(),
+            };
+            (
+                format!("✓ approved, and `{prefix}` runs without asking in this project"),
+                theme::good(),
+            )
+        }
+        (ApprovalDecision::No { reason: None }, _) => ("✗ declined".to_string(), theme::bad()),
+        (
+            ApprovalDecision::No {
+                reason: Some(reason),
+            },
+            _,
+        ) => (format!("✗ declined: {}", one_line(reason)), theme::bad()),
+    };
+    hanging(vec![Span::raw("  "), Span::styled(text, style)], "  ")
+}
+
+/// An MCP tool call: the tool, its server and its arguments, cut after a few lines.
+fn mcp_tool_lines(server: &str, tool: &str, arguments: &str, out: &mut Vec<RichLine>) {
+    out.push(asking("Call this MCP tool?"));
+    out.push(hanging(
+        vec![
+            Span::styled("  ", theme::dim()),
+            Span::raw(format!("{tool} · server {server}")),
+        ],
+        "    ",
+    ));
+    let lines: Vec<&str> = arguments.lines().collect();
+    for line in lines.iter().take(MAX_ARGUMENT_LINES) {
+        out.push(hanging(
+            vec![Span::styled(format!("    {line}"), theme::dim())],
+            "      ",
+        ));
+    }
+    if lines.len() > MAX_ARGUMENT_LINES {
+        out.push(RichLine::plain(Line::from(Span::styled(
+            format!("    … {} more lines", lines.len() - MAX_ARGUMENT_LINES),
+            theme::dim(),
+        ))));
+    }
 }
 
 /// A path with the home directory shown as `~`.
