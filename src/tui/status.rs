@@ -199,6 +199,91 @@ impl Status {
         }
     }
 
+    /// The project's standing answers, by kind.
+    fn push_rules(&self, text: &mut String) {
+        if !self.command_rules.is_empty() {
+            use crate::protocol::ProjectRule;
+            let listed = |kind: std::mem::Discriminant<ProjectRule>| -> Vec<String> {
+                self.command_rules
+                    .iter()
+                    .filter(|rule| std::mem::discriminant(*rule) == kind)
+                    .map(ProjectRule::shown)
+                    .collect()
+            };
+            let said: Vec<String> = [
+                (ProjectRule::Prefix(Vec::new()), "run without asking here"),
+                (ProjectRule::Host(String::new()), "reached by commands here"),
+                (
+                    ProjectRule::RefusedHost(String::new()),
+                    "refused to commands here",
+                ),
+            ]
+            .into_iter()
+            .map(|(kind, what)| (listed(std::mem::discriminant(&kind)), what))
+            .filter(|(rules, _)| !rules.is_empty())
+            .map(|(rules, what)| format!("{} {what}", rules.join(", ")))
+            .collect();
+            text.push_str(&format!(
+                "\nAlways:    {} (/approval forgets one)",
+                said.join("; ")
+            ));
+        }
+    }
+
+    /// Each rate-limit window, with when it resets.
+    fn push_limits(&self, text: &mut String) {
+        match &self.rate_limits {
+            Some(limits) => {
+                for window in [limits.primary, limits.secondary].into_iter().flatten() {
+                    text.push_str(&format!(
+                        "\nLimit:     {} window {:.0}% used{}",
+                        window_name(&window),
+                        window.used_percent,
+                        window
+                            .resets_at
+                            .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
+                            .map(|at| format!(
+                                ", resets {}",
+                                at.with_timezone(&chrono::Local).format("%a %H:%M")
+                            ))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+            None => text.push_str("\nLimits:    not reported yet"),
+        }
+    }
+
+    /// The AGENTS.md files the model is told, and their sizes.
+    fn push_instructions(&self, text: &mut String) {
+        match self.instructions.as_deref() {
+            None if self.instructions_in_history => {
+                text.push_str("\nAGENTS.md: as loaded when this conversation started")
+            }
+            // The server reads the project's instructions and does not say which.
+            None if self.server.is_some() => {
+                text.push_str("\nAGENTS.md: as the app-server reads them")
+            }
+            None => text.push_str("\nAGENTS.md: not loaded yet"),
+            Some([]) => text.push_str("\nAGENTS.md: none found"),
+            Some(files) => {
+                for (i, file) in files.iter().enumerate() {
+                    let label = if i == 0 { "AGENTS.md:" } else { "" };
+                    let cut = if file.is_cut() {
+                        format!(", cut to {}", humanize::bytes(file.included))
+                    } else {
+                        String::new()
+                    };
+                    text.push_str(&format!(
+                        "\n{label:<11}{} · {}{cut}",
+                        display_path(&file.path),
+                        humanize::bytes(file.bytes)
+                    ));
+                }
+            }
+        }
+    }
+
     /// The `/status` report; `session` is the conversation's id once it has one.
     pub fn report(&self, session: Option<&str>) -> String {
         let login = match (&self.auth, &self.provider) {
@@ -260,33 +345,7 @@ impl Status {
                 .collect();
             text.push_str(&format!("\nSettings:  {}", files.join("; ")));
         }
-        if !self.command_rules.is_empty() {
-            use crate::protocol::ProjectRule;
-            let listed = |kind: std::mem::Discriminant<ProjectRule>| -> Vec<String> {
-                self.command_rules
-                    .iter()
-                    .filter(|rule| std::mem::discriminant(*rule) == kind)
-                    .map(ProjectRule::shown)
-                    .collect()
-            };
-            let said: Vec<String> = [
-                (ProjectRule::Prefix(Vec::new()), "run without asking here"),
-                (ProjectRule::Host(String::new()), "reached by commands here"),
-                (
-                    ProjectRule::RefusedHost(String::new()),
-                    "refused to commands here",
-                ),
-            ]
-            .into_iter()
-            .map(|(kind, what)| (listed(std::mem::discriminant(&kind)), what))
-            .filter(|(rules, _)| !rules.is_empty())
-            .map(|(rules, what)| format!("{} {what}", rules.join(", ")))
-            .collect();
-            text.push_str(&format!(
-                "\nAlways:    {} (/approval forgets one)",
-                said.join("; ")
-            ));
-        }
+        self.push_rules(&mut text);
         match self.context {
             Some((used, Some(window))) if window > 0 => text.push_str(&format!(
                 "\nContext:   {} of {} tokens ({}%); compacts itself at {}%, or /compact",
@@ -301,43 +360,8 @@ impl Status {
             )),
             None => {}
         }
-        match &self.rate_limits {
-            Some(limits) => {
-                for window in [limits.primary, limits.secondary].into_iter().flatten() {
-                    text.push_str(&format!(
-                        "\nLimit:     {} window {:.0}% used{}",
-                        window_name(&window),
-                        window.used_percent,
-                        window
-                            .resets_at
-                            .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
-                            .map(|at| format!(
-                                ", resets {}",
-                                at.with_timezone(&chrono::Local).format("%a %H:%M")
-                            ))
-                            .unwrap_or_default()
-                    ));
-                }
-            }
-            None => text.push_str("\nLimits:    not reported yet"),
-        }
-        if let Some((background, source)) = crate::tui::highlight::background() {
-            use crate::tui::highlight::{Background, BackgroundSource};
-            let shade = match background {
-                Background::Light => "light",
-                Background::Dark => "dark",
-            };
-            let why = match source {
-                BackgroundSource::Setting => "the theme setting",
-                BackgroundSource::Terminal => "the terminal's answer",
-                BackgroundSource::Colorfgbg => "COLORFGBG",
-                BackgroundSource::Remembered => "the terminal's last answer",
-                BackgroundSource::Assumed => "assumed; set theme = \"light\" if not",
-            };
-            text.push_str(&format!(
-                "\nCode:      colours for a {shade} background ({why})"
-            ));
-        }
+        self.push_limits(&mut text);
+        push_code_colours(&mut text);
         if !self.mcp.is_empty() {
             let ready = self
                 .mcp
@@ -350,33 +374,29 @@ impl Status {
                 self.mcp.len()
             ));
         }
-        match self.instructions.as_deref() {
-            None if self.instructions_in_history => {
-                text.push_str("\nAGENTS.md: as loaded when this conversation started")
-            }
-            // The server reads the project's instructions and does not say which.
-            None if self.server.is_some() => {
-                text.push_str("\nAGENTS.md: as the app-server reads them")
-            }
-            None => text.push_str("\nAGENTS.md: not loaded yet"),
-            Some([]) => text.push_str("\nAGENTS.md: none found"),
-            Some(files) => {
-                for (i, file) in files.iter().enumerate() {
-                    let label = if i == 0 { "AGENTS.md:" } else { "" };
-                    let cut = if file.is_cut() {
-                        format!(", cut to {}", humanize::bytes(file.included))
-                    } else {
-                        String::new()
-                    };
-                    text.push_str(&format!(
-                        "\n{label:<11}{} · {}{cut}",
-                        display_path(&file.path),
-                        humanize::bytes(file.bytes)
-                    ));
-                }
-            }
-        }
+        self.push_instructions(&mut text);
         text
+    }
+}
+
+/// Which background the code colours are for, and what said so.
+fn push_code_colours(text: &mut String) {
+    if let Some((background, source)) = crate::tui::highlight::background() {
+        use crate::tui::highlight::{Background, BackgroundSource};
+        let shade = match background {
+            Background::Light => "light",
+            Background::Dark => "dark",
+        };
+        let why = match source {
+            BackgroundSource::Setting => "the theme setting",
+            BackgroundSource::Terminal => "the terminal's answer",
+            BackgroundSource::Colorfgbg => "COLORFGBG",
+            BackgroundSource::Remembered => "the terminal's last answer",
+            BackgroundSource::Assumed => "assumed; set theme = \"light\" if not",
+        };
+        text.push_str(&format!(
+            "\nCode:      colours for a {shade} background ({why})"
+        ));
     }
 }
 
