@@ -229,53 +229,11 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
         CellKind::Assistant(_) => Vec::new(),
         CellKind::Reasoning(text) => reasoning_lines(text, expanded),
         CellKind::Tool(call) => tool_lines(call, expanded),
-        CellKind::WebSearch(query) => {
-            let (bullet, words) = match query.as_deref() {
-                None => (Span::styled("• ", theme::warn()), "Searching the web"),
-                Some("") => (Span::styled("• ", theme::good()), "Searched the web"),
-                Some(_) => (Span::styled("• ", theme::good()), "Searched:"),
-            };
-            let mut spans = vec![bullet, Span::styled(words, Style::new().bold())];
-            if let Some(query) = query.as_deref().filter(|q| !q.is_empty()) {
-                spans.push(Span::raw(" "));
-                spans.push(Span::raw(one_line(query)));
-            }
-            vec![hanging(spans, "    ")]
-        }
+        CellKind::WebSearch(query) => vec![web_search_line(query.as_deref())],
         CellKind::Approval { subject, decision } => {
             approval_lines(subject, decision.as_ref(), expanded)
         }
-        CellKind::Plan { explanation, steps } => {
-            let mut out = vec![RichLine::plain(Line::from(vec![
-                Span::styled("• ", theme::accent()),
-                Span::styled("Plan", Style::new().bold()),
-            ]))];
-            if let Some(text) = explanation.as_deref().filter(|t| !t.trim().is_empty()) {
-                out.push(hanging(
-                    vec![
-                        Span::raw("  "),
-                        Span::styled(text.to_string(), theme::dim()),
-                    ],
-                    "  ",
-                ));
-            }
-            for step in steps {
-                let (mark, style) = match step.status {
-                    PlanStatus::Completed => ("✔ ", theme::dim().patch(theme::struck())),
-                    PlanStatus::InProgress => ("▸ ", theme::accent().bold()),
-                    PlanStatus::Pending => ("□ ", Style::new()),
-                };
-                out.push(hanging(
-                    vec![
-                        Span::raw("  "),
-                        Span::styled(mark, style.remove_modifier(Modifier::CROSSED_OUT)),
-                        Span::styled(step.step.clone(), style),
-                    ],
-                    "    ",
-                ));
-            }
-            out
-        }
+        CellKind::Plan { explanation, steps } => plan_lines(explanation.as_deref(), steps),
         // A message of several lines (the config file's problems) keeps them.
         CellKind::Error(message) => message
             .split('\n')
@@ -295,19 +253,7 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             reason,
             settled: true,
             ..
-        } => vec![hanging(
-            vec![
-                Span::styled("⟳ ", theme::dim()),
-                Span::styled(
-                    format!(
-                        "retried {attempt}× — {}",
-                        one_line(reason).trim_end_matches('.')
-                    ),
-                    theme::dim(),
-                ),
-            ],
-            "  ",
-        )],
+        } => vec![retried_line(*attempt, reason)],
         CellKind::Retry {
             attempt,
             max,
@@ -325,24 +271,7 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             ],
             "  ",
         )],
-        CellKind::Attached(files) => files
-            .iter()
-            .map(|file| {
-                let (detail, style) = match (file.attached, file.detail.is_empty()) {
-                    (true, true) => (String::new(), theme::dim()),
-                    (true, false) => (format!(" · {}", file.detail), theme::dim()),
-                    (false, _) => (format!(" · not attached: {}", file.detail), theme::warn()),
-                };
-                hanging(
-                    vec![
-                        Span::styled("  @ ", theme::dim()),
-                        Span::styled(file.path.clone(), style),
-                        Span::styled(detail, style),
-                    ],
-                    "    ",
-                )
-            })
-            .collect(),
+        CellKind::Attached(files) => attached_lines(files),
         CellKind::Notice(text) => text
             .split('\n')
             .enumerate()
@@ -368,6 +297,97 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             out
         }
     }
+}
+
+/// A web search: under way (`None`), done, or done for a query.
+fn web_search_line(query: Option<&str>) -> RichLine {
+    {
+        let (bullet, words) = match query.as_deref() {
+            None => (Span::styled("• ", theme::warn()), "Searching the web"),
+            Some("") => (Span::styled("• ", theme::good()), "Searched the web"),
+            Some(_) => (Span::styled("• ", theme::good()), "Searched:"),
+        };
+        let mut spans = vec![bullet, Span::styled(words, Style::new().bold())];
+        if let Some(query) = query.as_deref().filter(|q| !q.is_empty()) {
+            spans.push(Span::raw(" "));
+            spans.push(Span::raw(one_line(query)));
+        }
+        hanging(spans, "    ")
+    }
+}
+
+/// The plan: its explanation, then each step marked done, under way or to do.
+fn plan_lines(explanation: Option<&str>, steps: &[PlanStep]) -> Vec<RichLine> {
+    {
+        let mut out = vec![RichLine::plain(Line::from(vec![
+            Span::styled("• ", theme::accent()),
+            Span::styled("Plan", Style::new().bold()),
+        ]))];
+        if let Some(text) = explanation.as_deref().filter(|t| !t.trim().is_empty()) {
+            out.push(hanging(
+                vec![
+                    Span::raw("  "),
+                    Span::styled(text.to_string(), theme::dim()),
+                ],
+                "  ",
+            ));
+        }
+        for step in steps {
+            let (mark, style) = match step.status {
+                PlanStatus::Completed => ("✔ ", theme::dim().patch(theme::struck())),
+                PlanStatus::InProgress => ("▸ ", theme::accent().bold()),
+                PlanStatus::Pending => ("□ ", Style::new()),
+            };
+            out.push(hanging(
+                vec![
+                    Span::raw("  "),
+                    Span::styled(mark, style.remove_modifier(Modifier::CROSSED_OUT)),
+                    Span::styled(step.step.clone(), style),
+                ],
+                "    ",
+            ));
+        }
+        out
+    }
+}
+
+/// A retry that worked: how many it took and why.
+fn retried_line(attempt: u32, reason: &str) -> RichLine {
+    hanging(
+        vec![
+            Span::styled("⟳ ", theme::dim()),
+            Span::styled(
+                format!(
+                    "retried {attempt}× — {}",
+                    one_line(reason).trim_end_matches('.')
+                ),
+                theme::dim(),
+            ),
+        ],
+        "  ",
+    )
+}
+
+/// The files a prompt attached with `@`, and why one was not.
+fn attached_lines(files: &[Attachment]) -> Vec<RichLine> {
+    files
+        .iter()
+        .map(|file| {
+            let (detail, style) = match (file.attached, file.detail.is_empty()) {
+                (true, true) => (String::new(), theme::dim()),
+                (true, false) => (format!(" · {}", file.detail), theme::dim()),
+                (false, _) => (format!(" · not attached: {}", file.detail), theme::warn()),
+            };
+            hanging(
+                vec![
+                    Span::styled("  @ ", theme::dim()),
+                    Span::styled(file.path.clone(), style),
+                    Span::styled(detail, style),
+                ],
+                "    ",
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
