@@ -15,6 +15,8 @@
 //!   file.
 //! - `prompts.rs`: custom prompts, in Codex's format.
 //! - `providers.rs`: model providers as Codex reads them.
+//! - `sources.rs`: where each setting comes from: flags, the environment, the files in layers,
+//!   the defaults.
 //! - `runtime.rs`: kelp's runtime folder, where a running app-server keeps its socket and the
 //!   tokens of its listeners, and where each listener says which token file it reads, so that every
 //!   command sandbox, of any kelp of the person's, hides it.
@@ -31,6 +33,7 @@ pub mod overrides;
 pub mod prompts;
 pub mod providers;
 pub mod runtime;
+mod sources;
 pub mod toml_json;
 pub mod warning;
 
@@ -47,6 +50,10 @@ pub use modes::WebSearch;
 use crate::protocol::{ApprovalMode, SandboxMode};
 pub use overrides::{CodexKey, Overrides};
 pub use providers::ModelProvider;
+use sources::{
+    Dirs, Endpoints, Layered, Modes, chosen_provider, context_window, default_allowed_domains,
+    trimmed, var,
+};
 
 /// The public OAuth client id shared by Codex CLI and opencode.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
@@ -508,223 +515,6 @@ fn trust_root_below(project_dir: &Path, home: Option<&Path>) -> PathBuf {
         .to_path_buf()
 }
 
-/// The folders kelp's paths derive from, read from the environment alone.
-struct Dirs {
-    home: Option<PathBuf>,
-    data_home: Result<PathBuf, ConfigError>,
-    state_dir: PathBuf,
-    config_dir: PathBuf,
-}
-
-impl Dirs {
-    fn from_lookup(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
-        let path = |name: &str| lookup(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let home = path("HOME");
-        let xdg = |var: &'static str, fallback: &[&str]| -> Result<PathBuf, ConfigError> {
-            if let Some(dir) = path(var).filter(|p| p.is_absolute()) {
-                return Ok(dir);
-            }
-            let home = home.clone().ok_or(ConfigError::NoHome { var })?;
-            Ok(fallback.iter().fold(home, |acc, part| acc.join(part)))
-        };
-        // The data home is only needed when no auth file is named, so its absence is deferred.
-        let data_home = xdg("XDG_DATA_HOME", &[".local", "share"]);
-        if let Err(e) = &data_home
-            && lookup("KELP_AUTH_FILE").filter(|v| !v.is_empty()).is_none()
-        {
-            return Err(e.clone());
-        }
-        Ok(Self {
-            state_dir: xdg("XDG_STATE_HOME", &[".local", "state"])?.join("kelp"),
-            config_dir: xdg("XDG_CONFIG_HOME", &[".config"])?.join("kelp"),
-            data_home,
-            home,
-        })
-    }
-
-    fn data_dir(&self) -> Result<PathBuf, ConfigError> {
-        self.data_home.clone()
-    }
-}
-
-/// Where kelp signs in and sends requests, and where the login is kept: flags, then the
-/// environment, then the file, then the defaults.
-struct Endpoints {
-    auth_issuer: String,
-    codex_base_url: String,
-    openai_base_url: String,
-    callback_port: u16,
-    auth_file: PathBuf,
-}
-
-impl Endpoints {
-    fn read(
-        text: &impl Fn(&str) -> Option<String>,
-        lookup: &impl Fn(&str) -> Option<OsString>,
-        from_file: &file::FileSettings,
-        overrides: &Overrides,
-        dirs: &Dirs,
-    ) -> Result<Self, ConfigError> {
-        let endpoint =
-            |var: &'static str, file_value: Option<String>, default: &str| match text(var) {
-                Some(value) => check_endpoint(&value).map_err(|reason| ConfigError::BadUrl {
-                    var,
-                    value,
-                    reason,
-                }),
-                None => Ok(file_value.unwrap_or_else(|| default.to_string())),
-            };
-        let auth_issuer = endpoint(
-            "KELP_AUTH_ISSUER",
-            from_file.auth_issuer.clone(),
-            DEFAULT_AUTH_ISSUER,
-        )?;
-        let codex_base_url = endpoint(
-            "KELP_CODEX_BASE_URL",
-            from_file.codex_base_url.clone(),
-            DEFAULT_CODEX_BASE_URL,
-        )?;
-        let openai_base_url = match &overrides.openai_base_url {
-            Some(url) => url.clone(),
-            None => endpoint(
-                "OPENAI_BASE_URL",
-                from_file.openai_base_url.clone(),
-                DEFAULT_OPENAI_BASE_URL,
-            )?,
-        };
-        let callback_port = match text("KELP_CALLBACK_PORT") {
-            None => from_file.callback_port.unwrap_or(DEFAULT_CALLBACK_PORT),
-            Some(value) => value.parse().map_err(|_| ConfigError::BadPort {
-                var: "KELP_CALLBACK_PORT",
-                value,
-            })?,
-        };
-        let auth_file = match lookup("KELP_AUTH_FILE").filter(|v| !v.is_empty()) {
-            Some(file) => PathBuf::from(file),
-            None => match from_file.auth_file.clone() {
-                Some(file) => file,
-                None => dirs.data_dir()?.join("kelp").join("auth.json"),
-            },
-        };
-
-        Ok(Self {
-            auth_issuer,
-            codex_base_url,
-            openai_base_url,
-            callback_port,
-            auth_file,
-        })
-    }
-}
-
-/// What runs unasked, how commands are fenced and whether they reach the network: flags, then
-/// the environment, then the file, then the defaults a folder's trust gives.
-struct Modes {
-    approval: ApprovalMode,
-    sandbox: SandboxMode,
-    network: modes::Network,
-    /// Nothing chose approval or sandbox, so the folder's trust picks them.
-    trust_decides: bool,
-}
-
-impl Modes {
-    fn read(
-        text: &impl Fn(&str) -> Option<String>,
-        from_file: &file::FileSettings,
-        overrides: &Overrides,
-    ) -> Result<Self, ConfigError> {
-        let approval = match overrides.approval {
-            Some(mode) => mode,
-            None => var(&text, "KELP_APPROVAL", str::parse)?
-                .or(from_file.approval)
-                .or(overrides.default_approval)
-                .unwrap_or_default(),
-        };
-        let sandbox = match overrides.sandbox {
-            Some(mode) => mode,
-            None => var(&text, "KELP_SANDBOX", str::parse)?
-                .or(from_file.sandbox)
-                .or(overrides.default_sandbox)
-                .unwrap_or_default(),
-        };
-        let network = match overrides.network {
-            Some(network) => network,
-            None => var(&text, "KELP_NETWORK", modes::parse_network)?
-                .or(from_file.network)
-                .unwrap_or_default(),
-        };
-        let trust_decides = overrides.approval.is_none()
-            && overrides.sandbox.is_none()
-            && text("KELP_APPROVAL").is_none()
-            && text("KELP_SANDBOX").is_none()
-            && from_file.approval.is_none()
-            && from_file.sandbox.is_none();
-        Ok(Self {
-            approval,
-            sandbox,
-            network,
-            trust_decides,
-        })
-    }
-}
-
-/// The provider named by the flag or the file (OpenAI when neither names one), among
-/// `model_providers`; the error says which file chose a provider that is not there.
-fn chosen_provider(
-    overrides: &Overrides,
-    from_file: Option<String>,
-    model_providers: &[ModelProvider],
-    chosen_in: &str,
-) -> Result<ModelProvider, ConfigError> {
-    let provider_id = overrides
-        .model_provider
-        .clone()
-        .or(from_file)
-        .unwrap_or_else(|| providers::OPENAI.to_string());
-    providers::choose(&provider_id, model_providers).map_err(|why| {
-        ConfigError::Provider(match chosen_in {
-            "" => why,
-            source => format!("{source}: {why}"),
-        })
-    })
-}
-
-/// A variable's value, trimmed; `None` when unset or blank.
-fn trimmed(value: Option<OsString>) -> Option<String> {
-    value
-        .map(|v| v.to_string_lossy().trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// [`DEFAULT_ALLOWED_DOMAINS`] as the list a config holds.
-fn default_allowed_domains() -> Vec<String> {
-    DEFAULT_ALLOWED_DOMAINS
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
-}
-
-/// `KELP_CONTEXT_WINDOW` over the file's `context_window`.
-fn context_window(
-    text: &impl Fn(&str) -> Option<String>,
-    from_file: Option<u64>,
-) -> Result<Option<u64>, ConfigError> {
-    Ok(match text("KELP_CONTEXT_WINDOW") {
-        Some(value) => Some(
-            value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|tokens| *tokens >= 1_000)
-                .ok_or_else(|| ConfigError::BadValue {
-                    var: "KELP_CONTEXT_WINDOW",
-                    reason: format!("{value:?} is not a number of tokens, 1000 or more"),
-                })?,
-        ),
-        None => from_file,
-    })
-}
-
 /// Checks an endpoint override and trims its trailing slashes; the error is the reason.
 pub fn check_endpoint(value: &str) -> Result<String, String> {
     let parsed = url::Url::parse(value).map_err(|e| e.to_string())?;
@@ -738,106 +528,6 @@ pub fn check_endpoint(value: &str) -> Result<String, String> {
         return Err("it must not have a query or fragment".into());
     }
     Ok(value.trim_end_matches('/').to_string())
-}
-
-/// Variable `name` of the environment (`text`) read by `parse`, if it is set; a value `parse`
-/// refuses is an error that names the variable.
-fn var<T>(
-    text: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, ConfigError> {
-    text(name)
-        .map(|value| parse(&value).map_err(|reason| ConfigError::BadValue { var: name, reason }))
-        .transpose()
-}
-
-/// kelp's config file laid over Codex's, with the profile in force and the tables `-c` gave.
-struct Layered {
-    settings: file::FileSettings,
-    warnings: Vec<ConfigWarning>,
-    /// Each file and the settings of both that it gave.
-    settings_from: Vec<(PathBuf, Vec<&'static str>)>,
-    /// Where the provider in force was chosen, for the error when it cannot be used.
-    provider_chosen_in: String,
-}
-
-impl Layered {
-    fn read(
-        text: &impl Fn(&str) -> Option<String>,
-        file: Option<(&Path, &str)>,
-        codex: Option<(&Path, &str)>,
-        overrides: &Overrides,
-        home: Option<&Path>,
-    ) -> Result<Self, ConfigError> {
-        // The profile in force is laid over each file's top level first; a profile asked for
-        // may be in either file.
-        let profile = overrides.profile.clone().or_else(|| text("KELP_PROFILE"));
-        let codex_profiled =
-            codex.map(|(_, body)| overrides::with_profile(body, profile.as_deref()));
-        let codex_has_it = matches!(codex_profiled, Some(Ok(Some(_))));
-        let profiled =
-            match overrides::with_profile(file.map_or("", |(_, body)| body), profile.as_deref()) {
-                Err(_) if codex_has_it => Ok(None),
-                other => other,
-            }
-            .map_err(|reason| ConfigError::BadValue {
-                var: "--profile",
-                reason,
-            })?;
-        let codex_text = match (&codex_profiled, codex) {
-            (Some(Ok(Some(text))), Some((path, _))) => Some((path, text.as_str())),
-            (_, codex) => codex,
-        };
-        let (from_codex, mut codex_warnings) = match codex_text {
-            Some((path, body)) => file::parse_as(file::Dialect::Codex, path, body, home),
-            None => Default::default(),
-        };
-        let file = match (&profiled, file) {
-            (Some(text), Some((path, _))) => Some((path, text.as_str())),
-            (_, file) => file,
-        };
-        // MCP servers and model providers given with `-c` are laid over the file's, key by key.
-        let merged = overrides::with_tables(file.map_or("", |(_, body)| body), &overrides.tables);
-        let file = match (&merged, file) {
-            (Some(text), Some((path, _))) => Some((path, text.as_str())),
-            (Some(text), None) => Some((Path::new("-c"), text.as_str())),
-            (None, file) => file,
-        };
-        let (from_file, mut warnings) = match file {
-            Some((path, body)) => file::parse(path, body, home),
-            None => Default::default(),
-        };
-        warnings.append(&mut codex_warnings);
-        let mut settings_from = Vec::new();
-        for (source, settings, dialect, above) in [
-            (file, &from_file, file::Dialect::Kelp, None),
-            (codex, &from_codex, file::Dialect::Codex, Some(&from_file)),
-        ] {
-            if let Some((path, _)) = source {
-                let keys = settings.shared_keys(dialect, above);
-                if !keys.is_empty() {
-                    settings_from.push((path.to_path_buf(), keys));
-                }
-            }
-        }
-        // Where the provider in force was chosen, for the error when it cannot be used.
-        let provider_chosen_in = if overrides.model_provider.is_some() {
-            "-c model_provider".to_string()
-        } else if let (Some((path, _)), Some(_)) = (file, &from_file.model_provider) {
-            path.display().to_string()
-        } else if let (Some((path, _)), Some(_)) = (codex, &from_codex.model_provider) {
-            path.display().to_string()
-        } else {
-            String::new()
-        };
-        Ok(Self {
-            settings: from_file.over(from_codex),
-            warnings,
-            settings_from,
-            provider_chosen_in,
-        })
-    }
 }
 
 #[cfg(test)]

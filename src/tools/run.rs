@@ -295,4 +295,3 @@ where
         Err(e) => ToolOutput::failure(format!("the tool failed: {e}"), started.elapsed()),
     }
 }
-

@@ -302,13 +302,13 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
 /// A web search: under way (`None`), done, or done for a query.
 fn web_search_line(query: Option<&str>) -> RichLine {
     {
-        let (bullet, words) = match query.as_deref() {
+        let (bullet, words) = match query {
             None => (Span::styled("• ", theme::warn()), "Searching the web"),
             Some("") => (Span::styled("• ", theme::good()), "Searched the web"),
             Some(_) => (Span::styled("• ", theme::good()), "Searched:"),
         };
         let mut spans = vec![bullet, Span::styled(words, Style::new().bold())];
-        if let Some(query) = query.as_deref().filter(|q| !q.is_empty()) {
+        if let Some(query) = query.filter(|q| !q.is_empty()) {
             spans.push(Span::raw(" "));
             spans.push(Span::raw(one_line(query)));
         }
@@ -323,7 +323,7 @@ fn plan_lines(explanation: Option<&str>, steps: &[PlanStep]) -> Vec<RichLine> {
             Span::styled("• ", theme::accent()),
             Span::styled("Plan", Style::new().bold()),
         ]))];
-        if let Some(text) = explanation.as_deref().filter(|t| !t.trim().is_empty()) {
+        if let Some(text) = explanation.filter(|t| !t.trim().is_empty()) {
             out.push(hanging(
                 vec![
                     Span::raw("  "),
