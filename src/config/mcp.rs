@@ -299,9 +299,8 @@ fn server(
 fn transport(
     table: &dyn toml_edit::TableLike,
     home: Option<&Path>,
-    bad: &mut dyn FnMut(&str, &Item, &str),
+    mut bad: &mut dyn FnMut(&str, &Item, &str),
 ) -> Result<McpTransport, String> {
-    let mut bad = bad;
     let get = |key: &str| table.get(key);
     let command = read(
         table,
@@ -402,9 +401,8 @@ fn transport(
 fn read_limits(
     server: &mut McpServerConfig,
     table: &dyn toml_edit::TableLike,
-    bad: &mut dyn FnMut(&str, &Item, &str),
+    mut bad: &mut dyn FnMut(&str, &Item, &str),
 ) {
-    let mut bad = bad;
     let get = |key: &str| table.get(key);
     for (key, slot) in [
         ("enabled", &mut server.enabled),

@@ -121,7 +121,8 @@ pub(super) async fn connect(
             let (wire, token_from_login) = http_wire(
                 config,
                 url,
-                (headers, env_headers),
+                headers,
+                env_headers,
                 bearer_token_env_var.as_deref(),
                 http,
                 logins,
@@ -212,7 +213,8 @@ fn stdio_wire(
 async fn http_wire(
     config: &McpServerConfig,
     url: &str,
-    (headers, env_headers): (&[(String, String)], &[(String, String)]),
+    headers: &[(String, String)],
+    env_headers: &[(String, String)],
     bearer_token_env_var: Option<&str>,
     http: &reqwest::Client,
     logins: Option<&std::path::Path>,
