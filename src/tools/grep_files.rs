@@ -117,20 +117,7 @@ pub fn search(
     })?;
     let root = root.to_path_buf();
     let root = root.as_path();
-    // Checked per file rather than handed to the walker as an override: overrides take
-    // precedence over .gitignore, and an include glob must not bring ignored files back.
-    let include = match args.include.as_deref().filter(|g| !g.trim().is_empty()) {
-        Some(glob) => {
-            let invalid = |e: ignore::Error| GrepError::InvalidInclude {
-                glob: glob.to_string(),
-                message: e.to_string(),
-            };
-            let mut builder = OverrideBuilder::new(root);
-            builder.add(glob).map_err(invalid)?;
-            Some(builder.build().map_err(invalid)?)
-        }
-        None => None,
-    };
+    let include = include_filter(args.include.as_deref(), root)?;
 
     let mut searcher = SearcherBuilder::new()
         .binary_detection(BinaryDetection::quit(0))
@@ -144,7 +131,7 @@ pub fn search(
     let mut hard_linked = 0usize;
     let mut too_long: Vec<String> = Vec::new();
     // Searches one file already open; true once the limit is reached.
-    let mut search_one = |path: &Path, file: std::fs::File, meta: std::fs::Metadata| {
+    let search_one = |path: &Path, file: std::fs::File, meta: std::fs::Metadata| {
         if !meta.is_file()
             || include
                 .as_ref()
@@ -178,6 +165,53 @@ pub fn search(
         hit_limit
     };
 
+    each_file(opener, root, (root_file, root_meta), cancel, search_one)?;
+
+    let skipped_note = skipped_note(hard_linked, &too_long);
+    if found == 0 {
+        return Ok(format!("No matches found.\n{skipped_note}")
+            .trim_end()
+            .to_string());
+    }
+    out.push_str(&skipped_note);
+    if hit_limit {
+        out.push_str(&format!(
+            "[stopped at the limit of {limit} matches; narrow the pattern, path or include, or raise limit]\n"
+        ));
+    }
+    Ok(out)
+}
+
+/// The `include` glob, checked per file rather than handed to the walker as an override:
+/// overrides take precedence over .gitignore, and an include glob must not bring ignored files
+/// back.
+fn include_filter(
+    include: Option<&str>,
+    root: &Path,
+) -> Result<Option<ignore::overrides::Override>, GrepError> {
+    Ok(match include.filter(|g| !g.trim().is_empty()) {
+        Some(glob) => {
+            let invalid = |e: ignore::Error| GrepError::InvalidInclude {
+                glob: glob.to_string(),
+                message: e.to_string(),
+            };
+            let mut builder = OverrideBuilder::new(root);
+            builder.add(glob).map_err(invalid)?;
+            Some(builder.build().map_err(invalid)?)
+        }
+        None => None,
+    })
+}
+
+/// Calls `search_one` with each file beneath `root` (itself, when it is a file), each opened
+/// beneath the folder held open rather than by its path, until it says the limit is reached.
+fn each_file(
+    opener: &Opener,
+    root: &Path,
+    (root_file, root_meta): (std::fs::File, std::fs::Metadata),
+    cancel: &CancellationToken,
+    mut search_one: impl FnMut(&Path, std::fs::File, std::fs::Metadata) -> bool,
+) -> Result<(), GrepError> {
     if !root_meta.is_dir() {
         // One file: the one already open.
         search_one(root, root_file, root_meta);
@@ -207,35 +241,27 @@ pub fn search(
             }
         }
     }
+    Ok(())
+}
 
-    let skipped_note = match hard_linked {
+/// What the search left out and why, one bracketed line each; empty when nothing was.
+fn skipped_note(hard_linked: usize, too_long: &[String]) -> String {
+    let hard_linked = match hard_linked {
         0 => String::new(),
         n => format!(
             "[skipped {n} file{} with other hard links, which may lie outside the project; read_file asks before reading one]\n",
             if n == 1 { "" } else { "s" }
         ),
     };
-    let skipped_note = match too_long.as_slice() {
-        [] => skipped_note,
+    match too_long {
+        [] => hard_linked,
         files => format!(
-            "{skipped_note}[skipped {} with a line of more than {} MiB: {}]\n",
+            "{hard_linked}[skipped {} with a line of more than {} MiB: {}]\n",
             if files.len() == 1 { "a file" } else { "files" },
             MAX_SEARCH_HEAP >> 20,
             files.join(", ")
         ),
-    };
-    if found == 0 {
-        return Ok(format!("No matches found.\n{skipped_note}")
-            .trim_end()
-            .to_string());
     }
-    out.push_str(&skipped_note);
-    if hit_limit {
-        out.push_str(&format!(
-            "[stopped at the limit of {limit} matches; narrow the pattern, path or include, or raise limit]\n"
-        ));
-    }
-    Ok(out)
 }
 
 /// A matching line without its line ending, cut to `MAX_LINE_CHARS`.
