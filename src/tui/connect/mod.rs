@@ -359,138 +359,160 @@ impl ConnectDialog {
                 KeyCode::Esc => DialogAction::Close,
                 _ => DialogAction::None,
             },
-            Screen::Browser {
-                url,
-                paste,
-                sent_redirect,
-                paste_error,
-                exchanging,
-                ..
-            } => {
-                if let Some(field) = paste {
-                    *paste_error = None;
-                    match key.code {
-                        KeyCode::Enter if !field.trim().is_empty() => {
-                            *sent_redirect = true;
-                            let text = field.trim().to_string();
-                            *paste = None;
-                            return DialogAction::Op(Op::PasteLoginRedirect(text.into()));
-                        }
-                        KeyCode::Esc => *paste = None,
-                        KeyCode::Backspace => {
-                            field.pop();
-                        }
-                        KeyCode::Char('u') if ctrl => field.clear(),
-                        KeyCode::Char(c) if !ctrl => field.push(c),
-                        _ => {}
-                    }
-                    return DialogAction::None;
+            Screen::Browser { .. } => self.browser_key(key, ctrl),
+            Screen::Device { .. } => self.device_key(key),
+            Screen::ApiKey { .. } => self.api_key_key(key, ctrl),
+        }
+    }
+
+    /// A key on the browser sign-in screen: copy the link, or paste the redirect by hand.
+    fn browser_key(&mut self, key: KeyEvent, ctrl: bool) -> DialogAction {
+        let Screen::Browser {
+            url,
+            paste,
+            sent_redirect,
+            paste_error,
+            exchanging,
+            ..
+        } = &mut self.screen
+        else {
+            return DialogAction::None;
+        };
+        if let Some(field) = paste {
+            *paste_error = None;
+            match key.code {
+                KeyCode::Enter if !field.trim().is_empty() => {
+                    *sent_redirect = true;
+                    let text = field.trim().to_string();
+                    *paste = None;
+                    return DialogAction::Op(Op::PasteLoginRedirect(text.into()));
                 }
-                match key.code {
-                    KeyCode::Esc => {
-                        self.back_to_methods();
-                        DialogAction::Op(Op::CancelLogin)
-                    }
-                    KeyCode::Char('c') => DialogAction::copy(url, "sign-in URL"),
-                    KeyCode::Char('p') | KeyCode::Tab if !*exchanging => {
-                        *paste = Some(String::new());
-                        DialogAction::None
-                    }
-                    _ => DialogAction::None,
+                KeyCode::Esc => *paste = None,
+                KeyCode::Backspace => {
+                    field.pop();
                 }
+                KeyCode::Char('u') if ctrl => field.clear(),
+                KeyCode::Char(c) if !ctrl => field.push(c),
+                _ => {}
             }
-            Screen::Device {
-                url,
-                code,
-                qr,
-                qr_full,
-                ..
-            } => match key.code {
-                KeyCode::Esc | KeyCode::Char('q') if *qr_full => {
-                    *qr_full = false;
-                    DialogAction::None
+            return DialogAction::None;
+        }
+        match key.code {
+            KeyCode::Esc => {
+                self.back_to_methods();
+                DialogAction::Op(Op::CancelLogin)
+            }
+            KeyCode::Char('c') => DialogAction::copy(url, "sign-in URL"),
+            KeyCode::Char('p') | KeyCode::Tab if !*exchanging => {
+                *paste = Some(String::new());
+                DialogAction::None
+            }
+            _ => DialogAction::None,
+        }
+    }
+
+    /// A key on the device-code screen: copy the code or link, or show the QR code full size.
+    fn device_key(&mut self, key: KeyEvent) -> DialogAction {
+        let Screen::Device {
+            url,
+            code,
+            qr,
+            qr_full,
+            ..
+        } = &mut self.screen
+        else {
+            return DialogAction::None;
+        };
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') if *qr_full => {
+                *qr_full = false;
+                DialogAction::None
+            }
+            KeyCode::Esc => {
+                self.back_to_methods();
+                DialogAction::Op(Op::CancelLogin)
+            }
+            KeyCode::Char('q') if qr.is_some() => {
+                *qr_full = true;
+                DialogAction::None
+            }
+            KeyCode::Char('c') => DialogAction::copy(code, "code"),
+            KeyCode::Char('u') => DialogAction::copy(url, "link"),
+            _ => DialogAction::None,
+        }
+    }
+
+    /// A key on the API key screen: the masked field, its check, and saving a key kept unchecked.
+    fn api_key_key(&mut self, key: KeyEvent, ctrl: bool) -> DialogAction {
+        let Screen::ApiKey {
+            key: typed,
+            error,
+            saving,
+            unchecked,
+        } = &mut self.screen
+        else {
+            return DialogAction::None;
+        };
+        if *saving {
+            return DialogAction::None;
+        }
+        if unchecked.is_some() {
+            return match key.code {
+                KeyCode::Enter => {
+                    *unchecked = None;
+                    *saving = true;
+                    let key = Secret::from(typed.trim());
+                    DialogAction::Op(Op::SaveApiKey {
+                        key,
+                        unchecked: true,
+                    })
                 }
                 KeyCode::Esc => {
-                    self.back_to_methods();
-                    DialogAction::Op(Op::CancelLogin)
-                }
-                KeyCode::Char('q') if qr.is_some() => {
-                    *qr_full = true;
+                    *unchecked = None;
                     DialogAction::None
                 }
-                KeyCode::Char('c') => DialogAction::copy(code, "code"),
-                KeyCode::Char('u') => DialogAction::copy(url, "link"),
                 _ => DialogAction::None,
-            },
-            Screen::ApiKey {
-                key: typed,
-                error,
-                saving,
-                unchecked,
-            } => {
-                if *saving {
-                    return DialogAction::None;
-                }
-                if unchecked.is_some() {
-                    return match key.code {
-                        KeyCode::Enter => {
-                            *unchecked = None;
-                            *saving = true;
-                            let key = Secret::from(typed.trim());
-                            DialogAction::Op(Op::SaveApiKey {
-                                key,
-                                unchecked: true,
-                            })
-                        }
-                        KeyCode::Esc => {
-                            *unchecked = None;
-                            DialogAction::None
-                        }
-                        _ => DialogAction::None,
-                    };
-                }
-                match key.code {
-                    KeyCode::Esc => {
-                        self.back_to_methods();
-                        DialogAction::None
-                    }
-                    // Nothing typed yet: an Enter that confirmed the choice of this screen
-                    // (after `3`) is not a key to refuse.
-                    KeyCode::Enter if typed.trim().is_empty() => DialogAction::None,
-                    KeyCode::Enter => match crate::auth::validate_api_key(typed) {
-                        Ok(valid) => {
-                            *saving = true;
-                            *error = None;
-                            DialogAction::Op(Op::SaveApiKey {
-                                key: valid.into(),
-                                unchecked: false,
-                            })
-                        }
-                        Err(why) => {
-                            *error = Some(why.to_string());
-                            DialogAction::None
-                        }
-                    },
-                    KeyCode::Backspace => {
-                        typed.pop();
-                        DialogAction::None
-                    }
-                    KeyCode::Char('u') if ctrl => {
-                        typed.clear();
-                        DialogAction::None
-                    }
-                    KeyCode::Char(c) if !ctrl => {
-                        typed.push(c);
-                        *error = None;
-                        DialogAction::None
-                    }
-                    _ => DialogAction::None,
-                }
+            };
+        }
+        match key.code {
+            KeyCode::Esc => {
+                self.back_to_methods();
+                DialogAction::None
             }
+            // Nothing typed yet: an Enter that confirmed the choice of this screen
+            // (after `3`) is not a key to refuse.
+            KeyCode::Enter if typed.trim().is_empty() => DialogAction::None,
+            KeyCode::Enter => match crate::auth::validate_api_key(typed) {
+                Ok(valid) => {
+                    *saving = true;
+                    *error = None;
+                    DialogAction::Op(Op::SaveApiKey {
+                        key: valid.into(),
+                        unchecked: false,
+                    })
+                }
+                Err(why) => {
+                    *error = Some(why.to_string());
+                    DialogAction::None
+                }
+            },
+            KeyCode::Backspace => {
+                typed.pop();
+                DialogAction::None
+            }
+            KeyCode::Char('u') if ctrl => {
+                typed.clear();
+                DialogAction::None
+            }
+            KeyCode::Char(c) if !ctrl => {
+                typed.push(c);
+                *error = None;
+                DialogAction::None
+            }
+            _ => DialogAction::None,
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
