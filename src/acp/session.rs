@@ -12,10 +12,10 @@ use std::time::Duration;
 use agent_client_protocol_schema::v1::{
     ConfigOptionUpdate, ContentBlock, CurrentModeUpdate, EmbeddedResourceResource, Error,
     ForkSessionRequest, ForkSessionResponse, LoadSessionRequest, LoadSessionResponse, McpServer,
-    NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse, ResumeSessionRequest,
+    NewSessionRequest, NewSessionResponse, PromptRequest, ResumeSessionRequest,
     ResumeSessionResponse, SessionConfigOption, SessionConfigOptionValue, SessionInfoUpdate,
     SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
-    SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse, StopReason,
+    SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,10 +27,8 @@ use super::updates::Translator;
 use super::{Connection, Face, Reply, answer_later};
 use crate::agent::core::start::{CoreOptions, Opened, StartFacts, open};
 use crate::config::{McpServerConfig, McpTransport};
-use crate::protocol::Goal;
 use crate::protocol::Replayed;
 use crate::protocol::{AuthSummary, ImageInput, Op, Submission};
-use crate::session::goal::GoalWords;
 
 /// How long the sessions get to stop their turns when the client goes away.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
@@ -206,150 +204,7 @@ impl Sessions {
         let Some(session) = self.get(session_id) else {
             return reply.fail(Error::invalid_params().data(format!("no session {session_id}")));
         };
-        let mut turn = session.turn.lock().unwrap_or_else(PoisonError::into_inner);
-        if turn.is_some() {
-            return reply
-                .fail(Error::invalid_request().data(
-                    "a prompt is already running in this session: wait for it or cancel it",
-                ));
-        }
-        let say = |text: String| {
-            reply.cx.notify(SessionNotification::new(
-                session_id.to_string(),
-                super::commands::said(text),
-            ));
-        };
-        let op = match slash {
-            Slash::Goal(argument) => {
-                let known = session
-                    .goal
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
-                let (op, said, mut works) = goal_command(known.as_ref(), &argument);
-                if let Some(text) = said {
-                    say(text);
-                }
-                // Plan mode changes nothing: the goal's work waits for another mode.
-                let planning = session
-                    .choices
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .mode
-                    == "plan";
-                if works && planning {
-                    works = false;
-                    say(
-                        "The goal is set; its work starts when the session leaves plan mode."
-                            .to_string(),
-                    );
-                }
-                match op {
-                    // Work starts: the prompt is answered when the goal stops.
-                    Some(op) if works => {
-                        if session.ops.send(op).is_err() {
-                            return reply.fail(
-                                Error::internal_error().data("this session's agent stopped"),
-                            );
-                        }
-                        *turn = Some(Turn {
-                            reply,
-                            cancelled: CancellationToken::new(),
-                            toward_goal: true,
-                        });
-                        return;
-                    }
-                    Some(op) => {
-                        let _ = session.ops.send(op);
-                    }
-                    None => {}
-                }
-                return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
-            }
-            Slash::Compact(focus) => Op::Compact {
-                focus,
-                turn_id: None,
-            },
-            Slash::Init
-                if std::fs::symlink_metadata(session.project_dir.join("AGENTS.md")).is_ok() =>
-            {
-                say("AGENTS.md exists already: /init does not overwrite it; edit it, or move it away first.".to_string());
-                return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
-            }
-            Slash::Init => Op::Init,
-            Slash::Review(what) => {
-                match crate::protocol::ReviewTarget::parse(what.as_deref().unwrap_or("")) {
-                    Ok(target) => Op::Review {
-                        target,
-                        turn_id: None,
-                    },
-                    Err(why) => {
-                        say(why);
-                        return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
-                    }
-                }
-            }
-            Slash::Diff => Op::Diff,
-            Slash::Status => {
-                let choices = session
-                    .choices
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
-                let login = match face.accounts.signed_in_now() {
-                    Ok(Some(who)) => who.summary().describe(),
-                    Ok(None) => "not signed in".to_string(),
-                    Err(e) => format!("the auth file cannot be read: {e}"),
-                };
-                // Markdown: a list, so a client does not run the lines together.
-                say(format!(
-                    "- **Signed in:** {login}\n- **Model:** {} (reasoning effort {})\n\
-                     - **Mode:** {}\n- **Project:** {}\n",
-                    choices.model,
-                    choices.effort.as_str(),
-                    choices.mode,
-                    session.project_dir.display()
-                ));
-                return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
-            }
-            Slash::Mcp => {
-                // Its columns as they are: a block of text, not a paragraph.
-                let report = crate::mcp::report(
-                    &session.mcp.lock().unwrap_or_else(PoisonError::into_inner),
-                    &face.config.config_dir.join(crate::config::file::FILE_NAME),
-                );
-                say(format!("```text\n{}\n```\n", report.trim_end()));
-                return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
-            }
-            Slash::Logout => {
-                let face = Arc::clone(face);
-                drop(turn);
-                let (cx, session_id) = (reply.cx.clone(), session_id.to_string());
-                return answer_later(reply, async move {
-                    let text = match face.accounts.sign_out().await {
-                        Ok(signed_out) => signed_out_words(
-                            &signed_out,
-                            &face.config.auth_file,
-                            std::env::var_os("OPENAI_API_KEY").is_some_and(|key| !key.is_empty()),
-                        ),
-                        Err(e) => format!("⚠ Could not sign out: {e}"),
-                    };
-                    cx.notify(SessionNotification::new(
-                        session_id,
-                        super::commands::said(text),
-                    ));
-                    Ok(PromptResponse::new(StopReason::EndTurn))
-                });
-            }
-        };
-        if session.ops.send(op).is_err() {
-            return reply.fail(Error::internal_error().data("this session's agent stopped"));
-        }
-        *turn = Some(Turn {
-            reply,
-            cancelled: CancellationToken::new(),
-            toward_goal: false,
-        });
+        super::commands::run(face, &session, session_id, slash, reply);
     }
 
     /// `session/prompt`: sends the prompt to the session's core; the answer comes when the
@@ -454,39 +309,6 @@ fn prompt_parts(blocks: Vec<ContentBlock>) -> Result<(String, Vec<ImageInput>), 
         }
     }
     Ok((parts.join("\n"), images))
-}
-
-/// What `/logout` did, in words: what was removed, and whether `OPENAI_API_KEY` (which nothing
-/// can sign out) still signs kelp in.
-fn signed_out_words(
-    signed_out: &crate::auth::SignedOut,
-    auth_file: &std::path::Path,
-    env_key: bool,
-) -> String {
-    use crate::auth::SignedOut;
-    let file = crate::humanize::home_path(auth_file);
-    let mut text = match signed_out {
-        SignedOut::HostTokens => {
-            "Signed out: the editor's ChatGPT tokens are forgotten.".to_string()
-        }
-        SignedOut::Stored(report) if report.removed => {
-            let mut text = format!("Signed out: the login is removed from {file}.");
-            if let Some(Err(_)) = &report.revoked {
-                text.push_str(" (ChatGPT could not be told to revoke it; it is gone here anyway.)");
-            }
-            text
-        }
-        SignedOut::Stored(_) => format!("No login was stored in {file}: nothing to sign out."),
-    };
-    if env_key {
-        text.push_str(
-            " OPENAI_API_KEY is set where the editor starts kelp, so kelp still signs in with \
-             it: a key from the environment cannot be signed out; unset it there to stop using it.",
-        );
-    } else {
-        text.push_str(" Sign in again from the editor's agent menu, or with `kelp login`.");
-    }
-    text
 }
 
 /// An error for a session request, as one line.
@@ -730,78 +552,5 @@ async fn reopen(
         face.sessions
             .add(opened, cx, summary.project_dir, choices.clone());
         Ok(choices)
-    }
-}
-
-/// `/goal ARGUMENT` in an editor, given the goal known now: the operation for the core, what
-/// to say at once, and whether work toward the goal starts (the prompt then waits for the
-/// goal to stop).
-fn goal_command(known: Option<&Goal>, argument: &str) -> (Option<Op>, Option<String>, bool) {
-    let words = GoalWords::parse(argument);
-    match (&words, known) {
-        (GoalWords::Show, None) => (
-            None,
-            Some(
-                "No goal yet: `/goal OBJECTIVE [BUDGET]` sets one (a budget such as 50k tokens)."
-                    .to_string(),
-            ),
-            false,
-        ),
-        (GoalWords::Show, Some(goal)) => (
-            None,
-            Some(format!("**Goal:** {}\n\n{}", goal.objective, goal.footer())),
-            false,
-        ),
-        (GoalWords::Pause | GoalWords::Resume | GoalWords::Clear, None) => (
-            None,
-            Some(format!("There is no goal to {}.", argument.trim())),
-            false,
-        ),
-        (GoalWords::Clear, Some(_)) => (
-            Some(Op::ClearGoal),
-            Some("Goal cleared.".to_string()),
-            false,
-        ),
-        (GoalWords::Pause, Some(_)) => (
-            words.change().map(Op::SetGoal),
-            Some("Goal paused: `/goal resume` goes on.".to_string()),
-            false,
-        ),
-        (GoalWords::Resume | GoalWords::Set { .. }, _) => {
-            (words.change().map(Op::SetGoal), None, true)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::SignedOut;
-    use crate::auth::manager::LogoutReport;
-
-    #[test]
-    fn logout_says_what_it_removed_and_that_an_environment_key_stays() {
-        let file = std::path::Path::new("/srv/kelp/auth.json");
-        let removed = SignedOut::Stored(LogoutReport {
-            removed: true,
-            revoked: None,
-        });
-        let said = signed_out_words(&removed, file, false);
-        assert!(
-            said.starts_with("Signed out: the login is removed from /srv/kelp/auth.json.")
-                && said.contains("kelp login"),
-            "{said}"
-        );
-        let nothing = SignedOut::Stored(LogoutReport {
-            removed: false,
-            revoked: None,
-        });
-        let said = signed_out_words(&nothing, file, true);
-        assert!(said.starts_with("No login was stored"), "{said}");
-        assert!(
-            said.contains("OPENAI_API_KEY is set") && said.contains("cannot be signed out"),
-            "{said}"
-        );
-        assert!(!said.contains("kelp login"), "{said}");
     }
 }
