@@ -224,7 +224,7 @@ fn goal(
         }
         None => {}
     }
-    return reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
+    reply.send(Ok(PromptResponse::new(StopReason::EndTurn)));
 }
 
 /// `/status`: the login, model, effort, mode and project, as a Markdown list (so a client does
