@@ -99,21 +99,6 @@ pub(super) fn ask_host(
     subject: ApprovalSubject,
 ) {
     let (thread_id, turn_id) = ids;
-    let started_at_ms = now_ms();
-    let command = |command: String, cwd: Option<PathBuf>, reason: Option<String>| {
-        CommandExecutionRequestApproval {
-            thread_id: thread_id.clone(),
-            turn_id: turn_id.clone(),
-            item_id: call_id.clone(),
-            started_at_ms,
-            command: Some(command),
-            cwd,
-            reason,
-            proposed_execpolicy_amendment: None,
-            network_approval_context: None,
-            proposed_network_policy_amendments: None,
-        }
-    };
     // The host a rule the host answers with must name, for it to be kept.
     let network = match &subject {
         ApprovalSubject::Network { host, port, .. } => {
@@ -123,105 +108,13 @@ pub(super) fn ask_host(
     };
     // A yes runs the command without the sandbox: only a client that may ask for that gives it.
     let grants_full_access = matches!(subject, ApprovalSubject::Unsandboxed { .. });
-    let request = match subject {
-        ApprovalSubject::Patch { .. } => FileChangeRequestApproval {
-            thread_id: thread_id.clone(),
-            turn_id: turn_id.clone(),
-            item_id: call_id.clone(),
-            started_at_ms,
-        }
-        .into_message(),
-        ApprovalSubject::Command {
-            command: shown,
-            workdir,
-            always_prefix,
-        } => CommandExecutionRequestApproval {
-            proposed_execpolicy_amendment: Some(always_prefix),
-            ..command(shown, Some(workdir), None)
-        }
-        .into_message(),
-        ApprovalSubject::Unsandboxed {
-            command: shown,
-            workdir,
-            blocked,
-            requested,
-        } => command(
-            shown,
-            Some(workdir),
-            Some(ApprovalSubject::unsandboxed_question(&blocked, requested)),
-        )
-        .into_message(),
-        ApprovalSubject::McpTool {
-            server,
-            tool,
-            arguments,
-        } => command(
-            format!("{server}: {tool} {arguments}")
-                .trim_end()
-                .to_string(),
-            None,
-            Some(format!(
-                "calls the tool `{tool}` of the MCP server `{server}`"
-            )),
-        )
-        .into_message(),
-        // As Codex asks it: the command a host shows is `network-access` and the target, the
-        // rules it may keep are to allow or deny the host.
-        ApprovalSubject::Network {
-            host,
-            port,
-            via,
-            workdir,
-            ..
-        } => {
-            let scheme = match via {
-                crate::protocol::Via::Http => "http",
-                crate::protocol::Via::Https => "https",
-                crate::protocol::Via::Socks5 => "socks5h",
-            };
-            CommandExecutionRequestApproval {
-                network_approval_context: Some(NetworkApprovalContext {
-                    host: host.clone(),
-                    protocol: via.into(),
-                }),
-                // A rule holds for the web's ports of the host, or names the other port.
-                proposed_network_policy_amendments: Some(
-                    [
-                        NetworkPolicyRuleAction::Allow,
-                        NetworkPolicyRuleAction::Deny,
-                    ]
-                    .map(|action| NetworkPolicyAmendment {
-                        host: crate::sandbox::proxy::rules::host_rule(&host, port),
-                        action,
-                    })
-                    .to_vec(),
-                ),
-                ..command(
-                    format!(
-                        "network-access {scheme}://{}:{port}",
-                        if host.contains(':') {
-                            format!("[{host}]")
-                        } else {
-                            host.clone()
-                        }
-                    ),
-                    Some(workdir),
-                    Some(format!("{host} is not on allowed_domains")),
-                )
-            }
-            .into_message()
-        }
-        ApprovalSubject::Read { summary, paths } => command(
-            summary,
-            None,
-            Some(format!(
-                "reads outside the project: {}",
-                ApprovalSubject::outside_paths(&paths)
-            )),
-        )
-        .into_message(),
-    };
-    let (method, params) = request;
+    let (method, params) = Asked {
+        thread_id: &thread_id,
+        turn_id: &turn_id,
+        item_id: &call_id,
+        started_at_ms: now_ms(),
+    }
+    .request(subject);
     let (request_id, answer) = out.numbered_request_granting(method, params, grants_full_access);
     asking
         .lock()
@@ -233,6 +126,150 @@ pub(super) fn ask_host(
         let response = serde_json::from_value::<ApprovalResponse>(answer.ok()?.ok()?).ok()?;
         Some(verdict(response.decision, network.as_deref()))
     });
+}
+
+/// What identifies one approval request: the thread, the turn, the item asked about, and when.
+struct Asked<'a> {
+    thread_id: &'a str,
+    turn_id: &'a str,
+    item_id: &'a str,
+    started_at_ms: i64,
+}
+
+impl Asked<'_> {
+    /// A command request for `command`, run in `cwd`, with why it is asked.
+    fn command(
+        &self,
+        command: String,
+        cwd: Option<PathBuf>,
+        reason: Option<String>,
+    ) -> CommandExecutionRequestApproval {
+        CommandExecutionRequestApproval {
+            thread_id: self.thread_id.to_string(),
+            turn_id: self.turn_id.to_string(),
+            item_id: self.item_id.to_string(),
+            started_at_ms: self.started_at_ms,
+            command: Some(command),
+            cwd,
+            reason,
+            proposed_execpolicy_amendment: None,
+            network_approval_context: None,
+            proposed_network_policy_amendments: None,
+        }
+    }
+
+    /// The request a host is asked for `subject`, as Codex shapes it: a patch is a file
+    /// change, anything else a command (an MCP call, a read outside, a host to reach).
+    fn request(&self, subject: ApprovalSubject) -> (&'static str, serde_json::Value) {
+        match subject {
+            ApprovalSubject::Patch { .. } => FileChangeRequestApproval {
+                thread_id: self.thread_id.to_string(),
+                turn_id: self.turn_id.to_string(),
+                item_id: self.item_id.to_string(),
+                started_at_ms: self.started_at_ms,
+            }
+            .into_message(),
+            ApprovalSubject::Command {
+                command: shown,
+                workdir,
+                always_prefix,
+            } => CommandExecutionRequestApproval {
+                proposed_execpolicy_amendment: Some(always_prefix),
+                ..self.command(shown, Some(workdir), None)
+            }
+            .into_message(),
+            ApprovalSubject::Unsandboxed {
+                command: shown,
+                workdir,
+                blocked,
+                requested,
+            } => self
+                .command(
+                    shown,
+                    Some(workdir),
+                    Some(ApprovalSubject::unsandboxed_question(&blocked, requested)),
+                )
+                .into_message(),
+            ApprovalSubject::McpTool {
+                server,
+                tool,
+                arguments,
+            } => self
+                .command(
+                    format!("{server}: {tool} {arguments}")
+                        .trim_end()
+                        .to_string(),
+                    None,
+                    Some(format!(
+                        "calls the tool `{tool}` of the MCP server `{server}`"
+                    )),
+                )
+                .into_message(),
+            ApprovalSubject::Network {
+                host,
+                port,
+                via,
+                workdir,
+                ..
+            } => self.network(&host, port, via, workdir).into_message(),
+            ApprovalSubject::Read { summary, paths } => self
+                .command(
+                    summary,
+                    None,
+                    Some(format!(
+                        "reads outside the project: {}",
+                        ApprovalSubject::outside_paths(&paths)
+                    )),
+                )
+                .into_message(),
+        }
+    }
+
+    /// As Codex asks it: the command a host shows is `network-access` and the target, the
+    /// rules it may keep are to allow or deny the host.
+    fn network(
+        &self,
+        host: &str,
+        port: u16,
+        via: crate::protocol::Via,
+        workdir: PathBuf,
+    ) -> CommandExecutionRequestApproval {
+        let scheme = match via {
+            crate::protocol::Via::Http => "http",
+            crate::protocol::Via::Https => "https",
+            crate::protocol::Via::Socks5 => "socks5h",
+        };
+        CommandExecutionRequestApproval {
+            network_approval_context: Some(NetworkApprovalContext {
+                host: host.to_string(),
+                protocol: via.into(),
+            }),
+            // A rule holds for the web's ports of the host, or names the other port.
+            proposed_network_policy_amendments: Some(
+                [
+                    NetworkPolicyRuleAction::Allow,
+                    NetworkPolicyRuleAction::Deny,
+                ]
+                .map(|action| NetworkPolicyAmendment {
+                    host: crate::sandbox::proxy::rules::host_rule(host, port),
+                    action,
+                })
+                .to_vec(),
+            ),
+            ..self.command(
+                format!(
+                    "network-access {scheme}://{}:{port}",
+                    if host.contains(':') {
+                        format!("[{host}]")
+                    } else {
+                        host.to_string()
+                    }
+                ),
+                Some(workdir),
+                Some(format!("{host} is not on allowed_domains")),
+            )
+        }
+    }
 }
 
 /// What the core takes a host's decision for; `network`: the host the request was about. A
