@@ -131,7 +131,15 @@ fn request_head(buf: &[u8], tunnel: Option<&Target>) -> Parsed<HttpRequest> {
     if end > MAX_HEAD {
         return Parsed::Bad("the request head is too long");
     }
-    let head = &buf[..end];
+    match read_head(&buf[..end], tunnel) {
+        Ok(request) => Parsed::Done(request, end),
+        Err(why) => Parsed::Bad(why),
+    }
+}
+
+/// A whole request head (through its empty line) read: a tunnel's target, or a plain
+/// request rewritten to go to the host it names.
+fn read_head(head: &[u8], tunnel: Option<&Target>) -> Result<HttpRequest, &'static str> {
     // Every line ends in CRLF: a bare LF or CR is a line break to some servers and none to
     // this reader, which would hide a header from it.
     let lone = head.iter().enumerate().any(|(at, b)| match b {
@@ -140,59 +148,34 @@ fn request_head(buf: &[u8], tunnel: Option<&Target>) -> Parsed<HttpRequest> {
         _ => false,
     });
     if lone {
-        return Parsed::Bad("a line of the request head ends without CRLF");
+        return Err("a line of the request head ends without CRLF");
     }
     let line_end = head.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
     let Ok(line) = std::str::from_utf8(&head[..line_end]) else {
-        return Parsed::Bad("the request line is not text");
+        return Err("the request line is not text");
     };
     let mut words = line.split(' ');
     let (Some(method), Some(uri), Some(version), None) =
         (words.next(), words.next(), words.next(), words.next())
     else {
-        return Parsed::Bad("not an HTTP request line");
+        return Err("not an HTTP request line");
     };
     if !matches!(version, "HTTP/1.0" | "HTTP/1.1")
         || method.is_empty()
         || line.bytes().any(|b| b.is_ascii_control())
     {
-        return Parsed::Bad("not an HTTP/1 request");
+        return Err("not an HTTP/1 request");
     }
     if method == "CONNECT" && tunnel.is_none() {
-        return match authority(uri, None) {
-            Some(target) => Parsed::Done(
-                HttpRequest {
-                    target,
-                    head: None,
-                    host_header: None,
-                    body: 0,
-                },
-                end,
-            ),
-            None => Parsed::Bad("CONNECT names no host and port"),
-        };
+        let target = authority(uri, None).ok_or("CONNECT names no host and port")?;
+        return Ok(HttpRequest {
+            target,
+            head: None,
+            host_header: None,
+            body: 0,
+        });
     }
-    let (target, path) = match tunnel {
-        Some(target) if uri.starts_with('/') && method != "CONNECT" => (target.clone(), uri),
-        Some(_) => return Parsed::Bad("a request in a tunnel names its path only"),
-        None => {
-            let Some(rest) = uri
-                .get(..7)
-                .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
-                .map(|_| &uri[7..])
-            else {
-                return Parsed::Bad("only http:// is forwarded; https goes through CONNECT");
-            };
-            let (authority_text, path) = match rest.find('/') {
-                Some(at) => (&rest[..at], &rest[at..]),
-                None => (rest, "/"),
-            };
-            let Some(target) = authority(authority_text, Some(80)) else {
-                return Parsed::Bad("the URI names no host");
-            };
-            (target, path)
-        }
-    };
+    let (target, path) = forwarded_to(method, uri, tunnel)?;
     let shown_host = match (target.host.contains(':'), target.port) {
         (false, 80) => target.host.clone(),
         (false, port) => format!("{}:{port}", target.host),
@@ -200,32 +183,72 @@ fn request_head(buf: &[u8], tunnel: Option<&Target>) -> Parsed<HttpRequest> {
         (true, port) => format!("[{}]:{port}", target.host),
     };
     let mut rewritten = format!("{method} {path} {version}\r\nHost: {shown_host}\r\n").into_bytes();
+    let (host_header, body) = carry_headers(&head[line_end..], &mut rewritten)?;
+    rewritten.extend_from_slice(b"Connection: close\r\n\r\n");
+    Ok(HttpRequest {
+        target,
+        head: Some(rewritten),
+        host_header,
+        body,
+    })
+}
+
+/// Where a plain request goes and the path it asks for there: the tunnel's host for a path,
+/// or the host of an absolute `http://` URI.
+fn forwarded_to<'a>(
+    method: &str,
+    uri: &'a str,
+    tunnel: Option<&Target>,
+) -> Result<(Target, &'a str), &'static str> {
+    match tunnel {
+        Some(target) if uri.starts_with('/') && method != "CONNECT" => Ok((target.clone(), uri)),
+        Some(_) => Err("a request in a tunnel names its path only"),
+        None => {
+            let rest = uri
+                .get(..7)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+                .map(|_| &uri[7..])
+                .ok_or("only http:// is forwarded; https goes through CONNECT")?;
+            let (authority_text, path) = match rest.find('/') {
+                Some(at) => (&rest[..at], &rest[at..]),
+                None => (rest, "/"),
+            };
+            let target = authority(authority_text, Some(80)).ok_or("the URI names no host")?;
+            Ok((target, path))
+        }
+    }
+}
+
+/// Copies the request's `headers` to `rewritten`, all but `Host` (read apart) and the
+/// hop-by-hop ones; the host `Host` named and the body's length. A chunked body, a second
+/// `Host` or lengths that disagree are refused: a server could read them otherwise.
+fn carry_headers(
+    headers: &[u8],
+    rewritten: &mut Vec<u8>,
+) -> Result<(Option<Target>, u64), &'static str> {
     let (mut host_header, mut body) = (None, None);
-    for header in head[line_end..end].split(|b| *b == b'\n') {
+    for header in headers.split(|b| *b == b'\n') {
         let header = header.strip_suffix(b"\r").unwrap_or(header);
         if header.is_empty() {
             continue;
         }
         let (name, value) = match header.iter().position(|b| *b == b':') {
             Some(at) => (header[..at].trim_ascii(), header[at + 1..].trim_ascii()),
-            None => return Parsed::Bad("a header line without a colon"),
+            None => return Err("a header line without a colon"),
         };
         let is = |wanted: &[u8]| name.eq_ignore_ascii_case(wanted);
         if is(b"host") {
             if host_header.is_some() {
-                return Parsed::Bad("two Host headers");
+                return Err("two Host headers");
             }
             let named = std::str::from_utf8(value)
                 .ok()
                 .and_then(|value| authority(value, Some(80)));
-            let Some(named) = named else {
-                return Parsed::Bad("the Host header names no host");
-            };
-            host_header = Some(named);
+            host_header = Some(named.ok_or("the Host header names no host")?);
             continue;
         }
         if is(b"transfer-encoding") {
-            return Parsed::Bad(
+            return Err(
                 "kelp's proxy carries a plain http:// request's body only with a Content-Length (send it over https)",
             );
         }
@@ -237,7 +260,7 @@ fn request_head(buf: &[u8], tunnel: Option<&Target>) -> Parsed<HttpRequest> {
             match (length, body) {
                 (Some(length), None) => body = Some(length),
                 (Some(length), Some(before)) if length == before => {}
-                _ => return Parsed::Bad("a Content-Length that is no one length"),
+                _ => return Err("a Content-Length that is no one length"),
             }
         }
         let hop_by_hop = [&b"connection"[..], b"proxy-connection", b"keep-alive"]
@@ -248,16 +271,7 @@ fn request_head(buf: &[u8], tunnel: Option<&Target>) -> Parsed<HttpRequest> {
             rewritten.extend_from_slice(b"\r\n");
         }
     }
-    rewritten.extend_from_slice(b"Connection: close\r\n\r\n");
-    Parsed::Done(
-        HttpRequest {
-            target,
-            head: Some(rewritten),
-            host_header,
-            body: body.unwrap_or(0),
-        },
-        end,
-    )
+    Ok((host_header, body.unwrap_or(0)))
 }
 
 /// A server's answer head as the client gets it.
