@@ -369,6 +369,30 @@ impl TextPrinter {
     }
 }
 
+impl TextPrinter {
+    /// With `last_only` (`kelp exec`): the last message goes to stdout once the turn is done, and
+    /// each message to stderr as it ends; `None` for every other event, which prints as it does
+    /// without the flag.
+    fn print_last_only(&mut self, event: &Event) -> Option<io::Result<()>> {
+        if let Event::TextDelta { .. } = event {
+            return Some(Ok(()));
+        }
+        if let Event::MessageDone { text, .. } = event {
+            eprintln!("{}", printable_lines(text.trim_end()));
+            return Some(Ok(()));
+        }
+        if let Event::TurnFinished(TurnOutcome::Completed) = event {
+            let last = self.last_message.take().unwrap_or_default();
+            if let Err(e) = self.out(&last) {
+                return Some(Err(e));
+            }
+            self.last_message = Some(last);
+            return Some(self.end_line());
+        }
+        None
+    }
+}
+
 impl Printer for TextPrinter {
     /// The answer is the output: `kelp run` names the session at the end, on a terminal's
     /// stderr; `kelp exec` on stderr as it starts, as Codex's exec does.
@@ -387,22 +411,10 @@ impl Printer for TextPrinter {
         if let Event::MessageDone { text, .. } = &event {
             self.last_message = Some(text.clone());
         }
-        // Only the last message goes to stdout, once the turn is done; each message goes to
-        // stderr as it ends. Every other event prints as it does without the flag (below).
-        if self.last_only {
-            if let Event::TextDelta { .. } = &event {
-                return Ok(());
-            }
-            if let Event::MessageDone { text, .. } = &event {
-                eprintln!("{}", printable_lines(text.trim_end()));
-                return Ok(());
-            }
-            if let Event::TurnFinished(TurnOutcome::Completed) = &event {
-                let last = self.last_message.take().unwrap_or_default();
-                self.out(&last)?;
-                self.last_message = Some(last);
-                return self.end_line();
-            }
+        if self.last_only
+            && let Some(printed) = self.print_last_only(&event)
+        {
+            return printed;
         }
         match &event {
             Event::TextDelta { item, delta } => {
@@ -445,49 +457,14 @@ impl Printer for TextPrinter {
                 Ok(())
             }
             Event::TurnFinished(_) => self.end_line(),
-            Event::ToolStarted { tool, summary, .. } => {
-                eprintln!("kelp: ▸ {} {}", printable(tool), printable(summary));
-                Ok(())
-            }
-            Event::WebSearchDone { action, .. } => {
-                eprintln!("kelp: ▸ web search {}", printable(&action.detail()));
-                Ok(())
-            }
-            Event::ToolFinished {
-                success: false,
-                exit_code,
-                ..
-            } => {
-                match exit_code {
-                    Some(code) => eprintln!("kelp:   failed (exit code {code})"),
-                    None => eprintln!("kelp:   failed"),
-                }
-                Ok(())
-            }
-            Event::Notice(text) => {
-                eprintln!("kelp: note: {}", printable(text));
-                Ok(())
-            }
-            Event::RunsLater(text) => {
-                eprintln!("kelp: warning: {}", printable(text));
-                Ok(())
-            }
-            Event::Attached(files) => {
-                for file in files {
-                    if file.attached {
-                        eprintln!(
-                            "kelp: attached {} ({})",
-                            printable(&file.path),
-                            printable(&file.detail)
-                        );
-                    } else {
-                        eprintln!(
-                            "kelp: note: @{} not attached: {}",
-                            printable(&file.path),
-                            printable(&file.detail)
-                        );
-                    }
-                }
+            Event::ToolStarted { .. }
+            | Event::WebSearchDone { .. }
+            | Event::ToolFinished { success: false, .. }
+            | Event::Notice(_)
+            | Event::RunsLater(_)
+            | Event::Attached(_)
+            | Event::Error(_) => {
+                say_aside(&event);
                 Ok(())
             }
             Event::Compacted { before, .. } => {
@@ -496,10 +473,6 @@ impl Printer for TextPrinter {
                     "kelp: note: compacted the conversation{} onto a summary, to stay inside the context window",
                     kelp::humanize::tokens_aside(*before)
                 );
-                Ok(())
-            }
-            Event::Error(text) => {
-                eprintln!("kelp: {}", printable(text));
                 Ok(())
             }
             // Not shown: the reasoning, a tool's output and success, the plan and what only an
@@ -575,5 +548,53 @@ impl Printer for JsonLines {
 
     fn last_message(&self) -> Option<&str> {
         self.events.as_ref()?.last_message()
+    }
+}
+
+/// What stderr says of an event beside the answer: a tool starting, a command failing, a
+/// note, a warning, an attachment, an error.
+fn say_aside(event: &Event) {
+    match event {
+        Event::ToolStarted { tool, summary, .. } => {
+            eprintln!("kelp: ▸ {} {}", printable(tool), printable(summary));
+        }
+        Event::WebSearchDone { action, .. } => {
+            eprintln!("kelp: ▸ web search {}", printable(&action.detail()));
+        }
+        Event::ToolFinished {
+            success: false,
+            exit_code,
+            ..
+        } => match exit_code {
+            Some(code) => eprintln!("kelp:   failed (exit code {code})"),
+            None => eprintln!("kelp:   failed"),
+        },
+        Event::Notice(text) => {
+            eprintln!("kelp: note: {}", printable(text));
+        }
+        Event::RunsLater(text) => {
+            eprintln!("kelp: warning: {}", printable(text));
+        }
+        Event::Attached(files) => {
+            for file in files {
+                if file.attached {
+                    eprintln!(
+                        "kelp: attached {} ({})",
+                        printable(&file.path),
+                        printable(&file.detail)
+                    );
+                } else {
+                    eprintln!(
+                        "kelp: note: @{} not attached: {}",
+                        printable(&file.path),
+                        printable(&file.detail)
+                    );
+                }
+            }
+        }
+        Event::Error(text) => {
+            eprintln!("kelp: {}", printable(text));
+        }
+        _ => {}
     }
 }
