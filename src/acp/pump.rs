@@ -139,18 +139,23 @@ pub(super) async fn pump(
     cx: Connection,
     id: String,
     session: Arc<Session>,
-    mut translator: Translator,
+    translator: Translator,
 ) {
-    let send = |update: SessionUpdate| cx.notify(SessionNotification::new(id.clone(), update));
-    // Whether the core runs a turn now (one it began toward the goal too).
-    let mut core_turn = false;
+    let mut pump = Pump {
+        cx,
+        id,
+        session,
+        translator,
+        core_turn: false,
+    };
     loop {
         // Command output waits for its turn (see `OUTPUT_EVERY`); events do not.
-        let due = translator.next_flush();
+        let due = pump.translator.next_flush();
         let first = tokio::select! {
             event = events.recv() => event,
             () = sleep_until(due) => {
-                translator.flush(Some(Instant::now())).into_iter().for_each(send);
+                let flushed = pump.translator.flush(Some(Instant::now()));
+                pump.send(flushed);
                 continue;
             }
         };
@@ -158,121 +163,156 @@ pub(super) async fn pump(
         let mut next = Some(first);
         let mut handled = 0;
         while let Some(event) = next.take() {
-            match event {
-                Event::ApprovalRequested {
-                    id: approval,
-                    call_id,
-                    subject,
-                } => {
-                    let (announce, tool_call, options) = translator.approval(&call_id, &subject);
-                    announce.into_iter().for_each(send);
-                    let cancelled = session.turn_cancelled();
-                    let request = RequestPermissionRequest::new(id.clone(), tool_call, options);
-                    ask(
-                        cx.clone(),
-                        session.ops.clone(),
-                        request,
-                        approval,
-                        cancelled,
-                    );
-                }
-                Event::QuestionsAsked {
-                    id: asked,
-                    call_id,
-                    questions,
-                } => {
-                    let cancelled = session.turn_cancelled();
-                    ask_questions(
-                        cx.clone(),
-                        session.ops.clone(),
-                        (id.clone(), call_id),
-                        asked,
-                        questions,
-                        cancelled,
-                    );
-                }
-                Event::TurnFinished(outcome) => {
-                    translator.end_turn().into_iter().for_each(send);
-                    core_turn = false;
-                    // A `/goal` prompt goes on through the goal's next turns.
-                    if !session.waits_for_goal()
-                        && let Some(turn) = session.take_turn()
-                    {
-                        // Permission requests of the turn still open stop waiting.
-                        turn.cancelled.cancel();
-                        let (said, response) = answer(&outcome);
-                        said.map(super::commands::said).into_iter().for_each(send);
-                        turn.reply.send(Ok(response));
-                    }
-                }
-                Event::TurnStarted { id: started } => {
-                    core_turn = true;
-                    translator
-                        .on_event(Event::TurnStarted { id: started })
-                        .into_iter()
-                        .for_each(send);
-                }
-                Event::GoalUpdated(goal) => {
-                    let stopped = goal.status != GoalStatus::Active;
-                    if stopped {
-                        send(super::commands::said(format!("\n\n{}\n\n", goal.footer())));
-                    }
-                    *session.goal.lock().unwrap_or_else(PoisonError::into_inner) = Some(goal);
-                    // Stopped between turns (a budget already spent): the prompt is answered.
-                    if stopped && !core_turn {
-                        session.answer_goal_prompt();
-                    }
-                }
-                Event::GoalCleared => {
-                    *session.goal.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                    if !core_turn {
-                        session.answer_goal_prompt();
-                    }
-                }
-                Event::Reply(crate::protocol::Reply::McpServers(servers)) => {
-                    *session.mcp.lock().unwrap_or_else(PoisonError::into_inner) = servers;
-                }
-                // `/diff`'s answer.
-                Event::Reply(crate::protocol::Reply::WorkingTreeDiff(diff)) => {
-                    let text = match diff {
-                        Some(diff) if !diff.trim().is_empty() => format!("```diff\n{diff}\n```"),
-                        Some(_) => "No changes in the project.".to_string(),
-                        None => "The project is not a git repository: there is no diff to show."
-                            .to_string(),
-                    };
-                    send(super::commands::said(text));
-                    if let Some(turn) = session.take_turn() {
-                        turn.reply
-                            .send(Ok(PromptResponse::new(StopReason::EndTurn)));
-                    }
-                }
-                // Something the person must know that is not the turn's failure (the
-                // conversation no longer being saved, say): said in the conversation.
-                Event::Error(message) | Event::RunsLater(message) => {
-                    tracing::warn!(session = %id, "{message}");
-                    send(super::commands::said(format!("\n\n⚠ {message}\n\n")));
-                    // A `/goal` the core refused starts no turn.
-                    if !core_turn {
-                        session.answer_goal_prompt();
-                    }
-                }
-                Event::Notice(message) => tracing::info!(session = %id, "{message}"),
-                other => translator.on_event(other).into_iter().for_each(send),
-            }
+            pump.on_event(event);
             handled += 1;
             if handled < BURST {
                 next = events.try_recv().ok();
             }
         }
-        translator
-            .flush(Some(Instant::now()))
-            .into_iter()
-            .for_each(send);
+        let flushed = pump.translator.flush(Some(Instant::now()));
+        pump.send(flushed);
     }
     // The core is gone: a prompt still waiting gets an answer.
-    if let Some(turn) = session.take_turn() {
+    if let Some(turn) = pump.session.take_turn() {
         turn.reply
             .fail(Error::internal_error().data("this session's agent stopped"));
+    }
+}
+
+/// One session's pump: where its notifications go, and what it knows of the core's turn.
+struct Pump {
+    cx: Connection,
+    id: String,
+    session: Arc<Session>,
+    translator: Translator,
+    /// Whether the core runs a turn now (one it began toward the goal too).
+    core_turn: bool,
+}
+
+impl Pump {
+    fn send(&self, updates: impl IntoIterator<Item = SessionUpdate>) {
+        for update in updates {
+            self.cx
+                .notify(SessionNotification::new(self.id.clone(), update));
+        }
+    }
+
+    /// Words in the conversation, as the agent's.
+    fn say(&self, text: String) {
+        self.send([super::commands::said(text)]);
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let session = Arc::clone(&self.session);
+        match event {
+            Event::ApprovalRequested {
+                id: approval,
+                call_id,
+                subject,
+            } => {
+                let (announce, tool_call, options) = self.translator.approval(&call_id, &subject);
+                self.send(announce);
+                let request = RequestPermissionRequest::new(self.id.clone(), tool_call, options);
+                let cancelled = session.turn_cancelled();
+                ask(
+                    self.cx.clone(),
+                    session.ops.clone(),
+                    request,
+                    approval,
+                    cancelled,
+                );
+            }
+            Event::QuestionsAsked {
+                id: asked,
+                call_id,
+                questions,
+            } => {
+                let cancelled = session.turn_cancelled();
+                ask_questions(
+                    self.cx.clone(),
+                    session.ops.clone(),
+                    (self.id.clone(), call_id),
+                    asked,
+                    questions,
+                    cancelled,
+                );
+            }
+            Event::TurnFinished(outcome) => self.turn_finished(&outcome),
+            Event::TurnStarted { id: started } => {
+                self.core_turn = true;
+                let updates = self.translator.on_event(Event::TurnStarted { id: started });
+                self.send(updates);
+            }
+            Event::GoalUpdated(goal) => {
+                let stopped = goal.status != GoalStatus::Active;
+                if stopped {
+                    self.say(format!("\n\n{}\n\n", goal.footer()));
+                }
+                *session.goal.lock().unwrap_or_else(PoisonError::into_inner) = Some(goal);
+                // Stopped between turns (a budget already spent): the prompt is answered.
+                if stopped && !self.core_turn {
+                    session.answer_goal_prompt();
+                }
+            }
+            Event::GoalCleared => {
+                *session.goal.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                if !self.core_turn {
+                    session.answer_goal_prompt();
+                }
+            }
+            Event::Reply(crate::protocol::Reply::McpServers(servers)) => {
+                *session.mcp.lock().unwrap_or_else(PoisonError::into_inner) = servers;
+            }
+            Event::Reply(crate::protocol::Reply::WorkingTreeDiff(diff)) => self.diff(diff),
+            // Something the person must know that is not the turn's failure (the
+            // conversation no longer being saved, say): said in the conversation.
+            Event::Error(message) | Event::RunsLater(message) => {
+                tracing::warn!(session = %self.id, "{message}");
+                self.say(format!("\n\n⚠ {message}\n\n"));
+                // A `/goal` the core refused starts no turn.
+                if !self.core_turn {
+                    session.answer_goal_prompt();
+                }
+            }
+            Event::Notice(message) => tracing::info!(session = %self.id, "{message}"),
+            other => {
+                let updates = self.translator.on_event(other);
+                self.send(updates);
+            }
+        }
+    }
+
+    /// The core's turn ended: the prompt is answered, unless a `/goal` prompt goes on through
+    /// the goal's next turns.
+    fn turn_finished(&mut self, outcome: &TurnOutcome) {
+        let updates = self.translator.end_turn();
+        self.send(updates);
+        self.core_turn = false;
+        if !self.session.waits_for_goal()
+            && let Some(turn) = self.session.take_turn()
+        {
+            // Permission requests of the turn still open stop waiting.
+            turn.cancelled.cancel();
+            let (said, response) = answer(outcome);
+            if let Some(said) = said {
+                self.say(said);
+            }
+            turn.reply.send(Ok(response));
+        }
+    }
+
+    /// `/diff`'s answer, which ends its prompt.
+    fn diff(&self, diff: Option<String>) {
+        let text = match diff {
+            Some(diff) if !diff.trim().is_empty() => format!("```diff\n{diff}\n```"),
+            Some(_) => "No changes in the project.".to_string(),
+            None => "The project is not a git repository: there is no diff to show.".to_string(),
+        };
+        self.say(text);
+        if let Some(turn) = self.session.take_turn() {
+            turn.reply
+                .send(Ok(PromptResponse::new(StopReason::EndTurn)));
+        }
     }
 }
 
