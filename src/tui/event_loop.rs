@@ -97,44 +97,14 @@ pub async fn run_loop(
         tokio::select! {
             biased;
             event = next_input(&mut input) => match event {
-                Some(Ok(event)) => {
-                    // What arrived together is read together: a wheel turn in the alternate
-                    // screen is a burst of arrow keys in one read.
-                    // The stream just yielded, so its waiting thread has let go of the reader:
-                    // these reads return at once. (Polling the stream itself here would leave
-                    // its thread holding a waker that wakes nobody.)
-                    let mut batch = vec![event];
-                    while batch.len() < MAX_EVENTS_PER_WAKE
-                        && crossterm::event::poll(std::time::Duration::ZERO)?
-                    {
-                        batch.push(crossterm::event::read()?);
-                    }
-                    background::drop_late_answer(&mut batch);
-                    for event in &batch {
-                        match event {
-                            TermEvent::FocusGained => attention.focus(true),
-                            TermEvent::FocusLost => attention.focus(false),
-                            _ => {}
-                        }
-                    }
-                    app.handle_terminal_events(batch);
-                }
+                Some(Ok(event)) => read_together(event, app, attention)?,
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(Ended::Quit),
             },
             answer = background_answer(&mut asking) => {
                 asking = None;
                 input = Some(EventStream::new());
-                let (shade, typed) = answer;
-                if let Some(shade) = shade
-                    && highlight::set_background(shade, BackgroundSource::Terminal)
-                {
-                    app.on_background_changed();
-                }
-                let keys = background::typed_keys(&typed);
-                if !keys.is_empty() {
-                    app.handle_terminal_events(keys);
-                }
+                on_background_answer(app, answer);
             }
             event = events.recv() => match event {
                 Some(event) => {
@@ -156,23 +126,71 @@ pub async fn run_loop(
             _ = hangup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),
             _ = terminal_hung_up(&hangup_unsignalled) => return Ok(Ended::Signal(libc::SIGHUP)),
         }
-        if app.take_suspend() {
-            terminal::suspend(terminal, mouse)?;
-            app.resumed();
-        }
-        if let Some(draft) = app.take_edit_request() {
-            let edited = editor::edit(terminal, mouse, &draft);
-            app.edited(edited);
-        }
-        for (text, label) in app.take_clipboard() {
-            let how = clipboard::copy(terminal.backend_mut(), &text)?;
-            app.copied(&label, how);
-        }
-        if app.wants_mouse() != mouse {
-            mouse = app.wants_mouse();
-            terminal::set_mouse(mouse)?;
+        terminal_requests(terminal, app, &mut mouse)?;
+    }
+}
+
+/// Terminal events that arrived with `event`, read and handled together: a wheel turn in the
+/// alternate screen is a burst of arrow keys in one read.
+fn read_together(
+    event: TermEvent,
+    app: &mut App,
+    attention: &mut Attention,
+) -> std::io::Result<()> {
+    // The stream just yielded, so its waiting thread has let go of the reader:
+    // these reads return at once. (Polling the stream itself here would leave
+    // its thread holding a waker that wakes nobody.)
+    let mut batch = vec![event];
+    while batch.len() < MAX_EVENTS_PER_WAKE && crossterm::event::poll(std::time::Duration::ZERO)? {
+        batch.push(crossterm::event::read()?);
+    }
+    background::drop_late_answer(&mut batch);
+    for event in &batch {
+        match event {
+            TermEvent::FocusGained => attention.focus(true),
+            TermEvent::FocusLost => attention.focus(false),
+            _ => {}
         }
     }
+    app.handle_terminal_events(batch);
+    Ok(())
+}
+
+/// The terminal's answer about its background: the code colours follow it, and keys typed
+/// while it was awaited are handled.
+fn on_background_answer(app: &mut App, answer: BackgroundAnswer) {
+    let (shade, typed) = answer;
+    if let Some(shade) = shade
+        && highlight::set_background(shade, BackgroundSource::Terminal)
+    {
+        app.on_background_changed();
+    }
+    let keys = background::typed_keys(&typed);
+    if !keys.is_empty() {
+        app.handle_terminal_events(keys);
+    }
+}
+
+/// What the app asked of the terminal while it handled events: to suspend, to edit the draft
+/// in `$EDITOR`, to copy, to capture the mouse or let it go.
+fn terminal_requests(terminal: &mut Tui, app: &mut App, mouse: &mut bool) -> anyhow::Result<()> {
+    if app.take_suspend() {
+        terminal::suspend(terminal, *mouse)?;
+        app.resumed();
+    }
+    if let Some(draft) = app.take_edit_request() {
+        let edited = editor::edit(terminal, *mouse, &draft);
+        app.edited(edited);
+    }
+    for (text, label) in app.take_clipboard() {
+        let how = clipboard::copy(terminal.backend_mut(), &text)?;
+        app.copied(&label, how);
+    }
+    if app.wants_mouse() != *mouse {
+        *mouse = app.wants_mouse();
+        terminal::set_mouse(*mouse)?;
+    }
+    Ok(())
 }
 
 /// The next terminal event, once the input reader runs.
