@@ -379,37 +379,7 @@ impl BottomPane {
                 return KeyOutcome::Consumed;
             }
         }
-        if let Some(view) = self.views.last_mut() {
-            let (outcome, close) = match view {
-                View::Approval(approval) => {
-                    let outcome = approval.handle_key(key);
-                    let close = matches!(outcome, KeyOutcome::Decided { .. });
-                    (outcome, close)
-                }
-                View::Picker(kind, picker) => match picker.handle_key(key) {
-                    PickerAction::Chosen(index) => match picker.row(index) {
-                        Some(item) => (
-                            KeyOutcome::Command(Command::Picked {
-                                kind: *kind,
-                                index,
-                                label: item.label.clone(),
-                            }),
-                            true,
-                        ),
-                        None => (KeyOutcome::Consumed, true),
-                    },
-                    PickerAction::Closed => (KeyOutcome::Consumed, true),
-                    // Typing while searching the history edits the query in the composer.
-                    PickerAction::Ignored if *kind == PickerKind::History => {
-                        self.edit(|composer| composer.handle_key(key));
-                        (KeyOutcome::Consumed, false)
-                    }
-                    PickerAction::Moved | PickerAction::Ignored => (KeyOutcome::Consumed, false),
-                },
-            };
-            if close {
-                self.views.pop();
-            }
+        if let Some(outcome) = self.view_key(key) {
             return outcome;
         }
         if let Some(outcome) = self.slash_key(key) {
@@ -444,6 +414,42 @@ impl BottomPane {
             }
             ComposerAction::Ignored => KeyOutcome::Ignored,
         }
+    }
+
+    /// The key for the view open over the composer (a question, a picker), if one is.
+    fn view_key(&mut self, key: KeyEvent) -> Option<KeyOutcome> {
+        let view = self.views.last_mut()?;
+        let (outcome, close) = match view {
+            View::Approval(approval) => {
+                let outcome = approval.handle_key(key);
+                let close = matches!(outcome, KeyOutcome::Decided { .. });
+                (outcome, close)
+            }
+            View::Picker(kind, picker) => match picker.handle_key(key) {
+                PickerAction::Chosen(index) => match picker.row(index) {
+                    Some(item) => (
+                        KeyOutcome::Command(Command::Picked {
+                            kind: *kind,
+                            index,
+                            label: item.label.clone(),
+                        }),
+                        true,
+                    ),
+                    None => (KeyOutcome::Consumed, true),
+                },
+                PickerAction::Closed => (KeyOutcome::Consumed, true),
+                // Typing while searching the history edits the query in the composer.
+                PickerAction::Ignored if *kind == PickerKind::History => {
+                    self.edit(|composer| composer.handle_key(key));
+                    (KeyOutcome::Consumed, false)
+                }
+                PickerAction::Moved | PickerAction::Ignored => (KeyOutcome::Consumed, false),
+            },
+        };
+        if close {
+            self.views.pop();
+        }
+        Some(outcome)
     }
 
     /// The slash popup's keys, while the composer holds the start of a command.
