@@ -292,26 +292,7 @@ impl App {
                     Picker::new("Model", self.model_items(), "asking for the models…"),
                 ),
             ],
-            SlashCommand::Approval => {
-                let items = ApprovalMode::ALL
-                    .into_iter()
-                    .map(|mode| PickerItem {
-                        label: approval_name(mode).to_string(),
-                        detail: approval_detail(mode).to_string(),
-                        current: mode == self.status.approval_mode,
-                    })
-                    // Then the folder's trust, kept in the config as Codex keeps it.
-                    .chain(PickerItem::choices(&TRUST_CHOICES))
-                    // Then the rules kept for this project, each to forget with Enter.
-                    .chain(self.status.command_rules.iter().map(|rule| PickerItem {
-                        label: rule.shown(),
-                        detail: format!("{} · enter forgets it", rule.what()),
-                        current: false,
-                    }))
-                    .collect();
-                let picker = Picker::new("Approval mode", items, "");
-                vec![Effect::OpenPicker(PickerKind::Approval, picker)]
-            }
+            SlashCommand::Approval => self.approval_picker(),
             SlashCommand::New | SlashCommand::Clear => {
                 let interrupt = self.turn.running().then_some(Send(Op::Interrupt));
                 interrupt
@@ -323,46 +304,10 @@ impl App {
                     ])
                     .collect()
             }
-            SlashCommand::Resume => vec![
-                Send(Op::ListSessions),
-                Effect::AwaitSessions,
-                Effect::OpenPicker(
-                    PickerKind::Resume,
-                    Picker::new(
-                        "Resume a conversation",
-                        resume::session_items(&self.session.listed, self.now()),
-                        "looking for saved conversations…",
-                    )
-                    .searchable(),
-                ),
-            ],
+            SlashCommand::Resume => self.resume_picker(),
             SlashCommand::Fork => vec![Effect::AwaitFork, Send(Op::Fork)],
-            // The name to edit in the composer: the first prompt's line, as the lists show an
-            // unnamed conversation.
-            SlashCommand::Rename if argument.trim().is_empty() => {
-                let suggested = self
-                    .session
-                    .prompts
-                    .first()
-                    .and_then(|(_, prompt)| crate::session::title_of(prompt))
-                    .unwrap_or_default();
-                vec![
-                    Effect::Draft(format!("/rename {suggested}")),
-                    Notice("Edit the name and press enter (/rename \"\" clears it).".to_string()),
-                ]
-            }
-            SlashCommand::Goal => {
-                use super::goal_view::GoalAsk;
-                match super::goal_view::command(self.status.goal.as_ref(), argument) {
-                    GoalAsk::Say(text) => vec![Notice(text)],
-                    GoalAsk::Refuse(text) => vec![Error(text)],
-                    GoalAsk::Send { op, echo: None } => vec![Send(op)],
-                    GoalAsk::Send {
-                        op,
-                        echo: Some(echo),
-                    } => vec![Effect::Echo(echo), Effect::MarkSaved, Send(op)],
-                }
-            }
+            SlashCommand::Rename if argument.trim().is_empty() => self.rename_draft(),
+            SlashCommand::Goal => self.goal(argument),
             SlashCommand::Rename => {
                 let name = argument.trim().trim_matches('"').to_string();
                 vec![Send(Op::Rename(name))]
@@ -392,6 +337,74 @@ impl App {
             SlashCommand::Logout => vec![Send(Op::Logout)],
             SlashCommand::Help => vec![Notice(super::help::text())],
             SlashCommand::Quit => vec![Effect::Quit],
+        }
+    }
+
+    /// `/approval`: the modes, then the folder's trust, then the rules kept for this project.
+    fn approval_picker(&self) -> Vec<Effect> {
+        let items = ApprovalMode::ALL
+            .into_iter()
+            .map(|mode| PickerItem {
+                label: approval_name(mode).to_string(),
+                detail: approval_detail(mode).to_string(),
+                current: mode == self.status.approval_mode,
+            })
+            // Then the folder's trust, kept in the config as Codex keeps it.
+            .chain(PickerItem::choices(&TRUST_CHOICES))
+            // Then the rules kept for this project, each to forget with Enter.
+            .chain(self.status.command_rules.iter().map(|rule| PickerItem {
+                label: rule.shown(),
+                detail: format!("{} · enter forgets it", rule.what()),
+                current: false,
+            }))
+            .collect();
+        let picker = Picker::new("Approval mode", items, "");
+        vec![Effect::OpenPicker(PickerKind::Approval, picker)]
+    }
+
+    /// `/resume`: the saved conversations of this project, asked for, in a searchable picker.
+    fn resume_picker(&self) -> Vec<Effect> {
+        vec![
+            Send(Op::ListSessions),
+            Effect::AwaitSessions,
+            Effect::OpenPicker(
+                PickerKind::Resume,
+                Picker::new(
+                    "Resume a conversation",
+                    resume::session_items(&self.session.listed, self.now()),
+                    "looking for saved conversations…",
+                )
+                .searchable(),
+            ),
+        ]
+    }
+
+    /// `/rename` alone: the name to edit in the composer, the first prompt's line, as the lists
+    /// show an unnamed conversation.
+    fn rename_draft(&self) -> Vec<Effect> {
+        let suggested = self
+            .session
+            .prompts
+            .first()
+            .and_then(|(_, prompt)| crate::session::title_of(prompt))
+            .unwrap_or_default();
+        vec![
+            Effect::Draft(format!("/rename {suggested}")),
+            Notice("Edit the name and press enter (/rename \"\" clears it).".to_string()),
+        ]
+    }
+
+    /// `/goal`: where the goal stands, or a change to it for the core.
+    fn goal(&self, argument: &str) -> Vec<Effect> {
+        use super::goal_view::GoalAsk;
+        match super::goal_view::command(self.status.goal.as_ref(), argument) {
+            GoalAsk::Say(text) => vec![Notice(text)],
+            GoalAsk::Refuse(text) => vec![Error(text)],
+            GoalAsk::Send { op, echo: None } => vec![Send(op)],
+            GoalAsk::Send {
+                op,
+                echo: Some(echo),
+            } => vec![Effect::Echo(echo), Effect::MarkSaved, Send(op)],
         }
     }
 
