@@ -80,21 +80,7 @@ pub fn exec(
     raw: Value,
 ) -> Result<impl std::future::Future<Output = Result<Answer, RpcError>> + use<>, RpcError> {
     let p: ExecParams = params(raw)?;
-    if p.command.first().is_none_or(String::is_empty) {
-        return Err(RpcError::invalid_params(
-            "Invalid params: command: empty command",
-        ));
-    }
-    if p.tty {
-        return Err(RpcError::invalid_params(
-            "Invalid params: kelp runs command/exec without a terminal",
-        ));
-    }
-    if (p.stream_stdout_stderr || p.stream_stdin) && p.process_id.is_none() {
-        return Err(RpcError::invalid_params(
-            "Invalid params: streamStdoutStderr and streamStdin need a processId",
-        ));
-    }
+    refuse_unserved(&p)?;
     let env = env_overrides(p.env.as_ref())?;
     let cwd = match p.cwd {
         Some(dir) => dir,
@@ -132,45 +118,13 @@ pub fn exec(
         p.output_bytes_cap.unwrap_or(DEFAULT_OUTPUT_CAP)
     };
     let captured: Arc<Mutex<[Captured; 2]>> = Arc::default();
-    let sink = {
-        let captured = Arc::clone(&captured);
-        // A process id was required above for a host that streams.
-        let streaming = p
-            .process_id
-            .clone()
-            .filter(|_| p.stream_stdout_stderr)
-            .map(|id| (out.clone(), id));
-        // The command's bytes as it wrote them, up to the host's cap on each stream, as
-        // Codex's: nothing cut from the middle, nothing added.
-        OutputSink::bytes(move |stream, bytes| {
-            let index = usize::from(stream == OutputStream::Stderr);
-            let mut all = captured.lock().unwrap_or_else(PoisonError::into_inner);
-            let kept = &mut all[index];
-            if kept.cap_reached {
-                return;
-            }
-            let room = cap.saturating_sub(kept.bytes);
-            let taken = &bytes[..bytes.len().min(room)];
-            kept.bytes += taken.len();
-            kept.cap_reached = taken.len() < bytes.len();
-            match &streaming {
-                Some((out, id)) => notify(
-                    out,
-                    CommandExecOutputDelta {
-                        process_id: id.clone(),
-                        stream: if index == 0 {
-                            ExecStream::Stdout
-                        } else {
-                            ExecStream::Stderr
-                        },
-                        delta_base64: STANDARD.encode(taken),
-                        cap_reached: kept.cap_reached,
-                    },
-                ),
-                None => kept.text.extend_from_slice(taken),
-            }
-        })
-    };
+    // A process id was required above for a host that streams.
+    let streaming = p
+        .process_id
+        .clone()
+        .filter(|_| p.stream_stdout_stderr)
+        .map(|id| (out.clone(), id));
+    let sink = output_sink(Arc::clone(&captured), cap, streaming);
     let args = ShellArgs {
         timeout_ms: Some(if p.disable_timeout {
             u64::MAX / 4
@@ -204,6 +158,65 @@ pub fn exec(
             stdout: String::from_utf8_lossy(&stdout.text).into_owned(),
             stderr: String::from_utf8_lossy(&stderr.text).into_owned(),
         })
+    })
+}
+
+/// What `command/exec` does not serve: an empty command, a terminal, streams without a
+/// process id to name them by.
+fn refuse_unserved(p: &ExecParams) -> Result<(), RpcError> {
+    if p.command.first().is_none_or(String::is_empty) {
+        return Err(RpcError::invalid_params(
+            "Invalid params: command: empty command",
+        ));
+    }
+    if p.tty {
+        return Err(RpcError::invalid_params(
+            "Invalid params: kelp runs command/exec without a terminal",
+        ));
+    }
+    if (p.stream_stdout_stderr || p.stream_stdin) && p.process_id.is_none() {
+        return Err(RpcError::invalid_params(
+            "Invalid params: streamStdoutStderr and streamStdin need a processId",
+        ));
+    }
+    Ok(())
+}
+
+/// Where the command's bytes go: as it wrote them, up to the host's cap on each stream, as
+/// Codex's (nothing cut from the middle, nothing added); to the host as they come when it
+/// `streaming`, else kept in `captured` for the answer.
+fn output_sink(
+    captured: Arc<Mutex<[Captured; 2]>>,
+    cap: usize,
+    streaming: Option<(Out, String)>,
+) -> OutputSink {
+    OutputSink::bytes(move |stream, bytes| {
+        let index = usize::from(stream == OutputStream::Stderr);
+        let mut all = captured.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = &mut all[index];
+        if kept.cap_reached {
+            return;
+        }
+        let room = cap.saturating_sub(kept.bytes);
+        let taken = &bytes[..bytes.len().min(room)];
+        kept.bytes += taken.len();
+        kept.cap_reached = taken.len() < bytes.len();
+        match &streaming {
+            Some((out, id)) => notify(
+                out,
+                CommandExecOutputDelta {
+                    process_id: id.clone(),
+                    stream: if index == 0 {
+                        ExecStream::Stdout
+                    } else {
+                        ExecStream::Stderr
+                    },
+                    delta_base64: STANDARD.encode(taken),
+                    cap_reached: kept.cap_reached,
+                },
+            ),
+            None => kept.text.extend_from_slice(taken),
+        }
     })
 }
 
