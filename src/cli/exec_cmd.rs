@@ -146,28 +146,9 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     if let Err(code) = run_cmd::check_effort(config) {
         return code;
     }
-    let (resume, prompt, mut images) = match &args.command {
-        Some(ExecCommand::Resume(resume)) => {
-            let request = match (&resume.id, resume.last) {
-                (Some(id), false) => ResumeRequest::Id(id.clone()),
-                // `resume --last PROMPT`: the first word is the prompt.
-                (id, _) => {
-                    if id.is_some() && resume.prompt.is_some() {
-                        return fail(exit::USAGE, "give an ID or --last, not both");
-                    }
-                    ResumeRequest::Latest
-                }
-            };
-            let prompt = match (&resume.id, resume.last) {
-                (Some(id), true) => Some(id.clone()),
-                _ => resume.prompt.clone(),
-            };
-            match sessions_cmd::resolve(config, project_dir, &request) {
-                Ok(path) => (Some(path), prompt, resume.image.clone()),
-                Err(code) => return code,
-            }
-        }
-        None => (None, args.prompt.clone(), Vec::new()),
+    let (resume, prompt, mut images) = match resumed_and_prompt(config, project_dir, &args) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
     images.splice(0..0, args.image.iter().cloned());
     let output_schema = match args.output_schema.as_deref().map(read_schema).transpose() {
@@ -225,20 +206,10 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
         resumed,
         printer.as_mut(),
     );
-    if let Some(held) = &last_message {
-        let last = printer.last_message().unwrap_or_default();
-        if last.is_empty() {
-            super::common::say_err(&format!(
-                "kelp: warning: no answer to write; {} is left empty",
-                held.shown.display()
-            ));
-        }
-        if let Err(e) = held.write(last.as_bytes()) {
-            return fail(
-                exit::FAILURE,
-                &format!("cannot write {}: {e}", held.shown.display()),
-            );
-        }
+    if let Some(held) = &last_message
+        && let Err(code) = write_last_message(held, printer.last_message().unwrap_or_default())
+    {
+        return code;
     }
     // As Codex's exec: a stdout that cannot be written ends the run with a failure, a closed
     // pipe included (`kelp run`, for scripts, takes `| head` as the reader's choice).
@@ -249,6 +220,54 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
         );
     }
     driven.exit_code()
+}
+
+/// The saved conversation `kelp exec resume` goes on (its file), the prompt, and the images
+/// it attaches; `None` for a new conversation.
+fn resumed_and_prompt(
+    config: &Config,
+    project_dir: &Path,
+    args: &ExecArgs,
+) -> Result<(Option<PathBuf>, Option<String>, Vec<PathBuf>), ExitCode> {
+    Ok(match &args.command {
+        Some(ExecCommand::Resume(resume)) => {
+            let request = match (&resume.id, resume.last) {
+                (Some(id), false) => ResumeRequest::Id(id.clone()),
+                // `resume --last PROMPT`: the first word is the prompt.
+                (id, _) => {
+                    if id.is_some() && resume.prompt.is_some() {
+                        return Err(fail(exit::USAGE, "give an ID or --last, not both"));
+                    }
+                    ResumeRequest::Latest
+                }
+            };
+            let prompt = match (&resume.id, resume.last) {
+                (Some(id), true) => Some(id.clone()),
+                _ => resume.prompt.clone(),
+            };
+            let path = sessions_cmd::resolve(config, project_dir, &request)?;
+            (Some(path), prompt, resume.image.clone())
+        }
+        None => (None, args.prompt.clone(), Vec::new()),
+    })
+}
+
+/// `--output-last-message`: the turn's last answer written to the file held since before it
+/// (an empty file, and a warning, when there was none).
+fn write_last_message(held: &HeldPath, last: &str) -> Result<(), ExitCode> {
+    if last.is_empty() {
+        super::common::say_err(&format!(
+            "kelp: warning: no answer to write; {} is left empty",
+            held.shown.display()
+        ));
+    }
+    if let Err(e) = held.write(last.as_bytes()) {
+        return Err(fail(
+            exit::FAILURE,
+            &format!("cannot write {}: {e}", held.shown.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// A file named on the command line that kelp writes after a turn: its folder opened before
