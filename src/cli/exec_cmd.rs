@@ -146,7 +146,11 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     if let Err(code) = run_cmd::check_effort(config) {
         return code;
     }
-    let (resume, prompt, mut images) = match resumed_and_prompt(config, project_dir, &args) {
+    let ExecInput {
+        resume,
+        prompt,
+        mut images,
+    } = match resumed_and_prompt(config, project_dir, &args) {
         Ok(found) => found,
         Err(code) => return code,
     };
@@ -222,13 +226,20 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     driven.exit_code()
 }
 
-/// The saved conversation `kelp exec resume` goes on (its file), the prompt, and the images
-/// it attaches; `None` for a new conversation.
+/// What `kelp exec` (or `kelp exec resume`) was given to run.
+struct ExecInput {
+    /// The saved conversation it goes on (its file); `None` for a new conversation.
+    resume: Option<PathBuf>,
+    prompt: Option<String>,
+    images: Vec<PathBuf>,
+}
+
+/// The saved conversation `kelp exec resume` goes on, the prompt, and the images it attaches.
 fn resumed_and_prompt(
     config: &Config,
     project_dir: &Path,
     args: &ExecArgs,
-) -> Result<(Option<PathBuf>, Option<String>, Vec<PathBuf>), ExitCode> {
+) -> Result<ExecInput, ExitCode> {
     Ok(match &args.command {
         Some(ExecCommand::Resume(resume)) => {
             let request = match (&resume.id, resume.last) {
@@ -246,9 +257,17 @@ fn resumed_and_prompt(
                 _ => resume.prompt.clone(),
             };
             let path = sessions_cmd::resolve(config, project_dir, &request)?;
-            (Some(path), prompt, resume.image.clone())
+            ExecInput {
+                resume: Some(path),
+                prompt,
+                images: resume.image.clone(),
+            }
         }
-        None => (None, args.prompt.clone(), Vec::new()),
+        None => ExecInput {
+            resume: None,
+            prompt: args.prompt.clone(),
+            images: Vec::new(),
+        },
     })
 }
 
