@@ -195,7 +195,37 @@ impl ExecEvents {
 
     /// The lines `event` makes, appended to `out`.
     pub fn on_event(&mut self, event: Event, out: &mut Vec<ExecEvent>) {
-        match &event {
+        if !self.own_lines(&event, out) {
+            return;
+        }
+        let turn_id = self.turn_id.clone();
+        let mut notes = Vec::new();
+        self.translator.on_event(&turn_id, event, 0, &mut notes);
+        for note in notes {
+            match note {
+                Outgoing::Started(started) => {
+                    if let Some(item) = self.item(&started.item, false) {
+                        out.push(ExecEvent::ItemStarted { item });
+                    }
+                }
+                Outgoing::Completed(completed) => {
+                    if let Some(item) = self.item(&completed.item, true) {
+                        out.push(ExecEvent::ItemCompleted { item });
+                    }
+                }
+                other => {
+                    if let Ok((method, params)) = other.into_message() {
+                        self.on_notification(method, params, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The lines exec makes of `event` itself, before the items the app-server's translator
+    /// makes of it; `false` when the translator is not to see it.
+    fn own_lines(&mut self, event: &Event, out: &mut Vec<ExecEvent>) -> bool {
+        match event {
             Event::TurnStarted { id } => {
                 self.turn_id.clone_from(id);
                 self.usage_before = self.usage;
@@ -211,7 +241,7 @@ impl ExecEvents {
                         delta: delta.clone(),
                     });
                 }
-                return;
+                return false;
             }
             Event::ReasoningDelta { item, delta } if self.deltas => {
                 let item_id = self.exec_id(item);
@@ -239,7 +269,7 @@ impl ExecEvents {
                     let voided = voided.iter().map(|id| self.exec_id(id)).collect();
                     out.push(ExecEvent::Retrying { voided });
                 }
-                return;
+                return false;
             }
             Event::Notice(message) | Event::RunsLater(message) => {
                 out.push(self.error_item(message));
@@ -278,28 +308,7 @@ impl ExecEvents {
             | Event::GoalCleared
             | Event::McpToolCalled { .. } => {}
         }
-        let turn_id = self.turn_id.clone();
-        let mut notes = Vec::new();
-        self.translator.on_event(&turn_id, event, 0, &mut notes);
-        for note in notes {
-            match note {
-                Outgoing::Started(started) => {
-                    if let Some(item) = self.item(&started.item, false) {
-                        out.push(ExecEvent::ItemStarted { item });
-                    }
-                }
-                Outgoing::Completed(completed) => {
-                    if let Some(item) = self.item(&completed.item, true) {
-                        out.push(ExecEvent::ItemCompleted { item });
-                    }
-                }
-                other => {
-                    if let Ok((method, params)) = other.into_message() {
-                        self.on_notification(method, params, out);
-                    }
-                }
-            }
-        }
+        true
     }
 
     fn on_notification(&mut self, method: &str, params: Value, out: &mut Vec<ExecEvent>) {
@@ -374,11 +383,6 @@ impl ExecEvents {
 
     /// An app-server item as exec shows it (`completed`: as it ends), if exec shows it then.
     fn item(&mut self, item: &ThreadItem, completed: bool) -> Option<ExecItem> {
-        let shown = |status: ItemStatus| match status {
-            ItemStatus::InProgress => "in_progress",
-            ItemStatus::Completed => "completed",
-            ItemStatus::Failed | ItemStatus::Declined => "failed",
-        };
         let (v2_id, details) = match item {
             ThreadItem::AgentMessage { id, text } if completed => {
                 self.last_message = Some(text.clone());
@@ -411,25 +415,7 @@ impl ExecEvents {
                 id,
                 changes,
                 status,
-            } => {
-                let changes = changes
-                    .iter()
-                    .map(|change| ExecChange {
-                        path: change.path.clone(),
-                        kind: match change.kind {
-                            PatchChangeKind::Add => "add",
-                            PatchChangeKind::Delete => "delete",
-                            PatchChangeKind::Update { .. } => "update",
-                        },
-                    })
-                    .collect();
-                // A patch still open as its item ends never applied.
-                let status = match status {
-                    ItemStatus::InProgress if completed => "failed",
-                    other => shown(*other),
-                };
-                (id, ExecDetails::FileChange { changes, status })
-            }
+            } => (id, file_change(changes, *status, completed)),
             ThreadItem::McpToolCall {
                 id,
                 server,
@@ -456,18 +442,13 @@ impl ExecEvents {
                 };
                 (id, ExecDetails::McpToolCall(Box::new(call)))
             }
-            ThreadItem::WebSearch { id, query, action } => {
-                use crate::protocol::WebSearchAction as Model;
-                use crate::wire::WebSearchAction as Wire;
-                let action = match action.clone().unwrap_or(Wire::Other) {
-                    Wire::Search { query, queries } => Model::Search { query, queries },
-                    Wire::OpenPage { url } => Model::OpenPage { url },
-                    Wire::FindInPage { url, pattern } => Model::FindInPage { url, pattern },
-                    Wire::Other => Model::Other,
-                };
-                let query = query.clone();
-                (id, ExecDetails::WebSearch { query, action })
-            }
+            ThreadItem::WebSearch { id, query, action } => (
+                id,
+                ExecDetails::WebSearch {
+                    query: query.clone(),
+                    action: model_action(action.clone()),
+                },
+            ),
             _ => return None,
         };
         if completed {
@@ -517,6 +498,52 @@ impl ExecEvents {
             output_tokens: turn.output_tokens,
             reasoning_output_tokens: turn.reasoning_output_tokens,
         }
+    }
+}
+
+/// An item's status in exec's words.
+fn shown(status: ItemStatus) -> &'static str {
+    match status {
+        ItemStatus::InProgress => "in_progress",
+        ItemStatus::Completed => "completed",
+        ItemStatus::Failed | ItemStatus::Declined => "failed",
+    }
+}
+
+/// A patch's item: each file and what was done to it.
+fn file_change(
+    changes: &[crate::wire::FileUpdateChange],
+    status: ItemStatus,
+    completed: bool,
+) -> ExecDetails {
+    let changes = changes
+        .iter()
+        .map(|change| ExecChange {
+            path: change.path.clone(),
+            kind: match change.kind {
+                PatchChangeKind::Add => "add",
+                PatchChangeKind::Delete => "delete",
+                PatchChangeKind::Update { .. } => "update",
+            },
+        })
+        .collect();
+    // A patch still open as its item ends never applied.
+    let status = match status {
+        ItemStatus::InProgress if completed => "failed",
+        other => shown(other),
+    };
+    ExecDetails::FileChange { changes, status }
+}
+
+/// A web search's action as the contract has it.
+fn model_action(action: Option<crate::wire::WebSearchAction>) -> crate::protocol::WebSearchAction {
+    use crate::protocol::WebSearchAction as Model;
+    use crate::wire::WebSearchAction as Wire;
+    match action.unwrap_or(Wire::Other) {
+        Wire::Search { query, queries } => Model::Search { query, queries },
+        Wire::OpenPage { url } => Model::OpenPage { url },
+        Wire::FindInPage { url, pattern } => Model::FindInPage { url, pattern },
+        Wire::Other => Model::Other,
     }
 }
 
