@@ -110,7 +110,7 @@ enum Prepared {
 
 /// What a call comes to: its output for the model, and what is saved of it (nothing for a call
 /// the turn never reached).
-type CallResult = (String, Option<CallRecord>);
+pub(super) type CallResult = (String, Option<CallRecord>);
 
 /// Runs the calls of one response: consecutive read-only calls together, others one by one.
 /// Returns one output per call, in call order.

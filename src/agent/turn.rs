@@ -218,18 +218,7 @@ async fn steps(
         for steer in take_steered(&ctx.steered) {
             add_user_message(conversation, ctx, steer.text, steer.images).await?;
         }
-        // Servers still starting are waited for here, each within its startup timeout.
-        let mcp_tools = match &mcp {
-            Some(mcp) => tokio::select! {
-                biased;
-                () = ctx.cancel.cancelled() => return Err(TurnError::Interrupted),
-                tools = mcp.tools() => tools,
-            },
-            None => Vec::new(),
-        };
-        if let Some((name, why)) = mcp.as_ref().and_then(|mcp| mcp.required_down()) {
-            return Err(TurnError::RequiredMcpServer(name, why));
-        }
+        let mcp_tools = mcp_tools(mcp.as_ref(), ctx).await?;
         let web_search = ctx
             .client
             .config()
@@ -254,15 +243,7 @@ async fn steps(
             }
             other => other?,
         };
-        if let Some(usage) = &response.usage {
-            conversation.add_usage(usage);
-            conversation.set_context_used(usage);
-        }
-        ctx.emit(Event::Usage(conversation.usage()));
-        ctx.emit(Event::ContextUsed {
-            used: conversation.context_used(),
-            window: conversation.context_window(),
-        });
+        note_usage(conversation, ctx, response.usage.as_ref());
 
         let calls: Vec<PlannedCall> = response
             .items
@@ -281,32 +262,13 @@ async fn steps(
         if calls.is_empty() && !steered {
             return Ok(());
         }
-        // Told the budget is spent, the model still calls tools: each call is answered so and
-        // not run, and the turn ends here, with no request more.
+        // Told the budget is spent: the calls are answered so, not run.
         if wrap_up.told() && !calls.is_empty() {
-            for call in calls {
-                let item = Item::FunctionCallOutput {
-                    call_id: call.call_id,
-                    output: BUDGET_SPENT_OUTPUT.to_string(),
-                };
-                record(conversation, ctx, Entry::Item(item));
-            }
-            ctx.emit(Event::Notice(
-                "the goal's token budget is spent: the model's next tool calls were not run, and the turn ends".to_string(),
-            ));
+            answer_unrun(conversation, ctx, calls);
             return Ok(());
         }
         let outputs = run_calls(conversation, ctx, &calls).await;
-        for (call, (output, ran)) in calls.into_iter().zip(outputs) {
-            let item = Item::FunctionCallOutput {
-                call_id: call.call_id,
-                output,
-            };
-            record(conversation, ctx, Entry::Item(item));
-            if let Some(ran) = ran {
-                record(conversation, ctx, Entry::Note(Note::Call(Box::new(ran))));
-            }
-        }
+        record_outputs(conversation, ctx, calls, outputs);
         note_goal(conversation, &ctx.events);
         wrap_up.check(conversation, &ctx.events);
         if ctx.cancel.is_cancelled() {
@@ -314,6 +276,73 @@ async fn steps(
         }
     }
     Err(TurnError::StepLimit(max_steps))
+}
+
+/// The tools of the MCP servers, once those still starting are up (each within its startup
+/// timeout); a required server that is down ends the turn.
+async fn mcp_tools(
+    mcp: Option<&crate::mcp::McpManager>,
+    ctx: &TurnContext,
+) -> Result<Vec<crate::mcp::McpTool>, TurnError> {
+    let tools = match mcp {
+        Some(mcp) => tokio::select! {
+            biased;
+            () = ctx.cancel.cancelled() => return Err(TurnError::Interrupted),
+            tools = mcp.tools() => tools,
+        },
+        None => Vec::new(),
+    };
+    if let Some((name, why)) = mcp.and_then(|mcp| mcp.required_down()) {
+        return Err(TurnError::RequiredMcpServer(name, why));
+    }
+    Ok(tools)
+}
+
+/// Counts a response's tokens and tells the faces the totals and how full the window is.
+fn note_usage(conversation: &mut Conversation, ctx: &TurnContext, usage: Option<&TokenUsage>) {
+    if let Some(usage) = usage {
+        conversation.add_usage(usage);
+        conversation.set_context_used(usage);
+    }
+    ctx.emit(Event::Usage(conversation.usage()));
+    ctx.emit(Event::ContextUsed {
+        used: conversation.context_used(),
+        window: conversation.context_window(),
+    });
+}
+
+/// Records each call's output for the model, and what ran for the history.
+fn record_outputs(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    calls: Vec<PlannedCall>,
+    outputs: Vec<super::calls::CallResult>,
+) {
+    for (call, (output, ran)) in calls.into_iter().zip(outputs) {
+        let item = Item::FunctionCallOutput {
+            call_id: call.call_id,
+            output,
+        };
+        record(conversation, ctx, Entry::Item(item));
+        if let Some(ran) = ran {
+            record(conversation, ctx, Entry::Note(Note::Call(Box::new(ran))));
+        }
+    }
+}
+
+/// Told the budget is spent, the model still called tools: each call is answered so and not
+/// run, and the turn ends, with no request more.
+fn answer_unrun(conversation: &mut Conversation, ctx: &TurnContext, calls: Vec<PlannedCall>) {
+    for call in calls {
+        let item = Item::FunctionCallOutput {
+            call_id: call.call_id,
+            output: BUDGET_SPENT_OUTPUT.to_string(),
+        };
+        record(conversation, ctx, Entry::Item(item));
+    }
+    ctx.emit(Event::Notice(
+        "the goal's token budget is spent: the model's next tool calls were not run, and the turn ends".to_string(),
+    ));
 }
 
 /// Records the person's message: their words, the files they mention and their images, read
