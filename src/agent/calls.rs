@@ -157,30 +157,7 @@ pub(super) async fn run_calls(
 async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedCall) -> Prepared {
     let tool = match &call.parsed {
         Ok(tool) => tool,
-        Err(message) => {
-            ctx.emit(Event::ToolStarted {
-                call_id: call.call_id.clone(),
-                tool: call.name.clone(),
-                summary: call.name.clone(),
-                paths: Vec::new(),
-                facts: None,
-            });
-            ctx.emit(Event::ToolOutput {
-                call_id: call.call_id.clone(),
-                chunk: format!("{message}\n"),
-            });
-            ctx.emit(Event::ToolFinished {
-                call_id: call.call_id.clone(),
-                success: false,
-                exit_code: None,
-                duration: Duration::ZERO,
-            });
-            let saved = CallRecord {
-                output: format!("{message}\n"),
-                ..refused(&call.call_id, &call.name, &call.name)
-            };
-            return Prepared::Output(message.clone(), saved);
-        }
+        Err(message) => return unparsed(ctx, call, message),
     };
     // With no sandbox there is none to leave: the request is a plain command.
     let unconfined;
@@ -268,6 +245,32 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
     }
 }
 
+/// A call kelp could not read: shown as a failed call, its error the model's output.
+fn unparsed(ctx: &TurnContext, call: &PlannedCall, message: &str) -> Prepared {
+    ctx.emit(Event::ToolStarted {
+        call_id: call.call_id.clone(),
+        tool: call.name.clone(),
+        summary: call.name.clone(),
+        paths: Vec::new(),
+        facts: None,
+    });
+    ctx.emit(Event::ToolOutput {
+        call_id: call.call_id.clone(),
+        chunk: format!("{message}\n"),
+    });
+    ctx.emit(Event::ToolFinished {
+        call_id: call.call_id.clone(),
+        success: false,
+        exit_code: None,
+        duration: Duration::ZERO,
+    });
+    let saved = CallRecord {
+        output: format!("{message}\n"),
+        ..refused(&call.call_id, &call.name, &call.name)
+    };
+    Prepared::Output(message.to_string(), saved)
+}
+
 /// The model's questions, put to the person: their answers are the call's output. Nobody to
 /// ask (`kelp run`, `exec`), or no answer, and the model is told to go on without.
 async fn ask_questions(
@@ -345,32 +348,12 @@ async fn execute(
         }
         _ => OutputSink::none(),
     };
-    // A command the person allowed outside the sandbox runs without it; one that reaches some
-    // domains asks the person about a host no list names.
-    let context = conversation.tool_context();
     // Ends with the call (or the turn): a question about a host the command asked to reach is
     // withdrawn when the command is gone.
     let call_done = ctx.cancel.child_token();
     let _call_done = call_done.clone().drop_guard();
-    let changed = match (tool, &context.sandbox.domains) {
-        _ if tool.asks_to_leave_the_sandbox() => {
-            Some(context.clone().with_sandbox(SandboxPolicy::off()))
-        }
-        (ToolCall::Shell(args), Some(domains)) => {
-            let asker = network_asker(
-                ctx,
-                call_id,
-                args.command.display(),
-                context.resolve(args.workdir.as_deref().unwrap_or(".")),
-                call_done.clone(),
-            );
-            Some(context.clone().with_sandbox(SandboxPolicy {
-                domains: Some(domains.asking(asker)),
-                ..context.sandbox.clone()
-            }))
-        }
-        _ => None,
-    };
+    let context = conversation.tool_context();
+    let changed = fenced_context(context, ctx, call_id, tool, &call_done);
     let mut output = tools::execute(
         tool,
         changed.as_ref().unwrap_or(context),
@@ -412,24 +395,7 @@ async fn execute(
         exit_code: output.exit_code,
         duration: output.duration,
     });
-    // What a command or patch left that runs later, and what kelp moved aside of it: said to
-    // the person as well as to the model.
-    let runs_later = match &output.detail {
-        ToolDetail::Shell(outcome) => match (&outcome.runs_later, &outcome.set_aside) {
-            (Some(later), Some(aside)) => Some(format!("{later}; {aside}")),
-            (later, aside) => later.clone().or_else(|| aside.clone()),
-        },
-        ToolDetail::Patch(changes) => {
-            let paths: Vec<&std::path::Path> = changes
-                .iter()
-                .flat_map(|change| std::iter::once(&change.path).chain(&change.move_to))
-                .map(PathBuf::as_path)
-                .collect();
-            tools::runs_later::touched_by_patch(&paths, &conversation.tool_context().project_dir)
-        }
-        ToolDetail::Plan(_) | ToolDetail::None => None,
-    };
-    if let Some(note) = runs_later {
+    if let Some(note) = runs_later(&output.detail, &context.project_dir) {
         ctx.emit(Event::RunsLater(note));
     }
     saved.success = output.success;
@@ -443,6 +409,57 @@ async fn execute(
         ToolDetail::Plan(_) | ToolDetail::None => {}
     }
     (output.text, Some(saved))
+}
+
+/// The context a call runs in, when it is not the conversation's: without the sandbox for a
+/// command the person allowed outside it; for a command that reaches some domains, one that
+/// asks the person about a host no list names, until `call_done`.
+fn fenced_context(
+    context: &tools::ToolContext,
+    ctx: &TurnContext,
+    call_id: &str,
+    tool: &ToolCall,
+    call_done: &tokio_util::sync::CancellationToken,
+) -> Option<tools::ToolContext> {
+    match (tool, &context.sandbox.domains) {
+        _ if tool.asks_to_leave_the_sandbox() => {
+            Some(context.clone().with_sandbox(SandboxPolicy::off()))
+        }
+        (ToolCall::Shell(args), Some(domains)) => {
+            let asker = network_asker(
+                ctx,
+                call_id,
+                args.command.display(),
+                context.resolve(args.workdir.as_deref().unwrap_or(".")),
+                call_done.clone(),
+            );
+            Some(context.clone().with_sandbox(SandboxPolicy {
+                domains: Some(domains.asking(asker)),
+                ..context.sandbox.clone()
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// What a command or patch left that runs later, and what kelp moved aside of it: said to the
+/// person as well as to the model.
+fn runs_later(detail: &ToolDetail, project_dir: &std::path::Path) -> Option<String> {
+    match detail {
+        ToolDetail::Shell(outcome) => match (&outcome.runs_later, &outcome.set_aside) {
+            (Some(later), Some(aside)) => Some(format!("{later}; {aside}")),
+            (later, aside) => later.clone().or_else(|| aside.clone()),
+        },
+        ToolDetail::Patch(changes) => {
+            let paths: Vec<&std::path::Path> = changes
+                .iter()
+                .flat_map(|change| std::iter::once(&change.path).chain(&change.move_to))
+                .map(PathBuf::as_path)
+                .collect();
+            tools::runs_later::touched_by_patch(&paths, project_dir)
+        }
+        ToolDetail::Plan(_) | ToolDetail::None => None,
+    }
 }
 
 /// What is saved of a call that did not run (refused, or not a call kelp could read); the
