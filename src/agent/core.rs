@@ -313,24 +313,7 @@ impl Core {
             Op::Diff => self.diff(),
             Op::ListRevisions => self.revisions(),
             Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone(), true),
-            Op::ListSkills => {
-                let (config_dir, settings, project_dir) = (
-                    self.config.config_dir.clone(),
-                    self.config.skills.clone(),
-                    self.options.project_dir.clone(),
-                );
-                let events = self.events.clone();
-                crate::task::spawn(async move {
-                    let found = crate::task::spawn_blocking(move || {
-                        super::skills::discover(&config_dir, &settings, &project_dir, |name| {
-                            std::env::var_os(name)
-                        })
-                    })
-                    .await
-                    .unwrap_or_default();
-                    let _ = events.send(Event::Reply(Reply::Skills(found)));
-                });
-            }
+            Op::ListSkills => self.list_skills(),
             Op::Rewind(to) => self.rewind(&to),
             Op::Fork => self.fork(),
             Op::CallMcpTool {
@@ -343,14 +326,7 @@ impl Core {
             Op::SetGoal(change) => self.set_goal(change),
             Op::ClearGoal => self.clear_goal(),
             Op::UndoRewound => self.undo_rewound(),
-            Op::Interrupt => {
-                match &self.running {
-                    Some(turn) => turn.cancel.cancel(),
-                    // Between a goal's turns: the next one does not start.
-                    None => self.pause_goal(),
-                }
-                std::mem::take(&mut self.own_commands).cancel();
-            }
+            Op::Interrupt => self.interrupt(),
             Op::RunCommand(command) => self.run_own_command(command),
             Op::Approve { id, decision } => {
                 if !self.approvals.answer(id, decision) {
@@ -376,14 +352,7 @@ impl Core {
                 self.remember(Setting::Approval(mode));
             }
             Op::TrustProject(trusted) => self.trust_project(trusted),
-            Op::RemoveCommandRule(rule) => {
-                if let Err(e) = self.approvals.remove_rule(&rule) {
-                    self.events.send(Event::Error(e)).ok();
-                }
-                self.events
-                    .send(Event::Reply(Reply::CommandRules(self.approvals.rules())))
-                    .ok();
-            }
+            Op::RemoveCommandRule(rule) => self.remove_rule(&rule),
             Op::Override(settings) => self.override_settings(settings),
             Op::SetEffort(effort) => {
                 self.override_settings(Settings {
@@ -404,33 +373,77 @@ impl Core {
             Op::CancelLogin => {
                 self.accounts.stop_login(None);
             }
-            Op::Resume(path) => {
-                self.stop_turn().await;
-                // The conversation in hand holds its own file: let it go before reopening it.
-                let same = self
-                    .conversation
-                    .as_ref()
-                    .and_then(Conversation::session_path)
-                    .is_some_and(|own| own == path);
-                let held = if same { self.conversation.take() } else { None };
-                drop(held);
-                match self.resumed(&path) {
-                    Ok(conversation) => {
-                        self.approvals.forget_session();
-                        self.conversation = Some(conversation);
-                    }
-                    // The conversation in hand stays (a new one, if it was the one asked for).
-                    Err(e) => {
-                        if self.conversation.is_none() {
-                            self.conversation = Some(self.new_conversation());
-                        }
-                        self.emit(Event::Error(format!("cannot resume the conversation: {e}")))
-                    }
-                }
-            }
+            Op::Resume(path) => self.resume(&path).await,
             Op::ListSessions => self.list_sessions(),
             // Handled by the loop.
             Op::Shutdown => {}
+        }
+    }
+
+    /// `Op::ListSkills`: the skills found, read off the async threads.
+    fn list_skills(&self) {
+        let (config_dir, settings, project_dir) = (
+            self.config.config_dir.clone(),
+            self.config.skills.clone(),
+            self.options.project_dir.clone(),
+        );
+        let events = self.events.clone();
+        crate::task::spawn(async move {
+            let found = crate::task::spawn_blocking(move || {
+                super::skills::discover(&config_dir, &settings, &project_dir, |name| {
+                    std::env::var_os(name)
+                })
+            })
+            .await
+            .unwrap_or_default();
+            let _ = events.send(Event::Reply(Reply::Skills(found)));
+        });
+    }
+
+    /// `Op::Interrupt`: stops the running turn (or, between a goal's turns, the next one) and
+    /// the person's own commands.
+    fn interrupt(&mut self) {
+        match &self.running {
+            Some(turn) => turn.cancel.cancel(),
+            // Between a goal's turns: the next one does not start.
+            None => self.pause_goal(),
+        }
+        std::mem::take(&mut self.own_commands).cancel();
+    }
+
+    /// `Op::RemoveCommandRule`: forgets a rule kept for this project.
+    fn remove_rule(&mut self, rule: &crate::protocol::ProjectRule) {
+        if let Err(e) = self.approvals.remove_rule(rule) {
+            self.events.send(Event::Error(e)).ok();
+        }
+        self.events
+            .send(Event::Reply(Reply::CommandRules(self.approvals.rules())))
+            .ok();
+    }
+
+    /// `Op::Resume`: the saved conversation at `path` in place of the one in hand.
+    async fn resume(&mut self, path: &std::path::Path) {
+        self.stop_turn().await;
+        // The conversation in hand holds its own file: let it go before reopening it.
+        let same = self
+            .conversation
+            .as_ref()
+            .and_then(Conversation::session_path)
+            .is_some_and(|own| own == path);
+        let held = if same { self.conversation.take() } else { None };
+        drop(held);
+        match self.resumed(path) {
+            Ok(conversation) => {
+                self.approvals.forget_session();
+                self.conversation = Some(conversation);
+            }
+            // The conversation in hand stays (a new one, if it was the one asked for).
+            Err(e) => {
+                if self.conversation.is_none() {
+                    self.conversation = Some(self.new_conversation());
+                }
+                self.emit(Event::Error(format!("cannot resume the conversation: {e}")))
+            }
         }
     }
 
