@@ -56,26 +56,7 @@ impl Remote {
                     Open::Newest => self.list_sessions(true),
                 }
             }
-            Asked::Account { login_done } => {
-                let Some(read) = decode::<wire::AccountRead>(result) else {
-                    return;
-                };
-                let summary = auth_summary(read);
-                if login_done {
-                    let account = match &summary {
-                        Some(AuthSummary::ChatGpt(account)) => account.clone(),
-                        _ => crate::protocol::Account::default(),
-                    };
-                    self.emit(Event::Reply(Reply::Login(LoginEvent::Done(account))));
-                } else if summary.is_none() {
-                    self.emit(Event::Notice(
-                        "The app-server is not signed in: /connect signs it in (the login is the \
-                         server's, for every client of it)."
-                            .to_string(),
-                    ));
-                }
-                self.emit(Event::Reply(Reply::AuthChanged(summary)));
-            }
+            Asked::Account { login_done } => self.account_read(result, login_done),
             Asked::Models => {
                 let Some(list) = decode::<wire::ModelList>(result) else {
                     return;
@@ -97,70 +78,13 @@ impl Remote {
                 };
                 self.opened(opened, restore);
             }
-            Asked::Sessions { resume_newest } => {
-                let Some(list) = decode::<wire::ThreadList>(result) else {
-                    return;
-                };
-                if resume_newest {
-                    match list.data.first() {
-                        Some(thread) => self.resume(&thread.id.clone()),
-                        None => {
-                            self.emit(Event::Notice(
-                                "no saved conversation of this folder on the server: a new one \
-                                 starts"
-                                    .to_string(),
-                            ));
-                            self.open_thread();
-                        }
-                    }
-                    return;
-                }
-                let sessions = list
-                    .data
-                    .into_iter()
-                    .filter_map(|thread| {
-                        let summary = items::session_summary(thread)?;
-                        self.listed
-                            .insert(summary.path.clone(), summary.id.to_string());
-                        Some(summary)
-                    })
-                    .collect();
-                self.emit(Event::Reply(Reply::Sessions(sessions)));
-            }
+            Asked::Sessions { resume_newest } => self.sessions_listed(result, resume_newest),
             Asked::TurnStarted => {
                 if let Some(opened) = decode::<wire::TurnOpened>(result) {
                     self.turn_started(opened.turn.id);
                 }
             }
-            Asked::Login => {
-                let Some(started) = decode::<wire::LoginStarted>(result) else {
-                    return;
-                };
-                let step = match started {
-                    wire::LoginStarted::ChatgptDeviceCode {
-                        login_id,
-                        verification_url,
-                        user_code,
-                    } => {
-                        self.login = Some(login_id);
-                        LoginEvent::DeviceCode {
-                            verification_url,
-                            user_code,
-                            expires_at: SystemTime::now() + Duration::from_secs(15 * 60),
-                        }
-                    }
-                    wire::LoginStarted::Chatgpt { login_id, auth_url } => {
-                        self.login = Some(login_id);
-                        LoginEvent::BrowserWaiting {
-                            authorize_url: auth_url,
-                            port: 0,
-                            opening: false,
-                        }
-                    }
-                    wire::LoginStarted::ApiKey | wire::LoginStarted::Other => return,
-                };
-                self.emit(Event::Reply(Reply::Login(step)));
-            }
+            Asked::Login => self.login_started(result),
             Asked::KeySaved(masked) => {
                 self.emit(Event::Reply(Reply::AuthChanged(Some(
                     AuthSummary::ApiKey { masked },
@@ -170,6 +94,91 @@ impl Remote {
             Asked::LoggedOut => self.emit(Event::Reply(Reply::AuthChanged(None))),
             Asked::Quiet(_) => {}
         }
+    }
+
+    /// `account/read`'s answer: the login, said to the screen (with a hint when there is none).
+    fn account_read(&mut self, result: Value, login_done: bool) {
+        let Some(read) = decode::<wire::AccountRead>(result) else {
+            return;
+        };
+        let summary = auth_summary(read);
+        if login_done {
+            let account = match &summary {
+                Some(AuthSummary::ChatGpt(account)) => account.clone(),
+                _ => crate::protocol::Account::default(),
+            };
+            self.emit(Event::Reply(Reply::Login(LoginEvent::Done(account))));
+        } else if summary.is_none() {
+            self.emit(Event::Notice(
+                "The app-server is not signed in: /connect signs it in (the login is the \
+                 server's, for every client of it)."
+                    .to_string(),
+            ));
+        }
+        self.emit(Event::Reply(Reply::AuthChanged(summary)));
+    }
+
+    /// `thread/list`'s answer: the conversations for `/resume`, or the newest resumed.
+    fn sessions_listed(&mut self, result: Value, resume_newest: bool) {
+        let Some(list) = decode::<wire::ThreadList>(result) else {
+            return;
+        };
+        if resume_newest {
+            match list.data.first() {
+                Some(thread) => self.resume(&thread.id.clone()),
+                None => {
+                    self.emit(Event::Notice(
+                        "no saved conversation of this folder on the server: a new one \
+                         starts"
+                            .to_string(),
+                    ));
+                    self.open_thread();
+                }
+            }
+            return;
+        }
+        let sessions = list
+            .data
+            .into_iter()
+            .filter_map(|thread| {
+                let summary = items::session_summary(thread)?;
+                self.listed
+                    .insert(summary.path.clone(), summary.id.to_string());
+                Some(summary)
+            })
+            .collect();
+        self.emit(Event::Reply(Reply::Sessions(sessions)));
+    }
+
+    /// `account/login/start`'s answer: the device code, or the page to open.
+    fn login_started(&mut self, result: Value) {
+        let Some(started) = decode::<wire::LoginStarted>(result) else {
+            return;
+        };
+        let step = match started {
+            wire::LoginStarted::ChatgptDeviceCode {
+                login_id,
+                verification_url,
+                user_code,
+            } => {
+                self.login = Some(login_id);
+                LoginEvent::DeviceCode {
+                    verification_url,
+                    user_code,
+                    expires_at: SystemTime::now() + Duration::from_secs(15 * 60),
+                }
+            }
+            wire::LoginStarted::Chatgpt { login_id, auth_url } => {
+                self.login = Some(login_id);
+                LoginEvent::BrowserWaiting {
+                    authorize_url: auth_url,
+                    port: 0,
+                    opening: false,
+                }
+            }
+            wire::LoginStarted::ApiKey | wire::LoginStarted::Other => return,
+        };
+        self.emit(Event::Reply(Reply::Login(step)));
     }
 
     /// A thread opened: started, resumed or forked.
