@@ -12,63 +12,7 @@ impl Remote {
         self.next_wait += 1;
         let id = self.next_wait;
         match method {
-            "item/commandExecution/requestApproval" => {
-                let Some(asked) = decode::<wire::CommandApproval>(params) else {
-                    return self.refuse(request, "the request's params were not understood");
-                };
-                let command = asked.command.unwrap_or_default();
-                let workdir = asked.cwd.unwrap_or_else(|| self.wanted.project_dir.clone());
-                let mut kind = WaitingKind::Command {
-                    prefix: asked.proposed_execpolicy_amendment.clone(),
-                };
-                let subject = match (asked.network_approval_context, asked.reason) {
-                    (Some(network), _) => {
-                        kind = WaitingKind::Network {
-                            host: network.host.clone(),
-                        };
-                        // The running command the host asks for, where this client saw it
-                        // start; else the `network-access` target Codex asks with.
-                        ApprovalSubject::Network {
-                            port: network.port(&command),
-                            via: network.via(),
-                            host: network.host,
-                            command: self.calls.command_of(&asked.item_id).unwrap_or(command),
-                            workdir,
-                        }
-                    }
-                    (None, Some(reason)) if reason.contains("sandbox") => {
-                        // kelp's server says which: its own words about a refusal, or the
-                        // model's ask in its words.
-                        let (blocked, requested) = match (
-                            reason.strip_suffix("; run it again without the sandbox?"),
-                            reason.strip_prefix(
-                                "the model asks to run this outside the sandbox, saying: ",
-                            ),
-                        ) {
-                            (Some(refusal), _) => (refusal.to_string(), false),
-                            (None, Some(words)) => (words.to_string(), true),
-                            (None, None) => (reason, true),
-                        };
-                        ApprovalSubject::Unsandboxed {
-                            command,
-                            workdir,
-                            blocked,
-                            requested,
-                        }
-                    }
-                    (None, _) => ApprovalSubject::Command {
-                        command,
-                        workdir,
-                        always_prefix: asked.proposed_execpolicy_amendment,
-                    },
-                };
-                self.waiting.insert(id, Waiting { request, kind });
-                self.emit(Event::ApprovalRequested {
-                    id,
-                    call_id: asked.item_id,
-                    subject,
-                });
-            }
+            "item/commandExecution/requestApproval" => self.command_approval(id, request, params),
             "item/fileChange/requestApproval" => {
                 let Some(asked) = decode::<wire::PatchApproval>(params) else {
                     return self.refuse(request, "the request's params were not understood");
@@ -117,6 +61,64 @@ impl Remote {
             }
             _ => self.refuse(request, &format!("{method} is not something kelp answers")),
         }
+    }
+
+    /// A command to approve: a plain one, one to run outside the sandbox, or a host it asks to
+    /// reach.
+    fn command_approval(&mut self, id: u64, request: Value, params: Value) {
+        let Some(asked) = decode::<wire::CommandApproval>(params) else {
+            return self.refuse(request, "the request's params were not understood");
+        };
+        let command = asked.command.unwrap_or_default();
+        let workdir = asked.cwd.unwrap_or_else(|| self.wanted.project_dir.clone());
+        let mut kind = WaitingKind::Command {
+            prefix: asked.proposed_execpolicy_amendment.clone(),
+        };
+        let subject = match (asked.network_approval_context, asked.reason) {
+            (Some(network), _) => {
+                kind = WaitingKind::Network {
+                    host: network.host.clone(),
+                };
+                // The running command the host asks for, where this client saw it
+                // start; else the `network-access` target Codex asks with.
+                ApprovalSubject::Network {
+                    port: network.port(&command),
+                    via: network.via(),
+                    host: network.host,
+                    command: self.calls.command_of(&asked.item_id).unwrap_or(command),
+                    workdir,
+                }
+            }
+            (None, Some(reason)) if reason.contains("sandbox") => {
+                // kelp's server says which: its own words about a refusal, or the
+                // model's ask in its words.
+                let (blocked, requested) = match (
+                    reason.strip_suffix("; run it again without the sandbox?"),
+                    reason.strip_prefix("the model asks to run this outside the sandbox, saying: "),
+                ) {
+                    (Some(refusal), _) => (refusal.to_string(), false),
+                    (None, Some(words)) => (words.to_string(), true),
+                    (None, None) => (reason, true),
+                };
+                ApprovalSubject::Unsandboxed {
+                    command,
+                    workdir,
+                    blocked,
+                    requested,
+                }
+            }
+            (None, _) => ApprovalSubject::Command {
+                command,
+                workdir,
+                always_prefix: asked.proposed_execpolicy_amendment,
+            },
+        };
+        self.waiting.insert(id, Waiting { request, kind });
+        self.emit(Event::ApprovalRequested {
+            id,
+            call_id: asked.item_id,
+            subject,
+        });
     }
 
     fn refuse(&mut self, request: Value, message: &str) {
