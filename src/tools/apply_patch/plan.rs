@@ -88,48 +88,12 @@ impl Plan {
             FileOp::Add { path, contents } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                let in_the_way = "cannot add the file: a directory is in the way";
-                let (old_text, permissions, identity) =
-                    match self.current(&abs, &shown, in_the_way, overlay, opener)? {
-                        Some(current) => (current.contents, current.permissions, current.identity),
-                        None => (None, None, None),
-                    };
-                let diff = added_diff(&shown, contents);
-                self.set(
-                    abs.clone(),
-                    Slot::Write {
-                        contents: contents.clone(),
-                        permissions,
-                        identity,
-                    },
-                );
-                let change = FileChange {
-                    kind: ChangeKind::Add,
-                    path: abs,
-                    move_to: None,
-                    diff,
-                    old_text,
-                    new_text: Some(contents.clone()),
-                };
-                self.record(change, &shown)?;
+                self.add(abs, &shown, contents, overlay, opener)?;
             }
             FileOp::Delete { path } => {
                 let abs = paths::resolve(base, path);
                 let shown = paths::display(project_dir, &abs);
-                let Some(current) = self.current(&abs, &shown, NOT_A_FILE, overlay, opener)? else {
-                    return Err(verify(&shown, "cannot delete the file: it does not exist"));
-                };
-                let diff = deleted_diff(&shown, current.contents.as_deref());
-                self.set(abs.clone(), Slot::Remove);
-                let change = FileChange {
-                    kind: ChangeKind::Delete,
-                    path: abs,
-                    move_to: None,
-                    diff,
-                    old_text: current.contents,
-                    new_text: None,
-                };
-                self.record(change, &shown)?;
+                self.delete(abs, &shown, overlay, opener)?;
             }
             FileOp::Update {
                 path,
@@ -192,6 +156,65 @@ impl Plan {
             }
         }
         Ok(())
+    }
+
+    /// A file added at `abs`: written whole, over whatever file is there.
+    fn add(
+        &mut self,
+        abs: PathBuf,
+        shown: &str,
+        contents: &str,
+        overlay: &Overlay,
+        opener: &Opener,
+    ) -> Result<(), PatchError> {
+        let in_the_way = "cannot add the file: a directory is in the way";
+        let (old_text, permissions, identity) =
+            match self.current(&abs, shown, in_the_way, overlay, opener)? {
+                Some(current) => (current.contents, current.permissions, current.identity),
+                None => (None, None, None),
+            };
+        let diff = added_diff(shown, contents);
+        self.set(
+            abs.clone(),
+            Slot::Write {
+                contents: contents.to_string(),
+                permissions,
+                identity,
+            },
+        );
+        let change = FileChange {
+            kind: ChangeKind::Add,
+            path: abs,
+            move_to: None,
+            diff,
+            old_text,
+            new_text: Some(contents.to_string()),
+        };
+        self.record(change, shown)
+    }
+
+    /// The file at `abs` deleted: it must be there.
+    fn delete(
+        &mut self,
+        abs: PathBuf,
+        shown: &str,
+        overlay: &Overlay,
+        opener: &Opener,
+    ) -> Result<(), PatchError> {
+        let Some(current) = self.current(&abs, shown, NOT_A_FILE, overlay, opener)? else {
+            return Err(verify(shown, "cannot delete the file: it does not exist"));
+        };
+        let diff = deleted_diff(shown, current.contents.as_deref());
+        self.set(abs.clone(), Slot::Remove);
+        let change = FileChange {
+            kind: ChangeKind::Delete,
+            path: abs,
+            move_to: None,
+            diff,
+            old_text: current.contents,
+            new_text: None,
+        };
+        self.record(change, shown)
     }
 
     /// Keeps `change`, unless the patch would then hold more than [`MAX_PATCH_BYTES`] of file
