@@ -452,6 +452,39 @@ struct Scan {
 }
 
 impl Scan {
+    /// A note that moves turns: a rewind (what it undid is forgotten), a turn's start, a
+    /// compaction (what was sent after it).
+    fn on_turn_note(
+        &mut self,
+        line: &[u8],
+        place: Place,
+        splitter: &mut super::TurnSplitter,
+        compactions: &mut Vec<(usize, usize)>,
+    ) {
+        let Ok(note) = serde_json::from_slice::<Note>(line) else {
+            self.skipped_lines += 1;
+            return;
+        };
+        match &note {
+            Note::Rewound { items, notes } => {
+                self.items.truncate(*items);
+                self.notes.truncate(*notes);
+                self.goal_notes.retain(|index| index < notes);
+                self.turns.retain(|turn| turn.items_before < *items);
+                compactions.retain(|(note, _)| note < notes);
+                return;
+            }
+            Note::Compacted { sent_from, .. } => {
+                compactions.push((self.notes.len(), *sent_from));
+            }
+            _ => {}
+        }
+        if let Some(id) = splitter.on_note(&note) {
+            self.begin_turn(id, place.offset, true);
+        }
+        self.notes.push((self.items.len(), place));
+    }
+
     /// A turn `id` begins at the line at `offset`, after the items read so far; `noted` if at
     /// its note.
     fn begin_turn(&mut self, id: String, offset: u64, noted: bool) {
@@ -555,28 +588,7 @@ fn scan(
         };
         match probe.kind.as_str() {
             "kelp_rewound" | "kelp_turn" | "kelp_compacted" => {
-                let Ok(note) = serde_json::from_slice::<Note>(&line) else {
-                    scan.skipped_lines += 1;
-                    continue;
-                };
-                match &note {
-                    Note::Rewound { items, notes } => {
-                        scan.items.truncate(*items);
-                        scan.notes.truncate(*notes);
-                        scan.goal_notes.retain(|index| index < notes);
-                        scan.turns.retain(|turn| turn.items_before < *items);
-                        compactions.retain(|(note, _)| note < notes);
-                        continue;
-                    }
-                    Note::Compacted { sent_from, .. } => {
-                        compactions.push((scan.notes.len(), *sent_from));
-                    }
-                    _ => {}
-                }
-                if let Some(id) = splitter.on_note(&note) {
-                    scan.begin_turn(id, place.offset, true);
-                }
-                scan.notes.push((scan.items.len(), place));
+                scan.on_turn_note(&line, place, &mut splitter, &mut compactions);
             }
             kind if kind.starts_with("kelp_") => {
                 if kind == "kelp_goal" {
