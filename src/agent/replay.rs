@@ -176,31 +176,7 @@ impl<'a> State<'a> {
             Item::Message {
                 role: Role::User,
                 content,
-            } => {
-                let Some(turn) = self.replay.turns.last_mut() else {
-                    return;
-                };
-                let steer = turn
-                    .entries
-                    .iter()
-                    .any(|entry| matches!(entry, Replayed::Prompt(_)));
-                turn.entries.push(Replayed::Prompt(SavedPrompt {
-                    text: item.typed_text(),
-                    attached: item
-                        .attached_paths()
-                        .into_iter()
-                        .map(String::from)
-                        .collect(),
-                    images: content
-                        .iter()
-                        .filter_map(|part| match part {
-                            Content::InputImage { image_url, .. } => Some(image_url.clone()),
-                            _ => None,
-                        })
-                        .collect(),
-                    steer,
-                }));
-            }
+            } => self.prompt(item, content),
             Item::Message {
                 role: Role::Assistant,
                 ..
@@ -217,35 +193,7 @@ impl<'a> State<'a> {
                 self.event(Event::MessageDone { item: id, text });
             }
             Item::Message { .. } => {}
-            Item::Reasoning { summary, .. } => {
-                let parts: Vec<&str> = summary
-                    .iter()
-                    .map(|part| part.text.as_str())
-                    .filter(|text| !text.trim().is_empty())
-                    .collect();
-                if parts.is_empty() {
-                    return;
-                }
-                let id = item_id(index);
-                self.event(Event::ItemStarted {
-                    item: id.clone(),
-                    kind: ItemKind::Reasoning,
-                });
-                for (index, part) in parts.iter().enumerate() {
-                    self.event(Event::ReasoningPartAdded {
-                        item: id.clone(),
-                        index: u32::try_from(index).unwrap_or(u32::MAX),
-                    });
-                    self.event(Event::ReasoningDelta {
-                        item: id.clone(),
-                        delta: (*part).to_string(),
-                    });
-                }
-                self.event(Event::ReasoningDone {
-                    item: id,
-                    text: parts.join("\n\n"),
-                });
-            }
+            Item::Reasoning { summary, .. } => self.reasoning(index, summary),
             Item::FunctionCall {
                 name,
                 arguments,
@@ -273,6 +221,64 @@ impl<'a> State<'a> {
                 }
             }
         }
+    }
+
+    /// The person's prompt: to the turn it began, a steer when one is there already.
+    fn prompt(&mut self, item: &Item, content: &[Content]) {
+        let Some(turn) = self.replay.turns.last_mut() else {
+            return;
+        };
+        let steer = turn
+            .entries
+            .iter()
+            .any(|entry| matches!(entry, Replayed::Prompt(_)));
+        turn.entries.push(Replayed::Prompt(SavedPrompt {
+            text: item.typed_text(),
+            attached: item
+                .attached_paths()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            images: content
+                .iter()
+                .filter_map(|part| match part {
+                    Content::InputImage { image_url, .. } => Some(image_url.clone()),
+                    _ => None,
+                })
+                .collect(),
+            steer,
+        }));
+    }
+
+    /// The reasoning's summary, part by part, as it streamed.
+    fn reasoning(&mut self, index: usize, summary: &[crate::llm::types::ReasoningSummary]) {
+        let parts: Vec<&str> = summary
+            .iter()
+            .map(|part| part.text.as_str())
+            .filter(|text| !text.trim().is_empty())
+            .collect();
+        if parts.is_empty() {
+            return;
+        }
+        let id = item_id(index);
+        self.event(Event::ItemStarted {
+            item: id.clone(),
+            kind: ItemKind::Reasoning,
+        });
+        for (index, part) in parts.iter().enumerate() {
+            self.event(Event::ReasoningPartAdded {
+                item: id.clone(),
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+            });
+            self.event(Event::ReasoningDelta {
+                item: id.clone(),
+                delta: (*part).to_string(),
+            });
+        }
+        self.event(Event::ReasoningDone {
+            item: id,
+            text: parts.join("\n\n"),
+        });
     }
 
     /// A call with its saved facts: the events it sent as it ran.
