@@ -1,6 +1,7 @@
 //! The proxy over real sockets: a registry on loopback, names resolved through a test's map,
 //! the command's side a Unix socket as in the sandbox.
 
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 
 use super::*;
