@@ -5,9 +5,8 @@
 use std::sync::{Arc, PoisonError};
 
 use agent_client_protocol_schema::v1::{
-    AvailableCommand, AvailableCommandInput, AvailableCommandsUpdate, ContentBlock, ContentChunk,
-    Error, MessageId, PromptResponse, SessionNotification, SessionUpdate, StopReason, TextContent,
-    UnstructuredCommandInput,
+    AvailableCommand, AvailableCommandInput, AvailableCommandsUpdate, Error, PromptResponse,
+    SessionNotification, SessionUpdate, StopReason, UnstructuredCommandInput,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -91,14 +90,6 @@ pub fn parse(text: &str) -> Option<Slash> {
     })
 }
 
-/// `text` as a message of its own the editor shows: never run on with the answer before it.
-pub fn said(text: String) -> SessionUpdate {
-    SessionUpdate::AgentMessageChunk(
-        ContentChunk::new(ContentBlock::Text(TextContent::new(text)))
-            .message_id(Some(MessageId::new(uuid::Uuid::new_v4().to_string()))),
-    )
-}
-
 /// Runs `slash` in `session`: a turn of its own (compact, init, review, diff, a goal's work),
 /// whose end answers the prompt, or words said at once and the prompt answered.
 pub(super) fn run(
@@ -116,9 +107,10 @@ pub(super) fn run(
         );
     }
     let say = |text: String| {
-        reply
-            .cx
-            .notify(SessionNotification::new(session_id.to_string(), said(text)));
+        reply.cx.notify(SessionNotification::new(
+            session_id.to_string(),
+            super::updates::said(text),
+        ));
     };
     let op = match slash {
         Slash::Goal(argument) => return goal(session, session_id, &argument, turn, reply),
@@ -182,9 +174,10 @@ fn goal(
     reply: Reply,
 ) {
     let say = |text: String| {
-        reply
-            .cx
-            .notify(SessionNotification::new(session_id.to_string(), said(text)));
+        reply.cx.notify(SessionNotification::new(
+            session_id.to_string(),
+            super::updates::said(text),
+        ));
     };
     let known = session
         .goal
@@ -263,7 +256,10 @@ fn logout(face: &Arc<Face>, session_id: &str, reply: Reply) {
             ),
             Err(e) => format!("⚠ Could not sign out: {e}"),
         };
-        cx.notify(SessionNotification::new(session_id, said(text)));
+        cx.notify(SessionNotification::new(
+            session_id,
+            super::updates::said(text),
+        ));
         Ok(PromptResponse::new(StopReason::EndTurn))
     })
 }

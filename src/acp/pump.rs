@@ -199,7 +199,7 @@ impl Pump {
 
     /// Words in the conversation, as the agent's.
     fn say(&self, text: String) {
-        self.send([super::commands::said(text)]);
+        self.send([super::updates::said(text)]);
     }
 
     fn on_event(&mut self, event: Event) {

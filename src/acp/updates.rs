@@ -627,7 +627,7 @@ pub fn replay(replay: &Replay, project_dir: &Path) -> Vec<SessionUpdate> {
             .as_ref()
             .and_then(|(how, message)| ended(*how, message))
         {
-            updates.push(super::commands::said(note));
+            updates.push(said(note));
         }
     }
     updates
@@ -661,7 +661,15 @@ fn compacted(before: u64, automatic: bool) -> SessionUpdate {
         "Compacted the conversation{} onto a summary {why}: the model goes on from it.\n",
         crate::humanize::tokens_aside(before)
     );
-    super::commands::said(text)
+    said(text)
+}
+
+/// `text` as a message of its own the editor shows: never run on with the answer before it.
+pub fn said(text: String) -> SessionUpdate {
+    SessionUpdate::AgentMessageChunk(
+        ContentChunk::new(ContentBlock::Text(TextContent::new(text)))
+            .message_id(Some(MessageId::new(uuid::Uuid::new_v4().to_string()))),
+    )
 }
 
 #[cfg(test)]

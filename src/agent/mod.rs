@@ -15,7 +15,8 @@
 //!   commit, or the person's words) with its prompt.
 //! - `replay.rs`: a saved conversation as the events its turns sent live, turn by turn under
 //!   their saved ids; the one reader of saved history every face draws a reopened one from.
-//! - `conversation.rs`: history, model, session file, usage. `compact.rs`: a summary replaces
+//! - `conversation.rs`: history, model, session file, usage; `conversation/rewind.rs` going
+//!   back to before a turn. `compact.rs`: a summary replaces
 //!   what is sent when the window is nearly full, overflows, or on `/compact`.
 //! - `mentions.rs`: `@path` in a prompt, the files going with the message as extra parts;
 //!   `images.rs`: images (a host's file or URL, an editor's data, `@shot.png`) as image input.
