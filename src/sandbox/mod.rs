@@ -18,6 +18,7 @@
 //! the domains the person allows and nothing else.
 //!
 //! Its other files:
+//! - `daemons.rs`: the daemons a command must not reach, and the sockets bound when it starts.
 //! - `explain.rs`: why a command's output says it was refused, in words.
 //! - `left_behind.rs`: what a command could leave that runs later, set aside when it ends; where
 //!   a project's commands keep their copies of the package caches.
@@ -29,6 +30,7 @@
 //! - `secrets.rs`: what a command must not see, whatever it is allowed to write.
 //! - `worktree.rs`: where git keeps a linked worktree, and what of it git reads as instructions.
 
+mod daemons;
 mod explain;
 mod left_behind;
 mod namespaces;
@@ -357,7 +359,7 @@ impl SandboxPolicy {
             .chain([PathBuf::from("/tmp")])
             .collect();
         let agent = self.secrets.ssh_agent.as_deref().map(real);
-        let sockets = namespaces::bound_sockets()?
+        let sockets = daemons::bound_sockets()?
             .into_iter()
             .filter(|bound| !bound.starts_with("/tmp"))
             .filter_map(|bound| std::fs::canonicalize(bound).ok())

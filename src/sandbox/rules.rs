@@ -9,7 +9,7 @@ use landlock::{
     RulesetCreated, RulesetCreatedAttr, RulesetError, Scope, path_beneath_rules,
 };
 
-use super::{SandboxPolicy, namespaces};
+use super::{SandboxPolicy, daemons, namespaces};
 use crate::protocol::SandboxMode;
 
 /// The filesystem rights kelp asks for: ABI 5 adds device ioctls, so a program that opens
@@ -72,7 +72,7 @@ pub(super) fn unreadable(policy: &SandboxPolicy, project_dir: &Path) -> Vec<Path
         .secrets
         .present(project_dir)
         .into_iter()
-        .chain(namespaces::daemon_paths(project_dir))
+        .chain(daemons::daemon_paths(project_dir))
         .chain(SHARED_DEVICES.map(PathBuf::from))
         .filter_map(|path| std::fs::canonicalize(path).ok())
         .collect()
