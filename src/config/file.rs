@@ -325,10 +325,10 @@ pub fn parse_as(
         };
         let mut reasons = Vec::new();
         let mut bad = |reason: &str| reasons.push(reason.to_string());
-        let known = read_model_keys(&mut settings, &entry, &mut bad)
-            || read_sandbox_keys(&mut settings, &entry, &mut bad)
-            || read_interface_keys(&mut settings, &entry, &mut bad)
-            || read_tables(&mut settings, &entry, (path, text), &mut warnings, &mut bad);
+        let known = read_model_keys(&mut settings, entry, &mut bad)
+            || read_sandbox_keys(&mut settings, entry, &mut bad)
+            || read_interface_keys(&mut settings, entry, &mut bad)
+            || read_tables(&mut settings, entry, (path, text), &mut warnings, &mut bad);
         if !known {
             warnings.push(ConfigWarning::UnknownKey {
                 path: path.to_path_buf(),
@@ -361,10 +361,13 @@ struct Entry<'a> {
 }
 
 /// The model, its provider and the session's trust and approval; `false` when `entry.key` is none of them.
-fn read_model_keys(settings: &mut FileSettings, entry: &Entry, bad: &mut dyn FnMut(&str)) -> bool {
-    let Entry {
+fn read_model_keys(
+    settings: &mut FileSettings,
+    Entry {
         key, item, string, ..
-    } = *entry;
+    }: Entry<'_>,
+    bad: &mut dyn FnMut(&str),
+) -> bool {
     match key {
         "model" => match string {
             Some(model) => settings.model = Some(model.to_string()),
@@ -418,16 +421,15 @@ fn read_model_keys(settings: &mut FileSettings, entry: &Entry, bad: &mut dyn FnM
 /// What the sandbox lets commands reach; `false` when `entry.key` is none of them.
 fn read_sandbox_keys(
     settings: &mut FileSettings,
-    entry: &Entry,
-    bad: &mut dyn FnMut(&str),
-) -> bool {
-    let Entry {
+    Entry {
         key,
         item,
         string,
         home,
         dialect,
-    } = *entry;
+    }: Entry<'_>,
+    bad: &mut dyn FnMut(&str),
+) -> bool {
     match key {
         "sandbox" => match string.map(str::parse::<SandboxMode>) {
             Some(Ok(mode)) => settings.sandbox = Some(mode),
@@ -505,16 +507,15 @@ fn read_sandbox_keys(
 /// The screen, the server and where login goes; `false` when `entry.key` is none of them.
 fn read_interface_keys(
     settings: &mut FileSettings,
-    entry: &Entry,
-    bad: &mut dyn FnMut(&str),
-) -> bool {
-    let Entry {
+    Entry {
         key,
         item,
         string,
         home,
         ..
-    } = *entry;
+    }: Entry<'_>,
+    bad: &mut dyn FnMut(&str),
+) -> bool {
     match key {
         "mouse" => match item
             .as_bool()
@@ -564,14 +565,13 @@ fn read_interface_keys(
 /// The tables: profiles, providers, skills and MCP servers, whose own warnings go to `warnings`; `false` when `entry.key` is none of them.
 fn read_tables(
     settings: &mut FileSettings,
-    entry: &Entry,
+    Entry {
+        key, item, home, ..
+    }: Entry<'_>,
     (path, text): (&Path, &str),
     warnings: &mut Vec<ConfigWarning>,
     bad: &mut dyn FnMut(&str),
 ) -> bool {
-    let Entry {
-        key, item, home, ..
-    } = *entry;
     match key {
         // Used before this: a profile's keys are laid over the top level.
         "profile" if item.as_str().is_some() => {}
