@@ -743,14 +743,20 @@ mod tests {
         assert_eq!(saved.items, resumed.history());
     }
 
+    /// A config for `dir` and a session file begun there with the project's instructions.
+    fn saved_with_instructions(dir: &Path) -> (Config, SessionWriter, Item) {
+        let config = Config::for_origin("http://127.0.0.1:9", dir);
+        let mut writer =
+            SessionWriter::create(&config.state_dir, SessionHeader::new(dir, "gpt-5.5"));
+        let instructions = Item::user_text("# AGENTS.md instructions for /p\n\nbe brief");
+        writer.append(&instructions).unwrap();
+        (config, writer, instructions)
+    }
+
     #[test]
     fn a_resumed_conversation_past_what_a_request_carries_sends_its_newest_turns() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::for_origin("http://127.0.0.1:9", dir.path());
-        let mut writer =
-            SessionWriter::create(&config.state_dir, SessionHeader::new(dir.path(), "gpt-5.5"));
-        let instructions = Item::user_text("# AGENTS.md instructions for /p\n\nbe brief");
-        writer.append(&instructions).unwrap();
+        let (config, mut writer, instructions) = saved_with_instructions(dir.path());
         // Never compacted: 1 MiB a turn, past what any request carries.
         let turns = (crate::session::MAX_SENT_BYTES / (1 << 20)) as usize + 6;
         let output = "o".repeat(1 << 20);
@@ -794,11 +800,7 @@ mod tests {
     #[test]
     fn a_resumed_compacted_conversation_holds_only_what_requests_carry() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::for_origin("http://127.0.0.1:9", dir.path());
-        let mut writer =
-            SessionWriter::create(&config.state_dir, SessionHeader::new(dir.path(), "gpt-5.5"));
-        let instructions = Item::user_text("# AGENTS.md instructions for /p\n\nbe brief");
-        writer.append(&instructions).unwrap();
+        let (config, mut writer, instructions) = saved_with_instructions(dir.path());
         for (n, (id, prompt)) in [("t1", "one"), ("t2", "two"), ("t3", "three")]
             .into_iter()
             .enumerate()

@@ -703,7 +703,8 @@ mod tests {
         }
     }
 
-    async fn run_in(dir: &Path, args: &ShellArgs) -> ShellOutcome {
+    /// `args` run in `dir` by `/bin/sh`, with no sandbox and nobody watching the output.
+    async fn try_run_in(dir: &Path, args: &ShellArgs) -> Result<ShellOutcome, ShellError> {
         run(
             args,
             dir,
@@ -714,7 +715,10 @@ mod tests {
             &[],
         )
         .await
-        .unwrap()
+    }
+
+    async fn run_in(dir: &Path, args: &ShellArgs) -> ShellOutcome {
+        try_run_in(dir, args).await.unwrap()
     }
 
     /// Whether `pid` is still a live process (a zombie awaiting its reaper counts as gone).
@@ -805,34 +809,14 @@ mod tests {
             timeout_ms: None,
             ..ShellArgs::new(ShellCommand::Argv(vec!["/definitely/not/here".to_string()]))
         };
-        let err = run(
-            &args,
-            dir.path(),
-            Path::new("/bin/sh"),
-            &SandboxPolicy::off(),
-            &OutputSink::none(),
-            CancellationToken::new(),
-            &[],
-        )
-        .await
-        .unwrap_err();
+        let err = try_run_in(dir.path(), &args).await.unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("failed to start /definitely/not/here")
         );
         let mut args = script("true");
         args.workdir = Some("missing".to_string());
-        let err = run(
-            &args,
-            dir.path(),
-            Path::new("/bin/sh"),
-            &SandboxPolicy::off(),
-            &OutputSink::none(),
-            CancellationToken::new(),
-            &[],
-        )
-        .await
-        .unwrap_err();
+        let err = try_run_in(dir.path(), &args).await.unwrap_err();
         assert!(matches!(err, ShellError::BadWorkdir { .. }));
     }
 
