@@ -21,7 +21,10 @@ use super::items::Translator;
 use super::shapes::Outgoing;
 use crate::protocol::Event;
 use crate::protocol::TokenUsage;
-use crate::wire::{ItemStatus, Message, PatchChangeKind, ThreadItem};
+use crate::wire::{
+    ItemStatus, Message, PatchChangeKind, PlanStepStatus, ServerNotification, ThreadItem, Turn,
+    TurnStatus,
+};
 
 /// One line of `exec --experimental-json`, as the TypeScript SDK's `ThreadEvent` reads it (and
 /// kelp's own streaming pieces, for `kelp run --json`).
@@ -213,11 +216,9 @@ impl ExecEvents {
                         out.push(ExecEvent::ItemCompleted { item });
                     }
                 }
-                other => {
-                    if let Ok((method, params)) = other.into_message() {
-                        self.on_notification(method, params, out);
-                    }
-                }
+                Outgoing::Notify(notification) => self.on_notification(notification, out),
+                // The deltas, written as lines already: exec takes them from the core's events.
+                Outgoing::Line(_) => {}
             }
         }
     }
@@ -311,16 +312,18 @@ impl ExecEvents {
         true
     }
 
-    fn on_notification(&mut self, method: &str, params: Value, out: &mut Vec<ExecEvent>) {
-        match method {
-            "turn/plan/updated" => {
-                let steps: Vec<TodoItem> = params["plan"]
-                    .as_array()
+    /// The lines a notification makes: the plan as a to-do list, a warning, the failure a turn
+    /// ends with (retries are said from the core's event), the turn's end.
+    fn on_notification(&mut self, notification: ServerNotification, out: &mut Vec<ExecEvent>) {
+        use ServerNotification as Note;
+        match notification {
+            Note::TurnPlanUpdated(plan) => {
+                let steps: Vec<TodoItem> = plan
+                    .plan
                     .into_iter()
-                    .flatten()
                     .map(|step| TodoItem {
-                        text: step["step"].as_str().unwrap_or_default().to_string(),
-                        completed: step["status"] == "completed",
+                        text: step.step,
+                        completed: step.status == PlanStepStatus::Completed,
                     })
                     .collect();
                 let (id, updated) = match &self.todo {
@@ -340,45 +343,66 @@ impl ExecEvents {
                 });
                 self.todo = Some((id, steps));
             }
-            "warning" => {
-                if let Some(message) = params["message"].as_str() {
-                    out.push(self.error_item(message));
-                }
-            }
-            // A failure the turn ends with; retries are said from the core's event.
-            "error" if params["willRetry"] == false => {
-                let message = params["error"]["message"].as_str().unwrap_or_default();
+            Note::Warning(warning) => out.push(self.error_item(&warning.message)),
+            Note::TurnErrorNotification(failed) if !failed.will_retry => {
                 out.push(ExecEvent::Error {
-                    message: message.to_string(),
+                    message: failed.error.message,
                 });
             }
-            "turn/completed" => {
-                if let Some((id, items)) = self.todo.take() {
-                    let item = ExecItem {
-                        id,
-                        details: ExecDetails::TodoList { items },
-                    };
-                    out.push(ExecEvent::ItemCompleted { item });
-                }
-                let turn = &params["turn"];
-                out.push(match turn["status"].as_str() {
-                    Some("completed") => ExecEvent::TurnCompleted {
-                        usage: self.turn_usage(),
-                    },
-                    Some("interrupted") => ExecEvent::TurnFailed {
-                        error: Message::new("the turn was interrupted"),
-                    },
-                    _ => ExecEvent::TurnFailed {
-                        error: Message::new(
-                            turn["error"]["message"]
-                                .as_str()
-                                .unwrap_or("the turn failed"),
-                        ),
-                    },
-                });
-            }
-            _ => {}
+            Note::TurnCompleted(done) => self.turn_completed(done.turn, out),
+            // Nothing of exec's own; its items come as `Outgoing::Started` and `Completed`.
+            Note::TurnErrorNotification(_)
+            | Note::LoginCompleted(_)
+            | Note::McpLoginCompleted(_)
+            | Note::AccountUpdated(_)
+            | Note::CommandExecOutputDelta(_)
+            | Note::ThreadSettingsUpdated(_)
+            | Note::ItemStarted(_)
+            | Note::ItemCompleted(_)
+            | Note::ReasoningSummaryPartAdded(_)
+            | Note::ReasoningSummaryTextDelta(_)
+            | Note::CommandExecutionOutputDelta(_)
+            | Note::TurnDiffUpdated(_)
+            | Note::ThreadCompacted(_)
+            | Note::ThreadTokenUsageUpdated(_)
+            | Note::ThreadArchived(_)
+            | Note::ThreadUnarchived(_)
+            | Note::ThreadDeleted(_)
+            | Note::ThreadClosed(_)
+            | Note::ThreadReverted(_)
+            | Note::ThreadNameUpdated(_)
+            | Note::ThreadGoalUpdated(_)
+            | Note::ThreadGoalClearedNotification(_)
+            | Note::ServerRequestResolved(_)
+            | Note::ThreadStarted(_)
+            | Note::TurnStarted(_)
+            | Note::ThreadStatusChanged(_)
+            | Note::RateLimitsUpdated(_) => {}
         }
+    }
+
+    /// The turn's end: the to-do list completes, then the turn, with its usage or its failure.
+    fn turn_completed(&mut self, turn: Turn, out: &mut Vec<ExecEvent>) {
+        if let Some((id, items)) = self.todo.take() {
+            let item = ExecItem {
+                id,
+                details: ExecDetails::TodoList { items },
+            };
+            out.push(ExecEvent::ItemCompleted { item });
+        }
+        out.push(match turn.status {
+            TurnStatus::Completed => ExecEvent::TurnCompleted {
+                usage: self.turn_usage(),
+            },
+            TurnStatus::Interrupted => ExecEvent::TurnFailed {
+                error: Message::new("the turn was interrupted"),
+            },
+            TurnStatus::Failed | TurnStatus::InProgress => ExecEvent::TurnFailed {
+                error: turn
+                    .error
+                    .unwrap_or_else(|| Message::new("the turn failed")),
+            },
+        });
     }
 
     /// An app-server item as exec shows it (`completed`: as it ends), if exec shows it then.

@@ -16,10 +16,7 @@ use crate::wire::{
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
     /// A notification.
-    Notify {
-        method: &'static str,
-        params: Value,
-    },
+    Notify(wire::ServerNotification),
     /// A notification already written as a line (a delta: one string escape and a copy).
     Line(String),
     /// An item's start and end, kept typed: a history and `kelp exec` take the item whole
@@ -29,16 +26,15 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
-    /// Notification `notification`, its method from its type.
-    pub fn of(notification: impl Notification) -> Self {
-        let (method, params) = notification.into_message();
-        Self::Notify { method, params }
+    /// Notification `notification`.
+    pub fn of(notification: impl Into<wire::ServerNotification>) -> Self {
+        Self::Notify(notification.into())
     }
 
     /// The notification's method and params, unless it is a line already.
     pub fn into_message(self) -> Result<(&'static str, Value), String> {
         match self {
-            Self::Notify { method, params } => Ok((method, params)),
+            Self::Notify(notification) => Ok(notification.into_message()),
             Self::Started(started) => Ok(started.into_message()),
             Self::Completed(completed) => Ok(completed.into_message()),
             Self::Line(line) => Err(line),
@@ -278,12 +274,12 @@ pub fn turn_began(thread_id: &str, turn: Turn) -> (ThreadStatusChanged, TurnStar
 }
 
 /// An item that is whole when it begins: its `item/started` and `item/completed`.
-pub fn item_started_and_completed(
+pub fn item_notes(
     thread_id: &str,
     turn_id: &str,
     item: ThreadItem,
     now_ms: i64,
-) -> [(&'static str, Value); 2] {
+) -> [wire::ServerNotification; 2] {
     [
         wire::ItemStarted {
             thread_id: thread_id.to_string(),
@@ -291,13 +287,23 @@ pub fn item_started_and_completed(
             item: item.clone(),
             started_at_ms: now_ms,
         }
-        .into_message(),
+        .into(),
         wire::ItemCompleted {
             thread_id: thread_id.to_string(),
             turn_id: turn_id.to_string(),
             item,
             completed_at_ms: now_ms,
         }
-        .into_message(),
+        .into(),
     ]
+}
+
+/// [`item_notes`] as method and params, to send after an answer.
+pub fn item_started_and_completed(
+    thread_id: &str,
+    turn_id: &str,
+    item: ThreadItem,
+    now_ms: i64,
+) -> [(&'static str, Value); 2] {
+    item_notes(thread_id, turn_id, item, now_ms).map(wire::ServerNotification::into_message)
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tokio::sync::oneshot;
 
 use super::items::Translator;
-use super::shapes::{Outgoing, item_started_and_completed, turn_began};
+use super::shapes::{Outgoing, item_notes, turn_began};
 use crate::protocol::{
     ApprovalSubject, CollaborationMode, Event, Goal, Question, ReasoningEffort, Reply, ServerStatus,
 };
@@ -210,9 +210,8 @@ impl TurnPath {
                 review: self.last_answer.clone(),
             };
             steps.extend(
-                item_started_and_completed(&self.thread_id, turn, item, now_ms)
-                    .into_iter()
-                    .map(|(method, params)| Step::Send(Outgoing::Notify { method, params })),
+                item_notes(&self.thread_id, turn, item, now_ms)
+                    .map(|note| Step::Send(Outgoing::Notify(note))),
             );
         }
     }

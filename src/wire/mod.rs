@@ -92,6 +92,66 @@ pub use host_asks::*;
 pub use settings::*;
 pub use thread::*;
 
+/// Declares [`ServerNotification`] over the notifications' params types.
+macro_rules! server_notifications {
+    ($($name:ident),* $(,)?) => {
+        /// A notification kelp's server sends, its params typed: what the app-server writes
+        /// and `kelp exec` makes its lines of, never read back by method name.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum ServerNotification {
+            $($name(Box<$name>),)*
+        }
+
+        impl ServerNotification {
+            /// Its method and params as JSON.
+            pub fn into_message(self) -> (&'static str, Value) {
+                match self {
+                    $(Self::$name(params) => (*params).into_message(),)*
+                }
+            }
+        }
+
+        $(impl From<$name> for ServerNotification {
+            fn from(params: $name) -> Self {
+                Self::$name(Box::new(params))
+            }
+        })*
+    };
+}
+
+server_notifications! {
+    LoginCompleted,
+    McpLoginCompleted,
+    AccountUpdated,
+    CommandExecOutputDelta,
+    ThreadSettingsUpdated,
+    ItemStarted,
+    ItemCompleted,
+    ReasoningSummaryPartAdded,
+    ReasoningSummaryTextDelta,
+    CommandExecutionOutputDelta,
+    TurnDiffUpdated,
+    TurnPlanUpdated,
+    ThreadCompacted,
+    ThreadTokenUsageUpdated,
+    TurnErrorNotification,
+    Warning,
+    ThreadArchived,
+    ThreadUnarchived,
+    ThreadDeleted,
+    ThreadClosed,
+    ThreadReverted,
+    ThreadNameUpdated,
+    ThreadGoalUpdated,
+    ThreadGoalClearedNotification,
+    ServerRequestResolved,
+    ThreadStarted,
+    TurnStarted,
+    TurnCompleted,
+    ThreadStatusChanged,
+    RateLimitsUpdated,
+}
+
 /// Checks `(method, params)` against the schema's `ServerNotification`.
 #[cfg(test)]
 pub(crate) fn fits(message: (&'static str, Value)) {
