@@ -37,6 +37,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::Hub;
+use crate::config::runtime::runtime_folder;
 use crate::config::{Config, Overrides};
 use crate::jsonrpc::{Dialect, MAX_BACKLOG, Out, RpcError, Stopped};
 
@@ -611,11 +612,6 @@ impl Drop for Socket {
 /// The path of kelp's own app-server socket, which `kelp app-server proxy` reaches by default.
 pub fn default_socket() -> anyhow::Result<PathBuf> {
     Ok(runtime_folder()?.join("app-server.sock"))
-}
-
-/// kelp's runtime folder ([`crate::config::runtime`]): its own, 0700.
-fn runtime_folder() -> anyhow::Result<PathBuf> {
-    crate::config::runtime::runtime_folder().map_err(anyhow::Error::msg)
 }
 
 /// Removes a socket (or a link to one) at `path` that no server answers on; refuses one a live

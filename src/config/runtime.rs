@@ -8,33 +8,54 @@
 
 use std::path::{Path, PathBuf};
 
+/// Why kelp has no runtime folder of the person's, or cannot write in it.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("neither XDG_RUNTIME_DIR nor HOME is set: kelp has no folder of yours for its socket")]
+    NoFolder,
+    #[error("{} is not a folder of this user's: kelp will not put its socket there", .0.display())]
+    NotTheirs(PathBuf),
+    // The I/O error is in the words, not a source: printed with its causes, it would be
+    // said twice.
+    #[error("{}: {error}", .path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+impl RuntimeError {
+    /// An I/O error at `path`, for `map_err`.
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |error| Self::Io {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+}
+
 /// The folder, made 0700 if it is missing; refused when it is a link or another user's (a
 /// planted folder would see the socket).
-pub fn runtime_folder() -> Result<PathBuf, String> {
+pub fn runtime_folder() -> Result<PathBuf, RuntimeError> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let folder = runtime_folder_path()?;
-    crate::private_file::create_private_dir(&folder)
-        .map_err(|e| format!("{}: {e}", folder.display()))?;
-    let meta =
-        std::fs::symlink_metadata(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    crate::private_file::create_private_dir(&folder).map_err(RuntimeError::io(&folder))?;
+    let meta = std::fs::symlink_metadata(&folder).map_err(RuntimeError::io(&folder))?;
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     if !meta.is_dir() || meta.uid() != uid {
-        return Err(format!(
-            "{} is not a folder of this user's: kelp will not put its socket there",
-            folder.display()
-        ));
+        return Err(RuntimeError::NotTheirs(folder));
     }
     if meta.permissions().mode() & 0o077 != 0 {
         std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("{}: {e}", folder.display()))?;
+            .map_err(RuntimeError::io(&folder))?;
     }
     Ok(folder)
 }
 
 /// Where the folder is, as the environment says: `$XDG_RUNTIME_DIR/kelp`, else
 /// `$XDG_STATE_HOME/kelp/run`, else `~/.local/state/kelp/run`.
-pub fn runtime_folder_path() -> Result<PathBuf, String> {
+pub fn runtime_folder_path() -> Result<PathBuf, RuntimeError> {
     let var = |name: &str| {
         std::env::var_os(name)
             .map(PathBuf::from)
@@ -45,9 +66,7 @@ pub fn runtime_folder_path() -> Result<PathBuf, String> {
     }
     let state = var("XDG_STATE_HOME")
         .or_else(|| var("HOME").map(|home| home.join(".local/state")))
-        .ok_or(
-            "neither XDG_RUNTIME_DIR nor HOME is set: kelp has no folder of yours for its socket",
-        )?;
+        .ok_or(RuntimeError::NoFolder)?;
     Ok(state.join("kelp").join("run"))
 }
 
@@ -67,25 +86,24 @@ pub struct TokenFileRecord {
 
 impl TokenFileRecord {
     /// Records that this process's listener reads its token from `token_file` (absolute).
-    pub fn write(token_file: &Path) -> Result<Self, String> {
+    pub fn write(token_file: &Path) -> Result<Self, RuntimeError> {
         Self::write_in(&runtime_folder()?, token_file)
     }
 
-    fn write_in(runtime: &Path, token_file: &Path) -> Result<Self, String> {
+    fn write_in(runtime: &Path, token_file: &Path) -> Result<Self, RuntimeError> {
         use std::io::Write;
         use std::os::unix::ffi::OsStrExt;
         let folder = listeners_in(runtime);
-        crate::private_file::create_private_dir(&folder)
-            .map_err(|e| format!("{}: {e}", folder.display()))?;
+        crate::private_file::create_private_dir(&folder).map_err(RuntimeError::io(&folder))?;
         let record = folder.join(format!("{}.token-file", std::process::id()));
         let mut file = crate::private_file::private_open_options()
             .write(true)
             .create(true)
             .truncate(true)
             .open(&record)
-            .map_err(|e| format!("{}: {e}", record.display()))?;
+            .map_err(RuntimeError::io(&record))?;
         file.write_all(token_file.as_os_str().as_bytes())
-            .map_err(|e| format!("{}: {e}", record.display()))?;
+            .map_err(RuntimeError::io(&record))?;
         Ok(Self { record })
     }
 }
