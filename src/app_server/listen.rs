@@ -52,10 +52,19 @@ pub enum Listen {
     Ws(SocketAddr),
 }
 
-impl std::str::FromStr for Listen {
-    type Err = String;
+/// A `--listen` URL kelp does not serve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListenError {
+    #[error("{0}: give an address and a port, as ws://127.0.0.1:4500")]
+    NoAddress(String),
+    #[error("{0}: kelp serves stdio://, unix://[PATH] or ws://HOST:PORT")]
+    Scheme(String),
+}
 
-    fn from_str(url: &str) -> Result<Self, String> {
+impl std::str::FromStr for Listen {
+    type Err = ListenError;
+
+    fn from_str(url: &str) -> Result<Self, ListenError> {
         if url == "stdio://" || url == "stdio" {
             return Ok(Self::Stdio);
         }
@@ -67,12 +76,28 @@ impl std::str::FromStr for Listen {
             return address
                 .parse()
                 .map(Self::Ws)
-                .map_err(|_| format!("{url}: give an address and a port, as ws://127.0.0.1:4500"));
+                .map_err(|_| ListenError::NoAddress(url.to_string()));
         }
-        Err(format!(
-            "{url}: kelp serves stdio://, unix://[PATH] or ws://HOST:PORT"
-        ))
+        Err(ListenError::Scheme(url.to_string()))
     }
+}
+
+/// Why the token a WebSocket listener is to check cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("--ws-token-file {}: give an absolute path", .0.display())]
+    NotAbsolute(PathBuf),
+    #[error("--ws-token-file {}: {error}", .file.display())]
+    Unreadable {
+        file: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("--ws-token-file {}: the file is empty", .0.display())]
+    Empty(PathBuf),
+    #[error("--ws-token-sha256: give the token's SHA-256 as 64 hex digits")]
+    BadSha256,
+    #[error("--ws-auth capability-token needs --ws-token-file or --ws-token-sha256")]
+    NoToken,
 }
 
 /// Who may open a WebSocket: anyone who reaches the listener, or the holder of a token (kept
@@ -95,27 +120,23 @@ impl std::fmt::Debug for Access {
 impl Access {
     /// The token read from `file`, an absolute path (its surrounding whitespace trimmed, as
     /// Codex reads it).
-    pub fn token_file(file: &Path) -> Result<Self, String> {
+    pub fn token_file(file: &Path) -> Result<Self, AccessError> {
         if !file.is_absolute() {
-            return Err(format!(
-                "--ws-token-file {}: give an absolute path",
-                file.display()
-            ));
+            return Err(AccessError::NotAbsolute(file.to_path_buf()));
         }
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("--ws-token-file {}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(file).map_err(|error| AccessError::Unreadable {
+            file: file.to_path_buf(),
+            error,
+        })?;
         let token = text.trim();
         if token.is_empty() {
-            return Err(format!(
-                "--ws-token-file {}: the file is empty",
-                file.display()
-            ));
+            return Err(AccessError::Empty(file.to_path_buf()));
         }
         Ok(Self::Token(Sha256::digest(token.as_bytes()).into()))
     }
 
     /// The token's SHA-256 as 64 hex digits.
-    pub fn token_sha256(hex: &str) -> Result<Self, String> {
+    pub fn token_sha256(hex: &str) -> Result<Self, AccessError> {
         let hex = hex.trim();
         let digits: Option<Vec<u8>> = (hex.len() == 64)
             .then(|| {
@@ -124,8 +145,7 @@ impl Access {
                     .collect()
             })
             .flatten();
-        let digits =
-            digits.ok_or("--ws-token-sha256: give the token's SHA-256 as 64 hex digits")?;
+        let digits = digits.ok_or(AccessError::BadSha256)?;
         let mut hash = [0u8; 32];
         hash.copy_from_slice(&digits);
         Ok(Self::Token(hash))

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use kelp::app_server::listen::{Access, Listen};
+use kelp::app_server::listen::{Access, AccessError, Listen};
 use kelp::config::{Config, Overrides};
 
 use super::common::{exit, fail, runtime, serve_stdio};
@@ -74,13 +74,11 @@ pub fn app_server(config: Config, overrides: Overrides, args: AppServerArgs) -> 
         (None, ..) => Ok(Access::Open),
         (Some(WsAuth::CapabilityToken), Some(file), None) => Access::token_file(file),
         (Some(WsAuth::CapabilityToken), None, Some(hex)) => Access::token_sha256(&hex),
-        (Some(WsAuth::CapabilityToken), ..) => {
-            Err("--ws-auth capability-token needs --ws-token-file or --ws-token-sha256".into())
-        }
+        (Some(WsAuth::CapabilityToken), ..) => Err(AccessError::NoToken),
     };
     let access = match access {
         Ok(access) => access,
-        Err(why) => return fail(exit::USAGE, &why),
+        Err(why) => return fail(exit::USAGE, &why.to_string()),
     };
     // While the listener lives, every command sandbox of the person's hides its token file.
     let _record = match (&args.listen, &args.ws_token_file) {
