@@ -41,32 +41,49 @@ pub enum Target {
     Ws { host: String, port: u16 },
 }
 
-impl std::str::FromStr for Target {
-    type Err = String;
+/// Why an address is not one the client reaches, or may not carry the token to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error(
+        "{0}: name the socket (unix:///PATH); `kelp app-server --listen unix://` says where it \
+         listens"
+    )]
+    NoSocket(String),
+    #[error("{0}: give unix:///PATH or ws://HOST:PORT (wss:// is not supported)")]
+    Scheme(String),
+    #[error("{0}: give the port (ws://HOST:PORT)")]
+    NoPort(String),
+    #[error("{0}: give the host (ws://HOST:PORT)")]
+    NoHost(String),
+    #[error(
+        "{0}: a token goes only to a unix socket or a loopback address; over plain ws:// to \
+         another machine it would cross the network in clear (reach it through an SSH tunnel \
+         instead)"
+    )]
+    TokenInClear(String),
+}
 
-    fn from_str(address: &str) -> Result<Self, String> {
+impl std::str::FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(address: &str) -> Result<Self, TargetError> {
         if let Some(path) = address.strip_prefix("unix://") {
             if path.is_empty() {
-                return Err(format!(
-                    "{address}: name the socket (unix:///PATH); `kelp app-server --listen unix://` \
-                     says where it listens"
-                ));
+                return Err(TargetError::NoSocket(address.to_string()));
             }
             return Ok(Self::Unix(PathBuf::from(path)));
         }
         let Some(rest) = address.strip_prefix("ws://") else {
-            return Err(format!(
-                "{address}: give unix:///PATH or ws://HOST:PORT (wss:// is not supported)"
-            ));
+            return Err(TargetError::Scheme(address.to_string()));
         };
         let rest = rest.trim_end_matches('/');
         let (host, port) = rest
             .rsplit_once(':')
             .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
-            .ok_or_else(|| format!("{address}: give the port (ws://HOST:PORT)"))?;
+            .ok_or_else(|| TargetError::NoPort(address.to_string()))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(format!("{address}: give the host (ws://HOST:PORT)"));
+            return Err(TargetError::NoHost(address.to_string()));
         }
         Ok(Self::Ws {
             host: host.to_string(),
@@ -88,15 +105,11 @@ impl std::fmt::Display for Target {
 impl Target {
     /// Whether `token` may go there, or why not: a token goes only to a unix socket or a
     /// loopback address. Checked as the command line is read and again before connecting.
-    pub fn may_carry(&self, token: Option<&Secret>) -> Result<(), String> {
+    pub fn may_carry(&self, token: Option<&Secret>) -> Result<(), TargetError> {
         if token.is_none() || self.keeps_a_token_private() {
             return Ok(());
         }
-        Err(format!(
-            "{self}: a token goes only to a unix socket or a loopback address; over plain ws:// \
-             to another machine it would cross the network in clear (reach it through an SSH \
-             tunnel instead)"
-        ))
+        Err(TargetError::TokenInClear(self.to_string()))
     }
 
     fn keeps_a_token_private(&self) -> bool {
@@ -249,7 +262,7 @@ type Connection = tokio_tungstenite::WebSocketStream<Box<dyn Stream>>;
 
 /// Connects and upgrades, the token (if any) as `Authorization: Bearer`.
 async fn connect(target: &Target, token: Option<&Secret>) -> Result<Connection, String> {
-    target.may_carry(token)?;
+    target.may_carry(token).map_err(|e| e.to_string())?;
     let url = match target {
         Target::Unix(_) => "ws://localhost/".to_string(),
         Target::Ws { .. } => format!("{target}/"),
