@@ -53,9 +53,20 @@ pub struct Pattern {
     port: Option<u16>,
 }
 
+/// What is wrong with an entry of `allowed_domains` or `denied_domains`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("`{entry}`: `{port}` is not a port")]
+    Port { entry: String, port: String },
+    #[error("`{0}` is not a domain (`crates.io`, `*.crates.io`, `localhost:4873`)")]
+    NotADomain(String),
+    #[error("`{0}`: an address takes no wildcard")]
+    WildAddress(String),
+}
+
 impl Pattern {
     /// Reads one entry as the config writes it; an error says what is wrong with it.
-    pub fn parse(entry: &str) -> Result<Self, String> {
+    pub fn parse(entry: &str) -> Result<Self, PatternError> {
         let trimmed = entry.trim();
         let (host, port) = match trimmed.rsplit_once(':') {
             // An IPv6 literal's own colons are not a port: `[::1]:8080`, or `::1` bare.
@@ -64,7 +75,10 @@ impl Pattern {
                     .parse::<u16>()
                     .ok()
                     .filter(|port| *port > 0)
-                    .ok_or_else(|| format!("`{trimmed}`: `{port}` is not a port"))?;
+                    .ok_or_else(|| PatternError::Port {
+                        entry: trimmed.to_string(),
+                        port: port.to_string(),
+                    })?;
                 (host, Some(port))
             }
             _ => (trimmed, None),
@@ -85,12 +99,10 @@ impl Pattern {
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             });
         if !valid_name && name.parse::<IpAddr>().is_err() {
-            return Err(format!(
-                "`{trimmed}` is not a domain (`crates.io`, `*.crates.io`, `localhost:4873`)"
-            ));
+            return Err(PatternError::NotADomain(trimmed.to_string()));
         }
         if wildcard && name.parse::<IpAddr>().is_ok() {
-            return Err(format!("`{trimmed}`: an address takes no wildcard"));
+            return Err(PatternError::WildAddress(trimmed.to_string()));
         }
         Ok(Self {
             name,
