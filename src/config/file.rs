@@ -325,10 +325,10 @@ pub fn parse_as(
         };
         let mut reasons = Vec::new();
         let mut bad = |reason: &str| reasons.push(reason.to_string());
-        let known = read_model_keys(&mut settings, entry, &mut bad)
-            || read_sandbox_keys(&mut settings, entry, &mut bad)
-            || read_interface_keys(&mut settings, entry, &mut bad)
-            || read_tables(&mut settings, entry, (path, text), &mut warnings, &mut bad);
+        let known = entry.model_keys(&mut settings, &mut bad)
+            || entry.sandbox_keys(&mut settings, &mut bad)
+            || entry.interface_keys(&mut settings, &mut bad)
+            || entry.tables(&mut settings, (path, text), &mut warnings, &mut bad);
         if !known {
             warnings.push(ConfigWarning::UnknownKey {
                 path: path.to_path_buf(),
@@ -360,265 +360,247 @@ struct Entry<'a> {
     dialect: Dialect,
 }
 
-/// The model, its provider and the session's trust and approval; `false` when `entry.key` is none of them.
-fn read_model_keys(
-    settings: &mut FileSettings,
-    Entry {
-        key, item, string, ..
-    }: Entry<'_>,
-    bad: &mut dyn FnMut(&str),
-) -> bool {
-    match key {
-        "model" => match string {
-            Some(model) => settings.model = Some(model.to_string()),
-            None => bad("must be a model name in quotes"),
-        },
-        "reasoning_effort" => match string {
-            Some(effort) => settings.reasoning_effort = Some(effort.to_ascii_lowercase()),
-            None => bad("must be a string such as \"medium\" or \"high\""),
-        },
-        "approval" => match string.map(str::parse::<ApprovalMode>) {
-            Some(Ok(mode)) => settings.approval = Some(mode),
-            _ => bad(
-                "must be \"ask\", \"auto-edit\", \"full-auto\" or \"never\" (or Codex's \"untrusted\", \"on-request\")",
-            ),
-        },
-        "projects" => match item.as_table_like() {
-            Some(projects) => {
-                for (dir, entry) in projects.iter() {
-                    let level = entry
-                        .as_table_like()
-                        .and_then(|project| project.get("trust_level"))
-                        .and_then(|level| level.as_str());
-                    match level {
-                        Some("trusted") => settings.projects.push((dir.into(), true)),
-                        Some("untrusted") => settings.projects.push((dir.into(), false)),
-                        _ => bad(&format!(
-                            "[projects.{dir:?}] trust_level must be \"trusted\" or \"untrusted\""
-                        )),
+impl Entry<'_> {
+    /// The model, its provider and the session's trust and approval. `false` when the key is none of them.
+    fn model_keys(self, settings: &mut FileSettings, bad: &mut dyn FnMut(&str)) -> bool {
+        let (key, item, string) = (self.key, self.item, self.string);
+        match key {
+            "model" => match string {
+                Some(model) => settings.model = Some(model.to_string()),
+                None => bad("must be a model name in quotes"),
+            },
+            "reasoning_effort" => match string {
+                Some(effort) => settings.reasoning_effort = Some(effort.to_ascii_lowercase()),
+                None => bad("must be a string such as \"medium\" or \"high\""),
+            },
+            "approval" => match string.map(str::parse::<ApprovalMode>) {
+                Some(Ok(mode)) => settings.approval = Some(mode),
+                _ => bad(
+                    "must be \"ask\", \"auto-edit\", \"full-auto\" or \"never\" (or Codex's \"untrusted\", \"on-request\")",
+                ),
+            },
+            "projects" => match item.as_table_like() {
+                Some(projects) => {
+                    for (dir, entry) in projects.iter() {
+                        let level = entry
+                            .as_table_like()
+                            .and_then(|project| project.get("trust_level"))
+                            .and_then(|level| level.as_str());
+                        match level {
+                            Some("trusted") => settings.projects.push((dir.into(), true)),
+                            Some("untrusted") => settings.projects.push((dir.into(), false)),
+                            _ => bad(&format!(
+                                "[projects.{dir:?}] trust_level must be \"trusted\" or \"untrusted\""
+                            )),
+                        }
                     }
                 }
-            }
-            None => bad("must be [projects.\"PATH\"] tables"),
-        },
-        "context_window" => match item.as_integer().map(u64::try_from) {
-            Some(Ok(tokens)) if tokens >= 1_000 => settings.context_window = Some(tokens),
-            _ => bad("must be a number of tokens, 1000 or more"),
-        },
-        "model_provider" => match string {
-            Some(id) => settings.model_provider = Some(id.to_string()),
-            None => bad("must be the name of a provider in quotes, such as \"openai\""),
-        },
-        "web_search" => match string.map(str::parse::<modes::WebSearch>) {
-            Some(Ok(mode)) => settings.web_search = Some(mode),
-            _ => bad("must be \"live\", \"cached\" or \"disabled\""),
-        },
-        _ => return false,
-    }
-    true
-}
-
-/// What the sandbox lets commands reach; `false` when `entry.key` is none of them.
-fn read_sandbox_keys(
-    settings: &mut FileSettings,
-    Entry {
-        key,
-        item,
-        string,
-        home,
-        dialect,
-    }: Entry<'_>,
-    bad: &mut dyn FnMut(&str),
-) -> bool {
-    match key {
-        "sandbox" => match string.map(str::parse::<SandboxMode>) {
-            Some(Ok(mode)) => settings.sandbox = Some(mode),
-            _ => bad("must be \"workspace-write\", \"read-only\" or \"off\""),
-        },
-        "network" => match item
-            .as_bool()
-            .map(|on| Ok(modes::Network::from(on)))
-            .or_else(|| string.map(modes::parse_network))
-        {
-            Some(Ok(network)) => settings.network = Some(network),
-            _ => bad("must be true, false or \"domains\""),
-        },
-        "allowed_domains" | "denied_domains" => match string_list(item) {
-            Some(domains) if key == "allowed_domains" => settings.allowed_domains = Some(domains),
-            Some(domains) => settings.denied_domains = Some(domains),
-            None => bad("must be a list of domains, such as [\"crates.io\", \"*.crates.io\"]"),
-        },
-        "hide_paths" | "keep_paths" | "tool_caches" => {
-            let list = string_list(item).map(|paths| {
-                paths
-                    .iter()
-                    .map(|p| expand_home(p, home))
-                    .collect::<Option<Vec<_>>>()
-            });
-            match list {
-                Some(Some(paths)) if key == "hide_paths" => settings.secrets.hide_paths = paths,
-                Some(Some(paths)) if key == "keep_paths" => {
-                    settings.secrets.keep_paths = paths;
-                }
-                Some(Some(paths)) => settings.secrets.tool_caches = Some(paths),
-                _ => bad("must be a list of absolute paths or paths starting with ~/"),
-            }
+                None => bad("must be [projects.\"PATH\"] tables"),
+            },
+            "context_window" => match item.as_integer().map(u64::try_from) {
+                Some(Ok(tokens)) if tokens >= 1_000 => settings.context_window = Some(tokens),
+                _ => bad("must be a number of tokens, 1000 or more"),
+            },
+            "model_provider" => match string {
+                Some(id) => settings.model_provider = Some(id.to_string()),
+                None => bad("must be the name of a provider in quotes, such as \"openai\""),
+            },
+            "web_search" => match string.map(str::parse::<modes::WebSearch>) {
+                Some(Ok(mode)) => settings.web_search = Some(mode),
+                _ => bad("must be \"live\", \"cached\" or \"disabled\""),
+            },
+            _ => return false,
         }
-        "protected_paths" => match string_list(item) {
-            Some(paths)
-                if paths
-                    .iter()
-                    .all(|p| !p.starts_with('/') && !p.contains("..")) =>
+        true
+    }
+
+    /// What the sandbox lets commands reach. `false` when the key is none of them.
+    fn sandbox_keys(self, settings: &mut FileSettings, bad: &mut dyn FnMut(&str)) -> bool {
+        let (key, item, string, home, dialect) =
+            (self.key, self.item, self.string, self.home, self.dialect);
+        match key {
+            "sandbox" => match string.map(str::parse::<SandboxMode>) {
+                Some(Ok(mode)) => settings.sandbox = Some(mode),
+                _ => bad("must be \"workspace-write\", \"read-only\" or \"off\""),
+            },
+            "network" => match item
+                .as_bool()
+                .map(|on| Ok(modes::Network::from(on)))
+                .or_else(|| string.map(modes::parse_network))
             {
-                settings.secrets.protected_paths = paths;
-            }
-            _ => bad("must be a list of paths relative to the project, such as \".husky\""),
-        },
-        "max_command_timeout_ms" => match item.as_integer().map(u64::try_from) {
-            Some(Ok(ms)) if ms > 0 => settings.secrets.max_command_timeout_ms = Some(ms),
-            _ => bad("must be a number of milliseconds above 0, such as 3600000"),
-        },
-        "private_tmp_max_mb" => match item.as_integer().map(u64::try_from) {
-            Some(Ok(mb)) if mb > 0 => settings.secrets.private_tmp_max_mb = Some(mb),
-            _ => bad("must be a number of megabytes above 0, such as 1024"),
-        },
-        "ssh_agent" => match item.as_bool() {
-            Some(on) => settings.secrets.ssh_agent = on,
-            None => bad("must be true or false"),
-        },
-        "env_drop" | "env_keep" => match string_list(item) {
-            Some(names) if key == "env_drop" => settings.secrets.env_drop = names,
-            Some(names) => settings.secrets.env_keep = names,
-            None => bad("must be a list of variable names such as \"GITHUB_*\""),
-        },
-        // Codex's `[sandbox_workspace_write] network_access`.
-        "sandbox_workspace_write" if dialect == Dialect::Codex => {
-            match item.get("network_access").map(|v| v.as_bool()) {
-                Some(Some(on)) => settings.network = Some(modes::Network::from(on)),
-                Some(None) => bad("network_access must be true or false"),
-                None => {}
-            }
-        }
-        _ => return false,
-    }
-    true
-}
-
-/// The screen, the server and where login goes; `false` when `entry.key` is none of them.
-fn read_interface_keys(
-    settings: &mut FileSettings,
-    Entry {
-        key,
-        item,
-        string,
-        home,
-        ..
-    }: Entry<'_>,
-    bad: &mut dyn FnMut(&str),
-) -> bool {
-    match key {
-        "mouse" => match item
-            .as_bool()
-            .map(Ok)
-            .or_else(|| string.map(modes::parse_switch))
-        {
-            Some(Ok(on)) => settings.mouse = Some(on),
-            _ => bad("must be true or false"),
-        },
-        "theme" => match string.map(str::parse::<Theme>) {
-            Some(Ok(theme)) => settings.theme = Some(theme),
-            _ => bad("must be \"auto\", \"dark\" or \"light\""),
-        },
-        "server" => match string.map(str::parse::<modes::Server>) {
-            Some(Ok(server)) => settings.server = Some(server),
-            _ => bad("must be \"none\", \"per-user\" or \"over-ssh\""),
-        },
-        "notifications" => match string.map(str::parse::<modes::Notify>) {
-            Some(Ok(notify)) => settings.notifications = Some(notify),
-            _ => bad("must be \"bell\", \"desktop\" or \"off\""),
-        },
-        "auth_issuer" | "codex_base_url" | "openai_base_url" => {
-            let checked = match string {
-                Some(url) => super::check_endpoint(url),
-                None => Err("must be a URL in quotes".to_string()),
-            };
-            match checked {
-                Ok(url) if key == "auth_issuer" => settings.auth_issuer = Some(url),
-                Ok(url) if key == "codex_base_url" => settings.codex_base_url = Some(url),
-                Ok(url) => settings.openai_base_url = Some(url),
-                Err(reason) => bad(&format!("is not a valid http(s) URL ({reason})")),
-            }
-        }
-        "callback_port" => match item.as_integer().map(u16::try_from) {
-            Some(Ok(port)) => settings.callback_port = Some(port),
-            _ => bad("must be a port number from 0 to 65535"),
-        },
-        "auth_file" => match string.and_then(|s| expand_home(s, home)) {
-            Some(file) => settings.auth_file = Some(file),
-            None => bad("must be an absolute path or start with ~/"),
-        },
-        _ => return false,
-    }
-    true
-}
-
-/// The tables: profiles, providers, skills and MCP servers, whose own warnings go to `warnings`; `false` when `entry.key` is none of them.
-fn read_tables(
-    settings: &mut FileSettings,
-    Entry {
-        key, item, home, ..
-    }: Entry<'_>,
-    (path, text): (&Path, &str),
-    warnings: &mut Vec<ConfigWarning>,
-    bad: &mut dyn FnMut(&str),
-) -> bool {
-    match key {
-        // Used before this: a profile's keys are laid over the top level.
-        "profile" if item.as_str().is_some() => {}
-        "profile" => bad("must be the name of a [profiles.NAME] table"),
-        "profiles" if item.is_table_like() => {}
-        "profiles" => bad("must be tables such as [profiles.fast]"),
-        super::providers::KEY => {
-            let (providers, mut found) = super::providers::parse(path, text, item);
-            settings.model_providers = providers;
-            warnings.append(&mut found);
-        }
-        // Codex's `[[skills.config]] path = "…" | name = "…", enabled = false`.
-        "skills" if !item.is_table_like() => {
-            bad("must be a table ([[skills.config]] entries)");
-        }
-        "skills" => match item
-            .get("config")
-            .map(|entries| entries.as_array_of_tables())
-        {
-            None => {}
-            Some(Some(entries)) => {
-                for entry in entries {
-                    if entry.get("enabled").and_then(Item::as_bool) != Some(false) {
-                        continue;
+                Some(Ok(network)) => settings.network = Some(network),
+                _ => bad("must be true, false or \"domains\""),
+            },
+            "allowed_domains" | "denied_domains" => match string_list(item) {
+                Some(domains) if key == "allowed_domains" => {
+                    settings.allowed_domains = Some(domains)
+                }
+                Some(domains) => settings.denied_domains = Some(domains),
+                None => bad("must be a list of domains, such as [\"crates.io\", \"*.crates.io\"]"),
+            },
+            "hide_paths" | "keep_paths" | "tool_caches" => {
+                let list = string_list(item).map(|paths| {
+                    paths
+                        .iter()
+                        .map(|p| expand_home(p, home))
+                        .collect::<Option<Vec<_>>>()
+                });
+                match list {
+                    Some(Some(paths)) if key == "hide_paths" => settings.secrets.hide_paths = paths,
+                    Some(Some(paths)) if key == "keep_paths" => {
+                        settings.secrets.keep_paths = paths;
                     }
-                    let path = entry
-                        .get("path")
-                        .and_then(Item::as_str)
-                        .and_then(|p| expand_home(p, home));
-                    let name = entry.get("name").and_then(Item::as_str).map(str::to_string);
-                    if path.is_none() && name.is_none() {
-                        bad("[[skills.config]] needs a path or a name");
-                        continue;
-                    }
-                    settings.skills_off.push(modes::SkillOff { path, name });
+                    Some(Some(paths)) => settings.secrets.tool_caches = Some(paths),
+                    _ => bad("must be a list of absolute paths or paths starting with ~/"),
                 }
             }
-            Some(None) => bad("config must be [[skills.config]] tables"),
-        },
-        super::mcp::KEY => {
-            let (servers, mut found) = super::mcp::parse(path, text, item, home);
-            settings.mcp_servers = servers;
-            warnings.append(&mut found);
+            "protected_paths" => match string_list(item) {
+                Some(paths)
+                    if paths
+                        .iter()
+                        .all(|p| !p.starts_with('/') && !p.contains("..")) =>
+                {
+                    settings.secrets.protected_paths = paths;
+                }
+                _ => bad("must be a list of paths relative to the project, such as \".husky\""),
+            },
+            "max_command_timeout_ms" => match item.as_integer().map(u64::try_from) {
+                Some(Ok(ms)) if ms > 0 => settings.secrets.max_command_timeout_ms = Some(ms),
+                _ => bad("must be a number of milliseconds above 0, such as 3600000"),
+            },
+            "private_tmp_max_mb" => match item.as_integer().map(u64::try_from) {
+                Some(Ok(mb)) if mb > 0 => settings.secrets.private_tmp_max_mb = Some(mb),
+                _ => bad("must be a number of megabytes above 0, such as 1024"),
+            },
+            "ssh_agent" => match item.as_bool() {
+                Some(on) => settings.secrets.ssh_agent = on,
+                None => bad("must be true or false"),
+            },
+            "env_drop" | "env_keep" => match string_list(item) {
+                Some(names) if key == "env_drop" => settings.secrets.env_drop = names,
+                Some(names) => settings.secrets.env_keep = names,
+                None => bad("must be a list of variable names such as \"GITHUB_*\""),
+            },
+            // Codex's `[sandbox_workspace_write] network_access`.
+            "sandbox_workspace_write" if dialect == Dialect::Codex => {
+                match item.get("network_access").map(|v| v.as_bool()) {
+                    Some(Some(on)) => settings.network = Some(modes::Network::from(on)),
+                    Some(None) => bad("network_access must be true or false"),
+                    None => {}
+                }
+            }
+            _ => return false,
         }
-        _ => return false,
+        true
     }
-    true
+
+    /// The screen, the server and where login goes. `false` when the key is none of them.
+    fn interface_keys(self, settings: &mut FileSettings, bad: &mut dyn FnMut(&str)) -> bool {
+        let (key, item, string, home) = (self.key, self.item, self.string, self.home);
+        match key {
+            "mouse" => match item
+                .as_bool()
+                .map(Ok)
+                .or_else(|| string.map(modes::parse_switch))
+            {
+                Some(Ok(on)) => settings.mouse = Some(on),
+                _ => bad("must be true or false"),
+            },
+            "theme" => match string.map(str::parse::<Theme>) {
+                Some(Ok(theme)) => settings.theme = Some(theme),
+                _ => bad("must be \"auto\", \"dark\" or \"light\""),
+            },
+            "server" => match string.map(str::parse::<modes::Server>) {
+                Some(Ok(server)) => settings.server = Some(server),
+                _ => bad("must be \"none\", \"per-user\" or \"over-ssh\""),
+            },
+            "notifications" => match string.map(str::parse::<modes::Notify>) {
+                Some(Ok(notify)) => settings.notifications = Some(notify),
+                _ => bad("must be \"bell\", \"desktop\" or \"off\""),
+            },
+            "auth_issuer" | "codex_base_url" | "openai_base_url" => {
+                let checked = match string {
+                    Some(url) => super::check_endpoint(url),
+                    None => Err("must be a URL in quotes".to_string()),
+                };
+                match checked {
+                    Ok(url) if key == "auth_issuer" => settings.auth_issuer = Some(url),
+                    Ok(url) if key == "codex_base_url" => settings.codex_base_url = Some(url),
+                    Ok(url) => settings.openai_base_url = Some(url),
+                    Err(reason) => bad(&format!("is not a valid http(s) URL ({reason})")),
+                }
+            }
+            "callback_port" => match item.as_integer().map(u16::try_from) {
+                Some(Ok(port)) => settings.callback_port = Some(port),
+                _ => bad("must be a port number from 0 to 65535"),
+            },
+            "auth_file" => match string.and_then(|s| expand_home(s, home)) {
+                Some(file) => settings.auth_file = Some(file),
+                None => bad("must be an absolute path or start with ~/"),
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    /// The tables: profiles, providers, skills and MCP servers, whose own warnings go to
+    /// `warnings`. `false` when the key is none of them.
+    fn tables(
+        self,
+        settings: &mut FileSettings,
+        (path, text): (&Path, &str),
+        warnings: &mut Vec<ConfigWarning>,
+        bad: &mut dyn FnMut(&str),
+    ) -> bool {
+        let (key, item, home) = (self.key, self.item, self.home);
+        match key {
+            // Used before this: a profile's keys are laid over the top level.
+            "profile" if item.as_str().is_some() => {}
+            "profile" => bad("must be the name of a [profiles.NAME] table"),
+            "profiles" if item.is_table_like() => {}
+            "profiles" => bad("must be tables such as [profiles.fast]"),
+            super::providers::KEY => {
+                let (providers, mut found) = super::providers::parse(path, text, item);
+                settings.model_providers = providers;
+                warnings.append(&mut found);
+            }
+            // Codex's `[[skills.config]] path = "…" | name = "…", enabled = false`.
+            "skills" if !item.is_table_like() => {
+                bad("must be a table ([[skills.config]] entries)");
+            }
+            "skills" => match item
+                .get("config")
+                .map(|entries| entries.as_array_of_tables())
+            {
+                None => {}
+                Some(Some(entries)) => {
+                    for entry in entries {
+                        if entry.get("enabled").and_then(Item::as_bool) != Some(false) {
+                            continue;
+                        }
+                        let path = entry
+                            .get("path")
+                            .and_then(Item::as_str)
+                            .and_then(|p| expand_home(p, home));
+                        let name = entry.get("name").and_then(Item::as_str).map(str::to_string);
+                        if path.is_none() && name.is_none() {
+                            bad("[[skills.config]] needs a path or a name");
+                            continue;
+                        }
+                        settings.skills_off.push(modes::SkillOff { path, name });
+                    }
+                }
+                Some(None) => bad("config must be [[skills.config]] tables"),
+            },
+            super::mcp::KEY => {
+                let (servers, mut found) = super::mcp::parse(path, text, item, home);
+                settings.mcp_servers = servers;
+                warnings.append(&mut found);
+            }
+            _ => return false,
+        }
+        true
+    }
 }
 
 /// A TOML array of non-empty strings, trimmed; `None` for anything else.
