@@ -36,8 +36,11 @@ pub fn fail(code: u8, message: &str) -> ExitCode {
 
 /// Writes `line` to stderr through the terminal filter: what kelp says may carry a folder's,
 /// a file's, a host's or a model's words, whose control characters would act on the terminal.
+/// A stderr that is gone (the terminal closed) loses the line; it does not panic.
 pub fn say_err(line: &str) {
-    eprintln!("{}", kelp::terminal_text::printable_lines(line));
+    use std::io::Write;
+    let line = kelp::terminal_text::printable_lines(line);
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Writes `line` to stdout through the terminal filter (see [`say_err`]).

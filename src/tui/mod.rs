@@ -123,6 +123,12 @@ pub async fn run(
     .await;
     drop(guard);
     let _ = ops.send(Op::Shutdown);
+    // The terminal closing can fail a read or a draw before its hangup is seen: it ends the
+    // client as the hangup does.
+    let result = match result {
+        Err(_) if terminal::stdin_hung_up() => Ok(Ended::Signal(libc::SIGHUP)),
+        other => other,
+    };
     Ok((result?, app.exit_summary()))
 }
 

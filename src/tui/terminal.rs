@@ -181,6 +181,18 @@ impl HangupWatch {
     }
 }
 
+/// Whether the terminal on standard input has hung up: an error of the UI's (a read or a
+/// write refused) is then the terminal going away, not a failure.
+pub fn stdin_hung_up() -> bool {
+    use std::os::fd::AsFd;
+    let stdin = io::stdin();
+    crossterm::tty::IsTty::is_tty(&stdin)
+        && stdin
+            .as_fd()
+            .try_clone_to_owned()
+            .is_ok_and(|fd| is_hung_up(&fd))
+}
+
 /// Whether the terminal behind `fd` has hung up, asked without reading from it.
 fn is_hung_up(fd: &std::os::fd::OwnedFd) -> bool {
     use std::os::fd::AsRawFd;
