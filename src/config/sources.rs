@@ -138,26 +138,21 @@ impl Modes {
         from_file: &file::FileSettings,
         overrides: &Overrides,
     ) -> Result<Self, ConfigError> {
-        let approval = match overrides.approval {
-            Some(mode) => mode,
-            None => var(&text, "KELP_APPROVAL", str::parse)?
-                .or(from_file.approval)
-                .or(overrides.default_approval)
-                .unwrap_or_default(),
-        };
-        let sandbox = match overrides.sandbox {
-            Some(mode) => mode,
-            None => var(&text, "KELP_SANDBOX", str::parse)?
-                .or(from_file.sandbox)
-                .or(overrides.default_sandbox)
-                .unwrap_or_default(),
-        };
-        let network = match overrides.network {
-            Some(network) => network,
-            None => var(&text, "KELP_NETWORK", modes::parse_network)?
-                .or(from_file.network)
-                .unwrap_or_default(),
-        };
+        let approval = chosen(overrides.approval, || {
+            var(&text, "KELP_APPROVAL", str::parse)
+        })?
+        .or(from_file.approval)
+        .or(overrides.default_approval)
+        .unwrap_or_default();
+        let sandbox = chosen(overrides.sandbox, || var(&text, "KELP_SANDBOX", str::parse))?
+            .or(from_file.sandbox)
+            .or(overrides.default_sandbox)
+            .unwrap_or_default();
+        let network = chosen(overrides.network, || {
+            var(&text, "KELP_NETWORK", modes::parse_network)
+        })?
+        .or(from_file.network)
+        .unwrap_or_default();
         let trust_decides = overrides.approval.is_none()
             && overrides.sandbox.is_none()
             && text("KELP_APPROVAL").is_none()
@@ -170,6 +165,18 @@ impl Modes {
             network,
             trust_decides,
         })
+    }
+}
+
+/// The flag's value, else the variable's: the variable is read (and a bad one refused) only
+/// when no flag chose.
+fn chosen<T>(
+    flag: Option<T>,
+    variable: impl FnOnce() -> Result<Option<T>, ConfigError>,
+) -> Result<Option<T>, ConfigError> {
+    match flag {
+        Some(value) => Ok(Some(value)),
+        None => variable(),
     }
 }
 

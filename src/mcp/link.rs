@@ -94,31 +94,34 @@ pub(super) async fn connect(
     project_dir: &std::path::Path,
     logins: Option<&std::path::Path>,
 ) -> Result<Link, String> {
-    let mut signed_in = false;
     let stderr = Arc::new(StderrTail::default());
-    let wire = match &config.transport {
+    // Whether the token came from a sign-in kept here: a refusal then needs no new one.
+    let (wire, signed_in) = match &config.transport {
         McpTransport::Stdio {
             command,
             args,
             env,
             env_vars,
             cwd,
-        } => stdio_wire(
-            &config.name,
-            command,
-            args,
-            env,
-            env_vars,
-            cwd.as_deref().unwrap_or(project_dir),
-            &stderr,
-        )?,
+        } => {
+            let wire = stdio_wire(
+                &config.name,
+                command,
+                args,
+                env,
+                env_vars,
+                cwd.as_deref().unwrap_or(project_dir),
+                &stderr,
+            )?;
+            (wire, false)
+        }
         McpTransport::Http {
             url,
             headers,
             env_headers,
             bearer_token_env_var,
         } => {
-            let (wire, token_from_login) = http_wire(
+            let wired = http_wire(
                 config,
                 url,
                 headers,
@@ -128,9 +131,8 @@ pub(super) async fn connect(
                 logins,
             )
             .await?;
-            signed_in = token_from_login;
             stderr.ended.cancel();
-            wire
+            wired
         }
     };
     let service = match client_info().serve(wire).await {
