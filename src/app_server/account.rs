@@ -75,8 +75,8 @@ fn signed_in(
             error: None,
         })
         .notify(AccountUpdated {
-            auth_mode: Some(auth_mode),
-            plan_type: plan,
+            auth_mode: Some(auth_mode.into()),
+            plan_type: plan.map(Into::into),
         }))
 }
 
@@ -286,8 +286,8 @@ impl Accounts {
                 notify(
                     &out,
                     AccountUpdated {
-                        auth_mode: Some("chatgpt"),
-                        plan_type: Some(plan_type(account.plan.as_deref())),
+                        auth_mode: Some("chatgpt".into()),
+                        plan_type: Some(plan_type(account.plan.as_deref()).into()),
                     },
                 );
             }
@@ -353,7 +353,7 @@ impl Accounts {
 fn chatgpt_account(account: &crate::protocol::Account) -> Account {
     Account::Chatgpt {
         email: account.email.clone(),
-        plan_type: plan_type(account.plan.as_deref()),
+        plan_type: plan_type(account.plan.as_deref()).into(),
     }
 }
 

@@ -349,7 +349,7 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
         .iter()
         .map(|(effort, description)| EffortOption {
             reasoning_effort: *effort,
-            description,
+            description: (*description).into(),
         })
         .collect();
     let data = list
@@ -365,7 +365,7 @@ pub fn models(list: &ModelList, default: &str, raw: Value) -> Result<Answer, Rpc
             hidden: false,
             supported_reasoning_efforts: efforts.clone(),
             default_reasoning_effort: ReasoningEffort::default(),
-            input_modalities: vec!["text"],
+            input_modalities: vec!["text".into()],
             is_default: model == default,
         })
         .collect();

@@ -344,6 +344,8 @@ impl ExecEvents {
                 self.todo = Some((id, steps));
             }
             Note::Warning(warning) => out.push(self.error_item(&warning.message)),
+            Note::ConfigWarning(warning) => out.push(self.error_item(&warning.summary)),
+            Note::DeprecationNotice(notice) => out.push(self.error_item(&notice.summary)),
             Note::TurnErrorNotification(failed) if !failed.will_retry => {
                 out.push(ExecEvent::Error {
                     message: failed.error.message,
@@ -359,6 +361,7 @@ impl ExecEvents {
             | Note::ThreadSettingsUpdated(_)
             | Note::ItemStarted(_)
             | Note::ItemCompleted(_)
+            | Note::AgentMessageDelta(_)
             | Note::ReasoningSummaryPartAdded(_)
             | Note::ReasoningSummaryTextDelta(_)
             | Note::CommandExecutionOutputDelta(_)
@@ -397,11 +400,13 @@ impl ExecEvents {
             TurnStatus::Interrupted => ExecEvent::TurnFailed {
                 error: Message::new("the turn was interrupted"),
             },
-            TurnStatus::Failed | TurnStatus::InProgress => ExecEvent::TurnFailed {
-                error: turn
-                    .error
-                    .unwrap_or_else(|| Message::new("the turn failed")),
-            },
+            TurnStatus::Failed | TurnStatus::InProgress | TurnStatus::Unknown => {
+                ExecEvent::TurnFailed {
+                    error: turn
+                        .error
+                        .unwrap_or_else(|| Message::new("the turn failed")),
+                }
+            }
         });
     }
 
@@ -530,7 +535,7 @@ fn shown(status: ItemStatus) -> &'static str {
     match status {
         ItemStatus::InProgress => "in_progress",
         ItemStatus::Completed => "completed",
-        ItemStatus::Failed | ItemStatus::Declined => "failed",
+        ItemStatus::Failed | ItemStatus::Declined | ItemStatus::Unknown => "failed",
     }
 }
 

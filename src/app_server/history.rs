@@ -260,7 +260,7 @@ impl Saved {
             if bare {
                 turn.items.clear();
             }
-            turn.items_view = Some(if bare { "notLoaded" } else { "full" });
+            turn.items_view = Some(if bare { "notLoaded" } else { "full" }.into());
         }
         Answer::of(&ListPage {
             next_cursor: page.next(to < total),

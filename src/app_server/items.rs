@@ -421,6 +421,7 @@ impl Translator {
             token_usage: wire::ThreadTokenUsage {
                 total: (&total).into(),
                 last: (&last).into(),
+                model_context_window: None,
             },
         }));
     }
@@ -727,6 +728,15 @@ mod tests {
             json!({"threadId": "t1", "turnId": "u1", "itemId": "msg_a", "delta": "half \"quoted\""})
         );
         assert_eq!(delta["emittedAtMs"], 1_000);
+        // The line written by hand reads as the protocol's own notification.
+        let read = wire::ServerNotification::read(
+            delta["method"].as_str().unwrap(),
+            delta["params"].clone(),
+        );
+        assert!(
+            matches!(&read, Ok(wire::ServerNotification::AgentMessageDelta(d)) if d.delta == "half \"quoted\""),
+            "{read:?}"
+        );
         assert_eq!(
             params(&out, 4)["item"],
             json!({"type": "agentMessage", "id": "msg_b", "text": "all"})

@@ -75,7 +75,7 @@ impl Threads {
             thread.opened.model.clone_from(model);
         }
         if let Some(mode) = settings.approval {
-            thread.opened.approval_policy = mode.codex_name();
+            thread.opened.approval_policy = mode.codex_name().into();
         }
         if let Some((mode, network)) = settings.sandbox {
             thread.opened.sandbox = policy_of(mode, network, &thread.cwd);
@@ -97,8 +97,8 @@ impl Threads {
         let said = ThreadSettingsUpdated {
             thread_id: asked.thread_id,
             thread_settings: ThreadSettings {
-                approval_policy: opened.approval_policy,
-                approvals_reviewer: "user",
+                approval_policy: opened.approval_policy.clone(),
+                approvals_reviewer: "user".into(),
                 collaboration_mode: json!({
                     "mode": mode.as_str(),
                     "settings": {
@@ -111,7 +111,7 @@ impl Threads {
                 model: opened.model.clone(),
                 model_provider: opened.model_provider.clone(),
                 sandbox_policy: opened.sandbox.clone(),
-                effort: effort.map(|e| e.as_str()),
+                effort: effort.map(|e| e.as_str().into()),
             },
         };
         let ops = thread.ops.clone();

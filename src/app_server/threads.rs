@@ -278,8 +278,8 @@ impl Threads {
             model,
             model_provider: config.model_provider.id.clone(),
             cwd: cwd.clone(),
-            approval_policy: config.approval.codex_name(),
-            approvals_reviewer: "user",
+            approval_policy: config.approval.codex_name().into(),
+            approvals_reviewer: "user".into(),
             sandbox: sandbox_policy(&config, &cwd),
             items_backwards_cursor: None,
             turns_backwards_cursor: None,
@@ -288,7 +288,7 @@ impl Threads {
         let mut answered = opened.clone();
         // The history whole in `turns` (Codex's legacy mode), and cursors from its newest
         // entry for a host that pages it backwards instead.
-        answered.thread.history_mode = Some("legacy");
+        answered.thread.history_mode = Some("legacy".into());
         let restored = restored.unwrap_or_default();
         if !exclude_turns {
             answered.thread.turns = history_turns(&restored, &id, &cwd).into();
@@ -716,8 +716,8 @@ mod tests {
                     model: "m".into(),
                     model_provider: "openai".into(),
                     cwd: cwd.clone(),
-                    approval_policy: "never",
-                    approvals_reviewer: "user",
+                    approval_policy: "never".into(),
+                    approvals_reviewer: "user".into(),
                     sandbox: SandboxPolicy::DangerFullAccess,
                     items_backwards_cursor: None,
                     turns_backwards_cursor: None,

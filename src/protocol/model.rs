@@ -68,7 +68,7 @@ pub enum WebSearchAction {
 }
 
 /// How hard a reasoning model thinks before it answers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReasoningEffort {
     Minimal,

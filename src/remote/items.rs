@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::wire::{self, Item, ItemStatus};
 use crate::protocol::{Event, ItemKind, Replay, Replayed, ReplayedTurn, SavedPrompt};
 use crate::tools::FileChange;
+use crate::wire::{self, ItemStatus, ThreadItem as Item};
 
 /// The tool calls of the thread in hand, between their start and their end.
 #[derive(Debug, Default)]
@@ -62,7 +62,7 @@ impl Calls {
                 let mut entries = Vec::new();
                 let mut prompts = 0;
                 for item in &turn.items {
-                    if let Item::UserMessage { content } = item {
+                    if let Item::UserMessage { content, .. } = item {
                         entries.push(Replayed::Prompt(saved_prompt(content, prompts > 0)));
                         prompts += 1;
                         continue;
@@ -155,10 +155,13 @@ impl Calls {
                 }]
             }
             Item::WebSearch { id, .. } => vec![Event::WebSearchStarted { item: id.into() }],
-            Item::EnteredReviewMode { review } => {
+            Item::EnteredReviewMode { review, .. } => {
                 vec![Event::Notice(format!("Reviewing {review}"))]
             }
-            Item::UserMessage { .. } | Item::Unshown => Vec::new(),
+            Item::UserMessage { .. }
+            | Item::ExitedReviewMode { .. }
+            | Item::ContextCompaction { .. }
+            | Item::Unknown => Vec::new(),
         }
     }
 
@@ -169,7 +172,7 @@ impl Calls {
                 item: id.into(),
                 text,
             }],
-            Item::Reasoning { id, summary } => vec![Event::ReasoningDone {
+            Item::Reasoning { id, summary, .. } => vec![Event::ReasoningDone {
                 item: id.into(),
                 text: summary.join("\n\n"),
             }],
@@ -222,14 +225,18 @@ impl Calls {
                 duration_ms,
                 ..
             } => vec![self.finished(id, status, None, duration_ms)],
-            Item::WebSearch { id, action } => match action {
+            Item::WebSearch { id, action, .. } => match action {
                 Some(action) => vec![Event::WebSearchDone {
                     item: id.into(),
                     action: action.into(),
                 }],
                 None => Vec::new(),
             },
-            Item::UserMessage { .. } | Item::EnteredReviewMode { .. } | Item::Unshown => Vec::new(),
+            Item::UserMessage { .. }
+            | Item::EnteredReviewMode { .. }
+            | Item::ExitedReviewMode { .. }
+            | Item::ContextCompaction { .. }
+            | Item::Unknown => Vec::new(),
         }
     }
 
@@ -255,10 +262,10 @@ impl Calls {
 }
 
 /// The person's input as saved: its words, and its images' paths or URLs.
-fn saved_prompt(content: &[Value], steer: bool) -> SavedPrompt {
+fn saved_prompt(content: &Value, steer: bool) -> SavedPrompt {
     let mut text = String::new();
     let mut images = Vec::new();
-    for input in content {
+    for input in content.as_array().into_iter().flatten() {
         match input.get("type").and_then(Value::as_str) {
             Some("text") => text.push_str(input.get("text").and_then(Value::as_str).unwrap_or("")),
             Some("image") => {
@@ -301,12 +308,23 @@ pub fn session_summary(thread: wire::Thread) -> Option<crate::protocol::SessionS
         modified: Some(
             SystemTime::UNIX_EPOCH + Duration::from_secs(thread.updated_at.max(0) as u64),
         ),
-        name: thread.name,
+        name: thread.name.flatten(),
         forked_from: thread
             .forked_from_id
+            .flatten()
             .and_then(|id| uuid::Uuid::parse_str(&id).ok()),
         last_exchange: None,
     })
+}
+
+/// The id of a tool call's item (a command, a patch, an MCP call).
+pub fn call_id(item: &Item) -> Option<&str> {
+    match item {
+        Item::CommandExecution { id, .. }
+        | Item::FileChange { id, .. }
+        | Item::McpToolCall { id, .. } => Some(id),
+        _ => None,
+    }
 }
 
 /// A path as a diff names it: beneath the project, relative to it.
@@ -319,7 +337,7 @@ fn shown_path(path: &Path, project: &Path) -> String {
 
 /// A changed file as the server says it (a new file's text, a deleted one's, an update's
 /// hunks), as the unified diff a face draws.
-fn file_change(change: wire::Change, project: &Path) -> FileChange {
+fn file_change(change: wire::FileUpdateChange, project: &Path) -> FileChange {
     use crate::protocol::ChangeKind;
     let path = if change.path.is_absolute() {
         change.path
@@ -343,7 +361,7 @@ fn file_change(change: wire::Change, project: &Path) -> FileChange {
         out
     };
     match change.kind {
-        wire::ChangeKind::Add => FileChange {
+        wire::PatchChangeKind::Add => FileChange {
             kind: ChangeKind::Add,
             diff: format!("--- /dev/null\n+++ b/{name}\n{}", whole('+', &change.diff)),
             new_text: Some(change.diff),
@@ -351,7 +369,7 @@ fn file_change(change: wire::Change, project: &Path) -> FileChange {
             move_to: None,
             path,
         },
-        wire::ChangeKind::Delete => FileChange {
+        wire::PatchChangeKind::Delete => FileChange {
             kind: ChangeKind::Delete,
             diff: format!("--- a/{name}\n+++ /dev/null\n{}", whole('-', &change.diff)),
             old_text: Some(change.diff),
@@ -359,7 +377,7 @@ fn file_change(change: wire::Change, project: &Path) -> FileChange {
             move_to: None,
             path,
         },
-        wire::ChangeKind::Update { move_path } => {
+        wire::PatchChangeKind::Update { move_path } => {
             let hunks = match change.diff.split_once("\n\nMoved to: ") {
                 Some((hunks, _)) => hunks.to_string(),
                 None => change.diff,

@@ -2,7 +2,8 @@
 //! unix socket or a WebSocket. [`spawn`] gives a face the same `Op` sender and `Event` receiver
 //! the local core does; behind them one task holds the connection and [`client::Remote`]
 //! translates: `Op`s become the server's requests (`turn/start`, approvals' answers,
-//! `thread/resume`, `account/login/start`), its notifications become `Event`s.
+//! `thread/resume`, `account/login/start`), its notifications become `Event`s. What it sends and
+//! reads are the `wire` floor's types, the very ones kelp's app-server writes.
 //!
 //! The turn runs on the server: a client that loses its connection says so and how to come
 //! back, and the turn goes on there to its end, to be seen again with `kelp --remote ADDR
@@ -12,13 +13,10 @@
 //! Its other files:
 //! - `items.rs`: the items of a thread as the server tells them (`item/started`, `item/completed`,
 //!   a resumed thread's turns) become the events the core sends for the same things.
-//! - `wire.rs`: what an app-server sends a client, decoded as typed values (the requests the
-//!   client makes are the `wire` floor's, which the app-server reads).
 //! - `client/`: the client's side of one connection to an app-server.
 
 mod client;
 mod items;
-mod wire;
 
 use std::path::PathBuf;
 

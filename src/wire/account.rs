@@ -1,11 +1,11 @@
 //! `account/*`: who is signed in, logins as they start and end, and the plan's limits.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Notification, RateLimitSnapshot};
+use super::{Notification, RateLimitSnapshot, Text, lenient};
 
 /// The account `account/read` shows: an API key, or a ChatGPT login with its plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -14,21 +14,28 @@ use super::{Notification, RateLimitSnapshot};
 pub enum Account {
     ApiKey,
     Chatgpt {
+        #[serde(default)]
         email: Option<String>,
-        plan_type: &'static str,
+        #[serde(default, deserialize_with = "lenient")]
+        plan_type: Text,
     },
+    /// An account of a kind a newer server has; never written.
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
 /// `account/read`'s answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountRead {
+    #[serde(default)]
     pub account: Option<Account>,
+    #[serde(default)]
     pub requires_openai_auth: bool,
 }
 
 /// `account/login/start`'s answer: done at once, or the step the person takes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -49,6 +56,9 @@ pub enum LoginStarted {
     },
     /// Tokens the host owns, kept in memory.
     ChatgptAuthTokens,
+    /// A way in a newer server has; never written.
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
 /// `account/login/cancel`'s answer: `canceled` or `notFound`.
@@ -67,8 +77,10 @@ pub struct RateLimitsRead {
 notification!(
     /// A login ended: signed in, failed, or cancelled.
     LoginCompleted = "account/login/completed" {
+        #[serde(default)]
         login_id: Option<String>,
         success: bool,
+        #[serde(default)]
         error: Option<String>,
     }
 );
@@ -86,15 +98,17 @@ notification!(
 notification!(
     /// The login changed: how kelp is signed in now (nothing after a logout).
     AccountUpdated = "account/updated" {
-        auth_mode: Option<&'static str>,
-        plan_type: Option<&'static str>,
+        #[serde(default, deserialize_with = "lenient")]
+        auth_mode: Option<Text>,
+        #[serde(default, deserialize_with = "lenient")]
+        plan_type: Option<Text>,
     }
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{answer_fits, fits};
+    use crate::wire::{answer_fits, fits, read_answer_fits};
 
     #[test]
     fn every_account_shape_fits_the_schema() {
@@ -103,10 +117,10 @@ mod tests {
             Some(Account::ApiKey),
             Some(Account::Chatgpt {
                 email: Some("a@b.c".into()),
-                plan_type: "plus",
+                plan_type: "plus".into(),
             }),
         ] {
-            answer_fits(
+            read_answer_fits(
                 "v2/GetAccountResponse.json",
                 &AccountRead {
                     account,
@@ -127,7 +141,7 @@ mod tests {
             },
             LoginStarted::ChatgptAuthTokens,
         ] {
-            answer_fits("v2/LoginAccountResponse.json", &started);
+            read_answer_fits("v2/LoginAccountResponse.json", &started);
         }
         for status in ["canceled", "notFound"] {
             answer_fits(
@@ -151,8 +165,8 @@ mod tests {
         );
         fits(
             AccountUpdated {
-                auth_mode: Some("chatgpt"),
-                plan_type: Some("pro"),
+                auth_mode: Some("chatgpt".into()),
+                plan_type: Some("pro".into()),
             }
             .into_message(),
         );

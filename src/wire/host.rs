@@ -59,7 +59,7 @@ pub struct CommandExecuted {
 }
 
 /// Which stream of a command a piece came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ExecStream {
     Stdout,

@@ -4,7 +4,8 @@
 //! its method, free of any server's state. Each file's tests check its shapes against that schema, so a field renamed here
 //! fails before a host sees it.
 //!
-//! - `thread.rs`: threads, turns, items, and the notifications that carry them.
+//! - `thread.rs`: threads and turns, and the notifications that carry them.
+//! - `items.rs`: the items of a turn (a message, reasoning, a command, a patch, a search).
 //! - `account.rs`: `account/*`'s answers and notifications.
 //! - `host_asks.rs`: what the server asks the host (approvals, the model's questions) and its
 //!   answers.
@@ -12,9 +13,20 @@
 //! - `requests.rs`: the requests a client sends, one params type per method, serde both ways.
 //! - `settings.rs`: `config/*` and the lists a settings screen shows (models, permission
 //!   profiles, skills, MCP servers).
+//!
+//! What a client reads from a server (`kelp --remote`) is these same types, read back: every
+//! notification, the server's requests, and the answers a client acts on. They read leniently
+//! where a newer server may say more: a field a client does not act on never fails its message
+//! ([`lenient`]), and an item, a status or an account of a kind kelp does not know is `Unknown`.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+/// A word of the protocol kelp writes from its own constants and a client reads back owned.
+pub type Text = Cow<'static, str>;
 
 /// A notification's params, which know the method they go with.
 pub trait Notification: Serialize {
@@ -63,14 +75,59 @@ pub fn to_every_client(method: &str) -> bool {
     .contains(&method)
 }
 
+/// A field a client does not act on, read as its default when it is missing or has a shape a
+/// newer server gives it, so the message around it still reads.
+pub(crate) fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned + Default,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(T::deserialize(value).unwrap_or_default())
+}
+
+/// A field written only when known (`Some`), whose `null` means "known to be none": read back
+/// as `Some(None)`, not as unknown.
+pub(crate) fn known<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Why a message from a server is not one of [`ServerNotification`] or [`ServerAsk`].
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A method this kelp does not know: a newer server's, passed over.
+    #[error("{0} is not a method kelp knows")]
+    UnknownMethod(String),
+    /// A known method whose params do not have its shape.
+    #[error("{method}'s params were not understood: {source}")]
+    Malformed {
+        method: String,
+        source: serde_json::Error,
+    },
+}
+
+/// `params` read as `T`, the params of `method`.
+fn read_params<T: DeserializeOwned>(method: &str, params: Value) -> Result<T, ReadError> {
+    serde_json::from_value(params).map_err(|source| ReadError::Malformed {
+        method: method.to_string(),
+        source,
+    })
+}
+
 /// Declares a notification: its params' struct (camelCase fields) and its method.
 macro_rules! notification {
-    ($(#[$doc:meta])* $name:ident = $method:literal { $($field:ident: $ty:ty),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident = $method:literal {
+        $($(#[$field_attr:meta])* $field:ident: $ty:ty),* $(,)?
+    }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         pub struct $name {
-            $(pub $field: $ty),*
+            $($(#[$field_attr])* pub $field: $ty),*
         }
 
         impl Notification for $name {
@@ -82,6 +139,7 @@ macro_rules! notification {
 mod account;
 mod host;
 mod host_asks;
+mod items;
 pub mod requests;
 mod settings;
 mod thread;
@@ -89,14 +147,15 @@ mod thread;
 pub use account::*;
 pub use host::*;
 pub use host_asks::*;
+pub use items::*;
 pub use settings::*;
 pub use thread::*;
 
 /// Declares [`ServerNotification`] over the notifications' params types.
 macro_rules! server_notifications {
     ($($name:ident),* $(,)?) => {
-        /// A notification kelp's server sends, its params typed: what the app-server writes
-        /// and `kelp exec` makes its lines of, never read back by method name.
+        /// A notification a server sends, its params typed: what the app-server writes,
+        /// `kelp exec` makes its lines of, and `kelp --remote` reads.
         #[derive(Debug, Clone, PartialEq)]
         pub enum ServerNotification {
             $($name(Box<$name>),)*
@@ -109,6 +168,14 @@ macro_rules! server_notifications {
                     $(Self::$name(params) => (*params).into_message(),)*
                 }
             }
+
+            /// The notification `method` with `params`, typed.
+            pub fn read(method: &str, params: Value) -> Result<Self, ReadError> {
+                $(if method == <$name as Notification>::METHOD {
+                    return read_params::<$name>(method, params).map(Self::from);
+                })*
+                Err(ReadError::UnknownMethod(method.to_string()))
+            }
         }
 
         $(impl From<$name> for ServerNotification {
@@ -120,6 +187,9 @@ macro_rules! server_notifications {
 }
 
 server_notifications! {
+    AgentMessageDelta,
+    ConfigWarning,
+    DeprecationNotice,
     LoginCompleted,
     McpLoginCompleted,
     AccountUpdated,
@@ -152,10 +222,73 @@ server_notifications! {
     RateLimitsUpdated,
 }
 
-/// Checks `(method, params)` against the schema's `ServerNotification`.
+/// Declares [`ServerAsk`] over the server's requests' params types.
+macro_rules! server_asks {
+    ($($name:ident),* $(,)?) => {
+        /// A request a server makes of its client, its params typed.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum ServerAsk {
+            $($name(Box<$name>),)*
+        }
+
+        impl ServerAsk {
+            /// The request `method` with `params`, typed.
+            pub fn read(method: &str, params: Value) -> Result<Self, ReadError> {
+                $(if method == <$name as ServerRequest>::METHOD {
+                    return read_params::<$name>(method, params)
+                        .map(|params| Self::$name(Box::new(params)));
+                })*
+                Err(ReadError::UnknownMethod(method.to_string()))
+            }
+        }
+
+        $(impl From<$name> for ServerAsk {
+            fn from(params: $name) -> Self {
+                Self::$name(Box::new(params))
+            }
+        })*
+    };
+}
+
+server_asks! {
+    CommandExecutionRequestApproval,
+    FileChangeRequestApproval,
+    ToolRequestUserInput,
+}
+
+/// Checks `(method, params)` against the schema's `ServerNotification`, and that it reads back
+/// as the same notification and writes as the same JSON.
 #[cfg(test)]
 pub(crate) fn fits(message: (&'static str, Value)) {
+    let (method, params) = message.clone();
+    let read = ServerNotification::read(method, params.clone())
+        .unwrap_or_else(|e| panic!("{method} does not read back: {e}"));
+    assert_eq!(read.clone().into_message(), (method, params), "{read:?}");
     fits_schema("ServerNotification.json", message, None);
+}
+
+/// Checks a server request against the schema's `ServerRequest`, and that it reads back.
+#[cfg(test)]
+pub(crate) fn ask_fits<R: ServerRequest + PartialEq + std::fmt::Debug + Clone>(ask: R)
+where
+    ServerAsk: From<R>,
+{
+    let (method, params) = ask.clone().into_message();
+    let read = ServerAsk::read(method, params.clone())
+        .unwrap_or_else(|e| panic!("{method} does not read back: {e}"));
+    assert_eq!(read, ServerAsk::from(ask), "{method}");
+    fits_schema("ServerRequest.json", (method, params), Some(1));
+}
+
+/// Checks that an answer a client reads comes back from its JSON as it was.
+#[cfg(test)]
+fn round_trips<T>(answer: &T)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let json = serde_json::to_value(answer).unwrap();
+    let read: T = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(&read, answer, "{json}");
 }
 
 /// Checks a message against the vendored schema file `file` (with `id` for a request).
@@ -177,6 +310,16 @@ pub(crate) fn fits_schema(file: &str, message: (&'static str, Value), id: Option
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{method}: {errors:?}\n{instance}");
+}
+
+/// Checks an answer a client reads against its schema, and that it reads back as it was.
+#[cfg(test)]
+pub(crate) fn read_answer_fits<T>(schema_file: &str, answer: &T)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    answer_fits(schema_file, answer);
+    round_trips(answer);
 }
 
 /// Checks an answer to `schema_file` (under `v2/` or the top) against its response schema.

@@ -4,17 +4,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Notification;
+use super::{Notification, Text, lenient};
 use crate::protocol::ReasoningEffort;
 
 /// A page of a list that pages one way.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CursorPage<T> {
     pub data: Vec<T>,
+    #[serde(default)]
     pub next_cursor: Option<String>,
 }
 
@@ -68,25 +69,33 @@ pub struct PermissionProfile {
 }
 
 /// A model of `model/list`, with the efforts kelp sends.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelInfo {
+    #[serde(default, deserialize_with = "lenient")]
     pub id: String,
     pub model: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub display_name: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub description: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub hidden: bool,
+    #[serde(default, deserialize_with = "lenient")]
     pub supported_reasoning_efforts: Vec<EffortOption>,
+    #[serde(default, deserialize_with = "lenient")]
     pub default_reasoning_effort: ReasoningEffort,
-    pub input_modalities: Vec<&'static str>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub input_modalities: Vec<Text>,
+    #[serde(default)]
     pub is_default: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EffortOption {
     pub reasoning_effort: ReasoningEffort,
-    pub description: &'static str,
+    pub description: Text,
 }
 
 /// `skills/list`'s answer.
@@ -154,18 +163,22 @@ pub struct McpTool {
 }
 
 /// A thread's settings for its turns from now on, as `thread/settings/updated` says them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadSettings {
-    pub approval_policy: &'static str,
-    pub approvals_reviewer: &'static str,
+    #[serde(deserialize_with = "lenient")]
+    pub approval_policy: Text,
+    #[serde(deserialize_with = "lenient")]
+    pub approvals_reviewer: Text,
     /// Codex's `CollaborationMode`: `{mode, settings: {model, reasoning_effort, …}}`.
     pub collaboration_mode: Value,
     pub cwd: PathBuf,
     pub model: String,
     pub model_provider: String,
+    #[serde(deserialize_with = "lenient")]
     pub sandbox_policy: super::SandboxPolicy,
-    pub effort: Option<&'static str>,
+    #[serde(deserialize_with = "lenient")]
+    pub effort: Option<Text>,
 }
 
 notification!(
@@ -233,7 +246,7 @@ mod tests {
                 next_cursor: None,
             },
         );
-        answer_fits(
+        crate::wire::read_answer_fits(
             "v2/ModelListResponse.json",
             &CursorPage {
                 data: vec![ModelInfo {
@@ -244,10 +257,10 @@ mod tests {
                     hidden: false,
                     supported_reasoning_efforts: vec![EffortOption {
                         reasoning_effort: ReasoningEffort::High,
-                        description: "deep",
+                        description: "deep".into(),
                     }],
                     default_reasoning_effort: ReasoningEffort::default(),
-                    input_modalities: vec!["text"],
+                    input_modalities: vec!["text".into()],
                     is_default: true,
                 }],
                 next_cursor: Some("50".into()),

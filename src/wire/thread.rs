@@ -2,182 +2,19 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-use super::Notification;
-
-/// An item of a turn: what the person said, what the model said or thought, what it ran.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
-pub enum ThreadItem {
-    /// The person's input, its items as the host sent them (or as kelp saved them).
-    UserMessage {
-        id: String,
-        content: Value,
-    },
-    AgentMessage {
-        id: String,
-        text: String,
-    },
-    Reasoning {
-        id: String,
-        summary: Vec<String>,
-        content: Vec<String>,
-    },
-    /// A shell command, or a read, listing or search shown as one with its action.
-    CommandExecution {
-        id: String,
-        command: String,
-        command_actions: Vec<CommandAction>,
-        cwd: PathBuf,
-        status: ItemStatus,
-        aggregated_output: Option<String>,
-        exit_code: Option<i32>,
-        duration_ms: Option<u64>,
-    },
-    FileChange {
-        id: String,
-        changes: Vec<FileUpdateChange>,
-        status: ItemStatus,
-    },
-    McpToolCall {
-        id: String,
-        server: String,
-        tool: String,
-        arguments: Value,
-        /// Never `declined`: the protocol has no such status for an MCP call.
-        status: ItemStatus,
-        error: Option<Message>,
-        duration_ms: Option<u64>,
-    },
-    EnteredReviewMode {
-        id: String,
-        review: String,
-    },
-    ExitedReviewMode {
-        id: String,
-        review: String,
-    },
-    ContextCompaction {
-        id: String,
-    },
-    /// A web search of the model's (the Responses API's own tool): started with an empty
-    /// query, completed with what it looked for.
-    WebSearch {
-        id: String,
-        query: String,
-        action: Option<WebSearchAction>,
-    },
-}
-
-/// What a web search did, in the app-server's words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum WebSearchAction {
-    Search {
-        query: Option<String>,
-        queries: Option<Vec<String>>,
-    },
-    OpenPage {
-        url: Option<String>,
-    },
-    FindInPage {
-        url: Option<String>,
-        pattern: Option<String>,
-    },
-    Other,
-}
-
-impl From<&crate::protocol::WebSearchAction> for WebSearchAction {
-    fn from(action: &crate::protocol::WebSearchAction) -> Self {
-        use crate::protocol::WebSearchAction as Model;
-        match action.clone() {
-            Model::Search { query, queries } => Self::Search { query, queries },
-            Model::OpenPage { url } => Self::OpenPage { url },
-            Model::FindInPage { url, pattern } => Self::FindInPage { url, pattern },
-            Model::Other => Self::Other,
-        }
-    }
-}
-
-/// Where an item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ItemStatus {
-    InProgress,
-    Completed,
-    Failed,
-    Declined,
-}
-
-/// What a read, listing or search did, for a host that shows it as such.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum CommandAction {
-    Read {
-        command: String,
-        name: Option<String>,
-        path: PathBuf,
-    },
-    ListFiles {
-        command: String,
-        path: PathBuf,
-    },
-    Search {
-        command: String,
-        query: String,
-        path: PathBuf,
-    },
-    Unknown {
-        command: String,
-    },
-}
-
-/// A changed file: its path, kind and unified diff.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FileUpdateChange {
-    pub path: PathBuf,
-    pub kind: PatchChangeKind,
-    pub diff: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum PatchChangeKind {
-    Add,
-    Delete,
-    /// `move_path` is snake case in the protocol too.
-    Update {
-        move_path: Option<PathBuf>,
-    },
-}
-
-/// An error said in words (`TurnError`, `McpToolCallError`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Message {
-    pub message: String,
-}
-
-impl Message {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
+use super::{Message, Notification, Text, ThreadItem, known, lenient};
 
 /// A turn: its items (empty where the notifications carry them), how it ended, and when.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Turn {
     pub id: String,
+    #[serde(default)]
     pub items: Vec<ThreadItem>,
     pub status: TurnStatus,
+    #[serde(default, deserialize_with = "lenient")]
     pub error: Option<Message>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<i64>,
@@ -185,8 +22,12 @@ pub struct Turn {
     pub completed_at: Option<i64>,
     /// Whether `items` holds the turn's items (`full`) or was left empty (`notLoaded`), where a
     /// list says so.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub items_view: Option<&'static str>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub items_view: Option<Text>,
 }
 
 impl Turn {
@@ -205,32 +46,58 @@ impl Turn {
 }
 
 /// A thread: a kelp session, its turns where the answer carries them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Thread {
     pub id: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub session_id: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub preview: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub ephemeral: bool,
+    #[serde(default, deserialize_with = "lenient")]
     pub model_provider: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub created_at: i64,
+    #[serde(default, deserialize_with = "lenient")]
     pub updated_at: i64,
+    #[serde(default, deserialize_with = "lenient")]
     pub status: ThreadStatus,
+    #[serde(default, deserialize_with = "lenient")]
     pub cwd: PathBuf,
-    pub cli_version: &'static str,
-    pub source: &'static str,
+    #[serde(default, deserialize_with = "lenient")]
+    pub cli_version: Text,
+    /// Where the thread came from: kelp writes `appServer`; a server may say more (an object).
+    #[serde(default, deserialize_with = "lenient")]
+    pub source: Text,
+    #[serde(default)]
     pub turns: Turns,
+    #[serde(default, deserialize_with = "lenient")]
     pub project_id: Option<String>,
     /// The session file, once the thread is saved (hosts check it before a goal).
+    #[serde(default, deserialize_with = "lenient")]
     pub path: Option<PathBuf>,
     /// Said when known (a saved thread's name, null when it has none).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "known"
+    )]
     pub name: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "known"
+    )]
     pub forked_from_id: Option<Option<String>>,
     /// Said in a thread's opening answer: kelp gives the history whole (`legacy`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub history_mode: Option<&'static str>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub history_mode: Option<Text>,
 }
 
 impl Thread {
@@ -246,8 +113,8 @@ impl Thread {
             updated_at: updated,
             status: ThreadStatus::Idle,
             cwd: cwd.to_path_buf(),
-            cli_version: env!("CARGO_PKG_VERSION"),
-            source: "appServer",
+            cli_version: env!("CARGO_PKG_VERSION").into(),
+            source: "appServer".into(),
             turns: Turns::default(),
             project_id: None,
             path: None,
@@ -279,6 +146,17 @@ pub trait TurnSource: std::fmt::Debug + Send + Sync {
     fn identity(&self) -> *const ();
 }
 
+impl Turns {
+    /// The turns in hand: built, or read from a server. A saved thread's are read from its
+    /// file only while an answer is written, so none are in hand.
+    pub fn in_hand(&self) -> &[Turn] {
+        match self {
+            Self::Built(turns) => turns,
+            Self::Saved(_) => &[],
+        }
+    }
+}
+
 impl Default for Turns {
     fn default() -> Self {
         Self::Built(Vec::new())
@@ -301,6 +179,12 @@ impl PartialEq for Turns {
     }
 }
 
+impl<'de> Deserialize<'de> for Turns {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<Turn>::deserialize(deserializer).map(Self::Built)
+    }
+}
+
 impl Serialize for Turns {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -320,11 +204,13 @@ impl Serialize for Turns {
 }
 
 /// One page of a list, with the cursors either way.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListPage<T> {
     pub data: Vec<T>,
+    #[serde(default)]
     pub next_cursor: Option<String>,
+    #[serde(default)]
     pub backwards_cursor: Option<String>,
 }
 
@@ -335,20 +221,27 @@ pub struct ThreadResponse {
 }
 
 /// How a thread was answered when it opened (`thread/start`, `resume`, `fork`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadOpened {
     pub thread: Thread,
+    #[serde(default, deserialize_with = "lenient")]
     pub model: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub model_provider: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub cwd: PathBuf,
-    pub approval_policy: &'static str,
-    pub approvals_reviewer: &'static str,
+    /// Codex's words for it (`on-request`, …; a newer server may give an object).
+    #[serde(default, deserialize_with = "lenient")]
+    pub approval_policy: Text,
+    #[serde(default, deserialize_with = "lenient")]
+    pub approvals_reviewer: Text,
+    #[serde(default, deserialize_with = "lenient")]
     pub sandbox: SandboxPolicy,
     /// Where a host that pages the history backwards starts, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items_backwards_cursor: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turns_backwards_cursor: Option<String>,
 }
 
@@ -357,7 +250,7 @@ pub struct ThreadOpened {
 pub struct Empty {}
 
 /// `turn/start`'s answer (and `thread/compact/start`'s turn).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnResponse {
     pub turn: Turn,
 }
@@ -393,7 +286,7 @@ pub struct ThreadRevertResponse {
 }
 
 /// kelp's sandbox mode in the protocol's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -410,6 +303,10 @@ pub enum SandboxPolicy {
         exclude_tmpdir_env_var: bool,
         exclude_slash_tmp: bool,
     },
+    /// A policy a newer server has words for; never written.
+    #[default]
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
 /// `thread/items/list`'s entry: an item and its turn.
@@ -420,33 +317,38 @@ pub struct TurnItem {
     pub turn_id: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum TurnStatus {
     InProgress,
     Completed,
     Interrupted,
     Failed,
+    /// A status a newer server has words for; never written.
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
 /// A plan step of `turn/plan/updated`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TurnPlanStep {
     pub step: String,
     pub status: PlanStepStatus,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PlanStepStatus {
-    Pending,
     InProgress,
     Completed,
+    /// Also a status a newer server has other words for: not begun, as far as kelp knows.
+    #[serde(other)]
+    Pending,
 }
 
 /// Token counts (`TokenUsageBreakdown`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct TokenUsageBreakdown {
     pub input_tokens: u64,
     pub cached_input_tokens: u64,
@@ -456,14 +358,18 @@ pub struct TokenUsageBreakdown {
 }
 
 /// The conversation's tokens so far, and its last request's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ThreadTokenUsage {
     pub total: TokenUsageBreakdown,
     pub last: TokenUsageBreakdown,
+    /// The model's context window, where the server says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_context_window: Option<u64>,
 }
 
 /// A thread's state: idle, or working (and perhaps waiting on the person).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -476,22 +382,31 @@ pub enum ThreadStatus {
     Active {
         active_flags: Vec<ActiveFlag>,
     },
+    /// A state a newer server has words for; never written.
+    #[default]
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ActiveFlag {
     WaitingOnApproval,
+    /// What else a newer server says a thread waits on; never written.
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
 /// The plan's rate-limit windows, those kelp knows (`RateLimitSnapshot`, sparse).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateLimitSnapshot {
+    #[serde(default, deserialize_with = "lenient")]
     pub primary: Option<RateLimitWindow>,
+    #[serde(default, deserialize_with = "lenient")]
     pub secondary: Option<RateLimitWindow>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RateLimitWindow {
     pub used_percent: i64,
@@ -509,6 +424,32 @@ impl From<&crate::protocol::RateLimits> for RateLimitSnapshot {
         Self {
             primary: limits.primary.as_ref().map(window),
             secondary: limits.secondary.as_ref().map(window),
+        }
+    }
+}
+
+impl From<RateLimitSnapshot> for crate::protocol::RateLimits {
+    fn from(limits: RateLimitSnapshot) -> Self {
+        let window = |w: RateLimitWindow| crate::protocol::RateLimitWindow {
+            used_percent: w.used_percent as f64,
+            window_minutes: w.window_duration_mins,
+            resets_at: w.resets_at,
+        };
+        Self {
+            primary: limits.primary.map(window),
+            secondary: limits.secondary.map(window),
+        }
+    }
+}
+
+impl From<TokenUsageBreakdown> for crate::protocol::TokenUsage {
+    fn from(tokens: TokenUsageBreakdown) -> Self {
+        Self {
+            input_tokens: tokens.input_tokens,
+            cached_input_tokens: tokens.cached_input_tokens,
+            output_tokens: tokens.output_tokens,
+            reasoning_output_tokens: tokens.reasoning_output_tokens,
+            total_tokens: tokens.total_tokens,
         }
     }
 }
@@ -531,6 +472,7 @@ notification!(
         thread_id: String,
         turn_id: String,
         item: ThreadItem,
+        #[serde(default)]
         started_at_ms: i64,
     }
 );
@@ -541,7 +483,19 @@ notification!(
         thread_id: String,
         turn_id: String,
         item: ThreadItem,
+        #[serde(default)]
         completed_at_ms: i64,
+    }
+);
+
+notification!(
+    /// A piece of the model's answer. kelp's server writes these lines itself, a prefix made
+    /// once per message (`app_server::shapes::delta_prefix`); a client reads them as this.
+    AgentMessageDelta = "item/agentMessage/delta" {
+        thread_id: String,
+        turn_id: String,
+        item_id: String,
+        delta: String,
     }
 );
 
@@ -625,8 +579,27 @@ notification!(
 notification!(
     /// Something the person should read that does not end the turn.
     Warning = "warning" {
+        #[serde(default)]
         thread_id: Option<String>,
         message: String,
+    }
+);
+
+notification!(
+    /// A setting a server could not take as written.
+    ConfigWarning = "configWarning" {
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<String>,
+    }
+);
+
+notification!(
+    /// Something a server will stop doing.
+    DeprecationNotice = "deprecationNotice" {
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<String>,
     }
 );
 
@@ -659,7 +632,7 @@ notification!(
 );
 
 /// A thread's goal as the protocol shows it: kelp's goal with its thread.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadGoal {
     pub thread_id: String,
@@ -894,6 +867,80 @@ mod tests {
     }
 
     #[test]
+    fn every_answer_a_client_reads_fits_the_schema_and_reads_back() {
+        let mut thread = Thread::new("t", std::path::Path::new("/p"), "hi", 1, 2);
+        thread.name = Some(Some("named".into()));
+        thread.path = Some("/s/t.jsonl".into());
+        thread.turns = Turns::Built(vec![Turn {
+            items: every_item(),
+            error: Some(Message::new("cut")),
+            ..Turn::new("u", TurnStatus::Failed)
+        }]);
+        let opened = ThreadOpened {
+            thread: thread.clone(),
+            model: "gpt-5.5".into(),
+            model_provider: "openai".into(),
+            cwd: "/p".into(),
+            approval_policy: "on-request".into(),
+            approvals_reviewer: "user".into(),
+            sandbox: SandboxPolicy::WorkspaceWrite {
+                writable_roots: vec!["/p".into()],
+                network_access: false,
+                exclude_tmpdir_env_var: false,
+                exclude_slash_tmp: false,
+            },
+            items_backwards_cursor: None,
+            turns_backwards_cursor: None,
+        };
+        crate::wire::read_answer_fits("v2/ThreadStartResponse.json", &opened);
+        crate::wire::read_answer_fits("v2/ThreadResumeResponse.json", &opened);
+        let listed = ListPage {
+            data: vec![thread],
+            next_cursor: Some("c".into()),
+            backwards_cursor: None,
+        };
+        crate::wire::read_answer_fits("v2/ThreadListResponse.json", &listed);
+        let started = TurnResponse {
+            turn: Turn::new("u", TurnStatus::InProgress),
+        };
+        crate::wire::read_answer_fits("v2/TurnStartResponse.json", &started);
+    }
+
+    /// A newer server's words read as kelp can: an item, a status or a method it does not
+    /// know, a field in a shape it does not expect, a field it does not use left out.
+    #[test]
+    fn what_a_newer_server_says_reads_as_far_as_kelp_knows_it() {
+        let item: ThreadItem =
+            serde_json::from_value(json!({"type": "imageGeneration", "id": "i1"})).unwrap();
+        assert_eq!(item, ThreadItem::Unknown);
+        let note = ServerNotification::read(
+            "item/started",
+            json!({"threadId": "t", "turnId": "u", "item": {"type": "agentMessage", "id": "m", "text": ""}}),
+        )
+        .unwrap();
+        let ServerNotification::ItemStarted(started) = note else {
+            panic!("{note:?}");
+        };
+        assert_eq!(started.started_at_ms, 0);
+        let thread: Thread = serde_json::from_value(json!({
+            "id": "t", "cwd": "/p", "source": {"subAgent": "review"},
+            "status": {"type": "systemError"}, "turns": [{"id": "u", "status": "cancelled"}],
+        }))
+        .unwrap();
+        assert_eq!(thread.source, "");
+        assert_eq!(thread.status, ThreadStatus::Unknown);
+        assert_eq!(thread.turns.in_hand()[0].status, TurnStatus::Unknown);
+        assert!(matches!(
+            ServerNotification::read("thread/realtime/started", json!({})),
+            Err(crate::wire::ReadError::UnknownMethod(method)) if method == "thread/realtime/started"
+        ));
+        assert!(matches!(
+            ServerNotification::read("turn/started", json!({"threadId": 7})),
+            Err(crate::wire::ReadError::Malformed { .. })
+        ));
+    }
+
+    #[test]
     fn every_approval_request_fits_the_schema() {
         let command = CommandExecutionRequestApproval {
             thread_id: "t".into(),
@@ -940,44 +987,27 @@ mod tests {
             item_id: "p".into(),
             started_at_ms: 1,
         };
-        for (method, params) in [
-            (
-                CommandExecutionRequestApproval::METHOD,
-                serde_json::to_value(&command).unwrap(),
-            ),
-            (
-                CommandExecutionRequestApproval::METHOD,
-                serde_json::to_value(&bare).unwrap(),
-            ),
-            (
-                CommandExecutionRequestApproval::METHOD,
-                serde_json::to_value(&network).unwrap(),
-            ),
-            (
-                FileChangeRequestApproval::METHOD,
-                serde_json::to_value(&patch).unwrap(),
-            ),
-            ToolRequestUserInput {
-                thread_id: "t".into(),
-                turn_id: "u".into(),
-                item_id: "c".into(),
-                questions: vec![UserInputQuestion {
-                    id: "db".into(),
-                    header: "Database".into(),
-                    question: "Which one?".into(),
-                    is_other: true,
-                    is_secret: false,
-                    options: vec![crate::protocol::Choice {
-                        label: "Postgres".into(),
-                        description: "what prod runs".into(),
-                    }],
-                }],
-                is_blocking: true,
-            }
-            .into_message(),
-        ] {
-            crate::wire::fits_schema("ServerRequest.json", (method, params), Some(1));
+        for command in [command, bare, network] {
+            crate::wire::ask_fits(command);
         }
+        crate::wire::ask_fits(patch);
+        crate::wire::ask_fits(ToolRequestUserInput {
+            thread_id: "t".into(),
+            turn_id: "u".into(),
+            item_id: "c".into(),
+            questions: vec![UserInputQuestion {
+                id: "db".into(),
+                header: "Database".into(),
+                question: "Which one?".into(),
+                is_other: true,
+                is_secret: false,
+                options: vec![crate::protocol::Choice {
+                    label: "Postgres".into(),
+                    description: "what prod runs".into(),
+                }],
+            }],
+            is_blocking: true,
+        });
     }
 
     fn a_goal() -> ThreadGoal {
@@ -1027,9 +1057,9 @@ mod tests {
         let mut thread = Thread::new("t", std::path::Path::new("/p"), "hi", 1, 2);
         thread.name = Some(None);
         thread.forked_from_id = Some(Some("s".into()));
-        thread.history_mode = Some("legacy");
+        thread.history_mode = Some("legacy".into());
         thread.turns = Turns::Built(vec![Turn {
-            items_view: Some("full"),
+            items_view: Some("full".into()),
             ..turn(TurnStatus::Completed, None)
         }]);
         let messages = [
@@ -1131,6 +1161,7 @@ mod tests {
                 thread_id: thread_id.clone(),
                 turn_id: turn_id.clone(),
                 token_usage: ThreadTokenUsage {
+                    model_context_window: None,
                     total: usage,
                     last: usage,
                 },

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::{Asked, Open, Remote, decode, notifications};
 use crate::protocol::{AuthSummary, Event, LoginEvent, Reply, TurnOutcome};
-use crate::remote::{items, wire};
+use crate::remote::items;
+use crate::wire;
 use crate::wire::requests::{self, ModelListParams};
 
 impl Remote {
@@ -58,7 +59,7 @@ impl Remote {
             }
             Asked::Account { login_done } => self.account_read(result, login_done),
             Asked::Models => {
-                let Some(list) = decode::<wire::ModelList>(result) else {
+                let Some(list) = decode::<wire::CursorPage<wire::ModelInfo>>(result) else {
                     return;
                 };
                 if self.model.is_empty()
@@ -80,7 +81,7 @@ impl Remote {
             }
             Asked::Sessions { resume_newest } => self.sessions_listed(result, resume_newest),
             Asked::TurnStarted => {
-                if let Some(opened) = decode::<wire::TurnOpened>(result) {
+                if let Some(opened) = decode::<wire::TurnResponse>(result) {
                     self.turn_started(opened.turn.id);
                 }
             }
@@ -120,7 +121,7 @@ impl Remote {
 
     /// `thread/list`'s answer: the conversations for `/resume`, or the newest resumed.
     fn sessions_listed(&mut self, result: Value, resume_newest: bool) {
-        let Some(list) = decode::<wire::ThreadList>(result) else {
+        let Some(list) = decode::<wire::ListPage<wire::Thread>>(result) else {
             return;
         };
         if resume_newest {
@@ -176,7 +177,9 @@ impl Remote {
                     opening: false,
                 }
             }
-            wire::LoginStarted::ApiKey | wire::LoginStarted::Other => return,
+            wire::LoginStarted::ApiKey
+            | wire::LoginStarted::ChatgptAuthTokens
+            | wire::LoginStarted::Unknown => return,
         };
         self.emit(Event::Reply(Reply::Login(step)));
     }
@@ -184,22 +187,23 @@ impl Remote {
     /// A thread opened: started, resumed or forked.
     fn opened(&mut self, opened: wire::ThreadOpened, restore: bool) {
         let thread = opened.thread;
-        if let Some(model) = opened.model.filter(|m| !m.is_empty()) {
-            self.model = model.clone();
+        if !opened.model.is_empty() {
+            self.model = opened.model.clone();
             self.emit(Event::Reply(Reply::Models {
                 available: self.models.clone(),
-                current: model,
+                current: opened.model,
             }));
         }
         self.thread = Some(thread.id.clone());
         self.turn = None;
         let running = thread
             .turns
+            .in_hand()
             .last()
             .filter(|turn| turn.status == wire::TurnStatus::InProgress)
             .map(|turn| turn.id.clone());
         if restore {
-            let replay = self.calls.replay(&thread.turns);
+            let replay = self.calls.replay(thread.turns.in_hand());
             self.emit(Event::Reply(Reply::Restored(Box::new(replay))));
         }
         self.emit(Event::Reply(Reply::Conversation {
@@ -220,11 +224,11 @@ fn auth_summary(read: wire::AccountRead) -> Option<AuthSummary> {
         Some(wire::Account::Chatgpt { email, plan_type }) => {
             Some(AuthSummary::ChatGpt(crate::protocol::Account {
                 email,
-                plan: plan_type,
+                plan: Some(plan_type.into_owned()).filter(|plan| !plan.is_empty()),
                 ..Default::default()
             }))
         }
-        Some(wire::Account::ApiKey | wire::Account::Other) => Some(AuthSummary::ApiKey {
+        Some(wire::Account::ApiKey | wire::Account::Unknown) => Some(AuthSummary::ApiKey {
             masked: "kept by the server".to_string(),
         }),
         // A provider with its own key: nothing to sign in to.

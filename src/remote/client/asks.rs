@@ -3,20 +3,32 @@
 
 use serde_json::{Value, json};
 
-use super::{Remote, Waiting, WaitingKind, decode};
+use super::{Remote, Waiting, WaitingKind};
 use crate::protocol::{ApprovalDecision, ApprovalSubject, Event};
-use crate::remote::wire;
+use crate::wire::{
+    self, ApprovalResponse, ApprovalResponseDecision as Decision, NetworkPolicyAmendment,
+    NetworkPolicyRuleAction, ReadError, ServerAsk,
+};
 
 impl Remote {
     pub(super) fn on_request(&mut self, request: Value, method: &str, params: Value) {
+        let asked = match ServerAsk::read(method, params) {
+            Ok(asked) => asked,
+            Err(ReadError::UnknownMethod(method)) => {
+                return self.refuse(request, &format!("{method} is not something kelp answers"));
+            }
+            Err(e @ ReadError::Malformed { .. }) => {
+                tracing::warn!(error = %e, "an app-server request not understood");
+                return self.refuse(request, "the request's params were not understood");
+            }
+        };
         self.next_wait += 1;
         let id = self.next_wait;
-        match method {
-            "item/commandExecution/requestApproval" => self.command_approval(id, request, params),
-            "item/fileChange/requestApproval" => {
-                let Some(asked) = decode::<wire::PatchApproval>(params) else {
-                    return self.refuse(request, "the request's params were not understood");
-                };
+        match asked {
+            ServerAsk::CommandExecutionRequestApproval(asked) => {
+                self.command_approval(id, request, *asked)
+            }
+            ServerAsk::FileChangeRequestApproval(asked) => {
                 let changes = self.calls.changes_of(&asked.item_id);
                 let diff = changes.iter().map(|c| c.diff.as_str()).collect::<String>();
                 self.waiting.insert(
@@ -32,10 +44,7 @@ impl Remote {
                     subject: ApprovalSubject::Patch { diff, changes },
                 });
             }
-            "item/tool/requestUserInput" => {
-                let Some(asked) = decode::<Questions>(params) else {
-                    return self.refuse(request, "the request's params were not understood");
-                };
+            ServerAsk::ToolRequestUserInput(asked) => {
                 self.waiting.insert(
                     id,
                     Waiting {
@@ -50,7 +59,7 @@ impl Remote {
                         id: q.id,
                         header: q.header,
                         question: q.question,
-                        options: q.options.unwrap_or_default(),
+                        options: q.options,
                     })
                     .collect();
                 self.emit(Event::QuestionsAsked {
@@ -59,20 +68,22 @@ impl Remote {
                     questions,
                 });
             }
-            _ => self.refuse(request, &format!("{method} is not something kelp answers")),
         }
     }
 
     /// A command to approve: a plain one, one to run outside the sandbox, or a host it asks to
     /// reach.
-    fn command_approval(&mut self, id: u64, request: Value, params: Value) {
-        let Some(asked) = decode::<wire::CommandApproval>(params) else {
-            return self.refuse(request, "the request's params were not understood");
-        };
+    fn command_approval(
+        &mut self,
+        id: u64,
+        request: Value,
+        asked: wire::CommandExecutionRequestApproval,
+    ) {
         let command = asked.command.unwrap_or_default();
         let workdir = asked.cwd.unwrap_or_else(|| self.wanted.project_dir.clone());
+        let prefix = asked.proposed_execpolicy_amendment.flatten();
         let mut kind = WaitingKind::Command {
-            prefix: asked.proposed_execpolicy_amendment.clone(),
+            prefix: prefix.clone(),
         };
         let subject = match (asked.network_approval_context, asked.reason) {
             (Some(network), _) => {
@@ -83,7 +94,7 @@ impl Remote {
                 // start; else the `network-access` target Codex asks with.
                 ApprovalSubject::Network {
                     port: network.port(&command),
-                    via: network.via(),
+                    via: network.protocol.into(),
                     host: network.host,
                     command: self.calls.command_of(&asked.item_id).unwrap_or(command),
                     workdir,
@@ -110,7 +121,7 @@ impl Remote {
             (None, _) => ApprovalSubject::Command {
                 command,
                 workdir,
-                always_prefix: asked.proposed_execpolicy_amendment,
+                always_prefix: prefix,
             },
         };
         self.waiting.insert(id, Waiting { request, kind });
@@ -135,49 +146,34 @@ impl Remote {
             self.emit(Event::Error(format!("no approval request {id} is waiting")));
             return;
         };
+        let host_rule = |host: &String, action| Decision::ApplyNetworkPolicyAmendment {
+            network_policy_amendment: NetworkPolicyAmendment {
+                host: host.clone(),
+                action,
+            },
+        };
         let decision = match (decision, &waiting.kind) {
-            (ApprovalDecision::Yes, _) => json!("accept"),
-            (ApprovalDecision::Always, _) => json!("acceptForSession"),
+            (ApprovalDecision::Yes, _) => Decision::Accept,
+            (ApprovalDecision::Always, _) => Decision::AcceptForSession,
             (
                 ApprovalDecision::AlwaysPrefix,
                 WaitingKind::Command {
                     prefix: Some(prefix),
                 },
-            ) => {
-                json!({"acceptWithExecpolicyAmendment": {"execpolicy_amendment": prefix}})
+            ) => Decision::AcceptWithExecpolicyAmendment {
+                execpolicy_amendment: prefix.clone(),
+            },
+            (ApprovalDecision::AlwaysPrefix, WaitingKind::Network { host }) => {
+                host_rule(host, NetworkPolicyRuleAction::Allow)
             }
-            (ApprovalDecision::AlwaysPrefix, WaitingKind::Network { host }) => json!({
-                "applyNetworkPolicyAmendment": {
-                    "network_policy_amendment": {"host": host, "action": "allow"}
-                }
-            }),
-            (ApprovalDecision::AlwaysPrefix, _) => json!("acceptForSession"),
-            (ApprovalDecision::NeverHere, WaitingKind::Network { host }) => json!({
-                "applyNetworkPolicyAmendment": {
-                    "network_policy_amendment": {"host": host, "action": "deny"}
-                }
-            }),
-            (ApprovalDecision::NeverHere, _) => json!("decline"),
-            (ApprovalDecision::No { .. }, _) => json!("decline"),
+            (ApprovalDecision::AlwaysPrefix, _) => Decision::AcceptForSession,
+            (ApprovalDecision::NeverHere, WaitingKind::Network { host }) => {
+                host_rule(host, NetworkPolicyRuleAction::Deny)
+            }
+            (ApprovalDecision::NeverHere, _) | (ApprovalDecision::No { .. }, _) => {
+                Decision::Decline
+            }
         };
-        self.answer(waiting.request, json!({"decision": decision}));
+        self.answer(waiting.request, &ApprovalResponse { decision });
     }
-}
-
-/// `item/tool/requestUserInput`.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Questions {
-    item_id: String,
-    questions: Vec<Question>,
-}
-
-#[derive(serde::Deserialize)]
-struct Question {
-    id: String,
-    #[serde(default)]
-    header: String,
-    question: String,
-    #[serde(default)]
-    options: Option<Vec<crate::protocol::Choice>>,
 }

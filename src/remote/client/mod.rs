@@ -23,10 +23,11 @@ use super::items;
 mod answers;
 mod asks;
 mod notifications;
-use super::wire;
+use crate::jsonrpc::Incoming;
 use crate::protocol::ApprovalMode;
 use crate::protocol::LoginEvent;
 use crate::protocol::{Event, Op, Reply, Settings};
+use crate::wire;
 use crate::wire::requests::{
     self, LoginStartParams, ModelListParams, Request, ThreadResumeParams, ThreadStartParams,
     TurnStartParams, UserInput,
@@ -112,7 +113,7 @@ pub struct Remote {
     /// The tool calls under way.
     calls: items::Calls,
     /// Why the running turn failed, as the `error` notification said it.
-    failure: Option<wire::Said>,
+    failure: Option<wire::Message>,
     /// The conversations last listed, by the path a face names them by.
     listed: HashMap<PathBuf, String>,
     models: Vec<String>,
@@ -191,7 +192,7 @@ impl Remote {
         self.outgoing.push(message);
     }
 
-    fn answer(&mut self, id: Value, result: Value) {
+    fn answer(&mut self, id: Value, result: &impl serde::Serialize) {
         self.outgoing
             .push(json!({"jsonrpc": "2.0", "id": id, "result": result}));
     }
@@ -353,12 +354,15 @@ impl Remote {
         let Some(waiting) = self.waiting.remove(&id) else {
             return self.emit(Event::Error(format!("no questions {id} are waiting")));
         };
-        let answers: serde_json::Map<String, Value> = answers
+        let answers = answers
             .unwrap_or_default()
             .into_iter()
-            .map(|(question, given)| (question, json!({"answers": given})))
+            .map(|(question, answers)| (question, wire::ToolRequestUserInputAnswer { answers }))
             .collect();
-        self.answer(waiting.request, json!({"answers": answers}));
+        self.answer(
+            waiting.request,
+            &wire::ToolRequestUserInputResponse { answers },
+        );
     }
 
     /// The approval policy the person chose here, in Codex's name.
@@ -419,26 +423,25 @@ impl Remote {
     /// A message from the server.
     pub fn on_message(&mut self, text: &str) {
         tracing::trace!(message = %text, "from the app-server");
-        let message: wire::Incoming = match serde_json::from_str(text) {
-            Ok(message) => message,
-            Err(e) => {
-                tracing::warn!(error = %e, "an app-server message that is not JSON-RPC");
-                return;
-            }
-        };
-        match (message.id, message.method) {
-            (Some(id), Some(method)) => self.on_request(id, &method, message.params),
-            (None, Some(method)) => self.on_notification(&method, message.params),
-            (Some(id), None) => {
+        match crate::jsonrpc::parse_line(text) {
+            Ok(Incoming::Request { id, method, params }) => self.on_request(id, &method, params),
+            Ok(Incoming::Notification { method, params }) => self.on_notification(&method, params),
+            Ok(Incoming::Response { id, result }) => {
                 let Some(asked) = id.as_u64().and_then(|id| self.asked.remove(&id)) else {
                     return;
                 };
-                match message.error {
-                    Some(error) => self.on_refused(asked, error.message),
-                    None => self.on_answer(asked, message.result.unwrap_or(Value::Null)),
+                match result {
+                    Ok(result) => self.on_answer(asked, result),
+                    Err(error) => {
+                        let words = error.get("message").and_then(Value::as_str);
+                        let words = words.unwrap_or("the server refused without a reason");
+                        self.on_refused(asked, words.to_string());
+                    }
                 }
             }
-            (None, None) => {}
+            Err((_, e)) => {
+                tracing::warn!(error = %e.message, "an app-server message that is not JSON-RPC");
+            }
         }
     }
 
@@ -885,29 +888,6 @@ mod tests {
         assert_eq!(
             remote.take_outgoing()[0]["result"]["decision"]["applyNetworkPolicyAmendment"]["network_policy_amendment"],
             json!({"host": "tracker.example", "action": "deny"})
-        );
-    }
-
-    /// The port of a host's question is read from the target Codex asks with.
-    #[test]
-    fn the_port_of_a_hosts_question_is_read_from_codexs_target() {
-        let context = |protocol: &str| wire::NetworkContext {
-            host: "h".into(),
-            protocol: protocol.into(),
-        };
-        assert_eq!(
-            context("https").port("network-access https://h:8443/x"),
-            8443
-        );
-        assert_eq!(
-            context("https").port("network-access https://[::1]:9443"),
-            9443
-        );
-        assert_eq!(context("https").port("network-access https://[::1]"), 443);
-        assert_eq!(context("http").port("curl http://h:1234"), 80);
-        assert_eq!(
-            context("socks5Tcp").port("network-access socks5-tcp://h:1080"),
-            1080
         );
     }
 

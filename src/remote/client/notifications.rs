@@ -4,177 +4,182 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Asked, Remote, decode};
+use super::{Asked, Remote, items};
 use crate::protocol::ErrorCategory;
 use crate::protocol::LoginEvent;
-use crate::protocol::{Event, PlanStatus, PlanStep, Reply, TurnOutcome};
-use crate::remote::wire;
-use crate::wire::requests;
+use crate::protocol::{Event, ItemId, PlanStatus, PlanStep, Reply, TurnOutcome};
+use crate::wire::{self, ReadError, ServerNotification as Note, requests};
 
 impl Remote {
     pub(super) fn on_notification(&mut self, method: &str, params: Value) {
-        match method {
-            "turn/started" => {
-                if let Some(note) = decode::<wire::TurnNote>(params)
-                    && self.ours(&note.thread_id)
-                {
-                    self.turn_started(note.turn.id);
+        let note = match Note::read(method, params) {
+            Ok(note) => note,
+            // A newer server's: passed over, as Codex's own client does.
+            Err(ReadError::UnknownMethod(method)) => {
+                return tracing::debug!(method, "a notification kelp does not know");
+            }
+            Err(e @ ReadError::Malformed { .. }) => {
+                return tracing::warn!(error = %e, "an app-server notification not understood");
+            }
+        };
+        self.on_turn_note(note);
+    }
+
+    /// A notification of the turn's stream: its start and end, its items and their pieces.
+    fn on_turn_note(&mut self, note: Note) {
+        match note {
+            Note::TurnStarted(note) if self.ours(&note.thread_id) => {
+                self.turn_started(note.turn.id);
+            }
+            Note::TurnCompleted(note) if self.ours(&note.thread_id) => {
+                self.turn_completed(note.turn);
+            }
+            Note::ItemStarted(note) if self.ours(&note.thread_id) => {
+                for event in self.calls.started(note.item) {
+                    self.emit(event);
                 }
             }
-            "turn/completed" => {
-                if let Some(note) = decode::<wire::TurnNote>(params)
-                    && self.ours(&note.thread_id)
-                {
-                    self.turn_completed(note.turn);
+            Note::ItemCompleted(note) if self.ours(&note.thread_id) => {
+                self.item_completed(note.item);
+            }
+            Note::AgentMessageDelta(delta) if self.ours(&delta.thread_id) => {
+                self.emit(Event::TextDelta {
+                    item: ItemId::from(delta.item_id.as_str()),
+                    delta: delta.delta,
+                });
+            }
+            Note::ReasoningSummaryTextDelta(delta) if self.ours(&delta.thread_id) => {
+                self.emit(Event::ReasoningDelta {
+                    item: ItemId::from(delta.item_id.as_str()),
+                    delta: delta.delta,
+                });
+            }
+            Note::ReasoningSummaryPartAdded(part) if self.ours(&part.thread_id) => {
+                self.emit(Event::ReasoningPartAdded {
+                    item: ItemId::from(part.item_id.as_str()),
+                    index: part.summary_index,
+                });
+            }
+            Note::CommandExecutionOutputDelta(delta) if self.ours(&delta.thread_id) => {
+                self.calls.output_streamed(&delta.item_id);
+                self.emit(Event::ToolOutput {
+                    call_id: delta.item_id,
+                    chunk: delta.delta,
+                });
+            }
+            other => self.on_other_note(other),
+        }
+    }
+
+    /// A notification beside the turn's stream: the plan, usage, limits, errors and warnings,
+    /// the login.
+    fn on_other_note(&mut self, note: Note) {
+        match note {
+            Note::TurnPlanUpdated(plan) if self.ours(&plan.thread_id) => self.plan_updated(*plan),
+            Note::ThreadTokenUsageUpdated(note) if self.ours(&note.thread_id) => {
+                let usage = note.token_usage;
+                self.context_used = usage.last.total_tokens;
+                self.emit(Event::Usage(usage.total.into()));
+                self.emit(Event::ContextUsed {
+                    used: usage.last.total_tokens,
+                    window: usage.model_context_window,
+                });
+            }
+            Note::ThreadCompacted(note) if self.ours(&note.thread_id) => {
+                self.emit(Event::Compacted {
+                    before: self.context_used,
+                    automatic: false,
+                });
+            }
+            Note::RateLimitsUpdated(note) => self.emit(Event::RateLimits(note.rate_limits.into())),
+            Note::TurnErrorNotification(note) if self.ours(&note.thread_id) => {
+                if note.will_retry {
+                    self.emit(retrying(note.error));
+                } else {
+                    self.failure = Some(note.error);
                 }
             }
-            "item/started" => {
-                if let Some(note) = decode::<wire::ItemNote>(params)
-                    && self.ours(&note.thread_id)
-                {
-                    for event in self.calls.started(note.item) {
-                        self.emit(event);
-                    }
-                }
+            Note::Warning(note) if note.thread_id.as_deref().is_none_or(|t| self.ours(t)) => {
+                self.emit(Event::Notice(note.message));
             }
-            "item/completed" => self.item_completed(params),
-            "item/agentMessage/delta"
-            | "item/reasoning/summaryTextDelta"
-            | "item/reasoning/summaryPartAdded"
-            | "item/commandExecution/outputDelta" => self.delta(method, params),
-            "turn/plan/updated" => self.plan_updated(params),
-            "thread/tokenUsage/updated" => {
-                if let Some(note) = decode::<wire::UsageNote>(params)
-                    && self.ours(&note.thread_id)
-                {
-                    let usage = note.token_usage;
-                    self.context_used = usage.last.total_tokens;
-                    self.emit(Event::Usage(usage.total.into()));
-                    self.emit(Event::ContextUsed {
-                        used: usage.last.total_tokens,
-                        window: usage.model_context_window,
-                    });
-                }
-            }
-            "thread/compacted" => self.emit(Event::Compacted {
-                before: self.context_used,
-                automatic: false,
-            }),
-            "account/rateLimits/updated" => {
-                if let Some(note) = decode::<wire::LimitsNote>(params) {
-                    self.emit(Event::RateLimits(note.rate_limits.into()));
-                }
-            }
-            "error" => {
-                if let Some(note) = decode::<wire::ErrorNote>(params)
-                    && self.ours(&note.thread_id)
-                {
-                    if note.will_retry {
-                        self.emit(retrying(note.error));
-                    } else {
-                        self.failure = Some(note.error);
-                    }
-                }
-            }
-            "warning" | "configWarning" | "deprecationNotice" => {
-                if let Some(note) = decode::<wire::WarningNote>(params)
-                    && note.thread_id.as_deref().is_none_or(|t| self.ours(t))
-                {
-                    self.emit(Event::Notice(note.message));
-                }
-            }
-            "account/login/completed" => self.login_completed(params),
-            "account/updated" => self.request(
+            Note::ConfigWarning(note) => self.emit(Event::Notice(note.summary)),
+            Note::DeprecationNotice(note) => self.emit(Event::Notice(note.summary)),
+            Note::LoginCompleted(done) => self.login_completed(*done),
+            Note::AccountUpdated(_) => self.request(
                 &requests::AccountReadParams::default(),
                 Asked::Account { login_done: false },
             ),
-            _ => {}
+            // Another thread's, or what this client does not show: a thread's list, settings,
+            // goal or status, a standalone command's output, an MCP server's sign-in.
+            Note::TurnStarted(_)
+            | Note::TurnCompleted(_)
+            | Note::ItemStarted(_)
+            | Note::ItemCompleted(_)
+            | Note::AgentMessageDelta(_)
+            | Note::ReasoningSummaryTextDelta(_)
+            | Note::ReasoningSummaryPartAdded(_)
+            | Note::CommandExecutionOutputDelta(_)
+            | Note::TurnPlanUpdated(_)
+            | Note::ThreadTokenUsageUpdated(_)
+            | Note::ThreadCompacted(_)
+            | Note::TurnErrorNotification(_)
+            | Note::Warning(_)
+            | Note::McpLoginCompleted(_)
+            | Note::CommandExecOutputDelta(_)
+            | Note::ThreadSettingsUpdated(_)
+            | Note::TurnDiffUpdated(_)
+            | Note::ThreadArchived(_)
+            | Note::ThreadUnarchived(_)
+            | Note::ThreadDeleted(_)
+            | Note::ThreadClosed(_)
+            | Note::ThreadReverted(_)
+            | Note::ThreadNameUpdated(_)
+            | Note::ThreadGoalUpdated(_)
+            | Note::ThreadGoalClearedNotification(_)
+            | Note::ServerRequestResolved(_)
+            | Note::ThreadStarted(_)
+            | Note::ThreadStatusChanged(_) => {}
         }
     }
 
     /// `item/completed`: a call begun before this client joined the thread is shown whole.
-    fn item_completed(&mut self, params: Value) {
-        if let Some(note) = decode::<wire::ItemNote>(params)
-            && self.ours(&note.thread_id)
+    fn item_completed(&mut self, item: wire::ThreadItem) {
+        if let Some(id) = items::call_id(&item)
+            && !self.calls.known(id)
         {
-            // A call begun before this client joined the thread: shown whole.
-            if let Some(id) = note.item.call_id()
-                && !self.calls.known(id)
-            {
-                for event in self.calls.started(note.item.clone()) {
-                    self.emit(event);
-                }
-            }
-            for event in self.calls.completed(note.item) {
+            for event in self.calls.started(item.clone()) {
                 self.emit(event);
             }
         }
-    }
-
-    /// A piece of an answer, of a reasoning summary, or of a command's output.
-    fn delta(&mut self, method: &str, params: Value) {
-        let Some(delta) = decode::<wire::Delta>(params) else {
-            return;
-        };
-        if !self.ours(&delta.thread_id) {
-            return;
+        for event in self.calls.completed(item) {
+            self.emit(event);
         }
-        let item: crate::protocol::ItemId = delta.item_id.as_str().into();
-        let event = match method {
-            "item/agentMessage/delta" => Event::TextDelta {
-                item,
-                delta: delta.delta,
-            },
-            "item/reasoning/summaryTextDelta" => Event::ReasoningDelta {
-                item,
-                delta: delta.delta,
-            },
-            "item/reasoning/summaryPartAdded" => Event::ReasoningPartAdded {
-                item,
-                index: delta.summary_index,
-            },
-            _ => {
-                self.calls.output_streamed(&delta.item_id);
-                Event::ToolOutput {
-                    call_id: delta.item_id,
-                    chunk: delta.delta,
-                }
-            }
-        };
-        self.emit(event);
     }
 
     /// `turn/plan/updated`: the model's plan, its steps' statuses in kelp's words.
-    fn plan_updated(&mut self, params: Value) {
-        if let Some(note) = decode::<wire::PlanNote>(params)
-            && self.ours(&note.thread_id)
-        {
-            let steps = note
-                .plan
-                .into_iter()
-                .map(|step| PlanStep {
-                    step: step.step,
-                    status: match step.status.as_str() {
-                        "completed" => PlanStatus::Completed,
-                        "inProgress" => PlanStatus::InProgress,
-                        _ => PlanStatus::Pending,
-                    },
-                })
-                .collect();
-            self.emit(Event::PlanUpdated {
-                call_id: format!("plan-{}", note.turn_id),
-                explanation: note.explanation,
-                steps,
-            });
-        }
+    fn plan_updated(&mut self, plan: wire::TurnPlanUpdated) {
+        let steps = plan
+            .plan
+            .into_iter()
+            .map(|step| PlanStep {
+                step: step.step,
+                status: match step.status {
+                    wire::PlanStepStatus::Completed => PlanStatus::Completed,
+                    wire::PlanStepStatus::InProgress => PlanStatus::InProgress,
+                    wire::PlanStepStatus::Pending => PlanStatus::Pending,
+                },
+            })
+            .collect();
+        self.emit(Event::PlanUpdated {
+            call_id: format!("plan-{}", plan.turn_id),
+            explanation: plan.explanation,
+            steps,
+        });
     }
 
     /// `account/login/completed`: the account and the models read again, or why it failed.
-    fn login_completed(&mut self, params: Value) {
+    fn login_completed(&mut self, done: wire::LoginCompleted) {
         self.login = None;
-        let Some(done) = decode::<wire::LoginDone>(params) else {
-            return;
-        };
         if done.success {
             let asked = Asked::Account { login_done: true };
             self.request(&requests::AccountReadParams::default(), asked);
@@ -218,7 +223,7 @@ impl Remote {
 }
 
 /// A failure the server retries after (`Reconnecting... 2/5`), as the retry line a face shows.
-fn retrying(said: wire::Said) -> Event {
+fn retrying(said: wire::Message) -> Event {
     let counts = said.message.split_whitespace().find_map(|word| {
         let (attempt, max) = word.split_once('/')?;
         Some((attempt.parse().ok()?, max.parse().ok()?))
