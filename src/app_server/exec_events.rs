@@ -315,9 +315,10 @@ impl ExecEvents {
     /// The lines a notification makes: the plan as a to-do list, a warning, the failure a turn
     /// ends with (retries are said from the core's event), the turn's end.
     fn on_notification(&mut self, notification: ServerNotification, out: &mut Vec<ExecEvent>) {
+        use crate::wire::TurnNote;
         use ServerNotification as Note;
         match notification {
-            Note::TurnPlanUpdated(plan) => {
+            Note::Turn(TurnNote::TurnPlanUpdated(plan)) => {
                 let steps: Vec<TodoItem> = plan
                     .plan
                     .into_iter()
@@ -343,44 +344,17 @@ impl ExecEvents {
                 });
                 self.todo = Some((id, steps));
             }
-            Note::Warning(warning) => out.push(self.error_item(&warning.message)),
-            Note::ConfigWarning(warning) => out.push(self.error_item(&warning.summary)),
-            Note::DeprecationNotice(notice) => out.push(self.error_item(&notice.summary)),
-            Note::TurnErrorNotification(failed) if !failed.will_retry => {
+            Note::Turn(TurnNote::TurnErrorNotification(failed)) if !failed.will_retry => {
                 out.push(ExecEvent::Error {
                     message: failed.error.message,
                 });
             }
-            Note::TurnCompleted(done) => self.turn_completed(done.turn, out),
-            // Nothing of exec's own; its items come as `Outgoing::Started` and `Completed`.
-            Note::TurnErrorNotification(_)
-            | Note::LoginCompleted(_)
-            | Note::McpLoginCompleted(_)
-            | Note::AccountUpdated(_)
-            | Note::CommandExecOutputDelta(_)
-            | Note::ThreadSettingsUpdated(_)
-            | Note::ItemStarted(_)
-            | Note::ItemCompleted(_)
-            | Note::AgentMessageDelta(_)
-            | Note::ReasoningSummaryPartAdded(_)
-            | Note::ReasoningSummaryTextDelta(_)
-            | Note::CommandExecutionOutputDelta(_)
-            | Note::TurnDiffUpdated(_)
-            | Note::ThreadCompacted(_)
-            | Note::ThreadTokenUsageUpdated(_)
-            | Note::ThreadArchived(_)
-            | Note::ThreadUnarchived(_)
-            | Note::ThreadDeleted(_)
-            | Note::ThreadClosed(_)
-            | Note::ThreadReverted(_)
-            | Note::ThreadNameUpdated(_)
-            | Note::ThreadGoalUpdated(_)
-            | Note::ThreadGoalClearedNotification(_)
-            | Note::ServerRequestResolved(_)
-            | Note::ThreadStarted(_)
-            | Note::TurnStarted(_)
-            | Note::ThreadStatusChanged(_)
-            | Note::RateLimitsUpdated(_) => {}
+            Note::Turn(TurnNote::TurnCompleted(done)) => self.turn_completed(done.turn, out),
+            Note::Said(said) => out.push(self.error_item(said.words())),
+            // Nothing of exec's own: its items come as `Outgoing::Started` and `Completed`, its
+            // pieces and retries from the core's events; a thread's keeping, the account and a
+            // host's commands are not exec's.
+            Note::Turn(_) | Note::Thread(_) | Note::Account(_) | Note::Host(_) => {}
         }
     }
 

@@ -734,7 +734,7 @@ mod tests {
             delta["params"].clone(),
         );
         assert!(
-            matches!(&read, Ok(wire::ServerNotification::AgentMessageDelta(d)) if d.delta == "half \"quoted\""),
+            matches!(&read, Ok(wire::ServerNotification::Turn(wire::TurnNote::AgentMessageDelta(d))) if d.delta == "half \"quoted\""),
             "{read:?}"
         );
         assert_eq!(

@@ -151,75 +151,140 @@ pub use items::*;
 pub use settings::*;
 pub use thread::*;
 
-/// Declares [`ServerNotification`] over the notifications' params types.
+/// Declares [`ServerNotification`] over the notifications' params types, in groups by what a
+/// client does with them, so a face that shows none of a group passes it over in one arm.
 macro_rules! server_notifications {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[$doc:meta])* $group:ident($group_ty:ident) { $($name:ident),* $(,)? })*) => {
         /// A notification a server sends, its params typed: what the app-server writes,
         /// `kelp exec` makes its lines of, and `kelp --remote` reads.
         #[derive(Debug, Clone, PartialEq)]
         pub enum ServerNotification {
-            $($name(Box<$name>),)*
+            $($(#[$doc])* $group($group_ty),)*
         }
+
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum $group_ty {
+                $($name(Box<$name>),)*
+            }
+
+            $(impl From<$name> for ServerNotification {
+                fn from(params: $name) -> Self {
+                    Self::$group($group_ty::$name(Box::new(params)))
+                }
+            })*
+        )*
 
         impl ServerNotification {
             /// Its method and params as JSON.
             pub fn into_message(self) -> (&'static str, Value) {
                 match self {
-                    $(Self::$name(params) => (*params).into_message(),)*
+                    $($(Self::$group($group_ty::$name(params)) => (*params).into_message(),)*)*
                 }
             }
 
             /// The notification `method` with `params`, typed.
             pub fn read(method: &str, params: Value) -> Result<Self, ReadError> {
-                $(if method == <$name as Notification>::METHOD {
+                $($(if method == <$name as Notification>::METHOD {
                     return read_params::<$name>(method, params).map(Self::from);
-                })*
+                })*)*
                 Err(ReadError::UnknownMethod(method.to_string()))
             }
         }
-
-        $(impl From<$name> for ServerNotification {
-            fn from(params: $name) -> Self {
-                Self::$name(Box::new(params))
-            }
-        })*
     };
 }
 
 server_notifications! {
-    AgentMessageDelta,
-    ConfigWarning,
-    DeprecationNotice,
-    LoginCompleted,
-    McpLoginCompleted,
-    AccountUpdated,
-    CommandExecOutputDelta,
-    ThreadSettingsUpdated,
-    ItemStarted,
-    ItemCompleted,
-    ReasoningSummaryPartAdded,
-    ReasoningSummaryTextDelta,
-    CommandExecutionOutputDelta,
-    TurnDiffUpdated,
-    TurnPlanUpdated,
-    ThreadCompacted,
-    ThreadTokenUsageUpdated,
-    TurnErrorNotification,
-    Warning,
-    ThreadArchived,
-    ThreadUnarchived,
-    ThreadDeleted,
-    ThreadClosed,
-    ThreadReverted,
-    ThreadNameUpdated,
-    ThreadGoalUpdated,
-    ThreadGoalClearedNotification,
-    ServerRequestResolved,
-    ThreadStarted,
-    TurnStarted,
-    TurnCompleted,
-    ThreadStatusChanged,
-    RateLimitsUpdated,
+    /// A turn's stream: its start and end, its items and their pieces, its plan, diff, usage
+    /// and failure.
+    Turn(TurnNote) {
+        TurnStarted,
+        TurnCompleted,
+        ItemStarted,
+        ItemCompleted,
+        AgentMessageDelta,
+        ReasoningSummaryPartAdded,
+        ReasoningSummaryTextDelta,
+        CommandExecutionOutputDelta,
+        TurnDiffUpdated,
+        TurnPlanUpdated,
+        ThreadCompacted,
+        ThreadTokenUsageUpdated,
+        TurnErrorNotification,
+    }
+    /// The threads a server keeps: opened, named, archived, their settings, goals and status.
+    Thread(ThreadNote) {
+        ThreadStarted,
+        ThreadStatusChanged,
+        ThreadArchived,
+        ThreadUnarchived,
+        ThreadDeleted,
+        ThreadClosed,
+        ThreadReverted,
+        ThreadNameUpdated,
+        ThreadGoalUpdated,
+        ThreadGoalClearedNotification,
+        ThreadSettingsUpdated,
+        ServerRequestResolved,
+    }
+    /// The login and the plan's limits.
+    Account(AccountNote) {
+        LoginCompleted,
+        McpLoginCompleted,
+        AccountUpdated,
+        RateLimitsUpdated,
+    }
+    /// Words for the person that end nothing.
+    Said(SaidNote) {
+        Warning,
+        ConfigWarning,
+        DeprecationNotice,
+    }
+    /// A standalone command of the host's (`command/exec`).
+    Host(HostNote) {
+        CommandExecOutputDelta,
+    }
+}
+
+impl TurnNote {
+    /// The thread whose turn it is about.
+    pub fn thread_id(&self) -> &str {
+        match self {
+            Self::TurnStarted(note) => &note.thread_id,
+            Self::TurnCompleted(note) => &note.thread_id,
+            Self::ItemStarted(note) => &note.thread_id,
+            Self::ItemCompleted(note) => &note.thread_id,
+            Self::AgentMessageDelta(note) => &note.thread_id,
+            Self::ReasoningSummaryPartAdded(note) => &note.thread_id,
+            Self::ReasoningSummaryTextDelta(note) => &note.thread_id,
+            Self::CommandExecutionOutputDelta(note) => &note.thread_id,
+            Self::TurnDiffUpdated(note) => &note.thread_id,
+            Self::TurnPlanUpdated(note) => &note.thread_id,
+            Self::ThreadCompacted(note) => &note.thread_id,
+            Self::ThreadTokenUsageUpdated(note) => &note.thread_id,
+            Self::TurnErrorNotification(note) => &note.thread_id,
+        }
+    }
+}
+
+impl SaidNote {
+    /// What the person reads.
+    pub fn words(&self) -> &str {
+        match self {
+            Self::Warning(warning) => &warning.message,
+            Self::ConfigWarning(warning) => &warning.summary,
+            Self::DeprecationNotice(notice) => &notice.summary,
+        }
+    }
+
+    /// The thread it is about, if it names one.
+    pub fn thread_id(&self) -> Option<&str> {
+        match self {
+            Self::Warning(warning) => warning.thread_id.as_deref(),
+            Self::ConfigWarning(_) | Self::DeprecationNotice(_) => None,
+        }
+    }
 }
 
 /// Declares [`ServerAsk`] over the server's requests' params types.

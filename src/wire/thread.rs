@@ -442,29 +442,30 @@ impl From<RateLimitSnapshot> for crate::protocol::RateLimits {
     }
 }
 
-impl From<TokenUsageBreakdown> for crate::protocol::TokenUsage {
-    fn from(tokens: TokenUsageBreakdown) -> Self {
-        Self {
-            input_tokens: tokens.input_tokens,
-            cached_input_tokens: tokens.cached_input_tokens,
-            output_tokens: tokens.output_tokens,
-            reasoning_output_tokens: tokens.reasoning_output_tokens,
-            total_tokens: tokens.total_tokens,
+/// The same token counts both ways: kelp's and the protocol's name them alike.
+macro_rules! token_counts_both_ways {
+    ($($field:ident),*) => {
+        impl From<TokenUsageBreakdown> for crate::protocol::TokenUsage {
+            fn from(tokens: TokenUsageBreakdown) -> Self {
+                Self { $($field: tokens.$field),* }
+            }
         }
-    }
+
+        impl From<&crate::protocol::TokenUsage> for TokenUsageBreakdown {
+            fn from(tokens: &crate::protocol::TokenUsage) -> Self {
+                Self { $($field: tokens.$field),* }
+            }
+        }
+    };
 }
 
-impl From<&crate::protocol::TokenUsage> for TokenUsageBreakdown {
-    fn from(tokens: &crate::protocol::TokenUsage) -> Self {
-        Self {
-            input_tokens: tokens.input_tokens,
-            cached_input_tokens: tokens.cached_input_tokens,
-            output_tokens: tokens.output_tokens,
-            reasoning_output_tokens: tokens.reasoning_output_tokens,
-            total_tokens: tokens.total_tokens,
-        }
-    }
-}
+token_counts_both_ways!(
+    input_tokens,
+    cached_input_tokens,
+    output_tokens,
+    reasoning_output_tokens,
+    total_tokens
+);
 
 notification!(
     /// An item begins (a message streaming, a command running).
@@ -918,7 +919,7 @@ mod tests {
             json!({"threadId": "t", "turnId": "u", "item": {"type": "agentMessage", "id": "m", "text": ""}}),
         )
         .unwrap();
-        let ServerNotification::ItemStarted(started) = note else {
+        let ServerNotification::Turn(TurnNote::ItemStarted(started)) = note else {
             panic!("{note:?}");
         };
         assert_eq!(started.started_at_ms, 0);

@@ -8,7 +8,7 @@ use super::{Asked, Remote, items};
 use crate::protocol::ErrorCategory;
 use crate::protocol::LoginEvent;
 use crate::protocol::{Event, ItemId, PlanStatus, PlanStep, Reply, TurnOutcome};
-use crate::wire::{self, ReadError, ServerNotification as Note, requests};
+use crate::wire::{self, AccountNote, ReadError, ServerNotification as Note, TurnNote, requests};
 
 impl Remote {
     pub(super) fn on_notification(&mut self, method: &str, params: Value) {
@@ -22,61 +22,62 @@ impl Remote {
                 return tracing::warn!(error = %e, "an app-server notification not understood");
             }
         };
-        self.on_turn_note(note);
+        match note {
+            Note::Turn(note) if self.ours(note.thread_id()) => self.on_turn_note(note),
+            Note::Said(said) if said.thread_id().is_none_or(|t| self.ours(t)) => {
+                self.emit(Event::Notice(said.words().to_string()));
+            }
+            Note::Account(AccountNote::LoginCompleted(done)) => self.login_completed(*done),
+            Note::Account(AccountNote::AccountUpdated(_)) => self.request(
+                &requests::AccountReadParams::default(),
+                Asked::Account { login_done: false },
+            ),
+            Note::Account(AccountNote::RateLimitsUpdated(note)) => {
+                self.emit(Event::RateLimits(note.rate_limits.into()));
+            }
+            // Another thread's turn or words; what this client does not show: the threads'
+            // keeping, an MCP server's sign-in, a host's standalone command.
+            Note::Turn(_)
+            | Note::Said(_)
+            | Note::Thread(_)
+            | Note::Account(AccountNote::McpLoginCompleted(_))
+            | Note::Host(_) => {}
+        }
     }
 
-    /// A notification of the turn's stream: its start and end, its items and their pieces.
-    fn on_turn_note(&mut self, note: Note) {
+    /// A notification of this client's thread's turns: its start and end, its items and their
+    /// pieces, its plan, usage and failure.
+    fn on_turn_note(&mut self, note: TurnNote) {
         match note {
-            Note::TurnStarted(note) if self.ours(&note.thread_id) => {
-                self.turn_started(note.turn.id);
-            }
-            Note::TurnCompleted(note) if self.ours(&note.thread_id) => {
-                self.turn_completed(note.turn);
-            }
-            Note::ItemStarted(note) if self.ours(&note.thread_id) => {
+            TurnNote::TurnStarted(note) => self.turn_started(note.turn.id),
+            TurnNote::TurnCompleted(note) => self.turn_completed(note.turn),
+            TurnNote::ItemStarted(note) => {
                 for event in self.calls.started(note.item) {
                     self.emit(event);
                 }
             }
-            Note::ItemCompleted(note) if self.ours(&note.thread_id) => {
-                self.item_completed(note.item);
-            }
-            Note::AgentMessageDelta(delta) if self.ours(&delta.thread_id) => {
-                self.emit(Event::TextDelta {
-                    item: ItemId::from(delta.item_id.as_str()),
-                    delta: delta.delta,
-                });
-            }
-            Note::ReasoningSummaryTextDelta(delta) if self.ours(&delta.thread_id) => {
-                self.emit(Event::ReasoningDelta {
-                    item: ItemId::from(delta.item_id.as_str()),
-                    delta: delta.delta,
-                });
-            }
-            Note::ReasoningSummaryPartAdded(part) if self.ours(&part.thread_id) => {
-                self.emit(Event::ReasoningPartAdded {
-                    item: ItemId::from(part.item_id.as_str()),
-                    index: part.summary_index,
-                });
-            }
-            Note::CommandExecutionOutputDelta(delta) if self.ours(&delta.thread_id) => {
+            TurnNote::ItemCompleted(note) => self.item_completed(note.item),
+            TurnNote::AgentMessageDelta(delta) => self.emit(Event::TextDelta {
+                item: ItemId::from(delta.item_id.as_str()),
+                delta: delta.delta,
+            }),
+            TurnNote::ReasoningSummaryTextDelta(delta) => self.emit(Event::ReasoningDelta {
+                item: ItemId::from(delta.item_id.as_str()),
+                delta: delta.delta,
+            }),
+            TurnNote::ReasoningSummaryPartAdded(part) => self.emit(Event::ReasoningPartAdded {
+                item: ItemId::from(part.item_id.as_str()),
+                index: part.summary_index,
+            }),
+            TurnNote::CommandExecutionOutputDelta(delta) => {
                 self.calls.output_streamed(&delta.item_id);
                 self.emit(Event::ToolOutput {
                     call_id: delta.item_id,
                     chunk: delta.delta,
                 });
             }
-            other => self.on_other_note(other),
-        }
-    }
-
-    /// A notification beside the turn's stream: the plan, usage, limits, errors and warnings,
-    /// the login.
-    fn on_other_note(&mut self, note: Note) {
-        match note {
-            Note::TurnPlanUpdated(plan) if self.ours(&plan.thread_id) => self.plan_updated(*plan),
-            Note::ThreadTokenUsageUpdated(note) if self.ours(&note.thread_id) => {
+            TurnNote::TurnPlanUpdated(plan) => self.plan_updated(*plan),
+            TurnNote::ThreadTokenUsageUpdated(note) => {
                 let usage = note.token_usage;
                 self.context_used = usage.last.total_tokens;
                 self.emit(Event::Usage(usage.total.into()));
@@ -85,60 +86,16 @@ impl Remote {
                     window: usage.model_context_window,
                 });
             }
-            Note::ThreadCompacted(note) if self.ours(&note.thread_id) => {
-                self.emit(Event::Compacted {
-                    before: self.context_used,
-                    automatic: false,
-                });
+            TurnNote::ThreadCompacted(_) => self.emit(Event::Compacted {
+                before: self.context_used,
+                automatic: false,
+            }),
+            TurnNote::TurnErrorNotification(note) if note.will_retry => {
+                self.emit(retrying(note.error));
             }
-            Note::RateLimitsUpdated(note) => self.emit(Event::RateLimits(note.rate_limits.into())),
-            Note::TurnErrorNotification(note) if self.ours(&note.thread_id) => {
-                if note.will_retry {
-                    self.emit(retrying(note.error));
-                } else {
-                    self.failure = Some(note.error);
-                }
-            }
-            Note::Warning(note) if note.thread_id.as_deref().is_none_or(|t| self.ours(t)) => {
-                self.emit(Event::Notice(note.message));
-            }
-            Note::ConfigWarning(note) => self.emit(Event::Notice(note.summary)),
-            Note::DeprecationNotice(note) => self.emit(Event::Notice(note.summary)),
-            Note::LoginCompleted(done) => self.login_completed(*done),
-            Note::AccountUpdated(_) => self.request(
-                &requests::AccountReadParams::default(),
-                Asked::Account { login_done: false },
-            ),
-            // Another thread's, or what this client does not show: a thread's list, settings,
-            // goal or status, a standalone command's output, an MCP server's sign-in.
-            Note::TurnStarted(_)
-            | Note::TurnCompleted(_)
-            | Note::ItemStarted(_)
-            | Note::ItemCompleted(_)
-            | Note::AgentMessageDelta(_)
-            | Note::ReasoningSummaryTextDelta(_)
-            | Note::ReasoningSummaryPartAdded(_)
-            | Note::CommandExecutionOutputDelta(_)
-            | Note::TurnPlanUpdated(_)
-            | Note::ThreadTokenUsageUpdated(_)
-            | Note::ThreadCompacted(_)
-            | Note::TurnErrorNotification(_)
-            | Note::Warning(_)
-            | Note::McpLoginCompleted(_)
-            | Note::CommandExecOutputDelta(_)
-            | Note::ThreadSettingsUpdated(_)
-            | Note::TurnDiffUpdated(_)
-            | Note::ThreadArchived(_)
-            | Note::ThreadUnarchived(_)
-            | Note::ThreadDeleted(_)
-            | Note::ThreadClosed(_)
-            | Note::ThreadReverted(_)
-            | Note::ThreadNameUpdated(_)
-            | Note::ThreadGoalUpdated(_)
-            | Note::ThreadGoalClearedNotification(_)
-            | Note::ServerRequestResolved(_)
-            | Note::ThreadStarted(_)
-            | Note::ThreadStatusChanged(_) => {}
+            TurnNote::TurnErrorNotification(note) => self.failure = Some(note.error),
+            // The face draws a patch's diff from its item; the turn's whole diff is for hosts.
+            TurnNote::TurnDiffUpdated(_) => {}
         }
     }
 

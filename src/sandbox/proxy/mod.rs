@@ -462,14 +462,8 @@ impl Proxy {
         let (target, used) = loop {
             match request::socks_request(&buf) {
                 Parsed::Done(target, used) => break (target, used),
-                // Command not supported, or a general failure.
-                Parsed::Bad(why) => {
-                    let code = if why == "only CONNECT is served" {
-                        7
-                    } else {
-                        1
-                    };
-                    return socks_reply(&mut client, code).await;
+                Parsed::Bad(refusal) => {
+                    return socks_reply(&mut client, refusal.reply_code()).await;
                 }
                 Parsed::More => {
                     if read_more(&mut client, &mut buf).await? == 0 {

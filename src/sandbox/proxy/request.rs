@@ -12,13 +12,32 @@ pub struct Target {
 
 /// What the bytes so far make.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed<T> {
+pub enum Parsed<T, Why = &'static str> {
     /// Not enough yet.
     More,
     /// The value, and how many bytes it took.
     Done(T, usize),
     /// Bytes no client of the protocol sends.
-    Bad(&'static str),
+    Bad(Why),
+}
+
+/// Why a SOCKS5 request is refused, as its reply says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocksRefusal {
+    /// A command other than CONNECT (BIND, UDP ASSOCIATE).
+    NotConnect,
+    /// Bytes no SOCKS5 client sends.
+    Malformed(&'static str),
+}
+
+impl SocksRefusal {
+    /// The reply's code: command not supported, or a general failure.
+    pub fn reply_code(self) -> u8 {
+        match self {
+            Self::NotConnect => 7,
+            Self::Malformed(_) => 1,
+        }
+    }
 }
 
 /// The longest request head read (an HTTP request's line and headers).
@@ -40,15 +59,16 @@ pub fn socks_greeting(buf: &[u8]) -> Parsed<bool> {
 }
 
 /// SOCKS5's request: only CONNECT, to a name, an IPv4 or an IPv6 address.
-pub fn socks_request(buf: &[u8]) -> Parsed<Target> {
+pub fn socks_request(buf: &[u8]) -> Parsed<Target, SocksRefusal> {
+    use SocksRefusal::Malformed;
     if buf.len() < 5 {
         return Parsed::More;
     }
     if buf[0] != 5 || buf[2] != 0 {
-        return Parsed::Bad("not a SOCKS5 request");
+        return Parsed::Bad(Malformed("not a SOCKS5 request"));
     }
     if buf[1] != 1 {
-        return Parsed::Bad("only CONNECT is served");
+        return Parsed::Bad(SocksRefusal::NotConnect);
     }
     let (host, at) = match buf[3] {
         1 => match buf.get(4..8) {
@@ -67,18 +87,18 @@ pub fn socks_request(buf: &[u8]) -> Parsed<Target> {
             match buf.get(5..5 + len) {
                 Some(name) => match host_name(name) {
                     Some(name) => (name, 5 + len),
-                    None => return Parsed::Bad("the host is not a name"),
+                    None => return Parsed::Bad(Malformed("the host is not a name")),
                 },
                 None => return Parsed::More,
             }
         }
-        _ => return Parsed::Bad("an address type SOCKS5 does not have"),
+        _ => return Parsed::Bad(Malformed("an address type SOCKS5 does not have")),
     };
     match buf.get(at..at + 2) {
         Some(port) => {
             let port = u16::from_be_bytes([port[0], port[1]]);
             if port == 0 {
-                return Parsed::Bad("port 0");
+                return Parsed::Bad(Malformed("port 0"));
             }
             Parsed::Done(Target { host, port }, at + 2)
         }
@@ -541,11 +561,11 @@ pub(crate) mod tests {
         assert_eq!(socks_request(&v6), Parsed::Done(target("::1", 22), 22));
         assert!(matches!(
             socks_request(&[5, 2, 0, 1, 1, 1, 1, 1, 0, 80]),
-            Parsed::Bad("only CONNECT is served")
+            Parsed::Bad(SocksRefusal::NotConnect)
         ));
         assert!(matches!(
             socks_request(&[5, 1, 0, 3, 3, b'a', b'/', b'b', 0, 80]),
-            Parsed::Bad(_)
+            Parsed::Bad(SocksRefusal::Malformed(_))
         ));
     }
 
