@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::items::Translator;
 use super::shapes::Outgoing;
-use crate::protocol::Event;
 use crate::protocol::TokenUsage;
+use crate::protocol::{Event, Line};
 use crate::wire::{
     ItemStatus, Message, PatchChangeKind, PlanStepStatus, ServerNotification, ThreadItem, Turn,
     TurnStatus,
@@ -226,42 +226,44 @@ impl ExecEvents {
     /// The lines exec makes of `event` itself, before the items the app-server's translator
     /// makes of it; `false` when the translator is not to see it.
     fn own_lines(&mut self, event: &Event, out: &mut Vec<ExecEvent>) -> bool {
-        match event {
-            Event::TurnStarted { id } => {
-                self.turn_id.clone_from(id);
+        let Some(line) = event.line() else {
+            return true;
+        };
+        match line {
+            Line::TurnStarted { id } => {
+                self.turn_id = id.to_string();
                 self.usage_before = self.usage;
                 self.last_message = None;
                 out.push(ExecEvent::TurnStarted);
             }
-            Event::Usage(total) => self.usage = *total,
-            Event::TextDelta { item, delta } => {
+            Line::Usage(total) => self.usage = *total,
+            Line::Text { item, delta } => {
                 if self.deltas {
                     let item_id = self.exec_id(item);
                     out.push(ExecEvent::TextDelta {
                         item_id,
-                        delta: delta.clone(),
+                        delta: delta.to_string(),
                     });
                 }
                 return false;
             }
-            Event::ReasoningDelta { item, delta } if self.deltas => {
+            Line::Reasoning { item, delta } if self.deltas => {
                 let item_id = self.exec_id(item);
                 out.push(ExecEvent::ReasoningDelta {
                     item_id,
-                    delta: delta.clone(),
+                    delta: delta.to_string(),
                 });
             }
-            Event::ToolOutput { call_id, chunk } => self
+            Line::ToolOutput { call_id, chunk } => self
                 .outputs
-                .entry(call_id.clone())
+                .entry(call_id.to_string())
                 .or_default()
                 .push_str(chunk),
-            Event::Retrying {
+            Line::Retrying {
                 attempt,
                 max,
                 reason,
                 voided,
-                ..
             } => {
                 out.push(ExecEvent::Error {
                     message: format!("Reconnecting... {attempt}/{max} ({reason})"),
@@ -272,42 +274,26 @@ impl ExecEvents {
                 }
                 return false;
             }
-            Event::Notice(message) | Event::RunsLater(message) => {
+            Line::Notice(message) | Line::RunsLater(message) => {
                 out.push(self.error_item(message));
             }
-            Event::Compacted { before, automatic } if self.deltas => {
+            Line::Compacted { before, automatic } if self.deltas => {
                 out.push(ExecEvent::Compacted {
-                    tokens_before: *before,
-                    automatic: *automatic,
+                    tokens_before: before,
+                    automatic,
                 });
             }
-            // Events with no line of exec's own here (the streaming pieces too, when not
-            // `deltas`); the items the app-server's translator makes of them still show
-            // below. Each new event must be placed here or given an arm of its own.
-            Event::ReasoningDelta { .. }
-            | Event::Compacted { .. }
-            | Event::Error(_)
-            | Event::Reply(_)
-            | Event::Attached(..)
-            | Event::ItemStarted { .. }
-            | Event::ReasoningPartAdded { .. }
-            | Event::MessageDone { .. }
-            | Event::ReasoningDone { .. }
-            | Event::WebSearchStarted { .. }
-            | Event::WebSearchDone { .. }
-            | Event::ToolStarted { .. }
-            | Event::FilesChanged { .. }
-            | Event::ToolFinished { .. }
-            | Event::ApprovalRequested { .. }
-            | Event::QuestionsAsked { .. }
-            | Event::ApprovalAnswered { .. }
-            | Event::PlanUpdated { .. }
-            | Event::ContextUsed { .. }
-            | Event::RateLimits(..)
-            | Event::TurnFinished(..)
-            | Event::GoalUpdated(..)
-            | Event::GoalCleared
-            | Event::McpToolCalled { .. } => {}
+            // No line of exec's own (the streaming pieces too, when not `deltas`): the items
+            // the app-server's translator makes of these still show below.
+            Line::Reasoning { .. }
+            | Line::Compacted { .. }
+            | Line::Attached(_)
+            | Line::MessageDone { .. }
+            | Line::ToolStarted { .. }
+            | Line::ToolFinished { .. }
+            | Line::WebSearchDone { .. }
+            | Line::Error(_)
+            | Line::TurnFinished(_) => {}
         }
         true
     }

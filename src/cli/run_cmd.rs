@@ -14,7 +14,7 @@ use kelp::agent::core::start::{self as core, Approver, CoreOptions};
 use kelp::app_server::exec_events::{ExecEvent, ExecEvents};
 use kelp::config::Config;
 use kelp::protocol::{ErrorCategory, ReasoningEffort};
-use kelp::protocol::{Event, Op, Submission, TurnOutcome};
+use kelp::protocol::{Event, Line, Op, Submission, TurnOutcome};
 use kelp::terminal_text::{json_without_c1, printable, printable_lines};
 
 use super::common::{exit, fail};
@@ -373,23 +373,23 @@ impl TextPrinter {
     /// With `last_only` (`kelp exec`): the last message goes to stdout once the turn is done, and
     /// each message to stderr as it ends; `None` for every other event, which prints as it does
     /// without the flag.
-    fn print_last_only(&mut self, event: &Event) -> Option<io::Result<()>> {
-        if let Event::TextDelta { .. } = event {
-            return Some(Ok(()));
-        }
-        if let Event::MessageDone { text, .. } = event {
-            eprintln!("{}", printable_lines(text.trim_end()));
-            return Some(Ok(()));
-        }
-        if let Event::TurnFinished(TurnOutcome::Completed) = event {
-            let last = self.last_message.take().unwrap_or_default();
-            if let Err(e) = self.out(&last) {
-                return Some(Err(e));
+    fn print_last_only(&mut self, line: Line<'_>) -> Option<io::Result<()>> {
+        match line {
+            Line::Text { .. } => Some(Ok(())),
+            Line::MessageDone { text, .. } => {
+                eprintln!("{}", printable_lines(text.trim_end()));
+                Some(Ok(()))
             }
-            self.last_message = Some(last);
-            return Some(self.end_line());
+            Line::TurnFinished(TurnOutcome::Completed) => {
+                let last = self.last_message.take().unwrap_or_default();
+                if let Err(e) = self.out(&last) {
+                    return Some(Err(e));
+                }
+                self.last_message = Some(last);
+                Some(self.end_line())
+            }
+            _ => None,
         }
-        None
     }
 }
 
@@ -408,16 +408,19 @@ impl Printer for TextPrinter {
     }
 
     fn print(&mut self, event: Event) -> io::Result<()> {
-        if let Event::MessageDone { text, .. } = &event {
-            self.last_message = Some(text.clone());
+        let Some(line) = event.line() else {
+            return Ok(());
+        };
+        if let Line::MessageDone { text, .. } = line {
+            self.last_message = Some(text.to_string());
         }
         if self.last_only
-            && let Some(printed) = self.print_last_only(&event)
+            && let Some(printed) = self.print_last_only(line)
         {
             return printed;
         }
-        match &event {
-            Event::TextDelta { item, delta } => {
+        match line {
+            Line::Text { item, delta } => {
                 if !self.streamed {
                     self.printed.push(item.clone());
                 }
@@ -425,21 +428,20 @@ impl Printer for TextPrinter {
                 self.out(delta)
             }
             // Without deltas the finished message is the only place the text is.
-            Event::MessageDone { item, text } if !self.streamed => {
+            Line::MessageDone { item, text } if !self.streamed => {
                 self.printed.push(item.clone());
                 self.out(text)?;
                 self.end_line()
             }
-            Event::MessageDone { .. } => {
+            Line::MessageDone { .. } => {
                 self.streamed = false;
                 self.end_line()
             }
-            Event::Retrying {
+            Line::Retrying {
                 attempt,
                 max,
                 reason,
                 voided,
-                ..
             } => {
                 // What was printed cannot be taken back: a voided answer is said to restart.
                 let restart = if self.printed.iter().any(|item| voided.contains(item)) {
@@ -456,47 +458,31 @@ impl Printer for TextPrinter {
                 );
                 Ok(())
             }
-            Event::TurnFinished(_) => self.end_line(),
-            Event::ToolStarted { .. }
-            | Event::WebSearchDone { .. }
-            | Event::ToolFinished { success: false, .. }
-            | Event::Notice(_)
-            | Event::RunsLater(_)
-            | Event::Attached(_)
-            | Event::Error(_) => {
-                say_aside(&event);
+            Line::TurnFinished(_) => self.end_line(),
+            Line::ToolStarted { .. }
+            | Line::WebSearchDone { .. }
+            | Line::ToolFinished { success: false, .. }
+            | Line::Notice(_)
+            | Line::RunsLater(_)
+            | Line::Attached(_)
+            | Line::Error(_) => {
+                say_aside(line);
                 Ok(())
             }
-            Event::Compacted { before, .. } => {
+            Line::Compacted { before, .. } => {
                 self.end_line()?;
                 eprintln!(
                     "kelp: note: compacted the conversation{} onto a summary, to stay inside the context window",
-                    kelp::humanize::tokens_aside(*before)
+                    kelp::humanize::tokens_aside(before)
                 );
                 Ok(())
             }
-            // Not shown: the reasoning, a tool's output and success, the plan and what only an
-            // interactive face or a host asks for.
-            Event::ToolFinished { .. }
-            | Event::Reply(_)
-            | Event::TurnStarted { .. }
-            | Event::ItemStarted { .. }
-            | Event::ReasoningDelta { .. }
-            | Event::ReasoningPartAdded { .. }
-            | Event::ReasoningDone { .. }
-            | Event::WebSearchStarted { .. }
-            | Event::ToolOutput { .. }
-            | Event::FilesChanged { .. }
-            | Event::ApprovalRequested { .. }
-            | Event::QuestionsAsked { .. }
-            | Event::ApprovalAnswered { .. }
-            | Event::PlanUpdated { .. }
-            | Event::Usage(_)
-            | Event::ContextUsed { .. }
-            | Event::RateLimits(_)
-            | Event::GoalUpdated(_)
-            | Event::GoalCleared
-            | Event::McpToolCalled { .. } => Ok(()),
+            // Not shown: the reasoning, a tool's output and success, the usage.
+            Line::ToolFinished { .. }
+            | Line::TurnStarted { .. }
+            | Line::Reasoning { .. }
+            | Line::ToolOutput { .. }
+            | Line::Usage(_) => Ok(()),
         }
     }
 }
@@ -553,29 +539,28 @@ impl Printer for JsonLines {
 
 /// What stderr says of an event beside the answer: a tool starting, a command failing, a
 /// note, a warning, an attachment, an error.
-fn say_aside(event: &Event) {
-    match event {
-        Event::ToolStarted { tool, summary, .. } => {
+fn say_aside(line: Line<'_>) {
+    match line {
+        Line::ToolStarted { tool, summary } => {
             eprintln!("kelp: ▸ {} {}", printable(tool), printable(summary));
         }
-        Event::WebSearchDone { action, .. } => {
+        Line::WebSearchDone { action } => {
             eprintln!("kelp: ▸ web search {}", printable(&action.detail()));
         }
-        Event::ToolFinished {
+        Line::ToolFinished {
             success: false,
             exit_code,
-            ..
         } => match exit_code {
             Some(code) => eprintln!("kelp:   failed (exit code {code})"),
             None => eprintln!("kelp:   failed"),
         },
-        Event::Notice(text) => {
+        Line::Notice(text) => {
             eprintln!("kelp: note: {}", printable(text));
         }
-        Event::RunsLater(text) => {
+        Line::RunsLater(text) => {
             eprintln!("kelp: warning: {}", printable(text));
         }
-        Event::Attached(files) => {
+        Line::Attached(files) => {
             for file in files {
                 if file.attached {
                     eprintln!(
@@ -592,7 +577,7 @@ fn say_aside(event: &Event) {
                 }
             }
         }
-        Event::Error(text) => {
+        Line::Error(text) => {
             eprintln!("kelp: {}", printable(text));
         }
         _ => {}

@@ -3,15 +3,16 @@
 //! receive `Event`s and `Reply`s; `values.rs` holds what they carry (images, a patch's changes,
 //! review targets, the skills found, the model's questions), `account.rs` the login's values,
 //! `model.rs` the model server's, `saved.rs` a saved conversation's, `settings.rs` the modes
-//! and servers a face sets. The contract imports no floor above it: those floors import it. What a face does beyond its
+//! and servers a face sets, `events.rs` the `Event`s of a turn and what a face that prints
+//! lines reads of them. The contract imports no floor above it: those floors import it. What a face does beyond its
 //! own protocol goes through the services below it: the account service (`auth::accounts`)
 //! for logins, the saved sessions (`session`), a host's files (`agent::files`), a command only
 //! through the tools' sandboxed shell; a face never opens auth.json or talks to OpenAI itself.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 mod account;
+mod events;
 mod model;
 mod saved;
 mod settings;
@@ -19,6 +20,7 @@ mod values;
 
 use crate::secret::Secret;
 pub use account::*;
+pub use events::*;
 pub use model::*;
 pub use saved::*;
 pub use settings::*;
@@ -416,130 +418,6 @@ pub enum StopCause {
     Refusal,
     /// It kept calling tools until the turn's request limit.
     StepLimit,
-}
-
-/// Something the front end should show.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A turn began, under `id`: the id it is saved with, and the one a reload names it by.
-    TurnStarted { id: String },
-    /// The files the prompt mentions (`@path`): which went with it, and why others did not.
-    Attached(Vec<Attachment>),
-    /// An item of the turn began: an answer or a reasoning summary. (A tool call begins with
-    /// `ToolStarted`, its call id the item's id.)
-    ItemStarted { item: ItemId, kind: ItemKind },
-    /// A piece of the answer `item`.
-    TextDelta { item: ItemId, delta: String },
-    /// A piece of the reasoning summary `item`.
-    ReasoningDelta { item: ItemId, delta: String },
-    /// The reasoning item begins part `index` of its summary: the deltas after it are that
-    /// part's (a part after the first is a new section).
-    ReasoningPartAdded { item: ItemId, index: u32 },
-    /// The answer `item` is complete: the authoritative text.
-    MessageDone { item: ItemId, text: String },
-    /// The reasoning summary `item` is complete: its whole text.
-    ReasoningDone { item: ItemId, text: String },
-    /// The model began a web search (the Responses API's own tool; nothing runs here).
-    WebSearchStarted { item: ItemId },
-    /// The web search ended: what it did (`WebSearchAction::detail` says it in words).
-    WebSearchDone {
-        item: ItemId,
-        action: crate::protocol::WebSearchAction,
-    },
-    /// A tool call (an item, its id `call_id`) began; `summary` is what it works on (path,
-    /// command, files), without the tool's name.
-    ToolStarted {
-        call_id: String,
-        tool: String,
-        summary: String,
-        /// The paths it reads, writes or runs in, absolute (for an editor to show or follow).
-        paths: Vec<PathBuf>,
-        /// What a host shows of a read, a listing, a search or an MCP call.
-        facts: Option<CallFacts>,
-    },
-    /// Output of a running tool (streamed for `shell`).
-    ToolOutput { call_id: String, chunk: String },
-    /// The files a patch call changed, each with its diff (before its `ToolFinished`).
-    FilesChanged {
-        call_id: String,
-        changes: Vec<FileChange>,
-    },
-    /// A tool call ended.
-    ToolFinished {
-        call_id: String,
-        success: bool,
-        exit_code: Option<i32>,
-        duration: Duration,
-    },
-    /// The agent waits for a yes or no.
-    ApprovalRequested {
-        id: u64,
-        call_id: String,
-        subject: ApprovalSubject,
-    },
-    /// The model asks the person questions (`request_user_input`); the turn waits for
-    /// `Op::AnswerQuestions` with the same `id`.
-    QuestionsAsked {
-        id: u64,
-        call_id: String,
-        questions: Vec<Question>,
-    },
-    /// An approval request was answered (`None`: withdrawn, the turn was interrupted first).
-    ApprovalAnswered {
-        id: u64,
-        call_id: String,
-        decision: Option<ApprovalDecision>,
-    },
-    /// The model updated its plan (with the `update_plan` call `call_id`).
-    PlanUpdated {
-        call_id: String,
-        explanation: Option<String>,
-        steps: Vec<PlanStep>,
-    },
-    /// A transient failure is being retried ("reconnecting 2/5"). The failed attempt's items
-    /// are `voided`: the retry streams the answer again as new items (the rule every face
-    /// follows, in docs/architecture.md's retry rule).
-    Retrying {
-        attempt: u32,
-        max: u32,
-        delay: Duration,
-        reason: String,
-        voided: Vec<ItemId>,
-    },
-    /// Token usage of the conversation so far.
-    Usage(TokenUsage),
-    /// How full the context window is: the tokens the last request took, and the window
-    /// (when kelp knows it).
-    ContextUsed { used: u64, window: Option<u64> },
-    /// The conversation was compacted onto a summary; `before`: the tokens it took before,
-    /// `automatic`: kelp did it (the window was nearly full or overflowed), not the person.
-    Compacted { before: u64, automatic: bool },
-    /// Rate limits reported by the server.
-    RateLimits(RateLimits),
-    /// A turn ended.
-    TurnFinished(TurnOutcome),
-    /// A message for the person that belongs to no turn.
-    Notice(String),
-    /// What the person should read where they look, on every face, that does not stop the
-    /// turn: a command or patch left a file that the person's own tools run later (a
-    /// `.cargo/config.toml` naming a `rustc-wrapper`, an `.npmrc` naming a `script-shell`).
-    RunsLater(String),
-    /// An error that belongs to no turn, one readable line.
-    Error(String),
-    /// The conversation's goal changed: set, marked by the model, paused by an interrupt, or
-    /// its spending counted at a turn's end.
-    GoalUpdated(crate::protocol::Goal),
-    /// The conversation's goal was cleared.
-    GoalCleared,
-    /// The answer to `Op::CallMcpTool` `id`: the tool's text and whether it succeeded, or why
-    /// it could not be called.
-    McpToolCalled {
-        id: u64,
-        outcome: Result<(String, bool), String>,
-    },
-    /// What answers a face's own request (`ListSessions`, `Diff`, a login) or choice (a rule
-    /// added), apart from the turn's stream; kept in order with it.
-    Reply(Reply),
 }
 
 /// A reopened conversation, turn by turn.
