@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::server::{self, Server, Work};
 use super::wire::{Answer, RpcError};
-use super::{config, exec, fs, thread_settings, turns};
+use super::{config, exec, fs, queue, thread_settings, turns};
 
 /// A handler's work that borrows the connection, awaited before the next request is read.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send + 'a>>;
@@ -136,6 +136,30 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("threadSection/update", Refused(NO_THREAD_EXTRAS)),
     ("threadSection/delete", Refused(NO_THREAD_EXTRAS)),
     ("thread/loaded/list", Now(|s, p| s.threads.loaded(p))),
+    (
+        "thread/queue/add",
+        Now(|s, p| queue::add(p, s.caller.experimental, |id| s.threads.thread(id))),
+    ),
+    (
+        "thread/queue/list",
+        Now(|s, p| queue::list(p, s.caller.experimental, |id| s.threads.thread(id))),
+    ),
+    (
+        "thread/queue/update",
+        Now(|s, p| queue::update(p, s.caller.experimental, |id| s.threads.thread(id))),
+    ),
+    (
+        "thread/queue/delete",
+        Now(|s, p| queue::delete(p, s.caller.experimental, |id| s.threads.thread(id))),
+    ),
+    (
+        "thread/queue/reorder",
+        Now(|s, p| queue::reorder(p, s.caller.experimental, |id| s.threads.thread(id))),
+    ),
+    (
+        "thread/queue/start",
+        Now(|s, p| queue::start(p, s.caller.experimental, |id| s.threads.thread(id))),
+    ),
     (
         "thread/read",
         Apart(|s, p| {

@@ -13,6 +13,9 @@
 //!   state (a turn the core began itself, a review, the goal, what waits on the core) owned in
 //!   one place and tested without I/O; `asks.rs`: its approvals and the model's questions as
 //!   server requests to the host, and the answers back.
+//! - `queue.rs`: `thread/queue/*`, messages that wait in a loaded thread's queue and are each
+//!   sent as a turn of its own when the turn before ends; `queued.rs`: the queue itself and
+//!   how a waiting message becomes a turn, pure.
 //! - `goals.rs`: `thread/goal/*`. `thread_settings.rs`: `collaborationMode/list` and
 //!   `thread/settings/update`.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
@@ -42,6 +45,8 @@ pub mod history;
 pub mod items;
 pub mod listen;
 pub mod methods;
+pub mod queue;
+mod queued;
 pub mod relay;
 pub mod server;
 pub mod shapes;

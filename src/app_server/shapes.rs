@@ -1,12 +1,15 @@
 //! The protocol's items and notifications made from the core's values, as pure functions:
 //! what an event's item is (a command's actions, a patch's changes as Codex fills them, a plan
 //! step), the delta line written once per message, and [`Outgoing`], what the server writes for
-//! one event. The translator in `items.rs` decides when; this file says what.
+//! one event. The translator in `items.rs` decides when; this file says what. And the other way:
+//! a turn's input as kelp's prompt ([`prompt`]).
 
 use serde_json::Value;
 
-use crate::protocol::{CallFacts, ChangeKind, PlanStatus, PlanStep};
+use super::wire::RpcError;
+use crate::protocol::{CallFacts, ChangeKind, ImageInput, PlanStatus, PlanStep};
 use crate::tools::FileChange;
+use crate::wire::requests::UserInput;
 use crate::wire::{
     self as wire, CommandAction, FileUpdateChange, Notification, PatchChangeKind, PlanStepStatus,
     ThreadItem, ThreadStatus, ThreadStatusChanged, Turn, TurnPlanStep, TurnStarted,
@@ -306,4 +309,33 @@ pub fn item_started_and_completed(
     now_ms: i64,
 ) -> [(&'static str, Value); 2] {
     item_notes(thread_id, turn_id, item, now_ms).map(wire::ServerNotification::into_message)
+}
+
+/// A turn's input as kelp's prompt: the texts (and mentioned files as `@path`), and the images.
+pub fn prompt(input: Vec<UserInput>) -> Result<(String, Vec<ImageInput>), RpcError> {
+    let mut text = Vec::new();
+    let mut images = Vec::new();
+    for item in input {
+        match item {
+            UserInput::Text { text: t, .. } => text.push(t),
+            UserInput::Image { url: Some(url) } => images.push(ImageInput::Url(url)),
+            UserInput::Image { .. } => {
+                return Err(RpcError::invalid_params(
+                    "Invalid params: input: kelp takes an image by its url or a localImage path",
+                ));
+            }
+            UserInput::LocalImage { path } => images.push(ImageInput::File(path)),
+            UserInput::Mention { path } if !path.contains("://") => {
+                text.push(crate::agent::mentions::mention_of(&path));
+            }
+            UserInput::Mention { path } => tracing::info!(%path, "a mention kelp has no app for"),
+            UserInput::Skill {} => tracing::info!("a skill input: kelp has no skills"),
+            UserInput::Other => {
+                return Err(RpcError::invalid_params(
+                    "Invalid params: input: kelp takes text, images and mentions, not audio",
+                ));
+            }
+        }
+    }
+    Ok((text.join("\n"), images))
 }

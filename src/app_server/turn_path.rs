@@ -12,7 +12,8 @@ use tokio::sync::oneshot;
 use super::items::Translator;
 use super::shapes::{Outgoing, item_notes, turn_began};
 use crate::protocol::{
-    ApprovalSubject, CollaborationMode, Event, Goal, Question, ReasoningEffort, Reply, ServerStatus,
+    ApprovalSubject, CollaborationMode, Event, Goal, GoalStatus, Question, ReasoningEffort, Reply,
+    ServerStatus, TurnOutcome,
 };
 use crate::wire::{RateLimitSnapshot, ThreadItem, Turn, TurnStatus};
 
@@ -35,6 +36,8 @@ pub(super) struct Running {
     /// The collaboration mode and effort a host last chose (`thread/settings/update`).
     pub(super) mode: CollaborationMode,
     pub(super) effort: Option<ReasoningEffort>,
+    /// The messages waiting for the turn to end (`thread/queue/*`).
+    pub(super) queue: super::queued::Queue,
 }
 
 /// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.
@@ -66,6 +69,8 @@ pub(super) enum Step {
     Limits(RateLimitSnapshot),
     /// The MCP servers as the thread's core last found them.
     Servers(Vec<ServerStatus>),
+    /// A waiting message's prompt for the core: its turn was announced in the steps before.
+    Submit(crate::protocol::Submission),
 }
 
 /// The state of one thread's running turn, between the core and the thread's clients.
@@ -109,6 +114,13 @@ impl TurnPath {
         if let Event::TurnStarted { id } = &event {
             self.turn_started(id, running, &mut steps);
         }
+        // What may let the queue's next message go once the translation is out: a turn's end
+        // (an interrupt pauses the queue), or a goal no longer worked on between turns.
+        let queue_moves = match &event {
+            Event::TurnFinished(outcome) => Some(matches!(outcome, TurnOutcome::Interrupted)),
+            Event::GoalUpdated(goal) if goal.status != GoalStatus::Active => Some(false),
+            _ => None,
+        };
         let turn = running.turn_id.clone().unwrap_or_default();
         // Asked after the translation is out: a patch's item, with its changes, comes first.
         let mut ask = None;
@@ -171,6 +183,24 @@ impl TurnPath {
             steps.extend(outgoing.into_iter().map(Step::Send));
         }
         steps.extend(ask);
+        let goal_goes_on = running
+            .goal
+            .as_ref()
+            .is_some_and(|goal| goal.status == GoalStatus::Active);
+        if let Some(interrupted) = queue_moves
+            && !goal_goes_on
+            && let Some(next) =
+                running
+                    .queue
+                    .next_after_turn(&mut running.turn_id, &self.thread_id, interrupted)
+        {
+            steps.extend(
+                next.notes
+                    .into_iter()
+                    .map(|note| Step::Send(Outgoing::Notify(note))),
+            );
+            steps.push(Step::Submit(next.submission));
+        }
         steps
     }
 
@@ -250,6 +280,7 @@ mod tests {
                 Step::Resolved(id) => (format!("resolved {id}"), Value::Null),
                 Step::Limits(_) => ("limits".into(), Value::Null),
                 Step::Servers(servers) => ("servers".into(), servers.len().into()),
+                Step::Submit(submission) => ("submit".into(), Value::String(submission.text)),
             })
             .collect()
     }
@@ -437,5 +468,50 @@ mod tests {
 
         let servers = path.on_event(Event::Reply(Reply::McpServers(Vec::new())), &mut running, 0);
         assert_eq!(methods(servers), ["servers"]);
+    }
+
+    /// A waiting message goes as its own turn once the turn before has ended (after its
+    /// `turn/completed`); an interrupted turn holds the rest until the host starts them.
+    #[test]
+    fn a_waiting_message_goes_when_the_turn_ends_and_an_interrupt_holds_the_rest() {
+        use crate::wire::QueuedSubmission;
+        use crate::wire::requests::UserInput;
+        let mut path = TurnPath::new("t1".into(), "/p".into());
+        let mut running = Running {
+            turn_id: Some("u1".into()),
+            ..Running::default()
+        };
+        for text in ["first", "second"] {
+            running.queue.waiting.push(QueuedSubmission {
+                id: text.into(),
+                input: UserInput::prompt(text, &[]),
+                client_user_message_id: format!("m-{text}"),
+                responsesapi_client_metadata: None,
+            });
+        }
+        let steps =
+            said(path.on_event(Event::TurnFinished(TurnOutcome::Completed), &mut running, 5));
+        let names: Vec<&str> = steps.iter().map(|(name, _)| name.as_str()).collect();
+        let completed = names.iter().position(|n| *n == "turn/completed").unwrap();
+        let started = names.iter().position(|n| *n == "turn/started").unwrap();
+        assert!(completed < started, "{names:?}");
+        assert_eq!(
+            steps.last().unwrap(),
+            &("submit".to_string(), Value::from("first"))
+        );
+        let new_turn = running.turn_id.clone().unwrap();
+        assert_ne!(new_turn, "u1");
+        assert_eq!(steps[started].1["turn"]["id"], new_turn.as_str());
+        assert_eq!(running.queue.waiting.len(), 1);
+
+        let steps = said(path.on_event(
+            Event::TurnFinished(TurnOutcome::Interrupted),
+            &mut running,
+            9,
+        ));
+        assert!(steps.iter().all(|(name, _)| name != "submit"), "{steps:?}");
+        assert!(running.queue.paused);
+        assert_eq!(running.queue.waiting[0].id, "second");
+        assert_eq!(running.turn_id, None);
     }
 }

@@ -11,16 +11,16 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
 use super::asks::{Asking, ask_host, ask_questions, resolved};
-use super::shapes::{Outgoing, item_started_and_completed, turn_began, user_message};
+use super::shapes::{Outgoing, item_started_and_completed, prompt, turn_began, user_message};
 use super::turn_path::{Running, Step, TurnPath};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
 use crate::protocol::{
-    ApprovalMode, CollaborationMode, Event, ImageInput, Op, ReviewTarget, SandboxMode,
-    ServerStatus, Settings, Submission,
+    ApprovalMode, CollaborationMode, Event, Op, ReviewTarget, SandboxMode, ServerStatus, Settings,
+    Submission,
 };
 use crate::wire::requests::{
     ModeChoice, ReviewStartParams, ReviewTargetParams, TurnInterruptParams, TurnStartParams,
-    TurnSteerParams, UserInput,
+    TurnSteerParams,
 };
 use crate::wire::{
     Empty, RateLimitSnapshot, ReviewStarted, ThreadItem, Turn, TurnResponse, TurnStatus,
@@ -120,35 +120,6 @@ pub(super) fn mode_over(choice: ModeChoice, mut settings: Settings) -> Result<Se
         settings.effort = Some(effort);
     }
     Ok(settings)
-}
-
-/// A turn's input as kelp's prompt: the texts (and mentioned files as `@path`), and the images.
-fn prompt(input: Vec<UserInput>) -> Result<(String, Vec<ImageInput>), RpcError> {
-    let mut text = Vec::new();
-    let mut images = Vec::new();
-    for item in input {
-        match item {
-            UserInput::Text { text: t, .. } => text.push(t),
-            UserInput::Image { url: Some(url) } => images.push(ImageInput::Url(url)),
-            UserInput::Image { .. } => {
-                return Err(RpcError::invalid_params(
-                    "Invalid params: input: kelp takes an image by its url or a localImage path",
-                ));
-            }
-            UserInput::LocalImage { path } => images.push(ImageInput::File(path)),
-            UserInput::Mention { path } if !path.contains("://") => {
-                text.push(crate::agent::mentions::mention_of(&path));
-            }
-            UserInput::Mention { path } => tracing::info!(%path, "a mention kelp has no app for"),
-            UserInput::Skill {} => tracing::info!("a skill input: kelp has no skills"),
-            UserInput::Other => {
-                return Err(RpcError::invalid_params(
-                    "Invalid params: input: kelp takes text, images and mentions, not audio",
-                ));
-            }
-        }
-    }
-    Ok((text.join("\n"), images))
 }
 
 /// The thread a turn's request names, found among the connection's.
@@ -460,6 +431,9 @@ pub(super) async fn pump(
                         .servers
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner) = servers;
+                }
+                Step::Submit(submission) => {
+                    let _ = ops.send(Op::Submit(submission));
                 }
             }
         }

@@ -10,6 +10,7 @@
 //! - `host_asks.rs`: what the server asks the host (approvals, the model's questions) and its
 //!   answers.
 //! - `host.rs`: what a host asks outside a thread: `fs/*`, `command/exec`, searches, lists.
+//! - `queue.rs`: `thread/queue/*`, messages that wait for a thread's turn to end.
 //! - `requests.rs`: the requests a client sends, one params type per method, serde both ways.
 //! - `settings.rs`: `config/*` and the lists a settings screen shows (models, permission
 //!   profiles, skills, MCP servers).
@@ -140,6 +141,7 @@ mod account;
 mod host;
 mod host_asks;
 mod items;
+mod queue;
 pub mod requests;
 mod settings;
 mod thread;
@@ -148,6 +150,7 @@ pub use account::*;
 pub use host::*;
 pub use host_asks::*;
 pub use items::*;
+pub use queue::*;
 pub use settings::*;
 pub use thread::*;
 
@@ -227,6 +230,7 @@ server_notifications! {
         ThreadGoalClearedNotification,
         ThreadSettingsUpdated,
         ServerRequestResolved,
+        ThreadQueueChanged,
     }
     /// The login and the plan's limits.
     Account(AccountNote) {
@@ -390,8 +394,24 @@ where
 /// Checks an answer to `schema_file` (under `v2/` or the top) against its response schema.
 #[cfg(test)]
 pub(crate) fn answer_fits(schema_file: &str, answer: &impl Serialize) {
+    answer_fits_in("0.169.0", schema_file, answer);
+}
+
+/// [`read_answer_fits`] against the schema `schema_file` of the folder `version` (`0.171.0/v2`).
+#[cfg(test)]
+pub(crate) fn read_answer_fits_in<T>(version: &str, schema_file: &str, answer: &T)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    answer_fits_in(version, schema_file, answer);
+    round_trips(answer);
+}
+
+/// [`answer_fits`] against the schema `schema_file` of the folder `version` (`0.171.0/v2`).
+#[cfg(test)]
+pub(crate) fn answer_fits_in(version: &str, schema_file: &str, answer: &impl Serialize) {
     let path = format!(
-        "{}/tests/fixtures/codex-app-server-schema/0.169.0/{schema_file}",
+        "{}/tests/fixtures/codex-app-server-schema/{version}/{schema_file}",
         env!("CARGO_MANIFEST_DIR")
     );
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -104,6 +104,31 @@ impl Schema {
                 "externalAgentConfig/import/readHistories",
                 "v2/ExternalAgentConfigImportHistoriesReadResponse.json",
             ),
+            // Codex 0.171's experimental queue.
+            (
+                "thread/queue/add",
+                "../0.171.0/v2/ThreadQueueAddResponse.json",
+            ),
+            (
+                "thread/queue/list",
+                "../0.171.0/v2/ThreadQueueListResponse.json",
+            ),
+            (
+                "thread/queue/update",
+                "../0.171.0/v2/ThreadQueueUpdateResponse.json",
+            ),
+            (
+                "thread/queue/delete",
+                "../0.171.0/v2/ThreadQueueDeleteResponse.json",
+            ),
+            (
+                "thread/queue/reorder",
+                "../0.171.0/v2/ThreadQueueReorderResponse.json",
+            ),
+            (
+                "thread/queue/start",
+                "../0.171.0/v2/ThreadQueueStartResponse.json",
+            ),
         ] {
             responses
                 .entry(method.to_string())
@@ -3888,5 +3913,129 @@ async fn a_command_asks_to_reach_a_host_as_codex_asks_it() {
         ),
         "{}",
         output_of("c3")
+    );
+}
+
+/// Messages queued from outside (Codex 0.171's experimental `thread/queue/*`): on an idle
+/// thread one is sent at once; while a turn runs they wait and each goes as a turn of its own
+/// when the one before ends; the host lists, edits, drops and reorders them; an interrupt holds
+/// them until `thread/queue/start`; a client that did not ask for the experimental API is
+/// refused as Codex refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_messages_wait_for_the_turn_and_go_one_turn_each() {
+    let fake = FakeOpenAi::start().await;
+    let mut server = Server::start(&fake);
+    server.initialize(true);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    let add = |text: &str, id: &str| json!({"threadId": thread_id, "input": [{"type": "text", "text": text}], "clientUserMessageId": id});
+    let asked = |fake: &FakeOpenAi| {
+        fake.requests_to("/responses")
+            .iter()
+            .map(|r| r.json()["input"].to_string())
+            .collect::<Vec<_>>()
+    };
+
+    // Idle: the message is its own turn at once.
+    fake.push_response(Reply::text("one done"));
+    let added = server.result("thread/queue/add", add("one", "m1"));
+    assert_eq!(added["queuedSubmission"]["clientUserMessageId"], "m1");
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let said = seen
+        .iter()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "userMessage")
+        .expect("the queued message as the person's");
+    assert_eq!(said["params"]["item"]["content"][0]["text"], "one");
+    assert!(asked(&fake).last().unwrap().contains("one"));
+
+    // Busy: they wait, in the order the host gives them, as the host edits them.
+    fake.push_response(Reply::stall("Thinking about"));
+    let turn = server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
+    );
+    server.until(|m| m["method"] == "item/agentMessage/delta");
+    let two = server.result("thread/queue/add", add("two", "m2"))["queuedSubmission"]["id"].clone();
+    let three =
+        server.result("thread/queue/add", add("three", "m3"))["queuedSubmission"]["id"].clone();
+    server.result(
+        "thread/queue/reorder",
+        json!({"threadId": thread_id, "queuedSubmissionIds": [three, two]}),
+    );
+    let (refused, _) = server.call(
+        "thread/queue/reorder",
+        json!({"threadId": thread_id, "queuedSubmissionIds": [three]}),
+    );
+    assert_eq!(
+        refused["error"]["message"],
+        "queue reorder must include every queued submission exactly once"
+    );
+    let edited = server.result(
+        "thread/queue/update",
+        json!({"threadId": thread_id, "queuedSubmissionId": two, "input": [{"type": "text", "text": "two, edited"}]}),
+    );
+    assert_eq!(
+        edited["queuedSubmission"]["input"][0]["text"],
+        "two, edited"
+    );
+    let dropped = server.result(
+        "thread/queue/delete",
+        json!({"threadId": thread_id, "queuedSubmissionId": "never-queued"}),
+    );
+    assert_eq!(dropped, json!({"deleted": false}));
+    let listed = server.result("thread/queue/list", json!({"threadId": thread_id}));
+    let texts: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["input"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["three", "two, edited"]);
+
+    // An interrupt holds them.
+    server.result(
+        "turn/interrupt",
+        json!({"threadId": thread_id, "turnId": turn["turn"]["id"]}),
+    );
+    let end = server.notification("turn/completed");
+    assert_eq!(end["turn"]["status"], "interrupted");
+    let listed = server.result("thread/queue/list", json!({"threadId": thread_id}));
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+
+    // Started again: each goes as a turn of its own, in order.
+    fake.push_response(Reply::text("three done"));
+    fake.push_response(Reply::text("two done"));
+    let first = server.result("thread/queue/start", json!({"threadId": thread_id}));
+    assert_eq!(first["turn"]["status"], "inProgress");
+    let ended = server.notification("turn/completed");
+    assert_eq!(ended["turn"]["id"], first["turn"]["id"]);
+    let next = server.notification("turn/started");
+    assert_ne!(next["turn"]["id"], first["turn"]["id"]);
+    let ended = server.notification("turn/completed");
+    assert_eq!(ended["turn"]["id"], next["turn"]["id"]);
+    let prompts = asked(&fake);
+    assert!(prompts[prompts.len() - 2].contains("three"), "{prompts:?}");
+    assert!(
+        prompts[prompts.len() - 1].contains("two, edited"),
+        "{prompts:?}"
+    );
+    let (empty, _) = server.call("thread/queue/start", json!({"threadId": thread_id}));
+    assert_eq!(empty["error"]["message"], "queue is empty");
+
+    // Only for a client that asked for the experimental API.
+    let mut plain = Server::start(&fake);
+    plain.initialize(false);
+    let (refused, _) = plain.call("thread/queue/list", json!({"threadId": thread_id}));
+    assert_eq!(
+        refused["error"]["message"],
+        "thread/queue/list requires experimentalApi capability"
     );
 }
