@@ -98,6 +98,10 @@ pub(super) enum Command {
     /// Codex's `fork`: the one with ID (or an id prefix, or its name), or the newest of this
     /// directory with --last.
     Fork(ForkArgs),
+    /// Leave a message for a conversation on the per-user server (or --remote's), as Codex's
+    /// `queue`: sent when the turn running there ends, at once when none runs; --resume opens
+    /// a saved conversation there first.
+    Queue(super::queue_cmd::QueueArgs),
     /// Archive a saved conversation (by id, id prefix or name): it leaves `kelp sessions`,
     /// `--continue` and the pickers until unarchived, and stays readable.
     Archive {
@@ -130,7 +134,7 @@ pub(super) enum Command {
         name = "apply",
         aliases = [
             "a", "cloud", "plugin", "features", "update", "agents", "remote-control",
-            "exec-server", "queue", "migrate-rollouts", "mcp-server", "debug", "execpolicy",
+            "exec-server", "migrate-rollouts", "mcp-server", "debug", "execpolicy",
             "cloud-tasks", "responses-api-proxy", "stdio-to-uds", "migrate-nfs-db"
         ]
     )]
@@ -141,7 +145,7 @@ pub(super) enum Command {
 }
 
 /// Codex's verbs that kelp does not serve, and what kelp offers instead.
-pub(super) const CODEX_ONLY: [(&str, &str); 18] = [
+pub(super) const CODEX_ONLY: [(&str, &str); 17] = [
     (
         "apply",
         "kelp applies the model's patches in the project as it works (Esc Esc undoes them); it has no Codex Cloud diffs to apply",
@@ -177,10 +181,6 @@ pub(super) const CODEX_ONLY: [(&str, &str); 18] = [
     (
         "exec-server",
         "kelp has no exec server: `kelp exec` runs a prompt, `kelp app-server` serves hosts",
-    ),
-    (
-        "queue",
-        "kelp has no queue: a prompt typed while a turn runs waits its turn in the client",
     ),
     (
         "mcp-server",

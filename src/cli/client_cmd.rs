@@ -347,21 +347,7 @@ fn remote_core(
     token_env: Option<&str>,
     wanted: kelp::remote::Wanted,
 ) -> Result<RemoteCore, String> {
-    let target: kelp::remote::Target = address.parse().map_err(|e| format!("--remote {e}"))?;
-    let token = match token_env {
-        Some(name) => match std::env::var(name) {
-            Ok(token) if !token.trim().is_empty() => Some(kelp::secret::Secret::from(token.trim())),
-            _ => {
-                return Err(format!(
-                    "--remote-auth-token-env {name}: the variable is not set (or empty)"
-                ));
-            }
-        },
-        None => None,
-    };
-    target
-        .may_carry(token.as_ref())
-        .map_err(|why| format!("--remote {why}"))?;
+    let (target, token) = super::common::target_and_token(address, token_env)?;
     Ok(RemoteCore {
         target,
         token,

@@ -1,5 +1,5 @@
-//! What every verb of the command line uses: the exit codes, the async runtime, and lines said
-//! through the terminal filter.
+//! What every verb of the command line uses: the exit codes, the async runtime, lines said
+//! through the terminal filter, and the app-server a `--remote` names.
 
 use std::process::ExitCode;
 
@@ -66,4 +66,28 @@ where
         Ok(kelp::jsonrpc::Stopped::Signal(signal)) => ExitCode::from(128 + signal as u8),
         Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
+}
+
+/// The app-server `--remote` names and the token `--remote-auth-token-env` holds, checked to
+/// go only where it stays private.
+pub fn target_and_token(
+    address: &str,
+    token_env: Option<&str>,
+) -> Result<(kelp::remote::Target, Option<kelp::secret::Secret>), String> {
+    let target: kelp::remote::Target = address.parse().map_err(|e| format!("--remote {e}"))?;
+    let token = match token_env {
+        Some(name) => match std::env::var(name) {
+            Ok(token) if !token.trim().is_empty() => Some(kelp::secret::Secret::from(token.trim())),
+            _ => {
+                return Err(format!(
+                    "--remote-auth-token-env {name}: the variable is not set (or empty)"
+                ));
+            }
+        },
+        None => None,
+    };
+    target
+        .may_carry(token.as_ref())
+        .map_err(|why| format!("--remote {why}"))?;
+    Ok((target, token))
 }

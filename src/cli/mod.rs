@@ -1,6 +1,6 @@
 //! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`,
 //! `kelp sessions`, `kelp resume`, `kelp fork`, `kelp archive`, `kelp unarchive`, `kelp delete`,
-//! `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
+//! `kelp queue`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words. This file only dispatches.
 //!
@@ -8,13 +8,15 @@
 //! - `app_server_cmd.rs`: `kelp app-server`.
 //! - `args.rs`: the command line's shape as clap reads it.
 //! - `client_cmd.rs`: the interactive client: `kelp`, `kelp resume`, `kelp fork`, `--remote`.
-//! - `common.rs`: the exit codes, the runtime, lines said through the terminal filter.
+//! - `common.rs`: the exit codes, the runtime, lines said through the terminal filter, the
+//!   app-server a `--remote` names.
 //! - `auth_cmd.rs`: `kelp login`, `kelp logout`, `kelp auth status`.
 //! - `doctor_cmd.rs`: `kelp doctor [--json]`.
 //! - `exec_cmd.rs`: `kelp exec`.
 //! - `flags.rs`: the flags of an agent's work, which every command that runs one takes, before the
 //!   command or after it.
 //! - `mcp_cmd.rs`: `kelp mcp`, as Codex's.
+//! - `queue_cmd.rs`: `kelp queue`, as Codex's: a message left for a conversation on a server.
 //! - `run_cmd.rs`: `kelp run`.
 //! - `sandbox_cmd.rs`: `kelp sandbox check`.
 //! - `sessions_cmd.rs`: `kelp sessions`, and turning `--resume`/`--continue` into a session file.
@@ -29,6 +31,7 @@ mod doctor_cmd;
 mod exec_cmd;
 mod flags;
 mod mcp_cmd;
+mod queue_cmd;
 mod run_cmd;
 mod sandbox_cmd;
 mod sessions_cmd;
@@ -116,6 +119,7 @@ fn run_cli() -> ExitCode {
             Ok(dir) => run_cmd::review(&config, &dir, args),
             Err(code) => code,
         },
+        Some(Command::Queue(args)) => queue_cmd::queue(&config, args),
         Some(Command::Archive { session }) => sessions_cmd::archive(&config, &session),
         Some(Command::Unarchive { session }) => sessions_cmd::unarchive(&config, &session),
         Some(Command::Delete { session, yes }) => sessions_cmd::delete(&config, &session, yes),

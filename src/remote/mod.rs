@@ -14,9 +14,12 @@
 //! - `items.rs`: the items of a thread as the server tells them (`item/started`, `item/completed`,
 //!   a resumed thread's turns) become the events the core sends for the same things.
 //! - `client/`: the client's side of one connection to an app-server.
+//! - `queue.rs`: `kelp queue`, one message left in a conversation's queue over one short
+//!   connection.
 
 mod client;
 mod items;
+pub mod queue;
 
 use std::path::PathBuf;
 

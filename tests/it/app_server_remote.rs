@@ -1182,3 +1182,135 @@ fn without_a_runtime_folder_the_socket_lives_under_the_home() {
     let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+/// `kelp queue …` against `server`, from a home of its own: its exit code, stdout and stderr.
+fn kelp_queue(server: &Listening, args: &[&str]) -> (Option<i32>, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kelp"))
+        .arg("queue")
+        .args(args)
+        .args(["--remote", &server.address])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `kelp queue` leaves a message for a conversation on a server: it waits while the turn there
+/// waits on the person, and goes as the next turn once that one ends; a conversation the server
+/// does not hold open is refused with the way out, and `--resume` opens a saved one there and
+/// sends the message at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kelp_queue_leaves_a_message_for_the_turn_after_and_opens_a_saved_one() {
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "unix://"]);
+    let mut client = server.signed_in(&fake, &[]);
+    let project = tempfile::tempdir().unwrap();
+    let started = client.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "untrusted"}),
+    );
+    let thread_id = started["thread"]["id"].as_str().unwrap().to_string();
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch asked.txt"})),
+        Reply::text("Made it."),
+        Reply::text("Then did that."),
+    ]);
+    client.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "make it"}]}),
+    );
+    let asked = client.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request_id = asked.last().unwrap()["id"].clone();
+
+    let (code, stdout, stderr) = kelp_queue(
+        &server,
+        &["--thread", &thread_id, "--message", "then do that"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let queued = stdout
+        .strip_prefix("Queued message ")
+        .and_then(|rest| rest.strip_suffix(&format!(" for thread {thread_id}.\n")))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(!queued.is_empty());
+    let waiting = client.until(|m| m["method"] == "thread/queue/changed");
+    assert!(
+        !waiting.iter().any(|m| m["method"] == "turn/started"),
+        "it waits for the turn: {waiting:#?}"
+    );
+
+    client.send_raw(&json!({"id": request_id, "result": {"decision": "accept"}}).to_string());
+    let first = client.notification("turn/completed");
+    let then = client.until(|m| m["method"] == "turn/completed");
+    let next = then
+        .iter()
+        .find(|m| m["method"] == "turn/started")
+        .expect("the queued message's turn");
+    assert_ne!(next["params"]["turn"]["id"], first["turn"]["id"]);
+    assert!(
+        then.iter().any(|m| m["method"] == "item/completed"
+            && m["params"]["item"]["type"] == "userMessage"
+            && m["params"]["item"]["content"][0]["text"] == "then do that"),
+        "{then:#?}"
+    );
+    let last_asked = fake.requests_to("/responses").pop().unwrap();
+    assert!(
+        last_asked.json()["input"]
+            .to_string()
+            .contains("then do that")
+    );
+
+    // A saved conversation the server does not hold open.
+    let saved = {
+        use kelp::llm::types::Item;
+        use kelp::session::{SessionHeader, SessionWriter};
+        let state = server.home.path().join(".local/state/kelp");
+        let mut writer =
+            SessionWriter::create(&state, SessionHeader::new(project.path(), "gpt-5.5"));
+        writer.append(&Item::user_text("an old question")).unwrap();
+        writer
+            .append(&Item::assistant_text("an old answer"))
+            .unwrap();
+        writer.id().to_string()
+    };
+    let (code, _, stderr) = kelp_queue(&server, &["--thread", &saved, "--message", "and now?"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--resume opens a saved conversation"),
+        "{stderr}"
+    );
+
+    fake.push_response(Reply::text("Now this."));
+    let (code, stdout, stderr) = kelp_queue(
+        &server,
+        &["--thread", &saved, "--message", "and now?", "--resume"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.ends_with(&format!(" for thread {saved}.\n")),
+        "{stdout}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !fake
+        .requests_to("/responses")
+        .iter()
+        .any(|r| r.json()["input"].to_string().contains("and now?"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the message reached the model"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let asked_with = fake.requests_to("/responses").pop().unwrap().json()["input"].to_string();
+    assert!(
+        asked_with.contains("an old question"),
+        "with its history: {asked_with}"
+    );
+}

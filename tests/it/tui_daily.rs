@@ -1555,7 +1555,6 @@ async fn codex_verbs_kelp_lacks_are_refused_never_sent() {
         "agents",
         "remote-control",
         "exec-server",
-        "queue",
         "migrate-rollouts",
         "mcp-server",
         "debug",
