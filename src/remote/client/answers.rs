@@ -17,7 +17,10 @@ impl Remote {
             Asked::Initialize => self.emit(Event::Error(format!(
                 "the app-server refused the connection: {message}"
             ))),
-            Asked::TurnStarted => {
+            Asked::TurnStarted {
+                resend: Some(submission),
+            } if self.turn.is_some() => self.queue_behind(*submission),
+            Asked::TurnStarted { .. } => {
                 self.turn = None;
                 self.emit(Event::TurnFinished(TurnOutcome::Failed {
                     category: notifications::category_of(&message, None),
@@ -80,7 +83,7 @@ impl Remote {
                 self.opened(opened, restore);
             }
             Asked::Sessions { resume_newest } => self.sessions_listed(result, resume_newest),
-            Asked::TurnStarted => {
+            Asked::TurnStarted { .. } => {
                 if let Some(opened) = decode::<wire::TurnResponse>(result) {
                     self.turn_started(opened.turn.id);
                 }

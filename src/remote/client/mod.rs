@@ -69,7 +69,11 @@ enum Asked {
     Sessions {
         resume_newest: bool,
     },
-    TurnStarted,
+    /// A turn asked for; a prompt's (`resend`) goes into the thread's queue on the server when
+    /// another turn started there first.
+    TurnStarted {
+        resend: Option<Box<crate::protocol::Submission>>,
+    },
     Login,
     KeySaved(String),
     LoggedOut,
@@ -267,7 +271,7 @@ impl Remote {
                     target: (&target).into(),
                     delivery: None,
                 };
-                self.request(&params, Asked::TurnStarted);
+                self.request(&params, Asked::TurnStarted { resend: None });
             }
             Op::FindPrompts => {}
             Op::Shutdown => {}
@@ -301,10 +305,33 @@ impl Remote {
             effort: self.wanted.effort.map(|effort| effort.as_str().to_string()),
             summary: None,
             sandbox_policy: None,
-            output_schema: submission.output_schema,
+            output_schema: submission.output_schema.clone(),
             collaboration_mode: None,
         };
-        self.request(&params, Asked::TurnStarted);
+        let resend = Some(Box::new(submission));
+        self.request(&params, Asked::TurnStarted { resend });
+    }
+
+    /// A prompt refused because a turn started on the server first (one of its queue's, or
+    /// another client's): it waits in the thread's queue there and goes when that turn ends.
+    pub(super) fn queue_behind(&mut self, submission: crate::protocol::Submission) {
+        let Some(thread) = self.thread.clone() else {
+            return;
+        };
+        let params = crate::wire::ThreadQueueAddParams {
+            thread_id: thread,
+            input: UserInput::prompt(&submission.text, &image_paths(&submission.images)),
+            client_user_message_id: uuid::Uuid::new_v4().to_string(),
+            responsesapi_client_metadata: None,
+        };
+        self.request(
+            &params,
+            Asked::Quiet("queueing the message behind the running turn"),
+        );
+        self.emit(Event::Notice(
+            "a turn started on the server first: your message waits in its queue there and goes              when that turn ends"
+                .to_string(),
+        ));
     }
 
     /// `account/login/start` by the browser or a device code.
@@ -943,5 +970,64 @@ mod tests {
         assert!(remote.turn_running());
         let sent = remote.take_outgoing();
         assert_eq!(sent[0]["method"], "turn/start", "the held prompt goes now");
+    }
+
+    /// A prompt the server refuses because a turn started there first (its queue's, or another
+    /// client's) waits in the thread's queue on the server instead of being lost; refused with
+    /// no turn running, it ends as a failed turn, as before.
+    #[test]
+    fn a_prompt_refused_because_a_turn_started_first_waits_in_the_servers_queue() {
+        let (mut remote, mut events) = connected();
+        let thread = remote.thread().unwrap().to_string();
+        drain(&mut events);
+        let refuse = |remote: &mut Remote, text: &str| {
+            remote.on_op(Op::Submit(Submission::text(text)));
+            let sent = remote.take_outgoing();
+            let start = sent.iter().find(|m| m["method"] == "turn/start").unwrap();
+            json!({"id": start["id"], "error": {"code": -32600,
+                "message": "a turn is already running on this thread: wait for it or interrupt it"}})
+            .to_string()
+        };
+        let refusal = refuse(&mut remote, "and then this");
+        remote.on_message(&note(
+            "turn/started",
+            json!({"threadId": thread, "turn": {"id": "queued-turn", "items": [], "status": "inProgress", "error": null}}),
+        ));
+        remote.on_message(&refusal);
+        let sent = remote.take_outgoing();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0]["method"], "thread/queue/add");
+        assert_eq!(sent[0]["params"]["threadId"], thread.as_str());
+        assert_eq!(sent[0]["params"]["input"][0]["text"], "and then this");
+        crate::wire::answer_fits_in(
+            "0.171.0/v2",
+            "ThreadQueueAddParams.json",
+            &sent[0]["params"],
+        );
+        let said = drain(&mut events);
+        assert!(
+            said.iter()
+                .any(|e| matches!(e, Event::Notice(n) if n.contains("waits in its queue"))),
+            "{said:?}"
+        );
+        assert!(
+            !said.iter().any(|e| matches!(e, Event::TurnFinished(_))),
+            "{said:?}"
+        );
+
+        remote.on_message(&note(
+            "turn/completed",
+            json!({"threadId": thread, "turn": {"id": "queued-turn", "items": [], "status": "completed", "error": null}}),
+        ));
+        drain(&mut events);
+        let refusal = refuse(&mut remote, "refused outright");
+        remote.on_message(&refusal);
+        assert!(remote.take_outgoing().is_empty());
+        let said = drain(&mut events);
+        assert!(
+            said.iter()
+                .any(|e| matches!(e, Event::TurnFinished(TurnOutcome::Failed { .. }))),
+            "{said:?}"
+        );
     }
 }
