@@ -46,6 +46,13 @@ macro_rules! file_op {
     };
 }
 
+/// `thread/queue/*`'s operation `op`, on a loaded thread, for a client of the experimental API.
+macro_rules! queue_op {
+    ($op:ident) => {
+        Now(|s, p| queue::$op(p, s.caller.experimental, |id| s.threads.thread(id)))
+    };
+}
+
 /// A saved thread read by `Saved::$read`, on a task of its own: a long file holds up nothing.
 macro_rules! saved_read {
     ($read:ident) => {
@@ -136,30 +143,12 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("threadSection/update", Refused(NO_THREAD_EXTRAS)),
     ("threadSection/delete", Refused(NO_THREAD_EXTRAS)),
     ("thread/loaded/list", Now(|s, p| s.threads.loaded(p))),
-    (
-        "thread/queue/add",
-        Now(|s, p| queue::add(p, s.caller.experimental, |id| s.threads.thread(id))),
-    ),
-    (
-        "thread/queue/list",
-        Now(|s, p| queue::list(p, s.caller.experimental, |id| s.threads.thread(id))),
-    ),
-    (
-        "thread/queue/update",
-        Now(|s, p| queue::update(p, s.caller.experimental, |id| s.threads.thread(id))),
-    ),
-    (
-        "thread/queue/delete",
-        Now(|s, p| queue::delete(p, s.caller.experimental, |id| s.threads.thread(id))),
-    ),
-    (
-        "thread/queue/reorder",
-        Now(|s, p| queue::reorder(p, s.caller.experimental, |id| s.threads.thread(id))),
-    ),
-    (
-        "thread/queue/start",
-        Now(|s, p| queue::start(p, s.caller.experimental, |id| s.threads.thread(id))),
-    ),
+    ("thread/queue/add", queue_op!(add)),
+    ("thread/queue/list", queue_op!(list)),
+    ("thread/queue/update", queue_op!(update)),
+    ("thread/queue/delete", queue_op!(delete)),
+    ("thread/queue/reorder", queue_op!(reorder)),
+    ("thread/queue/start", queue_op!(start)),
     (
         "thread/read",
         Apart(|s, p| {

@@ -13,10 +13,13 @@ use super::turns::{Find, Thread};
 use super::wire::{Answer, Page, RpcError, params};
 use crate::protocol::Op;
 use crate::wire::requests::UserInput;
+use crate::wire::requests::{
+    ThreadQueueAddParams, ThreadQueueDeleteParams, ThreadQueueListParams, ThreadQueueReorderParams,
+    ThreadQueueStartParams, ThreadQueueUpdateParams,
+};
 use crate::wire::{
-    Empty, ListPage, QueueDeleted, QueuedAnswer, QueuedSubmission, ThreadQueueAddParams,
-    ThreadQueueChanged, ThreadQueueDeleteParams, ThreadQueueListParams, ThreadQueueReorderParams,
-    ThreadQueueStartParams, ThreadQueueUpdateParams, Turn, TurnResponse,
+    Empty, ListPage, QueueDeleted, QueuedAnswer, QueuedSubmission, ThreadQueueChanged, Turn,
+    TurnResponse,
 };
 
 /// A list's page when the host names none.
@@ -31,6 +34,31 @@ fn experimental(method: &str, allowed: bool) -> Result<(), RpcError> {
             "{method} requires experimentalApi capability"
         )))
     }
+}
+
+/// A queue request's params and the loaded thread it names, for a client that asked for the
+/// experimental API.
+fn asked<'a, P: serde::de::DeserializeOwned>(
+    method: &str,
+    raw: Value,
+    allowed: bool,
+    find: impl Find<'a>,
+) -> Result<(P, &'a Thread), RpcError> {
+    experimental(method, allowed)?;
+    let id = raw
+        .get("threadId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let p: P = params(raw)?;
+    Ok((p, find(&id.unwrap_or_default())?))
+}
+
+/// The thread's running turn and queue, held.
+fn held(thread: &Thread) -> std::sync::MutexGuard<'_, super::turn_path::Running> {
+    thread
+        .running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What the thread's clients hear after an answer: the queue changed.
@@ -71,9 +99,7 @@ fn checked_input(input: Vec<UserInput>) -> Result<Vec<UserInput>, RpcError> {
 
 /// `thread/queue/add`: the message waits; on an idle thread it is sent at once.
 pub fn add<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    experimental("thread/queue/add", allowed)?;
-    let p: ThreadQueueAddParams = params(raw)?;
-    let thread = find(&p.thread_id)?;
+    let (p, thread): (ThreadQueueAddParams, _) = asked("thread/queue/add", raw, allowed, find)?;
     let queued = QueuedSubmission {
         id: Uuid::new_v4().to_string(),
         input: checked_input(p.input)?,
@@ -83,10 +109,7 @@ pub fn add<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer,
     let answer = Answer::of(&QueuedAnswer {
         queued_submission: queued.clone(),
     })?;
-    let mut running = thread
-        .running
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut running = held(thread);
     if running.queue.waiting.len() >= MAX_QUEUED {
         return Err(RpcError::invalid_request(format!(
             "queue cannot contain more than {MAX_QUEUED} submissions"
@@ -103,19 +126,14 @@ pub fn add<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer,
 
 /// `thread/queue/list`: the messages waiting, in the order they will be sent.
 pub fn list<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    experimental("thread/queue/list", allowed)?;
-    let p: ThreadQueueListParams = params(raw)?;
-    let thread = find(&p.thread_id)?;
+    let (p, thread): (ThreadQueueListParams, _) = asked("thread/queue/list", raw, allowed, find)?;
     let page = Page::read(p.cursor.as_deref(), p.limit, PAGE).map_err(|_| {
         RpcError::invalid_request(format!(
             "invalid queue pagination cursor: {}",
             p.cursor.as_deref().unwrap_or_default()
         ))
     })?;
-    let running = thread
-        .running
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let running = held(thread);
     let waiting = &running.queue.waiting;
     let data = waiting
         .iter()
@@ -133,14 +151,10 @@ pub fn list<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer
 /// `thread/queue/update`: a waiting message's input replaced; its metadata too when given and
 /// not empty.
 pub fn update<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    experimental("thread/queue/update", allowed)?;
-    let p: ThreadQueueUpdateParams = params(raw)?;
-    let thread = find(&p.thread_id)?;
+    let (p, thread): (ThreadQueueUpdateParams, _) =
+        asked("thread/queue/update", raw, allowed, find)?;
     let input = checked_input(p.input)?;
-    let mut running = thread
-        .running
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut running = held(thread);
     let queued = waiting_one(&mut running.queue.waiting, &p.queued_submission_id)?;
     queued.input = input;
     if let Some(metadata) = p.responsesapi_client_metadata.filter(|m| !m.is_empty()) {
@@ -155,13 +169,9 @@ pub fn update<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answ
 /// `thread/queue/delete`: a waiting message dropped; `false` for one not waiting (sent, or
 /// never there).
 pub fn delete<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    experimental("thread/queue/delete", allowed)?;
-    let p: ThreadQueueDeleteParams = params(raw)?;
-    let thread = find(&p.thread_id)?;
-    let mut running = thread
-        .running
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (p, thread): (ThreadQueueDeleteParams, _) =
+        asked("thread/queue/delete", raw, allowed, find)?;
+    let mut running = held(thread);
     let waiting = &mut running.queue.waiting;
     let before = waiting.len();
     waiting.retain(|queued| queued.id != p.queued_submission_id);
@@ -175,13 +185,9 @@ pub fn delete<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answ
 
 /// `thread/queue/reorder`: the waiting messages in the order given, which names each once.
 pub fn reorder<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    experimental("thread/queue/reorder", allowed)?;
-    let p: ThreadQueueReorderParams = params(raw)?;
-    let thread = find(&p.thread_id)?;
-    let mut running = thread
-        .running
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (p, thread): (ThreadQueueReorderParams, _) =
+        asked("thread/queue/reorder", raw, allowed, find)?;
+    let mut running = held(thread);
     let waiting = &mut running.queue.waiting;
     let mut asked = p.queued_submission_ids.clone();
     let mut held: Vec<&str> = waiting.iter().map(|queued| queued.id.as_str()).collect();
@@ -204,13 +210,8 @@ pub fn reorder<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Ans
 /// `thread/queue/start`: a waiting message (the first, when none is named) sent now on the
 /// idle thread; the queue goes on from there.
 pub fn start<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer, RpcError> {
-    experimental("thread/queue/start", allowed)?;
-    let p: ThreadQueueStartParams = params(raw)?;
-    let thread = find(&p.thread_id)?;
-    let mut running = thread
-        .running
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (p, thread): (ThreadQueueStartParams, _) = asked("thread/queue/start", raw, allowed, find)?;
+    let mut running = held(thread);
     if running.turn_id.is_some() {
         return Err(RpcError::invalid_request(
             "thread already has an active or pending turn",

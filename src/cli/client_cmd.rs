@@ -127,7 +127,7 @@ pub(super) fn client(
         };
         let mut remote = match remote_core(address, cli.remote_auth_token_env.as_deref(), wanted) {
             Ok(remote) => remote,
-            Err(message) => return fail(exit::USAGE, &message),
+            Err(why) => return fail(exit::USAGE, &why.to_string()),
         };
         remote.start_server = per_user_socket;
         let start = Start {
@@ -346,7 +346,7 @@ fn remote_core(
     address: &str,
     token_env: Option<&str>,
     wanted: kelp::remote::Wanted,
-) -> Result<RemoteCore, String> {
+) -> Result<RemoteCore, super::common::RemoteFlagError> {
     let (target, token) = super::common::target_and_token(address, token_env)?;
     Ok(RemoteCore {
         target,

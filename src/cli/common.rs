@@ -73,21 +73,24 @@ where
 pub fn target_and_token(
     address: &str,
     token_env: Option<&str>,
-) -> Result<(kelp::remote::Target, Option<kelp::secret::Secret>), String> {
-    let target: kelp::remote::Target = address.parse().map_err(|e| format!("--remote {e}"))?;
+) -> Result<(kelp::remote::Target, Option<kelp::secret::Secret>), RemoteFlagError> {
+    let target: kelp::remote::Target = address.parse()?;
     let token = match token_env {
         Some(name) => match std::env::var(name) {
             Ok(token) if !token.trim().is_empty() => Some(kelp::secret::Secret::from(token.trim())),
-            _ => {
-                return Err(format!(
-                    "--remote-auth-token-env {name}: the variable is not set (or empty)"
-                ));
-            }
+            _ => return Err(RemoteFlagError::NoToken(name.to_string())),
         },
         None => None,
     };
-    target
-        .may_carry(token.as_ref())
-        .map_err(|why| format!("--remote {why}"))?;
+    target.may_carry(token.as_ref())?;
     Ok((target, token))
+}
+
+/// Why `--remote` or `--remote-auth-token-env` cannot be used as given.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteFlagError {
+    #[error("--remote {0}")]
+    Target(#[from] kelp::remote::TargetError),
+    #[error("--remote-auth-token-env {0}: the variable is not set (or empty)")]
+    NoToken(String),
 }

@@ -40,11 +40,11 @@ pub fn queue(config: &Config, args: QueueArgs) -> ExitCode {
     let (target, token) = match &args.remote {
         Some(address) => match target_and_token(address, args.remote_auth_token_env.as_deref()) {
             Ok(found) => found,
-            Err(why) => return fail(exit::USAGE, &why),
+            Err(why) => return fail(exit::USAGE, &why.to_string()),
         },
         None => match per_user_server(config, args.resume) {
             Ok(target) => (target, None),
-            Err(why) => return fail(exit::FAILURE, &why),
+            Err(code) => return code,
         },
     };
     let runtime = match runtime() {
@@ -78,15 +78,20 @@ pub fn queue(config: &Config, args: QueueArgs) -> ExitCode {
 }
 
 /// The per-user server's socket: the one listening, or, with `resume`, one started now.
-fn per_user_server(config: &Config, resume: bool) -> Result<kelp::remote::Target, String> {
-    let socket = app_server_cmd::per_user_socket()?;
+fn per_user_server(config: &Config, resume: bool) -> Result<kelp::remote::Target, ExitCode> {
+    let socket = app_server_cmd::per_user_socket().map_err(|why| fail(exit::FAILURE, &why))?;
     if resume {
-        app_server_cmd::ensure_per_user_server(&socket, &config.state_dir)?;
+        app_server_cmd::ensure_per_user_server(&socket, &config.state_dir)
+            .map_err(|why| fail(exit::FAILURE, &why))?;
     } else if std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        return Err(format!(
-            "no per-user server runs ({}): nothing holds a conversation open for the message; \
-             --resume starts one and opens the conversation there, or --remote names another",
-            socket.display()
+        return Err(fail(
+            exit::FAILURE,
+            &format!(
+                "no per-user server runs ({}): nothing holds a conversation open for the \
+                 message; --resume starts one and opens the conversation there, or --remote \
+                 names another",
+                socket.display()
+            ),
         ));
     }
     Ok(kelp::remote::Target::Unix(socket))

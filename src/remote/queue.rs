@@ -15,10 +15,10 @@ use super::{Connection, Target, connect};
 use crate::jsonrpc::Incoming;
 use crate::secret::Secret;
 use crate::wire::requests::{
-    Capabilities, ClientInfo, InitializeParams, Request, ThreadListParams, ThreadResumeParams,
-    UserInput,
+    Capabilities, ClientInfo, InitializeParams, Request, ThreadListParams, ThreadQueueAddParams,
+    ThreadResumeParams, UserInput,
 };
-use crate::wire::{ListPage, QueuedAnswer, Thread, ThreadQueueAddParams};
+use crate::wire::{ListPage, QueuedAnswer, Thread};
 
 /// How long the whole exchange may take.
 const ANSWERED_WITHIN: Duration = Duration::from_secs(30);
@@ -54,61 +54,51 @@ pub async fn leave_message(
     message: &str,
     resume: bool,
 ) -> Result<Queued, QueueError> {
-    tokio::time::timeout(
-        ANSWERED_WITHIN,
-        exchange(target, token, thread, message, resume),
-    )
-    .await
-    .map_err(|_| QueueError::TimedOut)?
-}
-
-async fn exchange(
-    target: &Target,
-    token: Option<&Secret>,
-    thread: &str,
-    message: &str,
-    resume: bool,
-) -> Result<Queued, QueueError> {
-    let socket = connect(target, token)
-        .await
-        .map_err(QueueError::Unreachable)?;
-    let mut talk = Talk { socket, next_id: 0 };
-    let hello = InitializeParams {
-        client_info: ClientInfo {
-            name: "kelp".to_string(),
-            title: Some("kelp queue".to_string()),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        },
-        capabilities: Some(Capabilities {
-            experimental_api: true,
-        }),
-    };
-    talk.ask::<_, Value>(&hello).await?;
-    talk.say(json!({"jsonrpc": "2.0", "method": "initialized"}))
-        .await?;
-    let thread = match uuid::Uuid::parse_str(thread) {
-        Ok(id) => id.to_string(),
-        Err(_) => talk.named(thread).await?,
-    };
-    if resume {
-        let open = ThreadResumeParams {
-            thread_id: thread.clone(),
-            ..ThreadResumeParams::default()
+    let exchange = async {
+        let socket = connect(target, token)
+            .await
+            .map_err(QueueError::Unreachable)?;
+        let mut talk = Talk { socket, next_id: 0 };
+        let hello = InitializeParams {
+            client_info: ClientInfo {
+                name: "kelp".to_string(),
+                title: Some("kelp queue".to_string()),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            capabilities: Some(Capabilities {
+                experimental_api: true,
+            }),
         };
-        talk.ask::<_, Value>(&open).await?;
-    }
-    let add = ThreadQueueAddParams {
-        thread_id: thread.clone(),
-        input: UserInput::prompt(message, &[]),
-        client_user_message_id: uuid::Uuid::new_v4().to_string(),
-        responsesapi_client_metadata: None,
+        talk.ask::<_, Value>(&hello).await?;
+        talk.say(json!({"jsonrpc": "2.0", "method": "initialized"}))
+            .await?;
+        let thread = match uuid::Uuid::parse_str(thread) {
+            Ok(id) => id.to_string(),
+            Err(_) => talk.named(thread).await?,
+        };
+        if resume {
+            let open = ThreadResumeParams {
+                thread_id: thread.clone(),
+                ..ThreadResumeParams::default()
+            };
+            talk.ask::<_, Value>(&open).await?;
+        }
+        let add = ThreadQueueAddParams {
+            thread_id: thread.clone(),
+            input: UserInput::prompt(message, &[]),
+            client_user_message_id: uuid::Uuid::new_v4().to_string(),
+            responsesapi_client_metadata: None,
+        };
+        let answer: QueuedAnswer = talk.ask(&add).await?;
+        let _ = talk.socket.close(None).await;
+        Ok(Queued {
+            id: answer.queued_submission.id,
+            thread,
+        })
     };
-    let answer: QueuedAnswer = talk.ask(&add).await?;
-    let _ = talk.socket.close(None).await;
-    Ok(Queued {
-        id: answer.queued_submission.id,
-        thread,
-    })
+    tokio::time::timeout(ANSWERED_WITHIN, exchange)
+        .await
+        .map_err(|_| QueueError::TimedOut)?
 }
 
 /// One connection's requests and their answers, in turn.

@@ -1,90 +1,13 @@
-//! `thread/queue/*` (Codex's experimental message queue): messages that wait for a thread's turn
-//! to end and are each sent as a turn of their own, and the notification that the queue changed.
+//! `thread/queue/*` (Codex's experimental message queue): the answers about messages that wait
+//! for a thread's turn to end, each sent as a turn of its own, and the notification that the
+//! queue changed. Its requests' params are in `requests.rs` with the rest.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::Notification;
-use super::requests::{Request, UserInput};
-
-/// Declares the queue's requests, each params type with its method.
-macro_rules! queue_requests {
-    ($($name:ident = $method:literal),* $(,)?) => {
-        $(impl Request for $name {
-            const METHOD: &'static str = $method;
-        })*
-    };
-}
-
-queue_requests! {
-    ThreadQueueAddParams = "thread/queue/add",
-    ThreadQueueListParams = "thread/queue/list",
-    ThreadQueueUpdateParams = "thread/queue/update",
-    ThreadQueueDeleteParams = "thread/queue/delete",
-    ThreadQueueReorderParams = "thread/queue/reorder",
-    ThreadQueueStartParams = "thread/queue/start",
-}
-
-/// `thread/queue/add`: a message for the thread, sent when its turn ends (at once when idle).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ThreadQueueAddParams {
-    pub thread_id: String,
-    pub input: Vec<UserInput>,
-    pub client_user_message_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub responsesapi_client_metadata: Option<BTreeMap<String, String>>,
-}
-
-/// `thread/queue/list`: the messages waiting, a page at a time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ThreadQueueListParams {
-    pub thread_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
-}
-
-/// `thread/queue/update`: a waiting message's input replaced (its metadata too, when given
-/// and not empty).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ThreadQueueUpdateParams {
-    pub thread_id: String,
-    pub queued_submission_id: String,
-    pub input: Vec<UserInput>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub responsesapi_client_metadata: Option<BTreeMap<String, String>>,
-}
-
-/// `thread/queue/delete`: a waiting message dropped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ThreadQueueDeleteParams {
-    pub thread_id: String,
-    pub queued_submission_id: String,
-}
-
-/// `thread/queue/reorder`: the waiting messages in a new order, every one named once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ThreadQueueReorderParams {
-    pub thread_id: String,
-    pub queued_submission_ids: Vec<String>,
-}
-
-/// `thread/queue/start`: a waiting message (the first, when none is named) sent now, on an
-/// idle thread.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ThreadQueueStartParams {
-    pub thread_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queued_submission_id: Option<String>,
-}
+use super::requests::UserInput;
 
 /// A message waiting in a thread's queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,7 +44,10 @@ notification!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::requests::UserInput;
+    use crate::wire::requests::{
+        ThreadQueueAddParams, ThreadQueueDeleteParams, ThreadQueueListParams,
+        ThreadQueueReorderParams, ThreadQueueStartParams, ThreadQueueUpdateParams, UserInput,
+    };
     use crate::wire::{ListPage, Turn, TurnResponse, TurnStatus, fits, read_answer_fits_in};
 
     fn waiting() -> QueuedSubmission {

@@ -2,6 +2,7 @@
 //! them, `kelp --remote` writes them. A field a client may leave out is optional here and left
 //! out when empty, so what kelp writes is what Codex's clients write.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,12 @@ methods! {
     AccountReadParams = "account/read",
     LogoutParams = "account/logout",
     ModelListParams = "model/list",
+    ThreadQueueAddParams = "thread/queue/add",
+    ThreadQueueListParams = "thread/queue/list",
+    ThreadQueueUpdateParams = "thread/queue/update",
+    ThreadQueueDeleteParams = "thread/queue/delete",
+    ThreadQueueReorderParams = "thread/queue/reorder",
+    ThreadQueueStartParams = "thread/queue/start",
 }
 
 /// `initialize`: who the client is and what it can take.
@@ -376,6 +383,66 @@ mod secret_text {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
         String::deserialize(deserializer).map(Secret::from)
     }
+}
+
+/// `thread/queue/add`: a message for the thread, sent when its turn ends (at once when idle).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadQueueAddParams {
+    pub thread_id: String,
+    pub input: Vec<UserInput>,
+    pub client_user_message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responsesapi_client_metadata: Option<BTreeMap<String, String>>,
+}
+
+/// `thread/queue/list`: the messages waiting, a page at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadQueueListParams {
+    pub thread_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// `thread/queue/update`: a waiting message's input replaced (its metadata too, when given
+/// and not empty).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadQueueUpdateParams {
+    pub thread_id: String,
+    pub queued_submission_id: String,
+    pub input: Vec<UserInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responsesapi_client_metadata: Option<BTreeMap<String, String>>,
+}
+
+/// `thread/queue/delete`: a waiting message dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadQueueDeleteParams {
+    pub thread_id: String,
+    pub queued_submission_id: String,
+}
+
+/// `thread/queue/reorder`: the waiting messages in a new order, every one named once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadQueueReorderParams {
+    pub thread_id: String,
+    pub queued_submission_ids: Vec<String>,
+}
+
+/// `thread/queue/start`: a waiting message (the first, when none is named) sent now, on an
+/// idle thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadQueueStartParams {
+    pub thread_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_submission_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -318,7 +318,7 @@ impl Remote {
         let Some(thread) = self.thread.clone() else {
             return;
         };
-        let params = crate::wire::ThreadQueueAddParams {
+        let params = requests::ThreadQueueAddParams {
             thread_id: thread,
             input: UserInput::prompt(&submission.text, &image_paths(&submission.images)),
             client_user_message_id: uuid::Uuid::new_v4().to_string(),
