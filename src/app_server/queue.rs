@@ -115,7 +115,11 @@ pub fn add<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer,
             "queue cannot contain more than {MAX_QUEUED} submissions"
         )));
     }
-    let idle = running.turn_id.is_none() && !running.queue.paused;
+    if running.queue.waiting.is_empty() {
+        // Nothing was held back: an interrupt's hold ends with what it held.
+        running.queue.paused = false;
+    }
+    let idle = running.turn_id.is_none() && !running.goal_goes_on();
     if idle && running.queue.waiting.is_empty() {
         let dispatched = dispatch(&mut running.turn_id, &p.thread_id, queued)?;
         return Ok(started(answer, thread, dispatched));
@@ -176,6 +180,9 @@ pub fn delete<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answ
     let before = waiting.len();
     waiting.retain(|queued| queued.id != p.queued_submission_id);
     let deleted = waiting.len() < before;
+    if waiting.is_empty() {
+        running.queue.paused = false;
+    }
     Ok(changed(
         Answer::of(&QueueDeleted { deleted })?,
         thread,
@@ -212,7 +219,7 @@ pub fn reorder<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Ans
 pub fn start<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer, RpcError> {
     let (p, thread): (ThreadQueueStartParams, _) = asked("thread/queue/start", raw, allowed, find)?;
     let mut running = held(thread);
-    if running.turn_id.is_some() {
+    if running.turn_id.is_some() || running.goal_goes_on() {
         return Err(RpcError::invalid_request(
             "thread already has an active or pending turn",
         ));
@@ -224,9 +231,11 @@ pub fn start<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answe
         None => 0,
         Some(id) => position(&running.queue.waiting, id)?,
     };
-    let queued = running.queue.waiting.remove(at);
-    running.queue.paused = false;
+    // Taken from the queue only once it is a turn: a message that cannot be sent stays.
+    let queued = running.queue.waiting[at].clone();
     let dispatched = dispatch(&mut running.turn_id, &p.thread_id, queued)?;
+    running.queue.waiting.remove(at);
+    running.queue.paused = false;
     let answer = Answer::of(&TurnResponse {
         turn: Turn {
             items_view: Some("notLoaded".into()),

@@ -18,7 +18,8 @@ pub const MAX_QUEUED: usize = 100;
 #[derive(Debug, Default)]
 pub(super) struct Queue {
     pub(super) waiting: Vec<QueuedSubmission>,
-    /// An interrupted turn stops the queue: nothing more is sent until `thread/queue/start`.
+    /// An interrupted turn holds the messages waiting then: none is sent until
+    /// `thread/queue/start`, or a turn the person starts, or the queue empties.
     pub(super) paused: bool,
 }
 
@@ -78,7 +79,8 @@ impl Queue {
         thread_id: &str,
         interrupted: bool,
     ) -> Option<Dispatched> {
-        if interrupted {
+        // An interrupt holds what waits then; with nothing waiting there is nothing to hold.
+        if interrupted && !self.waiting.is_empty() {
             self.paused = true;
         }
         if self.paused || running_turn.is_some() || self.waiting.is_empty() {

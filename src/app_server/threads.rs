@@ -429,13 +429,8 @@ impl Threads {
 
     /// `thread/loaded/list`: the threads the server holds a core for, by id.
     pub fn loaded(&self, raw: Value) -> Result<Answer, RpcError> {
-        #[derive(Deserialize, Default)]
-        struct Paging {
-            cursor: Option<String>,
-            limit: Option<u32>,
-        }
-        let asked: Paging = if raw.is_null() {
-            Paging::default()
+        let asked: crate::wire::requests::ThreadLoadedListParams = if raw.is_null() {
+            Default::default()
         } else {
             params(raw)?
         };

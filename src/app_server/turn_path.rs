@@ -40,6 +40,18 @@ pub(super) struct Running {
     pub(super) queue: super::queued::Queue,
 }
 
+impl Running {
+    /// Whether the core starts the thread's next turn itself (its goal is being worked on, out
+    /// of plan mode): the queue's messages wait for the goal's turns.
+    pub(super) fn goal_goes_on(&self) -> bool {
+        self.mode != CollaborationMode::Plan
+            && self
+                .goal
+                .as_ref()
+                .is_some_and(|goal| goal.status == GoalStatus::Active)
+    }
+}
+
 /// Where the answer of a host's MCP tool call goes: the tool's text and success, or why not.
 pub(super) type McpCallWaiter = oneshot::Sender<Result<(String, bool), String>>;
 
@@ -119,6 +131,7 @@ impl TurnPath {
         let queue_moves = match &event {
             Event::TurnFinished(outcome) => Some(matches!(outcome, TurnOutcome::Interrupted)),
             Event::GoalUpdated(goal) if goal.status != GoalStatus::Active => Some(false),
+            Event::GoalCleared => Some(false),
             _ => None,
         };
         let turn = running.turn_id.clone().unwrap_or_default();
@@ -183,12 +196,8 @@ impl TurnPath {
             steps.extend(outgoing.into_iter().map(Step::Send));
         }
         steps.extend(ask);
-        let goal_goes_on = running
-            .goal
-            .as_ref()
-            .is_some_and(|goal| goal.status == GoalStatus::Active);
         if let Some(interrupted) = queue_moves
-            && !goal_goes_on
+            && !running.goal_goes_on()
             && let Some(next) =
                 running
                     .queue

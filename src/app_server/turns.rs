@@ -43,9 +43,11 @@ impl Thread {
             .clone()
     }
 
-    /// Whether no client hears the thread and no turn runs on it.
+    /// Whether no client hears the thread, no turn runs on it and no message waits in its
+    /// queue (which would be lost with the thread).
     pub(super) fn unheard(&self) -> bool {
-        self.audience.is_empty() && self.running_turn().is_none()
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        self.audience.is_empty() && running.turn_id.is_none() && running.queue.waiting.is_empty()
     }
 
     /// What every client of the thread hears, as one `Out`.
@@ -323,6 +325,8 @@ pub(super) fn begin_turn(thread: &Thread) -> Result<Turn, RpcError> {
         let mut running = thread.between_turns()?;
         let id = Uuid::new_v4().to_string();
         running.turn_id = Some(id.clone());
+        // The person is back: what an interrupt held goes again once this turn ends.
+        running.queue.paused = false;
         id
     };
     Ok(Turn {

@@ -67,12 +67,6 @@ pub fn queue(config: &Config, args: QueueArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        // A conversation the server does not hold open is the likely cause: said with the way
-        // out, beside the server's own words.
-        Err(e @ kelp::remote::queue::QueueError::Refused { .. }) if !args.resume => fail(
-            exit::FAILURE,
-            &format!("{e} (--resume opens a saved conversation on the server first)"),
-        ),
         Err(e) => fail(exit::FAILURE, &e.to_string()),
     }
 }

@@ -15,8 +15,8 @@ use super::{Connection, Target, connect};
 use crate::jsonrpc::Incoming;
 use crate::secret::Secret;
 use crate::wire::requests::{
-    Capabilities, ClientInfo, InitializeParams, Request, ThreadListParams, ThreadQueueAddParams,
-    ThreadResumeParams, UserInput,
+    Capabilities, ClientInfo, InitializeParams, Request, ThreadListParams, ThreadLoadedListParams,
+    ThreadQueueAddParams, ThreadResumeParams, UserInput,
 };
 use crate::wire::{ListPage, QueuedAnswer, Thread};
 
@@ -37,6 +37,11 @@ pub enum QueueError {
     Unreachable(String),
     #[error("no conversation on the server is named {0:?}")]
     NoSuchThread(String),
+    #[error(
+        "the conversation {0} is not open on the server: --resume opens it there and sends the \
+         message"
+    )]
+    NotOpen(String),
     #[error("the server refused {method}: {words}")]
     Refused { method: &'static str, words: String },
     #[error("the server closed the connection before it answered {0}")]
@@ -82,6 +87,8 @@ pub async fn leave_message(
                 ..ThreadResumeParams::default()
             };
             talk.ask::<_, Value>(&open).await?;
+        } else if !talk.loaded(&thread).await? {
+            return Err(QueueError::NotOpen(thread));
         }
         let add = ThreadQueueAddParams {
             thread_id: thread.clone(),
@@ -158,17 +165,44 @@ impl Talk {
         }
     }
 
-    /// The id of the conversation named exactly `name`, of those the server lists.
+    /// The id of the conversation named exactly `name`, of all the server lists, page by page.
     async fn named(&mut self, name: &str) -> Result<String, QueueError> {
-        let list = ThreadListParams {
-            limit: Some(100),
-            ..ThreadListParams::default()
-        };
-        let page: ListPage<Thread> = self.ask(&list).await?;
-        page.data
-            .into_iter()
-            .find(|thread| thread.name.as_ref().and_then(Option::as_deref) == Some(name))
-            .map(|thread| thread.id)
-            .ok_or_else(|| QueueError::NoSuchThread(name.to_string()))
+        let mut cursor = None;
+        loop {
+            let list = ThreadListParams {
+                limit: Some(100),
+                cursor: cursor.take(),
+                ..ThreadListParams::default()
+            };
+            let page: ListPage<Thread> = self.ask(&list).await?;
+            let found = page
+                .data
+                .into_iter()
+                .find(|thread| thread.name.as_ref().and_then(Option::as_deref) == Some(name));
+            match (found, page.next_cursor) {
+                (Some(thread), _) => return Ok(thread.id),
+                (None, Some(next)) => cursor = Some(next),
+                (None, None) => return Err(QueueError::NoSuchThread(name.to_string())),
+            }
+        }
+    }
+
+    /// Whether the server holds the conversation `id` open (`thread/loaded/list`).
+    async fn loaded(&mut self, id: &str) -> Result<bool, QueueError> {
+        let mut cursor = None;
+        loop {
+            let list = ThreadLoadedListParams {
+                cursor: cursor.take(),
+                limit: None,
+            };
+            let page: ListPage<String> = self.ask(&list).await?;
+            if page.data.iter().any(|loaded| loaded == id) {
+                return Ok(true);
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(false),
+            }
+        }
     }
 }

@@ -41,6 +41,7 @@ methods! {
     AccountReadParams = "account/read",
     LogoutParams = "account/logout",
     ModelListParams = "model/list",
+    ThreadLoadedListParams = "thread/loaded/list",
     ThreadQueueAddParams = "thread/queue/add",
     ThreadQueueListParams = "thread/queue/list",
     ThreadQueueUpdateParams = "thread/queue/update",
@@ -385,6 +386,16 @@ mod secret_text {
     }
 }
 
+/// `thread/loaded/list`: the threads the server holds open, a page at a time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadLoadedListParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
 /// `thread/queue/add`: a message for the thread, sent when its turn ends (at once when idle).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -565,6 +576,10 @@ mod tests {
         });
         sent_and_read(AccountReadParams::default());
         sent_and_read(ModelListParams::default());
+        sent_and_read(ThreadLoadedListParams {
+            cursor: Some("2".into()),
+            limit: Some(50),
+        });
         let logout = serde_json::to_value(LogoutParams).unwrap();
         assert!(logout.is_null(), "account/logout takes no params: {logout}");
     }

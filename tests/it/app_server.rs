@@ -4030,6 +4030,27 @@ async fn queued_messages_wait_for_the_turn_and_go_one_turn_each() {
     let (empty, _) = server.call("thread/queue/start", json!({"threadId": thread_id}));
     assert_eq!(empty["error"]["message"], "queue is empty");
 
+    // An interrupt with nothing waiting holds nothing: the next message goes at once.
+    fake.push_response(Reply::stall("Thinking about"));
+    let turn = server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "again"}]}),
+    );
+    server.until(|m| m["method"] == "item/agentMessage/delta");
+    server.result(
+        "turn/interrupt",
+        json!({"threadId": thread_id, "turnId": turn["turn"]["id"]}),
+    );
+    server.notification("turn/completed");
+    fake.push_response(Reply::text("after the stop, done"));
+    server.result("thread/queue/add", add("after the stop", "m4"));
+    let ran = server.until(|m| m["method"] == "turn/completed");
+    assert!(
+        ran.iter().any(|m| m["method"] == "turn/started"),
+        "sent at once: {ran:#?}"
+    );
+    assert!(asked(&fake).last().unwrap().contains("after the stop"));
+
     // Only for a client that asked for the experimental API.
     let mut plain = Server::start(&fake);
     plain.initialize(false);

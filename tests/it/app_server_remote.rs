@@ -1281,9 +1281,12 @@ async fn kelp_queue_leaves_a_message_for_the_turn_after_and_opens_a_saved_one() 
     };
     let (code, _, stderr) = kelp_queue(&server, &["--thread", &saved, "--message", "and now?"]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains("--resume opens a saved conversation"),
-        "{stderr}"
+    assert_eq!(
+        stderr,
+        format!(
+            "kelp: the conversation {saved} is not open on the server: --resume opens it there \
+             and sends the message\n"
+        )
     );
 
     fake.push_response(Reply::text("Now this."));

@@ -17,9 +17,14 @@ impl Remote {
             Asked::Initialize => self.emit(Event::Error(format!(
                 "the app-server refused the connection: {message}"
             ))),
+            // Refused as a turn started there first (its `turn/started` came before the
+            // refusal): the prompt waits for it, unless it asks for a structured answer, which
+            // a queued message cannot carry.
             Asked::TurnStarted {
                 resend: Some(submission),
-            } if self.turn.is_some() => self.queue_behind(*submission),
+            } if self.turn.is_some() && submission.output_schema.is_none() => {
+                self.queue_behind(*submission)
+            }
             Asked::TurnStarted { .. } => {
                 self.turn = None;
                 self.emit(Event::TurnFinished(TurnOutcome::Failed {

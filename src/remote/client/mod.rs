@@ -329,7 +329,8 @@ impl Remote {
             Asked::Quiet("queueing the message behind the running turn"),
         );
         self.emit(Event::Notice(
-            "a turn started on the server first: your message waits in its queue there and goes              when that turn ends"
+            "a turn started on the server first: your message waits in its queue there and goes \
+             when that turn ends"
                 .to_string(),
         ));
     }

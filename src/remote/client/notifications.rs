@@ -19,6 +19,10 @@ impl Remote {
                 return tracing::debug!(method, "a notification kelp does not know");
             }
             Err(e @ ReadError::Malformed { .. }) => {
+                if method == <wire::LoginCompleted as wire::Notification>::METHOD {
+                    // Whatever it said, the sign-in under way is over.
+                    self.login = None;
+                }
                 return tracing::warn!(error = %e, "an app-server notification not understood");
             }
         };
