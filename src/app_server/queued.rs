@@ -4,12 +4,10 @@
 
 use uuid::Uuid;
 
-use super::shapes::{item_notes, prompt, turn_began};
+use super::shapes::{item_notes, prompt, turn_began, turn_starting};
 use super::wire::{RpcError, now_ms};
 use crate::protocol::Submission;
-use crate::wire::{
-    QueuedSubmission, ServerNotification, ThreadItem, ThreadQueueChanged, Turn, TurnStatus,
-};
+use crate::wire::{QueuedSubmission, ServerNotification, ThreadItem, ThreadQueueChanged, Turn};
 
 /// The most messages one thread's queue holds, as in Codex.
 pub const MAX_QUEUED: usize = 100;
@@ -42,10 +40,7 @@ pub(super) fn dispatch(
     let (text, images) = prompt(queued.input.clone())?;
     let turn_id = Uuid::new_v4().to_string();
     *running_turn = Some(turn_id.clone());
-    let turn = Turn {
-        started_at: Some(chrono::Utc::now().timestamp()),
-        ..Turn::new(turn_id.clone(), TurnStatus::InProgress)
-    };
+    let turn = turn_starting(turn_id.clone());
     let changed = ThreadQueueChanged {
         thread_id: thread_id.to_string(),
     };

@@ -259,6 +259,14 @@ pub fn user_message(
     item_started_and_completed(thread_id, turn_id, item, now_ms)
 }
 
+/// A turn starting now under `id`, as the protocol shows it.
+pub fn turn_starting(id: impl Into<String>) -> Turn {
+    Turn {
+        started_at: Some(chrono::Utc::now().timestamp()),
+        ..Turn::new(id, wire::TurnStatus::InProgress)
+    }
+}
+
 /// What a turn's start says, in the order Codex 0.169 sends it: the thread goes active, then
 /// `turn/started`.
 pub fn turn_began(thread_id: &str, turn: Turn) -> (ThreadStatusChanged, TurnStarted) {

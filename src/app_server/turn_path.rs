@@ -15,7 +15,7 @@ use crate::protocol::{
     ApprovalSubject, CollaborationMode, Event, Goal, GoalStatus, Question, ReasoningEffort, Reply,
     ServerStatus, TurnOutcome,
 };
-use crate::wire::{RateLimitSnapshot, ThreadItem, Turn, TurnStatus};
+use crate::wire::{RateLimitSnapshot, ThreadItem};
 
 /// What a thread's request handlers share with its [`TurnPath`]: the turn running, and what
 /// waits on the core. The handlers write what they asked for; the path writes what the core
@@ -222,10 +222,7 @@ impl TurnPath {
             return;
         }
         running.turn_id = Some(id.to_string());
-        let turn = Turn {
-            started_at: Some(chrono::Utc::now().timestamp()),
-            ..Turn::new(id, TurnStatus::InProgress)
-        };
+        let turn = super::shapes::turn_starting(id);
         let (active, started) = turn_began(&self.thread_id, turn);
         steps.extend([
             Step::Send(Outgoing::of(active)),

@@ -23,8 +23,7 @@ use crate::wire::requests::{
     TurnSteerParams,
 };
 use crate::wire::{
-    Empty, RateLimitSnapshot, ReviewStarted, ThreadItem, Turn, TurnResponse, TurnStatus,
-    TurnSteered,
+    Empty, RateLimitSnapshot, ReviewStarted, ThreadItem, Turn, TurnResponse, TurnSteered,
 };
 
 impl Thread {
@@ -329,10 +328,7 @@ pub(super) fn begin_turn(thread: &Thread) -> Result<Turn, RpcError> {
         running.queue.paused = false;
         id
     };
-    Ok(Turn {
-        started_at: Some(chrono::Utc::now().timestamp()),
-        ..Turn::new(turn_id, TurnStatus::InProgress)
-    })
+    Ok(super::shapes::turn_starting(turn_id))
 }
 
 /// The answer `result` of a request that began `turn`, followed by the thread going active
