@@ -94,6 +94,7 @@ fn write_session(state: &Path, n: usize) -> u64 {
                 name: "shell".into(),
                 arguments: format!(r#"{{"command":["rg","-n","fn parse","src/"],"call":{call}}}"#),
                 call_id: call_id.clone(),
+                namespace: None,
             });
             append(Item::FunctionCallOutput {
                 call_id,

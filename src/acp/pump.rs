@@ -209,6 +209,7 @@ impl Pump {
                 id: approval,
                 call_id,
                 subject,
+                ..
             } => {
                 let (announce, tool_call, options) = self.translator.approval(&call_id, &subject);
                 self.send(announce);

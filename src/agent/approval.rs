@@ -381,7 +381,8 @@ fn judge(
         | ToolCall::GrepFiles(_)
         | ToolCall::UpdatePlan(_)
         | ToolCall::Goal(_)
-        | ToolCall::AskPerson(_) => {
+        | ToolCall::AskPerson(_)
+        | ToolCall::Collab(_) => {
             if outside.iter().all(|p| remembered.read_paths.contains(p)) {
                 Verdict::Run
             } else {

@@ -25,6 +25,7 @@ pub(super) async fn ask_person(
         id,
         call_id: call_id.to_string(),
         subject,
+        agent: None,
     });
     let decision = tokio::select! {
         biased;

@@ -85,6 +85,7 @@ impl PlannedCall {
                 name,
                 arguments,
                 call_id,
+                ..
             } => Some(Self {
                 call_id: call_id.clone(),
                 name: name.clone(),
@@ -354,14 +355,19 @@ async fn execute(
     let _call_done = call_done.clone().drop_guard();
     let context = conversation.tool_context();
     let changed = fenced_context(context, ctx, call_id, tool, &call_done);
-    let mut output = tools::execute(
-        tool,
-        changed.as_ref().unwrap_or(context),
-        &sink,
-        ctx.cancel.child_token(),
-        allowed_outside,
-    )
-    .await;
+    let mut output = match (tool, &ctx.seat) {
+        (ToolCall::Collab(call), Some(seat)) => seat.run(call, conversation, &ctx.cancel).await,
+        _ => {
+            tools::execute(
+                tool,
+                changed.as_ref().unwrap_or(context),
+                &sink,
+                ctx.cancel.child_token(),
+                allowed_outside,
+            )
+            .await
+        }
+    };
     call_done.cancel();
     if let Some(rerun) = offer_unsandboxed(
         conversation,

@@ -196,6 +196,7 @@ mod tests {
                 name: "list_dir".into(),
                 arguments: "{}".into(),
                 call_id: "c1".into(),
+                namespace: None,
             },
             Item::FunctionCallOutput {
                 call_id: "c1".into(),

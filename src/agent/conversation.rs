@@ -680,6 +680,31 @@ pub fn parse_effort(configured: Option<&str>) -> ReasoningEffort {
     }
 }
 
+impl Conversation {
+    /// What a child agent forked from this conversation starts with: the history the model
+    /// reads, less the project's instructions (the child has its own), each call still running
+    /// answered `aborted`, as Codex hands it over.
+    pub fn forked_history(&self) -> Vec<Item> {
+        let mut items: Vec<Item> = self
+            .sent_history()
+            .into_iter()
+            .filter(|item| !item.is_instructions_message())
+            .collect();
+        for call_id in unanswered_calls(&items) {
+            items.push(Item::FunctionCallOutput {
+                call_id,
+                output: "aborted".to_string(),
+            });
+        }
+        items
+    }
+
+    /// The reasoning effort requests carry.
+    pub fn reasoning_effort(&self) -> ReasoningEffort {
+        self.reasoning_effort
+    }
+}
+
 /// The call ids of function calls with no output after them.
 fn unanswered_calls(history: &[Item]) -> Vec<String> {
     let answered: std::collections::HashSet<&str> = history
@@ -725,6 +750,7 @@ mod tests {
                 name: "list_dir".into(),
                 arguments: "{}".into(),
                 call_id: "c1".into(),
+                namespace: None,
             })
             .unwrap();
         let path = first.session_path().unwrap();

@@ -78,6 +78,19 @@ struct RunningTurn {
     from_kelp: bool,
 }
 
+/// How a team started by this core starts its children: as this core was started, each with
+/// its seat, a new conversation and no composer.
+fn child_spawner(options: &CoreOptions) -> super::team::Spawner {
+    let options = options.clone();
+    std::sync::Arc::new(move |config, seat| {
+        let mut options = options.clone();
+        options.resume = None;
+        options.prompt_history = false;
+        options.seat = Some(seat);
+        start::spawn(config, options)
+    })
+}
+
 struct Core {
     config: Config,
     options: CoreOptions,
@@ -105,6 +118,8 @@ struct Core {
     own_commands: tokio_util::sync::CancellationToken,
     /// The file changes of the turns the last rewind dropped, oldest first.
     rewound_changes: Vec<crate::session::record::SavedChange>,
+    /// Its place in a team of agents, when the collaboration tools are on.
+    seat: Option<super::team::Seat>,
 }
 
 impl Core {
@@ -112,26 +127,28 @@ impl Core {
         config: Config,
         options: CoreOptions,
         events: UnboundedSender<Event>,
+        ops: tokio::sync::mpsc::WeakUnboundedSender<Op>,
     ) -> Result<Self, String> {
-        let http = crate::llm::client::http_client().map_err(|e| e.to_string())?;
-        let mut auth = AuthManager::new(&config, http.clone(), options.env_api_key.clone());
-        if options.env_api_key_first {
-            auth = auth.preferring_env_key();
-        }
-        if let Some(external) = options.external.clone() {
-            auth = auth.with_external(external);
-        }
-        let accounts = std::sync::Arc::new(Accounts::new(&config, auth.clone(), http.clone()));
-        let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
-            .map_err(|e| e.to_string())?;
+        let shared = match options.seat.as_ref().map(super::team::Seat::shared) {
+            // A child agent works on its team's login, client, servers and approvals.
+            Some(shared) => shared,
+            None => Self::own_parts(&config, &options, &events)?,
+        };
         let model = config.model_in_use();
-        let mcp = start_mcp(&config, &options, &http, &events);
+        let seat = match &options.seat {
+            Some(seat) => Some(seat.clone()),
+            None => super::team::Team::start(&config, child_spawner(&options), shared.clone(), ops),
+        };
+        let super::team::Shared {
+            client,
+            accounts,
+            mcp,
+            approvals,
+            ..
+        } = shared;
         let mut core = Self {
-            approvals: match options.approver {
-                Approver::Interactive => Approvals::interactive(config.approval),
-                Approver::Unattended => Approvals::unattended(config.approval),
-            }
-            .with_rules(CommandRules::load(&config.config_dir, &options.project_dir)),
+            approvals,
+            seat,
             config,
             options,
             client,
@@ -177,11 +194,49 @@ impl Core {
         let _ = self.events.send(event);
     }
 
+    /// What a first agent makes for itself: its login and HTTP client, its MCP servers, its
+    /// approvals, and its face.
+    fn own_parts(
+        config: &Config,
+        options: &CoreOptions,
+        events: &UnboundedSender<Event>,
+    ) -> Result<super::team::Shared, String> {
+        let http = crate::llm::client::http_client().map_err(|e| e.to_string())?;
+        let mut auth = AuthManager::new(config, http.clone(), options.env_api_key.clone());
+        if options.env_api_key_first {
+            auth = auth.preferring_env_key();
+        }
+        if let Some(external) = options.external.clone() {
+            auth = auth.with_external(external);
+        }
+        let accounts = std::sync::Arc::new(Accounts::new(config, auth.clone(), http.clone()));
+        let client = LlmClient::with_settings(config.clone(), auth, options.stream.clone())
+            .map_err(|e| e.to_string())?;
+        let mcp = start_mcp(config, options, &http, events);
+        let approvals = match options.approver {
+            Approver::Interactive => Approvals::interactive(config.approval),
+            Approver::Unattended => Approvals::unattended(config.approval),
+        }
+        .with_rules(CommandRules::load(&config.config_dir, &options.project_dir));
+        Ok(super::team::Shared {
+            client,
+            accounts,
+            mcp,
+            approvals,
+            face: events.clone(),
+        })
+    }
+
     fn new_conversation(&self) -> Conversation {
         let (mut conversation, warnings) =
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
         conversation.set_editor(self.options.editor.clone());
         conversation.set_mcp(self.mcp.clone());
+        for item in self.seat.iter().flat_map(super::team::Seat::opening) {
+            if let Err(e) = conversation.record(item) {
+                self.emit(Event::Error(e.to_string()));
+            }
+        }
         // A host's or the person's choices hold for the next conversation too (plan mode).
         conversation.apply(&self.chosen);
         if self.options.ephemeral {
@@ -262,6 +317,9 @@ impl Core {
             }
         }
         self.stop_turn().await;
+        if let Some(seat) = &self.seat {
+            seat.leave();
+        }
     }
 
     /// Takes the conversation back from a finished turn task, then tells the front end the
@@ -408,6 +466,9 @@ impl Core {
             // Between a goal's turns: the next one does not start.
             None => self.pause_goal(),
         }
+        if let Some(seat) = &self.seat {
+            seat.interrupt_below();
+        }
         std::mem::take(&mut self.own_commands).cancel();
     }
 
@@ -543,6 +604,7 @@ impl Core {
             max_steps: self.options.max_steps,
             sign_in: self.options.sign_in,
             steered: std::sync::Arc::clone(&self.steered),
+            seat: self.seat.clone(),
         };
         let task = crate::task::spawn(async move {
             let result = match work {

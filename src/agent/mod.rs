@@ -35,6 +35,8 @@
 //! - `read_only.rs`: commands that only read, which run without asking in every mode (`ls`, `cat`,
 //!   `rg`, `git status`…).
 //! - `skills.rs`: skills, in Codex's format.
+//! - `team.rs`: a team of agents (Codex's `multi_agent_v2`): the collaboration tools' calls, the
+//!   agents' mailboxes; `team/spawn.rs` a child agent's core started and followed.
 pub mod approval;
 mod asks;
 pub mod calls;
@@ -54,5 +56,6 @@ pub mod read_only;
 pub mod replay;
 pub mod review;
 pub mod skills;
+pub mod team;
 pub mod turn;
 pub mod turn_context;

@@ -198,6 +198,7 @@ impl<'a> State<'a> {
                 name,
                 arguments,
                 call_id,
+                ..
             } => {
                 self.calls.insert(call_id, (name, arguments));
             }
@@ -512,6 +513,7 @@ mod tests {
             name: name.into(),
             arguments: arguments.into(),
             call_id: call_id.into(),
+            namespace: None,
         }
     }
 

@@ -218,6 +218,10 @@ async fn steps(
         for steer in take_steered(&ctx.steered) {
             add_user_message(conversation, ctx, steer.text, steer.images).await?;
         }
+        // What the other agents of its team sent it meanwhile, in Codex's envelopes.
+        for mail in ctx.seat.iter().flat_map(super::team::Seat::take_mail) {
+            record(conversation, ctx, Entry::Item(Item::user_text(mail)));
+        }
         let mcp_tools = mcp_tools(mcp.as_ref(), ctx).await?;
         let web_search = ctx
             .client
@@ -225,7 +229,8 @@ async fn steps(
             .web_search_for(conversation.tool_context().sandbox.mode);
         let mut prompt = conversation.prompt_with(
             tools::spec::mcp_specs(&mcp_tools)
-                .chain(crate::llm::request::web_search_tool(web_search)),
+                .chain(crate::llm::request::web_search_tool(web_search))
+                .chain(ctx.seat.as_ref().map(super::team::Seat::spec)),
         );
         prompt.output_schema.clone_from(&output_schema);
         *partial = PartialAnswer::default();

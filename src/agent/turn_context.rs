@@ -34,6 +34,8 @@ pub struct TurnContext {
     pub sign_in: Option<&'static str>,
     /// Input added to the running turn (`Op::Steer`), taken before its next request.
     pub steered: Steered,
+    /// The agent's place in its team, when the collaboration tools are on.
+    pub seat: Option<super::team::Seat>,
 }
 
 /// What the person adds while a turn runs, waiting for the turn's next request.

@@ -95,7 +95,7 @@ pub(super) fn ask_host(
     ids: (String, String),
     asking: Asking,
     id: u64,
-    call_id: String,
+    (call_id, agent): (String, Option<String>),
     subject: ApprovalSubject,
 ) {
     let (thread_id, turn_id) = ids;
@@ -115,6 +115,7 @@ pub(super) fn ask_host(
         started_at_ms: now_ms(),
     }
     .request(subject);
+    let params = named_agent(params, agent.as_deref());
     let (request_id, answer) = out.numbered_request_granting(method, params, grants_full_access);
     asking
         .lock()
@@ -126,6 +127,22 @@ pub(super) fn ask_host(
         let response = serde_json::from_value::<ApprovalResponse>(answer.ok()?.ok()?).ok()?;
         Some(verdict(response.decision, network.as_deref()))
     });
+}
+
+/// A request's params with the agent of the team that asks named in its `reason`, for a host
+/// that shows one thread.
+fn named_agent(mut params: serde_json::Value, agent: Option<&str>) -> serde_json::Value {
+    if let (Some(agent), Some(fields)) = (agent, params.as_object_mut()) {
+        let why = fields
+            .get("reason")
+            .and_then(serde_json::Value::as_str)
+            .map_or(String::new(), |why| format!(": {why}"));
+        fields.insert(
+            "reason".into(),
+            serde_json::Value::String(format!("asked by the agent {agent}{why}")),
+        );
+    }
+    params
 }
 
 /// What identifies one approval request: the thread, the turn, the item asked about, and when.

@@ -819,6 +819,7 @@ mod tests {
             id: 1,
             call_id: call_id.into(),
             subject,
+            agent: None,
         };
         let answer = |call_id: &str, decision| Event::ApprovalAnswered {
             id: 1,
@@ -911,6 +912,7 @@ mod tests {
                 name: tools::shell::NAME.into(),
                 arguments: r#"{"command":"ls"}"#.into(),
                 call_id: "c1".into(),
+                namespace: None,
             },
             Item::FunctionCallOutput {
                 call_id: "c1".into(),

@@ -67,6 +67,8 @@ pub(super) enum Step {
         id: u64,
         call_id: String,
         subject: ApprovalSubject,
+        /// The agent of the team that asks, when not the thread's own.
+        agent: Option<String>,
     },
     /// Ask the host the model's questions `id` of turn `turn`.
     Questions {
@@ -142,12 +144,14 @@ impl TurnPath {
                 id,
                 call_id,
                 subject,
+                agent,
             } => {
                 ask = Some(Step::Ask {
                     turn: turn.clone(),
                     id: *id,
                     call_id: call_id.clone(),
                     subject: subject.clone(),
+                    agent: agent.clone(),
                 })
             }
             Event::QuestionsAsked {
@@ -411,6 +415,7 @@ mod tests {
                     workdir: PathBuf::from("/p"),
                     always_prefix: None,
                 },
+                agent: None,
             },
             &mut running,
             1,

@@ -397,13 +397,14 @@ pub(super) async fn pump(
                     id,
                     call_id,
                     subject,
+                    agent,
                 } => ask_host(
                     out.clone(),
                     ops.clone(),
                     (thread_id.clone(), turn),
                     Arc::clone(&asking),
                     id,
-                    call_id,
+                    (call_id, agent),
                     subject,
                 ),
                 Step::Questions {

@@ -61,6 +61,13 @@ pub struct AgentFlags {
     /// KELP_PROFILE and the file's own `profile = "NAME"`).
     #[arg(long, short = 'p', value_name = "NAME")]
     pub(super) profile: Option<String>,
+    /// Turn a Codex feature on, as `-c features.NAME=true`: kelp acts on multi_agent_v2 (the
+    /// model may spawn agents that work beside it); others are ignored with a warning.
+    #[arg(long, value_name = "FEATURE")]
+    pub(super) enable: Vec<String>,
+    /// Turn a Codex feature off, as `-c features.NAME=false`.
+    #[arg(long, value_name = "FEATURE")]
+    pub(super) disable: Vec<String>,
 }
 
 impl AgentFlags {
@@ -68,6 +75,10 @@ impl AgentFlags {
     pub(super) fn merged(self, after: AgentFlags) -> Self {
         let mut codex = self.codex;
         codex.extend(after.codex);
+        let mut enable = self.enable;
+        enable.extend(after.enable);
+        let mut disable = self.disable;
+        disable.extend(after.disable);
         Self {
             model: after.model.or(self.model),
             approval: after.approval.or(self.approval),
@@ -81,7 +92,26 @@ impl AgentFlags {
             codex,
             cd: after.cd.or(self.cd),
             profile: after.profile.or(self.profile),
+            enable,
+            disable,
         }
+    }
+}
+
+impl AgentFlags {
+    /// The `-c` pairs, with `--enable` and `--disable` as the pairs they stand for.
+    pub(super) fn codex_pairs(&self) -> Vec<String> {
+        let flags = |names: &[String], on: bool| {
+            names
+                .iter()
+                .map(move |name| format!("features.{name}={on}"))
+                .collect::<Vec<_>>()
+        };
+        flags(&self.enable, true)
+            .into_iter()
+            .chain(flags(&self.disable, false))
+            .chain(self.codex.iter().cloned())
+            .collect()
     }
 }
 

@@ -108,7 +108,7 @@ fn overrides(
 ) -> Result<(Overrides, Vec<String>), ExitCode> {
     let mut overrides = Overrides::default();
     let mut ignored = Vec::new();
-    for pair in &agent.codex {
+    for pair in &agent.codex_pairs() {
         match overrides.set_codex(pair) {
             Ok(CodexKey::Applied) => {}
             Ok(CodexKey::Ignored(key)) => ignored.push(key),

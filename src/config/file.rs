@@ -54,6 +54,8 @@ pub const KEYS: &[&str] = &[
     "profile",
     "profiles",
     "projects",
+    "agents",
+    "features",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -92,6 +94,8 @@ pub struct FileSettings {
     pub secrets: SecretRules,
     /// `[projects."PATH"] trust_level = "trusted" | "untrusted"`, as Codex keeps it.
     pub projects: Vec<(PathBuf, bool)>,
+    /// `[features] multi_agent_v2`, `[agents]` and its roles.
+    pub agents: super::agents::AgentsFile,
 }
 
 impl FileSettings {
@@ -147,6 +151,7 @@ impl FileSettings {
                 .collect(),
             secrets: self.secrets,
             projects,
+            agents: self.agents.over(lower.agents),
         }
     }
 
@@ -272,6 +277,8 @@ fn codex_key(key: &str) -> Option<&str> {
         | "profile"
         | "profiles"
         | "sandbox_workspace_write"
+        | "agents"
+        | "features"
         | "skills" => key,
         _ => return None,
     })
@@ -592,6 +599,17 @@ impl Entry<'_> {
                 }
                 Some(None) => bad("config must be [[skills.config]] tables"),
             },
+            super::agents::KEY => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let read = super::agents::parse(item, dir, home, bad);
+                settings.agents = super::agents::AgentsFile {
+                    enabled: settings.agents.enabled,
+                    ..read
+                };
+            }
+            super::agents::FEATURES => {
+                settings.agents.enabled = super::agents::parse_features(item, bad);
+            }
             super::mcp::KEY => {
                 let (servers, mut found) = super::mcp::parse(path, text, item, home);
                 settings.mcp_servers = servers;

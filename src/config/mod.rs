@@ -8,6 +8,7 @@
 //! table of the settings Codex and kelp both have, for `-c` and the app-server's config methods.
 //!
 //! Its other files:
+//! - `agents.rs`: subagents' settings and roles (`[features] multi_agent_v2`, `[agents]`).
 //! - `edit.rs`: saving a choice in `config.toml` without disturbing the rest of it.
 //! - `mcp.rs`: `[mcp_servers.NAME]` tables.
 //! - `modes.rs`: the modes a person picks for how far the agent may go on its own.
@@ -24,6 +25,7 @@
 //!   JSON (the app-server's `config/*`).
 //! - `warning.rs`: what kelp could not use in its config file, and where.
 
+pub mod agents;
 pub mod codex_keys;
 pub mod edit;
 pub mod file;
@@ -164,6 +166,8 @@ pub struct Config {
     pub secrets: file::SecretRules,
     /// Folders commands may write besides the project (`--add-dir`).
     pub writable_roots: Vec<PathBuf>,
+    /// Subagents: whether the model may spawn them, the team's limits, the roles.
+    pub agents: agents::AgentSettings,
 }
 
 /// The package registries of the common ecosystems, which commands reach with
@@ -353,6 +357,7 @@ impl Config {
                 web_search: overrides.web_search.or(from_file.web_search),
                 secrets: from_file.secrets,
                 writable_roots: overrides.writable_roots.clone(),
+                agents: from_file.agents.settle(overrides.multi_agent),
             },
             warnings,
         ))
@@ -394,6 +399,7 @@ impl Config {
             web_search: None,
             secrets: file::SecretRules::default(),
             writable_roots: Vec::new(),
+            agents: agents::AgentSettings::default(),
         }
     }
 

@@ -36,6 +36,8 @@ pub struct Overrides {
     pub default_sandbox: Option<SandboxMode>,
     /// `--profile NAME`: the config file's `[profiles.NAME]` laid over its top level.
     pub profile: Option<String>,
+    /// `--enable multi_agent_v2`, `-c features.multi_agent_v2=…`: the collaboration tools.
+    pub multi_agent: Option<bool>,
 }
 
 /// What one `-c key=value` did.
@@ -106,6 +108,10 @@ impl Overrides {
                         WebSearch::Disabled
                     })
                 }
+                None => return Err(format!("-c {key}: expected true or false")),
+            },
+            "features.multi_agent_v2" => match value.as_bool() {
+                Some(on) => self.multi_agent = Some(on),
                 None => return Err(format!("-c {key}: expected true or false")),
             },
             // kelp's lists for `network = "domains"`, laid over the file's as a table key is.

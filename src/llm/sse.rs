@@ -752,7 +752,8 @@ mod tests {
                 Item::FunctionCall {
                     name: "shell".into(),
                     arguments: "{}".into(),
-                    call_id: "c1".into()
+                    call_id: "c1".into(),
+                    namespace: None,
                 }
             )))
         );

@@ -23,6 +23,9 @@ pub enum Item {
         name: String,
         arguments: String,
         call_id: String,
+        /// The namespace of a tool offered in one (Codex's `collaboration`), sent back as it came.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
     /// What a tool call produced, matched by `call_id`.
     FunctionCallOutput { call_id: String, output: String },

@@ -68,6 +68,8 @@ pub enum Event {
         id: u64,
         call_id: String,
         subject: ApprovalSubject,
+        /// The agent of the team that asks (`/root/alpha`); `None` for the one the face runs.
+        agent: Option<String>,
     },
     /// The model asks the person questions (`request_user_input`); the turn waits for
     /// `Op::AnswerQuestions` with the same `id`.

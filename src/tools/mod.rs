@@ -14,6 +14,7 @@
 //! the sandbox, `output.rs` keeps and streams what it prints; `runs_later.rs` names the files the person's own tools run later.
 //!
 //! Its other files:
+//! - `collab.rs`: Codex's collaboration tools (`spawn_agent`, `wait_agent`…), as calls and specs.
 //! - `goal_tools.rs`: `get_goal` and `update_goal`.
 //! - `grep_files.rs`: `grep_files`.
 //! - `list_dir.rs`: `list_dir`.
@@ -25,6 +26,7 @@
 //! - `walk.rs`: the project's walk, as every tool and the `@` finder see it.
 
 pub mod apply_patch;
+pub mod collab;
 pub mod goal_tools;
 pub mod grep_files;
 pub mod list_dir;
@@ -203,6 +205,8 @@ pub enum ToolCall {
     AskPerson(Vec<user_input::Question>),
     /// A tool of an MCP server (boxed: it is much larger than the others).
     Mcp(Box<McpCall>),
+    /// A collaboration tool: an agent spawned, told, waited for (run by the agent's team).
+    Collab(collab::CollabCall),
 }
 
 /// A call to an MCP server's tool: which tool, and its arguments.
@@ -299,6 +303,13 @@ impl ToolCall {
                 };
                 Ok(Self::ApplyPatch(ApplyPatchCall::parse(input, None)?))
             }
+            other if collab::NAMES.contains(&other) => {
+                match collab::CollabCall::parse(other, arguments) {
+                    Some(Ok(call)) => Ok(Self::Collab(call)),
+                    Some(Err(why)) => Err(ToolParseError::Invalid(why)),
+                    None => Err(ToolParseError::Unsupported(other.to_string())),
+                }
+            }
             other => match mcp_tools.iter().find(|tool| tool.exposed == other) {
                 Some(tool) => Ok(Self::Mcp(Box::new(McpCall {
                     tool: tool.clone(),
@@ -321,6 +332,7 @@ impl ToolCall {
             Self::Goal(call) => call.name(),
             Self::AskPerson(_) => user_input::NAME,
             Self::Mcp(call) => &call.tool.exposed,
+            Self::Collab(call) => call.name(),
         }
     }
 
@@ -332,7 +344,8 @@ impl ToolCall {
             | Self::GrepFiles(_)
             | Self::UpdatePlan(_)
             | Self::Goal(_)
-            | Self::AskPerson(_) => true,
+            | Self::AskPerson(_)
+            | Self::Collab(_) => true,
             Self::Mcp(call) => call.tool.read_only,
             Self::Shell(_) | Self::ApplyPatch(_) => false,
         }
@@ -347,7 +360,8 @@ impl ToolCall {
             | Self::UpdatePlan(_)
             | Self::Goal(_)
             | Self::AskPerson(_)
-            | Self::Mcp(_) => ": ",
+            | Self::Mcp(_)
+            | Self::Collab(_) => ": ",
             _ => " ",
         };
         format!("{}{separator}{}", self.name(), self.arguments_summary())
@@ -411,6 +425,7 @@ impl ToolCall {
                 }
                 _ => "(no arguments)".to_string(),
             },
+            Self::Collab(call) => call.summary(),
         }
     }
 
@@ -437,7 +452,8 @@ impl ToolCall {
             | Self::ApplyPatch(_)
             | Self::UpdatePlan(_)
             | Self::Goal(_)
-            | Self::AskPerson(_) => {
+            | Self::AskPerson(_)
+            | Self::Collab(_) => {
                 return None;
             }
         })
@@ -454,7 +470,11 @@ impl ToolCall {
             Self::GrepFiles(args) => vec![resolve(args.path.as_deref().unwrap_or("."))],
             Self::Shell(args) => vec![resolve(args.workdir.as_deref().unwrap_or("."))],
             Self::ApplyPatch(call) => call.paths(project_dir),
-            Self::UpdatePlan(_) | Self::Goal(_) | Self::AskPerson(_) | Self::Mcp(_) => Vec::new(),
+            Self::UpdatePlan(_)
+            | Self::Goal(_)
+            | Self::AskPerson(_)
+            | Self::Mcp(_)
+            | Self::Collab(_) => Vec::new(),
         }
     }
 
@@ -546,7 +566,7 @@ pub struct ToolOutput {
 }
 
 impl ToolOutput {
-    fn ok(text: String, duration: Duration) -> Self {
+    pub fn ok(text: String, duration: Duration) -> Self {
         Self {
             text,
             success: true,
@@ -558,7 +578,7 @@ impl ToolOutput {
         }
     }
 
-    fn failure(text: String, duration: Duration) -> Self {
+    pub fn failure(text: String, duration: Duration) -> Self {
         Self {
             success: false,
             ..Self::ok(text, duration)

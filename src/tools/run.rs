@@ -90,6 +90,14 @@ pub async fn execute(
             ..ToolOutput::ok(update_plan::OUTPUT.to_string(), started.elapsed())
         },
         ToolCall::Mcp(call) => mcp_in(call, ctx, cancel, started).await,
+        // The agent's team runs these (`agent/team.rs`); without one they are off.
+        ToolCall::Collab(call) => ToolOutput::failure(
+            format!(
+                "{} is not available: the collaboration tools are off (features.multi_agent_v2)",
+                call.name()
+            ),
+            started.elapsed(),
+        ),
     }
 }
 

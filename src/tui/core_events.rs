@@ -72,7 +72,9 @@ impl App {
                 self.chat
                     .tool_finished(&call_id, success, exit_code, duration);
             }
-            Event::ApprovalRequested { id, subject, .. } => self.on_approval_requested(id, subject),
+            Event::ApprovalRequested {
+                id, subject, agent, ..
+            } => self.on_approval_requested(id, subject, agent),
             Event::QuestionsAsked { id, questions, .. } => self.on_questions(id, questions),
             Event::PlanUpdated {
                 explanation, steps, ..
@@ -114,7 +116,16 @@ impl App {
     }
 
     /// The turn waits for the person's yes or no: the clock pauses, the question opens.
-    fn on_approval_requested(&mut self, id: u64, subject: crate::protocol::ApprovalSubject) {
+    fn on_approval_requested(
+        &mut self,
+        id: u64,
+        subject: crate::protocol::ApprovalSubject,
+        agent: Option<String>,
+    ) {
+        // Another agent of the team asks: the person sees which.
+        if let Some(agent) = agent {
+            self.notice(format!("The agent {agent} asks:"));
+        }
         self.turn.pause(Instant::now());
         self.pane.ask(id, &subject);
         self.chat.approval_requested(subject);

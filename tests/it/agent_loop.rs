@@ -155,6 +155,7 @@ impl Agent {
                 id,
                 call_id,
                 subject,
+                ..
             }) => (id, call_id, subject),
             _ => unreachable!(),
         }

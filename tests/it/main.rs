@@ -17,6 +17,7 @@ mod pty;
 
 mod acp;
 mod agent_loop;
+mod agents;
 mod app_server;
 mod app_server_remote;
 mod architecture;

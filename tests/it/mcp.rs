@@ -123,6 +123,7 @@ async fn stdio_tools_are_offered_approved_ones_run_and_others_ask_read_only_hint
         id,
         call_id,
         subject,
+        ..
     }) = events.last().cloned()
     else {
         unreachable!()

@@ -30,6 +30,7 @@ fn history() -> Vec<Item> {
             name: "shell".into(),
             arguments: r#"{"command":["cargo","test"],"workdir":"/work/project"}"#.into(),
             call_id: "call_abc123".into(),
+            namespace: None,
         },
         Item::FunctionCallOutput {
             call_id: "call_abc123".into(),

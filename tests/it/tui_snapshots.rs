@@ -244,6 +244,7 @@ fn mcp_approval_and_the_servers() {
             tool: "get_issue".into(),
             arguments: "{\n  \"id\": 4711,\n  \"comments\": true\n}".into(),
         },
+        agent: None,
     });
     assert_snapshot!(draw(&mut app, 80, 24));
 }
@@ -260,6 +261,7 @@ fn approval_prompt() {
             workdir: PathBuf::from("/work/project"),
             always_prefix: None,
         },
+        agent: None,
     });
     assert_snapshot!("approval_prompt", draw(&mut app, 80, 16));
     let_the_question_arm();
@@ -292,6 +294,7 @@ fn always_for_a_prefix_in_this_project_and_forgetting_it() {
             workdir: PathBuf::from("/work/project"),
             always_prefix: Some(vec!["cargo".into(), "test".into()]),
         },
+        agent: None,
     });
     assert_snapshot!(draw(&mut app, 80, 24));
     let_the_question_arm();
@@ -330,6 +333,7 @@ fn a_host_refused_here_for_good_says_so() {
         id: 5,
         call_id: "c5".into(),
         subject,
+        agent: None,
     });
     draw(&mut app, 80, 24);
     let_the_question_arm();
@@ -370,6 +374,7 @@ fn a_question_about_a_host_is_withdrawn_when_its_command_ends() {
             command: "timeout 2 curl https://slow.example/".into(),
             workdir: PathBuf::from("/work/project"),
         },
+        agent: None,
     });
     assert!(draw(&mut app, 80, 24).contains("Reach slow.example?"));
     app.handle_core_event(Event::ApprovalAnswered {
@@ -435,6 +440,7 @@ fn a_host_a_command_asks_to_reach_is_allowed_here_always_and_forgotten() {
             command: "npm install left-pad".into(),
             workdir: PathBuf::from("/work/project"),
         },
+        agent: None,
     });
     assert_snapshot!(draw(&mut app, 80, 24));
     let_the_question_arm();
@@ -500,6 +506,7 @@ fn patch_approval_names_the_file_and_wrapped_rows_keep_their_marker() {
                 new_text: None,
             }],
         },
+        agent: None,
     });
     let screen = draw(&mut app, 80, 12);
     assert!(
@@ -683,6 +690,7 @@ fn restored_history() -> Vec<Item> {
             name: "shell".into(),
             arguments: r#"{"command":["cargo","test","parser"]}"#.into(),
             call_id: "c1".into(),
+            namespace: None,
         },
         Item::FunctionCallOutput {
             call_id: "c1".into(),
@@ -692,6 +700,7 @@ fn restored_history() -> Vec<Item> {
             name: "read_file".into(),
             arguments: r#"{"path":"src/parser.rs"}"#.into(),
             call_id: "c2".into(),
+            namespace: None,
         },
         Item::FunctionCallOutput {
             call_id: "c2".into(),
@@ -1209,6 +1218,7 @@ fn a_command_stopped_with_esc_reads_interrupted() {
             workdir: PathBuf::from("/work/project"),
             always_prefix: None,
         },
+        agent: None,
     });
     assert!(draw(&mut app, 80, 12).contains("◇ Waiting for you"));
     let_the_question_arm();
@@ -1311,6 +1321,7 @@ fn keys_typed_as_a_question_opens_do_not_answer_it() {
             workdir: PathBuf::from("/work/project"),
             always_prefix: None,
         },
+        agent: None,
     });
     type_text(&mut app, "also");
     draw(&mut app, 80, 16);
@@ -1345,6 +1356,7 @@ fn keys_right_behind_a_paste_neither_answer_nor_send() {
             workdir: PathBuf::from("/work/project"),
             always_prefix: None,
         },
+        agent: None,
     });
     draw(&mut app, 80, 16);
     let_the_question_arm();
@@ -1382,6 +1394,7 @@ fn a_long_commands_approval_shows_its_start_and_what_follows() {
             workdir: PathBuf::from("/work/project"),
             always_prefix: None,
         },
+        agent: None,
     });
     assert_snapshot!(draw(&mut app, 80, 24));
     let ctrl_o = KeyEvent::new(KeyCode::Char('o'), KeyModifiers::CONTROL);
@@ -1459,6 +1472,7 @@ fn a_burst_of_typing_under_way_as_a_question_opens_never_answers_it() {
             workdir: PathBuf::from("/work/project"),
             always_prefix: None,
         },
+        agent: None,
     });
     draw(&mut app, 80, 16);
     // Past the question's arming, still the same burst.
@@ -1556,6 +1570,7 @@ fn a_justification_draws_no_fake_command_and_pushes_nothing_off_the_screen() {
             blocked: fake.repeat(40),
             requested: true,
         },
+        agent: None,
     });
     for (width, height) in [(80, 24), (60, 24)] {
         let screen = draw(&mut app, width, height);

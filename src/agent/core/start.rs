@@ -47,6 +47,8 @@ pub struct CoreOptions {
     /// Whether the prompts of the project's saved conversations are read for a composer's
     /// history (`Event::Reply(Reply::PromptHistory)`): only a face with a composer wants them.
     pub prompt_history: bool,
+    /// A child agent's place in its team (the first agent makes its team itself).
+    pub seat: Option<crate::agent::team::Seat>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -66,6 +68,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("sign_in", &self.sign_in)
             .field("mcp_servers", &self.mcp_servers)
             .field("prompt_history", &self.prompt_history)
+            .field("seat", &self.seat)
             .finish()
     }
 }
@@ -89,6 +92,7 @@ impl CoreOptions {
             sign_in: None,
             mcp_servers: Vec::new(),
             prompt_history: false,
+            seat: None,
         }
     }
 }
@@ -150,10 +154,11 @@ pub fn spawn_after(
 ) -> (UnboundedSender<Op>, UnboundedReceiver<Event>) {
     let (op_tx, op_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
+    let weak_ops = op_tx.downgrade();
     crate::task::spawn(async move {
         after.await;
         find_prompts(&config.config_dir, event_tx.clone(), false);
-        match Core::start(config, options, event_tx.clone()) {
+        match Core::start(config, options, event_tx.clone(), weak_ops) {
             Ok(core) => {
                 let rules = core.approvals.rules();
                 if !rules.is_empty() {

@@ -42,6 +42,7 @@ impl Remote {
                     id,
                     call_id: asked.item_id,
                     subject: ApprovalSubject::Patch { diff, changes },
+                    agent: None,
                 });
             }
             ServerAsk::ToolRequestUserInput(asked) => {
@@ -129,6 +130,7 @@ impl Remote {
             id,
             call_id: asked.item_id,
             subject,
+            agent: None,
         });
     }
 

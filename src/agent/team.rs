@@ -1,0 +1,667 @@
+//! A team of agents (Codex 0.171's `multi_agent_v2`): the first agent's model spawns agents
+//! with the collaboration tools, each a core of its own running its own conversation in this
+//! process, on the same login, HTTP client, MCP servers and approvals. Agents are named by
+//! their task path (`/root`, `/root/alpha`, `/root/alpha/tests`); what one tells another waits
+//! in the other's mailbox as Codex's envelope (`Message Type: NEW_TASK | MESSAGE |
+//! FINAL_ANSWER`) and joins its conversation before its next request. A child's final answer is
+//! mailed to its parent; `wait_agent` returns once mail waits. Interrupting an agent interrupts
+//! those below it; when the first agent's core ends, every other one ends.
+//!
+//! `team/spawn.rs` starts a child's core and follows its events: its status, its final
+//! answer, and the approvals it asks, which reach the person's face naming the child.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedSender, WeakUnboundedSender};
+
+use super::approval::Approvals;
+use super::conversation::Conversation;
+use crate::auth::Accounts;
+use crate::config::Config;
+use crate::config::agents::AgentSettings;
+use crate::llm::LlmClient;
+use crate::mcp::McpManager;
+use crate::protocol::{Event, Op};
+use crate::tools::ToolOutput;
+use crate::tools::collab::{CollabCall, RoleLine, SpawnArgs};
+
+mod spawn;
+
+/// The first agent's task path.
+pub const ROOT: &str = "/root";
+
+/// `wait_agent`'s bounds and default, as Codex's.
+const MIN_WAIT_MS: u64 = 10_000;
+const MAX_WAIT_MS: u64 = 3_600_000;
+const DEFAULT_WAIT_MS: u64 = 30_000;
+
+/// What every agent of a team uses of the first one's: its login and HTTP client, its MCP
+/// servers, its approvals (a child's question is answered where the person answers the first
+/// agent's), and the face the person sees.
+#[derive(Clone)]
+pub struct Shared {
+    pub client: LlmClient,
+    pub accounts: Arc<Accounts>,
+    pub mcp: Option<McpManager>,
+    pub approvals: Approvals,
+    pub face: UnboundedSender<Event>,
+}
+
+/// An agent's place in a team: the team, and its own path and depth. Cheap to clone.
+#[derive(Clone)]
+pub struct Seat {
+    team: Team,
+    path: String,
+    depth: usize,
+    /// What a new child's conversation starts with: its parent's history, when forked.
+    inherited: Arc<[crate::llm::types::Item]>,
+    /// Its role's instructions.
+    role: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Seat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seat").field("path", &self.path).finish()
+    }
+}
+
+/// The agents of one tree. Cheap to clone.
+#[derive(Clone)]
+pub struct Team(Arc<Inner>);
+
+struct Inner {
+    roster: Mutex<Vec<Member>>,
+    /// Bumped whenever mail is delivered or a status changes: what `wait_agent` waits on.
+    news: tokio::sync::watch::Sender<u64>,
+    settings: AgentSettings,
+    /// The first agent's configuration, which a child's starts from.
+    config: Config,
+    /// Starts a child's core on its configuration and seat (the core's own `spawn`, with the
+    /// first agent's options).
+    spawner: Spawner,
+    shared: Shared,
+}
+
+/// Starts an agent's core: where its ops go, where its events come from.
+pub type Spawner = Arc<
+    dyn Fn(
+            Config,
+            Seat,
+        ) -> (
+            UnboundedSender<Op>,
+            tokio::sync::mpsc::UnboundedReceiver<Event>,
+        ) + Send
+        + Sync,
+>;
+
+/// One agent of the team.
+struct Member {
+    path: String,
+    /// Its conversation's id, the older tool set's agent id.
+    id: String,
+    status: Status,
+    /// Where its core takes ops: weakly for the first agent (its face owns it).
+    ops: Ops,
+    /// Envelopes waiting for its next request.
+    mailbox: Vec<String>,
+    /// A task that came as its turn was ending, to start once it has.
+    next_task: Option<String>,
+}
+
+enum Ops {
+    Root(WeakUnboundedSender<Op>),
+    Child(UnboundedSender<Op>),
+}
+
+impl Ops {
+    fn send(&self, op: Op) {
+        match self {
+            Self::Root(weak) => {
+                if let Some(ops) = weak.upgrade() {
+                    let _ = ops.send(op);
+                }
+            }
+            Self::Child(ops) => {
+                let _ = ops.send(op);
+            }
+        }
+    }
+}
+
+/// Where an agent stands, in Codex's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    PendingInit,
+    Running,
+    Completed(Option<String>),
+    Errored(String),
+    Interrupted,
+    Shutdown,
+}
+
+impl Status {
+    /// As Codex's tools say it: `"running"`, `{"completed": "…"}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::PendingInit => json!("pending_init"),
+            Self::Running => json!("running"),
+            Self::Completed(text) => json!({ "completed": text }),
+            Self::Errored(why) => json!({ "errored": why }),
+            Self::Interrupted => json!("interrupted"),
+            Self::Shutdown => json!("shutdown"),
+        }
+    }
+
+    /// Whether the agent is done with its task.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::PendingInit | Self::Running)
+    }
+}
+
+/// Codex's envelope of one agent's words to another.
+fn envelope(kind: &str, recipient: &str, sender: &str, payload: &str) -> String {
+    format!("Message Type: {kind}\nTask name: {recipient}\nSender: {sender}\nPayload:\n{payload}")
+}
+
+/// What the first agent is told about its team.
+fn root_instructions(max_threads: usize) -> String {
+    format!(
+        "You are `/root`, the primary agent in a team of agents collaborating to fulfill the user's goals.\n\n\
+You can spawn sub-agents to handle subtasks, and those sub-agents can spawn their own sub-agents.\n\
+All agents in the team, including the agents that you can assign tasks to, are equally intelligent and capable, and have access to the same set of tools.\n\n\
+You can use `spawn_agent` to create a new agent, `followup_task` to give an existing agent a new task and trigger a turn, and `send_message` to pass a message to a running agent without triggering a turn.\n\
+You can decide how much context you want to propagate to your sub-agents with the `fork_turns` parameter.\n\n\
+You will receive messages in the form:\n```\nMessage Type: MESSAGE | FINAL_ANSWER\nTask name: <recipient>\nSender: <author>\nPayload:\n<payload text>\n```\n\n\
+All agents share the same directory: edits made by one agent are immediately visible to all other agents.\n\n\
+When calling `wait_agent`, prefer longer waits (minutes) to avoid busy polling.\n\n\
+There are {max_threads} available concurrency slots, meaning that up to {max_threads} agents can be active at once, including you.\n\n\
+Do not spawn sub-agents unless the user or applicable AGENTS.md/skill instructions explicitly ask for sub-agents, delegation, or parallel agent work."
+    )
+}
+
+/// What a child is told about its team.
+const CHILD_INSTRUCTIONS: &str = "You are an agent in a team of agents collaborating to complete a task.\n\n\
+You can spawn sub-agents to handle subtasks, and those sub-agents can spawn their own sub-agents. All agents in the team are equally intelligent and capable, and have access to the same set of tools.\n\n\
+You can use `spawn_agent` to create a new agent, `followup_task` to give an existing agent a new task and trigger a turn, and `send_message` to pass a message to a running agent.\n\n\
+Your task arrives as a `Message Type: NEW_TASK` message. When you are done, your final answer is delivered to the agent that gave you the task.";
+
+/// What a forked child is told of the history it starts with.
+const FORKED: &str = "You are now a newly spawned child agent. The preceding conversation is inherited parent context. Follow your own role, identity, and task below; earlier identities, tasks, and action-specific approvals belong to your ancestors. Inherited tool calls are historical records; live tool sessions and process handles are not inherited. Report your result to your parent.";
+
+/// The built-in roles, after the configured ones, as Codex lists them.
+const BUILT_IN: [(&str, &str); 2] = [
+    ("default", "Default agent."),
+    (
+        "explorer",
+        "Use `explorer` for specific codebase questions.\nExplorers are fast and authoritative: they read and search, and change nothing (a read-only sandbox).\nYou are encouraged to spawn several explorers in parallel when you have distinct questions about the codebase that can be answered independently.",
+    ),
+];
+
+impl Team {
+    /// A team whose first agent's core is reached through `root_ops`; `None` when the
+    /// configuration has the collaboration tools off.
+    pub fn start(
+        config: &Config,
+        spawner: Spawner,
+        shared: Shared,
+        root_ops: WeakUnboundedSender<Op>,
+    ) -> Option<Seat> {
+        if !config.agents.enabled {
+            return None;
+        }
+        let team = Self(Arc::new(Inner {
+            roster: Mutex::new(vec![Member {
+                path: ROOT.to_string(),
+                id: ROOT.to_string(),
+                status: Status::Running,
+                ops: Ops::Root(root_ops),
+                mailbox: Vec::new(),
+                next_task: None,
+            }]),
+            news: tokio::sync::watch::channel(0).0,
+            settings: config.agents.clone(),
+            config: config.clone(),
+            spawner,
+            shared,
+        }));
+        Some(Seat {
+            team,
+            path: ROOT.to_string(),
+            depth: 0,
+            inherited: Arc::from(Vec::new()),
+            role: None,
+        })
+    }
+
+    fn roster(&self) -> std::sync::MutexGuard<'_, Vec<Member>> {
+        self.0.roster.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn tell_news(&self) {
+        self.0.news.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Puts `envelope` in `path`'s mailbox.
+    fn mail(&self, path: &str, envelope: String) {
+        if let Some(member) = self.roster().iter_mut().find(|m| m.path == path) {
+            member.mailbox.push(envelope);
+        }
+        self.tell_news();
+    }
+
+    fn set_status(&self, path: &str, status: Status) {
+        if let Some(member) = self.roster().iter_mut().find(|m| m.path == path) {
+            member.status = status;
+        }
+        self.tell_news();
+    }
+
+    /// Ends every agent but the first.
+    fn shutdown(&self) {
+        for member in self.roster().iter_mut() {
+            if let Ops::Child(ops) = &member.ops {
+                let _ = ops.send(Op::Shutdown);
+                member.status = Status::Shutdown;
+            }
+        }
+        self.tell_news();
+    }
+}
+
+/// Parent path of `path` (`/root/a/b` → `/root/a`).
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or(ROOT, |(parent, _)| parent)
+}
+
+impl Seat {
+    /// This agent's task path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What the team's agents share of the first one's.
+    pub fn shared(&self) -> Shared {
+        self.team.0.shared.clone()
+    }
+
+    /// What this agent's new conversation starts with after its instructions: the history it
+    /// inherited, and what it is told about its team.
+    pub fn opening(&self) -> Vec<crate::llm::types::Item> {
+        use crate::llm::types::Item;
+        let mut items: Vec<Item> = self.inherited.to_vec();
+        if !items.is_empty() {
+            items.push(Item::developer_text(FORKED));
+        }
+        if let Some(text) = &self.role {
+            items.push(Item::developer_text(text.as_ref()));
+        }
+        items.push(Item::developer_text(if self.depth == 0 {
+            root_instructions(self.team.0.settings.max_threads)
+        } else {
+            CHILD_INSTRUCTIONS.to_string()
+        }));
+        items
+    }
+
+    /// The envelopes waiting for this agent, oldest first; the mailbox is left empty.
+    pub fn take_mail(&self) -> Vec<String> {
+        self.team
+            .roster()
+            .iter_mut()
+            .find(|m| m.path == self.path)
+            .map(|m| std::mem::take(&mut m.mailbox))
+            .unwrap_or_default()
+    }
+
+    /// The `collaboration` namespace as this team offers it, its roles listed.
+    pub fn spec(&self) -> Value {
+        let configured: Vec<(String, String, crate::config::agents::RoleSettings)> = self
+            .team
+            .0
+            .settings
+            .roles
+            .iter()
+            .map(|role| {
+                (
+                    role.name.clone(),
+                    role.description.clone(),
+                    role.settings().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut lines: Vec<RoleLine<'_>> = configured
+            .iter()
+            .map(|(name, description, settings)| RoleLine {
+                name,
+                description,
+                model: settings.model.as_deref(),
+                effort: settings.reasoning_effort.as_deref(),
+            })
+            .collect();
+        for (name, description) in BUILT_IN {
+            if !configured.iter().any(|(known, ..)| known == name) {
+                lines.push(RoleLine {
+                    name,
+                    description,
+                    model: None,
+                    effort: None,
+                });
+            }
+        }
+        crate::tools::collab::spec(&lines)
+    }
+
+    /// Interrupts the turns of every agent below this one.
+    pub fn interrupt_below(&self) {
+        let below = format!("{}/", self.path);
+        for member in self.team.roster().iter() {
+            if member.path.starts_with(&below) {
+                member.ops.send(Op::Interrupt);
+            }
+        }
+    }
+
+    /// Ends the team, when this is its first agent.
+    pub fn leave(&self) {
+        if self.depth == 0 {
+            self.team.shutdown();
+        }
+    }
+
+    /// The agent `target` names, from this one: a task path, a name below this agent, or an
+    /// agent id.
+    fn resolve(&self, target: &str) -> Result<String, String> {
+        let target = target.trim();
+        let roster = self.team.roster();
+        let wanted = if target.starts_with('/') {
+            target.to_string()
+        } else if let Some(member) = roster.iter().find(|m| m.id == target) {
+            member.path.clone()
+        } else {
+            format!("{}/{target}", self.path)
+        };
+        if roster.iter().any(|m| m.path == wanted) {
+            Ok(wanted)
+        } else {
+            Err(format!("live agent path `{wanted}` not found"))
+        }
+    }
+
+    /// Runs a collaboration call for this agent; `conversation` is its own, which a forked
+    /// child inherits.
+    pub async fn run(
+        &self,
+        call: &CollabCall,
+        conversation: &Conversation,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> ToolOutput {
+        let started = Instant::now();
+        let result = match call {
+            CollabCall::Spawn(args) => self.spawn(args, conversation),
+            CollabCall::Followup {
+                target,
+                message,
+                interrupt,
+            } => self.followup(target, message, *interrupt),
+            CollabCall::Message { target, message } => self.message(target, message),
+            CollabCall::Wait {
+                targets,
+                timeout_ms,
+            } => self.wait(targets, *timeout_ms, cancel).await,
+            CollabCall::Interrupt { target } => self.interrupt(target),
+            CollabCall::List { path_prefix } => Ok(self.list(path_prefix.as_deref())),
+            CollabCall::Resume { target } => self
+                .resolve(target)
+                .map(|path| json!({ "status": self.status_of(&path).to_json() }).to_string()),
+            CollabCall::Close { target } => self.close(target),
+        };
+        match result {
+            Ok(text) => ToolOutput::ok(text, started.elapsed()),
+            Err(why) => ToolOutput::failure(why, started.elapsed()),
+        }
+    }
+
+    fn status_of(&self, path: &str) -> Status {
+        self.team
+            .roster()
+            .iter()
+            .find(|m| m.path == path)
+            .map_or(Status::Shutdown, |m| m.status.clone())
+    }
+
+    fn spawn(&self, args: &SpawnArgs, conversation: &Conversation) -> Result<String, String> {
+        let older = args.task_name.is_none();
+        let name = match &args.task_name {
+            Some(name) => name.trim().to_string(),
+            None => {
+                let taken = self.team.roster().len();
+                format!("agent_{taken}")
+            }
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(
+                "agent_name must use only lowercase letters, digits, and underscores".into(),
+            );
+        }
+        let settings = &self.team.0.settings;
+        if self.depth + 1 > settings.max_depth {
+            return Err(format!(
+                "agent depth limit reached: agents may spawn agents {} deep ([agents] max_depth)",
+                settings.max_depth
+            ));
+        }
+        let path = format!("{}/{name}", self.path);
+        {
+            let roster = self.team.roster();
+            if roster
+                .iter()
+                .any(|m| m.path == path && m.status != Status::Shutdown)
+            {
+                return Err(format!(
+                    "agent `{path}` already exists: give it a follow-up task, or choose another task_name"
+                ));
+            }
+            let active = roster.iter().filter(|m| !m.status.is_final()).count();
+            if active >= settings.max_threads {
+                return Err(format!(
+                    "agent thread limit reached: {} agents may be active at once ([agents] max_threads); wait for one to finish",
+                    settings.max_threads
+                ));
+            }
+        }
+        let task = envelope("NEW_TASK", &path, &self.path, &args.message);
+        let id = spawn::start_child(self, &path, args, conversation, task)?;
+        Ok(if older {
+            json!({ "agent_id": id, "nickname": name }).to_string()
+        } else {
+            json!({ "task_name": path }).to_string()
+        })
+    }
+
+    fn followup(&self, target: &str, message: &str, interrupt: bool) -> Result<String, String> {
+        let path = self.resolve(target)?;
+        if path == ROOT {
+            return Err("Follow-up tasks can't target the root agent".into());
+        }
+        let task = envelope("NEW_TASK", &path, &self.path, message);
+        let mut roster = self.team.roster();
+        let Some(member) = roster.iter_mut().find(|m| m.path == path) else {
+            return Err(format!("live agent path `{path}` not found"));
+        };
+        match member.status {
+            Status::Shutdown => return Err(format!("agent `{path}` was closed")),
+            // Started once the running turn ends (at once, when it is stopped first).
+            Status::Running | Status::PendingInit => {
+                member.next_task = Some(task);
+                if interrupt {
+                    member.ops.send(Op::Interrupt);
+                }
+            }
+            _ => {
+                member.status = Status::Running;
+                member
+                    .ops
+                    .send(Op::Submit(crate::protocol::Submission::text(task)));
+            }
+        }
+        drop(roster);
+        self.team.tell_news();
+        Ok(String::new())
+    }
+
+    fn message(&self, target: &str, message: &str) -> Result<String, String> {
+        let path = self.resolve(target)?;
+        self.team
+            .mail(&path, envelope("MESSAGE", &path, &self.path, message));
+        Ok(String::new())
+    }
+
+    fn interrupt(&self, target: &str) -> Result<String, String> {
+        let path = self.resolve(target)?;
+        let previous = self.status_of(&path);
+        let below = format!("{path}/");
+        for member in self.team.roster().iter() {
+            if member.path == path || member.path.starts_with(&below) {
+                member.ops.send(Op::Interrupt);
+            }
+        }
+        Ok(json!({ "previous_status": previous.to_json() }).to_string())
+    }
+
+    fn close(&self, target: &str) -> Result<String, String> {
+        let path = self.resolve(target)?;
+        if path == ROOT {
+            return Err("the root agent cannot be closed".into());
+        }
+        let previous = self.status_of(&path);
+        let below = format!("{path}/");
+        for member in self.team.roster().iter_mut() {
+            if member.path == path || member.path.starts_with(&below) {
+                member.ops.send(Op::Shutdown);
+                member.status = Status::Shutdown;
+            }
+        }
+        self.team.tell_news();
+        Ok(json!({ "previous_status": previous.to_json() }).to_string())
+    }
+
+    fn list(&self, prefix: Option<&str>) -> String {
+        let agents: Vec<Value> = self
+            .team
+            .roster()
+            .iter()
+            .filter(|m| m.status != Status::Shutdown)
+            .filter(|m| prefix.is_none_or(|prefix| m.path.starts_with(prefix)))
+            .map(|m| json!({ "agent_name": m.path, "agent_status": m.status.to_json() }))
+            .collect();
+        json!({ "agents": agents }).to_string()
+    }
+
+    /// Waits for mail for this agent (`targets` empty) or for one of `targets` to finish.
+    async fn wait(
+        &self,
+        targets: &[String],
+        timeout_ms: Option<u64>,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<String, String> {
+        let asked = timeout_ms.unwrap_or(DEFAULT_WAIT_MS);
+        let (timeout, clamped) = if asked < MIN_WAIT_MS {
+            (
+                MIN_WAIT_MS,
+                Some(format!(
+                    "Requested timeout of {asked}ms was clamped to the minimum of {MIN_WAIT_MS}ms."
+                )),
+            )
+        } else if asked > MAX_WAIT_MS {
+            (
+                MAX_WAIT_MS,
+                Some(format!(
+                    "Requested timeout of {asked}ms was clamped to the maximum of {MAX_WAIT_MS}ms."
+                )),
+            )
+        } else {
+            (asked, None)
+        };
+        let paths = targets
+            .iter()
+            .map(|target| self.resolve(target))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut news = self.team.0.news.subscribe();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout);
+        let done = loop {
+            news.borrow_and_update();
+            let finished: Vec<(String, Status)> = {
+                let roster = self.team.roster();
+                if paths.is_empty() {
+                    let has_mail = roster
+                        .iter()
+                        .any(|m| m.path == self.path && !m.mailbox.is_empty());
+                    if has_mail {
+                        break true;
+                    }
+                    Vec::new()
+                } else {
+                    roster
+                        .iter()
+                        .filter(|m| paths.contains(&m.path) && m.status.is_final())
+                        .map(|m| (m.id.clone(), m.status.clone()))
+                        .collect()
+                }
+            };
+            if !finished.is_empty() {
+                let status: serde_json::Map<String, Value> = finished
+                    .into_iter()
+                    .map(|(id, status)| (id, status.to_json()))
+                    .collect();
+                return Ok(json!({ "status": status, "timed_out": false }).to_string());
+            }
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err("aborted".into()),
+                () = tokio::time::sleep_until(deadline) => break false,
+                changed = news.changed() => if changed.is_err() { break false },
+            }
+        };
+        if !paths.is_empty() {
+            return Ok(json!({ "status": {}, "timed_out": true }).to_string());
+        }
+        let mut message = if done {
+            "Wait completed."
+        } else {
+            "Wait timed out."
+        }
+        .to_string();
+        if let Some(note) = clamped {
+            message.push_str("\n\n");
+            message.push_str(&note);
+        }
+        Ok(json!({ "message": message, "timed_out": !done }).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_and_statuses_read_as_codexs() {
+        assert_eq!(
+            envelope("FINAL_ANSWER", "/root", "/root/alpha", "done"),
+            "Message Type: FINAL_ANSWER\nTask name: /root\nSender: /root/alpha\nPayload:\ndone"
+        );
+        assert_eq!(Status::Running.to_json(), json!("running"));
+        assert_eq!(
+            Status::Completed(Some("done".into())).to_json(),
+            json!({"completed": "done"})
+        );
+        assert!(Status::Interrupted.is_final() && !Status::PendingInit.is_final());
+        assert_eq!(parent_of("/root/a/b"), "/root/a");
+        assert_eq!(parent_of("/root/a"), "/root");
+    }
+}

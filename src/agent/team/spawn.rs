@@ -1,0 +1,231 @@
+//! A child agent started: its role's settings laid over its parent's, its core spawned with a
+//! seat in the team, its task sent, and its events followed: its status, its final answer
+//! mailed to its parent, the approvals it asks passed to the person's face with its name.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::{Member, Ops, Seat, Status, Team, envelope, parent_of};
+use crate::agent::conversation::Conversation;
+use crate::config::agents::RoleSettings;
+use crate::protocol::{Event, Op, Reply, SandboxMode, Submission, TurnOutcome};
+use crate::tools::collab::SpawnArgs;
+
+/// What the failed turn of a child tells its parent, as Codex says it.
+const TURN_FAILED: &str = "This agent's turn failed. If you still need this agent, use the available collaboration tools to give it another task.";
+
+/// The narrower of two sandboxes: a role may confine its agents more than their parent, never
+/// less.
+fn narrower(parent: SandboxMode, role: SandboxMode) -> SandboxMode {
+    let rank = |mode| match mode {
+        SandboxMode::ReadOnly => 0,
+        SandboxMode::WorkspaceWrite => 1,
+        SandboxMode::Off => 2,
+    };
+    if rank(role) < rank(parent) {
+        role
+    } else {
+        parent
+    }
+}
+
+/// The settings of role `name`: a configured one, else a built-in one.
+fn role_settings(seat: &Seat, name: &str) -> Result<RoleSettings, String> {
+    match seat
+        .team
+        .0
+        .settings
+        .roles
+        .iter()
+        .find(|role| role.name == name)
+    {
+        Some(role) => role.settings(),
+        None if name == "default" => Ok(RoleSettings::default()),
+        None if name == "explorer" => Ok(RoleSettings {
+            sandbox: Some(SandboxMode::ReadOnly),
+            ..RoleSettings::default()
+        }),
+        None => {
+            let mut known: Vec<&str> = seat
+                .team
+                .0
+                .settings
+                .roles
+                .iter()
+                .map(|role| role.name.as_str())
+                .collect();
+            known.extend(["default", "explorer"]);
+            Err(format!(
+                "unknown agent_type `{name}`: the roles are {}",
+                known.join(", ")
+            ))
+        }
+    }
+}
+
+/// Starts the child at `path` on `task`; its id (its path, until its conversation is made).
+pub(super) fn start_child(
+    seat: &Seat,
+    path: &str,
+    args: &SpawnArgs,
+    conversation: &Conversation,
+    task: String,
+) -> Result<String, String> {
+    let team = &seat.team;
+    let role = role_settings(seat, args.agent_type.as_deref().unwrap_or("default"))?;
+    let mut config = team.0.config.clone();
+    // The role's model and effort are the role's to set; the call's come next, then the
+    // parent's own.
+    config.model = Some(
+        role.model
+            .clone()
+            .or_else(|| args.model.clone())
+            .unwrap_or_else(|| conversation.model().to_string()),
+    );
+    config.reasoning_effort = role
+        .reasoning_effort
+        .clone()
+        .or_else(|| args.reasoning_effort.clone())
+        .or_else(|| Some(conversation.reasoning_effort().as_str().to_string()));
+    let parent_sandbox = conversation.tool_context().sandbox.mode;
+    config.sandbox = role
+        .sandbox
+        .map_or(parent_sandbox, |mode| narrower(parent_sandbox, mode));
+    config.sandbox_chosen = true;
+    config.trust_decides = false;
+    let inherited = if args.forks_history() {
+        conversation.forked_history()
+    } else {
+        Vec::new()
+    };
+    let child = Seat {
+        team: team.clone(),
+        path: path.to_string(),
+        depth: seat.depth + 1,
+        inherited: Arc::from(inherited),
+        role: role.developer_instructions.map(Arc::from),
+    };
+    let (ops, events) = (team.0.spawner)(config, child);
+    {
+        let mut roster = team.roster();
+        roster.retain(|member| member.path != path);
+        roster.push(Member {
+            path: path.to_string(),
+            id: path.to_string(),
+            status: Status::PendingInit,
+            ops: Ops::Child(ops.clone()),
+            mailbox: Vec::new(),
+            next_task: None,
+        });
+    }
+    team.tell_news();
+    let _ = ops.send(Op::Submit(Submission::text(task)));
+    crate::task::spawn(follow(team.clone(), path.to_string(), events));
+    Ok(path.to_string())
+}
+
+/// Follows a child's events until its core ends.
+async fn follow(team: Team, path: String, mut events: UnboundedReceiver<Event>) {
+    let face = team.0.shared.face.clone();
+    let mut last_answer: Option<String> = None;
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Reply(Reply::Conversation { id }) => {
+                if let Some(member) = team.roster().iter_mut().find(|m| m.path == path) {
+                    member.id = id;
+                }
+            }
+            Event::TurnStarted { .. } => {
+                last_answer = None;
+                team.set_status(&path, Status::Running);
+            }
+            Event::MessageDone { text, .. } => last_answer = Some(text),
+            Event::TurnFinished(outcome) => turn_ended(&team, &path, &outcome, last_answer.take()),
+            Event::ApprovalRequested {
+                id,
+                call_id,
+                subject,
+                ..
+            } => {
+                let _ = face.send(Event::ApprovalRequested {
+                    id,
+                    call_id,
+                    subject,
+                    agent: Some(path.clone()),
+                });
+            }
+            Event::QuestionsAsked { .. } | Event::ApprovalAnswered { .. } => {
+                let _ = face.send(event);
+            }
+            Event::Error(why) => {
+                let _ = face.send(Event::Notice(format!("agent {path}: {why}")));
+            }
+            _ => {}
+        }
+    }
+    let mut roster = team.roster();
+    if let Some(member) = roster.iter_mut().find(|m| m.path == path)
+        && !member.status.is_final()
+    {
+        member.status = Status::Shutdown;
+    }
+    drop(roster);
+    team.tell_news();
+}
+
+/// A child's turn ended: its status, its final answer to its parent, and a task that came
+/// meanwhile started.
+fn turn_ended(team: &Team, path: &str, outcome: &TurnOutcome, last_answer: Option<String>) {
+    let (status, final_words) = match outcome {
+        TurnOutcome::Completed => (
+            Status::Completed(last_answer.clone()),
+            Some(last_answer.unwrap_or_default()),
+        ),
+        TurnOutcome::Stopped { message, .. } => (
+            Status::Completed(last_answer.clone()),
+            Some(last_answer.unwrap_or_else(|| message.clone())),
+        ),
+        TurnOutcome::Interrupted => (Status::Interrupted, None),
+        TurnOutcome::Failed { message, .. } => (
+            Status::Errored(message.clone()),
+            Some(format!("{TURN_FAILED}\n\n{message}")),
+        ),
+    };
+    let next_task = {
+        let mut roster = team.roster();
+        let Some(member) = roster.iter_mut().find(|m| m.path == path) else {
+            return;
+        };
+        if member.status == Status::Shutdown {
+            return;
+        }
+        member.status = status;
+        let next = member.next_task.take();
+        if let Some(task) = &next {
+            member.status = Status::Running;
+            member.ops.send(Op::Submit(Submission::text(task.clone())));
+        }
+        next
+    };
+    if let Some(words) = final_words {
+        let parent = parent_of(path);
+        team.mail(parent, envelope("FINAL_ANSWER", parent, path, &words));
+    } else if next_task.is_none() {
+        team.tell_news();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_narrows_its_parents_sandbox_and_never_widens_it() {
+        use SandboxMode::*;
+        assert_eq!(narrower(WorkspaceWrite, ReadOnly), ReadOnly);
+        assert_eq!(narrower(ReadOnly, Off), ReadOnly);
+        assert_eq!(narrower(Off, WorkspaceWrite), WorkspaceWrite);
+        assert_eq!(narrower(WorkspaceWrite, Off), WorkspaceWrite);
+    }
+}

@@ -1,0 +1,240 @@
+//! A team of agents through the core, against the fake server (which answers each request by
+//! what it carries): a parent spawns children with Codex's collaboration tools, the children
+//! work at once on their own models, their final answers reach the parent, a child's approval
+//! names it, and interrupting the parent stops them.
+
+use std::time::Duration;
+
+use kelp::config::agents::AgentRole;
+use kelp::protocol::{ApprovalDecision, ApprovalMode, Event, Op, Submission, TurnOutcome};
+use serde_json::{Value, json};
+
+use crate::agent_loop::{Agent, agent_setup};
+use crate::fake_openai::Reply;
+
+/// The whole input of a request, as text.
+fn said(request: &Value) -> String {
+    request["input"].to_string()
+}
+
+/// Whose request this is: the child named in its task, else the parent.
+fn child_of(request: &Value) -> Option<&'static str> {
+    let input = said(request);
+    ["alpha", "beta"]
+        .into_iter()
+        .find(|name| input.contains(&format!("Message Type: NEW_TASK\\nTask name: /root/{name}")))
+}
+
+fn outputs(request: &Value) -> usize {
+    request["input"].as_array().map_or(0, |input| {
+        input
+            .iter()
+            .filter(|item| item["type"] == "function_call_output")
+            .count()
+    })
+}
+
+/// A parent with the collaboration tools on and a `worker` role whose file names its model.
+async fn team(
+    answer: impl Fn(&Value) -> Reply + Send + Sync + 'static,
+) -> (Agent, tempfile::TempDir) {
+    let roles = tempfile::tempdir().unwrap();
+    let role_file = roles.path().join("worker.toml");
+    std::fs::write(
+        &role_file,
+        "model = \"gpt-5.4-mini\"\nmodel_reasoning_effort = \"low\"\n\
+         developer_instructions = \"You are the worker. Be brief.\"\n",
+    )
+    .unwrap();
+    let agent = agent_setup(|config, _| {
+        config.approval = ApprovalMode::Ask;
+        config.model = Some("gpt-5.5".into());
+        config.agents.enabled = true;
+        config.agents.roles = vec![AgentRole {
+            name: "worker".into(),
+            description: "Small jobs, fast.".into(),
+            config_file: Some(role_file),
+        }];
+    })
+    .await;
+    agent.fake.set_fallback(answer);
+    (agent, roles)
+}
+
+fn spawn_both() -> Reply {
+    Reply::call(
+        "spawn_agent",
+        json!({"task_name": "alpha", "message": "say hi", "agent_type": "worker"}),
+    )
+    .and_call(
+        "spawn_agent",
+        json!({"task_name": "beta", "message": "make a file", "fork_turns": "none"}),
+    )
+}
+
+#[tokio::test]
+async fn a_parent_spawns_two_children_that_work_at_once_and_waits_for_both_answers() {
+    let (mut agent, _roles) = team(|request| match child_of(request) {
+        // Slow: it is still answering while beta asks and works.
+        Some("alpha") => Reply::text("alpha says hi").delay(Duration::from_millis(150)),
+        Some(_) if outputs(request) == 0 => {
+            Reply::call("shell", json!({"command": "touch beta-was-here"}))
+        }
+        Some(_) => Reply::text("beta made it"),
+        None if outputs(request) == 0 => spawn_both(),
+        None if said(request).matches("Message Type: FINAL_ANSWER").count() < 2 => {
+            Reply::call("wait_agent", json!({"timeout_ms": 20000}))
+        }
+        None => Reply::text("both answered"),
+    })
+    .await;
+    agent.submit("go team");
+
+    let seen = agent
+        .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+        .await;
+    let Some(Event::ApprovalRequested {
+        id, agent: asker, ..
+    }) = seen.last().cloned()
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        asker.as_deref(),
+        Some("/root/beta"),
+        "the child that asks is named"
+    );
+    let alpha_started = agent
+        .fake
+        .requests_to("/responses")
+        .iter()
+        .any(|r| child_of(r.json()) == Some("alpha"));
+    assert!(alpha_started, "alpha works while beta asks");
+    agent.approve(id, ApprovalDecision::Yes);
+    let (_, outcome) = agent.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(agent.dir().join("beta-was-here").exists());
+
+    let requests: Vec<Value> = agent
+        .fake
+        .requests_to("/responses")
+        .iter()
+        .map(|r| r.json().clone())
+        .collect();
+    let alpha = requests
+        .iter()
+        .find(|r| child_of(r) == Some("alpha"))
+        .unwrap();
+    assert_eq!(
+        alpha["model"], "gpt-5.4-mini",
+        "the role's model is the one requests carry"
+    );
+    assert_eq!(alpha["reasoning"]["effort"], "low");
+    assert!(said(alpha).contains("You are the worker. Be brief."));
+    assert!(
+        said(alpha).contains("go team"),
+        "a forked child reads its parent's history"
+    );
+    let beta = requests
+        .iter()
+        .find(|r| child_of(r) == Some("beta"))
+        .unwrap();
+    assert_eq!(
+        beta["model"], "gpt-5.5",
+        "without a role, the parent's model"
+    );
+    assert!(
+        !said(beta).contains("go team"),
+        "fork_turns none: the task alone"
+    );
+
+    let parent: Vec<&Value> = requests.iter().filter(|r| child_of(r).is_none()).collect();
+    let tools = parent[0]["tools"].as_array().unwrap();
+    let namespace = tools.iter().find(|t| t["name"] == "collaboration").unwrap();
+    assert_eq!(namespace["type"], "namespace");
+    let last = said(parent.last().unwrap());
+    assert!(last.contains("Message Type: FINAL_ANSWER\\nTask name: /root\\nSender: /root/alpha\\nPayload:\\nalpha says hi"), "{last}");
+    assert!(
+        last.contains("Sender: /root/beta\\nPayload:\\nbeta made it"),
+        "{last}"
+    );
+    assert!(
+        last.contains(r#"{\"task_name\":\"/root/alpha\"}"#),
+        "{last}"
+    );
+    assert!(last.contains("Wait completed."), "{last}");
+    let calls: Vec<&Value> = parent.last().unwrap()["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["type"] == "function_call")
+        .collect();
+    assert!(
+        calls
+            .iter()
+            .all(|call| call["namespace"] == "collaboration"),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn interrupting_the_parent_stops_its_children_and_a_bad_call_is_told_to_the_model() {
+    let (mut agent, _roles) = team(|request| {
+        let input = said(request);
+        match child_of(request) {
+            // The children never finish on their own.
+            Some(_) => Reply::stall("working"),
+            None if input.contains("list them") && !input.contains("\"list_agents\"") => {
+                Reply::call("followup_task", json!({"target": "nobody", "message": "x"}))
+                    .and_call("list_agents", json!({}))
+            }
+            None if input.contains("list them") => Reply::text("listed"),
+            None if outputs(request) == 0 => spawn_both(),
+            None => Reply::call("wait_agent", json!({"timeout_ms": 600000})),
+        }
+    })
+    .await;
+    agent.submit("go team");
+    // Both children are at work (their requests are out), the parent waits for them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let requests = agent.fake.requests_to("/responses");
+        let children = requests
+            .iter()
+            .filter(|r| child_of(r.json()).is_some())
+            .count();
+        let waiting = requests.iter().any(|r| outputs(r.json()) == 2);
+        if children == 2 && waiting {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "both children start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    agent.interrupt();
+    let (_, outcome) = agent.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Interrupted);
+
+    agent.send(Op::Submit(Submission::text("list them")));
+    let (_, outcome) = agent.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let parent: Vec<Value> = agent
+        .fake
+        .requests_to("/responses")
+        .iter()
+        .map(|r| r.json().clone())
+        .filter(|r| child_of(r).is_none())
+        .collect();
+    let last = said(parent.last().unwrap());
+    assert!(
+        last.contains("live agent path `/root/nobody` not found"),
+        "{last}"
+    );
+    for name in ["alpha", "beta"] {
+        assert!(
+            last.contains(&format!(
+                r#"{{\"agent_name\":\"/root/{name}\",\"agent_status\":\"interrupted\"}}"#
+            )),
+            "{name} was interrupted: {last}"
+        );
+    }
+}
