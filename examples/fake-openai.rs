@@ -1,6 +1,6 @@
 //! The fake OpenAI server, standalone: try every kelp login and a streamed answer offline.
 //!
-//! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool|shell|coding|mcp|search]
+//! `cargo run --example fake-openai -- --port 8765 [--scenario echo|reasoning|large|tool|shell|coding|mcp|search|goal|team]
 //! [--manual-approve]`
 
 // Test, bench and fixture code: a failed unwrap is a failed run, which is what it should be.
@@ -25,7 +25,8 @@ struct Args {
     /// (calls read_file once, then answers), shell, coding (the prompt as a command, then a
     /// patch writing its output to kelp-notes.md), mcp (calls `tests__echo`), search (a web
     /// search for the prompt when the request offers the tool) or goal (a step per turn toward
-    /// a goal, complete at the third).
+    /// a goal, complete at the third) or team (two agents spawned with Codex's collaboration
+    /// tools, one running a command to approve, both waited for).
     #[arg(long, env = "KELP_FAKE_SCENARIO", default_value = "echo", value_parser = parse_scenario)]
     scenario: Scenario,
     /// Approve device codes only when their page is opened, not after 3 s.
@@ -38,7 +39,7 @@ struct Args {
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
     Scenario::from_name(name).ok_or_else(|| {
-        format!("unknown scenario {name:?}: use echo, reasoning, large, tool, shell, coding, mcp or search")
+        format!("unknown scenario {name:?}: use echo, reasoning, large, tool, shell, coding, mcp, search, goal or team")
     })
 }
 

@@ -29,6 +29,7 @@ pub fn list(face: Arc<Face>, request: ListSessionsRequest, reply: Reply) {
         let state_dir = face.config.state_dir.clone();
         let (found, names) = crate::task::spawn_blocking(move || {
             let found: Vec<_> = crate::session::list_sessions(&state_dir, project.as_deref())
+                .filter(|summary| summary.agent.is_none())
                 .skip(skip)
                 .take(PAGE + 1)
                 .collect();

@@ -699,6 +699,11 @@ impl Conversation {
         items
     }
 
+    /// Marks this new conversation as an agent of a team, its parent named, before it is saved.
+    pub fn set_agent(&mut self, origin: crate::protocol::AgentOrigin) {
+        self.session.set_agent(origin);
+    }
+
     /// The reasoning effort requests carry.
     pub fn reasoning_effort(&self) -> ReasoningEffort {
         self.reasoning_effort

@@ -232,6 +232,9 @@ impl Core {
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
         conversation.set_editor(self.options.editor.clone());
         conversation.set_mcp(self.mcp.clone());
+        if let Some(origin) = self.seat.as_ref().and_then(super::team::Seat::origin) {
+            conversation.set_agent(origin);
+        }
         for item in self.seat.iter().flat_map(super::team::Seat::opening) {
             if let Err(e) = conversation.record(item) {
                 self.emit(Event::Error(e.to_string()));

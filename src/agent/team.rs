@@ -59,6 +59,8 @@ pub struct Seat {
     inherited: Arc<[crate::llm::types::Item]>,
     /// Its role's instructions.
     role: Option<Arc<str>>,
+    /// The conversation of the agent that spawned it.
+    parent: Option<uuid::Uuid>,
 }
 
 impl std::fmt::Debug for Seat {
@@ -232,6 +234,7 @@ impl Team {
             depth: 0,
             inherited: Arc::from(Vec::new()),
             role: None,
+            parent: None,
         })
     }
 
@@ -279,6 +282,14 @@ impl Seat {
     /// This agent's task path.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Which agent of the team this is, for its saved conversation; `None` for the first.
+    pub fn origin(&self) -> Option<crate::protocol::AgentOrigin> {
+        Some(crate::protocol::AgentOrigin {
+            path: self.path.clone(),
+            parent: self.parent?,
+        })
     }
 
     /// What the team's agents share of the first one's.

@@ -54,11 +54,14 @@ pub fn list(
         }
         return ExitCode::SUCCESS;
     }
-    let rows = sessions;
-    if rows.is_empty() {
+    if sessions.is_empty() {
         super::common::say_err(&none_here(project_dir, all));
         return ExitCode::SUCCESS;
     }
+    // The agents a team spawned, each under the conversation that spawned it.
+    let archived = sessions.split_off(archived_from);
+    let mut rows = session::under_parents(sessions);
+    rows.extend(archived.into_iter().map(|row| (row, 0)));
     let table = table(&rows, archived_from, home().as_deref());
     let _ = out.write_all(kelp::terminal_text::printable_lines(&table).as_bytes());
     ExitCode::SUCCESS
@@ -272,21 +275,25 @@ fn to_json(s: &SessionSummary) -> serde_json::Value {
         "first_prompt": s.first_prompt,
         "name": s.name,
         "size": s.size,
+        "agent": s.agent,
     })
 }
 
 /// A plain table, columns padded to their widest cell; the prompt last, cut to fit a line.
 /// The rows from `archived_from` on are archived sessions, marked so.
-fn table(rows: &[SessionSummary], archived_from: usize, home: Option<&Path>) -> String {
+fn table(rows: &[(SessionSummary, usize)], archived_from: usize, home: Option<&Path>) -> String {
     let now = Utc::now();
     let cells: Vec<[String; 5]> = rows
         .iter()
         .enumerate()
-        .map(|(at, s)| {
+        .map(|(at, (s, depth))| {
             let prompt = s.title().unwrap_or("");
             let mut cut: String = prompt.chars().take(PROMPT_CHARS).collect();
             if cut.len() < prompt.len() {
                 cut.push('…');
+            }
+            if *depth > 0 {
+                cut.insert_str(0, &format!("{}└ ", "  ".repeat(depth - 1)));
             }
             if at >= archived_from {
                 cut.insert_str(0, "(archived) ");

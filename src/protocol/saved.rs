@@ -32,8 +32,18 @@ pub struct SessionSummary {
     pub name: Option<String>,
     /// The conversation it was forked from.
     pub forked_from: Option<Uuid>,
+    /// The agent of a team it is, and whose child.
+    pub agent: Option<AgentOrigin>,
     /// Its last prompt and answer, once [`last_exchange`] looked (the client's picker).
     pub last_exchange: Option<LastExchange>,
+}
+
+/// Which agent of a team a conversation is: its task path (`/root/builder`) and the
+/// conversation of the agent that spawned it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentOrigin {
+    pub path: String,
+    pub parent: Uuid,
 }
 
 /// A conversation's last prompt and what was answered to it.

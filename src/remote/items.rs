@@ -313,6 +313,7 @@ pub fn session_summary(thread: wire::Thread) -> Option<crate::protocol::SessionS
             .forked_from_id
             .flatten()
             .and_then(|id| uuid::Uuid::parse_str(&id).ok()),
+        agent: None,
         last_exchange: None,
     })
 }

@@ -21,6 +21,7 @@ impl SessionSummary {
             modified: meta.modified().ok(),
             name: None,
             forked_from: header.forked_from,
+            agent: header.agent,
             last_exchange: None,
         })
     }
@@ -47,9 +48,45 @@ pub fn list_under(root: &Path, project_dir: Option<&Path>) -> Sessions {
     }
 }
 
-/// The newest conversation in `project_dir` (for `--continue`).
+/// The newest conversation in `project_dir` (for `--continue`): the person's, not an agent a
+/// team spawned.
 pub fn latest_for(state_dir: &Path, project_dir: &Path) -> Option<SessionSummary> {
-    list_sessions(state_dir, Some(project_dir)).next()
+    list_sessions(state_dir, Some(project_dir)).find(|summary| summary.agent.is_none())
+}
+
+/// `rows` with each agent a team spawned right after the conversation that spawned it (its
+/// children newest first), and how deep each row sits; an agent whose parent is not among the
+/// rows keeps its place.
+pub fn under_parents(rows: Vec<SessionSummary>) -> Vec<(SessionSummary, usize)> {
+    let listed: std::collections::HashSet<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
+    let (children, tops): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
+        row.agent
+            .as_ref()
+            .is_some_and(|origin| listed.contains(&origin.parent))
+    });
+    let mut children: Vec<Option<SessionSummary>> = children.into_iter().map(Some).collect();
+    let mut out = Vec::new();
+    fn place(
+        row: SessionSummary,
+        depth: usize,
+        children: &mut Vec<Option<SessionSummary>>,
+        out: &mut Vec<(SessionSummary, usize)>,
+    ) {
+        let id = row.id;
+        out.push((row, depth));
+        for at in 0..children.len() {
+            let is_child = children[at]
+                .as_ref()
+                .is_some_and(|child| child.agent.as_ref().is_some_and(|o| o.parent == id));
+            if is_child && let Some(child) = children[at].take() {
+                place(child, depth + 1, children, out);
+            }
+        }
+    }
+    for row in tops {
+        place(row, 0, &mut children, &mut out);
+    }
+    out
 }
 
 /// The conversation whose id is `id_or_prefix` or starts with it (case-insensitive, at least

@@ -38,7 +38,7 @@ use uuid::Uuid;
 
 pub use list::{
     Sessions, find, find_under, find_whole, last_exchange, latest_for, list_sessions, list_under,
-    recent_prompts,
+    recent_prompts, under_parents,
 };
 pub use reader::{MAX_SENT_BYTES, SessionIndex, SessionLog};
 pub use turns::TurnSplitter;
@@ -138,6 +138,9 @@ pub struct SessionHeader {
     /// The conversation this one is a fork of (`/fork`), which lists name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forked_from: Option<Uuid>,
+    /// The agent of a team this conversation is, and its parent's conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<crate::protocol::AgentOrigin>,
 }
 
 impl SessionHeader {
@@ -152,6 +155,7 @@ impl SessionHeader {
             kelp_version: env!("CARGO_PKG_VERSION").to_string(),
             first_prompt: None,
             forked_from: None,
+            agent: None,
         }
     }
 

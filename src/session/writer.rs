@@ -103,6 +103,11 @@ impl SessionWriter {
         &self.header
     }
 
+    /// Marks the conversation as an agent of a team, before its file is made.
+    pub fn set_agent(&mut self, origin: crate::protocol::AgentOrigin) {
+        self.header.agent = Some(origin);
+    }
+
     /// The conversation id.
     pub fn id(&self) -> Uuid {
         self.header.id
@@ -144,7 +149,10 @@ impl SessionWriter {
                 // state pending and the next append rewrites the file whole, first prompt included.
                 waiting.push(entry);
                 // A goal set before any prompt names the conversation, and saves it.
+                // An agent's title is its task, not the history it inherited.
+                let agent = self.header.agent.is_some();
                 let prompt = waiting.iter().find_map(|entry| match entry {
+                    Entry::Item(item) if agent => first_task(item),
                     Entry::Item(item) => first_prompt(item),
                     Entry::Note(Note::Goal { goal: Some(goal) }) => title_of(&goal.objective),
                     Entry::Note(_) => None,
@@ -190,9 +198,39 @@ pub(super) fn first_prompt(item: &Item) -> Option<String> {
     match item {
         Item::Message {
             role: Role::User, ..
-        } if !item.is_instructions_message() => title_of(&item.typed_text()),
+        } if !item.is_instructions_message() => {
+            let text = item.typed_text();
+            match task_title(&text) {
+                Some(title) => title_of(&title),
+                None => title_of(&text),
+            }
+        }
         _ => None,
     }
+}
+
+/// The title of an agent's conversation, from the item that gives it its task.
+fn first_task(item: &Item) -> Option<String> {
+    match item {
+        Item::Message {
+            role: Role::User, ..
+        } => task_title(&item.typed_text()).and_then(|title| title_of(&title)),
+        _ => None,
+    }
+}
+
+/// An agent's task (Codex's `NEW_TASK` envelope) as a title: its task path and its first words.
+fn task_title(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("Message Type: NEW_TASK\nTask name: ")?;
+    let (path, rest) = rest.split_once('\n')?;
+    let payload = rest
+        .split_once("Payload:\n")
+        .map_or("", |(_, payload)| payload);
+    let first = payload
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())?;
+    Some(format!("{path}: {first}"))
 }
 
 /// A conversation's title from its first prompt: the first line with text, cut for listings.
@@ -243,6 +281,15 @@ mod tests {
         );
         assert!(lines[1].contains("first prompt"), "{text}");
         assert!(lines[2].contains("the answer"), "{text}");
+    }
+
+    #[test]
+    fn an_agents_task_is_titled_by_its_path_and_first_words() {
+        let task = "Message Type: NEW_TASK\nTask name: /root/builder\nSender: /root\nPayload:\nLeave a note.\nrun: touch x";
+        assert_eq!(
+            first_prompt(&Item::user_text(task)).as_deref(),
+            Some("/root/builder: Leave a note.")
+        );
     }
 
     #[test]

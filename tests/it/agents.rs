@@ -175,6 +175,36 @@ async fn a_parent_spawns_two_children_that_work_at_once_and_waits_for_both_answe
             .all(|call| call["namespace"] == "collaboration"),
         "{calls:?}"
     );
+
+    // Each child's conversation is saved under its parent, titled by its task.
+    let saved: Vec<_> = kelp::session::list_sessions(&agent.config.state_dir, None).collect();
+    let parent = saved.iter().find(|s| s.agent.is_none()).unwrap().id;
+    let nested = kelp::session::under_parents(saved.clone());
+    let shown: Vec<(Option<&str>, usize)> = nested
+        .iter()
+        .map(|(summary, depth)| (summary.first_prompt.as_deref(), *depth))
+        .collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert_eq!(shown[0], (Some("go team"), 0));
+    let mut children: Vec<_> = shown[1..].to_vec();
+    children.sort();
+    assert_eq!(
+        children,
+        [
+            (Some("/root/alpha: say hi"), 1),
+            (Some("/root/beta: make a file"), 1)
+        ]
+    );
+    assert!(
+        nested[1..]
+            .iter()
+            .all(|(child, _)| child.agent.as_ref().unwrap().parent == parent)
+    );
+    assert_eq!(
+        kelp::session::latest_for(&agent.config.state_dir, agent.dir()).map(|s| s.id),
+        Some(parent),
+        "--continue reopens the person's conversation, not an agent's"
+    );
 }
 
 #[tokio::test]

@@ -750,6 +750,7 @@ fn session(prompt: Option<&str>, minutes_ago: u64, model: &str) -> SessionSummar
         modified: Some(modified),
         name: None,
         forked_from: None,
+        agent: None,
         last_exchange: None,
     }
 }

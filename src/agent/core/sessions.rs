@@ -32,7 +32,9 @@ impl Core {
         let config = self.config.clone();
         crate::task::spawn(async move {
             let listed = crate::task::spawn_blocking(move || {
+                // An agent a team spawned is its parent's, reopened through it.
                 let listed = session::list_sessions(&state_dir, Some(&project_dir))
+                    .filter(|summary| summary.agent.is_none())
                     .take(MAX_LISTED_SESSIONS)
                     .map(|mut summary| {
                         summary.model = config.model_or(Some(&summary.model));

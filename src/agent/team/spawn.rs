@@ -105,6 +105,7 @@ pub(super) fn start_child(
         depth: seat.depth + 1,
         inherited: Arc::from(inherited),
         role: role.developer_instructions.map(Arc::from),
+        parent: Some(conversation.id()),
     };
     let (ops, events) = (team.0.spawner)(config, child);
     {

@@ -33,6 +33,10 @@ pub enum Scenario {
     /// `update_goal`) answers with a step done, and the third marks it complete; a prompt is
     /// echoed.
     Goal,
+    /// A team at work (Codex's collaboration tools): the prompt spawns two agents, `reader`
+    /// (answers at once) and `builder` (runs `touch team-notes.md`, a command to approve), waits
+    /// for both, then answers with what they said.
+    Team,
 }
 
 impl Scenario {
@@ -48,6 +52,7 @@ impl Scenario {
             "coding" => Some(Self::Coding),
             "search" => Some(Self::Search),
             "goal" => Some(Self::Goal),
+            "team" => Some(Self::Team),
             _ => None,
         }
     }
@@ -148,6 +153,7 @@ impl Scenario {
                 }
                 None => Reply::text("Web search is off: I answer from what I know."),
             },
+            Self::Team => team_reply(body),
             Self::Goal => match last_tool_output(body) {
                 Some(_) => Reply::text("The goal is met: every step is done."),
                 None if !declares(body, "update_goal") => Reply::echo(&user),
@@ -242,6 +248,66 @@ fn declares_custom(body: &Value, name: &str) -> bool {
 }
 
 /// The output of the last input item when it is a `function_call_output`.
+/// The team scenario's answer: a child's by its task, the parent's by how far its prompt got.
+fn team_reply(body: &Value) -> Reply {
+    let input = body["input"].as_array().cloned().unwrap_or_default();
+    let text_of = |item: &Value| {
+        item["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // What came since the person's last prompt (mail from agents is not a prompt).
+    let since = input
+        .iter()
+        .rposition(|item| {
+            item["role"] == "user"
+                && !text_of(item).starts_with("Message Type:")
+                && !text_of(item).starts_with('<')
+        })
+        .map_or(&input[..], |at| &input[at..]);
+    let task = since
+        .iter()
+        .map(text_of)
+        .find(|text| text.starts_with("Message Type: NEW_TASK"));
+    if let Some(task) = task {
+        let name = task
+            .lines()
+            .nth(1)
+            .and_then(|line| line.strip_prefix("Task name: "))
+            .unwrap_or("agent")
+            .to_string();
+        let command = task.lines().find_map(|line| line.strip_prefix("run: "));
+        return match (command, last_tool_output(body)) {
+            (Some(command), None) => Reply::call("shell", json!({"command": command})),
+            _ => Reply::text(format!("{name} is done.")),
+        };
+    }
+    let answers = since
+        .iter()
+        .map(text_of)
+        .filter(|text| text.starts_with("Message Type: FINAL_ANSWER"))
+        .count();
+    let spawned = since
+        .iter()
+        .any(|item| item["type"] == "function_call" && item["name"] == "spawn_agent");
+    if !spawned {
+        return Reply::text("Two agents will take this.")
+            .and_call(
+                "spawn_agent",
+                json!({"task_name": "reader", "message": "Read the README and say what it is.", "fork_turns": "none"}),
+            )
+            .and_call(
+                "spawn_agent",
+                json!({"task_name": "builder", "message": "Leave a note.\nrun: touch team-notes.md", "fork_turns": "none"}),
+            );
+    }
+    if answers < 2 {
+        return Reply::call("wait_agent", json!({"timeout_ms": 600000}));
+    }
+    Reply::text("Both agents answered: the reader read the README, the builder left team-notes.md.")
+}
+
 fn last_tool_output(body: &Value) -> Option<String> {
     let last = body["input"].as_array()?.last()?;
     if last["type"] != "function_call_output" && last["type"] != "custom_tool_call_output" {
