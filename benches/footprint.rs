@@ -13,63 +13,9 @@
 mod pty;
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::median;
-
-/// `RssFile` and `RssAnon` of `pid` and every process below it, in kB.
-fn rss_tree_kb(pid: u32) -> (u64, u64) {
-    let field = |status: &str, name: &str| -> u64 {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let mut total = (0, 0);
-    let mut todo = vec![pid];
-    while let Some(pid) = todo.pop() {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            total.0 += field(&status, "RssFile:") + field(&status, "RssShmem:");
-            total.1 += field(&status, "RssAnon:");
-        }
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        todo.extend(
-            children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok()),
-        );
-    }
-    total
-}
-
-/// Builds `kelp` with `cargo build --release` and returns where the binary is.
-fn shipped_binary() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--bin",
-            "kelp",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "cargo build --release failed");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["target"]["name"] == "kelp")
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .expect("cargo names the kelp binary")
-}
+use support::{median, rss_tree_kb, shipped_binary};
 
 fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {

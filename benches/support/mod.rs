@@ -1,5 +1,5 @@
 //! What the bench binaries share: the median of their samples, picking rows by name, a
-//! process's memory figures, and a long saved conversation.
+//! process's memory figures, the shipped binary, and a long saved conversation.
 
 // Each bench binary compiles this module and uses part of it.
 #![allow(dead_code)]
@@ -97,4 +97,56 @@ pub fn long_session(
     }
     out.into_inner().unwrap().sync_all().unwrap();
     (id, std::fs::metadata(&path).unwrap().len())
+}
+
+/// `RssFile` and `RssAnon` of `pid` and every process below it, in kB.
+pub fn rss_tree_kb(pid: u32) -> (u64, u64) {
+    let field = |status: &str, name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut total = (0, 0);
+    let mut todo = vec![pid];
+    while let Some(pid) = todo.pop() {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            total.0 += field(&status, "RssFile:") + field(&status, "RssShmem:");
+            total.1 += field(&status, "RssAnon:");
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        todo.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    total
+}
+
+/// Builds `kelp` with `cargo build --release` and returns where the binary is.
+pub fn shipped_binary() -> std::path::PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "kelp",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "cargo build --release failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == "kelp")
+        .find_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
+        .expect("cargo names the kelp binary")
 }
