@@ -275,6 +275,8 @@ impl Translator {
             | Event::TurnStarted { .. }
             | Event::Attached(..)
             | Event::ItemStarted { .. }
+            // (The collaboration calls that made it are the parent's tool calls.)
+            | Event::AgentActivity(_)
             | Event::ApprovalRequested { .. }
             | Event::QuestionsAsked { .. }
             | Event::Usage(..)

@@ -355,19 +355,15 @@ async fn execute(
     let _call_done = call_done.clone().drop_guard();
     let context = conversation.tool_context();
     let changed = fenced_context(context, ctx, call_id, tool, &call_done);
-    let mut output = match (tool, &ctx.seat) {
-        (ToolCall::Collab(call), Some(seat)) => seat.run(call, conversation, &ctx.cancel).await,
-        _ => {
-            tools::execute(
-                tool,
-                changed.as_ref().unwrap_or(context),
-                &sink,
-                ctx.cancel.child_token(),
-                allowed_outside,
-            )
-            .await
-        }
-    };
+    let mut output = run_tool(
+        conversation,
+        ctx,
+        (call_id, tool),
+        changed.as_ref().unwrap_or(context),
+        &sink,
+        allowed_outside,
+    )
+    .await;
     call_done.cancel();
     if let Some(rerun) = offer_unsandboxed(
         conversation,
@@ -415,6 +411,33 @@ async fn execute(
         ToolDetail::Plan(_) | ToolDetail::None => {}
     }
     (output.text, Some(saved))
+}
+
+/// Runs a call: a collaboration call through the agent's team, any other through the tools.
+async fn run_tool(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    (call_id, tool): (&str, &ToolCall),
+    context: &tools::ToolContext,
+    sink: &OutputSink,
+    allowed_outside: &[PathBuf],
+) -> tools::ToolOutput {
+    match (tool, &ctx.seat) {
+        (ToolCall::Collab(call), Some(seat)) => {
+            seat.run((call, call_id), conversation, &ctx.cancel, &ctx.events)
+                .await
+        }
+        _ => {
+            tools::execute(
+                tool,
+                context,
+                sink,
+                ctx.cancel.child_token(),
+                allowed_outside,
+            )
+            .await
+        }
+    }
 }
 
 /// The context a call runs in, when it is not the conversation's: without the sandbox for a

@@ -699,9 +699,10 @@ impl Conversation {
         items
     }
 
-    /// Marks this new conversation as an agent of a team, its parent named, before it is saved.
-    pub fn set_agent(&mut self, origin: crate::protocol::AgentOrigin) {
-        self.session.set_agent(origin);
+    /// Marks this new conversation as an agent of a team, its parent named, under the id its
+    /// team gave it, before it is saved.
+    pub fn set_agent(&mut self, origin: crate::protocol::AgentOrigin, id: Uuid) {
+        self.session.set_agent(origin, id);
     }
 
     /// The reasoning effort requests carry.

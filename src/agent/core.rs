@@ -232,8 +232,8 @@ impl Core {
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
         conversation.set_editor(self.options.editor.clone());
         conversation.set_mcp(self.mcp.clone());
-        if let Some(origin) = self.seat.as_ref().and_then(super::team::Seat::origin) {
-            conversation.set_agent(origin);
+        if let Some((origin, id)) = self.seat.as_ref().and_then(super::team::Seat::origin) {
+            conversation.set_agent(origin, id);
         }
         for item in self.seat.iter().flat_map(super::team::Seat::opening) {
             if let Err(e) = conversation.record(item) {

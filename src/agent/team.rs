@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::config::agents::AgentSettings;
 use crate::llm::LlmClient;
 use crate::mcp::McpManager;
-use crate::protocol::{Event, Op};
+use crate::protocol::{AgentActivity, AgentActivityKind, Event, Op};
 use crate::tools::ToolOutput;
 use crate::tools::collab::{CollabCall, RoleLine, SpawnArgs};
 
@@ -61,6 +61,8 @@ pub struct Seat {
     role: Option<Arc<str>>,
     /// The conversation of the agent that spawned it.
     parent: Option<uuid::Uuid>,
+    /// Its own conversation's id, given before it starts so the team can name it at once.
+    id: Option<uuid::Uuid>,
 }
 
 impl std::fmt::Debug for Seat {
@@ -235,6 +237,7 @@ impl Team {
             inherited: Arc::from(Vec::new()),
             role: None,
             parent: None,
+            id: None,
         })
     }
 
@@ -284,12 +287,14 @@ impl Seat {
         &self.path
     }
 
-    /// Which agent of the team this is, for its saved conversation; `None` for the first.
-    pub fn origin(&self) -> Option<crate::protocol::AgentOrigin> {
-        Some(crate::protocol::AgentOrigin {
+    /// Which agent of the team this is, for its saved conversation, and the id its
+    /// conversation takes; `None` for the first.
+    pub fn origin(&self) -> Option<(crate::protocol::AgentOrigin, uuid::Uuid)> {
+        let origin = crate::protocol::AgentOrigin {
             path: self.path.clone(),
             parent: self.parent?,
-        })
+        };
+        Some((origin, self.id?))
     }
 
     /// What the team's agents share of the first one's.
@@ -404,24 +409,48 @@ impl Seat {
     /// child inherits.
     pub async fn run(
         &self,
-        call: &CollabCall,
+        (call, call_id): (&CollabCall, &str),
         conversation: &Conversation,
         cancel: &tokio_util::sync::CancellationToken,
+        events: &UnboundedSender<Event>,
     ) -> ToolOutput {
         let started = Instant::now();
+        let activity = |kind, path: &str| {
+            let _ = events.send(self.activity(call_id, kind, path));
+        };
         let result = match call {
-            CollabCall::Spawn(args) => self.spawn(args, conversation),
+            CollabCall::Spawn(args) => self.spawn(args, conversation).map(|(text, started)| {
+                let _ = events.send(Event::AgentActivity(AgentActivity {
+                    id: call_id.to_string(),
+                    ..started
+                }));
+                text
+            }),
             CollabCall::Followup {
                 target,
                 message,
                 interrupt,
-            } => self.followup(target, message, *interrupt),
-            CollabCall::Message { target, message } => self.message(target, message),
+            } => self.followup(target, message, *interrupt).inspect(|_| {
+                if let Ok(path) = self.resolve(target) {
+                    activity(AgentActivityKind::Interacted, &path);
+                }
+            }),
+            CollabCall::Message { target, message } => {
+                self.message(target, message).inspect(|_| {
+                    if let Ok(path) = self.resolve(target) {
+                        activity(AgentActivityKind::Interacted, &path);
+                    }
+                })
+            }
             CollabCall::Wait {
                 targets,
                 timeout_ms,
             } => self.wait(targets, *timeout_ms, cancel).await,
-            CollabCall::Interrupt { target } => self.interrupt(target),
+            CollabCall::Interrupt { target } => self.interrupt(target).inspect(|_| {
+                if let Ok(path) = self.resolve(target) {
+                    activity(AgentActivityKind::Interrupted, &path);
+                }
+            }),
             CollabCall::List { path_prefix } => Ok(self.list(path_prefix.as_deref())),
             CollabCall::Resume { target } => self
                 .resolve(target)
@@ -434,6 +463,25 @@ impl Seat {
         }
     }
 
+    /// An activity of the agent at `path`, as the call `id` did it.
+    fn activity(&self, id: &str, kind: AgentActivityKind, path: &str) -> Event {
+        let conversation = self
+            .team
+            .roster()
+            .iter()
+            .find(|m| m.path == path)
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        Event::AgentActivity(AgentActivity {
+            id: id.to_string(),
+            kind,
+            path: path.to_string(),
+            conversation,
+            model: None,
+            effort: None,
+        })
+    }
+
     fn status_of(&self, path: &str) -> Status {
         self.team
             .roster()
@@ -442,7 +490,13 @@ impl Seat {
             .map_or(Status::Shutdown, |m| m.status.clone())
     }
 
-    fn spawn(&self, args: &SpawnArgs, conversation: &Conversation) -> Result<String, String> {
+    /// Spawns an agent: what the model is told, and the agent's start (its call's id left to
+    /// the caller).
+    fn spawn(
+        &self,
+        args: &SpawnArgs,
+        conversation: &Conversation,
+    ) -> Result<(String, AgentActivity), String> {
         let older = args.task_name.is_none();
         let name = match &args.task_name {
             Some(name) => name.trim().to_string(),
@@ -487,12 +541,13 @@ impl Seat {
             }
         }
         let task = envelope("NEW_TASK", &path, &self.path, &args.message);
-        let id = spawn::start_child(self, &path, args, conversation, task)?;
-        Ok(if older {
-            json!({ "agent_id": id, "nickname": name }).to_string()
+        let started = spawn::start_child(self, &path, args, conversation, task)?;
+        let text = if older {
+            json!({ "agent_id": started.conversation, "nickname": name }).to_string()
         } else {
             json!({ "task_name": path }).to_string()
-        })
+        };
+        Ok((text, started))
     }
 
     fn followup(&self, target: &str, message: &str, interrupt: bool) -> Result<String, String> {

@@ -99,6 +99,15 @@ pub enum ExecDetails {
         query: String,
         action: crate::protocol::WebSearchAction,
     },
+    /// A collaboration call Codex shows (its `wait`).
+    CollabToolCall {
+        tool: String,
+        sender_thread_id: String,
+        receiver_thread_ids: Vec<String>,
+        prompt: Option<String>,
+        agents_states: serde_json::Map<String, Value>,
+        status: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -436,6 +445,26 @@ impl ExecEvents {
                 ExecDetails::WebSearch {
                     query: query.clone(),
                     action: model_action(action.clone()),
+                },
+            ),
+            ThreadItem::CollabAgentToolCall {
+                id,
+                tool,
+                status,
+                sender_thread_id,
+                receiver_thread_ids,
+                prompt,
+                agents_states,
+                ..
+            } => (
+                id,
+                ExecDetails::CollabToolCall {
+                    tool: tool.clone(),
+                    sender_thread_id: sender_thread_id.clone(),
+                    receiver_thread_ids: receiver_thread_ids.clone(),
+                    prompt: prompt.clone(),
+                    agents_states: agents_states.clone(),
+                    status: shown(*status),
                 },
             ),
             _ => return None,

@@ -42,6 +42,8 @@ enum ToolItem {
         tool: String,
         arguments: Value,
     },
+    /// `wait_agent`, which Codex shows as its collaboration call `wait`.
+    Wait,
 }
 
 /// The translation state of one thread: the items open now.
@@ -189,6 +191,7 @@ impl Translator {
                 rate_limits: RateLimitSnapshot::from(&limits),
             })),
             Event::TurnFinished(outcome) => self.on_turn_finished(&at, outcome, out),
+            Event::AgentActivity(activity) => out.extend(at.agent_activity(activity)),
             // Events this face does not show: each new one must be placed here or given
             // an arm of its own.
             Event::Reply(_)
@@ -360,6 +363,9 @@ impl Translator {
                     output: String::new(),
                 }
             }
+            // Codex shows only the wait of its collaboration calls as an item; the others are
+            // the agents' activity (`Event::AgentActivity`).
+            ("wait_agent", None) => ToolItem::Wait,
             (_, None) => return,
         };
         out.push(at.started(self.open_tool(call_id, item)));
@@ -574,6 +580,20 @@ impl Translator {
                     _ => None,
                 },
                 duration_ms,
+            },
+            ToolItem::Wait => ThreadItem::CollabAgentToolCall {
+                id,
+                tool: "wait".into(),
+                status: match status {
+                    ItemStatus::Declined => ItemStatus::Failed,
+                    other => other,
+                },
+                sender_thread_id: self.thread_id.clone(),
+                receiver_thread_ids: Vec::new(),
+                prompt: None,
+                model: None,
+                reasoning_effort: None,
+                agents_states: serde_json::Map::new(),
             },
         }
     }

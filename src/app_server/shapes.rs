@@ -347,3 +347,31 @@ pub fn prompt(input: Vec<UserInput>) -> Result<(String, Vec<ImageInput>), RpcErr
     }
     Ok((text.join("\n"), images))
 }
+
+impl At {
+    /// An agent of the team's activity: Codex's `subAgentActivity` item, started and completed
+    /// at once.
+    pub(super) fn agent_activity(&self, activity: crate::protocol::AgentActivity) -> [Outgoing; 2] {
+        let item = sub_agent_activity(activity);
+        [self.started(item.clone()), self.completed(item)]
+    }
+}
+
+/// An agent of the team's activity as Codex's `subAgentActivity` item.
+fn sub_agent_activity(activity: crate::protocol::AgentActivity) -> ThreadItem {
+    use crate::protocol::AgentActivityKind as Kind;
+    use crate::wire::SubAgentActivityKind;
+    ThreadItem::SubAgentActivity {
+        id: activity.id,
+        kind: match activity.kind {
+            Kind::Started => SubAgentActivityKind::Started,
+            Kind::Interacted => SubAgentActivityKind::Interacted,
+            Kind::Interrupted => SubAgentActivityKind::Interrupted,
+            Kind::Completed => SubAgentActivityKind::Completed,
+        },
+        agent_thread_id: activity.conversation,
+        agent_path: activity.path,
+        model: activity.model,
+        reasoning_effort: activity.effort,
+    }
+}

@@ -125,6 +125,9 @@ pub enum Event {
     GoalUpdated(crate::protocol::Goal),
     /// The conversation's goal was cleared.
     GoalCleared,
+    /// An agent of the team this one spawned started, was told something, was interrupted or
+    /// finished (Codex's `subAgentActivity`).
+    AgentActivity(AgentActivity),
     /// The answer to `Op::CallMcpTool` `id`: the tool's text and whether it succeeded, or why
     /// it could not be called.
     McpToolCalled {
@@ -241,8 +244,31 @@ impl Event {
             | Self::RateLimits(_)
             | Self::GoalUpdated(_)
             | Self::GoalCleared
+            | Self::AgentActivity(_)
             | Self::McpToolCalled { .. }
             | Self::Reply(_) => return None,
         })
     }
+}
+
+/// What happened to an agent of the team: which (its task path and conversation), what, and,
+/// as it starts, the model and effort it works with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentActivity {
+    /// The call that did it, or an id of its own for an agent that finished.
+    pub id: String,
+    pub kind: AgentActivityKind,
+    pub path: String,
+    pub conversation: String,
+    pub model: Option<String>,
+    pub effort: Option<String>,
+}
+
+/// What happened to an agent, in Codex's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentActivityKind {
+    Started,
+    Interacted,
+    Interrupted,
+    Completed,
 }

@@ -158,9 +158,21 @@ impl Calls {
             Item::EnteredReviewMode { review, .. } => {
                 vec![Event::Notice(format!("Reviewing {review}"))]
             }
+            Item::CollabAgentToolCall { id, .. } => {
+                self.begun.insert(id.clone(), Instant::now());
+                vec![Event::ToolStarted {
+                    call_id: id,
+                    tool: "wait_agent".to_string(),
+                    summary: "any agent".to_string(),
+                    paths: Vec::new(),
+                    facts: None,
+                }]
+            }
+            // Shown once, as it completes.
             Item::UserMessage { .. }
             | Item::ExitedReviewMode { .. }
             | Item::ContextCompaction { .. }
+            | Item::SubAgentActivity { .. }
             | Item::Unknown => Vec::new(),
         }
     }
@@ -225,6 +237,29 @@ impl Calls {
                 duration_ms,
                 ..
             } => vec![self.finished(id, status, None, duration_ms)],
+            Item::CollabAgentToolCall { id, status, .. } => {
+                vec![self.finished(id, status, None, None)]
+            }
+            Item::SubAgentActivity {
+                id,
+                kind,
+                agent_thread_id,
+                agent_path,
+                model,
+                reasoning_effort,
+            } => activity(kind)
+                .map(|kind| {
+                    Event::AgentActivity(crate::protocol::AgentActivity {
+                        id,
+                        kind,
+                        path: agent_path,
+                        conversation: agent_thread_id,
+                        model,
+                        effort: reasoning_effort,
+                    })
+                })
+                .into_iter()
+                .collect(),
             Item::WebSearch { id, action, .. } => match action {
                 Some(action) => vec![Event::WebSearchDone {
                     item: id.into(),
@@ -408,4 +443,17 @@ fn file_change(change: wire::FileUpdateChange, project: &Path) -> FileChange {
             }
         }
     }
+}
+
+/// What happened to an agent, in kelp's words; `None` for a kind a newer server has.
+fn activity(kind: crate::wire::SubAgentActivityKind) -> Option<crate::protocol::AgentActivityKind> {
+    use crate::protocol::AgentActivityKind as Kind;
+    use crate::wire::SubAgentActivityKind as Said;
+    Some(match kind {
+        Said::Started => Kind::Started,
+        Said::Interacted => Kind::Interacted,
+        Said::Interrupted => Kind::Interrupted,
+        Said::Completed => Kind::Completed,
+        Said::Unknown => return None,
+    })
 }

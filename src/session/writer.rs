@@ -103,9 +103,11 @@ impl SessionWriter {
         &self.header
     }
 
-    /// Marks the conversation as an agent of a team, before its file is made.
-    pub fn set_agent(&mut self, origin: crate::protocol::AgentOrigin) {
+    /// Marks the conversation as an agent of a team, under the id its team gave it, before
+    /// its file is made.
+    pub fn set_agent(&mut self, origin: crate::protocol::AgentOrigin, id: Uuid) {
         self.header.agent = Some(origin);
+        self.header.id = id;
     }
 
     /// The conversation id.

@@ -72,6 +72,7 @@ impl App {
                 self.chat
                     .tool_finished(&call_id, success, exit_code, duration);
             }
+            Event::AgentActivity(activity) => self.on_agent_activity(&activity),
             Event::ApprovalRequested {
                 id, subject, agent, ..
             } => self.on_approval_requested(id, subject, agent),
@@ -129,6 +130,14 @@ impl App {
         self.turn.pause(Instant::now());
         self.pane.ask(id, &subject);
         self.chat.approval_requested(subject);
+    }
+
+    /// An agent of the team finished: said, as its answer goes to the model (the collaboration
+    /// calls that started or told it show as the model's calls).
+    fn on_agent_activity(&mut self, activity: &crate::protocol::AgentActivity) {
+        if activity.kind == crate::protocol::AgentActivityKind::Completed {
+            self.notice(format!("The agent {} finished.", activity.path));
+        }
     }
 
     /// The model asks the person questions: the clock pauses, the first one opens.

@@ -87,8 +87,51 @@ pub enum ThreadItem {
         #[serde(default, deserialize_with = "lenient")]
         action: Option<WebSearchAction>,
     },
+    /// A collaboration call of the thread's agent that Codex 0.171 shows as one (its
+    /// `wait_agent`, whose tool is `wait`).
+    CollabAgentToolCall {
+        id: String,
+        tool: String,
+        status: ItemStatus,
+        sender_thread_id: String,
+        #[serde(default)]
+        receiver_thread_ids: Vec<String>,
+        #[serde(default, deserialize_with = "lenient")]
+        prompt: Option<String>,
+        #[serde(default, deserialize_with = "lenient")]
+        model: Option<String>,
+        #[serde(default, deserialize_with = "lenient")]
+        reasoning_effort: Option<String>,
+        #[serde(default)]
+        agents_states: serde_json::Map<String, Value>,
+    },
+    /// An agent the thread's agent spawned started, was told something, was interrupted or
+    /// finished (Codex 0.171's `multi_agent_v2`).
+    SubAgentActivity {
+        id: String,
+        kind: SubAgentActivityKind,
+        agent_thread_id: String,
+        agent_path: String,
+        #[serde(default, deserialize_with = "lenient")]
+        model: Option<String>,
+        #[serde(default, deserialize_with = "lenient")]
+        reasoning_effort: Option<String>,
+    },
     /// An item of a kind this kelp does not know (a newer server's), read and passed over;
     /// never written.
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+/// What happened to a spawned agent, in Codex's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SubAgentActivityKind {
+    Started,
+    Interacted,
+    Interrupted,
+    Completed,
+    /// A kind a newer server has words for; never written.
     #[serde(other, skip_serializing)]
     Unknown,
 }

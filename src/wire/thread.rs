@@ -840,6 +840,33 @@ mod tests {
                     url: Some("https://e".into()),
                 }),
             },
+            ThreadItem::CollabAgentToolCall {
+                id: "call_9".into(),
+                tool: "wait".into(),
+                status: ItemStatus::InProgress,
+                sender_thread_id: "t".into(),
+                receiver_thread_ids: Vec::new(),
+                prompt: None,
+                model: None,
+                reasoning_effort: None,
+                agents_states: serde_json::Map::new(),
+            },
+            ThreadItem::SubAgentActivity {
+                id: "call_1".into(),
+                kind: crate::wire::SubAgentActivityKind::Started,
+                agent_thread_id: "0193c0de-0000-7000-8000-000000000001".into(),
+                agent_path: "/root/alpha".into(),
+                model: Some("gpt-5.4-mini".into()),
+                reasoning_effort: Some("low".into()),
+            },
+            ThreadItem::SubAgentActivity {
+                id: "subagent-completed-1".into(),
+                kind: crate::wire::SubAgentActivityKind::Completed,
+                agent_thread_id: "0193c0de-0000-7000-8000-000000000001".into(),
+                agent_path: "/root/alpha".into(),
+                model: None,
+                reasoning_effort: None,
+            },
         ]
     }
 

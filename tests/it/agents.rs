@@ -268,3 +268,130 @@ async fn interrupting_the_parent_stops_its_children_and_a_bad_call_is_told_to_th
         );
     }
 }
+
+/// The parent's answers in the app-server and exec tests: spawn two agents that answer at once,
+/// wait until both answered, then say so.
+fn parent_waits_for_two(request: &Value) -> Reply {
+    match child_of(request) {
+        Some(name) => Reply::text(format!("{name} is done")),
+        None if outputs(request) == 0 => Reply::call(
+            "spawn_agent",
+            json!({"task_name": "alpha", "message": "say hi"}),
+        )
+        .and_call(
+            "spawn_agent",
+            json!({"task_name": "beta", "message": "make a file", "fork_turns": "none"}),
+        ),
+        None if said(request).matches("Message Type: FINAL_ANSWER").count() < 2 => {
+            Reply::call("wait_agent", json!({"timeout_ms": 20000}))
+        }
+        None => Reply::text("both answered"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_server_announces_the_agents_as_codex_does() {
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    fake.set_fallback(parent_waits_for_two);
+    let mut server =
+        crate::app_server::Server::with_config(&fake, "[features]\nmulti_agent_v2 = true\n");
+    server.initialize(true);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "never"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go team"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let items: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "item/completed")
+        .map(|m| &m["params"]["item"])
+        .collect();
+    let activity = |kind: &str| -> Vec<&str> {
+        let mut paths: Vec<&str> = items
+            .iter()
+            .filter(|item| item["type"] == "subAgentActivity" && item["kind"] == kind)
+            .map(|item| item["agentPath"].as_str().unwrap())
+            .collect();
+        paths.sort_unstable();
+        paths
+    };
+    assert_eq!(activity("started"), ["/root/alpha", "/root/beta"]);
+    assert_eq!(activity("completed"), ["/root/alpha", "/root/beta"]);
+    let alpha = items
+        .iter()
+        .find(|item| item["type"] == "subAgentActivity" && item["agentPath"] == "/root/alpha")
+        .unwrap();
+    assert_eq!(
+        alpha["model"], "gpt-5.5",
+        "a worker role is not configured here: the parent's"
+    );
+    assert!(uuid::Uuid::parse_str(alpha["agentThreadId"].as_str().unwrap()).is_ok());
+    let waits: Vec<&&Value> = items
+        .iter()
+        .filter(|item| item["type"] == "collabAgentToolCall")
+        .collect();
+    assert!(!waits.is_empty(), "{items:#?}");
+    assert!(waits.iter().all(|wait| wait["tool"] == "wait"
+        && wait["status"] == "completed"
+        && wait["senderThreadId"] == thread_id));
+    assert!(
+        !items.iter().any(|item| item["type"] == "commandExecution"),
+        "no collaboration call shows as a command: {items:#?}"
+    );
+    let answer = items
+        .iter()
+        .rev()
+        .find(|item| item["type"] == "agentMessage")
+        .unwrap();
+    assert_eq!(answer["text"], "both answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kelp_exec_prints_codexs_events_for_a_team() {
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    fake.set_fallback(parent_waits_for_two);
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = crate::cli_exec::kelp_exec(&fake, home.path());
+    cmd.args([
+        "--skip-git-repo-check",
+        "--enable",
+        "multi_agent_v2",
+        "go team",
+    ]);
+    let out = crate::cli_exec::run(cmd, "").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = crate::cli_exec::events(&out);
+    let thread = events[0]["thread_id"].clone();
+    let waits: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "item.completed" && e["item"]["type"] == "collab_tool_call")
+        .map(|e| &e["item"])
+        .collect();
+    assert!(!waits.is_empty(), "{events:#?}");
+    assert!(waits.iter().all(|wait| wait["tool"] == "wait"
+        && wait["status"] == "completed"
+        && wait["sender_thread_id"] == thread
+        && wait["receiver_thread_ids"] == json!([])
+        && wait["prompt"].is_null()
+        && wait["agents_states"] == json!({})));
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e["item"]["type"] == "agent_message")
+        .unwrap();
+    assert_eq!(last["item"]["text"], "both answered");
+}

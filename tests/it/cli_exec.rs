@@ -12,7 +12,7 @@ use crate::support::{kelp, run_with_stdin, shown};
 
 /// `kelp` with a ChatGPT login stored in `home` and only the issuer pointed at `fake`: the
 /// API base comes from the command line, as the SDK gives it.
-fn kelp_exec(fake: &FakeOpenAi, home: &Path) -> Command {
+pub(crate) fn kelp_exec(fake: &FakeOpenAi, home: &Path) -> Command {
     let auth_file = home.join("auth.json");
     write_login(&auth_file, fake, Login::ChatGpt);
     let mut cmd = kelp(home);
@@ -25,7 +25,7 @@ fn kelp_exec(fake: &FakeOpenAi, home: &Path) -> Command {
 }
 
 /// Runs `cmd` with `input` on stdin, off the runtime's threads so the fake keeps serving.
-async fn run(mut cmd: Command, input: &str) -> Output {
+pub(crate) async fn run(mut cmd: Command, input: &str) -> Output {
     let input = input.to_string();
     tokio::task::spawn_blocking(move || run_with_stdin(&mut cmd, &input))
         .await
@@ -33,7 +33,7 @@ async fn run(mut cmd: Command, input: &str) -> Output {
 }
 
 /// Each line of stdout as JSON: nothing else is there.
-fn events(out: &Output) -> Vec<Value> {
+pub(crate) fn events(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|line| {

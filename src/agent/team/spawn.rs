@@ -9,7 +9,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::{Member, Ops, Seat, Status, Team, envelope, parent_of};
 use crate::agent::conversation::Conversation;
 use crate::config::agents::RoleSettings;
-use crate::protocol::{Event, Op, Reply, SandboxMode, Submission, TurnOutcome};
+use crate::protocol::{
+    AgentActivity, AgentActivityKind, Event, Op, SandboxMode, Submission, TurnOutcome,
+};
 use crate::tools::collab::SpawnArgs;
 
 /// What the failed turn of a child tells its parent, as Codex says it.
@@ -64,14 +66,14 @@ fn role_settings(seat: &Seat, name: &str) -> Result<RoleSettings, String> {
     }
 }
 
-/// Starts the child at `path` on `task`; its id (its path, until its conversation is made).
+/// Starts the child at `path` on `task`; its start, as the faces are told it.
 pub(super) fn start_child(
     seat: &Seat,
     path: &str,
     args: &SpawnArgs,
     conversation: &Conversation,
     task: String,
-) -> Result<String, String> {
+) -> Result<AgentActivity, String> {
     let team = &seat.team;
     let role = role_settings(seat, args.agent_type.as_deref().unwrap_or("default"))?;
     let mut config = team.0.config.clone();
@@ -94,6 +96,14 @@ pub(super) fn start_child(
         .map_or(parent_sandbox, |mode| narrower(parent_sandbox, mode));
     config.sandbox_chosen = true;
     config.trust_decides = false;
+    let started = AgentActivity {
+        id: String::new(),
+        kind: AgentActivityKind::Started,
+        path: path.to_string(),
+        conversation: uuid::Uuid::new_v4().to_string(),
+        model: config.model.clone(),
+        effort: config.reasoning_effort.clone(),
+    };
     let inherited = if args.forks_history() {
         conversation.forked_history()
     } else {
@@ -106,6 +116,7 @@ pub(super) fn start_child(
         inherited: Arc::from(inherited),
         role: role.developer_instructions.map(Arc::from),
         parent: Some(conversation.id()),
+        id: uuid::Uuid::parse_str(&started.conversation).ok(),
     };
     let (ops, events) = (team.0.spawner)(config, child);
     {
@@ -113,7 +124,7 @@ pub(super) fn start_child(
         roster.retain(|member| member.path != path);
         roster.push(Member {
             path: path.to_string(),
-            id: path.to_string(),
+            id: started.conversation.clone(),
             status: Status::PendingInit,
             ops: Ops::Child(ops.clone()),
             mailbox: Vec::new(),
@@ -123,7 +134,7 @@ pub(super) fn start_child(
     team.tell_news();
     let _ = ops.send(Op::Submit(Submission::text(task)));
     crate::task::spawn(follow(team.clone(), path.to_string(), events));
-    Ok(path.to_string())
+    Ok(started)
 }
 
 /// Follows a child's events until its core ends.
@@ -132,11 +143,6 @@ async fn follow(team: Team, path: String, mut events: UnboundedReceiver<Event>) 
     let mut last_answer: Option<String> = None;
     while let Some(event) = events.recv().await {
         match event {
-            Event::Reply(Reply::Conversation { id }) => {
-                if let Some(member) = team.roster().iter_mut().find(|m| m.path == path) {
-                    member.id = id;
-                }
-            }
             Event::TurnStarted { .. } => {
                 last_answer = None;
                 team.set_status(&path, Status::Running);
@@ -209,6 +215,23 @@ fn turn_ended(team: &Team, path: &str, outcome: &TurnOutcome, last_answer: Optio
         }
         next
     };
+    // The first agent's face is told each of its children that finished, as Codex tells it.
+    if final_words.is_some() && parent_of(path) == super::ROOT {
+        let conversation = team
+            .roster()
+            .iter()
+            .find(|m| m.path == path)
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        let _ = team.0.shared.face.send(Event::AgentActivity(AgentActivity {
+            id: format!("subagent-completed-{}", uuid::Uuid::new_v4()),
+            kind: AgentActivityKind::Completed,
+            path: path.to_string(),
+            conversation,
+            model: None,
+            effort: None,
+        }));
+    }
     if let Some(words) = final_words {
         let parent = parent_of(path);
         team.mail(parent, envelope("FINAL_ANSWER", parent, path, &words));
