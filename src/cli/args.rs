@@ -164,7 +164,7 @@ pub(super) const CODEX_ONLY: [(&str, &str); 17] = [
     ),
     (
         "features",
-        "kelp has no feature flags: its settings are in ~/.config/kelp/config.toml",
+        "kelp has one of Codex's feature flags, multi_agent_v2 (`--enable multi_agent_v2` or [features] in config.toml); its other settings are in ~/.config/kelp/config.toml",
     ),
     (
         "update",
@@ -172,7 +172,7 @@ pub(super) const CODEX_ONLY: [(&str, &str); 17] = [
     ),
     (
         "agents",
-        "kelp has no sub-agents: one agent works on the project, with the tools and skills it has",
+        "kelp has no agent command center yet: with --enable multi_agent_v2 the model spawns agents, and `kelp sessions` lists each one's conversation under its parent",
     ),
     (
         "remote-control",

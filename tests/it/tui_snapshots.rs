@@ -249,6 +249,33 @@ fn mcp_approval_and_the_servers() {
     assert_snapshot!(draw(&mut app, 80, 24));
 }
 
+/// An agent of the team asks: the person sees which one before the question, and hears when
+/// one finishes.
+#[test]
+fn an_agent_of_the_team_asks_and_another_finishes() {
+    let (mut app, _rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
+    app.handle_core_event(Event::AgentActivity(kelp::protocol::AgentActivity {
+        id: "subagent-completed-1".into(),
+        kind: kelp::protocol::AgentActivityKind::Completed,
+        path: "/root/reader".into(),
+        conversation: "c-reader".into(),
+        model: None,
+        effort: None,
+    }));
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 9,
+        call_id: "b1".into(),
+        subject: ApprovalSubject::Command {
+            command: "touch team-notes.md".into(),
+            workdir: PathBuf::from("/work/project"),
+            always_prefix: None,
+        },
+        agent: Some("/root/builder".into()),
+    });
+    assert_snapshot!(draw(&mut app, 80, 24));
+}
+
 #[test]
 fn approval_prompt() {
     let (mut app, mut rx) = logged_in();
