@@ -293,19 +293,8 @@ fn parent_waits_for_two(request: &Value) -> Reply {
 async fn the_app_server_announces_the_agents_as_codex_does() {
     let fake = crate::fake_openai::FakeOpenAi::start().await;
     fake.set_fallback(parent_waits_for_two);
-    let mut server =
-        crate::app_server::Server::with_config(&fake, "[features]\nmulti_agent_v2 = true\n");
-    server.initialize(true);
-    server.result(
-        "account/login/start",
-        json!({"type": "apiKey", "apiKey": fake.api_key()}),
-    );
-    let project = tempfile::tempdir().unwrap();
-    let started = server.result(
-        "thread/start",
-        json!({"cwd": project.path(), "approvalPolicy": "never"}),
-    );
-    let thread_id = started["thread"]["id"].clone();
+    let (mut server, _project, thread_id) =
+        crate::app_server::Server::with_thread(&fake, "[features]\nmulti_agent_v2 = true\n");
     server.result(
         "turn/start",
         json!({"threadId": thread_id, "input": [{"type": "text", "text": "go team"}]}),

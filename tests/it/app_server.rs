@@ -229,6 +229,25 @@ impl Server {
         Self::start_in(fake, home)
     }
 
+    /// A server whose `config.toml` is `config`, initialized (with the experimental API),
+    /// signed in with the fake's key, and a thread started in a new project that never asks:
+    /// the server, the project and the thread's id.
+    pub(crate) fn with_thread(fake: &FakeOpenAi, config: &str) -> (Self, tempfile::TempDir, Value) {
+        let mut server = Self::with_config(fake, config);
+        server.initialize(true);
+        server.result(
+            "account/login/start",
+            json!({"type": "apiKey", "apiKey": fake.api_key()}),
+        );
+        let project = tempfile::tempdir().unwrap();
+        let started = server.result(
+            "thread/start",
+            json!({"cwd": project.path(), "approvalPolicy": "never"}),
+        );
+        let thread_id = started["thread"]["id"].clone();
+        (server, project, thread_id)
+    }
+
     /// [`Server::start`] with `home` prepared by the test (a config file, say).
     pub(crate) fn start_in(fake: &FakeOpenAi, home: tempfile::TempDir) -> Self {
         Self::start_with(fake, home, &["app-server", "--listen", "stdio://"], &[])
@@ -3924,18 +3943,7 @@ async fn a_command_asks_to_reach_a_host_as_codex_asks_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_messages_wait_for_the_turn_and_go_one_turn_each() {
     let fake = FakeOpenAi::start().await;
-    let mut server = Server::start(&fake);
-    server.initialize(true);
-    server.result(
-        "account/login/start",
-        json!({"type": "apiKey", "apiKey": fake.api_key()}),
-    );
-    let project = tempfile::tempdir().unwrap();
-    let started = server.result(
-        "thread/start",
-        json!({"cwd": project.path(), "approvalPolicy": "never"}),
-    );
-    let thread_id = started["thread"]["id"].clone();
+    let (mut server, _project, thread_id) = Server::with_thread(&fake, "");
     let add = |text: &str, id: &str| json!({"threadId": thread_id, "input": [{"type": "text", "text": text}], "clientUserMessageId": id});
     let asked = |fake: &FakeOpenAi| {
         fake.requests_to("/responses")

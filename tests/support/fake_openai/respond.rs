@@ -324,16 +324,6 @@ fn item_id(index: usize, item: &Item) -> String {
     format!("{prefix}_fake_{index}_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// The tools a model calls in Codex's `collaboration` namespace.
-const COLLABORATION_TOOLS: [&str; 6] = [
-    "spawn_agent",
-    "followup_task",
-    "send_message",
-    "wait_agent",
-    "interrupt_agent",
-    "list_agents",
-];
-
 /// The events of one output item; `truncated` leaves out everything after the deltas.
 fn item_events(
     index: usize,
@@ -502,7 +492,7 @@ fn done_item(id: &str, item: &Item) -> Value {
                 "arguments": &**arguments, "call_id": call_id, "name": name
             });
             // Codex's collaboration tools are offered in a namespace, which the call names.
-            if COLLABORATION_TOOLS.contains(&name.as_str()) {
+            if kelp::tools::collab::NAMES.contains(&name.as_str()) {
                 call["namespace"] = json!("collaboration");
             }
             call
