@@ -104,12 +104,20 @@ async fn a_parent_spawns_two_children_that_work_at_once_and_waits_for_both_answe
         Some("/root/beta"),
         "the child that asks is named"
     );
-    let alpha_started = agent
+    // Beta waits on the person, in the middle of its turn: alpha works meanwhile.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !agent
         .fake
         .requests_to("/responses")
         .iter()
-        .any(|r| child_of(r.json()) == Some("alpha"));
-    assert!(alpha_started, "alpha works while beta asks");
+        .any(|r| child_of(r.json()) == Some("alpha"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alpha works while beta asks"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     agent.approve(id, ApprovalDecision::Yes);
     let (_, outcome) = agent.finish_turn().await;
     assert_eq!(outcome, TurnOutcome::Completed);

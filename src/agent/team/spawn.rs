@@ -90,10 +90,14 @@ pub(super) fn start_child(
         .clone()
         .or_else(|| args.reasoning_effort.clone())
         .or_else(|| Some(conversation.reasoning_effort().as_str().to_string()));
-    let parent_sandbox = conversation.tool_context().sandbox.mode;
+    // The parent's sandbox as it is now (the person may have changed it since the start), or
+    // a narrower one; its network as it is now too.
+    let parent = &conversation.tool_context().sandbox;
     config.sandbox = role
         .sandbox
-        .map_or(parent_sandbox, |mode| narrower(parent_sandbox, mode));
+        .map_or(parent.mode, |mode| narrower(parent.mode, mode));
+    config.network = parent.network;
+    config.network_domains = parent.domains.is_some();
     config.sandbox_chosen = true;
     config.trust_decides = false;
     let started = AgentActivity {
