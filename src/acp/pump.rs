@@ -209,9 +209,11 @@ impl Pump {
                 id: approval,
                 call_id,
                 subject,
-                ..
+                agent,
             } => {
-                let (announce, tool_call, options) = self.translator.approval(&call_id, &subject);
+                let (announce, tool_call, options) =
+                    self.translator
+                        .approval(&call_id, &subject, agent.as_deref());
                 self.send(announce);
                 let request = RequestPermissionRequest::new(self.id.clone(), tool_call, options);
                 let cancelled = session.turn_cancelled();

@@ -530,8 +530,13 @@ impl Translator {
         &mut self,
         call_id: &str,
         subject: &ApprovalSubject,
+        agent: Option<&str>,
     ) -> (Option<SessionUpdate>, ToolCallUpdate, Vec<PermissionOption>) {
-        let (shown, content) = self.shown_for(subject);
+        let (mut shown, content) = self.shown_for(subject);
+        // Another agent of the team asks: its call is shown under its name.
+        if let Some(agent) = agent {
+            shown.title = format!("{agent}: {}", shown.title);
+        }
         let announce = (!self.calls.contains_key(call_id)).then(|| {
             self.calls.insert(call_id.to_string(), Call::default());
             SessionUpdate::ToolCall(
@@ -739,7 +744,7 @@ mod tests {
             command: "pip install x".into(),
             workdir: PathBuf::from("/p"),
         };
-        let (announce, call, options) = t.approval("c1", &subject);
+        let (announce, call, options) = t.approval("c1", &subject, None);
         assert!(announce.is_none(), "the editor has the call already");
         let shown = serde_json::to_string(&call).unwrap();
         assert!(

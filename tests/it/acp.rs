@@ -2070,3 +2070,65 @@ async fn the_models_question_is_asked_as_a_permission_request() {
     .await;
     crate::support::assert_sqlite_was_answered(&fake);
 }
+
+/// A team of agents in an editor: the permission a spawned agent asks names it, and its work
+/// goes on once allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_agents_permission_names_it() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_fallback(|request| {
+        let input = request["input"].to_string();
+        let outputs = input.matches("function_call_output").count();
+        if input.contains("Message Type: NEW_TASK\\nTask name: /root/beta") {
+            return match outputs {
+                0 => Reply::call("shell", json!({"command": "touch beta.txt"})),
+                _ => Reply::text("beta made it"),
+            };
+        }
+        match outputs {
+            0 => Reply::call(
+                "spawn_agent",
+                json!({"task_name": "beta", "message": "make a file", "fork_turns": "none"}),
+            ),
+            _ if !input.contains("Message Type: FINAL_ANSWER") => {
+                Reply::call("wait_agent", json!({"timeout_ms": 20000}))
+            }
+            _ => Reply::text("beta answered"),
+        }
+    });
+    let home = home_with_a_key(&fake);
+    let config = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[features]\nmulti_agent_v2 = true\n",
+    )
+    .unwrap();
+    let mut kelp = Kelp::start_at(&fake, home.path(), &[]);
+    let project = tempfile::tempdir().unwrap();
+    kelp.client(
+        Elicit::Accept,
+        vec![Some("allow_once")],
+        async |cx, seen, _ch| {
+            initialize(&cx, ClientCapabilities::new()).await;
+            let session = new_session(&cx, project.path()).await?;
+            let answer = prompt(&cx, &session, "go team").await?;
+            assert_eq!(answer.stop_reason, StopReason::EndTurn);
+            let permissions = seen.permissions.lock().unwrap().clone();
+            assert_eq!(permissions.len(), 1, "{permissions:?}");
+            let title = permissions[0]
+                .tool_call
+                .fields
+                .title
+                .clone()
+                .unwrap_or_default();
+            assert!(title.starts_with("/root/beta: "), "{title}");
+            assert!(title.contains("touch beta.txt"), "{title}");
+            assert!(project.path().join("beta.txt").exists());
+            assert!(message_text(&seen.updates()).contains("beta answered"));
+            Ok(())
+        },
+    )
+    .await;
+    drop(home);
+}
