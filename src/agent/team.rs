@@ -80,6 +80,14 @@ struct Inner {
     /// Bumped whenever mail is delivered or a status changes: what `wait_agent` waits on.
     news: tokio::sync::watch::Sender<u64>,
     settings: AgentSettings,
+    /// Each configured role with what its file sets (or why it cannot be read), read once as
+    /// the team starts: every request offers them, every spawn uses one.
+    roles: Vec<(
+        crate::config::agents::AgentRole,
+        Result<crate::config::agents::RoleSettings, String>,
+    )>,
+    /// The `collaboration` namespace as every request of the team offers it.
+    spec: Value,
     /// The first agent's configuration, which a child's starts from.
     config: Config,
     /// Starts a child's core on its configuration and seat (the core's own `spawn`, with the
@@ -215,6 +223,13 @@ impl Team {
         if !config.agents.enabled {
             return None;
         }
+        let roles: Vec<_> = config
+            .agents
+            .roles
+            .iter()
+            .map(|role| (role.clone(), role.settings()))
+            .collect();
+        let spec = spec_of(&roles);
         let team = Self(Arc::new(Inner {
             roster: Mutex::new(vec![Member {
                 path: ROOT.to_string(),
@@ -226,6 +241,8 @@ impl Team {
             }]),
             news: tokio::sync::watch::channel(0).0,
             settings: config.agents.clone(),
+            roles,
+            spec,
             config: config.clone(),
             spawner,
             shared,
@@ -274,6 +291,39 @@ impl Team {
         }
         self.tell_news();
     }
+}
+
+/// The `collaboration` namespace offering `roles` (a role whose file cannot be read is offered
+/// without its model, and refused with why when spawned), then the built-in ones.
+fn spec_of(
+    roles: &[(
+        crate::config::agents::AgentRole,
+        Result<crate::config::agents::RoleSettings, String>,
+    )],
+) -> Value {
+    let mut lines: Vec<RoleLine<'_>> = roles
+        .iter()
+        .map(|(role, settings)| {
+            let settings = settings.as_ref().ok();
+            RoleLine {
+                name: &role.name,
+                description: &role.description,
+                model: settings.and_then(|s| s.model.as_deref()),
+                effort: settings.and_then(|s| s.reasoning_effort.as_deref()),
+            }
+        })
+        .collect();
+    for (name, description) in BUILT_IN {
+        if !roles.iter().any(|(role, _)| role.name == name) {
+            lines.push(RoleLine {
+                name,
+                description,
+                model: None,
+                effort: None,
+            });
+        }
+    }
+    crate::tools::collab::spec(&lines)
 }
 
 /// Parent path of `path` (`/root/a/b` → `/root/a`).
@@ -333,40 +383,7 @@ impl Seat {
 
     /// The `collaboration` namespace as this team offers it, its roles listed.
     pub fn spec(&self) -> Value {
-        let configured: Vec<(String, String, crate::config::agents::RoleSettings)> = self
-            .team
-            .0
-            .settings
-            .roles
-            .iter()
-            .map(|role| {
-                (
-                    role.name.clone(),
-                    role.description.clone(),
-                    role.settings().unwrap_or_default(),
-                )
-            })
-            .collect();
-        let mut lines: Vec<RoleLine<'_>> = configured
-            .iter()
-            .map(|(name, description, settings)| RoleLine {
-                name,
-                description,
-                model: settings.model.as_deref(),
-                effort: settings.reasoning_effort.as_deref(),
-            })
-            .collect();
-        for (name, description) in BUILT_IN {
-            if !configured.iter().any(|(known, ..)| known == name) {
-                lines.push(RoleLine {
-                    name,
-                    description,
-                    model: None,
-                    effort: None,
-                });
-            }
-        }
-        crate::tools::collab::spec(&lines)
+        self.team.0.spec.clone()
     }
 
     /// Interrupts the turns of every agent below this one.

@@ -32,31 +32,19 @@ fn narrower(parent: SandboxMode, role: SandboxMode) -> SandboxMode {
     }
 }
 
-/// The settings of role `name`: a configured one, else a built-in one.
+/// The settings of role `name`: a configured one (as read when the team started), else a
+/// built-in one.
 fn role_settings(seat: &Seat, name: &str) -> Result<RoleSettings, String> {
-    match seat
-        .team
-        .0
-        .settings
-        .roles
-        .iter()
-        .find(|role| role.name == name)
-    {
-        Some(role) => role.settings(),
+    let roles = &seat.team.0.roles;
+    match roles.iter().find(|(role, _)| role.name == name) {
+        Some((_, settings)) => settings.clone(),
         None if name == "default" => Ok(RoleSettings::default()),
         None if name == "explorer" => Ok(RoleSettings {
             sandbox: Some(SandboxMode::ReadOnly),
             ..RoleSettings::default()
         }),
         None => {
-            let mut known: Vec<&str> = seat
-                .team
-                .0
-                .settings
-                .roles
-                .iter()
-                .map(|role| role.name.as_str())
-                .collect();
+            let mut known: Vec<&str> = roles.iter().map(|(role, _)| role.name.as_str()).collect();
             known.extend(["default", "explorer"]);
             Err(format!(
                 "unknown agent_type `{name}`: the roles are {}",
