@@ -228,6 +228,7 @@ impl Core {
     }
 
     fn new_conversation(&self) -> Conversation {
+        self.end_team();
         let (mut conversation, warnings) =
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
         conversation.set_editor(self.options.editor.clone());
@@ -257,11 +258,19 @@ impl Core {
         conversation
     }
 
+    /// The agents the conversation in hand spawned end with it.
+    fn end_team(&self) {
+        if let Some(seat) = &self.seat {
+            seat.leave();
+        }
+    }
+
     /// The conversation saved at `path`, its transcript sent to the front end; why not, when
     /// it cannot be read.
     fn resumed(&mut self, path: &std::path::Path) -> Result<Conversation, String> {
         match Conversation::resume(&self.config, path) {
             Ok((mut conversation, shown)) => {
+                self.end_team();
                 conversation.set_editor(self.options.editor.clone());
                 conversation.set_mcp(self.mcp.clone());
                 conversation.apply(&self.chosen);
@@ -320,9 +329,7 @@ impl Core {
             }
         }
         self.stop_turn().await;
-        if let Some(seat) = &self.seat {
-            seat.leave();
-        }
+        self.end_team();
     }
 
     /// Takes the conversation back from a finished turn task, then tells the front end the

@@ -275,6 +275,25 @@ async fn interrupting_the_parent_stops_its_children_and_a_bad_call_is_told_to_th
             "{name} was interrupted: {last}"
         );
     }
+
+    // A new conversation: the agents the last one spawned are gone with it.
+    agent.send(Op::NewConversation);
+    agent.submit("list them");
+    let (_, outcome) = agent.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let last = said(
+        &agent
+            .fake
+            .requests_to("/responses")
+            .last()
+            .unwrap()
+            .json()
+            .clone(),
+    );
+    assert!(
+        last.contains(r#"{\"agents\":[{\"agent_name\":\"/root\",\"agent_status\":\"running\"}]}"#),
+        "{last}"
+    );
 }
 
 /// The parent's answers in the app-server and exec tests: spawn two agents that answer at once,
