@@ -72,6 +72,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             config_file: "/home/ana/.config/kelp/config.toml".into(),
             images: Vec::new(),
             server: None,
+            notice: None,
         },
     );
     (app, rx)

@@ -86,6 +86,9 @@ fn child_spawner(options: &CoreOptions) -> super::team::Spawner {
         let mut options = options.clone();
         options.resume = None;
         options.prompt_history = false;
+        if let Some(dir) = seat.project_dir() {
+            options.project_dir = dir.to_path_buf();
+        }
         options.seat = Some(seat);
         start::spawn(config, options)
     })
@@ -380,6 +383,7 @@ impl Core {
             Op::Init => self.init(),
             Op::Diff => self.diff(),
             Op::ListRevisions => self.revisions(),
+            Op::MakeWorktree => self.make_worktree(),
             Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone(), true),
             Op::ListSkills => self.list_skills(),
             Op::Rewind(to) => self.rewind(&to),

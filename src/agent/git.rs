@@ -20,7 +20,7 @@ const MAX_DIFF_BYTES: usize = 512 * 1024;
 
 /// Settings that make git run a program, each switched off on the command line (which beats
 /// every configuration file).
-const NO_CODE: [&str; 8] = [
+pub(super) const NO_CODE: [&str; 8] = [
     "core.fsmonitor=",
     // `git log` would check each signature with the `gpg.program` the repository names.
     "log.showSignature=false",
@@ -173,22 +173,29 @@ impl<'a> Git<'a> {
             .run(&[], &["config", "--null", "--get-regexp", r"^filter\."])
             .await
             .unwrap_or_default();
-        let mut drivers: Vec<&str> = listed
-            .split('\0')
-            .filter_map(|entry| {
-                let key = entry.split('\n').next()?;
-                let rest = key.strip_prefix("filter.")?;
-                Some(&rest[..rest.rfind('.')?])
-            })
-            .collect();
-        drivers.sort_unstable();
-        drivers.dedup();
-        drivers
-            .iter()
-            .flat_map(|name| {
-                ["clean=", "smudge=", "process=", "required=false"]
-                    .map(|setting| format!("filter.{name}.{setting}"))
-            })
-            .collect()
+        filter_settings(&listed)
     }
+}
+
+/// What switches off every filter driver `listed` names (`git config --null --get-regexp
+/// '^filter\.'`): a clean, smudge and process program set to nothing, which git takes as no
+/// filter, and none required, or git would refuse the work instead.
+pub(super) fn filter_settings(listed: &str) -> Vec<String> {
+    let mut drivers: Vec<&str> = listed
+        .split('\0')
+        .filter_map(|entry| {
+            let key = entry.split('\n').next()?;
+            let rest = key.strip_prefix("filter.")?;
+            Some(&rest[..rest.rfind('.')?])
+        })
+        .collect();
+    drivers.sort_unstable();
+    drivers.dedup();
+    drivers
+        .iter()
+        .flat_map(|name| {
+            ["clean=", "smudge=", "process=", "required=false"]
+                .map(|setting| format!("filter.{name}.{setting}"))
+        })
+        .collect()
 }

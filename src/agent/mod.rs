@@ -25,8 +25,10 @@
 //!   beneath); `asks.rs`: what a turn puts to the person while a call runs (an approval, a
 //!   host a command asks to reach, a run outside the sandbox). `host_asks.rs`: how a face that asks a host (the app-server, ACP) hands the
 //!   core the answers. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is
-//!   and with the repository's code-running settings off. `files.rs`: a host's own file
-//!   operations (`fs/*`), beneath the folders it opened, through the tools' opener.
+//!   and with the repository's code-running settings off; `worktree.rs`: the git worktrees kelp
+//!   makes for a conversation (`--worktree`, `/worktree`, a child agent's own), lists and
+//!   removes. `files.rs`: a host's own file operations (`fs/*`), beneath the folders it
+//!   opened, through the tools' opener.
 //!
 //! Its other files:
 //! - `command_rules.rs`: commands a person let run without asking in one project, by the words they
@@ -59,3 +61,4 @@ pub mod skills;
 pub mod team;
 pub mod turn;
 pub mod turn_context;
+pub mod worktree;

@@ -67,6 +67,8 @@ pub struct Seat {
     parent: Option<uuid::Uuid>,
     /// Its own conversation's id, given before it starts so the team can name it at once.
     id: Option<uuid::Uuid>,
+    /// The folder it works in when not its parent's: a worktree of its own.
+    project_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Seat {
@@ -220,6 +222,7 @@ impl Team {
             role: None,
             parent: None,
             id: None,
+            project_dir: None,
         })
     }
 
@@ -265,6 +268,15 @@ impl Team {
 }
 
 /// Parent path of `path` (`/root/a/b` → `/root/a`).
+/// A new worktree for a child agent, made off the async threads.
+async fn own_worktree(project_dir: &std::path::Path) -> Result<crate::protocol::Worktree, String> {
+    let project_dir = project_dir.to_path_buf();
+    crate::task::spawn_blocking(move || super::worktree::create(&project_dir))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+        .map_err(|why| format!("no worktree for the agent: {why}"))
+}
+
 fn parent_of(path: &str) -> &str {
     path.rsplit_once('/').map_or(ROOT, |(parent, _)| parent)
 }
@@ -273,6 +285,11 @@ impl Seat {
     /// This agent's task path.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The folder a child works in: its parent's, or a worktree of its own.
+    pub fn project_dir(&self) -> Option<&std::path::Path> {
+        self.project_dir.as_deref()
     }
 
     /// Which agent of the team this is, for its saved conversation, and the id its
@@ -375,13 +392,15 @@ impl Seat {
             let _ = events.send(self.activity(call_id, kind, path));
         };
         let result = match call {
-            CollabCall::Spawn(args) => self.spawn(args, conversation).map(|(text, started)| {
-                let _ = events.send(Event::AgentActivity(AgentActivity {
-                    id: call_id.to_string(),
-                    ..started
-                }));
-                text
-            }),
+            CollabCall::Spawn(args) => {
+                self.spawn(args, conversation).await.map(|(text, started)| {
+                    let _ = events.send(Event::AgentActivity(AgentActivity {
+                        id: call_id.to_string(),
+                        ..started
+                    }));
+                    text
+                })
+            }
             CollabCall::Followup {
                 target,
                 message,
@@ -448,7 +467,7 @@ impl Seat {
 
     /// Spawns an agent: what the model is told, and the agent's start (its call's id left to
     /// the caller).
-    fn spawn(
+    async fn spawn(
         &self,
         args: &SpawnArgs,
         conversation: &Conversation,
@@ -496,14 +515,21 @@ impl Seat {
                 ));
             }
         }
-        let task = envelope("NEW_TASK", &path, &self.path, &args.message);
-        let started = spawn::start_child(self, &path, args, conversation, task)?;
-        let text = if older {
-            json!({ "agent_id": started.conversation, "nickname": name }).to_string()
-        } else {
-            json!({ "task_name": path }).to_string()
+        let worktree = match args.worktree {
+            Some(true) => Some(own_worktree(conversation.project_dir()).await?),
+            _ => None,
         };
-        Ok((text, started))
+        let task = envelope("NEW_TASK", &path, &self.path, &args.message);
+        let started = spawn::start_child(self, &path, args, conversation, task, worktree.as_ref())?;
+        let mut answer = if older {
+            json!({ "agent_id": started.conversation, "nickname": name })
+        } else {
+            json!({ "task_name": path })
+        };
+        if let Some(made) = worktree {
+            answer["worktree"] = json!({ "path": made.project_dir, "branch": made.branch });
+        }
+        Ok((answer.to_string(), started))
     }
 
     fn followup(&self, target: &str, message: &str, interrupt: bool) -> Result<String, String> {

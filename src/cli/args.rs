@@ -26,6 +26,11 @@ pub struct Cli {
     /// Continue the newest saved conversation of this directory.
     #[arg(long = "continue")]
     pub(super) continue_: bool,
+    /// Run a new conversation in a new git worktree of this repository, on a branch of its
+    /// own (`kelp/ID`), in `.kelp-worktrees/` beside the repository; `kelp worktree list`
+    /// shows them.
+    #[arg(long, conflicts_with_all = ["resume", "continue_", "remote"])]
+    pub(super) worktree: bool,
     /// A prompt to send as the client starts (`kelp "fix the failing test"`).
     #[arg(value_name = "PROMPT")]
     pub(super) prompt: Option<String>,
@@ -102,6 +107,10 @@ pub(super) enum Command {
     /// `queue`: sent when the turn running there ends, at once when none runs; --resume opens
     /// a saved conversation there first.
     Queue(super::queue_cmd::QueueArgs),
+    /// The git worktrees kelp made for conversations (`--worktree`, `/worktree`, a child
+    /// agent's own) of this repository: list them, remove one.
+    #[command(subcommand)]
+    Worktree(super::worktree_cmd::WorktreeCommand),
     /// Archive a saved conversation (by id, id prefix or name): it leaves `kelp sessions`,
     /// `--continue` and the pickers until unarchived, and stays readable.
     Archive {

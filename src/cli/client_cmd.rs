@@ -22,6 +22,8 @@ pub(super) struct Asked {
     images: Vec<PathBuf>,
     remote: Option<String>,
     remote_auth_token_env: Option<String>,
+    /// Run in a new worktree of the repository (`--worktree`).
+    worktree: bool,
 }
 
 /// Takes what the client is asked for from `cli`, and the command left (`kelp resume …` is
@@ -57,6 +59,8 @@ pub(super) fn asked(cli: &mut Cli) -> Result<(Asked, Option<Command>), ExitCode>
             "--remote attaches the interactive client (`kelp --remote ADDR`, or `kelp --remote \
              ADDR resume`); give no other command with it",
         )
+    } else if cli.worktree {
+        Some("--worktree goes with the interactive client (`kelp --worktree`) or after `kelp exec`")
     } else if resume.is_some() || pick_session {
         Some("--resume and --continue start the interactive client; give no command with them")
     } else {
@@ -72,18 +76,29 @@ pub(super) fn asked(cli: &mut Cli) -> Result<(Asked, Option<Command>), ExitCode>
         images: std::mem::take(&mut cli.image),
         remote: cli.remote.take(),
         remote_auth_token_env: cli.remote_auth_token_env.take(),
+        worktree: cli.worktree,
     };
     Ok((asked, command))
 }
 
 /// `kelp` (and `kelp resume`): the client in `project_dir`, on a core here or on a server's.
 pub(super) fn client(
-    config: Config,
+    mut config: Config,
     overrides: &Overrides,
-    project_dir: PathBuf,
+    mut project_dir: PathBuf,
     cli: Asked,
     warning_lines: Vec<String>,
 ) -> ExitCode {
+    let mut notice = None;
+    if cli.worktree {
+        match in_new_worktree(&mut config, &project_dir) {
+            Ok((made, said)) => {
+                project_dir = made.project_dir;
+                notice = Some(said);
+            }
+            Err(why) => return fail(exit::FAILURE, &format!("--worktree: {why}")),
+        }
+    }
     let resume = cli.resume;
     let pick_session = cli.pick_session;
     let over_ssh = ["SSH_CONNECTION", "SSH_TTY"]
@@ -137,6 +152,7 @@ pub(super) fn client(
             prompt: cli.prompt,
             images: cli.images,
             remote: Some(remote),
+            notice,
         };
         return interactive(config, project_dir, start, warning_lines);
     }
@@ -154,6 +170,7 @@ pub(super) fn client(
         prompt: cli.prompt,
         images: cli.images,
         remote: None,
+        notice,
     };
     interactive(config, project_dir, start, warning_lines)
 }
@@ -174,6 +191,7 @@ pub(super) fn fork(
             prompt: None,
             images: Vec::new(),
             remote: None,
+            notice: None,
         };
         return interactive(config, project_dir, start, warning_lines);
     }
@@ -188,6 +206,7 @@ pub(super) fn fork(
         prompt: None,
         images: Vec::new(),
         remote: None,
+        notice: None,
     };
     interactive(config, project_dir, start, warning_lines)
 }
@@ -205,6 +224,8 @@ struct Start {
     images: Vec<PathBuf>,
     /// The app-server to run on (`--remote`), instead of a core here.
     remote: Option<RemoteCore>,
+    /// A line the client says as it opens.
+    notice: Option<String>,
 }
 
 /// What the client's first screen starts with: the folder's trust (applied, or to ask), the
@@ -236,6 +257,7 @@ fn first_screen(
     initial.fork_picked = start.fork_picked;
     initial.ask_trust = ask_trust;
     initial.prompt = start.prompt.take();
+    initial.notice = start.notice.take();
     // Named from where kelp was started, as a shell completes them; a file that is not there
     // is said now, not after the first prompt went without it.
     for image in std::mem::take(&mut start.images) {
@@ -275,6 +297,8 @@ fn interactive(
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
+    // `/worktree` opens the client again on the configuration it started with.
+    let (as_started, started_in) = (config.clone(), project_dir.clone());
     let env_api_key = std::env::var("OPENAI_API_KEY").ok();
     let initial = match first_screen(
         &mut config,
@@ -334,10 +358,68 @@ fn interactive(
             match ended {
                 kelp::tui::Ended::Quit => ExitCode::SUCCESS,
                 kelp::tui::Ended::Signal(n) => ExitCode::from(128u8.saturating_add(n as u8)),
+                kelp::tui::Ended::Worktree(made) => {
+                    let mut config = as_started;
+                    let said = trusted_as_its_source(&mut config, &started_in, &made);
+                    let start = Start {
+                        notice: Some(said),
+                        ..Start::default()
+                    };
+                    interactive(config, made.project_dir, start, Vec::new())
+                }
             }
         }
         Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
+}
+
+/// `--worktree`: a new worktree of the repository `project_dir` is in, trusted as that folder
+/// is, and the line that says where the conversation runs.
+fn in_new_worktree(
+    config: &mut Config,
+    project_dir: &std::path::Path,
+) -> Result<(kelp::protocol::Worktree, String), String> {
+    let made = kelp::agent::worktree::create(project_dir)?;
+    let said = trusted_as_its_source(config, project_dir, &made);
+    Ok((made, said))
+}
+
+/// The worktree `made` from `source` is trusted (or not) as `source` is, for this run; the
+/// line that says where the conversation now runs.
+fn trusted_as_its_source(
+    config: &mut Config,
+    source: &std::path::Path,
+    made: &kelp::protocol::Worktree,
+) -> String {
+    // The person may have answered the trust question since the client started.
+    let trusted = config
+        .trust_of(source)
+        .or_else(|| trust_saved_since(config, source));
+    if let Some(trusted) = trusted {
+        config.projects.push((made.root.clone(), trusted));
+    }
+    format!(
+        "This conversation runs in the worktree {} on the branch {}; `kelp worktree remove {}` \
+         removes it when you are done.",
+        made.root.display(),
+        made.branch,
+        made.id
+    )
+}
+
+/// The trust kept for `source` in kelp's config file as it is now.
+fn trust_saved_since(config: &Config, source: &std::path::Path) -> Option<bool> {
+    use kelp::config::file;
+    let path = config.config_dir.join(file::FILE_NAME);
+    let text = file::read(&path).ok().flatten()?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let (saved, _) = file::parse(&path, &text, home.as_deref());
+    let root = kelp::config::trust_root(source);
+    saved
+        .projects
+        .iter()
+        .find(|(dir, _)| *dir == root || dir == source)
+        .map(|(_, trusted)| *trusted)
 }
 
 /// What `--remote ADDR` and `--remote-auth-token-env VAR` ask for, checked before the screen

@@ -14,7 +14,7 @@ use kelp::protocol::Submission;
 use kelp::protocol::{ApprovalMode, SandboxMode};
 use serde_json::Value;
 
-use super::common::{exit, fail};
+use super::common::{exit, fail, say_err};
 use super::run_cmd::{self, JsonLines, Printer, TextPrinter};
 use super::sessions_cmd::{self, ResumeRequest};
 
@@ -56,6 +56,10 @@ pub struct ExecArgs {
     /// Save nothing of the conversation.
     #[arg(long)]
     ephemeral: bool,
+    /// Run in a new git worktree of this repository, on a branch of its own (`kelp/ID`), in
+    /// `.kelp-worktrees/` beside the repository.
+    #[arg(long)]
+    worktree: bool,
     /// Accepted for Codex's command line: kelp's text has no colour to turn on or off.
     #[arg(long, value_name = "WHEN", hide = true)]
     color: Option<String>,
@@ -127,6 +131,42 @@ impl ExecArgs {
     }
 }
 
+/// Codex's exec takes CODEX_API_KEY before a stored login; OPENAI_API_KEY after it.
+fn take_codex_api_key(options: &mut CoreOptions) {
+    if let Some(key) = std::env::var("CODEX_API_KEY")
+        .ok()
+        .filter(|key| !key.trim().is_empty())
+    {
+        options.env_api_key = Some(key);
+        options.env_api_key_first = true;
+    }
+}
+
+/// `--worktree`: a new worktree to run in, said on stderr; refused for a resumed conversation.
+fn worktree_asked(
+    asked: bool,
+    resumed: bool,
+    project_dir: &Path,
+) -> Result<Option<kelp::protocol::Worktree>, ExitCode> {
+    if !asked {
+        return Ok(None);
+    }
+    if resumed {
+        return Err(fail(
+            exit::USAGE,
+            "--worktree starts a new conversation; a resumed one runs where it was saved",
+        ));
+    }
+    let made = kelp::agent::worktree::create(project_dir)
+        .map_err(|why| fail(exit::FAILURE, &format!("--worktree: {why}")))?;
+    say_err(&format!(
+        "kelp: working in the worktree {} on the branch {}",
+        made.root.display(),
+        made.branch
+    ));
+    Ok(Some(made))
+}
+
 /// Runs `kelp exec` for the project in `project_dir`.
 pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     let trusted = config.trust_of(project_dir) == Some(true);
@@ -155,6 +195,13 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
         Err(code) => return code,
     };
     images.splice(0..0, args.image.iter().cloned());
+    let worktree = match worktree_asked(args.worktree, resume.is_some(), project_dir) {
+        Ok(made) => made,
+        Err(code) => return code,
+    };
+    let project_dir = worktree
+        .as_ref()
+        .map_or(project_dir, |made| &made.project_dir);
     let output_schema = match args.output_schema.as_deref().map(read_schema).transpose() {
         Ok(schema) => schema,
         Err(message) => return fail(exit::USAGE, &message),
@@ -167,14 +214,7 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
     let mut options = CoreOptions::new(project_dir);
     options.resume = resume;
     options.ephemeral = args.ephemeral;
-    // Codex's exec takes CODEX_API_KEY before a stored login; OPENAI_API_KEY after it.
-    if let Some(key) = std::env::var("CODEX_API_KEY")
-        .ok()
-        .filter(|key| !key.trim().is_empty())
-    {
-        options.env_api_key = Some(key);
-        options.env_api_key_first = true;
-    }
+    take_codex_api_key(&mut options);
     let submission = Submission {
         text,
         images: images.into_iter().map(ImageInput::File).collect(),

@@ -1,6 +1,6 @@
 //! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`,
 //! `kelp sessions`, `kelp resume`, `kelp fork`, `kelp archive`, `kelp unarchive`, `kelp delete`,
-//! `kelp queue`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
+//! `kelp queue`, `kelp worktree`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words. This file only dispatches.
 //!
@@ -21,6 +21,7 @@
 //! - `sandbox_cmd.rs`: `kelp sandbox check`.
 //! - `sessions_cmd.rs`: `kelp sessions`, and turning `--resume`/`--continue` into a session file.
 //! - `setup.rs`: the flags, the configuration and the project directory every command starts from.
+//! - `worktree_cmd.rs`: `kelp worktree list | remove`, the worktrees kelp made.
 
 mod app_server_cmd;
 mod args;
@@ -36,6 +37,7 @@ mod run_cmd;
 mod sandbox_cmd;
 mod sessions_cmd;
 mod setup;
+mod worktree_cmd;
 
 use std::process::ExitCode;
 
@@ -102,24 +104,23 @@ fn run_cli() -> ExitCode {
     let project_dir = || setup::project_dir(cd.as_deref()).map_err(|m| fail(exit::USAGE, &m));
     match command {
         // `kelp resume` became what the client is asked.
-        None | Some(Command::Resume(_)) => match project_dir() {
-            Ok(dir) => client_cmd::client(config, &overrides, dir, asked, warning_lines),
-            Err(code) => code,
-        },
-        Some(Command::Fork(args)) => match project_dir() {
-            Ok(dir) => client_cmd::fork(config, dir, args, warning_lines),
-            Err(code) => code,
-        },
+        None | Some(Command::Resume(_)) => in_project(project_dir(), |dir| {
+            client_cmd::client(config, &overrides, dir, asked, warning_lines)
+        }),
+        Some(Command::Fork(args)) => in_project(project_dir(), |dir| {
+            client_cmd::fork(config, dir, args, warning_lines)
+        }),
         Some(Command::Mcp(command)) => mcp_cmd::mcp(&config, command),
-        Some(Command::Doctor { json, .. }) => match project_dir() {
-            Ok(dir) => doctor_cmd::doctor(&config, &dir, &warning_lines, json),
-            Err(code) => code,
-        },
-        Some(Command::Review(args)) => match project_dir() {
-            Ok(dir) => run_cmd::review(&config, &dir, args),
-            Err(code) => code,
-        },
+        Some(Command::Doctor { json, .. }) => in_project(project_dir(), |dir| {
+            doctor_cmd::doctor(&config, &dir, &warning_lines, json)
+        }),
+        Some(Command::Review(args)) => {
+            in_project(project_dir(), |dir| run_cmd::review(&config, &dir, args))
+        }
         Some(Command::Queue(args)) => queue_cmd::queue(&config, args),
+        Some(Command::Worktree(command)) => in_project(project_dir(), |dir| {
+            worktree_cmd::worktree(&config, &dir, command)
+        }),
         Some(Command::Archive { session }) => sessions_cmd::archive(&config, &session),
         Some(Command::Unarchive { session }) => sessions_cmd::unarchive(&config, &session),
         Some(Command::Delete { session, yes }) => sessions_cmd::delete(&config, &session, yes),
@@ -130,22 +131,18 @@ fn run_cli() -> ExitCode {
         Some(Command::Login(args)) => auth_cmd::login(&config, args.choice()),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
-        Some(Command::Sessions(args)) => match project_dir() {
-            Ok(dir) => sessions_cmd::list(&config, &dir, args.all, args.json, args.limit),
-            Err(code) => code,
-        },
-        Some(Command::Sandbox(SandboxCommand::Check { .. })) => match project_dir() {
-            Ok(dir) => sandbox_cmd::check(&config, &dir),
-            Err(code) => code,
-        },
-        Some(Command::Run(args)) => match project_dir() {
-            Ok(dir) => run_cmd::run(&config, &dir, args),
-            Err(code) => code,
-        },
-        Some(Command::Exec(args)) => match project_dir() {
-            Ok(dir) => exec_cmd::exec(&config, &dir, *args),
-            Err(code) => code,
-        },
+        Some(Command::Sessions(args)) => in_project(project_dir(), |dir| {
+            sessions_cmd::list(&config, &dir, args.all, args.json, args.limit)
+        }),
+        Some(Command::Sandbox(SandboxCommand::Check { .. })) => {
+            in_project(project_dir(), |dir| sandbox_cmd::check(&config, &dir))
+        }
+        Some(Command::Run(args)) => {
+            in_project(project_dir(), |dir| run_cmd::run(&config, &dir, args))
+        }
+        Some(Command::Exec(args)) => {
+            in_project(project_dir(), |dir| exec_cmd::exec(&config, &dir, *args))
+        }
         Some(Command::AppServer(args)) => app_server_cmd::app_server(config, overrides, args),
         Some(Command::Acp(args)) if args.device_login => auth_cmd::login(
             &config,
@@ -158,4 +155,12 @@ fn run_cli() -> ExitCode {
         // Answered before the configuration was read.
         Some(Command::Completion { .. } | Command::CodexOnly { .. }) => ExitCode::SUCCESS,
     }
+}
+
+/// Runs a command that works on the project in its directory, or says why there is none.
+fn in_project(
+    dir: Result<std::path::PathBuf, ExitCode>,
+    run: impl FnOnce(std::path::PathBuf) -> ExitCode,
+) -> ExitCode {
+    dir.map_or_else(|code| code, run)
 }

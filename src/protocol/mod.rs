@@ -181,6 +181,9 @@ pub enum Op {
     /// The repository's recent commits and local branches, for `/review`'s pickers: the
     /// answer is `Reply::Revisions`.
     ListRevisions,
+    /// Make a git worktree of the project's repository for a new conversation (`/worktree`):
+    /// the answer is `Reply::Worktree`.
+    MakeWorktree,
     /// Ask the model to write an `AGENTS.md` for the project (through the usual patch
     /// approval); refused with an error when one exists.
     Init,
@@ -511,6 +514,20 @@ pub struct Revisions {
     pub current: Option<String>,
 }
 
+/// A git worktree kelp made for a conversation: a folder of kelp's beside the repository, on
+/// a branch of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worktree {
+    /// Its name among kelp's worktrees of the repository.
+    pub id: String,
+    /// Its top folder.
+    pub root: PathBuf,
+    /// Where a conversation works in it: the folder below the top the one it was made from was.
+    pub project_dir: PathBuf,
+    /// Its branch.
+    pub branch: String,
+}
+
 /// What the core says back to a face's own request: the sessions it asked for, a diff, the
 /// steps of a login it started. Not an event of any turn, so a face that never asks for one
 /// matches none of them.
@@ -551,6 +568,8 @@ pub enum Reply {
     /// The project's recent commits and local branches; `None` when the project is not in a
     /// git repository (or git cannot run).
     Revisions(Option<Revisions>),
+    /// The worktree `MakeWorktree` made, or why it could not be made.
+    Worktree(Result<Worktree, String>),
     /// Prompts typed in this project's earlier conversations, oldest first, for the
     /// composer's history.
     PromptHistory(Vec<String>),

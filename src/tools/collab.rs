@@ -70,6 +70,9 @@ pub struct SpawnArgs {
     pub model: Option<String>,
     #[serde(default)]
     pub reasoning_effort: Option<String>,
+    /// kelp's: the new agent works in a git worktree of its own.
+    #[serde(default)]
+    pub worktree: Option<bool>,
 }
 
 impl SpawnArgs {
@@ -229,7 +232,8 @@ const SPAWN_PARAMETERS: &str = r#"{"type":"object","properties":{
 "message":{"type":"string","description":"Initial plain-text task for the new agent."},
 "model":{"type":"string","description":"Model override for the new agent. Omit unless an explicit override is needed."},
 "reasoning_effort":{"type":"string","description":"Reasoning effort override for the new agent. Omit to inherit the parent effort."},
-"task_name":{"type":"string","description":"Task name for the new agent. Use lowercase letters, digits, and underscores."}
+"task_name":{"type":"string","description":"Task name for the new agent. Use lowercase letters, digits, and underscores."},
+"worktree":{"type":"boolean","description":"Run the new agent in a git worktree of its own, on a branch of its own, so agents working at once never write over each other's files; its work stays on that branch for you to merge. Omit to have it work in your folder."}
 },"required":["task_name","message"],"additionalProperties":false}"#;
 
 /// The `collaboration` namespace as the model is offered it, `spawn_agent`'s `agent_type`

@@ -26,54 +26,11 @@ use super::status::Status;
 use super::streaming::StreamingMarkdown;
 use super::turn_state::TurnState;
 use crate::protocol::TokenUsage;
-use crate::protocol::{ApprovalMode, AuthSummary, Op, Submission};
+use crate::protocol::{Op, Submission};
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
 
-/// What the first frame needs, read from local state before any network call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InitialState {
-    /// The model provider, when it is not the built-in `openai`.
-    pub provider: Option<super::status::ProviderShown>,
-    /// The config files read and the shared settings each set.
-    pub settings_from: Vec<(PathBuf, Vec<&'static str>)>,
-    /// The login, if one is stored (or `OPENAI_API_KEY` is set).
-    pub auth: Option<AuthSummary>,
-    /// The model requests will use.
-    pub model: String,
-    /// The reasoning effort requests ask for.
-    pub effort: crate::protocol::ReasoningEffort,
-    /// The project the agent works in.
-    pub project_dir: PathBuf,
-    /// What may run without asking.
-    pub approval_mode: ApprovalMode,
-    /// The sandbox commands run in (`workspace-write, no network (Landlock ABI 7)`), as
-    /// `/status` says it.
-    pub sandbox: super::status::SandboxShown,
-    /// An SSH session or a machine without a display: the device code is the login to offer.
-    pub headless: bool,
-    /// A problem found while reading local state (an unreadable auth file), shown at start.
-    pub warning: Option<String>,
-    /// Capture the mouse (wheel and clicks) rather than leave selection to the terminal.
-    pub mouse: bool,
-    /// Open the picker of this project's saved conversations (`kelp --resume`).
-    pub pick_session: bool,
-    /// With `pick_session`: the conversation picked is forked (`kelp fork` with no id).
-    pub fork_picked: bool,
-    /// Ask whether this folder (the root of its git repository, as shown) is trusted: no
-    /// trust is kept for it, and no flag, variable or setting chose the modes.
-    pub ask_trust: Option<PathBuf>,
-    /// A prompt to send at once (`kelp "fix the bug"`); it waits in the composer while there
-    /// is no login yet.
-    pub prompt: Option<String>,
-    /// The config file kelp reads, named where the person is told to add to it.
-    pub config_file: PathBuf,
-    /// Images that go with the first prompt (`kelp -i FILE`).
-    pub images: Vec<PathBuf>,
-    /// The app-server the agent runs on (`kelp --remote ADDR`), which holds the login: the
-    /// client asks for none at start.
-    pub server: Option<String>,
-}
+pub use super::initial_state::InitialState;
 
 /// How often the spinner moves while a turn runs.
 pub(super) const SPINNER_INTERVAL: Duration = Duration::from_millis(100);
@@ -103,6 +60,8 @@ pub struct App {
     pub(super) headless: bool,
     pub(super) quit_armed: bool,
     pub(super) should_quit: bool,
+    /// The worktree `/worktree` made, which the client opens again in as it quits.
+    pub(super) moving_to: Option<crate::protocol::Worktree>,
     pub(super) clipboard: Vec<(String, String)>,
     pub(super) redraw: bool,
     pub(super) frozen_time: Option<SystemTime>,
@@ -190,6 +149,7 @@ impl App {
             headless: initial.headless,
             quit_armed: false,
             should_quit: false,
+            moving_to: None,
             clipboard: Vec::new(),
             redraw: true,
             frozen_time: None,
@@ -210,6 +170,9 @@ impl App {
                 app.overlay = Some(Overlay::Connect(dialog.with_problem(&warning)));
             }
             app.push(CellKind::Error(warning));
+        }
+        if let Some(notice) = initial.notice {
+            app.notice(notice);
         }
         if initial.pick_session {
             app.session.fork_picked = initial.fork_picked;

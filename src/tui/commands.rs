@@ -306,6 +306,10 @@ impl App {
             }
             SlashCommand::Resume => self.resume_picker(),
             SlashCommand::Fork => vec![Effect::AwaitFork, Send(Op::Fork)],
+            SlashCommand::Worktree => vec![
+                Notice("Making a git worktree for a new conversation…".into()),
+                Send(Op::MakeWorktree),
+            ],
             SlashCommand::Rename if argument.trim().is_empty() => self.rename_draft(),
             SlashCommand::Goal => self.goal(argument),
             SlashCommand::Rename => {
@@ -609,6 +613,7 @@ mod tests {
             config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
             images: Vec::new(),
             server: None,
+            notice: None,
         };
         (App::new(ops, initial), sent)
     }

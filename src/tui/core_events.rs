@@ -242,6 +242,13 @@ impl App {
             Reply::Login(login) => self.on_login(login),
             Reply::AuthChanged(summary) => self.on_auth_changed(summary),
             Reply::Revisions(found) => self.on_revisions(found),
+            Reply::Worktree(Ok(made)) => {
+                self.moving_to = Some(made);
+                self.quit();
+            }
+            Reply::Worktree(Err(why)) => {
+                self.push(CellKind::Error(format!("/worktree: {why}")));
+            }
             Reply::Models { available, current } => {
                 self.models = available;
                 self.status.model = current;

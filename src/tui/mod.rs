@@ -31,6 +31,7 @@
 //!   the offer to implement a plan, the model's questions as pickers).
 //!
 //! Its other files:
+//! - `initial_state.rs`: what the first frame shows, read before any network call.
 //! - `terminal.rs`: taking over the terminal and always giving it back.
 //! - `turn_rows.rs`: the rows between the transcript and the composer while a turn runs.
 //! - `wrap.rs`: word wrapping of styled lines to a width, with a hanging prefix for continuation
@@ -54,6 +55,7 @@ pub mod help;
 pub mod highlight;
 pub mod history_cell;
 pub mod hyperlink;
+pub mod initial_state;
 pub mod markdown;
 pub mod overlay;
 mod plan_mode;
@@ -72,21 +74,14 @@ mod turn_rows;
 mod turn_state;
 pub mod wrap;
 
-use std::path::PathBuf;
-
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use app::{App, ExitSummary, InitialState};
 pub use bottom_pane::file_finder::FileFinder;
 pub use event_loop::Ended;
 
-use crate::agent::core::start::StartFacts;
-use crate::auth::detect_method;
 use crate::config::Config;
-use crate::protocol::LoginMethod;
 use crate::protocol::{Event, Op};
-use crate::tools::SandboxPolicy;
-use status::SandboxShown;
 
 /// Runs the interactive client until the person quits. The terminal is restored on every way
 /// out, a panic included. Returns why it ended and how to come back to the conversation.
@@ -130,35 +125,4 @@ pub async fn run(
         other => other,
     };
     Ok((result?, app.exit_summary()))
-}
-
-/// The sandbox as `/status` shows it: its mode and layers, then what commands cannot see.
-impl InitialState {
-    /// What the first frame shows, known before any network call: the stored login and the
-    /// model (both from the agent's side), the sandbox, and whether this machine is headless.
-    pub fn from_local(config: &Config, project_dir: PathBuf, env_api_key: Option<String>) -> Self {
-        let facts = StartFacts::read(config, env_api_key);
-        let sandbox =
-            SandboxShown::Policy(Box::new(SandboxPolicy::for_project(config, &project_dir)));
-        Self {
-            provider: status::ProviderShown::of(&config.model_provider),
-            settings_from: config.settings_from.clone(),
-            auth: facts.auth,
-            model: facts.model,
-            effort: crate::agent::conversation::parse_effort(config.reasoning_effort.as_deref()),
-            project_dir,
-            approval_mode: config.approval,
-            sandbox,
-            headless: detect_method() == LoginMethod::Device,
-            warning: facts.warning,
-            mouse: config.mouse,
-            pick_session: false,
-            fork_picked: false,
-            ask_trust: None,
-            prompt: None,
-            config_file: config.config_dir.join(crate::config::file::FILE_NAME),
-            images: Vec::new(),
-            server: None,
-        }
-    }
 }

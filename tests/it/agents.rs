@@ -411,3 +411,83 @@ async fn kelp_exec_prints_codexs_events_for_a_team() {
         .unwrap();
     assert_eq!(last["item"]["text"], "both answered");
 }
+
+/// Runs git in `dir`, which must succeed.
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=k", "-c", "user.email=k@k"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[tokio::test]
+async fn a_child_given_a_worktree_works_there_and_not_in_its_parents_folder() {
+    let made_repo = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let repo_slot = made_repo.clone();
+    let mut agent = agent_setup(move |config, options| {
+        config.approval = ApprovalMode::FullAuto;
+        config.model = Some("gpt-5.5".into());
+        config.agents.enabled = true;
+        // The repository sits in the test's folder, so kelp's folder beside it does too.
+        let repo = options.project_dir.join("shop");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(repo.join("README.md"), "shop\n").unwrap();
+        git(&repo, &["init", "-q"]);
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "first"]);
+        let repo = std::fs::canonicalize(repo).unwrap();
+        options.project_dir = repo.clone();
+        *repo_slot.lock().unwrap() = Some(repo);
+    })
+    .await;
+    let repo = made_repo.lock().unwrap().clone().unwrap();
+    agent.fake.set_fallback(|request| match child_of(request) {
+        Some(_) if outputs(request) == 0 => {
+            Reply::call("shell", json!({"command": "echo built > alpha-was-here"}))
+        }
+        Some(_) => Reply::text("alpha built it"),
+        None if outputs(request) == 0 => Reply::call(
+            "spawn_agent",
+            json!({"task_name": "alpha", "message": "build", "worktree": true, "fork_turns": "none"}),
+        ),
+        None if !said(request).contains("Message Type: FINAL_ANSWER") => {
+            Reply::call("wait_agent", json!({"timeout_ms": 20000}))
+        }
+        None => Reply::text("alpha is done"),
+    });
+    agent.submit("build it apart");
+    let (_, outcome) = agent.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+
+    let listed = kelp::agent::worktree::list(&repo).unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let worktree = &listed[0];
+    assert_eq!(
+        worktree.root,
+        repo.parent()
+            .unwrap()
+            .join(".kelp-worktrees")
+            .join(&worktree.id)
+            .join("shop")
+    );
+    assert_eq!(
+        std::fs::read_to_string(worktree.root.join("alpha-was-here")).unwrap(),
+        "built\n",
+        "the child's command ran in its worktree, in the sandbox"
+    );
+    assert!(!repo.join("alpha-was-here").exists());
+    assert_eq!(worktree.state, kelp::agent::worktree::State::Changed(1));
+
+    // The parent was told where the child works.
+    let requests = agent.fake.requests_to("/responses");
+    let last = said(requests.last().unwrap().json());
+    let branch = format!("kelp/{}", worktree.id);
+    assert!(last.contains(&branch), "{last}");
+    // The child's conversation is saved in its worktree.
+    let saved: Vec<_> = kelp::session::list_sessions(&agent.config.state_dir, None).collect();
+    let child = saved.iter().find(|s| s.agent.is_some()).unwrap();
+    assert_eq!(child.project_dir, worktree.root);
+}

@@ -734,3 +734,102 @@ async fn a_trusted_home_repository_trusts_no_folder_beneath_it() {
         "done\n"
     );
 }
+
+/// `kelp exec --worktree` works in a new worktree of the repository, trusted as the repository
+/// is; `kelp worktree list` shows it with its conversation and `remove` takes it away, the
+/// branch staying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_in_a_worktree_leaves_the_repository_as_it_was() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let holder = tempfile::tempdir().unwrap();
+    let repo = holder.path().join("shop");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=k", "-c", "user.email=k@k"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    std::fs::write(repo.join("README.md"), "shop\n").unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+    let repo = repo.canonicalize().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!("[projects.{repo:?}]\ntrust_level = \"trusted\"\n"),
+    )
+    .unwrap();
+    let patch = "*** Begin Patch\n*** Add File: fixed.txt\n+done\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Fixed."),
+    ]);
+    let mut cmd = kelp_exec(&fake, home.path());
+    cmd.current_dir(&repo).arg("--worktree");
+    let out = run(cmd, "fix it").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("kelp: working in the worktree "), "{said}");
+    assert!(
+        !repo.join("fixed.txt").exists(),
+        "the repository is untouched"
+    );
+
+    let mut list = kelp(home.path());
+    list.current_dir(&repo).args(["worktree", "list", "--json"]);
+    let out = list.output().unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let worktree = &listed[0];
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let root = Path::new(worktree["path"].as_str().unwrap());
+    assert_eq!(
+        root.parent().unwrap().parent().unwrap(),
+        holder
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join(".kelp-worktrees")
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("fixed.txt")).unwrap(),
+        "done\n",
+        "the patch applied in the worktree, trusted as its repository"
+    );
+    let id = worktree["id"].as_str().unwrap();
+    assert_eq!(worktree["branch"], format!("kelp/{id}"));
+    assert_eq!(worktree["state"], "changed");
+    assert_eq!(worktree["conversations"], 1);
+
+    let mut refused = kelp(home.path());
+    refused.current_dir(&repo).args(["worktree", "remove", id]);
+    let out = refused.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--force"),
+        "{}",
+        shown(&out)
+    );
+    let mut removed = kelp(home.path());
+    removed
+        .current_dir(&repo)
+        .args(["worktree", "remove", "--force", id]);
+    let out = removed.output().unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(!root.exists());
+    let mut list = kelp(home.path());
+    list.current_dir(&repo).args(["worktree", "list"]);
+    let out = list.output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No worktree of kelp's"),
+        "{}",
+        shown(&out)
+    );
+}

@@ -1,6 +1,6 @@
 //! What a host or the person asks of the core outside a turn: a call of one of the thread's
 //! MCP tools, a command the person runs themselves (`!cmd`), the git reads of `/diff` and
-//! `/review`'s pickers.
+//! `/review`'s pickers, the worktree of `/worktree`.
 
 use serde_json::Value;
 
@@ -23,6 +23,19 @@ impl Core {
         crate::task::spawn(async move {
             let found = crate::agent::git::revisions(&project_dir, &sandbox).await;
             let _ = events.send(Event::Reply(Reply::Revisions(found)));
+        });
+    }
+
+    /// `/worktree`: a new worktree of the project's repository, made off the core's loop.
+    pub(super) fn make_worktree(&self) {
+        let project_dir = self.options.project_dir.clone();
+        let events = self.events.clone();
+        crate::task::spawn(async move {
+            let made =
+                crate::task::spawn_blocking(move || crate::agent::worktree::create(&project_dir))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("making the worktree failed: {e}")));
+            let _ = events.send(Event::Reply(Reply::Worktree(made)));
         });
     }
 

@@ -61,6 +61,7 @@ pub(super) fn start_child(
     args: &SpawnArgs,
     conversation: &Conversation,
     task: String,
+    worktree: Option<&crate::protocol::Worktree>,
 ) -> Result<AgentActivity, String> {
     let team = &seat.team;
     let role = role_settings(seat, args.agent_type.as_deref().unwrap_or("default"))?;
@@ -109,6 +110,10 @@ pub(super) fn start_child(
         role: role.developer_instructions.map(Arc::from),
         parent: Some(conversation.id()),
         id: uuid::Uuid::parse_str(&started.conversation).ok(),
+        project_dir: Some(worktree.map_or_else(
+            || conversation.project_dir().to_path_buf(),
+            |made| made.project_dir.clone(),
+        )),
     };
     let (ops, events) = (team.0.spawner)(config, child);
     {

@@ -281,6 +281,7 @@ impl Remote {
             | Op::RemoveCommandRule(_)
             | Op::Diff
             | Op::ListRevisions
+            | Op::MakeWorktree
             | Op::Init
             | Op::Rewind(_)
             | Op::UndoRewound

@@ -64,6 +64,8 @@ slash_commands! {
         argument None, during_turn true;
     Fork: "fork", "go on in a copy of this conversation; the original stays",
         argument None, during_turn false;
+    Worktree: "worktree", "a new conversation in a new git worktree of this repository",
+        argument None, during_turn false;
     Rename: "rename", "name this conversation (/rename NAME) for the lists",
         argument Some("[NAME]"), during_turn true;
     Goal: "goal", "work toward an objective turn after turn (/goal TEXT [50k])",
