@@ -73,6 +73,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             images: Vec::new(),
             server: None,
             notice: None,
+            open_agents: false,
         },
     );
     (app, rx)

@@ -384,6 +384,8 @@ impl Core {
             Op::Diff => self.diff(),
             Op::ListRevisions => self.revisions(),
             Op::MakeWorktree => self.make_worktree(),
+            Op::ListAgents => self.list_agents(),
+            Op::ReadAgent(id) => self.read_agent(id),
             Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone(), true),
             Op::ListSkills => self.list_skills(),
             Op::Rewind(to) => self.rewind(&to),

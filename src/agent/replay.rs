@@ -61,6 +61,19 @@ fn entry_bytes(entry: &Replayed) -> usize {
     }
 }
 
+/// The newest turns of the conversation saved at `path`, as a face shows them beside the one
+/// in hand (the command center's view of another agent).
+pub fn shown(path: &Path) -> Result<Replay, crate::session::SessionError> {
+    let log = crate::session::SessionLog::load_recent(path, SHOWN_BYTES as u64, SHOWN_TURNS)?;
+    Ok(newest(replay_from(
+        &log.items,
+        log.items_base,
+        log.turns_at_base,
+        &log.notes,
+        &log.header.project_dir,
+    )))
+}
+
 /// The turns of a saved history (`items`, with kelp's `notes`, each after the items before it)
 /// of a conversation in `project_dir`.
 pub fn replay(items: &[Item], notes: &[(usize, Note)], project_dir: &Path) -> Replay {

@@ -9,7 +9,8 @@
 //!
 //! `team/spawn.rs` starts a child's core and follows its events: its status, its final
 //! answer, and the approvals it asks, which reach the person's face naming the child;
-//! `team/words.rs` is what the agents are told, in Codex's words.
+//! `team/words.rs` is what the agents are told, in Codex's words; `team/seen.rs` what the
+//! command center shows of each.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -28,6 +29,7 @@ use crate::protocol::{AgentActivity, AgentActivityKind, Event, Op};
 use crate::tools::ToolOutput;
 use crate::tools::collab::{CollabCall, SpawnArgs};
 
+mod seen;
 mod spawn;
 mod words;
 
@@ -126,6 +128,8 @@ struct Member {
     mailbox: Vec<String>,
     /// A task that came as its turn was ending, to start once it has.
     next_task: Option<String>,
+    /// What the command center shows of it; `None` for the first agent, which its face shows.
+    seen: Option<seen::Seen>,
 }
 
 enum Ops {
@@ -205,6 +209,7 @@ impl Team {
                 ops: Ops::Root(root_ops),
                 mailbox: Vec::new(),
                 next_task: None,
+                seen: None,
             }]),
             news: tokio::sync::watch::channel(0).0,
             settings: config.agents.clone(),
@@ -268,15 +273,6 @@ impl Team {
 }
 
 /// Parent path of `path` (`/root/a/b` → `/root/a`).
-/// A new worktree for a child agent, made off the async threads.
-async fn own_worktree(project_dir: &std::path::Path) -> Result<crate::protocol::Worktree, String> {
-    let project_dir = project_dir.to_path_buf();
-    crate::task::spawn_blocking(move || super::worktree::create(&project_dir))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()))
-        .map_err(|why| format!("no worktree for the agent: {why}"))
-}
-
 fn parent_of(path: &str) -> &str {
     path.rsplit_once('/').map_or(ROOT, |(parent, _)| parent)
 }
@@ -516,7 +512,7 @@ impl Seat {
             }
         }
         let worktree = match args.worktree {
-            Some(true) => Some(own_worktree(conversation.project_dir()).await?),
+            Some(true) => Some(spawn::own_worktree(conversation.project_dir()).await?),
             _ => None,
         };
         let task = envelope("NEW_TASK", &path, &self.path, &args.message);

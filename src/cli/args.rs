@@ -103,6 +103,10 @@ pub(super) enum Command {
     /// Codex's `fork`: the one with ID (or an id prefix, or its name), or the newest of this
     /// directory with --last.
     Fork(ForkArgs),
+    /// The command center, as Codex's `agents`: the client opened on every conversation (this
+    /// one, the agents it spawns, the saved ones of every project), grouped as Needs you,
+    /// Working, Ready and Inactive; Enter opens one, `n` starts one.
+    Agents,
     /// Leave a message for a conversation on the per-user server (or --remote's), as Codex's
     /// `queue`: sent when the turn running there ends, at once when none runs; --resume opens
     /// a saved conversation there first.
@@ -142,7 +146,7 @@ pub(super) enum Command {
         hide = true,
         name = "apply",
         aliases = [
-            "a", "cloud", "plugin", "features", "update", "agents", "remote-control",
+            "a", "cloud", "plugin", "features", "update", "remote-control",
             "exec-server", "migrate-rollouts", "mcp-server", "debug", "execpolicy",
             "cloud-tasks", "responses-api-proxy", "stdio-to-uds", "migrate-nfs-db"
         ]
@@ -154,7 +158,7 @@ pub(super) enum Command {
 }
 
 /// Codex's verbs that kelp does not serve, and what kelp offers instead.
-pub(super) const CODEX_ONLY: [(&str, &str); 17] = [
+pub(super) const CODEX_ONLY: [(&str, &str); 16] = [
     (
         "apply",
         "kelp applies the model's patches in the project as it works (Esc Esc undoes them); it has no Codex Cloud diffs to apply",
@@ -178,10 +182,6 @@ pub(super) const CODEX_ONLY: [(&str, &str); 17] = [
     (
         "update",
         "kelp does not update itself: install the new release the way you installed this one",
-    ),
-    (
-        "agents",
-        "kelp has no agent command center yet: with --enable multi_agent_v2 the model spawns agents, and `kelp sessions` lists each one's conversation under its parent",
     ),
     (
         "remote-control",

@@ -24,6 +24,8 @@ pub(super) struct Asked {
     remote_auth_token_env: Option<String>,
     /// Run in a new worktree of the repository (`--worktree`).
     worktree: bool,
+    /// Open on the command center (`kelp agents`).
+    pub(super) open_agents: bool,
 }
 
 /// Takes what the client is asked for from `cli`, and the command left (`kelp resume …` is
@@ -77,6 +79,7 @@ pub(super) fn asked(cli: &mut Cli) -> Result<(Asked, Option<Command>), ExitCode>
         remote: cli.remote.take(),
         remote_auth_token_env: cli.remote_auth_token_env.take(),
         worktree: cli.worktree,
+        open_agents: false,
     };
     Ok((asked, command))
 }
@@ -153,6 +156,7 @@ pub(super) fn client(
             images: cli.images,
             remote: Some(remote),
             notice,
+            open_agents: cli.open_agents,
         };
         return interactive(config, project_dir, start, warning_lines);
     }
@@ -171,6 +175,7 @@ pub(super) fn client(
         images: cli.images,
         remote: None,
         notice,
+        open_agents: cli.open_agents,
     };
     interactive(config, project_dir, start, warning_lines)
 }
@@ -192,6 +197,7 @@ pub(super) fn fork(
             images: Vec::new(),
             remote: None,
             notice: None,
+            open_agents: false,
         };
         return interactive(config, project_dir, start, warning_lines);
     }
@@ -207,6 +213,7 @@ pub(super) fn fork(
         images: Vec::new(),
         remote: None,
         notice: None,
+        open_agents: false,
     };
     interactive(config, project_dir, start, warning_lines)
 }
@@ -226,6 +233,8 @@ struct Start {
     remote: Option<RemoteCore>,
     /// A line the client says as it opens.
     notice: Option<String>,
+    /// Open on the command center.
+    open_agents: bool,
 }
 
 /// What the client's first screen starts with: the folder's trust (applied, or to ask), the
@@ -258,6 +267,7 @@ fn first_screen(
     initial.ask_trust = ask_trust;
     initial.prompt = start.prompt.take();
     initial.notice = start.notice.take();
+    initial.open_agents = start.open_agents;
     // Named from where kelp was started, as a shell completes them; a file that is not there
     // is said now, not after the first prompt went without it.
     for image in std::mem::take(&mut start.images) {

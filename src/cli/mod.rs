@@ -1,6 +1,6 @@
 //! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`,
 //! `kelp sessions`, `kelp resume`, `kelp fork`, `kelp archive`, `kelp unarchive`, `kelp delete`,
-//! `kelp queue`, `kelp worktree`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
+//! `kelp queue`, `kelp agents`, `kelp worktree`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words. This file only dispatches.
 //!
@@ -105,6 +105,11 @@ fn run_cli() -> ExitCode {
     match command {
         // `kelp resume` became what the client is asked.
         None | Some(Command::Resume(_)) => in_project(project_dir(), |dir| {
+            client_cmd::client(config, &overrides, dir, asked, warning_lines)
+        }),
+        Some(Command::Agents) => in_project(project_dir(), |dir| {
+            let mut asked = asked;
+            asked.open_agents = true;
             client_cmd::client(config, &overrides, dir, asked, warning_lines)
         }),
         Some(Command::Fork(args)) => in_project(project_dir(), |dir| {

@@ -2,7 +2,7 @@
 //! `kelp run`/`exec`, the app-server's and ACP's threads, a client on a server) send `Op`s and
 //! receive `Event`s and `Reply`s; `values.rs` holds what they carry (images, a patch's changes,
 //! review targets, the skills found, the model's questions), `account.rs` the login's values,
-//! `model.rs` the model server's, `saved.rs` a saved conversation's, `settings.rs` the modes
+//! `model.rs` the model server's, `saved.rs` a saved conversation's, `agents.rs` the command center's rows, `settings.rs` the modes
 //! and servers a face sets, `events.rs` the `Event`s of a turn and what a face that prints
 //! lines reads of them. The contract imports no floor above it: those floors import it. What a face does beyond its
 //! own protocol goes through the services below it: the account service (`auth::accounts`)
@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 mod account;
+mod agents;
 mod events;
 mod model;
 mod saved;
@@ -20,6 +21,7 @@ mod values;
 
 use crate::secret::Secret;
 pub use account::*;
+pub use agents::*;
 pub use events::*;
 pub use model::*;
 pub use saved::*;
@@ -184,6 +186,12 @@ pub enum Op {
     /// Make a git worktree of the project's repository for a new conversation (`/worktree`):
     /// the answer is `Reply::Worktree`.
     MakeWorktree,
+    /// The command center's list: this conversation, the agents it spawned, and the saved
+    /// conversations of every project. The answer is `Reply::Agents`.
+    ListAgents,
+    /// The newest turns of the saved conversation with this id, to show beside the one in
+    /// hand. The answer is `Reply::AgentTranscript`.
+    ReadAgent(String),
     /// Ask the model to write an `AGENTS.md` for the project (through the usual patch
     /// approval); refused with an error when one exists.
     Init,
@@ -570,6 +578,13 @@ pub enum Reply {
     Revisions(Option<Revisions>),
     /// The worktree `MakeWorktree` made, or why it could not be made.
     Worktree(Result<Worktree, String>),
+    /// The command center's rows, the conversation in hand first.
+    Agents(Vec<AgentRow>),
+    /// The newest turns of the conversation `ReadAgent` named, or why it cannot be read.
+    AgentTranscript {
+        conversation: String,
+        shown: Result<Box<Replay>, String>,
+    },
     /// Prompts typed in this project's earlier conversations, oldest first, for the
     /// composer's history.
     PromptHistory(Vec<String>),

@@ -31,6 +31,7 @@ use crate::tui::theme;
 use crate::tui::wrap::draw_line;
 
 pub use super::initial_state::InitialState;
+pub use super::session_state::ExitSummary;
 
 /// How often the spinner moves while a turn runs.
 pub(super) const SPINNER_INTERVAL: Duration = Duration::from_millis(100);
@@ -60,6 +61,8 @@ pub struct App {
     pub(super) headless: bool,
     pub(super) quit_armed: bool,
     pub(super) should_quit: bool,
+    /// The command center's state: the agent shown, the team's Alt slots.
+    pub(super) agents: super::agents_center::Agents,
     /// The worktree `/worktree` made, which the client opens again in as it quits.
     pub(super) moving_to: Option<crate::protocol::Worktree>,
     pub(super) clipboard: Vec<(String, String)>,
@@ -76,39 +79,6 @@ pub struct App {
     pub(super) history_hits: Vec<String>,
     /// When Esc was last pressed with nothing to cancel (the first of Esc Esc).
     pub(super) esc_at: Option<Instant>,
-}
-
-/// What the person needs after leaving: how to come back, and what the conversation used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExitSummary {
-    /// The session id, for `kelp --resume`.
-    pub id: String,
-    /// Token usage of the conversation.
-    pub usage: TokenUsage,
-    /// The app-server it ran on (`--remote`), which the way back names.
-    pub server: Option<String>,
-}
-
-impl ExitSummary {
-    /// The lines printed on the normal screen after the UI is gone.
-    pub fn lines(&self) -> String {
-        let u = &self.usage;
-        let mut text = String::new();
-        if u.total_tokens > 0 {
-            text.push_str(&format!(
-                "Token usage: {}\n",
-                super::status::describe_usage(u)
-            ));
-        }
-        match &self.server {
-            Some(server) => text.push_str(&format!(
-                "To continue it: kelp --remote {server} resume {}\n",
-                self.id
-            )),
-            None => text.push_str(&format!("To continue it: kelp --resume {}\n", self.id)),
-        }
-        text
-    }
 }
 
 impl App {
@@ -150,6 +120,7 @@ impl App {
             quit_armed: false,
             should_quit: false,
             moving_to: None,
+            agents: Default::default(),
             clipboard: Vec::new(),
             redraw: true,
             frozen_time: None,
@@ -173,6 +144,9 @@ impl App {
         }
         if let Some(notice) = initial.notice {
             app.notice(notice);
+        }
+        if initial.open_agents && app.overlay.is_none() {
+            app.open_agents(false);
         }
         if initial.pick_session {
             app.session.fork_picked = initial.fork_picked;
@@ -320,7 +294,7 @@ impl App {
             let wait = u64::try_from(next - elapsed).unwrap_or(0);
             return Some(now + Duration::from_millis(wait));
         }
-        if self.overlay.as_ref().is_some_and(Overlay::ticks) {
+        if self.overlay.as_ref().is_some_and(Overlay::ticks) || self.agents_tick() {
             let since_epoch = self
                 .now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -335,6 +309,7 @@ impl App {
     /// A timer fired: something animated moved on.
     pub fn on_tick(&mut self) {
         self.redraw = true;
+        self.refresh_agents(Instant::now());
     }
 
     pub(super) fn send(&self, op: Op) {
@@ -370,10 +345,10 @@ impl App {
             if run == 1 {
                 self.handle_terminal_event(event);
             } else if up {
-                self.chat.transcript.scroll_up(run);
+                self.shown_chat().transcript.scroll_up(run);
                 self.redraw = true;
             } else {
-                self.chat.transcript.scroll_down(run);
+                self.shown_chat().transcript.scroll_down(run);
                 self.redraw = true;
             }
         }
@@ -386,11 +361,11 @@ impl App {
             TermEvent::Paste(text) => self.handle_paste(&text),
             TermEvent::Mouse(mouse) => match mouse.kind {
                 MouseEventKind::ScrollUp => {
-                    self.chat.transcript.scroll_up(3);
+                    self.shown_chat().transcript.scroll_up(3);
                     self.redraw = true;
                 }
                 MouseEventKind::ScrollDown => {
-                    self.chat.transcript.scroll_down(3);
+                    self.shown_chat().transcript.scroll_down(3);
                     self.redraw = true;
                 }
                 _ => {}
@@ -433,6 +408,9 @@ impl App {
         }
         if ctrl && key.code == KeyCode::Char('g') && self.overlay.is_none() {
             self.edit_requested = true;
+            return;
+        }
+        if self.agent_key(key) {
             return;
         }
         if let Some(overlay) = &mut self.overlay {
@@ -484,16 +462,17 @@ impl App {
                 }
             }
             KeyOutcome::Ignored => match key.code {
+                KeyCode::Esc if self.agents.viewing.is_some() => self.close_view(),
                 KeyCode::Esc if self.turn.running() => self.interrupt(),
                 KeyCode::Esc if self.turn.own_commands > 0 => self.send(Op::Interrupt),
                 KeyCode::Esc if self.pane.is_idle() => self.esc_when_idle(),
                 // As Codex: Shift+Tab goes through the collaboration modes.
                 KeyCode::BackTab if self.pane.is_idle() => self.cycle_mode(),
-                KeyCode::PageUp => self.chat.transcript.page_up(),
-                KeyCode::PageDown => self.chat.transcript.page_down(),
-                KeyCode::Home => self.chat.transcript.scroll_to_top(),
-                KeyCode::End => self.chat.transcript.scroll_to_bottom(),
-                KeyCode::Char('o') if ctrl => self.chat.transcript.toggle_expanded(),
+                KeyCode::PageUp => self.shown_chat().transcript.page_up(),
+                KeyCode::PageDown => self.shown_chat().transcript.page_down(),
+                KeyCode::Home => self.shown_chat().transcript.scroll_to_top(),
+                KeyCode::End => self.shown_chat().transcript.scroll_to_bottom(),
+                KeyCode::Char('o') if ctrl => self.shown_chat().transcript.toggle_expanded(),
                 _ => {}
             },
         }
@@ -560,6 +539,7 @@ impl App {
             DialogAction::Op(op) => self.send(op),
             DialogAction::Copy { text, label } => self.copy(text, label),
             DialogAction::Close => self.overlay = None,
+            DialogAction::Center(action) => self.center_action(action),
         }
     }
 
@@ -676,9 +656,15 @@ impl App {
             ]);
             draw_line(frame.buffer_mut(), main.x, main.y, &welcome, main.width);
         }
-        self.chat
-            .transcript
-            .render(transcript_area, frame.buffer_mut());
+        match &mut self.agents.viewing {
+            Some(view) => {
+                super::agents_center::render_view(view, transcript_area, frame.buffer_mut())
+            }
+            None => self
+                .chat
+                .transcript
+                .render(transcript_area, frame.buffer_mut()),
+        }
         if activity == 1 {
             let row = Rect::new(main.x, bottom.y - queue_rows - 1, main.width, 1);
             self.render_activity(row, frame.buffer_mut());

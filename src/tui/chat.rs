@@ -10,7 +10,7 @@ use super::history_cell::{CellKind, HistoryCell};
 use super::streaming::StreamingMarkdown;
 use super::transcript::Transcript;
 use crate::humanize;
-use crate::protocol::{ApprovalDecision, ApprovalSubject, ItemId, PlanStep};
+use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ItemId, PlanStep};
 
 /// Tool output kept per call; older output is dropped from the front.
 const MAX_TOOL_OUTPUT: usize = 256 * 1024;
@@ -303,6 +303,56 @@ impl Chat {
             *settled = true;
         }
         true
+    }
+
+    /// Draws an event that changes only the transcript (a piece of text, a tool call, the
+    /// plan); the live path and the view of another agent's saved turns both come here.
+    pub fn show(&mut self, event: &Event) {
+        match event {
+            Event::TextDelta { item, delta } => self.text_delta(item, delta),
+            Event::ReasoningDelta { item, delta } => self.reasoning_delta(item, delta),
+            // A later part of the summary is a new paragraph.
+            Event::ReasoningPartAdded { item, index } if *index > 0 => {
+                self.reasoning_delta(item, "\n\n");
+            }
+            Event::ToolStarted {
+                call_id,
+                tool,
+                summary,
+                ..
+            } => self.tool_started(call_id.clone(), tool.clone(), summary.clone()),
+            Event::ToolOutput { call_id, chunk } => self.tool_output(call_id, chunk),
+            Event::WebSearchStarted { item } => self.web_search(item, None),
+            Event::WebSearchDone { item, action } => self.web_search(item, Some(action.detail())),
+            Event::PlanUpdated {
+                explanation, steps, ..
+            } => self.plan(explanation.clone(), steps.clone()),
+            _ => {}
+        }
+    }
+
+    /// Draws a saved turn's event: what [`Chat::show`] draws, and the answers, the calls' ends
+    /// and their files, the notes (the view of another agent's conversation).
+    pub fn replay(&mut self, event: &Event) {
+        match event {
+            Event::MessageDone { item, text } => {
+                self.message_done(item, text);
+            }
+            Event::ToolFinished {
+                call_id,
+                success,
+                exit_code,
+                duration,
+            } => self.tool_finished(call_id, *success, *exit_code, *duration),
+            Event::FilesChanged { call_id, changes } => self.files_changed(call_id, changes),
+            Event::Notice(text) => {
+                self.push(CellKind::Notice(text.clone()));
+            }
+            Event::Error(text) | Event::RunsLater(text) => {
+                self.push(CellKind::Error(text.clone()));
+            }
+            other => self.show(other),
+        }
     }
 
     /// The turn ended: an approval nobody answered counts as refused. Returns whether an

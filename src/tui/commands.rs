@@ -28,6 +28,10 @@ pub(super) enum Effect {
     Echo(String),
     OpenPicker(PickerKind, Picker),
     OpenConnect,
+    /// The command center: every conversation, or this one's agents alone.
+    OpenAgents {
+        only_team: bool,
+    },
     /// A new conversation: the transcript and everything pointing into it go.
     ClearConversation,
     /// The conversation has a saved file from now on (a turn of it was asked for).
@@ -99,6 +103,7 @@ impl App {
             Effect::OpenPicker(kind, picker) => self.pane.open_picker(kind, picker),
             Effect::OpenConnect => self.open_connect(),
             Effect::ClearConversation => self.clear_conversation(),
+            Effect::OpenAgents { only_team } => self.open_agents(only_team),
             Effect::MarkSaved => self.session.saved = true,
             Effect::AwaitSessions => self.session.awaiting_list = true,
             Effect::AwaitFork => self.session.forking = true,
@@ -306,6 +311,8 @@ impl App {
             }
             SlashCommand::Resume => self.resume_picker(),
             SlashCommand::Fork => vec![Effect::AwaitFork, Send(Op::Fork)],
+            SlashCommand::Agents => vec![Effect::OpenAgents { only_team: false }],
+            SlashCommand::Subagents => vec![Effect::OpenAgents { only_team: true }],
             SlashCommand::Worktree => vec![
                 Notice("Making a git worktree for a new conversation…".into()),
                 Send(Op::MakeWorktree),
@@ -416,6 +423,8 @@ impl App {
     pub(super) fn clear_conversation(&mut self) {
         self.session.clear();
         self.chat.clear();
+        // The agents the conversation spawned ended with it.
+        self.agents = super::agents_center::Agents::default();
         self.pane.drop_approvals();
         self.status.usage = TokenUsage::default();
         self.status.goal = None;
@@ -614,6 +623,7 @@ mod tests {
             images: Vec::new(),
             server: None,
             notice: None,
+            open_agents: false,
         };
         (App::new(ops, initial), sent)
     }

@@ -36,29 +36,20 @@ impl App {
             | Event::ReasoningDone { .. }
             | Event::ApprovalAnswered { .. }
             | Event::McpToolCalled { .. } => {}
-            Event::TextDelta { item, delta } => self.chat.text_delta(&item, &delta),
-            Event::ReasoningDelta { item, delta } => self.chat.reasoning_delta(&item, &delta),
-            // A later part of the summary is a new paragraph.
-            Event::ReasoningPartAdded { item, index } if index > 0 => {
-                self.chat.reasoning_delta(&item, "\n\n");
-            }
-            Event::ReasoningPartAdded { .. } => {}
+            event @ (Event::TextDelta { .. }
+            | Event::ReasoningDelta { .. }
+            | Event::ReasoningPartAdded { .. }
+            | Event::ToolStarted { .. }
+            | Event::ToolOutput { .. }
+            | Event::WebSearchStarted { .. }
+            | Event::WebSearchDone { .. }
+            | Event::PlanUpdated { .. }) => self.chat.show(&event),
             Event::MessageDone { item, text } => {
+                self.answered(&text);
                 self.turn.last_answer = Some(text.clone());
                 if self.chat.message_done(&item, &text) {
                     self.awaiting_highlighter = true;
                 }
-            }
-            Event::ToolStarted {
-                call_id,
-                tool,
-                summary,
-                ..
-            } => self.chat.tool_started(call_id, tool, summary),
-            Event::ToolOutput { call_id, chunk } => self.chat.tool_output(&call_id, &chunk),
-            Event::WebSearchStarted { item } => self.chat.web_search(&item, None),
-            Event::WebSearchDone { item, action } => {
-                self.chat.web_search(&item, Some(action.detail()));
             }
             Event::ToolFinished {
                 call_id,
@@ -77,9 +68,6 @@ impl App {
                 id, subject, agent, ..
             } => self.on_approval_requested(id, subject, agent),
             Event::QuestionsAsked { id, questions, .. } => self.on_questions(id, questions),
-            Event::PlanUpdated {
-                explanation, steps, ..
-            } => self.chat.plan(explanation, steps),
             Event::Retrying {
                 attempt,
                 max,
@@ -123,6 +111,7 @@ impl App {
         subject: crate::protocol::ApprovalSubject,
         agent: Option<String>,
     ) {
+        self.agents.asker.clone_from(&agent);
         // Another agent of the team asks: the person sees which.
         if let Some(agent) = agent {
             self.notice(format!("The agent {agent} asks:"));
@@ -135,6 +124,9 @@ impl App {
     /// An agent of the team finished: said, as its answer goes to the model (the collaboration
     /// calls that started or told it show as the model's calls).
     fn on_agent_activity(&mut self, activity: &crate::protocol::AgentActivity) {
+        if activity.kind == crate::protocol::AgentActivityKind::Started {
+            self.agent_started(&activity.path, &activity.conversation);
+        }
         if activity.kind == crate::protocol::AgentActivityKind::Completed {
             self.notice(format!("The agent {} finished.", activity.path));
         }
@@ -242,6 +234,11 @@ impl App {
             Reply::Login(login) => self.on_login(login),
             Reply::AuthChanged(summary) => self.on_auth_changed(summary),
             Reply::Revisions(found) => self.on_revisions(found),
+            Reply::Agents(rows) => self.on_agents(rows),
+            Reply::AgentTranscript {
+                conversation,
+                shown,
+            } => self.on_agent_transcript(&conversation, shown),
             Reply::Worktree(Ok(made)) => {
                 self.moving_to = Some(made);
                 self.quit();

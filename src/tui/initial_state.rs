@@ -55,6 +55,8 @@ pub struct InitialState {
     pub server: Option<String>,
     /// A line to say as the client opens (the worktree `--worktree` made).
     pub notice: Option<String>,
+    /// Open on the command center (`kelp agents`).
+    pub open_agents: bool,
 }
 
 impl InitialState {
@@ -84,6 +86,7 @@ impl InitialState {
             images: Vec::new(),
             server: None,
             notice: None,
+            open_agents: false,
         }
     }
 }

@@ -30,6 +30,10 @@
 //!   while the person looks elsewhere), `goal_view.rs` (`/goal`), `plan_mode.rs` (Shift+Tab,
 //!   the offer to implement a plan, the model's questions as pickers).
 //!
+//! - `agents_center.rs`: the command center's list (`/agents`, `/subagents`), grouped as Needs
+//!   you, Working, Ready and Inactive; `agents.rs`: the center in the app, another agent's
+//!   conversation shown in place of this one's, Alt+0..9.
+//!
 //! Its other files:
 //! - `initial_state.rs`: what the first frame shows, read before any network call.
 //! - `terminal.rs`: taking over the terminal and always giving it back.
@@ -37,6 +41,8 @@
 //! - `wrap.rs`: word wrapping of styled lines to a width, with a hanging prefix for continuation
 //!   lines.
 
+mod agents;
+pub mod agents_center;
 pub mod app;
 pub mod attention;
 pub mod background;

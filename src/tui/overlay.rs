@@ -1,6 +1,7 @@
 //! The one overlay slot: what covers the chat and takes every key, paste and Ctrl+C while it
-//! is open. Today it holds the `/connect` dialog; the app routes input and drawing through the
-//! slot, and only login events reach into the dialog itself.
+//! is open: the `/connect` dialog or the command center (`/agents`). The app routes input and
+//! drawing through the slot; only login events reach into the dialog itself, and the list of
+//! agents into the center.
 
 use std::time::SystemTime;
 
@@ -8,6 +9,7 @@ use crossterm::event::KeyEvent;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
+use super::agents_center::AgentCenter;
 use super::connect::{ConnectDialog, DialogAction};
 use crate::protocol::Op;
 
@@ -16,6 +18,8 @@ use crate::protocol::Op;
 pub enum Overlay {
     /// `/connect`: the three ways to sign in.
     Connect(ConnectDialog),
+    /// `/agents`, `/subagents`: the command center.
+    Agents(Box<AgentCenter>),
 }
 
 impl Overlay {
@@ -23,6 +27,7 @@ impl Overlay {
     pub fn handle_key(&mut self, key: KeyEvent) -> DialogAction {
         match self {
             Self::Connect(dialog) => dialog.handle_key(key),
+            Self::Agents(center) => DialogAction::Center(center.handle_key(key)),
         }
     }
 
@@ -30,6 +35,7 @@ impl Overlay {
     pub fn on_paste(&mut self, text: &str) -> DialogAction {
         match self {
             Self::Connect(dialog) => dialog.on_paste(text),
+            Self::Agents(_) => DialogAction::None,
         }
     }
 
@@ -37,6 +43,7 @@ impl Overlay {
     pub fn render(&self, area: Rect, buf: &mut Buffer, now: SystemTime) {
         match self {
             Self::Connect(dialog) => dialog.render(area, buf, now),
+            Self::Agents(center) => center.render(area, buf, now),
         }
     }
 
@@ -44,6 +51,8 @@ impl Overlay {
     pub fn ticks(&self) -> bool {
         match self {
             Self::Connect(dialog) => dialog.shows_countdown(),
+            // The app asks for the list again each second it shows.
+            Self::Agents(_) => false,
         }
     }
 
@@ -51,6 +60,7 @@ impl Overlay {
     pub fn on_close(&self) -> Option<Op> {
         match self {
             Self::Connect(dialog) => dialog.is_waiting().then_some(Op::CancelLogin),
+            Self::Agents(_) => None,
         }
     }
 
@@ -58,6 +68,7 @@ impl Overlay {
     pub fn connect(&mut self) -> Option<&mut ConnectDialog> {
         match self {
             Self::Connect(dialog) => Some(dialog),
+            Self::Agents(_) => None,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use crate::protocol::SessionSummary;
+use crate::protocol::{SessionSummary, TokenUsage};
 
 #[derive(Debug, Default)]
 pub(crate) struct SessionState {
@@ -52,5 +52,38 @@ impl SessionState {
     /// The id to come back to after leaving, when the conversation was saved.
     pub(crate) fn to_resume(&self) -> Option<String> {
         self.id.clone().filter(|_| self.saved)
+    }
+}
+
+/// What the person needs after leaving: how to come back, and what the conversation used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitSummary {
+    /// The session id, for `kelp --resume`.
+    pub id: String,
+    /// Token usage of the conversation.
+    pub usage: TokenUsage,
+    /// The app-server it ran on (`--remote`), which the way back names.
+    pub server: Option<String>,
+}
+
+impl ExitSummary {
+    /// The lines printed on the normal screen after the UI is gone.
+    pub fn lines(&self) -> String {
+        let u = &self.usage;
+        let mut text = String::new();
+        if u.total_tokens > 0 {
+            text.push_str(&format!(
+                "Token usage: {}\n",
+                super::status::describe_usage(u)
+            ));
+        }
+        match &self.server {
+            Some(server) => text.push_str(&format!(
+                "To continue it: kelp --remote {server} resume {}\n",
+                self.id
+            )),
+            None => text.push_str(&format!("To continue it: kelp --resume {}\n", self.id)),
+        }
+        text
     }
 }

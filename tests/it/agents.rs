@@ -491,3 +491,164 @@ async fn a_child_given_a_worktree_works_there_and_not_in_its_parents_folder() {
     let child = saved.iter().find(|s| s.agent.is_some()).unwrap();
     assert_eq!(child.project_dir, worktree.root);
 }
+
+/// The command center in an 80×24 SSH window, the real client against the fake's team: the
+/// agent that asks is listed under Needs you, Enter shows its conversation, the answer lets it
+/// go on, and Esc comes back to the person's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_center_lists_the_agent_that_asks_under_needs_you_and_opens_it() {
+    let wait = Duration::from_secs(30);
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    fake.set_scenario(crate::fake_openai::Scenario::Team);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let project_arg = project.path().to_string_lossy().into_owned();
+    let mut pty = crate::tui_e2e::over_ssh(
+        &fake,
+        home.path(),
+        &["--enable", "multi_agent_v2", "--cd", &project_arg],
+        &[("KELP_APPROVAL", "ask")],
+    );
+    pty.wait_for("Ask anything", wait);
+    pty.send("split the work\r");
+    pty.wait_for("Allow it?", wait);
+    // Alt+A opens the center while the approval waits.
+    pty.send("\x1ba");
+    let list = pty.wait_until(
+        |screen| screen.contains("Needs you (1)") && screen.contains("Ready (1)"),
+        wait,
+        "the builder waiting and the reader done",
+    );
+    let lines: Vec<&str> = list.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} is not on screen:\n{list}"))
+    };
+    assert!(
+        at("Needs you (1)") < at("/root/builder  Leave a note."),
+        "{list}"
+    );
+    assert!(at("/root/builder") < at("Working (1)"), "{list}");
+    assert!(
+        at("Working (1)") < at("/root  (here) split the work"),
+        "{list}"
+    );
+    assert!(
+        at("Ready (1)") < at("/root/reader  Read the README"),
+        "{list}"
+    );
+    assert!(list.contains("asks to run: touch team-notes.md"), "{list}");
+    assert!(
+        list.contains("› /root/builder"),
+        "the one that needs you is chosen first"
+    );
+
+    pty.send("\r");
+    pty.wait_for("/root/builder · its conversation", wait);
+    // The question takes no answer until it has been on screen a moment (so a key typed
+    // ahead never approves); it was under the center until now.
+    std::thread::sleep(Duration::from_millis(800));
+    pty.send("y");
+    pty.wait_for("/root/builder is done.", wait);
+    assert!(project.path().join("team-notes.md").exists());
+    pty.send("\x1b");
+    let own = pty.wait_for("Both agents answered", wait);
+    assert!(!own.contains("its conversation, as saved"), "{own}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(wait));
+}
+
+/// The command center's screen at 80×24: three agents of this conversation and a saved one,
+/// the one waiting on its approval first.
+#[test]
+fn the_command_center_groups_the_agents_by_what_they_wait_for() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use kelp::protocol::{
+        AgentActivity, AgentActivityKind, AgentRow, AgentState, ApprovalSubject, Reply,
+    };
+    use std::time::SystemTime;
+
+    let (mut app, mut sent) = crate::tui_snapshots::logged_in();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    app.freeze_time(now);
+    for (path, conversation) in [("/root/reader", "c-reader"), ("/root/builder", "c-builder")] {
+        app.handle_core_event(Event::AgentActivity(AgentActivity {
+            id: format!("call-{path}"),
+            kind: AgentActivityKind::Started,
+            path: path.into(),
+            conversation: conversation.into(),
+            model: None,
+            effort: None,
+        }));
+    }
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 7,
+        call_id: "call-touch".into(),
+        subject: ApprovalSubject::Command {
+            command: "touch team-notes.md".into(),
+            workdir: "/work/project".into(),
+            always_prefix: None,
+        },
+        agent: Some("/root/builder".into()),
+    });
+    app.handle_key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::ALT));
+    let asked: Vec<Op> = std::iter::from_fn(|| sent.try_recv().ok()).collect();
+    assert!(asked.contains(&Op::ListAgents), "{asked:?}");
+    let row = |conversation: &str, path: Option<&str>, title: &str, state, last: &str, ago: u64| {
+        AgentRow {
+            conversation: conversation.into(),
+            path: path.map(str::to_string),
+            title: title.into(),
+            project: "/work/project".into(),
+            state,
+            last_line: Some(last.into()),
+            tokens: 2_400,
+            since: Some(now - Duration::from_secs(ago)),
+            file: None,
+        }
+    };
+    app.handle_core_event(Event::Reply(Reply::Agents(vec![
+        row(
+            "c-reader",
+            Some("/root/reader"),
+            "Read the README and say what it is.",
+            AgentState::Ready,
+            "It is a shop.",
+            40,
+        ),
+        row(
+            "c-builder",
+            Some("/root/builder"),
+            "Leave a note.",
+            AgentState::NeedsYou,
+            "asks to run: touch team-notes.md",
+            95,
+        ),
+        row(
+            "c-old",
+            None,
+            "fix the login page",
+            AgentState::Inactive,
+            "The login page works again.",
+            7_200,
+        ),
+    ])));
+    let screen = crate::tui_snapshots::draw(&mut app, 80, 24);
+    insta::assert_snapshot!(screen);
+
+    // Enter opens the one chosen (the one that needs you): its conversation is asked for.
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let asked: Vec<Op> = std::iter::from_fn(|| sent.try_recv().ok()).collect();
+    assert_eq!(asked, [Op::ReadAgent("c-builder".into())]);
+    let shown = crate::tui_snapshots::draw(&mut app, 80, 24);
+    assert!(
+        shown.contains("/root/builder · its conversation"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Allow it?"),
+        "its approval waits below: {shown}"
+    );
+}

@@ -1552,7 +1552,6 @@ async fn codex_verbs_kelp_lacks_are_refused_never_sent() {
         "plugin",
         "features",
         "update",
-        "agents",
         "remote-control",
         "exec-server",
         "migrate-rollouts",

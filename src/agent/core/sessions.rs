@@ -1,8 +1,9 @@
-//! The core's reads of the saved conversations beside its own: the `/resume` list and the
-//! composer's prompt history, both off the core task.
+//! The core's reads of the saved conversations beside its own: the `/resume` list, the
+//! composer's prompt history, the command center's list and its view of another agent, all
+//! off the core task.
 
 use super::Core;
-use crate::protocol::{Event, Reply};
+use crate::protocol::{AgentRow, AgentState, Event, Reply};
 use crate::session;
 
 /// How many saved conversations the `/resume` picker offers.
@@ -49,6 +50,65 @@ impl Core {
                 Err(_) => Event::Error("could not list saved conversations".to_string()),
             };
             let _ = events.send(event);
+        });
+    }
+
+    /// The command center's rows: the agents this conversation's team spawned, then the
+    /// saved conversations of every project, newest first (the one in hand is the face's to
+    /// show).
+    pub(super) fn list_agents(&self) {
+        let team = self
+            .seat
+            .as_ref()
+            .map(super::super::team::Seat::rows)
+            .unwrap_or_default();
+        let mut live: Vec<String> = team.iter().map(|row| row.conversation.clone()).collect();
+        if let Some(conversation) = &self.conversation {
+            live.push(conversation.id().to_string());
+        }
+        let state_dir = self.config.state_dir.clone();
+        let events = self.events.clone();
+        crate::task::spawn_blocking(move || {
+            let saved = session::list_sessions(&state_dir, None)
+                .filter(|summary| summary.agent.is_none())
+                .filter(|summary| !live.contains(&summary.id.to_string()))
+                .take(MAX_LISTED_SESSIONS)
+                .map(|summary| {
+                    let last = session::last_exchange(&summary.path);
+                    AgentRow {
+                        conversation: summary.id.to_string(),
+                        path: None,
+                        title: summary
+                            .name
+                            .clone()
+                            .or(summary.first_prompt.clone())
+                            .unwrap_or_default(),
+                        project: summary.project_dir,
+                        file: Some(summary.path),
+                        state: AgentState::Inactive,
+                        last_line: last.and_then(|last| last.answer),
+                        tokens: 0,
+                        since: summary.modified.or(Some(summary.started_at.into())),
+                    }
+                });
+            let rows = team.into_iter().chain(saved).collect();
+            let _ = events.send(Event::Reply(Reply::Agents(rows)));
+        });
+    }
+
+    /// The newest turns of the saved conversation `id`, read off the core task.
+    pub(super) fn read_agent(&self, id: String) {
+        let state_dir = self.config.state_dir.clone();
+        let events = self.events.clone();
+        crate::task::spawn_blocking(move || {
+            let shown = session::find_whole(&state_dir, &id)
+                .and_then(|found| crate::agent::replay::shown(&found.path))
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            let _ = events.send(Event::Reply(Reply::AgentTranscript {
+                conversation: id,
+                shown,
+            }));
         });
     }
 }

@@ -54,6 +54,17 @@ fn role_settings(seat: &Seat, name: &str) -> Result<RoleSettings, String> {
     }
 }
 
+/// A new worktree for a child agent, made off the async threads.
+pub(super) async fn own_worktree(
+    project_dir: &std::path::Path,
+) -> Result<crate::protocol::Worktree, String> {
+    let project_dir = project_dir.to_path_buf();
+    crate::task::spawn_blocking(move || crate::agent::worktree::create(&project_dir))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+        .map_err(|why| format!("no worktree for the agent: {why}"))
+}
+
 /// Starts the child at `path` on `task`; its start, as the faces are told it.
 pub(super) fn start_child(
     seat: &Seat,
@@ -126,6 +137,13 @@ pub(super) fn start_child(
             ops: Ops::Child(ops.clone()),
             mailbox: Vec::new(),
             next_task: None,
+            seen: Some(super::seen::Seen::new(
+                &args.message,
+                worktree.map_or_else(
+                    || conversation.project_dir().to_path_buf(),
+                    |made| made.project_dir.clone(),
+                ),
+            )),
         });
     }
     team.tell_news();
@@ -139,6 +157,7 @@ async fn follow(team: Team, path: String, mut events: UnboundedReceiver<Event>) 
     let face = team.0.shared.face.clone();
     let mut last_answer: Option<String> = None;
     while let Some(event) = events.recv().await {
+        team.note(&path, &event);
         match event {
             Event::TurnStarted { .. } => {
                 last_answer = None;

@@ -282,6 +282,8 @@ impl Remote {
             | Op::Diff
             | Op::ListRevisions
             | Op::MakeWorktree
+            | Op::ListAgents
+            | Op::ReadAgent(_)
             | Op::Init
             | Op::Rewind(_)
             | Op::UndoRewound

@@ -64,6 +64,10 @@ slash_commands! {
         argument None, during_turn true;
     Fork: "fork", "go on in a copy of this conversation; the original stays",
         argument None, during_turn false;
+    Agents: "agents", "the command center: every conversation, and which needs you",
+        argument None, during_turn true;
+    Subagents: "subagents", "this conversation's agents: open one to watch it work",
+        argument None, during_turn true;
     Worktree: "worktree", "a new conversation in a new git worktree of this repository",
         argument None, during_turn false;
     Rename: "rename", "name this conversation (/rename NAME) for the lists",

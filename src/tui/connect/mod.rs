@@ -69,6 +69,8 @@ pub enum DialogAction {
     Copy { text: String, label: &'static str },
     /// Close the dialog.
     Close,
+    /// What a key of the command center asks.
+    Center(crate::tui::agents_center::CenterAction),
 }
 
 impl DialogAction {

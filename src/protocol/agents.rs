@@ -1,0 +1,53 @@
+//! The agents the command center lists (`/agents`, `kelp agents`): each conversation this
+//! client holds or has saved, with where it stands.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// Where a conversation stands, as the command center groups them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AgentState {
+    /// An approval or a question waits for the person.
+    NeedsYou,
+    /// A turn runs.
+    Working,
+    /// Open in this client, done with its turn: ready for the next task.
+    Ready,
+    /// Saved, not open.
+    Inactive,
+}
+
+impl AgentState {
+    /// The group's heading.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Self::NeedsYou => "Needs you",
+            Self::Working => "Working",
+            Self::Ready => "Ready",
+            Self::Inactive => "Inactive",
+        }
+    }
+}
+
+/// One conversation as the command center shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRow {
+    /// Its conversation's id.
+    pub conversation: String,
+    /// Its task path in this client's team (`/root`, `/root/alpha`); `None` for a conversation
+    /// outside it.
+    pub path: Option<String>,
+    /// What it is about: its name, its task or its first prompt.
+    pub title: String,
+    pub project: PathBuf,
+    pub state: AgentState,
+    /// The last line it wrote.
+    pub last_line: Option<String>,
+    /// Tokens its requests took.
+    pub tokens: u64,
+    /// Since when it stands as it does: its turn's start while it works, else when it was
+    /// last active.
+    pub since: Option<SystemTime>,
+    /// Its saved file, for a conversation not open here (opening it resumes it).
+    pub file: Option<PathBuf>,
+}
