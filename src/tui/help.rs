@@ -31,6 +31,8 @@ const KEYS: &str = "Keys
   ctrl+g            edit the draft in $VISUAL or $EDITOR
   !command          run a command yourself, in the sandbox (esc stops it)
   ctrl+o            show or hide details (reasoning, tool output)
+  alt+a             the command center, even while an approval waits
+  alt+1..9, alt+0   this conversation, its agents; the one that asks
   pgup/pgdn, home/end, wheel   scroll
   The mouse selects text; mouse = true in config.toml captures it instead.";
 
