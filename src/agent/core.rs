@@ -386,6 +386,8 @@ impl Core {
             Op::MakeWorktree => self.make_worktree(),
             Op::ListAgents => self.list_agents(),
             Op::ReadAgent(id) => self.read_agent(id),
+            // Only a server keeps a queue of messages from outside.
+            Op::TakeQueued(_) => {}
             Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone(), true),
             Op::ListSkills => self.list_skills(),
             Op::Rewind(to) => self.rewind(&to),

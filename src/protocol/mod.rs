@@ -192,6 +192,9 @@ pub enum Op {
     /// The newest turns of the saved conversation with this id, to show beside the one in
     /// hand. The answer is `Reply::AgentTranscript`.
     ReadAgent(String),
+    /// Take a message waiting in the queue of the server's thread out of it, to edit or drop
+    /// (a client on a server: `thread/queue/delete`).
+    TakeQueued(String),
     /// Ask the model to write an `AGENTS.md` for the project (through the usual patch
     /// approval); refused with an error when one exists.
     Init,
@@ -578,6 +581,9 @@ pub enum Reply {
     Revisions(Option<Revisions>),
     /// The worktree `MakeWorktree` made, or why it could not be made.
     Worktree(Result<Worktree, String>),
+    /// The messages waiting in the server's queue for this thread (`kelp queue`, another
+    /// client's), oldest first: each one's id and its words.
+    ServerQueue(Vec<(String, String)>),
     /// The command center's rows, the conversation in hand first.
     Agents(Vec<AgentRow>),
     /// The newest turns of the conversation `ReadAgent` named, or why it cannot be read.

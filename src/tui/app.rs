@@ -422,13 +422,17 @@ impl App {
             self.search_history();
             return;
         }
-        if key.code == KeyCode::Up
-            && key.modifiers.is_empty()
-            && self.pane.is_idle()
-            && let Some(text) = self.turn.queued.pop()
-        {
-            self.pane.set_text(&text);
-            return;
+        if key.code == KeyCode::Up && key.modifiers.is_empty() && self.pane.is_idle() {
+            if let Some(text) = self.turn.queued.pop() {
+                self.pane.set_text(&text);
+                return;
+            }
+            // A message waiting on the server comes out of its queue to edit, or to drop.
+            if let Some((id, text)) = self.turn.server_queue.pop() {
+                self.send(Op::TakeQueued(id));
+                self.pane.set_text(&text);
+                return;
+            }
         }
         self.pane.answer_running = self.turn.running();
         let was_slash = self.pane.composer().text() == "/";
@@ -624,7 +628,7 @@ impl App {
 
         let bottom_rows = self.pane.height(main.width, main.height);
         let activity = u16::from(self.turn.running());
-        let queue_rows = Self::queue_rows(self.turn.queued.len())
+        let queue_rows = Self::queue_rows(self.turn.queued.len() + self.turn.server_queue.len())
             .min(main.height.saturating_sub(bottom_rows + activity + 1));
         let bottom = Rect::new(
             main.x,

@@ -235,6 +235,7 @@ impl App {
             Reply::AuthChanged(summary) => self.on_auth_changed(summary),
             Reply::Revisions(found) => self.on_revisions(found),
             Reply::Agents(rows) => self.on_agents(rows),
+            Reply::ServerQueue(waiting) => self.turn.server_queue = waiting,
             Reply::AgentTranscript {
                 conversation,
                 shown,

@@ -28,18 +28,30 @@ impl App {
     /// The prompts waiting for the answer to end, newest last, with how to take one back.
     pub(super) fn render_queue(&self, area: Rect, buf: &mut Buffer) {
         let shown = usize::from(area.height);
-        let hidden = self.turn.queued.len().saturating_sub(shown);
-        for (row, text) in self.turn.queued.iter().skip(hidden).enumerate() {
+        // The server's go first: they wait there already.
+        let waiting: Vec<(&str, &str)> = self
+            .turn
+            .server_queue
+            .iter()
+            .map(|(_, text)| (" ↳ queued on the server ", text.as_str()))
+            .chain(
+                self.turn
+                    .queued
+                    .iter()
+                    .map(|text| (" ↳ queued ", text.as_str())),
+            )
+            .collect();
+        let hidden = waiting.len().saturating_sub(shown);
+        for (row, (label, text)) in waiting.into_iter().skip(hidden).enumerate() {
             let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             let hint = match (row + 1 == shown, hidden) {
                 (false, _) => String::new(),
                 (true, 0) => " · sent when the answer ends · ↑ edits".to_string(),
                 (true, n) => format!(" (+{n} more) · sent when the answer ends · ↑ edits"),
             };
-            const LABEL: &str = " ↳ queued ";
-            let room = usize::from(area.width).saturating_sub(LABEL.width() + hint.width());
+            let room = usize::from(area.width).saturating_sub(label.width() + hint.width());
             let spans = vec![
-                Span::styled(LABEL, theme::accent()),
+                Span::styled(label, theme::accent()),
                 Span::raw(super::wrap::cut(first_line, room.max(8))),
                 Span::styled(hint, theme::dim()),
             ];

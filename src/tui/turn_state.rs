@@ -1,5 +1,6 @@
 //! The turn that runs now, as the app keeps it: its clock (the spinner and elapsed time), the
-//! prompts queued behind it, and the person's own `!` commands still running.
+//! prompts queued behind it (here, and on the server a client runs on), and the person's own
+//! `!` commands still running.
 
 use std::time::Instant;
 
@@ -11,6 +12,9 @@ pub(crate) struct TurnState {
     pub(crate) clock: Option<TurnClock>,
     /// Prompts sent while an answer streamed, oldest first: the next goes when the turn ends.
     pub(crate) queued: Vec<String>,
+    /// Messages waiting in the server's queue for this thread (a client on a server): their
+    /// ids and words, oldest first; the server sends each as its own turn.
+    pub(crate) server_queue: Vec<(String, String)>,
     /// Commands the person runs themselves (`!cmd`) that have not finished: Esc stops them.
     pub(crate) own_commands: usize,
     /// The goal stopped during the turn: said when the turn ends, with what it spent in all.

@@ -190,6 +190,18 @@ pub enum UserInput {
 }
 
 impl UserInput {
+    /// The words of an input, its texts joined by a blank line (images and mentions left out).
+    pub fn words(input: &[Self]) -> String {
+        input
+            .iter()
+            .filter_map(|part| match part {
+                Self::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+
     /// A prompt as a client sends it: its text, then its images from this machine.
     pub fn prompt(text: &str, images: &[PathBuf]) -> Vec<Self> {
         let text = Self::Text {

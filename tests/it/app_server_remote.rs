@@ -1317,3 +1317,41 @@ async fn kelp_queue_leaves_a_message_for_the_turn_after_and_opens_a_saved_one() 
         "with its history: {asked_with}"
     );
 }
+
+/// The client on a server shows what waits in its thread's queue there (a `kelp queue` from
+/// elsewhere), and ↑ takes a waiting message out of the queue into the composer, to edit or to
+/// drop: it is not sent on its own any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_shows_the_servers_queue_and_takes_a_message_back_to_edit() {
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "unix://"]);
+    drop(server.signed_in(&fake, &[]));
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([Reply::text("Slowly done.").delay(Duration::from_secs(3))]);
+    let mut client = remote_client(&server.address, home.path(), project.path(), &[]);
+    client.wait_for("Connected: API key kept by the server.", WAIT);
+    client.send("take your time\r");
+    client.wait_for("› take your time", WAIT);
+    let thread = kelp::session::list_sessions(&server.home.path().join(".local/state/kelp"), None)
+        .next()
+        .map(|summary| summary.id.to_string())
+        .expect("the thread is saved on the server");
+    let (code, _, stderr) =
+        kelp_queue(&server, &["--thread", &thread, "--message", "then tidy up"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    client.wait_for("↳ queued on the server then tidy up", WAIT);
+    client.send("\x1b[A");
+    let screen = client.wait_until(
+        |screen| screen.contains("› then tidy up") && !screen.contains("queued on the server"),
+        WAIT,
+        "the message back in the composer, out of the queue",
+    );
+    assert!(!screen.contains("You said"), "{screen}");
+    client.wait_for("Slowly done.", WAIT);
+    // The turn ended and nothing waited: no turn of the message ran.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(fake.requests_to("/responses").len(), 1);
+    client.send("\x04");
+    assert!(client.wait_exit(WAIT));
+}

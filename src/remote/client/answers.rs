@@ -48,6 +48,8 @@ impl Remote {
             }
             Asked::LoggedOut => self.emit(Event::Error(format!("could not log out: {message}"))),
             Asked::Quiet(what) => self.emit(Event::Error(format!("{what}: {message}"))),
+            // A server without the experimental queue has nothing waiting to show.
+            Asked::Queue => {}
         }
     }
 
@@ -101,6 +103,16 @@ impl Remote {
                 self.request(&ModelListParams::default(), Asked::Models);
             }
             Asked::LoggedOut => self.emit(Event::Reply(Reply::AuthChanged(None))),
+            Asked::Queue => {
+                if let Some(page) = decode::<wire::ListPage<wire::QueuedSubmission>>(result) {
+                    let waiting = page
+                        .data
+                        .into_iter()
+                        .map(|queued| (queued.id, wire::requests::UserInput::words(&queued.input)))
+                        .collect();
+                    self.emit(Event::Reply(Reply::ServerQueue(waiting)));
+                }
+            }
             Asked::Quiet(_) => {}
         }
     }
@@ -224,6 +236,8 @@ impl Remote {
         for op in std::mem::take(&mut self.held) {
             self.on_op(op);
         }
+        // What waits in its queue there (`kelp queue`, another client's) shows from the start.
+        self.list_queue();
     }
 }
 

@@ -74,6 +74,8 @@ enum Asked {
     TurnStarted {
         resend: Option<Box<crate::protocol::Submission>>,
     },
+    /// The thread's queue on the server, to show.
+    Queue,
     Login,
     KeySaved(String),
     LoggedOut,
@@ -273,6 +275,13 @@ impl Remote {
                 };
                 self.request(&params, Asked::TurnStarted { resend: None });
             }
+            Op::TakeQueued(id) => {
+                let params = requests::ThreadQueueDeleteParams {
+                    thread_id: thread,
+                    queued_submission_id: id,
+                };
+                self.request(&params, Asked::Quiet("taking the message out of the queue"));
+            }
             Op::FindPrompts => {}
             Op::Shutdown => {}
             Op::RunCommand(_)
@@ -313,6 +322,18 @@ impl Remote {
         };
         let resend = Some(Box::new(submission));
         self.request(&params, Asked::TurnStarted { resend });
+    }
+
+    /// Asks for the thread's queue on the server, to show.
+    pub(super) fn list_queue(&mut self) {
+        if let Some(thread) = self.thread.clone() {
+            let params = requests::ThreadQueueListParams {
+                thread_id: thread,
+                cursor: None,
+                limit: None,
+            };
+            self.request(&params, Asked::Queue);
+        }
     }
 
     /// A prompt refused because a turn started on the server first (one of its queue's, or

@@ -8,7 +8,9 @@ use super::{Asked, Remote, items};
 use crate::protocol::ErrorCategory;
 use crate::protocol::LoginEvent;
 use crate::protocol::{Event, ItemId, PlanStatus, PlanStep, Reply, TurnOutcome};
-use crate::wire::{self, AccountNote, ReadError, ServerNotification as Note, TurnNote, requests};
+use crate::wire::{
+    self, AccountNote, ReadError, ServerNotification as Note, ThreadNote, TurnNote, requests,
+};
 
 impl Remote {
     pub(super) fn on_notification(&mut self, method: &str, params: Value) {
@@ -30,6 +32,11 @@ impl Remote {
             Note::Turn(note) if self.ours(note.thread_id()) => self.on_turn_note(note),
             Note::Said(said) if said.thread_id().is_none_or(|t| self.ours(t)) => {
                 self.emit(Event::Notice(said.words().to_string()));
+            }
+            Note::Thread(ThreadNote::ThreadQueueChanged(changed))
+                if self.ours(&changed.thread_id) =>
+            {
+                self.list_queue();
             }
             Note::Account(AccountNote::LoginCompleted(done)) => self.login_completed(*done),
             Note::Account(AccountNote::AccountUpdated(_)) => self.request(
