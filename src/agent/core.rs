@@ -140,7 +140,13 @@ impl Core {
         let model = config.model_in_use();
         let seat = match &options.seat {
             Some(seat) => Some(seat.clone()),
-            None => super::team::Team::start(&config, child_spawner(&options), shared.clone(), ops),
+            None => super::team::Team::start(
+                &config,
+                &options.project_dir,
+                child_spawner(&options),
+                shared.clone(),
+                ops,
+            ),
         };
         let super::team::Shared {
             client,

@@ -10,7 +10,7 @@
 //! `team/spawn.rs` starts a child's core and follows its events: its status, its final
 //! answer, and the approvals it asks, which reach the person's face naming the child;
 //! `team/words.rs` is what the agents are told, in Codex's words; `team/seen.rs` what the
-//! command center shows of each.
+//! command center shows of each; `team/roles.rs` the roles offered, a trusted project's too.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -29,6 +29,7 @@ use crate::protocol::{AgentActivity, AgentActivityKind, Event, Op};
 use crate::tools::ToolOutput;
 use crate::tools::collab::{CollabCall, SpawnArgs};
 
+mod roles;
 mod seen;
 mod spawn;
 mod words;
@@ -187,6 +188,7 @@ impl Team {
     /// configuration has the collaboration tools off.
     pub fn start(
         config: &Config,
+        project_dir: &std::path::Path,
         spawner: Spawner,
         shared: Shared,
         root_ops: WeakUnboundedSender<Op>,
@@ -194,12 +196,10 @@ impl Team {
         if !config.agents.enabled {
             return None;
         }
-        let roles: Vec<_> = config
-            .agents
-            .roles
-            .iter()
-            .map(|role| (role.clone(), role.settings()))
-            .collect();
+        // A project's own roles only once the person trusts it.
+        let trusted_root = (config.trust_of(project_dir) == Some(true))
+            .then(|| crate::config::trust_root(project_dir));
+        let roles = roles::roles(&config.agents.roles, trusted_root.as_deref());
         let spec = spec_of(&roles);
         let team = Self(Arc::new(Inner {
             roster: Mutex::new(vec![Member {

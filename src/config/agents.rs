@@ -108,6 +108,11 @@ impl AgentRole {
         };
         let bytes = crate::private_file::read_regular(path, MAX_ROLE_FILE)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::settings_in(path, bytes)
+    }
+
+    /// What a role's file read as `bytes` sets; `path` names it in what is wrong.
+    pub fn settings_in(path: &Path, bytes: Vec<u8>) -> Result<RoleSettings, String> {
         let text = String::from_utf8(bytes)
             .map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
         let doc = text
@@ -136,8 +141,8 @@ impl AgentRole {
     }
 }
 
-/// The most a role's file may hold.
-const MAX_ROLE_FILE: u64 = 256 * 1024;
+/// The most a role's file may hold (a project's `config.toml` too).
+pub const MAX_ROLE_FILE: u64 = 256 * 1024;
 
 /// Reads `[agents]`: its limits and its role tables, each role's `config_file` relative to
 /// `dir` (the config file's folder) unless absolute or under `~/`. `bad` hears what is wrong.

@@ -652,3 +652,61 @@ fn the_command_center_groups_the_agents_by_what_they_wait_for() {
         "its approval waits below: {shown}"
     );
 }
+
+/// A trusted project's own role (`.codex/config.toml`, as Codex reads a project's) is offered
+/// and its model is the one its agent's requests carry; an untrusted project's is not offered.
+#[tokio::test]
+async fn a_trusted_projects_own_role_is_offered_and_its_model_used() {
+    for trusted in [true, false] {
+        let mut agent = agent_setup(move |config, options| {
+            config.approval = ApprovalMode::Ask;
+            config.model = Some("gpt-5.5".into());
+            config.agents.enabled = true;
+            let root = std::fs::canonicalize(&options.project_dir).unwrap();
+            std::fs::create_dir_all(root.join(".codex/agents")).unwrap();
+            std::fs::write(
+                root.join(".codex/config.toml"),
+                "[agents.tester]\ndescription = \"Runs this project's tests.\"\n\
+                 config_file = \"agents/tester.toml\"\n",
+            )
+            .unwrap();
+            std::fs::write(
+                root.join(".codex/agents/tester.toml"),
+                "model = \"gpt-5.4-mini\"\n",
+            )
+            .unwrap();
+            config.projects.push((root, trusted));
+        })
+        .await;
+        agent.fake.set_fallback(|request| match child_of(request) {
+            Some(_) => Reply::text("tested"),
+            None if outputs(request) == 0 => Reply::call(
+                "spawn_agent",
+                json!({"task_name": "alpha", "message": "test it", "agent_type": "tester", "fork_turns": "none"}),
+            ),
+            None if said(request).contains("\"task_name\\\":\\\"/root/alpha\\\"")
+                && !said(request).contains("FINAL_ANSWER") =>
+            {
+                Reply::call("wait_agent", json!({"timeout_ms": 20000}))
+            }
+            None => Reply::text("done"),
+        });
+        agent.submit("test with the project's tester");
+        let (_, outcome) = agent.finish_turn().await;
+        assert_eq!(outcome, TurnOutcome::Completed);
+        let requests: Vec<Value> = agent
+            .fake
+            .requests_to("/responses")
+            .iter()
+            .map(|r| r.json().clone())
+            .collect();
+        let offered = requests[0]["tools"].to_string();
+        assert_eq!(offered.contains("Runs this project's tests."), trusted, "{offered}");
+        let child = requests.iter().find(|r| child_of(r) == Some("alpha"));
+        if trusted {
+            assert_eq!(child.unwrap()["model"], "gpt-5.4-mini");
+        } else {
+            assert!(child.is_none(), "an unknown role spawns no agent");
+        }
+    }
+}
