@@ -113,9 +113,9 @@ pub(super) fn ask_host(
         turn_id: &turn_id,
         item_id: &call_id,
         started_at_ms: now_ms(),
+        agent: agent.as_deref(),
     }
     .request(subject);
-    let params = named_agent(params, agent.as_deref());
     let (request_id, answer) = out.numbered_request_granting(method, params, grants_full_access);
     asking
         .lock()
@@ -129,31 +129,26 @@ pub(super) fn ask_host(
     });
 }
 
-/// A request's params with the agent of the team that asks named in its `reason`, for a host
-/// that shows one thread.
-fn named_agent(mut params: serde_json::Value, agent: Option<&str>) -> serde_json::Value {
-    if let (Some(agent), Some(fields)) = (agent, params.as_object_mut()) {
-        let why = fields
-            .get("reason")
-            .and_then(serde_json::Value::as_str)
-            .map_or(String::new(), |why| format!(": {why}"));
-        fields.insert(
-            "reason".into(),
-            serde_json::Value::String(format!("asked by the agent {agent}{why}")),
-        );
-    }
-    params
-}
-
-/// What identifies one approval request: the thread, the turn, the item asked about, and when.
+/// What identifies one approval request: the thread, the turn, the item asked about, when,
+/// and the agent of the team that asks (`None`: the thread's own).
 struct Asked<'a> {
     thread_id: &'a str,
     turn_id: &'a str,
     item_id: &'a str,
     started_at_ms: i64,
+    agent: Option<&'a str>,
 }
 
 impl Asked<'_> {
+    /// Why it is asked, the agent that asks named first, for a host that shows one thread.
+    fn reason(&self, why: Option<String>) -> Option<String> {
+        match (self.agent, why) {
+            (Some(agent), Some(why)) => Some(format!("asked by the agent {agent}: {why}")),
+            (Some(agent), None) => Some(format!("asked by the agent {agent}")),
+            (None, why) => why,
+        }
+    }
+
     /// A command request for `command`, run in `cwd`, with why it is asked.
     fn command(
         &self,
@@ -168,7 +163,7 @@ impl Asked<'_> {
             started_at_ms: self.started_at_ms,
             command: Some(command),
             cwd,
-            reason,
+            reason: self.reason(reason),
             proposed_execpolicy_amendment: None,
             network_approval_context: None,
             proposed_network_policy_amendments: None,
@@ -184,6 +179,7 @@ impl Asked<'_> {
                 turn_id: self.turn_id.to_string(),
                 item_id: self.item_id.to_string(),
                 started_at_ms: self.started_at_ms,
+                reason: self.reason(None),
             }
             .into_message(),
             ApprovalSubject::Command {

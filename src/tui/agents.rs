@@ -72,8 +72,10 @@ impl App {
     }
 
     /// The core's rows came.
-    pub(super) fn on_agents(&mut self, rows: Vec<AgentRow>) {
+    pub(super) fn on_agents(&mut self, mut rows: Vec<AgentRow>) {
         let own = self.own_row();
+        // The conversation in hand is saved too: it is listed once, as the one here.
+        rows.retain(|row| row.conversation != own.conversation);
         if let Some(Overlay::Agents(center)) = &mut self.overlay {
             center.set_rows(own, rows);
         }

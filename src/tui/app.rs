@@ -283,10 +283,13 @@ impl App {
     /// When the app next needs waking without input: the spinner while a turn runs, the
     /// countdown while the device code shows; `None` when idle.
     pub fn next_tick(&self, now: Instant) -> Option<Instant> {
+        // The command center's list, and an agent shown, move while this turn waits on the
+        // person: they are other agents' news.
+        let agents = self.agents_tick();
         if let Some(clock) = self.turn.clock {
-            // Waiting on the person, nothing moves.
+            // Waiting on the person, nothing of this turn moves.
             if clock.is_paused() {
-                return None;
+                return agents.then(|| now + Duration::from_secs(1));
             }
             let elapsed = clock.elapsed(now).as_millis();
             let step = SPINNER_INTERVAL.as_millis();
@@ -294,7 +297,7 @@ impl App {
             let wait = u64::try_from(next - elapsed).unwrap_or(0);
             return Some(now + Duration::from_millis(wait));
         }
-        if self.overlay.as_ref().is_some_and(Overlay::ticks) || self.agents_tick() {
+        if self.overlay.as_ref().is_some_and(Overlay::ticks) || agents {
             let since_epoch = self
                 .now()
                 .duration_since(SystemTime::UNIX_EPOCH)

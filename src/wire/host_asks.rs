@@ -156,6 +156,9 @@ pub struct FileChangeRequestApproval {
     pub item_id: String,
     #[serde(default)]
     pub started_at_ms: i64,
+    /// Why it is asked: kelp names the agent of a team that asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl ServerRequest for FileChangeRequestApproval {

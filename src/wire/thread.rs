@@ -1014,6 +1014,7 @@ mod tests {
             turn_id: "u".into(),
             item_id: "p".into(),
             started_at_ms: 1,
+            reason: Some("asked by the agent /root/builder".into()),
         };
         for command in [command, bare, network] {
             crate::wire::ask_fits(command);

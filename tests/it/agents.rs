@@ -541,6 +541,10 @@ async fn the_command_center_lists_the_agent_that_asks_under_needs_you_and_opens_
     );
     assert!(list.contains("asks to run: touch team-notes.md"), "{list}");
     assert!(
+        !list.contains("Inactive"),
+        "the conversation here is listed once, as the one here: {list}"
+    );
+    assert!(
         list.contains("› /root/builder"),
         "the one that needs you is chosen first"
     );
@@ -701,7 +705,11 @@ async fn a_trusted_projects_own_role_is_offered_and_its_model_used() {
             .map(|r| r.json().clone())
             .collect();
         let offered = requests[0]["tools"].to_string();
-        assert_eq!(offered.contains("Runs this project's tests."), trusted, "{offered}");
+        assert_eq!(
+            offered.contains("Runs this project's tests."),
+            trusted,
+            "{offered}"
+        );
         let child = requests.iter().find(|r| child_of(r) == Some("alpha"));
         if trusted {
             assert_eq!(child.unwrap()["model"], "gpt-5.4-mini");
