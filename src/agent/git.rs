@@ -20,7 +20,7 @@ const MAX_DIFF_BYTES: usize = 512 * 1024;
 
 /// Settings that make git run a program, each switched off on the command line (which beats
 /// every configuration file).
-pub(super) const NO_CODE: [&str; 8] = [
+const NO_CODE: [&str; 8] = [
     "core.fsmonitor=",
     // `git log` would check each signature with the `gpg.program` the repository names.
     "log.showSignature=false",
@@ -136,19 +136,11 @@ impl<'a> Git<'a> {
     /// Runs git with `settings` (`name=value`) and `args`; its stdout when it succeeds.
     async fn run(&self, settings: &[String], args: &[&str]) -> Option<String> {
         let mut command = Command::new("git");
-        for setting in NO_CODE
-            .iter()
-            .copied()
-            .chain(settings.iter().map(String::as_str))
-        {
-            command.arg("-c").arg(setting);
-        }
+        without_code(command.as_std_mut(), settings);
         command
             .arg("--no-optional-locks")
             .args(args)
             .current_dir(self.dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_TERMINAL_PROMPT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -175,6 +167,21 @@ impl<'a> Git<'a> {
             .unwrap_or_default();
         filter_settings(&listed)
     }
+}
+
+/// git as kelp runs it itself: every setting through which a repository runs code off (and
+/// `settings` besides), the system's configuration unread, no prompt for a password.
+pub(super) fn without_code(command: &mut std::process::Command, settings: &[String]) {
+    for setting in NO_CODE
+        .iter()
+        .copied()
+        .chain(settings.iter().map(String::as_str))
+    {
+        command.arg("-c").arg(setting);
+    }
+    command
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0");
 }
 
 /// What switches off every filter driver `listed` names (`git config --null --get-regexp

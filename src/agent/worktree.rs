@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::git::{NO_CODE, filter_settings};
+use super::git::{filter_settings, without_code};
 use crate::protocol::Worktree;
 
 /// The folder of kelp's beside the repository that holds its worktrees.
@@ -302,18 +302,10 @@ fn fresh_id() -> Result<String, String> {
 /// error's last line.
 fn git(dir: &Path, settings: &[String], args: &[&str]) -> Result<String, String> {
     let mut command = Command::new("git");
-    for setting in NO_CODE
-        .iter()
-        .copied()
-        .chain(settings.iter().map(String::as_str))
-    {
-        command.arg("-c").arg(setting);
-    }
+    without_code(&mut command, settings);
     let out = command
         .args(args)
         .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;

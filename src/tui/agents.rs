@@ -14,7 +14,7 @@ use super::app::App;
 use super::chat::Chat;
 use super::history_cell::CellKind;
 use super::overlay::Overlay;
-use crate::protocol::{AgentRow, AgentState, Attachment, Op, Replay, Replayed};
+use crate::protocol::{AgentRow, AgentState, Op, Replay, Replayed};
 
 impl App {
     /// The transcript on screen: this conversation's, or the agent's shown in its place.
@@ -277,22 +277,7 @@ fn chat_of(replay: Replay) -> Chat {
         chat.start_response();
         for entry in turn.entries {
             match entry {
-                Replayed::Prompt(prompt) => {
-                    chat.push(CellKind::User(prompt.text));
-                    if !prompt.attached.is_empty() {
-                        chat.push(CellKind::Attached(
-                            prompt
-                                .attached
-                                .into_iter()
-                                .map(|path| Attachment {
-                                    path,
-                                    attached: true,
-                                    detail: String::new(),
-                                })
-                                .collect(),
-                        ));
-                    }
-                }
+                Replayed::Prompt(prompt) => chat.push_prompt(prompt),
                 Replayed::Event(event) => chat.replay(&event),
             }
         }

@@ -331,6 +331,24 @@ impl Chat {
         }
     }
 
+    /// A saved prompt as the composer sent it: its words, then the files that went with it.
+    pub fn push_prompt(&mut self, prompt: crate::protocol::SavedPrompt) {
+        self.push(CellKind::User(prompt.text));
+        if !prompt.attached.is_empty() {
+            self.push(CellKind::Attached(
+                prompt
+                    .attached
+                    .into_iter()
+                    .map(|path| crate::protocol::Attachment {
+                        path,
+                        attached: true,
+                        detail: String::new(),
+                    })
+                    .collect(),
+            ));
+        }
+    }
+
     /// Draws a saved turn's event: what [`Chat::show`] draws, and the answers, the calls' ends
     /// and their files, the notes (the view of another agent's conversation).
     pub fn replay(&mut self, event: &Event) {

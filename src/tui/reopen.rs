@@ -2,9 +2,8 @@
 //! it, each replayed event through the live path, so it looks as it did live.
 
 use super::app::App;
-use super::history_cell::CellKind;
 use super::resume;
-use crate::protocol::{Attachment, Replay, Replayed};
+use crate::protocol::{Replay, Replayed};
 
 impl App {
     /// Shows a resumed conversation in place of the current transcript, drawn as it was live:
@@ -49,22 +48,7 @@ impl App {
             let cut_short = turn.ends_in_answer();
             for entry in turn.entries {
                 match entry {
-                    Replayed::Prompt(prompt) => {
-                        self.push(CellKind::User(prompt.text));
-                        if !prompt.attached.is_empty() {
-                            self.push(CellKind::Attached(
-                                prompt
-                                    .attached
-                                    .into_iter()
-                                    .map(|path| Attachment {
-                                        path,
-                                        attached: true,
-                                        detail: String::new(),
-                                    })
-                                    .collect(),
-                            ));
-                        }
-                    }
+                    Replayed::Prompt(prompt) => self.chat.push_prompt(prompt),
                     Replayed::Event(event) => self.handle_core_event(event),
                 }
             }

@@ -570,6 +570,12 @@ mod tests {
             "model": "gpt-5.5",
         }});
         remote.on_message(&opened.to_string());
+        // Opened, it asks what waits in the thread's queue there (0.171's experimental API,
+        // whose shapes `wire::queue` checks).
+        let sent = remote.take_outgoing();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0]["method"], "thread/queue/list");
+        assert_eq!(sent[0]["params"]["threadId"], THREAD);
         (remote, received)
     }
 
