@@ -150,8 +150,13 @@ impl Saved {
     }
 
     /// `thread/list`: kelp's saved (or archived) sessions, newest first, in pages (the cursor
-    /// is how many came before), only those of the `cwd` folders when named.
-    pub async fn list(&self, raw: Value) -> Result<Answer, RpcError> {
+    /// is how many came before), only those of the `cwd` folders when named; a thread the
+    /// server holds says how it stands now (`live`), as Codex's list does.
+    pub async fn list(
+        &self,
+        raw: Value,
+        live: HashMap<String, crate::wire::ThreadStatus>,
+    ) -> Result<Answer, RpcError> {
         let asked: ThreadListParams = if raw.is_null() {
             ThreadListParams::default()
         } else {
@@ -189,7 +194,13 @@ impl Saved {
         let data = found
             .iter()
             .take(page.size)
-            .map(|session| listed_thread(session, &names))
+            .map(|session| {
+                let mut thread = listed_thread(session, &names);
+                if let Some(status) = live.get(&thread.id) {
+                    thread.status = status.clone();
+                }
+                thread
+            })
             .collect();
         Answer::of(&ListPage {
             data,

@@ -134,7 +134,13 @@ pub const METHODS: &[(&str, Serve)] = &[
         "thread/revert",
         InOrder(|s, p| Box::pin(s.threads.revert(p))),
     ),
-    ("thread/list", saved_read!(list)),
+    (
+        "thread/list",
+        Apart(|s, p| {
+            let (saved, live) = (s.threads.saved(), s.threads.live());
+            Box::pin(async move { saved.list(p, live).await })
+        }),
+    ),
     (
         "threadSection/list",
         Nothing(r#"{"data":[],"nextCursor":null}"#),

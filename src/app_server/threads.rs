@@ -117,6 +117,22 @@ impl Threads {
         self.saved.clone()
     }
 
+    /// How each thread this server holds stands now: a turn running on it, or idle.
+    pub fn live(&self) -> HashMap<String, wire::ThreadStatus> {
+        self.threads
+            .iter()
+            .map(|(id, thread)| {
+                let status = match thread.running_turn() {
+                    Some(_) => wire::ThreadStatus::Active {
+                        active_flags: Vec::new(),
+                    },
+                    None => wire::ThreadStatus::Idle,
+                };
+                (id.clone(), status)
+            })
+            .collect()
+    }
+
     /// The MCP servers as the last thread to report them found them.
     pub fn mcp_servers(&self) -> Vec<ServerStatus> {
         self.mcp_servers

@@ -1328,7 +1328,7 @@ async fn the_client_shows_the_servers_queue_and_takes_a_message_back_to_edit() {
     drop(server.signed_in(&fake, &[]));
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    fake.push_responses([Reply::text("Slowly done.").delay(Duration::from_secs(3))]);
+    fake.push_responses([Reply::text("Slowly done.").delay(Duration::from_millis(600))]);
     let mut client = remote_client(&server.address, home.path(), project.path(), &[]);
     client.wait_for("Connected: API key kept by the server.", WAIT);
     client.send("take your time\r");
@@ -1352,6 +1352,44 @@ async fn the_client_shows_the_servers_queue_and_takes_a_message_back_to_edit() {
     // The turn ended and nothing waited: no turn of the message ran.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(fake.requests_to("/responses").len(), 1);
+    client.send("\x04");
+    assert!(client.wait_exit(WAIT));
+}
+
+/// The command center of a client on a server lists the server's conversations by how they
+/// stand there: another client's running turn under Working. Enter opens it here while its turn
+/// goes on, and the client's own conversation stays on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_center_on_a_server_lists_its_threads_and_opens_one() {
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "unix://"]);
+    let mut other = server.signed_in(&fake, &[]);
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let started = other.result("thread/start", json!({"cwd": project.path()}));
+    let busy = started["thread"]["id"].as_str().unwrap().to_string();
+    fake.push_responses([Reply::text("The long job is done.").delay(Duration::from_millis(700))]);
+    other.result(
+        "turn/start",
+        json!({"threadId": busy, "input": [{"type": "text", "text": "a long job"}]}),
+    );
+    let mut client = remote_client(&server.address, home.path(), project.path(), &[]);
+    client.wait_for("Connected: API key kept by the server.", WAIT);
+    client.send("/agents");
+    std::thread::sleep(Duration::from_millis(300));
+    client.send("\r");
+    let list = client.wait_for("Working (1)", WAIT);
+    assert!(list.contains("a long job"), "{list}");
+    assert!(list.contains("(here)"), "{list}");
+    // The one that works is listed first: Enter opens it here.
+    assert!(list.contains("› a long job"), "{list}");
+    client.send("\r");
+    client.wait_until(
+        |screen| !screen.contains("Working (1)") && screen.contains("› a long job"),
+        WAIT,
+        "the other conversation opened here",
+    );
+    client.wait_for("The long job is done.", WAIT);
     client.send("\x04");
     assert!(client.wait_exit(WAIT));
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::{Asked, Open, Remote, decode, notifications};
-use crate::protocol::{AuthSummary, Event, LoginEvent, Reply, TurnOutcome};
+use crate::protocol::{AgentRow, AgentState, AuthSummary, Event, LoginEvent, Reply, TurnOutcome};
 use crate::remote::items;
 use crate::wire;
 use crate::wire::requests::{self, ModelListParams};
@@ -50,6 +50,9 @@ impl Remote {
             Asked::Quiet(what) => self.emit(Event::Error(format!("{what}: {message}"))),
             // A server without the experimental queue has nothing waiting to show.
             Asked::Queue => {}
+            Asked::Agents => self.emit(Event::Error(format!(
+                "the server did not list its conversations: {message}"
+            ))),
         }
     }
 
@@ -103,6 +106,7 @@ impl Remote {
                 self.request(&ModelListParams::default(), Asked::Models);
             }
             Asked::LoggedOut => self.emit(Event::Reply(Reply::AuthChanged(None))),
+            Asked::Agents => self.agents_listed(result),
             Asked::Queue => {
                 if let Some(page) = decode::<wire::ListPage<wire::QueuedSubmission>>(result) {
                     let waiting = page
@@ -169,6 +173,50 @@ impl Remote {
             })
             .collect();
         self.emit(Event::Reply(Reply::Sessions(sessions)));
+    }
+
+    /// The server's threads as the command center lists them: those it holds by how they
+    /// stand (a turn running, idle), the others saved; opening one resumes it here while the
+    /// rest go on there.
+    fn agents_listed(&mut self, result: Value) {
+        let Some(list) = decode::<wire::ListPage<wire::Thread>>(result) else {
+            return;
+        };
+        let rows = list
+            .data
+            .into_iter()
+            .filter_map(|thread| {
+                let state = match &thread.status {
+                    wire::ThreadStatus::Active { active_flags }
+                        if active_flags.contains(&wire::ActiveFlag::WaitingOnApproval) =>
+                    {
+                        AgentState::NeedsYou
+                    }
+                    wire::ThreadStatus::Active { .. } => AgentState::Working,
+                    wire::ThreadStatus::Idle => AgentState::Ready,
+                    _ => AgentState::Inactive,
+                };
+                let summary = items::session_summary(thread)?;
+                self.listed
+                    .insert(summary.path.clone(), summary.id.to_string());
+                Some(AgentRow {
+                    conversation: summary.id.to_string(),
+                    path: None,
+                    title: summary
+                        .name
+                        .clone()
+                        .or(summary.first_prompt.clone())
+                        .unwrap_or_default(),
+                    project: summary.project_dir,
+                    state,
+                    last_line: None,
+                    tokens: 0,
+                    since: summary.modified,
+                    file: Some(summary.path),
+                })
+            })
+            .collect();
+        self.emit(Event::Reply(Reply::Agents(rows)));
     }
 
     /// `account/login/start`'s answer: the device code, or the page to open.

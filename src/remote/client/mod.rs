@@ -76,6 +76,8 @@ enum Asked {
     },
     /// The thread's queue on the server, to show.
     Queue,
+    /// The server's threads, for the command center.
+    Agents,
     Login,
     KeySaved(String),
     LoggedOut,
@@ -275,6 +277,13 @@ impl Remote {
                 };
                 self.request(&params, Asked::TurnStarted { resend: None });
             }
+            Op::ListAgents => {
+                let params = requests::ThreadListParams {
+                    limit: Some(50),
+                    ..requests::ThreadListParams::default()
+                };
+                self.request(&params, Asked::Agents);
+            }
             Op::TakeQueued(id) => {
                 let params = requests::ThreadQueueDeleteParams {
                     thread_id: thread,
@@ -291,7 +300,6 @@ impl Remote {
             | Op::Diff
             | Op::ListRevisions
             | Op::MakeWorktree
-            | Op::ListAgents
             | Op::ReadAgent(_)
             | Op::Init
             | Op::Rewind(_)
