@@ -277,20 +277,8 @@ impl Remote {
                 };
                 self.request(&params, Asked::TurnStarted { resend: None });
             }
-            Op::ListAgents => {
-                let params = requests::ThreadListParams {
-                    limit: Some(50),
-                    ..requests::ThreadListParams::default()
-                };
-                self.request(&params, Asked::Agents);
-            }
-            Op::TakeQueued(id) => {
-                let params = requests::ThreadQueueDeleteParams {
-                    thread_id: thread,
-                    queued_submission_id: id,
-                };
-                self.request(&params, Asked::Quiet("taking the message out of the queue"));
-            }
+            Op::ListAgents => self.list_agents(),
+            Op::TakeQueued(id) => self.take_queued(thread, id),
             Op::FindPrompts => {}
             Op::Shutdown => {}
             Op::RunCommand(_)
@@ -330,6 +318,24 @@ impl Remote {
         };
         let resend = Some(Box::new(submission));
         self.request(&params, Asked::TurnStarted { resend });
+    }
+
+    /// The command center's list: the server's conversations, 50 newest, every folder's.
+    fn list_agents(&mut self) {
+        let params = requests::ThreadListParams {
+            limit: Some(50),
+            ..requests::ThreadListParams::default()
+        };
+        self.request(&params, Asked::Agents);
+    }
+
+    /// A message out of the thread's queue on the server, to edit or drop here.
+    fn take_queued(&mut self, thread: String, id: String) {
+        let params = requests::ThreadQueueDeleteParams {
+            thread_id: thread,
+            queued_submission_id: id,
+        };
+        self.request(&params, Asked::Quiet("taking the message out of the queue"));
     }
 
     /// Asks for the thread's queue on the server, to show.
