@@ -258,6 +258,17 @@ impl Translator {
             }
             Event::WebSearchDone { item, action } => self.web_search_done(&item, &action),
             Event::PlanUpdated { steps, .. } => vec![plan(&steps)],
+            // An agent of the team finished: a done tool call of its own, as codex-acp shows
+            // Codex's (the collaboration calls that started it are the parent's tool calls).
+            Event::AgentActivity(activity)
+                if activity.kind == crate::protocol::AgentActivityKind::Completed =>
+            {
+                vec![SessionUpdate::ToolCall(
+                    ToolCall::new(activity.id, format!("The agent {} finished", activity.path))
+                        .kind(ToolKind::Other)
+                        .status(ToolCallStatus::Completed),
+                )]
+            }
             // A compaction is said, as the client shows no item for it.
             Event::Compacted { before, automatic } => vec![compacted(before, automatic)],
             // How full the context window is, after each response and a compaction.

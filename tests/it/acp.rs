@@ -2125,7 +2125,13 @@ async fn a_spawned_agents_permission_names_it() {
             assert!(title.starts_with("/root/beta: "), "{title}");
             assert!(title.contains("touch beta.txt"), "{title}");
             assert!(project.path().join("beta.txt").exists());
-            assert!(message_text(&seen.updates()).contains("beta answered"));
+            let updates = seen.updates();
+            assert!(message_text(&updates).contains("beta answered"));
+            let shown = format!("{updates:?}");
+            assert!(
+                shown.contains("The agent /root/beta finished"),
+                "a child that finished is a done tool call: {shown}"
+            );
             Ok(())
         },
     )
