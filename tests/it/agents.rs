@@ -718,3 +718,43 @@ async fn a_trusted_projects_own_role_is_offered_and_its_model_used() {
         }
     }
 }
+
+/// A model that spawns agents with worktrees in a loop stops at the cap, told why, and no
+/// checkout is made past it.
+#[tokio::test]
+async fn agents_make_no_worktree_past_the_cap() {
+    let made_repo = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let repo_slot = made_repo.clone();
+    let mut agent = agent_setup(move |config, options| {
+        config.approval = ApprovalMode::FullAuto;
+        config.agents.enabled = true;
+        let repo = options.project_dir.join("shop");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(repo.join("README.md"), "shop\n").unwrap();
+        git(&repo, &["init", "-q"]);
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "first"]);
+        let repo = std::fs::canonicalize(repo).unwrap();
+        for _ in 0..16 {
+            kelp::agent::worktree::create(&repo).unwrap();
+        }
+        options.project_dir = repo.clone();
+        *repo_slot.lock().unwrap() = Some(repo);
+    })
+    .await;
+    let repo = made_repo.lock().unwrap().clone().unwrap();
+    agent.fake.set_fallback(|request| match outputs(request) {
+        0 => Reply::call(
+            "spawn_agent",
+            json!({"task_name": "alpha", "message": "build", "worktree": true, "fork_turns": "none"}),
+        ),
+        _ => Reply::text("could not"),
+    });
+    agent.submit("build it apart");
+    let (_, outcome) = agent.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let requests = agent.fake.requests_to("/responses");
+    let told = said(requests.last().unwrap().json());
+    assert!(told.contains("worktrees of kelp's already"), "{told}");
+    assert_eq!(kelp::agent::worktree::list(&repo).unwrap().len(), 16);
+}

@@ -54,13 +54,25 @@ fn role_settings(seat: &Seat, name: &str) -> Result<RoleSettings, String> {
     }
 }
 
+/// How many of kelp's worktrees a repository may hold before agents may make no more.
+const MAX_AGENT_WORKTREES: usize = 16;
+
 /// A new worktree for a child agent, made off the async threads.
 pub(super) async fn own_worktree(
     project_dir: &std::path::Path,
 ) -> Result<crate::protocol::Worktree, String> {
     let project_dir = project_dir.to_path_buf();
-    crate::task::spawn_blocking(move || crate::agent::worktree::create(&project_dir))
-        .await
+    crate::task::spawn_blocking(move || {
+        // A model that spawns in a loop does not fill the disk with checkouts.
+        let kept = crate::agent::worktree::list(&project_dir).map_or(0, |kept| kept.len());
+        if kept >= MAX_AGENT_WORKTREES {
+            return Err(format!(
+                "the repository has {kept} worktrees of kelp's already, the most agents may                  make: the person removes them with `kelp worktree remove`"
+            ));
+        }
+        crate::agent::worktree::create(&project_dir)
+    })
+    .await
         .unwrap_or_else(|e| Err(e.to_string()))
         .map_err(|why| format!("no worktree for the agent: {why}"))
 }
