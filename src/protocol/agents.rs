@@ -51,3 +51,21 @@ pub struct AgentRow {
     /// Its saved file, for a conversation not open here (opening it resumes it).
     pub file: Option<PathBuf>,
 }
+
+impl AgentRow {
+    /// A saved conversation's row, standing as `state`: titled by its name or first prompt,
+    /// dated by when it was last written, opened by its file.
+    pub fn saved(summary: super::SessionSummary, state: AgentState) -> Self {
+        Self {
+            conversation: summary.id.to_string(),
+            path: None,
+            title: summary.name.or(summary.first_prompt).unwrap_or_default(),
+            project: summary.project_dir,
+            state,
+            last_line: summary.last_exchange.and_then(|last| last.answer),
+            tokens: 0,
+            since: summary.modified.or(Some(summary.started_at.into())),
+            file: Some(summary.path),
+        }
+    }
+}

@@ -412,6 +412,17 @@ async fn kelp_exec_prints_codexs_events_for_a_team() {
     assert_eq!(last["item"]["text"], "both answered");
 }
 
+/// A git repository `shop` in `dir` with one commit, by its real path.
+fn shop_repository(dir: &std::path::Path) -> std::path::PathBuf {
+    let repo = dir.join("shop");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("README.md"), "shop\n").unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "first"]);
+    std::fs::canonicalize(repo).unwrap()
+}
+
 /// Runs git in `dir`, which must succeed.
 fn git(dir: &std::path::Path, args: &[&str]) {
     let status = std::process::Command::new("git")
@@ -432,13 +443,7 @@ async fn a_child_given_a_worktree_works_there_and_not_in_its_parents_folder() {
         config.model = Some("gpt-5.5".into());
         config.agents.enabled = true;
         // The repository sits in the test's folder, so kelp's folder beside it does too.
-        let repo = options.project_dir.join("shop");
-        std::fs::create_dir_all(&repo).unwrap();
-        std::fs::write(repo.join("README.md"), "shop\n").unwrap();
-        git(&repo, &["init", "-q"]);
-        git(&repo, &["add", "."]);
-        git(&repo, &["commit", "-q", "-m", "first"]);
-        let repo = std::fs::canonicalize(repo).unwrap();
+        let repo = shop_repository(&options.project_dir);
         options.project_dir = repo.clone();
         *repo_slot.lock().unwrap() = Some(repo);
     })
@@ -728,13 +733,7 @@ async fn agents_make_no_worktree_past_the_cap() {
     let mut agent = agent_setup(move |config, options| {
         config.approval = ApprovalMode::FullAuto;
         config.agents.enabled = true;
-        let repo = options.project_dir.join("shop");
-        std::fs::create_dir_all(&repo).unwrap();
-        std::fs::write(repo.join("README.md"), "shop\n").unwrap();
-        git(&repo, &["init", "-q"]);
-        git(&repo, &["add", "."]);
-        git(&repo, &["commit", "-q", "-m", "first"]);
-        let repo = std::fs::canonicalize(repo).unwrap();
+        let repo = shop_repository(&options.project_dir);
         for _ in 0..16 {
             kelp::agent::worktree::create(&repo).unwrap();
         }

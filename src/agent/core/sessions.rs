@@ -73,23 +73,9 @@ impl Core {
                 .filter(|summary| summary.agent.is_none())
                 .filter(|summary| !live.contains(&summary.id.to_string()))
                 .take(MAX_LISTED_SESSIONS)
-                .map(|summary| {
-                    let last = session::last_exchange(&summary.path);
-                    AgentRow {
-                        conversation: summary.id.to_string(),
-                        path: None,
-                        title: summary
-                            .name
-                            .clone()
-                            .or(summary.first_prompt.clone())
-                            .unwrap_or_default(),
-                        project: summary.project_dir,
-                        file: Some(summary.path),
-                        state: AgentState::Inactive,
-                        last_line: last.and_then(|last| last.answer),
-                        tokens: 0,
-                        since: summary.modified.or(Some(summary.started_at.into())),
-                    }
+                .map(|mut summary| {
+                    summary.last_exchange = session::last_exchange(&summary.path);
+                    AgentRow::saved(summary, AgentState::Inactive)
                 });
             let rows = team.into_iter().chain(saved).collect();
             let _ = events.send(Event::Reply(Reply::Agents(rows)));

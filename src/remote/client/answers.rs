@@ -199,21 +199,7 @@ impl Remote {
                 let summary = items::session_summary(thread)?;
                 self.listed
                     .insert(summary.path.clone(), summary.id.to_string());
-                Some(AgentRow {
-                    conversation: summary.id.to_string(),
-                    path: None,
-                    title: summary
-                        .name
-                        .clone()
-                        .or(summary.first_prompt.clone())
-                        .unwrap_or_default(),
-                    project: summary.project_dir,
-                    state,
-                    last_line: None,
-                    tokens: 0,
-                    since: summary.modified,
-                    file: Some(summary.path),
-                })
+                Some(AgentRow::saved(summary, state))
             })
             .collect();
         self.emit(Event::Reply(Reply::Agents(rows)));
