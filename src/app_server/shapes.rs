@@ -350,10 +350,32 @@ pub fn prompt(input: Vec<UserInput>) -> Result<(String, Vec<ImageInput>), RpcErr
 
 impl At {
     /// An agent of the team's activity: Codex's `subAgentActivity` item, started and completed
-    /// at once.
-    pub(super) fn agent_activity(&self, activity: crate::protocol::AgentActivity) -> [Outgoing; 2] {
-        let item = sub_agent_activity(activity);
-        [self.started(item.clone()), self.completed(item)]
+    /// at once, and the agent's own thread's status as Codex 0.171 says it on the parent's
+    /// connection: idle as it is made, active while it works, idle once it is done.
+    pub(super) fn agent_activity(&self, activity: crate::protocol::AgentActivity) -> Vec<Outgoing> {
+        use crate::protocol::AgentActivityKind as Kind;
+        let child = |status| {
+            Outgoing::of(wire::ThreadStatusChanged {
+                thread_id: activity.conversation.clone(),
+                status,
+            })
+        };
+        let (active, idle) = (
+            || ThreadStatus::Active {
+                active_flags: Vec::new(),
+            },
+            || ThreadStatus::Idle,
+        );
+        let kind = activity.kind;
+        let item = sub_agent_activity(activity.clone());
+        let (started, completed) = (self.started(item.clone()), self.completed(item));
+        match kind {
+            Kind::Started => vec![started, child(idle()), completed, child(active())],
+            // A message starts no turn of the agent's; a follow-up's turn is said as it ends.
+            Kind::Interacted => vec![started, completed],
+            Kind::Interrupted => vec![started, completed, child(idle())],
+            Kind::Completed => vec![child(idle()), started, completed],
+        }
     }
 }
 

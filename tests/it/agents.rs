@@ -352,6 +352,17 @@ async fn the_app_server_announces_the_agents_as_codex_does() {
         "a worker role is not configured here: the parent's"
     );
     assert!(uuid::Uuid::parse_str(alpha["agentThreadId"].as_str().unwrap()).is_ok());
+    // The agent's own thread says how it stands, as Codex 0.171 says it on the parent's
+    // connection: idle as it is made, active while it works, idle once done.
+    let alpha_thread = alpha["agentThreadId"].as_str().unwrap();
+    let statuses: Vec<&str> = seen
+        .iter()
+        .filter(|m| {
+            m["method"] == "thread/status/changed" && m["params"]["threadId"] == alpha_thread
+        })
+        .map(|m| m["params"]["status"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["idle", "active", "idle"], "{seen:#?}");
     let waits: Vec<&&Value> = items
         .iter()
         .filter(|item| item["type"] == "collabAgentToolCall")
