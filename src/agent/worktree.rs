@@ -243,6 +243,16 @@ fn listed_of(record: &[&str], folder: &Path) -> Option<Listed> {
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
     };
     let root = PathBuf::from(field("worktree")?);
+    // git's list is read from the repository's files: a path that climbs out of kelp's
+    // folder (`ID/../..`) is never taken for one of kelp's, so `remove` never reaches it.
+    if !root.components().all(|part| {
+        matches!(
+            part,
+            std::path::Component::RootDir | std::path::Component::Normal(_)
+        )
+    }) {
+        return None;
+    }
     let id = root
         .strip_prefix(folder)
         .ok()?
@@ -417,6 +427,18 @@ mod tests {
         let refused = remove(&repo, &own_text, true).unwrap_err();
         assert!(refused.contains("no worktree of kelp's"), "{refused}");
         assert!(own.is_dir());
+    }
+
+    #[test]
+    fn a_listed_path_that_climbs_out_of_kelps_folder_is_not_kelps() {
+        let folder = Path::new("/p/.kelp-worktrees");
+        let listed = "worktree /p/repo\0HEAD abc\0\0\
+                      worktree /p/.kelp-worktrees/ab12/../../../home/me\0HEAD abc\0\0\
+                      worktree /p/.kelp-worktrees/cd34/repo\0HEAD abc\0branch refs/heads/kelp/cd34\0\0";
+        let found = parse_list(listed, folder);
+        let ids: Vec<&str> = found.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(ids, ["cd34"]);
+        assert_eq!(found[0].branch.as_deref(), Some("kelp/cd34"));
     }
 
     #[test]
