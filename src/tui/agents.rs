@@ -130,7 +130,7 @@ impl App {
             return;
         }
         let Some(file) = row.file else {
-            self.view_agent(row.conversation, row.path.unwrap_or(row.title), true);
+            self.view_agent(row.conversation, row.path.unwrap_or(row.title));
             return;
         };
         if self.refuse_leaving("open another conversation") {
@@ -155,7 +155,7 @@ impl App {
     }
 
     /// Shows the conversation `conversation` in place of this one's, asking for its turns.
-    fn view_agent(&mut self, conversation: String, name: String, live: bool) {
+    fn view_agent(&mut self, conversation: String, name: String) {
         let mut chat = Chat::default();
         chat.push(CellKind::Notice(format!("Reading {name}…")));
         self.send(Op::ReadAgent(conversation.clone()));
@@ -164,7 +164,6 @@ impl App {
             name,
             chat,
             asked: Instant::now(),
-            live,
         });
     }
 
@@ -235,7 +234,7 @@ impl App {
         };
         self.overlay = None;
         match target {
-            Some((path, conversation)) => self.view_agent(conversation, path, true),
+            Some((path, conversation)) => self.view_agent(conversation, path),
             None => self.close_view(),
         }
         true
@@ -252,7 +251,7 @@ impl App {
             .agents
             .viewing
             .as_mut()
-            .filter(|view| view.live && due(view.asked))
+            .filter(|view| due(view.asked))
             .map(|view| {
                 view.asked = now;
                 view.conversation.clone()
@@ -264,8 +263,7 @@ impl App {
 
     /// Whether something of the center moves with time.
     pub(super) fn agents_tick(&self) -> bool {
-        matches!(self.overlay, Some(Overlay::Agents(_)))
-            || self.agents.viewing.as_ref().is_some_and(|view| view.live)
+        matches!(self.overlay, Some(Overlay::Agents(_))) || self.agents.viewing.is_some()
     }
 }
 

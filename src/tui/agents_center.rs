@@ -30,8 +30,6 @@ pub(crate) struct AgentView {
     pub(crate) chat: Chat,
     /// When it was last asked for.
     pub(crate) asked: Instant,
-    /// Whether it belongs to this conversation's team (read again while shown).
-    pub(crate) live: bool,
 }
 
 /// What the app keeps for the command center.
