@@ -17,6 +17,7 @@ use super::theme;
 use super::wrap::{cut, draw_line};
 use crate::humanize;
 use crate::protocol::{AgentRow, AgentState};
+use crate::terminal_text::printable;
 
 /// How often the list, and the agent shown, are asked for again.
 pub(crate) const REFRESH: Duration = Duration::from_secs(2);
@@ -205,7 +206,8 @@ impl AgentCenter {
             let chosen = index == self.selected;
             out.push((Some(index), title_line(row, chosen, width, now)));
             let last = row.last_line.as_deref().unwrap_or("");
-            let detail = format!("     {}", cut(last, width.saturating_sub(6)));
+            // The model's words and a saved title reach the terminal only as printable text.
+            let detail = format!("     {}", cut(&printable(last), width.saturating_sub(6)));
             out.push((Some(index), Line::styled(detail, theme::dim())));
         }
         out
@@ -236,7 +238,7 @@ fn title_line(row: &AgentRow, chosen: bool, width: usize, now: SystemTime) -> Li
     }
     let facts = format!("  {}", facts.join(" · "));
     let room = width.saturating_sub(marker.len() + facts.chars().count().min(width / 2));
-    let name = cut(&name, room);
+    let name = cut(&printable(&name), room);
     let pad =
         width.saturating_sub(marker.chars().count() + name.chars().count() + facts.chars().count());
     let name_style = if chosen {
@@ -287,7 +289,7 @@ mod tests {
             title: format!("task {id}"),
             project: PathBuf::from("/p"),
             state,
-            last_line: Some(format!("last of {id}")),
+            last_line: Some(format!("last of {id}\x1b]52;c;aGk=\x07")),
             tokens: 1500,
             since: Some(SystemTime::UNIX_EPOCH),
             file: None,
@@ -368,5 +370,11 @@ mod tests {
             "{lines:?}"
         );
         assert!(lines.iter().any(|l| l.contains("last of a")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| !l.contains('\x1b') && !l.contains('\x07')),
+            "no control character reaches the terminal: {lines:?}"
+        );
     }
 }
