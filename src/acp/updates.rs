@@ -87,13 +87,15 @@ fn describe(tool: &str, summary: &str, paths: &[PathBuf], project_dir: &Path) ->
         tools::read_file::NAME => (ToolKind::Read, format!("Read {summary}")),
         tools::list_dir::NAME => (ToolKind::Search, format!("List {summary}")),
         tools::grep_files::NAME => (ToolKind::Search, format!("Search {summary}")),
-        tools::shell::NAME => (ToolKind::Execute, summary.to_string()),
+        tools::shell::NAME | tools::terminals::EXEC_COMMAND => {
+            (ToolKind::Execute, summary.to_string())
+        }
         tools::apply_patch::NAME => (ToolKind::Edit, format!("Edit {}", relative())),
         tools::update_plan::NAME => (ToolKind::Think, "Update the plan".to_string()),
         other => (ToolKind::Other, format!("{other} {summary}")),
     };
     let locations = match tool {
-        tools::shell::NAME => Vec::new(),
+        tools::shell::NAME | tools::terminals::EXEC_COMMAND => Vec::new(),
         _ => paths.iter().cloned().map(ToolCallLocation::new).collect(),
     };
     Shown {

@@ -37,6 +37,7 @@ use super::command_rules::{self, CommandRules};
 use crate::protocol::Answers;
 use crate::protocol::{ApprovalDecision, ApprovalMode, ApprovalSubject, ProjectRule};
 use crate::sandbox::PROTECTED;
+use crate::tools::terminals::WriteStdinArgs;
 use crate::tools::{ShellArgs, ShellCommand, ToolCall, ToolContext, paths};
 
 /// What a `kelp run` call that needs approval gets as its output, before the mode that would
@@ -247,6 +248,9 @@ impl Approvals {
             ToolCall::Shell(args) => {
                 remembered.commands.insert(command_key(args, project_dir));
             }
+            ToolCall::WriteStdin(args) => {
+                remembered.commands.insert(stdin_key(args.session_id));
+            }
             ToolCall::ApplyPatch(_) => remembered.patches = true,
             ToolCall::Mcp(call) => {
                 remembered.mcp_tools.insert(mcp_key(&call.tool));
@@ -376,6 +380,7 @@ fn judge(
                 })
             }
         }
+        ToolCall::WriteStdin(args) => typing_in(args, mode, remembered),
         ToolCall::ReadFile(_)
         | ToolCall::ListDir(_)
         | ToolCall::GrepFiles(_)
@@ -393,6 +398,41 @@ fn judge(
             }
         }
     }
+}
+
+/// Typing into a background terminal runs whatever its program makes of the keys (a shell runs
+/// them as commands), so it asks where a new command would: not in `full-auto` (the program
+/// is sandboxed), and never again for that terminal after an "always". Into a terminal the
+/// person let out of the sandbox it asks every time, as leaving it does. A poll only reads;
+/// a write to no such terminal, or to one without a terminal, fails without typing anything.
+fn typing_in(args: &WriteStdinArgs, mode: ApprovalMode, remembered: &Remembered) -> Verdict {
+    let Some(target) = args
+        .target
+        .as_ref()
+        .filter(|t| t.tty && !args.chars.is_empty())
+    else {
+        return Verdict::Run;
+    };
+    let sandboxed_runs = matches!(mode, ApprovalMode::FullAuto | ApprovalMode::Never);
+    let approved = remembered.commands.contains(&stdin_key(args.session_id));
+    if target.sandboxed && (sandboxed_runs || approved) {
+        return Verdict::Run;
+    }
+    Verdict::Ask(ApprovalSubject::Command {
+        command: format!(
+            "type {:?} into background terminal {} (`{}`)",
+            args.chars,
+            args.session_id,
+            crate::tools::one_line(&target.command)
+        ),
+        workdir: target.workdir.clone(),
+        always_prefix: None,
+    })
+}
+
+/// What an "always" about typing into a background terminal remembers.
+fn stdin_key(session_id: i64) -> String {
+    format!("stdin\0{session_id}")
 }
 
 /// Whether `path` is one the sandbox keeps read-only to commands, as written or where its links

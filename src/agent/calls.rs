@@ -160,6 +160,8 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         Ok(tool) => tool,
         Err(message) => return unparsed(ctx, call, message),
     };
+    let placed = placed(conversation, &call.call_id, tool);
+    let tool = placed.as_ref().unwrap_or(tool);
     // With no sandbox there is none to leave: the request is a plain command.
     let unconfined;
     let tool = if tool.asks_to_leave_the_sandbox()
@@ -243,6 +245,27 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         ApprovalDecision::No { reason } => declined(denied_output(reason.as_deref())),
         // Only a host is refused for good; about a call it is a plain no.
         ApprovalDecision::NeverHere => declined(denied_output(None)),
+    }
+}
+
+/// `tool` with what it needs of the conversation's background terminals: the call that starts
+/// one, or the one typed into (judged by what it runs).
+fn placed(conversation: &Conversation, call_id: &str, tool: &ToolCall) -> Option<ToolCall> {
+    match tool {
+        ToolCall::Shell(args) if args.terminal.is_some() => {
+            let mut args = args.clone();
+            if let Some(ask) = &mut args.terminal {
+                ask.call_id = call_id.to_string();
+            }
+            Some(ToolCall::Shell(args))
+        }
+        ToolCall::WriteStdin(args) => {
+            Some(ToolCall::WriteStdin(tools::terminals::WriteStdinArgs {
+                target: conversation.tool_context().terminals.facts(args.session_id),
+                ..args.clone()
+            }))
+        }
+        _ => None,
     }
 }
 
@@ -337,7 +360,7 @@ async fn execute(
         facts: saved.facts.clone(),
     });
     let sink = match tool {
-        ToolCall::Shell(_) => {
+        ToolCall::Shell(_) | ToolCall::WriteStdin(_) => {
             let events = ctx.events.clone();
             let call_id = call_id.to_string();
             OutputSink::new(move |line| {

@@ -109,8 +109,13 @@ pub struct Rewind {
 /// Where tools run: `project_dir`, with the sandbox the configuration asks for, and a goal
 /// cell of the conversation's own.
 fn tool_context(config: &Config, project_dir: &Path) -> ToolContext {
+    let limit = config
+        .secrets
+        .max_background_terminals
+        .unwrap_or(crate::tools::terminals::DEFAULT_LIMIT);
     ToolContext {
         goal: Some(GoalCell::default()),
+        terminals: crate::tools::terminals::Terminals::with_limit(limit),
         ..ToolContext::new(project_dir)
             .with_sandbox(SandboxPolicy::for_project(config, project_dir))
     }
@@ -302,7 +307,7 @@ impl Conversation {
         tool_context: ToolContext,
         session: SessionWriter,
     ) -> Self {
-        let tools = match tool_specs() {
+        let tools = match tool_specs(config.secrets.unified_exec != Some(false)) {
             Value::Array(tools) => tools,
             other => vec![other],
         };

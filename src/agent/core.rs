@@ -30,6 +30,7 @@ mod logins;
 mod sessions;
 mod settings;
 pub mod start;
+mod terminals;
 
 use start::{Approver, CoreOptions, find_prompts, start_mcp};
 
@@ -72,6 +73,8 @@ struct RunningTurn {
     task: JoinHandle<Ended>,
     /// The conversation's goal, reachable while the turn holds the conversation.
     goal: crate::session::goal::GoalCell,
+    /// The conversation's background terminals, listed and stopped while the turn runs.
+    terminals: crate::tools::terminals::Terminals,
     /// Where the turn began, when it works toward an active goal.
     toward_goal: Option<goal::GoalTurn>,
     /// kelp began it (toward the goal), not a face: a prompt sent meanwhile joins it.
@@ -392,6 +395,8 @@ impl Core {
             Op::MakeWorktree => self.make_worktree(),
             Op::ListAgents => self.list_agents(),
             Op::ReadAgent(id) => self.read_agent(id),
+            Op::ListTerminals => self.list_terminals(),
+            Op::StopTerminals(id) => self.stop_terminals(id),
             // Only a server keeps a queue of messages from outside.
             Op::TakeQueued(_) => {}
             Op::FindPrompts => find_prompts(&self.config.config_dir, self.events.clone(), true),
@@ -618,6 +623,7 @@ impl Core {
             return;
         };
         let goal = conversation.goal_cell();
+        let terminals = conversation.tool_context().terminals.clone();
         let from_kelp = matches!(&work, Work::Prompt(submission) if submission.from_kelp);
         let cancel = CancellationToken::new();
         let ctx = TurnContext {
@@ -649,6 +655,7 @@ impl Core {
             cancel,
             task,
             goal,
+            terminals,
             toward_goal,
             from_kelp,
         });

@@ -332,7 +332,7 @@ impl Translator {
             return;
         }
         let item = match (tool, facts) {
-            (tools::shell::NAME, _) => ToolItem::Command {
+            (tools::shell::NAME | tools::terminals::EXEC_COMMAND, _) => ToolItem::Command {
                 command: summary,
                 output: String::new(),
                 actions: Vec::new(),

@@ -188,17 +188,26 @@ pub fn parse(
     file
 }
 
-/// Reads `[features] multi_agent_v2`; Codex's other flags are its own.
+/// Reads `[features] multi_agent_v2`; kelp reads `unified_exec` too ([`feature`]), Codex's
+/// other flags are its own.
 pub fn parse_features(item: &Item, bad: &mut dyn FnMut(&str)) -> Option<bool> {
-    let Some(table) = item.as_table_like() else {
+    if item.as_table_like().is_none() {
         bad("must be a table of feature flags");
         return None;
-    };
-    let value = table.get(FLAG)?;
+    }
+    feature(item, FLAG, bad)
+}
+
+/// The flag that gives the model `exec_command` and `write_stdin` (on unless set false).
+pub const UNIFIED_EXEC: &str = "unified_exec";
+
+/// Reads one flag of `[features]`.
+pub fn feature(item: &Item, name: &str, bad: &mut dyn FnMut(&str)) -> Option<bool> {
+    let value = item.as_table_like()?.get(name)?;
     match value.as_bool() {
         Some(on) => Some(on),
         None => {
-            bad("multi_agent_v2 must be true or false");
+            bad(&format!("{name} must be true or false"));
             None
         }
     }

@@ -51,6 +51,7 @@ pub const KEYS: &[&str] = &[
     "tool_caches",
     "max_command_timeout_ms",
     "private_tmp_max_mb",
+    "max_background_terminals",
     "profile",
     "profiles",
     "projects",
@@ -232,6 +233,12 @@ pub struct SecretRules {
     /// `private_tmp_max_mb`: the most the commands' private `/tmp` may hold when a command
     /// ends (1024 MB when `None`).
     pub private_tmp_max_mb: Option<u64>,
+    /// `max_background_terminals`: how many background terminals a conversation may keep
+    /// running (64 when `None`).
+    pub max_background_terminals: Option<usize>,
+    /// `[features] unified_exec`: the model runs commands with `exec_command` and
+    /// `write_stdin` (on when `None`), or, off, with `shell`.
+    pub unified_exec: Option<bool>,
 }
 
 /// The largest config file read: settings and a few servers take a few KiB.
@@ -475,6 +482,12 @@ impl Entry<'_> {
                 Some(Ok(ms)) if ms > 0 => settings.secrets.max_command_timeout_ms = Some(ms),
                 _ => bad("must be a number of milliseconds above 0, such as 3600000"),
             },
+            "max_background_terminals" => match item.as_integer().map(usize::try_from) {
+                Some(Ok(count)) if count > 0 => {
+                    settings.secrets.max_background_terminals = Some(count);
+                }
+                _ => bad("must be a number above 0, such as 64"),
+            },
             "private_tmp_max_mb" => match item.as_integer().map(u64::try_from) {
                 Some(Ok(mb)) if mb > 0 => settings.secrets.private_tmp_max_mb = Some(mb),
                 _ => bad("must be a number of megabytes above 0, such as 1024"),
@@ -609,6 +622,8 @@ impl Entry<'_> {
             }
             super::agents::FEATURES => {
                 settings.agents.enabled = super::agents::parse_features(item, bad);
+                settings.secrets.unified_exec =
+                    super::agents::feature(item, super::agents::UNIFIED_EXEC, bad);
             }
             super::mcp::KEY => {
                 let (servers, mut found) = super::mcp::parse(path, text, item, home);
@@ -787,6 +802,8 @@ mod tests {
                 tool_caches: Some(vec!["/home/ana/.cargo/registry".into()]),
                 max_command_timeout_ms: None,
                 private_tmp_max_mb: None,
+                max_background_terminals: None,
+                unified_exec: None,
             }
         );
         let (_, warnings) = parse(Path::new("c"), "hide_paths = [\"relative\"]", None);

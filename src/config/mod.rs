@@ -355,7 +355,7 @@ impl Config {
                     off: from_file.skills_off,
                 },
                 web_search: overrides.web_search.or(from_file.web_search),
-                secrets: from_file.secrets,
+                secrets: from_file.secrets.overridden(overrides.unified_exec),
                 writable_roots: overrides.writable_roots.clone(),
                 agents: from_file.agents.settle(overrides.multi_agent),
             },
@@ -534,6 +534,16 @@ pub fn check_endpoint(value: &str) -> Result<String, String> {
         return Err("it must not have a query or fragment".into());
     }
     Ok(value.trim_end_matches('/').to_string())
+}
+
+impl file::SecretRules {
+    /// These rules with a command line's `features.unified_exec`, which wins over the file's.
+    pub fn overridden(self, unified_exec: Option<bool>) -> Self {
+        Self {
+            unified_exec: unified_exec.or(self.unified_exec),
+            ..self
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub struct Overrides {
     pub profile: Option<String>,
     /// `--enable multi_agent_v2`, `-c features.multi_agent_v2=…`: the collaboration tools.
     pub multi_agent: Option<bool>,
+    /// `--disable unified_exec`, `-c features.unified_exec=…`: `exec_command` or `shell`.
+    pub unified_exec: Option<bool>,
 }
 
 /// What one `-c key=value` did.
@@ -108,6 +110,10 @@ impl Overrides {
                         WebSearch::Disabled
                     })
                 }
+                None => return Err(format!("-c {key}: expected true or false")),
+            },
+            "features.unified_exec" => match value.as_bool() {
+                Some(on) => self.unified_exec = Some(on),
                 None => return Err(format!("-c {key}: expected true or false")),
             },
             "features.multi_agent_v2" => match value.as_bool() {

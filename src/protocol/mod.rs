@@ -2,7 +2,7 @@
 //! `kelp run`/`exec`, the app-server's and ACP's threads, a client on a server) send `Op`s and
 //! receive `Event`s and `Reply`s; `values.rs` holds what they carry (images, a patch's changes,
 //! review targets, the skills found, the model's questions), `account.rs` the login's values,
-//! `model.rs` the model server's, `saved.rs` a saved conversation's, `agents.rs` the command center's rows, `settings.rs` the modes
+//! `model.rs` the model server's, `saved.rs` a saved conversation's, `agents.rs` the command center's rows, `terminals.rs` the background terminals `/ps` lists, `settings.rs` the modes
 //! and servers a face sets, `events.rs` the `Event`s of a turn and what a face that prints
 //! lines reads of them. The contract imports no floor above it: those floors import it. What a face does beyond its
 //! own protocol goes through the services below it: the account service (`auth::accounts`)
@@ -17,6 +17,7 @@ mod events;
 mod model;
 mod saved;
 mod settings;
+mod terminals;
 mod values;
 
 use crate::secret::Secret;
@@ -26,6 +27,7 @@ pub use events::*;
 pub use model::*;
 pub use saved::*;
 pub use settings::*;
+pub use terminals::*;
 pub use values::*;
 
 /// What the person sends to start a turn.
@@ -189,6 +191,11 @@ pub enum Op {
     /// The command center's list: this conversation, the agents it spawned, and the saved
     /// conversations of every project. The answer is `Reply::Agents`.
     ListAgents,
+    /// The conversation's background terminals (`/ps`): the answer is `Reply::Terminals`.
+    ListTerminals,
+    /// End one background terminal, or every one with `None` (`/stop`); the answer is
+    /// `Reply::Terminals` with those left.
+    StopTerminals(Option<i64>),
     /// The newest turns of the saved conversation with this id, to show beside the one in
     /// hand. The answer is `Reply::AgentTranscript`.
     ReadAgent(String),
@@ -586,6 +593,8 @@ pub enum Reply {
     ServerQueue(Vec<(String, String)>),
     /// The command center's rows, the conversation in hand first.
     Agents(Vec<AgentRow>),
+    /// The conversation's background terminals, oldest first.
+    Terminals(Vec<BackgroundTerminal>),
     /// The newest turns of the conversation `ReadAgent` named, or why it cannot be read.
     AgentTranscript {
         conversation: String,

@@ -160,3 +160,22 @@ fn user_may_write(path: &Path) -> bool {
         path.parent().is_some_and(writable)
     }
 }
+
+/// What the sandbox stopped, for a command that failed: what the proxy refused, in its words
+/// (a tunnel's 403 rarely reaches the output), or what the output says was denied.
+pub fn why_blocked(
+    refused: &[super::proxy::Refusal],
+    output: &str,
+    sandbox: &SandboxPolicy,
+    dir: &Path,
+) -> Option<String> {
+    if refused.is_empty() {
+        return explain_block(output, sandbox, dir);
+    }
+    let whys: Vec<&str> = refused.iter().map(|refusal| refusal.why.as_str()).collect();
+    Some(format!(
+        "kelp's proxy refused it: {} ({})",
+        whys.join("; "),
+        sandbox.rule()
+    ))
+}

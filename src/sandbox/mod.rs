@@ -51,7 +51,7 @@ use landlock::{ABI, Access, AccessFs, RulesetError};
 use crate::config::Config;
 
 use crate::protocol::SandboxMode;
-pub use explain::explain_block;
+pub use explain::{explain_block, why_blocked};
 pub use left_behind::{LeftBehind, layers_of};
 pub use namespaces::PROXY_PORT;
 pub use private_tmp::{hold_private_tmp_to, remove_private_tmp};

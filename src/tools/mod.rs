@@ -14,22 +14,28 @@
 //! the sandbox, `output.rs` keeps and streams what it prints; `runs_later.rs` names the files the person's own tools run later.
 //!
 //! Its other files:
+//! - `exec_args.rs`: what `exec_command` and `write_stdin` ask beyond a plain command.
 //! - `collab.rs`: Codex's collaboration tools (`spawn_agent`, `wait_agent`…), as calls and specs.
 //! - `goal_tools.rs`: `get_goal` and `update_goal`.
 //! - `grep_files.rs`: `grep_files`.
 //! - `list_dir.rs`: `list_dir`.
+//! - `listening.rs`: the ports a background terminal's processes listen on.
 //! - `read_file.rs`: `read_file`.
 //! - `run.rs`: [`execute`], each tool run in its place.
 //! - `spec.rs`: the tool definitions sent to the model.
+//! - `terminal_io.rs`: one background terminal's process, its output and its end.
+//! - `terminals.rs`: `exec_command` and `write_stdin`, a conversation's background terminals.
 //! - `update_plan.rs`: `update_plan`.
 //! - `user_input.rs`: `request_user_input`.
 //! - `walk.rs`: the project's walk, as every tool and the `@` finder see it.
 
 pub mod apply_patch;
 pub mod collab;
+pub mod exec_args;
 pub mod goal_tools;
 pub mod grep_files;
 pub mod list_dir;
+pub mod listening;
 pub mod opener;
 pub mod output;
 pub mod read_file;
@@ -37,6 +43,8 @@ pub mod run;
 pub mod runs_later;
 pub mod shell;
 pub mod spec;
+mod terminal_io;
+pub mod terminals;
 pub mod update_plan;
 pub mod user_input;
 pub mod walk;
@@ -128,6 +136,8 @@ pub struct ToolContext {
     pub mcp: Option<McpManager>,
     /// The conversation's goal, which the goal tools read and mark.
     pub goal: Option<crate::session::goal::GoalCell>,
+    /// The conversation's background terminals (`exec_command`), shared by its clones.
+    pub terminals: terminals::Terminals,
 }
 
 impl ToolContext {
@@ -143,6 +153,7 @@ impl ToolContext {
             editor: None,
             mcp: None,
             goal: None,
+            terminals: terminals::Terminals::default(),
         }
     }
 
@@ -193,8 +204,10 @@ pub enum ToolCall {
     ListDir(ListDirArgs),
     /// Search file contents.
     GrepFiles(GrepFilesArgs),
-    /// Run a command.
+    /// Run a command (`shell`, or `exec_command`, which may leave it running).
     Shell(ShellArgs),
+    /// Type into a background terminal, or poll it.
+    WriteStdin(terminals::WriteStdinArgs),
     /// Change files with a patch (also what a `shell` call running `apply_patch` becomes).
     ApplyPatch(ApplyPatchCall),
     /// Replace the task plan.
@@ -292,6 +305,8 @@ impl ToolCall {
                 }
                 Ok(Self::Shell(args))
             }
+            terminals::EXEC_COMMAND => Ok(Self::Shell(terminals::parse_exec(arguments)?)),
+            terminals::WRITE_STDIN => Ok(Self::WriteStdin(from_json(arguments)?)),
             apply_patch::NAME => {
                 let input = match from_json::<apply_patch::ApplyPatchArgs>(arguments) {
                     Ok(args) => args.input,
@@ -326,7 +341,9 @@ impl ToolCall {
             Self::ReadFile(_) => read_file::NAME,
             Self::ListDir(_) => list_dir::NAME,
             Self::GrepFiles(_) => grep_files::NAME,
+            Self::Shell(args) if args.terminal.is_some() => terminals::EXEC_COMMAND,
             Self::Shell(_) => shell::NAME,
+            Self::WriteStdin(_) => terminals::WRITE_STDIN,
             Self::ApplyPatch(_) => apply_patch::NAME,
             Self::UpdatePlan(_) => update_plan::NAME,
             Self::Goal(call) => call.name(),
@@ -347,6 +364,8 @@ impl ToolCall {
             | Self::AskPerson(_)
             | Self::Collab(_) => true,
             Self::Mcp(call) => call.tool.read_only,
+            // A poll only reads what the session printed.
+            Self::WriteStdin(args) => args.chars.is_empty(),
             Self::Shell(_) | Self::ApplyPatch(_) => false,
         }
     }
@@ -356,6 +375,7 @@ impl ToolCall {
         // Commands, patches and plans read better after a colon: `shell: cargo test`.
         let separator = match self {
             Self::Shell(_)
+            | Self::WriteStdin(_)
             | Self::ApplyPatch(_)
             | Self::UpdatePlan(_)
             | Self::Goal(_)
@@ -389,6 +409,15 @@ impl ToolCall {
                 text
             }
             Self::Shell(args) => one_line(&args.command.display()),
+            Self::WriteStdin(args) => match (&args.target, args.chars.is_empty()) {
+                (Some(target), true) => format!(
+                    "session {} ({})",
+                    args.session_id,
+                    one_line(&target.command)
+                ),
+                (None, true) => format!("session {}", args.session_id),
+                (_, false) => format!("session {} ← {:?}", args.session_id, args.chars),
+            },
             Self::ApplyPatch(call) => {
                 let files: Vec<String> = call
                     .patch
@@ -449,6 +478,7 @@ impl ToolCall {
                 arguments: serde_json::Value::Object(call.arguments.clone().unwrap_or_default()),
             },
             Self::Shell(_)
+            | Self::WriteStdin(_)
             | Self::ApplyPatch(_)
             | Self::UpdatePlan(_)
             | Self::Goal(_)
@@ -471,6 +501,7 @@ impl ToolCall {
             Self::Shell(args) => vec![resolve(args.workdir.as_deref().unwrap_or("."))],
             Self::ApplyPatch(call) => call.paths(project_dir),
             Self::UpdatePlan(_)
+            | Self::WriteStdin(_)
             | Self::Goal(_)
             | Self::AskPerson(_)
             | Self::Mcp(_)

@@ -74,7 +74,7 @@ impl OutputSink {
         })
     }
 
-    fn emit(&self, stream: OutputStream, bytes: &[u8]) {
+    pub(super) fn emit(&self, stream: OutputStream, bytes: &[u8]) {
         if let Some(Receiver::Lines(f)) = &self.0 {
             let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
             f(OutputLine {

@@ -71,7 +71,11 @@ pub async fn execute(
             })
             .await
         }
+        ToolCall::Shell(asked) if asked.terminal.is_some() => {
+            ctx.terminals.exec(asked, ctx, output, cancel).await
+        }
         ToolCall::Shell(asked) => shell_in(asked, ctx, output, cancel, started).await,
+        ToolCall::WriteStdin(args) => ctx.terminals.write(args, output, cancel).await,
         ToolCall::ApplyPatch(patch) => apply_patch_in(patch, ctx, allowed_outside, started).await,
         // The turn asks the questions before a call would run (`turn::prepare`).
         ToolCall::AskPerson(_) => ToolOutput::failure(

@@ -20,9 +20,9 @@ pub const NAME: &str = "shell";
 /// Timeout when the model gives none.
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 /// After the command exits, how long processes it left behind may keep its output open.
-const DRAIN_GRACE: Duration = Duration::from_millis(500);
+pub(super) const DRAIN_GRACE: Duration = Duration::from_millis(500);
 /// After a kill, how long to wait for the last buffered output.
-const KILL_DRAIN: Duration = Duration::from_millis(100);
+pub(super) const KILL_DRAIN: Duration = Duration::from_millis(100);
 /// Shells whose `-c` takes the POSIX-style scripts models write.
 const POSIX_SHELLS: &[&str] = &["bash", "zsh", "sh", "dash", "ksh"];
 
@@ -47,6 +47,10 @@ pub struct ShellArgs {
     /// The model's question to the person when it asks to leave the sandbox.
     #[serde(default)]
     pub justification: Option<String>,
+    /// Set for Codex's `exec_command`: a command still running when the call yields goes on
+    /// as a background terminal (`terminals.rs`) instead of being killed at a timeout.
+    #[serde(skip)]
+    pub terminal: Option<super::exec_args::TerminalAsk>,
 }
 
 impl ShellArgs {
@@ -59,6 +63,7 @@ impl ShellArgs {
             sandbox_permissions: None,
             with_escalated_permissions: None,
             justification: None,
+            terminal: None,
         }
     }
 
@@ -331,31 +336,25 @@ pub async fn run_with_stdin(
     env: &[(String, Option<String>)],
     stdin: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
 ) -> Result<ShellOutcome, ShellError> {
-    let dir = match &args.workdir {
-        Some(workdir) => paths::resolve(project_dir, Path::new(workdir)),
-        None => project_dir.to_path_buf(),
+    let stdin_pipe = if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
     };
-    if !dir.is_dir() {
-        return Err(ShellError::BadWorkdir {
-            path: dir.display().to_string(),
-        });
-    }
+    let Prepared {
+        mut command,
+        dir,
+        program,
+        confined: Confined { left_behind, proxy },
+    } = prepare(
+        args,
+        project_dir,
+        shell,
+        sandbox,
+        env,
+        Pipes::Plain(stdin_pipe),
+    )?;
     let timeout = args.timeout();
-    let (program, rest) = program_and_args(&args.command, shell, &dir)?;
-
-    let mut command = Command::new(&program);
-    command
-        .args(&rest)
-        .current_dir(&dir)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let Confined { left_behind, proxy } = confine(&mut command, sandbox, project_dir, &dir, env)?;
     let runs_later = super::runs_later::Watch::before(project_dir);
 
     let started = Instant::now();
@@ -396,7 +395,7 @@ pub async fn run_with_stdin(
     let sandbox_block = if exit_code == Some(0) || cancelled {
         None
     } else {
-        why_blocked(&refused, &output, sandbox, &dir)
+        sandbox::why_blocked(&refused, &output, sandbox, &dir)
     };
     let set_aside = match (
         left_behind.set_aside(project_dir),
@@ -419,6 +418,94 @@ pub async fn run_with_stdin(
         set_aside,
         runs_later: runs_later.after(project_dir),
     })
+}
+
+/// Where a command's standard streams go: pipes (its stdin as given), or one terminal.
+pub(super) enum Pipes {
+    /// stdout and stderr piped, stdin as given.
+    Plain(Stdio),
+    /// A terminal's other end on all three, which becomes the command's controlling terminal.
+    Terminal(std::os::fd::OwnedFd),
+}
+
+/// A command made ready to start in its sandbox, and what the run needs to know of it.
+pub(super) struct Prepared {
+    pub(super) command: Command,
+    /// Where it runs.
+    pub(super) dir: PathBuf,
+    /// What it starts, for an error that says so.
+    pub(super) program: String,
+    pub(super) confined: Confined,
+}
+
+/// `args` made into a command in `project_dir` (or its `workdir`), confined by `sandbox`, its
+/// streams as `pipes` say. Every way kelp runs the model's command starts here.
+pub(super) fn prepare(
+    args: &ShellArgs,
+    project_dir: &Path,
+    shell: &Path,
+    sandbox: &SandboxPolicy,
+    env: &[(String, Option<String>)],
+    pipes: Pipes,
+) -> Result<Prepared, ShellError> {
+    let dir = match &args.workdir {
+        Some(workdir) => paths::resolve(project_dir, Path::new(workdir)),
+        None => project_dir.to_path_buf(),
+    };
+    if !dir.is_dir() {
+        return Err(ShellError::BadWorkdir {
+            path: dir.display().to_string(),
+        });
+    }
+    let (program, rest) = program_and_args(&args.command, shell, &dir)?;
+    let mut command = Command::new(&program);
+    command.args(&rest).current_dir(&dir).kill_on_drop(true);
+    let terminal = match pipes {
+        Pipes::Plain(stdin) => {
+            command
+                .stdin(stdin)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            false
+        }
+        Pipes::Terminal(end) => {
+            let copy = |end: &std::os::fd::OwnedFd| {
+                end.try_clone().map_err(|source| ShellError::Spawn {
+                    program: program.clone(),
+                    source,
+                })
+            };
+            command
+                .stdin(Stdio::from(copy(&end)?))
+                .stdout(Stdio::from(copy(&end)?))
+                .stderr(Stdio::from(end));
+            true
+        }
+    };
+    let confined = confine(&mut command, sandbox, project_dir, &dir, env)?;
+    if terminal {
+        take_terminal(&mut command);
+    }
+    Ok(Prepared {
+        command,
+        dir,
+        program,
+        confined,
+    })
+}
+
+/// Makes the terminal on the command's stdin its controlling one, once it is in a session of
+/// its own: the last step before exec, after the sandbox's, so in the process that runs it.
+fn take_terminal(command: &mut Command) {
+    // SAFETY: the hook runs in the forked child and makes one raw system call on integers.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// How a command's run ended, and what it wrote.
@@ -541,25 +628,6 @@ fn program_and_args(
     })
 }
 
-/// What the sandbox stopped, for a command that failed: what the proxy refused, in its words
-/// (a tunnel's 403 rarely reaches the output), or what the output says was denied.
-fn why_blocked(
-    refused: &[sandbox::proxy::Refusal],
-    output: &str,
-    sandbox: &SandboxPolicy,
-    dir: &Path,
-) -> Option<String> {
-    if refused.is_empty() {
-        return sandbox::explain_block(output, sandbox, dir);
-    }
-    let whys: Vec<&str> = refused.iter().map(|refusal| refusal.why.as_str()).collect();
-    Some(format!(
-        "kelp's proxy refused it: {} ({})",
-        whys.join("; "),
-        sandbox.rule()
-    ))
-}
-
 /// Makes `command` run as the model's commands run: the environment scrubbed of credentials
 /// with `env` laid over it (a host's overrides, never the model's; `None` unsets), a session and
 /// process group of its own with no terminal and no descriptor past 0, 1 and 2, and the sandbox
@@ -633,7 +701,10 @@ pub struct Confined {
 }
 
 /// Reads once from an open pipe; `None` at end of file or on error.
-async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut [u8]) -> Option<usize> {
+pub(super) async fn read_some<R: AsyncRead + Unpin>(
+    pipe: &mut Option<R>,
+    buf: &mut [u8],
+) -> Option<usize> {
     let reader = pipe.as_mut()?;
     match reader.read(buf).await {
         Ok(0) | Err(_) => None,
@@ -642,7 +713,7 @@ async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut [u8]) -
 }
 
 #[cfg(unix)]
-fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
+pub(super) fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
     use std::os::unix::process::ExitStatusExt;
     (status.code(), status.signal())
 }
@@ -653,18 +724,18 @@ fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
 }
 
 /// Kills a process group with SIGKILL, at the latest when dropped.
-struct GroupKiller {
+pub(super) struct GroupKiller {
     pgid: Option<i32>,
 }
 
 impl GroupKiller {
-    fn new(pid: Option<u32>) -> Self {
+    pub(super) fn new(pid: Option<u32>) -> Self {
         Self {
             pgid: pid.and_then(|p| i32::try_from(p).ok()).filter(|&p| p > 0),
         }
     }
 
-    fn kill(&self) {
+    pub(super) fn kill(&self) {
         #[cfg(unix)]
         if let Some(pgid) = self.pgid {
             // SAFETY: kill(2) takes plain integers and touches no memory of ours. The group id is
@@ -676,7 +747,7 @@ impl GroupKiller {
     }
 
     /// Stops the drop from killing: the command finished and nothing of it is left to kill.
-    fn disarm(&mut self) {
+    pub(super) fn disarm(&mut self) {
         self.pgid = None;
     }
 }

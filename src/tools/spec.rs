@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{apply_patch, grep_files, list_dir, read_file, shell, update_plan};
+use super::{apply_patch, grep_files, list_dir, read_file, shell, terminals, update_plan};
 
 const READ_FILE: &str = "Reads a text file and returns its lines numbered as `L<n>: <text>`. \
 `offset` is the 1-based first line (default 1) and `limit` the number of lines (default 2000). \
@@ -190,6 +190,88 @@ const GREP_FILES_PARAMETERS: &str = r#"{
     "additionalProperties": false
 }"#;
 
+const EXEC_COMMAND: &str = "Runs a command in a PTY, returning output or a session ID for \
+ongoing interaction. `cmd` is run by the user's POSIX shell with `-c`, in the project root \
+unless `workdir` is given. If it is still running after `yield_time_ms`, it goes on in the \
+background and the answer carries its session ID: poll it or type into it with write_stdin. \
+stdin is only open with `tty: true`. Output kept between calls is its first and last 10 KiB. \
+Edit files with apply_patch, not the shell.";
+
+const EXEC_COMMAND_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "cmd": {
+            "type": "string",
+            "description": "Shell command to execute."
+        },
+        "workdir": {
+            "type": "string",
+            "description": "Working directory for the command. Defaults to the turn cwd."
+        },
+        "shell": {
+            "type": "string",
+            "description": "Shell binary to launch. Defaults to the user's default shell."
+        },
+        "tty": {
+            "type": "boolean",
+            "description": "True allocates a PTY for the command; false or omitted uses plain pipes."
+        },
+        "yield_time_ms": {
+            "type": "number",
+            "description": "Wait before yielding output. Defaults to 10000 ms; effective range is 250-30000 ms."
+        },
+        "max_output_tokens": {
+            "type": "number",
+            "description": "Output token budget. Defaults to 10000 tokens; larger requests may be capped by policy."
+        },
+        "sandbox_permissions": {
+            "type": "string",
+            "enum": [
+                "use_default",
+                "require_escalated"
+            ],
+            "description": "Per-command sandbox override. Defaults to `use_default`; use `require_escalated` for unsandboxed execution."
+        },
+        "justification": {
+            "type": "string",
+            "description": "User-facing approval question for `require_escalated`; omit otherwise."
+        }
+    },
+    "required": [
+        "cmd"
+    ],
+    "additionalProperties": false
+}"#;
+
+const WRITE_STDIN: &str =
+    "Writes characters to an existing unified exec session and returns recent output.";
+
+const WRITE_STDIN_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "session_id": {
+            "type": "number",
+            "description": "Identifier of the running unified exec session."
+        },
+        "chars": {
+            "type": "string",
+            "description": "Bytes to write to stdin. Defaults to empty, which polls without writing."
+        },
+        "yield_time_ms": {
+            "type": "number",
+            "description": "Wait before yielding output. Non-empty writes default to 250 ms and cap at 30000 ms; empty polls wait 5000-300000 ms by default."
+        },
+        "max_output_tokens": {
+            "type": "number",
+            "description": "Output token budget. Defaults to 10000 tokens; larger requests may be capped by policy."
+        }
+    },
+    "required": [
+        "session_id"
+    ],
+    "additionalProperties": false
+}"#;
+
 const UPDATE_PLAN_PARAMETERS: &str = r#"{
     "type": "object",
     "properties": {
@@ -229,10 +311,27 @@ const UPDATE_PLAN_PARAMETERS: &str = r#"{
     "additionalProperties": false
 }"#;
 
-/// The Responses API `tools` array: one `{"type":"function", …}` entry per tool.
-pub fn tool_specs() -> Value {
-    Value::Array(vec![
-        function(shell::NAME, SHELL, parameters(SHELL_PARAMETERS)),
+/// The Responses API `tools` array: one `{"type":"function", …}` entry per tool. Commands run
+/// through `exec_command` and `write_stdin` (background terminals, as Codex 0.171's), or, with
+/// `unified_exec` off, through `shell`.
+pub fn tool_specs(unified_exec: bool) -> Value {
+    let commands = if unified_exec {
+        vec![
+            function(
+                terminals::EXEC_COMMAND,
+                EXEC_COMMAND,
+                parameters(EXEC_COMMAND_PARAMETERS),
+            ),
+            function(
+                terminals::WRITE_STDIN,
+                WRITE_STDIN,
+                parameters(WRITE_STDIN_PARAMETERS),
+            ),
+        ]
+    } else {
+        vec![function(shell::NAME, SHELL, parameters(SHELL_PARAMETERS))]
+    };
+    let others = vec![
         function(
             apply_patch::NAME,
             APPLY_PATCH,
@@ -250,7 +349,8 @@ pub fn tool_specs() -> Value {
             UPDATE_PLAN,
             parameters(UPDATE_PLAN_PARAMETERS),
         ),
-    ])
+    ];
+    Value::Array(commands.into_iter().chain(others).collect())
 }
 
 /// A tool's argument schema, written as JSON text: read at run time, it weighs its bytes in
@@ -283,7 +383,7 @@ mod tests {
 
     #[test]
     fn every_tool_has_a_function_entry() {
-        let specs = tool_specs();
+        let specs = tool_specs(true);
         let names: Vec<&str> = specs
             .as_array()
             .unwrap()
@@ -299,7 +399,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "shell",
+                "exec_command",
+                "write_stdin",
                 "apply_patch",
                 "read_file",
                 "list_dir",

@@ -110,6 +110,7 @@ impl App {
                 command_rules: Vec::new(),
                 goal: None,
                 mode: Default::default(),
+                background_terminals: 0,
             },
             models: Vec::new(),
             revisions: Default::default(),

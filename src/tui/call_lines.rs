@@ -185,7 +185,7 @@ pub(super) fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
     }
     let verb = match (&call.finished, call.tool.as_str()) {
         (None, _) => "Running",
-        (Some(_), "shell") => "Ran",
+        (Some(_), "shell" | "exec_command") => "Ran",
         (Some(_), _) => "Called",
     };
     let bullet = match call.finished {

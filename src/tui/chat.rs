@@ -215,17 +215,20 @@ impl Chat {
     }
 
     /// A tool call ended.
+    /// Marks the call ended; returns its tool's name.
     pub fn tool_finished(
         &mut self,
         call_id: &str,
         success: bool,
         exit_code: Option<i32>,
         duration: Duration,
-    ) {
+    ) -> Option<String> {
+        let mut tool = None;
         if let Some(index) = self.tool_cells.remove(call_id)
             && let Some(cell) = self.transcript.get_mut(index)
             && let CellKind::Tool(call) = cell.kind_mut()
         {
+            tool = Some(call.tool.clone());
             call.finished = Some(ToolEnd {
                 success,
                 exit_code,
@@ -237,6 +240,7 @@ impl Chat {
         }
         // Tools run between responses: what streams next belongs to a new one.
         self.response_start = self.transcript.len();
+        tool
     }
 
     /// An approval request, shown until it is answered.
@@ -361,7 +365,9 @@ impl Chat {
                 success,
                 exit_code,
                 duration,
-            } => self.tool_finished(call_id, *success, *exit_code, *duration),
+            } => {
+                self.tool_finished(call_id, *success, *exit_code, *duration);
+            }
             Event::FilesChanged { call_id, changes } => self.files_changed(call_id, changes),
             Event::Notice(text) => {
                 self.push(CellKind::Notice(text.clone()));

@@ -38,6 +38,8 @@ pub(super) enum Effect {
     MarkSaved,
     /// `/resume` waits for the saved conversations' list.
     AwaitSessions,
+    /// `/ps` or `/stop` waits for the background terminals' list, to show it.
+    AwaitTerminals,
     /// `/fork` was sent: the conversation that comes back is the copy.
     AwaitFork,
     /// The conversation picked in `/resume` is coming back; it was last active then.
@@ -106,6 +108,7 @@ impl App {
             Effect::OpenAgents { only_team } => self.open_agents(only_team),
             Effect::MarkSaved => self.session.saved = true,
             Effect::AwaitSessions => self.session.awaiting_list = true,
+            Effect::AwaitTerminals => self.session.awaiting_terminals = true,
             Effect::AwaitFork => self.session.forking = true,
             Effect::Resuming(at) => self.session.resuming_from = Some(at),
             Effect::Copy(text, what) => self.copy(text, what),
@@ -313,6 +316,11 @@ impl App {
             SlashCommand::Fork => vec![Effect::AwaitFork, Send(Op::Fork)],
             SlashCommand::Agents => vec![Effect::OpenAgents { only_team: false }],
             SlashCommand::Subagents => vec![Effect::OpenAgents { only_team: true }],
+            SlashCommand::Ps => vec![Effect::AwaitTerminals, Send(Op::ListTerminals)],
+            SlashCommand::Stop => match super::terminals_view::stop_target(argument) {
+                Ok(id) => vec![Effect::AwaitTerminals, Send(Op::StopTerminals(id))],
+                Err(why) => vec![Effect::Error(why)],
+            },
             SlashCommand::Worktree => vec![
                 Notice("Making a git worktree for a new conversation…".into()),
                 Send(Op::MakeWorktree),

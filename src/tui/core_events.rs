@@ -60,8 +60,16 @@ impl App {
                 if call_id.starts_with("own-") {
                     self.turn.own_commands = self.turn.own_commands.saturating_sub(1);
                 }
-                self.chat
+                let tool = self
+                    .chat
                     .tool_finished(&call_id, success, exit_code, duration);
+                // A command that may have left a background terminal, or ended one.
+                if tool.is_some_and(|tool| {
+                    tool == crate::tools::terminals::EXEC_COMMAND
+                        || tool == crate::tools::terminals::WRITE_STDIN
+                }) {
+                    self.send(Op::ListTerminals);
+                }
             }
             Event::AgentActivity(activity) => self.on_agent_activity(&activity),
             Event::ApprovalRequested {
@@ -235,6 +243,7 @@ impl App {
             Reply::AuthChanged(summary) => self.on_auth_changed(summary),
             Reply::Revisions(found) => self.on_revisions(found),
             Reply::Agents(rows) => self.on_agents(rows),
+            Reply::Terminals(rows) => self.on_terminals(rows),
             Reply::ServerQueue(waiting) => self.turn.server_queue = waiting,
             Reply::AgentTranscript {
                 conversation,

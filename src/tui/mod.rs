@@ -20,7 +20,8 @@
 //!   an approval question as lines. `streaming.rs` + `markdown.rs`:
 //!   Markdown re-parsed only for the open block. `highlight.rs`: syntect, loaded in the
 //!   background.
-//! - `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
+//! - `terminals_view.rs` (`/ps` and `/stop`: the background terminals),
+//!   `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
 //!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, how an early end is
 //!   told), `reopen.rs` (a reopened conversation drawn through the live path),
 //!   `rewind.rs` (Esc Esc: back to an earlier prompt, then the offer to undo its file changes), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
@@ -73,6 +74,7 @@ mod session_state;
 pub mod status;
 pub mod streaming;
 pub mod terminal;
+mod terminals_view;
 pub mod theme;
 pub mod transcript;
 pub mod turn_clock;

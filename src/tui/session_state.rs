@@ -30,6 +30,8 @@ pub(crate) struct SessionState {
     pub(crate) listed: Vec<SessionSummary>,
     /// `/resume` asked for the list and it has not come.
     pub(crate) awaiting_list: bool,
+    /// `/ps` or `/stop` asked for the background terminals' list and it has not come.
+    pub(crate) awaiting_terminals: bool,
     /// When the conversation being resumed was last active, for the notice.
     pub(crate) resuming_from: Option<SystemTime>,
 }

@@ -86,6 +86,8 @@ pub struct Status {
     pub goal: Option<crate::protocol::Goal>,
     /// Plan first, or work (Shift+Tab).
     pub mode: crate::protocol::CollaborationMode,
+    /// How many background terminals the conversation keeps running (`/ps`).
+    pub background_terminals: usize,
 }
 
 /// A model provider other than the built-in `openai`, as the status shows it.
@@ -144,6 +146,14 @@ impl Status {
                 if let Some(goal) = &self.goal {
                     // Codex's words; the goal outranks the figures while it runs.
                     parts.push(Segment::new(goal.footer(), theme::accent(), 6));
+                }
+                if self.background_terminals > 0 {
+                    let count = self.background_terminals;
+                    let text = match count {
+                        1 => "1 background terminal · /ps ".to_string(),
+                        n => format!("{n} background terminals · /ps "),
+                    };
+                    parts.push(Segment::new(text, theme::warn(), 6));
                 }
                 if let Some((used, Some(window))) = self.context
                     && window > 0

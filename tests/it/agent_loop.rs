@@ -282,7 +282,8 @@ async fn text_and_a_call_in_one_response_continue_the_loop() {
         .filter_map(|t| t["name"].as_str())
         .collect();
     for name in [
-        "shell",
+        "exec_command",
+        "write_stdin",
         "apply_patch",
         "read_file",
         "list_dir",
@@ -534,7 +535,7 @@ async fn the_step_limit_stops_a_model_that_never_finishes() {
 }
 
 /// The processes with `argument` among their arguments.
-fn pids_with_argument(argument: &str) -> Vec<i32> {
+pub(crate) fn pids_with_argument(argument: &str) -> Vec<i32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = entry
@@ -556,7 +557,7 @@ fn pids_with_argument(argument: &str) -> Vec<i32> {
 }
 
 /// Whether `pid` is a live process (a zombie counts as gone).
-fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     if unsafe { libc::kill(pid, 0) } != 0 {
         return false;

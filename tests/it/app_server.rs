@@ -3291,7 +3291,7 @@ async fn a_review_reads_apart_from_the_talk_and_changes_nothing() {
         .filter_map(|tool| tool["name"].as_str())
         .collect();
     assert!(
-        !tools.contains(&"apply_patch") && tools.contains(&"shell"),
+        !tools.contains(&"apply_patch") && tools.contains(&"exec_command"),
         "{tools:?}"
     );
     let after_patch = requests[2].json().to_string();

@@ -52,6 +52,7 @@ mod sandbox;
 mod sandbox_attacks;
 mod sessions;
 mod support;
+mod terminals;
 mod tools;
 mod tui_daily;
 mod tui_e2e;

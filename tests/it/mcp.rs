@@ -146,7 +146,7 @@ async fn stdio_tools_are_offered_approved_ones_run_and_others_ask_read_only_hint
 
     let names = offered(&a);
     for name in [
-        "shell",
+        "exec_command",
         "tests__echo",
         "tests__lookup",
         "tests__wait",

@@ -289,6 +289,8 @@ impl Remote {
             | Op::ListRevisions
             | Op::MakeWorktree
             | Op::ReadAgent(_)
+            | Op::ListTerminals
+            | Op::StopTerminals(_)
             | Op::Init
             | Op::Rewind(_)
             | Op::UndoRewound

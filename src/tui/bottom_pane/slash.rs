@@ -82,6 +82,10 @@ slash_commands! {
         argument None, during_turn true;
     Diff: "diff", "what the conversation changed (git diff, or its patches)",
         argument None, during_turn true;
+    Ps: "ps", "background terminals: the commands the model left running",
+        argument None, during_turn true;
+    Stop: "stop", "end a background terminal (/stop N) or all of them",
+        argument Some("[N|all]"), during_turn true;
     Init: "init", "have the model write an AGENTS.md for this project",
         argument None, during_turn false;
     Review: "review", "review changes, read-only: commit SHA, base BRANCH or words",

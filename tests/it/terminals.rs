@@ -1,0 +1,271 @@
+//! Background terminals (`exec_command`, `write_stdin`) through the core against the fake
+//! server: a program that outlives its call, polled and typed into by the model, and gone with
+//! the conversation or with kelp, checked by its process.
+
+use std::time::Duration;
+
+use kelp::protocol::{ApprovalMode, Event, Op, TurnOutcome};
+use serde_json::{Value, json};
+
+use crate::agent_loop::{agent_setup, alive, output_for, pids_with_argument};
+use crate::fake_openai::Reply;
+
+/// The session id an `exec_command` output names (`Process running with session ID N`).
+fn session_id(output: &str) -> Option<i64> {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix("Process running with session ID "))
+        .and_then(|id| id.trim().parse().ok())
+}
+
+/// The output the model got for `call_id` in this request body, if it holds one.
+fn output_in(body: &Value, call_id: &str) -> Option<String> {
+    body["input"].as_array()?.iter().find_map(|item| {
+        (item["type"] == "function_call_output" && item["call_id"] == call_id)
+            .then(|| item["output"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+/// A model that starts `exec` (as call `e1`), then sends `then` with the session id the first
+/// output named (as call `w1`), then ends the turn.
+fn model_polls(
+    fake: &crate::fake_openai::FakeOpenAi,
+    exec: Value,
+    then: impl Fn(i64) -> Value + Send + Sync + 'static,
+) {
+    fake.push_response(Reply::call_with_id("e1", "exec_command", exec));
+    fake.set_fallback(move |body| {
+        if output_in(body, "w1").is_some() {
+            return Reply::text("done");
+        }
+        match output_in(body, "e1").as_deref().and_then(session_id) {
+            Some(id) => Reply::call_with_id("w1", "write_stdin", then(id)),
+            None => Reply::text("no session"),
+        }
+    });
+}
+
+async fn waits_until_gone(pid: i32) -> bool {
+    for _ in 0..150 {
+        if !alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_outlives_its_call_and_a_poll_gets_what_it_printed_later() {
+    let mut a = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
+    model_polls(
+        &a.fake,
+        json!({"cmd": "echo early; sleep 2; echo later-X", "yield_time_ms": 300}),
+        |id| json!({"session_id": id, "chars": "", "yield_time_ms": 5000}),
+    );
+    a.submit("start it and wait");
+    let (events, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let inputs = a.inputs();
+    let first = output_for(&inputs[1], "e1");
+    assert!(first.contains("Process running with session ID"), "{first}");
+    assert!(first.contains("Output:\nearly"), "{first}");
+    assert!(!first.contains("later-X"), "{first}");
+    let polled = output_for(&inputs[2], "w1");
+    assert!(polled.contains("later-X"), "{polled}");
+    assert!(!polled.contains("early"), "read once: {polled}");
+    assert!(polled.contains("Process exited with code 0"), "{polled}");
+    // The person saw it go on in the background.
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolOutput { call_id, chunk } if call_id == "e1" && chunk.contains("still running as background terminal")
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_on_a_terminal_answers_what_the_model_types() {
+    let mut a = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
+    model_polls(
+        &a.fake,
+        json!({"cmd": "test -t 0 && echo on-a-terminal; read -r name; echo hello-$name", "tty": true, "yield_time_ms": 500}),
+        |id| json!({"session_id": id, "chars": "kelp\n", "yield_time_ms": 3000}),
+    );
+    a.submit("talk to it");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let inputs = a.inputs();
+    assert!(output_for(&inputs[1], "e1").contains("on-a-terminal"));
+    let answered = output_for(&inputs[2], "w1");
+    assert!(answered.contains("hello-kelp"), "{answered}");
+    assert!(
+        answered.contains("Process exited with code 0"),
+        "{answered}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_into_a_program_without_a_terminal_is_refused_in_codex_words() {
+    let mut a = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
+    model_polls(
+        &a.fake,
+        json!({"cmd": "sleep 30.2231", "yield_time_ms": 250}),
+        |id| json!({"session_id": id, "chars": "y\n"}),
+    );
+    a.submit("type");
+    a.finish_turn().await;
+    let refused = output_for(&a.inputs()[2], "w1").to_string();
+    assert!(
+        refused.contains("stdin is closed for this session"),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_into_a_terminal_asks_where_a_command_would_and_no_stops_it() {
+    let mut a = agent_setup(|config, _| config.approval = ApprovalMode::Ask).await;
+    model_polls(
+        &a.fake,
+        json!({"cmd": "bash", "tty": true, "yield_time_ms": 250}),
+        |id| json!({"session_id": id, "chars": "touch typed-file\n"}),
+    );
+    a.submit("type");
+    // Starting it asks, as any command does here.
+    let (id, call_id, _) = a.approval().await;
+    assert_eq!(call_id, "e1");
+    a.approve(id, kelp::protocol::ApprovalDecision::Yes);
+    let (id, call_id, subject) = a.approval().await;
+    assert_eq!(call_id, "w1");
+    let kelp::protocol::ApprovalSubject::Command { command, .. } = subject else {
+        panic!("{subject:?}");
+    };
+    assert!(
+        command.contains("touch typed-file") && command.contains("`bash`"),
+        "{command}"
+    );
+    a.approve(id, kelp::protocol::ApprovalDecision::No { reason: None });
+    a.finish_turn().await;
+    assert!(output_for(&a.inputs()[2], "w1").starts_with("denied"));
+    // Nothing was typed: the shell never made the file.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!a.dir().join("typed-file").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_terminal_ends_with_its_conversation() {
+    let mut a = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
+    a.fake.push_responses([
+        Reply::call_with_id(
+            "e1",
+            "exec_command",
+            json!({"cmd": "sleep 60.7781", "yield_time_ms": 250}),
+        ),
+        Reply::text("left running"),
+    ]);
+    a.submit("start a long one");
+    a.finish_turn().await;
+    assert!(session_id(output_for(&a.inputs()[1], "e1")).is_some());
+    let [pid] = pids_with_argument("60.7781")[..] else {
+        panic!("one sleep");
+    };
+    assert!(alive(pid));
+    drop(a);
+    assert!(
+        waits_until_gone(pid).await,
+        "{pid} outlived its conversation"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_a_background_terminal_and_the_list_shows_it_before() {
+    let mut a = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
+    a.fake.push_responses([
+        Reply::call_with_id(
+            "e1",
+            "exec_command",
+            json!({"cmd": "echo serving; exec sleep 60.4417", "yield_time_ms": 300}),
+        ),
+        Reply::text("left running"),
+    ]);
+    a.submit("start a long one");
+    a.finish_turn().await;
+    a.send(Op::ListTerminals);
+    let listed = a
+        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Terminals(_))))
+        .await;
+    let Some(Event::Reply(kelp::protocol::Reply::Terminals(rows))) = listed.last() else {
+        unreachable!()
+    };
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].command.contains("sleep 60.4417"));
+    assert_eq!(rows[0].last_line, "serving");
+    assert_eq!(rows[0].call_id, "e1");
+    let [pid] = pids_with_argument("60.4417")[..] else {
+        panic!("one sleep");
+    };
+    a.send(Op::StopTerminals(Some(rows[0].id)));
+    assert!(waits_until_gone(pid).await, "{pid} survived /stop");
+    let listed = a
+        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Terminals(_))))
+        .await;
+    assert!(matches!(
+        listed.last(),
+        Some(Event::Reply(kelp::protocol::Reply::Terminals(rows))) if rows.is_empty()
+    ));
+}
+
+/// `kelp exec` leaves a program running in a background terminal, then waits on a model that
+/// never answers: killed by `signal`, kelp takes the program with it.
+async fn killed_kelp_takes_its_terminals(signal: i32, marker: &str) {
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::call_with_id(
+            "e1",
+            "exec_command",
+            json!({"cmd": format!("sleep {marker}"), "yield_time_ms": 250}),
+        ),
+        Reply::stall("thinking"),
+    ]);
+    let mut cmd = crate::cli_exec::kelp_exec(&fake, home.path());
+    cmd.current_dir(project.path())
+        .arg("--skip-git-repo-check")
+        .arg("start it")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut kelp = cmd.spawn().unwrap();
+    let mut found = Vec::new();
+    for _ in 0..500 {
+        found = pids_with_argument(marker);
+        if !found.is_empty() && fake.requests_to("/responses").len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let [pid] = found[..] else {
+        panic!("one sleep, not {found:?}");
+    };
+    let kelp_pid = i32::try_from(kelp.id()).unwrap();
+    // SAFETY: a signal to the child this test started.
+    unsafe {
+        libc::kill(kelp_pid, signal);
+    }
+    let _ = tokio::task::spawn_blocking(move || kelp.wait()).await;
+    assert!(
+        waits_until_gone(pid).await,
+        "the program outlived kelp killed by signal {signal}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_terminal_goes_with_kelp_whatever_signal_ends_it() {
+    for (signal, marker) in [
+        (libc::SIGTERM, "61.1501"),
+        (libc::SIGINT, "61.1502"),
+        (libc::SIGHUP, "61.1503"),
+        (libc::SIGKILL, "61.1504"),
+    ] {
+        killed_kelp_takes_its_terminals(signal, marker).await;
+    }
+}
