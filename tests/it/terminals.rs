@@ -246,6 +246,9 @@ async fn killed_kelp_takes_its_terminals(signal: i32, marker: &str) {
     let [pid] = found[..] else {
         panic!("one sleep, not {found:?}");
     };
+    // Its twin: while kelp lives, so does the program it left running.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(alive(pid), "the program ended before kelp did");
     let kelp_pid = i32::try_from(kelp.id()).unwrap();
     // SAFETY: a signal to the child this test started.
     unsafe {
@@ -268,4 +271,125 @@ async fn a_background_terminal_goes_with_kelp_whatever_signal_ends_it() {
     ] {
         killed_kelp_takes_its_terminals(signal, marker).await;
     }
+}
+
+/// The output of a background terminal that ran `script` under `sandbox` with the network
+/// `network`, polled until it ended.
+async fn sandboxed_session(
+    sandbox: kelp::protocol::SandboxMode,
+    network: bool,
+    script: String,
+) -> (String, crate::agent_loop::Agent) {
+    let mut a = agent_setup(|config, _| {
+        config.approval = ApprovalMode::FullAuto;
+        config.sandbox = sandbox;
+        config.network = network;
+    })
+    .await;
+    model_polls(
+        &a.fake,
+        json!({"cmd": script, "yield_time_ms": 250}),
+        |id| json!({"session_id": id, "chars": "", "yield_time_ms": 10000}),
+    );
+    a.submit("run it in the background");
+    a.finish_turn().await;
+    let polled = output_for(&a.inputs()[2], "w1").to_string();
+    (polled, a)
+}
+
+/// Whether this machine gives commands the whole sandbox (namespaces and Landlock).
+fn whole_sandbox() -> bool {
+    let support = kelp::sandbox::support();
+    support.namespaces.is_ok() && support.landlock.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_terminal_writes_only_where_a_command_may_and_its_twin_outside_does() {
+    if !whole_sandbox() {
+        return;
+    }
+    // Outside the project and outside `/tmp` (which a command sees as its own private one).
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let target = outside.path().join("left-by-a-terminal");
+    let script = format!(
+        "sleep 0.5; echo in > inside.txt; echo out > {} && echo wrote-outside || echo refused-outside",
+        target.display()
+    );
+    let (polled, a) = sandboxed_session(
+        kelp::protocol::SandboxMode::WorkspaceWrite,
+        false,
+        script.clone(),
+    )
+    .await;
+    assert!(polled.contains("refused-outside"), "{polled}");
+    assert!(!target.exists());
+    assert!(a.dir().join("inside.txt").exists());
+    // The twin: the same terminal with the sandbox off writes there.
+    let (polled, _) = sandboxed_session(kelp::protocol::SandboxMode::Off, false, script).await;
+    assert!(polled.contains("wrote-outside"), "{polled}");
+    assert!(target.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_terminal_keeps_the_conversations_network_mode_and_its_twin_with_it_on_connects()
+ {
+    if !whole_sandbox() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = format!(
+        "sleep 0.5; (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo connected || echo no-network"
+    );
+    let (polled, _) = sandboxed_session(
+        kelp::protocol::SandboxMode::WorkspaceWrite,
+        false,
+        script.clone(),
+    )
+    .await;
+    assert!(polled.contains("no-network"), "{polled}");
+    let (polled, _) =
+        sandboxed_session(kelp::protocol::SandboxMode::WorkspaceWrite, true, script).await;
+    assert!(polled.contains("connected"), "{polled}");
+    drop(listener);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_shows_the_port_a_dev_server_listens_on_in_its_sandbox() {
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    let mut a = agent_setup(|config, _| {
+        config.approval = ApprovalMode::FullAuto;
+        config.sandbox = kelp::protocol::SandboxMode::WorkspaceWrite;
+        // A server binds a port: with the network off the sandbox refuses it that.
+        config.network = true;
+    })
+    .await;
+    a.fake.push_responses([
+        Reply::call_with_id(
+            "e1",
+            "exec_command",
+            json!({"cmd": "python3 -u -m http.server 0 --bind 127.0.0.1", "yield_time_ms": 300}),
+        ),
+        Reply::text("serving"),
+    ]);
+    a.submit("start the dev server");
+    a.finish_turn().await;
+    let started = output_for(&a.inputs()[1], "e1").to_string();
+    let port: u16 = started
+        .split("port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("a port in {started}"));
+    a.send(Op::ListTerminals);
+    let listed = a
+        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Terminals(_))))
+        .await;
+    let Some(Event::Reply(kelp::protocol::Reply::Terminals(rows))) = listed.last() else {
+        unreachable!()
+    };
+    assert_eq!(rows[0].ports, vec![port], "{rows:?}");
+    assert!(rows[0].last_line.contains("Serving HTTP"), "{rows:?}");
 }
