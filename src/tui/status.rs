@@ -150,8 +150,8 @@ impl Status {
                 if self.background_terminals > 0 {
                     let count = self.background_terminals;
                     let text = match count {
-                        1 => "1 background terminal · /ps ".to_string(),
-                        n => format!("{n} background terminals · /ps "),
+                        1 => "1 background terminal · /ps".to_string(),
+                        n => format!("{n} background terminals · /ps"),
                     };
                     parts.push(Segment::new(text, theme::warn(), 6));
                 }

@@ -42,18 +42,24 @@ pub(super) fn list_text(rows: &[BackgroundTerminal]) -> String {
         if let Some(pid) = row.pid {
             facts.push(format!("pid {pid}"));
         }
-        if !row.ports.is_empty() {
-            let ports: Vec<String> = row.ports.iter().map(|port| format!(":{port}")).collect();
-            facts.push(ports.join(" "));
+        match row.ports.as_slice() {
+            [] => {}
+            [port] => facts.push(format!("port {port}")),
+            ports => {
+                let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+                facts.push(format!("ports {}", ports.join(", ")));
+            }
         }
-        facts.push(crate::humanize::elapsed(round_to_seconds(row.running_for)));
-        match row.ended {
-            Some(Some(code)) => facts.push(format!("exited {code}")),
-            Some(None) => facts.push("ended".to_string()),
-            None => {}
-        }
+        facts.push(match row.ended {
+            Some(Some(code)) => format!("exited {code}"),
+            Some(None) => "ended".to_string(),
+            None => format!(
+                "running {}",
+                crate::humanize::wait(round_to_seconds(row.running_for))
+            ),
+        });
         text.push_str(&format!(
-            "\n  {}  {}  · {}",
+            "\n  {}  {}\n     {}",
             row.id,
             crate::tools::one_line(&row.command),
             facts.join(" · ")
