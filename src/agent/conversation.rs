@@ -413,6 +413,13 @@ impl Conversation {
         self.tool_context = self.tool_context.clone().with_editor(editor);
     }
 
+    /// Keeps background terminals in `terminals`, shared with a face; `None` leaves its own.
+    pub fn set_terminals(&mut self, terminals: Option<crate::tools::terminals::Terminals>) {
+        if let Some(terminals) = terminals {
+            self.tool_context.terminals = terminals;
+        }
+    }
+
     /// Offers the tools of `mcp`'s servers from the next request on.
     pub fn set_mcp(&mut self, mcp: Option<crate::mcp::McpManager>) {
         self.tool_context = self.tool_context.clone().with_mcp(mcp);

@@ -244,6 +244,7 @@ impl Core {
         let (mut conversation, warnings) =
             Conversation::new(&self.config, &self.options.project_dir, self.model.clone());
         conversation.set_editor(self.options.editor.clone());
+        conversation.set_terminals(self.options.terminals.clone());
         conversation.set_mcp(self.mcp.clone());
         if let Some((origin, id)) = self.seat.as_ref().and_then(super::team::Seat::origin) {
             conversation.set_agent(origin, id);
@@ -284,6 +285,8 @@ impl Core {
             Ok((mut conversation, shown)) => {
                 self.end_team();
                 conversation.set_editor(self.options.editor.clone());
+                conversation.set_terminals(self.options.terminals.clone());
+                conversation.set_terminals(self.options.terminals.clone());
                 conversation.set_mcp(self.mcp.clone());
                 conversation.apply(&self.chosen);
                 self.model = conversation.model().to_string();

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::server::{self, Server, Work};
 use super::wire::{Answer, RpcError};
-use super::{config, exec, fs, queue, thread_settings, turns};
+use super::{config, exec, fs, queue, terminals, thread_settings, turns};
 
 /// A handler's work that borrows the connection, awaited before the next request is read.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send + 'a>>;
@@ -149,6 +149,18 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("threadSection/update", Refused(NO_THREAD_EXTRAS)),
     ("threadSection/delete", Refused(NO_THREAD_EXTRAS)),
     ("thread/loaded/list", Now(|s, p| s.threads.loaded(p))),
+    (
+        "thread/backgroundTerminals/list",
+        Now(|s, p| terminals::list(p, |id| s.threads.thread(id))),
+    ),
+    (
+        "thread/backgroundTerminals/terminate",
+        Now(|s, p| terminals::terminate(p, |id| s.threads.thread(id))),
+    ),
+    (
+        "thread/backgroundTerminals/clean",
+        Now(|s, p| terminals::clean(p, |id| s.threads.thread(id))),
+    ),
     ("thread/queue/add", queue_op!(add)),
     ("thread/queue/list", queue_op!(list)),
     ("thread/queue/update", queue_op!(update)),
@@ -391,7 +403,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     // Not in the schema's stable list, but sent by hosts: thread/rollback by those written for
     // earlier Codex releases (the last `numTurns` turns dropped, as thread/revert does), and
-    // the server's permission profiles; kelp lists no background terminals.
+    // the server's permission profiles.
     (
         "thread/rollback",
         InOrder(|s, p| Box::pin(s.threads.rollback(p))),
@@ -399,10 +411,6 @@ pub const METHODS: &[(&str, Serve)] = &[
     (
         "permissionProfile/list",
         Now(|_, _| config::permission_profiles()),
-    ),
-    (
-        "thread/backgroundTerminals/list",
-        Nothing(r#"{"data":[],"nextCursor":null}"#),
     ),
     // Codex's experimental API, which codex-acp 2.6, Codex's own client and other hosts call.
     (
@@ -421,12 +429,6 @@ pub const METHODS: &[(&str, Serve)] = &[
         "turn/settings/update",
         Refused(
             "kelp changes settings between turns, not within one: thread/settings/update sets them for the next turn",
-        ),
-    ),
-    (
-        "thread/backgroundTerminals/terminate",
-        Refused(
-            "kelp runs no background terminals: a command ends with its turn, or turn/interrupt ends it",
         ),
     ),
     (

@@ -13,6 +13,7 @@
 //!   state (a turn the core began itself, a review, the goal, what waits on the core) owned in
 //!   one place and tested without I/O; `asks.rs`: its approvals and the model's questions as
 //!   server requests to the host, and the answers back.
+//! - `terminals.rs`: `thread/backgroundTerminals/*`, the commands a thread's model left running.
 //! - `queue.rs`: `thread/queue/*`, messages that wait in a loaded thread's queue and are each
 //!   sent as a turn of its own when the turn before ends; `queued.rs`: the queue itself and
 //!   how a waiting message becomes a turn, pure.
@@ -50,6 +51,7 @@ mod queued;
 pub mod relay;
 pub mod server;
 pub mod shapes;
+pub mod terminals;
 pub mod thread_settings;
 pub mod threads;
 pub mod turn_path;

@@ -38,7 +38,7 @@ fn experimental(method: &str, allowed: bool) -> Result<(), RpcError> {
 
 /// A queue request's params and the loaded thread it names, for a client that asked for the
 /// experimental API.
-fn asked<'a, P: serde::de::DeserializeOwned>(
+pub(super) fn asked<'a, P: serde::de::DeserializeOwned>(
     method: &str,
     raw: Value,
     allowed: bool,

@@ -271,11 +271,13 @@ impl Threads {
         &mut self,
         caller: Caller,
         config: Config,
-        options: CoreOptions,
+        mut options: CoreOptions,
         mut thread: wire::Thread,
         exclude_turns: bool,
     ) -> Result<Answer, RpcError> {
         let cwd = options.project_dir.clone();
+        let terminals = super::terminals::for_thread(&config);
+        options.terminals = Some(terminals.clone());
         let Opened {
             ops,
             events,
@@ -344,6 +346,7 @@ impl Threads {
                 audience,
                 unheard_since: None,
                 everyone: self.everyone.clone(),
+                terminals,
             },
         );
         Ok(Answer::of(&answered)?
@@ -736,6 +739,7 @@ mod tests {
                 audience: Audience::new(&threads.requests),
                 unheard_since: None,
                 everyone: threads.everyone.clone(),
+                terminals: Default::default(),
             },
         );
         received

@@ -81,6 +81,8 @@ pub struct Thread {
     pub(super) opened: crate::wire::ThreadOpened,
     /// Every client: the thread's status concerns them all, as in Codex.
     pub(super) everyone: Out,
+    /// Its background terminals, shared with its core (`thread/backgroundTerminals/*`).
+    pub(super) terminals: crate::tools::terminals::Terminals,
 }
 
 /// The protocol's approval policy as kelp's approval mode.

@@ -19,6 +19,8 @@ pub struct BackgroundTerminal {
     pub pid: Option<u32>,
     /// The TCP ports its processes listen on (a dev server's).
     pub ports: Vec<u16>,
+    /// The memory its processes hold, in kB.
+    pub rss_kb: Option<u64>,
     /// How long it has run.
     pub running_for: Duration,
     /// The last line it printed, printable.

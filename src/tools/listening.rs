@@ -1,6 +1,6 @@
-//! The TCP ports a background terminal's processes listen on, read from `/proc`: the sockets
-//! its process tree holds, matched against the listening sockets of the network it sees (its
-//! own namespace's, with the network off).
+//! What a background terminal's processes hold, read from `/proc`: the TCP ports they listen
+//! on (the sockets its process tree holds, matched against the listening sockets of the
+//! network it sees, its own namespace's with the network off) and the memory they take.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -43,6 +43,25 @@ pub fn ports_of(pid: u32) -> Vec<u16> {
         }
     }
     ports.into_iter().collect()
+}
+
+/// The memory the programs `pid` started hold, in kB (`VmRSS`, summed).
+pub fn rss_kb_of(pid: u32) -> u64 {
+    // The sandbox's keepers are kelp forked, not a program: their pages are kelp's own.
+    let kelp = std::fs::read_link("/proc/self/exe").ok();
+    tree_of(pid)
+        .iter()
+        .filter(|process| {
+            std::fs::read_link(format!("/proc/{process}/exe")).ok() != kelp || kelp.is_none()
+        })
+        .filter_map(|process| std::fs::read_to_string(format!("/proc/{process}/status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .sum()
 }
 
 /// `pid` and its descendants, parents before children.

@@ -172,6 +172,10 @@ impl Terminals {
                     .filter(|_| session.io.ending().is_none())
                     .map(super::listening::ports_of)
                     .unwrap_or_default(),
+                rss_kb: session
+                    .pid
+                    .filter(|_| session.io.ending().is_none())
+                    .map(super::listening::rss_kb_of),
                 running_for: session.started.elapsed(),
                 last_line: session.io.last_line(),
                 ended: session.io.ending().map(|ending| ending.exit_code),

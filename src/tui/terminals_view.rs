@@ -50,6 +50,9 @@ pub(super) fn list_text(rows: &[BackgroundTerminal]) -> String {
                 facts.push(format!("ports {}", ports.join(", ")));
             }
         }
+        if let Some(kb) = row.rss_kb.filter(|kb| *kb > 0) {
+            facts.push(crate::humanize::bytes(kb.saturating_mul(1024)));
+        }
         facts.push(match row.ended {
             Some(Some(code)) => format!("exited {code}"),
             Some(None) => "ended".to_string(),

@@ -11,6 +11,7 @@
 //!   answers.
 //! - `host.rs`: what a host asks outside a thread: `fs/*`, `command/exec`, searches, lists.
 //! - `queue.rs`: `thread/queue/*`, messages that wait for a thread's turn to end.
+//! - `terminals.rs`: `thread/backgroundTerminals/*`, the commands a thread left running.
 //! - `requests.rs`: the requests a client sends, one params type per method, serde both ways.
 //! - `settings.rs`: `config/*` and the lists a settings screen shows (models, permission
 //!   profiles, skills, MCP servers).
@@ -144,6 +145,7 @@ mod items;
 mod queue;
 pub mod requests;
 mod settings;
+mod terminals;
 mod thread;
 
 pub use account::*;
@@ -152,6 +154,7 @@ pub use host_asks::*;
 pub use items::*;
 pub use queue::*;
 pub use settings::*;
+pub use terminals::*;
 pub use thread::*;
 
 /// Declares [`ServerNotification`] over the notifications' params types, in groups by what a

@@ -129,6 +129,19 @@ impl Schema {
                 "thread/queue/start",
                 "../0.171.0/v2/ThreadQueueStartResponse.json",
             ),
+            // Codex 0.171's experimental background terminals.
+            (
+                "thread/backgroundTerminals/list",
+                "../0.171.0/v2/ThreadBackgroundTerminalsListResponse.json",
+            ),
+            (
+                "thread/backgroundTerminals/terminate",
+                "../0.171.0/v2/ThreadBackgroundTerminalsTerminateResponse.json",
+            ),
+            (
+                "thread/backgroundTerminals/clean",
+                "../0.171.0/v2/ThreadBackgroundTerminalsCleanResponse.json",
+            ),
         ] {
             responses
                 .entry(method.to_string())
@@ -4067,4 +4080,88 @@ async fn queued_messages_wait_for_the_turn_and_go_one_turn_each() {
         refused["error"]["message"],
         "thread/queue/list requires experimentalApi capability"
     );
+}
+
+/// A command the model left running is the thread's background terminal: listed in Codex
+/// 0.171's shape with its process, ended by `terminate` (its process gone), the rest by
+/// `clean`; for a client that did not ask for the experimental API too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threads_background_terminals_are_listed_terminated_and_cleaned() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, _project, thread_id) = Server::with_thread(&fake, "");
+    fake.push_responses([
+        Reply::call_with_id(
+            "e1",
+            "exec_command",
+            json!({"cmd": "echo up; exec sleep 60.9101", "yield_time_ms": 300}),
+        )
+        .and_call_with_id(
+            "e2",
+            "exec_command",
+            json!({"cmd": "exec sleep 60.9102", "yield_time_ms": 250}),
+        ),
+        Reply::text("both running"),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "start two"}]}),
+    );
+    server.until(|m| m["method"] == "turn/completed");
+    let listed = server.result(
+        "thread/backgroundTerminals/list",
+        json!({"threadId": thread_id}),
+    );
+    let data = listed["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "{listed}");
+    assert_eq!(data[0]["itemId"], "e1");
+    assert!(
+        data[0]["command"]
+            .as_str()
+            .unwrap()
+            .contains("sleep 60.9101")
+    );
+    let pid = data[0]["osPid"].as_u64().unwrap();
+    assert!(crate::agent_loop::alive(i32::try_from(pid).unwrap()));
+    let first = crate::agent_loop::pids_with_argument("60.9101");
+    let terminated = server.result(
+        "thread/backgroundTerminals/terminate",
+        json!({"threadId": thread_id, "processId": data[0]["processId"]}),
+    );
+    assert_eq!(terminated, json!({"terminated": true}));
+    for _ in 0..100 {
+        if first.iter().all(|pid| !crate::agent_loop::alive(*pid)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(first.iter().all(|pid| !crate::agent_loop::alive(*pid)));
+    let again = server.result(
+        "thread/backgroundTerminals/terminate",
+        json!({"threadId": thread_id, "processId": data[0]["processId"]}),
+    );
+    assert_eq!(again, json!({"terminated": false}));
+    server.result(
+        "thread/backgroundTerminals/clean",
+        json!({"threadId": thread_id}),
+    );
+    let listed = server.result(
+        "thread/backgroundTerminals/list",
+        json!({"threadId": thread_id}),
+    );
+    assert_eq!(listed["data"], json!([]));
+
+    // Hosts send it without asking for the experimental API: they are answered too.
+    let mut plain = Server::start(&fake);
+    plain.initialize(false);
+    plain.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    let started = plain.result("thread/start", json!({"cwd": project.path()}));
+    let listed = plain.result(
+        "thread/backgroundTerminals/list",
+        json!({"threadId": started["thread"]["id"]}),
+    );
+    assert_eq!(listed["data"], json!([]));
 }

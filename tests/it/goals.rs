@@ -303,10 +303,6 @@ async fn a_plan_turn_changes_nothing_and_the_default_mode_implements() {
     // What Codex hosts call beyond the stable schema is answered in words.
     for (method, words) in [
         ("turn/settings/update", "between turns"),
-        (
-            "thread/backgroundTerminals/terminate",
-            "no background terminals",
-        ),
         ("thread/sample", "samples no thread"),
     ] {
         let (refused, _) = server.call(method, json!({"threadId": thread_id, "turnId": "t"}));

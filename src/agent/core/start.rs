@@ -49,6 +49,9 @@ pub struct CoreOptions {
     pub prompt_history: bool,
     /// A child agent's place in its team (the first agent makes its team itself).
     pub seat: Option<crate::agent::team::Seat>,
+    /// The background terminals its conversations use, held by the face too (an app-server
+    /// thread lists and ends them); `None`: each conversation has its own.
+    pub terminals: Option<crate::tools::terminals::Terminals>,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -93,6 +96,7 @@ impl CoreOptions {
             mcp_servers: Vec::new(),
             prompt_history: false,
             seat: None,
+            terminals: None,
         }
     }
 }
