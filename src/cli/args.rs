@@ -177,7 +177,7 @@ pub(super) const CODEX_ONLY: [(&str, &str); 16] = [
     ),
     (
         "features",
-        "kelp has one of Codex's feature flags, multi_agent_v2 (`--enable multi_agent_v2` or [features] in config.toml); its other settings are in ~/.config/kelp/config.toml",
+        "kelp has two of Codex's feature flags, multi_agent_v2 and unified_exec (`--enable NAME`, `--disable NAME` or [features] in config.toml); its other settings are in ~/.config/kelp/config.toml",
     ),
     (
         "update",

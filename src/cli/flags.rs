@@ -62,7 +62,9 @@ pub struct AgentFlags {
     #[arg(long, short = 'p', value_name = "NAME")]
     pub(super) profile: Option<String>,
     /// Turn a Codex feature on, as `-c features.NAME=true`: kelp acts on multi_agent_v2 (the
-    /// model may spawn agents that work beside it); others are ignored with a warning.
+    /// model may spawn agents that work beside it) and unified_exec (on by default: commands
+    /// run with exec_command and may go on in the background); others are ignored with a
+    /// warning.
     #[arg(long, value_name = "FEATURE")]
     pub(super) enable: Vec<String>,
     /// Turn a Codex feature off, as `-c features.NAME=false`.
