@@ -29,6 +29,7 @@ mod host;
 mod logins;
 mod sessions;
 mod settings;
+mod side;
 pub mod start;
 mod terminals;
 
@@ -75,6 +76,8 @@ struct RunningTurn {
     goal: crate::session::goal::GoalCell,
     /// The conversation's background terminals, listed and stopped while the turn runs.
     terminals: crate::tools::terminals::Terminals,
+    /// The conversation's saved file, which a side conversation copies while the turn runs.
+    session_path: Option<std::path::PathBuf>,
     /// Where the turn began, when it works toward an active goal.
     toward_goal: Option<goal::GoalTurn>,
     /// kelp began it (toward the goal), not a face: a prompt sent meanwhile joins it.
@@ -126,6 +129,8 @@ struct Core {
     rewound_changes: Vec<crate::session::record::SavedChange>,
     /// Its place in a team of agents, when the collaboration tools are on.
     seat: Option<super::team::Seat>,
+    /// The side conversation open beside this one (`/side`).
+    side: Option<side::SideOps>,
 }
 
 impl Core {
@@ -168,6 +173,7 @@ impl Core {
             events,
             conversation: None,
             running: None,
+            side: None,
             model,
             chosen: Settings::default(),
             steered: Steered::default(),
@@ -399,6 +405,8 @@ impl Core {
             Op::ListAgents => self.list_agents(),
             Op::ReadAgent(id) => self.read_agent(id),
             Op::ListTerminals => self.list_terminals(),
+            Op::Side(question) => self.side(question),
+            Op::CloseSide => self.close_side(),
             Op::StopTerminals(id) => self.stop_terminals(id),
             // Only a server keeps a queue of messages from outside.
             Op::TakeQueued(_) => {}
@@ -627,6 +635,7 @@ impl Core {
         };
         let goal = conversation.goal_cell();
         let terminals = conversation.tool_context().terminals.clone();
+        let session_path = conversation.session_path();
         let from_kelp = matches!(&work, Work::Prompt(submission) if submission.from_kelp);
         let cancel = CancellationToken::new();
         let ctx = TurnContext {
@@ -659,6 +668,7 @@ impl Core {
             task,
             goal,
             terminals,
+            session_path,
             toward_goal,
             from_kelp,
         });

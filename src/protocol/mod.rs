@@ -191,6 +191,11 @@ pub enum Op {
     /// The command center's list: this conversation, the agents it spawned, and the saved
     /// conversations of every project. The answer is `Reply::Agents`.
     ListAgents,
+    /// Ask a question beside the conversation (`/side`): in the side conversation open, or in
+    /// a new copy of this one that adds nothing to it. Its events come as `Reply::Side`.
+    Side(String),
+    /// Close the side conversation (it stays saved).
+    CloseSide,
     /// The conversation's background terminals (`/ps`): the answer is `Reply::Terminals`.
     ListTerminals,
     /// End one background terminal, or every one with `None` (`/stop`); the answer is
@@ -595,6 +600,8 @@ pub enum Reply {
     Agents(Vec<AgentRow>),
     /// The conversation's background terminals, oldest first.
     Terminals(Vec<BackgroundTerminal>),
+    /// An event of the side conversation (`Op::Side`).
+    Side(Box<Event>),
     /// The newest turns of the conversation `ReadAgent` named, or why it cannot be read.
     AgentTranscript {
         conversation: String,

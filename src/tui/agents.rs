@@ -164,12 +164,15 @@ impl App {
             name,
             chat,
             asked: Instant::now(),
+            side: false,
         });
     }
 
     /// Back to this conversation.
     pub(super) fn close_view(&mut self) {
-        self.agents.viewing = None;
+        if self.agents.viewing.take().is_some_and(|view| view.side) {
+            self.send(Op::CloseSide);
+        }
     }
 
     /// The turns of the agent shown came.
@@ -251,7 +254,7 @@ impl App {
             .agents
             .viewing
             .as_mut()
-            .filter(|view| due(view.asked))
+            .filter(|view| !view.side && due(view.asked))
             .map(|view| {
                 view.asked = now;
                 view.conversation.clone()

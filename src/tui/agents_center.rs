@@ -31,6 +31,8 @@ pub(crate) struct AgentView {
     pub(crate) chat: Chat,
     /// When it was last asked for.
     pub(crate) asked: Instant,
+    /// The side conversation (`/side`), drawn live from its events, never read again.
+    pub(crate) side: bool,
 }
 
 /// What the app keeps for the command center.
@@ -264,12 +266,14 @@ pub(crate) fn render_view(
         view.chat.transcript.render(area, buf);
         return;
     }
+    let about = if view.side {
+        " · adds nothing to yours · enter: ask more · esc: back"
+    } else {
+        " · its conversation, as saved · esc: back to yours · /agents: all"
+    };
     let header = ratatui::text::Line::from(vec![
         ratatui::text::Span::styled(format!(" {}", view.name), super::theme::accent().bold()),
-        ratatui::text::Span::styled(
-            " · its conversation, as saved · esc: back to yours · /agents: all",
-            super::theme::dim(),
-        ),
+        ratatui::text::Span::styled(about, super::theme::dim()),
     ]);
     super::wrap::draw_line(buf, area.x, area.y, &header, area.width);
     let below = ratatui::layout::Rect::new(area.x, area.y + 1, area.width, area.height - 1);

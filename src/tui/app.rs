@@ -586,6 +586,9 @@ impl App {
 
     /// Sends `text` to the model: into the running turn when there is one, else as a new one.
     fn submit_prompt(&mut self, text: String) {
+        if self.side_open() {
+            return self.ask_side(text);
+        }
         if self.turn.running() {
             // Steering: the model reads it with its next request in this turn (Tab queues
             // a prompt for after it instead).

@@ -40,6 +40,8 @@ pub(super) enum Effect {
     AwaitSessions,
     /// `/ps` or `/stop` waits for the background terminals' list, to show it.
     AwaitTerminals,
+    /// `/side QUESTION`: asked beside the conversation, in a view over it.
+    AskSide(String),
     /// `/fork` was sent: the conversation that comes back is the copy.
     AwaitFork,
     /// The conversation picked in `/resume` is coming back; it was last active then.
@@ -109,6 +111,7 @@ impl App {
             Effect::MarkSaved => self.session.saved = true,
             Effect::AwaitSessions => self.session.awaiting_list = true,
             Effect::AwaitTerminals => self.session.awaiting_terminals = true,
+            Effect::AskSide(question) => self.ask_side(question),
             Effect::AwaitFork => self.session.forking = true,
             Effect::Resuming(at) => self.session.resuming_from = Some(at),
             Effect::Copy(text, what) => self.copy(text, what),
@@ -317,6 +320,7 @@ impl App {
             SlashCommand::Agents => vec![Effect::OpenAgents { only_team: false }],
             SlashCommand::Subagents => vec![Effect::OpenAgents { only_team: true }],
             SlashCommand::Ps => vec![Effect::AwaitTerminals, Send(Op::ListTerminals)],
+            SlashCommand::Side => vec![Effect::AskSide(argument.to_string())],
             SlashCommand::Stop => match super::terminals_view::stop_target(argument) {
                 Ok(id) => vec![Effect::AwaitTerminals, Send(Op::StopTerminals(id))],
                 Err(why) => vec![Effect::Error(why)],

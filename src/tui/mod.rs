@@ -20,7 +20,8 @@
 //!   an approval question as lines. `streaming.rs` + `markdown.rs`:
 //!   Markdown re-parsed only for the open block. `highlight.rs`: syntect, loaded in the
 //!   background.
-//! - `terminals_view.rs` (`/ps` and `/stop`: the background terminals),
+//! - `terminals_view.rs` (`/ps` and `/stop`: the background terminals), `side.rs` (`/side`:
+//!   a question beside the conversation, in a view over it),
 //!   `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
 //!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, how an early end is
 //!   told), `reopen.rs` (a reopened conversation drawn through the live path),
@@ -71,6 +72,7 @@ mod reopen;
 pub mod resume;
 mod rewind;
 mod session_state;
+mod side;
 pub mod status;
 pub mod streaming;
 pub mod terminal;

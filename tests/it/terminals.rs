@@ -393,3 +393,86 @@ async fn the_list_shows_the_port_a_dev_server_listens_on_in_its_sandbox() {
     assert_eq!(rows[0].ports, vec![port], "{rows:?}");
     assert!(rows[0].last_line.contains("Serving HTTP"), "{rows:?}");
 }
+
+/// Whether a request body is the side conversation's.
+fn is_side(body: &Value) -> bool {
+    body["input"]
+        .to_string()
+        .contains("This is a side conversation")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_side_question_is_answered_while_a_turn_streams_and_the_main_turn_never_sees_it() {
+    let mut a = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
+    a.fake.push_response(Reply::text("The plan is PELICAN."));
+    a.submit("what is the plan");
+    a.finish_turn().await;
+    a.fake.set_fallback(|body| {
+        if is_side(body) {
+            Reply::text("SIDE-ANSWER: the plan was PELICAN")
+        } else if body["input"].to_string().contains("go on") {
+            Reply::stall("Working on it")
+        } else {
+            Reply::text("main answer")
+        }
+    });
+    a.submit("go on");
+    a.until(|e| matches!(e, Event::TextDelta { .. })).await;
+    a.send(Op::Side("what was the plan again?".to_string()));
+    let side = a
+        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Side(inner)) if matches!(**inner, Event::TurnFinished(_))))
+        .await;
+    let answered = side.iter().any(|e| matches!(
+        e,
+        Event::Reply(kelp::protocol::Reply::Side(inner))
+            if matches!(&**inner, Event::MessageDone { text, .. } if text.contains("SIDE-ANSWER"))
+    ));
+    assert!(answered, "{side:#?}");
+    // The side conversation saw the main one's words so far.
+    let side_request = a
+        .fake
+        .requests_to("/responses")
+        .into_iter()
+        .find(|r| is_side(r.json()))
+        .unwrap();
+    assert!(
+        side_request.json()["input"]
+            .to_string()
+            .contains("The plan is PELICAN.")
+    );
+    a.interrupt();
+    a.finish_turn().await;
+    a.fake.push_response(Reply::text("main answer"));
+    a.submit("and after?");
+    a.finish_turn().await;
+    let main = a.inputs().last().unwrap().clone();
+    let main = serde_json::Value::Array(main).to_string();
+    assert!(main.contains("and after?"));
+    assert!(!main.contains("what was the plan again"), "{main}");
+    assert!(!main.contains("SIDE-ANSWER"), "{main}");
+    // It is a saved conversation of its own, which can be resumed.
+    a.send(Op::CloseSide);
+    a.send(Op::ListSessions);
+    let listed = a
+        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Sessions(_))))
+        .await;
+    let Some(Event::Reply(kelp::protocol::Reply::Sessions(saved))) = listed.last() else {
+        unreachable!()
+    };
+    let side = saved
+        .iter()
+        .find(|s| {
+            s.name
+                .as_deref()
+                .is_some_and(|name| name.starts_with("side: what was the plan"))
+        })
+        .unwrap_or_else(|| panic!("{saved:#?}"));
+    a.send(Op::Resume(side.path.clone()));
+    let restored = a
+        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Restored(_))))
+        .await;
+    let Some(Event::Reply(kelp::protocol::Reply::Restored(replay))) = restored.last() else {
+        unreachable!()
+    };
+    assert!(format!("{replay:?}").contains("SIDE-ANSWER"));
+}

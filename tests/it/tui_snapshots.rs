@@ -673,7 +673,7 @@ fn slash_popup_filters_as_you_type() {
     assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
     // A window too short for all of them says how many are out of sight.
     let short = draw(&mut app, 80, 12);
-    assert!(short.contains("esc close · ↓ 17 more"), "{short}");
+    assert!(short.contains("esc close · ↓ 18 more"), "{short}");
     type_text(&mut app, "lo");
     assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
 }
@@ -1629,4 +1629,37 @@ fn a_justification_draws_no_fake_command_and_pushes_nothing_off_the_screen() {
         );
         assert_snapshot!(format!("a_justification_at_{width}"), screen);
     }
+}
+
+#[test]
+fn a_side_question_is_answered_over_the_transcript_and_esc_comes_back() {
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "remember PELICAN");
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(done("a1", "Noted: PELICAN."));
+    app.handle_core_event(Event::TurnFinished(kelp::protocol::TurnOutcome::Completed));
+    ops(&mut rx);
+    type_text(&mut app, "/btw which word?");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::Side("which word?".into())]);
+    let side = |event: Event| Event::Reply(Reply::Side(Box::new(event)));
+    app.handle_core_event(side(delta("s1", "The word was ")));
+    app.handle_core_event(side(delta("s1", "PELICAN.")));
+    app.handle_core_event(side(done("s1", "The word was PELICAN.")));
+    app.handle_core_event(side(Event::TurnFinished(
+        kelp::protocol::TurnOutcome::Completed,
+    )));
+    let shown = draw(&mut app, 80, 24);
+    assert_snapshot!("side_conversation_80x24", shown);
+    // What is typed while it is open asks it more; Esc closes it and the transcript is back.
+    type_text(&mut app, "and why?");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::Side("and why?".into())]);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(ops(&mut rx), [Op::CloseSide]);
+    let back = draw(&mut app, 80, 24);
+    assert!(
+        back.contains("Noted: PELICAN.") && !back.contains("Side conversation"),
+        "{back}"
+    );
 }

@@ -291,6 +291,8 @@ impl Remote {
             | Op::ReadAgent(_)
             | Op::ListTerminals
             | Op::StopTerminals(_)
+            | Op::Side(_)
+            | Op::CloseSide
             | Op::Init
             | Op::Rewind(_)
             | Op::UndoRewound

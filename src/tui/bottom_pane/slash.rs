@@ -68,6 +68,8 @@ slash_commands! {
         argument None, during_turn true;
     Subagents: "subagents", "this conversation's agents: open one to watch it work",
         argument None, during_turn true;
+    Side: "side" or "btw", "ask beside this conversation; the answer adds nothing to it",
+        argument Some("[QUESTION]"), during_turn true;
     Worktree: "worktree", "a new conversation in a new git worktree of this repository",
         argument None, during_turn false;
     Rename: "rename", "name this conversation (/rename NAME) for the lists",
