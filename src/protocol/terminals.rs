@@ -21,8 +21,8 @@ pub struct BackgroundTerminal {
     pub ports: Vec<u16>,
     /// The memory its processes hold, in kB.
     pub rss_kb: Option<u64>,
-    /// How long it has run.
-    pub running_for: Duration,
+    /// How long it has run (`None`: a server that does not say).
+    pub running_for: Option<Duration>,
     /// The last line it printed, printable.
     pub last_line: String,
     /// It has ended (its exit code, when it exited), and the model has not read its end yet.

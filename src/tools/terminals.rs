@@ -176,7 +176,7 @@ impl Terminals {
                     .pid
                     .filter(|_| session.io.ending().is_none())
                     .map(super::listening::rss_kb_of),
-                running_for: session.started.elapsed(),
+                running_for: Some(session.started.elapsed()),
                 last_line: session.io.last_line(),
                 ended: session.io.ending().map(|ending| ending.exit_code),
                 tty: session.tty,

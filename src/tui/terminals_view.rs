@@ -53,14 +53,15 @@ pub(super) fn list_text(rows: &[BackgroundTerminal]) -> String {
         if let Some(kb) = row.rss_kb.filter(|kb| *kb > 0) {
             facts.push(crate::humanize::bytes(kb.saturating_mul(1024)));
         }
-        facts.push(match row.ended {
-            Some(Some(code)) => format!("exited {code}"),
-            Some(None) => "ended".to_string(),
-            None => format!(
+        match (row.ended, row.running_for) {
+            (Some(Some(code)), _) => facts.push(format!("exited {code}")),
+            (Some(None), _) => facts.push("ended".to_string()),
+            (None, Some(running)) => facts.push(format!(
                 "running {}",
-                crate::humanize::wait(round_to_seconds(row.running_for))
-            ),
-        });
+                crate::humanize::wait(round_to_seconds(running))
+            )),
+            (None, None) => facts.push("running".to_string()),
+        }
         text.push_str(&format!(
             "\n  {}  {}\n     {}",
             row.id,

@@ -3,6 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::requests::Request;
+
+impl Request for ThreadBackgroundTerminalsListParams {
+    const METHOD: &'static str = "thread/backgroundTerminals/list";
+}
+
+impl Request for ThreadBackgroundTerminalsTerminateParams {
+    const METHOD: &'static str = "thread/backgroundTerminals/terminate";
+}
+
+impl Request for ThreadBackgroundTerminalsCleanParams {
+    const METHOD: &'static str = "thread/backgroundTerminals/clean";
+}
+
 /// `thread/backgroundTerminals/list`: a page of a thread's background terminals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

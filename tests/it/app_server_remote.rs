@@ -1393,3 +1393,46 @@ async fn the_command_center_on_a_server_lists_its_threads_and_opens_one() {
     client.send("\x04");
     assert!(client.wait_exit(WAIT));
 }
+
+/// `/ps` and `/stop` in a client on a server: the thread's background terminals there, listed
+/// through `thread/backgroundTerminals/list` and ended through `terminate`, the program gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_on_a_server_lists_and_stops_the_threads_background_terminals() {
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "unix://"]);
+    drop(server.signed_in(&fake, &[]));
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::call_with_id(
+            "e1",
+            "exec_command",
+            json!({"cmd": "exec sleep 59.3311", "yield_time_ms": 250}),
+        ),
+        Reply::text("It runs on."),
+    ]);
+    let mut client = remote_client(&server.address, home.path(), project.path(), &[]);
+    client.wait_for("Connected: API key kept by the server.", WAIT);
+    client.send("start it\r");
+    client.wait_for("Run this command?", WAIT);
+    // The approval arms after a moment, so keys typed ahead do not answer it.
+    std::thread::sleep(Duration::from_millis(800));
+    client.send("y");
+    client.wait_for("It runs on.", WAIT);
+    client.send("/ps\r");
+    let listed = client.wait_for("Background terminals (1)", WAIT);
+    assert!(listed.contains("1  exec sleep 59.3311"), "{listed}");
+    let pids = crate::agent_loop::pids_with_argument("59.3311");
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    client.send("/stop 1\r");
+    client.wait_for("No background terminals.", WAIT);
+    for _ in 0..100 {
+        if !crate::agent_loop::alive(pids[0]) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!crate::agent_loop::alive(pids[0]));
+    client.send("\x04");
+    assert!(client.wait_exit(WAIT));
+}

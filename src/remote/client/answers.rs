@@ -50,6 +50,9 @@ impl Remote {
             Asked::Quiet(what) => self.emit(Event::Error(format!("{what}: {message}"))),
             // A server without the experimental queue has nothing waiting to show.
             Asked::Queue => {}
+            Asked::Terminals => self.emit(Event::Error(format!(
+                "the server did not list the background terminals: {message}"
+            ))),
             Asked::Agents => self.emit(Event::Error(format!(
                 "the server did not list its conversations: {message}"
             ))),
@@ -115,6 +118,16 @@ impl Remote {
                         .map(|queued| (queued.id, wire::requests::UserInput::words(&queued.input)))
                         .collect();
                     self.emit(Event::Reply(Reply::ServerQueue(waiting)));
+                }
+            }
+            Asked::Terminals => {
+                if let Some(page) = decode::<wire::ThreadBackgroundTerminalsList>(result) {
+                    let rows = page
+                        .data
+                        .into_iter()
+                        .filter_map(super::terminals::row)
+                        .collect();
+                    self.emit(Event::Reply(Reply::Terminals(rows)));
                 }
             }
             Asked::Quiet(_) => {}

@@ -8,6 +8,7 @@
 //! - `answers.rs`: the server's answers to the client's requests, and its refusals, as events.
 //! - `asks.rs`: what the server asks of the person (a command or a patch to approve, the model's
 //!   questions), put to them as the core puts it, and their answer sent back in Codex's words.
+//! - `terminals.rs`: `/ps` and `/stop` through `thread/backgroundTerminals/*`.
 //! - `notifications.rs`: the server's notifications about the thread in hand, as the events the
 //!   core would send.
 
@@ -23,6 +24,7 @@ use super::items;
 mod answers;
 mod asks;
 mod notifications;
+mod terminals;
 use crate::jsonrpc::Incoming;
 use crate::protocol::ApprovalMode;
 use crate::protocol::LoginEvent;
@@ -78,6 +80,8 @@ enum Asked {
     Queue,
     /// The server's threads, for the command center.
     Agents,
+    /// The thread's background terminals on the server, for `/ps`.
+    Terminals,
     Login,
     KeySaved(String),
     LoggedOut,
@@ -278,6 +282,8 @@ impl Remote {
                 self.request(&params, Asked::TurnStarted { resend: None });
             }
             Op::ListAgents => self.list_agents(),
+            Op::ListTerminals => self.list_terminals(thread),
+            Op::StopTerminals(id) => self.stop_terminals(thread, id),
             Op::TakeQueued(id) => self.take_queued(thread, id),
             Op::FindPrompts => {}
             Op::Shutdown => {}
@@ -289,8 +295,6 @@ impl Remote {
             | Op::ListRevisions
             | Op::MakeWorktree
             | Op::ReadAgent(_)
-            | Op::ListTerminals
-            | Op::StopTerminals(_)
             | Op::Side(_)
             | Op::CloseSide
             | Op::Init
