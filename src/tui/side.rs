@@ -49,24 +49,14 @@ impl App {
         let chat = &mut view.chat;
         match event {
             Event::Reply(Reply::Conversation { id }) => view.conversation = id,
-            Event::MessageDone { item, text } => {
-                chat.message_done(&item, &text);
-            }
-            Event::ToolFinished {
-                call_id,
-                success,
-                exit_code,
-                duration,
-            } => {
-                chat.tool_finished(&call_id, success, exit_code, duration);
-            }
             Event::TurnFinished(_) => {
                 chat.turn_finished();
             }
             Event::Error(message) => {
                 chat.push(CellKind::Error(message));
             }
-            other => chat.show(&other),
+            // The answers, the calls and their ends, drawn as a saved turn's are.
+            other => chat.replay(&other),
         }
         chat.transcript.scroll_to_bottom();
     }

@@ -45,6 +45,33 @@ fn model_polls(
     });
 }
 
+/// A model that leaves `cmd` running in a background terminal (call `e1`), then ends its turn.
+async fn left_running(a: &mut crate::agent_loop::Agent, cmd: &str, yield_ms: u64) {
+    a.fake.push_responses([
+        Reply::call_with_id(
+            "e1",
+            "exec_command",
+            json!({"cmd": cmd, "yield_time_ms": yield_ms}),
+        ),
+        Reply::text("left running"),
+    ]);
+    a.submit("start a long one");
+    a.finish_turn().await;
+}
+
+/// The next list of background terminals the core sends.
+async fn listed_terminals(
+    a: &mut crate::agent_loop::Agent,
+) -> Vec<kelp::protocol::BackgroundTerminal> {
+    let listed = a
+        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Terminals(_))))
+        .await;
+    match listed.last() {
+        Some(Event::Reply(kelp::protocol::Reply::Terminals(rows))) => rows.clone(),
+        _ => unreachable!(),
+    }
+}
+
 async fn waits_until_gone(pid: i32) -> bool {
     for _ in 0..150 {
         if !alive(pid) {
@@ -153,16 +180,7 @@ async fn typing_into_a_terminal_asks_where_a_command_would_and_no_stops_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_background_terminal_ends_with_its_conversation() {
     let mut a = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
-    a.fake.push_responses([
-        Reply::call_with_id(
-            "e1",
-            "exec_command",
-            json!({"cmd": "sleep 60.7781", "yield_time_ms": 250}),
-        ),
-        Reply::text("left running"),
-    ]);
-    a.submit("start a long one");
-    a.finish_turn().await;
+    left_running(&mut a, "sleep 60.7781", 250).await;
     assert!(session_id(output_for(&a.inputs()[1], "e1")).is_some());
     let [pid] = pids_with_argument("60.7781")[..] else {
         panic!("one sleep");
@@ -178,23 +196,9 @@ async fn a_background_terminal_ends_with_its_conversation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_ends_a_background_terminal_and_the_list_shows_it_before() {
     let mut a = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
-    a.fake.push_responses([
-        Reply::call_with_id(
-            "e1",
-            "exec_command",
-            json!({"cmd": "echo serving; exec sleep 60.4417", "yield_time_ms": 300}),
-        ),
-        Reply::text("left running"),
-    ]);
-    a.submit("start a long one");
-    a.finish_turn().await;
+    left_running(&mut a, "echo serving; exec sleep 60.4417", 300).await;
     a.send(Op::ListTerminals);
-    let listed = a
-        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Terminals(_))))
-        .await;
-    let Some(Event::Reply(kelp::protocol::Reply::Terminals(rows))) = listed.last() else {
-        unreachable!()
-    };
+    let rows = listed_terminals(&mut a).await;
     assert_eq!(rows.len(), 1);
     assert!(rows[0].command.contains("sleep 60.4417"));
     assert_eq!(rows[0].last_line, "serving");
@@ -204,13 +208,7 @@ async fn stop_ends_a_background_terminal_and_the_list_shows_it_before() {
     };
     a.send(Op::StopTerminals(Some(rows[0].id)));
     assert!(waits_until_gone(pid).await, "{pid} survived /stop");
-    let listed = a
-        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Terminals(_))))
-        .await;
-    assert!(matches!(
-        listed.last(),
-        Some(Event::Reply(kelp::protocol::Reply::Terminals(rows))) if rows.is_empty()
-    ));
+    assert!(listed_terminals(&mut a).await.is_empty());
 }
 
 /// `kelp exec` leaves a program running in a background terminal, then waits on a model that
@@ -384,12 +382,7 @@ async fn the_list_shows_the_port_a_dev_server_listens_on_in_its_sandbox() {
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("a port in {started}"));
     a.send(Op::ListTerminals);
-    let listed = a
-        .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Terminals(_))))
-        .await;
-    let Some(Event::Reply(kelp::protocol::Reply::Terminals(rows))) = listed.last() else {
-        unreachable!()
-    };
+    let rows = listed_terminals(&mut a).await;
     assert_eq!(rows[0].ports, vec![port], "{rows:?}");
     assert!(rows[0].last_line.contains("Serving HTTP"), "{rows:?}");
 }
