@@ -13,7 +13,8 @@
 //!   `modes.rs`: kelp's approval modes as the session's modes; `options.rs`: mode, model and
 //!   effort as config options. `history.rs`: `session/list`
 //!   and `session/delete`.
-//! - `updates.rs`: core events as `session/update`s (a pure translator), a saved session's replay.
+//! - `updates.rs`: core events as `session/update`s (a pure translator), a saved session's replay;
+//!   `open_terminals.rs`: a background terminal's call kept open until its command ends.
 //! - `commands.rs`: the slash commands an editor offers, run by the core as in the TUI.
 //! - `editor.rs`: the client's `fs/*` as the core's `EditorFiles`.
 
@@ -22,6 +23,7 @@ pub mod commands;
 pub mod editor;
 pub mod history;
 pub mod modes;
+mod open_terminals;
 pub mod options;
 mod pump;
 pub mod session;

@@ -171,10 +171,15 @@ struct Call {
     unsent: bool,
     /// When output was last sent.
     sent_at: Option<Instant>,
+    /// The background terminal its command went on in, past its call (`exec_command`).
+    left_running: Option<i64>,
+    /// The background terminal it polls or types into (`write_stdin`).
+    polls: Option<i64>,
 }
 
 impl Call {
     fn push_output(&mut self, chunk: &str) {
+        self.left_running = tools::terminals::left_running(chunk).or(self.left_running);
         self.output.push_str(chunk);
         humanize::keep_tail(&mut self.output, OUTPUT_SHOWN, 2 * OUTPUT_SHOWN);
         self.unsent = true;
@@ -193,6 +198,9 @@ impl Call {
 pub struct Translator {
     project_dir: PathBuf,
     calls: HashMap<String, Call>,
+    /// The calls whose commands went on as background terminals, by terminal: each stays an
+    /// open tool call until a poll sees its command end.
+    open_terminals: super::open_terminals::OpenTerminals,
     /// The messages and thoughts of which a chunk has gone out.
     streamed: HashSet<ItemId>,
 }
@@ -203,6 +211,7 @@ impl Translator {
         Self {
             project_dir,
             calls: HashMap::new(),
+            open_terminals: Default::default(),
             streamed: HashSet::new(),
         }
     }
@@ -247,8 +256,11 @@ impl Translator {
                 ..
             } => self.refused(call_id),
             Event::ToolFinished {
-                call_id, success, ..
-            } => self.tool_finished(call_id, success),
+                call_id,
+                success,
+                exit_code,
+                ..
+            } => self.tool_finished(call_id, success, exit_code),
             // A web search of the model's is a fetch the client can show, as codex-acp's.
             Event::WebSearchStarted { item } => {
                 self.calls.insert(item.to_string(), Call::default());
@@ -317,7 +329,10 @@ impl Translator {
             return Vec::new();
         }
         let shown = describe(tool, summary, paths, &self.project_dir);
-        if self.calls.contains_key(&call_id) {
+        let known = self.calls.contains_key(&call_id);
+        let call = self.calls.entry(call_id.clone()).or_default();
+        call.polls = super::open_terminals::polled(tool, summary);
+        if known {
             let fields = ToolCallUpdateFields::new()
                 .status(ToolCallStatus::InProgress)
                 .kind(shown.kind)
@@ -327,7 +342,6 @@ impl Translator {
                 call_id, fields,
             ))];
         }
-        self.calls.insert(call_id.clone(), Call::default());
         vec![SessionUpdate::ToolCall(
             ToolCall::new(call_id, shown.title)
                 .kind(shown.kind)
@@ -337,22 +351,29 @@ impl Translator {
     }
 
     /// A call ended: its status, and the output no update carried yet.
-    fn tool_finished(&mut self, call_id: String, success: bool) -> Vec<SessionUpdate> {
+    ///
+    /// A command that went on as a background terminal leaves its call open (in progress, its
+    /// output shown) until a poll of that terminal sees the command end, which closes it too.
+    fn tool_finished(
+        &mut self,
+        call_id: String,
+        success: bool,
+        exit_code: Option<i32>,
+    ) -> Vec<SessionUpdate> {
         let Some(call) = self.calls.remove(&call_id) else {
             return Vec::new();
         };
-        let status = if success {
-            ToolCallStatus::Completed
-        } else {
-            ToolCallStatus::Failed
-        };
+        let status = self
+            .open_terminals
+            .status(&call_id, call.left_running, success);
         let mut fields = ToolCallUpdateFields::new().status(status);
-        if call.unsent {
+        if call.unsent || call.left_running.is_some() {
             fields = fields.content(vec![output_content(&call.output)]);
         }
-        vec![SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
-            call_id, fields,
-        ))]
+        let finished = SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields));
+        std::iter::once(finished)
+            .chain(self.open_terminals.closed_by(call.polls, exit_code))
+            .collect()
     }
 
     /// A web search ended: what it looked for, on the line its start opened (or a new one).
@@ -711,6 +732,80 @@ mod tests {
             call_id: id.into(),
             chunk: chunk.into(),
         });
+    }
+
+    fn status_of(update: &SessionUpdate) -> (String, Option<ToolCallStatus>) {
+        match update {
+            SessionUpdate::ToolCallUpdate(update) => {
+                (update.tool_call_id.to_string(), update.fields.status)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A command that went on as a background terminal stays an open tool call (its output
+    /// shown) until the poll that sees it end closes it.
+    #[test]
+    fn a_background_terminal_stays_an_open_call_until_a_poll_sees_it_end() {
+        let mut t = Translator::new(PathBuf::from("/p"));
+        t.on_event(Event::ToolStarted {
+            call_id: "e1".into(),
+            tool: tools::terminals::EXEC_COMMAND.into(),
+            summary: "npm run dev".into(),
+            paths: Vec::new(),
+            facts: None,
+        });
+        output(&mut t, "e1", "ready on :5173\n");
+        output(
+            &mut t,
+            "e1",
+            &format!(
+                "{}3 (/ps lists it, /stop 3 ends it)\n",
+                tools::terminals::STILL_RUNNING
+            ),
+        );
+        let left = t.on_event(Event::ToolFinished {
+            call_id: "e1".into(),
+            success: true,
+            exit_code: None,
+            duration: Duration::from_secs(10),
+        });
+        assert_eq!(
+            status_of(&left[0]),
+            ("e1".into(), Some(ToolCallStatus::InProgress))
+        );
+        assert!(
+            serde_json::to_string(&left)
+                .unwrap()
+                .contains("ready on :5173")
+        );
+        // A poll that finds it running closes nothing; the one that sees its end closes it.
+        for (poll, exit_code) in [("w1", None), ("w2", Some(0))] {
+            t.on_event(Event::ToolStarted {
+                call_id: poll.into(),
+                tool: tools::terminals::WRITE_STDIN.into(),
+                summary: format!("{}3 (npm run dev)", tools::terminals::SESSION_WORD),
+                paths: Vec::new(),
+                facts: None,
+            });
+            let ended = t.on_event(Event::ToolFinished {
+                call_id: poll.into(),
+                success: true,
+                exit_code,
+                duration: Duration::from_secs(5),
+            });
+            let statuses: Vec<_> = ended.iter().map(status_of).collect();
+            match exit_code {
+                None => assert_eq!(statuses, [(poll.into(), Some(ToolCallStatus::Completed))]),
+                Some(_) => assert_eq!(
+                    statuses,
+                    [
+                        (poll.into(), Some(ToolCallStatus::Completed)),
+                        ("e1".into(), Some(ToolCallStatus::Completed))
+                    ]
+                ),
+            }
+        }
     }
 
     #[test]

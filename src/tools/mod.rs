@@ -411,12 +411,18 @@ impl ToolCall {
             Self::Shell(args) => one_line(&args.command.display()),
             Self::WriteStdin(args) => match (&args.target, args.chars.is_empty()) {
                 (Some(target), true) => format!(
-                    "session {} ({})",
+                    "{}{} ({})",
+                    terminals::SESSION_WORD,
                     args.session_id,
                     one_line(&target.command)
                 ),
-                (None, true) => format!("session {}", args.session_id),
-                (_, false) => format!("session {} ← {:?}", args.session_id, args.chars),
+                (None, true) => format!("{}{}", terminals::SESSION_WORD, args.session_id),
+                (_, false) => format!(
+                    "{}{} ← {:?}",
+                    terminals::SESSION_WORD,
+                    args.session_id,
+                    args.chars
+                ),
             },
             Self::ApplyPatch(call) => {
                 let files: Vec<String> = call

@@ -25,6 +25,31 @@ use crate::protocol::BackgroundTerminal;
 
 pub use super::exec_args::{EXEC_COMMAND, TerminalAsk, TerminalFacts, WRITE_STDIN, WriteStdinArgs};
 
+/// The line a call that leaves its command running ends its shown output with, before the
+/// terminal's number (a face that keeps the call open reads the number from it).
+pub const STILL_RUNNING: &str = "… still running as background terminal ";
+
+/// The words a `write_stdin` call's summary starts with, before its terminal's number.
+pub const SESSION_WORD: &str = "session ";
+
+/// The terminal a line of shown output says its call left running.
+pub fn left_running(line: &str) -> Option<i64> {
+    let rest = line.strip_prefix(STILL_RUNNING)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The terminal a `write_stdin` call's summary names.
+pub fn polled(summary: &str) -> Option<i64> {
+    let rest = summary.strip_prefix(SESSION_WORD)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// How many may run at once unless `max_background_terminals` says otherwise (Codex's).
 pub const DEFAULT_LIMIT: usize = 64;
 /// The most recently used sessions, never ended to make room.
@@ -373,10 +398,7 @@ impl Terminals {
         if ending.is_none() {
             sink.emit(
                 super::OutputStream::Stderr,
-                format!(
-                    "… still running as background terminal {id} (/ps lists it, /stop {id} ends it)"
-                )
-                .as_bytes(),
+                format!("{STILL_RUNNING}{id} (/ps lists it, /stop {id} ends it)").as_bytes(),
             );
         }
         ToolOutput {
