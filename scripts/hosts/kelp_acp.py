@@ -106,4 +106,5 @@ async def main():
         print("session/load replayed:", kinds(client2.updates))
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
