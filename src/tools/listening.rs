@@ -8,11 +8,17 @@ use std::path::Path;
 /// TCP's state number for a listening socket in `/proc/net/tcp`.
 const LISTEN: &str = "0A";
 
-/// The ports `pid` and everything it started listen on, lowest first.
-pub fn ports_of(pid: u32) -> Vec<u16> {
+/// What `pid` and everything it started hold, read from one walk of `/proc`: the ports they
+/// listen on, lowest first, and the memory of the programs among them, in kB.
+pub fn held_by(pid: u32) -> (Vec<u16>, u64) {
     let tree = tree_of(pid);
+    (ports_of(&tree), rss_kb_of(&tree))
+}
+
+/// The ports the processes of `tree` listen on, lowest first.
+fn ports_of(tree: &[u32]) -> Vec<u16> {
     let mut sockets = HashSet::new();
-    for process in &tree {
+    for process in tree {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{process}/fd")) else {
             continue;
         };
@@ -45,12 +51,11 @@ pub fn ports_of(pid: u32) -> Vec<u16> {
     ports.into_iter().collect()
 }
 
-/// The memory the programs `pid` started hold, in kB (`VmRSS`, summed).
-pub fn rss_kb_of(pid: u32) -> u64 {
+/// The memory the programs of `tree` hold, in kB (`VmRSS`, summed).
+fn rss_kb_of(tree: &[u32]) -> u64 {
     // The sandbox's keepers are kelp forked, not a program: their pages are kelp's own.
     let kelp = std::fs::read_link("/proc/self/exe").ok();
-    tree_of(pid)
-        .iter()
+    tree.iter()
         .filter(|process| {
             std::fs::read_link(format!("/proc/{process}/exe")).ok() != kelp || kelp.is_none()
         })

@@ -181,30 +181,41 @@ impl Terminals {
     }
 
     /// Every session, oldest first.
+    ///
+    /// The store is read under its lock; `/proc` (ports, memory) after, so a list never holds
+    /// up a call starting or polling a terminal.
     pub fn list(&self) -> Vec<BackgroundTerminal> {
-        let store = self.store();
-        store
-            .sessions
-            .iter()
-            .map(|(id, session)| BackgroundTerminal {
-                id: *id,
-                command: session.command.clone(),
-                workdir: session.workdir.clone(),
-                call_id: session.call_id.clone(),
-                pid: session.pid,
-                ports: session
-                    .pid
-                    .filter(|_| session.io.ending().is_none())
-                    .map(super::listening::ports_of)
-                    .unwrap_or_default(),
-                rss_kb: session
-                    .pid
-                    .filter(|_| session.io.ending().is_none())
-                    .map(super::listening::rss_kb_of),
-                running_for: Some(session.started.elapsed()),
-                last_line: session.io.last_line(),
-                ended: session.io.ending().map(|ending| ending.exit_code),
-                tty: session.tty,
+        let rows: Vec<BackgroundTerminal> = {
+            let store = self.store();
+            store
+                .sessions
+                .iter()
+                .map(|(id, session)| BackgroundTerminal {
+                    id: *id,
+                    command: session.command.clone(),
+                    workdir: session.workdir.clone(),
+                    call_id: session.call_id.clone(),
+                    pid: session.pid,
+                    ports: Vec::new(),
+                    rss_kb: None,
+                    running_for: Some(session.started.elapsed()),
+                    last_line: session.io.last_line(),
+                    ended: session.io.ending().map(|ending| ending.exit_code),
+                    tty: session.tty,
+                })
+                .collect()
+        };
+        rows.into_iter()
+            .map(|row| match row.pid.filter(|_| row.ended.is_none()) {
+                Some(pid) => {
+                    let (ports, rss_kb) = super::listening::held_by(pid);
+                    BackgroundTerminal {
+                        ports,
+                        rss_kb: Some(rss_kb),
+                        ..row
+                    }
+                }
+                None => row,
             })
             .collect()
     }
@@ -267,11 +278,10 @@ impl Terminals {
             );
             id
         };
-        let waited = clamp(
-            ask.yield_ms.unwrap_or(EXEC_YIELD_MS),
-            MIN_YIELD_MS,
-            MAX_YIELD_MS,
-        );
+        let waited = ask
+            .yield_ms
+            .unwrap_or(EXEC_YIELD_MS)
+            .clamp(MIN_YIELD_MS, MAX_YIELD_MS);
         let mut answer = self
             .wait(
                 id,
@@ -312,7 +322,7 @@ impl Terminals {
         };
         let waited = if args.chars.is_empty() {
             let asked = args.yield_time_ms.unwrap_or(MIN_POLL_YIELD_MS);
-            clamp(asked, MIN_POLL_YIELD_MS, MAX_POLL_YIELD_MS)
+            asked.clamp(MIN_POLL_YIELD_MS, MAX_POLL_YIELD_MS)
         } else if !tty {
             return ToolOutput::failure(
                 "stdin is closed for this session; rerun exec_command with tty=true to keep stdin open"
@@ -327,7 +337,7 @@ impl Terminals {
                 );
             }
             let asked = args.yield_time_ms.unwrap_or(WRITE_YIELD_MS);
-            clamp(asked, MIN_YIELD_MS, MAX_YIELD_MS)
+            asked.clamp(MIN_YIELD_MS, MAX_YIELD_MS)
         };
         let mut answer = self
             .wait(
@@ -439,11 +449,6 @@ impl Terminals {
             crate::tools::one_line(&session.command)
         ))
     }
-}
-
-/// `asked` held to Codex's bounds.
-fn clamp(asked: u64, low: u64, high: u64) -> u64 {
-    asked.clamp(low, high)
 }
 
 /// The answer in Codex's words: a chunk id, the wall time, how it stands, then its output,
