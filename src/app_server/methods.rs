@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::server::{self, Server, Work};
 use super::wire::{Answer, RpcError};
-use super::{config, exec, fs, queue, terminals, thread_settings, turns};
+use super::{config, exec, fs, queue, spawned, terminals, thread_settings, turns};
 
 /// A handler's work that borrows the connection, awaited before the next request is read.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send + 'a>>;
@@ -355,8 +355,15 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "command/exec/resize",
-        Refused("kelp's command/exec runs no terminal to resize"),
+        Now(|s, p| exec::resize(&s.processes, p)),
     ),
+    (
+        "process/spawn",
+        Now(|s, p| spawned::spawn(&s.spawned, &s.caller.out, p)),
+    ),
+    ("process/writeStdin", Now(|s, p| exec::write(&s.spawned, p))),
+    ("process/resizePty", Now(|s, p| exec::resize(&s.spawned, p))),
+    ("process/kill", Now(|s, p| exec::terminate(&s.spawned, p))),
     ("config/read", Now(|s, p| config::read(&s.config, p))),
     ("externalAgentConfig/detect", Nothing(r#"{"items":[]}"#)),
     ("externalAgentConfig/import", Refused(NO_IMPORT)),

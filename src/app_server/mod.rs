@@ -19,7 +19,8 @@
 //!   how a waiting message becomes a turn, pure.
 //! - `goals.rs`: `thread/goal/*`. `thread_settings.rs`: `collaborationMode/list` and
 //!   `thread/settings/update`.
-//! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread.
+//! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread;
+//!   `spawned.rs`: `process/*`, a host's process without the sandbox.
 //! - `items.rs`: core events as items and notifications, a pure translator tested without I/O;
 //!   `shapes.rs`: what each item and notification is made of, as pure functions.
 //! - `methods.rs`: the one table of every request method of the protocol and how kelp serves
@@ -51,6 +52,7 @@ mod queued;
 pub mod relay;
 pub mod server;
 pub mod shapes;
+mod spawned;
 pub mod terminals;
 pub mod thread_settings;
 pub mod threads;
@@ -205,7 +207,7 @@ impl Hub {
     /// only that is served, once per connection.
     async fn request(&self, connection: &mut Connection, id: Value, method: &str, params: Value) {
         let out = connection.caller.out.clone();
-        if !connection.caller.full_access && wire::asks_for_full_access(&params) {
+        if !connection.caller.full_access && wire::asks_for_full_access(method, &params) {
             tracing::warn!(%method, "a client over a TCP port asked for commands without the sandbox");
             let why = RpcError::invalid_request(
                 "kelp's app-server runs no command without the sandbox, nor adds an MCP server, for a client over a TCP port (any process holding the token reaches it, a sandboxed command with the network among them): connect over its Unix socket, or start it with --ws-allow-full-access",

@@ -44,6 +44,8 @@ pub struct Server {
     pub(super) llm: crate::llm::LlmClient,
     /// The `command/exec` commands running with a host's process id.
     pub(super) processes: exec::Processes,
+    /// The `process/spawn` processes running, by their handles.
+    pub(super) spawned: exec::Processes,
 }
 
 impl Server {
@@ -76,6 +78,7 @@ impl Server {
             everyone,
             requests,
             processes: exec::Processes::default(),
+            spawned: exec::Processes::default(),
         })
     }
 
@@ -93,6 +96,7 @@ impl Server {
     pub fn stop(&self) {
         self.accounts.stop();
         self.processes.stop_all();
+        self.spawned.stop_all();
     }
 
     /// Reads the settings again after a write to the config file: threads started from now on

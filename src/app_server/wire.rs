@@ -18,13 +18,17 @@ pub struct Caller {
     pub full_access: bool,
 }
 
-/// Whether a request's `params` ask for commands without the sandbox anywhere: a `sandbox` or
+/// Whether request `method` with `params` asks for commands without the sandbox: a
+/// `process/spawn` (a host's process runs as the person), or anywhere in `params` a `sandbox` or
 /// `sandbox_mode` Codex names as full access, a `sandboxPolicy` of `dangerFullAccess` or
 /// `externalSandbox` (the host's own, which leaves commands unsandboxed here), a config edit
 /// that writes such a `sandbox_mode`, or an MCP server (`mcp_servers`, in a config or an edit
 /// of one), whose command runs with the person's rights. The person's words (`input`) are not
 /// read.
-pub fn asks_for_full_access(params: &Value) -> bool {
+pub fn asks_for_full_access(method: &str, params: &Value) -> bool {
+    if method == "process/spawn" {
+        return true;
+    }
     let unsandboxed = |value: &Value| {
         value.as_str().is_some_and(|name| {
             crate::protocol::SandboxMode::from_codex(name)

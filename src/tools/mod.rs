@@ -15,11 +15,13 @@
 //!
 //! Its other files:
 //! - `exec_args.rs`: what `exec_command` and `write_stdin` ask beyond a plain command.
+//! - `command_io.rs`: a started command's output read to its end, its input, its group killed.
 //! - `collab.rs`: Codex's collaboration tools (`spawn_agent`, `wait_agent`…), as calls and specs.
 //! - `goal_tools.rs`: `get_goal` and `update_goal`.
 //! - `grep_files.rs`: `grep_files`.
 //! - `list_dir.rs`: `list_dir`.
 //! - `listening.rs`: the ports a background terminal's processes listen on.
+//! - `pty.rs`: a pseudo-terminal a command runs on, read, typed into and resized.
 //! - `read_file.rs`: `read_file`.
 //! - `run.rs`: [`execute`], each tool run in its place.
 //! - `spec.rs`: the tool definitions sent to the model.
@@ -31,6 +33,7 @@
 
 pub mod apply_patch;
 pub mod collab;
+mod command_io;
 pub mod exec_args;
 pub mod goal_tools;
 pub mod grep_files;
@@ -38,6 +41,7 @@ pub mod list_dir;
 pub mod listening;
 pub mod opener;
 pub mod output;
+pub mod pty;
 pub mod read_file;
 pub mod run;
 pub mod runs_later;

@@ -2,16 +2,16 @@
 //! and tail of it for the model, and kills the whole group on timeout or cancel.
 
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use thiserror::Error;
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::output::{Capture, OutputSink, OutputStream, Received};
+use super::command_io::{Ended, GroupKiller, exit_parts, watch, write_input};
+use super::output::OutputSink;
 use super::paths;
 use crate::sandbox::{self, SandboxError, SandboxPolicy};
 
@@ -19,10 +19,6 @@ use crate::sandbox::{self, SandboxError, SandboxPolicy};
 pub const NAME: &str = "shell";
 /// Timeout when the model gives none.
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
-/// After the command exits, how long processes it left behind may keep its output open.
-pub(super) const DRAIN_GRACE: Duration = Duration::from_millis(500);
-/// After a kill, how long to wait for the last buffered output.
-pub(super) const KILL_DRAIN: Duration = Duration::from_millis(100);
 /// Shells whose `-c` takes the POSIX-style scripts models write.
 const POSIX_SHELLS: &[&str] = &["bash", "zsh", "sh", "dash", "ksh"];
 
@@ -320,11 +316,36 @@ pub async fn run(
     cancel: CancellationToken,
     env: &[(String, Option<String>)],
 ) -> Result<ShellOutcome, ShellError> {
-    run_with_stdin(args, project_dir, shell, sandbox, sink, cancel, env, None).await
+    run_with_stdin(
+        args,
+        project_dir,
+        shell,
+        sandbox,
+        sink,
+        cancel,
+        env,
+        Input::Null,
+    )
+    .await
 }
 
-/// [`run`], with what arrives on `stdin` written to the command's standard input, which
-/// closes when the sender is dropped (a host's `command/exec/write`); `None`: a null stdin.
+/// What a command reads, for [`run_with_stdin`].
+pub enum Input {
+    /// Nothing: a null stdin.
+    Null,
+    /// What arrives on the channel, on a pipe that closes when its sender is dropped.
+    Piped(tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>),
+    /// One terminal on all three streams (`far`, the command's end), what arrives on `typed`
+    /// typed into it; its output is read as stdout.
+    Terminal {
+        terminal: super::pty::Terminal,
+        far: std::os::fd::OwnedFd,
+        typed: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    },
+}
+
+/// [`run`], with `input` for the command's standard input (a host's `command/exec/write`), or
+/// a terminal of the host's (`tty`).
 #[allow(clippy::too_many_arguments)]
 pub async fn run_with_stdin(
     args: &ShellArgs,
@@ -334,26 +355,23 @@ pub async fn run_with_stdin(
     sink: &OutputSink,
     cancel: CancellationToken,
     env: &[(String, Option<String>)],
-    stdin: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
+    input: Input,
 ) -> Result<ShellOutcome, ShellError> {
-    let stdin_pipe = if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
+    let (pipes, typed, terminal) = match input {
+        Input::Null => (Pipes::Plain(Stdio::null()), None, None),
+        Input::Piped(chunks) => (Pipes::Plain(Stdio::piped()), Some(chunks), None),
+        Input::Terminal {
+            terminal,
+            far,
+            typed,
+        } => (Pipes::Terminal(far), Some(typed), Some(terminal)),
     };
     let Prepared {
         mut command,
         dir,
         program,
         confined: Confined { left_behind, proxy },
-    } = prepare(
-        args,
-        project_dir,
-        shell,
-        sandbox,
-        env,
-        Pipes::Plain(stdin_pipe),
-    )?;
+    } = prepare(args, project_dir, shell, sandbox, env, pipes)?;
     let timeout = args.timeout();
     let runs_later = super::runs_later::Watch::before(project_dir);
 
@@ -362,19 +380,13 @@ pub async fn run_with_stdin(
         program: program.clone(),
         source,
     })?;
+    // The command's copies of a terminal's far end must close here, or its end never shows.
+    drop(command);
     // Served for as long as the command runs: dropped when this returns.
     let proxy = proxy.and_then(sandbox::ProxyHandoff::serve);
     let mut group = GroupKiller::new(child.id());
-    // The writer ends when the sender is dropped (stdin closes) or the command stops reading.
-    if let (Some(mut chunks), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        crate::task::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            while let Some(chunk) = chunks.recv().await {
-                if pipe.write_all(&chunk).await.is_err() {
-                    break;
-                }
-            }
-        });
+    if let Some(chunks) = typed {
+        write_input(chunks, child.stdin.take(), terminal.clone());
     }
     let Ended {
         status,
@@ -382,7 +394,15 @@ pub async fn run_with_stdin(
         cancelled,
         killed_leftovers,
         capture,
-    } = watch(&mut child, &mut group, sink, timeout, &cancel).await?;
+    } = watch(
+        &mut child,
+        &mut group,
+        sink,
+        (timeout, &cancel),
+        terminal.as_ref(),
+    )
+    .await
+    .map_err(ShellError::Wait)?;
     group.disarm();
 
     let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
@@ -508,102 +528,6 @@ fn take_terminal(command: &mut Command) {
     }
 }
 
-/// How a command's run ended, and what it wrote.
-struct Ended {
-    status: Option<ExitStatus>,
-    timed_out: bool,
-    cancelled: bool,
-    killed_leftovers: bool,
-    capture: Capture,
-}
-
-/// Reads the command's output until it exits and its pipes close, or its time runs out,
-/// `cancel` fires, or what it left running outlives [`DRAIN_GRACE`]; in those three cases its
-/// group is killed and what it wrote before dying is still collected, briefly.
-async fn watch(
-    child: &mut tokio::process::Child,
-    group: &mut GroupKiller,
-    sink: &OutputSink,
-    timeout: Duration,
-    cancel: &CancellationToken,
-) -> Result<Ended, ShellError> {
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-
-    let mut received = Received::new(sink);
-    let mut out_buf = vec![0u8; 8192];
-    let mut err_buf = vec![0u8; 8192];
-
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    // Armed (reset to now + DRAIN_GRACE) only once the command has exited.
-    let grace = tokio::time::sleep(DRAIN_GRACE);
-    tokio::pin!(grace);
-
-    let mut status: Option<ExitStatus> = None;
-    let mut timed_out = false;
-    let mut cancelled = false;
-    let mut killed_leftovers = false;
-
-    loop {
-        if status.is_some() && stdout.is_none() && stderr.is_none() {
-            break;
-        }
-        tokio::select! {
-            read = read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match read {
-                Some(n) => received.took(OutputStream::Stdout, &out_buf[..n]),
-                None => stdout = None,
-            },
-            read = read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match read {
-                Some(n) => received.took(OutputStream::Stderr, &err_buf[..n]),
-                None => stderr = None,
-            },
-            waited = child.wait(), if status.is_none() => {
-                status = Some(waited.map_err(ShellError::Wait)?);
-                grace.as_mut().reset(tokio::time::Instant::now() + DRAIN_GRACE);
-            },
-            () = &mut grace, if status.is_some() => {
-                killed_leftovers = true;
-                group.kill();
-                break;
-            },
-            () = &mut deadline, if status.is_none() => {
-                timed_out = true;
-                group.kill();
-                break;
-            },
-            () = cancel.cancelled() => {
-                cancelled = true;
-                group.kill();
-                break;
-            },
-        }
-    }
-
-    if timed_out || cancelled || killed_leftovers {
-        // The group is dead; collect what it wrote before dying, but never wait long.
-        let _ = tokio::time::timeout(KILL_DRAIN, async {
-            while let Some(n) = read_some(&mut stdout, &mut out_buf).await {
-                received.took(OutputStream::Stdout, &out_buf[..n]);
-            }
-            while let Some(n) = read_some(&mut stderr, &mut err_buf).await {
-                received.took(OutputStream::Stderr, &err_buf[..n]);
-            }
-        })
-        .await;
-    }
-    if status.is_none() {
-        status = Some(child.wait().await.map_err(ShellError::Wait)?);
-    }
-    Ok(Ended {
-        status,
-        timed_out,
-        cancelled,
-        killed_leftovers,
-        capture: received.finish(),
-    })
-}
-
 /// What to start: the shell with `-c` for a script, or the argv's program (a relative path with
 /// a `/` taken from `dir`) with the rest.
 fn program_and_args(
@@ -700,68 +624,10 @@ pub struct Confined {
     pub proxy: Option<sandbox::ProxyHandoff>,
 }
 
-/// Reads once from an open pipe; `None` at end of file or on error.
-pub(super) async fn read_some<R: AsyncRead + Unpin>(
-    pipe: &mut Option<R>,
-    buf: &mut [u8],
-) -> Option<usize> {
-    let reader = pipe.as_mut()?;
-    match reader.read(buf).await {
-        Ok(0) | Err(_) => None,
-        Ok(n) => Some(n),
-    }
-}
-
-#[cfg(unix)]
-pub(super) fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
-    use std::os::unix::process::ExitStatusExt;
-    (status.code(), status.signal())
-}
-
-#[cfg(not(unix))]
-fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
-    (status.code(), None)
-}
-
-/// Kills a process group with SIGKILL, at the latest when dropped.
-pub(super) struct GroupKiller {
-    pgid: Option<i32>,
-}
-
-impl GroupKiller {
-    pub(super) fn new(pid: Option<u32>) -> Self {
-        Self {
-            pgid: pid.and_then(|p| i32::try_from(p).ok()).filter(|&p| p > 0),
-        }
-    }
-
-    pub(super) fn kill(&self) {
-        #[cfg(unix)]
-        if let Some(pgid) = self.pgid {
-            // SAFETY: kill(2) takes plain integers and touches no memory of ours. The group id is
-            // the child's pid, which cannot be reused while any process of the group lives.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-        }
-    }
-
-    /// Stops the drop from killing: the command finished and nothing of it is left to kill.
-    pub(super) fn disarm(&mut self) {
-        self.pgid = None;
-    }
-}
-
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::output::{HEAD_BYTES, TAIL_BYTES};
+    use crate::tools::output::{Capture, HEAD_BYTES, OutputStream, TAIL_BYTES};
     use std::sync::Arc;
     use std::sync::Mutex;
     use tokio::sync::mpsc;

@@ -3,23 +3,18 @@
 //! its end noted with what a command's end tells (exit code, what the sandbox stopped, what it
 //! left that runs later), and its process group killed at the latest when the last handle goes.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
+use super::command_io::{self, DRAIN_GRACE, GroupKiller, KILL_DRAIN};
 use super::output::{Capture, MAX_STREAM_LINE, OutputSink, OutputStream};
-use super::shell::{
-    self, Confined, DRAIN_GRACE, GroupKiller, KILL_DRAIN, Pipes, Prepared, ShellArgs, ShellError,
-};
+use super::pty::{self, Terminal};
+use super::shell::{self, Confined, Pipes, Prepared, ShellArgs, ShellError};
 use crate::sandbox::{self, SandboxPolicy};
 
-/// The size a command's terminal starts with.
-const ROWS: u16 = 24;
-const COLUMNS: u16 = 120;
 /// The most of a last line kept for `/ps`.
 const LAST_LINE_MAX: usize = 200;
 /// The most a call that watches shows live, per call; the model still gets the rest.
@@ -46,7 +41,7 @@ pub(super) struct Io {
     /// The process group, killed when the session is ended; disarmed once nothing of it lives.
     group: Mutex<GroupKiller>,
     /// The terminal's near end, for what the model types; `None` on pipes.
-    terminal: Option<Arc<AsyncFd<OwnedFd>>>,
+    terminal: Option<Terminal>,
 }
 
 #[derive(Default)]
@@ -114,27 +109,11 @@ impl Io {
     }
 
     /// Types `bytes` into its terminal.
-    pub(super) async fn type_in(&self, mut bytes: &[u8]) -> std::io::Result<()> {
-        let Some(terminal) = &self.terminal else {
-            return Err(std::io::ErrorKind::BrokenPipe.into());
-        };
-        while !bytes.is_empty() {
-            let mut ready = terminal.writable().await?;
-            match ready.try_io(|fd| {
-                raw_io(
-                    fd.as_raw_fd(),
-                    bytes.as_ptr().cast_mut(),
-                    bytes.len(),
-                    false,
-                )
-            }) {
-                Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(Ok(n)) => bytes = &bytes[n..],
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
+    pub(super) async fn type_in(&self, bytes: &[u8]) -> std::io::Result<()> {
+        match &self.terminal {
+            Some(terminal) => terminal.type_in(bytes).await,
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
         }
-        Ok(())
     }
 
     fn took(&self, bytes: &[u8]) {
@@ -192,8 +171,8 @@ pub(super) fn start(
     tty: bool,
     env: &[(String, Option<String>)],
 ) -> Result<Started, ShellError> {
-    let (pipes, near_end) = if tty {
-        let (near, far) = open_terminal().map_err(|source| ShellError::Spawn {
+    let (pipes, terminal) = if tty {
+        let (near, far) = pty::open(pty::Size::default()).map_err(|source| ShellError::Spawn {
             program: "a terminal".to_string(),
             source,
         })?;
@@ -214,17 +193,6 @@ pub(super) fn start(
         .map_err(|source| ShellError::Spawn { program, source })?;
     // The command's copies of the terminal's far end must close here, or its end never shows.
     drop(command);
-    let terminal = match near_end {
-        // SAFETY: the descriptor is this terminal's near end, owned here and closed only when
-        // the `AsyncFd` (which deregisters it first) is dropped.
-        Some(fd) => Some(Arc::new(unsafe { AsyncFd::register(fd) }.map_err(|e| {
-            ShellError::Spawn {
-                program: "a terminal".to_string(),
-                source: e.into(),
-            }
-        })?)),
-        None => None,
-    };
     let pid = child.id();
     let (ended, _) = watch::channel(false);
     let io = Arc::new(Io {
@@ -275,15 +243,15 @@ async fn pump(mut child: tokio::process::Child, io: Arc<Io>, after: AfterEnd) {
             break;
         }
         tokio::select! {
-            read = shell::read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match read {
+            read = command_io::read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match read {
                 Some(n) => io.took(&out_buf[..n]),
                 None => stdout = None,
             },
-            read = shell::read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match read {
+            read = command_io::read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match read {
                 Some(n) => io.took(&err_buf[..n]),
                 None => stderr = None,
             },
-            read = read_terminal(io.terminal.as_deref(), &mut tty_buf), if terminal_open => match read {
+            read = pty::read_from(io.terminal.as_ref(), &mut tty_buf), if terminal_open => match read {
                 Some(n) => io.took(&tty_buf[..n]),
                 None => terminal_open = false,
             },
@@ -295,7 +263,7 @@ async fn pump(mut child: tokio::process::Child, io: Arc<Io>, after: AfterEnd) {
                 killed_leftovers = true;
                 io.kill();
                 let _ = tokio::time::timeout(KILL_DRAIN, async {
-                    while let Some(n) = shell::read_some(&mut stdout, &mut out_buf).await {
+                    while let Some(n) = command_io::read_some(&mut stdout, &mut out_buf).await {
                         io.took(&out_buf[..n]);
                     }
                 }).await;
@@ -309,7 +277,7 @@ async fn pump(mut child: tokio::process::Child, io: Arc<Io>, after: AfterEnd) {
         .unwrap_or_else(PoisonError::into_inner)
         .disarm();
     let status = status.flatten();
-    let (exit_code, signal) = status.map(shell::exit_parts).unwrap_or((None, None));
+    let (exit_code, signal) = status.map(command_io::exit_parts).unwrap_or((None, None));
     let refused = after
         .proxy
         .as_ref()
@@ -340,69 +308,4 @@ async fn pump(mut child: tokio::process::Child, io: Arc<Io>, after: AfterEnd) {
     };
     io.state().ending = Some(ending);
     io.ended.send_replace(true);
-}
-
-/// A new terminal: the near end kelp reads and types into (non-blocking), and the far end the
-/// command gets.
-fn open_terminal() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let (mut near, mut far) = (-1, -1);
-    let size = libc::winsize {
-        ws_row: ROWS,
-        ws_col: COLUMNS,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty writes two descriptors into the integers given and reads the size.
-    let opened = unsafe {
-        libc::openpty(
-            &mut near,
-            &mut far,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
-        )
-    };
-    if opened < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: openpty succeeded: both are open descriptors that nothing else owns.
-    let (near, far) = unsafe { (OwnedFd::from_raw_fd(near), OwnedFd::from_raw_fd(far)) };
-    for fd in [&near, &far] {
-        // SAFETY: fcntl on a descriptor this owns.
-        unsafe {
-            libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC);
-        }
-    }
-    // SAFETY: as above.
-    unsafe {
-        let flags = libc::fcntl(near.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(near.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
-    }
-    Ok((near, far))
-}
-
-/// Reads once from the terminal; `None` once it is closed (every far end gone: `EIO`).
-async fn read_terminal(terminal: Option<&AsyncFd<OwnedFd>>, buf: &mut [u8]) -> Option<usize> {
-    let terminal = terminal?;
-    loop {
-        let mut ready = terminal.readable().await.ok()?;
-        match ready.try_io(|fd| raw_io(fd.as_raw_fd(), buf.as_mut_ptr(), buf.len(), true)) {
-            Ok(Ok(0) | Err(_)) => return None,
-            Ok(Ok(n)) => return Some(n),
-            Err(_would_block) => continue,
-        }
-    }
-}
-
-/// One read (or write) on a raw descriptor.
-fn raw_io(fd: i32, buf: *mut u8, len: usize, read: bool) -> std::io::Result<usize> {
-    // SAFETY: `buf` points at `len` bytes the caller holds (mutably, for a read).
-    let n = unsafe {
-        if read {
-            libc::read(fd, buf.cast(), len)
-        } else {
-            libc::write(fd, buf.cast_const().cast(), len)
-        }
-    };
-    usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
 }

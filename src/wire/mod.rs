@@ -10,6 +10,7 @@
 //! - `host_asks.rs`: what the server asks the host (approvals, the model's questions) and its
 //!   answers.
 //! - `host.rs`: what a host asks outside a thread: `fs/*`, `command/exec`, searches, lists.
+//! - `processes.rs`: `process/*`, what a process a host spawned says as it runs and ends.
 //! - `queue.rs`: `thread/queue/*`, messages that wait for a thread's turn to end.
 //! - `terminals.rs`: `thread/backgroundTerminals/*`, the commands a thread left running.
 //! - `requests.rs`: the requests a client sends, one params type per method, serde both ways.
@@ -142,6 +143,7 @@ mod account;
 mod host;
 mod host_asks;
 mod items;
+mod processes;
 mod queue;
 pub mod requests;
 mod settings;
@@ -152,6 +154,7 @@ pub use account::*;
 pub use host::*;
 pub use host_asks::*;
 pub use items::*;
+pub use processes::*;
 pub use queue::*;
 pub use settings::*;
 pub use terminals::*;
@@ -248,9 +251,11 @@ server_notifications! {
         ConfigWarning,
         DeprecationNotice,
     }
-    /// A standalone command of the host's (`command/exec`).
+    /// A standalone command or process of the host's (`command/exec`, `process/spawn`).
     Host(HostNote) {
         CommandExecOutputDelta,
+        ProcessOutputDelta,
+        ProcessExited,
     }
 }
 

@@ -1047,6 +1047,11 @@ async fn a_client_over_a_port_cannot_ask_for_commands_outside_the_sandbox() {
     let (answer, _) = client.call("command/exec", exec.clone());
     assert!(refused(&answer), "{answer}");
     assert!(!outside.exists());
+    let spawn = json!({"command": ["touch", outside], "cwd": project.path(),
+                       "processHandle": "h"});
+    let (answer, _) = client.call("process/spawn", spawn.clone());
+    assert!(refused(&answer), "{answer}");
+    assert!(!outside.exists());
     let external = json!({"command": ["true"], "cwd": project.path(),
                           "sandboxPolicy": {"type": "externalSandbox", "networkAccess": "enabled"}});
     let (answer, _) = client.call("command/exec", external);
@@ -1108,6 +1113,11 @@ async fn a_client_over_a_port_cannot_ask_for_commands_outside_the_sandbox() {
     let started = client.result("thread/start", json!({"cwd": project.path()}));
     says_yes_to_leaving_the_sandbox(&mut client, &fake, &started["thread"]["id"], &outside);
     assert!(outside.exists(), "allowed, its yes lets the command out");
+    std::fs::remove_file(&outside).unwrap();
+    client.result("process/spawn", spawn);
+    let exited = client.notification("process/exited");
+    assert_eq!(exited["exitCode"], 0, "{exited}");
+    assert!(outside.exists(), "allowed, a host's process runs");
 }
 
 /// A turn of `thread_id` whose model asks to run `touch OUTSIDE` outside the sandbox, and the

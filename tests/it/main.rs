@@ -19,6 +19,7 @@ mod acp;
 mod agent_loop;
 mod agents;
 mod app_server;
+mod app_server_processes;
 mod app_server_remote;
 mod architecture;
 mod auth_store;
