@@ -232,21 +232,21 @@ impl HostCommand {
             timeout_ms: Some(self.timeout_ms),
             ..ShellArgs::new(ShellCommand::Argv(self.command))
         };
+        let running = shell::start(
+            &args,
+            &self.cwd,
+            &shell::default_shell(),
+            &self.sandbox,
+            &self.env,
+            input,
+        )
+        .map_err(|e| RpcError::internal(format!("failed to spawn process: {e}")))?;
         Ok(async move {
             let _registered = registered;
-            let outcome = shell::run_with_stdin(
-                &args,
-                &self.cwd,
-                &shell::default_shell(),
-                &self.sandbox,
-                &sink,
-                cancel,
-                &self.env,
-                input,
-            )
-            .await
-            .map_err(|e| RpcError::internal(e.to_string()))?;
-            // As Codex: 124 for a command its time ran out on.
+            let outcome = running
+                .finish(&self.cwd, &self.sandbox, &sink, cancel)
+                .await
+                .map_err(|e| RpcError::internal(e.to_string()))?;
             let exit_code = match outcome.timed_out {
                 true => 124,
                 false => outcome
@@ -484,7 +484,7 @@ impl Registered {
         let mut running = processes.0.lock().unwrap_or_else(PoisonError::into_inner);
         if running.contains_key(id) {
             return Err(RpcError::invalid_request(format!(
-                "a command with processId {id} is already running"
+                "duplicate active process id: {id} is still running"
             )));
         }
         running.insert(id.to_string(), process);

@@ -52,7 +52,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(field).map(Some)
 }
 
-/// `process/spawn`: starts the process and answers `{}`; `process/exited` follows its end.
+/// `process/spawn`: starts the process and answers `{}` (or, as Codex, `-32603` when it cannot
+/// start); `process/exited` follows its end.
 pub fn spawn(processes: &Processes, out: &Out, raw: Value) -> Result<Answer, RpcError> {
     let p: SpawnParams = params(raw)?;
     if p.command.first().is_none_or(String::is_empty) {
@@ -106,7 +107,8 @@ pub fn spawn(processes: &Processes, out: &Out, raw: Value) -> Result<Answer, Rpc
         },
     )?;
     let out = out.clone();
-    crate::task::spawn(async move {
+    // Watched only once the answer is out, so nothing of the process comes before it.
+    let watch = async move {
         let exited = match running.await {
             Ok(finished) => ProcessExited {
                 process_handle: handle,
@@ -117,10 +119,10 @@ pub fn spawn(processes: &Processes, out: &Out, raw: Value) -> Result<Answer, Rpc
                 stderr: finished.stderr.0,
                 stderr_cap_reached: finished.stderr.1,
             },
-            // It did not start: said as an end, so a host waiting on it is not left waiting.
+            // It could not be waited on: said as an end, so a host is not left waiting.
             Err(e) => ProcessExited {
                 process_handle: handle,
-                exit_code: 127,
+                exit_code: -1,
                 output_drain_timed_out: Some(false),
                 stdout: String::new(),
                 stdout_cap_reached: false,
@@ -129,6 +131,8 @@ pub fn spawn(processes: &Processes, out: &Out, raw: Value) -> Result<Answer, Rpc
             },
         };
         notify(&out, exited);
-    });
-    Answer::of(&Empty {})
+    };
+    Ok(Answer::of(&Empty {})?.after(move || {
+        crate::task::spawn(watch);
+    }))
 }

@@ -316,20 +316,12 @@ pub async fn run(
     cancel: CancellationToken,
     env: &[(String, Option<String>)],
 ) -> Result<ShellOutcome, ShellError> {
-    run_with_stdin(
-        args,
-        project_dir,
-        shell,
-        sandbox,
-        sink,
-        cancel,
-        env,
-        Input::Null,
-    )
-    .await
+    start(args, project_dir, shell, sandbox, env, Input::Null)?
+        .finish(project_dir, sandbox, sink, cancel)
+        .await
 }
 
-/// What a command reads, for [`run_with_stdin`].
+/// What a command reads, for [`start`].
 pub enum Input {
     /// Nothing: a null stdin.
     Null,
@@ -344,19 +336,34 @@ pub enum Input {
     },
 }
 
-/// [`run`], with `input` for the command's standard input (a host's `command/exec/write`), or
-/// a terminal of the host's (`tty`).
-#[allow(clippy::too_many_arguments)]
-pub async fn run_with_stdin(
+/// A command [`start`]ed, watched to its end by [`Running::finish`]; dropped before, its
+/// process group is killed.
+pub struct Running {
+    child: tokio::process::Child,
+    group: GroupKiller,
+    /// Served for as long as the command runs.
+    proxy: Option<sandbox::ServingProxy>,
+    left_behind: sandbox::LeftBehind,
+    runs_later: super::runs_later::Watch,
+    terminal: Option<super::pty::Terminal>,
+    dir: PathBuf,
+    timeout: Duration,
+    started: Instant,
+}
+
+/// Starts `args` in `project_dir` (or its `workdir`) in the sandbox, with `input` for its
+/// standard input (a host's `command/exec/write`), or a terminal of the host's (`tty`). `env`
+/// is laid over the scrubbed environment (a `None` value unsets the name): a host's
+/// overrides, never the model's. A command that cannot start is an error here, before anything
+/// waits on it.
+pub fn start(
     args: &ShellArgs,
     project_dir: &Path,
     shell: &Path,
     sandbox: &SandboxPolicy,
-    sink: &OutputSink,
-    cancel: CancellationToken,
     env: &[(String, Option<String>)],
     input: Input,
-) -> Result<ShellOutcome, ShellError> {
+) -> Result<Running, ShellError> {
     let (pipes, typed, terminal) = match input {
         Input::Null => (Pipes::Plain(Stdio::null()), None, None),
         Input::Piped(chunks) => (Pipes::Plain(Stdio::piped()), Some(chunks), None),
@@ -372,72 +379,92 @@ pub async fn run_with_stdin(
         program,
         confined: Confined { left_behind, proxy },
     } = prepare(args, project_dir, shell, sandbox, env, pipes)?;
-    let timeout = args.timeout();
     let runs_later = super::runs_later::Watch::before(project_dir);
-
     let started = Instant::now();
-    let mut child = command.spawn().map_err(|source| ShellError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
+    let mut child = command
+        .spawn()
+        .map_err(|source| ShellError::Spawn { program, source })?;
     // The command's copies of a terminal's far end must close here, or its end never shows.
     drop(command);
-    // Served for as long as the command runs: dropped when this returns.
-    let proxy = proxy.and_then(sandbox::ProxyHandoff::serve);
-    let mut group = GroupKiller::new(child.id());
+    let group = GroupKiller::new(child.id());
     if let Some(chunks) = typed {
         write_input(chunks, child.stdin.take(), terminal.clone());
     }
-    let Ended {
-        status,
-        timed_out,
-        cancelled,
-        killed_leftovers,
-        capture,
-    } = watch(
-        &mut child,
-        &mut group,
-        sink,
-        (timeout, &cancel),
-        terminal.as_ref(),
-    )
-    .await
-    .map_err(ShellError::Wait)?;
-    group.disarm();
-
-    let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
-    let output = capture.render();
-    let refused = proxy
-        .as_ref()
-        .map(sandbox::ServingProxy::refusals)
-        .unwrap_or_default();
-    let network_refused_by_person = refused.iter().any(|refusal| refusal.by_person);
-    let sandbox_block = if exit_code == Some(0) || cancelled {
-        None
-    } else {
-        sandbox::why_blocked(&refused, &output, sandbox, &dir)
-    };
-    let set_aside = match (
-        left_behind.set_aside(project_dir),
-        sandbox::hold_private_tmp_to(sandbox.tmp_cap),
-    ) {
-        (Some(moved), Some(emptied)) => Some(format!("{moved}; {emptied}")),
-        (moved, emptied) => moved.or(emptied),
-    };
-    Ok(ShellOutcome {
-        exit_code,
-        signal,
-        duration: started.elapsed(),
-        timed_out,
-        cancelled,
-        killed_leftovers,
-        total_bytes: capture.total,
-        output,
-        sandbox_block,
-        network_refused_by_person,
-        set_aside,
-        runs_later: runs_later.after(project_dir),
+    Ok(Running {
+        child,
+        group,
+        proxy: proxy.and_then(sandbox::ProxyHandoff::serve),
+        left_behind,
+        runs_later,
+        terminal,
+        dir,
+        timeout: args.timeout(),
+        started,
     })
+}
+
+impl Running {
+    /// Streams its output to `sink` until it ends (its group killed on timeout or `cancel`),
+    /// then says how it ended and what it left; `project_dir` and `sandbox` as it started.
+    pub async fn finish(
+        mut self,
+        project_dir: &Path,
+        sandbox: &SandboxPolicy,
+        sink: &OutputSink,
+        cancel: CancellationToken,
+    ) -> Result<ShellOutcome, ShellError> {
+        let Ended {
+            status,
+            timed_out,
+            cancelled,
+            killed_leftovers,
+            capture,
+        } = watch(
+            &mut self.child,
+            &mut self.group,
+            sink,
+            (self.timeout, &cancel),
+            self.terminal.as_ref(),
+        )
+        .await
+        .map_err(ShellError::Wait)?;
+        self.group.disarm();
+
+        let (exit_code, signal) = status.map(exit_parts).unwrap_or((None, None));
+        let output = capture.render();
+        let refused = self
+            .proxy
+            .as_ref()
+            .map(sandbox::ServingProxy::refusals)
+            .unwrap_or_default();
+        let network_refused_by_person = refused.iter().any(|refusal| refusal.by_person);
+        let sandbox_block = if exit_code == Some(0) || cancelled {
+            None
+        } else {
+            sandbox::why_blocked(&refused, &output, sandbox, &self.dir)
+        };
+        let set_aside = match (
+            self.left_behind.set_aside(project_dir),
+            sandbox::hold_private_tmp_to(sandbox.tmp_cap),
+        ) {
+            (Some(moved), Some(emptied)) => Some(format!("{moved}; {emptied}")),
+            (moved, emptied) => moved.or(emptied),
+        };
+        Ok(ShellOutcome {
+            exit_code,
+            signal,
+            duration: self.started.elapsed(),
+            timed_out,
+            cancelled,
+            killed_leftovers,
+            total_bytes: capture.total,
+            output,
+            sandbox_block,
+            network_refused_by_person,
+            set_aside,
+            runs_later: self.runs_later.after(project_dir),
+        })
+    }
 }
 
 /// Where a command's standard streams go: pipes (its stdin as given), or one terminal.
