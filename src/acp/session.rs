@@ -457,9 +457,16 @@ pub fn resume(face: Arc<Face>, request: ResumeSessionRequest, reply: Reply) {
 }
 
 /// `session/fork`: a copy of the saved session under a new id, opened as a session of its own;
-/// the original stays as it was (open or not).
+/// the original stays as it was (open or not). With `_meta: {"side": true}` the copy is a side
+/// conversation of it, listed under it as `/side`'s are.
 pub fn fork(face: Arc<Face>, request: ForkSessionRequest, reply: Reply) {
     answer_later(reply, async move {
+        let beside = request
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.get("side"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
         let (id, cwd, servers) = (request.session_id, request.cwd, request.mcp_servers);
         let state_dir = face.config.state_dir.clone();
         let wanted = id.0.to_string();
@@ -472,7 +479,10 @@ pub fn fork(face: Arc<Face>, request: ForkSessionRequest, reply: Reply) {
                     dir.display()
                 )));
             }
-            let path = crate::session::shelf::fork(&state_dir, &source, None)?;
+            let path = match beside {
+                true => crate::session::shelf::fork_beside(&state_dir, &source)?,
+                false => crate::session::shelf::fork(&state_dir, &source, None)?,
+            };
             crate::protocol::SessionSummary::read(&path)
         })
         .await

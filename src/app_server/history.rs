@@ -119,6 +119,7 @@ pub fn listed_thread(
     if let Some(origin) = session.forked_from {
         thread.forked_from_id = Some(Some(origin.to_string()));
     }
+    thread.attached_to_thread_id = session.side_of.map(|parent| parent.to_string());
     thread
 }
 
@@ -149,8 +150,9 @@ impl Saved {
             .unwrap_or_default()
     }
 
-    /// `thread/list`: kelp's saved (or archived) sessions, newest first, in pages (the cursor
-    /// is how many came before), only those of the `cwd` folders when named; a thread the
+    /// `thread/list`: kelp's saved (or archived) sessions but side conversations, newest first,
+    /// in pages (the cursor is how many came before), only those of the `cwd` folders when
+    /// named; a thread the
     /// server holds says how it stands now (`live`), as Codex's list does.
     pub async fn list(
         &self,
@@ -175,10 +177,12 @@ impl Saved {
             } else {
                 crate::session::sessions_dir(&state_dir)
             };
+            // A side conversation is attached to its thread, and hidden from lists as Codex's.
             let mut listed = crate::session::list_under(&root, None).filter(|s| {
-                folders
-                    .as_ref()
-                    .is_none_or(|dirs| dirs.contains(&s.project_dir))
+                s.side_of.is_none()
+                    && folders
+                        .as_ref()
+                        .is_none_or(|dirs| dirs.contains(&s.project_dir))
             });
             // One more than the page says whether another follows.
             let found: Vec<_> = listed

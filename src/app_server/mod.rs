@@ -17,6 +17,7 @@
 //! - `queue.rs`: `thread/queue/*`, messages that wait in a loaded thread's queue and are each
 //!   sent as a turn of its own when the turn before ends; `queued.rs`: the queue itself and
 //!   how a waiting message becomes a turn, pure.
+//! - `forks.rs`: `thread/fork`, a copy of a thread, or a side conversation of it.
 //! - `goals.rs`: `thread/goal/*`. `thread_settings.rs`: `collaborationMode/list` and
 //!   `thread/settings/update`.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread;
@@ -41,6 +42,7 @@ mod asks;
 pub mod config;
 pub mod exec;
 pub mod exec_events;
+pub mod forks;
 pub mod fs;
 pub mod goals;
 pub mod history;

@@ -208,28 +208,9 @@ impl Threads {
         self.open_saved(caller, p, summary, None).await
     }
 
-    /// `thread/fork`: a copy of a saved session under a new id, opened as a new thread; the
-    /// original stays as it was.
-    pub async fn fork(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
-        let p: ThreadResumeParams = params(raw)?;
-        let source = self.find(&p.thread_id).await?;
-        let through = p.last_turn_id.clone();
-        let state_dir = self.config.state_dir.clone();
-        let original = source.clone();
-        let copy = crate::task::spawn_blocking(move || {
-            let path = crate::session::shelf::fork(&state_dir, &original, through.as_deref())?;
-            crate::protocol::SessionSummary::read(&path)
-        })
-        .await
-        .map_err(|e| RpcError::internal(e.to_string()))?
-        .map_err(|e| match e {
-            crate::session::SessionError::NoSuchTurn { .. } => {
-                RpcError::invalid_request(format!("{}: {e}", p.thread_id))
-            }
-            e => RpcError::internal(format!("could not fork {}: {e}", p.thread_id)),
-        })?;
-        let from = source.id.to_string();
-        self.open_saved(caller, p, copy, Some(from)).await
+    /// Where the saved sessions are.
+    pub(super) fn state_dir(&self) -> PathBuf {
+        self.config.state_dir.clone()
     }
 
     /// The saved session whose id is `id`, whole.
@@ -243,7 +224,7 @@ impl Threads {
     }
 
     /// Opens the saved session `summary` as a thread with `p`'s settings.
-    async fn open_saved(
+    pub(super) async fn open_saved(
         &mut self,
         caller: Caller,
         p: ThreadResumeParams,

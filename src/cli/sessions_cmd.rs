@@ -276,6 +276,7 @@ fn to_json(s: &SessionSummary) -> serde_json::Value {
         "name": s.name,
         "size": s.size,
         "agent": s.agent,
+        "side_of": s.side_of,
     })
 }
 

@@ -34,6 +34,8 @@ pub struct SessionSummary {
     pub forked_from: Option<Uuid>,
     /// The agent of a team it is, and whose child.
     pub agent: Option<AgentOrigin>,
+    /// The conversation it is a side conversation of.
+    pub side_of: Option<Uuid>,
     /// Its last prompt and answer, once [`last_exchange`] looked (the client's picker).
     pub last_exchange: Option<LastExchange>,
 }

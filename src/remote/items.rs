@@ -340,6 +340,10 @@ pub fn session_summary(thread: wire::Thread) -> Option<crate::protocol::SessionS
         started_at: at(thread.created_at),
         first_prompt,
         size: 0,
+        side_of: thread
+            .attached_to_thread_id
+            .as_deref()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok()),
         modified: Some(
             SystemTime::UNIX_EPOCH + Duration::from_secs(thread.updated_at.max(0) as u64),
         ),

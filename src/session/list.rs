@@ -22,8 +22,18 @@ impl SessionSummary {
             name: None,
             forked_from: header.forked_from,
             agent: header.agent,
+            side_of: header.side_of,
             last_exchange: None,
         })
+    }
+
+    /// The conversation it belongs under: the one that spawned it as an agent, or the one it
+    /// is a side conversation of.
+    pub fn parent(&self) -> Option<uuid::Uuid> {
+        self.agent
+            .as_ref()
+            .map(|origin| origin.parent)
+            .or(self.side_of)
     }
 
     /// What lists call it: its name, else its first prompt.
@@ -49,21 +59,19 @@ pub fn list_under(root: &Path, project_dir: Option<&Path>) -> Sessions {
 }
 
 /// The newest conversation in `project_dir` (for `--continue`): the person's, not an agent a
-/// team spawned.
+/// team spawned nor a side conversation.
 pub fn latest_for(state_dir: &Path, project_dir: &Path) -> Option<SessionSummary> {
-    list_sessions(state_dir, Some(project_dir)).find(|summary| summary.agent.is_none())
+    list_sessions(state_dir, Some(project_dir)).find(|summary| summary.parent().is_none())
 }
 
-/// `rows` with each agent a team spawned right after the conversation that spawned it (its
-/// children newest first), and how deep each row sits; an agent whose parent is not among the
-/// rows keeps its place.
+/// `rows` with each agent a team spawned (and each side conversation) right after the
+/// conversation it belongs under (its children newest first), and how deep each row sits; one
+/// whose parent is not among the rows keeps its place.
 pub fn under_parents(rows: Vec<SessionSummary>) -> Vec<(SessionSummary, usize)> {
     let listed: std::collections::HashSet<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
-    let (children, tops): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
-        row.agent
-            .as_ref()
-            .is_some_and(|origin| listed.contains(&origin.parent))
-    });
+    let (children, tops): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|row| row.parent().is_some_and(|parent| listed.contains(&parent)));
     let mut children: Vec<Option<SessionSummary>> = children.into_iter().map(Some).collect();
     let mut out = Vec::new();
     fn place(
@@ -77,7 +85,7 @@ pub fn under_parents(rows: Vec<SessionSummary>) -> Vec<(SessionSummary, usize)> 
         for at in 0..children.len() {
             let is_child = children[at]
                 .as_ref()
-                .is_some_and(|child| child.agent.as_ref().is_some_and(|o| o.parent == id));
+                .is_some_and(|child| child.parent() == Some(id));
             if is_child && let Some(child) = children[at].take() {
                 place(child, depth + 1, children, out);
             }

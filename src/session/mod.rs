@@ -141,6 +141,9 @@ pub struct SessionHeader {
     /// The agent of a team this conversation is, and its parent's conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<crate::protocol::AgentOrigin>,
+    /// The conversation this one is a side conversation of (`/side`): listed under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side_of: Option<Uuid>,
 }
 
 impl SessionHeader {
@@ -156,6 +159,7 @@ impl SessionHeader {
             first_prompt: None,
             forked_from: None,
             agent: None,
+            side_of: None,
         }
     }
 

@@ -128,6 +128,21 @@ pub fn fork(
     source: &SessionSummary,
     through: Option<&str>,
 ) -> Result<PathBuf, SessionError> {
+    copy(state_dir, source, through, false)
+}
+
+/// [`fork`] of the whole of `source` as a side conversation of it (`/side`): marked as its
+/// child, so lists show it under `source` and `--continue` passes it over.
+pub fn fork_beside(state_dir: &Path, source: &SessionSummary) -> Result<PathBuf, SessionError> {
+    copy(state_dir, source, None, true)
+}
+
+fn copy(
+    state_dir: &Path,
+    source: &SessionSummary,
+    through: Option<&str>,
+    beside: bool,
+) -> Result<PathBuf, SessionError> {
     let (old, mut file) = reader::read_header(&source.path)?;
     file.seek(SeekFrom::Start(0))
         .map_err(SessionError::io("read", &source.path))?;
@@ -160,6 +175,7 @@ pub fn fork(
         started_at: Utc::now(),
         kelp_version: env!("CARGO_PKG_VERSION").to_string(),
         forked_from: Some(old.id),
+        side_of: beside.then_some(old.id),
         ..old
     };
     let path = header.file_path(state_dir);

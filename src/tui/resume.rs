@@ -45,8 +45,14 @@ pub fn session_items(sessions: &[SessionSummary], now: SystemTime) -> Vec<Picker
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .unwrap_or("(no prompt)");
-            // A fork says which conversation it came from: by its title when that one is
-            // listed too, else by its id's start; the prompt gives it the room.
+            // A fork (a side conversation) says which conversation it came from: by its
+            // title when that one is listed too, else by its id's start; the prompt gives it
+            // the room.
+            let kind = if session.side_of.is_some() {
+                "side of"
+            } else {
+                "fork of"
+            };
             let fork_note = session.forked_from.map(|origin| {
                 let title = sessions
                     .iter()
@@ -54,7 +60,7 @@ pub fn session_items(sessions: &[SessionSummary], now: SystemTime) -> Vec<Picker
                     .and_then(SessionSummary::title)
                     .map(|title| format!("“{}”", cut(title.trim(), FORK_TITLE_COLUMNS)))
                     .unwrap_or_else(|| origin.to_string()[..8].to_string());
-                format!("(fork of {title})")
+                format!("({kind} {title})")
             });
             let label = match &fork_note {
                 Some(note) => {

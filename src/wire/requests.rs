@@ -111,6 +111,9 @@ pub struct ThreadResumeParams {
     /// `thread/fork`: the last turn to keep, as `thread/read` names it (`turn-2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_turn_id: Option<String>,
+    /// `thread/fork`: a side conversation of the thread (Codex 0.171's attached thread).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attach_to_source: bool,
 }
 
 /// `thread/fork`: a copy of a thread, as `thread/resume` opens one.

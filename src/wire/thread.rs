@@ -91,6 +91,13 @@ pub struct Thread {
         deserialize_with = "known"
     )]
     pub forked_from_id: Option<Option<String>>,
+    /// The thread this one is a side conversation of (Codex 0.171's attached thread).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub attached_to_thread_id: Option<String>,
     /// Said in a thread's opening answer: kelp gives the history whole (`legacy`).
     #[serde(
         default,
@@ -120,6 +127,7 @@ impl Thread {
             path: None,
             name: None,
             forked_from_id: None,
+            attached_to_thread_id: None,
             history_mode: None,
         }
     }

@@ -1300,6 +1300,20 @@ async fn a_session_is_forked_and_goes_on_separately() {
         assert_ne!(forked, session);
         prompt(&cx, &forked, "go on in the fork").await?;
         assert_eq!(std::fs::read(&original.path).unwrap(), before);
+        // With `_meta.side` the copy is a side conversation of the original.
+        let mut side =
+            serde_json::to_value(ForkSessionRequest::new(session.clone(), project.path())).unwrap();
+        side["_meta"] = json!({"side": true});
+        let side: Value = cx
+            .send_request(UntypedMessage::new("session/fork", side).unwrap())
+            .block_task()
+            .await?;
+        let side = kelp::session::find_whole(
+            &home.path().join(".local/state/kelp"),
+            side["sessionId"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(side.side_of, Some(original.id));
         let elsewhere = tempfile::tempdir().unwrap();
         let refused = cx
             .send_request(fork(elsewhere.path()))

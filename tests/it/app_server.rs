@@ -2081,11 +2081,24 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
         let (refused, _) = server.call(method, json!({"threadId": prefix}));
         assert_eq!(refused["error"]["code"], -32600, "{method}: {refused}");
     }
+    // A side conversation of the thread (Codex's attached fork): it names its thread, and
+    // lists leave it out.
+    let side = server.result(
+        "thread/fork",
+        json!({"threadId": thread_id, "attachToSource": true}),
+    );
+    assert_eq!(side["thread"]["attachedToThreadId"], thread_id, "{side}");
+    assert_eq!(side["thread"]["forkedFromId"], thread_id);
+    let (both, _) = server.call(
+        "thread/fork",
+        json!({"threadId": thread_id, "attachToSource": true, "lastTurnId": "turn-1"}),
+    );
+    assert_eq!(both["error"]["code"], -32600, "{both}");
     let listed = server.result("thread/list", json!({}));
     assert_eq!(
         listed["data"].as_array().unwrap().len(),
         2,
-        "nothing archived"
+        "nothing archived, the side conversation left out: {listed}"
     );
 
     server.result("thread/archive", json!({"threadId": thread_id}));
@@ -2106,7 +2119,11 @@ async fn threads_are_named_forked_archived_and_resumed_once() {
     let archived = server.result("thread/list", json!({"archived": true}));
     assert_eq!(ids(&archived), std::slice::from_ref(&thread_id));
     let loaded = server.result("thread/loaded/list", json!({}));
-    assert_eq!(loaded["data"], json!([fork_id]));
+    let mut loaded: Vec<Value> = loaded["data"].as_array().unwrap().clone();
+    loaded.sort_by_key(|id| id.to_string());
+    let mut open = vec![fork_id.clone(), side["thread"]["id"].clone()];
+    open.sort_by_key(|id| id.to_string());
+    assert_eq!(loaded, open, "the fork and the side conversation");
     let back = server.result("thread/unarchive", json!({"threadId": thread_id}));
     assert_eq!(back["thread"]["name"], "Parser fix");
     let listed = server.result("thread/list", json!({}));

@@ -460,6 +460,16 @@ async fn a_side_question_is_answered_while_a_turn_streams_and_the_main_turn_neve
                 .is_some_and(|name| name.starts_with("side: what was the plan"))
         })
         .unwrap_or_else(|| panic!("{saved:#?}"));
+    // A child of the main conversation: listed under it, passed over by `--continue`.
+    let main_id = saved
+        .iter()
+        .find(|s| s.first_prompt.as_deref() == Some("what is the plan") && s.side_of.is_none())
+        .map(|s| s.id);
+    assert_eq!(side.side_of, main_id, "{saved:#?}");
+    let rows = kelp::session::under_parents(saved.clone());
+    let at = |id| rows.iter().position(|(row, _)| Some(row.id) == id).unwrap();
+    assert_eq!(at(Some(side.id)), at(main_id) + 1);
+    assert_eq!(rows[at(Some(side.id))].1, 1, "one level under it");
     a.send(Op::Resume(side.path.clone()));
     let restored = a
         .until(|e| matches!(e, Event::Reply(kelp::protocol::Reply::Restored(_))))

@@ -780,6 +780,7 @@ fn session(prompt: Option<&str>, minutes_ago: u64, model: &str) -> SessionSummar
         name: None,
         forked_from: None,
         agent: None,
+        side_of: None,
         last_exchange: None,
     }
 }

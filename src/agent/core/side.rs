@@ -39,7 +39,7 @@ impl Core {
                 .side_error("nothing to ask beside yet: send a prompt first, or ask it there");
         };
         let copied = crate::protocol::SessionSummary::read(&path).and_then(|summary| {
-            crate::session::shelf::fork(&self.config.state_dir, &summary, None)
+            crate::session::shelf::fork_beside(&self.config.state_dir, &summary)
         });
         let copy = match copied {
             Ok(copy) => copy,
