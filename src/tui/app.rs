@@ -182,6 +182,7 @@ impl App {
             id,
             usage: self.status.usage,
             server: self.status.server.clone(),
+            left_running: self.session.left_running,
         })
     }
 
@@ -497,7 +498,7 @@ impl App {
             return;
         }
         if self.turn.running() {
-            self.interrupt();
+            self.ctrl_c_while_running();
             return;
         }
         if self.pane.cancel() {
@@ -517,7 +518,7 @@ impl App {
     }
 
     /// Stops the answer; queued prompts go back to the composer rather than out unseen.
-    fn interrupt(&mut self) {
+    pub(super) fn interrupt(&mut self) {
         self.chat.interrupting = true;
         self.send(Op::Interrupt);
         self.unqueue();

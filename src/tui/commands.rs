@@ -63,6 +63,10 @@ pub(super) enum Effect {
     Implement(usize),
     /// The choice for the model's question being asked.
     Answer(String),
+    /// Stop the turn; queued prompts come back to the composer.
+    Interrupt,
+    /// Leaving with the turn still running on the server.
+    LeaveRunning,
     Quit,
 }
 
@@ -130,6 +134,8 @@ impl App {
             }
             Effect::ShowApprovalMode(mode) => self.status.approval_mode = mode,
             Effect::Rewind(index) => self.rewind_to(index),
+            Effect::Interrupt => self.interrupt(),
+            Effect::LeaveRunning => self.session.left_running = true,
             Effect::UndoFiles(index) => self.undo_picked(index),
             Effect::Implement(index) => self.plan_picked(index),
             Effect::Answer(label) => self.question_answered(label),
@@ -511,6 +517,7 @@ impl App {
             PickerKind::UndoFiles => vec![Effect::UndoFiles(index)],
             PickerKind::ImplementPlan => vec![Effect::Implement(index)],
             PickerKind::Question => vec![Effect::Answer(label)],
+            PickerKind::StillRunning => self.still_running_picked(index),
             PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::Review => self.review_picked(index),
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {

@@ -21,7 +21,8 @@
 //!   Markdown re-parsed only for the open block. `highlight.rs`: syntect, loaded in the
 //!   background.
 //! - `terminals_view.rs` (`/ps` and `/stop`: the background terminals), `side.rs` (`/side`:
-//!   a question beside the conversation, in a view over it),
+//!   a question beside the conversation, in a view over it), `still_running.rs` (Ctrl+C
+//!   while a turn runs: cancel it, leave it running on a server, or stop it and leave),
 //!   `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
 //!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, how an early end is
 //!   told), `reopen.rs` (a reopened conversation drawn through the live path),
@@ -74,6 +75,7 @@ mod rewind;
 mod session_state;
 mod side;
 pub mod status;
+mod still_running;
 pub mod streaming;
 pub mod terminal;
 mod terminals_view;

@@ -24,6 +24,8 @@ pub(crate) struct SessionState {
     pub(crate) sent_prompt: Option<String>,
     /// `/fork` was sent: the conversation that comes back is the copy.
     pub(crate) forking: bool,
+    /// The person left with its turn running on the server (Ctrl+C's "run in background").
+    pub(crate) left_running: bool,
     /// The conversation picked next is forked once it is back (`kelp fork` with no id).
     pub(crate) fork_picked: bool,
     /// The saved conversations the `/resume` picker lists.
@@ -66,6 +68,8 @@ pub struct ExitSummary {
     pub usage: TokenUsage,
     /// The app-server it ran on (`--remote`), which the way back names.
     pub server: Option<String>,
+    /// The person left with its turn still running there.
+    pub left_running: bool,
 }
 
 impl ExitSummary {
@@ -78,6 +82,9 @@ impl ExitSummary {
                 "Token usage: {}\n",
                 super::status::describe_usage(u)
             ));
+        }
+        if let (true, Some(server)) = (self.left_running, &self.server) {
+            text.push_str(&format!("Its turn goes on at {server}.\n"));
         }
         match &self.server {
             Some(server) => text.push_str(&format!(

@@ -1446,3 +1446,60 @@ async fn the_client_on_a_server_lists_and_stops_the_threads_background_terminals
     client.send("\x04");
     assert!(client.wait_exit(WAIT));
 }
+
+/// Ctrl+C while a turn runs on the server asks what happens to it; "Run in background" leaves
+/// kelp and the turn goes on there to its end (its command runs after the client is gone), and
+/// the next client finds it done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_sent_to_the_background_goes_on_at_the_server_after_the_client_leaves() {
+    let fake = FakeOpenAi::start().await;
+    let server = Listening::start(&fake, &["--listen", "unix://"]);
+    drop(server.signed_in(&fake, &[]));
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::call_with_id(
+            "c1",
+            "shell",
+            json!({"command": "sleep 4 && touch finished.txt"}),
+        ),
+        Reply::text("Finished in the background."),
+    ]);
+    let mut client = remote_client(
+        &server.address,
+        home.path(),
+        project.path(),
+        &["--full-auto"],
+    );
+    client.wait_for("Connected: API key kept by the server.", WAIT);
+    client.send("take your time\r");
+    client.wait_for("sleep 4", WAIT);
+    client.send("\x03");
+    let screen = client.wait_for("The turn is still running", WAIT);
+    assert!(
+        screen.contains("leave kelp; the turn goes on at the server"),
+        "{screen}"
+    );
+    client.send("\x1b[B\r");
+    assert!(client.wait_exit(WAIT));
+    let said = String::from_utf8_lossy(&client.output()).into_owned();
+    assert!(
+        said.contains(&format!("Its turn goes on at {}.", server.address)),
+        "{said}"
+    );
+    assert!(!project.path().join("finished.txt").exists(), "not yet");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !project.path().join("finished.txt").exists() {
+        assert!(std::time::Instant::now() < deadline, "the turn went on");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut back = remote_client(
+        &server.address,
+        home.path(),
+        project.path(),
+        &["--continue"],
+    );
+    back.wait_for("Finished in the background.", WAIT);
+    back.send("/quit\r");
+    assert!(back.wait_exit(WAIT));
+}

@@ -1664,3 +1664,42 @@ fn a_side_question_is_answered_over_the_transcript_and_esc_comes_back() {
         "{back}"
     );
 }
+
+/// Ctrl+C while a turn runs asks what happens to it (at 80×24): cancelling stops it, a second
+/// Ctrl+C cancels too, and with the agent in this kelp "Run in background" says why it cannot
+/// outlive kelp and leaves the turn running; "Exit kelp" stops it and quits.
+#[test]
+fn ctrl_c_while_a_turn_runs_asks_what_happens_to_it() {
+    let ctrl_c =
+        |app: &mut App| app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "refactor the parser");
+    key(&mut app, KeyCode::Enter);
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
+    app.handle_core_event(delta("msg_a", "Reading the parser first."));
+    ops(&mut rx);
+    ctrl_c(&mut app);
+    assert_eq!(ops(&mut rx), [], "nothing stops before the person chooses");
+    assert_snapshot!(draw(&mut app, 80, 24));
+
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [], "the turn goes on here");
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("its turn ends when kelp does"), "{screen}");
+
+    ctrl_c(&mut app);
+    ctrl_c(&mut app);
+    assert_eq!(ops(&mut rx), [Op::Interrupt], "Ctrl+C twice cancels");
+
+    ctrl_c(&mut app);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::Interrupt], "the first choice cancels");
+
+    ctrl_c(&mut app);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::Interrupt, Op::Shutdown]);
+    assert!(app.should_quit());
+}

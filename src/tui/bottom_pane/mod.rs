@@ -61,6 +61,8 @@ pub enum PickerKind {
     ImplementPlan,
     /// One of the model's questions (`request_user_input`).
     Question,
+    /// Ctrl+C while a turn runs: cancel it, leave it running, or stop it and leave.
+    StillRunning,
 }
 
 /// A view over the composer.
