@@ -332,6 +332,24 @@ impl Translator {
             return;
         }
         let item = match (tool, facts) {
+            // Typed into a command's terminal: said of that command's item, as Codex does.
+            (
+                _,
+                Some(CallFacts::Typed {
+                    session_id,
+                    started_by,
+                    chars,
+                }),
+            ) => {
+                out.push(Outgoing::of(wire::TerminalInteraction {
+                    thread_id: at.thread_id.clone(),
+                    turn_id: at.turn_id.clone(),
+                    item_id: started_by,
+                    process_id: session_id.to_string(),
+                    stdin: chars,
+                }));
+                return;
+            }
             (tools::shell::NAME | tools::terminals::EXEC_COMMAND, _) => ToolItem::Command {
                 command: summary,
                 output: String::new(),

@@ -151,7 +151,9 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("thread/loaded/list", Now(|s, p| s.threads.loaded(p))),
     (
         "thread/backgroundTerminals/list",
-        Now(|s, p| terminals::list(p, |id| s.threads.thread(id))),
+        Apart(|s, p| {
+            boxed(terminals::list(p, |id| s.threads.thread(id)).map(terminals::Listing::answer))
+        }),
     ),
     (
         "thread/backgroundTerminals/terminate",

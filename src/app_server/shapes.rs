@@ -148,7 +148,7 @@ pub(super) fn command_action(command: &str, facts: CallFacts) -> CommandAction {
             query,
             path,
         },
-        CallFacts::Mcp { .. } => CommandAction::Unknown { command },
+        CallFacts::Mcp { .. } | CallFacts::Typed { .. } => CommandAction::Unknown { command },
     }
 }
 

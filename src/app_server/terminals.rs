@@ -27,12 +27,31 @@ pub fn for_thread(config: &crate::config::Config) -> crate::tools::terminals::Te
 /// A list's page when the host names none.
 const PAGE: usize = 50;
 
-/// `thread/backgroundTerminals/list`: the thread's background terminals, oldest first.
-pub fn list<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+/// `thread/backgroundTerminals/list`: the thread's background terminals, oldest first, read
+/// (their ports and memory from `/proc`) on a blocking thread, so no other request waits.
+pub fn list<'a>(raw: Value, find: impl Find<'a>) -> Result<Listing, RpcError> {
     let (p, thread): (ThreadBackgroundTerminalsListParams, _) =
         asked("thread/backgroundTerminals/list", raw, true, find)?;
     let page = Page::read(p.cursor.as_deref(), p.limit, PAGE)?;
-    let rows = thread.terminals.list();
+    Ok(Listing(thread.terminals.clone(), page))
+}
+
+/// A thread's terminals and the page of them asked for, to read apart from the request loop.
+pub struct Listing(crate::tools::terminals::Terminals, Page);
+
+impl Listing {
+    /// The page, its rows read on a blocking thread.
+    pub async fn answer(self) -> Result<Answer, RpcError> {
+        let Self(terminals, page) = self;
+        let rows = crate::task::spawn_blocking(move || terminals.list())
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?;
+        page_of(&rows, page)
+    }
+}
+
+/// One page of the rows, in Codex 0.171's shape.
+fn page_of(rows: &[crate::protocol::BackgroundTerminal], page: Page) -> Result<Answer, RpcError> {
     let data = rows
         .iter()
         .skip(page.skip)

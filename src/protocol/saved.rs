@@ -75,6 +75,13 @@ pub enum CallFacts {
         tool: String,
         arguments: serde_json::Value,
     },
+    /// What is typed into a background terminal (nothing: a poll), and the call that started
+    /// it.
+    Typed {
+        session_id: i64,
+        started_by: String,
+        chars: String,
+    },
 }
 
 /// What kind of change a patch makes to one file.

@@ -42,6 +42,8 @@ pub struct WriteStdinArgs {
 /// What judging a `write_stdin` call needs of its session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerminalFacts {
+    /// The call that started it.
+    pub call_id: String,
     pub command: String,
     pub workdir: PathBuf,
     pub tty: bool,

@@ -487,8 +487,12 @@ impl ToolCall {
                 tool: call.tool.name.clone(),
                 arguments: serde_json::Value::Object(call.arguments.clone().unwrap_or_default()),
             },
+            Self::WriteStdin(args) => CallFacts::Typed {
+                session_id: args.session_id,
+                started_by: args.target.as_ref()?.call_id.clone(),
+                chars: args.chars.clone(),
+            },
             Self::Shell(_)
-            | Self::WriteStdin(_)
             | Self::ApplyPatch(_)
             | Self::UpdatePlan(_)
             | Self::Goal(_)

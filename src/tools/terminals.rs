@@ -173,6 +173,7 @@ impl Terminals {
     /// What judging a `write_stdin` to `id` needs; `None` for no such session.
     pub fn facts(&self, id: i64) -> Option<TerminalFacts> {
         self.store().sessions.get(&id).map(|session| TerminalFacts {
+            call_id: session.call_id.clone(),
             command: session.command.clone(),
             workdir: session.workdir.clone(),
             tty: session.tty,

@@ -540,6 +540,18 @@ notification!(
 );
 
 notification!(
+    /// What the model typed into (or, with nothing, polled) a command it left running as a
+    /// background terminal: its item, and its session as Codex names it.
+    TerminalInteraction = "item/commandExecution/terminalInteraction" {
+        thread_id: String,
+        turn_id: String,
+        item_id: String,
+        process_id: String,
+        stdin: String,
+    }
+);
+
+notification!(
     /// The turn's diff so far, one per file over all its patches.
     TurnDiffUpdated = "turn/diff/updated" {
         thread_id: String,
@@ -1161,6 +1173,14 @@ mod tests {
                 turn_id: turn_id.clone(),
                 item_id: "c".into(),
                 delta: "out".into(),
+            }
+            .into_message(),
+            TerminalInteraction {
+                thread_id: thread_id.clone(),
+                turn_id: turn_id.clone(),
+                item_id: "c".into(),
+                process_id: "1".into(),
+                stdin: "q\n".into(),
             }
             .into_message(),
             TurnDiffUpdated {

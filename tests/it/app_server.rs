@@ -4137,6 +4137,50 @@ async fn queued_messages_wait_for_the_turn_and_go_one_turn_each() {
     );
 }
 
+/// What the model types into a background terminal is said of the command's item, as Codex
+/// says it: `item/commandExecution/terminalInteraction` with the command's item and session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_into_a_background_terminal_is_a_terminal_interaction_of_its_command() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, _project, thread_id) = Server::with_thread(&fake, "");
+    fake.push_responses([
+        Reply::call_with_id(
+            "e1",
+            "exec_command",
+            json!({"cmd": "cat", "tty": true, "yield_time_ms": 300}),
+        ),
+        Reply::call_with_id(
+            "w1",
+            "write_stdin",
+            json!({"session_id": 1, "chars": "hello\n", "yield_time_ms": 300}),
+        ),
+        Reply::text("typed"),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "type into cat"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let typed: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "item/commandExecution/terminalInteraction")
+        .collect();
+    assert_eq!(typed.len(), 1, "{seen:#?}");
+    assert_eq!(
+        typed[0]["params"],
+        json!({"threadId": thread_id, "turnId": typed[0]["params"]["turnId"],
+               "itemId": "e1", "processId": "1", "stdin": "hello\n"})
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|m| m["method"] == "item/started" && m["params"]["item"]["id"] == "w1"),
+        "typing is no item of its own"
+    );
+    let answer = fake.requests_to("/responses").last().unwrap().body.clone();
+    assert!(answer.contains("hello"), "cat echoed it: {answer}");
+}
+
 /// A command the model left running is the thread's background terminal: listed in Codex
 /// 0.171's shape with its process, ended by `terminate` (its process gone), the rest by
 /// `clean`; for a client that did not ask for the experimental API too.

@@ -68,6 +68,8 @@ impl Remote {
                 }
             }
             TurnNote::ItemCompleted(note) => self.item_completed(note.item),
+            // The call that typed shows as its own; the command's item says nothing more.
+            TurnNote::TerminalInteraction(_) => {}
             TurnNote::AgentMessageDelta(delta) => self.emit(Event::TextDelta {
                 item: ItemId::from(delta.item_id.as_str()),
                 delta: delta.delta,
