@@ -1,6 +1,7 @@
 //! Background terminals as an editor sees them: the tool call of a command that went on past
 //! its call (`exec_command`) stays open, in progress, until a poll of its terminal
-//! (`write_stdin`) sees the command end, which closes it with the command's status.
+//! (`write_stdin`) sees the command end, which closes it with the command's status, or the
+//! session's agent stops, which ends every terminal and so closes every call still open.
 
 use std::collections::HashMap;
 
@@ -38,6 +39,20 @@ impl OpenTerminals {
         }
     }
 
+    /// The updates that close every call still open: their terminals ended with the session.
+    pub(super) fn all_ended(&mut self) -> Vec<SessionUpdate> {
+        let mut open: Vec<(i64, String)> = self.0.drain().collect();
+        open.sort();
+        open.into_iter()
+            .map(|(_, call)| {
+                SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+                    call,
+                    ToolCallUpdateFields::new().status(ToolCallStatus::Failed),
+                ))
+            })
+            .collect()
+    }
+
     /// The update that closes the call of the terminal a poll saw end (`exit_code` set).
     pub(super) fn closed_by(
         &mut self,
@@ -55,5 +70,37 @@ impl OpenTerminals {
             opened,
             ToolCallUpdateFields::new().status(status),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The session's agent stops: every call still open is closed, as failed, once.
+    #[test]
+    fn every_open_call_closes_when_the_terminals_end_with_the_session() {
+        let mut open = OpenTerminals::default();
+        assert_eq!(open.status("e1", Some(3), true), ToolCallStatus::InProgress);
+        assert_eq!(open.status("e2", Some(4), true), ToolCallStatus::InProgress);
+        assert_eq!(open.status("e3", None, true), ToolCallStatus::Completed);
+        let closed: Vec<_> = open
+            .all_ended()
+            .into_iter()
+            .map(|update| match update {
+                SessionUpdate::ToolCallUpdate(update) => {
+                    (update.tool_call_id.to_string(), update.fields.status)
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            closed,
+            [
+                ("e1".to_string(), Some(ToolCallStatus::Failed)),
+                ("e2".to_string(), Some(ToolCallStatus::Failed)),
+            ]
+        );
+        assert!(open.all_ended().is_empty());
     }
 }

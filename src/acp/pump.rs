@@ -172,7 +172,10 @@ pub(super) async fn pump(
         let flushed = pump.translator.flush(Some(Instant::now()));
         pump.send(flushed);
     }
-    // The core is gone: a prompt still waiting gets an answer.
+    // The core is gone, and its background terminals with it: their calls are closed.
+    let ended = pump.translator.open_terminals.all_ended();
+    pump.send(ended);
+    // A prompt still waiting gets an answer.
     if let Some(turn) = pump.session.take_turn() {
         turn.reply
             .fail(Error::internal_error().data("this session's agent stopped"));

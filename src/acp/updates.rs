@@ -200,7 +200,7 @@ pub struct Translator {
     calls: HashMap<String, Call>,
     /// The calls whose commands went on as background terminals, by terminal: each stays an
     /// open tool call until a poll sees its command end.
-    open_terminals: super::open_terminals::OpenTerminals,
+    pub(super) open_terminals: super::open_terminals::OpenTerminals,
     /// The messages and thoughts of which a chunk has gone out.
     streamed: HashSet<ItemId>,
 }
