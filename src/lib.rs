@@ -7,6 +7,7 @@ pub mod agent;
 pub mod app_server;
 pub mod auth;
 pub mod config;
+pub mod hooks;
 pub mod http;
 pub mod humanize;
 pub mod jsonrpc;

@@ -240,6 +240,12 @@ impl Approvals {
         )
     }
 
+    /// How `call` is judged in `ask` mode with nothing remembered: what a hook's `ask` asks.
+    pub fn judge_asking(&self, call: &ToolCall, project_dir: &Path) -> Verdict {
+        let (remembered, rules) = (Remembered::default(), CommandRules::default());
+        judge(call, ApprovalMode::Ask, &remembered, &rules, project_dir)
+    }
+
     /// Remembers an "always" answer about `call`.
     pub fn remember(&self, call: &ToolCall, project_dir: &Path) {
         let mut state = self.state();

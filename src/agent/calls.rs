@@ -10,6 +10,7 @@ use futures_util::future::join_all;
 use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
 use super::asks::{ask_person, network_asker, offer_unsandboxed};
 use super::conversation::Conversation;
+use super::hook_points;
 use super::turn_context::TurnContext;
 use crate::llm::types::Item;
 use crate::mcp::McpTool;
@@ -197,9 +198,15 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
             "denied: this is plan mode: it plans and changes nothing; give the plan instead".into(),
         );
     }
+    let (hooked, permission) =
+        match hook_points::before(conversation, ctx, &call.call_id, tool).await {
+            hook_points::Before::Blocked(output) => return declined(output),
+            hook_points::Before::Judge(tool, permission) => (tool, permission),
+        };
+    let tool = &hooked;
     let project_dir = conversation.project_dir();
     let outside = tool.paths_outside(project_dir);
-    let mut verdict = ctx.approvals.judge(tool, project_dir);
+    let mut verdict = hook_points::permitted(ctx, tool, project_dir, permission);
     // In a read-only sandbox the person chose, nothing changes a file unasked: a patch asks in
     // every mode, as Codex's read-only does. (The read-only kelp falls back to in a home folder,
     // with a note, guards commands against start-up files; patches are shown as ever.)
@@ -422,6 +429,9 @@ async fn execute(
     });
     if let Some(note) = runs_later(&output.detail, &context.project_dir) {
         ctx.emit(Event::RunsLater(note));
+    }
+    if let Some(said) = hook_points::after(conversation, ctx, call_id, tool, &output.text).await {
+        output.text = format!("{}\n\n{said}", output.text.trim_end());
     }
     saved.success = output.success;
     saved.exit_code = output.exit_code;

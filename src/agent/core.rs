@@ -25,6 +25,7 @@ use crate::protocol::{Event, Op, Reply, Settings, Submission, TurnOutcome};
 
 mod goal;
 mod history;
+mod hooks;
 mod host;
 mod logins;
 mod sessions;
@@ -131,6 +132,9 @@ struct Core {
     seat: Option<super::team::Seat>,
     /// The side conversation open beside this one (`/side`).
     side: Option<side::SideOps>,
+    /// The person's hooks, and `SessionStart`'s source until the first turn fires it.
+    hooks: crate::hooks::Hooks,
+    session_start: Option<&'static str>,
 }
 
 impl Core {
@@ -181,7 +185,10 @@ impl Core {
             mcp,
             rewound_changes: Vec::new(),
             own_commands: tokio_util::sync::CancellationToken::new(),
+            hooks: crate::hooks::Hooks::default(),
+            session_start: None,
         };
+        core.load_hooks();
         let conversation = match core.options.resume.clone() {
             Some(path) => match core.resumed(&path) {
                 Ok(conversation) => conversation,
@@ -647,6 +654,9 @@ impl Core {
             sign_in: self.options.sign_in,
             steered: std::sync::Arc::clone(&self.steered),
             seat: self.seat.clone(),
+            hooks: self.hooks.clone(),
+            turn_id: None,
+            session_start: self.session_start.take(),
         };
         let task = crate::task::spawn(async move {
             let result = match work {

@@ -5,7 +5,9 @@
 //!   sign-ins and the model list through the accounts service; `core/sessions.rs` the saved
 //!   conversations it lists; `core/history.rs` its work on the history between turns (rewind,
 //!   undo, fork, rename); `core/goal.rs` the turns it starts toward a goal and their spending;
-//!   `goal_notes.rs` what a turn does for the goal (notes, the budget's wrap-up).
+//!   `goal_notes.rs` what a turn does for the goal (notes, the budget's wrap-up);
+//!   `core/hooks.rs` the person's hooks read as it starts, `hook_points.rs` where a turn
+//!   fires them (a prompt, a tool call before and after, the turn's end, the session's start).
 //! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
 //!   step limit 100); `calls.rs`: one step's calls, parsed, judged, asked and run, each
 //!   answered once in call order. `turn_context.rs`: what the loop and compaction share (the turn's context,
@@ -49,6 +51,7 @@ pub mod core;
 pub mod files;
 mod git;
 pub mod goal_notes;
+mod hook_points;
 pub mod host_asks;
 pub mod images;
 pub mod instructions;

@@ -13,11 +13,13 @@ use super::calls::{PlannedCall, run_calls};
 use super::compact;
 use super::conversation::Conversation;
 use super::goal_notes::{WrapUp, note_goal};
+use super::hook_points;
 use super::items::AttemptItems;
 use super::mentions;
 use super::turn_context::forward_retry;
 use super::turn_context::new_turn_id;
 use super::turn_context::{TurnContext, TurnError, take_steered};
+use crate::hooks::HookEvent;
 use crate::llm::types::{Item, ResponseEvent};
 use crate::llm::{LlmClient, LlmError};
 use crate::protocol::ImageInput;
@@ -43,6 +45,10 @@ pub async fn run_turn_unfinished(
     mut submission: Submission,
 ) -> Result<(), TurnError> {
     let turn_id = submission.turn_id.take().unwrap_or_else(new_turn_id);
+    let ctx = &TurnContext {
+        turn_id: Some(turn_id.clone()),
+        ..ctx.clone()
+    };
     ctx.emit(Event::TurnStarted {
         id: turn_id.clone(),
     });
@@ -196,16 +202,10 @@ async fn steps(
         turn_id: _,
         from_kelp,
     } = submission;
-    record(
-        conversation,
-        ctx,
-        Entry::Note(Note::TurnStarted { id: turn_id }),
-    );
-    if from_kelp {
-        record(conversation, ctx, Entry::Item(Item::developer_text(text)));
-    } else {
-        add_user_message(conversation, ctx, text, images).await?;
+    if !open_turn(conversation, ctx, turn_id, (text, images), from_kelp).await? {
+        return Ok(());
     }
+    let mut stops_blocked = 0;
     let mcp = conversation.tool_context().mcp.clone();
     if let Some(mcp) = &mcp {
         mcp.revive();
@@ -265,6 +265,10 @@ async fn steps(
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
         if calls.is_empty() && !steered {
+            // A Stop hook that blocks has the turn go on with its reason, a few times at most.
+            if stop_hook(conversation, ctx, &mut stops_blocked).await {
+                continue;
+            }
             return Ok(());
         }
         // Told the budget is spent: the calls are answered so, not run.
@@ -375,6 +379,95 @@ async fn add_user_message(
     }
     record(conversation, ctx, Entry::Item(message));
     Ok(())
+}
+
+/// Opens the turn: `SessionStart` on the conversation's first turn here, its prompt past the
+/// `UserPromptSubmit` hooks (a blocked one is not sent, nor kept: `false`, the turn ends before
+/// it began), the turn noted, then the hooks' context and the prompt.
+async fn open_turn(
+    conversation: &mut Conversation,
+    ctx: &TurnContext,
+    turn_id: String,
+    (text, images): (String, Vec<ImageInput>),
+    from_kelp: bool,
+) -> Result<bool, TurnError> {
+    // As Codex: the session's start before the prompt.
+    let started = match ctx.session_start {
+        Some(source) => {
+            let fields = serde_json::json!({ "source": source });
+            let event = HookEvent::SessionStart;
+            hook_points::fire(conversation, ctx, event, &[], fields)
+                .await
+                .context
+        }
+        None => Vec::new(),
+    };
+    let prompted = match from_kelp {
+        true => Default::default(),
+        false => {
+            let fields = serde_json::json!({ "prompt": text });
+            hook_points::fire(conversation, ctx, HookEvent::UserPromptSubmit, &[], fields).await
+        }
+    };
+    if let Some(reason) = prompted.block.or(prompted.stop) {
+        ctx.emit(Event::Error(format!(
+            "a UserPromptSubmit hook blocked the prompt: {}",
+            crate::terminal_text::printable(&reason)
+        )));
+        return Ok(false);
+    }
+    record(
+        conversation,
+        ctx,
+        Entry::Note(Note::TurnStarted { id: turn_id }),
+    );
+    hook_context(conversation, ctx, started);
+    if from_kelp {
+        record(conversation, ctx, Entry::Item(Item::developer_text(text)));
+    } else {
+        add_user_message(conversation, ctx, text, images).await?;
+        hook_context(conversation, ctx, prompted.context);
+    }
+    Ok(true)
+}
+
+/// What hooks added for the model, each as a developer message.
+fn hook_context(conversation: &mut Conversation, ctx: &TurnContext, context: Vec<String>) {
+    for text in context {
+        record(conversation, ctx, Entry::Item(Item::developer_text(text)));
+    }
+}
+
+/// How many times one turn's Stop hooks may have it go on.
+const MAX_STOPS_BLOCKED: u32 = 3;
+
+/// Runs the Stop hooks as the turn would end: whether it goes on, because one blocked (and the
+/// turn has not gone on for them [`MAX_STOPS_BLOCKED`] times); its reason is then recorded.
+async fn stop_hook(conversation: &mut Conversation, ctx: &TurnContext, blocked: &mut u32) -> bool {
+    let fields = serde_json::json!({
+        "stop_hook_active": *blocked > 0,
+        "last_assistant_message": conversation.last_answer(),
+    });
+    let verdict = hook_points::fire(conversation, ctx, HookEvent::Stop, &[], fields).await;
+    if let Some(reason) = verdict.stop {
+        ctx.emit(Event::Notice(format!(
+            "a Stop hook ended the turn: {}",
+            crate::terminal_text::printable(&reason)
+        )));
+        return false;
+    }
+    let Some(reason) = verdict.block else {
+        return false;
+    };
+    if *blocked >= MAX_STOPS_BLOCKED {
+        ctx.emit(Event::Notice(format!(
+            "a Stop hook blocked the turn's end {MAX_STOPS_BLOCKED} times: it ends here"
+        )));
+        return false;
+    }
+    *blocked += 1;
+    record(conversation, ctx, Entry::Item(Item::developer_text(reason)));
+    true
 }
 
 fn record(conversation: &mut Conversation, ctx: &TurnContext, entry: Entry) {

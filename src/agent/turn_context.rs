@@ -36,6 +36,13 @@ pub struct TurnContext {
     pub steered: Steered,
     /// The agent's place in its team, when the collaboration tools are on.
     pub seat: Option<super::team::Seat>,
+    /// The person's hooks.
+    pub hooks: crate::hooks::Hooks,
+    /// The turn's id, once it has one (hooks name it).
+    pub turn_id: Option<String>,
+    /// The conversation's first turn here: `SessionStart` fires first, with this source
+    /// (`startup`, `resume`).
+    pub session_start: Option<&'static str>,
 }
 
 /// What the person adds while a turn runs, waiting for the turn's next request.

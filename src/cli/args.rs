@@ -92,6 +92,12 @@ pub(super) enum Command {
         #[arg(long = "cd", short = 'C', value_name = "DIR")]
         cd: Option<PathBuf>,
     },
+    /// The hooks of the config folders (kelp's and CODEX_HOME's hooks.json and [hooks]): list
+    /// them with their state, trust them so they run.
+    Hooks {
+        #[command(subcommand)]
+        command: Option<super::hooks_cmd::HooksCommand>,
+    },
     /// The MCP servers of kelp's config file, as Codex's `mcp`: add, list, get, remove.
     #[command(subcommand)]
     Mcp(super::mcp_cmd::McpCommand),

@@ -70,6 +70,10 @@ pub struct AgentFlags {
     /// Turn a Codex feature off, as `-c features.NAME=false`.
     #[arg(long, value_name = "FEATURE")]
     pub(super) disable: Vec<String>,
+    /// Run every hook of the config's, trusted or not, for this run: hooks run with your full
+    /// rights, outside the sandbox. Only for automation that vets its hooks itself.
+    #[arg(long)]
+    pub(super) dangerously_bypass_hook_trust: bool,
 }
 
 impl AgentFlags {
@@ -96,6 +100,8 @@ impl AgentFlags {
             profile: after.profile.or(self.profile),
             enable,
             disable,
+            dangerously_bypass_hook_trust: after.dangerously_bypass_hook_trust
+                || self.dangerously_bypass_hook_trust,
         }
     }
 }

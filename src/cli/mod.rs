@@ -1,6 +1,6 @@
 //! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`,
 //! `kelp sessions`, `kelp resume`, `kelp fork`, `kelp archive`, `kelp unarchive`, `kelp delete`,
-//! `kelp queue`, `kelp agents`, `kelp worktree`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp doctor`, `kelp app-server`,
+//! `kelp queue`, `kelp agents`, `kelp worktree`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp hooks`, `kelp doctor`, `kelp app-server`,
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words. This file only dispatches.
 //!
@@ -15,6 +15,7 @@
 //! - `exec_cmd.rs`: `kelp exec`.
 //! - `flags.rs`: the flags of an agent's work, which every command that runs one takes, before the
 //!   command or after it.
+//! - `hooks_cmd.rs`: `kelp hooks [list | trust]`, the person's hooks and their trust.
 //! - `mcp_cmd.rs`: `kelp mcp`, as Codex's.
 //! - `queue_cmd.rs`: `kelp queue`, as Codex's: a message left for a conversation on a server.
 //! - `run_cmd.rs`: `kelp run`.
@@ -31,6 +32,7 @@ mod common;
 mod doctor_cmd;
 mod exec_cmd;
 mod flags;
+mod hooks_cmd;
 mod mcp_cmd;
 mod queue_cmd;
 mod run_cmd;
@@ -116,6 +118,7 @@ fn run_cli() -> ExitCode {
             client_cmd::fork(config, dir, args, warning_lines)
         }),
         Some(Command::Mcp(command)) => mcp_cmd::mcp(&config, command),
+        Some(Command::Hooks { command }) => hooks_cmd::hooks(&config, command),
         Some(Command::Doctor { json, .. }) => in_project(project_dir(), |dir| {
             doctor_cmd::doctor(&config, &dir, &warning_lines, json)
         }),

@@ -136,6 +136,7 @@ fn overrides(
         overrides.web_search = Some(kelp::config::WebSearch::Live);
     }
     overrides.profile = agent.profile.clone();
+    overrides.bypass_hook_trust = agent.dangerously_bypass_hook_trust;
     Ok((overrides, ignored))
 }
 

@@ -57,6 +57,7 @@ pub const KEYS: &[&str] = &[
     "projects",
     "agents",
     "features",
+    "hooks",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -286,6 +287,7 @@ fn codex_key(key: &str) -> Option<&str> {
         | "sandbox_workspace_write"
         | "agents"
         | "features"
+        | "hooks"
         | "skills" => key,
         _ => return None,
     })
@@ -577,7 +579,9 @@ impl Entry<'_> {
             // Used before this: a profile's keys are laid over the top level.
             "profile" if item.as_str().is_some() => {}
             "profile" => bad("must be the name of a [profiles.NAME] table"),
-            "profiles" if item.is_table_like() => {}
+            // Read by the hooks (`hooks/config.rs`), which say what they cannot use.
+            "profiles" | "hooks" if item.is_table_like() => {}
+            "hooks" => bad("must be tables of events such as [[hooks.PreToolUse]]"),
             "profiles" => bad("must be tables such as [profiles.fast]"),
             super::providers::KEY => {
                 let (providers, mut found) = super::providers::parse(path, text, item);

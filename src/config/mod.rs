@@ -168,6 +168,27 @@ pub struct Config {
     pub writable_roots: Vec<PathBuf>,
     /// Subagents: whether the model may spawn them, the team's limits, the roles.
     pub agents: agents::AgentSettings,
+    /// Where the hooks are read besides the config folder, and whether untrusted ones run.
+    pub hooks: HookSettings,
+}
+
+/// What the hooks need of the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookSettings {
+    /// Codex's folder (`CODEX_HOME`, else `~/.codex`), whose hooks come after kelp's.
+    pub codex_home: Option<PathBuf>,
+    /// Every hook runs, trusted or not (`--dangerously-bypass-hook-trust`).
+    pub bypass_trust: bool,
+}
+
+impl HookSettings {
+    /// No Codex folder known yet, and the bypass as the flag says.
+    fn bypassing(bypass_trust: bool) -> Self {
+        Self {
+            codex_home: None,
+            bypass_trust,
+        }
+    }
 }
 
 /// The package registries of the common ecosystems, which commands reach with
@@ -236,6 +257,7 @@ impl Config {
             overrides,
         )?;
         let mut config = config;
+        config.hooks.codex_home = codex_path.as_deref().and_then(Path::parent).map(Into::into);
         unread.append(&mut warnings);
         let mut warnings = unread;
         // A file that did not load may have asked for a stricter sandbox than the default: a
@@ -276,7 +298,6 @@ impl Config {
             settings_from,
             provider_chosen_in,
         } = Layered::read(&text, file, codex, overrides, dirs.home.as_deref())?;
-
         let Endpoints {
             auth_issuer,
             codex_base_url,
@@ -284,7 +305,6 @@ impl Config {
             callback_port,
             auth_file,
         } = Endpoints::read(&text, &lookup, &from_file, overrides, &dirs)?;
-
         let Modes {
             approval,
             sandbox,
@@ -358,6 +378,7 @@ impl Config {
                 secrets: from_file.secrets.overridden(overrides.unified_exec),
                 writable_roots: overrides.writable_roots.clone(),
                 agents: from_file.agents.settle(overrides.multi_agent),
+                hooks: HookSettings::bypassing(overrides.bypass_hook_trust),
             },
             warnings,
         ))
@@ -400,6 +421,7 @@ impl Config {
             secrets: file::SecretRules::default(),
             writable_roots: Vec::new(),
             agents: agents::AgentSettings::default(),
+            hooks: HookSettings::default(),
         }
     }
 

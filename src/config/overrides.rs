@@ -40,6 +40,8 @@ pub struct Overrides {
     pub multi_agent: Option<bool>,
     /// `--disable unified_exec`, `-c features.unified_exec=…`: `exec_command` or `shell`.
     pub unified_exec: Option<bool>,
+    /// Every hook runs, trusted or not (`--dangerously-bypass-hook-trust`).
+    pub bypass_hook_trust: bool,
 }
 
 /// What one `-c key=value` did.

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("sandbox", 3),
     ("session", 5),
     ("tools", 6),
+    ("hooks", 6),
     ("agent", 7),
     ("wire", 3),
     ("tui", 8),
@@ -330,6 +331,7 @@ fn the_reader_finds_the_imports_a_file_names() {
             "agent/asks.rs".to_string(),
             "agent/calls.rs".to_string(),
             "agent/compact.rs".to_string(),
+            "agent/hook_points.rs".to_string(),
             "agent/items.rs".to_string(),
             "agent/turn.rs".to_string(),
             "agent/turn_context.rs".to_string()

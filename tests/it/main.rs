@@ -36,6 +36,7 @@ mod fake_server;
 mod git_later;
 mod git_safety;
 mod goals;
+mod hooks;
 mod instructions;
 mod llm_errors;
 mod llm_stream;

@@ -1,0 +1,310 @@
+//! Hooks fired for real against the fake model: each event's payload as Codex 0.171 sends it
+//! (measured on its `codex exec` against the fake), and each answer honoured: `PreToolUse`
+//! blocking a command, `UserPromptSubmit` adding context or blocking the prompt, `PostToolUse`
+//! seeing the output, `Stop` blocking once and the turn going on, `SessionStart` once; hooks
+//! the person has not trusted do not run.
+
+use std::path::{Path, PathBuf};
+
+use kelp::config::Config;
+use kelp::protocol::{ApprovalMode, Event, TurnOutcome};
+use serde_json::{Value, json};
+
+use crate::agent_loop::{Agent, agent_setup};
+use crate::fake_openai::Reply;
+
+/// A hook script in `dir` named `name`: `body` after a line that appends its stdin (the
+/// payload) to `NAME.jsonl` beside it.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.sh"));
+    let log = dir.join(format!("{name}.jsonl"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\npayload=$(cat)\nprintf '%s\\n' \"$payload\" >> '{}'\n{body}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The payloads hook `name` was given, in order.
+fn payloads(dir: &Path, name: &str) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(format!("{name}.jsonl")))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Writes `hooks` as the config folder's `hooks.json` and, when `trusted`, trusts them all.
+fn install(config: &Config, hooks: Value, trusted: bool) {
+    std::fs::create_dir_all(&config.config_dir).unwrap();
+    std::fs::write(
+        config.config_dir.join("hooks.json"),
+        json!({ "hooks": hooks }).to_string(),
+    )
+    .unwrap();
+    if trusted {
+        let (loaded, warnings) =
+            kelp::hooks::load(&config.config_dir, None, &config.state_dir, false);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let hashes: Vec<String> = loaded.all().iter().map(|hook| hook.hash()).collect();
+        kelp::hooks::trust(&config.state_dir, &hashes).unwrap();
+    }
+}
+
+fn command_hook(command: &Path) -> Value {
+    json!([{ "type": "command", "command": command }])
+}
+
+/// An agent in full-auto whose config folder holds `hooks` (`(event, matcher, script)`),
+/// trusted.
+async fn with_hooks(hooks: &[(&str, Option<&str>, PathBuf)]) -> Agent {
+    let mut events = serde_json::Map::new();
+    for (event, matcher, command) in hooks {
+        let mut group = json!({ "hooks": command_hook(command) });
+        if let Some(matcher) = matcher {
+            group["matcher"] = json!(matcher);
+        }
+        events
+            .entry(event.to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .unwrap()
+            .push(group);
+    }
+    agent_setup(|config, _| {
+        config.approval = ApprovalMode::FullAuto;
+        install(config, Value::Object(events), true);
+    })
+    .await
+}
+
+/// The text of every `function_call_output` the model was sent.
+fn outputs_sent(a: &Agent) -> Vec<String> {
+    a.inputs()
+        .iter()
+        .flatten()
+        .filter(|item| item["type"] == "function_call_output")
+        .map(|item| item["output"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// A `PreToolUse` hook (matcher `Bash`) blocks `rm -rf` by exit code 2: the file survives, the
+/// model gets Codex's words with the hook's reason; its payload is Codex's. The twin without
+/// the hook deletes the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_tool_use_hook_blocks_rm_rf_and_the_model_gets_the_reason() {
+    let scripts = tempfile::tempdir().unwrap();
+    let guard = script(
+        scripts.path(),
+        "guard",
+        "case \"$payload\" in *'rm -rf'*) echo 'no rm -rf in this project' >&2; exit 2;; esac",
+    );
+    let mut a = with_hooks(&[("PreToolUse", Some("Bash"), guard)]).await;
+    std::fs::write(a.dir().join("keep.txt"), "precious").unwrap();
+    a.fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "rm -rf keep.txt"})),
+        Reply::text("Could not delete it."),
+    ]);
+    a.submit("clean up");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(a.dir().join("keep.txt").exists(), "the hook kept the file");
+    let outputs = outputs_sent(&a);
+    assert!(
+        outputs.iter().any(|o| o.contains(
+            "Command blocked by PreToolUse hook: no rm -rf in this project. Command: rm -rf keep.txt"
+        )),
+        "{outputs:#?}"
+    );
+    let seen = payloads(scripts.path(), "guard");
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    let payload = &seen[0];
+    assert_eq!(payload["hook_event_name"], "PreToolUse");
+    assert_eq!(payload["tool_name"], "Bash");
+    assert_eq!(payload["tool_input"], json!({"command": "rm -rf keep.txt"}));
+    assert_eq!(payload["tool_use_id"], "c1");
+    assert_eq!(payload["cwd"], json!(a.dir()));
+    assert_eq!(payload["permission_mode"], "bypassPermissions");
+    assert_eq!(payload["model"], "gpt-5.5");
+    assert!(
+        payload["session_id"]
+            .as_str()
+            .is_some_and(|id| uuid::Uuid::parse_str(id).is_ok())
+    );
+    assert!(payload["turn_id"].is_string(), "{payload}");
+    assert!(payload["transcript_path"].is_string(), "{payload}");
+
+    // The twin: without the hook the same call deletes it.
+    let mut twin = agent_setup(|config, _| config.approval = ApprovalMode::FullAuto).await;
+    std::fs::write(twin.dir().join("keep.txt"), "precious").unwrap();
+    twin.fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "rm -rf keep.txt"})),
+        Reply::text("Deleted."),
+    ]);
+    twin.submit("clean up");
+    twin.finish_turn().await;
+    assert!(!twin.dir().join("keep.txt").exists());
+}
+
+/// `UserPromptSubmit`: its `additionalContext` and its plain stdout reach the model's request;
+/// a hook that exits 2 keeps the prompt from being sent at all, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_prompt_submit_hook_adds_context_or_blocks_the_prompt() {
+    let scripts = tempfile::tempdir().unwrap();
+    let context = script(
+        scripts.path(),
+        "context",
+        r#"case "$payload" in *secret*) echo 'prompts may not name secrets' >&2; exit 2;; esac
+echo '{"hookSpecificOutput": {"hookEventName": "UserPromptSubmit", "additionalContext": "The branch is release-7."}}'"#,
+    );
+    let plain = script(scripts.path(), "plain", "echo 'Today is a Friday.'");
+    let mut a = with_hooks(&[
+        ("UserPromptSubmit", None, context),
+        ("UserPromptSubmit", None, plain),
+    ])
+    .await;
+    a.fake.push_response(Reply::text("Noted."));
+    a.submit("what branch is this?");
+    a.finish_turn().await;
+    let sent = Value::Array(a.inputs().pop().unwrap()).to_string();
+    assert!(sent.contains("The branch is release-7."), "{sent}");
+    assert!(sent.contains("Today is a Friday."), "{sent}");
+    let seen = payloads(scripts.path(), "context");
+    assert_eq!(seen[0]["hook_event_name"], "UserPromptSubmit");
+    assert_eq!(seen[0]["prompt"], "what branch is this?");
+
+    let requests = a.fake.requests_to("/responses").len();
+    a.submit("print the secret token");
+    let (events, _) = a.finish_turn().await;
+    assert_eq!(a.fake.requests_to("/responses").len(), requests, "not sent");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Error(why)
+            if why.contains("a UserPromptSubmit hook blocked the prompt: prompts may not name secrets"))),
+        "{events:#?}"
+    );
+}
+
+/// `PostToolUse` sees the call's output; a `Stop` hook that blocks once makes the turn go on
+/// with its reason (its second firing says `stop_hook_active`); `SessionStart` fires once,
+/// with the first turn, its context in the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_tool_use_stop_and_session_start_run_and_a_blocking_stop_goes_on() {
+    let scripts = tempfile::tempdir().unwrap();
+    let post = script(scripts.path(), "post", "exit 0");
+    let stop = script(
+        scripts.path(),
+        "stop",
+        r#"case "$payload" in *'"stop_hook_active":false'*)
+  echo '{"decision": "block", "reason": "Run the tests before you stop."}';; esac"#,
+    );
+    let start = script(
+        scripts.path(),
+        "start",
+        r#"echo '{"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": "House rule: no unwrap."}}'"#,
+    );
+    let mut a = with_hooks(&[
+        ("PostToolUse", Some("Bash"), post),
+        ("Stop", None, stop),
+        ("SessionStart", None, start),
+    ])
+    .await;
+    a.fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "echo built"})),
+        Reply::text("Built it."),
+        Reply::text("Tests pass too."),
+    ]);
+    a.submit("build it");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let inputs = a.inputs();
+    assert_eq!(inputs.len(), 3, "the Stop hook had it go on once");
+    let last = Value::Array(inputs[2].clone()).to_string();
+    assert!(last.contains("Run the tests before you stop."), "{last}");
+    let first = Value::Array(inputs[0].clone()).to_string();
+    assert!(first.contains("House rule: no unwrap."), "{first}");
+
+    let post_seen = payloads(scripts.path(), "post");
+    assert_eq!(post_seen.len(), 1);
+    assert_eq!(post_seen[0]["tool_name"], "Bash");
+    assert_eq!(post_seen[0]["tool_input"], json!({"command": "echo built"}));
+    assert!(
+        post_seen[0]["tool_response"]
+            .as_str()
+            .is_some_and(|out| out.contains("built")),
+        "{:#?}",
+        post_seen[0]
+    );
+    let stop_seen = payloads(scripts.path(), "stop");
+    let active: Vec<&Value> = stop_seen.iter().map(|p| &p["stop_hook_active"]).collect();
+    assert_eq!(active, [&json!(false), &json!(true)]);
+    assert_eq!(stop_seen[0]["last_assistant_message"], "Built it.");
+    assert_eq!(stop_seen[1]["last_assistant_message"], "Tests pass too.");
+
+    a.fake.push_response(Reply::text("Again."));
+    a.submit("once more");
+    a.finish_turn().await;
+    let start_seen = payloads(scripts.path(), "start");
+    assert_eq!(start_seen.len(), 1, "once per session: {start_seen:#?}");
+    assert_eq!(start_seen[0]["source"], "startup");
+}
+
+/// A hook the person has not trusted does not run, and the person is told at the start; with
+/// the bypass it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_hook_does_not_run_until_trusted_or_bypassed() {
+    for bypass in [false, true] {
+        let scripts = tempfile::tempdir().unwrap();
+        let hook = script(scripts.path(), "untrusted", "exit 0");
+        let events = json!({"UserPromptSubmit": [{ "hooks": command_hook(&hook) }]});
+        let fake = crate::fake_openai::FakeOpenAi::start().await;
+        let home = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let mut config = Config::for_origin(&fake.url(), home.path());
+        config.hooks.bypass_trust = bypass;
+        install(&config, events, false);
+        kelp::auth::AuthStore::new(&config.auth_file)
+            .update(|file| {
+                file.set_openai(&kelp::auth::OpenAiEntry::Api {
+                    key: fake.api_key(),
+                })
+            })
+            .unwrap();
+        let mut options = kelp::agent::core::start::CoreOptions::new(project.path());
+        options.env_api_key = None;
+        let (ops, mut events) = kelp::agent::core::start::spawn(config, options);
+        let first = tokio::time::timeout(std::time::Duration::from_secs(15), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let said = format!("{first:?}");
+        match bypass {
+            false => assert!(said.contains("1 hook waits for your trust"), "{said}"),
+            true => assert!(said.contains("--dangerously-bypass-hook-trust"), "{said}"),
+        }
+        fake.push_response(Reply::text("Hello."));
+        ops.send(kelp::protocol::Op::Submit(
+            kelp::protocol::Submission::text("hi"),
+        ))
+        .unwrap();
+        loop {
+            let event = tokio::time::timeout(std::time::Duration::from_secs(15), events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if matches!(event, Event::TurnFinished(_)) {
+                break;
+            }
+        }
+        assert_eq!(
+            payloads(scripts.path(), "untrusted").len(),
+            usize::from(bypass),
+            "bypass {bypass}"
+        );
+    }
+}
