@@ -8,9 +8,11 @@
 
 use super::conversation::Conversation;
 use super::turn_context::{TurnContext, TurnError, forward_retry, new_turn_id};
+use crate::hooks::HookEvent;
 use crate::llm::LlmError;
 use crate::llm::types::{Item, ResponseEvent, Role};
 use crate::protocol::Event;
+use crate::terminal_text::printable;
 
 /// How full the window may get, in percent of it, before a finished turn compacts.
 pub const THRESHOLD_PERCENT: u64 = 85;
@@ -69,6 +71,21 @@ pub async fn compact(
     reason: Reason,
     focus: Option<&str>,
 ) -> Result<(), TurnError> {
+    // As Claude Code's, these hooks are told and may speak, but keep nothing from happening.
+    let trigger = if reason == Reason::Asked {
+        "manual"
+    } else {
+        "auto"
+    };
+    let fields =
+        serde_json::json!({"trigger": trigger, "custom_instructions": focus.unwrap_or("")});
+    let said = super::hook_points::fire(conversation, ctx, HookEvent::PreCompact, &[], fields);
+    if let Some(words) = said.await.block {
+        ctx.emit(Event::Notice(format!(
+            "PreCompact hook: {}",
+            printable(&words)
+        )));
+    }
     let before = conversation.context_used();
     let (summary, summary_tokens) = tokio::select! {
         biased;
@@ -93,6 +110,8 @@ pub async fn compact(
         used: conversation.context_used(),
         window: conversation.context_window(),
     });
+    let fields = serde_json::json!({ "trigger": trigger });
+    super::hook_points::fire(conversation, ctx, HookEvent::PostCompact, &[], fields).await;
     Ok(())
 }
 

@@ -308,3 +308,40 @@ async fn an_untrusted_hook_does_not_run_until_trusted_or_bypassed() {
         );
     }
 }
+
+/// `/compact` fires `PreCompact` (its trigger and the focus) before the summary and
+/// `PostCompact` after; neither keeps the compaction from happening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_fires_pre_and_post_compact() {
+    let scripts = tempfile::tempdir().unwrap();
+    let pre = script(scripts.path(), "pre", "echo 'not now' >&2; exit 2");
+    let post = script(scripts.path(), "post", "exit 0");
+    let mut a = with_hooks(&[("PreCompact", None, pre), ("PostCompact", None, post)]).await;
+    a.fake.push_responses([Reply::text("First."), Reply::text("SUMMARY-TEXT")]);
+    a.submit("hello");
+    a.finish_turn().await;
+    a.send(kelp::protocol::Op::Compact {
+        focus: Some("the parser".into()),
+        turn_id: None,
+    });
+    let (events, _) = a.finish_turn().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Compacted { automatic: false, .. })),
+        "compacted all the same: {events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Notice(n) if n == "PreCompact hook: not now")),
+        "{events:#?}"
+    );
+    let pre = payloads(scripts.path(), "pre");
+    assert_eq!(pre.len(), 1);
+    assert_eq!(pre[0]["trigger"], "manual");
+    assert_eq!(pre[0]["custom_instructions"], "the parser");
+    let post = payloads(scripts.path(), "post");
+    assert_eq!(post.len(), 1);
+    assert_eq!(post[0]["hook_event_name"], "PostCompact");
+}
