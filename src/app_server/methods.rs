@@ -184,7 +184,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     ("skills/list", Now(|s, p| config::skills(p, &s.config))),
     ("skills/extraRoots/set", Now(|s, p| s.set_skill_roots(p))),
-    ("hooks/list", Now(|_, p| server::hooks_list(p))),
+    ("hooks/list", Now(|s, p| server::hooks_list(&s.config, p))),
     ("marketplace/add", Refused(NO_PLUGINS)),
     ("marketplace/remove", Refused(NO_PLUGINS)),
     ("marketplace/upgrade", Refused(NO_PLUGINS)),

@@ -291,7 +291,7 @@ pub(super) async fn mcp_login(config: Config, out: Out, raw: Value) -> Result<An
 
 /// `hooks/list`: one entry per folder asked about (the server's own folder when none is),
 /// each empty: kelp runs no hooks.
-pub(super) fn hooks_list(raw: Value) -> Result<Answer, RpcError> {
+pub(super) fn hooks_list(config: &crate::config::Config, raw: Value) -> Result<Answer, RpcError> {
     #[derive(Deserialize, Default)]
     struct Asked {
         #[serde(default)]
@@ -307,17 +307,57 @@ pub(super) fn hooks_list(raw: Value) -> Result<Answer, RpcError> {
     } else {
         asked.cwds
     };
+    // The person's hooks: the same for every folder.
+    let (hooks, warnings) = crate::hooks::load(
+        &config.config_dir,
+        config.hooks.codex_home.as_deref(),
+        &config.state_dir,
+        config.hooks.bypass_trust,
+    );
+    let listed: Vec<crate::wire::HookMetadata> = hooks
+        .all()
+        .iter()
+        .zip(0..)
+        .map(|(hook, order)| hook_metadata(hook, order))
+        .collect();
     Answer::of(&HooksList {
         data: cwds
             .into_iter()
             .map(|cwd| HooksOfFolder {
                 cwd,
-                hooks: Vec::new(),
+                hooks: listed.clone(),
                 errors: Vec::new(),
-                warnings: Vec::new(),
+                warnings: warnings.clone(),
             })
             .collect(),
     })
+}
+
+/// A hook in Codex's words.
+fn hook_metadata(hook: &crate::hooks::Hook, order: i64) -> crate::wire::HookMetadata {
+    let name = hook.event.name();
+    let mut event_name = name[..1].to_ascii_lowercase();
+    event_name.push_str(&name[1..]);
+    crate::wire::HookMetadata {
+        key: hook.hash(),
+        event_name,
+        matcher: hook.matcher.clone(),
+        timeout_sec: hook.timeout.as_secs(),
+        status_message: None,
+        additional_context_limit: None,
+        source_path: hook.source.clone(),
+        source: "user",
+        plugin_id: None,
+        environment_id: None,
+        display_order: order,
+        enabled: true,
+        is_managed: false,
+        current_hash: hook.hash(),
+        trust_status: if hook.trusted { "trusted" } else { "untrusted" },
+        handler_type: "command",
+        command: hook.command.clone(),
+        runs_async: false,
+    }
 }
 
 /// `app/read`: kelp has no apps, so every id asked for is missing.

@@ -104,8 +104,7 @@ pub struct SkillsList {
     pub data: Vec<SkillsOfFolder>,
 }
 
-/// `hooks/list`'s answer: one entry per folder asked about. kelp runs no hooks, so each is
-/// empty; a host's hooks view reads it as Codex's.
+/// `hooks/list`'s answer: one entry per folder asked about, with the hooks kelp runs there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HooksList {
     pub data: Vec<HooksOfFolder>,
@@ -114,9 +113,35 @@ pub struct HooksList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HooksOfFolder {
     pub cwd: PathBuf,
-    pub hooks: Vec<serde_json::Value>,
+    pub hooks: Vec<HookMetadata>,
     pub errors: Vec<SkillError>,
     pub warnings: Vec<String>,
+}
+
+/// One hook as Codex lists it: a command of the person's (`source` `user`), its event by
+/// Codex's name (`preToolUse`), its trust (`trusted`, `untrusted`) and the hash it is kept by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookMetadata {
+    pub key: String,
+    pub event_name: String,
+    pub matcher: Option<String>,
+    pub timeout_sec: u64,
+    pub status_message: Option<String>,
+    pub additional_context_limit: Option<u64>,
+    pub source_path: PathBuf,
+    pub source: &'static str,
+    pub plugin_id: Option<String>,
+    pub environment_id: Option<String>,
+    pub display_order: i64,
+    pub enabled: bool,
+    pub is_managed: bool,
+    pub current_hash: String,
+    pub trust_status: &'static str,
+    pub handler_type: &'static str,
+    pub command: String,
+    #[serde(rename = "async")]
+    pub runs_async: bool,
 }
 
 /// The skills a folder has, and the `SKILL.md` files that are not skills.
@@ -271,7 +296,26 @@ mod tests {
             &HooksList {
                 data: vec![HooksOfFolder {
                     cwd: "/p".into(),
-                    hooks: Vec::new(),
+                    hooks: vec![HookMetadata {
+                        key: "abc".into(),
+                        event_name: "preToolUse".into(),
+                        matcher: Some("Bash".into()),
+                        timeout_sec: 60,
+                        status_message: None,
+                        additional_context_limit: None,
+                        source_path: "/h/hooks.json".into(),
+                        source: "user",
+                        plugin_id: None,
+                        environment_id: None,
+                        display_order: 0,
+                        enabled: true,
+                        is_managed: false,
+                        current_hash: "abc".into(),
+                        trust_status: "untrusted",
+                        handler_type: "command",
+                        command: "./guard.sh".into(),
+                        runs_async: false,
+                    }],
                     errors: Vec::new(),
                     warnings: Vec::new(),
                 }],

@@ -3714,7 +3714,8 @@ async fn a_host_on_a_provider_with_its_own_key_is_asked_for_no_sign_in_and_turns
     assert!(openai.requests_to("/responses").is_empty());
 }
 
-/// The small answers hosts read: `hooks/list` one (empty) entry per folder asked; skills
+/// The small answers hosts read: `hooks/list` one entry per folder asked, each with the
+/// person's hooks in Codex's shape and their trust; skills
 /// turned off and on with `skills/config/write` (kept in kelp's config file as Codex keeps
 /// them, and left out of what a new thread tells the model), and more skill folders with
 /// `skills/extraRoots/set`.
@@ -3730,6 +3731,35 @@ async fn hooks_are_listed_per_folder_and_skills_turned_off_and_found_in_more_fol
     assert_eq!(hooks["data"].as_array().unwrap().len(), 2);
     assert_eq!(hooks["data"][1]["cwd"], json!(other.path()));
     assert_eq!(hooks["data"][0]["hooks"], json!([]));
+    let config_dir = server.home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("hooks.json"),
+        r#"{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "./guard.sh", "timeout": 5}]}]}}"#,
+    )
+    .unwrap();
+    let hooks = server.result("hooks/list", json!({"cwds": [project.path()]}));
+    let hook = &hooks["data"][0]["hooks"][0];
+    assert_eq!(
+        (
+            &hook["eventName"],
+            &hook["matcher"],
+            &hook["command"],
+            &hook["timeoutSec"],
+            &hook["trustStatus"],
+            &hook["source"]
+        ),
+        (
+            &json!("preToolUse"),
+            &json!("Bash"),
+            &json!("./guard.sh"),
+            &json!(5),
+            &json!("untrusted"),
+            &json!("user")
+        ),
+        "{hooks}"
+    );
+    assert_eq!(hook["sourcePath"], json!(config_dir.join("hooks.json")));
 
     let skill = |dir: &Path, name: &str, what: &str| {
         let folder = dir.join(name);

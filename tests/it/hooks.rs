@@ -317,7 +317,8 @@ async fn compaction_fires_pre_and_post_compact() {
     let pre = script(scripts.path(), "pre", "echo 'not now' >&2; exit 2");
     let post = script(scripts.path(), "post", "exit 0");
     let mut a = with_hooks(&[("PreCompact", None, pre), ("PostCompact", None, post)]).await;
-    a.fake.push_responses([Reply::text("First."), Reply::text("SUMMARY-TEXT")]);
+    a.fake
+        .push_responses([Reply::text("First."), Reply::text("SUMMARY-TEXT")]);
     a.submit("hello");
     a.finish_turn().await;
     a.send(kelp::protocol::Op::Compact {
@@ -326,9 +327,13 @@ async fn compaction_fires_pre_and_post_compact() {
     });
     let (events, _) = a.finish_turn().await;
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::Compacted { automatic: false, .. })),
+        events.iter().any(|e| matches!(
+            e,
+            Event::Compacted {
+                automatic: false,
+                ..
+            }
+        )),
         "compacted all the same: {events:#?}"
     );
     assert!(
