@@ -412,6 +412,8 @@ impl Core {
             Op::ListAgents => self.list_agents(),
             Op::ReadAgent(id) => self.read_agent(id),
             Op::ListTerminals => self.list_terminals(),
+            Op::ListHooks => self.list_hooks(),
+            Op::TrustHooks(hashes) => self.trust_hooks(&hashes),
             Op::Side(question) => self.side(question),
             Op::CloseSide => self.close_side(),
             Op::StopTerminals(id) => self.stop_terminals(id),

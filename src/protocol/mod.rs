@@ -2,7 +2,7 @@
 //! `kelp run`/`exec`, the app-server's and ACP's threads, a client on a server) send `Op`s and
 //! receive `Event`s and `Reply`s; `values.rs` holds what they carry (images, a patch's changes,
 //! review targets, the skills found, the model's questions), `account.rs` the login's values,
-//! `model.rs` the model server's, `saved.rs` a saved conversation's, `agents.rs` the command center's rows, `terminals.rs` the background terminals `/ps` lists, `settings.rs` the modes
+//! `model.rs` the model server's, `saved.rs` a saved conversation's, `agents.rs` the command center's rows, `terminals.rs` the background terminals `/ps` lists and the hooks `/hooks` does, `settings.rs` the modes
 //! and servers a face sets, `events.rs` the `Event`s of a turn and what a face that prints
 //! lines reads of them. The contract imports no floor above it: those floors import it. What a face does beyond its
 //! own protocol goes through the services below it: the account service (`auth::accounts`)
@@ -201,6 +201,10 @@ pub enum Op {
     /// End one background terminal, or every one with `None` (`/stop`); the answer is
     /// `Reply::Terminals` with those left.
     StopTerminals(Option<i64>),
+    /// The person's hooks (`/hooks`): the answer is `Reply::Hooks`.
+    ListHooks,
+    /// Trust the hooks of these hashes, so they run from now on; the answer is `Reply::Hooks`.
+    TrustHooks(Vec<String>),
     /// The newest turns of the saved conversation with this id, to show beside the one in
     /// hand. The answer is `Reply::AgentTranscript`.
     ReadAgent(String),
@@ -600,6 +604,9 @@ pub enum Reply {
     Agents(Vec<AgentRow>),
     /// The conversation's background terminals, oldest first.
     Terminals(Vec<BackgroundTerminal>),
+    /// The person's hooks: asked for (`Op::ListHooks`), trusted, or at the start when some
+    /// wait for trust.
+    Hooks(Vec<HookRow>),
     /// An event of the side conversation (`Op::Side`).
     Side(Box<Event>),
     /// The newest turns of the conversation `ReadAgent` named, or why it cannot be read.

@@ -30,3 +30,17 @@ pub struct BackgroundTerminal {
     /// It has a terminal, so it takes typed input.
     pub tty: bool,
 }
+
+/// One of the person's hooks as `/hooks` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookRow {
+    /// What its trust is kept by (`kelp hooks trust` names it).
+    pub hash: String,
+    /// Its event, by Codex's name (`PreToolUse`).
+    pub event: String,
+    pub matcher: Option<String>,
+    pub command: String,
+    /// The file that names it.
+    pub source: PathBuf,
+    pub trusted: bool,
+}

@@ -40,6 +40,8 @@ pub(super) enum Effect {
     AwaitSessions,
     /// `/ps` or `/stop` waits for the background terminals' list, to show it.
     AwaitTerminals,
+    /// `/hooks` waits for the hooks' list, to show it.
+    AwaitHooks,
     /// `/side QUESTION`: asked beside the conversation, in a view over it.
     AskSide(String),
     /// `/fork` was sent: the conversation that comes back is the copy.
@@ -115,6 +117,7 @@ impl App {
             Effect::MarkSaved => self.session.saved = true,
             Effect::AwaitSessions => self.session.awaiting_list = true,
             Effect::AwaitTerminals => self.session.awaiting_terminals = true,
+            Effect::AwaitHooks => self.session.awaiting_hooks = true,
             Effect::AskSide(question) => self.ask_side(question),
             Effect::AwaitFork => self.session.forking = true,
             Effect::Resuming(at) => self.session.resuming_from = Some(at),
@@ -326,6 +329,7 @@ impl App {
             SlashCommand::Agents => vec![Effect::OpenAgents { only_team: false }],
             SlashCommand::Subagents => vec![Effect::OpenAgents { only_team: true }],
             SlashCommand::Ps => vec![Effect::AwaitTerminals, Send(Op::ListTerminals)],
+            SlashCommand::Hooks => vec![Effect::AwaitHooks, Send(Op::ListHooks)],
             SlashCommand::Side => vec![Effect::AskSide(argument.to_string())],
             SlashCommand::Stop => match super::terminals_view::stop_target(argument) {
                 Ok(id) => vec![Effect::AwaitTerminals, Send(Op::StopTerminals(id))],
@@ -518,6 +522,7 @@ impl App {
             PickerKind::ImplementPlan => vec![Effect::Implement(index)],
             PickerKind::Question => vec![Effect::Answer(label)],
             PickerKind::StillRunning => self.still_running_picked(index),
+            PickerKind::Hooks => self.hooks_picked(index),
             PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::Review => self.review_picked(index),
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {

@@ -244,6 +244,7 @@ impl App {
             Reply::Revisions(found) => self.on_revisions(found),
             Reply::Agents(rows) => self.on_agents(rows),
             Reply::Terminals(rows) => self.on_terminals(rows),
+            Reply::Hooks(rows) => self.on_hooks(rows),
             Reply::Side(event) => self.on_side(*event),
             Reply::ServerQueue(waiting) => self.turn.server_queue = waiting,
             Reply::AgentTranscript {

@@ -21,7 +21,8 @@
 //!   Markdown re-parsed only for the open block. `highlight.rs`: syntect, loaded in the
 //!   background.
 //! - `terminals_view.rs` (`/ps` and `/stop`: the background terminals), `side.rs` (`/side`:
-//!   a question beside the conversation, in a view over it), `still_running.rs` (Ctrl+C
+//!   a question beside the conversation, in a view over it), `hooks_view.rs` (`/hooks`: the person's hooks, and their trust),
+//!   `still_running.rs` (Ctrl+C
 //!   while a turn runs: cancel it, leave it running on a server, or stop it and leave),
 //!   `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
 //!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, how an early end is
@@ -63,6 +64,7 @@ mod goal_view;
 pub mod help;
 pub mod highlight;
 pub mod history_cell;
+mod hooks_view;
 pub mod hyperlink;
 pub mod initial_state;
 pub mod markdown;

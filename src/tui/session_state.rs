@@ -34,6 +34,10 @@ pub(crate) struct SessionState {
     pub(crate) awaiting_list: bool,
     /// `/ps` or `/stop` asked for the background terminals' list and it has not come.
     pub(crate) awaiting_terminals: bool,
+    /// `/hooks` asked for the hooks and they have not come.
+    pub(crate) awaiting_hooks: bool,
+    /// The person's hooks, as last listed.
+    pub(crate) hooks: Vec<crate::protocol::HookRow>,
     /// When the conversation being resumed was last active, for the notice.
     pub(crate) resuming_from: Option<SystemTime>,
 }

@@ -673,7 +673,7 @@ fn slash_popup_filters_as_you_type() {
     assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
     // A window too short for all of them says how many are out of sight.
     let short = draw(&mut app, 80, 12);
-    assert!(short.contains("esc close · ↓ 18 more"), "{short}");
+    assert!(short.contains("esc close · ↓ 19 more"), "{short}");
     type_text(&mut app, "lo");
     assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
 }
@@ -1702,4 +1702,45 @@ fn ctrl_c_while_a_turn_runs_asks_what_happens_to_it() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(ops(&mut rx), [Op::Interrupt, Op::Shutdown]);
     assert!(app.should_quit());
+}
+
+/// Hooks that wait for trust at the start open their review (at 80×24): the first row trusts
+/// every one that waits; once none waits the picker closes. `/hooks` lists them anyway.
+#[test]
+fn hooks_that_wait_for_trust_are_reviewed_in_a_picker() {
+    let (mut app, mut rx) = logged_in();
+    let row = |hash: &str, event: &str, matcher: Option<&str>, command: &str, trusted: bool| {
+        kelp::protocol::HookRow {
+            hash: hash.into(),
+            event: event.into(),
+            matcher: matcher.map(String::from),
+            command: command.into(),
+            source: PathBuf::from("/home/ana/.config/kelp/hooks.json"),
+            trusted,
+        }
+    };
+    let rows = vec![
+        row("aaa", "PreToolUse", Some("Bash"), "~/bin/guard.sh", false),
+        row("bbb", "Stop", None, "~/bin/tests-pass.sh", true),
+    ];
+    app.handle_core_event(Event::Reply(kelp::protocol::Reply::Hooks(rows.clone())));
+    assert_snapshot!(draw(&mut app, 80, 24));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::TrustHooks(vec!["aaa".into()])]);
+    let mut trusted = rows;
+    trusted[0].trusted = true;
+    app.handle_core_event(Event::Reply(kelp::protocol::Reply::Hooks(trusted.clone())));
+    let screen = draw(&mut app, 80, 24);
+    assert!(!screen.contains("Hooks wait for your trust"), "{screen}");
+
+    type_text(&mut app, "/hooks");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::ListHooks]);
+    app.handle_core_event(Event::Reply(kelp::protocol::Reply::Hooks(trusted)));
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("PreToolUse [Bash] ~/bin/guard.sh"),
+        "{screen}"
+    );
+    assert!(screen.contains("trusted"), "{screen}");
 }

@@ -3,7 +3,7 @@
 //! with the way to trust them; `SessionStart` fires with the first turn.
 
 use super::Core;
-use crate::protocol::Event;
+use crate::protocol::{Event, HookRow, Reply};
 
 impl Core {
     /// Reads the hooks, and says what the person should know of them.
@@ -34,6 +34,7 @@ impl Core {
                  full rights, outside the sandbox. `kelp hooks` lists them, `kelp hooks trust` \
                  trusts them."
             )));
+            self.emit(Event::Reply(Reply::Hooks(rows(&hooks))));
         }
         if self.config.hooks.bypass_trust && !hooks.all().is_empty() {
             self.emit(Event::Notice(
@@ -46,4 +47,40 @@ impl Core {
         });
         self.hooks = hooks;
     }
+
+    /// `Op::ListHooks`.
+    pub(super) fn list_hooks(&self) {
+        self.emit(Event::Reply(Reply::Hooks(rows(&self.hooks))));
+    }
+
+    /// `Op::TrustHooks`: kept, and in force from the next turn.
+    pub(super) fn trust_hooks(&mut self, hashes: &[String]) {
+        if let Err(e) = crate::hooks::trust(&self.config.state_dir, hashes) {
+            self.emit(Event::Error(format!("cannot keep the hooks' trust: {e}")));
+        }
+        let (hooks, _) = crate::hooks::load(
+            &self.config.config_dir,
+            self.config.hooks.codex_home.as_deref(),
+            &self.config.state_dir,
+            self.config.hooks.bypass_trust,
+        );
+        self.hooks = hooks;
+        self.list_hooks();
+    }
+}
+
+/// The hooks as `/hooks` shows them.
+fn rows(hooks: &crate::hooks::Hooks) -> Vec<HookRow> {
+    hooks
+        .all()
+        .iter()
+        .map(|hook| HookRow {
+            hash: hook.hash(),
+            event: hook.event.name().to_string(),
+            matcher: hook.matcher.clone(),
+            command: hook.command.clone(),
+            source: hook.source.clone(),
+            trusted: hook.trusted,
+        })
+        .collect()
 }

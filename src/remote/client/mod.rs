@@ -298,6 +298,8 @@ impl Remote {
             | Op::Side(_)
             | Op::CloseSide
             | Op::Init
+            | Op::ListHooks
+            | Op::TrustHooks(_)
             | Op::Rewind(_)
             | Op::UndoRewound
             | Op::SetGoal(_)

@@ -63,6 +63,8 @@ pub enum PickerKind {
     Question,
     /// Ctrl+C while a turn runs: cancel it, leave it running, or stop it and leave.
     StillRunning,
+    /// `/hooks`, or hooks that wait for trust at the start.
+    Hooks,
 }
 
 /// A view over the composer.

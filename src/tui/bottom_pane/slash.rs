@@ -84,6 +84,8 @@ slash_commands! {
         argument None, during_turn true;
     Diff: "diff", "what the conversation changed (git diff, or its patches)",
         argument None, during_turn true;
+    Hooks: "hooks", "your hooks: which run, and trust those that wait",
+        argument None, during_turn true;
     Ps: "ps", "background terminals: the commands the model left running",
         argument None, during_turn true;
     Stop: "stop", "end a background terminal (/stop N) or all of them",
