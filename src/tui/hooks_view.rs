@@ -9,6 +9,18 @@ use super::bottom_pane::picker::{Picker, PickerItem};
 use super::commands::Effect;
 use crate::protocol::{HookRow, Op};
 
+/// The most of a hook's event and command a row shows, so its state stays in sight at 80
+/// columns (`kelp hooks` shows them whole).
+const LABEL_CHARS: usize = 44;
+
+/// `text` cut to `most` characters, the cut marked.
+fn cut(text: &str, most: usize) -> String {
+    match text.char_indices().nth(most) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 impl App {
     /// The core's list: shown when `/hooks` asked, or when some wait for trust.
     pub(super) fn on_hooks(&mut self, rows: Vec<HookRow>) {
@@ -31,7 +43,7 @@ impl App {
         if waiting > 0 {
             items.push(PickerItem {
                 label: format!("Trust all {waiting} waiting"),
-                detail: "they run from now on, with your rights".to_string(),
+                detail: "they run from now on".to_string(),
                 current: false,
             });
         }
@@ -41,12 +53,9 @@ impl App {
                 .as_deref()
                 .map(|m| format!(" [{m}]"))
                 .unwrap_or_default();
+            let label = format!("{}{matcher} {}", row.event, row.command);
             PickerItem {
-                label: crate::terminal_text::printable(&format!(
-                    "{}{matcher} {}",
-                    row.event, row.command
-                ))
-                .into_owned(),
+                label: cut(&crate::terminal_text::printable(&label), LABEL_CHARS),
                 detail: match row.trusted {
                     true => "trusted".to_string(),
                     false => "waits: enter trusts it".to_string(),

@@ -285,8 +285,7 @@ impl Remote {
             Op::ListTerminals => self.list_terminals(thread),
             Op::StopTerminals(id) => self.stop_terminals(thread, id),
             Op::TakeQueued(id) => self.take_queued(thread, id),
-            Op::FindPrompts => {}
-            Op::Shutdown => {}
+            Op::FindPrompts | Op::Shutdown => {}
             Op::RunCommand(_)
             | Op::CallMcpTool { .. }
             | Op::ListSkills
