@@ -688,6 +688,19 @@ fn remote_client_with(
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A server on a unix socket, signed in to the fake, with a project and a home for a client.
+fn signed_in_on_a_unix_socket(
+    fake: &FakeOpenAi,
+) -> (Listening, tempfile::TempDir, tempfile::TempDir) {
+    let server = Listening::start(fake, &["--listen", "unix://"]);
+    drop(server.signed_in(fake, &[]));
+    (
+        server,
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    )
+}
+
 /// The client on a server over its unix socket: a turn with an approval runs there, in the
 /// client's folder; a client killed while the server waits on its approval leaves the turn
 /// running, and the next one (`--continue`) is asked again and sees the turn end; leaving names
@@ -695,10 +708,7 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_on_a_server_runs_turns_there_and_comes_back_to_one_its_terminal_left() {
     let fake = FakeOpenAi::start().await;
-    let server = Listening::start(&fake, &["--listen", "unix://"]);
-    drop(server.signed_in(&fake, &[]));
-    let project = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
+    let (server, project, home) = signed_in_on_a_unix_socket(&fake);
     fake.push_responses([
         Reply::call_with_id("c1", "shell", json!({"command": "touch remote.txt"})),
         Reply::text("Made it on the server."),
@@ -1334,10 +1344,7 @@ async fn kelp_queue_leaves_a_message_for_the_turn_after_and_opens_a_saved_one() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_shows_the_servers_queue_and_takes_a_message_back_to_edit() {
     let fake = FakeOpenAi::start().await;
-    let server = Listening::start(&fake, &["--listen", "unix://"]);
-    drop(server.signed_in(&fake, &[]));
-    let project = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
+    let (server, project, home) = signed_in_on_a_unix_socket(&fake);
     fake.push_responses([Reply::text("Slowly done.").delay(Duration::from_millis(600))]);
     let mut client = remote_client(&server.address, home.path(), project.path(), &[]);
     client.wait_for("Connected: API key kept by the server.", WAIT);
@@ -1409,10 +1416,7 @@ async fn the_command_center_on_a_server_lists_its_threads_and_opens_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_on_a_server_lists_and_stops_the_threads_background_terminals() {
     let fake = FakeOpenAi::start().await;
-    let server = Listening::start(&fake, &["--listen", "unix://"]);
-    drop(server.signed_in(&fake, &[]));
-    let project = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
+    let (server, project, home) = signed_in_on_a_unix_socket(&fake);
     fake.push_responses([
         Reply::call_with_id(
             "e1",
@@ -1453,10 +1457,7 @@ async fn the_client_on_a_server_lists_and_stops_the_threads_background_terminals
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_sent_to_the_background_goes_on_at_the_server_after_the_client_leaves() {
     let fake = FakeOpenAi::start().await;
-    let server = Listening::start(&fake, &["--listen", "unix://"]);
-    drop(server.signed_in(&fake, &[]));
-    let project = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
+    let (server, project, home) = signed_in_on_a_unix_socket(&fake);
     fake.push_responses([
         Reply::call_with_id(
             "c1",
