@@ -240,6 +240,15 @@ impl Approvals {
         )
     }
 
+    /// How `call` is judged in `full-auto`, whatever the mode: what a hook's `allow` lets run
+    /// (in the sandbox and the project; a protected path, a path outside or leaving the
+    /// sandbox still asks).
+    pub fn judge_allowed(&self, call: &ToolCall, project_dir: &Path) -> Verdict {
+        let state = self.state();
+        let mode = ApprovalMode::FullAuto;
+        judge(call, mode, &state.remembered, &state.rules, project_dir)
+    }
+
     /// How `call` is judged in `ask` mode with nothing remembered: what a hook's `ask` asks.
     pub fn judge_asking(&self, call: &ToolCall, project_dir: &Path) -> Verdict {
         let (remembered, rules) = (Remembered::default(), CommandRules::default());

@@ -139,8 +139,9 @@ pub(super) async fn before(
 }
 
 /// The approvals' verdict on `tool`, as a `PreToolUse` hook's `permission` changes it: `allow`
-/// runs unasked what would ask, where it stays in the sandbox and the project; `ask` asks what
-/// kelp's `ask` mode would.
+/// judges it as `full-auto` does (it runs unasked in the sandbox and the project; a protected
+/// path, a path outside or leaving the sandbox still asks); `ask` asks what kelp's `ask` mode
+/// would.
 pub(super) fn permitted(
     ctx: &TurnContext,
     tool: &ToolCall,
@@ -150,10 +151,8 @@ pub(super) fn permitted(
     use crate::agent::approval::Verdict;
     let verdict = ctx.approvals.judge(tool, project_dir);
     match (permission, &verdict) {
-        (Some(Permission::Allow), Verdict::Ask(_) | Verdict::AskPatch)
-            if !tool.asks_to_leave_the_sandbox() && tool.paths_outside(project_dir).is_empty() =>
-        {
-            Verdict::Run
+        (Some(Permission::Allow), Verdict::Ask(_) | Verdict::AskPatch) => {
+            ctx.approvals.judge_allowed(tool, project_dir)
         }
         (Some(Permission::Ask), Verdict::Run) => ctx.approvals.judge_asking(tool, project_dir),
         _ => verdict,

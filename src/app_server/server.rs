@@ -308,12 +308,7 @@ pub(super) fn hooks_list(config: &crate::config::Config, raw: Value) -> Result<A
         asked.cwds
     };
     // The person's hooks: the same for every folder.
-    let (hooks, warnings) = crate::hooks::load(
-        &config.config_dir,
-        config.hooks.codex_home.as_deref(),
-        &config.state_dir,
-        config.hooks.bypass_trust,
-    );
+    let (hooks, warnings) = crate::hooks::load_for(config);
     let listed: Vec<crate::wire::HookMetadata> = hooks
         .all()
         .iter()

@@ -26,12 +26,7 @@ pub(super) enum HooksCommand {
 
 /// The hooks as kelp reads them now.
 fn loaded(config: &Config) -> (Vec<Hook>, Vec<String>) {
-    let (hooks, warnings) = kelp::hooks::load(
-        &config.config_dir,
-        config.hooks.codex_home.as_deref(),
-        &config.state_dir,
-        false,
-    );
+    let (hooks, warnings) = kelp::hooks::load_for(config);
     (hooks.all().to_vec(), warnings)
 }
 

@@ -11,6 +11,16 @@ use serde_json::Value;
 
 use super::{DEFAULT_TIMEOUT, Hook, HookEvent, Hooks};
 
+/// [`load`] of the folders and the trust `config` names.
+pub fn load_for(config: &crate::config::Config) -> (Hooks, Vec<String>) {
+    load(
+        &config.config_dir,
+        config.hooks.codex_home.as_deref(),
+        &config.state_dir,
+        config.hooks.bypass_trust,
+    )
+}
+
 /// The most a hooks file is read of.
 const MAX_BYTES: u64 = 1024 * 1024;
 

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use answer::{Permission, Verdict};
-pub use config::load;
+pub use config::{load, load_for};
 pub use trust::{trust, trusted_hashes};
 
 /// Where in a conversation a hook runs, by Codex's names.

@@ -350,3 +350,38 @@ async fn compaction_fires_pre_and_post_compact() {
     assert_eq!(post.len(), 1);
     assert_eq!(post[0]["hook_event_name"], "PostCompact");
 }
+
+/// A `PreToolUse` hook's `allow` lets a call run unasked as `full-auto` would (in ask mode, a
+/// command runs without its question), but a patch to a protected path still asks: the hook
+/// does not lift what no mode lets run unasked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hooks_allow_runs_unasked_what_full_auto_would_and_no_more() {
+    let scripts = tempfile::tempdir().unwrap();
+    let allow = script(
+        scripts.path(),
+        "allow",
+        r#"echo '{"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}'"#,
+    );
+    let events = json!({"PreToolUse": [{ "matcher": ".*", "hooks": command_hook(&allow) }]});
+    let mut a = agent_setup(|config, _| {
+        config.approval = ApprovalMode::Ask;
+        install(config, events, true);
+    })
+    .await;
+    let patch = "*** Begin Patch\n*** Add File: .git/hooks/pre-commit\n+#!/bin/sh\n*** End Patch\n";
+    a.fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch made.txt"})),
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Done."),
+    ]);
+    a.submit("make it");
+    let (id, call_id, _) = a.approval().await;
+    assert_eq!(
+        call_id, "p1",
+        "the command ran unasked; the protected patch asks"
+    );
+    assert!(a.dir().join("made.txt").exists());
+    a.approve(id, kelp::protocol::ApprovalDecision::No { reason: None });
+    a.finish_turn().await;
+    assert!(!a.dir().join(".git/hooks/pre-commit").exists());
+}

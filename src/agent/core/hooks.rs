@@ -8,12 +8,7 @@ use crate::protocol::{Event, HookRow, Reply};
 impl Core {
     /// Reads the hooks, and says what the person should know of them.
     pub(super) fn load_hooks(&mut self) {
-        let (hooks, warnings) = crate::hooks::load(
-            &self.config.config_dir,
-            self.config.hooks.codex_home.as_deref(),
-            &self.config.state_dir,
-            self.config.hooks.bypass_trust,
-        );
+        let (hooks, warnings) = crate::hooks::load_for(&self.config);
         for warning in warnings {
             self.emit(Event::Notice(format!("hooks: {warning}")));
         }
@@ -58,12 +53,7 @@ impl Core {
         if let Err(e) = crate::hooks::trust(&self.config.state_dir, hashes) {
             self.emit(Event::Error(format!("cannot keep the hooks' trust: {e}")));
         }
-        let (hooks, _) = crate::hooks::load(
-            &self.config.config_dir,
-            self.config.hooks.codex_home.as_deref(),
-            &self.config.state_dir,
-            self.config.hooks.bypass_trust,
-        );
+        let (hooks, _) = crate::hooks::load_for(&self.config);
         self.hooks = hooks;
         self.list_hooks();
     }
