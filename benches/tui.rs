@@ -74,6 +74,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             server: None,
             notice: None,
             open_agents: false,
+            project_waiting: Vec::new(),
         },
     );
     (app, rx)

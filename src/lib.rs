@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod http;
 pub mod humanize;
 pub mod jsonrpc;
+pub mod kept_hashes;
 pub mod llm;
 pub mod logging;
 pub mod mcp;

@@ -98,6 +98,15 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: Option<super::hooks_cmd::HooksCommand>,
     },
+    /// A trusted project's own settings (.codex/config.toml, .kelp/config.toml): what each
+    /// sets, and what waits for your allowance; `kelp project allow` allows it.
+    Project {
+        #[command(subcommand)]
+        command: Option<super::project_cmd::ProjectCommand>,
+        /// The project directory (default: the current directory).
+        #[arg(long = "cd", short = 'C', value_name = "DIR", global = true)]
+        cd: Option<PathBuf>,
+    },
     /// The MCP servers of kelp's config file, as Codex's `mcp`: add, list, get, remove.
     #[command(subcommand)]
     Mcp(super::mcp_cmd::McpCommand),

@@ -158,7 +158,7 @@ pub(super) fn client(
             notice,
             open_agents: cli.open_agents,
         };
-        return interactive(config, project_dir, start, warning_lines);
+        return interactive(config, overrides, project_dir, start, warning_lines);
     }
     let session = match &resume {
         Some(request) => match sessions_cmd::resolve(&config, &project_dir, request) {
@@ -177,12 +177,13 @@ pub(super) fn client(
         notice,
         open_agents: cli.open_agents,
     };
-    interactive(config, project_dir, start, warning_lines)
+    interactive(config, overrides, project_dir, start, warning_lines)
 }
 
 /// `kelp fork`: a copy of a saved conversation, continued in the client, or the picker.
 pub(super) fn fork(
     config: Config,
+    overrides: &Overrides,
     project_dir: PathBuf,
     args: ForkArgs,
     warning_lines: Vec<String>,
@@ -199,7 +200,7 @@ pub(super) fn fork(
             notice: None,
             open_agents: false,
         };
-        return interactive(config, project_dir, start, warning_lines);
+        return interactive(config, overrides, project_dir, start, warning_lines);
     }
     let copy = match sessions_cmd::fork(&config, &project_dir, args.session.as_deref()) {
         Ok(copy) => copy,
@@ -215,7 +216,7 @@ pub(super) fn fork(
         notice: None,
         open_agents: false,
     };
-    interactive(config, project_dir, start, warning_lines)
+    interactive(config, overrides, project_dir, start, warning_lines)
 }
 
 /// How the interactive client starts: in a saved conversation, with the picker of them open,
@@ -292,6 +293,7 @@ fn first_screen(
 /// `kelp` with no command: the TUI over the core.
 fn interactive(
     mut config: Config,
+    overrides: &Overrides,
     project_dir: PathBuf,
     mut start: Start,
     config_warnings: Vec<String>,
@@ -359,6 +361,10 @@ fn interactive(
     // Background work (a clipboard tool, a blocking read) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
+        Ok((kelp::tui::Ended::ProjectSettingsAllowed(hashes), summary)) => {
+            let resume = summary.map(|summary| summary.id);
+            with_project_settings(&config, overrides, started_in, &hashes, resume)
+        }
         Ok((ended, summary)) => {
             if let Some(summary) = summary {
                 // The terminal may be gone (SIGHUP): nothing to report then.
@@ -375,12 +381,43 @@ fn interactive(
                         notice: Some(said),
                         ..Start::default()
                     };
-                    interactive(config, made.project_dir, start, Vec::new())
+                    interactive(config, overrides, made.project_dir, start, Vec::new())
                 }
+                kelp::tui::Ended::ProjectSettingsAllowed(_) => ExitCode::SUCCESS,
             }
         }
         Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
+}
+
+/// The project's settings of `hashes` allowed: kept, the configuration read again with them,
+/// and the client opened again on the conversation it had (`resume`, when it was saved).
+fn with_project_settings(
+    config: &Config,
+    overrides: &Overrides,
+    project_dir: PathBuf,
+    hashes: &[String],
+    resume: Option<String>,
+) -> ExitCode {
+    if let Err(e) = kelp::config::project::allow(&config.state_dir, hashes) {
+        return fail(exit::FAILURE, &format!("cannot keep the allowance: {e}"));
+    }
+    let (config, warnings) = match Config::load_for(overrides, &project_dir) {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(exit::USAGE, &e.to_string()),
+    };
+    let session = resume.and_then(|id| {
+        kelp::session::find_whole(&config.state_dir, &id)
+            .ok()
+            .map(|found| found.path)
+    });
+    let start = Start {
+        session,
+        notice: Some("The project's settings are in force.".to_string()),
+        ..Start::default()
+    };
+    let warnings = kelp::config::warning::report(&warnings);
+    interactive(config, overrides, project_dir, start, warnings)
 }
 
 /// `--worktree`: a new worktree of the repository `project_dir` is in, trusted as that folder

@@ -1,6 +1,6 @@
 //! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`,
 //! `kelp sessions`, `kelp resume`, `kelp fork`, `kelp archive`, `kelp unarchive`, `kelp delete`,
-//! `kelp queue`, `kelp agents`, `kelp worktree`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp hooks`, `kelp doctor`, `kelp app-server`,
+//! `kelp queue`, `kelp agents`, `kelp worktree`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp hooks`, `kelp project`, `kelp doctor`, `kelp app-server`,
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words. This file only dispatches.
 //!
@@ -17,6 +17,7 @@
 //!   command or after it.
 //! - `hooks_cmd.rs`: `kelp hooks [list | trust]`, the person's hooks and their trust.
 //! - `mcp_cmd.rs`: `kelp mcp`, as Codex's.
+//! - `project_cmd.rs`: `kelp project [show | allow]`, a trusted project's own settings.
 //! - `queue_cmd.rs`: `kelp queue`, as Codex's: a message left for a conversation on a server.
 //! - `run_cmd.rs`: `kelp run`.
 //! - `sandbox_cmd.rs`: `kelp sandbox check`.
@@ -34,6 +35,7 @@ mod exec_cmd;
 mod flags;
 mod hooks_cmd;
 mod mcp_cmd;
+mod project_cmd;
 mod queue_cmd;
 mod run_cmd;
 mod sandbox_cmd;
@@ -68,25 +70,8 @@ pub fn main() -> ExitCode {
 
 fn run_cli() -> ExitCode {
     let mut cli = Cli::parse();
-    // Nothing to configure: these only say something.
-    match &cli.command {
-        Some(Command::Completion { shell }) => {
-            use clap::CommandFactory;
-            let mut command = Cli::command();
-            clap_complete::generate(*shell, &mut command, "kelp", &mut std::io::stdout());
-            return ExitCode::SUCCESS;
-        }
-        Some(Command::CodexOnly { .. }) => {
-            let (verb, instead) = codex_only_verb();
-            return fail(
-                exit::USAGE,
-                &format!(
-                    "`{verb}` is a Codex command kelp does not have: {instead} (`kelp -- {verb}` \
-                     sends the word as a prompt)"
-                ),
-            );
-        }
-        _ => {}
+    if let Some(code) = said_at_once(&cli) {
+        return code;
     }
     let Setup {
         config,
@@ -115,10 +100,13 @@ fn run_cli() -> ExitCode {
             client_cmd::client(config, &overrides, dir, asked, warning_lines)
         }),
         Some(Command::Fork(args)) => in_project(project_dir(), |dir| {
-            client_cmd::fork(config, dir, args, warning_lines)
+            client_cmd::fork(config, &overrides, dir, args, warning_lines)
         }),
         Some(Command::Mcp(command)) => mcp_cmd::mcp(&config, command),
         Some(Command::Hooks { command }) => hooks_cmd::hooks(&config, command),
+        Some(Command::Project { command, .. }) => in_project(project_dir(), |dir| {
+            project_cmd::project(&config, &dir, command)
+        }),
         Some(Command::Doctor { json, .. }) => in_project(project_dir(), |dir| {
             doctor_cmd::doctor(&config, &dir, &warning_lines, json)
         }),
@@ -162,6 +150,29 @@ fn run_cli() -> ExitCode {
         Some(Command::Acp(_)) => serve_stdio(config, kelp::acp::serve),
         // Answered before the configuration was read.
         Some(Command::Completion { .. } | Command::CodexOnly { .. }) => ExitCode::SUCCESS,
+    }
+}
+
+/// The commands with nothing to configure, which only say something: their exit code.
+fn said_at_once(cli: &Cli) -> Option<ExitCode> {
+    match &cli.command {
+        Some(Command::Completion { shell }) => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "kelp", &mut std::io::stdout());
+            Some(ExitCode::SUCCESS)
+        }
+        Some(Command::CodexOnly { .. }) => {
+            let (verb, instead) = codex_only_verb();
+            Some(fail(
+                exit::USAGE,
+                &format!(
+                    "`{verb}` is a Codex command kelp does not have: {instead} (`kelp -- {verb}` \
+                     sends the word as a prompt)"
+                ),
+            ))
+        }
+        _ => None,
     }
 }
 

@@ -38,7 +38,7 @@ pub(super) fn prepare(cli: &mut Cli) -> Result<Setup, ExitCode> {
             cd: args.cd.take(),
             ..AgentFlags::default()
         },
-        Some(Command::Doctor { cd, .. }) => AgentFlags {
+        Some(Command::Doctor { cd, .. } | Command::Project { cd, .. }) => AgentFlags {
             cd: cd.take(),
             ..AgentFlags::default()
         },
@@ -51,7 +51,14 @@ pub(super) fn prepare(cli: &mut Cli) -> Result<Setup, ExitCode> {
     let agent = std::mem::take(&mut cli.agent).merged(after);
     let (overrides, ignored) = overrides(&agent, cli.command.as_ref())?;
     let mut provider_problem = None;
-    let loaded = match Config::load(&overrides) {
+    // A trusted project's own settings lie below the person's; a folder that cannot be read
+    // has none (and is said by the command that needs it).
+    let project = project_dir(agent.cd.as_deref()).ok();
+    let load = |overrides: &Overrides| match &project {
+        Some(dir) => Config::load_for(overrides, dir),
+        None => Config::load(overrides),
+    };
+    let loaded = match load(&overrides) {
         // The doctor says what is wrong with the provider, and checks the rest, instead of
         // stopping at it.
         Err(kelp::config::ConfigError::Provider(why))
@@ -60,7 +67,7 @@ pub(super) fn prepare(cli: &mut Cli) -> Result<Setup, ExitCode> {
             provider_problem = Some(why);
             let mut built_in = overrides.clone();
             built_in.model_provider = Some(kelp::config::providers::OPENAI.to_string());
-            Config::load(&built_in)
+            load(&built_in)
         }
         other => other,
     };
@@ -68,6 +75,20 @@ pub(super) fn prepare(cli: &mut Cli) -> Result<Setup, ExitCode> {
         Ok(loaded) => loaded,
         Err(e) => return Err(fail(exit::USAGE, &e.to_string())),
     };
+    let mut warnings = warnings;
+    // The interactive client asks about them on its own screen.
+    let client = matches!(
+        cli.command,
+        None | Some(Command::Resume(_) | Command::Fork(_) | Command::Agents)
+    );
+    if !client {
+        warnings.extend(config.project.waiting().into_iter().map(|waiting| {
+            kelp::config::ConfigWarning::WaitsForAllowance {
+                path: waiting.path,
+                lines: waiting.lines,
+            }
+        }));
+    }
     let mut warning_lines = kelp::config::warning::report(&warnings);
     warning_lines.extend(provider_problem);
     // The interactive client shows them on its own screen.

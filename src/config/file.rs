@@ -11,6 +11,7 @@ use toml_edit::Item;
 
 use super::{modes, modes::Theme};
 
+pub use super::secret_rules::SecretRules;
 pub use super::warning::ConfigWarning;
 use super::warning::{expand_home, line_column};
 use crate::protocol::{ApprovalMode, SandboxMode};
@@ -103,8 +104,8 @@ pub struct FileSettings {
 impl FileSettings {
     /// These settings laid over those of a file read below this one (`lower`: Codex's): each
     /// value this file sets wins, and the tables (MCP servers, model providers, projects' trust)
-    /// are joined, this file's entry winning by name. What commands may not see is this
-    /// file's alone (Codex's has no such settings).
+    /// are joined, this file's entry winning by name. What commands may not see is joined too
+    /// ([`SecretRules::over`]).
     pub fn over(self, lower: FileSettings) -> FileSettings {
         let mut mcp_servers = self.mcp_servers;
         for server in lower.mcp_servers {
@@ -151,7 +152,7 @@ impl FileSettings {
                 .into_iter()
                 .chain(lower.skills_off)
                 .collect(),
-            secrets: self.secrets,
+            secrets: self.secrets.over(lower.secrets),
             projects,
             agents: self.agents.over(lower.agents),
         }
@@ -209,39 +210,6 @@ impl FileSettings {
     }
 }
 
-/// The config's say over what commands may not see: `hide_paths` and `keep_paths` (files and
-/// folders, added to or taken from the credential stores hidden by default), `env_drop` and
-/// `env_keep` (variable names, `*` matching any run of characters, added to or taken from the
-/// patterns scrubbed by default).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecretRules {
-    pub hide_paths: Vec<PathBuf>,
-    pub keep_paths: Vec<PathBuf>,
-    pub env_drop: Vec<String>,
-    pub env_keep: Vec<String>,
-    /// `ssh_agent = true`: commands get `SSH_AUTH_SOCK` and may use the agent (for `git push`
-    /// over ssh); off by default, as the agent signs with every key it holds.
-    pub ssh_agent: bool,
-    /// Paths in a project, relative to it, that commands may not change in `workspace-write`
-    /// besides the default ones (git's config and hooks, `.envrc`, `.vscode`, `.idea`, `.codex`, `.agents/skills`).
-    pub protected_paths: Vec<String>,
-    /// `tool_caches`: the package caches commands may fill, each as a copy of their own (the
-    /// defaults when `None`).
-    pub tool_caches: Option<Vec<PathBuf>>,
-    /// `max_command_timeout_ms`: the longest a model's command may ask to run (an hour when
-    /// `None`).
-    pub max_command_timeout_ms: Option<u64>,
-    /// `private_tmp_max_mb`: the most the commands' private `/tmp` may hold when a command
-    /// ends (1024 MB when `None`).
-    pub private_tmp_max_mb: Option<u64>,
-    /// `max_background_terminals`: how many background terminals a conversation may keep
-    /// running (64 when `None`).
-    pub max_background_terminals: Option<usize>,
-    /// `[features] unified_exec`: the model runs commands with `exec_command` and
-    /// `write_stdin` (on when `None`), or, off, with `shell`.
-    pub unified_exec: Option<bool>,
-}
-
 /// The largest config file read: settings and a few servers take a few KiB.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
@@ -271,7 +239,7 @@ pub enum Dialect {
 
 /// The kelp key a key of Codex's config file is read as; `None` for Codex's own settings,
 /// which kelp leaves alone (without a warning: they are not mistakes).
-fn codex_key(key: &str) -> Option<&str> {
+pub(super) fn codex_key(key: &str) -> Option<&str> {
     Some(match key {
         "model_reasoning_effort" => "reasoning_effort",
         "approval_policy" => "approval",

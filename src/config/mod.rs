@@ -14,8 +14,11 @@
 //! - `modes.rs`: the modes a person picks for how far the agent may go on its own.
 //! - `overrides.rs`: values given on the command line, which beat the environment and the config
 //!   file.
+//! - `project.rs`: a trusted project's own settings and hooks (`.codex/`, `.kelp/`), what of
+//!   them waits for the person's allowance.
 //! - `prompts.rs`: custom prompts, in Codex's format.
 //! - `providers.rs`: model providers as Codex reads them.
+//! - `secret_rules.rs`: what the config says commands may not see, and may.
 //! - `sources.rs`: where each setting comes from: flags, the environment, the files in layers,
 //!   the defaults.
 //! - `runtime.rs`: kelp's runtime folder, where a running app-server keeps its socket and the
@@ -32,9 +35,11 @@ pub mod file;
 pub mod mcp;
 pub mod modes;
 pub mod overrides;
+pub mod project;
 pub mod prompts;
 pub mod providers;
 pub mod runtime;
+pub mod secret_rules;
 mod sources;
 pub mod toml_json;
 pub mod warning;
@@ -170,6 +175,8 @@ pub struct Config {
     pub agents: agents::AgentSettings,
     /// Where the hooks are read besides the config folder, and whether untrusted ones run.
     pub hooks: HookSettings,
+    /// The trusted project's own settings files and hooks (none for a folder not trusted).
+    pub project: project::ProjectLayer,
 }
 
 /// What the hooks need of the configuration.
@@ -228,10 +235,29 @@ impl Config {
         Self::load_with(|name| std::env::var_os(name), overrides)
     }
 
+    /// [`Config::load`] for work in `project_dir`: a trusted project's own settings are read
+    /// below the person's (see [`project`]).
+    pub fn load_for(
+        overrides: &Overrides,
+        project_dir: &Path,
+    ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        Self::load_in(|name| std::env::var_os(name), overrides, Some(project_dir))
+    }
+
     /// [`Config::load`] with the environment read through `lookup`.
     pub fn load_with(
         lookup: impl Fn(&str) -> Option<OsString>,
         overrides: &Overrides,
+    ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        Self::load_in(lookup, overrides, None)
+    }
+
+    /// [`Config::load_with`], with the settings of the project in `project_dir` when the
+    /// person trusts it.
+    pub fn load_in(
+        lookup: impl Fn(&str) -> Option<OsString>,
+        overrides: &Overrides,
+        project_dir: Option<&Path>,
     ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
         // The config dir must come from the environment before the file can be read.
         let config_dir = Dirs::from_lookup(&lookup)?.config_dir;
@@ -250,13 +276,20 @@ impl Config {
         let codex_path = codex_config_file(&lookup);
         let codex_text = codex_path.as_deref().and_then(&mut read);
         let codex = codex_path.as_deref().zip(codex_text.as_deref());
-        let (config, mut warnings) = Self::from_files(
-            lookup,
-            kelp_text.as_deref().map(|text| (path.as_path(), text)),
-            codex,
-            overrides,
-        )?;
-        let mut config = config;
+        let kelp = kelp_text.as_deref().map(|text| (path.as_path(), text));
+        let (mut config, mut warnings) = Self::from_layers(&lookup, kelp, codex, &[], overrides)?;
+        // The person's files say which folders are trusted: only then is the project read,
+        // and the settings resolved again with it beneath them.
+        let trusted = project_dir.map_or_else(Vec::new, |dir| config.trusted_folders(dir));
+        if !trusted.is_empty() {
+            let (layer, mut said) = project::read(&trusted, &config.state_dir);
+            if !layer.files.is_empty() {
+                (config, warnings) =
+                    Self::from_layers(&lookup, kelp, codex, &layer.files, overrides)?;
+            }
+            warnings.append(&mut said);
+            config.project = layer;
+        }
         config.hooks.codex_home = codex_path.as_deref().and_then(Path::parent).map(Into::into);
         unread.append(&mut warnings);
         let mut warnings = unread;
@@ -290,21 +323,33 @@ impl Config {
         codex: Option<(&Path, &str)>,
         overrides: &Overrides,
     ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        Self::from_layers(&lookup, file, codex, &[], overrides)
+    }
+
+    /// [`Config::from_files`] with a project's files (`project`, the strongest first) below
+    /// the person's.
+    fn from_layers(
+        lookup: &impl Fn(&str) -> Option<OsString>,
+        file: Option<(&Path, &str)>,
+        codex: Option<(&Path, &str)>,
+        project: &[project::ProjectFile],
+        overrides: &Overrides,
+    ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
         let text = |name: &str| trimmed(lookup(name));
-        let dirs = Dirs::from_lookup(&lookup)?;
+        let dirs = Dirs::from_lookup(lookup)?;
         let Layered {
             settings: from_file,
             warnings,
             settings_from,
             provider_chosen_in,
-        } = Layered::read(&text, file, codex, overrides, dirs.home.as_deref())?;
+        } = Layered::read(&text, file, codex, project, overrides, dirs.home.as_deref())?;
         let Endpoints {
             auth_issuer,
             codex_base_url,
             openai_base_url,
             callback_port,
             auth_file,
-        } = Endpoints::read(&text, &lookup, &from_file, overrides, &dirs)?;
+        } = Endpoints::read(&text, lookup, &from_file, overrides, &dirs)?;
         let Modes {
             approval,
             sandbox,
@@ -338,7 +383,6 @@ impl Config {
         let theme = var(&text, "KELP_THEME", str::parse)?
             .or(from_file.theme)
             .unwrap_or_default();
-
         Ok((
             Self {
                 auth_issuer,
@@ -379,6 +423,7 @@ impl Config {
                 writable_roots: overrides.writable_roots.clone(),
                 agents: from_file.agents.settle(overrides.multi_agent),
                 hooks: HookSettings::bypassing(overrides.bypass_hook_trust),
+                project: project::ProjectLayer::default(),
             },
             warnings,
         ))
@@ -422,6 +467,7 @@ impl Config {
             writable_roots: Vec::new(),
             agents: agents::AgentSettings::default(),
             hooks: HookSettings::default(),
+            project: project::ProjectLayer::default(),
         }
     }
 
@@ -468,6 +514,20 @@ impl Config {
                 .map(|(_, trusted)| *trusted)
         };
         kept(project_dir).or_else(|| kept(&trust_root(project_dir)))
+    }
+
+    /// The folders of `project_dir`'s project whose own settings kelp reads: from the root its
+    /// trust is kept for down to `project_dir`, those the person trusts.
+    pub fn trusted_folders(&self, project_dir: &Path) -> Vec<PathBuf> {
+        let root = trust_root(project_dir);
+        let mut folders: Vec<PathBuf> = project_dir
+            .ancestors()
+            .take_while(|dir| dir.starts_with(&root))
+            .filter(|dir| self.trust_of(dir) == Some(true))
+            .map(Path::to_path_buf)
+            .collect();
+        folders.reverse();
+        folders
     }
 
     /// Lays the trust kept for `project_dir` over the modes no flag, variable or file set: a
@@ -556,16 +616,6 @@ pub fn check_endpoint(value: &str) -> Result<String, String> {
         return Err("it must not have a query or fragment".into());
     }
     Ok(value.trim_end_matches('/').to_string())
-}
-
-impl file::SecretRules {
-    /// These rules with a command line's `features.unified_exec`, which wins over the file's.
-    pub fn overridden(self, unified_exec: Option<bool>) -> Self {
-        Self {
-            unified_exec: unified_exec.or(self.unified_exec),
-            ..self
-        }
-    }
 }
 
 #[cfg(test)]

@@ -264,6 +264,7 @@ impl Layered {
         text: &impl Fn(&str) -> Option<String>,
         file: Option<(&Path, &str)>,
         codex: Option<(&Path, &str)>,
+        project: &[super::project::ProjectFile],
         overrides: &Overrides,
         home: Option<&Path>,
     ) -> Result<Self, ConfigError> {
@@ -306,6 +307,17 @@ impl Layered {
             None => Default::default(),
         };
         warnings.append(&mut codex_warnings);
+        let mut settings = from_file.clone().over(from_codex.clone());
+        let mut from_project = Vec::new();
+        for file in project {
+            let (read, mut said) = file::parse_as(file.dialect, &file.path, &file.in_force, home);
+            warnings.append(&mut said);
+            let keys = read.shared_keys(file.dialect, Some(&settings));
+            if !keys.is_empty() {
+                from_project.push((file.path.clone(), keys));
+            }
+            settings = settings.over(read);
+        }
         let mut settings_from = Vec::new();
         for (source, settings, dialect, above) in [
             (file, &from_file, file::Dialect::Kelp, None),
@@ -328,8 +340,9 @@ impl Layered {
         } else {
             String::new()
         };
+        settings_from.append(&mut from_project);
         Ok(Self {
-            settings: from_file.over(from_codex),
+            settings,
             warnings,
             settings_from,
             provider_chosen_in,

@@ -42,7 +42,7 @@ fn table_json(table: &dyn toml_edit::TableLike) -> Map<String, Value> {
         .collect()
 }
 
-fn item_json(item: &toml_edit::Item) -> Option<Value> {
+pub(super) fn item_json(item: &toml_edit::Item) -> Option<Value> {
     match item {
         toml_edit::Item::None => None,
         toml_edit::Item::Value(value) => Some(value_json(value)),

@@ -49,6 +49,35 @@ pub enum ConfigWarning {
         "{}: until it loads, commands run read-only, the safest sandbox (`--sandbox` \
          chooses another for a run)", crate::humanize::home_path(.path))]
     SafestSandbox { path: PathBuf },
+    /// A trusted project's settings that would widen what runs unasked or where secrets go,
+    /// unused until the person allows them.
+    #[error(
+        "{}: {} until you allow {}: `kelp project` shows {}, `kelp project allow` allows {}",
+        crate::humanize::home_path(.path),
+        waiting_keys(.lines),
+        if .lines.len() == 1 { "it" } else { "them" },
+        if .lines.len() == 1 { "it" } else { "them" },
+        if .lines.len() == 1 { "it" } else { "them" })]
+    WaitsForAllowance { path: PathBuf, lines: Vec<String> },
+}
+
+/// The settings that wait, named by their keys.
+fn waiting_keys(lines: &[String]) -> String {
+    let keys: Vec<&str> = lines
+        .iter()
+        .map(|line| line.split(" = ").next().unwrap_or(line))
+        .collect();
+    match keys.as_slice() {
+        [one] => format!("`{one}` is not used"),
+        many => format!("{} settings are not used ({})", many.len(), keys_list(many)),
+    }
+}
+
+fn keys_list(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn did_you_mean(suggestion: &Option<&'static str>) -> String {
@@ -65,7 +94,8 @@ impl ConfigWarning {
             | Self::BadValue { path, .. }
             | Self::BadEntry { path, .. }
             | Self::Unreadable { path, .. }
-            | Self::SafestSandbox { path } => path,
+            | Self::SafestSandbox { path }
+            | Self::WaitsForAllowance { path, .. } => path,
         }
     }
 }

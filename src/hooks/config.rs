@@ -11,11 +11,13 @@ use serde_json::Value;
 
 use super::{DEFAULT_TIMEOUT, Hook, HookEvent, Hooks};
 
-/// [`load`] of the folders and the trust `config` names.
+/// [`load`] of the folders and the trust `config` names, with a trusted project's hooks
+/// (read with its settings) after the person's.
 pub fn load_for(config: &crate::config::Config) -> (Hooks, Vec<String>) {
-    load(
+    load_with(
         &config.config_dir,
         config.hooks.codex_home.as_deref(),
+        &config.project.hooks,
         &config.state_dir,
         config.hooks.bypass_trust,
     )
@@ -30,6 +32,16 @@ const MAX_BYTES: u64 = 1024 * 1024;
 pub fn load(
     config_dir: &Path,
     codex_dir: Option<&Path>,
+    state_dir: &Path,
+    bypass_trust: bool,
+) -> (Hooks, Vec<String>) {
+    load_with(config_dir, codex_dir, &[], state_dir, bypass_trust)
+}
+
+fn load_with(
+    config_dir: &Path,
+    codex_dir: Option<&Path>,
+    project: &[crate::config::project::ProjectHooks],
     state_dir: &Path,
     bypass_trust: bool,
 ) -> (Hooks, Vec<String>) {
@@ -48,6 +60,12 @@ pub fn load(
         if let Some(events) = toml.table.get("hooks") {
             let value = serde_json::json!({ "hooks": events });
             entries(&value, &toml.path, &mut hooks, &mut warnings);
+        }
+    }
+    for file in project {
+        match serde_json::from_str::<Value>(&file.json) {
+            Ok(value) => entries(&value, &file.path, &mut hooks, &mut warnings),
+            Err(e) => warnings.push(format!("{}: not JSON: {e}", file.path.display())),
         }
     }
     let trusted = super::trusted_hashes(state_dir);

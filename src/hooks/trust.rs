@@ -1,18 +1,12 @@
-//! Which hooks the person trusted: the hash of each (its event, matcher and command), one per
-//! line in `trusted-hooks` in kelp's state folder, written whole under a lock so two kelps never
-//! lose one another's. A hook whose command or matcher changes has another hash, and waits
-//! again.
+//! Which hooks the person trusted: the hash of each (its event, matcher and command), kept in
+//! `trusted-hooks` in kelp's state folder. A hook whose command or matcher changes has another
+//! hash, and waits again.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::HookEvent;
-use crate::private_file;
-
-/// The most the file is read of: far more hashes than anyone trusts.
-const MAX_BYTES: u64 = 1024 * 1024;
+use crate::kept_hashes;
 
 fn file(state_dir: &Path) -> PathBuf {
     state_dir.join("trusted-hooks")
@@ -20,44 +14,17 @@ fn file(state_dir: &Path) -> PathBuf {
 
 /// The hash a hook's trust is kept by.
 pub(super) fn hash_of(event: HookEvent, matcher: Option<&str>, command: &str) -> String {
-    let mut digest = Sha256::new();
-    for part in [event.name(), matcher.unwrap_or(""), command] {
-        digest.update(part.as_bytes());
-        digest.update([0]);
-    }
-    digest
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    kept_hashes::hash_of(&[event.name(), matcher.unwrap_or(""), command])
 }
 
 /// The hashes of the hooks trusted so far (none when the file is missing or unreadable).
 pub fn trusted_hashes(state_dir: &Path) -> BTreeSet<String> {
-    private_file::read_private(&file(state_dir), MAX_BYTES)
-        .map(|bytes| {
-            String::from_utf8_lossy(&bytes)
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+    kept_hashes::read(&file(state_dir))
 }
 
 /// Adds `hashes` to the trusted ones.
-pub fn trust(state_dir: &Path, hashes: &[String]) -> Result<(), private_file::FileError> {
-    let path = file(state_dir);
-    private_file::create_private_dir(state_dir).map_err(|source| private_file::FileError {
-        action: "create",
-        source,
-    })?;
-    let _lock = private_file::lock_beside(&path)?;
-    let mut all = trusted_hashes(state_dir);
-    all.extend(hashes.iter().cloned());
-    let text: String = all.iter().map(|hash| format!("{hash}\n")).collect();
-    private_file::replace(&path, text.as_bytes())
+pub fn trust(state_dir: &Path, hashes: &[String]) -> Result<(), crate::private_file::FileError> {
+    kept_hashes::add(&file(state_dir), hashes)
 }
 
 #[cfg(test)]

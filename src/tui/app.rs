@@ -63,8 +63,9 @@ pub struct App {
     pub(super) should_quit: bool,
     /// The command center's state: the agent shown, the team's Alt slots.
     pub(super) agents: super::agents_center::Agents,
-    /// The worktree `/worktree` made, which the client opens again in as it quits.
-    pub(super) moving_to: Option<crate::protocol::Worktree>,
+    /// Why the client opens again as it quits: in the worktree `/worktree` made, or with the
+    /// project's settings allowed.
+    pub(super) reopen: Option<super::session_state::Ended>,
     pub(super) clipboard: Vec<(String, String)>,
     pub(super) redraw: bool,
     pub(super) frozen_time: Option<SystemTime>,
@@ -120,7 +121,7 @@ impl App {
             headless: initial.headless,
             quit_armed: false,
             should_quit: false,
-            moving_to: None,
+            reopen: None,
             agents: Default::default(),
             clipboard: Vec::new(),
             redraw: true,
@@ -161,9 +162,11 @@ impl App {
                 .collect();
             app.notice(format!("With your first prompt: {}", names.join(", ")));
         }
-        let asks_trust = initial.ask_trust.is_some();
+        let asks_trust = initial.ask_trust.is_some() || !initial.project_waiting.is_empty();
         if let Some(root) = initial.ask_trust {
             app.ask_trust(&root);
+        } else if !initial.project_waiting.is_empty() {
+            app.ask_project_settings(initial.project_waiting);
         }
         if let Some(prompt) = initial.prompt.filter(|p| !p.trim().is_empty()) {
             if app.status.auth.is_some() && !initial.pick_session && !asks_trust {

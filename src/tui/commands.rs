@@ -70,6 +70,8 @@ pub(super) enum Effect {
     /// Leaving with the turn still running on the server.
     LeaveRunning,
     Quit,
+    /// Quit, for the client to open again as said.
+    Reopen(super::session_state::Ended),
 }
 
 use Effect::{Error, Notice, Send};
@@ -143,6 +145,10 @@ impl App {
             Effect::Implement(index) => self.plan_picked(index),
             Effect::Answer(label) => self.question_answered(label),
             Effect::Quit => self.quit(),
+            Effect::Reopen(why) => {
+                self.reopen = Some(why);
+                self.quit();
+            }
         }
     }
 
@@ -524,6 +530,7 @@ impl App {
             PickerKind::StillRunning => self.still_running_picked(index),
             PickerKind::Hooks => self.hooks_picked(index),
             PickerKind::Trust => self.trust_picked(index == 0),
+            PickerKind::ProjectSettings => self.project_settings_picked(index == 0),
             PickerKind::Review => self.review_picked(index),
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {
                 Some((sha, subject)) => self.review_target(crate::protocol::ReviewTarget::commit(
@@ -602,6 +609,8 @@ impl App {
             Effect::ShowApprovalMode(mode),
             Send(Op::TrustProject(trusted)),
             Notice(said.into()),
+            // The hooks' review waited for this answer.
+            Send(Op::ListHooks),
         ]
     }
 }
@@ -648,6 +657,7 @@ mod tests {
             server: None,
             notice: None,
             open_agents: false,
+            project_waiting: Vec::new(),
         };
         (App::new(ops, initial), sent)
     }

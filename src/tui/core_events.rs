@@ -252,7 +252,7 @@ impl App {
                 shown,
             } => self.on_agent_transcript(&conversation, shown),
             Reply::Worktree(Ok(made)) => {
-                self.moving_to = Some(made);
+                self.reopen = Some(super::session_state::Ended::Worktree(made));
                 self.quit();
             }
             Reply::Worktree(Err(why)) => {

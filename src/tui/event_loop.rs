@@ -22,16 +22,7 @@ use crate::protocol::Event;
 /// starve input.
 const MAX_EVENTS_PER_WAKE: usize = 512;
 
-/// Why the UI ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ended {
-    /// The person quit, or input or the core went away.
-    Quit,
-    /// SIGTERM or SIGHUP, by number: the exit status says so (128 + n).
-    Signal(i32),
-    /// `/worktree` made this worktree: the client opens again in it, on a new conversation.
-    Worktree(crate::protocol::Worktree),
-}
+pub use super::session_state::Ended;
 
 /// What the terminal said while the first frame was up: its background, if it answered, and
 /// the bytes typed meanwhile.
@@ -90,10 +81,7 @@ pub async fn run_loop(
             }
         }
         if app.should_quit() {
-            return Ok(match app.moving_to.take() {
-                Some(worktree) => Ended::Worktree(worktree),
-                None => Ended::Quit,
-            });
+            return Ok(app.reopen.take().unwrap_or(Ended::Quit));
         }
         let frame_at = frames.deadline(now);
         let tick_at = app.next_tick(now);

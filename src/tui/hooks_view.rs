@@ -27,6 +27,14 @@ impl App {
         let asked = std::mem::take(&mut self.session.awaiting_hooks);
         let waiting = rows.iter().filter(|row| !row.trusted).count();
         self.session.hooks = rows;
+        // A question of the start (the folder's trust, the project's settings) is answered
+        // first; the review is asked for again after it.
+        let starting = [PickerKind::Trust, PickerKind::ProjectSettings]
+            .into_iter()
+            .any(|kind| self.pane.picker_mut(kind).is_some());
+        if !asked && starting {
+            return;
+        }
         if !asked && waiting == 0 {
             self.pane.close_picker(PickerKind::Hooks);
             return;

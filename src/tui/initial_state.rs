@@ -57,6 +57,9 @@ pub struct InitialState {
     pub notice: Option<String>,
     /// Open on the command center (`kelp agents`).
     pub open_agents: bool,
+    /// The trusted project's settings that wait for the person's allowance, asked about at
+    /// the start.
+    pub project_waiting: Vec<crate::config::project::Waiting>,
 }
 
 impl InitialState {
@@ -87,6 +90,7 @@ impl InitialState {
             server: None,
             notice: None,
             open_agents: false,
+            project_waiting: config.project.waiting(),
         }
     }
 }

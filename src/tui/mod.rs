@@ -32,7 +32,8 @@
 //!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out),
 //!   `editor.rs` (Ctrl+G: the draft in `$VISUAL`/`$EDITOR`), `attention.rs` (the window title, and the bell or notification when a turn ends or waits
 //!   while the person looks elsewhere), `goal_view.rs` (`/goal`), `plan_mode.rs` (Shift+Tab,
-//!   the offer to implement a plan, the model's questions as pickers).
+//!   the offer to implement a plan, the model's questions as pickers), `project_settings.rs`
+//!   (a trusted project's settings that wait for the person's allowance, asked about at the start).
 //!
 //! - `agents_center.rs`: the command center's list (`/agents`, `/subagents`), grouped as Needs
 //!   you, Working, Ready and Inactive; `agents.rs`: the center in the app, another agent's
@@ -70,6 +71,7 @@ pub mod initial_state;
 pub mod markdown;
 pub mod overlay;
 mod plan_mode;
+mod project_settings;
 pub mod qr_view;
 mod reopen;
 pub mod resume;

@@ -36,6 +36,8 @@ pub(crate) struct SessionState {
     pub(crate) awaiting_terminals: bool,
     /// `/hooks` asked for the hooks and they have not come.
     pub(crate) awaiting_hooks: bool,
+    /// The hashes of the project's settings the question at the start asks about.
+    pub(crate) project_waiting: Vec<String>,
     /// The person's hooks, as last listed.
     pub(crate) hooks: Vec<crate::protocol::HookRow>,
     /// When the conversation being resumed was last active, for the notice.
@@ -61,6 +63,20 @@ impl SessionState {
     pub(crate) fn to_resume(&self) -> Option<String> {
         self.id.clone().filter(|_| self.saved)
     }
+}
+
+/// Why the UI ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The person quit, or input or the core went away.
+    Quit,
+    /// SIGTERM or SIGHUP, by number: the exit status says so (128 + n).
+    Signal(i32),
+    /// `/worktree` made this worktree: the client opens again in it, on a new conversation.
+    Worktree(crate::protocol::Worktree),
+    /// The person allowed the project's settings of these hashes: the client keeps the
+    /// allowance and opens again with them, on the same conversation.
+    ProjectSettingsAllowed(Vec<String>),
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("task", 0),
     ("stdio", 0),
     ("jsonrpc", 1),
+    ("kept_hashes", 1),
     ("protocol", 1),
     ("config", 2),
     ("auth", 3),

@@ -47,6 +47,7 @@ mod mentions;
 mod opener_prop;
 mod parsers_prop;
 mod patch_races;
+mod project_settings;
 mod providers;
 mod refresh;
 mod replay;

@@ -1,6 +1,6 @@
 //! Property tests of the parsers that read untrusted bytes: the SSE stream, auth.json, the
-//! apply_patch grammar, the Markdown renderer with wrapping, session files, and the terminal's
-//! answer to the background query. Random and
+//! apply_patch grammar, the Markdown renderer with wrapping, session files, the terminal's
+//! answer to the background query, and a project's own settings files. Random and
 //! mutated inputs: none may panic, output stays bounded by input, and auth.json never loses or
 //! rewrites an entry it cannot parse. (`fuzz/` runs the same entry points under libFuzzer.)
 
@@ -216,5 +216,119 @@ proptest! {
         let (shade, typed) = kelp::tui::background::split(read.as_bytes());
         prop_assert!(shade.is_some());
         prop_assert_eq!(typed, format!("{before}{after}").into_bytes());
+    }
+}
+
+/// The keys a project's file may set without the person's allowance, in either file's words.
+const FREE_IN_A_PROJECT: &[&str] = &[
+    "model",
+    "reasoning_effort",
+    "model_reasoning_effort",
+    "web_search",
+    "context_window",
+    "skills",
+    "hide_paths",
+    "env_drop",
+    "protected_paths",
+    "denied_domains",
+    "max_command_timeout_ms",
+    "private_tmp_max_mb",
+    "max_background_terminals",
+];
+
+/// Keys a project's file may hold, the person's own and Codex's own among them.
+const PROJECT_KEYS: &[&str] = &[
+    "model",
+    "approval",
+    "approval_policy",
+    "sandbox_mode",
+    "sandbox_workspace_write",
+    "network",
+    "mcp_servers",
+    "model_providers",
+    "model_provider",
+    "auth_file",
+    "openai_base_url",
+    "projects",
+    "hooks",
+    "agents",
+    "features",
+    "keep_paths",
+    "hide_paths",
+    "env_keep",
+    "ssh_agent",
+    "notify",
+    "web_search",
+    "zzz",
+];
+
+/// A top-level TOML entry for `key`: a value or a table.
+fn project_entry(key: &str, shape: u8, word: &str) -> String {
+    match shape % 4 {
+        0 => format!("{key} = {word:?}\n"),
+        1 => format!("{key} = true\n"),
+        2 => format!("{key} = [{word:?}]\n"),
+        _ => format!("[{key}.x]\ncommand = {word:?}\n"),
+    }
+}
+
+proptest! {
+    // Each case writes a project: fewer cases, same properties.
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Whatever a project's file holds (any bytes, or keys of every kind), reading it never
+    /// panics, and what is in force before the person allows anything is only what a project
+    /// may set freely; once allowed, still nothing that is the person's own.
+    #[test]
+    fn a_projects_settings_in_force_are_only_what_it_may_set(
+        entries in proptest::collection::vec((0..PROJECT_KEYS.len(), any::<u8>(), "[a-z ]{0,8}"), 0..12),
+        raw in proptest::collection::vec(any::<u8>(), 0..256),
+        use_raw in any::<bool>(),
+        codex in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let (sub, words) = if codex { (".codex", kelp::config::file::Dialect::Codex) } else { (".kelp", kelp::config::file::Dialect::Kelp) };
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        let mut text = String::new();
+        let mut seen = std::collections::HashSet::new();
+        for (index, shape, word) in &entries {
+            if seen.insert(*index) {
+                text.push_str(&project_entry(PROJECT_KEYS[*index], *shape, word));
+            }
+        }
+        let bytes = if use_raw { raw } else { text.into_bytes() };
+        std::fs::write(dir.path().join(sub).join("config.toml"), &bytes).unwrap();
+        let folders = [dir.path().to_path_buf()];
+        let keys_in_force = |layer: &kelp::config::project::ProjectLayer| -> Vec<String> {
+            layer
+                .files
+                .iter()
+                .inspect(|file| assert_eq!(file.dialect, words))
+                .flat_map(|file| match file.in_force.parse::<toml_edit::DocumentMut>() {
+                    Ok(doc) => doc.iter().map(|(key, _)| key.to_string()).collect(),
+                    // Said by the parser, which uses nothing of it.
+                    Err(_) => Vec::new(),
+                })
+                .collect()
+        };
+        let (layer, _) = kelp::config::project::read(&folders, &state);
+        for key in keys_in_force(&layer) {
+            let known_to_kelp = kelp::config::file::KEYS.contains(&key.as_str());
+            prop_assert!(
+                FREE_IN_A_PROJECT.contains(&key.as_str()) || (!codex && !known_to_kelp),
+                "{} in force unasked", key
+            );
+        }
+        let hashes: Vec<String> = layer.waiting().into_iter().map(|w| w.hash).collect();
+        kelp::config::project::allow(&state, &hashes).unwrap();
+        let (allowed, _) = kelp::config::project::read(&folders, &state);
+        prop_assert!(allowed.waiting().is_empty());
+        for key in keys_in_force(&allowed) {
+            prop_assert!(
+                !["auth_file", "openai_base_url", "projects", "hooks"].contains(&key.as_str()),
+                "{} in force from a project", key
+            );
+        }
     }
 }

@@ -49,6 +49,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         server: None,
         notice: None,
         open_agents: false,
+        project_waiting: Vec::new(),
     };
     change(&mut initial);
     let mut app = App::new(tx, initial);
@@ -1743,4 +1744,42 @@ fn hooks_that_wait_for_trust_are_reviewed_in_a_picker() {
         "{screen}"
     );
     assert!(screen.contains("trusted"), "{screen}");
+}
+
+/// A trusted project's settings that wait for the person's allowance are shown as the client
+/// opens (at 80×24), with the question: "Not now" leaves them unused and says how to allow
+/// them later; "Allow them" ends this client to open again with them.
+#[test]
+fn a_projects_settings_that_wait_are_shown_and_asked_about_at_the_start() {
+    let waiting = || {
+        vec![kelp::config::project::Waiting {
+            path: PathBuf::from("/work/project/.codex/config.toml"),
+            lines: vec![
+                "approval_policy = \"never\"".into(),
+                "mcp_servers.db = { command = \"npx\", args = [\"-y\", \"db-mcp\"] }".into(),
+            ],
+            hash: "cafe".into(),
+        }]
+    };
+    let start = |initial: &mut InitialState| {
+        initial.auth = Some(kelp::protocol::AuthSummary::ApiKey {
+            masked: "sk-…abcd".into(),
+        });
+        initial.project_waiting = waiting();
+        initial.prompt = Some("fix the tests".into());
+    };
+    let (mut app, mut rx) = app_starting(start);
+    let screen = draw(&mut app, 80, 24);
+    assert_snapshot!(screen);
+    // The prompt given waits in the composer until the question is answered.
+    assert!(ops(&mut rx).is_empty());
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("kelp project allow"), "{screen}");
+    assert!(!app.should_quit());
+
+    let (mut app, _rx) = app_starting(start);
+    key(&mut app, KeyCode::Enter);
+    assert!(app.should_quit());
 }

@@ -65,6 +65,8 @@ pub enum PickerKind {
     StillRunning,
     /// `/hooks`, or hooks that wait for trust at the start.
     Hooks,
+    /// A trusted project's settings that wait for the person's allowance, at the start.
+    ProjectSettings,
 }
 
 /// A view over the composer.
