@@ -367,9 +367,16 @@ async fn open_core(
 ) -> Result<Opened, Error> {
     let (editor, session_id) = super::editor::for_session(&face.client(), cx, &options.project_dir);
     options.editor = editor;
-    let opened = open(face.config.clone(), options)
+    // A trusted project's own settings lie beneath the agent's; ACP has no place for what
+    // waits for the person's allowance, so the log keeps it (`kelp project` shows it).
+    let (base, dir) = (face.config.clone(), options.project_dir.clone());
+    let (config, warnings) = crate::task::spawn_blocking(move || base.in_project(&dir))
         .await
-        .map_err(session_error)?;
+        .unwrap_or_else(|_| (face.config.clone(), Vec::new()));
+    for warning in &warnings {
+        tracing::warn!(%warning, "the project's settings");
+    }
+    let opened = open(config, options).await.map_err(session_error)?;
     let _ = session_id.set(opened.id.clone());
     Ok(opened)
 }

@@ -18,6 +18,8 @@
 //!   sent as a turn of its own when the turn before ends; `queued.rs`: the queue itself and
 //!   how a waiting message becomes a turn, pure.
 //! - `forks.rs`: `thread/fork`, a copy of a thread, or a side conversation of it.
+//! - `project_config.rs`: a thread's settings where it works, a trusted project's own beneath
+//!   the server's.
 //! - `goals.rs`: `thread/goal/*`. `thread_settings.rs`: `collaborationMode/list` and
 //!   `thread/settings/update`.
 //! - `exec.rs`: `command/exec`, one command under the sandbox outside any thread;
@@ -49,6 +51,7 @@ pub mod history;
 pub mod items;
 pub mod listen;
 pub mod methods;
+mod project_config;
 pub mod queue;
 mod queued;
 pub mod relay;

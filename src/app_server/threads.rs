@@ -157,23 +157,24 @@ impl Threads {
     /// `thread/start`: a new conversation, saved as a kelp session; `caller` hears its events.
     pub async fn start(&mut self, caller: Caller, raw: Value) -> Result<Answer, RpcError> {
         let p: ThreadStartParams = params(raw)?;
-        let mut config = self.config.clone();
-        config.model = p.model.or(config.model);
-        config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
-        config.sandbox = sandbox_mode(p.sandbox.as_deref(), config.sandbox)?;
         let cwd = match p.cwd {
             Some(dir) => std::fs::canonicalize(&dir).map_err(|e| {
                 RpcError::invalid_params(format!("Invalid params: cwd: {}: {e}", dir.display()))
             })?,
             None => std::env::current_dir().map_err(|e| RpcError::internal(e.to_string()))?,
         };
+        let (mut config, said) = super::project_config::settings_in(&self.config, &cwd).await;
+        config.model = p.model.or(config.model);
+        config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
+        config.sandbox = sandbox_mode(p.sandbox.as_deref(), config.sandbox)?;
         let mut options = CoreOptions::new(&cwd);
         options.external = Some(self.external.clone());
         options.ephemeral = p.ephemeral.unwrap_or(false);
         let now = chrono::Utc::now().timestamp();
         let mut shown = wire::Thread::new("", &cwd, "", now, now);
         shown.ephemeral = options.ephemeral;
-        self.open(caller, config, options, shown, false).await
+        let answer = self.open(caller, config, options, shown, false).await?;
+        Ok(super::project_config::with_warnings(answer, said))
     }
 
     /// `thread/resume`: a saved kelp session, by its whole id; `caller` hears its events. A
@@ -231,7 +232,8 @@ impl Threads {
         summary: crate::protocol::SessionSummary,
         forked_from: Option<String>,
     ) -> Result<Answer, RpcError> {
-        let mut config = self.config.clone();
+        let (mut config, said) =
+            super::project_config::settings_in(&self.config, &summary.project_dir).await;
         config.model = p.model.or(config.model);
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
         config.sandbox = sandbox_mode(p.sandbox.as_deref(), config.sandbox)?;
@@ -242,8 +244,10 @@ impl Threads {
         let names = self.saved.names().await;
         let mut shown = listed_thread(&summary, &names);
         shown.forked_from_id = Some(forked_from);
-        self.open(caller, config, options, shown, p.exclude_turns)
-            .await
+        let answer = self
+            .open(caller, config, options, shown, p.exclude_turns)
+            .await?;
+        Ok(super::project_config::with_warnings(answer, said))
     }
 
     /// Opens a core for a thread shown as `thread` (its id filled in here); the answer carries

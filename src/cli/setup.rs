@@ -82,12 +82,7 @@ pub(super) fn prepare(cli: &mut Cli) -> Result<Setup, ExitCode> {
         None | Some(Command::Resume(_) | Command::Fork(_) | Command::Agents)
     );
     if !client {
-        warnings.extend(config.project.waiting().into_iter().map(|waiting| {
-            kelp::config::ConfigWarning::WaitsForAllowance {
-                path: waiting.path,
-                lines: waiting.lines,
-            }
-        }));
+        warnings.extend(config.project.waiting_warnings());
     }
     let mut warning_lines = kelp::config::warning::report(&warnings);
     warning_lines.extend(provider_problem);

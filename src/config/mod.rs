@@ -177,6 +177,9 @@ pub struct Config {
     pub hooks: HookSettings,
     /// The trusted project's own settings files and hooks (none for a folder not trusted).
     pub project: project::ProjectLayer,
+    /// The command line's values these settings were read with, to read them again for
+    /// another project ([`Config::in_project`]).
+    pub overrides: Overrides,
 }
 
 /// What the hooks need of the configuration.
@@ -380,9 +383,6 @@ impl Config {
             &model_providers,
             &provider_chosen_in,
         )?;
-        let theme = var(&text, "KELP_THEME", str::parse)?
-            .or(from_file.theme)
-            .unwrap_or_default();
         Ok((
             Self {
                 auth_issuer,
@@ -406,7 +406,9 @@ impl Config {
                     .unwrap_or_else(default_allowed_domains),
                 denied_domains: from_file.denied_domains.unwrap_or_default(),
                 mouse,
-                theme,
+                theme: var(&text, "KELP_THEME", str::parse)?
+                    .or(from_file.theme)
+                    .unwrap_or_default(),
                 notifications: from_file.notifications.unwrap_or_default(),
                 server,
                 context_window,
@@ -424,6 +426,7 @@ impl Config {
                 agents: from_file.agents.settle(overrides.multi_agent),
                 hooks: HookSettings::bypassing(overrides.bypass_hook_trust),
                 project: project::ProjectLayer::default(),
+                overrides: overrides.clone(),
             },
             warnings,
         ))
@@ -468,6 +471,7 @@ impl Config {
             agents: agents::AgentSettings::default(),
             hooks: HookSettings::default(),
             project: project::ProjectLayer::default(),
+            overrides: Overrides::default(),
         }
     }
 
@@ -514,6 +518,28 @@ impl Config {
                 .map(|(_, trusted)| *trusted)
         };
         kept(project_dir).or_else(|| kept(&trust_root(project_dir)))
+    }
+
+    /// These settings for work in `project_dir` (a host's thread or session there): read again
+    /// with the project's own beneath them when the person trusts it, else these as they are.
+    /// Blocking: it reads files. What could not be used, and what waits for the person's
+    /// allowance, comes back as warnings.
+    pub fn in_project(&self, project_dir: &Path) -> (Config, Vec<ConfigWarning>) {
+        if self.trusted_folders(project_dir).is_empty() {
+            return (self.clone(), Vec::new());
+        }
+        match Self::load_for(&self.overrides, project_dir) {
+            Ok((mut config, mut warnings)) => {
+                // A host's extra skill folders are its connection's, not a file's.
+                config.skills.extra_roots = self.skills.extra_roots.clone();
+                warnings.extend(config.project.waiting_warnings());
+                (config, warnings)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the settings could not be read for the project");
+                (self.clone(), Vec::new())
+            }
+        }
     }
 
     /// The folders of `project_dir`'s project whose own settings kelp reads: from the root its

@@ -129,6 +129,17 @@ impl ProjectLayer {
             })
             .collect()
     }
+
+    /// What waits for the person's allowance, as the warnings a face without a question says.
+    pub fn waiting_warnings(&self) -> Vec<ConfigWarning> {
+        self.waiting()
+            .into_iter()
+            .map(|waiting| ConfigWarning::WaitsForAllowance {
+                path: waiting.path,
+                lines: waiting.lines,
+            })
+            .collect()
+    }
 }
 
 /// Reads the settings and hooks of `folders` (the project's trusted folders, its root first),

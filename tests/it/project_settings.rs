@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use serde_json::json;
+
+use crate::app_server::Server;
 use crate::cli_exec::{kelp_exec, run};
 use crate::fake_openai::{FakeOpenAi, Reply};
 use crate::support::{kelp, shown};
@@ -17,7 +20,9 @@ use crate::support::{kelp, shown};
 struct Repository {
     home: PathBuf,
     project: PathBuf,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    /// The home folder, until a server started in it takes it.
+    home_dir: Option<tempfile::TempDir>,
+    _holder: tempfile::TempDir,
 }
 
 impl Repository {
@@ -31,7 +36,8 @@ impl Repository {
         let repository = Self {
             home: home.path().canonicalize().unwrap(),
             project,
-            _dirs: (home, holder),
+            home_dir: Some(home),
+            _holder: holder,
         };
         repository.write_settings("mcp-ran");
         // A FIFO where kelp's own name for the file is: opening it at all would be said.
@@ -296,5 +302,47 @@ fn a_deeper_folders_settings_beat_its_parents_and_the_persons_beat_both() {
         keys_of(&with_mine, &person)
             .unwrap()
             .contains(&"model".to_string())
+    );
+}
+
+/// A host's thread in a trusted project works with the project's free settings (its model)
+/// and is told, as Codex's `configWarning`, what waits for the person's allowance; the
+/// project's server does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosts_thread_in_a_trusted_project_is_told_what_waits() {
+    let fake = FakeOpenAi::start().await;
+    let mut repository = Repository::new();
+    repository.trust();
+    let mut server = Server::start_in(&fake, repository.home_dir.take().unwrap());
+    server.initialize(true);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let started = server.result("thread/start", json!({"cwd": repository.project}));
+    // The FIFO of the project is said first, in words.
+    let fifo = server.notification("configWarning");
+    assert!(
+        fifo["summary"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{fifo}"
+    );
+    let warned = server.notification("configWarning");
+    let summary = warned["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("`approval_policy`, `mcp_servers.db`"),
+        "{summary}"
+    );
+    assert!(summary.contains("kelp project allow"), "{summary}");
+    fake.push_responses([Reply::text("Done.")]);
+    let thread_id = started["thread"]["id"].clone();
+    tokio::task::block_in_place(|| server.turn(&thread_id, "look around"));
+    let requests = fake.requests_to("/responses");
+    assert_eq!(requests[0].json.as_ref().unwrap()["model"], "gpt-5.4-mini");
+    assert!(
+        !repository.ran("mcp-ran"),
+        "the project's server ran unasked"
     );
 }
