@@ -75,6 +75,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             notice: None,
             open_agents: false,
             project_waiting: Vec::new(),
+            status_line: Default::default(),
         },
     );
     (app, rx)
@@ -369,6 +370,18 @@ fn kelp_against_fake() -> (
     tempfile::TempDir,
     tokio::runtime::Runtime,
 ) {
+    kelp_against_fake_with(None)
+}
+
+/// [`kelp_against_fake`] with `config` as kelp's `config.toml`.
+fn kelp_against_fake_with(
+    config: Option<&str>,
+) -> (
+    fake_openai::FakeOpenAi,
+    pty::Pty,
+    tempfile::TempDir,
+    tokio::runtime::Runtime,
+) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let fake = rt.block_on(fake_openai::FakeOpenAi::start());
     let key = fake.api_key();
@@ -376,6 +389,15 @@ fn kelp_against_fake() -> (
     let mut env: Vec<(&str, &str)> = vec![("OPENAI_API_KEY", &key)];
     env.extend(fake_env.iter().map(|(k, v)| (*k, v.as_str())));
     let home = tempfile::tempdir().expect("temp home");
+    // The folder is trusted already: the first start's question would take the first Enter.
+    let trusted = format!(
+        "[projects.{:?}]\ntrust_level = \"trusted\"\n",
+        home.path().canonicalize().expect("the home folder")
+    );
+    let dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&dir).expect("config folder");
+    let text = format!("{}{trusted}", config.unwrap_or(""));
+    std::fs::write(dir.join("config.toml"), text).expect("config written");
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kelp"));
     let kelp = pty::Pty::spawn(bin, &[], home.path(), &env, 120, 40);
     kelp.wait_for("Ask anything", Duration::from_secs(10));
@@ -393,8 +415,7 @@ fn bench_realistic() {
         turn += 1;
         fake.push_response(reply);
         let before_end = fake.last_stream_end();
-        kelp.paste(&format!("question {turn}: what does parse do?"));
-        kelp.send("\r");
+        kelp.send(&format!("question {turn}: what does parse do?\r"));
         let start = Instant::now();
         kelp.wait_until(
             |screen| screen.contains(marker),
@@ -701,5 +722,64 @@ fn main() {
     }
     if run("open-block") {
         bench_open_block();
+    }
+    if run("status-command") {
+        bench_status_command();
+    }
+}
+
+/// A key typed to its echo on screen in the real binary, right after each turn ends (when the
+/// status line's command is told the new tokens and runs): kelp's own line, and a command that
+/// takes 500 ms. The command runs on a task of its own, so typing never waits for it.
+fn bench_status_command() {
+    use fake_openai::Reply;
+    let slow =
+        "status_line = { type = \"command\", command = \"sleep 0.5; echo slow-status-line\" }\n";
+    for (label, config) in [
+        ("kelp's own status line", None),
+        ("a 500 ms status command", Some(slow)),
+    ] {
+        let (fake, mut kelp, _home, _rt) = kelp_against_fake_with(config);
+        let mut samples = Vec::new();
+        for round in 0..8 {
+            let marker = format!("answer-{round}-done");
+            fake.push_response(Reply::text(marker.clone()));
+            kelp.send(&format!("question {round}\r"));
+            kelp.wait_until(
+                |screen| screen.contains(&marker),
+                Duration::from_secs(20),
+                &marker,
+            );
+            let mut typed = String::new();
+            for key in "qwertyuiop".chars() {
+                typed.push(key);
+                let start = Instant::now();
+                kelp.send(&key.to_string());
+                kelp.wait_until(
+                    |screen| screen.contains(&typed),
+                    Duration::from_secs(5),
+                    &typed,
+                );
+                samples.push(start.elapsed());
+            }
+            // Ctrl+U empties the composer for the next round.
+            kelp.send("\x15");
+            kelp.wait_until(
+                |screen| !screen.contains(&typed),
+                Duration::from_secs(5),
+                "cleared",
+            );
+        }
+        if config.is_some() {
+            kelp.wait_for("slow-status-line", Duration::from_secs(5));
+        }
+        let s = stats(samples);
+        println!(
+            "keystroke to echo right after a turn (pty, 80 keys), {label}: median {:.1} ms, p99 {:.1} ms",
+            ms(s.median),
+            ms(s.p99)
+        );
+        kelp.send("\x04");
+        kelp.wait_exit(Duration::from_secs(10));
     }
 }

@@ -59,6 +59,9 @@ pub const KEYS: &[&str] = &[
     "agents",
     "features",
     "hooks",
+    "status_line",
+    "statusLine",
+    "tui",
 ];
 
 /// The values the file sets; `None` where it sets nothing usable.
@@ -99,6 +102,8 @@ pub struct FileSettings {
     pub projects: Vec<(PathBuf, bool)>,
     /// `[features] multi_agent_v2`, `[agents]` and its roles.
     pub agents: super::agents::AgentsFile,
+    /// `status_line` (Claude Code's `statusLine`, Codex's `[tui] status_line`).
+    pub status_line: Option<super::status_line::StatusLine>,
 }
 
 impl FileSettings {
@@ -155,6 +160,7 @@ impl FileSettings {
             secrets: self.secrets.over(lower.secrets),
             projects,
             agents: self.agents.over(lower.agents),
+            status_line: self.status_line.or(lower.status_line),
         }
     }
 
@@ -256,6 +262,7 @@ pub(super) fn codex_key(key: &str) -> Option<&str> {
         | "agents"
         | "features"
         | "hooks"
+        | "tui"
         | "skills" => key,
         _ => return None,
     })
@@ -503,6 +510,16 @@ impl Entry<'_> {
             "server" => match string.map(str::parse::<modes::Server>) {
                 Some(Ok(server)) => settings.server = Some(server),
                 _ => bad("must be \"none\", \"per-user\" or \"over-ssh\""),
+            },
+            "status_line" | "statusLine" => match super::status_line::parse(item) {
+                Ok(line) => settings.status_line = Some(line),
+                Err(why) => bad(&why),
+            },
+            // Codex's other settings of its terminal are its own.
+            "tui" => match super::status_line::from_tui(item) {
+                Some(Ok(line)) => settings.status_line = Some(line),
+                Some(Err(why)) => bad(&why),
+                None => {}
             },
             "notifications" => match string.map(str::parse::<modes::Notify>) {
                 Some(Ok(notify)) => settings.notifications = Some(notify),

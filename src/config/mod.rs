@@ -19,6 +19,8 @@
 //! - `prompts.rs`: custom prompts, in Codex's format.
 //! - `providers.rs`: model providers as Codex reads them.
 //! - `secret_rules.rs`: what the config says commands may not see, and may.
+//! - `status_line.rs`: what the client's status line shows: kelp's, the items picked, or what a
+//!   command prints.
 //! - `sources.rs`: where each setting comes from: flags, the environment, the files in layers,
 //!   the defaults.
 //! - `runtime.rs`: kelp's runtime folder, where a running app-server keeps its socket and the
@@ -41,6 +43,7 @@ pub mod providers;
 pub mod runtime;
 pub mod secret_rules;
 mod sources;
+pub mod status_line;
 pub mod toml_json;
 pub mod warning;
 
@@ -177,6 +180,8 @@ pub struct Config {
     pub hooks: HookSettings,
     /// The trusted project's own settings files and hooks (none for a folder not trusted).
     pub project: project::ProjectLayer,
+    /// What the client's status line shows.
+    pub status_line: status_line::StatusLine,
     /// The command line's values these settings were read with, to read them again for
     /// another project ([`Config::in_project`]).
     pub overrides: Overrides,
@@ -375,7 +380,6 @@ impl Config {
         let mouse = var(&text, "KELP_MOUSE", modes::parse_switch)?
             .or(from_file.mouse)
             .unwrap_or(false);
-        let context_window = context_window(&text, from_file.context_window)?;
         let model_providers = providers::all(&from_file.model_providers);
         let model_provider = chosen_provider(
             overrides,
@@ -411,7 +415,7 @@ impl Config {
                     .unwrap_or_default(),
                 notifications: from_file.notifications.unwrap_or_default(),
                 server,
-                context_window,
+                context_window: context_window(&text, from_file.context_window)?,
                 mcp_servers: from_file.mcp_servers,
                 model_provider,
                 model_providers,
@@ -427,6 +431,7 @@ impl Config {
                 hooks: HookSettings::bypassing(overrides.bypass_hook_trust),
                 project: project::ProjectLayer::default(),
                 overrides: overrides.clone(),
+                status_line: from_file.status_line.unwrap_or_default(),
             },
             warnings,
         ))
@@ -472,6 +477,7 @@ impl Config {
             hooks: HookSettings::default(),
             project: project::ProjectLayer::default(),
             overrides: Overrides::default(),
+            status_line: status_line::StatusLine::default(),
         }
     }
 

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 pub use answer::{Permission, Verdict};
 pub use config::{load, load_for};
+pub use run::{Ran, shell};
 pub use trust::{trust, trusted_hashes};
 
 /// Where in a conversation a hook runs, by Codex's names.

@@ -16,27 +16,34 @@ const MAX_OUTPUT: usize = 64 * 1024;
 /// After a hook exits, how long what it left running may hold its output open.
 const DRAIN: Duration = Duration::from_millis(500);
 
-/// How one hook ran.
+/// How one command ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Ran {
-    pub(super) command: String,
+pub struct Ran {
+    pub command: String,
     /// Its exit code; `None` when it did not exit by itself (killed, timed out, not started).
-    pub(super) exit: Option<i32>,
-    pub(super) stdout: String,
-    pub(super) stderr: String,
+    pub exit: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
     /// Why it did not run to its end: its time ran out, it could not start.
-    pub(super) failure: Option<String>,
+    pub failure: Option<String>,
 }
 
 /// Runs `hooks` together in `cwd`, each given `payload`.
 pub(super) async fn all(hooks: &[&Hook], cwd: &Path, payload: &serde_json::Value) -> Vec<Ran> {
     let input = payload.to_string();
-    futures_util::future::join_all(hooks.iter().map(|hook| one(hook, cwd, &input))).await
+    futures_util::future::join_all(
+        hooks
+            .iter()
+            .map(|hook| shell(&hook.command, hook.timeout, cwd, &input)),
+    )
+    .await
 }
 
-async fn one(hook: &Hook, cwd: &Path, input: &str) -> Ran {
+/// Runs `command` with `/bin/sh -c` in `cwd`, as the person, `input` on its stdin, stopped
+/// (its whole process group) after `timeout`: a hook, or the person's status line command.
+pub async fn shell(command_line: &str, timeout: Duration, cwd: &Path, input: &str) -> Ran {
     let mut ran = Ran {
-        command: hook.command.clone(),
+        command: command_line.to_string(),
         exit: None,
         stdout: String::new(),
         stderr: String::new(),
@@ -45,7 +52,7 @@ async fn one(hook: &Hook, cwd: &Path, input: &str) -> Ran {
     let mut command = tokio::process::Command::new("/bin/sh");
     command
         .arg("-c")
-        .arg(&hook.command)
+        .arg(command_line)
         .current_dir(cwd)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -83,7 +90,7 @@ async fn one(hook: &Hook, cwd: &Path, input: &str) -> Ran {
         };
         status
     };
-    let finished = tokio::time::timeout(hook.timeout, work).await;
+    let finished = tokio::time::timeout(timeout, work).await;
     ran.stdout = String::from_utf8_lossy(&out).into_owned();
     ran.stderr = String::from_utf8_lossy(&err).into_owned();
     match finished {
@@ -97,7 +104,7 @@ async fn one(hook: &Hook, cwd: &Path, input: &str) -> Ran {
         Err(_) => {
             ran.failure = Some(format!(
                 "did not finish within {} s, and was stopped",
-                hook.timeout.as_secs_f64()
+                timeout.as_secs_f64()
             ));
         }
     }

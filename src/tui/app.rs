@@ -23,6 +23,7 @@ use super::history_cell::CellKind;
 use super::overlay::Overlay;
 use super::session_state::SessionState;
 use super::status::Status;
+use super::status_command::StatusCommand;
 use super::streaming::StreamingMarkdown;
 use super::turn_state::TurnState;
 use crate::protocol::TokenUsage;
@@ -85,6 +86,7 @@ pub struct App {
 impl App {
     /// A new UI state; opens `/connect` by itself when there is no login.
     pub fn new(ops: UnboundedSender<Op>, initial: InitialState) -> Self {
+        let chosen = StatusCommand::new(initial.status_line);
         let mut app = Self {
             ops,
             chat: Chat::default(),
@@ -112,6 +114,7 @@ impl App {
                 goal: None,
                 mode: Default::default(),
                 background_terminals: 0,
+                chosen,
             },
             models: Vec::new(),
             revisions: Default::default(),

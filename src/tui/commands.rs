@@ -658,6 +658,7 @@ mod tests {
             notice: None,
             open_agents: false,
             project_waiting: Vec::new(),
+            status_line: Default::default(),
         };
         (App::new(ops, initial), sent)
     }

@@ -160,6 +160,10 @@ impl App {
     /// prompt (or the goal's next turn) goes out.
     fn on_turn_finished(&mut self, outcome: TurnOutcome) {
         self.pane.drop_approvals();
+        // The turn may have switched or made a branch.
+        if self.status.chosen.wants_repository() {
+            self.status.chosen.read_branch(&self.status.project_dir);
+        }
         // Questions the turn no longer waits for.
         if self.turn.asked.take().is_some() {
             self.pane.close_picker(PickerKind::Question);

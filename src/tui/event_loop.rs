@@ -49,8 +49,12 @@ pub async fn run_loop(
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let hangup_unsignalled = terminal::HangupWatch::on_stdin();
+    let mut status_news = app.status.chosen.take_receiver();
 
     loop {
+        if first_frame.is_none() {
+            tell_status_line(app);
+        }
         if app.take_redraw() {
             frames.request();
         }
@@ -114,6 +118,11 @@ pub async fn run_loop(
             _ = sleep_until(frame_at.unwrap_or(now).into()), if frame_at.is_some() => {}
             _ = sleep_until(tick_at.unwrap_or(now).into()), if tick_at.is_some() => app.on_tick(),
             _ = highlight::ready().notified(), if wait_highlighter => app.on_highlighter_ready(),
+            Some(news) = next_news(&mut status_news) => {
+                if app.status.chosen.on_news(news) {
+                    app.request_redraw();
+                }
+            }
             _ = file_finder::ready().notified(), if finding_files => app.on_files_ready(),
             _ = term.recv() => return Ok(Ended::Signal(libc::SIGTERM)),
             _ = hangup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),
@@ -190,6 +199,25 @@ fn terminal_requests(terminal: &mut Tui, app: &mut App, mouse: &mut bool) -> any
 async fn next_input(input: &mut Option<EventStream>) -> Option<std::io::Result<TermEvent>> {
     match input {
         Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The person's status line told what changed since the last wake (once the first frame is
+/// out: nothing starts before it); its command runs on a task of its own.
+fn tell_status_line(app: &mut App) {
+    if app.status.chosen.wants_repository() {
+        let facts = app.status.facts(app.session.id.clone());
+        app.status.chosen.update(facts);
+    }
+}
+
+/// The status line's news; never when it has none to give.
+async fn next_news(
+    news: &mut Option<tokio::sync::mpsc::UnboundedReceiver<super::status_command::StatusNews>>,
+) -> Option<super::status_command::StatusNews> {
+    match news {
+        Some(news) => news.recv().await,
         None => std::future::pending().await,
     }
 }

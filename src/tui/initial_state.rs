@@ -60,6 +60,8 @@ pub struct InitialState {
     /// The trusted project's settings that wait for the person's allowance, asked about at
     /// the start.
     pub project_waiting: Vec<crate::config::project::Waiting>,
+    /// What the status line shows: kelp's, the items picked, or a command's line.
+    pub status_line: crate::config::status_line::StatusLine,
 }
 
 impl InitialState {
@@ -91,6 +93,7 @@ impl InitialState {
             notice: None,
             open_agents: false,
             project_waiting: config.project.waiting(),
+            status_line: config.status_line.clone(),
         }
     }
 }

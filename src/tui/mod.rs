@@ -33,7 +33,8 @@
 //!   `editor.rs` (Ctrl+G: the draft in `$VISUAL`/`$EDITOR`), `attention.rs` (the window title, and the bell or notification when a turn ends or waits
 //!   while the person looks elsewhere), `goal_view.rs` (`/goal`), `plan_mode.rs` (Shift+Tab,
 //!   the offer to implement a plan, the model's questions as pickers), `project_settings.rs`
-//!   (a trusted project's settings that wait for the person's allowance, asked about at the start).
+//!   (a trusted project's settings that wait for the person's allowance, asked about at the start), `status_command.rs` (the
+//!   status line the person chose: the items picked, or what their command prints).
 //!
 //! - `agents_center.rs`: the command center's list (`/agents`, `/subagents`), grouped as Needs
 //!   you, Working, Ready and Inactive; `agents.rs`: the center in the app, another agent's
@@ -79,6 +80,7 @@ mod rewind;
 mod session_state;
 mod side;
 pub mod status;
+pub mod status_command;
 mod still_running;
 pub mod streaming;
 pub mod terminal;

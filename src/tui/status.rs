@@ -9,6 +9,8 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 use super::call_lines::display_path;
+use super::status_command::{StatusCommand, StatusFacts};
+use crate::config::status_line::{StatusItem, StatusLine};
 use crate::humanize;
 use crate::protocol::InstructionFile;
 use crate::protocol::{ApprovalMode, AuthSummary};
@@ -88,6 +90,16 @@ pub struct Status {
     pub mode: crate::protocol::CollaborationMode,
     /// How many background terminals the conversation keeps running (`/ps`).
     pub background_terminals: usize,
+    /// The status line the person chose, and what its command last printed.
+    pub chosen: StatusCommand,
+}
+
+/// An effort as the wire names it (`low`, `xhigh`).
+fn effort_name(effort: crate::protocol::ReasoningEffort) -> String {
+    serde_json::to_value(effort)
+        .ok()
+        .and_then(|name| name.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 /// A model provider other than the built-in `openai`, as the status shows it.
@@ -113,11 +125,44 @@ impl ProviderShown {
 }
 
 impl Status {
+    /// What the status line's command is told now: facts that change with the conversation,
+    /// not with the clock.
+    pub fn facts(&self, session_id: Option<String>) -> StatusFacts {
+        StatusFacts {
+            session_id,
+            model: self.model.clone(),
+            effort: effort_name(self.effort),
+            project_dir: self.project_dir.clone(),
+            input_tokens: self.usage.input_tokens,
+            output_tokens: self.usage.output_tokens,
+            context: self.context,
+        }
+    }
+
     /// Draws the status line: the login, model and folder on the left; a hint, or the tokens
     /// and limits, on the right. What does not fit goes, least important first (the folder,
     /// the limits, the login, the tokens, the model); a hint, which explains what a key just
     /// did, never goes.
     pub fn render_line(&self, area: Rect, buf: &mut Buffer) {
+        let hint = || {
+            let hint = self.hint.clone()?;
+            Some(vec![Segment::new(hint, theme::warn(), u8::MAX)])
+        };
+        match &self.chosen.chosen {
+            // The command's line, whole as it printed it; a hint still takes the right.
+            StatusLine::Command(_) if let Some(line) = &self.chosen.line => {
+                let mut line = line.clone();
+                line.spans.insert(0, Span::raw(" "));
+                return Self::draw(area, buf, line, hint().unwrap_or_default());
+            }
+            StatusLine::Items(items) => {
+                let mut left = self.picked(items);
+                let mut right = hint().unwrap_or_default();
+                Segment::fit(&mut left, &mut right, usize::from(area.width));
+                return Self::draw(area, buf, Segment::line(&left, " "), right);
+            }
+            _ => {}
+        }
         let login = match (&self.provider, &self.auth) {
             (Some(provider), _) if provider.own_key => {
                 Segment::new(provider.name.clone(), theme::good(), 2)
@@ -180,23 +225,68 @@ impl Status {
                 parts
             }
         };
-        let width = usize::from(area.width);
-        while Segment::width_of(&left) + Segment::width_of(&right) + 3 > width {
-            let lowest = left
-                .iter()
-                .chain(&right)
-                .map(|s| s.priority)
-                .filter(|p| *p < u8::MAX)
-                .min();
-            let Some(lowest) = lowest else { break };
-            // The last of the lowest goes first (the second limit before the first).
-            if let Some(i) = right.iter().rposition(|s| s.priority == lowest) {
-                right.remove(i);
-            } else if let Some(i) = left.iter().rposition(|s| s.priority == lowest) {
-                left.remove(i);
+        Segment::fit(&mut left, &mut right, usize::from(area.width));
+        Self::draw(area, buf, Segment::line(&left, " "), right);
+    }
+
+    /// The items the person picked, as segments: the first stays longest.
+    fn picked(&self, items: &[StatusItem]) -> Vec<Segment> {
+        let limit = |secondary: bool| {
+            let limits = self.rate_limits.as_ref()?;
+            let window = if secondary {
+                limits.secondary
+            } else {
+                limits.primary
+            }?;
+            Some(format!(
+                "{} limit {:.0}%",
+                window_name(&window),
+                window.used_percent
+            ))
+        };
+        let context = self
+            .context
+            .and_then(|(used, window)| Some((used, window.filter(|w| *w > 0)?)));
+        let effort = effort_name(self.effort);
+        let count = |n: u64, what: &str| (n > 0).then(|| format!("{} {what}", humanize::count(n)));
+        let texts = items.iter().map(|item| match item {
+            StatusItem::Model => Some(self.model.clone()),
+            StatusItem::ModelWithReasoning => Some(format!("{} {effort}", self.model)),
+            StatusItem::Reasoning => Some(effort.clone()),
+            StatusItem::CurrentDir => Some(display_path(&self.project_dir)),
+            StatusItem::ProjectName => self.chosen.project.clone(),
+            StatusItem::GitBranch => self.chosen.branch.clone(),
+            // Not known to the client yet.
+            StatusItem::ThreadTitle | StatusItem::ThreadId => None,
+            StatusItem::ApprovalMode => Some(self.approval_mode.to_string()),
+            StatusItem::ContextRemaining => context
+                .map(|(used, window)| format!("{}% left", 100 - (used * 100 / window).min(100))),
+            StatusItem::ContextUsed => {
+                context.map(|(used, window)| format!("{}% context", used * 100 / window))
             }
-        }
-        let left_line = Segment::line(&left, " ");
+            StatusItem::FiveHourLimit => limit(false),
+            StatusItem::WeeklyLimit => limit(true),
+            StatusItem::UsedTokens => count(self.usage.total_tokens, "tokens"),
+            StatusItem::TotalInputTokens => count(self.usage.input_tokens, "in"),
+            StatusItem::TotalOutputTokens => count(self.usage.output_tokens, "out"),
+        });
+        let total = items.len();
+        texts
+            .enumerate()
+            .filter_map(|(i, text)| {
+                let priority = u8::try_from(total - i).unwrap_or(u8::MAX - 1);
+                let style = if i == 0 {
+                    theme::accent()
+                } else {
+                    theme::dim()
+                };
+                Some(Segment::new(text?, style, priority))
+            })
+            .collect()
+    }
+
+    /// Draws `left` from the line's start and `right` against its end.
+    fn draw(area: Rect, buf: &mut Buffer, left_line: Line<'static>, right: Vec<Segment>) {
         draw_line(buf, area.x, area.y, &left_line, area.width);
         let right_line = Segment::line(&right, "");
         let right_width = crate::tui::wrap::line_width(&right_line);
@@ -465,6 +555,26 @@ impl Segment {
             text: text.into(),
             style,
             priority,
+        }
+    }
+
+    /// Drops segments, least important first, until `left` and `right` fit in `width`; a
+    /// hint (the highest priority) never goes.
+    fn fit(left: &mut Vec<Segment>, right: &mut Vec<Segment>, width: usize) {
+        while Segment::width_of(left) + Segment::width_of(right) + 3 > width {
+            let lowest = left
+                .iter()
+                .chain(right.iter())
+                .map(|s| s.priority)
+                .filter(|p| *p < u8::MAX)
+                .min();
+            let Some(lowest) = lowest else { break };
+            // The last of the lowest goes first (the second limit before the first).
+            if let Some(i) = right.iter().rposition(|s| s.priority == lowest) {
+                right.remove(i);
+            } else if let Some(i) = left.iter().rposition(|s| s.priority == lowest) {
+                left.remove(i);
+            }
         }
     }
 

@@ -495,3 +495,52 @@ async fn continue_shows_the_old_transcript_and_sends_its_history() {
     second.send("\x04");
     assert!(second.wait_exit(WAIT));
 }
+
+/// The person's status line command, at 80×24 over SSH: its first line is drawn with its
+/// colour, a title or a screen clear it prints reaches no terminal, it is told the tokens once
+/// a turn ends; a command that fails leaves kelp's own line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_line_is_what_the_persons_command_prints() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config).unwrap();
+    let script = home.path().join("line.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\njson=$(cat)\n\
+         out=$(printf '%s' \"$json\" | sed -n 's/.*\"total_output_tokens\":\\([0-9]*\\).*/\\1/p')\n\
+         printf '\\033[32mmy-line\\033[0m out=%s\\033]0;owned\\007\\033[2J\\n' \"$out\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "status_line = {{ type = \"command\", command = {:?} }}\n",
+            script.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    let screen = pty.wait_for("my-line out=0", WAIT);
+    assert!(
+        !screen.contains("API key sk-"),
+        "kelp's own line went: {screen}"
+    );
+    assert_eq!(pty.colour_of("my-line"), Some(vt100::Color::Idx(2)));
+    assert!(!String::from_utf8_lossy(&pty.output()).contains("owned"));
+    pty.send("hello there\r");
+    pty.wait_until(
+        |screen| screen.contains("my-line out=") && !screen.contains("my-line out=0"),
+        WAIT,
+        "the tokens told",
+    );
+    std::fs::write(&script, "#!/bin/sh\necho broken >&2\nexit 3\n").unwrap();
+    pty.send("again\r");
+    pty.wait_until(
+        |screen| screen.contains("API key sk-"),
+        WAIT,
+        "kelp's own line back",
+    );
+}

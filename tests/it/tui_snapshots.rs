@@ -50,6 +50,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         notice: None,
         open_agents: false,
         project_waiting: Vec::new(),
+        status_line: Default::default(),
     };
     change(&mut initial);
     let mut app = App::new(tx, initial);

@@ -1,0 +1,309 @@
+//! The status line the person chose: the items they picked, or what their command prints
+//! (`status_line = { type = "command", command = "…" }`, as Claude Code runs one). The command
+//! runs with Claude Code's JSON on stdin when what it is told changes, never on the UI task and
+//! one run at a time (the newest facts wait for the run before them); its first line is drawn
+//! with its colours (SGR kept; every other escape and control character dropped). A command
+//! that fails or is slow leaves kelp's own line in place and never holds up typing. The git
+//! branch (for the command and the `git-branch` item) is read on a task of its own too.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ratatui::text::{Line, Span};
+use serde_json::json;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::config::status_line::StatusLine;
+
+/// How long a command may take before it is stopped (a first `npx` run fetches a package).
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What comes back from the tasks: a command's run, or the repository read.
+#[derive(Debug)]
+pub enum StatusNews {
+    Ran(crate::hooks::Ran),
+    /// The git branch, and the project's name (its repository's folder).
+    Repository {
+        branch: Option<String>,
+        project: Option<String>,
+    },
+}
+
+/// What the command is told, as Claude Code tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusFacts {
+    pub session_id: Option<String>,
+    pub model: String,
+    pub effort: String,
+    pub project_dir: PathBuf,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub context: Option<(u64, Option<u64>)>,
+}
+
+impl StatusFacts {
+    /// Claude Code's status JSON (with `git_branch` beside it), as ccstatusline reads it.
+    fn json(&self, branch: Option<&str>) -> String {
+        let dir = self.project_dir.display().to_string();
+        let window = self.context.and_then(|(_, window)| window);
+        json!({
+            "hook_event_name": "Status",
+            "session_id": self.session_id,
+            "cwd": dir,
+            "model": {"id": self.model, "display_name": self.model},
+            "reasoning_effort": self.effort,
+            "workspace": {"current_dir": dir, "project_dir": dir},
+            "version": env!("CARGO_PKG_VERSION"),
+            "output_style": {"name": "default"},
+            "cost": {"total_cost_usd": 0.0, "total_lines_added": 0, "total_lines_removed": 0},
+            "exceeds_200k_tokens": self.context.is_some_and(|(used, _)| used > 200_000),
+            "context_window": {
+                "total_input_tokens": self.input_tokens,
+                "total_output_tokens": self.output_tokens,
+                "context_window_size": window,
+                "current_usage": self.context.map(|(used, _)| json!({"input_tokens": used})),
+            },
+            "git_branch": branch,
+        })
+        .to_string()
+    }
+}
+
+/// The chosen status line and what it last showed.
+#[derive(Debug)]
+pub struct StatusCommand {
+    pub chosen: StatusLine,
+    news: UnboundedSender<StatusNews>,
+    /// Taken by the event loop, which waits on it.
+    receiver: Option<UnboundedReceiver<StatusNews>>,
+    running: bool,
+    /// Facts that changed while a run was under way: the next run's.
+    waiting: Option<StatusFacts>,
+    /// The facts of the run last started.
+    told: Option<StatusFacts>,
+    pub branch: Option<String>,
+    pub project: Option<String>,
+    /// The command's last line, as drawn.
+    pub line: Option<Line<'static>>,
+    /// Why the last run showed nothing, for `/status`.
+    pub failure: Option<String>,
+    /// Told once already: the repository has been read.
+    started: bool,
+}
+
+impl StatusCommand {
+    pub fn new(chosen: StatusLine) -> Self {
+        let (news, receiver) = unbounded_channel();
+        Self {
+            chosen,
+            news,
+            receiver: Some(receiver),
+            running: false,
+            waiting: None,
+            told: None,
+            branch: None,
+            project: None,
+            line: None,
+            failure: None,
+            started: false,
+        }
+    }
+
+    /// The news the event loop waits on (once).
+    pub fn take_receiver(&mut self) -> Option<UnboundedReceiver<StatusNews>> {
+        self.receiver.take()
+    }
+
+    /// Reads the git branch of `project_dir` and the project's name on a blocking task (at
+    /// the start, after a turn).
+    pub fn read_branch(&self, project_dir: &Path) {
+        let (news, dir) = (self.news.clone(), project_dir.to_path_buf());
+        crate::task::spawn(async move {
+            let read = crate::task::spawn_blocking(move || {
+                let project = crate::config::trust_root(&dir).file_name().map(|name| {
+                    crate::terminal_text::printable(&name.to_string_lossy()).into_owned()
+                });
+                (git_branch(&dir), project)
+            });
+            if let Ok((branch, project)) = read.await {
+                let _ = news.send(StatusNews::Repository { branch, project });
+            }
+        });
+    }
+
+    /// Whether it shows more than kelp's own line: the repository's branch or name, which a
+    /// turn may change, or a command's line.
+    pub fn wants_repository(&self) -> bool {
+        !matches!(self.chosen, StatusLine::Builtin)
+    }
+
+    /// What the command is told now: run again when it changed (later, when a run is under
+    /// way). The first time, the repository is read. Called once the first frame is out: the
+    /// client starts nothing before it.
+    pub fn update(&mut self, facts: StatusFacts) {
+        if !std::mem::replace(&mut self.started, true) {
+            self.read_branch(&facts.project_dir);
+        }
+        if !matches!(self.chosen, StatusLine::Command(_)) {
+            return;
+        }
+        if self.told.as_ref() == Some(&facts) && self.waiting.is_none() {
+            return;
+        }
+        if self.running {
+            self.waiting = Some(facts);
+        } else {
+            self.run(facts);
+        }
+    }
+
+    fn run(&mut self, facts: StatusFacts) {
+        let StatusLine::Command(command) = &self.chosen else {
+            return;
+        };
+        let (command, news) = (command.clone(), self.news.clone());
+        let input = facts.json(self.branch.as_deref());
+        let dir = facts.project_dir.clone();
+        self.running = true;
+        self.told = Some(facts);
+        crate::task::spawn(async move {
+            let ran = crate::hooks::shell(&command, TIMEOUT, &dir, &input).await;
+            let _ = news.send(StatusNews::Ran(ran));
+        });
+    }
+
+    /// News from a task; whether the line changed.
+    pub fn on_news(&mut self, news: StatusNews) -> bool {
+        match news {
+            StatusNews::Repository { branch, project } => {
+                let changed = self.branch != branch || self.project != project;
+                self.branch = branch;
+                self.project = project;
+                // The command is told the branch too.
+                if changed && let Some(told) = self.told.clone() {
+                    self.told = None;
+                    self.update(told);
+                }
+                changed
+            }
+            StatusNews::Ran(ran) => {
+                self.running = false;
+                match (ran.exit, ran.failure) {
+                    (Some(0), None) => {
+                        self.line = first_line(&ran.stdout);
+                        self.failure = None;
+                    }
+                    (exit, failure) => {
+                        let why = failure.unwrap_or_else(|| {
+                            format!(
+                                "exited with {}: {}",
+                                exit.unwrap_or(-1),
+                                ran.stderr.lines().next().unwrap_or("")
+                            )
+                        });
+                        self.failure = Some(crate::terminal_text::printable(&why).into_owned());
+                        self.line = None;
+                    }
+                }
+                if let Some(facts) = self.waiting.take() {
+                    self.run(facts);
+                }
+                true
+            }
+        }
+    }
+}
+
+/// The first line of `output` with its colours, every other escape dropped; `None` when it is
+/// empty.
+pub fn first_line(output: &str) -> Option<Line<'static>> {
+    use ansi_to_tui::IntoText;
+    let first = output
+        .lines()
+        .next()
+        .filter(|line| !line.trim().is_empty())?;
+    let text = first.as_bytes().into_text().ok()?;
+    let line = text.lines.into_iter().next()?;
+    let spans: Vec<Span<'static>> = line
+        .spans
+        .into_iter()
+        .map(|span| {
+            // What the parser let through (a cursor move, a title) reaches no terminal.
+            let content = crate::terminal_text::printable(&span.content).replace('\u{FFFD}', "");
+            Span::styled(content, span.style)
+        })
+        .filter(|span| !span.content.is_empty())
+        .collect();
+    (!spans.is_empty()).then(|| Line::from(spans))
+}
+
+/// The branch checked out in the repository `project_dir` is in, from its `HEAD`; `None`
+/// outside one or on a detached head.
+fn git_branch(project_dir: &Path) -> Option<String> {
+    let dot_git = project_dir
+        .ancestors()
+        .map(|dir| dir.join(".git"))
+        .find(|git| git.symlink_metadata().is_ok())?;
+    let git_dir = if dot_git.is_file() {
+        // A worktree's `.git` names its git folder.
+        let text = crate::private_file::read_regular(&dot_git, 4096).ok()?;
+        let text = String::from_utf8(text).ok()?;
+        let named = text.trim().strip_prefix("gitdir: ")?;
+        dot_git.parent()?.join(named)
+    } else {
+        dot_git
+    };
+    let head = crate::private_file::read_regular(&git_dir.join("HEAD"), 4096).ok()?;
+    let head = String::from_utf8(head).ok()?;
+    head.trim()
+        .strip_prefix("ref: refs/heads/")
+        .map(|branch| crate::terminal_text::printable(branch).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::style::{Color, Modifier};
+
+    /// Colours and bold are kept; a title, a cursor move, a bell and a second line are not.
+    #[test]
+    fn the_first_line_keeps_its_colours_and_nothing_else() {
+        let line = first_line(
+            "\x1b[1;32mmain\x1b[0m \x1b]0;owned\x07\x1b[2J\x1b[Hok\x07 \x1b[38;5;208m42%\x1b[0m\nsecond",
+        )
+        .unwrap();
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "main ok 42%");
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        let main = &line.spans[0];
+        assert_eq!(main.style.fg, Some(Color::Green));
+        assert!(main.style.add_modifier.contains(Modifier::BOLD));
+        let last = line.spans.last().unwrap();
+        assert_eq!(last.style.fg, Some(Color::Indexed(208)));
+        assert!(first_line("\n").is_none());
+    }
+
+    /// The branch of a repository, of a worktree through its `.git` file, none when detached.
+    #[test]
+    fn the_branch_is_read_from_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = dir.path().join(".git");
+        std::fs::create_dir(&git).unwrap();
+        std::fs::write(git.join("HEAD"), "ref: refs/heads/fix/login\n").unwrap();
+        let sub = dir.path().join("src");
+        std::fs::create_dir(&sub).unwrap();
+        assert_eq!(git_branch(&sub).as_deref(), Some("fix/login"));
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(git.join("worktrees/tree")).unwrap();
+        std::fs::write(git.join("worktrees/tree/HEAD"), "ref: refs/heads/side\n").unwrap();
+        std::fs::create_dir(&tree).unwrap();
+        std::fs::write(
+            tree.join(".git"),
+            format!("gitdir: {}\n", git.join("worktrees/tree").display()),
+        )
+        .unwrap();
+        assert_eq!(git_branch(&tree).as_deref(), Some("side"));
+        std::fs::write(git.join("HEAD"), "0123abcd\n").unwrap();
+        assert_eq!(git_branch(&sub), None);
+    }
+}
