@@ -24,6 +24,8 @@ pub enum Setting {
     /// The answer to the trust question (or `/permissions`) for a folder: `[projects."PATH"]
     /// trust_level`.
     Trust { root: PathBuf, trusted: bool },
+    /// `/statusline`: the items picked, in order (none: kelp's own line).
+    StatusLine(Vec<String>),
 }
 
 impl Setting {
@@ -38,15 +40,17 @@ impl Setting {
                 root.to_string_lossy().into_owned(),
                 "trust_level".into(),
             ],
+            Self::StatusLine(_) => vec!["status_line".into()],
         }
     }
 
-    fn value(&self) -> &str {
+    fn value(&self) -> Value {
         match self {
-            Self::Model(s) | Self::ReasoningEffort(s) => s,
-            Self::Approval(mode) => mode.as_str(),
-            Self::Trust { trusted: true, .. } => "trusted",
-            Self::Trust { trusted: false, .. } => "untrusted",
+            Self::Model(s) | Self::ReasoningEffort(s) => Value::from(s.as_str()),
+            Self::Approval(mode) => Value::from(mode.as_str()),
+            Self::Trust { trusted: true, .. } => Value::from("trusted"),
+            Self::Trust { trusted: false, .. } => Value::from("untrusted"),
+            Self::StatusLine(items) => Value::Array(items.iter().map(String::as_str).collect()),
         }
     }
 }
@@ -83,7 +87,7 @@ pub enum SaveError {
 pub fn save_setting(config_dir: &Path, setting: &Setting) -> Result<(), SaveError> {
     let edit = Edit {
         path: setting.path(),
-        value: Some(Item::Value(Value::from(setting.value()))),
+        value: Some(Item::Value(setting.value())),
         merge: false,
     };
     edit_file(config_dir, &[edit], None).map(|_| ())

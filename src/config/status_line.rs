@@ -59,6 +59,24 @@ impl StatusItem {
         Self::ThreadId,
     ];
 
+    /// The items `/statusline` offers: those the client can show.
+    pub const OFFERED: [StatusItem; 14] = [
+        Self::ModelWithReasoning,
+        Self::Model,
+        Self::Reasoning,
+        Self::CurrentDir,
+        Self::ProjectName,
+        Self::GitBranch,
+        Self::FiveHourLimit,
+        Self::WeeklyLimit,
+        Self::UsedTokens,
+        Self::TotalInputTokens,
+        Self::TotalOutputTokens,
+        Self::ContextRemaining,
+        Self::ContextUsed,
+        Self::ApprovalMode,
+    ];
+
     /// Its name in the config, Codex's.
     pub fn name(self) -> &'static str {
         match self {

@@ -72,6 +72,8 @@ pub(super) enum Effect {
     Quit,
     /// Quit, for the client to open again as said.
     Reopen(super::session_state::Ended),
+    /// `/statusline`, with the item at this row turned on or off.
+    PickStatusLine(Option<usize>),
 }
 
 use Effect::{Error, Notice, Send};
@@ -145,6 +147,7 @@ impl App {
             Effect::Implement(index) => self.plan_picked(index),
             Effect::Answer(label) => self.question_answered(label),
             Effect::Quit => self.quit(),
+            Effect::PickStatusLine(row) => self.pick_status_line(row),
             Effect::Reopen(why) => {
                 self.reopen = Some(why);
                 self.quit();
@@ -336,6 +339,7 @@ impl App {
             SlashCommand::Subagents => vec![Effect::OpenAgents { only_team: true }],
             SlashCommand::Ps => vec![Effect::AwaitTerminals, Send(Op::ListTerminals)],
             SlashCommand::Hooks => vec![Effect::AwaitHooks, Send(Op::ListHooks)],
+            SlashCommand::Statusline => vec![Effect::PickStatusLine(None)],
             SlashCommand::Side => vec![Effect::AskSide(argument.to_string())],
             SlashCommand::Stop => match super::terminals_view::stop_target(argument) {
                 Ok(id) => vec![Effect::AwaitTerminals, Send(Op::StopTerminals(id))],
@@ -531,6 +535,7 @@ impl App {
             PickerKind::Hooks => self.hooks_picked(index),
             PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::ProjectSettings => self.project_settings_picked(index == 0),
+            PickerKind::StatusLine => vec![Effect::PickStatusLine(Some(index))],
             PickerKind::Review => self.review_picked(index),
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {
                 Some((sha, subject)) => self.review_target(crate::protocol::ReviewTarget::commit(

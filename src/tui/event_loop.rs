@@ -118,11 +118,7 @@ pub async fn run_loop(
             _ = sleep_until(frame_at.unwrap_or(now).into()), if frame_at.is_some() => {}
             _ = sleep_until(tick_at.unwrap_or(now).into()), if tick_at.is_some() => app.on_tick(),
             _ = highlight::ready().notified(), if wait_highlighter => app.on_highlighter_ready(),
-            Some(news) = next_news(&mut status_news) => {
-                if app.status.chosen.on_news(news) {
-                    app.request_redraw();
-                }
-            }
+            Some(news) = next_news(&mut status_news) => app.on_status_news(news),
             _ = file_finder::ready().notified(), if finding_files => app.on_files_ready(),
             _ = term.recv() => return Ok(Ended::Signal(libc::SIGTERM)),
             _ = hangup.recv() => return Ok(Ended::Signal(libc::SIGHUP)),

@@ -34,7 +34,8 @@
 //!   while the person looks elsewhere), `goal_view.rs` (`/goal`), `plan_mode.rs` (Shift+Tab,
 //!   the offer to implement a plan, the model's questions as pickers), `project_settings.rs`
 //!   (a trusted project's settings that wait for the person's allowance, asked about at the start), `status_command.rs` (the
-//!   status line the person chose: the items picked, or what their command prints).
+//!   status line the person chose: the items picked, or what their command prints),
+//!   `status_line_view.rs` (`/statusline`).
 //!
 //! - `agents_center.rs`: the command center's list (`/agents`, `/subagents`), grouped as Needs
 //!   you, Working, Ready and Inactive; `agents.rs`: the center in the app, another agent's
@@ -81,6 +82,7 @@ mod session_state;
 mod side;
 pub mod status;
 pub mod status_command;
+mod status_line_view;
 mod still_running;
 pub mod streaming;
 pub mod terminal;

@@ -155,7 +155,7 @@ impl Status {
                 line.spans.insert(0, Span::raw(" "));
                 return Self::draw(area, buf, line, hint().unwrap_or_default());
             }
-            StatusLine::Items(items) => {
+            StatusLine::Items(items) if !items.is_empty() => {
                 let mut left = self.picked(items);
                 let mut right = hint().unwrap_or_default();
                 Segment::fit(&mut left, &mut right, usize::from(area.width));

@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use serde_json::json;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-use crate::config::status_line::StatusLine;
+use crate::config::status_line::{StatusItem, StatusLine};
 
 /// How long a command may take before it is stopped (a first `npx` run fetches a package).
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +27,8 @@ pub enum StatusNews {
         branch: Option<String>,
         project: Option<String>,
     },
+    /// `/statusline`'s choice was saved in the config file, or why not.
+    Saved(Result<(), String>),
 }
 
 /// What the command is told, as Claude Code tells it.
@@ -89,6 +91,8 @@ pub struct StatusCommand {
     pub failure: Option<String>,
     /// Told once already: the repository has been read.
     started: bool,
+    /// `/statusline`'s choices on their way to the config file, in order.
+    saves: Option<UnboundedSender<Vec<String>>>,
 }
 
 impl StatusCommand {
@@ -106,6 +110,7 @@ impl StatusCommand {
             line: None,
             failure: None,
             started: false,
+            saves: None,
         }
     }
 
@@ -129,6 +134,29 @@ impl StatusCommand {
                 let _ = news.send(StatusNews::Repository { branch, project });
             }
         });
+    }
+
+    /// Saves `items` as the status line in `config_dir`'s file, off the UI task, one save
+    /// after another in the order chosen (the last choice is the one kept).
+    pub fn save(&mut self, config_dir: &Path, items: &[StatusItem]) {
+        let names = items.iter().map(|item| item.name().to_string()).collect();
+        let (news, dir) = (self.news.clone(), config_dir.to_path_buf());
+        let saves = self.saves.get_or_insert_with(|| {
+            let (saves, mut chosen) = unbounded_channel::<Vec<String>>();
+            crate::task::spawn(async move {
+                while let Some(names) = chosen.recv().await {
+                    let (dir, setting) = (dir.clone(), crate::config::Setting::StatusLine(names));
+                    let saved = crate::task::spawn_blocking(move || {
+                        crate::config::save_setting(&dir, &setting).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                    let _ = news.send(StatusNews::Saved(saved));
+                }
+            });
+            saves
+        });
+        let _ = saves.send(names);
     }
 
     /// Whether it shows more than kelp's own line: the repository's branch or name, which a
@@ -186,6 +214,7 @@ impl StatusCommand {
                 }
                 changed
             }
+            StatusNews::Saved(_) => false,
             StatusNews::Ran(ran) => {
                 self.running = false;
                 match (ran.exit, ran.failure) {

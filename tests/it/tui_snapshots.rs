@@ -1784,3 +1784,52 @@ fn a_projects_settings_that_wait_are_shown_and_asked_about_at_the_start() {
     key(&mut app, KeyCode::Enter);
     assert!(app.should_quit());
 }
+
+/// `/statusline` at 80×24: the items each on or off; Enter turns one on at the end of the
+/// line, which follows at once, and the choice is saved in the config file; the first row goes
+/// back to kelp's own line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statusline_picks_and_orders_the_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("config.toml");
+    let file = config_file.clone();
+    let (mut app, _rx) = app_starting(move |initial| {
+        initial.auth = Some(kelp::protocol::AuthSummary::ApiKey {
+            masked: "sk-…abcd".into(),
+        });
+        initial.config_file = file;
+    });
+    type_text(&mut app, "/statusline");
+    key(&mut app, KeyCode::Enter);
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Enter);
+    assert_snapshot!(draw(&mut app, 80, 24));
+    let saved = async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&config_file)
+                && text.contains("status_line = [\"current-dir\", \"model-with-reasoning\"]")
+            {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let text = tokio::time::timeout(Duration::from_secs(10), saved)
+        .await
+        .unwrap();
+    assert!(
+        text.contains("status_line = [\"current-dir\", \"model-with-reasoning\"]"),
+        "{text}"
+    );
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Esc);
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("API key sk-…abcd · gpt-5.5"), "{screen}");
+}

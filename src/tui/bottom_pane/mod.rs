@@ -67,6 +67,8 @@ pub enum PickerKind {
     Hooks,
     /// A trusted project's settings that wait for the person's allowance, at the start.
     ProjectSettings,
+    /// `/statusline`: the items of the status line, each on or off.
+    StatusLine,
 }
 
 /// A view over the composer.

@@ -86,6 +86,8 @@ slash_commands! {
         argument None, during_turn true;
     Hooks: "hooks", "your hooks: which run, and trust those that wait",
         argument None, during_turn true;
+    Statusline: "statusline", "pick and order what the status line shows",
+        argument None, during_turn true;
     Ps: "ps", "background terminals: the commands the model left running",
         argument None, during_turn true;
     Stop: "stop", "end a background terminal (/stop N) or all of them",

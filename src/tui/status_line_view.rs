@@ -1,0 +1,87 @@
+//! `/statusline`: the items of the status line in a picker, each on or off; Enter turns the
+//! one under the cursor on (at the end) or off, the line follows at once and the choice is
+//! saved in kelp's config file (`status_line = [...]`), off the UI task. The first row goes
+//! back to kelp's own line. With a command of the person's as the status line, it says so.
+
+use super::app::App;
+use super::bottom_pane::PickerKind;
+use super::bottom_pane::picker::{Picker, PickerItem};
+use super::history_cell::CellKind;
+use super::status_command::StatusNews;
+use crate::config::status_line::{StatusItem, StatusLine};
+
+impl App {
+    /// News from the status line's tasks: a redraw when it changed, a save that failed said.
+    pub(super) fn on_status_news(&mut self, news: StatusNews) {
+        if let StatusNews::Saved(Err(why)) = &news {
+            self.push(CellKind::Error(format!("/statusline: {why}")));
+        }
+        if self.status.chosen.on_news(news) {
+            self.request_redraw();
+        }
+    }
+
+    /// `/statusline`, after turning the item at `row` on or off when one was chosen.
+    pub(super) fn pick_status_line(&mut self, row: Option<usize>) {
+        if let StatusLine::Command(command) = &self.status.chosen.chosen {
+            let said = format!(
+                "The status line is what your command prints (`{command}`, status_line in \
+                 config.toml); remove it there to pick items here."
+            );
+            self.notice(crate::terminal_text::printable(&said).into_owned());
+            return;
+        }
+        let mut picked = match &self.status.chosen.chosen {
+            StatusLine::Items(items) => items.clone(),
+            _ => Vec::new(),
+        };
+        match row {
+            Some(0) => picked.clear(),
+            Some(row) => {
+                let Some(&item) = StatusItem::OFFERED.get(row - 1) else {
+                    return;
+                };
+                match picked.iter().position(|on| *on == item) {
+                    Some(at) => {
+                        picked.remove(at);
+                    }
+                    None => picked.push(item),
+                }
+            }
+            None => {}
+        }
+        if row.is_some() {
+            let config_dir = self
+                .status
+                .config_file
+                .parent()
+                .map(std::path::Path::to_path_buf);
+            if let Some(dir) = config_dir {
+                self.status.chosen.save(&dir, &picked);
+            }
+            self.status.chosen.chosen = StatusLine::Items(picked.clone());
+            // The branch and the project's name, read again for the items that show them.
+            self.status.chosen.read_branch(&self.status.project_dir);
+            self.request_redraw();
+        }
+        let mut items = vec![PickerItem {
+            label: "kelp's own line".into(),
+            detail: "login, model, folder, tokens, limits".into(),
+            current: false,
+        }];
+        items.extend(StatusItem::OFFERED.iter().map(|item| {
+            let at = picked.iter().position(|on| on == item);
+            PickerItem {
+                label: format!("[{}] {}", if at.is_some() { "x" } else { " " }, item.name()),
+                detail: match at {
+                    Some(at) => format!("{}. {}", at + 1, item.about()),
+                    None => item.about().to_string(),
+                },
+                current: false,
+            }
+        }));
+        let mut picker = Picker::new("Status line: enter turns an item on or off", items, "");
+        picker.selected = row.unwrap_or(0);
+        self.pane.open_picker(PickerKind::StatusLine, picker);
+    }
+}
