@@ -59,23 +59,14 @@ impl StatusItem {
         Self::ThreadId,
     ];
 
-    /// The items `/statusline` offers: those the client can show.
-    pub const OFFERED: [StatusItem; 14] = [
-        Self::ModelWithReasoning,
-        Self::Model,
-        Self::Reasoning,
-        Self::CurrentDir,
-        Self::ProjectName,
-        Self::GitBranch,
-        Self::FiveHourLimit,
-        Self::WeeklyLimit,
-        Self::UsedTokens,
-        Self::TotalInputTokens,
-        Self::TotalOutputTokens,
-        Self::ContextRemaining,
-        Self::ContextUsed,
-        Self::ApprovalMode,
-    ];
+    /// The items `/statusline` offers: those the client can show (not the conversation's
+    /// name or id yet).
+    pub fn offered() -> Vec<StatusItem> {
+        Self::ALL
+            .into_iter()
+            .filter(|item| !matches!(item, Self::ThreadTitle | Self::ThreadId))
+            .collect()
+    }
 
     /// Its name in the config, Codex's.
     pub fn name(self) -> &'static str {
