@@ -4,8 +4,8 @@
 //! A folder the person has not trusted is never read.
 //!
 //! A project is written by whoever wrote the repository, so its settings are sorted three ways:
-//! what it sets freely (the model and how it thinks, and what narrows what commands may do or
-//! see); what only the person sets (where kelp signs in and sends the login, which folders are
+//! what it sets freely (the model and how it thinks, and what narrows what commands may see
+//! or change); what only the person sets (where kelp signs in and sends the login, which folders are
 //! trusted, how their terminal looks), refused with a warning; and everything else (approval,
 //! sandbox, network, MCP servers, providers, agents, what commands may see), which would widen
 //! what runs unasked or where secrets go: it takes effect once the person allows it, shown, kept
@@ -29,7 +29,9 @@ use super::warning::ConfigWarning;
 /// uses; kelp's wins over Codex's in one folder.
 const FOLDERS: &[(&str, Dialect)] = &[(".kelp", Dialect::Kelp), (".codex", Dialect::Codex)];
 
-/// What a project sets freely, in kelp's words.
+/// What a project sets freely, in kelp's words. The limits on commands (their longest run,
+/// the private `/tmp`, background terminals) are not among them: a project that raised them
+/// would undo a ceiling the person relies on.
 const FREE: &[&str] = &[
     "model",
     "reasoning_effort",
@@ -40,9 +42,6 @@ const FREE: &[&str] = &[
     "env_drop",
     "protected_paths",
     "denied_domains",
-    "max_command_timeout_ms",
-    "private_tmp_max_mb",
-    "max_background_terminals",
 ];
 
 /// What only the person sets, in kelp's words.

@@ -231,9 +231,6 @@ const FREE_IN_A_PROJECT: &[&str] = &[
     "env_drop",
     "protected_paths",
     "denied_domains",
-    "max_command_timeout_ms",
-    "private_tmp_max_mb",
-    "max_background_terminals",
 ];
 
 /// Keys a project's file may hold, the person's own and Codex's own among them.
