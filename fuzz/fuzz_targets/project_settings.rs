@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().expect("a temp dir");
     std::fs::create_dir(dir.path().join(".codex")).expect("made");
     std::fs::write(dir.path().join(".codex/config.toml"), data).expect("written");
-    let (layer, _) = project::read(&[dir.path().to_path_buf()], &dir.path().join("state"));
+    let (layer, _) = project::read(&[dir.path().to_path_buf()], &dir.path().join("state"), None);
     for file in &layer.files {
         if let Ok(doc) = file.in_force.parse::<toml_edit::DocumentMut>() {
             for (key, _) in doc.iter() {

@@ -290,7 +290,8 @@ impl Config {
         // and the settings resolved again with it beneath them.
         let trusted = project_dir.map_or_else(Vec::new, |dir| config.trusted_folders(dir));
         if !trusted.is_empty() {
-            let (layer, mut said) = project::read(&trusted, &config.state_dir);
+            let codex_home = codex_path.as_deref().and_then(Path::parent);
+            let (layer, mut said) = project::read(&trusted, &config.state_dir, codex_home);
             if !layer.files.is_empty() {
                 (config, warnings) =
                     Self::from_layers(&lookup, kelp, codex, &layer.files, overrides)?;

@@ -142,13 +142,22 @@ impl ProjectLayer {
 }
 
 /// Reads the settings and hooks of `folders` (the project's trusted folders, its root first),
-/// marking what the person allowed (kept in `state_dir`). What cannot be used is a warning.
-pub fn read(folders: &[PathBuf], state_dir: &Path) -> (ProjectLayer, Vec<ConfigWarning>) {
+/// marking what the person allowed (kept in `state_dir`). `codex_home`, Codex's own folder
+/// (`~/.codex` in a project at the home folder), is the person's and never a project's. What
+/// cannot be used is a warning.
+pub fn read(
+    folders: &[PathBuf],
+    state_dir: &Path,
+    codex_home: Option<&Path>,
+) -> (ProjectLayer, Vec<ConfigWarning>) {
     let allowed = crate::kept_hashes::read(&allowances(state_dir));
     let mut layer = ProjectLayer::default();
     let mut warnings = Vec::new();
     for folder in folders.iter().rev() {
         for &(sub, dialect) in FOLDERS {
+            if codex_home.is_some_and(|home| same_folder(home, &folder.join(sub))) {
+                continue;
+            }
             let mut read_one = |name: &str| {
                 let path = folder.join(sub).join(name);
                 match read_beneath(folder, sub, name) {
@@ -212,6 +221,11 @@ pub fn read(folders: &[PathBuf], state_dir: &Path) -> (ProjectLayer, Vec<ConfigW
 /// Keeps the person's allowance of the settings hashed `hashes`.
 pub fn allow(state_dir: &Path, hashes: &[String]) -> Result<(), crate::private_file::FileError> {
     crate::kept_hashes::add(&allowances(state_dir), hashes)
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    real(a) == real(b)
 }
 
 fn hash_of(path: &Path, asks: &str) -> String {
@@ -426,7 +440,7 @@ mod tests {
         )
         .unwrap();
         for project in [by_folder, by_file] {
-            let (layer, warnings) = read(std::slice::from_ref(&project), dir.path());
+            let (layer, warnings) = read(std::slice::from_ref(&project), dir.path(), None);
             assert!(layer.files.is_empty(), "{project:?}: {layer:?}");
             let said: Vec<String> = warnings.iter().map(ToString::to_string).collect();
             assert!(
@@ -463,5 +477,19 @@ mod tests {
         let hash = hash_of(path, &asks);
         assert_ne!(hash, hash_of(path, &changed.asks.unwrap().1));
         assert_ne!(hash, hash_of(Path::new("/q/.codex/config.toml"), &asks));
+    }
+
+    /// In a project at the home folder, `~/.codex` is Codex's own folder, read as the person's
+    /// file, never as the project's.
+    #[test]
+    fn codexs_own_folder_is_never_a_projects() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".codex")).unwrap();
+        std::fs::write(home.path().join(".codex/config.toml"), "model = \"m\"\n").unwrap();
+        let folders = [home.path().to_path_buf()];
+        let state = home.path().join("state");
+        assert_eq!(read(&folders, &state, None).0.files.len(), 1);
+        let codex_home = home.path().join(".codex");
+        assert!(read(&folders, &state, Some(&codex_home)).0.files.is_empty());
     }
 }

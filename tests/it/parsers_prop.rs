@@ -309,7 +309,7 @@ proptest! {
                 })
                 .collect()
         };
-        let (layer, _) = kelp::config::project::read(&folders, &state);
+        let (layer, _) = kelp::config::project::read(&folders, &state, None);
         for key in keys_in_force(&layer) {
             let known_to_kelp = kelp::config::file::KEYS.contains(&key.as_str());
             prop_assert!(
@@ -319,7 +319,7 @@ proptest! {
         }
         let hashes: Vec<String> = layer.waiting().into_iter().map(|w| w.hash).collect();
         kelp::config::project::allow(&state, &hashes).unwrap();
-        let (allowed, _) = kelp::config::project::read(&folders, &state);
+        let (allowed, _) = kelp::config::project::read(&folders, &state, None);
         prop_assert!(allowed.waiting().is_empty());
         for key in keys_in_force(&allowed) {
             prop_assert!(
