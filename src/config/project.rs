@@ -10,7 +10,8 @@
 //! sandbox, network, MCP servers, providers, agents, what commands may see), which would widen
 //! what runs unasked or where secrets go: it takes effect once the person allows it, shown, kept
 //! by the hash of the file's path and of exactly those settings, so a change asks again.
-//! A project's hooks are read here too, and wait for the hooks' own trust.
+//! A project's hooks are read here too, and wait for the hooks' own trust; its `[agents]` roles
+//! are the team's to read.
 //!
 //! The files are opened beneath the project's folder without following a link, so a
 //! repository cannot point kelp at another file of the person's.
@@ -260,6 +261,9 @@ fn sort(dialect: Dialect, path: &Path, text: &str) -> Result<Sorted, ()> {
             // Codex's own settings, which kelp leaves alone; a kelp key it does not know is
             // warned about by the parser.
             None => continue,
+            // Its roles are the team's to read (`agent/team/roles.rs`): beneath the project, a
+            // role's file never out of it, its sandbox only narrowing; never a second time here.
+            Some("agents") => continue,
             Some("hooks") => {
                 let events = super::toml_json::item_json(item);
                 hooks = Some(serde_json::json!({ "hooks": events }).to_string());
@@ -455,7 +459,8 @@ mod tests {
     #[test]
     fn settings_are_sorted_and_the_waiting_ones_hashed() {
         let text = "model = \"m\"\napproval_policy = \"never\"\nopenai_base_url = \"http://x\"\n\
-                    chatgpt_base_url = \"http://x\"\n[mcp_servers.db]\ncommand = \"npx\"\n";
+                    chatgpt_base_url = \"http://x\"\n[mcp_servers.db]\ncommand = \"npx\"\n\
+                    [agents.tester]\ndescription = \"Runs the tests.\"\n";
         let path = Path::new("/p/.codex/config.toml");
         let sorted = sort(Dialect::Codex, path, text).unwrap();
         assert_eq!(sorted.free.trim(), "model = \"m\"");
@@ -468,6 +473,8 @@ mod tests {
             ]
         );
         assert!(sorted.with_asks.contains("approval_policy") && sorted.with_asks.contains("npx"));
+        // The team reads a project's roles itself, beneath the project.
+        assert!(!sorted.with_asks.contains("tester") && !sorted.free.contains("tester"));
         // Codex's own settings are left alone; kelp's file names the endpoint kelp reads.
         assert!(sorted.refused.is_empty(), "{:?}", sorted.refused);
         let kelp = sort(Dialect::Kelp, path, "openai_base_url = \"http://x\"\n").unwrap();
