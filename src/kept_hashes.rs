@@ -43,6 +43,16 @@ pub fn read(path: &Path) -> BTreeSet<String> {
 
 /// Adds `hashes` to those kept in `path`, creating its folder (private) if needed.
 pub fn add(path: &Path, hashes: &[String]) -> Result<(), private_file::FileError> {
+    change(path, hashes, &[])
+}
+
+/// Adds `added` to the hashes kept in `path` and takes `removed` out, in one write under the
+/// lock.
+pub fn change(
+    path: &Path,
+    added: &[String],
+    removed: &[String],
+) -> Result<(), private_file::FileError> {
     if let Some(folder) = path.parent() {
         private_file::create_private_dir(folder).map_err(|source| private_file::FileError {
             action: "create",
@@ -51,7 +61,8 @@ pub fn add(path: &Path, hashes: &[String]) -> Result<(), private_file::FileError
     }
     let _lock = private_file::lock_beside(path)?;
     let mut all = read(path);
-    all.extend(hashes.iter().cloned());
+    all.extend(added.iter().cloned());
+    all.retain(|hash| !removed.contains(hash));
     let text: String = all.iter().map(|hash| format!("{hash}\n")).collect();
     private_file::replace(path, text.as_bytes())
 }

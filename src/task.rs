@@ -14,6 +14,40 @@ pub fn spawn<T: Send + 'static>(task: impl Future<Output = T> + Send + 'static) 
     tokio::spawn(task)
 }
 
+/// The tasks kelp lets end before it exits (each agent's core, which saves its conversation
+/// and runs the `SessionEnd` hooks as it ends); those that ended are dropped as others join.
+static LET_END: std::sync::Mutex<Vec<JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// [`spawn`], the task kept to be let end before kelp exits ([`let_end`]).
+pub fn spawn_let_end(task: impl Future<Output = ()> + Send + 'static) {
+    let handle = spawn(task);
+    let mut kept = LET_END
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    kept.retain(|handle| !handle.is_finished());
+    kept.push(handle);
+}
+
+/// Waits for the tasks of [`spawn_let_end`] to end, at most `bound` in all: the last thing a
+/// face does once it asked its cores to stop.
+pub async fn let_end(bound: std::time::Duration) {
+    let kept = std::mem::take(
+        &mut *LET_END
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let all = async {
+        for handle in kept {
+            let _ = handle.await;
+        }
+    };
+    let _ = tokio::time::timeout(bound, all).await;
+}
+
+/// How long a face waits for its cores to end as kelp exits: a turn stopped, the conversation
+/// saved, the `SessionEnd` hooks run.
+pub const LET_END_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `tokio::task::spawn_blocking`, with the closure boxed first, for the same reason.
 pub fn spawn_blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,

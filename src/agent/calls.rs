@@ -173,11 +173,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
     } else {
         tool
     };
-    let declined = |output: String| {
-        let mut saved = refused(&call.call_id, tool.name(), &tool.arguments_summary());
-        saved.declined = true;
-        Prepared::Output(output, saved)
-    };
+    let declined = |output: String| declined(call, tool, output);
     if conversation.is_reviewer() && matches!(tool, ToolCall::ApplyPatch(_)) {
         return declined(
             "denied: this is a review: it reads and reports, and changes no file".into(),
@@ -232,6 +228,35 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         )));
         return declined(output);
     }
+    put_to_person(conversation, ctx, call, tool, subject, outside).await
+}
+
+/// `tool`, not run: the model is told `output`.
+fn declined(call: &PlannedCall, tool: &ToolCall, output: String) -> Prepared {
+    let mut saved = refused(&call.call_id, tool.name(), &tool.arguments_summary());
+    saved.declined = true;
+    Prepared::Output(output, saved)
+}
+
+/// What becomes of `tool`, which asks: a `PermissionRequest` hook decides, or the person.
+async fn put_to_person(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    call: &PlannedCall,
+    tool: &ToolCall,
+    subject: crate::protocol::ApprovalSubject,
+    outside: Vec<PathBuf>,
+) -> Prepared {
+    let declined = |output: String| declined(call, tool, output);
+    match hook_points::permission(conversation, ctx, tool).await {
+        Some(Ok(())) => return Prepared::Run(tool.clone(), outside),
+        Some(Err(reason)) => {
+            let reason = crate::terminal_text::printable(&reason).into_owned();
+            return declined(format!("denied by a PermissionRequest hook: {reason}"));
+        }
+        None => {}
+    }
+    let project_dir = conversation.project_dir();
     let Some(decision) = ask_person(ctx, &call.call_id, subject, &ctx.cancel).await else {
         return Prepared::Cancelled;
     };

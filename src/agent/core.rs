@@ -358,6 +358,7 @@ impl Core {
         }
         self.stop_turn().await;
         self.end_team();
+        self.session_end().await;
     }
 
     /// Takes the conversation back from a finished turn task, then tells the front end the
@@ -414,6 +415,7 @@ impl Core {
             Op::ListTerminals => self.list_terminals(),
             Op::ListHooks => self.list_hooks(),
             Op::TrustHooks(hashes) => self.trust_hooks(&hashes),
+            Op::EnableHooks { hashes, enabled } => self.enable_hooks(&hashes, enabled),
             Op::Side(question) => self.side(question),
             Op::CloseSide => self.close_side(),
             Op::StopTerminals(id) => self.stop_terminals(id),

@@ -36,6 +36,11 @@ pub(super) async fn fire(
     if let Some(turn) = &ctx.turn_id {
         payload["turn_id"] = json!(turn);
     }
+    if let Some(child) = ctx.seat.as_ref().and_then(|seat| seat.as_child()) {
+        payload["session_id"] = json!(child.session_id);
+        payload["agent_id"] = json!(child.agent_id);
+        payload["agent_type"] = json!(child.agent_type);
+    }
     if let (Some(payload), Value::Object(fields)) = (payload.as_object_mut(), fields) {
         payload.extend(fields);
     }
@@ -85,6 +90,33 @@ fn tool_payload(tool: &ToolCall) -> (&'static [&'static str], Value) {
         other => json!({ "summary": other.arguments_summary() }),
     };
     (names, input)
+}
+
+/// Runs `PermissionRequest` for `tool`, which would now be put to the person, as Codex does
+/// before its approval: `Some(Ok)` a hook allowed it, `Some(Err(reason))` one denied it (any
+/// deny wins), `None` none decided and the person is asked.
+pub(super) async fn permission(
+    conversation: &Conversation,
+    ctx: &TurnContext,
+    tool: &ToolCall,
+) -> Option<Result<(), String>> {
+    let (names, input) = tool_payload(tool);
+    if names.is_empty() {
+        return None;
+    }
+    let fields = json!({"tool_name": names[0], "tool_input": input});
+    let verdict = fire(
+        conversation,
+        ctx,
+        HookEvent::PermissionRequest,
+        names,
+        fields,
+    )
+    .await;
+    if let Some(reason) = verdict.block.or(verdict.stop) {
+        return Some(Err(reason));
+    }
+    (verdict.permission == Some(Permission::Allow)).then_some(Ok(()))
 }
 
 /// What `PreToolUse` made of a call.

@@ -72,6 +72,25 @@ pub struct Seat {
     id: Option<uuid::Uuid>,
     /// The folder it works in when not its parent's: a worktree of its own.
     project_dir: Option<std::path::PathBuf>,
+    /// Its role's name, `default` when the call named none: what its hooks are told.
+    agent_type: Arc<str>,
+    /// Its parent's saved conversation, the `transcript_path` of its `SubagentStop` hooks.
+    parent_transcript: Option<Arc<std::path::Path>>,
+    /// The first agent's conversation, the session every agent of the tree shares (its hooks'
+    /// `session_id`, as Codex's).
+    session: Option<uuid::Uuid>,
+}
+
+/// What a child's hooks are told of it, as Codex's payloads name it.
+pub struct AsChild<'a> {
+    /// Its own conversation's id.
+    pub agent_id: String,
+    /// Its role.
+    pub agent_type: &'a str,
+    /// The first agent's conversation's id: the tree's session.
+    pub session_id: String,
+    /// Its parent's saved conversation.
+    pub parent_transcript: Option<&'a std::path::Path>,
 }
 
 impl std::fmt::Debug for Seat {
@@ -228,6 +247,9 @@ impl Team {
             parent: None,
             id: None,
             project_dir: None,
+            agent_type: Arc::from("default"),
+            parent_transcript: None,
+            session: None,
         })
     }
 
@@ -296,6 +318,17 @@ impl Seat {
             parent: self.parent?,
         };
         Some((origin, self.id?))
+    }
+
+    /// What a child's hooks are told of it; `None` for the first agent, whose hooks are the
+    /// session's own.
+    pub fn as_child(&self) -> Option<AsChild<'_>> {
+        Some(AsChild {
+            agent_id: self.id?.to_string(),
+            agent_type: &self.agent_type,
+            session_id: self.session.or(self.parent)?.to_string(),
+            parent_transcript: self.parent_transcript.as_deref(),
+        })
     }
 
     /// What the team's agents share of the first one's.

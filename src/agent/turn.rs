@@ -392,15 +392,24 @@ async fn open_turn(
     from_kelp: bool,
 ) -> Result<bool, TurnError> {
     // As Codex: the session's start before the prompt.
-    let started = match ctx.session_start {
-        Some(source) => {
+    // A team's child starts as Codex's do: `SubagentStart`, not the session's start.
+    let child = ctx.seat.as_ref().and_then(|seat| seat.as_child()).is_some();
+    let started = match (ctx.session_start, child) {
+        (Some(_), true) => {
+            let event = HookEvent::SubagentStart;
+            let fields = serde_json::json!({});
+            hook_points::fire(conversation, ctx, event, &[], fields)
+                .await
+                .context
+        }
+        (Some(source), false) => {
             let fields = serde_json::json!({ "source": source });
             let event = HookEvent::SessionStart;
             hook_points::fire(conversation, ctx, event, &[], fields)
                 .await
                 .context
         }
-        None => Vec::new(),
+        (None, _) => Vec::new(),
     };
     let prompted = match from_kelp {
         true => Default::default(),
@@ -444,14 +453,25 @@ const MAX_STOPS_BLOCKED: u32 = 3;
 /// Runs the Stop hooks as the turn would end: whether it goes on, because one blocked (and the
 /// turn has not gone on for them [`MAX_STOPS_BLOCKED`] times); its reason is then recorded.
 async fn stop_hook(conversation: &mut Conversation, ctx: &TurnContext, blocked: &mut u32) -> bool {
-    let fields = serde_json::json!({
+    let mut fields = serde_json::json!({
         "stop_hook_active": *blocked > 0,
         "last_assistant_message": conversation.last_answer(),
     });
-    let verdict = hook_points::fire(conversation, ctx, HookEvent::Stop, &[], fields).await;
+    // A team's child ends its turn as Codex's do: `SubagentStop`, its own conversation as
+    // `agent_transcript_path` and its parent's as `transcript_path`.
+    let event = match ctx.seat.as_ref().and_then(|seat| seat.as_child()) {
+        Some(child) => {
+            fields["agent_transcript_path"] = serde_json::json!(conversation.session_path());
+            fields["transcript_path"] = serde_json::json!(child.parent_transcript);
+            HookEvent::SubagentStop
+        }
+        None => HookEvent::Stop,
+    };
+    let verdict = hook_points::fire(conversation, ctx, event, &[], fields).await;
     if let Some(reason) = verdict.stop {
         ctx.emit(Event::Notice(format!(
-            "a Stop hook ended the turn: {}",
+            "a {} hook ended the turn: {}",
+            event.name(),
             crate::terminal_text::printable(&reason)
         )));
         return false;
@@ -461,7 +481,8 @@ async fn stop_hook(conversation: &mut Conversation, ctx: &TurnContext, blocked: 
     };
     if *blocked >= MAX_STOPS_BLOCKED {
         ctx.emit(Event::Notice(format!(
-            "a Stop hook blocked the turn's end {MAX_STOPS_BLOCKED} times: it ends here"
+            "a {} hook blocked the turn's end {MAX_STOPS_BLOCKED} times: it ends here",
+            event.name()
         )));
         return false;
     }

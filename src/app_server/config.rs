@@ -190,13 +190,21 @@ pub fn batch_write(config: &Config, raw: Value) -> Result<Answer, RpcError> {
 }
 
 /// Writes `edits` (Codex's keys, turned into kelp's) to the user's `config.toml`. Settings
-/// take effect for threads started after, as a restart would.
+/// take effect for threads started after, as a restart would. Codex's `hooks.state` (how a
+/// host trusts a hook or turns it off, by the key and hash `hooks/list` gave) is kept where
+/// kelp keeps the hooks' state, not in the file.
 fn write(
     config: &Config,
     edits: &[EditParams],
     expected: Option<String>,
     file: Option<PathBuf>,
 ) -> Result<Answer, RpcError> {
+    let (hook_states, edits): (Vec<&EditParams>, Vec<&EditParams>) = edits
+        .iter()
+        .partition(|edit| edit.key_path.starts_with("hooks.state."));
+    for edit in hook_states {
+        hook_state(config, edit).map_err(RpcError::invalid_params)?;
+    }
     let own = config.config_dir.join(crate::config::file::FILE_NAME);
     if let Some(file) = file.filter(|f| *f != own) {
         return Err(RpcError::invalid_params(format!(
@@ -206,7 +214,7 @@ fn write(
         )));
     }
     let kelp_edits = edits
-        .iter()
+        .into_iter()
         .map(kelp_edit)
         .collect::<Result<Vec<_>, _>>()
         .map_err(RpcError::invalid_params)?;
@@ -225,6 +233,35 @@ fn write(
         version,
         file_path: path,
     })
+}
+
+/// `hooks.state."KEY".trusted_hash = HASH` (trusts the hook whose hash it is, as `hooks/list`
+/// gave it) or `hooks.state."KEY".enabled = BOOL` (turns the hook of that key on or off).
+fn hook_state(config: &Config, edit: &EditParams) -> Result<(), String> {
+    let rest = &edit.key_path["hooks.state.".len()..];
+    let (key, field) = match rest.strip_prefix('"') {
+        Some(quoted) => quoted
+            .split_once("\".")
+            .map(|(key, field)| (key.replace("\\\"", "\""), field))
+            .ok_or_else(|| format!("{}: an unclosed quoted key", edit.key_path))?,
+        None => rest
+            .split_once('.')
+            .map(|(key, field)| (key.to_string(), field))
+            .ok_or_else(|| format!("{}: no field of the hook's state", edit.key_path))?,
+    };
+    let kept = match (field, &edit.value) {
+        ("trusted_hash", Value::String(hash)) => {
+            crate::hooks::trust(&config.state_dir, std::slice::from_ref(hash))
+        }
+        ("enabled", Value::Bool(on)) => crate::hooks::set_enabled(&config.state_dir, &[key], *on),
+        _ => {
+            return Err(format!(
+                "{}: kelp keeps a hook's trusted_hash (a string) and enabled (true or false)",
+                edit.key_path
+            ));
+        }
+    };
+    kept.map_err(|e| format!("cannot keep the hook's state: {e}"))
 }
 
 /// A Codex setting as kelp's: its key path in kelp's file and the value kelp writes there.

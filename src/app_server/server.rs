@@ -289,8 +289,9 @@ pub(super) async fn mcp_login(config: Config, out: Out, raw: Value) -> Result<An
     }))
 }
 
-/// `hooks/list`: one entry per folder asked about (the server's own folder when none is),
-/// each empty: kelp runs no hooks.
+/// `hooks/list`: one entry per folder asked about (the server's own folder when none is), each
+/// with the person's hooks and, in a trusted project, the project's, in Codex's shape; a host
+/// trusts one or turns it off by writing Codex's `hooks.state` (`config/batchWrite`).
 pub(super) fn hooks_list(config: &crate::config::Config, raw: Value) -> Result<Answer, RpcError> {
     #[derive(Deserialize, Default)]
     struct Asked {
@@ -307,29 +308,42 @@ pub(super) fn hooks_list(config: &crate::config::Config, raw: Value) -> Result<A
     } else {
         asked.cwds
     };
-    // The person's hooks: the same for every folder.
-    let (hooks, warnings) = crate::hooks::load_for(config);
-    let listed: Vec<crate::wire::HookMetadata> = hooks
-        .all()
-        .iter()
-        .zip(0..)
-        .map(|(hook, order)| hook_metadata(hook, order))
-        .collect();
     Answer::of(&HooksList {
         data: cwds
             .into_iter()
-            .map(|cwd| HooksOfFolder {
-                cwd,
-                hooks: listed.clone(),
-                errors: Vec::new(),
-                warnings: warnings.clone(),
+            .map(|cwd| {
+                // The person's hooks, and a trusted project's own.
+                let (config, _) = config.in_project(&cwd);
+                let (hooks, warnings) = crate::hooks::load_for(&config);
+                let of_project = |hook: &crate::hooks::Hook| {
+                    config
+                        .project
+                        .hooks
+                        .iter()
+                        .any(|file| file.path == hook.source)
+                };
+                HooksOfFolder {
+                    cwd,
+                    hooks: hooks
+                        .all()
+                        .iter()
+                        .zip(0..)
+                        .map(|(hook, order)| hook_metadata(hook, order, of_project(hook)))
+                        .collect(),
+                    errors: Vec::new(),
+                    warnings,
+                }
             })
             .collect(),
     })
 }
 
 /// A hook in Codex's words.
-fn hook_metadata(hook: &crate::hooks::Hook, order: i64) -> crate::wire::HookMetadata {
+fn hook_metadata(
+    hook: &crate::hooks::Hook,
+    order: i64,
+    of_project: bool,
+) -> crate::wire::HookMetadata {
     let name = hook.event.name();
     let mut event_name = name[..1].to_ascii_lowercase();
     event_name.push_str(&name[1..]);
@@ -341,11 +355,11 @@ fn hook_metadata(hook: &crate::hooks::Hook, order: i64) -> crate::wire::HookMeta
         status_message: None,
         additional_context_limit: None,
         source_path: hook.source.clone(),
-        source: "user",
+        source: if of_project { "project" } else { "user" },
         plugin_id: None,
         environment_id: None,
         display_order: order,
-        enabled: true,
+        enabled: hook.enabled,
         is_managed: false,
         current_hash: hook.hash(),
         trust_status: if hook.trusted { "trusted" } else { "untrusted" },

@@ -356,7 +356,9 @@ fn interactive(
                 let _ = drawn.await;
             }),
         };
-        kelp::tui::run(&config, ops, events, initial, Some(first_frame)).await
+        let ran = kelp::tui::run(&config, ops, events, initial, Some(first_frame)).await;
+        kelp::task::let_end(kelp::task::LET_END_BOUND).await;
+        ran
     });
     // Background work (a clipboard tool, a blocking read) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -58,7 +58,11 @@ where
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let result = runtime.block_on(serve(config));
+    let result = runtime.block_on(async {
+        let served = serve(config).await;
+        kelp::task::let_end(kelp::task::LET_END_BOUND).await;
+        served
+    });
     // Logins, turns and commands still running are cancelled, not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {

@@ -1,5 +1,6 @@
 //! `kelp hooks`: the hooks of the config folders (kelp's, then `CODEX_HOME`'s), each with its
-//! state, event, matcher, command and file; `kelp hooks trust` lets them run.
+//! state, event, matcher, command and file; `kelp hooks trust` lets them run, `kelp hooks
+//! disable` and `enable` turn them off and on.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -22,6 +23,21 @@ pub(super) enum HooksCommand {
         #[arg(long, conflicts_with = "hashes")]
         all: bool,
     },
+    /// Turn hooks off, trusted or not, so they do not run (nor wait for trust): those whose
+    /// hash starts with each HASH, or every one with --all.
+    Disable {
+        #[arg(value_name = "HASH")]
+        hashes: Vec<String>,
+        #[arg(long, conflicts_with = "hashes")]
+        all: bool,
+    },
+    /// Turn hooks that were turned off on again.
+    Enable {
+        #[arg(value_name = "HASH")]
+        hashes: Vec<String>,
+        #[arg(long, conflicts_with = "hashes")]
+        all: bool,
+    },
 }
 
 /// The hooks as kelp reads them now.
@@ -37,7 +53,13 @@ pub(super) fn hooks(config: &Config, command: Option<HooksCommand>) -> ExitCode 
     }
     match command.unwrap_or(HooksCommand::List) {
         HooksCommand::List => list(&hooks),
-        HooksCommand::Trust { hashes, all } => trust(config, &hooks, &hashes, all),
+        HooksCommand::Trust { hashes, all } => change(config, &hooks, &hashes, all, Change::Trust),
+        HooksCommand::Disable { hashes, all } => {
+            change(config, &hooks, &hashes, all, Change::Enable(false))
+        }
+        HooksCommand::Enable { hashes, all } => {
+            change(config, &hooks, &hashes, all, Change::Enable(true))
+        }
     }
 }
 
@@ -51,10 +73,10 @@ fn list(hooks: &[Hook]) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for hook in hooks {
-        let state = if hook.trusted {
-            "trusted"
-        } else {
-            "waits for trust"
+        let state = match (hook.enabled, hook.trusted) {
+            (false, _) => "off",
+            (true, true) => "trusted",
+            (true, false) => "waits for trust",
         };
         let matcher = hook
             .matcher
@@ -73,11 +95,45 @@ fn list(hooks: &[Hook]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn trust(config: &Config, hooks: &[Hook], wanted: &[String], all: bool) -> ExitCode {
+/// What `kelp hooks` changes of the hooks named.
+#[derive(Clone, Copy)]
+enum Change {
+    Trust,
+    Enable(bool),
+}
+
+impl Change {
+    fn verb(self) -> &'static str {
+        match self {
+            Change::Trust => "trust",
+            Change::Enable(true) => "turn on",
+            Change::Enable(false) => "turn off",
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Change::Trust => "Trusted",
+            Change::Enable(true) => "Turned on",
+            Change::Enable(false) => "Turned off",
+        }
+    }
+}
+
+fn change(
+    config: &Config,
+    hooks: &[Hook],
+    wanted: &[String],
+    all: bool,
+    change: Change,
+) -> ExitCode {
     if !all && wanted.is_empty() {
         return fail(
             exit::USAGE,
-            "name the hooks to trust by the hash `kelp hooks` shows, or give --all",
+            &format!(
+                "name the hooks to {} by the hash `kelp hooks` shows, or give --all",
+                change.verb()
+            ),
         );
     }
     let mut chosen = Vec::new();
@@ -100,12 +156,21 @@ fn trust(config: &Config, hooks: &[Hook], wanted: &[String], all: bool) -> ExitC
     if all {
         chosen = hooks.iter().map(Hook::hash).collect();
     }
-    if let Err(e) = kelp::hooks::trust(&config.state_dir, &chosen) {
-        return fail(exit::FAILURE, &format!("cannot keep the trust: {e}"));
+    let kept = match change {
+        Change::Trust => kelp::hooks::trust(&config.state_dir, &chosen),
+        Change::Enable(on) => kelp::hooks::set_enabled(&config.state_dir, &chosen, on),
+    };
+    if let Err(e) = kept {
+        return fail(exit::FAILURE, &format!("cannot keep the hooks' state: {e}"));
     }
     let mut out = std::io::stdout().lock();
     for hook in hooks.iter().filter(|hook| chosen.contains(&hook.hash())) {
-        let line = format!("Trusted {} hook: {}", hook.event.name(), hook.command);
+        let line = format!(
+            "{} {} hook: {}",
+            change.done(),
+            hook.event.name(),
+            hook.command
+        );
         let _ = writeln!(out, "{}", kelp::terminal_text::printable(&line));
     }
     ExitCode::SUCCESS

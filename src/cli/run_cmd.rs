@@ -293,6 +293,7 @@ pub(super) fn drive(
             }
             // The core stops once its last sender is gone, killing what still runs.
             let _ = core.ops.send(Op::Shutdown);
+            kelp::task::let_end(kelp::task::LET_END_BOUND).await;
             Ok::<_, String>((outcome, printed, core.id))
         })
         .unwrap_or_else(|message| (Some(failed(message)), Ok(()), String::new()));

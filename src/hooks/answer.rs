@@ -81,6 +81,26 @@ pub(super) fn verdict(event: HookEvent, ran: &[Ran]) -> Verdict {
     verdict
 }
 
+/// How one hook ran, in a few words for `/hooks`: `ok`, `blocked: REASON`, `failed …`.
+pub(super) fn outcome(ran: &Ran) -> String {
+    let first_line = |text: &str| {
+        let line = text.lines().next().unwrap_or("").trim();
+        crate::terminal_text::printable(line)
+            .chars()
+            .take(80)
+            .collect::<String>()
+    };
+    match (&ran.failure, ran.exit) {
+        (Some(failure), _) => first_line(failure),
+        (None, Some(0)) => "ok".to_string(),
+        (None, Some(2)) => format!("blocked: {}", first_line(&ran.stderr)),
+        (None, code) => {
+            let code = code.map_or("?".to_string(), |code| code.to_string());
+            format!("failed (exit {code})")
+        }
+    }
+}
+
 /// A hook's stdout after exit code 0: JSON, or plain text.
 fn answered(event: HookEvent, stdout: &str, verdict: &mut Verdict) {
     let text = stdout.trim();
@@ -91,7 +111,10 @@ fn answered(event: HookEvent, stdout: &str, verdict: &mut Verdict) {
     let Some(json) = json else {
         // Plain text is context where Claude Code takes it so: a prompt, a session's start.
         if !text.is_empty()
-            && matches!(event, HookEvent::UserPromptSubmit | HookEvent::SessionStart)
+            && matches!(
+                event,
+                HookEvent::UserPromptSubmit | HookEvent::SessionStart | HookEvent::SubagentStart
+            )
         {
             verdict.context.push(text.to_string());
         }
@@ -126,6 +149,9 @@ fn answered(event: HookEvent, stdout: &str, verdict: &mut Verdict) {
         }
         _ => {}
     }
+    if let Some(decision) = specific.get("decision").filter(|d| d.is_object()) {
+        permission_request(decision, verdict);
+    }
     if let Some(input) = specific
         .get("updatedInput")
         .filter(|input| input.is_object())
@@ -139,6 +165,33 @@ fn answered(event: HookEvent, stdout: &str, verdict: &mut Verdict) {
         .filter(|context| !context.is_empty())
     {
         verdict.context.push(context.to_string());
+    }
+}
+
+/// A `PermissionRequest` hook's `decision`: `behavior` allow or deny (with its `message`). What
+/// Codex keeps for later (`interrupt`, `updatedInput`, `updatedPermissions`) fails closed, as
+/// Codex's: no decision, and the person is told.
+fn permission_request(decision: &Value, verdict: &mut Verdict) {
+    let reserved = ["updatedInput", "updatedPermissions"]
+        .iter()
+        .any(|key| decision.get(key).is_some_and(|v| !v.is_null()))
+        || decision.get("interrupt").and_then(Value::as_bool) == Some(true);
+    if reserved {
+        verdict.say(
+            "a PermissionRequest hook asked for what is not supported yet (interrupt, \
+             updatedInput, updatedPermissions): its decision is not used"
+                .to_string(),
+        );
+        return;
+    }
+    match decision.get("behavior").and_then(Value::as_str) {
+        Some("allow") => permit(verdict, Permission::Allow),
+        Some("deny") => {
+            permit(verdict, Permission::Deny);
+            let message = decision.get("message").and_then(Value::as_str);
+            verdict.blocked(message.unwrap_or_default());
+        }
+        _ => verdict.say("a PermissionRequest hook's decision has no behavior".to_string()),
     }
 }
 
@@ -159,6 +212,31 @@ mod tests {
             stderr: stderr.into(),
             failure: None,
         }
+    }
+
+    /// A `PermissionRequest` hook decides with `decision.behavior`; any deny wins over an
+    /// allow, and what Codex reserves fails closed.
+    #[test]
+    fn permission_request_decisions_read_as_codexs() {
+        let said = |behavior: &str| {
+            format!(
+                r#"{{"hookSpecificOutput":{{"hookEventName":"PermissionRequest","decision":{behavior}}}}}"#
+            )
+        };
+        let allow = said(r#"{"behavior":"allow"}"#);
+        let deny = said(r#"{"behavior":"deny","message":"not on main"}"#);
+        let event = HookEvent::PermissionRequest;
+        let v = verdict(event, &[ran(Some(0), &allow, "")]);
+        assert_eq!((v.permission, v.block), (Some(Permission::Allow), None));
+        let v = verdict(event, &[ran(Some(0), &allow, ""), ran(Some(0), &deny, "")]);
+        assert_eq!(v.permission, Some(Permission::Deny));
+        assert_eq!(v.block.as_deref(), Some("not on main"));
+        let reserved = said(r#"{"behavior":"allow","updatedInput":{"command":"ls"}}"#);
+        let v = verdict(event, &[ran(Some(0), &reserved, "")]);
+        assert_eq!(v.permission, None);
+        assert_eq!(v.messages.len(), 1, "{v:?}");
+        let v = verdict(event, &[ran(Some(2), "", "never here\n")]);
+        assert_eq!(v.block.as_deref(), Some("never here"));
     }
 
     #[test]

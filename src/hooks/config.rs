@@ -69,8 +69,10 @@ fn load_with(
         }
     }
     let trusted = super::trusted_hashes(state_dir);
+    let disabled = super::trust::disabled_hashes(state_dir);
     for hook in &mut hooks {
         hook.trusted = trusted.contains(&hook.hash());
+        hook.enabled = !disabled.contains(&hook.hash());
     }
     (Hooks::new(hooks, bypass_trust), warnings)
 }
@@ -95,6 +97,10 @@ fn entries(value: &Value, source: &Path, hooks: &mut Vec<Hook>, warnings: &mut V
         return;
     };
     for (name, groups) in events {
+        // Codex's own record of its hooks' trust, by its keys: not a hook.
+        if name == "state" {
+            continue;
+        }
         let Some(event) = HookEvent::named(name) else {
             warnings.push(at(&format!("{name} is no event a hook runs at")));
             continue;
@@ -151,6 +157,7 @@ fn handler_hook(
         timeout,
         source: PathBuf::from(source),
         trusted: false,
+        enabled: true,
     })
 }
 

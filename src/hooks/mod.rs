@@ -12,7 +12,8 @@
 //! `--dangerously-bypass-hook-trust`.
 //!
 //! - `config.rs`: the hooks the files name, read and checked.
-//! - `trust.rs`: the hashes of the hooks the person trusted, kept in kelp's state folder.
+//! - `trust.rs`: the hashes of the hooks the person trusted, and of those turned off, kept in
+//!   kelp's state folder.
 //! - `run.rs`: the hooks of one event run together, each bounded in time and output.
 //! - `answer.rs`: what their exit codes and output say, as one verdict.
 
@@ -28,7 +29,7 @@ use std::time::Duration;
 pub use answer::{Permission, Verdict};
 pub use config::{load, load_for};
 pub use run::{Ran, shell};
-pub use trust::{trust, trusted_hashes};
+pub use trust::{set_enabled, trust, trusted_hashes};
 
 /// Where in a conversation a hook runs, by Codex's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,22 +40,26 @@ pub enum HookEvent {
     PermissionRequest,
     PostToolUse,
     Stop,
+    SubagentStart,
     SubagentStop,
     PreCompact,
     PostCompact,
+    SessionEnd,
 }
 
 impl HookEvent {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::SessionStart,
         Self::UserPromptSubmit,
         Self::PreToolUse,
         Self::PermissionRequest,
         Self::PostToolUse,
         Self::Stop,
+        Self::SubagentStart,
         Self::SubagentStop,
         Self::PreCompact,
         Self::PostCompact,
+        Self::SessionEnd,
     ];
 
     /// Its name in files and payloads.
@@ -66,9 +71,11 @@ impl HookEvent {
             Self::PermissionRequest => "PermissionRequest",
             Self::PostToolUse => "PostToolUse",
             Self::Stop => "Stop",
+            Self::SubagentStart => "SubagentStart",
             Self::SubagentStop => "SubagentStop",
             Self::PreCompact => "PreCompact",
             Self::PostCompact => "PostCompact",
+            Self::SessionEnd => "SessionEnd",
         }
     }
 
@@ -92,6 +99,8 @@ pub struct Hook {
     pub source: PathBuf,
     /// The person trusted it as it is now.
     pub trusted: bool,
+    /// Not turned off by the person (`/hooks`, `kelp hooks disable`).
+    pub enabled: bool,
 }
 
 impl Hook {
@@ -125,6 +134,8 @@ impl Hook {
 pub struct Hooks {
     all: Arc<Vec<Hook>>,
     bypass_trust: bool,
+    /// How each hook last ran, by its hash, for `/hooks`.
+    last: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 impl Hooks {
@@ -132,7 +143,23 @@ impl Hooks {
         Self {
             all: Arc::new(all),
             bypass_trust,
+            last: Arc::default(),
         }
+    }
+
+    /// These hooks, keeping what `earlier` (the same files read before) knew of how each ran.
+    pub fn keeping_results_of(mut self, earlier: &Hooks) -> Self {
+        self.last = earlier.last.clone();
+        self
+    }
+
+    /// How the hook of `hash` last ran (`ok`, `blocked: …`, `failed …`), once it has.
+    pub fn last_result(&self, hash: &str) -> Option<String> {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(hash)
+            .cloned()
     }
 
     /// Every hook, in the order the files name them.
@@ -140,11 +167,15 @@ impl Hooks {
         &self.all
     }
 
-    /// The hooks that wait for the person's trust (none with the bypass).
+    /// The hooks that wait for the person's trust (none with the bypass; none turned off).
     pub fn untrusted(&self) -> Vec<&Hook> {
         match self.bypass_trust {
             true => Vec::new(),
-            false => self.all.iter().filter(|hook| !hook.trusted).collect(),
+            false => self
+                .all
+                .iter()
+                .filter(|hook| !hook.trusted && hook.enabled)
+                .collect(),
         }
     }
 
@@ -160,7 +191,8 @@ impl Hooks {
         let mut seen = std::collections::HashSet::new();
         self.all
             .iter()
-            .filter(|hook| hook.event == event && (hook.trusted || self.bypass_trust))
+            .filter(|hook| hook.event == event && hook.enabled)
+            .filter(|hook| hook.trusted || self.bypass_trust)
             .filter(|hook| names.is_empty() || hook.matches(names))
             .filter(|hook| seen.insert(hook.command.as_str()))
             .collect()
@@ -180,6 +212,15 @@ impl Hooks {
             return Verdict::default();
         }
         let ran = run::all(&hooks, cwd, payload).await;
+        {
+            let mut last = self
+                .last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (hook, ran) in hooks.iter().zip(&ran) {
+                last.insert(hook.hash(), answer::outcome(ran));
+            }
+        }
         answer::verdict(event, &ran)
     }
 }
@@ -196,6 +237,7 @@ mod tests {
             timeout: DEFAULT_TIMEOUT,
             source: PathBuf::from("/h.json"),
             trusted: true,
+            enabled: true,
         }
     }
 
@@ -243,5 +285,12 @@ mod tests {
         let bypassed = Hooks::new(hooks.all().to_vec(), true);
         assert_eq!(bypassed.runnable(HookEvent::PreToolUse, bash).len(), 2);
         assert!(bypassed.untrusted().is_empty());
+        // One turned off runs in no case, and waits for no trust.
+        let mut off = hooks.all().to_vec();
+        off.iter_mut().for_each(|hook| hook.enabled = false);
+        let off = Hooks::new(off, true);
+        assert!(off.runnable(HookEvent::PreToolUse, bash).is_empty());
+        let off = Hooks::new(off.all().to_vec(), false);
+        assert!(off.untrusted().is_empty());
     }
 }

@@ -148,6 +148,7 @@ mod tests {
             timeout,
             source: "/h.json".into(),
             trusted: true,
+            enabled: true,
         }
     }
 

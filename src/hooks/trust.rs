@@ -1,6 +1,7 @@
 //! Which hooks the person trusted: the hash of each (its event, matcher and command), kept in
 //! `trusted-hooks` in kelp's state folder. A hook whose command or matcher changes has another
-//! hash, and waits again.
+//! hash, and waits again. Those the person turned off are kept the same way, in
+//! `disabled-hooks`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,27 @@ pub(super) fn hash_of(event: HookEvent, matcher: Option<&str>, command: &str) ->
 /// The hashes of the hooks trusted so far (none when the file is missing or unreadable).
 pub fn trusted_hashes(state_dir: &Path) -> BTreeSet<String> {
     kept_hashes::read(&file(state_dir))
+}
+
+fn disabled_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("disabled-hooks")
+}
+
+/// The hashes of the hooks the person turned off.
+pub fn disabled_hashes(state_dir: &Path) -> BTreeSet<String> {
+    kept_hashes::read(&disabled_file(state_dir))
+}
+
+/// Turns the hooks of `hashes` on or off.
+pub fn set_enabled(
+    state_dir: &Path,
+    hashes: &[String],
+    enabled: bool,
+) -> Result<(), crate::private_file::FileError> {
+    match enabled {
+        true => kept_hashes::change(&disabled_file(state_dir), &[], hashes),
+        false => kept_hashes::add(&disabled_file(state_dir), hashes),
+    }
 }
 
 /// Adds `hashes` to the trusted ones.

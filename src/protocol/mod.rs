@@ -205,6 +205,8 @@ pub enum Op {
     ListHooks,
     /// Trust the hooks of these hashes, so they run from now on; the answer is `Reply::Hooks`.
     TrustHooks(Vec<String>),
+    /// Turn the hooks of these hashes on or off; the answer is `Reply::Hooks`.
+    EnableHooks { hashes: Vec<String>, enabled: bool },
     /// The newest turns of the saved conversation with this id, to show beside the one in
     /// hand. The answer is `Reply::AgentTranscript`.
     ReadAgent(String),

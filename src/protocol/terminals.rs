@@ -43,4 +43,8 @@ pub struct HookRow {
     /// The file that names it.
     pub source: PathBuf,
     pub trusted: bool,
+    /// Not turned off by the person.
+    pub enabled: bool,
+    /// How it last ran in this conversation (`ok`, `blocked: …`, `failed …`).
+    pub last: Option<String>,
 }

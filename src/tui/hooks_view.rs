@@ -1,7 +1,8 @@
-//! `/hooks`: the person's hooks in a picker, each with its event, matcher, command and whether
-//! it is trusted; Enter trusts one that waits, the first row every one that waits. The same
-//! picker opens at the start when hooks wait for trust, as Codex's "Hooks need review"; Esc
-//! goes on without trusting them (they do not run).
+//! `/hooks`: the person's hooks in a picker, each with its event, matcher, command, whether it
+//! is trusted and on, and how it last ran; Enter trusts one that waits (the first row every
+//! one that waits) and turns a trusted one off or on. The same picker opens at the start when
+//! hooks wait for trust, as Codex's "Hooks need review"; Esc goes on without trusting them
+//! (they do not run).
 
 use super::app::App;
 use super::bottom_pane::PickerKind;
@@ -25,7 +26,7 @@ impl App {
     /// The core's list: shown when `/hooks` asked, or when some wait for trust.
     pub(super) fn on_hooks(&mut self, rows: Vec<HookRow>) {
         let asked = std::mem::take(&mut self.session.awaiting_hooks);
-        let waiting = rows.iter().filter(|row| !row.trusted).count();
+        let waiting = rows.iter().filter(|row| waits(row)).count();
         self.session.hooks = rows;
         // A question of the start (the folder's trust, the project's settings) is answered
         // first; the review is asked for again after it.
@@ -64,9 +65,14 @@ impl App {
             let label = format!("{}{matcher} {}", row.event, row.command);
             PickerItem {
                 label: cut(&crate::terminal_text::printable(&label), LABEL_CHARS),
-                detail: match row.trusted {
-                    true => "trusted".to_string(),
-                    false => "waits: enter trusts it".to_string(),
+                detail: match (row.enabled, row.trusted, &row.last) {
+                    (false, _, _) => "off: enter turns it on".to_string(),
+                    (true, false, _) => "waits: enter trusts it".to_string(),
+                    (true, true, None) => "on".to_string(),
+                    (true, true, Some(last)) => cut(
+                        &crate::terminal_text::printable(&format!("on · {last}")),
+                        30,
+                    ),
                 },
                 current: false,
             }
@@ -85,7 +91,7 @@ impl App {
             .session
             .hooks
             .iter()
-            .filter(|row| !row.trusted)
+            .filter(|row| waits(row))
             .map(|row| row.hash.clone())
             .collect();
         let index = match (waiting.is_empty(), index) {
@@ -93,14 +99,22 @@ impl App {
             (false, index) => index - 1,
             (true, index) => index,
         };
-        match self.session.hooks.get(index) {
-            Some(row) if !row.trusted => vec![Effect::Send(Op::TrustHooks(vec![row.hash.clone()]))],
-            Some(row) => vec![Effect::Notice(format!(
-                "Already trusted: {} from {}",
-                row.command,
-                row.source.display()
-            ))],
-            None => Vec::new(),
-        }
+        let Some(row) = self.session.hooks.get(index) else {
+            return Vec::new();
+        };
+        let hashes = vec![row.hash.clone()];
+        let op = match (row.enabled, row.trusted) {
+            (true, false) => Op::TrustHooks(hashes),
+            (enabled, _) => Op::EnableHooks {
+                hashes,
+                enabled: !enabled,
+            },
+        };
+        vec![Effect::AwaitHooks, Effect::Send(op)]
     }
+}
+
+/// A hook that waits for the person's trust before it runs: one turned off waits for nothing.
+fn waits(row: &HookRow) -> bool {
+    row.enabled && !row.trusted
 }

@@ -3761,6 +3761,51 @@ async fn hooks_are_listed_per_folder_and_skills_turned_off_and_found_in_more_fol
     );
     assert_eq!(hook["sourcePath"], json!(config_dir.join("hooks.json")));
 
+    // A host trusts it as Codex's do, by writing `hooks.state."KEY".trusted_hash` with the hash
+    // the list gave, and turns it off with `enabled = false`: nothing of it lands in the file.
+    let key = hook["key"].as_str().unwrap().to_string();
+    let hash = hook["currentHash"].clone();
+    server.result(
+        "config/batchWrite",
+        json!({"edits": [{
+            "keyPath": format!("hooks.state.\"{key}\".trusted_hash"),
+            "value": hash,
+            "mergeStrategy": "replace"
+        }]}),
+    );
+    let hooks = server.result("hooks/list", json!({"cwds": [project.path()]}));
+    let hook = &hooks["data"][0]["hooks"][0];
+    assert_eq!(
+        (&hook["trustStatus"], &hook["enabled"]),
+        (&json!("trusted"), &json!(true))
+    );
+    server.result(
+        "config/value/write",
+        json!({
+            "keyPath": format!("hooks.state.{key}.enabled"),
+            "value": false,
+            "mergeStrategy": "upsert"
+        }),
+    );
+    let hooks = server.result("hooks/list", json!({"cwds": [project.path()]}));
+    assert_eq!(hooks["data"][0]["hooks"][0]["enabled"], json!(false));
+    let file = std::fs::read_to_string(config_dir.join("config.toml")).unwrap_or_default();
+    assert!(!file.contains(&key), "{file}");
+    let (refused, _) = server.call(
+        "config/value/write",
+        json!({
+            "keyPath": format!("hooks.state.{key}.enabled"),
+            "value": "yes",
+            "mergeStrategy": "upsert"
+        }),
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("enabled (true or false)")),
+        "{refused}"
+    );
+
     let skill = |dir: &Path, name: &str, what: &str| {
         let folder = dir.join(name);
         std::fs::create_dir_all(&folder).unwrap();

@@ -1,8 +1,10 @@
 //! Hooks fired for real against the fake model: each event's payload as Codex 0.171 sends it
 //! (measured on its `codex exec` against the fake), and each answer honoured: `PreToolUse`
 //! blocking a command, `UserPromptSubmit` adding context or blocking the prompt, `PostToolUse`
-//! seeing the output, `Stop` blocking once and the turn going on, `SessionStart` once; hooks
-//! the person has not trusted do not run.
+//! seeing the output, `Stop` blocking once and the turn going on, `SessionStart` once,
+//! `PermissionRequest` deciding before the person is asked, a team's child starting and
+//! stopping with `SubagentStart` and `SubagentStop`, `SessionEnd` as kelp exits; hooks the
+//! person has not trusted do not run.
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +66,14 @@ fn command_hook(command: &Path) -> Value {
 /// An agent in full-auto whose config folder holds `hooks` (`(event, matcher, script)`),
 /// trusted.
 async fn with_hooks(hooks: &[(&str, Option<&str>, PathBuf)]) -> Agent {
+    with_hooks_and(hooks, |_| {}).await
+}
+
+/// [`with_hooks`], the configuration then changed by `tweak`.
+async fn with_hooks_and(
+    hooks: &[(&str, Option<&str>, PathBuf)],
+    tweak: impl FnOnce(&mut Config) + Send + 'static,
+) -> Agent {
     let mut events = serde_json::Map::new();
     for (event, matcher, command) in hooks {
         let mut group = json!({ "hooks": command_hook(command) });
@@ -80,6 +90,7 @@ async fn with_hooks(hooks: &[(&str, Option<&str>, PathBuf)]) -> Agent {
     agent_setup(|config, _| {
         config.approval = ApprovalMode::FullAuto;
         install(config, Value::Object(events), true);
+        tweak(config);
     })
     .await
 }
@@ -384,4 +395,206 @@ async fn a_hooks_allow_runs_unasked_what_full_auto_would_and_no_more() {
     a.approve(id, kelp::protocol::ApprovalDecision::No { reason: None });
     a.finish_turn().await;
     assert!(!a.dir().join(".git/hooks/pre-commit").exists());
+}
+
+/// `PermissionRequest` runs where the person would be asked, before they are: a hook's allow
+/// runs the call unasked, its deny refuses it with the hook's message for the model, and when
+/// no hook decides the person is asked as ever. Its payload is Codex's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_request_hook_decides_before_the_person_is_asked() {
+    let scripts = tempfile::tempdir().unwrap();
+    let decide = script(
+        scripts.path(),
+        "decide",
+        r#"case "$payload" in
+  *'rm '*) echo '{"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": {"behavior": "deny", "message": "nothing is removed here"}}}';;
+  *allowed.txt*) echo '{"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": {"behavior": "allow"}}}';;
+esac"#,
+    );
+    let mut a = with_hooks_and(&[("PermissionRequest", Some("Bash"), decide)], |config| {
+        config.approval = ApprovalMode::Ask;
+    })
+    .await;
+    std::fs::write(a.dir().join("keep.txt"), "precious").unwrap();
+    a.fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch allowed.txt"})),
+        Reply::call_with_id("c2", "shell", json!({"command": "rm keep.txt"})),
+        Reply::call_with_id("c3", "shell", json!({"command": "touch asked.txt"})),
+        Reply::text("Done."),
+    ]);
+    a.submit("tidy up");
+    let (id, call_id, _) = a.approval().await;
+    assert_eq!(
+        call_id, "c3",
+        "the hook decided the first two; the third is asked"
+    );
+    assert!(a.dir().join("allowed.txt").exists(), "allowed unasked");
+    assert!(a.dir().join("keep.txt").exists(), "denied");
+    a.approve(id, kelp::protocol::ApprovalDecision::Yes);
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(a.dir().join("asked.txt").exists());
+    let outputs = outputs_sent(&a);
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o.contains("denied by a PermissionRequest hook: nothing is removed here")),
+        "{outputs:#?}"
+    );
+    let seen = payloads(scripts.path(), "decide");
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    assert_eq!(seen[0]["hook_event_name"], "PermissionRequest");
+    assert_eq!(seen[0]["tool_name"], "Bash");
+    assert_eq!(
+        seen[0]["tool_input"],
+        json!({"command": "touch allowed.txt"})
+    );
+    assert_eq!(seen[0]["permission_mode"], "default");
+    assert!(seen[0]["turn_id"].is_string(), "{:#?}", seen[0]);
+}
+
+/// A team's child starts with `SubagentStart` (its context in the child's request, not the
+/// parent's) and ends its turn with `SubagentStop` instead of `Stop`, named by its id and
+/// role, with its own conversation and its parent's; a blocking `SubagentStop` makes the child
+/// go on with the reason, and its second answer is what the parent gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_childs_turn_starts_and_stops_with_the_subagent_hooks() {
+    let scripts = tempfile::tempdir().unwrap();
+    let start = script(
+        scripts.path(),
+        "substart",
+        r#"echo '{"hookSpecificOutput": {"hookEventName": "SubagentStart", "additionalContext": "Child rule: be terse."}}'"#,
+    );
+    let stop = script(
+        scripts.path(),
+        "substop",
+        r#"case "$payload" in *'"stop_hook_active":false'*)
+  echo '{"decision": "block", "reason": "Check your answer."}';; esac"#,
+    );
+    let parent_stop = script(scripts.path(), "stop", "exit 0");
+    let a = with_hooks_and(
+        &[
+            ("SubagentStart", None, start),
+            ("SubagentStop", None, stop),
+            ("Stop", None, parent_stop),
+        ],
+        |config| config.agents.enabled = true,
+    )
+    .await;
+    let is_child = |request: &Value| {
+        request["input"]
+            .to_string()
+            .contains("Task name: /root/alpha")
+    };
+    a.fake.set_fallback(move |request| {
+        let said = request["input"].to_string();
+        match (is_child(request), said.contains("Check your answer.")) {
+            (true, false) => Reply::text("alpha first"),
+            (true, true) => Reply::text("alpha checked"),
+            (false, _) if !said.contains("function_call_output") => Reply::call(
+                "spawn_agent",
+                json!({"task_name": "alpha", "message": "say hi"}),
+            ),
+            (false, _) if !said.contains("Message Type: FINAL_ANSWER") => {
+                Reply::call("wait_agent", json!({"timeout_ms": 20000}))
+            }
+            (false, _) => Reply::text("the team is done"),
+        }
+    });
+    let mut a = a;
+    a.submit("go team");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+
+    let requests: Vec<Value> = a
+        .fake
+        .requests_to("/responses")
+        .iter()
+        .map(|r| r.json().clone())
+        .collect();
+    let (child, parent): (Vec<&Value>, Vec<&Value>) = requests.iter().partition(|r| is_child(r));
+    assert!(
+        child[0]["input"]
+            .to_string()
+            .contains("Child rule: be terse.")
+    );
+    assert!(
+        parent
+            .iter()
+            .all(|r| !r["input"].to_string().contains("Child rule"))
+    );
+    let last = parent.last().unwrap()["input"].to_string();
+    assert!(
+        last.contains("alpha checked"),
+        "the answer after the block: {last}"
+    );
+
+    let started = payloads(scripts.path(), "substart");
+    assert_eq!(started.len(), 1, "{started:#?}");
+    assert_eq!(started[0]["hook_event_name"], "SubagentStart");
+    assert_eq!(started[0]["agent_type"], "default");
+    let agent_id = started[0]["agent_id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(agent_id).is_ok(), "{agent_id}");
+    let stopped = payloads(scripts.path(), "substop");
+    let active: Vec<&Value> = stopped.iter().map(|p| &p["stop_hook_active"]).collect();
+    assert_eq!(active, [&json!(false), &json!(true)]);
+    assert_eq!(stopped[0]["last_assistant_message"], "alpha first");
+    assert_eq!(stopped[0]["agent_id"], agent_id);
+    let parents = payloads(scripts.path(), "stop");
+    assert_eq!(parents.len(), 1, "Stop is the parent's alone: {parents:#?}");
+    assert!(parents[0].get("agent_id").is_none());
+    assert_eq!(stopped[0]["transcript_path"], parents[0]["transcript_path"]);
+    assert_ne!(
+        stopped[0]["agent_transcript_path"],
+        stopped[0]["transcript_path"]
+    );
+    assert!(
+        stopped[0]["agent_transcript_path"].is_string(),
+        "{:#?}",
+        stopped[0]
+    );
+    // The tree's session, as Codex's: the first agent's conversation.
+    assert_eq!(stopped[0]["session_id"], parents[0]["session_id"]);
+    assert_eq!(started[0]["session_id"], parents[0]["session_id"]);
+}
+
+/// `SessionEnd` runs as kelp exits, after the conversation is saved: `kelp run` waits for it,
+/// so its payload (Codex's: the session, its file, the folder, `reason`) is there once the
+/// process is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_end_runs_before_kelp_exits() {
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    fake.push_response(Reply::text("Bye."));
+    let (home, mut cmd) = crate::cli_run::kelp_for(&fake, crate::llm_stream::Login::ApiKey);
+    let scripts = tempfile::tempdir().unwrap();
+    // Slow enough that an exit not waiting for it would leave no payload.
+    let end = script(scripts.path(), "end", "sleep 0.5; echo ended > \"$0.done\"");
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("hooks.json"),
+        json!({"hooks": {"SessionEnd": [{ "hooks": command_hook(&end) }]}}).to_string(),
+    )
+    .unwrap();
+    let project = tempfile::tempdir().unwrap();
+    cmd.current_dir(project.path())
+        .args(["run", "--dangerously-bypass-hook-trust", "say bye"]);
+    let out = crate::cli_run::output(cmd).await;
+    assert!(out.status.success(), "{}", crate::support::shown(&out));
+    assert!(
+        scripts.path().join("end.sh.done").exists(),
+        "the hook finished before kelp exited"
+    );
+    let seen = payloads(scripts.path(), "end");
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0]["hook_event_name"], "SessionEnd");
+    assert_eq!(seen[0]["reason"], "other");
+    assert_eq!(
+        seen[0]["cwd"],
+        json!(project.path().canonicalize().unwrap())
+    );
+    let transcript = seen[0]["transcript_path"].as_str().unwrap();
+    let saved = std::fs::read_to_string(transcript).unwrap();
+    assert!(saved.contains("Bye."), "saved before the hook ran");
+    assert!(saved.contains(seen[0]["session_id"].as_str().unwrap()));
 }

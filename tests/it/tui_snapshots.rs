@@ -1707,7 +1707,8 @@ fn ctrl_c_while_a_turn_runs_asks_what_happens_to_it() {
 }
 
 /// Hooks that wait for trust at the start open their review (at 80×24): the first row trusts
-/// every one that waits; once none waits the picker closes. `/hooks` lists them anyway.
+/// every one that waits; once none waits the picker closes. `/hooks` lists them anyway, each
+/// with its state and last result, and turns one off or on.
 #[test]
 fn hooks_that_wait_for_trust_are_reviewed_in_a_picker() {
     let (mut app, mut rx) = logged_in();
@@ -1719,6 +1720,8 @@ fn hooks_that_wait_for_trust_are_reviewed_in_a_picker() {
             command: command.into(),
             source: PathBuf::from("/home/ana/.config/kelp/hooks.json"),
             trusted,
+            enabled: true,
+            last: None,
         }
     };
     let rows = vec![
@@ -1738,13 +1741,19 @@ fn hooks_that_wait_for_trust_are_reviewed_in_a_picker() {
     type_text(&mut app, "/hooks");
     key(&mut app, KeyCode::Enter);
     assert_eq!(ops(&mut rx), [Op::ListHooks]);
+    trusted[0].last = Some("blocked: no rm -rf in this project".into());
+    trusted[1].enabled = false;
     app.handle_core_event(Event::Reply(kelp::protocol::Reply::Hooks(trusted)));
-    let screen = draw(&mut app, 80, 24);
-    assert!(
-        screen.contains("PreToolUse [Bash] ~/bin/guard.sh"),
-        "{screen}"
+    // Each with its state and how it last ran; Enter turns a trusted one off, one off on.
+    insta::assert_snapshot!("hooks_listed_with_their_state", draw(&mut app, 80, 24));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        ops(&mut rx),
+        [Op::EnableHooks {
+            hashes: vec!["aaa".into()],
+            enabled: false
+        }]
     );
-    assert!(screen.contains("trusted"), "{screen}");
 }
 
 /// A trusted project's settings that wait for the person's allowance are shown as the client

@@ -8,6 +8,9 @@ use crate::protocol::{Event, HookRow, Reply};
 impl Core {
     /// Reads the hooks, and says what the person should know of them.
     pub(super) fn load_hooks(&mut self) {
+        if !self.options.hooks {
+            return;
+        }
         let (hooks, warnings) = crate::hooks::load_for(&self.config);
         for warning in warnings {
             self.emit(Event::Notice(format!("hooks: {warning}")));
@@ -43,6 +46,35 @@ impl Core {
         self.hooks = hooks;
     }
 
+    /// `SessionEnd`, as the core ends: the first agent's conversation only (a team's child
+    /// ends with `SubagentStop`), its file saved first.
+    pub(super) async fn session_end(&mut self) {
+        let child = self
+            .seat
+            .as_ref()
+            .and_then(|seat| seat.as_child())
+            .is_some();
+        let event = crate::hooks::HookEvent::SessionEnd;
+        if child || !self.hooks.any_for(event, &[]) {
+            return;
+        }
+        let Some(conversation) = &self.conversation else {
+            return;
+        };
+        let payload = serde_json::json!({
+            "session_id": conversation.id().to_string(),
+            "transcript_path": conversation.session_path(),
+            "cwd": conversation.project_dir(),
+            "hook_event_name": event.name(),
+            "reason": "other",
+        });
+        let cwd = conversation.project_dir().to_path_buf();
+        let verdict = self.hooks.fire(event, &[], &cwd, &payload).await;
+        for message in verdict.messages {
+            self.emit(Event::Notice(format!("SessionEnd hook: {message}")));
+        }
+    }
+
     /// `Op::ListHooks`.
     pub(super) fn list_hooks(&self) {
         self.emit(Event::Reply(Reply::Hooks(rows(&self.hooks))));
@@ -53,8 +85,21 @@ impl Core {
         if let Err(e) = crate::hooks::trust(&self.config.state_dir, hashes) {
             self.emit(Event::Error(format!("cannot keep the hooks' trust: {e}")));
         }
+        self.reload_hooks();
+    }
+
+    /// `Op::EnableHooks`: kept, and in force from the next turn.
+    pub(super) fn enable_hooks(&mut self, hashes: &[String], enabled: bool) {
+        if let Err(e) = crate::hooks::set_enabled(&self.config.state_dir, hashes, enabled) {
+            self.emit(Event::Error(format!("cannot keep the hooks' state: {e}")));
+        }
+        self.reload_hooks();
+    }
+
+    /// The hooks read again after the person changed their state, what each did so far kept.
+    fn reload_hooks(&mut self) {
         let (hooks, _) = crate::hooks::load_for(&self.config);
-        self.hooks = hooks;
+        self.hooks = hooks.keeping_results_of(&self.hooks);
         self.list_hooks();
     }
 }
@@ -71,6 +116,8 @@ fn rows(hooks: &crate::hooks::Hooks) -> Vec<HookRow> {
             command: hook.command.clone(),
             source: hook.source.clone(),
             trusted: hook.trusted,
+            enabled: hook.enabled,
+            last: hooks.last_result(&hook.hash()),
         })
         .collect()
 }

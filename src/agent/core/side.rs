@@ -54,6 +54,7 @@ impl Core {
         options.prompt_history = false;
         options.seat = None;
         options.terminals = None;
+        options.hooks = false;
         // The main conversation's MCP servers are not started twice for a question.
         options.mcp_servers = Vec::new();
         let (ops, mut events) = super::start::spawn(config, options);

@@ -52,6 +52,9 @@ pub struct CoreOptions {
     /// The background terminals its conversations use, held by the face too (an app-server
     /// thread lists and ends them); `None`: each conversation has its own.
     pub terminals: Option<crate::tools::terminals::Terminals>,
+    /// Whether the person's hooks run in its conversations: not in a side conversation, which
+    /// is kelp's own work beside the person's (as Codex runs none in its internal agents).
+    pub hooks: bool,
 }
 
 impl std::fmt::Debug for CoreOptions {
@@ -72,6 +75,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("mcp_servers", &self.mcp_servers)
             .field("prompt_history", &self.prompt_history)
             .field("seat", &self.seat)
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -97,6 +101,7 @@ impl CoreOptions {
             prompt_history: false,
             seat: None,
             terminals: None,
+            hooks: true,
         }
     }
 }
@@ -159,7 +164,7 @@ pub fn spawn_after(
     let (op_tx, op_rx) = unbounded_channel();
     let (event_tx, event_rx) = unbounded_channel();
     let weak_ops = op_tx.downgrade();
-    crate::task::spawn(async move {
+    crate::task::spawn_let_end(async move {
         after.await;
         find_prompts(&config.config_dir, event_tx.clone(), false);
         match Core::start(config, options, event_tx.clone(), weak_ops) {

@@ -87,7 +87,8 @@ pub(super) fn start_child(
     worktree: Option<&crate::protocol::Worktree>,
 ) -> Result<AgentActivity, String> {
     let team = &seat.team;
-    let role = role_settings(seat, args.agent_type.as_deref().unwrap_or("default"))?;
+    let agent_type = args.agent_type.as_deref().unwrap_or("default");
+    let role = role_settings(seat, agent_type)?;
     let mut config = team.0.config.clone();
     // The role's model and effort are the role's to set; the call's come next, then the
     // parent's own.
@@ -137,6 +138,9 @@ pub(super) fn start_child(
             || conversation.project_dir().to_path_buf(),
             |made| made.project_dir.clone(),
         )),
+        agent_type: Arc::from(agent_type),
+        parent_transcript: conversation.session_path().map(Arc::from),
+        session: seat.session.or(Some(conversation.id())),
     };
     let (ops, events) = (team.0.spawner)(config, child);
     {

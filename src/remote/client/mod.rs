@@ -273,14 +273,7 @@ impl Remote {
                 let params = requests::ThreadCompactStartParams { thread_id: thread };
                 self.request(&params, Asked::Quiet("compacting"));
             }
-            Op::Review { target, .. } => {
-                let params = requests::ReviewStartParams {
-                    thread_id: thread,
-                    target: (&target).into(),
-                    delivery: None,
-                };
-                self.request(&params, Asked::TurnStarted { resend: None });
-            }
+            Op::Review { target, .. } => self.review(thread, &target),
             Op::ListAgents => self.list_agents(),
             Op::ListTerminals => self.list_terminals(thread),
             Op::StopTerminals(id) => self.stop_terminals(thread, id),
@@ -299,6 +292,7 @@ impl Remote {
             | Op::Init
             | Op::ListHooks
             | Op::TrustHooks(_)
+            | Op::EnableHooks { .. }
             | Op::Rewind(_)
             | Op::UndoRewound
             | Op::SetGoal(_)
@@ -309,6 +303,16 @@ impl Remote {
                     .to_string(),
             )),
         }
+    }
+
+    /// `review/start` of `target` on the thread.
+    fn review(&mut self, thread: String, target: &crate::protocol::ReviewTarget) {
+        let params = requests::ReviewStartParams {
+            thread_id: thread,
+            target: target.into(),
+            delivery: None,
+        };
+        self.request(&params, Asked::TurnStarted { resend: None });
     }
 
     /// `turn/start` with the person's words and images and the settings chosen here.
