@@ -299,7 +299,6 @@ impl Core {
                 self.end_team();
                 conversation.set_editor(self.options.editor.clone());
                 conversation.set_terminals(self.options.terminals.clone());
-                conversation.set_terminals(self.options.terminals.clone());
                 conversation.set_mcp(self.mcp.clone());
                 conversation.apply(&self.chosen);
                 self.model = conversation.model().to_string();
@@ -312,6 +311,10 @@ impl Core {
                 self.emit(Event::Reply(Reply::Conversation {
                     id: conversation.id().to_string(),
                 }));
+                let names = crate::session::shelf::names(&self.config.state_dir);
+                if let Some(name) = names.get(&conversation.id()) {
+                    self.emit(Event::Reply(Reply::Named(Some(name.clone()))));
+                }
                 if conversation.usage() != crate::protocol::TokenUsage::default() {
                     self.emit(Event::Usage(conversation.usage()));
                 }

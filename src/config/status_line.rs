@@ -59,15 +59,6 @@ impl StatusItem {
         Self::ThreadId,
     ];
 
-    /// The items `/statusline` offers: those the client can show (not the conversation's
-    /// name or id yet).
-    pub fn offered() -> Vec<StatusItem> {
-        Self::ALL
-            .into_iter()
-            .filter(|item| !matches!(item, Self::ThreadTitle | Self::ThreadId))
-            .collect()
-    }
-
     /// Its name in the config, Codex's.
     pub fn name(self) -> &'static str {
         match self {

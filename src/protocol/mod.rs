@@ -626,6 +626,9 @@ pub enum Reply {
     /// The conversation now in use (started or resumed): its session id, which `--resume` and
     /// embedding hosts name it by.
     Conversation { id: String },
+    /// The conversation's name (`/rename`), after it is named and as a named one is resumed;
+    /// `None` once its name is taken away.
+    Named(Option<String>),
     /// The MCP servers and where each is, after any change (`/mcp` lists them).
     McpServers(Vec<crate::protocol::ServerStatus>),
 }

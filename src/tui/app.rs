@@ -115,6 +115,7 @@ impl App {
                 mode: Default::default(),
                 background_terminals: 0,
                 chosen,
+                thread: (None, None),
             },
             models: Vec::new(),
             revisions: Default::default(),

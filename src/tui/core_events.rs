@@ -294,8 +294,10 @@ impl App {
                 if !std::mem::take(&mut self.session.restored_now) {
                     self.status.goal = None;
                 }
+                self.status.thread = (Some(id.clone()), None);
                 self.session.id = Some(id);
             }
+            Reply::Named(name) => self.status.thread.1 = name,
             Reply::WorkingTreeDiff(diff) => self.show_diff(diff),
             Reply::ApiKeyUnchecked(why) => {
                 let shown = self

@@ -92,6 +92,8 @@ pub struct Status {
     pub background_terminals: usize,
     /// The status line the person chose, and what its command last printed.
     pub chosen: StatusCommand,
+    /// The conversation's id and name, for the status line's items.
+    pub thread: (Option<String>, Option<String>),
 }
 
 /// An effort as the wire names it (`low`, `xhigh`).
@@ -136,6 +138,7 @@ impl Status {
             input_tokens: self.usage.input_tokens,
             output_tokens: self.usage.output_tokens,
             context: self.context,
+            rate_limits: self.rate_limits,
         }
     }
 
@@ -256,8 +259,8 @@ impl Status {
             StatusItem::CurrentDir => Some(display_path(&self.project_dir)),
             StatusItem::ProjectName => self.chosen.project.clone(),
             StatusItem::GitBranch => self.chosen.branch.clone(),
-            // Not known to the client yet.
-            StatusItem::ThreadTitle | StatusItem::ThreadId => None,
+            StatusItem::ThreadTitle => self.thread.1.clone(),
+            StatusItem::ThreadId => self.thread.0.clone(),
             StatusItem::ApprovalMode => Some(self.approval_mode.to_string()),
             StatusItem::ContextRemaining => context
                 .map(|(used, window)| format!("{}% left", 100 - (used * 100 / window).min(100))),

@@ -41,28 +41,53 @@ pub struct StatusFacts {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub context: Option<(u64, Option<u64>)>,
+    /// The plan's windows, as the backend last said them.
+    pub rate_limits: Option<crate::protocol::RateLimits>,
 }
 
 impl StatusFacts {
-    /// Claude Code's status JSON (with `git_branch` beside it), as ccstatusline reads it.
-    fn json(&self, branch: Option<&str>) -> String {
+    /// Claude Code's status JSON (with `git_branch` beside it), as ccstatusline reads it;
+    /// `open_for` is how long the client has been open.
+    fn json(&self, branch: Option<&str>, open_for: Duration) -> String {
         let dir = self.project_dir.display().to_string();
-        let window = self.context.and_then(|(_, window)| window);
+        let window = self
+            .context
+            .and_then(|(_, window)| window.filter(|w| *w > 0));
+        let used_percentage = self
+            .context
+            .zip(window)
+            .map(|((used, _), window)| (used * 100 / window).min(100));
+        let limit = |window: Option<crate::protocol::RateLimitWindow>| {
+            window.map(|w| json!({"used_percentage": w.used_percent, "resets_at": w.resets_at}))
+        };
+        let limits = self.rate_limits.as_ref();
         json!({
             "hook_event_name": "Status",
             "session_id": self.session_id,
             "cwd": dir,
             "model": {"id": self.model, "display_name": self.model},
             "reasoning_effort": self.effort,
+            "effort": {"level": self.effort},
             "workspace": {"current_dir": dir, "project_dir": dir},
             "version": env!("CARGO_PKG_VERSION"),
             "output_style": {"name": "default"},
-            "cost": {"total_cost_usd": 0.0, "total_lines_added": 0, "total_lines_removed": 0},
+            "cost": {
+                "total_cost_usd": 0.0,
+                "total_duration_ms": u64::try_from(open_for.as_millis()).unwrap_or(u64::MAX),
+                "total_lines_added": 0,
+                "total_lines_removed": 0,
+            },
+            "rate_limits": limits.map(|l| json!({
+                "five_hour": limit(l.primary),
+                "seven_day": limit(l.secondary),
+            })),
             "exceeds_200k_tokens": self.context.is_some_and(|(used, _)| used > 200_000),
             "context_window": {
                 "total_input_tokens": self.input_tokens,
                 "total_output_tokens": self.output_tokens,
                 "context_window_size": window,
+                "used_percentage": used_percentage,
+                "remaining_percentage": used_percentage.map(|used| 100 - used),
                 "current_usage": self.context.map(|(used, _)| json!({"input_tokens": used})),
             },
             "git_branch": branch,
@@ -91,6 +116,8 @@ pub struct StatusCommand {
     pub failure: Option<String>,
     /// Told once already: the repository has been read.
     started: bool,
+    /// When the client opened: the JSON's `cost.total_duration_ms` counts from it.
+    opened: std::time::Instant,
     /// `/statusline`'s choices on their way to the config file, in order.
     saves: Option<UnboundedSender<Vec<String>>>,
 }
@@ -110,6 +137,7 @@ impl StatusCommand {
             line: None,
             failure: None,
             started: false,
+            opened: std::time::Instant::now(),
             saves: None,
         }
     }
@@ -190,7 +218,7 @@ impl StatusCommand {
             return;
         };
         let (command, news) = (command.clone(), self.news.clone());
-        let input = facts.json(self.branch.as_deref());
+        let input = facts.json(self.branch.as_deref(), self.opened.elapsed());
         let dir = facts.project_dir.clone();
         self.running = true;
         self.told = Some(facts);
@@ -293,6 +321,51 @@ fn git_branch(project_dir: &Path) -> Option<String> {
 mod tests {
     use super::*;
     use ratatui::style::{Color, Modifier};
+
+    /// The JSON carries what ccstatusline's widgets read of Claude Code's: the context's
+    /// share used and left, the plan's windows, the effort, how long the client is open.
+    #[test]
+    fn the_json_says_the_context_share_the_limits_and_the_time_open() {
+        let window = |used_percent, resets_at| crate::protocol::RateLimitWindow {
+            used_percent,
+            window_minutes: None,
+            resets_at: Some(resets_at),
+        };
+        let facts = StatusFacts {
+            session_id: Some("s-1".into()),
+            model: "gpt-5.5".into(),
+            effort: "high".into(),
+            project_dir: PathBuf::from("/work/shop"),
+            input_tokens: 1200,
+            output_tokens: 300,
+            context: Some((50_000, Some(200_000))),
+            rate_limits: Some(crate::protocol::RateLimits {
+                primary: Some(window(12.5, 1_800_000_000)),
+                secondary: Some(window(40.0, 1_800_500_000)),
+            }),
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&facts.json(Some("main"), Duration::from_millis(4200))).unwrap();
+        assert_eq!(json["context_window"]["used_percentage"], 25);
+        assert_eq!(json["context_window"]["remaining_percentage"], 75);
+        assert_eq!(json["rate_limits"]["five_hour"]["used_percentage"], 12.5);
+        assert_eq!(json["rate_limits"]["seven_day"]["resets_at"], 1_800_500_000);
+        assert_eq!(json["effort"]["level"], "high");
+        assert_eq!(json["cost"]["total_duration_ms"], 4200);
+        assert_eq!(json["git_branch"], "main");
+        let unknown = StatusFacts {
+            context: None,
+            rate_limits: None,
+            ..facts
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&unknown.json(None, Duration::ZERO)).unwrap();
+        assert!(
+            json["context_window"]["used_percentage"].is_null(),
+            "{json}"
+        );
+        assert!(json["rate_limits"].is_null(), "{json}");
+    }
 
     /// Colours and bold are kept; a title, a cursor move, a bell and a second line are not.
     #[test]

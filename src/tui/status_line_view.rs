@@ -38,7 +38,7 @@ impl App {
         match row {
             Some(0) => picked.clear(),
             Some(row) => {
-                let Some(&item) = StatusItem::offered().get(row - 1) else {
+                let Some(&item) = StatusItem::ALL.get(row - 1) else {
                     return;
                 };
                 match picked.iter().position(|on| *on == item) {
@@ -69,7 +69,7 @@ impl App {
             detail: "login, model, folder, tokens, limits".into(),
             current: false,
         }];
-        items.extend(StatusItem::offered().iter().map(|item| {
+        items.extend(StatusItem::ALL.iter().map(|item| {
             let at = picked.iter().position(|on| on == item);
             PickerItem {
                 label: format!("[{}] {}", if at.is_some() { "x" } else { " " }, item.name()),

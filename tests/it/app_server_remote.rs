@@ -1350,10 +1350,19 @@ async fn the_client_shows_the_servers_queue_and_takes_a_message_back_to_edit() {
     client.wait_for("Connected: API key kept by the server.", WAIT);
     client.send("take your time\r");
     client.wait_for("› take your time", WAIT);
-    let thread = kelp::session::list_sessions(&server.home.path().join(".local/state/kelp"), None)
-        .next()
-        .map(|summary| summary.id.to_string())
-        .expect("the thread is saved on the server");
+    // The server saves the thread as its turn starts, a moment after the prompt shows here.
+    let state = server.home.path().join(".local/state/kelp");
+    let deadline = std::time::Instant::now() + WAIT;
+    let thread = loop {
+        if let Some(summary) = kelp::session::list_sessions(&state, None).next() {
+            break summary.id.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the thread is saved on the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let (code, _, stderr) =
         kelp_queue(&server, &["--thread", &thread, "--message", "then tidy up"]);
     assert_eq!(code, Some(0), "{stderr}");

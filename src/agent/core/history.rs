@@ -83,10 +83,17 @@ impl Core {
         };
         let name = name.trim();
         let event = match session::shelf::set_name(&self.config.state_dir, id, name) {
-            Ok(()) if name.is_empty() => Event::Notice(
-                "This conversation has no name now: the lists show its first prompt.".to_string(),
-            ),
-            Ok(()) => Event::Notice(format!("Named this conversation \"{name}\".")),
+            Ok(()) => {
+                let named = (!name.is_empty()).then(|| name.to_string());
+                self.emit(Event::Reply(Reply::Named(named)));
+                match name.is_empty() {
+                    true => Event::Notice(
+                        "This conversation has no name now: the lists show its first prompt."
+                            .to_string(),
+                    ),
+                    false => Event::Notice(format!("Named this conversation \"{name}\".")),
+                }
+            }
             Err(e) => Event::Error(format!("could not name the conversation: {e}")),
         };
         self.emit(event);
