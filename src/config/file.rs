@@ -223,7 +223,20 @@ pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// 1 MiB in its place is a warning, never a hang. A file or folder open to other users is made
 /// private first, with a note: the file may hold an MCP server's secrets.
 pub fn read(path: &Path) -> Result<Option<String>, ConfigWarning> {
-    let text = crate::private_file::read_private(path, MAX_CONFIG_BYTES).and_then(|bytes| {
+    read_as(path, crate::private_file::read_private)
+}
+
+/// [`read`] for Codex's file, left as it is: kelp never changes another tool's files, its mode
+/// included.
+pub fn read_codex(path: &Path) -> Result<Option<String>, ConfigWarning> {
+    read_as(path, crate::private_file::read_regular)
+}
+
+fn read_as(
+    path: &Path,
+    read_bytes: fn(&Path, u64) -> io::Result<Vec<u8>>,
+) -> Result<Option<String>, ConfigWarning> {
+    let text = read_bytes(path, MAX_CONFIG_BYTES).and_then(|bytes| {
         String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     });
     match text {

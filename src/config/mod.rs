@@ -272,17 +272,20 @@ impl Config {
         let path = config_dir.join(file::FILE_NAME);
         let sandbox_from_env = lookup("KELP_SANDBOX").is_some_and(|v| !v.is_empty());
         let mut unread = Vec::new();
-        let mut read = |path: &Path| match file::read(path) {
+        let mut read = |text: Result<Option<String>, ConfigWarning>| match text {
             Ok(text) => text,
             Err(warning) => {
                 unread.push(warning);
                 None
             }
         };
-        let kelp_text = read(&path);
-        // Codex's file, below kelp's, for the settings both have; kelp never writes it.
+        let kelp_text = read(file::read(&path));
+        // Codex's file, below kelp's, for the settings both have; kelp never writes it nor
+        // changes its mode.
         let codex_path = codex_config_file(&lookup);
-        let codex_text = codex_path.as_deref().and_then(&mut read);
+        let codex_text = codex_path
+            .as_deref()
+            .and_then(|p| read(file::read_codex(p)));
         let codex = codex_path.as_deref().zip(codex_text.as_deref());
         let kelp = kelp_text.as_deref().map(|text| (path.as_path(), text));
         let (mut config, mut warnings) = Self::from_layers(&lookup, kelp, codex, &[], overrides)?;

@@ -21,8 +21,20 @@ pub struct FileAsJson {
 /// Reads `config_dir`'s `config.toml` as JSON. A missing, unreadable or broken file reads as
 /// empty: the settings in use come from the defaults then, as at start.
 pub fn read(config_dir: &Path) -> FileAsJson {
+    read_with(config_dir, file::read)
+}
+
+/// [`read`] for Codex's folder, its file left as it is.
+pub fn read_codex(codex_dir: &Path) -> FileAsJson {
+    read_with(codex_dir, file::read_codex)
+}
+
+fn read_with(
+    config_dir: &Path,
+    read: fn(&Path) -> Result<Option<String>, super::ConfigWarning>,
+) -> FileAsJson {
     let path = config_dir.join(file::FILE_NAME);
-    let text = file::read(&path).ok().flatten().unwrap_or_default();
+    let text = read(&path).ok().flatten().unwrap_or_default();
     let table = text
         .parse::<toml_edit::DocumentMut>()
         .map(|doc| table_json(doc.as_table()))

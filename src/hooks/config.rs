@@ -47,7 +47,8 @@ fn load_with(
 ) -> (Hooks, Vec<String>) {
     let mut hooks = Vec::new();
     let mut warnings = Vec::new();
-    for dir in std::iter::once(config_dir).chain(codex_dir) {
+    let dirs = std::iter::once((config_dir, true)).chain(codex_dir.map(|dir| (dir, false)));
+    for (dir, kelps) in dirs {
         let json = dir.join("hooks.json");
         if let Some(text) = read(&json, &mut warnings) {
             match serde_json::from_str::<Value>(&text) {
@@ -56,7 +57,10 @@ fn load_with(
             }
         }
         // Its other keys are the config's, read and warned about where the config is.
-        let toml = crate::config::toml_json::read(dir);
+        let toml = match kelps {
+            true => crate::config::toml_json::read(dir),
+            false => crate::config::toml_json::read_codex(dir),
+        };
         if let Some(events) = toml.table.get("hooks") {
             let value = serde_json::json!({ "hooks": events });
             entries(&value, &toml.path, &mut hooks, &mut warnings);

@@ -288,7 +288,7 @@ fn a_fifo_or_non_utf8_auth_file_is_refused_at_once_and_left_alone() {
 }
 
 /// An auth file other users may read, and a state folder they may list, are made private the
-/// first time kelp meets them, and kelp says so once.
+/// first time kelp meets them, and kelp says so once; Codex's config file is left as it is.
 #[test]
 fn an_auth_file_and_state_folder_open_to_others_are_made_private_with_a_warning() {
     use std::os::unix::fs::PermissionsExt;
@@ -312,6 +312,17 @@ fn an_auth_file_and_state_folder_open_to_others_are_made_private_with_a_warning(
     std::fs::set_permissions(&config, PermissionsExt::from_mode(0o644)).unwrap();
     // The folder the person named for the auth file is theirs: left as it is.
     std::fs::set_permissions(home.path(), PermissionsExt::from_mode(0o755)).unwrap();
+    // Codex's files are Codex's: read, never changed, their mode included.
+    let codex_dir = home.path().join(".codex");
+    std::fs::create_dir_all(&codex_dir).unwrap();
+    let codex_config = codex_dir.join("config.toml");
+    std::fs::write(
+        &codex_config,
+        "model = \"gpt-5.5\"\n[hooks.state.\"k\"]\nenabled = true\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&codex_config, PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&codex_dir, PermissionsExt::from_mode(0o755)).unwrap();
     let mode =
         |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     let status = || {
@@ -351,6 +362,8 @@ fn an_auth_file_and_state_folder_open_to_others_are_made_private_with_a_warning(
     assert_eq!((mode(&file), mode(&state)), (0o600, 0o700));
     assert_eq!((mode(&config), mode(&config_dir)), (0o600, 0o700));
     assert_eq!(mode(home.path()), 0o755);
+    assert_eq!((mode(&codex_config), mode(&codex_dir)), (0o644, 0o755));
+    assert!(!stderr.contains(".codex"), "{stderr}");
     let again = status();
     assert!(again.stderr.is_empty(), "{}", shown(&again));
 }
