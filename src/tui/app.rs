@@ -296,9 +296,11 @@ impl App {
         // person: they are other agents' news.
         let agents = self.agents_tick();
         if let Some(clock) = self.turn.clock {
-            // Waiting on the person, nothing of this turn moves.
+            // Waiting on the person, only the wait's seconds move.
             if clock.is_paused() {
-                return agents.then(|| now + Duration::from_secs(1));
+                let into_second = clock.waited(now).subsec_nanos();
+                let wait = Duration::from_secs(1) - Duration::from_nanos(u64::from(into_second));
+                return Some(now + wait);
             }
             let elapsed = clock.elapsed(now).as_millis();
             let step = SPINNER_INTERVAL.as_millis();

@@ -39,6 +39,13 @@ impl TurnClock {
         self.paused_at.is_some()
     }
 
+    /// How long the turn has waited on the person until `now`, in the wait under way (zero
+    /// when it does not wait).
+    pub fn waited(&self, now: Instant) -> Duration {
+        self.paused_at
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at))
+    }
+
     /// The time the turn has worked until `now`, waits left out.
     pub fn elapsed(&self, now: Instant) -> Duration {
         self.paused_at
@@ -66,7 +73,13 @@ mod tests {
             Duration::from_secs(3),
             "stopped while waiting"
         );
+        assert_eq!(
+            clock.waited(at(60)),
+            Duration::from_secs(57),
+            "the wait counts up"
+        );
         clock.resume(at(60));
+        assert_eq!(clock.waited(at(61)), Duration::ZERO);
         assert_eq!(clock.elapsed(at(62)), Duration::from_secs(5));
         clock.resume(at(70));
         assert_eq!(clock.elapsed(at(70)), Duration::from_secs(13));

@@ -61,15 +61,17 @@ impl App {
     }
 
     pub(super) fn render_activity(&self, area: Rect, buf: &mut Buffer) {
-        let elapsed = match (self.turn.clock, self.frozen_time) {
-            (Some(clock), None) => clock.elapsed(Instant::now()),
-            _ => Duration::ZERO,
+        let now = Instant::now();
+        let (elapsed, waited) = match (self.turn.clock, self.frozen_time) {
+            (Some(clock), None) => (clock.elapsed(now), clock.waited(now)),
+            _ => (Duration::ZERO, Duration::ZERO),
         };
         let line = if self.turn.clock.is_some_and(|c| c.is_paused()) {
+            // How long it has waited for the person, counting up.
             Line::from(vec![
                 Span::styled(" ◇ ", theme::warn()),
                 Span::styled("Waiting for you", Style::new().bold()),
-                Span::styled(format!(" · {}s", elapsed.as_secs()), theme::dim()),
+                Span::styled(format!(" · {}s", waited.as_secs()), theme::dim()),
             ])
         } else {
             let frame =

@@ -1741,3 +1741,27 @@ async fn plan_mode_outlives_new_and_an_unanswered_question_lets_the_model_go_on(
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// While a question waits for the person, its line counts the wait up ("Waiting for you ·
+/// 2s"), at 80×24 over SSH; the turn's own time stands still meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wait_for_the_person_counts_up() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let patch = "*** Begin Patch\n*** Add File: notes.md\n+hello\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Wrote it."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("write notes\r");
+    pty.wait_for("Waiting for you · 0s", WAIT);
+    pty.wait_for("Waiting for you · 2s", WAIT);
+    pty.send("n");
+    pty.wait_for("Why not?", WAIT);
+    pty.send("\r");
+    pty.wait_for("Wrote it.", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
