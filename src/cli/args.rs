@@ -145,8 +145,8 @@ pub(super) enum Command {
     Delete {
         #[arg(value_name = "ID|NAME")]
         session: String,
-        /// Delete without asking (for scripts).
-        #[arg(long, short = 'y')]
+        /// Delete without asking (for scripts); `--force` as Codex's.
+        #[arg(long, short = 'y', visible_alias = "force")]
         yes: bool,
     },
     /// Print the completion script of SHELL (bash, zsh, fish, elvish or powershell): for

@@ -62,8 +62,9 @@ pub fn archive(state_dir: &Path, session: &SessionSummary) -> Result<PathBuf, Se
 }
 
 /// The session a person names under `root` (the saved or the archived ones): by its id or a
-/// prefix of it, else by the name it was given (`kelp archive "parser fix"`). A name two
-/// sessions share is ambiguous, as a short prefix is.
+/// prefix of it, else by the name it was given (`kelp archive "parser fix"`), else by the
+/// title the lists show for one without a name (its first prompt's first line). A name or
+/// title two sessions share is ambiguous, as a short prefix is.
 pub fn find_by_id_or_name(
     state_dir: &Path,
     root: &Path,
@@ -91,6 +92,24 @@ pub fn find_by_id_or_name(
             one.name = Some(wanted.to_string());
             Ok(one)
         }
+        (None, _) => by_title(root, wanted),
+    }
+}
+
+/// The one session under `root` whose first prompt's first line is `wanted`, as the lists
+/// show it.
+fn by_title(root: &Path, wanted: &str) -> Result<SessionSummary, SessionError> {
+    let shown = |summary: &SessionSummary| {
+        let prompt = summary.first_prompt.as_deref().unwrap_or("");
+        prompt.lines().next().unwrap_or("").trim() == wanted
+    };
+    let mut found = super::list::list_under(root, None).filter(|summary| shown(summary));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Ok(one),
+        (Some(_), Some(_)) => Err(SessionError::Ambiguous {
+            id: wanted.to_string(),
+            count: 2 + found.count(),
+        }),
         (None, _) => Err(SessionError::NoMatch(wanted.to_string())),
     }
 }

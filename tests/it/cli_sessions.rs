@@ -545,10 +545,11 @@ fn sessions_are_forked_archived_unarchived_and_deleted_from_the_command_line() {
         shown(&out)
     );
 
-    // An archived conversation is deleted as well, without a word about not finding it.
+    // An archived conversation is deleted as well, without a word about not finding it; by
+    // the title the list shows, with Codex's --force.
     let out = run(&["archive", short]);
     assert!(out.status.success(), "{}", shown(&out));
-    let out = run(&["delete", short, "--yes"]);
+    let out = run(&["delete", "fix the parser", "--force"]);
     assert!(out.status.success(), "{}", shown(&out));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{}", shown(&out));
     assert!(!listed(&["sessions", "--all"]).contains("fix the parser"));
