@@ -295,6 +295,7 @@ impl Translator {
             Event::ReasoningPartAdded { .. }
             // (An approval allowed or unanswered: the call's own update says how it went.)
             | Event::ApprovalAnswered { .. }
+            | Event::CallDeclined { .. }
             | Event::ContextUsed { window: None, .. }
             | Event::Reply(_)
             | Event::TurnStarted { .. }

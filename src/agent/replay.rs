@@ -335,6 +335,11 @@ impl<'a> State<'a> {
         if record.success {
             self.plan(&call_id, &record.tool, arguments);
         }
+        if record.declined {
+            self.event(Event::CallDeclined {
+                call_id: call_id.clone(),
+            });
+        }
         self.event(Event::ToolFinished {
             call_id,
             success: record.success,

@@ -194,7 +194,9 @@ impl Translator {
             Event::AgentActivity(activity) => out.extend(at.agent_activity(activity)),
             // Events this face does not show: each new one must be placed here or given
             // an arm of its own.
+            // (A saved call refused: its end says it failed, as Codex's rollout reads.)
             Event::Reply(_)
+            | Event::CallDeclined { .. }
             | Event::TurnStarted { .. }
             | Event::QuestionsAsked { .. }
             | Event::ContextUsed { .. }

@@ -140,6 +140,31 @@ impl CodexSetting {
     }
 }
 
+/// The kelp key a key of Codex's config file is read as; `None` for Codex's own settings,
+/// which kelp leaves alone (without a warning: they are not mistakes).
+pub(super) fn kelp_key(key: &str) -> Option<&str> {
+    Some(match key {
+        "model_reasoning_effort" => "reasoning_effort",
+        "approval_policy" => "approval",
+        "sandbox_mode" => "sandbox",
+        "model"
+        | "mcp_servers"
+        | "model_provider"
+        | "model_providers"
+        | "projects"
+        | "web_search"
+        | "profile"
+        | "profiles"
+        | "sandbox_workspace_write"
+        | "agents"
+        | "features"
+        | "hooks"
+        | "tui"
+        | "skills" => key,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

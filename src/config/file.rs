@@ -256,31 +256,6 @@ pub enum Dialect {
     Codex,
 }
 
-/// The kelp key a key of Codex's config file is read as; `None` for Codex's own settings,
-/// which kelp leaves alone (without a warning: they are not mistakes).
-pub(super) fn codex_key(key: &str) -> Option<&str> {
-    Some(match key {
-        "model_reasoning_effort" => "reasoning_effort",
-        "approval_policy" => "approval",
-        "sandbox_mode" => "sandbox",
-        "model"
-        | "mcp_servers"
-        | "model_provider"
-        | "model_providers"
-        | "projects"
-        | "web_search"
-        | "profile"
-        | "profiles"
-        | "sandbox_workspace_write"
-        | "agents"
-        | "features"
-        | "hooks"
-        | "tui"
-        | "skills" => key,
-        _ => return None,
-    })
-}
-
 /// Parses the file's `text` (read from `path`, named in warnings). `home` expands a leading
 /// `~/` in `auth_file`.
 pub fn parse(path: &Path, text: &str, home: Option<&Path>) -> (FileSettings, Vec<ConfigWarning>) {
@@ -308,7 +283,7 @@ pub fn parse_as(
     for (written, item) in doc.iter() {
         let key = match dialect {
             Dialect::Kelp => written,
-            Dialect::Codex => match codex_key(written) {
+            Dialect::Codex => match super::codex_keys::kelp_key(written) {
                 Some(key) => key,
                 None => continue,
             },

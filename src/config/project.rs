@@ -255,7 +255,7 @@ fn sort(dialect: Dialect, path: &Path, text: &str) -> Result<Sorted, ()> {
     for (written, item) in doc.iter() {
         let key = match dialect {
             Dialect::Kelp => Some(written),
-            Dialect::Codex => file::codex_key(written),
+            Dialect::Codex => super::codex_keys::kelp_key(written),
         };
         match key {
             // Codex's own settings, which kelp leaves alone; a kelp key it does not know is

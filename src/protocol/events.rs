@@ -63,6 +63,10 @@ pub enum Event {
         exit_code: Option<i32>,
         duration: Duration,
     },
+    /// The call was refused (by the person, or by the rules with nobody to ask): it never ran.
+    /// Sent as a saved conversation is shown again, before its `ToolFinished`, where the
+    /// question that refused it is not shown.
+    CallDeclined { call_id: String },
     /// The agent waits for a yes or no.
     ApprovalRequested {
         id: u64,
@@ -239,6 +243,7 @@ impl Event {
             | Self::ApprovalRequested { .. }
             | Self::QuestionsAsked { .. }
             | Self::ApprovalAnswered { .. }
+            | Self::CallDeclined { .. }
             | Self::PlanUpdated { .. }
             | Self::ContextUsed { .. }
             | Self::RateLimits(_)

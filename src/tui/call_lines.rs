@@ -101,6 +101,8 @@ impl ShownChange {
 pub struct ToolEnd {
     pub success: bool,
     pub exit_code: Option<i32>,
+    /// Refused before it ran (by the person, or the rules).
+    pub declined: bool,
     /// Stopped by the person (Esc), not failed on its own.
     pub interrupted: bool,
     /// How long it ran; unknown for calls restored from a saved conversation.
@@ -243,6 +245,7 @@ pub(super) fn tool_lines(call: &ToolCall, expanded: bool) -> Vec<RichLine> {
             ("✗", theme::bad())
         };
         let status = match end.exit_code {
+            _ if end.declined => format!("{mark} declined"),
             _ if end.interrupted => format!("{mark} interrupted"),
             Some(code) => format!("{mark} exit {code}"),
             None if end.success => format!("{mark} done"),

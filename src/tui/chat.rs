@@ -36,6 +36,8 @@ pub struct Chat {
     retry_pending: bool,
     /// The items the pending retry voids.
     voided: Vec<ItemId>,
+    /// Calls refused before they ran, whose end is still to come (a saved conversation's).
+    declined: std::collections::HashSet<String>,
 }
 
 /// The most text the transcript keeps of one long run; what is older leaves the screen (the
@@ -232,6 +234,7 @@ impl Chat {
             call.finished = Some(ToolEnd {
                 success,
                 exit_code,
+                declined: self.declined.remove(call_id),
                 interrupted: self.interrupting && !success,
                 // Under a millisecond says nothing (and a saved call keeps milliseconds); zero
                 // is not known (a call saved before durations were) or never ran.
@@ -241,6 +244,11 @@ impl Chat {
         // Tools run between responses: what streams next belongs to a new one.
         self.response_start = self.transcript.len();
         tool
+    }
+
+    /// The call `call_id` was refused: its end reads so.
+    pub fn call_declined(&mut self, call_id: String) {
+        self.declined.insert(call_id);
     }
 
     /// An approval request, shown until it is answered.
@@ -369,6 +377,7 @@ impl Chat {
                 self.tool_finished(call_id, *success, *exit_code, *duration);
             }
             Event::FilesChanged { call_id, changes } => self.files_changed(call_id, changes),
+            Event::CallDeclined { call_id } => self.call_declined(call_id.clone()),
             Event::Notice(text) => {
                 self.push(CellKind::Notice(text.clone()));
             }

@@ -51,6 +51,7 @@ impl App {
                     self.awaiting_highlighter = true;
                 }
             }
+            Event::CallDeclined { call_id } => self.chat.call_declined(call_id),
             Event::ToolFinished {
                 call_id,
                 success,

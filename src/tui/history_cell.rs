@@ -431,6 +431,7 @@ mod tests {
             output: (1..=10).map(|i| format!("{i}\n")).collect(),
             changes: Vec::new(),
             finished: Some(ToolEnd {
+                declined: false,
                 success: true,
                 exit_code: Some(0),
                 interrupted: false,
@@ -469,6 +470,7 @@ mod tests {
             output: String::new(),
             changes: vec![ShownChange::of(&change)],
             finished: Some(ToolEnd {
+                declined: false,
                 success: true,
                 exit_code: None,
                 interrupted: false,

@@ -1743,7 +1743,7 @@ async fn plan_mode_outlives_new_and_an_unanswered_question_lets_the_model_go_on(
 }
 
 /// While a question waits for the person, its line counts the wait up ("Waiting for you ·
-/// 2s"), at 80×24 over SSH; the turn's own time stands still meanwhile.
+/// 2s"), at 80×24 over SSH; the patch refused reads "declined" live and after resume.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wait_for_the_person_counts_up() {
     let fake = FakeOpenAi::start().await;
@@ -1761,7 +1761,16 @@ async fn the_wait_for_the_person_counts_up() {
     pty.send("n");
     pty.wait_for("Why not?", WAIT);
     pty.send("\r");
-    pty.wait_for("Wrote it.", WAIT);
+    let live = pty.wait_for("Wrote it.", WAIT);
+    assert!(live.contains("✗ declined"), "{live}");
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
+
+    // Resumed, the refused patch still reads declined, not failed.
+    let mut resumed = over_ssh(&fake, home.path(), &["--continue"], &[]);
+    let screen = resumed.wait_for("Resumed the saved conversation.", WAIT);
+    assert!(screen.contains("✗ declined"), "{screen}");
+    assert!(!screen.contains("✗ failed"), "{screen}");
+    resumed.send("\x04");
+    assert!(resumed.wait_exit(WAIT));
 }
