@@ -701,6 +701,19 @@ fn model_picker() {
     assert_eq!(ops(&mut rx), [Op::SetModel("gpt-5.4".into())]);
 }
 
+/// `/permissions` in a 60-column window: a detail too long is cut with an ellipsis, and the
+/// current choice still says "(current)".
+#[test]
+fn a_narrow_picker_cuts_details_with_an_ellipsis_and_keeps_current() {
+    let (mut app, _rx) = logged_in();
+    type_text(&mut app, "/permissions");
+    key(&mut app, KeyCode::Enter);
+    assert_snapshot!(draw(&mut app, 60, 20));
+    let screen = draw(&mut app, 60, 20);
+    assert!(screen.contains("(current)"), "{screen}");
+    assert!(screen.contains('…'), "{screen}");
+}
+
 fn restored_history() -> Vec<Item> {
     vec![
         Item::Message {

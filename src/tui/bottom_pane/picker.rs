@@ -315,11 +315,15 @@ impl Picker {
             let marker = if selected { " › " } else { "   " };
             let current = if item.current { " (current)" } else { "" };
             let pad = " ".repeat(label_width.saturating_sub(item.label.width()) + 2);
+            // A narrow window cuts the detail, marked, and keeps "(current)" in sight.
+            let room = usize::from(area.width)
+                .saturating_sub(marker.width() + label_width + 2 + current.width());
+            let detail = crate::tui::wrap::cut(&item.detail, room);
             let line = Line::from(vec![
                 Span::styled(marker, style),
                 Span::styled(item.label.clone(), style),
                 Span::raw(pad),
-                Span::styled(format!("{}{current}", item.detail), dim),
+                Span::styled(format!("{detail}{current}"), dim),
             ]);
             let y = area.y + 1 + u16::try_from(row).unwrap_or(0);
             draw_line(buf, area.x, y, &line, area.width);
