@@ -295,7 +295,7 @@ impl App {
             }
             None => {
                 let picker = Picker::new(
-                    "Earlier prompts (type to search, enter to edit)",
+                    "Earlier prompts · type to search",
                     items,
                     "no earlier prompt matches",
                 );

@@ -567,9 +567,16 @@ async fn review_with_nothing_after_it_picks_what_to_review() {
     );
     assert!(screen.contains("feature"), "{screen}");
     assert!(!screen.contains("(HEAD"), "{screen}");
+    // Esc in the list goes back to /review's choices; Esc there closes them.
     pty.send("\x1b");
     pty.wait_until(
-        |screen| !screen.contains("Review against a branch"),
+        |screen| !screen.contains("Review against a branch") && screen.contains("What to review"),
+        WAIT,
+        "back at the choices",
+    );
+    pty.send("\x1b");
+    pty.wait_until(
+        |screen| !screen.contains("What to review"),
         WAIT,
         "the picker closed",
     );

@@ -445,6 +445,13 @@ impl BottomPane {
                     ),
                     None => (KeyOutcome::Consumed, true),
                 },
+                // Esc in a list /review opened goes back to /review's choices.
+                PickerAction::Closed
+                    if matches!(kind, PickerKind::ReviewCommit | PickerKind::ReviewBranch) =>
+                {
+                    let back = Command::Slash(slash::SlashCommand::Review, String::new());
+                    (KeyOutcome::Command(back), true)
+                }
                 PickerAction::Closed => (KeyOutcome::Consumed, true),
                 // Typing while searching the history edits the query in the composer.
                 PickerAction::Ignored if *kind == PickerKind::History => {
