@@ -249,6 +249,18 @@ fn hook_state(config: &Config, edit: &EditParams) -> Result<(), String> {
             .map(|(key, field)| (key.to_string(), field))
             .ok_or_else(|| format!("{}: no field of the hook's state", edit.key_path))?,
     };
+    // A hook's key and hash are kelp's SHA-256 in hex: anything else names no hook, and could
+    // break the one-hash-a-line file they are kept in.
+    let is_hash = |text: &str| text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let trusted_hash = (field == "trusted_hash")
+        .then(|| edit.value.as_str())
+        .flatten();
+    if !is_hash(&key) || trusted_hash.is_some_and(|hash| !is_hash(hash)) {
+        return Err(format!(
+            "{}: not a hook's key and hash as hooks/list gives them",
+            edit.key_path
+        ));
+    }
     let kept = match (field, &edit.value) {
         ("trusted_hash", Value::String(hash)) => {
             crate::hooks::trust(&config.state_dir, std::slice::from_ref(hash))

@@ -3805,6 +3805,21 @@ async fn hooks_are_listed_per_folder_and_skills_turned_off_and_found_in_more_fol
             .is_some_and(|m| m.contains("enabled (true or false)")),
         "{refused}"
     );
+    // A hash that is not one (a second line smuggled in) trusts nothing.
+    let (refused, _) = server.call(
+        "config/value/write",
+        json!({
+            "keyPath": format!("hooks.state.\"{key}\".trusted_hash"),
+            "value": format!("{key}\n{}", "0".repeat(64)),
+            "mergeStrategy": "replace"
+        }),
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not a hook's key and hash")),
+        "{refused}"
+    );
 
     let skill = |dir: &Path, name: &str, what: &str| {
         let folder = dir.join(name);
