@@ -213,6 +213,15 @@ fn write(
             file.display()
         )));
     }
+    // Only hooks' state: the config file is left as it is, not rewritten (nor created).
+    if edits.is_empty() {
+        let file = crate::config::toml_json::read(&config.config_dir);
+        return Answer::of(&ConfigWritten {
+            status: "ok",
+            version: file.version,
+            file_path: file.path,
+        });
+    }
     let kelp_edits = edits
         .into_iter()
         .map(kelp_edit)
