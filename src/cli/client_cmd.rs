@@ -268,6 +268,7 @@ fn first_screen(
     initial.ask_trust = ask_trust;
     initial.prompt = start.prompt.take();
     initial.notice = start.notice.take();
+    initial.resuming = start.session.is_some();
     initial.open_agents = start.open_agents;
     // Named from where kelp was started, as a shell completes them; a file that is not there
     // is said now, not after the first prompt went without it.
@@ -363,11 +364,38 @@ fn interactive(
     // Background work (a clipboard tool, a blocking read) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
-        Ok((kelp::tui::Ended::ProjectSettingsAllowed(hashes), summary)) => {
+        Ok((ended, summary)) => when_ended(ended, summary, as_started, started_in, overrides),
+        Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
+    }
+}
+
+/// What the command line does once the client ended as `ended`: open it again (a project's
+/// settings allowed, a new worktree), shelve the conversation (`/archive`, `/delete`), or say
+/// how to come back to it; `as_started` is the configuration it started with, in `started_in`.
+fn when_ended(
+    ended: kelp::tui::Ended,
+    summary: Option<kelp::tui::app::ExitSummary>,
+    as_started: Config,
+    started_in: PathBuf,
+    overrides: &Overrides,
+) -> ExitCode {
+    match (ended, summary) {
+        (kelp::tui::Ended::ProjectSettingsAllowed(hashes), summary) => {
+            if let Err(e) = kelp::config::project::allow(&as_started.state_dir, &hashes) {
+                return fail(exit::FAILURE, &format!("cannot keep the allowance: {e}"));
+            }
             let resume = summary.map(|summary| summary.id);
-            with_project_settings(&config, overrides, started_in, &hashes, resume)
+            let notice = "The project's settings are in force.".to_string();
+            open_again(overrides, started_in, resume, notice)
         }
-        Ok((ended, summary)) => {
+        // The core has ended: the conversation's file is whole, and shelved now.
+        (kelp::tui::Ended::Archive, Some(summary)) => {
+            super::sessions_cmd::archive(&as_started, &summary.id)
+        }
+        (kelp::tui::Ended::Delete, Some(summary)) => {
+            super::sessions_cmd::delete(&as_started, &summary.id, true)
+        }
+        (ended, summary) => {
             if let Some(summary) = summary {
                 // The terminal may be gone (SIGHUP): nothing to report then.
                 let _ =
@@ -385,25 +413,23 @@ fn interactive(
                     };
                     interactive(config, overrides, made.project_dir, start, Vec::new())
                 }
-                kelp::tui::Ended::ProjectSettingsAllowed(_) => ExitCode::SUCCESS,
+                kelp::tui::Ended::ProjectSettingsAllowed(_)
+                | kelp::tui::Ended::Archive
+                | kelp::tui::Ended::Delete => ExitCode::SUCCESS,
             }
         }
-        Err(e) => fail(exit::FAILURE, &format!("{e:#}")),
     }
 }
 
-/// The project's settings of `hashes` allowed: kept, the configuration read again with them,
-/// and the client opened again on the conversation it had (`resume`, when it was saved).
-fn with_project_settings(
-    config: &Config,
+/// The client opened again in `project_dir`, its configuration read again (a project's
+/// settings just allowed), on the conversation it had (`resume`, when it was saved), the first
+/// notice saying why.
+fn open_again(
     overrides: &Overrides,
     project_dir: PathBuf,
-    hashes: &[String],
     resume: Option<String>,
+    notice: String,
 ) -> ExitCode {
-    if let Err(e) = kelp::config::project::allow(&config.state_dir, hashes) {
-        return fail(exit::FAILURE, &format!("cannot keep the allowance: {e}"));
-    }
     let (config, warnings) = match Config::load_for(overrides, &project_dir) {
         Ok(loaded) => loaded,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
@@ -415,7 +441,7 @@ fn with_project_settings(
     });
     let start = Start {
         session,
-        notice: Some("The project's settings are in force.".to_string()),
+        notice: Some(notice),
         ..Start::default()
     };
     let warnings = kelp::config::warning::report(&warnings);

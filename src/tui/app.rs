@@ -108,6 +108,7 @@ impl App {
                 instructions_in_history: false,
                 mcp: Vec::new(),
                 config_file: initial.config_file,
+                state_dir: initial.state_dir,
                 hint: None,
                 context: None,
                 command_rules: Vec::new(),
@@ -148,8 +149,11 @@ impl App {
             }
             app.push(CellKind::Error(warning));
         }
-        if let Some(notice) = initial.notice {
-            app.notice(notice);
+        match initial.notice {
+            // The conversation drawn again would take it off the screen.
+            Some(notice) if initial.resuming => app.session.start_notice = Some(notice),
+            Some(notice) => app.notice(notice),
+            None => {}
         }
         if initial.open_agents && app.overlay.is_none() {
             app.open_agents(false);
@@ -491,6 +495,11 @@ impl App {
                 KeyCode::Home => self.shown_chat().transcript.scroll_to_top(),
                 KeyCode::End => self.shown_chat().transcript.scroll_to_bottom(),
                 KeyCode::Char('o') if ctrl => self.shown_chat().transcript.toggle_expanded(),
+                KeyCode::F(2) => {
+                    self.perform(Command::Slash(SlashCommand::Warnings, String::new()))
+                }
+                KeyCode::Char('.') if key.modifiers == KeyModifiers::ALT => self.step_effort(true),
+                KeyCode::Char(',') if key.modifiers == KeyModifiers::ALT => self.step_effort(false),
                 _ => {}
             },
         }
@@ -576,13 +585,7 @@ impl App {
         if trimmed.starts_with('/') && !trimmed.contains(char::is_whitespace) {
             match SlashCommand::parse(trimmed) {
                 Some(command) => self.perform(Command::Slash(command, String::new())),
-                None => {
-                    self.push_error(format!(
-                        "unknown command {trimmed}: /help lists the commands"
-                    ));
-                    // What was typed stays, to be mended rather than typed again.
-                    self.pane.set_text(trimmed);
-                }
+                None => self.unknown_command(trimmed),
             };
             return;
         }
@@ -595,7 +598,7 @@ impl App {
     }
 
     /// Sends `text` to the model: into the running turn when there is one, else as a new one.
-    fn submit_prompt(&mut self, text: String) {
+    pub(super) fn submit_prompt(&mut self, text: String) {
         if self.side_open() {
             return self.ask_side(text);
         }

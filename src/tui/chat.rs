@@ -38,6 +38,8 @@ pub struct Chat {
     voided: Vec<ItemId>,
     /// Calls refused before they ran, whose end is still to come (a saved conversation's).
     declined: std::collections::HashSet<String>,
+    /// The errors shown in this run, for `/warnings` (F2), whatever the transcript forgets.
+    pub(super) warnings: Warnings,
 }
 
 /// The most text the transcript keeps of one long run; what is older leaves the screen (the
@@ -51,12 +53,19 @@ const EARLIER_NOT_SHOWN: &str =
 impl Chat {
     /// Adds a cell at the end; returns its index.
     pub fn push(&mut self, kind: CellKind) -> usize {
+        if let CellKind::Error(text) = &kind {
+            self.warnings.keep(text);
+        }
         self.transcript.push(HistoryCell::new(kind))
     }
 
-    /// Forgets the transcript and everything that points into it.
+    /// Forgets the transcript and everything that points into it; the run's warnings stay.
     pub fn clear(&mut self) {
-        *self = Self::default();
+        let warnings = std::mem::take(&mut self.warnings);
+        *self = Self {
+            warnings,
+            ..Self::default()
+        };
     }
 
     /// Between turns, when nothing points into the transcript: drops the oldest cells past
@@ -458,5 +467,33 @@ impl Chat {
                 }
             }
         }
+    }
+}
+
+/// How many warnings `/warnings` keeps: the newest.
+const KEPT_WARNINGS: usize = 100;
+
+/// The warnings and errors of this run, newest last, kept whatever the transcript forgets.
+#[derive(Debug, Default)]
+pub(super) struct Warnings(std::collections::VecDeque<String>);
+
+impl Warnings {
+    pub(super) fn keep(&mut self, text: &str) {
+        if self.0.len() == KEPT_WARNINGS {
+            self.0.pop_front();
+        }
+        self.0.push_back(text.to_string());
+    }
+
+    /// `/warnings`' text.
+    pub(super) fn report(&self) -> String {
+        if self.0.is_empty() {
+            return "No warnings or errors in this run.".to_string();
+        }
+        let mut text = format!("Warnings and errors of this run ({}):", self.0.len());
+        for (number, warning) in self.0.iter().enumerate() {
+            text.push_str(&format!("\n{:>3}. {warning}", number + 1));
+        }
+        text
     }
 }

@@ -42,6 +42,8 @@ pub(super) enum Effect {
     AwaitTerminals,
     /// `/hooks` waits for the hooks' list, to show it.
     AwaitHooks,
+    /// `/presets` waits for the prompt files, to list them.
+    AwaitPresets,
     /// `/side QUESTION`: asked beside the conversation, in a view over it.
     AskSide(String),
     /// `/fork` was sent: the conversation that comes back is the copy.
@@ -55,6 +57,10 @@ pub(super) enum Effect {
     SetModel(String),
     SetEffort(ReasoningEffort),
     SetApprovalMode(ApprovalMode),
+    /// Plan mode or the default one, said.
+    SetMode(crate::protocol::CollaborationMode),
+    /// A prompt sent as if typed (`/plan TEXT`).
+    Submit(String),
     /// The mode another choice set (the trust question's), for the status to show.
     ShowApprovalMode(ApprovalMode),
     /// Esc Esc's choice: back to the prompt at this index of the picker.
@@ -122,6 +128,7 @@ impl App {
             Effect::AwaitSessions => self.session.awaiting_list = true,
             Effect::AwaitTerminals => self.session.awaiting_terminals = true,
             Effect::AwaitHooks => self.session.awaiting_hooks = true,
+            Effect::AwaitPresets => self.session.awaiting_presets = true,
             Effect::AskSide(question) => self.ask_side(question),
             Effect::AwaitFork => self.session.forking = true,
             Effect::Resuming(at) => self.session.resuming_from = Some(at),
@@ -140,6 +147,8 @@ impl App {
                 self.send(Op::SetApprovalMode(mode));
             }
             Effect::ShowApprovalMode(mode) => self.status.approval_mode = mode,
+            Effect::SetMode(mode) => self.enter_mode(mode),
+            Effect::Submit(text) => self.submit_prompt(text),
             Effect::Rewind(index) => self.rewind_to(index),
             Effect::Interrupt => self.interrupt(),
             Effect::LeaveRunning => self.session.left_running = true,
@@ -304,6 +313,15 @@ impl App {
         }
     }
 
+    /// Ctrl+R's choice: the earlier prompt into the composer.
+    fn history_picked(&self, index: usize) -> Vec<Effect> {
+        self.history_hits
+            .get(index)
+            .map(|text| Effect::Draft(text.clone()))
+            .into_iter()
+            .collect()
+    }
+
     /// What slash command `command` asks for, with what was typed after it (maybe empty).
     fn slash(&self, command: SlashCommand, argument: &str) -> Vec<Effect> {
         if !command.spec().during_turn && self.turn.running() {
@@ -379,6 +397,19 @@ impl App {
             SlashCommand::Skills => vec![Send(Op::ListSkills)],
             SlashCommand::Logout => vec![Send(Op::Logout)],
             SlashCommand::Help => vec![Notice(super::help::text())],
+            SlashCommand::Plan => self.plan_command(argument),
+            SlashCommand::Recap => self.recap(),
+            SlashCommand::Usage => self.usage(),
+            SlashCommand::Config => self.config_report(),
+            SlashCommand::Warnings => self.warnings_report(),
+            SlashCommand::Pwd => self.pwd(),
+            SlashCommand::Mention => self.mention(),
+            SlashCommand::Presets => self.presets(),
+            SlashCommand::Export => self.export(argument),
+            SlashCommand::Rollout => self.rollout(),
+            SlashCommand::Feedback => self.feedback(),
+            SlashCommand::Archive => self.shelve(false),
+            SlashCommand::Delete => self.shelve(true),
             SlashCommand::Quit => vec![Effect::Quit],
         }
     }
@@ -484,12 +515,7 @@ impl App {
     /// What choosing entry `index` (shown as `label`) of picker `kind` asks for.
     fn picked(&self, kind: PickerKind, index: usize, label: String) -> Vec<Effect> {
         match kind {
-            PickerKind::History => self
-                .history_hits
-                .get(index)
-                .map(|text| Effect::Draft(text.clone()))
-                .into_iter()
-                .collect(),
+            PickerKind::History => self.history_picked(index),
             PickerKind::Model => {
                 // As Codex's does, the model's effort is asked next (esc keeps the one in use).
                 let items = ReasoningEffort::OFFERED
@@ -536,6 +562,9 @@ impl App {
             PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::ProjectSettings => self.project_settings_picked(index == 0),
             PickerKind::StatusLine => vec![Effect::PickStatusLine(Some(index))],
+            PickerKind::Export | PickerKind::ConfirmDelete | PickerKind::Presets => {
+                self.session_picked(kind, index)
+            }
             PickerKind::Review => self.review_picked(index),
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {
                 Some((sha, subject)) => self.review_target(crate::protocol::ReviewTarget::commit(
@@ -658,9 +687,11 @@ mod tests {
             ask_trust: None,
             prompt: None,
             config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
+            state_dir: PathBuf::from("/home/ana/.local/state/kelp"),
             images: Vec::new(),
             server: None,
             notice: None,
+            resuming: false,
             open_agents: false,
             project_waiting: Vec::new(),
             status_line: Default::default(),

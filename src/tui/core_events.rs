@@ -242,7 +242,14 @@ impl App {
     fn on_reply(&mut self, reply: Reply) {
         match reply {
             Reply::CommandRules(rules) => self.status.command_rules = rules,
-            Reply::CustomPrompts(prompts) => self.pane.prompts = prompts,
+            Reply::CustomPrompts(prompts) => {
+                self.pane.prompts = prompts;
+                if std::mem::take(&mut self.session.awaiting_presets) {
+                    for effect in self.presets_picker() {
+                        self.apply(effect);
+                    }
+                }
+            }
             Reply::Skills(found) => self.notice(super::status::skills_report(&found)),
             Reply::Login(login) => self.on_login(login),
             Reply::AuthChanged(summary) => self.on_auth_changed(summary),

@@ -10,6 +10,10 @@ pub fn text() -> String {
             command.description()
         ));
     }
+    out.push_str("Codex's, not in kelp\n");
+    for (name, why) in crate::tui::bottom_pane::slash::NOT_SERVED {
+        out.push_str(&format!("  /{name}: {why}\n"));
+    }
     out.push_str(KEYS);
     out
 }
@@ -30,7 +34,9 @@ const KEYS: &str = "Keys
   ctrl+z            suspend to the shell (fg comes back)
   ctrl+g            edit the draft in $VISUAL or $EDITOR
   !command          run a command yourself, in the sandbox (esc stops it)
-  ctrl+o            show or hide details (reasoning, tool output)
+  ctrl+o            details (reasoning, tool output); a long paste whole
+  alt+, alt+.       less or more reasoning effort
+  f2                warnings and errors of this run (/warnings)
   alt+a             the command center, even while an approval waits
   alt+1..9, alt+0   this conversation, its agents; the one that asks
   pgup/pgdn, home/end, wheel   scroll
@@ -44,6 +50,7 @@ mod tests {
     fn every_row_fits_an_80_column_window() {
         let text = super::text();
         assert!(text.contains("/mcp "), "{text}");
+        assert!(text.contains("/voice: "), "{text}");
         for line in text.lines() {
             assert!(line.width() <= 74, "{line:?} is {} wide", line.width());
         }

@@ -48,6 +48,8 @@ pub struct InitialState {
     pub prompt: Option<String>,
     /// The config file kelp reads, named where the person is told to add to it.
     pub config_file: PathBuf,
+    /// kelp's state folder: saved conversations, the log, `/feedback`'s reports.
+    pub state_dir: PathBuf,
     /// Images that go with the first prompt (`kelp -i FILE`).
     pub images: Vec<PathBuf>,
     /// The app-server the agent runs on (`kelp --remote ADDR`), which holds the login: the
@@ -55,6 +57,8 @@ pub struct InitialState {
     pub server: Option<String>,
     /// A line to say as the client opens (the worktree `--worktree` made).
     pub notice: Option<String>,
+    /// A saved conversation comes back as the client starts: the notice is said after it.
+    pub resuming: bool,
     /// Open on the command center (`kelp agents`).
     pub open_agents: bool,
     /// The trusted project's settings that wait for the person's allowance, asked about at
@@ -88,9 +92,11 @@ impl InitialState {
             ask_trust: None,
             prompt: None,
             config_file: config.config_dir.join(crate::config::file::FILE_NAME),
+            state_dir: config.state_dir.clone(),
             images: Vec::new(),
             server: None,
             notice: None,
+            resuming: false,
             open_agents: false,
             project_waiting: config.project.waiting(),
             status_line: config.status_line.clone(),

@@ -35,7 +35,9 @@
 //!   the offer to implement a plan, the model's questions as pickers), `project_settings.rs`
 //!   (a trusted project's settings that wait for the person's allowance, asked about at the start), `status_command.rs` (the
 //!   status line the person chose: the items picked, or what their command prints),
-//!   `status_line_view.rs` (`/statusline`).
+//!   `status_line_view.rs` (`/statusline`), `session_commands.rs` (the commands of Codex's
+//!   about the conversation and where it runs: `/plan`, `/pwd`, `/archive`, `/warnings`, …),
+//!   `export.rs` (`/export`: the conversation as Markdown).
 //!
 //! - `agents_center.rs`: the command center's list (`/agents`, `/subagents`), grouped as Needs
 //!   you, Working, Ready and Inactive; `agents.rs`: the center in the app, another agent's
@@ -62,6 +64,7 @@ pub mod connect;
 mod core_events;
 mod editor;
 mod event_loop;
+mod export;
 pub mod frame;
 mod goal_view;
 pub mod help;
@@ -78,6 +81,7 @@ pub mod qr_view;
 mod reopen;
 pub mod resume;
 mod rewind;
+mod session_commands;
 mod session_state;
 mod side;
 pub mod status;

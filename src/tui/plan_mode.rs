@@ -24,7 +24,14 @@ impl App {
             self.status.hint = Some("the mode changes between turns".into());
             return;
         }
-        self.set_mode(self.status.mode.next());
+        self.enter_mode(self.status.mode.next());
+    }
+
+    /// `mode` from the next turn on, said.
+    pub(super) fn enter_mode(&mut self, mode: CollaborationMode) {
+        if mode != self.status.mode {
+            self.set_mode(mode);
+        }
         self.notice(match self.status.mode {
             CollaborationMode::Plan => {
                 "Plan mode: the model plans and changes nothing (commands only read, no patch); \

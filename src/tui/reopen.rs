@@ -23,6 +23,9 @@ impl App {
             None => "Resumed the saved conversation.".to_string(),
         };
         self.notice(notice);
+        if let Some(notice) = self.session.start_notice.take() {
+            self.notice(notice);
+        }
         if std::mem::take(&mut self.session.fork_picked) {
             self.perform(super::bottom_pane::Command::Slash(
                 super::bottom_pane::slash::SlashCommand::Fork,

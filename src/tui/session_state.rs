@@ -36,10 +36,14 @@ pub(crate) struct SessionState {
     pub(crate) awaiting_terminals: bool,
     /// `/hooks` asked for the hooks and they have not come.
     pub(crate) awaiting_hooks: bool,
+    /// `/presets` asked for the prompt files and they have not come.
+    pub(crate) awaiting_presets: bool,
     /// The hashes of the project's settings the question at the start asks about.
     pub(crate) project_waiting: Vec<String>,
     /// The person's hooks, as last listed.
     pub(crate) hooks: Vec<crate::protocol::HookRow>,
+    /// What the client opened again for says, once the conversation it resumes is drawn.
+    pub(crate) start_notice: Option<String>,
     /// When the conversation being resumed was last active, for the notice.
     pub(crate) resuming_from: Option<SystemTime>,
 }
@@ -77,6 +81,10 @@ pub enum Ended {
     /// The person allowed the project's settings of these hashes: the client keeps the
     /// allowance and opens again with them, on the same conversation.
     ProjectSettingsAllowed(Vec<String>),
+    /// `/archive`: the conversation is archived once the client is gone.
+    Archive,
+    /// `/delete`, confirmed: the conversation is deleted once the client is gone.
+    Delete,
 }
 
 /// What the person needs after leaving: how to come back, and what the conversation used.

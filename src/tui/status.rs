@@ -82,6 +82,8 @@ pub struct Status {
     pub mcp: Vec<ServerStatus>,
     /// The config file, where `/mcp` says a server is added.
     pub config_file: PathBuf,
+    /// kelp's state folder on this machine: saved conversations, the log, reports.
+    pub state_dir: PathBuf,
     /// This project's rules that let commands run without asking, by prefix.
     pub command_rules: Vec<crate::protocol::ProjectRule>,
     /// The conversation's goal, shown while there is one.
@@ -334,7 +336,7 @@ impl Status {
     }
 
     /// Each rate-limit window, with when it resets.
-    fn push_limits(&self, text: &mut String) {
+    pub(super) fn push_limits(&self, text: &mut String) {
         match &self.rate_limits {
             Some(limits) => {
                 for window in [limits.primary, limits.secondary].into_iter().flatten() {

@@ -59,4 +59,5 @@ mod terminals;
 mod tools;
 mod tui_daily;
 mod tui_e2e;
+mod tui_habits;
 mod tui_snapshots;

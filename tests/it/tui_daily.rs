@@ -609,7 +609,7 @@ async fn custom_prompts_are_offered_as_commands_and_filled_in() {
     fake.push_responses([Reply::text("It parses."), Reply::text("Nothing left.")]);
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
     pty.wait_for("Ask anything", WAIT);
-    pty.send("/exp");
+    pty.send("/expl");
     let screen = pty.wait_for("Explain a file briefly FILE", WAIT);
     assert!(screen.contains("/explain"), "{screen}");
     pty.send("\t");

@@ -45,9 +45,11 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         ask_trust: None,
         prompt: None,
         config_file: PathBuf::from("/home/ana/.config/kelp/config.toml"),
+        state_dir: PathBuf::from("/home/ana/.local/state/kelp"),
         images: Vec::new(),
         server: None,
         notice: None,
+        resuming: false,
         open_agents: false,
         project_waiting: Vec::new(),
         status_line: Default::default(),
@@ -675,7 +677,7 @@ fn slash_popup_filters_as_you_type() {
     assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
     // A window too short for all of them says how many are out of sight.
     let short = draw(&mut app, 80, 12);
-    assert!(short.contains("esc close · ↓ 20 more"), "{short}");
+    assert!(short.contains("esc close · ↓ 33 more"), "{short}");
     type_text(&mut app, "lo");
     assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
 }

@@ -29,7 +29,13 @@ pub struct Composer {
     history_pos: Option<usize>,
     draft: String,
     layout: Option<Layout>,
+    /// Long pastes shown as placeholders, each with the text it stands for.
+    pastes: Vec<(String, String)>,
 }
+
+/// A paste longer than this many characters shows as `[Pasted Content N chars]` (Codex's
+/// threshold): the composer stays readable, and the text sent carries all of it.
+const LARGE_PASTE_CHARS: usize = 1000;
 
 /// The text broken into rows at a width, cached until the text or width changes.
 #[derive(Debug)]
@@ -131,12 +137,56 @@ impl Composer {
     pub fn clear(&mut self) {
         self.set_text("");
         self.history_pos = None;
+        self.pastes.clear();
+    }
+
+    /// Pastes `text`: as it is, or, past [`LARGE_PASTE_CHARS`], as a placeholder that says how
+    /// long it is (Ctrl+O shows it whole; what is sent carries it whole).
+    pub fn paste(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let chars = text.chars().count();
+        if chars <= LARGE_PASTE_CHARS {
+            return self.insert(&text);
+        }
+        let mut placeholder = format!("[Pasted Content {chars} chars]");
+        let mut again = 2;
+        while self.pastes.iter().any(|(shown, _)| *shown == placeholder) {
+            placeholder = format!("[Pasted Content {chars} chars #{again}]");
+            again += 1;
+        }
+        self.insert(&placeholder);
+        self.pastes.push((placeholder, text));
+    }
+
+    /// The text with each placeholder still whole in it replaced by what was pasted (one
+    /// edited away stands for nothing any more).
+    fn expanded(&self) -> String {
+        let mut text = self.text.clone();
+        for (placeholder, pasted) in &self.pastes {
+            if let Some(at) = text.find(placeholder.as_str()) {
+                text.replace_range(at..at + placeholder.len(), pasted);
+            }
+        }
+        text
+    }
+
+    /// Ctrl+O: what was pasted in place of its placeholders, to read and edit; `false` when
+    /// there is none.
+    pub fn expand_pastes(&mut self) -> bool {
+        if self.pastes.is_empty() {
+            return false;
+        }
+        let text = self.expanded();
+        self.pastes.clear();
+        self.set_text(&text);
+        true
     }
 
     /// Clears a draft the person gave up on (Ctrl+C), keeping it in the history: ↑ brings it
     /// back if the Ctrl+C was a slip.
     pub fn discard(&mut self) {
-        let draft = std::mem::take(&mut self.text);
+        let draft = self.expanded();
+        self.text.clear();
         self.clear();
         if !draft.trim().is_empty() {
             self.remember(draft);
@@ -223,7 +273,7 @@ impl Composer {
         if self.text.trim().is_empty() {
             return None;
         }
-        let text = std::mem::take(&mut self.text);
+        let text = self.expanded();
         self.clear();
         self.remember(text.clone());
         Some(text)
@@ -235,6 +285,7 @@ impl Composer {
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
         match key.code {
+            KeyCode::Char('o') if ctrl && self.expand_pastes() => {}
             KeyCode::Enter if shift || alt => self.insert("\n"),
             KeyCode::Char('j') if ctrl => self.insert("\n"),
             KeyCode::Enter => {
@@ -514,6 +565,30 @@ mod tests {
         c.insert("a\r\nbcdefgh");
         assert_eq!(c.text(), "a\nbcdefgh");
         assert_eq!(c.desired_height(6, 10), 3);
+    }
+
+    #[test]
+    fn a_long_paste_shows_as_a_placeholder_and_is_sent_whole() {
+        let long = "line of text\n".repeat(100);
+        let mut c = typed("look: ");
+        c.paste(&long);
+        c.paste(&long);
+        assert_eq!(
+            c.text(),
+            "look: [Pasted Content 1300 chars][Pasted Content 1300 chars #2]"
+        );
+        assert_eq!(c.take_sent(), Some(format!("look: {long}{long}")));
+        // Ctrl+O shows it whole, to edit; a short paste is never hidden.
+        c.paste(&long);
+        c.handle_key(key(KeyCode::Char('o'), KeyModifiers::CONTROL));
+        assert_eq!(c.text(), long);
+        let mut short = Composer::new();
+        short.paste("a few words");
+        assert_eq!(short.text(), "a few words");
+        assert_eq!(
+            short.handle_key(key(KeyCode::Char('o'), KeyModifiers::CONTROL)),
+            ComposerAction::Ignored
+        );
     }
 
     #[test]

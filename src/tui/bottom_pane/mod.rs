@@ -69,6 +69,12 @@ pub enum PickerKind {
     ProjectSettings,
     /// `/statusline`: the items of the status line, each on or off.
     StatusLine,
+    /// `/export`: to a file or the clipboard.
+    Export,
+    /// `/delete`: for good, or not.
+    ConfirmDelete,
+    /// `/presets`: the saved prompts.
+    Presets,
 }
 
 /// A view over the composer.
@@ -346,7 +352,7 @@ impl BottomPane {
         match self.views.last_mut() {
             Some(View::Approval(approval)) => approval.paste(text),
             Some(View::Picker(..)) => {}
-            None => self.edit(|composer| composer.insert(text)),
+            None => self.edit(|composer| composer.paste(text)),
         }
     }
 
@@ -408,7 +414,13 @@ impl BottomPane {
                     None => KeyOutcome::Consumed,
                 };
             }
-            KeyCode::Char('o') if ctrl => return KeyOutcome::Ignored,
+            // Ctrl+O shows a long paste whole; with none, the transcript's details.
+            KeyCode::Char('o') if ctrl => {
+                return match self.edit(Composer::expand_pastes) {
+                    true => KeyOutcome::Consumed,
+                    false => KeyOutcome::Ignored,
+                };
+            }
             _ => {}
         }
         let before = self.composer.text().len();

@@ -9,8 +9,8 @@ use crate::protocol::CustomPrompt;
 pub struct Spec {
     /// The name without the slash.
     pub name: &'static str,
-    /// The name Codex gives it, where it differs: what its users type.
-    pub codex_name: Option<&'static str>,
+    /// Other names it answers to: Codex's, where they differ (what its users type).
+    pub aliases: &'static [&'static str],
     /// What it does, in a few words, for the popup and `/help`.
     pub about: &'static str,
     /// What it reads after its name, as the popup hints it (`[FOCUS]`); `None`: nothing.
@@ -21,7 +21,7 @@ pub struct Spec {
 
 /// Declares the commands once: the enum, the popup's order and each one's [`Spec`].
 macro_rules! slash_commands {
-    ($($variant:ident: $name:literal $(or $codex:literal)?, $about:literal,
+    ($($variant:ident: $name:literal $(or [$($alias:literal),+])?, $about:literal,
        argument $argument:expr, during_turn $during:literal;)*) => {
         /// A command the composer understands.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ macro_rules! slash_commands {
                 match self {
                     $(Self::$variant => Spec {
                         name: $name,
-                        codex_name: None $(.or(Some($codex)))?,
+                        aliases: &[$($($alias),+)?],
                         about: $about,
                         argument: $argument,
                         during_turn: $during,
@@ -54,7 +54,7 @@ slash_commands! {
         argument None, during_turn true;
     Model: "model", "choose the model and its reasoning effort",
         argument None, during_turn true;
-    Approval: "approval" or "permissions", "what runs unasked, this folder's trust (/permissions)",
+    Approval: "approval" or ["permissions"], "what runs unasked, this folder's trust (/permissions)",
         argument None, during_turn true;
     New: "new", "start a new conversation",
         argument None, during_turn true;
@@ -64,19 +64,35 @@ slash_commands! {
         argument None, during_turn true;
     Fork: "fork", "go on in a copy of this conversation; the original stays",
         argument None, during_turn false;
-    Agents: "agents", "the command center: every conversation, and which needs you",
+    Agents: "agents" or ["agent"], "the command center: every conversation, and which needs you",
         argument None, during_turn true;
     Subagents: "subagents", "this conversation's agents: open one to watch it work",
         argument None, during_turn true;
-    Side: "side" or "btw", "ask beside this conversation; the answer adds nothing to it",
+    Side: "side" or ["btw"], "ask beside this conversation; the answer adds nothing to it",
         argument Some("[QUESTION]"), during_turn true;
     Worktree: "worktree", "a new conversation in a new git worktree of this repository",
         argument None, during_turn false;
+    Plan: "plan", "plan mode, the model changes nothing (/plan TEXT asks it)",
+        argument Some("[PROMPT]"), during_turn false;
     Rename: "rename", "name this conversation (/rename NAME) for the lists",
         argument Some("[NAME]"), during_turn true;
     Goal: "goal", "work toward an objective turn after turn (/goal TEXT [50k])",
         argument Some("[OBJECTIVE [BUDGET]]"), during_turn true;
+    Recap: "recap", "summarise the conversation now, beside it; adds nothing",
+        argument None, during_turn true;
     Status: "status", "login, model, tokens, limits and AGENTS.md files",
+        argument None, during_turn true;
+    Usage: "usage", "your plan's usage limits and this conversation's tokens",
+        argument None, during_turn true;
+    Config: "config" or ["debug-config"], "the config files read, in order, and what each sets",
+        argument None, during_turn true;
+    Warnings: "warnings", "what went wrong or was warned of in this run (F2)",
+        argument None, during_turn true;
+    Pwd: "pwd", "the working directory",
+        argument None, during_turn true;
+    Mention: "mention", "mention a file: @ and the file finder",
+        argument None, during_turn true;
+    Presets: "presets" or ["prompts"], "your saved prompts (prompts/*.md): pick one to use",
         argument None, during_turn true;
     Mcp: "mcp", "MCP servers: where each is, and its tools",
         argument None, during_turn true;
@@ -90,7 +106,7 @@ slash_commands! {
         argument None, during_turn true;
     Ps: "ps", "background terminals: the commands the model left running",
         argument None, during_turn true;
-    Stop: "stop", "end a background terminal (/stop N) or all of them",
+    Stop: "stop" or ["clean"], "end a background terminal (/stop N) or all of them",
         argument Some("[N|all]"), during_turn true;
     Init: "init", "have the model write an AGENTS.md for this project",
         argument None, during_turn false;
@@ -98,14 +114,76 @@ slash_commands! {
         argument Some("[WHAT]"), during_turn false;
     Compact: "compact", "summarise the conversation to free the context window",
         argument Some("[FOCUS]"), during_turn false;
+    Export: "export", "the conversation as Markdown: to a file or the clipboard",
+        argument Some("[FILE|clipboard]"), during_turn true;
     Copy: "copy", "copy the last answer (/copy code: its last code block)",
         argument Some("[code]"), during_turn true;
+    Rollout: "rollout", "where this conversation is saved",
+        argument None, during_turn true;
+    Feedback: "feedback", "save a bug report (versions, log, settings) to a local file",
+        argument None, during_turn true;
+    Archive: "archive", "archive this conversation and leave (kelp unarchive undoes)",
+        argument None, during_turn false;
+    Delete: "delete", "delete this conversation for good, and leave",
+        argument None, during_turn false;
     Logout: "logout", "remove the login",
         argument None, during_turn true;
     Help: "help", "keys and commands",
         argument None, during_turn true;
-    Quit: "quit" or "exit", "leave kelp (/exit too)",
+    Quit: "quit" or ["exit"], "leave kelp (/exit too)",
         argument None, during_turn true;
+}
+
+/// Codex's commands kelp deliberately does not serve, each with why: typed, they say so.
+pub const NOT_SERVED: &[(&str, &str)] = &[
+    (
+        "app",
+        "continues in Codex's desktop app; kelp stays in the terminal",
+    ),
+    (
+        "apps",
+        "ChatGPT's apps are OpenAI's service; kelp takes MCP servers",
+    ),
+    (
+        "daybreak",
+        "a feature of OpenAI's own service, not of a client",
+    ),
+    ("ide", "an editor drives kelp over ACP instead (kelp acp)"),
+    (
+        "import",
+        "kelp reads Codex's config.toml and AGENTS.md as they are",
+    ),
+    (
+        "memories",
+        "kelp remembers only what AGENTS.md and your saved prompts say",
+    ),
+    ("pets", "the screen is kept for your work"),
+    ("pet", "the screen is kept for your work"),
+    (
+        "plugins",
+        "a store of OpenAI's service; kelp takes MCP servers (/mcp)",
+    ),
+    (
+        "sandbox-add-read-dir",
+        "the sandbox reads every folder already",
+    ),
+    (
+        "setup-default-sandbox",
+        "Windows' sandbox; kelp's needs no setting up",
+    ),
+    ("test-approval", "a debugging command of Codex's"),
+    (
+        "voice",
+        "a terminal over SSH has no microphone to listen to",
+    ),
+];
+
+/// Why kelp does not serve the command named `name` (no slash), when it is one of Codex's.
+pub fn not_served(name: &str) -> Option<&'static str> {
+    NOT_SERVED
+        .iter()
+        .find(|(command, _)| *command == name)
+        .map(|(_, why)| *why)
 }
 
 impl SlashCommand {
@@ -119,18 +197,21 @@ impl SlashCommand {
         self.spec().about
     }
 
-    /// The name Codex gives the command, where it differs: what its users type.
-    pub fn codex_name(self) -> Option<&'static str> {
-        self.spec().codex_name
+    /// The other names the command answers to: Codex's, where they differ.
+    pub fn aliases(self) -> &'static [&'static str] {
+        self.spec().aliases
+    }
+
+    /// Whether `name` (no slash) names the command, by its name or another.
+    fn named(self, name: &str) -> bool {
+        self.name() == name || self.aliases().contains(&name)
     }
 
     /// The command named exactly by `text` (`/model`, with surrounding spaces allowed), by
     /// its name or Codex's.
     pub fn parse(text: &str) -> Option<Self> {
         let name = text.trim().strip_prefix('/')?;
-        ALL.iter()
-            .copied()
-            .find(|c| c.name() == name || c.codex_name() == Some(name))
+        ALL.iter().copied().find(|c| c.named(name))
     }
 
     /// Whether the command reads what follows its name (`/copy code`, `/compact FOCUS`).
@@ -167,7 +248,7 @@ pub fn completions(text: &str) -> Option<Vec<SlashCommand>> {
             .copied()
             .filter(|c| {
                 c.name().starts_with(typed)
-                    || (!typed.is_empty() && c.codex_name().is_some_and(|n| n.starts_with(typed)))
+                    || (!typed.is_empty() && c.aliases().iter().any(|n| n.starts_with(typed)))
             })
             .collect(),
     )
@@ -215,7 +296,7 @@ pub fn items(entries: &[Entry], prompts: &[CustomPrompt]) -> Vec<PickerItem> {
 /// The command that runs `prompt`: its name, or `prompts:NAME` where kelp has a command of
 /// that name.
 pub fn command_for(prompt: &CustomPrompt) -> String {
-    if ALL.iter().any(|c| c.name() == prompt.name) || prompt.name == "exit" {
+    if ALL.iter().any(|c| c.named(&prompt.name)) {
         format!("prompts:{}", prompt.name)
     } else {
         prompt.name.clone()
@@ -252,6 +333,7 @@ mod tests {
             Some(vec![
                 SlashCommand::Resume,
                 SlashCommand::Rename,
+                SlashCommand::Recap,
                 SlashCommand::Review
             ])
         );
@@ -259,6 +341,18 @@ mod tests {
         assert_eq!(completions("hello"), None);
         assert_eq!(SlashCommand::parse(" /quit "), Some(SlashCommand::Quit));
         assert_eq!(SlashCommand::parse("/exit"), Some(SlashCommand::Quit));
+        // Codex's other names for kelp's commands.
+        assert_eq!(
+            SlashCommand::parse("/debug-config"),
+            Some(SlashCommand::Config)
+        );
+        assert_eq!(SlashCommand::parse("/agent"), Some(SlashCommand::Agents));
+        assert_eq!(SlashCommand::parse("/clean"), Some(SlashCommand::Stop));
+        assert_eq!(completions("/debug"), Some(vec![SlashCommand::Config]));
+        // Neither a command nor an alias is among the ones kelp does not serve.
+        for (name, _) in NOT_SERVED {
+            assert_eq!(SlashCommand::parse(&format!("/{name}")), None, "{name}");
+        }
     }
 }
 

@@ -1,0 +1,320 @@
+//! The commands and keys a Codex 0.171 user types from habit, each in an 80×24 SSH window
+//! against the fake server: `/pwd`, `/plan`, `/mention`, `/presets`, `/export`,
+//! `/recap`, `/usage`, `/config`, `/warnings` and F2, `/rollout`, `/feedback`, `/archive`,
+//! `/delete`, Alt+, and Alt+., and Codex's commands kelp does not serve.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::fake_openai::{FakeOpenAi, Reply};
+use crate::tui_e2e::over_ssh;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// `screen` for a snapshot: the temporary home folder's path as one of the same length, and
+/// no trailing spaces (what an earlier frame left past a row's end).
+fn without_home(screen: &str, home: &Path) -> String {
+    let home = home.display().to_string();
+    let stand_in: String = "/tmp/.tmpHOME"
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(home.len())
+        .collect();
+    screen
+        .replace(&home, &stand_in)
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The conversations on a shelf of kelp's (`sessions` or `archived_sessions`), as files.
+fn saved_files(home: &Path, shelf: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, into: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, into);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                into.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&home.join(".local/state/kelp").join(shelf), &mut found);
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_small_commands_answer_as_codex_users_expect() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+
+    pty.send("/pwd\r");
+    let home_shown = std::fs::canonicalize(home.path()).unwrap();
+    pty.wait_for(
+        &format!("Working directory: {}", home_shown.display()),
+        WAIT,
+    );
+
+    // One of Codex's that kelp leaves out on purpose says why, not "unknown".
+    pty.send("/pets\r");
+    let screen = pty.wait_for("kelp does not serve /pets", WAIT);
+    assert!(!screen.contains("unknown command"), "{screen}");
+    insta::assert_snapshot!(
+        "a_codex_command_kelp_does_not_serve",
+        without_home(&screen, home.path())
+    );
+
+    // F2 lists what went wrong in this run, the refusal above among it.
+    pty.send("\x1bOQ");
+    let screen = pty.wait_for("Warnings and errors of this run (1):", WAIT);
+    assert!(screen.contains("1. kelp does not serve /pets"), "{screen}");
+
+    pty.send("/config\r");
+    pty.wait_for("Settings in force, by the file that gave them:", WAIT);
+    pty.send("/usage\r");
+    pty.wait_for("Tokens:", WAIT);
+    pty.send("/rollout\r");
+    pty.wait_for("Not saved yet", WAIT);
+
+    // Alt+. and Alt+, step the effort the status line shows.
+    pty.send("\x1b.");
+    pty.wait_for("reasoning effort: high", WAIT);
+    pty.send("\x1b,");
+    pty.send("\x1b,");
+    pty.wait_for("reasoning effort: low", WAIT);
+
+    // /mention puts @ in the composer, and the file finder opens on the project.
+    std::fs::write(home.path().join("notes.md"), "hello\n").unwrap();
+    pty.send("/mention\r");
+    pty.wait_for("notes.md", WAIT);
+    pty.send("\x1b\x15");
+
+    // /plan TEXT: plan mode, and the text asked in it.
+    fake.push_response(Reply::text("Here is the plan."));
+    pty.send("/plan sketch the change\r");
+    pty.wait_for("Here is the plan.", WAIT);
+    let sent = fake.requests_to("/responses");
+    let request = sent.last().unwrap().json().to_string();
+    assert!(request.contains("sketch the change"), "the text is asked");
+    assert!(request.to_lowercase().contains("plan mode"), "in plan mode");
+
+    pty.send("/rollout\r");
+    let screen = pty.wait_for("The conversation is saved in", WAIT);
+    let saved = saved_files(home.path(), "sessions");
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let name = saved[0].file_name().unwrap().to_string_lossy().to_string();
+    let flat: String = screen.split_whitespace().collect();
+    assert!(flat.contains(&name), "{screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_writes_the_conversation_as_markdown_and_never_over_a_file() {
+    use base64::Engine;
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_response(Reply::text("The answer is **42**."));
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/export\r");
+    pty.wait_for("nothing said yet", WAIT);
+    pty.send("what is the answer?\r");
+    pty.wait_for("The answer is", WAIT);
+
+    pty.send("/export\r");
+    let screen = pty.wait_for("Copy to the clipboard", WAIT);
+    assert!(screen.contains("Export the conversation"), "{screen}");
+    // The file's name is offered in the composer, to edit.
+    pty.send("\r");
+    pty.wait_for("› /export kelp-", WAIT);
+    pty.send("\x15/export talk.md\r");
+    pty.wait_for("Exported the conversation to", WAIT);
+    let written = std::fs::read_to_string(home.path().join("talk.md")).unwrap();
+    assert_eq!(
+        written,
+        "# what is the answer?\n\n## You\n\nwhat is the answer?\n\nThe answer is **42**.\n"
+    );
+
+    // A second export by that name leaves the first as it is.
+    pty.send("/export talk.md\r");
+    pty.wait_for("talk.md exists; give another name", WAIT);
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("talk.md")).unwrap(),
+        written
+    );
+
+    pty.send("/export clipboard\r");
+    pty.wait_for("sent the conversation to the terminal's clipboard", WAIT);
+    let raw = String::from_utf8_lossy(&pty.output()).to_string();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&written);
+    assert!(
+        raw.contains(&format!("\x1b]52;c;{encoded}\x07")),
+        "the Markdown"
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recap_is_asked_beside_the_conversation_and_adds_nothing_to_it() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::text("Renamed the module."),
+        Reply::text("You asked to rename the module; it is done."),
+        Reply::text("Next thing done."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/recap\r");
+    pty.wait_for("Nothing to recap yet.", WAIT);
+    pty.send("rename the module\r");
+    pty.wait_for("Renamed the module.", WAIT);
+    pty.send("/recap\r");
+    pty.wait_for("it is done.", WAIT);
+    let recap = fake.requests_to("/responses")[1].json()["input"].to_string();
+    assert!(
+        recap.contains("Recap this conversation"),
+        "the recap is asked"
+    );
+    assert!(recap.contains("rename the module"), "with the conversation");
+    pty.send("\x1b");
+    pty.wait_until(
+        |screen| !screen.contains("Side conversation"),
+        WAIT,
+        "back in the conversation",
+    );
+    pty.send("next thing\r");
+    pty.wait_for("Next thing done.", WAIT);
+    let next = fake.requests_to("/responses")[2].json()["input"].to_string();
+    assert!(
+        !next.contains("Recap this conversation"),
+        "nothing of the recap is kept"
+    );
+    assert!(
+        next.contains("next thing"),
+        "the next prompt goes on the conversation"
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presets_lists_the_saved_prompts_and_feedback_saves_a_report() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let prompts = home.path().join(".config/kelp/prompts");
+    std::fs::create_dir_all(&prompts).unwrap();
+    std::fs::write(
+        prompts.join("explain.md"),
+        "---\ndescription: explain a file\n---\nExplain $1.\n",
+    )
+    .unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/presets\r");
+    let screen = pty.wait_for("explain a file", WAIT);
+    assert!(screen.contains("Saved prompts"), "{screen}");
+    pty.send("\r");
+    pty.wait_for("› /explain ", WAIT);
+    pty.send("\x15");
+
+    pty.send("/feedback\r");
+    pty.wait_for("Saved a report in", WAIT);
+    let dir = home.path().join(".local/state/kelp/feedback");
+    let reports: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(reports.len(), 1);
+    let path = reports[0].path();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let report = std::fs::read_to_string(&path).unwrap();
+    assert!(report.starts_with("kelp feedback report, "), "{report}");
+    assert!(report.contains("over SSH: yes"), "{report}");
+    assert!(report.contains("--- the end of "), "{report}");
+    assert!(!report.contains(&fake.api_key()), "no key in a report");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_and_delete_shelve_the_conversation_as_kelp_leaves() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([Reply::text("Kept."), Reply::text("Gone soon.")]);
+
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/archive\r");
+    pty.wait_for("nothing is saved yet", WAIT);
+    pty.send("keep this\r");
+    pty.wait_for("Kept.", WAIT);
+    pty.send("/archive\r");
+    assert_eq!(pty.wait_exit_code(WAIT), 0);
+    let screen = pty.screen();
+    assert!(screen.contains("Archived"), "{screen}");
+    assert!(screen.contains("kelp unarchive"), "{screen}");
+    assert!(saved_files(home.path(), "sessions").is_empty());
+    assert_eq!(saved_files(home.path(), "archived_sessions").len(), 1);
+
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("drop this\r");
+    pty.wait_for("Gone soon.", WAIT);
+    pty.send("/delete\r");
+    let screen = pty.wait_for("Delete this conversation for good?", WAIT);
+    insta::assert_snapshot!("delete_asks_first", without_home(&screen, home.path()));
+    // No keeps it; kelp stays.
+    pty.send("\x1b[B\r");
+    pty.wait_for("Nothing deleted.", WAIT);
+    assert_eq!(saved_files(home.path(), "sessions").len(), 1);
+    pty.send("/delete\r");
+    pty.wait_for("Delete this conversation for good?", WAIT);
+    pty.send("\r");
+    assert_eq!(pty.wait_exit_code(WAIT), 0);
+    assert!(pty.screen().contains("Deleted"), "{}", pty.screen());
+    assert!(saved_files(home.path(), "sessions").is_empty());
+}
+
+/// A 300-line paste shows as Codex shows it, `[Pasted Content N chars]`; the prompt sent
+/// carries it whole, and Ctrl+O puts it in the composer to read and edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_paste_is_a_placeholder_sent_whole() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_response(Reply::text("Read all of it."));
+    let long: String = (1..=300).map(|n| format!("log line {n:03}\n")).collect();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.paste(&long);
+    let screen = pty.wait_for("[Pasted Content 3900 chars]", WAIT);
+    assert!(!screen.contains("log line 001"), "{screen}");
+    // An Enter carried in with a paste sends nothing: the person's own comes after.
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send("\r");
+    pty.wait_for("Read all of it.", WAIT);
+    let sent = fake.requests_to("/responses")[0].json()["input"].to_string();
+    assert!(
+        sent.contains("log line 001") && sent.contains("log line 300"),
+        "the paste whole"
+    );
+
+    pty.paste(&long);
+    pty.wait_for("[Pasted Content 3900 chars]", WAIT);
+    pty.send("\x0f");
+    pty.wait_until(
+        |screen| {
+            let composer = screen.rsplit("────").next().unwrap_or_default();
+            !screen.contains("[Pasted Content") && composer.contains("log line 300")
+        },
+        WAIT,
+        "the paste in the composer",
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
