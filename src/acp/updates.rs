@@ -613,10 +613,27 @@ impl Translator {
             }
             _ => None,
         };
-        if let Some(rule) = &rule {
+        let prefix = |words: &[String]| crate::agent::command_rules::shown(words);
+        let in_project = match subject {
+            ApprovalSubject::Command {
+                always_prefix: Some(words),
+                ..
+            } => Some(format!("Always allow `{}` in this project", prefix(words))),
+            ApprovalSubject::Unsandboxed {
+                always_prefix: Some(words),
+                ..
+            } => Some(format!(
+                "Always run `{}` outside the sandbox in this project",
+                prefix(words)
+            )),
+            _ => rule
+                .as_ref()
+                .map(|rule| format!("Always allow {rule} in this project")),
+        };
+        if let Some(name) = &in_project {
             options.push(option(
                 ALLOW_IN_PROJECT,
-                &format!("Always allow {rule} in this project"),
+                name,
                 PermissionOptionKind::AllowAlways,
             ));
         }

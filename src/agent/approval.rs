@@ -167,15 +167,22 @@ impl Approvals {
         self.state().rules.rules().to_vec()
     }
 
-    /// Keeps the prefix "always in this project" offers for `call`'s command as a rule.
-    pub fn remember_prefix(&self, call: &ToolCall) -> Result<(), String> {
+    /// Keeps the prefix "always in this project" offers for `call`'s command as a rule: to
+    /// run in the sandbox, or (`outside`) outside it.
+    pub fn remember_prefix(&self, call: &ToolCall, outside: bool) -> Result<(), String> {
         let ToolCall::Shell(args) = call else {
             return Ok(());
         };
         match command_rules::prefix_of(&args.command) {
+            Some(prefix) if outside => self.state().rules.add(ProjectRule::Unsandboxed(prefix)),
             Some(prefix) => self.state().rules.add(ProjectRule::Prefix(prefix)),
             None => Ok(()),
         }
+    }
+
+    /// Whether a rule of the project lets `call`'s command run outside the sandbox unasked.
+    pub fn allows_outside(&self, call: &ToolCall) -> bool {
+        matches!(call, ToolCall::Shell(args) if self.state().rules.allows_outside(&args.command))
     }
 
     /// Forgets one of the project's rules (a host's, for this conversation too).
@@ -188,7 +195,7 @@ impl Approvals {
             ProjectRule::RefusedHost(host) => {
                 state.remembered.refused_hosts.remove(host);
             }
-            ProjectRule::Prefix(_) => {}
+            ProjectRule::Prefix(_) | ProjectRule::Unsandboxed(_) => {}
         }
         state.rules.remove(rule)
     }
@@ -216,7 +223,7 @@ impl Approvals {
             match rule {
                 ProjectRule::Host(host) => remembered.hosts.insert(host),
                 ProjectRule::RefusedHost(host) => remembered.refused_hosts.insert(host),
-                ProjectRule::Prefix(_) => false,
+                ProjectRule::Prefix(_) | ProjectRule::Unsandboxed(_) => false,
             };
         }
         kept
@@ -327,9 +334,12 @@ fn judge(
 ) -> Verdict {
     let outside = call.paths_outside(project_dir);
     match call {
-        // Outside the sandbox is a person's to allow, every time: nothing remembered and no
-        // mode lets it through.
+        // Outside the sandbox is a person's to allow: no mode lets it through, nor anything
+        // remembered for the session; only a prefix the person kept for it in this project.
         ToolCall::Shell(args) if args.asks_to_leave_the_sandbox() => {
+            if rules.allows_outside(&args.command) && outside.is_empty() {
+                return Verdict::Run;
+            }
             Verdict::Ask(ApprovalSubject::Unsandboxed {
                 command: args.command.display(),
                 workdir: shell_workdir(args, project_dir),
@@ -341,6 +351,7 @@ fn judge(
                     .unwrap_or("the model gives no reason")
                     .to_string(),
                 requested: true,
+                always_prefix: command_rules::prefix_of(&args.command),
             })
         }
         ToolCall::Shell(args) => {

@@ -181,15 +181,23 @@ pub(super) async fn offer_unsandboxed(
         return None;
     }
     let context = conversation.tool_context();
-    let subject = ApprovalSubject::Unsandboxed {
-        command: args.command.display(),
-        workdir: context.resolve(args.workdir.as_deref().unwrap_or(".")),
-        blocked,
-        requested: false,
-    };
-    match ask_person(ctx, call_id, subject, &ctx.cancel).await? {
-        ApprovalDecision::Yes | ApprovalDecision::Always | ApprovalDecision::AlwaysPrefix => {}
-        ApprovalDecision::No { .. } | ApprovalDecision::NeverHere => return None,
+    // A prefix the person kept for running outside lets it run again unasked.
+    if !ctx.approvals.allows_outside(tool) {
+        let subject = ApprovalSubject::Unsandboxed {
+            command: args.command.display(),
+            workdir: context.resolve(args.workdir.as_deref().unwrap_or(".")),
+            blocked,
+            requested: false,
+            always_prefix: crate::agent::command_rules::prefix_of(&args.command),
+        };
+        match ask_person(ctx, call_id, subject, &ctx.cancel).await? {
+            ApprovalDecision::Yes | ApprovalDecision::Always => {}
+            ApprovalDecision::AlwaysPrefix => match ctx.approvals.remember_prefix(tool, true) {
+                Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(ctx.approvals.rules()))),
+                Err(e) => ctx.emit(Event::Error(e)),
+            },
+            ApprovalDecision::No { .. } | ApprovalDecision::NeverHere => return None,
+        }
     }
     let unsandboxed = context.clone().with_sandbox(SandboxPolicy::off());
     let mut rerun = tools::execute(

@@ -267,7 +267,10 @@ async fn put_to_person(
             Prepared::Run(tool.clone(), outside)
         }
         ApprovalDecision::AlwaysPrefix => {
-            match ctx.approvals.remember_prefix(tool) {
+            match ctx
+                .approvals
+                .remember_prefix(tool, tool.asks_to_leave_the_sandbox())
+            {
                 Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(ctx.approvals.rules()))),
                 // The command still runs this once; the rule is not kept, and the person is told.
                 Err(e) => ctx.emit(Event::Error(e)),

@@ -13,6 +13,11 @@
 //!
 //! [[allow]]
 //! project = "/home/ana/app"
+//! prefix = ["cargo", "publish"]
+//! sandbox = "off"
+//!
+//! [[allow]]
+//! project = "/home/ana/app"
 //! host = "registry.example.com"
 //!
 //! [[refuse]]
@@ -20,7 +25,9 @@
 //! host = "tracker.example.com"
 //! ```
 //!
-//! A rule matches a command only when the command is one plain command (the parse of
+//! A prefix with `sandbox = "off"` lets the command run outside the sandbox without asking,
+//! when the model asks to run it there (an older kelp reads it as a plain prefix: in the
+//! sandbox). A rule matches a command only when the command is one plain command (the parse of
 //! [`super::read_only`]: no `;`, `&&`, `|`, redirection or substitution) whose words start
 //! with the prefix: `cargo test; rm -rf ~` still asks.
 
@@ -29,6 +36,9 @@ use std::path::{Path, PathBuf};
 use super::read_only::command_words;
 use crate::protocol::ProjectRule;
 use crate::tools::ShellCommand;
+
+/// The `sandbox` of an `[[allow]]` prefix that runs outside the sandbox.
+const OUTSIDE: &str = "off";
 
 /// The file's name in the config folder.
 pub const FILE_NAME: &str = "rules.toml";
@@ -256,7 +266,19 @@ impl CommandRules {
         };
         self.rules.iter().any(|rule| match rule {
             ProjectRule::Prefix(prefix) => !prefix.is_empty() && words.starts_with(prefix),
-            ProjectRule::Host(_) | ProjectRule::RefusedHost(_) => false,
+            _ => false,
+        })
+    }
+
+    /// Whether a rule lets `command` run outside the sandbox without asking, when the model
+    /// asks to run it there.
+    pub fn allows_outside(&self, command: &ShellCommand) -> bool {
+        let Some(words) = command_words(command) else {
+            return false;
+        };
+        self.rules.iter().any(|rule| match rule {
+            ProjectRule::Unsandboxed(prefix) => !prefix.is_empty() && words.starts_with(prefix),
+            _ => false,
         })
     }
 
@@ -278,7 +300,7 @@ impl CommandRules {
     /// rules another kelp added meanwhile stay).
     pub fn add(&mut self, rule: ProjectRule) -> Result<(), String> {
         let empty = match &rule {
-            ProjectRule::Prefix(prefix) => prefix.is_empty(),
+            ProjectRule::Prefix(prefix) | ProjectRule::Unsandboxed(prefix) => prefix.is_empty(),
             ProjectRule::Host(host) | ProjectRule::RefusedHost(host) => host.is_empty(),
         };
         if empty || self.rules.contains(&rule) {
@@ -396,14 +418,20 @@ fn rule_of(table: &toml_edit::Table, refused: bool) -> Option<(PathBuf, ProjectR
         (true, Some(host)) => ProjectRule::RefusedHost(host?),
         (true, None) => return None,
         (false, Some(host)) => ProjectRule::Host(host?),
-        (false, None) => ProjectRule::Prefix(
-            table
+        (false, None) => {
+            let prefix = table
                 .get("prefix")?
                 .as_array()?
                 .iter()
                 .map(|word| word.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()?,
-        ),
+                .collect::<Option<Vec<_>>>()?;
+            match table.get("sandbox").map(|value| value.as_str()) {
+                None => ProjectRule::Prefix(prefix),
+                Some(Some(OUTSIDE)) => ProjectRule::Unsandboxed(prefix),
+                // Another value is a later kelp's: kept as it is, read as nothing.
+                Some(_) => return None,
+            }
+        }
     };
     Some((project, rule))
 }
@@ -435,9 +463,12 @@ fn render(was: Option<&toml_edit::DocumentMut>, all: &[(PathBuf, ProjectRule)]) 
         let mut table = toml_edit::Table::new();
         table["project"] = toml_edit::value(project.to_string_lossy().as_ref());
         match rule {
-            ProjectRule::Prefix(prefix) => {
+            ProjectRule::Prefix(prefix) | ProjectRule::Unsandboxed(prefix) => {
                 let words: toml_edit::Array = prefix.iter().map(String::as_str).collect();
                 table["prefix"] = toml_edit::value(words);
+                if matches!(rule, ProjectRule::Unsandboxed(_)) {
+                    table["sandbox"] = toml_edit::value(OUTSIDE);
+                }
                 allowed.push(table);
             }
             ProjectRule::Host(host) => {

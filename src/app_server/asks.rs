@@ -196,13 +196,17 @@ impl Asked<'_> {
                 workdir,
                 blocked,
                 requested,
-            } => self
-                .command(
+                always_prefix,
+            } => CommandExecutionRequestApproval {
+                // As Codex: the rule offered lets the prefix run outside the sandbox too.
+                proposed_execpolicy_amendment: Some(always_prefix),
+                ..self.command(
                     shown,
                     Some(workdir),
                     Some(ApprovalSubject::unsandboxed_question(&blocked, requested)),
                 )
-                .into_message(),
+            }
+            .into_message(),
             ApprovalSubject::McpTool {
                 server,
                 tool,

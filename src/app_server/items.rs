@@ -897,6 +897,7 @@ mod tests {
                     workdir: PathBuf::from("/p"),
                     blocked: "the output mentions a permission error".into(),
                     requested: false,
+                    always_prefix: None,
                 },
             ),
             answer("c1", Some(ApprovalDecision::No { reason: None })),

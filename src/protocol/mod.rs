@@ -325,6 +325,9 @@ pub enum ApprovalSubject {
         blocked: String,
         /// The model asked before any run: `blocked` is its question.
         requested: bool,
+        /// The prefix "always in this project" would let run outside the sandbox unasked
+        /// (`cargo publish`), when it is one plain command; never a bare interpreter.
+        always_prefix: Option<Vec<String>>,
     },
     /// A running command's first contact with a host no list names (`network = "domains"`):
     /// may it reach it?
@@ -387,13 +390,17 @@ pub enum ProjectRule {
     Host(String),
     /// Commands are refused this host unasked.
     RefusedHost(String),
+    /// Plain commands whose words start with these (`cargo publish`) run outside the sandbox
+    /// without asking, when the model asks to run them there (Codex's "don't ask again for
+    /// commands that start with …" on its escalation question).
+    Unsandboxed(Vec<String>),
 }
 
 impl ProjectRule {
     /// The rule as a person reads it: `` `cargo test` `` or `example.com`.
     pub fn shown(&self) -> String {
         match self {
-            Self::Prefix(words) => format!("`{}`", words.join(" ")),
+            Self::Prefix(words) | Self::Unsandboxed(words) => format!("`{}`", words.join(" ")),
             Self::Host(host) | Self::RefusedHost(host) => host.clone(),
         }
     }
@@ -404,6 +411,7 @@ impl ProjectRule {
             Self::Prefix(_) => "runs without asking here",
             Self::Host(_) => "reached by commands here",
             Self::RefusedHost(_) => "refused to commands here",
+            Self::Unsandboxed(_) => "runs outside the sandbox without asking here",
         }
     }
 }

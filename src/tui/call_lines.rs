@@ -358,6 +358,7 @@ pub(super) fn approval_lines(
             workdir,
             blocked,
             requested,
+            ..
         } => {
             unsandboxed_lines(command, workdir, blocked, *requested, expanded, &mut out);
         }

@@ -317,6 +317,10 @@ impl Status {
             };
             let said: Vec<String> = [
                 (ProjectRule::Prefix(Vec::new()), "run without asking here"),
+                (
+                    ProjectRule::Unsandboxed(Vec::new()),
+                    "run outside the sandbox without asking here",
+                ),
                 (ProjectRule::Host(String::new()), "reached by commands here"),
                 (
                     ProjectRule::RefusedHost(String::new()),

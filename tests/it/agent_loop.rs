@@ -1064,6 +1064,8 @@ async fn a_command_the_sandbox_stopped_may_run_again_unsandboxed_when_a_person_s
                 workdir: PathBuf::from(a.dir()),
                 blocked,
                 requested: false,
+                // A redirection is more than one plain command: no prefix is offered.
+                always_prefix: None,
             }
         );
         assert!(!target.exists(), "the sandboxed run wrote outside");
@@ -1122,6 +1124,7 @@ async fn a_command_the_model_asks_to_run_outside_the_sandbox_asks_in_every_mode(
             workdir: a.project.path().canonicalize().unwrap(),
             blocked: "Write the build stamp outside the project?".into(),
             requested: true,
+            always_prefix: None,
         }
     );
     assert!(!target.exists(), "nothing ran before the answer");
@@ -1154,6 +1157,80 @@ async fn a_command_the_model_asks_to_run_outside_the_sandbox_asks_in_every_mode(
             .contains("outside the sandbox needs the user's approval"),
         "{}",
         a.last_output("s1")
+    );
+}
+
+/// Codex's "don't ask again for commands that start with …" on the question to run outside
+/// the sandbox: the prefix is kept in `rules.toml` to run outside unasked when the model asks
+/// to; a command the prefix does not start, or a chained one, still asks; and a bare
+/// interpreter is offered only as the whole command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_kept_to_run_outside_the_sandbox_runs_its_commands_there_unasked() {
+    let Some(outside) = crate::support::dir_outside_the_sandbox() else {
+        return;
+    };
+    let [one, two, three] =
+        ["one.txt", "two.txt", "three.txt"].map(|name| outside.path().join(name));
+    let escalated = |command: String| {
+        json!({
+            "command": command,
+            "sandbox_permissions": "require_escalated",
+            "justification": "Stamp the build outside the project?"
+        })
+    };
+    let mut a = agent(ApprovalMode::FullAuto).await;
+    a.fake.push_responses([
+        Reply::call_with_id("o1", "shell", escalated(format!("touch {}", one.display()))),
+        Reply::call_with_id("o2", "shell", escalated(format!("touch {}", two.display()))),
+        Reply::call_with_id(
+            "o3",
+            "shell",
+            escalated(format!("touch {}; rm {}", three.display(), two.display())),
+        ),
+        Reply::call_with_id(
+            "o4",
+            "shell",
+            escalated("python3 -c 'print(1)'".to_string()),
+        ),
+        Reply::text("done"),
+    ]);
+    a.submit("stamp it");
+    let (id, call_id, subject) = a.approval().await;
+    assert_eq!(call_id, "o1");
+    assert!(matches!(
+        subject,
+        ApprovalSubject::Unsandboxed { always_prefix: Some(ref prefix), .. } if prefix == &["touch"]
+    ));
+    a.approve(id, ApprovalDecision::AlwaysPrefix);
+    // o2 runs outside unasked; o3 chains a second command and asks.
+    let (id, call_id, _) = a.approval().await;
+    assert_eq!(call_id, "o3");
+    a.approve(id, ApprovalDecision::No { reason: None });
+    // An interpreter's rule is the whole command, never `python3` alone.
+    let (id, call_id, subject) = a.approval().await;
+    assert_eq!(call_id, "o4");
+    assert!(matches!(
+        subject,
+        ApprovalSubject::Unsandboxed { always_prefix: Some(ref prefix), .. }
+            if prefix == &["python3", "-c", "print(1)"]
+    ));
+    a.approve(id, ApprovalDecision::No { reason: None });
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    assert!(one.exists() && two.exists(), "both ran outside the sandbox");
+    assert!(!three.exists());
+    let rules = std::fs::read_to_string(a.config.config_dir.join("rules.toml")).unwrap();
+    assert!(
+        rules.contains("prefix = [\"touch\"]") && rules.contains("sandbox = \"off\""),
+        "{rules}"
+    );
+    // Read back as a rule to run outside, not as a plain prefix in the sandbox.
+    let kept = kelp::agent::command_rules::CommandRules::load(&a.config.config_dir, a.dir());
+    assert_eq!(
+        kept.rules(),
+        [kelp::protocol::ProjectRule::Unsandboxed(vec![
+            "touch".to_string()
+        ])]
     );
 }
 

@@ -313,6 +313,48 @@ fn approval_prompt() {
     );
 }
 
+/// The question to run a command outside the sandbox offers this once, or (`p`) its prefix
+/// outside the sandbox from now on in this project, as Codex's does; never "this session".
+#[test]
+fn the_question_to_run_outside_offers_its_prefix_for_good() {
+    let (mut app, mut rx) = logged_in();
+    app.handle_core_event(Event::TurnStarted { id: "u1".into() });
+    app.handle_core_event(Event::ApprovalRequested {
+        id: 4,
+        call_id: "c4".into(),
+        subject: ApprovalSubject::Unsandboxed {
+            command: "cargo publish --dry-run".into(),
+            workdir: PathBuf::from("/work/project"),
+            blocked: "Publishing reads the registry's token in ~/.cargo.".into(),
+            requested: true,
+            always_prefix: Some(vec!["cargo".into(), "publish".into()]),
+        },
+        agent: None,
+    });
+    assert_snapshot!(draw(&mut app, 80, 24));
+    let_the_question_arm();
+    key(&mut app, KeyCode::Char('a'));
+    assert_eq!(ops(&mut rx), [], "no session-wide yes outside the sandbox");
+    key(&mut app, KeyCode::Char('p'));
+    assert_eq!(
+        ops(&mut rx),
+        [Op::Approve {
+            id: 4,
+            decision: kelp::protocol::ApprovalDecision::AlwaysPrefix
+        }]
+    );
+    let rule = ProjectRule::Unsandboxed(vec!["cargo".to_string(), "publish".to_string()]);
+    app.handle_core_event(Event::Reply(Reply::CommandRules(vec![rule])));
+    app.handle_core_event(Event::TurnFinished(TurnOutcome::Completed));
+    type_text(&mut app, "/status");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 40);
+    assert!(
+        screen.contains("`cargo publish` run outside the sandbox without asking here"),
+        "{screen}"
+    );
+}
+
 /// A plain command's question offers to let its prefix through in this project (`p`); the
 /// answer is kept as a rule that `/status` shows and `/approval` lists and forgets.
 #[test]
@@ -1617,6 +1659,7 @@ fn a_justification_draws_no_fake_command_and_pushes_nothing_off_the_screen() {
             workdir: PathBuf::from("/work/project"),
             blocked: fake.repeat(40),
             requested: true,
+            always_prefix: None,
         },
         agent: None,
     });

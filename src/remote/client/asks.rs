@@ -117,6 +117,7 @@ impl Remote {
                     workdir,
                     blocked,
                     requested,
+                    always_prefix: prefix,
                 }
             }
             (None, _) => ApprovalSubject::Command {

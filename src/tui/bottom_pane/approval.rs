@@ -1,6 +1,7 @@
 //! The approval view: `y` yes, `a` always (this session), `p` always for a command's prefix in
 //! this project, `n` no and a reason for the model, `esc` no. For a host a command asks to
-//! reach: `y` this command, `a` this session, `p` always in this project, `x` never in it.
+//! reach: `y` this command, `a` this session, `p` always in this project, `x` never in it. For
+//! a command outside the sandbox: `y` this once, `p` its prefix outside, always in this project.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
@@ -67,6 +68,10 @@ impl ApprovalView {
         };
         let prefix = match subject {
             ApprovalSubject::Command {
+                always_prefix: Some(prefix),
+                ..
+            }
+            | ApprovalSubject::Unsandboxed {
                 always_prefix: Some(prefix),
                 ..
             } => Some(crate::agent::command_rules::shown(prefix)),
@@ -169,10 +174,18 @@ impl ApprovalView {
         }
         let key = |k: &str| Span::styled(k.to_string(), theme::warn().bold());
         let choices: Vec<(&str, String)> = if self.once_only {
-            vec![
-                ("y", "yes, this once".into()),
-                ("n", "no, and say why".into()),
-            ]
+            // Outside the sandbox: this once, or the prefix kept for it in this project.
+            match &self.prefix {
+                Some(prefix) => vec![
+                    ("y", "this once".into()),
+                    ("p", format!("`{}` outside, always here", cut(prefix, 20))),
+                    ("n", "no".into()),
+                ],
+                None => vec![
+                    ("y", "yes, this once".into()),
+                    ("n", "no, and say why".into()),
+                ],
+            }
         } else if self.host {
             vec![
                 ("y", "this command".into()),
