@@ -14,7 +14,8 @@
 //!   effort as config options. `history.rs`: `session/list`
 //!   and `session/delete`.
 //! - `updates.rs`: core events as `session/update`s (a pure translator), a saved session's replay;
-//!   `open_terminals.rs`: a background terminal's call kept open until its command ends.
+//!   `open_terminals.rs`: a background terminal's call kept open until its command ends;
+//!   `permission.rs`: a permission request's options, and the decision each stands for.
 //! - `commands.rs`: the slash commands an editor offers, run by the core as in the TUI.
 //! - `editor.rs`: the client's `fs/*` as the core's `EditorFiles`.
 
@@ -25,6 +26,7 @@ pub mod history;
 pub mod modes;
 mod open_terminals;
 pub mod options;
+pub mod permission;
 mod pump;
 pub mod session;
 pub mod updates;

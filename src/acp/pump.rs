@@ -16,7 +16,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::options::Choices;
-use super::updates::{Translator, decision};
+use super::permission::decision;
+use super::updates::Translator;
 use super::{Connection, Reply};
 use crate::agent::host_asks::{self, Verdict};
 use crate::protocol::GoalStatus;

@@ -56,6 +56,8 @@ keeps them all. /compact summarises what is sent.";
 pub struct Conversation {
     model: String,
     reasoning_effort: ReasoningEffort,
+    /// The service tier requests ask for (`/fast`, a host's `serviceTier`).
+    service_tier: Option<crate::protocol::ServiceTier>,
     summary_style: SummaryStyle,
     tool_context: ToolContext,
     tools: Vec<Value>,
@@ -183,6 +185,7 @@ impl Conversation {
         Self {
             model: self.model.clone(),
             reasoning_effort: self.reasoning_effort,
+            service_tier: self.service_tier,
             summary_style: self.summary_style,
             tool_context,
             tools: self
@@ -314,6 +317,7 @@ impl Conversation {
         Self {
             model,
             reasoning_effort: parse_effort(config.reasoning_effort.as_deref()),
+            service_tier: None,
             summary_style: SummaryStyle::default(),
             tool_context,
             tools,
@@ -366,6 +370,9 @@ impl Conversation {
         }
         if let Some(summary) = settings.summary {
             self.summary_style = summary;
+        }
+        if let Some(tier) = settings.service_tier {
+            self.service_tier = tier;
         }
         if let Some((mode, network)) = settings.sandbox {
             match &mut self.planning {
@@ -648,6 +655,7 @@ impl Conversation {
         prompt.parallel_tool_calls = true;
         prompt.reasoning_effort = self.reasoning_effort;
         prompt.summary = self.summary_style;
+        prompt.service_tier = self.service_tier;
         prompt.conversation_id = self.id();
         prompt
     }

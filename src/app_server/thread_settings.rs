@@ -65,6 +65,7 @@ impl Threads {
                 .map(sandbox_choice)
                 .transpose()?,
             mode: None,
+            service_tier: None,
         };
         if let Some(choice) = asked.collaboration_mode {
             settings = mode_over(choice, settings)?;

@@ -146,6 +146,12 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         summary: parsed(p.summary.as_deref(), "summary")?,
         sandbox: p.sandbox_policy.as_ref().map(sandbox_choice).transpose()?,
         mode: None,
+        service_tier: p
+            .service_tier
+            .as_deref()
+            .map(crate::protocol::ServiceTier::parse)
+            .transpose()
+            .map_err(RpcError::invalid_params)?,
     };
     if let Some(choice) = p.collaboration_mode {
         settings = mode_over(choice, settings)?;

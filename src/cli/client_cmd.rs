@@ -141,6 +141,7 @@ pub(super) fn client(
             approval: Some(config.approval),
             sandbox: Some(config.sandbox),
             effort: None,
+            service_tier: None,
             open,
         };
         let mut remote = match remote_core(address, cli.remote_auth_token_env.as_deref(), wanted) {

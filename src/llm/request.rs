@@ -114,6 +114,8 @@ pub struct Prompt {
     pub reasoning_effort: ReasoningEffort,
     /// Used only with reasoning models.
     pub summary: SummaryStyle,
+    /// The processing asked for (`priority` for Codex's fast mode); `None`: the default.
+    pub service_tier: Option<crate::protocol::ServiceTier>,
     /// A JSON Schema the final answer must follow (structured output).
     pub output_schema: Option<Value>,
     /// The conversation's id: `session-id` header and `prompt_cache_key`.
@@ -131,6 +133,7 @@ impl Prompt {
             parallel_tool_calls: false,
             reasoning_effort: ReasoningEffort::default(),
             summary: SummaryStyle::default(),
+            service_tier: None,
             output_schema: None,
             conversation_id: Uuid::new_v4(),
         }
@@ -172,6 +175,8 @@ struct Body<'a> {
     stream: bool,
     include: &'static [&'static str],
     prompt_cache_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<TextFormat<'a>>,
 }
@@ -221,6 +226,9 @@ pub fn body(prompt: &Prompt) -> Result<Vec<u8>, serde_json::Error> {
             &[]
         },
         prompt_cache_key: prompt.conversation_id.to_string(),
+        service_tier: prompt
+            .service_tier
+            .map(crate::protocol::ServiceTier::request_value),
         text: prompt.output_schema.as_ref().map(|schema| TextFormat {
             format: JsonSchemaFormat {
                 kind: "json_schema",
@@ -440,6 +448,23 @@ mod tests {
             serde_json::from_slice::<Value>(&body(&prompt).unwrap()).unwrap()
         };
         assert_eq!(body(ReasoningEffort::XHigh)["reasoning"]["effort"], "xhigh");
+    }
+
+    #[test]
+    fn a_service_tier_is_sent_as_the_api_names_it_and_none_is_not_sent() {
+        use crate::protocol::ServiceTier;
+        let tier = |service_tier| {
+            let mut prompt = Prompt::new("gpt-5.5", Path::new("/p"));
+            prompt.service_tier = service_tier;
+            serde_json::from_slice::<Value>(&body(&prompt).unwrap()).unwrap()["service_tier"]
+                .clone()
+        };
+        assert_eq!(tier(Some(ServiceTier::Fast)), "priority");
+        assert_eq!(tier(Some(ServiceTier::Flex)), "flex");
+        assert_eq!(tier(None), Value::Null);
+        assert_eq!(ServiceTier::parse("Priority"), Ok(Some(ServiceTier::Fast)));
+        assert_eq!(ServiceTier::parse("default"), Ok(None));
+        assert!(ServiceTier::parse("turbo").is_err());
     }
 
     #[test]

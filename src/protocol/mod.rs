@@ -70,6 +70,8 @@ pub struct Settings {
     pub sandbox: Option<(crate::protocol::SandboxMode, bool)>,
     /// Plan first, or work: Codex's collaboration modes.
     pub mode: Option<CollaborationMode>,
+    /// The service tier requests ask for (`Some(None)`: none, the default).
+    pub service_tier: Option<Option<crate::protocol::ServiceTier>>,
 }
 
 /// How the agent works with the person (Codex's collaboration modes): it does the work, or it

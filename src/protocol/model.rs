@@ -67,6 +67,45 @@ pub enum WebSearchAction {
     Other,
 }
 
+/// The processing a request asks for, as Codex names it: `fast` (sent as the `priority`
+/// service tier: quicker answers for more of the plan's credits) or `flex` (slower, cheaper).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceTier {
+    Fast,
+    Flex,
+}
+
+impl ServiceTier {
+    /// Codex's word for it: `fast`, `flex`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fast => "fast",
+            Self::Flex => "flex",
+        }
+    }
+
+    /// What a request's `service_tier` says.
+    pub fn request_value(self) -> &'static str {
+        match self {
+            Self::Fast => "priority",
+            Self::Flex => "flex",
+        }
+    }
+
+    /// The tier Codex's word (or the API's) names; `Ok(None)` for `default`, Codex's word for
+    /// none.
+    pub fn parse(word: &str) -> Result<Option<Self>, String> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "fast" | "priority" => Ok(Some(Self::Fast)),
+            "flex" => Ok(Some(Self::Flex)),
+            "default" | "" => Ok(None),
+            other => Err(format!(
+                "service tier {other:?}: use \"fast\", \"flex\" or \"default\""
+            )),
+        }
+    }
+}
+
 /// How hard a reasoning model thinks before it answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

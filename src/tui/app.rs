@@ -117,6 +117,7 @@ impl App {
                 background_terminals: 0,
                 chosen,
                 thread: (None, None),
+                service_tier: None,
             },
             models: Vec::new(),
             revisions: Default::default(),
@@ -149,12 +150,7 @@ impl App {
             }
             app.push(CellKind::Error(warning));
         }
-        match initial.notice {
-            // The conversation drawn again would take it off the screen.
-            Some(notice) if initial.resuming => app.session.start_notice = Some(notice),
-            Some(notice) => app.notice(notice),
-            None => {}
-        }
+        app.say_at_start(initial.notice, initial.resuming);
         if initial.open_agents && app.overlay.is_none() {
             app.open_agents(false);
         }
@@ -184,6 +180,16 @@ impl App {
             }
         }
         app
+    }
+
+    /// The notice the client opens with: said now, or after the conversation it resumes,
+    /// which drawn again would take it off the screen.
+    fn say_at_start(&mut self, notice: Option<String>, resuming: bool) {
+        match notice {
+            Some(notice) if resuming => self.session.start_notice = Some(notice),
+            Some(notice) => self.notice(notice),
+            None => {}
+        }
     }
 
     /// How to come back to the conversation after leaving, when it was saved.

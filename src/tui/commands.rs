@@ -56,6 +56,8 @@ pub(super) enum Effect {
     Draft(String),
     SetModel(String),
     SetEffort(ReasoningEffort),
+    /// `/fast`: the service tier requests ask for.
+    SetServiceTier(Option<crate::protocol::ServiceTier>),
     SetApprovalMode(ApprovalMode),
     /// Plan mode or the default one, said.
     SetMode(crate::protocol::CollaborationMode),
@@ -141,6 +143,13 @@ impl App {
             Effect::SetEffort(effort) => {
                 self.status.effort = effort;
                 self.send(Op::SetEffort(effort));
+            }
+            Effect::SetServiceTier(tier) => {
+                self.status.service_tier = tier;
+                self.send(Op::Override(crate::protocol::Settings {
+                    service_tier: Some(tier),
+                    ..Default::default()
+                }));
             }
             Effect::SetApprovalMode(mode) => {
                 self.status.approval_mode = mode;
@@ -398,6 +407,7 @@ impl App {
             SlashCommand::Logout => vec![Send(Op::Logout)],
             SlashCommand::Help => vec![Notice(super::help::text())],
             SlashCommand::Plan => self.plan_command(argument),
+            SlashCommand::Fast => self.fast(argument),
             SlashCommand::Recap => self.recap(),
             SlashCommand::Usage => self.usage(),
             SlashCommand::Config => self.config_report(),

@@ -54,6 +54,32 @@ impl App {
         effects
     }
 
+    /// `/fast [on|off]`: the priority service tier for the requests from now on, or not.
+    pub(super) fn fast(&self, argument: &str) -> Vec<Effect> {
+        use crate::protocol::ServiceTier;
+        let on = match argument.trim() {
+            "" => self.status.service_tier != Some(ServiceTier::Fast),
+            "on" => true,
+            "off" => false,
+            other => {
+                return vec![Effect::Error(format!(
+                    "/fast {other}: /fast alone turns fast mode on or off; /fast on, /fast off"
+                ))];
+            }
+        };
+        let tier = on.then_some(ServiceTier::Fast);
+        let said = if on {
+            "Fast mode on: requests ask for the priority tier, quicker answers for more of your \
+             plan's usage. /fast turns it off."
+        } else {
+            "Fast mode off: requests ask for the default tier."
+        };
+        vec![
+            Effect::SetServiceTier(tier),
+            Effect::Notice(said.to_string()),
+        ]
+    }
+
     /// `/pwd`.
     pub(super) fn pwd(&self) -> Vec<Effect> {
         vec![Effect::Notice(format!(

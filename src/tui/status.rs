@@ -96,6 +96,19 @@ pub struct Status {
     pub chosen: StatusCommand,
     /// The conversation's id and name, for the status line's items.
     pub thread: (Option<String>, Option<String>),
+    /// `/fast`: the service tier requests ask for.
+    pub service_tier: Option<crate::protocol::ServiceTier>,
+}
+
+impl Status {
+    /// The model as the status line shows it: with its service tier when it is not the
+    /// default (`gpt-5.5 fast`), as Codex's footer says it.
+    fn model_shown(&self) -> String {
+        match self.service_tier {
+            Some(tier) => format!("{} {}", self.model, tier.name()),
+            None => self.model.clone(),
+        }
+    }
 }
 
 /// An effort as the wire names it (`low`, `xhigh`).
@@ -186,7 +199,7 @@ impl Status {
             ));
         }
         left.extend([
-            Segment::new(self.model.clone(), theme::accent(), 5),
+            Segment::new(self.model_shown(), theme::accent(), 5),
             Segment::new(display_path(&self.project_dir), theme::dim(), 0),
         ]);
         let mut right = match &self.hint {
@@ -255,8 +268,8 @@ impl Status {
         let effort = effort_name(self.effort);
         let count = |n: u64, what: &str| (n > 0).then(|| format!("{} {what}", humanize::count(n)));
         let texts = items.iter().map(|item| match item {
-            StatusItem::Model => Some(self.model.clone()),
-            StatusItem::ModelWithReasoning => Some(format!("{} {effort}", self.model)),
+            StatusItem::Model => Some(self.model_shown()),
+            StatusItem::ModelWithReasoning => Some(format!("{} {effort}", self.model_shown())),
             StatusItem::Reasoning => Some(effort.clone()),
             StatusItem::CurrentDir => Some(display_path(&self.project_dir)),
             StatusItem::ProjectName => self.chosen.project.clone(),

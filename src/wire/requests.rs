@@ -262,6 +262,9 @@ pub struct TurnStartParams {
     /// Plan or work, for this turn and the thread's next ones (with its model and effort).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collaboration_mode: Option<ModeChoice>,
+    /// `fast`, `flex` or `default`, for this turn and the thread's next ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
 }
 
 /// `turn/steer`: input added to the running turn `expected_turn_id`.
@@ -548,6 +551,7 @@ mod tests {
                 mode: "plan".into(),
                 settings: ModeSettings::default(),
             }),
+            service_tier: Some("fast".into()),
         });
         sent_and_read(TurnSteerParams {
             thread_id: thread_id.clone(),

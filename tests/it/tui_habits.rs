@@ -318,3 +318,31 @@ async fn a_long_paste_is_a_placeholder_sent_whole() {
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// `/fast` asks for Codex's fast tier (the API's `priority`) from the next request on, the
+/// status line says so, and `/fast` again goes back to the default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_mode_asks_for_the_priority_tier_until_turned_off() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([Reply::text("Quick."), Reply::text("Plain.")]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/fast\r");
+    let screen = pty.wait_for("Fast mode on", WAIT);
+    assert!(screen.contains("gpt-5.5 fast"), "{screen}");
+    pty.send("hurry\r");
+    pty.wait_for("Quick.", WAIT);
+    pty.send("/fast\r");
+    let screen = pty.wait_for("Fast mode off", WAIT);
+    assert!(!screen.contains("gpt-5.5 fast"), "{screen}");
+    pty.send("slowly\r");
+    pty.wait_for("Plain.", WAIT);
+    let sent = fake.requests_to("/responses");
+    assert_eq!(sent[0].json()["service_tier"], "priority");
+    assert!(sent[1].json().get("service_tier").is_none());
+    pty.send("/fast sometimes\r");
+    pty.wait_for("/fast sometimes: /fast alone", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}

@@ -32,6 +32,7 @@ impl Core {
             summary,
             sandbox,
             mode,
+            service_tier,
         } = settings;
         if let Some(model) = model {
             self.use_model(model);
@@ -46,6 +47,7 @@ impl Core {
             summary: summary.or(self.chosen.summary),
             sandbox: sandbox.or(self.chosen.sandbox),
             mode: mode.or(self.chosen.mode),
+            service_tier: service_tier.or(self.chosen.service_tier),
         };
         if let Some(conversation) = &mut self.conversation {
             conversation.apply(&self.chosen);

@@ -44,6 +44,8 @@ pub struct Wanted {
     pub approval: Option<ApprovalMode>,
     pub sandbox: Option<crate::protocol::SandboxMode>,
     pub effort: Option<crate::protocol::ReasoningEffort>,
+    /// `/fast`: the service tier turns ask for (`Some(None)`: the default, said so).
+    pub service_tier: Option<Option<crate::protocol::ServiceTier>>,
     /// The thread to open: a saved one by id, the newest of the folder, or a new one.
     pub open: Open,
 }
@@ -328,6 +330,10 @@ impl Remote {
             sandbox_policy: None,
             output_schema: submission.output_schema.clone(),
             collaboration_mode: None,
+            service_tier: self.wanted.service_tier.map(|tier| {
+                tier.map_or("default", crate::protocol::ServiceTier::name)
+                    .to_string()
+            }),
         };
         let resend = Some(Box::new(submission));
         self.request(&params, Asked::TurnStarted { resend });
@@ -463,6 +469,9 @@ impl Remote {
         }
         if let Some((sandbox, _)) = settings.sandbox {
             self.wanted.sandbox = Some(sandbox);
+        }
+        if let Some(tier) = settings.service_tier {
+            self.wanted.service_tier = Some(tier);
         }
     }
 

@@ -84,6 +84,8 @@ slash_commands! {
         argument None, during_turn true;
     Usage: "usage", "your plan's usage limits and this conversation's tokens",
         argument None, during_turn true;
+    Fast: "fast", "fast mode: quicker answers, more of your plan (/fast on|off)",
+        argument Some("[on|off]"), during_turn true;
     Config: "config" or ["debug-config"], "the config files read, in order, and what each sets",
         argument None, during_turn true;
     Warnings: "warnings", "what went wrong or was warned of in this run (F2)",
