@@ -69,10 +69,10 @@ impl App {
         };
         let tier = on.then_some(ServiceTier::Fast);
         let said = if on {
-            "Fast mode on: requests ask for the priority tier, quicker answers for more of your \
-             plan's usage. /fast turns it off."
+            "Fast mode is on (requests ask for the priority tier: quicker answers for more of \
+             your plan's usage); /fast turns it off."
         } else {
-            "Fast mode off: requests ask for the default tier."
+            "Fast mode is off (requests ask for the default tier)."
         };
         vec![
             Effect::SetServiceTier(tier),

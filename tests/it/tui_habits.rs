@@ -329,12 +329,12 @@ async fn fast_mode_asks_for_the_priority_tier_until_turned_off() {
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
     pty.wait_for("Ask anything", WAIT);
     pty.send("/fast\r");
-    let screen = pty.wait_for("Fast mode on", WAIT);
+    let screen = pty.wait_for("Fast mode is on", WAIT);
     assert!(screen.contains("gpt-5.5 fast"), "{screen}");
     pty.send("hurry\r");
     pty.wait_for("Quick.", WAIT);
     pty.send("/fast\r");
-    let screen = pty.wait_for("Fast mode off", WAIT);
+    let screen = pty.wait_for("Fast mode is off", WAIT);
     assert!(!screen.contains("gpt-5.5 fast"), "{screen}");
     pty.send("slowly\r");
     pty.wait_for("Plain.", WAIT);
