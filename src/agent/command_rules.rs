@@ -271,13 +271,21 @@ impl CommandRules {
     }
 
     /// Whether a rule lets `command` run outside the sandbox without asking, when the model
-    /// asks to run it there.
+    /// asks to run it there. Nothing after the prefix may be an option: options are where a
+    /// program is told to run another (`cargo publish --config build.rustc-wrapper=…`,
+    /// `ssh -o ProxyCommand=…`), which in the sandbox stays held and outside it would not.
     pub fn allows_outside(&self, command: &ShellCommand) -> bool {
         let Some(words) = command_words(command) else {
             return false;
         };
         self.rules.iter().any(|rule| match rule {
-            ProjectRule::Unsandboxed(prefix) => !prefix.is_empty() && words.starts_with(prefix),
+            ProjectRule::Unsandboxed(prefix) => {
+                !prefix.is_empty()
+                    && words.starts_with(prefix)
+                    && words[prefix.len()..]
+                        .iter()
+                        .all(|word| !word.starts_with('-'))
+            }
             _ => false,
         })
     }
@@ -511,6 +519,33 @@ mod tests {
 
     fn script(text: &str) -> ShellCommand {
         ShellCommand::Script(text.to_string())
+    }
+
+    #[test]
+    fn a_rule_to_run_outside_lets_out_no_command_with_an_option_after_its_prefix() {
+        let rules = CommandRules {
+            file: None,
+            project: PathBuf::from("/p"),
+            rules: vec![ProjectRule::Unsandboxed(vec![
+                "cargo".into(),
+                "publish".into(),
+            ])],
+        };
+        assert!(rules.allows_outside(&script("cargo publish")));
+        assert!(rules.allows_outside(&script("cargo publish kelp")));
+        assert!(
+            !rules.allows_outside(&script("cargo publish --config build.rustc-wrapper=/tmp/x"))
+        );
+        assert!(!rules.allows_outside(&script("cargo publish -Z unstable-options")));
+        assert!(!rules.allows_outside(&script("cargo publish; rm -rf ~")));
+        assert!(!rules.allows_outside(&script("cargo build")));
+        // The same prefix in the sandbox takes options: the sandbox holds what they run.
+        let inside = CommandRules {
+            rules: vec![ProjectRule::Prefix(vec!["cargo".into(), "publish".into()])],
+            ..rules
+        };
+        assert!(inside.allows(&script("cargo publish --dry-run")));
+        assert!(!inside.allows_outside(&script("cargo publish")));
     }
 
     #[test]
