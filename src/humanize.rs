@@ -47,6 +47,19 @@ pub fn count(n: u64) -> String {
     }
 }
 
+/// `1,234,567`: a count whole, its thousands set apart (Codex's "tokens used").
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (at, digit) in digits.chars().enumerate() {
+        if at > 0 && (digits.len() - at).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// ` (12k tokens)`, or nothing when the count is not known (zero): for after a noun.
 pub fn tokens_aside(n: u64) -> String {
     if n == 0 {
@@ -126,6 +139,14 @@ mod tests {
         text.push_str(&"y".repeat(15));
         keep_tail(&mut text, 4, 20);
         assert_eq!(text, "yyyy");
+    }
+
+    #[test]
+    fn thousands_are_set_apart_from_the_right() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(358), "358");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(12_345_678), "12,345,678");
     }
 
     #[test]

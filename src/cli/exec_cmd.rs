@@ -15,7 +15,8 @@ use kelp::protocol::{ApprovalMode, SandboxMode};
 use serde_json::Value;
 
 use super::common::{exit, fail, say_err};
-use super::run_cmd::{self, JsonLines, Printer, TextPrinter};
+use super::exec_human::{Header, HumanPrinter, paints};
+use super::run_cmd::{self, JsonLines, Printer};
 use super::sessions_cmd::{self, ResumeRequest};
 
 /// What `kelp exec` was asked to do.
@@ -24,7 +25,9 @@ use super::sessions_cmd::{self, ResumeRequest};
     after_help = "The prompt is read from standard input when it is absent or `-`. With --json, \
 stdout carries only Codex's JSON events (thread.started, turn.started, item.started, \
 item.updated, item.completed, turn.completed, turn.failed, error), one per line; without it, \
-the turn's last answer, and progress goes to stderr. The API key comes from CODEX_API_KEY \
+stdout carries the turn's last answer and stderr what Codex's exec shows a person: a header \
+(model, sandbox, session id), each command with its exit and output, each patch with its \
+diff, the answers, the tokens used. The API key comes from CODEX_API_KEY \
 (used before a stored login, as Codex's exec does), else the stored login, else \
 OPENAI_API_KEY. Nobody is there to approve: commands run in the sandbox (read-only unless \
 --sandbox or the config says otherwise) and what would ask is refused. Exit codes: 0 done, \
@@ -60,8 +63,9 @@ pub struct ExecArgs {
     /// `.kelp-worktrees/` beside the repository.
     #[arg(long)]
     worktree: bool,
-    /// Accepted for Codex's command line: kelp's text has no colour to turn on or off.
-    #[arg(long, value_name = "WHEN", hide = true)]
+    /// Colour the words on stderr: always, never or auto (when stderr is a terminal and
+    /// NO_COLOR is unset).
+    #[arg(long, value_name = "WHEN", value_parser = ["always", "never", "auto"])]
     color: Option<String>,
     /// Accepted for the SDK: a label Codex records with the thread; kelp keeps none.
     #[arg(long, value_name = "SOURCE", hide = true)]
@@ -142,6 +146,61 @@ fn take_codex_api_key(options: &mut CoreOptions) {
     }
 }
 
+/// Codex's JSON lines (`--json`), else the words for a person; `resumed` is the file of the
+/// conversation it goes on, whose model the header names.
+fn printer_of(
+    args: &ExecArgs,
+    config: &Config,
+    project_dir: &Path,
+    prompt: &str,
+    resumed: Option<PathBuf>,
+) -> Box<dyn Printer> {
+    if args.json {
+        return Box::new(JsonLines::new(project_dir, false));
+    }
+    let saved_model = resumed
+        .and_then(|path| kelp::protocol::SessionSummary::read(&path).ok())
+        .map(|saved| saved.model);
+    let header = header_of(config, project_dir, prompt, saved_model.as_deref());
+    Box::new(HumanPrinter::new(header, paints(args.color.as_deref())))
+}
+
+/// What the words for a person start with: where and how the turn runs, in Codex's terms.
+fn header_of(
+    config: &Config,
+    project_dir: &Path,
+    prompt: &str,
+    saved_model: Option<&str>,
+) -> Header {
+    let sandbox = match config.sandbox {
+        SandboxMode::WorkspaceWrite => {
+            let mut roots = vec!["workdir".to_string()];
+            roots.extend(
+                config
+                    .writable_roots
+                    .iter()
+                    .map(|root| root.display().to_string()),
+            );
+            let network = if config.network { ", network on" } else { "" };
+            format!("workspace-write [{}]{network}", roots.join(", "))
+        }
+        other => other.codex_name().to_string(),
+    };
+    Header {
+        workdir: project_dir.to_path_buf(),
+        model: config.model_or(saved_model),
+        provider: config.model_provider.id.clone(),
+        approval: "never".to_string(),
+        sandbox,
+        effort: config
+            .reasoning_effort
+            .clone()
+            .unwrap_or_else(|| "medium".to_string()),
+        summaries: "auto".to_string(),
+        prompt: prompt.to_string(),
+    }
+}
+
 /// `--worktree`: a new worktree to run in, said on stderr; refused for a resumed conversation.
 fn worktree_asked(
     asked: bool,
@@ -211,6 +270,7 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
         Err(code) => return code,
     };
     let resumed = resume.is_some();
+    let resumed_file = resume.clone();
     let mut options = CoreOptions::new(project_dir);
     options.resume = resume;
     options.ephemeral = args.ephemeral;
@@ -222,11 +282,7 @@ pub fn exec(config: &Config, project_dir: &Path, args: ExecArgs) -> ExitCode {
         turn_id: None,
         from_kelp: false,
     };
-    let mut printer: Box<dyn Printer> = if args.json {
-        Box::new(JsonLines::new(project_dir, false))
-    } else {
-        Box::new(TextPrinter::last_only())
-    };
+    let mut printer = printer_of(&args, config, project_dir, &submission.text, resumed_file);
     // Its folder is held from before the turn: the model's commands may swap the folder or
     // the file for a link while it runs.
     let last_message = match args

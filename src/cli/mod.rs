@@ -13,6 +13,7 @@
 //! - `auth_cmd.rs`: `kelp login`, `kelp logout`, `kelp auth status`.
 //! - `doctor_cmd.rs`: `kelp doctor [--json]`.
 //! - `exec_cmd.rs`: `kelp exec`.
+//! - `exec_human.rs`: `kelp exec`'s words for a person (without `--json`), as Codex's exec prints them.
 //! - `flags.rs`: the flags of an agent's work, which every command that runs one takes, before the
 //!   command or after it.
 //! - `hooks_cmd.rs`: `kelp hooks [list | trust]`, the person's hooks and their trust.
@@ -32,6 +33,7 @@ mod client_cmd;
 mod common;
 mod doctor_cmd;
 mod exec_cmd;
+mod exec_human;
 mod flags;
 mod hooks_cmd;
 mod mcp_cmd;

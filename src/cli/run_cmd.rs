@@ -323,13 +323,10 @@ pub(super) trait Printer {
     fn last_message(&self) -> Option<&str>;
 }
 
-/// The answer as plain text on stdout, flushed per delta; retries noted on stderr. With
-/// `last_only` (`kelp exec`, as Codex's), the answers go to stderr as they finish and only the
-/// turn's last one to stdout, once the turn is done.
+/// The answer as plain text on stdout, flushed per delta; retries noted on stderr.
 #[derive(Default)]
 pub(super) struct TextPrinter {
-    last_only: bool,
-    /// The last answer finished, for `last_only` and `--output-last-message`.
+    /// The last answer finished.
     last_message: Option<String>,
     /// The message printing now has printed some text, by deltas.
     streamed: bool,
@@ -340,14 +337,6 @@ pub(super) struct TextPrinter {
 }
 
 impl TextPrinter {
-    /// Only the turn's last answer on stdout (`kelp exec`).
-    pub(super) fn last_only() -> Self {
-        Self {
-            last_only: true,
-            ..Self::default()
-        }
-    }
-
     fn out(&mut self, text: &str) -> io::Result<()> {
         if text.is_empty() {
             return Ok(());
@@ -370,37 +359,10 @@ impl TextPrinter {
     }
 }
 
-impl TextPrinter {
-    /// With `last_only` (`kelp exec`): the last message goes to stdout once the turn is done, and
-    /// each message to stderr as it ends; `None` for every other event, which prints as it does
-    /// without the flag.
-    fn print_last_only(&mut self, line: Line<'_>) -> Option<io::Result<()>> {
-        match line {
-            Line::Text { .. } => Some(Ok(())),
-            Line::MessageDone { text, .. } => {
-                eprintln!("{}", printable_lines(text.trim_end()));
-                Some(Ok(()))
-            }
-            Line::TurnFinished(TurnOutcome::Completed) => {
-                let last = self.last_message.take().unwrap_or_default();
-                if let Err(e) = self.out(&last) {
-                    return Some(Err(e));
-                }
-                self.last_message = Some(last);
-                Some(self.end_line())
-            }
-            _ => None,
-        }
-    }
-}
-
 impl Printer for TextPrinter {
     /// The answer is the output: `kelp run` names the session at the end, on a terminal's
-    /// stderr; `kelp exec` on stderr as it starts, as Codex's exec does.
-    fn session(&mut self, id: &str, _resumed: bool) -> io::Result<()> {
-        if self.last_only {
-            writeln!(io::stderr(), "session id: {id}")?;
-        }
+    /// stderr.
+    fn session(&mut self, _id: &str, _resumed: bool) -> io::Result<()> {
         Ok(())
     }
 
@@ -414,11 +376,6 @@ impl Printer for TextPrinter {
         };
         if let Line::MessageDone { text, .. } = line {
             self.last_message = Some(text.to_string());
-        }
-        if self.last_only
-            && let Some(printed) = self.print_last_only(line)
-        {
-            return printed;
         }
         match line {
             Line::Text { item, delta } => {

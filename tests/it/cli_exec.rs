@@ -194,11 +194,12 @@ async fn exec_resume_continues_the_thread_with_a_schema_and_the_last_message() {
         String::from_utf8_lossy(&out.stdout),
         "{\"word\":\"kelp\"}\n"
     );
-    // Without --json the session is named on stderr as the run starts, as Codex's exec names
-    // it (after the note that the prompt is read from stdin).
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr).lines().nth(1),
-        Some(format!("session id: {thread_id}").as_str()),
+    // Without --json the session is named in the header on stderr as the run starts, as
+    // Codex's exec names it.
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .any(|line| line == format!("session id: {thread_id}")),
         "{}",
         shown(&out)
     );
@@ -832,4 +833,88 @@ async fn exec_in_a_worktree_leaves_the_repository_as_it_was() {
         "{}",
         shown(&out)
     );
+}
+
+/// Without `--json`, a person reads on stderr what Codex's exec prints: the header with the
+/// session id, the prompt, each command with its exit and output, the patch with its file and
+/// the diff, the answers and the tokens used; stdout holds only the last answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_speaks_to_a_person_as_codex_exec_does() {
+    let fake = FakeOpenAi::start().await;
+    let patch = "*** Begin Patch\n*** Add File: notes.md\n+out\n*** End Patch\n";
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "echo out; exit 3"})),
+        Reply::call_with_id("p1", "apply_patch", json!({"input": patch})),
+        Reply::text("Done: noted."),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let project_dir = project.path().canonicalize().unwrap();
+    let mut cmd = kelp(home.path());
+    cmd.current_dir(&project_dir)
+        .env("OPENAI_API_KEY", fake.api_key())
+        .env("OPENAI_BASE_URL", fake.api_base_url())
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "--sandbox",
+            "workspace-write",
+        ])
+        .args(["-m", "gpt-5.4", "--color", "never", "note it"]);
+    let out = run(cmd, "").await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Done: noted.\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let workdir = format!("workdir: {}", project_dir.display());
+    let command = format!("echo out; exit 3 in {}", project_dir.display());
+    let patched = project_dir.join("notes.md").display().to_string();
+    let expected = [
+        "--------",
+        workdir.as_str(),
+        "model: gpt-5.4",
+        "provider: openai",
+        "approval: never",
+        "sandbox: workspace-write [workdir]",
+        "--------",
+        "user",
+        "note it",
+        "exec",
+        command.as_str(),
+        "out",
+        "apply patch",
+        "patch: completed",
+        patched.as_str(),
+        "+++ b/notes.md",
+        "+out",
+        "codex",
+        "Done: noted.",
+        "tokens used",
+    ];
+    // Each expected line, in this order.
+    let mut rest = lines.iter();
+    for line in expected {
+        assert!(
+            rest.any(|shown| *shown == line),
+            "{line:?} missing or out of order in:\n{stderr}"
+        );
+    }
+    let session = lines
+        .iter()
+        .find_map(|line| line.strip_prefix("session id: "));
+    assert!(
+        session.is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()),
+        "{stderr}"
+    );
+    let exited = lines.iter().find(|line| line.starts_with(" exited 3 in "));
+    assert!(exited.is_some_and(|line| line.ends_with("ms:")), "{stderr}");
+    let tokens = lines
+        .iter()
+        .position(|line| *line == "tokens used")
+        .unwrap();
+    assert!(
+        lines[tokens + 1].replace(',', "").parse::<u64>().is_ok(),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\x1b'), "--color never paints nothing");
 }
