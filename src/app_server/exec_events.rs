@@ -275,7 +275,7 @@ impl ExecEvents {
                 voided,
             } => {
                 out.push(ExecEvent::Error {
-                    message: format!("Reconnecting... {attempt}/{max} ({reason})"),
+                    message: format!("{} ({reason})", crate::protocol::reconnecting(attempt, max)),
                 });
                 if self.deltas {
                     let voided = voided.iter().map(|id| self.exec_id(id)).collect();

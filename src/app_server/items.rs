@@ -173,7 +173,7 @@ impl Translator {
             } => out.push(at.plan(explanation, &steps)),
             Event::Compacted { .. } => at.compacted(out),
             Event::Usage(total) => self.on_usage(at, total, out),
-            Event::Retrying { reason, voided, .. } => self.on_retrying(at, reason, &voided, out),
+            retry @ Event::Retrying { .. } => self.on_retrying(&at, retry, out),
             Event::Attached(files) => out.extend(
                 files
                     .iter()
@@ -244,7 +244,7 @@ impl Translator {
         subject: ApprovalSubject,
         out: &mut Vec<Outgoing>,
     ) {
-        let waiting = self.status(ThreadStatus::Active {
+        let waiting = at.status(ThreadStatus::Active {
             active_flags: vec![ActiveFlag::WaitingOnApproval],
         });
         if self.tools.contains_key(&call_id) {
@@ -297,7 +297,7 @@ impl Translator {
         out: &mut Vec<Outgoing>,
     ) {
         if !matches!(decision, None | Some(ApprovalDecision::No { .. })) {
-            out.push(self.status(ThreadStatus::Active {
+            out.push(at.status(ThreadStatus::Active {
                 active_flags: Vec::new(),
             }));
         } else if self.asked.remove(call_id)
@@ -454,15 +454,20 @@ impl Translator {
 
     /// The voided items are never completed, as Codex leaves an item of a retried stream; the
     /// retry's items come under new ids.
-    fn on_retrying(&mut self, at: At, reason: String, voided: &[ItemId], out: &mut Vec<Outgoing>) {
-        self.message.take_if(|(open, _)| voided.contains(open));
-        self.reasoning.take_if(|(open, _)| voided.contains(open));
-        out.push(Outgoing::of(wire::TurnErrorNotification {
-            thread_id: at.thread_id,
-            turn_id: at.turn_id,
-            error: Message::new(reason),
-            will_retry: true,
-        }));
+    /// A retry: the items it voids stream no more.
+    fn on_retrying(&mut self, at: &At, retry: Event, out: &mut Vec<Outgoing>) {
+        if let Event::Retrying {
+            attempt,
+            max,
+            reason,
+            voided,
+            ..
+        } = retry
+        {
+            self.message.take_if(|(open, _)| voided.contains(open));
+            self.reasoning.take_if(|(open, _)| voided.contains(open));
+            out.push(at.retrying(attempt, max, reason));
+        }
     }
 
     fn on_turn_finished(&mut self, at: &At, outcome: TurnOutcome, out: &mut Vec<Outgoing>) {
@@ -499,7 +504,7 @@ impl Translator {
         out.extend(self.unsent_diff(&at.turn_id));
         self.diff = TurnDiff::default();
         // Idle first, then the turn's end, as Codex 0.169 sends them.
-        out.push(self.status(ThreadStatus::Idle));
+        out.push(at.status(ThreadStatus::Idle));
         let (status, error) = match outcome {
             TurnOutcome::Completed => (TurnStatus::Completed, None),
             TurnOutcome::Interrupted => (TurnStatus::Interrupted, None),
@@ -525,14 +530,6 @@ impl Translator {
                 turn_id: turn_id.to_string(),
                 diff: self.diff.unified(&self.cwd),
             })
-        })
-    }
-
-    /// `thread/status/changed` to `status`.
-    fn status(&self, status: ThreadStatus) -> Outgoing {
-        Outgoing::of(wire::ThreadStatusChanged {
-            thread_id: self.thread_id.clone(),
-            status,
         })
     }
 

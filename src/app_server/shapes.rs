@@ -129,6 +129,28 @@ impl At {
             turn_id: self.turn_id.clone(),
         }));
     }
+
+    /// `thread/status/changed` to `status`.
+    pub(super) fn status(&self, status: wire::ThreadStatus) -> Outgoing {
+        Outgoing::of(wire::ThreadStatusChanged {
+            thread_id: self.thread_id.clone(),
+            status,
+        })
+    }
+
+    /// A retry as Codex says it: an `error` the turn goes on after, `Reconnecting... 2/5` (or
+    /// `... waiting for network`) with its cause as the details.
+    pub(super) fn retrying(&self, attempt: u32, max: u32, reason: String) -> Outgoing {
+        Outgoing::of(wire::TurnErrorNotification {
+            thread_id: self.thread_id.clone(),
+            turn_id: self.turn_id.clone(),
+            error: wire::Message {
+                additional_details: Some(reason),
+                ..wire::Message::new(crate::protocol::reconnecting(attempt, max))
+            },
+            will_retry: true,
+        })
+    }
 }
 
 /// A read, listing or search as the protocol's `CommandAction`.

@@ -123,7 +123,8 @@ impl HumanPrinter {
                 reason,
                 ..
             } => {
-                self.warning(&format!("Reconnecting... {attempt}/{max} ({reason})"))?;
+                let retry = kelp::protocol::reconnecting(attempt, max);
+                self.warning(&format!("{retry} ({reason})"))?;
                 return Ok(false);
             }
             Line::Notice(text) | Line::RunsLater(text) => self.warning(text)?,

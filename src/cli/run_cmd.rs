@@ -410,8 +410,13 @@ impl Printer for TextPrinter {
                 self.streamed = false;
                 self.printed.clear();
                 self.end_line()?;
+                let counted = if max == 0 {
+                    "waiting for network".to_string()
+                } else {
+                    format!("{attempt}/{max}")
+                };
                 eprintln!(
-                    "kelp: reconnecting {attempt}/{max}… {}{restart}",
+                    "kelp: reconnecting {counted}… {}{restart}",
                     printable(reason)
                 );
                 Ok(())

@@ -39,6 +39,9 @@ pub struct StreamSettings {
     pub base_backoff: Duration,
     /// The longest wait kelp sits through by itself for a rate limit; longer is an error.
     pub max_rate_limit_wait: Duration,
+    /// How long kelp waits for an unreachable server to come back once the retries are spent,
+    /// trying again every [`NETWORK_PROBE_MAX`] at most.
+    pub network_wait: Duration,
 }
 
 impl StreamSettings {
@@ -63,9 +66,14 @@ impl Default for StreamSettings {
             max_request_retries: 5,
             base_backoff: Duration::from_millis(200),
             max_rate_limit_wait: Duration::from_secs(120),
+            network_wait: Duration::from_secs(15 * 60),
         }
     }
 }
+
+/// The longest pause between two tries while waiting for the network: a network back is
+/// noticed within it.
+pub const NETWORK_PROBE_MAX: Duration = Duration::from_secs(5);
 
 /// How long to wait for a TCP + TLS connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -249,6 +257,46 @@ impl Verdict {
     }
 }
 
+/// The retries made of one response: of refused requests and of cut streams, counted apart
+/// as a provider may limit them apart.
+#[derive(Default)]
+struct Retries {
+    request: u32,
+    stream: u32,
+}
+
+impl Retries {
+    fn of(&self, phase: Phase) -> u32 {
+        match phase {
+            Phase::Request => self.request,
+            Phase::Stream => self.stream,
+        }
+    }
+
+    fn max(&self, phase: Phase, client: &LlmClient) -> u32 {
+        let settings = &client.inner.settings;
+        match phase {
+            Phase::Request => settings.max_request_retries,
+            Phase::Stream => settings.max_retries,
+        }
+    }
+
+    fn spent(&self, phase: Phase, client: &LlmClient) -> bool {
+        self.of(phase) >= self.max(phase, client)
+    }
+
+    fn count(&mut self, phase: Phase) {
+        match phase {
+            Phase::Request => self.request += 1,
+            Phase::Stream => self.stream += 1,
+        }
+    }
+
+    fn total(&self) -> u32 {
+        self.request + self.stream
+    }
+}
+
 /// One response's request, with everything its retries need.
 struct Exchange {
     client: LlmClient,
@@ -266,16 +314,16 @@ impl Exchange {
         }
     }
 
-    /// Runs attempts until one completes, one fails for good, or the retries run out.
+    /// Runs attempts until one completes, one fails for good, or the retries run out (an
+    /// unreachable server is then waited for).
     async fn attempts(&self) -> Result<(), LlmError> {
-        let settings = &self.client.inner.settings;
         let auth = &self.client.inner.auth;
         let mut credential = self.client.credential().await?;
         let provider = &self.client.inner.config.model_provider;
         let mut refreshed = false;
-        // Retries of refused requests and of cut streams are counted apart, as a provider
-        // may limit them apart.
-        let (mut request_retries, mut stream_retries) = (0, 0);
+        let mut retries = Retries::default();
+        // Since when the server has been unreachable with the retries spent.
+        let mut offline: Option<tokio::time::Instant> = None;
         loop {
             let ctx = RequestContext {
                 model: self.model.clone(),
@@ -287,58 +335,131 @@ impl Exchange {
                 Ok(()) | Err(AttemptEnd::Gone) => return Ok(()),
                 Err(AttemptEnd::Verdict(verdict, phase)) => (verdict, phase),
             };
-            let (retries, max_retries) = match phase {
-                Phase::Request => (&mut request_retries, settings.max_request_retries),
-                Phase::Stream => (&mut stream_retries, settings.max_retries),
-            };
-            match verdict {
+            if !matches!(verdict, Verdict::Unreachable { .. }) {
+                offline = None;
+            }
+            let listened = match verdict {
                 Verdict::Fatal(error) => return Err(error),
                 Verdict::Unauthorized if refreshed => return Err(LlmError::LoginExpired),
                 Verdict::Unauthorized => {
                     refreshed = true;
                     tracing::info!("the server refused the ChatGPT token; refreshing it once");
                     credential = auth.refresh_after_unauthorized(&credential).await?;
+                    true
+                }
+                Verdict::Unreachable { reason } if retries.spent(phase, &self.client) => {
+                    let first = offline.is_none();
+                    let since = *offline.get_or_insert_with(tokio::time::Instant::now);
+                    self.wait_for_network(since, first, retries.total(), reason)
+                        .await?
+                }
+                Verdict::Unreachable { reason } => {
+                    let error = LlmError::Transient {
+                        reason: reason.clone(),
+                        retries: 0,
+                    };
+                    self.retry(&mut retries, phase, None, reason, error).await?
                 }
                 Verdict::Retry {
                     delay,
                     reason,
                     error,
                 } => {
-                    let done = *retries;
-                    let give_up = |error| match error {
-                        LlmError::Transient { reason, .. } => LlmError::Transient {
-                            reason,
-                            retries: done,
-                        },
-                        other => other,
-                    };
-                    if *retries >= max_retries {
-                        return Err(give_up(error));
-                    }
-                    let delay = match delay {
-                        Some(asked) if asked > settings.max_rate_limit_wait => {
-                            return Err(give_up(error));
-                        }
-                        Some(asked) => asked,
-                        None => crate::random::backoff(settings.base_backoff, *retries + 1),
-                    };
-                    *retries += 1;
-                    // The person is told how many times in all.
-                    let attempt = request_retries + stream_retries;
-                    tracing::info!(attempt, ?delay, %reason, "retrying the response");
-                    let event = ResponseEvent::Retrying {
-                        attempt,
-                        max: max_retries,
-                        delay,
-                        reason,
-                    };
-                    if self.tx.send(Ok(event)).await.is_err() {
-                        return Ok(());
-                    }
-                    tokio::time::sleep(delay).await;
+                    self.retry(&mut retries, phase, delay, reason, error)
+                        .await?
                 }
+            };
+            if !listened {
+                return Ok(());
             }
         }
+    }
+
+    /// Another try after a transient failure at `phase`, after `delay` (or the backoff), said
+    /// to the caller; `error` (with the retries made) once they are spent or the wait asked
+    /// is too long. `Ok(false)`: nobody listens any more.
+    async fn retry(
+        &self,
+        retries: &mut Retries,
+        phase: Phase,
+        delay: Option<Duration>,
+        reason: String,
+        error: LlmError,
+    ) -> Result<bool, LlmError> {
+        let settings = &self.client.inner.settings;
+        let done = retries.of(phase);
+        let give_up = |error| match error {
+            LlmError::Transient { reason, .. } => LlmError::Transient {
+                reason,
+                retries: done,
+            },
+            other => other,
+        };
+        if retries.spent(phase, &self.client) {
+            return Err(give_up(error));
+        }
+        let delay = match delay {
+            Some(asked) if asked > settings.max_rate_limit_wait => return Err(give_up(error)),
+            Some(asked) => asked,
+            None => crate::random::backoff(settings.base_backoff, done + 1),
+        };
+        retries.count(phase);
+        // The person is told how many times in all.
+        let attempt = retries.total();
+        tracing::info!(attempt, ?delay, %reason, "retrying the response");
+        let event = ResponseEvent::Retrying {
+            attempt,
+            max: retries.max(phase, &self.client),
+            delay,
+            reason,
+        };
+        if self.tx.send(Ok(event)).await.is_err() {
+            return Ok(false);
+        }
+        tokio::time::sleep(delay).await;
+        Ok(true)
+    }
+
+    /// One pause while the server stays unreachable, `since` then: said to the caller as it
+    /// begins (`first`: a `Retrying` with no count), then tried again quietly, ever more slowly up to
+    /// [`NETWORK_PROBE_MAX`]. `Ok(false)`: nobody listens any more; an error once
+    /// [`StreamSettings::network_wait`] has passed.
+    async fn wait_for_network(
+        &self,
+        since: tokio::time::Instant,
+        first: bool,
+        attempt: u32,
+        reason: String,
+    ) -> Result<bool, LlmError> {
+        let waited = since.elapsed();
+        let limit = self.client.inner.settings.network_wait;
+        if waited >= limit {
+            return Err(LlmError::Transient {
+                reason: format!(
+                    "{reason}; the network stayed unreachable for {}",
+                    crate::humanize::duration_words(limit)
+                ),
+                retries: attempt,
+            });
+        }
+        let pause = Duration::from_secs(1)
+            .saturating_mul(1 << (waited.as_secs() / 4).min(3))
+            .min(NETWORK_PROBE_MAX);
+        if first {
+            tracing::info!(%reason, "the server is unreachable; waiting for the network");
+            // `max` 0: no count, kelp waits (`protocol::reconnecting`).
+            let event = ResponseEvent::Retrying {
+                attempt,
+                max: 0,
+                delay: pause,
+                reason,
+            };
+            if self.tx.send(Ok(event)).await.is_err() {
+                return Ok(false);
+            }
+        }
+        tokio::time::sleep(pause).await;
+        Ok(!self.tx.is_closed())
     }
 
     /// One HTTP exchange, streamed to the caller until `response.completed`.
@@ -437,7 +558,13 @@ fn network_verdict(e: reqwest::Error) -> Verdict {
         return Verdict::Fatal(LlmError::UntrustedCertificate(why));
     }
     let what = network_words(&e);
+    let unreachable = e.is_connect();
     tracing::debug!(error = %e.without_url(), "{what}");
+    if unreachable {
+        return Verdict::Unreachable {
+            reason: what.to_string(),
+        };
+    }
     transient(what.to_string())
 }
 

@@ -334,6 +334,9 @@ pub enum Verdict {
         reason: String,
         error: LlmError,
     },
+    /// No connection could be made (refused, no route, no name): retried as `Retry`, and once
+    /// the retries are spent kelp waits for the network to come back.
+    Unreachable { reason: String },
     /// The credential was refused: refresh a ChatGPT login once and try again.
     Unauthorized,
     /// Give up with this error.

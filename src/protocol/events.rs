@@ -94,9 +94,11 @@ pub enum Event {
         explanation: Option<String>,
         steps: Vec<PlanStep>,
     },
-    /// A transient failure is being retried ("reconnecting 2/5"). The failed attempt's items
-    /// are `voided`: the retry streams the answer again as new items (the rule every face
-    /// follows, in docs/architecture.md's retry rule).
+    /// A transient failure is being retried ("reconnecting 2/5"); `max` 0: the retries are
+    /// spent and the server is unreachable, so kelp waits for the network, trying again until
+    /// it is back ([`reconnecting`]). The failed attempt's items are `voided`: the retry
+    /// streams the answer again as new items (the rule every face follows, in
+    /// docs/architecture.md's retry rule).
     Retrying {
         attempt: u32,
         max: u32,
@@ -193,6 +195,16 @@ pub enum Line<'a> {
     RunsLater(&'a str),
     Error(&'a str),
     TurnFinished(&'a TurnOutcome),
+}
+
+/// A retry in Codex's words: `Reconnecting... 2/5`, or `Reconnecting... waiting for network`
+/// while kelp waits for an unreachable server (`max` 0).
+pub fn reconnecting(attempt: u32, max: u32) -> String {
+    if max == 0 {
+        "Reconnecting... waiting for network".to_string()
+    } else {
+        format!("Reconnecting... {attempt}/{max}")
+    }
 }
 
 impl Event {

@@ -254,6 +254,15 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             settled: true,
             ..
         } => vec![retried_line(*attempt, reason)],
+        // No count: the server is unreachable and kelp tries again until it is back.
+        CellKind::Retry { max: 0, reason, .. } => vec![hanging(
+            vec![
+                Span::styled("⟳ ", theme::warn()),
+                Span::styled("reconnecting… waiting for network", theme::warn()),
+                Span::styled(format!(" — {}", one_line(reason)), theme::dim()),
+            ],
+            "  ",
+        )],
         CellKind::Retry {
             attempt,
             max,

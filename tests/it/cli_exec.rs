@@ -918,3 +918,48 @@ async fn exec_speaks_to_a_person_as_codex_exec_does() {
     );
     assert!(!stderr.contains('\x1b'), "--color never paints nothing");
 }
+
+/// The network drops mid-answer for 30 s (the server's port refuses every connection) and
+/// comes back: once its retries are spent kelp says it waits for the network, tries again
+/// by itself, and the turn finishes with the answer, no key pressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_waits_out_a_lost_network_and_finishes() {
+    let mut fake = FakeOpenAi::start().await;
+    fake.push_responses([Reply::stall("Halfway"), Reply::text("Back again.")]);
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = kelp(home.path());
+    cmd.current_dir(home.path())
+        .env("OPENAI_API_KEY", fake.api_key())
+        .env("OPENAI_BASE_URL", fake.api_base_url())
+        .args(["exec", "--json", "--skip-git-repo-check", "hello"]);
+    let running = tokio::spawn(run(cmd, ""));
+    fake.wait_for_requests_to("/responses", 1).await;
+    let outage = std::time::Duration::from_secs(30);
+    let gone = std::time::Instant::now();
+    fake.go_away_for(outage).await;
+    let out = running.await.unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(gone.elapsed() >= outage);
+    let events = events(&out);
+    let said: Vec<&str> = events
+        .iter()
+        .filter(|event| event["type"] == "error")
+        .map(|event| event["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|message| message
+                .starts_with("Reconnecting... waiting for network (could not connect")),
+        "{said:?}"
+    );
+    assert_eq!(
+        events.last().unwrap()["type"],
+        "turn.completed",
+        "{events:?}"
+    );
+    let answer = events
+        .iter()
+        .rev()
+        .find(|event| event["item"]["type"] == "agent_message");
+    assert_eq!(answer.unwrap()["item"]["text"], "Back again.", "{events:?}");
+}

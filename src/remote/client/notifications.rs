@@ -198,7 +198,9 @@ fn retrying(said: wire::Message) -> Event {
         let (attempt, max) = word.split_once('/')?;
         Some((attempt.parse().ok()?, max.parse().ok()?))
     });
-    let (attempt, max) = counts.unwrap_or((1, 1));
+    // No count: the server waits for the network (`protocol::reconnecting`).
+    let waiting = said.message.ends_with("waiting for network");
+    let (attempt, max) = counts.unwrap_or(if waiting { (1, 0) } else { (1, 1) });
     let reason = said
         .additional_details
         .filter(|details| !details.trim().is_empty())

@@ -151,7 +151,7 @@ fn answer(shared: &Shared, request: &Value) -> Response {
     respond::respond(
         reply,
         model,
-        shared.shutdown.child_token(),
+        shared.stopping().child_token(),
         Arc::clone(&shared.clock),
     )
 }

@@ -165,13 +165,21 @@ struct Shared {
     state: Mutex<State>,
     /// Woken on every recorded request.
     recorded: Notify,
-    shutdown: CancellationToken,
+    /// Cancelled when the server stops (for good, or for an outage): open streams end.
+    shutdown: Mutex<CancellationToken>,
     clock: Arc<respond::StreamClock>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stopping(&self) -> CancellationToken {
+        self.shutdown
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn record(&self, request: Recorded) {
@@ -251,19 +259,10 @@ impl FakeOpenAi {
                 device_polls: 0,
             }),
             recorded: Notify::new(),
-            shutdown: CancellationToken::new(),
+            shutdown: Mutex::new(CancellationToken::new()),
             clock: Arc::default(),
         });
-        let app = router(Arc::clone(&shared));
-        let stop = shared.shutdown.clone();
-        let server = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            if let Err(error) = served {
-                eprintln!("fake OpenAI server stopped: {error}");
-            }
-        });
+        let server = serve(listener, Arc::clone(&shared));
         Ok(Self {
             shared,
             addr,
@@ -273,10 +272,34 @@ impl FakeOpenAi {
 
     /// Stops serving: open streams end, the port is released. Also done on drop.
     pub async fn shutdown(mut self) {
-        self.shared.shutdown.cancel();
+        self.stop().await;
+    }
+
+    async fn stop(&mut self) {
+        self.shared.stopping().cancel();
         if let Some(server) = self.server.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
         }
+    }
+
+    /// Goes away as a lost network does, for `outage`: open streams end and connections are
+    /// refused (the port held, not listened on, so nobody else takes it); then it serves
+    /// again on the same port, with what it had recorded and was told.
+    pub async fn go_away_for(&mut self, outage: Duration) {
+        self.stop().await;
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(self.addr).expect("hold the fake's port");
+        tokio::time::sleep(outage).await;
+        *self
+            .shared
+            .shutdown
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = CancellationToken::new();
+        let listener = socket
+            .listen(1024)
+            .expect("listen again on the fake's port");
+        self.server = Some(serve(listener, Arc::clone(&self.shared)));
     }
 
     /// The socket address it listens on.
@@ -500,8 +523,22 @@ impl FakeOpenAi {
 
 impl Drop for FakeOpenAi {
     fn drop(&mut self) {
-        self.shared.shutdown.cancel();
+        self.shared.stopping().cancel();
     }
+}
+
+/// Serves `shared`'s routes on `listener` until its shutdown token is cancelled.
+fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> JoinHandle<()> {
+    let stop = shared.stopping();
+    let app = router(shared);
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(error) = served {
+            eprintln!("fake OpenAI server stopped: {error}");
+        }
+    })
 }
 
 fn scenario_fallback(scenario: Scenario) -> Fallback {
