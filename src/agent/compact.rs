@@ -55,7 +55,7 @@ pub async fn as_asked(
 ) -> Result<(), TurnError> {
     let id = turn_id.unwrap_or_else(new_turn_id);
     ctx.emit(Event::TurnStarted { id: id.clone() });
-    let started = crate::session::Entry::Note(crate::session::Note::TurnStarted { id });
+    let started = crate::session::Entry::Note(crate::session::Note::turn(id));
     if let Some(e) = conversation.record_once_failing(started) {
         ctx.emit(Event::Error(e.to_string()));
     }

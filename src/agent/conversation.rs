@@ -82,6 +82,8 @@ pub struct Conversation {
     /// Whether the items since the last compaction were more than a request carries when the
     /// conversation was resumed, and the older of them are not sent.
     left_out: bool,
+    /// The model a resumed conversation last used, when it goes on with another.
+    recorded_model: Option<String>,
     /// Tokens the last request took (its input and output): how full the window is.
     context_used: u64,
     /// The configured context window, which beats what kelp knows of the model.
@@ -204,6 +206,7 @@ impl Conversation {
             usage: TokenUsage::default(),
             sent_from: 0,
             left_out: false,
+            recorded_model: None,
             summary: None,
             context_used: 0,
             context_window_override: self.context_window_override,
@@ -255,10 +258,12 @@ impl Conversation {
             super::replay::SHOWN_TURNS,
         )?;
         let session = SessionWriter::reopen(path)?;
-        let model = config.model_or(Some(&log.header.model));
+        let model = config.model_or(Some(log.last_model()));
+        let recorded_model = (model != log.last_model()).then(|| log.last_model().to_string());
         let tool_context = tool_context(config, &log.header.project_dir);
         let mut conversation = Self::with(config, model, tool_context, session);
         conversation.usage = log.usage();
+        conversation.recorded_model = recorded_model;
         conversation.context_used = log.context_used();
         conversation.saved_goal = log.goal();
         conversation.goal_cell().put(log.goal());
@@ -331,6 +336,7 @@ impl Conversation {
             usage: TokenUsage::default(),
             sent_from: 0,
             left_out: false,
+            recorded_model: None,
             summary: None,
             context_used: 0,
             context_window_override: config.context_window,
@@ -359,6 +365,7 @@ impl Conversation {
 
     /// Uses `model` from the next request on.
     pub fn set_model(&mut self, model: String) {
+        self.session.set_model(&model);
         self.model = model;
     }
 
@@ -451,6 +458,17 @@ impl Conversation {
     /// were more than a request carries when it was resumed).
     pub fn left_out(&self) -> bool {
         self.left_out
+    }
+
+    /// What to tell the person when a resumed conversation goes on with another model than
+    /// the one it last used (the config names one), as Codex warns.
+    pub fn model_change_notice(&self) -> Option<String> {
+        let recorded = self.recorded_model.as_deref()?;
+        Some(format!(
+            "This conversation was recorded with model `{recorded}` but is resuming with `{}`. \
+             Consider switching back to `{recorded}` (/model) as it may affect the answers.",
+            self.model
+        ))
     }
 
     /// How many items of the whole history come before [`Conversation::history`].
@@ -813,11 +831,7 @@ mod tests {
         let turns = (crate::session::MAX_SENT_BYTES / (1 << 20)) as usize + 6;
         let output = "o".repeat(1 << 20);
         for n in 0..turns {
-            writer
-                .append_note(&Note::TurnStarted {
-                    id: format!("t{n}"),
-                })
-                .unwrap();
+            writer.append_note(&Note::turn(format!("t{n}"))).unwrap();
             writer
                 .append(&Item::user_text(format!("turn {n}")))
                 .unwrap();
@@ -857,9 +871,7 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            writer
-                .append_note(&Note::TurnStarted { id: id.into() })
-                .unwrap();
+            writer.append_note(&Note::turn(id)).unwrap();
             writer.append(&Item::user_text(prompt)).unwrap();
             writer
                 .append(&Item::assistant_text(format!("answer {prompt}")))

@@ -308,6 +308,9 @@ impl Core {
                         crate::agent::conversation::LEFT_OUT_NOTICE.to_string(),
                     ));
                 }
+                if let Some(notice) = conversation.model_change_notice() {
+                    self.emit(Event::Notice(notice));
+                }
                 self.emit(Event::Reply(Reply::Conversation {
                     id: conversation.id().to_string(),
                 }));

@@ -654,7 +654,7 @@ mod tests {
             Item::assistant_text("Half an ans"),
         ];
         let notes = vec![
-            (0, Note::TurnStarted { id: "u-1".into() }),
+            (0, Note::turn("u-1")),
             (
                 6,
                 Note::Call(Box::new(CallRecord {
@@ -728,7 +728,7 @@ mod tests {
         let mut items = 80;
         for n in 40..60 {
             let id = format!("u-{n}");
-            writer.append_note(&Note::TurnStarted { id }).unwrap();
+            writer.append_note(&Note::turn(id)).unwrap();
             writer.append(&Item::user_text(format!("new {n}"))).unwrap();
             // A compaction in the middle of turn 45 sends from its steering prompt on.
             if n == 45 {

@@ -119,7 +119,7 @@ pub async fn run_review(
     // Nothing was asked of a reviewer that never sent a request (no login): nothing to keep.
     if reviewer.usage() != crate::protocol::TokenUsage::default() || findings.is_some() {
         let mut entries = vec![
-            Entry::Note(Note::TurnStarted { id: turn_id }),
+            Entry::Note(Note::turn(turn_id)),
             Entry::Item(Item::user_text(format!("/review {}", target.label()))),
         ];
         entries.extend(findings.map(|text| Entry::Item(Item::assistant_text(text))));
@@ -425,11 +425,12 @@ async fn open_turn(
         )));
         return Ok(false);
     }
-    record(
-        conversation,
-        ctx,
-        Entry::Note(Note::TurnStarted { id: turn_id }),
-    );
+    // Each turn says its model: a list shows the one a conversation last used.
+    let turn = Note::TurnStarted {
+        id: turn_id,
+        model: Some(conversation.model().to_string()),
+    };
+    record(conversation, ctx, Entry::Note(turn));
     hook_context(conversation, ctx, started);
     if from_kelp {
         record(conversation, ctx, Entry::Item(Item::developer_text(text)));

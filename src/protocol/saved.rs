@@ -53,6 +53,8 @@ pub struct AgentOrigin {
 pub struct LastExchange {
     pub prompt: String,
     pub answer: Option<String>,
+    /// The model that turn used, when the file says (kelp writes it as each turn starts).
+    pub model: Option<String>,
 }
 
 /// What a call reads, lists, searches or asks an MCP server, for a face that shows each kind

@@ -296,10 +296,22 @@ pub fn last_exchange(path: &Path) -> Option<LastExchange> {
     let (file, _) = crate::private_file::open_regular(path, super::reader::READ_BY_PAGES).ok()?;
     let mut answer = None;
     let mut prompt = None;
+    let mut model = None;
+    // Lines looked at past the prompt for its turn's note, which comes just before it (hooks'
+    // words may lie between).
+    let mut looked = 0;
     lines_from_the_end(&file, EXCHANGE_SCAN_BYTES, |line| {
+        if prompt.is_some() {
+            looked += 1;
+            if let Some(said) = turn_model(line) {
+                model = said;
+                return false;
+            }
+            return looked < TURN_NOTE_LOOKS;
+        }
         if let Some(typed) = typed_prompt(line) {
             prompt = Some(typed);
-            return false;
+            return true;
         }
         // The earliest answer after the prompt: the last one seen going backwards.
         if let Some(text) = answer_text(line) {
@@ -318,7 +330,23 @@ pub fn last_exchange(path: &Path) -> Option<LastExchange> {
     Some(LastExchange {
         prompt: first_line(prompt?),
         answer: answer.map(first_line),
+        model,
     })
+}
+
+/// How many lines before the last prompt are looked at for its turn's note.
+const TURN_NOTE_LOOKS: usize = 8;
+
+/// When `line` is a turn's note: the model it names, if any.
+fn turn_model(line: &[u8]) -> Option<Option<String>> {
+    const TURN: &[u8] = br#""type":"kelp_turn""#;
+    if line.len() > MAX_PROMPT_LINE || !line.windows(TURN.len()).any(|at| at == TURN) {
+        return None;
+    }
+    match serde_json::from_slice::<super::Note>(line).ok()? {
+        super::Note::TurnStarted { model, .. } => Some(model),
+        _ => None,
+    }
 }
 
 /// The text of an answer, when `line` is one.
@@ -426,6 +454,16 @@ mod tests {
             bytes.push(b'\n');
         };
         line(&Item::assistant_text("one"));
+        let turn = crate::session::Note::TurnStarted {
+            id: "t2".into(),
+            model: Some("gpt-5.4-mini".into()),
+        };
+        serde_json::to_writer(&mut bytes, &turn).unwrap();
+        bytes.push(b'\n');
+        let mut line = |item: &Item| {
+            serde_json::to_writer(&mut bytes, item).unwrap();
+            bytes.push(b'\n');
+        };
         line(&Item::user_text("second"));
         line(&Item::FunctionCallOutput {
             call_id: "c".into(),
@@ -439,7 +477,9 @@ mod tests {
             Some(LastExchange {
                 prompt: "second".into(),
                 answer: Some("two".into()),
-            })
+                model: Some("gpt-5.4-mini".into()),
+            }),
+            "the model its turn's note names"
         );
         // The instructions alone are no exchange; nor is a prompt past the bound read.
         std::fs::write(&path, session_lines(0, 10)).unwrap();

@@ -98,7 +98,12 @@ pub enum Note {
     /// A turn begins: the items from here to the next turn are its own, and `id` is the id
     /// every face knew it by while it ran.
     #[serde(rename = "kelp_turn")]
-    TurnStarted { id: String },
+    TurnStarted {
+        id: String,
+        /// The model its requests use (absent in files of older kelp versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
     /// A tool call ran (or was refused), written after its output.
     #[serde(rename = "kelp_call")]
     Call(Box<record::CallRecord>),
@@ -110,6 +115,16 @@ pub enum Note {
     /// `None`: cleared.
     #[serde(rename = "kelp_goal")]
     Goal { goal: Option<crate::protocol::Goal> },
+}
+
+impl Note {
+    /// Turn `id` begins, its model not said.
+    pub fn turn(id: impl Into<String>) -> Self {
+        Self::TurnStarted {
+            id: id.into(),
+            model: None,
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

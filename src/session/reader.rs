@@ -206,6 +206,20 @@ impl SessionLog {
         self.last_usage().0
     }
 
+    /// The model the conversation last used: its last turn's, else the one it started with.
+    pub fn last_model(&self) -> &str {
+        self.notes
+            .iter()
+            .rev()
+            .find_map(|(_, note)| match note {
+                Note::TurnStarted {
+                    model: Some(model), ..
+                } => Some(model.as_str()),
+                _ => None,
+            })
+            .unwrap_or(&self.header.model)
+    }
+
     /// The tokens the last request took when the conversation was last saved (0 if unknown).
     pub fn context_used(&self) -> u64 {
         self.last_usage().1
@@ -728,7 +742,7 @@ mod tests {
         let path = state.path().join("s.jsonl");
         let lines = [
             serde_json::to_string(&SessionHeader::new("/p", "m")).unwrap(),
-            serde_json::to_string(&Note::TurnStarted { id: "t-0".into() }).unwrap(),
+            serde_json::to_string(&Note::turn("t-0")).unwrap(),
             serde_json::to_string(&Item::user_text("go")).unwrap(),
             r#"{"type":"function_call_output","call_id":"c","output":"cut short}"#.to_string(),
             serde_json::to_string(&Item::assistant_text("done")).unwrap(),
@@ -757,7 +771,7 @@ mod tests {
         assert_eq!(kind_by_its_head(answer.as_bytes()), Some("message"));
         // What moves turns or items is parsed, and so is what is not shaped as kelp writes.
         let prompt = serde_json::to_string(&Item::user_text("hi")).unwrap();
-        let turn = serde_json::to_string(&Note::TurnStarted { id: "t".into() }).unwrap();
+        let turn = serde_json::to_string(&Note::turn("t")).unwrap();
         for line in [
             prompt.as_str(),
             turn.as_str(),
@@ -780,9 +794,7 @@ mod tests {
         let mut items = 1;
         for turn in 0..60 {
             writer
-                .append_note(&Note::TurnStarted {
-                    id: format!("t-{turn}"),
-                })
+                .append_note(&Note::turn(format!("t-{turn}")))
                 .unwrap();
             writer
                 .append(&Item::user_text(format!("prompt {turn}")))
@@ -808,9 +820,7 @@ mod tests {
                         notes: 42,
                     })
                     .unwrap();
-                writer
-                    .append_note(&Note::TurnStarted { id: "again".into() })
-                    .unwrap();
+                writer.append_note(&Note::turn("again")).unwrap();
                 writer.append(&Item::user_text("prompt 50, again")).unwrap();
             }
         }

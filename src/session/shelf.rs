@@ -415,9 +415,7 @@ mod tests {
         // An old turn, numbered by its place, then two with ids.
         writer.append(&Item::user_text("zero")).unwrap();
         for (id, prompt, answer) in [("u-1", "one", "first"), ("u-2", "two", "second")] {
-            writer
-                .append_note(&super::super::Note::TurnStarted { id: id.into() })
-                .unwrap();
+            writer.append_note(&super::super::Note::turn(id)).unwrap();
             writer.append(&Item::user_text(prompt)).unwrap();
             writer.append(&Item::assistant_text(answer)).unwrap();
         }

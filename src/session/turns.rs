@@ -29,7 +29,7 @@ impl TurnSplitter {
 
     /// The id of the turn `note` begins, if it begins one.
     pub fn on_note(&mut self, note: &Note) -> Option<String> {
-        let Note::TurnStarted { id } = note else {
+        let Note::TurnStarted { id, .. } = note else {
             return None;
         };
         self.count += 1;
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn old_prompts_are_numbered_and_noted_turns_keep_their_ids() {
         let prompt = |text: &str| Entry::Item(Item::user_text(text));
-        let note = |id: &str| Entry::Note(Note::TurnStarted { id: id.into() });
+        let note = |id: &str| Entry::Note(Note::turn(id));
         let instructions = Entry::Item(Item::user_text("# AGENTS.md instructions for /p\n"));
         let entries = [
             instructions,

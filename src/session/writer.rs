@@ -110,6 +110,13 @@ impl SessionWriter {
         self.header.id = id;
     }
 
+    /// The model chosen before the file is made is the one its header names.
+    pub fn set_model(&mut self, model: &str) {
+        if let State::Pending { .. } = self.state {
+            self.header.model = model.to_string();
+        }
+    }
+
     /// The conversation id.
     pub fn id(&self) -> Uuid {
         self.header.id

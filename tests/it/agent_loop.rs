@@ -999,18 +999,40 @@ async fn a_saved_conversation_is_listed_resumed_and_continued() {
         .collect();
     assert_eq!(sent, ["first question", "first answer", "second question"]);
 
-    // After `/model`, each saved conversation is listed with the model it would go on with.
+    // After `/model`, each saved conversation is listed with its own model, the one its last
+    // turn used, until a turn uses the new one.
     a.ops.send(Op::SetModel("gpt-5.4".into())).unwrap();
-    a.ops.send(Op::ListSessions).unwrap();
-    let sessions = loop {
-        if let Event::Reply(kelp::protocol::Reply::Sessions(sessions)) = a.next().await {
-            break sessions;
+    let listed = async |a: &mut Agent| {
+        a.ops.send(Op::ListSessions).unwrap();
+        loop {
+            if let Event::Reply(kelp::protocol::Reply::Sessions(sessions)) = a.next().await {
+                break sessions;
+            }
         }
     };
-    assert!(!sessions.is_empty());
+    let sessions = listed(&mut a).await;
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0].model, "gpt-5.5", "{sessions:?}");
+    a.fake.push_response(Reply::text("third answer"));
+    a.submit("third question");
+    a.finish_turn().await;
+    let sessions = listed(&mut a).await;
+    assert_eq!(sessions[0].model, "gpt-5.4", "{sessions:?}");
+    // Resumed by a client whose config names another model, it says so, as Codex does.
+    a.ops.send(Op::SetModel("gpt-5.5".into())).unwrap();
+    a.ops.send(Op::Resume(sessions[0].path.clone())).unwrap();
+    let notice = loop {
+        match a.next().await {
+            Event::Notice(notice) => break notice,
+            Event::Reply(kelp::protocol::Reply::Conversation { .. }) => {
+                panic!("resumed without a word of the model")
+            }
+            _ => {}
+        }
+    };
     assert!(
-        sessions.iter().all(|s| s.model == "gpt-5.4"),
-        "{sessions:?}"
+        notice.contains("recorded with model `gpt-5.4` but is resuming with `gpt-5.5`"),
+        "{notice}"
     );
 }
 

@@ -2881,7 +2881,7 @@ async fn pages_of_a_long_thread_put_together_are_the_whole_thread() {
     for turn in 0..150 {
         if turn >= 40 {
             let id = format!("live-{turn}");
-            writer.append_note(&Note::TurnStarted { id }).unwrap();
+            writer.append_note(&Note::turn(id)).unwrap();
         }
         writer
             .append(&Item::user_text(format!("question {turn}")))

@@ -862,6 +862,7 @@ fn resume_picker() {
     renamed.last_exchange = Some(kelp::protocol::LastExchange {
         prompt: "and the tests?".into(),
         answer: Some("Updated 4 test files; all pass.".into()),
+        model: None,
     });
     app.handle_core_event(Event::Reply(Reply::Sessions(vec![
         session(Some("Why does the parser test fail?"), 3, "gpt-5.5"),

@@ -29,8 +29,7 @@ impl Core {
         let state_dir = self.config.state_dir.clone();
         let project_dir = self.options.project_dir.clone();
         let events = self.events.clone();
-        // Each shows the model it will go on with: the one chosen, else the one it was saved with.
-        let config = self.config.clone();
+        // Each shows its own model: the one its last turn used, else the one it started with.
         crate::task::spawn(async move {
             let listed = crate::task::spawn_blocking(move || {
                 // An agent a team spawned is its parent's, reopened through it.
@@ -38,8 +37,14 @@ impl Core {
                     .filter(|summary| summary.agent.is_none())
                     .take(MAX_LISTED_SESSIONS)
                     .map(|mut summary| {
-                        summary.model = config.model_or(Some(&summary.model));
                         summary.last_exchange = session::last_exchange(&summary.path);
+                        if let Some(model) = summary
+                            .last_exchange
+                            .as_ref()
+                            .and_then(|exchange| exchange.model.clone())
+                        {
+                            summary.model = model;
+                        }
                         summary
                     });
                 session::shelf::named(&state_dir, listed)
