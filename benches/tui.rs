@@ -59,6 +59,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             }),
             model: "gpt-5.5".into(),
             effort: Default::default(),
+            service_tier: None,
             project_dir: "/work/project".into(),
             approval_mode: Default::default(),
             sandbox: "workspace-write, no network (Landlock ABI 7)".into(),

@@ -322,7 +322,7 @@ impl Conversation {
         Self {
             model,
             reasoning_effort: parse_effort(config.reasoning_effort.as_deref()),
-            service_tier: None,
+            service_tier: config.service_tier,
             summary_style: SummaryStyle::default(),
             tool_context,
             tools,

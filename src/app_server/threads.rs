@@ -167,6 +167,10 @@ impl Threads {
         config.model = p.model.or(config.model);
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
         config.sandbox = sandbox_mode(p.sandbox.as_deref(), config.sandbox)?;
+        if let Some(tier) = p.service_tier.as_deref() {
+            config.service_tier = crate::protocol::ServiceTier::parse(tier)
+                .map_err(|why| RpcError::invalid_params(format!("Invalid params: {why}")))?;
+        }
         let mut options = CoreOptions::new(&cwd);
         options.external = Some(self.external.clone());
         options.ephemeral = p.ephemeral.unwrap_or(false);

@@ -23,6 +23,7 @@ pub const FILE_NAME: &str = "config.toml";
 pub const KEYS: &[&str] = &[
     "model",
     "reasoning_effort",
+    "service_tier",
     "approval",
     "sandbox",
     "network",
@@ -69,6 +70,8 @@ pub const KEYS: &[&str] = &[
 pub struct FileSettings {
     pub model: Option<String>,
     pub reasoning_effort: Option<String>,
+    /// `service_tier`: Codex's `fast` or `flex`; `Some(None)` for `default`.
+    pub service_tier: Option<Option<crate::protocol::ServiceTier>>,
     pub approval: Option<ApprovalMode>,
     pub sandbox: Option<SandboxMode>,
     pub network: Option<modes::Network>,
@@ -133,6 +136,7 @@ impl FileSettings {
         FileSettings {
             model: self.model.or(lower.model),
             reasoning_effort: self.reasoning_effort.or(lower.reasoning_effort),
+            service_tier: self.service_tier.or(lower.service_tier),
             approval: self.approval.or(lower.approval),
             sandbox: self.sandbox.or(lower.sandbox),
             network: self.network.or(lower.network),
@@ -351,6 +355,10 @@ impl Entry<'_> {
             "reasoning_effort" => match string {
                 Some(effort) => settings.reasoning_effort = Some(effort.to_ascii_lowercase()),
                 None => bad("must be a string such as \"medium\" or \"high\""),
+            },
+            "service_tier" => match string.map(crate::protocol::ServiceTier::parse) {
+                Some(Ok(tier)) => settings.service_tier = Some(tier),
+                _ => bad("must be \"fast\", \"flex\" or \"default\""),
             },
             "approval" => match string.map(str::parse::<ApprovalMode>) {
                 Some(Ok(mode)) => settings.approval = Some(mode),

@@ -121,6 +121,8 @@ pub struct Config {
     pub model: Option<String>,
     /// The reasoning effort asked for (`minimal` … `xhigh`); `None` is the model's default.
     pub reasoning_effort: Option<String>,
+    /// The processing requests ask for (`service_tier`, `/fast`).
+    pub service_tier: Option<crate::protocol::ServiceTier>,
     /// How much the agent may do without asking.
     pub approval: ApprovalMode,
     /// What a command may touch once it runs.
@@ -368,16 +370,7 @@ impl Config {
             network,
             trust_decides,
         } = Modes::read(&text, &from_file, overrides)?;
-        let model = overrides
-            .model
-            .clone()
-            .or_else(|| text("KELP_MODEL"))
-            .or(from_file.model);
-        let reasoning_effort = overrides
-            .reasoning_effort
-            .clone()
-            .or_else(|| text("KELP_REASONING_EFFORT").map(|v| v.to_ascii_lowercase()))
-            .or(from_file.reasoning_effort);
+        let (model, reasoning_effort, service_tier) = model_choice(&text, &from_file, overrides);
         let server = var(&text, "KELP_SERVER", str::parse)?
             .or(from_file.server)
             .unwrap_or_default();
@@ -402,6 +395,7 @@ impl Config {
                 config_dir: dirs.config_dir,
                 model,
                 reasoning_effort,
+                service_tier,
                 approval,
                 sandbox_chosen: overrides.sandbox.is_some(),
                 trust_decides,
@@ -455,6 +449,7 @@ impl Config {
             config_dir: dir.join("config"),
             model: None,
             reasoning_effort: None,
+            service_tier: None,
             approval: ApprovalMode::default(),
             sandbox: SandboxMode::default(),
             sandbox_chosen: false,
@@ -652,6 +647,31 @@ pub fn check_endpoint(value: &str) -> Result<String, String> {
         return Err("it must not have a query or fragment".into());
     }
     Ok(value.trim_end_matches('/').to_string())
+}
+
+/// The model, its reasoning effort and the service tier: a flag, else the environment (for
+/// the first two), else the files.
+fn model_choice(
+    text: &impl Fn(&str) -> Option<String>,
+    from_file: &file::FileSettings,
+    overrides: &Overrides,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<crate::protocol::ServiceTier>,
+) {
+    let model = overrides
+        .model
+        .clone()
+        .or_else(|| text("KELP_MODEL"))
+        .or_else(|| from_file.model.clone());
+    let effort = overrides
+        .reasoning_effort
+        .clone()
+        .or_else(|| text("KELP_REASONING_EFFORT").map(|v| v.to_ascii_lowercase()))
+        .or_else(|| from_file.reasoning_effort.clone());
+    let tier = overrides.service_tier.or(from_file.service_tier).flatten();
+    (model, effort, tier)
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub struct Overrides {
     pub model: Option<String>,
     /// `-c model_reasoning_effort=…`.
     pub reasoning_effort: Option<String>,
+    /// `-c service_tier=fast|flex|default`.
+    pub service_tier: Option<Option<crate::protocol::ServiceTier>>,
     /// `--approval`, or `-c approval_policy=…`.
     pub approval: Option<ApprovalMode>,
     /// `--sandbox`, or `-c sandbox_mode=…`.
@@ -96,6 +98,11 @@ impl Overrides {
                 );
             }
             "model_provider" => self.model_provider = Some(text()?),
+            "service_tier" => {
+                let tier = crate::protocol::ServiceTier::parse(&text()?)
+                    .map_err(|why| format!("-c {why}"))?;
+                self.service_tier = Some(tier);
+            }
             "web_search" => {
                 let mode = text()?;
                 self.web_search = Some(

@@ -117,7 +117,7 @@ impl App {
                 background_terminals: 0,
                 chosen,
                 thread: (None, None),
-                service_tier: None,
+                service_tier: initial.service_tier,
             },
             models: Vec::new(),
             revisions: Default::default(),

@@ -686,6 +686,7 @@ mod tests {
             }),
             model: "gpt-5.5".into(),
             effort: ReasoningEffort::default(),
+            service_tier: None,
             project_dir: PathBuf::from("/work/project"),
             approval_mode: ApprovalMode::default(),
             sandbox: "workspace-write".into(),

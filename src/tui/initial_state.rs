@@ -23,6 +23,8 @@ pub struct InitialState {
     pub model: String,
     /// The reasoning effort requests ask for.
     pub effort: crate::protocol::ReasoningEffort,
+    /// The processing requests ask for (`service_tier`), shown in the status line.
+    pub service_tier: Option<crate::protocol::ServiceTier>,
     /// The project the agent works in.
     pub project_dir: PathBuf,
     /// What may run without asking.
@@ -81,6 +83,7 @@ impl InitialState {
             auth: facts.auth,
             model: facts.model,
             effort: crate::agent::conversation::parse_effort(config.reasoning_effort.as_deref()),
+            service_tier: config.service_tier,
             project_dir,
             approval_mode: config.approval,
             sandbox,

@@ -90,6 +90,9 @@ pub struct ThreadStartParams {
     /// Not saved: never listed, never resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<bool>,
+    /// `fast` or `flex` for the thread's requests (Codex's words), `default` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
 }
 
 /// `thread/resume`: a saved or held conversation, by id.
@@ -509,6 +512,7 @@ mod tests {
             approval_policy: Some("on-request".into()),
             sandbox: Some("workspace-write".into()),
             ephemeral: None,
+            service_tier: Some("fast".into()),
         });
         let resume = ThreadResumeParams {
             thread_id: thread_id.clone(),

@@ -1981,6 +1981,25 @@ async fn a_turns_effort_summary_schema_and_sandbox_are_used() {
         let (bad, _) = server.call("turn/start", params);
         assert_eq!(bad["error"]["code"], -32602, "{field}: {bad}");
     }
+
+    // A thread may start on a tier, for every turn of it.
+    let flex = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "serviceTier": "flex"}),
+    );
+    fake.push_response(Reply::text("Slowly."));
+    server.result(
+        "turn/start",
+        json!({"threadId": flex["thread"]["id"], "input": [{"type": "text", "text": "x"}]}),
+    );
+    server.until(|m| m["method"] == "turn/completed");
+    let request = fake.requests_to("/responses").pop().unwrap().json().clone();
+    assert_eq!(request["service_tier"], "flex");
+    let (bad, _) = server.call(
+        "thread/start",
+        json!({"cwd": project.path(), "serviceTier": "ludicrous"}),
+    );
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
 }
 
 /// A host's history screen: a thread is named, forked, archived out of the list and back; a

@@ -963,3 +963,33 @@ async fn a_turn_waits_out_a_lost_network_and_finishes() {
         .find(|event| event["item"]["type"] == "agent_message");
     assert_eq!(answer.unwrap()["item"]["text"], "Back again.", "{events:?}");
 }
+
+/// `service_tier = "fast"` in the config file asks for Codex's fast tier (the API's
+/// `priority`) on every request; `-c service_tier=default` asks for none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_files_service_tier_reaches_the_request() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let config = home.path().join(".config/kelp/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "service_tier = \"fast\"\n").unwrap();
+    for (flags, sent) in [
+        (&[][..], Some("priority")),
+        (&["-c", "service_tier=default"][..], None),
+    ] {
+        fake.push_response(Reply::text("Quick."));
+        let mut cmd = kelp_exec(&fake, home.path());
+        cmd.current_dir(project.path())
+            .args(["--skip-git-repo-check"])
+            .args(flags);
+        let out = run(cmd, "hi").await;
+        assert!(out.status.success(), "{}", shown(&out));
+        let request = fake.requests_to("/responses").pop().unwrap();
+        assert_eq!(
+            request.json().get("service_tier").and_then(Value::as_str),
+            sent,
+            "{flags:?}"
+        );
+    }
+}

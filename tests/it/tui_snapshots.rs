@@ -34,6 +34,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         auth: None,
         model: "gpt-5.5".into(),
         effort: Default::default(),
+        service_tier: None,
         project_dir: PathBuf::from("/work/project"),
         approval_mode: Default::default(),
         sandbox: "workspace-write, no network (Landlock ABI 7)".into(),

@@ -485,6 +485,10 @@ impl Remote {
                 .sandbox
                 .map(|mode| mode.codex_name().to_string()),
             ephemeral: None,
+            service_tier: self.wanted.service_tier.map(|tier| {
+                tier.map_or("default", crate::protocol::ServiceTier::name)
+                    .to_string()
+            }),
         };
         self.request(&params, Asked::Opened { restore: false });
     }
