@@ -78,7 +78,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             resuming: false,
             open_agents: false,
             project_waiting: Vec::new(),
-            status_line: Default::default(),
+            surfaces: Default::default(),
         },
     );
     (app, rx)

@@ -26,6 +26,13 @@ pub enum Setting {
     Trust { root: PathBuf, trusted: bool },
     /// `/statusline`: the items picked, in order (none: kelp's own line).
     StatusLine(Vec<String>),
+    /// `/title`: the window title's items, in order (`[tui] terminal_title`, as Codex keeps
+    /// it); `None`: kelp's own title (the key removed).
+    TerminalTitle(Option<Vec<String>>),
+    /// `/theme`: the syntax theme (`[tui] theme`); `None`: by the background (the key removed).
+    SyntaxTheme(Option<String>),
+    /// `/vim`: whether the composer starts in Vim's normal mode (`[tui] vim_mode_default`).
+    VimMode(bool),
 }
 
 impl Setting {
@@ -41,17 +48,27 @@ impl Setting {
                 "trust_level".into(),
             ],
             Self::StatusLine(_) => vec!["status_line".into()],
+            Self::TerminalTitle(_) => vec!["tui".into(), "terminal_title".into()],
+            Self::SyntaxTheme(_) => vec!["tui".into(), "theme".into()],
+            Self::VimMode(_) => vec!["tui".into(), "vim_mode_default".into()],
         }
     }
 
-    fn value(&self) -> Value {
-        match self {
-            Self::Model(s) | Self::ReasoningEffort(s) => Value::from(s.as_str()),
+    /// The value to store; `None`: the key is removed.
+    fn value(&self) -> Option<Value> {
+        Some(match self {
+            Self::TerminalTitle(None) | Self::SyntaxTheme(None) => return None,
+            Self::Model(s) | Self::ReasoningEffort(s) | Self::SyntaxTheme(Some(s)) => {
+                Value::from(s.as_str())
+            }
+            Self::VimMode(on) => Value::from(*on),
             Self::Approval(mode) => Value::from(mode.as_str()),
             Self::Trust { trusted: true, .. } => Value::from("trusted"),
             Self::Trust { trusted: false, .. } => Value::from("untrusted"),
-            Self::StatusLine(items) => Value::Array(items.iter().map(String::as_str).collect()),
-        }
+            Self::StatusLine(items) | Self::TerminalTitle(Some(items)) => {
+                Value::Array(items.iter().map(String::as_str).collect())
+            }
+        })
     }
 }
 
@@ -87,7 +104,7 @@ pub enum SaveError {
 pub fn save_setting(config_dir: &Path, setting: &Setting) -> Result<(), SaveError> {
     let edit = Edit {
         path: setting.path(),
-        value: Some(Item::Value(setting.value())),
+        value: setting.value().map(Item::Value),
         merge: false,
     };
     edit_file(config_dir, &[edit], None).map(|_| ())

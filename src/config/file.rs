@@ -105,8 +105,9 @@ pub struct FileSettings {
     pub projects: Vec<(PathBuf, bool)>,
     /// `[features] multi_agent_v2`, `[agents]` and its roles.
     pub agents: super::agents::AgentsFile,
-    /// `status_line` (Claude Code's `statusLine`, Codex's `[tui] status_line`).
-    pub status_line: Option<super::status_line::StatusLine>,
+    /// The status line, the window title, the syntax theme, Vim mode: `status_line`
+    /// (Claude Code's `statusLine`) and Codex's `[tui]` table.
+    pub surfaces: super::surfaces::Surfaces,
 }
 
 impl FileSettings {
@@ -164,7 +165,7 @@ impl FileSettings {
             secrets: self.secrets.over(lower.secrets),
             projects,
             agents: self.agents.over(lower.agents),
-            status_line: self.status_line.or(lower.status_line),
+            surfaces: self.surfaces.over(lower.surfaces),
         }
     }
 
@@ -507,16 +508,7 @@ impl Entry<'_> {
                 Some(Ok(server)) => settings.server = Some(server),
                 _ => bad("must be \"none\", \"per-user\" or \"over-ssh\""),
             },
-            "status_line" | "statusLine" => match super::status_line::parse(item) {
-                Ok(line) => settings.status_line = Some(line),
-                Err(why) => bad(&why),
-            },
-            // Codex's other settings of its terminal are its own.
-            "tui" => match super::status_line::from_tui(item) {
-                Some(Ok(line)) => settings.status_line = Some(line),
-                Some(Err(why)) => bad(&why),
-                None => {}
-            },
+            "status_line" | "statusLine" | "tui" => settings.surfaces.read(key, item, bad),
             "notifications" => match string.map(str::parse::<modes::Notify>) {
                 Some(Ok(notify)) => settings.notifications = Some(notify),
                 _ => bad("must be \"bell\", \"desktop\" or \"off\""),

@@ -20,7 +20,9 @@
 //! - `providers.rs`: model providers as Codex reads them.
 //! - `secret_rules.rs`: what the config says commands may not see, and may.
 //! - `status_line.rs`: what the client's status line shows: kelp's, the items picked, or what a
-//!   command prints.
+//!   command prints; and the window title's items.
+//! - `surfaces.rs`: the client's own surfaces in a config file: the status line and Codex's
+//!   `[tui]` table (window title, syntax theme, Vim mode).
 //! - `sources.rs`: where each setting comes from: flags, the environment, the files in layers,
 //!   the defaults.
 //! - `runtime.rs`: kelp's runtime folder, where a running app-server keeps its socket and the
@@ -44,6 +46,7 @@ pub mod runtime;
 pub mod secret_rules;
 mod sources;
 pub mod status_line;
+pub mod surfaces;
 pub mod toml_json;
 pub mod warning;
 
@@ -182,8 +185,8 @@ pub struct Config {
     pub hooks: HookSettings,
     /// The trusted project's own settings files and hooks (none for a folder not trusted).
     pub project: project::ProjectLayer,
-    /// What the client's status line shows.
-    pub status_line: status_line::StatusLine,
+    /// What the client's status line and window title show, its syntax theme, Vim mode.
+    pub surfaces: surfaces::Surfaces,
     /// The command line's values these settings were read with, to read them again for
     /// another project ([`Config::in_project`]).
     pub overrides: Overrides,
@@ -429,7 +432,7 @@ impl Config {
                 hooks: HookSettings::bypassing(overrides.bypass_hook_trust),
                 project: project::ProjectLayer::default(),
                 overrides: overrides.clone(),
-                status_line: from_file.status_line.unwrap_or_default(),
+                surfaces: from_file.surfaces,
             },
             warnings,
         ))
@@ -476,7 +479,7 @@ impl Config {
             hooks: HookSettings::default(),
             project: project::ProjectLayer::default(),
             overrides: Overrides::default(),
-            status_line: status_line::StatusLine::default(),
+            surfaces: surfaces::Surfaces::default(),
         }
     }
 

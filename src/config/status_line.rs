@@ -120,13 +120,101 @@ impl StatusItem {
     }
 }
 
+/// An item of the window title (`/title`, Codex's `[tui] terminal_title`): the status line's
+/// items and a few of the title's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TitleItem {
+    /// "kelp".
+    AppName,
+    /// A spinner while a turn works, "[ ! ] Action Required" while it waits for the person.
+    Activity,
+    /// Ready, Working or Waiting.
+    RunState,
+    /// kelp's version.
+    Version,
+    /// "fast" while `/fast` is on.
+    FastMode,
+    /// The plan's steps done, of all (`2/5`).
+    TaskProgress,
+    /// What the status line shows for the same item.
+    Shared(StatusItem),
+}
+
+impl TitleItem {
+    /// Every item, in the order `/title` offers them (Codex's).
+    pub const ALL: [TitleItem; 21] = [
+        Self::AppName,
+        Self::Shared(StatusItem::ProjectName),
+        Self::Shared(StatusItem::CurrentDir),
+        Self::Activity,
+        Self::RunState,
+        Self::Shared(StatusItem::ThreadTitle),
+        Self::Shared(StatusItem::GitBranch),
+        Self::Shared(StatusItem::ContextRemaining),
+        Self::Shared(StatusItem::ContextUsed),
+        Self::Shared(StatusItem::FiveHourLimit),
+        Self::Shared(StatusItem::WeeklyLimit),
+        Self::Version,
+        Self::Shared(StatusItem::UsedTokens),
+        Self::Shared(StatusItem::TotalInputTokens),
+        Self::Shared(StatusItem::TotalOutputTokens),
+        Self::Shared(StatusItem::ThreadId),
+        Self::FastMode,
+        Self::Shared(StatusItem::Model),
+        Self::Shared(StatusItem::ModelWithReasoning),
+        Self::Shared(StatusItem::Reasoning),
+        Self::TaskProgress,
+    ];
+
+    /// Its name in the config, Codex's.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AppName => "app-name",
+            Self::Activity => "activity",
+            Self::RunState => "run-state",
+            Self::Version => "codex-version",
+            Self::FastMode => "fast-mode",
+            Self::TaskProgress => "task-progress",
+            Self::Shared(item) => item.name(),
+        }
+    }
+
+    /// What it shows, as `/title` says it.
+    pub fn about(self) -> &'static str {
+        match self {
+            Self::AppName => "kelp's name",
+            Self::Activity => "a spinner at work, a call when you are needed",
+            Self::RunState => "Ready, Working or Waiting",
+            Self::Version => "kelp's version",
+            Self::FastMode => "whether fast mode is on",
+            Self::TaskProgress => "the plan's steps done",
+            Self::Shared(item) => item.about(),
+        }
+    }
+
+    /// The item named `name` (Codex's names and the other spellings it reads).
+    pub fn named(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase().replace('_', "-");
+        match name.as_str() {
+            "spinner" => Some(Self::Activity),
+            "status" => Some(Self::RunState),
+            "thread" => Some(Self::Shared(StatusItem::ThreadTitle)),
+            "kelp-version" | "version" => Some(Self::Version),
+            _ => Self::ALL
+                .into_iter()
+                .find(|item| item.name() == name)
+                .or_else(|| StatusItem::named(&name).map(Self::Shared)),
+        }
+    }
+}
+
 /// Reads `status_line` (or Claude Code's `statusLine`): a list of items, or a command as a
 /// string or a `{ type = "command", command = "…" }` table. The error says what it must be.
 pub fn parse(item: &Item) -> Result<StatusLine, String> {
     const MUST: &str = "must be a list of items ([\"model-with-reasoning\", \"current-dir\"]) or \
                         a command ({ type = \"command\", command = \"…\" })";
     if let Some(list) = item.as_array() {
-        return items(list.iter().map(|value| value.as_str()));
+        return items(list.iter().map(|value| value.as_str())).map(StatusLine::Items);
     }
     if let Some(table) = item.as_table_like() {
         if let Some(kind) = table.get("type").and_then(Item::as_str)
@@ -145,33 +233,37 @@ pub fn parse(item: &Item) -> Result<StatusLine, String> {
     }
 }
 
-/// Codex's `[tui]` table: its `status_line` list, when it has one.
-pub fn from_tui(item: &Item) -> Option<Result<StatusLine, String>> {
-    let Some(table) = item.as_table_like() else {
-        return Some(Err(
-            "must be a table: [tui] status_line = [\"current-dir\"]".to_string(),
-        ));
-    };
-    let list = table.get("status_line")?;
-    Some(match list.as_array() {
-        Some(list) => items(list.iter().map(|value| value.as_str())),
-        None => Err("[tui] status_line must be a list of items".to_string()),
+/// The status line's items named in a list, each once, in order.
+pub fn items<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Result<Vec<StatusItem>, String> {
+    picked(names, StatusItem::named, || {
+        StatusItem::ALL.iter().map(|item| item.name()).collect()
     })
 }
 
-fn items<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Result<StatusLine, String> {
+/// The window title's items named in a list, each once, in order.
+pub fn title_items<'a>(
+    names: impl Iterator<Item = Option<&'a str>>,
+) -> Result<Vec<TitleItem>, String> {
+    picked(names, TitleItem::named, || {
+        TitleItem::ALL.iter().map(|item| item.name()).collect()
+    })
+}
+
+fn picked<'a, T: PartialEq>(
+    names: impl Iterator<Item = Option<&'a str>>,
+    named: impl Fn(&str) -> Option<T>,
+    known: impl Fn() -> Vec<&'static str>,
+) -> Result<Vec<T>, String> {
     let mut picked = Vec::new();
     for name in names {
         let name = name.ok_or("its items must be names in quotes")?;
-        let item = StatusItem::named(name).ok_or_else(|| {
-            let known: Vec<&str> = StatusItem::ALL.iter().map(|item| item.name()).collect();
-            format!("{name:?} is no item: {}", known.join(", "))
-        })?;
+        let item =
+            named(name).ok_or_else(|| format!("{name:?} is no item: {}", known().join(", ")))?;
         if !picked.contains(&item) {
             picked.push(item);
         }
     }
-    Ok(StatusLine::Items(picked))
+    Ok(picked)
 }
 
 #[cfg(test)]
@@ -210,11 +302,5 @@ mod tests {
         );
         assert!(read("status_line = { type = \"static\", command = \"x\" }").is_err());
         assert!(read("status_line = 3").is_err());
-        let doc: toml_edit::DocumentMut =
-            "[tui]\nstatus_line = [\"current-dir\"]\n".parse().unwrap();
-        assert_eq!(
-            from_tui(doc.get("tui").unwrap()),
-            Some(Ok(StatusLine::Items(vec![StatusItem::CurrentDir])))
-        );
     }
 }

@@ -86,7 +86,7 @@ pub struct App {
 impl App {
     /// A new UI state; opens `/connect` by itself when there is no login.
     pub fn new(ops: UnboundedSender<Op>, initial: InitialState) -> Self {
-        let chosen = StatusCommand::new(initial.status_line);
+        let chosen = StatusCommand::new(&initial.surfaces);
         let mut app = Self {
             ops,
             chat: Chat::default(),

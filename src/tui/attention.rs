@@ -1,5 +1,5 @@
-//! Calling the person back: the terminal title says the project and what kelp is doing
-//! (working, waiting for you), and when a turn ends or an approval waits while they look
+//! Calling the person back: the terminal title (what `title.rs` makes it: by default the
+//! project and what kelp is doing) is written when it changes, and when a turn ends or an approval waits while they look
 //! elsewhere, the bell rings or a desktop notification goes out (OSC 9 or OSC 777, wrapped for
 //! tmux to pass on), as configured (`notifications`).
 //!
@@ -32,6 +32,8 @@ pub struct Attention {
     /// The last focus report: `None` until the terminal sends one.
     focused: Option<bool>,
     shown: Option<Activity>,
+    /// The title last written; `Some(None)`: the title is left alone.
+    titled: Option<Option<String>>,
     /// Since when the turn works.
     working_since: Option<Instant>,
 }
@@ -46,6 +48,7 @@ impl Attention {
             tmux,
             focused: None,
             shown: None,
+            titled: None,
             working_since: None,
         }
     }
@@ -55,12 +58,30 @@ impl Attention {
         self.focused = Some(focused);
     }
 
-    /// The bytes to write for `activity` at `now`: a new title when it changed, and a call
-    /// back when the person should come.
-    pub fn update(&mut self, activity: Activity, now: Instant) -> Option<String> {
-        if self.shown == Some(activity) {
-            return None;
+    /// The bytes to write for `activity` at `now`: the window title (`title`, when it
+    /// changed; `None`: left alone), and a call back when the person should come.
+    pub fn update(
+        &mut self,
+        activity: Activity,
+        title: Option<String>,
+        now: Instant,
+    ) -> Option<String> {
+        let mut out = String::new();
+        if self.titled.as_ref() != Some(&title) {
+            if let Some(title) = &title {
+                let clean: String = title.chars().filter(|c| !c.is_control()).collect();
+                out = format!("\x1b]2;{clean}\x07");
+            }
+            self.titled = Some(title);
         }
+        if self.shown != Some(activity) {
+            self.called(activity, now, &mut out);
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// `activity` is new: a call back added to `out` when the person should come.
+    fn called(&mut self, activity: Activity, now: Instant, out: &mut String) {
         let before = self.shown.replace(activity);
         let worked = self.working_since.map(|since| now.duration_since(since));
         match activity {
@@ -70,7 +91,6 @@ impl Attention {
             Activity::Idle => self.working_since = None,
             _ => {}
         }
-        let mut out = title(&self.project, activity);
         let unwatched = match self.focused {
             Some(focused) => !focused,
             None => activity == Activity::Waiting || worked.is_some_and(|w| w >= LONG_TURN),
@@ -83,7 +103,6 @@ impl Attention {
         if let Some(message) = call.filter(|_| unwatched) {
             out.push_str(&self.call_back(&format!("{message} in {}", self.project)));
         }
-        Some(out)
     }
 
     fn call_back(&self, message: &str) -> String {
@@ -112,20 +131,38 @@ impl Attention {
     }
 }
 
-/// The window title (OSC 2) for `activity` in `project`.
-fn title(project: &str, activity: Activity) -> String {
-    let doing = match activity {
-        Activity::Idle => "",
-        Activity::Working => "working · ",
-        Activity::Waiting => "waiting for you · ",
-    };
-    let clean: String = project.chars().filter(|c| !c.is_control()).collect();
-    format!("\x1b]2;{doing}kelp · {clean}\x07")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::title::own_title;
+
+    /// What `attention` writes with kelp's own title.
+    fn said(attention: &mut Attention, activity: Activity, at: Instant) -> Option<String> {
+        let title = own_title(&attention.project.clone(), activity);
+        attention.update(activity, Some(title), at)
+    }
+
+    /// A title of the person's is written when its text changes, whatever kelp does; with
+    /// none, the title is left alone and the call back still comes.
+    #[test]
+    fn a_picked_title_is_written_when_it_changes_and_none_leaves_it_alone() {
+        let start = Instant::now();
+        let mut picked = Attention::new(Notify::Bell, "~/p".into(), false);
+        picked.focus(false);
+        let first = picked.update(Activity::Working, Some("⠋ p".into()), start);
+        assert_eq!(first.as_deref(), Some("\x1b]2;⠋ p\x07"));
+        let spun = picked.update(Activity::Working, Some("⠙ p".into()), start);
+        assert_eq!(spun.as_deref(), Some("\x1b]2;⠙ p\x07"));
+        assert_eq!(
+            picked.update(Activity::Working, Some("⠙ p".into()), start),
+            None
+        );
+        let mut none = Attention::new(Notify::Bell, "~/p".into(), false);
+        none.focus(false);
+        assert_eq!(none.update(Activity::Working, None, start), None);
+        let asked = none.update(Activity::Waiting, None, start);
+        assert_eq!(asked.as_deref(), Some("\x07"), "the bell, no title");
+    }
 
     #[test]
     fn the_title_follows_the_work_and_the_person_is_called_only_when_away() {
@@ -133,19 +170,19 @@ mod tests {
         let mut watched = Attention::new(Notify::Bell, "~/p".into(), false);
         watched.focus(true);
         assert_eq!(
-            watched.update(Activity::Idle, start).unwrap(),
+            said(&mut watched, Activity::Idle, start).unwrap(),
             "\x1b]2;kelp · ~/p\x07"
         );
-        assert_eq!(watched.update(Activity::Idle, start), None, "said once");
-        let working = watched.update(Activity::Working, start).unwrap();
+        assert_eq!(said(&mut watched, Activity::Idle, start), None, "said once");
+        let working = said(&mut watched, Activity::Working, start).unwrap();
         assert_eq!(working, "\x1b]2;working · kelp · ~/p\x07");
-        let done = watched.update(Activity::Idle, start + LONG_TURN).unwrap();
+        let done = said(&mut watched, Activity::Idle, start + LONG_TURN).unwrap();
         assert_eq!(done, "\x1b]2;kelp · ~/p\x07", "no bell while watched");
 
         let mut away = Attention::new(Notify::Bell, "~/p".into(), false);
         away.focus(false);
-        away.update(Activity::Working, start);
-        let asking = away.update(Activity::Waiting, start).unwrap();
+        said(&mut away, Activity::Working, start);
+        let asking = said(&mut away, Activity::Waiting, start).unwrap();
         assert!(
             asking.ends_with("\x07\x07"),
             "title, then the bell: {asking:?}"
@@ -153,13 +190,11 @@ mod tests {
 
         // No focus reports: a short turn is watched, a long one or an approval is not.
         let mut unknown = Attention::new(Notify::Osc9, "~/p".into(), true);
-        unknown.update(Activity::Working, start);
-        let quick = unknown
-            .update(Activity::Idle, start + Duration::from_secs(2))
-            .unwrap();
+        said(&mut unknown, Activity::Working, start);
+        let quick = said(&mut unknown, Activity::Idle, start + Duration::from_secs(2)).unwrap();
         assert!(!quick.contains("]9;"), "{quick:?}");
-        unknown.update(Activity::Working, start);
-        let long = unknown.update(Activity::Idle, start + LONG_TURN).unwrap();
+        said(&mut unknown, Activity::Working, start);
+        let long = said(&mut unknown, Activity::Idle, start + LONG_TURN).unwrap();
         assert!(
             long.ends_with("\x1bPtmux;\x1b\x1b]9;kelp: the answer is ready in ~/p\x07\x1b\\"),
             "{long:?}"
@@ -167,18 +202,18 @@ mod tests {
 
         let mut foot = Attention::new(Notify::Osc777, "~/a;b".into(), false);
         foot.focus(false);
-        foot.update(Activity::Working, start);
+        said(&mut foot, Activity::Working, start);
         assert!(
-            foot.update(Activity::Waiting, start)
+            said(&mut foot, Activity::Waiting, start)
                 .unwrap()
                 .ends_with("\x1b]777;notify;kelp;kelp: waiting for your approval in ~/a,b\x07")
         );
 
         let mut off = Attention::new(Notify::Off, "~/p".into(), false);
         off.focus(false);
-        off.update(Activity::Working, start);
+        said(&mut off, Activity::Working, start);
         assert_eq!(
-            off.update(Activity::Waiting, start).unwrap(),
+            said(&mut off, Activity::Waiting, start).unwrap(),
             "\x1b]2;waiting for you · kelp · ~/p\x07"
         );
     }

@@ -7,7 +7,7 @@
 use super::app::App;
 use super::bottom_pane::picker::{Picker, PickerItem};
 use super::bottom_pane::slash::SlashCommand;
-use super::bottom_pane::{Command, PickerKind};
+use super::bottom_pane::{Command, PickerKind, Surface};
 use super::history_cell::CellKind;
 use super::resume;
 use super::status::{approval_detail, approval_name};
@@ -80,8 +80,11 @@ pub(super) enum Effect {
     Quit,
     /// Quit, for the client to open again as said.
     Reopen(super::session_state::Ended),
-    /// `/statusline`, with the item at this row turned on or off.
-    PickStatusLine(Option<usize>),
+    /// `/statusline`, `/title` or `/theme`, with the row picked (an item turned on or off, a
+    /// theme chosen), or opened.
+    PickSurface(Surface, Option<usize>),
+    /// `/theme`'s cursor is on this row (`None`: it closed without a choice).
+    PreviewTheme(Option<usize>),
 }
 
 use Effect::{Error, Notice, Send};
@@ -106,6 +109,7 @@ impl App {
         let effects = match command {
             Command::Slash(command, argument) => self.slash(command, &argument),
             Command::Picked { kind, index, label } => self.picked(kind, index, label),
+            Command::Previewed { index, .. } => vec![Effect::PreviewTheme(index)],
         };
         for effect in effects {
             self.apply(effect);
@@ -165,7 +169,8 @@ impl App {
             Effect::Implement(index) => self.plan_picked(index),
             Effect::Answer(label) => self.question_answered(label),
             Effect::Quit => self.quit(),
-            Effect::PickStatusLine(row) => self.pick_status_line(row),
+            Effect::PickSurface(surface, row) => self.pick_surface(surface, row),
+            Effect::PreviewTheme(row) => self.preview_theme(row),
             Effect::Reopen(why) => {
                 self.reopen = Some(why);
                 self.quit();
@@ -366,7 +371,9 @@ impl App {
             SlashCommand::Subagents => vec![Effect::OpenAgents { only_team: true }],
             SlashCommand::Ps => vec![Effect::AwaitTerminals, Send(Op::ListTerminals)],
             SlashCommand::Hooks => vec![Effect::AwaitHooks, Send(Op::ListHooks)],
-            SlashCommand::Statusline => vec![Effect::PickStatusLine(None)],
+            SlashCommand::Statusline => vec![Effect::PickSurface(Surface::StatusLine, None)],
+            SlashCommand::Title => vec![Effect::PickSurface(Surface::Title, None)],
+            SlashCommand::Theme => vec![Effect::PickSurface(Surface::Theme, None)],
             SlashCommand::Side => vec![Effect::AskSide(argument.to_string())],
             SlashCommand::Stop => match super::terminals_view::stop_target(argument) {
                 Ok(id) => vec![Effect::AwaitTerminals, Send(Op::StopTerminals(id))],
@@ -571,7 +578,7 @@ impl App {
             PickerKind::Hooks => self.hooks_picked(index),
             PickerKind::Trust => self.trust_picked(index == 0),
             PickerKind::ProjectSettings => self.project_settings_picked(index == 0),
-            PickerKind::StatusLine => vec![Effect::PickStatusLine(Some(index))],
+            PickerKind::Surface(surface) => vec![Effect::PickSurface(surface, Some(index))],
             PickerKind::Export | PickerKind::ConfirmDelete | PickerKind::Presets => {
                 self.session_picked(kind, index)
             }
@@ -705,7 +712,7 @@ mod tests {
             resuming: false,
             open_agents: false,
             project_waiting: Vec::new(),
-            status_line: Default::default(),
+            surfaces: Default::default(),
         };
         (App::new(ops, initial), sent)
     }

@@ -12,6 +12,7 @@ use super::overlay::Overlay;
 use super::resume;
 use crate::protocol::GoalStatus;
 use crate::protocol::LoginEvent;
+use crate::protocol::PlanStatus;
 use crate::protocol::TurnEnd;
 use crate::protocol::{AuthSummary, Event, Op, Reply, TurnOutcome};
 
@@ -42,8 +43,14 @@ impl App {
             | Event::ToolStarted { .. }
             | Event::ToolOutput { .. }
             | Event::WebSearchStarted { .. }
-            | Event::WebSearchDone { .. }
-            | Event::PlanUpdated { .. }) => self.chat.show(&event),
+            | Event::WebSearchDone { .. }) => self.chat.show(&event),
+            Event::PlanUpdated { ref steps, .. } => {
+                let done = steps
+                    .iter()
+                    .filter(|step| step.status == PlanStatus::Completed);
+                self.session.plan_progress = Some((done.count(), steps.len()));
+                self.chat.show(&event);
+            }
             Event::MessageDone { item, text } => {
                 self.answered(&text);
                 self.turn.last_answer = Some(text.clone());

@@ -60,7 +60,7 @@ pub async fn run_loop(
         }
         let now = Instant::now();
         // Before the frame that shows it, so the title and any call back never lag the screen.
-        if let Some(bytes) = attention.update(app.activity(), now) {
+        if let Some(bytes) = attention.update(app.activity(), app.window_title(now), now) {
             use std::io::Write;
             let out = terminal.backend_mut();
             out.write_all(bytes.as_bytes())?;

@@ -1,6 +1,8 @@
 //! Syntax highlighting of code blocks with syntect. The syntax set takes tens of milliseconds to
 //! load, so it is loaded on a background thread the first time a code block needs it; until
-//! then code renders plain and the UI is told when to re-render.
+//! then code renders plain and the UI is told when to re-render. The colours are the theme
+//! chosen (`/theme`, `[tui] theme`: one of syntect's bundled themes, loaded only when chosen),
+//! else a dark or light one for the terminal's background.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,8 +28,11 @@ struct Highlighter {
 }
 
 impl Highlighter {
-    /// The styler for the background as it is now known.
+    /// The styler of the theme chosen, else the one for the background as it is now known.
     fn styler(&'static self) -> &'static Styler<'static> {
+        if let Some(at) = chosen_index() {
+            return named_styler(at);
+        }
         let at = match background() {
             Some((Background::Light, _)) => 1,
             _ => 0,
@@ -142,13 +147,114 @@ pub fn background_for(
     }
 }
 
+/// The syntax themes kelp bundles (syntect's), by the kebab-case names Codex gives them, each
+/// with its name in syntect and the background it is made for.
+pub const THEMES: [(&str, &str, Background); 7] = [
+    ("base16-ocean-dark", "base16-ocean.dark", Background::Dark),
+    (
+        "base16-eighties-dark",
+        "base16-eighties.dark",
+        Background::Dark,
+    ),
+    ("base16-mocha-dark", "base16-mocha.dark", Background::Dark),
+    ("solarized-dark", "Solarized (dark)", Background::Dark),
+    (
+        "base16-ocean-light",
+        "base16-ocean.light",
+        Background::Light,
+    ),
+    ("inspired-github", "InspiredGitHub", Background::Light),
+    ("solarized-light", "Solarized (light)", Background::Light),
+];
+
+/// The themes for a dark and a light background when none is chosen, by their place in
+/// [`THEMES`].
+pub const BY_BACKGROUND: [usize; 2] = [0, 5];
+
+/// Every bundled theme, in [`THEMES`]' order, with its styler built on first use. Loaded
+/// only once a theme is chosen or `/theme` lists them.
+struct Named {
+    themes: Vec<Theme>,
+    stylers: Vec<OnceLock<Styler<'static>>>,
+}
+
+static NAMED: OnceLock<Named> = OnceLock::new();
+/// The theme chosen, by its place in [`THEMES`]; `None`: the background's.
+static CHOSEN: std::sync::Mutex<Option<usize>> = std::sync::Mutex::new(None);
+
+fn named_styler(at: usize) -> &'static Styler<'static> {
+    let named = NAMED.get_or_init(|| {
+        let mut set = ThemeSet::load_defaults();
+        let themes: Vec<Theme> = THEMES
+            .iter()
+            .map(|(_, name, _)| set.themes.remove(*name).unwrap_or_default())
+            .collect();
+        let stylers = themes.iter().map(|_| OnceLock::new()).collect();
+        Named { themes, stylers }
+    });
+    named.stylers[at].get_or_init(|| Styler::new(&named.themes[at]))
+}
+
+fn chosen_index() -> Option<usize> {
+    *CHOSEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The place in [`THEMES`] of the theme called `name` (its kebab-case name or syntect's, in
+/// any case).
+pub fn theme_index(name: &str) -> Option<usize> {
+    let name = name.trim();
+    THEMES.iter().position(|(kebab, syntect, _)| {
+        kebab.eq_ignore_ascii_case(name) || syntect.eq_ignore_ascii_case(name)
+    })
+}
+
+/// Chooses the theme called `name` (`None`: the one for the background); whether the colours
+/// change. An unknown name is refused in words that list the known ones.
+pub fn choose_theme(name: Option<&str>) -> Result<bool, String> {
+    let at = match name {
+        None => None,
+        Some(name) => Some(theme_index(name).ok_or_else(|| {
+            let known: Vec<&str> = THEMES.iter().map(|(kebab, _, _)| *kebab).collect();
+            format!("kelp has no theme {name:?}: {}", known.join(", "))
+        })?),
+    };
+    let mut chosen = CHOSEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(std::mem::replace(&mut *chosen, at) != at)
+}
+
+/// The name of the theme chosen; `None`: the background's.
+pub fn chosen_theme() -> Option<&'static str> {
+    chosen_index().map(|at| THEMES[at].0)
+}
+
+/// A short piece of Rust coloured by the theme at `at` in [`THEMES`]: `/theme`'s preview.
+/// Loads the highlighter on this thread when it is not yet.
+pub fn sample(at: usize) -> Vec<Line<'static>> {
+    const SAMPLE: &str = "fn greet(name: &str) -> String { // say hello\n    \
+                          format!(\"hi {name}, {}\", 42)\n";
+    load_now();
+    let Some(h) = HIGHLIGHTER.get() else {
+        return Vec::new();
+    };
+    let Some(mut lines) = LineHighlighter::with_styler(h, "rust", named_styler(at)) else {
+        return Vec::new();
+    };
+    syntect::util::LinesWithEndings::from(SAMPLE)
+        .filter_map(|line| lines.line(line))
+        .collect()
+}
+
 fn load() -> Highlighter {
     let syntaxes = SyntaxSet::load_defaults_newlines();
     let mut themes = ThemeSet::load_defaults();
     let mut take = |name: &str| themes.themes.remove(name).unwrap_or_default();
     Highlighter {
         syntaxes,
-        themes: [take("base16-ocean.dark"), take("InspiredGitHub")],
+        themes: BY_BACKGROUND.map(|at| take(THEMES[at].1)),
         stylers: [OnceLock::new(), OnceLock::new()],
     }
 }
@@ -222,13 +328,21 @@ impl LineHighlighter {
             start_loading();
             return None;
         };
+        Self::with_styler(h, lang, h.styler())
+    }
+
+    fn with_styler(
+        h: &'static Highlighter,
+        lang: &str,
+        styler: &'static Styler<'static>,
+    ) -> Option<Self> {
         let token = lang.split([',', ' ']).next().unwrap_or_default();
         let syntax = h.syntaxes.find_syntax_by_token(token)?;
         Some(Self {
             parse: ParseState::new(syntax),
-            style: HighlightState::new(h.styler(), ScopeStack::new()),
+            style: HighlightState::new(styler, ScopeStack::new()),
             syntaxes: &h.syntaxes,
-            styler: h.styler(),
+            styler,
             bytes: 0,
             lang: lang.to_string(),
             text: String::new(),

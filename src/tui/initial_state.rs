@@ -66,8 +66,8 @@ pub struct InitialState {
     /// The trusted project's settings that wait for the person's allowance, asked about at
     /// the start.
     pub project_waiting: Vec<crate::config::project::Waiting>,
-    /// What the status line shows: kelp's, the items picked, or a command's line.
-    pub status_line: crate::config::status_line::StatusLine,
+    /// The status line, window title, syntax theme and Vim mode the config chose.
+    pub surfaces: crate::config::surfaces::Surfaces,
 }
 
 impl InitialState {
@@ -102,7 +102,7 @@ impl InitialState {
             resuming: false,
             open_agents: false,
             project_waiting: config.project.waiting(),
-            status_line: config.status_line.clone(),
+            surfaces: config.surfaces.clone(),
         }
     }
 }

@@ -35,7 +35,7 @@
 //!   the offer to implement a plan, the model's questions as pickers), `project_settings.rs`
 //!   (a trusted project's settings that wait for the person's allowance, asked about at the start), `status_command.rs` (the
 //!   status line the person chose: the items picked, or what their command prints),
-//!   `status_line_view.rs` (`/statusline`), `session_commands.rs` (the commands of Codex's
+//!   `status_line_view.rs` (`/statusline`), `title.rs` (the window title and `/title`), `theme_view.rs` (`/theme`), `session_commands.rs` (the commands of Codex's
 //!   about the conversation and where it runs: `/plan`, `/pwd`, `/archive`, `/warnings`, …),
 //!   `export.rs` (`/export`: the conversation as Markdown).
 //!
@@ -92,6 +92,8 @@ pub mod streaming;
 pub mod terminal;
 mod terminals_view;
 pub mod theme;
+mod theme_view;
+mod title;
 pub mod transcript;
 pub mod turn_clock;
 mod turn_rows;
@@ -123,6 +125,11 @@ pub async fn run(
         .flatten();
     let (shade, source) = highlight::background_for(config.theme, remembered, colorfgbg.as_deref());
     highlight::set_background(shade, source);
+    let unknown_theme = config
+        .surfaces
+        .theme
+        .as_deref()
+        .and_then(|name| highlight::choose_theme(Some(name)).err());
     // Asked once the first frame is up, never before it.
     let ask_background =
         (auto && theme::colors() && background::can_ask()).then(|| config.state_dir.clone());
@@ -131,6 +138,11 @@ pub async fn run(
     let tmux = std::env::var_os("TMUX").is_some_and(|value| !value.is_empty());
     let mut attention = attention::Attention::new(config.notifications, project, tmux);
     let mut app = App::new(ops.clone(), initial);
+    if let Some(why) = unknown_theme {
+        app.notice(format!(
+            "[tui] theme: {why}; the background chooses instead."
+        ));
+    }
     let result = event_loop::run_loop(
         &mut terminal,
         &mut app,

@@ -46,6 +46,8 @@ pub(crate) struct SessionState {
     pub(crate) start_notice: Option<String>,
     /// When the conversation being resumed was last active, for the notice.
     pub(crate) resuming_from: Option<SystemTime>,
+    /// The plan's steps done, of all, as last updated (the title's `task-progress`).
+    pub(crate) plan_progress: Option<(usize, usize)>,
 }
 
 impl SessionState {
@@ -61,6 +63,7 @@ impl SessionState {
         self.saved = false;
         self.patches.clear();
         self.prompts.clear();
+        self.plan_progress = None;
     }
 
     /// The id to come back to after leaving, when the conversation was saved.

@@ -249,6 +249,24 @@ impl Status {
 
     /// The items the person picked, as segments: the first stays longest.
     fn picked(&self, items: &[StatusItem]) -> Vec<Segment> {
+        let total = items.len();
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let priority = u8::try_from(total - i).unwrap_or(u8::MAX - 1);
+                let style = if i == 0 {
+                    theme::accent()
+                } else {
+                    theme::dim()
+                };
+                Some(Segment::new(self.item_text(*item)?, style, priority))
+            })
+            .collect()
+    }
+
+    /// What `item` shows now; `None` while there is nothing to show (no branch, no tokens).
+    pub(super) fn item_text(&self, item: StatusItem) -> Option<String> {
         let limit = |secondary: bool| {
             let limits = self.rate_limits.as_ref()?;
             let window = if secondary {
@@ -265,12 +283,12 @@ impl Status {
         let context = self
             .context
             .and_then(|(used, window)| Some((used, window.filter(|w| *w > 0)?)));
-        let effort = effort_name(self.effort);
+        let effort = || effort_name(self.effort);
         let count = |n: u64, what: &str| (n > 0).then(|| format!("{} {what}", humanize::count(n)));
-        let texts = items.iter().map(|item| match item {
+        match item {
             StatusItem::Model => Some(self.model_shown()),
-            StatusItem::ModelWithReasoning => Some(format!("{} {effort}", self.model_shown())),
-            StatusItem::Reasoning => Some(effort.clone()),
+            StatusItem::ModelWithReasoning => Some(format!("{} {}", self.model_shown(), effort())),
+            StatusItem::Reasoning => Some(effort()),
             StatusItem::CurrentDir => Some(display_path(&self.project_dir)),
             StatusItem::ProjectName => self.chosen.project.clone(),
             StatusItem::GitBranch => self.chosen.branch.clone(),
@@ -287,20 +305,7 @@ impl Status {
             StatusItem::UsedTokens => count(self.usage.total_tokens, "tokens"),
             StatusItem::TotalInputTokens => count(self.usage.input_tokens, "in"),
             StatusItem::TotalOutputTokens => count(self.usage.output_tokens, "out"),
-        });
-        let total = items.len();
-        texts
-            .enumerate()
-            .filter_map(|(i, text)| {
-                let priority = u8::try_from(total - i).unwrap_or(u8::MAX - 1);
-                let style = if i == 0 {
-                    theme::accent()
-                } else {
-                    theme::dim()
-                };
-                Some(Segment::new(text?, style, priority))
-            })
-            .collect()
+        }
     }
 
     /// Draws `left` from the line's start and `right` against its end.
@@ -501,9 +506,11 @@ impl Status {
     }
 }
 
-/// Which background the code colours are for, and what said so.
+/// The syntax theme chosen, or which background the code colours are for and what said so.
 fn push_code_colours(text: &mut String) {
-    if let Some((background, source)) = crate::tui::highlight::background() {
+    if let Some(theme) = crate::tui::highlight::chosen_theme() {
+        text.push_str(&format!("\nCode:      the {theme} theme (/theme)"));
+    } else if let Some((background, source)) = crate::tui::highlight::background() {
         use crate::tui::highlight::{Background, BackgroundSource};
         let shade = match background {
             Background::Light => "light",

@@ -13,7 +13,8 @@ use ratatui::text::{Line, Span};
 use serde_json::json;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-use crate::config::status_line::{StatusItem, StatusLine};
+use crate::config::status_line::{StatusLine, TitleItem};
+use crate::config::surfaces::Surfaces;
 
 /// How long a command may take before it is stopped (a first `npx` run fetches a package).
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -96,10 +97,15 @@ impl StatusFacts {
     }
 }
 
-/// The chosen status line and what it last showed.
+/// The chosen status line and what it last showed, and the window title's items.
 #[derive(Debug)]
 pub struct StatusCommand {
     pub chosen: StatusLine,
+    /// The window title's items (`/title`); `None`: kelp's own title.
+    pub title: Option<Vec<TitleItem>>,
+    /// The syntax theme as saved (`/theme`), which a preview left without a choice goes back
+    /// to; `None`: the background's.
+    pub theme_saved: Option<String>,
     news: UnboundedSender<StatusNews>,
     /// Taken by the event loop, which waits on it.
     receiver: Option<UnboundedReceiver<StatusNews>>,
@@ -117,16 +123,18 @@ pub struct StatusCommand {
     /// Told once already: the repository has been read.
     started: bool,
     /// When the client opened: the JSON's `cost.total_duration_ms` counts from it.
-    opened: std::time::Instant,
-    /// `/statusline`'s choices on their way to the config file, in order.
-    saves: Option<UnboundedSender<Vec<String>>>,
+    pub opened: std::time::Instant,
+    /// Choices on their way to the config file, in order.
+    saves: Option<UnboundedSender<crate::config::Setting>>,
 }
 
 impl StatusCommand {
-    pub fn new(chosen: StatusLine) -> Self {
+    pub fn new(surfaces: &Surfaces) -> Self {
         let (news, receiver) = unbounded_channel();
         Self {
-            chosen,
+            chosen: surfaces.status_line.clone().unwrap_or_default(),
+            title: surfaces.terminal_title.clone(),
+            theme_saved: surfaces.theme.clone(),
             news,
             receiver: Some(receiver),
             running: false,
@@ -164,16 +172,16 @@ impl StatusCommand {
         });
     }
 
-    /// Saves `items` as the status line in `config_dir`'s file, off the UI task, one save
-    /// after another in the order chosen (the last choice is the one kept).
-    pub fn save(&mut self, config_dir: &Path, items: &[StatusItem]) {
-        let names = items.iter().map(|item| item.name().to_string()).collect();
+    /// Saves `setting` (`/statusline`'s, `/title`'s, `/theme`'s, `/vim`'s) in `config_dir`'s
+    /// file, off the UI task, one save after another in the order chosen (the last choice is
+    /// the one kept).
+    pub fn save(&mut self, config_dir: &Path, setting: crate::config::Setting) {
         let (news, dir) = (self.news.clone(), config_dir.to_path_buf());
         let saves = self.saves.get_or_insert_with(|| {
-            let (saves, mut chosen) = unbounded_channel::<Vec<String>>();
+            let (saves, mut chosen) = unbounded_channel::<crate::config::Setting>();
             crate::task::spawn(async move {
-                while let Some(names) = chosen.recv().await {
-                    let (dir, setting) = (dir.clone(), crate::config::Setting::StatusLine(names));
+                while let Some(setting) = chosen.recv().await {
+                    let dir = dir.clone();
                     let saved = crate::task::spawn_blocking(move || {
                         crate::config::save_setting(&dir, &setting).map_err(|e| e.to_string())
                     })
@@ -184,13 +192,14 @@ impl StatusCommand {
             });
             saves
         });
-        let _ = saves.send(names);
+        let _ = saves.send(setting);
     }
 
     /// Whether it shows more than kelp's own line: the repository's branch or name, which a
     /// turn may change, or a command's line.
     pub fn wants_repository(&self) -> bool {
         !matches!(self.chosen, StatusLine::Builtin)
+            || self.title.as_ref().is_some_and(|items| !items.is_empty())
     }
 
     /// What the command is told now: run again when it changed (later, when a run is under

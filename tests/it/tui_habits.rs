@@ -1,7 +1,7 @@
 //! The commands and keys a Codex 0.171 user types from habit, each in an 80×24 SSH window
 //! against the fake server: `/pwd`, `/plan`, `/mention`, `/presets`, `/export`,
 //! `/recap`, `/usage`, `/config`, `/warnings` and F2, `/rollout`, `/feedback`, `/archive`,
-//! `/delete`, Alt+, and Alt+., and Codex's commands kelp does not serve.
+//! `/delete`, Alt+, and Alt+., `/title`, `/theme`, and Codex's commands kelp does not serve.
 
 use std::path::Path;
 use std::time::Duration;
@@ -343,6 +343,140 @@ async fn fast_mode_asks_for_the_priority_tier_until_turned_off() {
     assert!(sent[1].json().get("service_tier").is_none());
     pty.send("/fast sometimes\r");
     pty.wait_for("/fast sometimes: /fast alone", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// The text written since byte `from` of what the client wrote.
+fn written_since(pty: &crate::pty::Pty, from: usize) -> String {
+    String::from_utf8_lossy(&pty.output()[from..]).into_owned()
+}
+
+/// Waits until kelp's config file holds `wanted`.
+fn wait_for_config(home: &Path, wanted: &str) -> String {
+    let file = home.join(".config/kelp/config.toml");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.contains(wanted) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{wanted:?} never saved: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `/title` picks the window title's items by Codex's names: the title follows at once (OSC
+/// 2, the items joined by ` | `), the choice is saved as Codex keeps it (`[tui]
+/// terminal_title`) and read at the next start; the first row gives kelp's own title back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn title_picks_what_the_window_title_shows() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    let mark = pty.output().len();
+    pty.send("/title\r");
+    pty.wait_for("Title: enter turns an item on or off", WAIT);
+    // app-name, then run-state four rows below it.
+    pty.send("\x1b[B\r");
+    pty.wait_for("1. kelp's name", WAIT);
+    pty.send("\x1b[B\x1b[B\x1b[B\x1b[B\r");
+    let screen = pty.wait_for("2. Ready, Working or Waiting", WAIT);
+    insta::assert_snapshot!("title_picker", without_home(&screen, home.path()));
+    pty.wait_until(
+        |_| written_since(&pty, mark).contains("\x1b]2;kelp | Ready\x07"),
+        WAIT,
+        "the picked title",
+    );
+    wait_for_config(
+        home.path(),
+        "[tui]\nterminal_title = [\"app-name\", \"run-state\"]",
+    );
+    pty.send("\x1b");
+    std::thread::sleep(Duration::from_millis(150));
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+
+    // The next start shows the title saved, and the first row brings kelp's own back.
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    assert!(
+        written_since(&pty, 0).contains("\x1b]2;kelp | Ready\x07"),
+        "the saved title at the start"
+    );
+    let mark = pty.output().len();
+    pty.send("/title\r");
+    pty.wait_for("Title: enter turns an item on or off", WAIT);
+    pty.send("\r");
+    pty.wait_until(
+        |_| written_since(&pty, mark).contains("\x1b]2;kelp · ~\x07"),
+        WAIT,
+        "kelp's own title again",
+    );
+    let text = std::fs::read_to_string(home.path().join(".config/kelp/config.toml")).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut text = text;
+    while text.contains("terminal_title") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        text = std::fs::read_to_string(home.path().join(".config/kelp/config.toml")).unwrap();
+    }
+    assert!(!text.contains("terminal_title"), "{text}");
+    pty.send("\x1b");
+    std::thread::sleep(Duration::from_millis(150));
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// `/theme` lists the syntax themes with a sample in the colours of the one under the cursor;
+/// the code takes them at once, Esc gives the ones before back, and Enter keeps the theme, saved as Codex keeps it (`[tui] theme`) and named by `/status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn theme_previews_the_code_as_the_cursor_moves_and_keeps_the_choice() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &["hello"], &[]);
+    let coloured =
+        |pty: &crate::pty::Pty| matches!(pty.colour_of("fn main"), Some(vt100::Color::Rgb(..)));
+    pty.wait_until(|_| coloured(&pty), WAIT, "the answer's code coloured");
+    let before = pty.colour_of("fn main");
+    pty.send("/theme\r");
+    let screen = pty.wait_for("solarized-light", WAIT);
+    insta::assert_snapshot!("theme_picker", without_home(&screen, home.path()));
+    // The sample under the list is in the colours of the row under the cursor: auto, then
+    // base16-ocean-dark (what auto is on a dark background), then base16-eighties-dark.
+    let sample = pty.colour_of("fn greet");
+    assert!(matches!(sample, Some(vt100::Color::Rgb(..))), "{sample:?}");
+    pty.send("\x1b[B\x1b[B");
+    pty.wait_until(
+        |_| {
+            pty.colour_of("fn greet")
+                .is_some_and(|now| Some(now) != sample)
+        },
+        WAIT,
+        "the sample in the theme under the cursor",
+    );
+    // Esc: the code on screen in the colours it had.
+    pty.send("\x1b");
+    pty.wait_until(
+        |_| pty.colour_of("fn main") == before,
+        WAIT,
+        "the colours before, after Esc",
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    pty.send("/theme\r");
+    pty.wait_for("solarized-light", WAIT);
+    for _ in 0..7 {
+        pty.send("\x1b[B");
+    }
+    pty.send("\r");
+    pty.wait_for("Syntax theme: solarized-light.", WAIT);
+    assert_ne!(pty.colour_of("fn main"), before);
+    wait_for_config(home.path(), "[tui]\ntheme = \"solarized-light\"");
+    pty.send("/status\r");
+    pty.wait_for("the solarized-light theme (/theme)", WAIT);
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }

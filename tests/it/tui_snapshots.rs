@@ -53,7 +53,7 @@ fn app_starting(change: impl FnOnce(&mut InitialState)) -> (App, UnboundedReceiv
         resuming: false,
         open_agents: false,
         project_waiting: Vec::new(),
-        status_line: Default::default(),
+        surfaces: Default::default(),
     };
     change(&mut initial);
     let mut app = App::new(tx, initial);

@@ -35,6 +35,24 @@ const MAX_COMPOSER_ROWS: u16 = 8;
 // Ctrl+J works in every terminal and in tmux, where Shift+Enter arrives as a plain Enter.
 const PLACEHOLDER: &str = "Ask anything · / for commands · ctrl+j for a new line";
 
+/// A surface of the client the person sets up in a picker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// `/statusline`: the status line's items, each on or off.
+    StatusLine,
+    /// `/title`: the window title's items, each on or off.
+    Title,
+    /// `/theme`: the syntax theme, previewed as the cursor moves.
+    Theme,
+}
+
+impl PickerKind {
+    /// Whether the row under the cursor is shown live, before Enter (`/theme`).
+    pub fn previews(self) -> bool {
+        self == Self::Surface(Surface::Theme)
+    }
+}
+
 /// What a picker picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PickerKind {
@@ -67,8 +85,8 @@ pub enum PickerKind {
     Hooks,
     /// A trusted project's settings that wait for the person's allowance, at the start.
     ProjectSettings,
-    /// `/statusline`: the items of the status line, each on or off.
-    StatusLine,
+    /// `/statusline`, `/title`, `/theme`: what one of the client's surfaces shows.
+    Surface(Surface),
     /// `/export`: to a file or the clipboard.
     Export,
     /// `/delete`: for good, or not.
@@ -95,6 +113,12 @@ pub enum Command {
         kind: PickerKind,
         index: usize,
         label: String,
+    },
+    /// The cursor of a picker that shows its rows live (`/theme`) is on this row; `None`: the
+    /// picker closed without a choice.
+    Previewed {
+        kind: PickerKind,
+        index: Option<usize>,
     },
 }
 
@@ -446,6 +470,12 @@ impl BottomPane {
                 (outcome, close)
             }
             View::Picker(kind, picker) => match picker.handle_key(key) {
+                action @ (PickerAction::Closed | PickerAction::Moved) if kind.previews() => {
+                    let closed = matches!(action, PickerAction::Closed);
+                    let index = (!closed).then_some(picker.selected);
+                    let previewed = Command::Previewed { kind: *kind, index };
+                    (KeyOutcome::Command(previewed), closed)
+                }
                 PickerAction::Chosen(index) => match picker.row(index) {
                     Some(item) => (
                         KeyOutcome::Command(Command::Picked {

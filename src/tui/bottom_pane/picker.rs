@@ -64,7 +64,7 @@ pub struct Picker {
     search: Option<Search>,
     /// Lines shown under the list for the selected row, by its index among all rows (the last
     /// exchange of a conversation to resume); none when empty.
-    previews: Vec<Vec<String>>,
+    previews: Vec<Vec<Line<'static>>>,
 }
 
 /// Rows a preview takes at most.
@@ -99,11 +99,21 @@ impl Picker {
 
     /// Sets the lines shown under the list for each row (by its index among all rows).
     pub fn set_previews(&mut self, previews: Vec<Vec<String>>) {
+        let said = |text: String| Line::styled(text, theme::dim().italic());
+        self.previews = previews
+            .into_iter()
+            .map(|lines| lines.into_iter().map(said).collect())
+            .collect();
+    }
+
+    /// Sets the lines shown under the list for each row, in their own colours (a theme's
+    /// sample).
+    pub fn set_styled_previews(&mut self, previews: Vec<Vec<Line<'static>>>) {
         self.previews = previews;
     }
 
     /// The preview of the selected row.
-    fn preview(&self) -> &[String] {
+    fn preview(&self) -> &[Line<'static>] {
         let at = self
             .search
             .as_ref()
@@ -329,8 +339,9 @@ impl Picker {
             draw_line(buf, area.x, y, &line, area.width);
         }
         let below_list = area.y + area.height - u16::try_from(preview_rows).unwrap_or(0);
-        for (row, text) in self.preview().iter().take(preview_rows).enumerate() {
-            let line = Line::styled(format!("   {text}"), dim.italic());
+        for (row, shown) in self.preview().iter().take(preview_rows).enumerate() {
+            let mut line = shown.clone();
+            line.spans.insert(0, Span::raw("   "));
             draw_line(
                 buf,
                 area.x,

@@ -106,6 +106,10 @@ slash_commands! {
         argument None, during_turn true;
     Statusline: "statusline", "pick and order what the status line shows",
         argument None, during_turn true;
+    Title: "title", "pick and order what the terminal's window title shows",
+        argument None, during_turn true;
+    Theme: "theme", "choose the colours of code, shown as you move",
+        argument None, during_turn true;
     Ps: "ps", "background terminals: the commands the model left running",
         argument None, during_turn true;
     Stop: "stop" or ["clean"], "end a background terminal (/stop N) or all of them",

@@ -1,0 +1,133 @@
+//! What the client's own surfaces are set to in a config file: the status line (kelp's
+//! `status_line`, Claude Code's `statusLine`), and Codex's `[tui]` table, read the same in
+//! kelp's file and in Codex's: `status_line`, `terminal_title` (the window title's items),
+//! `theme` (the syntax theme, kebab-case) and `vim_mode_default` (the composer opens in Vim's
+//! normal mode). Codex's other `[tui]` settings are its own and are left alone.
+
+use toml_edit::Item;
+
+use super::status_line::{self, StatusLine, TitleItem};
+
+/// The surfaces' settings of one file, or of the files laid over each other; `None`: not set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Surfaces {
+    pub status_line: Option<StatusLine>,
+    /// The window title's items, in order; empty: kelp leaves the title alone.
+    pub terminal_title: Option<Vec<TitleItem>>,
+    /// The syntax theme's name, as `/theme` lists it.
+    pub theme: Option<String>,
+    /// Whether the composer starts in Vim's normal mode.
+    pub vim_mode_default: Option<bool>,
+}
+
+/// The keys of a config file's top level this module reads.
+pub const KEYS: [&str; 3] = ["status_line", "statusLine", "tui"];
+
+impl Surfaces {
+    /// These settings over those of a file read below (each set value wins).
+    pub fn over(self, lower: Self) -> Self {
+        Self {
+            status_line: self.status_line.or(lower.status_line),
+            terminal_title: self.terminal_title.or(lower.terminal_title),
+            theme: self.theme.or(lower.theme),
+            vim_mode_default: self.vim_mode_default.or(lower.vim_mode_default),
+        }
+    }
+
+    /// Reads `key` (one of [`KEYS`]); each value that is not usable is said in `bad`, and
+    /// the others are kept.
+    pub fn read(&mut self, key: &str, item: &Item, bad: &mut dyn FnMut(&str)) {
+        if key != "tui" {
+            match status_line::parse(item) {
+                Ok(line) => self.status_line = Some(line),
+                Err(why) => bad(&why),
+            }
+            return;
+        }
+        let Some(table) = item.as_table_like() else {
+            return bad("must be a table: [tui] status_line = [\"current-dir\"]");
+        };
+        if let Some(list) = table.get("status_line") {
+            match list.as_array() {
+                Some(list) => match status_line::items(list.iter().map(|v| v.as_str())) {
+                    Ok(items) => self.status_line = Some(StatusLine::Items(items)),
+                    Err(why) => bad(&format!("[tui] status_line: {why}")),
+                },
+                None => bad("[tui] status_line must be a list of items"),
+            }
+        }
+        if let Some(list) = table.get("terminal_title") {
+            match list.as_array() {
+                Some(list) => match status_line::title_items(list.iter().map(|v| v.as_str())) {
+                    Ok(items) => self.terminal_title = Some(items),
+                    Err(why) => bad(&format!("[tui] terminal_title: {why}")),
+                },
+                None => bad("[tui] terminal_title must be a list of items"),
+            }
+        }
+        if let Some(theme) = table.get("theme") {
+            match theme.as_str().map(str::trim) {
+                Some(name) if !name.is_empty() => self.theme = Some(name.to_string()),
+                _ => bad("[tui] theme must be a theme's name in quotes (see /theme)"),
+            }
+        }
+        if let Some(vim) = table.get("vim_mode_default") {
+            match vim.as_bool() {
+                Some(on) => self.vim_mode_default = Some(on),
+                None => bad("[tui] vim_mode_default must be true or false"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::status_line::StatusItem;
+
+    fn read(text: &str) -> (Surfaces, Vec<String>) {
+        let doc: toml_edit::DocumentMut = text.parse().unwrap();
+        let (mut surfaces, mut said) = (Surfaces::default(), Vec::new());
+        for (key, item) in doc.iter() {
+            surfaces.read(key, item, &mut |why| said.push(why.to_string()));
+        }
+        (surfaces, said)
+    }
+
+    /// Codex's `[tui]` table is read as Codex writes it; what cannot be used is said and the
+    /// rest kept; the upper file wins key by key.
+    #[test]
+    fn codex_tui_table_is_read_key_by_key() {
+        let (surfaces, said) = read(
+            "[tui]\nstatus_line = [\"current-dir\"]\nterminal_title = [\"spinner\", \"project\", \
+             \"fast-mode\"]\ntheme = \"solarized-light\"\nvim_mode_default = true\n\
+             animations = false\n",
+        );
+        assert!(said.is_empty(), "{said:?}");
+        assert_eq!(
+            surfaces.status_line,
+            Some(StatusLine::Items(vec![StatusItem::CurrentDir]))
+        );
+        assert_eq!(
+            surfaces.terminal_title,
+            Some(vec![
+                TitleItem::Activity,
+                TitleItem::Shared(StatusItem::ProjectName),
+                TitleItem::FastMode
+            ])
+        );
+        assert_eq!(surfaces.theme.as_deref(), Some("solarized-light"));
+        assert_eq!(surfaces.vim_mode_default, Some(true));
+
+        let (broken, said) =
+            read("[tui]\nterminal_title = [\"weather\"]\ntheme = 3\nvim_mode_default = \"yes\"\n");
+        assert_eq!(broken, Surfaces::default());
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(said[0].contains("\"weather\" is no item"), "{said:?}");
+
+        let (upper, _) = read("[tui]\ntheme = \"dracula\"\n");
+        let joined = upper.over(surfaces);
+        assert_eq!(joined.theme.as_deref(), Some("dracula"));
+        assert_eq!(joined.vim_mode_default, Some(true));
+    }
+}
