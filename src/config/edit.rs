@@ -31,8 +31,6 @@ pub enum Setting {
     TerminalTitle(Option<Vec<String>>),
     /// `/theme`: the syntax theme (`[tui] theme`); `None`: by the background (the key removed).
     SyntaxTheme(Option<String>),
-    /// `/vim`: whether the composer starts in Vim's normal mode (`[tui] vim_mode_default`).
-    VimMode(bool),
 }
 
 impl Setting {
@@ -50,7 +48,6 @@ impl Setting {
             Self::StatusLine(_) => vec!["status_line".into()],
             Self::TerminalTitle(_) => vec!["tui".into(), "terminal_title".into()],
             Self::SyntaxTheme(_) => vec!["tui".into(), "theme".into()],
-            Self::VimMode(_) => vec!["tui".into(), "vim_mode_default".into()],
         }
     }
 
@@ -61,7 +58,6 @@ impl Setting {
             Self::Model(s) | Self::ReasoningEffort(s) | Self::SyntaxTheme(Some(s)) => {
                 Value::from(s.as_str())
             }
-            Self::VimMode(on) => Value::from(*on),
             Self::Approval(mode) => Value::from(mode.as_str()),
             Self::Trust { trusted: true, .. } => Value::from("trusted"),
             Self::Trust { trusted: false, .. } => Value::from("untrusted"),

@@ -85,6 +85,8 @@ pub(super) enum Effect {
     PickSurface(Surface, Option<usize>),
     /// `/theme`'s cursor is on this row (`None`: it closed without a choice).
     PreviewTheme(Option<usize>),
+    /// `/vim`: Vim mode in the composer on or off.
+    ToggleVim,
 }
 
 use Effect::{Error, Notice, Send};
@@ -171,6 +173,14 @@ impl App {
             Effect::Quit => self.quit(),
             Effect::PickSurface(surface, row) => self.pick_surface(surface, row),
             Effect::PreviewTheme(row) => self.preview_theme(row),
+            Effect::ToggleVim => {
+                let on = self.pane.toggle_vim();
+                self.notice(if on {
+                    "Vim mode enabled."
+                } else {
+                    "Vim mode disabled."
+                });
+            }
             Effect::Reopen(why) => {
                 self.reopen = Some(why);
                 self.quit();
@@ -374,6 +384,7 @@ impl App {
             SlashCommand::Statusline => vec![Effect::PickSurface(Surface::StatusLine, None)],
             SlashCommand::Title => vec![Effect::PickSurface(Surface::Title, None)],
             SlashCommand::Theme => vec![Effect::PickSurface(Surface::Theme, None)],
+            SlashCommand::Vim => vec![Effect::ToggleVim],
             SlashCommand::Side => vec![Effect::AskSide(argument.to_string())],
             SlashCommand::Stop => match super::terminals_view::stop_target(argument) {
                 Ok(id) => vec![Effect::AwaitTerminals, Send(Op::StopTerminals(id))],

@@ -44,13 +44,7 @@ impl App {
             | Event::ToolOutput { .. }
             | Event::WebSearchStarted { .. }
             | Event::WebSearchDone { .. }) => self.chat.show(&event),
-            Event::PlanUpdated { ref steps, .. } => {
-                let done = steps
-                    .iter()
-                    .filter(|step| step.status == PlanStatus::Completed);
-                self.session.plan_progress = Some((done.count(), steps.len()));
-                self.chat.show(&event);
-            }
+            Event::PlanUpdated { .. } => self.on_plan_updated(&event),
             Event::MessageDone { item, text } => {
                 self.answered(&text);
                 self.turn.last_answer = Some(text.clone());
@@ -472,5 +466,16 @@ impl App {
         }
         self.status.auth = Some(summary);
         self.send(Op::RefreshModels);
+    }
+}
+
+impl App {
+    /// The plan, as the model last updated it: shown, and counted for the window title.
+    fn on_plan_updated(&mut self, event: &Event) {
+        if let Event::PlanUpdated { steps, .. } = event {
+            let done = steps.iter().filter(|step| step.status == PlanStatus::Completed);
+            self.session.plan_progress = Some((done.count(), steps.len()));
+        }
+        self.chat.show(event);
     }
 }

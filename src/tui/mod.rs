@@ -138,6 +138,8 @@ pub async fn run(
     let tmux = std::env::var_os("TMUX").is_some_and(|value| !value.is_empty());
     let mut attention = attention::Attention::new(config.notifications, project, tmux);
     let mut app = App::new(ops.clone(), initial);
+    app.pane
+        .set_vim(config.surfaces.vim_mode_default.unwrap_or(false));
     if let Some(why) = unknown_theme {
         app.notice(format!(
             "[tui] theme: {why}; the background chooses instead."

@@ -1,7 +1,7 @@
 //! The commands and keys a Codex 0.171 user types from habit, each in an 80×24 SSH window
 //! against the fake server: `/pwd`, `/plan`, `/mention`, `/presets`, `/export`,
 //! `/recap`, `/usage`, `/config`, `/warnings` and F2, `/rollout`, `/feedback`, `/archive`,
-//! `/delete`, Alt+, and Alt+., `/title`, `/theme`, and Codex's commands kelp does not serve.
+//! `/delete`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, and Codex's commands kelp does not serve.
 
 use std::path::Path;
 use std::time::Duration;
@@ -478,5 +478,54 @@ async fn theme_previews_the_code_as_the_cursor_moves_and_keeps_the_choice() {
     pty.send("/status\r");
     pty.wait_for("the solarized-light theme (/theme)", WAIT);
     pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// Esc alone: a pause after it keeps the next key from reading as Alt with it.
+fn esc(pty: &mut crate::pty::Pty) {
+    pty.send("\x1b");
+    std::thread::sleep(Duration::from_millis(150));
+}
+
+/// `/vim` gives the composer Vim's keys (normal mode first, as Codex's), the mode shown on the
+/// composer's rule; insert mode types and sends as always; `/vim` again turns it off, and
+/// `[tui] vim_mode_default` starts the client in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vim_mode_edits_the_prompt_with_vims_keys() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("/vim\r");
+    pty.wait_for("Vim mode enabled.", WAIT);
+    pty.wait_for(" NORMAL ", WAIT);
+    pty.send("ihello wide world");
+    pty.wait_for(" INSERT ", WAIT);
+    esc(&mut pty);
+    pty.send("bbcwbig");
+    esc(&mut pty);
+    let screen = pty.wait_for("› hello big world", WAIT);
+    insta::assert_snapshot!("vim_normal_mode", without_home(&screen, home.path()));
+    // `dd` empties the line; what is typed in insert mode is sent with Enter.
+    pty.send("dd");
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("ithe prompt\r");
+    pty.wait_for("You said: the prompt", WAIT);
+    esc(&mut pty);
+    pty.send("/vim\r");
+    pty.wait_for("Vim mode disabled.", WAIT);
+    pty.wait_until(|screen| !screen.contains(" NORMAL "), WAIT, "no mode shown");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+
+    std::fs::create_dir_all(home.path().join(".config/kelp")).unwrap();
+    std::fs::write(
+        home.path().join(".config/kelp/config.toml"),
+        "[tui]\nvim_mode_default = true\n",
+    )
+    .unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for(" NORMAL ", WAIT);
+    pty.send("x\x04");
     assert!(pty.wait_exit(WAIT));
 }

@@ -1,4 +1,7 @@
-//! The prompt editor: multi-line text with readline keys, prompt history and bracketed paste.
+//! The prompt editor: multi-line text with readline keys, prompt history and bracketed paste;
+//! `composer/vim.rs` reads the keys in Vim mode.
+
+mod vim;
 
 use crate::tui::theme;
 use crate::tui::wrap::draw_line;
@@ -31,6 +34,8 @@ pub struct Composer {
     layout: Option<Layout>,
     /// Long pastes shown as placeholders, each with the text it stands for.
     pastes: Vec<(String, String)>,
+    /// Vim mode, while it is on.
+    vim: Option<vim::Vim>,
 }
 
 /// A paste longer than this many characters shows as `[Pasted Content N chars]` (Codex's
@@ -281,6 +286,9 @@ impl Composer {
 
     /// Handles a key; see [`ComposerAction`].
     pub fn handle_key(&mut self, key: KeyEvent) -> ComposerAction {
+        if let Some(action) = self.vim_key(key) {
+            return action;
+        }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);

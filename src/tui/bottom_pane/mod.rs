@@ -6,7 +6,7 @@
 //!
 //! Its other files:
 //! - `approval.rs`: the approval view.
-//! - `composer.rs`: the prompt editor.
+//! - `composer.rs`: the prompt editor, and `composer/`: its Vim mode.
 //! - `file_finder.rs`: the `@` file finder.
 //! - `picker.rs`: a list to pick from, drawn above the composer.
 //! - `slash.rs`: slash commands and the completion list shown while one is typed.
@@ -289,6 +289,16 @@ impl BottomPane {
     }
 
     /// Every change to the composer's text goes through here, so the `@` finder follows it.
+    /// `/vim`: Vim mode on (in normal mode) or off; whether it is on now.
+    pub fn toggle_vim(&mut self) -> bool {
+        self.composer.toggle_vim()
+    }
+
+    /// Vim mode on or off, as the config says the composer starts.
+    pub fn set_vim(&mut self, on: bool) {
+        self.composer.set_vim(on);
+    }
+
     fn edit<R>(&mut self, change: impl FnOnce(&mut Composer) -> R) -> R {
         let result = change(&mut self.composer);
         self.follow_mention();
@@ -419,6 +429,11 @@ impl BottomPane {
         }
         if let Some(outcome) = self.view_key(key) {
             return outcome;
+        }
+        // In Vim's insert mode, or with an operator pending, Esc is an edit, not a cancel.
+        if key.code == KeyCode::Esc && self.composer.vim_takes_esc() {
+            self.edit(|composer| composer.handle_key(key));
+            return KeyOutcome::Consumed;
         }
         if let Some(outcome) = self.slash_key(key) {
             return outcome;
@@ -565,6 +580,14 @@ impl BottomPane {
     pub fn render(&mut self, area: Rect, room: u16, buf: &mut Buffer) -> Option<Position> {
         let rule = ratatui::text::Line::styled("─".repeat(usize::from(area.width)), theme::dim());
         draw_line(buf, area.x, area.y, &rule, area.width);
+        // Vim mode says which of its modes the keys are in, on the rule's right.
+        if let Some(label) = self.composer.vim_label() {
+            let tag = format!(" {label} ");
+            let width = u16::try_from(tag.len()).unwrap_or(0).min(area.width);
+            let x = area.x + area.width.saturating_sub(width + 2);
+            let tag = ratatui::text::Line::styled(tag, theme::accent().bold());
+            draw_line(buf, x, area.y, &tag, width);
+        }
         let pane = Rect::new(
             area.x + 1,
             area.y + 1,
