@@ -31,6 +31,11 @@ pub struct Cli {
     /// shows them.
     #[arg(long, conflicts_with_all = ["resume", "continue_", "remote"])]
     pub(super) worktree: bool,
+    /// Scrollback mode, as Codex's flag: the client draws on the terminal's own screen and the
+    /// conversation goes into its scrollback, where the terminal's selection and search (tmux's
+    /// too) reach it; `[tui] alternate_screen = "never"` makes it the default, `/tui` switches.
+    #[arg(long)]
+    pub(super) no_alt_screen: bool,
     /// A prompt to send as the client starts (`kelp "fix the failing test"`).
     #[arg(value_name = "PROMPT")]
     pub(super) prompt: Option<String>,

@@ -26,6 +26,8 @@ pub(super) struct Asked {
     worktree: bool,
     /// Open on the command center (`kelp agents`).
     pub(super) open_agents: bool,
+    /// Scrollback mode for this run (`--no-alt-screen`).
+    no_alt_screen: bool,
 }
 
 /// Takes what the client is asked for from `cli`, and the command left (`kelp resume …` is
@@ -80,6 +82,7 @@ pub(super) fn asked(cli: &mut Cli) -> Result<(Asked, Option<Command>), ExitCode>
         remote_auth_token_env: cli.remote_auth_token_env.take(),
         worktree: cli.worktree,
         open_agents: false,
+        no_alt_screen: cli.no_alt_screen,
     };
     Ok((asked, command))
 }
@@ -93,6 +96,9 @@ pub(super) fn client(
     warning_lines: Vec<String>,
 ) -> ExitCode {
     let mut notice = None;
+    if cli.no_alt_screen {
+        config.surfaces.alternate_screen = Some(false);
+    }
     if cli.worktree {
         match in_new_worktree(&mut config, &project_dir) {
             Ok((made, said)) => {

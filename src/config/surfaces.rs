@@ -1,8 +1,9 @@
 //! What the client's own surfaces are set to in a config file: the status line (kelp's
 //! `status_line`, Claude Code's `statusLine`), and Codex's `[tui]` table, read the same in
 //! kelp's file and in Codex's: `status_line`, `terminal_title` (the window title's items),
-//! `theme` (the syntax theme, kebab-case) and `vim_mode_default` (the composer opens in Vim's
-//! normal mode). Codex's other `[tui]` settings are its own and are left alone.
+//! `theme` (the syntax theme, kebab-case), `vim_mode_default` (the composer opens in Vim's
+//! normal mode) and `alternate_screen` (`never`: scrollback mode; kelp's own shorthand is
+//! `tui = "scrollback"`). Codex's other `[tui]` settings are its own and are left alone.
 
 use toml_edit::Item;
 
@@ -18,6 +19,8 @@ pub struct Surfaces {
     pub theme: Option<String>,
     /// Whether the composer starts in Vim's normal mode.
     pub vim_mode_default: Option<bool>,
+    /// Whether the client takes the alternate screen (`false`: scrollback mode).
+    pub alternate_screen: Option<bool>,
 }
 
 /// The keys of a config file's top level this module reads.
@@ -31,6 +34,7 @@ impl Surfaces {
             terminal_title: self.terminal_title.or(lower.terminal_title),
             theme: self.theme.or(lower.theme),
             vim_mode_default: self.vim_mode_default.or(lower.vim_mode_default),
+            alternate_screen: self.alternate_screen.or(lower.alternate_screen),
         }
     }
 
@@ -44,9 +48,24 @@ impl Surfaces {
             }
             return;
         }
+        // kelp's own shorthand: `tui = "scrollback"` or `"fullscreen"`.
+        if let Some(mode) = item.as_str() {
+            return match mode.trim() {
+                "scrollback" => self.alternate_screen = Some(false),
+                "fullscreen" => self.alternate_screen = Some(true),
+                _ => bad("must be \"scrollback\", \"fullscreen\" or Codex's [tui] table"),
+            };
+        }
         let Some(table) = item.as_table_like() else {
             return bad("must be a table: [tui] status_line = [\"current-dir\"]");
         };
+        if let Some(mode) = table.get("alternate_screen") {
+            match mode.as_str().map(str::trim) {
+                Some("auto" | "always") => self.alternate_screen = Some(true),
+                Some("never") => self.alternate_screen = Some(false),
+                _ => bad("[tui] alternate_screen must be \"auto\", \"always\" or \"never\""),
+            }
+        }
         if let Some(list) = table.get("status_line") {
             match list.as_array() {
                 Some(list) => match status_line::items(list.iter().map(|v| v.as_str())) {
@@ -124,6 +143,12 @@ mod tests {
         assert_eq!(broken, Surfaces::default());
         assert_eq!(said.len(), 3, "{said:?}");
         assert!(said[0].contains("\"weather\" is no item"), "{said:?}");
+
+        let (never, said) = read("[tui]\nalternate_screen = \"never\"\n");
+        assert_eq!((never.alternate_screen, said.len()), (Some(false), 0));
+        let (shorthand, said) = read("tui = \"scrollback\"\n");
+        assert_eq!((shorthand.alternate_screen, said.len()), (Some(false), 0));
+        assert_eq!(read("tui = \"sideways\"\n").1.len(), 1);
 
         let (upper, _) = read("[tui]\ntheme = \"dracula\"\n");
         let joined = upper.over(surfaces);

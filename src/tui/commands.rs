@@ -87,6 +87,8 @@ pub(super) enum Effect {
     PreviewTheme(Option<usize>),
     /// `/vim`: Vim mode in the composer on or off.
     ToggleVim,
+    /// `/tui`: the alternate screen (fullscreen) or the terminal's own (scrollback).
+    AlternateScreen(bool),
 }
 
 use Effect::{Error, Notice, Send};
@@ -173,6 +175,7 @@ impl App {
             Effect::Quit => self.quit(),
             Effect::PickSurface(surface, row) => self.pick_surface(surface, row),
             Effect::PreviewTheme(row) => self.preview_theme(row),
+            Effect::AlternateScreen(on) => self.status.chosen.alternate_screen = on,
             Effect::ToggleVim => {
                 let on = self.pane.toggle_vim();
                 self.notice(if on {
@@ -385,6 +388,7 @@ impl App {
             SlashCommand::Title => vec![Effect::PickSurface(Surface::Title, None)],
             SlashCommand::Theme => vec![Effect::PickSurface(Surface::Theme, None)],
             SlashCommand::Vim => vec![Effect::ToggleVim],
+            SlashCommand::Tui => self.screen_mode(argument),
             SlashCommand::Side => vec![Effect::AskSide(argument.to_string())],
             SlashCommand::Stop => match super::terminals_view::stop_target(argument) {
                 Ok(id) => vec![Effect::AwaitTerminals, Send(Op::StopTerminals(id))],

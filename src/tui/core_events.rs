@@ -473,7 +473,9 @@ impl App {
     /// The plan, as the model last updated it: shown, and counted for the window title.
     fn on_plan_updated(&mut self, event: &Event) {
         if let Event::PlanUpdated { steps, .. } = event {
-            let done = steps.iter().filter(|step| step.status == PlanStatus::Completed);
+            let done = steps
+                .iter()
+                .filter(|step| step.status == PlanStatus::Completed);
             self.session.plan_progress = Some((done.count(), steps.len()));
         }
         self.chat.show(event);

@@ -15,7 +15,7 @@ use super::bottom_pane::file_finder;
 use super::frame::FrameScheduler;
 use super::highlight::{Background, BackgroundSource};
 use super::terminal::{self, Tui};
-use super::{background, clipboard, editor, highlight, hyperlink};
+use super::{background, clipboard, editor, highlight, hyperlink, scrollback};
 use crate::protocol::Event;
 
 /// Core events handled before the next look at the keyboard, so a flood of deltas cannot
@@ -50,6 +50,8 @@ pub async fn run_loop(
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let hangup_unsignalled = terminal::HangupWatch::on_stdin();
     let mut status_news = app.status.chosen.take_receiver();
+    // Scrollback mode: when lines last went into the terminal's scrollback.
+    let mut flushed_at: Option<Instant> = None;
 
     loop {
         if first_frame.is_none() {
@@ -69,7 +71,10 @@ pub async fn run_loop(
         if let Some(at) = frames.deadline(now)
             && at <= now
         {
-            terminal::draw_whole(terminal, |frame| {
+            let wanted = app.status.chosen.alternate_screen;
+            let into_scrollback = lines_for_scrollback(app, &mut flushed_at, now);
+            let keep = |terminal: &mut Tui| keep_screen(terminal, wanted, into_scrollback);
+            terminal::draw_whole_after(terminal, keep, |frame| {
                 app.render(frame);
                 hyperlink::mark(frame.buffer_mut());
             })?;
@@ -196,6 +201,47 @@ async fn next_input(input: &mut Option<EventStream>) -> Option<std::io::Result<T
     match input {
         Some(stream) => stream.next().await,
         None => std::future::pending().await,
+    }
+}
+
+/// In scrollback mode, the lines that went above the view, to go into the terminal's
+/// scrollback now: when the client is idle, and during a turn at most every
+/// [`scrollback::FLUSH_EVERY`]; all of them when the UI is moving there from the alternate
+/// screen. `None`: nothing to write.
+fn lines_for_scrollback(
+    app: &mut App,
+    flushed_at: &mut Option<Instant>,
+    now: Instant,
+) -> Option<Vec<ratatui::text::Line<'static>>> {
+    if app.status.chosen.alternate_screen {
+        return None;
+    }
+    let moving = terminal::on_alternate_screen();
+    let due = !app.turn.running()
+        || flushed_at.is_none_or(|at| now.duration_since(at) >= scrollback::FLUSH_EVERY);
+    if !(due || moving) {
+        return None;
+    }
+    let lines = app.chat.transcript.take_scrolled_off(false);
+    if lines.is_empty() && !moving {
+        return None;
+    }
+    *flushed_at = Some(now);
+    Some(lines)
+}
+
+/// Puts the UI on the screen the person chose (`/tui`), and `lines` into the scrollback.
+fn keep_screen(
+    terminal: &mut Tui,
+    alternate: bool,
+    lines: Option<Vec<ratatui::text::Line<'static>>>,
+) -> std::io::Result<()> {
+    if alternate != terminal::on_alternate_screen() {
+        terminal::switch_screen(terminal, alternate)?;
+    }
+    match lines {
+        Some(lines) if !alternate => scrollback::flush(terminal, &lines),
+        _ => Ok(()),
     }
 }
 

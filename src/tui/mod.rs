@@ -35,7 +35,7 @@
 //!   the offer to implement a plan, the model's questions as pickers), `project_settings.rs`
 //!   (a trusted project's settings that wait for the person's allowance, asked about at the start), `status_command.rs` (the
 //!   status line the person chose: the items picked, or what their command prints),
-//!   `status_line_view.rs` (`/statusline`), `title.rs` (the window title and `/title`), `theme_view.rs` (`/theme`), `session_commands.rs` (the commands of Codex's
+//!   `status_line_view.rs` (`/statusline`), `title.rs` (the window title and `/title`), `theme_view.rs` (`/theme`), `scrollback.rs` (scrollback mode: the transcript in the terminal's own history), `session_commands.rs` (the commands of Codex's
 //!   about the conversation and where it runs: `/plan`, `/pwd`, `/archive`, `/warnings`, …),
 //!   `export.rs` (`/export`: the conversation as Markdown).
 //!
@@ -81,6 +81,7 @@ pub mod qr_view;
 mod reopen;
 pub mod resume;
 mod rewind;
+mod scrollback;
 mod session_commands;
 mod session_state;
 mod side;
@@ -133,6 +134,7 @@ pub async fn run(
     // Asked once the first frame is up, never before it.
     let ask_background =
         (auto && theme::colors() && background::can_ask()).then(|| config.state_dir.clone());
+    terminal::use_alternate_screen(config.surfaces.alternate_screen.unwrap_or(true));
     let (mut terminal, guard) = terminal::enter()?;
     let project = call_lines::display_path(&initial.project_dir);
     let tmux = std::env::var_os("TMUX").is_some_and(|value| !value.is_empty());
@@ -154,6 +156,11 @@ pub async fn run(
         first_frame,
     )
     .await;
+    // Scrollback mode leaves the conversation where the UI was, above the shell's prompt.
+    if !terminal::on_alternate_screen() {
+        let rest = app.chat.transcript.take_scrolled_off(true);
+        let _ = scrollback::leave(&mut terminal, &rest);
+    }
     drop(guard);
     let _ = ops.send(Op::Shutdown);
     // The terminal closing can fail a read or a draw before its hangup is seen: it ends the

@@ -81,6 +81,32 @@ impl App {
     }
 
     /// `/pwd`.
+    /// `/tui [scrollback|fullscreen]`: the screen the client draws on; with nothing, the
+    /// other one.
+    pub(super) fn screen_mode(&self, argument: &str) -> Vec<Effect> {
+        let now = self.status.chosen.alternate_screen;
+        let alternate = match argument.trim() {
+            "" => !now,
+            "fullscreen" | "full" => true,
+            "scrollback" | "inline" => false,
+            other => {
+                return vec![Effect::Error(format!(
+                    "/tui {other}: say scrollback or fullscreen"
+                ))];
+            }
+        };
+        let said = if alternate {
+            "Fullscreen: the alternate screen, scrolled in the client (PageUp, the wheel)."
+        } else {
+            "Scrollback: the conversation goes into the terminal's own history, where its \
+             selection and search reach it. [tui] alternate_screen = \"never\" keeps it."
+        };
+        vec![
+            Effect::AlternateScreen(alternate),
+            Effect::Notice(said.into()),
+        ]
+    }
+
     pub(super) fn pwd(&self) -> Vec<Effect> {
         vec![Effect::Notice(format!(
             "Working directory: {}",

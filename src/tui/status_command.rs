@@ -106,6 +106,9 @@ pub struct StatusCommand {
     /// The syntax theme as saved (`/theme`), which a preview left without a choice goes back
     /// to; `None`: the background's.
     pub theme_saved: Option<String>,
+    /// Whether the UI wants the alternate screen (`false`: scrollback mode, `/tui`); the
+    /// event loop moves the terminal over when it differs.
+    pub alternate_screen: bool,
     news: UnboundedSender<StatusNews>,
     /// Taken by the event loop, which waits on it.
     receiver: Option<UnboundedReceiver<StatusNews>>,
@@ -135,6 +138,7 @@ impl StatusCommand {
             chosen: surfaces.status_line.clone().unwrap_or_default(),
             title: surfaces.terminal_title.clone(),
             theme_saved: surfaces.theme.clone(),
+            alternate_screen: surfaces.alternate_screen.unwrap_or(true),
             news,
             receiver: Some(receiver),
             running: false,

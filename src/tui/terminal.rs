@@ -1,6 +1,7 @@
 //! Taking over the terminal and always giving it back: on exit, on error and on panic.
 
 use std::io::{self, Stdout, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 use std::thread::ThreadId;
 
@@ -30,6 +31,20 @@ const ALTERNATE_SCROLL_OFF: &str = "\x1b[?1007l";
 /// xterm's title stack (XTWINOPS 22 and 23): the shell's title saved, and put back.
 const TITLE_PUSH: &str = "\x1b[22;0t";
 const TITLE_POP: &str = "\x1b[23;0t";
+
+/// Whether the UI is on the alternate screen (the default) or on the terminal's own, its
+/// transcript going into the scrollback (scrollback mode).
+static ALTERNATE: AtomicBool = AtomicBool::new(true);
+
+/// Chooses the screen [`enter`] and later take-overs use; `false`: scrollback mode.
+pub fn use_alternate_screen(on: bool) {
+    ALTERNATE.store(on, Ordering::SeqCst);
+}
+
+/// Whether the UI is on the alternate screen.
+pub fn on_alternate_screen() -> bool {
+    ALTERNATE.load(Ordering::SeqCst)
+}
 
 // The thread that draws the UI. A panic elsewhere (a background task, which tokio catches)
 // leaves the UI running, so only a panic on this thread may take the terminal back.
@@ -69,9 +84,15 @@ pub fn enter() -> io::Result<(Tui, TerminalGuard)> {
 fn take_over() -> io::Result<()> {
     enable_raw_mode()?;
     let mut out = io::stdout();
+    if on_alternate_screen() {
+        execute!(out, EnterAlternateScreen)?;
+    } else {
+        // What the terminal showed goes into its scrollback, kept, and the UI has the screen.
+        let (_, rows) = crossterm::terminal::size()?;
+        push_screen_up(&mut out, rows)?;
+    }
     execute!(
         out,
-        EnterAlternateScreen,
         EnableBracketedPaste,
         EnableFocusChange,
         PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
@@ -97,6 +118,11 @@ pub fn suspend(terminal: &mut Tui, mouse: bool) -> io::Result<()> {
 /// Gives the terminal back while `work` runs (a stop, an editor), then takes it over again,
 /// the whole screen redrawn.
 pub fn hand_over<T>(terminal: &mut Tui, mouse: bool, work: impl FnOnce() -> T) -> io::Result<T> {
+    if !on_alternate_screen() {
+        // On the terminal's own screen the UI would stay behind the shell or the editor.
+        terminal.draw(|frame| frame.buffer_mut().reset())?;
+        execute!(terminal.backend_mut(), crossterm::cursor::MoveTo(0, 0))?;
+    }
     restore();
     let done = work();
     take_over()?;
@@ -112,16 +138,55 @@ pub fn hand_over<T>(terminal: &mut Tui, mouse: bool, work: impl FnOnce() -> T) -
 /// the frame whole, never half of it, which a slow SSH link would otherwise let it show; one
 /// that does not ignores the mode.
 pub fn draw_whole(terminal: &mut Tui, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<()> {
+    draw_whole_after(terminal, |_| Ok(()), render)
+}
+
+/// [`draw_whole`] with `before` done to the terminal in the same synchronized update (what
+/// scrollback mode writes into the scrollback).
+pub fn draw_whole_after(
+    terminal: &mut Tui,
+    before: impl FnOnce(&mut Tui) -> io::Result<()>,
+    render: impl FnOnce(&mut ratatui::Frame),
+) -> io::Result<()> {
     use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
     crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    before(terminal)?;
     terminal.draw(render)?;
     execute!(terminal.backend_mut(), EndSynchronizedUpdate)
+}
+
+/// Moves the UI to the alternate screen or off it (`/tui`). Onto the terminal's own screen,
+/// what the shell left there goes into the scrollback first; the caller blanks the screen
+/// through ratatui before the next frame.
+pub fn switch_screen(terminal: &mut Tui, alternate: bool) -> io::Result<()> {
+    if alternate {
+        // The UI taken off the terminal's own screen; the alternate one comes blank, as
+        // ratatui then takes it to be.
+        terminal.draw(|frame| frame.buffer_mut().reset())?;
+        execute!(terminal.backend_mut(), EnterAlternateScreen)?;
+    } else {
+        execute!(terminal.backend_mut(), LeaveAlternateScreen)?;
+        let rows = terminal.size()?.height;
+        push_screen_up(terminal.backend_mut(), rows)?;
+    }
+    use_alternate_screen(alternate);
+    Ok(())
 }
 
 /// Turns mouse reporting on or off.
 pub fn set_mouse(on: bool) -> io::Result<()> {
     let mut out = io::stdout();
     out.write_all(if on { MOUSE_ON } else { MOUSE_OFF }.as_bytes())?;
+    out.flush()
+}
+
+/// Scrolls what the screen shows down to the cursor's line into the terminal's scrollback, the
+/// screen left blank and the cursor at its top left: a screen-high run of line feeds from the
+/// cursor scrolls exactly the lines above it and its own (no need to ask the terminal where the
+/// cursor is).
+pub fn push_screen_up(out: &mut impl Write, rows: u16) -> io::Result<()> {
+    out.write_all("\n".repeat(usize::from(rows)).as_bytes())?;
+    crossterm::queue!(out, crossterm::cursor::MoveTo(0, 0))?;
     out.flush()
 }
 
@@ -136,9 +201,12 @@ pub fn restore() {
         PopKeyboardEnhancementFlags,
         DisableFocusChange,
         DisableBracketedPaste,
-        LeaveAlternateScreen,
         crossterm::cursor::Show
     );
+    // Leaving a screen never entered would put the cursor back where an older save left it.
+    if on_alternate_screen() {
+        let _ = execute!(out, LeaveAlternateScreen);
+    }
     let _ = disable_raw_mode();
 }
 

@@ -27,6 +27,9 @@ pub struct Transcript {
     expanded: bool,
     width: u16,
     height: u16,
+    /// Scrollback mode: the cell and line up to which the lines are in the terminal's
+    /// scrollback already.
+    flushed: (usize, usize),
 }
 
 impl Default for Transcript {
@@ -37,6 +40,7 @@ impl Default for Transcript {
             expanded: false,
             width: 80,
             height: 24,
+            flushed: (0, 0),
         }
     }
 }
@@ -85,6 +89,11 @@ impl Transcript {
             return None;
         }
         let cell = self.cells.remove(index);
+        self.flushed = match self.flushed.0.cmp(&index) {
+            std::cmp::Ordering::Less => self.flushed,
+            std::cmp::Ordering::Equal => (index, 0),
+            std::cmp::Ordering::Greater => (self.flushed.0 - 1, self.flushed.1),
+        };
         if let Scroll::Anchor { cell: anchor, line } = self.scroll {
             self.scroll = match anchor.cmp(&index) {
                 std::cmp::Ordering::Less => self.scroll,
@@ -117,6 +126,10 @@ impl Transcript {
             return 0;
         }
         self.cells.drain(..keep_from);
+        self.flushed = match self.flushed.0.checked_sub(keep_from) {
+            Some(cell) => (cell, self.flushed.1),
+            None => (0, 0),
+        };
         if let Scroll::Anchor { cell, line } = self.scroll {
             self.scroll = match cell.checked_sub(keep_from) {
                 Some(cell) => Scroll::Anchor { cell, line },
@@ -129,6 +142,7 @@ impl Transcript {
     /// Puts `cell` first.
     pub fn push_front(&mut self, cell: HistoryCell) {
         self.cells.insert(0, cell);
+        self.flushed.0 += 1;
         if let Scroll::Anchor { cell, line } = self.scroll {
             self.scroll = Scroll::Anchor {
                 cell: cell + 1,
@@ -140,6 +154,7 @@ impl Transcript {
     /// Removes every cell and follows the bottom again.
     pub fn clear(&mut self) {
         self.cells.clear();
+        self.flushed = (0, 0);
         self.scroll = Scroll::Bottom;
     }
 
@@ -206,6 +221,31 @@ impl Transcript {
             }
         }
         true
+    }
+
+    /// Scrollback mode: the lines not yet in the terminal's scrollback that have gone above
+    /// the view as it follows the bottom (with `all`, the ones in it too), at the width last
+    /// drawn; from now on they count as there.
+    pub fn take_scrolled_off(&mut self, all: bool) -> Vec<Line<'static>> {
+        let end = match all {
+            true => (self.cells.len(), 0),
+            false => self.bottom_top().unwrap_or((0, 0)),
+        };
+        let (w, expanded) = (self.cell_width(), self.expanded);
+        let mut taken = Vec::new();
+        let (mut cell, mut line) = self.flushed;
+        while (cell, line) < end && cell < self.cells.len() {
+            let lines = self.cells[cell].lines(w, expanded);
+            let stop = if cell == end.0 { end.1 } else { lines.len() };
+            taken.extend(lines.iter().take(stop).skip(line).cloned());
+            (cell, line) = if stop < lines.len() {
+                (cell, stop)
+            } else {
+                (cell + 1, 0)
+            };
+        }
+        self.flushed = self.flushed.max((cell, line));
+        taken
     }
 
     /// Scrolls up by `n` rows.

@@ -529,3 +529,57 @@ async fn vim_mode_edits_the_prompt_with_vims_keys() {
     pty.send("x\x04");
     assert!(pty.wait_exit(WAIT));
 }
+
+/// Scrollback mode (`--no-alt-screen`, as Codex's flag): the client draws on the terminal's
+/// own screen and the conversation goes into the terminal's history, where its selection and
+/// search reach it; what the shell showed before stays above it. `/tui` moves to the alternate
+/// screen and back, and leaving writes the rest of the conversation above the shell's prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrollback_mode_puts_the_conversation_in_the_terminals_history() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut pty = over_ssh(&fake, home.path(), &["--no-alt-screen"], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    for n in 1..=3 {
+        pty.send(&format!("question {n}\r"));
+        pty.wait_for(&format!("println!(\"question {n}\")"), WAIT);
+    }
+    // Each answer is eleven rows: the first went above the view, into the history.
+    pty.wait_until(
+        |_| pty.history().contains("You said: question 1"),
+        WAIT,
+        "the first answer in the terminal's history",
+    );
+    let screen = pty.screen();
+    assert!(!screen.contains("You said: question 1"), "{screen}");
+    let history = pty.history();
+    assert_eq!(
+        history.matches("You said: question 1").count(),
+        1,
+        "written once: {history}"
+    );
+    insta::assert_snapshot!("scrollback_mode", without_home(&screen, home.path()));
+
+    pty.send("/tui\r");
+    pty.wait_for("Fullscreen: the alternate screen", WAIT);
+    pty.send("question 4\r");
+    pty.wait_for("println!(\"question 4\")", WAIT);
+    pty.send("/tui\r");
+    pty.wait_for("Scrollback: the conversation goes into", WAIT);
+    pty.wait_until(
+        |_| pty.history().contains("You said: question 3"),
+        WAIT,
+        "what was above the view on the alternate screen, in the history",
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+    let all = format!("{}\n{}", pty.history(), pty.screen());
+    for n in 1..=4 {
+        assert_eq!(
+            all.matches(&format!("You said: question {n}")).count(),
+            1,
+            "question {n} once: {all}"
+        );
+    }
+    assert!(all.contains("To continue it: kelp --resume"), "{all}");
+}

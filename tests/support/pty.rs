@@ -31,6 +31,9 @@ pub const BACKGROUND: &str = "PTY_BACKGROUND";
 #[allow(dead_code)]
 pub const ANSWER_DELAY_MS: &str = "PTY_ANSWER_DELAY_MS";
 
+/// Lines of history the test terminal keeps above its main screen.
+const HISTORY_ROWS: usize = 2000;
+
 impl Pty {
     /// Starts `program` with `args` in a `cols`×`rows` terminal, with a private HOME (also the
     /// working directory) and only the variables in `env` (plus PATH and TERM).
@@ -104,7 +107,7 @@ impl Pty {
         let parser = Arc::new(Mutex::new(vt100::Parser::new(
             std::num::NonZeroU16::new(rows).expect("rows > 0"),
             std::num::NonZeroU16::new(cols).expect("cols > 0"),
-            0,
+            HISTORY_ROWS,
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let reads = Arc::new((Mutex::new(0u64), Condvar::new()));
@@ -185,6 +188,24 @@ impl Pty {
     /// The screen as text, one line per row.
     pub fn screen(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// The terminal's own history: the lines scrolled off the top of its main screen, oldest
+    /// first, one per line.
+    #[allow(dead_code)]
+    pub fn history(&self) -> String {
+        let mut parser = self.parser.lock().unwrap();
+        let screen = parser.screen_mut();
+        let cols = screen.size().1.get();
+        screen.set_scrollback(usize::MAX);
+        let kept = screen.scrollback();
+        let mut lines = Vec::with_capacity(kept);
+        for back in (1..=kept).rev() {
+            screen.set_scrollback(back);
+            lines.push(screen.rows(0, cols).next().unwrap_or_default());
+        }
+        screen.set_scrollback(0);
+        lines.join("\n")
     }
 
     /// The QR code on screen as its module matrix (`true` = dark), rebuilt from the half-block

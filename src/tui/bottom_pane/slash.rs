@@ -110,6 +110,8 @@ slash_commands! {
         argument None, during_turn true;
     Theme: "theme", "choose the colours of code, shown as you move",
         argument None, during_turn true;
+    Tui: "tui", "scrollback (the terminal's own history) or fullscreen",
+        argument Some("[scrollback|fullscreen]"), during_turn true;
     Vim: "vim", "Vim's keys in the composer (normal, insert), or off again",
         argument None, during_turn true;
     Ps: "ps", "background terminals: the commands the model left running",
