@@ -158,14 +158,7 @@ impl App {
             app.session.fork_picked = initial.fork_picked;
             app.perform(Command::Slash(SlashCommand::Resume, String::new()));
         }
-        if !app.pending_images.is_empty() {
-            let names: Vec<String> = app
-                .pending_images
-                .iter()
-                .map(|path| display_path(path))
-                .collect();
-            app.notice(format!("With your first prompt: {}", names.join(", ")));
-        }
+        app.say_pending_images();
         let asks_trust = initial.ask_trust.is_some() || !initial.project_waiting.is_empty();
         if let Some(root) = initial.ask_trust {
             app.ask_trust(&root);
@@ -407,6 +400,9 @@ impl App {
             self.dialog_action(action);
             return;
         }
+        if !self.pane.has_view() && self.attach_pasted_image(text) {
+            return;
+        }
         self.pane.paste(text);
     }
 
@@ -418,13 +414,10 @@ impl App {
             self.quit_armed = false;
         }
         self.status.hint = None;
-        if ctrl && key.code == KeyCode::Char('d') {
-            self.quit();
-            return;
-        }
-        if ctrl && key.code == KeyCode::Char('c') {
-            self.ctrl_c();
-            return;
+        match key.code {
+            KeyCode::Char('d') if ctrl => return self.quit(),
+            KeyCode::Char('c') if ctrl => return self.ctrl_c(),
+            _ => {}
         }
         if ctrl && key.code == KeyCode::Char('z') {
             self.suspend = true;
@@ -442,9 +435,12 @@ impl App {
             self.dialog_action(action);
             return;
         }
-        if ctrl && key.code == KeyCode::Char('r') {
-            self.search_history();
-            return;
+        match key.code {
+            KeyCode::Char('r') if ctrl => return self.search_history(),
+            KeyCode::Char('v') if ctrl && !self.pane.has_view() => {
+                return self.paste_clipboard_image();
+            }
+            _ => {}
         }
         if key.code == KeyCode::Up && key.modifiers.is_empty() && self.pane.is_idle() {
             if let Some(text) = self.turn.queued.pop() {

@@ -30,7 +30,7 @@
 //!   `rewind.rs` (Esc Esc: back to an earlier prompt, then the offer to undo its file changes), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
 //!   over OSC 11), `clipboard.rs` (OSC 52, tmux, the display's
 //!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out),
-//!   `editor.rs` (Ctrl+G: the draft in `$VISUAL`/`$EDITOR`), `attention.rs` (the window title, and the bell or notification when a turn ends or waits
+//!   `editor.rs` (Ctrl+G: the draft in `$VISUAL`/`$EDITOR`), `pasted_image.rs` (a pasted image path or Ctrl+V: an image attached), `attention.rs` (the window title, and the bell or notification when a turn ends or waits
 //!   while the person looks elsewhere), `goal_view.rs` (`/goal`), `plan_mode.rs` (Shift+Tab,
 //!   the offer to implement a plan, the model's questions as pickers), `project_settings.rs`
 //!   (a trusted project's settings that wait for the person's allowance, asked about at the start), `status_command.rs` (the
@@ -75,6 +75,7 @@ pub mod hyperlink;
 pub mod initial_state;
 pub mod markdown;
 pub mod overlay;
+mod pasted_image;
 mod plan_mode;
 mod project_settings;
 pub mod qr_view;

@@ -87,8 +87,9 @@ impl App {
         let now = self.status.chosen.alternate_screen;
         let alternate = match argument.trim() {
             "" => !now,
-            "fullscreen" | "full" => true,
-            "scrollback" | "inline" => false,
+            // Codex's `/raw on|off`: its copy-friendly scrollback, which scrollback mode is.
+            "fullscreen" | "full" | "off" => true,
+            "scrollback" | "inline" | "on" => false,
             other => {
                 return vec![Effect::Error(format!(
                     "/tui {other}: say scrollback or fullscreen"

@@ -1,7 +1,8 @@
 //! The commands and keys a Codex 0.171 user types from habit, each in an 80×24 SSH window
 //! against the fake server: `/pwd`, `/plan`, `/mention`, `/presets`, `/export`,
 //! `/recap`, `/usage`, `/config`, `/warnings` and F2, `/rollout`, `/feedback`, `/archive`,
-//! `/delete`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, and Codex's commands kelp does not serve.
+//! `/delete`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
+//! pasted image path and Ctrl+V, and Codex's commands kelp does not serve.
 
 use std::path::Path;
 use std::time::Duration;
@@ -582,4 +583,40 @@ async fn scrollback_mode_puts_the_conversation_in_the_terminals_history() {
         );
     }
     assert!(all.contains("To continue it: kelp --resume"), "{all}");
+}
+
+/// A file dragged onto the terminal arrives as its pasted path: an image's path attaches the
+/// image to the next prompt (quoted or with its blanks escaped, as terminals paste them), and
+/// any other text is pasted as text. Ctrl+V over SSH, where the clipboard is the far
+/// machine's, says how to attach one instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_image_path_attaches_the_image() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("my shot.png"),
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01",
+    )
+    .unwrap();
+    fake.push_responses([Reply::text("A tiny picture.")]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+    pty.send("\x16");
+    pty.wait_for("No image pasted: over SSH the clipboard is your own", WAIT);
+    let path = home.path().join("my shot.png").display().to_string();
+    pty.paste(&format!("'{path}'"));
+    pty.wait_for("With your next prompt: ~/my shot.png", WAIT);
+    pty.paste("my\\ notes.txt");
+    pty.wait_for("› my\\ notes.txt", WAIT);
+    std::thread::sleep(Duration::from_millis(200));
+    pty.send("\x15what is this?\r");
+    pty.wait_for("A tiny picture.", WAIT);
+    let sent = fake.requests_to("/responses");
+    let first = sent[0].json().to_string();
+    assert!(
+        first.contains("input_image") && first.contains("data:image/png;base64,"),
+        "{first}"
+    );
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
 }

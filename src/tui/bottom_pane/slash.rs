@@ -110,7 +110,7 @@ slash_commands! {
         argument None, during_turn true;
     Theme: "theme", "choose the colours of code, shown as you move",
         argument None, during_turn true;
-    Tui: "tui", "scrollback (the terminal's own history) or fullscreen",
+    Tui: "tui" or ["raw"], "scrollback (the terminal's own history) or fullscreen (/raw)",
         argument Some("[scrollback|fullscreen]"), during_turn true;
     Vim: "vim", "Vim's keys in the composer (normal, insert), or off again",
         argument None, during_turn true;
@@ -166,6 +166,21 @@ pub const NOT_SERVED: &[(&str, &str)] = &[
     (
         "memories",
         "kelp remembers only what AGENTS.md and your saved prompts say",
+    ),
+    (
+        "approve",
+        "kelp reviews no approval for you yet: each one comes to you",
+    ),
+    ("debug-m-drop", "a debugging command of Codex's memories"),
+    ("debug-m-update", "a debugging command of Codex's memories"),
+    (
+        "experimental",
+        "kelp's flags are --enable/--disable NAME or [features]",
+    ),
+    ("keymap", "kelp's keys are fixed for now: /help lists them"),
+    (
+        "personality",
+        "the model takes its manner from AGENTS.md and your prompts",
     ),
     ("pets", "the screen is kept for your work"),
     ("pet", "the screen is kept for your work"),
