@@ -410,13 +410,9 @@ impl Printer for TextPrinter {
                 self.streamed = false;
                 self.printed.clear();
                 self.end_line()?;
-                let counted = if max == 0 {
-                    "waiting for network".to_string()
-                } else {
-                    format!("{attempt}/{max}")
-                };
                 eprintln!(
-                    "kelp: reconnecting {counted}… {}{restart}",
+                    "kelp: reconnecting {}… {}{restart}",
+                    kelp::protocol::retry_count(attempt, max),
                     printable(reason)
                 );
                 Ok(())

@@ -273,7 +273,7 @@ impl Retries {
         }
     }
 
-    fn max(&self, phase: Phase, client: &LlmClient) -> u32 {
+    fn max(phase: Phase, client: &LlmClient) -> u32 {
         let settings = &client.inner.settings;
         match phase {
             Phase::Request => settings.max_request_retries,
@@ -282,7 +282,7 @@ impl Retries {
     }
 
     fn spent(&self, phase: Phase, client: &LlmClient) -> bool {
-        self.of(phase) >= self.max(phase, client)
+        self.of(phase) >= Self::max(phase, client)
     }
 
     fn count(&mut self, phase: Phase) {
@@ -409,7 +409,7 @@ impl Exchange {
         tracing::info!(attempt, ?delay, %reason, "retrying the response");
         let event = ResponseEvent::Retrying {
             attempt,
-            max: retries.max(phase, &self.client),
+            max: Retries::max(phase, &self.client),
             delay,
             reason,
         };

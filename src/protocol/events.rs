@@ -200,11 +200,31 @@ pub enum Line<'a> {
 /// A retry in Codex's words: `Reconnecting... 2/5`, or `Reconnecting... waiting for network`
 /// while kelp waits for an unreachable server (`max` 0).
 pub fn reconnecting(attempt: u32, max: u32) -> String {
+    format!("Reconnecting... {}", retry_count(attempt, max))
+}
+
+/// A retry's count in words: `2/5`, or `waiting for network` when the retries are spent and
+/// kelp waits for the network (`max` 0).
+pub fn retry_count(attempt: u32, max: u32) -> String {
     if max == 0 {
-        "Reconnecting... waiting for network".to_string()
+        WAITING_FOR_NETWORK.to_string()
     } else {
-        format!("Reconnecting... {attempt}/{max}")
+        format!("{attempt}/{max}")
     }
+}
+
+const WAITING_FOR_NETWORK: &str = "waiting for network";
+
+/// The count a retry's message says ([`reconnecting`]'s, kelp's or Codex's), read back:
+/// `(attempt, max)`, `max` 0 while it waits for the network; `None` when it says none.
+pub fn reconnecting_count(message: &str) -> Option<(u32, u32)> {
+    if message.trim_end().ends_with(WAITING_FOR_NETWORK) {
+        return Some((1, 0));
+    }
+    message.split_whitespace().find_map(|word| {
+        let (attempt, max) = word.split_once('/')?;
+        Some((attempt.parse().ok()?, max.parse().ok()?))
+    })
 }
 
 impl Event {
@@ -288,4 +308,20 @@ pub enum AgentActivityKind {
     Interacted,
     Interrupted,
     Completed,
+}
+
+#[cfg(test)]
+mod retry_words {
+    use super::*;
+
+    /// What one face says of a retry, another reads back: the count, or the wait for the
+    /// network; Codex's own message reads the same.
+    #[test]
+    fn a_retry_said_is_read_back() {
+        assert_eq!(reconnecting(2, 5), "Reconnecting... 2/5");
+        assert_eq!(reconnecting_count(&reconnecting(2, 5)), Some((2, 5)));
+        assert_eq!(reconnecting(1, 0), "Reconnecting... waiting for network");
+        assert_eq!(reconnecting_count(&reconnecting(1, 0)), Some((1, 0)));
+        assert_eq!(reconnecting_count("stream disconnected"), None);
+    }
 }

@@ -258,7 +258,10 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
         CellKind::Retry { max: 0, reason, .. } => vec![hanging(
             vec![
                 Span::styled("⟳ ", theme::warn()),
-                Span::styled("reconnecting… waiting for network", theme::warn()),
+                Span::styled(
+                    format!("reconnecting… {}", crate::protocol::retry_count(1, 0)),
+                    theme::warn(),
+                ),
                 Span::styled(format!(" — {}", one_line(reason)), theme::dim()),
             ],
             "  ",

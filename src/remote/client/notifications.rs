@@ -194,13 +194,7 @@ impl Remote {
 
 /// A failure the server retries after (`Reconnecting... 2/5`), as the retry line a face shows.
 fn retrying(said: wire::Message) -> Event {
-    let counts = said.message.split_whitespace().find_map(|word| {
-        let (attempt, max) = word.split_once('/')?;
-        Some((attempt.parse().ok()?, max.parse().ok()?))
-    });
-    // No count: the server waits for the network (`protocol::reconnecting`).
-    let waiting = said.message.ends_with("waiting for network");
-    let (attempt, max) = counts.unwrap_or(if waiting { (1, 0) } else { (1, 1) });
+    let (attempt, max) = crate::protocol::reconnecting_count(&said.message).unwrap_or((1, 1));
     let reason = said
         .additional_details
         .filter(|details| !details.trim().is_empty())
