@@ -106,6 +106,10 @@ impl Composer {
             Pending::Operator(op) => match c {
                 'i' | 'a' => self.set_pending(Pending::Object(op, c == 'i')),
                 'f' | 'F' | 't' | 'T' => self.set_pending(Pending::Find(Some(op), c)),
+                // `cc` empties the line and keeps it; `dd` and `yy` take it whole.
+                _ if c == op.key() && op == Operator::Change => {
+                    self.apply(op, self.line_start(), self.line_end(), true)
+                }
                 _ if c == op.key() => {
                     let (from, to) = self.whole_line();
                     self.apply(op, from, to, true);
@@ -251,15 +255,12 @@ impl Composer {
             Operator::Yank => self.cursor = from.min(self.cursor),
             Operator::Delete => {
                 self.delete_range(from, to);
-                self.cursor = self.cursor.min(self.text.len());
+                // Normal mode rests on a character: not past the end of a line's text.
+                if self.cursor > self.line_start() && self.cursor == self.line_end() {
+                    self.cursor = self.prev_boundary(self.cursor);
+                }
             }
             Operator::Change => {
-                // `cc` keeps the line it empties.
-                let to = if lines && taken.ends_with('\n') {
-                    to - 1
-                } else {
-                    to
-                };
                 self.delete_range(from, to);
                 self.enter_insert(from);
             }
@@ -393,7 +394,8 @@ impl Composer {
     fn find(&self, kind: char, target: char) -> Option<usize> {
         let (start, end) = (self.line_start(), self.line_end());
         if kind.is_ascii_lowercase() {
-            let from = self.next_boundary(self.cursor);
+            // At the line's end (after `$`) there is nothing after the cursor on this line.
+            let from = self.next_boundary(self.cursor).min(end);
             let at = from + self.text[from..end].find(target)?;
             Some(if kind == 't' {
                 self.prev_boundary(at)
@@ -555,6 +557,23 @@ mod tests {
         assert_eq!(typed("one two", "cczero⎋").0, "zero");
         assert_eq!(typed("one", "rx").0, "xne");
         assert_eq!(typed("one", "dte").0, "e");
+        assert_eq!(
+            typed("a\nbc", "jcczz⎋").0,
+            "a\nzz",
+            "cc on the last line keeps it"
+        );
+        assert_eq!(
+            typed("ab\ncd", "$fx").1,
+            2,
+            "f at a line's end finds nothing"
+        );
+        assert_eq!(typed("añ\nb", "$Fa").1, 0);
+        let (text, cursor) = typed("ab cd", "wD");
+        assert_eq!(
+            (text.as_str(), cursor),
+            ("ab ", 2),
+            "rests on the last character"
+        );
     }
 
     #[test]
