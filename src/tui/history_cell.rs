@@ -258,10 +258,7 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
         CellKind::Retry { max: 0, reason, .. } => vec![hanging(
             vec![
                 Span::styled("⟳ ", theme::warn()),
-                Span::styled(
-                    format!("reconnecting… {}", crate::protocol::retry_count(1, 0)),
-                    theme::warn(),
-                ),
+                Span::styled(reconnecting_words(), theme::warn()),
                 Span::styled(format!(" — {}", one_line(reason)), theme::dim()),
             ],
             "  ",
@@ -514,4 +511,9 @@ mod tests {
         assert_eq!(whole[30], "  +line 30");
         assert_eq!(whole[31..], [""], "nothing folded");
     }
+}
+
+/// A retry's words while kelp waits for the network.
+fn reconnecting_words() -> String {
+    format!("reconnecting… {}", crate::protocol::retry_count(1, 0))
 }

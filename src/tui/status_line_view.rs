@@ -5,7 +5,7 @@
 //! The other surfaces' pickers (`/title`, `/theme`) are reached from here too.
 
 use super::app::App;
-use super::bottom_pane::picker::{Picker, PickerItem};
+use super::bottom_pane::picker::Picker;
 use super::bottom_pane::{PickerKind, Surface};
 use super::history_cell::CellKind;
 use super::status_command::StatusNews;
@@ -72,22 +72,10 @@ impl App {
             self.status.chosen.read_branch(&self.status.project_dir);
             self.request_redraw();
         }
-        let mut items = vec![PickerItem {
-            label: "kelp's own line".into(),
-            detail: "login, model, folder, tokens, limits".into(),
-            current: false,
-        }];
-        items.extend(StatusItem::ALL.iter().map(|item| {
-            let at = picked.iter().position(|on| on == item);
-            PickerItem {
-                label: format!("[{}] {}", if at.is_some() { "x" } else { " " }, item.name()),
-                detail: match at {
-                    Some(at) => format!("{}. {}", at + 1, item.about()),
-                    None => item.about().to_string(),
-                },
-                current: false,
-            }
-        }));
+        let own = ("kelp's own line", "login, model, folder, tokens, limits");
+        let items = super::title::on_off_items(own, &StatusItem::ALL, &picked, |item| {
+            (item.name(), item.about())
+        });
         let mut picker = Picker::new("Status line: enter turns an item on or off", items, "");
         picker.selected = row.unwrap_or(0);
         self.pane

@@ -123,28 +123,44 @@ impl App {
             self.status.chosen.read_branch(&self.status.project_dir);
             self.request_redraw();
         }
-        let on = picked.unwrap_or_default();
-        let mut items = vec![PickerItem {
-            label: "kelp's own title".into(),
-            detail: "what kelp is doing, and the project".into(),
-            current: false,
-        }];
-        items.extend(TitleItem::ALL.iter().map(|item| {
-            let at = on.iter().position(|picked| picked == item);
-            PickerItem {
-                label: format!("[{}] {}", if at.is_some() { "x" } else { " " }, item.name()),
-                detail: match at {
-                    Some(at) => format!("{}. {}", at + 1, item.about()),
-                    None => item.about().to_string(),
-                },
-                current: false,
-            }
-        }));
+        let own = ("kelp's own title", "what kelp is doing, and the project");
+        let items = on_off_items(own, &TitleItem::ALL, &picked.unwrap_or_default(), |item| {
+            (item.name(), item.about())
+        });
         let mut picker = Picker::new("Title: enter turns an item on or off", items, "");
         picker.selected = row.unwrap_or(0);
         self.pane
             .open_picker(PickerKind::Surface(Surface::Title), picker);
     }
+}
+
+/// The rows of a picker of items each on or off (`/statusline`, `/title`): first kelp's own
+/// (`own`: its label and what it shows), then every item of `all`, those in `on` ticked and
+/// numbered in their order.
+pub fn on_off_items<T: PartialEq>(
+    own: (&str, &str),
+    all: &[T],
+    on: &[T],
+    words: impl Fn(&T) -> (&'static str, &'static str),
+) -> Vec<PickerItem> {
+    let mut items = vec![PickerItem {
+        label: own.0.into(),
+        detail: own.1.into(),
+        current: false,
+    }];
+    items.extend(all.iter().map(|item| {
+        let (name, about) = words(item);
+        let at = on.iter().position(|picked| picked == item);
+        PickerItem {
+            label: format!("[{}] {name}", if at.is_some() { "x" } else { " " }),
+            detail: match at {
+                Some(at) => format!("{}. {about}", at + 1),
+                None => about.to_string(),
+            },
+            current: false,
+        }
+    }));
+    items
 }
 
 /// `item` turned off when it is in `picked`, else on at the end.
