@@ -399,6 +399,11 @@ fn attached_lines(files: &[Attachment]) -> Vec<RichLine> {
         .collect()
 }
 
+/// A retry's words while kelp waits for the network.
+fn reconnecting_words() -> String {
+    format!("reconnecting… {}", crate::protocol::retry_count(1, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,9 +516,4 @@ mod tests {
         assert_eq!(whole[30], "  +line 30");
         assert_eq!(whole[31..], [""], "nothing folded");
     }
-}
-
-/// A retry's words while kelp waits for the network.
-fn reconnecting_words() -> String {
-    format!("reconnecting… {}", crate::protocol::retry_count(1, 0))
 }
