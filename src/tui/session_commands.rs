@@ -80,7 +80,6 @@ impl App {
         ]
     }
 
-    /// `/pwd`.
     /// `/tui [scrollback|fullscreen]`: the screen the client draws on; with nothing, the
     /// other one.
     pub(super) fn screen_mode(&self, argument: &str) -> Vec<Effect> {
@@ -108,6 +107,7 @@ impl App {
         ]
     }
 
+    /// `/pwd`.
     pub(super) fn pwd(&self) -> Vec<Effect> {
         vec![Effect::Notice(format!(
             "Working directory: {}",

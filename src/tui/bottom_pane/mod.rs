@@ -288,7 +288,6 @@ impl BottomPane {
         self.composer.add_older_history(older);
     }
 
-    /// Every change to the composer's text goes through here, so the `@` finder follows it.
     /// `/vim`: Vim mode on (in normal mode) or off; whether it is on now.
     pub fn toggle_vim(&mut self) -> bool {
         self.composer.toggle_vim()
@@ -299,6 +298,7 @@ impl BottomPane {
         self.composer.set_vim(on);
     }
 
+    /// Every change to the composer's text goes through here, so the `@` finder follows it.
     fn edit<R>(&mut self, change: impl FnOnce(&mut Composer) -> R) -> R {
         let result = change(&mut self.composer);
         self.follow_mention();

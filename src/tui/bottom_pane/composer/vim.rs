@@ -118,6 +118,16 @@ impl Composer {
                 'w' if op == Operator::Change && !self.at_blank() => {
                     self.apply_motion(op, self.word_end_here(), true)
                 }
+                // `dw` and `yw` on a line's last word stop at its end, keeping the line break.
+                'w' => {
+                    let (next, end) = (self.word_start_after(), self.line_end());
+                    let to = if end > self.cursor {
+                        next.min(end)
+                    } else {
+                        next
+                    };
+                    self.apply_motion(op, to, false);
+                }
                 _ => {
                     if let Some((to, inclusive)) = self.motion(c) {
                         self.apply_motion(op, to, inclusive);
@@ -152,6 +162,7 @@ impl Composer {
     fn command(&mut self, c: char) {
         if let Some((to, _)) = self.motion(c) {
             self.cursor = to;
+            self.rest_on_character();
             return;
         }
         let end = self.line_end();
@@ -214,19 +225,24 @@ impl Composer {
     }
 
     /// Where motion `c` goes from the cursor, and whether it takes the character it lands on
-    /// when an operator uses it (`e`, `$`).
+    /// when an operator uses it (`e`; `$` goes to the line's end, past its last character).
     fn motion(&self, c: char) -> Option<(usize, bool)> {
         let to = match c {
             'h' => self.prev_boundary(self.cursor).max(self.line_start()),
             'l' => self.next_in_line(),
             'j' | 'k' => return Some((self.line_beside(c == 'j')?, false)),
             'w' => self.word_start_after(),
-            'b' => self.word_back(),
+            'b' => self.word_start_before(),
             'e' => return Some((self.word_end(), true)),
             '0' => self.line_start(),
             '^' => self.first_non_blank(),
             '$' => self.line_end(),
-            'G' => self.text.len(),
+            // The last line's first non-blank, as Vim's `G`.
+            'G' => {
+                let last = self.text.rfind('\n').map_or(0, |i| i + 1);
+                let line = &self.text[last..];
+                last + (line.len() - line.trim_start_matches([' ', '\t']).len())
+            }
             _ => return None,
         };
         Some((to, false))
@@ -247,18 +263,29 @@ impl Composer {
     /// `op` on `from..to`: kept in the register, and taken out unless it is a yank; a change
     /// goes on in insert mode.
     fn apply(&mut self, op: Operator, from: usize, to: usize, lines: bool) {
-        let taken = self.text[from..to].to_string();
-        if let Some(vim) = self.vim.as_mut() {
-            vim.register = (taken.trim_end_matches('\n').to_string(), lines);
+        let taken = &self.text[from..to];
+        // Whole lines are kept without the line break that joined them to the text (`dd` on
+        // the last line takes the one before it); nothing taken leaves the register as it was.
+        let kept = if lines {
+            taken
+                .strip_prefix('\n')
+                .unwrap_or(taken)
+                .trim_end_matches('\n')
+        } else {
+            taken
+        };
+        if from < to
+            && let Some(vim) = self.vim.as_mut()
+        {
+            vim.register = (kept.to_string(), lines);
         }
         match op {
+            // `yy` leaves the cursor where it is; `yb` goes to what it took.
+            Operator::Yank if lines => {}
             Operator::Yank => self.cursor = from.min(self.cursor),
             Operator::Delete => {
                 self.delete_range(from, to);
-                // Normal mode rests on a character: not past the end of a line's text.
-                if self.cursor > self.line_start() && self.cursor == self.line_end() {
-                    self.cursor = self.prev_boundary(self.cursor);
-                }
+                self.rest_on_character();
             }
             Operator::Change => {
                 self.delete_range(from, to);
@@ -293,6 +320,34 @@ impl Composer {
             self.insert(&text);
             self.cursor = self.prev_boundary(self.cursor);
         }
+    }
+
+    /// Normal mode rests on a character: a cursor past the end of a line's text steps back
+    /// onto its last one.
+    fn rest_on_character(&mut self) {
+        if self.cursor > self.line_start() && self.cursor == self.line_end() {
+            self.cursor = self.prev_boundary(self.cursor);
+        }
+    }
+
+    /// `b`: the start of this word or the one before (words as `w` and `e` tell them).
+    fn word_start_before(&self) -> usize {
+        let before = &self.text[..self.cursor];
+        let mut chars = before
+            .char_indices()
+            .rev()
+            .skip_while(|(_, c)| c.is_whitespace());
+        let Some((mut start, first)) = chars.next() else {
+            return 0;
+        };
+        let class = char_class(first);
+        for (i, c) in chars {
+            if char_class(c) != class {
+                break;
+            }
+            start = i;
+        }
+        start
     }
 
     /// The line under the cursor with its line break (the one before it on the last line).
@@ -444,10 +499,19 @@ impl Composer {
         };
         let from = if open == close {
             self.text[..self.cursor].rfind(open)?
+        } else if self.text[self.cursor..].starts_with(open) {
+            self.cursor
         } else {
             enclosing_open(&self.text[..self.cursor], open, close)?
         };
-        let to = from + 1 + self.text[from + 1..].find(close)?;
+        let after = &self.text[from + 1..];
+        let to = from
+            + 1
+            + if open == close {
+                after.find(close)?
+            } else {
+                matching_close(after, open, close)?
+            };
         Some(if inner {
             (from + 1, to)
         } else {
@@ -476,6 +540,22 @@ fn char_class(c: char) -> u8 {
     } else {
         2
     }
+}
+
+/// Where in `after` (what follows an `open`) the `close` that matches it is.
+fn matching_close(after: &str, open: char, close: char) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in after.char_indices() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            if depth == 0 {
+                return Some(i);
+            }
+            depth -= 1;
+        }
+    }
+    None
 }
 
 /// Where the nearest `open` not closed before the end of `before` is.
@@ -520,7 +600,7 @@ mod tests {
         assert_eq!(typed("one two three", "w").1, 4);
         assert_eq!(typed("one two three", "ww").1, 8);
         assert_eq!(typed("one two three", "e").1, 2);
-        assert_eq!(typed("one two three", "$").1, 13);
+        assert_eq!(typed("one two three", "$").1, 12, "on the last character");
         assert_eq!(typed("one two three", "wwb").1, 4);
         assert_eq!(
             typed("foo.bar baz", "w").1,
@@ -528,11 +608,28 @@ mod tests {
             "punctuation is a word of its own"
         );
         assert_eq!(typed("a\nbcd\nef", "jl").1, 3);
-        assert_eq!(typed("a\nbcd\nef", "G").1, 8);
+        assert_eq!(
+            typed("a\nbcd\nef", "G").1,
+            6,
+            "the last line's first character"
+        );
         assert_eq!(typed("a\nbcd\nef", "Ggg").1, 0);
         assert_eq!(typed("say (hi)", "fh").1, 5);
         assert_eq!(typed("say (hi)", "th").1, 4);
         assert_eq!(typed("  x", "$^").1, 2);
+        assert_eq!(typed("abc", "$").1, 2, "on the last character, not past it");
+        assert_eq!(typed("abc", "$x").0, "ab");
+        assert_eq!(
+            typed("abcd\nx", "$j").1,
+            5,
+            "j rests on the shorter line's character"
+        );
+        assert_eq!(typed("foo_bar baz", "$b").1, 8);
+        assert_eq!(
+            typed("foo_bar baz", "$bb").1,
+            0,
+            "an underscore is in a word, as for w"
+        );
     }
 
     #[test]
@@ -544,6 +641,32 @@ mod tests {
         assert_eq!(typed("a\nb\nc", "jdd").0, "a\nc");
         assert_eq!(typed("a\nb\nc", "ddp").0, "b\na\nc");
         assert_eq!(typed("a\nb\nc", "yyjp").0, "a\nb\na\nc");
+        assert_eq!(
+            typed("a\nb", "jddp").0,
+            "a\nb",
+            "the last line taken without a break"
+        );
+        assert_eq!(typed("a\nb", "jyyP").0, "a\nb\nb");
+        assert_eq!(
+            typed("foo(bar(1), 2)", "f2di(").0,
+            "foo()",
+            "brackets inside"
+        );
+        assert_eq!(
+            typed("foo(bar(1), 2)", "f(da(").0,
+            "foo",
+            "on the opening one"
+        );
+        assert_eq!(
+            typed("one\ntwo", "dw").0,
+            "\ntwo",
+            "dw keeps the line break"
+        );
+        assert_eq!(
+            typed("xy\n\nz", "yljxkP").0,
+            "xxy\n\nz",
+            "x on nothing keeps it"
+        );
         assert_eq!(typed("say (hello there)", "fhdi(").0, "say ()");
         assert_eq!(typed("say \"hi there\" ok", "fhda\"").0, "say  ok");
         assert_eq!(typed("one two", "ciwzero⎋").0, "zero two");
@@ -562,9 +685,10 @@ mod tests {
             "a\nzz",
             "cc on the last line keeps it"
         );
+        assert_eq!(typed("\nx", "fx").1, 0, "f on an empty line finds nothing");
         assert_eq!(
             typed("ab\ncd", "$fx").1,
-            2,
+            1,
             "f at a line's end finds nothing"
         );
         assert_eq!(typed("añ\nb", "$Fa").1, 0);
