@@ -71,13 +71,7 @@ pub async fn run_loop(
         if let Some(at) = frames.deadline(now)
             && at <= now
         {
-            let wanted = app.status.chosen.alternate_screen;
-            let into_scrollback = lines_for_scrollback(app, &mut flushed_at, now);
-            let keep = |terminal: &mut Tui| keep_screen(terminal, wanted, into_scrollback);
-            terminal::draw_whole_after(terminal, keep, |frame| {
-                app.render(frame);
-                hyperlink::mark(frame.buffer_mut());
-            })?;
+            draw_frame(terminal, app, &mut flushed_at, now)?;
             frames.drawn(now);
             if let Some(drawn) = first_frame.take() {
                 let _ = drawn.send(());
@@ -131,6 +125,31 @@ pub async fn run_loop(
         }
         terminal_requests(terminal, app, &mut mouse)?;
     }
+}
+
+/// One frame, on the screen the settings want; in scrollback mode, what this frame (at its size)
+/// put above the view goes into the terminal's history, and the frame is drawn again over the
+/// blanked screen, in one update.
+fn draw_frame(
+    terminal: &mut Tui,
+    app: &mut App,
+    flushed_at: &mut Option<Instant>,
+    now: Instant,
+) -> anyhow::Result<()> {
+    let wanted = app.status.chosen.alternate_screen;
+    let moving = !wanted && terminal::on_alternate_screen();
+    let switch = |terminal: &mut Tui| {
+        if wanted == terminal::on_alternate_screen() {
+            return Ok(());
+        }
+        terminal::switch_screen(terminal, wanted)
+    };
+    terminal::draw_whole_after(terminal, switch, |frame| draw(app, frame))?;
+    if let Some(lines) = lines_for_scrollback(app, flushed_at, now, moving) {
+        let write = |terminal: &mut Tui| scrollback::flush(terminal, &lines);
+        terminal::draw_whole_after(terminal, write, |frame| draw(app, frame))?;
+    }
+    Ok(())
 }
 
 /// Terminal events that arrived with `event`, read and handled together: a wheel turn in the
@@ -204,45 +223,37 @@ async fn next_input(input: &mut Option<EventStream>) -> Option<std::io::Result<T
     }
 }
 
+/// Draws the app's frame, its links marked.
+fn draw(app: &mut App, frame: &mut ratatui::Frame) {
+    app.render(frame);
+    hyperlink::mark(frame.buffer_mut());
+}
+
 /// In scrollback mode, the lines that went above the view, to go into the terminal's
 /// scrollback now: when the client is idle, and during a turn at most every
-/// [`scrollback::FLUSH_EVERY`]; all of them when the UI is moving there from the alternate
+/// [`scrollback::FLUSH_EVERY`]; at once when the UI just moved there from the alternate
 /// screen. `None`: nothing to write.
 fn lines_for_scrollback(
     app: &mut App,
     flushed_at: &mut Option<Instant>,
     now: Instant,
+    moved: bool,
 ) -> Option<Vec<ratatui::text::Line<'static>>> {
-    if app.status.chosen.alternate_screen {
+    if terminal::on_alternate_screen() {
         return None;
     }
-    let moving = terminal::on_alternate_screen();
-    let due = !app.turn.running()
+    let due = moved
+        || !app.turn.running()
         || flushed_at.is_none_or(|at| now.duration_since(at) >= scrollback::FLUSH_EVERY);
-    if !(due || moving) {
+    if !due {
         return None;
     }
     let lines = app.chat.transcript.take_scrolled_off(false);
-    if lines.is_empty() && !moving {
+    if lines.is_empty() {
         return None;
     }
     *flushed_at = Some(now);
     Some(lines)
-}
-
-/// Puts the UI on the screen the person chose (`/tui`), and `lines` into the scrollback.
-fn keep_screen(
-    terminal: &mut Tui,
-    alternate: bool,
-    lines: Option<Vec<ratatui::text::Line<'static>>>,
-) -> std::io::Result<()> {
-    if alternate != terminal::on_alternate_screen() {
-        terminal::switch_screen(terminal, alternate)?;
-    }
-    match lines {
-        Some(lines) if !alternate => scrollback::flush(terminal, &lines),
-        _ => Ok(()),
-    }
 }
 
 /// The person's status line told what changed since the last wake (once the first frame is

@@ -55,14 +55,27 @@ fn write_lines(terminal: &mut Tui, lines: &[Line<'static>], keep_last: bool) -> 
             // The transcript's margin: one column on the left.
             draw_line(&mut buffer, 1, y, line, width.saturating_sub(1));
         }
+        // Each row up to its last character only (the screen is blank past it): a line kept
+        // without trailing blanks reflows whole when the terminal is narrowed, and copies so.
         let w = usize::from(width);
-        let cells = buffer.content.iter().enumerate().map(|(at, cell)| {
+        let ends: Vec<usize> = buffer
+            .content
+            .chunks(w)
+            .map(|row| {
+                row.iter()
+                    .rposition(|cell| cell.symbol() != " ")
+                    .map_or(0, |at| at + 1)
+            })
+            .collect();
+        let cells = buffer.content.iter().enumerate().filter_map(|(at, cell)| {
             let (x, y) = (at % w, at / w);
-            (
-                u16::try_from(x).unwrap_or(0),
-                u16::try_from(y).unwrap_or(0),
-                cell,
-            )
+            (x < ends[y]).then(|| {
+                (
+                    u16::try_from(x).unwrap_or(0),
+                    u16::try_from(y).unwrap_or(0),
+                    cell,
+                )
+            })
         });
         Backend::draw(out, cells)?;
         crossterm::queue!(out, crossterm::style::ResetColor)?;

@@ -155,15 +155,19 @@ pub fn draw_whole_after(
     execute!(terminal.backend_mut(), EndSynchronizedUpdate)
 }
 
-/// Moves the UI to the alternate screen or off it (`/tui`). Onto the terminal's own screen,
-/// what the shell left there goes into the scrollback first; the caller blanks the screen
-/// through ratatui before the next frame.
+/// Moves the UI to the alternate screen or off it (`/tui`), the screen it leaves blanked
+/// through ratatui and the one it comes to blank, as ratatui then takes it to be. Onto the
+/// terminal's own screen, what the shell left there goes into the scrollback first.
 pub fn switch_screen(terminal: &mut Tui, alternate: bool) -> io::Result<()> {
+    terminal.draw(|frame| frame.buffer_mut().reset())?;
     if alternate {
-        // The UI taken off the terminal's own screen; the alternate one comes blank, as
-        // ratatui then takes it to be.
-        terminal.draw(|frame| frame.buffer_mut().reset())?;
-        execute!(terminal.backend_mut(), EnterAlternateScreen)?;
+        // Home first: the cursor the alternate screen saves is where the shell's screen is
+        // taken up from when the UI comes back.
+        execute!(
+            terminal.backend_mut(),
+            crossterm::cursor::MoveTo(0, 0),
+            EnterAlternateScreen
+        )?;
     } else {
         execute!(terminal.backend_mut(), LeaveAlternateScreen)?;
         let rows = terminal.size()?.height;

@@ -28,8 +28,9 @@ pub struct Transcript {
     width: u16,
     height: u16,
     /// Scrollback mode: the cell and line up to which the lines are in the terminal's
-    /// scrollback already.
+    /// scrollback already, and how many lines that cell had then.
     flushed: (usize, usize),
+    flushed_of: usize,
 }
 
 impl Default for Transcript {
@@ -41,6 +42,7 @@ impl Default for Transcript {
             width: 80,
             height: 24,
             flushed: (0, 0),
+            flushed_of: 0,
         }
     }
 }
@@ -234,6 +236,12 @@ impl Transcript {
         let (w, expanded) = (self.cell_width(), self.expanded);
         let mut taken = Vec::new();
         let (mut cell, mut line) = self.flushed;
+        // A cell written in part and laid out again since (a new width, details shown, a
+        // table that grew) counts as written in the same share.
+        if line > 0 && cell < self.cells.len() && self.flushed_of > 0 {
+            let now = self.cells[cell].lines(w, expanded).len();
+            line = line * now / self.flushed_of;
+        }
         while (cell, line) < end && cell < self.cells.len() {
             let lines = self.cells[cell].lines(w, expanded);
             let stop = if cell == end.0 { end.1 } else { lines.len() };
@@ -244,7 +252,11 @@ impl Transcript {
                 (cell + 1, 0)
             };
         }
-        self.flushed = self.flushed.max((cell, line));
+        self.flushed = (cell, line);
+        self.flushed_of = match self.cells.get_mut(cell) {
+            Some(partly) if line > 0 => partly.lines(w, expanded).len(),
+            _ => 0,
+        };
         taken
     }
 
@@ -402,6 +414,32 @@ mod tests {
         // A page is the view less one row: nine rows down is the gap after message 4.
         t.page_down();
         assert_eq!(t.scroll(), Scroll::Anchor { cell: 4, line: 1 });
+    }
+
+    /// Scrollback mode: each line goes into the history once, as it leaves the view, and the
+    /// place written up to follows the cells when old ones are dropped.
+    #[test]
+    fn lines_leave_for_the_scrollback_once_each() {
+        let area = Rect::new(0, 0, 30, 4);
+        let mut t = transcript(3);
+        top_text(&mut t, area);
+        let text = |lines: Vec<Line<'static>>| -> Vec<String> {
+            lines.iter().map(|line| line.to_string()).collect()
+        };
+        // Six rows, four in view: message 0 and its gap are above it.
+        assert_eq!(text(t.take_scrolled_off(false)), ["• message 0", ""]);
+        assert!(t.take_scrolled_off(false).is_empty(), "not twice");
+        t.push(HistoryCell::new(CellKind::Notice("message 3".into())));
+        assert_eq!(text(t.take_scrolled_off(false)), ["• message 1", ""]);
+        // The oldest two dropped: what is written stays written.
+        t.drop_oldest(20);
+        t.push(HistoryCell::new(CellKind::Notice("message 4".into())));
+        assert_eq!(text(t.take_scrolled_off(false)), ["• message 2", ""]);
+        assert_eq!(
+            text(t.take_scrolled_off(true)),
+            ["• message 3", "", "• message 4", ""],
+            "leaving takes the rest"
+        );
     }
 
     #[test]
