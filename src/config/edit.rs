@@ -9,6 +9,7 @@ use thiserror::Error;
 use toml_edit::{DocumentMut, Item, Value};
 
 use super::file::{FILE_NAME, MAX_CONFIG_BYTES, SyntaxError};
+use super::surfaces;
 use crate::private_file;
 use crate::protocol::ApprovalMode;
 
@@ -227,6 +228,13 @@ fn apply(doc: &mut DocumentMut, edit: &Edit) -> Result<(), &'static str> {
         // A table made only to hold the next one is written as its header alone
         // (`[projects."/src/app"]`, never an empty `[projects]` above it).
         let holds_a_table = depth + 1 < parents.len() || matches!(edit.value, Some(Item::Table(_)));
+        // Written afresh (`[tui]`, not the key as `tui = ` spelled it).
+        let shorthand = table.get(part).filter(|_| depth == 0);
+        if let Some(expanded) = shorthand.and_then(|item| surfaces::shorthand_as_table(part, item))
+        {
+            table.remove(part);
+            table.insert(part, Item::Table(expanded));
+        }
         let entry = table.entry(part).or_insert_with(|| {
             let mut new = toml_edit::Table::new();
             new.set_implicit(holds_a_table);

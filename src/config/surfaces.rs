@@ -26,6 +26,20 @@ pub struct Surfaces {
 /// The keys of a config file's top level this module reads.
 pub const KEYS: [&str; 3] = ["status_line", "statusLine", "tui"];
 
+/// kelp's shorthand for the screen (`tui = "scrollback"`), and the `[tui] alternate_screen`
+/// each stands for.
+const SHORTHAND: [(&str, &str); 2] = [("scrollback", "never"), ("fullscreen", "always")];
+
+/// `tui = "scrollback"` as the table it stands for, so a `[tui]` setting can be saved beside
+/// it; `None` for anything else.
+pub fn shorthand_as_table(key: &str, item: &Item) -> Option<toml_edit::Table> {
+    let mode = item.as_str().filter(|_| key == "tui")?.trim();
+    let (_, screen) = SHORTHAND.iter().find(|(name, _)| *name == mode)?;
+    let mut table = toml_edit::Table::new();
+    table.insert("alternate_screen", toml_edit::value(*screen));
+    Some(table)
+}
+
 impl Surfaces {
     /// These settings over those of a file read below (each set value wins).
     pub fn over(self, lower: Self) -> Self {
@@ -50,9 +64,9 @@ impl Surfaces {
         }
         // kelp's own shorthand: `tui = "scrollback"` or `"fullscreen"`.
         if let Some(mode) = item.as_str() {
-            return match mode.trim() {
-                "scrollback" => self.alternate_screen = Some(false),
-                "fullscreen" => self.alternate_screen = Some(true),
+            let mode = mode.trim();
+            return match SHORTHAND.iter().find(|(name, _)| *name == mode) {
+                Some((_, screen)) => self.alternate_screen = Some(*screen != "never"),
                 _ => bad("must be \"scrollback\", \"fullscreen\" or Codex's [tui] table"),
             };
         }

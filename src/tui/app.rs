@@ -521,8 +521,10 @@ impl App {
             self.ctrl_c_while_running();
             return;
         }
-        if self.pane.cancel() {
-            return;
+        match self.pane.cancel() {
+            KeyOutcome::Ignored => {}
+            KeyOutcome::Command(command) => return self.perform(command),
+            _ => return,
         }
         if self.quit_armed {
             self.quit();

@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::terminal::{TITLE_POP, TITLE_PUSH};
 use crate::config::modes::Notify;
 
 /// A turn that worked this long is one the person may have left.
@@ -68,9 +69,17 @@ impl Attention {
     ) -> Option<String> {
         let mut out = String::new();
         if self.titled.as_ref() != Some(&title) {
-            if let Some(title) = &title {
-                let clean: String = title.chars().filter(|c| !c.is_control()).collect();
-                out = format!("\x1b]2;{clean}\x07");
+            match &title {
+                Some(title) => {
+                    let clean: String = title.chars().filter(|c| !c.is_control()).collect();
+                    out = format!("\x1b]2;{clean}\x07");
+                }
+                // Left alone after kelp wrote one: the title saved at the start comes back,
+                // and is saved again for the end.
+                None if matches!(self.titled, Some(Some(_))) => {
+                    out = format!("{TITLE_POP}{TITLE_PUSH}");
+                }
+                None => {}
             }
             self.titled = Some(title);
         }
@@ -143,7 +152,8 @@ mod tests {
     }
 
     /// A title of the person's is written when its text changes, whatever kelp does; with
-    /// none, the title is left alone and the call back still comes.
+    /// none, the title is left alone (the terminal's own put back if kelp wrote one) and the
+    /// call back still comes.
     #[test]
     fn a_picked_title_is_written_when_it_changes_and_none_leaves_it_alone() {
         let start = Instant::now();
@@ -157,6 +167,10 @@ mod tests {
             picked.update(Activity::Working, Some("⠙ p".into()), start),
             None
         );
+        // Every item unticked: the terminal's own title, saved at the start, comes back.
+        let restored = picked.update(Activity::Working, None, start);
+        assert_eq!(restored.as_deref(), Some("\x1b[23;0t\x1b[22;0t"));
+        assert_eq!(picked.update(Activity::Working, None, start), None);
         let mut none = Attention::new(Notify::Bell, "~/p".into(), false);
         none.focus(false);
         assert_eq!(none.update(Activity::Working, None, start), None);

@@ -7,6 +7,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::app::App;
 use super::call_lines::display_path;
@@ -45,7 +46,7 @@ impl App {
         let saved = if over_ssh {
             Err("over SSH the clipboard is your own machine's".to_string())
         } else {
-            clipboard_image(&self.status.state_dir)
+            clipboard_image(&self.status.state_dir, &CLIPBOARD_TOOLS)
         };
         match saved {
             Ok(path) => {
@@ -71,7 +72,12 @@ fn image_path(text: &str, project_dir: &Path) -> Option<PathBuf> {
         [b'\'', .., b'\''] | [b'"', .., b'"'] => text[1..text.len() - 1].to_string(),
         _ => text.replace("\\ ", " "),
     };
-    let named = unquoted.strip_prefix("file://").unwrap_or(&unquoted);
+    // A URL's escapes (`%20` for a blank) decoded; a URL of another host names no file here.
+    let named = match unquoted.starts_with("file://") {
+        true => url::Url::parse(&unquoted).ok()?.to_file_path().ok()?,
+        false => PathBuf::from(unquoted),
+    };
+    let named = named.to_str()?;
     if !images::has_image_name(named) {
         return None;
     }
@@ -84,33 +90,82 @@ fn image_path(text: &str, project_dir: &Path) -> Option<PathBuf> {
     images::sniff(&head[..read.ok()?]).map(|_| path)
 }
 
-/// The clipboard's image, saved as a PNG in kelp's state folder.
-fn clipboard_image(state_dir: &Path) -> Result<PathBuf, String> {
-    let tools: [(&str, &[&str]); 2] = [
-        ("wl-paste", &["--no-newline", "--type", "image/png"]),
-        (
-            "xclip",
-            &["-selection", "clipboard", "-t", "image/png", "-o"],
-        ),
-    ];
-    let mut tried = Vec::new();
-    for (tool, args) in tools {
-        let Ok(out) = std::process::Command::new(tool)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-        else {
-            tried.push(tool);
-            continue;
-        };
-        if !out.status.success() || images::sniff(&out.stdout) != Some("image/png") {
-            return Err("the clipboard holds no image".to_string());
+/// How long a clipboard tool may take: the UI waits for it (Ctrl+V is asked for).
+const CLIPBOARD_WAIT: Duration = Duration::from_secs(2);
+
+/// The programs that read this machine's clipboard as a PNG: `wl-paste`, then `xclip` (a
+/// session with both may own its clipboard through either).
+const CLIPBOARD_TOOLS: [(&str, &[&str]); 2] = [
+    ("wl-paste", &["--no-newline", "--type", "image/png"]),
+    (
+        "xclip",
+        &["-selection", "clipboard", "-t", "image/png", "-o"],
+    ),
+];
+
+/// The clipboard's image as the first of `tools` that has one gives it, saved as a PNG in
+/// kelp's state folder.
+fn clipboard_image(state_dir: &Path, tools: &[(&str, &[&str])]) -> Result<PathBuf, String> {
+    let mut missing = Vec::new();
+    let mut why = None;
+    for &(tool, args) in tools {
+        match read_clipboard(tool, args) {
+            Err(ClipboardTool::Missing) => missing.push(tool),
+            Err(ClipboardTool::TooSlow) => {
+                why.get_or_insert(format!("{tool} gave no answer in 2 s"));
+            }
+            Ok(png) if images::sniff(&png) == Some("image/png") => {
+                return save_pasted(state_dir, &png)
+                    .map_err(|e| format!("cannot save it under {}: {e}", state_dir.display()));
+            }
+            Ok(_) => {
+                why.get_or_insert("the clipboard holds no image".to_string());
+            }
         }
-        return save_pasted(state_dir, &out.stdout)
-            .map_err(|e| format!("cannot save it under {}: {e}", state_dir.display()));
     }
-    Err(format!("neither {} is here", tried.join(" nor ")))
+    Err(why.unwrap_or_else(|| format!("neither {} is here", missing.join(" nor "))))
+}
+
+/// Why a clipboard tool gave nothing.
+enum ClipboardTool {
+    Missing,
+    TooSlow,
+}
+
+/// What `tool` printed when it succeeded (empty when it failed), read for at most
+/// `CLIPBOARD_WAIT` and `MAX_IMAGE_BYTES`; a tool still running then is killed.
+fn read_clipboard(tool: &str, args: &[&str]) -> Result<Vec<u8>, ClipboardTool> {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|_| ClipboardTool::Missing)?;
+    let stdout = child.stdout.take().ok_or(ClipboardTool::Missing)?;
+    let (sender, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.take(images::MAX_IMAGE_BYTES).read_to_end(&mut bytes);
+        let _ = sender.send(bytes);
+    });
+    let Ok(bytes) = read.recv_timeout(CLIPBOARD_WAIT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(ClipboardTool::TooSlow);
+    };
+    // Its output closed: it is ending, or lingers holding nothing more for us.
+    let status = child.try_wait().ok().flatten();
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    Ok(if status.is_none_or(|s| s.success()) {
+        bytes
+    } else {
+        Vec::new()
+    })
 }
 
 /// `png` kept as a new private file under `state_dir/pasted/`.
@@ -148,7 +203,10 @@ mod tests {
         assert_eq!(image_path(&format!("\"{}\"", full.display()), root), wanted);
         let escaped = full.display().to_string().replace(' ', "\\ ");
         assert_eq!(image_path(&escaped, root), wanted);
-        assert_eq!(image_path(&format!("file://{escaped} "), root), wanted);
+        let url = format!("file://{} ", full.display().to_string().replace(' ', "%20"));
+        assert_eq!(image_path(&url, root), wanted);
+        let elsewhere = format!("file://laptop{}", full.display());
+        assert_eq!(image_path(&elsewhere, root), None, "another machine's file");
         assert_eq!(image_path("my\\ shot.png", dir.path()), wanted);
         assert_eq!(
             image_path("fake.png", dir.path()),
@@ -162,5 +220,43 @@ mod tests {
         );
         assert_eq!(image_path("gone.png", dir.path()), None);
         assert_eq!(image_path("look at my shot.png\nplease", dir.path()), None);
+    }
+
+    /// A tool that fails gives way to the next; one that hangs is cut off; none there is said.
+    #[test]
+    fn ctrl_v_tries_each_clipboard_tool_and_waits_for_none_for_long() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = |name: &str, body: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            path.display().to_string()
+        };
+        let failing = script("wl-paste", "exit 1");
+        let png = script("xclip", r"printf '\211PNG\r\n\032\n0000'");
+        let hanging = script("slow", "exec sleep 30");
+        let state = dir.path().join("state");
+        let saved = clipboard_image(&state, &[(&failing, &[]), (&png, &[])]).unwrap();
+        assert_eq!(&std::fs::read(&saved).unwrap()[..4], b"\x89PNG");
+        assert!(saved.starts_with(state.join("pasted")));
+
+        let started = std::time::Instant::now();
+        let slow = clipboard_image(&state, &[(&hanging, &[]), (&failing, &[])]);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(
+            slow.unwrap_err(),
+            format!("{hanging} gave no answer in 2 s")
+        );
+        let empty = clipboard_image(&state, &[(&failing, &[])]);
+        assert_eq!(empty.unwrap_err(), "the clipboard holds no image");
+        let none = clipboard_image(
+            &state,
+            &[("/nowhere/wl-paste", &[]), ("/nowhere/xclip", &[])],
+        );
+        assert_eq!(
+            none.unwrap_err(),
+            "neither /nowhere/wl-paste nor /nowhere/xclip is here"
+        );
     }
 }

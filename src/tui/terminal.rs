@@ -29,8 +29,8 @@ const MOUSE_OFF: &str = "\x1b[?1006l\x1b[?1000l";
 const ALTERNATE_SCROLL_ON: &str = "\x1b[?1007h";
 const ALTERNATE_SCROLL_OFF: &str = "\x1b[?1007l";
 /// xterm's title stack (XTWINOPS 22 and 23): the shell's title saved, and put back.
-const TITLE_PUSH: &str = "\x1b[22;0t";
-const TITLE_POP: &str = "\x1b[23;0t";
+pub(super) const TITLE_PUSH: &str = "\x1b[22;0t";
+pub(super) const TITLE_POP: &str = "\x1b[23;0t";
 
 /// Whether the UI is on the alternate screen (the default) or on the terminal's own, its
 /// transcript going into the scrollback (scrollback mode).

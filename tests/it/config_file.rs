@@ -536,3 +536,30 @@ allowed_domains = ["pypi.org", "files.pythonhosted.org"]
     let err = Config::from_sources(env(&bad), None, &Overrides::default()).unwrap_err();
     assert!(err.to_string().contains("not on, off or domains"), "{err}");
 }
+
+/// `tui = "scrollback"` (kelp's shorthand) becomes the table it stands for when a `[tui]`
+/// setting is saved beside it: the screen stays as it was and the new key is kept.
+#[test]
+fn a_tui_setting_saved_beside_the_shorthand_keeps_the_screen_it_chose() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let path = config_dir.join("config.toml");
+    std::fs::write(&path, "model = \"m\"\ntui = \"scrollback\"\n").unwrap();
+    save_setting(
+        &config_dir,
+        &Setting::SyntaxTheme(Some("solarized-light".into())),
+    )
+    .unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        saved,
+        "model = \"m\"\n\n[tui]\nalternate_screen = \"never\"\ntheme = \"solarized-light\"\n"
+    );
+    let config_home = dir.path().to_string_lossy().into_owned();
+    let vars = [("HOME", "/h"), ("XDG_CONFIG_HOME", config_home.as_str())];
+    let (config, warnings) = Config::load_with(env(&vars), &Overrides::default()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.surfaces.alternate_screen, Some(false));
+    assert_eq!(config.surfaces.theme.as_deref(), Some("solarized-light"));
+}

@@ -433,7 +433,7 @@ async fn title_picks_what_the_window_title_shows() {
 }
 
 /// `/theme` lists the syntax themes with a sample in the colours of the one under the cursor;
-/// the code takes them at once, Esc gives the ones before back, and Enter keeps the theme, saved as Codex keeps it (`[tui] theme`) and named by `/status`.
+/// the code takes them at once, Esc (or Ctrl+C) gives the ones before back, and Enter keeps the theme, saved as Codex keeps it (`[tui] theme`) and named by `/status`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn theme_previews_the_code_as_the_cursor_moves_and_keeps_the_choice() {
     let fake = FakeOpenAi::start().await;
@@ -467,6 +467,21 @@ async fn theme_previews_the_code_as_the_cursor_moves_and_keeps_the_choice() {
         "the colours before, after Esc",
     );
     std::thread::sleep(Duration::from_millis(150));
+    // Ctrl+C closes it as Esc does: the colours before come back.
+    pty.send("/theme\r");
+    pty.wait_for("solarized-light", WAIT);
+    pty.send("\x1b[B\x1b[B");
+    pty.wait_until(
+        |_| pty.colour_of("fn main") != before,
+        WAIT,
+        "the code in the theme under the cursor",
+    );
+    pty.send("\x03");
+    pty.wait_until(
+        |_| pty.colour_of("fn main") == before,
+        WAIT,
+        "the colours before, after Ctrl+C",
+    );
     pty.send("/theme\r");
     pty.wait_for("solarized-light", WAIT);
     for _ in 0..7 {

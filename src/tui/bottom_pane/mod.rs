@@ -366,18 +366,22 @@ impl BottomPane {
         self.views.retain(|view| !matches!(view, View::Approval(_)));
     }
 
-    /// `ctrl+c` in the pane: closes the top picker, else clears the composer; `false` when
-    /// there was nothing to do.
-    pub fn cancel(&mut self) -> bool {
-        if matches!(self.views.last(), Some(View::Picker(..))) {
+    /// `ctrl+c` in the pane: closes the top picker (a previewing one says it closed without a
+    /// choice, as Esc does), else clears the composer; `Ignored` when there was nothing to do.
+    pub fn cancel(&mut self) -> KeyOutcome {
+        if let Some(View::Picker(kind, _)) = self.views.last() {
+            let kind = *kind;
             self.views.pop();
-            return true;
+            if kind.previews() {
+                return KeyOutcome::Command(Command::Previewed { kind, index: None });
+            }
+            return KeyOutcome::Consumed;
         }
         if !self.composer.is_empty() {
             self.edit(Composer::discard);
-            return true;
+            return KeyOutcome::Consumed;
         }
-        false
+        KeyOutcome::Ignored
     }
 
     /// Pasted text: into an approval's reason field, else the composer.
