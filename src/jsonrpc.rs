@@ -362,6 +362,12 @@ impl Out {
     }
 
     /// The client this `Out` writes to, as its server knows it.
+    /// Whether this writes to an audience no client is in now (a thread left running on a
+    /// server); a client's own `Out` always has its client.
+    pub fn heard_by_nobody(&self) -> bool {
+        matches!(&self.sink, Sink::Audience(audience) if audience.is_empty())
+    }
+
     pub fn client(&self) -> u64 {
         self.client
     }

@@ -15,11 +15,10 @@ use super::approval::Approvals;
 use super::command_rules::CommandRules;
 use super::conversation::Conversation;
 use super::turn::run_turn_unfinished;
-use super::turn_context::{Steered, TurnContext, outcome_of, take_steered};
+use super::turn_context::{Steered, TurnContext, new_turn_id, outcome_of};
 use crate::auth::{Accounts, AuthManager};
 use crate::config::{Config, Setting};
 use crate::llm::LlmClient;
-use crate::llm::types::Item;
 use crate::mcp::McpManager;
 use crate::protocol::{Event, Op, Reply, Settings, Submission, TurnOutcome};
 
@@ -27,6 +26,7 @@ mod goal;
 mod history;
 mod hooks;
 mod host;
+mod input;
 mod logins;
 mod sessions;
 mod settings;
@@ -37,13 +37,6 @@ mod terminals;
 use start::{Approver, CoreOptions, find_prompts, start_mcp};
 
 /// The prompt `/init` sends.
-const INIT_PROMPT: &str = "Write an AGENTS.md file at the root of this project, for coding agents \
-that will work in it. First look around: the layout (list_dir), the build files, the README, the \
-test setup and a few representative source files. Then add AGENTS.md with apply_patch (do not \
-overwrite an existing one). Keep it short and specific to this project: what it is; how to build, \
-run, test and lint it (the exact commands); the layout and where things live; code style and \
-conventions seen in the code; and anything an agent must not do. No generic advice.";
-
 /// What a turn task does.
 enum Work {
     /// Answer a prompt.
@@ -83,6 +76,8 @@ struct RunningTurn {
     toward_goal: Option<goal::GoalTurn>,
     /// kelp began it (toward the goal), not a face: a prompt sent meanwhile joins it.
     from_kelp: bool,
+    /// A prompt's turn: its id and words, for the person's `notify` program once it ends.
+    asked: Option<(String, String)>,
 }
 
 /// How a team started by this core starts its children: as this core was started, each with
@@ -370,7 +365,10 @@ impl Core {
     /// Takes the conversation back from a finished turn task, then tells the front end the
     /// turn is over — only now is the core ready for the next prompt.
     fn take_back(&mut self, joined: Result<Ended, tokio::task::JoinError>) {
-        let toward_goal = self.running.take().and_then(|turn| turn.toward_goal);
+        let (toward_goal, asked) = self
+            .running
+            .take()
+            .map_or((None, None), |turn| (turn.toward_goal, turn.asked));
         let outcome = match joined {
             Ok((mut conversation, outcome)) => {
                 conversation.set_model(self.model.clone());
@@ -394,6 +392,9 @@ impl Core {
                 }
             }
         };
+        if let (TurnOutcome::Completed, Some(asked)) = (&outcome, asked) {
+            self.notify_turn_complete(asked);
+        }
         self.emit(Event::TurnFinished(outcome));
     }
 
@@ -565,67 +566,6 @@ impl Core {
         }
     }
 
-    /// `Op::Steer`: input for the running turn's next request; with none running, it joins
-    /// the conversation for the next prompt.
-    fn handle_steer(&mut self, submission: Submission) {
-        self.steered
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(submission);
-        if self.running.is_none() {
-            self.keep_late_steers();
-        }
-    }
-
-    /// Input that came to steer a turn that had ended: it joins the conversation, so the model
-    /// reads it with the next prompt; nothing the person sent is lost.
-    fn keep_late_steers(&mut self) {
-        let late = take_steered(&self.steered);
-        let Some(conversation) = &mut self.conversation else {
-            return;
-        };
-        for steer in late {
-            if !steer.images.is_empty() {
-                self.events
-                    .send(Event::Error(format!(
-                        "{} image(s) came after the turn ended and were not kept: send them again",
-                        steer.images.len()
-                    )))
-                    .ok();
-            }
-            if let Err(e) = conversation.record(Item::user_text(steer.text)) {
-                self.events.send(Event::Error(e.to_string())).ok();
-            }
-            self.events
-                .send(Event::Notice(
-                    "what you added came after the turn ended: the model reads it with your next prompt"
-                        .to_string(),
-                ))
-                .ok();
-        }
-    }
-
-    /// `/init`: a turn that asks for an `AGENTS.md`, unless the project has one.
-    fn init(&mut self) {
-        let Some(conversation) = &self.conversation else {
-            return;
-        };
-        let path = conversation.project_dir().join("AGENTS.md");
-        // symlink_metadata: a dangling link is still a file the patch would overwrite.
-        if std::fs::symlink_metadata(&path).is_ok() {
-            self.emit(Event::Error(format!(
-                "{} already exists: /init does not overwrite it; edit it, or move it away first",
-                path.display()
-            )));
-            return;
-        }
-        self.emit(Event::Notice(
-            "Asking the model to write AGENTS.md; you approve the file before it is written."
-                .to_string(),
-        ));
-        self.submit(Work::Prompt(Submission::text(INIT_PROMPT)));
-    }
-
     fn submit(&mut self, work: Work) {
         // The person's prompt during a turn kelp began toward the goal joins that turn, as
         // input added to it: the goal's turns never stand in the person's way.
@@ -654,6 +594,14 @@ impl Core {
         let terminals = conversation.tool_context().terminals.clone();
         let session_path = conversation.session_path();
         let from_kelp = matches!(&work, Work::Prompt(submission) if submission.from_kelp);
+        let mut work = work;
+        let asked = match &mut work {
+            Work::Prompt(submission) if !submission.from_kelp => {
+                let id = submission.turn_id.get_or_insert_with(new_turn_id).clone();
+                Some((id, submission.text.clone()))
+            }
+            _ => None,
+        };
         let cancel = CancellationToken::new();
         let ctx = TurnContext {
             client: self.client.clone(),
@@ -691,6 +639,7 @@ impl Core {
             session_path,
             toward_goal,
             from_kelp,
+            asked,
         });
     }
 }

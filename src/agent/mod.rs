@@ -6,7 +6,9 @@
 //!   conversations it lists; `core/history.rs` its work on the history between turns (rewind,
 //!   undo, fork, rename); `core/goal.rs` the turns it starts toward a goal and their spending;
 //!   `goal_notes.rs` what a turn does for the goal (notes, the budget's wrap-up);
-//!   `core/hooks.rs` the person's hooks read as it starts, `hook_points.rs` where a turn
+//!   `core/input.rs` input that steers a turn or came after it, and `/init`;
+//!   `core/hooks.rs` the person's hooks read as it starts (and Codex's `notify` told of a
+//!   finished turn), `hook_points.rs` where a turn
 //!   fires them (a prompt, a tool call before and after, the turn's end, the session's start).
 //! - `turn.rs`: the tool loop (request, run the calls, request again until a response has none;
 //!   step limit 100); `calls.rs`: one step's calls, parsed, judged, asked and run, each

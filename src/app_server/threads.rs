@@ -318,6 +318,7 @@ impl Threads {
                 thread_id: id.clone(),
                 cwd: cwd.clone(),
                 everyone: self.everyone.clone(),
+                notify: config.notify.clone(),
             },
             Arc::clone(&running),
             Reported {

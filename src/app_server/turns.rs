@@ -3,6 +3,7 @@
 //! [`Translator`]; approval requests become server→client requests whose decisions go back as
 //! `Op::Approve`.
 
+use crate::hooks::notify::Notification;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -356,6 +357,8 @@ pub(super) struct Where {
     pub(super) cwd: PathBuf,
     /// Every client, which hears the thread's status.
     pub(super) everyone: Out,
+    /// The person's `notify` program, told of an approval no client is there to give.
+    pub(super) notify: Option<Vec<String>>,
 }
 
 /// What the server keeps of what its threads report: the last rate limits and MCP servers.
@@ -379,8 +382,9 @@ pub(super) async fn pump(
         thread_id,
         cwd,
         everyone,
+        notify,
     } = place;
-    let mut path = TurnPath::new(thread_id.clone(), cwd);
+    let mut path = TurnPath::new(thread_id.clone(), cwd.clone());
     let asking = Asking::default();
     while let Some(event) = events.recv().await {
         // The hot path: the next piece of the message streaming now.
@@ -406,15 +410,26 @@ pub(super) async fn pump(
                     call_id,
                     subject,
                     agent,
-                } => ask_host(
-                    out.clone(),
-                    ops.clone(),
-                    (thread_id.clone(), turn),
-                    Arc::clone(&asking),
-                    id,
-                    (call_id, agent),
-                    subject,
-                ),
+                } => {
+                    if let Some(argv) = notify.as_deref().filter(|_| out.heard_by_nobody()) {
+                        let asked = Notification::ApprovalRequested {
+                            thread_id: thread_id.clone(),
+                            turn_id: turn.clone(),
+                            cwd: cwd.display().to_string(),
+                            message: subject.requested_line(),
+                        };
+                        crate::hooks::notify::send(argv, &cwd, &asked);
+                    }
+                    ask_host(
+                        out.clone(),
+                        ops.clone(),
+                        (thread_id.clone(), turn),
+                        Arc::clone(&asking),
+                        id,
+                        (call_id, agent),
+                        subject,
+                    )
+                }
                 Step::Questions {
                     turn,
                     id,

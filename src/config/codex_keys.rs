@@ -160,6 +160,7 @@ pub(super) fn kelp_key(key: &str) -> Option<&str> {
         | "features"
         | "hooks"
         | "tui"
+        | "notify"
         | "skills" => key,
         _ => return None,
     })

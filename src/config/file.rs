@@ -32,6 +32,7 @@ pub const KEYS: &[&str] = &[
     "mouse",
     "theme",
     "notifications",
+    "notify",
     "server",
     "context_window",
     "auth_issuer",
@@ -82,6 +83,8 @@ pub struct FileSettings {
     pub mouse: Option<bool>,
     pub theme: Option<Theme>,
     pub notifications: Option<modes::Notify>,
+    /// `notify = ["program", "arg"]`: run after each turn with Codex's JSON appended.
+    pub notify: Option<Vec<String>>,
     pub server: Option<modes::Server>,
     pub context_window: Option<u64>,
     pub auth_issuer: Option<String>,
@@ -146,6 +149,7 @@ impl FileSettings {
             mouse: self.mouse.or(lower.mouse),
             theme: self.theme.or(lower.theme),
             notifications: self.notifications.or(lower.notifications),
+            notify: self.notify.or(lower.notify),
             server: self.server.or(lower.server),
             context_window: self.context_window.or(lower.context_window),
             auth_issuer: self.auth_issuer.or(lower.auth_issuer),
@@ -509,6 +513,14 @@ impl Entry<'_> {
                 _ => bad("must be \"none\", \"per-user\" or \"over-ssh\""),
             },
             "status_line" | "statusLine" | "tui" => settings.surfaces.read(key, item, bad),
+            "notify" => match item.as_array().map(|list| {
+                list.iter()
+                    .map(|arg| arg.as_str().map(str::to_string))
+                    .collect::<Option<Vec<String>>>()
+            }) {
+                Some(Some(argv)) if !argv.is_empty() => settings.notify = Some(argv),
+                _ => bad("must be a program and its arguments: [\"notify-send\", \"kelp\"]"),
+            },
             "notifications" => match string.map(str::parse::<modes::Notify>) {
                 Some(Ok(notify)) => settings.notifications = Some(notify),
                 _ => bad("must be \"bell\", \"desktop\" or \"off\""),

@@ -157,6 +157,10 @@ pub struct Config {
     pub theme: modes::Theme,
     /// How the client calls the person back when a turn ends or waits while they look away.
     pub notifications: modes::Notify,
+    /// `notify`: a program of the person's run after each finished turn, with Codex's JSON
+    /// (`agent-turn-complete`) as its last argument; and, on a server, when a turn waits for an
+    /// approval no client is there to give (`approval-requested`).
+    pub notify: Option<Vec<String>>,
     /// Where the interactive client's agent runs (`server`, `KELP_SERVER`).
     pub server: modes::Server,
     /// The model's context window in tokens, when kelp's own knowledge of it should not apply.
@@ -415,6 +419,7 @@ impl Config {
                     .or(from_file.theme)
                     .unwrap_or_default(),
                 notifications: from_file.notifications.unwrap_or_default(),
+                notify: from_file.notify.clone(),
                 server,
                 context_window: context_window(&text, from_file.context_window)?,
                 mcp_servers: from_file.mcp_servers,
@@ -465,6 +470,7 @@ impl Config {
             mouse: false,
             theme: modes::Theme::default(),
             notifications: modes::Notify::default(),
+            notify: None,
             server: modes::Server::default(),
             context_window: None,
             mcp_servers: Vec::new(),

@@ -59,6 +59,7 @@ const PERSONS_OWN: &[&str] = &[
     "mouse",
     "theme",
     "notifications",
+    "notify",
 ];
 
 /// The file the allowances are kept in, in kelp's state folder.

@@ -16,9 +16,12 @@
 //!   kelp's state folder.
 //! - `run.rs`: the hooks of one event run together, each bounded in time and output.
 //! - `answer.rs`: what their exit codes and output say, as one verdict.
+//! - `notify.rs`: Codex's `notify` program, told of a finished turn (and of an approval nobody
+//!   is there to give).
 
 mod answer;
 mod config;
+pub mod notify;
 mod run;
 mod trust;
 

@@ -348,6 +348,36 @@ pub enum ApprovalSubject {
 pub const MAX_MODELS_WORDS: usize = 160;
 
 impl ApprovalSubject {
+    /// What waits for the person, in one short line for a notification (Codex's words:
+    /// `Approval requested: cargo test`).
+    pub fn requested_line(&self) -> String {
+        const MOST: usize = 30;
+        let cut = |text: &str| match text.char_indices().nth(MOST) {
+            Some((at, _)) => format!("{}…", &text[..at]),
+            None => text.to_string(),
+        };
+        match self {
+            Self::Command { command, .. } | Self::Unsandboxed { command, .. } => {
+                format!("Approval requested: {}", cut(command))
+            }
+            Self::Patch { changes, .. } => match changes.as_slice() {
+                [one] => {
+                    let name = one.path.file_name().unwrap_or(one.path.as_os_str());
+                    format!("kelp wants to edit {}", cut(&name.to_string_lossy()))
+                }
+                many => format!("kelp wants to edit {} files", many.len()),
+            },
+            Self::Read { summary, .. } => format!("Approval requested: {}", cut(summary)),
+            Self::McpTool { server, .. } => format!("Approval requested by {server}"),
+            Self::Network { host, port, .. } => {
+                format!(
+                    "Approval requested: reach {}",
+                    cut(&format!("{host}:{port}"))
+                )
+            }
+        }
+    }
+
     /// The question of an [`ApprovalSubject::Unsandboxed`], as a face that has one line for it
     /// says it.
     pub fn unsandboxed_question(blocked: &str, requested: bool) -> String {

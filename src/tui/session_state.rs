@@ -115,7 +115,10 @@ impl ExitSummary {
             ));
         }
         if let (true, Some(server)) = (self.left_running, &self.server) {
-            text.push_str(&format!("Its turn goes on at {server}.\n"));
+            text.push_str(&format!(
+                "Its turn goes on at {server}. A notify program in config.toml is told when \
+                 it ends or waits for you.\n"
+            ));
         }
         match &self.server {
             Some(server) => text.push_str(&format!(

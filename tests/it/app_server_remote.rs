@@ -30,8 +30,18 @@ struct Listening {
 
 impl Listening {
     fn start(fake: &FakeOpenAi, args: &[&str]) -> Self {
+        Self::start_configured(fake, args, "")
+    }
+
+    /// [`Listening::start`] with `config` as the person's `config.toml` (when not empty).
+    fn start_configured(fake: &FakeOpenAi, args: &[&str], config: &str) -> Self {
         let home = tempfile::tempdir().unwrap();
         let runtime = tempfile::tempdir().unwrap();
+        if !config.is_empty() {
+            let dir = home.path().join(".config/kelp");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("config.toml"), config).unwrap();
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_kelp"))
             .arg("app-server")
             .args(args)
@@ -1512,4 +1522,111 @@ async fn a_turn_sent_to_the_background_goes_on_at_the_server_after_the_client_le
     back.wait_for("Finished in the background.", WAIT);
     back.send("/quit\r");
     assert!(back.wait_exit(WAIT));
+}
+
+/// Codex's `notify` program on a server: a turn left there tells it when it waits for an
+/// approval no client is there to give (`approval-requested`) and when it ends
+/// (`agent-turn-complete`, Codex's fields); with a client there to be asked, only the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_persons_notifier_hears_of_a_turn_left_on_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes");
+    let notifier = dir.path().join("notify.sh");
+    let script = format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}\n", notes.display());
+    std::fs::write(&notifier, script).unwrap();
+    std::fs::set_permissions(&notifier, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = format!("notify = [\"{}\"]\n", notifier.display());
+    let server = Listening::start_configured(&fake, &["--listen", "unix://"], &config);
+    let told = |count: usize| -> Vec<Value> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let text = std::fs::read_to_string(&notes).unwrap_or_default();
+            let lines: Vec<Value> = text
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect();
+            if lines.len() >= count {
+                return lines;
+            }
+            assert!(std::time::Instant::now() < deadline, "told: {lines:#?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let escalated = |path: &Path| {
+        json!({"command": format!("touch {}", path.display()),
+               "sandbox_permissions": "require_escalated", "justification": "needed"})
+    };
+    let project = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    let mut client = server.signed_in(&fake, &[]);
+    let started = client.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "on-request"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "sleep 2"})),
+        Reply::call_with_id("c2", "shell", escalated(&outside)),
+        Reply::text("Done in the background."),
+    ]);
+    client.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
+    );
+    client.until(|m| {
+        m["method"] == "item/started" && m["params"]["item"]["type"] == "commandExecution"
+    });
+    drop(client);
+
+    let asked = told(1).remove(0);
+    assert_eq!(asked["type"], "approval-requested", "{asked}");
+    assert_eq!(asked["thread-id"], thread_id);
+    assert_eq!(asked["cwd"], project.path().display().to_string());
+    let message = asked["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Approval requested: touch "),
+        "{message}"
+    );
+    assert!(!outside.exists(), "it waits for the person");
+
+    let mut back = server.signed_in(&fake, &[]);
+    back.result("thread/resume", json!({"threadId": thread_id}));
+    let again = back.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request = again.last().unwrap()["id"].clone();
+    back.send_raw(&json!({"id": request, "result": {"decision": "accept"}}).to_string());
+    back.until(|m| m["method"] == "turn/completed");
+    assert!(outside.exists());
+    let done = told(2).remove(1);
+    assert_eq!(
+        done,
+        json!({
+            "type": "agent-turn-complete",
+            "thread-id": thread_id,
+            "turn-id": asked["turn-id"],
+            "cwd": project.path().display().to_string(),
+            "input-messages": ["go"],
+            "last-assistant-message": "Done in the background.",
+        })
+    );
+
+    // Its twin: asked with a client there, the notifier hears only of the end.
+    let second = dir.path().join("second.txt");
+    fake.push_responses([
+        Reply::call_with_id("c3", "shell", escalated(&second)),
+        Reply::text("Again."),
+    ]);
+    back.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "again"}]}),
+    );
+    let asked = back.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let request = asked.last().unwrap()["id"].clone();
+    back.send_raw(&json!({"id": request, "result": {"decision": "accept"}}).to_string());
+    back.until(|m| m["method"] == "turn/completed");
+    let all = told(3);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all[2]["type"], "agent-turn-complete");
+    assert_eq!(all[2]["last-assistant-message"], "Again.");
 }

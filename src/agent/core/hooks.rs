@@ -46,6 +46,31 @@ impl Core {
         self.hooks = hooks;
     }
 
+    /// The person's `notify` program told that the prompt `asked` (its turn's id and words)
+    /// was answered: the first agent's conversation only, as a team's children work for it.
+    pub(super) fn notify_turn_complete(&self, (turn_id, prompt): (String, String)) {
+        let Some(argv) = &self.config.notify else {
+            return;
+        };
+        let child = self
+            .seat
+            .as_ref()
+            .and_then(|seat| seat.as_child())
+            .is_some();
+        let Some(conversation) = self.conversation.as_ref().filter(|_| !child) else {
+            return;
+        };
+        let cwd = conversation.project_dir();
+        let done = crate::hooks::notify::Notification::AgentTurnComplete {
+            thread_id: conversation.id().to_string(),
+            turn_id,
+            cwd: cwd.display().to_string(),
+            input_messages: vec![prompt],
+            last_assistant_message: conversation.last_answer(),
+        };
+        crate::hooks::notify::send(argv, cwd, &done);
+    }
+
     /// `SessionEnd`, as the core ends: the first agent's conversation only (a team's child
     /// ends with `SubagentStop`), its file saved first.
     pub(super) async fn session_end(&mut self) {
