@@ -119,7 +119,18 @@ struct Store {
     next_id: i64,
     limit: Option<usize>,
     sessions: BTreeMap<i64, Session>,
+    /// The private `/tmp`'s cap, as the last session started under it.
+    tmp_cap: u64,
+    /// A task measures the private `/tmp` while sessions run.
+    watching_tmp: bool,
+    /// That it emptied the private `/tmp`, for the model's next poll.
+    tmp_note: Option<String>,
 }
+
+/// How often the private `/tmp` is measured while background terminals run: it lives on the
+/// machine's disk, and a command that never ends would otherwise fill it past its cap, which a
+/// command is held to only as it ends.
+const TMP_CHECK: Duration = Duration::from_secs(5);
 
 struct Session {
     command: String,
@@ -259,6 +270,7 @@ impl Terminals {
             Ok(running) => running,
             Err(e) => return ToolOutput::failure(e.to_string(), started.elapsed()),
         };
+        self.watch_tmp(ctx.sandbox.tmp_cap);
         let id = {
             let mut store = self.store();
             store.next_id += 1;
@@ -387,11 +399,18 @@ impl Terminals {
         }
         let (output, total) = io.take_unread();
         let ending = io.ending();
-        if ending.is_some() {
-            self.store().sessions.remove(&id);
-        }
+        let tmp_note = {
+            let mut store = self.store();
+            if ending.is_some() {
+                store.sessions.remove(&id);
+            }
+            store.tmp_note.take()
+        };
         let budget = max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
-        let text = model_text(id, ending.as_ref(), &output, total, budget, started);
+        let mut text = model_text(id, ending.as_ref(), &output, total, budget, started);
+        if let Some(note) = tmp_note {
+            text = format!("Note: {note}\n{text}");
+        }
         let outcome = ShellOutcome {
             exit_code: ending.as_ref().and_then(|e| e.exit_code),
             signal: ending.as_ref().and_then(|e| e.signal),
@@ -422,6 +441,40 @@ impl Terminals {
             cancelled: false,
             detail: ToolDetail::Shell(outcome),
         }
+    }
+
+    /// Holds the private `/tmp` to `cap` every [`TMP_CHECK`] for as long as sessions run (one
+    /// task per conversation's terminals, gone with them); what it emptied is told at the next
+    /// poll.
+    fn watch_tmp(&self, cap: u64) {
+        {
+            let mut store = self.store();
+            store.tmp_cap = cap;
+            if std::mem::replace(&mut store.watching_tmp, true) {
+                return;
+            }
+        }
+        let store = Arc::downgrade(&self.0);
+        crate::task::spawn(async move {
+            loop {
+                tokio::time::sleep(TMP_CHECK).await;
+                let Some(terminals) = store.upgrade().map(Terminals) else {
+                    return;
+                };
+                let cap = {
+                    let mut held = terminals.store();
+                    if held.sessions.is_empty() {
+                        held.watching_tmp = false;
+                        return;
+                    }
+                    held.tmp_cap
+                };
+                let hold = move || crate::sandbox::hold_private_tmp_to(cap);
+                if let Ok(Some(note)) = tokio::task::spawn_blocking(hold).await {
+                    terminals.store().tmp_note = Some(note);
+                }
+            }
+        });
     }
 
     /// Ends the least recently used session when another would pass the limit, sparing the

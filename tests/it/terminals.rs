@@ -328,6 +328,45 @@ async fn a_background_terminal_writes_only_where_a_command_may_and_its_twin_outs
     assert!(target.exists());
 }
 
+/// The private `/tmp` is held to its cap while a background terminal runs, not only as a
+/// command ends: a program that fills it and runs on finds it emptied within seconds, and the
+/// model's next poll says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_terminal_cannot_fill_the_private_tmp_past_its_cap_while_it_runs() {
+    if !whole_sandbox() {
+        return;
+    }
+    let mut a = agent_setup(|config, _| {
+        config.approval = ApprovalMode::FullAuto;
+        config.secrets.private_tmp_max_mb = Some(1);
+    })
+    .await;
+    model_polls(
+        &a.fake,
+        json!({"cmd": "head -c 3000000 /dev/zero > /tmp/big && echo filled; sleep 60",
+               "yield_time_ms": 1000}),
+        |id| json!({"session_id": id, "chars": "", "yield_time_ms": 8000}),
+    );
+    a.submit("fill it and go on");
+    a.finish_turn().await;
+    let inputs = a.inputs();
+    let started = output_for(&inputs[1], "e1");
+    assert!(started.contains("filled"), "{started}");
+    assert!(
+        started.contains("Process running with session ID"),
+        "{started}"
+    );
+    let polled = output_for(&inputs[2], "w1");
+    assert!(
+        polled.contains("private /tmp held more than 1 MB"),
+        "{polled}"
+    );
+    assert!(
+        polled.contains("Process running with session ID"),
+        "{polled}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_background_terminal_keeps_the_conversations_network_mode_and_its_twin_with_it_on_connects()
  {
