@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::protocol::SessionSummary;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -120,7 +121,83 @@ pub fn listed_thread(
         thread.forked_from_id = Some(Some(origin.to_string()));
     }
     thread.attached_to_thread_id = session.side_of.map(|parent| parent.to_string());
+    if let Some(agent) = &session.agent {
+        thread.spawned_by(&agent.parent.to_string(), &agent.path);
+    }
     thread
+}
+
+/// Which threads `thread/list` gives by where they came from, as Codex filters them: the
+/// person's own unless `sourceKinds` names the spawned kinds; only the agents spawned by one
+/// thread (`parentThreadId`) or below it at any depth (`ancestorThreadId`).
+enum Sources {
+    Kinds { own: bool, spawned: bool },
+    ChildrenOf(uuid::Uuid),
+    Below(uuid::Uuid),
+}
+
+impl Sources {
+    fn asked(
+        kinds: Option<&[String]>,
+        parent: Option<&str>,
+        ancestor: Option<&str>,
+    ) -> Result<Self, RpcError> {
+        let thread = |id: &str| {
+            uuid::Uuid::parse_str(id)
+                .map_err(|_| RpcError::invalid_params(format!("Invalid params: no thread {id:?}")))
+        };
+        match (parent, ancestor) {
+            (Some(_), Some(_)) => Err(RpcError::invalid_params(
+                "Invalid params: parentThreadId and ancestorThreadId cannot be given together",
+            )),
+            (Some(parent), None) => Ok(Self::ChildrenOf(thread(parent)?)),
+            (None, Some(ancestor)) => Ok(Self::Below(thread(ancestor)?)),
+            (None, None) => {
+                let kinds = kinds.unwrap_or_default();
+                let spawned = |kind: &String| kind.starts_with("subAgent");
+                Ok(Self::Kinds {
+                    own: kinds.is_empty() || kinds.iter().any(|kind| !spawned(kind)),
+                    spawned: kinds.iter().any(spawned),
+                })
+            }
+        }
+    }
+
+    /// The sessions of `all` these sources give, in their order.
+    fn keep<'a>(
+        &self,
+        all: impl Iterator<Item = SessionSummary> + 'a,
+    ) -> Box<dyn Iterator<Item = SessionSummary> + 'a> {
+        match *self {
+            Self::Kinds { own, spawned } => Box::new(all.filter(move |s| match s.agent {
+                Some(_) => spawned,
+                None => own,
+            })),
+            Self::ChildrenOf(parent) => {
+                Box::new(all.filter(move |s| s.agent.as_ref().is_some_and(|a| a.parent == parent)))
+            }
+            Self::Below(ancestor) => {
+                let all: Vec<SessionSummary> = all.collect();
+                let parents: HashMap<uuid::Uuid, uuid::Uuid> = all
+                    .iter()
+                    .filter_map(|s| Some((s.id, s.agent.as_ref()?.parent)))
+                    .collect();
+                // Up the parents, each at most once: a loop in broken files ends.
+                let below = move |s: &SessionSummary| {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut at = parents.get(&s.id).copied();
+                    while let Some(parent) = at.filter(|p| seen.insert(*p)) {
+                        if parent == ancestor {
+                            return true;
+                        }
+                        at = parents.get(&parent).copied();
+                    }
+                    false
+                };
+                Box::new(all.into_iter().filter(below))
+            }
+        }
+    }
 }
 
 /// The cursor that lists the other way from a page's first entry, that entry included: with
@@ -170,6 +247,11 @@ impl Saved {
             CwdFilter::One(dir) => vec![dir],
             CwdFilter::Many(dirs) => dirs,
         });
+        let sources = Sources::asked(
+            asked.source_kinds.as_deref(),
+            asked.parent_thread_id.as_deref(),
+            asked.ancestor_thread_id.as_deref(),
+        )?;
         let state_dir = self.state_dir.clone();
         let (found, names) = crate::task::spawn_blocking(move || {
             let root = if archived {
@@ -178,12 +260,13 @@ impl Saved {
                 crate::session::sessions_dir(&state_dir)
             };
             // A side conversation is attached to its thread, and hidden from lists as Codex's.
-            let mut listed = crate::session::list_under(&root, None).filter(|s| {
+            let sessions = crate::session::list_under(&root, None).filter(|s| {
                 s.side_of.is_none()
                     && folders
                         .as_ref()
                         .is_none_or(|dirs| dirs.contains(&s.project_dir))
             });
+            let mut listed = sources.keep(sessions);
             // One more than the page says whether another follows.
             let found: Vec<_> = listed
                 .by_ref()

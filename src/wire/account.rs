@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Notification, RateLimitSnapshot, Text, lenient};
+use super::{Notification, Text, lenient};
 
 /// The account `account/read` shows: an API key, or a ChatGPT login with its plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +102,58 @@ notification!(
         auth_mode: Option<Text>,
         #[serde(default, deserialize_with = "lenient")]
         plan_type: Option<Text>,
+    }
+);
+
+/// The plan's rate-limit windows, those kelp knows (`RateLimitSnapshot`, sparse).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitSnapshot {
+    #[serde(default, deserialize_with = "lenient")]
+    pub primary: Option<RateLimitWindow>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub secondary: Option<RateLimitWindow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitWindow {
+    pub used_percent: i64,
+    pub window_duration_mins: Option<u64>,
+    pub resets_at: Option<i64>,
+}
+
+impl From<&crate::protocol::RateLimits> for RateLimitSnapshot {
+    fn from(limits: &crate::protocol::RateLimits) -> Self {
+        let window = |w: &crate::protocol::RateLimitWindow| RateLimitWindow {
+            used_percent: w.used_percent.round() as i64,
+            window_duration_mins: w.window_minutes,
+            resets_at: w.resets_at,
+        };
+        Self {
+            primary: limits.primary.as_ref().map(window),
+            secondary: limits.secondary.as_ref().map(window),
+        }
+    }
+}
+
+impl From<RateLimitSnapshot> for crate::protocol::RateLimits {
+    fn from(limits: RateLimitSnapshot) -> Self {
+        let window = |w: RateLimitWindow| crate::protocol::RateLimitWindow {
+            used_percent: w.used_percent as f64,
+            window_minutes: w.window_duration_mins,
+            resets_at: w.resets_at,
+        };
+        Self {
+            primary: limits.primary.map(window),
+            secondary: limits.secondary.map(window),
+        }
+    }
+}
+
+notification!(
+    /// The plan's rate-limit windows as they stand.
+    RateLimitsUpdated = "account/rateLimits/updated" {
+        rate_limits: RateLimitSnapshot,
     }
 );
 

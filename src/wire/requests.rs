@@ -141,6 +141,16 @@ pub struct ThreadListParams {
     /// `created_at` or `updated_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_key: Option<String>,
+    /// Where the threads came from (`appServer`, `subAgentThreadSpawn`, …); none: the person's
+    /// own, not the agents their threads spawned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kinds: Option<Vec<String>>,
+    /// Only the agents this thread spawned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_thread_id: Option<String>,
+    /// Only the agents spawned below this thread, at any depth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ancestor_thread_id: Option<String>,
 }
 
 /// One folder or several.

@@ -68,9 +68,10 @@ pub struct Thread {
     pub cwd: PathBuf,
     #[serde(default, deserialize_with = "lenient")]
     pub cli_version: Text,
-    /// Where the thread came from: kelp writes `appServer`; a server may say more (an object).
+    /// Where the thread came from: `appServer`, or for an agent of a team Codex's
+    /// `{"subAgent": {"thread_spawn": {…}}}`; a server may say more.
     #[serde(default, deserialize_with = "lenient")]
-    pub source: Text,
+    pub source: serde_json::Value,
     #[serde(default)]
     pub turns: Turns,
     #[serde(default, deserialize_with = "lenient")]
@@ -98,6 +99,20 @@ pub struct Thread {
         deserialize_with = "lenient"
     )]
     pub attached_to_thread_id: Option<String>,
+    /// The thread of the agent that spawned this one (an agent of a team).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub parent_thread_id: Option<String>,
+    /// `subagent` for an agent of a team, as Codex marks its spawned threads.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub thread_source: Option<Text>,
     /// Said in a thread's opening answer: kelp gives the history whole (`legacy`).
     #[serde(
         default,
@@ -121,15 +136,32 @@ impl Thread {
             status: ThreadStatus::Idle,
             cwd: cwd.to_path_buf(),
             cli_version: env!("CARGO_PKG_VERSION").into(),
-            source: "appServer".into(),
+            source: serde_json::Value::from("appServer"),
             turns: Turns::default(),
             project_id: None,
             path: None,
             name: None,
             forked_from_id: None,
             attached_to_thread_id: None,
+            parent_thread_id: None,
+            thread_source: None,
             history_mode: None,
         }
+    }
+
+    /// Marks it as the agent at `path` (`/root/alpha`) of a team, spawned by `parent`'s
+    /// thread, as Codex's spawned threads are marked.
+    pub fn spawned_by(&mut self, parent: &str, path: &str) {
+        let depth = path.trim_matches('/').split('/').count().saturating_sub(1);
+        self.source = serde_json::json!({"subAgent": {"thread_spawn": {
+            "parent_thread_id": parent,
+            "depth": depth,
+            "agent_path": path,
+            "agent_nickname": null,
+            "agent_role": null,
+        }}});
+        self.parent_thread_id = Some(parent.to_string());
+        self.thread_source = Some("subagent".into());
     }
 }
 
@@ -403,51 +435,6 @@ pub enum ActiveFlag {
     /// What else a newer server says a thread waits on; never written.
     #[serde(other, skip_serializing)]
     Unknown,
-}
-
-/// The plan's rate-limit windows, those kelp knows (`RateLimitSnapshot`, sparse).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct RateLimitSnapshot {
-    #[serde(default, deserialize_with = "lenient")]
-    pub primary: Option<RateLimitWindow>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub secondary: Option<RateLimitWindow>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RateLimitWindow {
-    pub used_percent: i64,
-    pub window_duration_mins: Option<u64>,
-    pub resets_at: Option<i64>,
-}
-
-impl From<&crate::protocol::RateLimits> for RateLimitSnapshot {
-    fn from(limits: &crate::protocol::RateLimits) -> Self {
-        let window = |w: &crate::protocol::RateLimitWindow| RateLimitWindow {
-            used_percent: w.used_percent.round() as i64,
-            window_duration_mins: w.window_minutes,
-            resets_at: w.resets_at,
-        };
-        Self {
-            primary: limits.primary.as_ref().map(window),
-            secondary: limits.secondary.as_ref().map(window),
-        }
-    }
-}
-
-impl From<RateLimitSnapshot> for crate::protocol::RateLimits {
-    fn from(limits: RateLimitSnapshot) -> Self {
-        let window = |w: RateLimitWindow| crate::protocol::RateLimitWindow {
-            used_percent: w.used_percent as f64,
-            window_minutes: w.window_duration_mins,
-            resets_at: w.resets_at,
-        };
-        Self {
-            primary: limits.primary.map(window),
-            secondary: limits.secondary.map(window),
-        }
-    }
 }
 
 /// The same token counts both ways: kelp's and the protocol's name them alike.
@@ -728,13 +715,6 @@ notification!(
     }
 );
 
-notification!(
-    /// The plan's rate-limit windows as they stand.
-    RateLimitsUpdated = "account/rateLimits/updated" {
-        rate_limits: RateLimitSnapshot,
-    }
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -942,8 +922,12 @@ mod tests {
         };
         crate::wire::read_answer_fits("v2/ThreadStartResponse.json", &opened);
         crate::wire::read_answer_fits("v2/ThreadResumeResponse.json", &opened);
+        // An agent of a team, marked as Codex marks a spawned thread.
+        let mut spawned = Thread::new("c", std::path::Path::new("/p"), "/root/alpha: go", 1, 2);
+        spawned.spawned_by("9f0e5d1c-1111-2222-3333-444455556666", "/root/alpha");
+        assert_eq!(spawned.source["subAgent"]["thread_spawn"]["depth"], 1);
         let listed = ListPage {
-            data: vec![thread],
+            data: vec![thread, spawned],
             next_cursor: Some("c".into()),
             backwards_cursor: None,
         };
@@ -975,7 +959,7 @@ mod tests {
             "status": {"type": "systemError"}, "turns": [{"id": "u", "status": "cancelled"}],
         }))
         .unwrap();
-        assert_eq!(thread.source, "");
+        assert_eq!(thread.source, json!({"subAgent": "review"}), "kept as said");
         assert_eq!(thread.status, ThreadStatus::Unknown);
         assert_eq!(thread.turns.in_hand()[0].status, TurnStatus::Unknown);
         assert!(matches!(

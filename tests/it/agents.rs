@@ -381,6 +381,52 @@ async fn the_app_server_announces_the_agents_as_codex_does() {
         .find(|item| item["type"] == "agentMessage")
         .unwrap();
     assert_eq!(answer["text"], "both answered");
+    // The agents' threads are the spawned kind, as Codex's: left out of the person's list,
+    // listed when asked for by kind or by their parent, each naming its parent and path.
+    let ids = |listed: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let own = server.result("thread/list", json!({}));
+    assert_eq!(ids(&own), [thread_id.as_str().unwrap()], "{own}");
+    let beta_thread = items
+        .iter()
+        .find(|item| item["type"] == "subAgentActivity" && item["agentPath"] == "/root/beta")
+        .unwrap()["agentThreadId"]
+        .as_str()
+        .unwrap();
+    let mut agents = vec![alpha_thread.to_string(), beta_thread.to_string()];
+    agents.sort();
+    let spawned = server.result(
+        "thread/list",
+        json!({"sourceKinds": ["subAgentThreadSpawn"]}),
+    );
+    assert_eq!(ids(&spawned), agents, "{spawned}");
+    let children = server.result("thread/list", json!({"parentThreadId": thread_id}));
+    assert_eq!(ids(&children), agents, "{children}");
+    let below = server.result("thread/list", json!({"ancestorThreadId": thread_id}));
+    assert_eq!(ids(&below), agents, "{below}");
+    let of_alpha = server.result("thread/list", json!({"parentThreadId": alpha_thread}));
+    assert!(ids(&of_alpha).is_empty(), "{of_alpha}");
+    let alpha_listed = children["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == alpha_thread)
+        .unwrap();
+    assert_eq!(
+        alpha_listed["source"],
+        json!({"subAgent": {"thread_spawn": {"parent_thread_id": thread_id, "depth": 1,
+               "agent_path": "/root/alpha", "agent_nickname": null, "agent_role": null}}})
+    );
+    assert_eq!(alpha_listed["parentThreadId"], thread_id);
+    assert_eq!(alpha_listed["threadSource"], "subagent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
