@@ -417,7 +417,7 @@ impl Core {
             Op::Diff => self.diff(),
             Op::ListRevisions => self.revisions(),
             Op::MakeWorktree => self.make_worktree(),
-            Op::ListAgents => self.list_agents(),
+            Op::ListAgents { saved } => self.list_agents(saved),
             Op::ReadAgent(id) => self.read_agent(id),
             Op::ListTerminals => self.list_terminals(),
             Op::ListHooks => self.list_hooks(),

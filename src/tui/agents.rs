@@ -28,12 +28,14 @@ impl App {
     /// `/agents` (every conversation) or `/subagents` (this one's agents alone).
     pub(super) fn open_agents(&mut self, only_team: bool) {
         self.overlay = Some(Overlay::Agents(Box::new(AgentCenter::new(only_team))));
-        self.ask_for_agents();
+        self.ask_for_agents(true);
     }
 
-    fn ask_for_agents(&mut self) {
+    /// The list asked for; `saved`: with the saved conversations, read from their files (as the
+    /// list opens), else the team's alone (each refresh while it shows).
+    fn ask_for_agents(&mut self, saved: bool) {
         self.agents.listed_at = Some(Instant::now());
-        self.send(Op::ListAgents);
+        self.send(Op::ListAgents { saved });
     }
 
     /// The conversation in hand, as the center lists it.
@@ -71,12 +73,16 @@ impl App {
         }
     }
 
-    /// The core's rows came.
-    pub(super) fn on_agents(&mut self, mut rows: Vec<AgentRow>) {
+    /// The core's rows came; without the saved conversations (`saved` false), those listed
+    /// before stay.
+    pub(super) fn on_agents(&mut self, mut rows: Vec<AgentRow>, saved: bool) {
         let own = self.own_row();
         // The conversation in hand is saved too: it is listed once, as the one here.
         rows.retain(|row| row.conversation != own.conversation);
         if let Some(Overlay::Agents(center)) = &mut self.overlay {
+            if !saved {
+                rows.extend(center.saved_rows(&own.conversation));
+            }
             center.set_rows(own, rows);
         }
     }
@@ -96,7 +102,7 @@ impl App {
                 .push((path.to_string(), conversation.to_string()));
         }
         if matches!(self.overlay, Some(Overlay::Agents(_))) {
-            self.ask_for_agents();
+            self.ask_for_agents(false);
         }
     }
 
@@ -248,7 +254,7 @@ impl App {
         let due = |at: Instant| now.saturating_duration_since(at) >= REFRESH;
         if matches!(self.overlay, Some(Overlay::Agents(_))) && self.agents.listed_at.is_none_or(due)
         {
-            self.ask_for_agents();
+            self.ask_for_agents(false);
         }
         let read_again = self
             .agents

@@ -100,6 +100,16 @@ impl AgentCenter {
         self.loaded = true;
     }
 
+    /// The saved conversations listed now (no agent of the team, not `own`), for a refresh
+    /// that brings the team's rows alone.
+    pub fn saved_rows(&self, own: &str) -> Vec<AgentRow> {
+        self.rows
+            .iter()
+            .filter(|row| row.path.is_none() && row.conversation != own)
+            .cloned()
+            .collect()
+    }
+
     pub fn rows(&self) -> &[AgentRow] {
         &self.rows
     }

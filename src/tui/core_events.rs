@@ -255,7 +255,7 @@ impl App {
             Reply::Login(login) => self.on_login(login),
             Reply::AuthChanged(summary) => self.on_auth_changed(summary),
             Reply::Revisions(found) => self.on_revisions(found),
-            Reply::Agents(rows) => self.on_agents(rows),
+            Reply::Agents { rows, saved } => self.on_agents(rows, saved),
             Reply::Terminals(rows) => self.on_terminals(rows),
             Reply::Hooks(rows) => self.on_hooks(rows),
             Reply::Side(event) => self.on_side(*event),

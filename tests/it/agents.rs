@@ -661,7 +661,10 @@ fn the_command_center_groups_the_agents_by_what_they_wait_for() {
     });
     app.handle_key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::ALT));
     let asked: Vec<Op> = std::iter::from_fn(|| sent.try_recv().ok()).collect();
-    assert!(asked.contains(&Op::ListAgents), "{asked:?}");
+    assert!(
+        asked.contains(&Op::ListAgents { saved: true }),
+        "the saved conversations are read as it opens: {asked:?}"
+    );
     let row = |conversation: &str, path: Option<&str>, title: &str, state, last: &str, ago: u64| {
         AgentRow {
             conversation: conversation.into(),
@@ -675,34 +678,61 @@ fn the_command_center_groups_the_agents_by_what_they_wait_for() {
             file: None,
         }
     };
-    app.handle_core_event(Event::Reply(Reply::Agents(vec![
-        row(
-            "c-reader",
-            Some("/root/reader"),
-            "Read the README and say what it is.",
-            AgentState::Ready,
-            "It is a shop.",
-            40,
-        ),
-        row(
-            "c-builder",
-            Some("/root/builder"),
-            "Leave a note.",
-            AgentState::NeedsYou,
-            "asks to run: touch team-notes.md",
-            95,
-        ),
-        row(
-            "c-old",
-            None,
-            "fix the login page",
-            AgentState::Inactive,
-            "The login page works again.",
-            7_200,
-        ),
-    ])));
+    app.handle_core_event(Event::Reply(Reply::Agents {
+        saved: true,
+        rows: vec![
+            row(
+                "c-reader",
+                Some("/root/reader"),
+                "Read the README and say what it is.",
+                AgentState::Ready,
+                "It is a shop.",
+                40,
+            ),
+            row(
+                "c-builder",
+                Some("/root/builder"),
+                "Leave a note.",
+                AgentState::NeedsYou,
+                "asks to run: touch team-notes.md",
+                95,
+            ),
+            row(
+                "c-old",
+                None,
+                "fix the login page",
+                AgentState::Inactive,
+                "The login page works again.",
+                7_200,
+            ),
+        ],
+    }));
     let screen = crate::tui_snapshots::draw(&mut app, 80, 24);
     insta::assert_snapshot!(screen);
+    // A refresh brings the team's rows alone: the saved conversation listed as it opened stays.
+    let builder = row(
+        "c-builder",
+        Some("/root/builder"),
+        "Leave a note.",
+        AgentState::NeedsYou,
+        "asks to run: touch team-notes.md",
+        95,
+    );
+    let reader = row(
+        "c-reader",
+        Some("/root/reader"),
+        "Read the README and say what it is.",
+        AgentState::Working,
+        "Reading the tests now.",
+        41,
+    );
+    app.handle_core_event(Event::Reply(Reply::Agents {
+        saved: false,
+        rows: vec![reader, builder],
+    }));
+    let refreshed = crate::tui_snapshots::draw(&mut app, 80, 24);
+    assert!(refreshed.contains("Reading the tests now."), "{refreshed}");
+    assert!(refreshed.contains("fix the login page"), "{refreshed}");
 
     // Enter opens the one chosen (the one that needs you): its conversation is asked for.
     app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));

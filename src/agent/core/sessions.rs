@@ -61,7 +61,7 @@ impl Core {
     /// The command center's rows: the agents this conversation's team spawned, then the
     /// saved conversations of every project, newest first (the one in hand is the face's to
     /// show).
-    pub(super) fn list_agents(&self) {
+    pub(super) fn list_agents(&self, with_saved: bool) {
         let team = self
             .seat
             .as_ref()
@@ -70,6 +70,13 @@ impl Core {
         let mut live: Vec<String> = team.iter().map(|row| row.conversation.clone()).collect();
         if let Some(conversation) = &self.conversation {
             live.push(conversation.id().to_string());
+        }
+        if !with_saved {
+            let rows = Reply::Agents {
+                rows: team,
+                saved: false,
+            };
+            return self.emit(Event::Reply(rows));
         }
         let state_dir = self.config.state_dir.clone();
         let events = self.events.clone();
@@ -83,7 +90,7 @@ impl Core {
                     AgentRow::saved(summary, AgentState::Inactive)
                 });
             let rows = team.into_iter().chain(saved).collect();
-            let _ = events.send(Event::Reply(Reply::Agents(rows)));
+            let _ = events.send(Event::Reply(Reply::Agents { rows, saved: true }));
         });
     }
 

@@ -215,7 +215,7 @@ impl Remote {
                 Some(AgentRow::saved(summary, state))
             })
             .collect();
-        self.emit(Event::Reply(Reply::Agents(rows)));
+        self.emit(Event::Reply(Reply::Agents { rows, saved: true }));
     }
 
     /// `account/login/start`'s answer: the device code, or the page to open.

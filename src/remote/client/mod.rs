@@ -276,7 +276,8 @@ impl Remote {
                 self.request(&params, Asked::Quiet("compacting"));
             }
             Op::Review { target, .. } => self.review(thread, &target),
-            Op::ListAgents => self.list_agents(),
+            // The server's list says how its threads stand now: asked whole each time.
+            Op::ListAgents { .. } => self.list_agents(),
             Op::ListTerminals => self.list_terminals(thread),
             Op::StopTerminals(id) => self.stop_terminals(thread, id),
             Op::TakeQueued(id) => self.take_queued(thread, id),
