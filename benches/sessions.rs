@@ -99,7 +99,8 @@ fn write_session(state: &Path, n: usize) -> u64 {
             append(Item::FunctionCallOutput {
                 call_id,
                 output: "src/parser.rs:42:    fn parse(&mut self) -> Result<Ast, Error> {\n"
-                    .repeat(20 + (n + call) % 40),
+                    .repeat(20 + (n + call) % 40)
+                    .into(),
             });
         }
         append(Item::assistant_text(

@@ -386,28 +386,10 @@ fn judge(
             }
             Verdict::AskPatch
         }
-        ToolCall::Mcp(call) => {
-            let tool = &call.tool;
-            // The server's own `readOnlyHint` is its word, not the person's: it lifts nothing.
-            let trusted = tool.approved
-                || matches!(mode, ApprovalMode::FullAuto | ApprovalMode::Never)
-                || remembered.mcp_tools.contains(&mcp_key(tool));
-            if trusted {
-                Verdict::Run
-            } else {
-                Verdict::Ask(ApprovalSubject::McpTool {
-                    server: tool.server.clone(),
-                    tool: tool.name.clone(),
-                    arguments: call
-                        .arguments
-                        .as_ref()
-                        .map(|a| serde_json::to_string_pretty(a).unwrap_or_else(|_| String::new()))
-                        .unwrap_or_default(),
-                })
-            }
-        }
+        ToolCall::Mcp(call) => mcp_verdict(call, mode, remembered),
         ToolCall::WriteStdin(args) => typing_in(args, mode, remembered),
         ToolCall::ReadFile(_)
+        | ToolCall::ViewImage(_)
         | ToolCall::ListDir(_)
         | ToolCall::GrepFiles(_)
         | ToolCall::UpdatePlan(_)
@@ -424,6 +406,32 @@ fn judge(
             }
         }
     }
+}
+
+/// An MCP server's tool runs unasked when the person approved it (in the config or with an
+/// "always") or in a mode that runs commands unasked; the server's own `readOnlyHint` is its
+/// word, not the person's: it lifts nothing.
+fn mcp_verdict(
+    call: &crate::tools::McpCall,
+    mode: ApprovalMode,
+    remembered: &Remembered,
+) -> Verdict {
+    let tool = &call.tool;
+    let trusted = tool.approved
+        || matches!(mode, ApprovalMode::FullAuto | ApprovalMode::Never)
+        || remembered.mcp_tools.contains(&mcp_key(tool));
+    if trusted {
+        return Verdict::Run;
+    }
+    Verdict::Ask(ApprovalSubject::McpTool {
+        server: tool.server.clone(),
+        tool: tool.name.clone(),
+        arguments: call
+            .arguments
+            .as_ref()
+            .map(|a| serde_json::to_string_pretty(a).unwrap_or_else(|_| String::new()))
+            .unwrap_or_default(),
+    })
 }
 
 /// Typing into a background terminal runs whatever its program makes of the keys (a shell runs

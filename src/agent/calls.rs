@@ -12,7 +12,7 @@ use super::asks::{ask_person, network_asker, offer_unsandboxed};
 use super::conversation::Conversation;
 use super::hook_points;
 use super::turn_context::TurnContext;
-use crate::llm::types::Item;
+use crate::llm::types::{CallOutput, Item};
 use crate::mcp::McpTool;
 use crate::protocol::{ApprovalDecision, ApprovalMode, Event, PlanStep, Reply, SandboxMode};
 use crate::session::record::CallRecord;
@@ -112,7 +112,7 @@ enum Prepared {
 
 /// What a call comes to: its output for the model, and what is saved of it (nothing for a call
 /// the turn never reached).
-pub(super) type CallResult = (String, Option<CallRecord>);
+pub(super) type CallResult = (CallOutput, Option<CallRecord>);
 
 /// Runs the calls of one response: consecutive read-only calls together, others one by one.
 /// Returns one output per call, in call order.
@@ -136,7 +136,7 @@ pub(super) async fn run_calls(
         for (index, call) in calls.iter().enumerate().take(end).skip(start) {
             match prepare(conversation, ctx, call).await {
                 Prepared::Run(tool, outside) => runnable.push((index, tool, outside)),
-                Prepared::Output(text, saved) => outputs[index] = Some((text, Some(saved))),
+                Prepared::Output(text, saved) => outputs[index] = Some((text.into(), Some(saved))),
                 Prepared::Cancelled => break 'batches,
             }
         }
@@ -151,7 +151,7 @@ pub(super) async fn run_calls(
     }
     outputs
         .into_iter()
-        .map(|output| output.unwrap_or_else(|| (NOT_STARTED_OUTPUT.to_string(), None)))
+        .map(|output| output.unwrap_or_else(|| (NOT_STARTED_OUTPUT.into(), None)))
         .collect()
 }
 
@@ -436,19 +436,7 @@ async fn execute(
     {
         output = rerun;
     }
-    if let ToolDetail::Patch(changes) = &output.detail {
-        ctx.emit(Event::FilesChanged {
-            call_id: call_id.to_string(),
-            changes: changes.clone(),
-        });
-    }
-    if let ToolDetail::Plan(plan) = &output.detail {
-        ctx.emit(Event::PlanUpdated {
-            call_id: call_id.to_string(),
-            explanation: plan.explanation.clone(),
-            steps: PlanStep::all_of(plan),
-        });
-    }
+    tell_detail(ctx, call_id, &output.detail);
     ctx.emit(Event::ToolFinished {
         call_id: call_id.to_string(),
         success: output.success,
@@ -461,6 +449,10 @@ async fn execute(
     if let Some(said) = hook_points::after(conversation, ctx, call_id, tool, &output.text).await {
         output.text = format!("{}\n\n{said}", output.text.trim_end());
     }
+    let images = match &output.detail {
+        ToolDetail::Image(url) => vec![url.clone()],
+        _ => Vec::new(),
+    };
     saved.success = output.success;
     saved.exit_code = output.exit_code;
     saved.duration_ms = u64::try_from(output.duration.as_millis()).unwrap_or(u64::MAX);
@@ -469,9 +461,26 @@ async fn execute(
         ToolDetail::Patch(changes) => {
             saved.changes = changes.iter().map(tools::FileChange::saved).collect();
         }
-        ToolDetail::Plan(_) | ToolDetail::None => {}
+        ToolDetail::Plan(_) | ToolDetail::None | ToolDetail::Image(_) => {}
     }
-    (output.text, Some(saved))
+    let text = output.text;
+    (CallOutput { text, images }, Some(saved))
+}
+
+/// What a patch changed or a plan now says, told to the faces as the call ends.
+fn tell_detail(ctx: &TurnContext, call_id: &str, detail: &ToolDetail) {
+    match detail {
+        ToolDetail::Patch(changes) => ctx.emit(Event::FilesChanged {
+            call_id: call_id.to_string(),
+            changes: changes.clone(),
+        }),
+        ToolDetail::Plan(plan) => ctx.emit(Event::PlanUpdated {
+            call_id: call_id.to_string(),
+            explanation: plan.explanation.clone(),
+            steps: PlanStep::all_of(plan),
+        }),
+        ToolDetail::Shell(_) | ToolDetail::Image(_) | ToolDetail::None => {}
+    }
 }
 
 /// Runs a call: a collaboration call through the agent's team, any other through the tools.
@@ -548,7 +557,7 @@ fn runs_later(detail: &ToolDetail, project_dir: &std::path::Path) -> Option<Stri
                 .collect();
             tools::runs_later::touched_by_patch(&paths, project_dir)
         }
-        ToolDetail::Plan(_) | ToolDetail::None => None,
+        ToolDetail::Plan(_) | ToolDetail::None | ToolDetail::Image(_) => None,
     }
 }
 

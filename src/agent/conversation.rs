@@ -303,7 +303,7 @@ impl Conversation {
         for call_id in unanswered_calls(&conversation.history) {
             conversation.record(Item::FunctionCallOutput {
                 call_id,
-                output: LOST_OUTPUT.to_string(),
+                output: LOST_OUTPUT.into(),
             })?;
         }
         Ok((conversation, shown))
@@ -731,7 +731,7 @@ impl Conversation {
         for call_id in unanswered_calls(&items) {
             items.push(Item::FunctionCallOutput {
                 call_id,
-                output: "aborted".to_string(),
+                output: "aborted".into(),
             });
         }
         items

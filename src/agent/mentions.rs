@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::images;
+use crate::llm::images;
 
 use crate::llm::types::{ATTACHMENT_HEADING, Content, IMAGE_HEADING, Item, Role};
 use crate::protocol::Attachment;

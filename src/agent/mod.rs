@@ -22,8 +22,8 @@
 //! - `conversation.rs`: history, model, session file, usage; `conversation/rewind.rs` going
 //!   back to before a turn. `compact.rs`: a summary replaces
 //!   what is sent when the window is nearly full, overflows, or on `/compact`.
-//! - `mentions.rs`: `@path` in a prompt, the files going with the message as extra parts;
-//!   `images.rs`: images (a host's file or URL, an editor's data, `@shot.png`) as image input.
+//! - `mentions.rs`: `@path` in a prompt, the files going with the message as extra parts
+//!   (images through `crate::llm::images`).
 //!   `instructions.rs`: `AGENTS.md` from `~/.config/kelp/`, then the git root down to the project.
 //! - `approval.rs`: the modes and asking (the tools themselves are `crate::tools`, the floor
 //!   beneath); `asks.rs`: what a turn puts to the person while a call runs (an approval, a
@@ -55,7 +55,6 @@ mod git;
 pub mod goal_notes;
 mod hook_points;
 pub mod host_asks;
-pub mod images;
 pub mod instructions;
 pub(crate) mod items;
 pub mod mentions;

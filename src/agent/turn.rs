@@ -345,7 +345,7 @@ fn answer_unrun(conversation: &mut Conversation, ctx: &TurnContext, calls: Vec<P
     for call in calls {
         let item = Item::FunctionCallOutput {
             call_id: call.call_id,
-            output: BUDGET_SPENT_OUTPUT.to_string(),
+            output: BUDGET_SPENT_OUTPUT.into(),
         };
         record(conversation, ctx, Entry::Item(item));
     }

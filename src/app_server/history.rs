@@ -10,14 +10,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::protocol::SessionSummary;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::items::history_turns;
+use super::items::Translator;
+use super::shapes::Outgoing;
 use super::wire::{Answer, Page, RpcError, params};
 use crate::config::Config;
+use crate::protocol::{Replay, Replayed, TurnEnd};
 use crate::session::SessionIndex;
 use crate::wire::requests::{CwdFilter, ThreadListParams};
-use crate::wire::{ListPage, Thread, ThreadResponse, Turn, TurnItem, Turns};
+use crate::wire::{
+    ListPage, Message, Thread, ThreadItem, ThreadResponse, Turn, TurnItem, TurnStatus, Turns,
+};
 
 /// The saved threads of a connection: where they are, and the last history read.
 #[derive(Clone)]
@@ -492,4 +496,62 @@ impl Saved {
         .map_err(|e| RpcError::internal(e.to_string()))?
         .map_err(|e| RpcError::invalid_request(format!("no thread {thread_id}: {e}")))
     }
+}
+
+/// A saved conversation as the protocol's turns, for a host that shows a thread it reloads:
+/// each turn under its saved id, its items as the live notifications completed them (the
+/// replayed events through the live [`Translator`]), after the person's input.
+pub fn history_turns(replay: &Replay, thread_id: &str, cwd: &std::path::Path) -> Vec<Turn> {
+    replay
+        .turns
+        .iter()
+        .map(|turn| {
+            let mut translator = Translator::new(thread_id.to_string(), cwd.to_path_buf());
+            let mut items = Vec::new();
+            let mut out = Vec::new();
+            for (n, entry) in turn.entries.iter().enumerate() {
+                match entry {
+                    Replayed::Prompt(prompt) => {
+                        let mut content = vec![
+                            json!({ "type": "text", "text": prompt.text, "text_elements": [] }),
+                        ];
+                        content.extend(
+                            prompt
+                                .images
+                                .iter()
+                                .map(|url| json!({ "type": "image", "url": url })),
+                        );
+                        items.push(ThreadItem::UserMessage {
+                            id: format!("{}-input-{n}", turn.id),
+                            content: Value::Array(content),
+                        });
+                    }
+                    Replayed::Event(event) => {
+                        translator.on_event(&turn.id, event.clone(), 0, &mut out);
+                        items.extend(out.drain(..).filter_map(|sent| match sent {
+                            Outgoing::Completed(completed) => Some(completed.item),
+                            _ => None,
+                        }));
+                    }
+                }
+            }
+            let (status, error) = match &turn.ended {
+                None => (TurnStatus::Completed, None),
+                Some((TurnEnd::Interrupted, _)) => (TurnStatus::Interrupted, None),
+                Some((_, message)) => (
+                    TurnStatus::Failed,
+                    Some(Message::new(
+                        message
+                            .clone()
+                            .unwrap_or_else(|| "the turn failed".to_string()),
+                    )),
+                ),
+            };
+            Turn {
+                items,
+                error,
+                ..Turn::new(turn.id.clone(), status)
+            }
+        })
+        .collect()
 }

@@ -15,8 +15,7 @@ use super::shapes::{
     web_search,
 };
 use crate::protocol::{
-    ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, Replay, Replayed,
-    TokenUsage, TurnEnd, TurnOutcome,
+    ApprovalDecision, ApprovalSubject, CallFacts, Event, ItemId, ItemKind, TokenUsage, TurnOutcome,
 };
 use crate::tools::apply_patch::diff::TurnDiff;
 use crate::wire::{
@@ -44,6 +43,10 @@ enum ToolItem {
     },
     /// `wait_agent`, which Codex shows as its collaboration call `wait`.
     Wait,
+    /// `view_image`: the image file the model looked at.
+    Image {
+        path: PathBuf,
+    },
 }
 
 /// The translation state of one thread: the items open now.
@@ -357,6 +360,9 @@ impl Translator {
                 output: String::new(),
                 actions: Vec::new(),
             },
+            (tools::view_image::NAME, _) => ToolItem::Image {
+                path: self.cwd.join(&summary),
+            },
             (tools::apply_patch::NAME, _) => {
                 self.unstarted.insert(call_id.clone());
                 let changes = Vec::new();
@@ -598,6 +604,10 @@ impl Translator {
                 },
                 duration_ms,
             },
+            ToolItem::Image { path } => ThreadItem::ImageView {
+                id,
+                path: path.clone(),
+            },
             ToolItem::Wait => ThreadItem::CollabAgentToolCall {
                 id,
                 tool: "wait".into(),
@@ -614,64 +624,6 @@ impl Translator {
             },
         }
     }
-}
-
-/// A saved conversation as the protocol's turns, for a host that shows a thread it reloads:
-/// each turn under its saved id, its items as the live notifications completed them (the
-/// replayed events through the live [`Translator`]), after the person's input.
-pub fn history_turns(replay: &Replay, thread_id: &str, cwd: &std::path::Path) -> Vec<Turn> {
-    replay
-        .turns
-        .iter()
-        .map(|turn| {
-            let mut translator = Translator::new(thread_id.to_string(), cwd.to_path_buf());
-            let mut items = Vec::new();
-            let mut out = Vec::new();
-            for (n, entry) in turn.entries.iter().enumerate() {
-                match entry {
-                    Replayed::Prompt(prompt) => {
-                        let mut content = vec![
-                            json!({ "type": "text", "text": prompt.text, "text_elements": [] }),
-                        ];
-                        content.extend(
-                            prompt
-                                .images
-                                .iter()
-                                .map(|url| json!({ "type": "image", "url": url })),
-                        );
-                        items.push(ThreadItem::UserMessage {
-                            id: format!("{}-input-{n}", turn.id),
-                            content: Value::Array(content),
-                        });
-                    }
-                    Replayed::Event(event) => {
-                        translator.on_event(&turn.id, event.clone(), 0, &mut out);
-                        items.extend(out.drain(..).filter_map(|sent| match sent {
-                            Outgoing::Completed(completed) => Some(completed.item),
-                            _ => None,
-                        }));
-                    }
-                }
-            }
-            let (status, error) = match &turn.ended {
-                None => (TurnStatus::Completed, None),
-                Some((TurnEnd::Interrupted, _)) => (TurnStatus::Interrupted, None),
-                Some((_, message)) => (
-                    TurnStatus::Failed,
-                    Some(Message::new(
-                        message
-                            .clone()
-                            .unwrap_or_else(|| "the turn failed".to_string()),
-                    )),
-                ),
-            };
-            Turn {
-                items,
-                error,
-                ..Turn::new(turn.id.clone(), status)
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -960,7 +912,11 @@ mod tests {
             Item::user_text("thanks"),
         ];
         let cwd = std::path::Path::new("/p");
-        let turns = history_turns(&crate::agent::replay::replay(&items, &[], cwd), "t1", cwd);
+        let turns = super::super::history::history_turns(
+            &crate::agent::replay::replay(&items, &[], cwd),
+            "t1",
+            cwd,
+        );
         let turns = serde_json::to_value(turns).unwrap();
         assert_eq!(turns.as_array().unwrap().len(), 2);
         let first = turns[0]["items"].as_array().unwrap();

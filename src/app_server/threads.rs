@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::history::history_turns;
 use super::history::{Saved, listed_thread};
-use super::items::history_turns;
 use super::turn_path::Running;
 use super::turns::{Reported, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
 use super::wire::{Answer, Caller, Out, Page, RpcError, notify as wire_notify, params};

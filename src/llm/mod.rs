@@ -9,10 +9,12 @@
 //!   failure in words.
 //! - `models.rs`: model lists and their cache, the default model, context windows, the API key
 //!   check. `limits.rs`: the plan's usage windows asked for outside a response. `types.rs`:
-//!   history items, events, usage, rate limits.
+//!   history items, events, usage, rate limits. `images.rs`: images (a host's file or URL, an
+//!   editor's data, `@shot.png`, what `view_image` shows the model) as image input.
 
 pub mod client;
 pub mod error;
+pub mod images;
 pub mod limits;
 pub mod models;
 pub mod request;

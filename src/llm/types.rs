@@ -28,7 +28,7 @@ pub enum Item {
         namespace: Option<String>,
     },
     /// What a tool call produced, matched by `call_id`.
-    FunctionCallOutput { call_id: String, output: String },
+    FunctionCallOutput { call_id: String, output: CallOutput },
     /// A web search the model ran with the Responses API's own tool: nothing runs here; the
     /// item is kept so the model sees its search again, as Codex keeps it.
     WebSearchCall {
@@ -90,6 +90,80 @@ pub enum Content {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+}
+
+/// What a tool call gives the model: its text, sent as a string, and the images a tool showed
+/// it (`view_image`), which make the output Codex's content items (the text, then each image).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CallOutput {
+    pub text: String,
+    /// `data:` URLs.
+    pub images: Vec<String>,
+}
+
+impl From<String> for CallOutput {
+    fn from(text: String) -> Self {
+        Self {
+            text,
+            images: Vec::new(),
+        }
+    }
+}
+
+impl From<&str> for CallOutput {
+    fn from(text: &str) -> Self {
+        Self::from(text.to_string())
+    }
+}
+
+impl std::ops::Deref for CallOutput {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Serialize for CallOutput {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.images.is_empty() {
+            return serializer.serialize_str(&self.text);
+        }
+        let text = (!self.text.is_empty()).then(|| Content::InputText {
+            text: self.text.clone(),
+        });
+        let images = self.images.iter().map(|url| Content::InputImage {
+            image_url: url.clone(),
+            detail: Some("high".to_string()),
+        });
+        let parts: Vec<Content> = text.into_iter().chain(images).collect();
+        parts.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CallOutput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Said {
+            Text(String),
+            Parts(Vec<Content>),
+        }
+        Ok(match Said::deserialize(deserializer)? {
+            Said::Text(text) => Self::from(text),
+            Said::Parts(parts) => {
+                let mut output = Self::default();
+                for part in parts {
+                    match part {
+                        Content::InputText { text } | Content::OutputText { text } => {
+                            output.text.push_str(&text)
+                        }
+                        Content::InputImage { image_url, .. } => output.images.push(image_url),
+                    }
+                }
+                output
+            }
+        })
+    }
 }
 
 /// One part of a reasoning summary (`{"type":"summary_text","text":…}`).
@@ -286,4 +360,33 @@ pub enum ResponseEvent {
         response_id: String,
         usage: Option<TokenUsage>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call's output is a string, or with images Codex's content items, and reads back as it
+    /// was written (a saved conversation sends its images again).
+    #[test]
+    fn a_call_output_with_an_image_is_content_items_and_reads_back() {
+        let plain = CallOutput::from("done");
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            serde_json::json!("done")
+        );
+        let shown = CallOutput {
+            text: String::new(),
+            images: vec!["data:image/png;base64,AA==".into()],
+        };
+        let written = serde_json::to_value(&shown).unwrap();
+        assert_eq!(
+            written,
+            serde_json::json!([{"type": "input_image", "image_url": "data:image/png;base64,AA==", "detail": "high"}])
+        );
+        let back: CallOutput = serde_json::from_value(written).unwrap();
+        assert_eq!(back, shown);
+        let read: CallOutput = serde_json::from_value(serde_json::json!("done")).unwrap();
+        assert_eq!(read, plain);
+    }
 }

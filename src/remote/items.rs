@@ -158,6 +158,16 @@ impl Calls {
             Item::EnteredReviewMode { review, .. } => {
                 vec![Event::Notice(format!("Reviewing {review}"))]
             }
+            Item::ImageView { id, path } => {
+                self.begun.insert(id.clone(), Instant::now());
+                vec![Event::ToolStarted {
+                    call_id: id,
+                    tool: crate::tools::view_image::NAME.to_string(),
+                    summary: shown_path(&path, &self.project_dir),
+                    paths: vec![path],
+                    facts: None,
+                }]
+            }
             Item::CollabAgentToolCall { id, .. } => {
                 self.begun.insert(id.clone(), Instant::now());
                 vec![Event::ToolStarted {
@@ -239,6 +249,10 @@ impl Calls {
             } => vec![self.finished(id, status, None, duration_ms)],
             Item::CollabAgentToolCall { id, status, .. } => {
                 vec![self.finished(id, status, None, None)]
+            }
+            // Codex says an image was viewed only once it was read.
+            Item::ImageView { id, .. } => {
+                vec![self.finished(id, ItemStatus::Completed, None, None)]
             }
             Item::SubAgentActivity {
                 id,

@@ -432,7 +432,7 @@ mod tests {
             line(&Item::user_text(format!("prompt {n}")));
             line(&Item::FunctionCallOutput {
                 call_id: format!("c{n}"),
-                output: "x".repeat(output),
+                output: "x".repeat(output).into(),
             });
         }
         bytes
@@ -467,7 +467,7 @@ mod tests {
         line(&Item::user_text("second"));
         line(&Item::FunctionCallOutput {
             call_id: "c".into(),
-            output: "x".repeat(200 * 1024),
+            output: "x".repeat(200 * 1024).into(),
         });
         line(&Item::assistant_text("two"));
         line(&Item::assistant_text("three"));

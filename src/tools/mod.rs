@@ -22,7 +22,8 @@
 //! - `list_dir.rs`: `list_dir`.
 //! - `listening.rs`: the ports a background terminal's processes listen on.
 //! - `pty.rs`: a pseudo-terminal a command runs on, read, typed into and resized.
-//! - `read_file.rs`: `read_file`.
+//! - `read_file.rs`: `read_file`. `view_image.rs`: `view_image`, an image file shown to the
+//!   model.
 //! - `run.rs`: [`execute`], each tool run in its place.
 //! - `spec.rs`: the tool definitions sent to the model.
 //! - `terminal_io.rs`: one background terminal's process, its output and its end.
@@ -51,6 +52,7 @@ mod terminal_io;
 pub mod terminals;
 pub mod update_plan;
 pub mod user_input;
+pub mod view_image;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
@@ -204,6 +206,8 @@ impl ToolContext {
 pub enum ToolCall {
     /// Show lines of a file.
     ReadFile(ReadFileArgs),
+    /// Show the model an image file.
+    ViewImage(view_image::ViewImageArgs),
     /// Show a directory tree.
     ListDir(ListDirArgs),
     /// Search file contents.
@@ -284,6 +288,7 @@ impl ToolCall {
     ) -> Result<Self, ToolParseError> {
         match name {
             read_file::NAME => Ok(Self::ReadFile(from_json(arguments)?)),
+            view_image::NAME => Ok(Self::ViewImage(from_json(arguments)?)),
             list_dir::NAME => Ok(Self::ListDir(from_json(arguments)?)),
             grep_files::NAME => Ok(Self::GrepFiles(from_json(arguments)?)),
             update_plan::NAME => Ok(Self::UpdatePlan(from_json(arguments)?)),
@@ -343,6 +348,7 @@ impl ToolCall {
     pub fn name(&self) -> &str {
         match self {
             Self::ReadFile(_) => read_file::NAME,
+            Self::ViewImage(_) => view_image::NAME,
             Self::ListDir(_) => list_dir::NAME,
             Self::GrepFiles(_) => grep_files::NAME,
             Self::Shell(args) if args.terminal.is_some() => terminals::EXEC_COMMAND,
@@ -361,6 +367,7 @@ impl ToolCall {
     pub fn is_read_only(&self) -> bool {
         match self {
             Self::ReadFile(_)
+            | Self::ViewImage(_)
             | Self::ListDir(_)
             | Self::GrepFiles(_)
             | Self::UpdatePlan(_)
@@ -401,6 +408,7 @@ impl ToolCall {
                 _ => args.path.clone(),
             },
             Self::ListDir(args) => args.path.clone(),
+            Self::ViewImage(args) => args.path.clone(),
             Self::GrepFiles(args) => {
                 let mut text = format!(
                     "{:?} in {}",
@@ -493,6 +501,7 @@ impl ToolCall {
                 chars: args.chars.clone(),
             },
             Self::Shell(_)
+            | Self::ViewImage(_)
             | Self::ApplyPatch(_)
             | Self::UpdatePlan(_)
             | Self::Goal(_)
@@ -510,6 +519,7 @@ impl ToolCall {
         let resolve = |p: &str| paths::resolve(project_dir, Path::new(p));
         match self {
             Self::ReadFile(args) => vec![resolve(&args.path)],
+            Self::ViewImage(args) => vec![resolve(&args.path)],
             Self::ListDir(args) => vec![resolve(&args.path)],
             Self::GrepFiles(args) => vec![resolve(args.path.as_deref().unwrap_or("."))],
             Self::Shell(args) => vec![resolve(args.workdir.as_deref().unwrap_or("."))],
@@ -539,7 +549,9 @@ impl ToolCall {
         for path in self.touched_paths(project_dir) {
             match paths::outside(project_dir, &path) {
                 Some(real) => out.push((path, real)),
-                None if matches!(self, Self::ReadFile(_)) && paths::has_other_names(&path) => {
+                None if matches!(self, Self::ReadFile(_) | Self::ViewImage(_))
+                    && paths::has_other_names(&path) =>
+                {
                     out.push((path.clone(), path));
                 }
                 None => {}
@@ -589,6 +601,8 @@ pub enum ToolDetail {
     Patch(Vec<FileChange>),
     /// The plan to show as a checklist.
     Plan(PlanUpdate),
+    /// An image the model asked to look at (`view_image`), as a `data:` URL it is sent.
+    Image(String),
 }
 
 /// The result of running a tool.

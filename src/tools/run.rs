@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     ApplyPatchCall, McpCall, OutputSink, ReadFileArgs, ShellArgs, ToolCall, ToolContext,
     ToolDetail, ToolOutput, apply_patch, grep_files, list_dir, opener, paths, read_file, shell,
-    update_plan,
+    update_plan, view_image,
 };
 
 /// Runs `call` in `ctx`.
@@ -50,6 +50,24 @@ pub async fn execute(
     }
     match call {
         ToolCall::ReadFile(args) => read_file_in(args, ctx, cancel, allowed_outside, started).await,
+        ToolCall::ViewImage(args) => {
+            let path = ctx.resolve(&args.path);
+            let (shown, project_dir) = (args.path.clone(), ctx.project_dir.clone());
+            let allowed = allowed_outside.to_vec();
+            let output = blocking(cancel, started, move |_| {
+                let opener = opener_for(&project_dir, allowed)?;
+                view_image::view(&opener, &path, &shown)
+            })
+            .await;
+            // What the model receives is the image alone, as Codex sends it.
+            match output.success {
+                true => ToolOutput {
+                    detail: ToolDetail::Image(output.text),
+                    ..ToolOutput::ok(String::new(), output.duration)
+                },
+                false => output,
+            }
+        }
         ToolCall::ListDir(args) => {
             let path = ctx.resolve(&args.path);
             let (args, project_dir) = (args.clone(), ctx.project_dir.clone());

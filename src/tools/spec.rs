@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use super::{apply_patch, grep_files, list_dir, read_file, shell, terminals, update_plan};
+use super::{
+    apply_patch, grep_files, list_dir, read_file, shell, terminals, update_plan, view_image,
+};
 
 const READ_FILE: &str = "Reads a text file and returns its lines numbered as `L<n>: <text>`. \
 `offset` is the 1-based first line (default 1) and `limit` the number of lines (default 2000). \
@@ -117,6 +119,22 @@ const APPLY_PATCH_PARAMETERS: &str = r#"{
     "required": [
         "input"
     ],
+    "additionalProperties": false
+}"#;
+
+/// Codex's words for its `view_image`.
+const VIEW_IMAGE: &str = "View a local image file from the filesystem when visual inspection is \
+needed. Use this for images already available on disk.";
+
+const VIEW_IMAGE_PARAMETERS: &str = r#"{
+    "type": "object",
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "Local filesystem path to an image file."
+        }
+    },
+    "required": ["path"],
     "additionalProperties": false
 }"#;
 
@@ -338,6 +356,11 @@ pub fn tool_specs(unified_exec: bool) -> Value {
             parameters(APPLY_PATCH_PARAMETERS),
         ),
         function(read_file::NAME, READ_FILE, parameters(READ_FILE_PARAMETERS)),
+        function(
+            view_image::NAME,
+            VIEW_IMAGE,
+            parameters(VIEW_IMAGE_PARAMETERS),
+        ),
         function(list_dir::NAME, LIST_DIR, parameters(LIST_DIR_PARAMETERS)),
         function(
             grep_files::NAME,
@@ -403,6 +426,7 @@ mod tests {
                 "write_stdin",
                 "apply_patch",
                 "read_file",
+                "view_image",
                 "list_dir",
                 "grep_files",
                 "update_plan"

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::app::App;
 use super::call_lines::display_path;
-use crate::agent::images;
+use crate::llm::images;
 
 impl App {
     /// Tells what waits to go with the next prompt.

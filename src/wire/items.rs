@@ -87,6 +87,11 @@ pub enum ThreadItem {
         #[serde(default, deserialize_with = "lenient")]
         action: Option<WebSearchAction>,
     },
+    /// An image file the model looked at (`view_image`).
+    ImageView {
+        id: String,
+        path: PathBuf,
+    },
     /// A collaboration call of the thread's agent that Codex 0.171 shows as one (its
     /// `wait_agent`, whose tool is `wait`).
     CollabAgentToolCall {

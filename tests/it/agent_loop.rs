@@ -286,12 +286,77 @@ async fn text_and_a_call_in_one_response_continue_the_loop() {
         "write_stdin",
         "apply_patch",
         "read_file",
+        "view_image",
         "list_dir",
         "grep_files",
         "update_plan",
     ] {
         assert!(tools.contains(&name), "{tools:?}");
     }
+}
+
+/// `view_image`, as Codex's: the image goes to the model as the call's output, a content item
+/// with its bytes as a data URL, sent again with the history; a file that is no image, or one outside the project unapproved, is refused in words and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_image_shows_the_model_the_image_itself() {
+    use base64::Engine;
+    let mut a = agent(ApprovalMode::Never).await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR plot";
+    std::fs::write(a.dir().join("plot.png"), png).unwrap();
+    std::fs::write(a.dir().join("fake.png"), "not an image").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.png"), png).unwrap();
+    a.fake.push_responses([
+        Reply::call_with_id("v1", "view_image", json!({"path": "plot.png"}))
+            .and_call_with_id("v2", "view_image", json!({"path": "fake.png"}))
+            .and_call_with_id(
+                "v3",
+                "view_image",
+                json!({"path": outside.path().join("secret.png")}),
+            ),
+        Reply::text("A plot."),
+    ]);
+    a.submit("look at the plot");
+    let (_, outcome) = a.finish_turn().await;
+    assert_eq!(outcome, TurnOutcome::Completed);
+    let inputs = a.inputs();
+    let output = |call_id: &str| -> Value {
+        inputs[1]
+            .iter()
+            .find(|i| i["type"] == "function_call_output" && i["call_id"] == call_id)
+            .unwrap()["output"]
+            .clone()
+    };
+    let url = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    );
+    assert_eq!(
+        output("v1"),
+        json!([{"type": "input_image", "image_url": url, "detail": "high"}])
+    );
+    let fake = output("v2");
+    assert!(
+        fake.as_str()
+            .unwrap()
+            .starts_with("unable to read image at `fake.png`"),
+        "{fake}"
+    );
+    let secret = output("v3").to_string();
+    assert!(
+        !secret.contains("base64"),
+        "nothing of it is sent: {secret}"
+    );
+    // The next turn's request carries the image again, as it was first sent.
+    a.fake.push_response(Reply::text("Still a plot."));
+    a.submit("and now?");
+    a.finish_turn().await;
+    let again = a.inputs();
+    let kept = again[2]
+        .iter()
+        .find(|i| i["type"] == "function_call_output" && i["call_id"] == "v1")
+        .unwrap();
+    assert_eq!(kept["output"][0]["image_url"], url);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4382,3 +4382,38 @@ async fn a_threads_background_terminals_are_listed_terminated_and_cleaned() {
     );
     assert_eq!(listed["data"], json!([]));
 }
+
+/// `view_image` reaches a host as Codex's `imageView` item, naming the file by its full path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewed_image_is_an_image_view_item() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, project, thread_id) = Server::with_thread(&fake, "");
+    std::fs::write(
+        project.path().join("plot.png"),
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+    )
+    .unwrap();
+    fake.push_responses([
+        Reply::call_with_id("v1", "view_image", json!({"path": "plot.png"})),
+        Reply::text("A plot."),
+    ]);
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "look"}]}),
+    );
+    let seen = server.until(|m| m["method"] == "turn/completed");
+    let viewed: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["params"]["item"]["type"] == "imageView")
+        .collect();
+    let methods: Vec<&str> = viewed
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["item/started", "item/completed"], "{seen:#?}");
+    let path = project.path().join("plot.png");
+    assert_eq!(
+        viewed[1]["params"]["item"]["path"],
+        path.display().to_string()
+    );
+}

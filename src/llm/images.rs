@@ -95,7 +95,7 @@ fn from_path(path: &Path) -> Result<Content, String> {
     let (file, meta) =
         crate::private_file::open_without_waiting(path).map_err(|e| e.to_string())?;
     if !meta.is_file() {
-        let kind = crate::tools::opener::kind_of(&meta);
+        let kind = crate::private_file::kind_of(&meta);
         return Err(format!("{kind}, not an image file"));
     }
     from_open_file(file, meta.len())
