@@ -560,13 +560,17 @@ async fn scrollback_mode_puts_the_conversation_in_the_terminals_history() {
         pty.send(&format!("question {n}\r"));
         pty.wait_for(&format!("println!(\"question {n}\")"), WAIT);
     }
-    // Each answer is eleven rows: the first went above the view, into the history.
-    pty.wait_until(
-        |_| pty.history().contains("You said: question 1"),
+    // Each answer is eleven rows: the first went above the view, into the history, and the
+    // view is drawn again below it (the screen is read once the redraw has come too).
+    let screen = pty.wait_until(
+        |screen| {
+            pty.history().contains("You said: question 1")
+                && screen.contains("Ask anything")
+                && screen.contains("println!(\"question 3\")")
+        },
         WAIT,
-        "the first answer in the terminal's history",
+        "the first answer in the terminal's history, the view drawn below it",
     );
-    let screen = pty.screen();
     assert!(!screen.contains("You said: question 1"), "{screen}");
     let history = pty.history();
     assert_eq!(
