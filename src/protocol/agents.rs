@@ -29,6 +29,15 @@ impl AgentState {
     }
 }
 
+/// The last line of words of an answer, trimmed, as the command center shows it: not the
+/// fence that closes a code block.
+pub fn last_words(text: &str) -> Option<&str> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with("```") && !line.starts_with("~~~"))
+}
+
 /// One conversation as the command center shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRow {
@@ -67,5 +76,19 @@ impl AgentRow {
             since: summary.modified.or(Some(summary.started_at.into())),
             file: Some(summary.path),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer that ends with a code block is shown by its last words, not by the fence.
+    #[test]
+    fn the_last_words_pass_over_a_closing_fence() {
+        let answer = "Here it is:\n\n```rust\nfn main() {}\n```\n\n";
+        assert_eq!(last_words(answer), Some("fn main() {}"));
+        assert_eq!(last_words("Done.\n  \n"), Some("Done."));
+        assert_eq!(last_words("~~~\n"), None);
     }
 }

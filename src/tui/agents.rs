@@ -87,9 +87,9 @@ impl App {
         }
     }
 
-    /// This conversation's model finished an answer: its last line is the row's.
+    /// This conversation's model finished an answer: its last line of words is the row's.
     pub(super) fn answered(&mut self, text: &str) {
-        if let Some(line) = text.lines().rev().find(|line| !line.trim().is_empty()) {
+        if let Some(line) = crate::protocol::last_words(text) {
             self.agents.last_line = Some(line.trim().to_string());
         }
     }

@@ -151,11 +151,7 @@ fn first_line(text: &str) -> Option<String> {
 }
 
 fn last_line(text: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(|line| line.chars().take(LAST_LINE_CHARS).collect())
+    crate::protocol::last_words(text).map(|line| line.chars().take(LAST_LINE_CHARS).collect())
 }
 
 #[cfg(test)]
