@@ -54,19 +54,13 @@ pub async fn execute(
             let path = ctx.resolve(&args.path);
             let (shown, project_dir) = (args.path.clone(), ctx.project_dir.clone());
             let allowed = allowed_outside.to_vec();
-            let output = blocking(cancel, started, move |_| {
-                let opener = opener_for(&project_dir, allowed)?;
-                view_image::view(&opener, &path, &shown)
-            })
-            .await;
             // What the model receives is the image alone, as Codex sends it.
-            match output.success {
-                true => ToolOutput {
-                    detail: ToolDetail::Image(output.text),
-                    ..ToolOutput::ok(String::new(), output.duration)
-                },
-                false => output,
-            }
+            blocking_with(cancel, started, move |_| {
+                let opener = opener_for(&project_dir, allowed)?;
+                let url = view_image::view(&opener, &path, &shown)?;
+                Ok((String::new(), ToolDetail::Image(url)))
+            })
+            .await
         }
         ToolCall::ListDir(args) => {
             let path = ctx.resolve(&args.path);
@@ -310,6 +304,15 @@ async fn blocking<F>(cancel: CancellationToken, started: Instant, work: F) -> To
 where
     F: FnOnce(CancellationToken) -> Result<String, String> + Send + 'static,
 {
+    let work = move |token| work(token).map(|text| (text, ToolDetail::None));
+    blocking_with(cancel, started, work).await
+}
+
+/// [`blocking`] for work that also gives the call's detail (`view_image`'s image).
+async fn blocking_with<F>(cancel: CancellationToken, started: Instant, work: F) -> ToolOutput
+where
+    F: FnOnce(CancellationToken) -> Result<(String, ToolDetail), String> + Send + 'static,
+{
     let token = cancel.clone();
     let task = crate::task::spawn_blocking(move || work(token));
     let joined = tokio::select! {
@@ -320,7 +323,10 @@ where
         return ToolOutput::cancelled(started.elapsed());
     }
     match joined {
-        Ok(Ok(text)) => ToolOutput::ok(text, started.elapsed()),
+        Ok(Ok((text, detail))) => ToolOutput {
+            detail,
+            ..ToolOutput::ok(text, started.elapsed())
+        },
         Ok(Err(message)) => ToolOutput::failure(message, started.elapsed()),
         Err(e) => ToolOutput::failure(format!("the tool failed: {e}"), started.elapsed()),
     }
