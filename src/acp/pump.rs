@@ -209,6 +209,11 @@ impl Pump {
     fn on_event(&mut self, event: Event) {
         let session = Arc::clone(&self.session);
         match event {
+            Event::OfAgent(of) => {
+                if let Some(event) = of.for_person() {
+                    self.on_event(event);
+                }
+            }
             Event::ApprovalRequested {
                 id: approval,
                 call_id,

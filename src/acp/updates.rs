@@ -294,6 +294,7 @@ impl Translator {
             | Event::ItemStarted { .. }
             // (The collaboration calls that made it are the parent's tool calls.)
             | Event::AgentActivity(_)
+            | Event::OfAgent(_)
             | Event::ApprovalRequested { .. }
             | Event::QuestionsAsked { .. }
             | Event::Usage(..)

@@ -34,6 +34,7 @@ mod seen;
 mod spawn;
 mod words;
 
+use words::Status;
 use words::{CHILD_INSTRUCTIONS, FORKED, envelope, root_instructions, spec_of};
 
 /// The first agent's task path.
@@ -169,36 +170,6 @@ impl Ops {
                 let _ = ops.send(op);
             }
         }
-    }
-}
-
-/// Where an agent stands, in Codex's words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    PendingInit,
-    Running,
-    Completed(Option<String>),
-    Errored(String),
-    Interrupted,
-    Shutdown,
-}
-
-impl Status {
-    /// As Codex's tools say it: `"running"`, `{"completed": "…"}`.
-    pub fn to_json(&self) -> Value {
-        match self {
-            Self::PendingInit => json!("pending_init"),
-            Self::Running => json!("running"),
-            Self::Completed(text) => json!({ "completed": text }),
-            Self::Errored(why) => json!({ "errored": why }),
-            Self::Interrupted => json!("interrupted"),
-            Self::Shutdown => json!("shutdown"),
-        }
-    }
-
-    /// Whether the agent is done with its task.
-    pub fn is_final(&self) -> bool {
-        !matches!(self, Self::PendingInit | Self::Running)
     }
 }
 
@@ -422,13 +393,13 @@ impl Seat {
         };
         let result = match call {
             CollabCall::Spawn(args) => {
-                self.spawn(args, conversation).await.map(|(text, started)| {
+                let announce = |started| {
                     let _ = events.send(Event::AgentActivity(AgentActivity {
                         id: call_id.to_string(),
                         ..started
                     }));
-                    text
-                })
+                };
+                self.spawn(args, conversation, &announce).await
             }
             CollabCall::Followup {
                 target,
@@ -494,13 +465,14 @@ impl Seat {
             .map_or(Status::Shutdown, |m| m.status.clone())
     }
 
-    /// Spawns an agent: what the model is told, and the agent's start (its call's id left to
-    /// the caller).
+    /// Spawns an agent: what the model is told. Its start (its call's id left to `announce`)
+    /// is announced before anything of its own work is.
     async fn spawn(
         &self,
         args: &SpawnArgs,
         conversation: &Conversation,
-    ) -> Result<(String, AgentActivity), String> {
+        announce: &(dyn Fn(AgentActivity) + Sync),
+    ) -> Result<String, String> {
         let older = args.task_name.is_none();
         let name = match &args.task_name {
             Some(name) => name.trim().to_string(),
@@ -549,7 +521,14 @@ impl Seat {
             _ => None,
         };
         let task = envelope("NEW_TASK", &path, &self.path, &args.message);
-        let started = spawn::start_child(self, &path, args, conversation, task, worktree.as_ref())?;
+        let started = spawn::start_child(
+            self,
+            (&path, args),
+            conversation,
+            task,
+            worktree.as_ref(),
+            announce,
+        )?;
         let mut answer = if older {
             json!({ "agent_id": started.conversation, "nickname": name })
         } else {
@@ -558,7 +537,7 @@ impl Seat {
         if let Some(made) = worktree {
             answer["worktree"] = json!({ "path": made.project_dir, "branch": made.branch });
         }
-        Ok((answer.to_string(), started))
+        Ok(answer.to_string())
     }
 
     fn followup(&self, target: &str, message: &str, interrupt: bool) -> Result<String, String> {

@@ -64,21 +64,22 @@ pub(super) fn ask_questions(
     });
 }
 
-/// The approval requests out with the host: the core's approval id, and the request's id.
-pub(super) type Asking = Arc<Mutex<HashMap<u64, i64>>>;
+/// The approval requests out with the host: by the core's approval id, the request's id and
+/// the thread it was asked on.
+pub(super) type Asking = Arc<Mutex<HashMap<u64, (i64, String)>>>;
 
 /// Tells the host that the request of approval `id` needs no answer any more (answered, or
 /// dropped when the turn ended first), once.
-pub(super) fn resolved(out: &Out, asking: &Asking, id: u64, thread_id: &str) {
+pub(super) fn resolved(out: &Out, asking: &Asking, id: u64) {
     let request = asking
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .remove(&id);
-    if let Some(request_id) = request {
+    if let Some((request_id, thread_id)) = request {
         // An answer removed it already; an interrupt leaves it to be dropped here.
         out.cancel_request(request_id);
         let (method, params) = ServerRequestResolved {
-            thread_id: thread_id.to_string(),
+            thread_id,
             request_id,
         }
         .into_message();
@@ -120,10 +121,10 @@ pub(super) fn ask_host(
     asking
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(id, request_id);
+        .insert(id, (request_id, thread_id));
     host_asks::approval(ops, id, CancellationToken::new(), async move {
         let answer = answer.await;
-        resolved(&out, &asking, id, &thread_id);
+        resolved(&out, &asking, id);
         let response = serde_json::from_value::<ApprovalResponse>(answer.ok()?.ok()?).ok()?;
         Some(verdict(response.decision, network.as_deref()))
     });

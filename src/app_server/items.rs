@@ -177,12 +177,7 @@ impl Translator {
             Event::Compacted { .. } => at.compacted(out),
             Event::Usage(total) => self.on_usage(at, total, out),
             retry @ Event::Retrying { .. } => self.on_retrying(&at, retry, out),
-            Event::Attached(files) => out.extend(
-                files
-                    .iter()
-                    .filter(|file| !file.attached)
-                    .map(|file| at.warning(format!("{} was left out: {}", file.path, file.detail))),
-            ),
+            Event::Attached(files) => out.extend(at.left_out(&files)),
             // Something the person must know that is not the turn's failure (the conversation
             // no longer being saved, say): a warning the host shows, the turn going on.
             Event::Error(message) | Event::RunsLater(message) => out.push(at.warning(message)),
@@ -204,6 +199,8 @@ impl Translator {
             | Event::QuestionsAsked { .. }
             | Event::ContextUsed { .. }
             | Event::Notice(..)
+            // (Another agent's events are its own thread's, translated there.)
+            | Event::OfAgent(_)
             | Event::McpToolCalled { .. } => {}
         }
     }

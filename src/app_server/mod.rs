@@ -14,6 +14,8 @@
 //!   one place and tested without I/O; `asks.rs`: its approvals and the model's questions as
 //!   server requests to the host, and the answers back.
 //! - `terminals.rs`: `thread/backgroundTerminals/*`, the commands a thread's model left running.
+//! - `team_threads.rs`: the threads of a team's agents, loaded while their team is: their
+//!   status, and `thread/resume` of one.
 //! - `queue.rs`: `thread/queue/*`, messages that wait in a loaded thread's queue and are each
 //!   sent as a turn of its own when the turn before ends; `queued.rs`: the queue itself and
 //!   how a waiting message becomes a turn, pure.
@@ -58,6 +60,7 @@ pub mod relay;
 pub mod server;
 pub mod shapes;
 mod spawned;
+mod team_threads;
 pub mod terminals;
 pub mod thread_settings;
 pub mod threads;

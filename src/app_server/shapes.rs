@@ -78,6 +78,15 @@ impl At {
         })
     }
 
+    /// A warning for each file the prompt mentions that did not go with it.
+    pub(super) fn left_out(&self, files: &[crate::protocol::Attachment]) -> Vec<Outgoing> {
+        files
+            .iter()
+            .filter(|file| !file.attached)
+            .map(|file| self.warning(format!("{} was left out: {}", file.path, file.detail)))
+            .collect()
+    }
+
     pub(super) fn summary_part(&self, item: &str, index: u32) -> Outgoing {
         Outgoing::of(wire::ReasoningSummaryPartAdded {
             thread_id: self.thread_id.clone(),
@@ -372,32 +381,22 @@ pub fn prompt(input: Vec<UserInput>) -> Result<(String, Vec<ImageInput>), RpcErr
 
 impl At {
     /// An agent of the team's activity: Codex's `subAgentActivity` item, started and completed
-    /// at once, and the agent's own thread's status as Codex 0.171 says it on the parent's
-    /// connection: idle as it is made, active while it works, idle once it is done.
+    /// at once, and, as it is made, the agent's own thread idle, as Codex 0.171 says it on the
+    /// parent's connection (its turns then say it active and idle, on its own thread).
     pub(super) fn agent_activity(&self, activity: crate::protocol::AgentActivity) -> Vec<Outgoing> {
         use crate::protocol::AgentActivityKind as Kind;
-        let child = |status| {
+        let made = (activity.kind == Kind::Started).then(|| {
             Outgoing::of(wire::ThreadStatusChanged {
                 thread_id: activity.conversation.clone(),
-                status,
+                status: ThreadStatus::Idle,
             })
-        };
-        let (active, idle) = (
-            || ThreadStatus::Active {
-                active_flags: Vec::new(),
-            },
-            || ThreadStatus::Idle,
-        );
-        let kind = activity.kind;
-        let item = sub_agent_activity(activity.clone());
+        });
+        let item = sub_agent_activity(activity);
         let (started, completed) = (self.started(item.clone()), self.completed(item));
-        match kind {
-            Kind::Started => vec![started, child(idle()), completed, child(active())],
-            // A message starts no turn of the agent's; a follow-up's turn is said as it ends.
-            Kind::Interacted => vec![started, completed],
-            Kind::Interrupted => vec![started, completed, child(idle())],
-            Kind::Completed => vec![child(idle()), started, completed],
-        }
+        [Some(started), made, Some(completed)]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 

@@ -35,7 +35,7 @@ const REVERT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Every thread the server holds a core for, shared by its clients.
 pub struct Threads {
     config: Config,
-    threads: HashMap<String, Thread>,
+    pub(super) threads: HashMap<String, Thread>,
     /// The last rate limits any thread's responses reported, as a protocol snapshot.
     rate_limits: Arc<Mutex<RateLimitSnapshot>>,
     /// The MCP servers as the last thread to report them found them.
@@ -43,7 +43,7 @@ pub struct Threads {
     /// The connection's external tokens, used by every thread's core while set.
     external: ExternalAuth,
     /// The saved threads, read for a host off the protocol loop.
-    saved: Saved,
+    pub(super) saved: Saved,
     /// The server's requests, which the threads' audiences put to their clients.
     requests: Requests,
     /// Every client: a thread's start and close concern them all, as in Codex.
@@ -115,22 +115,6 @@ impl Threads {
     /// tasks of their own.
     pub fn saved(&self) -> Saved {
         self.saved.clone()
-    }
-
-    /// How each thread this server holds stands now: a turn running on it, or idle.
-    pub fn live(&self) -> HashMap<String, wire::ThreadStatus> {
-        self.threads
-            .iter()
-            .map(|(id, thread)| {
-                let status = match thread.running_turn() {
-                    Some(_) => wire::ThreadStatus::Active {
-                        active_flags: Vec::new(),
-                    },
-                    None => wire::ThreadStatus::Idle,
-                };
-                (id.clone(), status)
-            })
-            .collect()
     }
 
     /// The MCP servers as the last thread to report them found them.
@@ -210,6 +194,9 @@ impl Threads {
                 .after(move || audience.join(&caller.out)));
         }
         let summary = self.find(&p.thread_id).await?;
+        if let Some((team, status)) = self.team_of(&p.thread_id) {
+            return self.join_agent(caller, &p, &summary, (team, status)).await;
+        }
         self.open_saved(caller, p, summary, None).await
     }
 
@@ -443,7 +430,8 @@ impl Threads {
         } else {
             params(raw)?
         };
-        let mut ids: Vec<&String> = self.threads.keys().collect();
+        let live = self.live();
+        let mut ids: Vec<&String> = live.keys().collect();
         ids.sort();
         let page = Page::read(asked.cursor.as_deref(), asked.limit, usize::MAX)?;
         let data: Vec<&String> = ids

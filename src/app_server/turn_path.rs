@@ -12,8 +12,8 @@ use tokio::sync::oneshot;
 use super::items::Translator;
 use super::shapes::{Outgoing, item_notes, turn_began};
 use crate::protocol::{
-    ApprovalSubject, CollaborationMode, Event, Goal, GoalStatus, Question, ReasoningEffort, Reply,
-    ServerStatus, TurnOutcome,
+    ApprovalSubject, CollaborationMode, Event, Goal, GoalStatus, OfAgent, Question,
+    ReasoningEffort, Reply, ServerStatus, TurnOutcome,
 };
 use crate::wire::{RateLimitSnapshot, ThreadItem};
 
@@ -38,6 +38,17 @@ pub(super) struct Running {
     pub(super) effort: Option<ReasoningEffort>,
     /// The messages waiting for the turn to end (`thread/queue/*`).
     pub(super) queue: super::queued::Queue,
+    /// The other agents of the thread's team, by their threads' ids: their threads come
+    /// through this one's core.
+    pub(super) agents: HashMap<String, LiveAgent>,
+}
+
+/// An agent of a thread's team, as its own thread: the turn it runs.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LiveAgent {
+    /// Its turn running, set by its `TurnStarted` (or, for one a host started on the agent's
+    /// thread, by the handler before, which announced it).
+    pub(super) turn_id: Option<String>,
 }
 
 impl Running {
@@ -61,8 +72,10 @@ pub(super) enum Step {
     /// A notification for the thread's clients (or every client, for a method Codex sends to
     /// all).
     Send(Outgoing),
-    /// Ask the host about approval `id` of turn `turn`.
+    /// Ask the host about approval `id` of turn `turn` of thread `thread` (this one's, or
+    /// an agent's of its team).
     Ask {
+        thread: String,
         turn: String,
         id: u64,
         call_id: String,
@@ -70,8 +83,9 @@ pub(super) enum Step {
         /// The agent of the team that asks, when not the thread's own.
         agent: Option<String>,
     },
-    /// Ask the host the model's questions `id` of turn `turn`.
+    /// Ask the host the model's questions `id` of turn `turn` of thread `thread`.
     Questions {
+        thread: String,
         turn: String,
         id: u64,
         call_id: String,
@@ -91,7 +105,10 @@ pub(super) enum Step {
 #[derive(Debug)]
 pub(super) struct TurnPath {
     thread_id: String,
+    cwd: PathBuf,
     translator: Translator,
+    /// The translation of each other agent of the team, by its thread's id.
+    agents: HashMap<String, Translator>,
     /// Whether the turn running is a review, read once as it starts (`review/start` marks it
     /// before the core begins the turn), not on the deltas' path.
     reviewing: bool,
@@ -102,7 +119,9 @@ pub(super) struct TurnPath {
 impl TurnPath {
     pub(super) fn new(thread_id: String, cwd: PathBuf) -> Self {
         Self {
-            translator: Translator::new(thread_id.clone(), cwd),
+            translator: Translator::new(thread_id.clone(), cwd.clone()),
+            cwd,
+            agents: HashMap::new(),
             thread_id,
             reviewing: false,
             last_answer: String::new(),
@@ -124,6 +143,10 @@ impl TurnPath {
         running: &mut Running,
         now_ms: i64,
     ) -> Vec<Step> {
+        let event = match event {
+            Event::OfAgent(of) => return self.on_agent_event(*of, running, now_ms),
+            event => event,
+        };
         let mut steps = Vec::new();
         if let Event::TurnStarted { id } = &event {
             self.turn_started(id, running, &mut steps);
@@ -147,6 +170,7 @@ impl TurnPath {
                 agent,
             } => {
                 ask = Some(Step::Ask {
+                    thread: self.thread_id.clone(),
                     turn: turn.clone(),
                     id: *id,
                     call_id: call_id.clone(),
@@ -159,6 +183,7 @@ impl TurnPath {
                 call_id,
                 questions,
             } => steps.push(Step::Questions {
+                thread: self.thread_id.clone(),
                 turn: turn.clone(),
                 id: *id,
                 call_id: call_id.clone(),
@@ -200,20 +225,96 @@ impl TurnPath {
             steps.extend(outgoing.into_iter().map(Step::Send));
         }
         steps.extend(ask);
-        if let Some(interrupted) = queue_moves
-            && !running.goal_goes_on()
-            && let Some(next) =
-                running
-                    .queue
-                    .next_after_turn(&mut running.turn_id, &self.thread_id, interrupted)
-        {
-            steps.extend(
-                next.notes
-                    .into_iter()
-                    .map(|note| Step::Send(Outgoing::Notify(note))),
-            );
-            steps.push(Step::Submit(next.submission));
+        if let Some(interrupted) = queue_moves {
+            self.send_queued(running, interrupted, &mut steps);
         }
+        steps
+    }
+
+    /// The queue's next message as a turn of its own, once the one before ended (`interrupted`
+    /// pauses the queue) or a goal no longer goes on between turns.
+    fn send_queued(&self, running: &mut Running, interrupted: bool, steps: &mut Vec<Step>) {
+        if running.goal_goes_on() {
+            return;
+        }
+        let Some(next) =
+            running
+                .queue
+                .next_after_turn(&mut running.turn_id, &self.thread_id, interrupted)
+        else {
+            return;
+        };
+        steps.extend(
+            next.notes
+                .into_iter()
+                .map(|note| Step::Send(Outgoing::Notify(note))),
+        );
+        steps.push(Step::Submit(next.submission));
+    }
+
+    /// An event of another agent of the team, on that agent's own thread as Codex 0.171 says
+    /// it: its turns' bounds, items and usage; what it asks, asked there naming it.
+    fn on_agent_event(&mut self, of: OfAgent, running: &mut Running, now_ms: i64) -> Vec<Step> {
+        let OfAgent {
+            path,
+            conversation,
+            event,
+        } = of;
+        let live = running.agents.entry(conversation.clone()).or_default();
+        let translator = self
+            .agents
+            .entry(conversation.clone())
+            .or_insert_with(|| Translator::new(conversation.clone(), self.cwd.clone()));
+        let mut steps = Vec::new();
+        if let Event::TurnStarted { id } = &event
+            && live.turn_id.is_none()
+        {
+            live.turn_id = Some(id.clone());
+            let (active, started) = turn_began(&conversation, super::shapes::turn_starting(id));
+            steps.extend([
+                Step::Send(Outgoing::of(active)),
+                Step::Send(Outgoing::of(started)),
+            ]);
+        }
+        let turn = live.turn_id.clone().unwrap_or_default();
+        let mut ask = None;
+        match &event {
+            Event::ApprovalRequested {
+                id,
+                call_id,
+                subject,
+                ..
+            } => {
+                ask = Some(Step::Ask {
+                    thread: conversation.clone(),
+                    turn: turn.clone(),
+                    id: *id,
+                    call_id: call_id.clone(),
+                    subject: subject.clone(),
+                    agent: Some(path),
+                });
+            }
+            Event::QuestionsAsked {
+                id,
+                call_id,
+                questions,
+            } => steps.push(Step::Questions {
+                thread: conversation.clone(),
+                turn: turn.clone(),
+                id: *id,
+                call_id: call_id.clone(),
+                questions: questions.clone(),
+            }),
+            Event::ApprovalAnswered {
+                id, decision: None, ..
+            } => steps.push(Step::Resolved(*id)),
+            Event::TurnFinished(_) => live.turn_id = None,
+            _ => {}
+        }
+        let mut outgoing = Vec::new();
+        translator.on_event(&turn, event, now_ms, &mut outgoing);
+        steps.extend(outgoing.into_iter().map(Step::Send));
+        steps.extend(ask);
         steps
     }
 

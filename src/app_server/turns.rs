@@ -405,6 +405,7 @@ pub(super) async fn pump(
                     }
                 }
                 Step::Ask {
+                    thread,
                     turn,
                     id,
                     call_id,
@@ -413,7 +414,7 @@ pub(super) async fn pump(
                 } => {
                     if let Some(argv) = notify.as_deref().filter(|_| out.heard_by_nobody()) {
                         let asked = Notification::ApprovalRequested {
-                            thread_id: thread_id.clone(),
+                            thread_id: thread.clone(),
                             turn_id: turn.clone(),
                             cwd: cwd.display().to_string(),
                             message: subject.requested_line(),
@@ -423,7 +424,7 @@ pub(super) async fn pump(
                     ask_host(
                         out.clone(),
                         ops.clone(),
-                        (thread_id.clone(), turn),
+                        (thread, turn),
                         Arc::clone(&asking),
                         id,
                         (call_id, agent),
@@ -431,6 +432,7 @@ pub(super) async fn pump(
                     )
                 }
                 Step::Questions {
+                    thread,
                     turn,
                     id,
                     call_id,
@@ -438,12 +440,12 @@ pub(super) async fn pump(
                 } => ask_questions(
                     out.clone(),
                     ops.clone(),
-                    (thread_id.clone(), turn),
+                    (thread, turn),
                     id,
                     call_id,
                     questions,
                 ),
-                Step::Resolved(id) => resolved(&out, &asking, id, &thread_id),
+                Step::Resolved(id) => resolved(&out, &asking, id),
                 Step::Limits(limits) => {
                     *reported
                         .limits

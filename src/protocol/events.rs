@@ -134,6 +134,10 @@ pub enum Event {
     /// An agent of the team this one spawned started, was told something, was interrupted or
     /// finished (Codex's `subAgentActivity`).
     AgentActivity(AgentActivity),
+    /// An event of another agent of the team, as its own conversation sees it: a face that
+    /// shows each agent's thread (the app-server) follows it there; the others read only what
+    /// the person must answer or know ([`OfAgent::for_person`]).
+    OfAgent(Box<OfAgent>),
     /// The answer to `Op::CallMcpTool` `id`: the tool's text and whether it succeeded, or why
     /// it could not be called.
     McpToolCalled {
@@ -282,6 +286,7 @@ impl Event {
             | Self::GoalUpdated(_)
             | Self::GoalCleared
             | Self::AgentActivity(_)
+            | Self::OfAgent(_)
             | Self::McpToolCalled { .. }
             | Self::Reply(_) => return None,
         })
@@ -299,6 +304,39 @@ pub struct AgentActivity {
     pub conversation: String,
     pub model: Option<String>,
     pub effort: Option<String>,
+}
+
+/// An event of an agent of the team other than the one the face runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfAgent {
+    /// Its task path (`/root/alpha`).
+    pub path: String,
+    /// Its conversation's id: its thread.
+    pub conversation: String,
+    pub event: Event,
+}
+
+impl OfAgent {
+    /// What a face that shows one conversation makes of it: the approvals and questions the
+    /// agent asks (naming it), their answers, and its errors as notices; nothing else.
+    pub fn for_person(self) -> Option<Event> {
+        match self.event {
+            Event::ApprovalRequested {
+                id,
+                call_id,
+                subject,
+                ..
+            } => Some(Event::ApprovalRequested {
+                id,
+                call_id,
+                subject,
+                agent: Some(self.path),
+            }),
+            event @ (Event::QuestionsAsked { .. } | Event::ApprovalAnswered { .. }) => Some(event),
+            Event::Error(why) => Some(Event::Notice(format!("agent {}: {why}", self.path))),
+            _ => None,
+        }
+    }
 }
 
 /// What happened to an agent, in Codex's words.

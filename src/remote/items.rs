@@ -24,6 +24,8 @@ pub struct Calls {
     streamed: HashSet<String>,
     /// Each running command, for a question asked while it runs (a host it asks to reach).
     commands: HashMap<String, String>,
+    /// The task path of each agent of the thread's team, by its own thread's id.
+    agents: HashMap<String, String>,
 }
 
 impl Calls {
@@ -47,6 +49,11 @@ impl Calls {
     /// The running command `id`, as its start said it.
     pub fn command_of(&self, id: &str) -> Option<String> {
         self.commands.get(id).cloned()
+    }
+
+    /// The task path of the agent of the thread's team whose thread is `thread_id`.
+    pub fn agent_of(&self, thread_id: &str) -> Option<String> {
+        self.agents.get(thread_id).cloned()
     }
 
     /// Output of the command `id` streamed: its end does not repeat it.
@@ -261,19 +268,12 @@ impl Calls {
                 agent_path,
                 model,
                 reasoning_effort,
-            } => activity(kind)
-                .map(|kind| {
-                    Event::AgentActivity(crate::protocol::AgentActivity {
-                        id,
-                        kind,
-                        path: agent_path,
-                        conversation: agent_thread_id,
-                        model,
-                        effort: reasoning_effort,
-                    })
-                })
-                .into_iter()
-                .collect(),
+            } => self.agent_activity(
+                id,
+                kind,
+                (agent_thread_id, agent_path),
+                (model, reasoning_effort),
+            ),
             Item::WebSearch { id, action, .. } => match action {
                 Some(action) => vec![Event::WebSearchDone {
                     item: id.into(),
@@ -287,6 +287,28 @@ impl Calls {
             | Item::ContextCompaction { .. }
             | Item::Unknown => Vec::new(),
         }
+    }
+
+    /// An agent of the team's activity, its thread kept for what it asks.
+    fn agent_activity(
+        &mut self,
+        id: String,
+        kind: crate::wire::SubAgentActivityKind,
+        (thread, path): (String, String),
+        (model, effort): (Option<String>, Option<String>),
+    ) -> Vec<Event> {
+        let Some(kind) = activity(kind) else {
+            return Vec::new();
+        };
+        self.agents.insert(thread.clone(), path.clone());
+        vec![Event::AgentActivity(crate::protocol::AgentActivity {
+            id,
+            kind,
+            path,
+            conversation: thread,
+            model,
+            effort,
+        })]
     }
 
     fn finished(

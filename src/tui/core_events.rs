@@ -74,6 +74,7 @@ impl App {
                 }
             }
             Event::AgentActivity(activity) => self.on_agent_activity(&activity),
+            Event::OfAgent(of) => self.on_agent_event(*of),
             Event::ApprovalRequested {
                 id, subject, agent, ..
             } => self.on_approval_requested(id, subject, agent),
@@ -111,6 +112,13 @@ impl App {
             }
             Event::Error(message) => self.on_error(message),
             Event::Reply(reply) => self.on_reply(reply),
+        }
+    }
+
+    /// Another agent's work shows in the command center; what it asks, here.
+    fn on_agent_event(&mut self, of: crate::protocol::OfAgent) {
+        if let Some(event) = of.for_person() {
+            self.handle_core_event(event);
         }
     }
 

@@ -90,12 +90,17 @@ async fn a_parent_spawns_two_children_that_work_at_once_and_waits_for_both_answe
     .await;
     agent.submit("go team");
 
+    // A child's events reach the face as the child's own; what it asks, the person answers.
     let seen = agent
-        .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+        .until(|e| matches!(e, Event::OfAgent(of) if matches!(of.event, Event::ApprovalRequested { .. })))
         .await;
+    let Some(Event::OfAgent(of)) = seen.last().cloned() else {
+        unreachable!()
+    };
+    assert_eq!(of.path, "/root/beta");
     let Some(Event::ApprovalRequested {
         id, agent: asker, ..
-    }) = seen.last().cloned()
+    }) = of.for_person()
     else {
         unreachable!()
     };
@@ -326,10 +331,11 @@ async fn the_app_server_announces_the_agents_as_codex_does() {
         "turn/start",
         json!({"threadId": thread_id, "input": [{"type": "text", "text": "go team"}]}),
     );
-    let seen = server.until(|m| m["method"] == "turn/completed");
+    let seen =
+        server.until(|m| m["method"] == "turn/completed" && m["params"]["threadId"] == thread_id);
     let items: Vec<&Value> = seen
         .iter()
-        .filter(|m| m["method"] == "item/completed")
+        .filter(|m| m["method"] == "item/completed" && m["params"]["threadId"] == thread_id)
         .map(|m| &m["params"]["item"])
         .collect();
     let activity = |kind: &str| -> Vec<&str> {
@@ -363,6 +369,41 @@ async fn the_app_server_announces_the_agents_as_codex_does() {
         .map(|m| m["params"]["status"]["type"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["idle", "active", "idle"], "{seen:#?}");
+    // Its turn is its own thread's, as Codex 0.171 sends it to the parent's clients: its
+    // start, its answer, its end, under one turn id, after it was made.
+    let on_alpha: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["params"]["threadId"] == alpha_thread)
+        .collect();
+    let said: Vec<&str> = on_alpha
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .filter(|method| !method.ends_with("/delta"))
+        .collect();
+    let made = seen
+        .iter()
+        .position(|m| {
+            m["method"] == "item/started" && m["params"]["item"]["agentThreadId"] == alpha_thread
+        })
+        .unwrap();
+    let began = seen
+        .iter()
+        .position(|m| m["method"] == "turn/started" && m["params"]["threadId"] == alpha_thread)
+        .unwrap();
+    assert!(made < began, "{said:?}");
+    let turn = &seen[began]["params"]["turn"]["id"];
+    let answered = on_alpha
+        .iter()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage")
+        .unwrap();
+    assert_eq!(answered["params"]["item"]["text"], "alpha is done");
+    assert_eq!(&answered["params"]["turnId"], turn);
+    let ended = on_alpha
+        .iter()
+        .find(|m| m["method"] == "turn/completed")
+        .unwrap();
+    assert_eq!(&ended["params"]["turn"]["id"], turn);
+    assert_eq!(ended["params"]["turn"]["status"], "completed");
     let waits: Vec<&&Value> = items
         .iter()
         .filter(|item| item["type"] == "collabAgentToolCall")
@@ -427,6 +468,125 @@ async fn the_app_server_announces_the_agents_as_codex_does() {
     );
     assert_eq!(alpha_listed["parentThreadId"], thread_id);
     assert_eq!(alpha_listed["threadSource"], "subagent");
+
+    // The agents' threads are loaded while their team is: a host (codex-acp reopening a
+    // session) reads and resumes one, answered from its conversation as it stands.
+    let loaded = server.result("thread/loaded/list", json!({}));
+    for id in [alpha_thread, beta_thread, thread_id.as_str().unwrap()] {
+        assert!(
+            loaded["data"].as_array().unwrap().iter().any(|t| t == id),
+            "{loaded}"
+        );
+    }
+    let read = server.result("thread/read", json!({"threadId": alpha_thread}));
+    assert_eq!(read["thread"]["status"]["type"], "idle", "{read}");
+    let resumed = server.result("thread/resume", json!({"threadId": alpha_thread}));
+    assert_eq!(resumed["thread"]["id"], alpha_thread);
+    assert_eq!(resumed["thread"]["parentThreadId"], thread_id);
+    assert_eq!(resumed["thread"]["status"]["type"], "idle");
+    // Its own turn after what it inherited of its parent's (`fork_turns` all, the default).
+    let turns = resumed["thread"]["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 2, "{resumed}");
+    assert!(
+        turns[1]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| item["text"] == "alpha is done"),
+        "{resumed}"
+    );
+}
+
+/// What an agent asks is asked on its own thread, as Codex 0.171 asks it (codex-acp routes it
+/// to the agent's session): the agent's command item there first, the request naming the
+/// agent, the answer resolved there, and the command run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_approval_is_asked_on_its_own_thread_naming_it() {
+    let fake = crate::fake_openai::FakeOpenAi::start().await;
+    fake.set_fallback(|request| match child_of(request) {
+        Some(_) if outputs(request) == 0 => {
+            Reply::call("shell", json!({"command": "touch beta-was-here"}))
+        }
+        Some(_) => Reply::text("beta made it"),
+        None if outputs(request) == 0 => Reply::call(
+            "spawn_agent",
+            json!({"task_name": "beta", "message": "make a file", "fork_turns": "none"}),
+        ),
+        None if !said(request).contains("Message Type: FINAL_ANSWER") => {
+            Reply::call("wait_agent", json!({"timeout_ms": 20000}))
+        }
+        None => Reply::text("beta answered"),
+    });
+    let mut server =
+        crate::app_server::Server::with_config(&fake, "[features]\nmulti_agent_v2 = true\n");
+    server.initialize(true);
+    server.result(
+        "account/login/start",
+        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    );
+    let project = tempfile::tempdir().unwrap();
+    let started = server.result(
+        "thread/start",
+        json!({"cwd": project.path(), "approvalPolicy": "untrusted"}),
+    );
+    let thread_id = started["thread"]["id"].clone();
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go team"}]}),
+    );
+    let asked = server.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    let seen = &asked;
+    let request = seen.last().unwrap();
+    let beta_thread = seen
+        .iter()
+        .find(|m| m["params"]["item"]["type"] == "subAgentActivity")
+        .unwrap()["params"]["item"]["agentThreadId"]
+        .clone();
+    assert_eq!(request["params"]["threadId"], beta_thread, "{request}");
+    assert_eq!(request["params"]["command"], "touch beta-was-here");
+    assert_eq!(request["params"]["reason"], "asked by the agent /root/beta");
+    let beta_turn = &seen
+        .iter()
+        .find(|m| m["method"] == "turn/started" && m["params"]["threadId"] == beta_thread)
+        .unwrap()["params"]["turn"]["id"];
+    assert_eq!(&request["params"]["turnId"], beta_turn);
+    let item = seen
+        .iter()
+        .find(|m| {
+            m["method"] == "item/started" && m["params"]["item"]["type"] == "commandExecution"
+        })
+        .unwrap();
+    assert_eq!(
+        item["params"]["threadId"], beta_thread,
+        "the agent's item, on its thread"
+    );
+    assert_eq!(item["params"]["item"]["id"], request["params"]["itemId"]);
+    server.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
+
+    let seen =
+        server.until(|m| m["method"] == "turn/completed" && m["params"]["threadId"] == thread_id);
+    let resolved = seen
+        .iter()
+        .find(|m| m["method"] == "serverRequest/resolved")
+        .unwrap();
+    assert_eq!(resolved["params"]["threadId"], beta_thread);
+    let ran = seen
+        .iter()
+        .find(|m| {
+            m["method"] == "item/completed" && m["params"]["item"]["type"] == "commandExecution"
+        })
+        .unwrap();
+    assert_eq!(ran["params"]["threadId"], beta_thread);
+    assert_eq!(ran["params"]["item"]["status"], "completed");
+    assert!(
+        !asked
+            .iter()
+            .chain(&seen)
+            .any(|m| m["params"]["threadId"] == thread_id
+                && m["params"]["item"]["type"] == "commandExecution"),
+        "the agent's command is no item of its parent's"
+    );
+    assert!(project.path().join("beta-was-here").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

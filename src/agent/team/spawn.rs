@@ -10,7 +10,7 @@ use super::{Member, Ops, Seat, Status, Team, envelope, parent_of};
 use crate::agent::conversation::Conversation;
 use crate::config::agents::RoleSettings;
 use crate::protocol::{
-    AgentActivity, AgentActivityKind, Event, Op, SandboxMode, Submission, TurnOutcome,
+    AgentActivity, AgentActivityKind, Event, OfAgent, Op, SandboxMode, Submission, TurnOutcome,
 };
 use crate::tools::collab::SpawnArgs;
 
@@ -67,24 +67,26 @@ pub(super) async fn own_worktree(
         let kept = crate::agent::worktree::list(&project_dir).map_or(0, |kept| kept.len());
         if kept >= MAX_AGENT_WORKTREES {
             return Err(format!(
-                "the repository has {kept} worktrees of kelp's already, the most agents may                  make: the person removes them with `kelp worktree remove`"
+                "the repository has {kept} worktrees of kelp's already, the most agents may \
+                 make: the person removes them with `kelp worktree remove`"
             ));
         }
         crate::agent::worktree::create(&project_dir)
     })
     .await
-        .unwrap_or_else(|e| Err(e.to_string()))
-        .map_err(|why| format!("no worktree for the agent: {why}"))
+    .unwrap_or_else(|e| Err(e.to_string()))
+    .map_err(|why| format!("no worktree for the agent: {why}"))
 }
 
-/// Starts the child at `path` on `task`; its start, as the faces are told it.
+/// Starts the child at `path` on `task`; its start, as the faces are told it, given to
+/// `announce` before the child's own events are followed.
 pub(super) fn start_child(
     seat: &Seat,
-    path: &str,
-    args: &SpawnArgs,
+    (path, args): (&str, &SpawnArgs),
     conversation: &Conversation,
     task: String,
     worktree: Option<&crate::protocol::Worktree>,
+    announce: &(dyn Fn(AgentActivity) + Sync),
 ) -> Result<AgentActivity, String> {
     let team = &seat.team;
     let agent_type = args.agent_type.as_deref().unwrap_or("default");
@@ -164,43 +166,51 @@ pub(super) fn start_child(
     }
     team.tell_news();
     let _ = ops.send(Op::Submit(Submission::text(task)));
-    crate::task::spawn(follow(team.clone(), path.to_string(), events));
+    announce(started.clone());
+    crate::task::spawn(follow(
+        team.clone(),
+        path.to_string(),
+        started.conversation.clone(),
+        events,
+    ));
     Ok(started)
 }
 
-/// Follows a child's events until its core ends.
-async fn follow(team: Team, path: String, mut events: UnboundedReceiver<Event>) {
+/// Follows a child's events until its core ends: its status and answer kept, and each event
+/// passed to the person's face as the child's own (`Event::OfAgent`).
+async fn follow(
+    team: Team,
+    path: String,
+    conversation: String,
+    mut events: UnboundedReceiver<Event>,
+) {
     let face = team.0.shared.face.clone();
     let mut last_answer: Option<String> = None;
     while let Some(event) = events.recv().await {
         team.note(&path, &event);
-        match event {
+        let ended = match &event {
             Event::TurnStarted { .. } => {
                 last_answer = None;
                 team.set_status(&path, Status::Running);
+                None
             }
-            Event::MessageDone { text, .. } => last_answer = Some(text),
-            Event::TurnFinished(outcome) => turn_ended(&team, &path, &outcome, last_answer.take()),
-            Event::ApprovalRequested {
-                id,
-                call_id,
-                subject,
-                ..
-            } => {
-                let _ = face.send(Event::ApprovalRequested {
-                    id,
-                    call_id,
-                    subject,
-                    agent: Some(path.clone()),
-                });
+            Event::MessageDone { text, .. } => {
+                last_answer = Some(text.clone());
+                None
             }
-            Event::QuestionsAsked { .. } | Event::ApprovalAnswered { .. } => {
-                let _ = face.send(event);
-            }
-            Event::Error(why) => {
-                let _ = face.send(Event::Notice(format!("agent {path}: {why}")));
-            }
-            _ => {}
+            Event::TurnFinished(outcome) => Some(outcome.clone()),
+            // What answers the child's own face's requests is no one else's.
+            Event::Reply(_) => continue,
+            _ => None,
+        };
+        let _ = face.send(Event::OfAgent(Box::new(OfAgent {
+            path: path.clone(),
+            conversation: conversation.clone(),
+            event,
+        })));
+        // Its turn's end goes out before what it tells its parent.
+        if let Some(outcome) = ended {
+            turn_ended(&team, &path, &outcome, last_answer.take());
         }
     }
     let mut roster = team.roster();

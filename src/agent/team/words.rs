@@ -1,8 +1,8 @@
 //! What the team's agents are told, in Codex's words: the envelope of one agent's words to
 //! another, what the first agent and a child are told of their team, and the namespace of tools
-//! with the roles listed.
+//! with the roles listed, and where an agent stands ([`Status`]).
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::config::agents::{AgentRole, RoleSettings};
 use crate::tools::collab::RoleLine;
@@ -72,4 +72,34 @@ pub(super) fn spec_of(roles: &[(AgentRole, Result<RoleSettings, String>)]) -> Va
         }
     }
     crate::tools::collab::spec(&lines)
+}
+
+/// Where an agent stands, in Codex's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    PendingInit,
+    Running,
+    Completed(Option<String>),
+    Errored(String),
+    Interrupted,
+    Shutdown,
+}
+
+impl Status {
+    /// As Codex's tools say it: `"running"`, `{"completed": "…"}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::PendingInit => json!("pending_init"),
+            Self::Running => json!("running"),
+            Self::Completed(text) => json!({ "completed": text }),
+            Self::Errored(why) => json!({ "errored": why }),
+            Self::Interrupted => json!("interrupted"),
+            Self::Shutdown => json!("shutdown"),
+        }
+    }
+
+    /// Whether the agent is done with its task.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::PendingInit | Self::Running)
+    }
 }

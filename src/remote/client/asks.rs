@@ -42,7 +42,7 @@ impl Remote {
                     id,
                     call_id: asked.item_id,
                     subject: ApprovalSubject::Patch { diff, changes },
-                    agent: None,
+                    agent: self.calls.agent_of(&asked.thread_id),
                 });
             }
             ServerAsk::ToolRequestUserInput(asked) => {
@@ -131,7 +131,7 @@ impl Remote {
             id,
             call_id: asked.item_id,
             subject,
-            agent: None,
+            agent: self.calls.agent_of(&asked.thread_id),
         });
     }
 

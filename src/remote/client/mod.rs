@@ -919,6 +919,51 @@ mod tests {
         );
     }
 
+    /// An agent of the team asks on its own thread, as the server asks it: the person is told
+    /// which agent, and a patch's changes come from the agent's own item.
+    #[test]
+    fn what_an_agent_asks_on_its_own_thread_names_it() {
+        let (mut remote, mut events) = connected();
+        remote.on_message(&note(
+            "item/completed",
+            json!({"threadId": THREAD, "turnId": "t",
+            "item": {"type": "subAgentActivity", "id": "s1", "kind": "started",
+                "agentThreadId": "agent-1", "agentPath": "/root/beta"}}),
+        ));
+        remote.on_message(&note(
+            "item/started",
+            json!({"threadId": "agent-1", "turnId": "u",
+            "item": {"type": "fileChange", "id": "p9", "status": "inProgress", "changes": [
+                {"path": "/work/proj/b.txt", "kind": {"type": "add"}, "diff": "b\n"}]}}),
+        ));
+        remote.on_message(
+            &json!({"id": 50, "method": "item/fileChange/requestApproval",
+            "params": {"threadId": "agent-1", "turnId": "u", "itemId": "p9",
+                "reason": "asked by the agent /root/beta"}})
+            .to_string(),
+        );
+        let events = drain(&mut events);
+        let asked = events.iter().find_map(|event| match event {
+            Event::ApprovalRequested {
+                subject: ApprovalSubject::Patch { changes, .. },
+                agent,
+                ..
+            } => Some((changes.len(), agent.clone())),
+            _ => None,
+        });
+        assert_eq!(
+            asked,
+            Some((1, Some("/root/beta".to_string()))),
+            "{events:?}"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|event| matches!(event, Event::ToolStarted { .. })),
+            "the agent's call is not drawn as this conversation's: {events:?}"
+        );
+    }
+
     /// A command's first contact with a host, as Codex asks it (`networkApprovalContext`):
     /// the person is asked about the host, and "always here" goes back as the rule to allow it.
     #[test]

@@ -30,6 +30,17 @@ impl Remote {
         };
         match note {
             Note::Turn(note) if self.ours(note.thread_id()) => self.on_turn_note(note),
+            // An agent of the team's call, kept for what it asks (a patch's changes).
+            Note::Turn(TurnNote::ItemStarted(note))
+                if self.calls.agent_of(&note.thread_id).is_some() =>
+            {
+                let _ = self.calls.started(note.item);
+            }
+            Note::Turn(TurnNote::ItemCompleted(note))
+                if self.calls.agent_of(&note.thread_id).is_some() =>
+            {
+                let _ = self.calls.completed(note.item);
+            }
             Note::Said(said) if said.thread_id().is_none_or(|t| self.ours(t)) => {
                 self.emit(Event::Notice(said.words().to_string()));
             }
