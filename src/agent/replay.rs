@@ -156,6 +156,7 @@ impl<'a> State<'a> {
                 self.replay.usage = *usage;
                 self.replay.context_used = *context_used;
             }
+            Note::Agent { activity } => self.event(Event::AgentActivity(activity.clone())),
             Note::TurnStarted { .. } | Note::Call(_) | Note::Rewound { .. } | Note::Goal { .. } => {
             }
         }
@@ -246,6 +247,11 @@ impl<'a> State<'a> {
             .entries
             .iter()
             .any(|entry| matches!(entry, Replayed::Prompt(_)));
+        // What another agent of the team sent during the turn is no prompt of the person's:
+        // the agents' activity shows what came of them, as Codex shows it.
+        if steer && crate::protocol::is_team_mail(&item.typed_text()) {
+            return;
+        }
         turn.entries.push(Replayed::Prompt(SavedPrompt {
             text: item.typed_text(),
             attached: item
@@ -573,10 +579,62 @@ mod tests {
                 Replayed::Event(Event::PlanUpdated { steps, .. }) => {
                     format!("plan {}", steps[0].step)
                 }
+                Replayed::Event(Event::AgentActivity(activity)) => {
+                    format!("agent {:?} {}", activity.kind, activity.path)
+                }
                 Replayed::Event(_) => "-".into(),
             })
             .filter(|line| line != "-")
             .collect()
+    }
+
+    /// A team's work as its first agent's conversation saved it: the agents' activity shows
+    /// where it was noted, and what the agents sent it is no prompt of the person's.
+    #[test]
+    fn a_teams_activity_shows_again_and_its_mail_is_no_prompt() {
+        use crate::protocol::{AgentActivity, AgentActivityKind};
+        let activity = |kind, id: &str| Note::Agent {
+            activity: AgentActivity {
+                id: id.into(),
+                kind,
+                path: "/root/alpha".into(),
+                conversation: "c-alpha".into(),
+                model: None,
+                effort: None,
+            },
+        };
+        let items = [
+            Item::user_text("go team"),
+            call(
+                "s1",
+                "spawn_agent",
+                r#"{"task_name":"alpha","message":"hi"}"#,
+            ),
+            output("s1", r#"{"task_name":"/root/alpha"}"#),
+            Item::user_text(
+                "Message Type: FINAL_ANSWER\nTask name: /root\nSender: /root/alpha\nPayload:\nhi",
+            ),
+            Item::assistant_text("done"),
+        ];
+        let notes = vec![
+            (0, Note::turn("u-1")),
+            (3, activity(AgentActivityKind::Started, "s1")),
+            (3, activity(AgentActivityKind::Completed, "done-1")),
+        ];
+        let replay = replay(&items, &notes, Path::new("/p"));
+        assert_eq!(
+            shown(&replay.turns[0]),
+            [
+                "prompt go team steer=false",
+                "agent Started /root/alpha",
+                "agent Completed /root/alpha",
+                "answer done",
+            ]
+        );
+        // Saved as a line an older kelp passes over, and read back whole.
+        let line = serde_json::to_string(&notes[1].1).unwrap();
+        assert!(line.contains(r#""type":"kelp_agent""#), "{line}");
+        assert_eq!(serde_json::from_str::<Note>(&line).unwrap(), notes[1].1);
     }
 
     #[test]

@@ -147,6 +147,8 @@ struct Member {
     ops: Ops,
     /// Envelopes waiting for its next request.
     mailbox: Vec<String>,
+    /// What happened to the agents it spawned, waiting to be noted in its conversation.
+    noted: Vec<AgentActivity>,
     /// A task that came as its turn was ending, to start once it has.
     next_task: Option<String>,
     /// What the command center shows of it; `None` for the first agent, which its face shows.
@@ -198,6 +200,7 @@ impl Team {
                 status: Status::Running,
                 ops: Ops::Root(root_ops),
                 mailbox: Vec::new(),
+                noted: Vec::new(),
                 next_task: None,
                 seen: None,
             }]),
@@ -232,6 +235,21 @@ impl Team {
         self.0.news.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Keeps what happened to an agent `path`'s agent spawned, to be noted in its
+    /// conversation.
+    fn note_activity(&self, path: &str, activity: AgentActivity) {
+        if let Some(member) = self.roster().iter_mut().find(|m| m.path == path) {
+            member.noted.push(activity);
+        }
+    }
+
+    /// Tells the face of `path`'s agent (`events`) what happened to an agent it spawned, and
+    /// keeps it to be noted in its conversation.
+    fn tell_activity(&self, path: &str, activity: AgentActivity, events: &UnboundedSender<Event>) {
+        self.note_activity(path, activity.clone());
+        let _ = events.send(Event::AgentActivity(activity));
+    }
+
     /// Puts `envelope` in `path`'s mailbox.
     fn mail(&self, path: &str, envelope: String) {
         if let Some(member) = self.roster().iter_mut().find(|m| m.path == path) {
@@ -258,6 +276,7 @@ impl Team {
         roster.retain(|member| matches!(member.ops, Ops::Root(_)));
         for first in roster.iter_mut() {
             first.mailbox.clear();
+            first.noted.clear();
             first.next_task = None;
         }
         drop(roster);
@@ -326,13 +345,24 @@ impl Seat {
         items
     }
 
+    /// What happened to the agents this one spawned since it last asked, to note in its
+    /// conversation.
+    pub fn take_activities(&self) -> Vec<AgentActivity> {
+        self.take_own(|member| &mut member.noted)
+    }
+
     /// The envelopes waiting for this agent, oldest first; the mailbox is left empty.
     pub fn take_mail(&self) -> Vec<String> {
+        self.take_own(|member| &mut member.mailbox)
+    }
+
+    /// What waits in this agent's `list` of the roster, taken out.
+    fn take_own<T>(&self, list: impl FnOnce(&mut Member) -> &mut Vec<T>) -> Vec<T> {
         self.team
             .roster()
             .iter_mut()
             .find(|m| m.path == self.path)
-            .map(|m| std::mem::take(&mut m.mailbox))
+            .map(|m| std::mem::take(list(m)))
             .unwrap_or_default()
     }
 
@@ -389,15 +419,17 @@ impl Seat {
     ) -> ToolOutput {
         let started = Instant::now();
         let activity = |kind, path: &str| {
-            let _ = events.send(self.activity(call_id, kind, path));
+            self.team
+                .tell_activity(&self.path, self.activity(call_id, kind, path), events);
         };
         let result = match call {
             CollabCall::Spawn(args) => {
                 let announce = |started| {
-                    let _ = events.send(Event::AgentActivity(AgentActivity {
+                    let started = AgentActivity {
                         id: call_id.to_string(),
                         ..started
-                    }));
+                    };
+                    self.team.tell_activity(&self.path, started, events);
                 };
                 self.spawn(args, conversation, &announce).await
             }
@@ -439,7 +471,7 @@ impl Seat {
     }
 
     /// An activity of the agent at `path`, as the call `id` did it.
-    fn activity(&self, id: &str, kind: AgentActivityKind, path: &str) -> Event {
+    fn activity(&self, id: &str, kind: AgentActivityKind, path: &str) -> AgentActivity {
         let conversation = self
             .team
             .roster()
@@ -447,14 +479,14 @@ impl Seat {
             .find(|m| m.path == path)
             .map(|m| m.id.clone())
             .unwrap_or_default();
-        Event::AgentActivity(AgentActivity {
+        AgentActivity {
             id: id.to_string(),
             kind,
             path: path.to_string(),
             conversation,
             model: None,
             effort: None,
-        })
+        }
     }
 
     fn status_of(&self, path: &str) -> Status {

@@ -218,10 +218,7 @@ async fn steps(
         for steer in take_steered(&ctx.steered) {
             add_user_message(conversation, ctx, steer.text, steer.images).await?;
         }
-        // What the other agents of its team sent it meanwhile, in Codex's envelopes.
-        for mail in ctx.seat.iter().flat_map(super::team::Seat::take_mail) {
-            record(conversation, ctx, Entry::Item(Item::user_text(mail)));
-        }
+        take_team_news(conversation, ctx);
         let mcp_tools = mcp_tools(mcp.as_ref(), ctx).await?;
         let web_search = ctx
             .client
@@ -318,6 +315,17 @@ fn note_usage(conversation: &mut Conversation, ctx: &TurnContext, usage: Option<
         used: conversation.context_used(),
         window: conversation.context_window(),
     });
+}
+
+/// What came of the agents it spawned, and what the other agents of its team sent it meanwhile
+/// (in Codex's envelopes), into the conversation before its next request.
+fn take_team_news(conversation: &mut Conversation, ctx: &TurnContext) {
+    for activity in ctx.seat.iter().flat_map(super::team::Seat::take_activities) {
+        record(conversation, ctx, Entry::Note(Note::Agent { activity }));
+    }
+    for mail in ctx.seat.iter().flat_map(super::team::Seat::take_mail) {
+        record(conversation, ctx, Entry::Item(Item::user_text(mail)));
+    }
 }
 
 /// Records each call's output for the model, and what ran for the history.

@@ -1,8 +1,15 @@
 //! The agents the command center lists (`/agents`, `kelp agents`): each conversation this
-//! client holds or has saved, with where it stands.
+//! client holds or has saved, with where it stands; and what tells the agents' words to each
+//! other from a person's ([`is_team_mail`]).
 
 use std::path::PathBuf;
 use std::time::SystemTime;
+
+/// Whether `text` is what one agent of a team sent another (Codex's envelope: `Message Type:
+/// …`, `Sender: /root/…`), not a person's words.
+pub fn is_team_mail(text: &str) -> bool {
+    text.starts_with("Message Type: ") && text.contains("\nSender: /")
+}
 
 /// Where a conversation stands, as the command center groups them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

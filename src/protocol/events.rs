@@ -295,7 +295,7 @@ impl Event {
 
 /// What happened to an agent of the team: which (its task path and conversation), what, and,
 /// as it starts, the model and effort it works with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentActivity {
     /// The call that did it, or an id of its own for an agent that finished.
     pub id: String,
@@ -340,7 +340,8 @@ impl OfAgent {
 }
 
 /// What happened to an agent, in Codex's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AgentActivityKind {
     Started,
     Interacted,

@@ -115,6 +115,12 @@ pub enum Note {
     /// `None`: cleared.
     #[serde(rename = "kelp_goal")]
     Goal { goal: Option<crate::protocol::Goal> },
+    /// An agent this one spawned started, was told something, was interrupted or finished:
+    /// what a reopened conversation shows of its team where it happened.
+    #[serde(rename = "kelp_agent")]
+    Agent {
+        activity: crate::protocol::AgentActivity,
+    },
 }
 
 impl Note {

@@ -469,6 +469,36 @@ async fn the_app_server_announces_the_agents_as_codex_does() {
     assert_eq!(alpha_listed["parentThreadId"], thread_id);
     assert_eq!(alpha_listed["threadSource"], "subagent");
 
+    // Read again (a host reopening the conversation), the parent's turn shows its team as it
+    // showed live, as Codex's does: each agent started and finished, the waits, and none of
+    // what the agents sent it as the person's words.
+    let read = server.result(
+        "thread/read",
+        json!({"threadId": thread_id, "includeTurns": true}),
+    );
+    let turns = read["thread"]["turns"].as_array().unwrap();
+    let kept: Vec<String> = turns.last().unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| match item["type"].as_str().unwrap() {
+            "subAgentActivity" => format!(
+                "{} {}",
+                item["kind"].as_str().unwrap(),
+                item["agentPath"].as_str().unwrap()
+            ),
+            other => other.to_string(),
+        })
+        .collect();
+    let count = |wanted: &str| kept.iter().filter(|k| *k == wanted).count();
+    assert_eq!(count("userMessage"), 1, "{kept:?}");
+    for agent in ["/root/alpha", "/root/beta"] {
+        assert_eq!(count(&format!("started {agent}")), 1, "{kept:?}");
+        assert_eq!(count(&format!("completed {agent}")), 1, "{kept:?}");
+    }
+    assert!(count("collabAgentToolCall") >= 1, "{kept:?}");
+    assert_eq!(kept.last().map(String::as_str), Some("agentMessage"));
+
     // The agents' threads are loaded while their team is: a host (codex-acp reopening a
     // session) reads and resumes one, answered from its conversation as it stands.
     let loaded = server.result("thread/loaded/list", json!({}));

@@ -154,6 +154,7 @@ pub(super) fn start_child(
             status: Status::PendingInit,
             ops: Ops::Child(ops.clone()),
             mailbox: Vec::new(),
+            noted: Vec::new(),
             next_task: None,
             seen: Some(super::seen::Seen::new(
                 &args.message,
@@ -257,22 +258,8 @@ fn turn_ended(team: &Team, path: &str, outcome: &TurnOutcome, last_answer: Optio
         }
         next
     };
-    // The first agent's face is told each of its children that finished, as Codex tells it.
-    if final_words.is_some() && parent_of(path) == super::ROOT {
-        let conversation = team
-            .roster()
-            .iter()
-            .find(|m| m.path == path)
-            .map(|m| m.id.clone())
-            .unwrap_or_default();
-        let _ = team.0.shared.face.send(Event::AgentActivity(AgentActivity {
-            id: format!("subagent-completed-{}", uuid::Uuid::new_v4()),
-            kind: AgentActivityKind::Completed,
-            path: path.to_string(),
-            conversation,
-            model: None,
-            effort: None,
-        }));
+    if final_words.is_some() {
+        finished(team, path);
     }
     if let Some(words) = final_words {
         let parent = parent_of(path);
@@ -280,6 +267,43 @@ fn turn_ended(team: &Team, path: &str, outcome: &TurnOutcome, last_answer: Optio
     } else if next_task.is_none() {
         team.tell_news();
     }
+}
+
+/// The child at `path` finished its task: its parent's face is told, as Codex tells it (the
+/// first agent's face directly, another agent's as that agent's own event), and its parent's
+/// conversation notes it.
+fn finished(team: &Team, path: &str) {
+    let parent = parent_of(path);
+    let (conversation, parent_conversation) = {
+        let roster = team.roster();
+        let id_of = |wanted: &str| {
+            roster
+                .iter()
+                .find(|m| m.path == wanted)
+                .map(|m| m.id.clone())
+                .unwrap_or_default()
+        };
+        (id_of(path), id_of(parent))
+    };
+    let completed = AgentActivity {
+        id: format!("subagent-completed-{}", uuid::Uuid::new_v4()),
+        kind: AgentActivityKind::Completed,
+        path: path.to_string(),
+        conversation,
+        model: None,
+        effort: None,
+    };
+    team.note_activity(parent, completed.clone());
+    let event = Event::AgentActivity(completed);
+    let _ = team.0.shared.face.send(if parent == super::ROOT {
+        event
+    } else {
+        Event::OfAgent(Box::new(OfAgent {
+            path: parent.to_string(),
+            conversation: parent_conversation,
+            event,
+        }))
+    });
 }
 
 #[cfg(test)]
