@@ -18,7 +18,8 @@
 //!   status, and `thread/resume` of one.
 //! - `queue.rs`: `thread/queue/*`, messages that wait in a loaded thread's queue and are each
 //!   sent as a turn of its own when the turn before ends; `queued.rs`: the queue itself and
-//!   how a waiting message becomes a turn, pure.
+//!   how a waiting message becomes a turn, pure; `queue_file.rs`: the queue kept on disk, so a
+//!   server that stops loses none of it.
 //! - `forks.rs`: `thread/fork`, a copy of a thread, or a side conversation of it.
 //! - `project_config.rs`: a thread's settings where it works, a trusted project's own beneath
 //!   the server's.
@@ -55,6 +56,7 @@ pub mod listen;
 pub mod methods;
 mod project_config;
 pub mod queue;
+mod queue_file;
 mod queued;
 pub mod relay;
 pub mod server;

@@ -2,7 +2,8 @@
 //! wait in a loaded thread's queue and each is sent as a turn of its own when the turn before it
 //! ends, or at once on an idle thread. An interrupted turn pauses the queue until
 //! `thread/queue/start`. The queue lives with the loaded thread, beside its running turn, which
-//! the handlers and the turn's path share (`queued.rs` holds it and its dispatch).
+//! the handlers and the turn's path share (`queued.rs` holds it and its dispatch); each change
+//! is handed to its keeper (`queue_file.rs`), so a server that stops loses none of it.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -125,6 +126,7 @@ pub fn add<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answer,
         return Ok(started(answer, thread, dispatched));
     }
     running.queue.waiting.push(queued);
+    running.queue.kept();
     Ok(changed(answer, thread, &p.thread_id))
 }
 
@@ -167,6 +169,7 @@ pub fn update<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answ
     let answer = Answer::of(&QueuedAnswer {
         queued_submission: queued.clone(),
     })?;
+    running.queue.kept();
     Ok(changed(answer, thread, &p.thread_id))
 }
 
@@ -183,6 +186,7 @@ pub fn delete<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answ
     if waiting.is_empty() {
         running.queue.paused = false;
     }
+    running.queue.kept();
     Ok(changed(
         Answer::of(&QueueDeleted { deleted })?,
         thread,
@@ -211,6 +215,7 @@ pub fn reorder<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Ans
             waiting.push(old.swap_remove(at));
         }
     }
+    running.queue.kept();
     Ok(changed(Answer::of(&Empty {})?, thread, &p.thread_id))
 }
 
@@ -236,6 +241,7 @@ pub fn start<'a>(raw: Value, allowed: bool, find: impl Find<'a>) -> Result<Answe
     let dispatched = dispatch(&mut running.turn_id, &p.thread_id, queued)?;
     running.queue.waiting.remove(at);
     running.queue.paused = false;
+    running.queue.kept();
     let answer = Answer::of(&TurnResponse {
         turn: Turn {
             items_view: Some("notLoaded".into()),

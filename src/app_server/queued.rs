@@ -19,6 +19,9 @@ pub(super) struct Queue {
     /// An interrupted turn holds the messages waiting then: none is sent until
     /// `thread/queue/start`, or a turn the person starts, or the queue empties.
     pub(super) paused: bool,
+    /// Where each change goes to be kept on disk (`queue_file.rs`); none for a thread that is
+    /// not saved.
+    pub(super) keeper: Option<tokio::sync::watch::Sender<Vec<QueuedSubmission>>>,
 }
 
 /// A waiting message as the turn it starts now: what the thread's clients hear (the queue
@@ -65,6 +68,26 @@ pub(super) fn dispatch(
 }
 
 impl Queue {
+    /// A queue holding what a server that stopped left waiting (held: the turn it waited for
+    /// was cut), kept through `keeper` from now on.
+    pub(super) fn restored(
+        waiting: Vec<QueuedSubmission>,
+        keeper: Option<tokio::sync::watch::Sender<Vec<QueuedSubmission>>>,
+    ) -> Self {
+        Self {
+            paused: !waiting.is_empty(),
+            waiting,
+            keeper,
+        }
+    }
+
+    /// The queue changed: its keeper is given the new state.
+    pub(super) fn kept(&self) {
+        if let Some(keeper) = &self.keeper {
+            keeper.send_replace(self.waiting.clone());
+        }
+    }
+
     /// The next waiting message, sent as the turn that ended leaves the thread idle (no
     /// `running_turn`); none when the queue is empty or paused (`interrupted`: the turn was
     /// stopped, which pauses it).
@@ -82,6 +105,7 @@ impl Queue {
             return None;
         }
         let queued = self.waiting.remove(0);
+        self.kept();
         dispatch(running_turn, thread_id, queued)
             .map_err(|e| tracing::warn!(error = %e.message, "a queued message could not be sent"))
             .ok()

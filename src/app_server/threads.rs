@@ -252,6 +252,7 @@ impl Threads {
         exclude_turns: bool,
     ) -> Result<Answer, RpcError> {
         let cwd = options.project_dir.clone();
+        let options_ephemeral = options.ephemeral;
         let terminals = super::terminals::for_thread(&config);
         options.terminals = Some(terminals.clone());
         let Opened {
@@ -291,8 +292,19 @@ impl Threads {
             answered.items_backwards_cursor = Some("0".to_string());
             answered.turns_backwards_cursor = Some("0".to_string());
         }
+        // What waited in its queue when a server last held it, kept from now on.
+        let queue = if options_ephemeral {
+            super::queued::Queue::default()
+        } else {
+            let kept = super::queue_file::path_of(&config.state_dir, &id);
+            super::queued::Queue::restored(
+                super::queue_file::restore(&kept),
+                Some(super::queue_file::keeper(kept)),
+            )
+        };
         let running = Arc::new(Mutex::new(Running {
             goal: restored.goal.clone(),
+            queue,
             ..Running::default()
         }));
         let audience = Audience::new(&self.requests);
@@ -390,10 +402,15 @@ impl Threads {
         }
         let state_dir = self.config.state_dir.clone();
         let wanted = id.clone();
-        crate::task::spawn_blocking(move || crate::session::shelf::delete(&state_dir, &wanted))
-            .await
-            .map_err(|e| RpcError::internal(e.to_string()))?
-            .map_err(|e| RpcError::invalid_request(format!("no thread {id}: {e}")))?;
+        crate::task::spawn_blocking(move || {
+            crate::session::shelf::delete(&state_dir, &wanted)?;
+            // What waited in its queue goes with it.
+            let _ = std::fs::remove_file(super::queue_file::path_of(&state_dir, &wanted));
+            Ok::<_, crate::session::SessionError>(())
+        })
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?
+        .map_err(|e| RpcError::invalid_request(format!("no thread {id}: {e}")))?;
         Ok(Answer::of(&Empty {})?.notify(wire::ThreadDeleted {
             thread_id: id.to_string(),
         }))

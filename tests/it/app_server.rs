@@ -4255,6 +4255,65 @@ async fn queued_messages_wait_for_the_turn_and_go_one_turn_each() {
     );
 }
 
+/// What waits in a thread's queue outlives the server, as Codex's queue lives in its state
+/// database: kept on disk as it changes, held when the thread opens again (the turn it waited
+/// for was cut), sent in order once started, and the file gone once the queue is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_messages_outlive_a_server_that_stops() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, _project, thread_id) = Server::with_thread(&fake, "");
+    let add = |text: &str, id: &str| json!({"threadId": thread_id, "input": [{"type": "text", "text": text}], "clientUserMessageId": id});
+    fake.push_response(Reply::stall("Thinking about"));
+    server.result(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}),
+    );
+    server.until(|m| m["method"] == "item/agentMessage/delta");
+    server.result("thread/queue/add", add("two", "m2"));
+    server.result("thread/queue/add", add("three", "m3"));
+    let kept = server
+        .home
+        .path()
+        .join(".local/state/kelp/queues")
+        .join(format!("{}.json", thread_id.as_str().unwrap()));
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&kept).is_ok_and(|text| text.contains("three")) {
+        assert!(Instant::now() < deadline, "the queue is kept on disk");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let mut server = server.restarted(&fake);
+    server.initialize(true);
+    server.result("thread/resume", json!({"threadId": thread_id}));
+    let listed = server.result("thread/queue/list", json!({"threadId": thread_id}));
+    let texts: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["input"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["two", "three"], "{listed}");
+    assert_eq!(listed["data"][0]["clientUserMessageId"], "m2");
+
+    // Held until started; then each goes as a turn of its own, in order.
+    fake.push_responses([Reply::text("two done"), Reply::text("three done")]);
+    server.result("thread/queue/start", json!({"threadId": thread_id}));
+    server.notification("turn/completed");
+    server.notification("turn/completed");
+    let prompts: Vec<String> = fake
+        .requests_to("/responses")
+        .iter()
+        .map(|r| r.json()["input"].to_string())
+        .collect();
+    assert!(prompts[prompts.len() - 2].contains("two"), "{prompts:?}");
+    assert!(prompts[prompts.len() - 1].contains("three"), "{prompts:?}");
+    let deadline = Instant::now() + WAIT;
+    while kept.exists() {
+        assert!(Instant::now() < deadline, "an empty queue leaves no file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// What the model types into a background terminal is said of the command's item, as Codex
 /// says it: `item/commandExecution/terminalInteraction` with the command's item and session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
