@@ -357,9 +357,13 @@ impl Translator {
                 output: String::new(),
                 actions: Vec::new(),
             },
-            (tools::view_image::NAME, _) => ToolItem::Image {
-                path: self.cwd.join(&summary),
-            },
+            // Codex says an image was viewed once it was read: its item waits for the end.
+            (tools::view_image::NAME, _) => {
+                self.unstarted.insert(call_id.clone());
+                let path = self.cwd.join(&summary);
+                self.tools.insert(call_id, ToolItem::Image { path });
+                return;
+            }
             (tools::apply_patch::NAME, _) => {
                 self.unstarted.insert(call_id.clone());
                 let changes = Vec::new();
@@ -421,6 +425,12 @@ impl Translator {
         duration: Duration,
         out: &mut Vec<Outgoing>,
     ) {
+        // An image that could not be read was never viewed: no item says it was.
+        if !success && matches!(self.tools.get(call_id), Some(ToolItem::Image { .. })) {
+            self.unstarted.remove(call_id);
+            self.tools.remove(call_id);
+            return;
+        }
         if let Some(item) = self.start_deferred(call_id) {
             out.push(at.started(item));
         }
@@ -923,6 +933,38 @@ mod tests {
         assert_eq!(first[1]["aggregatedOutput"], "a.txt\n");
         assert_eq!(turns[1]["items"][0]["content"][0]["text"], "thanks");
         assert_eq!(turns[1]["id"], "turn-1");
+    }
+
+    #[test]
+    fn an_image_is_said_viewed_once_read_and_not_at_all_when_it_could_not_be() {
+        let view = |call_id: &str, success: bool| {
+            [
+                Event::ToolStarted {
+                    call_id: call_id.into(),
+                    tool: tools::view_image::NAME.into(),
+                    summary: "plot.png".into(),
+                    paths: Vec::new(),
+                    facts: None,
+                },
+                Event::ToolFinished {
+                    call_id: call_id.into(),
+                    success,
+                    exit_code: None,
+                    duration: Duration::from_millis(3),
+                },
+            ]
+        };
+        let out = run(view("i1", true)
+            .into_iter()
+            .chain(view("i2", false))
+            .collect());
+        assert_eq!(methods(&out), ["item/started", "item/completed"]);
+        for at in 0..2 {
+            let item = &params(&out, at)["item"];
+            assert_eq!(item["type"], "imageView");
+            assert_eq!(item["id"], "i1");
+            assert_eq!(item["path"], "/p/plot.png");
+        }
     }
 
     #[test]
