@@ -76,8 +76,9 @@ struct RunningTurn {
     toward_goal: Option<goal::GoalTurn>,
     /// kelp began it (toward the goal), not a face: a prompt sent meanwhile joins it.
     from_kelp: bool,
-    /// A prompt's turn: its id and words, for the person's `notify` program once it ends.
-    asked: Option<(String, String)>,
+    /// A prompt's turn: its id and the person's words (the prompt, then what steered it), for
+    /// the person's `notify` program once it ends.
+    asked: Option<(String, Vec<String>)>,
 }
 
 /// How a team started by this core starts its children: as this core was started, each with
@@ -598,7 +599,7 @@ impl Core {
         let asked = match &mut work {
             Work::Prompt(submission) if !submission.from_kelp => {
                 let id = submission.turn_id.get_or_insert_with(new_turn_id).clone();
-                Some((id, submission.text.clone()))
+                Some((id, vec![submission.text.clone()]))
             }
             _ => None,
         };

@@ -1617,16 +1617,23 @@ async fn the_persons_notifier_hears_of_a_turn_left_on_the_server() {
         Reply::call_with_id("c3", "shell", escalated(&second)),
         Reply::text("Again."),
     ]);
-    back.result(
+    let turn = back.result(
         "turn/start",
         json!({"threadId": thread_id, "input": [{"type": "text", "text": "again"}]}),
     );
     let asked = back.until(|m| m["method"] == "item/commandExecution/requestApproval");
+    // What the person adds while it runs is among their words the notifier hears, as Codex's.
+    back.result(
+        "turn/steer",
+        json!({"threadId": thread_id, "expectedTurnId": turn["turn"]["id"],
+               "input": [{"type": "text", "text": "and tidy up"}]}),
+    );
     let request = asked.last().unwrap()["id"].clone();
     back.send_raw(&json!({"id": request, "result": {"decision": "accept"}}).to_string());
     back.until(|m| m["method"] == "turn/completed");
     let all = told(3);
     assert_eq!(all.len(), 3, "{all:#?}");
     assert_eq!(all[2]["type"], "agent-turn-complete");
+    assert_eq!(all[2]["input-messages"], json!(["again", "and tidy up"]));
     assert_eq!(all[2]["last-assistant-message"], "Again.");
 }

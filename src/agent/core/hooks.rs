@@ -46,9 +46,9 @@ impl Core {
         self.hooks = hooks;
     }
 
-    /// The person's `notify` program told that the prompt `asked` (its turn's id and words)
-    /// was answered: the first agent's conversation only, as a team's children work for it.
-    pub(super) fn notify_turn_complete(&self, (turn_id, prompt): (String, String)) {
+    /// The person's `notify` program told that the prompt `asked` (its turn's id, and the
+    /// person's words: the prompt and what steered it) was answered: the first agent's conversation only, as a team's children work for it.
+    pub(super) fn notify_turn_complete(&self, (turn_id, input_messages): (String, Vec<String>)) {
         let Some(argv) = &self.config.notify else {
             return;
         };
@@ -65,7 +65,7 @@ impl Core {
             thread_id: conversation.id().to_string(),
             turn_id,
             cwd: cwd.display().to_string(),
-            input_messages: vec![prompt],
+            input_messages,
             last_assistant_message: conversation.last_answer(),
         };
         crate::hooks::notify::send(argv, cwd, &done);

@@ -17,6 +17,9 @@ impl Core {
     /// `Op::Steer`: input for the running turn's next request; with none running, it joins
     /// the conversation for the next prompt.
     pub(super) fn handle_steer(&mut self, submission: Submission) {
+        if let Some((_, said)) = self.running.as_mut().and_then(|turn| turn.asked.as_mut()) {
+            said.push(submission.text.clone());
+        }
         self.steered
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
