@@ -101,6 +101,52 @@ pub(super) enum Step {
     Submit(crate::protocol::Submission),
 }
 
+/// What `event` asks of the host on thread `thread`'s turn `turn` (`agent`: the team's agent
+/// whose thread it is, else the one the event names): the model's questions and a withdrawn
+/// approval's end go into `steps` now; an approval is returned, to be asked once the
+/// translation is out (a patch's item, with its changes, comes first).
+fn asks_of(
+    event: &Event,
+    (thread, turn): (&str, &str),
+    agent: Option<String>,
+    steps: &mut Vec<Step>,
+) -> Option<Step> {
+    match event {
+        Event::ApprovalRequested {
+            id,
+            call_id,
+            subject,
+            agent: named,
+        } => {
+            return Some(Step::Ask {
+                thread: thread.to_string(),
+                turn: turn.to_string(),
+                id: *id,
+                call_id: call_id.clone(),
+                subject: subject.clone(),
+                agent: agent.or_else(|| named.clone()),
+            });
+        }
+        Event::QuestionsAsked {
+            id,
+            call_id,
+            questions,
+        } => steps.push(Step::Questions {
+            thread: thread.to_string(),
+            turn: turn.to_string(),
+            id: *id,
+            call_id: call_id.clone(),
+            questions: questions.clone(),
+        }),
+        // Dropped (the turn was interrupted first): the host's request is moot.
+        Event::ApprovalAnswered {
+            id, decision: None, ..
+        } => steps.push(Step::Resolved(*id)),
+        _ => {}
+    }
+    None
+}
+
 /// The state of one thread's running turn, between the core and the thread's clients.
 #[derive(Debug)]
 pub(super) struct TurnPath {
@@ -160,43 +206,12 @@ impl TurnPath {
             _ => None,
         };
         let turn = running.turn_id.clone().unwrap_or_default();
-        // Asked after the translation is out: a patch's item, with its changes, comes first.
-        let mut ask = None;
+        let ask = asks_of(&event, (&self.thread_id, &turn), None, &mut steps);
         match &event {
-            Event::ApprovalRequested {
-                id,
-                call_id,
-                subject,
-                agent,
-            } => {
-                ask = Some(Step::Ask {
-                    thread: self.thread_id.clone(),
-                    turn: turn.clone(),
-                    id: *id,
-                    call_id: call_id.clone(),
-                    subject: subject.clone(),
-                    agent: agent.clone(),
-                })
-            }
-            Event::QuestionsAsked {
-                id,
-                call_id,
-                questions,
-            } => steps.push(Step::Questions {
-                thread: self.thread_id.clone(),
-                turn: turn.clone(),
-                id: *id,
-                call_id: call_id.clone(),
-                questions: questions.clone(),
-            }),
             Event::RateLimits(limits) => steps.push(Step::Limits(limits.into())),
             Event::Reply(Reply::McpServers(servers)) => steps.push(Step::Servers(servers.clone())),
             Event::GoalUpdated(goal) => running.goal = Some(goal.clone()),
             Event::GoalCleared => running.goal = None,
-            // Dropped (the turn was interrupted first): the host's request is moot.
-            Event::ApprovalAnswered {
-                id, decision: None, ..
-            } => steps.push(Step::Resolved(*id)),
             Event::MessageDone { text, .. } => self.last_answer.clone_from(text),
             Event::TurnFinished(_) => self.turn_finished(&turn, running, now_ms, &mut steps),
             Event::Reply(Reply::Rewound(done)) => {
@@ -277,39 +292,9 @@ impl TurnPath {
             ]);
         }
         let turn = live.turn_id.clone().unwrap_or_default();
-        let mut ask = None;
-        match &event {
-            Event::ApprovalRequested {
-                id,
-                call_id,
-                subject,
-                ..
-            } => {
-                ask = Some(Step::Ask {
-                    thread: conversation.clone(),
-                    turn: turn.clone(),
-                    id: *id,
-                    call_id: call_id.clone(),
-                    subject: subject.clone(),
-                    agent: Some(path),
-                });
-            }
-            Event::QuestionsAsked {
-                id,
-                call_id,
-                questions,
-            } => steps.push(Step::Questions {
-                thread: conversation.clone(),
-                turn: turn.clone(),
-                id: *id,
-                call_id: call_id.clone(),
-                questions: questions.clone(),
-            }),
-            Event::ApprovalAnswered {
-                id, decision: None, ..
-            } => steps.push(Step::Resolved(*id)),
-            Event::TurnFinished(_) => live.turn_id = None,
-            _ => {}
+        let ask = asks_of(&event, (&conversation, &turn), Some(path), &mut steps);
+        if let Event::TurnFinished(_) = &event {
+            live.turn_id = None;
         }
         let mut outgoing = Vec::new();
         translator.on_event(&turn, event, now_ms, &mut outgoing);

@@ -547,19 +547,11 @@ async fn an_agents_approval_is_asked_on_its_own_thread_naming_it() {
         }
         None => Reply::text("beta answered"),
     });
-    let mut server =
-        crate::app_server::Server::with_config(&fake, "[features]\nmulti_agent_v2 = true\n");
-    server.initialize(true);
-    server.result(
-        "account/login/start",
-        json!({"type": "apiKey", "apiKey": fake.api_key()}),
+    let (mut server, project, thread_id) = crate::app_server::Server::with_thread_asking(
+        &fake,
+        "[features]\nmulti_agent_v2 = true\n",
+        "untrusted",
     );
-    let project = tempfile::tempdir().unwrap();
-    let started = server.result(
-        "thread/start",
-        json!({"cwd": project.path(), "approvalPolicy": "untrusted"}),
-    );
-    let thread_id = started["thread"]["id"].clone();
     server.result(
         "turn/start",
         json!({"threadId": thread_id, "input": [{"type": "text", "text": "go team"}]}),

@@ -284,6 +284,15 @@ impl Server {
     /// signed in with the fake's key, and a thread started in a new project that never asks:
     /// the server, the project and the thread's id.
     pub(crate) fn with_thread(fake: &FakeOpenAi, config: &str) -> (Self, tempfile::TempDir, Value) {
+        Self::with_thread_asking(fake, config, "never")
+    }
+
+    /// [`Server::with_thread`] under the approval policy `policy`.
+    pub(crate) fn with_thread_asking(
+        fake: &FakeOpenAi,
+        config: &str,
+        policy: &str,
+    ) -> (Self, tempfile::TempDir, Value) {
         let mut server = Self::with_config(fake, config);
         server.initialize(true);
         server.result(
@@ -293,7 +302,7 @@ impl Server {
         let project = tempfile::tempdir().unwrap();
         let started = server.result(
             "thread/start",
-            json!({"cwd": project.path(), "approvalPolicy": "never"}),
+            json!({"cwd": project.path(), "approvalPolicy": policy}),
         );
         let thread_id = started["thread"]["id"].clone();
         (server, project, thread_id)
@@ -4121,6 +4130,14 @@ async fn a_command_asks_to_reach_a_host_as_codex_asks_it() {
     );
 }
 
+/// The input of each request the fake was sent, as text, oldest first.
+fn prompts(fake: &FakeOpenAi) -> Vec<String> {
+    fake.requests_to("/responses")
+        .iter()
+        .map(|r| r.json()["input"].to_string())
+        .collect()
+}
+
 /// Messages queued from outside (Codex 0.171's experimental `thread/queue/*`): on an idle
 /// thread one is sent at once; while a turn runs they wait and each goes as a turn of its own
 /// when the one before ends; the host lists, edits, drops and reorders them; an interrupt holds
@@ -4131,12 +4148,7 @@ async fn queued_messages_wait_for_the_turn_and_go_one_turn_each() {
     let fake = FakeOpenAi::start().await;
     let (mut server, _project, thread_id) = Server::with_thread(&fake, "");
     let add = |text: &str, id: &str| json!({"threadId": thread_id, "input": [{"type": "text", "text": text}], "clientUserMessageId": id});
-    let asked = |fake: &FakeOpenAi| {
-        fake.requests_to("/responses")
-            .iter()
-            .map(|r| r.json()["input"].to_string())
-            .collect::<Vec<_>>()
-    };
+    let asked = prompts;
 
     // Idle: the message is its own turn at once.
     fake.push_response(Reply::text("one done"));
@@ -4300,11 +4312,7 @@ async fn queued_messages_outlive_a_server_that_stops() {
     server.result("thread/queue/start", json!({"threadId": thread_id}));
     server.notification("turn/completed");
     server.notification("turn/completed");
-    let prompts: Vec<String> = fake
-        .requests_to("/responses")
-        .iter()
-        .map(|r| r.json()["input"].to_string())
-        .collect();
+    let prompts = prompts(&fake);
     assert!(prompts[prompts.len() - 2].contains("two"), "{prompts:?}");
     assert!(prompts[prompts.len() - 1].contains("three"), "{prompts:?}");
     let deadline = Instant::now() + WAIT;
