@@ -420,6 +420,11 @@ impl Core {
             Op::MakeWorktree => self.make_worktree(),
             Op::ListAgents { saved } => self.list_agents(saved),
             Op::ReadAgent(id) => self.read_agent(id),
+            Op::ToAgent { conversation, op } => {
+                if let Some(seat) = &self.seat {
+                    seat.send_to(&conversation, *op);
+                }
+            }
             Op::ListTerminals => self.list_terminals(),
             Op::ListHooks => self.list_hooks(),
             Op::TrustHooks(hashes) => self.trust_hooks(&hashes),

@@ -572,37 +572,6 @@ impl Seat {
         Ok(answer.to_string())
     }
 
-    fn followup(&self, target: &str, message: &str, interrupt: bool) -> Result<String, String> {
-        let path = self.resolve(target)?;
-        if path == ROOT {
-            return Err("Follow-up tasks can't target the root agent".into());
-        }
-        let task = envelope("NEW_TASK", &path, &self.path, message);
-        let mut roster = self.team.roster();
-        let Some(member) = roster.iter_mut().find(|m| m.path == path) else {
-            return Err(format!("live agent path `{path}` not found"));
-        };
-        match member.status {
-            Status::Shutdown => return Err(format!("agent `{path}` was closed")),
-            // Started once the running turn ends (at once, when it is stopped first).
-            Status::Running | Status::PendingInit => {
-                member.next_task = Some(task);
-                if interrupt {
-                    member.ops.send(Op::Interrupt);
-                }
-            }
-            _ => {
-                member.status = Status::Running;
-                member
-                    .ops
-                    .send(Op::Submit(crate::protocol::Submission::text(task)));
-            }
-        }
-        drop(roster);
-        self.team.tell_news();
-        Ok(String::new())
-    }
-
     fn message(&self, target: &str, message: &str) -> Result<String, String> {
         let path = self.resolve(target)?;
         self.team

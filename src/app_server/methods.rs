@@ -223,7 +223,10 @@ pub const METHODS: &[(&str, Serve)] = &[
     ("plugin/uninstall", Refused(NO_PLUGINS)),
     (
         "turn/start",
-        Now(|s, p| turns::start(p, |id| s.threads.thread(id))),
+        Now(|s, p| match s.threads.start_on_agent(&p) {
+            Some(answer) => answer,
+            None => turns::start(p, |id| s.threads.thread(id)),
+        }),
     ),
     (
         "turn/steer",
@@ -231,7 +234,10 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "turn/interrupt",
-        Now(|s, p| turns::interrupt(p, |id| s.threads.thread(id))),
+        Now(|s, p| match s.threads.interrupt_agent(&p) {
+            Some(answer) => answer,
+            None => turns::interrupt(p, |id| s.threads.thread(id)),
+        }),
     ),
     (
         "review/start",

@@ -213,6 +213,10 @@ pub enum Op {
     /// The newest turns of the saved conversation with this id, to show beside the one in
     /// hand. The answer is `Reply::AgentTranscript`.
     ReadAgent(String),
+    /// An op for the agent of this conversation's team whose conversation has this id (a
+    /// host's turn on the agent's own thread, or its interrupt); dropped when no such agent
+    /// runs.
+    ToAgent { conversation: String, op: Box<Op> },
     /// Take a message waiting in the queue of the server's thread out of it, to edit or drop
     /// (a client on a server: `thread/queue/delete`).
     TakeQueued(String),

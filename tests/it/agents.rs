@@ -525,6 +525,39 @@ async fn the_app_server_announces_the_agents_as_codex_does() {
             .any(|item| item["text"] == "alpha is done"),
         "{resumed}"
     );
+
+    // A host speaks to the agent on its own thread (Codex's TUI does, switched to an agent):
+    // the turn is the agent's, its answer on its thread.
+    let started = server.result(
+        "turn/start",
+        json!({"threadId": alpha_thread, "input": [{"type": "text", "text": "say more"}]}),
+    );
+    let turn = started["turn"]["id"].clone();
+    let seen = server
+        .until(|m| m["method"] == "turn/completed" && m["params"]["threadId"] == alpha_thread);
+    assert_eq!(seen.last().unwrap()["params"]["turn"]["id"], turn);
+    assert_eq!(
+        seen.last().unwrap()["params"]["turn"]["status"],
+        "completed"
+    );
+    let began: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "turn/started")
+        .collect();
+    assert_eq!(began.len(), 1, "announced once: {began:?}");
+    assert_eq!(began[0]["params"]["threadId"], alpha_thread);
+    let answered = seen
+        .iter()
+        .find(|m| m["method"] == "item/completed" && m["params"]["item"]["type"] == "agentMessage")
+        .unwrap();
+    assert_eq!(answered["params"]["threadId"], alpha_thread);
+    assert_eq!(answered["params"]["turnId"], turn);
+    let asked = fake.requests_to("/responses");
+    let last = asked.last().unwrap().json()["input"].to_string();
+    assert!(
+        last.contains("say more") && last.contains("Task name: /root/alpha"),
+        "{last}"
+    );
 }
 
 /// What an agent asks is asked on its own thread, as Codex 0.171 asks it (codex-acp routes it

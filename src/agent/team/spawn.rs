@@ -1,12 +1,13 @@
 //! A child agent started: its role's settings laid over its parent's, its core spawned with a
 //! seat in the team, its task sent, and its events followed: its status, its final answer
-//! mailed to its parent, the approvals it asks passed to the person's face with its name.
+//! mailed to its parent, the approvals it asks passed to the person's face with its name; and
+//! the later tasks an agent is given (`followup_task`, a host's turn on its thread).
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::{Member, Ops, Seat, Status, Team, envelope, parent_of};
+use super::{Member, Ops, ROOT, Seat, Status, Team, envelope, parent_of};
 use crate::agent::conversation::Conversation;
 use crate::config::agents::RoleSettings;
 use crate::protocol::{
@@ -269,6 +270,61 @@ fn turn_ended(team: &Team, path: &str, outcome: &TurnOutcome, last_answer: Optio
     }
 }
 
+impl Seat {
+    /// Passes `op` to the agent of the team whose conversation is `conversation` (a turn a host
+    /// starts on its thread marks it running, as a follow-up task does).
+    pub fn send_to(&self, conversation: &str, op: Op) {
+        let mut roster = self.team.roster();
+        let Some(member) = roster.iter_mut().find(|m| m.id == conversation) else {
+            return;
+        };
+        if let Op::Submit(_) = &op {
+            member.status = Status::Running;
+        }
+        member.ops.send(op);
+        drop(roster);
+        self.team.tell_news();
+    }
+
+    /// `followup_task`: a new task for the agent `target`, started now, or once its running
+    /// turn ends (at once when `interrupt` stops it first).
+    pub(super) fn followup(
+        &self,
+        target: &str,
+        message: &str,
+        interrupt: bool,
+    ) -> Result<String, String> {
+        let path = self.resolve(target)?;
+        if path == ROOT {
+            return Err("Follow-up tasks can't target the root agent".into());
+        }
+        let task = envelope("NEW_TASK", &path, &self.path, message);
+        let mut roster = self.team.roster();
+        let Some(member) = roster.iter_mut().find(|m| m.path == path) else {
+            return Err(format!("live agent path `{path}` not found"));
+        };
+        match member.status {
+            Status::Shutdown => return Err(format!("agent `{path}` was closed")),
+            // Started once the running turn ends (at once, when it is stopped first).
+            Status::Running | Status::PendingInit => {
+                member.next_task = Some(task);
+                if interrupt {
+                    member.ops.send(Op::Interrupt);
+                }
+            }
+            _ => {
+                member.status = Status::Running;
+                member
+                    .ops
+                    .send(Op::Submit(crate::protocol::Submission::text(task)));
+            }
+        }
+        drop(roster);
+        self.team.tell_news();
+        Ok(String::new())
+    }
+}
+
 /// The child at `path` finished its task: its parent's face is told, as Codex tells it (the
 /// first agent's face directly, another agent's as that agent's own event), and its parent's
 /// conversation notes it.
@@ -295,7 +351,7 @@ fn finished(team: &Team, path: &str) {
     };
     team.note_activity(parent, completed.clone());
     let event = Event::AgentActivity(completed);
-    let _ = team.0.shared.face.send(if parent == super::ROOT {
+    let _ = team.0.shared.face.send(if parent == ROOT {
         event
     } else {
         Event::OfAgent(Box::new(OfAgent {

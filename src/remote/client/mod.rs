@@ -290,6 +290,7 @@ impl Remote {
             | Op::ListRevisions
             | Op::MakeWorktree
             | Op::ReadAgent(_)
+            | Op::ToAgent { .. }
             | Op::Side(_)
             | Op::CloseSide
             | Op::Init
