@@ -4130,6 +4130,16 @@ async fn a_command_asks_to_reach_a_host_as_codex_asks_it() {
     );
 }
 
+/// The text of each message a `thread/queue/list` page lists, in sending order.
+fn queued_texts(listed: &Value) -> Vec<&str> {
+    listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["input"][0]["text"].as_str().unwrap())
+        .collect()
+}
+
 /// The input of each request the fake was sent, as text, oldest first.
 fn prompts(fake: &FakeOpenAi) -> Vec<String> {
     fake.requests_to("/responses")
@@ -4198,13 +4208,7 @@ async fn queued_messages_wait_for_the_turn_and_go_one_turn_each() {
     );
     assert_eq!(dropped, json!({"deleted": false}));
     let listed = server.result("thread/queue/list", json!({"threadId": thread_id}));
-    let texts: Vec<&str> = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["input"][0]["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(texts, ["three", "two, edited"]);
+    assert_eq!(queued_texts(&listed), ["three", "two, edited"]);
 
     // An interrupt holds them.
     server.result(
@@ -4298,13 +4302,7 @@ async fn queued_messages_outlive_a_server_that_stops() {
     server.initialize(true);
     server.result("thread/resume", json!({"threadId": thread_id}));
     let listed = server.result("thread/queue/list", json!({"threadId": thread_id}));
-    let texts: Vec<&str> = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["input"][0]["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(texts, ["two", "three"], "{listed}");
+    assert_eq!(queued_texts(&listed), ["two", "three"], "{listed}");
     assert_eq!(listed["data"][0]["clientUserMessageId"], "m2");
 
     // Held until started; then each goes as a turn of its own, in order.
