@@ -16,9 +16,19 @@ use crate::protocol::PlanStatus;
 use crate::protocol::TurnEnd;
 use crate::protocol::{AuthSummary, Event, Op, Reply, TurnOutcome};
 
+/// What of `event` this screen shows: another agent's work shows in the command center, which
+/// asks for it, so of that only what the agent asks of the person (the rest draws nothing).
+fn here(event: Event) -> Option<Event> {
+    match event {
+        Event::OfAgent(of) => of.for_person(),
+        event => Some(event),
+    }
+}
+
 impl App {
     /// Handles an event from the core.
     pub fn handle_core_event(&mut self, event: Event) {
+        let Some(event) = here(event) else { return };
         self.redraw = true;
         match event {
             Event::TurnStarted { id } => {
@@ -74,7 +84,7 @@ impl App {
                 }
             }
             Event::AgentActivity(activity) => self.on_agent_activity(&activity),
-            Event::OfAgent(of) => self.on_agent_event(*of),
+            Event::OfAgent(_) => {}
             Event::ApprovalRequested {
                 id, subject, agent, ..
             } => self.on_approval_requested(id, subject, agent),
@@ -112,13 +122,6 @@ impl App {
             }
             Event::Error(message) => self.on_error(message),
             Event::Reply(reply) => self.on_reply(reply),
-        }
-    }
-
-    /// Another agent's work shows in the command center; what it asks, here.
-    fn on_agent_event(&mut self, of: crate::protocol::OfAgent) {
-        if let Some(event) = of.for_person() {
-            self.handle_core_event(event);
         }
     }
 
