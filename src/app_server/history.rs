@@ -287,9 +287,10 @@ impl Saved {
             .take(page.size)
             .map(|session| {
                 let mut thread = listed_thread(session, &names);
-                if let Some(status) = live.get(&thread.id) {
-                    thread.status = status.clone();
-                }
+                thread.status = live
+                    .get(&thread.id)
+                    .cloned()
+                    .unwrap_or(crate::wire::ThreadStatus::NotLoaded);
                 thread
             })
             .collect();
@@ -300,9 +301,14 @@ impl Saved {
         })
     }
 
-    /// `thread/read`: a saved session as a thread, loaded or not; with `includeTurns`, its
-    /// history as turns.
-    pub async fn read(&self, raw: Value, loaded: Option<Thread>) -> Result<Answer, RpcError> {
+    /// `thread/read`: a saved session as a thread, loaded (standing as `live` says) or not;
+    /// with `includeTurns`, its history as turns.
+    pub async fn read(
+        &self,
+        raw: Value,
+        loaded: Option<Thread>,
+        live: Option<crate::wire::ThreadStatus>,
+    ) -> Result<Answer, RpcError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Read {
@@ -314,10 +320,14 @@ impl Saved {
         let (summary, turns) = match (self.history(&asked.thread_id).await, loaded) {
             (Ok(found), _) => found,
             // A thread started and not saved yet (no turn so far): as it was opened.
-            (Err(_), Some(thread)) => return Answer::of(&ThreadResponse { thread }),
+            (Err(_), Some(mut thread)) => {
+                thread.status = live.unwrap_or(thread.status);
+                return Answer::of(&ThreadResponse { thread });
+            }
             (Err(e), None) => return Err(e),
         };
         let mut thread = listed_thread(&summary, &self.names().await);
+        thread.status = live.unwrap_or(crate::wire::ThreadStatus::NotLoaded);
         if asked.include_turns {
             thread.turns = turns;
         }

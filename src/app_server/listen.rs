@@ -631,7 +631,7 @@ impl Drop for Socket {
 
 /// The path of kelp's own app-server socket, which `kelp app-server proxy` reaches by default.
 pub fn default_socket() -> anyhow::Result<PathBuf> {
-    Ok(runtime_folder()?.join("app-server.sock"))
+    Ok(runtime_folder()?.join(crate::config::runtime::SOCKET_NAME))
 }
 
 /// Removes a socket (or a link to one) at `path` that no server answers on; refuses one a live

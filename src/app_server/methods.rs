@@ -173,7 +173,10 @@ pub const METHODS: &[(&str, Serve)] = &[
         "thread/read",
         Apart(|s, p| {
             let (saved, loaded) = (s.threads.saved(), s.threads.opened(&p));
-            Box::pin(async move { saved.read(p, loaded).await })
+            let live = p["threadId"]
+                .as_str()
+                .and_then(|id| s.threads.live().remove(id));
+            Box::pin(async move { saved.read(p, loaded, live).await })
         }),
     ),
     ("thread/turns/list", saved_read!(turns)),

@@ -39,17 +39,16 @@ impl Threads {
     pub fn live(&self) -> HashMap<String, wire::ThreadStatus> {
         let mut live = HashMap::new();
         for (id, thread) in &self.threads {
-            live.insert(id.clone(), status_of(thread.running_turn().is_some()));
+            let running_turn = thread.running_turn().is_some();
             let running = thread
                 .running
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            live.extend(
-                running
-                    .agents
-                    .iter()
-                    .map(|(id, agent)| (id.clone(), status_of(agent.turn_id.is_some()))),
-            );
+            live.insert(id.clone(), status_of(running_turn, running.waits_on(id)));
+            live.extend(running.agents.iter().map(|(id, agent)| {
+                let status = status_of(agent.turn_id.is_some(), running.waits_on(id));
+                (id.clone(), status)
+            }));
         }
         live
     }
@@ -63,7 +62,8 @@ impl Threads {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             let agent = running.agents.get(id)?;
-            Some((thread, status_of(agent.turn_id.is_some())))
+            let status = status_of(agent.turn_id.is_some(), running.waits_on(id));
+            Some((thread, status))
         })
     }
 
@@ -95,14 +95,17 @@ impl Threads {
     }
 }
 
-/// A thread's status from whether a turn runs on it.
-pub(super) fn status_of(running: bool) -> wire::ThreadStatus {
-    if running {
-        wire::ThreadStatus::Active {
+/// A loaded thread's status from whether a turn runs on it and whether an approval asked on
+/// it waits.
+pub(super) fn status_of(running: bool, waiting: bool) -> wire::ThreadStatus {
+    match (running, waiting) {
+        (_, true) => wire::ThreadStatus::Active {
+            active_flags: vec![wire::ActiveFlag::WaitingOnApproval],
+        },
+        (true, false) => wire::ThreadStatus::Active {
             active_flags: Vec::new(),
-        }
-    } else {
-        wire::ThreadStatus::Idle
+        },
+        (false, false) => wire::ThreadStatus::Idle,
     }
 }
 

@@ -41,6 +41,9 @@ pub(super) struct Running {
     /// The other agents of the thread's team, by their threads' ids: their threads come
     /// through this one's core.
     pub(super) agents: HashMap<String, LiveAgent>,
+    /// The approval requests out with the thread's clients (its agents' too): a thread with
+    /// one waits on the person.
+    pub(super) asking: super::asks::Asking,
 }
 
 /// An agent of a thread's team, as its own thread: the turn it runs.
@@ -52,6 +55,15 @@ pub(super) struct LiveAgent {
 }
 
 impl Running {
+    /// Whether an approval asked on the thread `id` (this one's or an agent's) waits.
+    pub(super) fn waits_on(&self, id: &str) -> bool {
+        self.asking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .any(|(_, asked_on)| asked_on == id)
+    }
+
     /// Whether the core starts the thread's next turn itself (its goal is being worked on, out
     /// of plan mode): the queue's messages wait for the goal's turns.
     pub(super) fn goal_goes_on(&self) -> bool {

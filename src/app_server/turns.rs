@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
-use super::asks::{Asking, ask_host, ask_questions, resolved};
+use super::asks::{ask_host, ask_questions, resolved};
 use super::shapes::{Outgoing, item_started_and_completed, prompt, turn_began, user_message};
 use super::turn_path::{Running, Step, TurnPath};
 use super::wire::{Answer, Out, RpcError, now_ms, params};
@@ -385,7 +385,12 @@ pub(super) async fn pump(
         notify,
     } = place;
     let mut path = TurnPath::new(thread_id.clone(), cwd.clone());
-    let asking = Asking::default();
+    let asking = Arc::clone(
+        &running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .asking,
+    );
     while let Some(event) = events.recv().await {
         // The hot path: the next piece of the message streaming now.
         if let Some(line) = path.delta_line(&event, now_ms()) {

@@ -141,15 +141,7 @@ pub(super) fn client(
             Some(ResumeRequest::Id(id)) => kelp::remote::Open::Thread(id),
             None => kelp::remote::Open::New,
         };
-        let wanted = kelp::remote::Wanted {
-            project_dir: project_dir.clone(),
-            model: overrides.model.clone(),
-            approval: Some(config.approval),
-            sandbox: Some(config.sandbox),
-            effort: None,
-            service_tier: None,
-            open,
-        };
+        let wanted = wanted_of(&config, overrides, &project_dir, open);
         let mut remote = match remote_core(address, cli.remote_auth_token_env.as_deref(), wanted) {
             Ok(remote) => remote,
             Err(why) => return fail(exit::USAGE, &why.to_string()),
@@ -185,6 +177,56 @@ pub(super) fn client(
         open_agents: cli.open_agents,
     };
     interactive(config, overrides, project_dir, start, warning_lines)
+}
+
+/// What the client asks of the server it runs on: the thread to open, in `project_dir`, with
+/// the settings this command line and configuration give.
+fn wanted_of(
+    config: &Config,
+    overrides: &Overrides,
+    project_dir: &std::path::Path,
+    open: kelp::remote::Open,
+) -> kelp::remote::Wanted {
+    kelp::remote::Wanted {
+        project_dir: project_dir.to_path_buf(),
+        model: overrides.model.clone(),
+        approval: Some(config.approval),
+        sandbox: Some(config.sandbox),
+        effort: None,
+        service_tier: None,
+        open,
+    }
+}
+
+/// The client opened again on the person's own app-server (started again if it stopped
+/// meanwhile), on the thread `thread` it holds, in `project` (`started_in` when that folder is
+/// gone).
+fn on_per_user_server(
+    config: Config,
+    overrides: &Overrides,
+    (thread, project): (String, PathBuf),
+    started_in: PathBuf,
+) -> ExitCode {
+    let socket = match app_server_cmd::per_user_socket() {
+        Ok(socket) => socket,
+        Err(message) => return fail(exit::FAILURE, &message),
+    };
+    let project_dir = if project.is_dir() {
+        project
+    } else {
+        started_in
+    };
+    let open = kelp::remote::Open::Thread(thread);
+    let start = Start {
+        remote: Some(RemoteCore {
+            target: kelp::remote::Target::Unix(socket.clone()),
+            token: None,
+            wanted: wanted_of(&config, overrides, &project_dir, open),
+            start_server: Some(socket),
+        }),
+        ..Start::default()
+    };
+    interactive(config, overrides, project_dir, start, Vec::new())
 }
 
 /// `kelp fork`: a copy of a saved conversation, continued in the client, or the picker.
@@ -335,6 +377,9 @@ fn interactive(
     options.env_api_key = env_api_key;
     options.sign_in = Some("/connect");
     options.prompt_history = true;
+    options.elsewhere = Some(std::sync::Arc::new(|| {
+        Box::pin(kelp::remote::served::on_per_user_server())
+    }));
     let result = runtime.block_on(async {
         let (first_frame, drawn) = tokio::sync::oneshot::channel();
         let (ops, events) = match start.remote {
@@ -419,6 +464,9 @@ fn when_ended(
                         ..Start::default()
                     };
                     interactive(config, overrides, made.project_dir, start, Vec::new())
+                }
+                kelp::tui::Ended::OnServer { thread, project } => {
+                    on_per_user_server(as_started, overrides, (thread, project), started_in)
                 }
                 kelp::tui::Ended::ProjectSettingsAllowed(_)
                 | kelp::tui::Ended::Archive

@@ -53,6 +53,28 @@ pub fn runtime_folder() -> Result<PathBuf, RuntimeError> {
     Ok(folder)
 }
 
+/// The name of the person's own app-server's socket in the folder.
+pub const SOCKET_NAME: &str = "app-server.sock";
+
+/// Where the person's own app-server listens when one may: the socket in their runtime folder,
+/// which is not made here.
+pub fn existing_default_socket() -> Option<PathBuf> {
+    let socket = existing_runtime_folder()?.join(SOCKET_NAME);
+    socket.exists().then_some(socket)
+}
+
+/// The folder when it is there already and the person's own (never made, never changed): where
+/// a server of theirs may listen.
+pub fn existing_runtime_folder() -> Option<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let folder = runtime_folder_path().ok()?;
+    let meta = std::fs::symlink_metadata(&folder).ok()?;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let private = meta.permissions().mode() & 0o022 == 0;
+    (meta.is_dir() && meta.uid() == uid && private).then_some(folder)
+}
+
 /// Where the folder is, as the environment says: `$XDG_RUNTIME_DIR/kelp`, else
 /// `$XDG_STATE_HOME/kelp/run`, else `~/.local/state/kelp/run`.
 pub fn runtime_folder_path() -> Result<PathBuf, RuntimeError> {

@@ -11,6 +11,16 @@ pub fn is_team_mail(text: &str) -> bool {
     text.starts_with("Message Type: ") && text.contains("\nSender: /")
 }
 
+/// The task path a piece of team mail is addressed to (its `Task name:`), which names the
+/// conversation it opens better than the envelope's first line.
+pub fn task_of_mail(text: &str) -> Option<&str> {
+    if !is_team_mail(text) {
+        return None;
+    }
+    text.lines()
+        .find_map(|line| line.strip_prefix("Task name: "))
+}
+
 /// Where a conversation stands, as the command center groups them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AgentState {
@@ -66,6 +76,9 @@ pub struct AgentRow {
     pub since: Option<SystemTime>,
     /// Its saved file, for a conversation not open here (opening it resumes it).
     pub file: Option<PathBuf>,
+    /// Held open by the person's own app-server (the per-user server), not this client:
+    /// opening it runs the client on that server.
+    pub on_server: bool,
 }
 
 impl AgentRow {
@@ -82,6 +95,7 @@ impl AgentRow {
             tokens: 0,
             since: summary.modified.or(Some(summary.started_at.into())),
             file: Some(summary.path),
+            on_server: false,
         }
     }
 }
@@ -97,5 +111,13 @@ mod tests {
         assert_eq!(last_words(answer), Some("fn main() {}"));
         assert_eq!(last_words("Done.\n  \n"), Some("Done."));
         assert_eq!(last_words("~~~\n"), None);
+    }
+
+    /// A conversation an agent's task opened is named by the task's path, not the envelope.
+    #[test]
+    fn team_mail_names_the_task_it_opens() {
+        let task = "Message Type: NEW_TASK\nTask name: /root/builder\nSender: /root\nPayload:\nGo.";
+        assert_eq!(task_of_mail(task), Some("/root/builder"));
+        assert_eq!(task_of_mail("Task name: /root/x\nplease"), None);
     }
 }

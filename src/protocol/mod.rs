@@ -190,9 +190,10 @@ pub enum Op {
     /// Make a git worktree of the project's repository for a new conversation (`/worktree`):
     /// the answer is `Reply::Worktree`.
     MakeWorktree,
-    /// The command center's list: this conversation, the agents it spawned, and with `saved`
-    /// the saved conversations of every project (read from their files, so asked as the list
-    /// opens, not on each refresh). The answer is `Reply::Agents`.
+    /// The command center's list: this conversation, the agents it spawned, those the
+    /// person's own app-server holds open, and with `saved` the saved conversations of every
+    /// project (read from their files, so asked as the list opens, not on each refresh). The
+    /// answer is `Reply::Agents`.
     ListAgents { saved: bool },
     /// Ask a question beside the conversation (`/side`): in the side conversation open, or in
     /// a new copy of this one that adds nothing to it. Its events come as `Reply::Side`.
@@ -648,7 +649,8 @@ pub enum Reply {
     /// client's), oldest first: each one's id and its words.
     ServerQueue(Vec<(String, String)>),
     /// The command center's rows, the conversation in hand first; `saved`: the saved
-    /// conversations are among them (else the team's alone, the saved ones as last listed).
+    /// conversations are among them (else the team's and the server's alone, the saved ones as
+    /// last listed).
     Agents { rows: Vec<AgentRow>, saved: bool },
     /// The conversation's background terminals, oldest first.
     Terminals(Vec<BackgroundTerminal>),

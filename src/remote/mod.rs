@@ -16,10 +16,14 @@
 //! - `client/`: the client's side of one connection to an app-server.
 //! - `queue.rs`: `kelp queue`, one message left in a conversation's queue over one short
 //!   connection.
+//! - `served.rs`: the conversations a server holds open, as the command center lists them.
+//! - `talk.rs`: one short exchange with a server, which `queue.rs` and `served.rs` hold.
 
 mod client;
 mod items;
 pub mod queue;
+pub mod served;
+pub mod talk;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The command center in the app: `/agents` and `/subagents` open it, Enter on an agent of this
 //! conversation's team shows that agent's conversation in place of this one's (the agents go
 //! on working; approvals still come to the composer; Esc comes back), Enter on a saved one
-//! resumes it, Alt+1..9 jump to this conversation (1) and its agents in the order they
+//! resumes it, Enter on one the person's own app-server holds opens the client again on it, Alt+1..9 jump to this conversation (1) and its agents in the order they
 //! started, Alt+0 to the agent whose approval waits. The list is asked again every few seconds
 //! while it shows, and the agent shown is read again while it works.
 
@@ -60,6 +60,7 @@ impl App {
             .map(|(_, prompt)| prompt.clone())
             .or_else(|| self.session.sent_prompt.clone())
             .unwrap_or_else(|| "this conversation".to_string());
+        let title = crate::protocol::task_of_mail(&title).map_or(title.clone(), str::to_string);
         AgentRow {
             conversation: self.session.id.clone().unwrap_or_default(),
             path: (!self.agents.team.is_empty()).then(|| crate::agent::team::ROOT.to_string()),
@@ -70,6 +71,7 @@ impl App {
             tokens: self.status.usage.total_tokens,
             since,
             file: None,
+            on_server: false,
         }
     }
 
@@ -81,7 +83,13 @@ impl App {
         rows.retain(|row| row.conversation != own.conversation);
         if let Some(Overlay::Agents(center)) = &mut self.overlay {
             if !saved {
-                rows.extend(center.saved_rows(&own.conversation));
+                // One the server opened since is listed once, as the server's.
+                let kept: Vec<AgentRow> = center
+                    .saved_rows(&own.conversation)
+                    .into_iter()
+                    .filter(|kept| !rows.iter().any(|row| row.conversation == kept.conversation))
+                    .collect();
+                rows.extend(kept);
             }
             center.set_rows(own, rows);
         }
@@ -133,6 +141,18 @@ impl App {
         // The conversation in hand is the one row without a saved id, or with its own.
         if row.conversation == self.session.id.clone().unwrap_or_default() {
             self.close_view();
+            return;
+        }
+        if row.on_server {
+            if self.refuse_leaving("open a conversation of your kelp server") {
+                return;
+            }
+            self.close_view();
+            self.reopen = Some(super::session_state::Ended::OnServer {
+                thread: row.conversation,
+                project: row.project,
+            });
+            self.quit();
             return;
         }
         let Some(file) = row.file else {

@@ -100,12 +100,12 @@ impl AgentCenter {
         self.loaded = true;
     }
 
-    /// The saved conversations listed now (no agent of the team, not `own`), for a refresh
-    /// that brings the team's rows alone.
+    /// The saved conversations listed now (no agent of the team, none the server holds, not
+    /// `own`), for a refresh that brings the team's and the server's rows alone.
     pub fn saved_rows(&self, own: &str) -> Vec<AgentRow> {
         self.rows
             .iter()
-            .filter(|row| row.path.is_none() && row.conversation != own)
+            .filter(|row| row.path.is_none() && !row.on_server && row.conversation != own)
             .cloned()
             .collect()
     }
@@ -237,6 +237,9 @@ fn title_line(row: &AgentRow, chosen: bool, width: usize, now: SystemTime) -> Li
         None => row.title.clone(),
     };
     let mut facts = vec![display_path(&row.project)];
+    if row.on_server {
+        facts.push("on your server".to_string());
+    }
     if row.tokens > 0 {
         facts.push(format!("{} tok", humanize::count(row.tokens)));
     }
@@ -307,6 +310,7 @@ mod tests {
             tokens: 1500,
             since: Some(SystemTime::UNIX_EPOCH),
             file: None,
+            on_server: false,
         }
     }
 

@@ -84,6 +84,12 @@ pub enum Ended {
     /// The person allowed the project's settings of these hashes: the client keeps the
     /// allowance and opens again with them, on the same conversation.
     ProjectSettingsAllowed(Vec<String>),
+    /// The person opened a conversation their own app-server holds open: the client opens
+    /// again on that server, on the thread `thread`, in its folder `project`.
+    OnServer {
+        thread: String,
+        project: std::path::PathBuf,
+    },
     /// `/archive`: the conversation is archived once the client is gone.
     Archive,
     /// `/delete`, confirmed: the conversation is deleted once the client is gone.

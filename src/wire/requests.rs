@@ -42,6 +42,7 @@ methods! {
     LogoutParams = "account/logout",
     ModelListParams = "model/list",
     ThreadLoadedListParams = "thread/loaded/list",
+    ThreadReadParams = "thread/read",
     ThreadQueueAddParams = "thread/queue/add",
     ThreadQueueListParams = "thread/queue/list",
     ThreadQueueUpdateParams = "thread/queue/update",
@@ -427,6 +428,15 @@ pub struct ThreadLoadedListParams {
     pub limit: Option<u32>,
 }
 
+/// `thread/read`: one thread, with its turns or without.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadReadParams {
+    pub thread_id: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_turns: bool,
+}
+
 /// `thread/queue/add`: a message for the thread, sent when its turn ends (at once when idle).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -612,6 +622,10 @@ mod tests {
         sent_and_read(ThreadLoadedListParams {
             cursor: Some("2".into()),
             limit: Some(50),
+        });
+        sent_and_read(ThreadReadParams {
+            thread_id: thread_id.clone(),
+            include_turns: false,
         });
         let logout = serde_json::to_value(LogoutParams).unwrap();
         assert!(logout.is_null(), "account/logout takes no params: {logout}");

@@ -163,6 +163,13 @@ impl Thread {
         self.parent_thread_id = Some(parent.to_string());
         self.thread_source = Some("subagent".into());
     }
+
+    /// The task path of the agent whose thread this is (`/root/reader`), as its source says.
+    pub fn agent_path(&self) -> Option<&str> {
+        self.source
+            .pointer("/subAgent/thread_spawn/agent_path")
+            .and_then(serde_json::Value::as_str)
+    }
 }
 
 /// A thread's turns as an answer carries them: built, or a saved thread's read from its file
@@ -255,7 +262,7 @@ pub struct ListPage<T> {
 }
 
 /// An answer that is a thread (`thread/read`, `thread/unarchive`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadResponse {
     pub thread: Thread,
 }

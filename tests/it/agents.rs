@@ -616,6 +616,18 @@ async fn an_agents_approval_is_asked_on_its_own_thread_naming_it() {
         "the agent's item, on its thread"
     );
     assert_eq!(item["params"]["item"]["id"], request["params"]["itemId"]);
+    // While it waits, a host that reads the threads sees which one waits on the person.
+    let status_of = |server: &mut crate::app_server::Server, id: &Value| {
+        server.result("thread/read", json!({"threadId": id}))["thread"]["status"].clone()
+    };
+    assert_eq!(
+        status_of(&mut server, &beta_thread),
+        json!({"type": "active", "activeFlags": ["waitingOnApproval"]})
+    );
+    assert_eq!(
+        status_of(&mut server, &json!(thread_id)),
+        json!({"type": "active", "activeFlags": []})
+    );
     server.send_raw(&json!({"id": request["id"], "result": {"decision": "accept"}}).to_string());
 
     let seen =
@@ -642,6 +654,10 @@ async fn an_agents_approval_is_asked_on_its_own_thread_naming_it() {
         "the agent's command is no item of its parent's"
     );
     assert!(project.path().join("beta-was-here").exists());
+    assert_eq!(
+        status_of(&mut server, &beta_thread),
+        json!({"type": "idle"})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -891,6 +907,7 @@ fn the_command_center_groups_the_agents_by_what_they_wait_for() {
             tokens: 2_400,
             since: Some(now - Duration::from_secs(ago)),
             file: None,
+            on_server: false,
         }
     };
     app.handle_core_event(Event::Reply(Reply::Agents {

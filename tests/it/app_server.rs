@@ -1274,6 +1274,19 @@ async fn thread_list_pages_the_saved_sessions_newest_first_by_folder() {
     assert_eq!(server.notification("thread/closed")["threadId"], ids[0]);
     let again = server.result("thread/unsubscribe", json!({"threadId": ids[0]}));
     assert_eq!(again["status"], "notLoaded");
+    let read = server.result("thread/read", json!({"threadId": ids[0]}));
+    assert_eq!(read["thread"]["status"], json!({"type": "notLoaded"}));
+    let listed = server.result("thread/list", json!({}));
+    let status = |id: &String| {
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|thread| thread["id"] == id.as_str())
+            .map(|thread| thread["status"]["type"].clone())
+    };
+    assert_eq!(status(&ids[0]), Some(json!("notLoaded")), "{listed}");
+    assert_eq!(status(&ids[1]), Some(json!("idle")), "{listed}");
     assert_eq!(
         server.result("thread/loaded/list", json!({}))["data"],
         json!([ids[1]])

@@ -986,6 +986,98 @@ async fn over_ssh_the_client_runs_on_a_per_user_server_that_outlives_the_termina
     );
 }
 
+/// The command center of a client running on its own core lists what the person's own server
+/// holds open, as it stands there: a conversation left waiting on an approval is under Needs
+/// you, marked as the server's; Enter opens the client again on that server, on it, and the
+/// answer lets its turn go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_center_lists_the_servers_conversations_and_opens_one_there() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let key = fake.api_key();
+    let runtime_dir = runtime.path().to_str().unwrap().to_string();
+    let mut env: Vec<(&str, String)> = fake.env();
+    env.extend([
+        ("OPENAI_API_KEY", key.clone()),
+        ("XDG_RUNTIME_DIR", runtime_dir.clone()),
+        ("KELP_APPROVAL", "ask".to_string()),
+        ("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22".to_string()),
+    ]);
+    let client = |server: &str| {
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.push(("KELP_SERVER", server));
+        crate::pty::Pty::spawn_in(
+            Path::new(env!("CARGO_BIN_EXE_kelp")),
+            &[],
+            home.path(),
+            project.path(),
+            &env,
+            80,
+            24,
+        )
+    };
+    let socket = runtime.path().join("kelp/app-server.sock");
+    let address = format!("unix://{}", socket.display());
+    struct Ends<'a>(&'a str);
+    impl Drop for Ends<'_> {
+        fn drop(&mut self) {
+            end_processes_naming(self.0);
+        }
+    }
+    let _ends = Ends(&address);
+
+    fake.push_responses([
+        Reply::call_with_id("c1", "shell", json!({"command": "touch answered.txt"})),
+        Reply::text("Done once you said yes."),
+    ]);
+    let mut away = client("per-user");
+    away.wait_for("Connected: API key kept by the server.", WAIT);
+    away.send("make the file\r");
+    away.wait_for("Allow it?", WAIT);
+    drop(away);
+
+    let mut here = client("none");
+    here.wait_for("Ask anything", WAIT);
+    here.send("/agents\r");
+    let list = here.wait_until(
+        |screen| screen.contains("Needs you (1)") && screen.contains("make the file"),
+        WAIT,
+        "the server's conversation waiting on its approval",
+    );
+    let lines: Vec<&str> = list.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} is not on screen:\n{list}"))
+    };
+    assert!(at("Needs you (1)") < at("make the file"), "{list}");
+    assert!(
+        lines[at("make the file")].contains("on your server"),
+        "{list}"
+    );
+    assert!(at("make the file") < at("Ready (1)"), "{list}");
+    assert!(at("Ready (1)") < at("(here)"), "{list}");
+    assert!(
+        !list.contains("Inactive"),
+        "the server's conversation is listed once, as the server's: {list}"
+    );
+
+    here.send("\r");
+    here.wait_for("Allow it?", WAIT);
+    std::thread::sleep(Duration::from_millis(600));
+    here.send("y");
+    here.wait_for("Done once you said yes.", WAIT);
+    assert!(project.path().join("answered.txt").exists());
+    here.send("/status\r");
+    let status = here.wait_for("Server:", WAIT);
+    assert!(status.contains("app-server.sock"), "{status}");
+    drop(here);
+    assert_eq!(end_processes_naming(&address), 1, "one server throughout");
+}
+
 /// The person's listener on a port reads its token from a file of theirs (docs' own example):
 /// a sandboxed command of another kelp, with the network on, cannot read that file while the
 /// listener runs, so it cannot become the listener's client. With the sandbox off it can (the

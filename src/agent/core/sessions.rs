@@ -58,9 +58,10 @@ impl Core {
         });
     }
 
-    /// The command center's rows: the agents this conversation's team spawned, then the
-    /// saved conversations of every project, newest first (the one in hand is the face's to
-    /// show).
+    /// The command center's rows: the agents this conversation's team spawned, the
+    /// conversations held elsewhere (the person's own app-server's, when one runs), then, `with_saved`,
+    /// the saved conversations of every project, newest first (the one in hand is the face's
+    /// to show).
     pub(super) fn list_agents(&self, with_saved: bool) {
         let team = self
             .seat
@@ -71,26 +72,43 @@ impl Core {
         if let Some(conversation) = &self.conversation {
             live.push(conversation.id().to_string());
         }
-        if !with_saved {
-            let rows = Reply::Agents {
-                rows: team,
-                saved: false,
-            };
-            return self.emit(Event::Reply(rows));
-        }
         let state_dir = self.config.state_dir.clone();
         let events = self.events.clone();
-        crate::task::spawn_blocking(move || {
-            let saved = session::list_sessions(&state_dir, None)
-                .filter(|summary| summary.agent.is_none())
-                .filter(|summary| !live.contains(&summary.id.to_string()))
-                .take(MAX_LISTED_SESSIONS)
-                .map(|mut summary| {
-                    summary.last_exchange = session::last_exchange(&summary.path);
-                    AgentRow::saved(summary, AgentState::Inactive)
+        let elsewhere = self.options.elsewhere.clone();
+        crate::task::spawn(async move {
+            let served = match elsewhere {
+                Some(list) => list().await,
+                None => Vec::new(),
+            };
+            live.extend(served.iter().map(|row| row.conversation.clone()));
+            let read = crate::task::spawn_blocking(move || {
+                let served = served.into_iter().map(|mut row| {
+                    row.last_line = session::find_whole(&state_dir, &row.conversation)
+                        .ok()
+                        .and_then(|found| session::last_exchange(&found.path))
+                        .and_then(|last| last.answer);
+                    row
                 });
-            let rows = team.into_iter().chain(saved).collect();
-            let _ = events.send(Event::Reply(Reply::Agents { rows, saved: true }));
+                let mut rows: Vec<AgentRow> = team.into_iter().chain(served).collect();
+                if with_saved {
+                    let saved = session::list_sessions(&state_dir, None)
+                        .filter(|summary| summary.agent.is_none())
+                        .filter(|summary| !live.contains(&summary.id.to_string()))
+                        .take(MAX_LISTED_SESSIONS)
+                        .map(|mut summary| {
+                            summary.last_exchange = session::last_exchange(&summary.path);
+                            AgentRow::saved(summary, AgentState::Inactive)
+                        });
+                    rows.extend(saved);
+                }
+                rows
+            });
+            if let Ok(rows) = read.await {
+                let _ = events.send(Event::Reply(Reply::Agents {
+                    rows,
+                    saved: with_saved,
+                }));
+            }
         });
     }
 

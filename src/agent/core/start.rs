@@ -55,7 +55,18 @@ pub struct CoreOptions {
     /// Whether the person's hooks run in its conversations: not in a side conversation, which
     /// is kelp's own work beside the person's (as Codex runs none in its internal agents).
     pub hooks: bool,
+    /// Lists the conversations held elsewhere that the command center shows beside this
+    /// core's (the person's own app-server's, given by the face that can reach it).
+    pub elsewhere: Option<ElsewhereAgents>,
 }
+
+/// What lists the conversations held elsewhere, as the command center's rows.
+pub type ElsewhereAgents = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Vec<crate::protocol::AgentRow>> + Send>,
+        > + Send
+        + Sync,
+>;
 
 impl std::fmt::Debug for CoreOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,6 +87,7 @@ impl std::fmt::Debug for CoreOptions {
             .field("prompt_history", &self.prompt_history)
             .field("seat", &self.seat)
             .field("hooks", &self.hooks)
+            .field("elsewhere", &self.elsewhere.is_some())
             .finish()
     }
 }
@@ -102,6 +114,7 @@ impl CoreOptions {
             seat: None,
             terminals: None,
             hooks: true,
+            elsewhere: None,
         }
     }
 }

@@ -104,6 +104,7 @@ impl Seen {
             tokens: self.tokens,
             since: Some(self.since),
             file: None,
+            on_server: false,
         }
     }
 }

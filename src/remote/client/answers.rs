@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::{Asked, Open, Remote, decode, notifications};
-use crate::protocol::{AgentRow, AgentState, AuthSummary, Event, LoginEvent, Reply, TurnOutcome};
+use crate::protocol::{AgentRow, AuthSummary, Event, LoginEvent, Reply, TurnOutcome};
 use crate::remote::items;
 use crate::wire;
 use crate::wire::requests::{self, ModelListParams};
@@ -199,16 +199,7 @@ impl Remote {
             .data
             .into_iter()
             .filter_map(|thread| {
-                let state = match &thread.status {
-                    wire::ThreadStatus::Active { active_flags }
-                        if active_flags.contains(&wire::ActiveFlag::WaitingOnApproval) =>
-                    {
-                        AgentState::NeedsYou
-                    }
-                    wire::ThreadStatus::Active { .. } => AgentState::Working,
-                    wire::ThreadStatus::Idle => AgentState::Ready,
-                    _ => AgentState::Inactive,
-                };
+                let state = crate::remote::served::state_of(&thread.status);
                 let summary = items::session_summary(thread)?;
                 self.listed
                     .insert(summary.path.clone(), summary.id.to_string());
