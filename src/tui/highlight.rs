@@ -1,17 +1,16 @@
 //! Syntax highlighting of code blocks with syntect. The syntax set takes tens of milliseconds to
 //! load, so it is loaded on a background thread the first time a code block needs it; until
 //! then code renders plain and the UI is told when to re-render. The colours are the theme
-//! chosen (`/theme`, `[tui] theme`: one of syntect's bundled themes, loaded only when chosen),
-//! else a dark or light one for the terminal's background.
+//! chosen (`/theme`, `[tui] theme`: one of `syntax_themes.rs`', read only when chosen, which
+//! colours the UI's roles too), else a dark or light one for the terminal's background.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::tui::syntax_themes::{self, BY_BACKGROUND, THEMES, terminal_colour};
 use crate::tui::theme;
 use ratatui::text::{Line, Span};
-use syntect::highlighting::{
-    HighlightIterator, HighlightState, Highlighter as Styler, Theme, ThemeSet,
-};
+use syntect::highlighting::{HighlightIterator, HighlightState, Highlighter as Styler, Theme};
 use syntect::parsing::{ParseState, ScopeStack, SyntaxSet};
 use tokio::sync::Notify;
 
@@ -21,7 +20,7 @@ const MAX_HIGHLIGHT_BYTES: usize = 32 * 1024;
 struct Highlighter {
     syntaxes: SyntaxSet,
     /// The two themes a background can ask for, dark then light.
-    themes: [Theme; 2],
+    themes: [&'static Theme; 2],
     /// Each theme's scope selectors, built once when first used: building them for every code
     /// block was most of what starting to colour a block cost (1.3% of the 1 MiB stream bench).
     stylers: [OnceLock<Styler<'static>>; 2],
@@ -37,7 +36,7 @@ impl Highlighter {
             Some((Background::Light, _)) => 1,
             _ => 0,
         };
-        self.stylers[at].get_or_init(|| Styler::new(&self.themes[at]))
+        self.stylers[at].get_or_init(|| Styler::new(self.themes[at]))
     }
 }
 
@@ -76,12 +75,7 @@ pub fn load_now() {
     let _ = HIGHLIGHTER.get_or_init(load);
 }
 
-/// The terminal's background, which the highlighting colours must read on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Background {
-    Dark,
-    Light,
-}
+pub use crate::tui::theme::Background;
 
 /// Where the background was learnt, for `/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,52 +141,14 @@ pub fn background_for(
     }
 }
 
-/// The syntax themes kelp bundles (syntect's), by the kebab-case names Codex gives them, each
-/// with its name in syntect and the background it is made for.
-pub const THEMES: [(&str, &str, Background); 7] = [
-    ("base16-ocean-dark", "base16-ocean.dark", Background::Dark),
-    (
-        "base16-eighties-dark",
-        "base16-eighties.dark",
-        Background::Dark,
-    ),
-    ("base16-mocha-dark", "base16-mocha.dark", Background::Dark),
-    ("solarized-dark", "Solarized (dark)", Background::Dark),
-    (
-        "base16-ocean-light",
-        "base16-ocean.light",
-        Background::Light,
-    ),
-    ("inspired-github", "InspiredGitHub", Background::Light),
-    ("solarized-light", "Solarized (light)", Background::Light),
-];
-
-/// The themes for a dark and a light background when none is chosen, by their place in
-/// [`THEMES`].
-pub const BY_BACKGROUND: [usize; 2] = [0, 5];
-
-/// Every bundled theme, in [`THEMES`]' order, with its styler built on first use. Loaded
-/// only once a theme is chosen or `/theme` lists them.
-struct Named {
-    themes: Vec<Theme>,
-    stylers: Vec<OnceLock<Styler<'static>>>,
-}
-
-static NAMED: OnceLock<Named> = OnceLock::new();
+/// The stylers of the themes chosen or shown so far, by their place in [`THEMES`].
+static NAMED: OnceLock<Vec<OnceLock<Styler<'static>>>> = OnceLock::new();
 /// The theme chosen, by its place in [`THEMES`]; `None`: the background's.
 static CHOSEN: std::sync::Mutex<Option<usize>> = std::sync::Mutex::new(None);
 
 fn named_styler(at: usize) -> &'static Styler<'static> {
-    let named = NAMED.get_or_init(|| {
-        let mut set = ThemeSet::load_defaults();
-        let themes: Vec<Theme> = THEMES
-            .iter()
-            .map(|(_, name, _)| set.themes.remove(*name).unwrap_or_default())
-            .collect();
-        let stylers = themes.iter().map(|_| OnceLock::new()).collect();
-        Named { themes, stylers }
-    });
-    named.stylers[at].get_or_init(|| Styler::new(&named.themes[at]))
+    let named = NAMED.get_or_init(|| THEMES.iter().map(|_| OnceLock::new()).collect());
+    named[at].get_or_init(|| Styler::new(syntax_themes::theme(at)))
 }
 
 fn chosen_index() -> Option<usize> {
@@ -201,21 +157,12 @@ fn chosen_index() -> Option<usize> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The place in [`THEMES`] of the theme called `name` (its kebab-case name or syntect's, in
-/// any case).
-pub fn theme_index(name: &str) -> Option<usize> {
-    let name = name.trim();
-    THEMES.iter().position(|(kebab, syntect, _)| {
-        kebab.eq_ignore_ascii_case(name) || syntect.eq_ignore_ascii_case(name)
-    })
-}
-
 /// Chooses the theme called `name` (`None`: the one for the background); whether the colours
 /// change. An unknown name is refused in words that list the known ones.
 pub fn choose_theme(name: Option<&str>) -> Result<bool, String> {
     let at = match name {
         None => None,
-        Some(name) => Some(theme_index(name).ok_or_else(|| {
+        Some(name) => Some(syntax_themes::theme_index(name).ok_or_else(|| {
             let known: Vec<&str> = THEMES.iter().map(|(kebab, _, _)| *kebab).collect();
             format!("kelp has no theme {name:?}: {}", known.join(", "))
         })?),
@@ -223,7 +170,11 @@ pub fn choose_theme(name: Option<&str>) -> Result<bool, String> {
     let mut chosen = CHOSEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Ok(std::mem::replace(&mut *chosen, at) != at)
+    let changed = std::mem::replace(&mut *chosen, at) != at;
+    if changed {
+        syntax_themes::colour_the_ui(at.map(named_styler));
+    }
+    Ok(changed)
 }
 
 /// The name of the theme chosen; `None`: the background's.
@@ -249,12 +200,9 @@ pub fn sample(at: usize) -> Vec<Line<'static>> {
 }
 
 fn load() -> Highlighter {
-    let syntaxes = SyntaxSet::load_defaults_newlines();
-    let mut themes = ThemeSet::load_defaults();
-    let mut take = |name: &str| themes.themes.remove(name).unwrap_or_default();
     Highlighter {
-        syntaxes,
-        themes: BY_BACKGROUND.map(|at| take(THEMES[at].1)),
+        syntaxes: SyntaxSet::load_defaults_newlines(),
+        themes: BY_BACKGROUND.map(syntax_themes::theme),
         stylers: [OnceLock::new(), OnceLock::new()],
     }
 }
@@ -370,10 +318,9 @@ impl LineHighlighter {
         let ranges = HighlightIterator::new(&mut self.style, &ops, source_line, self.styler);
         let spans: Vec<Span<'static>> = ranges
             .map(|(style, text)| {
-                let fg = style.foreground;
                 Span::styled(
                     text.trim_end_matches(['\n', '\r']).to_string(),
-                    theme::rgb(fg.r, fg.g, fg.b),
+                    theme::code(terminal_colour(style.foreground)),
                 )
             })
             .filter(|s| !s.content.is_empty())

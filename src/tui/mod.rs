@@ -35,7 +35,7 @@
 //!   the offer to implement a plan, the model's questions as pickers), `project_settings.rs`
 //!   (a trusted project's settings that wait for the person's allowance, asked about at the start), `status_command.rs` (the
 //!   status line the person chose: the items picked, or what their command prints),
-//!   `status_line_view.rs` (`/statusline`), `title.rs` (the window title and `/title`), `theme_view.rs` (`/theme`), `scrollback.rs` (scrollback mode: the transcript in the terminal's own history), `session_commands.rs` (the commands of Codex's
+//!   `status_line_view.rs` (`/statusline`), `title.rs` (the window title and `/title`), `theme_view.rs` (`/theme`), `syntax_themes.rs` (the themes offered, and the UI's colours a chosen one gives), `scrollback.rs` (scrollback mode: the transcript in the terminal's own history), `session_commands.rs` (the commands of Codex's
 //!   about the conversation and where it runs: `/plan`, `/pwd`, `/archive`, `/warnings`, …),
 //!   `export.rs` (`/export`: the conversation as Markdown).
 //!
@@ -91,6 +91,7 @@ pub mod status_command;
 mod status_line_view;
 mod still_running;
 pub mod streaming;
+mod syntax_themes;
 pub mod terminal;
 mod terminals_view;
 pub mod theme;

@@ -3,8 +3,13 @@
 //! and only the modifiers that carry structure remain (bold, italic, underline, strike-through,
 //! reverse for a selection). The QR code is the one exception: it is data, drawn black on
 //! white so a phone can read it on any terminal theme.
+//!
+//! Each role is the terminal's own colour of its kind (cyan, dark grey, green …), which reads
+//! on its background whatever its palette, unless a chosen syntax theme gives the role a colour
+//! of its own ([`set_palette`]): the code and the UI around it then speak one palette.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use ratatui::style::{Color, Modifier, Style};
 
@@ -22,39 +27,98 @@ fn fg(color: Color) -> Style {
     }
 }
 
+/// The terminal's background, which the colours must read on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Background {
+    Dark,
+    Light,
+}
+
+/// The roles a syntax theme may colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Accent,
+    Dim,
+    Good,
+    Warn,
+    Bad,
+    Tool,
+    Link,
+}
+
+/// Each role's colour from the chosen theme, packed ([`pack`]); 0: the terminal's own. Read on
+/// every span drawn, so a load each, never a lock.
+static PALETTE: [AtomicU32; 7] = [const { AtomicU32::new(0) }; 7];
+
+const RGB: u32 = 1 << 24;
+const INDEXED: u32 = 2 << 24;
+
+fn pack(color: Color) -> u32 {
+    match color {
+        Color::Rgb(r, g, b) => RGB | u32::from(r) << 16 | u32::from(g) << 8 | u32::from(b),
+        Color::Indexed(i) => INDEXED | u32::from(i),
+        _ => 0,
+    }
+}
+
+fn unpack(packed: u32) -> Option<Color> {
+    let [kind, r, g, b] = packed.to_be_bytes();
+    match u32::from(kind) << 24 {
+        RGB => Some(Color::Rgb(r, g, b)),
+        INDEXED => Some(Color::Indexed(b)),
+        _ => None,
+    }
+}
+
+/// The roles' colours from now on: those `colours` names (a theme's), the terminal's own for
+/// the rest (all of them with none named).
+pub fn set_palette(colours: &[(Role, Option<Color>)]) {
+    for slot in &PALETTE {
+        slot.store(0, Ordering::Relaxed);
+    }
+    for (role, colour) in colours {
+        PALETTE[*role as usize].store(colour.map_or(0, pack), Ordering::Relaxed);
+    }
+}
+
+/// The role's colour: the theme's, else `terminal`.
+fn role(role: Role, terminal: Color) -> Style {
+    fg(unpack(PALETTE[role as usize].load(Ordering::Relaxed)).unwrap_or(terminal))
+}
+
 /// What to act on or look at: the prompt mark, the model, a step, a selected row.
 pub fn accent() -> Style {
-    fg(Color::Cyan)
+    role(Role::Accent, Color::Cyan)
 }
 
 /// Secondary text: hints, placeholders, finished plan steps, borders of code blocks.
 pub fn dim() -> Style {
-    fg(Color::DarkGray)
+    role(Role::Dim, Color::DarkGray)
 }
 
 /// Success: a login, an approval, a command that passed, an added line.
 pub fn good() -> Style {
-    fg(Color::Green)
+    role(Role::Good, Color::Green)
 }
 
 /// Waiting or worth a look: a running tool, a retry, a warning.
 pub fn warn() -> Style {
-    fg(Color::Yellow)
+    role(Role::Warn, Color::Yellow)
 }
 
 /// Failure: an error, a denial, a removed line.
 pub fn bad() -> Style {
-    fg(Color::Red)
+    role(Role::Bad, Color::Red)
 }
 
 /// A tool's name, and Markdown headings.
 pub fn tool() -> Style {
-    fg(Color::Magenta)
+    role(Role::Tool, Color::Magenta)
 }
 
 /// A link: underlined either way.
 pub fn link() -> Style {
-    fg(Color::Blue).add_modifier(Modifier::UNDERLINED)
+    role(Role::Link, Color::Blue).add_modifier(Modifier::UNDERLINED)
 }
 
 /// A Markdown heading of `level` (1 is the top).
@@ -90,12 +154,38 @@ pub fn selection() -> Style {
     }
 }
 
-/// A syntax-highlighting colour.
-pub fn rgb(r: u8, g: u8, b: u8) -> Style {
-    fg(Color::Rgb(r, g, b))
+/// A syntax-highlighting colour; `None`: the terminal's default.
+pub fn code(colour: Option<Color>) -> Style {
+    colour.map_or_else(Style::new, fg)
 }
 
 /// The QR code's cells: explicit black on white, colours or not (see the module docs).
 pub fn qr() -> Style {
     Style::new().fg(Color::Black).bg(Color::White)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A theme's colours pack and unpack whole; a role it leaves out stays the terminal's.
+    #[test]
+    fn a_palette_holds_each_roles_colour_and_lets_go_of_it() {
+        for colour in [
+            Color::Rgb(0x62, 0x72, 0xa4),
+            Color::Indexed(5),
+            Color::Rgb(0, 0, 0),
+        ] {
+            assert_eq!(unpack(pack(colour)), Some(colour));
+        }
+        assert_eq!(unpack(pack(Color::Reset)), None);
+        if !colors() {
+            return;
+        }
+        set_palette(&[(Role::Dim, Some(Color::Rgb(1, 2, 3))), (Role::Bad, None)]);
+        assert_eq!(dim().fg, Some(Color::Rgb(1, 2, 3)));
+        assert_eq!(bad().fg, Some(Color::Red));
+        set_palette(&[]);
+        assert_eq!(dim().fg, Some(Color::DarkGray));
+    }
 }

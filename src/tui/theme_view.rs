@@ -1,12 +1,13 @@
 //! `/theme`: the syntax themes in a picker, each row with a sample coloured by it. Moving the
-//! cursor shows the transcript's code in the theme under it at once; Enter keeps it and saves
+//! cursor shows the transcript's code, and the UI around it, in the theme under it at once; Enter keeps it and saves
 //! it in kelp's config file as Codex keeps it (`[tui] theme`), Esc goes back to the one before.
 //! The first row leaves the choice to the terminal's background.
 
 use super::app::App;
 use super::bottom_pane::picker::{Picker, PickerItem};
 use super::bottom_pane::{PickerKind, Surface};
-use super::highlight::{self, Background, THEMES};
+use super::highlight::{self, Background};
+use super::syntax_themes::{self, BY_BACKGROUND, THEMES};
 
 impl App {
     /// `/theme`: opens the picker, or keeps the theme at `row` (0: the background's).
@@ -54,9 +55,10 @@ impl App {
 
     fn open_theme_picker(&mut self) {
         let chosen = highlight::chosen_theme();
-        let shade = |background: Background| match background {
-            Background::Dark => "dark",
-            Background::Light => "light",
+        let made_for = |background: Option<Background>| match background {
+            Some(Background::Dark) => "for a dark background",
+            Some(Background::Light) => "for a light background",
+            None => "in the terminal's own colours",
         };
         let mut items = vec![PickerItem {
             label: "auto".into(),
@@ -65,17 +67,17 @@ impl App {
         }];
         items.extend(THEMES.iter().map(|(name, _, background)| PickerItem {
             label: (*name).into(),
-            detail: format!("for a {} background", shade(*background)),
+            detail: made_for(*background).to_string(),
             current: chosen == Some(*name),
         }));
         let light = matches!(highlight::background(), Some((Background::Light, _)));
-        let auto = highlight::BY_BACKGROUND[usize::from(light)];
+        let auto = BY_BACKGROUND[usize::from(light)];
         let mut previews = vec![highlight::sample(auto)];
         previews.extend((0..THEMES.len()).map(highlight::sample));
-        let mut picker = Picker::new("Syntax theme", items, "");
+        let mut picker = Picker::new("Syntax theme", items, "no theme of that name").searchable();
         picker.set_styled_previews(previews);
         picker.selected = chosen
-            .and_then(highlight::theme_index)
+            .and_then(syntax_themes::theme_index)
             .map_or(0, |at| at + 1);
         self.pane
             .open_picker(PickerKind::Surface(Surface::Theme), picker);

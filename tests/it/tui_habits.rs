@@ -444,10 +444,11 @@ async fn theme_previews_the_code_as_the_cursor_moves_and_keeps_the_choice() {
     pty.wait_until(|_| coloured(&pty), WAIT, "the answer's code coloured");
     let before = pty.colour_of("fn main");
     pty.send("/theme\r");
-    let screen = pty.wait_for("solarized-light", WAIT);
+    let screen = pty.wait_for("base16-mocha-dark", WAIT);
     insta::assert_snapshot!("theme_picker", without_home(&screen, home.path()));
-    // The sample under the list is in the colours of the row under the cursor: auto, then
-    // base16-ocean-dark (what auto is on a dark background), then base16-eighties-dark.
+    // The sample under the list is in the colours of the row under the cursor: auto (on a
+    // dark background, catppuccin-mocha), then ansi, then base16, in the terminal's own
+    // palette.
     let sample = pty.colour_of("fn greet");
     assert!(matches!(sample, Some(vt100::Color::Rgb(..))), "{sample:?}");
     pty.send("\x1b[B\x1b[B");
@@ -469,7 +470,7 @@ async fn theme_previews_the_code_as_the_cursor_moves_and_keeps_the_choice() {
     std::thread::sleep(Duration::from_millis(150));
     // Ctrl+C closes it as Esc does: the colours before come back.
     pty.send("/theme\r");
-    pty.wait_for("solarized-light", WAIT);
+    pty.wait_for("base16-mocha-dark", WAIT);
     pty.send("\x1b[B\x1b[B");
     pty.wait_until(
         |_| pty.colour_of("fn main") != before,
@@ -483,13 +484,22 @@ async fn theme_previews_the_code_as_the_cursor_moves_and_keeps_the_choice() {
         "the colours before, after Ctrl+C",
     );
     pty.send("/theme\r");
-    pty.wait_for("solarized-light", WAIT);
-    for _ in 0..7 {
-        pty.send("\x1b[B");
-    }
+    pty.wait_for("base16-mocha-dark", WAIT);
+    // Typed, the name narrows the list; the UI around the code takes the theme's colours too.
+    pty.send("solarized-l");
+    pty.wait_until(
+        |screen| !screen.contains("base16-mocha-dark"),
+        WAIT,
+        "the list narrowed to the name typed",
+    );
     pty.send("\r");
     pty.wait_for("Syntax theme: solarized-light.", WAIT);
     assert_ne!(pty.colour_of("fn main"), before);
+    // Solarized's comments colour the status line's dim words.
+    assert_eq!(
+        pty.colour_of("Ask anything"),
+        Some(vt100::Color::Rgb(0x93, 0xa1, 0xa1))
+    );
     wait_for_config(home.path(), "[tui]\ntheme = \"solarized-light\"");
     pty.send("/status\r");
     pty.wait_for("the solarized-light theme (/theme)", WAIT);
