@@ -135,6 +135,10 @@ pub(super) enum Command {
     /// agent's own) of this repository: list them, remove one.
     #[command(subcommand)]
     Worktree(super::worktree_cmd::WorktreeCommand),
+    /// The feature flags kelp acts on, named as Codex names them: list them, turn one on or
+    /// off in kelp's config.toml.
+    #[command(subcommand)]
+    Features(super::features_cmd::FeaturesCommand),
     /// Archive a saved conversation (by id, id prefix or name): it leaves `kelp sessions`,
     /// `--continue` and the pickers until unarchived, and stays readable.
     Archive {
@@ -166,7 +170,7 @@ pub(super) enum Command {
         hide = true,
         name = "apply",
         aliases = [
-            "a", "cloud", "plugin", "features", "update", "remote-control",
+            "a", "cloud", "plugin", "update", "remote-control",
             "exec-server", "migrate-rollouts", "mcp-server", "debug", "execpolicy",
             "cloud-tasks", "responses-api-proxy", "stdio-to-uds", "migrate-nfs-db"
         ]
@@ -178,7 +182,7 @@ pub(super) enum Command {
 }
 
 /// Codex's verbs that kelp does not serve, and what kelp offers instead.
-pub(super) const CODEX_ONLY: [(&str, &str); 16] = [
+pub(super) const CODEX_ONLY: [(&str, &str); 15] = [
     (
         "apply",
         "kelp applies the model's patches in the project as it works (Esc Esc undoes them); it has no Codex Cloud diffs to apply",
@@ -194,10 +198,6 @@ pub(super) const CODEX_ONLY: [(&str, &str); 16] = [
     (
         "plugin",
         "kelp has no plugins: MCP servers ([mcp_servers] in config.toml) and skills give the model tools",
-    ),
-    (
-        "features",
-        "kelp has two of Codex's feature flags, multi_agent_v2 and unified_exec (`--enable NAME`, `--disable NAME` or [features] in config.toml); its other settings are in ~/.config/kelp/config.toml",
     ),
     (
         "update",

@@ -1,6 +1,6 @@
 //! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`,
 //! `kelp sessions`, `kelp resume`, `kelp fork`, `kelp archive`, `kelp unarchive`, `kelp delete`,
-//! `kelp queue`, `kelp agents`, `kelp worktree`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp hooks`, `kelp project`, `kelp doctor`, `kelp app-server`,
+//! `kelp queue`, `kelp agents`, `kelp worktree`, `kelp features`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp hooks`, `kelp project`, `kelp doctor`, `kelp app-server`,
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words. This file only dispatches.
 //!
@@ -19,6 +19,7 @@
 //! - `hooks_cmd.rs`: `kelp hooks [list | trust]`, the person's hooks and their trust.
 //! - `mcp_cmd.rs`: `kelp mcp`, as Codex's.
 //! - `project_cmd.rs`: `kelp project [show | allow]`, a trusted project's own settings.
+//! - `features_cmd.rs`: `kelp features list | enable | disable`, the feature flags kelp acts on.
 //! - `queue_cmd.rs`: `kelp queue`, as Codex's: a message left for a conversation on a server.
 //! - `run_cmd.rs`: `kelp run`.
 //! - `sandbox_cmd.rs`: `kelp sandbox check`.
@@ -34,6 +35,7 @@ mod common;
 mod doctor_cmd;
 mod exec_cmd;
 mod exec_human;
+mod features_cmd;
 mod flags;
 mod hooks_cmd;
 mod mcp_cmd;
@@ -116,6 +118,7 @@ fn run_cli() -> ExitCode {
             in_project(project_dir(), |dir| run_cmd::review(&config, &dir, args))
         }
         Some(Command::Queue(args)) => queue_cmd::queue(&config, args),
+        Some(Command::Features(command)) => features_cmd::features(&config, command),
         Some(Command::Worktree(command)) => in_project(project_dir(), |dir| {
             worktree_cmd::worktree(&config, &dir, command)
         }),

@@ -32,6 +32,8 @@ pub enum Setting {
     TerminalTitle(Option<Vec<String>>),
     /// `/theme`: the syntax theme (`[tui] theme`); `None`: by the background (the key removed).
     SyntaxTheme(Option<String>),
+    /// `kelp features enable|disable`: a feature flag (`[features] NAME`).
+    Feature { name: String, on: bool },
 }
 
 impl Setting {
@@ -49,6 +51,7 @@ impl Setting {
             Self::StatusLine(_) => vec!["status_line".into()],
             Self::TerminalTitle(_) => vec!["tui".into(), "terminal_title".into()],
             Self::SyntaxTheme(_) => vec!["tui".into(), "theme".into()],
+            Self::Feature { name, .. } => vec!["features".into(), name.clone()],
         }
     }
 
@@ -60,6 +63,7 @@ impl Setting {
                 Value::from(s.as_str())
             }
             Self::Approval(mode) => Value::from(mode.as_str()),
+            Self::Feature { on, .. } => Value::from(*on),
             Self::Trust { trusted: true, .. } => Value::from("trusted"),
             Self::Trust { trusted: false, .. } => Value::from("untrusted"),
             Self::StatusLine(items) | Self::TerminalTitle(Some(items)) => {

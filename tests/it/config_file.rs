@@ -563,3 +563,50 @@ fn a_tui_setting_saved_beside_the_shorthand_keeps_the_screen_it_chose() {
     assert_eq!(config.surfaces.alternate_screen, Some(false));
     assert_eq!(config.surfaces.theme.as_deref(), Some("solarized-light"));
 }
+
+/// `kelp features` as Codex's: the flags kelp acts on with their stage and state (this command
+/// line's flags over the file), one turned on in kelp's `config.toml` keeping the rest of it,
+/// and a flag kelp lacks refused in words.
+#[test]
+fn features_are_listed_and_turned_on_and_off_in_the_config_file() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "# mine\nmodel = \"m\"\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = kelp(home.path()).args(args).output().unwrap();
+        let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (out.status.code(), said(&out.stdout), said(&out.stderr))
+    };
+    let (code, listed, _) = run(&["features", "list"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        listed,
+        "multi_agent_v2  stable  false\nunified_exec    stable  true\n"
+    );
+    let (code, said, _) = run(&["features", "enable", "multi_agent_v2"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(said, "Enabled feature `multi_agent_v2` in config.toml.\n");
+    let (_, said, _) = run(&["features", "disable", "unified_exec"]);
+    assert_eq!(said, "Disabled feature `unified_exec` in config.toml.\n");
+    let text = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(text.starts_with("# mine\nmodel = \"m\"\n"), "{text}");
+    assert!(
+        text.contains("[features]\nmulti_agent_v2 = true\nunified_exec = false\n"),
+        "{text}"
+    );
+    let (_, listed, _) = run(&["features", "list"]);
+    assert_eq!(
+        listed,
+        "multi_agent_v2  stable  true\nunified_exec    stable  false\n"
+    );
+    let (_, listed, _) = run(&["--enable", "unified_exec", "features", "list"]);
+    assert!(listed.contains("unified_exec    stable  true"), "{listed}");
+    let (code, out, err) = run(&["features", "enable", "js_repl"]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("Unknown feature flag: js_repl; kelp has multi_agent_v2 and unified_exec"),
+        "{err}"
+    );
+}

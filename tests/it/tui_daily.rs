@@ -1557,7 +1557,6 @@ async fn codex_verbs_kelp_lacks_are_refused_never_sent() {
         "apply",
         "cloud",
         "plugin",
-        "features",
         "update",
         "remote-control",
         "exec-server",
