@@ -297,7 +297,16 @@ impl Config {
             .and_then(|p| read(file::read_codex(p)));
         let codex = codex_path.as_deref().zip(codex_text.as_deref());
         let kelp = kelp_text.as_deref().map(|text| (path.as_path(), text));
-        let (mut config, mut warnings) = Self::from_layers(&lookup, kelp, codex, &[], overrides)?;
+        let profiles = profile_files(&lookup, overrides, &config_dir, codex_path.as_deref());
+        let profiles = match profiles {
+            Ok(found) => found,
+            Err(warning) => {
+                unread.push(warning);
+                Vec::new()
+            }
+        };
+        let (mut config, mut warnings) =
+            Self::from_layers(&lookup, kelp, codex, (&[], &profiles), overrides)?;
         // The person's files say which folders are trusted: only then is the project read,
         // and the settings resolved again with it beneath them.
         let trusted = project_dir.map_or_else(Vec::new, |dir| config.trusted_folders(dir));
@@ -306,7 +315,7 @@ impl Config {
             let (layer, mut said) = project::read(&trusted, &config.state_dir, codex_home);
             if !layer.files.is_empty() {
                 (config, warnings) =
-                    Self::from_layers(&lookup, kelp, codex, &layer.files, overrides)?;
+                    Self::from_layers(&lookup, kelp, codex, (&layer.files, &profiles), overrides)?;
             }
             warnings.append(&mut said);
             config.project = layer;
@@ -344,7 +353,7 @@ impl Config {
         codex: Option<(&Path, &str)>,
         overrides: &Overrides,
     ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
-        Self::from_layers(&lookup, file, codex, &[], overrides)
+        Self::from_layers(&lookup, file, codex, (&[], &[]), overrides)
     }
 
     /// [`Config::from_files`] with a project's files (`project`, the strongest first) below
@@ -353,7 +362,7 @@ impl Config {
         lookup: &impl Fn(&str) -> Option<OsString>,
         file: Option<(&Path, &str)>,
         codex: Option<(&Path, &str)>,
-        project: &[project::ProjectFile],
+        layers: (&[project::ProjectFile], &[sources::ProfileFile]),
         overrides: &Overrides,
     ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
         let text = |name: &str| trimmed(lookup(name));
@@ -363,7 +372,7 @@ impl Config {
             warnings,
             settings_from,
             provider_chosen_in,
-        } = Layered::read(&text, file, codex, project, overrides, dirs.home.as_deref())?;
+        } = Layered::read(&text, file, codex, layers, overrides, dirs.home.as_deref())?;
         let Endpoints {
             auth_issuer,
             codex_base_url,
@@ -606,6 +615,51 @@ pub fn codex_config_path() -> Option<PathBuf> {
 }
 
 /// Codex's config file: `$CODEX_HOME/config.toml`, else `~/.codex/config.toml`.
+/// The files of the profile asked for (`-p NAME`, `KELP_PROFILE`), as Codex 0.171 reads them:
+/// `NAME.config.toml` beside kelp's `config.toml` and beside Codex's, kelp's first; none for a
+/// name that is not a plain file name.
+fn profile_files(
+    lookup: &impl Fn(&str) -> Option<OsString>,
+    overrides: &Overrides,
+    config_dir: &Path,
+    codex_file: Option<&Path>,
+) -> Result<Vec<sources::ProfileFile>, ConfigWarning> {
+    let asked = overrides
+        .profile
+        .clone()
+        .or_else(|| trimmed(lookup("KELP_PROFILE")));
+    let Some(name) = asked.filter(|name| {
+        !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    }) else {
+        return Ok(Vec::new());
+    };
+    let file_name = format!("{name}.config.toml");
+    let mut found = Vec::new();
+    let kelp = config_dir.join(&file_name);
+    if let Some(text) = file::read(&kelp)? {
+        found.push(sources::ProfileFile {
+            path: kelp,
+            dialect: file::Dialect::Kelp,
+            text,
+        });
+    }
+    if let Some(codex) = codex_file
+        .and_then(Path::parent)
+        .map(|dir| dir.join(&file_name))
+        && let Some(text) = file::read_codex(&codex)?
+    {
+        found.push(sources::ProfileFile {
+            path: codex,
+            dialect: file::Dialect::Codex,
+            text,
+        });
+    }
+    Ok(found)
+}
+
 fn codex_config_file(lookup: &impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
     let dir = match lookup("CODEX_HOME")
         .filter(|v| !v.is_empty())

@@ -36,7 +36,8 @@ pub struct Overrides {
     pub default_approval: Option<ApprovalMode>,
     /// The sandbox mode when neither a flag, the environment nor the file sets one.
     pub default_sandbox: Option<SandboxMode>,
-    /// `--profile NAME`: the config file's `[profiles.NAME]` laid over its top level.
+    /// `--profile NAME`: `NAME.config.toml` beside the config file (Codex 0.171's), and the
+    /// config file's `[profiles.NAME]`, laid over its top level.
     pub profile: Option<String>,
     /// `--enable multi_agent_v2`, `-c features.multi_agent_v2=…`: the collaboration tools.
     pub multi_agent: Option<bool>,
@@ -224,7 +225,12 @@ pub fn with_profile(file_text: &str, profile: Option<&str>) -> Result<Option<Str
                 .map(|(key, item)| (key.to_string(), item.clone()))
                 .collect::<Vec<_>>()
         })
-        .ok_or_else(|| format!("the config file has no [profiles.{name}]"))?;
+        .ok_or_else(|| {
+            format!(
+                "no profile {name}: neither {name}.config.toml beside config.toml nor \
+                 [profiles.{name}] in it"
+            )
+        })?;
     doc.remove("profiles");
     doc.remove("profile");
     for (key, item) in table {
@@ -251,7 +257,11 @@ mod tests {
         assert!(safe.contains("sandbox = \"read-only\"") && safe.contains("gpt-5.5"));
         assert_eq!(
             with_profile(text, Some("slow")),
-            Err("the config file has no [profiles.slow]".to_string())
+            Err(
+                "no profile slow: neither slow.config.toml beside config.toml nor \
+                 [profiles.slow] in it"
+                    .to_string()
+            )
         );
         assert_eq!(with_profile("model = \"m\"\n", None), Ok(None));
     }

@@ -249,6 +249,15 @@ pub(super) fn var<T>(
         .transpose()
 }
 
+/// A profile's own file (Codex 0.171's `-p NAME`: `NAME.config.toml` beside `config.toml`),
+/// laid over the person's files.
+#[derive(Debug, Clone)]
+pub struct ProfileFile {
+    pub path: PathBuf,
+    pub dialect: file::Dialect,
+    pub text: String,
+}
+
 /// kelp's config file laid over Codex's, with the profile in force and the tables `-c` gave.
 pub(super) struct Layered {
     pub(super) settings: file::FileSettings,
@@ -264,7 +273,7 @@ impl Layered {
         text: &impl Fn(&str) -> Option<String>,
         file: Option<(&Path, &str)>,
         codex: Option<(&Path, &str)>,
-        project: &[super::project::ProjectFile],
+        (project, profiles): (&[super::project::ProjectFile], &[ProfileFile]),
         overrides: &Overrides,
         home: Option<&Path>,
     ) -> Result<Self, ConfigError> {
@@ -276,7 +285,8 @@ impl Layered {
         let codex_has_it = matches!(codex_profiled, Some(Ok(Some(_))));
         let profiled =
             match overrides::with_profile(file.map_or("", |(_, body)| body), profile.as_deref()) {
-                Err(_) if codex_has_it => Ok(None),
+                // The profile's own file is the profile.
+                Err(_) if codex_has_it || !profiles.is_empty() => Ok(None),
                 other => other,
             }
             .map_err(|reason| ConfigError::BadValue {
@@ -307,7 +317,10 @@ impl Layered {
             None => Default::default(),
         };
         warnings.append(&mut codex_warnings);
-        let mut settings = from_file.clone().over(from_codex.clone());
+        let settings = from_file.clone().over(from_codex.clone());
+        // A profile's files above both (kelp's above Codex's): what they set wins.
+        let (mut settings, mut from_profiles) =
+            over_profiles(settings, profiles, home, &mut warnings);
         let mut from_project = Vec::new();
         for file in project {
             let (read, mut said) = file::parse_as(file.dialect, &file.path, &file.in_force, home);
@@ -340,6 +353,7 @@ impl Layered {
         } else {
             String::new()
         };
+        settings_from.append(&mut from_profiles);
         settings_from.append(&mut from_project);
         Ok(Self {
             settings,
@@ -348,4 +362,25 @@ impl Layered {
             provider_chosen_in,
         })
     }
+}
+
+/// `settings` with a profile's files laid over them (the first the strongest), and the
+/// settings each gave.
+fn over_profiles(
+    mut settings: file::FileSettings,
+    profiles: &[ProfileFile],
+    home: Option<&Path>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> (file::FileSettings, Vec<(PathBuf, Vec<&'static str>)>) {
+    let mut from_profiles = Vec::new();
+    for profile in profiles.iter().rev() {
+        let (read, mut said) = file::parse_as(profile.dialect, &profile.path, &profile.text, home);
+        warnings.append(&mut said);
+        let keys = read.shared_keys(profile.dialect, None);
+        if !keys.is_empty() {
+            from_profiles.push((profile.path.clone(), keys));
+        }
+        settings = read.over(settings);
+    }
+    (settings, from_profiles)
 }

@@ -279,6 +279,50 @@ async fn exec_in_a_trusted_folder_applies_the_models_patch() {
     assert!(!repo.path().join("fixed.txt").exists());
 }
 
+/// Codex 0.171's profiles: `-p work` reads `work.config.toml` beside kelp's `config.toml` and
+/// beside Codex's, laid over the person's files (kelp's profile above Codex's, Codex's above
+/// both bases), and a `[profiles.NAME]` table still works: the requests carry what each gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_is_read_from_its_own_file_beside_each_config() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let kelp_dir = home.path().join(".config/kelp");
+    let codex_dir = home.path().join(".codex");
+    std::fs::create_dir_all(&kelp_dir).unwrap();
+    std::fs::create_dir_all(&codex_dir).unwrap();
+    std::fs::write(
+        kelp_dir.join("config.toml"),
+        "model = \"gpt-5.4\"\n[profiles.old]\nmodel = \"gpt-5.2\"\n",
+    )
+    .unwrap();
+    std::fs::write(kelp_dir.join("work.config.toml"), "model = \"gpt-5.5\"\n").unwrap();
+    std::fs::write(
+        codex_dir.join("work.config.toml"),
+        "model = \"gpt-5.1\"\nmodel_reasoning_effort = \"high\"\n",
+    )
+    .unwrap();
+    let mut sent = Vec::new();
+    for profile in [&[][..], &["-p", "work"][..], &["--profile", "old"][..]] {
+        fake.push_response(Reply::text("ok"));
+        let mut cmd = kelp_exec(&fake, home.path());
+        cmd.current_dir(project.path())
+            .arg("--skip-git-repo-check")
+            .args(profile);
+        let out = run(cmd, "hi").await;
+        assert!(out.status.success(), "{profile:?}: {}", shown(&out));
+        let requests = fake.requests_to("/responses");
+        let request = requests.last().unwrap().json();
+        sent.push((
+            request["model"].clone(),
+            request["reasoning"]["effort"].clone(),
+        ));
+    }
+    assert_eq!(sent[0].0, "gpt-5.4");
+    assert_eq!(sent[1], (json!("gpt-5.5"), json!("high")), "{sent:?}");
+    assert_eq!(sent[2].0, "gpt-5.2");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
     let fake = FakeOpenAi::start().await;
@@ -305,7 +349,10 @@ async fn what_exec_cannot_do_is_refused_in_words_with_an_exit_code() {
             &["--config", "web_search=\"sometimes\""][..],
             "is not a web search mode",
         ),
-        (&["--profile", "work"][..], "has no [profiles.work]"),
+        (
+            &["--profile", "work"][..],
+            "no profile work: neither work.config.toml",
+        ),
     ] {
         let mut cmd = kelp_exec(&fake, home.path());
         cmd.current_dir(project.path())

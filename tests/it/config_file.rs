@@ -188,7 +188,8 @@ fn a_chosen_profile_is_laid_over_the_file() {
         .to_string();
     assert_eq!(
         error,
-        "--profile is not valid: the config file has no [profiles.slow]"
+        "--profile is not valid: no profile slow: neither slow.config.toml beside config.toml \
+         nor [profiles.slow] in it"
     );
 }
 
