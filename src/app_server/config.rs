@@ -189,6 +189,33 @@ pub fn batch_write(config: &Config, raw: Value) -> Result<Answer, RpcError> {
     )
 }
 
+/// `modelProvider/default/set` (Codex 0.171): the provider new threads use, one of those
+/// configured, written as `model_provider` in kelp's `config.toml`, as Codex writes its own.
+pub fn set_default_provider(config: &Config, raw: Value) -> Result<Answer, RpcError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DefaultSet {
+        provider_id: String,
+    }
+    let asked: DefaultSet = params(raw)?;
+    if !config
+        .model_providers
+        .iter()
+        .any(|provider| provider.id == asked.provider_id)
+    {
+        return Err(RpcError::invalid_request(format!(
+            "Model provider `{}` is not configured.",
+            asked.provider_id
+        )));
+    }
+    let edit = crate::config::edit::Edit {
+        path: vec!["model_provider".to_string()],
+        value: crate::config::toml_json::toml_item(&Value::from(asked.provider_id)),
+        merge: false,
+    };
+    written(config, &[edit], None)
+}
+
 /// Writes `edits` (Codex's keys, turned into kelp's) to the user's `config.toml`. Settings
 /// take effect for threads started after, as a restart would. Codex's `hooks.state` (how a
 /// host trusts a hook or turns it off, by the key and hash `hooks/list` gave) is kept where
@@ -227,16 +254,27 @@ fn write(
         .map(kelp_edit)
         .collect::<Result<Vec<_>, _>>()
         .map_err(RpcError::invalid_params)?;
-    let (path, version) =
-        crate::config::edit::edit_file(&config.config_dir, &kelp_edits, expected.as_deref())
-            .map_err(|e| match e {
-                crate::config::SaveError::Changed { .. }
-                | crate::config::SaveError::Key { .. }
-                | crate::config::SaveError::Unloadable { .. } => {
-                    RpcError::invalid_request(e.to_string())
-                }
-                other => RpcError::internal(other.to_string()),
-            })?;
+    written(config, &kelp_edits, expected)
+}
+
+/// `edits` written to kelp's `config.toml` (when it is still at `expected`), answered as Codex
+/// answers a config write.
+fn written(
+    config: &Config,
+    edits: &[crate::config::edit::Edit],
+    expected: Option<String>,
+) -> Result<Answer, RpcError> {
+    let (path, version) = crate::config::edit::edit_file(
+        &config.config_dir,
+        edits,
+        expected.as_deref(),
+    )
+    .map_err(|e| match e {
+        crate::config::SaveError::Changed { .. }
+        | crate::config::SaveError::Key { .. }
+        | crate::config::SaveError::Unloadable { .. } => RpcError::invalid_request(e.to_string()),
+        other => RpcError::internal(other.to_string()),
+    })?;
     Answer::of(&ConfigWritten {
         status: "ok",
         version,

@@ -258,6 +258,14 @@ pub const METHODS: &[(&str, Serve)] = &[
         Now(|s, _| server::model_providers(&s.config)),
     ),
     (
+        "modelProvider/default/set",
+        Now(|s, p| {
+            let written = config::set_default_provider(&s.config, p);
+            s.reload();
+            written
+        }),
+    ),
+    (
         "modelProvider/config/write",
         Refused("kelp's model providers are set in its config.toml ([model_providers.NAME])"),
     ),

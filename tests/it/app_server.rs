@@ -77,6 +77,8 @@ impl Schema {
             // Both writes answer with one response type.
             ("config/value/write", "v2/ConfigWriteResponse.json"),
             ("config/batchWrite", "v2/ConfigWriteResponse.json"),
+            // Codex 0.171's answer to it is a config write's.
+            ("modelProvider/default/set", "v2/ConfigWriteResponse.json"),
             (
                 "account/securitySetup/read",
                 "v2/GetAccountSecuritySetupResponse.json",
@@ -1636,6 +1638,45 @@ async fn config_writes_keep_the_file_and_apply_to_new_threads() {
     let started = server.result("thread/start", json!({"cwd": project.path()}));
     assert_eq!(started["model"], "gpt-5.4");
     assert_eq!(started["approvalPolicy"], "never");
+}
+
+/// `modelProvider/default/set` (Codex 0.171): one of the configured providers becomes the one
+/// new threads use, written as `model_provider` in kelp's file; one not configured is refused
+/// in Codex's words and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_provider_is_set_among_the_configured_ones() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let file = config_dir.join("config.toml");
+    let base = format!(
+        "# mine\n[model_providers.second]\nname = \"Second\"\nbase_url = \"{}\"\n\
+         env_key = \"OPENAI_API_KEY\"\n",
+        fake.api_base_url()
+    );
+    std::fs::write(&file, &base).unwrap();
+    let mut server = Server::start_in(&fake, home);
+    server.initialize(false);
+    let (refused, _) = server.call("modelProvider/default/set", json!({"providerId": "nope"}));
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        "Model provider `nope` is not configured."
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), base);
+    let written = server.result("modelProvider/default/set", json!({"providerId": "second"}));
+    assert_eq!(written["status"], "ok");
+    assert_eq!(written["filePath"], json!(file));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("model_provider = \"second\"\n"), "{text}");
+    assert!(
+        text.contains("# mine\n[model_providers.second]\n"),
+        "{text}"
+    );
+    let project = tempfile::tempdir().unwrap();
+    let started = server.result("thread/start", json!({"cwd": project.path()}));
+    assert_eq!(started["modelProvider"], "second", "{started}");
 }
 
 /// An approval request the turn's interrupt makes moot is resolved for the host, so its dialog
