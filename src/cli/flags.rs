@@ -57,8 +57,9 @@ pub struct AgentFlags {
     /// The project directory (default: the current directory).
     #[arg(long = "cd", short = 'C', value_name = "DIR")]
     pub(super) cd: Option<PathBuf>,
-    /// The config file's [profiles.NAME] laid over its settings, as Codex's profiles (beats
-    /// KELP_PROFILE and the file's own `profile = "NAME"`).
+    /// The profile laid over the config: NAME.config.toml beside config.toml (kelp's and
+    /// Codex's, as Codex 0.171 reads it) and the file's [profiles.NAME] (beats KELP_PROFILE and
+    /// the file's own `profile = "NAME"`).
     #[arg(long, short = 'p', value_name = "NAME")]
     pub(super) profile: Option<String>,
     /// Turn a Codex feature on, as `-c features.NAME=true`: kelp acts on multi_agent_v2 (the
@@ -74,6 +75,10 @@ pub struct AgentFlags {
     /// rights, outside the sandbox. Only for automation that vets its hooks itself.
     #[arg(long)]
     pub(super) dangerously_bypass_hook_trust: bool,
+    /// Refuse to start when a config file holds a key kelp does not know, instead of warning
+    /// and going on without it.
+    #[arg(long)]
+    pub(super) strict_config: bool,
 }
 
 impl AgentFlags {
@@ -102,6 +107,7 @@ impl AgentFlags {
             disable,
             dangerously_bypass_hook_trust: after.dangerously_bypass_hook_trust
                 || self.dangerously_bypass_hook_trust,
+            strict_config: after.strict_config || self.strict_config,
         }
     }
 }

@@ -75,6 +75,13 @@ pub(super) fn prepare(cli: &mut Cli) -> Result<Setup, ExitCode> {
         Ok(loaded) => loaded,
         Err(e) => return Err(fail(exit::USAGE, &e.to_string())),
     };
+    if let Some(unknown) = agent
+        .strict_config
+        .then(|| unknown_key(&warnings))
+        .flatten()
+    {
+        return Err(fail(exit::FAILURE, &unknown));
+    }
     let mut warnings = warnings;
     // The interactive client asks about them on its own screen.
     let client = matches!(
@@ -173,4 +180,21 @@ pub(super) fn project_dir(cd: Option<&Path>) -> Result<PathBuf, String> {
         Ok(_) => Err(format!("{named}: not a directory")),
         Err(e) => Err(format!("{named}: {e}")),
     }
+}
+
+/// The first key of a config file kelp does not know, as `--strict-config` refuses it.
+fn unknown_key(warnings: &[kelp::config::ConfigWarning]) -> Option<String> {
+    warnings.iter().find_map(|warning| match warning {
+        kelp::config::ConfigWarning::UnknownKey {
+            path,
+            line,
+            column,
+            key,
+            ..
+        } => Some(format!(
+            "{}:{line}:{column}: unknown configuration field `{key}` (--strict-config)",
+            path.display()
+        )),
+        _ => None,
+    })
 }

@@ -611,3 +611,40 @@ fn features_are_listed_and_turned_on_and_off_in_the_config_file() {
         "{err}"
     );
 }
+
+/// `--strict-config`, as Codex 0.171's: a key kelp does not know stops the command, named with
+/// its place, instead of a warning it goes on after.
+#[test]
+fn strict_config_refuses_a_key_kelp_does_not_know() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "model = \"m\"\nmodle = \"x\"\n").unwrap();
+    let lenient = kelp(home.path())
+        .args(["features", "list"])
+        .output()
+        .unwrap();
+    assert!(lenient.status.success(), "{}", shown(&lenient));
+    assert!(
+        String::from_utf8_lossy(&lenient.stderr).contains("unknown key `modle` is ignored"),
+        "{}",
+        shown(&lenient)
+    );
+    let strict = kelp(home.path())
+        .args(["--strict-config", "features", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(1), "{}", shown(&strict));
+    assert!(strict.stdout.is_empty(), "{}", shown(&strict));
+    let said = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        said.contains("config.toml:2:1: unknown configuration field `modle` (--strict-config)"),
+        "{said}"
+    );
+    std::fs::write(dir.join("config.toml"), "model = \"m\"\n").unwrap();
+    let clean = kelp(home.path())
+        .args(["--strict-config", "features", "list"])
+        .output()
+        .unwrap();
+    assert!(clean.status.success(), "{}", shown(&clean));
+}
