@@ -812,13 +812,7 @@ async fn the_command_center_lists_the_agent_that_asks_under_needs_you_and_opens_
         wait,
         "the builder waiting and the reader done",
     );
-    let lines: Vec<&str> = list.lines().collect();
-    let at = |needle: &str| {
-        lines
-            .iter()
-            .position(|line| line.contains(needle))
-            .unwrap_or_else(|| panic!("{needle:?} is not on screen:\n{list}"))
-    };
+    let at = |needle: &str| crate::pty::row_of(&list, needle);
     assert!(
         at("Needs you (1)") < at("/root/builder  Leave a note."),
         "{list}"

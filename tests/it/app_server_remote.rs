@@ -907,49 +907,82 @@ fn end_processes_naming(needle: &str) -> usize {
     ended
 }
 
+/// A person's machine for the per-user server: a home, a runtime folder where the server's
+/// socket goes, a project, and the fake's variables with an API key; the server a client
+/// starts there is ended with it, however the test ends (it outlives its clients by design).
+struct PerUser {
+    home: tempfile::TempDir,
+    runtime: tempfile::TempDir,
+    project: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+}
+
+impl PerUser {
+    fn new(fake: &FakeOpenAi) -> Self {
+        let runtime = tempfile::tempdir().unwrap();
+        let mut env = fake.env();
+        env.extend([
+            ("OPENAI_API_KEY", fake.api_key()),
+            (
+                "XDG_RUNTIME_DIR",
+                runtime.path().to_str().unwrap().to_string(),
+            ),
+            ("KELP_APPROVAL", "ask".to_string()),
+        ]);
+        Self {
+            home: tempfile::tempdir().unwrap(),
+            runtime,
+            project: tempfile::tempdir().unwrap(),
+            env,
+        }
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.runtime.path().join("kelp/app-server.sock")
+    }
+
+    /// How a process names the server: by its socket.
+    fn address(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// The client at 80×24 in the project with `args` and `extra` variables.
+    fn client(&self, args: &[&str], extra: &[(&str, &str)]) -> crate::pty::Pty {
+        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(extra);
+        crate::pty::Pty::spawn_in(
+            Path::new(env!("CARGO_BIN_EXE_kelp")),
+            args,
+            self.home.path(),
+            self.project.path(),
+            &env,
+            80,
+            24,
+        )
+    }
+}
+
+impl Drop for PerUser {
+    fn drop(&mut self) {
+        end_processes_naming(&self.address());
+    }
+}
+
+const OVER_SSH: (&str, &str) = ("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22");
+
 /// `server = "over-ssh"`: in an SSH session the client starts a server of the person's own
 /// (reused by the next client) whose turn goes on when the terminal goes, and `kelp resume
 /// --last` comes back to it; outside SSH the client keeps its own agent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_ssh_the_client_runs_on_a_per_user_server_that_outlives_the_terminal() {
     let fake = FakeOpenAi::start().await;
-    let home = tempfile::tempdir().unwrap();
-    let runtime = tempfile::tempdir().unwrap();
-    let project = tempfile::tempdir().unwrap();
-    let key = fake.api_key();
-    let runtime_dir = runtime.path().to_str().unwrap().to_string();
-    let mut env: Vec<(&str, String)> = fake.env();
-    env.extend([
-        ("OPENAI_API_KEY", key.clone()),
-        ("XDG_RUNTIME_DIR", runtime_dir.clone()),
-        ("KELP_SERVER", "over-ssh".to_string()),
-        ("KELP_APPROVAL", "ask".to_string()),
-    ]);
+    let world = PerUser::new(&fake);
     let client = |args: &[&str], ssh: bool| {
-        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        if ssh {
-            env.push(("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22"));
-        }
-        crate::pty::Pty::spawn_in(
-            Path::new(env!("CARGO_BIN_EXE_kelp")),
-            args,
-            home.path(),
-            project.path(),
-            &env,
-            80,
-            24,
-        )
+        let mut extra = vec![("KELP_SERVER", "over-ssh")];
+        extra.extend(ssh.then_some(OVER_SSH));
+        world.client(args, &extra)
     };
-    let socket = runtime.path().join("kelp/app-server.sock");
-    let address = format!("unix://{}", socket.display());
-    // Ended however the test ends: the server outlives its clients by design.
-    struct Ends<'a>(&'a str);
-    impl Drop for Ends<'_> {
-        fn drop(&mut self) {
-            end_processes_naming(self.0);
-        }
-    }
-    let _ends = Ends(&address);
+    let (socket, address, project) = (world.socket(), world.address(), world.project.path());
 
     // Outside SSH: the client's own agent, no server.
     let mut local = client(&[], false);
@@ -977,7 +1010,7 @@ async fn over_ssh_the_client_runs_on_a_per_user_server_that_outlives_the_termina
     std::thread::sleep(Duration::from_millis(600));
     back.send("y");
     back.wait_for("Done while you were away.", WAIT);
-    assert!(project.path().join("outlived.txt").exists());
+    assert!(project.join("outlived.txt").exists());
     drop(back);
     assert_eq!(
         end_processes_naming(&address),
@@ -993,40 +1026,9 @@ async fn over_ssh_the_client_runs_on_a_per_user_server_that_outlives_the_termina
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_center_lists_the_servers_conversations_and_opens_one_there() {
     let fake = FakeOpenAi::start().await;
-    let home = tempfile::tempdir().unwrap();
-    let runtime = tempfile::tempdir().unwrap();
-    let project = tempfile::tempdir().unwrap();
-    let key = fake.api_key();
-    let runtime_dir = runtime.path().to_str().unwrap().to_string();
-    let mut env: Vec<(&str, String)> = fake.env();
-    env.extend([
-        ("OPENAI_API_KEY", key.clone()),
-        ("XDG_RUNTIME_DIR", runtime_dir.clone()),
-        ("KELP_APPROVAL", "ask".to_string()),
-        ("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22".to_string()),
-    ]);
-    let client = |server: &str| {
-        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        env.push(("KELP_SERVER", server));
-        crate::pty::Pty::spawn_in(
-            Path::new(env!("CARGO_BIN_EXE_kelp")),
-            &[],
-            home.path(),
-            project.path(),
-            &env,
-            80,
-            24,
-        )
-    };
-    let socket = runtime.path().join("kelp/app-server.sock");
-    let address = format!("unix://{}", socket.display());
-    struct Ends<'a>(&'a str);
-    impl Drop for Ends<'_> {
-        fn drop(&mut self) {
-            end_processes_naming(self.0);
-        }
-    }
-    let _ends = Ends(&address);
+    let world = PerUser::new(&fake);
+    let client = |server: &str| world.client(&[], &[OVER_SSH, ("KELP_SERVER", server)]);
+    let (address, project) = (world.address(), world.project.path());
 
     fake.push_responses([
         Reply::call_with_id("c1", "shell", json!({"command": "touch answered.txt"})),
@@ -1047,12 +1049,7 @@ async fn the_command_center_lists_the_servers_conversations_and_opens_one_there(
         "the server's conversation waiting on its approval",
     );
     let lines: Vec<&str> = list.lines().collect();
-    let at = |needle: &str| {
-        lines
-            .iter()
-            .position(|line| line.contains(needle))
-            .unwrap_or_else(|| panic!("{needle:?} is not on screen:\n{list}"))
-    };
+    let at = |needle: &str| crate::pty::row_of(&list, needle);
     assert!(at("Needs you (1)") < at("make the file"), "{list}");
     assert!(
         lines[at("make the file")].contains("on your server"),
@@ -1070,7 +1067,7 @@ async fn the_command_center_lists_the_servers_conversations_and_opens_one_there(
     std::thread::sleep(Duration::from_millis(600));
     here.send("y");
     here.wait_for("Done once you said yes.", WAIT);
-    assert!(project.path().join("answered.txt").exists());
+    assert!(project.join("answered.txt").exists());
     here.send("/status\r");
     let status = here.wait_for("Server:", WAIT);
     assert!(status.contains("app-server.sock"), "{status}");

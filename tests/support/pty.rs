@@ -8,6 +8,15 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 
+/// The row of `screen` where `needle` first shows; the test fails, showing the screen, when it
+/// is not there.
+pub fn row_of(screen: &str, needle: &str) -> usize {
+    screen
+        .lines()
+        .position(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} is not on screen:\n{screen}"))
+}
+
 /// A running `kelp` on a pseudo-terminal.
 pub struct Pty {
     child: Box<dyn Child + Send + Sync>,
