@@ -199,34 +199,38 @@ fn wanted_of(
 }
 
 /// The client opened again on the person's own app-server (started again if it stopped
-/// meanwhile), on the thread `thread` it holds, in `project` (`started_in` when that folder is
-/// gone).
-fn on_per_user_server(
-    config: Config,
-    overrides: &Overrides,
-    (thread, project): (String, PathBuf),
-    started_in: PathBuf,
-) -> ExitCode {
+/// meanwhile), on the thread `thread` it holds, in its folder `project`, with the settings
+/// read for that folder (not the ones of the folder the client started in).
+fn on_per_user_server(overrides: &Overrides, (thread, project): (String, PathBuf)) -> ExitCode {
+    if !project.is_dir() {
+        return fail(
+            exit::FAILURE,
+            &format!(
+                "{} is not there any more: the conversation {thread} stays on your server",
+                project.display()
+            ),
+        );
+    }
+    let (config, warnings) = match Config::load_for(overrides, &project) {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(exit::USAGE, &e.to_string()),
+    };
     let socket = match app_server_cmd::per_user_socket() {
         Ok(socket) => socket,
         Err(message) => return fail(exit::FAILURE, &message),
-    };
-    let project_dir = if project.is_dir() {
-        project
-    } else {
-        started_in
     };
     let open = kelp::remote::Open::Thread(thread);
     let start = Start {
         remote: Some(RemoteCore {
             target: kelp::remote::Target::Unix(socket.clone()),
             token: None,
-            wanted: wanted_of(&config, overrides, &project_dir, open),
+            wanted: wanted_of(&config, overrides, &project, open),
             start_server: Some(socket),
         }),
         ..Start::default()
     };
-    interactive(config, overrides, project_dir, start, Vec::new())
+    let warnings = kelp::config::warning::report(&warnings);
+    interactive(config, overrides, project, start, warnings)
 }
 
 /// `kelp fork`: a copy of a saved conversation, continued in the client, or the picker.
@@ -466,7 +470,7 @@ fn when_ended(
                     interactive(config, overrides, made.project_dir, start, Vec::new())
                 }
                 kelp::tui::Ended::OnServer { thread, project } => {
-                    on_per_user_server(as_started, overrides, (thread, project), started_in)
+                    on_per_user_server(overrides, (thread, project))
                 }
                 kelp::tui::Ended::ProjectSettingsAllowed(_)
                 | kelp::tui::Ended::Archive

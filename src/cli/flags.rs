@@ -75,8 +75,8 @@ pub struct AgentFlags {
     /// rights, outside the sandbox. Only for automation that vets its hooks itself.
     #[arg(long)]
     pub(super) dangerously_bypass_hook_trust: bool,
-    /// Refuse to start when a config file holds a key kelp does not know, instead of warning
-    /// and going on without it.
+    /// Refuse to start when a config file holds a top-level key kelp does not know, instead of
+    /// warning and going on without it.
     #[arg(long)]
     pub(super) strict_config: bool,
 }

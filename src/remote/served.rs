@@ -88,7 +88,8 @@ fn row_of(thread: wire::Thread) -> Option<AgentRow> {
         row.title = task.to_string();
     }
     row.path = path;
-    row.file = None;
+    // Its file (the server's session, on this machine) stays for its last line; opening it
+    // goes to the server, never resumes it here.
     row.on_server = true;
     Some(row)
 }

@@ -86,7 +86,10 @@ impl AgentCenter {
     pub fn set_rows(&mut self, own: AgentRow, rows: Vec<AgentRow>) {
         let chosen = self.rows.get(self.selected).map(|r| r.conversation.clone());
         let mut all: Vec<AgentRow> = if self.only_team {
-            rows.into_iter().filter(|row| row.path.is_some()).collect()
+            // The server's agents are other conversations' teams.
+            rows.into_iter()
+                .filter(|row| row.path.is_some() && !row.on_server)
+                .collect()
         } else {
             std::iter::once(own).chain(rows).collect()
         };
@@ -357,11 +360,14 @@ mod tests {
     #[test]
     fn subagents_lists_the_team_alone_and_starts_nothing() {
         let mut center = AgentCenter::new(true);
+        let mut elsewhere = row("served", Some("/root/a"), AgentState::Working);
+        elsewhere.on_server = true;
         center.set_rows(
             row("own", None, AgentState::Ready),
             vec![
                 row("a", Some("/root/a"), AgentState::Working),
                 row("old", None, AgentState::Inactive),
+                elsewhere,
             ],
         );
         let order: Vec<&str> = center

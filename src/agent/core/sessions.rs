@@ -83,9 +83,10 @@ impl Core {
             live.extend(served.iter().map(|row| row.conversation.clone()));
             let read = crate::task::spawn_blocking(move || {
                 let served = served.into_iter().map(|mut row| {
-                    row.last_line = session::find_whole(&state_dir, &row.conversation)
-                        .ok()
-                        .and_then(|found| session::last_exchange(&found.path))
+                    row.last_line = row
+                        .file
+                        .as_deref()
+                        .and_then(session::last_exchange)
                         .and_then(|last| last.answer);
                     row
                 });

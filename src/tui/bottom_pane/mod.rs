@@ -491,7 +491,8 @@ impl BottomPane {
             View::Picker(kind, picker) => match picker.handle_key(key) {
                 action @ (PickerAction::Closed | PickerAction::Moved) if kind.previews() => {
                     let closed = matches!(action, PickerAction::Closed);
-                    let index = (!closed).then_some(picker.selected);
+                    // The row among all of them: a search may show a few.
+                    let index = (!closed).then(|| picker.selected_row()).flatten();
                     let previewed = Command::Previewed { kind: *kind, index };
                     (KeyOutcome::Command(previewed), closed)
                 }

@@ -112,14 +112,20 @@ impl Picker {
         self.previews = previews;
     }
 
+    /// The selected row's index among all the rows (not only those a search shows); `None`
+    /// when a search shows none.
+    pub fn selected_row(&self) -> Option<usize> {
+        match &self.search {
+            Some(search) => search.shown.get(self.selected).copied(),
+            None => (self.selected < self.items.len()).then_some(self.selected),
+        }
+    }
+
     /// The preview of the selected row.
     fn preview(&self) -> &[Line<'static>] {
-        let at = self
-            .search
-            .as_ref()
-            .and_then(|search| search.shown.get(self.selected).copied())
-            .unwrap_or(self.selected);
-        self.previews.get(at).map_or(&[], Vec::as_slice)
+        self.selected_row()
+            .and_then(|at| self.previews.get(at))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Rows kept under the list for previews: the most any row has.
@@ -397,6 +403,7 @@ mod tests {
         }
         assert_eq!(p.items.len(), 1, "{:?}", p.items);
         assert_eq!(p.items[0].label, "parser: read headers once");
+        assert_eq!(p.selected_row(), Some(1), "the row among all, for a preview");
         assert_eq!(p.handle_key(key(KeyCode::Enter)), PickerAction::Chosen(1));
         assert_eq!(
             p.row(1).map(|row| row.label.as_str()),
@@ -409,6 +416,7 @@ mod tests {
         p.handle_key(key(KeyCode::Char('z')));
         p.handle_key(key(KeyCode::Char('z')));
         assert!(p.items.is_empty());
+        assert_eq!(p.selected_row(), None);
         assert_eq!(p.handle_key(key(KeyCode::Enter)), PickerAction::Ignored);
         // Rows that arrive later are searched with the query typed.
         p.set_items(vec![item("zz top", "now")]);
