@@ -403,7 +403,11 @@ mod tests {
         }
         assert_eq!(p.items.len(), 1, "{:?}", p.items);
         assert_eq!(p.items[0].label, "parser: read headers once");
-        assert_eq!(p.selected_row(), Some(1), "the row among all, for a preview");
+        assert_eq!(
+            p.selected_row(),
+            Some(1),
+            "the row among all, for a preview"
+        );
         assert_eq!(p.handle_key(key(KeyCode::Enter)), PickerAction::Chosen(1));
         assert_eq!(
             p.row(1).map(|row| row.label.as_str()),
