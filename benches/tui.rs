@@ -77,6 +77,7 @@ fn new_app() -> (App, UnboundedReceiver<Op>) {
             notice: None,
             resuming: false,
             open_agents: false,
+            came_from: None,
             project_waiting: Vec::new(),
             surfaces: Default::default(),
         },

@@ -123,9 +123,25 @@ pub fn home_path(path: &std::path::Path) -> String {
     }
 }
 
+/// An I/O error as a person reads it: its words, without the errno the system adds.
+pub fn io_error(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_io_error_is_said_without_its_number() {
+        let missing = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(io_error(&missing), "No such file or directory");
+        assert_eq!(io_error(&std::io::Error::other("cut")), "cut");
+    }
 
     #[test]
     fn a_tail_starts_on_a_character_and_keeps_at_most_max_bytes() {

@@ -156,6 +156,7 @@ pub(super) fn client(
             remote: Some(remote),
             notice,
             open_agents: cli.open_agents,
+            came_from: None,
         };
         return interactive(config, overrides, project_dir, start, warning_lines);
     }
@@ -175,6 +176,7 @@ pub(super) fn client(
         remote: None,
         notice,
         open_agents: cli.open_agents,
+        came_from: None,
     };
     interactive(config, overrides, project_dir, start, warning_lines)
 }
@@ -252,6 +254,7 @@ pub(super) fn fork(
             remote: None,
             notice: None,
             open_agents: false,
+            came_from: None,
         };
         return interactive(config, overrides, project_dir, start, warning_lines);
     }
@@ -268,6 +271,7 @@ pub(super) fn fork(
         remote: None,
         notice: None,
         open_agents: false,
+        came_from: None,
     };
     interactive(config, overrides, project_dir, start, warning_lines)
 }
@@ -289,6 +293,8 @@ struct Start {
     notice: Option<String>,
     /// Open on the command center.
     open_agents: bool,
+    /// `/cd` opened it from this folder: the trust question offers to go back.
+    came_from: Option<PathBuf>,
 }
 
 /// What the client's first screen starts with: the folder's trust (applied, or to ask), the
@@ -323,6 +329,7 @@ fn first_screen(
     initial.notice = start.notice.take();
     initial.resuming = start.session.is_some();
     initial.open_agents = start.open_agents;
+    initial.came_from = start.came_from.take();
     // Named from where kelp was started, as a shell completes them; a file that is not there
     // is said now, not after the first prompt went without it.
     for image in std::mem::take(&mut start.images) {
@@ -442,7 +449,10 @@ fn when_ended(
             }
             let resume = summary.map(|summary| summary.id);
             let notice = "The project's settings are in force.".to_string();
-            open_again(overrides, started_in, resume, notice)
+            open_again(overrides, started_in, resume, notice, None)
+        }
+        (kelp::tui::Ended::ChangedDirectory(folder), summary) => {
+            changed_directory(&as_started, overrides, started_in, folder, summary)
         }
         // The core has ended: the conversation's file is whole, and shelved now.
         (kelp::tui::Ended::Archive, Some(summary)) => {
@@ -473,6 +483,7 @@ fn when_ended(
                     on_per_user_server(overrides, (thread, project))
                 }
                 kelp::tui::Ended::ProjectSettingsAllowed(_)
+                | kelp::tui::Ended::ChangedDirectory(_)
                 | kelp::tui::Ended::Archive
                 | kelp::tui::Ended::Delete => ExitCode::SUCCESS,
             }
@@ -480,14 +491,48 @@ fn when_ended(
     }
 }
 
+/// `/cd`: the conversation saved (if it was) goes on in `folder`, and the client opens there on
+/// it; one another process holds stays where it is, and the client with it.
+fn changed_directory(
+    as_started: &Config,
+    overrides: &Overrides,
+    started_in: PathBuf,
+    folder: PathBuf,
+    summary: Option<kelp::tui::app::ExitSummary>,
+) -> ExitCode {
+    let Some(summary) = summary else {
+        let notice = format!("Working directory changed to: {}", folder.display());
+        return open_again(overrides, folder, None, notice, Some(started_in));
+    };
+    let moved = kelp::session::find_whole(&as_started.state_dir, &summary.id)
+        .and_then(|found| kelp::session::shelf::move_to(&found.path, &folder));
+    match moved {
+        Ok(()) => {
+            let notice = format!("Working directory changed to: {}", folder.display());
+            open_again(
+                overrides,
+                folder,
+                Some(summary.id),
+                notice,
+                Some(started_in),
+            )
+        }
+        Err(e) => {
+            let notice = format!("The conversation stays in {}: {e}", started_in.display());
+            open_again(overrides, started_in, Some(summary.id), notice, None)
+        }
+    }
+}
+
 /// The client opened again in `project_dir`, its configuration read again (a project's
-/// settings just allowed), on the conversation it had (`resume`, when it was saved), the first
-/// notice saying why.
+/// settings just allowed, another folder chosen), on the conversation it had (`resume`, when it
+/// was saved), the first notice saying why; `came_from` the folder `/cd` left.
 fn open_again(
     overrides: &Overrides,
     project_dir: PathBuf,
     resume: Option<String>,
     notice: String,
+    came_from: Option<PathBuf>,
 ) -> ExitCode {
     let (config, warnings) = match Config::load_for(overrides, &project_dir) {
         Ok(loaded) => loaded,
@@ -501,6 +546,7 @@ fn open_again(
     let start = Start {
         session,
         notice: Some(notice),
+        came_from,
         ..Start::default()
     };
     let warnings = kelp::config::warning::report(&warnings);

@@ -200,19 +200,61 @@ fn copy(
     let path = header.file_path(state_dir);
     let dir = private_file::parent_dir(&path);
     private_file::create_private_dir(dir).map_err(SessionError::io("create", dir))?;
-    let mut copy = private_file::private_open_options()
+    write_with_header(&path, &header, &mut rest)?;
+    Ok(path)
+}
+
+/// Writes a new session file at `path` (never one that is there): `header`, then `rest`.
+fn write_with_header(
+    path: &Path,
+    header: &SessionHeader,
+    rest: &mut impl Read,
+) -> Result<(), SessionError> {
+    let mut file = private_file::private_open_options()
         .write(true)
         .create_new(true)
-        .open(&path)
-        .map_err(SessionError::io("create", &path))?;
-    let mut line = serde_json::to_vec(&header)
-        .map_err(|e| SessionError::io("write", &path)(std::io::Error::other(e.to_string())))?;
+        .open(path)
+        .map_err(SessionError::io("create", path))?;
+    let mut line = serde_json::to_vec(header)
+        .map_err(|e| SessionError::io("write", path)(std::io::Error::other(e.to_string())))?;
     line.push(b'\n');
-    copy.write_all(&line)
-        .and_then(|()| std::io::copy(&mut rest, &mut copy).map(drop))
-        .and_then(|()| copy.sync_all())
-        .map_err(SessionError::io("write", &path))?;
-    Ok(path)
+    file.write_all(&line)
+        .and_then(|()| std::io::copy(rest, &mut file).map(drop))
+        .and_then(|()| file.sync_all())
+        .map_err(SessionError::io("write", path))
+}
+
+/// The conversation saved at `path` goes on in `project_dir` (`/cd`): its header says so
+/// from now on, to every list and every reopening. The file is written again beside itself
+/// and renamed over itself while its writer's lock is held, so a reader finds the old file or
+/// the new one, whole, and a writer waiting for the lock opens the new one.
+pub fn move_to(path: &Path, project_dir: &Path) -> Result<(), SessionError> {
+    let (old, mut file) = reader::read_header(path)?;
+    match private_file::lock_within(&file, super::writer::WRITER_WAIT) {
+        Ok(()) => {}
+        Err(e) if e.is_busy() => return Err(SessionError::InUse(path.to_path_buf())),
+        Err(e) => return Err(SessionError::io("lock", path)(e.source)),
+    }
+    file.seek(SeekFrom::Start(0))
+        .map_err(SessionError::io("read", path))?;
+    let mut rest = BufReader::new(&file);
+    let mut header_line = Vec::new();
+    rest.read_until(b'\n', &mut header_line)
+        .map_err(SessionError::io("read", path))?;
+    let header = SessionHeader {
+        project_dir: project_dir.to_path_buf(),
+        ..old
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let moving = path.with_file_name(format!(".{name}.moving"));
+    // A copy a crash left behind is stale: this one replaces it.
+    let _ = std::fs::remove_file(&moving);
+    let written = write_with_header(&moving, &header, &mut rest)
+        .and_then(|()| std::fs::rename(&moving, path).map_err(SessionError::io("rename", path)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&moving);
+    }
+    written
 }
 
 /// How many bytes of `lines` (a session file after its header) hold the turns up to the one
@@ -406,6 +448,52 @@ mod tests {
         assert_eq!(copy.header.first_prompt.as_deref(), Some("fix it"));
         assert_eq!(copy.items, original.items);
         assert_eq!(copy.skipped_lines, 0);
+    }
+
+    #[test]
+    fn a_moved_conversation_names_its_new_folder_and_keeps_every_line() {
+        use std::os::unix::fs::PermissionsExt;
+        let state = tempfile::tempdir().unwrap();
+        let session = saved(state.path(), "fix it");
+        let before = std::fs::read(&session.path).unwrap();
+        move_to(&session.path, Path::new("/q")).unwrap();
+        let after = std::fs::read(&session.path).unwrap();
+        let rest = |bytes: &[u8]| bytes[bytes.iter().position(|b| *b == b'\n').unwrap()..].to_vec();
+        assert_eq!(rest(&after), rest(&before));
+        let moved = find(state.path(), &session.id.to_string()).unwrap();
+        assert_eq!(moved.project_dir, Path::new("/q"));
+        assert_eq!(moved.first_prompt.as_deref(), Some("fix it"));
+        let mode = std::fs::metadata(&session.path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let leftovers = std::fs::read_dir(session.path.parent().unwrap())
+            .unwrap()
+            .count();
+        assert_eq!(leftovers, 1, "only the session file is left in its folder");
+        // Reopened, it goes on in the moved file.
+        let mut writer = SessionWriter::reopen(&session.path).unwrap();
+        writer.append(&Item::user_text("and more")).unwrap();
+        drop(writer);
+        let log = SessionLog::load(&session.path).unwrap();
+        assert_eq!(log.header.project_dir, Path::new("/q"));
+        assert_eq!(log.items.len(), 3);
+    }
+
+    #[test]
+    fn a_conversation_held_by_a_writer_is_not_moved() {
+        let state = tempfile::tempdir().unwrap();
+        let session = saved(state.path(), "fix it");
+        let _writer = SessionWriter::reopen(&session.path).unwrap();
+        let refused = move_to(&session.path, Path::new("/q")).unwrap_err();
+        assert!(matches!(refused, SessionError::InUse(_)), "{refused}");
+        assert_eq!(
+            find(state.path(), &session.id.to_string())
+                .unwrap()
+                .project_dir,
+            Path::new("/p")
+        );
     }
 
     #[test]

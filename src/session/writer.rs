@@ -62,20 +62,8 @@ impl SessionWriter {
     /// A torn last line left by a killed process is closed off first, so it stays one skipped
     /// line instead of corrupting the next item.
     pub fn reopen(path: &Path) -> Result<Self, SessionError> {
+        let mut file = Self::open_locked(path)?;
         let header = reader::read_header(path)?.0;
-        let mut file = private_file::private_open_options()
-            .read(true)
-            .append(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)
-            .map_err(SessionError::io("open", path))?;
-        // One writer a conversation: another process (or a core of this one not yet gone)
-        // that holds it keeps it, and this one says so instead of interleaving two.
-        match private_file::lock_within(&file, WRITER_WAIT) {
-            Ok(()) => {}
-            Err(e) if e.is_busy() => return Err(SessionError::InUse(path.to_path_buf())),
-            Err(e) => return Err(SessionError::io("lock", path)(e.source)),
-        }
         let len = file
             .seek(SeekFrom::End(0))
             .map_err(SessionError::io("read", path))?;
@@ -96,6 +84,35 @@ impl SessionWriter {
                 file,
             },
         })
+    }
+
+    /// The file at `path` opened to append, its lock held. One writer a conversation: another
+    /// process (or a core of this one not yet gone) that holds it keeps it, and this one says
+    /// so instead of interleaving two. A file renamed over while the lock was awaited (a
+    /// conversation moved to another folder) is opened again: what is written goes to the
+    /// file the path names.
+    fn open_locked(path: &Path) -> Result<File, SessionError> {
+        use std::os::unix::fs::MetadataExt;
+        // Renamed over again and again: someone else is at work on it.
+        for _ in 0..8 {
+            let file = private_file::private_open_options()
+                .read(true)
+                .append(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(path)
+                .map_err(SessionError::io("open", path))?;
+            match private_file::lock_within(&file, WRITER_WAIT) {
+                Ok(()) => {}
+                Err(e) if e.is_busy() => return Err(SessionError::InUse(path.to_path_buf())),
+                Err(e) => return Err(SessionError::io("lock", path)(e.source)),
+            }
+            let held = file.metadata().map_err(SessionError::io("read", path))?;
+            let named = std::fs::metadata(path).map_err(SessionError::io("read", path))?;
+            if (held.dev(), held.ino()) == (named.dev(), named.ino()) {
+                return Ok(file);
+            }
+        }
+        Err(SessionError::InUse(path.to_path_buf()))
     }
 
     /// The session's header (its id is the conversation id).
@@ -183,7 +200,7 @@ impl SessionWriter {
 
 /// How long a reopen waits for the conversation's writer to let go: a core of this process
 /// that is closing lets go within it; another process's keeps it.
-const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+pub(super) const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Creates the session file (folders 0700, file 0600) and writes its header.
 fn create_file(state_dir: &Path, header: &SessionHeader) -> Result<(PathBuf, File), SessionError> {

@@ -160,6 +160,7 @@ impl App {
         }
         app.say_pending_images();
         let asks_trust = initial.ask_trust.is_some() || !initial.project_waiting.is_empty();
+        app.session.came_from = initial.came_from;
         if let Some(root) = initial.ask_trust {
             app.ask_trust(&root);
         } else if !initial.project_waiting.is_empty() {

@@ -435,6 +435,7 @@ impl App {
             SlashCommand::Config => self.config_report(),
             SlashCommand::Warnings => self.warnings_report(),
             SlashCommand::Pwd => self.pwd(),
+            SlashCommand::Cd => self.change_directory(argument),
             SlashCommand::Mention => self.mention(),
             SlashCommand::Presets => self.presets(),
             SlashCommand::Export => self.export(argument),
@@ -591,7 +592,7 @@ impl App {
             PickerKind::Question => vec![Effect::Answer(label)],
             PickerKind::StillRunning => self.still_running_picked(index),
             PickerKind::Hooks => self.hooks_picked(index),
-            PickerKind::Trust => self.trust_picked(index == 0),
+            PickerKind::Trust => self.trust_picked(index),
             PickerKind::ProjectSettings => self.project_settings_picked(index == 0),
             PickerKind::Surface(surface) => vec![Effect::PickSurface(surface, Some(index))],
             PickerKind::Export | PickerKind::ConfirmDelete | PickerKind::Presets => {
@@ -624,7 +625,7 @@ impl App {
                         )),
                     ],
                     None if trust.is_some_and(|at| at < TRUST_CHOICES.len()) => {
-                        self.trust_picked(trust == Some(0))
+                        self.trusted(trust == Some(0))
                     }
                     None => match self
                         .status
@@ -661,8 +662,19 @@ impl App {
         ]
     }
 
+    /// The first start's question answered: the folder trusted, not trusted, or (after `/cd`)
+    /// left for the one the client came from.
+    fn trust_picked(&self, index: usize) -> Vec<Effect> {
+        match (index, &self.session.came_from) {
+            (2, Some(left)) => vec![Effect::Reopen(
+                super::session_state::Ended::ChangedDirectory(left.clone()),
+            )],
+            _ => self.trusted(index == 0),
+        }
+    }
+
     /// The folder trusted or not, by the first start's question or `/permissions`.
-    fn trust_picked(&self, trusted: bool) -> Vec<Effect> {
+    fn trusted(&self, trusted: bool) -> Vec<Effect> {
         let (mode, _) = crate::config::Config::modes_of_trust(trusted);
         let said = if trusted {
             "Trusted — the model's commands run in the sandbox and its edits apply \
@@ -726,6 +738,7 @@ mod tests {
             notice: None,
             resuming: false,
             open_agents: false,
+            came_from: None,
             project_waiting: Vec::new(),
             surfaces: Default::default(),
         };

@@ -437,7 +437,7 @@ impl App {
     pub(super) fn ask_trust(&mut self, root: &std::path::Path) {
         use super::bottom_pane::PickerKind;
         use super::bottom_pane::picker::{Picker, PickerItem};
-        let items = vec![
+        let mut items = vec![
             PickerItem {
                 label: "Yes, trust it".into(),
                 detail: "commands run in the sandbox, edits apply unasked".into(),
@@ -449,6 +449,14 @@ impl App {
                 current: false,
             },
         ];
+        // As Codex's `/cd`: the folder left is one choice away.
+        if let Some(left) = &self.session.came_from {
+            items.push(PickerItem {
+                label: "Keep current directory".into(),
+                detail: format!("go back to {}", crate::humanize::home_path(left)),
+                current: false,
+            });
+        }
         let title = format!("Trust the files in {}?", crate::humanize::home_path(root));
         self.pane
             .open_picker(PickerKind::Trust, Picker::new(&title, items, ""));

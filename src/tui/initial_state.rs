@@ -63,6 +63,8 @@ pub struct InitialState {
     pub resuming: bool,
     /// Open on the command center (`kelp agents`).
     pub open_agents: bool,
+    /// `/cd` opened the client here from this folder: the trust question offers to go back.
+    pub came_from: Option<PathBuf>,
     /// The trusted project's settings that wait for the person's allowance, asked about at
     /// the start.
     pub project_waiting: Vec<crate::config::project::Waiting>,
@@ -101,6 +103,7 @@ impl InitialState {
             notice: None,
             resuming: false,
             open_agents: false,
+            came_from: None,
             project_waiting: config.project.waiting(),
             surfaces: config.surfaces.clone(),
         }

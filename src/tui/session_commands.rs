@@ -115,6 +115,49 @@ impl App {
         ))]
     }
 
+    /// `/cd DIR`: the conversation goes on in `DIR` (named from the working directory; the
+    /// home folder when none is named), as the client opens again there.
+    pub(super) fn change_directory(&self, argument: &str) -> Vec<Effect> {
+        if let Some(server) = &self.status.server {
+            return vec![Effect::Error(format!(
+                "/cd: the conversation runs on {server}, in the folder its thread was started in"
+            ))];
+        }
+        let typed = argument.trim();
+        let home = std::env::var_os("HOME")
+            .filter(|home| !home.is_empty())
+            .map(std::path::PathBuf::from);
+        let wanted = match (typed, &home) {
+            ("" | "~", Some(home)) => home.clone(),
+            (typed, Some(home)) if typed.starts_with("~/") => home.join(&typed[2..]),
+            ("", None) => return vec![Effect::Error("/cd: no home folder is known".into())],
+            // As a shell's `cd`: `..` goes up the path as written.
+            (typed, _) => crate::sandbox::paths::resolve(&self.status.project_dir, typed.as_ref()),
+        };
+        let shown = crate::humanize::home_path(&wanted);
+        let folder = match std::fs::canonicalize(&wanted) {
+            Ok(folder) if folder.is_dir() => folder,
+            Ok(_) => {
+                return vec![Effect::Error(format!(
+                    "Cannot access directory {shown}: it is not a directory"
+                ))];
+            }
+            Err(e) => {
+                return vec![Effect::Error(format!(
+                    "Cannot access directory {shown}: {}",
+                    crate::humanize::io_error(&e)
+                ))];
+            }
+        };
+        if folder == self.status.project_dir {
+            return vec![Effect::Notice(format!(
+                "Working directory: {} (unchanged)",
+                folder.display()
+            ))];
+        }
+        vec![Effect::Reopen(Ended::ChangedDirectory(folder))]
+    }
+
     /// `/archive` and `/delete`: the saved conversation is shelved as kelp leaves; `/delete`
     /// asks first.
     pub(super) fn shelve(&self, delete: bool) -> Vec<Effect> {

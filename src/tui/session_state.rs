@@ -48,6 +48,8 @@ pub(crate) struct SessionState {
     pub(crate) resuming_from: Option<SystemTime>,
     /// The plan's steps done, of all, as last updated (the title's `task-progress`).
     pub(crate) plan_progress: Option<(usize, usize)>,
+    /// The folder `/cd` left to open here: the trust question offers to go back to it.
+    pub(crate) came_from: Option<std::path::PathBuf>,
 }
 
 impl SessionState {
@@ -90,6 +92,8 @@ pub enum Ended {
         thread: String,
         project: std::path::PathBuf,
     },
+    /// `/cd`: the conversation goes on in this folder; the client opens again there, on it.
+    ChangedDirectory(std::path::PathBuf),
     /// `/archive`: the conversation is archived once the client is gone.
     Archive,
     /// `/delete`, confirmed: the conversation is deleted once the client is gone.

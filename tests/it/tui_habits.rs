@@ -1,7 +1,7 @@
 //! The commands and keys a Codex 0.171 user types from habit, each in an 80×24 SSH window
 //! against the fake server: `/pwd`, `/plan`, `/mention`, `/presets`, `/export`,
 //! `/recap`, `/usage`, `/config`, `/warnings` and F2, `/rollout`, `/feedback`, `/archive`,
-//! `/delete`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
+//! `/delete`, `/cd`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
 //! pasted image path and Ctrl+V, and Codex's commands kelp does not serve.
 
 use std::path::Path;
@@ -648,4 +648,86 @@ async fn a_pasted_image_path_attaches_the_image() {
     );
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
+}
+
+/// `/cd` as Codex's: the conversation goes on in the folder named, from the working
+/// directory; a folder with no trust kept asks, with the way back offered; one that cannot be
+/// opened is said in Codex's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cd_goes_on_with_the_conversation_in_another_folder() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let (first, second) = (home.path().join("first"), home.path().join("second"));
+    std::fs::create_dir_all(first.join(".git")).unwrap();
+    std::fs::create_dir_all(second.join(".git")).unwrap();
+    fake.push_responses([Reply::text("Started here."), Reply::text("Went on there.")]);
+    let unset = [("KELP_APPROVAL", "")];
+    let mut pty = over_ssh(
+        &fake,
+        home.path(),
+        &["--cd", first.to_str().unwrap()],
+        &unset,
+    );
+    pty.wait_for("Trust the files in ~/first?", WAIT);
+    pty.send("\r");
+    pty.wait_for("Trusted", WAIT);
+    pty.send("start the work\r");
+    pty.wait_for("Started here.", WAIT);
+
+    pty.send("/cd ../nowhere\r");
+    pty.wait_for(
+        "Cannot access directory ~/nowhere: No such file or directory",
+        WAIT,
+    );
+
+    // No trust is kept for the other folder: asked, and the way back is one choice.
+    pty.send("/cd ../second\r");
+    pty.wait_for("Keep current directory", WAIT);
+    let screen = pty.wait_for("Started here.", WAIT);
+    insta::assert_snapshot!(
+        "cd_asks_to_trust_the_new_folder",
+        without_home(&screen, home.path())
+    );
+    pty.send("\x1b[B\x1b[B\r");
+    let first_shown = first.canonicalize().unwrap();
+    pty.wait_for(
+        &format!("Working directory changed to: {}", first_shown.display()),
+        WAIT,
+    );
+    pty.send("/cd ../second\r");
+    pty.wait_for("Keep current directory", WAIT);
+    pty.wait_for("Started here.", WAIT);
+    pty.send("\r");
+    pty.wait_for("Trusted", WAIT);
+    let second_shown = second.canonicalize().unwrap();
+    pty.send("/pwd\r");
+    let screen = pty.wait_for(
+        &format!("Working directory: {}", second_shown.display()),
+        WAIT,
+    );
+    assert!(
+        screen.contains("Started here."),
+        "the same conversation: {screen}"
+    );
+
+    pty.send("go on\r");
+    pty.wait_for("Went on there.", WAIT);
+    let sent = fake.requests_to("/responses");
+    let input = sent.last().unwrap().json()["input"].to_string();
+    assert!(
+        input.contains("start the work"),
+        "the conversation went on: {input}"
+    );
+    let instructions = sent.last().unwrap().json()["instructions"].to_string();
+    assert!(
+        instructions.contains(&*second_shown.to_string_lossy()),
+        "the model is told where it works now: {instructions}"
+    );
+    pty.send("\x04");
+    assert_eq!(pty.wait_exit_code(WAIT), 0);
+    let saved = saved_files(home.path(), "sessions");
+    assert_eq!(saved.len(), 1, "one conversation, moved");
+    let header = std::fs::read_to_string(&saved[0]).unwrap();
+    let header: serde_json::Value = serde_json::from_str(header.lines().next().unwrap()).unwrap();
+    assert_eq!(header["project_dir"], second_shown.to_str().unwrap());
 }

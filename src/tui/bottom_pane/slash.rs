@@ -92,6 +92,8 @@ slash_commands! {
         argument None, during_turn true;
     Pwd: "pwd", "the working directory",
         argument None, during_turn true;
+    Cd: "cd", "go on in another folder (/cd DIR; your home when none)",
+        argument Some("[DIR]"), during_turn false;
     Mention: "mention", "mention a file: @ and the file finder",
         argument None, during_turn true;
     Presets: "presets" or ["prompts"], "your saved prompts (prompts/*.md): pick one to use",
