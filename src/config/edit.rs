@@ -34,6 +34,13 @@ pub enum Setting {
     SyntaxTheme(Option<String>),
     /// `kelp features enable|disable`: a feature flag (`[features] NAME`).
     Feature { name: String, on: bool },
+    /// `/keymap`: the keys of an action (`[tui.keymap.CONTEXT] ACTION`, one key as a string,
+    /// several as a list, none as `[]`); `None`: its defaults (the key removed).
+    KeyBinding {
+        context: String,
+        action: String,
+        keys: Option<Vec<String>>,
+    },
 }
 
 impl Setting {
@@ -52,13 +59,29 @@ impl Setting {
             Self::TerminalTitle(_) => vec!["tui".into(), "terminal_title".into()],
             Self::SyntaxTheme(_) => vec!["tui".into(), "theme".into()],
             Self::Feature { name, .. } => vec!["features".into(), name.clone()],
+            Self::KeyBinding {
+                context, action, ..
+            } => vec![
+                "tui".into(),
+                "keymap".into(),
+                context.clone(),
+                action.clone(),
+            ],
         }
     }
 
     /// The value to store; `None`: the key is removed.
     fn value(&self) -> Option<Value> {
         Some(match self {
-            Self::TerminalTitle(None) | Self::SyntaxTheme(None) => return None,
+            Self::TerminalTitle(None)
+            | Self::SyntaxTheme(None)
+            | Self::KeyBinding { keys: None, .. } => return None,
+            Self::KeyBinding {
+                keys: Some(keys), ..
+            } if keys.len() == 1 => Value::from(keys[0].as_str()),
+            Self::KeyBinding {
+                keys: Some(keys), ..
+            } => Value::Array(keys.iter().map(String::as_str).collect()),
             Self::Model(s) | Self::ReasoningEffort(s) | Self::SyntaxTheme(Some(s)) => {
                 Value::from(s.as_str())
             }

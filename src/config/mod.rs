@@ -10,6 +10,8 @@
 //! Its other files:
 //! - `agents.rs`: subagents' settings and roles (`[features] multi_agent_v2`, `[agents]`).
 //! - `edit.rs`: saving a choice in `config.toml` without disturbing the rest of it.
+//! - `keymap.rs`: Codex's `[tui.keymap]`, the client's actions bound to keys, and kelp's
+//!   leader key.
 //! - `mcp.rs`: `[mcp_servers.NAME]` tables.
 //! - `modes.rs`: the modes a person picks for how far the agent may go on its own.
 //! - `overrides.rs`: values given on the command line, which beat the environment and the config
@@ -22,7 +24,7 @@
 //! - `status_line.rs`: what the client's status line shows: kelp's, the items picked, or what a
 //!   command prints; and the window title's items.
 //! - `surfaces.rs`: the client's own surfaces in a config file: the status line and Codex's
-//!   `[tui]` table (window title, syntax theme, Vim mode).
+//!   `[tui]` table (window title, syntax theme, Vim mode, keymap).
 //! - `sources.rs`: where each setting comes from: flags, the environment, the files in layers,
 //!   the defaults.
 //! - `runtime.rs`: kelp's runtime folder, where a running app-server keeps its socket and the
@@ -36,6 +38,7 @@ pub mod agents;
 pub mod codex_keys;
 pub mod edit;
 pub mod file;
+pub mod keymap;
 pub mod mcp;
 pub mod modes;
 pub mod overrides;

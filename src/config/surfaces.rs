@@ -2,8 +2,9 @@
 //! `status_line`, Claude Code's `statusLine`), and Codex's `[tui]` table, read the same in
 //! kelp's file and in Codex's: `status_line`, `terminal_title` (the window title's items),
 //! `theme` (the syntax theme, kebab-case), `vim_mode_default` (the composer opens in Vim's
-//! normal mode) and `alternate_screen` (`never`: scrollback mode; kelp's own shorthand is
-//! `tui = "scrollback"`). Codex's other `[tui]` settings are its own and are left alone.
+//! normal mode), `alternate_screen` (`never`: scrollback mode; kelp's own shorthand is
+//! `tui = "scrollback"`) and `keymap` (see [`super::keymap`]). Codex's other `[tui]` settings
+//! are its own and are left alone.
 
 use toml_edit::Item;
 
@@ -21,6 +22,8 @@ pub struct Surfaces {
     pub vim_mode_default: Option<bool>,
     /// Whether the client takes the alternate screen (`false`: scrollback mode).
     pub alternate_screen: Option<bool>,
+    /// The keys bound to the client's actions (`[tui.keymap]`).
+    pub keymap: Option<super::keymap::Keymap>,
 }
 
 /// The keys of a config file's top level this module reads.
@@ -49,6 +52,10 @@ impl Surfaces {
             theme: self.theme.or(lower.theme),
             vim_mode_default: self.vim_mode_default.or(lower.vim_mode_default),
             alternate_screen: self.alternate_screen.or(lower.alternate_screen),
+            keymap: match (self.keymap, lower.keymap) {
+                (Some(upper), Some(lower)) => Some(upper.over(lower)),
+                (upper, lower) => upper.or(lower),
+            },
         }
     }
 
@@ -103,6 +110,9 @@ impl Surfaces {
                 Some(name) if !name.is_empty() => self.theme = Some(name.to_string()),
                 _ => bad("[tui] theme must be a theme's name in quotes (see /theme)"),
             }
+        }
+        if let Some(keymap) = table.get("keymap") {
+            self.keymap = Some(super::keymap::Keymap::read(keymap, bad));
         }
         if let Some(vim) = table.get("vim_mode_default") {
             match vim.as_bool() {

@@ -81,6 +81,8 @@ pub struct App {
     pub(super) history_hits: Vec<String>,
     /// When Esc was last pressed with nothing to cancel (the first of Esc Esc).
     pub(super) esc_at: Option<Instant>,
+    /// The person's keymap, and `/keymap`'s changing of it.
+    pub(super) keys: super::keymap::Keys,
 }
 
 impl App {
@@ -138,6 +140,9 @@ impl App {
             edit_requested: false,
             history_hits: Vec::new(),
             esc_at: None,
+            keys: super::keymap::Keys::new(super::keymap::Keymap::new(
+                initial.surfaces.keymap.clone().unwrap_or_default(),
+            )),
         };
         // Another provider takes no login of kelp's.
         let own_key = app.status.provider.as_ref().is_some_and(|p| p.own_key);
@@ -410,6 +415,9 @@ impl App {
     /// Handles a key press.
     pub fn handle_key(&mut self, key: KeyEvent) {
         self.redraw = true;
+        let Some(key) = self.through_keymap(key) else {
+            return;
+        };
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if !(ctrl && key.code == KeyCode::Char('c')) {
             self.quit_armed = false;
@@ -486,52 +494,7 @@ impl App {
                     clock.resume(Instant::now());
                 }
             }
-            KeyOutcome::Ignored => match key.code {
-                KeyCode::Esc if self.agents.viewing.is_some() => self.close_view(),
-                KeyCode::Esc if self.turn.running() => self.interrupt(),
-                KeyCode::Esc if self.turn.own_commands > 0 => self.send(Op::Interrupt),
-                KeyCode::Esc if self.pane.is_idle() => self.esc_when_idle(),
-                // As Codex: Shift+Tab goes through the collaboration modes.
-                KeyCode::BackTab if self.pane.is_idle() => self.cycle_mode(),
-                KeyCode::PageUp => self.shown_chat().transcript.page_up(),
-                KeyCode::PageDown => self.shown_chat().transcript.page_down(),
-                KeyCode::Home => self.shown_chat().transcript.scroll_to_top(),
-                KeyCode::End => self.shown_chat().transcript.scroll_to_bottom(),
-                KeyCode::Char('o') if ctrl => self.shown_chat().transcript.toggle_expanded(),
-                KeyCode::F(2) => {
-                    self.perform(Command::Slash(SlashCommand::Warnings, String::new()))
-                }
-                KeyCode::Char('.') if key.modifiers == KeyModifiers::ALT => self.step_effort(true),
-                KeyCode::Char(',') if key.modifiers == KeyModifiers::ALT => self.step_effort(false),
-                _ => {}
-            },
-        }
-    }
-
-    fn ctrl_c(&mut self) {
-        if let Some(overlay) = self.overlay.take() {
-            if let Some(op) = overlay.on_close() {
-                self.send(op);
-            }
-            // Closing the dialog was the first of the two presses that quit.
-            self.quit_armed = true;
-            self.status.hint = Some("press ctrl+c again to quit".into());
-            return;
-        }
-        if self.turn.running() {
-            self.ctrl_c_while_running();
-            return;
-        }
-        match self.pane.cancel() {
-            KeyOutcome::Ignored => {}
-            KeyOutcome::Command(command) => return self.perform(command),
-            _ => return,
-        }
-        if self.quit_armed {
-            self.quit();
-        } else {
-            self.quit_armed = true;
-            self.status.hint = Some("press ctrl+c again to quit".into());
+            KeyOutcome::Ignored => self.app_key(key),
         }
     }
 

@@ -89,6 +89,8 @@ pub(super) enum Effect {
     ToggleVim,
     /// `/tui`: the alternate screen (fullscreen) or the terminal's own (scrollback).
     AlternateScreen(bool),
+    /// `/keymap`: opened (with what was typed after it), or a row of its pickers chosen.
+    Keymap(Option<(PickerKind, usize)>, String),
 }
 
 use Effect::{Error, Notice, Send};
@@ -188,6 +190,8 @@ impl App {
                 self.reopen = Some(why);
                 self.quit();
             }
+            Effect::Keymap(None, argument) => self.open_keymap(&argument),
+            Effect::Keymap(Some((kind, index)), _) => self.keymap_picked(kind, index),
         }
     }
 
@@ -388,6 +392,7 @@ impl App {
             SlashCommand::Title => vec![Effect::PickSurface(Surface::Title, None)],
             SlashCommand::Theme => vec![Effect::PickSurface(Surface::Theme, None)],
             SlashCommand::Vim => vec![Effect::ToggleVim],
+            SlashCommand::Keymap => vec![Effect::Keymap(None, argument.to_string())],
             SlashCommand::Tui => self.screen_mode(argument),
             SlashCommand::Side => vec![Effect::AskSide(argument.to_string())],
             SlashCommand::Stop => match super::terminals_view::stop_target(argument) {
@@ -427,7 +432,7 @@ impl App {
             ))],
             SlashCommand::Skills => vec![Send(Op::ListSkills)],
             SlashCommand::Logout => vec![Send(Op::Logout)],
-            SlashCommand::Help => vec![Notice(super::help::text())],
+            SlashCommand::Help => vec![Notice(self.help_text())],
             SlashCommand::Plan => self.plan_command(argument),
             SlashCommand::Fast => self.fast(argument),
             SlashCommand::Recap => self.recap(),
@@ -599,6 +604,9 @@ impl App {
                 self.session_picked(kind, index)
             }
             PickerKind::Review => self.review_picked(index),
+            PickerKind::Keymap | PickerKind::KeymapEdit | PickerKind::KeymapKey => {
+                vec![Effect::Keymap(Some((kind, index)), String::new())]
+            }
             PickerKind::ReviewCommit => match self.revisions.commits.get(index) {
                 Some((sha, subject)) => self.review_target(crate::protocol::ReviewTarget::commit(
                     sha,
@@ -659,36 +667,6 @@ impl App {
                 Picker::new(title, Vec::new(), "asking git…").searchable(),
             ),
             Send(Op::ListRevisions),
-        ]
-    }
-
-    /// The first start's question answered: the folder trusted, not trusted, or (after `/cd`)
-    /// left for the one the client came from.
-    fn trust_picked(&self, index: usize) -> Vec<Effect> {
-        match (index, &self.session.came_from) {
-            (2, Some(left)) => vec![Effect::Reopen(
-                super::session_state::Ended::ChangedDirectory(left.clone()),
-            )],
-            _ => self.trusted(index == 0),
-        }
-    }
-
-    /// The folder trusted or not, by the first start's question or `/permissions`.
-    fn trusted(&self, trusted: bool) -> Vec<Effect> {
-        let (mode, _) = crate::config::Config::modes_of_trust(trusted);
-        let said = if trusted {
-            "Trusted — the model's commands run in the sandbox and its edits apply \
-             without asking; it asks to go beyond the sandbox. /permissions changes it."
-        } else {
-            "Not trusted — commands only read, and edits and commands ask first. \
-             /permissions changes it."
-        };
-        vec![
-            Effect::ShowApprovalMode(mode),
-            Send(Op::TrustProject(trusted)),
-            Notice(said.into()),
-            // The hooks' review waited for this answer.
-            Send(Op::ListHooks),
         ]
     }
 }

@@ -462,6 +462,37 @@ impl App {
             .open_picker(PickerKind::Trust, Picker::new(&title, items, ""));
     }
 
+    /// The first start's question answered: the folder trusted, not trusted, or (after `/cd`)
+    /// left for the one the client came from.
+    pub(super) fn trust_picked(&self, index: usize) -> Vec<super::commands::Effect> {
+        match (index, &self.session.came_from) {
+            (2, Some(left)) => vec![super::commands::Effect::Reopen(
+                super::session_state::Ended::ChangedDirectory(left.clone()),
+            )],
+            _ => self.trusted(index == 0),
+        }
+    }
+
+    /// The folder trusted or not, by the first start's question or `/permissions`.
+    pub(super) fn trusted(&self, trusted: bool) -> Vec<super::commands::Effect> {
+        use super::commands::Effect::{self, Notice, Send};
+        let (mode, _) = crate::config::Config::modes_of_trust(trusted);
+        let said = if trusted {
+            "Trusted — the model's commands run in the sandbox and its edits apply \
+             without asking; it asks to go beyond the sandbox. /permissions changes it."
+        } else {
+            "Not trusted — commands only read, and edits and commands ask first. \
+             /permissions changes it."
+        };
+        vec![
+            Effect::ShowApprovalMode(mode),
+            Send(Op::TrustProject(trusted)),
+            Notice(said.into()),
+            // The hooks' review waited for this answer.
+            Send(Op::ListHooks),
+        ]
+    }
+
     /// Opens `/connect` in the overlay slot.
     pub(super) fn open_connect(&mut self) {
         self.overlay = Some(Overlay::Connect(ConnectDialog::new(self.headless)));

@@ -3,7 +3,8 @@
 //!
 //! - `event_loop.rs`: one `select!` over input, core events, frames, timers; input that arrived
 //!   together is one batch (how a wheel turn is told from a typed arrow); Ctrl+Z suspends here.
-//! - `app.rs`: routing: terminal input in, `Op`s out, the layout. `core_events.rs`: the core's
+//! - `app.rs`: routing: terminal input in, `Op`s out, the layout; `app_keys.rs`: the keys
+//!   the app reads itself, once the views and the composer passed them by. `core_events.rs`: the core's
 //!   events into the app's state.
 //!   `turn_state.rs`: the turn running now (its clock, the prompts queued behind it).
 //!   `session_state.rs`: the conversation shown (its saved id, the prompts Esc Esc goes back
@@ -37,7 +38,9 @@
 //!   status line the person chose: the items picked, or what their command prints),
 //!   `status_line_view.rs` (`/statusline`), `title.rs` (the window title and `/title`), `theme_view.rs` (`/theme`), `syntax_themes.rs` (the themes offered, and the UI's colours a chosen one gives), `scrollback.rs` (scrollback mode: the transcript in the terminal's own history), `session_commands.rs` (the commands of Codex's
 //!   about the conversation and where it runs: `/plan`, `/pwd`, `/archive`, `/warnings`, …),
-//!   `export.rs` (`/export`: the conversation as Markdown).
+//!   `export.rs` (`/export`: the conversation as Markdown), `keymap.rs` (the person's
+//!   `[tui.keymap]` read before the client's own handling of keys) and `keymap_view.rs`
+//!   (`/keymap`: the actions, their keys changed and saved, the key inspector).
 //!
 //! - `agents_center.rs`: the command center's list (`/agents`, `/subagents`), grouped as Needs
 //!   you, Working, Ready and Inactive; `agents.rs`: the center in the app, another agent's
@@ -53,6 +56,7 @@
 mod agents;
 pub mod agents_center;
 pub mod app;
+mod app_keys;
 pub mod attention;
 pub mod background;
 pub mod bottom_pane;
@@ -73,6 +77,8 @@ pub mod history_cell;
 mod hooks_view;
 pub mod hyperlink;
 pub mod initial_state;
+pub mod keymap;
+mod keymap_view;
 pub mod markdown;
 pub mod overlay;
 mod pasted_image;

@@ -1,7 +1,7 @@
 //! The commands and keys a Codex 0.171 user types from habit, each in an 80×24 SSH window
 //! against the fake server: `/pwd`, `/plan`, `/mention`, `/presets`, `/export`,
 //! `/recap`, `/usage`, `/config`, `/warnings` and F2, `/rollout`, `/feedback`, `/archive`,
-//! `/delete`, `/cd`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
+//! `/delete`, `/cd`, `/keymap`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
 //! pasted image path and Ctrl+V, and Codex's commands kelp does not serve.
 
 use std::path::Path;
@@ -730,4 +730,76 @@ async fn cd_goes_on_with_the_conversation_in_another_folder() {
     let header = std::fs::read_to_string(&saved[0]).unwrap();
     let header: serde_json::Value = serde_json::from_str(header.lines().next().unwrap()).unwrap();
     assert_eq!(header["project_dir"], second_shown.to_str().unwrap());
+}
+
+/// `[tui.keymap]` as Codex reads it, with kelp's leader key: a bound key does its action, the
+/// default it left does nothing; `/keymap` lists the actions, takes the next key pressed and
+/// saves it; `/keymap debug` names keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keymap_binds_keys_and_keymap_changes_and_saves_them() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".config/kelp/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[tui.keymap]\nleader = \"ctrl-x\"\n[tui.keymap.global]\ntoggle_vim_mode = \"leader v\"\n\
+         [tui.keymap.chat]\nincrease_reasoning_effort = \"f5\"\n",
+    )
+    .unwrap();
+    // Private, as kelp keeps its config: nothing to mend at the start.
+    use std::os::unix::fs::PermissionsExt;
+    let private = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    private(&config, 0o600);
+    private(config.parent().unwrap(), 0o700);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    pty.wait_for("Ask anything", WAIT);
+
+    pty.send("\x18");
+    pty.wait_for("leader: press the key of the action", WAIT);
+    pty.send("v");
+    pty.wait_for("Vim mode enabled.", WAIT);
+    pty.send("i");
+    pty.wait_for("INSERT", WAIT);
+    // Alt+. was moved to F5: it does nothing now, and F5 raises the effort.
+    pty.send("\x1b.");
+    pty.send("\x1b[15~");
+    let screen = pty.wait_for("reasoning effort: high", WAIT);
+    assert!(!screen.contains("xhigh"), "alt+. did nothing: {screen}");
+
+    pty.send("/keymap\r");
+    let screen = pty.wait_for("Keymap · leader ctrl-x", WAIT);
+    insta::assert_snapshot!(
+        "keymap_lists_the_actions",
+        without_home(&screen, home.path())
+    );
+    pty.send("less\r");
+    pty.wait_for("Less Reasoning: alt-,", WAIT);
+    pty.send("\r");
+    pty.wait_for("Less Reasoning: press the new key now", WAIT);
+    pty.send("\x1b[17~");
+    pty.wait_for("Less Reasoning (chat.decrease_reasoning_effort): f6.", WAIT);
+    pty.send("\x1b[17~");
+    pty.wait_for("reasoning effort: medium", WAIT);
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        saved.contains("decrease_reasoning_effort = \"f6\""),
+        "{saved}"
+    );
+    assert!(saved.contains("toggle_vim_mode = \"leader v\""), "{saved}");
+
+    pty.send("/keymap debug\r");
+    pty.wait_for("Keypress inspector", WAIT);
+    pty.send("\x18");
+    pty.wait_for("ctrl-x → the leader key", WAIT);
+    pty.send("\x1b[15~");
+    pty.wait_for("f5 → More Reasoning (chat.increase_reasoning_effort)", WAIT);
+    pty.send("\x03");
+    pty.send("/help\r");
+    let screen = pty.wait_for("Your keymap (/keymap changes it)", WAIT);
+    assert!(screen.contains("f6"), "{screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
 }

@@ -115,6 +115,11 @@ impl ApprovalView {
         }
     }
 
+    /// Whether the reason for a refusal is being typed: letters are the reason's.
+    pub fn typing_reason(&self) -> bool {
+        self.reason.is_some()
+    }
+
     pub fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome {
         if let Some(reason) = &mut self.reason {
             match key.code {

@@ -93,6 +93,12 @@ pub enum PickerKind {
     ConfirmDelete,
     /// `/presets`: the saved prompts.
     Presets,
+    /// `/keymap`: the actions and their keys.
+    Keymap,
+    /// `/keymap`: what to do with the action chosen.
+    KeymapEdit,
+    /// `/keymap`: waiting for a key press (or naming each, `/keymap debug`).
+    KeymapKey,
 }
 
 /// A view over the composer.
@@ -344,6 +350,19 @@ impl BottomPane {
     }
 
     /// Whether an approval request waits for an answer.
+    /// The contexts of the person's keymap the keys go to now: the top view's, or the
+    /// composer's.
+    pub fn key_contexts(&self) -> &'static [&'static str] {
+        use super::keymap::{APPROVING, COMPOSING, IN_LIST, TYPING};
+        match self.views.last() {
+            None => COMPOSING,
+            Some(View::Approval(view)) if view.typing_reason() => TYPING,
+            Some(View::Approval(_)) => APPROVING,
+            Some(View::Picker(PickerKind::KeymapKey, _)) => TYPING,
+            Some(View::Picker(..)) => IN_LIST,
+        }
+    }
+
     pub fn asking(&self) -> bool {
         self.views
             .iter()

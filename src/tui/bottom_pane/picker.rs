@@ -62,6 +62,8 @@ pub struct Picker {
     pub empty: String,
     /// Type to search, when the picker offers it ([`Picker::searchable`]).
     search: Option<Search>,
+    /// The keys it answers to, said after the title, when they are not a list's.
+    keys_hint: Option<String>,
     /// Lines shown under the list for the selected row, by its index among all rows (the last
     /// exchange of a conversation to resume); none when empty.
     previews: Vec<Vec<Line<'static>>>,
@@ -93,6 +95,7 @@ impl Picker {
             selected,
             empty: empty.to_string(),
             search: None,
+            keys_hint: None,
             previews: Vec::new(),
         }
     }
@@ -140,6 +143,17 @@ impl Picker {
 
     /// The same picker, its rows searched as a query is typed (Backspace takes a character
     /// back); the index a choice reports is the row's among all of them.
+    /// Says these keys after the title in place of a list's (a picker waiting for a key).
+    pub fn with_keys_hint(mut self, hint: &str) -> Self {
+        self.keys_hint = Some(hint.to_string());
+        self
+    }
+
+    /// Says something else above the rows (what a key press just did).
+    pub fn set_title(&mut self, title: &str) {
+        self.title = title.to_string();
+    }
+
     pub fn searchable(mut self) -> Self {
         self.search = Some(Search {
             shown: (0..self.items.len()).collect(),
@@ -291,7 +305,11 @@ impl Picker {
             }
             None => {}
         }
-        title.push(Span::styled("↑↓ move · enter choose · esc close", dim));
+        let keys = self
+            .keys_hint
+            .as_deref()
+            .unwrap_or("↑↓ move · enter choose · esc close");
+        title.push(Span::styled(keys.to_string(), dim));
         if !more.is_empty() {
             title.push(Span::styled(
                 format!(" · {}", more.join(" · ")),

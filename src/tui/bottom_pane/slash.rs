@@ -116,6 +116,8 @@ slash_commands! {
         argument Some("[scrollback|fullscreen]"), during_turn true;
     Vim: "vim", "Vim's keys in the composer (normal, insert), or off again",
         argument None, during_turn true;
+    Keymap: "keymap", "bind keys to actions, a leader key too; debug: name the keys",
+        argument Some("[debug]"), during_turn true;
     Ps: "ps", "background terminals: the commands the model left running",
         argument None, during_turn true;
     Stop: "stop" or ["clean"], "end a background terminal (/stop N) or all of them",
@@ -179,7 +181,6 @@ pub const NOT_SERVED: &[(&str, &str)] = &[
         "experimental",
         "kelp's flags are --enable/--disable NAME or [features]",
     ),
-    ("keymap", "kelp's keys are fixed for now: /help lists them"),
     (
         "personality",
         "the model takes its manner from AGENTS.md and your prompts",
