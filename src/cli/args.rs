@@ -302,6 +302,10 @@ pub(super) struct SessionsArgs {
     /// Show at most N.
     #[arg(long, short = 'n', value_name = "N")]
     pub(super) limit: Option<usize>,
+    /// Only the conversations where TEXT was said (a prompt, an answer, a command, a file's
+    /// name; letters of any case), each with the first line that holds it.
+    #[arg(long, value_name = "TEXT")]
+    pub(super) grep: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -133,7 +133,15 @@ fn run_cli() -> ExitCode {
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
         Some(Command::Sessions(args)) => in_project(project_dir(), |dir| {
-            sessions_cmd::list(&config, &dir, args.all, args.json, args.limit)
+            let listing = sessions_cmd::Listing {
+                all: args.all,
+                json: args.json,
+                limit: args.limit,
+            };
+            match &args.grep {
+                Some(text) => sessions_cmd::grep(&config, &dir, &listing, text),
+                None => sessions_cmd::list(&config, &dir, &listing),
+            }
         }),
         Some(Command::Sandbox(SandboxCommand::Check { .. })) => {
             in_project(project_dir(), |dir| sandbox_cmd::check(&config, &dir))

@@ -23,14 +23,16 @@ pub enum ResumeRequest {
     Id(String),
 }
 
+/// How `kelp sessions` lists: every folder's and the archived ones too, as JSON, how many.
+pub struct Listing {
+    pub all: bool,
+    pub json: bool,
+    pub limit: Option<usize>,
+}
+
 /// `kelp sessions`.
-pub fn list(
-    config: &Config,
-    project_dir: &Path,
-    all: bool,
-    json: bool,
-    limit: Option<usize>,
-) -> ExitCode {
+pub fn list(config: &Config, project_dir: &Path, listing: &Listing) -> ExitCode {
+    let Listing { all, json, limit } = *listing;
     let filter = (!all).then_some(project_dir);
     let sessions =
         session::list_sessions(&config.state_dir, filter).take(limit.unwrap_or(usize::MAX));
@@ -65,6 +67,78 @@ pub fn list(
     let table = table(&rows, archived_from, home().as_deref());
     let _ = out.write_all(kelp::terminal_text::printable_lines(&table).as_bytes());
     ExitCode::SUCCESS
+}
+
+/// `kelp sessions --grep TEXT`: the conversations where `text` was said, newest first (with
+/// `--all`, of every folder, then the archived ones), each with the first line that holds it.
+pub fn grep(config: &Config, project_dir: &Path, listing: &Listing, text: &str) -> ExitCode {
+    if text.trim().is_empty() {
+        return fail(exit::USAGE, "--grep needs text to look for");
+    }
+    let filter = (!listing.all).then_some(project_dir);
+    let wanted = listing.limit.unwrap_or(usize::MAX);
+    let mut hits = Vec::new();
+    let mut shelves = vec![(session::sessions_dir(&config.state_dir), false)];
+    if listing.all {
+        shelves.push((session::shelf::archived_dir(&config.state_dir), true));
+    }
+    for (shelf, archived) in shelves {
+        session::said::search(&shelf, filter, text, |summary, found| {
+            hits.push((summary, found, archived));
+            hits.len() < wanted
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    if hits.is_empty() {
+        let said = format!(
+            "No conversation here says {text:?}{}",
+            none_here_hint(listing.all)
+        );
+        super::common::say_err(&kelp::terminal_text::printable(&said));
+        return ExitCode::SUCCESS;
+    }
+    let names: Vec<SessionSummary> = session::shelf::named(
+        &config.state_dir,
+        hits.iter().map(|(summary, _, _)| summary.clone()),
+    );
+    if listing.json {
+        for ((_, found, archived), summary) in hits.iter().zip(&names) {
+            let mut object = to_json(summary);
+            object["archived"] = serde_json::json!(archived);
+            object["match"] = serde_json::json!({
+                "kind": format!("{:?}", found.kind).to_lowercase(),
+                "line": found.line,
+            });
+            let line = kelp::terminal_text::json_without_c1(object.to_string());
+            if writeln!(out, "{line}").is_err() {
+                break;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let archived_from = hits.iter().position(|(_, _, a)| *a).unwrap_or(hits.len());
+    let rows: Vec<(SessionSummary, usize)> = names.into_iter().map(|s| (s, 0)).collect();
+    let table = table(&rows, archived_from, home().as_deref());
+    let mut lines = table.lines();
+    let mut shown = format!("{}\n", lines.next().unwrap_or_default());
+    for (row, (_, found, _)) in lines.zip(&hits) {
+        let said: String = found.line.chars().take(PROMPT_CHARS * 2).collect();
+        shown.push_str(&format!(
+            "{row}\n  {:<8} {said}\n",
+            format!("{:?}:", found.kind).to_lowercase()
+        ));
+    }
+    let _ = out.write_all(kelp::terminal_text::printable_lines(&shown).as_bytes());
+    ExitCode::SUCCESS
+}
+
+/// What `--grep` adds when nothing here was found: where else to look.
+fn none_here_hint(all: bool) -> &'static str {
+    if all {
+        "."
+    } else {
+        " (--all looks in every folder's and the archived ones)."
+    }
 }
 
 /// Resolves `request` to a session file, or prints why not and returns the exit code.

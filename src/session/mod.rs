@@ -17,12 +17,14 @@
 //! Its other files:
 //! - `list.rs`: finding saved conversations.
 //! - `reader.rs`: reading a saved conversation back.
+//! - `said.rs`: what was said in each conversation, kept beside it for searching them all.
 //! - `writer.rs`: recording a conversation as it happens.
 
 pub mod goal;
 mod list;
 mod reader;
 pub mod record;
+pub mod said;
 pub mod shelf;
 mod turns;
 mod writer;

@@ -48,6 +48,11 @@ fn shelve(path: &Path, from: &Path, to: &Path) -> Result<PathBuf, SessionError> 
         )));
     }
     std::fs::rename(path, &target).map_err(SessionError::io("move", path))?;
+    // What was said goes with it; a lost one is made again when searched.
+    let _ = std::fs::rename(
+        super::said::said_path(path),
+        super::said::said_path(&target),
+    );
     Ok(target)
 }
 
@@ -122,6 +127,7 @@ pub fn delete(state_dir: &Path, id: &str) -> Result<PathBuf, SessionError> {
     let found = super::list::find_under(&sessions_dir(state_dir), id)
         .or_else(|_| super::list::find_under(&archived_dir(state_dir), id))?;
     std::fs::remove_file(&found.path).map_err(SessionError::io("delete", &found.path))?;
+    let _ = std::fs::remove_file(super::said::said_path(&found.path));
     Ok(found.path)
 }
 

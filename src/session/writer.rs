@@ -160,7 +160,16 @@ impl SessionWriter {
     /// Records one of kelp's notes, the same way as an item.
     pub fn append_note(&mut self, note: &Note) -> Result<(), SessionError> {
         match &mut self.state {
-            State::Open { path, file } => write_line(file, path, note),
+            State::Open { path, file } => {
+                write_line(file, path, note)?;
+                // A turn ended: what it said is made searchable now, while its lines are warm.
+                if matches!(note, Note::Usage { .. })
+                    && let Err(e) = super::said::bring_up_to_date(path)
+                {
+                    tracing::debug!(error = %e, "what the turn said is not searchable yet");
+                }
+                Ok(())
+            }
             State::Pending { .. } => self.append_pending(Entry::Note(note.clone())),
             State::Unsaved => Ok(()),
         }

@@ -622,3 +622,53 @@ fn fork_alone_picks_the_conversation_to_fork() {
     pty.send("\x04");
     assert!(pty.wait_exit(std::time::Duration::from_secs(10)));
 }
+
+/// `kelp sessions --grep TEXT`: the conversations where it was said, in any case, each with the
+/// line that says it; `--all` reaches every folder's and the archived ones.
+#[test]
+fn sessions_grep_finds_conversations_by_what_was_said_in_them() {
+    let w = world();
+    let (tls, _) = save(w.home.path(), &w.project, "fix the TLS handshake", 2);
+    save(w.home.path(), &w.project, "rename the module", 1);
+    let (library, _) = save(w.home.path(), &w.other, "why does tls fail here?", 0);
+    let (shelved, _) = save(w.home.path(), &w.other, "old tls notes", 3);
+    let out = kelp(w.home.path())
+        .args(["archive", &shelved.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+
+    let grep = |args: &[&str]| {
+        let out = kelp(w.home.path())
+            .args(["sessions", "--cd"])
+            .arg(&w.project)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", shown(&out));
+        (String::from_utf8(out.stdout.clone()).unwrap(), shown(&out))
+    };
+    let (table, _) = grep(&["--grep", "Tls"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[1].starts_with(&tls.to_string()[..8]), "{table}");
+    assert_eq!(lines[2].trim(), "prompt:  fix the TLS handshake", "{table}");
+
+    let (json, _) = grep(&["--grep", "tls", "--all", "--json"]);
+    let rows: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [library.to_string(), tls.to_string(), shelved.to_string()]
+    );
+    assert_eq!(rows[0]["match"]["line"], "why does tls fail here?");
+    assert_eq!(rows[0]["match"]["kind"], "prompt");
+    assert_eq!(rows[2]["archived"], true);
+
+    let (nothing, said) = grep(&["--grep", "handshake protocol"]);
+    assert!(nothing.is_empty());
+    assert!(said.contains("No conversation here says"), "{said}");
+}
