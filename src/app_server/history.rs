@@ -134,14 +134,15 @@ pub fn listed_thread(
 /// Which threads `thread/list` gives by where they came from, as Codex filters them: the
 /// person's own unless `sourceKinds` names the spawned kinds; only the agents spawned by one
 /// thread (`parentThreadId`) or below it at any depth (`ancestorThreadId`).
-enum Sources {
+#[derive(Clone, Copy)]
+pub(super) enum Sources {
     Kinds { own: bool, spawned: bool },
     ChildrenOf(uuid::Uuid),
     Below(uuid::Uuid),
 }
 
 impl Sources {
-    fn asked(
+    pub(super) fn asked(
         kinds: Option<&[String]>,
         parent: Option<&str>,
         ancestor: Option<&str>,
@@ -167,18 +168,27 @@ impl Sources {
         }
     }
 
+    /// Whether a session of these kinds is given (`Below` asks for the whole list: `true`).
+    pub(super) fn admits(&self, s: &SessionSummary) -> bool {
+        match *self {
+            Self::Kinds { own, spawned } => match s.agent {
+                Some(_) => spawned,
+                None => own,
+            },
+            Self::ChildrenOf(parent) => s.agent.as_ref().is_some_and(|a| a.parent == parent),
+            Self::Below(_) => true,
+        }
+    }
+
     /// The sessions of `all` these sources give, in their order.
     fn keep<'a>(
         &self,
         all: impl Iterator<Item = SessionSummary> + 'a,
     ) -> Box<dyn Iterator<Item = SessionSummary> + 'a> {
         match *self {
-            Self::Kinds { own, spawned } => Box::new(all.filter(move |s| match s.agent {
-                Some(_) => spawned,
-                None => own,
-            })),
-            Self::ChildrenOf(parent) => {
-                Box::new(all.filter(move |s| s.agent.as_ref().is_some_and(|a| a.parent == parent)))
+            Self::Kinds { .. } | Self::ChildrenOf(_) => {
+                let sources = *self;
+                Box::new(all.filter(move |s| sources.admits(s)))
             }
             Self::Below(ancestor) => {
                 let all: Vec<SessionSummary> = all.collect();
@@ -210,7 +220,15 @@ fn backwards(page: &Page, shown: usize, total: usize) -> Option<String> {
     (shown > 0).then(|| (total - 1 - page.skip.min(total - 1)).to_string())
 }
 
-/// `thread/list`'s `cwd`: one folder or several.
+/// The shelf of saved conversations, or of the archived ones.
+pub(super) fn shelf_of(state_dir: &std::path::Path, archived: bool) -> PathBuf {
+    if archived {
+        crate::session::shelf::archived_dir(state_dir)
+    } else {
+        crate::session::sessions_dir(state_dir)
+    }
+}
+
 /// How many threads one `thread/list` page holds when the host names no limit.
 const THREAD_PAGE: usize = 25;
 
@@ -221,6 +239,11 @@ impl Saved {
             state_dir: config.state_dir.clone(),
             index_cache: Arc::default(),
         }
+    }
+
+    /// Where kelp keeps its sessions.
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
     }
 
     /// Every saved session's name, read off the async threads.
@@ -257,11 +280,19 @@ impl Saved {
             asked.ancestor_thread_id.as_deref(),
         )?;
         let state_dir = self.state_dir.clone();
+        let term = asked.search_term.map(|term| term.trim().to_lowercase());
         let (found, names) = crate::task::spawn_blocking(move || {
-            let root = if archived {
-                crate::session::shelf::archived_dir(&state_dir)
-            } else {
-                crate::session::sessions_dir(&state_dir)
+            let root = shelf_of(&state_dir, archived);
+            let names = crate::session::shelf::names(&state_dir);
+            // `searchTerm`, as Codex's: in the title (the name, else the first prompt).
+            let titled = |s: &SessionSummary| {
+                let title = names
+                    .get(&s.id)
+                    .map(String::as_str)
+                    .or(s.first_prompt.as_deref());
+                term.as_deref().is_none_or(|term| {
+                    title.is_some_and(|title| title.to_lowercase().contains(term))
+                })
             };
             // A side conversation is attached to its thread, and hidden from lists as Codex's.
             let sessions = crate::session::list_under(&root, None).filter(|s| {
@@ -269,6 +300,7 @@ impl Saved {
                     && folders
                         .as_ref()
                         .is_none_or(|dirs| dirs.contains(&s.project_dir))
+                    && titled(s)
             });
             let mut listed = sources.keep(sessions);
             // One more than the page says whether another follows.
@@ -277,7 +309,8 @@ impl Saved {
                 .skip(page.skip)
                 .take(page.size + 1)
                 .collect();
-            (found, crate::session::shelf::names(&state_dir))
+            drop(listed);
+            (found, names)
         })
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?;

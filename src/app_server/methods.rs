@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::server::{self, Server, Work};
 use super::wire::{Answer, RpcError};
-use super::{config, exec, fs, queue, spawned, terminals, thread_settings, turns};
+use super::{config, exec, fs, queue, search, spawned, terminals, thread_settings, turns};
 
 /// A handler's work that borrows the connection, awaited before the next request is read.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Answer, RpcError>> + Send + 'a>>;
@@ -141,6 +141,33 @@ pub const METHODS: &[(&str, Serve)] = &[
             Box::pin(async move { saved.list(p, live).await })
         }),
     ),
+    (
+        "thread/search",
+        Apart(|s, p| {
+            let (state_dir, live) = (
+                s.threads.saved().state_dir().to_path_buf(),
+                s.threads.live(),
+            );
+            Box::pin(search::search(state_dir, p, live, None))
+        }),
+    ),
+    (
+        "thread/search/stream",
+        Apart(|s, p| {
+            let (state_dir, live) = (
+                s.threads.saved().state_dir().to_path_buf(),
+                s.threads.live(),
+            );
+            let partials = search::Partials {
+                out: s.caller.out.clone(),
+                request: s.caller.request.clone(),
+            };
+            Box::pin(search::search(state_dir, p, live, Some(partials)))
+        }),
+    ),
+    // Each search answers in the time a cancel would take to arrive: acknowledged.
+    ("thread/search/cancel", Nothing("{}")),
+    ("thread/search/stream/cancel", Nothing("{}")),
     (
         "threadSection/list",
         Nothing(r#"{"data":[],"nextCursor":null}"#),

@@ -8,7 +8,8 @@
 //! - `config.rs`: what a host reads before its first screen and its settings screen writes:
 //!   `config/*`, `permissionProfile/list`, `model/list`, `skills/list`, `mcpServerStatus/list`.
 //! - `threads.rs`: one agent core per thread (`thread/*`). `history.rs`: the saved sessions
-//!   as a host's history, read on tasks of their own. `turns.rs`: `turn/*`, and the pump that
+//!   as a host's history, read on tasks of their own; `search.rs`: `thread/search` and its
+//!   stream, threads found by what was said in them. `turns.rs`: `turn/*`, and the pump that
 //!   carries a thread's events out; `turn_path.rs`: what each event does, the running turn's
 //!   state (a turn the core began itself, a review, the goal, what waits on the core) owned in
 //!   one place and tested without I/O; `asks.rs`: its approvals and the model's questions as
@@ -59,6 +60,7 @@ pub mod queue;
 mod queue_file;
 mod queued;
 pub mod relay;
+pub mod search;
 pub mod server;
 pub mod shapes;
 mod spawned;
@@ -148,6 +150,7 @@ impl Hub {
                 out,
                 experimental: false,
                 full_access,
+                request: Value::Null,
             },
             initialized: false,
         }
@@ -226,6 +229,7 @@ impl Hub {
         }
         let mut server = self.server.lock().await;
         server.caller = connection.caller.clone();
+        server.caller.request = id.clone();
         match (methods::serve(method), connection.initialized) {
             (Some(Serve::Handshake), false) => {
                 let answer = server.initialize(params).map(|(answer, experimental)| {

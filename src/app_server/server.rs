@@ -74,6 +74,7 @@ impl Server {
                 out: all,
                 experimental: false,
                 full_access: false,
+                request: serde_json::Value::Null,
             },
             everyone,
             requests,

@@ -16,6 +16,8 @@ pub struct Caller {
     /// It may ask for commands without the sandbox: a host on stdio or the person's own Unix
     /// socket may; a client over a TCP port only when the server was started allowing it.
     pub full_access: bool,
+    /// The id of the request being served (`thread/search/stream`'s partials name it).
+    pub request: Value,
 }
 
 /// Whether request `method` with `params` asks for commands without the sandbox: a

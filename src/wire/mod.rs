@@ -14,6 +14,7 @@
 //! - `queue.rs`: `thread/queue/*`, messages that wait for a thread's turn to end.
 //! - `terminals.rs`: `thread/backgroundTerminals/*`, the commands a thread left running.
 //! - `requests.rs`: the requests a client sends, one params type per method, serde both ways.
+//! - `search.rs`: `thread/search`, its stream and `thread/searchOccurrences` (Codex 0.171's).
 //! - `settings.rs`: `config/*` and the lists a settings screen shows (models, permission
 //!   profiles, skills, MCP servers).
 //!
@@ -146,6 +147,7 @@ mod items;
 mod processes;
 mod queue;
 pub mod requests;
+mod search;
 mod settings;
 mod terminals;
 mod thread;
@@ -156,6 +158,7 @@ pub use host_asks::*;
 pub use items::*;
 pub use processes::*;
 pub use queue::*;
+pub use search::*;
 pub use settings::*;
 pub use terminals::*;
 pub use thread::*;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::ThreadSearchParams;
 use crate::secret::Secret;
 
 /// A request's params and the method they go with.
@@ -30,6 +31,7 @@ methods! {
     ThreadResumeParams = "thread/resume",
     ThreadForkParams = "thread/fork",
     ThreadListParams = "thread/list",
+    ThreadSearchParams = "thread/search",
     ThreadSetNameParams = "thread/name/set",
     ThreadCompactStartParams = "thread/compact/start",
     TurnStartParams = "turn/start",
@@ -152,6 +154,9 @@ pub struct ThreadListParams {
     /// Only the agents spawned below this thread, at any depth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ancestor_thread_id: Option<String>,
+    /// Only the threads whose title (name, else first prompt) holds this, any case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_term: Option<String>,
 }
 
 /// One folder or several.

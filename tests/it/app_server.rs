@@ -161,6 +161,16 @@ impl Schema {
                 "command/exec/resize",
                 "../0.171.0/v2/CommandExecResizeResponse.json",
             ),
+            // Codex 0.171's experimental search.
+            ("thread/search", "../0.171.0/v2/ThreadSearchResponse.json"),
+            (
+                "thread/search/stream",
+                "../0.171.0/v2/ThreadSearchResponse.json",
+            ),
+            (
+                "thread/search/cancel",
+                "../0.171.0/v2/ThreadSearchCancelResponse.json",
+            ),
         ] {
             responses
                 .entry(method.to_string())
@@ -168,6 +178,10 @@ impl Schema {
         }
         // Notifications of Codex 0.171's that 0.169's schema has not: their params checked.
         let later_notifications = [
+            (
+                "thread/search/partial",
+                "../0.171.0/v2/ThreadSearchPartialNotification.json",
+            ),
             (
                 "process/outputDelta",
                 "../0.171.0/v2/ProcessOutputDeltaNotification.json",
@@ -1195,6 +1209,73 @@ async fn a_codex_command_line_with_c_overrides_is_taken() {
     assert_eq!(read["config"]["sandbox_mode"], "read-only");
     assert_eq!(read["origins"]["model"]["name"]["type"], "sessionFlags");
     assert_eq!(read["layers"][0]["config"]["sandbox_mode"], "read-only");
+}
+
+/// Codex 0.171's search: `thread/list`'s `searchTerm` in titles, `thread/search` in what was
+/// said (prompts, answers), paged, and its stream's finds sent ahead with the request's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_are_found_by_what_was_said_in_them() {
+    let fake = FakeOpenAi::start().await;
+    let (mut server, dir) = logged_in(&fake);
+    let mut ids = Vec::new();
+    for (prompt, answer) in [
+        ("fix the TLS handshake", "The handshake retries now."),
+        ("write the docs", "Docs written, handshake section too."),
+    ] {
+        let started = server.result("thread/start", json!({"cwd": dir.path()}));
+        let id = started["thread"]["id"].as_str().unwrap().to_string();
+        fake.push_response(Reply::text(answer));
+        server.turn(&json!(id), prompt);
+        ids.push(id);
+    }
+    let titled = server.result("thread/list", json!({"searchTerm": "TLS"}));
+    assert_eq!(titled["data"].as_array().unwrap().len(), 1, "{titled}");
+    assert_eq!(titled["data"][0]["id"], ids[0]);
+    let none = server.result("thread/list", json!({"searchTerm": "nowhere said"}));
+    assert_eq!(none["data"], json!([]));
+
+    let found = server.result("thread/search", json!({"searchTerm": "HANDSHAKE"}));
+    let rows = found["data"].as_array().unwrap();
+    let listed: Vec<&str> = rows
+        .iter()
+        .map(|r| r["thread"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [ids[1].as_str(), ids[0].as_str()],
+        "newest first: {found}"
+    );
+    assert_eq!(rows[1]["snippet"], "fix the TLS handshake");
+    assert_eq!(rows[0]["snippet"], "Docs written, handshake section too.");
+    let docs = server.result("thread/search", json!({"searchTerm": "docs written"}));
+    assert_eq!(docs["data"].as_array().unwrap().len(), 1);
+
+    let (answer, before) = server.call(
+        "thread/search/stream",
+        json!({"searchTerm": "handshake", "limit": 1}),
+    );
+    let partials: Vec<&Value> = before
+        .iter()
+        .filter(|m| m["method"] == "thread/search/partial")
+        .collect();
+    assert_eq!(partials.len(), 1, "{before:?}");
+    assert_eq!(partials[0]["params"]["requestId"], answer["id"]);
+    assert_eq!(partials[0]["params"]["data"][0]["thread"]["id"], ids[1]);
+    let page = &answer["result"];
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    let rest = server.result(
+        "thread/search",
+        json!({"searchTerm": "handshake", "cursor": page["nextCursor"]}),
+    );
+    assert_eq!(rest["data"][0]["thread"]["id"], ids[0]);
+    assert!(rest["nextCursor"].is_null());
+    let (refused, _) = server.call("thread/search", json!({"searchTerm": "  "}));
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("searchTerm")
+    );
 }
 
 /// A host's history: kelp's saved sessions as threads, newest first, paged, by folder.
