@@ -13,6 +13,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::llm::types::{Item, Role};
@@ -80,7 +81,8 @@ pub fn find_in(session: &Path, term: &str, max: usize) -> std::io::Result<Vec<Fo
         return Ok(Vec::new());
     }
     let mut text = Vec::new();
-    File::open(&said)?
+    private_file::open_regular(&said, super::reader::READ_BY_PAGES)?
+        .0
         .take(MAX_SAID_BYTES)
         .read_to_end(&mut text)?;
     let mut folded = text.clone();
@@ -154,10 +156,17 @@ pub fn bring_up_to_date(session: &Path) -> std::io::Result<PathBuf> {
         .read(true)
         .append(true)
         .create(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(&said)?;
+    // Something else named like it (a FIFO) is never read nor written.
+    if !out.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            said.display()
+        )));
+    }
     out.lock()?;
-    let (mut conversation, _) = private_file::open_regular(session, 64 * 1024)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (mut conversation, _) = private_file::open_regular(session, super::reader::READ_BY_PAGES)?;
     let mut reader = BufReader::new(&mut conversation);
     let mut header = Vec::new();
     reader.read_until(b'\n', &mut header)?;
@@ -335,7 +344,8 @@ mod tests {
         writer
             .append(&Item::FunctionCallOutput {
                 call_id: "c1".into(),
-                output: "src/tls.rs: handshake timeout".into(),
+                // Far longer than a read's buffer: passed over, never kept.
+                output: "src/tls.rs: handshake timeout\n".repeat(4_000).into(),
             })
             .unwrap();
         writer
