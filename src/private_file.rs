@@ -79,6 +79,15 @@ pub fn open_without_waiting(path: &Path) -> io::Result<(File, std::fs::Metadata)
     Ok((file, meta))
 }
 
+/// Whether `file` is the file `path` names now (not one renamed over it since it was opened).
+pub fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(held), Ok(named)) => (held.dev(), held.ino()) == (named.dev(), named.ino()),
+        _ => false,
+    }
+}
+
 /// Opens kelp's own file at `path` for reading: without waiting, and only when it is a regular
 /// file of at most `max_bytes` (a FIFO named like a session file, `config.toml` or
 /// `kelp.log` would otherwise hang whoever reads it). The error says what is wrong in words.

@@ -46,7 +46,7 @@ struct CachedIndex {
 const BYTES_AT_A_TIME: u64 = 1024 * 1024;
 
 /// The turns in `range` of a saved thread, as the protocol's turns.
-fn turn_values(
+pub(super) fn turn_values(
     summary: &crate::protocol::SessionSummary,
     index: &SessionIndex,
     range: std::ops::Range<usize>,
@@ -504,7 +504,7 @@ impl Saved {
     /// A saved session and its index. A host paging the thread it asked for last has neither
     /// the sessions searched nor the file scanned again while the file is unchanged; another
     /// thread's read does not wait on the cache while a file is scanned.
-    async fn indexed(
+    pub(super) async fn indexed(
         &self,
         thread_id: &str,
     ) -> Result<(crate::protocol::SessionSummary, Arc<SessionIndex>), RpcError> {

@@ -165,6 +165,10 @@ pub const METHODS: &[(&str, Serve)] = &[
             Box::pin(search::search(state_dir, p, live, Some(partials)))
         }),
     ),
+    (
+        "thread/searchOccurrences",
+        Apart(|s, p| Box::pin(search::occurrences(s.threads.saved(), p))),
+    ),
     // Each search answers in the time a cancel would take to arrive: acknowledged.
     ("thread/search/cancel", Nothing("{}")),
     ("thread/search/stream/cancel", Nothing("{}")),

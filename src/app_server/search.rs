@@ -1,4 +1,5 @@
-//! `thread/search` and `thread/search/stream`: the saved threads where a term was said (a
+//! `thread/search` and `thread/search/stream`, and `thread/searchOccurrences` within one
+//! thread: the saved threads where a term was said (a
 //! prompt, an answer, a command, a file's name), newest first, each with the line that holds
 //! it, through the said files kept beside each conversation ([`crate::session::said`]); the
 //! stream sends each find of the page ahead as `thread/search/partial`, then answers as
@@ -9,11 +10,12 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::history::{Sources, listed_thread, shelf_of};
+use super::history::{Saved, Sources, listed_thread, shelf_of, turn_values};
 use super::wire::{Answer, Out, Page, RpcError, notify, params};
-use crate::session::said::{self, Found};
+use crate::session::said::{self, Found, Kind};
 use crate::wire::{
-    ListPage, ThreadSearchParams, ThreadSearchPartial, ThreadSearchResult, ThreadStatus,
+    ListPage, TextRange, ThreadItem, ThreadSearchOccurrence, ThreadSearchOccurrencesParams,
+    ThreadSearchParams, ThreadSearchPartial, ThreadSearchResult, ThreadStatus,
 };
 
 /// How many threads one page holds when the host names no limit.
@@ -117,4 +119,96 @@ fn snippet(hit: &Found) -> String {
         text.push('…');
     }
     text
+}
+
+/// How many occurrences one page holds when the host names no limit.
+const OCCURRENCES_PAGE: usize = 50;
+
+/// `thread/searchOccurrences`: where in one saved thread the term was said, in a prompt or an
+/// answer (as Codex searches the visible messages), oldest first: each with its item and turn
+/// (read for the turns that hold one only), the line as the snippet and where the term is in it.
+pub async fn occurrences(saved: Saved, raw: Value) -> Result<Answer, RpcError> {
+    let asked: ThreadSearchOccurrencesParams = params(raw)?;
+    let term = asked.search_term.trim().to_string();
+    if term.is_empty() {
+        return Err(RpcError::invalid_params(
+            "Invalid params: searchTerm must not be empty",
+        ));
+    }
+    let page = Page::read(asked.cursor.as_deref(), asked.limit, OCCURRENCES_PAGE)?;
+    let (summary, index) = saved.indexed(&asked.thread_id).await?;
+    let found = crate::task::spawn_blocking(move || {
+        let lines = said::find_in(&summary.path, &term, usize::MAX).unwrap_or_default();
+        let mut found = Vec::new();
+        let mut turns: HashMap<usize, Vec<crate::wire::Turn>> = HashMap::new();
+        for line in lines
+            .into_iter()
+            .filter(|f| matches!(f.kind, Kind::Prompt | Kind::Answer))
+        {
+            let Some(at) = index.turn_ending_at(line.at) else {
+                continue;
+            };
+            let turn = turns
+                .entry(at)
+                .or_insert_with(|| turn_values(&summary, &index, at..at + 1).unwrap_or_default());
+            let Some((turn_id, item_id)) = turn.first().and_then(|turn| {
+                let item = turn
+                    .items
+                    .iter()
+                    .find_map(|item| said_in(item, &line.line))?;
+                Some((turn.id.clone(), item))
+            }) else {
+                continue;
+            };
+            found.push(ThreadSearchOccurrence {
+                item_id,
+                snippet: line.line.clone(),
+                snippet_match_range: utf16_range(&line.line, line.range),
+                // `thread/turns/list` is newest first: this turn heads the page at its place.
+                turn_cursor: (index.turns() - 1 - at).to_string(),
+                turn_id,
+            });
+        }
+        found
+    })
+    .await
+    .map_err(|e| RpcError::internal(e.to_string()))?;
+    let more = found.len() > page.skip.saturating_add(page.size);
+    let data: Vec<ThreadSearchOccurrence> =
+        found.into_iter().skip(page.skip).take(page.size).collect();
+    Answer::of(&serde_json::json!({
+        "data": data,
+        "nextCursor": page.next(more),
+    }))
+}
+
+/// The id of `item` when it is a prompt or an answer whose text holds `line`.
+fn said_in(item: &ThreadItem, line: &str) -> Option<String> {
+    match item {
+        ThreadItem::AgentMessage { id, text } if text.contains(line) => Some(id.clone()),
+        ThreadItem::UserMessage { id, content }
+            if content.to_string().contains(&json_text(line)) =>
+        {
+            Some(id.clone())
+        }
+        _ => None,
+    }
+}
+
+/// `text` as it appears inside a JSON string.
+fn json_text(text: &str) -> String {
+    let quoted = serde_json::Value::from(text).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// A byte range of `line` in UTF-16 code units, as the protocol counts.
+fn utf16_range(line: &str, (start, end): (usize, usize)) -> TextRange {
+    let units = |bytes: usize| {
+        let cut = line.get(..bytes).unwrap_or(line);
+        u32::try_from(cut.encode_utf16().count()).unwrap_or(u32::MAX)
+    };
+    TextRange {
+        start: units(start),
+        end: units(end),
+    }
 }

@@ -83,6 +83,9 @@ pub fn grep(config: &Config, project_dir: &Path, listing: &Listing, text: &str) 
         shelves.push((session::shelf::archived_dir(&config.state_dir), true));
     }
     for (shelf, archived) in shelves {
+        if hits.len() >= wanted {
+            break;
+        }
         session::said::search(&shelf, filter, text, |summary, found| {
             hits.push((summary, found, archived));
             hits.len() < wanted

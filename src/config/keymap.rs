@@ -274,6 +274,7 @@ impl Keymap {
         for (context, actions) in table.iter() {
             if context == "leader" {
                 match actions.as_str().map(normalize) {
+                    Some(Ok(key)) if key == "ctrl-c" => bad(CTRL_C),
                     Some(Ok(key)) if !key.starts_with("leader") => keymap.leader = Some(key),
                     Some(Err(why)) => bad(&format!("[tui.keymap] leader: {why}")),
                     _ => bad("[tui.keymap] leader must be one key in quotes: \"ctrl-x\""),
@@ -324,12 +325,18 @@ fn binding(context: &str, name: &str, keys: &Item) -> Result<Option<Vec<String>>
             .collect::<Result<_, _>>()?,
         _ => return Err("must be a key in quotes or a list of them".into()),
     };
-    specs
-        .into_iter()
-        .map(normalize)
-        .collect::<Result<_, _>>()
-        .map(Some)
+    let keys: Vec<String> = specs.into_iter().map(normalize).collect::<Result<_, _>>()?;
+    if keys
+        .iter()
+        .any(|key| key == "ctrl-c" || key == "leader ctrl-c")
+    {
+        return Err(CTRL_C.into());
+    }
+    Ok(Some(keys))
 }
+
+/// Why a binding of Ctrl+C is refused.
+const CTRL_C: &str = "ctrl-c stays kelp's (it stops a turn and quits): bind another key";
 
 /// The key written in `raw` as Codex writes it (`ctrl-alt-shift-KEY`), or kelp's leader
 /// sequence (`leader KEY`).

@@ -323,6 +323,8 @@ pub struct SessionIndex {
     path: PathBuf,
     header: SessionHeader,
     scan: Scan,
+    /// Where the lines after the header begin.
+    body_start: u64,
 }
 
 impl SessionIndex {
@@ -347,8 +349,18 @@ impl SessionIndex {
             path: path.to_path_buf(),
             header,
             scan,
+            body_start: line.len() as u64,
         };
         Ok((index, reader))
+    }
+
+    /// The turn the line ending `at` bytes after the header belongs to (a said file's offset).
+    pub fn turn_ending_at(&self, at: u64) -> Option<usize> {
+        let offset = self.body_start + at.checked_sub(1)?;
+        self.scan
+            .turns
+            .partition_point(|turn| turn.offset <= offset)
+            .checked_sub(1)
     }
 
     /// How many turns the conversation has (rewinds applied).

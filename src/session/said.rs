@@ -96,12 +96,16 @@ pub fn find_in(session: &Path, term: &str, max: usize) -> std::io::Result<Vec<Fo
             .rposition(|b| *b == b'\n')
             .map_or(0, |at| at + 1);
         let end = memchr::memchr(b'\n', &folded[hit..]).map_or(folded.len(), |at| hit + at);
-        from = end;
-        if let Some(line) = parse_line(&text[start..end], hit - start, needle.len()) {
-            found.push(line);
-            if found.len() == max {
-                break;
+        match parse_line(&text[start..end], hit - start, needle.len()) {
+            Some(line) => {
+                found.push(line);
+                if found.len() == max {
+                    break;
+                }
+                from = end;
             }
+            // In the line's offset or kind: its text may still hold it.
+            None => from = hit + 1,
         }
     }
     Ok(found)
@@ -148,15 +152,23 @@ fn parse_line(line: &[u8], at: usize, len: usize) -> Option<Found> {
 }
 
 /// Brings the said file of the conversation at `session` up to date with it: the entries
-/// written since it was last brought up to date are read (a tool's output passed over by its
-/// first bytes), and their said lines appended. Returns the said file's path.
+/// written since it was last brought up to date are read (a tool's output passed over
+/// unparsed, by its first bytes), and their said lines appended. Returns the said file's path.
 pub fn bring_up_to_date(session: &Path) -> std::io::Result<PathBuf> {
+    bring_up_to_date_when(session, true).map(|(said, _)| said)
+}
+
+/// [`bring_up_to_date`], waiting for another bringing it up to date (`wait`), or leaving it
+/// to that one; whether it was done here.
+pub fn bring_up_to_date_when(session: &Path, wait: bool) -> std::io::Result<(PathBuf, bool)> {
     let said = said_path(session);
+    // The conversation first: one that is gone leaves no said file behind.
+    let (mut conversation, _) = private_file::open_regular(session, super::reader::READ_BY_PAGES)?;
     let mut out = private_file::private_open_options()
         .read(true)
         .append(true)
         .create(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW)
         .open(&said)?;
     // Something else named like it (a FIFO) is never read nor written.
     if !out.metadata()?.is_file() {
@@ -165,8 +177,11 @@ pub fn bring_up_to_date(session: &Path) -> std::io::Result<PathBuf> {
             said.display()
         )));
     }
-    out.lock()?;
-    let (mut conversation, _) = private_file::open_regular(session, super::reader::READ_BY_PAGES)?;
+    if wait {
+        out.lock()?;
+    } else if out.try_lock().is_err() {
+        return Ok((said, false));
+    }
     let mut reader = BufReader::new(&mut conversation);
     let mut header = Vec::new();
     reader.read_until(b'\n', &mut header)?;
@@ -183,7 +198,7 @@ pub fn bring_up_to_date(session: &Path) -> std::io::Result<PathBuf> {
         done = 0;
     }
     if done == body_len {
-        return Ok(said);
+        return Ok((said, true));
     }
     reader.seek(SeekFrom::Start(body_start + done))?;
     let mut lines = String::new();
@@ -201,9 +216,13 @@ pub fn bring_up_to_date(session: &Path) -> std::io::Result<PathBuf> {
             push_line(&mut lines, at, kind, &text);
         }
     }
+    // Nothing whole since (a writer's line half written): nothing to note.
+    if at == done {
+        return Ok((said, true));
+    }
     lines.push_str(&format!("{at}\t.\t\n"));
     out.write_all(lines.as_bytes())?;
-    Ok(said)
+    Ok((said, true))
 }
 
 /// Where the said file says it was brought up to: the offset of its last line.
@@ -391,6 +410,13 @@ mod tests {
             "outputs are not kept"
         );
         assert_eq!(find_in(&path, "handshake", 1).unwrap().len(), 1);
+        // A digit is in every line's offset too: the lines whose text holds one are found.
+        let mut writer = SessionWriter::reopen(&path).unwrap();
+        writer.append(&Item::user_text("try 1 more time")).unwrap();
+        drop(writer);
+        let ones = find_in(&path, "1", 10).unwrap();
+        assert_eq!(ones.len(), 1, "{ones:?}");
+        assert_eq!(ones[0].line, "try 1 more time");
     }
 
     #[test]

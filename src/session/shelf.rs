@@ -241,6 +241,11 @@ pub fn move_to(path: &Path, project_dir: &Path) -> Result<(), SessionError> {
         Err(e) if e.is_busy() => return Err(SessionError::InUse(path.to_path_buf())),
         Err(e) => return Err(SessionError::io("lock", path)(e.source)),
     }
+    // Renamed over while the lock was awaited (moved again): the file the path names is not
+    // the one held, and is left to whoever did it.
+    if !private_file::same_file(&file, path) {
+        return Err(SessionError::InUse(path.to_path_buf()));
+    }
     file.seek(SeekFrom::Start(0))
         .map_err(SessionError::io("read", path))?;
     let mut rest = BufReader::new(&file);

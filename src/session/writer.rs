@@ -92,7 +92,6 @@ impl SessionWriter {
     /// conversation moved to another folder) is opened again: what is written goes to the
     /// file the path names.
     fn open_locked(path: &Path) -> Result<File, SessionError> {
-        use std::os::unix::fs::MetadataExt;
         // Renamed over again and again: someone else is at work on it.
         for _ in 0..8 {
             let file = private_file::private_open_options()
@@ -106,9 +105,7 @@ impl SessionWriter {
                 Err(e) if e.is_busy() => return Err(SessionError::InUse(path.to_path_buf())),
                 Err(e) => return Err(SessionError::io("lock", path)(e.source)),
             }
-            let held = file.metadata().map_err(SessionError::io("read", path))?;
-            let named = std::fs::metadata(path).map_err(SessionError::io("read", path))?;
-            if (held.dev(), held.ino()) == (named.dev(), named.ino()) {
+            if private_file::same_file(&file, path) {
                 return Ok(file);
             }
         }
@@ -163,8 +160,9 @@ impl SessionWriter {
             State::Open { path, file } => {
                 write_line(file, path, note)?;
                 // A turn ended: what it said is made searchable now, while its lines are warm.
+                // A search bringing it up to date already is left to it: the turn never waits.
                 if matches!(note, Note::Usage { .. })
-                    && let Err(e) = super::said::bring_up_to_date(path)
+                    && let Err(e) = super::said::bring_up_to_date_when(path, false)
                 {
                     tracing::debug!(error = %e, "what the turn said is not searchable yet");
                 }

@@ -123,6 +123,11 @@ impl Keymap {
         let Some(spec) = spec_of(key) else {
             return Translated::Key(key);
         };
+        // Ctrl+C stays kelp's: it stops a turn and quits, whatever a file binds.
+        if spec == "ctrl-c" {
+            self.leader_pressed = false;
+            return Translated::Key(key);
+        }
         if std::mem::take(&mut self.leader_pressed) {
             let sequence = format!("leader {spec}");
             return match self.action_of(&sequence, contexts) {

@@ -29,13 +29,16 @@ impl App {
     /// taken here: captured for `/keymap`, an action done, the leader, a key bound to nothing).
     pub(super) fn through_keymap(&mut self, key: KeyEvent) -> Option<KeyEvent> {
         if self.keys.capture.is_some() {
-            // Closed under it (an approval came over it): the keys go on as usual.
-            if self.pane.picker_mut(PickerKind::KeymapKey).is_some() {
+            // Only while it is on top: an approval over it takes the keys, and one closed
+            // under it ends the capture.
+            if self.pane.on_top(PickerKind::KeymapKey) {
                 self.capture_key(key);
                 return None;
             }
-            self.keys.capture = None;
-            self.keys.leader_seen = false;
+            if self.pane.picker_mut(PickerKind::KeymapKey).is_none() {
+                self.keys.capture = None;
+                self.keys.leader_seen = false;
+            }
         }
         let contexts = match &self.overlay {
             Some(_) => keymap::TYPING,
@@ -241,26 +244,8 @@ impl App {
         }
     }
 
-    /// `action` takes `keys` (`None`: its defaults) from now on, and the config keeps it.
-    fn bind(&mut self, action: &Action, keys: Option<Vec<String>>) {
-        let defaults: Vec<String> = action.defaults.iter().map(|k| k.to_string()).collect();
-        let keys = keys.filter(|keys| *keys != defaults);
-        let shown = match keys.as_deref() {
-            None => format!("its defaults ({})", defaults.join(", ")),
-            Some([]) => "unbound".to_string(),
-            Some(keys) => keys.join(", "),
-        };
-        // Another action where this one's keys go that had one of them loses it to this one.
-        let bound = self.keys.map.bound();
-        let taken: Vec<&str> = ACTIONS
-            .iter()
-            .filter(|other| *other != action && overlap(action.context, other.context))
-            .filter(|other| {
-                let theirs = bound.keys_of(other);
-                keys.iter().flatten().any(|key| theirs.contains(key))
-            })
-            .map(|other| other.title)
-            .collect();
+    /// `action` takes `keys` (`None`: its defaults) in force and in the config file.
+    fn save_binding(&mut self, action: &Action, keys: Option<Vec<String>>) {
         self.keys.map.rebind(action, keys.clone());
         if let Some(dir) = self.status.config_file.parent().map(|d| d.to_path_buf()) {
             let setting = Setting::KeyBinding {
@@ -270,6 +255,40 @@ impl App {
             };
             self.status.chosen.save(&dir, setting);
         }
+    }
+
+    /// `action` takes `keys` (`None`: its defaults) from now on, and the config keeps it.
+    fn bind(&mut self, action: &Action, keys: Option<Vec<String>>) {
+        let defaults: Vec<String> = action.defaults.iter().map(|k| k.to_string()).collect();
+        let keys = keys.filter(|keys| *keys != defaults);
+        let shown = match keys.as_deref() {
+            None => format!("its defaults ({})", defaults.join(", ")),
+            Some([]) => "unbound".to_string(),
+            Some(keys) => keys.join(", "),
+        };
+        // Another action where this one's keys go that had one of them loses it to this one:
+        // taken out of its own keys when the person gave them, else beneath this binding.
+        let bound = self.keys.map.bound().clone();
+        let others: Vec<&Action> = ACTIONS
+            .iter()
+            .filter(|other| *other != action && overlap(action.context, other.context))
+            .filter(|other| {
+                let theirs = bound.keys_of(other);
+                keys.iter().flatten().any(|key| theirs.contains(key))
+            })
+            .collect();
+        for other in &others {
+            if let Some(theirs) = bound.custom(other) {
+                let left: Vec<String> = theirs
+                    .iter()
+                    .filter(|key| !keys.iter().flatten().any(|taken| taken == *key))
+                    .cloned()
+                    .collect();
+                self.save_binding(other, Some(left));
+            }
+        }
+        let taken: Vec<&str> = others.iter().map(|other| other.title).collect();
+        self.save_binding(action, keys);
         let mut said = format!(
             "{} ({}.{}): {shown}.",
             action.title, action.context, action.name

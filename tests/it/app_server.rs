@@ -171,6 +171,10 @@ impl Schema {
                 "thread/search/cancel",
                 "../0.171.0/v2/ThreadSearchCancelResponse.json",
             ),
+            (
+                "thread/searchOccurrences",
+                "../0.171.0/v2/ThreadSearchOccurrencesResponse.json",
+            ),
         ] {
             responses
                 .entry(method.to_string())
@@ -1276,6 +1280,32 @@ async fn threads_are_found_by_what_was_said_in_them() {
             .unwrap()
             .contains("searchTerm")
     );
+
+    // Within one thread: the prompt and the answer that say it, oldest first, with their
+    // items and turn, and where the term is in each line (UTF-16 units).
+    let within = server.result(
+        "thread/searchOccurrences",
+        json!({"threadId": ids[0], "searchTerm": "HANDSHAKE"}),
+    );
+    let found = within["data"].as_array().unwrap();
+    assert_eq!(found.len(), 2, "{within}");
+    assert_eq!(found[0]["snippet"], "fix the TLS handshake");
+    assert_eq!(
+        found[0]["snippetMatchRange"],
+        json!({"start": 12, "end": 21})
+    );
+    assert_eq!(found[1]["snippet"], "The handshake retries now.");
+    assert_eq!(found[0]["turnId"], found[1]["turnId"]);
+    assert_eq!(found[0]["turnCursor"], "0");
+    let read = server.result(
+        "thread/read",
+        json!({"threadId": ids[0], "includeTurns": true}),
+    );
+    let items = &read["thread"]["turns"][0]["items"];
+    let ids_of: Vec<&Value> = items.as_array().unwrap().iter().map(|i| &i["id"]).collect();
+    assert!(ids_of.contains(&&found[0]["itemId"]), "{items}");
+    assert!(ids_of.contains(&&found[1]["itemId"]), "{items}");
+    assert_eq!(read["thread"]["turns"][0]["id"], found[0]["turnId"]);
 }
 
 /// A host's history: kelp's saved sessions as threads, newest first, paged, by folder.

@@ -766,7 +766,10 @@ async fn the_keymap_binds_keys_and_keymap_changes_and_saves_them() {
     // Alt+. was moved to F5: it does nothing now, and F5 raises the effort.
     pty.send("\x1b.");
     pty.send("\x1b[15~");
-    let screen = pty.wait_for("reasoning effort: high", WAIT);
+    pty.wait_for("reasoning effort: high", WAIT);
+    // Both keys are read by now: had Alt+. raised it too, F5 would have made it xhigh.
+    pty.send("/pwd\r");
+    let screen = pty.wait_for("Working directory:", WAIT);
     assert!(!screen.contains("xhigh"), "alt+. did nothing: {screen}");
 
     pty.send("/keymap\r");

@@ -349,7 +349,11 @@ impl BottomPane {
         self.views.push(View::Approval(view));
     }
 
-    /// Whether an approval request waits for an answer.
+    /// Whether the picker of `kind` is the top view, the one keys go to.
+    pub fn on_top(&self, kind: PickerKind) -> bool {
+        matches!(self.views.last(), Some(View::Picker(k, _)) if *k == kind)
+    }
+
     /// The contexts of the person's keymap the keys go to now: the top view's, or the
     /// composer's.
     pub fn key_contexts(&self) -> &'static [&'static str] {
@@ -363,6 +367,7 @@ impl BottomPane {
         }
     }
 
+    /// Whether an approval request waits for an answer.
     pub fn asking(&self) -> bool {
         self.views
             .iter()

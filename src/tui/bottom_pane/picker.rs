@@ -141,8 +141,6 @@ impl Picker {
             .min(PREVIEW_ROWS)
     }
 
-    /// The same picker, its rows searched as a query is typed (Backspace takes a character
-    /// back); the index a choice reports is the row's among all of them.
     /// Says these keys after the title in place of a list's (a picker waiting for a key).
     pub fn with_keys_hint(mut self, hint: &str) -> Self {
         self.keys_hint = Some(hint.to_string());
@@ -154,6 +152,8 @@ impl Picker {
         self.title = title.to_string();
     }
 
+    /// The same picker, its rows searched as a query is typed (Backspace takes a character
+    /// back); the index a choice reports is the row's among all of them.
     pub fn searchable(mut self) -> Self {
         self.search = Some(Search {
             shown: (0..self.items.len()).collect(),
