@@ -1,7 +1,7 @@
 //! The commands and keys a Codex 0.171 user types from habit, each in an 80×24 SSH window
 //! against the fake server: `/pwd`, `/plan`, `/mention`, `/presets`, `/export`,
 //! `/recap`, `/usage`, `/config`, `/warnings` and F2, `/rollout`, `/feedback`, `/archive`,
-//! `/delete`, `/cd`, `/keymap`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
+//! `/delete`, `/cd`, `/keymap`, `/resume` over what was said, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
 //! pasted image path and Ctrl+V, and Codex's commands kelp does not serve.
 
 use std::path::Path;
@@ -29,6 +29,14 @@ fn without_home(screen: &str, home: &Path) -> String {
         .join("\n")
 }
 
+/// Waits for the client to be up with the home folder as its project: the composer, and the
+/// word on the read-only sandbox that comes from the core a moment later (a screen taken
+/// before it would be drawn again with it in between).
+fn ready(pty: &mut crate::pty::Pty) {
+    pty.wait_for("Ask anything", WAIT);
+    pty.wait_for("commands are read-only here", WAIT);
+}
+
 /// The conversations on a shelf of kelp's (`sessions` or `archived_sessions`), as files.
 fn saved_files(home: &Path, shelf: &str) -> Vec<std::path::PathBuf> {
     fn walk(dir: &Path, into: &mut Vec<std::path::PathBuf>) {
@@ -51,7 +59,7 @@ async fn the_small_commands_answer_as_codex_users_expect() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
 
     pty.send("/pwd\r");
     let home_shown = std::fs::canonicalize(home.path()).unwrap();
@@ -121,7 +129,7 @@ async fn export_writes_the_conversation_as_markdown_and_never_over_a_file() {
     let home = tempfile::tempdir().unwrap();
     fake.push_response(Reply::text("The answer is **42**."));
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("/export\r");
     pty.wait_for("nothing said yet", WAIT);
     pty.send("what is the answer?\r");
@@ -171,7 +179,7 @@ async fn recap_is_asked_beside_the_conversation_and_adds_nothing_to_it() {
         Reply::text("Next thing done."),
     ]);
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("/recap\r");
     pty.wait_for("Nothing to recap yet.", WAIT);
     pty.send("rename the module\r");
@@ -217,7 +225,7 @@ async fn presets_lists_the_saved_prompts_and_feedback_saves_a_report() {
     )
     .unwrap();
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("/presets\r");
     let screen = pty.wait_for("explain a file", WAIT);
     assert!(screen.contains("Saved prompts"), "{screen}");
@@ -250,7 +258,7 @@ async fn archive_and_delete_shelve_the_conversation_as_kelp_leaves() {
     fake.push_responses([Reply::text("Kept."), Reply::text("Gone soon.")]);
 
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("/archive\r");
     pty.wait_for("nothing is saved yet", WAIT);
     pty.send("keep this\r");
@@ -264,7 +272,7 @@ async fn archive_and_delete_shelve_the_conversation_as_kelp_leaves() {
     assert_eq!(saved_files(home.path(), "archived_sessions").len(), 1);
 
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("drop this\r");
     pty.wait_for("Gone soon.", WAIT);
     pty.send("/delete\r");
@@ -291,7 +299,7 @@ async fn a_long_paste_is_a_placeholder_sent_whole() {
     fake.push_response(Reply::text("Read all of it."));
     let long: String = (1..=300).map(|n| format!("log line {n:03}\n")).collect();
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.paste(&long);
     let screen = pty.wait_for("[Pasted Content 3900 chars]", WAIT);
     assert!(!screen.contains("log line 001"), "{screen}");
@@ -328,7 +336,7 @@ async fn fast_mode_asks_for_the_priority_tier_until_turned_off() {
     let home = tempfile::tempdir().unwrap();
     fake.push_responses([Reply::text("Quick."), Reply::text("Plain.")]);
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("/fast\r");
     let screen = pty.wait_for("Fast mode is on", WAIT);
     assert!(screen.contains("gpt-5.5 fast"), "{screen}");
@@ -378,7 +386,7 @@ async fn title_picks_what_the_window_title_shows() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     let mark = pty.output().len();
     pty.send("/title\r");
     pty.wait_for("Title: enter turns an item on or off", WAIT);
@@ -404,7 +412,7 @@ async fn title_picks_what_the_window_title_shows() {
 
     // The next start shows the title saved, and the first row brings kelp's own back.
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     assert!(
         written_since(&pty, 0).contains("\x1b]2;kelp | Ready\x07"),
         "the saved title at the start"
@@ -521,7 +529,7 @@ async fn vim_mode_edits_the_prompt_with_vims_keys() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("/vim\r");
     pty.wait_for("Vim mode enabled.", WAIT);
     pty.wait_for(" NORMAL ", WAIT);
@@ -534,7 +542,7 @@ async fn vim_mode_edits_the_prompt_with_vims_keys() {
     insta::assert_snapshot!("vim_normal_mode", without_home(&screen, home.path()));
     // `dd` empties the line; what is typed in insert mode is sent with Enter.
     pty.send("dd");
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("ithe prompt\r");
     pty.wait_for("You said: the prompt", WAIT);
     esc(&mut pty);
@@ -565,7 +573,7 @@ async fn scrollback_mode_puts_the_conversation_in_the_terminals_history() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
     let mut pty = over_ssh(&fake, home.path(), &["--no-alt-screen"], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     for n in 1..=3 {
         pty.send(&format!("question {n}\r"));
         pty.wait_for(&format!("println!(\"question {n}\")"), WAIT);
@@ -629,7 +637,7 @@ async fn a_pasted_image_path_attaches_the_image() {
     .unwrap();
     fake.push_responses([Reply::text("A tiny picture.")]);
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
     pty.send("\x16");
     pty.wait_for("No image pasted: over SSH the clipboard is your own", WAIT);
     let path = home.path().join("my shot.png").display().to_string();
@@ -755,7 +763,7 @@ async fn the_keymap_binds_keys_and_keymap_changes_and_saves_them() {
     private(&config, 0o600);
     private(config.parent().unwrap(), 0o700);
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
-    pty.wait_for("Ask anything", WAIT);
+    ready(&mut pty);
 
     pty.send("\x18");
     pty.wait_for("leader: press the key of the action", WAIT);
@@ -803,6 +811,43 @@ async fn the_keymap_binds_keys_and_keymap_changes_and_saves_them() {
     pty.send("/help\r");
     let screen = pty.wait_for("Your keymap (/keymap changes it)", WAIT);
     assert!(screen.contains("f6"), "{screen}");
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+/// `/resume` searches what the conversations said as the query is typed, not only their
+/// titles: a conversation whose later prompt holds the word is offered, the line in its preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_finds_a_conversation_by_what_was_said_in_it() {
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    fake.push_responses([
+        Reply::text("Looked."),
+        Reply::text("Zebras are striped."),
+        Reply::text("Other."),
+    ]);
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    ready(&mut pty);
+    pty.send("first question here\r");
+    pty.wait_for("Looked.", WAIT);
+    pty.send("what about zebras then\r");
+    pty.wait_for("Zebras are striped.", WAIT);
+    pty.send("/new\r");
+    pty.wait_for("New conversation.", WAIT);
+    pty.send("another topic\r");
+    pty.wait_for("Other.", WAIT);
+    pty.send("/resume\r");
+    pty.wait_for("Resume a conversation", WAIT);
+    pty.send("zebra");
+    let screen = pty.wait_for("said:       what about zebras then", WAIT);
+    // Only in the transcript: the picker does not offer the conversation that never said it.
+    assert_eq!(screen.matches("another topic").count(), 1, "{screen}");
+    insta::assert_snapshot!(
+        "resume_finds_what_was_said",
+        without_home(&screen, home.path())
+    );
+    pty.send("\r");
+    pty.wait_for("Resumed the conversation", WAIT);
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }
