@@ -497,6 +497,7 @@ impl Core {
             }
             Op::Resume(path) => self.resume(&path).await,
             Op::ListSessions => self.list_sessions(),
+            Op::SearchSessions(term) => self.search_sessions(term),
             // Handled by the loop.
             Op::Shutdown => {}
         }

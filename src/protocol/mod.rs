@@ -182,6 +182,9 @@ pub enum Op {
     Resume(PathBuf),
     /// Ask for this project's saved conversations, newest first (the `/resume` picker).
     ListSessions,
+    /// Ask for this project's saved conversations that say this (`/resume`'s search): the
+    /// answer is `Reply::SessionsSaying`.
+    SearchSessions(String),
     /// Show what the conversation changed: the answer is `Reply::WorkingTreeDiff`.
     Diff,
     /// The repository's recent commits and local branches, for `/review`'s pickers: the
@@ -669,6 +672,12 @@ pub enum Reply {
     PromptHistory(Vec<String>),
     /// This project's saved conversations, newest first.
     Sessions(Vec<SessionSummary>),
+    /// This project's saved conversations that say `term`, newest first, each with the first
+    /// line that says it.
+    SessionsSaying {
+        term: String,
+        found: Vec<(SessionSummary, String)>,
+    },
     /// The project instruction files (AGENTS.md) loaded for the conversation, for `/status`.
     Instructions(Vec<InstructionFile>),
     /// The conversation now in use (started or resumed): its session id, which `--resume` and

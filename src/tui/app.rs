@@ -473,6 +473,7 @@ impl App {
         if self.pane.picker_mut(PickerKind::History).is_some() {
             self.search_history();
         }
+        self.search_resume_list();
         // The model's question put away unanswered: the turn goes on without the answers.
         if self.turn.asked.is_some()
             && self.pane.picker_mut(PickerKind::Question).is_none()

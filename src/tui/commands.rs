@@ -137,7 +137,10 @@ impl App {
             Effect::ClearConversation => self.clear_conversation(),
             Effect::OpenAgents { only_team } => self.open_agents(only_team),
             Effect::MarkSaved => self.session.saved = true,
-            Effect::AwaitSessions => self.session.awaiting_list = true,
+            Effect::AwaitSessions => {
+                self.session.awaiting_list = true;
+                self.session.searched.clear();
+            }
             Effect::AwaitTerminals => self.session.awaiting_terminals = true,
             Effect::AwaitHooks => self.session.awaiting_hooks = true,
             Effect::AwaitPresets => self.session.awaiting_presets = true,

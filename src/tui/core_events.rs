@@ -293,6 +293,7 @@ impl App {
             Reply::Restored(replay) => self.restore(*replay),
             Reply::Rewound(done) => self.on_rewound(done),
             Reply::FilesUndone { restored, refused } => self.on_files_undone(restored, refused),
+            Reply::SessionsSaying { term, found } => self.sessions_saying(&term, found),
             Reply::Sessions(sessions) => {
                 self.session.awaiting_list = false;
                 self.session.listed = sessions;

@@ -48,6 +48,8 @@ pub(crate) struct SessionState {
     pub(crate) resuming_from: Option<SystemTime>,
     /// The plan's steps done, of all, as last updated (the title's `task-progress`).
     pub(crate) plan_progress: Option<(usize, usize)>,
+    /// What `/resume`'s search last asked the conversations' words for.
+    pub(crate) searched: String,
     /// The folder `/cd` left to open here: the trust question offers to go back to it.
     pub(crate) came_from: Option<std::path::PathBuf>,
 }

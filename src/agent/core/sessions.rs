@@ -58,6 +58,28 @@ impl Core {
         });
     }
 
+    /// This project's saved conversations that say `term`, off the core task (it reads their
+    /// said files), as `Reply::SessionsSaying`.
+    pub(super) fn search_sessions(&self, term: String) {
+        let state_dir = self.config.state_dir.clone();
+        let project_dir = self.options.project_dir.clone();
+        let events = self.events.clone();
+        crate::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            let root = session::sessions_dir(&state_dir);
+            session::said::search(&root, Some(&project_dir), &term, |summary, hit| {
+                if summary.agent.is_none() {
+                    found.push((summary, hit.line));
+                }
+                found.len() < MAX_LISTED_SESSIONS
+            });
+            let (summaries, lines): (Vec<_>, Vec<_>) = found.into_iter().unzip();
+            let named = session::shelf::named(&state_dir, summaries);
+            let found = named.into_iter().zip(lines).collect();
+            let _ = events.send(Event::Reply(Reply::SessionsSaying { term, found }));
+        });
+    }
+
     /// The command center's rows: the agents this conversation's team spawned, the
     /// conversations held elsewhere (the person's own app-server's, when one runs), then, `with_saved`,
     /// the saved conversations of every project, newest first (the one in hand is the face's

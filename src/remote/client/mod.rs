@@ -250,6 +250,8 @@ impl Remote {
             }
             Op::Logout => self.request(&requests::LogoutParams, Asked::LoggedOut),
             Op::ListSessions => self.list_sessions(false),
+            // A server's search has no folder to keep to: the titles are searched as typed.
+            Op::SearchSessions(_) => {}
             Op::Resume(path) => match self.listed.get(&path).cloned() {
                 Some(id) => self.resume(&id),
                 None => self.emit(Event::Error(format!(

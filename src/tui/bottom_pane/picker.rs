@@ -79,6 +79,9 @@ struct Search {
     query: String,
     all: Vec<PickerItem>,
     shown: Vec<usize>,
+    /// Rows found elsewhere for a query (a conversation that says it), by their index among
+    /// all: shown after the rows the query matches, while it is that query.
+    found: (String, Vec<usize>),
 }
 
 /// Rows a picker shows at most: the 14 slash commands, all of them at once in an 80×24 window
@@ -159,6 +162,7 @@ impl Picker {
             shown: (0..self.items.len()).collect(),
             all: self.items.clone(),
             query: String::new(),
+            found: (String::new(), Vec::new()),
         });
         self
     }
@@ -172,6 +176,20 @@ impl Picker {
                 self.refilter();
             }
             None => self.items = items,
+        }
+    }
+
+    /// The query typed, when the picker is searchable.
+    pub fn query(&self) -> Option<&str> {
+        self.search.as_ref().map(|search| search.query.as_str())
+    }
+
+    /// Rows (by their index among all) found elsewhere for `query`: shown after those it
+    /// matches, while it is the query typed (any case).
+    pub fn set_found(&mut self, query: &str, rows: Vec<usize>) {
+        if let Some(search) = &mut self.search {
+            search.found = (query.to_string(), rows);
+            self.refilter();
         }
     }
 
@@ -216,6 +234,14 @@ impl Picker {
             // Best first; equal scores keep the list's order (newest first for sessions).
             scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             search.shown = scored.into_iter().map(|(at, _)| at).collect();
+            let (found_for, found) = &search.found;
+            if found_for.trim().eq_ignore_ascii_case(search.query.trim()) {
+                for at in found.iter().filter(|at| **at < search.all.len()) {
+                    if !search.shown.contains(at) {
+                        search.shown.push(*at);
+                    }
+                }
+            }
             self.selected = 0;
         }
         self.items = search
