@@ -486,7 +486,9 @@ impl Core {
             Op::RefreshModels => self.refresh_models(),
             Op::SaveApiKey { key, unchecked } => self.save_api_key(key.expose(), unchecked),
             Op::Logout => self.logout(),
-            Op::StartLogin(method) => self.start_login(method),
+            Op::StartLogin { method, name } => self.start_login(method, name),
+            Op::ListLogins => self.list_logins(),
+            Op::SwitchLogin(name) => self.switch_login(name),
             Op::PasteLoginRedirect(text) => {
                 if let Err(e) = self.accounts.paste_redirect(text.expose()) {
                     self.emit(Event::Error(e.to_string()));

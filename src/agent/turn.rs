@@ -433,10 +433,11 @@ async fn open_turn(
         )));
         return Ok(false);
     }
-    // Each turn says its model: a list shows the one a conversation last used.
+    // Each turn says its model and login: a list shows the ones a conversation last used.
     let turn = Note::TurnStarted {
         id: turn_id,
         model: Some(conversation.model().to_string()),
+        account: ctx.client.auth().login_name().await,
     };
     record(conversation, ctx, Entry::Note(turn));
     hook_context(conversation, ctx, started);

@@ -6,15 +6,17 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::wire::{Answer, Out, RpcError, notify, params};
+use super::wire::{Answer, Out, RpcError, experimental_only, notify, params};
 use crate::auth::accounts::{self, FirstStep, SignedIn, SignedOut, Stopped};
 use crate::auth::external::TokensFuture;
 use crate::auth::{ExternalAuth, ExternalTokens, LoginOutcome, SaveKeyError, TokenSource};
 use crate::config::Config;
-use crate::protocol::LoginMethod;
+use crate::protocol::{AuthSummary, LoginMethod};
 use crate::wire::requests::{AuthTokens, LoginCancelParams, LoginStartParams};
 use crate::wire::{
-    Account, AccountRead, AccountUpdated, Empty, LoginCanceled, LoginCompleted, LoginStarted,
+    Account, AccountRead, AccountSession, AccountSessionWorkspace, AccountSessions,
+    AccountSessionsListParams, AccountSessionsSwitchParams, AccountUpdated, Empty, LoginCanceled,
+    LoginCompleted, LoginStarted,
 };
 
 /// The plan names the protocol knows; anything else is `unknown`.
@@ -347,6 +349,108 @@ impl Accounts {
             plan_type: None,
         }))
     }
+}
+
+impl Accounts {
+    /// `accountSession/list` (experimental): the ChatGPT logins kept, the one in use marked,
+    /// each with the one workspace its tokens are for. API keys are not sessions.
+    pub async fn sessions(&self, raw: Value, experimental: bool) -> Result<Answer, RpcError> {
+        experimental_only("accountSession/list", experimental)?;
+        let _: AccountSessionsListParams = params(raw)?;
+        Answer::of(&self.kept_sessions().await?)
+    }
+
+    /// `accountSession/switch` (experimental): puts the kept login `sessionId` in use (the
+    /// next request of every thread carries it), then says `account/updated`. Nothing is
+    /// revoked; the login in use before stays kept.
+    pub async fn switch(&self, raw: Value, experimental: bool) -> Result<Answer, RpcError> {
+        experimental_only("accountSession/switch", experimental)?;
+        let wanted: AccountSessionsSwitchParams = params(raw)?;
+        if self.external.is_active() {
+            return Err(RpcError::invalid_request(
+                "Workspace switching requires a managed ChatGPT login",
+            ));
+        }
+        let sessions = self.kept_sessions().await?;
+        let Some(session) = sessions
+            .sessions
+            .iter()
+            .find(|session| session.session_id == wanted.session_id)
+        else {
+            return Err(RpcError::invalid_request(format!(
+                "no ChatGPT login is kept as {:?}",
+                wanted.session_id
+            )));
+        };
+        if !session
+            .workspaces
+            .iter()
+            .any(|workspace| workspace.account_id == wanted.account_id)
+        {
+            return Err(RpcError::invalid_request(format!(
+                "the login {:?} is not for workspace {:?}: sign in to it again to choose it",
+                wanted.session_id, wanted.account_id
+            )));
+        }
+        let now = self
+            .service
+            .switch_login(&wanted.session_id)
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?;
+        let plan = match &now.who {
+            AuthSummary::ChatGpt(account) => account.plan.clone(),
+            AuthSummary::ApiKey { .. } => None,
+        };
+        Ok(
+            Answer::of(&self.kept_sessions().await?)?.notify(AccountUpdated {
+                auth_mode: Some("chatgpt".into()),
+                plan_type: Some(plan_type(plan.as_deref()).into()),
+            }),
+        )
+    }
+
+    async fn kept_sessions(&self) -> Result<AccountSessions, RpcError> {
+        let logins = self
+            .service
+            .logins()
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?;
+        let sessions: Vec<AccountSession> = logins.iter().filter_map(account_session).collect();
+        Ok(AccountSessions {
+            active_session_id: sessions
+                .iter()
+                .find(|session| session.is_active)
+                .map(|session| session.session_id.clone()),
+            sessions,
+        })
+    }
+}
+
+/// A kept ChatGPT login as a session: named by what the person calls it.
+fn account_session(login: &crate::auth::KeptLogin) -> Option<AccountSession> {
+    let AuthSummary::ChatGpt(account) = &login.who else {
+        return None;
+    };
+    Some(AccountSession {
+        session_id: login.name.clone(),
+        display_name: Some(login.name.clone()),
+        email: account.email.clone(),
+        image_url: None,
+        is_active: login.active,
+        last_used_at: login.last_used_secs,
+        selected_workspace_account_id: account.account_id.clone(),
+        user_id: None,
+        workspaces: account
+            .account_id
+            .iter()
+            .map(|id| AccountSessionWorkspace {
+                account_id: id.clone(),
+                image_url: None,
+                kind: None,
+                name: None,
+            })
+            .collect(),
+    })
 }
 
 /// A ChatGPT account as `account/read` shows it.

@@ -360,6 +360,20 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     ("account/securitySetup/read", Nothing(r#"{"notice":null}"#)),
     (
+        "accountSession/list",
+        Apart(|s, p| {
+            let (accounts, experimental) = (Arc::clone(&s.accounts), s.caller.experimental);
+            Box::pin(async move { accounts.sessions(p, experimental).await })
+        }),
+    ),
+    (
+        "accountSession/switch",
+        Apart(|s, p| {
+            let (accounts, experimental) = (Arc::clone(&s.accounts), s.caller.experimental);
+            Box::pin(async move { accounts.switch(p, experimental).await })
+        }),
+    ),
+    (
         "account/rateLimits/read",
         Apart(|s, _| Box::pin(server::rate_limits(s.llm.clone(), s.threads.last_limits()))),
     ),

@@ -26,17 +26,6 @@ use crate::wire::{
 /// A list's page when the host names none.
 const PAGE: usize = 50;
 
-/// The experimental API's methods answer only a client that asked for it, as in Codex.
-fn experimental(method: &str, allowed: bool) -> Result<(), RpcError> {
-    if allowed {
-        Ok(())
-    } else {
-        Err(RpcError::invalid_request(format!(
-            "{method} requires experimentalApi capability"
-        )))
-    }
-}
-
 /// A queue request's params and the loaded thread it names, for a client that asked for the
 /// experimental API.
 pub(super) fn asked<'a, P: serde::de::DeserializeOwned>(
@@ -45,7 +34,7 @@ pub(super) fn asked<'a, P: serde::de::DeserializeOwned>(
     allowed: bool,
     find: impl Find<'a>,
 ) -> Result<(P, &'a Thread), RpcError> {
-    experimental(method, allowed)?;
+    super::wire::experimental_only(method, allowed)?;
     let id = raw
         .get("threadId")
         .and_then(Value::as_str)

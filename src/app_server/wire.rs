@@ -238,3 +238,14 @@ impl Page {
         more.then(|| self.skip.saturating_add(self.size).to_string())
     }
 }
+
+/// The experimental API's methods answer only a client that asked for it, as in Codex.
+pub(super) fn experimental_only(method: &str, allowed: bool) -> Result<(), RpcError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(RpcError::invalid_request(format!(
+            "{method} requires experimentalApi capability"
+        )))
+    }
+}

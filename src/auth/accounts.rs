@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::external::ExternalAuth;
 use super::login::{LoginHandle, LoginOptions, LoginOutcome, PasteError, start_login_with};
+use super::logins::{KeptLogin, Logins, LoginsError, Removed};
 use super::manager::{AuthManager, LogoutReport, StoredLogin};
 use super::store::{AuthStore, OpenAiEntry, StoreError};
 use super::{AuthError, CredentialSource, SaveKeyError, mask_key, validate_api_key, with_store};
@@ -157,6 +158,15 @@ struct Held<T> {
     kept: Option<T>,
 }
 
+/// What removing a login by name did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginRemoved {
+    /// A kept login was dropped; for a ChatGPT one, `Ok` when the issuer revoked it.
+    Kept { revoked: Option<Result<(), String>> },
+    /// It was the login in use: signed out of.
+    SignedOut(SignedOut),
+}
+
 /// How a signing-out went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignedOut {
@@ -241,10 +251,22 @@ impl<T: Companion> Accounts<T> {
         method: LoginMethod,
         open_browser: bool,
     ) -> (Login, Option<Stopped<T>>) {
+        self.start_named_login(method, open_browser, None)
+    }
+
+    /// [`Self::start_login`], the login kept as `name` beside the others (`None`: the name it
+    /// had, else its email).
+    pub fn start_named_login(
+        &self,
+        method: LoginMethod,
+        open_browser: bool,
+        name: Option<String>,
+    ) -> (Login, Option<Stopped<T>>) {
         // The old login goes first: it frees the callback port the new one will want.
         let stopped = self.lock().take().and_then(stop_running);
         let mut options = self.login_options.clone();
         options.open_browser = open_browser && method == LoginMethod::Browser;
+        options.name = name;
         let (tx, steps) = mpsc::unbounded_channel();
         let handle = start_login_with(method, options, self.http.clone(), tx);
         let id = Uuid::new_v4();
@@ -312,9 +334,11 @@ impl<T: Companion> Accounts<T> {
 
     async fn store_api_key(&self, key: String) -> Result<String, SaveKeyError> {
         let masked = mask_key(&key);
+        // A login in use before is kept beside the key, not lost to it.
         with_store(self.manager.store(), move |store| {
-            let entry = OpenAiEntry::Api { key };
-            store.update(|file| file.set_openai(&entry))
+            Logins::beside(store)
+                .adopt(None, &OpenAiEntry::Api { key })
+                .map(drop)
         })
         .await?;
         Ok(masked)
@@ -334,6 +358,39 @@ impl<T: Companion> Accounts<T> {
             return Ok(SignedOut::HostTokens);
         }
         self.manager.logout().await.map(SignedOut::Stored)
+    }
+
+    /// Every login kept, the one in use first: `kelp accounts`, `/account`,
+    /// `accountSession/list`. Never a secret.
+    pub async fn logins(&self) -> Result<Vec<KeptLogin>, AuthError> {
+        Ok(with_store(self.manager.store(), |store| Logins::beside(store).list()).await?)
+    }
+
+    /// Puts the login named `name` in use: the next request carries its token and account.
+    /// The one in use before is kept; nothing is revoked.
+    pub async fn switch_login(&self, name: &str) -> Result<KeptLogin, LoginsError> {
+        let name = name.to_string();
+        with_store(self.manager.store(), move |store| {
+            Logins::beside(store).switch(&name)
+        })
+        .await
+    }
+
+    /// Removes the login named `name`: a kept one is revoked (best effort) and dropped, the
+    /// one in use is signed out of.
+    pub async fn remove_login(&self, name: &str) -> Result<LoginRemoved, LoginsError> {
+        let owned = name.to_string();
+        let removed = with_store(self.manager.store(), move |store| {
+            Logins::beside(store).remove(&owned)
+        })
+        .await?;
+        match removed {
+            Removed::Active => Ok(LoginRemoved::SignedOut(self.sign_out().await?)),
+            Removed::Kept(OpenAiEntry::OAuth(entry)) => Ok(LoginRemoved::Kept {
+                revoked: Some(self.manager.revoke(&entry).await),
+            }),
+            Removed::Kept(OpenAiEntry::Api { .. }) => Ok(LoginRemoved::Kept { revoked: None }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Held<T>>> {

@@ -102,7 +102,7 @@ pub(crate) async fn run(flow: &Flow) -> Result<Account, LoginError> {
     .await?;
     let entry = oauth::entry_from_tokens(&tokens, None)?;
     let account = oauth::account_from_tokens(&tokens, &entry);
-    oauth::save_login(&flow.store, entry).await?;
+    super::logins::save_login(&flow.store, flow.options.name.clone(), entry).await?;
     Ok(account)
 }
 

@@ -85,10 +85,21 @@ pub enum LoginError {
     Network(OAuthError),
     #[error("the login worked but could not be saved: {0}")]
     Save(#[from] StoreError),
+    #[error("the login worked but could not be kept: {0}")]
+    NotKept(String),
     #[error("the login was cancelled")]
     Cancelled,
     #[error("cannot make the login's secret: {0}")]
     NoSecret(String),
+}
+
+impl From<super::logins::LoginsError> for LoginError {
+    fn from(error: super::logins::LoginsError) -> Self {
+        match error {
+            super::logins::LoginsError::Store(error) => Self::Save(error),
+            other => Self::NotKept(other.to_string()),
+        }
+    }
 }
 
 impl From<OAuthError> for LoginError {
@@ -155,6 +166,9 @@ pub struct LoginOptions {
     pub browser_timeout: Duration,
     /// How long a device code lives.
     pub device_expiry: Duration,
+    /// The name the login is kept under beside others (`kelp login --name`); `None`: the name
+    /// it had, else its email.
+    pub name: Option<String>,
 }
 
 impl LoginOptions {
@@ -174,6 +188,7 @@ impl LoginOptions {
             open_browser: true,
             browser_timeout: Duration::from_secs(10 * 60),
             device_expiry: Duration::from_secs(15 * 60),
+            name: None,
         }
     }
 }

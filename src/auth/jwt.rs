@@ -113,18 +113,24 @@ pub fn login_claims(id_token: Option<&str>, access_token: &str) -> Claims {
     }
 }
 
+/// A token carrying `payload`, with no real signature: the shape kelp reads claims from.
+#[cfg(test)]
+pub(crate) fn unsigned_token(payload: &Value) -> String {
+    let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.sig",
+        part(&serde_json::json!({"alg":"RS256","typ":"JWT"})),
+        part(payload)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn jwt(payload: &Value) -> String {
-        let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-        format!(
-            "{}.{}.sig",
-            part(&json!({"alg":"RS256","typ":"JWT"})),
-            part(payload)
-        )
+        unsigned_token(payload)
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::external::ExternalAuth;
 use super::oauth::{self, now_ms};
 use super::refresh::{self, RetryPolicy, Stale};
 use super::store::{AuthStore, OAuthEntry, OpenAiEntry};
-use super::{Credential, CredentialSource, jwt, with_store};
+use super::{Credential, CredentialSource, with_store};
 use crate::config::Config;
 use crate::protocol::Account;
 
@@ -28,15 +28,10 @@ pub struct StoredLogin {
 impl StoredLogin {
     /// Reads the summary of a stored entry; never exposes the tokens.
     pub fn from_entry(entry: &OAuthEntry) -> Self {
-        let claims = jwt::claims(&entry.access).unwrap_or_default();
         let expires_at = u64::try_from(entry.expires_ms)
             .map_or(UNIX_EPOCH, |ms| UNIX_EPOCH + Duration::from_millis(ms));
         Self {
-            account: Account {
-                email: claims.email,
-                plan: claims.plan,
-                account_id: entry.account_id.clone().or(claims.account_id),
-            },
+            account: entry.account(),
             expires_at,
         }
     }
@@ -267,6 +262,30 @@ impl AuthManager {
         };
         let removed = with_store(&self.inner.store, |s| s.update(|f| f.remove_openai())).await?;
         Ok(LogoutReport { removed, revoked })
+    }
+
+    /// The name of the login requests use now (`kelp accounts`), never a secret: the host's
+    /// account's email while its tokens are in use; `None` for the environment's key or none.
+    pub async fn login_name(&self) -> Option<String> {
+        if let Some(tokens) = self.external().and_then(ExternalAuth::tokens) {
+            return tokens.account().email;
+        }
+        if self.env_key_wins() {
+            return None;
+        }
+        with_store(&self.inner.store, |store| {
+            super::logins::Logins::beside(store).active_name()
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Revokes a kept login's refresh token (best effort, short timeout): it is being removed.
+    pub async fn revoke(&self, entry: &OAuthEntry) -> Result<(), String> {
+        oauth::revoke(&self.inner.http, &self.inner.issuer, &entry.refresh)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn load_entry(&self) -> Result<Option<OpenAiEntry>, AuthError> {

@@ -5,6 +5,8 @@
 //!   given, per caller) and signing out. The core, the app-server, ACP and `kelp auth status`
 //!   call it and only translate what it says.
 //! - `store.rs`: auth.json (opencode's shape), locked, atomic, 0600, other entries kept.
+//!   `logins.rs`: several logins, the one in use in auth.json and the others under names in
+//!   `kelp-accounts.json` beside it (`kelp accounts`, `/account`, `accountSession/*`).
 //! - `manager.rs`: the credential for a request, refreshed when due; host tokens first, then the
 //!   file, then `OPENAI_API_KEY`. `refresh.rs`: single-flight refresh across processes.
 //!   `error.rs`: `AuthError`, shared by both. `external.rs`: tokens an embedding host hands in.
@@ -21,6 +23,7 @@ pub mod external;
 pub mod flow;
 pub mod jwt;
 pub mod login;
+pub mod logins;
 pub mod manager;
 pub mod oauth;
 pub mod pkce;
@@ -34,15 +37,16 @@ pub use login::{
     LoginError, LoginHandle, LoginOptions, LoginOutcome, PasteError, detect_method, start_login,
     start_login_with,
 };
+pub use logins::{KeptLogin, Logins, LoginsError, Removed};
 pub use manager::{AuthManager, StoredLogin};
 pub use store::{AuthFile, AuthStore, OAuthEntry, OpenAiEntry, StoreError};
 
 /// Runs blocking work on the auth file (its lock waits on other processes) off the async
 /// threads. A panic inside resurfaces in the caller, as it would have without the hop.
-pub(crate) async fn with_store<T: Send + 'static>(
+pub(crate) async fn with_store<T: Send + 'static, E: From<StoreError> + Send + 'static>(
     store: &AuthStore,
-    work: impl FnOnce(&AuthStore) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+    work: impl FnOnce(&AuthStore) -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
     let owned = store.clone();
     match crate::task::spawn_blocking(move || work(&owned)).await {
         Ok(result) => result,
@@ -52,7 +56,8 @@ pub(crate) async fn with_store<T: Send + 'static>(
                 action: "finish working on",
                 path: store.path().to_path_buf(),
                 source: std::io::Error::other("the runtime is shutting down"),
-            }),
+            }
+            .into()),
         },
     }
 }
@@ -154,6 +159,18 @@ pub enum SaveKeyError {
     /// The auth file could not be written.
     #[error("could not save the API key: {0}")]
     Store(#[from] StoreError),
+    /// The login in use before could not be kept beside it.
+    #[error("could not save the API key: {0}")]
+    NotKept(String),
+}
+
+impl From<LoginsError> for SaveKeyError {
+    fn from(error: LoginsError) -> Self {
+        match error {
+            LoginsError::Store(error) => Self::Store(error),
+            other => Self::NotKept(other.to_string()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use thiserror::Error;
 
 use super::jwt;
-use super::store::{AuthStore, OAuthEntry, OpenAiEntry, StoreError};
+use super::store::OAuthEntry;
 use crate::config::CLIENT_ID;
 use crate::protocol::Account;
 
@@ -246,15 +246,6 @@ pub fn account_from_tokens(tokens: &TokenResponse, entry: &OAuthEntry) -> Accoun
         plan: claims.plan,
         account_id: entry.account_id.clone().or(claims.account_id),
     }
-}
-
-/// Stores a fresh login as kelp's entry.
-pub async fn save_login(store: &AuthStore, entry: OAuthEntry) -> Result<(), StoreError> {
-    super::with_store(store, move |store| {
-        let entry = OpenAiEntry::OAuth(entry);
-        store.update(|file| file.set_openai(&entry))
-    })
-    .await
 }
 
 /// Wall-clock time in epoch milliseconds.

@@ -74,6 +74,18 @@ pub struct OAuthEntry {
     pub account_id: Option<String>,
 }
 
+impl OAuthEntry {
+    /// Who the login is, from the access token's claims: never a secret.
+    pub fn account(&self) -> crate::protocol::Account {
+        let claims = super::jwt::claims(&self.access).unwrap_or_default();
+        crate::protocol::Account {
+            email: claims.email,
+            plan: claims.plan,
+            account_id: self.account_id.clone().or(claims.account_id),
+        }
+    }
+}
+
 impl std::fmt::Debug for OpenAiEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -130,18 +142,7 @@ impl AuthFile {
 
     /// kelp's entry if it is one kelp understands; `None` when absent or foreign-shaped.
     pub fn openai(&self) -> Option<OpenAiEntry> {
-        let entry = self.entries.get(PROVIDER_ID)?.as_object()?;
-        let text = |name: &str| entry.get(name).and_then(Value::as_str).map(str::to_string);
-        match entry.get("type")?.as_str()? {
-            "api" => Some(OpenAiEntry::Api { key: text("key")? }),
-            "oauth" => Some(OpenAiEntry::OAuth(OAuthEntry {
-                refresh: text("refresh")?,
-                access: text("access")?,
-                expires_ms: expires_ms(entry.get("expires")?)?,
-                account_id: text("accountId"),
-            })),
-            _ => None,
-        }
+        self.entries.get(PROVIDER_ID).and_then(read_entry)
     }
 
     /// Stores kelp's entry, keeping every field of the old entry that the new one does not own.
@@ -151,37 +152,7 @@ impl AuthFile {
             .entries
             .entry(PROVIDER_ID)
             .or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
-        }
-        let Value::Object(entry) = slot else {
-            return;
-        };
-        let (kind, owned_by_other) = match new {
-            OpenAiEntry::Api { .. } => ("api", OAUTH_FIELDS),
-            OpenAiEntry::OAuth(_) => ("oauth", API_FIELDS),
-        };
-        // Fields of the other entry type would describe a login that no longer exists.
-        if entry.get("type").and_then(Value::as_str) != Some(kind) {
-            for field in owned_by_other {
-                entry.shift_remove(*field);
-            }
-        }
-        entry.insert("type".into(), kind.into());
-        match new {
-            OpenAiEntry::Api { key } => {
-                entry.insert("key".into(), key.as_str().into());
-            }
-            OpenAiEntry::OAuth(tokens) => {
-                entry.insert("refresh".into(), tokens.refresh.as_str().into());
-                entry.insert("access".into(), tokens.access.as_str().into());
-                entry.insert("expires".into(), tokens.expires_ms.into());
-                match &tokens.account_id {
-                    Some(id) => entry.insert("accountId".into(), id.as_str().into()),
-                    None => entry.shift_remove("accountId"),
-                };
-            }
-        }
+        write_entry(slot, new);
     }
 
     /// Removes kelp's entry; returns whether there was one.
@@ -192,6 +163,63 @@ impl AuthFile {
     /// Sets any entry; used by tests and by other providers' entries being carried along.
     pub fn set_raw(&mut self, key: &str, value: Value) {
         self.entries.insert(key.to_string(), value);
+    }
+
+    /// Any entry, as it is in the file.
+    pub fn raw_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries.get_mut(key)
+    }
+}
+
+/// An entry in opencode's shape (`{"type":"oauth",…}` or `{"type":"api","key":…}`) as kelp
+/// understands it; `None` when foreign-shaped.
+pub fn read_entry(value: &Value) -> Option<OpenAiEntry> {
+    let entry = value.as_object()?;
+    let text = |name: &str| entry.get(name).and_then(Value::as_str).map(str::to_string);
+    match entry.get("type")?.as_str()? {
+        "api" => Some(OpenAiEntry::Api { key: text("key")? }),
+        "oauth" => Some(OpenAiEntry::OAuth(OAuthEntry {
+            refresh: text("refresh")?,
+            access: text("access")?,
+            expires_ms: expires_ms(entry.get("expires")?)?,
+            account_id: text("accountId"),
+        })),
+        _ => None,
+    }
+}
+
+/// Writes `new` into `slot` in opencode's shape, keeping every field `new` does not own.
+pub fn write_entry(slot: &mut Value, new: &OpenAiEntry) {
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    let Value::Object(entry) = slot else {
+        return;
+    };
+    let (kind, owned_by_other) = match new {
+        OpenAiEntry::Api { .. } => ("api", OAUTH_FIELDS),
+        OpenAiEntry::OAuth(_) => ("oauth", API_FIELDS),
+    };
+    // Fields of the other entry type would describe a login that no longer exists.
+    if entry.get("type").and_then(Value::as_str) != Some(kind) {
+        for field in owned_by_other {
+            entry.shift_remove(*field);
+        }
+    }
+    entry.insert("type".into(), kind.into());
+    match new {
+        OpenAiEntry::Api { key } => {
+            entry.insert("key".into(), key.as_str().into());
+        }
+        OpenAiEntry::OAuth(tokens) => {
+            entry.insert("refresh".into(), tokens.refresh.as_str().into());
+            entry.insert("access".into(), tokens.access.as_str().into());
+            entry.insert("expires".into(), tokens.expires_ms.into());
+            match &tokens.account_id {
+                Some(id) => entry.insert("accountId".into(), id.as_str().into()),
+                None => entry.shift_remove("accountId"),
+            };
+        }
     }
 }
 

@@ -65,6 +65,12 @@ pub(super) enum Command {
     /// Inspect the login.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// The logins kelp keeps (`kelp login --name NAME` adds one): list them, switch to one
+    /// (nothing is revoked), remove one.
+    Accounts {
+        #[command(subcommand)]
+        command: Option<super::accounts_cmd::AccountsCommand>,
+    },
     /// List saved conversations of this directory, newest first.
     Sessions(SessionsArgs),
     /// Continue a saved conversation in the client, as Codex's `resume`: the one with ID (or
@@ -332,6 +338,16 @@ pub(super) struct LoginArgs {
     /// with the code (scroll up to scan it).
     #[arg(long, conflicts_with_all = ["with_api_key", "browser"])]
     pub(super) qr: bool,
+    /// Keep this ChatGPT login under NAME beside the others (`kelp accounts` lists them); the
+    /// login in use before stays kept under its own name.
+    #[arg(long, value_name = "NAME", conflicts_with = "with_api_key", value_parser = login_name)]
+    pub(super) name: Option<String>,
+}
+
+fn login_name(name: &str) -> Result<String, String> {
+    kelp::auth::logins::check_name(name)
+        .map(|()| name.to_string())
+        .map_err(|e| e.to_string())
 }
 
 impl LoginArgs {
@@ -353,6 +369,7 @@ impl LoginArgs {
             LoginChoice::ChatGpt {
                 method,
                 qr: self.qr,
+                name: self.name.clone(),
             }
         }
     }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::common::{exit, fail};
 
 /// Which login `kelp login` runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginChoice {
     /// An API key from stdin; `check`: only once the API accepts it.
     ApiKey { check: bool },
@@ -26,6 +26,7 @@ pub enum LoginChoice {
     ChatGpt {
         method: Option<LoginMethod>,
         qr: bool,
+        name: Option<String>,
     },
 }
 
@@ -33,9 +34,9 @@ pub enum LoginChoice {
 pub fn login(config: &Config, choice: LoginChoice) -> ExitCode {
     match choice {
         LoginChoice::ApiKey { check } => login_with_api_key(config, check),
-        LoginChoice::ChatGpt { method, qr } => {
+        LoginChoice::ChatGpt { method, qr, name } => {
             let method = method.unwrap_or_else(auth::detect_method);
-            with_runtime(|| chatgpt_login(config, method, qr))
+            with_runtime(|| chatgpt_login(config, method, qr, name))
         }
     }
 }
@@ -90,7 +91,7 @@ fn login_with_api_key(config: &Config, check: bool) -> ExitCode {
 }
 
 /// The account service over the process's one HTTP client and `OPENAI_API_KEY`.
-fn accounts(config: &Config) -> Result<(Accounts, reqwest::Client), String> {
+pub(super) fn accounts(config: &Config) -> Result<(Accounts, reqwest::Client), String> {
     let http = http_client()?;
     let env_api_key = std::env::var("OPENAI_API_KEY").ok();
     Ok((
@@ -99,13 +100,22 @@ fn accounts(config: &Config) -> Result<(Accounts, reqwest::Client), String> {
     ))
 }
 
-async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> ExitCode {
+async fn chatgpt_login(
+    config: &Config,
+    method: LoginMethod,
+    force_qr: bool,
+    name: Option<String>,
+) -> ExitCode {
     let http = match http_client() {
         Ok(http) => http,
         Err(e) => return fail(exit::FAILURE, &e),
     };
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let handle = auth::start_login(method, config, http, events_tx);
+    let options = auth::LoginOptions {
+        name,
+        ..auth::LoginOptions::from_config(config)
+    };
+    let handle = auth::start_login_with(method, options, http, events_tx);
     let pasting = method == LoginMethod::Browser && std::io::stdin().is_terminal();
     let mut pastes = if pasting {
         read_lines()
@@ -146,10 +156,34 @@ async fn chatgpt_login(config: &Config, method: LoginMethod, force_qr: bool) -> 
         handle.released().await;
     }
     match outcome {
-        LoginOutcome::Done(_) => ExitCode::SUCCESS,
+        LoginOutcome::Done(_) => {
+            say_kept_beside(config);
+            ExitCode::SUCCESS
+        }
         LoginOutcome::Failed(_) => ExitCode::from(exit::AUTH),
         LoginOutcome::Cancelled => ExitCode::from(exit::CANCELLED),
     }
+}
+
+/// After a login: the logins kept beside it, so the person knows the one before is not lost.
+fn say_kept_beside(config: &Config) {
+    let store = kelp::auth::AuthStore::new(&config.auth_file);
+    let Ok(logins) = kelp::auth::Logins::beside(&store).list() else {
+        return;
+    };
+    let (in_use, others): (Vec<_>, Vec<_>) = logins.iter().partition(|login| login.active);
+    let (Some(in_use), false) = (in_use.first(), others.is_empty()) else {
+        return;
+    };
+    let names: Vec<String> = others
+        .iter()
+        .map(|login| kelp::terminal_text::printable(&login.name).into_owned())
+        .collect();
+    println!(
+        "Kept as {}, beside {}: `kelp accounts switch NAME` changes which is in use.",
+        kelp::terminal_text::printable(&in_use.name),
+        names.join(", ")
+    );
 }
 
 /// Hands a typed line to the login; whether it took it.
@@ -461,7 +495,7 @@ fn http_client() -> Result<reqwest::Client, String> {
 
 /// Runs `work` on a small runtime. Leftover blocking work (a browser that never returns) does
 /// not hold up the exit.
-fn with_runtime<F: Future<Output = ExitCode>>(work: impl FnOnce() -> F) -> ExitCode {
+pub(super) fn with_runtime<F: Future<Output = ExitCode>>(work: impl FnOnce() -> F) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

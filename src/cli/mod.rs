@@ -1,10 +1,11 @@
-//! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`,
+//! The command line: `kelp`, `kelp login [status]`, `kelp logout`, `kelp auth status`, `kelp accounts`,
 //! `kelp sessions`, `kelp resume`, `kelp fork`, `kelp archive`, `kelp unarchive`, `kelp delete`,
 //! `kelp queue`, `kelp agents`, `kelp worktree`, `kelp features`, `kelp run`, `kelp exec`, `kelp review`, `kelp mcp`, `kelp hooks`, `kelp project`, `kelp doctor`, `kelp app-server`,
 //! `kelp acp`, `kelp sandbox check`, `kelp completion`, and Codex's verbs kelp does not have,
 //! refused in words. This file only dispatches.
 //!
 //! Its other files:
+//! - `accounts_cmd.rs`: `kelp accounts [list | switch | remove]`, the logins kelp keeps.
 //! - `app_server_cmd.rs`: `kelp app-server`.
 //! - `args.rs`: the command line's shape as clap reads it.
 //! - `client_cmd.rs`: the interactive client: `kelp`, `kelp resume`, `kelp fork`, `--remote`.
@@ -27,6 +28,7 @@
 //! - `setup.rs`: the flags, the configuration and the project directory every command starts from.
 //! - `worktree_cmd.rs`: `kelp worktree list | remove`, the worktrees kelp made.
 
+mod accounts_cmd;
 mod app_server_cmd;
 mod args;
 mod auth_cmd;
@@ -132,6 +134,7 @@ fn run_cli() -> ExitCode {
         Some(Command::Login(args)) => auth_cmd::login(&config, args.choice()),
         Some(Command::Logout) => auth_cmd::logout(&config),
         Some(Command::Auth(AuthCommand::Status)) => auth_cmd::status(&config),
+        Some(Command::Accounts { command }) => accounts_cmd::accounts(&config, command),
         Some(Command::Sessions(args)) => in_project(project_dir(), |dir| {
             let listing = sessions_cmd::Listing {
                 all: args.all,
@@ -158,6 +161,7 @@ fn run_cli() -> ExitCode {
             auth_cmd::LoginChoice::ChatGpt {
                 method: Some(kelp::protocol::LoginMethod::Device),
                 qr: false,
+                name: None,
             },
         ),
         Some(Command::Acp(_)) => serve_stdio(config, kelp::acp::serve),

@@ -50,6 +50,19 @@ pub enum AuthSummary {
     ApiKey { masked: String },
 }
 
+/// A login kept beside the others, as `/account` lists it: never a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRow {
+    /// What the person calls it (`kelp login --name`), else its email.
+    pub name: String,
+    /// The one requests use.
+    pub active: bool,
+    /// Who it is.
+    pub who: AuthSummary,
+    /// When it was last the one in use, in epoch seconds.
+    pub last_used_secs: i64,
+}
+
 /// The issuer's answer to `usercode`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceCode {

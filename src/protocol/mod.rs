@@ -163,8 +163,16 @@ pub enum Op {
     /// Settings for this conversation from the next turn on, not saved to the config file (an
     /// embedding host's per-turn choice).
     Override(Settings),
-    /// Start a ChatGPT login.
-    StartLogin(LoginMethod),
+    /// Start a ChatGPT login; `name`: what to keep it as beside the other logins (`None`: the
+    /// name it had, else its email).
+    StartLogin {
+        method: LoginMethod,
+        name: Option<String>,
+    },
+    /// Ask for the logins kept (`/account`): the answer is `Reply::Logins`.
+    ListLogins,
+    /// Put the login kept under this name in use: the next request carries it.
+    SwitchLogin(String),
     /// The redirect URL (or bare code) pasted back for a browser login on another machine; it
     /// holds a one-time authorization code, so it is kept out of `Debug`.
     PasteLoginRedirect(Secret),
@@ -625,6 +633,8 @@ pub enum Reply {
     ApiKeyUnchecked(String),
     /// The login changed (`None`: logged out). The string describes it for the status line.
     AuthChanged(Option<AuthSummary>),
+    /// The logins kept, the one in use first (`ListLogins`).
+    Logins(Vec<LoginRow>),
     /// The models of the current login, and the one in use.
     Models {
         available: Vec<String>,

@@ -457,6 +457,7 @@ mod tests {
         let turn = crate::session::Note::TurnStarted {
             id: "t2".into(),
             model: Some("gpt-5.4-mini".into()),
+            account: None,
         };
         serde_json::to_writer(&mut bytes, &turn).unwrap();
         bytes.push(b'\n');

@@ -105,6 +105,9 @@ pub enum Note {
         /// The model its requests use (absent in files of older kelp versions).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model: Option<String>,
+        /// The name of the login its requests use (`kelp accounts`); never a secret.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     /// A tool call ran (or was refused), written after its output.
     #[serde(rename = "kelp_call")]
@@ -131,6 +134,7 @@ impl Note {
         Self::TurnStarted {
             id: id.into(),
             model: None,
+            account: None,
         }
     }
 }

@@ -42,6 +42,8 @@ pub(super) enum Effect {
     AwaitTerminals,
     /// `/hooks` waits for the hooks' list, to show it.
     AwaitHooks,
+    /// `/account` puts the login named so in use: the change is said by that name.
+    SwitchLogin(String),
     /// `/presets` waits for the prompt files, to list them.
     AwaitPresets,
     /// `/side QUESTION`: asked beside the conversation, in a view over it.
@@ -143,6 +145,10 @@ impl App {
             }
             Effect::AwaitTerminals => self.session.awaiting_terminals = true,
             Effect::AwaitHooks => self.session.awaiting_hooks = true,
+            Effect::SwitchLogin(name) => {
+                self.session.switching_to = Some(name.clone());
+                self.send(Op::SwitchLogin(name));
+            }
             Effect::AwaitPresets => self.session.awaiting_presets = true,
             Effect::AskSide(question) => self.ask_side(question),
             Effect::AwaitFork => self.session.forking = true,
@@ -366,6 +372,7 @@ impl App {
         }
         match command {
             SlashCommand::Connect => vec![Effect::OpenConnect],
+            SlashCommand::Account => self.account_command(argument),
             SlashCommand::Model => vec![
                 Send(Op::RefreshModels),
                 Effect::OpenPicker(
@@ -600,6 +607,7 @@ impl App {
             PickerKind::Question => vec![Effect::Answer(label)],
             PickerKind::StillRunning => self.still_running_picked(index),
             PickerKind::Hooks => self.hooks_picked(index),
+            PickerKind::Accounts => self.account_picked(index),
             PickerKind::Trust => self.trust_picked(index),
             PickerKind::ProjectSettings => self.project_settings_picked(index == 0),
             PickerKind::Surface(surface) => vec![Effect::PickSurface(surface, Some(index))],

@@ -269,6 +269,7 @@ impl App {
             Reply::Agents { rows, saved } => self.on_agents(rows, saved),
             Reply::Terminals(rows) => self.on_terminals(rows),
             Reply::Hooks(rows) => self.on_hooks(rows),
+            Reply::Logins(rows) => self.on_logins(rows),
             Reply::Side(event) => self.on_side(*event),
             Reply::ServerQueue(waiting) => self.turn.server_queue = waiting,
             Reply::AgentTranscript {
@@ -496,7 +497,9 @@ impl App {
 
     /// Opens `/connect` in the overlay slot.
     pub(super) fn open_connect(&mut self) {
-        self.overlay = Some(Overlay::Connect(ConnectDialog::new(self.headless)));
+        // With a login in use, a new ChatGPT login is named and kept beside it.
+        let dialog = ConnectDialog::new(self.headless).asking_a_name(self.status.auth.is_some());
+        self.overlay = Some(Overlay::Connect(dialog));
     }
 
     /// The `/connect` dialog, when it is open.
@@ -510,7 +513,14 @@ impl App {
             return;
         }
         self.overlay = None;
-        self.notice(format!("Connected: {}.", summary.describe()));
+        match self.session.switching_to.take() {
+            Some(name) => self.notice(format!(
+                "Now using the login {}: {}. The others stay kept (/account).",
+                crate::terminal_text::printable(&name),
+                summary.describe()
+            )),
+            None => self.notice(format!("Connected: {}.", summary.describe())),
+        }
         if self.status.auth.as_ref() != Some(&summary) {
             // Another account: the limits shown were the old one's.
             self.status.rate_limits = None;

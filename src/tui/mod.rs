@@ -40,7 +40,8 @@
 //!   about the conversation and where it runs: `/plan`, `/pwd`, `/archive`, `/warnings`, …),
 //!   `export.rs` (`/export`: the conversation as Markdown), `keymap.rs` (the person's
 //!   `[tui.keymap]` read before the client's own handling of keys) and `keymap_view.rs`
-//!   (`/keymap`: the actions, their keys changed and saved, the key inspector).
+//!   (`/keymap`: the actions, their keys changed and saved, the key inspector),
+//!   `account_view.rs` (`/account`: the logins kept, and which one requests use).
 //!
 //! - `agents_center.rs`: the command center's list (`/agents`, `/subagents`), grouped as Needs
 //!   you, Working, Ready and Inactive; `agents.rs`: the center in the app, another agent's
@@ -53,6 +54,7 @@
 //! - `wrap.rs`: word wrapping of styled lines to a width, with a hanging prefix for continuation
 //!   lines.
 
+mod account_view;
 mod agents;
 pub mod agents_center;
 pub mod app;

@@ -40,6 +40,10 @@ pub(crate) struct SessionState {
     pub(crate) awaiting_presets: bool,
     /// The hashes of the project's settings the question at the start asks about.
     pub(crate) project_waiting: Vec<String>,
+    /// The login `/account` asked to put in use, until the core says it is.
+    pub(crate) switching_to: Option<String>,
+    /// The logins kept, as `/account` last listed them.
+    pub(crate) logins: Vec<crate::protocol::LoginRow>,
     /// The person's hooks, as last listed.
     pub(crate) hooks: Vec<crate::protocol::HookRow>,
     /// What the client opened again for says, once the conversation it resumes is drawn.

@@ -105,6 +105,60 @@ notification!(
     }
 );
 
+/// `accountSession/list`'s params.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSessionsListParams {
+    /// Ask ChatGPT for the workspaces' names again: kelp knows only what the tokens say.
+    #[serde(default)]
+    pub refresh_workspace_metadata: Option<bool>,
+}
+
+/// `accountSession/switch`'s params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSessionsSwitchParams {
+    /// The login, as `accountSession/list` named it.
+    pub session_id: String,
+    /// The workspace within that login.
+    pub account_id: String,
+    #[serde(default)]
+    pub allow_browser_login: Option<bool>,
+}
+
+/// The logins kept, as `accountSession/list` and `accountSession/switch` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSessions {
+    pub active_session_id: Option<String>,
+    pub sessions: Vec<AccountSession>,
+}
+
+/// One login kept: a ChatGPT user with the workspace its tokens are for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSession {
+    pub session_id: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub image_url: Option<String>,
+    pub is_active: bool,
+    pub last_used_at: i64,
+    pub selected_workspace_account_id: Option<String>,
+    pub user_id: Option<String>,
+    pub workspaces: Vec<AccountSessionWorkspace>,
+}
+
+/// A workspace a login may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSessionWorkspace {
+    pub account_id: String,
+    pub image_url: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+}
+
 /// The plan's rate-limit windows, those kelp knows (`RateLimitSnapshot`, sparse).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateLimitSnapshot {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ThreadSearchParams;
+use super::{AccountSessionsListParams, AccountSessionsSwitchParams, ThreadSearchParams};
 use crate::secret::Secret;
 
 /// A request's params and the method they go with.
@@ -42,6 +42,8 @@ methods! {
     LoginCancelParams = "account/login/cancel",
     AccountReadParams = "account/read",
     LogoutParams = "account/logout",
+    AccountSessionsListParams = "accountSession/list",
+    AccountSessionsSwitchParams = "accountSession/switch",
     ModelListParams = "model/list",
     ThreadLoadedListParams = "thread/loaded/list",
     ThreadReadParams = "thread/read",

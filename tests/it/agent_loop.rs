@@ -860,7 +860,12 @@ async fn a_device_login_through_the_core_saves_the_login_and_lists_its_models() 
     use kelp::protocol::{LoginEvent, LoginMethod};
     let mut a = agent(ApprovalMode::Ask).await;
     a.fake.configure(|c| c.device_interval = json!("1"));
-    a.ops.send(Op::StartLogin(LoginMethod::Device)).unwrap();
+    a.ops
+        .send(Op::StartLogin {
+            method: LoginMethod::Device,
+            name: None,
+        })
+        .unwrap();
     let Event::Reply(kelp::protocol::Reply::Login(LoginEvent::DeviceCode { user_code, .. })) =
         a.next().await
     else {
@@ -910,7 +915,12 @@ async fn cancelling_a_browser_login_in_the_core_ends_it() {
     // environment concurrently; `true` stands in for a browser so none opens.
     unsafe { std::env::set_var("BROWSER", "true") };
     let mut a = agent(ApprovalMode::Ask).await;
-    a.ops.send(Op::StartLogin(LoginMethod::Browser)).unwrap();
+    a.ops
+        .send(Op::StartLogin {
+            method: LoginMethod::Browser,
+            name: None,
+        })
+        .unwrap();
     let Event::Reply(kelp::protocol::Reply::Login(LoginEvent::BrowserWaiting { port, .. })) =
         a.next().await
     else {

@@ -175,6 +175,15 @@ impl Schema {
                 "thread/searchOccurrences",
                 "../0.171.0/v2/ThreadSearchOccurrencesResponse.json",
             ),
+            // Codex 0.171's experimental logins kept.
+            (
+                "accountSession/list",
+                "../0.171.0/v2/AccountSessionsResponse.json",
+            ),
+            (
+                "accountSession/switch",
+                "../0.171.0/v2/AccountSessionsSwitchResponse.json",
+            ),
         ] {
             responses
                 .entry(method.to_string())

@@ -15,6 +15,7 @@ mod opener_tree;
 #[path = "../support/pty.rs"]
 mod pty;
 
+mod accounts;
 mod acp;
 mod agent_loop;
 mod agents;

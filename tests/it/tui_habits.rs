@@ -1,7 +1,7 @@
 //! The commands and keys a Codex 0.171 user types from habit, each in an 80×24 SSH window
 //! against the fake server: `/pwd`, `/plan`, `/mention`, `/presets`, `/export`,
 //! `/recap`, `/usage`, `/config`, `/warnings` and F2, `/rollout`, `/feedback`, `/archive`,
-//! `/delete`, `/cd`, `/keymap`, `/resume` over what was said, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
+//! `/delete`, `/cd`, `/keymap`, `/resume` over what was said, `/account`, Alt+, and Alt+., `/title`, `/theme`, `/vim`, `/tui` and `--no-alt-screen`, a
 //! pasted image path and Ctrl+V, and Codex's commands kelp does not serve.
 
 use std::path::Path;
@@ -848,6 +848,45 @@ async fn resume_finds_a_conversation_by_what_was_said_in_it() {
     );
     pty.send("\r");
     pty.wait_for("Resumed the conversation", WAIT);
+    pty.send("\x04");
+    assert!(pty.wait_exit(WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_switches_the_login_the_next_request_carries() {
+    use crate::accounts::{entry, sign_in_as};
+    let fake = FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let auth = home.path().join(".local/share/kelp/auth.json");
+    std::fs::create_dir_all(auth.parent().unwrap()).unwrap();
+    let logins = kelp::auth::Logins::beside(&kelp::auth::AuthStore::new(&auth));
+    sign_in_as(&fake, "work@example.com", "acct-work");
+    let work = fake.mint_tokens();
+    logins.adopt(Some("work"), &entry(&work)).unwrap();
+    sign_in_as(&fake, "home@example.com", "acct-home");
+    logins
+        .adopt(Some("home"), &entry(&fake.mint_tokens()))
+        .unwrap();
+    fake.push_response(Reply::text("Answered on the work login."));
+
+    let mut pty = over_ssh(&fake, home.path(), &[], &[]);
+    ready(&mut pty);
+    pty.send("/account\r");
+    let screen = pty.wait_for("Add a login", WAIT);
+    insta::assert_snapshot!(
+        "account_lists_the_logins_kept",
+        without_home(&screen, home.path())
+    );
+    pty.send("\x1b[B\r");
+    pty.wait_for("Now using the login work", WAIT);
+    pty.send("which login is this\r");
+    pty.wait_for("Answered on the work login.", WAIT);
+    let sent = fake.requests_to("/responses");
+    let bearer = format!("Bearer {}", work.access_token);
+    assert_eq!(
+        sent.last().unwrap().header("authorization"),
+        Some(bearer.as_str())
+    );
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));
 }

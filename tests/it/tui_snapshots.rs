@@ -605,7 +605,10 @@ fn connect_browser_waiting() {
     key(&mut app, KeyCode::Char('1'));
     assert_eq!(
         ops(&mut rx),
-        [Op::StartLogin(kelp::protocol::LoginMethod::Browser)]
+        [Op::StartLogin {
+            method: kelp::protocol::LoginMethod::Browser,
+            name: None,
+        }]
     );
     app.handle_core_event(Event::Reply(Reply::Login(LoginEvent::BrowserWaiting {
         authorize_url: "https://auth.openai.com/oauth/authorize?response_type=code&client_id=app_EMoamEEZ73f0CkXaXp7hrann&redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback&scope=openid%20profile%20email%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=af0ifjsldkj".into(),

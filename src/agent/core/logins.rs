@@ -4,7 +4,7 @@
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::Core;
-use crate::auth::SaveKeyError;
+use crate::auth::{KeptLogin, SaveKeyError};
 use crate::llm::LlmClient;
 use crate::protocol::LoginMethod;
 use crate::protocol::{AuthSummary, Event, Reply};
@@ -66,8 +66,8 @@ impl Core {
 
     /// Starts a ChatGPT login; its steps arrive as `Event::Reply(Reply::Login)`, and the model list is
     /// refreshed once it is saved. A new login replaces (and so cancels) a running one.
-    pub(super) fn start_login(&mut self, method: LoginMethod) {
-        let (mut login, _replaced) = self.accounts.start_login(method, true);
+    pub(super) fn start_login(&mut self, method: LoginMethod, name: Option<String>) {
+        let (mut login, _replaced) = self.accounts.start_named_login(method, true, name);
         let events = self.events.clone();
         let refresh = self.model_refresh();
         crate::task::spawn(async move {
@@ -79,6 +79,42 @@ impl Core {
                 if done {
                     refresh.run().await;
                     return;
+                }
+            }
+        });
+    }
+}
+
+impl Core {
+    /// The logins kept, answered as `Reply::Logins`.
+    pub(super) fn list_logins(&self) {
+        let accounts = self.accounts.clone();
+        let events = self.events.clone();
+        crate::task::spawn(async move {
+            let event = match accounts.logins().await {
+                Ok(logins) => {
+                    Event::Reply(Reply::Logins(logins.iter().map(KeptLogin::row).collect()))
+                }
+                Err(e) => Event::Error(format!("cannot list the logins: {e}")),
+            };
+            let _ = events.send(event);
+        });
+    }
+
+    /// Puts the login kept as `name` in use; the next request carries it. Says the new
+    /// login, then its models.
+    pub(super) fn switch_login(&self, name: String) {
+        let accounts = self.accounts.clone();
+        let events = self.events.clone();
+        let refresh = self.model_refresh();
+        crate::task::spawn(async move {
+            match accounts.switch_login(&name).await {
+                Ok(login) => {
+                    let _ = events.send(Event::Reply(Reply::AuthChanged(Some(login.row().who))));
+                    refresh.run().await;
+                }
+                Err(e) => {
+                    let _ = events.send(Event::Error(e.to_string()));
                 }
             }
         });

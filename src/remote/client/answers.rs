@@ -47,6 +47,12 @@ impl Remote {
                 tracing::debug!(%message, "the app-server did not answer a start-up request")
             }
             Asked::LoggedOut => self.emit(Event::Error(format!("could not log out: {message}"))),
+            Asked::Logins => self.emit(Event::Error(format!(
+                "the server did not list its logins: {message}"
+            ))),
+            Asked::LoginSwitched(name) => self.emit(Event::Error(format!(
+                "the server did not switch to {name:?}: {message}"
+            ))),
             Asked::Quiet(what) => self.emit(Event::Error(format!("{what}: {message}"))),
             // A server without the experimental queue has nothing waiting to show.
             Asked::Queue => {}
@@ -109,6 +115,8 @@ impl Remote {
                 self.request(&ModelListParams::default(), Asked::Models);
             }
             Asked::LoggedOut => self.emit(Event::Reply(Reply::AuthChanged(None))),
+            Asked::Logins => self.logins_listed(result),
+            Asked::LoginSwitched(_) => self.login_switched(result),
             Asked::Agents => self.agents_listed(result),
             Asked::Queue => {
                 if let Some(page) = decode::<wire::ListPage<wire::QueuedSubmission>>(result) {

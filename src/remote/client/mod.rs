@@ -9,6 +9,7 @@
 //! - `asks.rs`: what the server asks of the person (a command or a patch to approve, the model's
 //!   questions), put to them as the core puts it, and their answer sent back in Codex's words.
 //! - `terminals.rs`: `/ps` and `/stop` through `thread/backgroundTerminals/*`.
+//! - `logins.rs`: `/account` through `accountSession/list|switch`.
 //! - `notifications.rs`: the server's notifications about the thread in hand, as the events the
 //!   core would send.
 
@@ -23,6 +24,7 @@ use super::items;
 
 mod answers;
 mod asks;
+mod logins;
 mod notifications;
 mod terminals;
 use crate::jsonrpc::Incoming;
@@ -87,6 +89,10 @@ enum Asked {
     Login,
     KeySaved(String),
     LoggedOut,
+    /// The server's logins, for `/account`.
+    Logins,
+    /// A switch to the login named so.
+    LoginSwitched(String),
     /// An answer with nothing to show but a failure, said as `what` failed.
     Quiet(&'static str),
 }
@@ -134,6 +140,8 @@ pub struct Remote {
     model: String,
     login: Option<String>,
     context_used: u64,
+    /// The server's ChatGPT logins as `/account` last listed them, each with its workspace.
+    login_workspaces: HashMap<String, String>,
 }
 
 impl Remote {
@@ -156,6 +164,7 @@ impl Remote {
             models: Vec::new(),
             login: None,
             context_used: 0,
+            login_workspaces: HashMap::new(),
         }
     }
 
@@ -241,7 +250,9 @@ impl Remote {
             // The server's own config keeps the folder's trust; the client asked nothing.
             Op::TrustProject(_) => {}
             Op::RefreshModels => self.request(&ModelListParams::default(), Asked::Models),
-            Op::StartLogin(method) => self.start_login(method),
+            Op::StartLogin { method, .. } => self.start_login(method),
+            Op::ListLogins => self.list_logins(),
+            Op::SwitchLogin(name) => self.switch_login(name),
             Op::CancelLogin => self.cancel_login(),
             Op::SaveApiKey { key, .. } => {
                 let masked = crate::auth::mask_key(key.expose());
@@ -679,8 +690,14 @@ mod tests {
                 target: crate::protocol::ReviewTarget::BaseBranch("main".into()),
                 turn_id: None,
             },
-            Op::StartLogin(crate::protocol::LoginMethod::Device),
-            Op::StartLogin(crate::protocol::LoginMethod::Browser),
+            Op::StartLogin {
+                method: crate::protocol::LoginMethod::Device,
+                name: None,
+            },
+            Op::StartLogin {
+                method: crate::protocol::LoginMethod::Browser,
+                name: None,
+            },
             Op::SaveApiKey {
                 key: "sk-test-0000abcd".into(),
                 unchecked: false,

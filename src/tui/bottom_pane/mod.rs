@@ -93,6 +93,8 @@ pub enum PickerKind {
     ConfirmDelete,
     /// `/presets`: the saved prompts.
     Presets,
+    /// `/account`: the logins kept, to switch which one requests use.
+    Accounts,
     /// `/keymap`: the actions and their keys.
     Keymap,
     /// `/keymap`: what to do with the action chosen.

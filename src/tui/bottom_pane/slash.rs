@@ -52,6 +52,8 @@ macro_rules! slash_commands {
 slash_commands! {
     Connect: "connect", "sign in: ChatGPT (browser or device code) or an API key",
         argument None, during_turn true;
+    Account: "account" or ["accounts"], "your logins: switch which one requests use",
+        argument Some("[NAME]"), during_turn false;
     Model: "model", "choose the model and its reasoning effort",
         argument None, during_turn true;
     Approval: "approval" or ["permissions"], "what runs unasked, this folder's trust (/permissions)",

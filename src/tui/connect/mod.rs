@@ -1,8 +1,11 @@
 //! The `/connect` dialog: pick a login method, then follow it. ChatGPT in the browser, ChatGPT by
 //! device code (the code as text and as a QR code, for SSH and headless machines), or an API
 //! key. The dialog only sends `Op`s and follows `LoginEvent`s; the core runs the flows. This file
-//! is the screen state machine and its keys; [`view`] draws it.
+//! is the screen state machine and its keys; [`view`] draws it, with [`lines`]' paragraphs and
+//! rows of keys; [`naming`] asks what to keep a ChatGPT login as when another is kept already.
 
+mod lines;
+mod naming;
 mod view;
 
 use std::time::SystemTime;
@@ -115,6 +118,12 @@ enum Screen {
         /// Why the check could not run; Enter then saves the key unchecked.
         unchecked: Option<String>,
     },
+    /// What to keep a ChatGPT login as, asked before it starts when another login exists.
+    Name {
+        method: Method,
+        name: String,
+        error: Option<String>,
+    },
 }
 
 /// A failure shown above the method list.
@@ -131,6 +140,8 @@ pub struct ConnectDialog {
     selected: usize,
     headless: bool,
     failure: Option<Failure>,
+    /// Another login exists: a ChatGPT login is named before it starts.
+    ask_name: bool,
 }
 
 impl ConnectDialog {
@@ -141,6 +152,7 @@ impl ConnectDialog {
             selected: usize::from(headless),
             headless,
             failure: None,
+            ask_name: false,
         }
     }
 
@@ -179,6 +191,19 @@ impl ConnectDialog {
     fn start(&mut self, method: Method) -> DialogAction {
         self.failure = None;
         self.selected = METHODS.iter().position(|m| *m == method).unwrap_or(0);
+        if self.ask_name && method != Method::ApiKey {
+            self.screen = Screen::Name {
+                method,
+                name: String::new(),
+                error: None,
+            };
+            return DialogAction::None;
+        }
+        self.begin(method, None)
+    }
+
+    /// Starts `method`'s login, kept as `name` beside the others.
+    fn begin(&mut self, method: Method, name: Option<String>) -> DialogAction {
         match method {
             Method::Browser => {
                 self.screen = Screen::Browser {
@@ -189,7 +214,10 @@ impl ConnectDialog {
                     paste_error: None,
                     exchanging: false,
                 };
-                DialogAction::Op(Op::StartLogin(LoginMethod::Browser))
+                DialogAction::Op(Op::StartLogin {
+                    method: LoginMethod::Browser,
+                    name,
+                })
             }
             Method::Device => {
                 self.screen = Screen::Device {
@@ -200,7 +228,10 @@ impl ConnectDialog {
                     qr_full: false,
                     exchanging: false,
                 };
-                DialogAction::Op(Op::StartLogin(LoginMethod::Device))
+                DialogAction::Op(Op::StartLogin {
+                    method: LoginMethod::Device,
+                    name,
+                })
             }
             Method::ApiKey => {
                 self.screen = Screen::ApiKey {
@@ -364,6 +395,7 @@ impl ConnectDialog {
             Screen::Browser { .. } => self.browser_key(key, ctrl),
             Screen::Device { .. } => self.device_key(key),
             Screen::ApiKey { .. } => self.api_key_key(key, ctrl),
+            Screen::Name { .. } => self.name_key(key, ctrl),
         }
     }
 
@@ -528,7 +560,10 @@ mod tests {
         let mut d = ConnectDialog::new(false);
         assert_eq!(
             d.handle_key(key(KeyCode::Char('2'))),
-            DialogAction::Op(Op::StartLogin(LoginMethod::Device))
+            DialogAction::Op(Op::StartLogin {
+                method: LoginMethod::Device,
+                name: None
+            })
         );
         assert!(d.is_waiting());
         assert_eq!(
@@ -544,7 +579,10 @@ mod tests {
         let mut d = ConnectDialog::new(true);
         assert_eq!(
             d.handle_key(key(KeyCode::Enter)),
-            DialogAction::Op(Op::StartLogin(LoginMethod::Device))
+            DialogAction::Op(Op::StartLogin {
+                method: LoginMethod::Device,
+                name: None
+            })
         );
     }
 

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 use unicode_width::UnicodeWidthStr;
 
+use super::lines::{draw, hang, keys_line};
 use super::{ConnectDialog, METHODS, Method, Screen, WAITING_MARK};
 use crate::tui::qr_view::QrView;
 use crate::tui::theme;
@@ -36,6 +37,7 @@ impl ConnectDialog {
             Screen::Browser { .. } => " Connect · ChatGPT in the browser ",
             Screen::Device { .. } => " Connect · ChatGPT with a device code ",
             Screen::ApiKey { .. } => " Connect · API key ",
+            Screen::Name { .. } => " Connect · name this login ",
         };
         let block = Block::new()
             .borders(Borders::TOP | Borders::BOTTOM)
@@ -107,6 +109,9 @@ impl ConnectDialog {
                 *saving,
                 unchecked.as_deref(),
             ),
+            Screen::Name { name, error, .. } => {
+                super::naming::render_name(inner, buf, name, error.as_deref());
+            }
         }
     }
 
@@ -178,39 +183,6 @@ struct DeviceView<'a> {
     exchanging: bool,
     now: SystemTime,
     spinner: &'a str,
-}
-
-fn hang(spans: Vec<Span<'static>>, indent: usize) -> RichLine {
-    RichLine {
-        line: Line::from(spans),
-        hang: vec![Span::raw(" ".repeat(indent))],
-    }
-}
-
-fn keys_line(keys: &[(&str, &str)]) -> RichLine {
-    let mut spans = Vec::new();
-    for (i, (key, what)) in keys.iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled(" · ", theme::dim()));
-        }
-        spans.push(Span::styled(key.to_string(), Style::new().bold()));
-        spans.push(Span::styled(format!(" {what}"), theme::dim()));
-    }
-    RichLine::plain(Line::from(spans))
-}
-
-/// Wraps and draws `lines` from the top of `area`; returns the rows used.
-fn draw(area: Rect, buf: &mut Buffer, lines: &[RichLine]) -> u16 {
-    let mut wrapped = Vec::new();
-    for line in lines {
-        wrap_into(line, usize::from(area.width), &mut wrapped);
-    }
-    let mut y = area.y;
-    for line in wrapped.iter().take(usize::from(area.height)) {
-        draw_line(buf, area.x, y, line, area.width);
-        y += 1;
-    }
-    y - area.y
 }
 
 /// The Browser screen's inputs.
