@@ -324,7 +324,8 @@ impl App {
     }
 
     /// Ctrl+R: earlier prompts, this project's earlier sessions included, that contain what
-    /// the composer holds; the list follows as the query is typed.
+    /// the composer holds, then the lines of this project's conversations that say it; the
+    /// list follows as the query is typed.
     pub(super) fn search_history(&mut self) {
         let query = self.pane.composer().text().to_string();
         self.history_hits = self.pane.composer().history_matching(&query);
@@ -344,13 +345,16 @@ impl App {
             }
             None => {
                 let picker = Picker::new(
-                    "Earlier prompts · type to search",
+                    "Earlier prompts and what was said",
                     items,
                     "no earlier prompt matches",
                 );
                 self.pane.open_picker(PickerKind::History, picker);
+                // A search `/resume` made is this list's to make again.
+                self.session.searched.clear();
             }
         }
+        self.search_said_for_history(&query);
     }
 
     /// Ctrl+R's choice: the earlier prompt into the composer.

@@ -25,7 +25,7 @@ const KEYS: &str = "Keys
   shift+tab         plan mode and back (the model plans, changes nothing)
   ctrl+j, alt+enter new line (shift+enter where the terminal tells it)
   ↑ ↓               earlier prompts; ↑ takes a queued prompt back
-  ctrl+r            search earlier prompts, past sessions here too
+  ctrl+r            search earlier prompts and what was said here
   ctrl+a/e/w/u/k    line start, end, delete word, to start, to end
   alt+b/f           word back, forward
   esc, ctrl+c       stop the answer (queued prompts come back)

@@ -1132,18 +1132,21 @@ async fn init_writes_agents_md_through_approval_and_never_overwrites_one() {
 }
 
 /// Up in an empty composer recalls prompts of this project's earlier sessions too, and Ctrl+R
-/// searches them.
+/// searches them, and what their conversations said.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn earlier_sessions_prompts_come_back_with_up_and_ctrl_r() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
-    fake.push_responses([Reply::text("One."), Reply::text("Two.")]);
+    fake.push_responses([
+        Reply::text("One."),
+        Reply::text("Two: run cargo test --features zebra"),
+    ]);
     let mut first = over_ssh(&fake, home.path(), &[], &[]);
     first.wait_for("Ask anything", WAIT);
     first.send("alpha: rename the parser\r");
     first.wait_for("One.", WAIT);
     first.send("beta: add a test\r");
-    first.wait_for("Two.", WAIT);
+    first.wait_for("Two: run cargo", WAIT);
     first.send("/quit\r");
     assert!(first.wait_exit(WAIT));
     drop(first);
@@ -1176,6 +1179,24 @@ async fn earlier_sessions_prompts_come_back_with_up_and_ctrl_r() {
         |s| s.contains("› alpha: rename the parser") && !s.contains("Earlier prompts"),
         WAIT,
         "the prompt back in the composer",
+    );
+    // What an answer said is found too, below the prompts, and taken as a prompt is.
+    pty.send("\x15\x12");
+    pty.wait_for("Earlier prompts", WAIT);
+    pty.send("zebra");
+    let screen = pty.wait_for("said in “alpha: rename the parser”", WAIT);
+    // The bottom of the screen, from the list down (above it, the home folder's random name).
+    let bottom: Vec<&str> = screen
+        .lines()
+        .skip_while(|line| !line.contains("Earlier prompts"))
+        .map(str::trim_end)
+        .collect();
+    insta::assert_snapshot!("ctrl_r_finds_what_was_said", bottom.join("\n"));
+    pty.send("\r");
+    pty.wait_until(
+        |s| s.contains("› Two: run cargo test --features zebra") && !s.contains("Earlier prompts"),
+        WAIT,
+        "the line in the composer",
     );
     pty.send("\x04");
     assert!(pty.wait_exit(WAIT));

@@ -179,6 +179,17 @@ impl Picker {
         }
     }
 
+    /// Adds `items` after those listed, the cursor left where it is.
+    pub fn add_items(&mut self, items: Vec<PickerItem>) {
+        match &mut self.search {
+            Some(search) => {
+                search.all.extend(items);
+                self.refilter();
+            }
+            None => self.items.extend(items),
+        }
+    }
+
     /// The query typed, when the picker is searchable.
     pub fn query(&self) -> Option<&str> {
         self.search.as_ref().map(|search| search.query.as_str())
