@@ -43,6 +43,10 @@ impl Remote {
             Asked::Sessions { .. } => self.emit(Event::Error(format!(
                 "could not list saved conversations: {message}"
             ))),
+            // A server without the search: the titles alone are searched, as typed.
+            Asked::SessionsSaying(_) => {
+                tracing::debug!(%message, "the app-server did not search what was said")
+            }
             Asked::Account { .. } | Asked::Models => {
                 tracing::debug!(%message, "the app-server did not answer a start-up request")
             }
@@ -102,6 +106,7 @@ impl Remote {
                 self.opened(opened, restore);
             }
             Asked::Sessions { resume_newest } => self.sessions_listed(result, resume_newest),
+            Asked::SessionsSaying(term) => self.sessions_saying(term, result),
             Asked::TurnStarted { .. } => {
                 if let Some(opened) = decode::<wire::TurnResponse>(result) {
                     self.turn_started(opened.turn.id);

@@ -10,6 +10,7 @@
 //!   questions), put to them as the core puts it, and their answer sent back in Codex's words.
 //! - `terminals.rs`: `/ps` and `/stop` through `thread/backgroundTerminals/*`.
 //! - `logins.rs`: `/account` through `accountSession/list|switch`.
+//! - `search.rs`: `/resume`'s search of what was said, through `thread/search`.
 //! - `notifications.rs`: the server's notifications about the thread in hand, as the events the
 //!   core would send.
 
@@ -26,6 +27,7 @@ mod answers;
 mod asks;
 mod logins;
 mod notifications;
+mod search;
 mod terminals;
 use crate::jsonrpc::Incoming;
 use crate::protocol::ApprovalMode;
@@ -75,6 +77,8 @@ enum Asked {
     Sessions {
         resume_newest: bool,
     },
+    /// The server's conversations that say this (`/resume`'s search).
+    SessionsSaying(String),
     /// A turn asked for; a prompt's (`resend`) goes into the thread's queue on the server when
     /// another turn started there first.
     TurnStarted {
@@ -261,8 +265,7 @@ impl Remote {
             }
             Op::Logout => self.request(&requests::LogoutParams, Asked::LoggedOut),
             Op::ListSessions => self.list_sessions(false),
-            // A server's search has no folder to keep to: the titles are searched as typed.
-            Op::SearchSessions(_) => {}
+            Op::SearchSessions(term) => self.search_sessions(term),
             Op::Resume(path) => match self.listed.get(&path).cloned() {
                 Some(id) => self.resume(&id),
                 None => self.emit(Event::Error(format!(
