@@ -206,6 +206,11 @@ fn main() {
     let fake = rt.block_on(fake_openai::FakeOpenAi::start());
     let mut env = fake.env();
     env.push(("OPENAI_API_KEY", fake.api_key()));
+    // `cargo bench --bench embedding opening` runs only that one.
+    if std::env::args().any(|arg| arg == "opening") {
+        bench_opening(&env);
+        return;
+    }
     // `cargo bench --bench embedding websocket` runs only that one.
     if std::env::args().any(|arg| arg == "websocket") {
         bench(Face::AppServer, &fake, &env);
@@ -220,6 +225,73 @@ fn main() {
     bench_turns_list(&env);
     bench_large_thread_pages(&env);
     bench_gigabyte_conversation(&env);
+    bench_opening(&env);
+}
+
+/// Opening a long conversation (compacted every 100 turns) on each face, 100 MiB and 1 GiB:
+/// cold (no index beside it: the file scanned once through) and warm (the index read, and
+/// the lines it shows), the median of 3 each, beside the machine's plain read of the file.
+fn bench_opening(env: &[(&str, String)]) {
+    for turns in [2_400, 24_000] {
+        let state = tempfile::tempdir().expect("a temp dir");
+        let project = state.path().join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        let kelp_state = state.path().join("kelp");
+        let (id, bytes) = support::long_session(&kelp_state, &project, turns, 100);
+        let file = support::long_session_file(&kelp_state, &id);
+        let index = kelp::session::index::index_path(&file);
+        let mut env = env.to_vec();
+        env.push(("XDG_STATE_HOME", state.path().display().to_string()));
+        let size = if bytes >= 1 << 30 {
+            format!("{:.2} GiB", bytes as f64 / f64::from(1 << 30))
+        } else {
+            format!("{:.0} MiB", bytes as f64 / f64::from(1 << 20))
+        };
+        let read = support::plain_read_ms(&file);
+        for face in [Face::AppServer, Face::Acp] {
+            for warm in [false, true] {
+                let mut times = Vec::new();
+                for _ in 0..3 {
+                    if !warm {
+                        let _ = std::fs::remove_file(&index);
+                    }
+                    times.push(reopen_ms(face, &env, &project, &id));
+                }
+                println!(
+                    "kelp {}: a {size} conversation opened {} in a median {:.0} ms of 3 (a plain read of the file: {read:.0} ms)",
+                    face.command(),
+                    if warm {
+                        "warm (its index kept)"
+                    } else {
+                        "cold (no index)"
+                    },
+                    median(times),
+                );
+            }
+        }
+    }
+}
+
+/// The milliseconds from asking `face` to open conversation `id` to its answer.
+fn reopen_ms(face: Face, env: &[(&str, String)], project: &std::path::Path, id: &str) -> f64 {
+    let mut server = Server::start(face, env);
+    server.send(face.initialize());
+    server.read();
+    let opened = match face {
+        Face::AppServer => json!({"id": 6, "method": "thread/resume", "params": {"threadId": id}}),
+        Face::Acp => {
+            json!({"jsonrpc": "2.0", "id": 6, "method": "session/load", "params": {"sessionId": id, "cwd": project, "mcpServers": []}})
+        }
+    };
+    let sent = Instant::now();
+    server.send(opened);
+    loop {
+        let message = server.read();
+        if message["id"] == 6 {
+            assert!(message.get("error").is_none(), "opened: {message}");
+            return sent.elapsed().as_secs_f64() * 1e3;
+        }
+    }
 }
 
 /// A conversation past 1 GiB (24,000 turns of a command's 20 KB output, compacted every 100,

@@ -65,38 +65,51 @@ fn main() {
         "idle resident memory at 80×24 (median of 3, process tree): {total} kB = {file} kB file-backed + {anon} kB anonymous"
     );
 
-    // A long conversation reopened: time to its drawn screen, and memory once idle.
+    // A long conversation reopened: time to its drawn screen, and memory once idle; cold (no
+    // index beside it: the file scanned once through) and warm (its index read), beside the
+    // machine's plain read of the file.
     let project = home.path().join("project");
     std::fs::create_dir_all(&project).unwrap();
     let kelp_state = home.path().join(".local/state/kelp");
     let (id, bytes) = support::long_session(&kelp_state, &project, 2_300, 100);
-    let resumed = resumed_three_times(bin, &id, home.path(), &project, &env, |pid| {
-        let (file, anon) = rss_tree_kb(pid);
-        file + anon
-    });
-    let memory = median(resumed.iter().map(|(kb, _)| *kb).collect());
-    let drawn = median(resumed.iter().map(|(_, ms)| *ms).collect());
-    println!(
-        "a {:.0} MB session (2,300 turns, a compaction every 100) resumed at 80×24: drawn in a median {drawn:.0} ms of 3; idle after: {memory} kB ({:.1}× a fresh client)",
-        bytes as f64 / 1e6,
-        memory as f64 / total as f64
-    );
+    let file = support::long_session_file(&kelp_state, &id);
+    let read = support::plain_read_ms(&file);
+    for warm in [false, true] {
+        let resumed = resumed_three_times(bin, &id, home.path(), &project, &env, warm, |pid| {
+            let (file, anon) = rss_tree_kb(pid);
+            file + anon
+        });
+        let memory = median(resumed.iter().map(|(kb, _)| *kb).collect());
+        let drawn = median(resumed.iter().map(|(_, ms)| *ms).collect());
+        println!(
+            "a {:.0} MB session (2,300 turns, a compaction every 100) resumed at 80×24, {}: drawn in a median {drawn:.0} ms of 3 (a plain read of the file: {read:.0} ms); idle after: {memory} kB ({:.1}× a fresh client)",
+            bytes as f64 / 1e6,
+            if warm { "warm" } else { "cold" },
+            memory as f64 / total as f64
+        );
+    }
 
-    // Past 1 GiB: the peak counts too, the file read once through from end to end.
+    // Past 1 GiB: the peak counts too.
     let (id, bytes) = support::long_session(&kelp_state, &project, 24_000, 100);
-    let resumed = resumed_three_times(bin, &id, home.path(), &project, &env, |pid| {
-        support::status_kb(pid, "VmHWM")
-    });
-    let peak = median(resumed.iter().map(|(kb, _)| *kb).collect());
-    let drawn = median(resumed.iter().map(|(_, ms)| *ms).collect());
-    println!(
-        "a {:.2} GiB session (24,000 turns) resumed at 80×24: drawn in a median {drawn:.0} ms of 3; peak {peak} kB ({:.1}× a fresh client idle)",
-        bytes as f64 / f64::from(1 << 30),
-        peak as f64 / total as f64
-    );
+    let file = support::long_session_file(&kelp_state, &id);
+    let read = support::plain_read_ms(&file);
+    for warm in [false, true] {
+        let resumed = resumed_three_times(bin, &id, home.path(), &project, &env, warm, |pid| {
+            support::status_kb(pid, "VmHWM")
+        });
+        let peak = median(resumed.iter().map(|(kb, _)| *kb).collect());
+        let drawn = median(resumed.iter().map(|(_, ms)| *ms).collect());
+        println!(
+            "a {:.2} GiB session (24,000 turns) resumed at 80×24, {}: drawn in a median {drawn:.0} ms of 3 (a plain read of the file: {read:.0} ms); peak {peak} kB ({:.1}× a fresh client idle)",
+            bytes as f64 / f64::from(1 << 30),
+            if warm { "warm" } else { "cold" },
+            peak as f64 / total as f64
+        );
+    }
 }
 
-/// `kelp --resume id` at 80×24, three times: each run's `measure` of the process 2 s after the
+/// `kelp --resume id` at 80×24, three times (each `warm` from the index the run before kept, or
+/// cold, the index taken away first): each run's `measure` of the process 2 s after the
 /// conversation is drawn (kB), and the milliseconds to that screen.
 fn resumed_three_times(
     bin: &std::path::Path,
@@ -104,10 +117,16 @@ fn resumed_three_times(
     home: &std::path::Path,
     project: &std::path::Path,
     env: &[(&str, &str)],
+    warm: bool,
     measure: impl Fn(u32) -> u64,
 ) -> Vec<(u64, f64)> {
+    let file = support::long_session_file(&home.join(".local/state/kelp"), id);
+    let index = kelp::session::index::index_path(&file);
     let mut resumed = Vec::new();
     for _ in 0..3 {
+        if !warm {
+            let _ = std::fs::remove_file(&index);
+        }
         let start = Instant::now();
         let mut kelp = pty::Pty::spawn_in(bin, &["--resume", id], home, project, env, 80, 24);
         kelp.wait_for("Resumed the", Duration::from_secs(60));

@@ -99,6 +99,28 @@ pub fn long_session(
     (id, std::fs::metadata(&path).unwrap().len())
 }
 
+/// The file of the conversation `id` that [`long_session`] wrote under `kelp_state`.
+pub fn long_session_file(kelp_state: &std::path::Path, id: &str) -> std::path::PathBuf {
+    kelp_state.join(format!(
+        "sessions/2026/01/01/2026-01-01T00-00-00.000Z-{id}.jsonl"
+    ))
+}
+
+/// The machine's plain read of `path`, start to end in 1 MiB reads (the page cache warm, as
+/// for the opens measured beside it): the median of 3, in ms.
+pub fn plain_read_ms(path: &std::path::Path) -> f64 {
+    use std::io::Read;
+    let mut samples = Vec::new();
+    let mut buffer = vec![0; 1 << 20];
+    for _ in 0..3 {
+        let start = std::time::Instant::now();
+        let mut file = std::fs::File::open(path).unwrap();
+        while file.read(&mut buffer).unwrap() > 0 {}
+        samples.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    median(samples)
+}
+
 /// `RssFile` and `RssAnon` of `pid` and every process below it, in kB.
 pub fn rss_tree_kb(pid: u32) -> (u64, u64) {
     let field = |status: &str, name: &str| -> u64 {

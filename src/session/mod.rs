@@ -16,15 +16,19 @@
 //!
 //! Its other files:
 //! - `list.rs`: finding saved conversations.
-//! - `reader.rs`: reading a saved conversation back.
+//! - `reader.rs`: reading a saved conversation back; `scan.rs`: its first pass, each line's
+//!   kind and place and where its turns begin; `index.rs`: that pass kept beside the file
+//!   (`NAME.index`), so the next reader goes on from where it stopped.
 //! - `said.rs`: what was said in each conversation, kept beside it for searching them all.
 //! - `writer.rs`: recording a conversation as it happens.
 
 pub mod goal;
+pub mod index;
 mod list;
 mod reader;
 pub mod record;
 pub mod said;
+mod scan;
 pub mod shelf;
 mod turns;
 mod writer;
@@ -42,7 +46,8 @@ pub use list::{
     Sessions, find, find_under, find_whole, last_exchange, latest_for, list_sessions, list_under,
     recent_prompts, under_parents,
 };
-pub use reader::{MAX_SENT_BYTES, SessionIndex, SessionLog};
+pub use reader::{SessionIndex, SessionLog};
+pub use scan::MAX_SENT_BYTES;
 pub use turns::TurnSplitter;
 pub use writer::{SessionWriter, title_of};
 

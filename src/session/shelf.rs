@@ -48,10 +48,14 @@ fn shelve(path: &Path, from: &Path, to: &Path) -> Result<PathBuf, SessionError> 
         )));
     }
     std::fs::rename(path, &target).map_err(SessionError::io("move", path))?;
-    // What was said goes with it; a lost one is made again when searched.
+    // What was said and its index go with it; a lost one is made again when needed.
     let _ = std::fs::rename(
         super::said::said_path(path),
         super::said::said_path(&target),
+    );
+    let _ = std::fs::rename(
+        super::index::index_path(path),
+        super::index::index_path(&target),
     );
     Ok(target)
 }
@@ -128,6 +132,7 @@ pub fn delete(state_dir: &Path, id: &str) -> Result<PathBuf, SessionError> {
         .or_else(|_| super::list::find_under(&archived_dir(state_dir), id))?;
     std::fs::remove_file(&found.path).map_err(SessionError::io("delete", &found.path))?;
     let _ = std::fs::remove_file(super::said::said_path(&found.path));
+    let _ = std::fs::remove_file(super::index::index_path(&found.path));
     Ok(found.path)
 }
 

@@ -68,6 +68,17 @@ impl TurnSplitter {
         }
     }
 
+    /// What it holds, to keep: the turns begun, and whether the open one began at a note and
+    /// had its prompt.
+    pub(super) fn parts(&self) -> (usize, Option<bool>) {
+        (self.count, self.noted)
+    }
+
+    /// A splitter that holds `parts`, as [`Self::parts`] gave them.
+    pub(super) fn from_parts((count, noted): (usize, Option<bool>)) -> Self {
+        Self { count, noted }
+    }
+
     /// Reads `items` (the first at index `base`) with the notes among them, each after the
     /// items before it, in the order they were saved.
     pub fn read_through(&mut self, items: &[Item], base: usize, notes: &[(usize, Note)]) {

@@ -161,10 +161,14 @@ impl SessionWriter {
                 write_line(file, path, note)?;
                 // A turn ended: what it said is made searchable now, while its lines are warm.
                 // A search bringing it up to date already is left to it: the turn never waits.
-                if matches!(note, Note::Usage { .. })
-                    && let Err(e) = super::said::bring_up_to_date_when(path, false)
-                {
-                    tracing::debug!(error = %e, "what the turn said is not searchable yet");
+                if matches!(note, Note::Usage { .. }) {
+                    if let Err(e) = super::said::bring_up_to_date_when(path, false) {
+                        tracing::debug!(error = %e, "what the turn said is not searchable yet");
+                    }
+                    // And where its lines lie, so the next open reads no more than the tail.
+                    if let Err(e) = super::index::bring_up_to_date(path) {
+                        tracing::debug!(error = %e, "the conversation's index is behind");
+                    }
                 }
                 Ok(())
             }

@@ -1,0 +1,524 @@
+//! A conversation's first pass kept beside it (`NAME.index` beside `NAME.jsonl`), so opening a
+//! long one reads the index and the lines written since, not the whole file: where each line
+//! is and what kind, where each turn begins, the compactions and goal notes, and where the
+//! turns stood at the end it covers. The writer brings it up to date when a turn ends; a
+//! reader that had to scan much keeps what it scanned. One that is lost, damaged, or of
+//! another file (shorter than it says, or other bytes before its end) is scanned for again.
+//!
+//! The file is binary, little-endian: `KELPIDX1`, the header's length when it was written
+//! (offsets move with a header rewritten by `/cd`), the end covered, the 32 bytes before that
+//! end, then the scan's counts and lists, each list led by its length.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::SessionError;
+use super::scan::{Place, Scan, TurnStart};
+use crate::private_file;
+
+const MAGIC: &[u8; 8] = b"KELPIDX1";
+
+/// The bytes before the covered end that must match for the index to be this file's.
+const TAIL: usize = 32;
+
+/// A reader that scanned at least this much of a file keeps what it scanned.
+pub(super) const KEEP_AFTER_BYTES: u64 = 1024 * 1024;
+
+/// The largest conversation the writer scans whole at a turn's end when it has no index yet
+/// (one written before indexes): a longer one waits for its next reader, off the turn.
+const SCAN_AT_TURN_END_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Where the index of the conversation at `session` is kept.
+pub fn index_path(session: &Path) -> PathBuf {
+    session.with_extension("index")
+}
+
+/// The scan kept for the session file `file` (at `path`) whose lines begin at `body_start`,
+/// when it is this file's; `None` otherwise, or when there is none.
+pub(super) fn load(path: &Path, file: &File, body_start: u64) -> Option<Scan> {
+    let (index, _) = private_file::open_regular(&index_path(path), u64::MAX).ok()?;
+    let len = index.metadata().ok()?.len();
+    // A few dozen bytes a line of the conversation: far below any file it could index.
+    if len > 1 << 32 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?);
+    std::io::Read::read_to_end(&mut &index, &mut bytes).ok()?;
+    let (kept_body_start, tail, scan) = decode(&bytes)?;
+    let by = i64::try_from(body_start).ok()? - i64::try_from(kept_body_start).ok()?;
+    let scan = shifted(scan, by)?;
+    let size = file.metadata().ok()?.len();
+    if scan.end > size || scan.end < body_start {
+        return None;
+    }
+    let from = scan.end.saturating_sub(TAIL as u64).max(body_start);
+    let mut before_end = vec![0; usize::try_from(scan.end - from).ok()?];
+    file.read_exact_at(&mut before_end, from).ok()?;
+    (before_end == tail).then_some(scan)
+}
+
+/// Keeps `scan` of the session file `file` (at `path`, its lines from `body_start`) beside
+/// it. Best effort: a lost index costs the next reader a scan, nothing else.
+pub(super) fn save(path: &Path, file: &File, body_start: u64, scan: &Scan) {
+    if scan.torn {
+        return;
+    }
+    let from = scan.end.saturating_sub(TAIL as u64).max(body_start);
+    let mut tail = vec![0; usize::try_from(scan.end - from).unwrap_or(0)];
+    if file.read_exact_at(&mut tail, from).is_err() {
+        return;
+    }
+    let bytes = encode(body_start, &tail, scan);
+    if let Err(e) = write_beside(&index_path(path), &bytes) {
+        tracing::debug!(error = %e, "the conversation's index was not kept");
+    }
+}
+
+/// Writes `bytes` as the file at `path`, whole or not at all (a file of this process beside it,
+/// renamed over it). Not synced to the disk: an index lost in a crash is scanned for again,
+/// and a turn's end does not wait on the disk for it.
+fn write_beside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let temp = private_file::sibling(path, &format!(".{}.tmp", std::process::id()));
+    let written = private_file::private_open_options()
+        .custom_flags(libc::O_NOFOLLOW)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+/// Brings the index of the conversation at `path` up to date with what was written since it:
+/// what the writer does when a turn ends. A conversation with no index yet and longer than
+/// [`SCAN_AT_TURN_END_BYTES`] is left to its next reader.
+pub fn bring_up_to_date(path: &Path) -> Result<(), SessionError> {
+    let (file, meta) =
+        private_file::open_regular(path, u64::MAX).map_err(SessionError::io("open", path))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut line = Vec::new();
+    reader
+        .read_until(b'\n', &mut line)
+        .map_err(SessionError::io("read", path))?;
+    let body_start = line.len() as u64;
+    let mut scan = match load(path, reader.get_ref(), body_start) {
+        Some(scan) => scan,
+        None if meta.len() > SCAN_AT_TURN_END_BYTES => return Ok(()),
+        None => Scan {
+            end: body_start,
+            ..Scan::default()
+        },
+    };
+    let from = scan.end;
+    reader
+        .seek(SeekFrom::Start(from))
+        .map_err(SessionError::io("read", path))?;
+    scan.read_on(&mut reader, from, path, false)?;
+    if scan.end > from || !index_path(path).exists() {
+        save(path, reader.get_ref(), body_start, &scan);
+    }
+    Ok(())
+}
+
+/// Whether `bytes` read as an index, and if so, the number of lines it places: what the fuzz
+/// target and the property tests drive the reader of untrusted bytes with.
+pub fn lines_placed(bytes: &[u8]) -> Option<usize> {
+    decode(bytes).map(|(_, _, scan)| scan.items.len() + scan.notes.len())
+}
+
+/// `scan` with every offset moved by `by` bytes (a header rewritten longer or shorter);
+/// `None` when one would fall outside the file.
+fn shifted(mut scan: Scan, by: i64) -> Option<Scan> {
+    if by == 0 {
+        return Some(scan);
+    }
+    for place in &mut scan.items {
+        place.offset = place.offset.checked_add_signed(by)?;
+    }
+    for (_, place) in &mut scan.notes {
+        place.offset = place.offset.checked_add_signed(by)?;
+    }
+    for turn in &mut scan.turns {
+        turn.offset = turn.offset.checked_add_signed(by)?;
+    }
+    scan.end = scan.end.checked_add_signed(by)?;
+    Some(scan)
+}
+
+fn encode(body_start: u64, tail: &[u8], scan: &Scan) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + scan.items.len() * 13 + scan.notes.len() * 21);
+    out.extend_from_slice(MAGIC);
+    let (turns_begun, open_turn) = scan.splitter.parts();
+    for value in [body_start, scan.end, tail.len() as u64] {
+        put(&mut out, value);
+    }
+    out.extend_from_slice(tail);
+    put(&mut out, scan.skipped_lines as u64);
+    put(&mut out, turns_begun as u64);
+    out.push(match open_turn {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    });
+    put(&mut out, scan.compactions.len() as u64);
+    for (note, sent_from) in &scan.compactions {
+        put(&mut out, *note as u64);
+        put(&mut out, *sent_from as u64);
+    }
+    put(&mut out, scan.items.len() as u64);
+    for place in &scan.items {
+        put_place(&mut out, place);
+    }
+    put(&mut out, scan.notes.len() as u64);
+    for (at, place) in &scan.notes {
+        put(&mut out, *at as u64);
+        put_place(&mut out, place);
+    }
+    put(&mut out, scan.goal_notes.len() as u64);
+    for note in &scan.goal_notes {
+        put(&mut out, *note as u64);
+    }
+    put(&mut out, scan.turns.len() as u64);
+    for turn in &scan.turns {
+        put(&mut out, turn.items_before as u64);
+        put(&mut out, turn.offset);
+        out.push(u8::from(turn.noted));
+        out.extend_from_slice(&u32::try_from(turn.id.len()).unwrap_or(0).to_le_bytes());
+        if u32::try_from(turn.id.len()).is_ok() {
+            out.extend_from_slice(turn.id.as_bytes());
+        }
+    }
+    out
+}
+
+fn put(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+fn put_place(out: &mut Vec<u8>, place: &Place) {
+    put(out, place.offset);
+    out.extend_from_slice(&place.len.to_le_bytes());
+    out.push(u8::from(place.instructions));
+}
+
+/// The header's length, the bytes before the end, and the scan an index holds; `None` for
+/// bytes that are not one whole index.
+fn decode(bytes: &[u8]) -> Option<(u64, Vec<u8>, Scan)> {
+    let mut at = Bytes(bytes);
+    if at.take(8)? != MAGIC {
+        return None;
+    }
+    let body_start = at.u64()?;
+    let end = at.u64()?;
+    let tail_len = at.count(1)?;
+    let tail = at.take(tail_len)?.to_vec();
+    let skipped_lines = at.usize()?;
+    let turns_begun = at.usize()?;
+    let open_turn = match at.u8()? {
+        0 => None,
+        1 => Some(false),
+        2 => Some(true),
+        _ => return None,
+    };
+    let mut compactions = Vec::new();
+    for _ in 0..at.count(16)? {
+        compactions.push((at.usize()?, at.usize()?));
+    }
+    let mut items = Vec::new();
+    for _ in 0..at.count(13)? {
+        items.push(at.place()?);
+    }
+    let mut notes = Vec::new();
+    for _ in 0..at.count(21)? {
+        notes.push((at.usize()?, at.place()?));
+    }
+    let mut goal_notes = Vec::new();
+    for _ in 0..at.count(8)? {
+        goal_notes.push(at.usize()?);
+    }
+    let mut turns = Vec::new();
+    for _ in 0..at.count(21)? {
+        let items_before = at.usize()?;
+        let offset = at.u64()?;
+        let noted = at.u8()? != 0;
+        let id_len = usize::try_from(u32::from_le_bytes(at.take(4)?.try_into().ok()?)).ok()?;
+        let id = String::from_utf8(at.take(id_len)?.to_vec()).ok()?;
+        turns.push(TurnStart {
+            items_before,
+            offset,
+            noted,
+            id,
+        });
+    }
+    if !at.0.is_empty() || !consistent(&items, &notes, &turns, end) {
+        return None;
+    }
+    let sent_from = compactions
+        .last()
+        .map_or(0, |(_, sent_from)| *sent_from)
+        .min(items.len());
+    let scan = Scan {
+        items,
+        notes,
+        goal_notes,
+        turns,
+        sent_from,
+        skipped_lines,
+        end,
+        torn: false,
+        splitter: super::TurnSplitter::from_parts((turns_begun, open_turn)),
+        compactions,
+    };
+    Some((body_start, tail, scan))
+}
+
+/// Whether every line and turn lies before `end`, as a scan leaves them: what a reader of the
+/// index trusts before seeking to them.
+fn consistent(items: &[Place], notes: &[(usize, Place)], turns: &[TurnStart], end: u64) -> bool {
+    let within = |place: &Place| place.offset.saturating_add(u64::from(place.len)) <= end;
+    items.iter().all(within)
+        && notes
+            .iter()
+            .all(|(at, place)| *at <= items.len() && within(place))
+        && turns
+            .iter()
+            .all(|turn| turn.items_before <= items.len() && turn.offset <= end)
+}
+
+/// The unread bytes of an index.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn usize(&mut self) -> Option<usize> {
+        usize::try_from(self.u64()?).ok()
+    }
+
+    /// A list's length, when that many records of at least `each` bytes could follow.
+    fn count(&mut self, each: usize) -> Option<usize> {
+        let n = self.usize()?;
+        (n.checked_mul(each)? <= self.0.len()).then_some(n)
+    }
+
+    fn place(&mut self) -> Option<Place> {
+        let offset = self.u64()?;
+        let len = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
+        let instructions = self.u8()? != 0;
+        Some(Place {
+            offset,
+            len,
+            instructions,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::types::Item;
+    use crate::session::{Note, SessionHeader, SessionLog, SessionWriter};
+    use proptest::prelude::*;
+
+    /// A conversation of `turns` turns (a rewind at turn 50, a compaction at 39), written as
+    /// the writer writes one, the index kept at each turn's end.
+    fn conversation(dir: &Path, turns: usize) -> (SessionWriter, PathBuf) {
+        let mut writer = SessionWriter::create(dir, SessionHeader::new("/p", "gpt-5.5"));
+        writer
+            .append(&Item::user_text(
+                "# AGENTS.md instructions for /p\n\nbe brief",
+            ))
+            .unwrap();
+        let mut items = 1;
+        for turn in 0..turns {
+            add_turn(&mut writer, turn, &mut items);
+        }
+        let path = writer.path().unwrap().to_path_buf();
+        (writer, path)
+    }
+
+    fn add_turn(writer: &mut SessionWriter, turn: usize, items: &mut usize) {
+        writer
+            .append_note(&Note::turn(format!("t-{turn}")))
+            .unwrap();
+        writer
+            .append(&Item::user_text(format!("prompt {turn}")))
+            .unwrap();
+        writer
+            .append(&Item::assistant_text("answer ".repeat(200)))
+            .unwrap();
+        *items += 2;
+        if turn == 39 {
+            let compacted = Note::Compacted {
+                summary: "so far".into(),
+                sent_from: *items,
+                automatic: true,
+            };
+            writer.append_note(&compacted).unwrap();
+        }
+        if turn == 50 {
+            let rewound = Note::Rewound {
+                items: *items - 2,
+                notes: 42,
+            };
+            writer.append_note(&rewound).unwrap();
+            writer.append_note(&Note::turn("again")).unwrap();
+            writer.append(&Item::user_text("prompt 50, again")).unwrap();
+            *items -= 1;
+        }
+        writer
+            .append_note(&Note::Usage {
+                usage: Default::default(),
+                context_used: 0,
+            })
+            .unwrap();
+    }
+
+    /// What a recent load holds: where its items and notes start, they, and its preamble.
+    type Recent = (usize, usize, Vec<Item>, Vec<(usize, Note)>, Vec<Item>);
+
+    /// What a recent load holds, to compare loads made with and without the index.
+    fn recent(path: &Path) -> Recent {
+        let log = SessionLog::load_recent(path, 4_000, 3).unwrap();
+        (
+            log.items_base,
+            log.notes_base,
+            log.items,
+            log.notes,
+            log.preamble,
+        )
+    }
+
+    fn without_index(path: &Path) -> Recent {
+        let kept = std::fs::read(index_path(path)).ok();
+        let _ = std::fs::remove_file(index_path(path));
+        let log = SessionLog::load_recent(path, 4_000, 3).unwrap();
+        if let Some(kept) = kept {
+            std::fs::write(index_path(path), kept).unwrap();
+        }
+        (
+            log.items_base,
+            log.notes_base,
+            log.items,
+            log.notes,
+            log.preamble,
+        )
+    }
+
+    #[test]
+    fn a_load_from_the_index_and_the_lines_after_it_is_a_load_of_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut writer, path) = conversation(dir.path(), 60);
+        assert!(index_path(&path).exists(), "kept at the turns' ends");
+        let scanned = without_index(&path);
+        assert_eq!(recent(&path), scanned);
+        // Turns written after the index was kept (a reader meanwhile, a writer that died): the
+        // index covers the start, the rest is scanned.
+        let kept = std::fs::read(index_path(&path)).unwrap();
+        let mut items = 0;
+        for turn in 60..64 {
+            add_turn(&mut writer, turn, &mut items);
+        }
+        std::fs::write(index_path(&path), &kept).unwrap();
+        assert_eq!(recent(&path), without_index(&path));
+        let turns = crate::session::SessionIndex::read(&path).unwrap().turns();
+        assert_eq!(turns, 64, "the rewound turn counted once");
+    }
+
+    #[test]
+    fn an_index_of_other_bytes_or_of_a_shorter_file_is_scanned_for_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_writer, path) = conversation(dir.path(), 20);
+        let whole = without_index(&path);
+        let kept = std::fs::read(index_path(&path)).unwrap();
+        // The same length, other bytes before the end the index covers.
+        let mut text = std::fs::read(&path).unwrap();
+        let at = text.len() - 10;
+        text[at] = b'X';
+        std::fs::write(&path, &text).unwrap();
+        let file = File::open(&path).unwrap();
+        let body_start = text.iter().position(|b| *b == b'\n').unwrap() as u64 + 1;
+        assert!(load(&path, &file, body_start).is_none());
+        // A shorter file.
+        text.truncate(text.len() / 2);
+        std::fs::write(&path, &text).unwrap();
+        std::fs::write(index_path(&path), &kept).unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(load(&path, &file, body_start).is_none());
+        assert_ne!(recent(&path), whole, "read as it is now");
+    }
+
+    #[test]
+    fn a_header_rewritten_longer_or_shorter_moves_the_places_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_writer, path) = conversation(dir.path(), 30);
+        let before = without_index(&path);
+        for project in ["/a/much/longer/project/folder/than/before", "/"] {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let (header, body) = text.split_once('\n').unwrap();
+            let mut header: SessionHeader = serde_json::from_str(header).unwrap();
+            header.project_dir = project.into();
+            let header = serde_json::to_string(&header).unwrap();
+            std::fs::write(&path, format!("{header}\n{body}")).unwrap();
+            let file = File::open(&path).unwrap();
+            assert!(
+                load(&path, &file, header.len() as u64 + 1).is_some(),
+                "{project}"
+            );
+            assert_eq!(recent(&path), before, "{project}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_read_as_an_index_or_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = lines_placed(&bytes);
+            let mut framed = MAGIC.to_vec();
+            framed.extend_from_slice(&bytes);
+            let _ = lines_placed(&framed);
+        }
+
+        #[test]
+        fn a_kept_index_reads_back_as_it_was(
+            lines in proptest::collection::vec((0u32..5000, any::<bool>()), 0..64),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let mut scan = Scan::default();
+            let mut offset = 100;
+            for (len, instructions) in &lines {
+                scan.items.push(Place { offset, len: *len, instructions: *instructions });
+                offset += u64::from(*len);
+            }
+            scan.end = offset;
+            let bytes = encode(100, b"tail", &scan);
+            let (body_start, tail, read) = decode(&bytes).unwrap();
+            prop_assert_eq!(body_start, 100);
+            prop_assert_eq!(tail, b"tail".to_vec());
+            prop_assert_eq!(read.items.len(), lines.len());
+            prop_assert_eq!(read.end, scan.end);
+            // Any index cut short is refused, never half read.
+            let at = cut.index(bytes.len());
+            prop_assert!(decode(&bytes[..at]).is_none());
+        }
+    }
+}
