@@ -724,7 +724,7 @@ fn slash_popup_filters_as_you_type() {
     assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
     // A window too short for all of them says how many are out of sight.
     let short = draw(&mut app, 80, 12);
-    assert!(short.contains("esc close · ↓ 40 more"), "{short}");
+    assert!(short.contains("esc close · ↓ 41 more"), "{short}");
     type_text(&mut app, "lo");
     assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
 }
