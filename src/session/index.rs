@@ -333,16 +333,22 @@ impl<'a> Bytes<'a> {
     }
 }
 
+/// A conversation written as the writer writes one, for the tests of its readers.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod fixture {
+    use std::path::{Path, PathBuf};
+
     use crate::llm::types::Item;
-    use crate::session::{Note, SessionHeader, SessionLog, SessionWriter};
-    use proptest::prelude::*;
+    use crate::session::{Note, SessionHeader, SessionWriter};
+
+    /// The instructions message a fixture conversation begins with.
+    pub(in crate::session) fn instructions() -> Item {
+        Item::user_text("# AGENTS.md instructions for /p\n\nbe brief")
+    }
 
     /// A conversation of `turns` turns (a rewind at turn 50, a compaction at 39), written as
     /// the writer writes one, the index kept at each turn's end.
-    fn conversation(dir: &Path, turns: usize) -> (SessionWriter, PathBuf) {
+    pub(in crate::session) fn conversation(dir: &Path, turns: usize) -> (SessionWriter, PathBuf) {
         let mut writer = SessionWriter::create(dir, SessionHeader::new("/p", "gpt-5.5"));
         writer
             .append(&Item::user_text(
@@ -357,7 +363,7 @@ mod tests {
         (writer, path)
     }
 
-    fn add_turn(writer: &mut SessionWriter, turn: usize, items: &mut usize) {
+    pub(in crate::session) fn add_turn(writer: &mut SessionWriter, turn: usize, items: &mut usize) {
         writer
             .append_note(&Note::turn(format!("t-{turn}")))
             .unwrap();
@@ -377,9 +383,11 @@ mod tests {
             writer.append_note(&compacted).unwrap();
         }
         if turn == 50 {
+            // Back to before this turn: its note and those of the turns before (a turn note
+            // and a usage note each, and the compaction).
             let rewound = Note::Rewound {
                 items: *items - 2,
-                notes: 42,
+                notes: turn * 2 + 1,
             };
             writer.append_note(&rewound).unwrap();
             writer.append_note(&Note::turn("again")).unwrap();
@@ -393,6 +401,15 @@ mod tests {
             })
             .unwrap();
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{add_turn, conversation};
+    use super::*;
+    use crate::llm::types::Item;
+    use crate::session::{Note, SessionHeader, SessionLog};
+    use proptest::prelude::*;
 
     /// What a recent load holds: where its items and notes start, they, and its preamble.
     type Recent = (usize, usize, Vec<Item>, Vec<(usize, Note)>, Vec<Item>);

@@ -540,44 +540,8 @@ mod tests {
     #[test]
     fn a_recent_load_is_the_tail_of_a_whole_one() {
         let state = tempfile::tempdir().unwrap();
-        let mut writer =
-            super::super::SessionWriter::create(state.path(), SessionHeader::new("/p", "gpt-5.5"));
-        let instructions = Item::user_text("# AGENTS.md instructions for /p\n\nbe brief");
-        writer.append(&instructions).unwrap();
-        let mut items = 1;
-        for turn in 0..60 {
-            writer
-                .append_note(&Note::turn(format!("t-{turn}")))
-                .unwrap();
-            writer
-                .append(&Item::user_text(format!("prompt {turn}")))
-                .unwrap();
-            writer
-                .append(&Item::assistant_text("answer ".repeat(200)))
-                .unwrap();
-            items += 2;
-            if turn == 39 {
-                writer
-                    .append_note(&Note::Compacted {
-                        summary: "so far".into(),
-                        sent_from: items,
-                        automatic: true,
-                    })
-                    .unwrap();
-            }
-            // Turn 50 is gone back over and said again.
-            if turn == 50 {
-                writer
-                    .append_note(&Note::Rewound {
-                        items: items - 2,
-                        notes: 42,
-                    })
-                    .unwrap();
-                writer.append_note(&Note::turn("again")).unwrap();
-                writer.append(&Item::user_text("prompt 50, again")).unwrap();
-            }
-        }
-        let path = writer.path().unwrap().to_path_buf();
+        let instructions = super::super::index::fixture::instructions();
+        let (writer, path) = super::super::index::fixture::conversation(state.path(), 60);
         drop(writer);
         let whole = SessionLog::load(&path).unwrap();
         // A budget of a few turns: fewer than the compaction keeps.

@@ -43,3 +43,14 @@ pub(super) fn draw(area: Rect, buf: &mut Buffer, lines: &[RichLine]) -> u16 {
     }
     y - area.y
 }
+
+/// A failure said in red after a `✗`, its wrapped rows under its words.
+pub(super) fn failed(message: &str) -> RichLine {
+    hang(
+        vec![
+            Span::styled("✗ ", theme::bad()),
+            Span::styled(message.to_string(), theme::bad()),
+        ],
+        2,
+    )
+}

@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::lines::{draw, hang, keys_line};
+use super::lines::{draw, failed, hang, keys_line};
 use super::{ConnectDialog, DialogAction, Screen};
 use crate::tui::theme;
 use crate::tui::wrap::RichLine;
@@ -95,13 +95,7 @@ pub(super) fn render_name(area: Rect, buf: &mut Buffer, name: &str, error: Optio
     lines.push(RichLine::plain(Line::from(field)));
     lines.push(RichLine::default());
     if let Some(error) = error {
-        lines.push(hang(
-            vec![
-                Span::styled("✗ ", theme::bad()),
-                Span::styled(error.to_string(), theme::bad()),
-            ],
-            2,
-        ));
+        lines.push(failed(error));
         lines.push(RichLine::default());
     }
     lines.push(keys_line(&[

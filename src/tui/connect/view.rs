@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 use unicode_width::UnicodeWidthStr;
 
-use super::lines::{draw, hang, keys_line};
+use super::lines::{draw, failed, hang, keys_line};
 use super::{ConnectDialog, METHODS, Method, Screen, WAITING_MARK};
 use crate::tui::qr_view::QrView;
 use crate::tui::theme;
@@ -118,13 +118,7 @@ impl ConnectDialog {
     fn render_methods(&self, area: Rect, buf: &mut Buffer) {
         let mut lines: Vec<RichLine> = Vec::new();
         if let Some(failure) = &self.failure {
-            lines.push(hang(
-                vec![
-                    Span::styled("✗ ", theme::bad()),
-                    Span::styled(failure.message.clone(), theme::bad()),
-                ],
-                2,
-            ));
+            lines.push(failed(&failure.message));
             lines.push(hang(vec![Span::raw("  "), Span::raw(failure.next_step)], 2));
             lines.push(RichLine::default());
         } else {
@@ -264,13 +258,7 @@ fn render_browser(area: Rect, buf: &mut Buffer, view: BrowserView<'_>) {
         };
         lines.push(RichLine::plain(field));
         if let Some(error) = paste_error {
-            lines.push(hang(
-                vec![
-                    Span::styled("✗ ", theme::bad()),
-                    Span::styled(error.to_string(), theme::bad()),
-                ],
-                2,
-            ));
+            lines.push(failed(error));
         }
         lines.push(RichLine::default());
     }
@@ -525,13 +513,7 @@ fn render_api_key(
     lines.push(RichLine::plain(Line::from(field)));
     lines.push(RichLine::default());
     if let Some(error) = error {
-        lines.push(hang(
-            vec![
-                Span::styled("✗ ", theme::bad()),
-                Span::styled(error.to_string(), theme::bad()),
-            ],
-            2,
-        ));
+        lines.push(failed(error));
         lines.push(RichLine::default());
     }
     if let Some(why) = unchecked {
