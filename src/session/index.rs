@@ -10,7 +10,7 @@
 //! end, then the scan's counts and lists, each list led by its length.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -44,9 +44,9 @@ pub(super) fn load(path: &Path, file: &File, body_start: u64) -> Option<Scan> {
     if len > 1 << 32 {
         return None;
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?);
-    std::io::Read::read_to_end(&mut &index, &mut bytes).ok()?;
-    let (kept_body_start, tail, scan) = decode(&bytes)?;
+    // Read as it goes: the index of a 1 GiB conversation is a few MB, never held whole.
+    let (kept_body_start, tail, scan) =
+        decode_from(Bytes::new(BufReader::with_capacity(64 * 1024, index), len))?;
     let by = i64::try_from(body_start).ok()? - i64::try_from(kept_body_start).ok()?;
     let scan = shifted(scan, by)?;
     let size = file.metadata().ok()?.len();
@@ -70,16 +70,20 @@ pub(super) fn save(path: &Path, file: &File, body_start: u64, scan: &Scan) {
     if file.read_exact_at(&mut tail, from).is_err() {
         return;
     }
-    let bytes = encode(body_start, &tail, scan);
-    if let Err(e) = write_beside(&index_path(path), &bytes) {
+    if let Err(e) = write_beside(&index_path(path), |out| {
+        write_index(out, body_start, &tail, scan)
+    }) {
         tracing::debug!(error = %e, "the conversation's index was not kept");
     }
 }
 
-/// Writes `bytes` as the file at `path`, whole or not at all (a file of this process beside it,
-/// renamed over it). Not synced to the disk: an index lost in a crash is scanned for again,
+/// Writes the file at `path` with `write`, whole or not at all (a file of this process beside
+/// it, renamed over it). Not synced to the disk: an index lost in a crash is scanned for again,
 /// and a turn's end does not wait on the disk for it.
-fn write_beside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_beside(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let temp = private_file::sibling(path, &format!(".{}.tmp", std::process::id()));
@@ -89,7 +93,11 @@ fn write_beside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .create(true)
         .truncate(true)
         .open(&temp)
-        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|file| {
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
+            write(&mut out)?;
+            out.flush()
+        })
         .and_then(|()| std::fs::rename(&temp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -153,73 +161,77 @@ fn shifted(mut scan: Scan, by: i64) -> Option<Scan> {
     Some(scan)
 }
 
-fn encode(body_start: u64, tail: &[u8], scan: &Scan) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + scan.items.len() * 13 + scan.notes.len() * 21);
-    out.extend_from_slice(MAGIC);
-    let (turns_begun, open_turn) = scan.splitter.parts();
+fn write_index(
+    out: &mut impl std::io::Write,
+    body_start: u64,
+    tail: &[u8],
+    scan: &Scan,
+) -> std::io::Result<()> {
+    let put = |out: &mut dyn std::io::Write, value: u64| out.write_all(&value.to_le_bytes());
+    out.write_all(MAGIC)?;
     for value in [body_start, scan.end, tail.len() as u64] {
-        put(&mut out, value);
+        put(out, value)?;
     }
-    out.extend_from_slice(tail);
-    put(&mut out, scan.skipped_lines as u64);
-    put(&mut out, turns_begun as u64);
-    out.push(match open_turn {
+    out.write_all(tail)?;
+    let (turns_begun, open_turn) = scan.splitter.parts();
+    put(out, scan.skipped_lines as u64)?;
+    put(out, turns_begun as u64)?;
+    out.write_all(&[match open_turn {
         None => 0,
         Some(false) => 1,
         Some(true) => 2,
-    });
-    put(&mut out, scan.compactions.len() as u64);
+    }])?;
+    put(out, scan.compactions.len() as u64)?;
     for (note, sent_from) in &scan.compactions {
-        put(&mut out, *note as u64);
-        put(&mut out, *sent_from as u64);
+        put(out, *note as u64)?;
+        put(out, *sent_from as u64)?;
     }
-    put(&mut out, scan.items.len() as u64);
-    for place in &scan.items {
-        put_place(&mut out, place);
+    let place = |out: &mut dyn std::io::Write, place: &Place| {
+        out.write_all(&place.offset.to_le_bytes())?;
+        out.write_all(&place.len.to_le_bytes())?;
+        out.write_all(&[u8::from(place.instructions)])
+    };
+    put(out, scan.items.len() as u64)?;
+    for item in &scan.items {
+        place(out, item)?;
     }
-    put(&mut out, scan.notes.len() as u64);
-    for (at, place) in &scan.notes {
-        put(&mut out, *at as u64);
-        put_place(&mut out, place);
+    put(out, scan.notes.len() as u64)?;
+    for (at, note) in &scan.notes {
+        put(out, *at as u64)?;
+        place(out, note)?;
     }
-    put(&mut out, scan.goal_notes.len() as u64);
+    put(out, scan.goal_notes.len() as u64)?;
     for note in &scan.goal_notes {
-        put(&mut out, *note as u64);
+        put(out, *note as u64)?;
     }
-    put(&mut out, scan.turns.len() as u64);
+    put(out, scan.turns.len() as u64)?;
     for turn in &scan.turns {
-        put(&mut out, turn.items_before as u64);
-        put(&mut out, turn.offset);
-        out.push(u8::from(turn.noted));
-        out.extend_from_slice(&u32::try_from(turn.id.len()).unwrap_or(0).to_le_bytes());
-        if u32::try_from(turn.id.len()).is_ok() {
-            out.extend_from_slice(turn.id.as_bytes());
-        }
+        // An id past 4 GiB cannot be kept: the index is not (a reader scans instead).
+        let id_len = u32::try_from(turn.id.len()).map_err(std::io::Error::other)?;
+        put(out, turn.items_before as u64)?;
+        put(out, turn.offset)?;
+        out.write_all(&[u8::from(turn.noted)])?;
+        out.write_all(&id_len.to_le_bytes())?;
+        out.write_all(turn.id.as_bytes())?;
     }
-    out
-}
-
-fn put(out: &mut Vec<u8>, value: u64) {
-    out.extend_from_slice(&value.to_le_bytes());
-}
-
-fn put_place(out: &mut Vec<u8>, place: &Place) {
-    put(out, place.offset);
-    out.extend_from_slice(&place.len.to_le_bytes());
-    out.push(u8::from(place.instructions));
+    Ok(())
 }
 
 /// The header's length, the bytes before the end, and the scan an index holds; `None` for
 /// bytes that are not one whole index.
 fn decode(bytes: &[u8]) -> Option<(u64, Vec<u8>, Scan)> {
-    let mut at = Bytes(bytes);
+    decode_from(Bytes::new(bytes, bytes.len() as u64))
+}
+
+/// [`decode`], reading as it goes.
+fn decode_from(mut at: Bytes<impl Read>) -> Option<(u64, Vec<u8>, Scan)> {
     if at.take(8)? != MAGIC {
         return None;
     }
     let body_start = at.u64()?;
     let end = at.u64()?;
     let tail_len = at.count(1)?;
-    let tail = at.take(tail_len)?.to_vec();
+    let tail = at.take(tail_len)?;
     let skipped_lines = at.usize()?;
     let turns_begun = at.usize()?;
     let open_turn = match at.u8()? {
@@ -249,8 +261,8 @@ fn decode(bytes: &[u8]) -> Option<(u64, Vec<u8>, Scan)> {
         let items_before = at.usize()?;
         let offset = at.u64()?;
         let noted = at.u8()? != 0;
-        let id_len = usize::try_from(u32::from_le_bytes(at.take(4)?.try_into().ok()?)).ok()?;
-        let id = String::from_utf8(at.take(id_len)?.to_vec()).ok()?;
+        let id_len = usize::try_from(u32::from_le_bytes(at.array()?)).ok()?;
+        let id = String::from_utf8(at.take(id_len)?).ok()?;
         turns.push(TurnStart {
             items_before,
             offset,
@@ -258,7 +270,7 @@ fn decode(bytes: &[u8]) -> Option<(u64, Vec<u8>, Scan)> {
             id,
         });
     }
-    if !at.0.is_empty() || !consistent(&items, &notes, &turns, end) {
+    if at.left != 0 || !consistent(&items, &notes, &turns, end) {
         return None;
     }
     let sent_from = compactions
@@ -293,22 +305,38 @@ fn consistent(items: &[Place], notes: &[(usize, Place)], turns: &[TurnStart], en
             .all(|turn| turn.items_before <= items.len() && turn.offset <= end)
 }
 
-/// The unread bytes of an index.
-struct Bytes<'a>(&'a [u8]);
+/// The unread bytes of an index, read as they are asked for.
+struct Bytes<R> {
+    from: R,
+    /// How many are left: no list is longer than they could hold.
+    left: u64,
+}
 
-impl<'a> Bytes<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
+impl<R: Read> Bytes<R> {
+    fn new(from: R, len: u64) -> Self {
+        Self { from, left: len }
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.left = self.left.checked_sub(N as u64)?;
+        let mut bytes = [0; N];
+        self.from.read_exact(&mut bytes).ok()?;
+        Some(bytes)
+    }
+
+    fn take(&mut self, n: usize) -> Option<Vec<u8>> {
+        self.left = self.left.checked_sub(n as u64)?;
+        let mut bytes = vec![0; n];
+        self.from.read_exact(&mut bytes).ok()?;
+        Some(bytes)
     }
 
     fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
+        Some(self.array::<1>()?[0])
     }
 
     fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        Some(u64::from_le_bytes(self.array()?))
     }
 
     fn usize(&mut self) -> Option<usize> {
@@ -316,24 +344,20 @@ impl<'a> Bytes<'a> {
     }
 
     /// A list's length, when that many records of at least `each` bytes could follow.
-    fn count(&mut self, each: usize) -> Option<usize> {
-        let n = self.usize()?;
-        (n.checked_mul(each)? <= self.0.len()).then_some(n)
+    fn count(&mut self, each: u64) -> Option<usize> {
+        let n = self.u64()?;
+        (n.checked_mul(each)? <= self.left).then_some(usize::try_from(n).ok()?)
     }
 
     fn place(&mut self) -> Option<Place> {
-        let offset = self.u64()?;
-        let len = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
-        let instructions = self.u8()? != 0;
         Some(Place {
-            offset,
-            len,
-            instructions,
+            offset: self.u64()?,
+            len: u32::from_le_bytes(self.array()?),
+            instructions: self.u8()? != 0,
         })
     }
 }
 
-/// A conversation written as the writer writes one, for the tests of its readers.
 #[cfg(test)]
 pub(super) mod fixture {
     use std::path::{Path, PathBuf};
@@ -527,7 +551,8 @@ mod tests {
                 offset += u64::from(*len);
             }
             scan.end = offset;
-            let bytes = encode(100, b"tail", &scan);
+            let mut bytes = Vec::new();
+            write_index(&mut bytes, 100, b"tail", &scan).unwrap();
             let (body_start, tail, read) = decode(&bytes).unwrap();
             prop_assert_eq!(body_start, 100);
             prop_assert_eq!(tail, b"tail".to_vec());
