@@ -384,13 +384,17 @@ impl<T: Companion> Accounts<T> {
             Logins::beside(store).remove(&owned)
         })
         .await?;
-        match removed {
-            Removed::Active => Ok(LoginRemoved::SignedOut(self.sign_out().await?)),
-            Removed::Kept(OpenAiEntry::OAuth(entry)) => Ok(LoginRemoved::Kept {
-                revoked: Some(self.manager.revoke(&entry).await),
-            }),
-            Removed::Kept(OpenAiEntry::Api { .. }) => Ok(LoginRemoved::Kept { revoked: None }),
-        }
+        let revoked = match removed.entry() {
+            OpenAiEntry::OAuth(entry) => Some(self.manager.revoke(entry).await),
+            OpenAiEntry::Api { .. } => None,
+        };
+        Ok(match removed {
+            Removed::Kept(_) => LoginRemoved::Kept { revoked },
+            Removed::Active(_) => LoginRemoved::SignedOut(SignedOut::Stored(LogoutReport {
+                removed: true,
+                revoked,
+            })),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Held<T>>> {

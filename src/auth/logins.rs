@@ -70,6 +70,15 @@ pub struct KeptLogin {
     pub last_used_secs: i64,
 }
 
+impl Removed {
+    /// The login removed.
+    pub fn entry(&self) -> &OpenAiEntry {
+        match self {
+            Self::Kept(entry) | Self::Active(entry) => entry,
+        }
+    }
+}
+
 impl KeptLogin {
     /// The login as a face lists it.
     pub fn row(&self) -> crate::protocol::LoginRow {
@@ -82,13 +91,13 @@ impl KeptLogin {
     }
 }
 
-/// What removing a login by name found.
+/// What removing a login by name removed; its refresh token may be revoked now.
 #[derive(Debug)]
 pub enum Removed {
-    /// A kept login, gone from kelp's file; its refresh token may be revoked now.
+    /// A kept login, gone from kelp's file.
     Kept(OpenAiEntry),
-    /// The login in use: signing out removes it.
-    Active,
+    /// The login in use, gone from the auth file: no login is in use now.
+    Active(OpenAiEntry),
 }
 
 /// The logins beside one auth file.
@@ -181,8 +190,17 @@ impl Logins {
         };
         let who = identity(&target);
         let now = now_secs();
+        // A kept copy of the login in use (a switch stopped half way left it): its tokens may
+        // have rotated since in the auth file, which keeps the login as it is.
+        if current.as_ref().is_some_and(|c| identity(c) == who) {
+            self.kept.update_locked(|kept| {
+                set_active(kept, name, &who, now);
+                forget_copies(kept, &who, name);
+            })?;
+            return self.in_use(name);
+        }
         self.kept.update_locked(|kept| {
-            if let Some(current) = current.as_ref().filter(|c| identity(c) != who) {
+            if let Some(current) = &current {
                 let name = name_in_use(kept, current);
                 keep(kept, &name, current, now);
             }
@@ -194,8 +212,8 @@ impl Logins {
         self.in_use(name)
     }
 
-    /// Removes the login named `name`: a kept one from kelp's file (its entry returned, to be
-    /// revoked), or says it is the one in use (signing out removes that).
+    /// Removes the login named `name` (its entry returned, to be revoked): a kept one from
+    /// kelp's file, or the one in use from the auth file, while no switch can come between.
     pub fn remove(&self, name: &str) -> Result<Removed, LoginsError> {
         let _auth_lock = self.auth.lock()?;
         let _kept_lock = self.kept.lock()?;
@@ -204,7 +222,16 @@ impl Logins {
         if let Some(current) = &current
             && name_in_use(&kept_file, current) == name
         {
-            return Ok(Removed::Active);
+            let who = identity(current);
+            // Only the login looked at: one another writer put there meanwhile stays.
+            self.auth.update_locked(|file| {
+                if file.openai().is_some_and(|now| identity(&now) == who) {
+                    file.remove_openai();
+                }
+            })?;
+            self.kept
+                .update_locked(|kept| forget_copies(kept, &who, name))?;
+            return Ok(Removed::Active(current.clone()));
         }
         let Some(entry) = kept_entry(&kept_file, name) else {
             return Err(self.no_such(&kept_file, current.as_ref(), name));
@@ -266,19 +293,25 @@ pub fn check_name(name: &str) -> Result<(), LoginsError> {
 }
 
 /// Who a login is, to tell two apart without keeping a secret: a ChatGPT user in a workspace,
-/// or an API key by its masked form.
+/// or an API key by its SHA-256.
 fn identity(entry: &OpenAiEntry) -> String {
     match entry {
-        OpenAiEntry::Api { key } => format!("key:{}", mask_key(key)),
+        OpenAiEntry::Api { key } => format!("key:{}", crate::kept_hashes::hash_of(&[key])),
         OpenAiEntry::OAuth(tokens) => {
             let claims = jwt::claims(&tokens.access).unwrap_or_default();
-            let user = claims.user_id.or(claims.email).unwrap_or_default();
             let workspace = tokens
                 .account_id
                 .clone()
                 .or(claims.account_id)
                 .unwrap_or_default();
-            format!("chatgpt:{user}/{workspace}")
+            match claims.user_id.or(claims.email) {
+                Some(user) => format!("chatgpt:{user}/{workspace}"),
+                // Nobody named: never taken for another login (its own refresh token).
+                None => format!(
+                    "chatgpt-unnamed:{}",
+                    crate::kept_hashes::hash_of(&[&tokens.refresh])
+                ),
+            }
         }
     }
 }
@@ -555,8 +588,43 @@ mod tests {
             logins.adopt(Some("a b"), &OpenAiEntry::Api { key: "sk".into() }),
             Err(LoginsError::BadName(_))
         ));
-        assert!(matches!(logins.remove("home"), Ok(Removed::Active)));
         assert!(logins.switch("home").unwrap().active, "already in use");
+        assert!(matches!(logins.remove("home"), Ok(Removed::Active(_))));
+        assert_eq!(logins.auth.load().unwrap().openai(), None);
+    }
+
+    #[test]
+    fn a_switch_to_the_login_in_use_never_puts_a_stale_copy_back() {
+        let (_dir, logins) = logins();
+        logins
+            .adopt(Some("home"), &chatgpt("h@x.example", "user-h", "rt-h"))
+            .unwrap();
+        let fresh = chatgpt("w@x.example", "user-w", "rt-w-rotated");
+        logins.adopt(Some("work"), &fresh).unwrap();
+        // A copy a stopped switch left, with the refresh token before it rotated.
+        let stale = chatgpt("w@x.example", "user-w", "rt-w-old");
+        logins
+            .kept
+            .update(|kept| keep(kept, "work", &stale, 5))
+            .unwrap();
+        assert!(logins.switch("work").unwrap().active);
+        assert_eq!(logins.auth.load().unwrap().openai(), Some(fresh));
+        assert_eq!(kept_entry(&logins.kept.load().unwrap(), "work"), None);
+    }
+
+    #[test]
+    fn short_keys_and_unnamed_tokens_are_never_taken_for_each_other() {
+        let short = |key: &str| OpenAiEntry::Api { key: key.into() };
+        assert_ne!(identity(&short("sk-a")), identity(&short("sk-b")));
+        let unnamed = |refresh: &str| {
+            OpenAiEntry::OAuth(OAuthEntry {
+                refresh: refresh.into(),
+                access: jwt::unsigned_token(&json!({})),
+                expires_ms: 0,
+                account_id: Some("acct".into()),
+            })
+        };
+        assert_ne!(identity(&unnamed("rt-1")), identity(&unnamed("rt-2")));
     }
 
     #[test]

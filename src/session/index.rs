@@ -40,8 +40,9 @@ pub fn index_path(session: &Path) -> PathBuf {
 pub(super) fn load(path: &Path, file: &File, body_start: u64) -> Option<Scan> {
     let (index, _) = private_file::open_regular(&index_path(path), u64::MAX).ok()?;
     let len = index.metadata().ok()?.len();
-    // A few dozen bytes a line of the conversation: far below any file it could index.
-    if len > 1 << 32 {
+    // A few dozen bytes a line of at least a few: never near the file it indexes.
+    let size = file.metadata().ok()?.len();
+    if len > size.saturating_mul(2).saturating_add(4096) {
         return None;
     }
     // Read as it goes: the index of a 1 GiB conversation is a few MB, never held whole.
@@ -49,7 +50,6 @@ pub(super) fn load(path: &Path, file: &File, body_start: u64) -> Option<Scan> {
         decode_from(Bytes::new(BufReader::with_capacity(64 * 1024, index), len))?;
     let by = i64::try_from(body_start).ok()? - i64::try_from(kept_body_start).ok()?;
     let scan = shifted(scan, by)?;
-    let size = file.metadata().ok()?.len();
     if scan.end > size || scan.end < body_start {
         return None;
     }
@@ -86,12 +86,15 @@ fn write_beside(
 ) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let temp = private_file::sibling(path, &format!(".{}.tmp", std::process::id()));
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Each write its own file: two in one process (a turn's end, a reader) never share one.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let write_id = WRITES.fetch_add(1, Ordering::Relaxed);
+    let temp = private_file::sibling(path, &format!(".{}-{write_id}.tmp", std::process::id()));
     let written = private_file::private_open_options()
         .custom_flags(libc::O_NOFOLLOW)
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .open(&temp)
         .and_then(|file| {
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
@@ -270,7 +273,10 @@ fn decode_from(mut at: Bytes<impl Read>) -> Option<(u64, Vec<u8>, Scan)> {
             id,
         });
     }
-    if at.left != 0 || !consistent(&items, &notes, &turns, end) {
+    let notes_count = notes.len();
+    let in_order = goal_notes.iter().all(|note| *note < notes_count)
+        && compactions.iter().all(|(note, _)| *note <= notes_count);
+    if at.left != 0 || !in_order || !consistent(&items, &notes, &turns, end) {
         return None;
     }
     let sent_from = compactions
@@ -296,6 +302,7 @@ fn decode_from(mut at: Bytes<impl Read>) -> Option<(u64, Vec<u8>, Scan)> {
 /// index trusts before seeking to them.
 fn consistent(items: &[Place], notes: &[(usize, Place)], turns: &[TurnStart], end: u64) -> bool {
     let within = |place: &Place| place.offset.saturating_add(u64::from(place.len)) <= end;
+    // In the file's order, as a scan finds them: readers search and subtract by it.
     items.iter().all(within)
         && notes
             .iter()
@@ -303,6 +310,11 @@ fn consistent(items: &[Place], notes: &[(usize, Place)], turns: &[TurnStart], en
         && turns
             .iter()
             .all(|turn| turn.items_before <= items.len() && turn.offset <= end)
+        && items.iter().map(|place| place.offset).is_sorted()
+        && notes.iter().map(|(_, place)| place.offset).is_sorted()
+        && notes.iter().map(|(at, _)| *at).is_sorted()
+        && turns.iter().map(|turn| turn.offset).is_sorted()
+        && turns.iter().map(|turn| turn.items_before).is_sorted()
 }
 
 /// The unread bytes of an index, read as they are asked for.
