@@ -427,7 +427,7 @@ impl Accounts {
 }
 
 /// A kept ChatGPT login as a session: named by what the person calls it.
-fn account_session(login: &crate::auth::KeptLogin) -> Option<AccountSession> {
+fn account_session(login: &crate::protocol::LoginRow) -> Option<AccountSession> {
     let AuthSummary::ChatGpt(account) = &login.who else {
         return None;
     };

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::external::ExternalAuth;
 use super::login::{LoginHandle, LoginOptions, LoginOutcome, PasteError, start_login_with};
-use super::logins::{KeptLogin, Logins, LoginsError, Removed};
+use super::logins::{Logins, LoginsError, Removed};
 use super::manager::{AuthManager, LogoutReport, StoredLogin};
 use super::store::{AuthStore, OpenAiEntry, StoreError};
 use super::{AuthError, CredentialSource, SaveKeyError, mask_key, validate_api_key, with_store};
@@ -362,13 +362,13 @@ impl<T: Companion> Accounts<T> {
 
     /// Every login kept, the one in use first: `kelp accounts`, `/account`,
     /// `accountSession/list`. Never a secret.
-    pub async fn logins(&self) -> Result<Vec<KeptLogin>, AuthError> {
+    pub async fn logins(&self) -> Result<Vec<crate::protocol::LoginRow>, AuthError> {
         Ok(with_store(self.manager.store(), |store| Logins::beside(store).list()).await?)
     }
 
     /// Puts the login named `name` in use: the next request carries its token and account.
     /// The one in use before is kept; nothing is revoked.
-    pub async fn switch_login(&self, name: &str) -> Result<KeptLogin, LoginsError> {
+    pub async fn switch_login(&self, name: &str) -> Result<crate::protocol::LoginRow, LoginsError> {
         let name = name.to_string();
         with_store(self.manager.store(), move |store| {
             Logins::beside(store).switch(&name)

@@ -22,7 +22,7 @@ use thiserror::Error;
 use super::jwt;
 use super::mask_key;
 use super::store::{AuthFile, AuthStore, OpenAiEntry, StoreError, read_entry, write_entry};
-use crate::protocol::AuthSummary;
+use crate::protocol::{AuthSummary, LoginRow};
 
 /// kelp's own file beside the auth file.
 pub const FILE_NAME: &str = "kelp-accounts.json";
@@ -57,17 +57,13 @@ fn known_names(known: &[String]) -> String {
     }
 }
 
-/// A login kelp keeps, as listed: never a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeptLogin {
-    /// What the person calls it (`kelp login --name`), else its email.
-    pub name: String,
-    /// In the auth file: what requests use.
-    pub active: bool,
-    /// Who it is.
-    pub who: AuthSummary,
-    /// When it was last the one in use, in epoch seconds (now for the one in use).
-    pub last_used_secs: i64,
+/// What removing a login by name removed; its refresh token may be revoked now.
+#[derive(Debug)]
+pub enum Removed {
+    /// A kept login, gone from kelp's file.
+    Kept(OpenAiEntry),
+    /// The login in use, gone from the auth file: no login is in use now.
+    Active(OpenAiEntry),
 }
 
 impl Removed {
@@ -77,27 +73,6 @@ impl Removed {
             Self::Kept(entry) | Self::Active(entry) => entry,
         }
     }
-}
-
-impl KeptLogin {
-    /// The login as a face lists it.
-    pub fn row(&self) -> crate::protocol::LoginRow {
-        crate::protocol::LoginRow {
-            name: self.name.clone(),
-            active: self.active,
-            who: self.who.clone(),
-            last_used_secs: self.last_used_secs,
-        }
-    }
-}
-
-/// What removing a login by name removed; its refresh token may be revoked now.
-#[derive(Debug)]
-pub enum Removed {
-    /// A kept login, gone from kelp's file.
-    Kept(OpenAiEntry),
-    /// The login in use, gone from the auth file: no login is in use now.
-    Active(OpenAiEntry),
 }
 
 /// The logins beside one auth file.
@@ -122,7 +97,7 @@ impl Logins {
     }
 
     /// Every login: the one in use first, then the others, the last used first.
-    pub fn list(&self) -> Result<Vec<KeptLogin>, StoreError> {
+    pub fn list(&self) -> Result<Vec<LoginRow>, StoreError> {
         let current = self.auth.load()?.openai();
         Ok(listed(&self.kept.load()?, current.as_ref(), now_secs()))
     }
@@ -174,7 +149,7 @@ impl Logins {
     }
 
     /// Puts the login kept as `name` in use; the one in use before is kept. Revokes nothing.
-    pub fn switch(&self, name: &str) -> Result<KeptLogin, LoginsError> {
+    pub fn switch(&self, name: &str) -> Result<LoginRow, LoginsError> {
         let _auth_lock = self.auth.lock()?;
         let _kept_lock = self.kept.lock()?;
         let current = self.auth.load()?.openai();
@@ -244,7 +219,7 @@ impl Logins {
         Ok(Removed::Kept(entry))
     }
 
-    fn in_use(&self, name: &str) -> Result<KeptLogin, LoginsError> {
+    fn in_use(&self, name: &str) -> Result<LoginRow, LoginsError> {
         let listed = self.list()?;
         listed
             .into_iter()
@@ -441,11 +416,11 @@ fn forget_copies(kept: &mut AuthFile, who: &str, name: &str) {
 }
 
 /// Every login, the one in use first.
-fn listed(kept: &AuthFile, current: Option<&OpenAiEntry>, now: i64) -> Vec<KeptLogin> {
+fn listed(kept: &AuthFile, current: Option<&OpenAiEntry>, now: i64) -> Vec<LoginRow> {
     let who = current.map(identity);
-    let mut logins: Vec<KeptLogin> = kept_logins(kept)
+    let mut logins: Vec<LoginRow> = kept_logins(kept)
         .filter(|(_, entry, _)| who.as_deref() != Some(identity(entry).as_str()))
-        .map(|(name, entry, last_used_secs)| KeptLogin {
+        .map(|(name, entry, last_used_secs)| LoginRow {
             name,
             active: false,
             who: summary(&entry),
@@ -456,7 +431,7 @@ fn listed(kept: &AuthFile, current: Option<&OpenAiEntry>, now: i64) -> Vec<KeptL
     if let Some(current) = current {
         logins.insert(
             0,
-            KeptLogin {
+            LoginRow {
                 name: name_in_use(kept, current),
                 active: true,
                 who: summary(current),

@@ -37,7 +37,7 @@ pub use login::{
     LoginError, LoginHandle, LoginOptions, LoginOutcome, PasteError, detect_method, start_login,
     start_login_with,
 };
-pub use logins::{KeptLogin, Logins, LoginsError, Removed};
+pub use logins::{Logins, LoginsError, Removed};
 pub use manager::{AuthManager, StoredLogin};
 pub use store::{AuthFile, AuthStore, OAuthEntry, OpenAiEntry, StoreError};
 

@@ -4,9 +4,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
+use kelp::auth::SignedOut;
 use kelp::auth::accounts::LoginRemoved;
-use kelp::auth::{KeptLogin, SignedOut};
 use kelp::config::Config;
+use kelp::protocol::LoginRow;
 use kelp::terminal_text::printable;
 
 use super::auth_cmd::{accounts as account_service, with_runtime};
@@ -92,7 +93,7 @@ pub(super) fn accounts(config: &Config, command: Option<AccountsCommand>) -> Exi
     })
 }
 
-fn line(login: &KeptLogin) -> String {
+fn line(login: &LoginRow) -> String {
     let mark = if login.active { "*" } else { " " };
     let when = if login.active {
         "in use".to_string()
@@ -117,7 +118,7 @@ fn last_used(at_secs: i64) -> String {
     }
 }
 
-fn as_json(login: &KeptLogin) -> serde_json::Value {
+fn as_json(login: &LoginRow) -> serde_json::Value {
     let (kind, email, plan, account_id, masked) = match &login.who {
         kelp::protocol::AuthSummary::ChatGpt(account) => (
             "chatgpt",

@@ -4,7 +4,7 @@
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::Core;
-use crate::auth::{KeptLogin, SaveKeyError};
+use crate::auth::SaveKeyError;
 use crate::llm::LlmClient;
 use crate::protocol::LoginMethod;
 use crate::protocol::{AuthSummary, Event, Reply};
@@ -92,9 +92,7 @@ impl Core {
         let events = self.events.clone();
         crate::task::spawn(async move {
             let event = match accounts.logins().await {
-                Ok(logins) => {
-                    Event::Reply(Reply::Logins(logins.iter().map(KeptLogin::row).collect()))
-                }
+                Ok(logins) => Event::Reply(Reply::Logins(logins)),
                 Err(e) => Event::Error(format!("cannot list the logins: {e}")),
             };
             let _ = events.send(event);
@@ -110,7 +108,7 @@ impl Core {
         crate::task::spawn(async move {
             match accounts.switch_login(&name).await {
                 Ok(login) => {
-                    let _ = events.send(Event::Reply(Reply::AuthChanged(Some(login.row().who))));
+                    let _ = events.send(Event::Reply(Reply::AuthChanged(Some(login.who))));
                     refresh.run().await;
                 }
                 Err(e) => {
