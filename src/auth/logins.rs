@@ -25,7 +25,7 @@ use super::store::{AuthFile, AuthStore, OpenAiEntry, StoreError, read_entry, wri
 use crate::protocol::{AuthSummary, LoginRow};
 
 /// kelp's own file beside the auth file.
-pub const FILE_NAME: &str = "kelp-accounts.json";
+pub const FILE_NAME: &str = crate::config::LOGINS_FILE_NAME;
 
 /// The longest name a login may have.
 const MAX_NAME_CHARS: usize = 64;

@@ -106,6 +106,9 @@ pub enum ConfigError {
     Provider(String),
 }
 
+/// kelp's own file of the logins not in use, beside the auth file (`auth::logins`).
+pub const LOGINS_FILE_NAME: &str = "kelp-accounts.json";
+
 /// Everything kelp needs to know about its surroundings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -117,7 +120,8 @@ pub struct Config {
     pub openai_base_url: String,
     /// Preferred port of the browser-login callback server; 0 means any free port.
     pub callback_port: u16,
-    /// The opencode-compatible auth file.
+    /// The opencode-compatible auth file; the logins not in use are kept beside it, in
+    /// [`LOGINS_FILE_NAME`].
     pub auth_file: PathBuf,
     /// Where logs (and later, sessions) live.
     pub state_dir: PathBuf,

@@ -211,6 +211,13 @@ impl Secrets {
             .own
             .extend(config.auth_file.parent().map(Path::to_path_buf));
         secrets.own.push(config.auth_file.clone());
+        // The logins not in use, tokens and all: hidden as the auth file is, even where the
+        // person keeps its folder in sight.
+        secrets.own.push(
+            config
+                .auth_file
+                .with_file_name(crate::config::LOGINS_FILE_NAME),
+        );
         secrets.own.push(config.state_dir.clone());
         secrets.own.push(config.config_dir.clone());
         secrets.hidden.extend(secrets.own.iter().cloned());
@@ -415,6 +422,12 @@ mod tests {
         assert!(secrets.hidden.contains(&dir.join("state")));
         assert!(secrets.hidden.contains(&PathBuf::from("/srv/vault")));
         assert!(!secrets.hidden.contains(&dir.join("config")));
+        // The auth file's folder kept in sight: the logins in it stay hidden.
+        config.secrets.keep_paths = vec![dir.to_path_buf()];
+        let secrets = Secrets::for_config(&config);
+        assert!(!secrets.hidden.contains(&dir.to_path_buf()));
+        assert!(secrets.hidden.contains(&dir.join("auth.json")));
+        assert!(secrets.hidden.contains(&dir.join("kelp-accounts.json")));
     }
 
     #[test]
