@@ -13,6 +13,7 @@
 //!   `modes.rs`: kelp's approval modes as the session's modes; `options.rs`: mode, model and
 //!   effort as config options. `history.rs`: `session/list`
 //!   and `session/delete`.
+//! - `review.rs`: an auto-review as codex-acp shows Codex's (a "Guardian Review" tool call).
 //! - `updates.rs`: core events as `session/update`s (a pure translator), a saved session's replay;
 //!   `open_terminals.rs`: a background terminal's call kept open until its command ends;
 //!   `permission.rs`: a permission request's options, and the decision each stands for.
@@ -28,6 +29,7 @@ mod open_terminals;
 pub mod options;
 pub mod permission;
 mod pump;
+mod review;
 pub mod session;
 pub mod updates;
 

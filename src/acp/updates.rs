@@ -207,6 +207,15 @@ impl Translator {
         }
     }
 
+    fn web_search_started(&mut self, item: &ItemId) -> Vec<SessionUpdate> {
+        self.calls.insert(item.to_string(), Call::default());
+        vec![SessionUpdate::ToolCall(
+            ToolCall::new(item.to_string(), "Searching the web")
+                .kind(ToolKind::Fetch)
+                .status(ToolCallStatus::InProgress),
+        )]
+    }
+
     /// The updates one core event makes (approvals and the end of a turn are the caller's).
     pub fn on_event(&mut self, event: Event) -> Vec<SessionUpdate> {
         match event {
@@ -253,15 +262,9 @@ impl Translator {
                 ..
             } => self.tool_finished(call_id, success, exit_code),
             // A web search of the model's is a fetch the client can show, as codex-acp's.
-            Event::WebSearchStarted { item } => {
-                self.calls.insert(item.to_string(), Call::default());
-                vec![SessionUpdate::ToolCall(
-                    ToolCall::new(item.to_string(), "Searching the web")
-                        .kind(ToolKind::Fetch)
-                        .status(ToolCallStatus::InProgress),
-                )]
-            }
+            Event::WebSearchStarted { item } => self.web_search_started(&item),
             Event::WebSearchDone { item, action } => self.web_search_done(&item, &action),
+            Event::AutoReview { review, .. } => super::review::updates(&review),
             Event::PlanUpdated { steps, .. } => vec![plan(&steps)],
             // An agent of the team finished: a done tool call of its own, as codex-acp shows
             // Codex's (the collaboration calls that started it are the parent's tool calls).

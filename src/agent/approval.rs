@@ -23,8 +23,12 @@
 //! command (with its directory), or every patch inside the project, or the outside paths a read
 //! named, for the rest of the conversation.
 //!
+//! A command the person marked "always ask" (an `[[ask]]` rule of `rules.toml`) asks in every
+//! mode, whatever else would let it run.
+//!
 //! With nobody to ask (`kelp run`), a call that would ask is denied and the model is told how
-//! to rerun.
+//! to rerun; with the auto-reviewer on (`auto_review`), it goes to the reviewer first
+//! (`super::auto_review`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -100,6 +104,8 @@ struct State {
     waiting: HashMap<u64, oneshot::Sender<ApprovalDecision>>,
     /// The model's questions waiting for the person's answers.
     questions: HashMap<u64, oneshot::Sender<Option<Answers>>>,
+    /// Who answers first, and what auto-review decided.
+    desk: super::auto_review::Desk,
 }
 
 impl Approvals {
@@ -123,6 +129,7 @@ impl Approvals {
                     rules: CommandRules::default(),
                     waiting: HashMap::new(),
                     questions: HashMap::new(),
+                    desk: super::auto_review::Desk::default(),
                 }),
                 next_id: AtomicU64::new(1),
             }),
@@ -134,6 +141,19 @@ impl Approvals {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Auto-review's state: who answers first, the review model, the reviews not yet kept.
+    pub fn desk<R>(&self, work: impl FnOnce(&mut super::auto_review::Desk) -> R) -> R {
+        work(&mut self.state().desk)
+    }
+
+    /// Whether `command` holds a prefix the person marked "always ask" here.
+    pub fn always_asks(&self, command: &str) -> Option<Vec<String>> {
+        self.state()
+            .rules
+            .always_asks(command)
+            .map(<[String]>::to_vec)
     }
 
     /// Whether a person can be asked.
@@ -153,7 +173,9 @@ impl Approvals {
 
     /// Forgets what was always-approved (a new conversation starts from the mode alone).
     pub fn forget_session(&self) {
-        self.state().remembered = Remembered::default();
+        let mut state = self.state();
+        state.remembered = Remembered::default();
+        state.desk.forget_session();
     }
 
     /// These approvals with the project's prefix rules.
@@ -195,7 +217,7 @@ impl Approvals {
             ProjectRule::RefusedHost(host) => {
                 state.remembered.refused_hosts.remove(host);
             }
-            ProjectRule::Prefix(_) | ProjectRule::Unsandboxed(_) => {}
+            ProjectRule::Prefix(_) | ProjectRule::Unsandboxed(_) | ProjectRule::AlwaysAsk(_) => {}
         }
         state.rules.remove(rule)
     }
@@ -223,7 +245,9 @@ impl Approvals {
             match rule {
                 ProjectRule::Host(host) => remembered.hosts.insert(host),
                 ProjectRule::RefusedHost(host) => remembered.refused_hosts.insert(host),
-                ProjectRule::Prefix(_) | ProjectRule::Unsandboxed(_) => false,
+                ProjectRule::Prefix(_)
+                | ProjectRule::Unsandboxed(_)
+                | ProjectRule::AlwaysAsk(_) => false,
             };
         }
         kept
@@ -337,7 +361,8 @@ fn judge(
         // Outside the sandbox is a person's to allow: no mode lets it through, nor anything
         // remembered for the session; only a prefix the person kept for it in this project.
         ToolCall::Shell(args) if args.asks_to_leave_the_sandbox() => {
-            if rules.allows_outside(&args.command) && outside.is_empty() {
+            let always_asks = rules.always_asks(&args.command.display()).is_some();
+            if rules.allows_outside(&args.command) && outside.is_empty() && !always_asks {
                 return Verdict::Run;
             }
             Verdict::Ask(ApprovalSubject::Unsandboxed {
@@ -363,7 +388,9 @@ fn judge(
             let workdir = shell_workdir(args, project_dir);
             let reads = super::read_only::only_reads(&args.command, project_dir, &workdir);
             let sandboxed_runs = matches!(mode, ApprovalMode::FullAuto | ApprovalMode::Never);
-            if approved || ((sandboxed_runs || reads) && outside.is_empty()) {
+            // The person's "always ask" beats every mode, rule and "always".
+            let always_asks = rules.always_asks(&args.command.display()).is_some();
+            if !always_asks && (approved || ((sandboxed_runs || reads) && outside.is_empty())) {
                 Verdict::Run
             } else {
                 Verdict::Ask(ApprovalSubject::Command {
@@ -473,7 +500,7 @@ fn stdin_key(session_id: i64) -> String {
 /// lead: in a `.git` folder (git runs programs its config names: `core.fsmonitor`, hooks,
 /// filters), or one of [`PROTECTED`] (`.envrc`, editors' task files). A patch there asks in
 /// every mode, and "always" for other patches does not cover it.
-fn is_protected(project_dir: &Path, path: &Path) -> bool {
+pub(super) fn is_protected(project_dir: &Path, path: &Path) -> bool {
     let protected = |rel: &Path| {
         rel.components().any(|c| c.as_os_str() == ".git")
             || PROTECTED.iter().any(|name| rel.starts_with(name))

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::auto_review;
 use super::conversation::Conversation;
 use super::turn_context::TurnContext;
 use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ProjectRule, Reply};
@@ -43,6 +44,71 @@ pub(super) async fn ask_person(
     decision
 }
 
+/// Who answered a question about a call, and how.
+pub(super) enum Answered {
+    /// The person (or `/approve`, which is theirs: the action the reviewer denied, let through).
+    Person(ApprovalDecision),
+    /// The auto-reviewer allowed it.
+    Reviewer,
+    /// The auto-reviewer denied it, or could not review it: what the model reads.
+    ReviewerDenied(String),
+    /// Only the person may allow it, and nobody is here to ask: what the model reads.
+    Nobody(String),
+}
+
+/// Whether questions go anywhere: the mode asks, and a person or the auto-reviewer answers.
+pub(super) fn someone_answers(ctx: &TurnContext) -> bool {
+    let approvals = &ctx.approvals;
+    !approvals.mode().never_asks()
+        && (approvals.is_interactive() || approvals.desk(|desk| desk.on()))
+}
+
+/// Puts `subject` to whoever answers it: what `/approve` let through runs; with auto-review on,
+/// the reviewer decides what is not the person's alone (`auto_review::person_only`); the
+/// person decides the rest, when there is one. `None`: `until` was cancelled first.
+pub(super) async fn decide(
+    ctx: &TurnContext,
+    review: impl FnOnce() -> auto_review::Context,
+    (call_id, tool): (&str, Option<&ToolCall>),
+    subject: ApprovalSubject,
+    (context, until): (&tools::ToolContext, &CancellationToken),
+) -> Option<Answered> {
+    let approvals = &ctx.approvals;
+    if approvals.desk(|desk| desk.take_let_through(&subject)) {
+        return Some(Answered::Person(ApprovalDecision::Yes));
+    }
+    if approvals.desk(|desk| desk.on()) {
+        let always_asks = |command: &str| approvals.always_asks(command);
+        match auto_review::person_only(&subject, tool, context, always_asks) {
+            None => {
+                let review = auto_review::review(ctx, &review(), call_id, &subject, until).await;
+                if until.is_cancelled() {
+                    return None;
+                }
+                return Some(if review.approved() {
+                    Answered::Reviewer
+                } else {
+                    Answered::ReviewerDenied(auto_review::denied_output(&review))
+                });
+            }
+            Some(why) if !approvals.is_interactive() => {
+                ctx.emit(Event::Notice(format!(
+                    "denied without review: {why}, which only you may allow"
+                )));
+                return Some(Answered::Nobody(format!(
+                    "denied: only the user may allow this ({why}), and nobody is here to ask"
+                )));
+            }
+            Some(why) => ctx.emit(Event::Notice(format!(
+                "auto-review leaves this to you: {why}"
+            ))),
+        }
+    }
+    ask_person(ctx, call_id, subject, until)
+        .await
+        .map(Answered::Person)
+}
+
 /// The most hosts no list names that one command puts to the person: past them the rest are
 /// refused unasked, so a command cannot bury the person in questions.
 const MAX_HOST_QUESTIONS: usize = 16;
@@ -64,17 +130,18 @@ struct HostQuestions {
 /// withdrawn).
 pub(super) fn network_asker(
     ctx: &TurnContext,
-    call_id: &str,
-    command: String,
-    workdir: PathBuf,
+    (call_id, command, workdir): (&str, String, PathBuf),
+    (context, review): (&tools::ToolContext, auto_review::Context),
     command_done: CancellationToken,
 ) -> Ask {
     use std::sync::atomic::Ordering;
     let (ctx, call_id) = (ctx.clone(), call_id.to_string());
     let questions = Arc::new(HostQuestions::default());
+    let (context, review) = (Arc::new(context.clone()), Arc::new(review));
     Arc::new(move |contact: FirstContact| {
         let (ctx, call_id, done) = (ctx.clone(), call_id.clone(), command_done.clone());
         let questions = Arc::clone(&questions);
+        let (context, review) = (Arc::clone(&context), Arc::clone(&review));
         let subject = ApprovalSubject::Network {
             host: contact.host.clone(),
             port: contact.port,
@@ -99,7 +166,7 @@ pub(super) fn network_asker(
             if let Some(answer) = known(approvals) {
                 return answer;
             }
-            if !approvals.is_interactive() || approvals.mode().never_asks() {
+            if !someone_answers(&ctx) {
                 return Answer::Unasked(None);
             }
             let _one = questions.one_at_a_time.lock().await;
@@ -115,41 +182,60 @@ pub(super) fn network_asker(
                     "this command asked about {MAX_HOST_QUESTIONS} such hosts already"
                 )));
             }
-            let answer = match ask_person(&ctx, &call_id, subject, &done).await {
+            // A review reads the conversation as the command started.
+            let review = || review.as_ref().clone();
+            let asked = (call_id.as_str(), None);
+            let decision = match decide(&ctx, review, asked, subject, (&context, &done)).await {
                 // The turn was cancelled or the command ended: nobody said no.
                 None => return Answer::Unasked(None),
-                Some(ApprovalDecision::Yes) => Answer::Allowed,
-                Some(ApprovalDecision::Always) => {
-                    approvals.remember_host(&rule);
-                    Answer::Allowed
+                Some(Answered::Person(decision)) => decision,
+                Some(Answered::Reviewer) => return Answer::Allowed,
+                Some(Answered::ReviewerDenied(why)) => {
+                    questions.refused.store(true, Ordering::Relaxed);
+                    return Answer::Refused(Some(why));
                 }
-                Some(decision @ (ApprovalDecision::AlwaysPrefix | ApprovalDecision::NeverHere)) => {
-                    let allowed = decision == ApprovalDecision::AlwaysPrefix;
-                    let rule = if allowed {
-                        ProjectRule::Host(rule)
-                    } else {
-                        ProjectRule::RefusedHost(rule)
-                    };
-                    match approvals.keep_host_rule(rule) {
-                        Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(approvals.rules()))),
-                        // It holds for this conversation still; the rule is not kept, and the
-                        // person is told.
-                        Err(e) => ctx.emit(Event::Error(e)),
-                    }
-                    if allowed {
-                        Answer::Allowed
-                    } else {
-                        Answer::Refused(None)
-                    }
-                }
-                Some(ApprovalDecision::No { reason }) => Answer::Refused(reason),
+                Some(Answered::Nobody(why)) => return Answer::Unasked(Some(why)),
             };
+            let answer = host_answer(&ctx, rule, decision);
             if matches!(answer, Answer::Refused(_)) {
                 questions.refused.store(true, Ordering::Relaxed);
             }
             answer
         })
     })
+}
+
+/// What the person's answer about a host comes to: reached, refused, and what is kept of it
+/// (for the conversation, or as a rule of the project's).
+fn host_answer(ctx: &TurnContext, rule: String, decision: ApprovalDecision) -> Answer {
+    let approvals = &ctx.approvals;
+    match decision {
+        ApprovalDecision::Yes => Answer::Allowed,
+        ApprovalDecision::Always => {
+            approvals.remember_host(&rule);
+            Answer::Allowed
+        }
+        decision @ (ApprovalDecision::AlwaysPrefix | ApprovalDecision::NeverHere) => {
+            let allowed = decision == ApprovalDecision::AlwaysPrefix;
+            let rule = if allowed {
+                ProjectRule::Host(rule)
+            } else {
+                ProjectRule::RefusedHost(rule)
+            };
+            match approvals.keep_host_rule(rule) {
+                Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(approvals.rules()))),
+                // It holds for this conversation still; the rule is not kept, and the person
+                // is told.
+                Err(e) => ctx.emit(Event::Error(e)),
+            }
+            if allowed {
+                Answer::Allowed
+            } else {
+                Answer::Refused(None)
+            }
+        }
+        ApprovalDecision::No { reason } => Answer::Refused(reason),
+    }
 }
 
 /// After a sandboxed command failed with a refusal in its output, in `ask` mode: says what the
@@ -175,13 +261,14 @@ pub(super) async fn offer_unsandboxed(
     if tool.asks_to_leave_the_sandbox()
         || outcome.network_refused_by_person
         || conversation.is_planning()
-        || ctx.approvals.mode().never_asks()
-        || !ctx.approvals.is_interactive()
+        || !someone_answers(ctx)
     {
         return None;
     }
     let context = conversation.tool_context();
     // A prefix the person kept for running outside lets it run again unasked.
+    let mut policy = SandboxPolicy::off();
+    let mut who = "the user let it run again without the sandbox";
     if !ctx.approvals.allows_outside(tool) {
         let subject = ApprovalSubject::Unsandboxed {
             command: args.command.display(),
@@ -190,16 +277,33 @@ pub(super) async fn offer_unsandboxed(
             requested: false,
             always_prefix: crate::agent::command_rules::prefix_of(&args.command),
         };
-        match ask_person(ctx, call_id, subject, &ctx.cancel).await? {
-            ApprovalDecision::Yes | ApprovalDecision::Always => {}
-            ApprovalDecision::AlwaysPrefix => match ctx.approvals.remember_prefix(tool, true) {
-                Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(ctx.approvals.rules()))),
-                Err(e) => ctx.emit(Event::Error(e)),
-            },
-            ApprovalDecision::No { .. } | ApprovalDecision::NeverHere => return None,
+        let review =
+            || auto_review::Context::of(conversation, ctx.approvals.desk(|d| d.model.clone()));
+        let asked = (call_id, Some(tool));
+        match decide(ctx, review, asked, subject, (context, &ctx.cancel)).await? {
+            Answered::Person(ApprovalDecision::Yes | ApprovalDecision::Always) => {}
+            Answered::Person(ApprovalDecision::AlwaysPrefix) => {
+                match ctx.approvals.remember_prefix(tool, true) {
+                    Ok(()) => ctx.emit(Event::Reply(Reply::CommandRules(ctx.approvals.rules()))),
+                    Err(e) => ctx.emit(Event::Error(e)),
+                }
+            }
+            // What the reviewer lets out runs in the sandbox still, with the network on.
+            Answered::Reviewer => {
+                policy = auto_review::widened(&context.sandbox);
+                who = "auto-review let it run again in the sandbox with the network on";
+            }
+            Answered::ReviewerDenied(why) | Answered::Nobody(why) => {
+                let mut kept = output.clone();
+                kept.text = format!("{}\n\n{why}", kept.text.trim_end());
+                return Some(kept);
+            }
+            Answered::Person(ApprovalDecision::No { .. } | ApprovalDecision::NeverHere) => {
+                return None;
+            }
         }
     }
-    let unsandboxed = context.clone().with_sandbox(SandboxPolicy::off());
+    let unsandboxed = context.clone().with_sandbox(policy);
     let mut rerun = tools::execute(
         tool,
         &unsandboxed,
@@ -209,7 +313,7 @@ pub(super) async fn offer_unsandboxed(
     )
     .await;
     rerun.text = format!(
-        "The first run failed with a refusal the sandbox may have caused; the user let it run again without the sandbox.\n{}",
+        "The first run failed with a refusal the sandbox may have caused; {who}.\n{}",
         rerun.text
     );
     Some(rerun)

@@ -8,7 +8,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::approval::{DENIED_NO_ONE_TO_ASK, Verdict, denied_output, with_preview};
-use super::asks::{ask_person, network_asker, offer_unsandboxed};
+use super::asks::{self, Answered, network_asker, offer_unsandboxed};
+use super::auto_review;
 use super::conversation::Conversation;
 use super::hook_points;
 use super::turn_context::TurnContext;
@@ -105,6 +106,9 @@ impl PlannedCall {
 enum Prepared {
     /// Run it; the outside paths it was judged with (approved, remembered, or none).
     Run(ToolCall, Vec<PathBuf>),
+    /// A command that asked to leave the sandbox, which the auto-reviewer allowed: it runs in
+    /// the sandbox still, with the network on (`auto_review::widened`).
+    RunWidened(ToolCall, Vec<PathBuf>),
     /// It does not run: its output for the model, and what is saved of it.
     Output(String, CallRecord),
     Cancelled,
@@ -135,16 +139,18 @@ pub(super) async fn run_calls(
         let mut runnable = Vec::new();
         for (index, call) in calls.iter().enumerate().take(end).skip(start) {
             match prepare(conversation, ctx, call).await {
-                Prepared::Run(tool, outside) => runnable.push((index, tool, outside)),
+                Prepared::Run(tool, outside) => runnable.push((index, tool, outside, false)),
+                Prepared::RunWidened(tool, outside) => runnable.push((index, tool, outside, true)),
                 Prepared::Output(text, saved) => outputs[index] = Some((text.into(), Some(saved))),
                 Prepared::Cancelled => break 'batches,
             }
         }
-        let results = join_all(runnable.iter().map(|(index, tool, outside)| {
-            execute(conversation, ctx, &calls[*index].call_id, tool, outside)
+        let results = join_all(runnable.iter().map(|(index, tool, outside, widened)| {
+            let call = (calls[*index].call_id.as_str(), tool, *widened);
+            execute(conversation, ctx, call, outside)
         }))
         .await;
-        for ((index, _, _), output) in runnable.iter().zip(results) {
+        for ((index, ..), output) in runnable.iter().zip(results) {
             outputs[*index] = Some(output);
         }
         start = end;
@@ -219,7 +225,7 @@ async fn prepare(conversation: &Conversation, ctx: &TurnContext, call: &PlannedC
         // `with_preview` turns every patch into `Ask` or `Fail`; nothing else reaches here.
         Verdict::AskPatch => return declined("the patch could not be previewed".into()),
     };
-    if !ctx.approvals.is_interactive() || ctx.approvals.mode().never_asks() {
+    if !asks::someone_answers(ctx) {
         let (output, note) =
             unattended_denial(ctx.approvals.mode(), tool, !outside.is_empty(), read_only);
         ctx.emit(Event::Notice(format!(
@@ -257,8 +263,22 @@ async fn put_to_person(
         None => {}
     }
     let project_dir = conversation.project_dir();
-    let Some(decision) = ask_person(ctx, &call.call_id, subject, &ctx.cancel).await else {
-        return Prepared::Cancelled;
+    let review = || {
+        let model = ctx.approvals.desk(|desk| desk.model.clone());
+        auto_review::Context::of(conversation, model)
+    };
+    let until = (conversation.tool_context(), &ctx.cancel);
+    let asked = (call.call_id.as_str(), Some(tool));
+    let decision = match asks::decide(ctx, review, asked, subject, until).await {
+        None => return Prepared::Cancelled,
+        Some(Answered::Person(decision)) => decision,
+        Some(Answered::Reviewer) if tool.asks_to_leave_the_sandbox() => {
+            return Prepared::RunWidened(tool.clone(), outside);
+        }
+        Some(Answered::Reviewer) => return Prepared::Run(tool.clone(), outside),
+        Some(Answered::ReviewerDenied(output) | Answered::Nobody(output)) => {
+            return declined(output);
+        }
     };
     match decision {
         ApprovalDecision::Yes => Prepared::Run(tool.clone(), outside),
@@ -377,8 +397,7 @@ async fn ask_questions(
 async fn execute(
     conversation: &Conversation,
     ctx: &TurnContext,
-    call_id: &str,
-    tool: &ToolCall,
+    (call_id, tool, widened): (&str, &ToolCall, bool),
     allowed_outside: &[PathBuf],
 ) -> CallResult {
     let project_dir = conversation.project_dir();
@@ -412,7 +431,7 @@ async fn execute(
     let call_done = ctx.cancel.child_token();
     let _call_done = call_done.clone().drop_guard();
     let context = conversation.tool_context();
-    let changed = fenced_context(context, ctx, call_id, tool, &call_done);
+    let changed = fenced_context(conversation, ctx, (call_id, tool, widened), &call_done);
     let mut output = run_tool(
         conversation,
         ctx,
@@ -423,6 +442,9 @@ async fn execute(
     )
     .await;
     call_done.cancel();
+    if widened {
+        output.text = format!("{WIDENED_NOTE}\n{}", output.text);
+    }
     if let Some(rerun) = offer_unsandboxed(
         conversation,
         ctx,
@@ -510,26 +532,36 @@ async fn run_tool(
     }
 }
 
-/// The context a call runs in, when it is not the conversation's: without the sandbox for a
+/// What the model reads before the output of a command the auto-reviewer let out of the
+/// sandbox, which ran in it still.
+const WIDENED_NOTE: &str = "Auto-review allowed this command, and it ran in the sandbox with \
+                            the network on: writes stay inside the project.";
+
+/// The context a call runs in, when it is not the conversation's: with the network for a
+/// command the auto-reviewer let out of the sandbox (`widened`); without the sandbox for a
 /// command the person allowed outside it; for a command that reaches some domains, one that
 /// asks the person about a host no list names, until `call_done`.
 fn fenced_context(
-    context: &tools::ToolContext,
+    conversation: &Conversation,
     ctx: &TurnContext,
-    call_id: &str,
-    tool: &ToolCall,
+    (call_id, tool, widened): (&str, &ToolCall, bool),
     call_done: &tokio_util::sync::CancellationToken,
 ) -> Option<tools::ToolContext> {
+    let context = conversation.tool_context();
+    let widened_sandbox = || auto_review::widened(&context.sandbox);
     match (tool, &context.sandbox.domains) {
+        _ if widened => Some(context.clone().with_sandbox(widened_sandbox())),
         _ if tool.asks_to_leave_the_sandbox() => {
             Some(context.clone().with_sandbox(SandboxPolicy::off()))
         }
         (ToolCall::Shell(args), Some(domains)) => {
+            let model = ctx.approvals.desk(|desk| desk.model.clone());
+            let review = auto_review::Context::of(conversation, model);
+            let workdir = context.resolve(args.workdir.as_deref().unwrap_or("."));
             let asker = network_asker(
                 ctx,
-                call_id,
-                args.command.display(),
-                context.resolve(args.workdir.as_deref().unwrap_or(".")),
+                (call_id, args.command.display(), workdir),
+                (context, review),
                 call_done.clone(),
             );
             Some(context.clone().with_sandbox(SandboxPolicy {

@@ -23,6 +23,10 @@
 //! [[refuse]]
 //! project = "/home/ana/app"
 //! host = "tracker.example.com"
+//!
+//! [[ask]]
+//! project = "/home/ana/app"
+//! prefix = ["git", "push"]
 //! ```
 //!
 //! A prefix with `sandbox = "off"` lets the command run outside the sandbox without asking,
@@ -30,6 +34,11 @@
 //! sandbox). A rule matches a command only when the command is one plain command (the parse of
 //! [`super::read_only`]: no `;`, `&&`, `|`, redirection or substitution) whose words start
 //! with the prefix: `cargo test; rm -rf ~` still asks.
+//!
+//! An `[[ask]]` prefix is the person's "always ask me": a command that holds its words in a row
+//! anywhere (`cd app && git push`, `sh -c 'git push'`) asks the person in every mode, whatever
+//! else would let it run, and is never the auto-reviewer's to allow. It is written by hand;
+//! `/approval` lists and removes it.
 
 use std::path::{Path, PathBuf};
 
@@ -290,6 +299,26 @@ impl CommandRules {
         })
     }
 
+    /// The "always ask" prefix `command` holds, if any: its words in a row anywhere in the
+    /// command, quotes and shell punctuation aside (broad on purpose: it guards).
+    pub fn always_asks(&self, command: &str) -> Option<&[String]> {
+        let words: Vec<&str> = command
+            .split(|c: char| c.is_whitespace() || ";&|()<>`$\"'{}".contains(c))
+            .filter(|word| !word.is_empty())
+            .collect();
+        self.rules.iter().find_map(|rule| match rule {
+            ProjectRule::AlwaysAsk(prefix)
+                if !prefix.is_empty()
+                    && words
+                        .windows(prefix.len())
+                        .any(|run| run.iter().zip(prefix).all(|(word, want)| word == want)) =>
+            {
+                Some(prefix.as_slice())
+            }
+            _ => None,
+        })
+    }
+
     /// Whether a rule refuses commands `host` (as the proxy names it: lowercase).
     pub fn refuses_host(&self, host: &str) -> bool {
         self.rules
@@ -308,7 +337,9 @@ impl CommandRules {
     /// rules another kelp added meanwhile stay).
     pub fn add(&mut self, rule: ProjectRule) -> Result<(), String> {
         let empty = match &rule {
-            ProjectRule::Prefix(prefix) | ProjectRule::Unsandboxed(prefix) => prefix.is_empty(),
+            ProjectRule::Prefix(prefix)
+            | ProjectRule::Unsandboxed(prefix)
+            | ProjectRule::AlwaysAsk(prefix) => prefix.is_empty(),
             ProjectRule::Host(host) | ProjectRule::RefusedHost(host) => host.is_empty(),
         };
         if empty || self.rules.contains(&rule) {
@@ -415,10 +446,16 @@ fn tables<'a>(
         .flat_map(|tables| tables.iter())
 }
 
-/// The rule a table of `[[allow]]` (or, `refused`, of `[[refuse]]`) holds, with its project;
-/// `None` for a table of another shape (a later kelp's, or a hand's), which is kept as it is.
-fn rule_of(table: &toml_edit::Table, refused: bool) -> Option<(PathBuf, ProjectRule)> {
+/// The rule a table of `[[allow]]`, `[[refuse]]` or `[[ask]]` (`array`) holds, with its
+/// project; `None` for a table of another shape (a later kelp's, or a hand's), which is kept as
+/// it is.
+fn rule_of(table: &toml_edit::Table, array: &str) -> Option<(PathBuf, ProjectRule)> {
     let project = PathBuf::from(table.get("project")?.as_str()?);
+    if array == ASK {
+        let prefix = words_of(table)?;
+        return (table.len() == 2).then_some((project, ProjectRule::AlwaysAsk(prefix)));
+    }
+    let refused = array == REFUSE;
     let host = table
         .get("host")
         .map(|host| host.as_str().map(str::to_ascii_lowercase));
@@ -427,12 +464,7 @@ fn rule_of(table: &toml_edit::Table, refused: bool) -> Option<(PathBuf, ProjectR
         (true, None) => return None,
         (false, Some(host)) => ProjectRule::Host(host?),
         (false, None) => {
-            let prefix = table
-                .get("prefix")?
-                .as_array()?
-                .iter()
-                .map(|word| word.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()?;
+            let prefix = words_of(table)?;
             match table.get("sandbox").map(|value| value.as_str()) {
                 None => ProjectRule::Prefix(prefix),
                 Some(Some(OUTSIDE)) => ProjectRule::Unsandboxed(prefix),
@@ -444,11 +476,26 @@ fn rule_of(table: &toml_edit::Table, refused: bool) -> Option<(PathBuf, ProjectR
     Some((project, rule))
 }
 
+/// A table's `prefix`: its words.
+fn words_of(table: &toml_edit::Table) -> Option<Vec<String>> {
+    table
+        .get("prefix")?
+        .as_array()?
+        .iter()
+        .map(|word| word.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The file's arrays of rules.
+const ALLOW: &str = "allow";
+const REFUSE: &str = "refuse";
+const ASK: &str = "ask";
+
 /// Every rule `doc` holds that kelp reads, with its project.
 fn rules_in(doc: &toml_edit::DocumentMut) -> Vec<(PathBuf, ProjectRule)> {
-    tables(doc, "allow")
-        .filter_map(|table| rule_of(table, false))
-        .chain(tables(doc, "refuse").filter_map(|table| rule_of(table, true)))
+    [ALLOW, REFUSE, ASK]
+        .into_iter()
+        .flat_map(|array| tables(doc, array).filter_map(move |table| rule_of(table, array)))
         .collect()
 }
 
@@ -456,13 +503,14 @@ fn rules_in(doc: &toml_edit::DocumentMut) -> Vec<(PathBuf, ProjectRule)> {
 /// does not read (other keys, tables of another shape) is kept as it was.
 fn render(was: Option<&toml_edit::DocumentMut>, all: &[(PathBuf, ProjectRule)]) -> String {
     let mut doc = toml_edit::DocumentMut::new();
-    let (mut allowed, mut refused) = (
+    let (mut allowed, mut refused, mut asked) = (
+        toml_edit::ArrayOfTables::new(),
         toml_edit::ArrayOfTables::new(),
         toml_edit::ArrayOfTables::new(),
     );
     if let Some(was) = was {
         for (key, item) in was.iter() {
-            if key != "allow" && key != "refuse" {
+            if ![ALLOW, REFUSE, ASK].contains(&key) {
                 doc[key] = item.clone();
             }
         }
@@ -487,14 +535,20 @@ fn render(was: Option<&toml_edit::DocumentMut>, all: &[(PathBuf, ProjectRule)]) 
                 table["host"] = toml_edit::value(host.as_str());
                 refused.push(table);
             }
+            ProjectRule::AlwaysAsk(prefix) => {
+                let words: toml_edit::Array = prefix.iter().map(String::as_str).collect();
+                table["prefix"] = toml_edit::value(words);
+                asked.push(table);
+            }
         }
     }
-    for (name, refusing, kept) in [
-        ("allow", false, &mut allowed),
-        ("refuse", true, &mut refused),
+    for (name, kept) in [
+        (ALLOW, &mut allowed),
+        (REFUSE, &mut refused),
+        (ASK, &mut asked),
     ] {
         for table in was.into_iter().flat_map(|was| tables(was, name)) {
-            if rule_of(table, refusing).is_none() {
+            if rule_of(table, name).is_none() {
                 let mut table = table.clone();
                 table.decor_mut().clear();
                 kept.push(table);
@@ -505,10 +559,14 @@ fn render(was: Option<&toml_edit::DocumentMut>, all: &[(PathBuf, ProjectRule)]) 
     if !refused.is_empty() {
         doc["refuse"] = toml_edit::Item::ArrayOfTables(refused);
     }
+    if !asked.is_empty() {
+        doc["ask"] = toml_edit::Item::ArrayOfTables(asked);
+    }
     format!(
         "# What kelp lets through without asking, by project: a plain command whose words start\n\
          # with a prefix, or a host commands reach through its proxy; and the hosts commands are\n\
-         # refused. Added by \"always here\" and \"never here\" in the approval dialog; /approval\n\
+         # refused; and ([[ask]]) the commands the person is always asked about. Added by\n\
+         # \"always here\" and \"never here\" in the approval dialog, [[ask]] by hand; /approval\n\
          # lists and removes them.\n{doc}"
     )
 }

@@ -353,6 +353,15 @@ impl Conversation {
         &self.instruction_files
     }
 
+    /// The project's instructions (AGENTS.md) as the model reads them, when there are any.
+    pub fn project_rules(&self) -> Option<String> {
+        self.preamble
+            .iter()
+            .chain(&self.history)
+            .find(|item| item.is_instructions_message())
+            .map(Item::text)
+    }
+
     /// The conversation id (`session-id`, `prompt_cache_key`, the session file's name).
     pub fn id(&self) -> Uuid {
         self.session.id()

@@ -28,6 +28,7 @@ mod hooks;
 mod host;
 mod input;
 mod logins;
+mod reviews;
 mod sessions;
 mod settings;
 mod side;
@@ -239,6 +240,10 @@ impl Core {
             Approver::Unattended => Approvals::unattended(config.approval),
         }
         .with_rules(CommandRules::load(&config.config_dir, &options.project_dir));
+        approvals.desk(|desk| {
+            desk.reviewer = config.approvals_reviewer;
+            desk.model.clone_from(&config.review_model);
+        });
         Ok(super::team::Shared {
             client,
             accounts,
@@ -450,6 +455,8 @@ impl Core {
             Op::UndoRewound => self.undo_rewound(),
             Op::Interrupt => self.interrupt(),
             Op::RunCommand(command) => self.run_own_command(command),
+            Op::ApproveDenied(id) => self.approve_denied(id.as_deref()),
+            Op::ListReviews => self.list_reviews(),
             Op::Approve { id, decision } => {
                 if !self.approvals.answer(id, decision) {
                     self.emit(Event::Error(format!("no approval request {id} is waiting")));
@@ -564,6 +571,7 @@ impl Core {
             Ok(conversation) => {
                 self.approvals.forget_session();
                 self.conversation = Some(conversation);
+                self.restore_reviews();
             }
             // The conversation in hand stays (a new one, if it was the one asked for).
             Err(e) => {

@@ -26,7 +26,8 @@
 //!   (images through `crate::llm::images`).
 //!   `instructions.rs`: `AGENTS.md` from `~/.config/kelp/`, then the git root down to the project.
 //! - `approval.rs`: the modes and asking (the tools themselves are `crate::tools`, the floor
-//!   beneath); `asks.rs`: what a turn puts to the person while a call runs (an approval, a
+//!   beneath); `auto_review/`: a reviewing model that answers approvals first, within hard
+//!   limits (`approvals_reviewer = "auto_review"`); `asks.rs`: what a turn puts to the person while a call runs (an approval, a
 //!   host a command asks to reach, a run outside the sandbox). `host_asks.rs`: how a face that asks a host (the app-server, ACP) hands the
 //!   core the answers. `git.rs`: the git kelp runs itself (`/diff`), confined as a command is
 //!   and with the repository's code-running settings off; `worktree.rs`: the git worktrees kelp
@@ -45,6 +46,7 @@
 //!   agents' mailboxes; `team/spawn.rs` a child agent's core started and followed.
 pub mod approval;
 mod asks;
+pub mod auto_review;
 pub mod calls;
 pub mod command_rules;
 pub mod compact;

@@ -157,6 +157,10 @@ impl<'a> State<'a> {
                 self.replay.context_used = *context_used;
             }
             Note::Agent { activity } => self.event(Event::AgentActivity(activity.clone())),
+            Note::Review { review } => self.event(Event::AutoReview {
+                review: review.clone(),
+                subject: None,
+            }),
             Note::TurnStarted { .. } | Note::Call(_) | Note::Rewound { .. } | Note::Goal { .. } => {
             }
         }

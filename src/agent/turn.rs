@@ -219,6 +219,10 @@ async fn steps(
             add_user_message(conversation, ctx, steer.text, steer.images).await?;
         }
         take_team_news(conversation, ctx);
+        for told in ctx.approvals.desk(super::auto_review::Desk::take_to_tell) {
+            record(conversation, ctx, Entry::Item(Item::developer_text(told)));
+        }
+        keep_reviews(conversation, ctx);
         let mcp_tools = mcp_tools(mcp.as_ref(), ctx).await?;
         let web_search = ctx
             .client
@@ -344,6 +348,20 @@ fn record_outputs(
         if let Some(ran) = ran {
             record(conversation, ctx, Entry::Note(Note::Call(Box::new(ran))));
         }
+    }
+    keep_reviews(conversation, ctx);
+}
+
+/// The auto-reviews of the calls just run, kept in the conversation; their tokens are spent
+/// as any request's.
+fn keep_reviews(conversation: &mut Conversation, ctx: &TurnContext) {
+    let (reviews, spent) = ctx.approvals.desk(super::auto_review::Desk::take_unkept);
+    for review in reviews {
+        record(conversation, ctx, Entry::Note(Note::Review { review }));
+    }
+    if let Some(spent) = spent {
+        conversation.add_usage(&spent);
+        ctx.emit(Event::Usage(conversation.usage()));
     }
 }
 

@@ -302,6 +302,8 @@ impl ExecEvents {
             | Line::ToolFinished { .. }
             | Line::WebSearchDone { .. }
             | Line::Error(_)
+            // As Codex's exec: a review shows only as its call's item, declined or run.
+            | Line::Reviewed(_)
             | Line::TurnFinished(_) => {}
         }
         true

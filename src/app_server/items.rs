@@ -24,6 +24,8 @@ use crate::wire::{
 };
 use crate::{tools, tools::FileChange};
 
+mod review;
+
 /// A tool call the host sees as an item, while it runs.
 #[derive(Debug)]
 enum ToolItem {
@@ -149,6 +151,7 @@ impl Translator {
             Event::ApprovalAnswered {
                 call_id, decision, ..
             } => self.on_answered(&at, &call_id, decision.as_ref(), out),
+            Event::AutoReview { review, subject } => self.on_auto_review(&at, review, subject, out),
             Event::ToolStarted {
                 call_id,
                 tool,
@@ -254,6 +257,17 @@ impl Translator {
         // Codex 0.169 says the thread waits before a command's item starts, and after a
         // patch's.
         let patch = matches!(subject, ApprovalSubject::Patch { .. });
+        let opened = self.open_asked(at, call_id, subject);
+        if patch {
+            out.extend([opened, waiting]);
+        } else {
+            out.extend([waiting, opened]);
+        }
+    }
+
+    /// Opens the item of call `call_id`, which asks `subject` before it may run: a refusal
+    /// ends it declined.
+    fn open_asked(&mut self, at: &At, call_id: String, subject: ApprovalSubject) -> Outgoing {
         let item = match subject {
             ApprovalSubject::Patch { changes, .. } => ToolItem::FileChange {
                 changes: changes.iter().map(file_update).collect(),
@@ -279,12 +293,7 @@ impl Translator {
             },
         };
         self.asked.insert(call_id.clone());
-        let opened = at.started(self.open_tool(call_id, item));
-        if patch {
-            out.extend([opened, waiting]);
-        } else {
-            out.extend([waiting, opened]);
-        }
+        at.started(self.open_tool(call_id, item))
     }
 
     /// A refused or withdrawn approval ends its item here: nothing runs. Another answer says
@@ -300,7 +309,14 @@ impl Translator {
             out.push(at.status(ThreadStatus::Active {
                 active_flags: Vec::new(),
             }));
-        } else if self.asked.remove(call_id)
+        } else {
+            self.close_declined(at, call_id, out);
+        }
+    }
+
+    /// Ends the item of call `call_id` declined, when it was opened by asking and never ran.
+    fn close_declined(&mut self, at: &At, call_id: &str, out: &mut Vec<Outgoing>) {
+        if self.asked.remove(call_id)
             && let Some(item) = self.tools.remove(call_id)
         {
             let item = self.tool_item(call_id, &item, ItemStatus::Declined, None, None);

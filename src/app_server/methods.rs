@@ -128,7 +128,7 @@ pub const METHODS: &[(&str, Serve)] = &[
     ),
     (
         "thread/approveGuardianDeniedAction",
-        Refused("kelp has no guardian reviewer: every approval is the person's"),
+        Now(|s, p| turns::approve_denied(p, |id| s.threads.thread(id))),
     ),
     (
         "thread/revert",

@@ -38,6 +38,8 @@ struct Update {
     #[serde(default)]
     approval_policy: Option<Value>,
     #[serde(default)]
+    approvals_reviewer: Option<String>,
+    #[serde(default)]
     sandbox_policy: Option<Value>,
 }
 
@@ -66,6 +68,7 @@ impl Threads {
                 .transpose()?,
             mode: None,
             service_tier: None,
+            reviewer: super::turns::reviewer(asked.approvals_reviewer.as_deref())?,
         };
         if let Some(choice) = asked.collaboration_mode {
             settings = mode_over(choice, settings)?;
@@ -77,6 +80,9 @@ impl Threads {
         }
         if let Some(mode) = settings.approval {
             thread.opened.approval_policy = mode.codex_name().into();
+        }
+        if let Some(reviewer) = settings.reviewer {
+            thread.opened.approvals_reviewer = reviewer.as_str().into();
         }
         if let Some((mode, network)) = settings.sandbox {
             thread.opened.sandbox = policy_of(mode, network, &thread.cwd);
@@ -99,7 +105,7 @@ impl Threads {
             thread_id: asked.thread_id,
             thread_settings: ThreadSettings {
                 approval_policy: opened.approval_policy.clone(),
-                approvals_reviewer: "user".into(),
+                approvals_reviewer: opened.approvals_reviewer.clone(),
                 collaboration_mode: json!({
                     "mode": mode.as_str(),
                     "settings": {

@@ -12,7 +12,9 @@ use serde_json::Value;
 use super::history::history_turns;
 use super::history::{Saved, listed_thread};
 use super::turn_path::Running;
-use super::turns::{Reported, Thread, Where, approval_mode, begin_turn, pump, turn_answer};
+use super::turns::{
+    Reported, Thread, Where, approval_mode, begin_turn, pump, reviewer_or, turn_answer,
+};
 use super::wire::{Answer, Caller, Out, Page, RpcError, notify as wire_notify, params};
 use crate::agent::core::start::{CoreOptions, Opened, open};
 use crate::auth::ExternalAuth;
@@ -150,6 +152,7 @@ impl Threads {
         let (mut config, said) = super::project_config::settings_in(&self.config, &cwd).await;
         config.model = p.model.or(config.model);
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
+        config.approvals_reviewer = reviewer_or(&p.approvals_reviewer, config.approvals_reviewer)?;
         config.sandbox = sandbox_mode(p.sandbox.as_deref(), config.sandbox)?;
         if let Some(tier) = p.service_tier.as_deref() {
             config.service_tier = crate::protocol::ServiceTier::parse(tier)
@@ -227,6 +230,7 @@ impl Threads {
             super::project_config::settings_in(&self.config, &summary.project_dir).await;
         config.model = p.model.or(config.model);
         config.approval = approval_mode(p.approval_policy.as_ref(), config.approval)?;
+        config.approvals_reviewer = reviewer_or(&p.approvals_reviewer, config.approvals_reviewer)?;
         config.sandbox = sandbox_mode(p.sandbox.as_deref(), config.sandbox)?;
         let mut options = CoreOptions::new(&summary.project_dir);
         options.resume = Some(summary.path.clone());
@@ -274,7 +278,7 @@ impl Threads {
             model_provider: config.model_provider.id.clone(),
             cwd: cwd.clone(),
             approval_policy: config.approval.codex_name().into(),
-            approvals_reviewer: "user".into(),
+            approvals_reviewer: config.approvals_reviewer.as_str().into(),
             sandbox: sandbox_policy(&config, &cwd),
             items_backwards_cursor: None,
             turns_backwards_cursor: None,

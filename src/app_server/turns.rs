@@ -87,6 +87,23 @@ pub struct Thread {
 }
 
 /// The protocol's approval policy as kelp's approval mode.
+/// Codex's `approvalsReviewer` when given, else `default`.
+pub(super) fn reviewer_or(
+    word: &Option<String>,
+    default: crate::protocol::ApprovalsReviewer,
+) -> Result<crate::protocol::ApprovalsReviewer, RpcError> {
+    Ok(reviewer(word.as_deref())?.unwrap_or(default))
+}
+
+/// Codex's `approvalsReviewer` (`user`, `auto_review`), when given.
+pub(super) fn reviewer(
+    word: Option<&str>,
+) -> Result<Option<crate::protocol::ApprovalsReviewer>, RpcError> {
+    word.map(crate::protocol::ApprovalsReviewer::parse)
+        .transpose()
+        .map_err(|why| RpcError::invalid_params(format!("Invalid params: {why}")))
+}
+
 pub(super) fn approval_mode(
     policy: Option<&Value>,
     default: ApprovalMode,
@@ -146,6 +163,7 @@ pub fn start<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
         effort: parsed(p.effort.as_deref(), "effort")?,
         summary: parsed(p.summary.as_deref(), "summary")?,
         sandbox: p.sandbox_policy.as_ref().map(sandbox_choice).transpose()?,
+        reviewer: reviewer(p.approvals_reviewer.as_deref())?,
         mode: None,
         service_tier: p
             .service_tier
@@ -324,6 +342,27 @@ pub fn interrupt<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError
     let ops = thread.ops.clone();
     Ok(answer.after(move || {
         let _ = ops.send(Op::Interrupt);
+    }))
+}
+
+/// `thread/approveGuardianDeniedAction`: a host's `/approve`: the action the review `event.id`
+/// denied may run once, unreviewed, when the model asks for it again.
+pub fn approve_denied<'a>(raw: Value, find: impl Find<'a>) -> Result<Answer, RpcError> {
+    let p: crate::wire::ApproveDeniedParams = params(raw)?;
+    let thread = find(&p.thread_id)?;
+    let Some(id) = p
+        .event
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Err(RpcError::invalid_params(
+            "invalid Guardian denial event: missing field `id`",
+        ));
+    };
+    let ops = thread.ops.clone();
+    Ok(Answer::of(&Empty {})?.after(move || {
+        let _ = ops.send(Op::ApproveDenied(Some(id)));
     }))
 }
 

@@ -128,6 +128,7 @@ impl HumanPrinter {
                 return Ok(false);
             }
             Line::Notice(text) | Line::RunsLater(text) => self.warning(text)?,
+            Line::Reviewed(review) => self.warning(&review.line())?,
             Line::Attached(files) => {
                 for file in files {
                     let how = if file.attached {

@@ -29,6 +29,11 @@ pub struct AgentFlags {
     /// --sandbox workspace-write (either may still be given).
     #[arg(long, conflicts_with = "dangerously_bypass_approvals_and_sandbox")]
     pub(super) full_auto: bool,
+    /// Route approvals through auto-review (Codex's): a reviewing model answers first what
+    /// would ask you, with -a on-request and --sandbox workspace-write. What it may never
+    /// allow (git metadata, hidden files, what you marked always ask) still comes to you.
+    #[arg(long, conflicts_with = "dangerously_bypass_approvals_and_sandbox")]
+    pub(super) approve_for_me: bool,
     /// No sandbox and no approvals: the model's commands run with your full rights, unasked.
     /// Only inside a machine or container that is itself the boundary.
     #[arg(long, visible_alias = "yolo")]
@@ -94,6 +99,7 @@ impl AgentFlags {
             model: after.model.or(self.model),
             approval: after.approval.or(self.approval),
             full_auto: after.full_auto || self.full_auto,
+            approve_for_me: after.approve_for_me || self.approve_for_me,
             dangerously_bypass_approvals_and_sandbox: after
                 .dangerously_bypass_approvals_and_sandbox
                 || self.dangerously_bypass_approvals_and_sandbox,

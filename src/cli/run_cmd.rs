@@ -422,6 +422,7 @@ impl Printer for TextPrinter {
             | Line::WebSearchDone { .. }
             | Line::ToolFinished { success: false, .. }
             | Line::Notice(_)
+            | Line::Reviewed(_)
             | Line::RunsLater(_)
             | Line::Attached(_)
             | Line::Error(_) => {
@@ -516,6 +517,7 @@ fn say_aside(line: Line<'_>) {
         Line::Notice(text) => {
             eprintln!("kelp: note: {}", printable(text));
         }
+        Line::Reviewed(review) => eprintln!("kelp: {}", review.line()),
         Line::RunsLater(text) => {
             eprintln!("kelp: warning: {}", printable(text));
         }

@@ -150,9 +150,12 @@ fn overrides(
     if agent.dangerously_bypass_approvals_and_sandbox {
         overrides.approval = Some(ApprovalMode::Never);
         overrides.sandbox = Some(SandboxMode::Off);
-    } else if agent.full_auto {
+    } else if agent.full_auto || agent.approve_for_me {
         overrides.approval = overrides.approval.or(Some(ApprovalMode::FullAuto));
         overrides.sandbox = overrides.sandbox.or(Some(SandboxMode::WorkspaceWrite));
+    }
+    if agent.approve_for_me {
+        overrides.approvals_reviewer = Some(kelp::protocol::ApprovalsReviewer::AutoReview);
     }
     overrides.network = agent.network.or(overrides.network);
     if agent.search {

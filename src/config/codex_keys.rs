@@ -161,6 +161,8 @@ pub(super) fn kelp_key(key: &str) -> Option<&str> {
         | "hooks"
         | "tui"
         | "notify"
+        | "approvals_reviewer"
+        | "review_model"
         | "skills" => key,
         _ => return None,
     })

@@ -25,6 +25,8 @@ pub const KEYS: &[&str] = &[
     "reasoning_effort",
     "service_tier",
     "approval",
+    "approvals_reviewer",
+    "review_model",
     "sandbox",
     "network",
     "allowed_domains",
@@ -74,6 +76,10 @@ pub struct FileSettings {
     /// `service_tier`: Codex's `fast` or `flex`; `Some(None)` for `default`.
     pub service_tier: Option<Option<crate::protocol::ServiceTier>>,
     pub approval: Option<ApprovalMode>,
+    /// `approvals_reviewer`: who approvals go to first (Codex's key and words).
+    pub approvals_reviewer: Option<crate::protocol::ApprovalsReviewer>,
+    /// `review_model`: the auto-reviewer's model.
+    pub review_model: Option<String>,
     pub sandbox: Option<SandboxMode>,
     pub network: Option<modes::Network>,
     /// The domains commands may reach with `network = "domains"` (`*.crates.io` for those
@@ -142,6 +148,8 @@ impl FileSettings {
             reasoning_effort: self.reasoning_effort.or(lower.reasoning_effort),
             service_tier: self.service_tier.or(lower.service_tier),
             approval: self.approval.or(lower.approval),
+            approvals_reviewer: self.approvals_reviewer.or(lower.approvals_reviewer),
+            review_model: self.review_model.or(lower.review_model),
             sandbox: self.sandbox.or(lower.sandbox),
             network: self.network.or(lower.network),
             allowed_domains: self.allowed_domains.or(lower.allowed_domains),
@@ -171,57 +179,6 @@ impl FileSettings {
             agents: self.agents.over(lower.agents),
             surfaces: self.surfaces.over(lower.surfaces),
         }
-    }
-
-    /// The settings both kelp and Codex have that this file decides, under the names it uses
-    /// (`dialect`'s): those it sets, less the single values `above` (a file laid over it) sets
-    /// too. Tables (servers, providers, projects) are joined, so both files decide them.
-    pub fn shared_keys(&self, dialect: Dialect, above: Option<&Self>) -> Vec<&'static str> {
-        let codex = dialect == Dialect::Codex;
-        let set = |settings: &Self| {
-            [
-                (settings.model.is_some(), "model", "model"),
-                (
-                    settings.reasoning_effort.is_some(),
-                    "reasoning_effort",
-                    "model_reasoning_effort",
-                ),
-                (settings.approval.is_some(), "approval", "approval_policy"),
-                (settings.sandbox.is_some(), "sandbox", "sandbox_mode"),
-                (
-                    settings.network.is_some(),
-                    "network",
-                    "sandbox_workspace_write.network_access",
-                ),
-                (
-                    settings.model_provider.is_some(),
-                    "model_provider",
-                    "model_provider",
-                ),
-                (settings.web_search.is_some(), "web_search", "web_search"),
-            ]
-        };
-        let tables = [
-            (!self.mcp_servers.is_empty(), "mcp_servers", "mcp_servers"),
-            (
-                !self.model_providers.is_empty(),
-                "model_providers",
-                "model_providers",
-            ),
-            (!self.projects.is_empty(), "projects", "projects"),
-        ];
-        let overridden = above.map(|above| set(above).map(|(set, _, _)| set));
-        set(self)
-            .into_iter()
-            .enumerate()
-            .map(|(i, (here, kelp, codex_name))| {
-                let above_too = overridden.is_some_and(|above| above[i]);
-                (here && !above_too, kelp, codex_name)
-            })
-            .chain(tables)
-            .filter(|(set, _, _)| *set)
-            .map(|(_, kelp, codex_name)| if codex { codex_name } else { kelp })
-            .collect()
     }
 }
 
@@ -370,6 +327,16 @@ impl Entry<'_> {
                 _ => bad(
                     "must be \"ask\", \"auto-edit\", \"full-auto\" or \"never\" (or Codex's \"untrusted\", \"on-request\")",
                 ),
+            },
+            "approvals_reviewer" => match string.map(crate::protocol::ApprovalsReviewer::parse) {
+                Some(Ok(reviewer)) => settings.approvals_reviewer = Some(reviewer),
+                _ => bad("must be \"user\" or \"auto_review\""),
+            },
+            "review_model" => match string {
+                Some(model) if !model.trim().is_empty() => {
+                    settings.review_model = Some(model.trim().to_string());
+                }
+                _ => bad("must be a model name in quotes"),
             },
             "projects" => match item.as_table_like() {
                 Some(projects) => {

@@ -4,7 +4,8 @@
 //! kelp at 127.0.0.1; paths follow XDG semantics on every OS, as opencode does, so the auth file
 //! is easy to find and to share. Settings a person chooses (model, approval mode, sandbox) and endpoint
 //! overrides may also live in `config.toml` (see [`file`]). Precedence, highest first: command
-//! line flag, environment variable, config file, built-in default. `codex_keys.rs` is the one
+//! line flag, environment variable, config file, built-in default. `shared_keys.rs` says which settings both
+//! have that a file decides. `codex_keys.rs` is the one
 //! table of the settings Codex and kelp both have, for `-c` and the app-server's config methods.
 //!
 //! Its other files:
@@ -47,6 +48,7 @@ pub mod prompts;
 pub mod providers;
 pub mod runtime;
 pub mod secret_rules;
+mod shared_keys;
 mod sources;
 pub mod status_line;
 pub mod surfaces;
@@ -135,6 +137,11 @@ pub struct Config {
     pub service_tier: Option<crate::protocol::ServiceTier>,
     /// How much the agent may do without asking.
     pub approval: ApprovalMode,
+    /// Who approvals go to first: the person, or a reviewing model (`approvals_reviewer`,
+    /// `--approve-for-me`).
+    pub approvals_reviewer: crate::protocol::ApprovalsReviewer,
+    /// The reviewer's model (`review_model`); `None` is the conversation's.
+    pub review_model: Option<String>,
     /// What a command may touch once it runs.
     pub sandbox: SandboxMode,
     /// The sandbox mode came from a flag (`--sandbox`, `-c sandbox_mode=…`), not a default:
@@ -420,6 +427,11 @@ impl Config {
                 reasoning_effort,
                 service_tier,
                 approval,
+                approvals_reviewer: overrides
+                    .approvals_reviewer
+                    .or(from_file.approvals_reviewer)
+                    .unwrap_or_default(),
+                review_model: from_file.review_model.clone(),
                 sandbox_chosen: overrides.sandbox.is_some(),
                 trust_decides,
                 projects: from_file.projects,
@@ -475,6 +487,8 @@ impl Config {
             reasoning_effort: None,
             service_tier: None,
             approval: ApprovalMode::default(),
+            approvals_reviewer: crate::protocol::ApprovalsReviewer::default(),
+            review_model: None,
             sandbox: SandboxMode::default(),
             sandbox_chosen: false,
             trust_decides: false,

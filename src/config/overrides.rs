@@ -17,6 +17,8 @@ pub struct Overrides {
     pub service_tier: Option<Option<crate::protocol::ServiceTier>>,
     /// `--approval`, or `-c approval_policy=…`.
     pub approval: Option<ApprovalMode>,
+    /// `--approve-for-me`, or `-c approvals_reviewer=…`.
+    pub approvals_reviewer: Option<crate::protocol::ApprovalsReviewer>,
     /// `--sandbox`, or `-c sandbox_mode=…`.
     pub sandbox: Option<SandboxMode>,
     /// `--network`, or `-c sandbox_workspace_write.network_access=…`.
@@ -99,6 +101,11 @@ impl Overrides {
                 );
             }
             "model_provider" => self.model_provider = Some(text()?),
+            "approvals_reviewer" => {
+                let reviewer = crate::protocol::ApprovalsReviewer::parse(&text()?)
+                    .map_err(|why| format!("-c {why}"))?;
+                self.approvals_reviewer = Some(reviewer);
+            }
             "service_tier" => {
                 let tier = crate::protocol::ServiceTier::parse(&text()?)
                     .map_err(|why| format!("-c {why}"))?;

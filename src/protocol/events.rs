@@ -82,6 +82,12 @@ pub enum Event {
         call_id: String,
         questions: Vec<Question>,
     },
+    /// A reviewing model began to judge an approval in the person's place, or judged it; the
+    /// question itself goes with a live review's start (a face opens the call's item from it).
+    AutoReview {
+        review: crate::protocol::AutoReview,
+        subject: Option<Box<ApprovalSubject>>,
+    },
     /// An approval request was answered (`None`: withdrawn, the turn was interrupted first).
     ApprovalAnswered {
         id: u64,
@@ -196,6 +202,8 @@ pub enum Line<'a> {
         automatic: bool,
     },
     Notice(&'a str),
+    /// A review done (one in progress is not printed).
+    Reviewed(&'a crate::protocol::AutoReview),
     RunsLater(&'a str),
     Error(&'a str),
     TurnFinished(&'a TurnOutcome),
@@ -268,6 +276,11 @@ impl Event {
                 automatic: *automatic,
             },
             Self::Notice(words) => Line::Notice(words),
+            Self::AutoReview { review, .. }
+                if review.status != crate::protocol::ReviewStatus::InProgress =>
+            {
+                Line::Reviewed(review)
+            }
             Self::RunsLater(words) => Line::RunsLater(words),
             Self::Error(words) => Line::Error(words),
             Self::TurnFinished(outcome) => Line::TurnFinished(outcome),
@@ -279,6 +292,7 @@ impl Event {
             | Self::ApprovalRequested { .. }
             | Self::QuestionsAsked { .. }
             | Self::ApprovalAnswered { .. }
+            | Self::AutoReview { .. }
             | Self::CallDeclined { .. }
             | Self::PlanUpdated { .. }
             | Self::ContextUsed { .. }

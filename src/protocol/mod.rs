@@ -3,7 +3,8 @@
 //! receive `Event`s and `Reply`s; `values.rs` holds what they carry (images, a patch's changes,
 //! review targets, the skills found, the model's questions), `account.rs` the login's values,
 //! `model.rs` the model server's, `saved.rs` a saved conversation's, `agents.rs` the command center's rows, `terminals.rs` the background terminals `/ps` lists and the hooks `/hooks` does, `settings.rs` the modes
-//! and servers a face sets, `events.rs` the `Event`s of a turn and what a face that prints
+//! and servers a face sets, `review.rs` auto-review's (who answers approvals, what a review
+//! decided), `events.rs` the `Event`s of a turn and what a face that prints
 //! lines reads of them. The contract imports no floor above it: those floors import it. What a face does beyond its
 //! own protocol goes through the services below it: the account service (`auth::accounts`)
 //! for logins, the saved sessions (`session`), a host's files (`agent::files`), a command only
@@ -15,6 +16,7 @@ mod account;
 mod agents;
 mod events;
 mod model;
+mod review;
 mod saved;
 mod settings;
 mod terminals;
@@ -25,6 +27,7 @@ pub use account::*;
 pub use agents::*;
 pub use events::*;
 pub use model::*;
+pub use review::*;
 pub use saved::*;
 pub use settings::*;
 pub use terminals::*;
@@ -72,6 +75,8 @@ pub struct Settings {
     pub mode: Option<CollaborationMode>,
     /// The service tier requests ask for (`Some(None)`: none, the default).
     pub service_tier: Option<Option<crate::protocol::ServiceTier>>,
+    /// Who approvals go to first (Codex's `approvalsReviewer`).
+    pub reviewer: Option<ApprovalsReviewer>,
 }
 
 /// How the agent works with the person (Codex's collaboration modes): it does the work, or it
@@ -137,6 +142,12 @@ pub enum Op {
     Interrupt,
     /// Answer an approval request.
     Approve { id: u64, decision: ApprovalDecision },
+    /// Let the action auto-review denied last (or the review with this id denied) through
+    /// once (`/approve`): the model is told, and when it asks for that action again it runs
+    /// as if the person had said yes.
+    ApproveDenied(Option<String>),
+    /// The reviews of this conversation (`/approvals`): the answer is `Reply::Reviews`.
+    ListReviews,
     /// Answer the model's questions (`QuestionsAsked`): each question's id and the answers
     /// given; `None` when the person would not answer.
     AnswerQuestions { id: u64, answers: Option<Answers> },
@@ -443,13 +454,18 @@ pub enum ProjectRule {
     /// without asking, when the model asks to run them there (Codex's "don't ask again for
     /// commands that start with …" on its escalation question).
     Unsandboxed(Vec<String>),
+    /// Commands that hold these words (`git push`) ask the person every time, in every mode,
+    /// and are never the auto-reviewer's to allow (`[[ask]]`, written by hand).
+    AlwaysAsk(Vec<String>),
 }
 
 impl ProjectRule {
     /// The rule as a person reads it: `` `cargo test` `` or `example.com`.
     pub fn shown(&self) -> String {
         match self {
-            Self::Prefix(words) | Self::Unsandboxed(words) => format!("`{}`", words.join(" ")),
+            Self::Prefix(words) | Self::Unsandboxed(words) | Self::AlwaysAsk(words) => {
+                format!("`{}`", words.join(" "))
+            }
             Self::Host(host) | Self::RefusedHost(host) => host.clone(),
         }
     }
@@ -461,6 +477,7 @@ impl ProjectRule {
             Self::Host(_) => "reached by commands here",
             Self::RefusedHost(_) => "refused to commands here",
             Self::Unsandboxed(_) => "runs outside the sandbox without asking here",
+            Self::AlwaysAsk(_) => "always asks you here, never the auto-reviewer",
         }
     }
 }
@@ -698,6 +715,8 @@ pub enum Reply {
     Named(Option<String>),
     /// The MCP servers and where each is, after any change (`/mcp` lists them).
     McpServers(Vec<crate::protocol::ServerStatus>),
+    /// The auto-reviews of this conversation, oldest first (`ListReviews`).
+    Reviews(Vec<AutoReview>),
 }
 
 impl From<Reply> for Event {

@@ -261,6 +261,19 @@ impl Secrets {
             .collect()
     }
 
+    /// Whether commands are kept from `path`: it is a hidden path or lies beneath one, as
+    /// written or where its links lead.
+    pub fn keeps(&self, path: &Path) -> bool {
+        let tokens = crate::config::runtime::listener_token_files();
+        let under = |path: &Path| {
+            self.hidden
+                .iter()
+                .chain(&tokens)
+                .any(|hidden| path.starts_with(hidden))
+        };
+        under(path) || std::fs::canonicalize(path).is_ok_and(|real| under(&real))
+    }
+
     /// What is hidden, for `/status`: kelp's own files, the kinds of the default list, and the
     /// paths added beyond them as a person writes them (`~/` for the home folder).
     pub fn describe(&self) -> String {

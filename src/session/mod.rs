@@ -131,6 +131,10 @@ pub enum Note {
     Agent {
         activity: crate::protocol::AgentActivity,
     },
+    /// Auto-review judged an approval in the person's place (or the person let what it denied
+    /// through): what `/approvals` lists and a reopened conversation shows.
+    #[serde(rename = "kelp_review")]
+    Review { review: crate::protocol::AutoReview },
 }
 
 impl Note {

@@ -12,6 +12,8 @@ use super::transcript::Transcript;
 use crate::humanize;
 use crate::protocol::{ApprovalDecision, ApprovalSubject, Event, ItemId, PlanStep};
 
+/// How far back a review's cell is looked for as it ends: its call's cells come after it.
+const REVIEW_LOOKBACK: usize = 64;
 /// Tool output kept per call; older output is dropped from the front.
 const MAX_TOOL_OUTPUT: usize = 256 * 1024;
 
@@ -277,6 +279,23 @@ impl Chat {
             && let CellKind::Approval { decision: d, .. } = cell.kind_mut()
         {
             *d = Some(decision);
+        }
+    }
+
+    /// An auto-review: a cell as it starts, the same cell saying what it decided as it ends
+    /// (or a new one, for a review whose start is not shown).
+    pub fn review(&mut self, review: crate::protocol::AutoReview) {
+        let shown = self
+            .transcript
+            .cells_mut()
+            .rev()
+            .take(REVIEW_LOOKBACK)
+            .find(|cell| matches!(cell.kind(), CellKind::Review(shown) if shown.id == review.id));
+        match shown {
+            Some(cell) => *cell.kind_mut() = CellKind::Review(review),
+            None => {
+                self.push(CellKind::Review(review));
+            }
         }
     }
 

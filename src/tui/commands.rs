@@ -385,6 +385,8 @@ impl App {
                 ),
             ],
             SlashCommand::Approval => self.approval_picker(),
+            SlashCommand::Approve => vec![Send(Op::ApproveDenied(None))],
+            SlashCommand::Approvals => vec![Send(Op::ListReviews)],
             SlashCommand::New | SlashCommand::Clear => {
                 let interrupt = self.turn.running().then_some(Send(Op::Interrupt));
                 interrupt

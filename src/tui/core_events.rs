@@ -63,6 +63,7 @@ impl App {
                 }
             }
             Event::CallDeclined { call_id } => self.chat.call_declined(call_id),
+            Event::AutoReview { review, .. } => self.chat.review(review),
             Event::ToolFinished {
                 call_id,
                 success,
@@ -268,6 +269,9 @@ impl App {
             Reply::Revisions(found) => self.on_revisions(found),
             Reply::Agents { rows, saved } => self.on_agents(rows, saved),
             Reply::Terminals(rows) => self.on_terminals(rows),
+            Reply::Reviews(reviews) => {
+                self.notice(super::review_lines::approvals_report(&reviews));
+            }
             Reply::Hooks(rows) => self.on_hooks(rows),
             Reply::Logins(rows) => self.on_logins(rows),
             Reply::Side(event) => self.on_side(*event),

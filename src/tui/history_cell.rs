@@ -55,6 +55,8 @@ pub enum CellKind {
     /// A web search of the model's: `None` while it runs, then what it looked for (empty
     /// when the server did not say).
     WebSearch(Option<String>),
+    /// An auto-review of an approval: under way, then what it decided.
+    Review(crate::protocol::AutoReview),
 }
 
 #[derive(Debug)]
@@ -113,6 +115,7 @@ impl HistoryCell {
             }
             CellKind::Diff { diff, .. } => diff.len(),
             CellKind::WebSearch(query) => query.as_ref().map_or(0, String::len),
+            CellKind::Review(review) => review.rationale.len() + 128,
             CellKind::Approval { .. }
             | CellKind::Plan { .. }
             | CellKind::Retry { .. }
@@ -281,6 +284,7 @@ fn logical_lines(kind: &CellKind, expanded: bool) -> Vec<RichLine> {
             "  ",
         )],
         CellKind::Attached(files) => attached_lines(files),
+        CellKind::Review(review) => super::review_lines::review_lines(review),
         CellKind::Notice(text) => text
             .split('\n')
             .enumerate()

@@ -27,7 +27,8 @@
 //!   while a turn runs: cancel it, leave it running on a server, or stop it and leave),
 //!   `status.rs` (the status line and `/status`), `help.rs`, `frame.rs` (60 fps cap),
 //!   `hyperlink.rs` (URLs as OSC 8 links), `resume.rs` (the `/resume` picker, how an early end is
-//!   told), `resume_search.rs` (`/resume` searching what the conversations said), `reopen.rs` (a reopened conversation drawn through the live path),
+//!   told), `resume_search.rs` (`/resume` searching what the conversations said), `reopen.rs` (a reopened conversation drawn through the live path), `review_lines.rs` (an
+//!   auto-review's cell, `/approvals`' list),
 //!   `rewind.rs` (Esc Esc: back to an earlier prompt, then the offer to undo its file changes), `theme.rs` (every colour by role, `NO_COLOR`), `background.rs` (the terminal's background
 //!   over OSC 11), `clipboard.rs` (OSC 52, tmux, the display's
 //!   tool), `qr_view.rs`, `turn_clock.rs` (a turn's time, approvals left out),
@@ -90,6 +91,7 @@ pub mod qr_view;
 mod reopen;
 pub mod resume;
 mod resume_search;
+mod review_lines;
 mod rewind;
 mod scrollback;
 mod session_commands;

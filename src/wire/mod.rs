@@ -15,6 +15,8 @@
 //! - `terminals.rs`: `thread/backgroundTerminals/*`, the commands a thread left running.
 //! - `requests.rs`: the requests a client sends, one params type per method, serde both ways.
 //! - `search.rs`: `thread/search`, its stream and `thread/searchOccurrences` (Codex 0.171's).
+//! - `review.rs`: auto-review's notifications and `thread/approveGuardianDeniedAction`
+//!   (Codex 0.171's guardian).
 //! - `settings.rs`: `config/*` and the lists a settings screen shows (models, permission
 //!   profiles, skills, MCP servers).
 //!
@@ -147,6 +149,7 @@ mod items;
 mod processes;
 mod queue;
 pub mod requests;
+mod review;
 mod search;
 mod settings;
 mod terminals;
@@ -158,6 +161,7 @@ pub use host_asks::*;
 pub use items::*;
 pub use processes::*;
 pub use queue::*;
+pub use review::*;
 pub use search::*;
 pub use settings::*;
 pub use terminals::*;
@@ -225,6 +229,8 @@ server_notifications! {
         ThreadCompacted,
         ThreadTokenUsageUpdated,
         TurnErrorNotification,
+        AutoApprovalReviewStarted,
+        AutoApprovalReviewCompleted,
     }
     /// The threads a server keeps: opened, named, archived, their settings, goals and status.
     Thread(ThreadNote) {
@@ -252,6 +258,7 @@ server_notifications! {
     /// Words for the person that end nothing.
     Said(SaidNote) {
         Warning,
+        GuardianWarning,
         ConfigWarning,
         DeprecationNotice,
     }
@@ -281,6 +288,8 @@ impl TurnNote {
             Self::ThreadCompacted(note) => &note.thread_id,
             Self::ThreadTokenUsageUpdated(note) => &note.thread_id,
             Self::TurnErrorNotification(note) => &note.thread_id,
+            Self::AutoApprovalReviewStarted(note) => &note.thread_id,
+            Self::AutoApprovalReviewCompleted(note) => &note.thread_id,
         }
     }
 }
@@ -290,6 +299,7 @@ impl SaidNote {
     pub fn words(&self) -> &str {
         match self {
             Self::Warning(warning) => &warning.message,
+            Self::GuardianWarning(warning) => &warning.message,
             Self::ConfigWarning(warning) => &warning.summary,
             Self::DeprecationNotice(notice) => &notice.summary,
         }
@@ -299,6 +309,7 @@ impl SaidNote {
     pub fn thread_id(&self) -> Option<&str> {
         match self {
             Self::Warning(warning) => warning.thread_id.as_deref(),
+            Self::GuardianWarning(warning) => Some(&warning.thread_id),
             Self::ConfigWarning(_) | Self::DeprecationNotice(_) => None,
         }
     }

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AccountSessionsListParams, AccountSessionsSwitchParams, ThreadSearchParams};
+use super::{
+    AccountSessionsListParams, AccountSessionsSwitchParams, ApproveDeniedParams, ThreadSearchParams,
+};
 use crate::secret::Secret;
 
 /// A request's params and the method they go with.
@@ -38,6 +40,7 @@ methods! {
     TurnSteerParams = "turn/steer",
     TurnInterruptParams = "turn/interrupt",
     ReviewStartParams = "review/start",
+    ApproveDeniedParams = "thread/approveGuardianDeniedAction",
     LoginStartParams = "account/login/start",
     LoginCancelParams = "account/login/cancel",
     AccountReadParams = "account/read",
@@ -90,6 +93,9 @@ pub struct ThreadStartParams {
     /// Codex's name of the approval policy (a string, or an object for a granular one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<Value>,
+    /// Who approvals go to first: `user` or `auto_review` (Codex's `approvalsReviewer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals_reviewer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<String>,
     /// Not saved: never listed, never resumed.
@@ -111,6 +117,9 @@ pub struct ThreadResumeParams {
     pub approval_policy: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Who approvals go to first: `user` or `auto_review` (Codex's `approvalsReviewer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals_reviewer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<String>,
     /// The answer's thread without its turns (the host pages them).
@@ -271,6 +280,9 @@ pub struct TurnStartParams {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<Value>,
+    /// Who approvals go to first: `user` or `auto_review` (Codex's `approvalsReviewer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals_reviewer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effort: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -537,6 +549,7 @@ mod tests {
             cwd: Some("/p".into()),
             model: Some("gpt-5.5".into()),
             approval_policy: Some("on-request".into()),
+            approvals_reviewer: Some("auto_review".into()),
             sandbox: Some("workspace-write".into()),
             ephemeral: None,
             service_tier: Some("fast".into()),
@@ -568,12 +581,17 @@ mod tests {
         sent_and_read(ThreadCompactStartParams {
             thread_id: thread_id.clone(),
         });
+        sent_and_read(ApproveDeniedParams {
+            thread_id: thread_id.clone(),
+            event: serde_json::json!({"id": "r1", "status": "denied"}),
+        });
         sent_and_read(TurnStartParams {
             thread_id: thread_id.clone(),
             input: UserInput::prompt("fix it", &["/p/shot.png".into()]),
             cwd: Some("/p".into()),
             model: None,
             approval_policy: Some("never".into()),
+            approvals_reviewer: Some("user".into()),
             effort: Some("high".into()),
             summary: None,
             sandbox_policy: None,

@@ -184,6 +184,10 @@ impl Schema {
                 "accountSession/switch",
                 "../0.171.0/v2/AccountSessionsSwitchResponse.json",
             ),
+            (
+                "thread/approveGuardianDeniedAction",
+                "../0.171.0/v2/ThreadApproveGuardianDeniedActionResponse.json",
+            ),
         ] {
             responses
                 .entry(method.to_string())
@@ -202,6 +206,19 @@ impl Schema {
             (
                 "process/exited",
                 "../0.171.0/v2/ProcessExitedNotification.json",
+            ),
+            // Auto-review's, as 0.171 has them.
+            (
+                "item/autoApprovalReview/started",
+                "../0.171.0/v2/ItemGuardianApprovalReviewStartedNotification.json",
+            ),
+            (
+                "item/autoApprovalReview/completed",
+                "../0.171.0/v2/ItemGuardianApprovalReviewCompletedNotification.json",
+            ),
+            (
+                "guardianWarning",
+                "../0.171.0/v2/GuardianWarningNotification.json",
             ),
         ]
         .into_iter()

@@ -24,6 +24,7 @@ mod app_server_processes;
 mod app_server_remote;
 mod architecture;
 mod auth_store;
+mod auto_review;
 mod cli_auth;
 mod cli_exec;
 mod cli_login;

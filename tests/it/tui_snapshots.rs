@@ -724,7 +724,7 @@ fn slash_popup_filters_as_you_type() {
     assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
     // A window too short for all of them says how many are out of sight.
     let short = draw(&mut app, 80, 12);
-    assert!(short.contains("esc close · ↓ 41 more"), "{short}");
+    assert!(short.contains("esc close · ↓ 43 more"), "{short}");
     type_text(&mut app, "lo");
     assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
 }
@@ -1905,4 +1905,63 @@ async fn statusline_picks_and_orders_the_items() {
     key(&mut app, KeyCode::Esc);
     let screen = draw(&mut app, 80, 24);
     assert!(screen.contains("API key sk-…abcd · gpt-5.5"), "{screen}");
+}
+
+/// An auto-review in the transcript: one cell that says it is looking, then, in place, what it
+/// decided and why, with `/approve` offered for a denial; `/approve` and `/approvals` ask the
+/// core, and the list comes back in the same words.
+#[test]
+fn an_auto_review_is_one_cell_and_approve_lets_its_denial_through() {
+    use kelp::protocol::{Authorization, AutoReview, ReviewStatus, ReviewedAction, RiskLevel};
+    let (mut app, mut rx) = logged_in();
+    let mut review = AutoReview {
+        id: "r1".into(),
+        call_id: Some("c1".into()),
+        action: ReviewedAction::Command {
+            command: "rm -rf build".into(),
+            cwd: "/work/project".into(),
+            outside_sandbox: true,
+        },
+        started_at_ms: 1,
+        status: ReviewStatus::InProgress,
+        risk: None,
+        authorization: None,
+        rationale: String::new(),
+        completed_at_ms: None,
+        overridden: false,
+    };
+    app.handle_core_event(Event::TurnStarted { id: "t1".into() });
+    app.handle_core_event(Event::AutoReview {
+        review: review.clone(),
+        subject: None,
+    });
+    let looking = draw(&mut app, 80, 12);
+    assert!(
+        looking.contains("Auto-review is looking at `rm -rf build` outside the sandbox"),
+        "{looking}"
+    );
+    review.status = ReviewStatus::Denied;
+    review.risk = Some(RiskLevel::High);
+    review.authorization = Some(Authorization::Low);
+    review.rationale = "it deletes a folder nobody asked to delete".into();
+    review.completed_at_ms = Some(2);
+    app.handle_core_event(Event::AutoReview {
+        review: review.clone(),
+        subject: None,
+    });
+    app.handle_core_event(Event::TurnFinished(kelp::protocol::TurnOutcome::Completed));
+    assert_snapshot!(draw(&mut app, 80, 12));
+    type_text(&mut app, "/approve");
+    key(&mut app, KeyCode::Enter);
+    type_text(&mut app, "/approvals");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::ApproveDenied(None), Op::ListReviews]);
+    review.overridden = true;
+    app.handle_core_event(Event::Reply(Reply::Reviews(vec![review])));
+    let listed = draw(&mut app, 80, 12);
+    assert!(
+        listed.contains("Auto-review's decisions in this conversation (1):"),
+        "{listed}"
+    );
+    assert!(listed.contains("(you let it through)"), "{listed}");
 }

@@ -63,6 +63,7 @@ impl Core {
                 Ok(forked) => {
                     self.approvals.forget_session();
                     self.conversation = Some(forked);
+                    self.restore_reviews();
                     self.emit(Event::Notice(format!(
                         "This is a fork: it goes on separately, and the original stays as it was \
                          (kelp --resume {original})."

@@ -33,12 +33,16 @@ impl Core {
             sandbox,
             mode,
             service_tier,
+            reviewer,
         } = settings;
         if let Some(model) = model {
             self.use_model(model);
         }
         if let Some(mode) = approval {
             self.approvals.set_mode(mode);
+        }
+        if let Some(reviewer) = reviewer {
+            self.approvals.desk(|desk| desk.reviewer = reviewer);
         }
         self.chosen = Settings {
             model: None,
@@ -48,6 +52,7 @@ impl Core {
             sandbox: sandbox.or(self.chosen.sandbox),
             mode: mode.or(self.chosen.mode),
             service_tier: service_tier.or(self.chosen.service_tier),
+            reviewer: None,
         };
         if let Some(conversation) = &mut self.conversation {
             conversation.apply(&self.chosen);

@@ -11,6 +11,7 @@
 //! - `terminals.rs`: `/ps` and `/stop` through `thread/backgroundTerminals/*`.
 //! - `logins.rs`: `/account` through `accountSession/list|switch`.
 //! - `search.rs`: `/resume`'s search of what was said, through `thread/search`.
+//! - `reviews.rs`: auto-review's notifications, `/approvals` and `/approve` on a server.
 //! - `notifications.rs`: the server's notifications about the thread in hand, as the events the
 //!   core would send.
 
@@ -27,6 +28,7 @@ mod answers;
 mod asks;
 mod logins;
 mod notifications;
+mod reviews;
 mod search;
 mod terminals;
 use crate::jsonrpc::Incoming;
@@ -146,6 +148,8 @@ pub struct Remote {
     context_used: u64,
     /// The server's ChatGPT logins as `/account` last listed them, each with its workspace.
     login_workspaces: HashMap<String, String>,
+    /// The auto-reviews of this thread seen done, oldest first.
+    reviews: Vec<crate::protocol::AutoReview>,
 }
 
 impl Remote {
@@ -169,6 +173,7 @@ impl Remote {
             login: None,
             context_used: 0,
             login_workspaces: HashMap::new(),
+            reviews: Vec::new(),
         }
     }
 
@@ -238,16 +243,11 @@ impl Remote {
             Op::Steer(submission) => self.steer(thread, submission),
             Op::Interrupt => self.interrupt(thread),
             Op::Approve { id, decision } => self.decide(id, decision),
+            Op::ApproveDenied(id) => self.approve_denied(thread, id),
+            Op::ListReviews => self.list_reviews(),
             Op::AnswerQuestions { id, answers } => self.answer_questions(id, answers),
             Op::NewConversation => self.open_thread(),
-            Op::SetModel(model) => {
-                self.wanted.model = Some(model.clone());
-                self.model = model.clone();
-                self.emit(Event::Reply(Reply::Models {
-                    available: self.models.clone(),
-                    current: model,
-                }));
-            }
+            Op::SetModel(model) => self.set_model(model),
             Op::SetApprovalMode(mode) => self.wanted.approval = Some(mode),
             Op::SetEffort(effort) => self.wanted.effort = Some(effort),
             Op::Override(settings) => self.override_settings(settings),
@@ -325,6 +325,16 @@ impl Remote {
         }
     }
 
+    /// `/model`: the model the next turns ask for, said back as the core says it.
+    fn set_model(&mut self, model: String) {
+        self.wanted.model = Some(model.clone());
+        self.model = model.clone();
+        self.emit(Event::Reply(Reply::Models {
+            available: self.models.clone(),
+            current: model,
+        }));
+    }
+
     /// `review/start` of `target` on the thread.
     fn review(&mut self, thread: String, target: &crate::protocol::ReviewTarget) {
         let params = requests::ReviewStartParams {
@@ -343,6 +353,7 @@ impl Remote {
             cwd: Some(self.wanted.project_dir.clone()),
             model: self.wanted.model.clone(),
             approval_policy: self.approval_policy(),
+            approvals_reviewer: None,
             effort: self.wanted.effort.map(|effort| effort.as_str().to_string()),
             summary: None,
             sandbox_policy: None,
@@ -498,6 +509,7 @@ impl Remote {
             cwd: Some(self.wanted.project_dir.clone()),
             model: self.wanted.model.clone(),
             approval_policy: self.approval_policy(),
+            approvals_reviewer: None,
             sandbox: self
                 .wanted
                 .sandbox

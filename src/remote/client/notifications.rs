@@ -114,6 +114,8 @@ impl Remote {
                 before: self.context_used,
                 automatic: false,
             }),
+            note @ (TurnNote::AutoApprovalReviewStarted(_)
+            | TurnNote::AutoApprovalReviewCompleted(_)) => self.on_review_note(note),
             TurnNote::TurnErrorNotification(note) if note.will_retry => {
                 self.emit(retrying(note.error));
             }

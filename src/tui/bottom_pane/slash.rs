@@ -106,6 +106,10 @@ slash_commands! {
         argument None, during_turn true;
     Diff: "diff", "what the conversation changed (git diff, or its patches)",
         argument None, during_turn true;
+    Approve: "approve", "let the action auto-review denied last through, once",
+        argument None, during_turn true;
+    Approvals: "approvals", "what auto-review decided in this conversation, and why",
+        argument None, during_turn true;
     Hooks: "hooks", "your hooks: which run, and trust those that wait",
         argument None, during_turn true;
     Statusline: "statusline", "pick and order what the status line shows",
@@ -172,10 +176,6 @@ pub const NOT_SERVED: &[(&str, &str)] = &[
     (
         "memories",
         "kelp remembers only what AGENTS.md and your saved prompts say",
-    ),
-    (
-        "approve",
-        "kelp reviews no approval for you yet: each one comes to you",
     ),
     ("debug-m-drop", "a debugging command of Codex's memories"),
     ("debug-m-update", "a debugging command of Codex's memories"),
