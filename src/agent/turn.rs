@@ -339,6 +339,9 @@ fn record_outputs(
     calls: Vec<PlannedCall>,
     outputs: Vec<super::calls::CallResult>,
 ) {
+    // Before the calls' records: a reopened conversation shows each review before its call,
+    // as it was shown live.
+    keep_reviews(conversation, ctx);
     for (call, (output, ran)) in calls.into_iter().zip(outputs) {
         let item = Item::FunctionCallOutput {
             call_id: call.call_id,
@@ -349,7 +352,6 @@ fn record_outputs(
             record(conversation, ctx, Entry::Note(Note::Call(Box::new(ran))));
         }
     }
-    keep_reviews(conversation, ctx);
 }
 
 /// The auto-reviews of the calls just run, kept in the conversation; their tokens are spent

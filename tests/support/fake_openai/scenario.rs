@@ -60,6 +60,23 @@ impl Scenario {
     /// The reply to the request `body`.
     pub fn reply(self, body: &Value) -> Reply {
         let user = last_user_text(body);
+        // kelp's auto-reviewer (`--approve-for-me`), in every scenario: it denies what deletes
+        // or fetches (`rm `, `curl`), and allows the rest.
+        if body["instructions"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("You review one action"))
+        {
+            let action = user
+                .rsplit("# The action to judge")
+                .next()
+                .unwrap_or_default();
+            let risky = action.contains("rm ") || action.contains("curl");
+            return Reply::text(if risky {
+                r#"{"risk_level":"high","user_authorization":"low","outcome":"deny","rationale":"it deletes or fetches what the user did not ask for"}"#
+            } else {
+                r#"{"risk_level":"low","user_authorization":"high","outcome":"allow","rationale":"the user asked for exactly this"}"#
+            });
+        }
         // In plan mode (a client that says so in its instructions), every scenario plans.
         if body["instructions"]
             .as_str()
