@@ -459,6 +459,9 @@ async fn execute(
         output = rerun;
     }
     tell_detail(ctx, call_id, &output.detail);
+    if let Some(said) = diagnostics_after(ctx, context, &output.detail).await {
+        output.text = format!("{}\n\n{said}", output.text.trim_end());
+    }
     ctx.emit(Event::ToolFinished {
         call_id: call_id.to_string(),
         success: output.success,
@@ -487,6 +490,45 @@ async fn execute(
     }
     let text = output.text;
     (CallOutput { text, images }, Some(saved))
+}
+
+/// What the language servers say the files a patch changed now hold that they did not; what
+/// the person must know of the servers (one that cannot start, is slow, died) is said to them.
+async fn diagnostics_after(
+    ctx: &TurnContext,
+    context: &tools::ToolContext,
+    detail: &ToolDetail,
+) -> Option<String> {
+    let ToolDetail::Patch(changes) = detail else {
+        return None;
+    };
+    let changes: Vec<tools::lsp::Change> = changes
+        .iter()
+        .flat_map(|change| {
+            let moved = change.move_to.as_ref().map(|_| tools::lsp::Change {
+                path: change.path.clone(),
+                before: change.old_text.clone(),
+                after: None,
+            });
+            let now = tools::lsp::Change {
+                path: change
+                    .move_to
+                    .clone()
+                    .unwrap_or_else(|| change.path.clone()),
+                before: change.old_text.clone(),
+                after: change.new_text.clone(),
+            };
+            moved.into_iter().chain(std::iter::once(now))
+        })
+        .collect();
+    let checked = context
+        .lsp
+        .after_change(&changes, &context.project_dir, &context.sandbox)
+        .await;
+    for note in checked.notes {
+        ctx.emit(Event::Notice(note));
+    }
+    checked.report
 }
 
 /// What a patch changed or a plan now says, told to the faces as the call ends.

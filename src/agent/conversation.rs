@@ -120,6 +120,7 @@ fn tool_context(config: &Config, project_dir: &Path) -> ToolContext {
     ToolContext {
         goal: Some(GoalCell::default()),
         terminals: crate::tools::terminals::Terminals::with_limit(limit),
+        lsp: crate::tools::lsp::LanguageServers::new(&config.lsp),
         ..ToolContext::new(project_dir)
             .with_sandbox(SandboxPolicy::for_project(config, project_dir))
     }

@@ -27,6 +27,7 @@ pub const KEYS: &[&str] = &[
     "approval",
     "approvals_reviewer",
     "review_model",
+    "lsp",
     "sandbox",
     "network",
     "allowed_domains",
@@ -80,6 +81,8 @@ pub struct FileSettings {
     pub approvals_reviewer: Option<crate::protocol::ApprovalsReviewer>,
     /// `review_model`: the auto-reviewer's model.
     pub review_model: Option<String>,
+    /// `lsp`: the language servers' diagnostics after an edit.
+    pub lsp: super::lsp::LspFile,
     pub sandbox: Option<SandboxMode>,
     pub network: Option<modes::Network>,
     /// The domains commands may reach with `network = "domains"` (`*.crates.io` for those
@@ -150,6 +153,7 @@ impl FileSettings {
             approval: self.approval.or(lower.approval),
             approvals_reviewer: self.approvals_reviewer.or(lower.approvals_reviewer),
             review_model: self.review_model.or(lower.review_model),
+            lsp: self.lsp.over(lower.lsp),
             sandbox: self.sandbox.or(lower.sandbox),
             network: self.network.or(lower.network),
             allowed_domains: self.allowed_domains.or(lower.allowed_domains),
@@ -480,6 +484,7 @@ impl Entry<'_> {
                 _ => bad("must be \"none\", \"per-user\" or \"over-ssh\""),
             },
             "status_line" | "statusLine" | "tui" => settings.surfaces.read(key, item, bad),
+            "lsp" => settings.lsp.read(item, bad),
             "notify" => match item.as_array().map(|list| {
                 list.iter()
                     .map(|arg| arg.as_str().map(str::to_string))

@@ -9,6 +9,7 @@
 //! table of the settings Codex and kelp both have, for `-c` and the app-server's config methods.
 //!
 //! Its other files:
+//! - `lsp.rs`: `lsp`, the language servers whose diagnostics follow an edit.
 //! - `agents.rs`: subagents' settings and roles (`[features] multi_agent_v2`, `[agents]`).
 //! - `edit.rs`: saving a choice in `config.toml` without disturbing the rest of it.
 //! - `keymap.rs`: Codex's `[tui.keymap]`, the client's actions bound to keys, and kelp's
@@ -40,6 +41,7 @@ pub mod codex_keys;
 pub mod edit;
 pub mod file;
 pub mod keymap;
+pub mod lsp;
 pub mod mcp;
 pub mod modes;
 pub mod overrides;
@@ -142,6 +144,8 @@ pub struct Config {
     pub approvals_reviewer: crate::protocol::ApprovalsReviewer,
     /// The reviewer's model (`review_model`); `None` is the conversation's.
     pub review_model: Option<String>,
+    /// The language servers whose diagnostics go back to the model after an edit (`lsp`).
+    pub lsp: lsp::LspSettings,
     /// What a command may touch once it runs.
     pub sandbox: SandboxMode,
     /// The sandbox mode came from a flag (`--sandbox`, `-c sandbox_mode=…`), not a default:
@@ -432,6 +436,7 @@ impl Config {
                     .or(from_file.approvals_reviewer)
                     .unwrap_or_default(),
                 review_model: from_file.review_model.clone(),
+                lsp: from_file.lsp.clone().settle(),
                 sandbox_chosen: overrides.sandbox.is_some(),
                 trust_decides,
                 projects: from_file.projects,
@@ -489,6 +494,7 @@ impl Config {
             approval: ApprovalMode::default(),
             approvals_reviewer: crate::protocol::ApprovalsReviewer::default(),
             review_model: None,
+            lsp: lsp::LspSettings::default(),
             sandbox: SandboxMode::default(),
             sandbox_chosen: false,
             trust_decides: false,

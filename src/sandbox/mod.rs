@@ -100,6 +100,9 @@ pub struct SandboxPolicy {
     /// `network = "domains"`: with the network otherwise off, commands reach kelp's proxy,
     /// which lets them through to the domains the person allows.
     pub domains: Option<Domains>,
+    /// In `read-only`, the commands' private `/tmp` may be written too (what a language server
+    /// needs for its caches; nothing of the person's).
+    pub private_tmp_in_read_only: bool,
 }
 
 /// What the commands' private `/tmp` may hold unless `private_tmp_max_mb` says otherwise.
@@ -162,6 +165,7 @@ impl SandboxPolicy {
             max_timeout: DEFAULT_MAX_TIMEOUT,
             tmp_cap: DEFAULT_TMP_CAP_MB * 1024 * 1024,
             domains: None,
+            private_tmp_in_read_only: false,
         }
     }
 
@@ -192,6 +196,7 @@ impl SandboxPolicy {
             max_timeout: DEFAULT_MAX_TIMEOUT,
             tmp_cap: DEFAULT_TMP_CAP_MB * 1024 * 1024,
             domains: None,
+            private_tmp_in_read_only: false,
         }
     }
 

@@ -128,7 +128,12 @@ pub(super) fn landlock_rules(
     abi: i32,
 ) -> Result<RulesetCreated, RulesetError> {
     let mut writable = policy.writable_roots(project_dir);
-    if policy.mode == SandboxMode::WorkspaceWrite {
+    let private_tmp_writable = match policy.mode {
+        SandboxMode::WorkspaceWrite => true,
+        SandboxMode::ReadOnly => policy.private_tmp_in_read_only,
+        SandboxMode::Off => false,
+    };
+    if private_tmp_writable {
         writable.extend(private_tmp.map(Path::to_path_buf));
     }
     let all = AccessFs::from_all(FS_ABI);

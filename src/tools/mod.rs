@@ -20,6 +20,7 @@
 //! - `goal_tools.rs`: `get_goal` and `update_goal`.
 //! - `grep_files.rs`: `grep_files`.
 //! - `list_dir.rs`: `list_dir`.
+//! - `lsp/`: the language servers whose diagnostics follow a change to the project's files.
 //! - `listening.rs`: the ports a background terminal's processes listen on.
 //! - `pty.rs`: a pseudo-terminal a command runs on, read, typed into and resized.
 //! - `read_file.rs`: `read_file`. `view_image.rs`: `view_image`, an image file shown to the
@@ -40,6 +41,7 @@ pub mod goal_tools;
 pub mod grep_files;
 pub mod list_dir;
 pub mod listening;
+pub mod lsp;
 pub mod opener;
 pub mod output;
 pub mod pty;
@@ -144,6 +146,8 @@ pub struct ToolContext {
     pub goal: Option<crate::session::goal::GoalCell>,
     /// The conversation's background terminals (`exec_command`), shared by its clones.
     pub terminals: terminals::Terminals,
+    /// The conversation's language servers, shared by its clones.
+    pub lsp: lsp::LanguageServers,
 }
 
 impl ToolContext {
@@ -160,6 +164,7 @@ impl ToolContext {
             mcp: None,
             goal: None,
             terminals: terminals::Terminals::default(),
+            lsp: lsp::LanguageServers::default(),
         }
     }
 

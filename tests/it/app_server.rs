@@ -317,6 +317,11 @@ impl Server {
         Self::start_in(fake, tempfile::tempdir().unwrap())
     }
 
+    /// The server's process id, for a server the test started.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// [`Server::start`] in a home whose `config.toml` is `config`.
     pub(crate) fn with_config(fake: &FakeOpenAi, config: &str) -> Self {
         let home = tempfile::tempdir().unwrap();

@@ -34,6 +34,7 @@ mod codex_sdk;
 mod compaction;
 mod config_file;
 mod containment;
+mod diagnostics;
 mod fake_server;
 mod git_later;
 mod git_safety;
