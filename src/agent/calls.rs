@@ -432,6 +432,7 @@ async fn execute(
     let _call_done = call_done.clone().drop_guard();
     let context = conversation.tool_context();
     let changed = fenced_context(conversation, ctx, (call_id, tool, widened), &call_done);
+    let watched = watch_files(context, tool).await;
     let mut output = run_tool(
         conversation,
         ctx,
@@ -459,7 +460,7 @@ async fn execute(
         output = rerun;
     }
     tell_detail(ctx, call_id, &output.detail);
-    if let Some(said) = diagnostics_after(ctx, context, &output.detail).await {
+    if let Some(said) = diagnostics_after(ctx, context, &output.detail, watched).await {
         output.text = format!("{}\n\n{said}", output.text.trim_end());
     }
     ctx.emit(Event::ToolFinished {
@@ -498,11 +499,39 @@ async fn diagnostics_after(
     ctx: &TurnContext,
     context: &tools::ToolContext,
     detail: &ToolDetail,
+    watched: Option<tools::lsp::snapshot::Snapshot>,
 ) -> Option<String> {
-    let ToolDetail::Patch(changes) = detail else {
-        return None;
+    let lsp = &context.lsp;
+    let (dir, sandbox) = (&context.project_dir, &context.sandbox);
+    let checked = match (detail, watched) {
+        (_, Some(before)) => lsp.after_command(&before, dir, sandbox).await,
+        (ToolDetail::Patch(changes), None) => {
+            lsp.after_change(&patched(changes), dir, sandbox).await
+        }
+        _ => return None,
     };
-    let changes: Vec<tools::lsp::Change> = changes
+    for note in checked.notes {
+        ctx.emit(Event::Notice(note));
+    }
+    checked.report
+}
+
+/// Before a command: the files a language server checks, to tell which it changed.
+async fn watch_files(
+    context: &tools::ToolContext,
+    tool: &ToolCall,
+) -> Option<tools::lsp::snapshot::Snapshot> {
+    match tool {
+        ToolCall::Shell(_) | ToolCall::WriteStdin(_) => {
+            context.lsp.before_command(&context.project_dir).await
+        }
+        _ => None,
+    }
+}
+
+/// A patch's changes as the language servers check them: a moved file closed where it was.
+fn patched(changes: &[tools::FileChange]) -> Vec<tools::lsp::Change> {
+    changes
         .iter()
         .flat_map(|change| {
             let moved = change.move_to.as_ref().map(|_| tools::lsp::Change {
@@ -520,15 +549,7 @@ async fn diagnostics_after(
             };
             moved.into_iter().chain(std::iter::once(now))
         })
-        .collect();
-    let checked = context
-        .lsp
-        .after_change(&changes, &context.project_dir, &context.sandbox)
-        .await;
-    for note in checked.notes {
-        ctx.emit(Event::Notice(note));
-    }
-    checked.report
+        .collect()
 }
 
 /// What a patch changed or a plan now says, told to the faces as the call ends.

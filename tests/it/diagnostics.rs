@@ -108,6 +108,11 @@ async fn a_python_type_error_a_patch_makes_reaches_the_model_and_its_fix_says_no
                 "apply_patch",
                 json!({"input": update("calc.py", "    return \"twice\"", "    return x * 2")}),
             ),
+            Reply::call_with_id(
+                "append",
+                "shell",
+                json!({"command": "printf 'total: int = double(\"2\")\\n' >> calc.py"}),
+            ),
             Reply::text("done"),
         ],
         "",
@@ -122,6 +127,13 @@ async fn a_python_type_error_a_patch_makes_reaches_the_model_and_its_fix_says_no
     assert!(broke.contains("'twice'"), "{broke}");
     let fixed = output(&outputs, "fix");
     assert!(!fixed.contains("introduced"), "{fixed}");
+    // A command's change is checked too.
+    let appended = output(&outputs, "append");
+    assert!(
+        appended.contains("reports what the command's changes introduced"),
+        "{appended}"
+    );
+    assert!(appended.contains("calc.py:3:"), "{appended}");
     // `lsp = false` turns it off: the same break says nothing.
     let fake = FakeOpenAi::start().await;
     let outputs = run(

@@ -12,9 +12,15 @@
 //!
 //! - `client.rs`: one running server and the protocol's framing.
 //! - `servers.rs`: which server checks which file.
+//! - `snapshot.rs`: which of those files a command changed.
+//!
+//! A patch says what each file held before, so the diagnostics there before are left out; a
+//! command does not, so for a file no check had seen, the errors it holds now are all said,
+//! marked so.
 
 pub mod client;
 pub mod servers;
+pub mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -39,6 +45,8 @@ const SETTLE_FIRST: Duration = Duration::from_millis(800);
 const MOST_SENT: usize = 20;
 /// The most characters of one diagnostic's message.
 const MOST_CHARS: usize = 300;
+/// The largest file a command changed that is read to check it.
+const MOST_TEXT_BYTES: u64 = 1 << 20;
 
 /// One diagnostic, as the model and `/diagnostics` read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +189,8 @@ struct Inner {
     slow: std::collections::HashSet<String>,
     /// Each file's diagnostics as last checked.
     current: BTreeMap<PathBuf, Vec<Diagnostic>>,
+    /// The extensions some server checks here, once looked for.
+    extensions: Option<Vec<String>>,
 }
 
 struct Running {
@@ -222,6 +232,61 @@ impl LanguageServers {
             .iter()
             .filter_map(|(name, running)| running.client.pid().map(|pid| (name.clone(), pid)))
             .collect()
+    }
+
+    /// Before a command: the files some server checks, to tell what it changed (`None`: no
+    /// server checks anything here, or diagnostics are off).
+    pub async fn before_command(&self, project_dir: &Path) -> Option<snapshot::Snapshot> {
+        let extensions = {
+            let mut inner = self.0.lock().await;
+            let settings = inner.settings.clone()?;
+            inner
+                .extensions
+                .get_or_insert_with(|| {
+                    let path_var = std::env::var("PATH").ok();
+                    servers::extensions(&settings.servers, path_var.as_deref())
+                })
+                .clone()
+        };
+        if extensions.is_empty() {
+            return None;
+        }
+        let dir = project_dir.to_path_buf();
+        tokio::task::spawn_blocking(move || snapshot::Snapshot::take(&dir, &extensions))
+            .await
+            .ok()
+    }
+
+    /// After a command: the files it changed among those of `before`, checked.
+    pub async fn after_command(
+        &self,
+        before: &snapshot::Snapshot,
+        project_dir: &Path,
+        sandbox: &SandboxPolicy,
+    ) -> Checked {
+        let Some(after) = self.before_command(project_dir).await else {
+            return Checked::default();
+        };
+        let changes: Vec<Change> = before
+            .changed(&after)
+            .into_iter()
+            .take(MOST_SENT)
+            .map(|(path, there)| Change {
+                after: there.then(|| read_beneath(project_dir, &path)).flatten(),
+                before: None,
+                path,
+            })
+            .collect();
+        let mut checked = self.after_change(&changes, project_dir, sandbox).await;
+        checked.report = checked.report.map(|report| {
+            report.replacen(
+                "reports what this change introduced:",
+                "reports what the command's changes introduced (in a file no check had seen \
+                 before, all it reports):",
+                1,
+            )
+        });
+        checked
     }
 
     /// Checks `changes` in the project at `project_dir`, whose commands run under `sandbox`.
@@ -276,6 +341,21 @@ impl LanguageServers {
         checked.report = report(&found, project_dir);
         checked
     }
+}
+
+/// The text of `path`, opened beneath `project_dir` as the tools open files (a link a command
+/// left that leads out of the project is not followed), up to [`MOST_TEXT_BYTES`].
+fn read_beneath(project_dir: &Path, path: &Path) -> Option<String> {
+    use std::io::Read;
+    let opener = crate::tools::opener::Opener::new(
+        project_dir,
+        crate::tools::opener::Approved::Only(Vec::new()),
+    )
+    .ok()?;
+    let (file, _) = opener.open_regular(path).ok()?;
+    let mut text = String::new();
+    file.take(MOST_TEXT_BYTES).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// The model's text for what a change introduced.

@@ -111,6 +111,33 @@ pub fn for_file(file: &Path, configured: &[ServerEntry], path_var: Option<&str>)
     })
 }
 
+/// The extensions some server checks here: the config's servers', and those of the servers
+/// kelp knows that are on `path_var` and not turned off.
+pub fn extensions(configured: &[ServerEntry], path_var: Option<&str>) -> Vec<String> {
+    let mine = configured
+        .iter()
+        .filter(|entry| !entry.disabled)
+        .flat_map(|entry| entry.extensions.iter().cloned());
+    let found = KNOWN
+        .iter()
+        .filter(|known| {
+            !configured
+                .iter()
+                .any(|entry| entry.disabled && entry.name == known.name)
+        })
+        .filter(|known| {
+            known
+                .commands
+                .iter()
+                .any(|command| on_path(command[0], path_var).is_some())
+        })
+        .flat_map(|known| known.languages.iter().map(|(ext, _)| (*ext).to_string()));
+    let mut all: Vec<String> = mine.chain(found).collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
 /// Where `program` is on `path_var` (`PATH`'s value), as an executable file.
 fn on_path(program: &str, path_var: Option<&str>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
