@@ -64,6 +64,70 @@ fn call(name: &str, args: serde_json::Value) -> ToolCall {
     ToolCall::parse(name, &args.to_string()).unwrap()
 }
 
+/// What the language server's check adds to a turn after an edit: pyright (from `tests/lsp`,
+/// `npm ci --prefix tests/lsp` first) in the default sandbox, its first check (its start and
+/// the project read) and then edits that alternately break and mend a file, each checked.
+fn diagnostics_rows(runtime: &tokio::runtime::Runtime, wanted: &dyn Fn(&str) -> bool) {
+    use kelp::tools::lsp::{Change, LanguageServers};
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lsp/node_modules/.bin");
+    if !wanted("diagnostics after an edit") || !bin.join("pyright-langserver").exists() {
+        return;
+    }
+    let project = tempfile::tempdir().unwrap();
+    let file = project.path().join("calc.py");
+    let good = "def double(x: int) -> int:\n    return x * 2\n".to_string();
+    let bad = good.replace("x * 2", "\"twice\"");
+    std::fs::write(&file, &good).unwrap();
+    let settings = kelp::config::lsp::LspSettings {
+        servers: vec![kelp::config::lsp::ServerEntry {
+            name: "pyright".into(),
+            command: vec![
+                bin.join("pyright-langserver").display().to_string(),
+                "--stdio".into(),
+            ],
+            extensions: vec!["py".into()],
+            disabled: false,
+        }],
+        ..Default::default()
+    };
+    let servers = LanguageServers::new(&settings);
+    let sandbox = SandboxPolicy::new(SandboxMode::WorkspaceWrite, false);
+    let mut text = good.clone();
+    let mut check = || {
+        let next = if text == good {
+            bad.clone()
+        } else {
+            good.clone()
+        };
+        let change = Change {
+            path: file.clone(),
+            before: Some(text.clone()),
+            after: Some(next.clone()),
+        };
+        let checked = runtime.block_on(servers.after_change(&[change], project.path(), &sandbox));
+        assert!(checked.notes.is_empty(), "{:?}", checked.notes);
+        assert_eq!(
+            checked.report.is_some(),
+            next == bad,
+            "{:?}",
+            checked.report
+        );
+        text = next;
+    };
+    let started = Instant::now();
+    check();
+    println!(
+        "{:<58} {:>9.3} ms",
+        "diagnostics after an edit, pyright's first (its start)",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    println!(
+        "{:<58} {:>9.3} ms",
+        "diagnostics after an edit, pyright warm",
+        time(21, &mut check)
+    );
+}
+
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -177,6 +241,20 @@ fn main() {
             assert!(out.success, "{}", out.text);
         });
     }
+
+    // What a command pays to have its changes checked by a language server: the files a server
+    // checks, listed before and after it (here every `.rs` of the tree).
+    row(
+        "diagnostics: a command's watch of the files (20,000 .rs)",
+        11,
+        &mut || {
+            let rs = ["rs".to_string()];
+            let before = kelp::tools::lsp::snapshot::Snapshot::take(root, &rs);
+            let after = kelp::tools::lsp::snapshot::Snapshot::take(root, &rs);
+            assert!(before.changed(&after).is_empty());
+        },
+    );
+    diagnostics_rows(&runtime, &wanted);
 
     // What the proxy of `network = "domains"` adds to a download: 100 MB from a server on
     // loopback, read straight from it and through the proxy (a CONNECT tunnel from its Unix

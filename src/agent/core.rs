@@ -457,6 +457,7 @@ impl Core {
             Op::RunCommand(command) => self.run_own_command(command),
             Op::ApproveDenied(id) => self.approve_denied(id.as_deref()),
             Op::ListReviews => self.list_reviews(),
+            Op::ListDiagnostics => self.list_diagnostics(),
             Op::Approve { id, decision } => {
                 if !self.approvals.answer(id, decision) {
                     self.emit(Event::Error(format!("no approval request {id} is waiting")));

@@ -148,6 +148,9 @@ pub enum Op {
     ApproveDenied(Option<String>),
     /// The reviews of this conversation (`/approvals`): the answer is `Reply::Reviews`.
     ListReviews,
+    /// The language servers' diagnostics of the files changed so far (`/diagnostics`): the
+    /// answer is `Reply::Diagnostics`.
+    ListDiagnostics,
     /// Answer the model's questions (`QuestionsAsked`): each question's id and the answers
     /// given; `None` when the person would not answer.
     AnswerQuestions { id: u64, answers: Option<Answers> },
@@ -717,6 +720,8 @@ pub enum Reply {
     McpServers(Vec<crate::protocol::ServerStatus>),
     /// The auto-reviews of this conversation, oldest first (`ListReviews`).
     Reviews(Vec<AutoReview>),
+    /// The language servers' diagnostics (`ListDiagnostics`).
+    Diagnostics(DiagnosticsReport),
 }
 
 impl From<Reply> for Event {

@@ -1,6 +1,7 @@
 //! Auto-review: who answers the questions a turn would put to the person (the person, or a
 //! reviewing model first), and what a review of one action came to, as every face shows it and
-//! the conversation keeps it.
+//! the conversation keeps it; and the language servers' diagnostics `/diagnostics` lists, the
+//! other check that keeps an agent left alone honest.
 
 use std::path::{Path, PathBuf};
 
@@ -241,6 +242,15 @@ impl AutoReview {
         }
         line
     }
+}
+
+/// What `/diagnostics` shows: each diagnostic of the files checked so far as a line
+/// (`src/a.py:3:7: error: …`), the servers running, and why there are none when that is so.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DiagnosticsReport {
+    pub lines: Vec<String>,
+    pub servers: Vec<String>,
+    pub off: Option<String>,
 }
 
 /// The risk's word (`low` … `critical`).

@@ -385,8 +385,9 @@ impl App {
                 ),
             ],
             SlashCommand::Approval => self.approval_picker(),
-            SlashCommand::Approve => vec![Send(Op::ApproveDenied(None))],
-            SlashCommand::Approvals => vec![Send(Op::ListReviews)],
+            SlashCommand::Approve | SlashCommand::Approvals | SlashCommand::Diagnostics => {
+                vec![Send(super::review_lines::checks_op(command))]
+            }
             SlashCommand::New | SlashCommand::Clear => {
                 let interrupt = self.turn.running().then_some(Send(Op::Interrupt));
                 interrupt
@@ -433,13 +434,7 @@ impl App {
                 Effect::MarkSaved,
                 Send(Op::Init),
             ],
-            SlashCommand::Review if argument.trim().is_empty() => {
-                let items = PickerItem::choices(&REVIEW_CHOICES);
-                vec![Effect::OpenPicker(
-                    PickerKind::Review,
-                    Picker::new("What to review", items, ""),
-                )]
-            }
+            SlashCommand::Review if argument.trim().is_empty() => review_picker(),
             SlashCommand::Review => self.review(argument),
             SlashCommand::Status => vec![Notice(self.status.report(self.session.id.as_deref()))],
             SlashCommand::Mcp => vec![Notice(crate::mcp::report(
@@ -693,6 +688,15 @@ const TRUST_CHOICES: [(&str, &str); 2] = [
     ("trust this folder", "full-auto here from now on (kept)"),
     ("do not trust it", "ask; commands only read (kept)"),
 ];
+
+/// `/review` alone: what to review, picked.
+fn review_picker() -> Vec<Effect> {
+    let items = PickerItem::choices(&REVIEW_CHOICES);
+    vec![Effect::OpenPicker(
+        PickerKind::Review,
+        Picker::new("What to review", items, ""),
+    )]
+}
 
 #[cfg(test)]
 mod tests {

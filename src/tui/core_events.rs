@@ -272,6 +272,9 @@ impl App {
             Reply::Reviews(reviews) => {
                 self.notice(super::review_lines::approvals_report(&reviews));
             }
+            Reply::Diagnostics(report) => {
+                self.notice(super::review_lines::diagnostics_report(&report));
+            }
             Reply::Hooks(rows) => self.on_hooks(rows),
             Reply::Logins(rows) => self.on_logins(rows),
             Reply::Side(event) => self.on_side(*event),

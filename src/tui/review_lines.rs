@@ -1,14 +1,16 @@
 //! An auto-review in the transcript: one cell per review, updated in place as it ends — what
 //! it looked at, what it decided and why, and, for a denial, that `/approve` lets the action
-//! through once. `/approvals` lists the conversation's reviews in the same words.
+//! through once. `/approvals` lists the conversation's reviews in the same words, and
+//! `/diagnostics` the language servers' diagnostics.
 
 use ratatui::style::Style;
 use ratatui::text::Span;
 
+use super::bottom_pane::slash::SlashCommand;
 use super::call_lines::{hanging, one_line};
 use super::theme;
 use super::wrap::RichLine;
-use crate::protocol::{AutoReview, ReviewStatus};
+use crate::protocol::{AutoReview, Op, ReviewStatus};
 
 /// The cell's lines.
 pub fn review_lines(review: &AutoReview) -> Vec<RichLine> {
@@ -62,6 +64,32 @@ pub fn review_lines(review: &AutoReview) -> Vec<RichLine> {
     lines
 }
 
+/// `/diagnostics`: the diagnostics of the files checked so far, one per line, and the servers.
+pub fn diagnostics_report(report: &crate::protocol::DiagnosticsReport) -> String {
+    let mut said = match (&report.off, report.lines.len()) {
+        (Some(why), _) => format!("No diagnostics: {why}."),
+        (None, 0) => "No diagnostics in the files checked so far.".to_string(),
+        (None, n) => format!("Diagnostics of the files checked so far ({n}):"),
+    };
+    for line in report.lines.iter().take(MOST_LINES) {
+        said.push('\n');
+        said.push_str(&crate::terminal_text::printable(line));
+    }
+    if report.lines.len() > MOST_LINES {
+        said.push_str(&format!("\n…and {} more", report.lines.len() - MOST_LINES));
+    }
+    if !report.servers.is_empty() {
+        said.push_str(&format!(
+            "\nLanguage servers: {}",
+            report.servers.join(", ")
+        ));
+    }
+    said
+}
+
+/// The most diagnostics `/diagnostics` lists.
+const MOST_LINES: usize = 50;
+
 /// `/approvals`: the conversation's reviews, oldest first, one line each; or that there are
 /// none, and whether auto-review is on.
 pub fn approvals_report(reviews: &[AutoReview]) -> String {
@@ -85,4 +113,14 @@ pub fn approvals_report(reviews: &[AutoReview]) -> String {
         report.push_str(&format!("\n{mark} {}", one_line(&review.line())));
     }
     report
+}
+
+/// What `/approve`, `/approvals` and `/diagnostics` ask the core: what watches the agent's
+/// work for the person.
+pub(super) fn checks_op(command: SlashCommand) -> Op {
+    match command {
+        SlashCommand::Approve => Op::ApproveDenied(None),
+        SlashCommand::Approvals => Op::ListReviews,
+        _ => Op::ListDiagnostics,
+    }
 }

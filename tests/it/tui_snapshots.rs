@@ -724,7 +724,7 @@ fn slash_popup_filters_as_you_type() {
     assert_snapshot!("slash_popup_all", draw(&mut app, 80, 20));
     // A window too short for all of them says how many are out of sight.
     let short = draw(&mut app, 80, 12);
-    assert!(short.contains("esc close · ↓ 43 more"), "{short}");
+    assert!(short.contains("esc close · ↓ 44 more"), "{short}");
     type_text(&mut app, "lo");
     assert_snapshot!("slash_popup_filtered", draw(&mut app, 80, 20));
 }
@@ -1964,4 +1964,24 @@ fn an_auto_review_is_one_cell_and_approve_lets_its_denial_through() {
         "{listed}"
     );
     assert!(listed.contains("(you let it through)"), "{listed}");
+}
+
+/// `/diagnostics` asks the core, and lists what the language servers said of the files checked
+/// so far, with the servers running.
+#[test]
+fn diagnostics_lists_the_language_servers_findings() {
+    let (mut app, mut rx) = logged_in();
+    type_text(&mut app, "/diagnostics");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ops(&mut rx), [Op::ListDiagnostics]);
+    app.handle_core_event(Event::Reply(Reply::Diagnostics(
+        kelp::protocol::DiagnosticsReport {
+            lines: vec![
+                "calc.py:2:12: error: Type \"Literal['twice']\" is not assignable to return type \"int\" [reportReturnType]".into(),
+            ],
+            servers: vec!["pyright".into()],
+            off: None,
+        },
+    )));
+    assert_snapshot!(draw(&mut app, 80, 12));
 }

@@ -1,6 +1,6 @@
 //! Auto-review between turns: `/approve` (the action the reviewer denied last may run once,
 //! and the model is told before its next request), `/approvals` (the conversation's reviews),
-//! and the reviews a reopened conversation kept.
+//! and the reviews a reopened conversation kept; and `/diagnostics`, the language servers'.
 
 use super::Core;
 use crate::protocol::{Event, Reply};
@@ -32,6 +32,25 @@ impl Core {
     pub(super) fn list_reviews(&self) {
         let reviews = self.approvals.desk(|desk| desk.seen());
         self.emit(Event::Reply(Reply::Reviews(reviews)));
+    }
+
+    /// `Op::ListDiagnostics`: read on a task of its own (a check under way holds the servers).
+    pub(super) fn list_diagnostics(&self) {
+        let Some(conversation) = &self.conversation else {
+            let report = crate::protocol::DiagnosticsReport {
+                off: Some("a turn is running: ask again when it ends".to_string()),
+                ..Default::default()
+            };
+            self.emit(Event::Reply(Reply::Diagnostics(report)));
+            return;
+        };
+        let context = conversation.tool_context();
+        let (lsp, dir) = (context.lsp.clone(), context.project_dir.clone());
+        let events = self.events.clone();
+        crate::task::spawn(async move {
+            let report = lsp.report(&dir).await;
+            let _ = events.send(Event::Reply(Reply::Diagnostics(report)));
+        });
     }
 
     /// The reviews of the conversation now in hand (reopened, forked), for `/approvals`.

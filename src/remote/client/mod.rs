@@ -245,6 +245,7 @@ impl Remote {
             Op::Approve { id, decision } => self.decide(id, decision),
             Op::ApproveDenied(id) => self.approve_denied(thread, id),
             Op::ListReviews => self.list_reviews(),
+            Op::ListDiagnostics => self.no_diagnostics(),
             Op::AnswerQuestions { id, answers } => self.answer_questions(id, answers),
             Op::NewConversation => self.open_thread(),
             Op::SetModel(model) => self.set_model(model),

@@ -32,6 +32,15 @@ impl Remote {
         });
     }
 
+    /// `/diagnostics`: a server's language servers are its own.
+    pub(super) fn no_diagnostics(&mut self) {
+        let report = crate::protocol::DiagnosticsReport {
+            off: Some("the server's language servers are its own: ask it there".to_string()),
+            ..Default::default()
+        };
+        self.emit(Event::Reply(Reply::Diagnostics(report)));
+    }
+
     /// `/approvals`: the reviews seen on this thread.
     pub(super) fn list_reviews(&mut self) {
         self.emit(Event::Reply(Reply::Reviews(self.reviews.clone())));

@@ -224,6 +224,38 @@ impl LanguageServers {
         inner.current.values().flatten().cloned().collect()
     }
 
+    /// What `/diagnostics` shows.
+    pub async fn report(&self, project_dir: &Path) -> crate::protocol::DiagnosticsReport {
+        let inner = self.0.lock().await;
+        let off = match &inner.settings {
+            None => Some("they are off (lsp = false in config.toml)".to_string()),
+            Some(_) if inner.running.is_empty() && inner.said.is_empty() => Some(
+                "no language server has checked a file yet: one starts at the first change to a \
+                 file of its language"
+                    .to_string(),
+            ),
+            Some(_) => None,
+        };
+        let mut servers: Vec<String> = inner.running.keys().cloned().collect();
+        servers.extend(
+            inner
+                .said
+                .iter()
+                .map(|(name, why)| format!("{name} (not running: {why})")),
+        );
+        servers.sort();
+        crate::protocol::DiagnosticsReport {
+            lines: inner
+                .current
+                .values()
+                .flatten()
+                .map(|diagnostic| diagnostic.line(project_dir))
+                .collect(),
+            servers,
+            off,
+        }
+    }
+
     /// The process ids of the servers running, by name.
     pub async fn running(&self) -> Vec<(String, u32)> {
         let inner = self.0.lock().await;

@@ -110,6 +110,8 @@ slash_commands! {
         argument None, during_turn true;
     Approvals: "approvals", "what auto-review decided in this conversation, and why",
         argument None, during_turn true;
+    Diagnostics: "diagnostics", "the language servers' errors in the files changed so far",
+        argument None, during_turn false;
     Hooks: "hooks", "your hooks: which run, and trust those that wait",
         argument None, during_turn true;
     Statusline: "statusline", "pick and order what the status line shows",
