@@ -8,7 +8,7 @@ use agent_client_protocol_schema::v1::{SessionMode, SessionModeState};
 
 use crate::config::Config;
 
-use crate::protocol::{ApprovalMode, SandboxMode};
+use crate::protocol::{ApprovalMode, ApprovalsReviewer, SandboxMode};
 use crate::protocol::{CollaborationMode, Settings};
 
 /// One mode: its id, name, what it lets through, and kelp's settings for it.
@@ -22,9 +22,11 @@ struct Mode {
     sandbox: Option<SandboxMode>,
     /// Codex's plan mode: the model plans and changes nothing.
     plan: bool,
+    /// Who answers what would ask: the person, or auto-review first (codex-acp's "Auto review").
+    reviewer: ApprovalsReviewer,
 }
 
-const MODES: [Mode; 5] = [
+const MODES: [Mode; 6] = [
     Mode {
         id: "read-only",
         name: "Read only",
@@ -32,6 +34,7 @@ const MODES: [Mode; 5] = [
         approval: Some(ApprovalMode::Ask),
         sandbox: Some(SandboxMode::ReadOnly),
         plan: false,
+        reviewer: ApprovalsReviewer::User,
     },
     Mode {
         id: "ask",
@@ -40,6 +43,7 @@ const MODES: [Mode; 5] = [
         approval: Some(ApprovalMode::Ask),
         sandbox: None,
         plan: false,
+        reviewer: ApprovalsReviewer::User,
     },
     Mode {
         id: "auto-edit",
@@ -48,6 +52,7 @@ const MODES: [Mode; 5] = [
         approval: Some(ApprovalMode::AutoEdit),
         sandbox: None,
         plan: false,
+        reviewer: ApprovalsReviewer::User,
     },
     Mode {
         id: "full-auto",
@@ -56,6 +61,16 @@ const MODES: [Mode; 5] = [
         approval: Some(ApprovalMode::FullAuto),
         sandbox: None,
         plan: false,
+        reviewer: ApprovalsReviewer::User,
+    },
+    Mode {
+        id: "auto-review",
+        name: "Auto review",
+        description: "Edits and commands run in the sandbox; what would ask you goes to a reviewing model first",
+        approval: Some(ApprovalMode::FullAuto),
+        sandbox: None,
+        plan: false,
+        reviewer: ApprovalsReviewer::AutoReview,
     },
     Mode {
         id: "plan",
@@ -64,6 +79,7 @@ const MODES: [Mode; 5] = [
         approval: None,
         sandbox: None,
         plan: true,
+        reviewer: ApprovalsReviewer::User,
     },
 ];
 
@@ -71,7 +87,11 @@ const MODES: [Mode; 5] = [
 pub fn initial(config: &Config) -> &'static str {
     MODES
         .iter()
-        .find(|mode| mode.sandbox.is_none() && mode.approval == Some(config.approval))
+        .find(|mode| {
+            mode.sandbox.is_none()
+                && mode.approval == Some(config.approval)
+                && mode.reviewer == config.approvals_reviewer
+        })
         .map_or("ask", |mode| mode.id)
 }
 
@@ -97,6 +117,8 @@ pub fn settings(id: &str, config: &Config) -> Option<Settings> {
         } else {
             CollaborationMode::Default
         }),
+        // Plan mode keeps the reviewer as it was.
+        reviewer: (!mode.plan).then_some(mode.reviewer),
         ..Settings::default()
     })
 }

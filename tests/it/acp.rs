@@ -1651,7 +1651,10 @@ async fn modes_titles_usage_and_the_session_list() {
         let modes = created.modes.expect("modes listed");
         assert_eq!(modes.current_mode_id.0.as_ref(), "ask");
         let ids: Vec<&str> = modes.available_modes.iter().map(|m| m.id.0.as_ref()).collect();
-        assert_eq!(ids, ["read-only", "ask", "auto-edit", "full-auto", "plan"]);
+        assert_eq!(
+            ids,
+            ["read-only", "ask", "auto-edit", "full-auto", "auto-review", "plan"]
+        );
         cx.send_request(SetSessionModeRequest::new(session.clone(), "full-auto"))
             .block_task()
             .await?;
