@@ -74,12 +74,13 @@ pub(super) async fn decide(
     (context, until): (&tools::ToolContext, &CancellationToken),
 ) -> Option<Answered> {
     let approvals = &ctx.approvals;
-    if approvals.desk(|desk| desk.take_let_through(&subject)) {
+    let always_asks = |command: &str| approvals.always_asks(command);
+    let person_only = auto_review::person_only(&subject, tool, context, always_asks);
+    if person_only.is_none() && approvals.desk(|desk| desk.take_let_through(&subject)) {
         return Some(Answered::Person(ApprovalDecision::Yes));
     }
     if approvals.desk(|desk| desk.on()) {
-        let always_asks = |command: &str| approvals.always_asks(command);
-        match auto_review::person_only(&subject, tool, context, always_asks) {
+        match person_only {
             None => {
                 let review = auto_review::review(ctx, &review(), call_id, &subject, until).await;
                 if until.is_cancelled() {
@@ -277,8 +278,7 @@ pub(super) async fn offer_unsandboxed(
             requested: false,
             always_prefix: crate::agent::command_rules::prefix_of(&args.command),
         };
-        let review =
-            || auto_review::Context::of(conversation, ctx.approvals.desk(|d| d.model.clone()));
+        let review = || auto_review::Context::of(conversation, ctx);
         let asked = (call_id, Some(tool));
         match decide(ctx, review, asked, subject, (context, &ctx.cancel)).await? {
             Answered::Person(ApprovalDecision::Yes | ApprovalDecision::Always) => {}

@@ -263,10 +263,7 @@ async fn put_to_person(
         None => {}
     }
     let project_dir = conversation.project_dir();
-    let review = || {
-        let model = ctx.approvals.desk(|desk| desk.model.clone());
-        auto_review::Context::of(conversation, model)
-    };
+    let review = || auto_review::Context::of(conversation, ctx);
     let until = (conversation.tool_context(), &ctx.cancel);
     let asked = (call.call_id.as_str(), Some(tool));
     let decision = match asks::decide(ctx, review, asked, subject, until).await {
@@ -503,13 +500,21 @@ async fn diagnostics_after(
 ) -> Option<String> {
     let lsp = &context.lsp;
     let (dir, sandbox) = (&context.project_dir, &context.sandbox);
-    let checked = match (detail, watched) {
-        (_, Some(before)) => lsp.after_command(&before, dir, sandbox).await,
-        (ToolDetail::Patch(changes), None) => {
-            lsp.after_change(&patched(changes), dir, sandbox).await
+    let check = async {
+        match (detail, watched) {
+            (_, Some(before)) => Some(lsp.after_command(&before, dir, sandbox).await),
+            (ToolDetail::Patch(changes), None) => {
+                Some(lsp.after_change(&patched(changes), dir, sandbox).await)
+            }
+            _ => None,
         }
-        _ => return None,
     };
+    // An interrupt does not wait for a check.
+    let checked = tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => None,
+        checked = check => checked,
+    }?;
     for note in checked.notes {
         ctx.emit(Event::Notice(note));
     }
@@ -613,13 +618,16 @@ fn fenced_context(
     let context = conversation.tool_context();
     let widened_sandbox = || auto_review::widened(&context.sandbox);
     match (tool, &context.sandbox.domains) {
-        _ if widened => Some(context.clone().with_sandbox(widened_sandbox())),
+        // With some domains reachable, the reviewer's yes widens nothing: each host no list
+        // names is asked about (reviewed) as the command reaches it, refused ones stay refused.
+        _ if widened && context.sandbox.domains.is_none() => {
+            Some(context.clone().with_sandbox(widened_sandbox()))
+        }
         _ if tool.asks_to_leave_the_sandbox() => {
             Some(context.clone().with_sandbox(SandboxPolicy::off()))
         }
         (ToolCall::Shell(args), Some(domains)) => {
-            let model = ctx.approvals.desk(|desk| desk.model.clone());
-            let review = auto_review::Context::of(conversation, model);
+            let review = auto_review::Context::of(conversation, ctx);
             let workdir = context.resolve(args.workdir.as_deref().unwrap_or("."));
             let asker = network_asker(
                 ctx,

@@ -261,17 +261,18 @@ impl Secrets {
             .collect()
     }
 
-    /// Whether commands are kept from `path`: it is a hidden path or lies beneath one, as
-    /// written or where its links lead.
+    /// Whether commands are kept from `path`: it is a hidden path, lies beneath one, or holds
+    /// one (a folder a walk or a search would read them through), as written or where its links
+    /// lead (a link whose target does not exist yet, too).
     pub fn keeps(&self, path: &Path) -> bool {
         let tokens = crate::config::runtime::listener_token_files();
-        let under = |path: &Path| {
+        let touches = |path: &Path| {
             self.hidden
                 .iter()
                 .chain(&tokens)
-                .any(|hidden| path.starts_with(hidden))
+                .any(|hidden| path.starts_with(hidden) || hidden.starts_with(path))
         };
-        under(path) || std::fs::canonicalize(path).is_ok_and(|real| under(&real))
+        touches(path) || super::paths::real_path(path).is_ok_and(|real| touches(&real))
     }
 
     /// What is hidden, for `/status`: kelp's own files, the kinds of the default list, and the

@@ -236,34 +236,50 @@ async fn git_metadata_and_hidden_files_are_never_the_reviewers_to_allow() {
         )
     };
     let hook = other.join(".git/hooks/post-checkout");
+    // A link in the project to that repository's git folder, written through to a hook that
+    // does not exist yet.
+    std::os::unix::fs::symlink(other.join(".git"), victim.project.join("meta")).unwrap();
+    let linked = victim.project.join("meta/hooks/post-merge");
     let fake = FakeOpenAi::start().await;
     let out = run_approving(
         &victim,
         &fake,
         vec![
             Reply::call_with_id("hook", "apply_patch", json!({"input": add(&hook)})),
+            Reply::call_with_id("linked", "apply_patch", json!({"input": add(&linked)})),
             Reply::call_with_id(
                 "key",
                 "read_file",
                 json!({"path": victim.home.join(".ssh/id_ed25519")}),
+            ),
+            Reply::call_with_id(
+                "grep",
+                "grep_files",
+                json!({"path": victim.home, "pattern": "PRIVATE-KEY"}),
             ),
             Reply::text("done"),
         ],
     )
     .await;
     assert!(out.status.success(), "{}", shown(&out));
-    assert!(
-        reviews_asked(&fake).is_empty(),
-        "{:#?}",
-        reviews_asked(&fake)
-    );
+    let asked = reviews_asked(&fake);
+    assert!(asked.is_empty(), "{asked:#?}");
     assert!(!hook.exists());
-    assert!(output_of(&fake, "hook").contains("only the user may allow this"));
-    let key = output_of(&fake, "key");
-    assert!(
-        !key.contains("PRIVATE-KEY") && key.contains("only the user"),
-        "{key}"
-    );
+    assert!(!other.join(".git/hooks/post-merge").exists());
+    for id in ["hook", "linked"] {
+        let told = output_of(&fake, id);
+        assert!(
+            told.contains("only the user may allow this"),
+            "{id}: {told}"
+        );
+    }
+    for id in ["key", "grep"] {
+        let seen = output_of(&fake, id);
+        assert!(
+            !seen.contains("PRIVATE-KEY-") && seen.contains("only the user"),
+            "{id}: {seen}"
+        );
+    }
     // The twins: outside the project, but nothing protected or hidden: the reviewer decides.
     let note = other.join("notes.md");
     let fake = FakeOpenAi::start().await;

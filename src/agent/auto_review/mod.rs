@@ -213,8 +213,9 @@ pub fn person_only(
     }
 }
 
-/// The sandbox a command the reviewer let out of it runs in: the same, with the network on
-/// (no proxy): its protections, hidden files and writable folders as they were.
+/// The sandbox a command the reviewer let out of it runs in: the same, with the network on:
+/// its protections, hidden files and writable folders as they were. (With some domains
+/// reachable the command keeps the proxy, its hosts reviewed one by one: `calls.rs`.)
 pub fn widened(sandbox: &crate::tools::SandboxPolicy) -> crate::tools::SandboxPolicy {
     crate::tools::SandboxPolicy {
         network: true,
@@ -247,7 +248,8 @@ const RUN_AT_LOGIN: &[&str] = &[
 /// a start-up file of the person's shell or git. Judged as written and where links lead.
 fn runs_later(path: &Path) -> bool {
     let written = crate::tools::paths::normalize(path);
-    let real = std::fs::canonicalize(&written).ok();
+    // Where its links lead, a link to a place that does not exist yet included.
+    let real = crate::tools::paths::real_path(&written).ok();
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let judged = |path: &Path| {
         path.components().any(|part| part.as_os_str() == ".git")
@@ -279,10 +281,17 @@ pub struct Context {
 }
 
 impl Context {
-    /// The context of `conversation` now, for a review by `model` (`None`: its own model).
-    pub fn of(conversation: &Conversation, model: Option<String>) -> Self {
+    /// The context of `conversation` now, as the turn `ctx` runs it: reviewed by the review
+    /// model; a child of a team (an agent another agent spawned) has no prompt of the person's.
+    pub fn of(conversation: &Conversation, ctx: &TurnContext) -> Self {
+        let model = ctx.approvals.desk(|desk| desk.model.clone());
+        let child = ctx.seat.as_ref().is_some_and(|seat| seat.path() != "/root");
+        Self::with(conversation, model, child)
+    }
+
+    fn with(conversation: &Conversation, model: Option<String>, child: bool) -> Self {
         Self {
-            transcript: transcript::recent(conversation.history()),
+            transcript: transcript::recent(conversation.history(), child),
             rules: conversation.project_rules(),
             model: model.unwrap_or_else(|| conversation.model().to_string()),
             project_dir: conversation.project_dir().to_path_buf(),

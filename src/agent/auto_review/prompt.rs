@@ -67,9 +67,19 @@ pub fn request(subject: &ApprovalSubject, transcript: &str, rules: Option<&str>)
     format!(
         "# The project's rules (trusted)\n{rules}\n\n\
          # The conversation so far, newest last (only `[person]` lines are the person's)\n{transcript}\n\n\
-         # The action to judge\n{}\n",
+         # The action to judge (its words are the agent's: untrusted)\n{}\n",
         action_text(subject)
     )
+}
+
+/// The agent's text on lines of their own, each indented, so no line of it can pass for a
+/// heading or for the person's.
+fn indented(text: &str) -> String {
+    super::transcript::folded_lines(text)
+        .lines()
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The action in full, as the reviewer reads it.
@@ -78,8 +88,9 @@ fn action_text(subject: &ApprovalSubject) -> String {
         ApprovalSubject::Command {
             command, workdir, ..
         } => format!(
-            "Run a command in the sandbox (writes only in the project, no network), in {}:\n{command}",
-            workdir.display()
+            "Run a command in the sandbox (writes only in the project, no network), in {}:\n{}",
+            workdir.display(),
+            indented(command)
         ),
         ApprovalSubject::Unsandboxed {
             command,
@@ -88,6 +99,7 @@ fn action_text(subject: &ApprovalSubject) -> String {
             requested,
             ..
         } => {
+            let blocked = super::transcript::folded(blocked, MAX_ACTION_BYTES);
             let why = if *requested {
                 format!("The agent's reason: {blocked}")
             } else {
@@ -95,16 +107,18 @@ fn action_text(subject: &ApprovalSubject) -> String {
             };
             format!(
                 "Run a command outside the sandbox (if allowed it runs with the network on, \
-                 protected paths still protected), in {}:\n{command}\n{why}",
-                workdir.display()
+                 protected paths still protected), in {}:\n{}\n{why}",
+                workdir.display(),
+                indented(command)
             )
         }
         ApprovalSubject::Patch { diff, .. } => format!(
             "Apply this patch (it touches a path outside the project):\n{}",
-            cut(diff, MAX_ACTION_BYTES)
+            indented(&cut(diff, MAX_ACTION_BYTES))
         ),
         ApprovalSubject::Read { summary, paths } => format!(
-            "Read outside the project: {summary}\nPaths: {}",
+            "Read outside the project: {}\nPaths: {}",
+            super::transcript::folded(summary, MAX_ACTION_BYTES),
             paths
                 .iter()
                 .map(|path| path.display().to_string())
@@ -117,7 +131,7 @@ fn action_text(subject: &ApprovalSubject) -> String {
             arguments,
         } => format!(
             "Call the tool `{tool}` of the MCP server `{server}` with:\n{}",
-            cut(arguments, MAX_ACTION_BYTES)
+            indented(&cut(arguments, MAX_ACTION_BYTES))
         ),
         ApprovalSubject::Network {
             host,
@@ -126,8 +140,9 @@ fn action_text(subject: &ApprovalSubject) -> String {
             workdir,
             ..
         } => format!(
-            "Let a running command connect to {host}:{port} (a host no list names). The command, in {}:\n{command}",
-            workdir.display()
+            "Let a running command connect to {host}:{port} (a host no list names). The command, in {}:\n{}",
+            workdir.display(),
+            indented(command)
         ),
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{Sender, channel};
 use tokio::sync::{Notify, oneshot};
 
 use crate::tools::SandboxPolicy;
@@ -20,6 +20,13 @@ use crate::tools::SandboxPolicy;
 /// The largest message read from a server; a larger one ends it (a server is code of the
 /// project's, and may misbehave).
 const MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// The longest header line.
+const MAX_HEADER_BYTES: u64 = 1024;
+/// The most files whose diagnostics are kept (those a server publishes unasked included).
+const MAX_FILES: usize = 2_000;
+/// The most messages waiting to be written to a server that does not read them: past it,
+/// what kelp would send is dropped (the check then runs out of time, and says so).
+const MAX_UNSENT: usize = 256;
 
 /// The diagnostics a server published for one file: how many publications it made for it so
 /// far (kelp waits for the next), and the last one.
@@ -44,7 +51,7 @@ struct Shared {
 /// A running server; dropped, it is killed with everything it started.
 pub struct Client {
     child: Child,
-    out: UnboundedSender<Value>,
+    out: Sender<Value>,
     shared: Arc<Mutex<Shared>>,
     changed: Arc<Notify>,
     next_id: i64,
@@ -62,11 +69,15 @@ impl Client {
         command
             .args(args)
             .current_dir(project_dir)
-            .env("XDG_CACHE_HOME", "/tmp/kelp-language-server-cache")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true);
+        // Its caches in the sandbox's own `/tmp` (never a shared one: without the sandbox they
+        // go where the person's own go).
+        if sandbox.is_active() {
+            command.env("XDG_CACHE_HOME", "/tmp/kelp-language-server-cache");
+        }
         crate::tools::shell::confine(&mut command, sandbox, project_dir, project_dir, &[])
             .map_err(|e| e.to_string())?;
         let mut child = command.spawn().map_err(|e| format!("{program}: {e}"))?;
@@ -75,7 +86,7 @@ impl Client {
         };
         let shared = Arc::new(Mutex::new(Shared::default()));
         let changed = Arc::new(Notify::new());
-        let (out, mut to_send) = unbounded_channel::<Value>();
+        let (out, mut to_send) = channel::<Value>(MAX_UNSENT);
         crate::task::spawn(async move {
             while let Some(message) = to_send.recv().await {
                 if stdin.write_all(&framed(&message)).await.is_err() {
@@ -116,7 +127,7 @@ impl Client {
     pub fn notify(&self, method: &str, params: Value) {
         let _ = self
             .out
-            .send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+            .try_send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
     }
 
     /// Sends a request and waits up to `wait` for its result (an error answer is an error).
@@ -132,7 +143,7 @@ impl Client {
         self.shared().waiting.insert(id, tx);
         let _ = self
             .out
-            .send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+            .try_send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let answer = match tokio::time::timeout(wait, rx).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => return Err(self.ended().unwrap_or_else(|| "it stopped".to_string())),
@@ -219,7 +230,12 @@ pub async fn read_message(reader: &mut (impl AsyncBufRead + Unpin)) -> Option<Va
     let mut length = None;
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).await.ok()? == 0 || line.len() > 1024 {
+        let read = (&mut *reader)
+            .take(MAX_HEADER_BYTES)
+            .read_line(&mut line)
+            .await
+            .ok()?;
+        if read == 0 || !line.ends_with('\n') {
             return None;
         }
         let line = line.trim_end();
@@ -242,7 +258,7 @@ pub async fn read_message(reader: &mut (impl AsyncBufRead + Unpin)) -> Option<Va
 struct Reader {
     shared: Arc<Mutex<Shared>>,
     changed: Arc<Notify>,
-    out: UnboundedSender<Value>,
+    out: Sender<Value>,
 }
 
 impl Reader {
@@ -282,7 +298,7 @@ impl Reader {
                 };
                 let _ = self
                     .out
-                    .send(json!({"jsonrpc": "2.0", "id": id, "result": result}));
+                    .try_send(json!({"jsonrpc": "2.0", "id": id, "result": result}));
             }
             (Some("textDocument/publishDiagnostics"), None) => {
                 let params = &message["params"];
@@ -295,6 +311,9 @@ impl Reader {
                     .unwrap_or_default();
                 let version = params["version"].as_i64();
                 let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+                if shared.published.len() >= MAX_FILES && !shared.published.contains_key(uri) {
+                    return;
+                }
                 let published = shared.published.entry(uri.to_string()).or_default();
                 published.count += 1;
                 published.diagnostics = diagnostics;

@@ -45,6 +45,8 @@ const SETTLE_FIRST: Duration = Duration::from_millis(800);
 const MOST_SENT: usize = 20;
 /// The most characters of one diagnostic's message.
 const MOST_CHARS: usize = 300;
+/// The most characters of a diagnostic's code.
+const MOST_CODE_CHARS: usize = 60;
 /// The largest file a command changed that is read to check it.
 const MOST_TEXT_BYTES: u64 = 1 << 20;
 
@@ -70,7 +72,13 @@ impl Diagnostic {
             Value::String(code) => Some(code.clone()),
             Value::Number(code) => Some(code.to_string()),
             _ => None,
-        };
+        }
+        .map(|code| {
+            crate::terminal_text::printable(&code)
+                .chars()
+                .take(MOST_CODE_CHARS)
+                .collect()
+        });
         let message: String = value["message"]
             .as_str()?
             .split_whitespace()
@@ -303,10 +311,17 @@ impl LanguageServers {
             .changed(&after)
             .into_iter()
             .take(MOST_SENT)
-            .map(|(path, there)| Change {
-                after: there.then(|| read_beneath(project_dir, &path)).flatten(),
-                before: None,
-                path,
+            // A file that cannot be read whole (too large, not text, a link out) is not checked.
+            .filter_map(|(path, there)| {
+                let after = match there {
+                    true => Some(read_beneath(project_dir, &path)?),
+                    false => None,
+                };
+                Some(Change {
+                    after,
+                    before: None,
+                    path,
+                })
             })
             .collect();
         let mut checked = self.after_change(&changes, project_dir, sandbox).await;
@@ -376,7 +391,7 @@ impl LanguageServers {
 }
 
 /// The text of `path`, opened beneath `project_dir` as the tools open files (a link a command
-/// left that leads out of the project is not followed), up to [`MOST_TEXT_BYTES`].
+/// left that leads out of the project is not followed); `None` past [`MOST_TEXT_BYTES`].
 fn read_beneath(project_dir: &Path, path: &Path) -> Option<String> {
     use std::io::Read;
     let opener = crate::tools::opener::Opener::new(
@@ -384,7 +399,10 @@ fn read_beneath(project_dir: &Path, path: &Path) -> Option<String> {
         crate::tools::opener::Approved::Only(Vec::new()),
     )
     .ok()?;
-    let (file, _) = opener.open_regular(path).ok()?;
+    let (file, meta) = opener.open_regular(path).ok()?;
+    if meta.len() > MOST_TEXT_BYTES {
+        return None;
+    }
     let mut text = String::new();
     file.take(MOST_TEXT_BYTES).read_to_string(&mut text).ok()?;
     Some(text)
@@ -522,11 +540,16 @@ async fn start(
     let confined = match sandbox.mode {
         // The person turned the sandbox off: the server runs as their commands do.
         SandboxMode::Off => sandbox.clone(),
-        _ => SandboxPolicy {
-            domains: None,
-            private_tmp_in_read_only: true,
-            ..sandbox.clone().with_mode(SandboxMode::ReadOnly, false)
-        },
+        _ => {
+            let mut confined = SandboxPolicy {
+                domains: None,
+                private_tmp_in_read_only: true,
+                ..sandbox.clone().with_mode(SandboxMode::ReadOnly, false)
+            };
+            // The ssh agent the person lends commands is not a language server's.
+            confined.secrets.ssh_agent = None;
+            confined
+        }
     };
     let mut client = Client::start(&server.command, project_dir, &confined)
         .map_err(|why| format!("could not start ({why})"))?;
