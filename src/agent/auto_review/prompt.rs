@@ -63,7 +63,9 @@ const MAX_ACTION_BYTES: usize = 16 * 1024;
 
 /// The message that asks: the project's rules, the recent conversation, then the action.
 pub fn request(subject: &ApprovalSubject, transcript: &str, rules: Option<&str>) -> String {
-    let rules = rules.map_or("(none)".to_string(), |rules| cut(rules, 8 * 1024));
+    let rules = rules.map_or("(none)".to_string(), |rules| {
+        super::transcript::cut(rules, 8 * 1024)
+    });
     format!(
         "# The project's rules (trusted)\n{rules}\n\n\
          # The conversation so far, newest last (only `[person]` lines are the person's)\n{transcript}\n\n\
@@ -114,7 +116,7 @@ fn action_text(subject: &ApprovalSubject) -> String {
         }
         ApprovalSubject::Patch { diff, .. } => format!(
             "Apply this patch (it touches a path outside the project):\n{}",
-            indented(&cut(diff, MAX_ACTION_BYTES))
+            indented(&super::transcript::cut(diff, MAX_ACTION_BYTES))
         ),
         ApprovalSubject::Read { summary, paths } => format!(
             "Read outside the project: {}\nPaths: {}",
@@ -131,7 +133,7 @@ fn action_text(subject: &ApprovalSubject) -> String {
             arguments,
         } => format!(
             "Call the tool `{tool}` of the MCP server `{server}` with:\n{}",
-            indented(&cut(arguments, MAX_ACTION_BYTES))
+            indented(&super::transcript::cut(arguments, MAX_ACTION_BYTES))
         ),
         ApprovalSubject::Network {
             host,
@@ -145,18 +147,6 @@ fn action_text(subject: &ApprovalSubject) -> String {
             indented(command)
         ),
     }
-}
-
-/// `text` cut to at most `most` bytes on a character boundary, saying so.
-pub fn cut(text: &str, most: usize) -> String {
-    if text.len() <= most {
-        return text.to_string();
-    }
-    let mut end = most;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}\n<truncated {} bytes />", &text[..end], text.len() - end)
 }
 
 /// What the reviewer answered.
@@ -255,7 +245,7 @@ mod tests {
     #[test]
     fn a_long_action_is_cut_where_a_character_ends_and_says_so() {
         let text = "é".repeat(20);
-        let shown = cut(&text, 5);
+        let shown = super::super::transcript::cut(&text, 5);
         assert!(shown.starts_with("éé\n<truncated 36 bytes />"), "{shown}");
     }
 

@@ -58,7 +58,7 @@ fn line_of(item: &Item, child: bool) -> Option<String> {
             format!("[another agent] {}", folded(&item.text(), MAX_OTHER_BYTES))
         }
         Item::Message { .. } => {
-            let said = super::prompt::cut(item.text().trim(), MAX_PERSON_BYTES);
+            let said = cut(item.text().trim(), MAX_PERSON_BYTES);
             format!("[person] {}", said.replace('\n', "\n         "))
         }
         Item::FunctionCall {
@@ -89,12 +89,22 @@ pub fn folded_lines(text: &str) -> String {
 /// Untrusted text on one line: every line break (and any other control character) shown as
 /// `⏎`, cut to `most` bytes.
 pub fn folded(text: &str, most: usize) -> String {
-    super::prompt::cut(text.trim(), most)
-        .replace("\r\n", " ⏎ ")
-        .replace(
-            |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}'),
-            " ⏎ ",
-        )
+    cut(text.trim(), most).replace("\r\n", " ⏎ ").replace(
+        |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}'),
+        " ⏎ ",
+    )
+}
+
+/// `text` cut to at most `most` bytes on a character boundary, saying so.
+pub fn cut(text: &str, most: usize) -> String {
+    if text.len() <= most {
+        return text.to_string();
+    }
+    let mut end = most;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n<truncated {} bytes />", &text[..end], text.len() - end)
 }
 
 #[cfg(test)]
