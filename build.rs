@@ -13,8 +13,7 @@
 //! code in 64 kB windows around each page it touches: scattered through 8 MB, those ~0.8 MB of
 //! functions kept 5.7 MB of it resident in every idle client; packed, about one MB. The list
 //! is made by `scripts/startup-text.sh` (the functions a run under callgrind executed); a name
-//! it lacks, such as a function added since, is simply laid out where the compiler put it. The
-//! linker also folds identical functions into one (`--icf=all`).
+//! it lacks, such as a function added since, is simply laid out where the compiler put it.
 
 use std::process::Command;
 
@@ -38,10 +37,6 @@ fn main() {
             list.display()
         );
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
-        // Identical functions folded into one (generic code monomorphized alike for several
-        // types, mostly): safe for Rust, which never promises distinct addresses to distinct
-        // functions (its MSVC builds fold them by default).
-        println!("cargo:rustc-link-arg-bins=-Wl,--icf=all");
         // The linker's map of the binary (each function's address), where
         // `scripts/startup-text.sh` asks for it, to name the functions a run touched.
         if let Ok(map) = std::env::var("KELP_LINK_MAP") {
